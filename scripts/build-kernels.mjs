@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+// Compiles kernels/*.cu to cubins in dist/kernels/<name>.<arch>.cubin with nvcc, printing ptxas resource
+// usage. Each .cu declares what to build in a first-lines comment:
+//   // build: archs=sm_80,sm_90 hot
+// `archs` lists targets (sm_90a means -gencode arch=compute_90a,code=sm_90a); `hot` makes register
+// spills, stack frames or local memory a build failure.
+// Without nvcc it says so and exits 0 (the cpu backend needs no kernels); FLASH_MLA_REQUIRE_NVCC=1 makes
+// that an error. Up-to-date cubins (newer than the .cu and every header in kernels/) are not rebuilt.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpus } from 'node:os';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const srcDir = join(root, 'kernels');
+const outDir = join(root, 'dist', 'kernels');
+
+function findNvcc() {
+  const candidates = [process.env.NVCC, 'nvcc', '/usr/local/cuda/bin/nvcc'].filter(Boolean);
+  for (const c of candidates) {
+    const r = spawnSync(c, ['--version'], { encoding: 'utf8' });
+    if (r.status === 0) return { path: c, version: (r.stdout.match(/release ([\d.]+)/) ?? [])[1] ?? '?' };
+  }
+  return null;
+}
+
+const nvcc = findNvcc();
+if (!nvcc) {
+  const msg = 'build-kernels: nvcc not found on PATH: skipping the CUDA kernels (the cpu backend works without them; GPU tests will skip).';
+  if (process.env.FLASH_MLA_REQUIRE_NVCC === '1') {
+    console.error(msg);
+    process.exit(1);
+  }
+  console.log(msg);
+  process.exit(0);
+}
+
+mkdirSync(outDir, { recursive: true });
+const headers = readdirSync(srcDir).filter((f) => /\.(cuh|h)$/.test(f));
+const newestHeader = Math.max(0, ...headers.map((h) => statSync(join(srcDir, h)).mtimeMs));
+const only = process.argv.slice(2);
+
+const jobs = [];
+for (const file of readdirSync(srcDir).filter((f) => f.endsWith('.cu')).sort()) {
+  const name = file.slice(0, -3);
+  if (only.length && !only.includes(name)) continue;
+  const text = readFileSync(join(srcDir, file), 'utf8');
+  const m = text.split('\n').slice(0, 10).join('\n').match(/\/\/\s*build:\s*archs=([\w,]+)(.*)/);
+  if (!m) {
+    console.error(`build-kernels: ${file} has no '// build: archs=…' line`);
+    process.exit(1);
+  }
+  const hot = /\bhot\b/.test(m[2]);
+  for (const arch of m[1].split(',')) {
+    const out = join(outDir, `${name}.${arch}.cubin`);
+    const srcTime = Math.max(statSync(join(srcDir, file)).mtimeMs, newestHeader, statSync(fileURLToPath(import.meta.url)).mtimeMs);
+    if (existsSync(out) && statSync(out).mtimeMs > srcTime && !process.env.FLASH_MLA_REBUILD) continue;
+    const num = arch.replace(/^sm_/, '');
+    const gencode = `arch=compute_${num},code=sm_${num}`;
+    const args = ['-cubin', '-O3', '-std=c++17', '-gencode', gencode, '-Xptxas', '-v', '--use_fast_math', '-lineinfo', '-I', srcDir, '-o', out, join(srcDir, file)];
+    jobs.push({ file, arch, hot, out, args });
+  }
+}
+
+function parseUsage(log) {
+  // ptxas info    : Used 168 registers, used 1 barriers, 40960 bytes smem, 400 bytes cmem[0]
+  // ptxas info    : Function properties for k\n    0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+  const fns = [];
+  let cur = null;
+  for (const line of log.split('\n')) {
+    let m = line.match(/Compiling entry function '(\w+)'/) || line.match(/Function properties for (\w+)/);
+    if (m) {
+      cur = fns.find((f) => f.name === m[1]) ?? { name: m[1], regs: 0, stack: 0, spillSt: 0, spillLd: 0, smem: 0, lmem: 0 };
+      if (!fns.includes(cur)) fns.push(cur);
+    }
+    if (!cur) continue;
+    if ((m = line.match(/(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads/))) {
+      cur.stack = +m[1];
+      cur.spillSt = +m[2];
+      cur.spillLd = +m[3];
+    }
+    if ((m = line.match(/Used (\d+) registers/))) cur.regs = +m[1];
+    if ((m = line.match(/(\d+) bytes smem/))) cur.smem = +m[1];
+    if ((m = line.match(/(\d+) bytes lmem/))) cur.lmem = +m[1];
+  }
+  return fns;
+}
+
+let failed = false;
+async function run(job) {
+  return new Promise((resolve) => {
+    const p = spawn(nvcc.path, job.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    p.stdout.on('data', (d) => (log += d));
+    p.stderr.on('data', (d) => (log += d));
+    p.on('close', (code) => resolve({ code, log }));
+  });
+}
+
+const t0 = Date.now();
+const queue = [...jobs];
+const workers = Array.from({ length: Math.max(1, Math.min(cpus().length, 4)) }, async () => {
+  while (queue.length) {
+    const job = queue.shift();
+    const { code, log } = await run(job);
+    const label = `${job.file} [${job.arch}${job.hot ? ', hot' : ''}]`;
+    if (code !== 0) {
+      console.error(`build-kernels: ${label} FAILED\n${log}`);
+      failed = true;
+      continue;
+    }
+    for (const f of parseUsage(log)) {
+      const bad = job.hot && (f.spillSt > 0 || f.spillLd > 0 || f.stack > 0 || f.lmem > 0);
+      console.log(
+        `  ${label} ${f.name}: ${f.regs} regs, ${f.smem} B static smem, stack ${f.stack} B, spills ${f.spillSt}/${f.spillLd} B` +
+          (bad ? '  <-- spills/local memory in a hot kernel' : ''),
+      );
+      if (bad) failed = true;
+    }
+    const warn = log.split('\n').filter((l) => /warning/i.test(l));
+    if (warn.length) console.log(warn.map((w) => `    ${w}`).join('\n'));
+  }
+});
+await Promise.all(workers);
+if (jobs.length) console.log(`build-kernels: nvcc ${nvcc.version}, ${jobs.length} cubin(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s → ${outDir}`);
+else console.log(`build-kernels: nvcc ${nvcc.version}, cubins up to date in ${outDir}`);
+if (failed) process.exit(1);

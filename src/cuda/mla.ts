@@ -1,0 +1,195 @@
+// The cuda backend: metadata kernel → split-KV decode kernel → combine kernel, chained on one stream
+// with programmatic dependent launch (PDL) where the GPU supports it (sm_90).
+
+import type { MlaBackend, MlaDecodeArgs } from '../backend.js';
+import { registerBackend } from '../backend.js';
+import { allocForCapture } from '../graph.js';
+import type { Tensor } from '../tensor.js';
+import { HEAD_DIM_V } from '../mla/constants.js';
+import { getCudaContext, loadKernel } from './context.js';
+import { CudaDevice, DeviceBuffer, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
+import { encodeMlaDecodeParams, MLA_DECODE_PARAMS_BYTES } from './params.js';
+
+// Launch shapes of the generic kernels (kernels/mla_config.h).
+const GENERIC = {
+  blockM: 64,
+  threads: 256,
+  sharedBytes: 0, // set from the config below
+};
+const COMBINE_ROWS_PER_CTA = 8;
+const COMBINE_THREADS = 256;
+const METADATA_THREADS = 32;
+
+/** cubin archs to try for a portable kernel on this device, best first. */
+function portableArchs(dev: CudaDevice): string[] {
+  const { major } = dev.info.computeCapability;
+  if (major === 9) return ['sm_90'];
+  if (major === 8) return ['sm_80'];
+  return [];
+}
+
+function requirePortable(dev: CudaDevice, kernel: string): void {
+  requireDevice(dev, kernel, { minCcMajor: 8 });
+  if (portableArchs(dev).length === 0) {
+    const { major, minor } = dev.info.computeCapability;
+    throw new (class extends Error {})(`kernel '${kernel}' has no build for compute capability ${major}.${minor} (built for 8.x and 9.0)`);
+  }
+}
+
+export function cudaAvailable(): boolean {
+  return CudaDevice.available();
+}
+
+export function cudaDeviceInfo(): DeviceInfo {
+  return getCudaContext().device.info;
+}
+
+/** Wait until all work queued by the cuda backend has finished. */
+export function synchronize(): void {
+  getCudaContext().stream.synchronize();
+}
+
+interface DecodeKernelSpec {
+  name: string;
+  file: string;
+  entry: (dtype: 'bf16' | 'fp16') => string;
+  blockM: number;
+  threads: number;
+  sharedBytes: number;
+  archs: (dev: CudaDevice) => string[];
+  supported: (dev: CudaDevice) => boolean;
+}
+
+export const GENERIC_SHARED_BYTES = 0;
+
+const decodeKernelSpecs: DecodeKernelSpec[] = [
+  {
+    name: 'generic',
+    file: 'mla_decode_generic',
+    entry: (dt) => `mla_decode_generic_${dt}`,
+    blockM: GENERIC.blockM,
+    threads: GENERIC.threads,
+    sharedBytes: GENERIC.sharedBytes,
+    archs: portableArchs,
+    supported: (dev) => dev.info.computeCapability.major >= 8 && portableArchs(dev).length > 0,
+  },
+];
+
+class CudaMlaBackend implements MlaBackend {
+  readonly name = 'cuda' as const;
+  private workspace: DeviceBuffer | null = null;
+  private readonly paramBuf = new Uint8Array(MLA_DECODE_PARAMS_BYTES);
+
+  private get dev(): CudaDevice {
+    return getCudaContext().device;
+  }
+
+  smCount(): number {
+    return this.dev.info.smCount;
+  }
+
+  decodeKernels(): string[] {
+    const dev = this.dev;
+    return decodeKernelSpecs.filter((s) => s.supported(dev)).map((s) => s.name);
+  }
+
+  mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor): void {
+    const dev = this.dev;
+    requirePortable(dev, 'mla_metadata');
+    const k = loadKernel('mla_metadata', portableArchs(dev), 'mla_metadata', ['ptr', 'i32', 'i32', 'ptr', 'ptr']);
+    const b = cacheSeqlens.shape[0];
+    k.launch(
+      { grid: [1, 1, 1], block: [METADATA_THREADS, 1, 1], sharedMemBytes: metadataSharedBytes(b), stream: getCudaContext().stream, pdl: this.pdl },
+      cacheSeqlens.ptr,
+      b,
+      tileSchedulerMetadata.shape[0],
+      tileSchedulerMetadata.ptr,
+      numSplits.ptr,
+    );
+  }
+
+  /** PDL needs sm_90; FLASH_MLA_NO_PDL=1 turns it off (debugging). */
+  private get pdl(): boolean {
+    return this.dev.info.computeCapability.major >= 9 && process.env.FLASH_MLA_NO_PDL !== '1';
+  }
+
+  /** Scratch for split partials: o_accum and lse_accum. Grow-only outside capture; per-graph inside. */
+  private scratch(bytes: number): bigint {
+    const owned = allocForCapture(bytes);
+    if (owned) return owned.ptr;
+    if (!this.workspace || this.workspace.bytes < bytes) {
+      if (this.workspace) {
+        getCudaContext().stream.synchronize(); // in-flight kernels may still use the old one
+        this.workspace.dispose();
+      }
+      this.workspace = DeviceBuffer.alloc(Math.ceil(bytes * 1.25));
+    }
+    return this.workspace.ptr;
+  }
+
+  mlaDecode(a: MlaDecodeArgs): void {
+    const dev = this.dev;
+    const spec = decodeKernelSpecs.find((s) => s.name === (a.kernel ?? this.decodeKernels()[0]));
+    if (!spec) throw new RangeError(`kernel: no decode kernel can run on ${dev.info.name}`);
+    requireDevice(dev, spec.name, { minCcMajor: 8, sharedBytes: spec.sharedBytes });
+    const dt = a.q.dtype as 'bf16' | 'fp16';
+    const [b, sQ, hQ] = a.q.shape;
+    const numSmParts = a.tileSchedulerMetadata.shape[0];
+    const qRows = sQ * hQ;
+    const accRows = (b + numSmParts) * qRows;
+    const oAccumBytes = accRows * HEAD_DIM_V * 4;
+    const base = this.scratch(oAccumBytes + accRows * 4 + 256);
+    const oAccum = base;
+    const lseAccum = base + BigInt(oAccumBytes);
+    const params = encodeMlaDecodeParams(
+      {
+        q: a.q.ptr,
+        k_cache: a.kCache.ptr,
+        block_table: a.blockTable.ptr,
+        cache_seqlens: a.cacheSeqlens.ptr,
+        tile_scheduler_metadata: a.tileSchedulerMetadata.ptr,
+        num_splits: a.numSplits.ptr,
+        out: a.out.ptr,
+        lse: a.lse.ptr,
+        o_accum: oAccum,
+        lse_accum: lseAccum,
+        q_batch_stride: a.q.strides[0],
+        q_seq_stride: a.q.strides[1],
+        q_head_stride: a.q.strides[2],
+        k_block_stride: a.kCache.strides[0],
+        k_row_stride: a.kCache.strides[1],
+        b,
+        s_q: sQ,
+        h_q: hQ,
+        q_rows: qRows,
+        num_sm_parts: numSmParts,
+        block_table_stride: a.blockTable.strides[0],
+        max_blocks_per_seq: a.blockTable.shape[1],
+        causal: a.causal ? 1 : 0,
+        scale_softmax: a.softmaxScale,
+        scale_softmax_log2: a.softmaxScale * Math.LOG2E,
+      },
+      this.paramBuf,
+    );
+    const stream = getCudaContext().stream;
+    const decode: Kernel = loadKernel(spec.file, spec.archs(dev), spec.entry(dt), ['bytes']);
+    decode.launch(
+      { grid: [Math.ceil(qRows / spec.blockM), numSmParts, 1], block: [spec.threads, 1, 1], sharedMemBytes: spec.sharedBytes, stream, pdl: this.pdl },
+      params,
+    );
+    const combine = loadKernel('mla_combine', portableArchs(dev), `mla_combine_${dt}`, ['bytes']);
+    combine.launch(
+      { grid: [Math.ceil(qRows / COMBINE_ROWS_PER_CTA) * b, 1, 1], block: [COMBINE_THREADS, 1, 1], stream, pdl: this.pdl },
+      params,
+    );
+  }
+}
+
+function metadataSharedBytes(b: number): number {
+  return 0 * b;
+}
+
+registerBackend('cuda', () => {
+  getCudaContext();
+  return new CudaMlaBackend();
+});

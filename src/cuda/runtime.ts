@@ -1,0 +1,479 @@
+// The host side of CUDA: device + primary context, memory, streams, events, modules/kernels with a
+// reusable argument block, launch (cuLaunchKernelEx with cluster dims and PDL), tensor maps, graphs.
+
+import koffi from 'koffi';
+import { CudaUnavailableError, DisposedError, UnsupportedDeviceError, UnsupportedDriverError } from '../errors.js';
+import { call, check, getDriver, outF32, outI32, outU64, outU64b, CUDA_ERROR_NOT_READY } from './driver.js';
+
+/** CUDA version the shipped cubins were built with (nvcc 13.0): the driver must support at least this. */
+export const CUBIN_CUDA_VERSION = 13000;
+
+// CUdevice_attribute values (cuda.h)
+const ATTR = {
+  maxThreadsPerBlock: 1,
+  smCount: 16,
+  ccMajor: 75,
+  ccMinor: 76,
+  l2Bytes: 38,
+  maxSharedOptin: 97,
+  memoryClockKHz: 36,
+  busWidthBits: 37,
+  clockKHz: 13,
+} as const;
+
+export type Ptr = bigint;
+
+export interface DeviceInfo {
+  ordinal: number;
+  name: string;
+  computeCapability: { major: number; minor: number };
+  smCount: number;
+  maxSharedMemoryPerBlockOptin: number;
+  l2CacheBytes: number;
+  totalMemoryBytes: number;
+  driverVersion: number;
+}
+
+function attribute(attr: number, dev: number): number {
+  call('cuDeviceGetAttribute', outI32, attr, dev);
+  return outI32[0];
+}
+
+/** One GPU with its primary context made current on the main thread. */
+export class CudaDevice {
+  private static devices = new Map<number, CudaDevice>();
+  readonly info: DeviceInfo;
+  private ctx: Ptr;
+
+  private constructor(ordinal: number) {
+    const d = getDriver();
+    const rc = d.cuInit(0);
+    if (rc !== 0) {
+      const reason = rc === 100 ? 'no CUDA-capable device is detected' : rc === 999 ? 'the driver failed to initialise' : `cuInit returned ${rc}`;
+      throw new CudaUnavailableError(reason);
+    }
+    call('cuDriverGetVersion', outI32);
+    const driverVersion = outI32[0];
+    if (driverVersion < CUBIN_CUDA_VERSION) throw new UnsupportedDriverError(driverVersion, CUBIN_CUDA_VERSION);
+    call('cuDeviceGetCount', outI32);
+    const count = outI32[0];
+    if (count === 0) throw new CudaUnavailableError('no CUDA-capable device is detected');
+    if (ordinal < 0 || ordinal >= count) throw new RangeError(`device: expected an ordinal in [0, ${count}), got ${ordinal}`);
+    call('cuDeviceGet', outI32, ordinal);
+    const dev = outI32[0];
+    const nameBuf = new Uint8Array(256);
+    call('cuDeviceGetName', nameBuf, 256, dev);
+    const name = new TextDecoder().decode(nameBuf.subarray(0, nameBuf.indexOf(0)));
+    call('cuDeviceTotalMem_v2', outU64, dev);
+    this.info = {
+      ordinal,
+      name,
+      computeCapability: { major: attribute(ATTR.ccMajor, dev), minor: attribute(ATTR.ccMinor, dev) },
+      smCount: attribute(ATTR.smCount, dev),
+      maxSharedMemoryPerBlockOptin: attribute(ATTR.maxSharedOptin, dev),
+      l2CacheBytes: attribute(ATTR.l2Bytes, dev),
+      totalMemoryBytes: Number(outU64[0]),
+      driverVersion,
+    };
+    call('cuDevicePrimaryCtxRetain', outU64, dev);
+    this.ctx = outU64[0];
+    call('cuCtxSetCurrent', this.ctx);
+  }
+
+  /** The device (default: FLASH_MLA_DEVICE or 0), initialised once. */
+  static get(ordinal = Number(process.env.FLASH_MLA_DEVICE ?? 0)): CudaDevice {
+    let dev = CudaDevice.devices.get(ordinal);
+    if (!dev) {
+      dev = new CudaDevice(ordinal);
+      CudaDevice.devices.set(ordinal, dev);
+    }
+    call('cuCtxSetCurrent', dev.ctx);
+    return dev;
+  }
+
+  /** True when a device can be opened; never throws. */
+  static available(): boolean {
+    try {
+      CudaDevice.get();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  get isHopper(): boolean {
+    return this.info.computeCapability.major === 9 && this.info.computeCapability.minor === 0;
+  }
+
+  memInfo(): { free: number; total: number } {
+    call('cuMemGetInfo_v2', outU64, outU64b);
+    return { free: Number(outU64[0]), total: Number(outU64b[0]) };
+  }
+
+  synchronize(): void {
+    call('cuCtxSynchronize');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- memory
+
+/** Device memory. Freed by dispose(); a finalizer is deliberately not used to order GPU frees. */
+export class DeviceBuffer {
+  private freed = false;
+  constructor(readonly ptr: Ptr, readonly bytes: number) {}
+  static alloc(bytes: number): DeviceBuffer {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`bytes: expected a non-negative integer, got ${bytes}`);
+    call('cuMemAlloc_v2', outU64, Math.max(bytes, 1));
+    return new DeviceBuffer(outU64[0], bytes);
+  }
+  get disposed(): boolean {
+    return this.freed;
+  }
+  assertLive(what = 'device buffer'): void {
+    if (this.freed) throw new DisposedError(what);
+  }
+  dispose(): void {
+    if (this.freed) return;
+    this.freed = true;
+    call('cuMemFree_v2', this.ptr);
+  }
+}
+
+export function copyHtoD(dst: Ptr, src: ArrayBufferView, stream?: Stream): void {
+  if (src.byteLength === 0) return;
+  if (stream) call('cuMemcpyHtoDAsync_v2', dst, src, src.byteLength, stream.handle);
+  else call('cuMemcpyHtoD_v2', dst, src, src.byteLength);
+}
+
+export function copyDtoH(dst: ArrayBufferView, src: Ptr, stream?: Stream): void {
+  if (dst.byteLength === 0) return;
+  if (stream) call('cuMemcpyDtoHAsync_v2', dst, src, dst.byteLength, stream.handle);
+  else call('cuMemcpyDtoH_v2', dst, src, dst.byteLength);
+}
+
+export function copyDtoD(dst: Ptr, src: Ptr, bytes: number, stream?: Stream): void {
+  if (bytes === 0) return;
+  if (stream) call('cuMemcpyDtoDAsync_v2', dst, src, bytes, stream.handle);
+  else call('cuMemcpyDtoD_v2', dst, src, bytes);
+}
+
+/** Fill `count` 32-bit words (or 16-bit / 8-bit when `width` says so) with `value`'s bit pattern. */
+export function memset(dst: Ptr, value: number, count: number, width: 1 | 2 | 4, stream: Stream): void {
+  if (count === 0) return;
+  const fn = width === 4 ? 'cuMemsetD32Async' : width === 2 ? 'cuMemsetD16Async' : 'cuMemsetD8Async';
+  call(fn, dst, value >>> 0, count, stream.handle);
+}
+
+/** Page-locked host memory seen from JS as an ArrayBuffer (for async copies that outlive a call). */
+export class PinnedBuffer {
+  private freed = false;
+  readonly buffer: ArrayBuffer;
+  private constructor(readonly ptr: Ptr, readonly bytes: number) {
+    this.buffer = koffi.view(ptr, bytes);
+  }
+  static alloc(bytes: number): PinnedBuffer {
+    call('cuMemHostAlloc', outU64, Math.max(bytes, 1), 0);
+    return new PinnedBuffer(outU64[0], bytes);
+  }
+  dispose(): void {
+    if (this.freed) return;
+    this.freed = true;
+    call('cuMemFreeHost', this.ptr);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- streams, events
+
+export class Stream {
+  private constructor(readonly handle: Ptr) {}
+  /** A non-blocking stream (capturable; never the legacy stream). */
+  static create(): Stream {
+    call('cuStreamCreate', outU64, 1);
+    return new Stream(outU64[0]);
+  }
+  synchronize(): void {
+    call('cuStreamSynchronize', this.handle);
+  }
+  dispose(): void {
+    call('cuStreamDestroy_v2', this.handle);
+  }
+}
+
+export class CudaEvent {
+  private constructor(readonly handle: Ptr) {}
+  static create(timing = true): CudaEvent {
+    call('cuEventCreate', outU64, timing ? 0 : 2);
+    return new CudaEvent(outU64[0]);
+  }
+  record(stream: Stream): void {
+    call('cuEventRecord', this.handle, stream.handle);
+  }
+  synchronize(): void {
+    call('cuEventSynchronize', this.handle);
+  }
+  /** Non-blocking completion test. */
+  done(): boolean {
+    const rc = getDriver().cuEventQuery(this.handle);
+    if (rc === CUDA_ERROR_NOT_READY) return false;
+    check('cuEventQuery', rc);
+    return true;
+  }
+  /** Milliseconds from `start` to this event (both recorded and complete). */
+  elapsedSince(start: CudaEvent): number {
+    call('cuEventElapsedTime_v2', outF32, start.handle, this.handle);
+    return outF32[0];
+  }
+  dispose(): void {
+    call('cuEventDestroy_v2', this.handle);
+  }
+}
+
+/** Resolve once `event` has completed, polling from the main thread (driver calls stay on it). */
+export async function waitForEvent(event: CudaEvent): Promise<void> {
+  while (!event.done()) await new Promise((r) => setImmediate(r));
+}
+
+// ---------------------------------------------------------------------------------------------- modules, kernels
+
+export class Module {
+  private functions = new Map<string, Ptr>();
+  private constructor(readonly handle: Ptr, readonly label: string) {}
+  static load(image: Uint8Array, label: string): Module {
+    call('cuModuleLoadData', outU64, image);
+    return new Module(outU64[0], label);
+  }
+  getFunction(name: string): Ptr {
+    let f = this.functions.get(name);
+    if (f === undefined) {
+      call('cuModuleGetFunction', outU64, this.handle, name);
+      f = outU64[0];
+      this.functions.set(name, f);
+    }
+    return f;
+  }
+}
+
+export type ArgKind = 'ptr' | 'i32' | 'u32' | 'f32' | 'bytes';
+export type ArgValue = bigint | number | Uint8Array;
+
+export interface LaunchOptions {
+  grid: [number, number, number];
+  block: [number, number, number];
+  sharedMemBytes?: number;
+  stream: Stream;
+  cluster?: [number, number, number];
+  /** Programmatic dependent launch: may start before the previous kernel in the stream ends. */
+  pdl?: boolean;
+}
+
+const CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+const CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION = 4;
+const CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+const LAUNCH_CONFIG_BYTES = 56;
+const LAUNCH_ATTR_BYTES = 72;
+
+/**
+ * A kernel function with its argument block built once: offsets and sizes come from
+ * cuFuncGetParamInfo, a native block holds the values and a native void*[] points into it.
+ * A launch rewrites the values in place and passes the same pointers.
+ */
+export class Kernel {
+  readonly func: Ptr;
+  private readonly offsets: number[] = [];
+  private readonly sizes: number[] = [];
+  private readonly argBlock: DataView;
+  private readonly argBytes: Uint8Array;
+  private readonly argPtrs: Ptr;
+  private readonly config: DataView;
+  private readonly configPtr: Ptr;
+  private maxDynamicShared = 48 * 1024;
+
+  constructor(module: Module, readonly name: string, readonly signature: readonly ArgKind[]) {
+    this.func = module.getFunction(name);
+    let total = 0;
+    for (let i = 0; i < signature.length; i++) {
+      call('cuFuncGetParamInfo', this.func, i, outU64, outU64b);
+      this.offsets.push(Number(outU64[0]));
+      this.sizes.push(Number(outU64b[0]));
+      total = Math.max(total, Number(outU64[0]) + Number(outU64b[0]));
+    }
+    const blockPtr: Ptr = koffi.alloc('uint8_t', Math.max(total, 8));
+    this.argBytes = new Uint8Array(koffi.view(blockPtr, Math.max(total, 8)));
+    this.argBlock = new DataView(this.argBytes.buffer);
+    this.argPtrs = koffi.alloc('uint64_t', Math.max(signature.length, 1));
+    const table = new BigUint64Array(koffi.view(this.argPtrs, 8 * Math.max(signature.length, 1)));
+    for (let i = 0; i < signature.length; i++) table[i] = blockPtr + BigInt(this.offsets[i]);
+    // launch config followed by two attributes (cluster, PDL)
+    this.configPtr = koffi.alloc('uint8_t', LAUNCH_CONFIG_BYTES + 2 * LAUNCH_ATTR_BYTES);
+    this.config = new DataView(koffi.view(this.configPtr, LAUNCH_CONFIG_BYTES + 2 * LAUNCH_ATTR_BYTES));
+    this.config.setBigUint64(40, this.configPtr + BigInt(LAUNCH_CONFIG_BYTES), true);
+    this.config.setUint32(LAUNCH_CONFIG_BYTES, CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, true);
+    this.config.setUint32(LAUNCH_CONFIG_BYTES + LAUNCH_ATTR_BYTES, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
+  }
+
+  /** Parameter sizes as the cubin declares them (used by the params-layout test). */
+  get paramSizes(): readonly number[] {
+    return this.sizes;
+  }
+
+  setMaxDynamicSharedMemory(bytes: number): void {
+    if (bytes <= this.maxDynamicShared && bytes <= 48 * 1024) return;
+    call('cuFuncSetAttribute', this.func, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
+    this.maxDynamicShared = bytes;
+  }
+
+  launch(opts: LaunchOptions, ...args: ArgValue[]): void {
+    if (args.length !== this.signature.length) {
+      throw new TypeError(`${this.name}: expected ${this.signature.length} kernel arguments, got ${args.length}`);
+    }
+    for (let i = 0; i < args.length; i++) {
+      const off = this.offsets[i];
+      const v = args[i];
+      switch (this.signature[i]) {
+        case 'ptr':
+          this.argBlock.setBigUint64(off, v as bigint, true);
+          break;
+        case 'i32':
+          this.argBlock.setInt32(off, v as number, true);
+          break;
+        case 'u32':
+          this.argBlock.setUint32(off, v as number, true);
+          break;
+        case 'f32':
+          this.argBlock.setFloat32(off, v as number, true);
+          break;
+        case 'bytes': {
+          const b = v as Uint8Array;
+          if (b.byteLength !== this.sizes[i]) {
+            throw new TypeError(`${this.name}: argument ${i} expected ${this.sizes[i]} bytes, got ${b.byteLength}`);
+          }
+          this.argBytes.set(b, off);
+          break;
+        }
+      }
+    }
+    const smem = opts.sharedMemBytes ?? 0;
+    if (smem > 48 * 1024) this.setMaxDynamicSharedMemory(smem);
+    const c = this.config;
+    c.setUint32(0, opts.grid[0], true);
+    c.setUint32(4, opts.grid[1], true);
+    c.setUint32(8, opts.grid[2], true);
+    c.setUint32(12, opts.block[0], true);
+    c.setUint32(16, opts.block[1], true);
+    c.setUint32(20, opts.block[2], true);
+    c.setUint32(24, smem, true);
+    c.setBigUint64(32, opts.stream.handle, true);
+    // attributes: put the used ones first
+    let n = 0;
+    const attr = (i: number) => LAUNCH_CONFIG_BYTES + i * LAUNCH_ATTR_BYTES;
+    if (opts.cluster) {
+      c.setUint32(attr(n), CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, true);
+      c.setUint32(attr(n) + 8, opts.cluster[0], true);
+      c.setUint32(attr(n) + 12, opts.cluster[1], true);
+      c.setUint32(attr(n) + 16, opts.cluster[2], true);
+      n++;
+    }
+    if (opts.pdl) {
+      c.setUint32(attr(n), CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
+      c.setInt32(attr(n) + 8, 1, true);
+      n++;
+    }
+    c.setUint32(48, n, true);
+    call('cuLaunchKernelEx', this.configPtr, this.func, this.argPtrs, 0n);
+  }
+}
+
+/** Throw UnsupportedDeviceError unless the device has this compute capability and shared memory. */
+export function requireDevice(dev: CudaDevice, kernel: string, need: { ccMajor?: number; ccMinorExact?: number; minCcMajor?: number; sharedBytes?: number }): void {
+  const { major, minor } = dev.info.computeCapability;
+  if (need.ccMajor !== undefined && (major !== need.ccMajor || (need.ccMinorExact !== undefined && minor !== need.ccMinorExact))) {
+    throw new UnsupportedDeviceError(kernel, `compute capability ${major}.${minor} (${dev.info.name})`, `compute capability ${need.ccMajor}.${need.ccMinorExact ?? 0}`);
+  }
+  if (need.minCcMajor !== undefined && major < need.minCcMajor) {
+    throw new UnsupportedDeviceError(kernel, `compute capability ${major}.${minor} (${dev.info.name})`, `compute capability ${need.minCcMajor}.0 or newer`);
+  }
+  if (need.sharedBytes !== undefined && dev.info.maxSharedMemoryPerBlockOptin < need.sharedBytes) {
+    throw new UnsupportedDeviceError(kernel, `${dev.info.maxSharedMemoryPerBlockOptin} B shared memory per block`, `${need.sharedBytes} B`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- tensor maps
+
+export const TensorMapDataType = { uint8: 0, uint16: 1, uint32: 2, int32: 3, fp16: 6, fp32: 7, bf16: 9 } as const;
+export const TensorMapSwizzle = { none: 0, b32: 1, b64: 2, b128: 3 } as const;
+
+export interface TensorMapSpec {
+  dataType: number;
+  address: Ptr;
+  /** Innermost first. */
+  dims: number[];
+  /** Byte strides of dims 1..rank-1 (multiples of 16). */
+  strides: number[];
+  box: number[];
+  swizzle: number;
+  /** 0 none, 1: 64B, 2: 128B, 3: 256B */
+  l2Promotion?: number;
+}
+
+const tmapScratch = koffi.alloc('uint8_t', 256 + 128) as Ptr;
+
+/** Encode a tiled TMA descriptor; returns its 128 bytes (to pass by value as a kernel argument). */
+export function encodeTensorMap(spec: TensorMapSpec): Uint8Array {
+  const rank = spec.dims.length;
+  if (rank < 1 || rank > 5 || spec.strides.length !== rank - 1 || spec.box.length !== rank) {
+    throw new RangeError(`tensor map: rank ${rank} with ${spec.strides.length} strides and ${spec.box.length} box dims`);
+  }
+  const aligned = (tmapScratch + 127n) & ~127n;
+  const dims = new BigUint64Array(spec.dims.map(BigInt));
+  const strides = new BigUint64Array(Math.max(rank - 1, 1));
+  spec.strides.forEach((s, i) => (strides[i] = BigInt(s)));
+  const box = new Uint32Array(spec.box);
+  const elem = new Uint32Array(rank).fill(1);
+  const rc = getDriver().cuTensorMapEncodeTiled(aligned, spec.dataType, rank, spec.address, dims, strides, box, elem, 0, spec.swizzle, spec.l2Promotion ?? 2, 0);
+  if (rc !== 0) {
+    const detail = `dataType=${spec.dataType} rank=${rank} address=0x${spec.address.toString(16)} dims=[${spec.dims}] strides=[${spec.strides}] box=[${spec.box}] swizzle=${spec.swizzle}`;
+    try {
+      check('cuTensorMapEncodeTiled', rc);
+    } catch (e) {
+      (e as Error).message += ` (${detail})`;
+      throw e;
+    }
+  }
+  return new Uint8Array(koffi.view(aligned, 128).slice(0));
+}
+
+// ---------------------------------------------------------------------------------------------- graphs
+
+const CU_STREAM_CAPTURE_MODE_RELAXED = 2;
+
+/** An instantiated CUDA graph captured from a stream. */
+export class Graph {
+  private constructor(private graph: Ptr, private exec: Ptr) {}
+  /**
+   * Capture everything `fn` launches on `stream`. Relaxed mode: allocations made inside `fn`
+   * (outputs that the graph will keep writing) are allowed; they are not stream operations.
+   */
+  static capture(stream: Stream, fn: () => void): Graph {
+    call('cuStreamBeginCapture_v2', stream.handle, CU_STREAM_CAPTURE_MODE_RELAXED);
+    try {
+      fn();
+    } catch (e) {
+      getDriver().cuStreamEndCapture(stream.handle, outU64);
+      if (outU64[0] !== 0n) getDriver().cuGraphDestroy(outU64[0]);
+      throw e;
+    }
+    call('cuStreamEndCapture', stream.handle, outU64);
+    const graph = outU64[0];
+    call('cuGraphInstantiateWithFlags', outU64, graph, 0n);
+    return new Graph(graph, outU64[0]);
+  }
+  launch(stream: Stream): void {
+    call('cuGraphLaunch', this.exec, stream.handle);
+  }
+  dispose(): void {
+    if (this.exec) call('cuGraphExecDestroy', this.exec);
+    if (this.graph) call('cuGraphDestroy', this.graph);
+    this.exec = 0n;
+    this.graph = 0n;
+  }
+}

@@ -1,0 +1,124 @@
+// Element types and the 16-bit float conversions used everywhere (host side of every bf16/fp16 tensor).
+// All conversions round to nearest, ties to even, and keep NaN, ±Inf, ±0 and subnormals.
+
+export type DType = 'bf16' | 'fp16' | 'fp32' | 'int32' | 'uint8' | 'fp8e4m3';
+
+export const DTYPES: readonly DType[] = ['bf16', 'fp16', 'fp32', 'int32', 'uint8', 'fp8e4m3'];
+
+export function dtypeBytes(dtype: DType): number {
+  switch (dtype) {
+    case 'bf16':
+    case 'fp16':
+      return 2;
+    case 'fp32':
+    case 'int32':
+      return 4;
+    case 'uint8':
+    case 'fp8e4m3':
+      return 1;
+  }
+}
+
+export function isFloat16Type(dtype: DType): dtype is 'bf16' | 'fp16' {
+  return dtype === 'bf16' || dtype === 'fp16';
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** fp32 bits → bf16 bits, round to nearest even; NaN stays a (quiet) NaN with its sign. */
+export function float32ToBf16Bits(x: number): number {
+  f32[0] = x;
+  const bits = u32[0];
+  if ((bits & 0x7f800000) === 0x7f800000 && (bits & 0x007fffff) !== 0) {
+    return ((bits >>> 16) | 0x0040) & 0xffff; // quiet NaN, keep sign and top payload bits
+  }
+  const rounded = bits + 0x7fff + ((bits >>> 16) & 1);
+  return (rounded >>> 16) & 0xffff;
+}
+
+export function bf16BitsToFloat32(h: number): number {
+  u32[0] = (h & 0xffff) << 16;
+  return f32[0];
+}
+
+/** fp32 bits → IEEE fp16 bits, round to nearest even, with overflow to Inf and fp16 subnormals. */
+export function float32ToFp16Bits(x: number): number {
+  f32[0] = x;
+  const bits = u32[0];
+  const sign = (bits >>> 16) & 0x8000;
+  const exp = (bits >>> 23) & 0xff;
+  const mant = bits & 0x007fffff;
+  if (exp === 0xff) return mant !== 0 ? sign | 0x7e00 | (mant >>> 13) : sign | 0x7c00;
+  const e = exp - 127 + 15; // rebased exponent
+  if (e >= 0x1f) return sign | 0x7c00; // overflow → Inf
+  if (e <= 0) {
+    // fp16 subnormal (or zero): value = m · 2^-24 with m = full mantissa shifted right
+    if (e < -10) return sign; // below half the smallest subnormal → ±0
+    const full = mant | 0x00800000;
+    const shift = 14 - e; // 24-bit mantissa → 10-bit subnormal field
+    const halfway = 1 << (shift - 1);
+    const rest = full & ((1 << shift) - 1);
+    let m = full >>> shift;
+    if (rest > halfway || (rest === halfway && (m & 1) === 1)) m += 1;
+    return sign | m; // m may carry into the exponent field: that is the correct smallest normal
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h += 1; // may carry up to Inf: correct
+  return sign | h;
+}
+
+export function fp16BitsToFloat32(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) {
+    if (mant === 0) return sign * Infinity;
+    // keep the payload: build the fp32 NaN bit pattern
+    u32[0] = ((h & 0x8000) << 16) | 0x7f800000 | (mant << 13);
+    return f32[0];
+  }
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/** Bits of a 16-bit float type from a number. */
+export function toHalfBits(dtype: 'bf16' | 'fp16', x: number): number {
+  return dtype === 'bf16' ? float32ToBf16Bits(x) : float32ToFp16Bits(x);
+}
+
+export function fromHalfBits(dtype: 'bf16' | 'fp16', h: number): number {
+  return dtype === 'bf16' ? bf16BitsToFloat32(h) : fp16BitsToFloat32(h);
+}
+
+/** Round a number to the nearest value representable in `dtype` (returned as a JS number). */
+export function roundTo(dtype: DType, x: number): number {
+  switch (dtype) {
+    case 'bf16':
+    case 'fp16':
+      return fromHalfBits(dtype, toHalfBits(dtype, x));
+    case 'fp32':
+      return Math.fround(x);
+    default:
+      return x;
+  }
+}
+
+export function encodeHalf(dtype: 'bf16' | 'fp16', src: ArrayLike<number>): Uint16Array {
+  const out = new Uint16Array(src.length);
+  const enc = dtype === 'bf16' ? float32ToBf16Bits : float32ToFp16Bits;
+  for (let i = 0; i < src.length; i++) out[i] = enc(src[i]);
+  return out;
+}
+
+export function decodeHalf(dtype: 'bf16' | 'fp16', src: Uint16Array): Float32Array {
+  const out = new Float32Array(src.length);
+  if (dtype === 'bf16') {
+    const o32 = new Uint32Array(out.buffer);
+    for (let i = 0; i < src.length; i++) o32[i] = src[i] << 16;
+  } else {
+    for (let i = 0; i < src.length; i++) out[i] = fp16BitsToFloat32(src[i]);
+  }
+  return out;
+}

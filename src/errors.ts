@@ -1,0 +1,62 @@
+// Typed errors. Validation errors are plain TypeError/RangeError (thrown before anything runs);
+// the classes here cover the driver and the machine.
+
+/** A CUDA driver call returned something other than CUDA_SUCCESS. */
+export class CudaError extends Error {
+  override name = 'CudaError';
+  constructor(
+    /** Driver function that failed, e.g. `cuMemAlloc_v2`. */
+    readonly call: string,
+    /** The CUresult value. */
+    readonly code: number,
+    /** CUresult name, e.g. `CUDA_ERROR_OUT_OF_MEMORY`. */
+    readonly codeName: string,
+    detail: string,
+  ) {
+    super(`${call} failed: ${codeName} (${code}): ${detail}`);
+  }
+  /** Errors after which the CUDA context is unusable and the process must restart. */
+  get isSticky(): boolean {
+    // 700 illegal address, 701 launch out of resources is not sticky, 702 timeout, 714..720 hardware/illegal instr.
+    return [700, 702, 714, 715, 716, 717, 718, 719, 720].includes(this.code);
+  }
+}
+
+/** No usable CUDA driver or device on this machine. `reason` is one line. */
+export class CudaUnavailableError extends Error {
+  override name = 'CudaUnavailableError';
+  constructor(readonly reason: string) {
+    super(`CUDA is not available: ${reason}`);
+  }
+}
+
+/** The installed driver is older than what the shipped cubins need. */
+export class UnsupportedDriverError extends Error {
+  override name = 'UnsupportedDriverError';
+  constructor(readonly found: number, readonly needed: number) {
+    super(
+      `CUDA driver ${fmtVersion(found)} is too old: the kernels were built with CUDA ${fmtVersion(needed)} and need a driver ` +
+        `supporting CUDA ${fmtVersion(needed)} or newer (NVIDIA driver r580+). Update the driver or use the 'cpu' backend.`,
+    );
+  }
+}
+
+/** A kernel cannot run on this GPU (wrong compute capability or too little shared memory). */
+export class UnsupportedDeviceError extends Error {
+  override name = 'UnsupportedDeviceError';
+  constructor(readonly kernel: string, readonly found: string, readonly needed: string) {
+    super(`kernel '${kernel}' cannot run on this GPU: found ${found}, needs ${needed}`);
+  }
+}
+
+/** An object was used after dispose(). */
+export class DisposedError extends Error {
+  override name = 'DisposedError';
+  constructor(what: string) {
+    super(`${what} was used after dispose()`);
+  }
+}
+
+export function fmtVersion(v: number): string {
+  return `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}`;
+}

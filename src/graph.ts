@@ -1,0 +1,80 @@
+// CUDA graph capture of a decode step: capture once, then write new inputs into the same tensors and
+// replay. Launch overhead of the three kernels (metadata, decode, combine) per layer disappears.
+//
+//   const step = captureGraph(() => {
+//     const md = getMlaMetadata(seqlens, sQ * hQ, 1, { out: metadataBuffers });
+//     flashMlaWithKvcache(q, kCache, blockTable, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, out, lse });
+//   });
+//   q.write(nextQ); seqlens.write(nextLens); step.replay(); … step.dispose();
+//
+// Rules: inputs and outputs used inside must exist before capture (allocate them first) — tensors
+// created inside are kept alive by the graph and rewritten on each replay; nothing inside may read
+// device data back to the host (flashMlaWithKvcache skips its value checks while capturing).
+
+import { getCudaContext } from './cuda/context.js';
+import { DeviceBuffer, Graph } from './cuda/runtime.js';
+import { DisposedError } from './errors.js';
+
+let active: DeviceBuffer[] | null = null;
+
+export function isCapturing(): boolean {
+  return active !== null;
+}
+
+/**
+ * Device scratch that must live as long as the graph being captured (null when not capturing).
+ * Backends allocate their per-call workspace through this so a captured graph never points at memory
+ * that a later eager call reallocates.
+ */
+export function allocForCapture(bytes: number): DeviceBuffer | null {
+  if (!active) return null;
+  const buf = DeviceBuffer.alloc(bytes);
+  active.push(buf);
+  return buf;
+}
+
+export class DecodeGraph<T> {
+  private graph: Graph | null;
+  constructor(graph: Graph, private owned: DeviceBuffer[], /** What the captured function returned. */ readonly result: T) {
+    this.graph = graph;
+  }
+  /** Launch the captured work on the library's stream (asynchronous). */
+  replay(): void {
+    if (!this.graph) throw new DisposedError('DecodeGraph');
+    this.graph.launch(getCudaContext().stream);
+  }
+  /** Wait for everything launched so far. */
+  synchronize(): void {
+    getCudaContext().stream.synchronize();
+  }
+  dispose(): void {
+    if (!this.graph) return;
+    getCudaContext().stream.synchronize();
+    this.graph.dispose();
+    for (const b of this.owned) b.dispose();
+    this.graph = null;
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** Capture everything `fn` runs on the cuda backend into a replayable graph (fn runs once, not executed). */
+export function captureGraph<T>(fn: () => T): DecodeGraph<T> {
+  if (active) throw new Error('captureGraph: already capturing (captures do not nest)');
+  const { stream } = getCudaContext();
+  const owned: DeviceBuffer[] = [];
+  active = owned;
+  let result!: T;
+  try {
+    const graph = Graph.capture(stream, () => {
+      result = fn();
+    });
+    return new DecodeGraph(graph, owned, result);
+  } catch (e) {
+    for (const b of owned) b.dispose();
+    throw e;
+  } finally {
+    active = null;
+  }
+}

@@ -1,0 +1,14 @@
+// flash-mla: MLA decoding attention (DeepSeek V2/V3/R1 shapes) on NVIDIA GPUs, from TypeScript.
+
+import './cpu/mla.js';
+import './cuda/mla.js';
+
+export { Tensor, type BackendName, type HostData, type TensorOptions } from './tensor.js';
+export { type DType, float32ToBf16Bits, bf16BitsToFloat32, float32ToFp16Bits, fp16BitsToFloat32, roundTo } from './dtype.js';
+export { getMlaMetadata, flashMlaWithKvcache, type MlaMetadata, type MlaMetadataOptions, type FlashMlaOptions, type FlashMlaResult } from './mla/api.js';
+export { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from './mla/constants.js';
+export { scheduleTiles, numSmPartsFor, workItems, type TileSchedule, type WorkItem } from './mla/schedule.js';
+export { captureGraph, DecodeGraph } from './graph.js';
+export { getBackend, type MlaBackend } from './backend.js';
+export { cudaAvailable, cudaDeviceInfo, synchronize } from './cuda/mla.js';
+export { CudaError, CudaUnavailableError, UnsupportedDeviceError, UnsupportedDriverError, DisposedError } from './errors.js';

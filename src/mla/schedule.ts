@@ -1,0 +1,121 @@
+// The tile scheduler of FlashMLA 9edee0c (get_mla_metadata.cu), as a pure function: the cpu backend
+// runs it, and the device metadata kernel must produce the same bits.
+//
+// Work model: request i costs nb_i = ceil(seqlen_i / 64) KV blocks plus a fixed 5 blocks (loading q,
+// softmax set-up, epilogue). The total cost is cut into `numSmParts` nearly equal "payloads"; one SM part
+// (one CTA per m-block of folded query rows) walks its payload in order, so a long request may be split
+// over several consecutive parts and a part may hold the tail of one request and whole later requests.
+//
+// Row p of the metadata (8 int32) tells part p what to do:
+//   [0] begin_req        first request of the part
+//   [1] begin_token      first token of begin_req (a multiple of 64)
+//   [2] end_req          last request of the part (inclusive)
+//   [3] end_token        one past the last token of end_req (block·64, or seqlen when it runs to the end)
+//   [4] begin_split_idx  which split of begin_req this part computes (0 when it starts the request)
+//   [5..7] 0
+// An idle part (all work went to earlier parts) has begin_req = b and does nothing.
+// numSplits[i] (b + 1 entries) is the exclusive prefix sum of per-request split counts: split n of
+// request i owns accumulator row numSplits[i] + n; a request with one split skips the combine.
+
+import { FIXED_OVERHEAD_NUM_BLOCKS, METADATA_ROW_INTS, PAGE_BLOCK_SIZE, BLOCK_SIZE_M } from './constants.js';
+
+/**
+ * Number of SM parts (CTAs per m-block) for a decode: enough CTAs to fill the GPU once.
+ * FlashMLA 9edee0c computes smCount / h_kv / ceil(numHeadsPerHeadK / 64) and can reach 0 (its issue #28);
+ * we clamp to at least 1 as later FlashMLA does.
+ */
+export function numSmPartsFor(smCount: number, numHeadsPerHeadK: number, numHeadsK: number): number {
+  return Math.max(Math.floor(smCount / numHeadsK / Math.ceil(numHeadsPerHeadK / BLOCK_SIZE_M)), 1);
+}
+
+export interface TileSchedule {
+  /** numSmParts × 8 int32 rows. */
+  metadata: Int32Array;
+  /** b + 1 int32. */
+  numSplits: Int32Array;
+}
+
+export function scheduleTiles(seqlens: ArrayLike<number>, numSmParts: number): TileSchedule {
+  const b = seqlens.length;
+  const nb = new Array<number>(b);
+  let total = 0;
+  for (let i = 0; i < b; i++) {
+    nb[i] = Math.ceil(seqlens[i] / PAGE_BLOCK_SIZE);
+    total += nb[i] + FIXED_OVERHEAD_NUM_BLOCKS;
+  }
+  // 9edee0c keeps a floor of 10 blocks per part (later FlashMLA dropped it).
+  const payload = Math.max(Math.ceil(total / numSmParts) + FIXED_OVERHEAD_NUM_BLOCKS, 2 * FIXED_OVERHEAD_NUM_BLOCKS);
+  const metadata = new Int32Array(numSmParts * METADATA_ROW_INTS);
+  const numSplits = new Int32Array(b + 1);
+  let req = 0;
+  let blk = 0; // blocks of `req` already given to earlier parts
+  let split = 0; // splits of `req` already emitted
+  let cum = 0;
+  for (let p = 0; p < numSmParts; p++) {
+    const row = metadata.subarray(p * METADATA_ROW_INTS, (p + 1) * METADATA_ROW_INTS);
+    row[0] = req;
+    row[1] = blk * PAGE_BLOCK_SIZE;
+    row[4] = split;
+    let remain = payload;
+    while (req < b) {
+      const rest = nb[req] - blk + FIXED_OVERHEAD_NUM_BLOCKS;
+      if (remain >= rest) {
+        cum += split + 1;
+        numSplits[req + 1] = cum;
+        remain -= rest;
+        req++;
+        blk = 0;
+        split = 0;
+      } else {
+        if (remain - FIXED_OVERHEAD_NUM_BLOCKS > 0) {
+          blk += remain - FIXED_OVERHEAD_NUM_BLOCKS;
+          split++;
+        }
+        break;
+      }
+    }
+    if (blk > 0) {
+      row[2] = req;
+      row[3] = blk * PAGE_BLOCK_SIZE;
+    } else {
+      row[2] = req - 1;
+      row[3] = req > 0 ? seqlens[req - 1] : 0;
+    }
+  }
+  if (req !== b || blk !== 0 || split !== 0) {
+    // Cannot happen with payload ≥ total / parts + 5; kept as the kernel's device assert.
+    throw new Error(`scheduleTiles: work left unassigned (req ${req} of ${b})`);
+  }
+  return { metadata, numSplits };
+}
+
+/** One (request, token range, split) unit of work, as a decode CTA reads it from a metadata row. */
+export interface WorkItem {
+  part: number;
+  request: number;
+  startToken: number;
+  endToken: number;
+  /** Index of this split among the request's splits. */
+  splitIdx: number;
+  /** True when this item covers the whole request: the output is written directly, no combine. */
+  noSplit: boolean;
+}
+
+/** Expand metadata rows into work items exactly as the decode kernel interprets them. */
+export function workItems(metadata: ArrayLike<number>, seqlens: ArrayLike<number>, numSmParts: number): WorkItem[] {
+  const items: WorkItem[] = [];
+  const b = seqlens.length;
+  for (let p = 0; p < numSmParts; p++) {
+    const r = p * METADATA_ROW_INTS;
+    const beginReq = metadata[r];
+    const endReq = metadata[r + 2];
+    if (beginReq >= b) continue;
+    for (let req = beginReq; req <= endReq; req++) {
+      const startToken = req === beginReq ? metadata[r + 1] : 0;
+      const endToken = req === endReq ? metadata[r + 3] : seqlens[req];
+      const splitIdx = req === beginReq ? metadata[r + 4] : 0;
+      items.push({ part: p, request: req, startToken, endToken, splitIdx, noSplit: startToken === 0 && endToken === seqlens[req] });
+    }
+  }
+  return items;
+}

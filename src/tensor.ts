@@ -1,0 +1,304 @@
+// A small strided tensor on the cpu (a typed array) or on the GPU (device memory).
+// Host data goes in and out as Float32Array (float types, converted with round-to-nearest-even)
+// or Int32Array (int32); 16-bit types can also be written/read as raw bit patterns (Uint16Array).
+
+import { DisposedError } from './errors.js';
+import { type DType, DTYPES, dtypeBytes, decodeHalf, encodeHalf, isFloat16Type, toHalfBits } from './dtype.js';
+import { getCudaContext } from './cuda/context.js';
+import { DeviceBuffer, copyDtoD, copyDtoH, copyHtoD, memset, type Ptr } from './cuda/runtime.js';
+
+export type BackendName = 'cpu' | 'cuda';
+export type HostData = Float32Array | Float64Array | Int32Array | Uint16Array | Uint8Array | readonly number[];
+export type RawArray = Uint16Array | Float32Array | Int32Array | Uint8Array;
+
+export interface TensorOptions {
+  dtype?: DType;
+  backend?: BackendName;
+}
+
+function checkShape(shape: readonly number[], what = 'shape'): void {
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+    throw new TypeError(`${what}: expected an array of non-negative integers, got [${String(shape)}]`);
+  }
+}
+
+export function contiguousStrides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+function numelOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function rawArrayFor(dtype: DType, buf: ArrayBuffer, offset = 0, length?: number): RawArray {
+  switch (dtype) {
+    case 'bf16':
+    case 'fp16':
+      return new Uint16Array(buf, offset * 2, length);
+    case 'fp32':
+      return new Float32Array(buf, offset * 4, length);
+    case 'int32':
+      return new Int32Array(buf, offset * 4, length);
+    case 'uint8':
+    case 'fp8e4m3':
+      return new Uint8Array(buf, offset, length);
+  }
+}
+
+/** Host data → raw contiguous array of `dtype`. */
+function encodeHost(dtype: DType, data: HostData, count: number): RawArray {
+  if (data.length !== count) throw new RangeError(`data: expected ${count} elements for this shape, got ${data.length}`);
+  if (isFloat16Type(dtype)) return data instanceof Uint16Array ? data.slice() : encodeHalf(dtype, data);
+  if (dtype === 'fp32') return Float32Array.from(data as ArrayLike<number>);
+  if (dtype === 'int32') {
+    const out = Int32Array.from(data as ArrayLike<number>);
+    for (let i = 0; i < count; i++) {
+      if (out[i] !== (data as ArrayLike<number>)[i]) throw new RangeError(`data[${i}]: expected an int32, got ${(data as ArrayLike<number>)[i]}`);
+    }
+    return out;
+  }
+  return Uint8Array.from(data as ArrayLike<number>);
+}
+
+export class Tensor {
+  readonly shape: readonly number[];
+  /** Strides in elements. */
+  readonly strides: readonly number[];
+  readonly dtype: DType;
+  readonly backend: BackendName;
+  /** Offset of element [0,…] into the storage, in elements. */
+  readonly offset: number;
+  private host: ArrayBuffer | null;
+  private device: DeviceBuffer | null;
+  private owner: boolean;
+
+  private constructor(init: {
+    shape: readonly number[];
+    strides: readonly number[];
+    dtype: DType;
+    backend: BackendName;
+    offset: number;
+    host: ArrayBuffer | null;
+    device: DeviceBuffer | null;
+    owner: boolean;
+  }) {
+    this.shape = Object.freeze([...init.shape]);
+    this.strides = Object.freeze([...init.strides]);
+    this.dtype = init.dtype;
+    this.backend = init.backend;
+    this.offset = init.offset;
+    this.host = init.host;
+    this.device = init.device;
+    this.owner = init.owner;
+  }
+
+  /** Uninitialised tensor (cuda) / zero-filled (cpu). */
+  static empty(shape: readonly number[], opts: TensorOptions = {}): Tensor {
+    checkShape(shape);
+    const dtype = opts.dtype ?? 'fp32';
+    if (!DTYPES.includes(dtype)) throw new TypeError(`dtype: expected one of ${DTYPES.join(', ')}, got ${String(dtype)}`);
+    const backend = opts.backend ?? 'cpu';
+    const bytes = numelOf(shape) * dtypeBytes(dtype);
+    const base = { shape, strides: contiguousStrides(shape), dtype, backend, offset: 0, owner: true };
+    if (backend === 'cpu') return new Tensor({ ...base, host: new ArrayBuffer(bytes), device: null });
+    if (backend === 'cuda') {
+      getCudaContext();
+      return new Tensor({ ...base, host: null, device: DeviceBuffer.alloc(bytes) });
+    }
+    throw new TypeError(`backend: expected 'cpu' or 'cuda', got ${String(backend)}`);
+  }
+
+  static zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
+    const t = Tensor.empty(shape, opts);
+    if (t.backend === 'cuda') t.fill(0);
+    return t;
+  }
+
+  /** Every element set to `value` (NaN allowed: poisoning outputs and unused cache slots). */
+  static full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
+    return Tensor.empty(shape, opts).fill(value);
+  }
+
+  /**
+   * From host data in row-major order. Float32Array/Float64Array/number[] are converted to `dtype`
+   * (round to nearest even); a Uint16Array for bf16/fp16 is taken as raw bit patterns.
+   */
+  static from(data: HostData, shape: readonly number[], opts: TensorOptions = {}): Tensor {
+    checkShape(shape);
+    const dtype = opts.dtype ?? (data instanceof Int32Array ? 'int32' : 'fp32');
+    const raw = encodeHost(dtype, data, numelOf(shape));
+    const t = Tensor.empty(shape, { dtype, backend: opts.backend });
+    t.writeRaw(raw);
+    return t;
+  }
+
+  /** A view over the same storage with other shape/strides/offset (elements). Not an owner. */
+  view(shape: readonly number[], strides: readonly number[] = contiguousStrides(shape), offset = this.offset): Tensor {
+    this.assertLive();
+    checkShape(shape);
+    if (strides.length !== shape.length) throw new RangeError(`strides: expected ${shape.length} entries, got ${strides.length}`);
+    return new Tensor({ shape, strides, dtype: this.dtype, backend: this.backend, offset, host: this.host, device: this.device, owner: false });
+  }
+
+  get numel(): number {
+    return numelOf(this.shape);
+  }
+
+  get isContiguous(): boolean {
+    const c = contiguousStrides(this.shape);
+    return this.shape.every((d, i) => d <= 1 || this.strides[i] === c[i]);
+  }
+
+  get disposed(): boolean {
+    return this.host === null && this.device === null;
+  }
+
+  assertLive(): void {
+    if (this.disposed || (this.device && this.device.disposed)) throw new DisposedError(`tensor [${this.shape}] ${this.dtype}`);
+  }
+
+  /** Raw storage of a cpu tensor (from element 0 of the storage; index with offset + Σ i·stride). */
+  get data(): RawArray {
+    this.assertLive();
+    if (!this.host) throw new TypeError(`tensor.data: the tensor is on '${this.backend}', expected 'cpu'`);
+    return rawArrayFor(this.dtype, this.host);
+  }
+
+  /** Device address of element [0,…] of a cuda tensor. */
+  get ptr(): Ptr {
+    this.assertLive();
+    if (!this.device) throw new TypeError(`tensor.ptr: the tensor is on '${this.backend}', expected 'cuda'`);
+    return this.device.ptr + BigInt(this.offset * dtypeBytes(this.dtype));
+  }
+
+  /** Bytes spanned from element 0 to the last element (+1). */
+  private spanElements(): number {
+    if (this.numel === 0) return 0;
+    return this.shape.reduce((acc, d, i) => acc + (d - 1) * this.strides[i], 0) + 1;
+  }
+
+  /** Contiguous raw copy of the elements in row-major order. */
+  toRaw(): RawArray {
+    this.assertLive();
+    const n = this.numel;
+    let flat: RawArray;
+    if (this.host) flat = rawArrayFor(this.dtype, this.host);
+    else {
+      const span = this.spanElements();
+      const buf = new ArrayBuffer(span * dtypeBytes(this.dtype));
+      const { stream } = getCudaContext();
+      stream.synchronize();
+      copyDtoH(new Uint8Array(buf), this.ptr);
+      if (this.isContiguous) return rawArrayFor(this.dtype, buf, 0, n);
+      flat = rawArrayFor(this.dtype, buf);
+      return gather(flat, this.shape, this.strides, 0);
+    }
+    return gather(flat, this.shape, this.strides, this.offset);
+  }
+
+  /** Values as float32 (float types) — int types are converted too. */
+  toFloat32(): Float32Array {
+    const raw = this.toRaw();
+    if (isFloat16Type(this.dtype)) return decodeHalf(this.dtype, raw as Uint16Array);
+    return Float32Array.from(raw as ArrayLike<number>);
+  }
+
+  toInt32(): Int32Array {
+    if (this.dtype !== 'int32') throw new TypeError(`toInt32: tensor dtype is ${this.dtype}, expected int32`);
+    return this.toRaw() as Int32Array;
+  }
+
+  /** Overwrite the contents (same element count). Used to feed new inputs to a captured graph. */
+  write(data: HostData): this {
+    return this.writeRaw(encodeHost(this.dtype, data, this.numel));
+  }
+
+  private writeRaw(raw: RawArray): this {
+    this.assertLive();
+    if (!this.isContiguous) throw new TypeError('write: only contiguous tensors can be written from host data');
+    if (this.host) rawArrayFor(this.dtype, this.host, this.offset, this.numel).set(raw as never);
+    else copyHtoD(this.ptr, raw, getCudaContext().stream);
+    return this;
+  }
+
+  /** Set every element to `value` (contiguous tensors). */
+  fill(value: number): this {
+    this.assertLive();
+    if (!this.isContiguous) throw new TypeError('fill: only contiguous tensors can be filled');
+    const n = this.numel;
+    if (this.host) {
+      const arr = rawArrayFor(this.dtype, this.host, this.offset, n);
+      if (isFloat16Type(this.dtype)) (arr as Uint16Array).fill(toHalfBits(this.dtype, value));
+      else arr.fill(value);
+      return this;
+    }
+    const stream = getCudaContext().stream;
+    if (isFloat16Type(this.dtype)) memset(this.ptr, toHalfBits(this.dtype, value), n, 2, stream);
+    else if (this.dtype === 'fp32') memset(this.ptr, new Uint32Array(new Float32Array([value]).buffer)[0], n, 4, stream);
+    else if (this.dtype === 'int32') memset(this.ptr, value | 0, n, 4, stream);
+    else memset(this.ptr, value & 0xff, n, 1, stream);
+    return this;
+  }
+
+  /** Copy to another backend (a new contiguous tensor). */
+  to(backend: BackendName): Tensor {
+    this.assertLive();
+    const t = Tensor.empty(this.shape, { dtype: this.dtype, backend });
+    if (backend === 'cuda' && this.backend === 'cuda' && this.isContiguous) {
+      copyDtoD(t.ptr, this.ptr, this.numel * dtypeBytes(this.dtype), getCudaContext().stream);
+      return t;
+    }
+    return t.writeRaw(this.toRaw());
+  }
+
+  /** Copy the contents of `src` (same shape and dtype) into this tensor. */
+  copyFrom(src: Tensor): this {
+    if (src.dtype !== this.dtype || src.shape.join() !== this.shape.join()) {
+      throw new TypeError(`copyFrom: expected ${this.dtype} [${this.shape}], got ${src.dtype} [${src.shape}]`);
+    }
+    if (this.device && src.device && this.isContiguous && src.isContiguous) {
+      copyDtoD(this.ptr, src.ptr, this.numel * dtypeBytes(this.dtype), getCudaContext().stream);
+      return this;
+    }
+    return this.writeRaw(src.toRaw());
+  }
+
+  dispose(): void {
+    if (this.owner && this.device) this.device.dispose();
+    this.host = null;
+    this.device = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  toString(): string {
+    return `Tensor(${this.backend}, ${this.dtype}, [${this.shape.join(', ')}])`;
+  }
+}
+
+function gather(src: RawArray, shape: readonly number[], strides: readonly number[], offset: number): RawArray {
+  const n = numelOf(shape);
+  const out = new (src.constructor as new (n: number) => RawArray)(n);
+  const rank = shape.length;
+  const idx = new Array<number>(rank).fill(0);
+  let pos = offset;
+  for (let i = 0; i < n; i++) {
+    out[i] = src[pos];
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]++;
+      pos += strides[d];
+      if (idx[d] < shape[d]) break;
+      pos -= idx[d] * strides[d];
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
