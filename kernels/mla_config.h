@@ -1,0 +1,47 @@
+// Compile-time shapes of the MLA decode kernels. Values the host must mirror are marked HOST
+// (src/mla/constants.ts, src/cuda/mla.ts).
+#pragma once
+
+namespace mla {
+
+// ---- problem shape (FlashMLA 9edee0c) -------------------------------------------------------------------
+constexpr int HEAD_DIM_K = 576;                // q / K width: 512 latent + 64 RoPE channels
+constexpr int HEAD_DIM_V = 512;                // V = first 512 channels of each K row
+constexpr int PAGE_BLOCK_SIZE = 64;            // tokens per KV page
+constexpr int FIXED_OVERHEAD_NUM_BLOCKS = 5;   // scheduler cost of a split, in 64-token blocks
+constexpr int METADATA_ROW_INTS = 8;
+
+// ---- metadata kernel ------------------------------------------------------------------------------------
+// HOST: grid 1, block 32. Dynamic smem caches ceil(seqlen/64) per request: pass
+//   4 * min(b, METADATA_SMEM_MAX_REQS) bytes (≤ 48 KB: no attribute needed).
+// The kernel reads %dynamic_smem_size, so any size works; requests past the cached ones are read from global
+// memory (correct, just slower for the single walking lane).
+constexpr int METADATA_THREADS = 32;
+constexpr int METADATA_SMEM_MAX_REQS = 12288;  // 48 KB of int32
+
+// ---- generic split-KV decode kernel (mma.sync, sm_80+) ------------------------------------------------------
+// HOST: grid (ceil(q_rows / GEN_BLOCK_M), num_sm_parts, 1), block GEN_THREADS, dynamic smem GEN_SMEM_BYTES
+//       (155648 B > 48 KB: cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES) first; fits A100's 163 KB).
+constexpr int GEN_BLOCK_M = 64;                // folded query rows per CTA (= BLOCK_SIZE_M of the scheduler)
+constexpr int GEN_BLOCK_N = 32;                // KV tokens per tile (half a page: a tile never spans two pages)
+constexpr int GEN_WARPS = 8;                   // 4 row groups of 16 rows × 2 halves (tokens for S, columns for O)
+constexpr int GEN_THREADS = GEN_WARPS * 32;
+constexpr int GEN_PAD = 8;                     // +16 B per smem row: consecutive rows hit different bank groups
+constexpr int GEN_QK_PITCH = HEAD_DIM_K + GEN_PAD;   // 584 elements = 1168 B (73 × 16 B, odd ⇒ no ldmatrix conflicts)
+constexpr int GEN_P_PITCH = GEN_BLOCK_N + GEN_PAD;   // 40 elements = 80 B (5 × 16 B)
+constexpr int GEN_SQ_BYTES = GEN_BLOCK_M * GEN_QK_PITCH * 2;        // 74752
+constexpr int GEN_SK_BYTES = GEN_BLOCK_N * GEN_QK_PITCH * 2;        // 37376 per stage
+constexpr int GEN_SP_BYTES = GEN_BLOCK_M * GEN_P_PITCH * 2;         // 5120
+constexpr int GEN_SRED_BYTES = 2 * GEN_BLOCK_M * 4;                 // 512: per-half row max exchange
+constexpr int GEN_SL_BYTES = 2 * GEN_BLOCK_M * 4;                   // 512: per-half row sum exchange
+constexpr int GEN_SMEM_BYTES = GEN_SQ_BYTES + 2 * GEN_SK_BYTES + GEN_SP_BYTES + GEN_SRED_BYTES + GEN_SL_BYTES;  // 155648
+static_assert(GEN_SMEM_BYTES == 155648, "HOST mirrors this number");
+static_assert(GEN_SMEM_BYTES <= 163 * 1024, "must fit A100 (sm_80) opt-in shared memory");
+static_assert(PAGE_BLOCK_SIZE % GEN_BLOCK_N == 0, "a K tile must lie inside one page");
+
+// ---- combine kernel ---------------------------------------------------------------------------------------
+// HOST: grid (ceil(q_rows / COMBINE_ROWS_PER_CTA) * b, 1, 1), block COMBINE_THREADS, no dynamic smem.
+constexpr int COMBINE_ROWS_PER_CTA = 8;        // one warp per folded row
+constexpr int COMBINE_THREADS = COMBINE_ROWS_PER_CTA * 32;
+
+}  // namespace mla
