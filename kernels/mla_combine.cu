@@ -1,0 +1,98 @@
+// build: archs=sm_80,sm_90 hot
+// Combine of split partials (FlashMLA 9edee0c mla_combine.cu semantics, no split-count limit).
+// One warp per folded output row r of request i. For a request with n = num_splits[i+1] - num_splits[i] > 1:
+//   M = max_j lse_j (log2 units), G = log2 Σ_j exp2(lse_j - M) + M, out = Σ_j exp2(lse_j - G) · O_j,
+//   lse = G · ln 2; all splits empty (M = -inf) → out 0, lse +inf. Requests with one split return at once:
+//   the decode kernel wrote their output directly.
+//
+// Launch: grid (ceil(q_rows / 8) * b, 1, 1), block 256, no dynamic smem.
+#include <cstdint>
+
+#include "mla_config.h"
+#include "mla_generic_common.cuh"
+#include "mla_params.h"
+#include "ptx.cuh"
+
+using namespace mla;
+
+namespace {
+
+template <typename T>
+__device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
+  using Ops = ElemOps<T>;
+  // o_accum / lse_accum come from the decode kernel just before us (PDL): wait for it to complete.
+  ptx::grid_dep_wait();
+
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int groups = (p.q_rows + COMBINE_ROWS_PER_CTA - 1) / COMBINE_ROWS_PER_CTA;
+  const int req = blockIdx.x / groups;
+  const int r = (blockIdx.x - req * groups) * COMBINE_ROWS_PER_CTA + warp;
+  if (req >= p.b || r >= p.q_rows) return;  // no block-level barriers below: early exit is safe
+  const int first = ptx::ld_plain(p.num_splits + req);
+  const int n = ptx::ld_plain(p.num_splits + req + 1) - first;
+  if (n <= 1) return;
+
+  // lse of split j: lse_accum[(first + j) * q_rows + r]. Splits in chunks of 32, one per lane.
+  const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
+  float m = -INFINITY;
+  for (int j = lane; j < n; j += 32) m = fmaxf(m, lse_col[static_cast<int64_t>(j) * p.q_rows]);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+
+  T* out_row = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V;
+  const int s_idx = r / p.h_q, h_idx = r - s_idx * p.h_q;
+  float* lse_out = p.lse + (static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx;
+
+  // Lane owns columns lane·4 + 128·k (k < 4): float4 loads, 8-byte stores, all coalesced.
+  float acc[4][4];
+#pragma unroll
+  for (int k = 0; k < 4; ++k) acc[k][0] = acc[k][1] = acc[k][2] = acc[k][3] = 0.f;
+
+  float g_lse = INFINITY;  // natural-log output; +inf when every split is empty
+  if (m != -INFINITY && m == m) {
+    float sum = 0.f;
+    for (int j = lane; j < n; j += 32) sum += ptx::exp2_approx(lse_col[static_cast<int64_t>(j) * p.q_rows] - m);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    const float g = ptx::log2_approx(sum) + m;  // sum ≥ 1 (the max split contributes exp2(0))
+    g_lse = g * kLn2;
+
+    for (int base = 0; base < n; base += 32) {
+      const int j = base + lane;
+      const float w_lane = j < n ? ptx::exp2_approx(lse_col[static_cast<int64_t>(j) * p.q_rows] - g) : 0.f;
+      const int cnt = min(32, n - base);
+      for (int jj = 0; jj < cnt; ++jj) {
+        const float w = __shfl_sync(0xffffffffu, w_lane, jj);
+        if (w == 0.f) continue;  // warp-uniform: empty split (lse -inf) or negligible weight
+        const float* src = p.o_accum + (static_cast<int64_t>(first + base + jj) * p.q_rows + r) * HEAD_DIM_V + lane * 4;
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+          const float4 v = *reinterpret_cast<const float4*>(src + 128 * k);
+          acc[k][0] += w * v.x;
+          acc[k][1] += w * v.y;
+          acc[k][2] += w * v.z;
+          acc[k][3] += w * v.w;
+        }
+      }
+    }
+  }
+  ptx::grid_dep_launch_dependents();  // inputs consumed; only stores remain
+
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    uint2 packed;
+    packed.x = Ops::pack2(acc[k][0], acc[k][1]);
+    packed.y = Ops::pack2(acc[k][2], acc[k][3]);
+    *reinterpret_cast<uint2*>(out_row + lane * 4 + 128 * k) = packed;
+  }
+  if (lane == 0) *lse_out = g_lse;
+}
+
+}  // namespace
+
+extern "C" __global__ void __launch_bounds__(COMBINE_THREADS) mla_combine_bf16(const __grid_constant__ MlaDecodeParams p) {
+  combine_kernel<__nv_bfloat16>(p);
+}
+extern "C" __global__ void __launch_bounds__(COMBINE_THREADS) mla_combine_fp16(const __grid_constant__ MlaDecodeParams p) {
+  combine_kernel<__half>(p);
+}

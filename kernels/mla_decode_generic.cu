@@ -1,0 +1,292 @@
+// build: archs=sm_80,sm_90 hot
+// Generic split-KV MLA decode (FlashMLA 9edee0c semantics) with mma.sync tensor cores: sm_80 and sm_90.
+//
+// CTA (blockIdx.x = m-block of 64 folded query rows, blockIdx.y = SM part) walks the work items of its
+// metadata row. Per item: Q tile (64 × 576) in smem, K tiles of 32 tokens × 576 double-buffered with
+// cp.async (one page lookup per tile: 32 | 64), S = Q·Kᵀ, online softmax in the exp2 domain, P through smem,
+// O += P·V (V = first 512 channels of the K tile, read with ldmatrix.trans).
+//
+// Warps: warp w = 2·rg + half. Row group rg owns rows rg·16 … rg·16+15 of the m-block. For S the two
+// warps of a row group split the tile's 32 tokens (half·16 …); for O they split the 512 output columns
+// (half·256 …), so each thread holds 32 n8-tiles × 4 = 128 fp32 accumulators. The two halves exchange row
+// maxima (sRed) and P (sP) through smem behind a 64-thread named barrier (id 1 + rg).
+//
+// Launch: grid (ceil(q_rows / 64), num_sm_parts, 1), block 256, dynamic smem mla::GEN_SMEM_BYTES = 155648.
+#include <cstdint>
+
+#include "mla_config.h"
+#include "mla_generic_common.cuh"
+#include "mla_params.h"
+#include "ptx.cuh"
+
+using namespace mla;
+
+namespace {
+
+constexpr int kQChunksPerRow = HEAD_DIM_K * 2 / 16;                          // 72 × 16 B per 576-wide row
+constexpr int kQChunkIters = GEN_BLOCK_M * kQChunksPerRow / GEN_THREADS;     // 18
+constexpr int kKChunkIters = GEN_BLOCK_N * kQChunksPerRow / GEN_THREADS;     // 9
+constexpr int kKSteps = HEAD_DIM_K / 16;                                     // 36 k-steps for S
+constexpr int kOTiles = HEAD_DIM_V / 2 / 8;                                  // 32 n8-tiles per warp
+constexpr float kMaxInit = -1e30f;  // finite initial row max: exp2(-inf - kMaxInit) = 0, never inf - inf
+static_assert(GEN_BLOCK_M * kQChunksPerRow % GEN_THREADS == 0 && GEN_BLOCK_N * kQChunksPerRow % GEN_THREADS == 0, "");
+static_assert(GEN_BLOCK_M == 64 && GEN_BLOCK_N == 32 && GEN_WARPS == 8, "warp layout below assumes 4 × 2 warps, 64 × 32 tiles");
+
+// Q rows [m_block·64, +64) of request `req` → sQ; rows ≥ q_rows are zero-filled and never read from global.
+template <typename T>
+__device__ __forceinline__ void load_q_tile(const MlaDecodeParams& p, uint32_t sq, int req, int m_block, int tid) {
+  const T* qb = static_cast<const T*>(p.q) + static_cast<int64_t>(req) * p.q_batch_stride;
+#pragma unroll 1  // once per work item; unrolled, its 18 runtime divisions by h_q crowd out the registers
+  for (int k = 0; k < kQChunkIters; ++k) {
+    const int idx = tid + k * GEN_THREADS;
+    const int row = idx / kQChunksPerRow, chunk = idx % kQChunksPerRow;
+    const int r = m_block * GEN_BLOCK_M + row;
+    const bool ok = r < p.q_rows;
+    const T* src = static_cast<const T*>(p.q);  // valid dummy address for the zero-fill case
+    if (ok) src = qb + static_cast<int64_t>(r / p.h_q) * p.q_seq_stride + static_cast<int64_t>(r % p.h_q) * p.q_head_stride + chunk * 8;
+    ptx::cp_async_16(sq + (row * GEN_QK_PITCH + chunk * 8) * 2, src, ok ? 16 : 0);
+  }
+}
+
+// Tokens [t0, t0 + 32) (inside page `page`) → one K stage. Tokens ≥ end_kv are zero-filled without touching
+// global memory: their cache slots may hold NaN, and 0 · NaN would poison O through the V operand.
+template <typename T>
+__device__ __forceinline__ void load_k_tile(const MlaDecodeParams& p, uint32_t sk, int t0, int page, int end_kv, int tid) {
+  const T* kb = static_cast<const T*>(p.k_cache) + static_cast<int64_t>(page) * p.k_block_stride +
+                static_cast<int64_t>(t0 % PAGE_BLOCK_SIZE) * p.k_row_stride;
+#pragma unroll 1  // runs while 128 O accumulators are live: keep the address math out of the register peak
+  for (int k = 0; k < kKChunkIters; ++k) {
+    const int idx = tid + k * GEN_THREADS;
+    const int tok = idx / kQChunksPerRow, chunk = idx % kQChunksPerRow;
+    const bool ok = t0 + tok < end_kv;
+    const T* src = static_cast<const T*>(p.k_cache);
+    if (ok) src = kb + static_cast<int64_t>(tok) * p.k_row_stride + chunk * 8;
+    ptx::cp_async_16(sk + (tok * GEN_QK_PITCH + chunk * 8) * 2, src, ok ? 16 : 0);
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
+  using Ops = ElemOps<T>;
+  extern __shared__ __align__(128) uint8_t smem[];
+  const uint32_t sQ = ptx::smem_addr(smem);
+  const uint32_t sK = sQ + GEN_SQ_BYTES;  // 2 stages of GEN_SK_BYTES
+  const uint32_t sP = sK + 2 * GEN_SK_BYTES;
+  const uint32_t sRed = sP + GEN_SP_BYTES;          // float [2 halves][64 rows]: row max exchange
+  const uint32_t sL = sRed + GEN_SRED_BYTES;        // float [2 halves][64 rows]: row sum exchange
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int rg = warp >> 1, half = warp & 1;
+  const int g = lane >> 2, tq = lane & 3;  // mma fragment coordinates: row g (and g+8), column pair tq·2
+  const int m_block = blockIdx.x;
+  const int bar_id = 1 + rg;               // named barrier of the row group's two warps
+
+  // Everything below may depend on the previous kernel (metadata, q, kv cache): wait first (sm_90 PDL).
+  ptx::grid_dep_wait();
+  const int* md = p.tile_scheduler_metadata + blockIdx.y * METADATA_ROW_INTS;
+  const int begin_req = ptx::ld_plain(md + kBeginReq);
+  const int begin_token = ptx::ld_plain(md + kBeginToken);
+  const int end_req = ptx::ld_plain(md + kEndReq);
+  const int end_token_md = ptx::ld_plain(md + kEndToken);
+  const int begin_split = ptx::ld_plain(md + kBeginSplit);
+  if (begin_req >= p.b) return;  // idle part
+
+  // This thread's two rows (fragment rows g and g+8) and the last real row of the m-block (largest s:
+  // rows are s-major, so it has the widest causal border).
+  int r_loc[2], r_glob[2], s_of_row[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    r_loc[h] = rg * 16 + g + 8 * h;
+    r_glob[h] = m_block * GEN_BLOCK_M + r_loc[h];
+    s_of_row[h] = r_glob[h] / p.h_q;
+  }
+  const int s_last = (min(p.q_rows, (m_block + 1) * GEN_BLOCK_M) - 1) / p.h_q;
+
+  // Per-lane ldmatrix addresses (bytes). A operands (Q, P): lane l → row l%16, column (l/16)·8.
+  // B from K (non-trans, [token][channel]): lane l → token (l%8) + (l/16)·8, channel ((l/8)%2)·8.
+  // B from V (trans): lane l → token l%16, channel (l/16)·8.
+  const uint32_t q_a = sQ + ((rg * 16 + (lane & 15)) * GEN_QK_PITCH + (lane >> 4) * 8) * 2;
+  const uint32_t k_b = ((half * 16 + (lane & 7) + (lane >> 4) * 8) * GEN_QK_PITCH + ((lane >> 3) & 1) * 8) * 2;
+  const uint32_t p_a = sP + ((rg * 16 + (lane & 15)) * GEN_P_PITCH + (lane >> 4) * 8) * 2;
+  const uint32_t v_b = ((lane & 15) * GEN_QK_PITCH + half * (HEAD_DIM_V / 2) + (lane >> 4) * 8) * 2;
+  const float scale_log2 = p.scale_softmax_log2;
+
+  for (int req = begin_req; req <= end_req; ++req) {
+    const int seqlen = ptx::ld_plain(p.cache_seqlens + req);
+    const int start = req == begin_req ? begin_token : 0;
+    const int end_token = req == end_req ? end_token_md : seqlen;
+    const int split_idx = req == begin_req ? begin_split : 0;
+    const bool no_split = start == 0 && end_token == seqlen;
+    // Causal: row with query token s sees keys t < seqlen - (s_q - 1 - s). Clip to this slice's end.
+    const int end_kv = min(end_token, p.causal ? seqlen - (p.s_q - 1 - s_last) : seqlen);
+    int row_end[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+      row_end[h] = r_glob[h] < p.q_rows ? min(end_token, p.causal ? seqlen - (p.s_q - 1 - s_of_row[h]) : seqlen) : 0;
+    const int n_tiles = end_kv > start ? (end_kv - start + GEN_BLOCK_N - 1) / GEN_BLOCK_N : 0;
+    const int* bt = p.block_table + static_cast<int64_t>(req) * p.block_table_stride;
+
+    __syncthreads();  // every warp is done with the previous item's sQ / sK / sP / sL
+    if (n_tiles > 0) {
+      // start < end_kv ≤ end_token ≤ seqlen: the page of `start` is a real block_table entry.
+      load_q_tile<T>(p, sQ, req, m_block, tid);
+      load_k_tile<T>(p, sK, start, ptx::ld_plain(bt + start / PAGE_BLOCK_SIZE), end_kv, tid);
+      ptx::cp_async_commit();
+    }
+
+    float o[kOTiles][4];
+#pragma unroll
+    for (int j = 0; j < kOTiles; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+    float row_max[2] = {kMaxInit, kMaxInit};  // log2-scaled units
+    float row_sum[2] = {0.f, 0.f};            // this thread's partial sum over its columns
+
+    for (int it = 0; it < n_tiles; ++it) {
+      const int t0 = start + it * GEN_BLOCK_N;
+      const bool has_next = it + 1 < n_tiles;
+      // Page of the next tile (t0 + 32 < end_kv ≤ end_token: a real entry); its latency overlaps the wait.
+      const int next_page = has_next ? ptx::ld_plain(bt + (t0 + GEN_BLOCK_N) / PAGE_BLOCK_SIZE) : 0;
+      ptx::cp_async_wait_all();
+      __syncthreads();  // tile `it` (and Q) visible; all warps finished PV on the other stage
+      if (has_next) {
+        load_k_tile<T>(p, sK + ((it + 1) & 1) * GEN_SK_BYTES, t0 + GEN_BLOCK_N, next_page, end_kv, tid);
+        ptx::cp_async_commit();
+      }
+      const uint32_t k_stage = sK + (it & 1) * GEN_SK_BYTES;
+
+      // ---- S = Q·Kᵀ: 16 rows × 16 tokens per warp (two n8 tiles) --------------------------------------
+      float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+#pragma unroll 4  // partial unroll: a full one hoists too many ldmatrix results and spills
+      for (int kc = 0; kc < kKSteps; ++kc) {
+        uint32_t a[4], b[4];
+        ptx::ldmatrix_x4(a, q_a + kc * 32);
+        ptx::ldmatrix_x4(b, k_stage + k_b + kc * 32);
+        Ops::mma(s[0], a, b[0], b[1]);
+        Ops::mma(s[1], a, b[2], b[3]);
+      }
+
+      // ---- mask, scale, row max (fragment element s[j][2h+e]: row g+8h, token 16·half + 8j + 2tq + e) ---
+      float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+      for (int j = 0; j < 2; ++j)
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const int t = t0 + half * 16 + j * 8 + tq * 2 + e;
+            const float x = t < row_end[h] ? s[j][2 * h + e] * scale_log2 : -INFINITY;
+            s[j][2 * h + e] = x;
+            mx[h] = fmaxf(mx[h], x);
+          }
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+      }
+      if (tq == 0) {
+        ptx::st_shared_f32(sRed + (half * GEN_BLOCK_M + r_loc[0]) * 4, mx[0]);
+        ptx::st_shared_f32(sRed + (half * GEN_BLOCK_M + r_loc[1]) * 4, mx[1]);
+      }
+      ptx::named_barrier_sync(bar_id, 64);
+
+      // ---- online softmax: both halves derive the same new max, hence the same rescale factor -----------
+      float alpha[2];
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const float other = ptx::ld_shared_f32(sRed + ((half ^ 1) * GEN_BLOCK_M + r_loc[h]) * 4);
+        const float m_new = fmaxf(row_max[h], fmaxf(mx[h], other));  // finite (≥ kMaxInit)
+        alpha[h] = ptx::exp2_approx(row_max[h] - m_new);
+        row_max[h] = m_new;
+      }
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        float sum = 0.f;
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          const float p0 = ptx::exp2_approx(s[j][2 * h] - row_max[h]);  // masked: exp2(-inf) = 0
+          const float p1 = ptx::exp2_approx(s[j][2 * h + 1] - row_max[h]);
+          sum += p0 + p1;
+          const uint32_t packed = Ops::pack2(p0, p1);
+          const int col = half * 16 + j * 8 + tq * 2;
+          ptx::st_shared_u32(sP + (r_loc[h] * GEN_P_PITCH + col) * 2, packed);
+        }
+        row_sum[h] = row_sum[h] * alpha[h] + sum;
+      }
+#pragma unroll
+      for (int j = 0; j < kOTiles; ++j) {
+        o[j][0] *= alpha[0];
+        o[j][1] *= alpha[0];
+        o[j][2] *= alpha[1];
+        o[j][3] *= alpha[1];
+      }
+      ptx::named_barrier_sync(bar_id, 64);  // the partner's P columns are in sP
+
+      // ---- O += P·V: P 16 × 32 (two k16 steps), V 32 tokens × 256 columns of this half --------------------
+#pragma unroll
+      for (int kk = 0; kk < GEN_BLOCK_N / 16; ++kk) {
+        uint32_t a[4];
+        ptx::ldmatrix_x4(a, p_a + kk * 32);
+#pragma unroll
+        for (int nt = 0; nt < kOTiles / 2; ++nt) {
+          uint32_t b[4];
+          ptx::ldmatrix_x4_trans(b, k_stage + v_b + kk * 16 * GEN_QK_PITCH * 2 + nt * 32);
+          Ops::mma(o[2 * nt], a, b[0], b[1]);
+          Ops::mma(o[2 * nt + 1], a, b[2], b[3]);
+        }
+      }
+    }
+
+    // ---- epilogue ------------------------------------------------------------------------------------------
+    if (req == end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 1);
+      row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 2);
+    }
+    if (tq == 0) {
+      ptx::st_shared_f32(sL + (half * GEN_BLOCK_M + r_loc[0]) * 4, row_sum[0]);
+      ptx::st_shared_f32(sL + (half * GEN_BLOCK_M + r_loc[1]) * 4, row_sum[1]);
+    }
+    ptx::named_barrier_sync(bar_id, 64);
+    const int split_row = no_split ? 0 : ptx::ld_plain(p.num_splits + req) + split_idx;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int r = r_glob[h];
+      if (r >= p.q_rows) continue;  // padding rows of the last m-block: never written
+      const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (GEN_BLOCK_M + r_loc[h]) * 4);
+      const bool empty = !(L > 0.f);  // no key seen (or L = NaN): out 0, lse ±inf
+      const float inv = empty ? 0.f : 1.f / L;
+      const float lse2 = ptx::log2_approx(L) + row_max[h];  // log2 units; only used when !empty
+      const int col0 = half * (HEAD_DIM_V / 2) + tq * 2;
+      if (no_split) {
+        T* orow = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col0;
+#pragma unroll
+        for (int j = 0; j < kOTiles; ++j) {
+          const float v0 = empty ? 0.f : o[j][2 * h] * inv, v1 = empty ? 0.f : o[j][2 * h + 1] * inv;
+          *reinterpret_cast<uint32_t*>(orow + j * 8) = Ops::pack2(v0, v1);
+        }
+        if (half == 0 && tq == 0) {
+          const int s_idx = s_of_row[h], h_idx = r - s_idx * p.h_q;
+          p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = empty ? INFINITY : lse2 * kLn2;
+        }
+      } else {
+        const int64_t acc_row = static_cast<int64_t>(split_row) * p.q_rows + r;
+        float* orow = p.o_accum + acc_row * HEAD_DIM_V + col0;
+#pragma unroll
+        for (int j = 0; j < kOTiles; ++j) {
+          const float v0 = empty ? 0.f : o[j][2 * h] * inv, v1 = empty ? 0.f : o[j][2 * h + 1] * inv;
+          *reinterpret_cast<float2*>(orow + j * 8) = make_float2(v0, v1);
+        }
+        if (half == 0 && tq == 0) p.lse_accum[acc_row] = empty ? -INFINITY : lse2;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+extern "C" __global__ void __launch_bounds__(GEN_THREADS, 1) mla_decode_generic_bf16(const __grid_constant__ MlaDecodeParams p) {
+  decode_kernel<__nv_bfloat16>(p);
+}
+extern "C" __global__ void __launch_bounds__(GEN_THREADS, 1) mla_decode_generic_fp16(const __grid_constant__ MlaDecodeParams p) {
+  decode_kernel<__half>(p);
+}

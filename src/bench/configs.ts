@@ -1,0 +1,366 @@
+// Benchmark configs: the shipped sweep (data/bench-configs.json, FlashMLA's published decode sweep),
+// a small sweep the cpu backend finishes in seconds, `--configs` selectors, config files in the
+// anchors-file format, and reference measurements (`--reference`) to compare with.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { decodeBytes, decodeFlops, sumSeqlens } from './metrics.js';
+
+export type ConfigSetName = 'sweep' | 'small' | 'tiny';
+export const CONFIG_SETS: readonly ConfigSetName[] = ['sweep', 'small', 'tiny'];
+
+export interface BenchConfig {
+  /** Where it came from and its position there, e.g. `sweep#3`, `small#0`, `file#2`. */
+  id: string;
+  b: number;
+  /** Mean seqlen (nominal; the seqlens are what runs). */
+  s: number;
+  h_q: number;
+  s_q: number;
+  varlen: boolean;
+  causal: boolean;
+  dtype: 'bf16' | 'fp16';
+  seqlens: number[];
+}
+
+export interface ConfigSelection {
+  configs: BenchConfig[];
+  /** What was selected, in words (goes into the JSON result). */
+  source: string;
+}
+
+// ---------------------------------------------------------------------------------------------- shipped data
+
+interface ShippedData {
+  what: string;
+  configs: Array<Omit<BenchConfig, 'id'> & { flops: number; bytes: number }>;
+  reference: Record<string, ShippedReference>;
+}
+
+export interface ShippedReference {
+  device: string;
+  what: string;
+  peers: Record<string, string>;
+  ceilings: { copy_GBps_read_plus_write?: number[]; bf16_matmul_8192_TFLOPS?: number[]; note?: string };
+  /** Per config (same order as the sweep): peer → measurement. */
+  results: Array<Record<string, { ms: number; GBps: number; TFLOPS: number }>>;
+}
+
+/** data/ at the package root (dist/src/bench/ → ../../../data, src/bench/ → ../../data). */
+function dataPath(file: string): string {
+  for (const rel of ['../../../data/', '../../data/']) {
+    const u = new URL(rel + file, import.meta.url);
+    if (existsSync(u)) return u.pathname;
+  }
+  throw new Error(`flash-mla: ${file} not found in the package's data/ folder (run \`node scripts/gen-bench-configs.mjs\`)`);
+}
+
+let shipped: ShippedData | null = null;
+export function shippedData(): ShippedData {
+  if (!shipped) shipped = JSON.parse(readFileSync(dataPath('bench-configs.json'), 'utf8')) as ShippedData;
+  return shipped;
+}
+
+/** The 32 configs of FlashMLA's decode sweep (b = 128, s ∈ {4096, 8192}, h_q ∈ {16..128}, s_q ∈ {1, 2}, fixed/var). */
+export function sweepConfigs(): BenchConfig[] {
+  return shippedData().configs.map((c, i) => ({
+    id: `sweep#${i}`,
+    b: c.b,
+    s: c.s,
+    h_q: c.h_q,
+    s_q: c.s_q,
+    varlen: c.varlen,
+    causal: c.causal,
+    dtype: c.dtype,
+    seqlens: [...c.seqlens],
+  }));
+}
+
+/** Shipped reference measurements of a card ('h100', 'h200'). */
+export function shippedReference(card: string): ShippedReference {
+  const r = shippedData().reference[card.toLowerCase()];
+  if (!r) throw new RangeError(`reference: no shipped measurements for '${card}' (have ${Object.keys(shippedData().reference).join(', ')})`);
+  return r;
+}
+
+/** The shipped card whose reference matches a device name ("NVIDIA H100 80GB HBM3" → 'h100'), if any. */
+export function referenceCardFor(deviceName: string): string | null {
+  const n = deviceName.toLowerCase();
+  for (const card of Object.keys(shippedData().reference)) if (n.includes(card)) return card;
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------- small sets
+
+/**
+ * The cpu sweep: b = 4, mean seqlen 512 (variable: 1000, 311, 653, 84 — a short request and ragged
+ * blocks), h_q ∈ {16, 128}, s_q ∈ {1, 2}, fixed and variable, causal, bf16: 8 configs, ~3.9 GFLOP per pass,
+ * in the sweep's order.
+ */
+export function smallConfigs(): BenchConfig[] {
+  const out: BenchConfig[] = [];
+  const fixed = [512, 512, 512, 512];
+  const varlen = [1000, 311, 653, 84];
+  for (const h_q of [16, 128]) {
+    for (const s_q of [1, 2]) {
+      for (const v of [false, true]) {
+        out.push({ id: `small#${out.length}`, b: 4, s: 512, h_q, s_q, varlen: v, causal: true, dtype: 'bf16', seqlens: [...(v ? varlen : fixed)] });
+      }
+    }
+  }
+  return out;
+}
+
+/** One very small config (tests, smoke runs): b = 2, seqlens 130 and 67, h_q 16, s_q 2. */
+export function tinyConfigs(): BenchConfig[] {
+  return [{ id: 'tiny#0', b: 2, s: 98, h_q: 16, s_q: 2, varlen: true, causal: true, dtype: 'bf16', seqlens: [130, 67] }];
+}
+
+export function configSet(name: ConfigSetName): BenchConfig[] {
+  switch (name) {
+    case 'sweep':
+      return sweepConfigs();
+    case 'small':
+      return smallConfigs();
+    case 'tiny':
+      return tinyConfigs();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- files
+
+/** mulberry32 */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** FlashMLA's variable lengths: max(normal(s, s/2), s_q), rounded — deterministic for a given seed. */
+export function variableSeqlens(b: number, s: number, sQ: number, seed: number): number[] {
+  const r = rng(seed);
+  return Array.from({ length: b }, () => {
+    const n = Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
+    return Math.max(Math.round(s + (n * s) / 2), sQ);
+  });
+}
+
+function isPosInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
+}
+
+/**
+ * One config from a JSON object in the anchors-file format: {b, s, h_q, s_q, varlen, seqlens, causal?, dtype?}.
+ * Missing seqlens: b × s when fixed, FlashMLA-style random lengths (seeded by the index) when varlen.
+ */
+export function configFromJson(o: unknown, id: string, index = 0): BenchConfig {
+  const where = `config ${id}`;
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new TypeError(`${where}: expected an object`);
+  const c = o as Record<string, unknown>;
+  for (const k of ['h_q', 's_q']) if (!isPosInt(c[k])) throw new TypeError(`${where}: ${k} must be an integer ≥ 1, got ${JSON.stringify(c[k])}`);
+  const h_q = c.h_q as number;
+  const s_q = c.s_q as number;
+  const varlen = c.varlen === undefined ? false : c.varlen;
+  if (typeof varlen !== 'boolean') throw new TypeError(`${where}: varlen must be a boolean`);
+  const causal = c.causal === undefined ? true : c.causal;
+  if (typeof causal !== 'boolean') throw new TypeError(`${where}: causal must be a boolean`);
+  const dtype = c.dtype === undefined ? 'bf16' : c.dtype;
+  if (dtype !== 'bf16' && dtype !== 'fp16') throw new TypeError(`${where}: dtype must be 'bf16' or 'fp16', got ${JSON.stringify(dtype)}`);
+  let seqlens: number[];
+  if (c.seqlens !== undefined) {
+    if (!Array.isArray(c.seqlens) || c.seqlens.length === 0 || !c.seqlens.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0)) {
+      throw new TypeError(`${where}: seqlens must be a non-empty array of integers ≥ 0`);
+    }
+    seqlens = [...(c.seqlens as number[])];
+    if (c.b !== undefined && c.b !== seqlens.length) throw new RangeError(`${where}: b = ${String(c.b)} but ${seqlens.length} seqlens`);
+  } else {
+    if (!isPosInt(c.b) || !isPosInt(c.s)) throw new TypeError(`${where}: without seqlens, b and s (mean seqlen) must be integers ≥ 1`);
+    seqlens = varlen ? variableSeqlens(c.b, c.s, s_q, 1000 + index) : new Array<number>(c.b).fill(c.s);
+  }
+  const b = seqlens.length;
+  const s = isPosInt(c.s) ? c.s : Math.round(sumSeqlens(seqlens) / b);
+  return { id, b, s, h_q, s_q, varlen, causal, dtype, seqlens };
+}
+
+/** Configs of a JSON file: {configs: [...]} (anchors file, bench-configs.json, a bench result's rows) or a bare array. */
+export function loadConfigFile(path: string): BenchConfig[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`--configs ${path}: ${(e as Error).message}`);
+  }
+  let list: unknown = Array.isArray(doc) ? doc : (doc as Record<string, unknown>)?.configs;
+  // a bench result: its rows carry their configs
+  if (list === undefined && Array.isArray((doc as Record<string, unknown>)?.rows)) {
+    const seen = new Set<string>();
+    list = ((doc as { rows: Array<{ config: unknown }> }).rows.map((r) => r.config)).filter((c) => {
+      const k = JSON.stringify(c);
+      return seen.has(k) ? false : (seen.add(k), true);
+    });
+  }
+  if (!Array.isArray(list) || list.length === 0) throw new TypeError(`--configs ${path}: expected a non-empty "configs" array (anchors-file format) or an array of configs`);
+  return list.map((o, i) => configFromJson(o, `file#${i}`, i));
+}
+
+// ---------------------------------------------------------------------------------------------- selectors
+
+const FILTER_KEYS = ['b', 's', 'h_q', 's_q', 'varlen', 'causal'] as const;
+type FilterKey = (typeof FILTER_KEYS)[number];
+
+function parseFilterValue(key: FilterKey, v: string): number | boolean {
+  if (key === 'varlen' || key === 'causal') {
+    if (['true', '1', 'yes', 'var'].includes(v)) return true;
+    if (['false', '0', 'no', 'fixed'].includes(v)) return false;
+    throw new RangeError(`--configs: ${key}=${v}: expected true or false`);
+  }
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`--configs: ${key}=${v}: expected an integer`);
+  return n;
+}
+
+/**
+ * Pick configs. `spec`:
+ *   (empty) | all                 the default set (`sweep` on a GPU, `small` on the cpu backend)
+ *   sweep | small | tiny          a whole named set
+ *   [set:]0,3,5 | [set:]0-7       indices (ranges inclusive) into the set
+ *   [set:]h_q=16,s_q=1            filters: keys b, s, h_q, s_q, varlen, causal; different keys AND, a repeated key ORs
+ *                                 (h_q=16,h_q=32); `fixed` / `var` are short for varlen=false / true
+ *   [set:]0-15,h_q=128            indices, then filtered
+ *   path/to/file.json             configs of a file in the anchors format (selectors don't apply)
+ */
+export function selectConfigs(spec: string | undefined, defaultSet: ConfigSetName): ConfigSelection {
+  const raw = (spec ?? '').trim();
+  if (raw.endsWith('.json') || (raw.includes('/') && existsSync(raw))) {
+    if (!existsSync(raw)) throw new Error(`--configs ${raw}: no such file`);
+    return { configs: loadConfigFile(raw), source: `file ${raw}` };
+  }
+  let setName = defaultSet;
+  let rest = raw;
+  const colon = raw.indexOf(':');
+  const head = colon >= 0 ? raw.slice(0, colon) : raw;
+  if (CONFIG_SETS.includes(head as ConfigSetName)) {
+    setName = head as ConfigSetName;
+    rest = colon >= 0 ? raw.slice(colon + 1) : '';
+  } else if (colon >= 0) {
+    throw new RangeError(`--configs: unknown set '${head}' (expected ${CONFIG_SETS.join(', ')})`);
+  }
+  const all = configSet(setName);
+  if (rest === '' || rest === 'all') return { configs: all, source: `${setName} (all ${all.length})` };
+  const indices: number[] = [];
+  const filters = new Map<FilterKey, Array<number | boolean>>();
+  for (const term of rest.split(',').map((t) => t.trim()).filter(Boolean)) {
+    let m: RegExpExecArray | null;
+    if ((m = /^(\d+)(?:-(\d+))?$/.exec(term))) {
+      const lo = Number(m[1]);
+      const hi = m[2] === undefined ? lo : Number(m[2]);
+      if (hi < lo) throw new RangeError(`--configs: range ${term} is empty`);
+      for (let i = lo; i <= hi; i++) {
+        if (i >= all.length) throw new RangeError(`--configs: index ${i} is out of range (set '${setName}' has ${all.length} configs: 0-${all.length - 1})`);
+        if (!indices.includes(i)) indices.push(i);
+      }
+    } else if (term === 'fixed' || term === 'var') {
+      filters.set('varlen', [...(filters.get('varlen') ?? []), term === 'var']);
+    } else if ((m = /^([a-z_]+)=(.+)$/.exec(term))) {
+      const key = m[1] as FilterKey;
+      if (!FILTER_KEYS.includes(key)) throw new RangeError(`--configs: unknown key '${m[1]}' (expected ${FILTER_KEYS.join(', ')})`);
+      filters.set(key, [...(filters.get(key) ?? []), parseFilterValue(key, m[2])]);
+    } else {
+      throw new RangeError(`--configs: cannot read '${term}' (expected an index, a range a-b, key=value, a set name or a .json file)`);
+    }
+  }
+  let picked = indices.length > 0 ? indices.map((i) => all[i]) : all;
+  picked = picked.filter((c) => [...filters].every(([k, vs]) => vs.includes(c[k])));
+  if (picked.length === 0) throw new RangeError(`--configs ${raw}: selects no config of set '${setName}'`);
+  return { configs: picked, source: `${setName} [${rest}] (${picked.length} of ${all.length})` };
+}
+
+/** Short label: `b128 s4096 h16 q1 var`. */
+export function configLabel(c: Pick<BenchConfig, 'b' | 's' | 'h_q' | 's_q' | 'varlen'>): string {
+  return `b${c.b} s${c.s} h${c.h_q} q${c.s_q} ${c.varlen ? 'var' : 'fix'}`;
+}
+
+/** Identity of a workload for matching against reference measurements. */
+export function configKey(c: Pick<BenchConfig, 'b' | 's_q' | 'h_q' | 'seqlens'> & { causal?: boolean }): string {
+  return `${c.b}|${c.s_q}|${c.h_q}|${c.causal === false ? 'nc' : 'c'}|${c.seqlens.join(',')}`;
+}
+
+// ---------------------------------------------------------------------------------------------- reference series
+
+export interface ReferencePoint {
+  key: string;
+  label: string;
+  flops: number;
+  bytes: number;
+  ms: number;
+}
+
+export interface ReferenceSeries {
+  /** Legend text, e.g. `FlashMLA 9edee0c · NVIDIA H100 80GB HBM3 (reference)`. */
+  name: string;
+  points: ReferencePoint[];
+}
+
+const PEER_NAMES: Record<string, string> = {
+  flashmla: 'FlashMLA 9edee0c',
+  flashmla_with_metadata: 'FlashMLA + metadata',
+  fa3: 'FlashAttention-3',
+  triton: 'Triton MLA',
+};
+
+function seriesFromAnchors(configs: BenchConfig[], results: Array<Record<string, unknown>>, device: string, peers?: string[]): ReferenceSeries[] {
+  const byPeer = new Map<string, ReferencePoint[]>();
+  configs.forEach((c, i) => {
+    const r = results[i] ?? {};
+    for (const [peer, v] of Object.entries(r)) {
+      if (peers && !peers.includes(peer)) continue;
+      const ms = (v as { ms?: unknown })?.ms;
+      if (typeof ms !== 'number' || !(ms > 0)) continue;
+      const pts = byPeer.get(peer) ?? [];
+      pts.push({ key: configKey(c), label: configLabel(c), flops: decodeFlops(c), bytes: decodeBytes(c), ms });
+      byPeer.set(peer, pts);
+    }
+  });
+  return [...byPeer].map(([peer, points]) => ({ name: `${PEER_NAMES[peer] ?? peer} · ${device}`, points }));
+}
+
+/**
+ * Reference measurements to compare with:
+ *   h100 | h200                     the shipped anchors (FlashMLA's sweep measured on that card): one series per peer
+ *   file.json                       an anchors-format file (per-config peer objects with ms), or the --json of another run
+ * `peers` limits anchors peers (default: all).
+ */
+export function loadReference(spec: string, peers?: string[]): ReferenceSeries[] {
+  if (!spec.endsWith('.json') && !existsSync(spec)) {
+    const r = shippedReference(spec);
+    return seriesFromAnchors(sweepConfigs(), r.results, `${r.device} (reference)`, peers);
+  }
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(readFileSync(spec, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`--reference ${spec}: ${(e as Error).message}`);
+  }
+  if (Array.isArray(doc.rows)) {
+    // another flash-mla bench run
+    const dev = (doc.device as { name?: string } | undefined)?.name ?? 'unknown device';
+    const byKernel = new Map<string, ReferencePoint[]>();
+    for (const row of doc.rows as Array<{ config: BenchConfig; kernel: string; ms: number; flops: number; bytes: number }>) {
+      if (!(row.ms > 0)) continue;
+      const pts = byKernel.get(row.kernel) ?? [];
+      pts.push({ key: configKey(row.config), label: configLabel(row.config), flops: row.flops, bytes: row.bytes, ms: row.ms });
+      byKernel.set(row.kernel, pts);
+    }
+    const date = typeof doc.date === 'string' ? ` ${doc.date.slice(0, 10)}` : '';
+    return [...byKernel].map(([k, points]) => ({ name: `${k} · ${dev}${date}`, points }));
+  }
+  if (!Array.isArray(doc.configs)) throw new TypeError(`--reference ${spec}: expected an anchors file ({configs: [...]}) or a flash-mla bench --json result ({rows: [...]})`);
+  const configs = (doc.configs as unknown[]).map((o, i) => configFromJson(o, `ref#${i}`, i));
+  const what = typeof doc.what === 'string' ? doc.what : '';
+  const device = /on one (NVIDIA [^,(]+)/.exec(what)?.[1]?.trim() ?? spec.replace(/^.*\//, '');
+  return seriesFromAnchors(configs, doc.configs as Array<Record<string, unknown>>, device, peers);
+}

@@ -1,0 +1,256 @@
+// Writing tokens' latent vectors into a paged KV cache [numBlocks, 64, 1, 576]:
+//   appendKv(kCache, slotMapping, cKv, kPe)            token t → slot slotMapping[t] = block · 64 + row
+//   appendKvPaged(kCache, blockTable, cacheSeqlens, …) token t → the last T/b positions of request ⌊t / (T/b)⌋,
+//                                                      slots computed on the device from the block table
+// Row = cKv[t] (512 channels) ‖ kPe[t] (64 channels), copied bit for bit (same dtype, no conversion).
+// A negative slot (padding token) writes nothing. cuda: kernels/append_kv.cu, 16-byte loads and stores;
+// cpu: the same in TypeScript.
+
+import { Tensor } from '../tensor.js';
+import { isCapturing } from '../graph.js';
+import { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
+import { expectContiguous, expectDim, expectDtype, expectLastDimContiguous, expectRank, expectStrides16B, expectTensor, fmtShape } from '../mla/validate.js';
+import { getCudaContext, loadKernel } from '../cuda/context.js';
+import type { CudaDevice } from '../cuda/runtime.js';
+import { requireDevice } from '../cuda/runtime.js';
+
+/** Channels of the RoPE part of a cached row. */
+export const ROPE_DIM = HEAD_DIM_K - HEAD_DIM_V;
+/** 16-byte chunks per cached row (1152 B). */
+const CHUNKS_PER_ROW = (HEAD_DIM_K * 2) / 16;
+/** Kernel tile: threads × chunks per thread. */
+const THREADS = 256;
+const UNROLL = 4;
+/** The kernel indexes chunks with 32-bit integers. */
+export const MAX_APPEND_TOKENS = Math.floor((2 ** 31 - 1) / CHUNKS_PER_ROW);
+
+export interface AppendKvOptions {
+  /**
+   * Check slot values against the cache's capacity first. Always on for cpu tensors; for cuda it reads
+   * slotMapping back (a device→host copy and a sync), so it defaults to on outside graph capture and off
+   * inside. Out-of-range slots are skipped by the kernel either way (never written out of bounds).
+   */
+  checkValues?: boolean;
+}
+
+interface Checked {
+  T: number;
+  numBlocks: number;
+}
+
+/** Shape/dtype/backend checks of the cache and the token rows. */
+function validateRows(kCache: unknown, cKv: unknown, kPe: unknown, expectedT?: { T: number; what: string }): Checked {
+  expectTensor('kCache', kCache);
+  expectTensor('cKv', cKv);
+  expectTensor('kPe', kPe);
+  expectDtype('kCache', kCache, ['bf16', 'fp16']);
+  expectRank('kCache', kCache, 4, '[numBlocks, 64, 1, 576]');
+  expectDim('kCache', kCache, 1, PAGE_BLOCK_SIZE, 'page block size');
+  expectDim('kCache', kCache, 2, 1, 'h_kv (MLA has one KV head)');
+  expectDim('kCache', kCache, 3, HEAD_DIM_K, 'head dim');
+  expectLastDimContiguous('kCache', kCache);
+  for (const [name, t, width] of [
+    ['cKv', cKv, HEAD_DIM_V],
+    ['kPe', kPe, ROPE_DIM],
+  ] as const) {
+    if (t.backend !== kCache.backend) throw new TypeError(`${name}: expected a tensor on '${kCache.backend}' (the backend of kCache), got one on '${t.backend}'`);
+    if (t.dtype !== kCache.dtype) throw new TypeError(`${name}: expected dtype ${kCache.dtype} (the dtype of kCache), got ${t.dtype}`);
+    expectRank(name, t, 2, `[T, ${width}]`);
+    expectDim(name, t, 1, width, 'channels');
+    expectLastDimContiguous(name, t);
+  }
+  const T = cKv.shape[0];
+  if (kPe.shape[0] !== T) throw new RangeError(`kPe: expected T = ${T} rows (the rows of cKv), got shape ${fmtShape(kPe.shape)}`);
+  if (expectedT && T !== expectedT.T) throw new RangeError(`cKv: expected T = ${expectedT.T} rows (${expectedT.what}), got shape ${fmtShape(cKv.shape)}`);
+  if (T > MAX_APPEND_TOKENS) throw new RangeError(`cKv: expected at most ${MAX_APPEND_TOKENS} tokens per call, got ${T}`);
+  if (kCache.backend === 'cuda') {
+    expectStrides16B('kCache', kCache);
+    expectStrides16B('cKv', cKv);
+    expectStrides16B('kPe', kPe);
+    for (const [name, t] of [
+      ['kCache', kCache],
+      ['cKv', cKv],
+      ['kPe', kPe],
+    ] as const) {
+      for (let i = 0; i < t.strides.length - 1; i++) {
+        if (t.strides[i] > 2 ** 31 - 1) throw new RangeError(`${name}: expected strides below 2^31 elements, got ${t.strides[i]} in dim ${i}`);
+      }
+    }
+  }
+  return { T, numBlocks: kCache.shape[0] };
+}
+
+function expectInt32Vector(name: string, t: unknown, backend: string, length: number | null, layout: string): asserts t is Tensor {
+  expectTensor(name, t);
+  if (t.backend !== backend) throw new TypeError(`${name}: expected a tensor on '${backend}' (the backend of kCache), got one on '${t.backend}'`);
+  expectDtype(name, t, ['int32']);
+  expectRank(name, t, 1, layout);
+  if (length !== null && t.shape[0] !== length) throw new RangeError(`${name}: expected ${length} entries ${layout}, got shape ${fmtShape(t.shape)}`);
+  expectContiguous(name, t);
+}
+
+/** Values of slotMapping must address a row of the cache (or be negative: padding). */
+export function validateSlotValues(slots: Int32Array, numBlocks: number): void {
+  const capacity = numBlocks * PAGE_BLOCK_SIZE;
+  for (let i = 0; i < slots.length; i++) {
+    if (slots[i] >= capacity) {
+      throw new RangeError(`slotMapping[${i}]: expected a slot in [0, ${capacity}) (${numBlocks} blocks × ${PAGE_BLOCK_SIZE} tokens) or < 0 for padding, got ${slots[i]}`);
+    }
+  }
+}
+
+/**
+ * Scatter T tokens' latent vectors into the paged cache: row slotMapping[t] (= block · 64 + row in block)
+ * gets cKv[t] ‖ kPe[t]. cKv [T, 512] and kPe [T, 64] may be strided views (e.g. the two parts of one
+ * [T, 576] projection output); their dtype must be kCache's. Negative slots are skipped.
+ */
+export function appendKv(kCache: Tensor, slotMapping: Tensor, cKv: Tensor, kPe: Tensor, opts: AppendKvOptions = {}): void {
+  const { T, numBlocks } = validateRows(kCache, cKv, kPe);
+  expectInt32Vector('slotMapping', slotMapping, kCache.backend, T, '[T] (one slot per row of cKv)');
+  const check = kCache.backend === 'cpu' || (opts.checkValues ?? !isCapturing());
+  if (check) validateSlotValues(slotMapping.toInt32(), numBlocks);
+  appendKvUnchecked(kCache, slotMapping, cKv, kPe);
+}
+
+/**
+ * Write the newest tokens of every request with slots computed from the block table (on the device for
+ * cuda, so a captured graph needs no slot upload): with b = cacheSeqlens.shape[0] and n = T / b, token
+ * t = i · n + j goes to position cacheSeqlens[i] − n + j of request i, i.e. cacheSeqlens must already
+ * count the new tokens (PagedKvCache.reserve() does that). Positions < 0 are skipped.
+ */
+export function appendKvPaged(kCache: Tensor, blockTable: Tensor, cacheSeqlens: Tensor, cKv: Tensor, kPe: Tensor, opts: AppendKvOptions = {}): void {
+  const { T, numBlocks } = validateRows(kCache, cKv, kPe);
+  expectTensor('cacheSeqlens', cacheSeqlens);
+  expectInt32Vector('cacheSeqlens', cacheSeqlens, kCache.backend, null, '[b]');
+  const b = cacheSeqlens.shape[0];
+  if (b < 1) throw new RangeError(`cacheSeqlens: expected b ≥ 1 requests, got shape ${fmtShape(cacheSeqlens.shape)}`);
+  if (T % b !== 0) throw new RangeError(`cKv: expected T a multiple of b = ${b} (the same number of new tokens per request), got T = ${T}`);
+  expectTensor('blockTable', blockTable);
+  if (blockTable.backend !== kCache.backend) throw new TypeError(`blockTable: expected a tensor on '${kCache.backend}' (the backend of kCache), got one on '${blockTable.backend}'`);
+  expectDtype('blockTable', blockTable, ['int32']);
+  expectRank('blockTable', blockTable, 2, '[b, maxBlocksPerSeq]');
+  expectDim('blockTable', blockTable, 0, b, 'b (the length of cacheSeqlens)');
+  expectLastDimContiguous('blockTable', blockTable);
+  const n = T / b;
+  const check = kCache.backend === 'cpu' || (opts.checkValues ?? !isCapturing());
+  if (check) {
+    const lens = cacheSeqlens.toInt32();
+    const table = blockTable.toInt32();
+    const mbps = blockTable.shape[1];
+    for (let i = 0; i < b; i++) {
+      if (lens[i] > mbps * PAGE_BLOCK_SIZE) {
+        throw new RangeError(`cacheSeqlens[${i}]: expected ≤ ${mbps * PAGE_BLOCK_SIZE} (blockTable holds ${mbps} blocks of ${PAGE_BLOCK_SIZE} tokens per request), got ${lens[i]}`);
+      }
+      for (let p = Math.max(lens[i] - n, 0); p < lens[i]; p++) {
+        const j = Math.floor(p / PAGE_BLOCK_SIZE);
+        const v = table[i * mbps + j];
+        if (v < 0 || v >= numBlocks) throw new RangeError(`blockTable[${i}][${j}]: expected a page block index in [0, ${numBlocks}) (token ${p} of request ${i} goes there), got ${v}`);
+      }
+    }
+  }
+  if (T === 0) return;
+  if (kCache.backend === 'cpu') {
+    const lens = cacheSeqlens.toInt32();
+    const slots = new Int32Array(T);
+    const bt = blockTable.data as Int32Array;
+    const [s0, s1] = blockTable.strides;
+    for (let t = 0; t < T; t++) {
+      const i = Math.floor(t / n);
+      const p = lens[i] - n + (t % n);
+      if (p < 0 || p >= blockTable.shape[1] * PAGE_BLOCK_SIZE) {
+        slots[t] = -1;
+        continue;
+      }
+      const block = bt[blockTable.offset + i * s0 + Math.floor(p / PAGE_BLOCK_SIZE) * s1];
+      slots[t] = block < 0 || block >= numBlocks ? -1 : block * PAGE_BLOCK_SIZE + (p % PAGE_BLOCK_SIZE);
+    }
+    cpuScatter(kCache, slots, cKv, kPe);
+    return;
+  }
+  launch(kCache, cKv, kPe, T, { slotMapping: 0n, blockTable: blockTable.ptr, tableStride: blockTable.strides[0], maxBlocksPerSeq: blockTable.shape[1], seqlens: cacheSeqlens.ptr, tokensPerSeq: n });
+}
+
+/** appendKv without argument checks (PagedKvCache validates once and computes the slots itself). */
+export function appendKvUnchecked(kCache: Tensor, slotMapping: Tensor, cKv: Tensor, kPe: Tensor): void {
+  const T = cKv.shape[0];
+  if (T === 0) return;
+  if (kCache.backend === 'cpu') {
+    cpuScatter(kCache, slotMapping.toInt32(), cKv, kPe);
+    return;
+  }
+  launch(kCache, cKv, kPe, T, { slotMapping: slotMapping.ptr, blockTable: 0n, tableStride: 0, maxBlocksPerSeq: 0, seqlens: 0n, tokensPerSeq: 1 });
+}
+
+/** Exported for the checks of PagedKvCache.append (same rules as appendKv). */
+export function validateAppendRows(kCache: Tensor, cKv: unknown, kPe: unknown, T: number, what: string): void {
+  validateRows(kCache, cKv, kPe, { T, what });
+}
+
+function cpuScatter(kCache: Tensor, slots: Int32Array, cKv: Tensor, kPe: Tensor): void {
+  const dst = kCache.data as Uint16Array;
+  const a = cKv.data as Uint16Array;
+  const p = kPe.data as Uint16Array;
+  const capacity = kCache.shape[0] * PAGE_BLOCK_SIZE;
+  const [kb, kr] = kCache.strides;
+  for (let t = 0; t < slots.length; t++) {
+    const s = slots[t];
+    if (s < 0 || s >= capacity) continue;
+    const base = kCache.offset + Math.floor(s / PAGE_BLOCK_SIZE) * kb + (s % PAGE_BLOCK_SIZE) * kr;
+    const ca = cKv.offset + t * cKv.strides[0];
+    const pa = kPe.offset + t * kPe.strides[0];
+    dst.set(a.subarray(ca, ca + HEAD_DIM_V), base);
+    dst.set(p.subarray(pa, pa + ROPE_DIM), base + HEAD_DIM_V);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- cuda
+
+/** cubin archs for this device, best first (like src/cuda/mla.ts). */
+function appendArchs(dev: CudaDevice): string[] {
+  const { major } = dev.info.computeCapability;
+  if (major === 9) return ['sm_90'];
+  if (major === 8) return ['sm_80'];
+  return [];
+}
+
+interface SlotSource {
+  slotMapping: bigint;
+  blockTable: bigint;
+  tableStride: number;
+  maxBlocksPerSeq: number;
+  seqlens: bigint;
+  tokensPerSeq: number;
+}
+
+const SIGNATURE = ['ptr', 'i32', 'ptr', 'i32', 'ptr', 'i32', 'i32', 'i32', 'ptr', 'ptr', 'i32', 'i32', 'ptr', 'i32', 'i32'] as const;
+
+function launch(kCache: Tensor, cKv: Tensor, kPe: Tensor, T: number, src: SlotSource): void {
+  const { device, stream } = getCudaContext();
+  requireDevice(device, 'append_kv', { minCcMajor: 8 });
+  const archs = appendArchs(device);
+  if (archs.length === 0) {
+    const { major, minor } = device.info.computeCapability;
+    throw new RangeError(`kernel 'append_kv' has no build for compute capability ${major}.${minor} (built for 8.x and 9.0)`);
+  }
+  const k = loadKernel('append_kv', archs, `append_kv_${kCache.dtype}`, SIGNATURE);
+  const chunks = T * CHUNKS_PER_ROW;
+  const pdl = device.info.computeCapability.major >= 9 && process.env.FLASH_MLA_NO_PDL !== '1';
+  k.launch(
+    { grid: [Math.ceil(chunks / (THREADS * UNROLL)), 1, 1], block: [THREADS, 1, 1], stream, pdl },
+    cKv.ptr,
+    cKv.strides[0],
+    kPe.ptr,
+    kPe.strides[0],
+    kCache.ptr,
+    kCache.strides[0],
+    kCache.strides[1],
+    kCache.shape[0],
+    src.slotMapping,
+    src.blockTable,
+    src.tableStride,
+    src.maxBlocksPerSeq,
+    src.seqlens,
+    src.tokensPerSeq,
+    T,
+  );
+}
