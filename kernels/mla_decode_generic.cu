@@ -155,7 +155,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
 
       // ---- S = Q·Kᵀ: 16 rows × 16 tokens per warp (two n8 tiles) --------------------------------------
       float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
-#pragma unroll 4  // partial unroll: a full one hoists too many ldmatrix results and spills
+#pragma unroll
       for (int kc = 0; kc < kKSteps; ++kc) {
         uint32_t a[4], b[4];
         ptx::ldmatrix_x4(a, q_a + kc * 32);

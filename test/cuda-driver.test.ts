@@ -89,3 +89,24 @@ test('smoke kernel: cubin loaded, launched through the driver layer, result chec
   start.dispose();
   end.dispose();
 });
+
+test('tensor map encoding: a K-cache-shaped bf16 tiled map with 128-byte swizzle', { skip }, async () => {
+  const { encodeTensorMap, TensorMapDataType, TensorMapSwizzle } = await import('../src/cuda/runtime.js');
+  const k = Tensor.empty([8, 64, 1, 576], { dtype: 'bf16', backend: 'cuda' });
+  const map = encodeTensorMap({
+    dataType: TensorMapDataType.bf16,
+    address: k.ptr,
+    dims: [576, 64, 1, 8],
+    strides: [576 * 2, 576 * 2, 64 * 576 * 2],
+    box: [64, 64, 1, 1],
+    swizzle: TensorMapSwizzle.b128,
+  });
+  assert.equal(map.byteLength, 128);
+  assert.ok(map.some((x) => x !== 0));
+  // a misaligned stride is refused with every argument in the message
+  assert.throws(
+    () => encodeTensorMap({ dataType: TensorMapDataType.bf16, address: k.ptr, dims: [576, 64], strides: [1150], box: [64, 64], swizzle: TensorMapSwizzle.b128 }),
+    (e: unknown) => e instanceof CudaError && e.call === 'cuTensorMapEncodeTiled' && /strides=\[1150\]/.test(e.message),
+  );
+  k.dispose();
+});

@@ -5,20 +5,19 @@ import type { MlaBackend, MlaDecodeArgs } from '../backend.js';
 import { registerBackend } from '../backend.js';
 import { allocForCapture } from '../graph.js';
 import type { Tensor } from '../tensor.js';
+import { UnsupportedDeviceError } from '../errors.js';
 import { HEAD_DIM_V } from '../mla/constants.js';
 import { getCudaContext, loadKernel } from './context.js';
 import { CudaDevice, DeviceBuffer, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { encodeMlaDecodeParams, MLA_DECODE_PARAMS_BYTES } from './params.js';
 
-// Launch shapes of the generic kernels (kernels/mla_config.h).
-const GENERIC = {
-  blockM: 64,
-  threads: 256,
-  sharedBytes: 0, // set from the config below
-};
+// Launch shapes, mirrored from kernels/mla_config.h.
+const GENERIC = { blockM: 64, threads: 256, sharedBytes: 155648 };
 const COMBINE_ROWS_PER_CTA = 8;
 const COMBINE_THREADS = 256;
 const METADATA_THREADS = 32;
+/** The metadata kernel caches ceil(seqlen/64) of up to this many requests in shared memory (48 KB). */
+const METADATA_SMEM_MAX_REQS = 12288;
 
 /** cubin archs to try for a portable kernel on this device, best first. */
 function portableArchs(dev: CudaDevice): string[] {
@@ -29,10 +28,9 @@ function portableArchs(dev: CudaDevice): string[] {
 }
 
 function requirePortable(dev: CudaDevice, kernel: string): void {
-  requireDevice(dev, kernel, { minCcMajor: 8 });
   if (portableArchs(dev).length === 0) {
     const { major, minor } = dev.info.computeCapability;
-    throw new (class extends Error {})(`kernel '${kernel}' has no build for compute capability ${major}.${minor} (built for 8.x and 9.0)`);
+    throw new UnsupportedDeviceError(kernel, `compute capability ${major}.${minor} (${dev.info.name})`, 'compute capability 8.x or 9.0 (the cubins are built for sm_80 and sm_90)');
   }
 }
 
@@ -59,8 +57,6 @@ interface DecodeKernelSpec {
   archs: (dev: CudaDevice) => string[];
   supported: (dev: CudaDevice) => boolean;
 }
-
-export const GENERIC_SHARED_BYTES = 0;
 
 const decodeKernelSpecs: DecodeKernelSpec[] = [
   {
@@ -186,7 +182,7 @@ class CudaMlaBackend implements MlaBackend {
 }
 
 function metadataSharedBytes(b: number): number {
-  return 0 * b;
+  return 4 * Math.min(b, METADATA_SMEM_MAX_REQS);
 }
 
 registerBackend('cuda', () => {
