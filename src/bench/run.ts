@@ -1,0 +1,501 @@
+// The benchmark runner: for each config, build a fresh random problem (shuffled block table, NaN in unused
+// slots), compute the tile-scheduler metadata once (outside the timed region, like FlashMLA's anchor), time
+// the decode (decode + combine) with a Timer, check a sample of rows against a float64 oracle, and derive
+// TFLOPS, GB/s and the fraction of the roofline from ceilings measured in the same run.
+//
+//   const res = await runBench({ backend: 'cuda', configs: selectConfigs(undefined, 'sweep').configs });
+//
+// Timers: cpu — performance.now() around each call; cuda — a CudaEvent pair around each call on the library's
+// stream, with an L2 flush (memset of max(2 × L2, 256 MiB)) enqueued before every timed run, outside the pair,
+// as triton.testing.do_bench does in FlashMLA's benchmark: K comes from HBM, not L2.
+
+import { cpus, arch, platform } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { Tensor, getMlaMetadata, flashMlaWithKvcache, getBackend, cudaAvailable, type MlaMetadata } from '../index.js';
+import { getCudaContext } from '../cuda/context.js';
+import { CudaEvent, DeviceBuffer, copyDtoD, copyHtoD, memset } from '../cuda/runtime.js';
+import { call, outI32 } from '../cuda/driver.js';
+import { HEAD_DIM_K, HEAD_DIM_V } from '../mla/constants.js';
+import { type BenchConfig, configKey, referenceCardFor, shippedReference, type ReferenceSeries } from './configs.js';
+import { decodeBytes, decodeFlops, gbps, intensity, median, roofline, summarize, tflops } from './metrics.js';
+import { type BenchProblem, checkSamples, makeBenchProblem, pickSamples } from './problem.js';
+import { BENCH_SCHEMA, type BenchResult, type BenchRow, type Ceiling, type DeviceRecord } from './report.js';
+
+// ---------------------------------------------------------------------------------------------- timers
+
+export interface Timer {
+  /** One line for the result: what is timed and how. */
+  readonly description: string;
+  /** How cached data is kept from helping (goes into the result). */
+  readonly l2Flush: string;
+  /** Run `fn` `warmup` times, then `iters` timed times; the per-run times in ms. */
+  time(fn: () => void, iters: number, warmup: number): Promise<number[]>;
+  dispose(): void;
+}
+
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+/** Wall clock around each call (the cpu backend is synchronous). */
+export class CpuTimer implements Timer {
+  readonly description = 'performance.now() around each call (the cpu backend is synchronous, one thread)';
+  readonly l2Flush = 'none (cpu backend; the small sweep\'s caches fit in CPU caches, which is not what this run measures)';
+  async time(fn: () => void, iters: number, warmup: number): Promise<number[]> {
+    for (let i = 0; i < warmup; i++) fn();
+    const times: number[] = [];
+    for (let i = 0; i < iters; i++) {
+      const t0 = performance.now();
+      fn();
+      times.push(performance.now() - t0);
+      await tick();
+    }
+    return times;
+  }
+  dispose(): void {}
+}
+
+const MiB = 1 << 20;
+const GiB = 1 << 30;
+
+/**
+ * CUDA events around each call on the library's stream. Before every run (warm-up and timed) a memset of a
+ * scratch buffer of max(2 × L2, 256 MiB) evicts whatever the previous run left in L2. The flush is outside the
+ * event pair. A few extra flushes are queued before the timed loop so the GPU always has queued work while
+ * the host enqueues the next run: the events time the GPU, never the host's launch overhead.
+ */
+export class CudaEventTimer implements Timer {
+  readonly description: string;
+  readonly l2Flush: string;
+  private readonly flushBuf: DeviceBuffer;
+  private readonly flushWords: number;
+  private events: Array<[CudaEvent, CudaEvent]> = [];
+
+  constructor(l2CacheBytes: number) {
+    const bytes = Math.max(2 * l2CacheBytes, 256 * MiB);
+    this.flushWords = Math.ceil(bytes / 4);
+    this.flushBuf = DeviceBuffer.alloc(this.flushWords * 4);
+    this.description = 'CUDA events around each call (decode + combine; metadata computed once before), on the library stream';
+    this.l2Flush = `memset of a ${Math.round((this.flushWords * 4) / MiB)} MiB scratch buffer (max(2 × L2, 256 MiB)) before every run, outside the timed events (as triton.testing.do_bench in FlashMLA's benchmark)`;
+  }
+
+  private flush(): void {
+    memset(this.flushBuf.ptr, 0, this.flushWords, 4, getCudaContext().stream);
+  }
+
+  async time(fn: () => void, iters: number, warmup: number): Promise<number[]> {
+    const { stream } = getCudaContext();
+    while (this.events.length < iters) this.events.push([CudaEvent.create(), CudaEvent.create()]);
+    for (let i = 0; i < warmup; i++) {
+      this.flush();
+      fn();
+    }
+    stream.synchronize();
+    for (let i = 0; i < 4; i++) this.flush(); // head start for the GPU
+    for (let i = 0; i < iters; i++) {
+      const [start, end] = this.events[i];
+      this.flush();
+      start.record(stream);
+      fn();
+      end.record(stream);
+    }
+    this.events[iters - 1][1].synchronize();
+    await tick();
+    return this.events.slice(0, iters).map(([s, e]) => e.elapsedSince(s));
+  }
+
+  dispose(): void {
+    getCudaContext().stream.synchronize();
+    for (const [s, e] of this.events) {
+      s.dispose();
+      e.dispose();
+    }
+    this.events = [];
+    this.flushBuf.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- ceilings
+
+/** Device-to-device copy bandwidth (bytes read + written), CUDA events, median of `reps`. */
+export function measureCopyBandwidthCuda(bytes = GiB, reps = 10): Ceiling {
+  const { device, stream } = getCudaContext();
+  const free = device.memInfo().free;
+  let n = bytes;
+  if (2 * n > 0.6 * free) n = Math.max(Math.floor((0.3 * free) / MiB) * MiB, 64 * MiB);
+  const src = DeviceBuffer.alloc(n);
+  const dst = DeviceBuffer.alloc(n);
+  const ev = Array.from({ length: reps }, () => [CudaEvent.create(), CudaEvent.create()] as const);
+  try {
+    memset(src.ptr, 0x3f803f80, n / 4, 4, stream);
+    for (let i = 0; i < 2; i++) copyDtoD(dst.ptr, src.ptr, n, stream);
+    for (const [s, e] of ev) {
+      s.record(stream);
+      copyDtoD(dst.ptr, src.ptr, n, stream);
+      e.record(stream);
+    }
+    stream.synchronize();
+    const samples = ev.map(([s, e]) => gbps(2 * n, e.elapsedSince(s)));
+    return {
+      value: median(samples),
+      source: 'measured',
+      method: `cuMemcpyDtoDAsync of ${n / MiB} MiB on this device, bytes read + written, median of ${reps} (CUDA events)`,
+      samples: samples.map((x) => Math.round(x)),
+    };
+  } finally {
+    for (const [s, e] of ev) {
+      s.dispose();
+      e.dispose();
+    }
+    src.dispose();
+    dst.dispose();
+  }
+}
+
+/** Dense bf16 tensor-core flop per clock per SM by compute capability (spec sheets), for the last-resort estimate. */
+const TENSOR_FLOP_PER_CLK_SM: Record<string, number> = { '8.0': 2048, '8.6': 1024, '8.7': 1024, '8.9': 1024, '9.0': 4096, '10.0': 8192 };
+
+export interface PeakOptions {
+  peakTflops?: number;
+  measureMatmulPeak?: () => number | Promise<number>;
+  measureMatmulPeakMethod?: string;
+}
+
+/**
+ * The compute ceiling, first that applies: --peak-tflops (user) · the measureMatmulPeak hook (measured) · the
+ * bf16 8192³ matmul measured on the same card model in the shipped anchors (reference: the higher of its runs, so
+ * the fraction of the roofline is not overstated) · SMs × boost clock × dense bf16 flop/clk/SM (spec).
+ */
+export async function cudaPeak(opts: PeakOptions): Promise<Ceiling> {
+  if (opts.peakTflops !== undefined) return { value: opts.peakTflops, source: 'user', method: '--peak-tflops' };
+  if (opts.measureMatmulPeak) {
+    const v = await opts.measureMatmulPeak();
+    return { value: v, source: 'measured', method: opts.measureMatmulPeakMethod ?? 'tensor-core matmul probe on this device (measureMatmulPeak)' };
+  }
+  const info = getCudaContext().device.info;
+  const card = referenceCardFor(info.name);
+  const ref = card ? shippedReference(card) : null;
+  const runs = ref?.ceilings.bf16_matmul_8192_TFLOPS;
+  if (ref && runs && runs.length) {
+    return {
+      value: Math.max(...runs),
+      source: 'reference',
+      method:
+        `bf16 8192×8192×8192 matmul (torch) measured on another ${ref.device} for the shipped anchors (${runs.join(', ')} TFLOPS; the highest is used), ` +
+        'NOT measured on this machine — pass --peak-tflops to use your own',
+    };
+  }
+  const cc = `${info.computeCapability.major}.${info.computeCapability.minor}`;
+  const perClk = TENSOR_FLOP_PER_CLK_SM[cc];
+  if (perClk) {
+    call('cuDeviceGetAttribute', outI32, 13 /* CU_DEVICE_ATTRIBUTE_CLOCK_RATE, kHz */, info.ordinal);
+    const clockKHz = outI32[0];
+    const v = (info.smCount * clockKHz * 1e3 * perClk) / 1e12;
+    return { value: v, source: 'spec', method: `${info.smCount} SMs × ${clockKHz / 1e3} MHz × ${perClk} dense bf16 flop/clk/SM (sm_${cc.replace('.', '')} spec) — theoretical, not measured` };
+  }
+  return { value: null, source: 'none', method: `no peak known for compute capability ${cc}: the roofline uses the memory ceiling alone (pass --peak-tflops)` };
+}
+
+/** Host memory copy rate (bytes read + written) of TypedArray.set, median of 5. */
+export function measureCopyBandwidthCpu(bytes = 128 * MiB): Ceiling {
+  const a = new Float64Array(bytes / 8).fill(1);
+  const b = new Float64Array(bytes / 8);
+  b.set(a);
+  const samples: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    b.set(a);
+    samples.push(gbps(2 * bytes, performance.now() - t0));
+  }
+  return { value: median(samples), source: 'measured', method: `TypedArray.set of ${bytes / MiB} MiB on the host, bytes read + written, median of 5`, samples: samples.map((x) => Math.round(x * 10) / 10) };
+}
+
+let peakSink = 0; // written by measureCpuPeak so the timed loop has an observable result
+
+/** Rate of the cpu backend's inner loop (a float64 dot product in JS, one core), median of 5. */
+export function measureCpuPeak(): Ceiling {
+  const tokens = 256;
+  const q = new Float64Array(HEAD_DIM_K).map((_, i) => Math.sin(i));
+  const k = new Float64Array(tokens * HEAD_DIM_K).map((_, i) => Math.cos(i));
+  let sink = 0;
+  const pass = () => {
+    for (let t = 0; t < tokens; t++) {
+      let acc = 0;
+      const base = t * HEAD_DIM_K;
+      for (let c = 0; c < HEAD_DIM_K; c++) acc += q[c] * k[base + c];
+      sink += acc;
+    }
+  };
+  for (let i = 0; i < 50; i++) pass();
+  const samples: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const reps = 100;
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) pass();
+    samples.push(tflops(2 * tokens * HEAD_DIM_K * reps, performance.now() - t0));
+  }
+  peakSink = sink; // keep the loop's result alive
+  return { value: median(samples), source: 'measured', method: 'float64 multiply-add loop in JS on one core (the cpu backend\'s inner loop), median of 5', samples };
+}
+
+// ---------------------------------------------------------------------------------------------- runner
+
+export type BenchProgress =
+  | { phase: 'ceilings'; message: string }
+  | { phase: 'config'; index: number; total: number; config: BenchConfig; kernel?: string; step: 'generating' | 'uploading' | 'timing' | 'checking' }
+  | { phase: 'row'; index: number; total: number; row: BenchRow };
+
+export interface BenchOptions extends PeakOptions {
+  backend: 'cpu' | 'cuda';
+  configs: BenchConfig[];
+  /** What `configs` is (recorded in the result), e.g. `sweep (all 32)`. */
+  configsSource?: string;
+  /** Decode kernels to compare (cuda: names from decodeKernels(); default: the backend's first). */
+  kernels?: string[];
+  /** Timed runs per config (default cuda 100, cpu 3). */
+  iters?: number;
+  /** Untimed runs before, besides one value-checked call (default cuda 10, cpu 0). */
+  warmup?: number;
+  /** Base seed (default random); config i uses seed + i·7919. */
+  seed?: number;
+  /** Rows checked per config and kernel (default 8; 0 skips the check). */
+  checkSamples?: number;
+  /** Reference measurements: the first series' matching config goes into each row. */
+  references?: ReferenceSeries[];
+  /** Replace the backend's timer (tests, other clocks). */
+  timer?: Timer;
+  /** Replace the bandwidth ceiling (tests: skip the measurement). */
+  bandwidth?: Ceiling;
+  /** Replace the compute ceiling. */
+  peak?: Ceiling;
+  onProgress?: (p: BenchProgress) => void;
+}
+
+export function packageVersion(): string {
+  for (const rel of ['../../../package.json', '../../package.json']) {
+    const u = new URL(rel, import.meta.url);
+    if (existsSync(u)) return (JSON.parse(readFileSync(u, 'utf8')) as { version: string }).version;
+  }
+  return '0.0.0';
+}
+
+export function fmtDriverVersion(v: number): string {
+  return `${Math.floor(v / 1000)}.${(v % 1000) / 10}`;
+}
+
+/** The NVIDIA kernel module's version ("580.159"), Linux only; null when unreadable. */
+export function nvidiaDriverVersion(): string | null {
+  try {
+    return /Kernel Module\s+(?:for \S+\s+)?([\d.]+)/.exec(readFileSync('/proc/driver/nvidia/version', 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function hostRecord(): BenchResult['host'] {
+  const c = cpus();
+  return { node: process.version, platform: platform(), arch: arch(), cpuModel: c[0]?.model?.trim() ?? 'unknown', cpus: c.length };
+}
+
+function deviceRecord(backend: 'cpu' | 'cuda'): DeviceRecord {
+  if (backend === 'cpu') {
+    const h = hostRecord();
+    return { kind: 'cpu', name: `${h.cpuModel} (${h.cpus} cores; cpu backend: TypeScript, float64, one thread)`, driverVersion: null, nvidiaDriver: null, computeCapability: null, smCount: null, memoryBytes: null, l2CacheBytes: null };
+  }
+  const i = getCudaContext().device.info;
+  return {
+    kind: 'gpu',
+    name: i.name,
+    driverVersion: fmtDriverVersion(i.driverVersion),
+    nvidiaDriver: nvidiaDriverVersion(),
+    computeCapability: `${i.computeCapability.major}.${i.computeCapability.minor}`,
+    smCount: i.smCount,
+    memoryBytes: i.totalMemoryBytes,
+    l2CacheBytes: i.l2CacheBytes,
+  };
+}
+
+interface ProblemTensors {
+  q: Tensor;
+  kCache: Tensor;
+  blockTable: Tensor;
+  cacheSeqlens: Tensor;
+  dispose(): void;
+}
+
+function upload(p: BenchProblem, backend: 'cpu' | 'cuda'): ProblemTensors {
+  const { b, s_q: sQ, h_q: hQ } = p.config;
+  const dtype = p.dtype;
+  const qShape = [b, sQ, hQ, HEAD_DIM_K];
+  const kShape = [p.numBlocks, 64, 1, HEAD_DIM_K];
+  let q: Tensor;
+  let kCache: Tensor;
+  if (backend === 'cuda') {
+    // straight from the host arrays (Tensor.from would copy a 1.2 GB cache once more on the host)
+    const { stream } = getCudaContext();
+    q = Tensor.empty(qShape, { dtype, backend });
+    kCache = Tensor.empty(kShape, { dtype, backend });
+    copyHtoD(q.ptr, p.qBits, stream);
+    copyHtoD(kCache.ptr, p.kBits, stream);
+  } else {
+    q = Tensor.from(p.qBits, qShape, { dtype, backend });
+    kCache = Tensor.from(p.kBits, kShape, { dtype, backend });
+  }
+  const blockTable = Tensor.from(p.table, [b, p.maxBlocksPerSeq], { dtype: 'int32', backend });
+  const cacheSeqlens = Tensor.from(p.seqlens, [b], { dtype: 'int32', backend });
+  return {
+    q,
+    kCache,
+    blockTable,
+    cacheSeqlens,
+    dispose() {
+      for (const t of [q, kCache, blockTable, cacheSeqlens]) t.dispose();
+    },
+  };
+}
+
+/** Run the benchmark; see BenchOptions. Rejects on the first failure that stops a config (e.g. a CUDA error). */
+export async function runBench(opts: BenchOptions): Promise<BenchResult> {
+  const t0 = performance.now();
+  const date = new Date().toISOString();
+  const { backend } = opts;
+  if (opts.configs.length === 0) throw new RangeError('runBench: no configs');
+  if (backend === 'cuda' && !cudaAvailable()) throw new Error('runBench: the cuda backend is not available on this machine');
+  const be = getBackend(backend);
+  const available = be.decodeKernels();
+  const kernels = opts.kernels && opts.kernels.length ? opts.kernels : available.slice(0, 1);
+  for (const k of kernels) {
+    if (!available.includes(k)) throw new RangeError(`--kernel: '${k}' is not a decode kernel of the ${backend} backend here (have: ${available.join(', ') || 'none'})`);
+  }
+  const iters = opts.iters ?? (backend === 'cuda' ? 100 : 3);
+  // the cpu backend's first (value-checked) call is its warm-up
+  const warmup = opts.warmup ?? (backend === 'cuda' ? 10 : 0);
+  if (!Number.isSafeInteger(iters) || iters < 1) throw new RangeError(`iters: expected an integer ≥ 1, got ${iters}`);
+  if (!Number.isSafeInteger(warmup) || warmup < 0) throw new RangeError(`warmup: expected an integer ≥ 0, got ${warmup}`);
+  const seed = (opts.seed ?? Math.floor(Math.random() * 2 ** 31)) >>> 0;
+  const nSamples = opts.checkSamples ?? 8;
+  const progress = opts.onProgress ?? (() => {});
+  const device = deviceRecord(backend);
+
+  progress({ phase: 'ceilings', message: 'measuring the memory ceiling' });
+  const bandwidth = opts.bandwidth ?? (backend === 'cuda' ? measureCopyBandwidthCuda() : measureCopyBandwidthCpu());
+  progress({ phase: 'ceilings', message: 'compute ceiling' });
+  const peak = opts.peak ?? (backend === 'cuda' ? await cudaPeak(opts) : measureCpuPeak());
+  if (bandwidth.value === null) throw new Error('runBench: no bandwidth ceiling');
+  const ceil = { bandwidthGBps: bandwidth.value, peakTflops: peak.value };
+
+  const timer = opts.timer ?? (backend === 'cuda' ? new CudaEventTimer(getCudaContext().device.info.l2CacheBytes) : new CpuTimer());
+  const ref = opts.references?.[0];
+  const refByKey = new Map(ref?.points.map((p) => [p.key, p]) ?? []);
+  const rows: BenchRow[] = [];
+  const total = opts.configs.length;
+  let kScratch: Uint16Array | undefined; // host K buffer reused across configs
+  try {
+    for (let ci = 0; ci < total; ci++) {
+      const config = opts.configs[ci];
+      progress({ phase: 'config', index: ci, total, config, step: 'generating' });
+      await tick();
+      const p = makeBenchProblem(config, (seed + ci * 7919) >>> 0, kScratch);
+      kScratch = new Uint16Array(p.kBits.buffer);
+      progress({ phase: 'config', index: ci, total, config, step: 'uploading' });
+      const t = upload(p, backend);
+      const { b, s_q: sQ, h_q: hQ } = config;
+      const out = Tensor.empty([b, sQ, hQ, HEAD_DIM_V], { dtype: p.dtype, backend });
+      const lse = Tensor.empty([b, hQ, sQ], { dtype: 'fp32', backend });
+      let md: MlaMetadata | null = null;
+      try {
+        // metadata once per config, outside the timed region (FlashMLA's `flashmla` anchor does the same)
+        md = getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1);
+        const { tileSchedulerMetadata, numSplits } = md;
+        for (const kernel of kernels) {
+          const decode = (checkValues: boolean) =>
+            flashMlaWithKvcache(t.q, t.kCache, t.blockTable, t.cacheSeqlens, HEAD_DIM_V, tileSchedulerMetadata, numSplits, {
+              causal: config.causal,
+              out,
+              lse,
+              kernel,
+              checkValues,
+            });
+          out.fill(NaN); // a kernel that writes nothing must not pass on the previous kernel's output
+          decode(true); // once with the value checks (reads seqlens and block table back)
+          progress({ phase: 'config', index: ci, total, config, kernel, step: 'timing' });
+          await tick();
+          const times = await timer.time(() => decode(false), iters, warmup);
+          let check = null;
+          if (nSamples > 0) {
+            progress({ phase: 'config', index: ci, total, config, kernel, step: 'checking' });
+            await tick();
+            check = checkSamples(p, out.toRaw() as Uint16Array, lse.toRaw() as Float32Array, pickSamples(p, nSamples));
+          }
+          const flops = decodeFlops(config);
+          const bytes = decodeBytes(config, 2);
+          const st = summarize(times);
+          const ms = st.median;
+          const roof = roofline(flops, bytes, ceil);
+          const { id, ...cfg } = config;
+          const row: BenchRow = {
+            id,
+            config: cfg,
+            kernel,
+            ms,
+            timesMs: times,
+            minMs: st.min,
+            maxMs: st.max,
+            iqrRel: st.iqrRel,
+            flops,
+            bytes,
+            intensity: intensity(flops, bytes),
+            TFLOPS: tflops(flops, ms),
+            GBps: gbps(bytes, ms),
+            floorMs: roof.floorMs,
+            rooflineFraction: roof.floorMs / ms,
+            bound: roof.bound,
+            check,
+          };
+          const rp = refByKey.get(configKey(config));
+          if (ref && rp) row.reference = { series: ref.name, ms: rp.ms, speedup: rp.ms / ms };
+          rows.push(row);
+          progress({ phase: 'row', index: ci, total, row });
+        }
+      } finally {
+        if (backend === 'cuda') {
+          try {
+            getCudaContext().stream.synchronize(); // nothing in flight may still use what is freed next
+          } catch {
+            // a sticky CUDA error: the original exception is what matters
+          }
+        }
+        for (const x of [out, lse, ...(md ? [md.tileSchedulerMetadata, md.numSplits] : [])]) x.dispose();
+        t.dispose();
+      }
+    }
+  } finally {
+    if (!opts.timer) timer.dispose();
+  }
+
+  const label =
+    backend === 'cuda'
+      ? `MLA decode, ${total} config(s) (${opts.configsSource ?? 'custom'}), cuda backend on ${device.name}`
+      : `cpu backend (TypeScript float64 oracle), ${total} config(s) (${opts.configsSource ?? 'custom'}) — NOT a GPU measurement`;
+  return {
+    schema: BENCH_SCHEMA,
+    tool: { name: 'flash-mla', version: packageVersion() },
+    date,
+    backend,
+    label,
+    device,
+    host: hostRecord(),
+    settings: {
+      configs: opts.configsSource ?? `${total} custom config(s)`,
+      kernels,
+      iters,
+      warmup,
+      seed,
+      timer: timer.description,
+      l2Flush: timer.l2Flush,
+      checkSamples: nSamples,
+    },
+    ceilings: { bandwidthGBps: bandwidth, peakTflops: peak },
+    references: (opts.references ?? []).map((r) => r.name),
+    rows,
+    totalSeconds: (performance.now() - t0) / 1e3,
+  };
+}

@@ -1,0 +1,238 @@
+#!/usr/bin/env node
+// flash-mla command line: `flash-mla bench` (FlashMLA's decode sweep, roofline, JSON, SVG) and `flash-mla info`.
+// Progress goes to stderr (one live line per config), the table to stdout.
+
+import { writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { cudaAvailable, getBackend } from './index.js';
+import { CudaDevice } from './cuda/runtime.js';
+import { getCudaContext, kernelDir } from './cuda/context.js';
+import { configLabel, loadReference, referenceCardFor, selectConfigs, type ReferenceSeries } from './bench/configs.js';
+import { fmtBytes, fmtNum, formatReport } from './bench/report.js';
+import { fmtDriverVersion, nvidiaDriverVersion, packageVersion, runBench, type BenchProgress } from './bench/run.js';
+import { rooflineSvgFromResult } from './bench/svg.js';
+
+const HELP = `flash-mla ${packageVersion()} — MLA decoding attention (FlashMLA semantics) on NVIDIA GPUs
+
+Usage:
+  flash-mla bench [options]     run FlashMLA's decode sweep and print a table (also: npm start)
+  flash-mla info                driver, device and which decode kernels can run
+  flash-mla --help | --version
+
+bench options:
+  --configs SEL      which configs (default: the 32-config sweep on a GPU, the small sweep on the cpu backend)
+                       sweep | small | tiny           a whole set
+                       0,3,5 | 0-7 | sweep:8-15       indices into the default (or named) set
+                       h_q=16,s_q=1 | var | fixed     filters (keys b, s, h_q, s_q, varlen, causal; a repeated key ORs)
+                       FILE.json                      configs in the anchors-file format ({"configs": [...]})
+  --backend B        cuda | cpu (default: cuda when a GPU is usable, else cpu on the small sweep)
+  --kernel K[,K2]    decode kernel(s) to time; two or more are compared config by config
+  --iters N          timed runs per config (default cuda 100, cpu 3); the median is reported
+  --warmup N         untimed runs before them (default cuda 10, cpu 0)
+  --json FILE        write everything (device, driver, date, ceilings, per-config rows) as JSON
+  --svg FILE         write a roofline chart (log-log, both ceilings, one labelled point per config)
+  --reference R      compare with: h100 | h200 (shipped FlashMLA/FA3 measurements) | FILE.json (an anchors
+                     file or another run's --json) | none. Repeatable. Default on an H100/H200: that card's.
+  --peak-tflops X    compute ceiling to use (default: a bf16 matmul rate for this card model, see the output)
+  --seed N           base seed of the random data (default: random; recorded in the JSON)
+  --check-samples N  rows per config checked against the float64 oracle (default 8, 0 = off)
+
+Exit status: 0 ok, 1 a correctness check failed or an error, 2 usage error.
+Environment: NO_COLOR disables colour; FLASH_MLA_DEVICE picks the GPU.
+`;
+
+class UsageError extends Error {}
+
+const color = process.stderr.isTTY && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+const paint = (code: string) => (s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
+const green = paint('32');
+const red = paint('31');
+const dim = paint('2');
+
+function intOpt(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer ≥ ${min}, got '${v}'`);
+  return n;
+}
+
+function cudaReason(): string {
+  try {
+    CudaDevice.get();
+    return 'unknown reason';
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** Live progress on stderr: on a TTY one line rewritten in place per config; otherwise one line per result. */
+function progressPrinter(): (p: BenchProgress) => void {
+  const tty = process.stderr.isTTY === true;
+  let live = false;
+  const clear = () => {
+    if (live) process.stderr.write('\r\x1b[K');
+    live = false;
+  };
+  return (p) => {
+    if (p.phase === 'ceilings') {
+      if (tty) {
+        clear();
+        process.stderr.write(dim(`${p.message}…`));
+        live = true;
+      }
+      return;
+    }
+    const n = `[${p.index + 1}/${p.total}]`;
+    if (p.phase === 'config') {
+      if (!tty) return;
+      clear();
+      process.stderr.write(`${n} ${configLabel(p.config)}${p.kernel ? ` ${p.kernel}` : ''} ${dim(p.step + '…')}`);
+      live = true;
+      return;
+    }
+    const r = p.row;
+    const check = r.check === null ? dim('unchecked') : r.check.ok ? green('ok') : red(`FAIL: ${r.check.message}`);
+    clear();
+    process.stderr.write(
+      `${n} ${configLabel(r.config)} ${r.kernel}: ${r.ms.toFixed(4)} ms, ${fmtNum(r.TFLOPS)} TFLOPS, ${fmtNum(r.GBps)} GB/s, ` +
+        `${(r.rooflineFraction * 100).toFixed(1)}% of roofline${r.reference ? `, ${r.reference.speedup.toFixed(2)}× ref` : ''}, ${check}\n`,
+    );
+  };
+}
+
+async function bench(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      configs: { type: 'string' },
+      backend: { type: 'string' },
+      kernel: { type: 'string', multiple: true },
+      iters: { type: 'string' },
+      warmup: { type: 'string' },
+      json: { type: 'string' },
+      svg: { type: 'string' },
+      reference: { type: 'string', multiple: true },
+      'peak-tflops': { type: 'string' },
+      seed: { type: 'string' },
+      'check-samples': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  let backend: 'cpu' | 'cuda';
+  if (values.backend === undefined) {
+    if (cudaAvailable()) backend = 'cuda';
+    else {
+      backend = 'cpu';
+      process.stderr.write(`flash-mla bench: no usable GPU (${cudaReason()}); running the cpu backend (a correctness oracle, not a GPU measurement)\n`);
+    }
+  } else if (values.backend === 'cpu' || values.backend === 'cuda') {
+    backend = values.backend;
+    if (backend === 'cuda' && !cudaAvailable()) throw new Error(`--backend cuda: ${cudaReason()}`);
+  } else throw new UsageError(`--backend: expected cpu or cuda, got '${values.backend}'`);
+
+  const sel = selectConfigs(values.configs, backend === 'cuda' ? 'sweep' : 'small');
+  const kernels = (values.kernel ?? []).flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean);
+  const peakArg = values['peak-tflops'];
+  const peakTflops = peakArg === undefined ? undefined : Number(peakArg);
+  if (peakTflops !== undefined && !(peakTflops > 0)) throw new UsageError(`--peak-tflops: expected a positive number, got '${peakArg}'`);
+
+  // references: explicit, or by default the shipped measurements of this card model
+  let refSpecs = values.reference ?? [];
+  if (refSpecs.length === 0 && backend === 'cuda') {
+    const card = referenceCardFor(getCudaContext().device.info.name);
+    if (card) refSpecs = [card];
+  }
+  const references: ReferenceSeries[] = refSpecs.filter((r) => r !== 'none').flatMap((r) => loadReference(r));
+
+  const result = await runBench({
+    backend,
+    configs: sel.configs,
+    configsSource: sel.source,
+    kernels: kernels.length ? kernels : undefined,
+    iters: intOpt('iters', values.iters, 1),
+    warmup: intOpt('warmup', values.warmup, 0),
+    seed: intOpt('seed', values.seed, 0),
+    checkSamples: intOpt('check-samples', values['check-samples'], 0),
+    peakTflops,
+    references,
+    onProgress: progressPrinter(),
+  });
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+
+  if (values.json) {
+    writeFileSync(values.json, JSON.stringify(result, null, 1) + '\n');
+    process.stderr.write(`wrote ${values.json}\n`);
+  }
+  if (values.svg) {
+    writeFileSync(values.svg, rooflineSvgFromResult(result, references));
+    process.stderr.write(`wrote ${values.svg}\n`);
+  }
+  process.stdout.write(formatReport(result) + '\n');
+  return result.rows.some((r) => r.check && !r.check.ok) ? 1 : 0;
+}
+
+function info(args: string[]): number {
+  parseArgs({ args, strict: true, allowPositionals: false, options: {} });
+  const out: string[] = [`flash-mla ${packageVersion()} (node ${process.version}, ${process.platform} ${process.arch})`];
+  if (!cudaAvailable()) {
+    out.push(`CUDA: not available — ${cudaReason()}`);
+  } else {
+    const { device } = getCudaContext();
+    const i = device.info;
+    const cubins = existsSync(kernelDir()) ? readdirSync(kernelDir()).filter((f) => f.endsWith('.cubin')).length : 0;
+    const kernels = getBackend('cuda').decodeKernels();
+    out.push(
+      `driver: ${nvidiaDriverVersion() ?? '(version unreadable)'}, supports CUDA ${fmtDriverVersion(i.driverVersion)}`,
+      `device ${i.ordinal}: ${i.name}`,
+      `  compute capability ${i.computeCapability.major}.${i.computeCapability.minor}, ${i.smCount} SMs`,
+      `  memory ${fmtBytes(i.totalMemoryBytes)} (${fmtBytes(device.memInfo().free)} free), L2 ${fmtBytes(i.l2CacheBytes)}, shared memory per block (opt-in) ${fmtBytes(i.maxSharedMemoryPerBlockOptin)}`,
+      `decode kernels that can run here: ${kernels.length ? kernels.map((k, j) => (j === 0 ? `${k} (default)` : k)).join(', ') : 'none'}`,
+      `kernel directory: ${kernelDir()} (${cubins} cubin${cubins === 1 ? '' : 's'}${cubins === 0 ? ' — run `npm run build:kernels`' : ''})`,
+    );
+  }
+  out.push(`cpu backend: always available (kernel: ${getBackend('cpu').decodeKernels().join(', ')})`);
+  process.stdout.write(out.join('\n') + '\n');
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(HELP);
+        return 0;
+      case '--version':
+      case '-v':
+        process.stdout.write(`${packageVersion()}\n`);
+        return 0;
+      case 'bench':
+        return await bench(rest);
+      case 'info':
+        return info(rest);
+      default:
+        throw new UsageError(`unknown command '${cmd}'`);
+    }
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const usage = e instanceof UsageError || (typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS'));
+    process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}flash-mla${cmd ? ` ${cmd}` : ''}: ${err.message}\n`);
+    if (usage) {
+      process.stderr.write('run `flash-mla --help` for usage\n');
+      return 2;
+    }
+    if (process.env.FLASH_MLA_DEBUG) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

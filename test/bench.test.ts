@@ -1,0 +1,346 @@
+// The pure parts of `flash-mla bench`: FlashMLA's formulas, config loading and selectors, the problem and its
+// check, the JSON result schema (a real cpu run of one tiny config), the SVG roofline, and a CLI smoke run.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeBytes, decodeFlops, gbps, median, ridgeIntensity, roofline, rooflineFraction, summarize, tflops } from '../src/bench/metrics.js';
+import {
+  configFromJson, configKey, loadConfigFile, loadReference, selectConfigs, shippedData, shippedReference, smallConfigs, sweepConfigs, tinyConfigs,
+} from '../src/bench/configs.js';
+import { checkSamples, makeBenchProblem, pickSamples, referenceRow } from '../src/bench/problem.js';
+import { formatReport, formatTable, validateBenchResult, type BenchResult } from '../src/bench/report.js';
+import { escapeXml, rooflineSvg, rooflineSvgFromResult } from '../src/bench/svg.js';
+import { runBench } from '../src/bench/run.js';
+import { toHalfBits } from '../src/dtype.js';
+
+const ANCHORS = ['/work/shared/reference/anchors-h100.json', '/work/shared/reference/anchors-h200.json'];
+const tmp = mkdtempSync(join(tmpdir(), 'flash-mla-bench-'));
+
+// ---------------------------------------------------------------------------------------------- formulas
+
+test('flops and bytes match the anchors for all 32 configs', () => {
+  const configs = sweepConfigs();
+  assert.equal(configs.length, 32);
+  const shipped = shippedData().configs;
+  configs.forEach((c, i) => {
+    assert.equal(decodeFlops(c), shipped[i].flops, `${c.id} flops`);
+    assert.equal(decodeBytes(c), shipped[i].bytes, `${c.id} bytes`);
+  });
+  for (const path of ANCHORS.filter((p) => existsSync(p))) {
+    const a = JSON.parse(readFileSync(path, 'utf8')) as { configs: Array<{ flops: number; bytes: number; seqlens: number[] }> };
+    assert.equal(a.configs.length, 32);
+    a.configs.forEach((c, i) => {
+      assert.deepEqual(c.seqlens, configs[i].seqlens, `${path} config ${i} seqlens`);
+      assert.equal(decodeFlops(configs[i]), c.flops, `${path} config ${i} flops`);
+      assert.equal(decodeBytes(configs[i]), c.bytes, `${path} config ${i} bytes`);
+    });
+  }
+});
+
+test('TFLOPS and GB/s reproduce the anchors\' per-peer numbers from their ms', () => {
+  const configs = sweepConfigs();
+  for (const card of ['h100', 'h200']) {
+    const ref = shippedReference(card);
+    ref.results.forEach((r, i) => {
+      for (const [peer, m] of Object.entries(r)) {
+        const f = decodeFlops(configs[i]);
+        const b = decodeBytes(configs[i]);
+        // the anchors round ms to 4 digits and the rates to integers
+        assert.ok(Math.abs(tflops(f, m.ms) - m.TFLOPS) <= 1 + 1e-3 * m.TFLOPS, `${card} ${i} ${peer} TFLOPS ${tflops(f, m.ms)} vs ${m.TFLOPS}`);
+        assert.ok(Math.abs(gbps(b, m.ms) - m.GBps) <= 1 + 1e-3 * m.GBps, `${card} ${i} ${peer} GB/s ${gbps(b, m.ms)} vs ${m.GBps}`);
+      }
+    });
+  }
+});
+
+test('roofline floor, fraction and bound', () => {
+  const c = { bandwidthGBps: 3000, peakTflops: 600 };
+  assert.equal(ridgeIntensity(c), 200);
+  // memory-bound: 3e9 bytes at 3000 GB/s = 1 ms; 3e11 flops at 600 TFLOPS = 0.5 ms
+  let r = roofline(3e11, 3e9, c);
+  assert.equal(r.bound, 'memory');
+  assert.ok(Math.abs(r.floorMs - 1) < 1e-12);
+  assert.ok(Math.abs(r.attainableTflops - 300) < 1e-9);
+  assert.ok(Math.abs(rooflineFraction(3e11, 3e9, 2, c) - 0.5) < 1e-12);
+  // compute-bound
+  r = roofline(1.2e12, 3e9, c);
+  assert.equal(r.bound, 'compute');
+  assert.ok(Math.abs(r.floorMs - 2) < 1e-12);
+  // no peak: memory alone
+  r = roofline(1.2e12, 3e9, { bandwidthGBps: 3000, peakTflops: null });
+  assert.equal(r.bound, 'memory');
+  assert.equal(r.computeMs, null);
+  assert.equal(ridgeIntensity({ bandwidthGBps: 1, peakTflops: null }), null);
+  // FlashMLA's sweep config 30 on the H100 anchors: compute-bound at 735 TFLOPS / 3010 GB/s
+  const cfg = sweepConfigs()[30];
+  assert.equal(roofline(decodeFlops(cfg), decodeBytes(cfg), { bandwidthGBps: 3010, peakTflops: 735 }).bound, 'compute');
+  assert.equal(roofline(decodeFlops(sweepConfigs()[0]), decodeBytes(sweepConfigs()[0]), { bandwidthGBps: 3010, peakTflops: 735 }).bound, 'memory');
+});
+
+test('median and summary', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.throws(() => median([]), RangeError);
+  const s = summarize([5, 1, 4, 2, 3]);
+  assert.deepEqual([s.median, s.min, s.max], [3, 1, 5]);
+  assert.ok(s.iqrRel >= 0);
+});
+
+// ---------------------------------------------------------------------------------------------- configs
+
+test('the shipped sweep is FlashMLA\'s: b 128, s 4096/8192, h_q 16..128, s_q 1/2, fixed and variable, causal bf16', () => {
+  const cs = sweepConfigs();
+  assert.deepEqual([...new Set(cs.map((c) => c.s))], [4096, 8192]);
+  assert.deepEqual([...new Set(cs.map((c) => c.h_q))], [16, 32, 64, 128]);
+  assert.deepEqual([...new Set(cs.map((c) => c.s_q))], [1, 2]);
+  for (const c of cs) {
+    assert.equal(c.b, 128);
+    assert.equal(c.seqlens.length, 128);
+    assert.equal(c.causal, true);
+    assert.equal(c.dtype, 'bf16');
+    if (!c.varlen) assert.ok(c.seqlens.every((x) => x === c.s));
+    else assert.ok(new Set(c.seqlens).size > 10);
+  }
+  assert.equal(cs.filter((c) => c.varlen).length, 16);
+  assert.equal(new Set(cs.map(configKey)).size, 32);
+});
+
+test('selectors: sets, indices, ranges, filters', () => {
+  assert.equal(selectConfigs(undefined, 'sweep').configs.length, 32);
+  assert.equal(selectConfigs('', 'small').configs.length, 8);
+  assert.equal(selectConfigs('all', 'sweep').configs.length, 32);
+  assert.equal(selectConfigs('tiny', 'sweep').configs.length, 1);
+  assert.deepEqual(selectConfigs('0,3,5', 'sweep').configs.map((c) => c.id), ['sweep#0', 'sweep#3', 'sweep#5']);
+  assert.deepEqual(selectConfigs('small:2-4', 'sweep').configs.map((c) => c.id), ['small#2', 'small#3', 'small#4']);
+  const h16 = selectConfigs('h_q=16,s_q=1', 'sweep').configs;
+  assert.equal(h16.length, 4);
+  assert.ok(h16.every((c) => c.h_q === 16 && c.s_q === 1));
+  const or = selectConfigs('h_q=16,h_q=128,s=8192,fixed', 'sweep').configs;
+  assert.equal(or.length, 4);
+  assert.ok(or.every((c) => (c.h_q === 16 || c.h_q === 128) && c.s === 8192 && !c.varlen));
+  assert.equal(selectConfigs('varlen=true', 'sweep').configs.length, 16);
+  assert.deepEqual(selectConfigs('0-15,h_q=128', 'sweep').configs.map((c) => c.id), ['sweep#12', 'sweep#13', 'sweep#14', 'sweep#15']);
+  assert.throws(() => selectConfigs('32', 'sweep'), /out of range/);
+  assert.throws(() => selectConfigs('hq=16', 'sweep'), /unknown key/);
+  assert.throws(() => selectConfigs('h_q=17', 'sweep'), /selects no config/);
+  assert.throws(() => selectConfigs('bogus:1', 'sweep'), /unknown set/);
+  assert.throws(() => selectConfigs('3-1', 'sweep'), /empty/);
+  assert.throws(() => selectConfigs('/nonexistent/x.json', 'sweep'), /no such file/);
+});
+
+test('config files in the anchors format', () => {
+  const path = join(tmp, 'configs.json');
+  writeFileSync(path, JSON.stringify({
+    configs: [
+      { b: 3, s: 100, h_q: 16, s_q: 2, varlen: false },
+      { b: 4, s: 256, h_q: 128, s_q: 1, varlen: true },
+      { b: 2, s: 60, h_q: 16, s_q: 1, varlen: true, seqlens: [50, 70], flops: 1, flashmla: { ms: 1 } },
+    ],
+  }));
+  const sel = selectConfigs(path, 'sweep');
+  assert.equal(sel.configs.length, 3);
+  assert.deepEqual(sel.configs[0].seqlens, [100, 100, 100]);
+  assert.equal(sel.configs[1].seqlens.length, 4);
+  assert.ok(sel.configs[1].seqlens.every((x) => x >= 1));
+  assert.deepEqual(sel.configs[1].seqlens, loadConfigFile(path)[1].seqlens, 'generated variable lengths are deterministic');
+  assert.deepEqual(sel.configs[2].seqlens, [50, 70]);
+  assert.equal(sel.configs[2].causal, true);
+  assert.throws(() => configFromJson({ b: 2, h_q: 16, s_q: 1, seqlens: [1, 2, 3] }, 'x'), /b = 2 but 3 seqlens/);
+  assert.throws(() => configFromJson({ b: 2, s: 4, h_q: 0, s_q: 1 }, 'x'), /h_q/);
+  assert.throws(() => configFromJson({ h_q: 16, s_q: 1 }, 'x'), /b and s/);
+  for (const p of ANCHORS.filter((x) => existsSync(x))) {
+    assert.deepEqual(loadConfigFile(p).map((c) => c.seqlens), sweepConfigs().map((c) => c.seqlens));
+  }
+});
+
+test('reference series: shipped anchors and anchors files', () => {
+  const series = loadReference('h100');
+  const fm = series.find((s) => s.name.startsWith('FlashMLA 9edee0c'));
+  assert.ok(fm);
+  assert.equal(fm.points.length, 32);
+  assert.equal(fm.points[0].ms, 0.2311);
+  assert.equal(loadReference('h200', ['fa3']).length, 1);
+  assert.throws(() => loadReference('a100'), /no shipped measurements/);
+  for (const p of ANCHORS.filter((x) => existsSync(x))) {
+    const s = loadReference(p);
+    assert.ok(s.length >= 3);
+    assert.equal(s[0].points.length, 32);
+  }
+});
+
+test('small cpu sweep: b 4, seqlens 84..1000, h_q 16/128, s_q 1/2, fixed and variable', () => {
+  const cs = smallConfigs();
+  assert.equal(cs.length, 8);
+  assert.deepEqual([...new Set(cs.map((c) => c.h_q))], [16, 128]);
+  assert.deepEqual([...new Set(cs.map((c) => c.s_q))], [1, 2]);
+  assert.ok(cs.every((c) => c.b === 4 && c.seqlens.reduce((a, x) => a + x, 0) === 2048));
+});
+
+// ---------------------------------------------------------------------------------------------- problem + check
+
+test('problem: shuffled distinct blocks, NaN in unused slots, check catches wrong output', () => {
+  const cfg = { id: 't', b: 3, s: 100, h_q: 16, s_q: 2, varlen: true, causal: true, dtype: 'bf16' as const, seqlens: [130, 0, 64] };
+  const p = makeBenchProblem(cfg, 1234);
+  const used = [3, 0, 1];
+  const blocks = new Set<number>();
+  for (let i = 0; i < 3; i++) for (let j = 0; j < used[i]; j++) blocks.add(p.table[i * p.maxBlocksPerSeq + j]);
+  assert.equal(blocks.size, 4);
+  assert.ok([...blocks].every((x) => x >= 0 && x < p.numBlocks));
+  // request 0's third block holds tokens 128, 129 then NaN
+  const blk = p.table[2];
+  const nan = toHalfBits('bf16', NaN);
+  assert.notEqual(p.kBits[(blk * 64 + 1) * 576], nan);
+  assert.equal(p.kBits[(blk * 64 + 2) * 576], nan);
+  // an empty request: out 0, lse +inf
+  assert.equal(referenceRow(p, 1, 0, 0).lse, Infinity);
+  // the check against the exact reference passes, and fails on a perturbed element
+  const out = new Uint16Array(3 * 2 * 16 * 512);
+  const lse = new Float32Array(3 * 16 * 2);
+  for (let i = 0; i < 3; i++) for (let s = 0; s < 2; s++) for (let h = 0; h < 16; h++) {
+    const r = referenceRow(p, i, s, h);
+    for (let c = 0; c < 512; c++) out[((i * 2 + s) * 16 + h) * 512 + c] = toHalfBits('bf16', r.out[c]);
+    lse[(i * 16 + h) * 2 + s] = r.lse;
+  }
+  const samples = pickSamples(p, 8);
+  assert.equal(samples.length, 8);
+  const ok = checkSamples(p, out, lse, samples);
+  assert.ok(ok.ok, ok.message);
+  const { i, s, h } = samples[0];
+  out[((i * 2 + s) * 16 + h) * 512 + 7] = toHalfBits('bf16', 0.5);
+  assert.equal(checkSamples(p, out, lse, samples).ok, false);
+  out[((i * 2 + s) * 16 + h) * 512 + 7] = toHalfBits('bf16', referenceRow(p, i, s, h).out[7]);
+  out[5] = nan;
+  const bad = checkSamples(p, out, lse, samples.slice(1));
+  assert.equal(bad.ok, false);
+  assert.equal(bad.nanOutputs, 1);
+});
+
+// ---------------------------------------------------------------------------------------------- a cpu run, JSON, SVG
+
+let tinyResult: BenchResult | null = null;
+async function tinyRun(): Promise<BenchResult> {
+  tinyResult ??= await runBench({ backend: 'cpu', configs: tinyConfigs(), configsSource: 'tiny', iters: 2, seed: 7, references: loadReference('h100', ['flashmla']) });
+  return tinyResult;
+}
+
+test('cpu run of one tiny config: valid JSON result, checked, roofline fraction in (0, 1.5]', async () => {
+  const res = await tinyRun();
+  const doc = JSON.parse(JSON.stringify(res)) as unknown;
+  assert.deepEqual(validateBenchResult(doc), []);
+  assert.equal(res.rows.length, 1);
+  const row = res.rows[0];
+  assert.equal(row.kernel, 'reference');
+  assert.equal(row.timesMs.length, 2);
+  assert.ok(row.check?.ok, row.check?.message);
+  assert.equal(row.flops, decodeFlops(tinyConfigs()[0]));
+  assert.ok(row.rooflineFraction > 0 && row.rooflineFraction < 1.5, String(row.rooflineFraction));
+  assert.equal(res.ceilings.bandwidthGBps.source, 'measured');
+  assert.match(res.label, /NOT a GPU measurement/);
+  assert.equal(res.settings.seed, 7);
+  assert.equal(row.reference, undefined, 'no reference point for a tiny config');
+  // the validator finds broken documents
+  const broken = JSON.parse(JSON.stringify(res)) as Record<string, unknown> & { rows: Array<Record<string, unknown>> };
+  delete broken.date;
+  broken.rows[0].ms = -1;
+  (broken.rows[0].config as Record<string, unknown>).seqlens = [1];
+  const errs = validateBenchResult(broken);
+  assert.ok(errs.some((e) => e.includes('result.date')));
+  assert.ok(errs.some((e) => e.includes('rows[0].ms')));
+  assert.ok(errs.some((e) => e.includes('seqlens')));
+  assert.deepEqual(validateBenchResult(null), ['result: expected an object']);
+  // the table: header, rule, one line per row
+  assert.equal(formatTable(res).length, 3);
+  assert.match(formatReport(res), /all ok/);
+});
+
+/** Minimal XML well-formedness: tags balance, attributes quoted, no stray '<' or '&'. */
+function assertWellFormed(svg: string): Map<string, number> {
+  const stack: string[] = [];
+  const counts = new Map<string, number>();
+  const body = svg.replace(/^<\?xml[^>]*\?>\s*/, '');
+  const re = /<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>|([^<]+)/gy;
+  let m: RegExpExecArray | null;
+  let pos = 0;
+  while (pos < body.length && (m = re.exec(body))) {
+    pos = re.lastIndex;
+    if (m[5] !== undefined) {
+      assert.ok(!/&(?!(amp|lt|gt|quot|#39);)/.test(m[5]), `unescaped & in text: ${m[5].slice(0, 60)}`);
+      continue;
+    }
+    const [, close, name, , self] = m;
+    if (close) assert.equal(stack.pop(), name, `</${name}> closes the wrong element`);
+    else {
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+      if (!self) stack.push(name);
+    }
+  }
+  assert.equal(pos, body.length, `cannot parse SVG at: ${body.slice(pos, pos + 80)}`);
+  assert.deepEqual(stack, [], 'unclosed elements');
+  return counts;
+}
+
+test('SVG roofline: well-formed, one labelled point per config, reference points, escaped text', async () => {
+  const res = await tinyRun();
+  const svg = rooflineSvgFromResult(res, loadReference('h100'));
+  const counts = assertWellFormed(svg);
+  assert.equal(counts.get('svg'), 1);
+  assert.equal((svg.match(/class="point"/g) ?? []).length, 1);
+  assert.match(svg, /data-label="98 h16 q2 var"/);
+  assert.ok((svg.match(/class="ref-point"/g) ?? []).length >= 32 * 3);
+  assert.match(svg, /class="ceiling-memory"/);
+  assert.match(svg, /class="ceiling-compute"/);
+
+  // 32 points, a nasty series name, no compute peak
+  const points = sweepConfigs().map((c, i) => ({ label: `#${i} <${c.h_q}> & "q${c.s_q}"`, intensity: decodeFlops(c) / decodeBytes(c), tflops: 50 + i * 10 }));
+  const svg2 = rooflineSvg({ title: 'a < b & c', bandwidthGBps: 3000, peakTflops: null, series: [{ name: `it's <x>`, kind: 'measured', points }] });
+  assertWellFormed(svg2);
+  assert.equal((svg2.match(/class="point"/g) ?? []).length, 32);
+  assert.equal((svg2.match(/class="point-label"/g) ?? []).length, 32);
+  for (const p of points) assert.ok(svg2.includes(`data-label="${escapeXml(p.label)}"`));
+  assert.ok(svg2.includes('it&#39;s &lt;x&gt;'));
+  assert.ok(!svg2.includes('ceiling-compute'));
+});
+
+// ---------------------------------------------------------------------------------------------- CLI
+
+const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+
+test('CLI: bench --backend cpu on a tiny config writes JSON and SVG and exits 0', () => {
+  const json = join(tmp, 'x.json');
+  const svg = join(tmp, 'x.svg');
+  const r = spawnSync(process.execPath, [cli, 'bench', '--backend', 'cpu', '--configs', 'tiny', '--iters', '2', '--json', json, '--svg', svg], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /tiny#0/);
+  assert.match(r.stderr, /\[1\/1\]/);
+  assert.deepEqual(validateBenchResult(JSON.parse(readFileSync(json, 'utf8'))), []);
+  const text = readFileSync(svg, 'utf8');
+  assertWellFormed(text);
+  assert.equal((text.match(/class="point"/g) ?? []).length, 1);
+});
+
+test('CLI: help, info, usage errors', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  let r = run('--help');
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /flash-mla bench/);
+  r = run('info');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /cpu backend: always available/);
+  r = run('bench', '--bogus');
+  assert.equal(r.status, 2);
+  r = run('bench', '--backend', 'tpu');
+  assert.equal(r.status, 2);
+  r = run('frobnicate');
+  assert.equal(r.status, 2);
+  r = run('bench', '--backend', 'cpu', '--configs', 'h_q=17');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /selects no config/);
+});
