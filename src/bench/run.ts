@@ -19,6 +19,7 @@ import { HEAD_DIM_K, HEAD_DIM_V } from '../mla/constants.js';
 import { type BenchConfig, configKey, referenceCardFor, shippedReference, type ReferenceSeries } from './configs.js';
 import { decodeBytes, decodeFlops, gbps, intensity, median, roofline, summarize, tflops } from './metrics.js';
 import { type BenchProblem, checkSamples, makeBenchProblem, pickSamples } from './problem.js';
+import { measureTensorCorePeakCuda } from './peak.js';
 import { BENCH_SCHEMA, type BenchResult, type BenchRow, type Ceiling, type DeviceRecord } from './report.js';
 
 // ---------------------------------------------------------------------------------------------- timers
@@ -161,6 +162,7 @@ export interface PeakOptions {
 
 /**
  * The compute ceiling, first that applies: --peak-tflops (user) · the measureMatmulPeak hook (measured) · the
+ * wgmma probe of src/bench/peak.ts on Hopper (measured) · the
  * bf16 8192³ matmul measured on the same card model in the shipped anchors (reference: the higher of its runs, so
  * the fraction of the roofline is not overstated) · SMs × boost clock × dense bf16 flop/clk/SM (spec).
  */
@@ -169,6 +171,10 @@ export async function cudaPeak(opts: PeakOptions): Promise<Ceiling> {
   if (opts.measureMatmulPeak) {
     const v = await opts.measureMatmulPeak();
     return { value: v, source: 'measured', method: opts.measureMatmulPeakMethod ?? 'tensor-core matmul probe on this device (measureMatmulPeak)' };
+  }
+  const probed = measureTensorCorePeakCuda();
+  if (probed !== null) {
+    return { value: probed, source: 'measured', method: 'bf16 wgmma m64n128k16 from shared memory on every SM, random operands (kernels/tc_peak.cu), median of 7' };
   }
   const info = getCudaContext().device.info;
   const card = referenceCardFor(info.name);
