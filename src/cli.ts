@@ -33,7 +33,8 @@ bench options:
   --svg FILE         write a roofline chart (log-log, both ceilings, one labelled point per config)
   --reference R      compare with: h100 | h200 (shipped FlashMLA/FA3 measurements) | FILE.json (an anchors
                      file or another run's --json) | none. Repeatable. Default on an H100/H200: that card's.
-  --peak-tflops X    compute ceiling to use (default: a bf16 matmul rate for this card model, see the output)
+  --peak-tflops X    compute ceiling to use (default: measured by a wgmma probe on Hopper, else a bf16
+                     matmul rate of this card model; the output says which)
   --seed N           base seed of the random data (default: random; recorded in the JSON)
   --check-samples N  rows per config checked against the float64 oracle (default 8, 0 = off)
 

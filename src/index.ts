@@ -11,4 +11,8 @@ export { scheduleTiles, numSmPartsFor, workItems, type TileSchedule, type WorkIt
 export { captureGraph, DecodeGraph } from './graph.js';
 export { getBackend, type MlaBackend } from './backend.js';
 export { cudaAvailable, cudaDeviceInfo, synchronize } from './cuda/mla.js';
+export {
+  PagedKvCache, BlockAllocator, appendKv, appendKvPaged, OutOfBlocksError, UnknownSequenceError,
+  type PagedKvCacheOptions, type PagedKvCacheStats, type AppendKvOptions,
+} from './kvcache/index.js';
 export { CudaError, CudaUnavailableError, UnsupportedDeviceError, UnsupportedDriverError, DisposedError } from './errors.js';

@@ -1,0 +1,5 @@
+// The paged KV cache: allocator, cache, append kernels, errors.
+export { PagedKvCache, type PagedKvCacheOptions, type PagedKvCacheStats } from './paged-cache.js';
+export { BlockAllocator } from './allocator.js';
+export { appendKv, appendKvPaged, type AppendKvOptions } from './append.js';
+export { OutOfBlocksError, UnknownSequenceError } from './errors.js';

@@ -1,0 +1,541 @@
+// PagedKvCache: the KV cache of an MLA model on one backend, in FlashMLA's paged layout.
+//
+//   const cache = new PagedKvCache({ backend: 'cuda', numBlocks: 4096, numLayers: 61 });
+//   const a = cache.addSequence(), b = cache.addSequence();
+//   cache.append([a, a, a, b, b], cKvs, kPes);              // prefill chunks: one id per token, per-layer rows
+//   // decode step, layer by layer:
+//   const slots = cache.reserve([a, b]);                     // one new token each: blocks, copy-on-write, lengths
+//   const md = getMlaMetadata(cache.cacheSeqlens([a, b]), hQ, 1);
+//   for (let l = 0; l < L; l++) {
+//     appendKv(cache.kCache(l), slots, cKv[l], kPe[l]);
+//     flashMlaWithKvcache(q[l], cache.kCache(l), cache.blockTable([a, b]), cache.cacheSeqlens([a, b]), 512, md.tileSchedulerMetadata, md.numSplits);
+//   }
+//   const c = cache.fork(a);                                 // shares a's blocks; the first write into a shared block copies it
+//   cache.free(b);
+//
+// One block allocation serves all layers (every layer has its own kCache tensor with the same block
+// table). blockTable()/cacheSeqlens() are views of fixed-capacity tensors ([maxBatch, maxBlocksPerSeq]
+// and [maxBatch]) whose device copy is rewritten only where something changed, so a CUDA graph captured
+// over them stays valid: call them (and reserve/append) outside the captured region, then replay.
+
+import { Tensor, type BackendName } from '../tensor.js';
+import { dtypeBytes } from '../dtype.js';
+import { isCapturing } from '../graph.js';
+import { getCudaContext } from '../cuda/context.js';
+import { copyDtoD } from '../cuda/runtime.js';
+import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
+import { BlockAllocator } from './allocator.js';
+import { appendKvUnchecked, validateAppendRows } from './append.js';
+import { OutOfBlocksError, UnknownSequenceError } from './errors.js';
+
+export interface PagedKvCacheOptions {
+  /** Page blocks of 64 tokens (shared by all sequences). */
+  numBlocks: number;
+  backend?: BackendName;
+  /** Default bf16. */
+  dtype?: 'bf16' | 'fp16';
+  /** Layers, each with its own kCache tensor [numBlocks, 64, 1, 576]; default 1. */
+  numLayers?: number;
+  /** Longest sequence in tokens; sets maxBlocksPerSeq = ⌈maxSeqLen / 64⌉. Default min(numBlocks · 64, 163840). */
+  maxSeqLen?: number;
+  /** Rows of blockTable()/cacheSeqlens(): most sequences in one decode batch. Default 256. */
+  maxBatch?: number;
+  /** Initial capacity (tokens) of the device slot-mapping buffer; it grows when an append is larger. Default max(maxBatch, 4096). */
+  slotCapacity?: number;
+  /** Fill of never-written cache rows (cpu: 0; cuda: uninitialised unless given). NaN is useful in tests. */
+  fill?: number;
+}
+
+interface Sequence {
+  readonly id: number;
+  blocks: number[];
+  len: number;
+  /** Changes whenever `blocks` changes (a global counter, so never reused). */
+  version: number;
+}
+
+export interface PagedKvCacheStats {
+  /** Host→device writes of block-table rows (calls that wrote something). */
+  blockTableWrites: number;
+  /** Host→device writes of cacheSeqlens. */
+  seqlenWrites: number;
+  /** Blocks copied for copy-on-write. */
+  cowCopies: number;
+}
+
+/** A view [n] of a fixed-capacity int32 buffer, cached per n so the Tensor object is stable too. */
+class FixedBuffer {
+  readonly full: Tensor;
+  private views = new Map<string, Tensor>();
+  constructor(shape: number[], backend: BackendName) {
+    this.full = Tensor.zeros(shape, { dtype: 'int32', backend });
+  }
+  rows(n: number): Tensor {
+    const key = String(n);
+    let v = this.views.get(key);
+    if (!v) {
+      const shape = this.full.shape.length === 2 ? [n, this.full.shape[1]] : [n];
+      v = this.full.view(shape);
+      this.views.set(key, v);
+    }
+    return v;
+  }
+  dispose(): void {
+    this.full.dispose();
+    this.views.clear();
+  }
+}
+
+export class PagedKvCache {
+  readonly backend: BackendName;
+  readonly dtype: 'bf16' | 'fp16';
+  readonly numBlocks: number;
+  readonly numLayers: number;
+  readonly maxBlocksPerSeq: number;
+  readonly maxBatch: number;
+  readonly stats: PagedKvCacheStats = { blockTableWrites: 0, seqlenWrites: 0, cowCopies: 0 };
+
+  private readonly alloc: BlockAllocator;
+  private readonly layers: Tensor[];
+  private readonly seqs = new Map<number, Sequence>();
+  private nextId = 0;
+  private versionCounter = 0;
+  // block table / seqlens: device tensors of fixed capacity + what each row holds now
+  private readonly table: FixedBuffer;
+  private readonly lens: FixedBuffer;
+  private readonly hostTable: Int32Array;
+  private readonly rowSeq: Int32Array;
+  private readonly rowVersion: Float64Array;
+  private readonly rowLen: Int32Array;
+  private rowsValid = 0;
+  private lensValid = 0;
+  // slot mapping of the last reserve()
+  private slotBuf: Tensor;
+  private slotView: Tensor | null = null;
+  private disposed = false;
+
+  constructor(opts: PagedKvCacheOptions) {
+    if (typeof opts !== 'object' || opts === null) throw new TypeError(`options: expected an object, got ${opts === null ? 'null' : typeof opts}`);
+    const backend = opts.backend ?? 'cpu';
+    if (backend !== 'cpu' && backend !== 'cuda') throw new TypeError(`backend: expected 'cpu' or 'cuda', got ${String(backend)}`);
+    const dtype = opts.dtype ?? 'bf16';
+    if (dtype !== 'bf16' && dtype !== 'fp16') throw new TypeError(`dtype: expected bf16 or fp16, got ${String(dtype)}`);
+    this.alloc = new BlockAllocator(opts.numBlocks);
+    const numLayers = opts.numLayers ?? 1;
+    const maxSeqLen = opts.maxSeqLen ?? Math.min(opts.numBlocks * PAGE_BLOCK_SIZE, 163840);
+    const maxBatch = opts.maxBatch ?? 256;
+    for (const [name, v] of [
+      ['numLayers', numLayers],
+      ['maxSeqLen', maxSeqLen],
+      ['maxBatch', maxBatch],
+    ] as const) {
+      if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name}: expected an integer ≥ 1, got ${String(v)}`);
+    }
+    this.backend = backend;
+    this.dtype = dtype;
+    this.numBlocks = opts.numBlocks;
+    this.numLayers = numLayers;
+    this.maxBlocksPerSeq = Math.ceil(maxSeqLen / PAGE_BLOCK_SIZE);
+    this.maxBatch = maxBatch;
+    const slotCapacity = opts.slotCapacity ?? Math.max(maxBatch, 4096);
+    if (!Number.isSafeInteger(slotCapacity) || slotCapacity < 1) throw new RangeError(`slotCapacity: expected an integer ≥ 1, got ${String(slotCapacity)}`);
+    this.layers = [];
+    try {
+      for (let l = 0; l < numLayers; l++) {
+        const shape = [this.numBlocks, PAGE_BLOCK_SIZE, 1, HEAD_DIM_K];
+        this.layers.push(opts.fill === undefined ? Tensor.zeros(shape, { dtype, backend }) : Tensor.full(shape, opts.fill, { dtype, backend }));
+      }
+      this.table = new FixedBuffer([maxBatch, this.maxBlocksPerSeq], backend);
+      this.lens = new FixedBuffer([maxBatch], backend);
+      this.slotBuf = Tensor.zeros([slotCapacity], { dtype: 'int32', backend });
+    } catch (e) {
+      for (const t of this.layers) t.dispose();
+      throw e;
+    }
+    this.hostTable = new Int32Array(maxBatch * this.maxBlocksPerSeq);
+    this.rowSeq = new Int32Array(maxBatch).fill(-1);
+    this.rowVersion = new Float64Array(maxBatch).fill(-1);
+    this.rowLen = new Int32Array(maxBatch);
+  }
+
+  // ------------------------------------------------------------------------------------------ tensors
+
+  /** The cache of layer `layer`: [numBlocks, 64, 1, 576] in `dtype`. */
+  kCache(layer = 0): Tensor {
+    this.assertLive();
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.numLayers) throw new RangeError(`layer: expected an integer in [0, ${this.numLayers}), got ${String(layer)}`);
+    return this.layers[layer];
+  }
+
+  /** Longest sequence the block table can hold, in tokens. */
+  get maxSeqLen(): number {
+    return this.maxBlocksPerSeq * PAGE_BLOCK_SIZE;
+  }
+
+  // ------------------------------------------------------------------------------------------ sequences
+
+  /** A new, empty sequence; returns its id (ids are never reused). */
+  addSequence(): number {
+    this.assertLive();
+    const id = this.nextId++;
+    this.seqs.set(id, { id, blocks: [], len: 0, version: this.versionCounter++ });
+    return id;
+  }
+
+  /** Ids of the live sequences, in the order they were added/forked. */
+  sequences(): number[] {
+    return [...this.seqs.keys()];
+  }
+
+  get numSequences(): number {
+    return this.seqs.size;
+  }
+
+  has(seqId: number): boolean {
+    return this.seqs.has(seqId);
+  }
+
+  /** Tokens cached for a sequence. */
+  seqLen(seqId: number): number {
+    return this.lookup(seqId, 'seqId').len;
+  }
+
+  /** Page blocks of a sequence, in order (a copy). */
+  blocks(seqId: number): number[] {
+    return [...this.lookup(seqId, 'seqId').blocks];
+  }
+
+  /**
+   * A new sequence with the same tokens as `seqId` (parallel sampling, beam search, a shared prompt).
+   * Its blocks are shared, not copied; whichever of the two writes first into a shared partially
+   * filled block gets a private copy of it (copy-on-write). Returns the new id.
+   */
+  fork(seqId: number): number {
+    this.assertLive();
+    const parent = this.lookup(seqId, 'seqId');
+    for (const b of parent.blocks) this.alloc.retain(b);
+    const id = this.nextId++;
+    this.seqs.set(id, { id, blocks: [...parent.blocks], len: parent.len, version: this.versionCounter++ });
+    return id;
+  }
+
+  /** Drop a sequence; blocks no other sequence holds become free for reuse. */
+  free(seqId: number): void {
+    this.assertLive();
+    const s = this.lookup(seqId, 'seqId');
+    for (const b of s.blocks) this.alloc.release(b);
+    this.seqs.delete(seqId);
+  }
+
+  // ------------------------------------------------------------------------------------------ capacity
+
+  get freeBlocks(): number {
+    return this.alloc.freeCount;
+  }
+
+  get usedBlocks(): number {
+    return this.alloc.usedCount;
+  }
+
+  /** Reference count of a page block (0 = free). */
+  refCount(block: number): number {
+    return this.alloc.refCount(block);
+  }
+
+  /**
+   * Tokens that can still be appended: to `seqId` alone (room in its last block, a copy-on-write copy
+   * counted, and the block table's width), or without it to a new sequence.
+   */
+  tokensThatFit(seqId?: number): number {
+    const free = this.alloc.freeCount;
+    if (seqId === undefined) return Math.min(free * PAGE_BLOCK_SIZE, this.maxSeqLen);
+    const s = this.lookup(seqId, 'seqId');
+    const inLast = s.len % PAGE_BLOCK_SIZE === 0 ? 0 : PAGE_BLOCK_SIZE - (s.len % PAGE_BLOCK_SIZE);
+    let fit: number;
+    if (inLast > 0 && this.alloc.refCount(s.blocks[s.blocks.length - 1]) > 1) fit = free >= 1 ? inLast + (free - 1) * PAGE_BLOCK_SIZE : 0;
+    else fit = inLast + free * PAGE_BLOCK_SIZE;
+    return Math.min(fit, this.maxSeqLen - s.len);
+  }
+
+  /** Free blocks an append of these tokens (one id per token) would take; throws like append on bad ids. */
+  blocksNeeded(seqIds: ArrayLike<number>): number {
+    return this.plan(seqIds).needed;
+  }
+
+  // ------------------------------------------------------------------------------------------ appends
+
+  /**
+   * Make room for one token per entry of `seqIds` (tokens of the same sequence in order): allocate
+   * blocks, copy shared partially filled blocks (copy-on-write, all layers), advance the lengths, and
+   * return the slot mapping [T] (int32, on the backend; a view of a buffer that keeps its address while
+   * T stays within its capacity) for appendKv(cache.kCache(l), slots, cKv, kPe) on each layer.
+   * Throws OutOfBlocksError / UnknownSequenceError / RangeError before changing anything.
+   * The rows stay unwritten until appendKv runs: write every layer before the next decode reads them.
+   */
+  reserve(seqIds: ArrayLike<number>): Tensor {
+    this.assertLive();
+    this.assertNotCapturing('reserve');
+    const plan = this.plan(seqIds);
+    if (plan.needed > this.alloc.freeCount) throw new OutOfBlocksError(plan.needed, this.alloc.freeCount, this.numBlocks);
+    const slots = this.commit(plan);
+    return this.uploadSlots(slots);
+  }
+
+  /**
+   * Append T tokens: `seqIds[t]` is the sequence of token t (several sequences and several tokens each,
+   * prefill chunks and decode steps alike; a sequence's tokens in order). cKv [T, 512] and kPe [T, 64] in
+   * the cache's dtype, on its backend; with numLayers > 1, arrays of one tensor per layer.
+   * All checks run first: on any error nothing was written and nothing changed. Returns the slot mapping.
+   */
+  append(seqIds: ArrayLike<number>, cKv: Tensor | readonly Tensor[], kPe: Tensor | readonly Tensor[]): Tensor {
+    this.assertLive();
+    this.assertNotCapturing('append');
+    const T = this.checkIds(seqIds);
+    const ckvs = this.perLayer('cKv', cKv);
+    const kpes = this.perLayer('kPe', kPe);
+    for (let l = 0; l < this.numLayers; l++) {
+      try {
+        validateAppendRows(this.layers[l], ckvs[l], kpes[l], T, 'one row per entry of seqIds');
+      } catch (e) {
+        if (this.numLayers > 1 && e instanceof Error) e.message = `layer ${l}: ${e.message}`;
+        throw e;
+      }
+    }
+    const slots = this.reserve(seqIds);
+    for (let l = 0; l < this.numLayers; l++) appendKvUnchecked(this.layers[l], slots, ckvs[l], kpes[l]);
+    return slots;
+  }
+
+  // ------------------------------------------------------------------------------------------ decode inputs
+
+  /**
+   * Block table [b, maxBlocksPerSeq] int32 for the batch `seqIds` (default: every live sequence, in
+   * order), rows in that order, unused entries 0. A view of a fixed [maxBatch, maxBlocksPerSeq] tensor:
+   * same address every call; only rows that changed are written (outside graph capture).
+   */
+  blockTable(seqIds?: ArrayLike<number>): Tensor {
+    this.assertLive();
+    const seqs = this.batch(seqIds, 'seqIds');
+    const mbps = this.maxBlocksPerSeq;
+    let lo = -1;
+    let hi = -1;
+    for (let i = 0; i < seqs.length; i++) {
+      const s = seqs[i];
+      if (i < this.rowsValid && this.rowSeq[i] === s.id && this.rowVersion[i] === s.version) continue;
+      const row = this.hostTable.subarray(i * mbps, (i + 1) * mbps);
+      row.fill(0);
+      for (let j = 0; j < s.blocks.length; j++) row[j] = s.blocks[j];
+      this.rowSeq[i] = s.id;
+      this.rowVersion[i] = s.version;
+      if (lo < 0) lo = i;
+      hi = i + 1;
+    }
+    this.rowsValid = Math.max(this.rowsValid, seqs.length);
+    if (lo >= 0) {
+      this.assertNotCapturing('blockTable');
+      this.table.full.view([hi - lo, mbps], undefined, lo * mbps).write(this.hostTable.subarray(lo * mbps, hi * mbps));
+      this.stats.blockTableWrites++;
+    }
+    return this.table.rows(seqs.length);
+  }
+
+  /** cacheSeqlens [b] int32 for the batch `seqIds` (default: every live sequence), a view of a fixed [maxBatch] tensor. */
+  cacheSeqlens(seqIds?: ArrayLike<number>): Tensor {
+    this.assertLive();
+    const seqs = this.batch(seqIds, 'seqIds');
+    let changed = seqs.length > this.lensValid;
+    for (let i = 0; i < seqs.length && !changed; i++) changed = this.rowLen[i] !== seqs[i].len;
+    if (changed) {
+      this.assertNotCapturing('cacheSeqlens');
+      for (let i = 0; i < seqs.length; i++) this.rowLen[i] = seqs[i].len;
+      this.lensValid = seqs.length;
+      this.lens.rows(seqs.length).write(this.rowLen.subarray(0, seqs.length));
+      this.stats.seqlenWrites++;
+    }
+    return this.lens.rows(seqs.length);
+  }
+
+  // ------------------------------------------------------------------------------------------ checks
+
+  /** Throws unless the allocator and the sequences agree (counts = holders, lengths fit the blocks). */
+  checkInvariants(): void {
+    const holders = new Map<number, number>();
+    for (const s of this.seqs.values()) {
+      if (s.blocks.length !== Math.ceil(s.len / PAGE_BLOCK_SIZE)) {
+        throw new Error(`sequence ${s.id}: ${s.blocks.length} blocks for ${s.len} tokens (expected ${Math.ceil(s.len / PAGE_BLOCK_SIZE)})`);
+      }
+      if (s.blocks.length > this.maxBlocksPerSeq) throw new Error(`sequence ${s.id}: ${s.blocks.length} blocks > maxBlocksPerSeq ${this.maxBlocksPerSeq}`);
+      const seen = new Set<number>();
+      for (const b of s.blocks) {
+        if (seen.has(b)) throw new Error(`sequence ${s.id}: block ${b} appears twice`);
+        seen.add(b);
+        holders.set(b, (holders.get(b) ?? 0) + 1);
+      }
+    }
+    this.alloc.checkInvariants(holders);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.backend === 'cuda') getCudaContext().stream.synchronize();
+    for (const t of this.layers) t.dispose();
+    this.table.dispose();
+    this.lens.dispose();
+    this.slotBuf.dispose();
+    this.seqs.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  // ------------------------------------------------------------------------------------------ internals
+
+  private assertLive(): void {
+    if (this.disposed) throw new Error('PagedKvCache was used after dispose()');
+  }
+
+  private assertNotCapturing(what: string): void {
+    if (isCapturing()) {
+      throw new Error(
+        `${what}: the cache would write host data to the device while a CUDA graph is being captured; ` +
+          'call reserve()/append()/blockTable()/cacheSeqlens() before captureGraph() and replay after them',
+      );
+    }
+  }
+
+  private lookup(seqId: unknown, arg: string): Sequence {
+    const s = typeof seqId === 'number' ? this.seqs.get(seqId) : undefined;
+    if (s) return s;
+    if (typeof seqId !== 'number' || !Number.isInteger(seqId) || seqId < 0) throw new UnknownSequenceError(arg, seqId, 'not an id');
+    throw new UnknownSequenceError(arg, seqId, seqId < this.nextId ? 'freed' : 'unknown');
+  }
+
+  private checkIds(seqIds: ArrayLike<number>): number {
+    if (seqIds === null || typeof seqIds !== 'object' || typeof seqIds.length !== 'number') {
+      throw new TypeError(`seqIds: expected an array of sequence ids (one per token), got ${seqIds === null ? 'null' : typeof seqIds}`);
+    }
+    for (let i = 0; i < seqIds.length; i++) this.lookup(seqIds[i], `seqIds[${i}]`);
+    return seqIds.length;
+  }
+
+  private batch(seqIds: ArrayLike<number> | undefined, arg: string): Sequence[] {
+    const ids = seqIds === undefined ? this.sequences() : seqIds;
+    if (seqIds !== undefined) this.checkIds(seqIds);
+    if (ids.length < 1) throw new RangeError(`${arg}: expected at least one sequence, got none`);
+    if (ids.length > this.maxBatch) throw new RangeError(`${arg}: expected at most maxBatch = ${this.maxBatch} sequences, got ${ids.length}`);
+    const out: Sequence[] = new Array(ids.length);
+    const seen = new Set<number>();
+    for (let i = 0; i < ids.length; i++) {
+      if (seen.has(ids[i])) throw new RangeError(`${arg}[${i}]: sequence ${ids[i]} appears twice in the batch`);
+      seen.add(ids[i]);
+      out[i] = this.lookup(ids[i], `${arg}[${i}]`);
+    }
+    return out;
+  }
+
+  private perLayer(name: string, v: Tensor | readonly Tensor[]): readonly Tensor[] {
+    if (Array.isArray(v)) {
+      if (v.length !== this.numLayers) throw new RangeError(`${name}: expected ${this.numLayers} tensor${this.numLayers === 1 ? '' : 's'} (one per layer), got ${v.length}`);
+      return v;
+    }
+    if (this.numLayers !== 1) throw new TypeError(`${name}: expected an array of ${this.numLayers} tensors (one per layer), got a single tensor`);
+    return [v as Tensor];
+  }
+
+  /** What an append needs, without changing anything. */
+  private plan(seqIds: ArrayLike<number>): { ids: ArrayLike<number>; counts: Map<Sequence, number>; needed: number } {
+    this.checkIds(seqIds);
+    const counts = new Map<Sequence, number>();
+    for (let i = 0; i < seqIds.length; i++) {
+      const s = this.seqs.get(seqIds[i])!;
+      counts.set(s, (counts.get(s) ?? 0) + 1);
+    }
+    let needed = 0;
+    const simRefs = new Map<number, number>();
+    for (const [s, n] of counts) {
+      const newLen = s.len + n;
+      if (newLen > this.maxSeqLen) {
+        throw new RangeError(
+          `seqIds: sequence ${s.id} would grow to ${newLen} tokens, more than the block table holds (maxBlocksPerSeq ${this.maxBlocksPerSeq} × ${PAGE_BLOCK_SIZE} = ${this.maxSeqLen})`,
+        );
+      }
+      needed += Math.ceil(newLen / PAGE_BLOCK_SIZE) - s.blocks.length;
+      if (s.len % PAGE_BLOCK_SIZE !== 0) {
+        const last = s.blocks[s.blocks.length - 1];
+        const r = simRefs.get(last) ?? this.alloc.refCount(last);
+        if (r > 1) {
+          needed++;
+          simRefs.set(last, r - 1);
+        }
+      }
+    }
+    return { ids: seqIds, counts, needed };
+  }
+
+  /** Apply a plan: copy-on-write, new blocks, lengths; returns the slots on the host. */
+  private commit(plan: { ids: ArrayLike<number>; counts: Map<Sequence, number> }): Int32Array {
+    const start = new Map<Sequence, number>();
+    for (const [s, n] of plan.counts) {
+      start.set(s, s.len);
+      const inLast = s.len % PAGE_BLOCK_SIZE;
+      if (inLast !== 0) {
+        const j = s.blocks.length - 1;
+        const old = s.blocks[j];
+        if (this.alloc.refCount(old) > 1) {
+          const fresh = this.alloc.allocate();
+          this.copyRows(old, fresh, inLast);
+          this.alloc.release(old);
+          s.blocks[j] = fresh;
+          s.version = this.versionCounter++;
+          this.stats.cowCopies++;
+        }
+      }
+      const want = Math.ceil((s.len + n) / PAGE_BLOCK_SIZE);
+      if (want > s.blocks.length) {
+        s.blocks.push(...this.alloc.allocateMany(want - s.blocks.length));
+        s.version = this.versionCounter++;
+      }
+      s.len += n;
+    }
+    const slots = new Int32Array(plan.ids.length);
+    for (let i = 0; i < plan.ids.length; i++) {
+      const s = this.seqs.get(plan.ids[i])!;
+      const p = start.get(s)!;
+      start.set(s, p + 1);
+      slots[i] = s.blocks[Math.floor(p / PAGE_BLOCK_SIZE)] * PAGE_BLOCK_SIZE + (p % PAGE_BLOCK_SIZE);
+    }
+    return slots;
+  }
+
+  /** Copy the first `rows` token rows of block `from` into block `to`, in every layer. */
+  private copyRows(from: number, to: number, rows: number): void {
+    const rowElems = HEAD_DIM_K;
+    const blockElems = PAGE_BLOCK_SIZE * rowElems;
+    for (const t of this.layers) {
+      if (this.backend === 'cpu') {
+        const d = t.data as Uint16Array;
+        d.copyWithin(to * blockElems, from * blockElems, from * blockElems + rows * rowElems);
+      } else {
+        const bytes = dtypeBytes(this.dtype);
+        copyDtoD(t.ptr + BigInt(to * blockElems * bytes), t.ptr + BigInt(from * blockElems * bytes), rows * rowElems * bytes, getCudaContext().stream);
+      }
+    }
+  }
+
+  private uploadSlots(slots: Int32Array): Tensor {
+    const T = slots.length;
+    if (T > this.slotBuf.shape[0]) {
+      const cap = Math.max(T, 2 * this.slotBuf.shape[0]);
+      if (this.backend === 'cuda') getCudaContext().stream.synchronize(); // in-flight appends may read it
+      this.slotBuf.dispose();
+      this.slotBuf = Tensor.zeros([cap], { dtype: 'int32', backend: this.backend });
+      this.slotView = null;
+    }
+    if (!this.slotView || this.slotView.shape[0] !== T) this.slotView = this.slotBuf.view([T]);
+    if (T > 0) this.slotView.write(slots);
+    return this.slotView;
+  }
+}
+
