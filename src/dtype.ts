@@ -26,10 +26,22 @@ export function isFloat16Type(dtype: DType): dtype is 'bf16' | 'fp16' {
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** fp32 bits → bf16 bits, round to nearest even; NaN stays a (quiet) NaN with its sign. */
-export function float32ToBf16Bits(x: number): number {
+/**
+ * fp32 bits of `x` rounded to odd (truncate toward zero, set the last bit when inexact). A float64 rounded
+ * to odd in fp32 and then to nearest-even in a 16-bit format rounds exactly as the float64 would directly
+ * (fp32 keeps ≥ 2 more bits than bf16/fp16), so no double rounding near midpoints.
+ */
+function float32BitsRoundToOdd(x: number): number {
   f32[0] = x;
-  const bits = u32[0];
+  if (f32[0] === x || Number.isNaN(x)) return u32[0];
+  let bits = u32[0];
+  if (Math.abs(f32[0]) > Math.abs(x)) bits -= 1; // rounded away from zero (maybe to Inf): step back toward it
+  return (bits | 1) >>> 0;
+}
+
+/** Number → bf16 bits, round to nearest even; NaN stays a (quiet) NaN with its sign. */
+export function float32ToBf16Bits(x: number): number {
+  const bits = float32BitsRoundToOdd(x);
   if ((bits & 0x7f800000) === 0x7f800000 && (bits & 0x007fffff) !== 0) {
     return ((bits >>> 16) | 0x0040) & 0xffff; // quiet NaN, keep sign and top payload bits
   }
@@ -42,10 +54,9 @@ export function bf16BitsToFloat32(h: number): number {
   return f32[0];
 }
 
-/** fp32 bits → IEEE fp16 bits, round to nearest even, with overflow to Inf and fp16 subnormals. */
+/** Number → IEEE fp16 bits, round to nearest even, with overflow to Inf and fp16 subnormals. */
 export function float32ToFp16Bits(x: number): number {
-  f32[0] = x;
-  const bits = u32[0];
+  const bits = float32BitsRoundToOdd(x);
   const sign = (bits >>> 16) & 0x8000;
   const exp = (bits >>> 23) & 0xff;
   const mant = bits & 0x007fffff;

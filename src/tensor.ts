@@ -76,7 +76,8 @@ export class Tensor {
   readonly offset: number;
   private host: ArrayBuffer | null;
   private device: DeviceBuffer | null;
-  private owner: boolean;
+  /** The tensor owning the storage when this one is a view (a view dies with its owner). */
+  private readonly root: Tensor | null;
 
   private constructor(init: {
     shape: readonly number[];
@@ -86,7 +87,7 @@ export class Tensor {
     offset: number;
     host: ArrayBuffer | null;
     device: DeviceBuffer | null;
-    owner: boolean;
+    root: Tensor | null;
   }) {
     this.shape = Object.freeze([...init.shape]);
     this.strides = Object.freeze([...init.strides]);
@@ -95,7 +96,7 @@ export class Tensor {
     this.offset = init.offset;
     this.host = init.host;
     this.device = init.device;
-    this.owner = init.owner;
+    this.root = init.root;
   }
 
   /** Uninitialised tensor (cuda) / zero-filled (cpu). */
@@ -105,7 +106,7 @@ export class Tensor {
     if (!DTYPES.includes(dtype)) throw new TypeError(`dtype: expected one of ${DTYPES.join(', ')}, got ${String(dtype)}`);
     const backend = opts.backend ?? 'cpu';
     const bytes = numelOf(shape) * dtypeBytes(dtype);
-    const base = { shape, strides: contiguousStrides(shape), dtype, backend, offset: 0, owner: true };
+    const base = { shape, strides: contiguousStrides(shape), dtype, backend, offset: 0, root: null };
     if (backend === 'cpu') return new Tensor({ ...base, host: new ArrayBuffer(bytes), device: null });
     if (backend === 'cuda') {
       getCudaContext();
@@ -138,12 +139,19 @@ export class Tensor {
     return t;
   }
 
-  /** A view over the same storage with other shape/strides/offset (elements). Not an owner. */
+  /** A view over the same storage with other shape/strides/offset (elements), valid while its owner lives. */
   view(shape: readonly number[], strides: readonly number[] = contiguousStrides(shape), offset = this.offset): Tensor {
     this.assertLive();
     checkShape(shape);
     if (strides.length !== shape.length) throw new RangeError(`strides: expected ${shape.length} entries, got ${strides.length}`);
-    return new Tensor({ shape, strides, dtype: this.dtype, backend: this.backend, offset, host: this.host, device: this.device, owner: false });
+    if (strides.some((x) => !Number.isSafeInteger(x) || x < 0)) throw new RangeError(`strides: expected non-negative integers, got [${strides.join(', ')}]`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`offset: expected a non-negative integer, got ${offset}`);
+    const storage = (this.host ? this.host.byteLength : this.device!.bytes) / dtypeBytes(this.dtype);
+    const last = shape.some((d) => d === 0) ? offset - 1 : offset + shape.reduce((acc, d, i) => acc + (d - 1) * strides[i], 0);
+    if (last >= storage) {
+      throw new RangeError(`view: shape [${shape.join(', ')}] with strides [${strides.join(', ')}] at offset ${offset} reaches element ${last}, the storage holds ${storage}`);
+    }
+    return new Tensor({ shape, strides, dtype: this.dtype, backend: this.backend, offset, host: this.host, device: this.device, root: this.root ?? this });
   }
 
   get numel(): number {
@@ -156,7 +164,7 @@ export class Tensor {
   }
 
   get disposed(): boolean {
-    return this.host === null && this.device === null;
+    return (this.host === null && this.device === null) || (this.root?.disposed ?? false);
   }
 
   assertLive(): void {
@@ -270,7 +278,7 @@ export class Tensor {
   }
 
   dispose(): void {
-    if (this.owner && this.device) this.device.dispose();
+    if (!this.root && this.device) this.device.dispose();
     this.host = null;
     this.device = null;
   }

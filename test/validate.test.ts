@@ -479,3 +479,20 @@ describe('getMlaMetadata', () => {
     }
   });
 });
+
+describe('values the schedule depends on', () => {
+  test('getMlaMetadata rejects a negative seqlen', () => {
+    const lens = Tensor.from(new Int32Array([-1, 100]), [2], { dtype: 'int32' });
+    assert.throws(() => getMlaMetadata(lens, 16, 1), { name: 'RangeError', message: 'cacheSeqlens[0]: expected ≥ 0, got -1' });
+  });
+
+  test('metadata computed for other seqlens (same b) is rejected instead of leaving outputs unwritten', () => {
+    const { t, args } = base({ seqlens: [100, 1000, 64] });
+    const stale = getMlaMetadata(t.cacheSeqlens, 16, 1, { smCount: 4 });
+    t.cacheSeqlens.write(new Int32Array([100, 1000, 60]));
+    assert.throws(() => call({ ...args, tileSchedulerMetadata: stale.tileSchedulerMetadata, numSplits: stale.numSplits }), {
+      name: 'RangeError',
+      message: 'tileSchedulerMetadata: does not match cacheSeqlens (was it computed before cacheSeqlens changed?); call getMlaMetadata again for these seqlens',
+    });
+  });
+});

@@ -12,7 +12,7 @@
 // The check recomputes a few (request, query token, head) rows in float64 straight from the host copies —
 // independent of both backends' data flow — and compares them with the decode's output.
 
-import { fromHalfBits, roundTo, toHalfBits } from '../dtype.js';
+import { fromHalfBits, toHalfBits } from '../dtype.js';
 import { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import type { BenchConfig } from './configs.js';
 
@@ -211,12 +211,19 @@ export interface CheckResult {
   message: string;
 }
 
-export const CHECK_TOLERANCE = { cosDiff: 1e-5, absErr: 1e-3, lseErr: 1e-3 } as const;
+/**
+ * FlashMLA's own test tolerances (tests/kernelkit/compare.py: an element passes when abs err < 8e-4 or
+ * rel err < 2.01/128). The bench draws standard-normal data like FlashMLA's benchmark; with such peaked
+ * softmaxes the bf16 rounding of P before P·V (which every bf16 tensor-core kernel, FlashMLA's included, does)
+ * exceeds "2 × output rounding + 1e-3" on a few elements, so the bench checks what FlashMLA checks. The test
+ * suite (test/gpu-decode.test.ts) keeps the stricter per-element bound on its own data.
+ */
+export const CHECK_TOLERANCE = { cosDiff: 1e-5, absErr: 8e-4, relErr: 2.01 / 128, lseErr: 1e-3 } as const;
 
 /**
  * Compare sampled rows of a decode's output (raw out [b, s_q, h_q, 512], lse [b, h_q, s_q]) with the float64
- * reference: the +inf/NaN pattern must match; cosDiff < 1e-5; per element |err| ≤ 2·(rounding error of the
- * exact value in the output dtype) + 1e-3; |lse err| ≤ 1e-3 · max(1, |lse|). No NaN anywhere in out.
+ * reference: the +inf/NaN pattern must match; cosDiff < 1e-5; per element |err| < 8e-4 or
+ * |err| / (|ref| + 1e-6) < 2.01/128; |lse err| ≤ 1e-3 · max(1, |lse|). No NaN anywhere in out.
  */
 export function checkSamples(p: BenchProblem, outBits: Uint16Array, lse: Float32Array, samples: readonly SampleRow[], softmaxScale?: number): CheckResult {
   const { s_q: sQ, h_q: hQ } = p.config;
@@ -249,8 +256,8 @@ export function checkSamples(p: BenchProblem, outBits: Uint16Array, lse: Float32
       sxx += g * g + x * x;
       const err = Math.abs(g - x);
       if (err > maxAbsErr) maxAbsErr = err;
-      const bound = 2 * Math.abs(roundTo(p.dtype, x) - x) + CHECK_TOLERANCE.absErr;
-      if (err > bound && failures.length < 3) failures.push(`${where}: out[${c}] = ${g} vs ${x.toPrecision(6)}`);
+      const close = err < CHECK_TOLERANCE.absErr || err / (Math.abs(x) + 1e-6) < CHECK_TOLERANCE.relErr;
+      if (!close && failures.length < 3) failures.push(`${where}: out[${c}] = ${g} vs ${x.toPrecision(6)}`);
     }
   }
   const cosDiff = sxx < 1e-12 ? 0 : 1 - (2 * sxy) / sxx;

@@ -6,7 +6,7 @@ import { getBackend } from '../backend.js';
 import { Tensor } from '../tensor.js';
 import { isCapturing } from '../graph.js';
 import { HEAD_DIM_K, HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
-import { numSmPartsFor } from './schedule.js';
+import { numSmPartsFor, scheduleTiles } from './schedule.js';
 import {
   expectContiguous, expectDtype, expectRank, expectTensor, fmtShape, validateBlockTableValues, validateDecode, validateSeqlenValues, validateSoftmaxScale,
 } from './validate.js';
@@ -23,6 +23,8 @@ export interface MlaMetadataOptions {
   smCount?: number;
   /** Write into these tensors instead of allocating (e.g. inside a captured graph). */
   out?: MlaMetadata;
+  /** Check that no seqlen is negative (reads cuda tensors back; default: on, off inside a graph capture). */
+  checkValues?: boolean;
 }
 
 /** What a metadata tensor was computed for, so a decode with another q shape is caught. */
@@ -50,6 +52,11 @@ export function getMlaMetadata(cacheSeqlens: Tensor, numHeadsPerHeadK: number, n
   if (numHeadsK !== 1) throw new RangeError(`numHeadsK: expected 1 (MLA has one KV head), got ${numHeadsK}`);
   const b = cacheSeqlens.shape[0];
   if (b < 1) throw new RangeError(`cacheSeqlens: expected b ≥ 1 requests, got shape ${fmtShape(cacheSeqlens.shape)}`);
+  if (cacheSeqlens.backend === 'cpu' || (opts.checkValues ?? !isCapturing())) {
+    const lens = cacheSeqlens.toInt32();
+    const bad = lens.findIndex((x) => x < 0);
+    if (bad >= 0) throw new RangeError(`cacheSeqlens[${bad}]: expected ≥ 0, got ${lens[bad]}`);
+  }
   const backend = getBackend(cacheSeqlens.backend);
   const smCount = opts.smCount === undefined ? backend.smCount() : expectPositiveInt('smCount', opts.smCount);
   const numSmParts = numSmPartsFor(smCount, numHeadsPerHeadK, numHeadsK);
@@ -90,7 +97,8 @@ export interface FlashMlaOptions {
   /** cuda: decode kernel to use (see `decodeKernels()`); default: the best for the device. */
   kernel?: string;
   /**
-   * Check cacheSeqlens/blockTable values against the block table's capacity before launching.
+   * Check cacheSeqlens/blockTable values against the block table's capacity, and the metadata against the
+   * schedule of these seqlens, before launching.
    * Always on for cpu tensors. For cuda tensors it reads them back (a small device→host copy and a stream
    * sync per call), so it defaults to on outside graph capture and off inside; pass false in hot loops.
    */
@@ -136,6 +144,15 @@ export function flashMlaWithKvcache(
     validateSeqlenValues(seqlens, dims.maxBlocksPerSeq);
     const table = blockTable.toInt32();
     validateBlockTableValues(table, dims.maxBlocksPerSeq, seqlens, dims.numBlocks);
+    // A schedule made for other seqlens leaves outputs unwritten: it must be exactly the one for these.
+    const expected = scheduleTiles(seqlens, dims.numSmParts);
+    const got = tileSchedulerMetadata.toInt32();
+    const splits = numSplits.toInt32();
+    if (got.some((x, i) => x !== expected.metadata[i]) || splits.some((x, i) => x !== expected.numSplits[i])) {
+      throw new RangeError(
+        'tileSchedulerMetadata: does not match cacheSeqlens (was it computed before cacheSeqlens changed?); call getMlaMetadata again for these seqlens',
+      );
+    }
   }
   const outShape = [dims.b, dims.sQ, dims.hQ, HEAD_DIM_V];
   const lseShape = [dims.b, dims.hQ, dims.sQ];
