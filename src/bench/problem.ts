@@ -166,14 +166,18 @@ export function pickSamples(p: BenchProblem, count: number): SampleRow[] {
 /**
  * Plain softmax attention in float64 for one row, read through the block table: the bottom-right causal mask
  * (query s of s_q sees keys < seqlen − (s_q − 1 − s)); a row that sees no key gives out 0, lse +inf.
+ * `outLowP` is the same row with the softmax weights rounded to the input dtype before P·V, as every
+ * 16-bit tensor-core kernel (FlashMLA's included) must do: its distance from `out` is the error a correct
+ * kernel of that precision can have (FA3's test rule).
  */
-export function referenceRow(p: BenchProblem, i: number, s: number, h: number, softmaxScale = 1 / Math.sqrt(HEAD_DIM_K)): { out: Float64Array; lse: number } {
+export function referenceRow(p: BenchProblem, i: number, s: number, h: number, softmaxScale = 1 / Math.sqrt(HEAD_DIM_K)): { out: Float64Array; outLowP: Float64Array; lse: number } {
   const { s_q: sQ, h_q: hQ, causal } = p.config;
   const tab = halfTable(p.dtype);
   const seqlen = p.seqlens[i];
   const visible = causal && sQ > 1 ? seqlen - (sQ - 1 - s) : seqlen;
   const out = new Float64Array(HEAD_DIM_V);
-  if (visible <= 0) return { out, lse: Infinity };
+  const outLowP = new Float64Array(HEAD_DIM_V);
+  if (visible <= 0) return { out, outLowP, lse: Infinity };
   const q = new Float64Array(HEAD_DIM_K);
   const qOff = ((i * sQ + s) * hQ + h) * HEAD_DIM_K;
   for (let c = 0; c < HEAD_DIM_K; c++) q[c] = tab[p.qBits[qOff + c]];
@@ -190,12 +194,20 @@ export function referenceRow(p: BenchProblem, i: number, s: number, h: number, s
   let sum = 0;
   for (let t = 0; t < visible; t++) {
     const w = Math.exp(logits[t] - m);
+    const wLow = fromHalfBits(p.dtype, toHalfBits(p.dtype, w));
     sum += w;
     const k = kOffset(t);
-    for (let c = 0; c < HEAD_DIM_V; c++) out[c] += w * tab[p.kBits[k + c]];
+    for (let c = 0; c < HEAD_DIM_V; c++) {
+      const v = tab[p.kBits[k + c]];
+      out[c] += w * v;
+      outLowP[c] += wLow * v;
+    }
   }
-  for (let c = 0; c < HEAD_DIM_V; c++) out[c] /= sum;
-  return { out, lse: m + Math.log(sum) };
+  for (let c = 0; c < HEAD_DIM_V; c++) {
+    out[c] /= sum;
+    outLowP[c] /= sum;
+  }
+  return { out, outLowP, lse: m + Math.log(sum) };
 }
 
 export interface CheckResult {
@@ -212,18 +224,18 @@ export interface CheckResult {
 }
 
 /**
- * FlashMLA's own test tolerances (tests/kernelkit/compare.py: an element passes when abs err < 8e-4 or
- * rel err < 2.01/128). The bench draws standard-normal data like FlashMLA's benchmark; with such peaked
- * softmaxes the bf16 rounding of P before P·V (which every bf16 tensor-core kernel, FlashMLA's included, does)
- * exceeds "2 × output rounding + 1e-3" on a few elements, so the bench checks what FlashMLA checks. The test
- * suite (test/gpu-decode.test.ts) keeps the stricter per-element bound on its own data.
+ * The bench draws standard-normal data like FlashMLA's benchmark. Its variable-length configs hold requests of
+ * 2 tokens, whose softmax has two large weights: there the rounding of P to bf16 before P·V (which every bf16
+ * tensor-core kernel, FlashMLA's included, does) moves an output by up to ~1e-2. So each element's bound is
+ * FA3's rule — twice the error of the same-precision computation (P rounded to the dtype) — plus twice the
+ * error of rounding the exact result to the output dtype, plus 1e-3.
  */
-export const CHECK_TOLERANCE = { cosDiff: 1e-5, absErr: 8e-4, relErr: 2.01 / 128, lseErr: 1e-3 } as const;
+export const CHECK_TOLERANCE = { cosDiff: 1e-5, absErr: 1e-3, lseErr: 1e-3 } as const;
 
 /**
  * Compare sampled rows of a decode's output (raw out [b, s_q, h_q, 512], lse [b, h_q, s_q]) with the float64
- * reference: the +inf/NaN pattern must match; cosDiff < 1e-5; per element |err| < 8e-4 or
- * |err| / (|ref| + 1e-6) < 2.01/128; |lse err| ≤ 1e-3 · max(1, |lse|). No NaN anywhere in out.
+ * reference: the +inf/NaN pattern must match; cosDiff < 1e-5; per element |err| ≤ 2·max over the row of
+ * |outLowP − out| + 2·|round(out) − out| + 1e-3; |lse err| ≤ 1e-3 · max(1, |lse|). No NaN anywhere in out.
  */
 export function checkSamples(p: BenchProblem, outBits: Uint16Array, lse: Float32Array, samples: readonly SampleRow[], softmaxScale?: number): CheckResult {
   const { s_q: sQ, h_q: hQ } = p.config;
@@ -248,6 +260,8 @@ export function checkSamples(p: BenchProblem, outBits: Uint16Array, lse: Float32
       if (e > CHECK_TOLERANCE.lseErr * Math.max(1, Math.abs(ref.lse))) failures.push(`${where}: lse ${gotLse} vs ${ref.lse.toFixed(6)}`);
     }
     const base = ((i * sQ + s) * hQ + h) * HEAD_DIM_V;
+    let lowPErr = 0;
+    for (let c = 0; c < HEAD_DIM_V; c++) lowPErr = Math.max(lowPErr, Math.abs(ref.outLowP[c] - ref.out[c]));
     for (let c = 0; c < HEAD_DIM_V; c++) {
       const g = tab[outBits[base + c]];
       const x = ref.out[c];
@@ -256,8 +270,8 @@ export function checkSamples(p: BenchProblem, outBits: Uint16Array, lse: Float32
       sxx += g * g + x * x;
       const err = Math.abs(g - x);
       if (err > maxAbsErr) maxAbsErr = err;
-      const close = err < CHECK_TOLERANCE.absErr || err / (Math.abs(x) + 1e-6) < CHECK_TOLERANCE.relErr;
-      if (!close && failures.length < 3) failures.push(`${where}: out[${c}] = ${g} vs ${x.toPrecision(6)}`);
+      const bound = 2 * lowPErr + 2 * Math.abs(fromHalfBits(p.dtype, toHalfBits(p.dtype, x)) - x) + CHECK_TOLERANCE.absErr;
+      if (err > bound && failures.length < 3) failures.push(`${where}: out[${c}] = ${g} vs ${x.toPrecision(6)}`);
     }
   }
   const cosDiff = sxx < 1e-12 ? 0 : 1 - (2 * sxy) / sxx;
