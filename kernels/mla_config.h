@@ -45,3 +45,23 @@ constexpr int COMBINE_ROWS_PER_CTA = 8;        // one warp per folded row
 constexpr int COMBINE_THREADS = COMBINE_ROWS_PER_CTA * 32;
 
 }  // namespace mla
+
+namespace mla {
+// ---- Hopper split-KV decode kernel (wgmma + TMA, sm_90a) ---------------------------------------------------
+// HOST: grid (ceil(q_rows / 64), num_sm_parts, 1), block SM90_THREADS, dynamic smem SM90_SMEM_BYTES; second
+//       kernel argument: a 3-D tiled tensor map of the K cache {576, 64, num_blocks}, box {64, 64, 1}, 128B swizzle.
+constexpr int SM90_THREADS = 256;              // two math warpgroups: S split by tokens, O split by columns
+constexpr int SM90_SLAB_BYTES = 64 * 64 * 2;   // 64 rows × 64 channels (128 B rows, 128B-swizzled)
+constexpr int SM90_SLABS = HEAD_DIM_K / 64;    // 9 slabs per Q tile or K block
+constexpr int SM90_TILE_BYTES = SM90_SLABS * SM90_SLAB_BYTES;  // 73728
+constexpr int SM90_STAGES = 2;                 // K blocks in flight per CTA
+constexpr int SM90_OFF_Q = 0;
+constexpr int SM90_OFF_K = SM90_TILE_BYTES;
+constexpr int SM90_OFF_P = SM90_OFF_K + SM90_STAGES * SM90_TILE_BYTES;  // 64 rows × 64 tokens P, swizzled
+constexpr int SM90_OFF_RED = SM90_OFF_P + SM90_SLAB_BYTES;              // float [2 WGs][64] row max
+constexpr int SM90_OFF_L = SM90_OFF_RED + 2 * 64 * 4;                   // float [2 WGs][64] row sums
+constexpr int SM90_OFF_BAR = SM90_OFF_L + 2 * 64 * 4;                   // uint64 [SM90_STAGES] "K block landed"
+constexpr int SM90_SMEM_BYTES = SM90_OFF_BAR + 8 * SM90_STAGES + 1024;  // + slack to align the base to 1024
+static_assert(SM90_SMEM_BYTES == 231440, "HOST mirrors this number");
+static_assert(SM90_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
+}  // namespace mla

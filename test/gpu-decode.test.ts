@@ -108,37 +108,43 @@ async function runCase(c: Case, seed: number): Promise<void> {
   const expected = scheduleTiles(p.seqlens, parts);
   assert.deepEqual(md.tileSchedulerMetadata.toInt32(), expected.metadata, `metadata (seed ${seed})`);
   assert.deepEqual(md.numSplits.toInt32(), expected.numSplits, `numSplits (seed ${seed})`);
-  const out = Tensor.full([c.b, c.sQ, c.hQ, 512], NaN, { dtype: c.dtype, backend: 'cuda' });
-  const lse = Tensor.full([c.b, c.hQ, c.sQ], NaN, { dtype: 'fp32', backend: 'cuda' });
-  flashMlaWithKvcache(t.q, t.kCache, t.blockTable, t.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: c.causal, out, lse });
-  const gotOut = out.toFloat32();
-  const gotLse = lse.toFloat32();
-  const nanOut = gotOut.findIndex(Number.isNaN);
-  assert.equal(nanOut, -1, `out[${nanOut}] is NaN: element not written or NaN leaked (seed ${seed})`);
-  const nanLse = gotLse.findIndex(Number.isNaN);
-  assert.equal(nanLse, -1, `lse[${nanLse}] is NaN (seed ${seed})`);
   const rows = sampleRows(p, rng(seed ^ 0x5eed));
   const refOut = new Float64Array(rows.length * 512);
   const refLse = new Float64Array(rows.length);
-  const subOut = new Float32Array(rows.length * 512);
-  const subLse = new Float32Array(rows.length);
   rows.forEach(([i, s, h], k) => {
     const ref = referenceRow(p, i, s, h, c.causal && c.sQ > 1);
     refOut.set(ref.out, k * 512);
     refLse[k] = ref.lse;
-    const o = ((i * c.sQ + s) * c.hQ + h) * 512;
-    subOut.set(gotOut.subarray(o, o + 512), k * 512);
-    subLse[k] = gotLse[(i * c.hQ + h) * c.sQ + s];
   });
-  const co = compare('out', subOut, refOut, c.dtype, { seed });
-  const cl = compare('lse', subLse, refLse, 'fp32', { seed, absTol: 1e-4 });
-  worstCos = Math.max(worstCos, co.cosDiff, cl.cosDiff);
-  casesRun++;
   const splits = md.numSplits.toInt32();
   const maxSplits = Math.max(...Array.from({ length: c.b }, (_, i) => splits[i + 1] - splits[i]));
-  console.log(`  ${c.label} ${c.dtype} causal=${c.causal}: ${rows.length} rows, parts ${parts}, max splits ${maxSplits}; ${co.message}; ${cl.message}`);
-  assert.ok(co.ok, co.message);
-  assert.ok(cl.ok, cl.message);
+  const out = Tensor.empty([c.b, c.sQ, c.hQ, 512], { dtype: c.dtype, backend: 'cuda' });
+  const lse = Tensor.empty([c.b, c.hQ, c.sQ], { dtype: 'fp32', backend: 'cuda' });
+  for (const kernel of getBackend('cuda').decodeKernels()) {
+    out.fill(NaN);
+    lse.fill(NaN);
+    flashMlaWithKvcache(t.q, t.kCache, t.blockTable, t.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: c.causal, out, lse, kernel });
+    const gotOut = out.toFloat32();
+    const gotLse = lse.toFloat32();
+    const nanOut = gotOut.findIndex(Number.isNaN);
+    assert.equal(nanOut, -1, `${kernel}: out[${nanOut}] is NaN: element not written or NaN leaked (seed ${seed})`);
+    const nanLse = gotLse.findIndex(Number.isNaN);
+    assert.equal(nanLse, -1, `${kernel}: lse[${nanLse}] is NaN (seed ${seed})`);
+    const subOut = new Float32Array(rows.length * 512);
+    const subLse = new Float32Array(rows.length);
+    rows.forEach(([i, s, h], k) => {
+      const o = ((i * c.sQ + s) * c.hQ + h) * 512;
+      subOut.set(gotOut.subarray(o, o + 512), k * 512);
+      subLse[k] = gotLse[(i * c.hQ + h) * c.sQ + s];
+    });
+    const co = compare(`${kernel} out`, subOut, refOut, c.dtype, { seed });
+    const cl = compare(`${kernel} lse`, subLse, refLse, 'fp32', { seed, absTol: 1e-4 });
+    worstCos = Math.max(worstCos, co.cosDiff, cl.cosDiff);
+    casesRun++;
+    console.log(`  ${c.label} ${c.dtype} causal=${c.causal}: ${rows.length} rows, parts ${parts}, max splits ${maxSplits}; ${co.message}; ${cl.message}`);
+    assert.ok(co.ok, co.message);
+    assert.ok(cl.ok, cl.message);
+  }
   for (const x of [out, lse, md.tileSchedulerMetadata, md.numSplits]) x.dispose();
   t.dispose();
 }
@@ -150,7 +156,7 @@ describe('cuda decode vs float64 reference', { skip }, () => {
     test(c.label, async () => runCase(c, (seed + k * 7919) >>> 0));
   });
   test('summary', () => {
-    console.log(`cuda decode: ${casesRun} cases, worst cos diff ${worstCos.toExponential(2)}, base seed ${seed}`);
+    console.log(`cuda decode: ${casesRun} case × kernel runs (${getBackend('cuda').decodeKernels().join(', ')}), worst cos diff ${worstCos.toExponential(2)}, base seed ${seed}`);
   });
 });
 

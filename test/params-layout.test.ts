@@ -48,4 +48,8 @@ test('the cubins declare a parameter of the same size', { skip }, async () => {
     const k = loadKernel(file, arch, entry, ['bytes']);
     assert.deepEqual(k.paramSizes, [MLA_DECODE_PARAMS_BYTES], entry);
   }
+  if (device.isHopper) {
+    const k = loadKernel('mla_decode_sm90', ['sm_90a'], 'mla_decode_sm90_bf16', ['bytes', 'bytes']);
+    assert.deepEqual(k.paramSizes, [MLA_DECODE_PARAMS_BYTES, 128], 'mla_decode_sm90_bf16: params + CUtensorMap');
+  }
 });

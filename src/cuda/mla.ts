@@ -6,13 +6,14 @@ import { registerBackend } from '../backend.js';
 import { allocForCapture } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 import { UnsupportedDeviceError } from '../errors.js';
-import { HEAD_DIM_V } from '../mla/constants.js';
+import { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { getCudaContext, loadKernel } from './context.js';
-import { CudaDevice, DeviceBuffer, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
+import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { encodeMlaDecodeParams, MLA_DECODE_PARAMS_BYTES } from './params.js';
 
 // Launch shapes, mirrored from kernels/mla_config.h.
 const GENERIC = { blockM: 64, threads: 256, sharedBytes: 155648 };
+const SM90_SMEM_BYTES = 231440;
 const COMBINE_ROWS_PER_CTA = 8;
 const COMBINE_THREADS = 256;
 const METADATA_THREADS = 32;
@@ -56,9 +57,39 @@ interface DecodeKernelSpec {
   sharedBytes: number;
   archs: (dev: CudaDevice) => string[];
   supported: (dev: CudaDevice) => boolean;
+  /** Kernel arguments after the params struct (e.g. tensor maps). */
+  extraArgs?: (a: MlaDecodeArgs) => Uint8Array[];
+}
+
+/** TMA descriptor of the K cache as 64-token pages: {576 channels, 64 tokens, numBlocks}, 64×64 boxes, 128B swizzle. */
+let kMapCache: { key: string; map: Uint8Array } | null = null;
+function kCacheTensorMap(kCache: Tensor): Uint8Array {
+  const key = `${kCache.ptr}:${kCache.dtype}:${kCache.shape.join(',')}:${kCache.strides.join(',')}`;
+  if (kMapCache?.key === key) return kMapCache.map;
+  const map = encodeTensorMap({
+    dataType: kCache.dtype === 'bf16' ? TensorMapDataType.bf16 : TensorMapDataType.fp16,
+    address: kCache.ptr,
+    dims: [HEAD_DIM_K, PAGE_BLOCK_SIZE, kCache.shape[0]],
+    strides: [kCache.strides[1] * 2, kCache.strides[0] * 2],
+    box: [64, PAGE_BLOCK_SIZE, 1],
+    swizzle: TensorMapSwizzle.b128,
+  });
+  kMapCache = { key, map };
+  return map;
 }
 
 const decodeKernelSpecs: DecodeKernelSpec[] = [
+  {
+    name: 'hopper',
+    file: 'mla_decode_sm90',
+    entry: (dt) => `mla_decode_sm90_${dt}`,
+    blockM: 64,
+    threads: 256,
+    sharedBytes: SM90_SMEM_BYTES,
+    archs: () => ['sm_90a'],
+    supported: (dev) => dev.isHopper && dev.info.maxSharedMemoryPerBlockOptin >= SM90_SMEM_BYTES,
+    extraArgs: (a) => [kCacheTensorMap(a.kCache)],
+  },
   {
     name: 'generic',
     file: 'mla_decode_generic',
@@ -168,10 +199,12 @@ class CudaMlaBackend implements MlaBackend {
       this.paramBuf,
     );
     const stream = getCudaContext().stream;
-    const decode: Kernel = loadKernel(spec.file, spec.archs(dev), spec.entry(dt), ['bytes']);
+    const extra = spec.extraArgs?.(a) ?? [];
+    const decode: Kernel = loadKernel(spec.file, spec.archs(dev), spec.entry(dt), ['bytes', ...extra.map(() => 'bytes' as const)]);
     decode.launch(
       { grid: [Math.ceil(qRows / spec.blockM), numSmParts, 1], block: [spec.threads, 1, 1], sharedMemBytes: spec.sharedBytes, stream, pdl: this.pdl },
       params,
+      ...extra,
     );
     const combine = loadKernel('mla_combine', portableArchs(dev), `mla_combine_${dt}`, ['bytes']);
     combine.launch(
