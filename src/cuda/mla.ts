@@ -61,11 +61,17 @@ interface DecodeKernelSpec {
   extraArgs?: (a: MlaDecodeArgs) => Uint8Array[];
 }
 
-/** TMA descriptor of the K cache as 64-token pages: {576 channels, 64 tokens, numBlocks}, 64×64 boxes, 128B swizzle. */
-let kMapCache: { key: string; map: Uint8Array } | null = null;
+/**
+ * TMA descriptor of the K cache as 64-token pages: {576 channels, 64 tokens, numBlocks}, 64×64 boxes, 128B swizzle.
+ * Cached per cache tensor (one per layer in a model), so steady-state decoding encodes nothing.
+ */
+const kMapCache = new Map<string, Uint8Array>();
+const K_MAP_CACHE_MAX = 256;
 function kCacheTensorMap(kCache: Tensor): Uint8Array {
   const key = `${kCache.ptr}:${kCache.dtype}:${kCache.shape.join(',')}:${kCache.strides.join(',')}`;
-  if (kMapCache?.key === key) return kMapCache.map;
+  const hit = kMapCache.get(key);
+  if (hit) return hit;
+  if (kMapCache.size >= K_MAP_CACHE_MAX) kMapCache.delete(kMapCache.keys().next().value!);
   const map = encodeTensorMap({
     dataType: kCache.dtype === 'bf16' ? TensorMapDataType.bf16 : TensorMapDataType.fp16,
     address: kCache.ptr,
@@ -74,7 +80,7 @@ function kCacheTensorMap(kCache: Tensor): Uint8Array {
     box: [64, PAGE_BLOCK_SIZE, 1],
     swizzle: TensorMapSwizzle.b128,
   });
-  kMapCache = { key, map };
+  kMapCache.set(key, map);
   return map;
 }
 
