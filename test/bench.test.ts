@@ -17,6 +17,8 @@ import { formatReport, formatTable, validateBenchResult, type BenchResult } from
 import { escapeXml, rooflineSvg, rooflineSvgFromResult } from '../src/bench/svg.js';
 import { runBench } from '../src/bench/run.js';
 import { toHalfBits } from '../src/dtype.js';
+import { getBackend } from '../src/index.js';
+import { gpuSkipReason } from './util/problem.js';
 
 const ANCHORS = ['/work/shared/reference/anchors-h100.json', '/work/shared/reference/anchors-h200.json'];
 const tmp = mkdtempSync(join(tmpdir(), 'flash-mla-bench-'));
@@ -324,6 +326,25 @@ test('CLI: bench --backend cpu on a tiny config writes JSON and SVG and exits 0'
   const text = readFileSync(svg, 'utf8');
   assertWellFormed(text);
   assert.equal((text.match(/class="point"/g) ?? []).length, 1);
+});
+
+const gpuSkip = await gpuSkipReason();
+test('GPU smoke: bench --configs <one> on cuda, every decode kernel, writes a valid JSON with checked rows', { skip: gpuSkip }, () => {
+  const json = join(tmp, 'gpu.json');
+  const kernels = getBackend('cuda').decodeKernels();
+  const r = spawnSync(process.execPath, [cli, 'bench', '--backend', 'cuda', '--configs', 'sweep:16', '--kernel', kernels.join(','), '--iters', '5', '--warmup', '1', '--json', json], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const result = JSON.parse(readFileSync(json, 'utf8')) as BenchResult;
+  assert.deepEqual(validateBenchResult(result), []);
+  assert.equal(result.rows.length, kernels.length);
+  for (const row of result.rows) {
+    assert.ok(row.check?.ok, `${row.kernel}: ${row.check?.message}`);
+    assert.ok(row.ms > 0 && row.GBps > 0, `${row.kernel}: ${row.ms} ms`);
+  }
+  console.log(r.stdout.split('\n').filter((l) => /sweep#16/.test(l)).join('\n'));
 });
 
 test('CLI: help, info, usage errors', () => {
