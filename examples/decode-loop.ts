@@ -15,6 +15,7 @@ import { PagedKvCache, appendKv } from '../src/kvcache/index.js';
 import { float32ToBf16Bits, bf16BitsToFloat32 } from '../src/dtype.js';
 import { getCudaContext } from '../src/cuda/context.js';
 import { CudaEvent } from '../src/cuda/runtime.js';
+import { rng } from '../src/util/random.js';
 
 const W = 576;
 
@@ -64,17 +65,6 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A pool of random bf16 patterns (normal · 0.1, clamped to [-1, 1]); windows of it stand in for model activations. */
 class Pool {

@@ -133,3 +133,16 @@ export function decodeHalf(dtype: 'bf16' | 'fp16', src: Uint16Array): Float32Arr
   }
   return out;
 }
+
+const decodeTables: { bf16?: Float64Array; fp16?: Float64Array } = {};
+
+/** 16-bit pattern → value, all 65536 of them (built once): the fast path of every host-side decode loop. */
+export function halfDecodeTable(dtype: 'bf16' | 'fp16'): Float64Array {
+  let t = decodeTables[dtype];
+  if (!t) {
+    t = new Float64Array(65536);
+    for (let i = 0; i < 65536; i++) t[i] = fromHalfBits(dtype, i);
+    decodeTables[dtype] = t;
+  }
+  return t;
+}

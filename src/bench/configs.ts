@@ -4,6 +4,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { decodeBytes, decodeFlops, sumSeqlens } from './metrics.js';
+import { rng } from '../util/random.js';
 
 export type ConfigSetName = 'sweep' | 'small' | 'tiny';
 export const CONFIG_SETS: readonly ConfigSetName[] = ['sweep', 'small', 'tiny'];
@@ -128,17 +129,6 @@ export function configSet(name: ConfigSetName): BenchConfig[] {
 
 // ---------------------------------------------------------------------------------------------- files
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** FlashMLA's variable lengths: max(normal(s, s/2), s_q), rounded — deterministic for a given seed. */
 export function variableSeqlens(b: number, s: number, sQ: number, seed: number): number[] {

@@ -12,9 +12,10 @@
 // The check recomputes a few (request, query token, head) rows in float64 straight from the host copies —
 // independent of both backends' data flow — and compares them with the decode's output.
 
-import { fromHalfBits, toHalfBits } from '../dtype.js';
+import { fromHalfBits, halfDecodeTable, toHalfBits } from '../dtype.js';
 import { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import type { BenchConfig } from './configs.js';
+import { rng } from '../util/random.js';
 
 /** Extra NaN page blocks at the end of the cache (targets of the block table's unused columns). */
 const SPARE_BLOCKS = 2;
@@ -35,17 +36,6 @@ export interface BenchProblem {
   maxBlocksPerSeq: number;
 }
 
-/** mulberry32: small, fast, seedable. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function normalPool(r: () => number, dtype: 'bf16' | 'fp16', n: number): Uint16Array {
   const pool = new Uint16Array(n);
@@ -114,16 +104,7 @@ export function makeBenchProblem(config: BenchConfig, seed: number, scratch?: Ui
 
 // ---------------------------------------------------------------------------------------------- check
 
-const tables: { bf16?: Float64Array; fp16?: Float64Array } = {};
-function halfTable(dt: 'bf16' | 'fp16'): Float64Array {
-  let t = tables[dt];
-  if (!t) {
-    t = new Float64Array(65536);
-    for (let i = 0; i < 65536; i++) t[i] = fromHalfBits(dt, i);
-    tables[dt] = t;
-  }
-  return t;
-}
+const halfTable = halfDecodeTable;
 
 export interface SampleRow {
   /** request */

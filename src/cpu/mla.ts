@@ -4,7 +4,7 @@
 
 import type { MlaBackend, MlaDecodeArgs } from '../backend.js';
 import { registerBackend } from '../backend.js';
-import { fromHalfBits, isFloat16Type, toHalfBits } from '../dtype.js';
+import { halfDecodeTable, isFloat16Type, toHalfBits } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
 import { DEFAULT_CPU_SM_COUNT, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { scheduleTiles, workItems } from '../mla/schedule.js';
@@ -13,20 +13,12 @@ import { scheduleTiles, workItems } from '../mla/schedule.js';
 function reader(t: Tensor): (index: number) => number {
   const data = t.data;
   if (isFloat16Type(t.dtype)) {
-    const dt = t.dtype;
-    // 65536-entry table: decoding is the hot loop of the oracle
-    const table = halfTables[dt] ?? (halfTables[dt] = buildHalfTable(dt));
+    const table = halfDecodeTable(t.dtype); // decoding is the hot loop of the oracle
     return (i) => table[(data as Uint16Array)[i]];
   }
   return (i) => data[i];
 }
 
-const halfTables: { bf16?: Float64Array; fp16?: Float64Array } = {};
-function buildHalfTable(dt: 'bf16' | 'fp16'): Float64Array {
-  const t = new Float64Array(65536);
-  for (let i = 0; i < 65536; i++) t[i] = fromHalfBits(dt, i);
-  return t;
-}
 
 /** Partial attention of one folded row over tokens [start, end): normalised output and natural LSE. */
 export interface Partial {

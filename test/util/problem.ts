@@ -3,23 +3,14 @@
 // flow), and a comparison that checks NaN/Inf masks first and reports the worst element.
 
 import { Tensor, type BackendName } from '../../src/index.js';
-import { fromHalfBits, roundTo, type DType } from '../../src/dtype.js';
+import { halfDecodeTable, roundTo, type DType } from '../../src/dtype.js';
+import { rng } from '../../src/util/random.js';
+export { rng };
 
 export function freshSeed(): number {
   return process.env.FLASH_MLA_SEED ? Number(process.env.FLASH_MLA_SEED) : (Math.random() * 2 ** 31) >>> 0;
 }
 
-/** mulberry32: small, fast, good enough for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Standard normal (Box-Muller). */
 export function normal(r: () => number): number {
@@ -62,16 +53,6 @@ export interface Problem {
 
 export const GARBAGE_BLOCK = 2147480000;
 
-const tables: { bf16?: Float64Array; fp16?: Float64Array } = {};
-function decodeTableFor(dtype: 'bf16' | 'fp16'): Float64Array {
-  let t = tables[dtype];
-  if (!t) {
-    t = new Float64Array(65536);
-    for (let i = 0; i < 65536; i++) t[i] = fromHalfBits(dtype, i);
-    tables[dtype] = t;
-  }
-  return t;
-}
 
 /**
  * Random 16-bit float patterns, fast enough for a GiB of cache: random sign, mantissa and an exponent
@@ -126,7 +107,7 @@ export function makeProblem(spec: ProblemSpec): Problem {
     }
   }
   const qBits = randomBits(dtype, b * sQ * hQ * 576, scale, r);
-  const decodeTable = decodeTableFor(dtype);
+  const decodeTable = halfDecodeTable(dtype);
   let qHost: Float32Array | null = null;
   let kHost: Float32Array | null = null;
   return {
