@@ -17,6 +17,7 @@
 #include "mla_config.h"
 #include "mla_generic_common.cuh"
 #include "mla_params.h"
+#include "mla_work.cuh"
 #include "ptx.cuh"
 
 using namespace mla;
@@ -83,24 +84,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
 
   // Everything below may depend on the previous kernel (metadata, q, kv cache): wait first (sm_90 PDL).
   ptx::grid_dep_wait();
-  const int* md = p.tile_scheduler_metadata + blockIdx.y * METADATA_ROW_INTS;
-  const int begin_req = ptx::ld_plain(md + kBeginReq);
-  const int begin_token = ptx::ld_plain(md + kBeginToken);
-  const int end_req = ptx::ld_plain(md + kEndReq);
-  const int end_token_md = ptx::ld_plain(md + kEndToken);
-  const int begin_split = ptx::ld_plain(md + kBeginSplit);
-  if (begin_req >= p.b) return;  // idle part
+  const PartWork w = load_part_work(p, blockIdx.y);
+  if (w.begin_req >= p.b) return;  // idle part
 
-  // This thread's two rows (fragment rows g and g+8) and the last real row of the m-block (largest s:
-  // rows are s-major, so it has the widest causal border).
-  int r_loc[2], r_glob[2], s_of_row[2];
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    r_loc[h] = rg * 16 + g + 8 * h;
-    r_glob[h] = m_block * GEN_BLOCK_M + r_loc[h];
-    s_of_row[h] = r_glob[h] / p.h_q;
-  }
-  const int s_last = (min(p.q_rows, (m_block + 1) * GEN_BLOCK_M) - 1) / p.h_q;
+  // This thread's two rows: fragment rows g and g+8 of its row group.
+  const int r_loc[2] = {rg * 16 + g, rg * 16 + g + 8};
+  const RowSet rs = row_set(p, m_block, r_loc);
 
   // Per-lane ldmatrix addresses (bytes). A operands (Q, P): lane l → row l%16, column (l/16)·8.
   // B from K (non-trans, [token][channel]): lane l → token (l%8) + (l/16)·8, channel ((l/8)%2)·8.
@@ -111,18 +100,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
   const uint32_t v_b = ((lane & 15) * GEN_QK_PITCH + half * (HEAD_DIM_V / 2) + (lane >> 4) * 8) * 2;
   const float scale_log2 = p.scale_softmax_log2;
 
-  for (int req = begin_req; req <= end_req; ++req) {
-    const int seqlen = ptx::ld_plain(p.cache_seqlens + req);
-    const int start = req == begin_req ? begin_token : 0;
-    const int end_token = req == end_req ? end_token_md : seqlen;
-    const int split_idx = req == begin_req ? begin_split : 0;
-    const bool no_split = start == 0 && end_token == seqlen;
-    // Causal: row with query token s sees keys t < seqlen - (s_q - 1 - s). Clip to this slice's end.
-    const int end_kv = min(end_token, p.causal ? seqlen - (p.s_q - 1 - s_last) : seqlen);
-    int row_end[2];
-#pragma unroll
-    for (int h = 0; h < 2; ++h)
-      row_end[h] = r_glob[h] < p.q_rows ? min(end_token, p.causal ? seqlen - (p.s_q - 1 - s_of_row[h]) : seqlen) : 0;
+  for (int req = w.begin_req; req <= w.end_req; ++req) {
+    const Slice sl = slice_of(p, w, req, rs);
+    const int start = sl.start, end_kv = sl.end_kv;
     const int n_tiles = end_kv > start ? (end_kv - start + GEN_BLOCK_N - 1) / GEN_BLOCK_N : 0;
     const int* bt = p.block_table + static_cast<int64_t>(req) * p.block_table_stride;
 
@@ -173,7 +153,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
             const int t = t0 + half * 16 + j * 8 + tq * 2 + e;
-            const float x = t < row_end[h] ? s[j][2 * h + e] * scale_log2 : -INFINITY;
+            const float x = t < sl.row_end[h] ? s[j][2 * h + e] * scale_log2 : -INFINITY;
             s[j][2 * h + e] = x;
             mx[h] = fmaxf(mx[h], x);
           }
@@ -236,7 +216,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
     }
 
     // ---- epilogue ------------------------------------------------------------------------------------------
-    if (req == end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
+    if (req == w.end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 1);
@@ -247,37 +227,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
       ptx::st_shared_f32(sL + (half * GEN_BLOCK_M + r_loc[1]) * 4, row_sum[1]);
     }
     ptx::named_barrier_sync(bar_id, 64);
-    const int split_row = no_split ? 0 : ptx::ld_plain(p.num_splits + req) + split_idx;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const int r = r_glob[h];
-      if (r >= p.q_rows) continue;  // padding rows of the last m-block: never written
       const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (GEN_BLOCK_M + r_loc[h]) * 4);
-      const bool empty = !(L > 0.f);  // no key seen (or L = NaN): out 0, lse ±inf
-      const float inv = empty ? 0.f : 1.f / L;
-      const float lse2 = ptx::log2_approx(L) + row_max[h];  // log2 units; only used when !empty
-      const int col0 = half * (HEAD_DIM_V / 2) + tq * 2;
-      if (no_split) {
-        T* orow = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col0;
-#pragma unroll
-        for (int j = 0; j < kOTiles; ++j) {
-          const float v0 = empty ? 0.f : o[j][2 * h] * inv, v1 = empty ? 0.f : o[j][2 * h + 1] * inv;
-          *reinterpret_cast<uint32_t*>(orow + j * 8) = Ops::pack2(v0, v1);
-        }
-        if (half == 0 && tq == 0) {
-          const int s_idx = s_of_row[h], h_idx = r - s_idx * p.h_q;
-          p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = empty ? INFINITY : lse2 * kLn2;
-        }
-      } else {
-        const int64_t acc_row = static_cast<int64_t>(split_row) * p.q_rows + r;
-        float* orow = p.o_accum + acc_row * HEAD_DIM_V + col0;
-#pragma unroll
-        for (int j = 0; j < kOTiles; ++j) {
-          const float v0 = empty ? 0.f : o[j][2 * h] * inv, v1 = empty ? 0.f : o[j][2 * h + 1] * inv;
-          *reinterpret_cast<float2*>(orow + j * 8) = make_float2(v0, v1);
-        }
-        if (half == 0 && tq == 0) p.lse_accum[acc_row] = empty ? -INFINITY : lse2;
-      }
+      store_row<T, kOTiles>(p, req, sl, rs, h, reinterpret_cast<const float(&)[4 * kOTiles]>(o), L, row_max[h],
+                            half * (HEAD_DIM_V / 2) + tq * 2, half == 0 && tq == 0);
     }
   }
 }

@@ -19,6 +19,7 @@
 #include "mla_config.h"
 #include "mla_generic_common.cuh"
 #include "mla_params.h"
+#include "mla_work.cuh"
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
 
@@ -79,37 +80,17 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
   // Everything below may depend on the previous kernel (metadata, q, kv cache): wait first (PDL).
   ptx::grid_dep_wait();
-  const int* md = p.tile_scheduler_metadata + blockIdx.y * METADATA_ROW_INTS;
-  const int begin_req = ptx::ld_plain(md + kBeginReq);
-  const int begin_token = ptx::ld_plain(md + kBeginToken);
-  const int end_req = ptx::ld_plain(md + kEndReq);
-  const int end_token_md = ptx::ld_plain(md + kEndToken);
-  const int begin_split = ptx::ld_plain(md + kBeginSplit);
-  if (begin_req >= p.b) return;  // idle part
+  const PartWork w = load_part_work(p, blockIdx.y);
+  if (w.begin_req >= p.b) return;  // idle part
 
-  int r_loc[2], r_glob[2], s_of_row[2];
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    r_loc[h] = warp * 16 + g + 8 * h;
-    r_glob[h] = m_block * GEN_BLOCK_M + r_loc[h];
-    s_of_row[h] = r_glob[h] / p.h_q;
-  }
-  // last real row of the m-block: largest query token, widest causal border
-  const int s_last = (min(p.q_rows, (m_block + 1) * GEN_BLOCK_M) - 1) / p.h_q;
+  const int r_loc[2] = {warp * 16 + g, warp * 16 + g + 8};  // this thread's two rows of the m-block
+  const RowSet rs = row_set(p, m_block, r_loc);
   const float scale_log2 = p.scale_softmax_log2;
   uint32_t blocks_done = 0;  // K blocks this CTA consumed so far: stage = n & 1, phase = (n >> 1) & 1
 
-  for (int req = begin_req; req <= end_req; ++req) {
-    const int seqlen = ptx::ld_plain(p.cache_seqlens + req);
-    const int start = req == begin_req ? begin_token : 0;
-    const int end_token = req == end_req ? end_token_md : seqlen;
-    const int split_idx = req == begin_req ? begin_split : 0;
-    const bool no_split = start == 0 && end_token == seqlen;
-    const int end_kv = min(end_token, p.causal ? seqlen - (p.s_q - 1 - s_last) : seqlen);
-    int row_end[2];
-#pragma unroll
-    for (int h = 0; h < 2; ++h)
-      row_end[h] = r_glob[h] < p.q_rows ? min(end_token, p.causal ? seqlen - (p.s_q - 1 - s_of_row[h]) : seqlen) : 0;
+  for (int req = w.begin_req; req <= w.end_req; ++req) {
+    const Slice sl = slice_of(p, w, req, rs);
+    const int start = sl.start, end_kv = sl.end_kv;
     const int first_block = start / PAGE_BLOCK_SIZE;  // start is a multiple of 64
     const int n_blocks = end_kv > start ? (end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0;
     const int* bt = p.block_table + static_cast<int64_t>(req) * p.block_table_stride + first_block;
@@ -181,7 +162,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
             const int t = block_start + wg * 32 + i * 8 + q4 * 2 + e;
-            const float x = t < row_end[h] ? s[4 * i + 2 * h + e] * scale_log2 : -INFINITY;  // selection: NaN rows drop out
+            const float x = t < sl.row_end[h] ? s[4 * i + 2 * h + e] * scale_log2 : -INFINITY;  // selection: NaN rows drop out
             s[4 * i + 2 * h + e] = x;
             mx[h] = fmaxf(mx[h], x);
           }
@@ -245,7 +226,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     blocks_done += n_blocks;
 
     // ---- epilogue -----------------------------------------------------------------------------------------
-    if (req == end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
+    if (req == w.end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 1);
@@ -253,37 +234,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       if (q4 == 0) ptx::st_shared_f32(sL + (wg * 64 + r_loc[h]) * 4, row_sum[h]);
     }
     ptx::named_barrier_sync(kSumReady, SM90_THREADS);
-    const int split_row = no_split ? 0 : ptx::ld_plain(p.num_splits + req) + split_idx;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const int r = r_glob[h];
-      if (r >= p.q_rows) continue;  // padding rows of the last m-block: never written
       const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (64 + r_loc[h]) * 4);
-      const bool empty = !(L > 0.f);  // no key seen (or L = NaN): out 0, lse ±inf
-      const float inv = empty ? 0.f : 1.f / L;
-      const float lse2 = ptx::log2_approx(L) + row_max[h];
-      const int col0 = wg * (HEAD_DIM_V / 2) + q4 * 2;
-      if (no_split) {
-        T* orow = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col0;
-#pragma unroll
-        for (int i = 0; i < 32; ++i) {
-          const float v0 = empty ? 0.f : o[4 * i + 2 * h] * inv, v1 = empty ? 0.f : o[4 * i + 2 * h + 1] * inv;
-          *reinterpret_cast<uint32_t*>(orow + i * 8) = Ops::pack2(v0, v1);
-        }
-        if (wg == 0 && q4 == 0) {
-          const int s_idx = s_of_row[h], h_idx = r - s_idx * p.h_q;
-          p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = empty ? INFINITY : lse2 * kLn2;
-        }
-      } else {
-        const int64_t acc_row = static_cast<int64_t>(split_row) * p.q_rows + r;
-        float* orow = p.o_accum + acc_row * HEAD_DIM_V + col0;
-#pragma unroll
-        for (int i = 0; i < 32; ++i) {
-          const float v0 = empty ? 0.f : o[4 * i + 2 * h] * inv, v1 = empty ? 0.f : o[4 * i + 2 * h + 1] * inv;
-          *reinterpret_cast<float2*>(orow + i * 8) = make_float2(v0, v1);
-        }
-        if (wg == 0 && q4 == 0) p.lse_accum[acc_row] = empty ? -INFINITY : lse2;
-      }
+      store_row<T, 32>(p, req, sl, rs, h, o, L, row_max[h], wg * (HEAD_DIM_V / 2) + q4 * 2, wg == 0 && q4 == 0);
     }
   }
 }
