@@ -44,6 +44,15 @@ Environment: NO_COLOR disables colour; FLASH_MLA_DEVICE picks the GPU.
 
 class UsageError extends Error {}
 
+/** Errors from parsing a user's selector/file arguments are usage errors (exit 2), not failures. */
+function asUsage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw e instanceof UsageError ? e : new UsageError((e as Error).message);
+  }
+}
+
 const color = process.stderr.isTTY && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
 const paint = (code: string) => (s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
 const green = paint('32');
@@ -137,7 +146,7 @@ async function bench(args: string[]): Promise<number> {
     if (backend === 'cuda' && !cudaAvailable()) throw new Error(`--backend cuda: ${cudaReason()}`);
   } else throw new UsageError(`--backend: expected cpu or cuda, got '${values.backend}'`);
 
-  const sel = selectConfigs(values.configs, backend === 'cuda' ? 'sweep' : 'small');
+  const sel = asUsage(() => selectConfigs(values.configs, backend === 'cuda' ? 'sweep' : 'small'));
   const kernels = (values.kernel ?? []).flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean);
   const peakArg = values['peak-tflops'];
   const peakTflops = peakArg === undefined ? undefined : Number(peakArg);
@@ -149,7 +158,10 @@ async function bench(args: string[]): Promise<number> {
     const card = referenceCardFor(getCudaContext().device.info.name);
     if (card) refSpecs = [card];
   }
-  const references: ReferenceSeries[] = refSpecs.filter((r) => r !== 'none').flatMap((r) => loadReference(r));
+  const references: ReferenceSeries[] = asUsage(() => refSpecs.filter((r) => r !== 'none').flatMap((r) => loadReference(r)));
+  const known = getBackend(backend).decodeKernels();
+  const unknown = kernels.find((k) => !known.includes(k));
+  if (unknown) throw new UsageError(`--kernel: expected one of ${known.join(', ')} on the ${backend} backend, got '${unknown}'`);
 
   const result = await runBench({
     backend,

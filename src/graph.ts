@@ -7,14 +7,17 @@
 //   });
 //   q.write(nextQ); seqlens.write(nextLens); step.replay(); … step.dispose();
 //
-// Rules: inputs and outputs used inside must exist before capture (allocate them first) — tensors
-// created inside are kept alive by the graph and rewritten on each replay; nothing inside may read
-// device data back to the host (flashMlaWithKvcache skips its value checks while capturing).
+// Rules: inputs and outputs used inside must exist before capture (allocate them first): a tensor created
+// inside is a normal tensor that replays keep writing, so it must outlive the graph. Nothing inside may read
+// device data back to the host (flashMlaWithKvcache skips its value checks while capturing), and cpu-backend
+// work cannot be captured (it throws). The backends' scratch (split partials) belongs to the graph: one
+// buffer per graph, shared by every captured call (they run one after another on one stream).
 
 import { getCudaContext } from './cuda/context.js';
 import { DeviceBuffer, Graph } from './cuda/runtime.js';
 import { DisposedError } from './errors.js';
 
+/** Scratch buffers of the graph being captured; the last one is the largest so far. */
 let active: DeviceBuffer[] | null = null;
 
 export function isCapturing(): boolean {
@@ -22,12 +25,14 @@ export function isCapturing(): boolean {
 }
 
 /**
- * Device scratch that must live as long as the graph being captured (null when not capturing).
- * Backends allocate their per-call workspace through this so a captured graph never points at memory
- * that a later eager call reallocates.
+ * Device scratch owned by the graph being captured (null when not capturing), so a captured graph never
+ * points at memory that a later eager call reallocates. Calls of one capture share one buffer; a call that
+ * needs more than any before it gets a larger one (the earlier calls keep theirs).
  */
-export function allocForCapture(bytes: number): DeviceBuffer | null {
+export function scratchForCapture(bytes: number): DeviceBuffer | null {
   if (!active) return null;
+  const last = active[active.length - 1];
+  if (last && last.bytes >= bytes) return last;
   const buf = DeviceBuffer.alloc(bytes);
   active.push(buf);
   return buf;

@@ -185,7 +185,7 @@ export class Tensor {
     return this.device.ptr + BigInt(this.offset * dtypeBytes(this.dtype));
   }
 
-  /** Bytes spanned from element 0 to the last element (+1). */
+  /** Elements spanned from element [0,…] to the last element (+1). */
   private spanElements(): number {
     if (this.numel === 0) return 0;
     return this.shape.reduce((acc, d, i) => acc + (d - 1) * this.strides[i], 0) + 1;
@@ -239,6 +239,7 @@ export class Tensor {
   fill(value: number): this {
     this.assertLive();
     if (!this.isContiguous) throw new TypeError('fill: only contiguous tensors can be filled');
+    if (this.dtype === 'fp8e4m3') throw new TypeError('fill: fp8e4m3 values cannot be encoded yet (the dtype is reserved); fill a uint8 view with bit patterns');
     const n = this.numel;
     if (this.host) {
       const arr = rawArrayFor(this.dtype, this.host, this.offset, n);

@@ -361,7 +361,10 @@ test('CLI: help, info, usage errors', () => {
   assert.equal(r.status, 2);
   r = run('frobnicate');
   assert.equal(r.status, 2);
-  r = run('bench', '--backend', 'cpu', '--configs', 'h_q=17');
-  assert.equal(r.status, 1);
+  r = run('bench', '--backend', 'cpu', '--configs', 'h_q=17'); // a selector matching nothing is a usage error
+  assert.equal(r.status, 2);
   assert.match(r.stderr, /selects no config/);
+  r = run('bench', '--backend', 'cpu', '--kernel', 'nope');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--kernel: expected one of reference on the cpu backend, got 'nope'/);
 });

@@ -304,7 +304,7 @@ test('errors: out of blocks before any write, unknown/freed ids, shapes and dtyp
   assert.throws(() => cache.cacheSeqlens([a, c, d]), { message: 'seqIds: expected at most maxBatch = 2 sequences, got 3' });
   assert.throws(() => cache.blockTable([a, a]), { message: 'seqIds[1]: sequence 0 appears twice in the batch' });
   assert.throws(() => cache.kCache(1), { message: 'layer: expected an integer in [0, 1), got 1' });
-  assert.throws(() => new PagedKvCache({ numBlocks: 0 }), { message: 'numBlocks: expected an integer in [1, 33554432], got 0' });
+  assert.throws(() => new PagedKvCache({ numBlocks: 0 }), { message: 'numBlocks: expected an integer in [1, 33554431], got 0' });
   // direct appendKv
   const k = Tensor.zeros([4, 64, 1, W], { dtype: 'bf16' });
   x = rowsFor([1, 2]);

@@ -4,6 +4,7 @@
 
 import type { MlaBackend, MlaDecodeArgs } from '../backend.js';
 import { registerBackend } from '../backend.js';
+import { isCapturing } from '../graph.js';
 import { halfDecodeTable, isFloat16Type, toHalfBits } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
 import { DEFAULT_CPU_SM_COUNT, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
@@ -156,15 +157,23 @@ function decode(args: MlaDecodeArgs): void {
   }
 }
 
+function refuseCapture(): void {
+  if (isCapturing()) throw new Error('captureGraph: cpu-backend work cannot be captured into a CUDA graph (it would run once, never on replay)');
+}
+
 export const cpuBackend: MlaBackend = {
   name: 'cpu',
   smCount: () => DEFAULT_CPU_SM_COUNT,
   mlaMetadata(cacheSeqlens, tileSchedulerMetadata, numSplits) {
+    refuseCapture();
     const { metadata, numSplits: ns } = scheduleTiles(cacheSeqlens.toInt32(), tileSchedulerMetadata.shape[0]);
     (tileSchedulerMetadata.data as Int32Array).set(metadata, tileSchedulerMetadata.offset);
     (numSplits.data as Int32Array).set(ns, numSplits.offset);
   },
-  mlaDecode: decode,
+  mlaDecode(args) {
+    refuseCapture();
+    decode(args);
+  },
   decodeKernels: () => ['reference'],
 };
 

@@ -3,6 +3,7 @@
 
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { UnsupportedDeviceError } from '../errors.js';
 import { CudaDevice, Kernel, Module, Stream, type ArgKind } from './runtime.js';
 
 export interface CudaContext {
@@ -55,4 +56,25 @@ export function loadKernel(file: string, archs: readonly string[], fn: string, s
   k = new Kernel(mod, fn, signature);
   kernels.set(key, k);
   return k;
+}
+
+/** cubin archs of the portable kernels (built for sm_80 and sm_90) that run on `dev`: SASS of one major. */
+export function portableArchs(dev: CudaDevice): string[] {
+  const { major } = dev.info.computeCapability;
+  if (major === 9) return ['sm_90'];
+  if (major === 8) return ['sm_80'];
+  return [];
+}
+
+/** Programmatic dependent launch between our kernels: needs sm_90; FLASH_MLA_NO_PDL=1 turns it off (debugging). */
+export function pdlEnabled(dev: CudaDevice): boolean {
+  return dev.info.computeCapability.major >= 9 && process.env.FLASH_MLA_NO_PDL !== '1';
+}
+
+/** Throw UnsupportedDeviceError unless a portable kernel has a cubin for this device. */
+export function requirePortable(dev: CudaDevice, kernel: string): void {
+  if (portableArchs(dev).length === 0) {
+    const { major, minor } = dev.info.computeCapability;
+    throw new UnsupportedDeviceError(kernel, `compute capability ${major}.${minor} (${dev.info.name})`, 'compute capability 8.x or 9.0 (the cubins are built for sm_80 and sm_90)');
+  }
 }

@@ -3,11 +3,11 @@
 
 import type { MlaBackend, MlaDecodeArgs } from '../backend.js';
 import { registerBackend } from '../backend.js';
-import { allocForCapture } from '../graph.js';
+import { scratchForCapture } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 import { UnsupportedDeviceError } from '../errors.js';
 import { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
-import { getCudaContext, loadKernel } from './context.js';
+import { getCudaContext, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { encodeMlaDecodeParams, MLA_DECODE_PARAMS_BYTES } from './params.js';
 
@@ -19,21 +19,6 @@ const COMBINE_THREADS = 256;
 const METADATA_THREADS = 32;
 /** The metadata kernel caches ceil(seqlen/64) of up to this many requests in shared memory (48 KB). */
 const METADATA_SMEM_MAX_REQS = 12288;
-
-/** cubin archs to try for a portable kernel on this device, best first. */
-function portableArchs(dev: CudaDevice): string[] {
-  const { major } = dev.info.computeCapability;
-  if (major === 9) return ['sm_90'];
-  if (major === 8) return ['sm_80'];
-  return [];
-}
-
-function requirePortable(dev: CudaDevice, kernel: string): void {
-  if (portableArchs(dev).length === 0) {
-    const { major, minor } = dev.info.computeCapability;
-    throw new UnsupportedDeviceError(kernel, `compute capability ${major}.${minor} (${dev.info.name})`, 'compute capability 8.x or 9.0 (the cubins are built for sm_80 and sm_90)');
-  }
-}
 
 export function cudaAvailable(): boolean {
   return CudaDevice.available();
@@ -104,7 +89,8 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
     threads: GENERIC.threads,
     sharedBytes: GENERIC.sharedBytes,
     archs: portableArchs,
-    supported: (dev) => dev.info.computeCapability.major >= 8 && portableArchs(dev).length > 0,
+    // sm_86/sm_89 parts have 99 KB of shared memory per block: too little for the 64-row tile
+    supported: (dev) => portableArchs(dev).length > 0 && dev.info.maxSharedMemoryPerBlockOptin >= GENERIC.sharedBytes,
   },
 ];
 
@@ -141,14 +127,13 @@ class CudaMlaBackend implements MlaBackend {
     );
   }
 
-  /** PDL needs sm_90; FLASH_MLA_NO_PDL=1 turns it off (debugging). */
   private get pdl(): boolean {
-    return this.dev.info.computeCapability.major >= 9 && process.env.FLASH_MLA_NO_PDL !== '1';
+    return pdlEnabled(this.dev);
   }
 
   /** Scratch for split partials: o_accum and lse_accum. Grow-only outside capture; per-graph inside. */
   private scratch(bytes: number): bigint {
-    const owned = allocForCapture(bytes);
+    const owned = scratchForCapture(bytes);
     if (owned) return owned.ptr;
     if (!this.workspace || this.workspace.bytes < bytes) {
       if (this.workspace) {

@@ -10,15 +10,11 @@ export const CUBIN_CUDA_VERSION = 13000;
 
 // CUdevice_attribute values (cuda.h)
 const ATTR = {
-  maxThreadsPerBlock: 1,
   smCount: 16,
   ccMajor: 75,
   ccMinor: 76,
   l2Bytes: 38,
   maxSharedOptin: 97,
-  memoryClockKHz: 36,
-  busWidthBits: 37,
-  clockKHz: 13,
 } as const;
 
 export type Ptr = bigint;
@@ -109,10 +105,6 @@ export class CudaDevice {
     call('cuMemGetInfo_v2', outU64, outU64b);
     return { free: Number(outU64[0]), total: Number(outU64b[0]) };
   }
-
-  synchronize(): void {
-    call('cuCtxSynchronize');
-  }
 }
 
 // ---------------------------------------------------------------------------------------------- memory
@@ -164,24 +156,6 @@ export function memset(dst: Ptr, value: number, count: number, width: 1 | 2 | 4,
   call(fn, dst, value >>> 0, count, stream.handle);
 }
 
-/** Page-locked host memory seen from JS as an ArrayBuffer (for async copies that outlive a call). */
-export class PinnedBuffer {
-  private freed = false;
-  readonly buffer: ArrayBuffer;
-  private constructor(readonly ptr: Ptr, readonly bytes: number) {
-    this.buffer = koffi.view(ptr, bytes);
-  }
-  static alloc(bytes: number): PinnedBuffer {
-    call('cuMemHostAlloc', outU64, Math.max(bytes, 1), 0);
-    return new PinnedBuffer(outU64[0], bytes);
-  }
-  dispose(): void {
-    if (this.freed) return;
-    this.freed = true;
-    call('cuMemFreeHost', this.ptr);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------- streams, events
 
 export class Stream {
@@ -226,11 +200,6 @@ export class CudaEvent {
   dispose(): void {
     call('cuEventDestroy_v2', this.handle);
   }
-}
-
-/** Resolve once `event` has completed, polling from the main thread (driver calls stay on it). */
-export async function waitForEvent(event: CudaEvent): Promise<void> {
-  while (!event.done()) await new Promise((r) => setImmediate(r));
 }
 
 // ---------------------------------------------------------------------------------------------- modules, kernels
@@ -458,13 +427,19 @@ export class Graph {
     try {
       fn();
     } catch (e) {
+      outU64[0] = 0n; // end the capture; destroy what it produced (if it produced anything)
       getDriver().cuStreamEndCapture(stream.handle, outU64);
       if (outU64[0] !== 0n) getDriver().cuGraphDestroy(outU64[0]);
       throw e;
     }
     call('cuStreamEndCapture', stream.handle, outU64);
     const graph = outU64[0];
-    call('cuGraphInstantiateWithFlags', outU64, graph, 0n);
+    try {
+      call('cuGraphInstantiateWithFlags', outU64, graph, 0n);
+    } catch (e) {
+      getDriver().cuGraphDestroy(graph);
+      throw e;
+    }
     return new Graph(graph, outU64[0]);
   }
   launch(stream: Stream): void {

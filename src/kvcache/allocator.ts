@@ -11,8 +11,9 @@ export class BlockAllocator {
   private top: number;
 
   constructor(numBlocks: number) {
-    if (!Number.isSafeInteger(numBlocks) || numBlocks < 1 || numBlocks > 2 ** 31 / 64) {
-      throw new RangeError(`numBlocks: expected an integer in [1, ${2 ** 31 / 64}], got ${String(numBlocks)}`);
+    // slots (block · 64 + row) are int32 in the kernels: numBlocks · 64 must stay below 2^31
+    if (!Number.isSafeInteger(numBlocks) || numBlocks < 1 || numBlocks >= 2 ** 31 / 64) {
+      throw new RangeError(`numBlocks: expected an integer in [1, ${2 ** 31 / 64 - 1}], got ${String(numBlocks)}`);
     }
     this.numBlocks = numBlocks;
     this.refs = new Int32Array(numBlocks);

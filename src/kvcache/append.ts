@@ -10,9 +10,7 @@ import { Tensor } from '../tensor.js';
 import { isCapturing } from '../graph.js';
 import { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { expectContiguous, expectDim, expectDtype, expectLastDimContiguous, expectRank, expectStrides16B, expectTensor, fmtShape } from '../mla/validate.js';
-import { getCudaContext, loadKernel } from '../cuda/context.js';
-import type { CudaDevice } from '../cuda/runtime.js';
-import { requireDevice } from '../cuda/runtime.js';
+import { getCudaContext, loadKernel, pdlEnabled, portableArchs, requirePortable } from '../cuda/context.js';
 
 /** Channels of the RoPE part of a cached row. */
 export const ROPE_DIM = HEAD_DIM_K - HEAD_DIM_V;
@@ -205,14 +203,6 @@ function cpuScatter(kCache: Tensor, slots: Int32Array, cKv: Tensor, kPe: Tensor)
 
 // ---------------------------------------------------------------------------------------------- cuda
 
-/** cubin archs for this device, best first (like src/cuda/mla.ts). */
-function appendArchs(dev: CudaDevice): string[] {
-  const { major } = dev.info.computeCapability;
-  if (major === 9) return ['sm_90'];
-  if (major === 8) return ['sm_80'];
-  return [];
-}
-
 interface SlotSource {
   slotMapping: bigint;
   blockTable: bigint;
@@ -226,17 +216,11 @@ const SIGNATURE = ['ptr', 'i32', 'ptr', 'i32', 'ptr', 'i32', 'i32', 'i32', 'ptr'
 
 function launch(kCache: Tensor, cKv: Tensor, kPe: Tensor, T: number, src: SlotSource): void {
   const { device, stream } = getCudaContext();
-  requireDevice(device, 'append_kv', { minCcMajor: 8 });
-  const archs = appendArchs(device);
-  if (archs.length === 0) {
-    const { major, minor } = device.info.computeCapability;
-    throw new RangeError(`kernel 'append_kv' has no build for compute capability ${major}.${minor} (built for 8.x and 9.0)`);
-  }
-  const k = loadKernel('append_kv', archs, `append_kv_${kCache.dtype}`, SIGNATURE);
+  requirePortable(device, 'append_kv');
+  const k = loadKernel('append_kv', portableArchs(device), `append_kv_${kCache.dtype}`, SIGNATURE);
   const chunks = T * CHUNKS_PER_ROW;
-  const pdl = device.info.computeCapability.major >= 9 && process.env.FLASH_MLA_NO_PDL !== '1';
   k.launch(
-    { grid: [Math.ceil(chunks / (THREADS * UNROLL)), 1, 1], block: [THREADS, 1, 1], stream, pdl },
+    { grid: [Math.ceil(chunks / (THREADS * UNROLL)), 1, 1], block: [THREADS, 1, 1], stream, pdl: pdlEnabled(device) },
     cKv.ptr,
     cKv.strides[0],
     kPe.ptr,

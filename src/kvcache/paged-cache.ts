@@ -42,7 +42,7 @@ export interface PagedKvCacheOptions {
   maxBatch?: number;
   /** Initial capacity (tokens) of the device slot-mapping buffer; it grows when an append is larger. Default max(maxBatch, 4096). */
   slotCapacity?: number;
-  /** Fill of never-written cache rows (cpu: 0; cuda: uninitialised unless given). NaN is useful in tests. */
+  /** Value of never-written cache rows (default 0). NaN is useful in tests. */
   fill?: number;
 }
 
@@ -63,7 +63,10 @@ export interface PagedKvCacheStats {
   cowCopies: number;
 }
 
-/** A view [n] of a fixed-capacity int32 buffer, cached per n so the Tensor object is stable too. */
+/**
+ * A view [n] of a fixed-capacity int32 buffer, cached per n so the Tensor object is stable too. The buffer
+ * belongs to the cache: a user disposing a handed-out view retires that view only; the next call makes another.
+ */
 class FixedBuffer {
   readonly full: Tensor;
   private views = new Map<string, Tensor>();
@@ -73,7 +76,7 @@ class FixedBuffer {
   rows(n: number): Tensor {
     const key = String(n);
     let v = this.views.get(key);
-    if (!v) {
+    if (!v || v.disposed) {
       const shape = this.full.shape.length === 2 ? [n, this.full.shape[1]] : [n];
       v = this.full.view(shape);
       this.views.set(key, v);
@@ -97,6 +100,7 @@ export class PagedKvCache {
 
   private readonly alloc: BlockAllocator;
   private readonly layers: Tensor[];
+  private readonly layerViews: Tensor[] = [];
   private readonly seqs = new Map<number, Sequence>();
   private nextId = 0;
   private versionCounter = 0;
@@ -140,16 +144,22 @@ export class PagedKvCache {
     const slotCapacity = opts.slotCapacity ?? Math.max(maxBatch, 4096);
     if (!Number.isSafeInteger(slotCapacity) || slotCapacity < 1) throw new RangeError(`slotCapacity: expected an integer ≥ 1, got ${String(slotCapacity)}`);
     this.layers = [];
+    const owned: { dispose(): void }[] = []; // freed again if a later allocation fails (e.g. out of memory)
     try {
       for (let l = 0; l < numLayers; l++) {
         const shape = [this.numBlocks, PAGE_BLOCK_SIZE, 1, HEAD_DIM_K];
         this.layers.push(opts.fill === undefined ? Tensor.zeros(shape, { dtype, backend }) : Tensor.full(shape, opts.fill, { dtype, backend }));
+        owned.push(this.layers[l]);
       }
-      this.table = new FixedBuffer([maxBatch, this.maxBlocksPerSeq], backend);
-      this.lens = new FixedBuffer([maxBatch], backend);
+      const table = new FixedBuffer([maxBatch, this.maxBlocksPerSeq], backend);
+      owned.push(table);
+      const lens = new FixedBuffer([maxBatch], backend);
+      owned.push(lens);
       this.slotBuf = Tensor.zeros([slotCapacity], { dtype: 'int32', backend });
+      this.table = table;
+      this.lens = lens;
     } catch (e) {
-      for (const t of this.layers) t.dispose();
+      for (const t of owned) t.dispose();
       throw e;
     }
     this.hostTable = new Int32Array(maxBatch * this.maxBlocksPerSeq);
@@ -160,11 +170,16 @@ export class PagedKvCache {
 
   // ------------------------------------------------------------------------------------------ tensors
 
-  /** The cache of layer `layer`: [numBlocks, 64, 1, 576] in `dtype`. */
+  /**
+   * The cache of layer `layer`: [numBlocks, 64, 1, 576] in `dtype`, a view owned by the cache (disposing it
+   * retires the view, never the cache's memory; `dispose()` of the cache frees that).
+   */
   kCache(layer = 0): Tensor {
     this.assertLive();
     if (!Number.isInteger(layer) || layer < 0 || layer >= this.numLayers) throw new RangeError(`layer: expected an integer in [0, ${this.numLayers}), got ${String(layer)}`);
-    return this.layers[layer];
+    let v = this.layerViews[layer];
+    if (!v || v.disposed) v = this.layerViews[layer] = this.layers[layer].view(this.layers[layer].shape);
+    return v;
   }
 
   /** Longest sequence the block table can hold, in tokens. */
@@ -270,7 +285,8 @@ export class PagedKvCache {
    * return the slot mapping [T] (int32, on the backend; a view of a buffer that keeps its address while
    * T stays within its capacity) for appendKv(cache.kCache(l), slots, cKv, kPe) on each layer.
    * Throws OutOfBlocksError / UnknownSequenceError / RangeError before changing anything.
-   * The rows stay unwritten until appendKv runs: write every layer before the next decode reads them.
+   * The rows stay unwritten until appendKv runs: write every layer before the next decode reads them, and
+   * before any fork/reserve that could copy their block (copy-on-write copies what the block holds then).
    */
   reserve(seqIds: ArrayLike<number>): Tensor {
     this.assertLive();

@@ -8,7 +8,7 @@ import { isCapturing } from '../graph.js';
 import { HEAD_DIM_K, HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
 import { numSmPartsFor, scheduleTiles } from './schedule.js';
 import {
-  expectContiguous, expectDtype, expectRank, expectTensor, fmtShape, validateBlockTableValues, validateDecode, validateSeqlenValues, validateSoftmaxScale,
+  expectContiguous, expectDtype, expectRank, expectStrides16B, expectTensor, fmtShape, validateBlockTableValues, validateDecode, validateSeqlenValues, validateSoftmaxScale,
 } from './validate.js';
 
 export interface MlaMetadata {
@@ -81,7 +81,15 @@ export function getMlaMetadata(cacheSeqlens: Tensor, numHeadsPerHeadK: number, n
       numSplits: Tensor.empty([b + 1], { dtype: 'int32', backend: cacheSeqlens.backend }),
     };
   }
-  backend.mlaMetadata(cacheSeqlens, md.tileSchedulerMetadata, md.numSplits);
+  try {
+    backend.mlaMetadata(cacheSeqlens, md.tileSchedulerMetadata, md.numSplits);
+  } catch (e) {
+    if (md !== opts.out) {
+      md.tileSchedulerMetadata.dispose();
+      md.numSplits.dispose();
+    }
+    throw e;
+  }
   provenance.set(md.tileSchedulerMetadata, { numHeadsPerHeadK, numHeadsK, b });
   return md;
 }
@@ -154,23 +162,32 @@ export function flashMlaWithKvcache(
       );
     }
   }
+  if (opts.kernel !== undefined && !backend.decodeKernels().includes(opts.kernel)) {
+    throw new RangeError(`kernel: expected one of ${backend.decodeKernels().join(', ')} on '${q.backend}', got '${opts.kernel}'`);
+  }
   const outShape = [dims.b, dims.sQ, dims.hQ, HEAD_DIM_V];
   const lseShape = [dims.b, dims.hQ, dims.sQ];
-  const out = opts.out ?? Tensor.empty(outShape, { dtype: q.dtype, backend: q.backend });
-  const lse = opts.lse ?? Tensor.empty(lseShape, { dtype: 'fp32', backend: q.backend });
   for (const [name, t, shape, dtype] of [
-    ['out', out, outShape, q.dtype],
-    ['lse', lse, lseShape, 'fp32'],
+    ['out', opts.out, outShape, q.dtype],
+    ['lse', opts.lse, lseShape, 'fp32'],
   ] as const) {
+    if (t === undefined) continue;
     expectTensor(name, t);
     if (t.backend !== q.backend) throw new TypeError(`${name}: expected a tensor on '${q.backend}', got '${t.backend}'`);
     if (t.dtype !== dtype) throw new TypeError(`${name}: expected dtype ${dtype}, got ${t.dtype}`);
     if (t.shape.join() !== shape.join()) throw new RangeError(`${name}: expected shape ${fmtShape(shape)}, got ${fmtShape(t.shape)}`);
     expectContiguous(name, t);
+    // the kernels store out rows with 4- to 8-byte vectors: a misaligned view would fault (a sticky error)
+    if (q.backend === 'cuda') expectStrides16B(name, t);
   }
-  if (opts.kernel !== undefined && !backend.decodeKernels().includes(opts.kernel)) {
-    throw new RangeError(`kernel: expected one of ${backend.decodeKernels().join(', ')} on '${q.backend}', got '${opts.kernel}'`);
+  const out = opts.out ?? Tensor.empty(outShape, { dtype: q.dtype, backend: q.backend });
+  const lse = opts.lse ?? Tensor.empty(lseShape, { dtype: 'fp32', backend: q.backend });
+  try {
+    backend.mlaDecode({ q, kCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits, out, lse, softmaxScale, causal, kernel: opts.kernel });
+  } catch (e) {
+    if (out !== opts.out) out.dispose(); // nothing of ours leaks when a launch is refused
+    if (lse !== opts.lse) lse.dispose();
+    throw e;
   }
-  backend.mlaDecode({ q, kCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits, out, lse, softmaxScale, causal, kernel: opts.kernel });
   return { out, lse };
 }
