@@ -8,7 +8,7 @@ import { isCapturing } from '../graph.js';
 import { HEAD_DIM_K, HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
 import { numSmPartsFor, scheduleTiles } from './schedule.js';
 import {
-  expectContiguous, expectDtype, expectRank, expectStrides16B, expectTensor, fmtShape, validateBlockTableValues, validateDecode, validateSeqlenValues, validateSoftmaxScale,
+  expectContiguous, expectDtype, expectRank, expectTensor, fmtShape, validateBlockTableValues, validateDecode, validateSeqlenValues, validateSoftmaxScale,
 } from './validate.js';
 
 export interface MlaMetadata {
@@ -178,7 +178,9 @@ export function flashMlaWithKvcache(
     if (t.shape.join() !== shape.join()) throw new RangeError(`${name}: expected shape ${fmtShape(shape)}, got ${fmtShape(t.shape)}`);
     expectContiguous(name, t);
     // the kernels store out rows with 4- to 8-byte vectors: a misaligned view would fault (a sticky error)
-    if (q.backend === 'cuda') expectStrides16B(name, t);
+    if (q.backend === 'cuda' && (t.offset * (t.dtype === 'fp32' ? 4 : 2)) % 16 !== 0) {
+      throw new RangeError(`${name}: expected a 16-byte aligned start, got an offset of ${t.offset * (t.dtype === 'fp32' ? 4 : 2)} B`);
+    }
   }
   const out = opts.out ?? Tensor.empty(outShape, { dtype: q.dtype, backend: q.backend });
   const lse = opts.lse ?? Tensor.empty(lseShape, { dtype: 'fp32', backend: q.backend });
