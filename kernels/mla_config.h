@@ -47,47 +47,33 @@ constexpr int COMBINE_THREADS = COMBINE_ROWS_PER_CTA * 32;
 }  // namespace mla
 
 namespace mla {
-// ---- Hopper split-KV decode kernel (wgmma + TMA, sm_90a) ---------------------------------------------------
-// HOST: grid (ceil(q_rows / 64), num_sm_parts, 1), block SM90_THREADS, dynamic smem SM90_SMEM_BYTES; second
-//       kernel argument: a 3-D tiled tensor map of the K cache {576, 64, num_blocks}, box {64, 64, 1}, 128B swizzle.
-constexpr int SM90_THREADS = 256;              // two math warpgroups: S split by tokens, O split by columns
 constexpr int SM90_SLAB_BYTES = 64 * 64 * 2;   // 64 rows × 64 channels (128 B rows, 128B-swizzled)
 constexpr int SM90_SLABS = HEAD_DIM_K / 64;    // 9 slabs per Q tile or K block
 constexpr int SM90_TILE_BYTES = SM90_SLABS * SM90_SLAB_BYTES;  // 73728
-constexpr int SM90_STAGES = 2;                 // K blocks in flight per CTA
-constexpr int SM90_OFF_Q = 0;
-constexpr int SM90_OFF_K = SM90_TILE_BYTES;
-constexpr int SM90_OFF_P = SM90_OFF_K + SM90_STAGES * SM90_TILE_BYTES;  // 64 rows × 64 tokens P, swizzled
-constexpr int SM90_OFF_RED = SM90_OFF_P + SM90_SLAB_BYTES;              // float [2 WGs][64] row max
-constexpr int SM90_OFF_L = SM90_OFF_RED + 2 * 64 * 4;                   // float [2 WGs][64] row sums
-constexpr int SM90_OFF_BAR = SM90_OFF_L + 2 * 64 * 4;                   // uint64 [SM90_STAGES] "K block landed"
-constexpr int SM90_SMEM_BYTES = SM90_OFF_BAR + 8 * SM90_STAGES + 1024;  // + slack to align the base to 1024
-static_assert(SM90_SMEM_BYTES == 231440, "HOST mirrors this number");
-static_assert(SM90_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
 }  // namespace mla
 
 namespace mla {
-// ---- Hopper split-KV decode kernel v2 (seesaw: two math warpgroups on alternate K blocks) ----------------
-// HOST: grid (ceil(q_rows / 64), num_sm_parts, 1), block SM90V2_THREADS, dynamic smem SM90V2_SMEM_BYTES; second
-//       kernel argument: the same K tensor map as v1.
+// ---- Hopper split-KV decode kernel (seesaw: two math warpgroups on alternate K blocks) ----------------
+// HOST: grid (ceil(q_rows / 64), num_sm_parts, 1), block SM90_THREADS, dynamic smem SM90_SMEM_BYTES; second
+//       kernel argument: a 3-D tiled tensor map of the K cache {576, 64, num_blocks}, box {64, 64, 1}, 128B swizzle.
 // K blocks alternate between two buffers (even blocks → K0, odd → K1). Each buffer is refilled in two groups
 // as soon as their last reader is done: A = slabs 0–3 (left half of V), B = slabs 4–8 (right half of V + RoPE).
 // P of an even block lives in K0's RoPE slab (dead once S of that block is done; its last reader, WG1's P·V, is
 // also the one that refills group B); P of an odd block has its own tile.
-constexpr int SM90V2_THREADS = 256;
-constexpr int SM90V2_GROUP_A_SLABS = 4;
-constexpr int SM90V2_GROUP_B_SLABS = SM90_SLABS - SM90V2_GROUP_A_SLABS;  // 5
-constexpr int SM90V2_OFF_Q = 0;
-constexpr int SM90V2_OFF_K0 = SM90_TILE_BYTES;                              // 73728
-constexpr int SM90V2_OFF_K1 = SM90V2_OFF_K0 + SM90_TILE_BYTES;              // 147456
-constexpr int SM90V2_OFF_P0 = SM90V2_OFF_K0 + 8 * SM90_SLAB_BYTES;          // aliases K0's slab 8
-constexpr int SM90V2_OFF_P1 = SM90V2_OFF_K1 + SM90_TILE_BYTES;              // 221184: P of K1's block (WG1)
-constexpr int SM90V2_OFF_M = SM90V2_OFF_P1 + SM90_SLAB_BYTES;               // float[64] running row max (log2 units)
-constexpr int SM90V2_OFF_SCALE0 = SM90V2_OFF_M + 64 * 4;                    // float[64] WG0's rescale of this pair
-constexpr int SM90V2_OFF_SCALE1 = SM90V2_OFF_SCALE0 + 64 * 4;               // float[64] WG1's rescale of this pair
-constexpr int SM90V2_OFF_L = SM90V2_OFF_SCALE1 + 64 * 4;                    // float[2][64] row sums per warpgroup
-constexpr int SM90V2_OFF_BAR = SM90V2_OFF_L + 2 * 64 * 4;                   // uint64[4]: K0.A, K0.B, K1.A, K1.B landed
-constexpr int SM90V2_SMEM_BYTES = SM90V2_OFF_BAR + 4 * 8 + 1024;            // + slack to align the base to 1024
-static_assert(SM90V2_SMEM_BYTES == 231712, "HOST mirrors this number");
-static_assert(SM90V2_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
+constexpr int SM90_THREADS = 256;
+constexpr int SM90_GROUP_A_SLABS = 4;
+constexpr int SM90_GROUP_B_SLABS = SM90_SLABS - SM90_GROUP_A_SLABS;  // 5
+constexpr int SM90_OFF_Q = 0;
+constexpr int SM90_OFF_K0 = SM90_TILE_BYTES;                              // 73728
+constexpr int SM90_OFF_K1 = SM90_OFF_K0 + SM90_TILE_BYTES;              // 147456
+constexpr int SM90_OFF_P0 = SM90_OFF_K0 + 8 * SM90_SLAB_BYTES;          // aliases K0's slab 8
+constexpr int SM90_OFF_P1 = SM90_OFF_K1 + SM90_TILE_BYTES;              // 221184: P of K1's block (WG1)
+constexpr int SM90_OFF_M = SM90_OFF_P1 + SM90_SLAB_BYTES;               // float[64] running row max (log2 units)
+constexpr int SM90_OFF_SCALE0 = SM90_OFF_M + 64 * 4;                    // float[64] WG0's rescale of this pair
+constexpr int SM90_OFF_SCALE1 = SM90_OFF_SCALE0 + 64 * 4;               // float[64] WG1's rescale of this pair
+constexpr int SM90_OFF_L = SM90_OFF_SCALE1 + 64 * 4;                    // float[2][64] row sums per warpgroup
+constexpr int SM90_OFF_BAR = SM90_OFF_L + 2 * 64 * 4;                   // uint64[4]: K0.A, K0.B, K1.A, K1.B landed
+constexpr int SM90_SMEM_BYTES = SM90_OFF_BAR + 4 * 8 + 1024;            // + slack to align the base to 1024
+static_assert(SM90_SMEM_BYTES == 231712, "HOST mirrors this number");
+static_assert(SM90_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
 }  // namespace mla

@@ -1,16 +1,22 @@
 // build: archs=sm_90a hot
-// Hopper split-KV MLA decode, level 1: TMA + wgmma (FlashMLA 9edee0c semantics, same metadata/combine).
+// Hopper split-KV MLA decode, level 2: the "seesaw" (FlashMLA 9edee0c's schedule, written from its description).
+// (Level 1, one K block per step split by tokens between the warpgroups, is in git history: 0.77–0.86× this one.)
 //
-// CTA (blockIdx.x = m-block of 64 folded query rows, blockIdx.y = SM part) walks the work items of its
-// metadata row like the generic kernel. Per item: Q (64 × 576) → smem by cp.async in the 128B-swizzled
-// K-major layout wgmma reads (9 slabs of 64 × 64); K blocks (one 64-token page = 9 TMA boxes of 64 × 64)
-// stream through a 2-stage ring completing on mbarriers; thread 0 issues every TMA.
+// CTA = 64 folded query rows × one SM part, walking its metadata row (mla_work.cuh). K blocks (64-token pages, 9 TMA
+// boxes of 64 × 64, 128B swizzle) alternate between two buffers: even blocks → K0, odd blocks → K1. The two math
+// warpgroups take alternate blocks for S = Q·Kᵀ (m64n64k16, Q read once per block), but each owns half of O's columns (WG0: 0–255, WG1: 256–511), so each needs both blocks' P:
+// its own from registers (RS wgmma), the other's from shared memory (SS). One running row max in smem is
+// handed from WG0 (block j) to WG1 (block j+1) and back, so one warpgroup's softmax runs while the other's
+// P·V is on the tensor cores. Per pair of blocks:
 //
-// Two warpgroups. S = Q·Kᵀ: warpgroup w computes the 32 tokens 32w … 32w+31 of the block (wgmma m64n32k16,
-// 36 k-steps, both operands from smem). The two exchange row maxima through smem, write their halves of P
-// (bf16/fp16, swizzled) to one 64 × 64 tile, then each does O[:, 256w … 256w+255] += P·V (m64n256k16,
-// V = the first 512 channels of the same K block read MN-major: no copy). One block per step, no
-// overlap between softmax and MMA yet: that is the next level.
+//   WG0: softmax(S0) → arrive Scale0 → O_L += P0·V0L → sync Scale1 → refill K0.A → P0 *= scale1 → sP0 →
+//        arrive P0 → O_L *= scale1 → sync P1 → O_L += sP1·V1L ‖ S0' = Q·K(j+2) (A half) → refill K1.A → B half
+//   WG1: sync Scale0 → softmax(S1) against WG0's max → O_R *= scale0·scale1 → arrive Scale1 → sP1 → arrive P1 →
+//        O_R += P1·V1R → sync P0 → O_R += sP0·V0R → refill K1.B, K0.B → S1' = Q·K(j+3)
+//
+// A buffer is refilled per half ("group") as soon as its last reader is done: A = slabs 0–3 (V's left half, read
+// last by WG0's P·V), B = slabs 4–8 (V's right half and the RoPE slab, read last by WG1's P·V), each group on
+// its own mbarrier. Masking, tails (NaN-filled slots zeroed in V), split/no-split epilogue: mla_work.cuh.
 //
 // Launch: grid (ceil(q_rows / 64), num_sm_parts, 1), block 256, dynamic smem mla::SM90_SMEM_BYTES.
 #include <cstdint>
@@ -28,30 +34,35 @@ using namespace mla;
 namespace {
 
 constexpr float kMaxInit = -1e30f;  // finite initial row max: exp2(-inf - kMaxInit) = 0, never inf - inf
-constexpr int kQChunks = GEN_BLOCK_M * (HEAD_DIM_K / 8);  // 16-byte chunks of a Q tile: 4608
 constexpr uint32_t kSwizzle128 = 1;
+constexpr int kNoTokens = 1 << 29;              // first token of a block that does not exist: masks everything
+constexpr int kQChunksPerRow = HEAD_DIM_K / 8;  // 16-byte chunks of a Q row
 
-// Named barriers over both warpgroups (id 0 is __syncthreads).
-enum Barrier : int { kMaxReady = 1, kPReady = 2, kStageFree = 3, kSumReady = 4 };
+// Named barriers (id 0 is __syncthreads). The cross-warpgroup ones count both warpgroups (256): one side
+// arrives, the other syncs.
+enum Barrier : int { kScale0Ready = 1, kScale1Ready = 2, kP0Ready = 3, kP1Ready = 4, kWg0Local = 5, kWg1Local = 6, kSumReady = 7 };
+constexpr int kBoth = SM90_THREADS, kOne = SM90_THREADS / 2;
+enum Group : int { kGroupA = 0, kGroupB = 1 };
 
 template <typename T>
-struct Wgmma;
+struct Mma;
 template <>
-struct Wgmma<__nv_bfloat16> {
-  static __device__ __forceinline__ void s(float (&d)[16], uint64_t a, uint64_t b, int acc) { ptx::wgmma_m64n32k16_bf16_ss(d, a, b, acc); }
-  static __device__ __forceinline__ void pv(float (&d)[128], uint64_t a, uint64_t b) { ptx::wgmma_m64n256k16_bf16_ss_tb(d, a, b, 1); }
+struct Mma<__nv_bfloat16> {
+  static __device__ __forceinline__ void s_ss(float (&d)[32], uint64_t a, uint64_t b, int acc) { ptx::wgmma_m64n64k16_bf16_ss(d, a, b, acc); }
+  static __device__ __forceinline__ void pv_ss(float (&d)[128], uint64_t a, uint64_t b) { ptx::wgmma_m64n256k16_bf16_ss_tb(d, a, b, 1); }
+  static __device__ __forceinline__ void pv_rs(float (&d)[128], const uint32_t (&a)[4], uint64_t b) { ptx::wgmma_m64n256k16_bf16_rs_tb(d, a, b); }
 };
 template <>
-struct Wgmma<__half> {
-  static __device__ __forceinline__ void s(float (&d)[16], uint64_t a, uint64_t b, int acc) { ptx::wgmma_m64n32k16_f16_ss(d, a, b, acc); }
-  static __device__ __forceinline__ void pv(float (&d)[128], uint64_t a, uint64_t b) { ptx::wgmma_m64n256k16_f16_ss_tb(d, a, b, 1); }
+struct Mma<__half> {
+  static __device__ __forceinline__ void s_ss(float (&d)[32], uint64_t a, uint64_t b, int acc) { ptx::wgmma_m64n64k16_f16_ss(d, a, b, acc); }
+  static __device__ __forceinline__ void pv_ss(float (&d)[128], uint64_t a, uint64_t b) { ptx::wgmma_m64n256k16_f16_ss_tb(d, a, b, 1); }
+  static __device__ __forceinline__ void pv_rs(float (&d)[128], const uint32_t (&a)[4], uint64_t b) { ptx::wgmma_m64n256k16_f16_rs_tb(d, a, b); }
 };
 
 // K-major, 128B-swizzled operand (rows of 128 B, 8-row groups 1024 B apart).
 __device__ __forceinline__ uint64_t desc_k_major(uint32_t addr) { return ptx::wgmma_desc(addr, 16, 1024, kSwizzle128); }
 // MN-major, 128B-swizzled B operand (V): next 64 channels one slab (8192 B) on, next 8 tokens 1024 B on.
 __device__ __forceinline__ uint64_t desc_mn_major(uint32_t addr) { return ptx::wgmma_desc(addr, SM90_SLAB_BYTES, 1024, kSwizzle128); }
-
 // Byte offset of 16-byte chunk `c` (0..7) of row `r` inside a 1024-aligned 128B-swizzled slab.
 __device__ __forceinline__ uint32_t swizzled(int r, int c) { return r * 128 + ((c ^ (r & 7)) << 4); }
 
@@ -59,20 +70,128 @@ __device__ __forceinline__ void st_shared_zero16(uint32_t addr) {
   asm volatile("st.shared.v4.b32 [%0], {%1, %1, %1, %1};\n" :: "r"(addr), "r"(0) : "memory");
 }
 
+// S tile of one warpgroup: s[4·i + 2·h + e] = (row r_loc[h], token tok0 + 8·i + 2·q4 + e). Masks tokens at or past
+// each row's end (selection: NaN in dead slots drops out) and returns the raw row maxima of the quad (-inf if none).
+__device__ __forceinline__ void mask_and_row_max(float (&s)[32], int tok0, int q4, const int (&row_end)[2], float (&mx)[2]) {
+  const bool need_mask = tok0 + PAGE_BLOCK_SIZE > min(row_end[0], row_end[1]);
+  mx[0] = mx[1] = -INFINITY;
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        float& x = s[4 * i + 2 * h + e];
+        if (need_mask && tok0 + 8 * i + 2 * q4 + e >= row_end[h]) x = -INFINITY;
+        mx[h] = fmaxf(mx[h], x);
+      }
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+  }
+}
+
+// s ← exp2(s·scale_log2 − m_row) in place; returns the thread's partial row sums.
+__device__ __forceinline__ void exponentiate(float (&s)[32], float scale_log2, const float (&m)[2], float (&sum)[2]) {
+  sum[0] = sum[1] = 0.f;
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        float& x = s[4 * i + 2 * h + e];
+        x = ptx::exp2_approx(fmaf(x, scale_log2, -m[h]));
+        sum[h] += x;
+      }
+}
+
+// O rows *= scale. Skipped when no row of the warp changes (the running max is stable most of the time).
+__device__ __forceinline__ void scale_rows(float (&o)[128], float a0, float a1) {
+  if (!__any_sync(0xffffffffu, a0 != 1.f || a1 != 1.f)) return;
+#pragma unroll
+  for (int i = 0; i < 32; ++i) {
+    o[4 * i + 0] *= a0;
+    o[4 * i + 1] *= a0;
+    o[4 * i + 2] *= a1;
+    o[4 * i + 3] *= a1;
+  }
+}
+
+// P (fp32 S layout) → the wgmma A fragments of its four k16 token steps: a[kk] = rows (g, g+8) × tokens 16kk + ….
+template <typename T>
+__device__ __forceinline__ void pack_p(const float (&s)[32], uint32_t (&a)[4][4]) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk)
+#pragma unroll
+    for (int x = 0; x < 4; ++x) a[kk][x] = ElemOps<T>::pack2(s[8 * kk + 2 * x], s[8 * kk + 2 * x + 1]);
+}
+// The same fragments → a 64 × 64 K-major swizzled P tile in smem (the other warpgroup's SS operand).
+__device__ __forceinline__ void store_p(uint32_t sP, const uint32_t (&a)[4][4], const int (&r_loc)[2], int q4) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk)
+#pragma unroll
+    for (int x = 0; x < 4; ++x) ptx::st_shared_u32(sP + swizzled(r_loc[x & 1], 2 * kk + (x >> 1)) + q4 * 4, a[kk][x]);
+}
+
+// Zero V rows (tokens) ≥ n_valid in slabs [slab0, slab0 + 4) of a K buffer: P = 0 times a NaN-filled slot would still
+// poison O. Whole 128-byte rows, so the swizzle does not matter. Then make the stores visible to wgmma and wait
+// for the whole warpgroup.
+__device__ __forceinline__ void zero_v_tail(uint32_t sKb, int slab0, int n_valid, int wg_tid, int barrier) {
+  const int chunks = (PAGE_BLOCK_SIZE - n_valid) * 4 * 8;  // rows × slabs × 16-byte chunks
+  for (int c = wg_tid; c < chunks; c += kOne) {
+    const int row = n_valid + c / 32, slab = slab0 + (c / 8) % 4, ch = c % 8;
+    st_shared_zero16(sKb + slab * SM90_SLAB_BYTES + row * 128 + ch * 16);
+  }
+  ptx::fence_proxy_async();
+  ptx::named_barrier_sync(barrier, kOne);
+}
+
+// Issue half of S = Q·Kᵀ for the K block in buffer sKb once that group has landed. Group A: slabs 0–3;
+// group B: slabs 4–8. `first`: this half starts the accumulation.
+template <typename T, int kGroup>
+__device__ __forceinline__ void issue_s_half(float (&s)[32], uint32_t sQ, uint32_t sKb, uint32_t bar, uint32_t parity, bool first) {
+  ptx::mbarrier_wait(bar, parity);
+  ptx::wgmma_fence();
+  constexpr int slab0 = kGroup == kGroupA ? 0 : SM90_GROUP_A_SLABS;
+  constexpr int slab1 = kGroup == kGroupA ? SM90_GROUP_A_SLABS : SM90_SLABS;
+  // One descriptor per operand, advanced by adding the (16-byte unit) offset to its address field: 36 distinct
+  // descriptors kept live would cost 144 registers.
+  const uint64_t dq = desc_k_major(sQ), dk = desc_k_major(sKb);
+#pragma unroll
+  for (int slab = slab0; slab < slab1; ++slab)
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) {
+      const uint32_t off = (slab * SM90_SLAB_BYTES + kk * 32) >> 4;
+      Mma<T>::s_ss(s, dq + off, dk + off, !(first && slab == slab0 && kk == 0));
+    }
+}
+
+// The smem base through an opaque move, once per loop iteration: otherwise the compiler hoists the ~50 loop-
+// invariant wgmma descriptors out of the loop and keeps them in registers, which spills.
+__device__ __forceinline__ uint32_t opaque(uint32_t x) {
+  uint32_t y;
+  asm volatile("mov.b32 %0, %1;\n" : "=r"(y) : "r"(x));
+  return y;
+}
+
 template <typename T>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap) {
-  using Ops = ElemOps<T>;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
-  const uint32_t sQ = base + SM90_OFF_Q, sK = base + SM90_OFF_K, sP = base + SM90_OFF_P;
-  const uint32_t sRed = base + SM90_OFF_RED, sL = base + SM90_OFF_L, sBar = base + SM90_OFF_BAR;
+  const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
+  const uint32_t sM = base + SM90_OFF_M;  // (the P tiles are addressed per loop iteration, see opaque())
+  const uint32_t sScale0 = base + SM90_OFF_SCALE0, sScale1 = base + SM90_OFF_SCALE1, sL = base + SM90_OFF_L;
+  const uint32_t sBar = base + SM90_OFF_BAR;  // barrier of buffer x, group y: sBar + 16x + 8y
 
-  const int tid = threadIdx.x, wg = tid >> 7, lane = tid & 31, warp = (tid >> 5) & 3;
+  // wg through a shuffle: the compiler then knows it is warp-uniform and keeps the wgmmas under `if (wg …)` async
+  const int tid = threadIdx.x, wg = __shfl_sync(0xffffffffu, tid >> 7, 0), wg_tid = tid & 127, lane = tid & 31, warp = (tid >> 5) & 3;
   const int g = lane >> 2, q4 = lane & 3;  // wgmma D fragment: rows 16·warp + g (+8), columns 8i + 2·q4 (+1)
   const int m_block = blockIdx.x;
 
   if (tid == 0) {
-    for (int s = 0; s < SM90_STAGES; ++s) ptx::mbarrier_init(sBar + 8 * s, 1);
+    for (int i = 0; i < 4; ++i) ptx::mbarrier_init(sBar + 8 * i, 1);
     ptx::fence_barrier_init();
     ptx::prefetch_tensormap(kmap);
   }
@@ -86,35 +205,46 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   const int r_loc[2] = {warp * 16 + g, warp * 16 + g + 8};  // this thread's two rows of the m-block
   const RowSet rs = row_set(p, m_block, r_loc);
   const float scale_log2 = p.scale_softmax_log2;
-  uint32_t blocks_done = 0;  // K blocks this CTA consumed so far: stage = n & 1, phase = (n >> 1) & 1
+  uint32_t fills[2] = {0, 0};  // completed fills of K0 / K1 before the current item (mbarrier phases)
 
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     const Slice sl = slice_of(p, w, req, rs);
-    const int start = sl.start, end_kv = sl.end_kv;
-    const int first_block = start / PAGE_BLOCK_SIZE;  // start is a multiple of 64
-    const int n_blocks = end_kv > start ? (end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0;
+    const int first_block = sl.start / PAGE_BLOCK_SIZE;  // start is a multiple of 64
+    // (broadcast: uniform by construction, and the compiler must see that to keep branches around wgmma async)
+    const int n_blocks = __shfl_sync(0xffffffffu, sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0, 0);
     const int* bt = p.block_table + static_cast<int64_t>(req) * p.block_table_stride + first_block;
+    const int n_valid_last = sl.end_kv - (first_block + n_blocks - 1) * PAGE_BLOCK_SIZE;  // tokens of the last block
 
-    // Block j of this slice → its stage; only entries < n_blocks (tokens < end_kv ≤ end_token) are read.
-    auto issue_k = [&](int j) {
-      const uint32_t n = blocks_done + j, st = n & 1, bar = sBar + 8 * st, dst = sK + st * SM90_TILE_BYTES;
-      const int page = ptx::ld_plain(bt + j);
-      ptx::mbarrier_arrive_expect_tx(bar, SM90_TILE_BYTES);
-#pragma unroll
-      for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bar, slab * 64, 0, page);
+    // Block j of this slice lives in buffer j & 1; its fill index there is fills[j & 1] + j / 2.
+    auto parity = [&](int j) -> uint32_t { return (fills[j & 1] + (j >> 1)) & 1; };
+    auto buffer = [&](int j) -> uint32_t { return (j & 1) ? sK1 : sK0; };
+    auto barrier = [&](int j, int group) -> uint32_t { return sBar + 16 * (j & 1) + 8 * group; };
+    // One thread: load group `group` of block j (page `page`) into its buffer.
+    auto issue_group = [&](int j, int group, int page) {
+      const uint32_t bar = barrier(j, group), dst = buffer(j);
+      const int slab0 = group == kGroupA ? 0 : SM90_GROUP_A_SLABS;
+      const int n = group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
+      ptx::mbarrier_arrive_expect_tx(bar, n * SM90_SLAB_BYTES);
+      for (int slab = slab0; slab < slab0 + n; ++slab) ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bar, slab * 64, 0, page);
     };
 
-    __syncthreads();  // both warpgroups are done with the previous item's sQ, sK, sP, sL
+    __syncthreads();  // both warpgroups are done with the previous item's smem
+    if (tid < 64) ptx::st_shared_f32(sM + tid * 4, kMaxInit);
     if (n_blocks > 0) {
       if (tid == 0) {
-        issue_k(0);
-        if (n_blocks > 1) issue_k(1);
+        const int page0 = ptx::ld_plain(bt), page1 = n_blocks > 1 ? ptx::ld_plain(bt + 1) : 0;
+        issue_group(0, kGroupA, page0);
+        issue_group(0, kGroupB, page0);
+        if (n_blocks > 1) {
+          issue_group(1, kGroupA, page1);
+          issue_group(1, kGroupB, page1);
+        }
       }
-      // Q rows of this m-block → swizzled slabs; rows ≥ q_rows zero-filled without a global read
+      // Q rows of this m-block → 9 swizzled slabs; rows ≥ q_rows zero-filled without a global read
       const T* qb = static_cast<const T*>(p.q) + static_cast<int64_t>(req) * p.q_batch_stride;
-#pragma unroll 1
-      for (int idx = tid; idx < kQChunks; idx += SM90_THREADS) {
-        const int row = idx / (HEAD_DIM_K / 8), chunk = idx % (HEAD_DIM_K / 8);
+#pragma unroll 4
+      for (int idx = tid; idx < GEN_BLOCK_M * kQChunksPerRow; idx += SM90_THREADS) {
+        const int row = idx / kQChunksPerRow, chunk = idx % kQChunksPerRow;
         const int r = m_block * GEN_BLOCK_M + row;
         const bool ok = r < p.q_rows;
         const T* src = static_cast<const T*>(p.q);
@@ -130,102 +260,190 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     float o[128];
 #pragma unroll
     for (int i = 0; i < 128; ++i) o[i] = 0.f;
-    float row_max[2] = {kMaxInit, kMaxInit};  // log2-scaled units
-    float row_sum[2] = {0.f, 0.f};            // this thread's partial sum over its columns
+    float row_sum[2] = {0.f, 0.f};  // this thread's partial sums over the P columns it produced
+    float s[32];                    // S (then P) of this warpgroup's current block
+    uint32_t pa[4][4];              // P as bf16/fp16 A fragments
+#pragma unroll
+    for (int i = 0; i < 32; ++i) s[i] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
 
-    for (int j = 0; j < n_blocks; ++j) {
-      const uint32_t n = blocks_done + j, st = n & 1;
-      const uint32_t sKs = sK + st * SM90_TILE_BYTES;
-      const int block_start = (first_block + j) * PAGE_BLOCK_SIZE;
-      ptx::mbarrier_wait(sBar + 8 * st, (n >> 1) & 1);
-
-      // ---- S = Q · K[32·wg, +32)ᵀ over 576 channels -------------------------------------------------
-      float s[16];
-#pragma unroll
-      for (int i = 0; i < 16; ++i) s[i] = 0.f;
-      ptx::wgmma_fence();
-#pragma unroll
-      for (int slab = 0; slab < SM90_SLABS; ++slab)
-#pragma unroll
-        for (int kk = 0; kk < 4; ++kk)
-          Wgmma<T>::s(s, desc_k_major(sQ + slab * SM90_SLAB_BYTES + kk * 32),
-                      desc_k_major(sKs + slab * SM90_SLAB_BYTES + wg * 32 * 128 + kk * 32), slab + kk > 0);
+    if (wg == 0 && n_blocks > 0) {
+      // ======================================= warpgroup 0: blocks 0, 2, 4, … ===================================
+      issue_s_half<T, kGroupA>(s, sQ, sK0, barrier(0, kGroupA), parity(0), true);
+      issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(0, kGroupB), parity(0), false);
       ptx::wgmma_commit();
       ptx::wgmma_wait<0>();
-
-      // ---- mask, scale, row max over this warpgroup's 32 tokens --------------------------------------
-      float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll 1
+      for (int j = 0; j < n_blocks; j += 2) {
+        const uint32_t b_ = opaque(base);
+        const uint32_t sQ = b_ + SM90_OFF_Q, sK0 = b_ + SM90_OFF_K0, sK1 = b_ + SM90_OFF_K1;
+        const uint32_t sP0 = b_ + SM90_OFF_P0, sP1 = b_ + SM90_OFF_P1;
+        const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
+        int page2 = 0, page3 = 0;  // block-table entries of the refills, loaded early to hide their latency
+        if (wg_tid == 0) {
+          if (has2) page2 = ptx::ld_plain(bt + j + 2);
+          if (has3) page3 = ptx::ld_plain(bt + j + 3);
+        }
+        // softmax of block j against the running max
+        float mx[2], m_old[2], m_new[2], scale0[2], sum[2];
+        mask_and_row_max(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx);
 #pragma unroll
-      for (int i = 0; i < 4; ++i)
+        for (int h = 0; h < 2; ++h) {
+          m_old[h] = ptx::ld_shared_f32(sM + r_loc[h] * 4);
+          m_new[h] = fmaxf(m_old[h], mx[h] * scale_log2);
+          scale0[h] = ptx::exp2_approx(m_old[h] - m_new[h]);
+        }
+        __syncwarp();  // every lane has read sM before the quad leader overwrites it
+        if (q4 == 0) {
 #pragma unroll
-        for (int h = 0; h < 2; ++h)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const int t = block_start + wg * 32 + i * 8 + q4 * 2 + e;
-            const float x = t < sl.row_end[h] ? s[4 * i + 2 * h + e] * scale_log2 : -INFINITY;  // selection: NaN rows drop out
-            s[4 * i + 2 * h + e] = x;
-            mx[h] = fmaxf(mx[h], x);
+          for (int h = 0; h < 2; ++h) {
+            ptx::st_shared_f32(sM + r_loc[h] * 4, m_new[h]);
+            ptx::st_shared_f32(sScale0 + r_loc[h] * 4, scale0[h]);
           }
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-        if (q4 == 0) ptx::st_shared_f32(sRed + (wg * 64 + r_loc[h]) * 4, mx[h]);
-      }
-      ptx::named_barrier_sync(kMaxReady, SM90_THREADS);
-
-      // ---- online softmax: both warpgroups derive the same new max; P → swizzled sP ----------------------
-      float alpha[2];
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const float other = ptx::ld_shared_f32(sRed + ((wg ^ 1) * 64 + r_loc[h]) * 4);
-        const float m_new = fmaxf(row_max[h], fmaxf(mx[h], other));  // finite (≥ kMaxInit)
-        alpha[h] = ptx::exp2_approx(row_max[h] - m_new);
-        row_max[h] = m_new;
-        float sum = 0.f;
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          const float p0 = ptx::exp2_approx(s[4 * i + 2 * h] - m_new);  // masked: exp2(-inf) = 0
-          const float p1 = ptx::exp2_approx(s[4 * i + 2 * h + 1] - m_new);
-          sum += p0 + p1;
-          const int chunk = wg * 4 + i;  // 8 tokens per 16-byte chunk
-          ptx::st_shared_u32(sP + swizzled(r_loc[h], chunk) + q4 * 4, Ops::pack2(p0, p1));
         }
-        row_sum[h] = row_sum[h] * alpha[h] + sum;
-      }
+        exponentiate(s, scale_log2, m_new, sum);
 #pragma unroll
-      for (int i = 0; i < 32; ++i) {
-        o[4 * i + 0] *= alpha[0];
-        o[4 * i + 1] *= alpha[0];
-        o[4 * i + 2] *= alpha[1];
-        o[4 * i + 3] *= alpha[1];
-      }
-      // Tokens ≥ end_kv of the slice's last block may be NaN-filled cache slots: zero their V rows (whole 128 B
-      // rows of slabs 0–7, swizzle-agnostic), since P = 0 times NaN would still poison O.
-      const int n_valid = end_kv - block_start;
-      if (n_valid < PAGE_BLOCK_SIZE) {
-        const int chunks = (PAGE_BLOCK_SIZE - n_valid) * 8 * 8;  // rows × V slabs × 16-byte chunks
-        for (int c = tid; c < chunks; c += SM90_THREADS) {
-          const int row = n_valid + c / 64, slab = (c / 8) % 8, ch = c % 8;
-          st_shared_zero16(sKs + slab * SM90_SLAB_BYTES + row * 128 + ch * 16);
-        }
-      }
-      ptx::fence_proxy_async();  // sP stores and V zeroing → wgmma reads
-      ptx::named_barrier_sync(kPReady, SM90_THREADS);
+        for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * scale0[h] + sum[h];
+        scale_rows(o, scale0[0], scale0[1]);
+        pack_p<T>(s, pa);
+        ptx::named_barrier_arrive(kScale0Ready, kBoth);
 
-      // ---- O[:, 256·wg, +256) += P · V ---------------------------------------------------------------------
-      ptx::wgmma_fence();
+        // O_L += P0 · V0L
+        if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 0, n_valid_last, wg_tid, kWg0Local);
+        ptx::wgmma_fence();
 #pragma unroll
-      for (int kk = 0; kk < 4; ++kk)
-        Wgmma<T>::pv(o, desc_k_major(sP + kk * 32), desc_mn_major(sKs + wg * 4 * SM90_SLAB_BYTES + kk * 2048));
-      ptx::wgmma_commit();
-      ptx::wgmma_wait<0>();
-      ptx::named_barrier_sync(kStageFree, SM90_THREADS);  // both warpgroups done with this stage and sP
-      if (tid == 0 && j + 2 < n_blocks) issue_k(j + 2);
+        for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK0 + kk * 2048));
+        ptx::wgmma_commit();
+        ptx::wgmma_wait<0>();
+
+        ptx::named_barrier_sync(kScale1Ready, kBoth);  // WG1's softmax of block j+1 is done; all of WG0 is past V0L
+        if (has2 && wg_tid == 0) issue_group(j + 2, kGroupA, page2);
+        float scale1[2];
+#pragma unroll
+        for (int h = 0; h < 2; ++h) scale1[h] = ptx::ld_shared_f32(sScale1 + r_loc[h] * 4);
+        // publish P0 relative to WG1's new max
+#pragma unroll
+        for (int i = 0; i < 32; ++i) s[i] *= scale1[(i >> 1) & 1];
+        pack_p<T>(s, pa);
+        store_p(sP0, pa, r_loc, q4);
+        ptx::fence_proxy_async();
+        ptx::named_barrier_arrive(kP0Ready, kBoth);
+        scale_rows(o, scale1[0], scale1[1]);
+#pragma unroll
+        for (int h = 0; h < 2; ++h) row_sum[h] *= scale1[h];
+
+        ptx::named_barrier_sync(kP1Ready, kBoth);
+        if (has1) {  // O_L += P1 · V1L
+          if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK1, 0, n_valid_last, wg_tid, kWg0Local);
+          ptx::wgmma_fence();
+#pragma unroll
+          for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP1 + kk * 32), desc_mn_major(sK1 + kk * 2048));
+          ptx::wgmma_commit();
+        }
+        // S of block j+2 overlaps the tail of that P·V
+        if (has2) {
+          issue_s_half<T, kGroupA>(s, sQ, sK0, barrier(j + 2, kGroupA), parity(j + 2), true);
+          ptx::wgmma_commit();
+          ptx::wgmma_wait<1>();
+        } else {
+          ptx::wgmma_wait<0>();
+        }
+        if (has3) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
+          ptx::named_barrier_sync(kWg0Local, kOne);
+          if (wg_tid == 0) issue_group(j + 3, kGroupA, page3);
+        }
+        if (has2) {
+          issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(j + 2, kGroupB), parity(j + 2), false);
+          ptx::wgmma_commit();
+        }
+        ptx::wgmma_wait<0>();  // unconditional: the compiler must see nothing in flight on every path
+      }
+    } else if (n_blocks > 0) {
+      // ======================================= warpgroup 1: blocks 1, 3, 5, … ===================================
+      if (n_blocks > 1) {
+        issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(1, kGroupA), parity(1), true);
+        issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(1, kGroupB), parity(1), false);
+        ptx::wgmma_commit();
+        ptx::wgmma_wait<0>();
+      }
+#pragma unroll 1
+      for (int j = 0; j < n_blocks; j += 2) {
+        const uint32_t b_ = opaque(base);
+        const uint32_t sQ = b_ + SM90_OFF_Q, sK0 = b_ + SM90_OFF_K0, sK1 = b_ + SM90_OFF_K1;
+        const uint32_t sP0 = b_ + SM90_OFF_P0, sP1 = b_ + SM90_OFF_P1;
+        const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
+        int page2 = 0, page3 = 0;
+        if (wg_tid == 0) {
+          if (has2) page2 = ptx::ld_plain(bt + j + 2);
+          if (has3) page3 = ptx::ld_plain(bt + j + 3);
+        }
+        // Without block j+1 every token is masked (P1 = 0, max unchanged). Unconditional on purpose: s written
+        // under a branch makes ptxas serialise the wgmmas that define it (C7515).
+        float mx[2];
+        mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
+        ptx::named_barrier_sync(kScale0Ready, kBoth);  // WG0's max and scale of block j
+        float m0[2], m1[2], scale0[2], scale1[2];
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          m0[h] = ptx::ld_shared_f32(sM + r_loc[h] * 4);
+          scale0[h] = ptx::ld_shared_f32(sScale0 + r_loc[h] * 4);
+          m1[h] = fmaxf(m0[h], mx[h] * scale_log2);
+          scale1[h] = ptx::exp2_approx(m0[h] - m1[h]);
+        }
+        __syncwarp();
+        if (q4 == 0) {
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            ptx::st_shared_f32(sM + r_loc[h] * 4, m1[h]);
+            ptx::st_shared_f32(sScale1 + r_loc[h] * 4, scale1[h]);
+          }
+        }
+        ptx::named_barrier_arrive(kScale1Ready, kBoth);
+        float sum[2];
+        exponentiate(s, scale_log2, m1, sum);
+#pragma unroll
+        for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * (scale0[h] * scale1[h]) + sum[h];
+        scale_rows(o, scale0[0] * scale1[0], scale0[1] * scale1[1]);
+        if (has1) {
+          pack_p<T>(s, pa);
+          store_p(sP1, pa, r_loc, q4);
+          ptx::fence_proxy_async();
+        }
+        ptx::named_barrier_arrive(kP1Ready, kBoth);
+        if (has1) {  // O_R += P1 · V1R
+          if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
+          ptx::wgmma_fence();
+#pragma unroll
+          for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
+          ptx::wgmma_commit();
+        }
+        ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
+        if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
+        ptx::wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
+        ptx::wgmma_commit();
+        if (has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
+          ptx::wgmma_wait<1>();
+          ptx::named_barrier_sync(kWg1Local, kOne);
+          if (wg_tid == 0) issue_group(j + 3, kGroupB, page3);
+        }
+        ptx::wgmma_wait<0>();
+        if (has2) {  // K0.B is dead once P0·V0R is done
+          ptx::named_barrier_sync(kWg1Local, kOne);
+          if (wg_tid == 0) issue_group(j + 2, kGroupB, page2);
+        }
+        if (has3) {  // S of block j+3: its B half was issued first
+          issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3, kGroupB), parity(j + 3), true);
+          issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(j + 3, kGroupA), parity(j + 3), false);
+          ptx::wgmma_commit();
+        }
+        ptx::wgmma_wait<0>();
+      }
     }
-    blocks_done += n_blocks;
+    fills[0] += (n_blocks + 1) >> 1;
+    fills[1] += n_blocks >> 1;
 
-    // ---- epilogue -----------------------------------------------------------------------------------------
+    // ---- epilogue: both halves of O are relative to the last max in sM --------------------------------------
     if (req == w.end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
@@ -233,11 +451,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 2);
       if (q4 == 0) ptx::st_shared_f32(sL + (wg * 64 + r_loc[h]) * 4, row_sum[h]);
     }
-    ptx::named_barrier_sync(kSumReady, SM90_THREADS);
+    ptx::named_barrier_sync(kSumReady, kBoth);
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (64 + r_loc[h]) * 4);
-      store_row<T, 32>(p, req, sl, rs, h, o, L, row_max[h], wg * (HEAD_DIM_V / 2) + q4 * 2, wg == 0 && q4 == 0);
+      const float m = ptx::ld_shared_f32(sM + r_loc[h] * 4);
+      store_row<T, 32>(p, req, sl, rs, h, o, L, m, wg * (HEAD_DIM_V / 2) + q4 * 2, wg == 0 && q4 == 0);
     }
   }
 }

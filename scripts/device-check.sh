@@ -12,8 +12,8 @@ FLASH_MLA_REQUIRE_GPU=1 FLASH_MLA_TEST_KERNELS=$k timeout 200 node --test --test
 rc=$?; echo "suite rc=$rc"; grep -E "^# (pass|fail)|cuda decode:|not ok|Error|✖" "$out/suite-$k.log" | head -20
 [ "$rc" = 124 ] && { echo "suite timed out: a hang; stopping"; tail -5 "$out/suite-$k.log"; exit 1; }
 echo "== sanitizer ($k)"
-for tool in memcheck racecheck; do
-  FLASH_MLA_GPU_CASES=sanitize FLASH_MLA_REQUIRE_GPU=1 FLASH_MLA_TEST_KERNELS=$k timeout 100 compute-sanitizer --tool $tool --print-limit 5 node --test --test-name-pattern="decode" dist/test/gpu-decode.test.js > "$out/san-$tool-$k.log" 2>&1
+for tool in memcheck racecheck; do extra=""; [ "$tool" = racecheck ] && extra="--racecheck-report hazard"
+  FLASH_MLA_GPU_CASES=sanitize FLASH_MLA_REQUIRE_GPU=1 FLASH_MLA_TEST_KERNELS=$k timeout 100 compute-sanitizer --tool $tool --print-limit 5 $extra node --test --test-name-pattern="decode" dist/test/gpu-decode.test.js > "$out/san-$tool-$k.log" 2>&1
   echo "$tool rc=$?: $(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$out/san-$tool-$k.log" | tr '\n' ' ')"
 done
 echo "== bench $base,$k ($configs)"

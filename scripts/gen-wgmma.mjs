@@ -8,9 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 // [n, A from 'ss' (smem descriptor) or 'rs' (registers), B MN-major (transposed), scale_d runtime?]
 const shapes = [
-  [32, 'ss', false, true],    // hopper v1: S tiles of 32 tokens
-  [64, 'ss', false, true],    // hopper v2: S = Q·Kᵀ over 64 tokens, latent slabs
-  [64, 'rs', false, true],    // hopper v2: S += Q_rope·K_ropeᵀ with Q's RoPE slab kept in registers
+  [64, 'ss', false, true],    // S = Q·Kᵀ over a 64-token block
   [128, 'ss', false, false],  // tensor-core peak probe
   [256, 'ss', true, true],    // O += P·V with P from smem, V read MN-major from the K block
   [256, 'rs', true, false],   // O += P·V with P from registers (the S accumulator, converted)

@@ -13,8 +13,7 @@ import { encodeMlaDecodeParams, MLA_DECODE_PARAMS_BYTES } from './params.js';
 
 // Launch shapes, mirrored from kernels/mla_config.h.
 const GENERIC = { blockM: 64, threads: 256, sharedBytes: 155648 };
-const SM90_SMEM_BYTES = 231440;
-const SM90V2_SMEM_BYTES = 231712;
+const SM90_SMEM_BYTES = 231712;
 const COMBINE_ROWS_PER_CTA = 8;
 const COMBINE_THREADS = 256;
 const METADATA_THREADS = 32;
@@ -80,17 +79,6 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
     sharedBytes: SM90_SMEM_BYTES,
     archs: () => ['sm_90a'],
     supported: (dev) => dev.isHopper && dev.info.maxSharedMemoryPerBlockOptin >= SM90_SMEM_BYTES,
-    extraArgs: (a) => [kCacheTensorMap(a.kCache)],
-  },
-  {
-    name: 'hopper2',
-    file: 'mla_decode_sm90_v2',
-    entry: (dt) => `mla_decode_sm90v2_${dt}`,
-    blockM: 64,
-    threads: 256,
-    sharedBytes: SM90V2_SMEM_BYTES,
-    archs: () => ['sm_90a'],
-    supported: (dev) => dev.isHopper && dev.info.maxSharedMemoryPerBlockOptin >= SM90V2_SMEM_BYTES,
     extraArgs: (a) => [kCacheTensorMap(a.kCache)],
   },
   {
