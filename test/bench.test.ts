@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeBytes, decodeFlops, gbps, median, ridgeIntensity, roofline, rooflineFraction, summarize, tflops } from '../src/bench/metrics.js';
 import {
-  configFromJson, configKey, loadConfigFile, loadReference, selectConfigs, shippedData, shippedReference, smallConfigs, sweepConfigs, tinyConfigs,
+  configFromJson, configKey, configLabel, loadConfigFile, loadReference, selectConfigs, servingConfigs, shippedData, shippedReference, smallConfigs, sweepConfigs, tinyConfigs,
+  type BenchConfig,
 } from '../src/bench/configs.js';
 import { checkSamples, makeBenchProblem, pickSamples, referenceRow } from '../src/bench/problem.js';
 import { formatReport, formatTable, validateBenchResult, type BenchResult } from '../src/bench/report.js';
@@ -21,6 +22,7 @@ import { getBackend } from '../src/index.js';
 import { gpuSkipReason } from './util/problem.js';
 
 const ANCHORS = ['/work/shared/reference/anchors-h100.json', '/work/shared/reference/anchors-h200.json'];
+const SERVING = '/work/shared/reference/serving-configs.json';
 const tmp = mkdtempSync(join(tmpdir(), 'flash-mla-bench-'));
 
 // ---------------------------------------------------------------------------------------------- formulas
@@ -181,6 +183,50 @@ test('small cpu sweep: b 4, seqlens 84..1000, h_q 16/128, s_q 1/2, fixed and var
   assert.deepEqual([...new Set(cs.map((c) => c.h_q))], [16, 128]);
   assert.deepEqual([...new Set(cs.map((c) => c.s_q))], [1, 2]);
   assert.ok(cs.every((c) => c.b === 4 && c.seqlens.reduce((a, x) => a + x, 0) === 2048));
+});
+
+test('serving set: S1–S12 with their exact shapes, seqlens and H200 peer times, selectable by name', () => {
+  const cs = servingConfigs();
+  assert.equal(cs.length, 12);
+  assert.deepEqual(cs.map((c) => c.name?.split(' ')[0]), Array.from({ length: 12 }, (_, i) => `S${i + 1}`));
+  const shipped = shippedData().serving.configs;
+  cs.forEach((c, i) => {
+    assert.equal(c.id, `serving#${i}`);
+    assert.equal(c.seqlens.length, c.b);
+    assert.equal(decodeFlops(c), shipped[i].flops, `${c.name} flops`);
+    assert.equal(decodeBytes(c), shipped[i].bytes, `${c.name} bytes`);
+  });
+  if (existsSync(SERVING)) {
+    const src = JSON.parse(readFileSync(SERVING, 'utf8')) as { configs: Array<BenchConfig & { flops: number; bytes: number; h200: Record<string, number> }> };
+    const h200 = shippedData().serving.reference.h200.results;
+    src.configs.forEach((c, i) => {
+      for (const k of ['name', 'b', 's', 'h_q', 's_q', 'varlen', 'causal', 'dtype'] as const) assert.equal(cs[i][k], c[k], `${c.name} ${k}`);
+      assert.deepEqual(cs[i].seqlens, c.seqlens);
+      assert.equal(decodeFlops(cs[i]), c.flops);
+      assert.equal(decodeBytes(cs[i]), c.bytes);
+      assert.deepEqual(h200[i], { flashmla: { ms: c.h200.flashmla_ms }, flashmla_with_metadata: { ms: c.h200.flashmla_with_metadata_ms }, fa3: { ms: c.h200.fa3_ms } });
+    });
+    // the reference file itself loads as a config file, names included
+    assert.deepEqual(loadConfigFile(SERVING).map((c) => c.name), cs.map((c) => c.name));
+  }
+  // no serving config is a sweep config: references match by workload
+  assert.equal(new Set([...sweepConfigs(), ...cs].map(configKey)).size, 44);
+  assert.equal(selectConfigs('serving', 'sweep').configs.length, 12);
+  assert.deepEqual(selectConfigs('serving:S1,s7', 'sweep').configs.map((c) => c.id), ['serving#0', 'serving#6']);
+  assert.deepEqual(selectConfigs('serving:0-1', 'sweep').configs.map((c) => c.name?.split(' ')[0]), ['S1', 'S2']);
+  assert.throws(() => selectConfigs('serving:S13', 'sweep'), /config name \(S1-S12\)/);
+  assert.throws(() => selectConfigs('sweep:0,serving:S1', 'sweep'), /a selector picks from one set \('sweep' here\)/);
+  assert.equal(configLabel(cs[0]), 'S1 b1 s16384 h128 q1 fix');
+  assert.equal(configLabel(sweepConfigs()[0]), 'b128 s4096 h16 q1 fix');
+  // --reference h200 covers the serving configs (h100 has no serving times)
+  const h200 = loadReference('h200');
+  assert.deepEqual(h200.map((x) => x.peer), ['flashmla', 'flashmla_with_metadata', 'fa3']);
+  for (const series of h200) assert.equal(series.points.length, 32 + 12, series.name);
+  const s1 = h200.find((x) => x.peer === 'fa3')?.points.find((p) => p.key === configKey(cs[0]));
+  assert.equal(s1?.ms, 0.0363);
+  assert.equal(s1?.label, 'S1 b1 s16384 h128 q1 fix');
+  const servingKeys = new Set(cs.map(configKey));
+  assert.ok(loadReference('h100').every((x) => x.points.length <= 32 && x.points.every((p) => !servingKeys.has(p.key))));
 });
 
 // ---------------------------------------------------------------------------------------------- problem + check
