@@ -7,8 +7,8 @@ import { parseArgs } from 'node:util';
 import { cudaAvailable, getBackend } from './index.js';
 import { CudaDevice } from './cuda/runtime.js';
 import { getCudaContext, kernelDir } from './cuda/context.js';
-import { configLabel, loadReference, referenceCardFor, selectConfigs, type ReferenceSeries } from './bench/configs.js';
-import { fmtBytes, fmtNum, formatReport } from './bench/report.js';
+import { configLabel, loadReference, PEER_SHORT_NAMES, referenceCardFor, selectConfigs, type ReferenceSeries } from './bench/configs.js';
+import { fmtBytes, fmtNum, fmtRatio, formatReport } from './bench/report.js';
 import { fmtDriverVersion, nvidiaDriverVersion, packageVersion, runBench, type BenchProgress } from './bench/run.js';
 import { rooflineSvgFromResult } from './bench/svg.js';
 
@@ -21,22 +21,30 @@ Usage:
 
 bench options:
   --configs SEL      which configs (default: the 32-config sweep on a GPU, the small sweep on the cpu backend)
-                       sweep | small | tiny           a whole set
+                       sweep | serving | small | tiny a whole set (serving: S1–S12, serving shapes with H200 peer times;
+                                                      tiny: one config, the quickest cpu run)
                        0,3,5 | 0-7 | sweep:8-15       indices into the default (or named) set
+                       serving:S1,S7                  serving configs by name
                        h_q=16,s_q=1 | var | fixed     filters (keys b, s, h_q, s_q, varlen, causal; a repeated key ORs)
                        FILE.json                      configs in the anchors-file format ({"configs": [...]})
   --backend B        cuda | cpu (default: cuda when a GPU is usable, else cpu on the small sweep)
   --kernel K[,K2]    decode kernel(s) to time; two or more are compared config by config
   --iters N          timed runs per config (default cuda 100, cpu 3); the median is reported
   --warmup N         untimed runs before them (default cuda 10, cpu 0)
-  --json FILE        write everything (device, driver, date, ceilings, per-config rows) as JSON
+  --json FILE        write everything (device, driver, date, ceilings, per-config rows, geomeans) as JSON
   --svg FILE         write a roofline chart (log-log, both ceilings, one labelled point per config)
   --reference R      compare with: h100 | h200 (shipped FlashMLA/FA3 measurements) | FILE.json (an anchors
                      file or another run's --json) | none. Repeatable. Default on an H100/H200: that card's.
+                     With peer measurements the table shows FlashMLA's ms (FM), the best of FlashMLA and FA3
+                     per config (best), FlashMLA with its metadata call (FM+md, against +md ms), the ratios
+                     (peer ms / ours, > 1: faster) and their geomeans, split at h_q·s_q ≤ 64.
   --peak-tflops X    compute ceiling to use (default: measured by a wgmma probe on Hopper, else a bf16
                      matmul rate of this card model; the output says which)
   --seed N           base seed of the random data (default: random; recorded in the JSON)
   --check-samples N  rows per config checked against the float64 oracle (default 8, 0 = off)
+
+Columns: ms = decode + combine (metadata computed before, outside the timing, as FlashMLA's benchmark);
++md ms = metadata + decode + combine. With --kernel a,b: per config b's ratio to a (vs a).
 
 Exit status: 0 ok, 1 a correctness check failed or an error, 2 usage error.
 Environment: NO_COLOR disables colour; FLASH_MLA_DEVICE picks the GPU.
@@ -102,10 +110,16 @@ function progressPrinter(): (p: BenchProgress) => void {
     }
     const r = p.row;
     const check = r.check === null ? dim('unchecked') : r.check.ok ? green('ok') : red(`FAIL: ${r.check.message}`);
+    const vs: string[] = [];
+    if (r.peers?.flashmla) vs.push(`${fmtRatio(r.peers.flashmla.speedup)} FM`);
+    if (r.peers?.best) vs.push(`${fmtRatio(r.peers.best.speedup)} best (${PEER_SHORT_NAMES[r.peers.best.peer] ?? r.peers.best.peer})`);
+    if (r.peers?.flashmlaWithMetadata) vs.push(`${fmtRatio(r.peers.flashmlaWithMetadata.speedup)} FM+md`);
+    if (!r.peers && r.reference) vs.push(`${fmtRatio(r.reference.speedup)} ref`);
+    if (r.vsKernel) vs.push(`${fmtRatio(r.vsKernel.speedup)} vs ${r.vsKernel.kernel}`);
     clear();
     process.stderr.write(
-      `${n} ${configLabel(r.config)} ${r.kernel}: ${r.ms.toFixed(4)} ms, ${fmtNum(r.TFLOPS)} TFLOPS, ${fmtNum(r.GBps)} GB/s, ` +
-        `${(r.rooflineFraction * 100).toFixed(1)}% of roofline${r.reference ? `, ${r.reference.speedup.toFixed(2)}× ref` : ''}, ${check}\n`,
+      `${n} ${configLabel(r.config)} ${r.kernel}: ${r.ms.toFixed(4)} ms (+md ${r.mdMs?.toFixed(4) ?? '-'} ms), ${fmtNum(r.TFLOPS)} TFLOPS, ${fmtNum(r.GBps)} GB/s, ` +
+        `${(r.rooflineFraction * 100).toFixed(1)}% of roofline${vs.length ? `, ${vs.join(', ')}` : ''}, ${check}\n`,
     );
   };
 }

@@ -1,20 +1,22 @@
-// The pure parts of `flash-mla bench`: FlashMLA's formulas, config loading and selectors, the problem and its
-// check, the JSON result schema (a real cpu run of one tiny config), the SVG roofline, and a CLI smoke run.
+// The pure parts of `flash-mla bench`: FlashMLA's formulas, config loading and selectors (the sweep and the
+// serving set), the problem and its check, peer comparisons and their geomeans, the JSON result schema (a real
+// cpu run of one tiny config; older results still read), the SVG roofline, and CLI runs.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeBytes, decodeFlops, gbps, median, ridgeIntensity, roofline, rooflineFraction, summarize, tflops } from '../src/bench/metrics.js';
 import {
-  configFromJson, configKey, configLabel, loadConfigFile, loadReference, selectConfigs, servingConfigs, shippedData, shippedReference, smallConfigs, sweepConfigs, tinyConfigs,
-  type BenchConfig,
+  configFromJson, configKey, configLabel, loadConfigFile, referenceCardFor, loadReference, selectConfigs, servingConfigs, shippedData, shippedReference, smallConfigs, sweepConfigs, tinyConfigs,
+  type BenchConfig, type ReferenceSeries,
 } from '../src/bench/configs.js';
 import { checkSamples, makeBenchProblem, pickSamples, referenceRow } from '../src/bench/problem.js';
-import { formatReport, formatTable, validateBenchResult, type BenchResult } from '../src/bench/report.js';
+import { formatGeomeans, formatReport, formatTable, validateBenchResult, type BenchResult, type BenchRow } from '../src/bench/report.js';
+import { geomean, isMemoryBoundShape, PeerIndex, summarizeRatios } from '../src/bench/compare.js';
 import { escapeXml, rooflineSvg, rooflineSvgFromResult } from '../src/bench/svg.js';
 import { runBench } from '../src/bench/run.js';
 import { toHalfBits } from '../src/dtype.js';
@@ -23,6 +25,7 @@ import { gpuSkipReason } from './util/problem.js';
 
 const ANCHORS = ['/work/shared/reference/anchors-h100.json', '/work/shared/reference/anchors-h200.json'];
 const SERVING = '/work/shared/reference/serving-configs.json';
+const RUNS = fileURLToPath(new URL('../../docs/runs/', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'flash-mla-bench-'));
 
 // ---------------------------------------------------------------------------------------------- formulas
@@ -229,6 +232,133 @@ test('serving set: S1–S12 with their exact shapes, seqlens and H200 peer times
   assert.ok(loadReference('h100').every((x) => x.points.length <= 32 && x.points.every((p) => !servingKeys.has(p.key))));
 });
 
+// ---------------------------------------------------------------------------------------------- peers, ratios, geomeans
+
+/** A row of a fake result: what the comparison code reads. */
+function fakeRow(config: BenchConfig, kernel: string, ms: number, mdMs: number): BenchRow {
+  const { id, ...cfg } = config;
+  const flops = decodeFlops(config);
+  const bytes = decodeBytes(config);
+  return {
+    id, config: cfg, kernel, ms, timesMs: [ms], mdMs, mdTimesMs: [mdMs], minMs: ms, maxMs: ms, iqrRel: 0, flops, bytes, intensity: flops / bytes,
+    TFLOPS: tflops(flops, ms), GBps: gbps(bytes, ms), floorMs: ms / 2, rooflineFraction: 0.5, bound: 'memory', check: null,
+  };
+}
+
+function fakeResult(rows: BenchRow[], kernels: string[], references: string[] = []): BenchResult {
+  return {
+    schema: 'flash-mla-bench/2', tool: { name: 'flash-mla', version: '0' }, date: '2026-12-01T00:00:00.000Z', backend: 'cuda', label: 'test', references,
+    device: { kind: 'gpu', name: 'NVIDIA H200', driverVersion: '13.0', nvidiaDriver: null, computeCapability: '9.0', smCount: 132, memoryBytes: 1, l2CacheBytes: 1 },
+    host: { node: 'v20', platform: 'linux', arch: 'x64', cpuModel: 'x', cpus: 1 },
+    settings: { configs: 'test', kernels, iters: 1, warmup: 0, seed: 0, timer: 't', timed: 't', l2Flush: 'none', checkSamples: 0 },
+    ceilings: { bandwidthGBps: { value: 4000, source: 'user', method: 'x' }, peakTflops: { value: 700, source: 'user', method: 'x' } },
+    rows, summary: { ratios: summarizeRatios(rows, kernels) }, totalSeconds: 1,
+  };
+}
+
+test('peers: FlashMLA, the best of FlashMLA and FA3 (never FlashMLA + metadata), FlashMLA + metadata against +md ms', () => {
+  const [s1, s2, s3] = servingConfigs(); // S1: FA3 faster; S2: FA3 faster; S3: FA3 faster
+  const sweep0 = sweepConfigs()[0]; // h200: FA3 0.1574 < FlashMLA 0.1653
+  const sweep12 = sweepConfigs()[12]; // h200: FlashMLA faster than FA3
+  const peers = new PeerIndex(loadReference('h200'));
+  const p = peers.compare(s1, 0.05, 0.06);
+  assert.ok(p?.flashmla && p.best && p.flashmlaWithMetadata);
+  assert.deepEqual([p.flashmla.ms, p.flashmla.speedup], [0.0563, 0.0563 / 0.05]);
+  assert.deepEqual([p.best.peer, p.best.ms, p.best.speedup], ['fa3', 0.0363, 0.0363 / 0.05]);
+  assert.deepEqual([p.flashmlaWithMetadata.ms, p.flashmlaWithMetadata.speedup], [0.0654, 0.0654 / 0.06]);
+  const r12 = shippedReference('h200').results[12];
+  assert.ok(r12.flashmla.ms < r12.fa3.ms);
+  assert.equal(peers.compare(sweep12, 1, 1)?.best?.peer, 'flashmla');
+  assert.equal(peers.compare(sweep0, 1, 1)?.best?.peer, 'fa3');
+  // flashmla_with_metadata never is the best peer, even where it is the fastest series
+  const fake: ReferenceSeries[] = [
+    { name: 'FM', peer: 'flashmla', points: [{ key: configKey(s2), label: '', flops: 1, bytes: 1, ms: 2 }] },
+    { name: 'FM+md', peer: 'flashmla_with_metadata', points: [{ key: configKey(s2), label: '', flops: 1, bytes: 1, ms: 0.5 }] },
+    { name: 'FA3', peer: 'fa3', points: [{ key: configKey(s3), label: '', flops: 1, bytes: 1, ms: 3 }] },
+  ];
+  const f = new PeerIndex(fake);
+  assert.equal(f.compare(s2, 1, 1)?.best?.peer, 'flashmla');
+  assert.equal(f.compare(s3, 1, 1)?.best?.peer, 'fa3');
+  assert.equal(f.compare(s3, 1, 1)?.flashmla, undefined);
+  assert.equal(f.compare(tinyConfigs()[0], 1, 1), undefined);
+  // a reference run (no peer ids): `reference` only
+  const run: ReferenceSeries[] = [{ name: 'hopper · H100 2026-11-28', points: [{ key: configKey(s2), label: '', flops: 1, bytes: 1, ms: 2 }] }];
+  assert.equal(new PeerIndex(run).compare(s2, 1, 1), undefined);
+  assert.deepEqual(new PeerIndex(run).reference(s2, 1), { series: 'hopper · H100 2026-11-28', ms: 2, speedup: 2 });
+});
+
+test('geomeans: per kernel and ratio, all rows and split at h_q·s_q ≤ 64; kernel ratios config by config', () => {
+  assert.equal(geomean([]), null);
+  assert.ok(Math.abs((geomean([2, 0.5]) as number) - 1) < 1e-12);
+  assert.ok(Math.abs((geomean([1, 4]) as number) - 2) < 1e-12);
+  assert.equal(isMemoryBoundShape({ h_q: 64, s_q: 1 }), true);
+  assert.equal(isMemoryBoundShape({ h_q: 64, s_q: 2 }), false);
+  const refs = loadReference('h200');
+  const peers = new PeerIndex(refs);
+  const configs = servingConfigs(); // memory-bound: S2, S3, S4, S5, S7, S10, S11; the rest compute-bound
+  const rows: BenchRow[] = [];
+  for (const c of configs) {
+    const ref = shippedData().serving.reference.h200.results[Number(c.id.split('#')[1])];
+    // kernel a: exactly FlashMLA's time (1×) on memory-bound configs, twice it on the others (0.5×); b: half a's
+    const a = fakeRow(c, 'a', isMemoryBoundShape(c) ? ref.flashmla.ms : 2 * ref.flashmla.ms, ref.flashmla_with_metadata.ms);
+    a.peers = peers.compare(c, a.ms, a.mdMs);
+    const b = fakeRow(c, 'b', a.ms / 2, a.mdMs as number);
+    b.peers = peers.compare(c, b.ms, b.mdMs);
+    b.vsKernel = { kernel: 'a', ms: a.ms, speedup: a.ms / b.ms };
+    rows.push(a, b);
+  }
+  const ratios = summarizeRatios(rows, ['a', 'b']);
+  assert.deepEqual(ratios.map((x) => `${x.kernel} ${x.ratio}`), ['a flashmla', 'a best', 'a flashmlaWithMetadata', 'b flashmla', 'b best', 'b flashmlaWithMetadata', 'b kernel']);
+  const aFm = ratios[0];
+  assert.equal(aFm.all?.n, 12);
+  assert.equal(aFm.memoryBound?.n, 7);
+  assert.equal(aFm.computeBound?.n, 5);
+  assert.ok(Math.abs((aFm.memoryBound?.geomean as number) - 1) < 1e-12);
+  assert.ok(Math.abs((aFm.computeBound?.geomean as number) - 0.5) < 1e-12);
+  assert.ok(Math.abs((aFm.all?.geomean as number) - 0.5 ** (5 / 12)) < 1e-12);
+  assert.ok(Math.abs((ratios[3].memoryBound?.geomean as number) - 2) < 1e-12);
+  assert.ok(Math.abs((ratios[2].all?.geomean as number) - 1) < 1e-12, 'FM+md against +md ms');
+  const kernelRatio = ratios[6];
+  assert.equal(kernelRatio.versus, 'kernel a (this run)');
+  assert.ok(Math.abs((kernelRatio.all?.geomean as number) - 2) < 1e-12);
+  // best ≥ FlashMLA's ratio nowhere: the best peer is at least as fast as FlashMLA
+  for (const r of rows) assert.ok((r.peers?.best?.speedup as number) <= (r.peers?.flashmla?.speedup as number) + 1e-12);
+
+  const res = fakeResult(rows, ['a', 'b'], refs.map((x) => x.name));
+  assert.deepEqual(validateBenchResult(JSON.parse(JSON.stringify(res))), []);
+  const table = formatTable(res);
+  assert.match(table[0], /^config\s+b\s+s\s+h_q\s+s_q\s+len\s+kernel\s+ms\s+\+md ms\s+TFLOPS\s+GB\/s\s+roof\s+bound\s+FM ms\s+vs FM\s+best ms\s+best\s+vs best\s+FM\+md ms\s+vs FM\+md\s+vs a\s+check$/);
+  assert.ok(!/ref ms/.test(table[0]), 'no duplicate FlashMLA column');
+  const s1b = table.find((l) => /^S1 .* b /.test(l)) as string;
+  assert.match(s1b, /0\.0563\s+1\.00×\s+0\.0363\s+FA3\s+0\.64×\s+0\.0654\s+1\.00×\s+2\.00×/);
+  assert.match(table.find((l) => /^S1 .* a /.test(l)) as string, /1\.00×\s+-\s+skipped$/);
+  const geo = formatGeomeans(res);
+  assert.match(geo[0], /^geomean\s+all rows\s+h_q·s_q ≤ 64 \(memory-bound\)\s+h_q·s_q > 64 \(compute-bound\)$/);
+  assert.match(geo.find((l) => l.startsWith('a vs FM ')) as string, /0\.75× \(12\)\s+1\.00× \(7\)\s+0\.50× \(5\)$/);
+  assert.match(geo.find((l) => l.startsWith('b vs a ')) as string, /2\.00× \(12\)\s+2\.00× \(7\)\s+2\.00× \(5\)$/);
+  const report = formatReport(res);
+  assert.match(report, /best = per config the faster of FM and FA3 \(FA3 = FlashAttention-3 · NVIDIA H200 \(reference\)\); compared with ms/);
+  assert.match(report, /FM\+md = FlashMLA \+ metadata · NVIDIA H200 \(reference\), get_mla_metadata inside every timed call; compared with \+md ms/);
+  assert.match(report, /vs a = a's ms \/ this kernel's ms on the same config/);
+  // a result without a summary (schema 1) gets its geomeans from the rows
+  const { summary: _, ...old } = res;
+  assert.deepEqual(formatGeomeans({ ...old, schema: 'flash-mla-bench/1' } as unknown as BenchResult), geo);
+});
+
+test('results of schema 1 (docs/runs) still validate, format and serve as a reference', () => {
+  const files = existsSync(RUNS) ? readdirSync(RUNS).filter((f) => f.endsWith('.json')) : [];
+  assert.ok(files.length > 0, `no JSON results in ${RUNS}`);
+  for (const f of files) {
+    const doc = JSON.parse(readFileSync(join(RUNS, f), 'utf8')) as BenchResult;
+    assert.equal(doc.schema, 'flash-mla-bench/1');
+    assert.deepEqual(validateBenchResult(doc), [], f);
+    const text = formatReport(doc);
+    assert.match(text, /ref ms\s+vs ref/, f);
+    assert.match(text, /geomean\s+all rows/, f);
+    assert.ok(loadReference(join(RUNS, f)).length >= 1);
+  }
+});
+
 // ---------------------------------------------------------------------------------------------- problem + check
 
 test('problem: shuffled distinct blocks, NaN in unused slots, check catches wrong output', () => {
@@ -276,7 +406,7 @@ async function tinyRun(): Promise<BenchResult> {
   return tinyResult;
 }
 
-test('cpu run of one tiny config: valid JSON result, checked, roofline fraction in (0, 1.5]', async () => {
+test('cpu run of one tiny config: valid JSON result, checked, both timings, roofline fraction in (0, 1.5]', async () => {
   const res = await tinyRun();
   const doc = JSON.parse(JSON.stringify(res)) as unknown;
   assert.deepEqual(validateBenchResult(doc), []);
@@ -287,10 +417,16 @@ test('cpu run of one tiny config: valid JSON result, checked, roofline fraction 
   assert.ok(row.check?.ok, row.check?.message);
   assert.equal(row.flops, decodeFlops(tinyConfigs()[0]));
   assert.ok(row.rooflineFraction > 0 && row.rooflineFraction < 1.5, String(row.rooflineFraction));
+  assert.equal(row.mdTimesMs?.length, 2);
+  assert.ok(row.mdMs !== undefined && row.mdMs > 0);
+  assert.equal(res.schema, 'flash-mla-bench/2');
+  assert.match(res.settings.timed ?? '', /metadata \+ decode \+ combine/);
   assert.equal(res.ceilings.bandwidthGBps.source, 'measured');
   assert.match(res.label, /NOT a GPU measurement/);
   assert.equal(res.settings.seed, 7);
   assert.equal(row.reference, undefined, 'no reference point for a tiny config');
+  assert.equal(row.peers, undefined);
+  assert.deepEqual(res.summary, { ratios: [] });
   // the validator finds broken documents
   const broken = JSON.parse(JSON.stringify(res)) as Record<string, unknown> & { rows: Array<Record<string, unknown>> };
   delete broken.date;
@@ -301,8 +437,11 @@ test('cpu run of one tiny config: valid JSON result, checked, roofline fraction 
   assert.ok(errs.some((e) => e.includes('rows[0].ms')));
   assert.ok(errs.some((e) => e.includes('seqlens')));
   assert.deepEqual(validateBenchResult(null), ['result: expected an object']);
+  delete (broken.rows[0] as Record<string, unknown>).mdMs; // schema 2 requires the +md timing
+  assert.ok(validateBenchResult(broken).some((e) => e.includes('rows[0].mdMs: missing')));
   // the table: header, rule, one line per row
   assert.equal(formatTable(res).length, 3);
+  assert.match(formatTable(res)[0], /\bms  \+md ms\b/);
   assert.match(formatReport(res), /all ok/);
 });
 
@@ -389,7 +528,13 @@ test('GPU smoke: bench --configs <one> on cuda, every decode kernel, writes a va
   for (const row of result.rows) {
     assert.ok(row.check?.ok, `${row.kernel}: ${row.check?.message}`);
     assert.ok(row.ms > 0 && row.GBps > 0, `${row.kernel}: ${row.ms} ms`);
+    assert.ok(row.mdMs !== undefined && row.mdMs > 0, `${row.kernel}: +md ${row.mdMs} ms`);
+    if (row.kernel === kernels[0]) assert.equal(row.vsKernel, undefined);
+    else assert.deepEqual([row.vsKernel?.kernel, row.vsKernel?.ms], [kernels[0], result.rows[0].ms]);
+    // on an H100/H200 the shipped anchors of that card are the default reference: FlashMLA and FA3 columns
+    if (referenceCardFor(result.device.name)) assert.ok(row.peers?.flashmla && row.peers.best && row.peers.flashmlaWithMetadata, JSON.stringify(row.peers));
   }
+  assert.ok(result.summary);
   console.log(r.stdout.split('\n').filter((l) => /sweep#16/.test(l)).join('\n'));
 });
 
@@ -413,4 +558,13 @@ test('CLI: help, info, usage errors', () => {
   r = run('bench', '--backend', 'cpu', '--kernel', 'nope');
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--kernel: expected one of reference on the cpu backend, got 'nope'/);
+});
+
+const runCli = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+
+test('CLI: --configs serving:S4 --reference h200 on the cpu: S-name in the table, peer columns, geomeans', () => {
+  const r = runCli('bench', '--backend', 'cpu', '--configs', 'serving:S4', '--reference', 'h200', '--iters', '1', '--check-samples', '2');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^S4 +64 +512 +16 +1 +fixed .* 0\.0289 .* 0\.0289 +FM .* 0\.0478 /m);
+  assert.match(r.stdout, /vs FM\s+0\.\d+× \(1\)\s+0\.\d+× \(1\)\s+-$/m);
 });

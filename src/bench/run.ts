@@ -1,7 +1,9 @@
 // The benchmark runner: for each config, build a fresh random problem (shuffled block table, NaN in unused
 // slots), compute the tile-scheduler metadata once (outside the timed region, like FlashMLA's anchor), time
-// the decode (decode + combine) with a Timer, check a sample of rows against a float64 oracle, and derive
-// TFLOPS, GB/s and the fraction of the roofline from ceilings measured in the same run.
+// the decode (decode + combine) with a Timer, time it again with the metadata kernel inside the timed region
+// (the fixed cost a decoding step pays, like FlashMLA's `flashmla_with_metadata` anchor), check a sample of rows
+// against a float64 oracle, derive TFLOPS, GB/s and the fraction of the roofline from ceilings measured in the
+// same run, and compare with the peers' times of the references (src/bench/compare.ts).
 //
 //   const res = await runBench({ backend: 'cuda', configs: selectConfigs(undefined, 'sweep').configs });
 //
@@ -16,10 +18,11 @@ import { getCudaContext } from '../cuda/context.js';
 import { CudaEvent, DeviceBuffer, copyDtoD, copyHtoD, memset } from '../cuda/runtime.js';
 import { call, outI32 } from '../cuda/driver.js';
 import { HEAD_DIM_K, HEAD_DIM_V } from '../mla/constants.js';
-import { type BenchConfig, configKey, referenceCardFor, shippedReference, type ReferenceSeries } from './configs.js';
+import { type BenchConfig, referenceCardFor, shippedReference, type ReferenceSeries } from './configs.js';
 import { decodeBytes, decodeFlops, gbps, intensity, median, roofline, summarize, tflops } from './metrics.js';
 import { type BenchProblem, checkSamples, makeBenchProblem, pickSamples } from './problem.js';
 import { measureTensorCorePeakCuda } from './peak.js';
+import { PeerIndex, summarizeRatios } from './compare.js';
 import { BENCH_SCHEMA, type BenchResult, type BenchRow, type Ceiling, type DeviceRecord } from './report.js';
 
 // ---------------------------------------------------------------------------------------------- timers
@@ -74,7 +77,7 @@ export class CudaEventTimer implements Timer {
     const bytes = Math.max(2 * l2CacheBytes, 256 * MiB);
     this.flushWords = Math.ceil(bytes / 4);
     this.flushBuf = DeviceBuffer.alloc(this.flushWords * 4);
-    this.description = 'CUDA events around each call (decode + combine; metadata computed once before), on the library stream';
+    this.description = 'CUDA events around each call, on the library stream';
     this.l2Flush = `memset of a ${Math.round((this.flushWords * 4) / MiB)} MiB scratch buffer (max(2 × L2, 256 MiB)) before every run, outside the timed events (as triton.testing.do_bench in FlashMLA's benchmark)`;
   }
 
@@ -264,7 +267,10 @@ export interface BenchOptions extends PeakOptions {
   seed?: number;
   /** Rows checked per config and kernel (default 8; 0 skips the check). */
   checkSamples?: number;
-  /** Reference measurements: the first series' matching config goes into each row. */
+  /**
+   * Reference measurements: the first series' matching config goes into each row (`reference`), and the
+   * peers' (series with a `peer` id: the shipped anchors) into its `peers`.
+   */
   references?: ReferenceSeries[];
   /** Replace the backend's timer (tests, other clocks). */
   timer?: Timer;
@@ -389,8 +395,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const ceil = { bandwidthGBps: bandwidth.value, peakTflops: peak.value };
 
   const timer = opts.timer ?? (backend === 'cuda' ? new CudaEventTimer(getCudaContext().device.info.l2CacheBytes) : new CpuTimer());
-  const ref = opts.references?.[0];
-  const refByKey = new Map(ref?.points.map((p) => [p.key, p]) ?? []);
+  const peers = new PeerIndex(opts.references ?? []);
   const rows: BenchRow[] = [];
   const total = opts.configs.length;
   let kScratch: Uint16Array | undefined; // host K buffer reused across configs
@@ -410,7 +415,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       try {
         // metadata once per config, outside the timed region (FlashMLA's `flashmla` anchor does the same)
         md = getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1);
+        const metadata = md;
         const { tileSchedulerMetadata, numSplits } = md;
+        let firstKernelMs: number | null = null;
         for (const kernel of kernels) {
           const decode = (checkValues: boolean) =>
             flashMlaWithKvcache(t.q, t.kCache, t.blockTable, t.cacheSeqlens, HEAD_DIM_V, tileSchedulerMetadata, numSplits, {
@@ -425,6 +432,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           progress({ phase: 'config', index: ci, total, config, kernel, step: 'timing' });
           await tick();
           const times = await timer.time(() => decode(false), iters, warmup);
+          // the same with the metadata kernel inside the timed region, into the same buffers (same values)
+          const decodeWithMetadata = () => {
+            getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { out: metadata, checkValues: false });
+            decode(false);
+          };
+          const mdTimes = await timer.time(decodeWithMetadata, iters, warmup);
           let check = null;
           if (nSamples > 0) {
             progress({ phase: 'config', index: ci, total, config, kernel, step: 'checking' });
@@ -435,6 +448,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           const bytes = decodeBytes(config, 2);
           const st = summarize(times);
           const ms = st.median;
+          const mdMs = median(mdTimes);
           const roof = roofline(flops, bytes, ceil);
           const { id, ...cfg } = config;
           const row: BenchRow = {
@@ -443,6 +457,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
             kernel,
             ms,
             timesMs: times,
+            mdMs,
+            mdTimesMs: mdTimes,
             minMs: st.min,
             maxMs: st.max,
             iqrRel: st.iqrRel,
@@ -456,8 +472,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
             bound: roof.bound,
             check,
           };
-          const rp = refByKey.get(configKey(config));
-          if (ref && rp) row.reference = { series: ref.name, ms: rp.ms, speedup: rp.ms / ms };
+          const reference = peers.reference(config, ms);
+          if (reference) row.reference = reference;
+          const peerTimes = peers.compare(config, ms, mdMs);
+          if (peerTimes) row.peers = peerTimes;
+          if (firstKernelMs === null) firstKernelMs = ms;
+          else row.vsKernel = { kernel: kernels[0], ms: firstKernelMs, speedup: firstKernelMs / ms };
           rows.push(row);
           progress({ phase: 'row', index: ci, total, row });
         }
@@ -496,12 +516,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       warmup,
       seed,
       timer: timer.description,
+      timed: 'ms: decode + combine, the metadata computed once per config before, outside the timing (as FlashMLA\'s `flashmla` anchor); +md ms (mdMs): metadata + decode + combine, all inside the timing (as `flashmla_with_metadata`)',
       l2Flush: timer.l2Flush,
       checkSamples: nSamples,
     },
     ceilings: { bandwidthGBps: bandwidth, peakTflops: peak },
     references: (opts.references ?? []).map((r) => r.name),
     rows,
+    summary: { ratios: summarizeRatios(rows, kernels) },
     totalSeconds: (performance.now() - t0) / 1e3,
   };
 }
