@@ -2,7 +2,7 @@
 // flash-mla command line: `flash-mla bench` (FlashMLA's decode sweep, roofline, JSON, SVG) and `flash-mla info`.
 // Progress goes to stderr (one live line per config), the table to stdout.
 
-import { writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { readdirSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cudaAvailable, getBackend } from './index.js';
 import { CudaDevice } from './cuda/runtime.js';
@@ -11,6 +11,7 @@ import { configLabel, loadReference, PEER_SHORT_NAMES, referenceCardFor, selectC
 import { fmtBytes, fmtNum, fmtRatio, formatReport } from './bench/report.js';
 import { fmtDriverVersion, nvidiaDriverVersion, packageVersion, runBench, type BenchProgress } from './bench/run.js';
 import { rooflineSvgFromResult } from './bench/svg.js';
+import { outputPathProblem, writeOutputs, type OutputFile } from './bench/output.js';
 
 const HELP = `flash-mla ${packageVersion()} — MLA decoding attention (FlashMLA semantics) on NVIDIA GPUs
 
@@ -33,6 +34,7 @@ bench options:
   --warmup N         untimed runs before them (default cuda 10, cpu 0)
   --json FILE        write everything (device, driver, date, ceilings, per-config rows, geomeans) as JSON
   --svg FILE         write a roofline chart (log-log, both ceilings, one labelled point per config)
+                     (both paths are checked before the run; the table is printed before they are written)
   --reference R      compare with: h100 | h200 (shipped FlashMLA/FA3 measurements) | FILE.json (an anchors
                      file or another run's --json) | none. Repeatable. Default on an H100/H200: that card's.
                      With peer measurements the table shows FlashMLA's ms (FM), the best of FlashMLA and FA3
@@ -46,7 +48,8 @@ bench options:
 Columns: ms = decode + combine (metadata computed before, outside the timing, as FlashMLA's benchmark);
 +md ms = metadata + decode + combine. With --kernel a,b: per config b's ratio to a (vs a).
 
-Exit status: 0 ok, 1 a correctness check failed or an error, 2 usage error.
+Exit status: 0 ok, 1 a correctness check failed or an error (also: an output file that could not be written at
+the end), 2 usage error.
 Environment: NO_COLOR disables colour; FLASH_MLA_DEVICE picks the GPU.
 `;
 
@@ -160,6 +163,14 @@ async function bench(args: string[]): Promise<number> {
     if (backend === 'cuda' && !cudaAvailable()) throw new Error(`--backend cuda: ${cudaReason()}`);
   } else throw new UsageError(`--backend: expected cpu or cuda, got '${values.backend}'`);
 
+  const outputs: Array<{ flag: string; path: string }> = [];
+  for (const flag of ['json', 'svg'] as const) {
+    const path = values[flag];
+    if (path === undefined) continue;
+    const problem = outputPathProblem(path);
+    if (problem) throw new UsageError(`--${flag} '${path}': ${problem}`);
+    outputs.push({ flag: `--${flag}`, path });
+  }
   const sel = asUsage(() => selectConfigs(values.configs, backend === 'cuda' ? 'sweep' : 'small'));
   const kernels = (values.kernel ?? []).flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean);
   const peakArg = values['peak-tflops'];
@@ -192,16 +203,16 @@ async function bench(args: string[]): Promise<number> {
   });
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
 
-  if (values.json) {
-    writeFileSync(values.json, JSON.stringify(result, null, 1) + '\n');
-    process.stderr.write(`wrote ${values.json}\n`);
-  }
-  if (values.svg) {
-    writeFileSync(values.svg, rooflineSvgFromResult(result, references));
-    process.stderr.write(`wrote ${values.svg}\n`);
-  }
+  // the table first: whatever happens to the files, the run's results are on stdout
   process.stdout.write(formatReport(result) + '\n');
-  return result.rows.some((r) => r.check && !r.check.ok) ? 1 : 0;
+  const files: OutputFile[] = outputs.map(({ flag, path }) => ({
+    flag,
+    path,
+    content: () => (flag === '--json' ? JSON.stringify(result, null, 1) + '\n' : rooflineSvgFromResult(result, references)),
+  }));
+  const written = writeOutputs(files);
+  for (const { file, error } of written) process.stderr.write(error === null ? `wrote ${file.path}\n` : `flash-mla bench: ${error}\n`);
+  return written.some((w) => w.error !== null) || result.rows.some((r) => r.check && !r.check.ok) ? 1 : 0;
 }
 
 function info(args: string[]): number {

@@ -1,6 +1,6 @@
 // The pure parts of `flash-mla bench`: FlashMLA's formulas, config loading and selectors (the sweep and the
 // serving set), the problem and its check, peer comparisons and their geomeans, the JSON result schema (a real
-// cpu run of one tiny config; older results still read), the SVG roofline, and CLI runs.
+// cpu run of one tiny config; older results still read), the SVG roofline, output paths, and CLI runs.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +18,7 @@ import { checkSamples, makeBenchProblem, pickSamples, referenceRow } from '../sr
 import { formatGeomeans, formatReport, formatTable, validateBenchResult, type BenchResult, type BenchRow } from '../src/bench/report.js';
 import { geomean, isMemoryBoundShape, PeerIndex, summarizeRatios } from '../src/bench/compare.js';
 import { escapeXml, rooflineSvg, rooflineSvgFromResult } from '../src/bench/svg.js';
+import { outputPathProblem, writeOutputs } from '../src/bench/output.js';
 import { runBench } from '../src/bench/run.js';
 import { toHalfBits } from '../src/dtype.js';
 import { getBackend } from '../src/index.js';
@@ -560,7 +561,47 @@ test('CLI: help, info, usage errors', () => {
   assert.match(r.stderr, /--kernel: expected one of reference on the cpu backend, got 'nope'/);
 });
 
+// ---------------------------------------------------------------------------------------------- reliability (bench and CLI)
+
 const runCli = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+
+test('output paths: checked before the run (usage error, exit 2, nothing run)', () => {
+  assert.equal(outputPathProblem(join(tmp, 'fine.json')), null);
+  assert.match(outputPathProblem('/nonexistent/d/x.json') ?? '', /folder \/nonexistent\/d does not exist/);
+  assert.match(outputPathProblem(tmp) ?? '', /is a folder/);
+  assert.match(outputPathProblem('') ?? '', /empty/);
+  const file = join(tmp, 'not-a-folder');
+  writeFileSync(file, '');
+  assert.match(outputPathProblem(join(file, 'x.json')) ?? '', /is not a folder/);
+  for (const flag of ['--json', '--svg']) {
+    const r = runCli('bench', '--backend', 'cpu', '--configs', 'tiny', flag, '/nonexistent/d/x.out');
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`${flag} '/nonexistent/d/x.out': folder /nonexistent/d does not exist`));
+    assert.doesNotMatch(r.stderr, /\[1\/1\]/, 'nothing ran');
+    assert.equal(r.stdout, '');
+  }
+  const r = runCli('bench', '--backend', 'cpu', '--configs', 'tiny', '--json', '');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--json '': expected a file path/);
+});
+
+test('output files that fail at the end: the table is printed first, then the error, exit 1', { skip: existsSync('/dev/full') ? false : 'needs /dev/full (Linux)' }, () => {
+  const json = join(tmp, 'ok.json');
+  // /dev/full passes the check (a writable file) and fails the write (ENOSPC), like a full disk
+  const r = runCli('bench', '--backend', 'cpu', '--configs', 'tiny', '--iters', '1', '--svg', '/dev/full', '--json', json);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stdout, /tiny#0/);
+  assert.match(r.stderr, /--svg \/dev\/full: could not write the file: ENOSPC/);
+  assert.deepEqual(validateBenchResult(JSON.parse(readFileSync(json, 'utf8'))), [], 'the other file is still written');
+  // one failure does not stop the other file
+  const written = writeOutputs(
+    [{ flag: '--json', path: 'a.json', content: () => '{}' }, { flag: '--svg', path: 'b.svg', content: () => '<svg/>' }],
+    (path) => {
+      if (path === 'a.json') throw new Error('EACCES: permission denied');
+    },
+  );
+  assert.deepEqual(written.map((w) => w.error), ['--json a.json: could not write the file: EACCES: permission denied', null]);
+});
 
 test('CLI: --configs serving:S4 --reference h200 on the cpu: S-name in the table, peer columns, geomeans', () => {
   const r = runCli('bench', '--backend', 'cpu', '--configs', 'serving:S4', '--reference', 'h200', '--iters', '1', '--check-samples', '2');
