@@ -9,7 +9,7 @@ import { CudaDevice } from './cuda/runtime.js';
 import { getCudaContext, kernelDir } from './cuda/context.js';
 import { configLabel, loadReference, PEER_SHORT_NAMES, referenceCardFor, selectConfigs, type ReferenceSeries } from './bench/configs.js';
 import { fmtBytes, fmtNum, fmtRatio, formatReport } from './bench/report.js';
-import { fmtDriverVersion, nvidiaDriverVersion, packageVersion, runBench, type BenchProgress } from './bench/run.js';
+import { checkConfigsFit, fmtDriverVersion, nvidiaDriverVersion, packageVersion, runBench, type BenchProgress } from './bench/run.js';
 import { rooflineSvgFromResult } from './bench/svg.js';
 import { outputPathProblem, writeOutputs, type OutputFile } from './bench/output.js';
 
@@ -172,6 +172,7 @@ async function bench(args: string[]): Promise<number> {
     outputs.push({ flag: `--${flag}`, path });
   }
   const sel = asUsage(() => selectConfigs(values.configs, backend === 'cuda' ? 'sweep' : 'small'));
+  asUsage(() => checkConfigsFit(sel.configs, backend));
   const kernels = (values.kernel ?? []).flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean);
   const peakArg = values['peak-tflops'];
   const peakTflops = peakArg === undefined ? undefined : Number(peakArg);

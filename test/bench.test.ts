@@ -14,12 +14,12 @@ import {
   configFromJson, configKey, configLabel, loadConfigFile, referenceCardFor, loadReference, selectConfigs, servingConfigs, shippedData, shippedReference, smallConfigs, sweepConfigs, tinyConfigs,
   type BenchConfig, type ReferenceSeries,
 } from '../src/bench/configs.js';
-import { checkSamples, makeBenchProblem, pickSamples, referenceRow } from '../src/bench/problem.js';
+import { checkSamples, makeBenchProblem, pickSamples, problemFootprint, referenceRow } from '../src/bench/problem.js';
 import { formatGeomeans, formatReport, formatTable, validateBenchResult, type BenchResult, type BenchRow } from '../src/bench/report.js';
 import { geomean, isMemoryBoundShape, PeerIndex, summarizeRatios } from '../src/bench/compare.js';
 import { escapeXml, rooflineSvg, rooflineSvgFromResult } from '../src/bench/svg.js';
 import { outputPathProblem, writeOutputs } from '../src/bench/output.js';
-import { runBench } from '../src/bench/run.js';
+import { checkConfigsFit, runBench } from '../src/bench/run.js';
 import { toHalfBits } from '../src/dtype.js';
 import { getBackend } from '../src/index.js';
 import { gpuSkipReason } from './util/problem.js';
@@ -601,6 +601,27 @@ test('output files that fail at the end: the table is printed first, then the er
     },
   );
   assert.deepEqual(written.map((w) => w.error), ['--json a.json: could not write the file: EACCES: permission denied', null]);
+});
+
+test('impossible configs are refused up front, naming the config and the limit', () => {
+  const huge = join(tmp, 'huge.json');
+  writeFileSync(huge, JSON.stringify({ configs: [{ b: 1, h_q: 16, s_q: 1, seqlens: [1e12] }] }));
+  const r = runCli('bench', '--backend', 'cpu', '--configs', huge);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /config file#0 \(b1 s1000000000000 h16 q1 fix\): needs about [\d.]+ TiB of host memory .*this machine has [\d.]+ GiB \(os\.totalmem\(\)\)/);
+  assert.doesNotMatch(r.stderr, /Invalid typed array length/);
+  // the limits, one by one
+  const cfg = (seqlens: number[]): BenchConfig => ({ id: 'x#0', b: seqlens.length, s: seqlens[0], h_q: 16, s_q: 1, varlen: false, causal: true, dtype: 'bf16', seqlens });
+  const big = { hostBytes: 2 ** 60, hostSource: 'test' };
+  assert.throws(() => checkConfigsFit([cfg([2 ** 31])], 'cpu', big), /int32/);
+  assert.throws(() => checkConfigsFit([cfg([2 ** 23])], 'cpu', big), /longer than a typed array/);
+  const sweep = sweepConfigs()[31];
+  const f = problemFootprint(sweep, 'cuda');
+  assert.ok(f.hostBytes >= sweep.seqlens.reduce((a, x) => a + x, 0) * 576 * 2);
+  assert.doesNotThrow(() => checkConfigsFit([sweep], 'cuda', { hostBytes: f.hostBytes, hostSource: 't', deviceBytes: f.deviceBytes }));
+  assert.throws(() => checkConfigsFit([sweep], 'cuda', { hostBytes: f.hostBytes, hostSource: 't', deviceBytes: f.deviceBytes - 1, deviceSource: 'test device' }), /config sweep#31 .*device memory.*test device/);
+  assert.throws(() => checkConfigsFit([sweep], 'cpu', { hostBytes: f.hostBytes, hostSource: 'test host' }), /held ~3 times by the cpu backend\), this machine has .*test host/);
+  assert.doesNotThrow(() => checkConfigsFit([...sweepConfigs(), ...servingConfigs(), ...smallConfigs()], 'cpu', { hostBytes: 16 * 2 ** 30, hostSource: 't' }));
 });
 
 test('CLI: --configs serving:S4 --reference h200 on the cpu: S-name in the table, peer columns, geomeans', () => {

@@ -11,19 +11,19 @@
 // stream, with an L2 flush (memset of max(2 × L2, 256 MiB)) enqueued before every timed run, outside the pair,
 // as triton.testing.do_bench does in FlashMLA's benchmark: K comes from HBM, not L2.
 
-import { cpus, arch, platform } from 'node:os';
+import { cpus, arch, platform, totalmem } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { Tensor, getMlaMetadata, flashMlaWithKvcache, getBackend, cudaAvailable, type MlaMetadata } from '../index.js';
 import { getCudaContext } from '../cuda/context.js';
 import { CudaEvent, DeviceBuffer, copyDtoD, copyHtoD, memset } from '../cuda/runtime.js';
 import { call, outI32 } from '../cuda/driver.js';
 import { HEAD_DIM_K, HEAD_DIM_V } from '../mla/constants.js';
-import { type BenchConfig, referenceCardFor, shippedReference, type ReferenceSeries } from './configs.js';
+import { type BenchConfig, configLabel, referenceCardFor, shippedReference, type ReferenceSeries } from './configs.js';
 import { decodeBytes, decodeFlops, gbps, intensity, median, roofline, summarize, tflops } from './metrics.js';
-import { type BenchProblem, checkSamples, makeBenchProblem, pickSamples } from './problem.js';
+import { type BenchProblem, checkSamples, makeBenchProblem, MAX_INT32, MAX_TYPED_ARRAY_LENGTH, pickSamples, problemFootprint } from './problem.js';
 import { measureTensorCorePeakCuda } from './peak.js';
 import { PeerIndex, summarizeRatios } from './compare.js';
-import { BENCH_SCHEMA, type BenchResult, type BenchRow, type Ceiling, type DeviceRecord } from './report.js';
+import { BENCH_SCHEMA, fmtBytes, type BenchResult, type BenchRow, type Ceiling, type DeviceRecord } from './report.js';
 
 // ---------------------------------------------------------------------------------------------- timers
 
@@ -272,6 +272,8 @@ export interface BenchOptions extends PeakOptions {
    * peers' (series with a `peer` id: the shipped anchors) into its `peers`.
    */
   references?: ReferenceSeries[];
+  /** Memory a config may need (default: this machine's; see checkConfigsFit). */
+  memoryLimits?: MemoryLimits;
   /** Replace the backend's timer (tests, other clocks). */
   timer?: Timer;
   /** Replace the bandwidth ceiling (tests: skip the measurement). */
@@ -364,6 +366,54 @@ function upload(p: BenchProblem, backend: 'cpu' | 'cuda'): ProblemTensors {
   };
 }
 
+export interface MemoryLimits {
+  /** Host memory (bytes). */
+  hostBytes: number;
+  /** Where the host limit comes from, in words. */
+  hostSource: string;
+  /** Device memory free for the problem (bytes; cuda backend). */
+  deviceBytes?: number;
+  deviceSource?: string;
+  /** SMs the split partials are sized for. */
+  smCount?: number;
+}
+
+/** This machine's limits: all of its memory (os.totalmem()), and on cuda the device's free memory minus the L2 flush buffer. */
+export function machineMemoryLimits(backend: 'cpu' | 'cuda'): MemoryLimits {
+  const host: MemoryLimits = { hostBytes: totalmem(), hostSource: 'os.totalmem()' };
+  if (backend === 'cpu') return host;
+  const { device } = getCudaContext();
+  const flush = Math.max(2 * device.info.l2CacheBytes, 256 * MiB); // the timer's scratch buffer
+  return { ...host, deviceBytes: device.memInfo().free - flush, deviceSource: `free device memory less the ${fmtBytes(flush)} L2 flush buffer`, smCount: device.info.smCount };
+}
+
+/**
+ * Refuse configs that cannot run here before anything runs (a RangeError naming the config and the limit): a
+ * seqlen beyond int32, a K cache longer than a typed array can be, more host memory than the machine has, more
+ * device memory than is free.
+ */
+export function checkConfigsFit(configs: readonly BenchConfig[], backend: 'cpu' | 'cuda', limits: MemoryLimits = machineMemoryLimits(backend)): void {
+  for (const c of configs) {
+    const where = `config ${c.id} (${configLabel(c)})`;
+    const f = problemFootprint(c, backend, limits.smCount);
+    const tokens = c.seqlens.reduce((a, x) => a + x, 0);
+    if (f.hostBytes > limits.hostBytes) {
+      throw new RangeError(
+        `${where}: needs about ${fmtBytes(f.hostBytes)} of host memory (a K cache of ${tokens} tokens × 576 × 2 B` +
+          `${backend === 'cpu' ? ', held ~3 times by the cpu backend' : ''}), this machine has ${fmtBytes(limits.hostBytes)} (${limits.hostSource})`,
+      );
+    }
+    const tooLong = c.seqlens.find((x) => x > MAX_INT32);
+    if (tooLong !== undefined) throw new RangeError(`${where}: seqlen ${tooLong} exceeds the int32 range of cacheSeqlens (≤ ${MAX_INT32})`);
+    if (f.kElements > MAX_TYPED_ARRAY_LENGTH) {
+      throw new RangeError(`${where}: its K cache (${f.kElements} elements) is longer than a typed array can be in this Node (${MAX_TYPED_ARRAY_LENGTH})`);
+    }
+    if (limits.deviceBytes !== undefined && f.deviceBytes > limits.deviceBytes) {
+      throw new RangeError(`${where}: needs about ${fmtBytes(f.deviceBytes)} of device memory, ${fmtBytes(Math.max(limits.deviceBytes, 0))} is available (${limits.deviceSource ?? 'device'})`);
+    }
+  }
+}
+
 /** Run the benchmark; see BenchOptions. Rejects on the first failure that stops a config (e.g. a CUDA error). */
 export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const t0 = performance.now();
@@ -385,6 +435,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const seed = (opts.seed ?? Math.floor(Math.random() * 2 ** 31)) >>> 0;
   const nSamples = opts.checkSamples ?? 8;
   const progress = opts.onProgress ?? (() => {});
+  checkConfigsFit(opts.configs, backend, opts.memoryLimits);
   const device = deviceRecord(backend);
 
   progress({ phase: 'ceilings', message: 'measuring the memory ceiling' });
