@@ -55,6 +55,15 @@ Environment: NO_COLOR disables colour; FLASH_MLA_DEVICE picks the GPU.
 
 class UsageError extends Error {}
 
+/** A cpu run estimated to take longer than this gets a warning before it starts. */
+const CPU_ESTIMATE_WARN_SECONDS = 60;
+
+function fmtDuration(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
 /** Errors from parsing a user's selector/file arguments are usage errors (exit 2), not failures. */
 function asUsage<T>(fn: () => T): T {
   try {
@@ -95,6 +104,14 @@ function progressPrinter(): (p: BenchProgress) => void {
     live = false;
   };
   return (p) => {
+    if (p.phase === 'estimate') {
+      // a full sweep on the cpu backend runs for hours: say so before it starts
+      if (p.seconds > CPU_ESTIMATE_WARN_SECONDS) {
+        clear();
+        process.stderr.write(`flash-mla bench: warning: the cpu backend will need about ${fmtDuration(p.seconds)} for this (${p.message}); pick fewer configs (--configs tiny|small|…) or runs (--iters 1) for a quicker run\n`);
+      }
+      return;
+    }
     if (p.phase === 'ceilings') {
       if (tty) {
         clear();
@@ -163,6 +180,8 @@ async function bench(args: string[]): Promise<number> {
     if (backend === 'cuda' && !cudaAvailable()) throw new Error(`--backend cuda: ${cudaReason()}`);
   } else throw new UsageError(`--backend: expected cpu or cuda, got '${values.backend}'`);
 
+  // an empty value is a mistake (an unset variable in a script), not a request for the default set
+  if (values.configs !== undefined && values.configs.trim() === '') throw new UsageError(`--configs: expected a set name, a selector or a FILE.json, got ''`);
   const outputs: Array<{ flag: string; path: string }> = [];
   for (const flag of ['json', 'svg'] as const) {
     const path = values[flag];

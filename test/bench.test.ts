@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,9 +17,9 @@ import {
 import { checkSamples, makeBenchProblem, pickSamples, problemFootprint, referenceRow } from '../src/bench/problem.js';
 import { formatGeomeans, formatReport, formatTable, validateBenchResult, type BenchResult, type BenchRow } from '../src/bench/report.js';
 import { geomean, isMemoryBoundShape, PeerIndex, summarizeRatios } from '../src/bench/compare.js';
-import { escapeXml, rooflineSvg, rooflineSvgFromResult } from '../src/bench/svg.js';
 import { outputPathProblem, writeOutputs } from '../src/bench/output.js';
-import { checkConfigsFit, measureCpuPeak, runBench } from '../src/bench/run.js';
+import { escapeXml, rooflineSvg, rooflineSvgFromResult } from '../src/bench/svg.js';
+import { checkConfigsFit, estimateCpuSeconds, measureCpuPeak, runBench } from '../src/bench/run.js';
 import { toHalfBits } from '../src/dtype.js';
 import { getBackend } from '../src/index.js';
 import { gpuSkipReason } from './util/problem.js';
@@ -630,6 +630,48 @@ test('cpu compute ceiling: the best of several repetitions of the decode\'s own 
   assert.equal(c.samples?.length, 5);
   assert.equal(c.value, Math.max(...(c.samples as number[])), 'the fastest repetition, not the median');
   assert.match(c.method, /partialAttention.*best of 5.*indicative/);
+});
+
+test('--check-samples 0 says "not checked"; --configs \'\' is a usage error', () => {
+  let r = runCli('bench', '--backend', 'cpu', '--configs', 'tiny', '--iters', '1', '--check-samples', '0');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /correctness: not checked \(--check-samples 0\)/);
+  assert.doesNotMatch(r.stdout, /all ok/);
+  r = runCli('bench', '--backend', 'cpu', '--configs', '');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--configs: expected a set name, a selector or a FILE\.json, got ''/);
+  r = runCli('bench', '--backend', 'cpu', '--configs', '  ');
+  assert.equal(r.status, 2);
+});
+
+test('a long cpu run is announced on stderr with an estimate before it starts', async () => {
+  // the estimate: every run at the compute ceiling
+  const c = sweepConfigs()[0];
+  assert.ok(Math.abs(estimateCpuSeconds([c], 1, 3, 0, 0.0015) - (decodeFlops(c) * 7) / 1.5e9) < 1e-6);
+  // the CLI says so before the first config: read stderr until the warning, then stop the run
+  const child = spawn(process.execPath, [cli, 'bench', '--backend', 'cpu', '--configs', 'sweep:0'], { env: { ...process.env, NO_COLOR: '1' } });
+  let stderr = '';
+  const warned = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 30_000);
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (/warning: the cpu backend will need about/.test(stderr)) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+    });
+    child.on('exit', () => {
+      clearTimeout(timer);
+      resolve(/warning/.test(stderr));
+    });
+  });
+  child.kill();
+  assert.ok(warned, stderr);
+  assert.match(stderr, /1 config\(s\) × 1 kernel\(s\) × 7 runs/);
+  assert.doesNotMatch(stderr, /\[1\/1\].*ms/, 'announced before the config ran');
+  // a quick run says nothing of the kind
+  const quick = runCli('bench', '--backend', 'cpu', '--configs', 'tiny', '--iters', '1');
+  assert.doesNotMatch(quick.stderr, /warning/);
 });
 
 test('CLI: --configs serving:S4 --reference h200 on the cpu: S-name in the table, peer columns, geomeans', () => {

@@ -438,7 +438,11 @@ export function formatReport(res: BenchResult): string {
     for (const r of failed) out.push(`  ${configTag(r)} ${r.kernel}: ${r.check?.message}`);
   } else {
     const checked = res.rows.filter((r) => r.check).length;
-    out.push(`${res.rows.length} rows in ${res.totalSeconds.toFixed(1)} s; correctness: ${checked} of ${res.rows.length} checked against the float64 oracle, all ok`);
+    const correctness =
+      checked === 0
+        ? `correctness: not checked (--check-samples ${res.settings.checkSamples})`
+        : `correctness: ${checked} of ${res.rows.length} checked against the float64 oracle, all ok`;
+    out.push(`${res.rows.length} rows in ${res.totalSeconds.toFixed(1)} s; ${correctness}`);
   }
   return out.join('\n');
 }

@@ -23,7 +23,7 @@ import { decodeBytes, decodeFlops, gbps, intensity, median, roofline, summarize,
 import { type BenchProblem, checkSamples, makeBenchProblem, MAX_INT32, MAX_TYPED_ARRAY_LENGTH, pickSamples, problemFootprint } from './problem.js';
 import { measureTensorCorePeakCuda } from './peak.js';
 import { PeerIndex, summarizeRatios } from './compare.js';
-import { BENCH_SCHEMA, fmtBytes, type BenchResult, type BenchRow, type Ceiling, type DeviceRecord } from './report.js';
+import { BENCH_SCHEMA, fmtBytes, fmtNum, type BenchResult, type BenchRow, type Ceiling, type DeviceRecord } from './report.js';
 import { partialAttention } from '../cpu/mla.js';
 
 // ---------------------------------------------------------------------------------------------- timers
@@ -258,6 +258,8 @@ export function measureCpuPeak(reps = 9): Ceiling {
 
 export type BenchProgress =
   | { phase: 'ceilings'; message: string }
+  /** How long the timed part will take, estimated from the compute ceiling (cpu backend only). */
+  | { phase: 'estimate'; seconds: number; message: string }
   | { phase: 'config'; index: number; total: number; config: BenchConfig; kernel?: string; step: 'generating' | 'uploading' | 'timing' | 'checking' }
   | { phase: 'row'; index: number; total: number; row: BenchRow };
 
@@ -423,6 +425,17 @@ export function checkConfigsFit(configs: readonly BenchConfig[], backend: 'cpu' 
   }
 }
 
+/**
+ * Seconds the timed part of a cpu run will take: every run (1 value-checked + warm-up + timed, twice: ms and
+ * +md ms) of every config and kernel at the compute ceiling (the cpu decode is compute-bound; the ceiling is
+ * its own inner loop's best rate, so this is a lower bound).
+ */
+export function estimateCpuSeconds(configs: readonly BenchConfig[], kernels: number, iters: number, warmup: number, peakTflops: number): number {
+  const flops = configs.reduce((a, c) => a + decodeFlops(c), 0);
+  const runs = 1 + 2 * (warmup + iters);
+  return (flops * runs * kernels) / (peakTflops * 1e12);
+}
+
 /** Run the benchmark; see BenchOptions. Rejects on the first failure that stops a config (e.g. a CUDA error). */
 export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const t0 = performance.now();
@@ -453,6 +466,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const peak = opts.peak ?? (backend === 'cuda' ? await cudaPeak(opts) : measureCpuPeak());
   if (bandwidth.value === null) throw new Error('runBench: no bandwidth ceiling');
   const ceil = { bandwidthGBps: bandwidth.value, peakTflops: peak.value };
+  if (backend === 'cpu' && peak.value !== null) {
+    const seconds = estimateCpuSeconds(opts.configs, kernels.length, iters, warmup, peak.value);
+    progress({
+      phase: 'estimate',
+      seconds,
+      message: `${opts.configs.length} config(s) × ${kernels.length} kernel(s) × ${1 + 2 * (warmup + iters)} runs (1 checked + ${warmup} warm-up + ${iters} timed, for ms and +md ms) at ${fmtNum(peak.value * 1e3)} GFLOP/s`,
+    });
+  }
 
   const timer = opts.timer ?? (backend === 'cuda' ? new CudaEventTimer(getCudaContext().device.info.l2CacheBytes) : new CpuTimer());
   const peers = new PeerIndex(opts.references ?? []);
