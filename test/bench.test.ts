@@ -15,7 +15,7 @@ import {
   type BenchConfig, type ReferenceSeries,
 } from '../src/bench/configs.js';
 import { checkSamples, makeBenchProblem, pickSamples, problemFootprint, referenceRow } from '../src/bench/problem.js';
-import { formatGeomeans, formatReport, formatTable, validateBenchResult, type BenchResult, type BenchRow } from '../src/bench/report.js';
+import { fmtRatio, formatGeomeans, formatReport, formatTable, validateBenchResult, type BenchResult, type BenchRow } from '../src/bench/report.js';
 import { geomean, isMemoryBoundShape, PeerIndex, summarizeRatios } from '../src/bench/compare.js';
 import { outputPathProblem, writeOutputs } from '../src/bench/output.js';
 import { escapeXml, rooflineSvg, rooflineSvgFromResult } from '../src/bench/svg.js';
@@ -290,6 +290,7 @@ test('peers: FlashMLA, the best of FlashMLA and FA3 (never FlashMLA + metadata),
 
 test('geomeans: per kernel and ratio, all rows and split at h_q·s_q ≤ 64; kernel ratios config by config', () => {
   assert.equal(geomean([]), null);
+  assert.deepEqual([fmtRatio(1.016), fmtRatio(3.24e-5), fmtRatio(0), fmtRatio(undefined)], ['1.02×', '3.2e-5×', '0.00×', '-']);
   assert.ok(Math.abs((geomean([2, 0.5]) as number) - 1) < 1e-12);
   assert.ok(Math.abs((geomean([1, 4]) as number) - 2) < 1e-12);
   assert.equal(isMemoryBoundShape({ h_q: 64, s_q: 1 }), true);
@@ -678,5 +679,6 @@ test('CLI: --configs serving:S4 --reference h200 on the cpu: S-name in the table
   const r = runCli('bench', '--backend', 'cpu', '--configs', 'serving:S4', '--reference', 'h200', '--iters', '1', '--check-samples', '2');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^S4 +64 +512 +16 +1 +fixed .* 0\.0289 .* 0\.0289 +FM .* 0\.0478 /m);
-  assert.match(r.stdout, /vs FM\s+0\.\d+× \(1\)\s+0\.\d+× \(1\)\s+-$/m);
+  // the cpu against an H200: ratios far below 0.01 keep their digits
+  assert.match(r.stdout, /vs FM\s+\d\.\de-\d+× \(1\)\s+\d\.\de-\d+× \(1\)\s+-$/m);
 });

@@ -269,9 +269,10 @@ interface Column {
   cell: (r: BenchRow) => string;
 }
 
-/** `1.02×`, or `-` when absent. */
+/** `1.02×` (`3.2e-5×` below 0.01: the cpu backend against a GPU), or `-` when absent. */
 export function fmtRatio(x: number | undefined | null): string {
-  return x === undefined || x === null || !Number.isFinite(x) ? '-' : `${x.toFixed(2)}×`;
+  if (x === undefined || x === null || !Number.isFinite(x)) return '-';
+  return `${x >= 0.01 || x === 0 ? x.toFixed(2) : x.toExponential(1)}×`;
 }
 
 function fmtMs(ms: number | undefined): string {
