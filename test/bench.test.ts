@@ -347,18 +347,24 @@ test('geomeans: per kernel and ratio, all rows and split at h_q·s_q ≤ 64; ker
   assert.deepEqual(formatGeomeans({ ...old, schema: 'flash-mla-bench/1' } as unknown as BenchResult), geo);
 });
 
-test('results of schema 1 (docs/runs) still validate, format and serve as a reference', () => {
+test('results of schema 1 (docs/runs) still validate, format (with kernel ratios) and serve as a reference', () => {
   const files = existsSync(RUNS) ? readdirSync(RUNS).filter((f) => f.endsWith('.json')) : [];
-  assert.ok(files.length > 0, `no JSON results in ${RUNS}`);
+  let schema1 = 0;
   for (const f of files) {
     const doc = JSON.parse(readFileSync(join(RUNS, f), 'utf8')) as BenchResult;
-    assert.equal(doc.schema, 'flash-mla-bench/1');
     assert.deepEqual(validateBenchResult(doc), [], f);
-    const text = formatReport(doc);
-    assert.match(text, /ref ms\s+vs ref/, f);
-    assert.match(text, /geomean\s+all rows/, f);
     assert.ok(loadReference(join(RUNS, f)).length >= 1);
+    if (doc.schema !== 'flash-mla-bench/1') continue;
+    schema1++;
+    const text = formatReport(doc);
+    if (doc.rows.some((r) => r.reference)) assert.match(text, /ref ms\s+vs ref/, f);
+    if (doc.settings.kernels.length > 1) {
+      const [a, b] = doc.settings.kernels;
+      assert.match(text, new RegExp(`\\bvs ${a}\\s+check\\n`), f);
+      assert.match(text, new RegExp(`^${b} vs ${a} +\\d\\.\\d\\d× \\(${doc.rows.length / 2}\\)`, 'm'), f);
+    }
   }
+  assert.ok(schema1 > 0, `no schema 1 results in ${RUNS}`);
 });
 
 // ---------------------------------------------------------------------------------------------- problem + check

@@ -74,6 +74,20 @@ export class PeerIndex {
   }
 }
 
+/**
+ * Rows with `vsKernel` filled in where a result of several kernels lacks it (schema 1 results): each row of a
+ * later kernel against the first kernel's row of the same config. Rows that have it are returned as they are.
+ */
+export function withKernelRatios(rows: readonly BenchRow[], kernels: readonly string[]): BenchRow[] {
+  const first = kernels[0];
+  if (kernels.length < 2 || rows.some((r) => r.vsKernel)) return [...rows];
+  const firstMs = new Map(rows.filter((r) => r.kernel === first).map((r) => [`${r.id}|${configKey(r.config)}`, r.ms]));
+  return rows.map((r) => {
+    const ms = firstMs.get(`${r.id}|${configKey(r.config)}`);
+    return r.kernel === first || ms === undefined ? r : { ...r, vsKernel: { kernel: first, ms, speedup: ms / r.ms } };
+  });
+}
+
 /** Geometric mean of positive numbers; null for none. */
 export function geomean(xs: readonly number[]): number | null {
   if (xs.length === 0) return null;

@@ -6,7 +6,7 @@
 
 import { PEER_SHORT_NAMES, type BenchConfig } from './configs.js';
 import type { CheckResult } from './problem.js';
-import { MEMORY_BOUND_MAX_ROWS, summarizeRatios } from './compare.js';
+import { MEMORY_BOUND_MAX_ROWS, summarizeRatios, withKernelRatios } from './compare.js';
 
 export const BENCH_SCHEMA = 'flash-mla-bench/2';
 /** Schemas the validator and the readers accept. */
@@ -116,7 +116,8 @@ export interface RatioSummary {
 }
 
 export interface BenchResult {
-  schema: typeof BENCH_SCHEMA;
+  /** What runBench writes is BENCH_SCHEMA; a result read back may be of an older readable schema. */
+  schema: typeof BENCH_SCHEMA | 'flash-mla-bench/1';
   tool: { name: 'flash-mla'; version: string };
   /** ISO 8601, start of the run. */
   date: string;
@@ -409,7 +410,10 @@ function legend(res: BenchResult): string[] {
 }
 
 /** Everything printed to stdout for a run: header, table, comparisons, failed checks. */
-export function formatReport(res: BenchResult): string {
+export function formatReport(result: BenchResult): string {
+  // a schema 1 result of several kernels gets its kernel ratios (and their geomeans) from its rows
+  const rows = withKernelRatios(result.rows, result.settings.kernels);
+  const res = rows.some((r, i) => r !== result.rows[i]) ? { ...result, rows, summary: undefined } : result;
   const d = res.device;
   const dev =
     d.kind === 'gpu'
