@@ -2,15 +2,16 @@
 // flash-mla command line: `flash-mla bench` (FlashMLA's decode sweep, roofline, JSON, SVG) and `flash-mla info`.
 // Progress goes to stderr (one live line per config), the table to stdout.
 
-import { writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { readdirSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cudaAvailable, getBackend } from './index.js';
 import { CudaDevice } from './cuda/runtime.js';
 import { getCudaContext, kernelDir } from './cuda/context.js';
-import { configLabel, loadReference, referenceCardFor, selectConfigs, type ReferenceSeries } from './bench/configs.js';
-import { fmtBytes, fmtNum, formatReport } from './bench/report.js';
-import { fmtDriverVersion, nvidiaDriverVersion, packageVersion, runBench, type BenchProgress } from './bench/run.js';
+import { configLabel, loadReference, PEER_SHORT_NAMES, referenceCardFor, selectConfigs, type ReferenceSeries } from './bench/configs.js';
+import { fmtBytes, fmtNum, fmtRatio, formatReport } from './bench/report.js';
+import { checkConfigsFit, fmtDriverVersion, nvidiaDriverVersion, packageVersion, runBench, type BenchProgress } from './bench/run.js';
 import { rooflineSvgFromResult } from './bench/svg.js';
+import { outputPathProblem, writeOutputs, type OutputFile } from './bench/output.js';
 
 const HELP = `flash-mla ${packageVersion()} — MLA decoding attention (FlashMLA semantics) on NVIDIA GPUs
 
@@ -21,28 +22,47 @@ Usage:
 
 bench options:
   --configs SEL      which configs (default: the 32-config sweep on a GPU, the small sweep on the cpu backend)
-                       sweep | small | tiny           a whole set
+                       sweep | serving | small | tiny a whole set (serving: S1–S12, serving shapes with H200 peer times;
+                                                      tiny: one config, the quickest cpu run)
                        0,3,5 | 0-7 | sweep:8-15       indices into the default (or named) set
+                       serving:S1,S7                  serving configs by name
                        h_q=16,s_q=1 | var | fixed     filters (keys b, s, h_q, s_q, varlen, causal; a repeated key ORs)
                        FILE.json                      configs in the anchors-file format ({"configs": [...]})
   --backend B        cuda | cpu (default: cuda when a GPU is usable, else cpu on the small sweep)
   --kernel K[,K2]    decode kernel(s) to time; two or more are compared config by config
   --iters N          timed runs per config (default cuda 100, cpu 3); the median is reported
   --warmup N         untimed runs before them (default cuda 10, cpu 0)
-  --json FILE        write everything (device, driver, date, ceilings, per-config rows) as JSON
+  --json FILE        write everything (device, driver, date, ceilings, per-config rows, geomeans) as JSON
   --svg FILE         write a roofline chart (log-log, both ceilings, one labelled point per config)
+                     (both paths are checked before the run; the table is printed before they are written)
   --reference R      compare with: h100 | h200 (shipped FlashMLA/FA3 measurements) | FILE.json (an anchors
                      file or another run's --json) | none. Repeatable. Default on an H100/H200: that card's.
+                     With peer measurements the table shows FlashMLA's ms (FM), the best of FlashMLA and FA3
+                     per config (best), FlashMLA with its metadata call (FM+md, against +md ms), the ratios
+                     (peer ms / ours, > 1: faster) and their geomeans, split at h_q·s_q ≤ 64.
   --peak-tflops X    compute ceiling to use (default: measured by a wgmma probe on Hopper, else a bf16
                      matmul rate of this card model; the output says which)
   --seed N           base seed of the random data (default: random; recorded in the JSON)
   --check-samples N  rows per config checked against the float64 oracle (default 8, 0 = off)
 
-Exit status: 0 ok, 1 a correctness check failed or an error, 2 usage error.
+Columns: ms = decode + combine (metadata computed before, outside the timing, as FlashMLA's benchmark);
++md ms = metadata + decode + combine. With --kernel a,b: per config b's ratio to a (vs a).
+
+Exit status: 0 ok, 1 a correctness check failed or an error (also: an output file that could not be written at
+the end), 2 usage error.
 Environment: NO_COLOR disables colour; FLASH_MLA_DEVICE picks the GPU.
 `;
 
 class UsageError extends Error {}
+
+/** A cpu run estimated to take longer than this gets a warning before it starts. */
+const CPU_ESTIMATE_WARN_SECONDS = 60;
+
+function fmtDuration(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
 
 /** Errors from parsing a user's selector/file arguments are usage errors (exit 2), not failures. */
 function asUsage<T>(fn: () => T): T {
@@ -84,6 +104,14 @@ function progressPrinter(): (p: BenchProgress) => void {
     live = false;
   };
   return (p) => {
+    if (p.phase === 'estimate') {
+      // a full sweep on the cpu backend runs for hours: say so before it starts
+      if (p.seconds > CPU_ESTIMATE_WARN_SECONDS) {
+        clear();
+        process.stderr.write(`flash-mla bench: warning: the cpu backend will need about ${fmtDuration(p.seconds)} for this (${p.message}); pick fewer configs (--configs tiny|small|…) or runs (--iters 1) for a quicker run\n`);
+      }
+      return;
+    }
     if (p.phase === 'ceilings') {
       if (tty) {
         clear();
@@ -102,10 +130,16 @@ function progressPrinter(): (p: BenchProgress) => void {
     }
     const r = p.row;
     const check = r.check === null ? dim('unchecked') : r.check.ok ? green('ok') : red(`FAIL: ${r.check.message}`);
+    const vs: string[] = [];
+    if (r.peers?.flashmla) vs.push(`${fmtRatio(r.peers.flashmla.speedup)} FM`);
+    if (r.peers?.best) vs.push(`${fmtRatio(r.peers.best.speedup)} best (${PEER_SHORT_NAMES[r.peers.best.peer] ?? r.peers.best.peer})`);
+    if (r.peers?.flashmlaWithMetadata) vs.push(`${fmtRatio(r.peers.flashmlaWithMetadata.speedup)} FM+md`);
+    if (!r.peers && r.reference) vs.push(`${fmtRatio(r.reference.speedup)} ref`);
+    if (r.vsKernel) vs.push(`${fmtRatio(r.vsKernel.speedup)} vs ${r.vsKernel.kernel}`);
     clear();
     process.stderr.write(
-      `${n} ${configLabel(r.config)} ${r.kernel}: ${r.ms.toFixed(4)} ms, ${fmtNum(r.TFLOPS)} TFLOPS, ${fmtNum(r.GBps)} GB/s, ` +
-        `${(r.rooflineFraction * 100).toFixed(1)}% of roofline${r.reference ? `, ${r.reference.speedup.toFixed(2)}× ref` : ''}, ${check}\n`,
+      `${n} ${configLabel(r.config)} ${r.kernel}: ${r.ms.toFixed(4)} ms (+md ${r.mdMs?.toFixed(4) ?? '-'} ms), ${fmtNum(r.TFLOPS)} TFLOPS, ${fmtNum(r.GBps)} GB/s, ` +
+        `${(r.rooflineFraction * 100).toFixed(1)}% of roofline${vs.length ? `, ${vs.join(', ')}` : ''}, ${check}\n`,
     );
   };
 }
@@ -146,7 +180,18 @@ async function bench(args: string[]): Promise<number> {
     if (backend === 'cuda' && !cudaAvailable()) throw new Error(`--backend cuda: ${cudaReason()}`);
   } else throw new UsageError(`--backend: expected cpu or cuda, got '${values.backend}'`);
 
+  // an empty value is a mistake (an unset variable in a script), not a request for the default set
+  if (values.configs !== undefined && values.configs.trim() === '') throw new UsageError(`--configs: expected a set name, a selector or a FILE.json, got ''`);
+  const outputs: Array<{ flag: string; path: string }> = [];
+  for (const flag of ['json', 'svg'] as const) {
+    const path = values[flag];
+    if (path === undefined) continue;
+    const problem = outputPathProblem(path);
+    if (problem) throw new UsageError(`--${flag} '${path}': ${problem}`);
+    outputs.push({ flag: `--${flag}`, path });
+  }
   const sel = asUsage(() => selectConfigs(values.configs, backend === 'cuda' ? 'sweep' : 'small'));
+  asUsage(() => checkConfigsFit(sel.configs, backend));
   const kernels = (values.kernel ?? []).flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean);
   const peakArg = values['peak-tflops'];
   const peakTflops = peakArg === undefined ? undefined : Number(peakArg);
@@ -178,16 +223,16 @@ async function bench(args: string[]): Promise<number> {
   });
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
 
-  if (values.json) {
-    writeFileSync(values.json, JSON.stringify(result, null, 1) + '\n');
-    process.stderr.write(`wrote ${values.json}\n`);
-  }
-  if (values.svg) {
-    writeFileSync(values.svg, rooflineSvgFromResult(result, references));
-    process.stderr.write(`wrote ${values.svg}\n`);
-  }
+  // the table first: whatever happens to the files, the run's results are on stdout
   process.stdout.write(formatReport(result) + '\n');
-  return result.rows.some((r) => r.check && !r.check.ok) ? 1 : 0;
+  const files: OutputFile[] = outputs.map(({ flag, path }) => ({
+    flag,
+    path,
+    content: () => (flag === '--json' ? JSON.stringify(result, null, 1) + '\n' : rooflineSvgFromResult(result, references)),
+  }));
+  const written = writeOutputs(files);
+  for (const { file, error } of written) process.stderr.write(error === null ? `wrote ${file.path}\n` : `flash-mla bench: ${error}\n`);
+  return written.some((w) => w.error !== null) || result.rows.some((r) => r.check && !r.check.ok) ? 1 : 0;
 }
 
 function info(args: string[]): number {

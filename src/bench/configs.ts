@@ -1,17 +1,20 @@
-// Benchmark configs: the shipped sweep (data/bench-configs.json, FlashMLA's published decode sweep),
-// a small sweep the cpu backend finishes in seconds, `--configs` selectors, config files in the
-// anchors-file format, and reference measurements (`--reference`) to compare with.
+// Benchmark configs: the shipped sweep (data/bench-configs.json, FlashMLA's published decode sweep), the
+// shipped serving-shape configs S1–S12 (same file, `serving`), a small sweep the cpu backend finishes in
+// seconds, `--configs` selectors, config files in the anchors-file format, and reference measurements
+// (`--reference`) to compare with.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { decodeBytes, decodeFlops, sumSeqlens } from './metrics.js';
 import { rng } from '../util/random.js';
 
-export type ConfigSetName = 'sweep' | 'small' | 'tiny';
-export const CONFIG_SETS: readonly ConfigSetName[] = ['sweep', 'small', 'tiny'];
+export type ConfigSetName = 'sweep' | 'serving' | 'small' | 'tiny';
+export const CONFIG_SETS: readonly ConfigSetName[] = ['sweep', 'serving', 'small', 'tiny'];
 
 export interface BenchConfig {
-  /** Where it came from and its position there, e.g. `sweep#3`, `small#0`, `file#2`. */
+  /** Where it came from and its position there, e.g. `sweep#3`, `serving#0`, `file#2`. */
   id: string;
+  /** A name when the config has one, e.g. `S1 one request, 16k, all heads`; its first word is its short name. */
+  name?: string;
   b: number;
   /** Mean seqlen (nominal; the seqlens are what runs). */
   s: number;
@@ -35,6 +38,13 @@ interface ShippedData {
   what: string;
   configs: Array<Omit<BenchConfig, 'id'> & { flops: number; bytes: number }>;
   reference: Record<string, ShippedReference>;
+  /** The serving-shape configs S1–S12 and the peers' times for them (H200 only). */
+  serving: {
+    what: string;
+    configs: Array<Omit<BenchConfig, 'id'> & { name: string; flops: number; bytes: number }>;
+    /** card → what was measured, and per config (same order as serving.configs) peer → time. */
+    reference: Record<string, { device: string; what: string; peers: Record<string, string>; results: Array<Record<string, { ms: number }>> }>;
+  };
 }
 
 export interface ShippedReference {
@@ -76,7 +86,23 @@ export function sweepConfigs(): BenchConfig[] {
   }));
 }
 
-/** Shipped reference measurements of a card ('h100', 'h200'). */
+/** The 12 serving-shape configs S1–S12 (single long requests, short contexts, skew, small-batch MTP, lognormal lengths). */
+export function servingConfigs(): BenchConfig[] {
+  return shippedData().serving.configs.map((c, i) => ({
+    id: `serving#${i}`,
+    name: c.name,
+    b: c.b,
+    s: c.s,
+    h_q: c.h_q,
+    s_q: c.s_q,
+    varlen: c.varlen,
+    causal: c.causal,
+    dtype: c.dtype,
+    seqlens: [...c.seqlens],
+  }));
+}
+
+/** Shipped reference measurements of a card ('h100', 'h200') for the sweep. */
 export function shippedReference(card: string): ShippedReference {
   const r = shippedData().reference[card.toLowerCase()];
   if (!r) throw new RangeError(`reference: no shipped measurements for '${card}' (have ${Object.keys(shippedData().reference).join(', ')})`);
@@ -120,6 +146,8 @@ export function configSet(name: ConfigSetName): BenchConfig[] {
   switch (name) {
     case 'sweep':
       return sweepConfigs();
+    case 'serving':
+      return servingConfigs();
     case 'small':
       return smallConfigs();
     case 'tiny':
@@ -173,7 +201,8 @@ export function configFromJson(o: unknown, id: string, index = 0): BenchConfig {
   }
   const b = seqlens.length;
   const s = isPosInt(c.s) ? c.s : Math.round(sumSeqlens(seqlens) / b);
-  return { id, b, s, h_q, s_q, varlen, causal, dtype, seqlens };
+  if (c.name !== undefined && (typeof c.name !== 'string' || c.name.trim() === '')) throw new TypeError(`${where}: name must be a non-empty string, got ${JSON.stringify(c.name)}`);
+  return { id, ...(typeof c.name === 'string' ? { name: c.name.trim() } : {}), b, s, h_q, s_q, varlen, causal, dtype, seqlens };
 }
 
 /** Configs of a JSON file: {configs: [...]} (anchors file, bench-configs.json, a bench result's rows) or a bare array. */
@@ -216,8 +245,9 @@ function parseFilterValue(key: FilterKey, v: string): number | boolean {
 /**
  * Pick configs. `spec`:
  *   (empty) | all                 the default set (`sweep` on a GPU, `small` on the cpu backend)
- *   sweep | small | tiny          a whole named set
+ *   sweep | serving | small | tiny   a whole named set
  *   [set:]0,3,5 | [set:]0-7       indices (ranges inclusive) into the set
+ *   [set:]S1,S7                   configs by short name (the first word of their name: serving's S1–S12)
  *   [set:]h_q=16,s_q=1            filters: keys b, s, h_q, s_q, varlen, causal; different keys AND, a repeated key ORs
  *                                 (h_q=16,h_q=32); `fixed` / `var` are short for varlen=false / true
  *   [set:]0-15,h_q=128            indices, then filtered
@@ -253,14 +283,21 @@ export function selectConfigs(spec: string | undefined, defaultSet: ConfigSetNam
         if (i >= all.length) throw new RangeError(`--configs: index ${i} is out of range (set '${setName}' has ${all.length} configs: 0-${all.length - 1})`);
         if (!indices.includes(i)) indices.push(i);
       }
+    } else if ((m = /^[A-Za-z][\w.-]*$/.exec(term)) && all.some((c) => shortName(c)?.toLowerCase() === term.toLowerCase())) {
+      const i = all.findIndex((c) => shortName(c)?.toLowerCase() === term.toLowerCase());
+      if (!indices.includes(i)) indices.push(i);
     } else if (term === 'fixed' || term === 'var') {
       filters.set('varlen', [...(filters.get('varlen') ?? []), term === 'var']);
     } else if ((m = /^([a-z_]+)=(.+)$/.exec(term))) {
       const key = m[1] as FilterKey;
       if (!FILTER_KEYS.includes(key)) throw new RangeError(`--configs: unknown key '${m[1]}' (expected ${FILTER_KEYS.join(', ')})`);
       filters.set(key, [...(filters.get(key) ?? []), parseFilterValue(key, m[2])]);
+    } else if ((m = /^([a-z]+):/.exec(term)) && CONFIG_SETS.includes(m[1] as ConfigSetName)) {
+      throw new RangeError(`--configs: '${term}': a selector picks from one set ('${setName}' here); run the sets separately`);
     } else {
-      throw new RangeError(`--configs: cannot read '${term}' (expected an index, a range a-b, key=value, a set name or a .json file)`);
+      const names = all.map(shortName).filter((n): n is string => n !== undefined);
+      const byName = names.length ? `, a config name (${names[0]}-${names[names.length - 1]})` : '';
+      throw new RangeError(`--configs: cannot read '${term}' (expected an index, a range a-b, key=value${byName}, a set name or a .json file)`);
     }
   }
   let picked = indices.length > 0 ? indices.map((i) => all[i]) : all;
@@ -269,9 +306,15 @@ export function selectConfigs(spec: string | undefined, defaultSet: ConfigSetNam
   return { configs: picked, source: `${setName} [${rest}] (${picked.length} of ${all.length})` };
 }
 
-/** Short label: `b128 s4096 h16 q1 var`. */
-export function configLabel(c: Pick<BenchConfig, 'b' | 's' | 'h_q' | 's_q' | 'varlen'>): string {
-  return `b${c.b} s${c.s} h${c.h_q} q${c.s_q} ${c.varlen ? 'var' : 'fix'}`;
+/** The first word of a config's name (`S1`), if it has one. */
+export function shortName(c: { name?: string }): string | undefined {
+  return c.name?.split(/\s+/)[0] || undefined;
+}
+
+/** Short label: `b128 s4096 h16 q1 var`, after the short name when the config has one (`S1 b1 s16384 h128 q1 fix`). */
+export function configLabel(c: Pick<BenchConfig, 'b' | 's' | 'h_q' | 's_q' | 'varlen'> & { name?: string }): string {
+  const n = shortName(c);
+  return `${n ? `${n} ` : ''}b${c.b} s${c.s} h${c.h_q} q${c.s_q} ${c.varlen ? 'var' : 'fix'}`;
 }
 
 /** Identity of a workload for matching against reference measurements. */
@@ -292,14 +335,28 @@ export interface ReferencePoint {
 export interface ReferenceSeries {
   /** Legend text, e.g. `FlashMLA 9edee0c · NVIDIA H100 80GB HBM3 (reference)`. */
   name: string;
+  /**
+   * Which implementation measured it, as the anchors name it (`flashmla`, `flashmla_with_metadata`, `fa3`,
+   * `triton`); absent for another flash-mla run. The bench's peer columns pick series by this id.
+   */
+  peer?: string;
   points: ReferencePoint[];
 }
 
-const PEER_NAMES: Record<string, string> = {
+/** Peers as the anchors name them → legend names. */
+export const PEER_NAMES: Record<string, string> = {
   flashmla: 'FlashMLA 9edee0c',
   flashmla_with_metadata: 'FlashMLA + metadata',
   fa3: 'FlashAttention-3',
   triton: 'Triton MLA',
+};
+
+/** Peers → the short names of the table (`best` column, legend). */
+export const PEER_SHORT_NAMES: Record<string, string> = {
+  flashmla: 'FM',
+  flashmla_with_metadata: 'FM+md',
+  fa3: 'FA3',
+  triton: 'Triton',
 };
 
 function seriesFromAnchors(configs: BenchConfig[], results: Array<Record<string, unknown>>, device: string, peers?: string[]): ReferenceSeries[] {
@@ -315,19 +372,30 @@ function seriesFromAnchors(configs: BenchConfig[], results: Array<Record<string,
       byPeer.set(peer, pts);
     }
   });
-  return [...byPeer].map(([peer, points]) => ({ name: `${PEER_NAMES[peer] ?? peer} · ${device}`, points }));
+  return [...byPeer].map(([peer, points]) => ({ name: `${PEER_NAMES[peer] ?? peer} · ${device}`, peer, points }));
 }
 
 /**
  * Reference measurements to compare with:
- *   h100 | h200                     the shipped anchors (FlashMLA's sweep measured on that card): one series per peer
+ *   h100 | h200                     the shipped measurements of that card: one series per peer, covering FlashMLA's
+ *                                   sweep and, where measured on that card (h200), the serving configs S1–S12
  *   file.json                       an anchors-format file (per-config peer objects with ms), or the --json of another run
  * `peers` limits anchors peers (default: all).
  */
 export function loadReference(spec: string, peers?: string[]): ReferenceSeries[] {
   if (!spec.endsWith('.json') && !existsSync(spec)) {
     const r = shippedReference(spec);
-    return seriesFromAnchors(sweepConfigs(), r.results, `${r.device} (reference)`, peers);
+    const series = seriesFromAnchors(sweepConfigs(), r.results, `${r.device} (reference)`, peers);
+    const serving = shippedData().serving.reference[spec.toLowerCase()];
+    if (serving) {
+      // the same peers measured on the serving shapes: one series per peer over both sets
+      for (const s of seriesFromAnchors(servingConfigs(), serving.results, `${r.device} (reference)`, peers)) {
+        const same = series.find((x) => x.peer === s.peer);
+        if (same) same.points.push(...s.points);
+        else series.push(s);
+      }
+    }
+    return series;
   }
   let doc: Record<string, unknown>;
   try {

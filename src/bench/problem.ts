@@ -12,6 +12,7 @@
 // The check recomputes a few (request, query token, head) rows in float64 straight from the host copies —
 // independent of both backends' data flow — and compares them with the decode's output.
 
+import { constants as bufferConstants } from 'node:buffer';
 import { fromHalfBits, halfDecodeTable, toHalfBits } from '../dtype.js';
 import { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import type { BenchConfig } from './configs.js';
@@ -100,6 +101,58 @@ export function makeBenchProblem(config: BenchConfig, seed: number, scratch?: Ui
   const qBits = new Uint16Array(rows * HEAD_DIM_K);
   for (let row = 0; row < rows; row++) qBits.set(slice(HEAD_DIM_K), row * HEAD_DIM_K);
   return { config, seed, dtype, qBits, kBits, table, seqlens: Int32Array.from(seqlens), numBlocks, maxBlocksPerSeq };
+}
+
+// ---------------------------------------------------------------------------------------------- footprint
+
+/** Largest length of a typed array (elements) in this Node: K of a problem is one Uint16Array. */
+export const MAX_TYPED_ARRAY_LENGTH = bufferConstants.MAX_LENGTH;
+/** cacheSeqlens and the block table are int32 tensors. */
+export const MAX_INT32 = 2 ** 31 - 1;
+
+export interface ProblemFootprint {
+  /** Page blocks of the cache (used + spare). */
+  numBlocks: number;
+  /** Elements of K ([numBlocks, 64, 576]). */
+  kElements: number;
+  /** Host memory the bench needs for this config (bytes, estimated from above). */
+  hostBytes: number;
+  /** Device memory (cuda backend) for its tensors and the split partials (bytes, estimated); 0 on cpu. */
+  deviceBytes: number;
+}
+
+/**
+ * Memory a config's problem needs before anything is allocated, so a config that cannot run is refused up front
+ * instead of failing in an allocation. Host: K, q, the block table and the value pool (makeBenchProblem); on
+ * the cpu backend also the tensors' copies of K (Tensor.from copies once more while encoding), the float64 K
+ * of the longest request the decode reads, and the float64 split partials. Device: K, q, out, lse and the fp32
+ * split partials (at most b + smCount splits of s_q·h_q rows). Slightly high on purpose; never low.
+ */
+export function problemFootprint(config: Pick<BenchConfig, 'b' | 's_q' | 'h_q' | 'seqlens'>, backend: 'cpu' | 'cuda', smCount = 132): ProblemFootprint {
+  const { b, s_q: sQ, h_q: hQ, seqlens } = config;
+  let usedBlocks = 0;
+  let maxBlocks = 1;
+  let longest = 0;
+  for (const s of seqlens) {
+    const n = Math.ceil(s / PAGE_BLOCK_SIZE);
+    usedBlocks += n;
+    if (n > maxBlocks) maxBlocks = n;
+    if (s > longest) longest = s;
+  }
+  const numBlocks = usedBlocks + SPARE_BLOCKS;
+  const kElements = numBlocks * PAGE_BLOCK_SIZE * HEAD_DIM_K;
+  const rowsPerRequest = sQ * hQ;
+  const rows = b * rowsPerRequest;
+  const kBytes = kElements * 2;
+  const qBytes = rows * HEAD_DIM_K * 2;
+  const outBytes = rows * HEAD_DIM_V * 2 + rows * 4;
+  const splitRows = (b + smCount) * rowsPerRequest;
+  const hostProblem = kBytes + qBytes + b * maxBlocks * 4 + POOL_LEN * 2;
+  if (backend === 'cuda') {
+    return { numBlocks, kElements, hostBytes: hostProblem, deviceBytes: kBytes + qBytes + outBytes + b * maxBlocks * 4 + splitRows * (HEAD_DIM_V + 1) * 4 };
+  }
+  const hostCpu = hostProblem + 2 * (kBytes + qBytes) + outBytes + longest * HEAD_DIM_K * 8 + splitRows * HEAD_DIM_V * 8;
+  return { numBlocks, kElements, hostBytes: hostCpu, deviceBytes: 0 };
 }
 
 // ---------------------------------------------------------------------------------------------- check

@@ -1,9 +1,16 @@
 // The result of a benchmark run: its JSON schema (what `--json` writes), a validator, and the stdout table.
+//
+// Schema 2 (this version) adds per row the time with the metadata kernel (mdMs), the peers' times (peers), the
+// first kernel's time (vsKernel), and per result the ratio geomeans (summary) and what each time covers
+// (settings.timed). Results of schema 1 (docs/runs/ of 2026-11) are still read: those fields are absent there.
 
-import type { BenchConfig } from './configs.js';
+import { PEER_SHORT_NAMES, type BenchConfig } from './configs.js';
 import type { CheckResult } from './problem.js';
+import { MEMORY_BOUND_MAX_ROWS, summarizeRatios, withKernelRatios } from './compare.js';
 
-export const BENCH_SCHEMA = 'flash-mla-bench/1';
+export const BENCH_SCHEMA = 'flash-mla-bench/2';
+/** Schemas the validator and the readers accept. */
+export const READABLE_BENCH_SCHEMAS: readonly string[] = ['flash-mla-bench/1', BENCH_SCHEMA];
 
 /** A ceiling of the roofline and where its number comes from. */
 export interface Ceiling {
@@ -33,13 +40,27 @@ export interface DeviceRecord {
   l2CacheBytes: number | null;
 }
 
+/** A peer's time for the same workload and the ratio to ours. */
+export interface PeerComparison {
+  /** The anchors' id of the peer: `flashmla`, `fa3`, `flashmla_with_metadata`. */
+  peer: string;
+  /** The reference series the time comes from (its legend name). */
+  series: string;
+  ms: number;
+  /** Peer ms / our ms (> 1: we are faster). */
+  speedup: number;
+}
+
 export interface BenchRow {
   id: string;
   config: Omit<BenchConfig, 'id'>;
   kernel: string;
-  /** Median of timesMs. */
+  /** Median of timesMs: decode + combine, the metadata computed once before, outside the timing. */
   ms: number;
   timesMs: number[];
+  /** Median of mdTimesMs: metadata + decode + combine, all three timed (schema 2). */
+  mdMs?: number;
+  mdTimesMs?: number[];
   minMs: number;
   maxMs: number;
   /** Interquartile range / median. */
@@ -56,12 +77,47 @@ export interface BenchRow {
   rooflineFraction: number;
   bound: 'memory' | 'compute';
   check: CheckResult | null;
-  /** The same workload in the first reference series, when there is one. */
+  /** The same workload in the first reference series, when there is one (any kind of series). */
   reference?: { series: string; ms: number; speedup: number };
+  /** The peers' times for the same workload, where a reference with peers (the shipped anchors) has them (schema 2). */
+  peers?: {
+    /** FlashMLA, its metadata outside the timing: against `ms`. */
+    flashmla?: PeerComparison;
+    /** The faster of FlashMLA and FA3 on this config (both with metadata outside): against `ms`. */
+    best?: PeerComparison;
+    /** FlashMLA with get_mla_metadata inside every timed call: against `mdMs`. */
+    flashmlaWithMetadata?: PeerComparison;
+  };
+  /** Several kernels: the first kernel's ms on this config / this row's ms (> 1: this kernel is faster; schema 2). */
+  vsKernel?: { kernel: string; ms: number; speedup: number };
+}
+
+/** The ratios the summary averages: peers' (see BenchRow.peers), the first reference series', the first kernel's. */
+export type RatioName = 'flashmla' | 'best' | 'flashmlaWithMetadata' | 'reference' | 'kernel';
+export const RATIO_NAMES: readonly RatioName[] = ['flashmla', 'best', 'flashmlaWithMetadata', 'reference', 'kernel'];
+
+export interface RatioGeomean {
+  geomean: number;
+  /** Rows averaged. */
+  n: number;
+}
+
+/** Geomeans of one ratio of one kernel; null where no row of that kind has the ratio. */
+export interface RatioSummary {
+  kernel: string;
+  ratio: RatioName;
+  /** What the ratio compares with, in words (a series name, `kernel hopper (this run)`). */
+  versus: string;
+  all: RatioGeomean | null;
+  /** Rows with h_q·s_q ≤ 64. */
+  memoryBound: RatioGeomean | null;
+  /** Rows with h_q·s_q > 64. */
+  computeBound: RatioGeomean | null;
 }
 
 export interface BenchResult {
-  schema: typeof BENCH_SCHEMA;
+  /** What runBench writes is BENCH_SCHEMA; a result read back may be of an older readable schema. */
+  schema: typeof BENCH_SCHEMA | 'flash-mla-bench/1';
   tool: { name: 'flash-mla'; version: string };
   /** ISO 8601, start of the run. */
   date: string;
@@ -77,6 +133,8 @@ export interface BenchResult {
     warmup: number;
     seed: number;
     timer: string;
+    /** What `ms` and `mdMs` time, in words (schema 2). */
+    timed?: string;
     /** How KV is kept out of L2 between timed runs. */
     l2Flush: string;
     checkSamples: number;
@@ -84,6 +142,8 @@ export interface BenchResult {
   ceilings: { bandwidthGBps: Ceiling; peakTflops: Ceiling };
   references: string[];
   rows: BenchRow[];
+  /** Geomeans of the rows' ratios per kernel (schema 2; recomputed from the rows for older results). */
+  summary?: { ratios: RatioSummary[] };
   totalSeconds: number;
 }
 
@@ -98,6 +158,7 @@ const bool: Check = (v) => typeof v === 'boolean';
 const nullable = (c: Check): Check => (v) => v === null || c(v);
 const arrayOf = (c: Check, nonEmpty = false): Check => (v) => Array.isArray(v) && (!nonEmpty || v.length > 0) && v.every(c);
 const oneOf = (...xs: unknown[]): Check => (v) => xs.includes(v);
+const object: Check = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function fields(errors: string[], where: string, o: unknown, spec: Record<string, Check>, optional: string[] = []): boolean {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) {
@@ -121,19 +182,22 @@ function validateCeiling(errors: string[], where: string, c: unknown): void {
 export function validateBenchResult(doc: unknown): string[] {
   const e: string[] = [];
   if (!fields(e, 'result', doc, {
-    schema: oneOf(BENCH_SCHEMA), tool: (v) => typeof v === 'object' && v !== null, date: (v) => str(v) && !Number.isNaN(Date.parse(v as string)),
+    schema: oneOf(...READABLE_BENCH_SCHEMAS), tool: (v) => typeof v === 'object' && v !== null, date: (v) => str(v) && !Number.isNaN(Date.parse(v as string)),
     backend: oneOf('cpu', 'cuda'), label: str, device: (v) => typeof v === 'object', host: (v) => typeof v === 'object', settings: (v) => typeof v === 'object',
     ceilings: (v) => typeof v === 'object', references: arrayOf(str), rows: Array.isArray, totalSeconds: (v) => num(v) && (v as number) >= 0,
   })) return e;
   const r = doc as BenchResult;
+  // what schema 2 adds is required in schema 2 and absent (optional) in schema 1
+  const v2 = r.schema === BENCH_SCHEMA;
+  const v2Required = (...names: string[]) => (v2 ? [] : names);
   fields(e, 'tool', r.tool, { name: oneOf('flash-mla'), version: str });
   fields(e, 'device', r.device, {
     kind: oneOf('gpu', 'cpu'), name: str, driverVersion: nullable(str), nvidiaDriver: nullable(str), computeCapability: nullable(str), smCount: nullable(int), memoryBytes: nullable(int), l2CacheBytes: nullable(int),
   });
   fields(e, 'host', r.host, { node: str, platform: str, arch: str, cpuModel: str, cpus: int });
   fields(e, 'settings', r.settings, {
-    configs: str, kernels: arrayOf(str, true), iters: (v) => int(v) && (v as number) >= 1, warmup: (v) => int(v) && (v as number) >= 0, seed: int, timer: str, l2Flush: str, checkSamples: int,
-  });
+    configs: str, kernels: arrayOf(str, true), iters: (v) => int(v) && (v as number) >= 1, warmup: (v) => int(v) && (v as number) >= 0, seed: int, timer: str, timed: str, l2Flush: str, checkSamples: int,
+  }, v2Required('timed'));
   if (fields(e, 'ceilings', r.ceilings, { bandwidthGBps: (v) => typeof v === 'object', peakTflops: (v) => typeof v === 'object' })) {
     validateCeiling(e, 'ceilings.bandwidthGBps', r.ceilings.bandwidthGBps);
     validateCeiling(e, 'ceilings.peakTflops', r.ceilings.peakTflops);
@@ -143,11 +207,11 @@ export function validateBenchResult(doc: unknown): string[] {
     if (!fields(e, w, row, {
       id: str, config: (v) => typeof v === 'object', kernel: str, ms: pos, timesMs: arrayOf(pos, true), minMs: pos, maxMs: pos, iqrRel: (v) => num(v) && (v as number) >= 0,
       flops: pos, bytes: pos, intensity: pos, TFLOPS: pos, GBps: pos, floorMs: pos, rooflineFraction: pos, bound: oneOf('memory', 'compute'), check: (v) => v === null || typeof v === 'object',
-      reference: (v) => typeof v === 'object',
-    }, ['reference'])) return;
+      mdMs: pos, mdTimesMs: arrayOf(pos, true), reference: object, peers: object, vsKernel: object,
+    }, ['reference', 'peers', 'vsKernel', ...v2Required('mdMs', 'mdTimesMs')])) return;
     fields(e, `${w}.config`, row.config, {
-      b: int, s: int, h_q: int, s_q: int, varlen: bool, causal: bool, dtype: oneOf('bf16', 'fp16'), seqlens: arrayOf((v) => int(v) && (v as number) >= 0, true),
-    });
+      name: str, b: int, s: int, h_q: int, s_q: int, varlen: bool, causal: bool, dtype: oneOf('bf16', 'fp16'), seqlens: arrayOf((v) => int(v) && (v as number) >= 0, true),
+    }, ['name']);
     if (Array.isArray(row.config?.seqlens) && row.config.seqlens.length !== row.config.b) e.push(`${w}.config: b = ${row.config.b} but ${row.config.seqlens.length} seqlens`);
     if (row.check !== null) {
       fields(e, `${w}.check`, row.check, {
@@ -155,8 +219,22 @@ export function validateBenchResult(doc: unknown): string[] {
       });
     }
     if (row.reference !== undefined) fields(e, `${w}.reference`, row.reference, { series: str, ms: pos, speedup: pos });
+    if (row.peers !== undefined && fields(e, `${w}.peers`, row.peers, { flashmla: object, best: object, flashmlaWithMetadata: object }, ['flashmla', 'best', 'flashmlaWithMetadata'])) {
+      for (const k of ['flashmla', 'best', 'flashmlaWithMetadata'] as const) {
+        if (row.peers[k] !== undefined) fields(e, `${w}.peers.${k}`, row.peers[k], { peer: str, series: str, ms: pos, speedup: pos });
+      }
+    }
+    if (row.vsKernel !== undefined) fields(e, `${w}.vsKernel`, row.vsKernel, { kernel: str, ms: pos, speedup: pos });
     if (num(row.ms) && num(row.minMs) && num(row.maxMs) && !(row.minMs <= row.ms && row.ms <= row.maxMs)) e.push(`${w}: ms ${row.ms} outside [minMs, maxMs]`);
   });
+  if (r.summary !== undefined || v2) {
+    if (fields(e, 'summary', r.summary, { ratios: Array.isArray })) {
+      const geo = (v: unknown) => v === null || (typeof v === 'object' && pos((v as RatioGeomean).geomean) && int((v as RatioGeomean).n) && (v as RatioGeomean).n >= 1);
+      r.summary?.ratios.forEach((x, i) => {
+        fields(e, `summary.ratios[${i}]`, x, { kernel: str, ratio: oneOf(...RATIO_NAMES), versus: str, all: geo, memoryBound: geo, computeBound: geo });
+      });
+    }
+  }
   return e;
 }
 
@@ -192,39 +270,150 @@ interface Column {
   cell: (r: BenchRow) => string;
 }
 
+/** `1.02×` (`3.2e-5×` below 0.01: the cpu backend against a GPU), or `-` when absent. */
+export function fmtRatio(x: number | undefined | null): string {
+  if (x === undefined || x === null || !Number.isFinite(x)) return '-';
+  return `${x >= 0.01 || x === 0 ? x.toFixed(2) : x.toExponential(1)}×`;
+}
+
+function fmtMs(ms: number | undefined): string {
+  return ms === undefined ? '-' : ms.toFixed(ms < 10 ? 4 : 1);
+}
+
+/** The config column: a named config's short name (`S1`), else its id (`sweep#3`). */
+export function configTag(r: Pick<BenchRow, 'id' | 'config'>): string {
+  return r.config.name?.split(/\s+/)[0] || r.id;
+}
+
+/** The first kernel of a result (what `vs <kernel>` compares with). */
+function firstKernel(res: BenchResult): string {
+  return res.settings.kernels[0] ?? res.rows[0]?.kernel ?? '';
+}
+
+function peerShort(peer: string): string {
+  return PEER_SHORT_NAMES[peer] ?? peer;
+}
+
 /** Lines of the stdout table (no colour). */
 export function formatTable(res: BenchResult): string[] {
   const kernels = new Set(res.rows.map((r) => r.kernel));
-  const hasRef = res.rows.some((r) => r.reference);
+  const hasMd = res.rows.some((r) => r.mdMs !== undefined);
+  const hasFm = res.rows.some((r) => r.peers?.flashmla);
+  const hasBest = res.rows.some((r) => r.peers?.best);
+  const hasFmMd = res.rows.some((r) => r.peers?.flashmlaWithMetadata);
+  // the first series' columns only when it is no peer (another run): with the anchors it is FlashMLA again
+  const hasRef = res.rows.some((r) => r.reference) && !res.rows.some((r) => r.peers);
+  const hasVsKernel = res.rows.some((r) => r.vsKernel);
   const cols: Column[] = [
-    { head: 'config', align: 'l', cell: (r) => r.id },
+    { head: 'config', align: 'l', cell: (r) => configTag(r) },
     { head: 'b', align: 'r', cell: (r) => String(r.config.b) },
     { head: 's', align: 'r', cell: (r) => String(r.config.s) },
     { head: 'h_q', align: 'r', cell: (r) => String(r.config.h_q) },
     { head: 's_q', align: 'r', cell: (r) => String(r.config.s_q) },
     { head: 'len', align: 'l', cell: (r) => (r.config.varlen ? 'var' : 'fixed') },
     ...(kernels.size > 1 || res.backend === 'cuda' ? [{ head: 'kernel', align: 'l' as const, cell: (r: BenchRow) => r.kernel }] : []),
-    { head: 'ms', align: 'r', cell: (r) => r.ms.toFixed(r.ms < 10 ? 4 : 1) },
+    { head: 'ms', align: 'r', cell: (r) => fmtMs(r.ms) },
+    ...(hasMd ? [{ head: '+md ms', align: 'r' as const, cell: (r: BenchRow) => fmtMs(r.mdMs) }] : []),
     { head: 'TFLOPS', align: 'r', cell: (r) => fmtNum(r.TFLOPS) },
     { head: 'GB/s', align: 'r', cell: (r) => fmtNum(r.GBps) },
     { head: 'roof', align: 'r', cell: (r) => `${(r.rooflineFraction * 100).toFixed(1)}%` },
     { head: 'bound', align: 'l', cell: (r) => r.bound },
-    ...(hasRef
+    ...(hasFm
       ? [
-          { head: 'ref ms', align: 'r' as const, cell: (r: BenchRow) => (r.reference ? r.reference.ms.toFixed(4) : '-') },
-          { head: 'vs ref', align: 'r' as const, cell: (r: BenchRow) => (r.reference ? `${r.reference.speedup.toFixed(2)}×` : '-') },
+          { head: 'FM ms', align: 'r' as const, cell: (r: BenchRow) => fmtMs(r.peers?.flashmla?.ms) },
+          { head: 'vs FM', align: 'r' as const, cell: (r: BenchRow) => fmtRatio(r.peers?.flashmla?.speedup) },
         ]
       : []),
+    ...(hasBest
+      ? [
+          { head: 'best ms', align: 'r' as const, cell: (r: BenchRow) => fmtMs(r.peers?.best?.ms) },
+          { head: 'best', align: 'l' as const, cell: (r: BenchRow) => (r.peers?.best ? peerShort(r.peers.best.peer) : '-') },
+          { head: 'vs best', align: 'r' as const, cell: (r: BenchRow) => fmtRatio(r.peers?.best?.speedup) },
+        ]
+      : []),
+    ...(hasFmMd
+      ? [
+          { head: 'FM+md ms', align: 'r' as const, cell: (r: BenchRow) => fmtMs(r.peers?.flashmlaWithMetadata?.ms) },
+          { head: 'vs FM+md', align: 'r' as const, cell: (r: BenchRow) => fmtRatio(r.peers?.flashmlaWithMetadata?.speedup) },
+        ]
+      : []),
+    ...(hasRef
+      ? [
+          { head: 'ref ms', align: 'r' as const, cell: (r: BenchRow) => fmtMs(r.reference?.ms) },
+          { head: 'vs ref', align: 'r' as const, cell: (r: BenchRow) => fmtRatio(r.reference?.speedup) },
+        ]
+      : []),
+    ...(hasVsKernel ? [{ head: `vs ${firstKernel(res)}`, align: 'r' as const, cell: (r: BenchRow) => fmtRatio(r.vsKernel?.speedup) }] : []),
     { head: 'check', align: 'l', cell: (r) => (r.check === null ? 'skipped' : r.check.ok ? 'ok' : 'FAIL') },
   ];
   const cells = res.rows.map((r) => cols.map((c) => c.cell(r)));
+  return layout(cols, cells);
+}
+
+function layout(cols: ReadonlyArray<Pick<Column, 'head' | 'align'>>, cells: string[][]): string[] {
   const widths = cols.map((c, i) => Math.max(c.head.length, ...cells.map((row) => row[i].length)));
   const line = (vals: string[]) => vals.map((v, i) => (cols[i].align === 'r' ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
   return [line(cols.map((c) => c.head)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)];
 }
 
-/** Everything printed to stdout for a run: header, table, failed checks. */
-export function formatReport(res: BenchResult): string {
+const RATIO_LABELS: Record<RatioName, string> = {
+  flashmla: 'vs FM',
+  best: 'vs best',
+  flashmlaWithMetadata: 'vs FM+md',
+  reference: 'vs ref',
+  kernel: 'vs',
+};
+
+/** The geomean lines under the table: one per kernel and ratio; all rows, h_q·s_q ≤ 64, > 64. */
+export function formatGeomeans(res: BenchResult): string[] {
+  const ratios = res.summary?.ratios ?? summarizeRatios(res.rows, res.settings.kernels);
+  if (ratios.length === 0) return [];
+  const multi = new Set(res.rows.map((r) => r.kernel)).size > 1;
+  const g = (x: RatioGeomean | null) => (x === null ? '-' : `${fmtRatio(x.geomean)} (${x.n})`);
+  const cols = [
+    { head: 'geomean', align: 'l' as const },
+    { head: 'all rows', align: 'r' as const },
+    { head: `h_q·s_q ≤ ${MEMORY_BOUND_MAX_ROWS} (memory-bound)`, align: 'r' as const },
+    { head: `h_q·s_q > ${MEMORY_BOUND_MAX_ROWS} (compute-bound)`, align: 'r' as const },
+  ];
+  const cells = ratios.map((x) => {
+    const what = x.ratio === 'kernel' ? `vs ${x.versus.replace(/^kernel (\S+).*$/, '$1')}` : RATIO_LABELS[x.ratio];
+    return [`${multi || res.backend === 'cuda' ? `${x.kernel} ` : ''}${what}`, g(x.all), g(x.memoryBound), g(x.computeBound)];
+  });
+  return layout(cols, cells);
+}
+
+/** What the table's comparison columns mean, for the lines under it. */
+function legend(res: BenchResult): string[] {
+  const out: string[] = [];
+  const series = (pick: (r: BenchRow) => PeerComparison | undefined) => res.rows.map(pick).find((p) => p)?.series;
+  if (res.rows.some((r) => r.mdMs !== undefined)) {
+    out.push('ms = decode + combine (metadata computed once before, outside the timing); +md ms = metadata + decode + combine');
+  }
+  const fm = series((r) => r.peers?.flashmla);
+  const fmMd = series((r) => r.peers?.flashmlaWithMetadata);
+  const hasBest = res.rows.some((r) => r.peers?.best);
+  const fa3 = res.rows.map((r) => r.peers?.best).find((p) => p?.peer === 'fa3')?.series;
+  if (fm || hasBest || fmMd) {
+    out.push('vs X = X ms / ours (> 1: we are faster)');
+    if (fm) out.push(`  FM = ${fm}, metadata outside the timing; compared with ms`);
+    if (hasBest) out.push(`  best = per config the faster of FM and FA3${fa3 ? ` (FA3 = ${fa3})` : ''}; compared with ms`);
+    if (fmMd) out.push(`  FM+md = ${fmMd}, get_mla_metadata inside every timed call; compared with +md ms`);
+  } else if (res.rows.some((r) => r.reference)) {
+    out.push(`vs ref = reference ms / ms (> 1: faster than ${res.rows.find((r) => r.reference)?.reference?.series})`);
+  }
+  if (res.rows.some((r) => r.vsKernel)) {
+    const k = firstKernel(res);
+    out.push(`vs ${k} = ${k}'s ms / this kernel's ms on the same config (> 1: this kernel is faster)`);
+  }
+  return out;
+}
+
+/** Everything printed to stdout for a run: header, table, comparisons, failed checks. */
+export function formatReport(result: BenchResult): string {
+  // a schema 1 result of several kernels gets its kernel ratios (and their geomeans) from its rows
+  const rows = withKernelRatios(result.rows, result.settings.kernels);
+  const res = rows.some((r, i) => r !== result.rows[i]) ? { ...result, rows, summary: undefined } : result;
   const d = res.device;
   const dev =
     d.kind === 'gpu'
@@ -234,7 +423,7 @@ export function formatReport(res: BenchResult): string {
     `flash-mla ${res.tool.version} bench — ${res.label}`,
     `device: ${dev}`,
     `date: ${res.date}; seed ${res.settings.seed}; timer: ${res.settings.timer}`,
-    `runs per config and kernel: 1 value-checked + ${res.settings.warmup} warm-up + ${res.settings.iters} timed; the median is reported`,
+    `runs per config and kernel: 1 value-checked + ${res.settings.warmup} warm-up + ${res.settings.iters} timed${res.rows.some((r) => r.mdMs !== undefined) ? ' (each for ms and for +md ms)' : ''}; the median is reported`,
     `L2: ${res.settings.l2Flush}`,
     describeCeiling('bandwidth ceiling', res.ceilings.bandwidthGBps, 'GB/s'),
     describeCeiling('compute ceiling', res.ceilings.peakTflops, 'TFLOPS'),
@@ -244,13 +433,21 @@ export function formatReport(res: BenchResult): string {
   ];
   const failed = res.rows.filter((r) => r.check && !r.check.ok);
   out.push('');
-  if (res.rows.some((r) => r.reference)) out.push(`vs ref = reference ms / ms (> 1: faster than ${res.rows.find((r) => r.reference)?.reference?.series})`);
+  const notes = legend(res);
+  if (notes.length) out.push(...notes);
+  const geo = formatGeomeans(res);
+  if (geo.length) out.push('', ...geo, '');
+  else if (notes.length) out.push('');
   if (failed.length) {
     out.push(`${failed.length} correctness check(s) FAILED:`);
-    for (const r of failed) out.push(`  ${r.id} ${r.kernel}: ${r.check?.message}`);
+    for (const r of failed) out.push(`  ${configTag(r)} ${r.kernel}: ${r.check?.message}`);
   } else {
     const checked = res.rows.filter((r) => r.check).length;
-    out.push(`${res.rows.length} rows in ${res.totalSeconds.toFixed(1)} s; correctness: ${checked} of ${res.rows.length} checked against the float64 oracle, all ok`);
+    const correctness =
+      checked === 0
+        ? `correctness: not checked (--check-samples ${res.settings.checkSamples})`
+        : `correctness: ${checked} of ${res.rows.length} checked against the float64 oracle, all ok`;
+    out.push(`${res.rows.length} rows in ${res.totalSeconds.toFixed(1)} s; ${correctness}`);
   }
   return out.join('\n');
 }

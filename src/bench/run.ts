@@ -1,7 +1,9 @@
 // The benchmark runner: for each config, build a fresh random problem (shuffled block table, NaN in unused
 // slots), compute the tile-scheduler metadata once (outside the timed region, like FlashMLA's anchor), time
-// the decode (decode + combine) with a Timer, check a sample of rows against a float64 oracle, and derive
-// TFLOPS, GB/s and the fraction of the roofline from ceilings measured in the same run.
+// the decode (decode + combine) with a Timer, time it again with the metadata kernel inside the timed region
+// (the fixed cost a decoding step pays, like FlashMLA's `flashmla_with_metadata` anchor), check a sample of rows
+// against a float64 oracle, derive TFLOPS, GB/s and the fraction of the roofline from ceilings measured in the
+// same run, and compare with the peers' times of the references (src/bench/compare.ts).
 //
 //   const res = await runBench({ backend: 'cuda', configs: selectConfigs(undefined, 'sweep').configs });
 //
@@ -9,18 +11,20 @@
 // stream, with an L2 flush (memset of max(2 × L2, 256 MiB)) enqueued before every timed run, outside the pair,
 // as triton.testing.do_bench does in FlashMLA's benchmark: K comes from HBM, not L2.
 
-import { cpus, arch, platform } from 'node:os';
+import { cpus, arch, platform, totalmem } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { Tensor, getMlaMetadata, flashMlaWithKvcache, getBackend, cudaAvailable, type MlaMetadata } from '../index.js';
 import { getCudaContext } from '../cuda/context.js';
 import { CudaEvent, DeviceBuffer, copyDtoD, copyHtoD, memset } from '../cuda/runtime.js';
 import { call, outI32 } from '../cuda/driver.js';
 import { HEAD_DIM_K, HEAD_DIM_V } from '../mla/constants.js';
-import { type BenchConfig, configKey, referenceCardFor, shippedReference, type ReferenceSeries } from './configs.js';
+import { type BenchConfig, configLabel, referenceCardFor, shippedReference, type ReferenceSeries } from './configs.js';
 import { decodeBytes, decodeFlops, gbps, intensity, median, roofline, summarize, tflops } from './metrics.js';
-import { type BenchProblem, checkSamples, makeBenchProblem, pickSamples } from './problem.js';
+import { type BenchProblem, checkSamples, makeBenchProblem, MAX_INT32, MAX_TYPED_ARRAY_LENGTH, pickSamples, problemFootprint } from './problem.js';
 import { measureTensorCorePeakCuda } from './peak.js';
-import { BENCH_SCHEMA, type BenchResult, type BenchRow, type Ceiling, type DeviceRecord } from './report.js';
+import { PeerIndex, summarizeRatios } from './compare.js';
+import { BENCH_SCHEMA, fmtBytes, fmtNum, type BenchResult, type BenchRow, type Ceiling, type DeviceRecord } from './report.js';
+import { partialAttention } from '../cpu/mla.js';
 
 // ---------------------------------------------------------------------------------------------- timers
 
@@ -74,7 +78,7 @@ export class CudaEventTimer implements Timer {
     const bytes = Math.max(2 * l2CacheBytes, 256 * MiB);
     this.flushWords = Math.ceil(bytes / 4);
     this.flushBuf = DeviceBuffer.alloc(this.flushWords * 4);
-    this.description = 'CUDA events around each call (decode + combine; metadata computed once before), on the library stream';
+    this.description = 'CUDA events around each call, on the library stream';
     this.l2Flush = `memset of a ${Math.round((this.flushWords * 4) / MiB)} MiB scratch buffer (max(2 × L2, 256 MiB)) before every run, outside the timed events (as triton.testing.do_bench in FlashMLA's benchmark)`;
   }
 
@@ -216,36 +220,46 @@ export function measureCopyBandwidthCpu(bytes = 128 * MiB): Ceiling {
 
 let peakSink = 0; // written by measureCpuPeak so the timed loop has an observable result
 
-/** Rate of the cpu backend's inner loop (a float64 dot product in JS, one core), median of 5. */
-export function measureCpuPeak(): Ceiling {
-  const tokens = 256;
+/**
+ * Rate of the cpu backend's inner loop: partialAttention (src/cpu/mla.ts), the function the cpu decode runs for
+ * every query row and work item, over 128 tokens, float64, one core. Best of `reps` repetitions of ~20 ms each:
+ * a JIT tier-up, a GC pause or another process can only make a repetition slower, so the fastest one is the
+ * ceiling. (A median of 5 short runs of a separate dot-product loop varied 2× between runs and put the decode at
+ * 122–153 % of its roofline.) Still only indicative: the decode also reads and converts K, schedules and
+ * combines, and a CPU's clock moves with load and temperature — the cpu roofline is for orientation.
+ */
+export function measureCpuPeak(reps = 9): Ceiling {
+  const tokens = 128;
   const q = new Float64Array(HEAD_DIM_K).map((_, i) => Math.sin(i));
-  const k = new Float64Array(tokens * HEAD_DIM_K).map((_, i) => Math.cos(i));
+  const k = new Float64Array(tokens * HEAD_DIM_K).map((_, i) => Math.cos(i) * 0.05);
+  const flopPerCall = tokens * (HEAD_DIM_K + HEAD_DIM_V) * 2; // FlashMLA's count for one row over `tokens` keys
+  const scale = 1 / Math.sqrt(HEAD_DIM_K);
   let sink = 0;
-  const pass = () => {
-    for (let t = 0; t < tokens; t++) {
-      let acc = 0;
-      const base = t * HEAD_DIM_K;
-      for (let c = 0; c < HEAD_DIM_K; c++) acc += q[c] * k[base + c];
-      sink += acc;
-    }
-  };
-  for (let i = 0; i < 50; i++) pass();
-  const samples: number[] = [];
-  for (let r = 0; r < 5; r++) {
-    const reps = 100;
+  const run = (calls: number) => {
     const t0 = performance.now();
-    for (let i = 0; i < reps; i++) pass();
-    samples.push(tflops(2 * tokens * HEAD_DIM_K * reps, performance.now() - t0));
-  }
+    for (let i = 0; i < calls; i++) sink += partialAttention(q, k, tokens, scale).lse;
+    return performance.now() - t0;
+  };
+  run(50); // warm-up: optimised code before anything is timed
+  const perCallMs = Math.max(run(10) / 10, 1e-4);
+  const calls = Math.max(10, Math.ceil(20 / perCallMs)); // ~20 ms per repetition: long against timer resolution
+  const samples: number[] = [];
+  for (let r = 0; r < reps; r++) samples.push(tflops(flopPerCall * calls, run(calls)));
   peakSink = sink; // keep the loop's result alive
-  return { value: median(samples), source: 'measured', method: 'float64 multiply-add loop in JS on one core (the cpu backend\'s inner loop), median of 5', samples };
+  return {
+    value: Math.max(...samples),
+    source: 'measured',
+    method: `the cpu decode's inner loop (partialAttention over ${tokens} tokens, float64, one core), best of ${reps} repetitions of ${calls} calls — indicative only`,
+    samples,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------- runner
 
 export type BenchProgress =
   | { phase: 'ceilings'; message: string }
+  /** How long the timed part will take, estimated from the compute ceiling (cpu backend only). */
+  | { phase: 'estimate'; seconds: number; message: string }
   | { phase: 'config'; index: number; total: number; config: BenchConfig; kernel?: string; step: 'generating' | 'uploading' | 'timing' | 'checking' }
   | { phase: 'row'; index: number; total: number; row: BenchRow };
 
@@ -264,8 +278,13 @@ export interface BenchOptions extends PeakOptions {
   seed?: number;
   /** Rows checked per config and kernel (default 8; 0 skips the check). */
   checkSamples?: number;
-  /** Reference measurements: the first series' matching config goes into each row. */
+  /**
+   * Reference measurements: the first series' matching config goes into each row (`reference`), and the
+   * peers' (series with a `peer` id: the shipped anchors) into its `peers`.
+   */
   references?: ReferenceSeries[];
+  /** Memory a config may need (default: this machine's; see checkConfigsFit). */
+  memoryLimits?: MemoryLimits;
   /** Replace the backend's timer (tests, other clocks). */
   timer?: Timer;
   /** Replace the bandwidth ceiling (tests: skip the measurement). */
@@ -358,6 +377,65 @@ function upload(p: BenchProblem, backend: 'cpu' | 'cuda'): ProblemTensors {
   };
 }
 
+export interface MemoryLimits {
+  /** Host memory (bytes). */
+  hostBytes: number;
+  /** Where the host limit comes from, in words. */
+  hostSource: string;
+  /** Device memory free for the problem (bytes; cuda backend). */
+  deviceBytes?: number;
+  deviceSource?: string;
+  /** SMs the split partials are sized for. */
+  smCount?: number;
+}
+
+/** This machine's limits: all of its memory (os.totalmem()), and on cuda the device's free memory minus the L2 flush buffer. */
+export function machineMemoryLimits(backend: 'cpu' | 'cuda'): MemoryLimits {
+  const host: MemoryLimits = { hostBytes: totalmem(), hostSource: 'os.totalmem()' };
+  if (backend === 'cpu') return host;
+  const { device } = getCudaContext();
+  const flush = Math.max(2 * device.info.l2CacheBytes, 256 * MiB); // the timer's scratch buffer
+  return { ...host, deviceBytes: device.memInfo().free - flush, deviceSource: `free device memory less the ${fmtBytes(flush)} L2 flush buffer`, smCount: device.info.smCount };
+}
+
+/**
+ * Refuse configs that cannot run here before anything runs (a RangeError naming the config and the limit): a
+ * seqlen beyond int32, a K cache longer than a typed array can be, more host memory than the machine has, more
+ * device memory than is free.
+ */
+export function checkConfigsFit(configs: readonly BenchConfig[], backend: 'cpu' | 'cuda', limits: MemoryLimits = machineMemoryLimits(backend)): void {
+  for (const c of configs) {
+    const where = `config ${c.id} (${configLabel(c)})`;
+    const f = problemFootprint(c, backend, limits.smCount);
+    const tokens = c.seqlens.reduce((a, x) => a + x, 0);
+    if (f.hostBytes > limits.hostBytes) {
+      throw new RangeError(
+        `${where}: needs about ${fmtBytes(f.hostBytes)} of host memory (a K cache of ${tokens} tokens × 576 × 2 B` +
+          `${backend === 'cpu' ? ', held ~3 times by the cpu backend' : ''}), this machine has ${fmtBytes(limits.hostBytes)} (${limits.hostSource})`,
+      );
+    }
+    const tooLong = c.seqlens.find((x) => x > MAX_INT32);
+    if (tooLong !== undefined) throw new RangeError(`${where}: seqlen ${tooLong} exceeds the int32 range of cacheSeqlens (≤ ${MAX_INT32})`);
+    if (f.kElements > MAX_TYPED_ARRAY_LENGTH) {
+      throw new RangeError(`${where}: its K cache (${f.kElements} elements) is longer than a typed array can be in this Node (${MAX_TYPED_ARRAY_LENGTH})`);
+    }
+    if (limits.deviceBytes !== undefined && f.deviceBytes > limits.deviceBytes) {
+      throw new RangeError(`${where}: needs about ${fmtBytes(f.deviceBytes)} of device memory, ${fmtBytes(Math.max(limits.deviceBytes, 0))} is available (${limits.deviceSource ?? 'device'})`);
+    }
+  }
+}
+
+/**
+ * Seconds the timed part of a cpu run will take: every run (1 value-checked + warm-up + timed, twice: ms and
+ * +md ms) of every config and kernel at the compute ceiling (the cpu decode is compute-bound; the ceiling is
+ * its own inner loop's best rate, so this is a lower bound).
+ */
+export function estimateCpuSeconds(configs: readonly BenchConfig[], kernels: number, iters: number, warmup: number, peakTflops: number): number {
+  const flops = configs.reduce((a, c) => a + decodeFlops(c), 0);
+  const runs = 1 + 2 * (warmup + iters);
+  return (flops * runs * kernels) / (peakTflops * 1e12);
+}
+
 /** Run the benchmark; see BenchOptions. Rejects on the first failure that stops a config (e.g. a CUDA error). */
 export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const t0 = performance.now();
@@ -379,6 +457,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const seed = (opts.seed ?? Math.floor(Math.random() * 2 ** 31)) >>> 0;
   const nSamples = opts.checkSamples ?? 8;
   const progress = opts.onProgress ?? (() => {});
+  checkConfigsFit(opts.configs, backend, opts.memoryLimits);
   const device = deviceRecord(backend);
 
   progress({ phase: 'ceilings', message: 'measuring the memory ceiling' });
@@ -387,10 +466,17 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const peak = opts.peak ?? (backend === 'cuda' ? await cudaPeak(opts) : measureCpuPeak());
   if (bandwidth.value === null) throw new Error('runBench: no bandwidth ceiling');
   const ceil = { bandwidthGBps: bandwidth.value, peakTflops: peak.value };
+  if (backend === 'cpu' && peak.value !== null) {
+    const seconds = estimateCpuSeconds(opts.configs, kernels.length, iters, warmup, peak.value);
+    progress({
+      phase: 'estimate',
+      seconds,
+      message: `${opts.configs.length} config(s) × ${kernels.length} kernel(s) × ${1 + 2 * (warmup + iters)} runs (1 checked + ${warmup} warm-up + ${iters} timed, for ms and +md ms) at ${fmtNum(peak.value * 1e3)} GFLOP/s`,
+    });
+  }
 
   const timer = opts.timer ?? (backend === 'cuda' ? new CudaEventTimer(getCudaContext().device.info.l2CacheBytes) : new CpuTimer());
-  const ref = opts.references?.[0];
-  const refByKey = new Map(ref?.points.map((p) => [p.key, p]) ?? []);
+  const peers = new PeerIndex(opts.references ?? []);
   const rows: BenchRow[] = [];
   const total = opts.configs.length;
   let kScratch: Uint16Array | undefined; // host K buffer reused across configs
@@ -410,7 +496,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       try {
         // metadata once per config, outside the timed region (FlashMLA's `flashmla` anchor does the same)
         md = getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1);
+        const metadata = md;
         const { tileSchedulerMetadata, numSplits } = md;
+        let firstKernelMs: number | null = null;
         for (const kernel of kernels) {
           const decode = (checkValues: boolean) =>
             flashMlaWithKvcache(t.q, t.kCache, t.blockTable, t.cacheSeqlens, HEAD_DIM_V, tileSchedulerMetadata, numSplits, {
@@ -425,6 +513,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           progress({ phase: 'config', index: ci, total, config, kernel, step: 'timing' });
           await tick();
           const times = await timer.time(() => decode(false), iters, warmup);
+          // the same with the metadata kernel inside the timed region, into the same buffers (same values)
+          const decodeWithMetadata = () => {
+            getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { out: metadata, checkValues: false });
+            decode(false);
+          };
+          const mdTimes = await timer.time(decodeWithMetadata, iters, warmup);
           let check = null;
           if (nSamples > 0) {
             progress({ phase: 'config', index: ci, total, config, kernel, step: 'checking' });
@@ -435,6 +529,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           const bytes = decodeBytes(config, 2);
           const st = summarize(times);
           const ms = st.median;
+          const mdMs = median(mdTimes);
           const roof = roofline(flops, bytes, ceil);
           const { id, ...cfg } = config;
           const row: BenchRow = {
@@ -443,6 +538,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
             kernel,
             ms,
             timesMs: times,
+            mdMs,
+            mdTimesMs: mdTimes,
             minMs: st.min,
             maxMs: st.max,
             iqrRel: st.iqrRel,
@@ -456,8 +553,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
             bound: roof.bound,
             check,
           };
-          const rp = refByKey.get(configKey(config));
-          if (ref && rp) row.reference = { series: ref.name, ms: rp.ms, speedup: rp.ms / ms };
+          const reference = peers.reference(config, ms);
+          if (reference) row.reference = reference;
+          const peerTimes = peers.compare(config, ms, mdMs);
+          if (peerTimes) row.peers = peerTimes;
+          if (firstKernelMs === null) firstKernelMs = ms;
+          else row.vsKernel = { kernel: kernels[0], ms: firstKernelMs, speedup: firstKernelMs / ms };
           rows.push(row);
           progress({ phase: 'row', index: ci, total, row });
         }
@@ -496,12 +597,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       warmup,
       seed,
       timer: timer.description,
+      timed: 'ms: decode + combine, the metadata computed once per config before, outside the timing (as FlashMLA\'s `flashmla` anchor); +md ms (mdMs): metadata + decode + combine, all inside the timing (as `flashmla_with_metadata`)',
       l2Flush: timer.l2Flush,
       checkSamples: nSamples,
     },
     ceilings: { bandwidthGBps: bandwidth, peakTflops: peak },
     references: (opts.references ?? []).map((r) => r.name),
     rows,
+    summary: { ratios: summarizeRatios(rows, kernels) },
     totalSeconds: (performance.now() - t0) / 1e3,
   };
 }

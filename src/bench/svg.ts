@@ -225,9 +225,10 @@ export function rooflineSvg(chart: RooflineChart): string {
 // ---------------------------------------------------------------------------------------------- from a result
 
 
-function shortLabel(c: { s: number; h_q: number; s_q: number; varlen: boolean }): string {
+function shortLabel(c: { s: number; h_q: number; s_q: number; varlen: boolean; name?: string }): string {
   const s = c.s >= 1024 && c.s % 1024 === 0 ? `${c.s / 1024}k` : String(c.s);
-  return `${s} h${c.h_q} q${c.s_q}${c.varlen ? ' var' : ''}`;
+  const name = c.name?.split(/\s+/)[0];
+  return `${name ? `${name} ` : ''}${s} h${c.h_q} q${c.s_q}${c.varlen ? ' var' : ''}`;
 }
 
 /** The roofline chart of a run: one series per kernel (labelled points), then the reference series. */
@@ -242,7 +243,7 @@ export function rooflineSvgFromResult(res: BenchResult, references: readonly Ref
         label: shortLabel(r.config),
         intensity: r.intensity,
         tflops: r.TFLOPS,
-        tooltip: `${r.id} b=${r.config.b} s=${r.config.s} h_q=${r.config.h_q} s_q=${r.config.s_q} ${r.config.varlen ? 'var' : 'fixed'} ${r.kernel}: ` +
+        tooltip: `${r.config.name ?? r.id} b=${r.config.b} s=${r.config.s} h_q=${r.config.h_q} s_q=${r.config.s_q} ${r.config.varlen ? 'var' : 'fixed'} ${r.kernel}: ` +
           `${r.ms.toFixed(4)} ms, ${r.TFLOPS.toFixed(1)} TFLOPS, ${r.GBps.toFixed(0)} GB/s, ${(r.rooflineFraction * 100).toFixed(1)}% of roofline`,
       })),
   }));

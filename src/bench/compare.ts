@@ -1,0 +1,168 @@
+// Comparisons of a run with its peers and between its kernels: per row, the peers' times for the same
+// workload (FlashMLA, the best of FlashMLA and FA3, FlashMLA with its metadata call) and the first kernel's
+// time; per kernel, the geometric means of those ratios over all rows and split by the rows' shape.
+//
+// Every ratio is theirs / ours (peer ms / our ms, first kernel's ms / this kernel's ms): > 1 means we (this
+// kernel) are faster. Geometric means because ratios multiply: a 2× win and a 2× loss average to 1×.
+
+import { configKey, type ReferencePoint, type ReferenceSeries } from './configs.js';
+import type { BenchRow, PeerComparison, RatioGeomean, RatioName, RatioSummary } from './report.js';
+
+/**
+ * The split of the geomeans: h_q·s_q ≤ 64 query rows per request fit one 64-row tile of the decode kernels
+ * (FlashMLA's and ours), so K is read once per tile of work and time follows bandwidth (memory-bound);
+ * more rows mean more tiles over the same K, and time follows the tensor cores (compute-bound).
+ */
+export const MEMORY_BOUND_MAX_ROWS = 64;
+
+export function isMemoryBoundShape(c: { h_q: number; s_q: number }): boolean {
+  return c.h_q * c.s_q <= MEMORY_BOUND_MAX_ROWS;
+}
+
+/** Peers whose minimum per config is the "best peer" (metadata outside the timing, like our `ms`). */
+export const BEST_PEER_IDS: readonly string[] = ['flashmla', 'fa3'];
+
+/** Per peer id, the first series that has it (in the order given) and its points by config key. */
+export class PeerIndex {
+  private readonly byPeer = new Map<string, { series: string; points: Map<string, ReferencePoint> }>();
+  private readonly first: { series: string; points: Map<string, ReferencePoint> } | null;
+
+  constructor(references: readonly ReferenceSeries[]) {
+    for (const s of references) {
+      if (s.peer && !this.byPeer.has(s.peer)) this.byPeer.set(s.peer, { series: s.name, points: new Map(s.points.map((p) => [p.key, p])) });
+    }
+    const f = references[0];
+    this.first = f ? { series: f.name, points: new Map(f.points.map((p) => [p.key, p])) } : null;
+  }
+
+  /** Name of the series a peer's times come from, if any reference has that peer. */
+  seriesOf(peer: string): string | undefined {
+    return this.byPeer.get(peer)?.series;
+  }
+
+  private point(peer: string, key: string): { series: string; ms: number } | null {
+    const s = this.byPeer.get(peer);
+    const p = s?.points.get(key);
+    return s && p ? { series: s.series, ms: p.ms } : null;
+  }
+
+  /** The first series' time for this workload (the `reference` of a row: any kind of series). */
+  reference(config: Parameters<typeof configKey>[0], ms: number): BenchRow['reference'] {
+    const p = this.first?.points.get(configKey(config));
+    return this.first && p ? { series: this.first.series, ms: p.ms, speedup: p.ms / ms } : undefined;
+  }
+
+  /**
+   * The peers' times for this workload: FlashMLA and the best of FlashMLA/FA3 against `ms` (decode + combine,
+   * metadata outside, as they were measured), FlashMLA with its metadata call against `mdMs`. Undefined when
+   * no peer measured it.
+   */
+  compare(config: Parameters<typeof configKey>[0], ms: number, mdMs: number | undefined): BenchRow['peers'] {
+    const key = configKey(config);
+    const out: NonNullable<BenchRow['peers']> = {};
+    const fm = this.point('flashmla', key);
+    if (fm) out.flashmla = { peer: 'flashmla', series: fm.series, ms: fm.ms, speedup: fm.ms / ms };
+    let best: PeerComparison | undefined;
+    for (const peer of BEST_PEER_IDS) {
+      const p = this.point(peer, key);
+      if (p && (!best || p.ms < best.ms)) best = { peer, series: p.series, ms: p.ms, speedup: p.ms / ms };
+    }
+    if (best) out.best = best;
+    const fmMd = this.point('flashmla_with_metadata', key);
+    if (fmMd && mdMs !== undefined) out.flashmlaWithMetadata = { peer: 'flashmla_with_metadata', series: fmMd.series, ms: fmMd.ms, speedup: fmMd.ms / mdMs };
+    return Object.keys(out).length ? out : undefined;
+  }
+}
+
+/**
+ * Rows with `vsKernel` filled in where a result of several kernels lacks it (schema 1 results): each row of a
+ * later kernel against the first kernel's row of the same config. Rows that have it are returned as they are.
+ */
+export function withKernelRatios(rows: readonly BenchRow[], kernels: readonly string[]): BenchRow[] {
+  const first = kernels[0];
+  if (kernels.length < 2 || rows.some((r) => r.vsKernel)) return [...rows];
+  const firstMs = new Map(rows.filter((r) => r.kernel === first).map((r) => [`${r.id}|${configKey(r.config)}`, r.ms]));
+  return rows.map((r) => {
+    const ms = firstMs.get(`${r.id}|${configKey(r.config)}`);
+    return r.kernel === first || ms === undefined ? r : { ...r, vsKernel: { kernel: first, ms, speedup: ms / r.ms } };
+  });
+}
+
+/** Geometric mean of positive numbers; null for none. */
+export function geomean(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  let s = 0;
+  for (const x of xs) s += Math.log(x);
+  return Math.exp(s / xs.length);
+}
+
+function geo(xs: number[]): RatioGeomean | null {
+  const g = geomean(xs);
+  return g === null ? null : { geomean: g, n: xs.length };
+}
+
+/** A row's value of a ratio, if it has it. */
+export function ratioOf(row: BenchRow, ratio: RatioName): number | undefined {
+  switch (ratio) {
+    case 'flashmla':
+      return row.peers?.flashmla?.speedup;
+    case 'best':
+      return row.peers?.best?.speedup;
+    case 'flashmlaWithMetadata':
+      return row.peers?.flashmlaWithMetadata?.speedup;
+    case 'reference':
+      return row.reference?.speedup;
+    case 'kernel':
+      return row.vsKernel?.speedup;
+  }
+}
+
+function versusOf(rows: BenchRow[], ratio: RatioName): string {
+  for (const r of rows) {
+    switch (ratio) {
+      case 'flashmla':
+      case 'best':
+      case 'flashmlaWithMetadata': {
+        const p = r.peers?.[ratio];
+        if (p) return ratio === 'best' ? 'the faster of FlashMLA and FA3 on each config' : p.series;
+        break;
+      }
+      case 'reference':
+        if (r.reference) return r.reference.series;
+        break;
+      case 'kernel':
+        if (r.vsKernel) return `kernel ${r.vsKernel.kernel} (this run)`;
+        break;
+    }
+  }
+  return '';
+}
+
+/**
+ * Per kernel (in the order of `kernels`, else of the rows) and per ratio some row has: the geomean over all
+ * its rows, over the h_q·s_q ≤ 64 ones and over the others. The `reference` ratio only when no peer ratio
+ * exists (with the shipped anchors it is FlashMLA's again).
+ */
+export function summarizeRatios(rows: readonly BenchRow[], kernels?: readonly string[]): RatioSummary[] {
+  const order = kernels && kernels.length ? kernels : [...new Set(rows.map((r) => r.kernel))];
+  const anyPeer = rows.some((r) => r.peers);
+  const ratios: RatioName[] = ['flashmla', 'best', 'flashmlaWithMetadata', ...(anyPeer ? [] : (['reference'] as RatioName[])), 'kernel'];
+  const out: RatioSummary[] = [];
+  for (const kernel of order) {
+    const mine = rows.filter((r) => r.kernel === kernel);
+    for (const ratio of ratios) {
+      const have = mine.filter((r) => ratioOf(r, ratio) !== undefined);
+      if (have.length === 0) continue;
+      const values = (rs: BenchRow[]) => rs.map((r) => ratioOf(r, ratio) as number);
+      out.push({
+        kernel,
+        ratio,
+        versus: versusOf(have, ratio),
+        all: geo(values(have)),
+        memoryBound: geo(values(have.filter((r) => isMemoryBoundShape(r.config)))),
+        computeBound: geo(values(have.filter((r) => !isMemoryBoundShape(r.config)))),
+      });
+    }
+  }
+  return out;
+}
