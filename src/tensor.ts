@@ -2,7 +2,9 @@
 // Host data goes in and out as Float32Array (float types, converted with round-to-nearest-even)
 // or Int32Array (int32); 16-bit types can also be written/read as raw bit patterns (Uint16Array).
 
+import { totalmem } from 'node:os';
 import { DisposedError } from './errors.js';
+import { fmtBytes, fmtValue } from './util/fmt-value.js';
 import { type DType, DTYPES, dtypeBytes, decodeHalf, encodeHalf, isFloat16Type, toHalfBits } from './dtype.js';
 import { getCudaContext } from './cuda/context.js';
 import { DeviceBuffer, copyDtoD, copyDtoH, copyHtoD, memset, type Ptr } from './cuda/runtime.js';
@@ -16,10 +18,45 @@ export interface TensorOptions {
   backend?: BackendName;
 }
 
-function checkShape(shape: readonly number[], what = 'shape'): void {
-  if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
-    throw new TypeError(`${what}: expected an array of non-negative integers, got [${String(shape)}]`);
+function checkShape(shape: unknown, what = 'shape'): asserts shape is readonly number[] {
+  if (!Array.isArray(shape)) throw new TypeError(`${what}: expected an array of non-negative integers, got ${fmtValue(shape)}`);
+  shape.forEach((d: unknown, i) => {
+    if (typeof d !== 'number') throw new TypeError(`${what}[${i}]: expected a non-negative integer, got ${fmtValue(d)}`);
+    if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`${what}[${i}]: expected a non-negative integer, got ${fmtValue(d)}`);
+  });
+}
+
+function checkDtype(dtype: unknown): asserts dtype is DType {
+  if (!DTYPES.includes(dtype as DType)) throw new TypeError(`dtype: expected one of ${DTYPES.join(', ')}, got ${fmtValue(dtype)}`);
+}
+
+/** Host data is a plain array (of numbers: checked per element on encoding) or a typed array of numbers. */
+function checkHostData(data: unknown): asserts data is HostData {
+  const ok = Array.isArray(data) || (ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array) && !(data instanceof BigUint64Array));
+  if (!ok) throw new TypeError(`data: expected an array of numbers or a typed array, got ${fmtValue(data)}`);
+}
+
+/**
+ * Bytes of a tensor of this shape and dtype; a RangeError naming both when no allocation could hold it
+ * (the element count past 2^53, or more bytes than this machine has: asking would only fail later, or
+ * succeed lazily and get the process killed on first touch).
+ */
+function checkedBytes(shape: readonly number[], dtype: DType, backend: BackendName): number {
+  const numel = numelOf(shape);
+  const bytes = numel * dtypeBytes(dtype);
+  const what = `shape: ${fmtShape(shape)} ${dtype}`;
+  if (!Number.isSafeInteger(bytes)) {
+    const exact = shape.reduce((acc, d) => acc * BigInt(d), 1n); // numel itself is rounded past 2^53
+    throw new RangeError(`${what} has ${exact} elements, more than a tensor can address (2^53 − 1 bytes)`);
   }
+  if (backend === 'cpu' && bytes > totalmem()) {
+    throw new RangeError(`${what} needs ${fmtBytes(bytes)} of host memory, more than this machine has (${fmtBytes(totalmem())})`);
+  }
+  return bytes;
+}
+
+function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
 }
 
 export function contiguousStrides(shape: readonly number[]): number[] {
@@ -103,16 +140,30 @@ export class Tensor {
   static empty(shape: readonly number[], opts: TensorOptions = {}): Tensor {
     checkShape(shape);
     const dtype = opts.dtype ?? 'fp32';
-    if (!DTYPES.includes(dtype)) throw new TypeError(`dtype: expected one of ${DTYPES.join(', ')}, got ${String(dtype)}`);
+    checkDtype(dtype);
     const backend = opts.backend ?? 'cpu';
-    const bytes = numelOf(shape) * dtypeBytes(dtype);
+    if (backend !== 'cpu' && backend !== 'cuda') throw new TypeError(`backend: expected 'cpu' or 'cuda', got ${fmtValue(backend)}`);
+    const bytes = checkedBytes(shape, dtype, backend);
     const base = { shape, strides: contiguousStrides(shape), dtype, backend, offset: 0, root: null };
-    if (backend === 'cpu') return new Tensor({ ...base, host: new ArrayBuffer(bytes), device: null });
-    if (backend === 'cuda') {
-      getCudaContext();
-      return new Tensor({ ...base, host: null, device: DeviceBuffer.alloc(bytes) });
+    if (backend === 'cpu') {
+      let host: ArrayBuffer;
+      try {
+        host = new ArrayBuffer(bytes);
+      } catch (e) {
+        throw new RangeError(`shape: ${fmtShape(shape)} ${dtype} needs ${fmtBytes(bytes)} of host memory, and the allocation failed (${(e as Error).message})`, { cause: e });
+      }
+      return new Tensor({ ...base, host, device: null });
     }
-    throw new TypeError(`backend: expected 'cpu' or 'cuda', got ${String(backend)}`);
+    getCudaContext();
+    let device: DeviceBuffer;
+    try {
+      device = DeviceBuffer.alloc(bytes);
+    } catch (e) {
+      // keep the driver's error (its class and code); say what was asked for
+      if (e instanceof Error) e.message = `shape: ${fmtShape(shape)} ${dtype} needs ${fmtBytes(bytes)} of device memory: ${e.message}`;
+      throw e;
+    }
+    return new Tensor({ ...base, host: null, device });
   }
 
   static zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
@@ -131,8 +182,10 @@ export class Tensor {
    * (round to nearest even); a Uint16Array for bf16/fp16 is taken as raw bit patterns.
    */
   static from(data: HostData, shape: readonly number[], opts: TensorOptions = {}): Tensor {
+    checkHostData(data);
     checkShape(shape);
     const dtype = opts.dtype ?? (data instanceof Int32Array ? 'int32' : 'fp32');
+    checkDtype(dtype);
     const raw = encodeHost(dtype, data, numelOf(shape));
     const t = Tensor.empty(shape, { dtype, backend: opts.backend });
     t.writeRaw(raw);
@@ -143,9 +196,14 @@ export class Tensor {
   view(shape: readonly number[], strides: readonly number[] = contiguousStrides(shape), offset = this.offset): Tensor {
     this.assertLive();
     checkShape(shape);
+    if (!Array.isArray(strides)) throw new TypeError(`strides: expected an array of ${shape.length} non-negative integers, got ${fmtValue(strides)}`);
     if (strides.length !== shape.length) throw new RangeError(`strides: expected ${shape.length} entries, got ${strides.length}`);
-    if (strides.some((x) => !Number.isSafeInteger(x) || x < 0)) throw new RangeError(`strides: expected non-negative integers, got [${strides.join(', ')}]`);
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`offset: expected a non-negative integer, got ${offset}`);
+    strides.forEach((x: unknown, i) => {
+      if (typeof x !== 'number') throw new TypeError(`strides[${i}]: expected a non-negative integer, got ${fmtValue(x)}`);
+      if (!Number.isSafeInteger(x) || x < 0) throw new RangeError(`strides[${i}]: expected a non-negative integer, got ${fmtValue(x)}`);
+    });
+    if (typeof offset !== 'number') throw new TypeError(`offset: expected a non-negative integer, got ${fmtValue(offset)}`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`offset: expected a non-negative integer, got ${fmtValue(offset)}`);
     const storage = (this.host ? this.host.byteLength : this.device!.bytes) / dtypeBytes(this.dtype);
     const last = shape.some((d) => d === 0) ? offset - 1 : offset + shape.reduce((acc, d, i) => acc + (d - 1) * strides[i], 0);
     if (last >= storage) {
@@ -224,6 +282,7 @@ export class Tensor {
 
   /** Overwrite the contents (same element count). Used to feed new inputs to a captured graph. */
   write(data: HostData): this {
+    checkHostData(data);
     return this.writeRaw(encodeHost(this.dtype, data, this.numel));
   }
 
