@@ -1,11 +1,14 @@
 // A small strided tensor on the cpu (a typed array) or on the GPU (device memory).
-// Host data goes in and out as Float32Array (float types, converted with round-to-nearest-even)
-// or Int32Array (int32); 16-bit types can also be written/read as raw bit patterns (Uint16Array).
+// Host data goes in and out as Float32Array (float types, converted with round-to-nearest-even; fp8e4m3
+// saturates at ±448) or Int32Array (int32); 16-bit types can also be written/read as raw bit patterns
+// (Uint16Array), fp8e4m3 as raw codes (Uint8Array). Integer dtypes take integers of their range only.
 
 import { totalmem } from 'node:os';
 import { DisposedError } from './errors.js';
 import { fmtBytes, fmtValue } from './util/fmt-value.js';
-import { type DType, DTYPES, dtypeBytes, decodeHalf, encodeHalf, isFloat16Type, toHalfBits } from './dtype.js';
+import {
+  type DType, DTYPES, dtypeBytes, decodeFp8e4m3, decodeHalf, encodeFp8e4m3, encodeHalf, float32ToFp8e4m3Bits, isFloat16Type, toHalfBits,
+} from './dtype.js';
 import { getCudaContext } from './cuda/context.js';
 import { DeviceBuffer, copyDtoD, copyDtoH, copyHtoD, memset, type Ptr } from './cuda/runtime.js';
 
@@ -88,19 +91,25 @@ function rawArrayFor(dtype: DType, buf: ArrayBuffer, offset = 0, length?: number
   }
 }
 
+const INTEGER_RANGES = { int32: [-(2 ** 31), 2 ** 31 - 1], uint8: [0, 255] } as const;
+
+/** Integer dtypes hold integers of their range and nothing else: a value that would be truncated or wrapped is refused. */
+function checkIntegerValue(dtype: 'int32' | 'uint8', v: number, what: string): void {
+  const [lo, hi] = INTEGER_RANGES[dtype];
+  if (!Number.isInteger(v) || v < lo || v > hi) {
+    throw new RangeError(`${what}: expected ${dtype === 'int32' ? 'an int32' : 'a uint8'} (an integer in [${lo}, ${hi}]), got ${fmtValue(v)}`);
+  }
+}
+
 /** Host data → raw contiguous array of `dtype`. */
 function encodeHost(dtype: DType, data: HostData, count: number): RawArray {
   if (data.length !== count) throw new RangeError(`data: expected ${count} elements for this shape, got ${data.length}`);
   if (isFloat16Type(dtype)) return data instanceof Uint16Array ? data.slice() : encodeHalf(dtype, data);
+  if (dtype === 'fp8e4m3') return data instanceof Uint8Array ? data.slice() : encodeFp8e4m3(data);
   if (dtype === 'fp32') return Float32Array.from(data as ArrayLike<number>);
-  if (dtype === 'int32') {
-    const out = Int32Array.from(data as ArrayLike<number>);
-    for (let i = 0; i < count; i++) {
-      if (out[i] !== (data as ArrayLike<number>)[i]) throw new RangeError(`data[${i}]: expected an int32, got ${(data as ArrayLike<number>)[i]}`);
-    }
-    return out;
-  }
-  return Uint8Array.from(data as ArrayLike<number>);
+  const sameType = dtype === 'int32' ? data instanceof Int32Array : data instanceof Uint8Array;
+  if (!sameType) for (let i = 0; i < count; i++) checkIntegerValue(dtype, data[i], `data[${i}]`);
+  return dtype === 'int32' ? Int32Array.from(data as ArrayLike<number>) : Uint8Array.from(data as ArrayLike<number>);
 }
 
 export class Tensor {
@@ -272,6 +281,7 @@ export class Tensor {
   toFloat32(): Float32Array {
     const raw = this.toRaw();
     if (isFloat16Type(this.dtype)) return decodeHalf(this.dtype, raw as Uint16Array);
+    if (this.dtype === 'fp8e4m3') return decodeFp8e4m3(raw as Uint8Array);
     return Float32Array.from(raw as ArrayLike<number>);
   }
 
@@ -298,19 +308,19 @@ export class Tensor {
   fill(value: number): this {
     this.assertLive();
     if (!this.isContiguous) throw new TypeError('fill: only contiguous tensors can be filled');
-    if (this.dtype === 'fp8e4m3') throw new TypeError('fill: fp8e4m3 values cannot be encoded yet (the dtype is reserved); fill a uint8 view with bit patterns');
+    if (this.dtype === 'uint8') checkIntegerValue(this.dtype, value, 'value');
     const n = this.numel;
+    // the element's stored form: bit patterns for the 16- and 8-bit floats, the value itself otherwise
+    const stored = isFloat16Type(this.dtype) ? toHalfBits(this.dtype, value) : this.dtype === 'fp8e4m3' ? float32ToFp8e4m3Bits(value) : value;
     if (this.host) {
-      const arr = rawArrayFor(this.dtype, this.host, this.offset, n);
-      if (isFloat16Type(this.dtype)) (arr as Uint16Array).fill(toHalfBits(this.dtype, value));
-      else arr.fill(value);
+      rawArrayFor(this.dtype, this.host, this.offset, n).fill(stored);
       return this;
     }
     const stream = getCudaContext().stream;
-    if (isFloat16Type(this.dtype)) memset(this.ptr, toHalfBits(this.dtype, value), n, 2, stream);
+    if (isFloat16Type(this.dtype)) memset(this.ptr, stored, n, 2, stream);
     else if (this.dtype === 'fp32') memset(this.ptr, new Uint32Array(new Float32Array([value]).buffer)[0], n, 4, stream);
     else if (this.dtype === 'int32') memset(this.ptr, value | 0, n, 4, stream);
-    else memset(this.ptr, value & 0xff, n, 1, stream);
+    else memset(this.ptr, stored, n, 1, stream);
     return this;
   }
 

@@ -143,14 +143,14 @@ describe('Tensor construction', () => {
   });
 
   test('int32 with non-integers / out of range / NaN', () => {
-    assert.throws(() => Tensor.from([1, 1.5, 2], [3], { dtype: 'int32' }), { name: 'RangeError', message: 'data[1]: expected an int32, got 1.5' });
-    assert.throws(() => Tensor.from([0, 2 ** 31], [2], { dtype: 'int32' }), { name: 'RangeError', message: `data[1]: expected an int32, got ${2 ** 31}` });
-    assert.throws(() => Tensor.from([NaN], [1], { dtype: 'int32' }), { name: 'RangeError', message: 'data[0]: expected an int32, got NaN' });
-    assert.throws(() => Tensor.from(new Float32Array([3, 0.25]), [2], { dtype: 'int32' }), { name: 'RangeError', message: 'data[1]: expected an int32, got 0.25' });
+    assert.throws(() => Tensor.from([1, 1.5, 2], [3], { dtype: 'int32' }), { name: 'RangeError', message: 'data[1]: expected an int32 (an integer in [-2147483648, 2147483647]), got 1.5' });
+    assert.throws(() => Tensor.from([0, 2 ** 31], [2], { dtype: 'int32' }), { name: 'RangeError', message: `data[1]: expected an int32 (an integer in [-2147483648, 2147483647]), got ${2 ** 31}` });
+    assert.throws(() => Tensor.from([NaN], [1], { dtype: 'int32' }), { name: 'RangeError', message: 'data[0]: expected an int32 (an integer in [-2147483648, 2147483647]), got NaN' });
+    assert.throws(() => Tensor.from(new Float32Array([3, 0.25]), [2], { dtype: 'int32' }), { name: 'RangeError', message: 'data[1]: expected an int32 (an integer in [-2147483648, 2147483647]), got 0.25' });
     const t = Tensor.from([-(2 ** 31), 2 ** 31 - 1], [2], { dtype: 'int32' });
     assert.deepEqual(Array.from(t.toInt32()), [-(2 ** 31), 2 ** 31 - 1]);
     const w = Tensor.zeros([2], { dtype: 'int32' });
-    assert.throws(() => w.write([1, 2.5]), { name: 'RangeError', message: 'data[1]: expected an int32, got 2.5' });
+    assert.throws(() => w.write([1, 2.5]), { name: 'RangeError', message: 'data[1]: expected an int32 (an integer in [-2147483648, 2147483647]), got 2.5' });
     assert.deepEqual(Array.from(w.toInt32()), [0, 0], 'a rejected write changes nothing');
   });
 
