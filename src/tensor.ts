@@ -93,6 +93,10 @@ function rawArrayFor(dtype: DType, buf: ArrayBuffer, offset = 0, length?: number
 
 const INTEGER_RANGES = { int32: [-(2 ** 31), 2 ** 31 - 1], uint8: [0, 255] } as const;
 
+function checkNumber(v: unknown, what: string): asserts v is number {
+  if (typeof v !== 'number') throw new TypeError(`${what}: expected a number, got ${fmtValue(v)}`);
+}
+
 /** Integer dtypes hold integers of their range and nothing else: a value that would be truncated or wrapped is refused. */
 function checkIntegerValue(dtype: 'int32' | 'uint8', v: number, what: string): void {
   const [lo, hi] = INTEGER_RANGES[dtype];
@@ -104,6 +108,11 @@ function checkIntegerValue(dtype: 'int32' | 'uint8', v: number, what: string): v
 /** Host data → raw contiguous array of `dtype`. */
 function encodeHost(dtype: DType, data: HostData, count: number): RawArray {
   if (data.length !== count) throw new RangeError(`data: expected ${count} elements for this shape, got ${data.length}`);
+  if (Array.isArray(data)) {
+    // a typed array holds numbers by construction; a plain array may hold anything, and a typed-array
+    // conversion would turn '2' into 2, null into 0 and undefined into NaN without a word
+    for (let i = 0; i < count; i++) checkNumber(data[i], `data[${i}]`);
+  }
   if (isFloat16Type(dtype)) return data instanceof Uint16Array ? data.slice() : encodeHalf(dtype, data);
   if (dtype === 'fp8e4m3') return data instanceof Uint8Array ? data.slice() : encodeFp8e4m3(data);
   if (dtype === 'fp32') return Float32Array.from(data as ArrayLike<number>);
@@ -183,7 +192,13 @@ export class Tensor {
 
   /** Every element set to `value` (NaN allowed: poisoning outputs and unused cache slots). */
   static full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
-    return Tensor.empty(shape, opts).fill(value);
+    const t = Tensor.empty(shape, opts);
+    try {
+      return t.fill(value);
+    } catch (e) {
+      t.dispose(); // a refused value must not leak device memory
+      throw e;
+    }
   }
 
   /**
@@ -308,7 +323,8 @@ export class Tensor {
   fill(value: number): this {
     this.assertLive();
     if (!this.isContiguous) throw new TypeError('fill: only contiguous tensors can be filled');
-    if (this.dtype === 'uint8') checkIntegerValue(this.dtype, value, 'value');
+    checkNumber(value, 'value');
+    if (this.dtype === 'int32' || this.dtype === 'uint8') checkIntegerValue(this.dtype, value, 'value');
     const n = this.numel;
     // the element's stored form: bit patterns for the 16- and 8-bit floats, the value itself otherwise
     const stored = isFloat16Type(this.dtype) ? toHalfBits(this.dtype, value) : this.dtype === 'fp8e4m3' ? float32ToFp8e4m3Bits(value) : value;

@@ -215,6 +215,44 @@ describe('write / fill', () => {
   });
 });
 
+describe('one rule for every way values get in (from, write, fill, full)', () => {
+  const INT32 = 'an int32 (an integer in [-2147483648, 2147483647])';
+  test('integer dtypes refuse non-integers and out-of-range values everywhere: nothing is truncated or wrapped', () => {
+    const t = Tensor.from(new Int32Array([4, 5]), [2]);
+    for (const v of [1.7, -0.5, 2 ** 31, -(2 ** 31) - 1, NaN, Infinity]) {
+      const msg = `expected ${INT32}, got ${v}`;
+      assert.throws(() => t.fill(v), { name: 'RangeError', message: `value: ${msg}` });
+      assert.throws(() => Tensor.full([2], v, { dtype: 'int32' }), { name: 'RangeError', message: `value: ${msg}` });
+      assert.throws(() => t.write([0, v]), { name: 'RangeError', message: `data[1]: ${msg}` });
+      assert.throws(() => Tensor.from([v], [1], { dtype: 'int32' }), { name: 'RangeError', message: `data[0]: ${msg}` });
+    }
+    assert.deepEqual(Array.from(t.toInt32()), [4, 5], 'rejected calls change nothing');
+    assert.deepEqual(Array.from(t.fill(-(2 ** 31)).toInt32()), [-(2 ** 31), -(2 ** 31)]);
+    assert.deepEqual(Array.from(Tensor.full([1], 2 ** 31 - 1, { dtype: 'int32' }).toInt32()), [2 ** 31 - 1]);
+  });
+
+  test('non-numbers are refused for every dtype, in a number[] and as a fill value (never turned into NaN or 0)', () => {
+    for (const dtype of ['fp32', 'bf16', 'fp16', 'fp8e4m3', 'int32', 'uint8'] as const) {
+      for (const [v, got] of [
+        ['2', "the string '2'"],
+        [null, 'null'],
+        [undefined, 'undefined'],
+        [true, 'the boolean true'],
+        [2n, 'the bigint 2n'],
+        [[2], 'an array of length 1'],
+      ] as const) {
+        const bad = [1, v] as unknown as number[];
+        assert.throws(() => Tensor.from(bad, [2], { dtype }), { name: 'TypeError', message: `data[1]: expected a number, got ${got}` }, dtype);
+        const t = Tensor.zeros([2], { dtype });
+        assert.throws(() => t.write(bad), { name: 'TypeError', message: `data[1]: expected a number, got ${got}` }, dtype);
+        assert.throws(() => t.fill(v as unknown as number), { name: 'TypeError', message: `value: expected a number, got ${got}` }, dtype);
+        assert.throws(() => Tensor.full([2], v as unknown as number, { dtype }), { name: 'TypeError', message: `value: expected a number, got ${got}` }, dtype);
+        assert.deepEqual(Array.from(t.toFloat32()), [0, 0], `${dtype}: rejected calls change nothing`);
+      }
+    }
+  });
+});
+
 describe('views', () => {
   test('transpose view gathers in row-major order of the view', () => {
     const t = Tensor.from(iota(6), [2, 3]);
