@@ -317,7 +317,54 @@ test('errors: out of blocks before any write, unknown/freed ids, shapes and dtyp
     message: 'kCache: expected page block size = 64 (dim 1), got 32 in shape [4, 32, 1, 576]',
   });
   cache.dispose();
-  assert.throws(() => cache.addSequence(), { message: 'PagedKvCache was used after dispose()' });
+  assert.throws(() => cache.addSequence(), { name: 'DisposedError', message: 'PagedKvCache was used after dispose()' });
+});
+
+test('a disposed cache: every method and getter throws DisposedError; dispose() stays idempotent', () => {
+  const cache = new PagedKvCache({ numBlocks: 4, numLayers: 2, maxBatch: 2 });
+  const a = cache.addSequence();
+  const x = rowsFor([1, 2, 3]);
+  cache.append([a, a, a], [x.cKv, x.cKv], [x.kPe, x.kPe]);
+  const b = cache.fork(a);
+  assert.equal(cache.disposed, false);
+  cache.dispose();
+  assert.equal(cache.disposed, true);
+  cache.dispose();
+  cache[Symbol.dispose]();
+  // every public member, called as a user would with arguments that were valid before dispose()
+  const calls: Record<string, () => unknown> = {
+    kCache: () => cache.kCache(0),
+    maxSeqLen: () => cache.maxSeqLen,
+    addSequence: () => cache.addSequence(),
+    sequences: () => cache.sequences(),
+    numSequences: () => cache.numSequences,
+    has: () => cache.has(a),
+    seqLen: () => cache.seqLen(a),
+    blocks: () => cache.blocks(a),
+    fork: () => cache.fork(a),
+    free: () => cache.free(b),
+    freeBlocks: () => cache.freeBlocks,
+    usedBlocks: () => cache.usedBlocks,
+    refCount: () => cache.refCount(0),
+    tokensThatFit: () => cache.tokensThatFit(a),
+    blocksNeeded: () => cache.blocksNeeded([a]),
+    reserve: () => cache.reserve([a]),
+    append: () => cache.append([a, a, a], [x.cKv, x.cKv], [x.kPe, x.kPe]),
+    blockTable: () => cache.blockTable([a, b]),
+    cacheSeqlens: () => cache.cacheSeqlens([a, b]),
+    checkInvariants: () => cache.checkInvariants(),
+  };
+  for (const [name, call] of Object.entries(calls)) {
+    assert.throws(call, { name: 'DisposedError', message: 'PagedKvCache was used after dispose()' }, name);
+  }
+  assert.throws(() => cache.tokensThatFit(), { name: 'DisposedError' }, 'tokensThatFit()');
+  assert.throws(() => cache.blockTable(), { name: 'DisposedError' }, 'blockTable()');
+  // a member added later must be added above: the prototype holds exactly these, dispose and the internals
+  const internals = ['constructor', 'dispose', 'disposed', 'assertLive', 'assertNotCapturing', 'lookup', 'checkIds', 'batch', 'perLayer', 'plan', 'commit', 'copyRows', 'uploadSlots'];
+  const members = Object.getOwnPropertyNames(PagedKvCache.prototype).filter((n) => !internals.includes(n));
+  assert.deepEqual(members.sort(), Object.keys(calls).sort());
+  // the configuration stays readable
+  assert.deepEqual([cache.backend, cache.dtype, cache.numBlocks, cache.numLayers, cache.maxBatch], ['cpu', 'bf16', 4, 2, 2]);
 });
 
 test('errors name the type of a wrong value: sequence ids, options, cache sizes that cannot be allocated', () => {

@@ -17,6 +17,8 @@
 // table). blockTable()/cacheSeqlens() are views of fixed-capacity tensors ([maxBatch, maxBlocksPerSeq]
 // and [maxBatch]) whose device copy is rewritten only where something changed, so a CUDA graph captured
 // over them stays valid: call them (and reserve/append) outside the captured region, then replay.
+// After dispose() every method and getter throws DisposedError (the configuration fields stay readable), so
+// a stale handle fails loudly instead of reporting an empty cache or "freed" sequences.
 
 import { totalmem } from 'node:os';
 import { Tensor, type BackendName } from '../tensor.js';
@@ -28,6 +30,7 @@ import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { BlockAllocator } from './allocator.js';
 import { appendKvUnchecked, validateAppendRows } from './append.js';
 import { OutOfBlocksError, UnknownSequenceError } from './errors.js';
+import { DisposedError } from '../errors.js';
 import { fmtBytes, fmtValue } from '../util/fmt-value.js';
 
 export interface PagedKvCacheOptions {
@@ -118,7 +121,7 @@ export class PagedKvCache {
   // slot mapping of the last reserve()
   private slotBuf: Tensor;
   private slotView: Tensor | null = null;
-  private disposed = false;
+  private wasDisposed = false;
 
   constructor(opts: PagedKvCacheOptions) {
     if (typeof opts !== 'object' || opts === null) throw new TypeError(`options: expected an object, got ${fmtValue(opts)}`);
@@ -203,6 +206,7 @@ export class PagedKvCache {
 
   /** Longest sequence the block table can hold, in tokens. */
   get maxSeqLen(): number {
+    this.assertLive();
     return this.maxBlocksPerSeq * PAGE_BLOCK_SIZE;
   }
 
@@ -218,24 +222,29 @@ export class PagedKvCache {
 
   /** Ids of the live sequences, in the order they were added/forked. */
   sequences(): number[] {
+    this.assertLive();
     return [...this.seqs.keys()];
   }
 
   get numSequences(): number {
+    this.assertLive();
     return this.seqs.size;
   }
 
   has(seqId: number): boolean {
+    this.assertLive();
     return this.seqs.has(seqId);
   }
 
   /** Tokens cached for a sequence. */
   seqLen(seqId: number): number {
+    this.assertLive();
     return this.lookup(seqId, 'seqId').len;
   }
 
   /** Page blocks of a sequence, in order (a copy). */
   blocks(seqId: number): number[] {
+    this.assertLive();
     return [...this.lookup(seqId, 'seqId').blocks];
   }
 
@@ -264,15 +273,18 @@ export class PagedKvCache {
   // ------------------------------------------------------------------------------------------ capacity
 
   get freeBlocks(): number {
+    this.assertLive();
     return this.alloc.freeCount;
   }
 
   get usedBlocks(): number {
+    this.assertLive();
     return this.alloc.usedCount;
   }
 
   /** Reference count of a page block (0 = free). */
   refCount(block: number): number {
+    this.assertLive();
     return this.alloc.refCount(block);
   }
 
@@ -281,6 +293,7 @@ export class PagedKvCache {
    * counted, and the block table's width), or without it to a new sequence.
    */
   tokensThatFit(seqId?: number): number {
+    this.assertLive();
     const free = this.alloc.freeCount;
     if (seqId === undefined) return Math.min(free * PAGE_BLOCK_SIZE, this.maxSeqLen);
     const s = this.lookup(seqId, 'seqId');
@@ -293,6 +306,7 @@ export class PagedKvCache {
 
   /** Free blocks an append of these tokens (one id per token) would take; throws like append on bad ids. */
   blocksNeeded(seqIds: ArrayLike<number>): number {
+    this.assertLive();
     return this.plan(seqIds).needed;
   }
 
@@ -394,6 +408,7 @@ export class PagedKvCache {
 
   /** Throws unless the allocator and the sequences agree (counts = holders, lengths fit the blocks). */
   checkInvariants(): void {
+    this.assertLive();
     const holders = new Map<number, number>();
     for (const s of this.seqs.values()) {
       if (s.blocks.length !== Math.ceil(s.len / PAGE_BLOCK_SIZE)) {
@@ -410,9 +425,14 @@ export class PagedKvCache {
     this.alloc.checkInvariants(holders);
   }
 
+  /** True after dispose(); from then on every method and getter throws DisposedError. */
+  get disposed(): boolean {
+    return this.wasDisposed;
+  }
+
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (this.wasDisposed) return;
+    this.wasDisposed = true;
     if (this.backend === 'cuda') getCudaContext().stream.synchronize();
     for (const t of this.layers) t.dispose();
     this.table.dispose();
@@ -428,7 +448,7 @@ export class PagedKvCache {
   // ------------------------------------------------------------------------------------------ internals
 
   private assertLive(): void {
-    if (this.disposed) throw new Error('PagedKvCache was used after dispose()');
+    if (this.wasDisposed) throw new DisposedError('PagedKvCache');
   }
 
   private assertNotCapturing(what: string): void {
