@@ -39,6 +39,9 @@ function checkHostData(data: unknown): asserts data is HostData {
   if (!ok) throw new TypeError(`data: expected an array of numbers or a typed array, got ${fmtValue(data)}`);
 }
 
+/** Physical memory of this machine (read once: allocations are checked against it, and it does not change). */
+export const HOST_MEMORY_BYTES = totalmem();
+
 /**
  * Bytes of a tensor of this shape and dtype; a RangeError naming both when no allocation could hold it
  * (the element count past 2^53, or more bytes than this machine has: asking would only fail later, or
@@ -52,8 +55,8 @@ function checkedBytes(shape: readonly number[], dtype: DType, backend: BackendNa
     const exact = shape.reduce((acc, d) => acc * BigInt(d), 1n); // numel itself is rounded past 2^53
     throw new RangeError(`${what} has ${exact} elements, more than a tensor can address (2^53 − 1 bytes)`);
   }
-  if (backend === 'cpu' && bytes > totalmem()) {
-    throw new RangeError(`${what} needs ${fmtBytes(bytes)} of host memory, more than this machine has (${fmtBytes(totalmem())})`);
+  if (backend === 'cpu' && bytes > HOST_MEMORY_BYTES) {
+    throw new RangeError(`${what} needs ${fmtBytes(bytes)} of host memory, more than this machine has (${fmtBytes(HOST_MEMORY_BYTES)})`);
   }
   return bytes;
 }

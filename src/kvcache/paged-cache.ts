@@ -20,8 +20,7 @@
 // After dispose() every method and getter throws DisposedError (the configuration fields stay readable), so
 // a stale handle fails loudly instead of reporting an empty cache or "freed" sequences.
 
-import { totalmem } from 'node:os';
-import { Tensor, type BackendName } from '../tensor.js';
+import { HOST_MEMORY_BYTES, Tensor, type BackendName } from '../tensor.js';
 import { dtypeBytes } from '../dtype.js';
 import { isCapturing } from '../graph.js';
 import { getCudaContext } from '../cuda/context.js';
@@ -157,7 +156,7 @@ export class PagedKvCache {
     const sizeMsg =
       `numBlocks: ${this.numBlocks} page blocks × ${numLayers} layer${numLayers === 1 ? '' : 's'} need ${fmtBytes(totalBytes)} of ` +
       `${backend === 'cpu' ? 'host' : 'device'} memory for kCache (${blockBytes} bytes per block and layer)`;
-    if (backend === 'cpu' && totalBytes > totalmem()) throw new RangeError(`${sizeMsg}, more than this machine has (${fmtBytes(totalmem())})`);
+    if (backend === 'cpu' && totalBytes > HOST_MEMORY_BYTES) throw new RangeError(`${sizeMsg}, more than this machine has (${fmtBytes(HOST_MEMORY_BYTES)})`);
     this.layers = [];
     const owned: { dispose(): void }[] = []; // freed again if a later allocation fails (e.g. out of memory)
     try {
