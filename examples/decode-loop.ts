@@ -4,12 +4,14 @@
 // last step is checked against the cpu oracle, and steps/s plus the time split are printed.
 //
 //   node dist/examples/decode-loop.js [--backend cuda|cpu] [--steps N] [--layers L] [--batch B] [--heads H]
-//                                     [--max-prefill T] [--graph] [--seed S]
+//                                     [--max-prefill T] [--graph] [--seed S] [--help]
 //
 // --graph captures each step's device work (metadata, L appends, L decodes) once as a CUDA graph and
 // replays it: the cache's block table, lengths and slot mapping are fixed-capacity device tensors that
-// the host rewrites between replays. Exit code 1 when the sample check fails.
+// the host rewrites between replays. Exit status as the flash-mla CLI's: 0 ok, 1 the sample check failed
+// or an error, 2 a usage error.
 
+import { parseArgs as parseArgv } from 'node:util';
 import { Tensor, captureGraph, cudaAvailable, cudaDeviceInfo, flashMlaWithKvcache, getMlaMetadata, synchronize, type DecodeGraph, type MlaMetadata } from '../src/index.js';
 import { PagedKvCache, appendKv } from '../src/kvcache/index.js';
 import { float32ToBf16Bits, bf16BitsToFloat32 } from '../src/dtype.js';
@@ -18,6 +20,28 @@ import { CudaEvent } from '../src/cuda/runtime.js';
 import { rng } from '../src/util/random.js';
 
 const W = 576;
+
+const HELP = `decode-loop: a paged KV cache, a prefilled batch, then decode steps over L layers; a sample of the
+last step is checked against the cpu oracle.
+
+Usage: node dist/examples/decode-loop.js [options]
+  --backend B        cuda | cpu (default: cuda when a GPU is usable, else cpu)
+  --steps N          decode steps (default cuda 128, cpu 4)
+  --layers L         layers per step (default cuda 8, cpu 2)
+  --batch B          requests; with B ≥ 2 the last one is a fork of the first (default cuda 32, cpu 3)
+  --heads H          query heads (default cuda 128, cpu 16)
+  --max-prefill T    prefill lengths are drawn from 1..T (default cuda 1024, cpu 150)
+  --graph            capture each step once as a CUDA graph and replay it (needs --backend cuda)
+  --seed S           seed of the random data (default 1)
+  --help             print this and exit
+
+Exit status: 0 ok, 1 the sample check failed or an error, 2 usage error.
+`;
+
+/** A mistake in the command line: exit status 2, like the flash-mla CLI. */
+class UsageError extends Error {
+  override name = 'UsageError';
+}
 
 interface Args {
   backend: 'cpu' | 'cuda';
@@ -30,24 +54,29 @@ interface Args {
   seed: number;
 }
 
-function parseArgs(argv: string[]): Args {
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    if (i < 0) return undefined;
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new RangeError(`--${name}: expected a value`);
-    return v;
-  };
-  const known = new Set(['--backend', '--steps', '--layers', '--batch', '--heads', '--max-prefill', '--graph', '--seed']);
-  for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new RangeError(`unknown option ${a} (expected one of ${[...known].join(', ')})`);
-  const backendArg = get('backend') ?? (cudaAvailable() ? 'cuda' : 'cpu');
-  if (backendArg !== 'cpu' && backendArg !== 'cuda') throw new RangeError(`--backend: expected cuda or cpu, got ${backendArg}`);
+/** The options, or 'help' when --help was given (nothing else is checked then). */
+function parseArgs(argv: string[]): Args | 'help' {
+  const str = { type: 'string' } as const;
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgv({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: { backend: str, steps: str, layers: str, batch: str, heads: str, 'max-prefill': str, seed: str, graph: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message); // unknown option, missing value, stray positional
+  }
+  if (values.help) return 'help';
+  const backendArg = (values.backend as string | undefined) ?? (cudaAvailable() ? 'cuda' : 'cpu');
+  if (backendArg !== 'cpu' && backendArg !== 'cuda') throw new UsageError(`--backend: expected cuda or cpu, got '${backendArg}'`);
   const backend = backendArg;
   const int = (name: string, dflt: number, min = 1): number => {
-    const v = get(name);
+    const v = values[name] as string | undefined;
     if (v === undefined) return dflt;
     const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < min) throw new RangeError(`--${name}: expected an integer ≥ ${min}, got ${v}`);
+    if (v.trim() === '' || !Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer ≥ ${min}, got '${v}'`);
     return n;
   };
   const gpu = backend === 'cuda';
@@ -58,10 +87,10 @@ function parseArgs(argv: string[]): Args {
     batch: int('batch', gpu ? 32 : 3),
     heads: int('heads', gpu ? 128 : 16),
     maxPrefill: int('max-prefill', gpu ? 1024 : 150),
-    graph: argv.includes('--graph'),
+    graph: values.graph === true,
     seed: int('seed', 1, 0),
   };
-  if (args.graph && backend !== 'cuda') throw new RangeError('--graph: CUDA graphs need --backend cuda');
+  if (args.graph && backend !== 'cuda') throw new UsageError('--graph: CUDA graphs need --backend cuda');
   return args;
 }
 
@@ -95,6 +124,10 @@ class Pool {
 
 function main(): number {
   const a = parseArgs(process.argv.slice(2));
+  if (a === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
   const { backend, layers: L, batch: B, heads: H, steps } = a;
   const r = rng(a.seed);
   const pool = new Pool(backend === 'cuda' ? 1 << 23 : 1 << 18, r);
@@ -335,6 +368,11 @@ function check(a: Args, ids: number[], record: Map<number, Uint16Array[]>, qBits
 try {
   process.exitCode = main();
 } catch (e) {
-  console.error(e instanceof Error ? `decode-loop: ${e.name}: ${e.message}` : e);
-  process.exitCode = 1;
+  if (e instanceof UsageError) {
+    console.error(`decode-loop: ${e.message}\nrun with --help for usage`);
+    process.exitCode = 2;
+  } else {
+    console.error(e instanceof Error ? `decode-loop: ${e.name}: ${e.message}` : e);
+    process.exitCode = 1;
+  }
 }

@@ -94,6 +94,72 @@ export function fp16BitsToFloat32(h: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
+// fp8 e4m3, the OCP "e4m3fn" variant FlashMLA's fp8 KV cache uses: 1 sign, 4 exponent bits (bias 7) and 3
+// mantissa bits; no infinities; 0x7f/0xff are NaN, so the largest finite value is 1.75 · 2^8 = 448.
+
+/** Largest finite fp8 e4m3 value; larger magnitudes (and ±Infinity) saturate to it. */
+export const FP8_E4M3_MAX = 448;
+
+let fp8Table: Float64Array | null = null;
+
+/** fp8 e4m3 code → value, all 256 of them (built once by plain arithmetic on the fields). */
+export function fp8e4m3DecodeTable(): Float64Array {
+  if (fp8Table) return fp8Table;
+  const t = new Float64Array(256);
+  for (let c = 0; c < 256; c++) {
+    const sign = c & 0x80 ? -1 : 1;
+    const exp = (c >>> 3) & 0xf;
+    const mant = c & 7;
+    if (exp === 0xf && mant === 7) t[c] = NaN;
+    else if (exp === 0) t[c] = sign * mant * 2 ** -9; // subnormal: (m/8) · 2^-6
+    else t[c] = sign * (8 + mant) * 2 ** (exp - 10); // (1 + m/8) · 2^(e-7)
+  }
+  return (fp8Table = t);
+}
+
+export function fp8e4m3BitsToFloat32(code: number): number {
+  return fp8e4m3DecodeTable()[code & 0xff];
+}
+
+/**
+ * Number → fp8 e4m3 code: round to nearest, ties to even, directly from the float64 (no double rounding);
+ * magnitudes beyond 448 and ±Infinity saturate to ±448 (the format has no infinity); NaN → 0x7f; the sign
+ * of zero is kept (values that round to zero from below give 0x80).
+ */
+export function float32ToFp8e4m3Bits(x: number): number {
+  if (Number.isNaN(x)) return 0x7f;
+  const sign = x < 0 || Object.is(x, -0) ? 0x80 : 0;
+  const a = Math.abs(x);
+  if (a >= FP8_E4M3_MAX) return sign | 0x7e;
+  // codes 0x00…0x7e are increasing in value: find table[lo] ≤ a < table[hi] with hi = lo + 1
+  const table = fp8e4m3DecodeTable();
+  let lo = 0;
+  let hi = 0x7e;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (table[mid] <= a) lo = mid;
+    else hi = mid;
+  }
+  // both differences are exact near a midpoint (Sterbenz: neighbouring values are within a factor 2)
+  const below = a - table[lo];
+  const above = table[hi] - a;
+  return sign | (below < above || (below === above && (lo & 1) === 0) ? lo : hi);
+}
+
+/** fp8 e4m3 codes of numbers. */
+export function encodeFp8e4m3(src: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = float32ToFp8e4m3Bits(src[i]);
+  return out;
+}
+
+export function decodeFp8e4m3(src: Uint8Array): Float32Array {
+  const table = fp8e4m3DecodeTable();
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = table[src[i]];
+  return out;
+}
+
 /** Bits of a 16-bit float type from a number. */
 export function toHalfBits(dtype: 'bf16' | 'fp16', x: number): number {
   return dtype === 'bf16' ? float32ToBf16Bits(x) : float32ToFp16Bits(x);
@@ -111,6 +177,8 @@ export function roundTo(dtype: DType, x: number): number {
       return fromHalfBits(dtype, toHalfBits(dtype, x));
     case 'fp32':
       return Math.fround(x);
+    case 'fp8e4m3':
+      return fp8e4m3DecodeTable()[float32ToFp8e4m3Bits(x)];
     default:
       return x;
   }

@@ -4,7 +4,9 @@ import './cpu/mla.js';
 import './cuda/mla.js';
 
 export { Tensor, type BackendName, type HostData, type TensorOptions } from './tensor.js';
-export { type DType, float32ToBf16Bits, bf16BitsToFloat32, float32ToFp16Bits, fp16BitsToFloat32, roundTo } from './dtype.js';
+export {
+  type DType, float32ToBf16Bits, bf16BitsToFloat32, float32ToFp16Bits, fp16BitsToFloat32, float32ToFp8e4m3Bits, fp8e4m3BitsToFloat32, FP8_E4M3_MAX, roundTo,
+} from './dtype.js';
 export { getMlaMetadata, flashMlaWithKvcache, type MlaMetadata, type MlaMetadataOptions, type FlashMlaOptions, type FlashMlaResult } from './mla/api.js';
 export { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from './mla/constants.js';
 export { scheduleTiles, numSmPartsFor, workItems, type TileSchedule, type WorkItem } from './mla/schedule.js';

@@ -1,9 +1,14 @@
 // A small strided tensor on the cpu (a typed array) or on the GPU (device memory).
-// Host data goes in and out as Float32Array (float types, converted with round-to-nearest-even)
-// or Int32Array (int32); 16-bit types can also be written/read as raw bit patterns (Uint16Array).
+// Host data goes in and out as Float32Array (float types, converted with round-to-nearest-even; fp8e4m3
+// saturates at ±448) or Int32Array (int32); 16-bit types can also be written/read as raw bit patterns
+// (Uint16Array), fp8e4m3 as raw codes (Uint8Array). Integer dtypes take integers of their range only.
 
+import { totalmem } from 'node:os';
 import { DisposedError } from './errors.js';
-import { type DType, DTYPES, dtypeBytes, decodeHalf, encodeHalf, isFloat16Type, toHalfBits } from './dtype.js';
+import { fmtBytes, fmtValue } from './util/fmt-value.js';
+import {
+  type DType, DTYPES, dtypeBytes, decodeFp8e4m3, decodeHalf, encodeFp8e4m3, encodeHalf, float32ToFp8e4m3Bits, isFloat16Type, toHalfBits,
+} from './dtype.js';
 import { getCudaContext } from './cuda/context.js';
 import { DeviceBuffer, copyDtoD, copyDtoH, copyHtoD, memset, type Ptr } from './cuda/runtime.js';
 
@@ -16,10 +21,48 @@ export interface TensorOptions {
   backend?: BackendName;
 }
 
-function checkShape(shape: readonly number[], what = 'shape'): void {
-  if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
-    throw new TypeError(`${what}: expected an array of non-negative integers, got [${String(shape)}]`);
+function checkShape(shape: unknown, what = 'shape'): asserts shape is readonly number[] {
+  if (!Array.isArray(shape)) throw new TypeError(`${what}: expected an array of non-negative integers, got ${fmtValue(shape)}`);
+  shape.forEach((d: unknown, i) => {
+    if (typeof d !== 'number') throw new TypeError(`${what}[${i}]: expected a non-negative integer, got ${fmtValue(d)}`);
+    if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`${what}[${i}]: expected a non-negative integer, got ${fmtValue(d)}`);
+  });
+}
+
+function checkDtype(dtype: unknown): asserts dtype is DType {
+  if (!DTYPES.includes(dtype as DType)) throw new TypeError(`dtype: expected one of ${DTYPES.join(', ')}, got ${fmtValue(dtype)}`);
+}
+
+/** Host data is a plain array (of numbers: checked per element on encoding) or a typed array of numbers. */
+function checkHostData(data: unknown): asserts data is HostData {
+  const ok = Array.isArray(data) || (ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array) && !(data instanceof BigUint64Array));
+  if (!ok) throw new TypeError(`data: expected an array of numbers or a typed array, got ${fmtValue(data)}`);
+}
+
+/** Physical memory of this machine (read once: allocations are checked against it, and it does not change). */
+export const HOST_MEMORY_BYTES = totalmem();
+
+/**
+ * Bytes of a tensor of this shape and dtype; a RangeError naming both when no allocation could hold it
+ * (the element count past 2^53, or more bytes than this machine has: asking would only fail later, or
+ * succeed lazily and get the process killed on first touch).
+ */
+function checkedBytes(shape: readonly number[], dtype: DType, backend: BackendName): number {
+  const numel = numelOf(shape);
+  const bytes = numel * dtypeBytes(dtype);
+  const what = `shape: ${fmtShape(shape)} ${dtype}`;
+  if (!Number.isSafeInteger(bytes)) {
+    const exact = shape.reduce((acc, d) => acc * BigInt(d), 1n); // numel itself is rounded past 2^53
+    throw new RangeError(`${what} has ${exact} elements, more than a tensor can address (2^53 − 1 bytes)`);
   }
+  if (backend === 'cpu' && bytes > HOST_MEMORY_BYTES) {
+    throw new RangeError(`${what} needs ${fmtBytes(bytes)} of host memory, more than this machine has (${fmtBytes(HOST_MEMORY_BYTES)})`);
+  }
+  return bytes;
+}
+
+function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
 }
 
 export function contiguousStrides(shape: readonly number[]): number[] {
@@ -51,19 +94,34 @@ function rawArrayFor(dtype: DType, buf: ArrayBuffer, offset = 0, length?: number
   }
 }
 
+const INTEGER_RANGES = { int32: [-(2 ** 31), 2 ** 31 - 1], uint8: [0, 255] } as const;
+
+function checkNumber(v: unknown, what: string): asserts v is number {
+  if (typeof v !== 'number') throw new TypeError(`${what}: expected a number, got ${fmtValue(v)}`);
+}
+
+/** Integer dtypes hold integers of their range and nothing else: a value that would be truncated or wrapped is refused. */
+function checkIntegerValue(dtype: 'int32' | 'uint8', v: number, what: string): void {
+  const [lo, hi] = INTEGER_RANGES[dtype];
+  if (!Number.isInteger(v) || v < lo || v > hi) {
+    throw new RangeError(`${what}: expected ${dtype === 'int32' ? 'an int32' : 'a uint8'} (an integer in [${lo}, ${hi}]), got ${fmtValue(v)}`);
+  }
+}
+
 /** Host data → raw contiguous array of `dtype`. */
 function encodeHost(dtype: DType, data: HostData, count: number): RawArray {
   if (data.length !== count) throw new RangeError(`data: expected ${count} elements for this shape, got ${data.length}`);
-  if (isFloat16Type(dtype)) return data instanceof Uint16Array ? data.slice() : encodeHalf(dtype, data);
-  if (dtype === 'fp32') return Float32Array.from(data as ArrayLike<number>);
-  if (dtype === 'int32') {
-    const out = Int32Array.from(data as ArrayLike<number>);
-    for (let i = 0; i < count; i++) {
-      if (out[i] !== (data as ArrayLike<number>)[i]) throw new RangeError(`data[${i}]: expected an int32, got ${(data as ArrayLike<number>)[i]}`);
-    }
-    return out;
+  if (Array.isArray(data)) {
+    // a typed array holds numbers by construction; a plain array may hold anything, and a typed-array
+    // conversion would turn '2' into 2, null into 0 and undefined into NaN without a word
+    for (let i = 0; i < count; i++) checkNumber(data[i], `data[${i}]`);
   }
-  return Uint8Array.from(data as ArrayLike<number>);
+  if (isFloat16Type(dtype)) return data instanceof Uint16Array ? data.slice() : encodeHalf(dtype, data);
+  if (dtype === 'fp8e4m3') return data instanceof Uint8Array ? data.slice() : encodeFp8e4m3(data);
+  if (dtype === 'fp32') return Float32Array.from(data as ArrayLike<number>);
+  const sameType = dtype === 'int32' ? data instanceof Int32Array : data instanceof Uint8Array;
+  if (!sameType) for (let i = 0; i < count; i++) checkIntegerValue(dtype, data[i], `data[${i}]`);
+  return dtype === 'int32' ? Int32Array.from(data as ArrayLike<number>) : Uint8Array.from(data as ArrayLike<number>);
 }
 
 export class Tensor {
@@ -103,16 +161,30 @@ export class Tensor {
   static empty(shape: readonly number[], opts: TensorOptions = {}): Tensor {
     checkShape(shape);
     const dtype = opts.dtype ?? 'fp32';
-    if (!DTYPES.includes(dtype)) throw new TypeError(`dtype: expected one of ${DTYPES.join(', ')}, got ${String(dtype)}`);
+    checkDtype(dtype);
     const backend = opts.backend ?? 'cpu';
-    const bytes = numelOf(shape) * dtypeBytes(dtype);
+    if (backend !== 'cpu' && backend !== 'cuda') throw new TypeError(`backend: expected 'cpu' or 'cuda', got ${fmtValue(backend)}`);
+    const bytes = checkedBytes(shape, dtype, backend);
     const base = { shape, strides: contiguousStrides(shape), dtype, backend, offset: 0, root: null };
-    if (backend === 'cpu') return new Tensor({ ...base, host: new ArrayBuffer(bytes), device: null });
-    if (backend === 'cuda') {
-      getCudaContext();
-      return new Tensor({ ...base, host: null, device: DeviceBuffer.alloc(bytes) });
+    if (backend === 'cpu') {
+      let host: ArrayBuffer;
+      try {
+        host = new ArrayBuffer(bytes);
+      } catch (e) {
+        throw new RangeError(`shape: ${fmtShape(shape)} ${dtype} needs ${fmtBytes(bytes)} of host memory, and the allocation failed (${(e as Error).message})`, { cause: e });
+      }
+      return new Tensor({ ...base, host, device: null });
     }
-    throw new TypeError(`backend: expected 'cpu' or 'cuda', got ${String(backend)}`);
+    getCudaContext();
+    let device: DeviceBuffer;
+    try {
+      device = DeviceBuffer.alloc(bytes);
+    } catch (e) {
+      // keep the driver's error (its class and code); say what was asked for
+      if (e instanceof Error) e.message = `shape: ${fmtShape(shape)} ${dtype} needs ${fmtBytes(bytes)} of device memory: ${e.message}`;
+      throw e;
+    }
+    return new Tensor({ ...base, host: null, device });
   }
 
   static zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
@@ -123,7 +195,13 @@ export class Tensor {
 
   /** Every element set to `value` (NaN allowed: poisoning outputs and unused cache slots). */
   static full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
-    return Tensor.empty(shape, opts).fill(value);
+    const t = Tensor.empty(shape, opts);
+    try {
+      return t.fill(value);
+    } catch (e) {
+      t.dispose(); // a refused value must not leak device memory
+      throw e;
+    }
   }
 
   /**
@@ -131,8 +209,10 @@ export class Tensor {
    * (round to nearest even); a Uint16Array for bf16/fp16 is taken as raw bit patterns.
    */
   static from(data: HostData, shape: readonly number[], opts: TensorOptions = {}): Tensor {
+    checkHostData(data);
     checkShape(shape);
     const dtype = opts.dtype ?? (data instanceof Int32Array ? 'int32' : 'fp32');
+    checkDtype(dtype);
     const raw = encodeHost(dtype, data, numelOf(shape));
     const t = Tensor.empty(shape, { dtype, backend: opts.backend });
     t.writeRaw(raw);
@@ -143,9 +223,14 @@ export class Tensor {
   view(shape: readonly number[], strides: readonly number[] = contiguousStrides(shape), offset = this.offset): Tensor {
     this.assertLive();
     checkShape(shape);
+    if (!Array.isArray(strides)) throw new TypeError(`strides: expected an array of ${shape.length} non-negative integers, got ${fmtValue(strides)}`);
     if (strides.length !== shape.length) throw new RangeError(`strides: expected ${shape.length} entries, got ${strides.length}`);
-    if (strides.some((x) => !Number.isSafeInteger(x) || x < 0)) throw new RangeError(`strides: expected non-negative integers, got [${strides.join(', ')}]`);
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`offset: expected a non-negative integer, got ${offset}`);
+    strides.forEach((x: unknown, i) => {
+      if (typeof x !== 'number') throw new TypeError(`strides[${i}]: expected a non-negative integer, got ${fmtValue(x)}`);
+      if (!Number.isSafeInteger(x) || x < 0) throw new RangeError(`strides[${i}]: expected a non-negative integer, got ${fmtValue(x)}`);
+    });
+    if (typeof offset !== 'number') throw new TypeError(`offset: expected a non-negative integer, got ${fmtValue(offset)}`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`offset: expected a non-negative integer, got ${fmtValue(offset)}`);
     const storage = (this.host ? this.host.byteLength : this.device!.bytes) / dtypeBytes(this.dtype);
     const last = shape.some((d) => d === 0) ? offset - 1 : offset + shape.reduce((acc, d, i) => acc + (d - 1) * strides[i], 0);
     if (last >= storage) {
@@ -214,6 +299,7 @@ export class Tensor {
   toFloat32(): Float32Array {
     const raw = this.toRaw();
     if (isFloat16Type(this.dtype)) return decodeHalf(this.dtype, raw as Uint16Array);
+    if (this.dtype === 'fp8e4m3') return decodeFp8e4m3(raw as Uint8Array);
     return Float32Array.from(raw as ArrayLike<number>);
   }
 
@@ -224,6 +310,7 @@ export class Tensor {
 
   /** Overwrite the contents (same element count). Used to feed new inputs to a captured graph. */
   write(data: HostData): this {
+    checkHostData(data);
     return this.writeRaw(encodeHost(this.dtype, data, this.numel));
   }
 
@@ -239,19 +326,20 @@ export class Tensor {
   fill(value: number): this {
     this.assertLive();
     if (!this.isContiguous) throw new TypeError('fill: only contiguous tensors can be filled');
-    if (this.dtype === 'fp8e4m3') throw new TypeError('fill: fp8e4m3 values cannot be encoded yet (the dtype is reserved); fill a uint8 view with bit patterns');
+    checkNumber(value, 'value');
+    if (this.dtype === 'int32' || this.dtype === 'uint8') checkIntegerValue(this.dtype, value, 'value');
     const n = this.numel;
+    // the element's stored form: bit patterns for the 16- and 8-bit floats, the value itself otherwise
+    const stored = isFloat16Type(this.dtype) ? toHalfBits(this.dtype, value) : this.dtype === 'fp8e4m3' ? float32ToFp8e4m3Bits(value) : value;
     if (this.host) {
-      const arr = rawArrayFor(this.dtype, this.host, this.offset, n);
-      if (isFloat16Type(this.dtype)) (arr as Uint16Array).fill(toHalfBits(this.dtype, value));
-      else arr.fill(value);
+      rawArrayFor(this.dtype, this.host, this.offset, n).fill(stored);
       return this;
     }
     const stream = getCudaContext().stream;
-    if (isFloat16Type(this.dtype)) memset(this.ptr, toHalfBits(this.dtype, value), n, 2, stream);
+    if (isFloat16Type(this.dtype)) memset(this.ptr, stored, n, 2, stream);
     else if (this.dtype === 'fp32') memset(this.ptr, new Uint32Array(new Float32Array([value]).buffer)[0], n, 4, stream);
     else if (this.dtype === 'int32') memset(this.ptr, value | 0, n, 4, stream);
-    else memset(this.ptr, value & 0xff, n, 1, stream);
+    else memset(this.ptr, stored, n, 1, stream);
     return this;
   }
 

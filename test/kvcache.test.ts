@@ -317,7 +317,78 @@ test('errors: out of blocks before any write, unknown/freed ids, shapes and dtyp
     message: 'kCache: expected page block size = 64 (dim 1), got 32 in shape [4, 32, 1, 576]',
   });
   cache.dispose();
-  assert.throws(() => cache.addSequence(), { message: 'PagedKvCache was used after dispose()' });
+  assert.throws(() => cache.addSequence(), { name: 'DisposedError', message: 'PagedKvCache was used after dispose()' });
+});
+
+test('a disposed cache: every method and getter throws DisposedError; dispose() stays idempotent', () => {
+  const cache = new PagedKvCache({ numBlocks: 4, numLayers: 2, maxBatch: 2 });
+  const a = cache.addSequence();
+  const x = rowsFor([1, 2, 3]);
+  cache.append([a, a, a], [x.cKv, x.cKv], [x.kPe, x.kPe]);
+  const b = cache.fork(a);
+  assert.equal(cache.disposed, false);
+  cache.dispose();
+  assert.equal(cache.disposed, true);
+  cache.dispose();
+  cache[Symbol.dispose]();
+  // every public member, called as a user would with arguments that were valid before dispose()
+  const calls: Record<string, () => unknown> = {
+    kCache: () => cache.kCache(0),
+    maxSeqLen: () => cache.maxSeqLen,
+    addSequence: () => cache.addSequence(),
+    sequences: () => cache.sequences(),
+    numSequences: () => cache.numSequences,
+    has: () => cache.has(a),
+    seqLen: () => cache.seqLen(a),
+    blocks: () => cache.blocks(a),
+    fork: () => cache.fork(a),
+    free: () => cache.free(b),
+    freeBlocks: () => cache.freeBlocks,
+    usedBlocks: () => cache.usedBlocks,
+    refCount: () => cache.refCount(0),
+    tokensThatFit: () => cache.tokensThatFit(a),
+    blocksNeeded: () => cache.blocksNeeded([a]),
+    reserve: () => cache.reserve([a]),
+    append: () => cache.append([a, a, a], [x.cKv, x.cKv], [x.kPe, x.kPe]),
+    blockTable: () => cache.blockTable([a, b]),
+    cacheSeqlens: () => cache.cacheSeqlens([a, b]),
+    checkInvariants: () => cache.checkInvariants(),
+  };
+  for (const [name, call] of Object.entries(calls)) {
+    assert.throws(call, { name: 'DisposedError', message: 'PagedKvCache was used after dispose()' }, name);
+  }
+  assert.throws(() => cache.tokensThatFit(), { name: 'DisposedError' }, 'tokensThatFit()');
+  assert.throws(() => cache.blockTable(), { name: 'DisposedError' }, 'blockTable()');
+  // a member added later must be added above: the prototype holds exactly these, dispose and the internals
+  const internals = ['constructor', 'dispose', 'disposed', 'assertLive', 'assertNotCapturing', 'lookup', 'checkIds', 'batch', 'perLayer', 'plan', 'commit', 'copyRows', 'uploadSlots'];
+  const members = Object.getOwnPropertyNames(PagedKvCache.prototype).filter((n) => !internals.includes(n));
+  assert.deepEqual(members.sort(), Object.keys(calls).sort());
+  // the configuration stays readable
+  assert.deepEqual([cache.backend, cache.dtype, cache.numBlocks, cache.numLayers, cache.maxBatch], ['cpu', 'bf16', 4, 2, 2]);
+});
+
+test('errors name the type of a wrong value: sequence ids, options, cache sizes that cannot be allocated', () => {
+  const cache = new PagedKvCache({ numBlocks: 2 });
+  const a = cache.addSequence();
+  assert.equal(a, 0);
+  const notAnId = (arg: string, got: string) => ({ name: 'UnknownSequenceError', message: `${arg}: expected a sequence id (an integer ≥ 0), got ${got}` });
+  assert.throws(() => cache.seqLen('0' as unknown as number), notAnId('seqId', "the string '0'"));
+  assert.throws(() => cache.blocks(null as unknown as number), notAnId('seqId', 'null'));
+  assert.throws(() => cache.fork(1.5), notAnId('seqId', '1.5'));
+  assert.throws(() => cache.blockTable([a, '0' as unknown as number]), notAnId('seqIds[1]', "the string '0'"));
+  assert.throws(() => cache.reserve('00' as unknown as number[]), { name: 'TypeError', message: "seqIds: expected an array of sequence ids (one per token), got the string '00'" });
+  assert.throws(() => new PagedKvCache({ numBlocks: '4' as unknown as number }), { name: 'TypeError', message: "numBlocks: expected an integer in [1, 33554431], got the string '4'" });
+  assert.throws(() => new PagedKvCache({ numBlocks: 4, numLayers: '2' as unknown as number }), { name: 'TypeError', message: "numLayers: expected an integer ≥ 1, got the string '2'" });
+  assert.throws(() => new PagedKvCache({ numBlocks: 4, dtype: 'fp8e4m3' as never }), { name: 'TypeError', message: "dtype: expected 'bf16' or 'fp16', got the string 'fp8e4m3'" });
+  assert.throws(() => new PagedKvCache({ numBlocks: 4, backend: 'gpu' as never }), { name: 'TypeError', message: "backend: expected 'cpu' or 'cuda', got the string 'gpu'" });
+  assert.throws(() => new PagedKvCache(4 as never), { name: 'TypeError', message: 'options: expected an object, got 4' });
+  assert.throws(() => cache.kCache('0' as unknown as number), { name: 'TypeError', message: "layer: expected an integer in [0, 1), got the string '0'" });
+  // the largest cache the block indices allow: 2.47 TB per layer, more than any host has
+  assert.throws(() => new PagedKvCache({ numBlocks: 2 ** 25 - 1, numLayers: 2 }), (e: unknown) => {
+    assert.ok(e instanceof RangeError, String(e));
+    assert.match(e.message, /^numBlocks: 33554431 page blocks × 2 layers need 4947802177536 bytes \(4\.50 TiB\) of host memory for kCache \(73728 bytes per block and layer\), /);
+    return true;
+  });
 });
 
 test('blockTable/cacheSeqlens: fixed capacity, same storage every call, rewritten only when something changed', () => {

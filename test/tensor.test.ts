@@ -99,13 +99,40 @@ describe('Tensor construction', () => {
     assert.deepEqual(Array.from(s.toFloat32()), [42]);
   });
 
-  test('shape errors: negatives, non-integers, non-arrays', () => {
-    assert.throws(() => Tensor.empty([2, -1]), { name: 'TypeError', message: 'shape: expected an array of non-negative integers, got [2,-1]' });
-    assert.throws(() => Tensor.zeros([1.5]), { name: 'TypeError', message: 'shape: expected an array of non-negative integers, got [1.5]' });
-    assert.throws(() => Tensor.from([1], [NaN]), { name: 'TypeError', message: 'shape: expected an array of non-negative integers, got [NaN]' });
-    assert.throws(() => Tensor.empty(3 as unknown as number[]), { name: 'TypeError', message: 'shape: expected an array of non-negative integers, got [3]' });
+  test('shape errors: negatives, non-integers, non-arrays, non-numbers (the type is named, strings quoted)', () => {
+    assert.throws(() => Tensor.empty([2, -1]), { name: 'RangeError', message: 'shape[1]: expected a non-negative integer, got -1' });
+    assert.throws(() => Tensor.zeros([1.5]), { name: 'RangeError', message: 'shape[0]: expected a non-negative integer, got 1.5' });
+    assert.throws(() => Tensor.from([1], [NaN]), { name: 'RangeError', message: 'shape[0]: expected a non-negative integer, got NaN' });
+    assert.throws(() => Tensor.empty(3 as unknown as number[]), { name: 'TypeError', message: 'shape: expected an array of non-negative integers, got 3' });
+    assert.throws(() => Tensor.from(new Float32Array(4), 4 as unknown as number[]), { name: 'TypeError', message: 'shape: expected an array of non-negative integers, got 4' });
+    assert.throws(() => Tensor.from([1, 2], '2' as unknown as number[]), { name: 'TypeError', message: "shape: expected an array of non-negative integers, got the string '2'" });
+    assert.throws(() => Tensor.empty([2, '3'] as unknown as number[]), { name: 'TypeError', message: "shape[1]: expected a non-negative integer, got the string '3'" });
+    assert.throws(() => Tensor.empty([null] as unknown as number[]), { name: 'TypeError', message: 'shape[0]: expected a non-negative integer, got null' });
     const t = Tensor.zeros([4]);
-    assert.throws(() => t.view([-2]), { name: 'TypeError', message: 'shape: expected an array of non-negative integers, got [-2]' });
+    assert.throws(() => t.view([-2]), { name: 'RangeError', message: 'shape[0]: expected a non-negative integer, got -2' });
+  });
+
+  test('data that is not an array: null, undefined, a string, an object, a bigint array', () => {
+    const msg = (got: string) => ({ name: 'TypeError', message: `data: expected an array of numbers or a typed array, got ${got}` });
+    assert.throws(() => Tensor.from(null as never, [2]), msg('null'));
+    assert.throws(() => Tensor.from(undefined as never, [2]), msg('undefined'));
+    assert.throws(() => Tensor.from('12' as never, [2]), msg("the string '12'"));
+    assert.throws(() => Tensor.from({ length: 2 } as never, [2]), msg('an object'));
+    assert.throws(() => Tensor.from(new BigInt64Array(2) as never, [2]), msg('a BigInt64Array of length 2'));
+    assert.throws(() => Tensor.zeros([2]).write(null as never), msg('null'));
+  });
+
+  test('allocations that cannot succeed name the shape, the dtype and the bytes asked for', () => {
+    // 4e12 bytes: more than this machine has (checked before asking), or refused by the allocator
+    assert.throws(() => Tensor.empty([1e6, 1e6]), (e: unknown) => {
+      assert.ok(e instanceof RangeError, String(e));
+      assert.match(e.message, /^shape: \[1000000, 1000000\] fp32 needs 4000000000000 bytes \(3\.64 TiB\) of host memory, /);
+      return true;
+    });
+    assert.throws(() => Tensor.zeros([2 ** 40, 2 ** 20], { dtype: 'bf16' }), {
+      name: 'RangeError',
+      message: 'shape: [1099511627776, 1048576] bf16 has 1152921504606846976 elements, more than a tensor can address (2^53 − 1 bytes)',
+    });
   });
 
   test('data length mismatch', () => {
@@ -116,23 +143,25 @@ describe('Tensor construction', () => {
   });
 
   test('int32 with non-integers / out of range / NaN', () => {
-    assert.throws(() => Tensor.from([1, 1.5, 2], [3], { dtype: 'int32' }), { name: 'RangeError', message: 'data[1]: expected an int32, got 1.5' });
-    assert.throws(() => Tensor.from([0, 2 ** 31], [2], { dtype: 'int32' }), { name: 'RangeError', message: `data[1]: expected an int32, got ${2 ** 31}` });
-    assert.throws(() => Tensor.from([NaN], [1], { dtype: 'int32' }), { name: 'RangeError', message: 'data[0]: expected an int32, got NaN' });
-    assert.throws(() => Tensor.from(new Float32Array([3, 0.25]), [2], { dtype: 'int32' }), { name: 'RangeError', message: 'data[1]: expected an int32, got 0.25' });
+    assert.throws(() => Tensor.from([1, 1.5, 2], [3], { dtype: 'int32' }), { name: 'RangeError', message: 'data[1]: expected an int32 (an integer in [-2147483648, 2147483647]), got 1.5' });
+    assert.throws(() => Tensor.from([0, 2 ** 31], [2], { dtype: 'int32' }), { name: 'RangeError', message: `data[1]: expected an int32 (an integer in [-2147483648, 2147483647]), got ${2 ** 31}` });
+    assert.throws(() => Tensor.from([NaN], [1], { dtype: 'int32' }), { name: 'RangeError', message: 'data[0]: expected an int32 (an integer in [-2147483648, 2147483647]), got NaN' });
+    assert.throws(() => Tensor.from(new Float32Array([3, 0.25]), [2], { dtype: 'int32' }), { name: 'RangeError', message: 'data[1]: expected an int32 (an integer in [-2147483648, 2147483647]), got 0.25' });
     const t = Tensor.from([-(2 ** 31), 2 ** 31 - 1], [2], { dtype: 'int32' });
     assert.deepEqual(Array.from(t.toInt32()), [-(2 ** 31), 2 ** 31 - 1]);
     const w = Tensor.zeros([2], { dtype: 'int32' });
-    assert.throws(() => w.write([1, 2.5]), { name: 'RangeError', message: 'data[1]: expected an int32, got 2.5' });
+    assert.throws(() => w.write([1, 2.5]), { name: 'RangeError', message: 'data[1]: expected an int32 (an integer in [-2147483648, 2147483647]), got 2.5' });
     assert.deepEqual(Array.from(w.toInt32()), [0, 0], 'a rejected write changes nothing');
   });
 
   test('bad dtype / backend', () => {
     assert.throws(() => Tensor.empty([2], { dtype: 'fp64' as never }), {
       name: 'TypeError',
-      message: 'dtype: expected one of bf16, fp16, fp32, int32, uint8, fp8e4m3, got fp64',
+      message: "dtype: expected one of bf16, fp16, fp32, int32, uint8, fp8e4m3, got the string 'fp64'",
     });
-    assert.throws(() => Tensor.empty([2], { backend: 'gpu' as never }), { name: 'TypeError', message: "backend: expected 'cpu' or 'cuda', got gpu" });
+    assert.throws(() => Tensor.from([1], [1], { dtype: 'fp64' as never }), { name: 'TypeError', message: "dtype: expected one of bf16, fp16, fp32, int32, uint8, fp8e4m3, got the string 'fp64'" });
+    assert.throws(() => Tensor.empty([2], { dtype: 16 as never }), { name: 'TypeError', message: 'dtype: expected one of bf16, fp16, fp32, int32, uint8, fp8e4m3, got 16' });
+    assert.throws(() => Tensor.empty([2], { backend: 'gpu' as never }), { name: 'TypeError', message: "backend: expected 'cpu' or 'cuda', got the string 'gpu'" });
   });
 
   test('toInt32 on a float tensor; ptr on a cpu tensor', () => {
@@ -183,6 +212,44 @@ describe('write / fill', () => {
     assert.throws(() => col.write([7, 7]), { name: 'TypeError', message: 'write: only contiguous tensors can be written from host data' });
     assert.throws(() => col.fill(7), { name: 'TypeError', message: 'fill: only contiguous tensors can be filled' });
     assert.deepEqual(Array.from(base.toFloat32()), iota(6));
+  });
+});
+
+describe('one rule for every way values get in (from, write, fill, full)', () => {
+  const INT32 = 'an int32 (an integer in [-2147483648, 2147483647])';
+  test('integer dtypes refuse non-integers and out-of-range values everywhere: nothing is truncated or wrapped', () => {
+    const t = Tensor.from(new Int32Array([4, 5]), [2]);
+    for (const v of [1.7, -0.5, 2 ** 31, -(2 ** 31) - 1, NaN, Infinity]) {
+      const msg = `expected ${INT32}, got ${v}`;
+      assert.throws(() => t.fill(v), { name: 'RangeError', message: `value: ${msg}` });
+      assert.throws(() => Tensor.full([2], v, { dtype: 'int32' }), { name: 'RangeError', message: `value: ${msg}` });
+      assert.throws(() => t.write([0, v]), { name: 'RangeError', message: `data[1]: ${msg}` });
+      assert.throws(() => Tensor.from([v], [1], { dtype: 'int32' }), { name: 'RangeError', message: `data[0]: ${msg}` });
+    }
+    assert.deepEqual(Array.from(t.toInt32()), [4, 5], 'rejected calls change nothing');
+    assert.deepEqual(Array.from(t.fill(-(2 ** 31)).toInt32()), [-(2 ** 31), -(2 ** 31)]);
+    assert.deepEqual(Array.from(Tensor.full([1], 2 ** 31 - 1, { dtype: 'int32' }).toInt32()), [2 ** 31 - 1]);
+  });
+
+  test('non-numbers are refused for every dtype, in a number[] and as a fill value (never turned into NaN or 0)', () => {
+    for (const dtype of ['fp32', 'bf16', 'fp16', 'fp8e4m3', 'int32', 'uint8'] as const) {
+      for (const [v, got] of [
+        ['2', "the string '2'"],
+        [null, 'null'],
+        [undefined, 'undefined'],
+        [true, 'the boolean true'],
+        [2n, 'the bigint 2n'],
+        [[2], 'an array of length 1'],
+      ] as const) {
+        const bad = [1, v] as unknown as number[];
+        assert.throws(() => Tensor.from(bad, [2], { dtype }), { name: 'TypeError', message: `data[1]: expected a number, got ${got}` }, dtype);
+        const t = Tensor.zeros([2], { dtype });
+        assert.throws(() => t.write(bad), { name: 'TypeError', message: `data[1]: expected a number, got ${got}` }, dtype);
+        assert.throws(() => t.fill(v as unknown as number), { name: 'TypeError', message: `value: expected a number, got ${got}` }, dtype);
+        assert.throws(() => Tensor.full([2], v as unknown as number, { dtype }), { name: 'TypeError', message: `value: expected a number, got ${got}` }, dtype);
+        assert.deepEqual(Array.from(t.toFloat32()), [0, 0], `${dtype}: rejected calls change nothing`);
+      }
+    }
   });
 });
 

@@ -136,13 +136,13 @@ describe('flashMlaWithKvcache: the base problem is valid', () => {
 
 describe('flashMlaWithKvcache: arguments that are not (live) tensors', () => {
   test('non-tensors', () => {
-    rejects((a) => (a.q = {}), Type('q: expected a Tensor, got object'));
-    rejects((a) => (a.q = new Float32Array(16 * 576)), Type('q: expected a Tensor, got object'));
+    rejects((a) => (a.q = {}), Type('q: expected a Tensor, got an object'));
+    rejects((a) => (a.q = new Float32Array(16 * 576)), Type('q: expected a Tensor, got a Float32Array of length 9216'));
     rejects((a) => (a.kCache = null), Type('kCache: expected a Tensor, got null'));
     rejects((a) => (a.blockTable = undefined), Type('blockTable: expected a Tensor, got undefined'));
-    rejects((a) => (a.cacheSeqlens = [70, 10]), Type('cacheSeqlens: expected a Tensor, got object'));
-    rejects((a) => (a.tileSchedulerMetadata = 'md'), Type('tileSchedulerMetadata: expected a Tensor, got string'));
-    rejects((a) => (a.numSplits = 3), Type('numSplits: expected a Tensor, got number'));
+    rejects((a) => (a.cacheSeqlens = [70, 10]), Type('cacheSeqlens: expected a Tensor, got an array of length 2'));
+    rejects((a) => (a.tileSchedulerMetadata = 'md'), Type("tileSchedulerMetadata: expected a Tensor, got the string 'md'"));
+    rejects((a) => (a.numSplits = 3), Type('numSplits: expected a Tensor, got 3'));
   });
 
   test('disposed tensors → DisposedError', () => {
@@ -157,7 +157,9 @@ describe('flashMlaWithKvcache: headDimV', () => {
   test('headDimV ≠ 512', () => {
     rejects((a) => (a.headDimV = 576), Range('headDimV: expected 512, got 576'));
     rejects((a) => (a.headDimV = 256), Range('headDimV: expected 512, got 256'));
-    rejects((a) => (a.headDimV = '512'), Range('headDimV: expected 512, got 512'));
+    rejects((a) => (a.headDimV = '512'), Type("headDimV: expected the number 512, got the string '512'"));
+    rejects((a) => (a.headDimV = 512n), Type('headDimV: expected the number 512, got the bigint 512n'));
+    rejects((a) => (a.headDimV = undefined), Type('headDimV: expected the number 512, got undefined'));
   });
 });
 
@@ -345,17 +347,23 @@ describe('flashMlaWithKvcache: options', () => {
       [Infinity, 'Infinity'],
       [-Infinity, '-Infinity'],
       [0, '0'],
-      [-0, '0'],
+      [-0, '-0'],
       [-0.5, '-0.5'],
-      ['0.1', '0.1'],
-      [null, 'null'],
     ] as const) {
       rejects((a) => (a.opts.softmaxScale = v as number), Range(`softmaxScale: expected a finite number > 0, got ${s}`));
     }
+    // not numbers: the type is named and strings are quoted ('0.1' printed as 0.1 would hide the mistake)
+    for (const [v, s] of [
+      ['0.1', "the string '0.1'"],
+      [null, 'null'],
+      [true, 'the boolean true'],
+    ] as const) {
+      rejects((a) => (a.opts.softmaxScale = v as unknown as number), Type(`softmaxScale: expected a finite number > 0, got ${s}`));
+    }
   });
   test('causal not a boolean', () => {
-    rejects((a) => (a.opts.causal = 'yes' as unknown as boolean), Type('causal: expected a boolean, got string'));
-    rejects((a) => (a.opts.causal = 1 as unknown as boolean), Type('causal: expected a boolean, got number'));
+    rejects((a) => (a.opts.causal = 'yes' as unknown as boolean), Type("causal: expected a boolean, got the string 'yes'"));
+    rejects((a) => (a.opts.causal = 1 as unknown as boolean), Type('causal: expected a boolean, got 1'));
   });
   test('unknown kernel', () => {
     rejects((a) => (a.opts.kernel = 'fast'), Range("kernel: expected one of reference on 'cpu', got 'fast'"));
@@ -372,7 +380,7 @@ describe('flashMlaWithKvcache: preallocated out / lse', () => {
       (a) => (a.opts.out = Tensor.zeros([2, 1, 16, 1024], { dtype: 'bf16' }).view([2, 1, 16, 512], [16384, 16384, 1024, 1])),
       Range('out: expected a contiguous tensor, got strides [16384, 16384, 1024, 1] for shape [2, 1, 16, 512]'),
     );
-    rejects((a) => (a.opts.out = {} as Tensor), Type('out: expected a Tensor, got object'));
+    rejects((a) => (a.opts.out = {} as Tensor), Type('out: expected a Tensor, got an object'));
     rejects((a) => (a.opts.out as Tensor).dispose(), { name: 'DisposedError', message: 'tensor [2,1,16,512] bf16 was used after dispose()' });
   });
   test('lse with the wrong shape / dtype / layout (out stays untouched)', () => {
@@ -410,7 +418,7 @@ describe('getMlaMetadata', () => {
   });
 
   test('cacheSeqlens not a tensor / disposed / wrong dtype / rank / layout / empty', () => {
-    assert.throws(() => getMlaMetadata([70, 10] as unknown as Tensor, 16, 1), Type('cacheSeqlens: expected a Tensor, got object'));
+    assert.throws(() => getMlaMetadata([70, 10] as unknown as Tensor, 16, 1), Type('cacheSeqlens: expected a Tensor, got an array of length 2'));
     assert.throws(() => getMlaMetadata(undefined as unknown as Tensor, 16, 1), Type('cacheSeqlens: expected a Tensor, got undefined'));
     const d = seqlens();
     d.dispose();
@@ -428,12 +436,17 @@ describe('getMlaMetadata', () => {
       [1.5, '1.5'],
       [NaN, 'NaN'],
       [Infinity, 'Infinity'],
-      ['16', '16'],
-      [undefined, 'undefined'],
       [2 ** 53, String(2 ** 53)],
     ] as const) {
       assert.throws(() => getMlaMetadata(seqlens(), v as number, 1), Range(`numHeadsPerHeadK: expected an integer ≥ 1, got ${s}`));
     }
+    for (const [v, s] of [
+      ['16', "the string '16'"],
+      [undefined, 'undefined'],
+    ] as const) {
+      assert.throws(() => getMlaMetadata(seqlens(), v as unknown as number, 1), Type(`numHeadsPerHeadK: expected an integer ≥ 1, got ${s}`));
+    }
+    assert.throws(() => getMlaMetadata(seqlens(), 16, 1, { smCount: '132' as unknown as number }), Type("smCount: expected an integer ≥ 1, got the string '132'"));
   });
 
   test('numHeadsK ≠ 1', () => {

@@ -3,6 +3,7 @@
 // freed a moment ago is reused first (warm in L2); blocks 0, 1, 2, … are handed out first on a fresh cache.
 
 import { OutOfBlocksError } from './errors.js';
+import { fmtValue } from '../util/fmt-value.js';
 
 export class BlockAllocator {
   readonly numBlocks: number;
@@ -12,9 +13,9 @@ export class BlockAllocator {
 
   constructor(numBlocks: number) {
     // slots (block · 64 + row) are int32 in the kernels: numBlocks · 64 must stay below 2^31
-    if (!Number.isSafeInteger(numBlocks) || numBlocks < 1 || numBlocks >= 2 ** 31 / 64) {
-      throw new RangeError(`numBlocks: expected an integer in [1, ${2 ** 31 / 64 - 1}], got ${String(numBlocks)}`);
-    }
+    const expected = `numBlocks: expected an integer in [1, ${2 ** 31 / 64 - 1}]`;
+    if (typeof numBlocks !== 'number') throw new TypeError(`${expected}, got ${fmtValue(numBlocks)}`);
+    if (!Number.isSafeInteger(numBlocks) || numBlocks < 1 || numBlocks >= 2 ** 31 / 64) throw new RangeError(`${expected}, got ${fmtValue(numBlocks)}`);
     this.numBlocks = numBlocks;
     this.refs = new Int32Array(numBlocks);
     this.stack = new Int32Array(numBlocks);
@@ -90,8 +91,7 @@ export class BlockAllocator {
   }
 
   private checkIndex(block: number): void {
-    if (!Number.isInteger(block) || block < 0 || block >= this.numBlocks) {
-      throw new RangeError(`block: expected an index in [0, ${this.numBlocks}), got ${String(block)}`);
-    }
+    if (typeof block !== 'number') throw new TypeError(`block: expected an index in [0, ${this.numBlocks}), got ${fmtValue(block)}`);
+    if (!Number.isInteger(block) || block < 0 || block >= this.numBlocks) throw new RangeError(`block: expected an index in [0, ${this.numBlocks}), got ${fmtValue(block)}`);
   }
 }

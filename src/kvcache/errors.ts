@@ -1,5 +1,7 @@
 // Typed errors of the paged KV cache. Both are thrown before anything is written or allocated.
 
+import { fmtValue } from '../util/fmt-value.js';
+
 /** An append needs more free page blocks than the cache has. Nothing was written, no state changed. */
 export class OutOfBlocksError extends Error {
   override name = 'OutOfBlocksError';
@@ -27,8 +29,8 @@ export class UnknownSequenceError extends RangeError {
   ) {
     super(
       why === 'not an id'
-        ? `${argument}: expected a sequence id (an integer ≥ 0), got ${String(seqId)}`
-        : `${argument}: expected a live sequence id, got ${String(seqId)} (${why === 'freed' ? 'it was freed' : 'no such sequence was added'})`,
+        ? `${argument}: expected a sequence id (an integer ≥ 0), got ${fmtValue(seqId)}`
+        : `${argument}: expected a live sequence id, got ${fmtValue(seqId)} (${why === 'freed' ? 'it was freed' : 'no such sequence was added'})`,
     );
   }
 }

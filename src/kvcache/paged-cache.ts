@@ -17,8 +17,10 @@
 // table). blockTable()/cacheSeqlens() are views of fixed-capacity tensors ([maxBatch, maxBlocksPerSeq]
 // and [maxBatch]) whose device copy is rewritten only where something changed, so a CUDA graph captured
 // over them stays valid: call them (and reserve/append) outside the captured region, then replay.
+// After dispose() every method and getter throws DisposedError (the configuration fields stay readable), so
+// a stale handle fails loudly instead of reporting an empty cache or "freed" sequences.
 
-import { Tensor, type BackendName } from '../tensor.js';
+import { HOST_MEMORY_BYTES, Tensor, type BackendName } from '../tensor.js';
 import { dtypeBytes } from '../dtype.js';
 import { isCapturing } from '../graph.js';
 import { getCudaContext } from '../cuda/context.js';
@@ -27,6 +29,8 @@ import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { BlockAllocator } from './allocator.js';
 import { appendKvUnchecked, validateAppendRows } from './append.js';
 import { OutOfBlocksError, UnknownSequenceError } from './errors.js';
+import { DisposedError } from '../errors.js';
+import { fmtBytes, fmtValue } from '../util/fmt-value.js';
 
 export interface PagedKvCacheOptions {
   /** Page blocks of 64 tokens (shared by all sequences). */
@@ -116,24 +120,27 @@ export class PagedKvCache {
   // slot mapping of the last reserve()
   private slotBuf: Tensor;
   private slotView: Tensor | null = null;
-  private disposed = false;
+  private wasDisposed = false;
 
   constructor(opts: PagedKvCacheOptions) {
-    if (typeof opts !== 'object' || opts === null) throw new TypeError(`options: expected an object, got ${opts === null ? 'null' : typeof opts}`);
+    if (typeof opts !== 'object' || opts === null) throw new TypeError(`options: expected an object, got ${fmtValue(opts)}`);
     const backend = opts.backend ?? 'cpu';
-    if (backend !== 'cpu' && backend !== 'cuda') throw new TypeError(`backend: expected 'cpu' or 'cuda', got ${String(backend)}`);
+    if (backend !== 'cpu' && backend !== 'cuda') throw new TypeError(`backend: expected 'cpu' or 'cuda', got ${fmtValue(backend)}`);
     const dtype = opts.dtype ?? 'bf16';
-    if (dtype !== 'bf16' && dtype !== 'fp16') throw new TypeError(`dtype: expected bf16 or fp16, got ${String(dtype)}`);
+    if (dtype !== 'bf16' && dtype !== 'fp16') throw new TypeError(`dtype: expected 'bf16' or 'fp16', got ${fmtValue(dtype)}`);
     this.alloc = new BlockAllocator(opts.numBlocks);
     const numLayers = opts.numLayers ?? 1;
     const maxSeqLen = opts.maxSeqLen ?? Math.min(opts.numBlocks * PAGE_BLOCK_SIZE, 163840);
     const maxBatch = opts.maxBatch ?? 256;
+    const slotCapacity = opts.slotCapacity ?? Math.max(maxBatch, 4096);
     for (const [name, v] of [
       ['numLayers', numLayers],
       ['maxSeqLen', maxSeqLen],
       ['maxBatch', maxBatch],
+      ['slotCapacity', slotCapacity],
     ] as const) {
-      if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name}: expected an integer ≥ 1, got ${String(v)}`);
+      if (typeof v !== 'number') throw new TypeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
+      if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
     }
     this.backend = backend;
     this.dtype = dtype;
@@ -141,14 +148,27 @@ export class PagedKvCache {
     this.numLayers = numLayers;
     this.maxBlocksPerSeq = Math.ceil(maxSeqLen / PAGE_BLOCK_SIZE);
     this.maxBatch = maxBatch;
-    const slotCapacity = opts.slotCapacity ?? Math.max(maxBatch, 4096);
-    if (!Number.isSafeInteger(slotCapacity) || slotCapacity < 1) throw new RangeError(`slotCapacity: expected an integer ≥ 1, got ${String(slotCapacity)}`);
+    // The layers are the bulk of the memory: say what they need (and which arguments set it) before asking
+    // for more than the host has, and when an allocation fails.
+    const layerShape = [this.numBlocks, PAGE_BLOCK_SIZE, 1, HEAD_DIM_K];
+    const blockBytes = PAGE_BLOCK_SIZE * HEAD_DIM_K * dtypeBytes(dtype);
+    const totalBytes = this.numBlocks * numLayers * blockBytes;
+    const sizeMsg =
+      `numBlocks: ${this.numBlocks} page blocks × ${numLayers} layer${numLayers === 1 ? '' : 's'} need ${fmtBytes(totalBytes)} of ` +
+      `${backend === 'cpu' ? 'host' : 'device'} memory for kCache (${blockBytes} bytes per block and layer)`;
+    if (backend === 'cpu' && totalBytes > HOST_MEMORY_BYTES) throw new RangeError(`${sizeMsg}, more than this machine has (${fmtBytes(HOST_MEMORY_BYTES)})`);
     this.layers = [];
     const owned: { dispose(): void }[] = []; // freed again if a later allocation fails (e.g. out of memory)
     try {
       for (let l = 0; l < numLayers; l++) {
-        const shape = [this.numBlocks, PAGE_BLOCK_SIZE, 1, HEAD_DIM_K];
-        this.layers.push(opts.fill === undefined ? Tensor.zeros(shape, { dtype, backend }) : Tensor.full(shape, opts.fill, { dtype, backend }));
+        try {
+          this.layers.push(opts.fill === undefined ? Tensor.zeros(layerShape, { dtype, backend }) : Tensor.full(layerShape, opts.fill, { dtype, backend }));
+        } catch (e) {
+          if (!(e instanceof Error) || e.name === 'TypeError') throw e; // a bad fill value, not a size problem
+          if (e instanceof RangeError) throw new RangeError(`${sizeMsg}; allocating layer ${l} failed: ${e.message}`, { cause: e });
+          e.message = `${sizeMsg}; allocating layer ${l} failed: ${e.message}`; // a CudaError keeps its class and code
+          throw e;
+        }
         owned.push(this.layers[l]);
       }
       const table = new FixedBuffer([maxBatch, this.maxBlocksPerSeq], backend);
@@ -176,7 +196,8 @@ export class PagedKvCache {
    */
   kCache(layer = 0): Tensor {
     this.assertLive();
-    if (!Number.isInteger(layer) || layer < 0 || layer >= this.numLayers) throw new RangeError(`layer: expected an integer in [0, ${this.numLayers}), got ${String(layer)}`);
+    if (typeof layer !== 'number') throw new TypeError(`layer: expected an integer in [0, ${this.numLayers}), got ${fmtValue(layer)}`);
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.numLayers) throw new RangeError(`layer: expected an integer in [0, ${this.numLayers}), got ${fmtValue(layer)}`);
     let v = this.layerViews[layer];
     if (!v || v.disposed) v = this.layerViews[layer] = this.layers[layer].view(this.layers[layer].shape);
     return v;
@@ -184,6 +205,7 @@ export class PagedKvCache {
 
   /** Longest sequence the block table can hold, in tokens. */
   get maxSeqLen(): number {
+    this.assertLive();
     return this.maxBlocksPerSeq * PAGE_BLOCK_SIZE;
   }
 
@@ -199,24 +221,29 @@ export class PagedKvCache {
 
   /** Ids of the live sequences, in the order they were added/forked. */
   sequences(): number[] {
+    this.assertLive();
     return [...this.seqs.keys()];
   }
 
   get numSequences(): number {
+    this.assertLive();
     return this.seqs.size;
   }
 
   has(seqId: number): boolean {
+    this.assertLive();
     return this.seqs.has(seqId);
   }
 
   /** Tokens cached for a sequence. */
   seqLen(seqId: number): number {
+    this.assertLive();
     return this.lookup(seqId, 'seqId').len;
   }
 
   /** Page blocks of a sequence, in order (a copy). */
   blocks(seqId: number): number[] {
+    this.assertLive();
     return [...this.lookup(seqId, 'seqId').blocks];
   }
 
@@ -245,15 +272,18 @@ export class PagedKvCache {
   // ------------------------------------------------------------------------------------------ capacity
 
   get freeBlocks(): number {
+    this.assertLive();
     return this.alloc.freeCount;
   }
 
   get usedBlocks(): number {
+    this.assertLive();
     return this.alloc.usedCount;
   }
 
   /** Reference count of a page block (0 = free). */
   refCount(block: number): number {
+    this.assertLive();
     return this.alloc.refCount(block);
   }
 
@@ -262,6 +292,7 @@ export class PagedKvCache {
    * counted, and the block table's width), or without it to a new sequence.
    */
   tokensThatFit(seqId?: number): number {
+    this.assertLive();
     const free = this.alloc.freeCount;
     if (seqId === undefined) return Math.min(free * PAGE_BLOCK_SIZE, this.maxSeqLen);
     const s = this.lookup(seqId, 'seqId');
@@ -274,6 +305,7 @@ export class PagedKvCache {
 
   /** Free blocks an append of these tokens (one id per token) would take; throws like append on bad ids. */
   blocksNeeded(seqIds: ArrayLike<number>): number {
+    this.assertLive();
     return this.plan(seqIds).needed;
   }
 
@@ -375,6 +407,7 @@ export class PagedKvCache {
 
   /** Throws unless the allocator and the sequences agree (counts = holders, lengths fit the blocks). */
   checkInvariants(): void {
+    this.assertLive();
     const holders = new Map<number, number>();
     for (const s of this.seqs.values()) {
       if (s.blocks.length !== Math.ceil(s.len / PAGE_BLOCK_SIZE)) {
@@ -391,9 +424,14 @@ export class PagedKvCache {
     this.alloc.checkInvariants(holders);
   }
 
+  /** True after dispose(); from then on every method and getter throws DisposedError. */
+  get disposed(): boolean {
+    return this.wasDisposed;
+  }
+
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (this.wasDisposed) return;
+    this.wasDisposed = true;
     if (this.backend === 'cuda') getCudaContext().stream.synchronize();
     for (const t of this.layers) t.dispose();
     this.table.dispose();
@@ -409,7 +447,7 @@ export class PagedKvCache {
   // ------------------------------------------------------------------------------------------ internals
 
   private assertLive(): void {
-    if (this.disposed) throw new Error('PagedKvCache was used after dispose()');
+    if (this.wasDisposed) throw new DisposedError('PagedKvCache');
   }
 
   private assertNotCapturing(what: string): void {
@@ -430,7 +468,7 @@ export class PagedKvCache {
 
   private checkIds(seqIds: ArrayLike<number>): number {
     if (seqIds === null || typeof seqIds !== 'object' || typeof seqIds.length !== 'number') {
-      throw new TypeError(`seqIds: expected an array of sequence ids (one per token), got ${seqIds === null ? 'null' : typeof seqIds}`);
+      throw new TypeError(`seqIds: expected an array of sequence ids (one per token), got ${fmtValue(seqIds)}`);
     }
     for (let i = 0; i < seqIds.length; i++) this.lookup(seqIds[i], `seqIds[${i}]`);
     return seqIds.length;

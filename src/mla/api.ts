@@ -7,6 +7,7 @@ import { Tensor } from '../tensor.js';
 import { isCapturing } from '../graph.js';
 import { HEAD_DIM_K, HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
 import { numSmPartsFor, scheduleTiles } from './schedule.js';
+import { fmtValue, quote } from '../util/fmt-value.js';
 import {
   expectContiguous, expectDtype, expectRank, expectTensor, fmtShape, validateBlockTableValues, validateDecode, validateSeqlenValues, validateSoftmaxScale,
 } from './validate.js';
@@ -31,7 +32,8 @@ export interface MlaMetadataOptions {
 const provenance = new WeakMap<Tensor, { numHeadsPerHeadK: number; numHeadsK: number; b: number }>();
 
 function expectPositiveInt(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name}: expected an integer ≥ 1, got ${String(v)}`);
+  if (typeof v !== 'number') throw new TypeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
+  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
   return v;
 }
 
@@ -132,7 +134,7 @@ export function flashMlaWithKvcache(
 ): FlashMlaResult {
   const dims = validateDecode(q, kCache, blockTable, cacheSeqlens, headDimV, tileSchedulerMetadata, numSplits);
   const softmaxScale = opts.softmaxScale === undefined ? 1 / Math.sqrt(HEAD_DIM_K) : validateSoftmaxScale(opts.softmaxScale);
-  if (opts.causal !== undefined && typeof opts.causal !== 'boolean') throw new TypeError(`causal: expected a boolean, got ${typeof opts.causal}`);
+  if (opts.causal !== undefined && typeof opts.causal !== 'boolean') throw new TypeError(`causal: expected a boolean, got ${fmtValue(opts.causal)}`);
   const causal = opts.causal === true && dims.sQ > 1; // one query token: causal changes nothing
   const foldedRows = dims.sQ * dims.hQ / dims.hKv;
   const made = provenance.get(tileSchedulerMetadata);
@@ -163,7 +165,7 @@ export function flashMlaWithKvcache(
     }
   }
   if (opts.kernel !== undefined && !backend.decodeKernels().includes(opts.kernel)) {
-    throw new RangeError(`kernel: expected one of ${backend.decodeKernels().join(', ')} on '${q.backend}', got '${opts.kernel}'`);
+    throw new RangeError(`kernel: expected one of ${backend.decodeKernels().join(', ')} on '${q.backend}', got ${typeof opts.kernel === 'string' ? quote(opts.kernel) : fmtValue(opts.kernel)}`);
   }
   const outShape = [dims.b, dims.sQ, dims.hQ, HEAD_DIM_V];
   const lseShape = [dims.b, dims.hQ, dims.sQ];

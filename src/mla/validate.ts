@@ -4,13 +4,14 @@
 import { Tensor } from '../tensor.js';
 import type { DType } from '../dtype.js';
 import { HEAD_DIM_K, HEAD_DIM_V, METADATA_ROW_INTS, PAGE_BLOCK_SIZE } from './constants.js';
+import { fmtValue } from '../util/fmt-value.js';
 
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
 export function expectTensor(name: string, t: unknown): asserts t is Tensor {
-  if (!(t instanceof Tensor)) throw new TypeError(`${name}: expected a Tensor, got ${t === null ? 'null' : typeof t}`);
+  if (!(t instanceof Tensor)) throw new TypeError(`${name}: expected a Tensor, got ${fmtValue(t)}`);
   t.assertLive();
 }
 
@@ -85,7 +86,8 @@ export function validateDecode(
   ] as const) {
     if (t.backend !== backend) throw new TypeError(`${name}: expected a tensor on '${backend}' (the backend of q), got one on '${t.backend}'`);
   }
-  if (headDimV !== HEAD_DIM_V) throw new RangeError(`headDimV: expected ${HEAD_DIM_V}, got ${String(headDimV)}`);
+  if (typeof headDimV !== 'number') throw new TypeError(`headDimV: expected the number ${HEAD_DIM_V}, got ${fmtValue(headDimV)}`);
+  if (headDimV !== HEAD_DIM_V) throw new RangeError(`headDimV: expected ${HEAD_DIM_V}, got ${fmtValue(headDimV)}`);
 
   expectDtype('q', q, ['bf16', 'fp16']);
   expectRank('q', q, 4, '[b, s_q, h_q, 576]');
@@ -149,9 +151,8 @@ export function validateSeqlenValues(seqlens: Int32Array, maxBlocksPerSeq: numbe
 }
 
 export function validateSoftmaxScale(scale: unknown): number {
-  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0) {
-    throw new RangeError(`softmaxScale: expected a finite number > 0, got ${String(scale)}`);
-  }
+  if (typeof scale !== 'number') throw new TypeError(`softmaxScale: expected a finite number > 0, got ${fmtValue(scale)}`);
+  if (!Number.isFinite(scale) || scale <= 0) throw new RangeError(`softmaxScale: expected a finite number > 0, got ${fmtValue(scale)}`);
   return scale;
 }
 
