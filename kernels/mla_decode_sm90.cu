@@ -207,8 +207,29 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   const float scale_log2 = p.scale_softmax_log2;
   uint32_t fills[2] = {0, 0};  // completed fills of K0 / K1 before the current item (mbarrier phases)
 
+  int n_prefetched = 0;   // leading blocks of this item the previous one already loaded (0, 1 or 2)
+  bool q_ready = false;   // the previous item's epilogue already started loading our Q
+
+  // Q rows of m_block of request `req` → 9 swizzled slabs (cp.async, committed, not waited); rows ≥ q_rows zero-filled
+  auto load_q = [&](int req) {
+    const T* qb = static_cast<const T*>(p.q) + static_cast<int64_t>(req) * p.q_batch_stride;
+#pragma unroll 4
+    for (int idx = tid; idx < GEN_BLOCK_M * kQChunksPerRow; idx += SM90_THREADS) {
+      const int row = idx / kQChunksPerRow, chunk = idx % kQChunksPerRow;
+      const int r = m_block * GEN_BLOCK_M + row;
+      const bool ok = r < p.q_rows;
+      const T* src = static_cast<const T*>(p.q);
+      if (ok) src = qb + static_cast<int64_t>(r / p.h_q) * p.q_seq_stride + static_cast<int64_t>(r % p.h_q) * p.q_head_stride + chunk * 8;
+      ptx::cp_async_16(sQ + (chunk >> 3) * SM90_SLAB_BYTES + swizzled(row, chunk & 7), src, ok ? 16 : 0);
+    }
+    ptx::cp_async_commit();
+  };
+
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     const Slice sl = slice_of(p, w, req, rs);
+    // The next item (request req + 1 from token 0) starts loading before this one's epilogue; its seqlen is
+    // read now and used after the main loop, so the load's latency is hidden.
+    const int next_seqlen = req < w.end_req ? ptx::ld_plain(p.cache_seqlens + req + 1) : 0;
     const int first_block = sl.start / PAGE_BLOCK_SIZE;  // start is a multiple of 64
     // (broadcast: uniform by construction, and the compiler must see that to keep branches around wgmma async)
     const int n_blocks = __shfl_sync(0xffffffffu, sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0, 0);
@@ -232,30 +253,18 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     if (tid < 64) ptx::st_shared_f32(sM + tid * 4, kMaxInit);
     if (n_blocks > 0) {
       if (tid == 0) {
-        const int page0 = ptx::ld_plain(bt), page1 = n_blocks > 1 ? ptx::ld_plain(bt + 1) : 0;
-        issue_group(0, kGroupA, page0);
-        issue_group(0, kGroupB, page0);
-        if (n_blocks > 1) {
-          issue_group(1, kGroupA, page1);
-          issue_group(1, kGroupB, page1);
+        for (int j = n_prefetched; j < min(n_blocks, 2); ++j) {
+          const int page = ptx::ld_plain(bt + j);
+          issue_group(j, kGroupA, page);
+          issue_group(j, kGroupB, page);
         }
       }
-      // Q rows of this m-block → 9 swizzled slabs; rows ≥ q_rows zero-filled without a global read
-      const T* qb = static_cast<const T*>(p.q) + static_cast<int64_t>(req) * p.q_batch_stride;
-#pragma unroll 4
-      for (int idx = tid; idx < GEN_BLOCK_M * kQChunksPerRow; idx += SM90_THREADS) {
-        const int row = idx / kQChunksPerRow, chunk = idx % kQChunksPerRow;
-        const int r = m_block * GEN_BLOCK_M + row;
-        const bool ok = r < p.q_rows;
-        const T* src = static_cast<const T*>(p.q);
-        if (ok) src = qb + static_cast<int64_t>(r / p.h_q) * p.q_seq_stride + static_cast<int64_t>(r % p.h_q) * p.q_head_stride + chunk * 8;
-        ptx::cp_async_16(sQ + (chunk >> 3) * SM90_SLAB_BYTES + swizzled(row, chunk & 7), src, ok ? 16 : 0);
-      }
-      ptx::cp_async_commit();
+      if (!q_ready) load_q(req);
       ptx::cp_async_wait_all();
       ptx::fence_proxy_async();  // cp.async writes → wgmma reads
       __syncthreads();
     }
+    q_ready = false;
 
     float o[128];
 #pragma unroll
@@ -440,8 +449,34 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         ptx::wgmma_wait<0>();
       }
     }
+    // Both warpgroups' loops are over: every K group is free once its own warpgroup is (A: last read by WG0's
+    // P·V and WG1's S of odd blocks, done before WG0's last Scale1 sync; B: last read by WG1's P·V and WG0's S of
+    // even blocks, done before WG1's last Scale0 sync). Each warpgroup loads its groups of the next item's first
+    // two blocks now, so the next item does not start on an empty pipe.
+    int n_next = 0;
+    if (req < w.end_req) {
+      const int end_token = req + 1 == w.end_req ? w.end_token : next_seqlen;
+      const int end_kv = min(end_token, p.causal ? next_seqlen - (p.s_q - 1 - rs.s_last) : next_seqlen);
+      n_next = __shfl_sync(0xffffffffu, end_kv > 0 ? (end_kv - 1) / PAGE_BLOCK_SIZE + 1 : 0, 0);
+    }
     fills[0] += (n_blocks + 1) >> 1;
     fills[1] += n_blocks >> 1;
+    n_prefetched = min(n_next, 2);
+    if (wg_tid == 0 && n_prefetched > 0) {
+      const int* bt_next = p.block_table + static_cast<int64_t>(req + 1) * p.block_table_stride;
+      const int page0 = ptx::ld_plain(bt_next), page1 = n_prefetched > 1 ? ptx::ld_plain(bt_next + 1) : 0;
+      const int group = wg == 0 ? kGroupA : kGroupB;
+      // the next item's block j → buffer j, fill index fills[j] (parity() of the next item, written out here)
+      auto issue_next = [&](int j, int page) {
+        const uint32_t bar = sBar + 16 * j + 8 * group, dst = j ? sK1 : sK0;
+        const int slab0 = group == kGroupA ? 0 : SM90_GROUP_A_SLABS;
+        const int n = group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
+        ptx::mbarrier_arrive_expect_tx(bar, n * SM90_SLAB_BYTES);
+        for (int slab = slab0; slab < slab0 + n; ++slab) ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bar, slab * 64, 0, page);
+      };
+      issue_next(0, page0);
+      if (n_prefetched > 1) issue_next(1, page1);
+    }
 
     // ---- epilogue: both halves of O are relative to the last max in sM --------------------------------------
     if (req == w.end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
@@ -451,7 +486,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 2);
       if (q4 == 0) ptx::st_shared_f32(sL + (wg * 64 + r_loc[h]) * 4, row_sum[h]);
     }
-    ptx::named_barrier_sync(kSumReady, kBoth);
+    ptx::named_barrier_sync(kSumReady, kBoth);  // also: both warpgroups are past their last S, so sQ is free
+    if (n_next > 0) {
+      load_q(req + 1);  // lands while this item's rows are written out
+      q_ready = true;
+    }
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (64 + r_loc[h]) * 4);
