@@ -1,4 +1,4 @@
-// build: archs=sm_80,sm_90 hot
+// build: archs=sm_80,sm_90 ptx=compute_80 hot
 // Append kernel of the paged KV cache (src/kvcache/append.ts): scatter T tokens' latent vectors
 // cKv [T, 512] ‖ kPe [T, 64] into k_cache [num_blocks, 64, 1, 576] (bf16 or fp16: a bit copy).
 //

@@ -1,4 +1,4 @@
-// build: archs=sm_80,sm_90 hot
+// build: archs=sm_80,sm_90 ptx=compute_80 hot
 // Combine of split partials (FlashMLA 9edee0c mla_combine.cu semantics, no split-count limit).
 // One warp per folded output row r of request i. For a request with n = num_splits[i+1] - num_splits[i] > 1:
 //   M = max_j lse_j (log2 units), G = log2 Σ_j exp2(lse_j - M) + M, out = Σ_j exp2(lse_j - G) · O_j,
@@ -90,9 +90,18 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
 
 }  // namespace
 
-extern "C" __global__ void __launch_bounds__(COMBINE_THREADS) mla_combine_bf16(const __grid_constant__ MlaDecodeParams p) {
+// The compute_80 PTX assembled for sm_100 (ptxas 13.0, as the driver's JIT would) takes 48 registers and spills
+// 8 B unless told that one CTA per SM is enough; the PTX build (-DFLASH_MLA_PTX) says so. The sm_80/sm_90 cubins
+// keep the bound they were run and measured with.
+#ifdef FLASH_MLA_PTX
+#define COMBINE_BOUNDS __launch_bounds__(COMBINE_THREADS, 1)
+#else
+#define COMBINE_BOUNDS __launch_bounds__(COMBINE_THREADS)
+#endif
+
+extern "C" __global__ void COMBINE_BOUNDS mla_combine_bf16(const __grid_constant__ MlaDecodeParams p) {
   combine_kernel<__nv_bfloat16>(p);
 }
-extern "C" __global__ void __launch_bounds__(COMBINE_THREADS) mla_combine_fp16(const __grid_constant__ MlaDecodeParams p) {
+extern "C" __global__ void COMBINE_BOUNDS mla_combine_fp16(const __grid_constant__ MlaDecodeParams p) {
   combine_kernel<__half>(p);
 }

@@ -39,6 +39,27 @@ static_assert(GEN_SMEM_BYTES == 155648, "HOST mirrors this number");
 static_assert(GEN_SMEM_BYTES <= 163 * 1024, "must fit A100 (sm_80) opt-in shared memory");
 static_assert(PAGE_BLOCK_SIZE % GEN_BLOCK_N == 0, "a K tile must lie inside one page");
 
+// ---- generic-small: the portable decode kernel in ≤ 99 KB of shared memory (sm_86/sm_89/sm_120 parts) -----------
+// HOST: grid (ceil(q_rows / GEN_BLOCK_M), num_sm_parts, 1), block GEN_THREADS, dynamic smem GSM_SMEM_BYTES
+//       (99840 B > 48 KB: cuFuncSetAttribute first; fits the 101376 B opt-in limit of sm_86/sm_89/sm_120).
+// Same CTA (64 folded rows), warps and epilogue as the generic kernel; what differs: K tiles of 16 tokens (two
+// stages of 18 688 B instead of two of 37 376 B) and Q split in two — channels [0, 448) in smem, the last 128
+// (8 k-steps of the A operand) in registers, loaded once per work item.
+constexpr int GSM_BLOCK_N = 16;                // KV tokens per tile (a quarter page)
+constexpr int GSM_Q_SMEM_CH = 448;             // Q channels kept in smem; the rest live in registers
+constexpr int GSM_Q_REG_KSTEPS = (HEAD_DIM_K - GSM_Q_SMEM_CH) / 16;  // 8 k-steps × 4 registers per thread
+constexpr int GSM_Q_PITCH = GSM_Q_SMEM_CH + GEN_PAD;                // 456 elements = 912 B (57 × 16 B, odd)
+constexpr int GSM_K_PITCH = HEAD_DIM_K + GEN_PAD;                   // 584 elements = 1168 B (73 × 16 B, odd)
+constexpr int GSM_P_PITCH = GSM_BLOCK_N + GEN_PAD;                  // 24 elements = 48 B (3 × 16 B, odd)
+constexpr int GSM_SQ_BYTES = GEN_BLOCK_M * GSM_Q_PITCH * 2;         // 58368
+constexpr int GSM_SK_BYTES = GSM_BLOCK_N * GSM_K_PITCH * 2;         // 18688 per stage
+constexpr int GSM_SP_BYTES = GEN_BLOCK_M * GSM_P_PITCH * 2;         // 3072
+constexpr int GSM_SMEM_BYTES = GSM_SQ_BYTES + 2 * GSM_SK_BYTES + GSM_SP_BYTES + GEN_SRED_BYTES + GEN_SL_BYTES;  // 99840
+static_assert(GSM_SMEM_BYTES == 99840, "HOST mirrors this number");
+static_assert(GSM_SMEM_BYTES <= 101376, "must fit the 99 KB opt-in shared memory of sm_86/sm_89/sm_120");
+static_assert(PAGE_BLOCK_SIZE % GSM_BLOCK_N == 0, "a K tile must lie inside one page");
+static_assert(GSM_Q_SMEM_CH % 16 == 0 && GSM_Q_SMEM_CH % 8 == 0, "Q split at a k-step boundary");
+
 // ---- combine kernel ---------------------------------------------------------------------------------------
 // HOST: grid (ceil(q_rows / COMBINE_ROWS_PER_CTA) * b, 1, 1), block COMBINE_THREADS, no dynamic smem.
 constexpr int COMBINE_ROWS_PER_CTA = 8;        // one warp per folded row

@@ -1,4 +1,4 @@
-// build: archs=sm_80,sm_90 hot
+// build: archs=sm_80,sm_90 ptx=compute_80 hot
 // Generic split-KV MLA decode (FlashMLA 9edee0c semantics) with mma.sync tensor cores: sm_80 and sm_90.
 //
 // CTA (blockIdx.x = m-block of 64 folded query rows, blockIdx.y = SM part) walks the work items of its

@@ -1,4 +1,4 @@
-// build: archs=sm_80,sm_90 hot
+// build: archs=sm_80,sm_90 ptx=compute_80 hot
 // Tile scheduler of FlashMLA 9edee0c (get_mla_metadata.cu), bit-identical to scheduleTiles() in
 // src/mla/schedule.ts. One warp: lanes stage the seqlens in shared memory and compute the warp-reduced total
 // cost, lane 0 walks the SM parts greedily and writes every metadata row and num_splits entry. The walk reads

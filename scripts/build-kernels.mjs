@@ -1,21 +1,27 @@
 #!/usr/bin/env node
-// Compiles kernels/*.cu to cubins in dist/kernels/<name>.<arch>.cubin with nvcc, printing ptxas resource
-// usage. Each .cu declares what to build in a first-lines comment:
-//   // build: archs=sm_80,sm_90 hot
-// `archs` lists targets (sm_90a means -gencode arch=compute_90a,code=sm_90a); `hot` makes register
-// spills, stack frames or local memory a build failure.
+// Compiles kernels/*.cu to cubins in dist/kernels/<name>.<arch>.cubin (and, where asked, PTX in
+// dist/kernels/<name>.<compute arch>.ptx) with nvcc, printing ptxas resource usage. Each .cu declares what to
+// build in a first-lines comment:
+//   // build: archs=sm_80,sm_90 ptx=compute_80 hot
+// `archs` lists cubin targets (sm_90a means -gencode arch=compute_90a,code=sm_90a); `ptx` (optional) ships that
+// virtual architecture's PTX for the driver to JIT on GPUs with no cubin of ours (sm_100, sm_120, later ones).
+// Every PTX is also assembled here, for each of JIT_CHECK_ARCHS, into a throw-away cubin: the check that it
+// compiles for those GPUs (and, for `hot` kernels, without spills) before anyone runs it there.
+// `hot` makes register spills, stack frames or local memory a build failure.
 // Without nvcc it says so and exits 0 (the cpu backend needs no kernels); FLASH_MLA_REQUIRE_NVCC=1 makes
-// that an error. Up-to-date cubins (newer than the .cu and every header in kernels/) are not rebuilt.
+// that an error. Up-to-date outputs (newer than the .cu, every header in kernels/ and this script) are not rebuilt.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const srcDir = join(root, 'kernels');
 const outDir = join(root, 'dist', 'kernels');
+/** GPUs the shipped PTX is test-assembled for (the README's compatibility table promises these run it by JIT). */
+const JIT_CHECK_ARCHS = ['sm_100', 'sm_120'];
 
 function findNvcc() {
   const candidates = [process.env.NVCC, 'nvcc', '/usr/local/cuda/bin/nvcc'].filter(Boolean);
@@ -43,6 +49,8 @@ const newestHeader = Math.max(0, ...headers.map((h) => statSync(join(srcDir, h))
 const only = process.argv.slice(2);
 
 const jobs = [];
+const jitDir = mkdtempSync(join(tmpdir(), 'flash-mla-jit-check-'));
+process.on('exit', () => rmSync(jitDir, { recursive: true, force: true }));
 for (const file of readdirSync(srcDir).filter((f) => f.endsWith('.cu')).sort()) {
   const name = file.slice(0, -3);
   if (only.length && !only.includes(name)) continue;
@@ -53,14 +61,31 @@ for (const file of readdirSync(srcDir).filter((f) => f.endsWith('.cu')).sort()) 
     process.exit(1);
   }
   const hot = /\bhot\b/.test(m[2]);
+  const ptx = (m[2].match(/\bptx=(compute_\w+)/) ?? [])[1];
+  const srcTime = Math.max(statSync(join(srcDir, file)).mtimeMs, newestHeader, statSync(fileURLToPath(import.meta.url)).mtimeMs);
+  const stale = (out) => !existsSync(out) || statSync(out).mtimeMs <= srcTime || !!process.env.FLASH_MLA_REBUILD;
   for (const arch of m[1].split(',')) {
     const out = join(outDir, `${name}.${arch}.cubin`);
-    const srcTime = Math.max(statSync(join(srcDir, file)).mtimeMs, newestHeader, statSync(fileURLToPath(import.meta.url)).mtimeMs);
-    if (existsSync(out) && statSync(out).mtimeMs > srcTime && !process.env.FLASH_MLA_REBUILD) continue;
+    if (!stale(out)) continue;
     const num = arch.replace(/^sm_/, '');
     const gencode = `arch=compute_${num},code=sm_${num}`;
     const args = ['-cubin', '-O3', '-std=c++17', '-gencode', gencode, '-Xptxas', '-v', '--use_fast_math', '-lineinfo', '-I', srcDir, '-o', out, join(srcDir, file)];
     jobs.push({ file, arch, hot, out, args });
+  }
+  if (ptx) {
+    // No -lineinfo: the PTX stays small (the driver compiles all of it at load) and names no build-machine paths.
+    const out = join(outDir, `${name}.${ptx}.ptx`);
+    if (!stale(out)) continue;
+    // -DFLASH_MLA_PTX lets a kernel adjust what only the JIT sees (mla_combine.cu: its launch bounds).
+    const args = ['-ptx', '-O3', '-std=c++17', `-arch=${ptx}`, '--use_fast_math', '-DFLASH_MLA_PTX', '-I', srcDir, '-o', out, join(srcDir, file)];
+    const checks = JIT_CHECK_ARCHS.map((arch) => ({
+      file,
+      arch: `${ptx} → ${arch} JIT check`,
+      hot,
+      out: null,
+      args: ['-cubin', `-arch=${arch}`, '-Xptxas', '-v', '-o', join(jitDir, `${name}.${arch}.cubin`), out],
+    }));
+    jobs.push({ file, arch: ptx, hot, out, args, then: checks });
   }
 }
 
@@ -101,16 +126,26 @@ async function run(job) {
 
 const t0 = Date.now();
 const queue = [...jobs];
+// every task: the jobs and the JIT checks that a PTX job queues once its PTX exists
+let remaining = jobs.reduce((n, j) => n + 1 + (j.then?.length ?? 0), 0);
 const workers = Array.from({ length: Math.max(1, Math.min(cpus().length, 4)) }, async () => {
-  while (queue.length) {
+  while (remaining > 0) {
+    if (!queue.length) {
+      // the rest is running elsewhere; a PTX job there may still queue its checks
+      await new Promise((r) => setTimeout(r, 20));
+      continue;
+    }
     const job = queue.shift();
     const { code, log } = await run(job);
+    remaining--;
     const label = `${job.file} [${job.arch}${job.hot ? ', hot' : ''}]`;
     if (code !== 0) {
       console.error(`build-kernels: ${label} FAILED\n${log}`);
       failed = true;
+      if (job.then) remaining -= job.then.length;
       continue;
     }
+    if (job.then) queue.push(...job.then);  // the PTX exists now: assemble it for the JIT-only GPUs
     for (const f of parseUsage(log)) {
       const bad = job.hot && (f.spillSt > 0 || f.spillLd > 0 || f.stack > 0 || f.lmem > 0);
       console.log(
@@ -124,6 +159,13 @@ const workers = Array.from({ length: Math.max(1, Math.min(cpus().length, 4)) }, 
   }
 });
 await Promise.all(workers);
-if (jobs.length) console.log(`build-kernels: nvcc ${nvcc.version}, ${jobs.length} cubin(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s → ${outDir}`);
-else console.log(`build-kernels: nvcc ${nvcc.version}, cubins up to date in ${outDir}`);
+const nCubin = jobs.filter((j) => !j.then).length;
+const nPtx = jobs.length - nCubin;
+const nChecks = jobs.reduce((n, j) => n + (j.then?.length ?? 0), 0);
+if (jobs.length) {
+  console.log(
+    `build-kernels: nvcc ${nvcc.version}, ${nCubin} cubin(s), ${nPtx} PTX (each assembled for ${JIT_CHECK_ARCHS.join(', ')}: ${nChecks} JIT check(s)) ` +
+      `in ${((Date.now() - t0) / 1000).toFixed(1)} s → ${outDir}`,
+  );
+} else console.log(`build-kernels: nvcc ${nvcc.version}, cubins and PTX up to date in ${outDir}`);
 if (failed) process.exit(1);
