@@ -22,6 +22,30 @@ export class CudaError extends Error {
   }
 }
 
+/**
+ * The driver could not compile a kernel's PTX for this GPU (cuModuleLoadDataEx failed). Raised where a device has
+ * no cubin of ours and the shipped compute_80 PTX goes through the driver's JIT (or FLASH_MLA_FORCE_PTX=1).
+ * `log` is the JIT's error log (may be empty), `infoLog` its informational log.
+ */
+export class PtxJitError extends CudaError {
+  override name = 'PtxJitError';
+  constructor(
+    /** What was being compiled, e.g. `mla_combine (compute_80 PTX, /…/mla_combine.compute_80.ptx)`. */
+    readonly kernel: string,
+    code: number,
+    codeName: string,
+    detail: string,
+    readonly log: string,
+    readonly infoLog: string,
+  ) {
+    super('cuModuleLoadDataEx', code, codeName, detail);
+    this.message =
+      `the driver's JIT could not compile ${kernel}: ${codeName} (${code}): ${detail}` +
+      (log.trim() ? `\nJIT error log:\n${log.trim()}` : '\n(the JIT error log is empty)') +
+      (codeName === 'CUDA_ERROR_UNSUPPORTED_PTX_VERSION' ? '\nThe PTX was written by CUDA 13.0: the driver must support CUDA 13.0 or newer (r580+).' : '');
+  }
+}
+
 /** No usable CUDA driver or device on this machine. `reason` is one line. */
 export class CudaUnavailableError extends Error {
   override name = 'CudaUnavailableError';

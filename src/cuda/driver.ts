@@ -41,6 +41,7 @@ const PROTOTYPES = {
   cuEventSynchronize: 'int cuEventSynchronize(void *event)',
   cuEventElapsedTime_v2: 'int cuEventElapsedTime_v2(void *ms, void *start, void *end)',
   cuModuleLoadData: 'int cuModuleLoadData(void *module, const void *image)',
+  cuModuleLoadDataEx: 'int cuModuleLoadDataEx(void *module, const void *image, unsigned int numOptions, const void *options, void *optionValues)',
   cuModuleGetFunction: 'int cuModuleGetFunction(void *func, void *module, const char *name)',
   cuFuncSetAttribute: 'int cuFuncSetAttribute(void *func, int attrib, int value)',
   cuFuncGetParamInfo: 'int cuFuncGetParamInfo(void *func, size_t index, void *offset, void *size)',

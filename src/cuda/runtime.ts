@@ -2,8 +2,8 @@
 // reusable argument block, launch (cuLaunchKernelEx with cluster dims and PDL), tensor maps, graphs.
 
 import koffi from 'koffi';
-import { CudaUnavailableError, DisposedError, UnsupportedDeviceError, UnsupportedDriverError } from '../errors.js';
-import { call, check, getDriver, outF32, outI32, outU64, outU64b, CUDA_ERROR_NOT_READY } from './driver.js';
+import { CudaUnavailableError, DisposedError, PtxJitError, UnsupportedDeviceError, UnsupportedDriverError } from '../errors.js';
+import { call, check, errorName, getDriver, outF32, outI32, outU64, outU64b, CUDA_ERROR_NOT_READY } from './driver.js';
 
 /** CUDA version the shipped cubins were built with (nvcc 13.0): the driver must support at least this. */
 export const CUBIN_CUDA_VERSION = 13000;
@@ -204,12 +204,67 @@ export class CudaEvent {
 
 // ---------------------------------------------------------------------------------------------- modules, kernels
 
+// CUjit_option values (cuda.h)
+const CU_JIT_WALL_TIME = 2;
+const CU_JIT_INFO_LOG_BUFFER = 3;
+const CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES = 4;
+const CU_JIT_ERROR_LOG_BUFFER = 5;
+const CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
+const CU_JIT_LOG_VERBOSE = 12;
+const JIT_LOG_BYTES = 64 * 1024;
+
 export class Module {
   private functions = new Map<string, Ptr>();
+  /** PTX modules: the driver JIT's wall time (ms) and informational log (per function: registers, spills). */
+  jitMs?: number;
+  jitLog?: string;
   private constructor(readonly handle: Ptr, readonly label: string) {}
   static load(image: Uint8Array, label: string): Module {
     call('cuModuleLoadData', outU64, image);
     return new Module(outU64[0], label);
+  }
+  /**
+   * Compile PTX text with the driver's JIT for the current context's device and load it. The JIT's error and
+   * info logs are captured (CU_JIT_ERROR_LOG_BUFFER / CU_JIT_INFO_LOG_BUFFER, verbose); a failure throws
+   * PtxJitError carrying the error log. Nothing is written to disk by this library (the driver's own JIT cache
+   * follows CUDA_CACHE_DISABLE / CUDA_CACHE_PATH).
+   */
+  static loadPtx(ptx: Uint8Array | string, label: string): Module {
+    const text = typeof ptx === 'string' ? new TextEncoder().encode(ptx) : ptx;
+    const image = new Uint8Array(text.byteLength + 1); // the driver reads PTX as a NUL-terminated string
+    image.set(text);
+    const errBuf: Ptr = koffi.alloc('uint8_t', JIT_LOG_BYTES);
+    const infoBuf: Ptr = koffi.alloc('uint8_t', JIT_LOG_BYTES);
+    try {
+      new Uint8Array(koffi.view(errBuf, 1))[0] = 0;
+      new Uint8Array(koffi.view(infoBuf, 1))[0] = 0;
+      const options = new Int32Array([
+        CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES, CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES, CU_JIT_LOG_VERBOSE, CU_JIT_WALL_TIME,
+      ]);
+      // void *optionValues[]: pointers, sizes and flags cast to pointer width; the sizes and the wall time come back in place.
+      const values = new BigUint64Array([errBuf, BigInt(JIT_LOG_BYTES), infoBuf, BigInt(JIT_LOG_BYTES), 1n, 0n]);
+      const module = new BigUint64Array(1);
+      const rc = getDriver().cuModuleLoadDataEx(module, image, options.length, options, values);
+      const readLog = (buf: Ptr, filled: bigint) => {
+        const n = Math.min(Number(filled & 0xffffffffn), JIT_LOG_BYTES);
+        const bytes = new Uint8Array(koffi.view(buf, JIT_LOG_BYTES).slice(0, n));
+        const end = bytes.indexOf(0);
+        return new TextDecoder().decode(end >= 0 ? bytes.subarray(0, end) : bytes);
+      };
+      const errLog = readLog(errBuf, values[1]);
+      const infoLog = readLog(infoBuf, values[3]);
+      if (rc !== 0) {
+        const [name, msg] = errorName(rc).split('\u0000');
+        throw new PtxJitError(label, rc, name, msg, errLog, infoLog);
+      }
+      const m = new Module(module[0], label);
+      m.jitMs = new Float32Array(values.buffer, 5 * 8, 1)[0];
+      m.jitLog = infoLog;
+      return m;
+    } finally {
+      koffi.free(errBuf);
+      koffi.free(infoBuf);
+    }
   }
   getFunction(name: string): Ptr {
     let f = this.functions.get(name);
