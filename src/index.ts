@@ -17,4 +17,5 @@ export {
   PagedKvCache, BlockAllocator, appendKv, appendKvPaged, OutOfBlocksError, UnknownSequenceError,
   type PagedKvCacheOptions, type PagedKvCacheStats, type AppendKvOptions,
 } from './kvcache/index.js';
-export { CudaError, CudaUnavailableError, UnsupportedDeviceError, UnsupportedDriverError, DisposedError } from './errors.js';
+export { CudaError, CudaUnavailableError, UnsupportedDeviceError, UnsupportedDriverError, DisposedError, PtxJitError } from './errors.js';
+export { selectKernels, type KernelSelection, type DeviceTraits, type SelectOptions } from './cuda/kernels.js';

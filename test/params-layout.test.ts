@@ -40,11 +40,11 @@ test('encoder writes each field at its offset', () => {
 });
 
 const skip = await gpuSkipReason();
-test('the cubins declare a parameter of the same size', { skip }, async () => {
-  const { getCudaContext, loadKernel } = await import('../src/cuda/context.js');
+test('the kernels (cubin or PTX, as selected here) declare a parameter of the same size', { skip }, async () => {
+  const { getCudaContext, loadKernel, portableArchs } = await import('../src/cuda/context.js');
   const { device } = getCudaContext();
-  const arch = device.info.computeCapability.major >= 9 ? ['sm_90'] : ['sm_80'];
-  for (const [file, entry] of [['mla_decode_generic', 'mla_decode_generic_bf16'], ['mla_combine', 'mla_combine_bf16']]) {
+  const arch = portableArchs(device); // empty when the portable kernels come from PTX here
+  for (const [file, entry] of [['mla_decode_generic', 'mla_decode_generic_bf16'], ['mla_decode_generic_small', 'mla_decode_generic_small_bf16'], ['mla_combine', 'mla_combine_bf16']]) {
     const k = loadKernel(file, arch, entry, ['bytes']);
     assert.deepEqual(k.paramSizes, [MLA_DECODE_PARAMS_BYTES], entry);
   }

@@ -1,9 +1,11 @@
 // The process-wide CUDA context of the library: one device, one stream that every operation of the
-// cuda backend is ordered on, and the loaded kernel modules (cubins from dist/kernels).
+// cuda backend is ordered on, and the loaded kernel modules (cubins, or PTX through the driver's JIT, from
+// dist/kernels; which one is decided by selectKernels() in kernels.ts).
 
 import { readFileSync, existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { UnsupportedDeviceError } from '../errors.js';
+import { fileURLToPath } from 'node:url';
+import { KERNEL_BUILDS, chooseBinary, selectKernels, selectOptionsFromEnv, type BinaryForm, type KernelSelection } from './kernels.js';
 import { CudaDevice, Kernel, Module, Stream, type ArgKind } from './runtime.js';
 
 export interface CudaContext {
@@ -21,15 +23,50 @@ export function getCudaContext(): CudaContext {
   return ctx;
 }
 
-/** Directory holding the cubins (dist/kernels next to dist/src). */
+/** Directory holding the cubins and PTX (dist/kernels next to dist/src). */
 export function kernelDir(): string {
   return process.env.FLASH_MLA_KERNEL_DIR ?? fileURLToPath(new URL('../../kernels/', import.meta.url));
+}
+
+const selections = new Map<string, KernelSelection>();
+
+/**
+ * The kernel choice for `dev` under the current environment (FLASH_MLA_FORCE_PTX, FLASH_MLA_DECODE_KERNEL,
+ * FLASH_MLA_NO_PDL), memoised per device and option values (it is asked on every launch). Modules already
+ * loaded stay loaded when the environment changes.
+ */
+export function kernelSelection(dev: CudaDevice): KernelSelection {
+  const opts = selectOptionsFromEnv();
+  const key = `${dev.info.ordinal}|${opts.forcePtx}|${opts.decodeKernel ?? ''}|${opts.noPdl}`;
+  let sel = selections.get(key);
+  if (!sel) {
+    sel = selectKernels(dev.info, opts);
+    selections.set(key, sel);
+  }
+  return sel;
 }
 
 const modules = new Map<string, Module>();
 const kernels = new Map<string, Kernel>();
 
-/** Path of a cubin for the current device: `<name>.sm_<cc>.cubin`, falling back to lower archs of the same major. */
+/** One loaded module: where it came from (for `info`, tests and error messages). */
+export interface LoadedModule {
+  file: string;
+  form: BinaryForm;
+  path: string;
+  /** Driver JIT wall time in ms (PTX only). */
+  jitMs?: number;
+  /** The driver JIT's informational log (PTX only): registers, spills per function. */
+  jitLog?: string;
+}
+const loaded: LoadedModule[] = [];
+
+/** Modules loaded so far in this process, in load order. */
+export function loadedModules(): readonly LoadedModule[] {
+  return loaded;
+}
+
+/** Path of a cubin for the current device: `<name>.<arch>.cubin` for the first of `archs` that exists. */
 export function cubinPath(name: string, archs: readonly string[]): string | null {
   for (const arch of archs) {
     const p = `${kernelDir()}${name}.${arch}.cubin`;
@@ -38,19 +75,46 @@ export function cubinPath(name: string, archs: readonly string[]): string | null
   return null;
 }
 
-/** Load (once) kernel `fn` from the cubin `file` built for one of `archs` (first match wins). */
+/**
+ * Load (once) kernel `fn` of kernel file `file`. Files of the shipped table (kernels.ts) take the binary the
+ * selection picks for this device: PTX → driver JIT (PtxJitError with the JIT log on failure), cubin → the first
+ * of `archs` present. Other files (test kernels) load the first of `archs` present.
+ */
 export function loadKernel(file: string, archs: readonly string[], fn: string, signature: readonly ArgKind[]): Kernel {
   const key = `${file}:${fn}`;
   let k = kernels.get(key);
   if (k) return k;
-  const path = cubinPath(file, archs);
-  if (!path) {
-    throw new Error(`kernel ${file} (${archs.join(' or ')}) is not built in ${kernelDir()}: run \`npm run build:kernels\` (needs nvcc)`);
+  const { device } = getCudaContext();
+  const build = KERNEL_BUILDS[file];
+  const choice = build ? chooseBinary(build, device.info, selectOptionsFromEnv()) : null;
+  let path: string | null;
+  let form: BinaryForm;
+  if (choice?.form === 'ptx') {
+    form = 'ptx';
+    path = `${kernelDir()}${choice.artifact}`;
+    if (!existsSync(path)) {
+      throw new Error(`kernel ${file}: ${choice.artifact} is not built in ${kernelDir()} (${choice.reason}): run \`npm run build:kernels\` (needs nvcc)`);
+    }
+  } else {
+    form = 'cubin';
+    path = cubinPath(file, archs);
+    if (!path) {
+      if (choice && choice.form === null) {
+        const { major, minor } = device.info.computeCapability;
+        throw new UnsupportedDeviceError(file, `compute capability ${major}.${minor} (${device.info.name})`, choice.reason);
+      }
+      throw new Error(`kernel ${file} (${archs.join(' or ') || 'no cubin arch for this device'}) is not built in ${kernelDir()}: run \`npm run build:kernels\` (needs nvcc)`);
+    }
   }
   let mod = modules.get(path);
   if (!mod) {
-    getCudaContext();
-    mod = Module.load(readFileSync(path), path);
+    if (form === 'ptx') {
+      mod = Module.loadPtx(readFileSync(path), `${file} (${choice!.arch} PTX, ${path})`);
+      loaded.push({ file, form, path, jitMs: mod.jitMs, jitLog: mod.jitLog });
+    } else {
+      mod = Module.load(readFileSync(path), path);
+      loaded.push({ file, form, path });
+    }
     modules.set(path, mod);
   }
   k = new Kernel(mod, fn, signature);
@@ -58,23 +122,25 @@ export function loadKernel(file: string, archs: readonly string[], fn: string, s
   return k;
 }
 
-/** cubin archs of the portable kernels (built for sm_80 and sm_90) that run on `dev`: SASS of one major. */
+/**
+ * cubin archs of the portable kernels (built for sm_80 and sm_90) that run on `dev`: SASS of one major. Empty when
+ * they come from PTX here (no cubin for this architecture, or FLASH_MLA_FORCE_PTX=1): loadKernel() then JITs.
+ */
 export function portableArchs(dev: CudaDevice): string[] {
-  const { major } = dev.info.computeCapability;
-  if (major === 9) return ['sm_90'];
-  if (major === 8) return ['sm_80'];
-  return [];
+  const b = kernelSelection(dev).support.find((s) => s.file === 'mla_combine')!;
+  return b.form === 'cubin' ? [b.arch!] : [];
 }
 
-/** Programmatic dependent launch between our kernels: needs sm_90; FLASH_MLA_NO_PDL=1 turns it off (debugging). */
+/** Programmatic dependent launch between our kernels: sm_90 cubins only (see kernels.ts); FLASH_MLA_NO_PDL=1 turns it off. */
 export function pdlEnabled(dev: CudaDevice): boolean {
-  return dev.info.computeCapability.major >= 9 && process.env.FLASH_MLA_NO_PDL !== '1';
+  return kernelSelection(dev).pdl;
 }
 
-/** Throw UnsupportedDeviceError unless a portable kernel has a cubin for this device. */
+/** Throw UnsupportedDeviceError unless the portable kernels (cubin or PTX) run on this device. */
 export function requirePortable(dev: CudaDevice, kernel: string): void {
-  if (portableArchs(dev).length === 0) {
+  const sel = kernelSelection(dev);
+  if (sel.portableForm === null) {
     const { major, minor } = dev.info.computeCapability;
-    throw new UnsupportedDeviceError(kernel, `compute capability ${major}.${minor} (${dev.info.name})`, 'compute capability 8.x or 9.0 (the cubins are built for sm_80 and sm_90)');
+    throw new UnsupportedDeviceError(kernel, `compute capability ${major}.${minor} (${dev.info.name})`, 'compute capability 8.0 or newer (sm_80/sm_90 cubins, compute_80 PTX for later GPUs)');
   }
 }

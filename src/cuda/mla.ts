@@ -7,13 +7,14 @@ import { scratchForCapture } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 import { UnsupportedDeviceError } from '../errors.js';
 import { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
-import { getCudaContext, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
+import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
+import { DECODE_KERNELS } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { encodeMlaDecodeParams, MLA_DECODE_PARAMS_BYTES } from './params.js';
 
-// Launch shapes, mirrored from kernels/mla_config.h.
-const GENERIC = { blockM: 64, threads: 256, sharedBytes: 155648 };
-const SM90_SMEM_BYTES = 231712;
+// Launch shapes, mirrored from kernels/mla_config.h (shared-memory sizes: DECODE_KERNELS in kernels.ts).
+const GENERIC = { blockM: 64, threads: 256 };
+const smemOf = (name: string) => DECODE_KERNELS.find((k) => k.name === name)!.sharedBytes;
 const COMBINE_ROWS_PER_CTA = 8;
 const COMBINE_THREADS = 256;
 const METADATA_THREADS = 32;
@@ -33,6 +34,7 @@ export function synchronize(): void {
   getCudaContext().stream.synchronize();
 }
 
+/** How to launch one decode kernel; whether it runs on a device is kernels.ts's selectKernels(). */
 interface DecodeKernelSpec {
   name: string;
   file: string;
@@ -40,8 +42,6 @@ interface DecodeKernelSpec {
   blockM: number;
   threads: number;
   sharedBytes: number;
-  archs: (dev: CudaDevice) => string[];
-  supported: (dev: CudaDevice) => boolean;
   /** Kernel arguments after the params struct (e.g. tensor maps). */
   extraArgs?: (a: MlaDecodeArgs) => Uint8Array[];
 }
@@ -76,9 +76,7 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
     entry: (dt) => `mla_decode_sm90_${dt}`,
     blockM: 64,
     threads: 256,
-    sharedBytes: SM90_SMEM_BYTES,
-    archs: () => ['sm_90a'],
-    supported: (dev) => dev.isHopper && dev.info.maxSharedMemoryPerBlockOptin >= SM90_SMEM_BYTES,
+    sharedBytes: smemOf('hopper'),
     extraArgs: (a) => [kCacheTensorMap(a.kCache)],
   },
   {
@@ -87,10 +85,16 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
     entry: (dt) => `mla_decode_generic_${dt}`,
     blockM: GENERIC.blockM,
     threads: GENERIC.threads,
-    sharedBytes: GENERIC.sharedBytes,
-    archs: portableArchs,
-    // sm_86/sm_89 parts have 99 KB of shared memory per block: too little for the 64-row tile
-    supported: (dev) => portableArchs(dev).length > 0 && dev.info.maxSharedMemoryPerBlockOptin >= GENERIC.sharedBytes,
+    sharedBytes: smemOf('generic'),
+  },
+  {
+    // 99 840 B of shared memory: the kernel of sm_86/sm_89/sm_120 parts (99 KB per block); runs anywhere generic does
+    name: 'generic-small',
+    file: 'mla_decode_generic_small',
+    entry: (dt) => `mla_decode_generic_small_${dt}`,
+    blockM: GENERIC.blockM,
+    threads: GENERIC.threads,
+    sharedBytes: smemOf('generic-small'),
   },
 ];
 
@@ -107,9 +111,9 @@ class CudaMlaBackend implements MlaBackend {
     return this.dev.info.smCount;
   }
 
+  /** Runnable decode kernels, best first (kernels.ts selectKernels(); FLASH_MLA_DECODE_KERNEL narrows it to one). */
   decodeKernels(): string[] {
-    const dev = this.dev;
-    return decodeKernelSpecs.filter((s) => s.supported(dev)).map((s) => s.name);
+    return [...kernelSelection(this.dev).decodeKernels];
   }
 
   mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor): void {
@@ -147,8 +151,20 @@ class CudaMlaBackend implements MlaBackend {
 
   mlaDecode(a: MlaDecodeArgs): void {
     const dev = this.dev;
-    const spec = decodeKernelSpecs.find((s) => s.name === (a.kernel ?? this.decodeKernels()[0]));
-    if (!spec) throw new RangeError(`kernel: no decode kernel can run on ${dev.info.name}`);
+    const sel = kernelSelection(dev);
+    const name = a.kernel ?? sel.decodeKernels[0];
+    const spec = decodeKernelSpecs.find((s) => s.name === name);
+    if (!spec) {
+      if (sel.problems.length) throw new RangeError(sel.problems.join('; '));
+      const { major, minor } = dev.info.computeCapability;
+      const why = sel.decode.map((d) => `${d.name}: ${d.reason}`).join('; ');
+      throw new UnsupportedDeviceError('decode', `compute capability ${major}.${minor} (${dev.info.name}), ${dev.info.maxSharedMemoryPerBlockOptin} B shared memory per block`, `a decode kernel that runs here (${why})`);
+    }
+    const choice = sel.decode.find((d) => d.name === spec.name)!;
+    if (!choice.runnable) {
+      const { major, minor } = dev.info.computeCapability;
+      throw new UnsupportedDeviceError(spec.name, `compute capability ${major}.${minor} (${dev.info.name})`, choice.reason);
+    }
     requireDevice(dev, spec.name, { minCcMajor: 8, sharedBytes: spec.sharedBytes });
     const dt = a.q.dtype as 'bf16' | 'fp16';
     const [b, sQ, hQ] = a.q.shape;
@@ -191,7 +207,8 @@ class CudaMlaBackend implements MlaBackend {
     );
     const stream = getCudaContext().stream;
     const extra = spec.extraArgs?.(a) ?? [];
-    const decode: Kernel = loadKernel(spec.file, spec.archs(dev), spec.entry(dt), ['bytes', ...extra.map(() => 'bytes' as const)]);
+    const cubinArchs = choice.binary.form === 'cubin' ? [choice.binary.arch!] : [];
+    const decode: Kernel = loadKernel(spec.file, cubinArchs, spec.entry(dt), ['bytes', ...extra.map(() => 'bytes' as const)]);
     decode.launch(
       { grid: [Math.ceil(qRows / spec.blockM), numSmParts, 1], block: [spec.threads, 1, 1], sharedMemBytes: spec.sharedBytes, stream, pdl: this.pdl },
       params,

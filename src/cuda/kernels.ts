@@ -1,0 +1,221 @@
+// Which kernel binaries ship in dist/kernels, and which of them a device runs: pure data and functions (no driver,
+// no file system), so the choice is unit-tested on fake devices (test/kernel-select.test.ts) and `flash-mla info`
+// can explain it.
+//
+// Rules:
+// - A cubin `sm_XY` runs on devices of compute capability X.y with y ≥ Y (SASS is compatible within a major);
+//   an arch-specific cubin `sm_XYa` only on X.Y exactly. The highest matching cubin wins.
+// - PTX `compute_XY` is compiled by the driver's JIT for any device of compute capability ≥ X.Y. It is used when no
+//   cubin matches (sm_100, sm_120, later GPUs), or for every kernel that has PTX when FLASH_MLA_FORCE_PTX=1.
+//   Nothing is cached on disk by us (the driver keeps its own JIT cache unless CUDA_CACHE_DISABLE=1).
+// - A decode kernel runs when its binary and the support kernels' (metadata, combine) resolve and its dynamic
+//   shared memory fits the device's opt-in limit per block. Preference: hopper, generic, generic-small.
+//   FLASH_MLA_DECODE_KERNEL=<name> (or `kernel: name` per call) picks one.
+// - PDL (programmatic dependent launch) needs sm_90 and kernels that execute griddepcontrol.wait: our sm_90 cubins
+//   do, the compute_80 PTX does not (the instruction does not exist on sm_80), so PDL is off whenever the portable
+//   kernels come from PTX.
+
+export type BinaryForm = 'cubin' | 'ptx';
+
+/** How one kernel file is built (mirrors the `// build:` line of kernels/<file>.cu; test/kernel-artifacts checks). */
+export interface KernelBuild {
+  readonly file: string;
+  /** cubin architectures, e.g. 'sm_80', 'sm_90a'. */
+  readonly cubins: readonly string[];
+  /** PTX virtual architecture shipped for the JIT, e.g. 'compute_80'; null: none. */
+  readonly ptx: string | null;
+  /** What it is, for `info`. */
+  readonly role: string;
+}
+
+const PORTABLE = { cubins: ['sm_80', 'sm_90'], ptx: 'compute_80' } as const;
+
+/** Every kernel file the library loads. */
+export const KERNEL_BUILDS: Readonly<Record<string, KernelBuild>> = {
+  mla_metadata: { file: 'mla_metadata', ...PORTABLE, role: 'tile scheduler' },
+  mla_combine: { file: 'mla_combine', ...PORTABLE, role: 'split combine' },
+  append_kv: { file: 'append_kv', ...PORTABLE, role: 'KV-cache append' },
+  mla_decode_generic: { file: 'mla_decode_generic', ...PORTABLE, role: "decode 'generic'" },
+  mla_decode_generic_small: { file: 'mla_decode_generic_small', ...PORTABLE, role: "decode 'generic-small'" },
+  mla_decode_sm90: { file: 'mla_decode_sm90', cubins: ['sm_90a'], ptx: null, role: "decode 'hopper'" },
+  tc_peak: { file: 'tc_peak', cubins: ['sm_90a'], ptx: null, role: 'bench tensor-core probe' },
+};
+
+/** Kernels every decode needs besides the decode kernel itself. */
+export const DECODE_SUPPORT_FILES = ['mla_metadata', 'mla_combine'] as const;
+
+export interface DecodeKernelInfo {
+  readonly name: string;
+  readonly file: string;
+  /** Dynamic shared memory per CTA (mirrors kernels/mla_config.h). */
+  readonly sharedBytes: number;
+  readonly summary: string;
+}
+
+/** Decode kernels in order of preference (mirrors kernels/mla_config.h for the shared-memory sizes). */
+export const DECODE_KERNELS: readonly DecodeKernelInfo[] = [
+  { name: 'hopper', file: 'mla_decode_sm90', sharedBytes: 231712, summary: 'TMA + wgmma, Hopper only' },
+  { name: 'generic', file: 'mla_decode_generic', sharedBytes: 155648, summary: 'mma.sync, 32-token K tiles' },
+  { name: 'generic-small', file: 'mla_decode_generic_small', sharedBytes: 99840, summary: 'mma.sync, 16-token K tiles, fits 99 KB parts' },
+];
+
+/** What the selection needs to know about a device (a subset of runtime.ts's DeviceInfo). */
+export interface DeviceTraits {
+  name: string;
+  computeCapability: { major: number; minor: number };
+  maxSharedMemoryPerBlockOptin: number;
+}
+
+export interface SelectOptions {
+  /** Use PTX for every kernel that ships it, ignoring cubins (FLASH_MLA_FORCE_PTX=1). */
+  forcePtx?: boolean;
+  /** Offer only this decode kernel (FLASH_MLA_DECODE_KERNEL). */
+  decodeKernel?: string;
+  /** PDL switched off (FLASH_MLA_NO_PDL=1). */
+  noPdl?: boolean;
+}
+
+/** The options the environment sets: FLASH_MLA_FORCE_PTX=1, FLASH_MLA_DECODE_KERNEL=name, FLASH_MLA_NO_PDL=1. */
+export function selectOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): SelectOptions {
+  const name = env.FLASH_MLA_DECODE_KERNEL?.trim();
+  return { forcePtx: env.FLASH_MLA_FORCE_PTX === '1', decodeKernel: name ? name : undefined, noPdl: env.FLASH_MLA_NO_PDL === '1' };
+}
+
+export interface BinaryChoice {
+  file: string;
+  /** null: nothing we ship runs on this device. */
+  form: BinaryForm | null;
+  /** 'sm_90', 'sm_90a', 'compute_80'; null with form null. */
+  arch: string | null;
+  /** File name in dist/kernels, e.g. 'mla_combine.sm_90.cubin'; null with form null. */
+  artifact: string | null;
+  /** One line: why this form. */
+  reason: string;
+}
+
+export interface DecodeChoice {
+  name: string;
+  file: string;
+  sharedBytes: number;
+  runnable: boolean;
+  binary: BinaryChoice;
+  /** One line: why it runs (with which binary) or why not. */
+  reason: string;
+}
+
+export interface KernelSelection {
+  device: DeviceTraits;
+  options: SelectOptions;
+  /** Every decode kernel, in preference order, with whether it runs here and why. */
+  decode: DecodeChoice[];
+  /** Names of the runnable decode kernels (first = default); what the backend's decodeKernels() returns. */
+  decodeKernels: string[];
+  /** metadata, combine, append_kv. */
+  support: BinaryChoice[];
+  /** The form the portable kernels (metadata, combine, append, generic*) take here; null: none runs. */
+  portableForm: BinaryForm | null;
+  /** Launch with programmatic dependent launch. */
+  pdl: boolean;
+  /** Problems with the options (an unknown FLASH_MLA_DECODE_KERNEL); empty when none. */
+  problems: string[];
+}
+
+const ccLabel = (d: DeviceTraits) => `${d.computeCapability.major}.${d.computeCapability.minor}`;
+const smOf = (d: DeviceTraits) => `sm_${d.computeCapability.major}${d.computeCapability.minor}`;
+
+function parseArch(arch: string): { major: number; minor: number; specific: boolean } {
+  const m = /^(?:sm|compute)_(\d+)(\d)(a|f)?$/.exec(arch);
+  if (!m) throw new RangeError(`kernel arch: expected sm_XY[a] or compute_XY, got '${arch}'`);
+  return { major: Number(m[1]), minor: Number(m[2]), specific: m[3] !== undefined };
+}
+
+/** Does a cubin built for `arch` run on `dev`? */
+export function cubinRuns(arch: string, dev: DeviceTraits): boolean {
+  const a = parseArch(arch);
+  const { major, minor } = dev.computeCapability;
+  return a.specific ? a.major === major && a.minor === minor : a.major === major && a.minor <= minor;
+}
+
+/** Can the driver JIT PTX of virtual architecture `arch` for `dev`? */
+export function ptxRuns(arch: string, dev: DeviceTraits): boolean {
+  const a = parseArch(arch);
+  const { major, minor } = dev.computeCapability;
+  return major > a.major || (major === a.major && minor >= a.minor);
+}
+
+/** Which binary of kernel file `file` runs on `dev`, and why. */
+export function chooseBinary(build: KernelBuild, dev: DeviceTraits, opts: SelectOptions = {}): BinaryChoice {
+  const file = build.file;
+  const cubin = [...build.cubins].filter((a) => cubinRuns(a, dev)).sort((x, y) => parseArch(y).minor - parseArch(x).minor)[0];
+  const ptxOk = build.ptx !== null && ptxRuns(build.ptx, dev);
+  const ptxChoice = (reason: string): BinaryChoice => ({ file, form: 'ptx', arch: build.ptx, artifact: `${file}.${build.ptx}.ptx`, reason });
+  if (opts.forcePtx && ptxOk) return ptxChoice(`FLASH_MLA_FORCE_PTX=1: ${build.ptx} PTX compiled by the driver JIT, cubins ignored`);
+  if (cubin) {
+    const exact = cubin.replace(/a$/, '') === smOf(dev);
+    const why = exact ? `built for ${smOf(dev)}` : `${cubin} code runs on compute capability ${parseArch(cubin).major}.x ≥ ${parseArch(cubin).major}.${parseArch(cubin).minor}`;
+    const forced = opts.forcePtx ? ' (FLASH_MLA_FORCE_PTX=1, but this kernel ships no PTX)' : '';
+    return { file, form: 'cubin', arch: cubin, artifact: `${file}.${cubin}.cubin`, reason: `${cubin} cubin: ${why}${forced}` };
+  }
+  if (ptxOk) return ptxChoice(`no cubin for ${smOf(dev)} (built: ${build.cubins.join(', ')}): ${build.ptx} PTX compiled by the driver JIT at first use`);
+  const none = build.ptx === null ? `only built for ${build.cubins.join(', ')}, no PTX` : `built for ${build.cubins.join(', ')} and ${build.ptx} PTX: needs compute capability ≥ ${parseArch(build.ptx).major}.${parseArch(build.ptx).minor}`;
+  return { file, form: null, arch: null, artifact: null, reason: `nothing runs on compute capability ${ccLabel(dev)}: ${none}` };
+}
+
+/** The whole choice for one device: decode kernels, support kernels, binary forms, PDL. Pure. */
+export function selectKernels(dev: DeviceTraits, opts: SelectOptions = {}): KernelSelection {
+  const support = (['mla_metadata', 'mla_combine', 'append_kv'] as const).map((f) => chooseBinary(KERNEL_BUILDS[f], dev, opts));
+  const supportMissing = support.filter((s) => (DECODE_SUPPORT_FILES as readonly string[]).includes(s.file) && s.form === null);
+  const problems: string[] = [];
+  const names = DECODE_KERNELS.map((k) => k.name);
+  if (opts.decodeKernel !== undefined && !names.includes(opts.decodeKernel)) {
+    problems.push(`FLASH_MLA_DECODE_KERNEL='${opts.decodeKernel}' is not a decode kernel (expected one of ${names.join(', ')})`);
+  }
+  const optin = dev.maxSharedMemoryPerBlockOptin;
+  const decode = DECODE_KERNELS.map((k): DecodeChoice => {
+    const binary = chooseBinary(KERNEL_BUILDS[k.file], dev, opts);
+    const base = { name: k.name, file: k.file, sharedBytes: k.sharedBytes, binary };
+    let why: string | null = null;
+    if (binary.form === null) why = binary.reason;
+    else if (opts.forcePtx && binary.form !== 'ptx') why = `FLASH_MLA_FORCE_PTX=1 and '${k.name}' ships no PTX (only ${KERNEL_BUILDS[k.file].cubins.join(', ')} cubins)`;
+    else if (supportMissing.length) why = `no binary of ${supportMissing.map((s) => s.file).join(', ')} runs here`;
+    else if (optin < k.sharedBytes) why = `needs ${k.sharedBytes} B of shared memory per block, the device allows ${optin} B`;
+    else if (opts.decodeKernel !== undefined && names.includes(opts.decodeKernel) && opts.decodeKernel !== k.name) why = `FLASH_MLA_DECODE_KERNEL=${opts.decodeKernel} selects another kernel`;
+    if (why !== null) return { ...base, runnable: false, reason: why };
+    const form = binary.form === 'ptx' ? `${binary.arch} PTX (driver JIT)` : `${binary.arch} cubin`;
+    return { ...base, runnable: true, reason: `${form}, ${k.sharedBytes} B shared memory of ${optin} B` };
+  });
+  if (opts.decodeKernel !== undefined && names.includes(opts.decodeKernel) && !decode.find((d) => d.name === opts.decodeKernel)!.runnable) {
+    problems.push(`FLASH_MLA_DECODE_KERNEL=${opts.decodeKernel} cannot run on ${dev.name}: ${decode.find((d) => d.name === opts.decodeKernel)!.reason}`);
+  }
+  const portable = support.map((s) => s.form);
+  const portableForm = portable.every((f) => f === 'cubin') ? 'cubin' : portable.every((f) => f === 'ptx') ? 'ptx' : null;
+  // PDL only when every kernel of the chain executes griddepcontrol.wait: sm_90+ cubins (the hopper cubin included).
+  const sm90Cubin = (b: BinaryChoice) => b.form === 'cubin' && parseArch(b.arch!).major >= 9;
+  const pdl = dev.computeCapability.major >= 9 && !opts.noPdl && support.every(sm90Cubin) && decode.every((d) => !d.runnable || sm90Cubin(d.binary));
+  return { device: dev, options: opts, decode, decodeKernels: decode.filter((d) => d.runnable).map((d) => d.name), support, portableForm, pdl, problems };
+}
+
+/** One line for each kernel of a selection: what `flash-mla info` prints. */
+export function describeSelection(sel: KernelSelection): string[] {
+  const out: string[] = [];
+  const forced: string[] = [];
+  if (sel.options.forcePtx) forced.push('FLASH_MLA_FORCE_PTX=1');
+  if (sel.options.decodeKernel !== undefined) forced.push(`FLASH_MLA_DECODE_KERNEL=${sel.options.decodeKernel}`);
+  if (sel.options.noPdl) forced.push('FLASH_MLA_NO_PDL=1');
+  if (forced.length) out.push(`forced by the environment: ${forced.join(', ')}`);
+  const def = sel.decodeKernels[0];
+  for (const d of sel.decode) {
+    out.push(`  ${d.runnable ? (d.name === def ? 'default' : 'runs   ') : 'no     '} ${d.name.padEnd(14)} ${d.reason}`);
+  }
+  out.push('support kernels:');
+  for (const s of sel.support) out.push(`  ${s.form === null ? 'no     ' : (s.form === 'ptx' ? 'ptx    ' : 'cubin  ')} ${s.file.padEnd(14)} ${s.reason}`);
+  out.push(`programmatic dependent launch: ${sel.pdl ? 'on' : 'off'}${sel.pdl ? '' : pdlOffReason(sel)}`);
+  for (const p of sel.problems) out.push(`problem: ${p}`);
+  return out;
+}
+
+function pdlOffReason(sel: KernelSelection): string {
+  if (sel.device.computeCapability.major < 9) return ' (needs sm_90)';
+  if (sel.options.noPdl) return ' (FLASH_MLA_NO_PDL=1)';
+  return ' (the compute_80 PTX has no griddepcontrol.wait: kernels from PTX are never launched early)';
+}
