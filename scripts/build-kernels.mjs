@@ -5,8 +5,8 @@
 //   // build: archs=sm_80,sm_90 ptx=compute_80 hot
 // `archs` lists cubin targets (sm_90a means -gencode arch=compute_90a,code=sm_90a); `ptx` (optional) ships that
 // virtual architecture's PTX for the driver to JIT on GPUs with no cubin of ours (sm_100, sm_120, later ones).
-// Every PTX is also assembled here, for each of JIT_CHECK_ARCHS, into a throw-away cubin: the check that it
-// compiles for those GPUs (and, for `hot` kernels, without spills) before anyone runs it there.
+// Every PTX is also assembled here, for each of JIT_CHECK_ARCHS (sm_90, sm_100, sm_120), into a throw-away cubin:
+// the check that it compiles for those GPUs (and, for `hot` kernels, without spills) before anyone runs it there.
 // `hot` makes register spills, stack frames or local memory a build failure.
 // Without nvcc it says so and exits 0 (the cpu backend needs no kernels); FLASH_MLA_REQUIRE_NVCC=1 makes
 // that an error. Up-to-date outputs (newer than the .cu, every header in kernels/ and this script) are not rebuilt.
@@ -20,8 +20,11 @@ import { cpus, tmpdir } from 'node:os';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const srcDir = join(root, 'kernels');
 const outDir = join(root, 'dist', 'kernels');
-/** GPUs the shipped PTX is test-assembled for (the README's compatibility table promises these run it by JIT). */
-const JIT_CHECK_ARCHS = ['sm_100', 'sm_120'];
+/**
+ * GPUs the shipped PTX is test-assembled for: those the README's compatibility table promises run it by JIT
+ * (sm_100, sm_120), and sm_90, where the GPU suite runs it with FLASH_MLA_FORCE_PTX=1.
+ */
+const JIT_CHECK_ARCHS = ['sm_90', 'sm_100', 'sm_120'];
 
 function findNvcc() {
   const candidates = [process.env.NVCC, 'nvcc', '/usr/local/cuda/bin/nvcc'].filter(Boolean);
