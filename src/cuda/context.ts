@@ -5,7 +5,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { UnsupportedDeviceError } from '../errors.js';
 import { fileURLToPath } from 'node:url';
-import { KERNEL_BUILDS, chooseBinary, selectKernels, selectOptionsFromEnv, type BinaryForm, type KernelSelection } from './kernels.js';
+import { KERNEL_BUILDS, chooseBinary, selectKernels, selectOptionsFromEnv, type BinaryForm, type KernelSelection, type SelectOptions } from './kernels.js';
 import { CudaDevice, Kernel, Module, Stream, type ArgKind } from './runtime.js';
 
 export interface CudaContext {
@@ -28,20 +28,24 @@ export function kernelDir(): string {
   return process.env.FLASH_MLA_KERNEL_DIR ?? fileURLToPath(new URL('../../kernels/', import.meta.url));
 }
 
-const selections = new Map<string, KernelSelection>();
+let envOptions: SelectOptions | null = null;
+const selections = new Map<number, KernelSelection>();
+
+/** FLASH_MLA_FORCE_PTX, FLASH_MLA_DECODE_KERNEL and FLASH_MLA_NO_PDL, read once per process (at the first kernel choice). */
+function envSelectOptions(): SelectOptions {
+  return (envOptions ??= selectOptionsFromEnv());
+}
 
 /**
- * The kernel choice for `dev` under the current environment (FLASH_MLA_FORCE_PTX, FLASH_MLA_DECODE_KERNEL,
- * FLASH_MLA_NO_PDL), memoised per device and option values (it is asked on every launch). Modules already
- * loaded stay loaded when the environment changes.
+ * The kernel choice for `dev` under the environment's options (FLASH_MLA_FORCE_PTX, FLASH_MLA_DECODE_KERNEL,
+ * FLASH_MLA_NO_PDL: read once per process, since loaded modules stay loaded), memoised per device: it is asked on
+ * every launch.
  */
 export function kernelSelection(dev: CudaDevice): KernelSelection {
-  const opts = selectOptionsFromEnv();
-  const key = `${dev.info.ordinal}|${opts.forcePtx}|${opts.decodeKernel ?? ''}|${opts.noPdl}`;
-  let sel = selections.get(key);
+  let sel = selections.get(dev.info.ordinal);
   if (!sel) {
-    sel = selectKernels(dev.info, opts);
-    selections.set(key, sel);
+    sel = selectKernels(dev.info, envSelectOptions());
+    selections.set(dev.info.ordinal, sel);
   }
   return sel;
 }
@@ -86,7 +90,7 @@ export function loadKernel(file: string, archs: readonly string[], fn: string, s
   if (k) return k;
   const { device } = getCudaContext();
   const build = KERNEL_BUILDS[file];
-  const choice = build ? chooseBinary(build, device.info, selectOptionsFromEnv()) : null;
+  const choice = build ? chooseBinary(build, device.info, envSelectOptions()) : null;
   let path: string | null;
   let form: BinaryForm;
   if (choice?.form === 'ptx') {
