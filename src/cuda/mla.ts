@@ -1,7 +1,7 @@
 // The cuda backend: metadata kernel → split-KV decode kernel → combine kernel, chained on one stream
 // with programmatic dependent launch (PDL) where the GPU supports it (sm_90).
 
-import type { MlaBackend, MlaDecodeArgs } from '../backend.js';
+import type { AppendKvFp8Args, DecodeFeatures, KvFormat, MlaBackend, MlaDecodeArgs } from '../backend.js';
 import { registerBackend } from '../backend.js';
 import { scratchForCapture } from '../graph.js';
 import type { Tensor } from '../tensor.js';
@@ -10,6 +10,7 @@ import { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { getCudaContext, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { encodeMlaDecodeParams, MLA_DECODE_PARAMS_BYTES } from './params.js';
+import { cudaCheckDecode, cudaCheckKvFormat } from './features.js';
 
 // Launch shapes, mirrored from kernels/mla_config.h.
 const GENERIC = { blockM: 64, threads: 256, sharedBytes: 155648 };
@@ -145,8 +146,28 @@ class CudaMlaBackend implements MlaBackend {
     return this.workspace.ptr;
   }
 
+  checkDecode(f: DecodeFeatures): void {
+    cudaCheckDecode(f);
+  }
+
+  checkKvFormat(format: KvFormat, argument: string): void {
+    cudaCheckKvFormat(format, argument);
+  }
+
+  appendKvFp8(a: AppendKvFp8Args): void {
+    cudaCheckKvFormat('fp8', 'kCache');
+    throw new Error(`appendKvFp8: no cuda kernel (cache ${a.kCache})`); // unreachable while the check refuses fp8
+  }
+
   mlaDecode(a: MlaDecodeArgs): void {
     const dev = this.dev;
+    const [, , hQ0, headDim] = a.q.shape;
+    cudaCheckDecode({
+      dtype: a.q.dtype as 'bf16' | 'fp16', hQ: hQ0, hKv: a.isFp8KvCache ? 1 : a.kCache.shape[2], headDim, pageSize: a.kCache.shape[1],
+      fp8: a.isFp8KvCache, sparse: a.indices !== null, topk: a.indices?.shape[2] ?? 0, topkLength: a.topkLength !== null, attnSink: a.attnSink !== null,
+    });
+    const blockTable = a.blockTable!; // dense decode: both present (validated)
+    const cacheSeqlens = a.cacheSeqlens!;
     const spec = decodeKernelSpecs.find((s) => s.name === (a.kernel ?? this.decodeKernels()[0]));
     if (!spec) throw new RangeError(`kernel: no decode kernel can run on ${dev.info.name}`);
     requireDevice(dev, spec.name, { minCcMajor: 8, sharedBytes: spec.sharedBytes });
@@ -163,8 +184,8 @@ class CudaMlaBackend implements MlaBackend {
       {
         q: a.q.ptr,
         k_cache: a.kCache.ptr,
-        block_table: a.blockTable.ptr,
-        cache_seqlens: a.cacheSeqlens.ptr,
+        block_table: blockTable.ptr,
+        cache_seqlens: cacheSeqlens.ptr,
         tile_scheduler_metadata: a.tileSchedulerMetadata.ptr,
         num_splits: a.numSplits.ptr,
         out: a.out.ptr,
@@ -181,8 +202,8 @@ class CudaMlaBackend implements MlaBackend {
         h_q: hQ,
         q_rows: qRows,
         num_sm_parts: numSmParts,
-        block_table_stride: a.blockTable.strides[0],
-        max_blocks_per_seq: a.blockTable.shape[1],
+        block_table_stride: blockTable.strides[0],
+        max_blocks_per_seq: blockTable.shape[1],
         causal: a.causal ? 1 : 0,
         scale_softmax: a.softmaxScale,
         scale_softmax_log2: a.softmaxScale * Math.LOG2E,
