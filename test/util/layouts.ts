@@ -1,0 +1,142 @@
+// Random decode problems for the layouts beyond FlashMLA 9edee0c's (h_kv ≥ 1, d_qk 512, the FP8 cache, sparse
+// top-k indices) and a float64 reference that reads every key by its own arithmetic: 16-bit values by their
+// bit fields, FP8 rows through test/util/fp8-ref.ts, keys through the block table or the indices directly.
+
+import { Tensor } from '../../src/index.js';
+import { rng } from './problem.js';
+import { refDequantizeRow, refHalfValue, refQuantizeRow } from './fp8-ref.js';
+
+/** Random 16-bit patterns: random sign and mantissa, exponent in [top − 5, top] with 2^top ≈ scale / 2. */
+export function randomHalfBits(dtype: 'bf16' | 'fp16', n: number, r: () => number, scale = 0.25, out = new Uint16Array(n), offset = 0): Uint16Array {
+  const mantBits = dtype === 'bf16' ? 7 : 10;
+  const bias = dtype === 'bf16' ? 127 : 15;
+  const top = bias + Math.floor(Math.log2(scale)) - 1;
+  for (let i = 0; i < n; i++) {
+    const x = (r() * 2 ** 32) >>> 0;
+    out[offset + i] = ((x >>> 31) << 15) | ((top - ((x >>> 20) % 6)) << mantBits) | (x & ((1 << mantBits) - 1));
+  }
+  return out;
+}
+
+export const NAN_BITS = { bf16: 0x7fc0, fp16: 0x7e00 } as const;
+
+export interface DenseSpec {
+  b: number;
+  sQ: number;
+  hQ: number;
+  /** KV heads (native caches); the FP8 cache has one. */
+  hKv: number;
+  /** d_qk: 576 or 512 (FP8: 576). */
+  d: number;
+  seqlens: number[];
+  dtype: 'bf16' | 'fp16';
+  fp8: boolean;
+  seed: number;
+  /** Magnitude of q and K values (default 0.25). */
+  scale?: number;
+}
+
+export interface DenseProblem {
+  spec: DenseSpec;
+  qBits: Uint16Array;
+  /** Native cache [numBlocks, 64, hKv, d] bits (NaN where unused); for FP8, the 16-bit rows that were quantized. */
+  kBits: Uint16Array;
+  /** FP8 cache [numBlocks, 64, 1, 656] bytes (0xff = NaN everywhere unused), or null. */
+  kBytes: Uint8Array | null;
+  table: Int32Array;
+  numBlocks: number;
+  maxBlocksPerSeq: number;
+}
+
+/** Pages shuffled, unused pages and tails NaN, block-table entries past each request a huge garbage index. */
+export function makeDenseProblem(spec: DenseSpec): DenseProblem {
+  const r = rng(spec.seed);
+  const { b, sQ, hQ, d, seqlens, dtype, fp8 } = spec;
+  const hKv = fp8 ? 1 : spec.hKv;
+  const used = seqlens.map((s) => Math.ceil(s / 64));
+  const maxBlocksPerSeq = Math.max(1, ...used) + 1;
+  const numBlocks = used.reduce((a, x) => a + x, 0) + 2;
+  const perm = Array.from({ length: numBlocks }, (_, i) => i);
+  for (let i = perm.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
+  const rowElems = hKv * d;
+  const kBits = new Uint16Array(numBlocks * 64 * rowElems).fill(NAN_BITS[dtype]);
+  const kBytes = fp8 ? new Uint8Array(numBlocks * 64 * 656).fill(0xff) : null;
+  const table = new Int32Array(b * maxBlocksPerSeq).fill(2147480000);
+  let next = 0;
+  for (let i = 0; i < b; i++) {
+    for (let j = 0; j < used[i]; j++) {
+      const block = perm[next++];
+      table[i * maxBlocksPerSeq + j] = block;
+      const tokens = Math.min(64, seqlens[i] - j * 64);
+      randomHalfBits(dtype, tokens * rowElems, r, spec.scale, kBits, block * 64 * rowElems);
+      if (kBytes) {
+        for (let t = 0; t < tokens; t++) {
+          const o = (block * 64 + t) * 576;
+          kBytes.set(refQuantizeRow(dtype, kBits.subarray(o, o + 512), kBits.subarray(o + 512, o + 576)), (block * 64 + t) * 656);
+        }
+      }
+    }
+  }
+  const qBits = randomHalfBits(dtype, b * sQ * hQ * d, r, spec.scale);
+  return { spec: { ...spec, hKv }, qBits, kBits, kBytes, table, numBlocks, maxBlocksPerSeq };
+}
+
+export function denseTensors(p: DenseProblem): { q: Tensor; kCache: Tensor; blockTable: Tensor; cacheSeqlens: Tensor } {
+  const { b, sQ, hQ, hKv, d, dtype } = p.spec;
+  return {
+    q: Tensor.from(p.qBits, [b, sQ, hQ, d], { dtype }),
+    kCache: p.kBytes ? Tensor.from(p.kBytes, [p.numBlocks, 64, 1, 656], { dtype: 'uint8' }) : Tensor.from(p.kBits, [p.numBlocks, 64, hKv, d], { dtype }),
+    blockTable: Tensor.from(p.table, [b, p.maxBlocksPerSeq]),
+    cacheSeqlens: Tensor.from(Int32Array.from(p.spec.seqlens), [b]),
+  };
+}
+
+/** Softmax attention of one query row over key rows (d channels each, V = the first 512), float64. */
+export function attend(qRow: Float64Array, keys: Float64Array[], scale: number): { out: Float64Array; lse: number } {
+  const out = new Float64Array(512);
+  if (keys.length === 0) return { out, lse: Infinity };
+  const logits = keys.map((k) => {
+    let dot = 0;
+    for (let c = 0; c < qRow.length; c++) dot += qRow[c] * k[c];
+    return dot * scale;
+  });
+  const m = Math.max(...logits);
+  const w = logits.map((x) => Math.exp(x - m));
+  const sum = w.reduce((a, x) => a + x, 0);
+  keys.forEach((k, t) => {
+    for (let c = 0; c < 512; c++) out[c] += (w[t] / sum) * k[c];
+  });
+  return { out, lse: m + Math.log(sum) };
+}
+
+/** Reference out [b, s_q, h_q, 512] / lse [b, h_q, s_q] of a dense problem: query head h reads KV head ⌊h / (h_q / h_kv)⌋. */
+export function denseReference(p: DenseProblem, causal: boolean, softmaxScale?: number): { out: Float64Array; lse: Float64Array } {
+  const { b, sQ, hQ, hKv, d, dtype, seqlens } = p.spec;
+  const scale = softmaxScale ?? 1 / Math.sqrt(d);
+  const out = new Float64Array(b * sQ * hQ * 512);
+  const lse = new Float64Array(b * hQ * sQ);
+  for (let i = 0; i < b; i++) {
+    const keyRow = (t: number, kh: number): Float64Array => {
+      const slot = p.table[i * p.maxBlocksPerSeq + Math.floor(t / 64)] * 64 + (t % 64);
+      if (p.kBytes) return refDequantizeRow(p.kBytes, slot * 656, dtype);
+      const o = (slot * hKv + kh) * d;
+      return Float64Array.from(p.kBits.subarray(o, o + d), (x) => refHalfValue(dtype, x));
+    };
+    const keys = Array.from({ length: hKv }, (_, kh) => Array.from({ length: seqlens[i] }, (_, t) => keyRow(t, kh)));
+    for (let s = 0; s < sQ; s++) {
+      const visible = causal ? seqlens[i] - (sQ - 1 - s) : seqlens[i];
+      for (let h = 0; h < hQ; h++) {
+        const qo = ((i * sQ + s) * hQ + h) * d;
+        const qRow = Float64Array.from(p.qBits.subarray(qo, qo + d), (x) => refHalfValue(dtype, x));
+        const kh = Math.floor(h / (hQ / hKv));
+        const r = attend(qRow, keys[kh].slice(0, Math.max(visible, 0)), scale);
+        out.set(r.out, ((i * sQ + s) * hQ + h) * 512);
+        lse[(i * hQ + h) * sQ + s] = r.lse;
+      }
+    }
+  }
+  return { out, lse };
+}
