@@ -140,3 +140,133 @@ export function denseReference(p: DenseProblem, causal: boolean, softmaxScale?: 
   }
   return { out, lse };
 }
+
+export interface SparseSpec {
+  b: number;
+  sQ: number;
+  hQ: number;
+  topk: number;
+  /** Tokens per page of the FP8 cache (any ≥ 1 for sparse decode). */
+  pageSize: number;
+  numPages: number;
+  dtype: 'bf16' | 'fp16';
+  seed: number;
+  /** Fraction of index slots that attend nothing: −1, other negatives, ≥ the cache's token count. */
+  invalidFraction?: number;
+  /** Give topkLength [b] (random in [0, topk], both ends included). */
+  topkLength?: boolean;
+  /** Give attnSink [h_q] (random, some ±inf). */
+  sink?: boolean;
+  /** (request, query token) pairs whose indices are all invalid. */
+  allInvalid?: [number, number][];
+  /** Let a valid index repeat within a row (attended once per occurrence). */
+  duplicates?: boolean;
+  scale?: number;
+}
+
+export interface SparseProblem {
+  spec: SparseSpec;
+  qBits: Uint16Array;
+  /** FP8 cache bytes, pages of pageStride bytes (one spare token per page, as FlashMLA's tests allocate). */
+  kBytes: Uint8Array;
+  pageStride: number;
+  indices: Int32Array;
+  topkLength: Int32Array | null;
+  sink: Float32Array | null;
+  /** numPages · pageSize: indices ≥ this attend nothing. */
+  capacity: number;
+}
+
+/**
+ * Every cache row that no counted valid index names (including rows named only past topkLength) holds NaN
+ * (0xff bytes: NaN codes, NaN scales, NaN RoPE), so reading one poisons the result.
+ */
+export function makeSparseProblem(spec: SparseSpec): SparseProblem {
+  const r = rng(spec.seed);
+  const { b, sQ, hQ, topk, pageSize, numPages, dtype } = spec;
+  const capacity = numPages * pageSize;
+  const pageStride = (pageSize + 1) * 656;
+  const kBytes = new Uint8Array(numPages * pageStride).fill(0xff);
+  const invalidFraction = spec.invalidFraction ?? 0.2;
+  const invalidValues = [-1, -1, -1, -2, -2147483648, capacity, capacity + 7, 2147483647];
+  const indices = new Int32Array(b * sQ * topk);
+  const topkLength = spec.topkLength ? Int32Array.from({ length: b }, (_, i) => (i === 0 ? 0 : i === 1 ? topk : Math.floor(r() * (topk + 1)))) : null;
+  const written = new Set<number>();
+  for (let i = 0; i < b; i++) {
+    for (let s = 0; s < sQ; s++) {
+      const row = indices.subarray((i * sQ + s) * topk, (i * sQ + s + 1) * topk);
+      const dead = spec.allInvalid?.some(([a, c]) => a === i && c === s) ?? false;
+      // distinct valid tokens (a partial shuffle), or repeats of a few when duplicates are asked for
+      const pool = Array.from({ length: capacity }, (_, t) => t);
+      for (let k = 0; k < topk; k++) {
+        if (dead || r() < invalidFraction) {
+          row[k] = invalidValues[Math.floor(r() * invalidValues.length)];
+          continue;
+        }
+        if (spec.duplicates && k > 0 && row[k - 1] >= 0 && row[k - 1] < capacity && r() < 0.3) {
+          row[k] = row[k - 1];
+        } else {
+          const j = k + Math.floor(r() * (capacity - k));
+          [pool[k], pool[j]] = [pool[j], pool[k]];
+          row[k] = pool[k];
+        }
+        if (topkLength === null || k < topkLength[i]) written.add(row[k]);
+      }
+    }
+  }
+  for (const slot of written) {
+    const bits = randomHalfBits(dtype, 576, r, spec.scale);
+    kBytes.set(refQuantizeRow(dtype, bits.subarray(0, 512), bits.subarray(512)), Math.floor(slot / pageSize) * pageStride + (slot % pageSize) * 656);
+  }
+  const qBits = randomHalfBits(dtype, b * sQ * hQ * 576, r, spec.scale);
+  const sink = spec.sink ? Float32Array.from({ length: hQ }, (_, h) => (h % 5 === 1 ? Infinity : h % 5 === 3 ? -Infinity : -3 + 8 * r())) : null;
+  return { spec, qBits, kBytes, pageStride, indices, topkLength, sink, capacity };
+}
+
+export function sparseTensors(p: SparseProblem): { q: Tensor; kCache: Tensor; indices: Tensor; topkLength: Tensor | null; attnSink: Tensor | null } {
+  const { b, sQ, hQ, topk, pageSize, numPages, dtype } = p.spec;
+  const storage = Tensor.from(p.kBytes, [p.kBytes.length], { dtype: 'uint8' });
+  return {
+    q: Tensor.from(p.qBits, [b, sQ, hQ, 576], { dtype }),
+    kCache: storage.view([numPages, pageSize, 1, 656], [p.pageStride, 656, 656, 1]),
+    indices: Tensor.from(p.indices, [b, sQ, topk]),
+    topkLength: p.topkLength ? Tensor.from(p.topkLength, [b]) : null,
+    attnSink: p.sink ? Tensor.from(p.sink, [hQ], { dtype: 'fp32' }) : null,
+  };
+}
+
+/**
+ * Reference rows of a sparse problem (all heads, or the `heads` given): query token s of request i attends the
+ * tokens indices[i][s][k] for k < topkLength[i] with 0 ≤ index < capacity, each occurrence once; a sink scales
+ * out by 1 / (1 + exp(sink − lse)); rows with nothing valid: out 0, lse +inf.
+ */
+export function sparseReference(p: SparseProblem, softmaxScale: number, heads?: number[]): { rows: { i: number; s: number; h: number }[]; out: Float64Array; lse: Float64Array } {
+  const { b, sQ, hQ, topk, pageSize, dtype } = p.spec;
+  const hs = heads ?? Array.from({ length: hQ }, (_, h) => h);
+  const rows: { i: number; s: number; h: number }[] = [];
+  const outs: number[] = [];
+  const lses: number[] = [];
+  for (let i = 0; i < b; i++) {
+    const limit = p.topkLength ? p.topkLength[i] : topk;
+    for (let s = 0; s < sQ; s++) {
+      const keys: Float64Array[] = [];
+      for (let k = 0; k < limit; k++) {
+        const idx = p.indices[(i * sQ + s) * topk + k];
+        if (idx >= 0 && idx < p.capacity) keys.push(refDequantizeRow(p.kBytes, Math.floor(idx / pageSize) * p.pageStride + (idx % pageSize) * 656, dtype));
+      }
+      for (const h of hs) {
+        const qo = ((i * sQ + s) * hQ + h) * 576;
+        const qRow = Float64Array.from(p.qBits.subarray(qo, qo + 576), (x) => refHalfValue(dtype, x));
+        const r = attend(qRow, keys, softmaxScale);
+        if (p.sink && keys.length > 0) {
+          const f = 1 / (1 + Math.exp(p.sink[h] - r.lse));
+          for (let c = 0; c < 512; c++) r.out[c] *= f;
+        }
+        rows.push({ i, s, h });
+        outs.push(...r.out);
+        lses.push(r.lse);
+      }
+    }
+  }
+  return { rows, out: Float64Array.from(outs), lse: Float64Array.from(lses) };
+}
