@@ -270,3 +270,37 @@ export function sparseReference(p: SparseProblem, softmaxScale: number, heads?: 
   }
   return { rows, out: Float64Array.from(outs), lse: Float64Array.from(lses) };
 }
+
+/**
+ * FlashMLA's check (tests/kernelkit/compare.py at 9241ae3): ±inf/NaN positions must match; every other element
+ * passes when |got − ref| ≤ absTol or |got − ref| / (|ref| + 1e-6) ≤ relTol; and cos diff
+ * 1 − 2Σ(g·r) / Σ(g² + r²) ≤ cosTol (0 when Σr² < 1e-12). Returns a message, or null when it passes.
+ */
+export function flashMlaClose(name: string, got: ArrayLike<number>, ref: ArrayLike<number>, tol: { abs: number; rel: number; cos: number }): string | null {
+  if (got.length !== ref.length) return `${name}: length ${got.length} vs reference ${ref.length}`;
+  let sgr = 0;
+  let sum = 0;
+  let srr = 0;
+  for (let i = 0; i < got.length; i++) {
+    const g = got[i];
+    const r = ref[i];
+    if (!Number.isFinite(g) || !Number.isFinite(r)) {
+      if (!Object.is(g, r) && !(Number.isNaN(g) && Number.isNaN(r))) return `${name}[${i}]: got ${g}, reference ${r} (inf/NaN positions differ)`;
+      continue;
+    }
+    const err = Math.abs(g - r);
+    if (err > tol.abs && err / (Math.abs(r) + 1e-6) > tol.rel) return `${name}[${i}]: got ${g}, reference ${r}: |err| ${err.toExponential(2)} > abs ${tol.abs} and rel ${(err / (Math.abs(r) + 1e-6)).toExponential(2)} > ${tol.rel}`;
+    sgr += g * r;
+    sum += g * g + r * r;
+    srr += r * r;
+  }
+  const cos = srr < 1e-12 ? 0 : 1 - (2 * sgr) / sum;
+  return cos > tol.cos ? `${name}: cos diff ${cos.toExponential(2)} > ${tol.cos}` : null;
+}
+
+/** FlashMLA's tolerances (flashmla-head.md): dense and sparse decode. */
+export const FLASHMLA_TOL = {
+  denseOut: { abs: 8e-4, rel: 2.01 / 128, cos: 5e-6 },
+  sparseOut: { abs: 1e-3, rel: 2.01 / 128, cos: 5e-6 },
+  lse: { abs: 1e-6, rel: 8.01 / 65536, cos: 1e-7 },
+} as const;
