@@ -1,7 +1,7 @@
 // The cuda backend: metadata kernel → split-KV decode kernel → combine kernel, chained on one stream
 // with programmatic dependent launch (PDL) where the GPU supports it (sm_90).
 
-import type { AppendKvFp8Args, DecodeFeatures, KvFormat, MlaBackend, MlaDecodeArgs } from '../backend.js';
+import type { DecodeFeatures, KvFormat, MlaBackend, MlaDecodeArgs } from '../backend.js';
 import { registerBackend } from '../backend.js';
 import { scratchForCapture } from '../graph.js';
 import type { Tensor } from '../tensor.js';
@@ -154,9 +154,10 @@ class CudaMlaBackend implements MlaBackend {
     cudaCheckKvFormat(format, argument);
   }
 
-  appendKvFp8(a: AppendKvFp8Args): void {
+  appendKvFp8(): void {
     cudaCheckKvFormat('fp8', 'kCache');
-    throw new Error(`appendKvFp8: no cuda kernel (cache ${a.kCache})`); // unreachable while the check refuses fp8
+    // CUDA_FEATURES.fp8KvCache switched on without a kernel behind it: refuse rather than write garbage
+    throw new Error('appendKvFp8: CUDA_FEATURES.fp8KvCache is on but no cuda FP8 append kernel is wired (src/cuda/mla.ts)');
   }
 
   mlaDecode(a: MlaDecodeArgs): void {
@@ -166,6 +167,10 @@ class CudaMlaBackend implements MlaBackend {
       dtype: a.q.dtype as 'bf16' | 'fp16', hQ: hQ0, hKv: a.isFp8KvCache ? 1 : a.kCache.shape[2], headDim, pageSize: a.kCache.shape[1],
       fp8: a.isFp8KvCache, sparse: a.indices !== null, topk: a.indices?.shape[2] ?? 0, topkLength: a.topkLength !== null, attnSink: a.attnSink !== null,
     });
+    if (a.isFp8KvCache || a.indices || a.kCache.shape[2] !== 1 || headDim !== HEAD_DIM_K) {
+      // a CUDA_FEATURES flag switched on without its kernel: the kernels below read bf16/fp16 [.., 64, 1, 576] only
+      throw new Error('mlaDecode: a CUDA_FEATURES flag is on but no cuda kernel for this layout is wired (src/cuda/mla.ts)');
+    }
     const blockTable = a.blockTable!; // dense decode: both present (validated)
     const cacheSeqlens = a.cacheSeqlens!;
     const spec = decodeKernelSpecs.find((s) => s.name === (a.kernel ?? this.decodeKernels()[0]));
