@@ -6,8 +6,10 @@ import type { Tensor, BackendName } from './tensor.js';
 export interface MlaDecodeArgs {
   q: Tensor;
   kCache: Tensor;
-  blockTable: Tensor;
-  cacheSeqlens: Tensor;
+  /** Dense decode: [b, maxBlocksPerSeq] int32. null for sparse decode (indices address the cache directly). */
+  blockTable: Tensor | null;
+  /** Dense decode: [b] int32. null for sparse decode. */
+  cacheSeqlens: Tensor | null;
   tileSchedulerMetadata: Tensor;
   numSplits: Tensor;
   out: Tensor;
@@ -16,7 +18,48 @@ export interface MlaDecodeArgs {
   causal: boolean;
   /** Decode kernel to use (cuda backend); undefined = the best one for the device. */
   kernel?: string;
+  /** kCache holds the FP8 layout: uint8 [numPages, pageSize, 1, 656] (see src/kvcache/fp8.ts). */
+  isFp8KvCache: boolean;
+  /** Sparse decode: int32 [b, s_q, topk], token slot page · pageSize + row; < 0 or past the cache = none. */
+  indices: Tensor | null;
+  /** Sparse decode: int32 [b], only the first topkLength[i] indices of request i count. */
+  topkLength: Tensor | null;
+  /** Sparse decode: fp32 [h_q]; out ← out / (1 + exp(sink − lse)), lse unchanged. */
+  attnSink: Tensor | null;
 }
+
+/** What a decode asks of a backend, from shapes alone (checked before anything is allocated or read back). */
+export interface DecodeFeatures {
+  dtype: 'bf16' | 'fp16';
+  /** Query heads and KV heads (h_q a multiple of h_kv). */
+  hQ: number;
+  hKv: number;
+  /** d_qk: 576 or 512. */
+  headDim: number;
+  /** Tokens per page of kCache. */
+  pageSize: number;
+  /** FP8 cache (isFp8KvCache). */
+  fp8: boolean;
+  /** Sparse decode (indices given); topk = indices.shape[2]. */
+  sparse: boolean;
+  topk: number;
+  topkLength: boolean;
+  attnSink: boolean;
+}
+
+/** A paged FP8 write: quantize cKv ‖ kPe rows into kCache (uint8 [numPages, pageSize, 1, 656]). */
+export interface AppendKvFp8Args {
+  kCache: Tensor;
+  cKv: Tensor;
+  kPe: Tensor;
+  /** Slot per token (page · pageSize + row; < 0 skipped) ... */
+  slotMapping: Tensor | null;
+  /** ... or slots from a block table: token t = i · n + j → position cacheSeqlens[i] − n + j of request i. */
+  paged: { blockTable: Tensor; cacheSeqlens: Tensor; tokensPerSeq: number } | null;
+}
+
+/** Layouts of a KV cache: 16-bit rows of 576 channels, or the 656-byte FP8 rows. */
+export type KvFormat = 'bf16' | 'fp16' | 'fp8';
 
 export interface MlaBackend {
   readonly name: BackendName;
@@ -24,7 +67,16 @@ export interface MlaBackend {
   smCount(): number;
   /** Fill metadata [numSmParts, 8] and numSplits [b + 1] from cacheSeqlens (all on this backend). */
   mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor): void;
+  /**
+   * Throw UnsupportedFeatureError (naming the argument) for a decode this backend cannot run; called after the
+   * shape checks, before any output is allocated or any value read back.
+   */
+  checkDecode(f: DecodeFeatures): void;
   mlaDecode(args: MlaDecodeArgs): void;
+  /** Throw UnsupportedFeatureError, naming `argument`, when this backend cannot hold a cache of this format. */
+  checkKvFormat(format: KvFormat, argument: string): void;
+  /** Quantizing paged write into an FP8 cache (arguments already validated). */
+  appendKvFp8(args: AppendKvFp8Args): void;
   /** Decode kernels this backend offers (first = default). */
   decodeKernels(): string[];
 }

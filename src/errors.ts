@@ -73,6 +73,26 @@ export class UnsupportedDeviceError extends Error {
   }
 }
 
+/**
+ * The backend cannot run this feature (yet): thrown before anything is allocated or launched, never a silent
+ * fallback to another backend. `argument` names the argument that asked for it (e.g. `kCache`, `indices`).
+ */
+export class UnsupportedFeatureError extends Error {
+  override name = 'UnsupportedFeatureError';
+  constructor(
+    /** The argument that asked for the feature. */
+    readonly argument: string,
+    /** What was asked for, e.g. `FP8 KV cache`. */
+    readonly feature: string,
+    /** The backend that cannot run it. */
+    readonly backend: string,
+    /** What the backend does run instead (one clause), if worth saying. */
+    detail?: string,
+  ) {
+    super(`${argument}: ${feature} on ${backend}: not implemented yet${detail ? ` (${detail})` : ''}`);
+  }
+}
+
 /** An object was used after dispose(). */
 export class DisposedError extends Error {
   override name = 'DisposedError';

@@ -172,9 +172,10 @@ describe('flashMlaWithKvcache: q', () => {
     rejects((a) => (a.q = Tensor.zeros([2, 16, 576], { dtype: 'bf16' })), Range('q: expected a rank-4 tensor [b, s_q, h_q, 576], got shape [2, 16, 576]'));
     rejects((a) => (a.q = Tensor.zeros([2, 1, 1, 16, 576], { dtype: 'bf16' })), Range('q: expected a rank-4 tensor [b, s_q, h_q, 576], got shape [2, 1, 1, 16, 576]'));
   });
-  test('head dim ≠ 576', () => {
-    rejects((a) => (a.q = Tensor.zeros([2, 1, 16, 512], { dtype: 'bf16' })), Range('q: expected head dim = 576 (dim 3), got 512 in shape [2, 1, 16, 512]'));
-    rejects((a) => (a.q = Tensor.zeros([2, 1, 16, 577], { dtype: 'bf16' })), Range('q: expected head dim = 576 (dim 3), got 577 in shape [2, 1, 16, 577]'));
+  test('head dim neither 576 nor 512, or not that of kCache', () => {
+    rejects((a) => (a.q = Tensor.zeros([2, 1, 16, 577], { dtype: 'bf16' })), Range('q: expected head dim = 576 or 512 (dim 3), got 577 in shape [2, 1, 16, 577]'));
+    rejects((a) => (a.q = Tensor.zeros([2, 1, 16, 448], { dtype: 'bf16' })), Range('q: expected head dim = 576 or 512 (dim 3), got 448 in shape [2, 1, 16, 448]'));
+    rejects((a) => (a.q = Tensor.zeros([2, 1, 16, 512], { dtype: 'bf16' })), Range('kCache: expected head dim (that of q) = 512 (dim 3), got 576 in shape [5, 64, 1, 576]'));
   });
   test('non-contiguous last dim', () => {
     rejects(
@@ -202,11 +203,16 @@ describe('flashMlaWithKvcache: kCache', () => {
     rejects((a) => (a.kCache = Tensor.zeros([10, 32, 1, 576], { dtype: 'bf16' })), Range('kCache: expected page block size = 64 (dim 1), got 32 in shape [10, 32, 1, 576]'));
     rejects((a) => (a.kCache = Tensor.zeros([5, 128, 1, 576], { dtype: 'bf16' })), Range('kCache: expected page block size = 64 (dim 1), got 128 in shape [5, 128, 1, 576]'));
   });
-  test('h_kv ≠ 1', () => {
-    rejects((a) => (a.kCache = Tensor.zeros([5, 64, 2, 576], { dtype: 'bf16' })), Range('kCache: expected h_kv (MLA has one KV head) = 1 (dim 2), got 2 in shape [5, 64, 2, 576]'));
+  test('h_kv: 0, not dividing h_q, or not the one the metadata was computed for', () => {
+    rejects((a) => (a.kCache = Tensor.zeros([5, 64, 0, 576], { dtype: 'bf16' })), Range('kCache: expected h_kv ≥ 1 KV heads (dim 2), got shape [5, 64, 0, 576]'));
+    rejects((a) => (a.kCache = Tensor.zeros([5, 64, 3, 576], { dtype: 'bf16' })), Range('q: expected h_q a multiple of h_kv = 3 (kCache dim 2: query heads grouped per KV head), got h_q = 16'));
+    rejects(
+      (a) => (a.kCache = Tensor.zeros([5, 64, 2, 576], { dtype: 'bf16' })),
+      Range('tileSchedulerMetadata: computed for numHeadsPerHeadK = 16, numHeadsK = 1, but q has s_q · h_q / h_kv = 1 · 16 / 2 = 8; call getMlaMetadata(cacheSeqlens, 8, 2)'),
+    );
   });
-  test('head dim ≠ 576', () => {
-    rejects((a) => (a.kCache = Tensor.zeros([5, 64, 1, 512], { dtype: 'bf16' })), Range('kCache: expected head dim = 576 (dim 3), got 512 in shape [5, 64, 1, 512]'));
+  test('head dim ≠ that of q', () => {
+    rejects((a) => (a.kCache = Tensor.zeros([5, 64, 1, 512], { dtype: 'bf16' })), Range('kCache: expected head dim (that of q) = 576 (dim 3), got 512 in shape [5, 64, 1, 512]'));
   });
   test('non-contiguous last dim', () => {
     rejects(
@@ -449,11 +455,14 @@ describe('getMlaMetadata', () => {
     assert.throws(() => getMlaMetadata(seqlens(), 16, 1, { smCount: '132' as unknown as number }), Type("smCount: expected an integer ≥ 1, got the string '132'"));
   });
 
-  test('numHeadsK ≠ 1', () => {
+  test('numHeadsK: an integer ≥ 1; h_kv > 1 divides the SM parts as in FlashMLA', () => {
     assert.throws(() => getMlaMetadata(seqlens(), 16, 0), Range('numHeadsK: expected an integer ≥ 1, got 0'));
     assert.throws(() => getMlaMetadata(seqlens(), 16, 1.5), Range('numHeadsK: expected an integer ≥ 1, got 1.5'));
-    assert.throws(() => getMlaMetadata(seqlens(), 16, 2), Range('numHeadsK: expected 1 (MLA has one KV head), got 2'));
-    assert.throws(() => getMlaMetadata(seqlens(), 128, 8), Range('numHeadsK: expected 1 (MLA has one KV head), got 8'));
+    // numSmParts = max(smCount / h_kv / ceil(numHeadsPerHeadK / 64), 1)
+    assert.deepEqual(getMlaMetadata(seqlens(), 8, 2).tileSchedulerMetadata.shape, [66, 8]);
+    assert.deepEqual(getMlaMetadata(seqlens(), 16, 8).tileSchedulerMetadata.shape, [16, 8]);
+    assert.deepEqual(getMlaMetadata(seqlens(), 128, 8, { smCount: 132 }).tileSchedulerMetadata.shape, [8, 8]);
+    assert.deepEqual(getMlaMetadata(seqlens(), 1024, 8, { smCount: 132 }).tileSchedulerMetadata.shape, [1, 8]);
   });
 
   test('smCount not a positive integer', () => {

@@ -1,7 +1,7 @@
 // The cuda backend: metadata kernel → split-KV decode kernel → combine kernel, chained on one stream
 // with programmatic dependent launch (PDL) where the GPU supports it (sm_90).
 
-import type { MlaBackend, MlaDecodeArgs } from '../backend.js';
+import type { DecodeFeatures, KvFormat, MlaBackend, MlaDecodeArgs } from '../backend.js';
 import { registerBackend } from '../backend.js';
 import { scratchForCapture } from '../graph.js';
 import type { Tensor } from '../tensor.js';
@@ -11,6 +11,7 @@ import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs,
 import { DECODE_KERNELS } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { encodeMlaDecodeParams, MLA_DECODE_PARAMS_BYTES } from './params.js';
+import { cudaCheckDecode, cudaCheckKvFormat } from './features.js';
 
 // Launch shapes, mirrored from kernels/mla_config.h (shared-memory sizes: DECODE_KERNELS in kernels.ts).
 const GENERIC = { blockM: 64, threads: 256 };
@@ -149,8 +150,33 @@ class CudaMlaBackend implements MlaBackend {
     return this.workspace.ptr;
   }
 
+  checkDecode(f: DecodeFeatures): void {
+    cudaCheckDecode(f);
+  }
+
+  checkKvFormat(format: KvFormat, argument: string): void {
+    cudaCheckKvFormat(format, argument);
+  }
+
+  appendKvFp8(): void {
+    cudaCheckKvFormat('fp8', 'kCache');
+    // CUDA_FEATURES.fp8KvCache switched on without a kernel behind it: refuse rather than write garbage
+    throw new Error('appendKvFp8: CUDA_FEATURES.fp8KvCache is on but no cuda FP8 append kernel is wired (src/cuda/mla.ts)');
+  }
+
   mlaDecode(a: MlaDecodeArgs): void {
     const dev = this.dev;
+    const [, , hQ0, headDim] = a.q.shape;
+    cudaCheckDecode({
+      dtype: a.q.dtype as 'bf16' | 'fp16', hQ: hQ0, hKv: a.isFp8KvCache ? 1 : a.kCache.shape[2], headDim, pageSize: a.kCache.shape[1],
+      fp8: a.isFp8KvCache, sparse: a.indices !== null, topk: a.indices?.shape[2] ?? 0, topkLength: a.topkLength !== null, attnSink: a.attnSink !== null,
+    });
+    if (a.isFp8KvCache || a.indices || a.kCache.shape[2] !== 1 || headDim !== HEAD_DIM_K) {
+      // a CUDA_FEATURES flag switched on without its kernel: the kernels below read bf16/fp16 [.., 64, 1, 576] only
+      throw new Error('mlaDecode: a CUDA_FEATURES flag is on but no cuda kernel for this layout is wired (src/cuda/mla.ts)');
+    }
+    const blockTable = a.blockTable!; // dense decode: both present (validated)
+    const cacheSeqlens = a.cacheSeqlens!;
     const sel = kernelSelection(dev);
     const name = a.kernel ?? sel.decodeKernels[0];
     const spec = decodeKernelSpecs.find((s) => s.name === name);
@@ -179,8 +205,8 @@ class CudaMlaBackend implements MlaBackend {
       {
         q: a.q.ptr,
         k_cache: a.kCache.ptr,
-        block_table: a.blockTable.ptr,
-        cache_seqlens: a.cacheSeqlens.ptr,
+        block_table: blockTable.ptr,
+        cache_seqlens: cacheSeqlens.ptr,
         tile_scheduler_metadata: a.tileSchedulerMetadata.ptr,
         num_splits: a.numSplits.ptr,
         out: a.out.ptr,
@@ -197,8 +223,8 @@ class CudaMlaBackend implements MlaBackend {
         h_q: hQ,
         q_rows: qRows,
         num_sm_parts: numSmParts,
-        block_table_stride: a.blockTable.strides[0],
-        max_blocks_per_seq: a.blockTable.shape[1],
+        block_table_stride: blockTable.strides[0],
+        max_blocks_per_seq: blockTable.shape[1],
         causal: a.causal ? 1 : 0,
         scale_softmax: a.softmaxScale,
         scale_softmax_log2: a.softmaxScale * Math.LOG2E,

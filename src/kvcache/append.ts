@@ -1,19 +1,21 @@
-// Writing tokens' latent vectors into a paged KV cache [numBlocks, 64, 1, 576]:
+// Writing tokens' latent vectors into a paged KV cache [numBlocks, 64, 1, 576] (or an FP8 cache
+// uint8 [numPages, pageSize, 1, 656], where each row is quantized on the way: src/kvcache/fp8.ts):
 //   appendKv(kCache, slotMapping, cKv, kPe)            token t → slot slotMapping[t] = block · 64 + row
 //   appendKvPaged(kCache, blockTable, cacheSeqlens, …) token t → the last T/b positions of request ⌊t / (T/b)⌋,
 //                                                      slots computed on the device from the block table
 // Row = cKv[t] (512 channels) ‖ kPe[t] (64 channels), copied bit for bit (same dtype, no conversion).
 // A negative slot (padding token) writes nothing. cuda: kernels/append_kv.cu, 16-byte loads and stores;
-// cpu: the same in TypeScript.
+// cpu: the same in TypeScript. FP8 caches go through the backend's appendKvFp8 (cpu today; cuda refuses it
+// with UnsupportedFeatureError until its kernel exists).
 
 import { Tensor } from '../tensor.js';
 import { isCapturing } from '../graph.js';
-import { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
+import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE, ROPE_DIM } from '../mla/constants.js';
+import { getBackend } from '../backend.js';
 import { expectContiguous, expectDim, expectDtype, expectLastDimContiguous, expectRank, expectStrides16B, expectTensor, fmtShape } from '../mla/validate.js';
 import { getCudaContext, loadKernel, pdlEnabled, portableArchs, requirePortable } from '../cuda/context.js';
 
-/** Channels of the RoPE part of a cached row. */
-export const ROPE_DIM = HEAD_DIM_K - HEAD_DIM_V;
+export { ROPE_DIM };
 /** 16-byte chunks per cached row (1152 B). */
 const CHUNKS_PER_ROW = (HEAD_DIM_K * 2) / 16;
 /** Kernel tile: threads × chunks per thread. */
@@ -34,6 +36,9 @@ export interface AppendKvOptions {
 interface Checked {
   T: number;
   numBlocks: number;
+  /** Tokens per page (64, or any for an FP8 cache written through a slot mapping). */
+  pageSize: number;
+  fp8: boolean;
 }
 
 /** Shape/dtype/backend checks of the cache and the token rows. */
@@ -41,18 +46,29 @@ function validateRows(kCache: unknown, cKv: unknown, kPe: unknown, expectedT?: {
   expectTensor('kCache', kCache);
   expectTensor('cKv', cKv);
   expectTensor('kPe', kPe);
-  expectDtype('kCache', kCache, ['bf16', 'fp16']);
-  expectRank('kCache', kCache, 4, '[numBlocks, 64, 1, 576]');
-  expectDim('kCache', kCache, 1, PAGE_BLOCK_SIZE, 'page block size');
-  expectDim('kCache', kCache, 2, 1, 'h_kv (MLA has one KV head)');
-  expectDim('kCache', kCache, 3, HEAD_DIM_K, 'head dim');
+  expectDtype('kCache', kCache, ['bf16', 'fp16', 'uint8']);
+  const fp8 = kCache.dtype === 'uint8';
+  if (fp8) {
+    expectRank('kCache', kCache, 4, `[numPages, pageSize, 1, ${FP8_BYTES_PER_TOKEN}] (the FP8 layout)`);
+    expectDim('kCache', kCache, 2, 1, 'h_kv (the FP8 layout has one KV head)');
+    expectDim('kCache', kCache, 3, FP8_BYTES_PER_TOKEN, 'bytes per token (the FP8 layout)');
+    if (kCache.shape[1] < 1) throw new RangeError(`kCache: expected a page size ≥ 1 (dim 1), got shape ${fmtShape(kCache.shape)}`);
+  } else {
+    expectRank('kCache', kCache, 4, '[numBlocks, 64, 1, 576]');
+    expectDim('kCache', kCache, 1, PAGE_BLOCK_SIZE, 'page block size');
+    expectDim('kCache', kCache, 2, 1, 'h_kv (MLA has one KV head)');
+    expectDim('kCache', kCache, 3, HEAD_DIM_K, 'head dim');
+  }
   expectLastDimContiguous('kCache', kCache);
   for (const [name, t, width] of [
     ['cKv', cKv, HEAD_DIM_V],
     ['kPe', kPe, ROPE_DIM],
   ] as const) {
     if (t.backend !== kCache.backend) throw new TypeError(`${name}: expected a tensor on '${kCache.backend}' (the backend of kCache), got one on '${t.backend}'`);
-    if (t.dtype !== kCache.dtype) throw new TypeError(`${name}: expected dtype ${kCache.dtype} (the dtype of kCache), got ${t.dtype}`);
+    if (fp8) {
+      if (name === 'cKv') expectDtype(name, t, ['bf16', 'fp16']);
+      else if (t.dtype !== cKv.dtype) throw new TypeError(`${name}: expected dtype ${cKv.dtype} (the dtype of cKv), got ${t.dtype}`);
+    } else if (t.dtype !== kCache.dtype) throw new TypeError(`${name}: expected dtype ${kCache.dtype} (the dtype of kCache), got ${t.dtype}`);
     expectRank(name, t, 2, `[T, ${width}]`);
     expectDim(name, t, 1, width, 'channels');
     expectLastDimContiguous(name, t);
@@ -61,6 +77,7 @@ function validateRows(kCache: unknown, cKv: unknown, kPe: unknown, expectedT?: {
   if (kPe.shape[0] !== T) throw new RangeError(`kPe: expected T = ${T} rows (the rows of cKv), got shape ${fmtShape(kPe.shape)}`);
   if (expectedT && T !== expectedT.T) throw new RangeError(`cKv: expected T = ${expectedT.T} rows (${expectedT.what}), got shape ${fmtShape(cKv.shape)}`);
   if (T > MAX_APPEND_TOKENS) throw new RangeError(`cKv: expected at most ${MAX_APPEND_TOKENS} tokens per call, got ${T}`);
+  if (fp8) getBackend(kCache.backend).checkKvFormat('fp8', 'kCache'); // before any value is read back
   if (kCache.backend === 'cuda') {
     expectStrides16B('kCache', kCache);
     expectStrides16B('cKv', cKv);
@@ -75,7 +92,7 @@ function validateRows(kCache: unknown, cKv: unknown, kPe: unknown, expectedT?: {
       }
     }
   }
-  return { T, numBlocks: kCache.shape[0] };
+  return { T, numBlocks: kCache.shape[0], pageSize: kCache.shape[1], fp8 };
 }
 
 function expectInt32Vector(name: string, t: unknown, backend: string, length: number | null, layout: string): asserts t is Tensor {
@@ -88,11 +105,11 @@ function expectInt32Vector(name: string, t: unknown, backend: string, length: nu
 }
 
 /** Values of slotMapping must address a row of the cache (or be negative: padding). */
-export function validateSlotValues(slots: Int32Array, numBlocks: number): void {
-  const capacity = numBlocks * PAGE_BLOCK_SIZE;
+export function validateSlotValues(slots: Int32Array, numBlocks: number, pageSize = PAGE_BLOCK_SIZE): void {
+  const capacity = numBlocks * pageSize;
   for (let i = 0; i < slots.length; i++) {
     if (slots[i] >= capacity) {
-      throw new RangeError(`slotMapping[${i}]: expected a slot in [0, ${capacity}) (${numBlocks} blocks × ${PAGE_BLOCK_SIZE} tokens) or < 0 for padding, got ${slots[i]}`);
+      throw new RangeError(`slotMapping[${i}]: expected a slot in [0, ${capacity}) (${numBlocks} blocks × ${pageSize} tokens) or < 0 for padding, got ${slots[i]}`);
     }
   }
 }
@@ -103,10 +120,10 @@ export function validateSlotValues(slots: Int32Array, numBlocks: number): void {
  * [T, 576] projection output); their dtype must be kCache's. Negative slots are skipped.
  */
 export function appendKv(kCache: Tensor, slotMapping: Tensor, cKv: Tensor, kPe: Tensor, opts: AppendKvOptions = {}): void {
-  const { T, numBlocks } = validateRows(kCache, cKv, kPe);
+  const { T, numBlocks, pageSize } = validateRows(kCache, cKv, kPe);
   expectInt32Vector('slotMapping', slotMapping, kCache.backend, T, '[T] (one slot per row of cKv)');
   const check = kCache.backend === 'cpu' || (opts.checkValues ?? !isCapturing());
-  if (check) validateSlotValues(slotMapping.toInt32(), numBlocks);
+  if (check) validateSlotValues(slotMapping.toInt32(), numBlocks, pageSize);
   appendKvUnchecked(kCache, slotMapping, cKv, kPe);
 }
 
@@ -117,7 +134,9 @@ export function appendKv(kCache: Tensor, slotMapping: Tensor, cKv: Tensor, kPe: 
  * count the new tokens (PagedKvCache.reserve() does that). Positions < 0 are skipped.
  */
 export function appendKvPaged(kCache: Tensor, blockTable: Tensor, cacheSeqlens: Tensor, cKv: Tensor, kPe: Tensor, opts: AppendKvOptions = {}): void {
-  const { T, numBlocks } = validateRows(kCache, cKv, kPe);
+  const { T, numBlocks, fp8 } = validateRows(kCache, cKv, kPe);
+  // a block table counts pages of 64 tokens
+  if (fp8) expectDim('kCache', kCache, 1, PAGE_BLOCK_SIZE, 'page block size (the block table counts pages of 64 tokens)');
   expectTensor('cacheSeqlens', cacheSeqlens);
   expectInt32Vector('cacheSeqlens', cacheSeqlens, kCache.backend, null, '[b]');
   const b = cacheSeqlens.shape[0];
@@ -147,31 +166,48 @@ export function appendKvPaged(kCache: Tensor, blockTable: Tensor, cacheSeqlens: 
     }
   }
   if (T === 0) return;
+  if (fp8) {
+    getBackend(kCache.backend).appendKvFp8({ kCache, cKv, kPe, slotMapping: null, paged: { blockTable, cacheSeqlens, tokensPerSeq: n } });
+    return;
+  }
   if (kCache.backend === 'cpu') {
-    const lens = cacheSeqlens.toInt32();
-    const slots = new Int32Array(T);
-    const bt = blockTable.data as Int32Array;
-    const [s0, s1] = blockTable.strides;
-    for (let t = 0; t < T; t++) {
-      const i = Math.floor(t / n);
-      const p = lens[i] - n + (t % n);
-      if (p < 0 || p >= blockTable.shape[1] * PAGE_BLOCK_SIZE) {
-        slots[t] = -1;
-        continue;
-      }
-      const block = bt[blockTable.offset + i * s0 + Math.floor(p / PAGE_BLOCK_SIZE) * s1];
-      slots[t] = block < 0 || block >= numBlocks ? -1 : block * PAGE_BLOCK_SIZE + (p % PAGE_BLOCK_SIZE);
-    }
-    cpuScatter(kCache, slots, cKv, kPe);
+    cpuScatter(kCache, pagedSlots(kCache, blockTable, cacheSeqlens, n, T), cKv, kPe);
     return;
   }
   launch(kCache, cKv, kPe, T, { slotMapping: 0n, blockTable: blockTable.ptr, tableStride: blockTable.strides[0], maxBlocksPerSeq: blockTable.shape[1], seqlens: cacheSeqlens.ptr, tokensPerSeq: n });
+}
+
+/**
+ * cpu: the slots appendKvPaged writes: token t = i · n + j → position cacheSeqlens[i] − n + j of request i through
+ * its block table (pages of 64 tokens); −1 (skipped) where that position or its block is out of range.
+ */
+export function pagedSlots(kCache: Tensor, blockTable: Tensor, cacheSeqlens: Tensor, n: number, T: number): Int32Array {
+  const numBlocks = kCache.shape[0];
+  const lens = cacheSeqlens.toInt32();
+  const slots = new Int32Array(T);
+  const bt = blockTable.data as Int32Array;
+  const [s0, s1] = blockTable.strides;
+  for (let t = 0; t < T; t++) {
+    const i = Math.floor(t / n);
+    const p = lens[i] - n + (t % n);
+    if (p < 0 || p >= blockTable.shape[1] * PAGE_BLOCK_SIZE) {
+      slots[t] = -1;
+      continue;
+    }
+    const block = bt[blockTable.offset + i * s0 + Math.floor(p / PAGE_BLOCK_SIZE) * s1];
+    slots[t] = block < 0 || block >= numBlocks ? -1 : block * PAGE_BLOCK_SIZE + (p % PAGE_BLOCK_SIZE);
+  }
+  return slots;
 }
 
 /** appendKv without argument checks (PagedKvCache validates once and computes the slots itself). */
 export function appendKvUnchecked(kCache: Tensor, slotMapping: Tensor, cKv: Tensor, kPe: Tensor): void {
   const T = cKv.shape[0];
   if (T === 0) return;
+  if (kCache.dtype === 'uint8') {
+    getBackend(kCache.backend).appendKvFp8({ kCache, cKv, kPe, slotMapping, paged: null });
+    return;
+  }
   if (kCache.backend === 'cpu') {
     cpuScatter(kCache, slotMapping.toInt32(), cKv, kPe);
     return;

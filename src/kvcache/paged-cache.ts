@@ -13,6 +13,9 @@
 //   const c = cache.fork(a);                                 // shares a's blocks; the first write into a shared block copies it
 //   cache.free(b);
 //
+// kvFormat 'fp8' stores FlashMLA's FP8 layout instead (uint8 [numBlocks, 64, 1, 656] per layer, rows quantized
+// on append: src/kvcache/fp8.ts); decode it with flashMlaWithKvcache(…, { isFp8KvCache: true }). cpu only so far.
+//
 // One block allocation serves all layers (every layer has its own kCache tensor with the same block
 // table). blockTable()/cacheSeqlens() are views of fixed-capacity tensors ([maxBatch, maxBlocksPerSeq]
 // and [maxBatch]) whose device copy is rewritten only where something changed, so a CUDA graph captured
@@ -25,7 +28,10 @@ import { dtypeBytes } from '../dtype.js';
 import { isCapturing } from '../graph.js';
 import { getCudaContext } from '../cuda/context.js';
 import { copyDtoD } from '../cuda/runtime.js';
-import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
+import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE, ROPE_DIM } from '../mla/constants.js';
+import { getBackend } from '../backend.js';
+import { quantizeFp8Row } from './fp8.js';
+import { toHalfBits } from '../dtype.js';
 import { BlockAllocator } from './allocator.js';
 import { appendKvUnchecked, validateAppendRows } from './append.js';
 import { OutOfBlocksError, UnknownSequenceError } from './errors.js';
@@ -36,8 +42,14 @@ export interface PagedKvCacheOptions {
   /** Page blocks of 64 tokens (shared by all sequences). */
   numBlocks: number;
   backend?: BackendName;
-  /** Default bf16. */
+  /** Default bf16. The dtype of the rows appended (and of q); with kvFormat 'fp8' also of the stored RoPE part. */
   dtype?: 'bf16' | 'fp16';
+  /**
+   * 'native' (default): rows of 576 channels in `dtype`, kCache(l) is [numBlocks, 64, 1, 576].
+   * 'fp8': FlashMLA's FP8 layout (DeepSeek-V3.2), kCache(l) is uint8 [numBlocks, 64, 1, 656] and appended rows
+   * are quantized; decode with isFp8KvCache: true. The cuda backend refuses it for now (UnsupportedFeatureError).
+   */
+  kvFormat?: 'native' | 'fp8';
   /** Layers, each with its own kCache tensor [numBlocks, 64, 1, 576]; default 1. */
   numLayers?: number;
   /** Longest sequence in tokens; sets maxBlocksPerSeq = ⌈maxSeqLen / 64⌉. Default min(numBlocks · 64, 163840). */
@@ -46,7 +58,7 @@ export interface PagedKvCacheOptions {
   maxBatch?: number;
   /** Initial capacity (tokens) of the device slot-mapping buffer; it grows when an append is larger. Default max(maxBatch, 4096). */
   slotCapacity?: number;
-  /** Value of never-written cache rows (default 0). NaN is useful in tests. */
+  /** Value of never-written cache rows (default 0). NaN is useful in tests. With kvFormat 'fp8': rows that quantize it. */
   fill?: number;
 }
 
@@ -96,6 +108,7 @@ class FixedBuffer {
 export class PagedKvCache {
   readonly backend: BackendName;
   readonly dtype: 'bf16' | 'fp16';
+  readonly kvFormat: 'native' | 'fp8';
   readonly numBlocks: number;
   readonly numLayers: number;
   readonly maxBlocksPerSeq: number;
@@ -128,6 +141,9 @@ export class PagedKvCache {
     if (backend !== 'cpu' && backend !== 'cuda') throw new TypeError(`backend: expected 'cpu' or 'cuda', got ${fmtValue(backend)}`);
     const dtype = opts.dtype ?? 'bf16';
     if (dtype !== 'bf16' && dtype !== 'fp16') throw new TypeError(`dtype: expected 'bf16' or 'fp16', got ${fmtValue(dtype)}`);
+    const kvFormat = opts.kvFormat ?? 'native';
+    if (kvFormat !== 'native' && kvFormat !== 'fp8') throw new TypeError(`kvFormat: expected 'native' or 'fp8', got ${fmtValue(kvFormat)}`);
+    if (kvFormat === 'fp8') getBackend(backend).checkKvFormat('fp8', 'kvFormat'); // before anything is allocated
     this.alloc = new BlockAllocator(opts.numBlocks);
     const numLayers = opts.numLayers ?? 1;
     const maxSeqLen = opts.maxSeqLen ?? Math.min(opts.numBlocks * PAGE_BLOCK_SIZE, 163840);
@@ -144,14 +160,17 @@ export class PagedKvCache {
     }
     this.backend = backend;
     this.dtype = dtype;
+    this.kvFormat = kvFormat;
     this.numBlocks = opts.numBlocks;
     this.numLayers = numLayers;
     this.maxBlocksPerSeq = Math.ceil(maxSeqLen / PAGE_BLOCK_SIZE);
     this.maxBatch = maxBatch;
     // The layers are the bulk of the memory: say what they need (and which arguments set it) before asking
     // for more than the host has, and when an allocation fails.
-    const layerShape = [this.numBlocks, PAGE_BLOCK_SIZE, 1, HEAD_DIM_K];
-    const blockBytes = PAGE_BLOCK_SIZE * HEAD_DIM_K * dtypeBytes(dtype);
+    const fp8 = kvFormat === 'fp8';
+    const layerShape = [this.numBlocks, PAGE_BLOCK_SIZE, 1, fp8 ? FP8_BYTES_PER_TOKEN : HEAD_DIM_K];
+    const layerDtype = fp8 ? 'uint8' : dtype;
+    const blockBytes = PAGE_BLOCK_SIZE * layerShape[3] * dtypeBytes(layerDtype);
     const totalBytes = this.numBlocks * numLayers * blockBytes;
     const sizeMsg =
       `numBlocks: ${this.numBlocks} page blocks × ${numLayers} layer${numLayers === 1 ? '' : 's'} need ${fmtBytes(totalBytes)} of ` +
@@ -162,7 +181,8 @@ export class PagedKvCache {
     try {
       for (let l = 0; l < numLayers; l++) {
         try {
-          this.layers.push(opts.fill === undefined ? Tensor.zeros(layerShape, { dtype, backend }) : Tensor.full(layerShape, opts.fill, { dtype, backend }));
+          if (fp8) this.layers.push(fp8Layer(layerShape, dtype, backend, opts.fill));
+          else this.layers.push(opts.fill === undefined ? Tensor.zeros(layerShape, { dtype, backend }) : Tensor.full(layerShape, opts.fill, { dtype, backend }));
         } catch (e) {
           if (!(e instanceof Error) || e.name === 'TypeError') throw e; // a bad fill value, not a size problem
           if (e instanceof RangeError) throw new RangeError(`${sizeMsg}; allocating layer ${l} failed: ${e.message}`, { cause: e });
@@ -191,8 +211,9 @@ export class PagedKvCache {
   // ------------------------------------------------------------------------------------------ tensors
 
   /**
-   * The cache of layer `layer`: [numBlocks, 64, 1, 576] in `dtype`, a view owned by the cache (disposing it
-   * retires the view, never the cache's memory; `dispose()` of the cache frees that).
+   * The cache of layer `layer`: [numBlocks, 64, 1, 576] in `dtype` (kvFormat 'fp8': uint8 [numBlocks, 64, 1, 656]),
+   * a view owned by the cache (disposing it retires the view, never the cache's memory; `dispose()` of the cache
+   * frees that).
    */
   kCache(layer = 0): Tensor {
     this.assertLive();
@@ -344,6 +365,8 @@ export class PagedKvCache {
     for (let l = 0; l < this.numLayers; l++) {
       try {
         validateAppendRows(this.layers[l], ckvs[l], kpes[l], T, 'one row per entry of seqIds');
+        // an FP8 cache keeps RoPE in the cache's dtype, read back as q's: rows of another dtype would be misread
+        if (this.kvFormat === 'fp8' && ckvs[l].dtype !== this.dtype) throw new TypeError(`cKv: expected dtype ${this.dtype} (the dtype of the cache), got ${ckvs[l].dtype}`);
       } catch (e) {
         if (this.numLayers > 1 && e instanceof Error) e.message = `layer ${l}: ${e.message}`;
         throw e;
@@ -565,14 +588,13 @@ export class PagedKvCache {
 
   /** Copy the first `rows` token rows of block `from` into block `to`, in every layer. */
   private copyRows(from: number, to: number, rows: number): void {
-    const rowElems = HEAD_DIM_K;
-    const blockElems = PAGE_BLOCK_SIZE * rowElems;
     for (const t of this.layers) {
+      const rowElems = t.shape[3];
+      const blockElems = PAGE_BLOCK_SIZE * rowElems;
       if (this.backend === 'cpu') {
-        const d = t.data as Uint16Array;
-        d.copyWithin(to * blockElems, from * blockElems, from * blockElems + rows * rowElems);
+        t.data.copyWithin(to * blockElems, from * blockElems, from * blockElems + rows * rowElems);
       } else {
-        const bytes = dtypeBytes(this.dtype);
+        const bytes = dtypeBytes(t.dtype);
         copyDtoD(t.ptr + BigInt(to * blockElems * bytes), t.ptr + BigInt(from * blockElems * bytes), rows * rowElems * bytes, getCudaContext().stream);
       }
     }
@@ -593,3 +615,14 @@ export class PagedKvCache {
   }
 }
 
+/** An FP8 layer: zero bytes, or every row the quantization of a row of `fill` (NaN → NaN scales, codes and RoPE). */
+function fp8Layer(shape: number[], dtype: 'bf16' | 'fp16', backend: BackendName, fill: number | undefined): Tensor {
+  if (fill !== undefined && typeof fill !== 'number') throw new TypeError(`fill: expected a number, got ${fmtValue(fill)}`);
+  const t = Tensor.zeros(shape, { dtype: 'uint8', backend });
+  if (fill === undefined) return t;
+  const row = new Uint8Array(FP8_BYTES_PER_TOKEN);
+  quantizeFp8Row(new Float64Array(HEAD_DIM_V).fill(fill), 0, new Uint16Array(ROPE_DIM).fill(toHalfBits(dtype, fill)), 0, row, 0);
+  const all = new Uint8Array(t.numel);
+  for (let o = 0; o < all.length; o += FP8_BYTES_PER_TOKEN) all.set(row, o);
+  return t.write(all);
+}

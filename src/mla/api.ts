@@ -1,15 +1,20 @@
-// The MLA decode API, backend-agnostic, with FlashMLA 9edee0c's semantics:
+// The MLA decode API, backend-agnostic, with FlashMLA 9edee0c's semantics, plus the decode features of its
+// later versions (an FP8 cache, sparse top-k decode, h_kv ≥ 1 and d_qk 512):
 //   const { tileSchedulerMetadata, numSplits } = getMlaMetadata(cacheSeqlens, sQ * hQ / hKv, hKv);
 //   const { out, lse } = flashMlaWithKvcache(q, kCache, blockTable, cacheSeqlens, 512, tileSchedulerMetadata, numSplits, { causal: true });
+// sparse:
+//   const md = getMlaMetadata(null, sQ * hQ, 1, { topk, batchSize: b });
+//   flashMlaWithKvcache(q, fp8Cache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, indices, attnSink });
 
 import { getBackend } from '../backend.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, type BackendName } from '../tensor.js';
 import { isCapturing } from '../graph.js';
-import { HEAD_DIM_K, HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
+import { HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
 import { numSmPartsFor, scheduleTiles } from './schedule.js';
 import { fmtValue, quote } from '../util/fmt-value.js';
 import {
   expectContiguous, expectDtype, expectRank, expectTensor, fmtShape, validateBlockTableValues, validateDecode, validateSeqlenValues, validateSoftmaxScale,
+  validateTopkLengthValues,
 } from './validate.js';
 
 export interface MlaMetadata {
@@ -26,10 +31,20 @@ export interface MlaMetadataOptions {
   out?: MlaMetadata;
   /** Check that no seqlen is negative (reads cuda tensors back; default: on, off inside a graph capture). */
   checkValues?: boolean;
+  /**
+   * Sparse decode: indices per query token (indices.shape[2]). The schedule then treats every request as topk
+   * tokens long (cacheSeqlens' values are not read; it may be null) and depends on shapes only, so one metadata
+   * serves every step of the same batch size.
+   */
+  topk?: number;
+  /** Sparse decode with cacheSeqlens null: the number of requests b. */
+  batchSize?: number;
+  /** Sparse decode with cacheSeqlens null and no `out`: where the metadata lives (default 'cpu'). */
+  backend?: BackendName;
 }
 
 /** What a metadata tensor was computed for, so a decode with another q shape is caught. */
-const provenance = new WeakMap<Tensor, { numHeadsPerHeadK: number; numHeadsK: number; b: number }>();
+const provenance = new WeakMap<Tensor, { numHeadsPerHeadK: number; numHeadsK: number; b: number; topk: number | null }>();
 
 function expectPositiveInt(name: string, v: unknown): number {
   if (typeof v !== 'number') throw new TypeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
@@ -39,27 +54,44 @@ function expectPositiveInt(name: string, v: unknown): number {
 
 /**
  * Tile schedule for one decoding step (reuse it for every layer of that step).
- * @param cacheSeqlens int32 [b] KV length per request, on the backend that will run the decode.
+ * @param cacheSeqlens int32 [b] KV length per request, on the backend that will run the decode. For sparse
+ *   decode ({ topk }) its values are not used and it may be null (then pass { batchSize, backend }).
  * @param numHeadsPerHeadK s_q · h_q / h_kv (folded query rows per KV head). Passing h_q alone when
  *   s_q > 1 under-sizes the schedule; flashMlaWithKvcache rejects that mismatch.
- * @param numHeadsK h_kv (1 for MLA).
+ * @param numHeadsK h_kv (1 for MLA; query heads are grouped per KV head as in GQA when larger).
  */
-export function getMlaMetadata(cacheSeqlens: Tensor, numHeadsPerHeadK: number, numHeadsK: number, opts: MlaMetadataOptions = {}): MlaMetadata {
-  expectTensor('cacheSeqlens', cacheSeqlens);
-  expectDtype('cacheSeqlens', cacheSeqlens, ['int32']);
-  expectRank('cacheSeqlens', cacheSeqlens, 1, '[b]');
-  expectContiguous('cacheSeqlens', cacheSeqlens);
+export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: number, numHeadsK: number, opts: MlaMetadataOptions = {}): MlaMetadata {
+  const topk = opts.topk === undefined ? null : expectPositiveInt('topk', opts.topk);
+  let b: number;
+  let where: BackendName;
+  if (cacheSeqlens === null && topk !== null) {
+    b = expectPositiveInt('batchSize', opts.batchSize);
+    where = opts.out?.tileSchedulerMetadata instanceof Tensor ? opts.out.tileSchedulerMetadata.backend : opts.backend ?? 'cpu';
+    if (where !== 'cpu' && where !== 'cuda') throw new TypeError(`backend: expected 'cpu' or 'cuda', got ${fmtValue(where)}`);
+  } else {
+    if (cacheSeqlens === null) throw new TypeError('cacheSeqlens: expected a Tensor (null only for sparse decode, with { topk, batchSize }), got null');
+    expectTensor('cacheSeqlens', cacheSeqlens);
+    expectDtype('cacheSeqlens', cacheSeqlens, ['int32']);
+    expectRank('cacheSeqlens', cacheSeqlens, 1, '[b]');
+    expectContiguous('cacheSeqlens', cacheSeqlens);
+    b = cacheSeqlens.shape[0];
+    where = cacheSeqlens.backend;
+    if (opts.backend !== undefined && opts.backend !== where) {
+      throw new TypeError(`backend: expected '${where}' (the backend of cacheSeqlens) or nothing, got ${fmtValue(opts.backend)}`);
+    }
+    if (opts.batchSize !== undefined && opts.batchSize !== b) {
+      throw new RangeError(`batchSize: expected ${b} (the length of cacheSeqlens) or nothing, got ${fmtValue(opts.batchSize)}`);
+    }
+  }
   expectPositiveInt('numHeadsPerHeadK', numHeadsPerHeadK);
   expectPositiveInt('numHeadsK', numHeadsK);
-  if (numHeadsK !== 1) throw new RangeError(`numHeadsK: expected 1 (MLA has one KV head), got ${numHeadsK}`);
-  const b = cacheSeqlens.shape[0];
-  if (b < 1) throw new RangeError(`cacheSeqlens: expected b ≥ 1 requests, got shape ${fmtShape(cacheSeqlens.shape)}`);
-  if (cacheSeqlens.backend === 'cpu' || (opts.checkValues ?? !isCapturing())) {
+  if (b < 1) throw new RangeError(`cacheSeqlens: expected b ≥ 1 requests, got shape ${fmtShape(cacheSeqlens!.shape)}`);
+  if (topk === null && cacheSeqlens && (cacheSeqlens.backend === 'cpu' || (opts.checkValues ?? !isCapturing()))) {
     const lens = cacheSeqlens.toInt32();
     const bad = lens.findIndex((x) => x < 0);
     if (bad >= 0) throw new RangeError(`cacheSeqlens[${bad}]: expected ≥ 0, got ${lens[bad]}`);
   }
-  const backend = getBackend(cacheSeqlens.backend);
+  const backend = getBackend(where);
   const smCount = opts.smCount === undefined ? backend.smCount() : expectPositiveInt('smCount', opts.smCount);
   const numSmParts = numSmPartsFor(smCount, numHeadsPerHeadK, numHeadsK);
   let md: MlaMetadata;
@@ -73,18 +105,27 @@ export function getMlaMetadata(cacheSeqlens: Tensor, numHeadsPerHeadK: number, n
     ] as const) {
       expectDtype(name, t, ['int32']);
       expectContiguous(name, t);
-      if (t.backend !== cacheSeqlens.backend) throw new TypeError(`${name}: expected a tensor on '${cacheSeqlens.backend}', got '${t.backend}'`);
+      if (t.backend !== where) throw new TypeError(`${name}: expected a tensor on '${where}', got '${t.backend}'`);
       if (t.shape.join() !== shape.join()) throw new RangeError(`${name}: expected shape ${fmtShape(shape)}, got ${fmtShape(t.shape)}`);
     }
     md = opts.out;
   } else {
+    if (topk !== null && where === 'cuda' && isCapturing()) throw sparseCaptureError();
     md = {
-      tileSchedulerMetadata: Tensor.empty([numSmParts, METADATA_ROW_INTS], { dtype: 'int32', backend: cacheSeqlens.backend }),
-      numSplits: Tensor.empty([b + 1], { dtype: 'int32', backend: cacheSeqlens.backend }),
+      tileSchedulerMetadata: Tensor.empty([numSmParts, METADATA_ROW_INTS], { dtype: 'int32', backend: where }),
+      numSplits: Tensor.empty([b + 1], { dtype: 'int32', backend: where }),
     };
   }
   try {
-    backend.mlaMetadata(cacheSeqlens, md.tileSchedulerMetadata, md.numSplits);
+    if (topk !== null) {
+      // sparse: every request costs topk tokens; the schedule depends on shapes only, so the host computes it
+      if (isCapturing()) throw sparseCaptureError();
+      const { metadata, numSplits: ns } = scheduleTiles(new Int32Array(b).fill(topk), numSmParts);
+      md.tileSchedulerMetadata.write(metadata);
+      md.numSplits.write(ns);
+    } else {
+      backend.mlaMetadata(cacheSeqlens!, md.tileSchedulerMetadata, md.numSplits);
+    }
   } catch (e) {
     if (md !== opts.out) {
       md.tileSchedulerMetadata.dispose();
@@ -92,14 +133,18 @@ export function getMlaMetadata(cacheSeqlens: Tensor, numHeadsPerHeadK: number, n
     }
     throw e;
   }
-  provenance.set(md.tileSchedulerMetadata, { numHeadsPerHeadK, numHeadsK, b });
+  provenance.set(md.tileSchedulerMetadata, { numHeadsPerHeadK, numHeadsK, b, topk });
   return md;
 }
 
+function sparseCaptureError(): Error {
+  return new Error('getMlaMetadata: sparse metadata ({ topk }) is written from the host; compute it once before captureGraph() (it depends on shapes only) and reuse it');
+}
+
 export interface FlashMlaOptions {
-  /** Default 1/√576. */
+  /** Default 1/√d_qk (1/√576). */
   softmaxScale?: number;
-  /** Bottom-right causal mask for s_q > 1: query i sees keys < seqlen − s_q + 1 + i. */
+  /** Bottom-right causal mask for s_q > 1: query i sees keys < seqlen − s_q + 1 + i. Dense decode only. */
   causal?: boolean;
   /** Preallocated outputs: out [b, s_q, h_q, 512] in q's dtype, lse fp32 [b, h_q, s_q]. */
   out?: Tensor;
@@ -107,12 +152,24 @@ export interface FlashMlaOptions {
   /** cuda: decode kernel to use (see `decodeKernels()`); default: the best for the device. */
   kernel?: string;
   /**
-   * Check cacheSeqlens/blockTable values against the block table's capacity, and the metadata against the
-   * schedule of these seqlens, before launching.
+   * Check cacheSeqlens/blockTable (or topkLength) values, and the metadata against the schedule of these
+   * seqlens, before launching.
    * Always on for cpu tensors. For cuda tensors it reads them back (a small device→host copy and a stream
    * sync per call), so it defaults to on outside graph capture and off inside; pass false in hot loops.
    */
   checkValues?: boolean;
+  /** kCache is the FP8 layout: uint8 [numBlocks, 64, 1, 656] (pages of any size for sparse decode). */
+  isFp8KvCache?: boolean;
+  /**
+   * Sparse decode: int32 [b, s_q, topk], indices[i][s][k] = page · pageSize + row of a token query token s of
+   * request i attends; −1 (any negative) and indices ≥ numPages · pageSize attend nothing. Needs isFp8KvCache,
+   * blockTable and cacheSeqlens null, causal false, metadata from getMlaMetadata(…, { topk }).
+   */
+  indices?: Tensor | null;
+  /** Sparse decode: int32 [b], only the first topkLength[i] ∈ [0, topk] indices of request i count. */
+  topkLength?: Tensor | null;
+  /** Sparse decode: fp32 [h_q]; out ← out / (1 + exp(sink − lse)), lse returned unchanged (+inf sink → out 0). */
+  attnSink?: Tensor | null;
 }
 
 export interface FlashMlaResult {
@@ -122,45 +179,74 @@ export interface FlashMlaResult {
   lse: Tensor;
 }
 
+/**
+ * MLA decode. Dense: every query attends the first cacheSeqlens[i] tokens of its request through the block
+ * table (causal mask optional for s_q > 1); the cache is bf16/fp16 [numBlocks, 64, h_kv, d_qk] or the FP8 layout
+ * (isFp8KvCache). Sparse (indices): every query token attends the tokens its indices name in an FP8 cache.
+ */
 export function flashMlaWithKvcache(
   q: Tensor,
   kCache: Tensor,
-  blockTable: Tensor,
-  cacheSeqlens: Tensor,
+  blockTable: Tensor | null,
+  cacheSeqlens: Tensor | null,
   headDimV: number,
   tileSchedulerMetadata: Tensor,
   numSplits: Tensor,
   opts: FlashMlaOptions = {},
 ): FlashMlaResult {
-  const dims = validateDecode(q, kCache, blockTable, cacheSeqlens, headDimV, tileSchedulerMetadata, numSplits);
-  const softmaxScale = opts.softmaxScale === undefined ? 1 / Math.sqrt(HEAD_DIM_K) : validateSoftmaxScale(opts.softmaxScale);
+  const dims = validateDecode(q, kCache, blockTable, cacheSeqlens, headDimV, tileSchedulerMetadata, numSplits, opts);
+  const softmaxScale = opts.softmaxScale === undefined ? 1 / Math.sqrt(dims.headDim) : validateSoftmaxScale(opts.softmaxScale);
   if (opts.causal !== undefined && typeof opts.causal !== 'boolean') throw new TypeError(`causal: expected a boolean, got ${fmtValue(opts.causal)}`);
+  if (dims.sparse && opts.causal === true) throw new RangeError('causal: expected false for sparse decode (indices given: no causal mask), got true');
   const causal = opts.causal === true && dims.sQ > 1; // one query token: causal changes nothing
   const foldedRows = dims.sQ * dims.hQ / dims.hKv;
   const made = provenance.get(tileSchedulerMetadata);
   if (made) {
-    if (made.numHeadsPerHeadK !== foldedRows) {
+    if (made.numHeadsPerHeadK !== foldedRows || made.numHeadsK !== dims.hKv) {
+      const got = made.numHeadsK === dims.hKv ? `numHeadsPerHeadK = ${made.numHeadsPerHeadK}` : `numHeadsPerHeadK = ${made.numHeadsPerHeadK}, numHeadsK = ${made.numHeadsK}`;
       throw new RangeError(
-        `tileSchedulerMetadata: computed for numHeadsPerHeadK = ${made.numHeadsPerHeadK}, but q has s_q · h_q / h_kv = ${dims.sQ} · ${dims.hQ} / ${dims.hKv} = ${foldedRows}; ` +
-          `call getMlaMetadata(cacheSeqlens, ${foldedRows}, ${dims.hKv})`,
+        `tileSchedulerMetadata: computed for ${got}, but q has s_q · h_q / h_kv = ${dims.sQ} · ${dims.hQ} / ${dims.hKv} = ${foldedRows}; ` +
+          `call getMlaMetadata(${dims.sparse ? 'null' : 'cacheSeqlens'}, ${foldedRows}, ${dims.hKv}${dims.sparse ? `, { topk: ${dims.topk}, batchSize: ${dims.b} }` : ''})`,
       );
     }
     if (made.b !== dims.b) throw new RangeError(`tileSchedulerMetadata: computed for b = ${made.b} requests, q has b = ${dims.b}`);
+    if (dims.sparse && made.topk !== dims.topk) {
+      throw new RangeError(
+        made.topk === null
+          ? `tileSchedulerMetadata: computed for dense decode (from cacheSeqlens), but this call is sparse (indices); call getMlaMetadata(null, ${foldedRows}, ${dims.hKv}, { topk: ${dims.topk}, batchSize: ${dims.b} })`
+          : `tileSchedulerMetadata: computed for topk = ${made.topk}, but indices has topk = ${dims.topk} (dim 2)`,
+      );
+    }
+    if (!dims.sparse && made.topk !== null) {
+      throw new RangeError(`tileSchedulerMetadata: computed for sparse decode (topk = ${made.topk}), but this call is dense (no indices); call getMlaMetadata(cacheSeqlens, ${foldedRows}, ${dims.hKv})`);
+    }
   }
   const backend = getBackend(q.backend);
+  // what this backend cannot run is refused before anything is read back or allocated
+  backend.checkDecode({
+    dtype: q.dtype as 'bf16' | 'fp16', hQ: dims.hQ, hKv: dims.hKv, headDim: dims.headDim, pageSize: dims.pageSize, fp8: dims.fp8, sparse: dims.sparse,
+    topk: dims.topk, topkLength: opts.topkLength instanceof Tensor, attnSink: opts.attnSink instanceof Tensor,
+  });
   const checkValues = q.backend === 'cpu' || (opts.checkValues ?? !isCapturing());
   if (checkValues) {
-    const seqlens = cacheSeqlens.toInt32();
-    validateSeqlenValues(seqlens, dims.maxBlocksPerSeq);
-    const table = blockTable.toInt32();
-    validateBlockTableValues(table, dims.maxBlocksPerSeq, seqlens, dims.numBlocks);
+    let lens: Int32Array;
+    if (dims.sparse) {
+      if (opts.topkLength) validateTopkLengthValues(opts.topkLength.toInt32(), dims.topk);
+      lens = new Int32Array(dims.b).fill(dims.topk);
+    } else {
+      lens = cacheSeqlens!.toInt32();
+      validateSeqlenValues(lens, dims.maxBlocksPerSeq);
+      validateBlockTableValues(blockTable!.toInt32(), dims.maxBlocksPerSeq, lens, dims.numBlocks);
+    }
     // A schedule made for other seqlens leaves outputs unwritten: it must be exactly the one for these.
-    const expected = scheduleTiles(seqlens, dims.numSmParts);
+    const expected = scheduleTiles(lens, dims.numSmParts);
     const got = tileSchedulerMetadata.toInt32();
     const splits = numSplits.toInt32();
     if (got.some((x, i) => x !== expected.metadata[i]) || splits.some((x, i) => x !== expected.numSplits[i])) {
       throw new RangeError(
-        'tileSchedulerMetadata: does not match cacheSeqlens (was it computed before cacheSeqlens changed?); call getMlaMetadata again for these seqlens',
+        dims.sparse
+          ? `tileSchedulerMetadata: does not match a sparse schedule of b = ${dims.b} requests of topk = ${dims.topk}; call getMlaMetadata(null, ${foldedRows}, ${dims.hKv}, { topk: ${dims.topk}, batchSize: ${dims.b} })`
+          : 'tileSchedulerMetadata: does not match cacheSeqlens (was it computed before cacheSeqlens changed?); call getMlaMetadata again for these seqlens',
       );
     }
   }
@@ -187,7 +273,10 @@ export function flashMlaWithKvcache(
   const out = opts.out ?? Tensor.empty(outShape, { dtype: q.dtype, backend: q.backend });
   const lse = opts.lse ?? Tensor.empty(lseShape, { dtype: 'fp32', backend: q.backend });
   try {
-    backend.mlaDecode({ q, kCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits, out, lse, softmaxScale, causal, kernel: opts.kernel });
+    backend.mlaDecode({
+      q, kCache, blockTable: dims.sparse ? null : blockTable, cacheSeqlens: dims.sparse ? null : cacheSeqlens, tileSchedulerMetadata, numSplits, out, lse, softmaxScale, causal,
+      kernel: opts.kernel, isFp8KvCache: dims.fp8, indices: opts.indices ?? null, topkLength: opts.topkLength ?? null, attnSink: opts.attnSink ?? null,
+    });
   } catch (e) {
     if (out !== opts.out) out.dispose(); // nothing of ours leaks when a launch is refused
     if (lse !== opts.lse) lse.dispose();

@@ -1,0 +1,220 @@
+// Validation of the FP8 cache, sparse decode and GQA arguments of flashMlaWithKvcache / getMlaMetadata on the cpu
+// backend (exact error class and message; a failed call leaves preallocated outputs untouched), and the cuda
+// backend's refusals of what its kernels do not run yet (shape-only checks: no GPU needed).
+
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { Tensor, flashMlaWithKvcache, getMlaMetadata, UnsupportedFeatureError, type FlashMlaOptions } from '../src/index.js';
+import { CUDA_FEATURES, cudaCheckDecode } from '../src/cuda/features.js';
+import type { DecodeFeatures } from '../src/backend.js';
+import { denseTensors, makeDenseProblem, makeSparseProblem, sparseTensors } from './util/layouts.js';
+
+interface Args {
+  q: unknown;
+  kCache: unknown;
+  blockTable: unknown;
+  cacheSeqlens: unknown;
+  tileSchedulerMetadata: unknown;
+  numSplits: unknown;
+  opts: FlashMlaOptions;
+}
+
+/** Sparse base: b 2, s_q 2, h_q 16, topk 64, FP8 cache of 3 pages of 64 (padded stride). */
+function sparseBase(): Args {
+  const p = makeSparseProblem({ b: 2, sQ: 2, hQ: 16, topk: 64, pageSize: 64, numPages: 3, dtype: 'bf16', seed: 99 });
+  const t = sparseTensors(p);
+  const md = getMlaMetadata(null, 32, 1, { topk: 64, batchSize: 2 });
+  return { q: t.q, kCache: t.kCache, blockTable: null, cacheSeqlens: null, tileSchedulerMetadata: md.tileSchedulerMetadata, numSplits: md.numSplits, opts: { isFp8KvCache: true, indices: t.indices } };
+}
+
+/** Dense FP8 base: b 2, s_q 1, h_q 16, seqlens [70, 10]. */
+function fp8Base(): Args {
+  const p = makeDenseProblem({ b: 2, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [70, 10], dtype: 'bf16', fp8: true, seed: 5 });
+  const t = denseTensors(p);
+  const md = getMlaMetadata(t.cacheSeqlens, 16, 1);
+  return { ...t, tileSchedulerMetadata: md.tileSchedulerMetadata, numSplits: md.numSplits, opts: { isFp8KvCache: true } };
+}
+
+function call(a: Args) {
+  return flashMlaWithKvcache(a.q as Tensor, a.kCache as Tensor, a.blockTable as Tensor, a.cacheSeqlens as Tensor, 512, a.tileSchedulerMetadata as Tensor, a.numSplits as Tensor, a.opts);
+}
+
+/** Apply `change` to a base problem and expect exactly `err`; sentinel outputs must stay untouched. */
+function rejects(make: () => Args, change: (a: Args) => void, err: { name: string; message: string }): void {
+  const a = make();
+  const q = a.q as Tensor;
+  const [b, sQ, hQ] = q.shape;
+  const out = Tensor.full([b, sQ, hQ, 512], -3, { dtype: 'bf16' });
+  const lse = Tensor.full([b, hQ, sQ], -1234.5, { dtype: 'fp32' });
+  a.opts = { ...a.opts, out, lse };
+  change(a);
+  assert.throws(() => call(a), err);
+  assert.ok(out.toFloat32().every((x) => x === -3), 'out was written by a failed call');
+  assert.ok(lse.toFloat32().every((x) => x === -1234.5), 'lse was written by a failed call');
+}
+
+const Type = (message: string) => ({ name: 'TypeError', message });
+const Range = (message: string) => ({ name: 'RangeError', message });
+
+describe('the base problems are valid', () => {
+  test('sparse and dense FP8 bases run', () => {
+    for (const make of [sparseBase, fp8Base]) {
+      const r = call(make());
+      assert.ok(r.lse.toFloat32().every((x) => !Number.isNaN(x)));
+    }
+  });
+});
+
+describe('isFp8KvCache and the FP8 cache', () => {
+  test('the flag and the cache dtype must agree', () => {
+    rejects(fp8Base, (a) => (a.opts.isFp8KvCache = undefined), Type('isFp8KvCache: expected true for a uint8 kCache (the FP8 layout, 656 bytes per token), got undefined'));
+    rejects(fp8Base, (a) => (a.opts.isFp8KvCache = false), Type('isFp8KvCache: expected true for a uint8 kCache (the FP8 layout, 656 bytes per token), got the boolean false'));
+    rejects(fp8Base, (a) => (a.opts.isFp8KvCache = 1 as unknown as boolean), Type('isFp8KvCache: expected a boolean, got 1'));
+    rejects(fp8Base, (a) => (a.kCache = Tensor.zeros([4, 64, 1, 576], { dtype: 'bf16' })), Type('kCache: expected dtype uint8 (isFp8KvCache: the FP8 layout, 656 bytes per token), got bf16'));
+  });
+  test('FP8 cache shape', () => {
+    rejects(fp8Base, (a) => (a.kCache = Tensor.zeros([4, 64, 656], { dtype: 'uint8' })), Range('kCache: expected a rank-4 tensor [numBlocks, 64, 1, 656] (the FP8 layout), got shape [4, 64, 656]'));
+    rejects(fp8Base, (a) => (a.kCache = Tensor.zeros([8, 32, 1, 656], { dtype: 'uint8' })), Range('kCache: expected page block size = 64 (dim 1), got 32 in shape [8, 32, 1, 656]'));
+    rejects(fp8Base, (a) => (a.kCache = Tensor.zeros([4, 64, 2, 656], { dtype: 'uint8' })), Range('kCache: expected h_kv (the FP8 layout has one KV head) = 1 (dim 2), got 2 in shape [4, 64, 2, 656]'));
+    rejects(fp8Base, (a) => (a.kCache = Tensor.zeros([4, 64, 1, 584], { dtype: 'uint8' })), Range('kCache: expected bytes per token (the FP8 layout) = 656 (dim 3), got 584 in shape [4, 64, 1, 584]'));
+    rejects(
+      fp8Base,
+      (a) => (a.kCache = Tensor.zeros([4, 64, 1, 1312], { dtype: 'uint8' }).view([4, 64, 1, 656], [64 * 1312, 1312, 1312, 2])),
+      Range('kCache: expected the last dimension to be contiguous (stride 1), got strides [83968, 1312, 1312, 2]'),
+    );
+    rejects(
+      fp8Base,
+      (a) => (a.q = Tensor.zeros([2, 1, 16, 512], { dtype: 'bf16' })),
+      Range('q: expected head dim = 576 with an FP8 kCache (the V3.2 layout holds 512 latent + 64 RoPE channels), got 512 in shape [2, 1, 16, 512]'),
+    );
+  });
+  test('a dense decode takes no sparse-only options', () => {
+    rejects(fp8Base, (a) => (a.opts.topkLength = Tensor.zeros([2], { dtype: 'int32' })), Type('topkLength: expected null or nothing (it applies to sparse decode, with indices), got a Tensor [2]'));
+    rejects(fp8Base, (a) => (a.opts.attnSink = Tensor.zeros([16])), Type('attnSink: expected null or nothing (it applies to sparse decode, with indices), got a Tensor [16]'));
+    rejects(fp8Base, (a) => (a.blockTable = null), Type('blockTable: expected a Tensor (null only for sparse decode, with indices), got null'));
+    rejects(fp8Base, (a) => (a.cacheSeqlens = null), Type('cacheSeqlens: expected a Tensor (null only for sparse decode, with indices), got null'));
+  });
+});
+
+describe('sparse decode arguments', () => {
+  test('blockTable / cacheSeqlens must be absent, the FP8 flag set, causal off', () => {
+    rejects(sparseBase, (a) => (a.blockTable = Tensor.zeros([2, 1], { dtype: 'int32' })), Type('blockTable: expected null or nothing (sparse decode: indices address the cache directly), got a Tensor [2, 1]'));
+    rejects(sparseBase, (a) => (a.cacheSeqlens = Tensor.zeros([2], { dtype: 'int32' })), Type('cacheSeqlens: expected null or nothing (sparse decode: indices say which tokens to attend), got a Tensor [2]'));
+    rejects(sparseBase, (a) => (a.opts.isFp8KvCache = undefined), Type('isFp8KvCache: expected true with indices (sparse decode reads the FP8 cache), got undefined'));
+    rejects(sparseBase, (a) => (a.opts.causal = true), Range('causal: expected false for sparse decode (indices given: no causal mask), got true'));
+  });
+  test('indices: tensor, dtype, rank, batch, s_q, topk ≥ 1, contiguous last dim', () => {
+    rejects(sparseBase, (a) => (a.opts.indices = [1, 2] as unknown as Tensor), Type('indices: expected a Tensor, got an array of length 2'));
+    rejects(sparseBase, (a) => (a.opts.indices = Tensor.zeros([2, 2, 64])), Type('indices: expected dtype int32, got fp32'));
+    rejects(sparseBase, (a) => (a.opts.indices = Tensor.zeros([2, 128], { dtype: 'int32' })), Range('indices: expected a rank-3 tensor [b, s_q, topk], got shape [2, 128]'));
+    rejects(sparseBase, (a) => (a.opts.indices = Tensor.zeros([3, 2, 64], { dtype: 'int32' })), Range('indices: expected b (the batch size of q) = 2 (dim 0), got 3 in shape [3, 2, 64]'));
+    rejects(sparseBase, (a) => (a.opts.indices = Tensor.zeros([2, 1, 64], { dtype: 'int32' })), Range('indices: expected s_q (the query tokens of q) = 2 (dim 1), got 1 in shape [2, 1, 64]'));
+    rejects(sparseBase, (a) => (a.opts.indices = Tensor.zeros([2, 2, 0], { dtype: 'int32' })), Range('indices: expected topk ≥ 1 (dim 2), got shape [2, 2, 0]'));
+    rejects(
+      sparseBase,
+      (a) => (a.opts.indices = Tensor.zeros([2, 2, 128], { dtype: 'int32' }).view([2, 2, 64], [256, 128, 2])),
+      Range('indices: expected the last dimension to be contiguous (stride 1), got strides [256, 128, 2]'),
+    );
+  });
+  test('topkLength: int32 [b], values in [0, topk]', () => {
+    rejects(sparseBase, (a) => (a.opts.topkLength = Tensor.from([64, 64], [2])), Type('topkLength: expected dtype int32, got fp32'));
+    rejects(sparseBase, (a) => (a.opts.topkLength = Tensor.from(new Int32Array([64, 64, 64]), [3])), Range('topkLength: expected b (the batch size of q) = 2 (dim 0), got 3 in shape [3]'));
+    rejects(sparseBase, (a) => (a.opts.topkLength = Tensor.from(new Int32Array([64, 65]), [2])), Range('topkLength[1]: expected an integer in [0, 64] (topk = indices.shape[2]), got 65'));
+    rejects(sparseBase, (a) => (a.opts.topkLength = Tensor.from(new Int32Array([-1, 0]), [2])), Range('topkLength[0]: expected an integer in [0, 64] (topk = indices.shape[2]), got -1'));
+  });
+  test('attnSink: fp32 [h_q]', () => {
+    rejects(sparseBase, (a) => (a.opts.attnSink = Tensor.zeros([16], { dtype: 'bf16' })), Type('attnSink: expected dtype fp32, got bf16'));
+    rejects(sparseBase, (a) => (a.opts.attnSink = Tensor.zeros([8])), Range('attnSink: expected h_q (the heads of q) = 16 (dim 0), got 8 in shape [8]'));
+    rejects(sparseBase, (a) => (a.opts.attnSink = Tensor.zeros([16, 1])), Range('attnSink: expected a rank-1 tensor [h_q], got shape [16, 1]'));
+  });
+  test('metadata: sparse for sparse, the same topk, the same shape', () => {
+    rejects(
+      sparseBase,
+      (a) => {
+        const md = getMlaMetadata(Tensor.from(new Int32Array([64, 64]), [2]), 32, 1);
+        a.tileSchedulerMetadata = md.tileSchedulerMetadata;
+        a.numSplits = md.numSplits;
+      },
+      Range('tileSchedulerMetadata: computed for dense decode (from cacheSeqlens), but this call is sparse (indices); call getMlaMetadata(null, 32, 1, { topk: 64, batchSize: 2 })'),
+    );
+    rejects(
+      sparseBase,
+      (a) => {
+        const md = getMlaMetadata(null, 32, 1, { topk: 128, batchSize: 2 });
+        a.tileSchedulerMetadata = md.tileSchedulerMetadata;
+        a.numSplits = md.numSplits;
+      },
+      Range('tileSchedulerMetadata: computed for topk = 128, but indices has topk = 64 (dim 2)'),
+    );
+    rejects(
+      sparseBase,
+      (a) => {
+        const md = getMlaMetadata(null, 16, 1, { topk: 64, batchSize: 2 });
+        a.tileSchedulerMetadata = md.tileSchedulerMetadata;
+        a.numSplits = md.numSplits;
+      },
+      Range('tileSchedulerMetadata: computed for numHeadsPerHeadK = 16, but q has s_q · h_q / h_kv = 2 · 16 / 1 = 32; call getMlaMetadata(null, 32, 1, { topk: 64, batchSize: 2 })'),
+    );
+    rejects(
+      sparseBase,
+      (a) => {
+        const md = getMlaMetadata(null, 32, 1, { topk: 64, batchSize: 2 });
+        const raw = md.tileSchedulerMetadata.toInt32();
+        raw[3] += 64; // a tampered / foreign schedule (same shape, no provenance check can tell)
+        a.tileSchedulerMetadata = Tensor.from(raw, md.tileSchedulerMetadata.shape);
+        a.numSplits = md.numSplits;
+      },
+      Range('tileSchedulerMetadata: does not match a sparse schedule of b = 2 requests of topk = 64; call getMlaMetadata(null, 32, 1, { topk: 64, batchSize: 2 })'),
+    );
+    rejects(
+      fp8Base,
+      (a) => {
+        const md = getMlaMetadata(null, 16, 1, { topk: 64, batchSize: 2 });
+        a.tileSchedulerMetadata = md.tileSchedulerMetadata;
+        a.numSplits = md.numSplits;
+      },
+      Range('tileSchedulerMetadata: computed for sparse decode (topk = 64), but this call is dense (no indices); call getMlaMetadata(cacheSeqlens, 16, 1)'),
+    );
+  });
+});
+
+describe('getMlaMetadata for sparse decode', () => {
+  test('topk, batchSize, backend, and null cacheSeqlens only with topk', () => {
+    assert.throws(() => getMlaMetadata(null, 16, 1), Type('cacheSeqlens: expected a Tensor (null only for sparse decode, with { topk, batchSize }), got null'));
+    assert.throws(() => getMlaMetadata(null, 16, 1, { topk: 0, batchSize: 2 }), Range('topk: expected an integer ≥ 1, got 0'));
+    assert.throws(() => getMlaMetadata(null, 16, 1, { topk: '64' as unknown as number, batchSize: 2 }), Type("topk: expected an integer ≥ 1, got the string '64'"));
+    assert.throws(() => getMlaMetadata(null, 16, 1, { topk: 64 }), Type('batchSize: expected an integer ≥ 1, got undefined'));
+    assert.throws(() => getMlaMetadata(null, 16, 1, { topk: 64, batchSize: 2.5 }), Range('batchSize: expected an integer ≥ 1, got 2.5'));
+    assert.throws(() => getMlaMetadata(null, 16, 1, { topk: 64, batchSize: 2, backend: 'gpu' as 'cuda' }), Type("backend: expected 'cpu' or 'cuda', got the string 'gpu'"));
+    const lens = Tensor.from(new Int32Array([5, 6]), [2]);
+    assert.throws(() => getMlaMetadata(lens, 16, 1, { topk: 64, batchSize: 3 }), Range('batchSize: expected 2 (the length of cacheSeqlens) or nothing, got 3'));
+    assert.throws(() => getMlaMetadata(lens, 16, 1, { topk: 64, backend: 'cuda' }), Type("backend: expected 'cpu' (the backend of cacheSeqlens) or nothing, got the string 'cuda'"));
+    // with topk the seqlen values are not read: negative ones do not matter
+    assert.doesNotThrow(() => getMlaMetadata(Tensor.from(new Int32Array([-5, 6]), [2]), 16, 1, { topk: 64 }));
+  });
+});
+
+describe('cuda: what its kernels do not run yet is refused before anything runs (UnsupportedFeatureError)', () => {
+  const base: DecodeFeatures = { dtype: 'bf16', hQ: 16, hKv: 1, headDim: 576, pageSize: 64, fp8: false, sparse: false, topk: 0, topkLength: false, attnSink: false };
+  const refused = (f: Partial<DecodeFeatures>, argument: string, message: string) =>
+    assert.throws(() => cudaCheckDecode({ ...base, ...f }), (e: unknown) => {
+      assert.ok(e instanceof UnsupportedFeatureError, `expected UnsupportedFeatureError, got ${e}`);
+      assert.equal(e.argument, argument);
+      assert.equal(e.message, message);
+      return true;
+    });
+  const CPU = "the cpu backend runs it: move the tensors with .to('cpu')";
+
+  test("today's kernels: h_kv 1, d_qk 576, bf16/fp16 cache, dense", () => {
+    cudaCheckDecode(base);
+    cudaCheckDecode({ ...base, dtype: 'fp16', hQ: 128 });
+    assert.deepEqual({ ...CUDA_FEATURES }, { fp8KvCache: false, sparse: false, gqa: false, headDim512: false }, 'a feature was switched on: update the GPU tests and README');
+  });
+
+  test('sparse, FP8, h_kv > 1 and d_qk 512 name their argument', () => {
+    refused({ sparse: true, fp8: true, topk: 2048 }, 'indices', `indices: sparse decode on cuda: not implemented yet (${CPU})`);
+    refused({ fp8: true }, 'kCache', `kCache: FP8 KV cache on cuda: not implemented yet (${CPU})`);
+    refused({ hKv: 2 }, 'kCache', `kCache: h_kv = 2 (dim 2) on cuda: not implemented yet (the cuda kernels take h_kv = 1; ${CPU})`);
+    refused({ headDim: 512 }, 'q', `q: head dim 512 on cuda: not implemented yet (the cuda kernels take 576; ${CPU})`);
+  });
+});

@@ -1,0 +1,306 @@
+// Random decode problems for the layouts beyond FlashMLA 9edee0c's (h_kv ≥ 1, d_qk 512, the FP8 cache, sparse
+// top-k indices) and a float64 reference that reads every key by its own arithmetic: 16-bit values by their
+// bit fields, FP8 rows through test/util/fp8-ref.ts, keys through the block table or the indices directly.
+
+import { Tensor } from '../../src/index.js';
+import { rng } from './problem.js';
+import { refDequantizeRow, refHalfValue, refQuantizeRow } from './fp8-ref.js';
+
+/** Random 16-bit patterns: random sign and mantissa, exponent in [top − 5, top] with 2^top ≈ scale / 2. */
+export function randomHalfBits(dtype: 'bf16' | 'fp16', n: number, r: () => number, scale = 0.25, out = new Uint16Array(n), offset = 0): Uint16Array {
+  const mantBits = dtype === 'bf16' ? 7 : 10;
+  const bias = dtype === 'bf16' ? 127 : 15;
+  const top = bias + Math.floor(Math.log2(scale)) - 1;
+  for (let i = 0; i < n; i++) {
+    const x = (r() * 2 ** 32) >>> 0;
+    out[offset + i] = ((x >>> 31) << 15) | ((top - ((x >>> 20) % 6)) << mantBits) | (x & ((1 << mantBits) - 1));
+  }
+  return out;
+}
+
+export const NAN_BITS = { bf16: 0x7fc0, fp16: 0x7e00 } as const;
+
+export interface DenseSpec {
+  b: number;
+  sQ: number;
+  hQ: number;
+  /** KV heads (native caches); the FP8 cache has one. */
+  hKv: number;
+  /** d_qk: 576 or 512 (FP8: 576). */
+  d: number;
+  seqlens: number[];
+  dtype: 'bf16' | 'fp16';
+  fp8: boolean;
+  seed: number;
+  /** Magnitude of q and K values (default 0.25). */
+  scale?: number;
+}
+
+export interface DenseProblem {
+  spec: DenseSpec;
+  qBits: Uint16Array;
+  /** Native cache [numBlocks, 64, hKv, d] bits (NaN where unused); for FP8, the 16-bit rows that were quantized. */
+  kBits: Uint16Array;
+  /** FP8 cache [numBlocks, 64, 1, 656] bytes (0xff = NaN everywhere unused), or null. */
+  kBytes: Uint8Array | null;
+  table: Int32Array;
+  numBlocks: number;
+  maxBlocksPerSeq: number;
+}
+
+/** Pages shuffled, unused pages and tails NaN, block-table entries past each request a huge garbage index. */
+export function makeDenseProblem(spec: DenseSpec): DenseProblem {
+  const r = rng(spec.seed);
+  const { b, sQ, hQ, d, seqlens, dtype, fp8 } = spec;
+  const hKv = fp8 ? 1 : spec.hKv;
+  const used = seqlens.map((s) => Math.ceil(s / 64));
+  const maxBlocksPerSeq = Math.max(1, ...used) + 1;
+  const numBlocks = used.reduce((a, x) => a + x, 0) + 2;
+  const perm = Array.from({ length: numBlocks }, (_, i) => i);
+  for (let i = perm.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
+  const rowElems = hKv * d;
+  const kBits = new Uint16Array(numBlocks * 64 * rowElems).fill(NAN_BITS[dtype]);
+  const kBytes = fp8 ? new Uint8Array(numBlocks * 64 * 656).fill(0xff) : null;
+  const table = new Int32Array(b * maxBlocksPerSeq).fill(2147480000);
+  let next = 0;
+  for (let i = 0; i < b; i++) {
+    for (let j = 0; j < used[i]; j++) {
+      const block = perm[next++];
+      table[i * maxBlocksPerSeq + j] = block;
+      const tokens = Math.min(64, seqlens[i] - j * 64);
+      randomHalfBits(dtype, tokens * rowElems, r, spec.scale, kBits, block * 64 * rowElems);
+      if (kBytes) {
+        for (let t = 0; t < tokens; t++) {
+          const o = (block * 64 + t) * 576;
+          kBytes.set(refQuantizeRow(dtype, kBits.subarray(o, o + 512), kBits.subarray(o + 512, o + 576)), (block * 64 + t) * 656);
+        }
+      }
+    }
+  }
+  const qBits = randomHalfBits(dtype, b * sQ * hQ * d, r, spec.scale);
+  return { spec: { ...spec, hKv }, qBits, kBits, kBytes, table, numBlocks, maxBlocksPerSeq };
+}
+
+export function denseTensors(p: DenseProblem): { q: Tensor; kCache: Tensor; blockTable: Tensor; cacheSeqlens: Tensor } {
+  const { b, sQ, hQ, hKv, d, dtype } = p.spec;
+  return {
+    q: Tensor.from(p.qBits, [b, sQ, hQ, d], { dtype }),
+    kCache: p.kBytes ? Tensor.from(p.kBytes, [p.numBlocks, 64, 1, 656], { dtype: 'uint8' }) : Tensor.from(p.kBits, [p.numBlocks, 64, hKv, d], { dtype }),
+    blockTable: Tensor.from(p.table, [b, p.maxBlocksPerSeq]),
+    cacheSeqlens: Tensor.from(Int32Array.from(p.spec.seqlens), [b]),
+  };
+}
+
+/** Softmax attention of one query row over key rows (d channels each, V = the first 512), float64. */
+export function attend(qRow: Float64Array, keys: Float64Array[], scale: number): { out: Float64Array; lse: number } {
+  const out = new Float64Array(512);
+  if (keys.length === 0) return { out, lse: Infinity };
+  const logits = keys.map((k) => {
+    let dot = 0;
+    for (let c = 0; c < qRow.length; c++) dot += qRow[c] * k[c];
+    return dot * scale;
+  });
+  const m = Math.max(...logits);
+  const w = logits.map((x) => Math.exp(x - m));
+  const sum = w.reduce((a, x) => a + x, 0);
+  keys.forEach((k, t) => {
+    for (let c = 0; c < 512; c++) out[c] += (w[t] / sum) * k[c];
+  });
+  return { out, lse: m + Math.log(sum) };
+}
+
+/** Reference out [b, s_q, h_q, 512] / lse [b, h_q, s_q] of a dense problem: query head h reads KV head ⌊h / (h_q / h_kv)⌋. */
+export function denseReference(p: DenseProblem, causal: boolean, softmaxScale?: number): { out: Float64Array; lse: Float64Array } {
+  const { b, sQ, hQ, hKv, d, dtype, seqlens } = p.spec;
+  const scale = softmaxScale ?? 1 / Math.sqrt(d);
+  const out = new Float64Array(b * sQ * hQ * 512);
+  const lse = new Float64Array(b * hQ * sQ);
+  for (let i = 0; i < b; i++) {
+    const keyRow = (t: number, kh: number): Float64Array => {
+      const slot = p.table[i * p.maxBlocksPerSeq + Math.floor(t / 64)] * 64 + (t % 64);
+      if (p.kBytes) return refDequantizeRow(p.kBytes, slot * 656, dtype);
+      const o = (slot * hKv + kh) * d;
+      return Float64Array.from(p.kBits.subarray(o, o + d), (x) => refHalfValue(dtype, x));
+    };
+    const keys = Array.from({ length: hKv }, (_, kh) => Array.from({ length: seqlens[i] }, (_, t) => keyRow(t, kh)));
+    for (let s = 0; s < sQ; s++) {
+      const visible = causal ? seqlens[i] - (sQ - 1 - s) : seqlens[i];
+      for (let h = 0; h < hQ; h++) {
+        const qo = ((i * sQ + s) * hQ + h) * d;
+        const qRow = Float64Array.from(p.qBits.subarray(qo, qo + d), (x) => refHalfValue(dtype, x));
+        const kh = Math.floor(h / (hQ / hKv));
+        const r = attend(qRow, keys[kh].slice(0, Math.max(visible, 0)), scale);
+        out.set(r.out, ((i * sQ + s) * hQ + h) * 512);
+        lse[(i * hQ + h) * sQ + s] = r.lse;
+      }
+    }
+  }
+  return { out, lse };
+}
+
+export interface SparseSpec {
+  b: number;
+  sQ: number;
+  hQ: number;
+  topk: number;
+  /** Tokens per page of the FP8 cache (any ≥ 1 for sparse decode). */
+  pageSize: number;
+  numPages: number;
+  dtype: 'bf16' | 'fp16';
+  seed: number;
+  /** Fraction of index slots that attend nothing: −1, other negatives, ≥ the cache's token count. */
+  invalidFraction?: number;
+  /** Give topkLength [b] (random in [0, topk], both ends included). */
+  topkLength?: boolean;
+  /** Give attnSink [h_q] (random, some ±inf). */
+  sink?: boolean;
+  /** (request, query token) pairs whose indices are all invalid. */
+  allInvalid?: [number, number][];
+  /** Let a valid index repeat within a row (attended once per occurrence). */
+  duplicates?: boolean;
+  scale?: number;
+}
+
+export interface SparseProblem {
+  spec: SparseSpec;
+  qBits: Uint16Array;
+  /** FP8 cache bytes, pages of pageStride bytes (one spare token per page, as FlashMLA's tests allocate). */
+  kBytes: Uint8Array;
+  pageStride: number;
+  indices: Int32Array;
+  topkLength: Int32Array | null;
+  sink: Float32Array | null;
+  /** numPages · pageSize: indices ≥ this attend nothing. */
+  capacity: number;
+}
+
+/**
+ * Every cache row that no counted valid index names (including rows named only past topkLength) holds NaN
+ * (0xff bytes: NaN codes, NaN scales, NaN RoPE), so reading one poisons the result.
+ */
+export function makeSparseProblem(spec: SparseSpec): SparseProblem {
+  const r = rng(spec.seed);
+  const { b, sQ, hQ, topk, pageSize, numPages, dtype } = spec;
+  const capacity = numPages * pageSize;
+  const pageStride = (pageSize + 1) * 656;
+  const kBytes = new Uint8Array(numPages * pageStride).fill(0xff);
+  const invalidFraction = spec.invalidFraction ?? 0.2;
+  const invalidValues = [-1, -1, -1, -2, -2147483648, capacity, capacity + 7, 2147483647];
+  const indices = new Int32Array(b * sQ * topk);
+  const topkLength = spec.topkLength ? Int32Array.from({ length: b }, (_, i) => (i === 0 ? 0 : i === 1 ? topk : Math.floor(r() * (topk + 1)))) : null;
+  const written = new Set<number>();
+  for (let i = 0; i < b; i++) {
+    for (let s = 0; s < sQ; s++) {
+      const row = indices.subarray((i * sQ + s) * topk, (i * sQ + s + 1) * topk);
+      const dead = spec.allInvalid?.some(([a, c]) => a === i && c === s) ?? false;
+      // distinct valid tokens (a partial shuffle), or repeats of a few when duplicates are asked for
+      const pool = Array.from({ length: capacity }, (_, t) => t);
+      for (let k = 0; k < topk; k++) {
+        if (dead || r() < invalidFraction) {
+          row[k] = invalidValues[Math.floor(r() * invalidValues.length)];
+          continue;
+        }
+        if (spec.duplicates && k > 0 && row[k - 1] >= 0 && row[k - 1] < capacity && r() < 0.3) {
+          row[k] = row[k - 1];
+        } else {
+          const j = k + Math.floor(r() * (capacity - k));
+          [pool[k], pool[j]] = [pool[j], pool[k]];
+          row[k] = pool[k];
+        }
+        if (topkLength === null || k < topkLength[i]) written.add(row[k]);
+      }
+    }
+  }
+  for (const slot of written) {
+    const bits = randomHalfBits(dtype, 576, r, spec.scale);
+    kBytes.set(refQuantizeRow(dtype, bits.subarray(0, 512), bits.subarray(512)), Math.floor(slot / pageSize) * pageStride + (slot % pageSize) * 656);
+  }
+  const qBits = randomHalfBits(dtype, b * sQ * hQ * 576, r, spec.scale);
+  const sink = spec.sink ? Float32Array.from({ length: hQ }, (_, h) => (h % 5 === 1 ? Infinity : h % 5 === 3 ? -Infinity : -3 + 8 * r())) : null;
+  return { spec, qBits, kBytes, pageStride, indices, topkLength, sink, capacity };
+}
+
+export function sparseTensors(p: SparseProblem): { q: Tensor; kCache: Tensor; indices: Tensor; topkLength: Tensor | null; attnSink: Tensor | null } {
+  const { b, sQ, hQ, topk, pageSize, numPages, dtype } = p.spec;
+  const storage = Tensor.from(p.kBytes, [p.kBytes.length], { dtype: 'uint8' });
+  return {
+    q: Tensor.from(p.qBits, [b, sQ, hQ, 576], { dtype }),
+    kCache: storage.view([numPages, pageSize, 1, 656], [p.pageStride, 656, 656, 1]),
+    indices: Tensor.from(p.indices, [b, sQ, topk]),
+    topkLength: p.topkLength ? Tensor.from(p.topkLength, [b]) : null,
+    attnSink: p.sink ? Tensor.from(p.sink, [hQ], { dtype: 'fp32' }) : null,
+  };
+}
+
+/**
+ * Reference rows of a sparse problem (all heads, or the `heads` given): query token s of request i attends the
+ * tokens indices[i][s][k] for k < topkLength[i] with 0 ≤ index < capacity, each occurrence once; a sink scales
+ * out by 1 / (1 + exp(sink − lse)); rows with nothing valid: out 0, lse +inf.
+ */
+export function sparseReference(p: SparseProblem, softmaxScale: number, heads?: number[]): { rows: { i: number; s: number; h: number }[]; out: Float64Array; lse: Float64Array } {
+  const { b, sQ, hQ, topk, pageSize, dtype } = p.spec;
+  const hs = heads ?? Array.from({ length: hQ }, (_, h) => h);
+  const rows: { i: number; s: number; h: number }[] = [];
+  const outs: number[] = [];
+  const lses: number[] = [];
+  for (let i = 0; i < b; i++) {
+    const limit = p.topkLength ? p.topkLength[i] : topk;
+    for (let s = 0; s < sQ; s++) {
+      const keys: Float64Array[] = [];
+      for (let k = 0; k < limit; k++) {
+        const idx = p.indices[(i * sQ + s) * topk + k];
+        if (idx >= 0 && idx < p.capacity) keys.push(refDequantizeRow(p.kBytes, Math.floor(idx / pageSize) * p.pageStride + (idx % pageSize) * 656, dtype));
+      }
+      for (const h of hs) {
+        const qo = ((i * sQ + s) * hQ + h) * 576;
+        const qRow = Float64Array.from(p.qBits.subarray(qo, qo + 576), (x) => refHalfValue(dtype, x));
+        const r = attend(qRow, keys, softmaxScale);
+        if (p.sink && keys.length > 0) {
+          const f = 1 / (1 + Math.exp(p.sink[h] - r.lse));
+          for (let c = 0; c < 512; c++) r.out[c] *= f;
+        }
+        rows.push({ i, s, h });
+        outs.push(...r.out);
+        lses.push(r.lse);
+      }
+    }
+  }
+  return { rows, out: Float64Array.from(outs), lse: Float64Array.from(lses) };
+}
+
+/**
+ * FlashMLA's check (tests/kernelkit/compare.py at 9241ae3): ±inf/NaN positions must match; every other element
+ * passes when |got − ref| ≤ absTol or |got − ref| / (|ref| + 1e-6) ≤ relTol; and cos diff
+ * 1 − 2Σ(g·r) / Σ(g² + r²) ≤ cosTol (0 when Σr² < 1e-12). Returns a message, or null when it passes.
+ */
+export function flashMlaClose(name: string, got: ArrayLike<number>, ref: ArrayLike<number>, tol: { abs: number; rel: number; cos: number }): string | null {
+  if (got.length !== ref.length) return `${name}: length ${got.length} vs reference ${ref.length}`;
+  let sgr = 0;
+  let sum = 0;
+  let srr = 0;
+  for (let i = 0; i < got.length; i++) {
+    const g = got[i];
+    const r = ref[i];
+    if (!Number.isFinite(g) || !Number.isFinite(r)) {
+      if (!Object.is(g, r) && !(Number.isNaN(g) && Number.isNaN(r))) return `${name}[${i}]: got ${g}, reference ${r} (inf/NaN positions differ)`;
+      continue;
+    }
+    const err = Math.abs(g - r);
+    if (err > tol.abs && err / (Math.abs(r) + 1e-6) > tol.rel) return `${name}[${i}]: got ${g}, reference ${r}: |err| ${err.toExponential(2)} > abs ${tol.abs} and rel ${(err / (Math.abs(r) + 1e-6)).toExponential(2)} > ${tol.rel}`;
+    sgr += g * r;
+    sum += g * g + r * r;
+    srr += r * r;
+  }
+  const cos = srr < 1e-12 ? 0 : 1 - (2 * sgr) / sum;
+  return cos > tol.cos ? `${name}: cos diff ${cos.toExponential(2)} > ${tol.cos}` : null;
+}
+
+/** FlashMLA's tolerances (flashmla-head.md): dense and sparse decode. */
+export const FLASHMLA_TOL = {
+  denseOut: { abs: 8e-4, rel: 2.01 / 128, cos: 5e-6 },
+  sparseOut: { abs: 1e-3, rel: 2.01 / 128, cos: 5e-6 },
+  lse: { abs: 1e-6, rel: 8.01 / 65536, cos: 1e-7 },
+} as const;
