@@ -88,6 +88,80 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
   if (lane == 0) *lse_out = g_lse;
 }
 
+// Wide variant: the plain kernel above walks a row's splits one at a time, each split's loads returning before the
+// next split's are issued — on one long request (b 1, 132 splits, 16 rows: 16 warps on 2 SMs) that is 132 dependent
+// L2 round trips per warp (~33 µs on an H200). Here a warp owns 128 of the 512 columns (4× the warps) and issues the
+// loads of COMBINE_WIDE_IN_FLIGHT splits before using the first. Same arithmetic, same outputs up to fp32 summation
+// order. Opt-in (FLASH_MLA_COMBINE=wide) until it has run on a GPU.
+template <typename T>
+__device__ __forceinline__ void combine_wide_kernel(const MlaDecodeParams& p) {
+  using Ops = ElemOps<T>;
+  ptx::grid_dep_wait();
+
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int groups = (p.q_rows + COMBINE_ROWS_PER_CTA - 1) / COMBINE_ROWS_PER_CTA;
+  const int req = blockIdx.x / groups;
+  const int r = (blockIdx.x - req * groups) * COMBINE_ROWS_PER_CTA + warp;
+  const int col = blockIdx.y * (HEAD_DIM_V / COMBINE_WIDE_CHUNKS) + lane * 4;  // this lane's 4 columns
+  if (req >= p.b || r >= p.q_rows) return;  // no block-level barriers below: early exit is safe
+  const int first = ptx::ld_plain(p.num_splits + req);
+  const int n = ptx::ld_plain(p.num_splits + req + 1) - first;
+  if (n <= 1) return;
+
+  const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
+  float m = -INFINITY;
+  for (int j = lane; j < n; j += 32) m = fmaxf(m, lse_col[static_cast<int64_t>(j) * p.q_rows]);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+
+  float acc[4] = {0.f, 0.f, 0.f, 0.f};
+  float g_lse = INFINITY;  // natural-log output; +inf when every split is empty
+  if (m != -INFINITY && m == m) {
+    float sum = 0.f;
+    for (int j = lane; j < n; j += 32) sum += ptx::exp2_approx(lse_col[static_cast<int64_t>(j) * p.q_rows] - m);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    const float g = ptx::log2_approx(sum) + m;
+    g_lse = g * kLn2;
+
+    const int64_t split_stride = static_cast<int64_t>(p.q_rows) * HEAD_DIM_V;
+    for (int base = 0; base < n; base += 32) {
+      const int j = base + lane;
+      const float w_lane = j < n ? ptx::exp2_approx(lse_col[static_cast<int64_t>(j) * p.q_rows] - g) : 0.f;
+      const int cnt = min(32, n - base);
+      const float* src = p.o_accum + (static_cast<int64_t>(first + base) * p.q_rows + r) * HEAD_DIM_V + col;
+      for (int jj = 0; jj < cnt; jj += COMBINE_WIDE_IN_FLIGHT) {
+        float w[COMBINE_WIDE_IN_FLIGHT];
+        float4 v[COMBINE_WIDE_IN_FLIGHT];
+#pragma unroll
+        for (int u = 0; u < COMBINE_WIDE_IN_FLIGHT; ++u) {  // all loads first
+          const float wu = __shfl_sync(0xffffffffu, w_lane, min(jj + u, 31));
+          w[u] = jj + u < cnt ? wu : 0.f;  // warp-uniform
+          v[u] = w[u] != 0.f ? *reinterpret_cast<const float4*>(src + (jj + u) * split_stride) : make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+#pragma unroll
+        for (int u = 0; u < COMBINE_WIDE_IN_FLIGHT; ++u) {
+          acc[0] += w[u] * v[u].x;
+          acc[1] += w[u] * v[u].y;
+          acc[2] += w[u] * v[u].z;
+          acc[3] += w[u] * v[u].w;
+        }
+      }
+    }
+  }
+  ptx::grid_dep_launch_dependents();  // inputs consumed; only stores remain
+
+  T* out = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col;
+  uint2 packed;
+  packed.x = Ops::pack2(acc[0], acc[1]);
+  packed.y = Ops::pack2(acc[2], acc[3]);
+  *reinterpret_cast<uint2*>(out) = packed;
+  if (blockIdx.y == 0 && lane == 0) {
+    const int s_idx = r / p.h_q, h_idx = r - s_idx * p.h_q;
+    p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = g_lse;
+  }
+}
+
 }  // namespace
 
 // The compute_80 PTX assembled for sm_100 (ptxas 13.0, as the driver's JIT would) takes 48 registers and spills
@@ -104,4 +178,11 @@ extern "C" __global__ void COMBINE_BOUNDS mla_combine_bf16(const __grid_constant
 }
 extern "C" __global__ void COMBINE_BOUNDS mla_combine_fp16(const __grid_constant__ MlaDecodeParams p) {
   combine_kernel<__half>(p);
+}
+// (one CTA per SM is enough for the register budget: 8 splits' float4s in flight per lane)
+extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, 1) mla_combine_wide_bf16(const __grid_constant__ MlaDecodeParams p) {
+  combine_wide_kernel<__nv_bfloat16>(p);
+}
+extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, 1) mla_combine_wide_fp16(const __grid_constant__ MlaDecodeParams p) {
+  combine_wide_kernel<__half>(p);
 }

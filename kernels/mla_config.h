@@ -64,6 +64,10 @@ static_assert(GSM_Q_SMEM_CH % 16 == 0 && GSM_Q_SMEM_CH % 8 == 0, "Q split at a k
 // HOST: grid (ceil(q_rows / COMBINE_ROWS_PER_CTA) * b, 1, 1), block COMBINE_THREADS, no dynamic smem.
 constexpr int COMBINE_ROWS_PER_CTA = 8;        // one warp per folded row
 constexpr int COMBINE_THREADS = COMBINE_ROWS_PER_CTA * 32;
+// Wide variant (mla_combine_wide_*; opt-in with FLASH_MLA_COMBINE=wide, not yet run on a GPU): HOST: grid
+// (ceil(q_rows / COMBINE_ROWS_PER_CTA) * b, COMBINE_WIDE_CHUNKS, 1), same block. A warp owns 128 columns of a row.
+constexpr int COMBINE_WIDE_CHUNKS = 4;
+constexpr int COMBINE_WIDE_IN_FLIGHT = 8;      // splits whose loads are issued before the first one is used
 
 }  // namespace mla
 

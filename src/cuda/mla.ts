@@ -18,6 +18,20 @@ const GENERIC = { blockM: 64, threads: 256 };
 const smemOf = (name: string) => DECODE_KERNELS.find((k) => k.name === name)!.sharedBytes;
 const COMBINE_ROWS_PER_CTA = 8;
 const COMBINE_THREADS = 256;
+const COMBINE_WIDE_CHUNKS = 4;
+
+/**
+ * Which combine kernel merges the splits: the default walks a row's splits one at a time per warp; `wide`
+ * (FLASH_MLA_COMBINE=wide) gives each warp a quarter of the columns and 8 splits' loads in flight — built, not yet
+ * run on a GPU (docs/perf-log.md, "next steps" of hopper v2), so opt-in until measured.
+ */
+function combineVariant(): 'serial' | 'wide' {
+  const v = process.env.FLASH_MLA_COMBINE ?? '';
+  if (v === '' || v === 'serial') return 'serial';
+  if (v === 'wide') return 'wide';
+  throw new RangeError(`FLASH_MLA_COMBINE: expected 'serial' or 'wide', got '${v}'`);
+}
+let combineVariantRead: 'serial' | 'wide' | null = null; // read once, at the first decode (not at import)
 const METADATA_THREADS = 32;
 /** The metadata kernel caches ceil(seqlen/64) of up to this many requests in shared memory (48 KB). */
 const METADATA_SMEM_MAX_REQS = 12288;
@@ -240,9 +254,10 @@ class CudaMlaBackend implements MlaBackend {
       params,
       ...extra,
     );
-    const combine = loadKernel('mla_combine', portableArchs(dev), `mla_combine_${dt}`, ['bytes']);
+    const wide = (combineVariantRead ??= combineVariant()) === 'wide';
+    const combine = loadKernel('mla_combine', portableArchs(dev), wide ? `mla_combine_wide_${dt}` : `mla_combine_${dt}`, ['bytes']);
     combine.launch(
-      { grid: [Math.ceil(qRows / COMBINE_ROWS_PER_CTA) * b, 1, 1], block: [COMBINE_THREADS, 1, 1], stream, pdl: this.pdl },
+      { grid: [Math.ceil(qRows / COMBINE_ROWS_PER_CTA) * b, wide ? COMBINE_WIDE_CHUNKS : 1, 1], block: [COMBINE_THREADS, 1, 1], stream, pdl: this.pdl },
       params,
     );
   }
