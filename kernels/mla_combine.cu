@@ -17,6 +17,23 @@ using namespace mla;
 
 namespace {
 
+// Max over the n split LSEs of one row (log2 units; lse of split j at lse_col[j · q_rows]); every lane gets it.
+__device__ __forceinline__ float split_lse_max(const float* lse_col, int n, int q_rows, int lane) {
+  float m = -INFINITY;
+  for (int j = lane; j < n; j += 32) m = fmaxf(m, lse_col[static_cast<int64_t>(j) * q_rows]);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+  return m;
+}
+// G = log2 Σ_j exp2(lse_j − m) + m for a finite max m (the max split contributes exp2(0), so the sum is ≥ 1).
+__device__ __forceinline__ float split_lse_total(const float* lse_col, int n, int q_rows, int lane, float m) {
+  float sum = 0.f;
+  for (int j = lane; j < n; j += 32) sum += ptx::exp2_approx(lse_col[static_cast<int64_t>(j) * q_rows] - m);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+  return ptx::log2_approx(sum) + m;
+}
+
 template <typename T>
 __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
   using Ops = ElemOps<T>;
@@ -34,10 +51,7 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
 
   // lse of split j: lse_accum[(first + j) * q_rows + r]. Splits in chunks of 32, one per lane.
   const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
-  float m = -INFINITY;
-  for (int j = lane; j < n; j += 32) m = fmaxf(m, lse_col[static_cast<int64_t>(j) * p.q_rows]);
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+  const float m = split_lse_max(lse_col, n, p.q_rows, lane);
 
   T* out_row = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V;
   const int s_idx = r / p.h_q, h_idx = r - s_idx * p.h_q;
@@ -50,11 +64,7 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
 
   float g_lse = INFINITY;  // natural-log output; +inf when every split is empty
   if (m != -INFINITY && m == m) {
-    float sum = 0.f;
-    for (int j = lane; j < n; j += 32) sum += ptx::exp2_approx(lse_col[static_cast<int64_t>(j) * p.q_rows] - m);
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-    const float g = ptx::log2_approx(sum) + m;  // sum ≥ 1 (the max split contributes exp2(0))
+    const float g = split_lse_total(lse_col, n, p.q_rows, lane, m);
     g_lse = g * kLn2;
 
     for (int base = 0; base < n; base += 32) {
@@ -109,19 +119,12 @@ __device__ __forceinline__ void combine_wide_kernel(const MlaDecodeParams& p) {
   if (n <= 1) return;
 
   const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
-  float m = -INFINITY;
-  for (int j = lane; j < n; j += 32) m = fmaxf(m, lse_col[static_cast<int64_t>(j) * p.q_rows]);
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+  const float m = split_lse_max(lse_col, n, p.q_rows, lane);
 
   float acc[4] = {0.f, 0.f, 0.f, 0.f};
   float g_lse = INFINITY;  // natural-log output; +inf when every split is empty
   if (m != -INFINITY && m == m) {
-    float sum = 0.f;
-    for (int j = lane; j < n; j += 32) sum += ptx::exp2_approx(lse_col[static_cast<int64_t>(j) * p.q_rows] - m);
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-    const float g = ptx::log2_approx(sum) + m;
+    const float g = split_lse_total(lse_col, n, p.q_rows, lane, m);
     g_lse = g * kLn2;
 
     const int64_t split_stride = static_cast<int64_t>(p.q_rows) * HEAD_DIM_V;
