@@ -7,7 +7,7 @@
 
 import type { MlaBackend, MlaDecodeArgs } from '../backend.js';
 import { registerBackend } from '../backend.js';
-import { isCapturing } from '../graph.js';
+import { isCapturing } from '../capture.js';
 import { halfDecodeTable, isFloat16Type, toHalfBits } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
 import { DEFAULT_CPU_SM_COUNT, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';

@@ -3,7 +3,7 @@
 
 import type { DecodeFeatures, KvFormat, MlaBackend, MlaDecodeArgs } from '../backend.js';
 import { registerBackend } from '../backend.js';
-import { scratchForCapture } from '../graph.js';
+import { scratchForCapture } from './graph.js';
 import type { Tensor } from '../tensor.js';
 import { UnsupportedDeviceError } from '../errors.js';
 import { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';

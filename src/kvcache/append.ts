@@ -9,7 +9,7 @@
 // with UnsupportedFeatureError until its kernel exists).
 
 import { Tensor } from '../tensor.js';
-import { isCapturing } from '../graph.js';
+import { isCapturing } from '../capture.js';
 import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE, ROPE_DIM } from '../mla/constants.js';
 import { getBackend } from '../backend.js';
 import { expectContiguous, expectDim, expectDtype, expectLastDimContiguous, expectRank, expectStrides16B, expectTensor, fmtShape } from '../mla/validate.js';

@@ -25,7 +25,7 @@
 
 import { HOST_MEMORY_BYTES, Tensor, type BackendName } from '../tensor.js';
 import { dtypeBytes } from '../dtype.js';
-import { isCapturing } from '../graph.js';
+import { isCapturing } from '../capture.js';
 import { getCudaContext } from '../cuda/context.js';
 import { copyDtoD } from '../cuda/runtime.js';
 import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE, ROPE_DIM } from '../mla/constants.js';

@@ -8,7 +8,7 @@
 
 import { getBackend } from '../backend.js';
 import { Tensor, type BackendName } from '../tensor.js';
-import { isCapturing } from '../graph.js';
+import { isCapturing } from '../capture.js';
 import { HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
 import { numSmPartsFor, scheduleTiles } from './schedule.js';
 import { fmtValue, quote } from '../util/fmt-value.js';
