@@ -1,7 +1,7 @@
 // The cuda backend: metadata kernel → split-KV decode kernel → combine kernel, chained on one stream
 // with programmatic dependent launch (PDL) where the GPU supports it (sm_90).
 
-import type { DecodeFeatures, KvFormat, MlaBackend, MlaDecodeArgs } from '../backend.js';
+import type { AppendKvArgs, DecodeFeatures, KvFormat, MlaBackend, MlaDecodeArgs } from '../backend.js';
 import { registerBackend } from '../backend.js';
 import { scratchForCapture } from './graph.js';
 import type { Tensor } from '../tensor.js';
@@ -12,6 +12,8 @@ import { DECODE_KERNELS } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { encodeMlaDecodeParams, MLA_DECODE_PARAMS_BYTES } from './params.js';
 import { cudaCheckDecode, cudaCheckKvFormat } from './features.js';
+import { cudaMemory } from './memory.js';
+import { cudaAppendKv } from './append.js';
 
 // Launch shapes, mirrored from kernels/mla_config.h (shared-memory sizes: DECODE_KERNELS in kernels.ts).
 const GENERIC = { blockM: 64, threads: 256 };
@@ -101,6 +103,7 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
 
 class CudaMlaBackend implements MlaBackend {
   readonly name = 'cuda' as const;
+  readonly memory = cudaMemory;
   private workspace: DeviceBuffer | null = null;
   private readonly paramBuf = new Uint8Array(MLA_DECODE_PARAMS_BYTES);
 
@@ -158,7 +161,11 @@ class CudaMlaBackend implements MlaBackend {
     cudaCheckKvFormat(format, argument);
   }
 
-  appendKvFp8(): void {
+  appendKv(a: AppendKvArgs): void {
+    if (a.kCache.dtype !== 'uint8') {
+      cudaAppendKv(a);
+      return;
+    }
     cudaCheckKvFormat('fp8', 'kCache');
     // CUDA_FEATURES.fp8KvCache switched on without a kernel behind it: refuse rather than write garbage
     throw new Error('appendKvFp8: CUDA_FEATURES.fp8KvCache is on but no cuda FP8 append kernel is wired (src/cuda/mla.ts)');
