@@ -92,6 +92,13 @@ export interface AppendKvArgs {
   paged: { blockTable: Tensor; cacheSeqlens: Tensor; tokensPerSeq: number } | null;
 }
 
+/**
+ * How a kernel uses a tensor, for the layout rules of a backend (checkLayout): read in vectors (cuda: 16-byte
+ * vectors and TMA, so 16-byte aligned strides and start), indexed with 32-bit strides (cuda's append kernel),
+ * written in vectors (cuda: a 16-byte aligned start).
+ */
+export type LayoutUse = 'vectorLoad' | 'int32Strides' | 'vectorStore';
+
 /** Layouts of a KV cache: 16-bit rows of 576 channels, or the 656-byte FP8 rows. */
 export type KvFormat = 'bf16' | 'fp16' | 'fp8';
 
@@ -109,6 +116,11 @@ export interface MlaBackend {
    */
   checkDecode(f: DecodeFeatures): void;
   mlaDecode(args: MlaDecodeArgs): void;
+  /**
+   * Throw RangeError, naming `name`, when this backend's kernels cannot use t's layout that way (called after
+   * the shape checks, before anything is allocated, read back or launched). cpu: any layout.
+   */
+  checkLayout(name: string, t: Tensor, use: LayoutUse): void;
   /** Throw UnsupportedFeatureError, naming `argument`, when this backend cannot hold a cache of this format. */
   checkKvFormat(format: KvFormat, argument: string): void;
   /** Paged write of token rows into a cache (bf16/fp16, or quantizing into an FP8 cache). */

@@ -241,6 +241,9 @@ export const cpuBackend: MlaBackend = {
     refuseCapture();
     decode(args);
   },
+  checkLayout() {
+    // any strides and offset: the oracle reads element by element
+  },
   checkKvFormat() {
     // bf16, fp16 and fp8 caches
   },

@@ -1,7 +1,7 @@
 // The cuda backend: metadata kernel → split-KV decode kernel → combine kernel, chained on one stream
 // with programmatic dependent launch (PDL) where the GPU supports it (sm_90).
 
-import type { AppendKvArgs, DecodeFeatures, KvFormat, MlaBackend, MlaDecodeArgs } from '../backend.js';
+import type { AppendKvArgs, DecodeFeatures, LayoutUse, KvFormat, MlaBackend, MlaDecodeArgs } from '../backend.js';
 import { registerBackend } from '../backend.js';
 import { scratchForCapture } from './graph.js';
 import type { Tensor } from '../tensor.js';
@@ -14,6 +14,7 @@ import { encodeMlaDecodeParams, MLA_DECODE_PARAMS_BYTES } from './params.js';
 import { cudaCheckDecode, cudaCheckKvFormat } from './features.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv } from './append.js';
+import { cudaCheckLayout } from './layout.js';
 
 // Launch shapes, mirrored from kernels/mla_config.h (shared-memory sizes: DECODE_KERNELS in kernels.ts).
 const GENERIC = { blockM: 64, threads: 256 };
@@ -155,6 +156,10 @@ class CudaMlaBackend implements MlaBackend {
 
   checkDecode(f: DecodeFeatures): void {
     cudaCheckDecode(f);
+  }
+
+  checkLayout(name: string, t: Tensor, use: LayoutUse): void {
+    cudaCheckLayout(name, t, use);
   }
 
   checkKvFormat(format: KvFormat, argument: string): void {

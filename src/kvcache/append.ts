@@ -12,7 +12,7 @@ import { Tensor } from '../tensor.js';
 import { isCapturing } from '../capture.js';
 import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE, ROPE_DIM } from '../mla/constants.js';
 import { getBackend } from '../backend.js';
-import { expectContiguous, expectDim, expectDtype, expectLastDimContiguous, expectRank, expectStrides16B, expectTensor, fmtShape } from '../mla/validate.js';
+import { expectContiguous, expectDim, expectDtype, expectLastDimContiguous, expectRank, expectTensor, fmtShape } from '../mla/validate.js';
 
 export { ROPE_DIM };
 /** 16-byte chunks per cached row (1152 B). */
@@ -74,20 +74,14 @@ function validateRows(kCache: unknown, cKv: unknown, kPe: unknown, expectedT?: {
   if (expectedT && T !== expectedT.T) throw new RangeError(`cKv: expected T = ${expectedT.T} rows (${expectedT.what}), got shape ${fmtShape(cKv.shape)}`);
   if (T > MAX_APPEND_TOKENS) throw new RangeError(`cKv: expected at most ${MAX_APPEND_TOKENS} tokens per call, got ${T}`);
   if (fp8) getBackend(kCache.backend).checkKvFormat('fp8', 'kCache'); // before any value is read back
-  if (kCache.backend === 'cuda') {
-    expectStrides16B('kCache', kCache);
-    expectStrides16B('cKv', cKv);
-    expectStrides16B('kPe', kPe);
-    for (const [name, t] of [
-      ['kCache', kCache],
-      ['cKv', cKv],
-      ['kPe', kPe],
-    ] as const) {
-      for (let i = 0; i < t.strides.length - 1; i++) {
-        if (t.strides[i] > 2 ** 31 - 1) throw new RangeError(`${name}: expected strides below 2^31 elements, got ${t.strides[i]} in dim ${i}`);
-      }
-    }
-  }
+  const backend = getBackend(kCache.backend); // its layout rules (cuda: 16-byte vectors, 32-bit strides)
+  const rows = [
+    ['kCache', kCache],
+    ['cKv', cKv],
+    ['kPe', kPe],
+  ] as const;
+  for (const [name, t] of rows) backend.checkLayout(name, t, 'vectorLoad');
+  for (const [name, t] of rows) backend.checkLayout(name, t, 'int32Strides');
   return { T, numBlocks: kCache.shape[0], pageSize: kCache.shape[1], fp8 };
 }
 
