@@ -3,14 +3,11 @@
 
 import type { AppendKvArgs } from '../backend.js';
 import type { Tensor } from '../tensor.js';
-import { HEAD_DIM_K } from '../mla/constants.js';
+import { APPEND_KV_CONFIG } from './config.js';
 import { getCudaContext, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 
-/** 16-byte chunks per cached row (1152 B). */
-const CHUNKS_PER_ROW = (HEAD_DIM_K * 2) / 16;
-/** Kernel tile: threads × chunks per thread. */
-const THREADS = 256;
-const UNROLL = 4;
+/** 16-byte chunks per cached row (1152 B); kernel tile: threads × chunks per thread (src/cuda/config.ts). */
+const { kChunksRow: CHUNKS_PER_ROW, kThreads: THREADS, kUnroll: UNROLL } = APPEND_KV_CONFIG;
 
 /** bf16/fp16 caches (an FP8 cache is refused by the backend before this). */
 export function cudaAppendKv(a: AppendKvArgs): void {

@@ -15,15 +15,11 @@ import { cudaCheckDecode, cudaCheckKvFormat } from './features.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv } from './append.js';
 import { cudaCheckLayout } from './layout.js';
+import { MLA_CONFIG } from './config.js';
 
-// Launch shapes, mirrored from kernels/mla_config.h (shared-memory sizes: DECODE_KERNELS in kernels.ts).
-const GENERIC = { blockM: 64, threads: 256 };
+// Launch shapes: host copies of kernels/mla_config.h (src/cuda/config.ts, checked by test/kernel-config.test.ts).
+const { GEN_BLOCK_M, GEN_THREADS, SM90_THREADS, COMBINE_ROWS_PER_CTA, COMBINE_THREADS, METADATA_THREADS, METADATA_SMEM_MAX_REQS } = MLA_CONFIG;
 const smemOf = (name: string) => DECODE_KERNELS.find((k) => k.name === name)!.sharedBytes;
-const COMBINE_ROWS_PER_CTA = 8;
-const COMBINE_THREADS = 256;
-const METADATA_THREADS = 32;
-/** The metadata kernel caches ceil(seqlen/64) of up to this many requests in shared memory (48 KB). */
-const METADATA_SMEM_MAX_REQS = 12288;
 
 export function cudaAvailable(): boolean {
   return CudaDevice.available();
@@ -78,8 +74,8 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
     name: 'hopper',
     file: 'mla_decode_sm90',
     entry: (dt) => `mla_decode_sm90_${dt}`,
-    blockM: 64,
-    threads: 256,
+    blockM: GEN_BLOCK_M,
+    threads: SM90_THREADS,
     sharedBytes: smemOf('hopper'),
     extraArgs: (a) => [kCacheTensorMap(a.kCache)],
   },
@@ -87,8 +83,8 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
     name: 'generic',
     file: 'mla_decode_generic',
     entry: (dt) => `mla_decode_generic_${dt}`,
-    blockM: GENERIC.blockM,
-    threads: GENERIC.threads,
+    blockM: GEN_BLOCK_M,
+    threads: GEN_THREADS,
     sharedBytes: smemOf('generic'),
   },
   {
@@ -96,8 +92,8 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
     name: 'generic-small',
     file: 'mla_decode_generic_small',
     entry: (dt) => `mla_decode_generic_small_${dt}`,
-    blockM: GENERIC.blockM,
-    threads: GENERIC.threads,
+    blockM: GEN_BLOCK_M,
+    threads: GEN_THREADS,
     sharedBytes: smemOf('generic-small'),
   },
 ];
