@@ -8,6 +8,8 @@
 //     API skips its value checks while a graph is captured). Never kvcache/, cpu/, cuda/, bench/.
 //     That core imports only itself and src/util/ (nothing of the API, kvcache or backends is below it).
 //  3. koffi is imported only under src/cuda/.
+//  5. The float64 reference (src/check/) reaches neither backend (src/cpu/, src/cuda/) nor the API: it must not
+//     share the data flow of what it checks.
 //  4. The library core (every module but src/cuda/, the entry point and the tools) reaches neither src/cuda/
 //     nor koffi, directly or transitively: tensors, the KV cache and the API use devices through
 //     getBackend(). Only src/index.ts (registers the backends, re-exports the cuda-only API: captureGraph,
@@ -120,6 +122,17 @@ test('the core below the API imports only itself and src/util/', () => {
   for (const f of [...MLA_MAY_IMPORT, ...files.filter((f) => f.startsWith('src/util/'))]) {
     for (const d of graph.get(f)!) {
       assert.ok(MLA_MAY_IMPORT.includes(d) || d.startsWith('src/util/') || d.startsWith('node:'), `${f} imports ${d}`);
+    }
+  }
+});
+
+test('src/check/ (the float64 reference) reaches neither backend nor the API', () => {
+  const checked = files.filter((f) => f.startsWith('src/check/'));
+  assert.ok(checked.length > 0);
+  for (const f of checked) {
+    for (const [m, chain] of reach(f)) {
+      const bad = m.startsWith('src/cpu/') || m.startsWith('src/kvcache/') || isCuda(m) || (m.startsWith('src/mla/') && m !== 'src/mla/constants.ts');
+      assert.ok(!bad, chain.join(' → '));
     }
   }
 });
