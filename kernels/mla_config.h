@@ -1,5 +1,5 @@
-// Compile-time shapes of the MLA decode kernels. Values the host must mirror are marked HOST
-// (src/mla/constants.ts, src/cuda/mla.ts).
+// Compile-time shapes of the MLA decode kernels. Values the host must mirror are marked HOST: their host copies are
+// in src/cuda/config.ts and src/mla/constants.ts, checked against this file by test/kernel-config.test.ts.
 #pragma once
 
 namespace mla {

@@ -2,6 +2,37 @@
 
 import type { Tensor, BackendName } from './tensor.js';
 
+/** A device address, in bytes. */
+export type Ptr = bigint;
+
+/** Memory a backend allocated outside the JS heap (device memory); freed by dispose(), never by a finalizer. */
+export interface DeviceStorage {
+  readonly ptr: Ptr;
+  readonly bytes: number;
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
+/**
+ * Storage of a backend whose tensors live in device memory (cuda). The cpu backend keeps tensors in host
+ * memory (an ArrayBuffer, see tensor.ts) and has none. Copies and fills are queued on the backend's stream
+ * in call order, so they are ordered with its kernels.
+ */
+export interface DeviceMemory {
+  /** Uninitialised storage of `bytes` bytes (throws the backend's typed error when there is no device). */
+  alloc(bytes: number): DeviceStorage;
+  /** Wait for all queued work, then copy dst.byteLength bytes from `src` into dst. */
+  readToHost(dst: Uint8Array, src: Ptr): void;
+  /** Queue a copy of src's bytes to `dst`. */
+  writeFromHost(dst: Ptr, src: ArrayBufferView): void;
+  /** Queue a device-to-device copy of `bytes` bytes. */
+  copy(dst: Ptr, src: Ptr, bytes: number): void;
+  /** Queue setting `count` elements of `width` bytes each to the bit pattern `bits`. */
+  fill(dst: Ptr, bits: number, count: number, width: 1 | 2 | 4): void;
+  /** Wait for all queued work. */
+  synchronize(): void;
+}
+
 /** Everything a decode needs, already validated; outputs are allocated by the caller. */
 export interface MlaDecodeArgs {
   q: Tensor;
@@ -47,22 +78,34 @@ export interface DecodeFeatures {
   attnSink: boolean;
 }
 
-/** A paged FP8 write: quantize cKv ‖ kPe rows into kCache (uint8 [numPages, pageSize, 1, 656]). */
-export interface AppendKvFp8Args {
+/**
+ * A paged write of token rows cKv ‖ kPe into kCache (arguments already validated, T = cKv.shape[0] ≥ 1):
+ * bf16/fp16 [numBlocks, 64, 1, 576] copied bit for bit, or uint8 [numPages, pageSize, 1, 656] (FP8, quantized).
+ */
+export interface AppendKvArgs {
   kCache: Tensor;
   cKv: Tensor;
   kPe: Tensor;
-  /** Slot per token (page · pageSize + row; < 0 skipped) ... */
+  /** Slot per token (page · pageSize + row; < 0 or past the cache skipped) ... */
   slotMapping: Tensor | null;
   /** ... or slots from a block table: token t = i · n + j → position cacheSeqlens[i] − n + j of request i. */
   paged: { blockTable: Tensor; cacheSeqlens: Tensor; tokensPerSeq: number } | null;
 }
+
+/**
+ * How a kernel uses a tensor, for the layout rules of a backend (checkLayout): read in vectors (cuda: 16-byte
+ * vectors and TMA, so 16-byte aligned strides and start), indexed with 32-bit strides (cuda's append kernel),
+ * written in vectors (cuda: a 16-byte aligned start).
+ */
+export type LayoutUse = 'vectorLoad' | 'int32Strides' | 'vectorStore';
 
 /** Layouts of a KV cache: 16-bit rows of 576 channels, or the 656-byte FP8 rows. */
 export type KvFormat = 'bf16' | 'fp16' | 'fp8';
 
 export interface MlaBackend {
   readonly name: BackendName;
+  /** Device storage of this backend's tensors; null where tensors live in host memory (cpu). */
+  readonly memory: DeviceMemory | null;
   /** SMs the scheduler partitions work for. */
   smCount(): number;
   /** Fill metadata [numSmParts, 8] and numSplits [b + 1] from cacheSeqlens (all on this backend). */
@@ -73,10 +116,15 @@ export interface MlaBackend {
    */
   checkDecode(f: DecodeFeatures): void;
   mlaDecode(args: MlaDecodeArgs): void;
+  /**
+   * Throw RangeError, naming `name`, when this backend's kernels cannot use t's layout that way (called after
+   * the shape checks, before anything is allocated, read back or launched). cpu: any layout.
+   */
+  checkLayout(name: string, t: Tensor, use: LayoutUse): void;
   /** Throw UnsupportedFeatureError, naming `argument`, when this backend cannot hold a cache of this format. */
   checkKvFormat(format: KvFormat, argument: string): void;
-  /** Quantizing paged write into an FP8 cache (arguments already validated). */
-  appendKvFp8(args: AppendKvFp8Args): void;
+  /** Paged write of token rows into a cache (bf16/fp16, or quantizing into an FP8 cache). */
+  appendKv(args: AppendKvArgs): void;
   /** Decode kernels this backend offers (first = default). */
   decodeKernels(): string[];
 }

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { cudaAvailable, getBackend } from './index.js';
 import { CudaDevice } from './cuda/runtime.js';
 import { getCudaContext, kernelDir, kernelSelection } from './cuda/context.js';
-import { describeSelection, KERNEL_BUILDS, selectKernels, selectOptionsFromEnv, type KernelSelection } from './cuda/kernels.js';
+import { describeSelection, selectKernels, selectOptionsFromEnv, type KernelSelection } from './cuda/kernels.js';
 import { configLabel, loadReference, PEER_SHORT_NAMES, referenceCardFor, selectConfigs, type ReferenceSeries } from './bench/configs.js';
 import { fmtBytes, fmtNum, fmtRatio, formatReport } from './bench/report.js';
 import { checkConfigsFit, fmtDriverVersion, nvidiaDriverVersion, packageVersion, runBench, type BenchProgress } from './bench/run.js';

@@ -9,12 +9,18 @@ import { fmtBytes, fmtValue } from './util/fmt-value.js';
 import {
   type DType, DTYPES, dtypeBytes, decodeFp8e4m3, decodeHalf, encodeFp8e4m3, encodeHalf, float32ToFp8e4m3Bits, isFloat16Type, toHalfBits,
 } from './dtype.js';
-import { getCudaContext } from './cuda/context.js';
-import { DeviceBuffer, copyDtoD, copyDtoH, copyHtoD, memset, type Ptr } from './cuda/runtime.js';
+import { getBackend, type DeviceMemory, type DeviceStorage, type Ptr } from './backend.js';
 
 export type BackendName = 'cpu' | 'cuda';
 export type HostData = Float32Array | Float64Array | Int32Array | Uint16Array | Uint8Array | readonly number[];
 export type RawArray = Uint16Array | Float32Array | Int32Array | Uint8Array;
+
+/** The device storage of a backend whose tensors are not in host memory (reached only through the backend interface). */
+function deviceMemory(backend: BackendName): DeviceMemory {
+  const memory = getBackend(backend).memory;
+  if (!memory) throw new TypeError(`backend '${backend}' keeps tensors in host memory`);
+  return memory;
+}
 
 export interface TensorOptions {
   dtype?: DType;
@@ -133,7 +139,7 @@ export class Tensor {
   /** Offset of element [0,…] into the storage, in elements. */
   readonly offset: number;
   private host: ArrayBuffer | null;
-  private device: DeviceBuffer | null;
+  private device: DeviceStorage | null;
   /** The tensor owning the storage when this one is a view (a view dies with its owner). */
   private readonly root: Tensor | null;
 
@@ -144,7 +150,7 @@ export class Tensor {
     backend: BackendName;
     offset: number;
     host: ArrayBuffer | null;
-    device: DeviceBuffer | null;
+    device: DeviceStorage | null;
     root: Tensor | null;
   }) {
     this.shape = Object.freeze([...init.shape]);
@@ -175,10 +181,10 @@ export class Tensor {
       }
       return new Tensor({ ...base, host, device: null });
     }
-    getCudaContext();
-    let device: DeviceBuffer;
+    const memory = deviceMemory(backend);
+    let device: DeviceStorage;
     try {
-      device = DeviceBuffer.alloc(bytes);
+      device = memory.alloc(bytes);
     } catch (e) {
       // keep the driver's error (its class and code); say what was asked for
       if (e instanceof Error) e.message = `shape: ${fmtShape(shape)} ${dtype} needs ${fmtBytes(bytes)} of device memory: ${e.message}`;
@@ -285,9 +291,7 @@ export class Tensor {
     else {
       const span = this.spanElements();
       const buf = new ArrayBuffer(span * dtypeBytes(this.dtype));
-      const { stream } = getCudaContext();
-      stream.synchronize();
-      copyDtoH(new Uint8Array(buf), this.ptr);
+      deviceMemory(this.backend).readToHost(new Uint8Array(buf), this.ptr);
       if (this.isContiguous) return rawArrayFor(this.dtype, buf, 0, n);
       flat = rawArrayFor(this.dtype, buf);
       return gather(flat, this.shape, this.strides, 0);
@@ -318,7 +322,7 @@ export class Tensor {
     this.assertLive();
     if (!this.isContiguous) throw new TypeError('write: only contiguous tensors can be written from host data');
     if (this.host) rawArrayFor(this.dtype, this.host, this.offset, this.numel).set(raw as never);
-    else copyHtoD(this.ptr, raw, getCudaContext().stream);
+    else deviceMemory(this.backend).writeFromHost(this.ptr, raw);
     return this;
   }
 
@@ -335,11 +339,11 @@ export class Tensor {
       rawArrayFor(this.dtype, this.host, this.offset, n).fill(stored);
       return this;
     }
-    const stream = getCudaContext().stream;
-    if (isFloat16Type(this.dtype)) memset(this.ptr, stored, n, 2, stream);
-    else if (this.dtype === 'fp32') memset(this.ptr, new Uint32Array(new Float32Array([value]).buffer)[0], n, 4, stream);
-    else if (this.dtype === 'int32') memset(this.ptr, value | 0, n, 4, stream);
-    else memset(this.ptr, stored, n, 1, stream);
+    const memory = deviceMemory(this.backend);
+    if (isFloat16Type(this.dtype)) memory.fill(this.ptr, stored, n, 2);
+    else if (this.dtype === 'fp32') memory.fill(this.ptr, new Uint32Array(new Float32Array([value]).buffer)[0], n, 4);
+    else if (this.dtype === 'int32') memory.fill(this.ptr, value | 0, n, 4);
+    else memory.fill(this.ptr, stored, n, 1);
     return this;
   }
 
@@ -348,7 +352,7 @@ export class Tensor {
     this.assertLive();
     const t = Tensor.empty(this.shape, { dtype: this.dtype, backend });
     if (backend === 'cuda' && this.backend === 'cuda' && this.isContiguous) {
-      copyDtoD(t.ptr, this.ptr, this.numel * dtypeBytes(this.dtype), getCudaContext().stream);
+      deviceMemory(backend).copy(t.ptr, this.ptr, this.numel * dtypeBytes(this.dtype));
       return t;
     }
     return t.writeRaw(this.toRaw());
@@ -360,7 +364,7 @@ export class Tensor {
       throw new TypeError(`copyFrom: expected ${this.dtype} [${this.shape}], got ${src.dtype} [${src.shape}]`);
     }
     if (this.device && src.device && this.isContiguous && src.isContiguous) {
-      copyDtoD(this.ptr, src.ptr, this.numel * dtypeBytes(this.dtype), getCudaContext().stream);
+      deviceMemory(this.backend).copy(this.ptr, src.ptr, this.numel * dtypeBytes(this.dtype));
       return this;
     }
     return this.writeRaw(src.toRaw());

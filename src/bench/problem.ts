@@ -10,19 +10,20 @@
 // slice of it at a random offset. Timings don't depend on the values; the check reads the same host copy.
 //
 // The check recomputes a few (request, query token, head) rows in float64 straight from the host copies —
-// independent of both backends' data flow — and compares them with the decode's output.
+// src/check/reference.ts, independent of both backends' data flow — and compares them with the decode's output.
 
 import { constants as bufferConstants } from 'node:buffer';
 import { fromHalfBits, halfDecodeTable, toHalfBits } from '../dtype.js';
 import { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import type { BenchConfig } from './configs.js';
 import { rng } from '../util/random.js';
+import { DEFAULT_SOFTMAX_SCALE, referenceRow as sharedReferenceRow, type PagedProblem } from '../check/reference.js';
 
 /** Extra NaN page blocks at the end of the cache (targets of the block table's unused columns). */
 const SPARE_BLOCKS = 2;
 const POOL_LEN = (1 << 22) + 4093;
 
-export interface BenchProblem {
+export interface BenchProblem extends PagedProblem {
   config: BenchConfig;
   seed: number;
   dtype: 'bf16' | 'fp16';
@@ -100,7 +101,7 @@ export function makeBenchProblem(config: BenchConfig, seed: number, scratch?: Ui
   const rows = b * sQ * hQ;
   const qBits = new Uint16Array(rows * HEAD_DIM_K);
   for (let row = 0; row < rows; row++) qBits.set(slice(HEAD_DIM_K), row * HEAD_DIM_K);
-  return { config, seed, dtype, qBits, kBits, table, seqlens: Int32Array.from(seqlens), numBlocks, maxBlocksPerSeq };
+  return { config, seed, dtype, b, sQ, hQ, qBits, kBits, table, seqlens: Int32Array.from(seqlens), numBlocks, maxBlocksPerSeq };
 }
 
 // ---------------------------------------------------------------------------------------------- footprint
@@ -198,50 +199,13 @@ export function pickSamples(p: BenchProblem, count: number): SampleRow[] {
 }
 
 /**
- * Plain softmax attention in float64 for one row, read through the block table: the bottom-right causal mask
- * (query s of s_q sees keys < seqlen − (s_q − 1 − s)); a row that sees no key gives out 0, lse +inf.
- * `outLowP` is the same row with the softmax weights rounded to the input dtype before P·V, as every
- * 16-bit tensor-core kernel (FlashMLA's included) must do: its distance from `out` is the error a correct
- * kernel of that precision can have (FA3's test rule).
+ * The float64 reference of one row (src/check/reference.ts, shared with the tests), with `outLowP`: the same row
+ * with the softmax weights rounded to the input dtype before P·V, whose distance from `out` bounds the error of
+ * a correct 16-bit kernel (FA3's test rule).
  */
-export function referenceRow(p: BenchProblem, i: number, s: number, h: number, softmaxScale = 1 / Math.sqrt(HEAD_DIM_K)): { out: Float64Array; outLowP: Float64Array; lse: number } {
-  const { s_q: sQ, h_q: hQ, causal } = p.config;
-  const tab = halfTable(p.dtype);
-  const seqlen = p.seqlens[i];
-  const visible = causal && sQ > 1 ? seqlen - (sQ - 1 - s) : seqlen;
-  const out = new Float64Array(HEAD_DIM_V);
-  const outLowP = new Float64Array(HEAD_DIM_V);
-  if (visible <= 0) return { out, outLowP, lse: Infinity };
-  const q = new Float64Array(HEAD_DIM_K);
-  const qOff = ((i * sQ + s) * hQ + h) * HEAD_DIM_K;
-  for (let c = 0; c < HEAD_DIM_K; c++) q[c] = tab[p.qBits[qOff + c]];
-  const kOffset = (t: number) => (p.table[i * p.maxBlocksPerSeq + Math.floor(t / PAGE_BLOCK_SIZE)] * PAGE_BLOCK_SIZE + (t % PAGE_BLOCK_SIZE)) * HEAD_DIM_K;
-  const logits = new Float64Array(visible);
-  let m = -Infinity;
-  for (let t = 0; t < visible; t++) {
-    const k = kOffset(t);
-    let dot = 0;
-    for (let c = 0; c < HEAD_DIM_K; c++) dot += q[c] * tab[p.kBits[k + c]];
-    logits[t] = dot * softmaxScale;
-    if (logits[t] > m) m = logits[t];
-  }
-  let sum = 0;
-  for (let t = 0; t < visible; t++) {
-    const w = Math.exp(logits[t] - m);
-    const wLow = fromHalfBits(p.dtype, toHalfBits(p.dtype, w));
-    sum += w;
-    const k = kOffset(t);
-    for (let c = 0; c < HEAD_DIM_V; c++) {
-      const v = tab[p.kBits[k + c]];
-      out[c] += w * v;
-      outLowP[c] += wLow * v;
-    }
-  }
-  for (let c = 0; c < HEAD_DIM_V; c++) {
-    out[c] /= sum;
-    outLowP[c] /= sum;
-  }
-  return { out, outLowP, lse: m + Math.log(sum) };
+export function referenceRow(p: BenchProblem, i: number, s: number, h: number, softmaxScale = DEFAULT_SOFTMAX_SCALE): { out: Float64Array; outLowP: Float64Array; lse: number } {
+  const r = sharedReferenceRow(p, i, s, h, p.config.causal, softmaxScale, true);
+  return { out: r.out, outLowP: r.outLowP!, lse: r.lse };
 }
 
 export interface CheckResult {

@@ -7,13 +7,13 @@
 
 import type { MlaBackend, MlaDecodeArgs } from '../backend.js';
 import { registerBackend } from '../backend.js';
-import { isCapturing } from '../graph.js';
+import { isCapturing } from '../capture.js';
 import { halfDecodeTable, isFloat16Type, toHalfBits } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
 import { DEFAULT_CPU_SM_COUNT, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { scheduleTiles, workItems } from '../mla/schedule.js';
-import { dequantizeFp8Row, scatterFp8Rows } from '../kvcache/fp8.js';
-import { pagedSlots } from '../kvcache/append.js';
+import { dequantizeFp8Row } from '../kvcache/fp8.js';
+import { cpuAppendKv, cpuAppendKvFp8 } from './append.js';
 
 /** Element (as float64) of a cpu tensor at a flat storage index. */
 function reader(t: Tensor): (index: number) => number {
@@ -241,15 +241,22 @@ export const cpuBackend: MlaBackend = {
     refuseCapture();
     decode(args);
   },
+  checkLayout() {
+    // any strides and offset: the oracle reads element by element
+  },
   checkKvFormat() {
     // bf16, fp16 and fp8 caches
   },
-  appendKvFp8(a) {
+  appendKv(a) {
+    if (a.kCache.dtype !== 'uint8') {
+      cpuAppendKv(a);
+      return;
+    }
     refuseCapture();
-    const slots = a.slotMapping ? a.slotMapping.toInt32() : pagedSlots(a.kCache, a.paged!.blockTable, a.paged!.cacheSeqlens, a.paged!.tokensPerSeq, a.cKv.shape[0]);
-    scatterFp8Rows(a.kCache, slots, a.cKv, a.kPe);
+    cpuAppendKvFp8(a);
   },
   decodeKernels: () => ['reference'],
+  memory: null, // tensors live in host memory (tensor.ts)
 };
 
 registerBackend('cpu', () => cpuBackend);

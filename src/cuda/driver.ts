@@ -37,7 +37,6 @@ const PROTOTYPES = {
   cuEventCreate: 'int cuEventCreate(void *event, unsigned int flags)',
   cuEventDestroy_v2: 'int cuEventDestroy_v2(void *event)',
   cuEventRecord: 'int cuEventRecord(void *event, void *stream)',
-  cuEventQuery: 'int cuEventQuery(void *event)',
   cuEventSynchronize: 'int cuEventSynchronize(void *event)',
   cuEventElapsedTime_v2: 'int cuEventElapsedTime_v2(void *ms, void *start, void *end)',
   cuModuleLoadData: 'int cuModuleLoadData(void *module, const void *image)',
@@ -122,9 +121,6 @@ export function getDriver(): Driver {
   driver = table as Driver;
   return driver;
 }
-
-const CUDA_ERROR_NOT_READY = 600;
-export { CUDA_ERROR_NOT_READY };
 
 export function errorName(code: number): string {
   const d = getDriver();

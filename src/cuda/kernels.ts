@@ -15,6 +15,8 @@
 //   do, the compute_80 PTX does not (the instruction does not exist on sm_80), so PDL is off whenever the portable
 //   kernels come from PTX.
 
+import { MLA_CONFIG } from './config.js';
+
 export type BinaryForm = 'cubin' | 'ptx';
 
 /** How one kernel file is built (mirrors the `// build:` line of kernels/<file>.cu; test/kernel-artifacts checks). */
@@ -54,9 +56,9 @@ export interface DecodeKernelInfo {
 
 /** Decode kernels in order of preference (mirrors kernels/mla_config.h for the shared-memory sizes). */
 export const DECODE_KERNELS: readonly DecodeKernelInfo[] = [
-  { name: 'hopper', file: 'mla_decode_sm90', sharedBytes: 231712, summary: 'TMA + wgmma, Hopper only' },
-  { name: 'generic', file: 'mla_decode_generic', sharedBytes: 155648, summary: 'mma.sync, 32-token K tiles' },
-  { name: 'generic-small', file: 'mla_decode_generic_small', sharedBytes: 99840, summary: 'mma.sync, 16-token K tiles, fits 99 KB parts' },
+  { name: 'hopper', file: 'mla_decode_sm90', sharedBytes: MLA_CONFIG.SM90_SMEM_BYTES, summary: 'TMA + wgmma, Hopper only' },
+  { name: 'generic', file: 'mla_decode_generic', sharedBytes: MLA_CONFIG.GEN_SMEM_BYTES, summary: 'mma.sync, 32-token K tiles' },
+  { name: 'generic-small', file: 'mla_decode_generic_small', sharedBytes: MLA_CONFIG.GSM_SMEM_BYTES, summary: 'mma.sync, 16-token K tiles, fits 99 KB parts' },
 ];
 
 /** What the selection needs to know about a device (a subset of runtime.ts's DeviceInfo). */

@@ -1,9 +1,9 @@
 // The cuda backend: metadata kernel → split-KV decode kernel → combine kernel, chained on one stream
 // with programmatic dependent launch (PDL) where the GPU supports it (sm_90).
 
-import type { DecodeFeatures, KvFormat, MlaBackend, MlaDecodeArgs } from '../backend.js';
+import type { AppendKvArgs, DecodeFeatures, LayoutUse, KvFormat, MlaBackend, MlaDecodeArgs } from '../backend.js';
 import { registerBackend } from '../backend.js';
-import { scratchForCapture } from '../graph.js';
+import { scratchForCapture } from './graph.js';
 import type { Tensor } from '../tensor.js';
 import { UnsupportedDeviceError } from '../errors.js';
 import { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
@@ -12,13 +12,14 @@ import { DECODE_KERNELS } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { encodeMlaDecodeParams, MLA_DECODE_PARAMS_BYTES } from './params.js';
 import { cudaCheckDecode, cudaCheckKvFormat } from './features.js';
+import { cudaMemory } from './memory.js';
+import { cudaAppendKv } from './append.js';
+import { cudaCheckLayout } from './layout.js';
+import { MLA_CONFIG } from './config.js';
 
-// Launch shapes, mirrored from kernels/mla_config.h (shared-memory sizes: DECODE_KERNELS in kernels.ts).
-const GENERIC = { blockM: 64, threads: 256 };
+// Launch shapes: host copies of kernels/mla_config.h (src/cuda/config.ts, checked by test/kernel-config.test.ts).
+const { GEN_BLOCK_M, GEN_THREADS, SM90_THREADS, COMBINE_ROWS_PER_CTA, COMBINE_THREADS, COMBINE_WIDE_CHUNKS, METADATA_THREADS, METADATA_SMEM_MAX_REQS } = MLA_CONFIG;
 const smemOf = (name: string) => DECODE_KERNELS.find((k) => k.name === name)!.sharedBytes;
-const COMBINE_ROWS_PER_CTA = 8;
-const COMBINE_THREADS = 256;
-const COMBINE_WIDE_CHUNKS = 4;
 
 /**
  * Which combine kernel merges the splits: the default walks a row's splits one at a time per warp; `wide`
@@ -32,9 +33,6 @@ function combineVariant(): 'serial' | 'wide' {
   throw new RangeError(`FLASH_MLA_COMBINE: expected 'serial' or 'wide', got '${v}'`);
 }
 let combineVariantRead: 'serial' | 'wide' | null = null; // read once, at the first decode (not at import)
-const METADATA_THREADS = 32;
-/** The metadata kernel caches ceil(seqlen/64) of up to this many requests in shared memory (48 KB). */
-const METADATA_SMEM_MAX_REQS = 12288;
 
 export function cudaAvailable(): boolean {
   return CudaDevice.available();
@@ -89,8 +87,8 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
     name: 'hopper',
     file: 'mla_decode_sm90',
     entry: (dt) => `mla_decode_sm90_${dt}`,
-    blockM: 64,
-    threads: 256,
+    blockM: GEN_BLOCK_M,
+    threads: SM90_THREADS,
     sharedBytes: smemOf('hopper'),
     extraArgs: (a) => [kCacheTensorMap(a.kCache)],
   },
@@ -98,8 +96,8 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
     name: 'generic',
     file: 'mla_decode_generic',
     entry: (dt) => `mla_decode_generic_${dt}`,
-    blockM: GENERIC.blockM,
-    threads: GENERIC.threads,
+    blockM: GEN_BLOCK_M,
+    threads: GEN_THREADS,
     sharedBytes: smemOf('generic'),
   },
   {
@@ -107,14 +105,15 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
     name: 'generic-small',
     file: 'mla_decode_generic_small',
     entry: (dt) => `mla_decode_generic_small_${dt}`,
-    blockM: GENERIC.blockM,
-    threads: GENERIC.threads,
+    blockM: GEN_BLOCK_M,
+    threads: GEN_THREADS,
     sharedBytes: smemOf('generic-small'),
   },
 ];
 
 class CudaMlaBackend implements MlaBackend {
   readonly name = 'cuda' as const;
+  readonly memory = cudaMemory;
   private workspace: DeviceBuffer | null = null;
   private readonly paramBuf = new Uint8Array(MLA_DECODE_PARAMS_BYTES);
 
@@ -168,11 +167,19 @@ class CudaMlaBackend implements MlaBackend {
     cudaCheckDecode(f);
   }
 
+  checkLayout(name: string, t: Tensor, use: LayoutUse): void {
+    cudaCheckLayout(name, t, use);
+  }
+
   checkKvFormat(format: KvFormat, argument: string): void {
     cudaCheckKvFormat(format, argument);
   }
 
-  appendKvFp8(): void {
+  appendKv(a: AppendKvArgs): void {
+    if (a.kCache.dtype !== 'uint8') {
+      cudaAppendKv(a);
+      return;
+    }
     cudaCheckKvFormat('fp8', 'kCache');
     // CUDA_FEATURES.fp8KvCache switched on without a kernel behind it: refuse rather than write garbage
     throw new Error('appendKvFp8: CUDA_FEATURES.fp8KvCache is on but no cuda FP8 append kernel is wired (src/cuda/mla.ts)');

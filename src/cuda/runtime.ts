@@ -1,9 +1,9 @@
 // The host side of CUDA: device + primary context, memory, streams, events, modules/kernels with a
-// reusable argument block, launch (cuLaunchKernelEx with cluster dims and PDL), tensor maps, graphs.
+// reusable argument block, launch (cuLaunchKernelEx, with PDL on request), tensor maps, graphs.
 
 import koffi from 'koffi';
-import { CudaUnavailableError, DisposedError, PtxJitError, UnsupportedDeviceError, UnsupportedDriverError } from '../errors.js';
-import { call, check, errorName, getDriver, outF32, outI32, outU64, outU64b, CUDA_ERROR_NOT_READY } from './driver.js';
+import { CudaUnavailableError, PtxJitError, UnsupportedDeviceError, UnsupportedDriverError } from '../errors.js';
+import { call, check, errorName, getDriver, outF32, outI32, outU64, outU64b } from './driver.js';
 
 /** CUDA version the shipped cubins were built with (nvcc 13.0): the driver must support at least this. */
 export const CUBIN_CUDA_VERSION = 13000;
@@ -121,9 +121,6 @@ export class DeviceBuffer {
   get disposed(): boolean {
     return this.freed;
   }
-  assertLive(what = 'device buffer'): void {
-    if (this.freed) throw new DisposedError(what);
-  }
   dispose(): void {
     if (this.freed) return;
     this.freed = true;
@@ -175,8 +172,9 @@ export class Stream {
 
 export class CudaEvent {
   private constructor(readonly handle: Ptr) {}
-  static create(timing = true): CudaEvent {
-    call('cuEventCreate', outU64, timing ? 0 : 2);
+  /** A timing event (flags 0: CU_EVENT_DEFAULT). */
+  static create(): CudaEvent {
+    call('cuEventCreate', outU64, 0);
     return new CudaEvent(outU64[0]);
   }
   record(stream: Stream): void {
@@ -184,13 +182,6 @@ export class CudaEvent {
   }
   synchronize(): void {
     call('cuEventSynchronize', this.handle);
-  }
-  /** Non-blocking completion test. */
-  done(): boolean {
-    const rc = getDriver().cuEventQuery(this.handle);
-    if (rc === CUDA_ERROR_NOT_READY) return false;
-    check('cuEventQuery', rc);
-    return true;
   }
   /** Milliseconds from `start` to this event (both recorded and complete). */
   elapsedSince(start: CudaEvent): number {
@@ -285,13 +276,11 @@ export interface LaunchOptions {
   block: [number, number, number];
   sharedMemBytes?: number;
   stream: Stream;
-  cluster?: [number, number, number];
   /** Programmatic dependent launch: may start before the previous kernel in the stream ends. */
   pdl?: boolean;
 }
 
 const CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
-const CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION = 4;
 const CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
 const LAUNCH_CONFIG_BYTES = 56;
 const LAUNCH_ATTR_BYTES = 72;
@@ -327,12 +316,11 @@ export class Kernel {
     this.argPtrs = koffi.alloc('uint64_t', Math.max(signature.length, 1));
     const table = new BigUint64Array(koffi.view(this.argPtrs, 8 * Math.max(signature.length, 1)));
     for (let i = 0; i < signature.length; i++) table[i] = blockPtr + BigInt(this.offsets[i]);
-    // launch config followed by two attributes (cluster, PDL)
-    this.configPtr = koffi.alloc('uint8_t', LAUNCH_CONFIG_BYTES + 2 * LAUNCH_ATTR_BYTES);
-    this.config = new DataView(koffi.view(this.configPtr, LAUNCH_CONFIG_BYTES + 2 * LAUNCH_ATTR_BYTES));
+    // launch config followed by its one attribute (PDL), counted in only when a launch asks for it
+    this.configPtr = koffi.alloc('uint8_t', LAUNCH_CONFIG_BYTES + LAUNCH_ATTR_BYTES);
+    this.config = new DataView(koffi.view(this.configPtr, LAUNCH_CONFIG_BYTES + LAUNCH_ATTR_BYTES));
     this.config.setBigUint64(40, this.configPtr + BigInt(LAUNCH_CONFIG_BYTES), true);
-    this.config.setUint32(LAUNCH_CONFIG_BYTES, CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, true);
-    this.config.setUint32(LAUNCH_CONFIG_BYTES + LAUNCH_ATTR_BYTES, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
+    this.config.setUint32(LAUNCH_CONFIG_BYTES, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
   }
 
   /** Parameter sizes as the cubin declares them (used by the params-layout test). */
@@ -387,19 +375,11 @@ export class Kernel {
     c.setUint32(20, opts.block[2], true);
     c.setUint32(24, smem, true);
     c.setBigUint64(32, opts.stream.handle, true);
-    // attributes: put the used ones first
+    // attributes: PDL or none
     let n = 0;
-    const attr = (i: number) => LAUNCH_CONFIG_BYTES + i * LAUNCH_ATTR_BYTES;
-    if (opts.cluster) {
-      c.setUint32(attr(n), CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, true);
-      c.setUint32(attr(n) + 8, opts.cluster[0], true);
-      c.setUint32(attr(n) + 12, opts.cluster[1], true);
-      c.setUint32(attr(n) + 16, opts.cluster[2], true);
-      n++;
-    }
     if (opts.pdl) {
-      c.setUint32(attr(n), CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
-      c.setInt32(attr(n) + 8, 1, true);
+      c.setUint32(LAUNCH_CONFIG_BYTES, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
+      c.setInt32(LAUNCH_CONFIG_BYTES + 8, 1, true);
       n++;
     }
     c.setUint32(48, n, true);

@@ -4,24 +4,20 @@
 //   appendKvPaged(kCache, blockTable, cacheSeqlens, …) token t → the last T/b positions of request ⌊t / (T/b)⌋,
 //                                                      slots computed on the device from the block table
 // Row = cKv[t] (512 channels) ‖ kPe[t] (64 channels), copied bit for bit (same dtype, no conversion).
-// A negative slot (padding token) writes nothing. cuda: kernels/append_kv.cu, 16-byte loads and stores;
-// cpu: the same in TypeScript. FP8 caches go through the backend's appendKvFp8 (cpu today; cuda refuses it
-// with UnsupportedFeatureError until its kernel exists).
+// A negative slot (padding token) writes nothing. This module validates; the write is the backend's appendKv:
+// cuda src/cuda/append.ts (kernels/append_kv.cu, 16-byte loads and stores), cpu src/cpu/append.ts. FP8 caches
+// are cpu-only today (cuda refuses them with UnsupportedFeatureError until its kernel exists).
 
 import { Tensor } from '../tensor.js';
-import { isCapturing } from '../graph.js';
+import { isCapturing } from '../capture.js';
 import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE, ROPE_DIM } from '../mla/constants.js';
 import { getBackend } from '../backend.js';
-import { expectContiguous, expectDim, expectDtype, expectLastDimContiguous, expectRank, expectStrides16B, expectTensor, fmtShape } from '../mla/validate.js';
-import { getCudaContext, loadKernel, pdlEnabled, portableArchs, requirePortable } from '../cuda/context.js';
+import { expectContiguous, expectDim, expectDtype, expectLastDimContiguous, expectRank, expectTensor, fmtShape } from '../mla/validate.js';
 
 export { ROPE_DIM };
 /** 16-byte chunks per cached row (1152 B). */
 const CHUNKS_PER_ROW = (HEAD_DIM_K * 2) / 16;
-/** Kernel tile: threads × chunks per thread. */
-const THREADS = 256;
-const UNROLL = 4;
-/** The kernel indexes chunks with 32-bit integers. */
+/** The cuda kernel (src/cuda/append.ts) indexes chunks with 32-bit integers; every backend keeps its limit. */
 export const MAX_APPEND_TOKENS = Math.floor((2 ** 31 - 1) / CHUNKS_PER_ROW);
 
 export interface AppendKvOptions {
@@ -78,20 +74,14 @@ function validateRows(kCache: unknown, cKv: unknown, kPe: unknown, expectedT?: {
   if (expectedT && T !== expectedT.T) throw new RangeError(`cKv: expected T = ${expectedT.T} rows (${expectedT.what}), got shape ${fmtShape(cKv.shape)}`);
   if (T > MAX_APPEND_TOKENS) throw new RangeError(`cKv: expected at most ${MAX_APPEND_TOKENS} tokens per call, got ${T}`);
   if (fp8) getBackend(kCache.backend).checkKvFormat('fp8', 'kCache'); // before any value is read back
-  if (kCache.backend === 'cuda') {
-    expectStrides16B('kCache', kCache);
-    expectStrides16B('cKv', cKv);
-    expectStrides16B('kPe', kPe);
-    for (const [name, t] of [
-      ['kCache', kCache],
-      ['cKv', cKv],
-      ['kPe', kPe],
-    ] as const) {
-      for (let i = 0; i < t.strides.length - 1; i++) {
-        if (t.strides[i] > 2 ** 31 - 1) throw new RangeError(`${name}: expected strides below 2^31 elements, got ${t.strides[i]} in dim ${i}`);
-      }
-    }
-  }
+  const backend = getBackend(kCache.backend); // its layout rules (cuda: 16-byte vectors, 32-bit strides)
+  const rows = [
+    ['kCache', kCache],
+    ['cKv', cKv],
+    ['kPe', kPe],
+  ] as const;
+  for (const [name, t] of rows) backend.checkLayout(name, t, 'vectorLoad');
+  for (const [name, t] of rows) backend.checkLayout(name, t, 'int32Strides');
   return { T, numBlocks: kCache.shape[0], pageSize: kCache.shape[1], fp8 };
 }
 
@@ -166,111 +156,17 @@ export function appendKvPaged(kCache: Tensor, blockTable: Tensor, cacheSeqlens: 
     }
   }
   if (T === 0) return;
-  if (fp8) {
-    getBackend(kCache.backend).appendKvFp8({ kCache, cKv, kPe, slotMapping: null, paged: { blockTable, cacheSeqlens, tokensPerSeq: n } });
-    return;
-  }
-  if (kCache.backend === 'cpu') {
-    cpuScatter(kCache, pagedSlots(kCache, blockTable, cacheSeqlens, n, T), cKv, kPe);
-    return;
-  }
-  launch(kCache, cKv, kPe, T, { slotMapping: 0n, blockTable: blockTable.ptr, tableStride: blockTable.strides[0], maxBlocksPerSeq: blockTable.shape[1], seqlens: cacheSeqlens.ptr, tokensPerSeq: n });
-}
-
-/**
- * cpu: the slots appendKvPaged writes: token t = i · n + j → position cacheSeqlens[i] − n + j of request i through
- * its block table (pages of 64 tokens); −1 (skipped) where that position or its block is out of range.
- */
-export function pagedSlots(kCache: Tensor, blockTable: Tensor, cacheSeqlens: Tensor, n: number, T: number): Int32Array {
-  const numBlocks = kCache.shape[0];
-  const lens = cacheSeqlens.toInt32();
-  const slots = new Int32Array(T);
-  const bt = blockTable.data as Int32Array;
-  const [s0, s1] = blockTable.strides;
-  for (let t = 0; t < T; t++) {
-    const i = Math.floor(t / n);
-    const p = lens[i] - n + (t % n);
-    if (p < 0 || p >= blockTable.shape[1] * PAGE_BLOCK_SIZE) {
-      slots[t] = -1;
-      continue;
-    }
-    const block = bt[blockTable.offset + i * s0 + Math.floor(p / PAGE_BLOCK_SIZE) * s1];
-    slots[t] = block < 0 || block >= numBlocks ? -1 : block * PAGE_BLOCK_SIZE + (p % PAGE_BLOCK_SIZE);
-  }
-  return slots;
+  getBackend(kCache.backend).appendKv({ kCache, cKv, kPe, slotMapping: null, paged: { blockTable, cacheSeqlens, tokensPerSeq: n } });
 }
 
 /** appendKv without argument checks (PagedKvCache validates once and computes the slots itself). */
 export function appendKvUnchecked(kCache: Tensor, slotMapping: Tensor, cKv: Tensor, kPe: Tensor): void {
   const T = cKv.shape[0];
   if (T === 0) return;
-  if (kCache.dtype === 'uint8') {
-    getBackend(kCache.backend).appendKvFp8({ kCache, cKv, kPe, slotMapping, paged: null });
-    return;
-  }
-  if (kCache.backend === 'cpu') {
-    cpuScatter(kCache, slotMapping.toInt32(), cKv, kPe);
-    return;
-  }
-  launch(kCache, cKv, kPe, T, { slotMapping: slotMapping.ptr, blockTable: 0n, tableStride: 0, maxBlocksPerSeq: 0, seqlens: 0n, tokensPerSeq: 1 });
+  getBackend(kCache.backend).appendKv({ kCache, cKv, kPe, slotMapping, paged: null });
 }
 
 /** Exported for the checks of PagedKvCache.append (same rules as appendKv). */
 export function validateAppendRows(kCache: Tensor, cKv: unknown, kPe: unknown, T: number, what: string): void {
   validateRows(kCache, cKv, kPe, { T, what });
-}
-
-function cpuScatter(kCache: Tensor, slots: Int32Array, cKv: Tensor, kPe: Tensor): void {
-  const dst = kCache.data as Uint16Array;
-  const a = cKv.data as Uint16Array;
-  const p = kPe.data as Uint16Array;
-  const capacity = kCache.shape[0] * PAGE_BLOCK_SIZE;
-  const [kb, kr] = kCache.strides;
-  for (let t = 0; t < slots.length; t++) {
-    const s = slots[t];
-    if (s < 0 || s >= capacity) continue;
-    const base = kCache.offset + Math.floor(s / PAGE_BLOCK_SIZE) * kb + (s % PAGE_BLOCK_SIZE) * kr;
-    const ca = cKv.offset + t * cKv.strides[0];
-    const pa = kPe.offset + t * kPe.strides[0];
-    dst.set(a.subarray(ca, ca + HEAD_DIM_V), base);
-    dst.set(p.subarray(pa, pa + ROPE_DIM), base + HEAD_DIM_V);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------- cuda
-
-interface SlotSource {
-  slotMapping: bigint;
-  blockTable: bigint;
-  tableStride: number;
-  maxBlocksPerSeq: number;
-  seqlens: bigint;
-  tokensPerSeq: number;
-}
-
-const SIGNATURE = ['ptr', 'i32', 'ptr', 'i32', 'ptr', 'i32', 'i32', 'i32', 'ptr', 'ptr', 'i32', 'i32', 'ptr', 'i32', 'i32'] as const;
-
-function launch(kCache: Tensor, cKv: Tensor, kPe: Tensor, T: number, src: SlotSource): void {
-  const { device, stream } = getCudaContext();
-  requirePortable(device, 'append_kv');
-  const k = loadKernel('append_kv', portableArchs(device), `append_kv_${kCache.dtype}`, SIGNATURE);
-  const chunks = T * CHUNKS_PER_ROW;
-  k.launch(
-    { grid: [Math.ceil(chunks / (THREADS * UNROLL)), 1, 1], block: [THREADS, 1, 1], stream, pdl: pdlEnabled(device) },
-    cKv.ptr,
-    cKv.strides[0],
-    kPe.ptr,
-    kPe.strides[0],
-    kCache.ptr,
-    kCache.strides[0],
-    kCache.strides[1],
-    kCache.shape[0],
-    src.slotMapping,
-    src.blockTable,
-    src.tableStride,
-    src.maxBlocksPerSeq,
-    src.seqlens,
-    src.tokensPerSeq,
-    T,
-  );
 }

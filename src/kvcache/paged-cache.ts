@@ -25,9 +25,7 @@
 
 import { HOST_MEMORY_BYTES, Tensor, type BackendName } from '../tensor.js';
 import { dtypeBytes } from '../dtype.js';
-import { isCapturing } from '../graph.js';
-import { getCudaContext } from '../cuda/context.js';
-import { copyDtoD } from '../cuda/runtime.js';
+import { isCapturing } from '../capture.js';
 import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE, ROPE_DIM } from '../mla/constants.js';
 import { getBackend } from '../backend.js';
 import { quantizeFp8Row } from './fp8.js';
@@ -455,7 +453,7 @@ export class PagedKvCache {
   dispose(): void {
     if (this.wasDisposed) return;
     this.wasDisposed = true;
-    if (this.backend === 'cuda') getCudaContext().stream.synchronize();
+    getBackend(this.backend).memory?.synchronize(); // device work queued on the layers (cpu: none)
     for (const t of this.layers) t.dispose();
     this.table.dispose();
     this.lens.dispose();
@@ -595,7 +593,7 @@ export class PagedKvCache {
         t.data.copyWithin(to * blockElems, from * blockElems, from * blockElems + rows * rowElems);
       } else {
         const bytes = dtypeBytes(t.dtype);
-        copyDtoD(t.ptr + BigInt(to * blockElems * bytes), t.ptr + BigInt(from * blockElems * bytes), rows * rowElems * bytes, getCudaContext().stream);
+        getBackend(this.backend).memory!.copy(t.ptr + BigInt(to * blockElems * bytes), t.ptr + BigInt(from * blockElems * bytes), rows * rowElems * bytes);
       }
     }
   }
@@ -604,7 +602,7 @@ export class PagedKvCache {
     const T = slots.length;
     if (T > this.slotBuf.shape[0]) {
       const cap = Math.max(T, 2 * this.slotBuf.shape[0]);
-      if (this.backend === 'cuda') getCudaContext().stream.synchronize(); // in-flight appends may read it
+      getBackend(this.backend).memory?.synchronize(); // in-flight appends may read it (cpu: none)
       this.slotBuf.dispose();
       this.slotBuf = Tensor.zeros([cap], { dtype: 'int32', backend: this.backend });
       this.slotView = null;

@@ -8,7 +8,7 @@
 
 import { getBackend } from '../backend.js';
 import { Tensor, type BackendName } from '../tensor.js';
-import { isCapturing } from '../graph.js';
+import { isCapturing } from '../capture.js';
 import { HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
 import { numSmPartsFor, scheduleTiles } from './schedule.js';
 import { fmtValue, quote } from '../util/fmt-value.js';
@@ -265,10 +265,7 @@ export function flashMlaWithKvcache(
     if (t.dtype !== dtype) throw new TypeError(`${name}: expected dtype ${dtype}, got ${t.dtype}`);
     if (t.shape.join() !== shape.join()) throw new RangeError(`${name}: expected shape ${fmtShape(shape)}, got ${fmtShape(t.shape)}`);
     expectContiguous(name, t);
-    // the kernels store out rows with 4- to 8-byte vectors: a misaligned view would fault (a sticky error)
-    if (q.backend === 'cuda' && (t.offset * (t.dtype === 'fp32' ? 4 : 2)) % 16 !== 0) {
-      throw new RangeError(`${name}: expected a 16-byte aligned start, got an offset of ${t.offset * (t.dtype === 'fp32' ? 4 : 2)} B`);
-    }
+    backend.checkLayout(name, t, 'vectorStore');
   }
   const out = opts.out ?? Tensor.empty(outShape, { dtype: q.dtype, backend: q.backend });
   const lse = opts.lse ?? Tensor.empty(lseShape, { dtype: 'fp32', backend: q.backend });

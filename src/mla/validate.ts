@@ -2,7 +2,8 @@
 // the argument, what was expected and what was given.
 
 import { Tensor } from '../tensor.js';
-import { dtypeBytes, type DType } from '../dtype.js';
+import { getBackend } from '../backend.js';
+import type { DType } from '../dtype.js';
 import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIMS_K, HEAD_DIM_V, METADATA_ROW_INTS, PAGE_BLOCK_SIZE } from './constants.js';
 import { fmtValue } from '../util/fmt-value.js';
 
@@ -37,17 +38,6 @@ export function expectLastDimContiguous(name: string, t: Tensor): void {
 
 export function expectContiguous(name: string, t: Tensor): void {
   if (!t.isContiguous) throw new RangeError(`${name}: expected a contiguous tensor, got strides [${t.strides.join(', ')}] for shape ${fmtShape(t.shape)}`);
-}
-
-/** TMA-friendly layout: 16-byte aligned strides (kernels load rows with 16-byte vectors). */
-export function expectStrides16B(name: string, t: Tensor): void {
-  const elem = dtypeBytes(t.dtype);
-  for (let i = 0; i < t.strides.length - 1; i++) {
-    if (t.shape[i] > 1 && (t.strides[i] * elem) % 16 !== 0) {
-      throw new RangeError(`${name}: expected every stride to be a multiple of 16 bytes, got stride ${t.strides[i]} elements (${t.strides[i] * elem} B) in dim ${i}`);
-    }
-  }
-  if ((t.offset * elem) % 16 !== 0) throw new RangeError(`${name}: expected a 16-byte aligned start, got an offset of ${t.offset * elem} B`);
 }
 
 export interface DecodeDims {
@@ -236,10 +226,9 @@ export function validateDecode(
   expectDim('numSplits', numSplits, 0, b + 1, 'b + 1');
   expectContiguous('numSplits', numSplits);
 
-  if (backend === 'cuda') {
-    expectStrides16B('q', q);
-    expectStrides16B('kCache', kCache);
-  }
+  const layout = getBackend(backend); // the backend's own layout rules (cuda: 16-byte vectors and TMA)
+  layout.checkLayout('q', q, 'vectorLoad');
+  layout.checkLayout('kCache', kCache, 'vectorLoad');
   return { b, sQ, hQ, hKv, headDim, numBlocks, pageSize: kCache.shape[1], maxBlocksPerSeq, numSmParts, fp8, sparse, topk };
 }
 

@@ -1,11 +1,16 @@
 // Shared test utilities: seeded randomness, random MLA decode problems with poisoned cache slots and
-// shuffled block tables, a naive softmax-attention reference (independent of the cpu backend's data
-// flow), and a comparison that checks NaN/Inf masks first and reports the worst element.
+// shuffled block tables, and (re-exported from src/check/) the float64 softmax-attention reference
+// (independent of the cpu backend's data flow) and the comparison that checks NaN/Inf masks first and
+// reports the worst element.
 
 import { Tensor, type BackendName } from '../../src/index.js';
-import { halfDecodeTable, roundTo, type DType } from '../../src/dtype.js';
+import { halfDecodeTable } from '../../src/dtype.js';
 import { rng } from '../../src/util/random.js';
+import type { PagedProblem } from '../../src/check/reference.js';
 export { rng };
+// the float64 reference and the comparison are the library's (shared with the bench)
+export { referenceRow, referenceAll } from '../../src/check/reference.js';
+export { compare, type CompareResult } from '../../src/check/compare.js';
 
 export function freshSeed(): number {
   return process.env.FLASH_MLA_SEED ? Number(process.env.FLASH_MLA_SEED) : (Math.random() * 2 ** 31) >>> 0;
@@ -34,7 +39,7 @@ export interface ProblemSpec {
   scale?: number;
 }
 
-export interface Problem {
+export interface Problem extends PagedProblem {
   spec: ProblemSpec;
   dtype: 'bf16' | 'fp16';
   /** Raw 16-bit patterns, row-major: q [b, s_q, h_q, 576], k [numBlocks, 64, 1, 576]. */
@@ -113,6 +118,10 @@ export function makeProblem(spec: ProblemSpec): Problem {
   return {
     spec,
     dtype,
+    b,
+    sQ,
+    hQ,
+    table: tableHost,
     qBits,
     kBits,
     get qHost() {
@@ -152,120 +161,6 @@ export function problemTensors(p: Problem, backend: BackendName): ProblemTensors
       for (const t of [q, kCache, blockTable, cacheSeqlens]) t.dispose();
     },
   };
-}
-
-/**
- * Naive reference for one (request, query token, head): plain softmax attention in float64 over the
- * visible keys, read through the block table. Lonely rows (no visible key): out 0, lse +inf.
- */
-export function referenceRow(p: Problem, i: number, s: number, h: number, causal: boolean, softmaxScale = 1 / Math.sqrt(576)): { out: Float64Array; lse: number } {
-  const { sQ, hQ } = p.spec;
-  const seqlen = p.seqlens[i];
-  const visible = causal ? seqlen - (sQ - 1 - s) : seqlen;
-  const out = new Float64Array(512);
-  if (visible <= 0) return { out, lse: Infinity };
-  const dec = p.decodeTable;
-  const qOff = ((i * sQ + s) * hQ + h) * 576;
-  const qRow = new Float64Array(576);
-  for (let c = 0; c < 576; c++) qRow[c] = dec[p.qBits[qOff + c]];
-  const logits = new Float64Array(visible);
-  let m = -Infinity;
-  for (let t = 0; t < visible; t++) {
-    const block = p.tableHost[i * p.maxBlocksPerSeq + Math.floor(t / 64)];
-    const kOff = (block * 64 + (t % 64)) * 576;
-    let dot = 0;
-    for (let c = 0; c < 576; c++) dot += qRow[c] * dec[p.kBits[kOff + c]];
-    logits[t] = dot * softmaxScale;
-    if (logits[t] > m) m = logits[t];
-  }
-  let sum = 0;
-  for (let t = 0; t < visible; t++) {
-    logits[t] = Math.exp(logits[t] - m);
-    sum += logits[t];
-  }
-  for (let t = 0; t < visible; t++) {
-    const block = p.tableHost[i * p.maxBlocksPerSeq + Math.floor(t / 64)];
-    const kOff = (block * 64 + (t % 64)) * 576;
-    const wt = logits[t] / sum;
-    for (let c = 0; c < 512; c++) out[c] += wt * dec[p.kBits[kOff + c]];
-  }
-  return { out, lse: m + Math.log(sum) };
-}
-
-/** Full reference out [b, s_q, h_q, 512] and lse [b, h_q, s_q] in float64. */
-export function referenceAll(p: Problem, causal: boolean, softmaxScale?: number): { out: Float64Array; lse: Float64Array } {
-  const { b, sQ, hQ } = p.spec;
-  const out = new Float64Array(b * sQ * hQ * 512);
-  const lse = new Float64Array(b * hQ * sQ);
-  for (let i = 0; i < b; i++) {
-    for (let s = 0; s < sQ; s++) {
-      for (let h = 0; h < hQ; h++) {
-        const r = referenceRow(p, i, s, h, causal, softmaxScale);
-        out.set(r.out, ((i * sQ + s) * hQ + h) * 512);
-        lse[(i * hQ + h) * sQ + s] = r.lse;
-      }
-    }
-  }
-  return { out, lse };
-}
-
-export interface CompareResult {
-  ok: boolean;
-  message: string;
-  cosDiff: number;
-  maxAbs: number;
-  worstIndex: number;
-}
-
-/**
- * Compare `got` with the float64 `ref`: NaN/±Inf patterns must match exactly; then
- * cosDiff = 1 − 2Σxy / Σ(x² + y²) < cosTol and max |got − ref| ≤ 2·max |round(ref) − ref| + absTol: the largest
- * error is bounded by twice the error of rounding the exact result to `dtype` (FA3's rule, maxima over the
- * compared elements). Per element the rounding of P to 16 bits before P·V, which any 16-bit tensor-core
- * kernel does, can exceed an element's own rounding error where the softmax has a few large weights.
- */
-export function compare(name: string, got: ArrayLike<number>, ref: ArrayLike<number>, dtype: DType, opts: { cosTol?: number; absTol?: number; seed?: number } = {}): CompareResult {
-  const cosTol = opts.cosTol ?? 1e-5;
-  const absTol = opts.absTol ?? 1e-3;
-  const seedMsg = opts.seed !== undefined ? ` (seed ${opts.seed}; rerun with FLASH_MLA_SEED=${opts.seed})` : '';
-  if (got.length !== ref.length) return { ok: false, message: `${name}: length ${got.length} vs reference ${ref.length}${seedMsg}`, cosDiff: NaN, maxAbs: NaN, worstIndex: -1 };
-  let sxy = 0;
-  let sxx = 0;
-  let worst = 0;
-  let worstIndex = -1;
-  let maxRounding = 0;
-  for (let i = 0; i < got.length; i++) {
-    const g = got[i];
-    const r = ref[i];
-    const gSpecial = Number.isNaN(g) ? 'NaN' : g === Infinity ? '+inf' : g === -Infinity ? '-inf' : '';
-    const rSpecial = Number.isNaN(r) ? 'NaN' : r === Infinity ? '+inf' : r === -Infinity ? '-inf' : '';
-    if (gSpecial !== rSpecial) {
-      return { ok: false, message: `${name}[${i}]: got ${g}, reference ${r} (NaN/Inf mask differs)${seedMsg}`, cosDiff: NaN, maxAbs: NaN, worstIndex: i };
-    }
-    if (gSpecial) continue;
-    sxy += g * r;
-    sxx += g * g + r * r;
-    const err = Math.abs(g - r);
-    maxRounding = Math.max(maxRounding, Math.abs(roundTo(dtype, r) - r));
-    if (err > worst) {
-      worst = err;
-      worstIndex = i;
-    }
-  }
-  const bound = 2 * maxRounding + absTol;
-  const cosDiff = sxx < 1e-12 ? 0 : 1 - (2 * sxy) / sxx;
-  const base = `${name}: cosDiff ${cosDiff.toExponential(2)}, max |err| ${worst.toExponential(2)}`;
-  if (cosDiff >= cosTol) return { ok: false, message: `${base} ≥ cos tolerance ${cosTol}${seedMsg}`, cosDiff, maxAbs: worst, worstIndex };
-  if (worst > bound) {
-    return {
-      ok: false,
-      message: `${base} > ${bound.toExponential(2)} (2 × max rounding error + ${absTol}); worst element ${worstIndex}: got ${got[worstIndex]}, reference ${ref[worstIndex]}${seedMsg}`,
-      cosDiff,
-      maxAbs: worst,
-      worstIndex,
-    };
-  }
-  return { ok: true, message: base, cosDiff, maxAbs: worst, worstIndex };
 }
 
 /** Whether GPU tests should run; when they cannot, the reason to print with the skip. */

@@ -13,16 +13,13 @@
 // work cannot be captured (it throws). The backends' scratch (split partials) belongs to the graph: one
 // buffer per graph, shared by every captured call (they run one after another on one stream).
 
-import { getCudaContext } from './cuda/context.js';
-import { DeviceBuffer, Graph } from './cuda/runtime.js';
-import { DisposedError } from './errors.js';
+import { setCapturing } from '../capture.js';
+import { DisposedError } from '../errors.js';
+import { getCudaContext } from './context.js';
+import { DeviceBuffer, Graph } from './runtime.js';
 
 /** Scratch buffers of the graph being captured; the last one is the largest so far. */
 let active: DeviceBuffer[] | null = null;
-
-export function isCapturing(): boolean {
-  return active !== null;
-}
 
 /**
  * Device scratch owned by the graph being captured (null when not capturing), so a captured graph never
@@ -70,6 +67,7 @@ export function captureGraph<T>(fn: () => T): DecodeGraph<T> {
   const { stream } = getCudaContext();
   const owned: DeviceBuffer[] = [];
   active = owned;
+  setCapturing(true);
   let result!: T;
   try {
     const graph = Graph.capture(stream, () => {
@@ -81,5 +79,6 @@ export function captureGraph<T>(fn: () => T): DecodeGraph<T> {
     throw e;
   } finally {
     active = null;
+    setCapturing(false);
   }
 }

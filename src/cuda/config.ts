@@ -1,0 +1,31 @@
+// Host copies of the kernels' compile-time launch shapes: the values kernels/mla_config.h marks HOST, and the
+// launch shape of kernels/append_kv.cu. The one source is the C++; test/kernel-config.test.ts evaluates the
+// headers' `constexpr int` definitions and checks every value here (and the shared shapes of
+// src/mla/constants.ts) against them.
+
+/** kernels/mla_config.h (namespace mla). */
+export const MLA_CONFIG = {
+  /** Metadata kernel: block of one warp; dynamic smem caches 4 B per request for up to this many requests. */
+  METADATA_THREADS: 32,
+  METADATA_SMEM_MAX_REQS: 12288,
+  /** Generic and generic-small decode kernels: folded query rows per CTA, threads, dynamic smem. */
+  GEN_BLOCK_M: 64,
+  GEN_THREADS: 256,
+  GEN_SMEM_BYTES: 155648,
+  GSM_SMEM_BYTES: 99840,
+  /** Hopper decode kernel (64 folded rows per CTA as well: GEN_BLOCK_M = the scheduler's BLOCK_SIZE_M). */
+  SM90_THREADS: 256,
+  SM90_SMEM_BYTES: 231712,
+  /** Combine kernel: one warp per folded row. */
+  COMBINE_ROWS_PER_CTA: 8,
+  COMBINE_THREADS: 256,
+  /** Wide combine (opt-in): warps per row, each owning 512 / 4 columns. */
+  COMBINE_WIDE_CHUNKS: 4,
+} as const;
+
+/** kernels/append_kv.cu: 16-byte chunks per cached row, threads per block, chunks per thread. */
+export const APPEND_KV_CONFIG = {
+  kChunksRow: 72,
+  kThreads: 256,
+  kUnroll: 4,
+} as const;
