@@ -16,6 +16,7 @@
 import { getCudaContext } from './cuda/context.js';
 import { DeviceBuffer, Graph } from './cuda/runtime.js';
 import { DisposedError } from './errors.js';
+import { disposeQuietly } from './util/dispose.js';
 
 /** Scratch buffers of the graph being captured; the last one is the largest so far. */
 let active: DeviceBuffer[] | null = null;
@@ -77,7 +78,7 @@ export function captureGraph<T>(fn: () => T): DecodeGraph<T> {
     });
     return new DecodeGraph(graph, owned, result);
   } catch (e) {
-    for (const b of owned) b.dispose();
+    disposeQuietly(...owned); // a failing free (a sticky error) does not hide the error of the capture
     throw e;
   } finally {
     active = null;
