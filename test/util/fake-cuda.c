@@ -28,7 +28,8 @@
  *   entry  = FUNCTION@N[+]=CODE[!]
  * fails the Nth call of FUNCTION (counted from arming; `+`: the Nth and every later one) with CODE (a number or a
  * CUresult name). `!` makes it sticky: from then on every call returns CODE, as after a GPU fault. A failed call
- * has no effect (cuStreamEndCapture still ends the capture, as the driver does).
+ * has no effect (except that cuStreamEndCapture still ends the capture, as the driver does, and cuModuleLoadDataEx
+ * writes an error log saying the failure was injected).
  *
  * For the tests: fake_cuda_stat("allocs" | "bytes" | "streams" | "events" | "graphs" | "execs" | "modules" |
  * "kernels_run" | "sticky"), fake_cuda_calls("cuLaunchKernelEx") (calls since load, failed ones included),
