@@ -6,6 +6,7 @@
 import { totalmem } from 'node:os';
 import { DisposedError } from './errors.js';
 import { fmtBytes, fmtValue } from './util/fmt-value.js';
+import { disposeQuietly } from './util/dispose.js';
 import {
   type DType, DTYPES, dtypeBytes, decodeFp8e4m3, decodeHalf, encodeFp8e4m3, encodeHalf, float32ToFp8e4m3Bits, isFloat16Type, toHalfBits,
 } from './dtype.js';
@@ -195,7 +196,12 @@ export class Tensor {
 
   static zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
     const t = Tensor.empty(shape, opts);
-    if (t.backend === 'cuda') t.fill(0);
+    try {
+      if (t.backend === 'cuda') t.fill(0);
+    } catch (e) {
+      disposeQuietly(t); // a failed fill must not leak device memory
+      throw e;
+    }
     return t;
   }
 
@@ -205,7 +211,7 @@ export class Tensor {
     try {
       return t.fill(value);
     } catch (e) {
-      t.dispose(); // a refused value must not leak device memory
+      disposeQuietly(t); // a refused value or a failed fill must not leak device memory
       throw e;
     }
   }
@@ -221,8 +227,12 @@ export class Tensor {
     checkDtype(dtype);
     const raw = encodeHost(dtype, data, numelOf(shape));
     const t = Tensor.empty(shape, { dtype, backend: opts.backend });
-    t.writeRaw(raw);
-    return t;
+    try {
+      return t.writeRaw(raw);
+    } catch (e) {
+      disposeQuietly(t); // a failed copy must not leak device memory
+      throw e;
+    }
   }
 
   /** A view over the same storage with other shape/strides/offset (elements), valid while its owner lives. */
@@ -351,11 +361,16 @@ export class Tensor {
   to(backend: BackendName): Tensor {
     this.assertLive();
     const t = Tensor.empty(this.shape, { dtype: this.dtype, backend });
-    if (backend === 'cuda' && this.backend === 'cuda' && this.isContiguous) {
-      deviceMemory(backend).copy(t.ptr, this.ptr, this.numel * dtypeBytes(this.dtype));
-      return t;
+    try {
+      if (backend === 'cuda' && this.backend === 'cuda' && this.isContiguous) {
+        deviceMemory(backend).copy(t.ptr, this.ptr, this.numel * dtypeBytes(this.dtype));
+        return t;
+      }
+      return t.writeRaw(this.toRaw());
+    } catch (e) {
+      disposeQuietly(t); // a failed copy must not leak device memory
+      throw e;
     }
-    return t.writeRaw(this.toRaw());
   }
 
   /** Copy the contents of `src` (same shape and dtype) into this tensor. */

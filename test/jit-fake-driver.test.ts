@@ -1,6 +1,6 @@
-// The PTX path's host side without a GPU: a fake libcuda.so.1 (compiled here with the host C compiler) stands in
-// for the driver of a compute-capability-12.0 GPU with 99 KB of shared memory. Checks the cuModuleLoadDataEx
-// marshalling (NUL-terminated PTX text, log buffers and sizes, verbose flag, wall time read back), PtxJitError with
+// The PTX path's host side without a GPU: the fake libcuda.so.1 of test/util/fake-cuda.c (compiled with the host C
+// compiler) stands in for the driver of a compute-capability-12.0 GPU with 99 KB of shared memory, with the real PTX
+// of dist/kernels. Checks the cuModuleLoadDataEx marshalling (NUL-terminated PTX text, log buffers and sizes, verbose flag, wall time read back), PtxJitError with
 // the JIT's error log, and that loadKernel() takes PTX where the selection says so. The real JIT is exercised by
 // test/portable-gpu.test.ts on a GPU.
 
@@ -11,83 +11,18 @@ import { mkdtempSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason } from './util/fake-cuda.js';
 
-const cc = ['cc', 'gcc', 'clang'].find((c) => spawnSync(c, ['--version']).status === 0);
 const kernelDir = fileURLToPath(new URL('../../dist/kernels/', import.meta.url));
 const ptxFile = `${kernelDir}mla_combine.compute_80.ptx`;
-let skip: string | false = false;
-if (!cc) skip = 'no C compiler on PATH (cc, gcc or clang) to build the fake libcuda';
-else if (process.platform !== 'linux') skip = 'the cuda backend is Linux only';
-else {
+let skip: string | false = fakeCudaSkipReason();
+if (!skip) {
   try {
     statSync(ptxFile);
   } catch {
     skip = `${ptxFile} is not built (nvcc absent: the build skipped the kernels)`;
   }
 }
-
-const FAKE_LIBCUDA = String.raw`
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-typedef int CUresult;
-CUresult cuInit(unsigned f) { return 0; }
-CUresult cuDriverGetVersion(int *v) { *v = 13000; return 0; }
-CUresult cuDeviceGetCount(int *c) { *c = 1; return 0; }
-CUresult cuDeviceGet(int *d, int o) { *d = 0; return 0; }
-CUresult cuDeviceGetName(char *n, int len, int d) { snprintf(n, len, "Fake sm_120 GPU"); return 0; }
-CUresult cuDeviceTotalMem_v2(size_t *b, int d) { *b = (size_t)1 << 34; return 0; }
-CUresult cuDeviceGetAttribute(int *v, int a, int d) {
-  switch (a) {
-    case 16: *v = 170; break;      /* SMs */
-    case 75: *v = 12; break;       /* cc major */
-    case 76: *v = 0; break;        /* cc minor */
-    case 38: *v = 96 << 20; break; /* L2 */
-    case 97: *v = 101376; break;   /* opt-in smem per block */
-    default: *v = 0;
-  }
-  return 0;
-}
-CUresult cuDevicePrimaryCtxRetain(void **c, int d) { *c = (void *)0x1000; return 0; }
-CUresult cuCtxSetCurrent(void *c) { return 0; }
-CUresult cuStreamCreate(void **s, unsigned f) { *s = (void *)0x2000; return 0; }
-CUresult cuGetErrorName(int e, const char **s) { *s = e == 218 ? "CUDA_ERROR_INVALID_PTX" : "CUDA_ERROR_UNKNOWN"; return 0; }
-CUresult cuGetErrorString(int e, const char **s) { *s = "a PTX JIT compilation failed"; return 0; }
-CUresult cuModuleLoadData(void **m, const void *image) { return 999; } /* cubins must not be loaded here */
-CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned n, int *opts, void **vals) {
-  const char *ptx = (const char *)image;
-  char *err = 0, *info = 0;
-  int err_sz = -1, info_sz = -1, verbose = 0, wall = -1;
-  for (unsigned i = 0; i < n; i++) {
-    switch (opts[i]) {
-      case 5: err = (char *)vals[i]; break;
-      case 6: err_sz = (int)i; break;
-      case 3: info = (char *)vals[i]; break;
-      case 4: info_sz = (int)i; break;
-      case 12: verbose = (int)(uintptr_t)vals[i]; break;
-      case 2: wall = (int)i; break;
-    }
-  }
-  if (!err || !info || err_sz < 0 || info_sz < 0 || wall < 0) return 1; /* CUDA_ERROR_INVALID_VALUE */
-  unsigned err_cap = (unsigned)(uintptr_t)vals[err_sz], info_cap = (unsigned)(uintptr_t)vals[info_sz];
-  float ms = 12.5f;
-  vals[wall] = 0;
-  memcpy(&vals[wall], &ms, sizeof ms);
-  if (strstr(ptx, "not_an_instruction")) {
-    int k = snprintf(err, err_cap, "ptxas application ptx input, line 5; error   : Not a name of any known instruction: 'not_an_instruction'");
-    vals[err_sz] = (void *)(uintptr_t)(k + 1);
-    vals[info_sz] = 0;
-    return 218;
-  }
-  int k = snprintf(info, info_cap, "fake JIT: %zu bytes of PTX text, verbose=%d\nptxas info    : Used 42 registers, 0 bytes spill stores, 0 bytes spill loads", strlen(ptx), verbose);
-  vals[info_sz] = (void *)(uintptr_t)(k + 1);
-  vals[err_sz] = 0;
-  *m = (void *)0x3000;
-  return 0;
-}
-CUresult cuModuleGetFunction(void **f, void *m, const char *name) { *f = (void *)0x4000; return 0; }
-CUresult cuFuncGetParamInfo(void *f, size_t i, size_t *off, size_t *size) { *off = 0; *size = 160; return 0; }
-`;
 
 const SCRIPT = (dist: string) => `
 import { readFileSync } from 'node:fs';
@@ -114,14 +49,15 @@ console.log(JSON.stringify(out));
 `;
 
 test('PTX JIT through cuModuleLoadDataEx against a fake sm_120 driver: logs, wall time, PtxJitError, loadKernel picks PTX', { skip }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'flash-mla-fake-cuda-'));
-  writeFileSync(join(dir, 'fake.c'), FAKE_LIBCUDA);
-  const lib = join(dir, 'libcuda.so.1');
-  const b = spawnSync(cc!, ['-shared', '-fPIC', '-O1', '-o', lib, join(dir, 'fake.c')], { encoding: 'utf8' });
-  assert.equal(b.status, 0, b.stderr);
+  const fake = buildFakeCuda();
+  const dir = mkdtempSync(join(tmpdir(), 'flash-mla-jit-'));
   const dist = fileURLToPath(new URL('../../dist/', import.meta.url));
   writeFileSync(join(dir, 'run.mjs'), SCRIPT(dist));
-  const env = { ...process.env, FLASH_MLA_LIBCUDA: lib, FLASH_MLA_DISABLE_CUDA: '', FLASH_MLA_FORCE_PTX: '', FLASH_MLA_DECODE_KERNEL: '', FLASH_MLA_KERNEL_DIR: kernelDir };
+  // an sm_120 part with 99 KB of shared memory per block, on which nothing may load a cubin
+  const env = fakeCudaEnv(fake, {
+    FAKE_CUDA_CC: '12.0', FAKE_CUDA_SMS: '170', FAKE_CUDA_SMEM_OPTIN: '101376', FAKE_CUDA_L2: String(96 << 20), FAKE_CUDA_NAME: 'Fake sm_120 GPU',
+    FAKE_CUDA_FAULTS: 'cuModuleLoadData@1+=CUDA_ERROR_UNKNOWN', FLASH_MLA_KERNEL_DIR: kernelDir,
+  });
   const r = spawnSync(process.execPath, [join(dir, 'run.mjs')], { encoding: 'utf8', env });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!);

@@ -17,6 +17,7 @@ import { setCapturing } from '../capture.js';
 import { DisposedError } from '../errors.js';
 import { getCudaContext } from './context.js';
 import { DeviceBuffer, Graph } from './runtime.js';
+import { disposeQuietly } from '../util/dispose.js';
 
 /** Scratch buffers of the graph being captured; the last one is the largest so far. */
 let active: DeviceBuffer[] | null = null;
@@ -75,7 +76,7 @@ export function captureGraph<T>(fn: () => T): DecodeGraph<T> {
     });
     return new DecodeGraph(graph, owned, result);
   } catch (e) {
-    for (const b of owned) b.dispose();
+    disposeQuietly(...owned); // a failing free (a sticky error) does not hide the error of the capture
     throw e;
   } finally {
     active = null;

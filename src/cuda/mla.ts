@@ -156,7 +156,9 @@ class CudaMlaBackend implements MlaBackend {
     if (!this.workspace || this.workspace.bytes < bytes) {
       if (this.workspace) {
         getCudaContext().stream.synchronize(); // in-flight kernels may still use the old one
-        this.workspace.dispose();
+        const old = this.workspace;
+        this.workspace = null; // if the larger one cannot be had, a later call must not reuse the freed one
+        old.dispose();
       }
       this.workspace = DeviceBuffer.alloc(Math.ceil(bytes * 1.25));
     }
@@ -216,6 +218,13 @@ class CudaMlaBackend implements MlaBackend {
     const dt = a.q.dtype as 'bf16' | 'fp16';
     const [b, sQ, hQ] = a.q.shape;
     const numSmParts = a.tileSchedulerMetadata.shape[0];
+    // everything that can fail before the launches (modules, tensor map) first: a kernel that cannot load leaves
+    // no workspace allocated and nothing launched
+    const extra = spec.extraArgs?.(a) ?? [];
+    const cubinArchs = choice.binary.form === 'cubin' ? [choice.binary.arch!] : [];
+    const decode: Kernel = loadKernel(spec.file, cubinArchs, spec.entry(dt), ['bytes', ...extra.map(() => 'bytes' as const)]);
+    const wide = (combineVariantRead ??= combineVariant()) === 'wide';
+    const combine = loadKernel('mla_combine', portableArchs(dev), wide ? `mla_combine_wide_${dt}` : `mla_combine_${dt}`, ['bytes']);
     const qRows = sQ * hQ;
     const accRows = (b + numSmParts) * qRows;
     const oAccumBytes = accRows * HEAD_DIM_V * 4;
@@ -253,16 +262,11 @@ class CudaMlaBackend implements MlaBackend {
       this.paramBuf,
     );
     const stream = getCudaContext().stream;
-    const extra = spec.extraArgs?.(a) ?? [];
-    const cubinArchs = choice.binary.form === 'cubin' ? [choice.binary.arch!] : [];
-    const decode: Kernel = loadKernel(spec.file, cubinArchs, spec.entry(dt), ['bytes', ...extra.map(() => 'bytes' as const)]);
     decode.launch(
       { grid: [Math.ceil(qRows / spec.blockM), numSmParts, 1], block: [spec.threads, 1, 1], sharedMemBytes: spec.sharedBytes, stream, pdl: this.pdl },
       params,
       ...extra,
     );
-    const wide = (combineVariantRead ??= combineVariant()) === 'wide';
-    const combine = loadKernel('mla_combine', portableArchs(dev), wide ? `mla_combine_wide_${dt}` : `mla_combine_${dt}`, ['bytes']);
     combine.launch(
       { grid: [Math.ceil(qRows / COMBINE_ROWS_PER_CTA) * b, wide ? COMBINE_WIDE_CHUNKS : 1, 1], block: [COMBINE_THREADS, 1, 1], stream, pdl: this.pdl },
       params,

@@ -35,6 +35,7 @@ import { appendKvUnchecked, validateAppendRows } from './append.js';
 import { OutOfBlocksError, UnknownSequenceError } from './errors.js';
 import { DisposedError } from '../errors.js';
 import { fmtBytes, fmtValue } from '../util/fmt-value.js';
+import { disposeQuietly } from '../util/dispose.js';
 
 export interface PagedKvCacheOptions {
   /** Page blocks of 64 tokens (shared by all sequences). */
@@ -344,6 +345,20 @@ export class PagedKvCache {
     this.assertNotCapturing('reserve');
     const plan = this.plan(seqIds);
     if (plan.needed > this.alloc.freeCount) throw new OutOfBlocksError(plan.needed, this.alloc.freeCount, this.numBlocks);
+    if (plan.ids.length > this.slotBuf.shape[0]) {
+      // the slot buffer grows before anything changes, the larger one allocated before the old one is freed: an
+      // allocation that fails leaves the cache as it was
+      const bigger = Tensor.zeros([Math.max(plan.ids.length, 2 * this.slotBuf.shape[0])], { dtype: 'int32', backend: this.backend });
+      try {
+        getBackend(this.backend).memory?.synchronize(); // in-flight appends may read the old one (cpu: none)
+      } catch (e) {
+        disposeQuietly(bigger);
+        throw e;
+      }
+      this.slotBuf.dispose();
+      this.slotBuf = bigger;
+      this.slotView = null;
+    }
     const slots = this.commit(plan);
     return this.uploadSlots(slots);
   }
@@ -401,8 +416,13 @@ export class PagedKvCache {
     }
     this.rowsValid = Math.max(this.rowsValid, seqs.length);
     if (lo >= 0) {
-      this.assertNotCapturing('blockTable');
-      this.table.full.view([hi - lo, mbps], undefined, lo * mbps).write(this.hostTable.subarray(lo * mbps, hi * mbps));
+      try {
+        this.assertNotCapturing('blockTable');
+        this.table.full.view([hi - lo, mbps], undefined, lo * mbps).write(this.hostTable.subarray(lo * mbps, hi * mbps));
+      } catch (e) {
+        this.rowSeq.fill(-1, lo, hi); // not written: the next call must write these rows, not take them as current
+        throw e;
+      }
       this.stats.blockTableWrites++;
     }
     return this.table.rows(seqs.length);
@@ -417,8 +437,13 @@ export class PagedKvCache {
     if (changed) {
       this.assertNotCapturing('cacheSeqlens');
       for (let i = 0; i < seqs.length; i++) this.rowLen[i] = seqs[i].len;
+      try {
+        this.lens.rows(seqs.length).write(this.rowLen.subarray(0, seqs.length));
+      } catch (e) {
+        this.lensValid = 0; // not written: the next call must write the lengths, not take them as current
+        throw e;
+      }
       this.lensValid = seqs.length;
-      this.lens.rows(seqs.length).write(this.rowLen.subarray(0, seqs.length));
       this.stats.seqlenWrites++;
     }
     return this.lens.rows(seqs.length);
@@ -560,7 +585,12 @@ export class PagedKvCache {
         const old = s.blocks[j];
         if (this.alloc.refCount(old) > 1) {
           const fresh = this.alloc.allocate();
-          this.copyRows(old, fresh, inLast);
+          try {
+            this.copyRows(old, fresh, inLast);
+          } catch (e) {
+            this.alloc.release(fresh); // the copy failed: the sequence keeps its shared block
+            throw e;
+          }
           this.alloc.release(old);
           s.blocks[j] = fresh;
           s.version = this.versionCounter++;
@@ -600,13 +630,6 @@ export class PagedKvCache {
 
   private uploadSlots(slots: Int32Array): Tensor {
     const T = slots.length;
-    if (T > this.slotBuf.shape[0]) {
-      const cap = Math.max(T, 2 * this.slotBuf.shape[0]);
-      getBackend(this.backend).memory?.synchronize(); // in-flight appends may read it (cpu: none)
-      this.slotBuf.dispose();
-      this.slotBuf = Tensor.zeros([cap], { dtype: 'int32', backend: this.backend });
-      this.slotView = null;
-    }
     if (!this.slotView || this.slotView.shape[0] !== T) this.slotView = this.slotBuf.view([T]);
     if (T > 0) this.slotView.write(slots);
     return this.slotView;

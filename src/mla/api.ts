@@ -12,6 +12,7 @@ import { isCapturing } from '../capture.js';
 import { HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
 import { numSmPartsFor, scheduleTiles } from './schedule.js';
 import { fmtValue, quote } from '../util/fmt-value.js';
+import { disposeQuietly } from '../util/dispose.js';
 import {
   expectContiguous, expectDtype, expectRank, expectTensor, fmtShape, validateBlockTableValues, validateDecode, validateSeqlenValues, validateSoftmaxScale,
   validateTopkLengthValues,
@@ -111,10 +112,15 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
     md = opts.out;
   } else {
     if (topk !== null && where === 'cuda' && isCapturing()) throw sparseCaptureError();
-    md = {
-      tileSchedulerMetadata: Tensor.empty([numSmParts, METADATA_ROW_INTS], { dtype: 'int32', backend: where }),
-      numSplits: Tensor.empty([b + 1], { dtype: 'int32', backend: where }),
-    };
+    const tileSchedulerMetadata = Tensor.empty([numSmParts, METADATA_ROW_INTS], { dtype: 'int32', backend: where });
+    let numSplits: Tensor;
+    try {
+      numSplits = Tensor.empty([b + 1], { dtype: 'int32', backend: where });
+    } catch (e) {
+      disposeQuietly(tileSchedulerMetadata); // out of memory for the second: the first must not leak
+      throw e;
+    }
+    md = { tileSchedulerMetadata, numSplits };
   }
   try {
     if (topk !== null) {
@@ -127,10 +133,7 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
       backend.mlaMetadata(cacheSeqlens!, md.tileSchedulerMetadata, md.numSplits);
     }
   } catch (e) {
-    if (md !== opts.out) {
-      md.tileSchedulerMetadata.dispose();
-      md.numSplits.dispose();
-    }
+    if (md !== opts.out) disposeQuietly(md.tileSchedulerMetadata, md.numSplits);
     throw e;
   }
   provenance.set(md.tileSchedulerMetadata, { numHeadsPerHeadK, numHeadsK, b, topk });
@@ -268,15 +271,21 @@ export function flashMlaWithKvcache(
     backend.checkLayout(name, t, 'vectorStore');
   }
   const out = opts.out ?? Tensor.empty(outShape, { dtype: q.dtype, backend: q.backend });
-  const lse = opts.lse ?? Tensor.empty(lseShape, { dtype: 'fp32', backend: q.backend });
+  let lse: Tensor;
+  try {
+    lse = opts.lse ?? Tensor.empty(lseShape, { dtype: 'fp32', backend: q.backend });
+  } catch (e) {
+    if (out !== opts.out) disposeQuietly(out); // out of memory for lse: out must not leak
+    throw e;
+  }
   try {
     backend.mlaDecode({
       q, kCache, blockTable: dims.sparse ? null : blockTable, cacheSeqlens: dims.sparse ? null : cacheSeqlens, tileSchedulerMetadata, numSplits, out, lse, softmaxScale, causal,
       kernel: opts.kernel, isFp8KvCache: dims.fp8, indices: opts.indices ?? null, topkLength: opts.topkLength ?? null, attnSink: opts.attnSink ?? null,
     });
   } catch (e) {
-    if (out !== opts.out) out.dispose(); // nothing of ours leaks when a launch is refused
-    if (lse !== opts.lse) lse.dispose();
+    // nothing of ours leaks when a launch is refused; a failing free (a sticky error) does not hide the first error
+    disposeQuietly(out !== opts.out ? out : null, lse !== opts.lse ? lse : null);
     throw e;
   }
   return { out, lse };

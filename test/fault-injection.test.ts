@@ -1,0 +1,730 @@
+// Fault injection on the cuda path without a GPU (issue 11, reliability campaign): a kernel that cannot load, a
+// driver error mid-step, an out-of-memory on allocation. Each scenario runs in its own child process against the
+// fake driver of test/util/fake-cuda.c (a small consistent GPU on the host: memory with a live-allocation count,
+// real copies, streams and graphs, launches that check their pointers and compute nothing), with its own device
+// and faults, and drives the public API. For each fault: the call throws the driver's error, typed (CudaError with
+// the call and the CUresult name; PtxJitError for the JIT); what the call allocated is freed (the fake's live
+// count is back where it was); nothing was launched where the input was refused; and the same call without the
+// fault then succeeds. Outputs are never checked: the fake computes nothing (its metadata kernel writes nothing
+// either, so the tests write the schedule the cpu computes into the metadata tensors).
+//
+// This file is also the child: with FLASH_MLA_FAULT_SCENARIO set it runs that scenario and prints a JSON line.
+
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import {
+  CudaError, CudaUnavailableError, DisposedError, PagedKvCache, PtxJitError, Tensor, UnsupportedFeatureError, appendKv, captureGraph, flashMlaWithKvcache,
+  getBackend, getMlaMetadata, scheduleTiles, synchronize, type FlashMlaOptions, type MlaMetadata,
+} from '../src/index.js';
+import { bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda, type FakeCudaControl } from './util/fake-cuda.js';
+
+const SCENARIO_VAR = 'FLASH_MLA_FAULT_SCENARIO';
+const CUDA = { backend: 'cuda' } as const;
+const BF16 = { dtype: 'bf16', backend: 'cuda' } as const;
+const I32 = { dtype: 'int32', backend: 'cuda' } as const;
+const OOM = 'CUDA_ERROR_OUT_OF_MEMORY';
+const UNKNOWN = 'CUDA_ERROR_UNKNOWN'; // not sticky
+const NO_RESOURCES = 'CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES'; // not sticky
+
+// ---------------------------------------------------------------------------------------------- checks
+
+type ErrorClass<E extends Error> = abstract new (...args: never[]) => E;
+
+function expectError<E extends Error>(fn: () => unknown, cls: ErrorClass<E>, what: string): E {
+  let err: unknown = null;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err !== null, `${what}: expected a ${cls.name}, nothing was thrown`);
+  if (!(err instanceof cls)) throw new assert.AssertionError({ message: `${what}: expected a ${cls.name}, got ${(err as Error)?.stack ?? String(err)}` });
+  return err;
+}
+
+function checkCuda(err: unknown, call: string, codeName: string, what: string, cls: ErrorClass<CudaError> = CudaError): CudaError {
+  if (!(err instanceof cls)) throw new assert.AssertionError({ message: `${what}: expected a ${cls.name} (${codeName} from ${call}), got ${(err as Error)?.stack ?? String(err)}` });
+  assert.equal(err.call, call, `${what}: the error names the wrong driver call (${err.message})`);
+  assert.equal(err.codeName, codeName, `${what}: ${err.message}`);
+  return err;
+}
+
+function expectCuda(fn: () => unknown, call: string, codeName: string, what: string, cls: ErrorClass<CudaError> = CudaError): CudaError {
+  let err: unknown = null;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err !== null, `${what}: expected ${codeName} from ${call}, nothing was thrown`);
+  return checkCuda(err, call, codeName, what, cls);
+}
+
+const live = (f: FakeCudaControl) => f.stat('allocs');
+
+function noLeak(f: FakeCudaControl, base: number, what: string): void {
+  const n = live(f);
+  assert.equal(n, base, `${what}: ${n - base} device allocation(s) ${n > base ? 'left behind' : 'freed that were not its own'}`);
+}
+
+/** The context is not poisoned (the fake poisons it when a launch touches memory that is not allocated). */
+function healthy(f: FakeCudaControl): void {
+  assert.equal(f.stat('sticky'), 0, `the fake GPU faulted: ${f.log()}`);
+}
+
+/** `fn` is refused with `cls` before anything is allocated or launched. */
+function refused<E extends Error>(f: FakeCudaControl, what: string, fn: () => unknown, cls: ErrorClass<E>): E {
+  const allocs = f.calls('cuMemAlloc_v2');
+  const launches = f.calls('cuLaunchKernelEx');
+  const base = live(f);
+  const e = expectError(fn, cls, what);
+  assert.ok(!(e instanceof CudaError), `${what}: refused by the driver, not by the library: ${e.message}`);
+  assert.equal(f.calls('cuMemAlloc_v2'), allocs, `${what}: allocated before refusing`);
+  assert.equal(f.calls('cuLaunchKernelEx'), launches, `${what}: launched a kernel before refusing`);
+  noLeak(f, base, what);
+  healthy(f);
+  return e;
+}
+
+/**
+ * Fail the 1st, 2nd, … call of driver function `fn` that `step` makes, until the step no longer reaches the Nth:
+ * each failure must be a CudaError naming `fn` and `codeName` with the live allocations back at `base`, and the
+ * step must then succeed without the fault (and leave `base` too). `check` runs after each. Returns how many
+ * positions failed.
+ */
+function sweep(f: FakeCudaControl, fn: string, codeName: string, step: () => void, base: number, check?: () => void): number {
+  for (let n = 1; ; n++) {
+    const what = `${fn} #${n} failing with ${codeName}`;
+    f.arm(`${fn}@${n}=${codeName}`);
+    const calls = f.calls(fn);
+    let err: unknown = null;
+    try {
+      step();
+    } catch (e) {
+      err = e;
+    }
+    const reached = f.calls(fn) - calls >= n;
+    f.arm('');
+    if (!reached) {
+      if (err !== null) throw err;
+      return n - 1;
+    }
+    checkCuda(err, fn, codeName, what);
+    assert.equal((err as CudaError).isSticky, false, what);
+    noLeak(f, base, what);
+    healthy(f);
+    check?.();
+    step();
+    noLeak(f, base, `${what}, then the same without the fault`);
+    healthy(f);
+    check?.();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- problems
+
+/** getMlaMetadata on cuda, then the schedule the cpu computes written in (the fake's kernel writes nothing). */
+function metadata(seqlens: Tensor, lens: number[], hQ: number, opts: { out?: MlaMetadata } = {}): MlaMetadata {
+  const md = getMlaMetadata(seqlens, hQ, 1, opts);
+  try {
+    const ref = scheduleTiles(Int32Array.from(lens), md.tileSchedulerMetadata.shape[0]);
+    md.tileSchedulerMetadata.write(ref.metadata);
+    md.numSplits.write(ref.numSplits);
+  } catch (e) {
+    if (!opts.out) {
+      md.tileSchedulerMetadata.dispose();
+      md.numSplits.dispose();
+    }
+    throw e;
+  }
+  return md;
+}
+
+interface Problem {
+  q: Tensor;
+  kCache: Tensor;
+  blockTable: Tensor;
+  seqlens: Tensor;
+  md: MlaMetadata;
+  hQ: number;
+}
+
+/** A dense bf16 decode on cuda: b = lens.length requests of two 64-token blocks each, s_q = 1. */
+function problem(lens = [100, 30], hQ = 16): Problem {
+  const b = lens.length;
+  const q = Tensor.empty([b, 1, hQ, 576], BF16);
+  const kCache = Tensor.empty([2 * b, 64, 1, 576], BF16);
+  const blockTable = Tensor.from(lens.flatMap((_, i) => [2 * i, 2 * i + 1]), [b, 2], I32);
+  const seqlens = Tensor.from(lens, [b], I32);
+  return { q, kCache, blockTable, seqlens, md: metadata(seqlens, lens, hQ), hQ };
+}
+
+function decode(p: Problem, opts: FlashMlaOptions = {}) {
+  return flashMlaWithKvcache(p.q, p.kCache, p.blockTable, p.seqlens, 512, p.md.tileSchedulerMetadata, p.md.numSplits, opts);
+}
+
+/** A decode whose outputs are dropped (the step of the sweeps). */
+function decodeStep(p: Problem): () => void {
+  return () => {
+    const r = decode(p);
+    r.out.dispose();
+    r.lse.dispose();
+  };
+}
+
+function rows(T: number, layers: number): { cKv: Tensor[]; kPe: Tensor[] } {
+  return { cKv: Array.from({ length: layers }, () => Tensor.empty([T, 512], BF16)), kPe: Array.from({ length: layers }, () => Tensor.empty([T, 64], BF16)) };
+}
+
+// ---------------------------------------------------------------------------------------------- scenarios
+
+interface Scenario {
+  title: string;
+  /** The fake's device and faults at load (FAKE_CUDA_*), library switches (FLASH_MLA_*). */
+  env?: Record<string, string>;
+  /** Throws on failure; returns notes for the test's diagnostics. */
+  run(f: FakeCudaControl): string[];
+}
+
+const scenarios: Record<string, Scenario> = {
+  'context': {
+    title: 'the context cannot start (cuInit, then cuStreamCreate out of memory): typed errors, the next call starts it',
+    env: { FAKE_CUDA_FAULTS: 'cuInit@1=CUDA_ERROR_UNKNOWN,cuStreamCreate@1=CUDA_ERROR_OUT_OF_MEMORY' },
+    run(f) {
+      const e = expectError(() => Tensor.empty([4], CUDA), CudaUnavailableError, 'cuInit failing');
+      assert.match(e.message, /the driver failed to initialise/);
+      expectCuda(() => Tensor.empty([4], CUDA), 'cuStreamCreate', OOM, 'cuStreamCreate failing');
+      assert.equal(f.stat('streams'), 0);
+      noLeak(f, 0, 'cuStreamCreate failing');
+      Tensor.empty([4], CUDA).dispose();
+      assert.equal(f.stat('streams'), 1);
+      noLeak(f, 0, 'the first tensor after the faults');
+      return ['cuInit failing → CudaUnavailableError; cuStreamCreate failing → CudaError; the third call works'];
+    },
+  },
+
+  'oom': {
+    title: 'out of memory on allocation (Tensor.empty/from, PagedKvCache): CudaError OUT_OF_MEMORY, nothing left allocated',
+    env: { FAKE_CUDA_MEM_BYTES: String(64 << 20) },
+    run(f) {
+      const notes: string[] = [];
+      Tensor.empty([1], CUDA).dispose();
+      const base = live(f);
+      // the device really is too small
+      const e = expectCuda(() => Tensor.empty([8192, 8192], { dtype: 'bf16', backend: 'cuda' }), 'cuMemAlloc_v2', OOM, 'Tensor.empty of 128 MiB on a 64 MiB GPU');
+      assert.match(e.message, /^shape: \[8192, 8192\] bf16 needs 134217728 bytes \(128\.0 MiB\) of device memory: cuMemAlloc_v2 failed/);
+      noLeak(f, base, 'Tensor.empty');
+      // an injected failure: nothing is copied after it
+      const copies = f.calls('cuMemcpyHtoDAsync_v2');
+      f.arm('cuMemAlloc_v2@1=CUDA_ERROR_OUT_OF_MEMORY');
+      expectCuda(() => Tensor.from([1, 2, 3], [3], CUDA), 'cuMemAlloc_v2', OOM, 'Tensor.from');
+      f.arm('');
+      assert.equal(f.calls('cuMemcpyHtoDAsync_v2'), copies, 'Tensor.from copied after its allocation failed');
+      noLeak(f, base, 'Tensor.from');
+      Tensor.from([1, 2, 3], [3], CUDA).dispose();
+      // every allocation of the cache's constructor
+      const ctor = sweep(f, 'cuMemAlloc_v2', OOM, () => new PagedKvCache({ backend: 'cuda', numBlocks: 8, numLayers: 2 }).dispose(), base);
+      notes.push(`PagedKvCache constructor: each of its ${ctor} allocations out of memory → CudaError, nothing left allocated`);
+      const e2 = expectCuda(() => new PagedKvCache({ backend: 'cuda', numBlocks: 4096, numLayers: 4 }), 'cuMemAlloc_v2', OOM, 'a cache larger than the GPU');
+      assert.match(e2.message, /^numBlocks: 4096 page blocks × 4 layers need .* of device memory for kCache .*; allocating layer 0 failed: /);
+      noLeak(f, base, 'a cache larger than the GPU');
+      return notes;
+    },
+  },
+
+  'copy': {
+    title: 'a driver error in a copy or fill (Tensor.from/zeros/full/to, PagedKvCache): CudaError, the new tensor freed',
+    run(f) {
+      const host = Tensor.from([1, 2, 3, 4], [4]);
+      const dev = Tensor.from([1, 2, 3, 4], [4], CUDA);
+      const base = live(f);
+      const cases: [string, string, () => Tensor | PagedKvCache][] = [
+        ['Tensor.from', 'cuMemcpyHtoDAsync_v2', () => Tensor.from([1, 2, 3, 4], [4], CUDA)],
+        ['Tensor.zeros', 'cuMemsetD32Async', () => Tensor.zeros([4], I32)],
+        ['Tensor.full', 'cuMemsetD16Async', () => Tensor.full([4], 1.5, BF16)],
+        ['cpu tensor .to(cuda)', 'cuMemcpyHtoDAsync_v2', () => host.to('cuda')],
+        ['cuda tensor .to(cuda)', 'cuMemcpyDtoDAsync_v2', () => dev.to('cuda')],
+        ['PagedKvCache (zero-filled layers)', 'cuMemsetD16Async', () => new PagedKvCache({ backend: 'cuda', numBlocks: 4, numLayers: 2 })],
+        ['PagedKvCache (block table, lengths, slots)', 'cuMemsetD32Async', () => new PagedKvCache({ backend: 'cuda', numBlocks: 4, numLayers: 2 })],
+      ];
+      const notes: string[] = [];
+      for (const [what, fn, make] of cases) {
+        const n = sweep(f, fn, UNKNOWN, () => make().dispose(), base);
+        assert.ok(n >= 1, `${what}: never called ${fn}`);
+        notes.push(`${what}: ${fn} failing (each of ${n} call(s)) → CudaError, nothing left allocated`);
+      }
+      expectCuda(() => (f.arm('cuMemcpyDtoH_v2@1=CUDA_ERROR_UNKNOWN'), dev.to('cpu')), 'cuMemcpyDtoH_v2', UNKNOWN, 'cuda tensor .to(cpu)');
+      f.arm('');
+      noLeak(f, base, 'cuda tensor .to(cpu)');
+      return notes;
+    },
+  },
+
+  'metadata': {
+    title: 'getMlaMetadata on cuda: kernel cannot load, out of memory, launch and read-back errors; bad seqlens launch nothing',
+    run(f) {
+      const seqlens = Tensor.from([100, 30], [2], I32);
+      const base = live(f);
+      const step = () => {
+        const md = getMlaMetadata(seqlens, 16, 1);
+        md.tileSchedulerMetadata.dispose();
+        md.numSplits.dispose();
+      };
+      const ran = f.stat('kernels_run');
+      f.arm('cuModuleLoadData@1=CUDA_ERROR_INVALID_IMAGE');
+      expectCuda(step, 'cuModuleLoadData', 'CUDA_ERROR_INVALID_IMAGE', 'the metadata kernel cannot load');
+      f.arm('');
+      noLeak(f, base, 'the metadata kernel cannot load');
+      assert.equal(f.stat('kernels_run'), ran, 'a kernel ran');
+      step();
+      healthy(f);
+      const notes = [`the metadata kernel's module cannot load → CudaError (cuModuleLoadData), nothing launched, the next call loads it`];
+      for (const [fn, code] of [['cuMemAlloc_v2', OOM], ['cuLaunchKernelEx', NO_RESOURCES], ['cuMemcpyDtoH_v2', UNKNOWN], ['cuStreamSynchronize', UNKNOWN]]) {
+        notes.push(`${fn} failing: ${sweep(f, fn, code, step, base)} position(s), each → CudaError, nothing left allocated`);
+      }
+      const bad = Tensor.from([5, -1], [2], I32);
+      refused(f, 'a negative seqlen', () => getMlaMetadata(bad, 16, 1), RangeError);
+      return notes;
+    },
+  },
+
+  'decode-load': {
+    title: 'flashMlaWithKvcache: a decode or combine kernel that cannot load (cubin) → CudaError, nothing launched or kept',
+    run(f) {
+      const p = problem();
+      const base = live(f);
+      const ran = f.stat('kernels_run');
+      const step = decodeStep(p);
+      f.arm('cuModuleLoadData@1=CUDA_ERROR_NO_BINARY_FOR_GPU');
+      expectCuda(step, 'cuModuleLoadData', 'CUDA_ERROR_NO_BINARY_FOR_GPU', 'the decode kernel cannot load');
+      noLeak(f, base, 'the decode kernel cannot load');
+      f.arm('cuModuleGetFunction@1=CUDA_ERROR_NOT_FOUND');
+      expectCuda(step, 'cuModuleGetFunction', 'CUDA_ERROR_NOT_FOUND', 'the decode kernel is not in its module');
+      noLeak(f, base, 'the decode kernel is not in its module');
+      f.arm('cuModuleLoadData@1=CUDA_ERROR_INVALID_IMAGE'); // the decode module is loaded by now: the combine's
+      expectCuda(step, 'cuModuleLoadData', 'CUDA_ERROR_INVALID_IMAGE', 'the combine kernel cannot load');
+      noLeak(f, base, 'the combine kernel cannot load');
+      assert.equal(f.stat('kernels_run'), ran, 'a kernel ran although the decode could not load all of its kernels');
+      f.arm('');
+      step();
+      healthy(f);
+      assert.equal(f.stat('kernels_run') - ran, 2);
+      assert.equal(live(f), base + 1, 'the decode keeps one buffer (its split workspace) for the next call');
+      return ['decode module, decode function, combine module failing in turn → CudaError each, no kernel launched, nothing allocated; then the decode runs'];
+    },
+  },
+
+  'decode-load-ptx': {
+    title: 'PTX kernels the driver cannot JIT (FLASH_MLA_FORCE_PTX=1) → PtxJitError with the JIT log, nothing kept, the retry JITs',
+    env: { FLASH_MLA_FORCE_PTX: '1' },
+    run(f) {
+      const seqlens = Tensor.from([100, 30], [2], I32);
+      const base = live(f);
+      f.arm('cuModuleLoadDataEx@1=CUDA_ERROR_INVALID_PTX');
+      const e = expectCuda(() => getMlaMetadata(seqlens, 16, 1), 'cuModuleLoadDataEx', 'CUDA_ERROR_INVALID_PTX', 'the metadata PTX', PtxJitError) as PtxJitError;
+      assert.equal(e.code, 218);
+      assert.match(e.log, /injected failure/);
+      assert.match(e.message, /^the driver's JIT could not compile mla_metadata \(compute_80 PTX, .*\): CUDA_ERROR_INVALID_PTX \(218\)/);
+      noLeak(f, base, 'the metadata PTX');
+      f.arm('');
+      const p = problem();
+      const base2 = live(f);
+      const ran = f.stat('kernels_run');
+      f.arm('cuModuleLoadDataEx@1=CUDA_ERROR_UNSUPPORTED_PTX_VERSION');
+      const e2 = expectCuda(decodeStep(p), 'cuModuleLoadDataEx', 'CUDA_ERROR_UNSUPPORTED_PTX_VERSION', 'the decode PTX', PtxJitError);
+      assert.match(e2.message, /the driver must support CUDA 13\.0 or newer/);
+      noLeak(f, base2, 'the decode PTX');
+      assert.equal(f.stat('kernels_run'), ran);
+      f.arm('');
+      decodeStep(p)();
+      healthy(f);
+      assert.equal(getBackend('cuda').decodeKernels()[0], 'generic');
+      return ['metadata PTX (INVALID_PTX) and decode PTX (UNSUPPORTED_PTX_VERSION) → PtxJitError (a CudaError) with the log; then both JIT'];
+    },
+  },
+
+  'decode-oom': {
+    title: 'flashMlaWithKvcache out of memory (out, lse, split workspace, workspace growth) → CudaError, nothing left, no stale workspace',
+    run(f) {
+      const p = problem();
+      const base = live(f);
+      const step = decodeStep(p);
+      f.arm('cuMemAlloc_v2@3=CUDA_ERROR_OUT_OF_MEMORY'); // out, lse, then the first split workspace
+      expectCuda(step, 'cuMemAlloc_v2', OOM, 'the split workspace');
+      noLeak(f, base, 'the split workspace');
+      f.arm('');
+      step();
+      const warm = live(f);
+      assert.equal(warm, base + 1);
+      const n = sweep(f, 'cuMemAlloc_v2', OOM, step, warm);
+      assert.equal(n, 2, 'out and lse');
+      // 64 heads need a larger workspace; it cannot be had: the old one is gone, and must not be used again
+      const big = problem([100, 30], 64);
+      const bigBase = live(f);
+      f.arm('cuMemAlloc_v2@3=CUDA_ERROR_OUT_OF_MEMORY');
+      expectCuda(decodeStep(big), 'cuMemAlloc_v2', OOM, 'the workspace cannot grow');
+      f.arm('');
+      assert.equal(live(f), bigBase - 1, 'the workspace cannot grow: the old one is freed, nothing else stays');
+      step();
+      synchronize();
+      healthy(f); // a launch on the freed workspace poisons the fake's context
+      decodeStep(big)();
+      synchronize();
+      healthy(f);
+      return ['out / lse / first workspace / workspace growth out of memory → CudaError, nothing left; the next decodes run on a live workspace'];
+    },
+  },
+
+  'decode-launch': {
+    title: 'flashMlaWithKvcache: a driver error mid-step (launch, read-back, sync) → CudaError, outputs freed (not the caller\'s), usable',
+    run(f) {
+      const p = problem();
+      const step = decodeStep(p);
+      step();
+      const base = live(f);
+      const notes: string[] = [];
+      for (const [fn, code] of [['cuLaunchKernelEx', NO_RESOURCES], ['cuMemcpyDtoH_v2', UNKNOWN], ['cuStreamSynchronize', UNKNOWN]]) {
+        notes.push(`${fn} failing: ${sweep(f, fn, code, step, base)} position(s), each → CudaError, nothing left allocated`);
+      }
+      // outputs the caller passed stay the caller's
+      const out = Tensor.empty([2, 1, 16, 512], BF16);
+      const lse = Tensor.empty([2, 16, 1], { dtype: 'fp32', backend: 'cuda' });
+      const base2 = live(f);
+      f.arm('cuLaunchKernelEx@2=CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES');
+      expectCuda(() => decode(p, { out, lse }), 'cuLaunchKernelEx', NO_RESOURCES, 'the combine launch, into outputs of the caller');
+      f.arm('');
+      assert.ok(!out.disposed && !lse.disposed, 'the caller\'s outputs were disposed');
+      noLeak(f, base2, 'the combine launch, into outputs of the caller');
+      decode(p, { out, lse });
+      healthy(f);
+      return notes;
+    },
+  },
+
+  'sticky': {
+    title: 'a sticky error (illegal address) mid-decode: CudaError isSticky from the failing call, then every call throws it (no hang, no crash)',
+    run(f) {
+      const p = problem();
+      const step = decodeStep(p);
+      step();
+      f.arm('cuLaunchKernelEx@1=CUDA_ERROR_ILLEGAL_ADDRESS!');
+      const e = expectCuda(step, 'cuLaunchKernelEx', 'CUDA_ERROR_ILLEGAL_ADDRESS', 'the decode launch faulting');
+      assert.equal(e.isSticky, true);
+      for (const [what, fn, call] of [
+        ['Tensor.empty', () => Tensor.empty([4], CUDA), 'cuMemAlloc_v2'],
+        ['synchronize', () => synchronize(), 'cuStreamSynchronize'],
+        ['the decode again', step, 'cuStreamSynchronize'],
+        ['getMlaMetadata', () => getMlaMetadata(p.seqlens, 16, 1), 'cuStreamSynchronize'],
+      ] as const) {
+        assert.equal(expectCuda(fn, call, 'CUDA_ERROR_ILLEGAL_ADDRESS', `after the fault: ${what}`).isSticky, true);
+      }
+      return ['the failing launch is the one named; afterwards Tensor.empty, synchronize, the decode and getMlaMetadata throw the sticky CudaError'];
+    },
+  },
+
+  'sticky-capture': {
+    title: 'a sticky error during graph capture: CudaError from the failing launch (not from freeing the scratch), the capture flag reset',
+    run(f) {
+      const p = problem();
+      const out = Tensor.empty([2, 1, 16, 512], BF16);
+      const lse = Tensor.empty([2, 16, 1], { dtype: 'fp32', backend: 'cuda' });
+      const capture = () =>
+        captureGraph(() => {
+          getMlaMetadata(p.seqlens, 16, 1, { out: p.md });
+          decode(p, { out, lse });
+        });
+      f.arm('cuLaunchKernelEx@2=CUDA_ERROR_ILLEGAL_ADDRESS!');
+      assert.equal(expectCuda(capture, 'cuLaunchKernelEx', 'CUDA_ERROR_ILLEGAL_ADDRESS', 'the decode launch faulting in a capture').isSticky, true);
+      // not 'already capturing': the library's capture state was reset, the driver refuses to begin
+      expectCuda(capture, 'cuStreamBeginCapture_v2', 'CUDA_ERROR_ILLEGAL_ADDRESS', 'a capture after the fault');
+      return ['the launch is named (the scratch free that fails after it is not); the next capture reaches the driver'];
+    },
+  },
+
+  'graph': {
+    title: 'captureGraph: a fault during capture, instantiation or replay → CudaError, capture ended, scratch and graphs freed, usable',
+    run(f) {
+      const p = problem();
+      const out = Tensor.empty([2, 1, 16, 512], BF16);
+      const lse = Tensor.empty([2, 16, 1], { dtype: 'fp32', backend: 'cuda' });
+      const base = live(f);
+      const noGraphs = () => {
+        assert.equal(f.stat('graphs'), 0, 'a graph was left behind');
+        assert.equal(f.stat('execs'), 0, 'an instantiated graph was left behind');
+      };
+      const capture = () =>
+        captureGraph(() => {
+          getMlaMetadata(p.seqlens, 16, 1, { out: p.md });
+          decode(p, { out, lse });
+        });
+      const step = () => capture().dispose();
+      const notes: string[] = [];
+      for (const [fn, code] of [
+        ['cuStreamBeginCapture_v2', UNKNOWN],
+        ['cuLaunchKernelEx', NO_RESOURCES],
+        ['cuMemAlloc_v2', OOM],
+        ['cuStreamEndCapture', UNKNOWN],
+        ['cuGraphInstantiateWithFlags', OOM],
+      ]) {
+        notes.push(`${fn} failing: ${sweep(f, fn, code, step, base, noGraphs)} position(s), each → CudaError, nothing left`);
+      }
+      // an error of the captured function ends the capture too
+      refused(f, 'an unknown kernel inside a capture', () => captureGraph(() => decode(p, { out, lse, kernel: 'nope' })), RangeError);
+      noGraphs();
+      synchronize(); // the stream is not left capturing (a sync there would fail)
+      // replay
+      const g = capture();
+      g.replay();
+      f.arm('cuGraphLaunch@1=CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES');
+      expectCuda(() => g.replay(), 'cuGraphLaunch', NO_RESOURCES, 'a replay');
+      f.arm('');
+      g.replay();
+      g.synchronize();
+      healthy(f);
+      g.dispose();
+      noLeak(f, base, 'the graph disposed');
+      noGraphs();
+      // a replay after an output it writes was disposed: the GPU faults, the next sync says so (sticky)
+      const g2 = capture();
+      out.dispose();
+      g2.replay();
+      assert.equal(expectCuda(() => g2.synchronize(), 'cuStreamSynchronize', 'CUDA_ERROR_ILLEGAL_ADDRESS', 'a replay into a disposed output').isSticky, true);
+      notes.push(`a replay into a disposed output → sticky CudaError at the next sync (${f.log()})`);
+      return notes;
+    },
+  },
+
+  'cache': {
+    title: 'PagedKvCache on cuda: append kernel cannot load, slot buffer out of memory, mirror and copy-on-write copies failing',
+    run(f) {
+      const notes: string[] = [];
+      const cache = new PagedKvCache({ backend: 'cuda', numBlocks: 16, numLayers: 2, maxBatch: 4, slotCapacity: 4 });
+      const a = cache.addSequence();
+      const r3 = rows(3, 2);
+      const r10 = rows(10, 2);
+      const r1 = rows(1, 2);
+      let base = live(f);
+      const ran = f.stat('kernels_run');
+      f.arm('cuModuleLoadData@1=CUDA_ERROR_INVALID_IMAGE');
+      expectCuda(() => cache.append([a, a, a], r3.cKv, r3.kPe), 'cuModuleLoadData', 'CUDA_ERROR_INVALID_IMAGE', 'the append kernel cannot load');
+      f.arm('');
+      noLeak(f, base, 'the append kernel cannot load');
+      assert.equal(f.stat('kernels_run'), ran);
+      cache.checkInvariants();
+      notes.push(`append kernel cannot load → CudaError; the sequence's length after it: ${cache.seqLen(a)} (was 0: the reservation stays, the rows are unwritten)`);
+      const len0 = cache.seqLen(a);
+      cache.append([a, a, a], r3.cKv, r3.kPe);
+      assert.equal(cache.seqLen(a), len0 + 3);
+      healthy(f);
+      // 10 tokens > slotCapacity 4: the slot buffer grows, and cannot
+      base = live(f);
+      const len = cache.seqLen(a);
+      f.arm('cuMemAlloc_v2@1=CUDA_ERROR_OUT_OF_MEMORY');
+      expectCuda(() => cache.append(Array(10).fill(a), r10.cKv, r10.kPe), 'cuMemAlloc_v2', OOM, 'the slot buffer cannot grow');
+      f.arm('');
+      noLeak(f, base, 'the slot buffer cannot grow');
+      assert.equal(cache.seqLen(a), len, 'an append that could not allocate changed the sequence');
+      cache.checkInvariants();
+      cache.append(Array(10).fill(a), r10.cKv, r10.kPe);
+      assert.equal(cache.seqLen(a), len + 10);
+      noLeak(f, base, 'the slot buffer grown');
+      notes.push('slot buffer growth out of memory → CudaError, the cache unchanged and still usable');
+      // the device copies of the block table and the lengths: a failed write must be redone by the next call
+      const c = cache.addSequence();
+      cache.append([c], r1.cKv, r1.kPe);
+      const expectRow = (id: number) => {
+        const row = new Array<number>(cache.maxBlocksPerSeq).fill(0);
+        cache.blocks(id).forEach((b, j) => (row[j] = b));
+        return row;
+      };
+      f.arm('cuMemcpyHtoDAsync_v2@1=CUDA_ERROR_UNKNOWN');
+      expectCuda(() => cache.blockTable([a, c]), 'cuMemcpyHtoDAsync_v2', UNKNOWN, 'the block table write');
+      f.arm('cuMemcpyHtoDAsync_v2@1=CUDA_ERROR_UNKNOWN');
+      expectCuda(() => cache.cacheSeqlens([a, c]), 'cuMemcpyHtoDAsync_v2', UNKNOWN, 'the lengths write');
+      f.arm('');
+      assert.deepEqual([...cache.blockTable([a, c]).toInt32()], [...expectRow(a), ...expectRow(c)], 'blockTable() after a failed write: the device copy is stale');
+      assert.deepEqual([...cache.cacheSeqlens([a, c]).toInt32()], [cache.seqLen(a), cache.seqLen(c)], 'cacheSeqlens() after a failed write: the device copy is stale');
+      notes.push('blockTable()/cacheSeqlens() whose device write failed → CudaError; the next call writes them');
+      // copy-on-write: a fork appends into a shared, partly filled block; the copy (one per layer) fails
+      const fk = cache.fork(a);
+      base = live(f);
+      for (const n of [1, 2]) {
+        f.arm(`cuMemcpyDtoDAsync_v2@${n}=CUDA_ERROR_UNKNOWN`);
+        expectCuda(() => cache.append([fk], r1.cKv, r1.kPe), 'cuMemcpyDtoDAsync_v2', UNKNOWN, `copy-on-write copy #${n}`);
+        f.arm('');
+        cache.checkInvariants();
+        assert.equal(cache.seqLen(fk), cache.seqLen(a), `copy-on-write copy #${n} failed: the fork changed`);
+      }
+      cache.append([fk], r1.cKv, r1.kPe);
+      cache.checkInvariants();
+      assert.equal(cache.seqLen(fk), cache.seqLen(a) + 1);
+      assert.notEqual(cache.blocks(fk).at(-1), cache.blocks(a).at(-1));
+      noLeak(f, base, 'copy-on-write');
+      healthy(f);
+      notes.push('a copy-on-write copy failing (layer 0 or 1) → CudaError, invariants hold, the fork unchanged; the retry copies');
+      // blockTable() is refused inside a capture (it would write host data); the next call outside writes the rows
+      const d = cache.addSequence();
+      cache.append([d], r1.cKv, r1.kPe);
+      expectError(() => captureGraph(() => cache.blockTable([a, c, d])), Error, 'blockTable() inside a capture');
+      assert.equal(f.stat('graphs'), 0);
+      assert.deepEqual([...cache.blockTable([a, c, d]).toInt32()], [...expectRow(a), ...expectRow(c), ...expectRow(d)], 'blockTable() after one refused inside a capture: the device copy is stale');
+      notes.push('blockTable() refused inside a capture → the next call outside writes its rows');
+      cache.dispose();
+      return notes;
+    },
+  },
+
+  'step': {
+    title: 'a decode step over a PagedKvCache (append, metadata, 2 layers of decode, read-back) with a fault at every call of each kind',
+    run(f) {
+      const hQ = 16;
+      const L = 2;
+      const cache = new PagedKvCache({ backend: 'cuda', numBlocks: 64, numLayers: L, maxBatch: 4 });
+      const a = cache.addSequence();
+      const prefill = rows(70, L);
+      cache.append(Array(70).fill(a), prefill.cKv, prefill.kPe);
+      const q = Array.from({ length: L }, () => Tensor.empty([2, 1, hQ, 576], BF16));
+      const r2 = rows(2, L);
+      const step = () => {
+        const c = cache.addSequence(); // a request joins every step: its block-table row and length are new
+        try {
+          const ids = [a, c];
+          cache.append(ids, r2.cKv, r2.kPe);
+          const seqlens = cache.cacheSeqlens(ids);
+          const table = cache.blockTable(ids);
+          const md = metadata(seqlens, ids.map((id) => cache.seqLen(id)), hQ);
+          try {
+            for (let l = 0; l < L; l++) {
+              const r = flashMlaWithKvcache(q[l], cache.kCache(l), table, seqlens, 512, md.tileSchedulerMetadata, md.numSplits);
+              try {
+                r.out.toFloat32();
+              } finally {
+                r.out.dispose();
+                r.lse.dispose();
+              }
+            }
+          } finally {
+            md.tileSchedulerMetadata.dispose();
+            md.numSplits.dispose();
+          }
+        } finally {
+          cache.free(c);
+        }
+      };
+      step();
+      const base = live(f);
+      const notes: string[] = [];
+      for (const [fn, code] of [
+        ['cuMemAlloc_v2', OOM],
+        ['cuLaunchKernelEx', NO_RESOURCES],
+        ['cuMemcpyHtoDAsync_v2', UNKNOWN],
+        ['cuMemcpyDtoH_v2', UNKNOWN],
+        ['cuStreamSynchronize', UNKNOWN],
+      ]) {
+        const n = sweep(f, fn, code, step, base, () => cache.checkInvariants());
+        assert.ok(n >= 2, `${fn}: only ${n} call(s) in a step`);
+        notes.push(`${fn} failing: each of ${n} position(s) in the step → CudaError, nothing left allocated, the next step runs`);
+      }
+      cache.dispose();
+      return notes;
+    },
+  },
+
+  'bad-input': {
+    title: 'refused input on cuda (shapes, values read back, stale metadata, FP8/unsupported, disposed tensors): nothing allocated or launched',
+    run(f) {
+      const p = problem();
+      decodeStep(p)();
+      const q16 = Tensor.empty([2, 1, 16, 576], { dtype: 'fp16', backend: 'cuda' });
+      const longLens = Tensor.from([200, 30], [2], I32);
+      const badTable = Tensor.from([0, 99, 2, 3], [2, 2], I32);
+      const other = metadata(Tensor.from([10, 30], [2], I32), [10, 30], 16);
+      const outBig = Tensor.empty([2 * 16 * 512 + 8], BF16);
+      const outMisaligned = outBig.view([2, 1, 16, 512], undefined, 1);
+      const gone = Tensor.empty([2, 1, 16, 576], BF16);
+      gone.dispose();
+      const fp8Cache = Tensor.empty([4, 64, 1, 656], { dtype: 'uint8', backend: 'cuda' });
+      const negative = Tensor.from([5, -1], [2], I32);
+      const slots = Tensor.from([0, 4 * 64], [2], I32);
+      const cKv = Tensor.empty([2, 512], BF16);
+      const kPe = Tensor.empty([2, 64], BF16);
+      const cKv16 = Tensor.empty([2, 512], { dtype: 'fp16', backend: 'cuda' });
+      const md = p.md;
+      const dec = (q: Tensor, k: Tensor, bt: Tensor, sl: Tensor, opts: FlashMlaOptions = {}, m = md, headDimV = 512) =>
+        flashMlaWithKvcache(q, k, bt, sl, headDimV, m.tileSchedulerMetadata, m.numSplits, opts);
+      const cases: [string, () => unknown, ErrorClass<Error>][] = [
+        ['headDimV 256', () => dec(p.q, p.kCache, p.blockTable, p.seqlens, {}, md, 256), RangeError],
+        ['q fp16 with a bf16 cache', () => dec(q16, p.kCache, p.blockTable, p.seqlens), TypeError],
+        ['a seqlen past the block table (read back)', () => dec(p.q, p.kCache, p.blockTable, longLens), RangeError],
+        ['a block index past the cache (read back)', () => dec(p.q, p.kCache, badTable, p.seqlens), RangeError],
+        ['metadata of other seqlens (read back)', () => dec(p.q, p.kCache, p.blockTable, p.seqlens, {}, other), RangeError],
+        ['an unknown kernel', () => dec(p.q, p.kCache, p.blockTable, p.seqlens, { kernel: 'nope' }), RangeError],
+        ['a misaligned out', () => dec(p.q, p.kCache, p.blockTable, p.seqlens, { out: outMisaligned }), RangeError],
+        ['a disposed q', () => dec(gone, p.kCache, p.blockTable, p.seqlens), DisposedError],
+        ['an FP8 cache on cuda', () => dec(p.q, fp8Cache, p.blockTable, p.seqlens, { isFp8KvCache: true }), UnsupportedFeatureError],
+        ['PagedKvCache kvFormat fp8 on cuda', () => new PagedKvCache({ backend: 'cuda', numBlocks: 4, kvFormat: 'fp8' }), UnsupportedFeatureError],
+        ['getMlaMetadata with a negative seqlen', () => getMlaMetadata(negative, 16, 1), RangeError],
+        ['appendKv with a slot past the cache', () => appendKv(p.kCache, slots, cKv, kPe), RangeError],
+        ['appendKv of fp16 rows into a bf16 cache', () => appendKv(p.kCache, slots, cKv16, kPe), TypeError],
+      ];
+      for (const [what, fn, cls] of cases) refused(f, what, fn, cls);
+      return [`${cases.length} refused calls: none allocated device memory or launched a kernel`];
+    },
+  },
+
+  'hopper': {
+    title: 'an sm_90 device (hopper kernel, TMA descriptor, PDL): the tensor map cannot be encoded, launches fail → CudaError, nothing kept',
+    env: { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMS: '132', FAKE_CUDA_SMEM_OPTIN: '232448', FAKE_CUDA_NAME: 'Fake H100 (flash-mla test driver)' },
+    run(f) {
+      assert.equal(getBackend('cuda').decodeKernels()[0], 'hopper');
+      const p = problem();
+      const base = live(f);
+      const ran = f.stat('kernels_run');
+      f.arm('cuTensorMapEncodeTiled@1=CUDA_ERROR_INVALID_VALUE');
+      const e = expectCuda(decodeStep(p), 'cuTensorMapEncodeTiled', 'CUDA_ERROR_INVALID_VALUE', 'the K cache tensor map');
+      assert.match(e.message, /\(dataType=9 rank=3 address=0x[0-9a-f]+ dims=\[576,64,4\]/);
+      f.arm('');
+      noLeak(f, base, 'the K cache tensor map');
+      assert.equal(f.stat('kernels_run'), ran);
+      decodeStep(p)();
+      healthy(f);
+      const warm = live(f);
+      const n = sweep(f, 'cuLaunchKernelEx', NO_RESOURCES, decodeStep(p), warm);
+      assert.equal(n, 2);
+      return ['cuTensorMapEncodeTiled failing → CudaError with the descriptor, nothing launched or kept; decode/combine launches (PDL) failing → CudaError'];
+    },
+  },
+};
+
+// ---------------------------------------------------------------------------------------------- runner
+
+const scenarioName = process.env[SCENARIO_VAR];
+if (scenarioName) {
+  // the child: one scenario against the fake driver
+  const f = bindFakeCuda();
+  const s = scenarios[scenarioName];
+  if (!s) throw new Error(`${SCENARIO_VAR}: no scenario '${scenarioName}'`);
+  try {
+    console.log(JSON.stringify({ notes: s.run(f) }));
+  } catch (e) {
+    console.error(`scenario '${scenarioName}' failed: ${(e as Error).stack ?? e}\nthe fake driver's last note: ${f.log()}`);
+    process.exitCode = 1;
+  }
+} else {
+  const self = fileURLToPath(import.meta.url);
+  describe('fault injection through a fake CUDA driver', { skip: fakeCudaSkipReason(), concurrency: 4 }, () => {
+    let fake: FakeCuda;
+    before(() => {
+      fake = buildFakeCuda();
+    });
+    for (const [name, s] of Object.entries(scenarios)) {
+      it(`${name}: ${s.title}`, async (t) => {
+        const r = await runNode(self, [], fakeCudaEnv(fake, { ...s.env, [SCENARIO_VAR]: name }));
+        assert.equal(r.status, 0, `${r.stderr}${r.stdout}`);
+        const { notes } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { notes: string[] };
+        for (const n of notes) t.diagnostic(n);
+      });
+    }
+  });
+}

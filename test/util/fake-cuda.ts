@@ -1,0 +1,144 @@
+// The fake CUDA driver of the tests (test/util/fake-cuda.c: a small consistent GPU on the host with fault
+// switches), built with the host C compiler, and a kernel directory of synthetic binaries for it (cubins that are
+// bare CUDA ELF headers plus the entry names, PTX with empty entries), so no nvcc is needed. A child process
+// points the library at it with FLASH_MLA_LIBCUDA and FLASH_MLA_KERNEL_DIR (fakeCudaEnv), and reads the fake's
+// counters and arms faults through koffi (bindFakeCuda).
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import koffi from 'koffi';
+import { MLA_DECODE_PARAMS_BYTES, MLA_DECODE_PARAMS_LAYOUT } from '../../src/cuda/params.js';
+import { KERNEL_BUILDS } from '../../src/cuda/kernels.js';
+import { KERNEL_ENTRIES } from './devices.js';
+
+/** The C source (next to this file in the source tree; the tests run from dist/test/util). */
+export const FAKE_CUDA_SOURCE = fileURLToPath(new URL('../../../test/util/fake-cuda.c', import.meta.url));
+
+const cc = ['cc', 'gcc', 'clang'].find((c) => spawnSync(c, ['--version']).status === 0);
+
+/** Why the fake cannot be used here, or false. */
+export function fakeCudaSkipReason(): string | false {
+  if (process.platform !== 'linux') return 'the cuda backend is Linux only';
+  if (!cc) return 'no C compiler on PATH (cc, gcc or clang) to build the fake libcuda';
+  return false;
+}
+
+/** Entry points per kernel file: those the library launches (devices.ts) and the opt-in wide combine. */
+const ENTRIES: Record<string, string[]> = {
+  ...KERNEL_ENTRIES,
+  mla_combine: [...KERNEL_ENTRIES.mla_combine, 'mla_combine_wide_bf16', 'mla_combine_wide_fp16'],
+};
+
+/** A cubin the fake accepts: a 64-bit CUDA ELF header (SM version in e_flags, as nvcc writes it) and the names. */
+function syntheticCubin(arch: string, names: string[]): Uint8Array {
+  const sm = Number(arch.replace(/^sm_(\d+)a?$/, '$1'));
+  const strtab = new TextEncoder().encode(`\0${names.join('\0')}\0`);
+  const b = new Uint8Array(64 + strtab.length);
+  const dv = new DataView(b.buffer);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0x41]);
+  dv.setUint16(0x10, 2, true); // ET_EXEC
+  dv.setUint16(0x12, 190, true); // EM_CUDA
+  dv.setUint32(0x14, 1, true);
+  dv.setBigUint64(0x28, BigInt(b.length), true); // e_shoff: the "section table" (empty) ends the file
+  dv.setUint32(0x30, 0x0a000004 | (sm << 8), true);
+  dv.setUint16(0x34, 64, true);
+  dv.setUint16(0x36, 56, true);
+  dv.setUint16(0x3a, 64, true);
+  b.set(strtab, 64);
+  return b;
+}
+
+function syntheticPtx(arch: string, names: string[]): string {
+  const target = arch.replace('compute_', 'sm_');
+  return `// synthetic PTX for the fake driver\n.version 8.0\n.target ${target}\n.address_size 64\n\n` + names.map((n) => `.visible .entry ${n}(\n)\n{\n\tret;\n}\n`).join('\n');
+}
+
+export interface FakeCuda {
+  /** The fake libcuda.so.1. */
+  lib: string;
+  /** Synthetic cubins and PTX of every kernel file the library loads. */
+  kernelDir: string;
+}
+
+/**
+ * Compile the fake (the params struct's size and pointer fields from src/cuda/params.ts) and write the synthetic
+ * kernel directory, in a fresh temporary directory.
+ */
+export function buildFakeCuda(): FakeCuda {
+  const dir = mkdtempSync(join(tmpdir(), 'flash-mla-fake-cuda-'));
+  const lib = join(dir, 'libcuda.so.1');
+  // the encoder writes the fields below offset 80 as 64-bit device addresses (src/cuda/params.ts)
+  const ptrOffsets = Object.values(MLA_DECODE_PARAMS_LAYOUT).filter((o) => o < 80);
+  const args = ['-shared', '-fPIC', '-O1', `-DPARAMS_BYTES=${MLA_DECODE_PARAMS_BYTES}`, `-DPARAMS_PTR_OFFSETS=${ptrOffsets.join(',')}`, '-o', lib, FAKE_CUDA_SOURCE];
+  const b = spawnSync(cc!, args, { encoding: 'utf8' });
+  if (b.status !== 0) throw new Error(`building the fake libcuda failed:\n${b.stderr}`);
+  const kernelDir = join(dir, 'kernels') + '/';
+  mkdirSync(kernelDir);
+  for (const build of Object.values(KERNEL_BUILDS)) {
+    const names = ENTRIES[build.file] ?? [];
+    for (const arch of build.cubins) writeFileSync(`${kernelDir}${build.file}.${arch}.cubin`, syntheticCubin(arch, names));
+    if (build.ptx) writeFileSync(`${kernelDir}${build.file}.${build.ptx}.ptx`, syntheticPtx(build.ptx, names));
+  }
+  return { lib, kernelDir };
+}
+
+/**
+ * The environment of a child process that uses the fake: the library's own switches cleared, the fake's device
+ * and faults from `vars` (FAKE_CUDA_*, FLASH_MLA_FORCE_PTX, ...).
+ */
+export function fakeCudaEnv(fake: FakeCuda, vars: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('FAKE_CUDA_') || k.startsWith('FLASH_MLA_') || k.startsWith('NODE_TEST')) delete env[k];
+  return { ...env, FLASH_MLA_LIBCUDA: fake.lib, FLASH_MLA_KERNEL_DIR: fake.kernelDir, ...vars };
+}
+
+export interface ChildResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `node script args…` with `env`, without blocking the event loop (children may run side by side). */
+export function runNode(script: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** The fake's own functions, for a child process the library was pointed at it (FLASH_MLA_LIBCUDA). */
+export interface FakeCudaControl {
+  /** Live allocations ('allocs'), bytes, streams, events, graphs, execs, modules; 'kernels_run'; 'sticky' (the sticky CUresult, 0 when none). */
+  stat(what: 'allocs' | 'bytes' | 'streams' | 'events' | 'graphs' | 'execs' | 'modules' | 'kernels_run' | 'sticky'): number;
+  /** Calls of a driver function since the library was loaded (failed ones included). */
+  calls(fn: string): number;
+  /** Replace the faults (FUNCTION@N[+]=CODE[!],…; '' for none); counting starts again. */
+  arm(spec: string): void;
+  /** The last thing the fake noted (an injected fault, an illegal access, a refused argument). */
+  log(): string;
+}
+
+export function bindFakeCuda(lib = process.env.FLASH_MLA_LIBCUDA): FakeCudaControl {
+  if (!lib) throw new Error('FLASH_MLA_LIBCUDA is not set: not a child process of the fake driver');
+  const l = koffi.load(lib); // the library loaded the same file: one copy, shared state
+  const stat = l.func('long long fake_cuda_stat(const char *what)');
+  const calls = l.func('long long fake_cuda_calls(const char *fn)');
+  const arm = l.func('int fake_cuda_arm(const char *spec)');
+  const log = l.func('const char *fake_cuda_log(void)');
+  return {
+    stat: (what) => Number(stat(what)),
+    calls: (fn) => Number(calls(fn)),
+    arm: (spec) => {
+      if (arm(spec) !== 0) throw new Error(`fake libcuda: ${log()}`);
+    },
+    log: () => String(log() ?? ''),
+  };
+}
