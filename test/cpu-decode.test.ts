@@ -5,24 +5,9 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, flashMlaWithKvcache, getMlaMetadata, workItems } from '../src/index.js';
-import { makeProblem, problemTensors, referenceAll, compare, freshSeed, rng, type ProblemSpec } from './util/problem.js';
+import { makeProblem, problemTensors, referenceAll, compare, rng, type ProblemSpec, seededTest as seededTestIn, testSeed } from './util/problem.js';
 
-/** Seed of the running test (all its problems derive from it); printed with every failure. */
-let testSeed = 0;
-
-/** A test that draws a fresh seed (FLASH_MLA_SEED overrides it) and prints it when it fails. */
-function seededTest(name: string, fn: (seed: number) => void): void {
-  test(name, () => {
-    const seed = freshSeed();
-    testSeed = seed;
-    try {
-      fn(seed);
-    } catch (e) {
-      console.error(`cpu-decode test "${name}" failed with seed ${seed}; rerun with FLASH_MLA_SEED=${seed}`);
-      throw e;
-    }
-  });
-}
+const seededTest = (name: string, fn: (seed: number) => void) => seededTestIn('cpu-decode', name, fn);
 
 interface RunOpts {
   smCount?: number;
@@ -72,12 +57,12 @@ function runAndCheck(spec: Omit<ProblemSpec, 'seed'>, seed: number, o: RunOpts =
     const out = r.out.toFloat32();
     const lse = r.lse.toFloat32();
     const ref = referenceAll(p, causal, o.softmaxScale);
-    const co = compare(`out (${ctx})`, out, ref.out, dtype, { seed: testSeed });
+    const co = compare(`out (${ctx})`, out, ref.out, dtype, { seed: testSeed() });
     assert.ok(co.ok, co.message);
-    const cl = compare(`lse (${ctx})`, lse, ref.lse, 'fp32', { seed: testSeed, absTol: 1e-5 });
+    const cl = compare(`lse (${ctx})`, lse, ref.lse, 'fp32', { seed: testSeed(), absTol: 1e-5 });
     assert.ok(cl.ok, cl.message);
     // the cpu backend computes in float64 like the reference: only the final rounding to the dtype may differ
-    const strict = compare(`out, strict (${ctx})`, out, ref.out, dtype, { seed: testSeed, absTol: 1e-9 });
+    const strict = compare(`out, strict (${ctx})`, out, ref.out, dtype, { seed: testSeed(), absTol: 1e-9 });
     assert.ok(strict.ok, strict.message);
     // rows that see no key: exactly 0 (bit pattern 0) and +inf
     const outBits = r.out.toRaw() as Uint16Array;

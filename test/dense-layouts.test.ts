@@ -6,22 +6,10 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, dequantizeKvFp8, flashMlaWithKvcache, getMlaMetadata } from '../src/index.js';
-import { compare, freshSeed } from './util/problem.js';
+import { compare, seededTest as seededTestIn, testSeed } from './util/problem.js';
 import { denseReference, denseTensors, makeDenseProblem, type DenseSpec } from './util/layouts.js';
 
-let testSeed = 0;
-function seededTest(name: string, fn: (seed: number) => void): void {
-  test(name, () => {
-    const seed = freshSeed();
-    testSeed = seed;
-    try {
-      fn(seed);
-    } catch (e) {
-      console.error(`dense-layouts test "${name}" failed with seed ${seed}; rerun with FLASH_MLA_SEED=${seed}`);
-      throw e;
-    }
-  });
-}
+const seededTest = (name: string, fn: (seed: number) => void) => seededTestIn('dense-layouts', name, fn);
 
 interface RunOpts {
   causal?: boolean;
@@ -45,9 +33,9 @@ function runAndCheck(spec: Omit<DenseSpec, 'seed'>, seed: number, o: RunOpts = {
   const ref = denseReference(p, causal, o.softmaxScale);
   const out = r.out.toFloat32();
   const lse = r.lse.toFloat32();
-  const co = compare(`out (${ctx})`, out, ref.out, spec.dtype, { seed: testSeed, absTol: 1e-9 });
+  const co = compare(`out (${ctx})`, out, ref.out, spec.dtype, { seed: testSeed(), absTol: 1e-9 });
   assert.ok(co.ok, co.message);
-  const cl = compare(`lse (${ctx})`, lse, ref.lse, 'fp32', { seed: testSeed, absTol: 1e-5 });
+  const cl = compare(`lse (${ctx})`, lse, ref.lse, 'fp32', { seed: testSeed(), absTol: 1e-5 });
   assert.ok(cl.ok, cl.message);
   const outBits = r.out.toRaw() as Uint16Array;
   for (let k = 0; k < lse.length; k++) {

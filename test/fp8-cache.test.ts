@@ -8,20 +8,10 @@ import {
   Tensor, PagedKvCache, appendKv, appendKvPaged, quantizeKvFp8, dequantizeKvFp8, fp8TileScale, UnsupportedFeatureError, FP8_BYTES_PER_TOKEN,
 } from '../src/index.js';
 import { cudaCheckKvFormat } from '../src/cuda/features.js';
-import { freshSeed, rng } from './util/problem.js';
+import { rng, seededTest as seededTestIn } from './util/problem.js';
 import { refDequantizeRow, refE4m3Code, refE4m3Value, refHalfValue, refQuantizeRow, refTileScale } from './util/fp8-ref.js';
 
-function seededTest(name: string, fn: (seed: number) => void): void {
-  test(name, () => {
-    const seed = freshSeed();
-    try {
-      fn(seed);
-    } catch (e) {
-      console.error(`fp8-cache test "${name}" failed with seed ${seed}; rerun with FLASH_MLA_SEED=${seed}`);
-      throw e;
-    }
-  });
-}
+const seededTest = (name: string, fn: (seed: number) => void) => seededTestIn('fp8-cache', name, fn);
 
 const Type = (message: string) => ({ name: 'TypeError', message });
 const Range = (message: string) => ({ name: 'RangeError', message });

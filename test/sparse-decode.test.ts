@@ -7,22 +7,10 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, flashMlaWithKvcache, getMlaMetadata, scheduleTiles, numSmPartsFor } from '../src/index.js';
-import { compare, freshSeed } from './util/problem.js';
+import { compare, seededTest as seededTestIn, testSeed } from './util/problem.js';
 import { makeSparseProblem, sparseReference, sparseTensors, type SparseSpec } from './util/layouts.js';
 
-let testSeed = 0;
-function seededTest(name: string, fn: (seed: number) => void): void {
-  test(name, () => {
-    const seed = freshSeed();
-    testSeed = seed;
-    try {
-      fn(seed);
-    } catch (e) {
-      console.error(`sparse-decode test "${name}" failed with seed ${seed}; rerun with FLASH_MLA_SEED=${seed}`);
-      throw e;
-    }
-  });
-}
+const seededTest = (name: string, fn: (seed: number) => void) => seededTestIn('sparse-decode', name, fn);
 
 interface RunOpts {
   smCount?: number;
@@ -65,14 +53,14 @@ function runAndCheck(spec: Omit<SparseSpec, 'seed'>, seed: number, o: RunOpts = 
     if (ref.lse[k] === Infinity) {
       const base = ((i * sQ + s) * hQ + h) * 512;
       const bad = outBits.subarray(base, base + 512).findIndex((x) => x !== 0);
-      assert.equal(bad, -1, `out[${i}][${s}][${h}][${bad}] of a row with no valid index is ${out[base + bad]}, expected +0 (${ctx}, seed ${testSeed})`);
+      assert.equal(bad, -1, `out[${i}][${s}][${h}][${bad}] of a row with no valid index is ${out[base + bad]}, expected +0 (${ctx}, seed ${testSeed()})`);
     }
   });
-  const co = compare(`out (${ctx})`, gotOut, ref.out, spec.dtype, { seed: testSeed, absTol: 1e-9 });
+  const co = compare(`out (${ctx})`, gotOut, ref.out, spec.dtype, { seed: testSeed(), absTol: 1e-9 });
   assert.ok(co.ok, co.message);
-  const cl = compare(`lse (${ctx})`, gotLse, ref.lse, 'fp32', { seed: testSeed, absTol: 1e-5 });
+  const cl = compare(`lse (${ctx})`, gotLse, ref.lse, 'fp32', { seed: testSeed(), absTol: 1e-5 });
   assert.ok(cl.ok, cl.message);
-  assert.ok(!out.some(Number.isNaN) && !lse.some(Number.isNaN), `NaN in the output (${ctx}, seed ${testSeed})`);
+  assert.ok(!out.some(Number.isNaN) && !lse.some(Number.isNaN), `NaN in the output (${ctx}, seed ${testSeed()})`);
   const splits = md.numSplits.toInt32();
   return { outBits, out, lse, maxSplits: Math.max(...Array.from({ length: b }, (_, i) => splits[i + 1] - splits[i])) };
 }

@@ -72,34 +72,18 @@ export function shippedData(): ShippedData {
 }
 
 /** The 32 configs of FlashMLA's decode sweep (b = 128, s ∈ {4096, 8192}, h_q ∈ {16..128}, s_q ∈ {1, 2}, fixed/var). */
+/** A shipped config as a BenchConfig of its own (the seqlens copied). */
+function shippedConfig(c: Omit<BenchConfig, 'id' | 'name'>, id: string): BenchConfig {
+  return { id, b: c.b, s: c.s, h_q: c.h_q, s_q: c.s_q, varlen: c.varlen, causal: c.causal, dtype: c.dtype, seqlens: [...c.seqlens] };
+}
+
 export function sweepConfigs(): BenchConfig[] {
-  return shippedData().configs.map((c, i) => ({
-    id: `sweep#${i}`,
-    b: c.b,
-    s: c.s,
-    h_q: c.h_q,
-    s_q: c.s_q,
-    varlen: c.varlen,
-    causal: c.causal,
-    dtype: c.dtype,
-    seqlens: [...c.seqlens],
-  }));
+  return shippedData().configs.map((c, i) => shippedConfig(c, `sweep#${i}`));
 }
 
 /** The 12 serving-shape configs S1–S12 (single long requests, short contexts, skew, small-batch MTP, lognormal lengths). */
 export function servingConfigs(): BenchConfig[] {
-  return shippedData().serving.configs.map((c, i) => ({
-    id: `serving#${i}`,
-    name: c.name,
-    b: c.b,
-    s: c.s,
-    h_q: c.h_q,
-    s_q: c.s_q,
-    varlen: c.varlen,
-    causal: c.causal,
-    dtype: c.dtype,
-    seqlens: [...c.seqlens],
-  }));
+  return shippedData().serving.configs.map((c, i) => ({ ...shippedConfig(c, `serving#${i}`), name: c.name }));
 }
 
 /** Shipped reference measurements of a card ('h100', 'h200') for the sweep. */

@@ -3,6 +3,7 @@
 // (independent of the cpu backend's data flow) and the comparison that checks NaN/Inf masks first and
 // reports the worst element.
 
+import { test } from 'node:test';
 import { Tensor, type BackendName } from '../../src/index.js';
 import { halfDecodeTable } from '../../src/dtype.js';
 import { rng } from '../../src/util/random.js';
@@ -14,6 +15,28 @@ export { compare, type CompareResult } from '../../src/check/compare.js';
 
 export function freshSeed(): number {
   return process.env.FLASH_MLA_SEED ? Number(process.env.FLASH_MLA_SEED) : (Math.random() * 2 ** 31) >>> 0;
+}
+
+let runningSeed = 0;
+/** Seed of the running seededTest (all its problems derive from it), for failure messages. */
+export function testSeed(): number {
+  return runningSeed;
+}
+/**
+ * A node:test test that draws a fresh seed (FLASH_MLA_SEED overrides it), hands it to `fn` and, when the test
+ * fails, prints it with the command that reruns it. `file` names the test file in that message.
+ */
+export function seededTest(file: string, name: string, fn: (seed: number) => void): void {
+  test(name, () => {
+    const seed = freshSeed();
+    runningSeed = seed;
+    try {
+      fn(seed);
+    } catch (e) {
+      console.error(`${file} test "${name}" failed with seed ${seed}; rerun with FLASH_MLA_SEED=${seed}`);
+      throw e;
+    }
+  });
 }
 
 
