@@ -1,10 +1,12 @@
 // build: archs=sm_90a hot
 // Hopper split-KV MLA decode, level 2: the "seesaw" (FlashMLA 9edee0c's schedule, written from its description).
-// (Level 1, one K block per step split by tokens between the warpgroups, is in git history: 0.77–0.86× this one.)
+// (Level 1, one K block per step split by tokens between the warpgroups, is in git history: 0.81–0.86× the speed
+// of this one on compute-bound configs, H200.)
 //
 // CTA = 64 folded query rows × one SM part, walking its metadata row (mla_work.cuh). K blocks (64-token pages, 9 TMA
 // boxes of 64 × 64, 128B swizzle) alternate between two buffers: even blocks → K0, odd blocks → K1. The two math
-// warpgroups take alternate blocks for S = Q·Kᵀ (m64n64k16, Q read once per block), but each owns half of O's columns (WG0: 0–255, WG1: 256–511), so each needs both blocks' P:
+// warpgroups take alternate blocks for S = Q·Kᵀ (m64n64k16, Q read once per block), but each owns half of O's
+// columns (WG0: 0–255, WG1: 256–511), so each needs both blocks' P:
 // its own from registers (RS wgmma), the other's from shared memory (SS). One running row max in smem is
 // handed from WG0 (block j) to WG1 (block j+1) and back, so one warpgroup's softmax runs while the other's
 // P·V is on the tensor cores. Per pair of blocks:
@@ -16,7 +18,9 @@
 //
 // A buffer is refilled per half ("group") as soon as its last reader is done: A = slabs 0–3 (V's left half, read
 // last by WG0's P·V), B = slabs 4–8 (V's right half and the RoPE slab, read last by WG1's P·V), each group on
-// its own mbarrier. Masking, tails (NaN-filled slots zeroed in V), split/no-split epilogue: mla_work.cuh.
+// its own mbarrier. When both warpgroups' loops are over, the next work item's Q and first two K blocks start
+// loading before this item's epilogue. Masking, tails (NaN-filled slots zeroed in V), split/no-split epilogue:
+// mla_work.cuh.
 //
 // Launch: grid (ceil(q_rows / 64), num_sm_parts, 1), block 256, dynamic smem mla::SM90_SMEM_BYTES.
 #include <cstdint>
