@@ -9,10 +9,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeBytes, decodeFlops, gbps, median, ridgeIntensity, roofline, rooflineFraction, summarize, tflops } from '../src/bench/metrics.js';
 import {
-  configFromJson, configKey, configLabel, loadConfigFile, referenceCardFor, loadReference, selectConfigs, servingConfigs, shippedData, shippedReference, smallConfigs, sweepConfigs, tinyConfigs,
-  type BenchConfig, type ReferenceSeries,
+  configBytes, configFlops, decodeBytes, decodeFlops, gbps, maxGatheredTokens, median, ridgeIntensity, roofline, rooflineFraction, sparseBytes, sparseFlops, summarize, tflops,
+} from '../src/bench/metrics.js';
+import {
+  configFromJson, configKey, configLabel, loadConfigFile, referenceCardFor, loadReference, selectConfigs, servingConfigs, shippedData, shippedReference, smallConfigs, sparseConfigs,
+  sweepConfigs, tinyConfigs, withKvFormat, type BenchConfig, type ReferenceSeries,
 } from '../src/bench/configs.js';
 import { checkSamples, makeBenchProblem, pickSamples, problemFootprint, referenceRow } from '../src/bench/problem.js';
 import { fmtRatio, formatGeomeans, formatReport, formatTable, validateBenchResult, type BenchResult, type BenchRow } from '../src/bench/report.js';
@@ -687,4 +689,60 @@ test('CLI: --configs serving:S4 --reference h200 on the cpu: S-name in the table
   assert.match(r.stdout, /^S4 +64 +512 +16 +1 +fixed .* 0\.0289 .* 0\.0289 +FM .* 0\.0478 /m);
   // the cpu against an H200: ratios far below 0.01 keep their digits
   assert.match(r.stdout, /vs FM\s+\d\.\de-\d+× \(1\)\s+\d\.\de-\d+× \(1\)\s+-$/m);
+});
+
+// ---------------------------------------------------------------------------------------------- sparse decode, FP8 cache
+
+test('sparse set: FlashMLA\'s grid (s_k 32768, topk 2048, s_q 2, b 2/64/74/128) at h_q 16, 32 and 128; FlashMLA\'s flop count', () => {
+  const cs = sparseConfigs();
+  assert.equal(cs.length, 12);
+  assert.deepEqual(cs.map((c) => `${c.h_q}/${c.b}`), ['16/2', '16/64', '16/74', '16/128', '32/2', '32/64', '32/74', '32/128', '128/2', '128/64', '128/74', '128/128']);
+  for (const c of cs) {
+    assert.deepEqual([c.s, c.s_q, c.topk, c.kv, c.causal, c.varlen, c.dtype], [32768, 2, 2048, 'fp8', false, true, 'bf16'], c.id);
+    assert.equal(c.seqlens.length, c.b);
+    assert.ok(c.seqlens.every((x) => x >= 2), 'FlashMLA clamps a drawn length at s_q');
+    assert.deepEqual(c.seqlens, cs.find((x) => x.b === c.b)?.seqlens, 'the same lengths at every h_q');
+  }
+  // b ≥ 64 holds requests shorter than topk: their query tokens get −1 for what they cannot fill
+  assert.ok(cs.filter((c) => c.b >= 64).every((c) => c.seqlens.some((x) => x < 2048)));
+  assert.deepEqual(sparseConfigs(), cs, 'deterministic');
+  // flops = 2·b·s_q·h_q·topk·(d_qk + d_v): FlashMLA's headline config is 146.0 GFLOP (0.356 ms at its 410 TFLOPS)
+  const head = cs[11];
+  assert.equal(sparseFlops({ b: 128, s_q: 2, h_q: 128, topk: 2048 }), 2 * 128 * 2 * 128 * 2048 * 1088);
+  assert.equal(configFlops(head), 146_028_888_064);
+  assert.ok(Math.abs(tflops(configFlops(head), 0.35617) - 410) < 0.01);
+  // bytes: 656 per gathered token + q + out (16-bit); without a draw, the most a draw can gather
+  assert.equal(sparseBytes({ b: 2, s_q: 2, h_q: 16 }, 1000), 1000 * 656 + 2 * 2 * 16 * (576 + 512) * 2);
+  assert.equal(maxGatheredTokens({ s_q: 2, seqlens: [5000, 100], topk: 2048 }), 2 * 2048 + 2 * 100);
+  assert.equal(configBytes(head, 12345), sparseBytes(head, 12345));
+  assert.equal(configBytes(head), sparseBytes(head, maxGatheredTokens({ ...head, topk: 2048 })));
+  // dense over an FP8 cache: 656 bytes per token instead of 576 × 2; the flops do not change
+  const sweep = sweepConfigs()[0];
+  const fp8 = withKvFormat([sweep], 'fp8')[0];
+  assert.equal(decodeBytes(fp8), 128 * 4096 * 656 + 128 * 16 * (576 + 512) * 2);
+  assert.equal(configBytes(fp8), decodeBytes(fp8));
+  assert.equal(configFlops(fp8), decodeFlops(sweep));
+  assert.equal(decodeBytes(sweep), shippedData().configs[0].bytes, 'the 16-bit count is unchanged');
+  // labels and keys: the format shows, and an FP8 or sparse workload never matches a 16-bit one
+  assert.equal(configLabel(head), 'b128 s32768 h128 q2 var topk2048');
+  assert.equal(configLabel(fp8), 'b128 s4096 h16 q1 fix fp8');
+  assert.notEqual(configKey(fp8), configKey(sweep));
+  assert.equal(new Set([...sweepConfigs(), ...withKvFormat(sweepConfigs(), 'fp8'), ...cs].map(configKey)).size, 32 + 32 + 12);
+  assert.equal(new PeerIndex(loadReference('h200')).compare(fp8, 1, 1), undefined, 'FlashMLA\'s bf16 times are not an FP8 row\'s peers');
+  // --kv: dense configs only; sparse ones are FP8 already
+  assert.deepEqual(withKvFormat(withKvFormat([sweep], 'fp8'), 'bf16'), [sweep]);
+  assert.deepEqual(withKvFormat(cs, 'fp8'), cs);
+  assert.throws(() => withKvFormat(cs, 'bf16'), /--kv bf16: config sparse#0 \(b2 s32768 h16 q2 var topk2048\) is sparse decode, which reads an FP8 cache only/);
+  // selectors and config files
+  assert.equal(selectConfigs('sparse', 'sweep').configs.length, 12);
+  assert.deepEqual(selectConfigs('sparse:h_q=128', 'sweep').configs.map((c) => c.id), ['sparse#8', 'sparse#9', 'sparse#10', 'sparse#11']);
+  assert.equal(selectConfigs('sparse-small:b=4', 'sweep').configs.length, 3);
+  const file = configFromJson({ b: 2, h_q: 16, s_q: 2, seqlens: [300, 40], topk: 64 }, 'f');
+  assert.deepEqual([file.topk, file.kv, file.causal], [64, 'fp8', false]);
+  assert.deepEqual(configFromJson({ b: 1, s: 64, h_q: 16, s_q: 1, kv: 'fp8' }, 'f').kv, 'fp8');
+  assert.equal(configFromJson({ b: 1, s: 64, h_q: 16, s_q: 1, kv: 'bf16' }, 'f').kv, undefined);
+  assert.throws(() => configFromJson({ b: 1, s: 64, h_q: 16, s_q: 1, topk: 8, causal: true }, 'f'), /not causal/);
+  assert.throws(() => configFromJson({ b: 1, s: 64, h_q: 16, s_q: 1, topk: 8, kv: 'bf16' }, 'f'), /reads an FP8 cache/);
+  assert.throws(() => configFromJson({ b: 1, s: 64, h_q: 16, s_q: 1, kv: 'fp4' }, 'f'), /kv must be 'fp8'/);
+  assert.throws(() => configFromJson({ b: 1, s: 64, h_q: 16, s_q: 1, topk: 0 }, 'f'), /topk must be an integer ≥ 1/);
 });
