@@ -14,16 +14,18 @@ import {
 } from '../src/bench/metrics.js';
 import {
   configFromJson, configKey, configLabel, loadConfigFile, referenceCardFor, loadReference, selectConfigs, servingConfigs, shippedData, shippedReference, smallConfigs, sparseConfigs,
-  sweepConfigs, tinyConfigs, withKvFormat, type BenchConfig, type ReferenceSeries,
+  sparseSmallConfigs, sweepConfigs, tinyConfigs, withKvFormat, type BenchConfig, type ReferenceSeries,
 } from '../src/bench/configs.js';
-import { checkSamples, makeBenchProblem, pickSamples, problemFootprint, referenceRow } from '../src/bench/problem.js';
+import {
+  checkSamples, decodeFp8Token, makeBenchProblem, makeSparseBenchProblem, pickSamples, problemFootprint, referenceRow, sparseReferenceRow,
+} from '../src/bench/problem.js';
 import { fmtRatio, formatGeomeans, formatReport, formatTable, validateBenchResult, type BenchResult, type BenchRow } from '../src/bench/report.js';
 import { geomean, isMemoryBoundShape, PeerIndex, summarizeRatios } from '../src/bench/compare.js';
 import { outputPathProblem, writeOutputs } from '../src/bench/output.js';
 import { escapeXml, rooflineSvg, rooflineSvgFromResult } from '../src/bench/svg.js';
 import { checkConfigsFit, estimateCpuSeconds, measureCpuPeak, runBench } from '../src/bench/run.js';
-import { toHalfBits } from '../src/dtype.js';
-import { getBackend } from '../src/index.js';
+import { fromHalfBits, toHalfBits } from '../src/dtype.js';
+import { dequantizeKvFp8, flashMlaWithKvcache, getBackend, getMlaMetadata, Tensor } from '../src/index.js';
 import { gpuSkipReason } from './util/problem.js';
 
 const ANCHORS = ['/work/shared/reference/anchors-h100.json', '/work/shared/reference/anchors-h200.json'];
@@ -745,4 +747,94 @@ test('sparse set: FlashMLA\'s grid (s_k 32768, topk 2048, s_q 2, b 2/64/74/128) 
   assert.throws(() => configFromJson({ b: 1, s: 64, h_q: 16, s_q: 1, topk: 8, kv: 'bf16' }, 'f'), /reads an FP8 cache/);
   assert.throws(() => configFromJson({ b: 1, s: 64, h_q: 16, s_q: 1, kv: 'fp4' }, 'f'), /kv must be 'fp8'/);
   assert.throws(() => configFromJson({ b: 1, s: 64, h_q: 16, s_q: 1, topk: 0 }, 'f'), /topk must be an integer ≥ 1/);
+});
+
+test('sparse problem: distinct tokens of each request, −1 where a request is shorter than topk, NaN in every slot no index names', () => {
+  const cfg: BenchConfig = { id: 'sp', b: 3, s: 200, h_q: 16, s_q: 2, varlen: true, causal: false, dtype: 'bf16', seqlens: [300, 40, 0], kv: 'fp8', topk: 64 };
+  const p = makeSparseBenchProblem(cfg, 99);
+  assert.equal(p.numBlocks, 5 + 1 + 0 + 2);
+  const pageOf = (slot: number) => Math.floor(slot / 64);
+  const pagesOf: Array<Set<number>> = [new Set(), new Set(), new Set()];
+  let valid = 0;
+  const named = new Set<number>();
+  for (let i = 0; i < 3; i++) {
+    for (let s = 0; s < 2; s++) {
+      const row = Array.from(p.indices.subarray((i * 2 + s) * 64, (i * 2 + s + 1) * 64));
+      const ok = row.filter((v) => v >= 0);
+      assert.equal(ok.length, Math.min(64, cfg.seqlens[i]), `request ${i} token ${s}`);
+      assert.equal(new Set(ok).size, ok.length, 'distinct');
+      assert.ok(row.slice(0, ok.length).some((v) => v < 0) || ok.length === 64 || ok.length === 0 || row.indexOf(-1) < ok.length, 'the −1 are shuffled in');
+      for (const v of ok) {
+        pagesOf[i].add(pageOf(v));
+        named.add(v);
+      }
+      valid += ok.length;
+    }
+  }
+  // each request's tokens lie in its own pages, all of them (request 1: 40 tokens, both query tokens name all)
+  assert.ok(pagesOf[0].size <= 5 && pagesOf[1].size === 1 && pagesOf[2].size === 0);
+  assert.equal([...pagesOf[0]].filter((x) => pagesOf[1].has(x)).length, 0);
+  assert.deepEqual([p.validIndices, p.invalidIndices, p.gatheredTokens], [valid, 3 * 2 * 64 - valid, named.size]);
+  assert.equal(p.invalidIndices, 2 * 24 + 2 * 64);
+  // named slots decode to finite values, every other slot is NaN
+  const row = new Float64Array(576);
+  for (let slot = 0; slot < p.numBlocks * 64; slot++) {
+    decodeFp8Token(p.kBytes, slot * 656, 'bf16', row);
+    assert.equal(row.every((x) => Number.isFinite(x)), named.has(slot), `slot ${slot}`);
+    if (!named.has(slot)) assert.ok(row.every((x) => Number.isNaN(x)), `slot ${slot}`);
+  }
+  // the bench's FP8 decoder agrees with the library's reader
+  const cache = Tensor.from(p.kBytes, [p.numBlocks * 64, 656], { dtype: 'uint8' });
+  const lib = dequantizeKvFp8(cache).toRaw() as Uint16Array;
+  for (const slot of [...named].slice(0, 20)) {
+    decodeFp8Token(p.kBytes, slot * 656, 'bf16', row);
+    for (let c = 0; c < 576; c++) assert.equal(fromHalfBits('bf16', lib[slot * 576 + c]), row[c], `slot ${slot} channel ${c}`);
+  }
+  // an empty request: out 0, lse +inf; the cpu decode matches the reference; the check catches a wrong output
+  assert.equal(sparseReferenceRow(p, 2, 0, 0).lse, Infinity);
+  const md = getMlaMetadata(null, 2 * 16, 1, { topk: 64, batchSize: 3 });
+  const q = Tensor.from(p.qBits, [3, 2, 16, 576], { dtype: 'bf16' });
+  const indices = Tensor.from(p.indices, [3, 2, 64], { dtype: 'int32' });
+  const kCache = Tensor.from(p.kBytes, [p.numBlocks, 64, 1, 656], { dtype: 'uint8' });
+  const { out, lse } = flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, indices });
+  const all = Array.from({ length: 3 * 2 * 16 }, (_, k) => ({ i: Math.floor(k / 32), s: Math.floor(k / 16) % 2, h: k % 16 }));
+  const good = checkSamples(p, out.toRaw() as Uint16Array, lse.toRaw() as Float32Array, all);
+  assert.ok(good.ok, good.message);
+  // a decode that attends one index too few (the last valid one of request 0, token 0) fails the check
+  const fewer = Int32Array.from(p.indices);
+  const k = Array.from(fewer.subarray(0, 64)).map((v, j) => (v >= 0 ? j : -1)).reduce((a, j) => Math.max(a, j), -1);
+  fewer[k] = -1;
+  const wrong = flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, indices: Tensor.from(fewer, [3, 2, 64], { dtype: 'int32' }) });
+  const bad = checkSamples(p, wrong.out.toRaw() as Uint16Array, wrong.lse.toRaw() as Float32Array, all.slice(0, 16));
+  assert.equal(bad.ok, false);
+  assert.match(bad.message, /request 0, token 0, head \d+: lse/);
+});
+
+test('dense problem over an FP8 cache: blocks of FP8 rows, NaN rows where nothing is, the 16-bit K is what they read back as', () => {
+  const cfg: BenchConfig = { ...tinyConfigs()[0], id: 'f8', kv: 'fp8' };
+  const p = makeBenchProblem(cfg, 5);
+  assert.ok(p.kBytes);
+  assert.equal(p.kBytes.length, p.numBlocks * 64 * 656);
+  const back = dequantizeKvFp8(Tensor.from(p.kBytes, [p.numBlocks * 64, 656], { dtype: 'uint8' })).toRaw() as Uint16Array;
+  const nan = toHalfBits('bf16', NaN);
+  for (let k = 0; k < back.length; k++) {
+    const a = back[k];
+    const b = p.kBits[k];
+    assert.ok(a === b || (Number.isNaN(fromHalfBits('bf16', a)) && b === nan), `element ${k}: ${a} vs ${b}`);
+  }
+  // request 0 (130 tokens): token 129 is data, 130 is a NaN row
+  const blk = p.table[2];
+  assert.notEqual(p.kBits[(blk * 64 + 1) * 576], nan);
+  assert.equal(p.kBits[(blk * 64 + 2) * 576], nan);
+  // the same seed without --kv fp8 draws what it always drew
+  assert.deepEqual(makeBenchProblem(tinyConfigs()[0], 5).kBits.subarray(0, 1000), makeBenchProblem(tinyConfigs()[0], 5).kBits.subarray(0, 1000));
+  assert.equal(makeBenchProblem(tinyConfigs()[0], 5).kBytes, undefined);
+  assert.throws(() => makeBenchProblem(sparseSmallConfigs()[0], 1), /use makeSparseBenchProblem/);
+  // footprints: the FP8 cache's bytes on the device, the pools on the host
+  const dense = problemFootprint(sweepConfigs()[31], 'cuda');
+  const f8 = problemFootprint(withKvFormat([sweepConfigs()[31]], 'fp8')[0], 'cuda');
+  assert.ok(f8.deviceBytes < dense.deviceBytes && f8.hostBytes > dense.hostBytes);
+  const sp = problemFootprint(sparseConfigs()[11], 'cuda');
+  assert.ok(sp.deviceBytes > sparseConfigs()[11].seqlens.reduce((a, x) => a + x, 0) * 656);
+  assert.doesNotThrow(() => checkConfigsFit([...sparseConfigs(), ...withKvFormat(sweepConfigs(), 'fp8')], 'cpu', { hostBytes: 16 * 2 ** 30, hostSource: 't' }));
 });
