@@ -1,6 +1,8 @@
 // The pure parts of `flash-mla bench`: FlashMLA's formulas, config loading and selectors (the sweep and the
 // serving set), the problem and its check, peer comparisons and their geomeans, the JSON result schema (a real
-// cpu run of one tiny config; older results still read), the SVG roofline, output paths, and CLI runs.
+// cpu run of one tiny config; older results still read), the SVG roofline, output paths, and CLI runs. The
+// sparse set and the FP8 cache (--kv fp8): their formulas, problems and checks, a cpu run of sparse-small, and
+// configs a backend refuses (a fake refusal on the cpu backend): reported as skipped, exit status 0.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +27,8 @@ import { outputPathProblem, writeOutputs } from '../src/bench/output.js';
 import { escapeXml, rooflineSvg, rooflineSvgFromResult } from '../src/bench/svg.js';
 import { checkConfigsFit, estimateCpuSeconds, measureCpuPeak, runBench } from '../src/bench/run.js';
 import { fromHalfBits, toHalfBits } from '../src/dtype.js';
-import { dequantizeKvFp8, flashMlaWithKvcache, getBackend, getMlaMetadata, Tensor } from '../src/index.js';
+import { dequantizeKvFp8, flashMlaWithKvcache, getBackend, getMlaMetadata, Tensor, UnsupportedFeatureError } from '../src/index.js';
+import type { DecodeFeatures } from '../src/backend.js';
 import { gpuSkipReason } from './util/problem.js';
 
 const ANCHORS = ['/work/shared/reference/anchors-h100.json', '/work/shared/reference/anchors-h200.json'];
@@ -337,7 +340,7 @@ test('geomeans: per kernel and ratio, all rows and split at h_q·s_q ≤ 64; ker
   assert.ok(!/ref ms/.test(table[0]), 'no duplicate FlashMLA column');
   const s1b = table.find((l) => /^S1 .* b /.test(l)) as string;
   assert.match(s1b, /0\.0563\s+1\.00×\s+0\.0363\s+FA3\s+0\.64×\s+0\.0654\s+1\.00×\s+2\.00×/);
-  assert.match(table.find((l) => /^S1 .* a /.test(l)) as string, /1\.00×\s+-\s+skipped$/);
+  assert.match(table.find((l) => /^S1 .* a /.test(l)) as string, /1\.00×\s+-\s+unchecked$/);
   const geo = formatGeomeans(res);
   assert.match(geo[0], /^geomean\s+all rows\s+h_q·s_q ≤ 64 \(memory-bound\)\s+h_q·s_q > 64 \(compute-bound\)$/);
   assert.match(geo.find((l) => l.startsWith('a vs FM ')) as string, /0\.75× \(12\)\s+1\.00× \(7\)\s+0\.50× \(5\)$/);
@@ -432,7 +435,8 @@ test('cpu run of one tiny config: valid JSON result, checked, both timings, a ro
   assert.ok(row.rooflineFraction > 0 && Number.isFinite(row.rooflineFraction), String(row.rooflineFraction));
   assert.equal(row.mdTimesMs?.length, 2);
   assert.ok(row.mdMs !== undefined && row.mdMs > 0);
-  assert.equal(res.schema, 'flash-mla-bench/2');
+  assert.equal(res.schema, 'flash-mla-bench/3');
+  assert.deepEqual(res.skipped, []);
   assert.match(res.settings.timed ?? '', /metadata \+ decode \+ combine/);
   assert.equal(res.ceilings.bandwidthGBps.source, 'measured');
   assert.match(res.label, /NOT a GPU measurement/);
@@ -837,4 +841,180 @@ test('dense problem over an FP8 cache: blocks of FP8 rows, NaN rows where nothin
   const sp = problemFootprint(sparseConfigs()[11], 'cuda');
   assert.ok(sp.deviceBytes > sparseConfigs()[11].seqlens.reduce((a, x) => a + x, 0) * 656);
   assert.doesNotThrow(() => checkConfigsFit([...sparseConfigs(), ...withKvFormat(sweepConfigs(), 'fp8')], 'cpu', { hostBytes: 16 * 2 ** 30, hostSource: 't' }));
+});
+
+test('cpu run of sparse-small: every config runs and matches the oracle; flops, bytes and the gathered tokens in the JSON; no +md timing', async () => {
+  const bandwidth = { value: 20, source: 'user' as const, method: 'test' };
+  const peak = { value: 0.002, source: 'user' as const, method: 'test' };
+  const res = await runBench({ backend: 'cpu', configs: sparseSmallConfigs(), configsSource: 'sparse-small', iters: 1, seed: 11, checkSamples: 6, bandwidth, peak });
+  assert.deepEqual(validateBenchResult(JSON.parse(JSON.stringify(res))), []);
+  assert.equal(res.rows.length, 6);
+  assert.deepEqual(res.skipped, []);
+  for (const row of res.rows) {
+    assert.ok(row.check?.ok, `${row.id}: ${row.check?.message}`);
+    assert.equal(row.check?.samples, 6);
+    assert.equal(row.mdMs, undefined);
+    assert.equal(row.mdTimesMs, undefined);
+    assert.equal(row.flops, sparseFlops({ ...row.config, topk: 128 }));
+    const sp = row.sparse;
+    assert.ok(sp);
+    assert.equal(row.bytes, sparseBytes(row.config, sp.gatheredTokens));
+    assert.equal(sp.validIndices + sp.invalidIndices, row.config.b * 2 * 128);
+    assert.equal(sp.invalidIndices, 2 * (128 - 90), 'the 90-token request leaves 38 indices of −1 per query token');
+    assert.ok(sp.gatheredTokens <= sp.validIndices && sp.gatheredTokens > sp.validIndices / 2);
+  }
+  const text = formatReport(res);
+  assert.match(text, /^config +b +s +h_q +s_q +len +kv +topk +ms +TFLOPS/m);
+  assert.match(text, /^sparse-small#5 +4 +1024 +128 +2 +var +fp8 +128 /m);
+  assert.match(text, /topk = sparse decode over an FP8 cache: flops 2·b·s_q·h_q·topk·\(576 \+ 512\)/);
+  assert.match(text, /6 rows in [\d.]+ s; correctness: 6 of 6 checked against the float64 oracle, all ok/);
+  // a validator that knows the new fields
+  const broken = JSON.parse(JSON.stringify(res)) as { rows: Array<Record<string, unknown>>; skipped?: unknown };
+  delete broken.rows[0].sparse;
+  (broken.rows[1].config as Record<string, unknown>).causal = true;
+  delete broken.skipped;
+  const errs = validateBenchResult(broken);
+  assert.ok(errs.some((e) => e.includes('rows[0].sparse: missing')), errs.join('\n'));
+  assert.ok(errs.some((e) => e.includes('rows[1].config: a sparse config')), errs.join('\n'));
+  assert.ok(errs.some((e) => e.includes('result.skipped: missing')), errs.join('\n'));
+  // the SVG labels its points with the format
+  assert.match(rooflineSvgFromResult(res), /data-label="1k h16 q2 var top128"/);
+});
+
+/** Refuse what `refuse` says on the cpu backend while `fn` runs (a stand-in for the cuda backend's refusals). */
+async function withRefusals<T>(refuse: (f: DecodeFeatures, call: number) => UnsupportedFeatureError | null, fn: () => Promise<T>): Promise<T> {
+  const be = getBackend('cpu');
+  const original = be.checkDecode;
+  let calls = 0;
+  be.checkDecode = (f) => {
+    const e = refuse(f, calls++);
+    if (e) throw e;
+    original(f);
+  };
+  try {
+    return await fn();
+  } finally {
+    be.checkDecode = original;
+  }
+}
+
+test('configs the backend refuses are skipped with its reason, not run: table, JSON, later kernels and configs still run', async () => {
+  const sparseRefusal = () => new UnsupportedFeatureError('indices', 'sparse decode', 'cpu', 'a test refusal');
+  const bandwidth = { value: 20, source: 'user' as const, method: 'test' };
+  const peak = { value: 0.002, source: 'user' as const, method: 'test' };
+  const configs = [tinyConfigs()[0], sparseSmallConfigs()[0], withKvFormat(tinyConfigs(), 'fp8')[0]];
+  const res = await withRefusals((f) => (f.sparse ? sparseRefusal() : null), () =>
+    runBench({ backend: 'cpu', configs, configsSource: 'mixed', iters: 1, seed: 3, checkSamples: 2, bandwidth, peak }));
+  assert.deepEqual(validateBenchResult(JSON.parse(JSON.stringify(res))), []);
+  assert.deepEqual(res.rows.map((r) => r.id), ['tiny#0', 'tiny#0']);
+  assert.deepEqual(res.rows.map((r) => r.config.kv), [undefined, 'fp8']);
+  assert.ok(res.rows.every((r) => r.check?.ok), res.rows.map((r) => r.check?.message).join('; '));
+  assert.equal(res.rows[1].bytes, decodeBytes({ ...tinyConfigs()[0], kv: 'fp8' }));
+  assert.equal(res.skipped?.length, 1);
+  const [x] = res.skipped ?? [];
+  assert.deepEqual([x.id, x.kernel, x.error, x.config.topk], ['sparse-small#0', 'reference', 'UnsupportedFeatureError', 128]);
+  assert.equal(x.reason, 'indices: sparse decode on cpu: not implemented yet (a test refusal)');
+  const table = formatTable(res);
+  assert.match(table[0], /^config +b +s +h_q +s_q +len +kv +topk +ms +\+md ms +TFLOPS +GB\/s +roof +bound +check$/);
+  assert.match(table[table.length - 1], /^sparse-small#0 +2 +1024 +16 +2 +var +fp8 +128 +- +- +- +- +- +- +skipped$/);
+  const text = formatReport(res);
+  assert.match(text, /1 config\(s\) skipped: the cpu backend refuses them \(UnsupportedFeatureError\); nothing was run for them:\n  sparse-small#0 \(reference\): indices: sparse decode on cpu: not implemented yet \(a test refusal\)/);
+  assert.match(text, /2 rows, 1 skipped \(refused by the backend\) in [\d.]+ s; correctness: 2 of 2 checked/);
+  // a refusal at the decode (after the config's check passed): that kernel is skipped, the run goes on
+  let checked = 0;
+  const late = await withRefusals((f, call) => (f.fp8 && call > 0 ? new UnsupportedFeatureError('kCache', 'FP8 KV cache', 'cpu', 'late') : null), async () => {
+    checked++;
+    return runBench({ backend: 'cpu', configs: [configs[2], configs[0]], iters: 1, seed: 3, checkSamples: 1, bandwidth, peak });
+  });
+  assert.equal(checked, 1);
+  assert.deepEqual([late.rows.map((r) => r.id), late.skipped?.map((s) => s.reason)], [['tiny#0'], ['kCache: FP8 KV cache on cpu: not implemented yet (late)']]);
+  assert.equal(late.rows[0].config.kv, undefined);
+  // everything refused: no rows, a valid result that says so
+  const none = await withRefusals(() => sparseRefusal(), () => runBench({ backend: 'cpu', configs: sparseSmallConfigs().slice(0, 2), iters: 1, bandwidth, peak }));
+  assert.deepEqual([none.rows.length, none.skipped?.length], [0, 2]);
+  assert.deepEqual(validateBenchResult(JSON.parse(JSON.stringify(none))), []);
+  assert.match(formatReport(none), /0 rows, 2 skipped \(refused by the backend\) in [\d.]+ s; correctness: nothing ran/);
+  assertWellFormed(rooflineSvgFromResult(none));
+  // a result's skipped configs can be run again from its JSON (--configs FILE)
+  const path = join(tmp, 'skipped.json');
+  writeFileSync(path, JSON.stringify(none));
+  assert.deepEqual(loadConfigFile(path).map((c) => [c.topk, c.kv, c.causal, c.seqlens.join()]), sparseSmallConfigs().slice(0, 2).map((c) => [128, 'fp8', false, c.seqlens.join()]));
+});
+
+test('CLI: a backend that refuses sparse decode and the FP8 cache: skipped rows with the reason, exit 0', () => {
+  // a preload that makes the cpu backend refuse both, as the cuda backend does until its kernels land
+  const preload = join(tmp, 'refuse.mjs');
+  const dist = fileURLToPath(new URL('../src/', import.meta.url));
+  writeFileSync(preload, [
+    `import { cpuBackend } from ${JSON.stringify(join(dist, 'cpu/mla.js'))};`,
+    `import { UnsupportedFeatureError } from ${JSON.stringify(join(dist, 'errors.js'))};`,
+    'const original = cpuBackend.checkDecode;',
+    "cpuBackend.checkDecode = (f) => { if (f.sparse) throw new UnsupportedFeatureError('indices', 'sparse decode', 'cpu', 'test'); if (f.fp8) throw new UnsupportedFeatureError('kCache', 'FP8 KV cache', 'cpu', 'test'); original(f); };",
+  ].join('\n'));
+  const json = join(tmp, 'refused.json');
+  const run = (...args: string[]) => spawnSync(process.execPath, ['--import', preload, cli, 'bench', '--backend', 'cpu', '--iters', '1', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  let r = run('--configs', 'sparse', '--json', json);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /\[12\/12\] b128 s32768 h128 q2 var topk2048 reference: skipped: indices: sparse decode on cpu: not implemented yet \(test\)/);
+  assert.doesNotMatch(r.stderr, /warning/, 'nothing to run, nothing to announce');
+  assert.equal((r.stdout.match(/ skipped$/gm) ?? []).length, 12);
+  assert.match(r.stdout, /12 config\(s\) skipped: the cpu backend refuses them \(UnsupportedFeatureError\); nothing was run for them:\n  sparse#0, sparse#1, .*, sparse#11 \(reference\): indices: sparse decode on cpu: not implemented yet \(test\)/);
+  const doc = JSON.parse(readFileSync(json, 'utf8')) as BenchResult;
+  assert.deepEqual(validateBenchResult(doc), []);
+  assert.deepEqual([doc.rows.length, doc.skipped?.length], [0, 12]);
+  // --kv fp8: the dense configs skipped, the rest of the run unaffected
+  r = run('--configs', 'tiny', '--kv', 'fp8');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^tiny#0 +2 +98 +16 +2 +var +fp8 +- .* skipped$/m);
+  assert.match(r.stdout, /kCache: FP8 KV cache on cpu: not implemented yet \(test\)/);
+  assert.match(r.stdout, /tiny \(all 1\), over an FP8 KV cache \(--kv fp8\)/);
+});
+
+test('CLI: --kv fp8 on the cpu runs and checks the dense configs over an FP8 cache; --kv usage errors; the sparse set\'s time is announced', async () => {
+  let r = runCli('bench', '--backend', 'cpu', '--configs', 'tiny', '--kv', 'fp8', '--iters', '1');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^tiny#0 +2 +98 +16 +2 +var +fp8 +[\d.]+ +[\d.]+ .* ok$/m);
+  assert.match(r.stdout, /kv fp8 = dense decode over an FP8 cache \(V3\.2 layout\): bytes count 656 per token/);
+  assert.match(r.stderr, /\[1\/1\] b2 s98 h16 q2 var fp8 reference: .* ok/);
+  r = runCli('bench', '--backend', 'cpu', '--configs', 'sparse-small', '--kv', 'bf16');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--kv bf16: config sparse-small#0 .* is sparse decode, which reads an FP8 cache only/);
+  r = runCli('bench', '--backend', 'cpu', '--configs', 'tiny', '--kv', 'fp4');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--kv: expected fp8 or bf16, got 'fp4'/);
+  // the whole sparse grid on the cpu: announced before it starts, like the sweep
+  const child = spawn(process.execPath, [cli, 'bench', '--backend', 'cpu', '--configs', 'sparse'], { env: { ...process.env, NO_COLOR: '1' } });
+  let stderr = '';
+  const warned = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 30_000);
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (/warning: the cpu backend will need about/.test(stderr)) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+    });
+    child.on('exit', () => {
+      clearTimeout(timer);
+      resolve(/warning/.test(stderr));
+    });
+  });
+  child.kill();
+  assert.ok(warned, stderr);
+  assert.match(stderr, /12 config\(s\) × 1 kernel\(s\) × 4 runs \(1 checked \+ 0 warm-up \+ 3 timed; sparse decode has no \+md timing\)/);
+});
+
+test('--reference of a run over the other cache format: FP8 rows compare with the 16-bit run config by config', () => {
+  const sweep = sweepConfigs().slice(0, 2);
+  const fp8 = withKvFormat(sweep, 'fp8');
+  const bf16Run: ReferenceSeries[] = [{ name: 'hopper · H200 2026-12-02', points: sweep.map((c) => ({ key: configKey(c), label: configLabel(c), flops: 1, bytes: 1, ms: 2 })) }];
+  const idx = new PeerIndex(bf16Run);
+  assert.deepEqual(idx.reference(fp8[0], 1), { series: 'hopper · H200 2026-12-02 (16-bit cache)', ms: 2, speedup: 2 });
+  assert.deepEqual(idx.reference(sweep[0], 1), { series: 'hopper · H200 2026-12-02', ms: 2, speedup: 2 });
+  const fp8Run: ReferenceSeries[] = [{ name: 'fp8 run', points: fp8.map((c) => ({ key: configKey(c), label: configLabel(c), flops: 1, bytes: 1, ms: 1 })) }];
+  assert.equal(new PeerIndex(fp8Run).reference(sweep[1], 2)?.series, 'fp8 run (FP8 cache)');
+  // never for sparse configs, never from the peers' (16-bit) anchors
+  assert.equal(idx.reference(sparseConfigs()[0], 1), undefined);
+  const anchors = loadReference('h200');
+  assert.equal(new PeerIndex(anchors).reference(withKvFormat([sweepConfigs()[0]], 'fp8')[0], 1), undefined);
 });

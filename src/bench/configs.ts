@@ -283,10 +283,11 @@ export function loadConfigFile(path: string): BenchConfig[] {
     throw new Error(`--configs ${path}: ${(e as Error).message}`);
   }
   let list: unknown = Array.isArray(doc) ? doc : (doc as Record<string, unknown>)?.configs;
-  // a bench result: its rows carry their configs
+  // a bench result: its rows carry their configs, and so do the runs it skipped (schema 3)
   if (list === undefined && Array.isArray((doc as Record<string, unknown>)?.rows)) {
     const seen = new Set<string>();
-    list = ((doc as { rows: Array<{ config: unknown }> }).rows.map((r) => r.config)).filter((c) => {
+    const result = doc as { rows: Array<{ config: unknown }>; skipped?: Array<{ config: unknown }> };
+    list = [...result.rows, ...(Array.isArray(result.skipped) ? result.skipped : [])].map((r) => r.config).filter((c) => {
       const k = JSON.stringify(c);
       return seen.has(k) ? false : (seen.add(k), true);
     });
@@ -398,6 +399,15 @@ export function configLabel(c: Pick<BenchConfig, 'b' | 's' | 'h_q' | 's_q' | 'va
 export function configKey(c: Pick<BenchConfig, 'b' | 's_q' | 'h_q' | 'seqlens'> & { causal?: boolean; kv?: 'fp8'; topk?: number }): string {
   const format = `${c.kv === 'fp8' || c.topk !== undefined ? '|fp8' : ''}${c.topk !== undefined ? `|topk${c.topk}` : ''}`;
   return `${c.b}|${c.s_q}|${c.h_q}|${c.causal === false ? 'nc' : 'c'}|${c.seqlens.join(',')}${format}`;
+}
+
+/**
+ * The key of the same dense workload over the other cache format (16-bit ↔ FP8), to compare a run over one with
+ * a run over the other (`--kv fp8 --reference bf16-run.json`); null for sparse decode (no 16-bit counterpart).
+ */
+export function otherKvKey(key: string): string | null {
+  if (key.includes('|topk')) return null;
+  return key.endsWith('|fp8') ? key.slice(0, -'|fp8'.length) : `${key}|fp8`;
 }
 
 // ---------------------------------------------------------------------------------------------- reference series
