@@ -8,9 +8,9 @@ import { cudaAvailable, getBackend } from './index.js';
 import { CudaDevice } from './cuda/runtime.js';
 import { getCudaContext, kernelDir, kernelSelection } from './cuda/context.js';
 import { describeSelection, selectKernels, selectOptionsFromEnv, type KernelSelection } from './cuda/kernels.js';
-import { configLabel, loadReference, PEER_SHORT_NAMES, referenceCardFor, selectConfigs, type ReferenceSeries } from './bench/configs.js';
+import { configLabel, loadReference, PEER_SHORT_NAMES, referenceCardFor, selectConfigs, withKvFormat, type ReferenceSeries } from './bench/configs.js';
 import { fmtBytes, fmtNum, fmtRatio, formatReport } from './bench/report.js';
-import { checkConfigsFit, fmtDriverVersion, nvidiaDriverVersion, packageVersion, runBench, type BenchProgress } from './bench/run.js';
+import { checkConfigsFit, fmtDriverVersion, nvidiaDriverVersion, packageVersion, refusalOf, runBench, type BenchProgress } from './bench/run.js';
 import { rooflineSvgFromResult } from './bench/svg.js';
 import { outputPathProblem, writeOutputs, type OutputFile } from './bench/output.js';
 
@@ -28,10 +28,14 @@ bench options:
   --configs SEL      which configs (default: the 32-config sweep on a GPU, the small sweep on the cpu backend)
                        sweep | serving | small | tiny a whole set (serving: S1–S12, serving shapes with H200 peer times;
                                                       tiny: one config, the quickest cpu run)
+                       sparse | sparse-small          sparse decode over an FP8 cache: FlashMLA's grid (s_k 32768, topk
+                                                      2048, s_q 2, b 2/64/74/128, h_q 16/32/128); its cpu version
                        0,3,5 | 0-7 | sweep:8-15       indices into the default (or named) set
                        serving:S1,S7                  serving configs by name
                        h_q=16,s_q=1 | var | fixed     filters (keys b, s, h_q, s_q, varlen, causal; a repeated key ORs)
                        FILE.json                      configs in the anchors-file format ({"configs": [...]})
+  --kv KV            fp8: the dense configs over an FP8 KV cache (656 B per token, V3.2 layout); bf16 (default):
+                     over a 16-bit cache in q's dtype. Sparse configs always read an FP8 cache.
   --backend B        cuda | cpu (default: cuda when a GPU is usable, else cpu on the small sweep)
   --kernel K[,K2]    decode kernel(s) to time; two or more are compared config by config
   --iters N          timed runs per config (default cuda 100, cpu 3); the median is reported
@@ -52,8 +56,11 @@ bench options:
 Columns: ms = decode + combine (metadata computed before, outside the timing, as FlashMLA's benchmark);
 +md ms = metadata + decode + combine. With --kernel a,b: per config b's ratio to a (vs a).
 
-Exit status: 0 ok, 1 a correctness check failed or an error (also: an output file that could not be written at
-the end), 2 usage error.
+A config the backend refuses (today: the FP8 cache and sparse decode on cuda, whose kernels are not there yet) is
+reported as skipped with the backend's reason, in the table and the JSON; it is not an error.
+
+Exit status: 0 ok (skipped configs included), 1 a correctness check failed or an error (also: an output file that
+could not be written at the end), 2 usage error.
 Environment: NO_COLOR disables colour; FLASH_MLA_DEVICE picks the GPU; FLASH_MLA_FORCE_PTX=1 loads every kernel
 that ships PTX through the driver's JIT (cubins ignored); FLASH_MLA_DECODE_KERNEL=NAME offers only that decode
 kernel (hopper, generic, generic-small); FLASH_MLA_NO_PDL=1 turns programmatic dependent launch off.
@@ -127,6 +134,11 @@ function progressPrinter(): (p: BenchProgress) => void {
       return;
     }
     const n = `[${p.index + 1}/${p.total}]`;
+    if (p.phase === 'skip') {
+      clear();
+      process.stderr.write(`${n} ${configLabel(p.skipped.config)} ${p.skipped.kernel}: ${dim(`skipped: ${p.skipped.reason}`)}\n`);
+      return;
+    }
     if (p.phase === 'config') {
       if (!tty) return;
       clear();
@@ -144,7 +156,7 @@ function progressPrinter(): (p: BenchProgress) => void {
     if (r.vsKernel) vs.push(`${fmtRatio(r.vsKernel.speedup)} vs ${r.vsKernel.kernel}`);
     clear();
     process.stderr.write(
-      `${n} ${configLabel(r.config)} ${r.kernel}: ${r.ms.toFixed(4)} ms (+md ${r.mdMs?.toFixed(4) ?? '-'} ms), ${fmtNum(r.TFLOPS)} TFLOPS, ${fmtNum(r.GBps)} GB/s, ` +
+      `${n} ${configLabel(r.config)} ${r.kernel}: ${r.ms.toFixed(4)} ms${r.mdMs === undefined ? '' : ` (+md ${r.mdMs.toFixed(4)} ms)`}, ${fmtNum(r.TFLOPS)} TFLOPS, ${fmtNum(r.GBps)} GB/s, ` +
         `${(r.rooflineFraction * 100).toFixed(1)}% of roofline${vs.length ? `, ${vs.join(', ')}` : ''}, ${check}\n`,
     );
   };
@@ -157,6 +169,7 @@ async function bench(args: string[]): Promise<number> {
     allowPositionals: false,
     options: {
       configs: { type: 'string' },
+      kv: { type: 'string' },
       backend: { type: 'string' },
       kernel: { type: 'string', multiple: true },
       iters: { type: 'string' },
@@ -196,8 +209,16 @@ async function bench(args: string[]): Promise<number> {
     if (problem) throw new UsageError(`--${flag} '${path}': ${problem}`);
     outputs.push({ flag: `--${flag}`, path });
   }
+  if (values.kv !== undefined && values.kv !== 'fp8' && values.kv !== 'bf16') throw new UsageError(`--kv: expected fp8 or bf16, got '${values.kv}'`);
   const sel = asUsage(() => selectConfigs(values.configs, backend === 'cuda' ? 'sweep' : 'small'));
-  asUsage(() => checkConfigsFit(sel.configs, backend));
+  if (values.kv !== undefined) {
+    const kv = values.kv;
+    sel.configs = asUsage(() => withKvFormat(sel.configs, kv));
+    if (kv === 'fp8') sel.source += ', over an FP8 KV cache (--kv fp8)';
+  }
+  // what the backend refuses is skipped (reported, not run): only the others must fit
+  const be = getBackend(backend);
+  asUsage(() => checkConfigsFit(sel.configs.filter((c) => refusalOf(be, c) === null), backend));
   const kernels = (values.kernel ?? []).flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean);
   const peakArg = values['peak-tflops'];
   const peakTflops = peakArg === undefined ? undefined : Number(peakArg);
@@ -210,7 +231,7 @@ async function bench(args: string[]): Promise<number> {
     if (card) refSpecs = [card];
   }
   const references: ReferenceSeries[] = asUsage(() => refSpecs.filter((r) => r !== 'none').flatMap((r) => loadReference(r)));
-  const known = getBackend(backend).decodeKernels();
+  const known = be.decodeKernels();
   const unknown = kernels.find((k) => !known.includes(k));
   if (unknown) throw new UsageError(`--kernel: expected one of ${known.join(', ')} on the ${backend} backend, got '${unknown}'`);
 

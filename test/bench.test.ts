@@ -1,6 +1,8 @@
 // The pure parts of `flash-mla bench`: FlashMLA's formulas, config loading and selectors (the sweep and the
 // serving set), the problem and its check, peer comparisons and their geomeans, the JSON result schema (a real
-// cpu run of one tiny config; older results still read), the SVG roofline, output paths, and CLI runs.
+// cpu run of one tiny config; older results still read), the SVG roofline, output paths, and CLI runs. The
+// sparse set and the FP8 cache (--kv fp8): their formulas, problems and checks, a cpu run of sparse-small, and
+// configs a backend refuses (a fake refusal on the cpu backend): reported as skipped, exit status 0.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,19 +11,24 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeBytes, decodeFlops, gbps, median, ridgeIntensity, roofline, rooflineFraction, summarize, tflops } from '../src/bench/metrics.js';
 import {
-  configFromJson, configKey, configLabel, loadConfigFile, referenceCardFor, loadReference, selectConfigs, servingConfigs, shippedData, shippedReference, smallConfigs, sweepConfigs, tinyConfigs,
-  type BenchConfig, type ReferenceSeries,
+  configBytes, configFlops, decodeBytes, decodeFlops, gbps, maxGatheredTokens, median, ridgeIntensity, roofline, rooflineFraction, sparseBytes, sparseFlops, summarize, tflops,
+} from '../src/bench/metrics.js';
+import {
+  configFromJson, configKey, configLabel, loadConfigFile, referenceCardFor, loadReference, selectConfigs, servingConfigs, shippedData, shippedReference, smallConfigs, sparseConfigs,
+  sparseSmallConfigs, sweepConfigs, tinyConfigs, withKvFormat, type BenchConfig, type ReferenceSeries,
 } from '../src/bench/configs.js';
-import { checkSamples, makeBenchProblem, pickSamples, problemFootprint, referenceRow } from '../src/bench/problem.js';
+import {
+  checkSamples, decodeFp8Token, makeBenchProblem, makeSparseBenchProblem, pickSamples, problemFootprint, referenceRow, sparseReferenceRow,
+} from '../src/bench/problem.js';
 import { fmtRatio, formatGeomeans, formatReport, formatTable, validateBenchResult, type BenchResult, type BenchRow } from '../src/bench/report.js';
 import { geomean, isMemoryBoundShape, PeerIndex, summarizeRatios } from '../src/bench/compare.js';
 import { outputPathProblem, writeOutputs } from '../src/bench/output.js';
 import { escapeXml, rooflineSvg, rooflineSvgFromResult } from '../src/bench/svg.js';
 import { checkConfigsFit, estimateCpuSeconds, measureCpuPeak, runBench } from '../src/bench/run.js';
-import { toHalfBits } from '../src/dtype.js';
-import { getBackend } from '../src/index.js';
+import { fromHalfBits, toHalfBits } from '../src/dtype.js';
+import { dequantizeKvFp8, flashMlaWithKvcache, getBackend, getMlaMetadata, Tensor, UnsupportedFeatureError } from '../src/index.js';
+import type { DecodeFeatures } from '../src/backend.js';
 import { gpuSkipReason } from './util/problem.js';
 
 const ANCHORS = ['/work/shared/reference/anchors-h100.json', '/work/shared/reference/anchors-h200.json'];
@@ -333,7 +340,7 @@ test('geomeans: per kernel and ratio, all rows and split at h_q·s_q ≤ 64; ker
   assert.ok(!/ref ms/.test(table[0]), 'no duplicate FlashMLA column');
   const s1b = table.find((l) => /^S1 .* b /.test(l)) as string;
   assert.match(s1b, /0\.0563\s+1\.00×\s+0\.0363\s+FA3\s+0\.64×\s+0\.0654\s+1\.00×\s+2\.00×/);
-  assert.match(table.find((l) => /^S1 .* a /.test(l)) as string, /1\.00×\s+-\s+skipped$/);
+  assert.match(table.find((l) => /^S1 .* a /.test(l)) as string, /1\.00×\s+-\s+unchecked$/);
   const geo = formatGeomeans(res);
   assert.match(geo[0], /^geomean\s+all rows\s+h_q·s_q ≤ 64 \(memory-bound\)\s+h_q·s_q > 64 \(compute-bound\)$/);
   assert.match(geo.find((l) => l.startsWith('a vs FM ')) as string, /0\.75× \(12\)\s+1\.00× \(7\)\s+0\.50× \(5\)$/);
@@ -428,7 +435,8 @@ test('cpu run of one tiny config: valid JSON result, checked, both timings, a ro
   assert.ok(row.rooflineFraction > 0 && Number.isFinite(row.rooflineFraction), String(row.rooflineFraction));
   assert.equal(row.mdTimesMs?.length, 2);
   assert.ok(row.mdMs !== undefined && row.mdMs > 0);
-  assert.equal(res.schema, 'flash-mla-bench/2');
+  assert.equal(res.schema, 'flash-mla-bench/3');
+  assert.deepEqual(res.skipped, []);
   assert.match(res.settings.timed ?? '', /metadata \+ decode \+ combine/);
   assert.equal(res.ceilings.bandwidthGBps.source, 'measured');
   assert.match(res.label, /NOT a GPU measurement/);
@@ -687,4 +695,326 @@ test('CLI: --configs serving:S4 --reference h200 on the cpu: S-name in the table
   assert.match(r.stdout, /^S4 +64 +512 +16 +1 +fixed .* 0\.0289 .* 0\.0289 +FM .* 0\.0478 /m);
   // the cpu against an H200: ratios far below 0.01 keep their digits
   assert.match(r.stdout, /vs FM\s+\d\.\de-\d+× \(1\)\s+\d\.\de-\d+× \(1\)\s+-$/m);
+});
+
+// ---------------------------------------------------------------------------------------------- sparse decode, FP8 cache
+
+test('sparse set: FlashMLA\'s grid (s_k 32768, topk 2048, s_q 2, b 2/64/74/128) at h_q 16, 32 and 128; FlashMLA\'s flop count', () => {
+  const cs = sparseConfigs();
+  assert.equal(cs.length, 12);
+  assert.deepEqual(cs.map((c) => `${c.h_q}/${c.b}`), ['16/2', '16/64', '16/74', '16/128', '32/2', '32/64', '32/74', '32/128', '128/2', '128/64', '128/74', '128/128']);
+  for (const c of cs) {
+    assert.deepEqual([c.s, c.s_q, c.topk, c.kv, c.causal, c.varlen, c.dtype], [32768, 2, 2048, 'fp8', false, true, 'bf16'], c.id);
+    assert.equal(c.seqlens.length, c.b);
+    assert.ok(c.seqlens.every((x) => x >= 2), 'FlashMLA clamps a drawn length at s_q');
+    assert.deepEqual(c.seqlens, cs.find((x) => x.b === c.b)?.seqlens, 'the same lengths at every h_q');
+  }
+  // b ≥ 64 holds requests shorter than topk: their query tokens get −1 for what they cannot fill
+  assert.ok(cs.filter((c) => c.b >= 64).every((c) => c.seqlens.some((x) => x < 2048)));
+  assert.deepEqual(sparseConfigs(), cs, 'deterministic');
+  // flops = 2·b·s_q·h_q·topk·(d_qk + d_v): FlashMLA's headline config is 146.0 GFLOP (0.356 ms at its 410 TFLOPS)
+  const head = cs[11];
+  assert.equal(sparseFlops({ b: 128, s_q: 2, h_q: 128, topk: 2048 }), 2 * 128 * 2 * 128 * 2048 * 1088);
+  assert.equal(configFlops(head), 146_028_888_064);
+  assert.ok(Math.abs(tflops(configFlops(head), 0.35617) - 410) < 0.01);
+  // bytes: 656 per gathered token + q + out (16-bit); without a draw, the most a draw can gather
+  assert.equal(sparseBytes({ b: 2, s_q: 2, h_q: 16 }, 1000), 1000 * 656 + 2 * 2 * 16 * (576 + 512) * 2);
+  assert.equal(maxGatheredTokens({ s_q: 2, seqlens: [5000, 100], topk: 2048 }), 2 * 2048 + 2 * 100);
+  assert.equal(configBytes(head, 12345), sparseBytes(head, 12345));
+  assert.equal(configBytes(head), sparseBytes(head, maxGatheredTokens({ ...head, topk: 2048 })));
+  // dense over an FP8 cache: 656 bytes per token instead of 576 × 2; the flops do not change
+  const sweep = sweepConfigs()[0];
+  const fp8 = withKvFormat([sweep], 'fp8')[0];
+  assert.equal(decodeBytes(fp8), 128 * 4096 * 656 + 128 * 16 * (576 + 512) * 2);
+  assert.equal(configBytes(fp8), decodeBytes(fp8));
+  assert.equal(configFlops(fp8), decodeFlops(sweep));
+  assert.equal(decodeBytes(sweep), shippedData().configs[0].bytes, 'the 16-bit count is unchanged');
+  // labels and keys: the format shows, and an FP8 or sparse workload never matches a 16-bit one
+  assert.equal(configLabel(head), 'b128 s32768 h128 q2 var topk2048');
+  assert.equal(configLabel(fp8), 'b128 s4096 h16 q1 fix fp8');
+  assert.notEqual(configKey(fp8), configKey(sweep));
+  assert.equal(new Set([...sweepConfigs(), ...withKvFormat(sweepConfigs(), 'fp8'), ...cs].map(configKey)).size, 32 + 32 + 12);
+  assert.equal(new PeerIndex(loadReference('h200')).compare(fp8, 1, 1), undefined, 'FlashMLA\'s bf16 times are not an FP8 row\'s peers');
+  // --kv: dense configs only; sparse ones are FP8 already
+  assert.deepEqual(withKvFormat(withKvFormat([sweep], 'fp8'), 'bf16'), [sweep]);
+  assert.deepEqual(withKvFormat(cs, 'fp8'), cs);
+  assert.throws(() => withKvFormat(cs, 'bf16'), /--kv bf16: config sparse#0 \(b2 s32768 h16 q2 var topk2048\) is sparse decode, which reads an FP8 cache only/);
+  // selectors and config files
+  assert.equal(selectConfigs('sparse', 'sweep').configs.length, 12);
+  assert.deepEqual(selectConfigs('sparse:h_q=128', 'sweep').configs.map((c) => c.id), ['sparse#8', 'sparse#9', 'sparse#10', 'sparse#11']);
+  assert.equal(selectConfigs('sparse-small:b=4', 'sweep').configs.length, 3);
+  const file = configFromJson({ b: 2, h_q: 16, s_q: 2, seqlens: [300, 40], topk: 64 }, 'f');
+  assert.deepEqual([file.topk, file.kv, file.causal], [64, 'fp8', false]);
+  assert.deepEqual(configFromJson({ b: 1, s: 64, h_q: 16, s_q: 1, kv: 'fp8' }, 'f').kv, 'fp8');
+  assert.equal(configFromJson({ b: 1, s: 64, h_q: 16, s_q: 1, kv: 'bf16' }, 'f').kv, undefined);
+  assert.throws(() => configFromJson({ b: 1, s: 64, h_q: 16, s_q: 1, topk: 8, causal: true }, 'f'), /not causal/);
+  assert.throws(() => configFromJson({ b: 1, s: 64, h_q: 16, s_q: 1, topk: 8, kv: 'bf16' }, 'f'), /reads an FP8 cache/);
+  assert.throws(() => configFromJson({ b: 1, s: 64, h_q: 16, s_q: 1, kv: 'fp4' }, 'f'), /kv must be 'fp8'/);
+  assert.throws(() => configFromJson({ b: 1, s: 64, h_q: 16, s_q: 1, topk: 0 }, 'f'), /topk must be an integer ≥ 1/);
+});
+
+test('sparse problem: distinct tokens of each request, −1 where a request is shorter than topk, NaN in every slot no index names', () => {
+  const cfg: BenchConfig = { id: 'sp', b: 3, s: 200, h_q: 16, s_q: 2, varlen: true, causal: false, dtype: 'bf16', seqlens: [300, 40, 0], kv: 'fp8', topk: 64 };
+  const p = makeSparseBenchProblem(cfg, 99);
+  assert.equal(p.numBlocks, 5 + 1 + 0 + 2);
+  const pageOf = (slot: number) => Math.floor(slot / 64);
+  const pagesOf: Array<Set<number>> = [new Set(), new Set(), new Set()];
+  let valid = 0;
+  const named = new Set<number>();
+  for (let i = 0; i < 3; i++) {
+    for (let s = 0; s < 2; s++) {
+      const row = Array.from(p.indices.subarray((i * 2 + s) * 64, (i * 2 + s + 1) * 64));
+      const ok = row.filter((v) => v >= 0);
+      assert.equal(ok.length, Math.min(64, cfg.seqlens[i]), `request ${i} token ${s}`);
+      assert.equal(new Set(ok).size, ok.length, 'distinct');
+      assert.ok(row.slice(0, ok.length).some((v) => v < 0) || ok.length === 64 || ok.length === 0 || row.indexOf(-1) < ok.length, 'the −1 are shuffled in');
+      for (const v of ok) {
+        pagesOf[i].add(pageOf(v));
+        named.add(v);
+      }
+      valid += ok.length;
+    }
+  }
+  // each request's tokens lie in its own pages, all of them (request 1: 40 tokens, both query tokens name all)
+  assert.ok(pagesOf[0].size <= 5 && pagesOf[1].size === 1 && pagesOf[2].size === 0);
+  assert.equal([...pagesOf[0]].filter((x) => pagesOf[1].has(x)).length, 0);
+  assert.deepEqual([p.validIndices, p.invalidIndices, p.gatheredTokens], [valid, 3 * 2 * 64 - valid, named.size]);
+  assert.equal(p.invalidIndices, 2 * 24 + 2 * 64);
+  // named slots decode to finite values, every other slot is NaN
+  const row = new Float64Array(576);
+  for (let slot = 0; slot < p.numBlocks * 64; slot++) {
+    decodeFp8Token(p.kBytes, slot * 656, 'bf16', row);
+    assert.equal(row.every((x) => Number.isFinite(x)), named.has(slot), `slot ${slot}`);
+    if (!named.has(slot)) assert.ok(row.every((x) => Number.isNaN(x)), `slot ${slot}`);
+  }
+  // the bench's FP8 decoder agrees with the library's reader
+  const cache = Tensor.from(p.kBytes, [p.numBlocks * 64, 656], { dtype: 'uint8' });
+  const lib = dequantizeKvFp8(cache).toRaw() as Uint16Array;
+  for (const slot of [...named].slice(0, 20)) {
+    decodeFp8Token(p.kBytes, slot * 656, 'bf16', row);
+    for (let c = 0; c < 576; c++) assert.equal(fromHalfBits('bf16', lib[slot * 576 + c]), row[c], `slot ${slot} channel ${c}`);
+  }
+  // an empty request: out 0, lse +inf; the cpu decode matches the reference; the check catches a wrong output
+  assert.equal(sparseReferenceRow(p, 2, 0, 0).lse, Infinity);
+  const md = getMlaMetadata(null, 2 * 16, 1, { topk: 64, batchSize: 3 });
+  const q = Tensor.from(p.qBits, [3, 2, 16, 576], { dtype: 'bf16' });
+  const indices = Tensor.from(p.indices, [3, 2, 64], { dtype: 'int32' });
+  const kCache = Tensor.from(p.kBytes, [p.numBlocks, 64, 1, 656], { dtype: 'uint8' });
+  const { out, lse } = flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, indices });
+  const all = Array.from({ length: 3 * 2 * 16 }, (_, k) => ({ i: Math.floor(k / 32), s: Math.floor(k / 16) % 2, h: k % 16 }));
+  const good = checkSamples(p, out.toRaw() as Uint16Array, lse.toRaw() as Float32Array, all);
+  assert.ok(good.ok, good.message);
+  // a decode that attends one index too few (the last valid one of request 0, token 0) fails the check
+  const fewer = Int32Array.from(p.indices);
+  const k = Array.from(fewer.subarray(0, 64)).map((v, j) => (v >= 0 ? j : -1)).reduce((a, j) => Math.max(a, j), -1);
+  fewer[k] = -1;
+  const wrong = flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, indices: Tensor.from(fewer, [3, 2, 64], { dtype: 'int32' }) });
+  const bad = checkSamples(p, wrong.out.toRaw() as Uint16Array, wrong.lse.toRaw() as Float32Array, all.slice(0, 16));
+  assert.equal(bad.ok, false);
+  assert.match(bad.message, /request 0, token 0, head \d+: lse/);
+});
+
+test('dense problem over an FP8 cache: blocks of FP8 rows, NaN rows where nothing is, the 16-bit K is what they read back as', () => {
+  const cfg: BenchConfig = { ...tinyConfigs()[0], id: 'f8', kv: 'fp8' };
+  const p = makeBenchProblem(cfg, 5);
+  assert.ok(p.kBytes);
+  assert.equal(p.kBytes.length, p.numBlocks * 64 * 656);
+  const back = dequantizeKvFp8(Tensor.from(p.kBytes, [p.numBlocks * 64, 656], { dtype: 'uint8' })).toRaw() as Uint16Array;
+  const nan = toHalfBits('bf16', NaN);
+  for (let k = 0; k < back.length; k++) {
+    const a = back[k];
+    const b = p.kBits[k];
+    assert.ok(a === b || (Number.isNaN(fromHalfBits('bf16', a)) && b === nan), `element ${k}: ${a} vs ${b}`);
+  }
+  // request 0 (130 tokens): token 129 is data, 130 is a NaN row
+  const blk = p.table[2];
+  assert.notEqual(p.kBits[(blk * 64 + 1) * 576], nan);
+  assert.equal(p.kBits[(blk * 64 + 2) * 576], nan);
+  // the same seed without --kv fp8 draws what it always drew
+  assert.deepEqual(makeBenchProblem(tinyConfigs()[0], 5).kBits.subarray(0, 1000), makeBenchProblem(tinyConfigs()[0], 5).kBits.subarray(0, 1000));
+  assert.equal(makeBenchProblem(tinyConfigs()[0], 5).kBytes, undefined);
+  assert.throws(() => makeBenchProblem(sparseSmallConfigs()[0], 1), /use makeSparseBenchProblem/);
+  // footprints: the FP8 cache's bytes on the device, the pools on the host
+  const dense = problemFootprint(sweepConfigs()[31], 'cuda');
+  const f8 = problemFootprint(withKvFormat([sweepConfigs()[31]], 'fp8')[0], 'cuda');
+  assert.ok(f8.deviceBytes < dense.deviceBytes && f8.hostBytes > dense.hostBytes);
+  const sp = problemFootprint(sparseConfigs()[11], 'cuda');
+  assert.ok(sp.deviceBytes > sparseConfigs()[11].seqlens.reduce((a, x) => a + x, 0) * 656);
+  assert.doesNotThrow(() => checkConfigsFit([...sparseConfigs(), ...withKvFormat(sweepConfigs(), 'fp8')], 'cpu', { hostBytes: 16 * 2 ** 30, hostSource: 't' }));
+});
+
+test('cpu run of sparse-small: every config runs and matches the oracle; flops, bytes and the gathered tokens in the JSON; no +md timing', async () => {
+  const bandwidth = { value: 20, source: 'user' as const, method: 'test' };
+  const peak = { value: 0.002, source: 'user' as const, method: 'test' };
+  const res = await runBench({ backend: 'cpu', configs: sparseSmallConfigs(), configsSource: 'sparse-small', iters: 1, seed: 11, checkSamples: 6, bandwidth, peak });
+  assert.deepEqual(validateBenchResult(JSON.parse(JSON.stringify(res))), []);
+  assert.equal(res.rows.length, 6);
+  assert.deepEqual(res.skipped, []);
+  for (const row of res.rows) {
+    assert.ok(row.check?.ok, `${row.id}: ${row.check?.message}`);
+    assert.equal(row.check?.samples, 6);
+    assert.equal(row.mdMs, undefined);
+    assert.equal(row.mdTimesMs, undefined);
+    assert.equal(row.flops, sparseFlops({ ...row.config, topk: 128 }));
+    const sp = row.sparse;
+    assert.ok(sp);
+    assert.equal(row.bytes, sparseBytes(row.config, sp.gatheredTokens));
+    assert.equal(sp.validIndices + sp.invalidIndices, row.config.b * 2 * 128);
+    assert.equal(sp.invalidIndices, 2 * (128 - 90), 'the 90-token request leaves 38 indices of −1 per query token');
+    assert.ok(sp.gatheredTokens <= sp.validIndices && sp.gatheredTokens > sp.validIndices / 2);
+  }
+  const text = formatReport(res);
+  assert.match(text, /^config +b +s +h_q +s_q +len +kv +topk +ms +TFLOPS/m);
+  assert.match(text, /^sparse-small#5 +4 +1024 +128 +2 +var +fp8 +128 /m);
+  assert.match(text, /topk = sparse decode over an FP8 cache: flops 2·b·s_q·h_q·topk·\(576 \+ 512\)/);
+  assert.match(text, /6 rows in [\d.]+ s; correctness: 6 of 6 checked against the float64 oracle, all ok/);
+  // a validator that knows the new fields
+  const broken = JSON.parse(JSON.stringify(res)) as { rows: Array<Record<string, unknown>>; skipped?: unknown };
+  delete broken.rows[0].sparse;
+  (broken.rows[1].config as Record<string, unknown>).causal = true;
+  delete broken.skipped;
+  const errs = validateBenchResult(broken);
+  assert.ok(errs.some((e) => e.includes('rows[0].sparse: missing')), errs.join('\n'));
+  assert.ok(errs.some((e) => e.includes('rows[1].config: a sparse config')), errs.join('\n'));
+  assert.ok(errs.some((e) => e.includes('result.skipped: missing')), errs.join('\n'));
+  // the SVG labels its points with the format
+  assert.match(rooflineSvgFromResult(res), /data-label="1k h16 q2 var top128"/);
+});
+
+/** Refuse what `refuse` says on the cpu backend while `fn` runs (a stand-in for the cuda backend's refusals). */
+async function withRefusals<T>(refuse: (f: DecodeFeatures, call: number) => UnsupportedFeatureError | null, fn: () => Promise<T>): Promise<T> {
+  const be = getBackend('cpu');
+  const original = be.checkDecode;
+  let calls = 0;
+  be.checkDecode = (f) => {
+    const e = refuse(f, calls++);
+    if (e) throw e;
+    original(f);
+  };
+  try {
+    return await fn();
+  } finally {
+    be.checkDecode = original;
+  }
+}
+
+test('configs the backend refuses are skipped with its reason, not run: table, JSON, later kernels and configs still run', async () => {
+  const sparseRefusal = () => new UnsupportedFeatureError('indices', 'sparse decode', 'cpu', 'a test refusal');
+  const bandwidth = { value: 20, source: 'user' as const, method: 'test' };
+  const peak = { value: 0.002, source: 'user' as const, method: 'test' };
+  const configs = [tinyConfigs()[0], sparseSmallConfigs()[0], withKvFormat(tinyConfigs(), 'fp8')[0]];
+  const res = await withRefusals((f) => (f.sparse ? sparseRefusal() : null), () =>
+    runBench({ backend: 'cpu', configs, configsSource: 'mixed', iters: 1, seed: 3, checkSamples: 2, bandwidth, peak }));
+  assert.deepEqual(validateBenchResult(JSON.parse(JSON.stringify(res))), []);
+  assert.deepEqual(res.rows.map((r) => r.id), ['tiny#0', 'tiny#0']);
+  assert.deepEqual(res.rows.map((r) => r.config.kv), [undefined, 'fp8']);
+  assert.ok(res.rows.every((r) => r.check?.ok), res.rows.map((r) => r.check?.message).join('; '));
+  assert.equal(res.rows[1].bytes, decodeBytes({ ...tinyConfigs()[0], kv: 'fp8' }));
+  assert.equal(res.skipped?.length, 1);
+  const [x] = res.skipped ?? [];
+  assert.deepEqual([x.id, x.kernel, x.error, x.config.topk], ['sparse-small#0', 'reference', 'UnsupportedFeatureError', 128]);
+  assert.equal(x.reason, 'indices: sparse decode on cpu: not implemented yet (a test refusal)');
+  const table = formatTable(res);
+  assert.match(table[0], /^config +b +s +h_q +s_q +len +kv +topk +ms +\+md ms +TFLOPS +GB\/s +roof +bound +check$/);
+  assert.match(table[table.length - 1], /^sparse-small#0 +2 +1024 +16 +2 +var +fp8 +128 +- +- +- +- +- +- +skipped$/);
+  const text = formatReport(res);
+  assert.match(text, /1 config\(s\) skipped: the cpu backend refuses them \(UnsupportedFeatureError\); nothing was run for them:\n  sparse-small#0 \(reference\): indices: sparse decode on cpu: not implemented yet \(a test refusal\)/);
+  assert.match(text, /2 rows, 1 skipped \(refused by the backend\) in [\d.]+ s; correctness: 2 of 2 checked/);
+  // a refusal at the decode (after the config's check passed): that kernel is skipped, the run goes on
+  let checked = 0;
+  const late = await withRefusals((f, call) => (f.fp8 && call > 0 ? new UnsupportedFeatureError('kCache', 'FP8 KV cache', 'cpu', 'late') : null), async () => {
+    checked++;
+    return runBench({ backend: 'cpu', configs: [configs[2], configs[0]], iters: 1, seed: 3, checkSamples: 1, bandwidth, peak });
+  });
+  assert.equal(checked, 1);
+  assert.deepEqual([late.rows.map((r) => r.id), late.skipped?.map((s) => s.reason)], [['tiny#0'], ['kCache: FP8 KV cache on cpu: not implemented yet (late)']]);
+  assert.equal(late.rows[0].config.kv, undefined);
+  // everything refused: no rows, a valid result that says so
+  const none = await withRefusals(() => sparseRefusal(), () => runBench({ backend: 'cpu', configs: sparseSmallConfigs().slice(0, 2), iters: 1, bandwidth, peak }));
+  assert.deepEqual([none.rows.length, none.skipped?.length], [0, 2]);
+  assert.deepEqual(validateBenchResult(JSON.parse(JSON.stringify(none))), []);
+  assert.match(formatReport(none), /0 rows, 2 skipped \(refused by the backend\) in [\d.]+ s; correctness: nothing ran/);
+  assertWellFormed(rooflineSvgFromResult(none));
+  // a result's skipped configs can be run again from its JSON (--configs FILE)
+  const path = join(tmp, 'skipped.json');
+  writeFileSync(path, JSON.stringify(none));
+  assert.deepEqual(loadConfigFile(path).map((c) => [c.topk, c.kv, c.causal, c.seqlens.join()]), sparseSmallConfigs().slice(0, 2).map((c) => [128, 'fp8', false, c.seqlens.join()]));
+});
+
+test('CLI: a backend that refuses sparse decode and the FP8 cache: skipped rows with the reason, exit 0', () => {
+  // a preload that makes the cpu backend refuse both, as the cuda backend does until its kernels land
+  const preload = join(tmp, 'refuse.mjs');
+  const dist = fileURLToPath(new URL('../src/', import.meta.url));
+  writeFileSync(preload, [
+    `import { cpuBackend } from ${JSON.stringify(join(dist, 'cpu/mla.js'))};`,
+    `import { UnsupportedFeatureError } from ${JSON.stringify(join(dist, 'errors.js'))};`,
+    'const original = cpuBackend.checkDecode;',
+    "cpuBackend.checkDecode = (f) => { if (f.sparse) throw new UnsupportedFeatureError('indices', 'sparse decode', 'cpu', 'test'); if (f.fp8) throw new UnsupportedFeatureError('kCache', 'FP8 KV cache', 'cpu', 'test'); original(f); };",
+  ].join('\n'));
+  const json = join(tmp, 'refused.json');
+  const run = (...args: string[]) => spawnSync(process.execPath, ['--import', preload, cli, 'bench', '--backend', 'cpu', '--iters', '1', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  let r = run('--configs', 'sparse', '--json', json);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /\[12\/12\] b128 s32768 h128 q2 var topk2048 reference: skipped: indices: sparse decode on cpu: not implemented yet \(test\)/);
+  assert.doesNotMatch(r.stderr, /warning/, 'nothing to run, nothing to announce');
+  assert.equal((r.stdout.match(/ skipped$/gm) ?? []).length, 12);
+  assert.match(r.stdout, /12 config\(s\) skipped: the cpu backend refuses them \(UnsupportedFeatureError\); nothing was run for them:\n  sparse#0, sparse#1, .*, sparse#11 \(reference\): indices: sparse decode on cpu: not implemented yet \(test\)/);
+  const doc = JSON.parse(readFileSync(json, 'utf8')) as BenchResult;
+  assert.deepEqual(validateBenchResult(doc), []);
+  assert.deepEqual([doc.rows.length, doc.skipped?.length], [0, 12]);
+  // --kv fp8: the dense configs skipped, the rest of the run unaffected
+  r = run('--configs', 'tiny', '--kv', 'fp8');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^tiny#0 +2 +98 +16 +2 +var +fp8 +- .* skipped$/m);
+  assert.match(r.stdout, /kCache: FP8 KV cache on cpu: not implemented yet \(test\)/);
+  assert.match(r.stdout, /tiny \(all 1\), over an FP8 KV cache \(--kv fp8\)/);
+});
+
+test('CLI: --kv fp8 on the cpu runs and checks the dense configs over an FP8 cache; --kv usage errors; the sparse set\'s time is announced', async () => {
+  let r = runCli('bench', '--backend', 'cpu', '--configs', 'tiny', '--kv', 'fp8', '--iters', '1');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^tiny#0 +2 +98 +16 +2 +var +fp8 +[\d.]+ +[\d.]+ .* ok$/m);
+  assert.match(r.stdout, /kv fp8 = dense decode over an FP8 cache \(V3\.2 layout\): bytes count 656 per token/);
+  assert.match(r.stderr, /\[1\/1\] b2 s98 h16 q2 var fp8 reference: .* ok/);
+  r = runCli('bench', '--backend', 'cpu', '--configs', 'sparse-small', '--kv', 'bf16');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--kv bf16: config sparse-small#0 .* is sparse decode, which reads an FP8 cache only/);
+  r = runCli('bench', '--backend', 'cpu', '--configs', 'tiny', '--kv', 'fp4');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--kv: expected fp8 or bf16, got 'fp4'/);
+  // the whole sparse grid on the cpu: announced before it starts, like the sweep
+  const child = spawn(process.execPath, [cli, 'bench', '--backend', 'cpu', '--configs', 'sparse'], { env: { ...process.env, NO_COLOR: '1' } });
+  let stderr = '';
+  const warned = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 30_000);
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (/warning: the cpu backend will need about/.test(stderr)) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+    });
+    child.on('exit', () => {
+      clearTimeout(timer);
+      resolve(/warning/.test(stderr));
+    });
+  });
+  child.kill();
+  assert.ok(warned, stderr);
+  assert.match(stderr, /12 config\(s\) × 1 kernel\(s\) × 4 runs \(1 checked \+ 0 warm-up \+ 3 timed; sparse decode has no \+md timing\)/);
+});
+
+test('--reference of a run over the other cache format: FP8 rows compare with the 16-bit run config by config', () => {
+  const sweep = sweepConfigs().slice(0, 2);
+  const fp8 = withKvFormat(sweep, 'fp8');
+  const bf16Run: ReferenceSeries[] = [{ name: 'hopper · H200 2026-12-02', points: sweep.map((c) => ({ key: configKey(c), label: configLabel(c), flops: 1, bytes: 1, ms: 2 })) }];
+  const idx = new PeerIndex(bf16Run);
+  assert.deepEqual(idx.reference(fp8[0], 1), { series: 'hopper · H200 2026-12-02 (16-bit cache)', ms: 2, speedup: 2 });
+  assert.deepEqual(idx.reference(sweep[0], 1), { series: 'hopper · H200 2026-12-02', ms: 2, speedup: 2 });
+  const fp8Run: ReferenceSeries[] = [{ name: 'fp8 run', points: fp8.map((c) => ({ key: configKey(c), label: configLabel(c), flops: 1, bytes: 1, ms: 1 })) }];
+  assert.equal(new PeerIndex(fp8Run).reference(sweep[1], 2)?.series, 'fp8 run (FP8 cache)');
+  // never for sparse configs, never from the peers' (16-bit) anchors
+  assert.equal(idx.reference(sparseConfigs()[0], 1), undefined);
+  const anchors = loadReference('h200');
+  assert.equal(new PeerIndex(anchors).reference(withKvFormat([sweepConfigs()[0]], 'fp8')[0], 1), undefined);
 });

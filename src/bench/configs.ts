@@ -1,14 +1,15 @@
 // Benchmark configs: the shipped sweep (data/bench-configs.json, FlashMLA's published decode sweep), the
-// shipped serving-shape configs S1–S12 (same file, `serving`), a small sweep the cpu backend finishes in
-// seconds, `--configs` selectors, config files in the anchors-file format, and reference measurements
-// (`--reference`) to compare with.
+// shipped serving-shape configs S1–S12 (same file, `serving`), FlashMLA's sparse decode grid (`sparse`, over an
+// FP8 cache) and its scaled-down cpu version (`sparse-small`), a small sweep the cpu backend finishes in
+// seconds, `--configs` selectors, `--kv` (the dense configs over an FP8 cache), config files in the
+// anchors-file format, and reference measurements (`--reference`) to compare with.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { decodeBytes, decodeFlops, sumSeqlens } from './metrics.js';
+import { configBytes, configFlops, sumSeqlens } from './metrics.js';
 import { rng } from '../util/random.js';
 
-export type ConfigSetName = 'sweep' | 'serving' | 'small' | 'tiny';
-export const CONFIG_SETS: readonly ConfigSetName[] = ['sweep', 'serving', 'small', 'tiny'];
+export type ConfigSetName = 'sweep' | 'serving' | 'sparse' | 'small' | 'sparse-small' | 'tiny';
+export const CONFIG_SETS: readonly ConfigSetName[] = ['sweep', 'serving', 'sparse', 'small', 'sparse-small', 'tiny'];
 
 export interface BenchConfig {
   /** Where it came from and its position there, e.g. `sweep#3`, `serving#0`, `file#2`. */
@@ -22,8 +23,17 @@ export interface BenchConfig {
   s_q: number;
   varlen: boolean;
   causal: boolean;
+  /** q's (and out's) dtype, and the cache's unless kv says otherwise. */
   dtype: 'bf16' | 'fp16';
+  /** Per request: its KV length (dense); the length of the cache its indices draw from (sparse). */
   seqlens: number[];
+  /** The KV cache's format: 'fp8' = FlashMLA's V3.2 layout, 656 bytes per token; absent = 16-bit in `dtype`. */
+  kv?: 'fp8';
+  /**
+   * Sparse decode: indices per query token (FlashMLA's `topk`); kv is then 'fp8' and causal false. The indices
+   * are drawn per run: distinct random tokens of each request's seqlen tokens, −1 where a request is shorter.
+   */
+  topk?: number;
 }
 
 export interface ConfigSelection {
@@ -86,6 +96,60 @@ export function servingConfigs(): BenchConfig[] {
   return shippedData().serving.configs.map((c, i) => ({ ...shippedConfig(c, `serving#${i}`), name: c.name }));
 }
 
+/** The sparse grid's parameters (FlashMLA's, plus h_q 16 and 32). */
+export const SPARSE_GRID = Object.freeze({ s_k: 32768, topk: 2048, s_q: 2, b: [2, 64, 74, 128] as const, h_q: [16, 32, 128] as const });
+
+/**
+ * FlashMLA's sparse decode benchmark grid (tests/test_flash_mla_sparse_decoding.py, the V3.2 production cases):
+ * s_k 32768 (variable lengths: max(normal(32768, 16384), s_q), as FlashMLA draws them), topk 2048, s_q 2, bf16 q,
+ * FP8 cache, b ∈ {2, 64, 74, 128}, at h_q 128 (FlashMLA's) and at h_q 16 and 32 (tensor-parallel shards, which
+ * FlashMLA's kernel does not take). 12 configs, h_q ascending then b, like the sweep. The seqlens are fixed
+ * (seeded by b, the same for every h_q); requests shorter than topk (b ≥ 64 has a few, some of 2 tokens) get −1
+ * for the indices they cannot fill.
+ */
+export function sparseConfigs(): BenchConfig[] {
+  const out: BenchConfig[] = [];
+  for (const h_q of SPARSE_GRID.h_q) {
+    for (const b of SPARSE_GRID.b) {
+      const seqlens = variableSeqlens(b, SPARSE_GRID.s_k, SPARSE_GRID.s_q, SPARSE_GRID.s_k + b);
+      out.push({ id: `sparse#${out.length}`, b, s: SPARSE_GRID.s_k, h_q, s_q: SPARSE_GRID.s_q, varlen: true, causal: false, dtype: 'bf16', seqlens, kv: 'fp8', topk: SPARSE_GRID.topk });
+    }
+  }
+  return out;
+}
+
+/**
+ * The sparse grid scaled down for the cpu backend (~0.6 GFLOP a pass): topk 128 of caches of mean length 1024,
+ * s_q 2, h_q ∈ {16, 32, 128}, b ∈ {2, 4}; each b has a request of 90 tokens (< topk: 38 indices of −1 per query
+ * token).
+ */
+export function sparseSmallConfigs(): BenchConfig[] {
+  const out: BenchConfig[] = [];
+  const lens: Record<number, number[]> = { 2: [1958, 90], 4: [1500, 90, 700, 1806] };
+  for (const h_q of [16, 32, 128]) {
+    for (const b of [2, 4]) {
+      out.push({ id: `sparse-small#${out.length}`, b, s: 1024, h_q, s_q: 2, varlen: true, causal: false, dtype: 'bf16', seqlens: [...lens[b]], kv: 'fp8', topk: 128 });
+    }
+  }
+  return out;
+}
+
+/**
+ * The configs over another KV cache format: 'fp8' puts every dense config over an FP8 cache (656 bytes per token);
+ * 'bf16' over a 16-bit one in its dtype (bf16 for every shipped set). Sparse configs read an FP8 cache only:
+ * 'fp8' leaves them as they are, 'bf16' is a RangeError naming the config.
+ */
+export function withKvFormat(configs: readonly BenchConfig[], kv: 'fp8' | 'bf16'): BenchConfig[] {
+  return configs.map((c) => {
+    if (c.topk !== undefined) {
+      if (kv !== 'fp8') throw new RangeError(`--kv ${kv}: config ${c.id} (${configLabel(c)}) is sparse decode, which reads an FP8 cache only`);
+      return c;
+    }
+    const { kv: _, ...rest } = c;
+    return kv === 'fp8' ? { ...rest, kv: 'fp8' as const } : rest;
+  });
+}
+
 /** Shipped reference measurements of a card ('h100', 'h200') for the sweep. */
 export function shippedReference(card: string): ShippedReference {
   const r = shippedData().reference[card.toLowerCase()];
@@ -132,8 +196,12 @@ export function configSet(name: ConfigSetName): BenchConfig[] {
       return sweepConfigs();
     case 'serving':
       return servingConfigs();
+    case 'sparse':
+      return sparseConfigs();
     case 'small':
       return smallConfigs();
+    case 'sparse-small':
+      return sparseSmallConfigs();
     case 'tiny':
       return tinyConfigs();
   }
@@ -156,8 +224,10 @@ function isPosInt(v: unknown): v is number {
 }
 
 /**
- * One config from a JSON object in the anchors-file format: {b, s, h_q, s_q, varlen, seqlens, causal?, dtype?}.
- * Missing seqlens: b × s when fixed, FlashMLA-style random lengths (seeded by the index) when varlen.
+ * One config from a JSON object in the anchors-file format: {b, s, h_q, s_q, varlen, seqlens, causal?, dtype?,
+ * kv?, topk?}. Missing seqlens: b × s when fixed, FlashMLA-style random lengths (seeded by the index) when
+ * varlen. kv: 'fp8' (an FP8 cache) or 'bf16'/'fp16'/absent (16-bit, the dtype's). topk: sparse decode (kv fp8,
+ * causal false: both may be left out).
  */
 export function configFromJson(o: unknown, id: string, index = 0): BenchConfig {
   const where = `config ${id}`;
@@ -168,10 +238,22 @@ export function configFromJson(o: unknown, id: string, index = 0): BenchConfig {
   const s_q = c.s_q as number;
   const varlen = c.varlen === undefined ? false : c.varlen;
   if (typeof varlen !== 'boolean') throw new TypeError(`${where}: varlen must be a boolean`);
-  const causal = c.causal === undefined ? true : c.causal;
+  let topk: number | undefined;
+  if (c.topk !== undefined && c.topk !== null) {
+    if (!isPosInt(c.topk)) throw new TypeError(`${where}: topk must be an integer ≥ 1, got ${JSON.stringify(c.topk)}`);
+    topk = c.topk;
+  }
+  const causal = c.causal === undefined ? topk === undefined : c.causal;
   if (typeof causal !== 'boolean') throw new TypeError(`${where}: causal must be a boolean`);
+  if (topk !== undefined && causal) throw new RangeError(`${where}: sparse decode (topk) is not causal: causal must be false or left out`);
   const dtype = c.dtype === undefined ? 'bf16' : c.dtype;
   if (dtype !== 'bf16' && dtype !== 'fp16') throw new TypeError(`${where}: dtype must be 'bf16' or 'fp16', got ${JSON.stringify(dtype)}`);
+  if (c.kv !== undefined && c.kv !== null && !['fp8', 'bf16', 'fp16'].includes(c.kv as string)) {
+    throw new TypeError(`${where}: kv must be 'fp8' (or 'bf16'/'fp16': the dtype's 16-bit cache), got ${JSON.stringify(c.kv)}`);
+  }
+  if (c.kv !== undefined && c.kv !== null && c.kv !== 'fp8' && c.kv !== dtype) throw new RangeError(`${where}: a 16-bit cache is in q's dtype (${dtype}), got kv ${JSON.stringify(c.kv)}`);
+  if (topk !== undefined && c.kv !== undefined && c.kv !== null && c.kv !== 'fp8') throw new RangeError(`${where}: sparse decode (topk) reads an FP8 cache: kv must be 'fp8' or left out`);
+  const fp8 = c.kv === 'fp8' || topk !== undefined;
   let seqlens: number[];
   if (c.seqlens !== undefined) {
     if (!Array.isArray(c.seqlens) || c.seqlens.length === 0 || !c.seqlens.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0)) {
@@ -186,7 +268,10 @@ export function configFromJson(o: unknown, id: string, index = 0): BenchConfig {
   const b = seqlens.length;
   const s = isPosInt(c.s) ? c.s : Math.round(sumSeqlens(seqlens) / b);
   if (c.name !== undefined && (typeof c.name !== 'string' || c.name.trim() === '')) throw new TypeError(`${where}: name must be a non-empty string, got ${JSON.stringify(c.name)}`);
-  return { id, ...(typeof c.name === 'string' ? { name: c.name.trim() } : {}), b, s, h_q, s_q, varlen, causal, dtype, seqlens };
+  return {
+    id, ...(typeof c.name === 'string' ? { name: c.name.trim() } : {}), b, s, h_q, s_q, varlen, causal, dtype, seqlens,
+    ...(fp8 ? { kv: 'fp8' as const } : {}), ...(topk !== undefined ? { topk } : {}),
+  };
 }
 
 /** Configs of a JSON file: {configs: [...]} (anchors file, bench-configs.json, a bench result's rows) or a bare array. */
@@ -198,10 +283,11 @@ export function loadConfigFile(path: string): BenchConfig[] {
     throw new Error(`--configs ${path}: ${(e as Error).message}`);
   }
   let list: unknown = Array.isArray(doc) ? doc : (doc as Record<string, unknown>)?.configs;
-  // a bench result: its rows carry their configs
+  // a bench result: its rows carry their configs, and so do the runs it skipped (schema 3)
   if (list === undefined && Array.isArray((doc as Record<string, unknown>)?.rows)) {
     const seen = new Set<string>();
-    list = ((doc as { rows: Array<{ config: unknown }> }).rows.map((r) => r.config)).filter((c) => {
+    const result = doc as { rows: Array<{ config: unknown }>; skipped?: Array<{ config: unknown }> };
+    list = [...result.rows, ...(Array.isArray(result.skipped) ? result.skipped : [])].map((r) => r.config).filter((c) => {
       const k = JSON.stringify(c);
       return seen.has(k) ? false : (seen.add(k), true);
     });
@@ -276,7 +362,7 @@ export function selectConfigs(spec: string | undefined, defaultSet: ConfigSetNam
       const key = m[1] as FilterKey;
       if (!FILTER_KEYS.includes(key)) throw new RangeError(`--configs: unknown key '${m[1]}' (expected ${FILTER_KEYS.join(', ')})`);
       filters.set(key, [...(filters.get(key) ?? []), parseFilterValue(key, m[2])]);
-    } else if ((m = /^([a-z]+):/.exec(term)) && CONFIG_SETS.includes(m[1] as ConfigSetName)) {
+    } else if ((m = /^([a-z-]+):/.exec(term)) && CONFIG_SETS.includes(m[1] as ConfigSetName)) {
       throw new RangeError(`--configs: '${term}': a selector picks from one set ('${setName}' here); run the sets separately`);
     } else {
       const names = all.map(shortName).filter((n): n is string => n !== undefined);
@@ -295,15 +381,33 @@ export function shortName(c: { name?: string }): string | undefined {
   return c.name?.split(/\s+/)[0] || undefined;
 }
 
-/** Short label: `b128 s4096 h16 q1 var`, after the short name when the config has one (`S1 b1 s16384 h128 q1 fix`). */
-export function configLabel(c: Pick<BenchConfig, 'b' | 's' | 'h_q' | 's_q' | 'varlen'> & { name?: string }): string {
+/**
+ * Short label: `b128 s4096 h16 q1 var`, after the short name when the config has one (`S1 b1 s16384 h128 q1 fix`),
+ * with ` fp8` over an FP8 cache and ` topk2048` for sparse decode (`b2 s32768 h128 q2 var topk2048`, always FP8).
+ */
+export function configLabel(c: Pick<BenchConfig, 'b' | 's' | 'h_q' | 's_q' | 'varlen'> & { name?: string; kv?: 'fp8'; topk?: number }): string {
   const n = shortName(c);
-  return `${n ? `${n} ` : ''}b${c.b} s${c.s} h${c.h_q} q${c.s_q} ${c.varlen ? 'var' : 'fix'}`;
+  const format = c.topk !== undefined ? ` topk${c.topk}` : c.kv === 'fp8' ? ' fp8' : '';
+  return `${n ? `${n} ` : ''}b${c.b} s${c.s} h${c.h_q} q${c.s_q} ${c.varlen ? 'var' : 'fix'}${format}`;
 }
 
-/** Identity of a workload for matching against reference measurements. */
-export function configKey(c: Pick<BenchConfig, 'b' | 's_q' | 'h_q' | 'seqlens'> & { causal?: boolean }): string {
-  return `${c.b}|${c.s_q}|${c.h_q}|${c.causal === false ? 'nc' : 'c'}|${c.seqlens.join(',')}`;
+/**
+ * Identity of a workload for matching against reference measurements: the shape and seqlens, then `|fp8` over
+ * an FP8 cache and `|topk<n>` for sparse decode (a 16-bit dense config's key is what it always was, so the
+ * shipped anchors, all bf16 dense, match those only).
+ */
+export function configKey(c: Pick<BenchConfig, 'b' | 's_q' | 'h_q' | 'seqlens'> & { causal?: boolean; kv?: 'fp8'; topk?: number }): string {
+  const format = `${c.kv === 'fp8' || c.topk !== undefined ? '|fp8' : ''}${c.topk !== undefined ? `|topk${c.topk}` : ''}`;
+  return `${c.b}|${c.s_q}|${c.h_q}|${c.causal === false ? 'nc' : 'c'}|${c.seqlens.join(',')}${format}`;
+}
+
+/**
+ * The key of the same dense workload over the other cache format (16-bit ↔ FP8), to compare a run over one with
+ * a run over the other (`--kv fp8 --reference bf16-run.json`); null for sparse decode (no 16-bit counterpart).
+ */
+export function otherKvKey(key: string): string | null {
+  if (key.includes('|topk')) return null;
+  return key.endsWith('|fp8') ? key.slice(0, -'|fp8'.length) : `${key}|fp8`;
 }
 
 // ---------------------------------------------------------------------------------------------- reference series
@@ -352,7 +456,7 @@ function seriesFromAnchors(configs: BenchConfig[], results: Array<Record<string,
       const ms = (v as { ms?: unknown })?.ms;
       if (typeof ms !== 'number' || !(ms > 0)) continue;
       const pts = byPeer.get(peer) ?? [];
-      pts.push({ key: configKey(c), label: configLabel(c), flops: decodeFlops(c), bytes: decodeBytes(c), ms });
+      pts.push({ key: configKey(c), label: configLabel(c), flops: configFlops(c), bytes: configBytes(c), ms });
       byPeer.set(peer, pts);
     }
   });

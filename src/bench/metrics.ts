@@ -1,12 +1,21 @@
 // FlashMLA's benchmark arithmetic (benchmark/bench_flash_mla.py) and the roofline.
 //
+// Dense decode:
 //   flops = s_q · Σseqlen · h_q · (576 + 512) · 2          (QKᵀ over 576 dims + PV over 512, 2 flop per FMA)
 //   bytes = (Σseqlen · 576 + b · s_q · h_q · 576 + b · s_q · h_q · 512) · 2   (K cache + q + out, bf16)
+//   over an FP8 cache (kv 'fp8'): the K cache term is Σseqlen · 656 (bytes per token of the V3.2 layout), q and
+//   out stay 16-bit.
+// Sparse decode (topk indices per query token, FP8 cache), as FlashMLA's sparse decode test counts it
+// (tests/lib.py, count_flop_and_mem_vol_for_decode):
+//   flops = 2 · b · s_q · h_q · topk · (576 + 512)          (every index counted, −1 included)
+//   bytes = gathered · 656 + (b · s_q · h_q · 576 + b · s_q · h_q · 512) · 2
+//   gathered = the distinct tokens the valid indices name (a token named by both query tokens of a request is
+//   read once at best; FlashMLA counts the distinct index values too, its −1 as one more token, we don't).
 //
 // The roofline floor of a config is max(bytes / bandwidth, flops / peak): no kernel can be faster, so
 // floor / measured ∈ (0, 1] says how close a kernel comes ("fraction of the roofline").
 
-import { HEAD_DIM_K, HEAD_DIM_V } from '../mla/constants.js';
+import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V } from '../mla/constants.js';
 
 /** What the formulas need of a config. */
 export interface ShapeLike {
@@ -14,6 +23,10 @@ export interface ShapeLike {
   s_q: number;
   h_q: number;
   seqlens: readonly number[];
+  /** KV cache format: 'fp8' (656 bytes per token); absent: 16-bit, 576 channels. */
+  kv?: 'fp8';
+  /** Sparse decode: indices per query token. */
+  topk?: number;
 }
 
 export function sumSeqlens(seqlens: readonly number[]): number {
@@ -27,10 +40,50 @@ export function decodeFlops(c: ShapeLike): number {
   return c.s_q * sumSeqlens(c.seqlens) * c.h_q * (HEAD_DIM_K + HEAD_DIM_V) * 2;
 }
 
-/** FlashMLA's byte count; `elemBytes` 2 for bf16/fp16. */
+/** Bytes of one token of the K cache: 656 for the FP8 layout, 576 × `elemBytes` for a 16-bit one. */
+export function kvBytesPerToken(c: Pick<ShapeLike, 'kv'>, elemBytes = 2): number {
+  return c.kv === 'fp8' ? FP8_BYTES_PER_TOKEN : HEAD_DIM_K * elemBytes;
+}
+
+/** FlashMLA's byte count of a dense decode; `elemBytes` 2 for bf16/fp16 (q, out and a 16-bit cache). */
 export function decodeBytes(c: ShapeLike, elemBytes = 2): number {
   const rows = c.b * c.s_q * c.h_q;
-  return (sumSeqlens(c.seqlens) * HEAD_DIM_K + rows * HEAD_DIM_K + rows * HEAD_DIM_V) * elemBytes;
+  return sumSeqlens(c.seqlens) * kvBytesPerToken(c, elemBytes) + (rows * HEAD_DIM_K + rows * HEAD_DIM_V) * elemBytes;
+}
+
+/** FlashMLA's flop count of a sparse decode: every one of the b · s_q · topk indices, valid or not. */
+export function sparseFlops(c: Pick<ShapeLike, 'b' | 's_q' | 'h_q'> & { topk: number }): number {
+  return 2 * c.b * c.s_q * c.h_q * c.topk * (HEAD_DIM_K + HEAD_DIM_V);
+}
+
+/** Bytes of a sparse decode that gathers `gatheredTokens` distinct tokens of the FP8 cache (+ q and out, 16-bit). */
+export function sparseBytes(c: Pick<ShapeLike, 'b' | 's_q' | 'h_q'>, gatheredTokens: number, elemBytes = 2): number {
+  const rows = c.b * c.s_q * c.h_q;
+  return gatheredTokens * FP8_BYTES_PER_TOKEN + (rows * HEAD_DIM_K + rows * HEAD_DIM_V) * elemBytes;
+}
+
+/**
+ * Tokens a sparse config gathers at most: per request min(topk, seqlen) per query token (every index valid and
+ * no two query tokens naming the same token). The drawn indices decide the exact count (countGathered).
+ */
+export function maxGatheredTokens(c: Pick<ShapeLike, 's_q' | 'seqlens'> & { topk: number }): number {
+  let n = 0;
+  for (const s of c.seqlens) n += Math.min(c.topk, s) * c.s_q;
+  return n;
+}
+
+/** Flops of any config: the sparse count when it has topk, FlashMLA's dense count otherwise. */
+export function configFlops(c: ShapeLike): number {
+  return c.topk !== undefined ? sparseFlops({ ...c, topk: c.topk }) : decodeFlops(c);
+}
+
+/**
+ * Bytes of any config: dense by its cache format; sparse by the tokens gathered (`gatheredTokens`, from the
+ * drawn indices; without it the most a draw can gather, maxGatheredTokens).
+ */
+export function configBytes(c: ShapeLike, gatheredTokens?: number): number {
+  if (c.topk === undefined) return decodeBytes(c);
+  return sparseBytes(c, gatheredTokens ?? maxGatheredTokens({ ...c, topk: c.topk }));
 }
 
 /** TFLOP/s for `flops` in `ms` milliseconds. */

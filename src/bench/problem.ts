@@ -11,10 +11,22 @@
 //
 // The check recomputes a few (request, query token, head) rows in float64 straight from the host copies —
 // src/check/reference.ts, independent of both backends' data flow — and compares them with the decode's output.
+//
+// Over an FP8 cache (config.kv 'fp8') the page blocks are runs of 64 rows of a pool of FP8 rows (8192 tokens
+// drawn like the rest, quantized once per problem by the library's writer); kBits then holds what those bytes
+// read back as (e4m3 · scale, exact in bf16/fp16, decoded here by a decoder of this file's own), so the dense
+// check is unchanged. Unused slots are NaN rows (NaN scales and codes).
+//
+// A sparse problem (config.topk) is FlashMLA's sparse decode benchmark input: an FP8 cache of each request's
+// seqlen tokens in shuffled pages; per (request, query token) topk distinct random tokens of that request, as
+// slots page · 64 + row, −1 for what a request shorter than topk cannot fill, in random order. Only the slots
+// some index names hold data (pool rows); every other slot of the cache is a NaN row, as in FlashMLA's test.
+// Its check is a float64 softmax over the named tokens, read from the cache bytes with the same decoder.
 
 import { constants as bufferConstants } from 'node:buffer';
 import { fromHalfBits, halfDecodeTable, toHalfBits } from '../dtype.js';
-import { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
+import { FP8_BYTES_PER_TOKEN, FP8_NUM_TILES, FP8_ROPE_OFFSET, FP8_SCALES_OFFSET, FP8_TILE, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE, ROPE_DIM } from '../mla/constants.js';
+import { quantizeFp8Row } from '../kvcache/fp8.js';
 import type { BenchConfig } from './configs.js';
 import { rng } from '../util/random.js';
 import { DEFAULT_SOFTMAX_SCALE, referenceRow as sharedReferenceRow, type PagedProblem } from '../check/reference.js';
@@ -22,6 +34,8 @@ import { DEFAULT_SOFTMAX_SCALE, referenceRow as sharedReferenceRow, type PagedPr
 /** Extra NaN page blocks at the end of the cache (targets of the block table's unused columns). */
 const SPARE_BLOCKS = 2;
 const POOL_LEN = (1 << 22) + 4093;
+/** Tokens of the FP8 row pool (FP8 caches): 5.4 MB of rows, quantized in ~60 ms. */
+const FP8_POOL_ROWS = 8192;
 
 export interface BenchProblem extends PagedProblem {
   config: BenchConfig;
@@ -29,8 +43,13 @@ export interface BenchProblem extends PagedProblem {
   dtype: 'bf16' | 'fp16';
   /** [b, s_q, h_q, 576] raw 16-bit values. */
   qBits: Uint16Array;
-  /** [numBlocks, 64, 576] raw 16-bit values (= [numBlocks, 64, 1, 576]). */
+  /**
+   * [numBlocks, 64, 576] raw 16-bit values (= [numBlocks, 64, 1, 576]); over an FP8 cache the values its bytes
+   * read back as (the check reads these).
+   */
   kBits: Uint16Array;
+  /** Over an FP8 cache (config.kv 'fp8'): the cache, [numBlocks, 64, 656] bytes (= [numBlocks, 64, 1, 656]). */
+  kBytes?: Uint8Array;
   /** [b, maxBlocksPerSeq] */
   table: Int32Array;
   seqlens: Int32Array;
@@ -51,11 +70,96 @@ function normalPool(r: () => number, dtype: 'bf16' | 'fp16', n: number): Uint16A
   return pool;
 }
 
+/** A random permutation of 0 … n − 1. */
+function shuffled(r: () => number, n: number): Int32Array {
+  const perm = new Int32Array(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    const t = perm[i];
+    perm[i] = perm[j];
+    perm[j] = t;
+  }
+  return perm;
+}
+
+// ---------------------------------------------------------------------------------------------- FP8 rows
+
 /**
- * A random problem for `config`. `scratch`: a buffer to hold K when large enough (every element is written);
- * reusing one across configs saves first-touch page faults of a fresh 1.2 GB array (~2 s each).
+ * Value of an e4m3 code (OCP e4m3fn: bias 7, subnormals, no infinities, NaN = S.1111.111), written here from the
+ * format's definition and not shared with the library's reader, so the check does not inherit a bug of it.
  */
-export function makeBenchProblem(config: BenchConfig, seed: number, scratch?: Uint16Array): BenchProblem {
+function e4m3Value(code: number): number {
+  const sign = code & 0x80 ? -1 : 1;
+  const e = (code >> 3) & 0xf;
+  const m = code & 7;
+  if (e === 15 && m === 7) return NaN;
+  return sign * (e === 0 ? (m / 8) * 2 ** -6 : (1 + m / 8) * 2 ** (e - 7));
+}
+
+let e4m3Table: Float64Array | null = null;
+function e4m3Values(): Float64Array {
+  if (!e4m3Table) e4m3Table = Float64Array.from({ length: 256 }, (_, c) => e4m3Value(c));
+  return e4m3Table;
+}
+
+/** One FP8 row (656 bytes at `offset`) as float64: latent = e4m3 · scale of its 128-channel tile, RoPE as `dtype`. */
+export function decodeFp8Token(bytes: Uint8Array, offset: number, dtype: 'bf16' | 'fp16', out: Float64Array, outOffset = 0): void {
+  const codes = e4m3Values();
+  const half = halfDecodeTable(dtype);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, FP8_BYTES_PER_TOKEN);
+  for (let j = 0; j < FP8_NUM_TILES; j++) {
+    const scale = view.getFloat32(FP8_SCALES_OFFSET + 4 * j, true);
+    for (let c = j * FP8_TILE; c < (j + 1) * FP8_TILE; c++) out[outOffset + c] = codes[bytes[offset + c]] * scale;
+  }
+  for (let c = 0; c < ROPE_DIM; c++) out[outOffset + HEAD_DIM_V + c] = half[bytes[offset + FP8_ROPE_OFFSET + 2 * c] | (bytes[offset + FP8_ROPE_OFFSET + 2 * c + 1] << 8)];
+}
+
+interface Fp8Pool {
+  /** FP8_POOL_ROWS rows of 656 bytes. */
+  bytes: Uint8Array;
+  /** The same rows read back, as 16-bit values [FP8_POOL_ROWS, 576] (exact: e4m3 · a power of two). */
+  bits: Uint16Array;
+  /** A row of NaN (NaN scales and codes, NaN RoPE), what unused slots hold. */
+  nanRow: Uint8Array;
+}
+
+/** FP8 rows of random tokens (slices of the value pool), quantized by the library's writer (FlashMLA's quantizer). */
+function fp8Pool(r: () => number, dtype: 'bf16' | 'fp16', pool: Uint16Array): Fp8Pool {
+  const half = halfDecodeTable(dtype);
+  const bytes = new Uint8Array(FP8_POOL_ROWS * FP8_BYTES_PER_TOKEN);
+  const bits = new Uint16Array(FP8_POOL_ROWS * HEAD_DIM_K);
+  const latent = new Float64Array(HEAD_DIM_V);
+  const row = new Float64Array(HEAD_DIM_K);
+  for (let t = 0; t < FP8_POOL_ROWS; t++) {
+    const off = Math.floor(r() * (POOL_LEN - HEAD_DIM_K));
+    for (let c = 0; c < HEAD_DIM_V; c++) latent[c] = half[pool[off + c]];
+    quantizeFp8Row(latent, 0, pool, off + HEAD_DIM_V, bytes, t * FP8_BYTES_PER_TOKEN);
+    decodeFp8Token(bytes, t * FP8_BYTES_PER_TOKEN, dtype, row);
+    for (let c = 0; c < HEAD_DIM_V; c++) bits[t * HEAD_DIM_K + c] = toHalfBits(dtype, row[c]);
+    bits.set(pool.subarray(off + HEAD_DIM_V, off + HEAD_DIM_K), t * HEAD_DIM_K + HEAD_DIM_V);
+  }
+  const nanRow = new Uint8Array(FP8_BYTES_PER_TOKEN);
+  quantizeFp8Row(new Float64Array(HEAD_DIM_V).fill(NaN), 0, new Uint16Array(ROPE_DIM).fill(toHalfBits(dtype, NaN)), 0, nanRow, 0);
+  return { bytes, bits, nanRow };
+}
+
+/** `dst` (a whole number of FP8 rows) filled with copies of `row`, by doubling. */
+function fillRows(dst: Uint8Array, row: Uint8Array): void {
+  if (dst.length === 0) return;
+  dst.set(row, 0);
+  for (let n = row.length; n < dst.length; n *= 2) dst.copyWithin(n, 0, Math.min(n, dst.length - n));
+}
+
+// ---------------------------------------------------------------------------------------------- dense
+
+/**
+ * A random problem for a dense `config` (16-bit or FP8 cache). `scratch` / `scratchBytes`: buffers to hold K /
+ * the FP8 cache when large enough (every element is written); reusing them across configs saves first-touch
+ * page faults of a fresh 1.2 GB array (~2 s each).
+ */
+export function makeBenchProblem(config: BenchConfig, seed: number, scratch?: Uint16Array, scratchBytes?: Uint8Array): BenchProblem {
+  if (config.topk !== undefined) throw new RangeError(`makeBenchProblem: config ${config.id} is sparse decode (topk): use makeSparseBenchProblem`);
   const r = rng(seed);
   const { b, s_q: sQ, h_q: hQ, seqlens, dtype } = config;
   const nan = toHalfBits(dtype, NaN);
@@ -70,19 +174,20 @@ export function makeBenchProblem(config: BenchConfig, seed: number, scratch?: Ui
   };
 
   // shuffled block table: request i's blocks are a random subset of the cache, in random order
-  const perm = new Int32Array(numBlocks);
-  for (let i = 0; i < numBlocks; i++) perm[i] = i;
-  for (let i = numBlocks - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
-    const t = perm[i];
-    perm[i] = perm[j];
-    perm[j] = t;
-  }
+  const perm = shuffled(r, numBlocks);
   const spare = [perm[numBlocks - 2], perm[numBlocks - 1]];
   const table = new Int32Array(b * maxBlocksPerSeq);
   const kLen = numBlocks * blockElems;
   const kBits = scratch && scratch.length >= kLen ? scratch.subarray(0, kLen) : new Uint16Array(kLen);
-  for (const blk of spare) kBits.fill(nan, blk * blockElems, (blk + 1) * blockElems);
+  // over an FP8 cache: blocks of 64 consecutive pool rows, NaN rows where nothing is
+  const fp8 = config.kv === 'fp8' ? fp8Pool(r, dtype, pool) : null;
+  const blockBytes = PAGE_BLOCK_SIZE * FP8_BYTES_PER_TOKEN;
+  const bLen = fp8 ? numBlocks * blockBytes : 0;
+  const kBytes = fp8 ? (scratchBytes && scratchBytes.length >= bLen ? scratchBytes.subarray(0, bLen) : new Uint8Array(bLen)) : undefined;
+  for (const blk of spare) {
+    kBits.fill(nan, blk * blockElems, (blk + 1) * blockElems);
+    if (fp8 && kBytes) fillRows(kBytes.subarray(blk * blockBytes, (blk + 1) * blockBytes), fp8.nanRow);
+  }
   let next = 0;
   for (let i = 0; i < b; i++) {
     for (let j = 0; j < maxBlocksPerSeq; j++) {
@@ -93,15 +198,167 @@ export function makeBenchProblem(config: BenchConfig, seed: number, scratch?: Ui
       const blk = perm[next++];
       table[i * maxBlocksPerSeq + j] = blk;
       const base = blk * blockElems;
-      kBits.set(slice(blockElems), base);
       const valid = Math.min(PAGE_BLOCK_SIZE, seqlens[i] - j * PAGE_BLOCK_SIZE);
+      if (fp8 && kBytes) {
+        const row0 = Math.floor(r() * (FP8_POOL_ROWS - PAGE_BLOCK_SIZE + 1));
+        kBytes.set(fp8.bytes.subarray(row0 * FP8_BYTES_PER_TOKEN, (row0 + PAGE_BLOCK_SIZE) * FP8_BYTES_PER_TOKEN), blk * blockBytes);
+        kBits.set(fp8.bits.subarray(row0 * HEAD_DIM_K, (row0 + PAGE_BLOCK_SIZE) * HEAD_DIM_K), base);
+        if (valid < PAGE_BLOCK_SIZE) fillRows(kBytes.subarray(blk * blockBytes + valid * FP8_BYTES_PER_TOKEN, (blk + 1) * blockBytes), fp8.nanRow);
+      } else {
+        kBits.set(slice(blockElems), base);
+      }
       if (valid < PAGE_BLOCK_SIZE) kBits.fill(nan, base + valid * HEAD_DIM_K, base + blockElems);
     }
   }
   const rows = b * sQ * hQ;
   const qBits = new Uint16Array(rows * HEAD_DIM_K);
   for (let row = 0; row < rows; row++) qBits.set(slice(HEAD_DIM_K), row * HEAD_DIM_K);
-  return { config, seed, dtype, b, sQ, hQ, qBits, kBits, table, seqlens: Int32Array.from(seqlens), numBlocks, maxBlocksPerSeq };
+  return { config, seed, dtype, b, sQ, hQ, qBits, kBits, ...(kBytes ? { kBytes } : {}), table, seqlens: Int32Array.from(seqlens), numBlocks, maxBlocksPerSeq };
+}
+
+// ---------------------------------------------------------------------------------------------- sparse
+
+export interface SparseBenchProblem {
+  config: BenchConfig;
+  seed: number;
+  dtype: 'bf16' | 'fp16';
+  b: number;
+  sQ: number;
+  hQ: number;
+  topk: number;
+  /** [b, s_q, h_q, 576] raw 16-bit values. */
+  qBits: Uint16Array;
+  /** The FP8 cache, [numBlocks, 64, 656] bytes (= [numBlocks, 64, 1, 656]). */
+  kBytes: Uint8Array;
+  numBlocks: number;
+  /** [b, s_q, topk] int32: slot page · 64 + row, −1 for none. */
+  indices: Int32Array;
+  /** Per request the length of the cache its indices draw from (config.seqlens). */
+  seqlens: Int32Array;
+  /** Valid indices (≠ −1): Σ over requests and query tokens of min(topk, seqlen). */
+  validIndices: number;
+  /** Indices of −1: b · s_q · topk − validIndices. */
+  invalidIndices: number;
+  /** Distinct tokens the valid indices name: what a decode must read at least (the roofline's bytes). */
+  gatheredTokens: number;
+}
+
+export function isSparseProblem(p: BenchProblem | SparseBenchProblem): p is SparseBenchProblem {
+  return 'indices' in p;
+}
+
+/**
+ * A random sparse decode problem for a config with topk (see the file's head). `scratchBytes`: a buffer for the
+ * cache, used when large enough (every byte is written).
+ */
+export function makeSparseBenchProblem(config: BenchConfig, seed: number, scratchBytes?: Uint8Array): SparseBenchProblem {
+  const topk = config.topk;
+  if (topk === undefined) throw new RangeError(`makeSparseBenchProblem: config ${config.id} has no topk`);
+  const r = rng(seed);
+  const { b, s_q: sQ, h_q: hQ, seqlens, dtype } = config;
+  const used = seqlens.map((s) => Math.ceil(s / PAGE_BLOCK_SIZE));
+  const numBlocks = used.reduce((a, x) => a + x, 0) + SPARE_BLOCKS;
+  const pool = normalPool(r, dtype, POOL_LEN);
+  const fp8 = fp8Pool(r, dtype, pool);
+  // each request's pages: a random subset of the cache in random order (the spare pages stay NaN)
+  const perm = shuffled(r, numBlocks);
+  const firstPage: number[] = [];
+  for (let i = 0, n = 0; i < b; n += used[i], i++) firstPage.push(n);
+  const slotOf = (i: number, t: number) => perm[firstPage[i] + Math.floor(t / PAGE_BLOCK_SIZE)] * PAGE_BLOCK_SIZE + (t % PAGE_BLOCK_SIZE);
+
+  const len = numBlocks * PAGE_BLOCK_SIZE * FP8_BYTES_PER_TOKEN;
+  const kBytes = scratchBytes && scratchBytes.length >= len ? scratchBytes.subarray(0, len) : new Uint8Array(len);
+  fillRows(kBytes, fp8.nanRow);
+  const named = new Uint8Array(numBlocks * PAGE_BLOCK_SIZE); // slots some index names
+  const indices = new Int32Array(b * sQ * topk);
+  const tokens = new Int32Array(Math.max(1, ...seqlens));
+  let validIndices = 0;
+  let gatheredTokens = 0;
+  for (let i = 0; i < b; i++) {
+    const seqlen = seqlens[i];
+    for (let s = 0; s < sQ; s++) {
+      // topk distinct tokens of the request (all of them when it is shorter), by a partial Fisher–Yates shuffle
+      const n = Math.min(topk, seqlen);
+      for (let t = 0; t < seqlen; t++) tokens[t] = t;
+      const row = indices.subarray((i * sQ + s) * topk, (i * sQ + s + 1) * topk);
+      for (let k = 0; k < n; k++) {
+        const j = k + Math.floor(r() * (seqlen - k));
+        const t = tokens[j];
+        tokens[j] = tokens[k];
+        tokens[k] = t;
+        const slot = slotOf(i, t);
+        row[k] = slot;
+        if (!named[slot]) {
+          named[slot] = 1;
+          gatheredTokens++;
+          const src = Math.floor(r() * FP8_POOL_ROWS) * FP8_BYTES_PER_TOKEN;
+          kBytes.set(fp8.bytes.subarray(src, src + FP8_BYTES_PER_TOKEN), slot * FP8_BYTES_PER_TOKEN);
+        }
+      }
+      row.fill(-1, n);
+      validIndices += n;
+      // the −1 anywhere in the list, not only at its end
+      for (let k = topk - 1; k > 0; k--) {
+        const j = Math.floor(r() * (k + 1));
+        const t = row[k];
+        row[k] = row[j];
+        row[j] = t;
+      }
+    }
+  }
+  const rows = b * sQ * hQ;
+  const qBits = new Uint16Array(rows * HEAD_DIM_K);
+  for (let row = 0; row < rows; row++) {
+    const off = Math.floor(r() * (POOL_LEN - HEAD_DIM_K));
+    qBits.set(pool.subarray(off, off + HEAD_DIM_K), row * HEAD_DIM_K);
+  }
+  return {
+    config, seed, dtype, b, sQ, hQ, topk, qBits, kBytes, numBlocks, indices, seqlens: Int32Array.from(seqlens),
+    validIndices, invalidIndices: b * sQ * topk - validIndices, gatheredTokens,
+  };
+}
+
+/**
+ * The float64 reference of one sparse row: softmax over the tokens the valid indices of (request i, query token s)
+ * name (a repeated index counts each time), K and V read from the FP8 bytes; `outLowP` with the weights rounded
+ * to the dtype (see referenceRow). No valid index: out 0, lse +inf.
+ */
+export function sparseReferenceRow(p: SparseBenchProblem, i: number, s: number, h: number, softmaxScale = DEFAULT_SOFTMAX_SCALE): { out: Float64Array; outLowP: Float64Array; lse: number } {
+  const tab = halfDecodeTable(p.dtype);
+  const out = new Float64Array(HEAD_DIM_V);
+  const outLowP = new Float64Array(HEAD_DIM_V);
+  const capacity = p.numBlocks * PAGE_BLOCK_SIZE;
+  const list = p.indices.subarray((i * p.sQ + s) * p.topk, (i * p.sQ + s + 1) * p.topk);
+  const slots = Array.from(list).filter((v) => v >= 0 && v < capacity);
+  if (slots.length === 0) return { out, outLowP, lse: Infinity };
+  const q = new Float64Array(HEAD_DIM_K);
+  const qOff = ((i * p.sQ + s) * p.hQ + h) * HEAD_DIM_K;
+  for (let c = 0; c < HEAD_DIM_K; c++) q[c] = tab[p.qBits[qOff + c]];
+  const k = new Float64Array(slots.length * HEAD_DIM_K);
+  const logits = new Float64Array(slots.length);
+  let m = -Infinity;
+  slots.forEach((slot, t) => {
+    decodeFp8Token(p.kBytes, slot * FP8_BYTES_PER_TOKEN, p.dtype, k, t * HEAD_DIM_K);
+    let dot = 0;
+    for (let c = 0; c < HEAD_DIM_K; c++) dot += q[c] * k[t * HEAD_DIM_K + c];
+    logits[t] = dot * softmaxScale;
+    if (logits[t] > m) m = logits[t];
+  });
+  let sum = 0;
+  for (let t = 0; t < slots.length; t++) {
+    const w = Math.exp(logits[t] - m);
+    const wLow = fromHalfBits(p.dtype, toHalfBits(p.dtype, w));
+    sum += w;
+    for (let c = 0; c < HEAD_DIM_V; c++) {
+      out[c] += w * k[t * HEAD_DIM_K + c];
+      outLowP[c] += wLow * k[t * HEAD_DIM_K + c];
+    }
+  }
+  for (let c = 0; c < HEAD_DIM_V; c++) {
+    out[c] /= sum;
+    outLowP[c] /= sum;
+  }
+  return { out, outLowP, lse: m + Math.log(sum) };
 }
 
 // ---------------------------------------------------------------------------------------------- footprint
@@ -114,7 +371,7 @@ export const MAX_INT32 = 2 ** 31 - 1;
 export interface ProblemFootprint {
   /** Page blocks of the cache (used + spare). */
   numBlocks: number;
-  /** Elements of K ([numBlocks, 64, 576]). */
+  /** Elements of the longest K array: [numBlocks, 64, 576] 16-bit values, or [numBlocks, 64, 656] bytes over FP8. */
   kElements: number;
   /** Host memory the bench needs for this config (bytes, estimated from above). */
   hostBytes: number;
@@ -127,9 +384,11 @@ export interface ProblemFootprint {
  * instead of failing in an allocation. Host: K, q, the block table and the value pool (makeBenchProblem); on
  * the cpu backend also the tensors' copies of K (Tensor.from copies once more while encoding), the float64 K
  * of the longest request the decode reads, and the float64 split partials. Device: K, q, out, lse and the fp32
- * split partials (at most b + smCount splits of s_q·h_q rows). Slightly high on purpose; never low.
+ * split partials (at most b + smCount splits of s_q·h_q rows). Over an FP8 cache the cache's bytes and the FP8
+ * row pool come on top (the 16-bit K stays, for the check); a sparse problem holds the FP8 cache, the indices
+ * and the pools, and its decode reads at most topk tokens per work item. Slightly high on purpose; never low.
  */
-export function problemFootprint(config: Pick<BenchConfig, 'b' | 's_q' | 'h_q' | 'seqlens'>, backend: 'cpu' | 'cuda', smCount = 132): ProblemFootprint {
+export function problemFootprint(config: Pick<BenchConfig, 'b' | 's_q' | 'h_q' | 'seqlens' | 'kv' | 'topk'>, backend: 'cpu' | 'cuda', smCount = 132): ProblemFootprint {
   const { b, s_q: sQ, h_q: hQ, seqlens } = config;
   let usedBlocks = 0;
   let maxBlocks = 1;
@@ -141,18 +400,32 @@ export function problemFootprint(config: Pick<BenchConfig, 'b' | 's_q' | 'h_q' |
     if (s > longest) longest = s;
   }
   const numBlocks = usedBlocks + SPARE_BLOCKS;
-  const kElements = numBlocks * PAGE_BLOCK_SIZE * HEAD_DIM_K;
+  const tokens = numBlocks * PAGE_BLOCK_SIZE;
   const rowsPerRequest = sQ * hQ;
   const rows = b * rowsPerRequest;
-  const kBytes = kElements * 2;
   const qBytes = rows * HEAD_DIM_K * 2;
   const outBytes = rows * HEAD_DIM_V * 2 + rows * 4;
   const splitRows = (b + smCount) * rowsPerRequest;
-  const hostProblem = kBytes + qBytes + b * maxBlocks * 4 + POOL_LEN * 2;
-  if (backend === 'cuda') {
-    return { numBlocks, kElements, hostBytes: hostProblem, deviceBytes: kBytes + qBytes + outBytes + b * maxBlocks * 4 + splitRows * (HEAD_DIM_V + 1) * 4 };
+  const fp8Bytes = tokens * FP8_BYTES_PER_TOKEN;
+  const fp8PoolBytes = FP8_POOL_ROWS * (FP8_BYTES_PER_TOKEN + HEAD_DIM_K * 2);
+  const splitsDevice = splitRows * (HEAD_DIM_V + 1) * 4;
+  const splitsCpu = splitRows * HEAD_DIM_V * 8;
+  if (config.topk !== undefined) {
+    const indexBytes = b * sQ * config.topk * 4;
+    const hostProblem = fp8Bytes + qBytes + indexBytes + tokens + longest * 4 + POOL_LEN * 2 + fp8PoolBytes;
+    if (backend === 'cuda') return { numBlocks, kElements: fp8Bytes, hostBytes: hostProblem, deviceBytes: fp8Bytes + qBytes + outBytes + indexBytes + splitsDevice };
+    const hostCpu = hostProblem + 2 * (fp8Bytes + qBytes + indexBytes) + outBytes + config.topk * HEAD_DIM_K * 8 + splitsCpu;
+    return { numBlocks, kElements: fp8Bytes, hostBytes: hostCpu, deviceBytes: 0 };
   }
-  const hostCpu = hostProblem + 2 * (kBytes + qBytes) + outBytes + longest * HEAD_DIM_K * 8 + splitRows * HEAD_DIM_V * 8;
+  const fp8 = config.kv === 'fp8';
+  const kBytes = tokens * HEAD_DIM_K * 2;
+  const cacheBytes = fp8 ? fp8Bytes : kBytes; // what the decode reads (and the cpu backend's tensor copies)
+  const kElements = fp8 ? fp8Bytes : tokens * HEAD_DIM_K;
+  const hostProblem = kBytes + (fp8 ? fp8Bytes + fp8PoolBytes : 0) + qBytes + b * maxBlocks * 4 + POOL_LEN * 2;
+  if (backend === 'cuda') {
+    return { numBlocks, kElements, hostBytes: hostProblem, deviceBytes: cacheBytes + qBytes + outBytes + b * maxBlocks * 4 + splitsDevice };
+  }
+  const hostCpu = hostProblem + 2 * (cacheBytes + qBytes) + outBytes + longest * HEAD_DIM_K * 8 + splitsCpu;
   return { numBlocks, kElements, hostBytes: hostCpu, deviceBytes: 0 };
 }
 
@@ -173,7 +446,7 @@ export interface SampleRow {
  * Rows to check: the first and last row, the longest and shortest request, then random ones.
  * Deterministic for a given problem seed.
  */
-export function pickSamples(p: BenchProblem, count: number): SampleRow[] {
+export function pickSamples(p: Pick<BenchProblem, 'config' | 'seed' | 'seqlens'>, count: number): SampleRow[] {
   const { b, s_q: sQ, h_q: hQ } = p.config;
   const r = rng(p.seed ^ 0x5bd1e995);
   const lens = Array.from(p.seqlens);
@@ -232,11 +505,13 @@ export const CHECK_TOLERANCE = { cosDiff: 1e-5, absErr: 1e-3, lseErr: 1e-3 } as 
 
 /**
  * Compare sampled rows of a decode's output (raw out [b, s_q, h_q, 512], lse [b, h_q, s_q]) with the float64
- * reference: the +inf/NaN pattern must match; cosDiff < 1e-5; per element |err| ≤ 2·max over the row of
- * |outLowP − out| + 2·|round(out) − out| + 1e-3; |lse err| ≤ 1e-3 · max(1, |lse|). No NaN anywhere in out.
+ * reference (referenceRow; sparseReferenceRow for a sparse problem): the +inf/NaN pattern must match; cosDiff <
+ * 1e-5; per element |err| ≤ 2·max over the row of |outLowP − out| + 2·|round(out) − out| + 1e-3; |lse err| ≤
+ * 1e-3 · max(1, |lse|). No NaN anywhere in out.
  */
-export function checkSamples(p: BenchProblem, outBits: Uint16Array, lse: Float32Array, samples: readonly SampleRow[], softmaxScale?: number): CheckResult {
+export function checkSamples(p: BenchProblem | SparseBenchProblem, outBits: Uint16Array, lse: Float32Array, samples: readonly SampleRow[], softmaxScale?: number): CheckResult {
   const { s_q: sQ, h_q: hQ } = p.config;
+  const reference = isSparseProblem(p) ? (i: number, s: number, h: number) => sparseReferenceRow(p, i, s, h, softmaxScale) : (i: number, s: number, h: number) => referenceRow(p, i, s, h, softmaxScale);
   const tab = halfTable(p.dtype);
   let nanOutputs = 0;
   for (let k = 0; k < outBits.length; k++) if (Number.isNaN(tab[outBits[k]])) nanOutputs++;
@@ -247,7 +522,7 @@ export function checkSamples(p: BenchProblem, outBits: Uint16Array, lse: Float32
   const fail = (message: string): CheckResult => ({ ok: false, samples: samples.length, cosDiff: null, maxAbsErr: null, maxLseErr: null, nanOutputs, message });
   const failures: string[] = [];
   for (const { i, s, h } of samples) {
-    const ref = referenceRow(p, i, s, h, softmaxScale);
+    const ref = reference(i, s, h);
     const gotLse = lse[(i * hQ + h) * sQ + s];
     const where = `request ${i}, token ${s}, head ${h}`;
     if (ref.lse === Infinity || !Number.isFinite(gotLse)) {

@@ -1,16 +1,19 @@
 // The result of a benchmark run: its JSON schema (what `--json` writes), a validator, and the stdout table.
 //
-// Schema 2 (this version) adds per row the time with the metadata kernel (mdMs), the peers' times (peers), the
-// first kernel's time (vsKernel), and per result the ratio geomeans (summary) and what each time covers
-// (settings.timed). Results of schema 1 (docs/runs/ of 2026-11) are still read: those fields are absent there.
+// Schema 2 added per row the time with the metadata kernel (mdMs), the peers' times (peers), the first kernel's
+// time (vsKernel), and per result the ratio geomeans (summary) and what each time covers (settings.timed).
+// Schema 3 (this version) adds configs over an FP8 cache (config.kv 'fp8') and sparse configs (config.topk; their
+// rows have no mdMs and carry `sparse`: the tokens gathered and the −1 indices), and per result `skipped`: the
+// configs the backend refused, with its message. Results of schemas 1 (docs/runs/ of 2026-11) and 2 are still
+// read: what later schemas add is absent there.
 
 import { PEER_SHORT_NAMES, type BenchConfig } from './configs.js';
 import type { CheckResult } from './problem.js';
 import { MEMORY_BOUND_MAX_ROWS, summarizeRatios, withKernelRatios } from './compare.js';
 
-export const BENCH_SCHEMA = 'flash-mla-bench/2';
+export const BENCH_SCHEMA = 'flash-mla-bench/3';
 /** Schemas the validator and the readers accept. */
-export const READABLE_BENCH_SCHEMAS: readonly string[] = ['flash-mla-bench/1', BENCH_SCHEMA];
+export const READABLE_BENCH_SCHEMAS: readonly string[] = ['flash-mla-bench/1', 'flash-mla-bench/2', BENCH_SCHEMA];
 
 /** A ceiling of the roofline and where its number comes from. */
 export interface Ceiling {
@@ -51,6 +54,17 @@ export interface PeerComparison {
   speedup: number;
 }
 
+/** A config (and kernel) the backend refused to run (schema 3): reported instead of measured. */
+export interface SkippedRun {
+  id: string;
+  config: Omit<BenchConfig, 'id'>;
+  kernel: string;
+  /** The refusal's class, e.g. `UnsupportedFeatureError`. */
+  error: string;
+  /** Its message, e.g. `indices: sparse decode on cuda: not implemented yet (…)`. */
+  reason: string;
+}
+
 export interface BenchRow {
   id: string;
   config: Omit<BenchConfig, 'id'>;
@@ -58,7 +72,7 @@ export interface BenchRow {
   /** Median of timesMs: decode + combine, the metadata computed once before, outside the timing. */
   ms: number;
   timesMs: number[];
-  /** Median of mdTimesMs: metadata + decode + combine, all three timed (schema 2). */
+  /** Median of mdTimesMs: metadata + decode + combine, all three timed (schema 2; not for sparse configs). */
   mdMs?: number;
   mdTimesMs?: number[];
   minMs: number;
@@ -77,6 +91,11 @@ export interface BenchRow {
   rooflineFraction: number;
   bound: 'memory' | 'compute';
   check: CheckResult | null;
+  /**
+   * Sparse configs (schema 3): the distinct tokens the indices name (bytes = gatheredTokens · 656 + q + out), the
+   * valid indices and the −1 ones (flops count all b · s_q · topk).
+   */
+  sparse?: { gatheredTokens: number; validIndices: number; invalidIndices: number };
   /** The same workload in the first reference series, when there is one (any kind of series). */
   reference?: { series: string; ms: number; speedup: number };
   /** The peers' times for the same workload, where a reference with peers (the shipped anchors) has them (schema 2). */
@@ -117,7 +136,7 @@ export interface RatioSummary {
 
 export interface BenchResult {
   /** What runBench writes is BENCH_SCHEMA; a result read back may be of an older readable schema. */
-  schema: typeof BENCH_SCHEMA | 'flash-mla-bench/1';
+  schema: typeof BENCH_SCHEMA | 'flash-mla-bench/2' | 'flash-mla-bench/1';
   tool: { name: 'flash-mla'; version: string };
   /** ISO 8601, start of the run. */
   date: string;
@@ -142,6 +161,8 @@ export interface BenchResult {
   ceilings: { bandwidthGBps: Ceiling; peakTflops: Ceiling };
   references: string[];
   rows: BenchRow[];
+  /** Configs the backend refused, not run (schema 3; absent in older results: nothing was skipped). */
+  skipped?: SkippedRun[];
   /** Geomeans of the rows' ratios per kernel (schema 2; recomputed from the rows for older results). */
   summary?: { ratios: RatioSummary[] };
   totalSeconds: number;
@@ -187,8 +208,9 @@ export function validateBenchResult(doc: unknown): string[] {
     ceilings: (v) => typeof v === 'object', references: arrayOf(str), rows: Array.isArray, totalSeconds: (v) => num(v) && (v as number) >= 0,
   })) return e;
   const r = doc as BenchResult;
-  // what schema 2 adds is required in schema 2 and absent (optional) in schema 1
-  const v2 = r.schema === BENCH_SCHEMA;
+  // what schema 2 adds is required from schema 2 on and absent (optional) in schema 1; the same for schema 3
+  const v2 = r.schema !== 'flash-mla-bench/1';
+  const v3 = r.schema === BENCH_SCHEMA;
   const v2Required = (...names: string[]) => (v2 ? [] : names);
   fields(e, 'tool', r.tool, { name: oneOf('flash-mla'), version: str });
   fields(e, 'device', r.device, {
@@ -202,17 +224,27 @@ export function validateBenchResult(doc: unknown): string[] {
     validateCeiling(e, 'ceilings.bandwidthGBps', r.ceilings.bandwidthGBps);
     validateCeiling(e, 'ceilings.peakTflops', r.ceilings.peakTflops);
   }
+  const configFields = (w: string, c: BenchRow['config'] | undefined) => {
+    fields(e, `${w}.config`, c, {
+      name: str, b: int, s: int, h_q: int, s_q: int, varlen: bool, causal: bool, dtype: oneOf('bf16', 'fp16'), seqlens: arrayOf((v) => int(v) && (v as number) >= 0, true),
+      kv: oneOf('fp8'), topk: (v) => int(v) && (v as number) >= 1,
+    }, ['name', 'kv', 'topk']);
+    if (Array.isArray(c?.seqlens) && c.seqlens.length !== c.b) e.push(`${w}.config: b = ${c.b} but ${c.seqlens.length} seqlens`);
+    if (c?.topk !== undefined && (c.kv !== 'fp8' || c.causal !== false)) e.push(`${w}.config: a sparse config (topk) has kv 'fp8' and causal false`);
+  };
   r.rows.forEach((row, i) => {
     const w = `rows[${i}]`;
+    const sparse = row?.config?.topk !== undefined;
     if (!fields(e, w, row, {
       id: str, config: (v) => typeof v === 'object', kernel: str, ms: pos, timesMs: arrayOf(pos, true), minMs: pos, maxMs: pos, iqrRel: (v) => num(v) && (v as number) >= 0,
       flops: pos, bytes: pos, intensity: pos, TFLOPS: pos, GBps: pos, floorMs: pos, rooflineFraction: pos, bound: oneOf('memory', 'compute'), check: (v) => v === null || typeof v === 'object',
-      mdMs: pos, mdTimesMs: arrayOf(pos, true), reference: object, peers: object, vsKernel: object,
-    }, ['reference', 'peers', 'vsKernel', ...v2Required('mdMs', 'mdTimesMs')])) return;
-    fields(e, `${w}.config`, row.config, {
-      name: str, b: int, s: int, h_q: int, s_q: int, varlen: bool, causal: bool, dtype: oneOf('bf16', 'fp16'), seqlens: arrayOf((v) => int(v) && (v as number) >= 0, true),
-    }, ['name']);
-    if (Array.isArray(row.config?.seqlens) && row.config.seqlens.length !== row.config.b) e.push(`${w}.config: b = ${row.config.b} but ${row.config.seqlens.length} seqlens`);
+      mdMs: pos, mdTimesMs: arrayOf(pos, true), reference: object, peers: object, vsKernel: object, sparse: object,
+    }, ['reference', 'peers', 'vsKernel', ...(sparse ? ['mdMs', 'mdTimesMs'] : ['sparse']), ...v2Required('mdMs', 'mdTimesMs')])) return;
+    configFields(w, row.config);
+    if (sparse && row.sparse !== undefined) {
+      const count = (v: unknown) => int(v) && (v as number) >= 0;
+      fields(e, `${w}.sparse`, row.sparse, { gatheredTokens: count, validIndices: count, invalidIndices: count });
+    }
     if (row.check !== null) {
       fields(e, `${w}.check`, row.check, {
         ok: bool, samples: int, cosDiff: nullable(num), maxAbsErr: nullable(num), maxLseErr: nullable(num), nanOutputs: int, message: str,
@@ -226,6 +258,10 @@ export function validateBenchResult(doc: unknown): string[] {
     }
     if (row.vsKernel !== undefined) fields(e, `${w}.vsKernel`, row.vsKernel, { kernel: str, ms: pos, speedup: pos });
     if (num(row.ms) && num(row.minMs) && num(row.maxMs) && !(row.minMs <= row.ms && row.ms <= row.maxMs)) e.push(`${w}: ms ${row.ms} outside [minMs, maxMs]`);
+  });
+  if (v3 && !Array.isArray(r.skipped)) e.push('result.skipped: missing (an array, empty when nothing was skipped)');
+  (Array.isArray(r.skipped) ? r.skipped : []).forEach((x, i) => {
+    if (fields(e, `skipped[${i}]`, x, { id: str, config: object, kernel: str, error: str, reason: str })) configFields(`skipped[${i}]`, x.config);
   });
   if (r.summary !== undefined || v2) {
     if (fields(e, 'summary', r.summary, { ratios: Array.isArray })) {
@@ -268,6 +304,8 @@ interface Column {
   head: string;
   align: 'l' | 'r';
   cell: (r: BenchRow) => string;
+  /** The cell of a skipped run (default `-`). */
+  skipped?: (x: SkippedRun) => string;
 }
 
 /** `1.02×` (`3.2e-5×` below 0.01: the cpu backend against a GPU), or `-` when absent. */
@@ -285,6 +323,11 @@ export function configTag(r: Pick<BenchRow, 'id' | 'config'>): string {
   return r.config.name?.split(/\s+/)[0] || r.id;
 }
 
+/** The KV cache format of a config: `fp8`, or the dtype of its 16-bit cache. */
+export function kvFormat(c: Pick<BenchConfig, 'dtype' | 'kv' | 'topk'>): string {
+  return c.kv === 'fp8' || c.topk !== undefined ? 'fp8' : c.dtype;
+}
+
 /** The first kernel of a result (what `vs <kernel>` compares with). */
 function firstKernel(res: BenchResult): string {
   return res.settings.kernels[0] ?? res.rows[0]?.kernel ?? '';
@@ -294,9 +337,13 @@ function peerShort(peer: string): string {
   return PEER_SHORT_NAMES[peer] ?? peer;
 }
 
-/** Lines of the stdout table (no colour). */
+/** Lines of the stdout table (no colour): the measured rows, then the skipped runs (`-` cells, `skipped`). */
 export function formatTable(res: BenchResult): string[] {
-  const kernels = new Set(res.rows.map((r) => r.kernel));
+  const skipped = res.skipped ?? [];
+  const configs = [...res.rows, ...skipped].map((r) => r.config);
+  const hasKv = configs.some((c) => kvFormat(c) !== 'bf16');
+  const hasTopk = configs.some((c) => c.topk !== undefined);
+  const kernels = new Set([...res.rows, ...skipped].map((r) => r.kernel));
   const hasMd = res.rows.some((r) => r.mdMs !== undefined);
   const hasFm = res.rows.some((r) => r.peers?.flashmla);
   const hasBest = res.rows.some((r) => r.peers?.best);
@@ -311,7 +358,9 @@ export function formatTable(res: BenchResult): string[] {
     { head: 'h_q', align: 'r', cell: (r) => String(r.config.h_q) },
     { head: 's_q', align: 'r', cell: (r) => String(r.config.s_q) },
     { head: 'len', align: 'l', cell: (r) => (r.config.varlen ? 'var' : 'fixed') },
-    ...(kernels.size > 1 || res.backend === 'cuda' ? [{ head: 'kernel', align: 'l' as const, cell: (r: BenchRow) => r.kernel }] : []),
+    ...(hasKv ? [{ head: 'kv', align: 'l' as const, cell: (r: BenchRow) => kvFormat(r.config), skipped: (x: SkippedRun) => kvFormat(x.config) }] : []),
+    ...(hasTopk ? [{ head: 'topk', align: 'r' as const, cell: (r: BenchRow) => String(r.config.topk ?? '-'), skipped: (x: SkippedRun) => String(x.config.topk ?? '-') }] : []),
+    ...(kernels.size > 1 || res.backend === 'cuda' ? [{ head: 'kernel', align: 'l' as const, cell: (r: BenchRow) => r.kernel, skipped: (x: SkippedRun) => x.kernel }] : []),
     { head: 'ms', align: 'r', cell: (r) => fmtMs(r.ms) },
     ...(hasMd ? [{ head: '+md ms', align: 'r' as const, cell: (r: BenchRow) => fmtMs(r.mdMs) }] : []),
     { head: 'TFLOPS', align: 'r', cell: (r) => fmtNum(r.TFLOPS) },
@@ -344,10 +393,36 @@ export function formatTable(res: BenchResult): string[] {
         ]
       : []),
     ...(hasVsKernel ? [{ head: `vs ${firstKernel(res)}`, align: 'r' as const, cell: (r: BenchRow) => fmtRatio(r.vsKernel?.speedup) }] : []),
-    { head: 'check', align: 'l', cell: (r) => (r.check === null ? 'skipped' : r.check.ok ? 'ok' : 'FAIL') },
+    { head: 'check', align: 'l', cell: (r) => (r.check === null ? 'unchecked' : r.check.ok ? 'ok' : 'FAIL'), skipped: () => 'skipped' },
   ];
-  const cells = res.rows.map((r) => cols.map((c) => c.cell(r)));
+  // the shape columns of a skipped run are its config's; everything measured is '-'
+  const shape = new Set(['config', 'b', 's', 'h_q', 's_q', 'len']);
+  const asRow = (x: SkippedRun) => ({ id: x.id, config: x.config }) as BenchRow;
+  const cells = [
+    ...res.rows.map((r) => cols.map((c) => c.cell(r))),
+    ...skipped.map((x) => cols.map((c) => (c.skipped ? c.skipped(x) : shape.has(c.head) ? c.cell(asRow(x)) : '-'))),
+  ];
   return layout(cols, cells);
+}
+
+/**
+ * The lines under the table on skipped runs: per reason, which configs (and kernels) it refused. Empty when
+ * nothing was skipped.
+ */
+export function formatSkipped(res: Pick<BenchResult, 'skipped' | 'backend'>): string[] {
+  const skipped = res.skipped ?? [];
+  if (skipped.length === 0) return [];
+  const byReason = new Map<string, SkippedRun[]>();
+  for (const x of skipped) byReason.set(x.reason, [...(byReason.get(x.reason) ?? []), x]);
+  const configs = new Set(skipped.map((x) => `${x.id}|${JSON.stringify(x.config)}`)).size;
+  const errors = [...new Set(skipped.map((x) => x.error))].join(', ');
+  const out = [`${configs} config(s) skipped: the ${res.backend} backend refuses them (${errors}); nothing was run for them:`];
+  for (const [reason, xs] of byReason) {
+    const kernels = [...new Set(xs.map((x) => x.kernel))];
+    const tags = [...new Set(xs.map((x) => configTag(x)))];
+    out.push(`  ${tags.join(', ')}${kernels.length ? ` (${kernels.join(', ')})` : ''}: ${reason}`);
+  }
+  return out;
 }
 
 function layout(cols: ReadonlyArray<Pick<Column, 'head' | 'align'>>, cells: string[][]): string[] {
@@ -389,6 +464,15 @@ function legend(res: BenchResult): string[] {
   const series = (pick: (r: BenchRow) => PeerComparison | undefined) => res.rows.map(pick).find((p) => p)?.series;
   if (res.rows.some((r) => r.mdMs !== undefined)) {
     out.push('ms = decode + combine (metadata computed once before, outside the timing); +md ms = metadata + decode + combine');
+  }
+  if (res.rows.some((r) => r.config.kv === 'fp8' && r.config.topk === undefined)) {
+    out.push('kv fp8 = dense decode over an FP8 cache (V3.2 layout): bytes count 656 per token instead of 576 × 2');
+  }
+  if (res.rows.some((r) => r.config.topk !== undefined)) {
+    out.push(
+      'topk = sparse decode over an FP8 cache: flops 2·b·s_q·h_q·topk·(576 + 512) (every index, as FlashMLA counts them), ' +
+        'bytes 656 per distinct token the indices gather + q + out; no +md ms (its metadata depends on the shape alone)',
+    );
   }
   const fm = series((r) => r.peers?.flashmla);
   const fmMd = series((r) => r.peers?.flashmlaWithMetadata);
@@ -433,6 +517,8 @@ export function formatReport(result: BenchResult): string {
   ];
   const failed = res.rows.filter((r) => r.check && !r.check.ok);
   out.push('');
+  const skippedLines = formatSkipped(res);
+  if (skippedLines.length) out.push(...skippedLines, '');
   const notes = legend(res);
   if (notes.length) out.push(...notes);
   const geo = formatGeomeans(res);
@@ -444,10 +530,13 @@ export function formatReport(result: BenchResult): string {
   } else {
     const checked = res.rows.filter((r) => r.check).length;
     const correctness =
-      checked === 0
-        ? `correctness: not checked (--check-samples ${res.settings.checkSamples})`
-        : `correctness: ${checked} of ${res.rows.length} checked against the float64 oracle, all ok`;
-    out.push(`${res.rows.length} rows in ${res.totalSeconds.toFixed(1)} s; ${correctness}`);
+      res.rows.length === 0
+        ? 'correctness: nothing ran'
+        : checked === 0
+          ? `correctness: not checked (--check-samples ${res.settings.checkSamples})`
+          : `correctness: ${checked} of ${res.rows.length} checked against the float64 oracle, all ok`;
+    const nSkipped = res.skipped?.length ?? 0;
+    out.push(`${res.rows.length} rows${nSkipped ? `, ${nSkipped} skipped (refused by the backend)` : ''} in ${res.totalSeconds.toFixed(1)} s; ${correctness}`);
   }
   return out.join('\n');
 }

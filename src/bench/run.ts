@@ -5,6 +5,11 @@
 // against a float64 oracle, derive TFLOPS, GB/s and the fraction of the roofline from ceilings measured in the
 // same run, and compare with the peers' times of the references (src/bench/compare.ts).
 //
+// Over an FP8 cache (config.kv) the decode reads the cache's 656-byte rows (isFp8KvCache); a sparse config
+// (config.topk) decodes over drawn indices (no block table, no seqlens) with metadata of its shape only, computed
+// once: it has no +md timing. A config the backend refuses (UnsupportedFeatureError: the cuda backend, until its
+// FP8 and sparse kernels land) is not run: the result lists it under `skipped` with the refusal's message.
+//
 //   const res = await runBench({ backend: 'cuda', configs: selectConfigs(undefined, 'sweep').configs });
 //
 // Timers: cpu — performance.now() around each call; cuda — a CudaEvent pair around each call on the library's
@@ -13,17 +18,21 @@
 
 import { cpus, arch, platform, totalmem } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
-import { Tensor, getMlaMetadata, flashMlaWithKvcache, getBackend, cudaAvailable, type MlaMetadata } from '../index.js';
+import { Tensor, getMlaMetadata, flashMlaWithKvcache, getBackend, cudaAvailable, UnsupportedFeatureError, type MlaMetadata } from '../index.js';
+import type { DecodeFeatures, MlaBackend } from '../backend.js';
 import { getCudaContext } from '../cuda/context.js';
 import { CudaEvent, DeviceBuffer, copyDtoD, copyHtoD, memset } from '../cuda/runtime.js';
 import { call, outI32 } from '../cuda/driver.js';
-import { HEAD_DIM_K, HEAD_DIM_V } from '../mla/constants.js';
+import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { type BenchConfig, configLabel, referenceCardFor, shippedReference, type ReferenceSeries } from './configs.js';
-import { decodeBytes, decodeFlops, gbps, intensity, median, roofline, summarize, tflops } from './metrics.js';
-import { type BenchProblem, checkSamples, makeBenchProblem, MAX_INT32, MAX_TYPED_ARRAY_LENGTH, pickSamples, problemFootprint } from './problem.js';
+import { configBytes, configFlops, gbps, intensity, kvBytesPerToken, median, roofline, summarize, tflops } from './metrics.js';
+import {
+  type BenchProblem, checkSamples, isSparseProblem, makeBenchProblem, makeSparseBenchProblem, MAX_INT32, MAX_TYPED_ARRAY_LENGTH, pickSamples, problemFootprint,
+  type SparseBenchProblem,
+} from './problem.js';
 import { measureTensorCorePeakCuda } from './peak.js';
 import { PeerIndex, summarizeRatios } from './compare.js';
-import { BENCH_SCHEMA, fmtBytes, fmtNum, type BenchResult, type BenchRow, type Ceiling, type DeviceRecord } from './report.js';
+import { BENCH_SCHEMA, fmtBytes, fmtNum, type BenchResult, type BenchRow, type Ceiling, type DeviceRecord, type SkippedRun } from './report.js';
 import { partialAttention } from '../cpu/mla.js';
 
 // ---------------------------------------------------------------------------------------------- timers
@@ -261,7 +270,9 @@ export type BenchProgress =
   /** How long the timed part will take, estimated from the compute ceiling (cpu backend only). */
   | { phase: 'estimate'; seconds: number; message: string }
   | { phase: 'config'; index: number; total: number; config: BenchConfig; kernel?: string; step: 'generating' | 'uploading' | 'timing' | 'checking' }
-  | { phase: 'row'; index: number; total: number; row: BenchRow };
+  | { phase: 'row'; index: number; total: number; row: BenchRow }
+  /** A config (or one kernel of it) the backend refuses: not run, listed in the result's `skipped`. */
+  | { phase: 'skip'; index: number; total: number; skipped: SkippedRun };
 
 export interface BenchOptions extends PeakOptions {
   backend: 'cpu' | 'cuda';
@@ -340,41 +351,78 @@ function deviceRecord(backend: 'cpu' | 'cuda'): DeviceRecord {
 
 interface ProblemTensors {
   q: Tensor;
+  /** bf16/fp16 [numBlocks, 64, 1, 576], or uint8 [numBlocks, 64, 1, 656] (FP8 cache, sparse problems). */
   kCache: Tensor;
-  blockTable: Tensor;
-  cacheSeqlens: Tensor;
+  /** Dense problems. */
+  blockTable: Tensor | null;
+  cacheSeqlens: Tensor | null;
+  /** Sparse problems: int32 [b, s_q, topk]. */
+  indices: Tensor | null;
   dispose(): void;
 }
 
-function upload(p: BenchProblem, backend: 'cpu' | 'cuda'): ProblemTensors {
+function upload(p: BenchProblem | SparseBenchProblem, backend: 'cpu' | 'cuda'): ProblemTensors {
   const { b, s_q: sQ, h_q: hQ } = p.config;
   const dtype = p.dtype;
   const qShape = [b, sQ, hQ, HEAD_DIM_K];
-  const kShape = [p.numBlocks, 64, 1, HEAD_DIM_K];
-  let q: Tensor;
-  let kCache: Tensor;
-  if (backend === 'cuda') {
-    // straight from the host arrays (Tensor.from would copy a 1.2 GB cache once more on the host)
-    const { stream } = getCudaContext();
-    q = Tensor.empty(qShape, { dtype, backend });
-    kCache = Tensor.empty(kShape, { dtype, backend });
-    copyHtoD(q.ptr, p.qBits, stream);
-    copyHtoD(kCache.ptr, p.kBits, stream);
-  } else {
-    q = Tensor.from(p.qBits, qShape, { dtype, backend });
-    kCache = Tensor.from(p.kBits, kShape, { dtype, backend });
+  const fp8Cache = isSparseProblem(p) ? p.kBytes : p.kBytes ?? null;
+  const kShape = [p.numBlocks, PAGE_BLOCK_SIZE, 1, fp8Cache ? FP8_BYTES_PER_TOKEN : HEAD_DIM_K];
+  const kDtype = fp8Cache ? 'uint8' : dtype;
+  const kHost = fp8Cache ?? (p as BenchProblem).kBits;
+  const made: Tensor[] = [];
+  const keep = <T extends Tensor>(t: T): T => (made.push(t), t);
+  try {
+    let q: Tensor;
+    let kCache: Tensor;
+    if (backend === 'cuda') {
+      // straight from the host arrays (Tensor.from would copy a 1.2 GB cache once more on the host)
+      const { stream } = getCudaContext();
+      q = keep(Tensor.empty(qShape, { dtype, backend }));
+      kCache = keep(Tensor.empty(kShape, { dtype: kDtype, backend }));
+      copyHtoD(q.ptr, p.qBits, stream);
+      copyHtoD(kCache.ptr, kHost, stream);
+    } else {
+      q = keep(Tensor.from(p.qBits, qShape, { dtype, backend }));
+      kCache = keep(Tensor.from(kHost, kShape, { dtype: kDtype, backend }));
+    }
+    const sparse = isSparseProblem(p);
+    const blockTable = sparse ? null : keep(Tensor.from(p.table, [b, p.maxBlocksPerSeq], { dtype: 'int32', backend }));
+    const cacheSeqlens = sparse ? null : keep(Tensor.from(p.seqlens, [b], { dtype: 'int32', backend }));
+    const indices = sparse ? keep(Tensor.from(p.indices, [b, sQ, p.topk], { dtype: 'int32', backend })) : null;
+    return {
+      q,
+      kCache,
+      blockTable,
+      cacheSeqlens,
+      indices,
+      dispose() {
+        for (const t of made) t.dispose();
+      },
+    };
+  } catch (e) {
+    for (const t of made) t.dispose(); // out of device memory half-way: what was made must not leak
+    throw e;
   }
-  const blockTable = Tensor.from(p.table, [b, p.maxBlocksPerSeq], { dtype: 'int32', backend });
-  const cacheSeqlens = Tensor.from(p.seqlens, [b], { dtype: 'int32', backend });
+}
+
+/** What a config asks of a backend (DecodeFeatures), from its shape alone. */
+export function configFeatures(c: BenchConfig): DecodeFeatures {
+  const sparse = c.topk !== undefined;
   return {
-    q,
-    kCache,
-    blockTable,
-    cacheSeqlens,
-    dispose() {
-      for (const t of [q, kCache, blockTable, cacheSeqlens]) t.dispose();
-    },
+    dtype: c.dtype, hQ: c.h_q, hKv: 1, headDim: HEAD_DIM_K, pageSize: PAGE_BLOCK_SIZE, fp8: sparse || c.kv === 'fp8', sparse, topk: c.topk ?? 0,
+    topkLength: false, attnSink: false,
   };
+}
+
+/** The backend's refusal of a config (its UnsupportedFeatureError), or null when it runs it; other errors are thrown. */
+export function refusalOf(be: MlaBackend, c: BenchConfig): UnsupportedFeatureError | null {
+  try {
+    be.checkDecode(configFeatures(c));
+    return null;
+  } catch (e) {
+    if (e instanceof UnsupportedFeatureError) return e;
+    throw e;
+  }
 }
 
 export interface MemoryLimits {
@@ -409,8 +457,9 @@ export function checkConfigsFit(configs: readonly BenchConfig[], backend: 'cpu' 
     const f = problemFootprint(c, backend, limits.smCount);
     const tokens = c.seqlens.reduce((a, x) => a + x, 0);
     if (f.hostBytes > limits.hostBytes) {
+      const perToken = c.kv === 'fp8' || c.topk !== undefined ? `${FP8_BYTES_PER_TOKEN} B (FP8)` : `576 × ${kvBytesPerToken(c) / HEAD_DIM_K} B`;
       throw new RangeError(
-        `${where}: needs about ${fmtBytes(f.hostBytes)} of host memory (a K cache of ${tokens} tokens × 576 × 2 B` +
+        `${where}: needs about ${fmtBytes(f.hostBytes)} of host memory (a K cache of ${tokens} tokens × ${perToken}` +
           `${backend === 'cpu' ? ', held ~3 times by the cpu backend' : ''}), this machine has ${fmtBytes(limits.hostBytes)} (${limits.hostSource})`,
       );
     }
@@ -425,15 +474,19 @@ export function checkConfigsFit(configs: readonly BenchConfig[], backend: 'cpu' 
   }
 }
 
+/** Runs of a config per kernel: 1 value-checked + warm-up + timed, the last two twice for dense (ms and +md ms). */
+export function runsPerConfig(c: Pick<BenchConfig, 'topk'>, iters: number, warmup: number): number {
+  return 1 + (c.topk !== undefined ? 1 : 2) * (warmup + iters);
+}
+
 /**
- * Seconds the timed part of a cpu run will take: every run (1 value-checked + warm-up + timed, twice: ms and
- * +md ms) of every config and kernel at the compute ceiling (the cpu decode is compute-bound; the ceiling is
- * its own inner loop's best rate, so this is a lower bound).
+ * Seconds the timed part of a cpu run will take: every run (runsPerConfig) of every config and kernel at the
+ * compute ceiling (the cpu decode is compute-bound; the ceiling is its own inner loop's best rate, so this is a
+ * lower bound).
  */
 export function estimateCpuSeconds(configs: readonly BenchConfig[], kernels: number, iters: number, warmup: number, peakTflops: number): number {
-  const flops = configs.reduce((a, c) => a + decodeFlops(c), 0);
-  const runs = 1 + 2 * (warmup + iters);
-  return (flops * runs * kernels) / (peakTflops * 1e12);
+  const flops = configs.reduce((a, c) => a + configFlops(c) * runsPerConfig(c, iters, warmup), 0);
+  return (flops * kernels) / (peakTflops * 1e12);
 }
 
 /** Run the benchmark; see BenchOptions. Rejects on the first failure that stops a config (e.g. a CUDA error). */
@@ -457,7 +510,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const seed = (opts.seed ?? Math.floor(Math.random() * 2 ** 31)) >>> 0;
   const nSamples = opts.checkSamples ?? 8;
   const progress = opts.onProgress ?? (() => {});
-  checkConfigsFit(opts.configs, backend, opts.memoryLimits);
+  // configs the backend refuses are skipped, not run: they need no memory and no time
+  const runnable = opts.configs.filter((c) => refusalOf(be, c) === null);
+  checkConfigsFit(runnable, backend, opts.memoryLimits);
   const device = deviceRecord(backend);
 
   progress({ phase: 'ceilings', message: 'measuring the memory ceiling' });
@@ -466,70 +521,111 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const peak = opts.peak ?? (backend === 'cuda' ? await cudaPeak(opts) : measureCpuPeak());
   if (bandwidth.value === null) throw new Error('runBench: no bandwidth ceiling');
   const ceil = { bandwidthGBps: bandwidth.value, peakTflops: peak.value };
-  if (backend === 'cpu' && peak.value !== null) {
-    const seconds = estimateCpuSeconds(opts.configs, kernels.length, iters, warmup, peak.value);
-    progress({
-      phase: 'estimate',
-      seconds,
-      message: `${opts.configs.length} config(s) × ${kernels.length} kernel(s) × ${1 + 2 * (warmup + iters)} runs (1 checked + ${warmup} warm-up + ${iters} timed, for ms and +md ms) at ${fmtNum(peak.value * 1e3)} GFLOP/s`,
-    });
+  if (backend === 'cpu' && peak.value !== null && runnable.length > 0) {
+    const seconds = estimateCpuSeconds(runnable, kernels.length, iters, warmup, peak.value);
+    const sparse = runnable.filter((c) => c.topk !== undefined).length;
+    const runs =
+      sparse === 0
+        ? `${runsPerConfig({}, iters, warmup)} runs (1 checked + ${warmup} warm-up + ${iters} timed, for ms and +md ms)`
+        : sparse === runnable.length
+          ? `${runsPerConfig({ topk: 1 }, iters, warmup)} runs (1 checked + ${warmup} warm-up + ${iters} timed; sparse decode has no +md timing)`
+          : `${runsPerConfig({ topk: 1 }, iters, warmup)}–${runsPerConfig({}, iters, warmup)} runs (1 checked + ${warmup} warm-up + ${iters} timed, dense ones also for +md ms)`;
+    progress({ phase: 'estimate', seconds, message: `${runnable.length} config(s) × ${kernels.length} kernel(s) × ${runs} at ${fmtNum(peak.value * 1e3)} GFLOP/s` });
   }
 
   const timer = opts.timer ?? (backend === 'cuda' ? new CudaEventTimer(getCudaContext().device.info.l2CacheBytes) : new CpuTimer());
   const peers = new PeerIndex(opts.references ?? []);
   const rows: BenchRow[] = [];
+  const skipped: SkippedRun[] = [];
   const total = opts.configs.length;
+  const skip = (ci: number, config: BenchConfig, kernel: string, e: UnsupportedFeatureError) => {
+    const { id, ...cfg } = config;
+    const entry: SkippedRun = { id, config: cfg, kernel, error: e.name, reason: e.message };
+    skipped.push(entry);
+    progress({ phase: 'skip', index: ci, total, skipped: entry });
+  };
   let kScratch: Uint16Array | undefined; // host K buffer reused across configs
+  let bytesScratch: Uint8Array | undefined; // host FP8 cache buffer reused across configs
   try {
     for (let ci = 0; ci < total; ci++) {
       const config = opts.configs[ci];
+      // what the backend cannot run is reported, not run: nothing generated, allocated or launched for it
+      const refused = refusalOf(be, config);
+      if (refused) {
+        for (const kernel of kernels) skip(ci, config, kernel, refused);
+        continue;
+      }
+      const sparse = config.topk !== undefined;
       progress({ phase: 'config', index: ci, total, config, step: 'generating' });
       await tick();
-      const p = makeBenchProblem(config, (seed + ci * 7919) >>> 0, kScratch);
-      kScratch = new Uint16Array(p.kBits.buffer);
+      const problemSeed = (seed + ci * 7919) >>> 0;
+      let p: BenchProblem | SparseBenchProblem;
+      if (sparse) {
+        p = makeSparseBenchProblem(config, problemSeed, bytesScratch);
+        bytesScratch = new Uint8Array(p.kBytes.buffer);
+      } else {
+        p = makeBenchProblem(config, problemSeed, kScratch, bytesScratch);
+        kScratch = new Uint16Array(p.kBits.buffer);
+        if (p.kBytes) bytesScratch = new Uint8Array(p.kBytes.buffer);
+      }
       progress({ phase: 'config', index: ci, total, config, step: 'uploading' });
       const t = upload(p, backend);
       const { b, s_q: sQ, h_q: hQ } = config;
-      const out = Tensor.empty([b, sQ, hQ, HEAD_DIM_V], { dtype: p.dtype, backend });
-      const lse = Tensor.empty([b, hQ, sQ], { dtype: 'fp32', backend });
-      let md: MlaMetadata | null = null;
+      const owned: Tensor[] = [];
       try {
-        // metadata once per config, outside the timed region (FlashMLA's `flashmla` anchor does the same)
-        md = getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1);
-        const metadata = md;
+        const out = Tensor.empty([b, sQ, hQ, HEAD_DIM_V], { dtype: p.dtype, backend });
+        owned.push(out);
+        const lse = Tensor.empty([b, hQ, sQ], { dtype: 'fp32', backend });
+        owned.push(lse);
+        // metadata once per config, outside the timed region (FlashMLA's `flashmla` anchor does the same); sparse:
+        // of the shape only (every request costs topk tokens), written from the host
+        const md: MlaMetadata = sparse
+          ? getMlaMetadata(null, sQ * hQ, 1, { topk: config.topk, batchSize: b, backend })
+          : getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1);
+        owned.push(md.tileSchedulerMetadata, md.numSplits);
         const { tileSchedulerMetadata, numSplits } = md;
+        const fp8 = sparse || config.kv === 'fp8';
         let firstKernelMs: number | null = null;
         for (const kernel of kernels) {
           const decode = (checkValues: boolean) =>
             flashMlaWithKvcache(t.q, t.kCache, t.blockTable, t.cacheSeqlens, HEAD_DIM_V, tileSchedulerMetadata, numSplits, {
-              causal: config.causal,
+              causal: sparse ? false : config.causal,
               out,
               lse,
               kernel,
               checkValues,
+              isFp8KvCache: fp8,
+              indices: t.indices,
             });
           out.fill(NaN); // a kernel that writes nothing must not pass on the previous kernel's output
-          decode(true); // once with the value checks (reads seqlens and block table back)
+          try {
+            decode(true); // once with the value checks (reads seqlens and block table back)
+          } catch (e) {
+            // a refusal of this kernel (the backend's check passed the config): reported, the next kernel runs
+            if (!(e instanceof UnsupportedFeatureError)) throw e;
+            skip(ci, config, kernel, e);
+            continue;
+          }
           progress({ phase: 'config', index: ci, total, config, kernel, step: 'timing' });
           await tick();
           const times = await timer.time(() => decode(false), iters, warmup);
-          // the same with the metadata kernel inside the timed region, into the same buffers (same values)
+          // dense: the same with the metadata kernel inside the timed region, into the same buffers (same values)
           const decodeWithMetadata = () => {
-            getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { out: metadata, checkValues: false });
+            getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { out: md, checkValues: false });
             decode(false);
           };
-          const mdTimes = await timer.time(decodeWithMetadata, iters, warmup);
+          const mdTimes = sparse ? null : await timer.time(decodeWithMetadata, iters, warmup);
           let check = null;
           if (nSamples > 0) {
             progress({ phase: 'config', index: ci, total, config, kernel, step: 'checking' });
             await tick();
             check = checkSamples(p, out.toRaw() as Uint16Array, lse.toRaw() as Float32Array, pickSamples(p, nSamples));
           }
-          const flops = decodeFlops(config);
-          const bytes = decodeBytes(config, 2);
+          const flops = configFlops(config);
+          const bytes = configBytes(config, isSparseProblem(p) ? p.gatheredTokens : undefined);
           const st = summarize(times);
           const ms = st.median;
-          const mdMs = median(mdTimes);
+          const mdMs = mdTimes ? median(mdTimes) : undefined;
           const roof = roofline(flops, bytes, ceil);
           const { id, ...cfg } = config;
           const row: BenchRow = {
@@ -538,8 +634,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
             kernel,
             ms,
             timesMs: times,
-            mdMs,
-            mdTimesMs: mdTimes,
+            ...(mdTimes ? { mdMs, mdTimesMs: mdTimes } : {}),
             minMs: st.min,
             maxMs: st.max,
             iqrRel: st.iqrRel,
@@ -553,6 +648,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
             bound: roof.bound,
             check,
           };
+          if (isSparseProblem(p)) row.sparse = { gatheredTokens: p.gatheredTokens, validIndices: p.validIndices, invalidIndices: p.invalidIndices };
           const reference = peers.reference(config, ms);
           if (reference) row.reference = reference;
           const peerTimes = peers.compare(config, ms, mdMs);
@@ -570,7 +666,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
             // a sticky CUDA error: the original exception is what matters
           }
         }
-        for (const x of [out, lse, ...(md ? [md.tileSchedulerMetadata, md.numSplits] : [])]) x.dispose();
+        for (const x of owned) x.dispose();
         t.dispose();
       }
     }
@@ -597,13 +693,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       warmup,
       seed,
       timer: timer.description,
-      timed: 'ms: decode + combine, the metadata computed once per config before, outside the timing (as FlashMLA\'s `flashmla` anchor); +md ms (mdMs): metadata + decode + combine, all inside the timing (as `flashmla_with_metadata`)',
+      timed:
+        'ms: decode + combine, the metadata computed once per config before, outside the timing (as FlashMLA\'s `flashmla` anchor); +md ms (mdMs): metadata + decode + combine, all inside the timing (as `flashmla_with_metadata`); ' +
+        'sparse configs (topk): ms only, their metadata depends on the shape alone and is computed once',
       l2Flush: timer.l2Flush,
       checkSamples: nSamples,
     },
     ceilings: { bandwidthGBps: bandwidth, peakTflops: peak },
     references: (opts.references ?? []).map((r) => r.name),
     rows,
+    skipped,
     summary: { ratios: summarizeRatios(rows, kernels) },
     totalSeconds: (performance.now() - t0) / 1e3,
   };

@@ -225,10 +225,11 @@ export function rooflineSvg(chart: RooflineChart): string {
 // ---------------------------------------------------------------------------------------------- from a result
 
 
-function shortLabel(c: { s: number; h_q: number; s_q: number; varlen: boolean; name?: string }): string {
+function shortLabel(c: { s: number; h_q: number; s_q: number; varlen: boolean; name?: string; kv?: 'fp8'; topk?: number }): string {
   const s = c.s >= 1024 && c.s % 1024 === 0 ? `${c.s / 1024}k` : String(c.s);
   const name = c.name?.split(/\s+/)[0];
-  return `${name ? `${name} ` : ''}${s} h${c.h_q} q${c.s_q}${c.varlen ? ' var' : ''}`;
+  const format = c.topk !== undefined ? ` top${c.topk}` : c.kv === 'fp8' ? ' fp8' : '';
+  return `${name ? `${name} ` : ''}${s} h${c.h_q} q${c.s_q}${c.varlen ? ' var' : ''}${format}`;
 }
 
 /** The roofline chart of a run: one series per kernel (labelled points), then the reference series. */
@@ -243,7 +244,8 @@ export function rooflineSvgFromResult(res: BenchResult, references: readonly Ref
         label: shortLabel(r.config),
         intensity: r.intensity,
         tflops: r.TFLOPS,
-        tooltip: `${r.config.name ?? r.id} b=${r.config.b} s=${r.config.s} h_q=${r.config.h_q} s_q=${r.config.s_q} ${r.config.varlen ? 'var' : 'fixed'} ${r.kernel}: ` +
+        tooltip: `${r.config.name ?? r.id} b=${r.config.b} s=${r.config.s} h_q=${r.config.h_q} s_q=${r.config.s_q} ${r.config.varlen ? 'var' : 'fixed'}` +
+          `${r.config.topk !== undefined ? ` topk=${r.config.topk} (sparse, FP8)` : r.config.kv === 'fp8' ? ' FP8 cache' : ''} ${r.kernel}: ` +
           `${r.ms.toFixed(4)} ms, ${r.TFLOPS.toFixed(1)} TFLOPS, ${r.GBps.toFixed(0)} GB/s, ${(r.rooflineFraction * 100).toFixed(1)}% of roofline`,
       })),
   }));
