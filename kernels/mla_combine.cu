@@ -34,6 +34,21 @@ __device__ __forceinline__ float split_lse_total(const float* lse_col, int n, in
   return ptx::log2_approx(sum) + m;
 }
 
+// Which output row of which request this warp merges (grid x = request × row group, one warp per row), and that
+// request's splits. False when there is nothing to merge: past the end, or one split (the decode wrote the row).
+struct SplitRow {
+  int req, r, first, n;
+};
+__device__ __forceinline__ bool split_row_of_warp(const MlaDecodeParams& p, int warp, SplitRow& row) {
+  const int groups = (p.q_rows + COMBINE_ROWS_PER_CTA - 1) / COMBINE_ROWS_PER_CTA;
+  row.req = blockIdx.x / groups;
+  row.r = (blockIdx.x - row.req * groups) * COMBINE_ROWS_PER_CTA + warp;
+  if (row.req >= p.b || row.r >= p.q_rows) return false;
+  row.first = ptx::ld_plain(p.num_splits + row.req);
+  row.n = ptx::ld_plain(p.num_splits + row.req + 1) - row.first;
+  return row.n > 1;
+}
+
 template <typename T>
 __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
   using Ops = ElemOps<T>;
@@ -41,13 +56,9 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
   ptx::grid_dep_wait();
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int groups = (p.q_rows + COMBINE_ROWS_PER_CTA - 1) / COMBINE_ROWS_PER_CTA;
-  const int req = blockIdx.x / groups;
-  const int r = (blockIdx.x - req * groups) * COMBINE_ROWS_PER_CTA + warp;
-  if (req >= p.b || r >= p.q_rows) return;  // no block-level barriers below: early exit is safe
-  const int first = ptx::ld_plain(p.num_splits + req);
-  const int n = ptx::ld_plain(p.num_splits + req + 1) - first;
-  if (n <= 1) return;
+  SplitRow row;
+  if (!split_row_of_warp(p, warp, row)) return;  // no block-level barriers below: early exit is safe
+  const int req = row.req, r = row.r, first = row.first, n = row.n;
 
   // lse of split j: lse_accum[(first + j) * q_rows + r]. Splits in chunks of 32, one per lane.
   const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
@@ -109,14 +120,10 @@ __device__ __forceinline__ void combine_wide_kernel(const MlaDecodeParams& p) {
   ptx::grid_dep_wait();
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int groups = (p.q_rows + COMBINE_ROWS_PER_CTA - 1) / COMBINE_ROWS_PER_CTA;
-  const int req = blockIdx.x / groups;
-  const int r = (blockIdx.x - req * groups) * COMBINE_ROWS_PER_CTA + warp;
+  SplitRow row;
+  if (!split_row_of_warp(p, warp, row)) return;  // no block-level barriers below: early exit is safe
+  const int req = row.req, r = row.r, first = row.first, n = row.n;
   const int col = blockIdx.y * (HEAD_DIM_V / COMBINE_WIDE_CHUNKS) + lane * 4;  // this lane's 4 columns
-  if (req >= p.b || r >= p.q_rows) return;  // no block-level barriers below: early exit is safe
-  const int first = ptx::ld_plain(p.num_splits + req);
-  const int n = ptx::ld_plain(p.num_splits + req + 1) - first;
-  if (n <= 1) return;
 
   const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
   const float m = split_lse_max(lse_col, n, p.q_rows, lane);

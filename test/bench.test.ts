@@ -659,12 +659,9 @@ test('--check-samples 0 says "not checked"; --configs \'\' is a usage error', ()
   assert.equal(r.status, 2);
 });
 
-test('a long cpu run is announced on stderr with an estimate before it starts', async () => {
-  // the estimate: every run at the compute ceiling
-  const c = sweepConfigs()[0];
-  assert.ok(Math.abs(estimateCpuSeconds([c], 1, 3, 0, 0.0015) - (decodeFlops(c) * 7) / 1.5e9) < 1e-6);
-  // the CLI says so before the first config: read stderr until the warning, then stop the run
-  const child = spawn(process.execPath, [cli, 'bench', '--backend', 'cpu', '--configs', 'sweep:0'], { env: { ...process.env, NO_COLOR: '1' } });
+/** Start a cpu bench of `configs`, read its stderr until the long-run warning (or exit, or 30 s), then stop it. */
+async function cpuRunWarning(configs: string): Promise<{ warned: boolean; stderr: string }> {
+  const child = spawn(process.execPath, [cli, 'bench', '--backend', 'cpu', '--configs', configs], { env: { ...process.env, NO_COLOR: '1' } });
   let stderr = '';
   const warned = await new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), 30_000);
@@ -681,6 +678,15 @@ test('a long cpu run is announced on stderr with an estimate before it starts', 
     });
   });
   child.kill();
+  return { warned, stderr };
+}
+
+test('a long cpu run is announced on stderr with an estimate before it starts', async () => {
+  // the estimate: every run at the compute ceiling
+  const c = sweepConfigs()[0];
+  assert.ok(Math.abs(estimateCpuSeconds([c], 1, 3, 0, 0.0015) - (decodeFlops(c) * 7) / 1.5e9) < 1e-6);
+  // the CLI says so before the first config: read stderr until the warning, then stop the run
+  const { warned, stderr } = await cpuRunWarning('sweep:0');
   assert.ok(warned, stderr);
   assert.match(stderr, /1 config\(s\) × 1 kernel\(s\) × 7 runs/);
   assert.doesNotMatch(stderr, /\[1\/1\].*ms/, 'announced before the config ran');
@@ -983,23 +989,7 @@ test('CLI: --kv fp8 on the cpu runs and checks the dense configs over an FP8 cac
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--kv: expected fp8 or bf16, got 'fp4'/);
   // the whole sparse grid on the cpu: announced before it starts, like the sweep
-  const child = spawn(process.execPath, [cli, 'bench', '--backend', 'cpu', '--configs', 'sparse'], { env: { ...process.env, NO_COLOR: '1' } });
-  let stderr = '';
-  const warned = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), 30_000);
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      if (/warning: the cpu backend will need about/.test(stderr)) {
-        clearTimeout(timer);
-        resolve(true);
-      }
-    });
-    child.on('exit', () => {
-      clearTimeout(timer);
-      resolve(/warning/.test(stderr));
-    });
-  });
-  child.kill();
+  const { warned, stderr } = await cpuRunWarning('sparse');
   assert.ok(warned, stderr);
   assert.match(stderr, /12 config\(s\) × 1 kernel\(s\) × 4 runs \(1 checked \+ 0 warm-up \+ 3 timed; sparse decode has no \+md timing\)/);
 });
