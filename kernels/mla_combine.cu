@@ -1,11 +1,17 @@
 // build: archs=sm_80,sm_90 ptx=compute_80 hot
 // Combine of split partials (FlashMLA 9edee0c mla_combine.cu semantics, no split-count limit).
-// One warp per folded output row r of request i. For a request with n = num_splits[i+1] - num_splits[i] > 1:
+// For output row r of request i with n = num_splits[i+1] - num_splits[i] > 1 splits:
 //   M = max_j lse_j (log2 units), G = log2 Σ_j exp2(lse_j - M) + M, out = Σ_j exp2(lse_j - G) · O_j,
-//   lse = G · ln 2; all splits empty (M = -inf) → out 0, lse +inf. Requests with one split return at once:
-//   the decode kernel wrote their output directly.
+//   lse = G · ln 2; all splits empty (M = -inf) → out 0, lse +inf. Rows of requests with one split are left
+//   alone: the decode kernel wrote their output directly.
 //
-// Launch: grid (ceil(q_rows / 8) * b, 1, 1), block 256, no dynamic smem.
+// The work is a row's n split partials (2 KB each, just written, mostly in L2). Its cost is latency, not bytes:
+// the loads of one warp walking a row's splits one after the other are dependent L2 round trips (~33 µs for one
+// 64k request with 132 splits). So a warp keeps COMBINE_IN_FLIGHT splits' loads in flight, and the host picks
+// how many warps share a row (W, the entry point) and how many CTAs share its columns (C, grid y) from the shape:
+// few long rows → many warps per row; many short rows → one warp per row, one CTA for all columns (fewer CTAs).
+//
+// Launch (mla_config.h): grid (ceil(q_rows / (COMBINE_WARPS / W)) * b, C, 1), block COMBINE_THREADS.
 #include <cstdint>
 
 #include "mla_config.h"
@@ -34,138 +40,121 @@ __device__ __forceinline__ float split_lse_total(const float* lse_col, int n, in
   return ptx::log2_approx(sum) + m;
 }
 
-// Which output row of which request this warp merges (grid x = request × row group, one warp per row), and that
-// request's splits. False when there is nothing to merge: past the end, or one split (the decode wrote the row).
-struct SplitRow {
-  int req, r, first, n;
-};
-__device__ __forceinline__ bool split_row_of_warp(const MlaDecodeParams& p, int warp, SplitRow& row) {
-  const int groups = (p.q_rows + COMBINE_ROWS_PER_CTA - 1) / COMBINE_ROWS_PER_CTA;
-  row.req = blockIdx.x / groups;
-  row.r = (blockIdx.x - row.req * groups) * COMBINE_ROWS_PER_CTA + warp;
-  if (row.req >= p.b || row.r >= p.q_rows) return false;
-  row.first = ptx::ld_plain(p.num_splits + row.req);
-  row.n = ptx::ld_plain(p.num_splits + row.req + 1) - row.first;
-  return row.n > 1;
+// W warps per row: warp `part` of a row adds splits part, part + W, part + 2W, … for the columns
+// [col0 + 128 s, col0 + 128 s + 128) of each sub-chunk s < subChunks, lane owning 4 of each 128.
+template <int W>
+__device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float* lse_col, const float* o_first, int n,
+                                           int part, float g, int col0, int sub_chunks, int lane,
+                                           float (&acc)[COMBINE_MAX_CHUNKS][4]) {
+  const int nt = (n - part + W - 1) / W;  // my splits (0 when part ≥ n)
+  const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
+#pragma unroll
+  for (int s = 0; s < COMBINE_MAX_CHUNKS; ++s) {
+    if (s >= sub_chunks) continue;
+    const float* src_s = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + s * COMBINE_WARP_COLS + lane * 4;
+    for (int base = 0; base < nt; base += 32) {
+      const int t = base + lane;
+      const float w_lane = t < nt ? ptx::exp2_approx(lse_col[static_cast<int64_t>(part + W * t) * p.q_rows] - g) : 0.f;
+      const int cnt = min(32, nt - base);
+      const float* src = src_s + base * split_stride;
+      for (int jj = 0; jj < cnt; jj += COMBINE_IN_FLIGHT) {
+        float w[COMBINE_IN_FLIGHT];
+        float4 v[COMBINE_IN_FLIGHT];
+#pragma unroll
+        for (int u = 0; u < COMBINE_IN_FLIGHT; ++u) {  // all loads first
+          const float wu = __shfl_sync(0xffffffffu, w_lane, min(jj + u, 31));
+          w[u] = jj + u < cnt ? wu : 0.f;  // warp-uniform: past the end, an empty split, or negligible weight
+          v[u] = w[u] != 0.f ? *reinterpret_cast<const float4*>(src + (jj + u) * split_stride) : make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+#pragma unroll
+        for (int u = 0; u < COMBINE_IN_FLIGHT; ++u) {
+          acc[s][0] += w[u] * v[u].x;
+          acc[s][1] += w[u] * v[u].y;
+          acc[s][2] += w[u] * v[u].z;
+          acc[s][3] += w[u] * v[u].w;
+        }
+      }
+    }
+  }
 }
 
-template <typename T>
+template <typename T, int W>
 __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
+  static_assert(COMBINE_WARPS % W == 0, "a CTA holds whole rows");
+  constexpr int kRowsPerCta = COMBINE_WARPS / W;
   using Ops = ElemOps<T>;
   // o_accum / lse_accum come from the decode kernel just before us (PDL): wait for it to complete.
   ptx::grid_dep_wait();
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  SplitRow row;
-  if (!split_row_of_warp(p, warp, row)) return;  // no block-level barriers below: early exit is safe
-  const int req = row.req, r = row.r, first = row.first, n = row.n;
+  const int part = warp % W;
+  const int groups = (p.q_rows + kRowsPerCta - 1) / kRowsPerCta;
+  const int req = blockIdx.x / groups;
+  const int r = (blockIdx.x - req * groups) * kRowsPerCta + warp / W;
+  bool active = req < p.b && r < p.q_rows;
+  int first = 0, n = 0;
+  if (active) {
+    first = ptx::ld_plain(p.num_splits + req);
+    n = ptx::ld_plain(p.num_splits + req + 1) - first;
+    active = n > 1;  // one split: the decode wrote the row
+  }
+  if constexpr (W == 1) {
+    if (!active) return;  // no block-level barrier when a warp owns its row
+  }
+  const int chunk_cols = HEAD_DIM_V / gridDim.y;  // C = gridDim.y ∈ {1, 2, 4}
+  const int sub_chunks = chunk_cols / COMBINE_WARP_COLS;
+  const int col0 = blockIdx.y * chunk_cols;
 
-  // lse of split j: lse_accum[(first + j) * q_rows + r]. Splits in chunks of 32, one per lane.
-  const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
-  const float m = split_lse_max(lse_col, n, p.q_rows, lane);
-
-  T* out_row = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V;
-  const int s_idx = r / p.h_q, h_idx = r - s_idx * p.h_q;
-  float* lse_out = p.lse + (static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx;
-
-  // Lane owns columns lane·4 + 128·k (k < 4): float4 loads, 8-byte stores, all coalesced.
-  float acc[4][4];
+  float acc[COMBINE_MAX_CHUNKS][4];
 #pragma unroll
-  for (int k = 0; k < 4; ++k) acc[k][0] = acc[k][1] = acc[k][2] = acc[k][3] = 0.f;
-
+  for (int s = 0; s < COMBINE_MAX_CHUNKS; ++s) acc[s][0] = acc[s][1] = acc[s][2] = acc[s][3] = 0.f;
   float g_lse = INFINITY;  // natural-log output; +inf when every split is empty
-  if (m != -INFINITY && m == m) {
-    const float g = split_lse_total(lse_col, n, p.q_rows, lane, m);
-    g_lse = g * kLn2;
+  if (active) {
+    // lse of split j: lse_accum[(first + j) * q_rows + r]
+    const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
+    const float m = split_lse_max(lse_col, n, p.q_rows, lane);
+    if (m != -INFINITY && m == m) {
+      const float g = split_lse_total(lse_col, n, p.q_rows, lane, m);
+      g_lse = g * kLn2;
+      const float* o_first = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
+      add_splits<W>(p, lse_col, o_first, n, part, g, col0, sub_chunks, lane, acc);
+    }
+  }
+  ptx::grid_dep_launch_dependents();  // inputs consumed; only the reduction and stores remain
 
-    for (int base = 0; base < n; base += 32) {
-      const int j = base + lane;
-      const float w_lane = j < n ? ptx::exp2_approx(lse_col[static_cast<int64_t>(j) * p.q_rows] - g) : 0.f;
-      const int cnt = min(32, n - base);
-      for (int jj = 0; jj < cnt; ++jj) {
-        const float w = __shfl_sync(0xffffffffu, w_lane, jj);
-        if (w == 0.f) continue;  // warp-uniform: empty split (lse -inf) or negligible weight
-        const float* src = p.o_accum + (static_cast<int64_t>(first + base + jj) * p.q_rows + r) * HEAD_DIM_V + lane * 4;
+  if constexpr (W > 1) {
+    // the row's other warps hand their partial sums to its first warp
+    __shared__ float4 partial[COMBINE_WARPS][COMBINE_MAX_CHUNKS][32];
+    if (active && part != 0) {
 #pragma unroll
-        for (int k = 0; k < 4; ++k) {
-          const float4 v = *reinterpret_cast<const float4*>(src + 128 * k);
-          acc[k][0] += w * v.x;
-          acc[k][1] += w * v.y;
-          acc[k][2] += w * v.z;
-          acc[k][3] += w * v.w;
-        }
+      for (int s = 0; s < COMBINE_MAX_CHUNKS; ++s)
+        if (s < sub_chunks) partial[warp][s][lane] = make_float4(acc[s][0], acc[s][1], acc[s][2], acc[s][3]);
+    }
+    __syncthreads();
+    if (!active || part != 0) return;
+#pragma unroll
+    for (int q = 1; q < W; ++q) {
+#pragma unroll
+      for (int s = 0; s < COMBINE_MAX_CHUNKS; ++s) {
+        if (s >= sub_chunks) continue;
+        const float4 v = partial[warp + q][s][lane];
+        acc[s][0] += v.x;
+        acc[s][1] += v.y;
+        acc[s][2] += v.z;
+        acc[s][3] += v.w;
       }
     }
   }
-  ptx::grid_dep_launch_dependents();  // inputs consumed; only stores remain
 
+  T* out_row = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col0 + lane * 4;
 #pragma unroll
-  for (int k = 0; k < 4; ++k) {
+  for (int s = 0; s < COMBINE_MAX_CHUNKS; ++s) {
+    if (s >= sub_chunks) continue;
     uint2 packed;
-    packed.x = Ops::pack2(acc[k][0], acc[k][1]);
-    packed.y = Ops::pack2(acc[k][2], acc[k][3]);
-    *reinterpret_cast<uint2*>(out_row + lane * 4 + 128 * k) = packed;
+    packed.x = Ops::pack2(acc[s][0], acc[s][1]);
+    packed.y = Ops::pack2(acc[s][2], acc[s][3]);
+    *reinterpret_cast<uint2*>(out_row + s * COMBINE_WARP_COLS) = packed;
   }
-  if (lane == 0) *lse_out = g_lse;
-}
-
-// Wide variant: the plain kernel above walks a row's splits one at a time, each split's loads returning before the
-// next split's are issued — on one long request (b 1, 132 splits, 16 rows: 16 warps on 2 SMs) that is 132 dependent
-// L2 round trips per warp (~33 µs on an H200). Here a warp owns 128 of the 512 columns (4× the warps) and issues the
-// loads of COMBINE_WIDE_IN_FLIGHT splits before using the first. Same arithmetic, same outputs up to fp32 summation
-// order. Opt-in (FLASH_MLA_COMBINE=wide) until it has run on a GPU.
-template <typename T>
-__device__ __forceinline__ void combine_wide_kernel(const MlaDecodeParams& p) {
-  using Ops = ElemOps<T>;
-  ptx::grid_dep_wait();
-
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  SplitRow row;
-  if (!split_row_of_warp(p, warp, row)) return;  // no block-level barriers below: early exit is safe
-  const int req = row.req, r = row.r, first = row.first, n = row.n;
-  const int col = blockIdx.y * (HEAD_DIM_V / COMBINE_WIDE_CHUNKS) + lane * 4;  // this lane's 4 columns
-
-  const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
-  const float m = split_lse_max(lse_col, n, p.q_rows, lane);
-
-  float acc[4] = {0.f, 0.f, 0.f, 0.f};
-  float g_lse = INFINITY;  // natural-log output; +inf when every split is empty
-  if (m != -INFINITY && m == m) {
-    const float g = split_lse_total(lse_col, n, p.q_rows, lane, m);
-    g_lse = g * kLn2;
-
-    const int64_t split_stride = static_cast<int64_t>(p.q_rows) * HEAD_DIM_V;
-    for (int base = 0; base < n; base += 32) {
-      const int j = base + lane;
-      const float w_lane = j < n ? ptx::exp2_approx(lse_col[static_cast<int64_t>(j) * p.q_rows] - g) : 0.f;
-      const int cnt = min(32, n - base);
-      const float* src = p.o_accum + (static_cast<int64_t>(first + base) * p.q_rows + r) * HEAD_DIM_V + col;
-      for (int jj = 0; jj < cnt; jj += COMBINE_WIDE_IN_FLIGHT) {
-        float w[COMBINE_WIDE_IN_FLIGHT];
-        float4 v[COMBINE_WIDE_IN_FLIGHT];
-#pragma unroll
-        for (int u = 0; u < COMBINE_WIDE_IN_FLIGHT; ++u) {  // all loads first
-          const float wu = __shfl_sync(0xffffffffu, w_lane, min(jj + u, 31));
-          w[u] = jj + u < cnt ? wu : 0.f;  // warp-uniform
-          v[u] = w[u] != 0.f ? *reinterpret_cast<const float4*>(src + (jj + u) * split_stride) : make_float4(0.f, 0.f, 0.f, 0.f);
-        }
-#pragma unroll
-        for (int u = 0; u < COMBINE_WIDE_IN_FLIGHT; ++u) {
-          acc[0] += w[u] * v[u].x;
-          acc[1] += w[u] * v[u].y;
-          acc[2] += w[u] * v[u].z;
-          acc[3] += w[u] * v[u].w;
-        }
-      }
-    }
-  }
-  ptx::grid_dep_launch_dependents();  // inputs consumed; only stores remain
-
-  T* out = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col;
-  uint2 packed;
-  packed.x = Ops::pack2(acc[0], acc[1]);
-  packed.y = Ops::pack2(acc[2], acc[3]);
-  *reinterpret_cast<uint2*>(out) = packed;
   if (blockIdx.y == 0 && lane == 0) {
     const int s_idx = r / p.h_q, h_idx = r - s_idx * p.h_q;
     p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = g_lse;
@@ -174,25 +163,23 @@ __device__ __forceinline__ void combine_wide_kernel(const MlaDecodeParams& p) {
 
 }  // namespace
 
-// The compute_80 PTX assembled for sm_100 (ptxas 13.0, as the driver's JIT would) takes 48 registers and spills
-// 8 B unless told that one CTA per SM is enough; the PTX build (-DFLASH_MLA_PTX) says so. The sm_80/sm_90 cubins
-// keep the bound they were run and measured with.
+// The compute_80 PTX assembled for sm_100 (ptxas 13.0, as the driver's JIT would) spills unless told that one
+// CTA per SM is enough; the PTX build (-DFLASH_MLA_PTX) says so.
 #ifdef FLASH_MLA_PTX
 #define COMBINE_BOUNDS __launch_bounds__(COMBINE_THREADS, 1)
 #else
-#define COMBINE_BOUNDS __launch_bounds__(COMBINE_THREADS)
+#define COMBINE_BOUNDS __launch_bounds__(COMBINE_THREADS, 1)
 #endif
 
-extern "C" __global__ void COMBINE_BOUNDS mla_combine_bf16(const __grid_constant__ MlaDecodeParams p) {
-  combine_kernel<__nv_bfloat16>(p);
-}
-extern "C" __global__ void COMBINE_BOUNDS mla_combine_fp16(const __grid_constant__ MlaDecodeParams p) {
-  combine_kernel<__half>(p);
-}
-// (one CTA per SM is enough for the register budget: 8 splits' float4s in flight per lane)
-extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, 1) mla_combine_wide_bf16(const __grid_constant__ MlaDecodeParams p) {
-  combine_wide_kernel<__nv_bfloat16>(p);
-}
-extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, 1) mla_combine_wide_fp16(const __grid_constant__ MlaDecodeParams p) {
-  combine_wide_kernel<__half>(p);
-}
+#define COMBINE_ENTRY(W, name, T) \
+  extern "C" __global__ void COMBINE_BOUNDS mla_combine_w##W##_##name(const __grid_constant__ MlaDecodeParams p) { \
+    combine_kernel<T, W>(p); \
+  }
+COMBINE_ENTRY(1, bf16, __nv_bfloat16)
+COMBINE_ENTRY(2, bf16, __nv_bfloat16)
+COMBINE_ENTRY(4, bf16, __nv_bfloat16)
+COMBINE_ENTRY(8, bf16, __nv_bfloat16)
+COMBINE_ENTRY(1, fp16, __half)
+COMBINE_ENTRY(2, fp16, __half)
+COMBINE_ENTRY(4, fp16, __half)
+COMBINE_ENTRY(8, fp16, __half)

@@ -61,13 +61,16 @@ static_assert(PAGE_BLOCK_SIZE % GSM_BLOCK_N == 0, "a K tile must lie inside one 
 static_assert(GSM_Q_SMEM_CH % 16 == 0 && GSM_Q_SMEM_CH % 8 == 0, "Q split at a k-step boundary");
 
 // ---- combine kernel ---------------------------------------------------------------------------------------
-// HOST: grid (ceil(q_rows / COMBINE_ROWS_PER_CTA) * b, 1, 1), block COMBINE_THREADS, no dynamic smem.
-constexpr int COMBINE_ROWS_PER_CTA = 8;        // one warp per folded row
-constexpr int COMBINE_THREADS = COMBINE_ROWS_PER_CTA * 32;
-// Wide variant (mla_combine_wide_*; opt-in with FLASH_MLA_COMBINE=wide, not yet run on a GPU): HOST: grid
-// (ceil(q_rows / COMBINE_ROWS_PER_CTA) * b, COMBINE_WIDE_CHUNKS, 1), same block. A warp owns 128 columns of a row.
-constexpr int COMBINE_WIDE_CHUNKS = 4;
-constexpr int COMBINE_WIDE_IN_FLIGHT = 8;      // splits whose loads are issued before the first one is used
+// One kernel, two launch-time knobs chosen by the host from the shape (src/cuda/mla.ts combineShape()):
+//   warps per row W ∈ {1, 2, 4, 8} (the entry point mla_combine_w<W>_*): W warps share a row's splits (split j
+//     to warp j % W) and add their partials in smem — many warps for a few long rows;
+//   column chunks C ∈ {1, 2, 4} (grid y): a CTA owns 512 / C columns, a warp walks them 128 at a time.
+// HOST: grid (ceil(q_rows / (COMBINE_WARPS / W)) * b, C, 1), block COMBINE_THREADS, no dynamic smem.
+constexpr int COMBINE_WARPS = 8;
+constexpr int COMBINE_THREADS = COMBINE_WARPS * 32;
+constexpr int COMBINE_WARP_COLS = 128;                       // columns a warp holds at once (4 per lane)
+constexpr int COMBINE_MAX_CHUNKS = HEAD_DIM_V / COMBINE_WARP_COLS;  // 4
+constexpr int COMBINE_IN_FLIGHT = 8;      // splits whose loads are issued before the first one is used
 
 }  // namespace mla
 

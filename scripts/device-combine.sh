@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
-# The wide combine (FLASH_MLA_COMBINE=wide) against the default: GPU suite with it, then the serving set and a few
-# sweep configs with each, two rounds. Usage (device machine, after `source .devcarry/activate`):
-#   scripts/device-combine.sh
+# The combine's launch shapes (FLASH_MLA_COMBINE=W,C) against the rule (src/cuda/combine-shape.ts): the combine
+# GPU test (every shape vs the float64 reference) and the decode suite with the rule, then the serving set and a
+# few sweep configs under each forced shape and the rule. Usage (device machine, after `source .devcarry/activate`):
+#   scripts/device-combine.sh [SHAPES]     SHAPES: space-separated W,C list (default below)
 set -uo pipefail
-echo "== GPU suite with FLASH_MLA_COMBINE=wide (hopper)"
-FLASH_MLA_COMBINE=wide FLASH_MLA_REQUIRE_GPU=1 FLASH_MLA_TEST_KERNELS=hopper timeout 200 node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/strided-decode.test.js > /tmp/suite-wide.log 2>&1
-echo "suite rc=$?"; grep -E "^# (pass|fail)|cuda decode:|not ok" /tmp/suite-wide.log | head
+shapes=${1:-"1,1 1,2 1,4 2,4 4,4 8,4 8,2"}
+S=$(date +%s)
+FLASH_MLA_REQUIRE_GPU=1 FLASH_MLA_TEST_KERNELS=hopper timeout 200 node --test --test-concurrency=1 dist/test/combine-gpu.test.js dist/test/gpu-decode.test.js > /tmp/suite-combine.log 2>&1
+echo "combine + decode suite rc=$? ($(( $(date +%s)-S )) s)"; grep -E "^# (tests|pass|fail)|not ok|launch shapes match|cuda decode:" /tmp/suite-combine.log | head -12
 tmp=$(mktemp -d)
-for round in 1 2; do
-  for v in serial wide; do
-    FLASH_MLA_COMBINE=$v timeout 100 node dist/src/cli.js bench --configs serving --iters 50 --check-samples 2 --reference none --json "$tmp/$v-s-$round.json" > /dev/null 2>&1 || echo "$v serving failed"
-    FLASH_MLA_COMBINE=$v timeout 100 node dist/src/cli.js bench --configs 0,12,16,28,30 --iters 50 --check-samples 1 --reference none --json "$tmp/$v-w-$round.json" > /dev/null 2>&1 || echo "$v sweep failed"
-  done
+for v in rule $shapes; do
+  e=$v; [ "$v" = rule ] && e=
+  FLASH_MLA_COMBINE=$e timeout 60 node dist/src/cli.js bench --configs serving --iters 50 --check-samples 1 --reference none --json "$tmp/$v-s.json" > /dev/null 2>&1 || echo "$v serving failed"
+  FLASH_MLA_COMBINE=$e timeout 60 node dist/src/cli.js bench --configs 0,12,16,28,30 --iters 50 --check-samples 1 --reference none --json "$tmp/$v-w.json" > /dev/null 2>&1 || echo "$v sweep failed"
 done
 node -e '
-const fs=require("fs"); const d=process.argv[1]; const rows={};
-for (const v of ["serial","wide"]) for (const r of [1,2]) for (const k of ["s","w"]) { const f=`${d}/${v}-${k}-${r}.json`; if (!fs.existsSync(f)) continue;
-  for (const row of JSON.parse(fs.readFileSync(f,"utf8")).rows) { const key=row.id; ((rows[key]??={})[v]??=[]).push(row.ms); } }
-console.log("config      serial ms        wide ms");
-for (const [k,o] of Object.entries(rows)) console.log(k.padEnd(10), (o.serial||[]).map(x=>x.toFixed(4)).join("/").padStart(16), (o.wide||[]).map(x=>x.toFixed(4)).join("/").padStart(16));
-' "$tmp"
+const fs=require("fs"); const [d, ...vs]=process.argv.slice(1); const rows={};
+for (const v of vs) for (const k of ["s","w"]) { const f=`${d}/${v}-${k}.json`; if (!fs.existsSync(f)) continue;
+  for (const row of JSON.parse(fs.readFileSync(f,"utf8")).rows) ((rows[(row.config && row.config.name) || row.id] ??= {})[v] = row.ms); }
+console.log("config (µs)".padEnd(44) + vs.map(v=>v.padStart(8)).join(""));
+for (const [k,o] of Object.entries(rows)) console.log(String(k).slice(0,43).padEnd(44) + vs.map(v=>o[v]===undefined?"       -":(o[v]*1000).toFixed(1).padStart(8)).join(""));
+' "$tmp" rule $shapes

@@ -191,7 +191,7 @@ test('flash-mla info --assume CC explains the choice without a GPU', () => {
   assert.match(r.stdout, /programmatic dependent launch: off/);
   r = run('--assume', '9.0');
   assert.match(r.stdout, /hopper \(default\), generic, generic-small/);
-  r = spawnSync(process.execPath, [cli, 'info', '--assume', '9.0'], { encoding: 'utf8', env: { ...process.env, FLASH_MLA_FORCE_PTX: '1' } });
+  r = spawnSync(process.execPath, [cli, 'info', '--assume', '9.0'], { encoding: 'utf8', env: { ...process.env, FLASH_MLA_FORCE_PTX: '1', FLASH_MLA_DECODE_KERNEL: '' } });
   assert.match(r.stdout, /forced by the environment: FLASH_MLA_FORCE_PTX=1/);
   assert.match(r.stdout, /generic \(default\), generic-small/);
   r = run('--assume', '11.0');

@@ -16,11 +16,10 @@ export const MLA_CONFIG = {
   /** Hopper decode kernel (64 folded rows per CTA as well: GEN_BLOCK_M = the scheduler's BLOCK_SIZE_M). */
   SM90_THREADS: 256,
   SM90_SMEM_BYTES: 231712,
-  /** Combine kernel: one warp per folded row. */
-  COMBINE_ROWS_PER_CTA: 8,
+  /** Combine kernel: warps per CTA (W of them per row), column chunks of 128 (up to 4 per row). */
+  COMBINE_WARPS: 8,
   COMBINE_THREADS: 256,
-  /** Wide combine (opt-in): warps per row, each owning 512 / 4 columns. */
-  COMBINE_WIDE_CHUNKS: 4,
+  COMBINE_MAX_CHUNKS: 4,
 } as const;
 
 /** kernels/append_kv.cu: 16-byte chunks per cached row, threads per block, chunks per thread. */

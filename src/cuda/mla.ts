@@ -16,23 +16,19 @@ import { cudaMemory } from './memory.js';
 import { cudaAppendKv } from './append.js';
 import { cudaCheckLayout } from './layout.js';
 import { MLA_CONFIG } from './config.js';
+import { combineGrid, combineShape, combineShapeOverride, type CombineShape } from './combine-shape.js';
 
 // Launch shapes: host copies of kernels/mla_config.h (src/cuda/config.ts, checked by test/kernel-config.test.ts).
-const { GEN_BLOCK_M, GEN_THREADS, SM90_THREADS, COMBINE_ROWS_PER_CTA, COMBINE_THREADS, COMBINE_WIDE_CHUNKS, METADATA_THREADS, METADATA_SMEM_MAX_REQS } = MLA_CONFIG;
+const { GEN_BLOCK_M, GEN_THREADS, SM90_THREADS, COMBINE_THREADS, METADATA_THREADS, METADATA_SMEM_MAX_REQS } = MLA_CONFIG;
 const smemOf = (name: string) => DECODE_KERNELS.find((k) => k.name === name)!.sharedBytes;
 
-/**
- * Which combine kernel merges the splits: the default walks a row's splits one at a time per warp; `wide`
- * (FLASH_MLA_COMBINE=wide) gives each warp a quarter of the columns and 8 splits' loads in flight — built, not yet
- * run on a GPU (docs/perf-log.md, "next steps" of hopper v2), so opt-in until measured.
- */
-function combineVariant(): 'serial' | 'wide' {
-  const v = process.env.FLASH_MLA_COMBINE ?? '';
-  if (v === '' || v === 'serial') return 'serial';
-  if (v === 'wide') return 'wide';
-  throw new RangeError(`FLASH_MLA_COMBINE: expected 'serial' or 'wide', got '${v}'`);
+// FLASH_MLA_COMBINE=W,C forces the combine's launch shape (measurements); read once, at the first decode.
+let combineOverride: CombineShape | null | undefined;
+
+/** Force the combine's launch shape for the following decodes (null: the rule). For tests and measurements. */
+export function forceCombineShape(shape: CombineShape | null): void {
+  combineOverride = shape;
 }
-let combineVariantRead: 'serial' | 'wide' | null = null; // read once, at the first decode (not at import)
 
 export function cudaAvailable(): boolean {
   return CudaDevice.available();
@@ -223,9 +219,10 @@ class CudaMlaBackend implements MlaBackend {
     const extra = spec.extraArgs?.(a) ?? [];
     const cubinArchs = choice.binary.form === 'cubin' ? [choice.binary.arch!] : [];
     const decode: Kernel = loadKernel(spec.file, cubinArchs, spec.entry(dt), ['bytes', ...extra.map(() => 'bytes' as const)]);
-    const wide = (combineVariantRead ??= combineVariant()) === 'wide';
-    const combine = loadKernel('mla_combine', portableArchs(dev), wide ? `mla_combine_wide_${dt}` : `mla_combine_${dt}`, ['bytes']);
     const qRows = sQ * hQ;
+    if (combineOverride === undefined) combineOverride = combineShapeOverride(process.env.FLASH_MLA_COMBINE);
+    const cShape = combineOverride ?? combineShape(b, qRows);
+    const combine = loadKernel('mla_combine', portableArchs(dev), `mla_combine_w${cShape.warpsPerRow}_${dt}`, ['bytes']);
     const accRows = (b + numSmParts) * qRows;
     const oAccumBytes = accRows * HEAD_DIM_V * 4;
     const base = this.scratch(oAccumBytes + accRows * 4 + 256);
@@ -268,7 +265,7 @@ class CudaMlaBackend implements MlaBackend {
       ...extra,
     );
     combine.launch(
-      { grid: [Math.ceil(qRows / COMBINE_ROWS_PER_CTA) * b, wide ? COMBINE_WIDE_CHUNKS : 1, 1], block: [COMBINE_THREADS, 1, 1], stream, pdl: this.pdl },
+      { grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: this.pdl },
       params,
     );
   }

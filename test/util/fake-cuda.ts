@@ -26,11 +26,8 @@ export function fakeCudaSkipReason(): string | false {
   return false;
 }
 
-/** Entry points per kernel file: those the library launches (devices.ts) and the opt-in wide combine. */
-const ENTRIES: Record<string, string[]> = {
-  ...KERNEL_ENTRIES,
-  mla_combine: [...KERNEL_ENTRIES.mla_combine, 'mla_combine_wide_bf16', 'mla_combine_wide_fp16'],
-};
+/** Entry points per kernel file: those the library launches (devices.ts). */
+const ENTRIES: Record<string, string[]> = KERNEL_ENTRIES;
 
 /** A cubin the fake accepts: a 64-bit CUDA ELF header (SM version in e_flags, as nvcc writes it) and the names. */
 function syntheticCubin(arch: string, names: string[]): Uint8Array {
