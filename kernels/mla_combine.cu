@@ -40,47 +40,55 @@ __device__ __forceinline__ float split_lse_total(const float* lse_col, int n, in
   return ptx::log2_approx(sum) + m;
 }
 
-// W warps per row: warp `part` of a row adds splits part, part + W, part + 2W, … for the columns
-// [col0 + 128 s, col0 + 128 s + 128) of each sub-chunk s < subChunks, lane owning 4 of each 128.
-template <int W>
+// W warps per row, C column chunks: warp `part` of a row adds splits part, part + W, part + 2W, … over the
+// columns [col0, col0 + 512 / C), lane owning 4 of each 128 (kSub = 4 / C sub-chunks). A batch issues the loads of
+// kGroup splits × kSub sub-chunks before using any. With C = 1 a batch is one split (4 loads, the registers of the
+// plain per-split walk: short rows in large batches need the occupancy more than the loads in flight); with
+// C = 2, 4 a batch is 4 or 8 splits (8 loads).
+template <int W, int C>
 __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float* lse_col, const float* o_first, int n,
-                                           int part, float g, int col0, int sub_chunks, int lane,
-                                           float (&acc)[COMBINE_MAX_CHUNKS][4]) {
+                                           int part, float g, int col0, int lane, float (&acc)[COMBINE_MAX_CHUNKS / C][4]) {
+  constexpr int kSub = COMBINE_MAX_CHUNKS / C;
+  constexpr int kGroup = C == 1 ? 1 : COMBINE_IN_FLIGHT / kSub;
   const int nt = (n - part + W - 1) / W;  // my splits (0 when part ≥ n)
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
+  const float* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;
+  for (int base = 0; base < nt; base += 32) {
+    const int t = base + lane;
+    const float w_lane = t < nt ? ptx::exp2_approx(lse_col[static_cast<int64_t>(part + W * t) * p.q_rows] - g) : 0.f;
+    const int cnt = min(32, nt - base);
+    const float* src = src0 + base * split_stride;
+    for (int jj = 0; jj < cnt; jj += kGroup) {
+      float w[kGroup];
+      float4 v[kGroup][kSub];
 #pragma unroll
-  for (int s = 0; s < COMBINE_MAX_CHUNKS; ++s) {
-    if (s >= sub_chunks) continue;
-    const float* src_s = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + s * COMBINE_WARP_COLS + lane * 4;
-    for (int base = 0; base < nt; base += 32) {
-      const int t = base + lane;
-      const float w_lane = t < nt ? ptx::exp2_approx(lse_col[static_cast<int64_t>(part + W * t) * p.q_rows] - g) : 0.f;
-      const int cnt = min(32, nt - base);
-      const float* src = src_s + base * split_stride;
-      for (int jj = 0; jj < cnt; jj += COMBINE_IN_FLIGHT) {
-        float w[COMBINE_IN_FLIGHT];
-        float4 v[COMBINE_IN_FLIGHT];
+      for (int u = 0; u < kGroup; ++u) {  // all loads first
+        const float wu = __shfl_sync(0xffffffffu, w_lane, min(jj + u, 31));
+        w[u] = jj + u < cnt ? wu : 0.f;  // warp-uniform: past the end, an empty split, or negligible weight
 #pragma unroll
-        for (int u = 0; u < COMBINE_IN_FLIGHT; ++u) {  // all loads first
-          const float wu = __shfl_sync(0xffffffffu, w_lane, min(jj + u, 31));
-          w[u] = jj + u < cnt ? wu : 0.f;  // warp-uniform: past the end, an empty split, or negligible weight
-          v[u] = w[u] != 0.f ? *reinterpret_cast<const float4*>(src + (jj + u) * split_stride) : make_float4(0.f, 0.f, 0.f, 0.f);
-        }
+        for (int s = 0; s < kSub; ++s)
+          v[u][s] = w[u] != 0.f ? *reinterpret_cast<const float4*>(src + (jj + u) * split_stride + s * COMBINE_WARP_COLS)
+                                : make_float4(0.f, 0.f, 0.f, 0.f);
+      }
 #pragma unroll
-        for (int u = 0; u < COMBINE_IN_FLIGHT; ++u) {
-          acc[s][0] += w[u] * v[u].x;
-          acc[s][1] += w[u] * v[u].y;
-          acc[s][2] += w[u] * v[u].z;
-          acc[s][3] += w[u] * v[u].w;
+      for (int u = 0; u < kGroup; ++u) {
+#pragma unroll
+        for (int s = 0; s < kSub; ++s) {
+          acc[s][0] += w[u] * v[u][s].x;
+          acc[s][1] += w[u] * v[u][s].y;
+          acc[s][2] += w[u] * v[u][s].z;
+          acc[s][3] += w[u] * v[u][s].w;
         }
       }
     }
   }
 }
 
-template <typename T, int W>
+template <typename T, int W, int C>
 __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
   static_assert(COMBINE_WARPS % W == 0, "a CTA holds whole rows");
+  static_assert(COMBINE_MAX_CHUNKS % C == 0, "whole sub-chunks per CTA");
+  constexpr int kSub = COMBINE_MAX_CHUNKS / C;
   constexpr int kRowsPerCta = COMBINE_WARPS / W;
   using Ops = ElemOps<T>;
   // o_accum / lse_accum come from the decode kernel just before us (PDL): wait for it to complete.
@@ -101,13 +109,11 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
   if constexpr (W == 1) {
     if (!active) return;  // no block-level barrier when a warp owns its row
   }
-  const int chunk_cols = HEAD_DIM_V / gridDim.y;  // C = gridDim.y ∈ {1, 2, 4}
-  const int sub_chunks = chunk_cols / COMBINE_WARP_COLS;
-  const int col0 = blockIdx.y * chunk_cols;
+  const int col0 = blockIdx.y * (HEAD_DIM_V / C);  // grid y = C
 
-  float acc[COMBINE_MAX_CHUNKS][4];
+  float acc[kSub][4];
 #pragma unroll
-  for (int s = 0; s < COMBINE_MAX_CHUNKS; ++s) acc[s][0] = acc[s][1] = acc[s][2] = acc[s][3] = 0.f;
+  for (int s = 0; s < kSub; ++s) acc[s][0] = acc[s][1] = acc[s][2] = acc[s][3] = 0.f;
   float g_lse = INFINITY;  // natural-log output; +inf when every split is empty
   if (active) {
     // lse of split j: lse_accum[(first + j) * q_rows + r]
@@ -117,26 +123,24 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
       const float g = split_lse_total(lse_col, n, p.q_rows, lane, m);
       g_lse = g * kLn2;
       const float* o_first = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
-      add_splits<W>(p, lse_col, o_first, n, part, g, col0, sub_chunks, lane, acc);
+      add_splits<W, C>(p, lse_col, o_first, n, part, g, col0, lane, acc);
     }
   }
   ptx::grid_dep_launch_dependents();  // inputs consumed; only the reduction and stores remain
 
   if constexpr (W > 1) {
     // the row's other warps hand their partial sums to its first warp
-    __shared__ float4 partial[COMBINE_WARPS][COMBINE_MAX_CHUNKS][32];
+    __shared__ float4 partial[COMBINE_WARPS][kSub][32];
     if (active && part != 0) {
 #pragma unroll
-      for (int s = 0; s < COMBINE_MAX_CHUNKS; ++s)
-        if (s < sub_chunks) partial[warp][s][lane] = make_float4(acc[s][0], acc[s][1], acc[s][2], acc[s][3]);
+      for (int s = 0; s < kSub; ++s) partial[warp][s][lane] = make_float4(acc[s][0], acc[s][1], acc[s][2], acc[s][3]);
     }
     __syncthreads();
     if (!active || part != 0) return;
 #pragma unroll
     for (int q = 1; q < W; ++q) {
 #pragma unroll
-      for (int s = 0; s < COMBINE_MAX_CHUNKS; ++s) {
-        if (s >= sub_chunks) continue;
+      for (int s = 0; s < kSub; ++s) {
         const float4 v = partial[warp + q][s][lane];
         acc[s][0] += v.x;
         acc[s][1] += v.y;
@@ -148,8 +152,7 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
 
   T* out_row = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col0 + lane * 4;
 #pragma unroll
-  for (int s = 0; s < COMBINE_MAX_CHUNKS; ++s) {
-    if (s >= sub_chunks) continue;
+  for (int s = 0; s < kSub; ++s) {
     uint2 packed;
     packed.x = Ops::pack2(acc[s][0], acc[s][1]);
     packed.y = Ops::pack2(acc[s][2], acc[s][3]);
@@ -163,23 +166,19 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
 
 }  // namespace
 
-// The compute_80 PTX assembled for sm_100 (ptxas 13.0, as the driver's JIT would) spills unless told that one
-// CTA per SM is enough; the PTX build (-DFLASH_MLA_PTX) says so.
-#ifdef FLASH_MLA_PTX
-#define COMBINE_BOUNDS __launch_bounds__(COMBINE_THREADS, 1)
-#else
-#define COMBINE_BOUNDS __launch_bounds__(COMBINE_THREADS, 1)
-#endif
-
-#define COMBINE_ENTRY(W, name, T) \
-  extern "C" __global__ void COMBINE_BOUNDS mla_combine_w##W##_##name(const __grid_constant__ MlaDecodeParams p) { \
-    combine_kernel<T, W>(p); \
+// Bounds: W = 1, C = 1 serves large batches of short rows, where many CTAs start and exit at once: 4 resident
+// CTAs per SM (≤ 64 registers). The others hold more loads in flight and run with 2 or more.
+#define COMBINE_ENTRY(W, C, name, T)                                                                          \
+  extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, (W == 1 && C == 1) ? 4 : 1)                   \
+      mla_combine_w##W##_c##C##_##name(const __grid_constant__ MlaDecodeParams p) {                            \
+    combine_kernel<T, W, C>(p);                                                                               \
   }
-COMBINE_ENTRY(1, bf16, __nv_bfloat16)
-COMBINE_ENTRY(2, bf16, __nv_bfloat16)
-COMBINE_ENTRY(4, bf16, __nv_bfloat16)
-COMBINE_ENTRY(8, bf16, __nv_bfloat16)
-COMBINE_ENTRY(1, fp16, __half)
-COMBINE_ENTRY(2, fp16, __half)
-COMBINE_ENTRY(4, fp16, __half)
-COMBINE_ENTRY(8, fp16, __half)
+#define COMBINE_ENTRIES(W, name, T) COMBINE_ENTRY(W, 1, name, T) COMBINE_ENTRY(W, 2, name, T) COMBINE_ENTRY(W, 4, name, T)
+COMBINE_ENTRIES(1, bf16, __nv_bfloat16)
+COMBINE_ENTRIES(2, bf16, __nv_bfloat16)
+COMBINE_ENTRIES(4, bf16, __nv_bfloat16)
+COMBINE_ENTRIES(8, bf16, __nv_bfloat16)
+COMBINE_ENTRIES(1, fp16, __half)
+COMBINE_ENTRIES(2, fp16, __half)
+COMBINE_ENTRIES(4, fp16, __half)
+COMBINE_ENTRIES(8, fp16, __half)

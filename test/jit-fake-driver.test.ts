@@ -42,7 +42,7 @@ try {
 } catch (e) {
   out.broken = { isPtxJitError: e instanceof PtxJitError, name: e.name, code: e.code, codeName: e.codeName, call: e.call, log: e.log, message: e.message };
 }
-const k = loadKernel('mla_combine', portableArchs(device), 'mla_combine_w1_bf16', ['bytes']);
+const k = loadKernel('mla_combine', portableArchs(device), 'mla_combine_w1_c1_bf16', ['bytes']);
 out.paramSizes = k.paramSizes;
 out.loaded = loadedModules().map((x) => ({ file: x.file, form: x.form, path: x.path, jitMs: x.jitMs, jitLog: x.jitLog }));
 console.log(JSON.stringify(out));

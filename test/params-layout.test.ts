@@ -44,7 +44,7 @@ test('the kernels (cubin or PTX, as selected here) declare a parameter of the sa
   const { getCudaContext, loadKernel, portableArchs } = await import('../src/cuda/context.js');
   const { device } = getCudaContext();
   const arch = portableArchs(device); // empty when the portable kernels come from PTX here
-  for (const [file, entry] of [['mla_decode_generic', 'mla_decode_generic_bf16'], ['mla_decode_generic_small', 'mla_decode_generic_small_bf16'], ['mla_combine', 'mla_combine_w1_bf16']]) {
+  for (const [file, entry] of [['mla_decode_generic', 'mla_decode_generic_bf16'], ['mla_decode_generic_small', 'mla_decode_generic_small_bf16'], ['mla_combine', 'mla_combine_w1_c1_bf16']]) {
     const k = loadKernel(file, arch, entry, ['bytes']);
     assert.deepEqual(k.paramSizes, [MLA_DECODE_PARAMS_BYTES], entry);
   }

@@ -222,7 +222,7 @@ class CudaMlaBackend implements MlaBackend {
     const qRows = sQ * hQ;
     if (combineOverride === undefined) combineOverride = combineShapeOverride(process.env.FLASH_MLA_COMBINE);
     const cShape = combineOverride ?? combineShape(b, qRows);
-    const combine = loadKernel('mla_combine', portableArchs(dev), `mla_combine_w${cShape.warpsPerRow}_${dt}`, ['bytes']);
+    const combine = loadKernel('mla_combine', portableArchs(dev), `mla_combine_w${cShape.warpsPerRow}_c${cShape.chunks}_${dt}`, ['bytes']);
     const accRows = (b + numSmParts) * qRows;
     const oAccumBytes = accRows * HEAD_DIM_V * 4;
     const base = this.scratch(oAccumBytes + accRows * 4 + 256);
