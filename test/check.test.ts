@@ -2,7 +2,7 @@
 // (deterministic from its seed, the GPU profile's budget and coverage, layouts the cuda backend's rules accept,
 // tensors that read back the logical problem), the float64 reference, and compareDecode: correct outputs pass,
 // a simulated 16-bit tensor-core kernel passes 'kernel' (and is too coarse for 'halfUlp'), and every kind of wrong
-// output fails with its row, channel and index.
+// output fails with its row, channel and index. Last, the GPU property test's loop on the cpu backend.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +17,7 @@ import { DEFAULT_SOFTMAX_SCALE, referenceAll, referenceDecode, visibleKeys, type
 import { compareDecode, type DecodeOutputs } from '../src/check/compare.js';
 import { cudaCheckLayout } from '../src/cuda/layout.js';
 import { rng } from '../src/util/random.js';
+import { coverageGaps, runDecodeProperty } from './util/property-run.js';
 
 // ---------------------------------------------------------------------------------------------- formats
 
@@ -400,4 +401,19 @@ test('compare: every kind of wrong output fails, naming the row, channel and ele
   // misuse
   assert.throws(() => compareDecode('x', got, referenceDecode(p, true), 'kernel'), /^TypeError: x: tolerance 'kernel' needs a reference computed with kernelTerms: true$/);
   assert.throws(() => compareDecode('x', { outBits: got.outBits.subarray(1), lse: got.lse }, ref, 'kernel'), /^RangeError: x: expected out of 12288 and lse of 24 elements \(\[3, 2, 4\]\), got 12287 and 24$/);
+});
+
+// ---------------------------------------------------------------------------------------------- the GPU property loop
+
+test("the GPU property test's loop, on the cpu backend: 'gpu' cases, 16-byte layouts, no failure, every case compared", () => {
+  const cases = 12;
+  const report = runDecodeProperty({ cases, profile: 'gpu', backend: 'cpu', kernels: ['reference'], base: 77, alignBytes: 16, rerun: (s) => `FLASH_MLA_SEED=${s}` });
+  assert.deepEqual(report.failures, []);
+  assert.equal(report.stats.get('reference')!.runs, cases);
+  assert.equal(report.coverage.cases, cases);
+  assert.ok(report.coverage.rows > 100);
+  assert.ok(report.stats.get('reference')!.worstRatio > 0 && report.stats.get('reference')!.worstRatio <= 1);
+  const full = { cases: 100, split: 9, causal: 50, multiTile: 9, multiPage: 9, preallocated: 50, fp16: 50, rows: 900, lonelyRows: 9 };
+  assert.deepEqual(coverageGaps(full), []);
+  assert.deepEqual(coverageGaps({ ...full, split: 1, fp16: 0 }), ['split (1 of 100 cases)', 'fp16 (0 of 100 cases)']);
 });
