@@ -1,5 +1,7 @@
-// Comparison of a decode's output with the float64 reference (src/check/reference.ts), shared by the tests and
-// anything else that checks whole outputs: NaN/±Inf masks first, then FlashMLA's cos distance and FA3's bound.
+// Comparisons of a decode's outputs with the float64 reference (src/check/reference.ts), shared by the tests, the
+// bench and the example: NaN/±Inf masks first, then the values. compare() takes any two arrays (FlashMLA's cos
+// distance and FA3's bound over the whole array); compareDecode() takes a decode's out and lse with the reference
+// rows and bounds every element (half an ulp for the cpu backend, or what a 16-bit tensor-core kernel achieves).
 
 import { roundTo, type DType } from '../dtype.js';
 import { HEAD_DIM_V } from '../mla/constants.js';
