@@ -283,6 +283,7 @@ function graphPhase(name: string, replays: number, checkEvery: number, a: SoakAr
   const opts: FlashMlaOptions = { causal: true, out, lse };
   if (a.kernel !== undefined) opts.kernel = a.kernel;
   writeInputs(inp, sets, 0);
+  synchronize(); // nothing of ours pending on the stream when its capture begins
   const step = captureGraph(() => {
     getMlaMetadata(inp.cacheSeqlens, rows, 1, { out: md });
     flashMlaWithKvcache(inp.q, inp.kCache, inp.blockTable, inp.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, opts);
