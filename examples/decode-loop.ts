@@ -1,7 +1,7 @@
 // A serving loop in miniature: a paged KV cache, a prefilled batch of requests, then decode steps over
 // L layers. Per step: one reserve() for the new token of every request (blocks, copy-on-write), one
 // metadata, and per layer append (the new token's latent vector) + flashMlaWithKvcache. A sample of the
-// last step is checked against the cpu oracle, and steps/s plus the time split are printed.
+// last step is checked against the float64 reference, and steps/s plus the time split are printed.
 //
 //   node dist/examples/decode-loop.js [--backend cuda|cpu] [--steps N] [--layers L] [--batch B] [--heads H]
 //                                     [--max-prefill T] [--graph] [--seed S] [--help]
@@ -14,7 +14,9 @@
 import { parseArgs as parseArgv } from 'node:util';
 import { Tensor, captureGraph, cudaAvailable, cudaDeviceInfo, flashMlaWithKvcache, getMlaMetadata, synchronize, type DecodeGraph, type MlaMetadata } from '../src/index.js';
 import { PagedKvCache, appendKv } from '../src/kvcache/index.js';
-import { float32ToBf16Bits, bf16BitsToFloat32 } from '../src/dtype.js';
+import { referenceDecode } from '../src/check/reference.js';
+import { compareDecode } from '../src/check/compare.js';
+import { normalHalfBits } from '../src/check/problem.js';
 import { getCudaContext } from '../src/cuda/context.js';
 import { CudaEvent } from '../src/cuda/runtime.js';
 import { rng } from '../src/util/random.js';
@@ -22,7 +24,7 @@ import { rng } from '../src/util/random.js';
 const W = 576;
 
 const HELP = `decode-loop: a paged KV cache, a prefilled batch, then decode steps over L layers; a sample of the
-last step is checked against the cpu oracle.
+last step is checked against the float64 reference.
 
 Usage: node dist/examples/decode-loop.js [options]
   --backend B        cuda | cpu (default: cuda when a GPU is usable, else cpu)
@@ -95,16 +97,12 @@ function parseArgs(argv: string[]): Args | 'help' {
 }
 
 
-/** A pool of random bf16 patterns (normal · 0.1, clamped to [-1, 1]); windows of it stand in for model activations. */
+/** A pool of random bf16 patterns (normal · 0.1); windows of it stand in for model activations. */
 class Pool {
   readonly bits: Uint16Array;
   private cursor = 0;
   constructor(size: number, r: () => number) {
-    this.bits = new Uint16Array(size);
-    for (let i = 0; i < size; i++) {
-      const g = Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
-      this.bits[i] = float32ToBf16Bits(Math.max(-1, Math.min(1, g * 0.1)));
-    }
+    this.bits = normalHalfBits('bf16', size, r, 0.1);
   }
   /** n values (a view when it fits, else a copy), at a moving offset. */
   take(n: number): Uint16Array {
@@ -146,7 +144,7 @@ function main(): number {
 
   const cache = new PagedKvCache({ backend, dtype, numBlocks, numLayers: L, maxBatch: B, maxSeqLen: Math.max(...finalLens) + 64 });
   const checkLayer = L - 1;
-  /** Rows of the check layer appended to each sequence, kept on the host for the oracle. */
+  /** Rows of the check layer appended to each sequence, kept on the host for the reference. */
   const record = new Map<number, Uint16Array[]>();
   const ids: number[] = [];
   for (let i = 0; i < prefilled; i++) {
@@ -255,7 +253,7 @@ function main(): number {
       `${((loopS * 1e6) / steps / L).toFixed(1)} µs per layer-step`,
   );
 
-  // ---- check a sample of the last step against the cpu oracle (independent copy of the appended rows)
+  // ---- check a sample of the last step against the float64 reference (independent copy of the appended rows)
   const ok = check(a, ids, record, qBits[checkLayer], out[checkLayer], lse[checkLayer], checkLayer);
 
   // ---- profile a few more steps eagerly: device time of appends vs attention, host bookkeeping
@@ -302,67 +300,41 @@ function main(): number {
   return ok ? 0 : 1;
 }
 
-/** Recompute up to 3 requests of layer `layer` on the cpu from the host copies; compare out and lse. */
+/**
+ * Recompute up to 3 requests of layer `layer` from the host copies of what was appended, with the float64
+ * reference of src/check (the one the tests and the bench use), and compare under its 'kernel' tolerance.
+ */
 function check(a: Args, ids: number[], record: Map<number, Uint16Array[]>, qBits: Uint16Array, out: Tensor, lse: Tensor, layer: number): boolean {
   const { batch: B, heads: H } = a;
   const sample = [...new Set([0, Math.floor(B / 2), B - 1])];
   const rows = sample.map((i) => record.get(ids[i])!);
   const blocksPer = rows.map((r) => Math.ceil(r.length / 64));
-  const maxBlocks = Math.max(...blocksPer);
+  const maxBlocksPerSeq = Math.max(...blocksPer);
   const numBlocks = blocksPer.reduce((s, n) => s + n, 0);
   const kBits = new Uint16Array(numBlocks * 64 * W).fill(0x7fc0); // NaN in unused rows
-  const table = new Int32Array(sample.length * maxBlocks);
+  const table = new Int32Array(sample.length * maxBlocksPerSeq);
   let next = 0;
   rows.forEach((rs, k) => {
-    for (let j = 0; j < blocksPer[k]; j++) table[k * maxBlocks + j] = next + j;
+    for (let j = 0; j < blocksPer[k]; j++) table[k * maxBlocksPerSeq + j] = next + j;
     rs.forEach((row, p) => kBits.set(row, (next * 64 + p) * W));
     next += blocksPer[k];
   });
   const qs = new Uint16Array(sample.length * H * W);
   sample.forEach((i, k) => qs.set(qBits.subarray(i * H * W, (i + 1) * H * W), k * H * W));
-  const seqlens = Tensor.from(Int32Array.from(rows.map((r) => r.length)), [sample.length]);
-  const md = getMlaMetadata(seqlens, H, 1);
-  const ref = flashMlaWithKvcache(
-    Tensor.from(qs, [sample.length, 1, H, W], { dtype: 'bf16' }),
-    Tensor.from(kBits, [numBlocks, 64, 1, W], { dtype: 'bf16' }),
-    Tensor.from(table, [sample.length, maxBlocks]),
-    seqlens,
-    512,
-    md.tileSchedulerMetadata,
-    md.numSplits,
-    { causal: true },
-  );
-  const gotOut = out.toFloat32();
-  const gotLse = lse.toFloat32();
-  const refOut = ref.out.toFloat32();
-  const refLse = ref.lse.toFloat32();
-  let sxy = 0;
-  let sxx = 0;
-  let maxErr = 0;
-  let maxRef = 0;
-  let lseErr = 0;
-  let bad = '';
+  const problem = { dtype: 'bf16' as const, b: sample.length, sQ: 1, hQ: H, qBits: qs, kBits, table, maxBlocksPerSeq, seqlens: Int32Array.from(rows.map((r) => r.length)) };
+  const ref = referenceDecode(problem, true, undefined, { kernelTerms: true });
+  // the sampled requests' rows of the outputs: out [B, 1, H, 512], lse [B, H, 1]
+  const allOut = out.toRaw() as Uint16Array;
+  const allLse = lse.toFloat32();
+  const gotOut = new Uint16Array(sample.length * H * 512);
+  const gotLse = new Float32Array(sample.length * H);
   sample.forEach((i, k) => {
-    for (let x = 0; x < H * 512; x++) {
-      const g = gotOut[i * H * 512 + x];
-      const rr = refOut[k * H * 512 + x];
-      if (!Number.isFinite(g) && !bad) bad = `out[${i}] element ${x} is ${g}`;
-      sxy += g * rr;
-      sxx += g * g + rr * rr;
-      maxErr = Math.max(maxErr, Math.abs(g - rr));
-      maxRef = Math.max(maxRef, Math.abs(rr));
-    }
-    for (let h = 0; h < H; h++) lseErr = Math.max(lseErr, Math.abs(gotLse[i * H + h] - refLse[k * H + h]) / Math.max(1, Math.abs(refLse[k * H + h])));
+    gotOut.set(allOut.subarray(i * H * 512, (i + 1) * H * 512), k * H * 512);
+    gotLse.set(allLse.subarray(i * H, (i + 1) * H), k * H);
   });
-  const cosDiff = sxx === 0 ? 0 : 1 - (2 * sxy) / sxx;
-  // bf16 outputs: a few units in the last place of the largest value, cos distance like FlashMLA's tests
-  const ulp = bf16BitsToFloat32(float32ToBf16Bits(maxRef) + 1) - bf16BitsToFloat32(float32ToBf16Bits(maxRef));
-  const ok = !bad && cosDiff < 1e-5 && maxErr <= 8 * ulp && lseErr < 1e-3;
-  console.log(
-    `check: layer ${layer}, requests [${sample.join(', ')}] (lengths ${rows.map((r) => r.length).join(', ')}) vs the cpu oracle: ` +
-      `out cosDiff ${cosDiff.toExponential(2)}, max |err| ${maxErr.toExponential(2)} (bound ${(8 * ulp).toExponential(2)}), lse max rel err ${lseErr.toExponential(2)}: ${ok ? 'OK' : `FAILED${bad ? ` (${bad})` : ''}`}`,
-  );
-  return ok;
+  const c = compareDecode('out/lse vs the float64 reference', { outBits: gotOut, lse: gotLse }, ref, 'kernel');
+  console.log(`check: layer ${layer}, requests [${sample.join(', ')}] (lengths ${rows.map((r) => r.length).join(', ')}), ${c.message}: ${c.ok ? 'OK' : 'FAILED'}`);
+  return c.ok;
 }
 
 try {

@@ -31,6 +31,8 @@ export interface DeviceMemory {
   fill(dst: Ptr, bits: number, count: number, width: 1 | 2 | 4): void;
   /** Wait for all queued work. */
   synchronize(): void;
+  /** The device's free and total memory in bytes (all processes' allocations count), e.g. to watch for leaks. */
+  info(): { free: number; total: number };
 }
 
 /** Everything a decode needs, already validated; outputs are allocated by the caller. */

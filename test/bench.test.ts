@@ -19,7 +19,7 @@ import {
   sparseSmallConfigs, sweepConfigs, tinyConfigs, withKvFormat, type BenchConfig, type ReferenceSeries,
 } from '../src/bench/configs.js';
 import {
-  checkSamples, decodeFp8Token, makeBenchProblem, makeSparseBenchProblem, pickSamples, problemFootprint, referenceRow, sparseReferenceRow,
+  checkSamples, decodeFp8Token, makeBenchProblem, makeSparseBenchProblem, pickSamples, problemFootprint, sparseReferenceRow,
 } from '../src/bench/problem.js';
 import { fmtRatio, formatGeomeans, formatReport, formatTable, validateBenchResult, type BenchResult, type BenchRow } from '../src/bench/report.js';
 import { geomean, isMemoryBoundShape, PeerIndex, summarizeRatios } from '../src/bench/compare.js';
@@ -29,7 +29,7 @@ import { checkConfigsFit, estimateCpuSeconds, measureCpuPeak, runBench } from '.
 import { fromHalfBits, toHalfBits } from '../src/dtype.js';
 import { dequantizeKvFp8, flashMlaWithKvcache, getBackend, getMlaMetadata, Tensor, UnsupportedFeatureError } from '../src/index.js';
 import type { DecodeFeatures } from '../src/backend.js';
-import { gpuSkipReason } from './util/problem.js';
+import { gpuSkipReason, referenceRow } from './util/problem.js';
 
 const ANCHORS = ['/work/shared/reference/anchors-h100.json', '/work/shared/reference/anchors-h200.json'];
 const SERVING = '/work/shared/reference/serving-configs.json';
@@ -390,12 +390,12 @@ test('problem: shuffled distinct blocks, NaN in unused slots, check catches wron
   assert.notEqual(p.kBits[(blk * 64 + 1) * 576], nan);
   assert.equal(p.kBits[(blk * 64 + 2) * 576], nan);
   // an empty request: out 0, lse +inf
-  assert.equal(referenceRow(p, 1, 0, 0).lse, Infinity);
+  assert.equal(referenceRow(p, 1, 0, 0, cfg.causal).lse, Infinity);
   // the check against the exact reference passes, and fails on a perturbed element
   const out = new Uint16Array(3 * 2 * 16 * 512);
   const lse = new Float32Array(3 * 16 * 2);
   for (let i = 0; i < 3; i++) for (let s = 0; s < 2; s++) for (let h = 0; h < 16; h++) {
-    const r = referenceRow(p, i, s, h);
+    const r = referenceRow(p, i, s, h, cfg.causal);
     for (let c = 0; c < 512; c++) out[((i * 2 + s) * 16 + h) * 512 + c] = toHalfBits('bf16', r.out[c]);
     lse[(i * 16 + h) * 2 + s] = r.lse;
   }
@@ -406,7 +406,7 @@ test('problem: shuffled distinct blocks, NaN in unused slots, check catches wron
   const { i, s, h } = samples[0];
   out[((i * 2 + s) * 16 + h) * 512 + 7] = toHalfBits('bf16', 0.5);
   assert.equal(checkSamples(p, out, lse, samples).ok, false);
-  out[((i * 2 + s) * 16 + h) * 512 + 7] = toHalfBits('bf16', referenceRow(p, i, s, h).out[7]);
+  out[((i * 2 + s) * 16 + h) * 512 + 7] = toHalfBits('bf16', referenceRow(p, i, s, h, cfg.causal).out[7]);
   out[5] = nan;
   const bad = checkSamples(p, out, lse, samples.slice(1));
   assert.equal(bad.ok, false);
@@ -817,7 +817,7 @@ test('sparse problem: distinct tokens of each request, −1 where a request is s
   const wrong = flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, indices: Tensor.from(fewer, [3, 2, 64], { dtype: 'int32' }) });
   const bad = checkSamples(p, wrong.out.toRaw() as Uint16Array, wrong.lse.toRaw() as Float32Array, all.slice(0, 16));
   assert.equal(bad.ok, false);
-  assert.match(bad.message, /request 0, token 0, head \d+: lse/);
+  assert.match(bad.message, /^lse at request 0, token 0, head \d+ /);
 });
 
 test('dense problem over an FP8 cache: blocks of FP8 rows, NaN rows where nothing is, the 16-bit K is what they read back as', () => {

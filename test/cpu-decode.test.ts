@@ -5,7 +5,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, flashMlaWithKvcache, getMlaMetadata, workItems } from '../src/index.js';
-import { makeProblem, problemTensors, referenceAll, compare, rng, type ProblemSpec, seededTest as seededTestIn, testSeed } from './util/problem.js';
+import { makePagedProblem, pagedProblemTensors, referenceAll, compare, rng, type PagedProblemSpec, seededTest as seededTestIn, testSeed } from './util/problem.js';
 
 const seededTest = (name: string, fn: (seed: number) => void) => seededTestIn('cpu-decode', name, fn);
 
@@ -28,7 +28,7 @@ interface RunResult {
 }
 
 /** Decode one random problem on the cpu backend and compare with the naive reference. */
-function runAndCheck(spec: Omit<ProblemSpec, 'seed'>, seed: number, o: RunOpts = {}): RunResult {
+function runAndCheck(spec: Omit<PagedProblemSpec, 'seed'>, seed: number, o: RunOpts = {}): RunResult {
   const dtype = spec.dtype ?? 'bf16';
   const { b, sQ, hQ } = spec;
   const causal = o.causal ?? false;
@@ -36,8 +36,8 @@ function runAndCheck(spec: Omit<ProblemSpec, 'seed'>, seed: number, o: RunOpts =
     `b ${b}, s_q ${sQ}, h_q ${hQ}, ${dtype}, seqlens [${spec.seqlens.join(', ')}], causal ${causal}, ` +
     `smCount ${o.smCount ?? 'default'}, scale ${o.softmaxScale ?? 'default'}, problem seed ${seed}`;
   try {
-    const p = makeProblem({ spareBlocks: 3, spareColumns: 2, ...spec, seed });
-    const t = problemTensors(p, 'cpu');
+    const p = makePagedProblem({ spareBlocks: 3, spareColumns: 2, ...spec, seed });
+    const t = pagedProblemTensors(p, 'cpu');
     const md = getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, o.smCount === undefined ? {} : { smCount: o.smCount });
     const opts: Parameters<typeof flashMlaWithKvcache>[7] = { causal };
     if (o.softmaxScale !== undefined) opts.softmaxScale = o.softmaxScale;
@@ -183,8 +183,8 @@ describe('cpu decode vs naive reference', () => {
 
   seededTest('out / lse as contiguous views at an offset: only the view is written', (seed) => {
     const spec = { b: 2, sQ: 2, hQ: 3, seqlens: [90, 700], seed, spareBlocks: 1 };
-    const p = makeProblem(spec);
-    const t = problemTensors(p, 'cpu');
+    const p = makePagedProblem(spec);
+    const t = pagedProblemTensors(p, 'cpu');
     const md = getMlaMetadata(t.cacheSeqlens, 6, 1);
     const n = 2 * 2 * 3 * 512;
     const outBase = Tensor.full([n + 100], NaN, { dtype: 'bf16' });
@@ -205,8 +205,8 @@ describe('cpu decode vs naive reference', () => {
 
   seededTest('strided q, kCache and blockTable views give the reference result', (seed) => {
     const spec = { b: 3, sQ: 2, hQ: 4, seqlens: [5, 700, 129], seed, dtype: 'fp16' as const };
-    const p = makeProblem(spec);
-    const t = problemTensors(p, 'cpu');
+    const p = makePagedProblem(spec);
+    const t = pagedProblemTensors(p, 'cpu');
     // q: heads padded to 640 elements; kCache: rows padded to 600; blockTable: rows padded by 5 columns
     const qPad = Tensor.full([3, 2, 4, 640], NaN, { dtype: 'fp16' });
     const qRaw = qPad.data as Uint16Array;
@@ -217,7 +217,7 @@ describe('cpu decode vs naive reference', () => {
     const btRaw = btPad.data as Int32Array;
     for (let r = 0; r < 3 * 2 * 4; r++) qRaw.set(p.qBits.subarray(r * 576, (r + 1) * 576), r * 640 + 16);
     for (let r = 0; r < p.numBlocks * 64; r++) kRaw.set(p.kBits.subarray(r * 576, (r + 1) * 576), r * 600 + 8);
-    for (let i = 0; i < 3; i++) btRaw.set(p.tableHost.subarray(i * m, (i + 1) * m), i * (m + 5) + 2);
+    for (let i = 0; i < 3; i++) btRaw.set(p.table.subarray(i * m, (i + 1) * m), i * (m + 5) + 2);
     const q = qPad.view([3, 2, 4, 576], [2 * 4 * 640, 4 * 640, 640, 1], 16);
     const kCache = kPad.view([p.numBlocks, 64, 1, 576], [64 * 600, 600, 600, 1], 8);
     const blockTable = btPad.view([3, m], [m + 5, 1], 2);

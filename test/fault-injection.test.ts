@@ -204,6 +204,23 @@ const scenarios: Record<string, Scenario> = {
     },
   },
 
+  'memory-info': {
+    title: 'device memory info through the backend interface (what the soak run samples) follows allocations',
+    env: { FAKE_CUDA_MEM_BYTES: String(64 << 20) },
+    run(f) {
+      const memory = getBackend('cuda').memory!;
+      Tensor.empty([1], CUDA).dispose(); // the context and its stream exist
+      const before = memory.info();
+      assert.equal(before.total, 64 << 20);
+      assert.equal(before.free, (64 << 20) - f.stat('bytes'));
+      const t = Tensor.empty([1 << 20], { dtype: 'bf16', backend: 'cuda' });
+      assert.equal(before.free - memory.info().free, 2 << 20, 'a 2 MiB tensor');
+      t.dispose();
+      assert.deepEqual(memory.info(), before);
+      return [`free ${before.free} of ${before.total} B; 2 MiB allocated and freed`];
+    },
+  },
+
   'oom': {
     title: 'out of memory on allocation (Tensor.empty/from, PagedKvCache): CudaError OUT_OF_MEMORY, nothing left allocated',
     env: { FAKE_CUDA_MEM_BYTES: String(64 << 20) },

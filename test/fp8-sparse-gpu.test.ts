@@ -10,8 +10,8 @@ import {
   Tensor, PagedKvCache, UnsupportedFeatureError, appendKv, appendKvPaged, flashMlaWithKvcache, getMlaMetadata,
 } from '../src/index.js';
 import { CUDA_FEATURES } from '../src/cuda/features.js';
-import { freshSeed, gpuSkipReason, rng } from './util/problem.js';
-import { FLASHMLA_TOL, denseTensors, flashMlaClose, makeDenseProblem, makeSparseProblem, randomHalfBits, sparseTensors, type DenseSpec, type SparseSpec } from './util/layouts.js';
+import { freshSeed, gpuSkipReason, randomHalfBits, rng } from './util/problem.js';
+import { FLASHMLA_TOL, denseTensors, flashMlaClose, makeDenseProblem, makeSparseProblem, sparseTensors, type DenseSpec, type SparseSpec } from './util/layouts.js';
 
 const skip = await gpuSkipReason();
 
@@ -59,7 +59,7 @@ describe('cuda: FP8 KV cache writes (bit-identical to the cpu quantizer)', { ski
     const seed = freshSeed();
     const r = rng(seed);
     const T = 300;
-    const rows = Tensor.from(randomHalfBits('bf16', T * 576, r, 4), [T, 576], { dtype: 'bf16' });
+    const rows = Tensor.from(randomHalfBits('bf16', T * 576, r, { scale: 4 }), [T, 576], { dtype: 'bf16' });
     const cKv = rows.view([T, 512], [576, 1]);
     const kPe = rows.view([T, 64], [576, 1], 512);
     const slots = Tensor.from(Int32Array.from({ length: T }, (_, i) => (i % 17 === 3 ? -1 : (i * 37) % (8 * 64))), [T]);

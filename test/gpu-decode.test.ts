@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, captureGraph, flashMlaWithKvcache, getMlaMetadata, getBackend, scheduleTiles, numSmPartsFor } from '../src/index.js';
-import { compare, freshSeed, gpuSkipReason, makeProblem, problemTensors, referenceRow, rng, type Problem } from './util/problem.js';
+import { compare, freshSeed, gpuSkipReason, makePagedProblem, pagedProblemTensors, referenceDecode, rng, testKernels, type GeneratedProblem } from './util/problem.js';
 
 const skip = await gpuSkipReason();
 
@@ -39,16 +39,6 @@ function seqlenSet(kind: string, b: number, r: () => number): number[] {
     default:
       return Array.from({ length: b }, () => Number(kind));
   }
-}
-
-/** Decode kernels under test: every one this device runs, or FLASH_MLA_TEST_KERNELS=a,b (e.g. to run the suite on one). */
-function testKernels(): string[] {
-  const all = getBackend('cuda').decodeKernels();
-  const want = process.env.FLASH_MLA_TEST_KERNELS;
-  if (!want) return all;
-  const names = want.split(',').map((k) => k.trim()).filter(Boolean);
-  for (const k of names) if (!all.includes(k)) throw new RangeError(`FLASH_MLA_TEST_KERNELS: '${k}' is not a decode kernel of this device (have ${all.join(', ')})`);
-  return names;
 }
 
 function buildCases(seed: number): Case[] {
@@ -84,7 +74,7 @@ function buildCases(seed: number): Case[] {
   return cases;
 }
 
-function sampleRows(p: Problem, r: () => number): Array<[number, number, number]> {
+function sampleRows(p: GeneratedProblem, r: () => number): Array<[number, number, number]> {
   const { b, sQ, hQ } = p.spec;
   const all: Array<[number, number, number]> = [];
   let cost = 0;
@@ -110,8 +100,8 @@ let worstCos = 0;
 let casesRun = 0;
 
 async function runCase(c: Case, seed: number): Promise<void> {
-  const p = makeProblem({ b: c.b, sQ: c.sQ, hQ: c.hQ, seqlens: c.seqlens, dtype: c.dtype, seed, scale: c.scale });
-  const t = problemTensors(p, 'cuda');
+  const p = makePagedProblem({ b: c.b, sQ: c.sQ, hQ: c.hQ, seqlens: c.seqlens, dtype: c.dtype, seed, scale: c.scale });
+  const t = pagedProblemTensors(p, 'cuda');
   const md = getMlaMetadata(t.cacheSeqlens, c.sQ * c.hQ, 1);
   // the device scheduler must match the cpu one bit for bit
   const parts = md.tileSchedulerMetadata.shape[0];
@@ -119,13 +109,10 @@ async function runCase(c: Case, seed: number): Promise<void> {
   assert.deepEqual(md.tileSchedulerMetadata.toInt32(), expected.metadata, `metadata (seed ${seed})`);
   assert.deepEqual(md.numSplits.toInt32(), expected.numSplits, `numSplits (seed ${seed})`);
   const rows = sampleRows(p, rng(seed ^ 0x5eed));
-  const refOut = new Float64Array(rows.length * 512);
-  const refLse = new Float64Array(rows.length);
-  rows.forEach(([i, s, h], k) => {
-    const ref = referenceRow(p, i, s, h, c.causal && c.sQ > 1);
-    refOut.set(ref.out, k * 512);
-    refLse[k] = ref.lse;
-  });
+  // one reference pass over the sampled rows (each request's keys decoded once)
+  const ref = referenceDecode(p, c.causal && c.sQ > 1, undefined, { rows: rows.map(([i, s, h]) => ({ i, s, h })) });
+  const refOut = ref.out;
+  const refLse = ref.lse;
   const splits = md.numSplits.toInt32();
   const maxSplits = Math.max(...Array.from({ length: c.b }, (_, i) => splits[i + 1] - splits[i]));
   const out = Tensor.empty([c.b, c.sQ, c.hQ, 512], { dtype: c.dtype, backend: 'cuda' });
@@ -206,8 +193,8 @@ describe('cuda graph of a decode step', { skip }, () => {
     const r = rng(seed);
     const lensA = Array.from({ length: b }, () => 1 + Math.floor(r() * 900));
     const lensB = lensA.map((x) => Math.max(0, x - Math.floor(r() * 200)));
-    const p = makeProblem({ b, sQ, hQ, seqlens: lensA, seed });
-    const t = problemTensors(p, 'cuda');
+    const p = makePagedProblem({ b, sQ, hQ, seqlens: lensA, seed });
+    const t = pagedProblemTensors(p, 'cuda');
     const parts = numSmPartsFor(getBackend('cuda').smCount(), sQ * hQ, 1);
     const md = { tileSchedulerMetadata: Tensor.empty([parts, 8], { dtype: 'int32', backend: 'cuda' }), numSplits: Tensor.empty([b + 1], { dtype: 'int32', backend: 'cuda' }) };
     const out = Tensor.full([b, sQ, hQ, 512], NaN, { dtype: 'bf16', backend: 'cuda' });
@@ -216,7 +203,7 @@ describe('cuda graph of a decode step', { skip }, () => {
       getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { out: md });
       flashMlaWithKvcache(t.q, t.kCache, t.blockTable, t.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, out, lse });
     });
-    const q2 = makeProblem({ b, sQ, hQ, seqlens: lensA, seed: seed + 1 }).qBits;
+    const q2 = makePagedProblem({ b, sQ, hQ, seqlens: lensA, seed: seed + 1 }).qBits;
     for (const [lens, qBits] of [[lensA, p.qBits], [lensB, q2]] as const) {
       t.cacheSeqlens.write(Int32Array.from(lens));
       t.q.write(qBits);

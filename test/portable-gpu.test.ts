@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { CudaError, PtxJitError, flashMlaWithKvcache, getBackend, getMlaMetadata } from '../src/index.js';
-import { gpuSkipReason, compare, freshSeed, makeProblem, problemTensors, referenceAll } from './util/problem.js';
+import { gpuSkipReason, compare, freshSeed, makePagedProblem, pagedProblemTensors, referenceAll } from './util/problem.js';
 import { KERNEL_ENTRIES } from './util/devices.js';
 
 const skip = await gpuSkipReason();
@@ -56,8 +56,8 @@ test('a decode loads the binaries the selection names (cubin or PTX), with PDL a
   assert.equal(pdlEnabled(device), sel.pdl);
   console.log(`  ${device.info.name}: ${sel.decodeKernels.join(', ')}; portable kernels as ${sel.portableForm}; PDL ${sel.pdl ? 'on' : 'off'}`);
   const seed = freshSeed();
-  const p = makeProblem({ b: 3, sQ: 2, hQ: 16, seqlens: [1, 130, 700], seed, dtype: 'bf16' });
-  const t = problemTensors(p, 'cuda');
+  const p = makePagedProblem({ b: 3, sQ: 2, hQ: 16, seqlens: [1, 130, 700], seed, dtype: 'bf16' });
+  const t = pagedProblemTensors(p, 'cuda');
   const ref = referenceAll(p, true);
   for (const kernel of sel.decodeKernels) {
     const md = getMlaMetadata(t.cacheSeqlens, 2 * 16, 1, { smCount: 4 });

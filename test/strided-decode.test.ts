@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, flashMlaWithKvcache, getBackend, getMlaMetadata, type BackendName } from '../src/index.js';
-import { compare, freshSeed, gpuSkipReason, makeProblem, referenceAll } from './util/problem.js';
+import { compare, freshSeed, gpuSkipReason, makePagedProblem, referenceAll } from './util/problem.js';
 
 const Q_PAD = 64; // extra channels per q head row (1280-byte rows: still 16-byte aligned)
 const K_ROWS = 72; // rows per page block in the backing buffer (64 used)
@@ -16,7 +16,7 @@ const T_PAD = 3; // extra block-table columns per row (never read)
 function run(backend: BackendName, kernel: string | undefined, seed: number): void {
   const b = 3, sQ = 2, hQ = 20;
   const seqlens = [130, 1, 200];
-  const p = makeProblem({ b, sQ, hQ, seqlens, seed, dtype: 'bf16' });
+  const p = makePagedProblem({ b, sQ, hQ, seqlens, seed, dtype: 'bf16' });
   const nan = 0x7fc0;
   // q: [b, sQ, hQ, 576 + pad] → view [b, sQ, hQ, 576]
   const qRow = 576 + Q_PAD;
@@ -34,7 +34,7 @@ function run(backend: BackendName, kernel: string | undefined, seed: number): vo
   // block table with a row stride wider than its width
   const w = p.maxBlocksPerSeq + T_PAD;
   const table = new Int32Array(b * w).fill(2147480000);
-  for (let i = 0; i < b; i++) table.set(p.tableHost.subarray(i * p.maxBlocksPerSeq, (i + 1) * p.maxBlocksPerSeq), i * w);
+  for (let i = 0; i < b; i++) table.set(p.table.subarray(i * p.maxBlocksPerSeq, (i + 1) * p.maxBlocksPerSeq), i * w);
   const tBuf = Tensor.from(table, [b, w], { dtype: 'int32', backend });
   const blockTable = tBuf.view([b, p.maxBlocksPerSeq], [w, 1]);
   const cacheSeqlens = Tensor.from(p.seqlens, [b], { dtype: 'int32', backend });

@@ -4,7 +4,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, flashMlaWithKvcache, getMlaMetadata, type FlashMlaOptions, type MlaMetadata } from '../src/index.js';
-import { makeProblem, problemTensors, GARBAGE_BLOCK } from './util/problem.js';
+import { makePagedProblem, pagedProblemTensors, GARBAGE_BLOCK } from './util/problem.js';
 
 // Base problem: b = 2, s_q = 1, h_q = 16, seqlens [70, 10] → maxBlocksPerSeq 3, numBlocks 5,
 // numSmParts = 132 / ceil(16 / 64) = 132.
@@ -24,8 +24,8 @@ function base(spec: { b?: number; sQ?: number; hQ?: number; seqlens?: number[]; 
   const b = spec.b ?? seqlens.length;
   const sQ = spec.sQ ?? 1;
   const hQ = spec.hQ ?? 16;
-  const p = makeProblem({ b, sQ, hQ, seqlens, seed: 12345, dtype: spec.dtype ?? 'bf16', spareColumns: spec.spareColumns });
-  const t = problemTensors(p, 'cpu');
+  const p = makePagedProblem({ b, sQ, hQ, seqlens, seed: 12345, dtype: spec.dtype ?? 'bf16', spareColumns: spec.spareColumns });
+  const t = pagedProblemTensors(p, 'cpu');
   const md = getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1);
   const args: Args = {
     q: t.q,

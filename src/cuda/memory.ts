@@ -26,4 +26,7 @@ export const cudaMemory: DeviceMemory = {
   synchronize() {
     getCudaContext().stream.synchronize();
   },
+  info() {
+    return getCudaContext().device.memInfo();
+  },
 };

@@ -7,21 +7,11 @@
 //   (exact float64 arithmetic; 2^-14 < 1e-4 < 2^-13, so the clamp is the floor e = −13);
 //   code = e4m3(x / scale), round to nearest, ties to even, computed from the format's quantum.
 
-const word = new Uint32Array(1);
-const asFloat = new Float32Array(word.buffer);
+import { HALF_FORMATS } from '../../src/check/formats.js';
 
-/** 16-bit float pattern → value, by the bit fields (bf16: the top half of a float32). */
+/** 16-bit float pattern → value, by the bit fields (src/check/formats.ts: shares no code with src/dtype.ts). */
 export function refHalfValue(dtype: 'bf16' | 'fp16', bits: number): number {
-  if (dtype === 'bf16') {
-    word[0] = (bits & 0xffff) << 16;
-    return asFloat[0];
-  }
-  const sign = bits & 0x8000 ? -1 : 1;
-  const e = (bits >> 10) & 0x1f;
-  const m = bits & 0x3ff;
-  if (e === 0x1f) return m ? NaN : sign * Infinity;
-  if (e === 0) return sign * m * 2 ** -24;
-  return sign * (1 + m / 1024) * 2 ** (e - 15);
+  return HALF_FORMATS[dtype].value[bits & 0xffff];
 }
 
 /** e4m3fn code → value from its fields. */

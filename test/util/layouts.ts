@@ -1,24 +1,13 @@
 // Random decode problems for the layouts beyond FlashMLA 9edee0c's (h_kv ≥ 1, d_qk 512, the FP8 cache, sparse
 // top-k indices) and a float64 reference that reads every key by its own arithmetic: 16-bit values by their
-// bit fields, FP8 rows through test/util/fp8-ref.ts, keys through the block table or the indices directly.
+// bit fields, FP8 rows through test/util/fp8-ref.ts, keys through the block table or the indices directly; the
+// softmax itself and the random values are src/check's (attendRow, randomHalfBits), shared with every other check.
 
 import { Tensor } from '../../src/index.js';
-import { rng } from './problem.js';
+import { attendRow } from '../../src/check/reference.js';
+import { HALF_FORMATS } from '../../src/check/formats.js';
+import { randomHalfBits, rng } from './problem.js';
 import { refDequantizeRow, refHalfValue, refQuantizeRow } from './fp8-ref.js';
-
-/** Random 16-bit patterns: random sign and mantissa, exponent in [top − 5, top] with 2^top ≈ scale / 2. */
-export function randomHalfBits(dtype: 'bf16' | 'fp16', n: number, r: () => number, scale = 0.25, out = new Uint16Array(n), offset = 0): Uint16Array {
-  const mantBits = dtype === 'bf16' ? 7 : 10;
-  const bias = dtype === 'bf16' ? 127 : 15;
-  const top = bias + Math.floor(Math.log2(scale)) - 1;
-  for (let i = 0; i < n; i++) {
-    const x = (r() * 2 ** 32) >>> 0;
-    out[offset + i] = ((x >>> 31) << 15) | ((top - ((x >>> 20) % 6)) << mantBits) | (x & ((1 << mantBits) - 1));
-  }
-  return out;
-}
-
-export const NAN_BITS = { bf16: 0x7fc0, fp16: 0x7e00 } as const;
 
 export interface DenseSpec {
   b: number;
@@ -62,7 +51,7 @@ export function makeDenseProblem(spec: DenseSpec): DenseProblem {
     [perm[i], perm[j]] = [perm[j], perm[i]];
   }
   const rowElems = hKv * d;
-  const kBits = new Uint16Array(numBlocks * 64 * rowElems).fill(NAN_BITS[dtype]);
+  const kBits = new Uint16Array(numBlocks * 64 * rowElems).fill(HALF_FORMATS[dtype].nanBits);
   const kBytes = fp8 ? new Uint8Array(numBlocks * 64 * 656).fill(0xff) : null;
   const table = new Int32Array(b * maxBlocksPerSeq).fill(2147480000);
   let next = 0;
@@ -71,7 +60,7 @@ export function makeDenseProblem(spec: DenseSpec): DenseProblem {
       const block = perm[next++];
       table[i * maxBlocksPerSeq + j] = block;
       const tokens = Math.min(64, seqlens[i] - j * 64);
-      randomHalfBits(dtype, tokens * rowElems, r, spec.scale, kBits, block * 64 * rowElems);
+      randomHalfBits(dtype, tokens * rowElems, r, { scale: spec.scale }, kBits, block * 64 * rowElems);
       if (kBytes) {
         for (let t = 0; t < tokens; t++) {
           const o = (block * 64 + t) * 576;
@@ -80,7 +69,7 @@ export function makeDenseProblem(spec: DenseSpec): DenseProblem {
       }
     }
   }
-  const qBits = randomHalfBits(dtype, b * sQ * hQ * d, r, spec.scale);
+  const qBits = randomHalfBits(dtype, b * sQ * hQ * d, r, { scale: spec.scale });
   return { spec: { ...spec, hKv }, qBits, kBits, kBytes, table, numBlocks, maxBlocksPerSeq };
 }
 
@@ -94,22 +83,14 @@ export function denseTensors(p: DenseProblem): { q: Tensor; kCache: Tensor; bloc
   };
 }
 
-/** Softmax attention of one query row over key rows (d channels each, V = the first 512), float64. */
+/** Softmax attention of one query row over key rows (d channels each, V = the first 512): src/check's attendRow. */
 export function attend(qRow: Float64Array, keys: Float64Array[], scale: number): { out: Float64Array; lse: number } {
+  const d = qRow.length;
+  const flat = new Float64Array(keys.length * d);
+  keys.forEach((k, t) => flat.set(k, t * d));
   const out = new Float64Array(512);
-  if (keys.length === 0) return { out, lse: Infinity };
-  const logits = keys.map((k) => {
-    let dot = 0;
-    for (let c = 0; c < qRow.length; c++) dot += qRow[c] * k[c];
-    return dot * scale;
-  });
-  const m = Math.max(...logits);
-  const w = logits.map((x) => Math.exp(x - m));
-  const sum = w.reduce((a, x) => a + x, 0);
-  keys.forEach((k, t) => {
-    for (let c = 0; c < 512; c++) out[c] += (w[t] / sum) * k[c];
-  });
-  return { out, lse: m + Math.log(sum) };
+  const lse = attendRow(qRow, flat, keys.length, scale, out);
+  return { out, lse };
 }
 
 /** Reference out [b, s_q, h_q, 512] / lse [b, h_q, s_q] of a dense problem: query head h reads KV head ⌊h / (h_q / h_kv)⌋. */
@@ -215,10 +196,10 @@ export function makeSparseProblem(spec: SparseSpec): SparseProblem {
     }
   }
   for (const slot of written) {
-    const bits = randomHalfBits(dtype, 576, r, spec.scale);
+    const bits = randomHalfBits(dtype, 576, r, { scale: spec.scale });
     kBytes.set(refQuantizeRow(dtype, bits.subarray(0, 512), bits.subarray(512)), Math.floor(slot / pageSize) * pageStride + (slot % pageSize) * 656);
   }
-  const qBits = randomHalfBits(dtype, b * sQ * hQ * 576, r, spec.scale);
+  const qBits = randomHalfBits(dtype, b * sQ * hQ * 576, r, { scale: spec.scale });
   const sink = spec.sink ? Float32Array.from({ length: hQ }, (_, h) => (h % 5 === 1 ? Infinity : h % 5 === 3 ? -Infinity : -3 + 8 * r())) : null;
   return { spec, qBits, kBytes, pageStride, indices, topkLength, sink, capacity };
 }
