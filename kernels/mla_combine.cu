@@ -4,11 +4,14 @@
 //   M = max_j lse_j (log2 units), G = log2 Σ_j exp2(lse_j - M) + M, out = Σ_j exp2(lse_j - G) · O_j,
 //   lse = G · ln 2; all splits empty (M = -inf) → out 0, lse +inf. Requests with one split return at once:
 //   the decode kernel wrote their output directly.
+// mla_combine_sink_* (sparse decode with an attention sink, mla_decode_fp8.cu): the same, then
+//   out ← out / (1 + exp(sink[h] − lse)) with lse unchanged (the decode kernel does it for unsplit rows).
 //
 // Launch: grid (ceil(q_rows / 8) * b, 1, 1), block 256, no dynamic smem.
 #include <cstdint>
 
 #include "mla_config.h"
+#include "mla_fp8_params.h"
 #include "mla_generic_common.cuh"
 #include "mla_params.h"
 #include "ptx.cuh"
@@ -49,8 +52,9 @@ __device__ __forceinline__ bool split_row_of_warp(const MlaDecodeParams& p, int 
   return row.n > 1;
 }
 
-template <typename T>
-__device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
+// kSink: scale the merged row by its head's sink factor (attn_sink: [h_q] fp32, null for none).
+template <typename T, bool kSink = false>
+__device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const float* attn_sink = nullptr) {
   using Ops = ElemOps<T>;
   // o_accum / lse_accum come from the decode kernel just before us (PDL): wait for it to complete.
   ptx::grid_dep_wait();
@@ -98,6 +102,16 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
     }
   }
   ptx::grid_dep_launch_dependents();  // inputs consumed; only stores remain
+  if constexpr (kSink) {
+    if (attn_sink != nullptr && g_lse != INFINITY) {
+      // 1 / (1 + exp(sink − lse)): +inf sink → 0, −inf → 1
+      const float factor = 1.f / (1.f + ptx::exp2_approx((attn_sink[h_idx] - g_lse) * kLog2e));
+#pragma unroll
+      for (int k = 0; k < 4; ++k)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[k][e] *= factor;
+    }
+  }
 
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
@@ -188,6 +202,13 @@ extern "C" __global__ void COMBINE_BOUNDS mla_combine_bf16(const __grid_constant
 }
 extern "C" __global__ void COMBINE_BOUNDS mla_combine_fp16(const __grid_constant__ MlaDecodeParams p) {
   combine_kernel<__half>(p);
+}
+// sparse decode with an attention sink: the second parameter is the FP8 decode's (only attn_sink is read)
+extern "C" __global__ void COMBINE_BOUNDS mla_combine_sink_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
+  combine_kernel<__nv_bfloat16, true>(p, f.attn_sink);
+}
+extern "C" __global__ void COMBINE_BOUNDS mla_combine_sink_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
+  combine_kernel<__half, true>(p, f.attn_sink);
 }
 // (one CTA per SM is enough for the register budget: 8 splits' float4s in flight per lane)
 extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, 1) mla_combine_wide_bf16(const __grid_constant__ MlaDecodeParams p) {
