@@ -8,7 +8,7 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Tensor, PagedKvCache, UnsupportedFeatureError, appendKv, appendKvPaged, captureGraph, flashMlaWithKvcache, getBackend, getMlaMetadata,
+  Tensor, PagedKvCache, UnsupportedFeatureError, appendKv, appendKvPaged, captureGraph, dequantizeKvFp8, flashMlaWithKvcache, getBackend, getMlaMetadata,
 } from '../src/index.js';
 import { CUDA_FEATURES } from '../src/cuda/features.js';
 import { freshSeed, gpuSkipReason, rng } from './util/problem.js';
@@ -211,6 +211,23 @@ describe('cuda: dense decode over the FP8 cache, h_kv > 1, d_qk 512 (vs the cpu 
       return flashMlaWithKvcache(q, cache.kCache(0), cache.blockTable(ids), cache.cacheSeqlens(ids), 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, isFp8KvCache: true });
     });
     checkRows('PagedKvCache fp8', results[1], results[0], FLASHMLA_TOL.denseOut, s);
+  });
+
+  test("FP8 dense decode = the 'generic' kernel over dequantizeKvFp8(kCache) as a bf16 cache, bit for bit", (t) => {
+    // the FP8 kernel is the generic kernel's arithmetic on a K tile dequantised exactly into bf16: same schedule, same
+    // tiles, same mma/softmax code, so the outputs must agree to the bit, not just within a tolerance
+    const p = makeDenseProblem({ b: 5, sQ: 2, hQ: 64, hKv: 1, d: 576, seqlens: [1, 64, 333, 2500, 7000], dtype: 'bf16', fp8: true, seed: seed + 77 });
+    const cpu = denseTensors(p);
+    const gpu = toCuda(cpu);
+    const bf16Cache = dequantizeKvFp8(cpu.kCache).to('cuda');
+    const md = getMlaMetadata(gpu.cacheSeqlens, 2 * 64, 1);
+    const fp8 = () => flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, isFp8KvCache: true });
+    if (!whenSupported(t, CUDA_FEATURES.fp8KvCache, 'fp8KvCache', fp8)) return;
+    if (!getBackend('cuda').decodeKernels().includes('generic')) return void t.skip("the 'generic' kernel does not run on this GPU");
+    const ref = flashMlaWithKvcache(gpu.q, bf16Cache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, kernel: 'generic' });
+    const got = fp8();
+    assert.deepEqual(got.out.toRaw(), ref.out.toRaw(), 'out differs from the generic kernel over the dequantised cache');
+    assert.deepEqual(got.lse.toRaw(), ref.lse.toRaw(), 'lse differs from the generic kernel over the dequantised cache');
   });
 
   test("an FP8 decode asks for the portable kernel: kernel 'generic' runs it, 'hopper' / 'generic-small' are refused (typed)", (t) => {
