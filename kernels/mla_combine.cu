@@ -4,6 +4,8 @@
 //   M = max_j lse_j (log2 units), G = log2 Σ_j exp2(lse_j - M) + M, out = Σ_j exp2(lse_j - G) · O_j,
 //   lse = G · ln 2; all splits empty (M = -inf) → out 0, lse +inf. Rows of requests with one split are left
 //   alone: the decode kernel wrote their output directly.
+// mla_combine_sink_* (sparse decode with an attention sink, mla_decode_fp8.cu; W = C = 1): the same, then
+//   out ← out / (1 + exp(sink[h] − lse)) with lse unchanged (the decode kernel does it for unsplit rows).
 //
 // The work is a row's n split partials (2 KB each, just written, mostly in L2). Its cost is latency, not bytes:
 // the loads of one warp walking a row's splits one after the other are dependent L2 round trips (~33 µs for one
@@ -15,6 +17,7 @@
 #include <cstdint>
 
 #include "mla_config.h"
+#include "mla_fp8_params.h"
 #include "mla_generic_common.cuh"
 #include "mla_params.h"
 #include "ptx.cuh"
@@ -84,8 +87,9 @@ __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float
   }
 }
 
-template <typename T, int W, int C>
-__device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
+// kSink: scale the merged row by its head's sink factor (attn_sink: [h_q] fp32).
+template <typename T, int W, int C, bool kSink = false>
+__device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const float* attn_sink = nullptr) {
   static_assert(COMBINE_WARPS % W == 0, "a CTA holds whole rows");
   static_assert(COMBINE_MAX_CHUNKS % C == 0, "whole sub-chunks per CTA");
   constexpr int kSub = COMBINE_MAX_CHUNKS / C;
@@ -150,6 +154,17 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
     }
   }
 
+  const int s_idx = r / p.h_q, h_idx = r - s_idx * p.h_q;
+  if constexpr (kSink) {
+    if (g_lse != INFINITY) {
+      // 1 / (1 + exp(sink − lse)): +inf sink → 0, −inf → 1
+      const float factor = 1.f / (1.f + ptx::exp2_approx((attn_sink[h_idx] - g_lse) * kLog2e));
+#pragma unroll
+      for (int s = 0; s < kSub; ++s)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[s][e] *= factor;
+    }
+  }
   T* out_row = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col0 + lane * 4;
 #pragma unroll
   for (int s = 0; s < kSub; ++s) {
@@ -159,7 +174,6 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p) {
     *reinterpret_cast<uint2*>(out_row + s * COMBINE_WARP_COLS) = packed;
   }
   if (blockIdx.y == 0 && lane == 0) {
-    const int s_idx = r / p.h_q, h_idx = r - s_idx * p.h_q;
     p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = g_lse;
   }
 }
@@ -182,3 +196,10 @@ COMBINE_ENTRIES(1, fp16, __half)
 COMBINE_ENTRIES(2, fp16, __half)
 COMBINE_ENTRIES(4, fp16, __half)
 COMBINE_ENTRIES(8, fp16, __half)
+// sparse decode with an attention sink: the second parameter is the FP8 decode's (only attn_sink is read)
+extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, 4) mla_combine_sink_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
+  combine_kernel<__nv_bfloat16, 1, 1, true>(p, f.attn_sink);
+}
+extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, 4) mla_combine_sink_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
+  combine_kernel<__half, 1, 1, true>(p, f.attn_sink);
+}

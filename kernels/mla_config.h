@@ -60,6 +60,23 @@ static_assert(GSM_SMEM_BYTES <= 101376, "must fit the 99 KB opt-in shared memory
 static_assert(PAGE_BLOCK_SIZE % GSM_BLOCK_N == 0, "a K tile must lie inside one page");
 static_assert(GSM_Q_SMEM_CH % 16 == 0 && GSM_Q_SMEM_CH % 8 == 0, "Q split at a k-step boundary");
 
+// ---- FP8-cache decode kernel (mla_decode_fp8.cu: the generic kernel's mma.sync data flow, sm_80+) ----------------
+// HOST: dense grid (ceil(q_rows / GEN_BLOCK_M), num_sm_parts, 1), sparse grid (s_q · ceil(h_q / GEN_BLOCK_M),
+//       num_sm_parts, 1); block GEN_THREADS, dynamic smem F8D_SMEM_BYTES (cuFuncSetAttribute first; fits A100).
+// The FlashMLA DeepSeek-V3.2 token row: 512 e4m3 codes, four float32 scales (one per 128 channels), 64 16-bit RoPE.
+// K tiles of GEN_BLOCK_N tokens arrive raw (656 B per token) by cp.async in two stages and are dequantised into one
+// K tile of the generic layout (GEN_QK_PITCH), from which S and P·V run exactly as in the generic kernel.
+constexpr int FP8_BYTES_PER_TOKEN = 656;
+constexpr int FP8_TILE = 128;                  // latent channels per scale
+constexpr int FP8_SCALES_OFFSET = HEAD_DIM_V;  // 512: float32 scales
+constexpr int FP8_ROPE_OFFSET = HEAD_DIM_V + 4 * (HEAD_DIM_V / FP8_TILE);  // 528: 16-bit RoPE channels
+constexpr int F8D_SRAW_BYTES = GEN_BLOCK_N * FP8_BYTES_PER_TOKEN;   // 20992 per stage: raw token rows
+constexpr int F8D_SVALID_BYTES = 2 * GEN_BLOCK_N * 4;               // 256: per stage, whether each token is real
+constexpr int F8D_SMEM_BYTES = GEN_SQ_BYTES + GEN_SK_BYTES + 2 * F8D_SRAW_BYTES + GEN_SP_BYTES + GEN_SRED_BYTES + GEN_SL_BYTES + F8D_SVALID_BYTES;  // 160512
+static_assert(F8D_SMEM_BYTES == 160512, "HOST mirrors this number");
+static_assert(F8D_SMEM_BYTES <= 163 * 1024, "must fit A100 (sm_80) opt-in shared memory");
+static_assert(FP8_BYTES_PER_TOKEN % 16 == 0 && FP8_ROPE_OFFSET % 16 == 0, "raw rows are copied in 16-byte chunks");
+
 // ---- combine kernel ---------------------------------------------------------------------------------------
 // One kernel, two launch-time knobs chosen by the host from the shape (src/cuda/mla.ts combineShape()):
 //   warps per row W ∈ {1, 2, 4, 8} (the entry point mla_combine_w<W>_*): W warps share a row's splits (split j

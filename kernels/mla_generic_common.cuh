@@ -35,5 +35,6 @@ struct ElemOps<__half> {
 };
 
 constexpr float kLn2 = 0.69314718055994530942f;
+constexpr float kLog2e = 1.44269504088896340736f;
 
 }  // namespace mla

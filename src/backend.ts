@@ -78,6 +78,8 @@ export interface DecodeFeatures {
   topk: number;
   topkLength: boolean;
   attnSink: boolean;
+  /** The decode kernel asked for (`kernel` option, one of decodeKernels()); undefined: the backend's choice. */
+  kernel?: string;
 }
 
 /**

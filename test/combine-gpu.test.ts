@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Tensor, flashMlaWithKvcache, getMlaMetadata } from '../src/index.js';
 import { forceCombineShape } from '../src/cuda/mla.js';
 import type { CombineShape } from '../src/cuda/combine-shape.js';
-import { compare, freshSeed, gpuSkipReason, makeProblem, problemTensors, referenceRow, rng } from './util/problem.js';
+import { compare, freshSeed, gpuSkipReason, makePagedProblem, pagedProblemTensors, referenceRow, rng } from './util/problem.js';
 
 const skip = await gpuSkipReason();
 
@@ -24,8 +24,8 @@ describe('combine: every launch shape matches the float64 reference', { skip }, 
     test(c.label, () => {
       const seed = freshSeed();
       const r = rng(seed);
-      const p = makeProblem({ b: c.b, sQ: c.sQ, hQ: c.hQ, seqlens: c.seqlens(r), seed });
-      const t = problemTensors(p, 'cuda');
+      const p = makePagedProblem({ b: c.b, sQ: c.sQ, hQ: c.hQ, seqlens: c.seqlens(r), seed });
+      const t = pagedProblemTensors(p, 'cuda');
       const md = getMlaMetadata(t.cacheSeqlens, c.sQ * c.hQ, 1);
       const splits = md.numSplits.toInt32();
       const maxSplits = Math.max(...Array.from({ length: c.b }, (_, i) => splits[i + 1] - splits[i]));

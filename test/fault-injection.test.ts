@@ -662,6 +662,8 @@ const scenarios: Record<string, Scenario> = {
       const gone = Tensor.empty([2, 1, 16, 576], BF16);
       gone.dispose();
       const fp8Cache = Tensor.empty([4, 64, 1, 656], { dtype: 'uint8', backend: 'cuda' });
+      const kvHeads2 = Tensor.empty([4, 64, 2, 576], BF16);
+      const mdHeads2 = getMlaMetadata(p.seqlens, 8, 2);
       const negative = Tensor.from([5, -1], [2], I32);
       const slots = Tensor.from([0, 4 * 64], [2], I32);
       const cKv = Tensor.empty([2, 512], BF16);
@@ -679,14 +681,82 @@ const scenarios: Record<string, Scenario> = {
         ['an unknown kernel', () => dec(p.q, p.kCache, p.blockTable, p.seqlens, { kernel: 'nope' }), RangeError],
         ['a misaligned out', () => dec(p.q, p.kCache, p.blockTable, p.seqlens, { out: outMisaligned }), RangeError],
         ['a disposed q', () => dec(gone, p.kCache, p.blockTable, p.seqlens), DisposedError],
-        ['an FP8 cache on cuda', () => dec(p.q, fp8Cache, p.blockTable, p.seqlens, { isFp8KvCache: true }), UnsupportedFeatureError],
-        ['PagedKvCache kvFormat fp8 on cuda', () => new PagedKvCache({ backend: 'cuda', numBlocks: 4, kvFormat: 'fp8' }), UnsupportedFeatureError],
+        ['an FP8 cache with a kernel that has no FP8 variant', () => dec(p.q, fp8Cache, p.blockTable, p.seqlens, { isFp8KvCache: true, kernel: 'generic-small' }), UnsupportedFeatureError],
+        ['an h_kv = 2 cache on cuda', () => dec(p.q, kvHeads2, p.blockTable, p.seqlens, {}, mdHeads2), UnsupportedFeatureError],
         ['getMlaMetadata with a negative seqlen', () => getMlaMetadata(negative, 16, 1), RangeError],
         ['appendKv with a slot past the cache', () => appendKv(p.kCache, slots, cKv, kPe), RangeError],
         ['appendKv of fp16 rows into a bf16 cache', () => appendKv(p.kCache, slots, cKv16, kPe), TypeError],
       ];
       for (const [what, fn, cls] of cases) refused(f, what, fn, cls);
       return [`${cases.length} refused calls: none allocated device memory or launched a kernel`];
+    },
+  },
+
+  'fp8': {
+    title: 'the FP8 cache on cuda (quantizing appends, dense and sparse decode, the sink combine): valid pointers; launch faults → CudaError, nothing kept',
+    run(f) {
+      const notes: string[] = [];
+      const U8 = { dtype: 'uint8', backend: 'cuda' } as const;
+      // PagedKvCache({ kvFormat: 'fp8' }): appends through the block table's slots
+      const cache = new PagedKvCache({ backend: 'cuda', numBlocks: 8, kvFormat: 'fp8', maxBatch: 2 });
+      const a = cache.addSequence();
+      const b = cache.addSequence();
+      const r5 = rows(5, 1);
+      let ran = f.stat('kernels_run');
+      cache.append([a, a, a, b, b], r5.cKv[0], r5.kPe[0]);
+      healthy(f);
+      assert.equal(f.stat('kernels_run') - ran, 1, 'one append kernel per layer');
+      // appendKv / appendKvPaged into a padded-stride cache of 61-token pages (slot mapping) and 64-token pages
+      const storage = Tensor.zeros([4 * 62 * 656], U8);
+      const k61 = storage.view([4, 61, 1, 656], [62 * 656, 656, 656, 1]);
+      appendKv(k61, Tensor.from([0, 243, -1, 61, 100], [5], I32), r5.cKv[0], r5.kPe[0]);
+      healthy(f);
+      // dense decode over the FP8 cache, s_q 2, causal
+      const ids = [a, b];
+      const seqlens = cache.cacheSeqlens(ids);
+      const table = cache.blockTable(ids);
+      const q = Tensor.empty([2, 2, 16, 576], BF16);
+      const md = metadata(seqlens, [3, 2], 2 * 16);
+      const dense = () => {
+        const r = flashMlaWithKvcache(q, cache.kCache(0), table, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, causal: true });
+        r.out.dispose();
+        r.lse.dispose();
+      };
+      ran = f.stat('kernels_run');
+      dense();
+      healthy(f);
+      assert.equal(f.stat('kernels_run') - ran, 2, 'dense FP8 decode: decode + combine');
+      // sparse decode: topk 2048 over the 61-token pages (requests split over SM parts: the sink combine merges them)
+      const topk = 2048;
+      const idx = Int32Array.from({ length: 2 * topk }, (_, i) => (i % 7 === 0 ? -1 : (i * 13) % 300));
+      const indices = Tensor.from(idx, [2, 1, topk], I32);
+      const topkLength = Tensor.from([topk, 10], [2], I32);
+      const sink = Tensor.from(Array.from({ length: 16 }, (_, h) => h - 8), [16], { dtype: 'fp32', backend: 'cuda' });
+      const q1 = Tensor.empty([2, 1, 16, 576], BF16);
+      const mdS = getMlaMetadata(null, 16, 1, { topk, batchSize: 2, backend: 'cuda' });
+      assert.ok(mdS.numSplits.toInt32()[2] > 2, 'the sparse schedule splits the requests');
+      const sparse = () => {
+        const r = flashMlaWithKvcache(q1, k61, null, null, 512, mdS.tileSchedulerMetadata, mdS.numSplits, { isFp8KvCache: true, indices, topkLength, attnSink: sink });
+        r.out.dispose();
+        r.lse.dispose();
+      };
+      ran = f.stat('kernels_run');
+      sparse();
+      healthy(f);
+      assert.equal(f.stat('kernels_run') - ran, 2, 'sparse decode: decode + the sink combine');
+      notes.push('FP8 appends (PagedKvCache, a slot mapping into 61-token pages), dense and sparse decode: every pointer the kernels get lies in a live allocation');
+      const base = live(f);
+      for (const [what, step] of [['dense', dense], ['sparse', sparse]] as const) {
+        const n = sweep(f, 'cuLaunchKernelEx', NO_RESOURCES, step, base);
+        assert.equal(n, 2, `${what}: decode and combine launches`);
+        notes.push(`${what} FP8 decode: each of its ${n} launches failing → CudaError, nothing left allocated, the retry runs`);
+      }
+      const r1 = rows(1, 1);
+      cache.append([a], r1.cKv[0], r1.kPe[0]);
+      const n = sweep(f, 'cuLaunchKernelEx', NO_RESOURCES, () => void cache.append([a], r1.cKv[0], r1.kPe[0]), live(f), () => cache.checkInvariants());
+      notes.push(`FP8 append: its launch failing (${n} position) → CudaError`);
+      cache.dispose();
+      return notes;
     },
   },
 

@@ -5,9 +5,9 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Tensor, PagedKvCache, appendKv, appendKvPaged, quantizeKvFp8, dequantizeKvFp8, fp8TileScale, UnsupportedFeatureError, FP8_BYTES_PER_TOKEN,
+  Tensor, PagedKvCache, appendKv, appendKvPaged, quantizeKvFp8, dequantizeKvFp8, fp8TileScale, FP8_BYTES_PER_TOKEN,
 } from '../src/index.js';
-import { cudaCheckKvFormat } from '../src/cuda/features.js';
+import { CUDA_FEATURES, cudaCheckKvFormat } from '../src/cuda/features.js';
 import { rng, seededTest as seededTestIn } from './util/problem.js';
 import { refDequantizeRow, refE4m3Code, refE4m3Value, refHalfValue, refQuantizeRow, refTileScale } from './util/fp8-ref.js';
 
@@ -379,17 +379,9 @@ describe('FP8 paged writes (cpu)', () => {
   });
 });
 
-describe('cuda refuses the FP8 cache until its kernel exists (shape-only checks, no GPU needed)', () => {
-  test('cudaCheckKvFormat: UnsupportedFeatureError naming the argument', () => {
-    assert.throws(() => cudaCheckKvFormat('fp8', 'kvFormat'), (e: unknown) => {
-      assert.ok(e instanceof UnsupportedFeatureError);
-      assert.equal(e.name, 'UnsupportedFeatureError');
-      assert.equal(e.message, "kvFormat: FP8 KV cache on cuda: not implemented yet (the cpu backend runs it: move the tensors with .to('cpu'))");
-      assert.equal(e.argument, 'kvFormat');
-      assert.equal(e.backend, 'cuda');
-      return true;
-    });
-    cudaCheckKvFormat('bf16', 'kCache');
-    cudaCheckKvFormat('fp16', 'kCache');
+describe('cuda holds the FP8 cache (shape-only checks, no GPU needed)', () => {
+  test('cudaCheckKvFormat accepts every format (the FP8 append kernel exists: CUDA_FEATURES.fp8KvCache)', () => {
+    assert.equal(CUDA_FEATURES.fp8KvCache, true);
+    for (const format of ['bf16', 'fp16', 'fp8'] as const) cudaCheckKvFormat(format, 'kCache');
   });
 });

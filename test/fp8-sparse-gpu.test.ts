@@ -1,13 +1,14 @@
 // GPU tests of issue 10's paths (FP8 cache writes and dense decode, sparse decode, h_kv > 1 and d_qk 512) against
-// the cpu oracle under FlashMLA's tolerances. Skipped without a GPU. On a GPU each test follows CUDA_FEATURES
-// (src/cuda/features.ts): while a feature is off it checks that the cuda backend refuses it with
-// UnsupportedFeatureError and nothing was written, then reports itself skipped; once the kernel lands and the flag
-// is switched on, the same test compares the kernel with the oracle — nothing else to edit.
+// the cpu oracle: FP8 bytes bit for bit, decodes under FlashMLA's tolerances. Skipped without a GPU. On a GPU each
+// test follows CUDA_FEATURES (src/cuda/features.ts): while a feature is off it checks that the cuda backend refuses
+// it with UnsupportedFeatureError and nothing was written, then reports itself skipped; once the kernel lands and
+// the flag is switched on, the same test compares the kernel with the oracle. Every output buffer starts as NaN, and
+// every cache slot that no attended token lives in holds NaN, so a row left unwritten or a slot read by mistake fails.
 
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Tensor, PagedKvCache, UnsupportedFeatureError, appendKv, appendKvPaged, flashMlaWithKvcache, getMlaMetadata,
+  Tensor, PagedKvCache, UnsupportedFeatureError, appendKv, appendKvPaged, captureGraph, dequantizeKvFp8, flashMlaWithKvcache, getBackend, getMlaMetadata,
 } from '../src/index.js';
 import { CUDA_FEATURES } from '../src/cuda/features.js';
 import { freshSeed, gpuSkipReason, randomHalfBits, rng } from './util/problem.js';
@@ -29,6 +30,11 @@ function toCuda<T extends Record<string, Tensor | null>>(ts: T): T {
   return Object.fromEntries(Object.entries(ts).map(([k, v]) => [k, v ? v.to('cuda') : null])) as T;
 }
 
+/** Outputs on cuda filled with NaN: a row the kernels do not write cannot pass. */
+function nanOutputs(b: number, sQ: number, hQ: number, dtype: 'bf16' | 'fp16'): { out: Tensor; lse: Tensor } {
+  return { out: Tensor.full([b, sQ, hQ, 512], NaN, { dtype, backend: 'cuda' }), lse: Tensor.full([b, hQ, sQ], NaN, { dtype: 'fp32', backend: 'cuda' }) };
+}
+
 function checkRows(name: string, got: { out: Tensor; lse: Tensor }, want: { out: Tensor; lse: Tensor }, outTol: { abs: number; rel: number; cos: number }, seed: number): void {
   const o = flashMlaClose(`${name} out`, got.out.toFloat32(), want.out.toFloat32(), outTol);
   assert.equal(o, null, `${o} (seed ${seed}; rerun with FLASH_MLA_SEED=${seed})`);
@@ -45,13 +51,36 @@ function denseCase(t: TestContext, spec: Omit<DenseSpec, 'seed'>, seed: number, 
   const gpu = toCuda(cpu);
   const mdC = getMlaMetadata(gpu.cacheSeqlens, rows, hKv);
   const mdH = getMlaMetadata(cpu.cacheSeqlens, rows, hKv, { smCount: mdC.tileSchedulerMetadata.shape[0] * hKv * Math.ceil(rows / 64) });
+  const outs = nanOutputs(spec.b, spec.sQ, spec.hQ, spec.dtype);
   const opts = { causal, isFp8KvCache: spec.fp8 };
-  const run = () => flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, mdC.tileSchedulerMetadata, mdC.numSplits, opts);
+  const run = () => flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, mdC.tileSchedulerMetadata, mdC.numSplits, { ...opts, ...outs });
   const flag = spec.fp8 ? 'fp8KvCache' : hKv > 1 ? 'gqa' : 'headDim512';
   const on = spec.fp8 ? CUDA_FEATURES.fp8KvCache : (hKv === 1 || CUDA_FEATURES.gqa) && (spec.d === 576 || CUDA_FEATURES.headDim512);
   if (!whenSupported(t, on, flag, run)) return;
   const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, opts);
   checkRows(`dense ${JSON.stringify(spec)}`, run(), want, FLASHMLA_TOL.denseOut, seed);
+}
+
+/** 16-bit rows with what the quantizer must get right: NaN, ±inf, subnormals, zero tiles, the largest values. */
+function specialRows(dtype: 'bf16' | 'fp16', T: number, r: () => number): Uint16Array {
+  const bits = randomHalfBits(dtype, T * 576, r, { scale: 4 });
+  const nan = dtype === 'bf16' ? 0x7fc0 : 0x7e00;
+  const inf = dtype === 'bf16' ? 0x7f80 : 0x7c00;
+  const maxFinite = dtype === 'bf16' ? 0x7f7f : 0x7bff;
+  for (let t = 0; t < T; t++) {
+    const row = bits.subarray(t * 576, t * 576 + 512);
+    const tile = (j: number) => row.subarray(128 * j, 128 * j + 128);
+    switch (t % 7) {
+      case 0: tile(t % 4)[17] = nan; break;
+      case 1: tile(1)[3] = inf | 0x8000; break;
+      case 2: tile(2).forEach((_, c, a) => (a[c] = ((r() * 0x7f) | 0) | (c & 1 ? 0x8000 : 0))); break; // subnormals and ±0
+      case 3: tile(0).fill(0); tile(3).fill(0x8000); break;
+      case 4: tile(1)[0] = maxFinite; tile(1)[1] = maxFinite | 0x8000; break;
+      case 5: row.forEach((_, c, a) => (a[c] = ((r() * 0x10000) | 0) & 0xffff)); break; // any pattern
+      default: break;
+    }
+  }
+  return bits;
 }
 
 describe('cuda: FP8 KV cache writes (bit-identical to the cpu quantizer)', { skip }, () => {
@@ -84,6 +113,64 @@ describe('cuda: FP8 KV cache writes (bit-identical to the cpu quantizer)', { ski
     appendKvPaged(view(dev), table.to('cuda'), lens.to('cuda'), g6.view([6, 512], [576, 1]), g6.view([6, 64], [576, 1], 512));
     assert.deepEqual(dev.toRaw(), host.toRaw(), `appendKvPaged bytes differ (seed ${seed})`);
   });
+
+  for (const dtype of ['bf16', 'fp16'] as const) {
+    test(`${dtype} rows with NaN, ±inf, subnormals, zero tiles and the largest values; 61-token pages; slots past the cache skipped`, () => {
+      const seed = freshSeed();
+      const r = rng(seed);
+      const pages = 12;
+      const pageSize = 61;
+      const capacity = pages * pageSize;
+      const T = capacity + 40;
+      const stride = (pageSize + 3) * 656; // padded pages
+      const bits = specialRows(dtype, T, r);
+      // every slot once (shuffled), then padding (−1, −7) and slots past the cache (the kernel must skip them; the
+      // cpu, which refuses them, gets −1 there)
+      const order = Array.from({ length: capacity }, (_, i) => i);
+      for (let i = capacity - 1; i > 0; i--) {
+        const j = Math.floor(r() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      const slotValues = Int32Array.from({ length: T }, (_, i) => (i < capacity ? order[i] : [-1, capacity, capacity + 100, -7, 2 ** 31 - 1][i % 5]));
+      const host = Tensor.full([pages * stride], 0xab, { dtype: 'uint8' });
+      const dev = host.to('cuda');
+      const view = (x: Tensor) => x.view([pages, pageSize, 1, 656], [stride, 656, 656, 1]);
+      const src = Tensor.from(bits, [T, 576], { dtype });
+      appendKv(view(host), Tensor.from(slotValues.map((x) => (x >= capacity ? -1 : x)), [T]), src.view([T, 512], [576, 1]), src.view([T, 64], [576, 1], 512));
+      const g = src.to('cuda');
+      const devSlots = Tensor.from(slotValues, [T], { backend: 'cuda' });
+      appendKv(view(dev), devSlots, g.view([T, 512], [576, 1]), g.view([T, 64], [576, 1], 512), { checkValues: false });
+      const got = dev.toRaw() as Uint8Array;
+      const want = host.toRaw() as Uint8Array;
+      const bad = got.findIndex((x, i) => x !== want[i]);
+      if (bad >= 0) {
+        const page = Math.floor(bad / stride);
+        const byte = bad % stride;
+        assert.fail(`byte ${bad} (page ${page}, token ${Math.floor(byte / 656)}, byte ${byte % 656} of its row) = ${got[bad]}, cpu ${want[bad]} (seed ${seed})`);
+      }
+      assert.ok(want.some((x) => x === 0x7f), 'the rows produced NaN codes');
+      assert.equal(got[pages * stride - 1], 0xab, 'the padding after the last page was not written');
+    });
+  }
+
+  test('PagedKvCache({ kvFormat: fp8 }) on cuda: appends, a fork with copy-on-write, two layers — same bytes as on cpu', () => {
+    const seed = freshSeed();
+    const r = rng(seed);
+    const make = (backend: 'cpu' | 'cuda') => new PagedKvCache({ numBlocks: 16, backend, kvFormat: 'fp8', numLayers: 2, dtype: 'fp16', maxBatch: 4 });
+    const caches = [make('cpu'), make('cuda')];
+    const steps: number[][] = [[0, 0, 0, 1], [0, 1, 1, 1, 1], [2, 0], [2, 2, 1]]; // sequence index per token; 2 = a fork of 0
+    const rowsPerStep = steps.map((ids) => [0, 1].map(() => Tensor.from(specialRows('fp16', ids.length, r), [ids.length, 576], { dtype: 'fp16' })));
+    for (const cache of caches) {
+      const seqs = [cache.addSequence(), cache.addSequence()];
+      steps.forEach((ids, k) => {
+        if (k === 2) seqs.push(cache.fork(seqs[0]));
+        const layers = rowsPerStep[k].map((x) => (cache.backend === 'cuda' ? x.to('cuda') : x));
+        cache.append(ids.map((i) => seqs[i]), layers.map((x) => x.view([ids.length, 512], [576, 1])), layers.map((x) => x.view([ids.length, 64], [576, 1], 512)));
+      });
+    }
+    for (const l of [0, 1]) assert.deepEqual(caches[1].kCache(l).toRaw(), caches[0].kCache(l).toRaw(), `layer ${l}: bytes differ (seed ${seed})`);
+    for (const c of caches) c.dispose();
+  });
 });
 
 describe('cuda: dense decode over the FP8 cache, h_kv > 1, d_qk 512 (vs the cpu oracle, FlashMLA tolerances)', { skip }, () => {
@@ -92,6 +179,9 @@ describe('cuda: dense decode over the FP8 cache, h_kv > 1, d_qk 512 (vs the cpu 
     ['FP8, h_q 128, s_q 2, causal', { b: 4, sQ: 2, hQ: 128, hKv: 1, d: 576, seqlens: [0, 1, 700, 4096], dtype: 'bf16', fp8: true }, true],
     ['FP8, h_q 16, s_q 1, fp16', { b: 8, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [63, 64, 65, 2000, 1, 0, 129, 5000], dtype: 'fp16', fp8: true }, false],
     ['FP8, h_q 3, s_q 4, causal', { b: 3, sQ: 4, hQ: 3, hKv: 1, d: 576, seqlens: [3, 300, 9000], dtype: 'bf16', fp8: true }, true],
+    ['FP8, h_q 1, s_q 1, one long request (split over every SM part)', { b: 1, sQ: 1, hQ: 1, hKv: 1, d: 576, seqlens: [20000], dtype: 'bf16', fp8: true }, false],
+    ['FP8, h_q 64, s_q 3, not causal, fp16', { b: 5, sQ: 3, hQ: 64, hKv: 1, d: 576, seqlens: [2, 64, 128, 1000, 3000], dtype: 'fp16', fp8: true }, false],
+    ['FP8, h_q 16, s_q 5, causal, seqlens below s_q', { b: 4, sQ: 5, hQ: 16, hKv: 1, d: 576, seqlens: [1, 4, 5, 6], dtype: 'bf16', fp8: true }, true],
     ['h_kv 2, h_q 128', { b: 3, sQ: 2, hQ: 128, hKv: 2, d: 576, seqlens: [140, 4096, 20], dtype: 'bf16', fp8: false }, true],
     ['h_kv 8, h_q 64', { b: 2, sQ: 1, hQ: 64, hKv: 8, d: 576, seqlens: [1000, 0], dtype: 'fp16', fp8: false }, false],
     ['h_kv 3, h_q 9', { b: 6, sQ: 2, hQ: 9, hKv: 3, d: 576, seqlens: [20, 140, 4096, 0, 1, 65], dtype: 'bf16', fp8: false }, true],
@@ -99,10 +189,62 @@ describe('cuda: dense decode over the FP8 cache, h_kv > 1, d_qk 512 (vs the cpu 
     ['d_qk 512, h_kv 2, h_q 126', { b: 2, sQ: 1, hQ: 126, hKv: 2, d: 512, seqlens: [20, 3000], dtype: 'bf16', fp8: false }, false],
   ];
   cases.forEach(([label, spec, causal], k) => test(label, (t) => denseCase(t, spec, seed + k, causal)));
+
+  test('FP8 decode of a PagedKvCache written on cuda (appends, fork) = the cpu decode of the cpu cache', (t) => {
+    if (!whenSupported(t, CUDA_FEATURES.fp8KvCache, 'fp8KvCache', () => new PagedKvCache({ numBlocks: 4, backend: 'cuda', kvFormat: 'fp8' }))) return;
+    const s = freshSeed();
+    const sQ = 2, hQ = 32;
+    const results = (['cpu', 'cuda'] as const).map((backend) => {
+      const rr = rng(s); // the same rows on both backends
+      const cache = new PagedKvCache({ numBlocks: 64, backend, kvFormat: 'fp8', maxBatch: 4, fill: NaN });
+      const a = cache.addSequence();
+      const b = cache.addSequence();
+      const rows = (n: number) => Tensor.from(randomHalfBits('bf16', n * 576, rr, { scale: 0.5 }), [n, 576], { dtype: 'bf16', backend });
+      const r1 = rows(900);
+      cache.append([...Array(500).fill(a), ...Array(400).fill(b)], r1.view([900, 512], [576, 1]), r1.view([900, 64], [576, 1], 512));
+      const c = cache.fork(a);
+      const r2 = rows(70);
+      cache.append(Array(70).fill(c), r2.view([70, 512], [576, 1]), r2.view([70, 64], [576, 1], 512));
+      const ids = [a, b, c];
+      const q = Tensor.from(randomHalfBits('bf16', 3 * sQ * hQ * 576, rr, { scale: 0.5 }), [3, sQ, hQ, 576], { dtype: 'bf16', backend });
+      const md = getMlaMetadata(cache.cacheSeqlens(ids), sQ * hQ, 1, { smCount: 132 });
+      return flashMlaWithKvcache(q, cache.kCache(0), cache.blockTable(ids), cache.cacheSeqlens(ids), 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, isFp8KvCache: true });
+    });
+    checkRows('PagedKvCache fp8', results[1], results[0], FLASHMLA_TOL.denseOut, s);
+  });
+
+  test("FP8 dense decode = the 'generic' kernel over dequantizeKvFp8(kCache) as a bf16 cache, bit for bit", (t) => {
+    // the FP8 kernel is the generic kernel's arithmetic on a K tile dequantised exactly into bf16: same schedule, same
+    // tiles, same mma/softmax code, so the outputs must agree to the bit, not just within a tolerance
+    const p = makeDenseProblem({ b: 5, sQ: 2, hQ: 64, hKv: 1, d: 576, seqlens: [1, 64, 333, 2500, 7000], dtype: 'bf16', fp8: true, seed: seed + 77 });
+    const cpu = denseTensors(p);
+    const gpu = toCuda(cpu);
+    const bf16Cache = dequantizeKvFp8(cpu.kCache).to('cuda');
+    const md = getMlaMetadata(gpu.cacheSeqlens, 2 * 64, 1);
+    const fp8 = () => flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, isFp8KvCache: true });
+    if (!whenSupported(t, CUDA_FEATURES.fp8KvCache, 'fp8KvCache', fp8)) return;
+    if (!getBackend('cuda').decodeKernels().includes('generic')) return void t.skip("the 'generic' kernel does not run on this GPU");
+    const ref = flashMlaWithKvcache(gpu.q, bf16Cache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, kernel: 'generic' });
+    const got = fp8();
+    assert.deepEqual(got.out.toRaw(), ref.out.toRaw(), 'out differs from the generic kernel over the dequantised cache');
+    assert.deepEqual(got.lse.toRaw(), ref.lse.toRaw(), 'lse differs from the generic kernel over the dequantised cache');
+  });
+
+  test("an FP8 decode asks for the portable kernel: kernel 'generic' runs it, 'hopper' / 'generic-small' are refused (typed)", (t) => {
+    const p = makeDenseProblem({ b: 2, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [100, 7], dtype: 'bf16', fp8: true, seed });
+    const gpu = toCuda(denseTensors(p));
+    const md = getMlaMetadata(gpu.cacheSeqlens, 16, 1);
+    const dec = (kernel?: string) => flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, kernel });
+    if (!whenSupported(t, CUDA_FEATURES.fp8KvCache, 'fp8KvCache', () => dec())) return;
+    assert.deepEqual(dec('generic').out.toRaw(), dec().out.toRaw());
+    for (const kernel of getBackend('cuda').decodeKernels().filter((k) => k !== 'generic')) {
+      assert.throws(() => dec(kernel), (e: unknown) => isUnsupported(e) && (e as UnsupportedFeatureError).argument === 'kernel', kernel);
+    }
+  });
 });
 
-describe('cuda: sparse decode (vs the cpu oracle, FlashMLA tolerances)', { skip }, () => {
-  const seed = freshSeed();
+/** The sparse grid of the issue; every case: −1 and out-of-range indices, NaN in every slot no counted index names. */
+function sparseCases(): [string, Omit<SparseSpec, 'seed'>][] {
   const cases: [string, Omit<SparseSpec, 'seed'>][] = [
     ['h_q 128, topk 2048, s_q 2, b 4', { b: 4, sQ: 2, hQ: 128, topk: 2048, pageSize: 64, numPages: 600, dtype: 'bf16' }],
     ['h_q 64, topk 576, page size 61, topkLength, sinks', { b: 6, sQ: 1, hQ: 64, topk: 576, pageSize: 61, numPages: 200, dtype: 'bf16', topkLength: true, sink: true }],
@@ -110,8 +252,26 @@ describe('cuda: sparse decode (vs the cpu oracle, FlashMLA tolerances)', { skip 
     ['h_q 3, topk 64, all-invalid rows', { b: 3, sQ: 3, hQ: 3, topk: 64, pageSize: 64, numPages: 4, dtype: 'bf16', allInvalid: [[0, 0], [2, 2]] }],
     ['h_q 1, topk 100 (not a multiple of 64), duplicates', { b: 2, sQ: 1, hQ: 1, topk: 100, pageSize: 16, numPages: 20, dtype: 'bf16', duplicates: true }],
     ['h_q 128, topk 64, mostly invalid, sinks ±inf', { b: 2, sQ: 2, hQ: 128, topk: 64, pageSize: 64, numPages: 4, dtype: 'bf16', invalidFraction: 0.8, sink: true }],
+    ['h_q 16, topk 1, fp16, topkLength', { b: 5, sQ: 3, hQ: 16, topk: 1, pageSize: 64, numPages: 2, dtype: 'fp16', topkLength: true, invalidFraction: 0.3 }],
+    ['h_q 100 (two head blocks, the second partial), topk 300, s_q 2, sinks', { b: 2, sQ: 2, hQ: 100, topk: 300, pageSize: 32, numPages: 40, dtype: 'bf16', sink: true, topkLength: true }],
   ];
-  cases.forEach(([label, spec], k) =>
+  // the grid: h_q × topk, each with topkLength (request 0: 0, request 1: topk, request 2: random), sinks (some ±inf)
+  // and an all-invalid row; b 3 and s_q 2 keep the float64 oracle to seconds
+  for (const hQ of [1, 3, 16, 64, 128]) {
+    for (const topk of [64, 576, 2048]) {
+      cases.push([
+        `grid: h_q ${hQ}, topk ${topk}, topkLength, sinks, an all-invalid row`,
+        { b: 3, sQ: 2, hQ, topk, pageSize: 64, numPages: Math.ceil((3 * topk) / 64) + 8, dtype: hQ === 16 ? 'fp16' : 'bf16', topkLength: true, sink: true, allInvalid: [[2, 1]] },
+      ]);
+    }
+  }
+  return cases;
+}
+
+describe('cuda: sparse decode (vs the cpu oracle, FlashMLA tolerances)', { skip }, () => {
+  const seed = freshSeed();
+  const splitCases = { split: 0, whole: 0 };
+  sparseCases().forEach(([label, spec], k) =>
     test(label, (t) => {
       const s = seed + k;
       const p = makeSparseProblem({ ...spec, seed: s });
@@ -122,15 +282,78 @@ describe('cuda: sparse decode (vs the cpu oracle, FlashMLA tolerances)', { skip 
       const mdC = getMlaMetadata(null, rows, 1, { topk: spec.topk, batchSize: spec.b, backend: 'cuda' });
       const mdH = getMlaMetadata(null, rows, 1, { topk: spec.topk, batchSize: spec.b, smCount: mdC.tileSchedulerMetadata.shape[0] * Math.ceil(rows / 64) });
       const softmaxScale = 576 ** -0.55;
+      const outs = nanOutputs(spec.b, spec.sQ, spec.hQ, spec.dtype);
       const run = () =>
         flashMlaWithKvcache(gpu.q!, gpu.kCache, null, null, 512, mdC.tileSchedulerMetadata, mdC.numSplits, {
-          isFp8KvCache: true, indices: gpu.indices, topkLength: gpu.topkLength, attnSink: gpu.attnSink, softmaxScale,
+          isFp8KvCache: true, indices: gpu.indices, topkLength: gpu.topkLength, attnSink: gpu.attnSink, softmaxScale, ...outs,
         });
       if (!whenSupported(t, CUDA_FEATURES.sparse && CUDA_FEATURES.fp8KvCache, 'sparse', run)) return;
       const want = flashMlaWithKvcache(cpu.q, cpu.kCache, null, null, 512, mdH.tileSchedulerMetadata, mdH.numSplits, {
         isFp8KvCache: true, indices: cpu.indices, topkLength: cpu.topkLength, attnSink: cpu.attnSink, softmaxScale,
       });
-      checkRows(`sparse ${label}`, run(), want, FLASHMLA_TOL.sparseOut, s);
+      const got = run();
+      checkRows(`sparse ${label}`, got, want, FLASHMLA_TOL.sparseOut, s);
+      // what the case exercised: requests split over SM parts (the combine, with its sink) or whole (the decode's epilogue)
+      const splits = mdH.numSplits.toInt32();
+      const split = splits[spec.b] > spec.b;
+      splitCases[split ? 'split' : 'whole']++;
+      const lse = want.lse.toFloat32();
+      t.diagnostic(`${split ? 'split' : 'unsplit'} requests; ${lse.filter((x) => x === Infinity).length} of ${lse.length} rows attend nothing`);
+      if (spec.allInvalid || spec.topkLength) assert.ok(lse.some((x) => x === Infinity), 'the case has rows that attend nothing');
     }),
   );
+  test('the grid ran both the split (combine) and the unsplit (decode epilogue) paths', (t) => {
+    if (!CUDA_FEATURES.sparse) return void t.skip('sparse decode is refused on cuda (CUDA_FEATURES.sparse = false)');
+    assert.ok(splitCases.split > 3 && splitCases.whole > 3, JSON.stringify(splitCases));
+  });
+
+  test('strided indices and q views; a captured graph replays the sparse decode with new indices = eager', (t) => {
+    const s = seed + 1000;
+    const spec: Omit<SparseSpec, 'seed'> = { b: 3, sQ: 2, hQ: 24, topk: 640, pageSize: 64, numPages: 80, dtype: 'bf16', topkLength: true, sink: true };
+    const p = makeSparseProblem({ ...spec, seed: s });
+    const cpu = sparseTensors(p);
+    const { b, sQ, hQ, topk } = spec;
+    // other indices naming the same tokens (each row's counted part reversed: other tiles, other split boundaries)
+    const reversed = p.indices.slice();
+    for (let i = 0; i < b; i++) for (let q = 0; q < sQ; q++) reversed.subarray((i * sQ + q) * topk, (i * sQ + q) * topk + p.topkLength![i]).reverse();
+    // indices inside a wider buffer ([b, s_q, topk + 8], dimensions 0 and 1 permuted in memory), q with padded heads
+    const wideIdx = (ix: Int32Array) => {
+      const buf = new Int32Array(sQ * b * (topk + 8)).fill(-1);
+      for (let i = 0; i < b; i++) for (let q = 0; q < sQ; q++) buf.set(ix.subarray((i * sQ + q) * topk, (i * sQ + q + 1) * topk), (q * b + i) * (topk + 8));
+      return buf;
+    };
+    const idxStorage = Tensor.from(wideIdx(p.indices), [sQ * b * (topk + 8)], { dtype: 'int32', backend: 'cuda' });
+    const indices = idxStorage.view([b, sQ, topk], [topk + 8, b * (topk + 8), 1]);
+    const qStorage = Tensor.zeros([b * sQ * (hQ + 1) * 576], { dtype: 'bf16', backend: 'cuda' });
+    const q = qStorage.view([b, sQ, hQ, 576], [sQ * (hQ + 1) * 576, (hQ + 1) * 576, 576, 1]);
+    const qPadded = new Uint16Array(b * sQ * (hQ + 1) * 576);
+    for (let r = 0; r < b * sQ; r++) qPadded.set(p.qBits.subarray(r * hQ * 576, (r + 1) * hQ * 576), r * (hQ + 1) * 576);
+    qStorage.write(qPadded);
+    const kCache = Tensor.from(p.kBytes, [p.kBytes.length], { dtype: 'uint8', backend: 'cuda' }).view(cpu.kCache.shape, cpu.kCache.strides);
+    const topkLength = cpu.topkLength!.to('cuda');
+    const attnSink = cpu.attnSink!.to('cuda');
+    const md = getMlaMetadata(null, sQ * hQ, 1, { topk, batchSize: b, backend: 'cuda' });
+    const opts = { isFp8KvCache: true, indices, topkLength, attnSink };
+    const eager = () => flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, opts);
+    if (!whenSupported(t, CUDA_FEATURES.sparse, 'sparse', eager)) return;
+    const mdH = getMlaMetadata(null, sQ * hQ, 1, { topk, batchSize: b, smCount: md.tileSchedulerMetadata.shape[0] * Math.ceil((sQ * hQ) / 64) });
+    const oracle = (ix: Int32Array) =>
+      flashMlaWithKvcache(cpu.q, cpu.kCache, null, null, 512, mdH.tileSchedulerMetadata, mdH.numSplits, {
+        isFp8KvCache: true, indices: Tensor.from(ix, [b, sQ, topk]), topkLength: cpu.topkLength, attnSink: cpu.attnSink,
+      });
+    checkRows('strided views', eager(), oracle(p.indices), FLASHMLA_TOL.sparseOut, s);
+    const outs = nanOutputs(b, sQ, hQ, 'bf16');
+    const step = captureGraph(() => void flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { ...opts, ...outs }));
+    for (const ix of [reversed, p.indices]) {
+      idxStorage.write(wideIdx(ix));
+      outs.out.fill(NaN);
+      step.replay();
+      step.synchronize();
+      checkRows('graph replay', outs, oracle(ix), FLASHMLA_TOL.sparseOut, s);
+      const e = eager();
+      assert.deepEqual(outs.out.toRaw(), e.out.toRaw(), `graph out differs from eager (seed ${s})`);
+      assert.deepEqual(outs.lse.toFloat32(), e.lse.toFloat32(), `graph lse differs from eager (seed ${s})`);
+    }
+    step.dispose();
+  });
 });

@@ -205,16 +205,24 @@ describe('cuda: what its kernels do not run yet is refused before anything runs 
     });
   const CPU = "the cpu backend runs it: move the tensors with .to('cpu')";
 
-  test("today's kernels: h_kv 1, d_qk 576, bf16/fp16 cache, dense", () => {
+  test("today's kernels: h_kv 1, d_qk 576, bf16/fp16 cache, dense; the FP8 cache dense and sparse (any h_q, topk, page size)", () => {
     cudaCheckDecode(base);
     cudaCheckDecode({ ...base, dtype: 'fp16', hQ: 128 });
-    assert.deepEqual({ ...CUDA_FEATURES }, { fp8KvCache: false, sparse: false, gqa: false, headDim512: false }, 'a feature was switched on: update the GPU tests and README');
+    cudaCheckDecode({ ...base, fp8: true });
+    cudaCheckDecode({ ...base, fp8: true, kernel: 'generic' });
+    for (const hQ of [1, 3, 16, 64, 128]) {
+      for (const topk of [1, 64, 100, 576, 2048]) cudaCheckDecode({ ...base, hQ, fp8: true, sparse: true, topk, pageSize: 61, topkLength: true, attnSink: true });
+    }
+    assert.deepEqual({ ...CUDA_FEATURES }, { fp8KvCache: true, sparse: true, gqa: false, headDim512: false }, 'a feature was switched: update the GPU tests and README');
   });
 
-  test('sparse, FP8, h_kv > 1 and d_qk 512 name their argument', () => {
-    refused({ sparse: true, fp8: true, topk: 2048 }, 'indices', `indices: sparse decode on cuda: not implemented yet (${CPU})`);
-    refused({ fp8: true }, 'kCache', `kCache: FP8 KV cache on cuda: not implemented yet (${CPU})`);
+  test('h_kv > 1, d_qk 512, and an FP8 decode on another kernel than the portable one name their argument', () => {
     refused({ hKv: 2 }, 'kCache', `kCache: h_kv = 2 (dim 2) on cuda: not implemented yet (the cuda kernels take h_kv = 1; ${CPU})`);
     refused({ headDim: 512 }, 'q', `q: head dim 512 on cuda: not implemented yet (the cuda kernels take 576; ${CPU})`);
+    const portable = "the FP8 cache and sparse decode run on the portable 'generic' kernel only so far (kernels/mla_decode_fp8.cu): pass no kernel or 'generic' (bench: --kernel generic)";
+    refused({ fp8: true, kernel: 'hopper' }, 'kernel', `kernel: the FP8 KV cache with decode kernel 'hopper' on cuda: not implemented yet (${portable})`);
+    refused({ fp8: true, sparse: true, topk: 2048, kernel: 'generic-small' }, 'kernel', `kernel: the FP8 KV cache with decode kernel 'generic-small' on cuda: not implemented yet (${portable})`);
+    // the 16-bit cache keeps every kernel
+    cudaCheckDecode({ ...base, kernel: 'hopper' });
   });
 });

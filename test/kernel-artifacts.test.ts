@@ -56,6 +56,20 @@ describe('dist/kernels after the build', { skip: nvccSkipReason() }, () => {
     assert.deepEqual(present.filter((f) => !want.has(f)), [], 'in dist/kernels but declared by no build line: stale files npm pack would ship (delete them)');
   });
 
+  test('every built cubin and PTX holds the entry points we launch from it (the FP8 kernels, which no selection picks, too)', () => {
+    for (const b of Object.values(KERNEL_BUILDS)) {
+      for (const a of b.cubins) {
+        const bytes = readFileSync(`${outDir}${b.file}.${a}.cubin`);
+        for (const e of ENTRIES[b.file]) assert.ok(bytes.includes(Buffer.from(`.text.${e}\0`)), `${b.file}.${a}.cubin: no code section for ${e}`);
+      }
+      if (b.ptx) {
+        const text = readFileSync(`${outDir}${b.file}.${b.ptx}.ptx`, 'utf8');
+        for (const e of ENTRIES[b.file]) assert.match(text, new RegExp(`^\\.visible \\.entry ${e}\\(`, 'm'), `${b.file}.${b.ptx}.ptx: entry ${e}`);
+        assert.doesNotMatch(text, /griddepcontrol/, `${b.file}.${b.ptx}.ptx: compute_80 PTX with griddepcontrol`);
+      }
+    }
+  });
+
   for (const [arch, device] of Object.entries(COMPAT_TABLE_DEVICES)) {
     test(`${arch} (${device.name}): every binary the selection picks is there, with the entry points we launch`, () => {
       const sel = selectKernels(device);

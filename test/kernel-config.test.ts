@@ -8,9 +8,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { APPEND_KV_CONFIG, MLA_CONFIG } from '../src/cuda/config.js';
+import { APPEND_KV_CONFIG, APPEND_KV_FP8_CONFIG, MLA_CONFIG } from '../src/cuda/config.js';
 import { DECODE_KERNELS } from '../src/cuda/kernels.js';
-import { BLOCK_SIZE_M, FIXED_OVERHEAD_NUM_BLOCKS, HEAD_DIM_K, HEAD_DIM_V, METADATA_ROW_INTS, PAGE_BLOCK_SIZE } from '../src/mla/constants.js';
+import {
+  BLOCK_SIZE_M, FIXED_OVERHEAD_NUM_BLOCKS, FP8_BYTES_PER_TOKEN, FP8_ROPE_OFFSET, FP8_SCALES_OFFSET, FP8_TILE, HEAD_DIM_K, HEAD_DIM_V, METADATA_ROW_INTS,
+  PAGE_BLOCK_SIZE,
+} from '../src/mla/constants.js';
 
 const kernelsDir = new URL('../../kernels/', import.meta.url);
 const read = (f: string) => readFileSync(fileURLToPath(new URL(f, kernelsDir)), 'utf8');
@@ -66,6 +69,7 @@ function evalConstexprs(text: string): Map<string, number> {
 
 const config = evalConstexprs(read('mla_config.h'));
 const append = evalConstexprs(read('append_kv.cu'));
+const appendFp8 = evalConstexprs(read('append_kv_fp8.cu'));
 
 test('the evaluator reads mla_config.h (spot checks against its own comments)', () => {
   assert.equal(config.get('GEN_QK_PITCH'), 584);
@@ -94,6 +98,19 @@ test('src/mla/constants.ts (problem and scheduler shapes) equals kernels/mla_con
   assert.equal(FIXED_OVERHEAD_NUM_BLOCKS, config.get('FIXED_OVERHEAD_NUM_BLOCKS'));
   assert.equal(METADATA_ROW_INTS, config.get('METADATA_ROW_INTS'));
   assert.equal(BLOCK_SIZE_M, config.get('GEN_BLOCK_M'), "the scheduler's BLOCK_SIZE_M is the decode kernels' rows per CTA");
+  // the FP8 cache layout (FlashMLA's DeepSeek-V3.2 rows)
+  assert.equal(FP8_BYTES_PER_TOKEN, config.get('FP8_BYTES_PER_TOKEN'));
+  assert.equal(FP8_TILE, config.get('FP8_TILE'));
+  assert.equal(FP8_SCALES_OFFSET, config.get('FP8_SCALES_OFFSET'));
+  assert.equal(FP8_ROPE_OFFSET, config.get('FP8_ROPE_OFFSET'));
+});
+
+test('src/cuda/config.ts APPEND_KV_FP8_CONFIG equals kernels/append_kv_fp8.cu (and its row offsets the FP8 layout)', () => {
+  for (const [name, v] of Object.entries(APPEND_KV_FP8_CONFIG)) assert.equal(v, appendFp8.get(name), `${name}: host ${v}, append_kv_fp8.cu ${appendFp8.get(name)}`);
+  assert.equal(appendFp8.get('kTokensPerCta'), appendFp8.get('kThreads')! / 32, 'one warp per token');
+  assert.equal(appendFp8.get('kBlockTablePage'), PAGE_BLOCK_SIZE);
+  assert.equal(appendFp8.get('kScalesOffset'), FP8_SCALES_OFFSET);
+  assert.equal(appendFp8.get('kRopeOffset'), FP8_ROPE_OFFSET);
 });
 
 test('src/cuda/config.ts APPEND_KV_CONFIG equals kernels/append_kv.cu', () => {

@@ -1,7 +1,7 @@
 // Host copies of the kernels' compile-time launch shapes: the values kernels/mla_config.h marks HOST, and the
-// launch shape of kernels/append_kv.cu. The one source is the C++; test/kernel-config.test.ts evaluates the
-// headers' `constexpr int` definitions and checks every value here (and the shared shapes of
-// src/mla/constants.ts) against them.
+// launch shapes of kernels/append_kv.cu and kernels/append_kv_fp8.cu. The one source is the C++;
+// test/kernel-config.test.ts evaluates the headers' `constexpr int` definitions and checks every value here (and
+// the shared shapes of src/mla/constants.ts) against them.
 
 /** kernels/mla_config.h (namespace mla). */
 export const MLA_CONFIG = {
@@ -16,6 +16,8 @@ export const MLA_CONFIG = {
   /** Hopper decode kernel (64 folded rows per CTA as well: GEN_BLOCK_M = the scheduler's BLOCK_SIZE_M). */
   SM90_THREADS: 256,
   SM90_SMEM_BYTES: 231712,
+  /** FP8-cache decode kernel (mla_decode_fp8.cu): same rows per CTA and threads as generic, this much dynamic smem. */
+  F8D_SMEM_BYTES: 160512,
   /** Combine kernel: warps per CTA (W of them per row), column chunks of 128 (up to 4 per row). */
   COMBINE_WARPS: 8,
   COMBINE_THREADS: 256,
@@ -27,4 +29,10 @@ export const APPEND_KV_CONFIG = {
   kChunksRow: 72,
   kThreads: 256,
   kUnroll: 4,
+} as const;
+
+/** kernels/append_kv_fp8.cu: threads per block, tokens per block (one warp each). */
+export const APPEND_KV_FP8_CONFIG = {
+  kThreads: 256,
+  kTokensPerCta: 8,
 } as const;

@@ -37,6 +37,8 @@ export const KERNEL_BUILDS: Readonly<Record<string, KernelBuild>> = {
   mla_metadata: { file: 'mla_metadata', ...PORTABLE, role: 'tile scheduler' },
   mla_combine: { file: 'mla_combine', ...PORTABLE, role: 'split combine' },
   append_kv: { file: 'append_kv', ...PORTABLE, role: 'KV-cache append' },
+  append_kv_fp8: { file: 'append_kv_fp8', ...PORTABLE, role: 'FP8 KV-cache append (quantizes)' },
+  mla_decode_fp8: { file: 'mla_decode_fp8', ...PORTABLE, role: 'decode over the FP8 cache, dense and sparse' },
   mla_decode_generic: { file: 'mla_decode_generic', ...PORTABLE, role: "decode 'generic'" },
   mla_decode_generic_small: { file: 'mla_decode_generic_small', ...PORTABLE, role: "decode 'generic-small'" },
   mla_decode_sm90: { file: 'mla_decode_sm90', cubins: ['sm_90a'], ptx: null, role: "decode 'hopper'" },

@@ -1,19 +1,21 @@
 // The cuda backend: metadata kernel → split-KV decode kernel → combine kernel, chained on one stream
-// with programmatic dependent launch (PDL) where the GPU supports it (sm_90).
+// with programmatic dependent launch (PDL) where the GPU supports it (sm_90). Decodes over the FP8 cache (dense
+// and sparse) go to src/cuda/fp8-decode.ts.
 
 import type { AppendKvArgs, DecodeFeatures, LayoutUse, KvFormat, MlaBackend, MlaDecodeArgs } from '../backend.js';
 import { registerBackend } from '../backend.js';
 import { scratchForCapture } from './graph.js';
 import type { Tensor } from '../tensor.js';
 import { UnsupportedDeviceError } from '../errors.js';
-import { HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
+import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
-import { encodeMlaDecodeParams, MLA_DECODE_PARAMS_BYTES } from './params.js';
+import { decodeParamsOf, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
 import { cudaCheckDecode, cudaCheckKvFormat } from './features.js';
 import { cudaMemory } from './memory.js';
-import { cudaAppendKv } from './append.js';
+import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
+import { cudaFp8Decode } from './fp8-decode.js';
 import { cudaCheckLayout } from './layout.js';
 import { MLA_CONFIG } from './config.js';
 import { combineGrid, combineShape, combineShapeOverride, type CombineShape } from './combine-shape.js';
@@ -28,6 +30,12 @@ let combineOverride: CombineShape | null | undefined;
 /** Force the combine's launch shape for the following decodes (null: the rule). For tests and measurements. */
 export function forceCombineShape(shape: CombineShape | null): void {
   combineOverride = shape;
+}
+
+/** The combine's launch shape for b requests of qRows folded rows: forced, or the rule. */
+function combineShapeFor(b: number, qRows: number): CombineShape {
+  if (combineOverride === undefined) combineOverride = combineShapeOverride(process.env.FLASH_MLA_COMBINE);
+  return combineOverride ?? combineShape(b, qRows);
 }
 
 export function cudaAvailable(): boolean {
@@ -179,8 +187,7 @@ class CudaMlaBackend implements MlaBackend {
       return;
     }
     cudaCheckKvFormat('fp8', 'kCache');
-    // CUDA_FEATURES.fp8KvCache switched on without a kernel behind it: refuse rather than write garbage
-    throw new Error('appendKvFp8: CUDA_FEATURES.fp8KvCache is on but no cuda FP8 append kernel is wired (src/cuda/mla.ts)');
+    cudaAppendKvFp8(a);
   }
 
   mlaDecode(a: MlaDecodeArgs): void {
@@ -189,13 +196,17 @@ class CudaMlaBackend implements MlaBackend {
     cudaCheckDecode({
       dtype: a.q.dtype as 'bf16' | 'fp16', hQ: hQ0, hKv: a.isFp8KvCache ? 1 : a.kCache.shape[2], headDim, pageSize: a.kCache.shape[1],
       fp8: a.isFp8KvCache, sparse: a.indices !== null, topk: a.indices?.shape[2] ?? 0, topkLength: a.topkLength !== null, attnSink: a.attnSink !== null,
+      kernel: a.kernel,
     });
-    if (a.isFp8KvCache || a.indices || a.kCache.shape[2] !== 1 || headDim !== HEAD_DIM_K) {
+    if (a.isFp8KvCache) {
+      // dense and sparse decode over the FP8 cache: their own kernel (src/cuda/fp8-decode.ts)
+      cudaFp8Decode(a, { scratch: (bytes) => this.scratch(bytes), pdl: this.pdl, combineShape: combineShapeFor });
+      return;
+    }
+    if (a.indices || a.kCache.shape[2] !== 1 || headDim !== HEAD_DIM_K) {
       // a CUDA_FEATURES flag switched on without its kernel: the kernels below read bf16/fp16 [.., 64, 1, 576] only
       throw new Error('mlaDecode: a CUDA_FEATURES flag is on but no cuda kernel for this layout is wired (src/cuda/mla.ts)');
     }
-    const blockTable = a.blockTable!; // dense decode: both present (validated)
-    const cacheSeqlens = a.cacheSeqlens!;
     const sel = kernelSelection(dev);
     const name = a.kernel ?? sel.decodeKernels[0];
     const spec = decodeKernelSpecs.find((s) => s.name === name);
@@ -220,44 +231,9 @@ class CudaMlaBackend implements MlaBackend {
     const cubinArchs = choice.binary.form === 'cubin' ? [choice.binary.arch!] : [];
     const decode: Kernel = loadKernel(spec.file, cubinArchs, spec.entry(dt), ['bytes', ...extra.map(() => 'bytes' as const)]);
     const qRows = sQ * hQ;
-    if (combineOverride === undefined) combineOverride = combineShapeOverride(process.env.FLASH_MLA_COMBINE);
-    const cShape = combineOverride ?? combineShape(b, qRows);
+    const cShape = combineShapeFor(b, qRows);
     const combine = loadKernel('mla_combine', portableArchs(dev), `mla_combine_w${cShape.warpsPerRow}_c${cShape.chunks}_${dt}`, ['bytes']);
-    const accRows = (b + numSmParts) * qRows;
-    const oAccumBytes = accRows * HEAD_DIM_V * 4;
-    const base = this.scratch(oAccumBytes + accRows * 4 + 256);
-    const oAccum = base;
-    const lseAccum = base + BigInt(oAccumBytes);
-    const params = encodeMlaDecodeParams(
-      {
-        q: a.q.ptr,
-        k_cache: a.kCache.ptr,
-        block_table: blockTable.ptr,
-        cache_seqlens: cacheSeqlens.ptr,
-        tile_scheduler_metadata: a.tileSchedulerMetadata.ptr,
-        num_splits: a.numSplits.ptr,
-        out: a.out.ptr,
-        lse: a.lse.ptr,
-        o_accum: oAccum,
-        lse_accum: lseAccum,
-        q_batch_stride: a.q.strides[0],
-        q_seq_stride: a.q.strides[1],
-        q_head_stride: a.q.strides[2],
-        k_block_stride: a.kCache.strides[0],
-        k_row_stride: a.kCache.strides[1],
-        b,
-        s_q: sQ,
-        h_q: hQ,
-        q_rows: qRows,
-        num_sm_parts: numSmParts,
-        block_table_stride: blockTable.strides[0],
-        max_blocks_per_seq: blockTable.shape[1],
-        causal: a.causal ? 1 : 0,
-        scale_softmax: a.softmaxScale,
-        scale_softmax_log2: a.softmaxScale * Math.LOG2E,
-      },
-      this.paramBuf,
-    );
+    const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf);
     const stream = getCudaContext().stream;
     decode.launch(
       { grid: [Math.ceil(qRows / spec.blockM), numSmParts, 1], block: [spec.threads, 1, 1], sharedMemBytes: spec.sharedBytes, stream, pdl: this.pdl },

@@ -14,7 +14,7 @@
 //   cache.free(b);
 //
 // kvFormat 'fp8' stores FlashMLA's FP8 layout instead (uint8 [numBlocks, 64, 1, 656] per layer, rows quantized
-// on append: src/kvcache/fp8.ts); decode it with flashMlaWithKvcache(…, { isFp8KvCache: true }). cpu only so far.
+// on append: src/kvcache/fp8.ts, kernels/append_kv_fp8.cu); decode it with flashMlaWithKvcache(…, { isFp8KvCache: true }).
 //
 // One block allocation serves all layers (every layer has its own kCache tensor with the same block
 // table). blockTable()/cacheSeqlens() are views of fixed-capacity tensors ([maxBatch, maxBlocksPerSeq]
@@ -46,7 +46,7 @@ export interface PagedKvCacheOptions {
   /**
    * 'native' (default): rows of 576 channels in `dtype`, kCache(l) is [numBlocks, 64, 1, 576].
    * 'fp8': FlashMLA's FP8 layout (DeepSeek-V3.2), kCache(l) is uint8 [numBlocks, 64, 1, 656] and appended rows
-   * are quantized; decode with isFp8KvCache: true. The cuda backend refuses it for now (UnsupportedFeatureError).
+   * are quantized (on cuda by kernels/append_kv_fp8.cu); decode with isFp8KvCache: true.
    */
   kvFormat?: 'native' | 'fp8';
   /** Layers, each with its own kCache tensor [numBlocks, 64, 1, 576]; default 1. */

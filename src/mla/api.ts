@@ -225,10 +225,13 @@ export function flashMlaWithKvcache(
     }
   }
   const backend = getBackend(q.backend);
+  if (opts.kernel !== undefined && !backend.decodeKernels().includes(opts.kernel)) {
+    throw new RangeError(`kernel: expected one of ${backend.decodeKernels().join(', ')} on '${q.backend}', got ${typeof opts.kernel === 'string' ? quote(opts.kernel) : fmtValue(opts.kernel)}`);
+  }
   // what this backend cannot run is refused before anything is read back or allocated
   backend.checkDecode({
     dtype: q.dtype as 'bf16' | 'fp16', hQ: dims.hQ, hKv: dims.hKv, headDim: dims.headDim, pageSize: dims.pageSize, fp8: dims.fp8, sparse: dims.sparse,
-    topk: dims.topk, topkLength: opts.topkLength instanceof Tensor, attnSink: opts.attnSink instanceof Tensor,
+    topk: dims.topk, topkLength: opts.topkLength instanceof Tensor, attnSink: opts.attnSink instanceof Tensor, kernel: opts.kernel,
   });
   const checkValues = q.backend === 'cpu' || (opts.checkValues ?? !isCapturing());
   if (checkValues) {
@@ -252,9 +255,6 @@ export function flashMlaWithKvcache(
           : 'tileSchedulerMetadata: does not match cacheSeqlens (was it computed before cacheSeqlens changed?); call getMlaMetadata again for these seqlens',
       );
     }
-  }
-  if (opts.kernel !== undefined && !backend.decodeKernels().includes(opts.kernel)) {
-    throw new RangeError(`kernel: expected one of ${backend.decodeKernels().join(', ')} on '${q.backend}', got ${typeof opts.kernel === 'string' ? quote(opts.kernel) : fmtValue(opts.kernel)}`);
   }
   const outShape = [dims.b, dims.sQ, dims.hQ, HEAD_DIM_V];
   const lseShape = [dims.b, dims.hQ, dims.sQ];

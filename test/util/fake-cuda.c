@@ -15,7 +15,8 @@
  * containing `not_an_instruction` fails with CUDA_ERROR_INVALID_PTX and an error log). cuModuleGetFunction finds
  * the name in the image (else CUDA_ERROR_NOT_FOUND). Parameter layouts come from a table (FAKE_KERNEL_PARAMS below,
  * or FAKE_CUDA_KERNEL_PARAMS): p = pointer, i = 32-bit, P = MlaDecodeParams (pointer fields at PARAMS_PTR_OFFSETS),
- * T = CUtensorMap (128 B; the fake's cuTensorMapEncodeTiled stores the global address in its first 8 bytes).
+ * F = MlaFp8Params, A = AppendKvFp8Params (likewise, FP8_… and APPEND_FP8_… defines), T = CUtensorMap (128 B; the
+ * fake's cuTensorMapEncodeTiled stores the global address in its first 8 bytes).
  * Launches: check the function, grid/block sizes, dynamic shared memory against cuFuncSetAttribute and the
  * device, the stream; compute nothing. A pointer argument outside every live allocation is an illegal access:
  * like a GPU the launch itself succeeds and the context is poisoned with a sticky CUDA_ERROR_ILLEGAL_ADDRESS
@@ -52,10 +53,26 @@ typedef unsigned long long CUdeviceptr;
 #ifndef PARAMS_PTR_OFFSETS
 #define PARAMS_PTR_OFFSETS 0, 8, 16, 24, 32, 40, 48, 56, 64, 72
 #endif
+#ifndef FP8_PARAMS_BYTES
+#define FP8_PARAMS_BYTES 64
+#endif
+#ifndef FP8_PARAMS_PTR_OFFSETS
+#define FP8_PARAMS_PTR_OFFSETS 0, 8, 16
+#endif
+#ifndef APPEND_FP8_PARAMS_BYTES
+#define APPEND_FP8_PARAMS_BYTES 112
+#endif
+#ifndef APPEND_FP8_PARAMS_PTR_OFFSETS
+#define APPEND_FP8_PARAMS_PTR_OFFSETS 0, 8, 16, 24, 32, 40
+#endif
 #ifndef FAKE_KERNEL_PARAMS
-#define FAKE_KERNEL_PARAMS "mla_metadata=piipp;append_kv_=pipipiiippiipii;mla_decode_sm90_=PT;mla_decode_=P;mla_combine=P;tc_peak_=iip"
+#define FAKE_KERNEL_PARAMS                                                                                        \
+  "mla_metadata=piipp;append_kv_fp8_=A;append_kv_=pipipiiippiipii;mla_decode_sm90_=PT;mla_decode_fp8_=PF;"       \
+  "mla_decode_=P;mla_combine_sink_=PF;mla_combine=P;tc_peak_=iip"
 #endif
 static const size_t PARAM_PTRS[] = {PARAMS_PTR_OFFSETS};
+static const size_t FP8_PARAM_PTRS[] = {FP8_PARAMS_PTR_OFFSETS};
+static const size_t APPEND_FP8_PARAM_PTRS[] = {APPEND_FP8_PARAMS_PTR_OFFSETS};
 
 enum {
   OK = 0, E_INVALID_VALUE = 1, E_OUT_OF_MEMORY = 2, E_NOT_INITIALIZED = 3, E_NO_DEVICE = 100, E_INVALID_DEVICE = 101,
@@ -722,6 +739,8 @@ CUresult cuModuleGetFunction(void **f, void *module, const char *name) {
         case 'p': size = 8; align = 8; break;
         case 'i': size = 4; align = 4; break;
         case 'P': size = PARAMS_BYTES; align = 8; break;
+        case 'F': size = FP8_PARAMS_BYTES; align = 8; break;
+        case 'A': size = APPEND_FP8_PARAMS_BYTES; align = 8; break;
         case 'T': size = 128; align = 64; break;
       }
       off = (off + align - 1) / align * align;
@@ -813,6 +832,12 @@ CUresult cuLaunchKernelEx(const void *config, void *f, void **params, void **ext
       case 'T': ptrs[np++] = rd64(v, 0); break;
       case 'P':
         for (size_t k = 0; k < sizeof PARAM_PTRS / sizeof PARAM_PTRS[0] && np < MAX_PTRS; k++) ptrs[np++] = rd64(v, PARAM_PTRS[k]);
+        break;
+      case 'F':
+        for (size_t k = 0; k < sizeof FP8_PARAM_PTRS / sizeof FP8_PARAM_PTRS[0] && np < MAX_PTRS; k++) ptrs[np++] = rd64(v, FP8_PARAM_PTRS[k]);
+        break;
+      case 'A':
+        for (size_t k = 0; k < sizeof APPEND_FP8_PARAM_PTRS / sizeof APPEND_FP8_PARAM_PTRS[0] && np < MAX_PTRS; k++) ptrs[np++] = rd64(v, APPEND_FP8_PARAM_PTRS[k]);
         break;
     }
   }
