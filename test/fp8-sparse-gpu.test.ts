@@ -103,6 +103,7 @@ describe('cuda: FP8 KV cache writes (bit-identical to the cpu quantizer)', { ski
       assert.throws(() => new PagedKvCache({ numBlocks: 4, backend: 'cuda', kvFormat: 'fp8' }), isUnsupported);
       return;
     }
+    attempt(); // (whenSupported runs it only to check a refusal)
     appendKv(view(host), slots, cKv, kPe);
     assert.deepEqual(dev.toRaw(), host.toRaw(), `appendKv bytes differ (seed ${seed})`);
     const lens = Tensor.from(new Int32Array([100, 64, 3]), [3]);

@@ -307,8 +307,8 @@ function graphPhase(name: string, replays: number, checkEvery: number, a: SoakAr
       const atSample = done % a.sampleEvery === 0 || done === replays;
       if (atSample || done % checkEvery === 0) {
         step.synchronize();
-        out.fill(NaN); // the next check must see the next replay's writes, not these
         checks.push(check(name, done, sets, j, out, lse));
+        out.fill(NaN); // the next check must see the next replay's writes, not these
       }
       if (atSample) samples.push(sample(a, done));
     }
