@@ -947,6 +947,33 @@ test('configs the backend refuses are skipped with its reason, not run: table, J
   assert.deepEqual(loadConfigFile(path).map((c) => [c.topk, c.kv, c.causal, c.seqlens.join()]), sparseSmallConfigs().slice(0, 2).map((c) => [128, 'fp8', false, c.seqlens.join()]));
 });
 
+test('no --kernel: a config the first kernel refuses (argument kernel) runs on the next one; with --kernel it is skipped', async () => {
+  // a cpu backend with two kernels, the first refusing the FP8 cache as `hopper` does on cuda
+  const be = getBackend('cpu');
+  const originalKernels = be.decodeKernels;
+  be.decodeKernels = () => ['fast', ...originalKernels.call(be)];
+  const bandwidth = { value: 20, source: 'user' as const, method: 'test' };
+  const peak = { value: 0.002, source: 'user' as const, method: 'test' };
+  const configs = [tinyConfigs()[0], withKvFormat(tinyConfigs(), 'fp8')[0]];
+  try {
+    const refuse = (f: DecodeFeatures) =>
+      f.fp8 && f.kernel === 'fast' ? new UnsupportedFeatureError('kernel', `the FP8 KV cache with decode kernel 'fast'`, 'cpu', 'test') : null;
+    const plain = await withRefusals(refuse, () => runBench({ backend: 'cpu', configs, iters: 1, seed: 5, checkSamples: 1, bandwidth, peak }));
+    assert.deepEqual(plain.rows.map((r) => [r.config.kv, r.kernel]), [[undefined, 'fast'], ['fp8', 'reference']]);
+    assert.deepEqual(plain.skipped, []);
+    assert.ok(plain.rows.every((r) => r.check?.ok && r.vsKernel === undefined));
+    const named = await withRefusals(refuse, () => runBench({ backend: 'cpu', configs, kernels: ['fast'], iters: 1, seed: 5, checkSamples: 1, bandwidth, peak }));
+    assert.deepEqual(named.rows.map((r) => r.kernel), ['fast']);
+    assert.deepEqual(named.skipped?.map((x) => [x.kernel, x.reason]), [['fast', "kernel: the FP8 KV cache with decode kernel 'fast' on cpu: not implemented yet (test)"]]);
+    // another refusal (not of the kernel) is not passed on: skipped under the first kernel
+    const other = await withRefusals((f) => (f.fp8 ? new UnsupportedFeatureError('kCache', 'FP8 KV cache', 'cpu', 'test') : null), () =>
+      runBench({ backend: 'cpu', configs: [configs[1]], iters: 1, seed: 5, checkSamples: 1, bandwidth, peak }));
+    assert.deepEqual([other.rows.length, other.skipped?.map((x) => x.kernel)], [0, ['fast']]);
+  } finally {
+    be.decodeKernels = originalKernels;
+  }
+});
+
 test('CLI: a backend that refuses sparse decode and the FP8 cache: skipped rows with the reason, exit 0', () => {
   // a preload that makes the cpu backend refuse both, as the cuda backend does until its kernels land
   const preload = join(tmp, 'refuse.mjs');

@@ -498,7 +498,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   if (backend === 'cuda' && !cudaAvailable()) throw new Error('runBench: the cuda backend is not available on this machine');
   const be = getBackend(backend);
   const available = be.decodeKernels();
-  const kernels = opts.kernels && opts.kernels.length ? opts.kernels : available.slice(0, 1);
+  // no --kernel: per config the first of the backend's kernels that runs it (the FP8 and sparse decodes run on
+  // the portable kernel only, the dense bf16 ones on the first); with --kernel, exactly those
+  const defaultKernel = !(opts.kernels && opts.kernels.length);
+  const kernels = defaultKernel ? available.slice(0, 1) : opts.kernels!;
   for (const k of kernels) {
     if (!available.includes(k)) throw new RangeError(`--kernel: '${k}' is not a decode kernel of the ${backend} backend here (have: ${available.join(', ') || 'none'})`);
   }
@@ -586,7 +589,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         const { tileSchedulerMetadata, numSplits } = md;
         const fp8 = sparse || config.kv === 'fp8';
         let firstKernelMs: number | null = null;
-        for (const kernel of kernels) {
+        let firstKernel = '';
+        const candidates = defaultKernel ? available : kernels;
+        let ranOne = false;
+        for (const [ki, kernel] of candidates.entries()) {
+          if (defaultKernel && ranOne) break;
           const decode = (checkValues: boolean) =>
             flashMlaWithKvcache(t.q, t.kCache, t.blockTable, t.cacheSeqlens, HEAD_DIM_V, tileSchedulerMetadata, numSplits, {
               causal: sparse ? false : config.causal,
@@ -601,11 +608,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           try {
             decode(true); // once with the value checks (reads seqlens and block table back)
           } catch (e) {
-            // a refusal of this kernel (the backend's check passed the config): reported, the next kernel runs
+            // a refusal of this kernel (the backend's check passed the config): reported, the next kernel runs;
+            // with no --kernel, a refusal of the kernel itself only passes the config on to the next one
             if (!(e instanceof UnsupportedFeatureError)) throw e;
+            if (defaultKernel && e.argument === 'kernel' && ki < candidates.length - 1) continue;
             skip(ci, config, kernel, e);
             continue;
           }
+          ranOne = true;
           progress({ phase: 'config', index: ci, total, config, kernel, step: 'timing' });
           await tick();
           const times = await timer.time(() => decode(false), iters, warmup);
@@ -653,8 +663,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           if (reference) row.reference = reference;
           const peerTimes = peers.compare(config, ms, mdMs);
           if (peerTimes) row.peers = peerTimes;
-          if (firstKernelMs === null) firstKernelMs = ms;
-          else row.vsKernel = { kernel: kernels[0], ms: firstKernelMs, speedup: firstKernelMs / ms };
+          if (firstKernelMs === null) {
+            firstKernelMs = ms;
+            firstKernel = kernel;
+          } else row.vsKernel = { kernel: firstKernel, ms: firstKernelMs, speedup: firstKernelMs / ms };
           rows.push(row);
           progress({ phase: 'row', index: ci, total, row });
         }
