@@ -7,6 +7,7 @@ namespace mla {
 // ---- problem shape (FlashMLA 9edee0c) -------------------------------------------------------------------
 constexpr int HEAD_DIM_K = 576;                // q / K width: 512 latent + 64 RoPE channels
 constexpr int HEAD_DIM_V = 512;                // V = first 512 channels of each K row
+constexpr int HEAD_DIM_K_MODEL1 = 512;         // FlashMLA's later d_qk 512 layout ("MODEL1"): V = the whole K row
 constexpr int PAGE_BLOCK_SIZE = 64;            // tokens per KV page
 constexpr int FIXED_OVERHEAD_NUM_BLOCKS = 5;   // scheduler cost of a split, in 64-token blocks
 constexpr int METADATA_ROW_INTS = 8;
@@ -38,6 +39,14 @@ constexpr int GEN_SMEM_BYTES = GEN_SQ_BYTES + 2 * GEN_SK_BYTES + GEN_SP_BYTES + 
 static_assert(GEN_SMEM_BYTES == 155648, "HOST mirrors this number");
 static_assert(GEN_SMEM_BYTES <= 163 * 1024, "must fit A100 (sm_80) opt-in shared memory");
 static_assert(PAGE_BLOCK_SIZE % GEN_BLOCK_N == 0, "a K tile must lie inside one page");
+
+// ---- generic kernel for the later dense layouts (mla_decode_generic_layout.cu; body: mla_generic_decode.cuh) ------
+// HOST: grid (ceil(rows_per_kv / GEN_BLOCK_M), num_sm_parts, h_kv), block GEN_THREADS, dynamic smem GEN_SMEM_BYTES
+//       (d_qk 576) or GEN_D512_SMEM_BYTES (d_qk 512: Q and K rows of 512 channels, pitch 520 = 65 × 16 B, odd);
+//       second kernel parameter MlaLayoutParams (mla_params.h). rows_per_kv = s_q · h_q / h_kv.
+constexpr int GEN_D512_QK_PITCH = HEAD_DIM_K_MODEL1 + GEN_PAD;    // 520 elements = 1040 B
+constexpr int GEN_D512_SMEM_BYTES = GEN_BLOCK_M * GEN_D512_QK_PITCH * 2 + 2 * GEN_BLOCK_N * GEN_D512_QK_PITCH * 2 + GEN_SP_BYTES + GEN_SRED_BYTES + GEN_SL_BYTES;  // 139264
+static_assert(GEN_D512_SMEM_BYTES == 139264, "HOST mirrors this number");
 
 // ---- generic-small: the portable decode kernel in ≤ 99 KB of shared memory (sm_86/sm_89/sm_120 parts) -----------
 // HOST: grid (ceil(q_rows / GEN_BLOCK_M), num_sm_parts, 1), block GEN_THREADS, dynamic smem GSM_SMEM_BYTES

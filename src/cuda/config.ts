@@ -12,6 +12,8 @@ export const MLA_CONFIG = {
   GEN_BLOCK_M: 64,
   GEN_THREADS: 256,
   GEN_SMEM_BYTES: 155648,
+  /** The generic kernel for the later dense layouts at d_qk 512 (at d_qk 576 it takes GEN_SMEM_BYTES). */
+  GEN_D512_SMEM_BYTES: 139264,
   GSM_SMEM_BYTES: 99840,
   /** Hopper decode kernel (64 folded rows per CTA as well: GEN_BLOCK_M = the scheduler's BLOCK_SIZE_M). */
   SM90_THREADS: 256,
