@@ -44,3 +44,18 @@ enum MlaMetadataField : int {
   kBeginSplit = 4,
   kMetadataRowInts = 8,
 };
+
+// What the decode of the later dense layouts (mla_decode_generic_layout.cu: h_kv ≥ 1 KV heads, d_qk 576 or 512)
+// adds to MlaDecodeParams, passed as the kernel's second parameter. MlaDecodeParams keeps the request's whole
+// shape (h_q, q_rows = s_q · h_q, out / lse / the split workspace over all heads), so the combine runs unchanged;
+// k_cache is [num_blocks, 64, h_kv, d_qk] and k_row_stride the stride between tokens (all KV heads of a token).
+// Query head h reads KV head h / heads_per_kv, as in GQA; a CTA (blockIdx.z = KV head kv) takes rows f of that
+// head's folded rows, f = s · heads_per_kv + g for query head kv · heads_per_kv + g. Shared with src/cuda/params.ts.
+struct MlaLayoutParams {
+  int64_t k_head_stride;  // elements between the KV heads of a token (kCache stride 2)
+  int h_kv;               // KV heads (grid z)
+  int heads_per_kv;       // h_q / h_kv
+  int rows_per_kv;        // s_q · heads_per_kv: folded rows of one KV head
+  int pad_;
+};
+static_assert(sizeof(MlaLayoutParams) == 24, "MlaLayoutParams layout is shared with src/cuda/params.ts");

@@ -1,4 +1,4 @@
-// MlaDecodeParams (kernels/mla_params.h) and the FP8 kernels' AppendKvFp8Params / MlaFp8Params
+// MlaDecodeParams and MlaLayoutParams (kernels/mla_params.h) and the FP8 kernels' AppendKvFp8Params / MlaFp8Params
 // (kernels/mla_fp8_params.h) are shared bit for bit with src/cuda/params.ts.
 
 import { test } from 'node:test';
@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  APPEND_KV_FP8_PARAMS, MLA_DECODE_PARAMS_BYTES, MLA_DECODE_PARAMS_LAYOUT, MLA_FP8_PARAMS, encodeMlaDecodeParams, encodeStruct, type StructLayout,
+  APPEND_KV_FP8_PARAMS, MLA_DECODE_PARAMS_BYTES, MLA_DECODE_PARAMS_LAYOUT, MLA_FP8_PARAMS, MLA_LAYOUT_PARAMS, encodeMlaDecodeParams, encodeStruct,
+  type StructLayout,
 } from '../src/cuda/params.js';
 import { gpuSkipReason } from './util/problem.js';
 
@@ -32,11 +33,11 @@ test('offsets match the C++ struct (offsetof, compiled with the host compiler)',
   for (const f of fields) assert.equal(got[f], MLA_DECODE_PARAMS_LAYOUT[f as keyof typeof MLA_DECODE_PARAMS_LAYOUT], `offset of ${f}`);
 });
 
-/** offsetof of every field and sizeof of `struct` in kernels/mla_fp8_params.h, by the host compiler. */
-function hostLayout(struct: string, fields: string[]): Record<string, number> {
+/** offsetof of every field and sizeof of `struct` declared in kernels/`header`, by the host compiler. */
+function hostLayout(header: string, struct: string, fields: string[]): Record<string, number> {
   const dir = mkdtempSync(join(tmpdir(), 'flash-mla-layout-'));
   const src =
-    '#include "mla_fp8_params.h"\n#include <cstdio>\n#include <cstddef>\nint main(){\n' +
+    `#include "${header}"\n#include <cstdio>\n#include <cstddef>\nint main(){\n` +
     fields.map((f) => `  printf("${f} %zu %zu\\n", offsetof(${struct}, ${f}), sizeof(((${struct}*)0)->${f}));`).join('\n') +
     `\n  printf("sizeof %zu 0\\n", sizeof(${struct}));\n}\n`;
   writeFileSync(join(dir, 'layout.cpp'), src);
@@ -49,9 +50,14 @@ function hostLayout(struct: string, fields: string[]): Record<string, number> {
   }));
 }
 
-for (const [struct, layout] of [['AppendKvFp8Params', APPEND_KV_FP8_PARAMS], ['MlaFp8Params', MLA_FP8_PARAMS]] as [string, StructLayout][]) {
+const structs: [string, string, StructLayout][] = [
+  ['mla_fp8_params.h', 'AppendKvFp8Params', APPEND_KV_FP8_PARAMS],
+  ['mla_fp8_params.h', 'MlaFp8Params', MLA_FP8_PARAMS],
+  ['mla_params.h', 'MlaLayoutParams', MLA_LAYOUT_PARAMS],
+];
+for (const [header, struct, layout] of structs) {
   test(`${struct}: offsets, field sizes and size match the C++ struct (host compiler)`, { skip: cxx ? false : 'no C++ compiler on PATH' }, () => {
-    const got = hostLayout(struct, Object.keys(layout.fields));
+    const got = hostLayout(header, struct, Object.keys(layout.fields));
     assert.equal(got.sizeof, layout.bytes, `sizeof(${struct})`);
     for (const [f, [off, type]] of Object.entries(layout.fields)) {
       assert.equal(got[f], off, `offset of ${f}`);
@@ -94,6 +100,10 @@ test('the kernels (cubin or PTX, as selected here) declare a parameter of the sa
   for (const entry of ['mla_decode_fp8_dense_bf16', 'mla_decode_fp8_sparse_fp16']) {
     const k = loadKernel('mla_decode_fp8', arch, entry, ['bytes', 'bytes']);
     assert.deepEqual(k.paramSizes, [MLA_DECODE_PARAMS_BYTES, MLA_FP8_PARAMS.bytes], entry);
+  }
+  for (const entry of ['mla_decode_generic_layout_d576_bf16', 'mla_decode_generic_layout_d512_fp16']) {
+    const k = loadKernel('mla_decode_generic_layout', arch, entry, ['bytes', 'bytes']);
+    assert.deepEqual(k.paramSizes, [MLA_DECODE_PARAMS_BYTES, MLA_LAYOUT_PARAMS.bytes], entry);
   }
   const sink = loadKernel('mla_combine', arch, 'mla_combine_sink_bf16', ['bytes', 'bytes']);
   assert.deepEqual(sink.paramSizes, [MLA_DECODE_PARAMS_BYTES, MLA_FP8_PARAMS.bytes], 'mla_combine_sink_bf16');

@@ -40,6 +40,7 @@ export const KERNEL_BUILDS: Readonly<Record<string, KernelBuild>> = {
   append_kv_fp8: { file: 'append_kv_fp8', ...PORTABLE, role: 'FP8 KV-cache append (quantizes)' },
   mla_decode_fp8: { file: 'mla_decode_fp8', ...PORTABLE, role: 'decode over the FP8 cache, dense and sparse' },
   mla_decode_generic: { file: 'mla_decode_generic', ...PORTABLE, role: "decode 'generic'" },
+  mla_decode_generic_layout: { file: 'mla_decode_generic_layout', ...PORTABLE, role: "decode 'generic' for h_kv > 1 and d_qk 512 (preview)" },
   mla_decode_generic_small: { file: 'mla_decode_generic_small', ...PORTABLE, role: "decode 'generic-small'" },
   mla_decode_sm90: { file: 'mla_decode_sm90', cubins: ['sm_90a'], ptx: null, role: "decode 'hopper'" },
   tc_peak: { file: 'tc_peak', cubins: ['sm_90a'], ptx: null, role: 'bench tensor-core probe' },

@@ -101,7 +101,7 @@ export function decodeParamsOf(a: MlaDecodeArgs, workspace: bigint, buf: Uint8Ar
   );
 }
 
-// TypeScript mirrors of kernels/mla_fp8_params.h. Each field: byte offset and type; the layout test compares the
+// TypeScript mirrors of kernels/mla_fp8_params.h and of MlaLayoutParams (kernels/mla_params.h). Each field: byte offset and type; the layout test compares the
 // offsets with the host compiler's offsetof and the sizes with what the cubins declare (cuFuncGetParamInfo).
 
 type FieldType = 'ptr' | 'i64' | 'i32';
@@ -149,6 +149,21 @@ export const MLA_FP8_PARAMS = {
     page_size: [52, 'i32'],
     head_blocks: [56, 'i32'],
     pad_: [60, 'i32'],
+  },
+} as const satisfies StructLayout;
+
+/**
+ * MlaLayoutParams (kernels/mla_params.h): the second kernel parameter of the decode for h_kv > 1 and d_qk 512
+ * (kernels/mla_decode_generic_layout.cu).
+ */
+export const MLA_LAYOUT_PARAMS = {
+  bytes: 24,
+  fields: {
+    k_head_stride: [0, 'i64'],
+    h_kv: [8, 'i32'],
+    heads_per_kv: [12, 'i32'],
+    rows_per_kv: [16, 'i32'],
+    pad_: [20, 'i32'],
   },
 } as const satisfies StructLayout;
 

@@ -31,7 +31,7 @@ export const COMPAT_TABLE_DEVICES: Record<string, DeviceTraits> = {
   sm_120: FAKE_DEVICES.RTX5090,
 };
 
-/** Entry points the library launches, per kernel file (src/cuda/mla.ts, fp8-decode.ts, append.ts, src/bench/peak.ts). */
+/** Entry points the library launches, per kernel file (src/cuda/mla.ts, fp8-decode.ts, layout-decode.ts, append.ts, src/bench/peak.ts). */
 export const KERNEL_ENTRIES: Record<string, string[]> = {
   mla_metadata: ['mla_metadata'],
   mla_combine: [...['1', '2', '4', '8'].flatMap((w) => ['1', '2', '4'].flatMap((c) => [`mla_combine_w${w}_c${c}_bf16`, `mla_combine_w${w}_c${c}_fp16`])), 'mla_combine_sink_bf16', 'mla_combine_sink_fp16'],
@@ -39,6 +39,7 @@ export const KERNEL_ENTRIES: Record<string, string[]> = {
   append_kv_fp8: ['append_kv_fp8_bf16', 'append_kv_fp8_fp16'],
   mla_decode_fp8: ['mla_decode_fp8_dense_bf16', 'mla_decode_fp8_dense_fp16', 'mla_decode_fp8_sparse_bf16', 'mla_decode_fp8_sparse_fp16'],
   mla_decode_generic: ['mla_decode_generic_bf16', 'mla_decode_generic_fp16'],
+  mla_decode_generic_layout: ['576', '512'].flatMap((d) => [`mla_decode_generic_layout_d${d}_bf16`, `mla_decode_generic_layout_d${d}_fp16`]),
   mla_decode_generic_small: ['mla_decode_generic_small_bf16', 'mla_decode_generic_small_fp16'],
   mla_decode_sm90: ['mla_decode_sm90_bf16', 'mla_decode_sm90_fp16'],
   tc_peak: ['tc_peak_bf16'],

@@ -15,8 +15,9 @@
  * containing `not_an_instruction` fails with CUDA_ERROR_INVALID_PTX and an error log). cuModuleGetFunction finds
  * the name in the image (else CUDA_ERROR_NOT_FOUND). Parameter layouts come from a table (FAKE_KERNEL_PARAMS below,
  * or FAKE_CUDA_KERNEL_PARAMS): p = pointer, i = 32-bit, P = MlaDecodeParams (pointer fields at PARAMS_PTR_OFFSETS),
- * F = MlaFp8Params, A = AppendKvFp8Params (likewise, FP8_… and APPEND_FP8_… defines), T = CUtensorMap (128 B; the
- * fake's cuTensorMapEncodeTiled stores the global address in its first 8 bytes).
+ * F = MlaFp8Params, A = AppendKvFp8Params (likewise, FP8_… and APPEND_FP8_… defines), L = MlaLayoutParams
+ * (LAYOUT_PARAMS_BYTES, no pointers), T = CUtensorMap (128 B; the fake's cuTensorMapEncodeTiled stores the global
+ * address in its first 8 bytes).
  * Launches: check the function, grid/block sizes, dynamic shared memory against cuFuncSetAttribute and the
  * device, the stream; compute nothing. A pointer argument outside every live allocation is an illegal access:
  * like a GPU the launch itself succeeds and the context is poisoned with a sticky CUDA_ERROR_ILLEGAL_ADDRESS
@@ -65,10 +66,13 @@ typedef unsigned long long CUdeviceptr;
 #ifndef APPEND_FP8_PARAMS_PTR_OFFSETS
 #define APPEND_FP8_PARAMS_PTR_OFFSETS 0, 8, 16, 24, 32, 40
 #endif
+#ifndef LAYOUT_PARAMS_BYTES
+#define LAYOUT_PARAMS_BYTES 24
+#endif
 #ifndef FAKE_KERNEL_PARAMS
 #define FAKE_KERNEL_PARAMS                                                                                        \
   "mla_metadata=piipp;append_kv_fp8_=A;append_kv_=pipipiiippiipii;mla_decode_sm90_=PT;mla_decode_fp8_=PF;"       \
-  "mla_decode_=P;mla_combine_sink_=PF;mla_combine=P;tc_peak_=iip"
+  "mla_decode_generic_layout_=PL;mla_decode_=P;mla_combine_sink_=PF;mla_combine=P;tc_peak_=iip"
 #endif
 static const size_t PARAM_PTRS[] = {PARAMS_PTR_OFFSETS};
 static const size_t FP8_PARAM_PTRS[] = {FP8_PARAMS_PTR_OFFSETS};
@@ -741,6 +745,7 @@ CUresult cuModuleGetFunction(void **f, void *module, const char *name) {
         case 'P': size = PARAMS_BYTES; align = 8; break;
         case 'F': size = FP8_PARAMS_BYTES; align = 8; break;
         case 'A': size = APPEND_FP8_PARAMS_BYTES; align = 8; break;
+        case 'L': size = LAYOUT_PARAMS_BYTES; align = 8; break;
         case 'T': size = 128; align = 64; break;
       }
       off = (off + align - 1) / align * align;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
-import { APPEND_KV_FP8_PARAMS, MLA_DECODE_PARAMS_BYTES, MLA_DECODE_PARAMS_LAYOUT, MLA_FP8_PARAMS, type StructLayout } from '../../src/cuda/params.js';
+import { APPEND_KV_FP8_PARAMS, MLA_DECODE_PARAMS_BYTES, MLA_DECODE_PARAMS_LAYOUT, MLA_FP8_PARAMS, MLA_LAYOUT_PARAMS, type StructLayout } from '../../src/cuda/params.js';
 import { KERNEL_BUILDS } from '../../src/cuda/kernels.js';
 import { KERNEL_ENTRIES } from './devices.js';
 
@@ -70,10 +70,13 @@ export function buildFakeCuda(): FakeCuda {
   // the encoder writes the fields below offset 80 as 64-bit device addresses (src/cuda/params.ts)
   const ptrOffsets = Object.values(MLA_DECODE_PARAMS_LAYOUT).filter((o) => o < 80);
   const ptrsOf = (l: StructLayout) => Object.values(l.fields).filter(([, type]) => type === 'ptr').map(([off]) => off).join(',');
+  // the fake's L kind has no pointer fields to check: a pointer added to MlaLayoutParams must get them
+  if (ptrsOf(MLA_LAYOUT_PARAMS) !== '') throw new Error('MlaLayoutParams has pointer fields: give the fake\'s L parameter kind their offsets');
   const args = [
     '-shared', '-fPIC', '-O1', `-DPARAMS_BYTES=${MLA_DECODE_PARAMS_BYTES}`, `-DPARAMS_PTR_OFFSETS=${ptrOffsets.join(',')}`,
     `-DFP8_PARAMS_BYTES=${MLA_FP8_PARAMS.bytes}`, `-DFP8_PARAMS_PTR_OFFSETS=${ptrsOf(MLA_FP8_PARAMS)}`,
     `-DAPPEND_FP8_PARAMS_BYTES=${APPEND_KV_FP8_PARAMS.bytes}`, `-DAPPEND_FP8_PARAMS_PTR_OFFSETS=${ptrsOf(APPEND_KV_FP8_PARAMS)}`,
+    `-DLAYOUT_PARAMS_BYTES=${MLA_LAYOUT_PARAMS.bytes}`,
     '-o', lib, FAKE_CUDA_SOURCE,
   ];
   const b = spawnSync(cc!, args, { encoding: 'utf8' });
