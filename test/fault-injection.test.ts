@@ -124,9 +124,12 @@ function sweep(f: FakeCudaControl, fn: string, codeName: string, step: () => voi
 
 // ---------------------------------------------------------------------------------------------- problems
 
-/** getMlaMetadata on cuda, then the schedule the cpu computes written in (the fake's kernel writes nothing). */
-function metadata(seqlens: Tensor, lens: number[], hQ: number, opts: { out?: MlaMetadata } = {}): MlaMetadata {
-  const md = getMlaMetadata(seqlens, hQ, 1, opts);
+/**
+ * getMlaMetadata on cuda, then the schedule the cpu computes written in (the fake's kernel writes nothing). `rows`:
+ * folded rows per KV head (s_q · h_q / h_kv), `hKv` KV heads.
+ */
+function metadata(seqlens: Tensor, lens: number[], rows: number, opts: { out?: MlaMetadata; hKv?: number } = {}): MlaMetadata {
+  const md = getMlaMetadata(seqlens, rows, opts.hKv ?? 1, { out: opts.out });
   try {
     const ref = scheduleTiles(Int32Array.from(lens), md.tileSchedulerMetadata.shape[0]);
     md.tileSchedulerMetadata.write(ref.metadata);
@@ -756,6 +759,51 @@ const scenarios: Record<string, Scenario> = {
       const n = sweep(f, 'cuLaunchKernelEx', NO_RESOURCES, () => void cache.append([a], r1.cKv[0], r1.kPe[0]), live(f), () => cache.checkInvariants());
       notes.push(`FP8 append: its launch failing (${n} position) → CudaError`);
       cache.dispose();
+      return notes;
+    },
+  },
+
+  'layouts': {
+    title: 'FLASH_MLA_PREVIEW=layouts: dense decode with h_kv > 1 and d_qk 512 (strided cache views): valid pointers; launch faults → CudaError, nothing kept',
+    env: { FLASH_MLA_PREVIEW: 'layouts' },
+    run(f) {
+      const notes: string[] = [];
+      const lens = [100, 30];
+      const blockTable = Tensor.from([0, 1, 2, 3], [2, 2], I32);
+      const seqlens = Tensor.from(lens, [2], I32);
+      // a cache of 4 KV heads × 576 channels; the decodes read views of it: 2 of its heads, the first 512 channels
+      const storage = Tensor.empty([4, 64, 4, 576], BF16);
+      const cases: [string, Tensor, number, number][] = [
+        ['h_kv 4, d_qk 576, s_q 2, causal', storage, 576, 2],
+        ['h_kv 2 (heads 1 and 3 of the storage), d_qk 512', storage.view([4, 64, 2, 512], [64 * 4 * 576, 4 * 576, 2 * 576, 1], 576), 512, 1],
+        ['h_kv 1, d_qk 512 (token rows 4 · 576 apart)', storage.view([4, 64, 1, 512], [64 * 4 * 576, 4 * 576, 576, 1], 2 * 576), 512, 3],
+      ];
+      const steps: [string, () => void][] = [];
+      for (const [what, kCache, d, sQ] of cases) {
+        const hKv = kCache.shape[2];
+        const hQ = 4 * hKv;
+        const q = Tensor.empty([2, sQ, hQ, d], BF16);
+        const md = metadata(seqlens, lens, (sQ * hQ) / hKv, { hKv });
+        const step = (kernel?: string) => () => {
+          const r = flashMlaWithKvcache(q, kCache, blockTable, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: sQ > 1, kernel });
+          r.out.dispose();
+          r.lse.dispose();
+        };
+        const ran = f.stat('kernels_run');
+        step()();
+        step('generic')();
+        healthy(f);
+        assert.equal(f.stat('kernels_run') - ran, 4, `${what}: decode + combine, twice`);
+        for (const kernel of ['generic-small']) refused(f, `${what}, kernel '${kernel}'`, step(kernel), UnsupportedFeatureError);
+        steps.push([what, step()]);
+      }
+      notes.push(`${cases.length} layouts (${cases.map((c) => c[0]).join('; ')}): every pointer the kernels get lies in a live allocation; kernel 'generic-small' refused, nothing allocated or launched`);
+      const base = live(f);
+      for (const [what, step] of steps) {
+        const n = sweep(f, 'cuLaunchKernelEx', NO_RESOURCES, step, base);
+        assert.equal(n, 2, `${what}: decode and combine launches`);
+      }
+      notes.push('each decode: its 2 launches failing → CudaError, nothing left allocated, the retry runs');
       return notes;
     },
   },

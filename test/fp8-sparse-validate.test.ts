@@ -5,7 +5,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, flashMlaWithKvcache, getMlaMetadata, UnsupportedFeatureError, type FlashMlaOptions } from '../src/index.js';
-import { CUDA_FEATURES, cudaCheckDecode } from '../src/cuda/features.js';
+import { CUDA_FEATURES, checkDecodeAgainst, cudaCheckDecode, parsePreviews, type CudaFeatures } from '../src/cuda/features.js';
 import type { DecodeFeatures } from '../src/backend.js';
 import { denseTensors, makeDenseProblem, makeSparseProblem, sparseTensors } from './util/layouts.js';
 
@@ -196,14 +196,18 @@ describe('getMlaMetadata for sparse decode', () => {
 
 describe('cuda: what its kernels do not run yet is refused before anything runs (UnsupportedFeatureError)', () => {
   const base: DecodeFeatures = { dtype: 'bf16', hQ: 16, hKv: 1, headDim: 576, pageSize: 64, fp8: false, sparse: false, topk: 0, topkLength: false, attnSink: false };
-  const refused = (f: Partial<DecodeFeatures>, argument: string, message: string) =>
-    assert.throws(() => cudaCheckDecode({ ...base, ...f }), (e: unknown) => {
-      assert.ok(e instanceof UnsupportedFeatureError, `expected UnsupportedFeatureError, got ${e}`);
-      assert.equal(e.argument, argument);
-      assert.equal(e.message, message);
-      return true;
-    });
+  const isError = (argument: string, message: string) => (e: unknown) => {
+    assert.ok(e instanceof UnsupportedFeatureError, `expected UnsupportedFeatureError, got ${e}`);
+    assert.equal(e.argument, argument);
+    assert.equal(e.message, message);
+    return true;
+  };
+  const refused = (f: Partial<DecodeFeatures>, argument: string, message: string) => assert.throws(() => cudaCheckDecode({ ...base, ...f }), isError(argument, message));
   const CPU = "the cpu backend runs it: move the tensors with .to('cpu')";
+  const PREVIEW = 'its cuda kernel is built but has not run on a GPU yet: FLASH_MLA_PREVIEW=layouts switches it on';
+  const layoutsPreview = parsePreviews(process.env.FLASH_MLA_PREVIEW).on.has('layouts');
+  const withoutPreview: CudaFeatures = { ...CUDA_FEATURES, gqa: false, headDim512: false };
+  const withPreview: CudaFeatures = { ...CUDA_FEATURES, gqa: true, headDim512: true };
 
   test("today's kernels: h_kv 1, d_qk 576, bf16/fp16 cache, dense; the FP8 cache dense and sparse (any h_q, topk, page size)", () => {
     cudaCheckDecode(base);
@@ -213,16 +217,55 @@ describe('cuda: what its kernels do not run yet is refused before anything runs 
     for (const hQ of [1, 3, 16, 64, 128]) {
       for (const topk of [1, 64, 100, 576, 2048]) cudaCheckDecode({ ...base, hQ, fp8: true, sparse: true, topk, pageSize: 61, topkLength: true, attnSink: true });
     }
-    assert.deepEqual({ ...CUDA_FEATURES }, { fp8KvCache: true, sparse: true, gqa: false, headDim512: false }, 'a feature was switched: update the GPU tests and README');
+    assert.deepEqual(
+      { ...CUDA_FEATURES },
+      { fp8KvCache: true, sparse: true, gqa: layoutsPreview, headDim512: layoutsPreview },
+      'a feature was switched: update the GPU tests and README (gqa and headDim512 follow FLASH_MLA_PREVIEW=layouts)',
+    );
   });
 
-  test('h_kv > 1, d_qk 512, and an FP8 decode on another kernel than the portable one name their argument', () => {
-    refused({ hKv: 2 }, 'kCache', `kCache: h_kv = 2 (dim 2) on cuda: not implemented yet (the cuda kernels take h_kv = 1; ${CPU})`);
-    refused({ headDim: 512 }, 'q', `q: head dim 512 on cuda: not implemented yet (the cuda kernels take 576; ${CPU})`);
+  test('without FLASH_MLA_PREVIEW=layouts: h_kv > 1 and d_qk 512 are refused naming their argument; an FP8 decode on another kernel than the portable one too', () => {
+    const refusedWithout = (f: Partial<DecodeFeatures>, argument: string, message: string) =>
+      assert.throws(() => checkDecodeAgainst(withoutPreview, { ...base, ...f }), isError(argument, message));
+    refusedWithout({ hKv: 2 }, 'kCache', `kCache: h_kv = 2 (dim 2) on cuda: not implemented yet (${PREVIEW}; ${CPU})`);
+    refusedWithout({ headDim: 512 }, 'q', `q: head dim 512 on cuda: not implemented yet (${PREVIEW}; ${CPU})`);
+    refusedWithout({ hKv: 8, headDim: 512, kernel: 'generic' }, 'kCache', `kCache: h_kv = 8 (dim 2) on cuda: not implemented yet (${PREVIEW}; ${CPU})`);
+    if (!layoutsPreview) {
+      refused({ hKv: 2 }, 'kCache', `kCache: h_kv = 2 (dim 2) on cuda: not implemented yet (${PREVIEW}; ${CPU})`);
+      refused({ headDim: 512 }, 'q', `q: head dim 512 on cuda: not implemented yet (${PREVIEW}; ${CPU})`);
+    }
     const portable = "the FP8 cache and sparse decode run on the portable 'generic' kernel only so far (kernels/mla_decode_fp8.cu): pass no kernel or 'generic' (bench: --kernel generic)";
     refused({ fp8: true, kernel: 'hopper' }, 'kernel', `kernel: the FP8 KV cache with decode kernel 'hopper' on cuda: not implemented yet (${portable})`);
     refused({ fp8: true, sparse: true, topk: 2048, kernel: 'generic-small' }, 'kernel', `kernel: the FP8 KV cache with decode kernel 'generic-small' on cuda: not implemented yet (${portable})`);
     // the 16-bit cache keeps every kernel
     cudaCheckDecode({ ...base, kernel: 'hopper' });
+  });
+
+  test("with FLASH_MLA_PREVIEW=layouts: h_kv ≥ 1 and d_qk 512 run on 'generic' (no kernel or 'generic'); 'hopper' / 'generic-small' are refused naming kernel", () => {
+    for (const [hQ, hKv] of [[2, 2], [128, 2], [9, 3], [64, 8], [16, 1]]) {
+      for (const headDim of [576, 512]) {
+        if (hKv === 1 && headDim === 576) continue; // FlashMLA 9edee0c's layout: every kernel
+        for (const kernel of [undefined, 'generic']) checkDecodeAgainst(withPreview, { ...base, hQ, hKv, headDim, kernel });
+        for (const kernel of ['hopper', 'generic-small']) {
+          const reason = "h_kv > 1 and d_qk 512 run on the portable 'generic' kernel only so far (kernels/mla_decode_generic_layout.cu): pass no kernel or 'generic'";
+          assert.throws(
+            () => checkDecodeAgainst(withPreview, { ...base, hQ, hKv, headDim, kernel }),
+            isError('kernel', `kernel: h_kv = ${hKv}, head dim ${headDim} with decode kernel '${kernel}' on cuda: not implemented yet (${reason})`),
+          );
+        }
+      }
+    }
+    checkDecodeAgainst(withPreview, { ...base, kernel: 'hopper' });
+    checkDecodeAgainst(withPreview, { ...base, kernel: 'generic-small' });
+  });
+
+  test('FLASH_MLA_PREVIEW: comma-separated preview names; unknown names are a problem naming the variable, expected and given', () => {
+    assert.deepEqual([...parsePreviews(undefined).on], []);
+    assert.equal(parsePreviews('').problem, null);
+    assert.deepEqual([...parsePreviews('layouts').on], ['layouts']);
+    assert.deepEqual([...parsePreviews(' layouts , ').on], ['layouts']);
+    const bad = parsePreviews('layout,layouts');
+    assert.deepEqual([...bad.on], ['layouts']);
+    assert.equal(bad.problem, "FLASH_MLA_PREVIEW: expected preview names from layouts separated by commas, got 'layout,layouts' ('layout' unknown)");
   });
 });

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { APPEND_KV_CONFIG, APPEND_KV_FP8_CONFIG, MLA_CONFIG } from '../src/cuda/config.js';
 import { DECODE_KERNELS } from '../src/cuda/kernels.js';
+import { layoutDecodeLaunch, layoutDecodeSharedBytes } from '../src/cuda/layout-decode.js';
 import {
   BLOCK_SIZE_M, FIXED_OVERHEAD_NUM_BLOCKS, FP8_BYTES_PER_TOKEN, FP8_ROPE_OFFSET, FP8_SCALES_OFFSET, FP8_TILE, HEAD_DIM_K, HEAD_DIM_V, METADATA_ROW_INTS,
   PAGE_BLOCK_SIZE,
@@ -89,6 +90,18 @@ test('src/cuda/config.ts MLA_CONFIG equals kernels/mla_config.h', () => {
 test('the decode kernels are launched with the header shared-memory sizes', () => {
   const smem = Object.fromEntries(DECODE_KERNELS.map((k) => [k.name, k.sharedBytes]));
   assert.deepEqual(smem, { hopper: config.get('SM90_SMEM_BYTES'), generic: config.get('GEN_SMEM_BYTES'), 'generic-small': config.get('GSM_SMEM_BYTES') });
+});
+
+test('the layout kernel (h_kv > 1, d_qk 512) is launched with the header shared-memory sizes and a KV-head grid dimension', () => {
+  assert.equal(layoutDecodeSharedBytes(576), config.get('GEN_SMEM_BYTES'));
+  assert.equal(layoutDecodeSharedBytes(512), config.get('GEN_D512_SMEM_BYTES'));
+  assert.equal(config.get('HEAD_DIM_K_MODEL1'), 512);
+  // grid (ceil(s_q · h_q / h_kv / 64), SM parts, h_kv): FlashMLA's GQA folding
+  assert.deepEqual(layoutDecodeLaunch(2, 9, 3, 44), { grid: [1, 44, 3], headsPerKv: 3, rowsPerKv: 6 });
+  assert.deepEqual(layoutDecodeLaunch(2, 128, 2, 33), { grid: [2, 33, 2], headsPerKv: 64, rowsPerKv: 128 });
+  assert.deepEqual(layoutDecodeLaunch(3, 126, 2, 16), { grid: [3, 16, 2], headsPerKv: 63, rowsPerKv: 189 });
+  assert.deepEqual(layoutDecodeLaunch(1, 16, 1, 132), { grid: [1, 132, 1], headsPerKv: 16, rowsPerKv: 16 });
+  assert.throws(() => layoutDecodeLaunch(1, 9, 2, 8), /layoutDecodeLaunch: expected h_q a multiple of h_kv = 2, got h_q = 9/);
 });
 
 test('src/mla/constants.ts (problem and scheduler shapes) equals kernels/mla_config.h', () => {

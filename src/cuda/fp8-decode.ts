@@ -12,7 +12,8 @@ import { combineGrid, type CombineShape } from './combine-shape.js';
 
 const { GEN_BLOCK_M, GEN_THREADS, F8D_SMEM_BYTES, COMBINE_THREADS } = MLA_CONFIG;
 
-export interface Fp8DecodeResources {
+/** What a decode path outside mla.ts (this file, layout-decode.ts) borrows from the backend. */
+export interface DecodeResources {
   /** Device scratch of at least `bytes` bytes for the split partials (the backend's workspace). */
   scratch(bytes: number): bigint;
   /** Launch with programmatic dependent launch. */
@@ -25,7 +26,7 @@ const paramBuf = new Uint8Array(MLA_DECODE_PARAMS_BYTES);
 const fp8ParamBuf = new Uint8Array(MLA_FP8_PARAMS.bytes);
 
 /** Decode over an FP8 cache (arguments validated; cudaCheckDecode passed, the `kernel` asked for included). */
-export function cudaFp8Decode(a: MlaDecodeArgs, res: Fp8DecodeResources): void {
+export function cudaFp8Decode(a: MlaDecodeArgs, res: DecodeResources): void {
   const { device, stream } = getCudaContext();
   requirePortable(device, 'mla_decode_fp8');
   requireDevice(device, 'mla_decode_fp8', { minCcMajor: 8, sharedBytes: F8D_SMEM_BYTES });

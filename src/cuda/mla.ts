@@ -1,6 +1,6 @@
 // The cuda backend: metadata kernel → split-KV decode kernel → combine kernel, chained on one stream
 // with programmatic dependent launch (PDL) where the GPU supports it (sm_90). Decodes over the FP8 cache (dense
-// and sparse) go to src/cuda/fp8-decode.ts.
+// and sparse) go to src/cuda/fp8-decode.ts, dense decodes with h_kv > 1 or d_qk 512 to src/cuda/layout-decode.ts.
 
 import type { AppendKvArgs, DecodeFeatures, LayoutUse, KvFormat, MlaBackend, MlaDecodeArgs } from '../backend.js';
 import { registerBackend } from '../backend.js';
@@ -12,10 +12,11 @@ import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs,
 import { DECODE_KERNELS } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { decodeParamsOf, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
-import { cudaCheckDecode, cudaCheckKvFormat } from './features.js';
+import { cudaCheckDecode, cudaCheckKvFormat, isLayoutDecode } from './features.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
-import { cudaFp8Decode } from './fp8-decode.js';
+import { cudaFp8Decode, type DecodeResources } from './fp8-decode.js';
+import { cudaLayoutDecode } from './layout-decode.js';
 import { cudaCheckLayout } from './layout.js';
 import { MLA_CONFIG } from './config.js';
 import { combineGrid, combineShape, combineShapeOverride, type CombineShape } from './combine-shape.js';
@@ -193,19 +194,26 @@ class CudaMlaBackend implements MlaBackend {
   mlaDecode(a: MlaDecodeArgs): void {
     const dev = this.dev;
     const [, , hQ0, headDim] = a.q.shape;
-    cudaCheckDecode({
+    const features = {
       dtype: a.q.dtype as 'bf16' | 'fp16', hQ: hQ0, hKv: a.isFp8KvCache ? 1 : a.kCache.shape[2], headDim, pageSize: a.kCache.shape[1],
       fp8: a.isFp8KvCache, sparse: a.indices !== null, topk: a.indices?.shape[2] ?? 0, topkLength: a.topkLength !== null, attnSink: a.attnSink !== null,
       kernel: a.kernel,
-    });
+    };
+    cudaCheckDecode(features);
+    const res: DecodeResources = { scratch: (bytes) => this.scratch(bytes), pdl: this.pdl, combineShape: combineShapeFor };
     if (a.isFp8KvCache) {
       // dense and sparse decode over the FP8 cache: their own kernel (src/cuda/fp8-decode.ts)
-      cudaFp8Decode(a, { scratch: (bytes) => this.scratch(bytes), pdl: this.pdl, combineShape: combineShapeFor });
+      cudaFp8Decode(a, res);
+      return;
+    }
+    if (isLayoutDecode(features)) {
+      // h_kv > 1 or d_qk 512: the generic kernel's body with FlashMLA's GQA folding (src/cuda/layout-decode.ts)
+      cudaLayoutDecode(a, res);
       return;
     }
     if (a.indices || a.kCache.shape[2] !== 1 || headDim !== HEAD_DIM_K) {
-      // a CUDA_FEATURES flag switched on without its kernel: the kernels below read bf16/fp16 [.., 64, 1, 576] only
-      throw new Error('mlaDecode: a CUDA_FEATURES flag is on but no cuda kernel for this layout is wired (src/cuda/mla.ts)');
+      // unreachable: sparse decode is FP8 (validated), the other layouts went to cudaLayoutDecode; the kernels below read bf16/fp16 [.., 64, 1, 576] only
+      throw new Error('mlaDecode: no cuda kernel for this layout is wired (src/cuda/mla.ts)');
     }
     const sel = kernelSelection(dev);
     const name = a.kernel ?? sel.decodeKernels[0];
