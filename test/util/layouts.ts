@@ -3,6 +3,7 @@
 // bit fields, FP8 rows through test/util/fp8-ref.ts, keys through the block table or the indices directly; the
 // softmax itself and the random values are src/check's (attendRow, randomHalfBits), shared with every other check.
 
+import assert from 'node:assert/strict';
 import { Tensor } from '../../src/index.js';
 import { attendRow } from '../../src/check/reference.js';
 import { HALF_FORMATS } from '../../src/check/formats.js';
@@ -81,6 +82,54 @@ export function denseTensors(p: DenseProblem): { q: Tensor; kCache: Tensor; bloc
     blockTable: Tensor.from(p.table, [b, p.maxBlocksPerSeq]),
     cacheSeqlens: Tensor.from(Int32Array.from(p.spec.seqlens), [b]),
   };
+}
+
+/**
+ * The problem's q and 16-bit cache as views into larger NaN-filled buffers on `backend`: the cache [numBlocks, 64,
+ * h_kv, d] inside 2·h_kv heads of d + 64 channels (KV head k = buffer head 2k + 1) and pages of 65 token rows; q
+ * [b, s_q, h_q, d] with one NaN head after each token's heads and 64 NaN channels after each head. A kernel that
+ * reads another KV head, a channel past d, the spare row of a page or a padding head gets NaN.
+ */
+export function nanPaddedViews(p: DenseProblem, backend: 'cpu' | 'cuda'): { q: Tensor; kCache: Tensor } {
+  const { b, sQ, hQ, hKv, d, dtype } = p.spec;
+  if (p.kBytes) throw new RangeError('nanPaddedViews: expected a 16-bit cache problem, got an FP8 one');
+  const nan = HALF_FORMATS[dtype].nanBits;
+  const dPad = d + 64;
+  const rowStride = 2 * hKv * dPad;
+  const pageStride = 65 * rowStride;
+  const k = new Uint16Array(p.numBlocks * pageStride).fill(nan);
+  for (let blk = 0; blk < p.numBlocks; blk++)
+    for (let t = 0; t < 64; t++)
+      for (let kh = 0; kh < hKv; kh++) {
+        const from = ((blk * 64 + t) * hKv + kh) * d;
+        k.set(p.kBits.subarray(from, from + d), blk * pageStride + t * rowStride + (2 * kh + 1) * dPad);
+      }
+  const kCache = Tensor.from(k, [k.length], { dtype, backend }).view([p.numBlocks, 64, hKv, d], [pageStride, rowStride, 2 * dPad, 1], dPad);
+  const qSeqStride = (hQ + 1) * dPad;
+  const qb = new Uint16Array(b * sQ * qSeqStride).fill(nan);
+  for (let r = 0; r < b * sQ * hQ; r++) qb.set(p.qBits.subarray(r * d, (r + 1) * d), Math.floor(r / hQ) * qSeqStride + (r % hQ) * dPad);
+  const q = Tensor.from(qb, [qb.length], { dtype, backend }).view([b, sQ, hQ, d], [sQ * qSeqStride, qSeqStride, dPad, 1]);
+  return { q, kCache };
+}
+
+/**
+ * A decode's out and lse against the oracle's under FlashMLA's dense tolerances; rows that see no key (lse +inf)
+ * must hold exactly +0. Throws an AssertionError naming the seed.
+ */
+export function checkDenseRows(name: string, got: { out: Tensor; lse: Tensor }, want: { out: Tensor; lse: Tensor }, seed: number): void {
+  const gotLse = got.lse.toFloat32();
+  const o = flashMlaClose(`${name} out`, got.out.toFloat32(), want.out.toFloat32(), FLASHMLA_TOL.denseOut);
+  assert.equal(o, null, `${o} (seed ${seed}; rerun with FLASH_MLA_SEED=${seed})`);
+  const l = flashMlaClose(`${name} lse`, gotLse, want.lse.toFloat32(), FLASHMLA_TOL.lse);
+  assert.equal(l, null, `${l} (seed ${seed})`);
+  const [, hQ, sQ] = got.lse.shape;
+  const bits = got.out.toRaw() as Uint16Array;
+  for (let k = 0; k < gotLse.length; k++) {
+    if (gotLse[k] !== Infinity) continue;
+    const [i, h, s] = [Math.floor(k / (hQ * sQ)), Math.floor(k / sQ) % hQ, k % sQ];
+    const base = ((i * sQ + s) * hQ + h) * 512;
+    assert.ok(bits.subarray(base, base + 512).every((x) => x === 0), `${name}: out[${i}][${s}][${h}] of a row that sees no key is not +0 (seed ${seed})`);
+  }
 }
 
 /** Softmax attention of one query row over key rows (d channels each, V = the first 512): src/check's attendRow. */
