@@ -33,6 +33,10 @@
  * has no effect (except that cuStreamEndCapture still ends the capture, as the driver does, and cuModuleLoadDataEx
  * writes an error log saying the failure was injected).
  *
+ * Built with -DFAKE_CUDA_EMULATE and test/util/emu/ linked in, launches of the kernels the emulator has (metadata, the
+ * portable decode kernels, the combine) also run them on the host memory (an access outside every live allocation
+ * poisons the context with CUDA_ERROR_ILLEGAL_ADDRESS, as on a GPU); the append kernels still compute nothing.
+ *
  * For the tests: fake_cuda_stat("allocs" | "bytes" | "streams" | "events" | "graphs" | "execs" | "modules" |
  * "kernels_run" | "sticky"), fake_cuda_calls("cuLaunchKernelEx") (calls since load, failed ones included),
  * fake_cuda_arm(spec) (0, or -1 for a bad spec), fake_cuda_log() (the last thing the fake noted: injected faults,
@@ -373,7 +377,20 @@ enum { MAGIC_STREAM = 0x5354524d, MAGIC_EVENT = 0x45564e54, MAGIC_GRAPH = 0x4752
 
 #define MAX_PTRS 32
 /* A recorded operation: the device ranges it touches, checked again when the graph is launched. */
-typedef struct Node { int kernel, n; CUdeviceptr ptr[MAX_PTRS]; size_t need[MAX_PTRS]; char what[160]; struct Node *next; } Node;
+#ifdef FAKE_CUDA_EMULATE
+/* What the emulator needs to run a launch again (a graph replays it): the function, its shape and argument bytes. */
+typedef struct Launch { void *fn; unsigned grid[3], block[3], smem; unsigned char args[8][512]; } Launch;
+#endif
+typedef struct Node {
+  int kernel, n;
+  CUdeviceptr ptr[MAX_PTRS];
+  size_t need[MAX_PTRS];
+  char what[160];
+  struct Node *next;
+#ifdef FAKE_CUDA_EMULATE
+  Launch launch;
+#endif
+} Node;
 typedef struct Graph { unsigned magic; int live; Node *nodes; } Graph;
 typedef struct Exec { unsigned magic; int live; Node *nodes; } Exec;
 typedef struct Stream { unsigned magic; int live; Graph *capture; int invalidated; } Stream;
@@ -416,6 +433,9 @@ static Node *record(Stream *s, int kernel, const char *what) {
 static void node_ptr(Node *n, CUdeviceptr p, size_t need) {
   if (n && n->n < MAX_PTRS) { n->ptr[n->n] = p; n->need[n->n++] = need; }
 }
+#ifdef FAKE_CUDA_EMULATE
+static void emulate(const Launch *l);
+#endif
 /* Replaying a node: every range must still be live, else the GPU faults (sticky, reported later). */
 static void replay(Node *n) {
   for (int i = 0; i < n->n; i++)
@@ -424,6 +444,9 @@ static void replay(Node *n) {
       return;
     }
   if (n->kernel) kernels_run++;
+#ifdef FAKE_CUDA_EMULATE
+  if (n->kernel && n->launch.fn && !sticky_code) emulate(&n->launch);
+#endif
 }
 
 CUresult cuStreamCreate(void **s, unsigned flags) {
@@ -801,6 +824,39 @@ CUresult cuTensorMapEncodeTiled(void *tmap, int dtype, unsigned rank, CUdevicept
   return OK;
 }
 
+#ifdef FAKE_CUDA_EMULATE
+/* The emulated kernels (test/util/emu/): they run on host memory, so MlaDecodeParams' pointers are translated. */
+int emu_launch(const char *name, const unsigned *grid, const unsigned *block, unsigned smem, void *const *args, char *err, size_t err_cap);
+
+/* For the emulator: whether [p, p + n) lies inside the host memory of a live allocation. */
+int fake_cuda_host_range_ok(const void *p, size_t n) {
+  const unsigned char *q = p;
+  for (Alloc *a = allocs; a; a = a->next)
+    if (q >= a->host && q - a->host <= (long long)a->bytes && n <= a->bytes - (size_t)(q - a->host)) return 1;
+  return 0;
+}
+
+static void emulate(const Launch *l) {
+  const Func *fn = l->fn;
+  unsigned char copies[8][512];
+  void *args[8];
+  for (int i = 0; i < fn->nparams && i < 8; i++) {
+    memcpy(copies[i], l->args[i], sizeof copies[i]);
+    args[i] = copies[i];
+    const size_t *offs = fn->kinds[i] == 'P' ? PARAM_PTRS : fn->kinds[i] == 'p' ? (const size_t[]){0} : 0;
+    const size_t n = fn->kinds[i] == 'P' ? sizeof PARAM_PTRS / sizeof PARAM_PTRS[0] : offs ? 1 : 0;
+    for (size_t k = 0; k < n; k++) {
+      CUdeviceptr d = rd64(copies[i], offs[k]);
+      Alloc *a = d ? find(d, 0) : 0;
+      uint64_t h = a ? (uint64_t)(uintptr_t)(a->host + (d - a->dptr)) : 0;
+      memcpy(copies[i] + offs[k], &h, 8);
+    }
+  }
+  char err[1200];
+  if (emu_launch(fn->name, l->grid, l->block, l->smem, args, err, sizeof err) < 0) poison(E_ILLEGAL_ADDRESS, "emulated %s", err);
+}
+#endif
+
 /* CUlaunchConfig: grid (0, 4, 8), block (12, 16, 20), sharedMemBytes (24), hStream (32), attrs (40), numAttrs (48). */
 CUresult cuLaunchKernelEx(const void *config, void *f, void **params, void **extra) {
   ENTER();
@@ -851,7 +907,14 @@ CUresult cuLaunchKernelEx(const void *config, void *f, void **params, void **ext
   node->kernel = 1;
   for (int i = 0; i < np; i++)
     if (ptrs[i]) node_ptr(node, ptrs[i], 0);
-  if (node != &tmp) return OK; /* recorded: checked when the graph is launched */
+#ifdef FAKE_CUDA_EMULATE
+  node->launch.fn = fn;
+  memcpy(node->launch.grid, g, sizeof g);
+  memcpy(node->launch.block, b, sizeof b);
+  node->launch.smem = smem;
+  for (int i = 0; i < fn->nparams && i < 8; i++) memcpy(node->launch.args[i], params[i], fn->size[i] < 512 ? fn->size[i] : 512);
+#endif
+  if (node != &tmp) return OK; /* recorded: checked (and emulated) when the graph is launched */
   replay(node);
   return OK;
 }

@@ -5,7 +5,7 @@
 // counters and arms faults through koffi (bindFakeCuda).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,11 +18,17 @@ import { KERNEL_ENTRIES } from './devices.js';
 export const FAKE_CUDA_SOURCE = fileURLToPath(new URL('../../../test/util/fake-cuda.c', import.meta.url));
 
 const cc = ['cc', 'gcc', 'clang'].find((c) => spawnSync(c, ['--version']).status === 0);
+const cxx = ['g++', 'c++', 'clang++'].find((c) => spawnSync(c, ['--version']).status === 0);
 
-/** Why the fake cannot be used here, or false. */
-export function fakeCudaSkipReason(): string | false {
+/** The kernel emulator's sources (test/util/emu/) and the kernels it compiles (kernels/), in the source tree. */
+const EMU_DIR = fileURLToPath(new URL('../../../test/util/emu/', import.meta.url));
+const KERNELS_DIR = fileURLToPath(new URL('../../../kernels/', import.meta.url));
+
+/** Why the fake cannot be used here, or false. `emulate`: the build that runs the kernels (needs a C++ compiler too). */
+export function fakeCudaSkipReason(opts: { emulate?: boolean } = {}): string | false {
   if (process.platform !== 'linux') return 'the cuda backend is Linux only';
   if (!cc) return 'no C compiler on PATH (cc, gcc or clang) to build the fake libcuda';
+  if (opts.emulate && !cxx) return 'no C++ compiler on PATH (g++, c++ or clang++) to build the kernel emulator';
   return false;
 }
 
@@ -62,9 +68,10 @@ export interface FakeCuda {
 
 /**
  * Compile the fake (the params struct's size and pointer fields from src/cuda/params.ts) and write the synthetic
- * kernel directory, in a fresh temporary directory.
+ * kernel directory, in a fresh temporary directory. `emulate`: link in the kernel emulator (test/util/emu/), which
+ * runs the portable decode kernels and the combine — kernels/*.cu compiled for the host — at their launches.
  */
-export function buildFakeCuda(): FakeCuda {
+export function buildFakeCuda(opts: { emulate?: boolean } = {}): FakeCuda {
   const dir = mkdtempSync(join(tmpdir(), 'flash-mla-fake-cuda-'));
   const lib = join(dir, 'libcuda.so.1');
   // the encoder writes the fields below offset 80 as 64-bit device addresses (src/cuda/params.ts)
@@ -77,10 +84,12 @@ export function buildFakeCuda(): FakeCuda {
     `-DFP8_PARAMS_BYTES=${MLA_FP8_PARAMS.bytes}`, `-DFP8_PARAMS_PTR_OFFSETS=${ptrsOf(MLA_FP8_PARAMS)}`,
     `-DAPPEND_FP8_PARAMS_BYTES=${APPEND_KV_FP8_PARAMS.bytes}`, `-DAPPEND_FP8_PARAMS_PTR_OFFSETS=${ptrsOf(APPEND_KV_FP8_PARAMS)}`,
     `-DLAYOUT_PARAMS_BYTES=${MLA_LAYOUT_PARAMS.bytes}`,
-    '-o', lib, FAKE_CUDA_SOURCE,
   ];
-  const b = spawnSync(cc!, args, { encoding: 'utf8' });
-  if (b.status !== 0) throw new Error(`building the fake libcuda failed:\n${b.stderr}`);
+  if (opts.emulate) buildEmulating(dir, lib, args);
+  else {
+    const b = spawnSync(cc!, [...args, '-o', lib, FAKE_CUDA_SOURCE], { encoding: 'utf8' });
+    if (b.status !== 0) throw new Error(`building the fake libcuda failed:\n${b.stderr}`);
+  }
   const kernelDir = join(dir, 'kernels') + '/';
   mkdirSync(kernelDir);
   for (const build of Object.values(KERNEL_BUILDS)) {
@@ -89,6 +98,32 @@ export function buildFakeCuda(): FakeCuda {
     if (build.ptx) writeFileSync(`${kernelDir}${build.file}.${build.ptx}.ptx`, syntheticPtx(build.ptx, names));
   }
   return { lib, kernelDir };
+}
+
+/** The fake with the kernel emulator: kernels/ copied with the emulator's ptx.cuh in place of the real one, then linked. */
+function buildEmulating(dir: string, lib: string, fakeArgs: string[]): void {
+  const kernels = join(dir, 'emu-kernels');
+  cpSync(KERNELS_DIR, kernels, { recursive: true });
+  copyFileSync(join(EMU_DIR, 'ptx.cuh'), join(kernels, 'ptx.cuh'));
+  // the metadata kernel's one inline-PTX statement (emu.cpp)
+  const metadata = join(kernels, 'mla_metadata.cu');
+  const asm = 'asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(smem_bytes));';
+  const source = readFileSync(metadata, 'utf8');
+  if (!source.includes(asm)) throw new Error(`kernels/mla_metadata.cu no longer reads %dynamic_smem_size as '${asm}': update the emulator build`);
+  writeFileSync(metadata, source.replace(asm, 'smem_bytes = emu::dynamic_smem_bytes();'));
+  const run = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`building the emulating fake libcuda failed: ${cmd} ${args.join(' ')}\n${r.stderr}`);
+  };
+  const objects = ['emu', 'emu_combine'].map((name) => {
+    const obj = join(dir, `${name}.o`);
+    // the kernels' headers first (their quoted includes find the stand-in ptx.cuh beside them), then cuda_bf16.h etc.
+    run(cxx!, ['-c', '-fPIC', '-O2', '-std=c++17', '-w', '-I', kernels, '-I', EMU_DIR, '-o', obj, join(EMU_DIR, `${name}.cpp`)]);
+    return obj;
+  });
+  const fake = join(dir, 'fake-cuda.o');
+  run(cc!, [...fakeArgs.filter((a) => a !== '-shared'), '-c', '-DFAKE_CUDA_EMULATE', '-o', fake, FAKE_CUDA_SOURCE]);
+  run(cxx!, ['-shared', '-o', lib, fake, ...objects]);
 }
 
 /**

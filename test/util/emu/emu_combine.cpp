@@ -1,0 +1,26 @@
+// kernels/mla_combine.cu compiled for the emulated CTA (emu_runtime.h). Its W > 1 entries keep partial sums in a
+// static __shared__ array: one object per CTA, which a function-local static is while CTAs run one at a time.
+#define __shared__ static
+#include "emu_runtime.h"
+
+#include "mla_combine.cu"
+
+namespace emu {
+
+#define PARAMS(i) (*static_cast<const MlaDecodeParams*>(args[i]))
+#define ENTRY(W, C, N) {"mla_combine_w" #W "_c" #C "_" #N, [](void* const* args) { mla_combine_w##W##_c##C##_##N(PARAMS(0)); }, nullptr}
+#define ENTRIES(W, N) ENTRY(W, 1, N), ENTRY(W, 2, N), ENTRY(W, 4, N)
+static const KernelEntry kCombineEntries[] = {
+    ENTRIES(1, bf16), ENTRIES(2, bf16), ENTRIES(4, bf16), ENTRIES(8, bf16),
+    ENTRIES(1, fp16), ENTRIES(2, fp16), ENTRIES(4, fp16), ENTRIES(8, fp16),
+};
+#undef ENTRIES
+#undef ENTRY
+#undef PARAMS
+
+const KernelEntry* combine_entries(int* n) {
+  *n = static_cast<int>(sizeof kCombineEntries / sizeof kCombineEntries[0]);
+  return kCombineEntries;
+}
+
+}  // namespace emu

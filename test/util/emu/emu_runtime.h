@@ -1,0 +1,112 @@
+// Host emulation of the CUDA execution model, enough to run flash-mla's mma.sync kernels (kernels/*.cu compiled as
+// C++ for the host) inside the fake driver (test/util/fake-cuda.c, FAKE_CUDA_EMULATE=1): a CTA's threads are fibers
+// (ucontext) on one OS thread, switched at every barrier and warp-collective instruction (shuffles, ldmatrix,
+// mma.sync), so the kernels' own code — indexing, tiles, masks, softmax, epilogue — runs unchanged; only ptx.cuh
+// (test/util/emu/ptx.cuh), cuda_bf16.h / cuda_fp16.h and the builtins below are stand-ins. cp.async copies at once
+// (the kernels wait and barrier before reading, so the result is the same). Tensor-core products are summed in
+// float in k order (the hardware's order differs: results agree within the tests' tolerances, not bit for bit).
+// Shared-memory accesses are checked against the launch's dynamic shared memory and global reads through cp.async
+// and ld_plain against the fake's live allocations: a violation is reported as the GPU would (illegal address).
+// For tests only; nothing here ships.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#define __device__
+#define __host__
+#define __global__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __grid_constant__
+#define __align__(n) __attribute__((aligned(n)))
+#ifndef __shared__
+#define __shared__
+#endif
+
+struct float2 { float x, y; };
+struct float4 { float x, y, z, w; };
+struct uint2 { unsigned x, y; };
+struct uint4 { unsigned x, y, z, w; };
+inline float2 make_float2(float x, float y) { return {x, y}; }
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+inline uint2 make_uint2(unsigned x, unsigned y) { return {x, y}; }
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+inline long long max(long long a, long long b) { return a > b ? a : b; }
+
+struct EmuDim3 { unsigned x, y, z; };
+
+namespace emu {
+
+// ---- the running CTA (test/util/emu/emu.cpp) ---------------------------------------------------------------
+EmuDim3 thread_idx();
+extern EmuDim3 g_block_idx;
+unsigned lane();                       // lane of the running thread in its warp
+void sync_threads();                   // bar.sync 0 over the whole CTA
+void bar_sync(int id, int count);      // bar.sync id, count
+[[noreturn]] void fault(const char* fmt, ...);  // an access the GPU would fault on: ends the launch
+uint8_t* shared_ptr(uint32_t addr, uint32_t bytes);  // checked: [addr, addr + bytes) inside the dynamic smem
+uint32_t shared_offset(const void* p);               // shared address of a pointer into the dynamic smem
+uint32_t dynamic_smem_bytes();                        // %dynamic_smem_size
+void check_global(const void* p, uint32_t bytes, const char* what);  // inside a live allocation of the fake
+
+// One warp-collective step: every lane of the running warp hands in `in` (up to 10 words); once all 32 have, `compute`
+// gets them all (in[lane][k]) and fills out[lane][0..3]; each lane then gets its own out. Blocks until then.
+using WarpCompute = void (*)(const uint64_t (*in)[10], uint64_t (*out)[4], const void* ctx);
+void warp_collective(int kind, const uint64_t* in, int n_in, uint64_t* out, WarpCompute compute, const void* ctx);
+
+// A kernel the emulator runs: its entry point on the launch's argument pointers, and its dynamic shared memory.
+struct KernelEntry {
+  const char* name;
+  void (*run)(void* const* args);
+  uint8_t* smem;
+};
+const KernelEntry* combine_entries(int* n);  // emu_combine.cpp
+
+template <typename T>
+inline uint64_t bits_of(T v) {
+  static_assert(sizeof(T) <= 8, "");
+  uint64_t b = 0;
+  std::memcpy(&b, &v, sizeof(T));
+  return b;
+}
+template <typename T>
+inline T from_bits(uint64_t b) {
+  T v;
+  std::memcpy(&v, &b, sizeof(T));
+  return v;
+}
+
+}  // namespace emu
+
+#define threadIdx (::emu::thread_idx())
+#define blockIdx (::emu::g_block_idx)
+
+inline void __syncthreads() { emu::sync_threads(); }
+
+namespace emu {
+enum CollectiveKind { kShflXor = 1, kShflIdx, kLdmatrix, kLdmatrixTrans, kMmaBf16, kMmaF16, kSyncWarp };
+void shfl_compute_xor(const uint64_t (*in)[10], uint64_t (*out)[4], const void*);
+void shfl_compute_idx(const uint64_t (*in)[10], uint64_t (*out)[4], const void*);
+}  // namespace emu
+
+inline void __syncwarp(unsigned = 0xffffffffu) {
+  uint64_t none = 0, out[4];
+  emu::warp_collective(emu::kSyncWarp, &none, 1, out, [](const uint64_t (*)[10], uint64_t (*)[4], const void*) {}, nullptr);
+}
+template <typename T>
+inline T __shfl_xor_sync(unsigned, T v, int lane_mask) {
+  const uint64_t in[2] = {emu::bits_of(v), static_cast<uint64_t>(lane_mask)};
+  uint64_t out[4];
+  emu::warp_collective(emu::kShflXor, in, 2, out, emu::shfl_compute_xor, nullptr);
+  return emu::from_bits<T>(out[0]);
+}
+template <typename T>
+inline T __shfl_sync(unsigned, T v, int src_lane) {
+  const uint64_t in[2] = {emu::bits_of(v), static_cast<uint64_t>(src_lane)};
+  uint64_t out[4];
+  emu::warp_collective(emu::kShflIdx, in, 2, out, emu::shfl_compute_idx, nullptr);
+  return emu::from_bits<T>(out[0]);
+}

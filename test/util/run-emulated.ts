@@ -1,0 +1,27 @@
+// Runs GPU test files without a GPU, on the fake driver with the kernel emulator (test/util/emu/, see
+// test/kernel-emulation.test.ts): the metadata, portable decode and combine kernels execute on the host; the FP8,
+// append and Hopper kernels do not (tests of those fail here). Slow — minutes per file — and a dry run only: it
+// checks the tests and the kernels' logic, not a GPU. The environment passes through (FLASH_MLA_PREVIEW, FLASH_MLA_SEED,
+// FAKE_CUDA_SMS, default 24: fewer SM parts, faster).
+//
+//   npm run build && FLASH_MLA_PREVIEW=layouts node dist/test/util/run-emulated.js dist/test/dense-layouts-gpu.test.js
+// Arguments starting with -- go to `node --test` (e.g. --test-name-pattern='h_kv').
+
+import { spawnSync } from 'node:child_process';
+import { buildFakeCuda, fakeCudaSkipReason } from './fake-cuda.js';
+
+const testArgs = process.argv.slice(2).filter((a) => a.startsWith('--'));
+const files = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+if (files.length === 0) {
+  console.error('usage: node dist/test/util/run-emulated.js [--NODE_TEST_OPTION…] TEST_FILE.js [...] (GPU test files, run on the emulating fake driver)');
+  process.exit(2);
+}
+const why = fakeCudaSkipReason({ emulate: true });
+if (why) {
+  console.error(`run-emulated: ${why}`);
+  process.exit(1);
+}
+const fake = buildFakeCuda({ emulate: true });
+const env = { ...process.env, FLASH_MLA_LIBCUDA: fake.lib, FLASH_MLA_KERNEL_DIR: fake.kernelDir, FAKE_CUDA_SMS: process.env.FAKE_CUDA_SMS ?? '24' };
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...testArgs, ...files], { env, stdio: 'inherit' });
+process.exit(r.status ?? 1);
