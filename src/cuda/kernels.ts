@@ -15,6 +15,7 @@
 //   do, the compute_80 PTX does not (the instruction does not exist on sm_80), so PDL is off whenever the portable
 //   kernels come from PTX.
 
+import type { DeviceTraits } from '../backend.js';
 import { MLA_CONFIG } from './config.js';
 
 export type BinaryForm = 'cubin' | 'ptx';
@@ -64,12 +65,8 @@ export const DECODE_KERNELS: readonly DecodeKernelInfo[] = [
   { name: 'generic-small', file: 'mla_decode_generic_small', sharedBytes: MLA_CONFIG.GSM_SMEM_BYTES, summary: 'mma.sync, 16-token K tiles, fits 99 KB parts' },
 ];
 
-/** What the selection needs to know about a device (a subset of runtime.ts's DeviceInfo). */
-export interface DeviceTraits {
-  name: string;
-  computeCapability: { major: number; minor: number };
-  maxSharedMemoryPerBlockOptin: number;
-}
+/** What the selection needs to know about a device (backend.ts: a subset of DeviceInfo). */
+export type { DeviceTraits };
 
 export interface SelectOptions {
   /** Use PTX for every kernel that ships it, ignoring cubins (FLASH_MLA_FORCE_PTX=1). */
