@@ -7,10 +7,10 @@
 // metadata is written from the host, so the value checks pass although the fake computes nothing; the outputs are
 // not checked).
 //
-// This file is also the child: with FLASH_MLA_MEASURE_SCENARIO set it runs that scenario against the fake and
-// prints a JSON line.
+// This file is also the child: with FLASH_MLA_FAKE_SCENARIO set it runs that scenario against the fake and prints
+// a JSON line.
 
-import { before, describe, it } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,9 +21,7 @@ import { getDeviceMeasure, type DeviceMeasure } from '../src/backend.js';
 import { checkConfigsFit, devicePeak, machineMemoryLimits, measureCopyBandwidthDevice } from '../src/bench/run.js';
 import { sweepConfigs } from '../src/bench/configs.js';
 import { validateBenchResult, type BenchResult } from '../src/bench/report.js';
-import { bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda, type FakeCudaControl } from './util/fake-cuda.js';
-
-const SCENARIO_VAR = 'FLASH_MLA_MEASURE_SCENARIO';
+import { fakeCudaEnv, fakeCudaScenarios, runNode, type FakeCudaControl, type FakeCudaScenario } from './util/fake-cuda.js';
 const MiB = 1 << 20;
 const UNKNOWN = 'CUDA_ERROR_UNKNOWN'; // not sticky
 
@@ -72,15 +70,7 @@ async function expectCuda(fn: () => unknown, call: string, codeName: string, wha
 
 // ---------------------------------------------------------------------------------------------- scenarios
 
-interface Scenario {
-  title: string;
-  /** The fake's device (FAKE_CUDA_*). */
-  env?: Record<string, string>;
-  /** Throws on failure; returns notes for the test's diagnostics. */
-  run(f: FakeCudaControl): Promise<string[]>;
-}
-
-const scenarios: Record<string, Scenario> = {
+const scenarios: Record<string, FakeCudaScenario> = {
   'timer': {
     title: 'event timer: events around each call on the library stream, the 256 MiB L2 flush before every run and outside the events',
     env: { FAKE_CUDA_COPY_GBPS: '2000' },
@@ -251,85 +241,58 @@ const scenarios: Record<string, Scenario> = {
 
 // ---------------------------------------------------------------------------------------------- runner
 
-const scenarioName = process.env[SCENARIO_VAR];
-if (scenarioName) {
-  // the child: one scenario against the fake driver
-  const f = bindFakeCuda();
-  const s = scenarios[scenarioName];
-  if (!s) throw new Error(`${SCENARIO_VAR}: no scenario '${scenarioName}'`);
-  try {
-    console.log(JSON.stringify({ notes: await s.run(f) }));
-  } catch (e) {
-    console.error(`scenario '${scenarioName}' failed: ${(e as Error).stack ?? e}\nthe fake driver's last note: ${f.log()}`);
-    process.exitCode = 1;
-  }
-} else {
-  const self = fileURLToPath(import.meta.url);
-  const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
-  describe('device measurements through a fake CUDA driver', { skip: fakeCudaSkipReason(), concurrency: 4 }, () => {
-    let fake: FakeCuda;
-    before(() => {
-      fake = buildFakeCuda();
-    });
-    for (const [name, s] of Object.entries(scenarios)) {
-      it(`${name}: ${s.title}`, async (t) => {
-        const r = await runNode(self, [], fakeCudaEnv(fake, { ...s.env, [SCENARIO_VAR]: name }));
-        assert.equal(r.status, 0, `${r.stderr}${r.stdout}`);
-        const { notes } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { notes: string[] };
-        for (const n of notes) t.diagnostic(n);
-      });
-    }
+const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
-    it('flash-mla info on the fake device: driver, device, memory, kernels; --assume the same as without a driver', async () => {
-      const device = { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMEM_OPTIN: '232448', FAKE_CUDA_SMS: '132', FAKE_CUDA_NAME: 'Fake H200' };
-      const r = await runNode(cli, ['info'], fakeCudaEnv(fake, device));
-      assert.equal(r.status, 0, r.stderr);
-      const lines = r.stdout.split('\n');
-      assert.match(lines[1], /^driver: (\(version unreadable\)|[\d.]+), supports CUDA 13\.0$/);
-      assert.deepEqual(lines.slice(2, 6), [
-        'device 0: Fake H200',
-        '  compute capability 9.0, 132 SMs',
-        '  memory 1.0 GiB (1.0 GiB free), L2 40.0 MiB, shared memory per block (opt-in) 227 KiB',
-        'decode kernels that can run here: hopper (default), generic, generic-small',
-      ]);
-      assert.ok(lines.some((l) => l.startsWith(`kernel directory: ${fake.kernelDir} (`)), r.stdout);
-      assert.ok(lines.includes('programmatic dependent launch: on'));
-      assert.equal(lines[lines.length - 2], 'cpu backend: always available (kernel: reference)');
-      // --assume opens no device: the same report with the fake as without any driver
-      const noDriver = { ...fakeCudaEnv(fake), FLASH_MLA_LIBCUDA: '/nonexistent/libcuda.so.1', FLASH_MLA_DISABLE_CUDA: '1' };
-      const [withFake, without] = await Promise.all([runNode(cli, ['info', '--assume', '8.6'], fakeCudaEnv(fake, device)), runNode(cli, ['info', '--assume', '8.6'], noDriver)]);
-      assert.equal(withFake.status, 0, withFake.stderr);
-      assert.equal(withFake.stdout, without.stdout);
-    });
-
-    it('flash-mla bench --backend cuda on the fake device: ceilings, device record, event timings of the decode alone, a valid JSON', async () => {
-      const json = join(mkdtempSync(join(tmpdir(), 'flash-mla-measure-')), 'fake.json');
-      const env = fakeCudaEnv(fake, { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMEM_OPTIN: '232448', FAKE_CUDA_COPY_GBPS: '1500', FAKE_CUDA_KERNEL_US: '10', NO_COLOR: '1' });
-      const args = ['bench', '--backend', 'cuda', '--configs', 'sparse-small:0', '--iters', '3', '--warmup', '1', '--check-samples', '0', '--seed', '1', '--json', json];
-      const r = await runNode(cli, args, env);
-      assert.equal(r.status, 0, r.stderr + r.stdout);
-      const res = JSON.parse(readFileSync(json, 'utf8')) as BenchResult;
-      assert.deepEqual(validateBenchResult(res), []);
-      assert.deepEqual({ ...res.device, nvidiaDriver: null }, {
-        kind: 'gpu', name: 'Fake A100 (flash-mla test driver)', driverVersion: '13.0', nvidiaDriver: null, computeCapability: '9.0', smCount: 108,
-        memoryBytes: 1024 * MiB, l2CacheBytes: 40 * MiB,
-      });
-      const { bandwidthGBps: bw, peakTflops: peak } = res.ceilings;
-      close(bw.value!, 1500, 'bandwidth ceiling');
-      assert.equal(bw.method, 'cuMemcpyDtoDAsync of 307 MiB on this device, bytes read + written, median of 10 (CUDA events)');
-      assert.equal(peak.source, 'measured');
-      close(peak.value!, (108 * 2 * 4096 * 16 * (64 * 128 * 16 * 2)) / 10e-6 / 1e12, 'compute ceiling (the probe)');
-      assert.equal(res.settings.timer, 'CUDA events around each call, on the library stream');
-      assert.match(res.settings.l2Flush, /^memset of a 256 MiB scratch buffer/);
-      // hopper refuses the FP8 cache: the config ran on the next kernel
-      assert.deepEqual([res.rows.length, res.rows[0].kernel, res.skipped], [1, 'generic', []]);
-      // every timed run is whole kernels of 10 µs (the decode's), never the 256 MiB flush (0.18 ms at 1500 GB/s)
-      const times = res.rows[0].timesMs;
-      assert.equal(times.length, 3);
-      const kernels = Math.round(times[0] / 0.01);
-      assert.ok(kernels >= 1 && fillMs(256 * MiB, 1500) > times[0], `${times[0]} ms`);
-      for (const t of times) close(t, kernels * 0.01, 'a timed decode');
-      assert.match(r.stdout, /sparse-small#0 .* generic .* unchecked$/m);
-    });
+await fakeCudaScenarios(import.meta.url, 'device measurements through a fake CUDA driver', scenarios, (fake) => {
+  it('flash-mla info on the fake device: driver, device, memory, kernels; --assume the same as without a driver', async () => {
+    const device = { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMEM_OPTIN: '232448', FAKE_CUDA_SMS: '132', FAKE_CUDA_NAME: 'Fake H200' };
+    const r = await runNode(cli, ['info'], fakeCudaEnv(fake(), device));
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    assert.match(lines[1], /^driver: (\(version unreadable\)|[\d.]+), supports CUDA 13\.0$/);
+    assert.deepEqual(lines.slice(2, 6), [
+      'device 0: Fake H200',
+      '  compute capability 9.0, 132 SMs',
+      '  memory 1.0 GiB (1.0 GiB free), L2 40.0 MiB, shared memory per block (opt-in) 227 KiB',
+      'decode kernels that can run here: hopper (default), generic, generic-small',
+    ]);
+    assert.ok(lines.some((l) => l.startsWith(`kernel directory: ${fake().kernelDir} (`)), r.stdout);
+    assert.ok(lines.includes('programmatic dependent launch: on'));
+    assert.equal(lines[lines.length - 2], 'cpu backend: always available (kernel: reference)');
+    // --assume opens no device: the same report with the fake as without any driver
+    const noDriver = { ...fakeCudaEnv(fake()), FLASH_MLA_LIBCUDA: '/nonexistent/libcuda.so.1', FLASH_MLA_DISABLE_CUDA: '1' };
+    const [withFake, without] = await Promise.all([runNode(cli, ['info', '--assume', '8.6'], fakeCudaEnv(fake(), device)), runNode(cli, ['info', '--assume', '8.6'], noDriver)]);
+    assert.equal(withFake.status, 0, withFake.stderr);
+    assert.equal(withFake.stdout, without.stdout);
   });
-}
+
+  it('flash-mla bench --backend cuda on the fake device: ceilings, device record, event timings of the decode alone, a valid JSON', async () => {
+    const json = join(mkdtempSync(join(tmpdir(), 'flash-mla-measure-')), 'fake.json');
+    const env = fakeCudaEnv(fake(), { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMEM_OPTIN: '232448', FAKE_CUDA_COPY_GBPS: '1500', FAKE_CUDA_KERNEL_US: '10', NO_COLOR: '1' });
+    const args = ['bench', '--backend', 'cuda', '--configs', 'sparse-small:0', '--iters', '3', '--warmup', '1', '--check-samples', '0', '--seed', '1', '--json', json];
+    const r = await runNode(cli, args, env);
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    const res = JSON.parse(readFileSync(json, 'utf8')) as BenchResult;
+    assert.deepEqual(validateBenchResult(res), []);
+    assert.deepEqual({ ...res.device, nvidiaDriver: null }, {
+      kind: 'gpu', name: 'Fake A100 (flash-mla test driver)', driverVersion: '13.0', nvidiaDriver: null, computeCapability: '9.0', smCount: 108,
+      memoryBytes: 1024 * MiB, l2CacheBytes: 40 * MiB,
+    });
+    const { bandwidthGBps: bw, peakTflops: peak } = res.ceilings;
+    close(bw.value!, 1500, 'bandwidth ceiling');
+    assert.equal(bw.method, 'cuMemcpyDtoDAsync of 307 MiB on this device, bytes read + written, median of 10 (CUDA events)');
+    assert.equal(peak.source, 'measured');
+    close(peak.value!, (108 * 2 * 4096 * 16 * (64 * 128 * 16 * 2)) / 10e-6 / 1e12, 'compute ceiling (the probe)');
+    assert.equal(res.settings.timer, 'CUDA events around each call, on the library stream');
+    assert.match(res.settings.l2Flush, /^memset of a 256 MiB scratch buffer/);
+    // hopper refuses the FP8 cache: the config ran on the next kernel
+    assert.deepEqual([res.rows.length, res.rows[0].kernel, res.skipped], [1, 'generic', []]);
+    // every timed run is whole kernels of 10 µs (the decode's), never the 256 MiB flush (0.18 ms at 1500 GB/s)
+    const times = res.rows[0].timesMs;
+    assert.equal(times.length, 3);
+    const kernels = Math.round(times[0] / 0.01);
+    assert.ok(kernels >= 1 && fillMs(256 * MiB, 1500) > times[0], `${times[0]} ms`);
+    for (const t of times) close(t, kernels * 0.01, 'a timed decode');
+    assert.match(r.stdout, /sparse-small#0 .* generic .* unchecked$/m);
+  });
+});
