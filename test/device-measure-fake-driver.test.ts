@@ -113,6 +113,8 @@ const scenarios: Record<string, FakeCudaScenario> = {
       // a driver error while timing: the CudaError of that call; dispose() still frees everything
       f.arm(`cuEventRecord@2=${UNKNOWN}`);
       await expectCuda(() => timer.time(copy, 3, 0), 'cuEventRecord', UNKNOWN, 'cuEventRecord failing');
+      f.arm(`cuEventCreate@2=${UNKNOWN}`); // the end of the 4th pair
+      await expectCuda(() => timer.time(copy, 4, 0), 'cuEventCreate', UNKNOWN, 'cuEventCreate failing');
       f.arm('');
       timer.dispose();
       src.dispose();
@@ -155,6 +157,13 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const t = m.timeCopies(4 * MiB, 3);
       assert.deepEqual([t.bytes, t.copy, t.clock], [4 * MiB, 'cuMemcpyDtoDAsync of 4 MiB on this device', 'CUDA events']);
       for (const ms of t.ms) close(ms, copyMs(4 * MiB, 1500), 'a timed copy');
+      // a driver call that fails anywhere: its CudaError, and the buffers and events made so far are freed
+      for (const [call, nth] of [['cuMemAlloc_v2', 2], ['cuEventCreate', 3], ['cuMemcpyDtoDAsync_v2', 4], ['cuEventElapsedTime_v2', 1]] as const) {
+        f.arm(`${call}@${nth}=${UNKNOWN}`);
+        await expectCuda(() => m.timeCopies(4 * MiB, 3), call, UNKNOWN, `${call} #${nth} failing`);
+        f.arm('');
+        clean(f, base, `${call} #${nth} failing`);
+      }
       return [`${c.value} GB/s from 16 MiB copies; the default size cut to 76 MiB on a 256 MiB device`];
     },
   },
@@ -194,6 +203,12 @@ const scenarios: Record<string, FakeCudaScenario> = {
       await expectCuda(() => m.tensorCorePeakTflops(7), 'cuLaunchKernelEx', 'CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES', 'the 3rd launch failing');
       f.arm('');
       clean(f, base, 'a launch failed');
+      for (const nth of [1, 2]) {
+        f.arm(`cuEventCreate@${nth}=${UNKNOWN}`);
+        await expectCuda(() => m.tensorCorePeakTflops(7), 'cuEventCreate', UNKNOWN, `event ${nth} failing`);
+        f.arm('');
+        clean(f, base, `event ${nth} failing`);
+      }
       return [`${Math.round(expected)} TFLOPS at 20 µs per probe kernel`];
     },
   },

@@ -9,6 +9,7 @@ import { getCudaContext, kernelDir, kernelSelection, loadKernel } from './contex
 import { call, outI32 } from './driver.js';
 import { describeSelection, selectKernels, selectOptionsFromEnv, type KernelSelection } from './kernels.js';
 import { CudaEvent, DeviceBuffer, copyDtoD, memset } from './runtime.js';
+import { disposeQuietly } from '../util/dispose.js';
 
 const MiB = 1 << 20;
 
@@ -16,6 +17,25 @@ const MiB = 1 << 20;
 const CU_DEVICE_ATTRIBUTE_CLOCK_RATE = 13;
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
+
+type Owned = { dispose(): void };
+
+/**
+ * Run `fn`, which passes what it allocates through `keep`; then free all of it — quietly when `fn` throws, so that
+ * a failure half-way leaves nothing allocated and the error thrown is the one naming the call that failed.
+ */
+function freeingAfter<T>(fn: (keep: <D extends Owned>(x: D) => D) => T): T {
+  const made: Owned[] = [];
+  let result: T;
+  try {
+    result = fn((x) => (made.push(x), x));
+  } catch (e) {
+    disposeQuietly(...made);
+    throw e;
+  }
+  for (const x of made) x.dispose();
+  return result;
+}
 
 /** The event timer's L2 flush buffer: max(2 × L2, 256 MiB), so that nothing of the previous run stays in L2. */
 function l2FlushBytes(l2CacheBytes: number): number {
@@ -49,7 +69,15 @@ export class CudaEventTimer implements DeviceTimer {
 
   async time(fn: () => void, iters: number, warmup: number): Promise<number[]> {
     const { stream } = getCudaContext();
-    while (this.events.length < iters) this.events.push([CudaEvent.create(), CudaEvent.create()]);
+    while (this.events.length < iters) {
+      const start = CudaEvent.create();
+      try {
+        this.events.push([start, CudaEvent.create()]);
+      } catch (e) {
+        disposeQuietly(start); // the pair's end could not be made: dispose() only frees whole pairs
+        throw e;
+      }
+    }
     for (let i = 0; i < warmup; i++) {
       this.flush();
       fn();
@@ -89,10 +117,10 @@ export function timeDeviceCopies(bytes: number, reps: number): CopyTiming {
   const free = device.memInfo().free;
   let n = bytes;
   if (2 * n > 0.6 * free) n = Math.max(Math.floor((0.3 * free) / MiB) * MiB, 64 * MiB);
-  const src = DeviceBuffer.alloc(n);
-  const dst = DeviceBuffer.alloc(n);
-  const ev = Array.from({ length: reps }, () => [CudaEvent.create(), CudaEvent.create()] as const);
-  try {
+  const ms = freeingAfter((keep) => {
+    const src = keep(DeviceBuffer.alloc(n));
+    const dst = keep(DeviceBuffer.alloc(n));
+    const ev = Array.from({ length: reps }, () => [keep(CudaEvent.create()), keep(CudaEvent.create())] as const);
     memset(src.ptr, 0x3f803f80, n / 4, 4, stream);
     for (let i = 0; i < 2; i++) copyDtoD(dst.ptr, src.ptr, n, stream);
     for (const [s, e] of ev) {
@@ -101,15 +129,9 @@ export function timeDeviceCopies(bytes: number, reps: number): CopyTiming {
       e.record(stream);
     }
     stream.synchronize();
-    return { bytes: n, ms: ev.map(([s, e]) => e.elapsedSince(s)), copy: `cuMemcpyDtoDAsync of ${n / MiB} MiB on this device`, clock: 'CUDA events' };
-  } finally {
-    for (const [s, e] of ev) {
-      s.dispose();
-      e.dispose();
-    }
-    src.dispose();
-    dst.dispose();
-  }
+    return ev.map(([s, e]) => e.elapsedSince(s));
+  });
+  return { bytes: n, ms, copy: `cuMemcpyDtoDAsync of ${n / MiB} MiB on this device`, clock: 'CUDA events' };
 }
 
 // kernels/tc_peak.cu: back-to-back bf16 wgmma from shared memory on every SM, random operands
@@ -123,10 +145,10 @@ export function measureTensorCorePeak(reps: number): number | null {
   if (!device.isHopper) return null;
   const k = loadKernel('tc_peak', ['sm_90a'], 'tc_peak_bf16', ['i32', 'u32', 'ptr']);
   const grid = device.info.smCount;
-  const sink = DeviceBuffer.alloc(grid * TC_PEAK_WARPGROUPS * 128 * 4);
-  const start = CudaEvent.create();
-  const end = CudaEvent.create();
-  try {
+  return freeingAfter((keep) => {
+    const sink = keep(DeviceBuffer.alloc(grid * TC_PEAK_WARPGROUPS * 128 * 4));
+    const start = keep(CudaEvent.create());
+    const end = keep(CudaEvent.create());
     const launch = (iters: number) => k.launch({ grid: [grid, 1, 1], block: [TC_PEAK_WARPGROUPS * 128, 1, 1], stream }, iters, 0x1234567 + iters, sink.ptr);
     launch(64); // warm-up (module load, clocks up)
     const iters = 4096; // 4.5 TFLOP on 132 SMs: ~6 ms at ~700 TFLOPS, long against event resolution
@@ -141,11 +163,7 @@ export function measureTensorCorePeak(reps: number): number | null {
     }
     rates.sort((a, b) => a - b);
     return rates[Math.floor(rates.length / 2)];
-  } finally {
-    start.dispose();
-    end.dispose();
-    sink.dispose();
-  }
+  });
 }
 
 /** The NVIDIA kernel module's version ("580.159"), Linux only; null when unreadable. */
