@@ -31,7 +31,7 @@ export const COMPAT_TABLE_DEVICES: Record<string, DeviceTraits> = {
   sm_120: FAKE_DEVICES.RTX5090,
 };
 
-/** Entry points the library launches, per kernel file (src/cuda/mla.ts, fp8-decode.ts, append.ts, src/bench/peak.ts). */
+/** Entry points the library launches, per kernel file (src/cuda/mla.ts, fp8-decode.ts, append.ts, measure.ts). */
 export const KERNEL_ENTRIES: Record<string, string[]> = {
   mla_metadata: ['mla_metadata'],
   mla_metadata_warp: ['mla_metadata_warp'],
