@@ -7,7 +7,8 @@
 # Steps (each one device command):
 #   verify    ~3 min: correctness of everything not yet run — the combine's PTX path, the decode-loop example under
 #             generic-small, both metadata kernels against the cpu scheduler, the padded-stride FP8 append, the
-#             soak with its fixed checks, the new dense layouts (FLASH_MLA_PREVIEW=layouts)
+#             soak with its fixed checks, the bench's timer/ceilings behind the DeviceMeasure facet, the new
+#             dense layouts (FLASH_MLA_PREVIEW=layouts)
 #   tail      ~4 min: the hopper tail-prefetch variant (dist/kv-tail): decode suite + 300 property cases, then
 #             timed against dist/kv-base on the serving set and six sweep configs
 #   metadata  ~1 min: FLASH_MLA_METADATA=warp vs the default, `+md ms` on the serving set and the sweep
@@ -30,6 +31,8 @@ case $step in
     echo "metadata kernels vs cpu scheduler rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/v-metadata.log"
     s=$(date +%s); gpu timeout 90 node --test --test-name-pattern="padded-stride" dist/test/fp8-sparse-gpu.test.js > "$out/v-fp8.log" 2>&1
     echo "fp8 padded-stride append rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/v-fp8.log"
+    s=$(date +%s); timeout 90 node dist/src/cli.js bench --configs serving:S1,S4 --iters 20 --reference h200 > "$out/v-bench.txt" 2>&1
+    echo "bench through the DeviceMeasure facet rc=$? ($(( $(date +%s) - s )) s)"; grep -aE "ceiling|^S1 |^S4 " "$out/v-bench.txt" | cut -c1-150
     s=$(date +%s); timeout 90 node --expose-gc dist/test/soak/soak.js --json "$out/soak.json" > "$out/v-soak.log" 2>&1
     echo "soak rc=$? ($(( $(date +%s) - s )) s)"; grep -aE "calls in|FAILED|soak:" "$out/v-soak.log" | head -8
     ;;
