@@ -6,7 +6,8 @@
 // Line tables and other debug sections are left out on purpose: moving source between files changes them, not the code.
 // PTX files are compared per `.entry` (its text up to the next `.entry` or the end of the file), with the names of the
 // file's `.extern .shared` arrays (the dynamic shared memory; named after the C++ namespace that declares them)
-// replaced by their declaration order: renaming a symbol changes no instruction.
+// replaced by their declaration order, and the hashes nvcc puts in anonymous-namespace names (they follow the source
+// file's path: two checkouts differ) blanked: renaming a symbol changes no instruction.
 //
 //   node scripts/compare-cubins.mjs OLD_DIR NEW_DIR [FILE_PREFIX…]
 //
@@ -63,6 +64,7 @@ function cubinKernels(path) {
 /** kernel → { ptx: hash } of one PTX file. */
 function ptxKernels(path) {
   let text = readFileSync(path, 'utf8');
+  text = text.replace(/(_INTERNAL_|_GLOBAL__N__)[0-9a-f]{8}(_\d+_\w+?_cu_)[0-9a-f]{8}/g, '$1xxxxxxxx$2xxxxxxxx');
   [...text.matchAll(/^\.extern \.shared [^\n]*?(\w+)\[\];$/gm)].forEach((m, i) => {
     text = text.replaceAll(m[1], `extern_shared_${i}`);
   });

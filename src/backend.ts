@@ -133,18 +133,108 @@ export interface MlaBackend {
   decodeKernels(): string[];
 }
 
+// ---------------------------------------------------------------------------------------------- measuring a device
+
+/** What the choice of kernel binaries depends on (a device, or one assumed by `flash-mla info --assume`). */
+export interface DeviceTraits {
+  name: string;
+  computeCapability: { major: number; minor: number };
+  maxSharedMemoryPerBlockOptin: number;
+}
+
+/** A backend's device, as its driver describes it. */
+export interface DeviceInfo extends DeviceTraits {
+  ordinal: number;
+  smCount: number;
+  l2CacheBytes: number;
+  totalMemoryBytes: number;
+  /** The newest CUDA version the driver supports, as cuDriverGetVersion gives it (13000 = 13.0). */
+  driverVersion: number;
+}
+
+/** Times work on a device: each run of a call, from its start to its end, in ms. */
+export interface DeviceTimer {
+  /** One line for a result: what is timed and how. */
+  readonly description: string;
+  /** How cached data is kept from helping (goes into a result). */
+  readonly l2Flush: string;
+  /** Run `fn` `warmup` times, then `iters` timed times; the per-run times in ms. */
+  time(fn: () => void, iters: number, warmup: number): Promise<number[]>;
+  dispose(): void;
+}
+
+/** Device-to-device copies timed on the device (what a memory-bandwidth ceiling is computed from). */
+export interface CopyTiming {
+  /** Bytes of each copy (each one reads and writes them). */
+  bytes: number;
+  /** Each timed copy, in ms. */
+  ms: number[];
+  /** What was copied, e.g. `cuMemcpyDtoDAsync of 307 MiB on this device`. */
+  copy: string;
+  /** What timed it, e.g. `CUDA events`. */
+  clock: string;
+}
+
+/**
+ * What the tools (the bench, `flash-mla info`) measure and report about a backend's device; the library itself
+ * never uses it. Getting it opens no device: a method that needs one opens it (the backend's typed error when there
+ * is none). Work it queues goes on the backend's stream, ordered with its kernels and DeviceMemory's copies.
+ */
+export interface DeviceMeasure {
+  /** The device the backend runs on. */
+  device(): DeviceInfo;
+  /** The installed driver's own version (cuda: the NVIDIA kernel module's, e.g. '580.159'); null when unreadable. */
+  driverRelease(): string | null;
+  /** The SM clock in kHz (for a compute ceiling from the spec sheet). */
+  clockRateKHz(): number;
+  /** Device memory the event timer's L2 flush buffer takes, in bytes (what a run must leave free for it). */
+  l2FlushBytes(): number;
+  /** A timer of work queued on the backend's stream that flushes the L2 cache before every run. */
+  eventTimer(): DeviceTimer;
+  /** `reps` timed device-to-device copies of `bytes` bytes (fewer bytes when free memory is short), after 2 untimed. */
+  timeCopies(bytes: number, reps: number): CopyTiming;
+  /** Median dense bf16 TFLOPS of a tensor-core probe over `reps` runs, or null where the device has none. */
+  tensorCorePeakTflops(reps: number): number | null;
+  /**
+   * What `flash-mla info` says about the kernels: which run on this device (or on `assumed`, opening no device),
+   * in which binary form and why, and the kernel directory they are loaded from.
+   */
+  kernelReport(assumed?: DeviceTraits): string[];
+}
+
+// ---------------------------------------------------------------------------------------------- registry
+
 const backends = new Map<BackendName, () => MlaBackend>();
 const instances = new Map<BackendName, MlaBackend>();
+const measures = new Map<BackendName, DeviceMeasure>();
 
 export function registerBackend(name: BackendName, factory: () => MlaBackend): void {
   backends.set(name, factory);
+}
+
+/** Register the device measurements of a backend that has a device (registerBackend registers the backend itself). */
+export function registerDeviceMeasure(name: BackendName, measure: DeviceMeasure): void {
+  measures.set(name, measure);
+}
+
+/**
+ * The device measurements of backend `name`, for the tools; null for a backend without a device (cpu: the bench
+ * times the host itself). Unlike getBackend it opens no device, so that `flash-mla info --assume` runs anywhere.
+ */
+export function getDeviceMeasure(name: BackendName): DeviceMeasure | null {
+  if (!backends.has(name)) throw unknownBackend(name);
+  return measures.get(name) ?? null;
+}
+
+function unknownBackend(name: BackendName): TypeError {
+  return new TypeError(`backend: expected one of ${[...backends.keys()].join(', ')}, got '${name}'`);
 }
 
 export function getBackend(name: BackendName): MlaBackend {
   let b = instances.get(name);
   if (!b) {
     const f = backends.get(name);
-    if (!f) throw new TypeError(`backend: expected one of ${[...backends.keys()].join(', ')}, got '${name}'`);
+    if (!f) throw unknownBackend(name);
     b = f();
     instances.set(name, b);
   }

@@ -1,16 +1,14 @@
 #!/usr/bin/env node
 // flash-mla command line: `flash-mla bench` (FlashMLA's decode sweep, roofline, JSON, SVG) and `flash-mla info`.
-// Progress goes to stderr (one live line per config), the table to stdout.
+// Progress goes to stderr (one live line per config), the table to stdout. The device is reached only through the
+// backend interface: getBackend() and getDeviceMeasure() (src/backend.ts).
 
-import { readdirSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cudaAvailable, getBackend } from './index.js';
-import { CudaDevice } from './cuda/runtime.js';
-import { getCudaContext, kernelDir, kernelSelection } from './cuda/context.js';
-import { describeSelection, selectKernels, selectOptionsFromEnv, type KernelSelection } from './cuda/kernels.js';
+import { getDeviceMeasure, type DeviceMeasure, type DeviceTraits } from './backend.js';
 import { configLabel, loadReference, PEER_SHORT_NAMES, referenceCardFor, selectConfigs, withKvFormat, type ReferenceSeries } from './bench/configs.js';
 import { fmtBytes, fmtNum, fmtRatio, formatReport } from './bench/report.js';
-import { checkConfigsFit, fmtDriverVersion, nvidiaDriverVersion, packageVersion, refusalOf, runBench, type BenchProgress } from './bench/run.js';
+import { checkConfigsFit, fmtDriverVersion, packageVersion, refusalOf, runBench, type BenchProgress } from './bench/run.js';
 import { rooflineSvgFromResult } from './bench/svg.js';
 import { outputPathProblem, writeOutputs, type OutputFile } from './bench/output.js';
 
@@ -99,13 +97,21 @@ function intOpt(name: string, v: string | undefined, min: number): number | unde
   return n;
 }
 
+/** Why the cuda backend cannot be used: opening it throws the reason (CudaUnavailableError, UnsupportedDriverError, …). */
 function cudaReason(): string {
   try {
-    CudaDevice.get();
+    getBackend('cuda');
     return 'unknown reason';
   } catch (e) {
     return (e as Error).message;
   }
+}
+
+/** The cuda backend's device measurements (registered by src/index.ts; opening no device). */
+function cudaMeasure(): DeviceMeasure {
+  const measure = getDeviceMeasure('cuda');
+  if (!measure) throw new Error('the cuda backend registered no device measurements (src/cuda/measure.ts)');
+  return measure;
 }
 
 /** Live progress on stderr: on a TTY one line rewritten in place per config; otherwise one line per result. */
@@ -227,7 +233,7 @@ async function bench(args: string[]): Promise<number> {
   // references: explicit, or by default the shipped measurements of this card model
   let refSpecs = values.reference ?? [];
   if (refSpecs.length === 0 && backend === 'cuda') {
-    const card = referenceCardFor(getCudaContext().device.info.name);
+    const card = referenceCardFor(cudaMeasure().device().name);
     if (card) refSpecs = [card];
   }
   const references: ReferenceSeries[] = asUsage(() => refSpecs.filter((r) => r !== 'none').flatMap((r) => loadReference(r)));
@@ -265,7 +271,7 @@ async function bench(args: string[]): Promise<number> {
 /** Opt-in shared memory per block of the compute capabilities `info --assume CC` knows without SMEM. */
 const KNOWN_OPTIN_SMEM: Record<string, number> = { '8.0': 166912, '8.6': 101376, '8.7': 166912, '8.9': 101376, '9.0': 232448, '10.0': 232448, '12.0': 101376 };
 
-function assumedDevice(v: string): { name: string; computeCapability: { major: number; minor: number }; maxSharedMemoryPerBlockOptin: number } {
+function assumedDevice(v: string): DeviceTraits {
   const m = /^(\d+)\.(\d)(?:,(\d+))?$/.exec(v.trim());
   if (!m) throw new UsageError(`--assume: expected CC[,SMEM] such as 8.6 or 8.6,101376, got '${v}'`);
   const cc = `${m[1]}.${m[2]}`;
@@ -274,46 +280,26 @@ function assumedDevice(v: string): { name: string; computeCapability: { major: n
   return { name: `assumed GPU of compute capability ${cc}`, computeCapability: { major: Number(m[1]), minor: Number(m[2]) }, maxSharedMemoryPerBlockOptin: smem };
 }
 
-/** Kernel lines of `info`: the selection with a note on every chosen binary that is missing from the kernel directory. */
-function selectionLines(sel: KernelSelection): string[] {
-  const dir = kernelDir();
-  const files = existsSync(dir) ? readdirSync(dir) : [];
-  const cubins = files.filter((f) => f.endsWith('.cubin')).length;
-  const ptx = files.filter((f) => f.endsWith('.ptx')).length;
-  const chosen = [...sel.decode.filter((d) => d.runnable).map((d) => d.binary), ...sel.support].filter((b) => b.artifact !== null);
-  const missing = [...new Set(chosen.map((b) => b.artifact!))].filter((a) => !files.includes(a));
-  return [
-    `decode kernels that can run here: ${sel.decodeKernels.length ? sel.decodeKernels.map((k, j) => (j === 0 ? `${k} (default)` : k)).join(', ') : 'none'}`,
-    'decode kernels (why):',
-    ...describeSelection(sel),
-    `kernel directory: ${dir} (${cubins} cubin${cubins === 1 ? '' : 's'}, ${ptx} PTX${cubins + ptx === 0 ? ' — run `npm run build:kernels`' : ''})` +
-      (missing.length ? `; missing here: ${missing.join(', ')}` : ''),
-    ...(sel.portableForm === 'ptx'
-      ? [`PTX is compiled by the driver’s JIT when a kernel is first used (ptxas 13.0 takes < 0.5 s per kernel file on a 2-core VM); flash-mla writes no cache, the driver's own JIT cache ${process.env.CUDA_CACHE_DISABLE === '1' ? 'is off (CUDA_CACHE_DISABLE=1)' : 'applies (CUDA_CACHE_DISABLE=1 turns it off)'}`]
-      : []),
-  ];
-}
-
 function info(args: string[]): number {
   const { values } = parseArgs({ args, strict: true, allowPositionals: false, options: { assume: { type: 'string' } } });
   const out: string[] = [`flash-mla ${packageVersion()} (node ${process.version}, ${process.platform} ${process.arch})`];
   if (values.assume !== undefined) {
     const dev = assumedDevice(values.assume);
-    out.push(`${dev.name}, ${dev.maxSharedMemoryPerBlockOptin} B shared memory per block (opt-in)`, ...selectionLines(selectKernels(dev, selectOptionsFromEnv())));
+    out.push(`${dev.name}, ${dev.maxSharedMemoryPerBlockOptin} B shared memory per block (opt-in)`, ...cudaMeasure().kernelReport(dev));
     process.stdout.write(out.join('\n') + '\n');
     return 0;
   }
   if (!cudaAvailable()) {
     out.push(`CUDA: not available — ${cudaReason()}`);
   } else {
-    const { device } = getCudaContext();
-    const i = device.info;
+    const measure = cudaMeasure();
+    const i = measure.device();
     out.push(
-      `driver: ${nvidiaDriverVersion() ?? '(version unreadable)'}, supports CUDA ${fmtDriverVersion(i.driverVersion)}`,
+      `driver: ${measure.driverRelease() ?? '(version unreadable)'}, supports CUDA ${fmtDriverVersion(i.driverVersion)}`,
       `device ${i.ordinal}: ${i.name}`,
       `  compute capability ${i.computeCapability.major}.${i.computeCapability.minor}, ${i.smCount} SMs`,
-      `  memory ${fmtBytes(i.totalMemoryBytes)} (${fmtBytes(device.memInfo().free)} free), L2 ${fmtBytes(i.l2CacheBytes)}, shared memory per block (opt-in) ${fmtBytes(i.maxSharedMemoryPerBlockOptin)}`,
-      ...selectionLines(kernelSelection(device)),
+      `  memory ${fmtBytes(i.totalMemoryBytes)} (${fmtBytes(getBackend('cuda').memory!.info().free)} free), L2 ${fmtBytes(i.l2CacheBytes)}, shared memory per block (opt-in) ${fmtBytes(i.maxSharedMemoryPerBlockOptin)}`,
+      ...measure.kernelReport(),
     );
   }
   out.push(`cpu backend: always available (kernel: ${getBackend('cpu').decodeKernels().join(', ')})`);

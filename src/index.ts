@@ -2,6 +2,7 @@
 
 import './cpu/mla.js';
 import './cuda/mla.js';
+import './cuda/measure.js'; // the cuda device's measurements, for the tools (getDeviceMeasure)
 
 export { Tensor, type BackendName, type HostData, type TensorOptions } from './tensor.js';
 export {

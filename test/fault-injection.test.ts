@@ -8,18 +8,15 @@
 // fault then succeeds. Outputs are never checked: the fake computes nothing (its metadata kernel writes nothing
 // either, so the tests write the schedule the cpu computes into the metadata tensors).
 //
-// This file is also the child: with FLASH_MLA_FAULT_SCENARIO set it runs that scenario and prints a JSON line.
+// This file is also the child: with FLASH_MLA_FAKE_SCENARIO set it runs that scenario and prints a JSON line.
 
-import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import {
   CudaError, CudaUnavailableError, DisposedError, PagedKvCache, PtxJitError, Tensor, UnsupportedFeatureError, appendKv, captureGraph, flashMlaWithKvcache,
   getBackend, getMlaMetadata, scheduleTiles, synchronize, type FlashMlaOptions, type MlaMetadata,
 } from '../src/index.js';
-import { bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda, type FakeCudaControl } from './util/fake-cuda.js';
+import { fakeCudaScenarios, type FakeCudaControl, type FakeCudaScenario } from './util/fake-cuda.js';
 
-const SCENARIO_VAR = 'FLASH_MLA_FAULT_SCENARIO';
 const CUDA = { backend: 'cuda' } as const;
 const BF16 = { dtype: 'bf16', backend: 'cuda' } as const;
 const I32 = { dtype: 'int32', backend: 'cuda' } as const;
@@ -182,15 +179,7 @@ function rows(T: number, layers: number): { cKv: Tensor[]; kPe: Tensor[] } {
 
 // ---------------------------------------------------------------------------------------------- scenarios
 
-interface Scenario {
-  title: string;
-  /** The fake's device and faults at load (FAKE_CUDA_*), library switches (FLASH_MLA_*). */
-  env?: Record<string, string>;
-  /** Throws on failure; returns notes for the test's diagnostics. */
-  run(f: FakeCudaControl): string[];
-}
-
-const scenarios: Record<string, Scenario> = {
+const scenarios: Record<string, FakeCudaScenario> = {
   'context': {
     title: 'the context cannot start (cuInit, then cuStreamCreate out of memory): typed errors, the next call starts it',
     env: { FAKE_CUDA_FAULTS: 'cuInit@1=CUDA_ERROR_UNKNOWN,cuStreamCreate@1=CUDA_ERROR_OUT_OF_MEMORY' },
@@ -834,32 +823,4 @@ const scenarios: Record<string, Scenario> = {
 
 // ---------------------------------------------------------------------------------------------- runner
 
-const scenarioName = process.env[SCENARIO_VAR];
-if (scenarioName) {
-  // the child: one scenario against the fake driver
-  const f = bindFakeCuda();
-  const s = scenarios[scenarioName];
-  if (!s) throw new Error(`${SCENARIO_VAR}: no scenario '${scenarioName}'`);
-  try {
-    console.log(JSON.stringify({ notes: s.run(f) }));
-  } catch (e) {
-    console.error(`scenario '${scenarioName}' failed: ${(e as Error).stack ?? e}\nthe fake driver's last note: ${f.log()}`);
-    process.exitCode = 1;
-  }
-} else {
-  const self = fileURLToPath(import.meta.url);
-  describe('fault injection through a fake CUDA driver', { skip: fakeCudaSkipReason(), concurrency: 4 }, () => {
-    let fake: FakeCuda;
-    before(() => {
-      fake = buildFakeCuda();
-    });
-    for (const [name, s] of Object.entries(scenarios)) {
-      it(`${name}: ${s.title}`, async (t) => {
-        const r = await runNode(self, [], fakeCudaEnv(fake, { ...s.env, [SCENARIO_VAR]: name }));
-        assert.equal(r.status, 0, `${r.stderr}${r.stdout}`);
-        const { notes } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { notes: string[] };
-        for (const n of notes) t.diagnostic(n);
-      });
-    }
-  });
-}
+await fakeCudaScenarios(import.meta.url, 'fault injection through a fake CUDA driver', scenarios);

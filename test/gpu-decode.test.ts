@@ -7,6 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, captureGraph, flashMlaWithKvcache, getMlaMetadata, getBackend, scheduleTiles, numSmPartsFor } from '../src/index.js';
+import { forceMetadataKernel } from '../src/cuda/mla.js';
 import { compare, freshSeed, gpuSkipReason, makePagedProblem, pagedProblemTensors, referenceDecode, rng, testKernels, type GeneratedProblem } from './util/problem.js';
 
 const skip = await gpuSkipReason();
@@ -158,7 +159,7 @@ describe('cuda decode vs float64 reference', { skip }, () => {
 });
 
 describe('device metadata kernel = cpu scheduler', { skip }, () => {
-  test('random, zeros, one huge among tiny, b = 1 and b = 1024', () => {
+  test('random, zeros, one huge among tiny, b = 1 … 7000; the warp walk and the serial one', () => {
     const seed = freshSeed();
     const r = rng(seed);
     const sets: number[][] = [
@@ -170,18 +171,33 @@ describe('device metadata kernel = cpu scheduler', { skip }, () => {
       Array.from({ length: 1024 }, () => 0),
       Array.from({ length: 333 }, () => (r() < 0.5 ? 0 : Math.floor(r() * 70000))),
       [8192, 8192],
+      // many short requests per part (32 and more per warp step), and whole parts of one request
+      Array.from({ length: 4000 }, () => Math.floor(r() * 300)),
+      Array.from({ length: 40 }, (_, i) => (i % 13 === 0 ? 200000 : 1 + Math.floor(r() * 200))),
+      // the serial walk: more requests than the kernel's shared memory caches (METADATA_SMEM_MAX_REQS = 6143) …
+      Array.from({ length: 7000 }, () => Math.floor(r() * 5000)),
+      // … and a total cost ≥ 2^30 blocks (the warp walk's int32 prefix sums)
+      Array.from({ length: 40 }, () => 2 ** 31 - 1 - Math.floor(r() * 1000)),
     ];
     const sm = getBackend('cuda').smCount();
-    for (const lens of sets) {
-      for (const rowsPerKv of [1, 16, 128, 256, 1024]) {
-        const parts = numSmPartsFor(sm, rowsPerKv, 1);
-        const sl = Tensor.from(Int32Array.from(lens), [lens.length], { dtype: 'int32', backend: 'cuda' });
-        const md = getMlaMetadata(sl, rowsPerKv, 1);
-        const e = scheduleTiles(lens, parts);
-        assert.deepEqual(md.tileSchedulerMetadata.toInt32(), e.metadata, `b=${lens.length} rows=${rowsPerKv} seed ${seed}`);
-        assert.deepEqual(md.numSplits.toInt32(), e.numSplits, `b=${lens.length} rows=${rowsPerKv} seed ${seed}`);
-        for (const x of [sl, md.tileSchedulerMetadata, md.numSplits]) x.dispose();
+    try {
+      for (const kind of ['serial', 'warp'] as const) {
+        forceMetadataKernel(kind);
+        for (const lens of sets) {
+          for (const rowsPerKv of [1, 16, 128, 256, 1024]) {
+            const parts = numSmPartsFor(sm, rowsPerKv, 1);
+            const sl = Tensor.from(Int32Array.from(lens), [lens.length], { dtype: 'int32', backend: 'cuda' });
+            const md = getMlaMetadata(sl, rowsPerKv, 1);
+            const e = scheduleTiles(lens, parts);
+            const where = `${kind} metadata kernel, b=${lens.length} rows=${rowsPerKv} seed ${seed}`;
+            assert.deepEqual(md.tileSchedulerMetadata.toInt32(), e.metadata, where);
+            assert.deepEqual(md.numSplits.toInt32(), e.numSplits, where);
+            for (const x of [sl, md.tileSchedulerMetadata, md.numSplits]) x.dispose();
+          }
+        }
       }
+    } finally {
+      forceMetadataKernel(undefined);
     }
   });
 });

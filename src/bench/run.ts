@@ -12,17 +12,15 @@
 //
 //   const res = await runBench({ backend: 'cuda', configs: selectConfigs(undefined, 'sweep').configs });
 //
-// Timers: cpu — performance.now() around each call; cuda — a CudaEvent pair around each call on the library's
-// stream, with an L2 flush (memset of max(2 × L2, 256 MiB)) enqueued before every timed run, outside the pair,
-// as triton.testing.do_bench does in FlashMLA's benchmark: K comes from HBM, not L2.
+// Timers: cpu — performance.now() around each call; cuda — the backend's event timer (getDeviceMeasure('cuda'),
+// src/cuda/measure.ts: a CudaEvent pair around each call on the library's stream, with an L2 flush (memset of
+// max(2 × L2, 256 MiB)) enqueued before every timed run, outside the pair, as triton.testing.do_bench does in
+// FlashMLA's benchmark: K comes from HBM, not L2). The device is reached only through the backend interface.
 
 import { cpus, arch, platform, totalmem } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { Tensor, getMlaMetadata, flashMlaWithKvcache, getBackend, cudaAvailable, UnsupportedFeatureError, type MlaMetadata } from '../index.js';
-import type { DecodeFeatures, MlaBackend } from '../backend.js';
-import { getCudaContext } from '../cuda/context.js';
-import { CudaEvent, DeviceBuffer, copyDtoD, copyHtoD, memset } from '../cuda/runtime.js';
-import { call, outI32 } from '../cuda/driver.js';
+import { getDeviceMeasure, type DecodeFeatures, type DeviceMeasure, type DeviceTimer, type MlaBackend } from '../backend.js';
 import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { type BenchConfig, configLabel, referenceCardFor, shippedReference, type ReferenceSeries } from './configs.js';
 import { configBytes, configFlops, gbps, intensity, kvBytesPerToken, median, roofline, summarize, tflops } from './metrics.js';
@@ -30,22 +28,14 @@ import {
   type BenchProblem, checkSamples, isSparseProblem, makeBenchProblem, makeSparseBenchProblem, MAX_INT32, MAX_TYPED_ARRAY_LENGTH, pickSamples, problemFootprint,
   type SparseBenchProblem,
 } from './problem.js';
-import { measureTensorCorePeakCuda } from './peak.js';
 import { PeerIndex, summarizeRatios } from './compare.js';
 import { BENCH_SCHEMA, fmtBytes, fmtNum, type BenchResult, type BenchRow, type Ceiling, type DeviceRecord, type SkippedRun } from './report.js';
 import { partialAttention } from '../cpu/mla.js';
 
 // ---------------------------------------------------------------------------------------------- timers
 
-export interface Timer {
-  /** One line for the result: what is timed and how. */
-  readonly description: string;
-  /** How cached data is kept from helping (goes into the result). */
-  readonly l2Flush: string;
-  /** Run `fn` `warmup` times, then `iters` timed times; the per-run times in ms. */
-  time(fn: () => void, iters: number, warmup: number): Promise<number[]>;
-  dispose(): void;
-}
+/** A timer of the runs: the cpu one below, or a device backend's event timer (DeviceMeasure.eventTimer). */
+export type Timer = DeviceTimer;
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
@@ -70,98 +60,18 @@ export class CpuTimer implements Timer {
 const MiB = 1 << 20;
 const GiB = 1 << 30;
 
-/**
- * CUDA events around each call on the library's stream. Before every run (warm-up and timed) a memset of a
- * scratch buffer of max(2 × L2, 256 MiB) evicts whatever the previous run left in L2. The flush is outside the
- * event pair. A few extra flushes are queued before the timed loop so the GPU always has queued work while
- * the host enqueues the next run: the events time the GPU, never the host's launch overhead.
- */
-export class CudaEventTimer implements Timer {
-  readonly description: string;
-  readonly l2Flush: string;
-  private readonly flushBuf: DeviceBuffer;
-  private readonly flushWords: number;
-  private events: Array<[CudaEvent, CudaEvent]> = [];
-
-  constructor(l2CacheBytes: number) {
-    const bytes = Math.max(2 * l2CacheBytes, 256 * MiB);
-    this.flushWords = Math.ceil(bytes / 4);
-    this.flushBuf = DeviceBuffer.alloc(this.flushWords * 4);
-    this.description = 'CUDA events around each call, on the library stream';
-    this.l2Flush = `memset of a ${Math.round((this.flushWords * 4) / MiB)} MiB scratch buffer (max(2 × L2, 256 MiB)) before every run, outside the timed events (as triton.testing.do_bench in FlashMLA's benchmark)`;
-  }
-
-  private flush(): void {
-    memset(this.flushBuf.ptr, 0, this.flushWords, 4, getCudaContext().stream);
-  }
-
-  async time(fn: () => void, iters: number, warmup: number): Promise<number[]> {
-    const { stream } = getCudaContext();
-    while (this.events.length < iters) this.events.push([CudaEvent.create(), CudaEvent.create()]);
-    for (let i = 0; i < warmup; i++) {
-      this.flush();
-      fn();
-    }
-    stream.synchronize();
-    for (let i = 0; i < 4; i++) this.flush(); // head start for the GPU
-    for (let i = 0; i < iters; i++) {
-      const [start, end] = this.events[i];
-      this.flush();
-      start.record(stream);
-      fn();
-      end.record(stream);
-    }
-    this.events[iters - 1][1].synchronize();
-    await tick();
-    return this.events.slice(0, iters).map(([s, e]) => e.elapsedSince(s));
-  }
-
-  dispose(): void {
-    getCudaContext().stream.synchronize();
-    for (const [s, e] of this.events) {
-      s.dispose();
-      e.dispose();
-    }
-    this.events = [];
-    this.flushBuf.dispose();
-  }
-}
-
 // ---------------------------------------------------------------------------------------------- ceilings
 
-/** Device-to-device copy bandwidth (bytes read + written), CUDA events, median of `reps`. */
-export function measureCopyBandwidthCuda(bytes = GiB, reps = 10): Ceiling {
-  const { device, stream } = getCudaContext();
-  const free = device.memInfo().free;
-  let n = bytes;
-  if (2 * n > 0.6 * free) n = Math.max(Math.floor((0.3 * free) / MiB) * MiB, 64 * MiB);
-  const src = DeviceBuffer.alloc(n);
-  const dst = DeviceBuffer.alloc(n);
-  const ev = Array.from({ length: reps }, () => [CudaEvent.create(), CudaEvent.create()] as const);
-  try {
-    memset(src.ptr, 0x3f803f80, n / 4, 4, stream);
-    for (let i = 0; i < 2; i++) copyDtoD(dst.ptr, src.ptr, n, stream);
-    for (const [s, e] of ev) {
-      s.record(stream);
-      copyDtoD(dst.ptr, src.ptr, n, stream);
-      e.record(stream);
-    }
-    stream.synchronize();
-    const samples = ev.map(([s, e]) => gbps(2 * n, e.elapsedSince(s)));
-    return {
-      value: median(samples),
-      source: 'measured',
-      method: `cuMemcpyDtoDAsync of ${n / MiB} MiB on this device, bytes read + written, median of ${reps} (CUDA events)`,
-      samples: samples.map((x) => Math.round(x)),
-    };
-  } finally {
-    for (const [s, e] of ev) {
-      s.dispose();
-      e.dispose();
-    }
-    src.dispose();
-    dst.dispose();
-  }
+/** A device's copy bandwidth (bytes read + written) from `reps` timed device-to-device copies: their median. */
+export function measureCopyBandwidthDevice(measure: DeviceMeasure, bytes = GiB, reps = 10): Ceiling {
+  const t = measure.timeCopies(bytes, reps);
+  const samples = t.ms.map((ms) => gbps(2 * t.bytes, ms));
+  return {
+    value: median(samples),
+    source: 'measured',
+    method: `${t.copy}, bytes read + written, median of ${reps} (${t.clock})`,
+    samples: samples.map((x) => Math.round(x)),
+  };
 }
 
 /** Dense bf16 tensor-core flop per clock per SM by compute capability (spec sheets), for the last-resort estimate. */
@@ -174,22 +84,22 @@ export interface PeakOptions {
 }
 
 /**
- * The compute ceiling, first that applies: --peak-tflops (user) · the measureMatmulPeak hook (measured) · the
- * wgmma probe of src/bench/peak.ts on Hopper (measured) · the
+ * A device's compute ceiling, first that applies: --peak-tflops (user) · the measureMatmulPeak hook (measured) ·
+ * the device's tensor-core probe (measured; cuda: the wgmma probe of kernels/tc_peak.cu on Hopper) · the
  * bf16 8192³ matmul measured on the same card model in the shipped anchors (reference: the higher of its runs, so
  * the fraction of the roofline is not overstated) · SMs × boost clock × dense bf16 flop/clk/SM (spec).
  */
-export async function cudaPeak(opts: PeakOptions): Promise<Ceiling> {
+export async function devicePeak(measure: DeviceMeasure, opts: PeakOptions): Promise<Ceiling> {
   if (opts.peakTflops !== undefined) return { value: opts.peakTflops, source: 'user', method: '--peak-tflops' };
   if (opts.measureMatmulPeak) {
     const v = await opts.measureMatmulPeak();
     return { value: v, source: 'measured', method: opts.measureMatmulPeakMethod ?? 'tensor-core matmul probe on this device (measureMatmulPeak)' };
   }
-  const probed = measureTensorCorePeakCuda();
+  const probed = measure.tensorCorePeakTflops(7);
   if (probed !== null) {
     return { value: probed, source: 'measured', method: 'bf16 wgmma m64n128k16 from shared memory on every SM, random operands (kernels/tc_peak.cu), median of 7' };
   }
-  const info = getCudaContext().device.info;
+  const info = measure.device();
   const card = referenceCardFor(info.name);
   const ref = card ? shippedReference(card) : null;
   const runs = ref?.ceilings.bf16_matmul_8192_TFLOPS;
@@ -205,8 +115,7 @@ export async function cudaPeak(opts: PeakOptions): Promise<Ceiling> {
   const cc = `${info.computeCapability.major}.${info.computeCapability.minor}`;
   const perClk = TENSOR_FLOP_PER_CLK_SM[cc];
   if (perClk) {
-    call('cuDeviceGetAttribute', outI32, 13 /* CU_DEVICE_ATTRIBUTE_CLOCK_RATE, kHz */, info.ordinal);
-    const clockKHz = outI32[0];
+    const clockKHz = measure.clockRateKHz();
     const v = (info.smCount * clockKHz * 1e3 * perClk) / 1e12;
     return { value: v, source: 'spec', method: `${info.smCount} SMs × ${clockKHz / 1e3} MHz × ${perClk} dense bf16 flop/clk/SM (sm_${cc.replace('.', '')} spec) — theoretical, not measured` };
   }
@@ -317,31 +226,22 @@ export function fmtDriverVersion(v: number): string {
   return `${Math.floor(v / 1000)}.${(v % 1000) / 10}`;
 }
 
-/** The NVIDIA kernel module's version ("580.159"), Linux only; null when unreadable. */
-export function nvidiaDriverVersion(): string | null {
-  try {
-    return /Kernel Module\s+(?:for \S+\s+)?([\d.]+)/.exec(readFileSync('/proc/driver/nvidia/version', 'utf8'))?.[1] ?? null;
-  } catch {
-    return null;
-  }
-}
-
 function hostRecord(): BenchResult['host'] {
   const c = cpus();
   return { node: process.version, platform: platform(), arch: arch(), cpuModel: c[0]?.model?.trim() ?? 'unknown', cpus: c.length };
 }
 
-function deviceRecord(backend: 'cpu' | 'cuda'): DeviceRecord {
-  if (backend === 'cpu') {
+function deviceRecord(measure: DeviceMeasure | null): DeviceRecord {
+  if (!measure) {
     const h = hostRecord();
     return { kind: 'cpu', name: `${h.cpuModel} (${h.cpus} cores; cpu backend: TypeScript, float64, one thread)`, driverVersion: null, nvidiaDriver: null, computeCapability: null, smCount: null, memoryBytes: null, l2CacheBytes: null };
   }
-  const i = getCudaContext().device.info;
+  const i = measure.device();
   return {
     kind: 'gpu',
     name: i.name,
     driverVersion: fmtDriverVersion(i.driverVersion),
-    nvidiaDriver: nvidiaDriverVersion(),
+    nvidiaDriver: measure.driverRelease(),
     computeCapability: `${i.computeCapability.major}.${i.computeCapability.minor}`,
     smCount: i.smCount,
     memoryBytes: i.totalMemoryBytes,
@@ -362,6 +262,7 @@ interface ProblemTensors {
 }
 
 function upload(p: BenchProblem | SparseBenchProblem, backend: 'cpu' | 'cuda'): ProblemTensors {
+  const { memory } = getBackend(backend);
   const { b, s_q: sQ, h_q: hQ } = p.config;
   const dtype = p.dtype;
   const qShape = [b, sQ, hQ, HEAD_DIM_K];
@@ -374,13 +275,12 @@ function upload(p: BenchProblem | SparseBenchProblem, backend: 'cpu' | 'cuda'): 
   try {
     let q: Tensor;
     let kCache: Tensor;
-    if (backend === 'cuda') {
-      // straight from the host arrays (Tensor.from would copy a 1.2 GB cache once more on the host)
-      const { stream } = getCudaContext();
+    if (memory) {
+      // device storage: straight from the host arrays (Tensor.from would copy a 1.2 GB cache once more on the host)
       q = keep(Tensor.empty(qShape, { dtype, backend }));
       kCache = keep(Tensor.empty(kShape, { dtype: kDtype, backend }));
-      copyHtoD(q.ptr, p.qBits, stream);
-      copyHtoD(kCache.ptr, kHost, stream);
+      memory.writeFromHost(q.ptr, p.qBits);
+      memory.writeFromHost(kCache.ptr, kHost);
     } else {
       q = keep(Tensor.from(p.qBits, qShape, { dtype, backend }));
       kCache = keep(Tensor.from(kHost, kShape, { dtype: kDtype, backend }));
@@ -440,10 +340,11 @@ export interface MemoryLimits {
 /** This machine's limits: all of its memory (os.totalmem()), and on cuda the device's free memory minus the L2 flush buffer. */
 export function machineMemoryLimits(backend: 'cpu' | 'cuda'): MemoryLimits {
   const host: MemoryLimits = { hostBytes: totalmem(), hostSource: 'os.totalmem()' };
-  if (backend === 'cpu') return host;
-  const { device } = getCudaContext();
-  const flush = Math.max(2 * device.info.l2CacheBytes, 256 * MiB); // the timer's scratch buffer
-  return { ...host, deviceBytes: device.memInfo().free - flush, deviceSource: `free device memory less the ${fmtBytes(flush)} L2 flush buffer`, smCount: device.info.smCount };
+  const measure = getDeviceMeasure(backend);
+  if (!measure) return host;
+  const { memory } = getBackend(backend);
+  const flush = measure.l2FlushBytes(); // the timer's scratch buffer
+  return { ...host, deviceBytes: memory!.info().free - flush, deviceSource: `free device memory less the ${fmtBytes(flush)} L2 flush buffer`, smCount: measure.device().smCount };
 }
 
 /**
@@ -516,12 +417,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   // configs the backend refuses are skipped, not run: they need no memory and no time
   const runnable = opts.configs.filter((c) => refusalOf(be, c) === null);
   checkConfigsFit(runnable, backend, opts.memoryLimits);
-  const device = deviceRecord(backend);
+  // the device's own measurements (cuda); the cpu backend has no device: the host is measured here
+  const measure = getDeviceMeasure(backend);
+  const device = deviceRecord(measure);
 
   progress({ phase: 'ceilings', message: 'measuring the memory ceiling' });
-  const bandwidth = opts.bandwidth ?? (backend === 'cuda' ? measureCopyBandwidthCuda() : measureCopyBandwidthCpu());
+  const bandwidth = opts.bandwidth ?? (measure ? measureCopyBandwidthDevice(measure) : measureCopyBandwidthCpu());
   progress({ phase: 'ceilings', message: 'compute ceiling' });
-  const peak = opts.peak ?? (backend === 'cuda' ? await cudaPeak(opts) : measureCpuPeak());
+  const peak = opts.peak ?? (measure ? await devicePeak(measure, opts) : measureCpuPeak());
   if (bandwidth.value === null) throw new Error('runBench: no bandwidth ceiling');
   const ceil = { bandwidthGBps: bandwidth.value, peakTflops: peak.value };
   if (backend === 'cpu' && peak.value !== null && runnable.length > 0) {
@@ -536,7 +439,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     progress({ phase: 'estimate', seconds, message: `${runnable.length} config(s) × ${kernels.length} kernel(s) × ${runs} at ${fmtNum(peak.value * 1e3)} GFLOP/s` });
   }
 
-  const timer = opts.timer ?? (backend === 'cuda' ? new CudaEventTimer(getCudaContext().device.info.l2CacheBytes) : new CpuTimer());
+  const timer = opts.timer ?? (measure ? measure.eventTimer() : new CpuTimer());
   const peers = new PeerIndex(opts.references ?? []);
   const rows: BenchRow[] = [];
   const skipped: SkippedRun[] = [];
@@ -671,9 +574,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           progress({ phase: 'row', index: ci, total, row });
         }
       } finally {
-        if (backend === 'cuda') {
+        if (be.memory) {
           try {
-            getCudaContext().stream.synchronize(); // nothing in flight may still use what is freed next
+            be.memory.synchronize(); // nothing in flight may still use what is freed next
           } catch {
             // a sticky CUDA error: the original exception is what matters
           }

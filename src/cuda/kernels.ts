@@ -15,6 +15,7 @@
 //   do, the compute_80 PTX does not (the instruction does not exist on sm_80), so PDL is off whenever the portable
 //   kernels come from PTX.
 
+import type { DeviceTraits } from '../backend.js';
 import { MLA_CONFIG } from './config.js';
 
 export type BinaryForm = 'cubin' | 'ptx';
@@ -35,6 +36,7 @@ const PORTABLE = { cubins: ['sm_80', 'sm_90'], ptx: 'compute_80' } as const;
 /** Every kernel file the library loads. */
 export const KERNEL_BUILDS: Readonly<Record<string, KernelBuild>> = {
   mla_metadata: { file: 'mla_metadata', ...PORTABLE, role: 'tile scheduler' },
+  mla_metadata_warp: { file: 'mla_metadata_warp', ...PORTABLE, role: 'tile scheduler, warp walk (opt-in: FLASH_MLA_METADATA=warp)' },
   mla_combine: { file: 'mla_combine', ...PORTABLE, role: 'split combine' },
   append_kv: { file: 'append_kv', ...PORTABLE, role: 'KV-cache append' },
   append_kv_fp8: { file: 'append_kv_fp8', ...PORTABLE, role: 'FP8 KV-cache append (quantizes)' },
@@ -64,12 +66,8 @@ export const DECODE_KERNELS: readonly DecodeKernelInfo[] = [
   { name: 'generic-small', file: 'mla_decode_generic_small', sharedBytes: MLA_CONFIG.GSM_SMEM_BYTES, summary: 'mma.sync, 16-token K tiles, fits 99 KB parts' },
 ];
 
-/** What the selection needs to know about a device (a subset of runtime.ts's DeviceInfo). */
-export interface DeviceTraits {
-  name: string;
-  computeCapability: { major: number; minor: number };
-  maxSharedMemoryPerBlockOptin: number;
-}
+/** What the selection needs to know about a device (backend.ts: a subset of DeviceInfo). */
+export type { DeviceTraits };
 
 export interface SelectOptions {
   /** Use PTX for every kernel that ships it, ignoring cubins (FLASH_MLA_FORCE_PTX=1). */

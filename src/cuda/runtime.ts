@@ -2,6 +2,7 @@
 // reusable argument block, launch (cuLaunchKernelEx, with PDL on request), tensor maps, graphs.
 
 import koffi from 'koffi';
+import type { DeviceInfo } from '../backend.js';
 import { CudaUnavailableError, PtxJitError, UnsupportedDeviceError, UnsupportedDriverError } from '../errors.js';
 import { call, check, errorName, getDriver, outF32, outI32, outU64, outU64b } from './driver.js';
 
@@ -19,16 +20,7 @@ const ATTR = {
 
 export type Ptr = bigint;
 
-export interface DeviceInfo {
-  ordinal: number;
-  name: string;
-  computeCapability: { major: number; minor: number };
-  smCount: number;
-  maxSharedMemoryPerBlockOptin: number;
-  l2CacheBytes: number;
-  totalMemoryBytes: number;
-  driverVersion: number;
-}
+export type { DeviceInfo };
 
 function attribute(attr: number, dev: number): number {
   call('cuDeviceGetAttribute', outI32, attr, dev);

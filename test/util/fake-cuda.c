@@ -4,7 +4,8 @@
  *
  * The device (environment, read when the library is loaded):
  *   FAKE_CUDA_CC=8.0  FAKE_CUDA_SMS=108  FAKE_CUDA_SMEM_OPTIN=166912  FAKE_CUDA_L2=41943040
- *   FAKE_CUDA_MEM_BYTES=1073741824  FAKE_CUDA_NAME=...  FAKE_CUDA_DRIVER_VERSION=13000
+ *   FAKE_CUDA_MEM_BYTES=1073741824  FAKE_CUDA_NAME=...  FAKE_CUDA_DRIVER_VERSION=13000  FAKE_CUDA_CLOCK_KHZ=1410000
+ *   FAKE_CUDA_COPY_GBPS=1000  FAKE_CUDA_KERNEL_US=10 (the device clock, below)
  * Memory: cuMemAlloc_v2 hands out addresses of its own range (never reused, so a freed address stays invalid)
  * backed by malloc'd host memory filled with 0xA5; allocations past FAKE_CUDA_MEM_BYTES fail with
  * CUDA_ERROR_OUT_OF_MEMORY; memcpy/memset really copy/fill and check that the range lies inside one live
@@ -24,6 +25,10 @@
  * (every later call returns it). Streams capture into graphs (launches and async copies are recorded, not run;
  * cuStreamSynchronize on a capturing stream is CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED and invalidates the capture);
  * cuGraphLaunch re-checks the recorded pointers. Calls before cuInit: CUDA_ERROR_NOT_INITIALIZED.
+ * The device clock (ms), so that event timings mean something: every copy that runs advances it by the bytes it
+ * reads and writes at FAKE_CUDA_COPY_GBPS, every fill by the bytes it writes, every kernel that runs (eagerly or in
+ * a graph) by FAKE_CUDA_KERNEL_US; cuEventRecord notes the clock, cuEventElapsedTime_v2 is the difference of two
+ * notes (CUDA_ERROR_INVALID_HANDLE when either event was never recorded, as from the driver).
  *
  * Faults: FAKE_CUDA_FAULTS (at load) or fake_cuda_arm(spec) (at run time; resets the fault counters):
  *   spec   = entry[,entry...]      (empty: no faults)
@@ -230,7 +235,8 @@ static void poison(int code, const char *fmt, ...) {
 
 /* ------------------------------------------------------------------------------------------ device */
 
-static int cc_major = 8, cc_minor = 0, sm_count = 108, smem_optin = 166912, l2_bytes = 40 << 20, driver_version = 13000;
+static int cc_major = 8, cc_minor = 0, sm_count = 108, smem_optin = 166912, l2_bytes = 40 << 20, driver_version = 13000, clock_khz = 1410000;
+static double copy_gbps = 1000, kernel_us = 10, device_ms; /* the device clock: see the header */
 static unsigned long long total_mem = 1ULL << 30;
 static char device_name[256] = "Fake A100 (flash-mla test driver)";
 static int initialized, ctx_current;
@@ -249,6 +255,13 @@ __attribute__((constructor)) static void fake_cuda_init(void) {
   smem_optin = (int)env_long("FAKE_CUDA_SMEM_OPTIN", smem_optin);
   l2_bytes = (int)env_long("FAKE_CUDA_L2", l2_bytes);
   driver_version = (int)env_long("FAKE_CUDA_DRIVER_VERSION", driver_version);
+  clock_khz = (int)env_long("FAKE_CUDA_CLOCK_KHZ", clock_khz);
+  copy_gbps = (double)env_long("FAKE_CUDA_COPY_GBPS", (long)copy_gbps);
+  kernel_us = (double)env_long("FAKE_CUDA_KERNEL_US", (long)kernel_us);
+  if (copy_gbps <= 0) {
+    fprintf(stderr, "[fake libcuda] FAKE_CUDA_COPY_GBPS: expected a positive number, got %g\n", copy_gbps);
+    abort();
+  }
   const char *mem = getenv("FAKE_CUDA_MEM_BYTES");
   if (mem && *mem) total_mem = strtoull(mem, 0, 0);
   const char *name = getenv("FAKE_CUDA_NAME");
@@ -288,6 +301,7 @@ CUresult cuDeviceGetAttribute(int *v, int a, int d) {
   switch (a) {
     case 1: *v = 1024; break;        /* max threads per block */
     case 8: *v = 48 << 10; break;    /* shared memory per block */
+    case 13: *v = clock_khz; break;  /* clock rate, kHz */
     case 16: *v = sm_count; break;
     case 38: *v = l2_bytes; break;
     case 75: *v = cc_major; break;
@@ -394,7 +408,7 @@ typedef struct Node {
 typedef struct Graph { unsigned magic; int live; Node *nodes; } Graph;
 typedef struct Exec { unsigned magic; int live; Node *nodes; } Exec;
 typedef struct Stream { unsigned magic; int live; Graph *capture; int invalidated; } Stream;
-typedef struct Event { unsigned magic; int live; } Event;
+typedef struct Event { unsigned magic; int live, recorded; double at_ms; } Event;
 static long long live_streams, live_events, live_graphs, live_execs, live_modules, kernels_run;
 
 long long fake_cuda_stat(const char *what) {
@@ -443,7 +457,10 @@ static void replay(Node *n) {
       poison(E_ILLEGAL_ADDRESS, "graph launch: %s touches 0x%llx (+%zu), not inside a live allocation", n->what, n->ptr[i], n->need[i]);
       return;
     }
-  if (n->kernel) kernels_run++;
+  if (n->kernel) {
+    kernels_run++;
+    device_ms += kernel_us / 1e3;
+  }
 #ifdef FAKE_CUDA_EMULATE
   if (n->kernel && n->launch.fn && !sticky_code) emulate(&n->launch);
 #endif
@@ -493,6 +510,7 @@ static CUresult copy(const char *fn, void *hstream, unsigned char *dst_host, CUd
     return OK;
   }
   memmove(d, from, n);
+  device_ms += 2.0 * n / (copy_gbps * 1e6); /* read and written */
   return OK;
 }
 CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n) { ENTER(); NEED_CTX(); return copy(__func__, 0, 0, dst, src, 0, n); }
@@ -513,6 +531,7 @@ static CUresult fill(const char *fn, CUdeviceptr dst, unsigned value, size_t cou
     else if (width == 2) { uint16_t v = (uint16_t)value; memcpy(d + 2 * i, &v, 2); }
     else { uint32_t v = value; memcpy(d + 4 * i, &v, 4); }
   }
+  device_ms += (double)count * width / (copy_gbps * 1e6);
   return OK;
 }
 CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char v, size_t n, void *st) { ENTER(); NEED_CTX(); return fill(__func__, dst, v, n, 1, st); }
@@ -534,10 +553,28 @@ CUresult cuEventCreate(void **e, unsigned flags) {
   return OK;
 }
 CUresult cuEventDestroy_v2(void *h) { ENTER(); NEED_CTX(); Event *e = event_of(h); if (!e) return E_INVALID_HANDLE; e->live = 0; live_events--; return OK; }
-CUresult cuEventRecord(void *h, void *st) { ENTER(); NEED_CTX(); STREAM(st, s); (void)s; return event_of(h) ? OK : E_INVALID_HANDLE; }
+CUresult cuEventRecord(void *h, void *st) {
+  ENTER();
+  NEED_CTX();
+  STREAM(st, s);
+  (void)s;
+  Event *e = event_of(h);
+  if (!e) return E_INVALID_HANDLE;
+  e->recorded = 1;
+  e->at_ms = device_ms;
+  return OK;
+}
 CUresult cuEventQuery(void *h) { ENTER(); NEED_CTX(); return event_of(h) ? OK : E_INVALID_HANDLE; }
 CUresult cuEventSynchronize(void *h) { ENTER(); NEED_CTX(); return event_of(h) ? OK : E_INVALID_HANDLE; }
-CUresult cuEventElapsedTime_v2(float *ms, void *a, void *b) { ENTER(); NEED_CTX(); if (!event_of(a) || !event_of(b)) return E_INVALID_HANDLE; *ms = 0.25f; return OK; }
+CUresult cuEventElapsedTime_v2(float *ms, void *a, void *b) {
+  ENTER();
+  NEED_CTX();
+  Event *start = event_of(a), *end = event_of(b);
+  if (!start || !end) return E_INVALID_HANDLE;
+  if (!start->recorded || !end->recorded) { note("cuEventElapsedTime_v2: an event that was never recorded"); return E_INVALID_HANDLE; }
+  *ms = (float)(end->at_ms - start->at_ms);
+  return OK;
+}
 
 CUresult cuStreamBeginCapture_v2(void *h, int mode) {
   ENTER();

@@ -9,6 +9,8 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
 import koffi from 'koffi';
 import { APPEND_KV_FP8_PARAMS, MLA_DECODE_PARAMS_BYTES, MLA_DECODE_PARAMS_LAYOUT, MLA_FP8_PARAMS, MLA_LAYOUT_PARAMS, type StructLayout } from '../../src/cuda/params.js';
 import { KERNEL_BUILDS } from '../../src/cuda/kernels.js';
@@ -182,4 +184,54 @@ export function bindFakeCuda(lib = process.env.FLASH_MLA_LIBCUDA): FakeCudaContr
     },
     log: () => String(log() ?? ''),
   };
+}
+
+/** One scenario against the fake driver, run in a child process of its own (its own device and faults). */
+export interface FakeCudaScenario {
+  title: string;
+  /** The fake's device and faults at load (FAKE_CUDA_*), library switches (FLASH_MLA_*). */
+  env?: Record<string, string>;
+  /** Throws on failure; returns notes for the test's diagnostics. */
+  run(f: FakeCudaControl): string[] | Promise<string[]>;
+}
+
+/** Set in the child: the scenario it runs. */
+const SCENARIO_VAR = 'FLASH_MLA_FAKE_SCENARIO';
+
+/**
+ * A test file of scenarios against the fake driver; `file` is its import.meta.url, as it is also the child. In the
+ * child (FLASH_MLA_FAKE_SCENARIO set) run that scenario and print its notes as a JSON line. Otherwise build the fake
+ * and a describe() suite `suite` with one test per scenario (each spawning the child), then the tests `more` adds
+ * (`fake()`: the fake, once built).
+ */
+export async function fakeCudaScenarios(file: string, suite: string, scenarios: Record<string, FakeCudaScenario>, more?: (fake: () => FakeCuda) => void): Promise<void> {
+  const name = process.env[SCENARIO_VAR];
+  if (name) {
+    const f = bindFakeCuda();
+    const s = scenarios[name];
+    if (!s) throw new Error(`${SCENARIO_VAR}: no scenario '${name}'`);
+    try {
+      console.log(JSON.stringify({ notes: await s.run(f) }));
+    } catch (e) {
+      console.error(`scenario '${name}' failed: ${(e as Error).stack ?? e}\nthe fake driver's last note: ${f.log()}`);
+      process.exitCode = 1;
+    }
+    return;
+  }
+  const self = fileURLToPath(file);
+  describe(suite, { skip: fakeCudaSkipReason(), concurrency: 4 }, () => {
+    let fake: FakeCuda;
+    before(() => {
+      fake = buildFakeCuda();
+    });
+    for (const [name, s] of Object.entries(scenarios)) {
+      it(`${name}: ${s.title}`, async (t) => {
+        const r = await runNode(self, [], fakeCudaEnv(fake, { ...s.env, [SCENARIO_VAR]: name }));
+        assert.equal(r.status, 0, `${r.stderr}${r.stdout}`);
+        const { notes } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { notes: string[] };
+        for (const n of notes) t.diagnostic(n);
+      });
+    }
+    more?.(() => fake);
+  });
 }

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# A cubin folder for timing a kernel variant against the shipped build: dist/kv-NAME = dist/kernels with one kernel
+# file rebuilt under extra nvcc flags (its other architectures and files unchanged). Run on the workstation after
+# `npm run build`; on the device, FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-NAME/ selects it (scripts/device-variants.sh).
+# Usage: scripts/build-variant.sh NAME FILE ARCH [NVCC FLAGS…]
+#   e.g. scripts/build-variant.sh tail mla_decode_sm90 sm_90a -DMLA_SM90_TAIL_PREFETCH=1
+set -euo pipefail
+name=${1:?name}; file=${2:?kernel file (no .cu)}; arch=${3:?arch, e.g. sm_90a}; shift 3
+root=$(cd "$(dirname "$0")/.." && pwd)
+[ -d "$root/dist/kernels" ] || { echo "build-variant: run npm run build first (no dist/kernels)" >&2; exit 1; }
+out="$root/dist/kv-$name"
+rm -rf "$out"; cp -r "$root/dist/kernels" "$out"
+nvcc -cubin -O3 -std=c++17 -gencode "arch=compute_${arch#sm_},code=$arch" -Xptxas -v --use_fast_math -lineinfo \
+  -I "$root/kernels" "$@" -o "$out/$file.$arch.cubin" "$root/kernels/$file.cu" 2>&1 | grep -E "registers|spill|warning|error" | sort | uniq -c
+echo "built $out/$file.$arch.cubin ($*)"

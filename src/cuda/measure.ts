@@ -1,0 +1,216 @@
+// The cuda backend's device measurements (backend.ts DeviceMeasure), for the tools: the bench's event timer with
+// its L2 flush, the copies behind its memory ceiling, the tensor-core probe behind its compute ceiling, the device
+// and driver it records, and the kernel report of `flash-mla info`. The bench and the CLI reach them through
+// getDeviceMeasure('cuda'); the library never uses them.
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { registerDeviceMeasure, type CopyTiming, type DeviceMeasure, type DeviceTimer, type DeviceTraits } from '../backend.js';
+import { getCudaContext, kernelDir, kernelSelection, loadKernel } from './context.js';
+import { call, outI32 } from './driver.js';
+import { describeSelection, selectKernels, selectOptionsFromEnv, type KernelSelection } from './kernels.js';
+import { CudaEvent, DeviceBuffer, copyDtoD, memset } from './runtime.js';
+import { disposeQuietly } from '../util/dispose.js';
+
+const MiB = 1 << 20;
+
+// CUdevice_attribute (cuda.h)
+const CU_DEVICE_ATTRIBUTE_CLOCK_RATE = 13;
+
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+type Owned = { dispose(): void };
+
+/**
+ * Run `fn`, which passes what it allocates through `keep`; then free all of it — quietly when `fn` throws, so that
+ * a failure half-way leaves nothing allocated and the error thrown is the one naming the call that failed.
+ */
+function freeingAfter<T>(fn: (keep: <D extends Owned>(x: D) => D) => T): T {
+  const made: Owned[] = [];
+  let result: T;
+  try {
+    result = fn((x) => (made.push(x), x));
+  } catch (e) {
+    disposeQuietly(...made);
+    throw e;
+  }
+  for (const x of made) x.dispose();
+  return result;
+}
+
+/** The event timer's L2 flush buffer: max(2 × L2, 256 MiB), so that nothing of the previous run stays in L2. */
+function l2FlushBytes(l2CacheBytes: number): number {
+  return Math.max(2 * l2CacheBytes, 256 * MiB);
+}
+
+/**
+ * CUDA events around each call on the library's stream. Before every run (warm-up and timed) a memset of a
+ * scratch buffer of max(2 × L2, 256 MiB) evicts whatever the previous run left in L2. The flush is outside the
+ * event pair. A few extra flushes are queued before the timed loop so the GPU always has queued work while
+ * the host enqueues the next run: the events time the GPU, never the host's launch overhead.
+ */
+export class CudaEventTimer implements DeviceTimer {
+  readonly description: string;
+  readonly l2Flush: string;
+  private readonly flushBuf: DeviceBuffer;
+  private readonly flushWords: number;
+  private events: Array<[CudaEvent, CudaEvent]> = [];
+
+  constructor(l2CacheBytes: number) {
+    const bytes = l2FlushBytes(l2CacheBytes);
+    this.flushWords = Math.ceil(bytes / 4);
+    this.flushBuf = DeviceBuffer.alloc(this.flushWords * 4);
+    this.description = 'CUDA events around each call, on the library stream';
+    this.l2Flush = `memset of a ${Math.round((this.flushWords * 4) / MiB)} MiB scratch buffer (max(2 × L2, 256 MiB)) before every run, outside the timed events (as triton.testing.do_bench in FlashMLA's benchmark)`;
+  }
+
+  private flush(): void {
+    memset(this.flushBuf.ptr, 0, this.flushWords, 4, getCudaContext().stream);
+  }
+
+  async time(fn: () => void, iters: number, warmup: number): Promise<number[]> {
+    const { stream } = getCudaContext();
+    while (this.events.length < iters) {
+      const start = CudaEvent.create();
+      try {
+        this.events.push([start, CudaEvent.create()]);
+      } catch (e) {
+        disposeQuietly(start); // the pair's end could not be made: dispose() only frees whole pairs
+        throw e;
+      }
+    }
+    for (let i = 0; i < warmup; i++) {
+      this.flush();
+      fn();
+    }
+    stream.synchronize();
+    for (let i = 0; i < 4; i++) this.flush(); // head start for the GPU
+    for (let i = 0; i < iters; i++) {
+      const [start, end] = this.events[i];
+      this.flush();
+      start.record(stream);
+      fn();
+      end.record(stream);
+    }
+    this.events[iters - 1][1].synchronize();
+    await tick();
+    return this.events.slice(0, iters).map(([s, e]) => e.elapsedSince(s));
+  }
+
+  dispose(): void {
+    getCudaContext().stream.synchronize();
+    for (const [s, e] of this.events) {
+      s.dispose();
+      e.dispose();
+    }
+    this.events = [];
+    this.flushBuf.dispose();
+  }
+}
+
+/**
+ * `reps` cuMemcpyDtoDAsync copies of `bytes` bytes timed by CUDA events on the library's stream, after a fill of
+ * the source and 2 untimed copies. Both buffers must fit in 60 % of the free memory; otherwise each is 30 % of it
+ * (at least 64 MiB).
+ */
+export function timeDeviceCopies(bytes: number, reps: number): CopyTiming {
+  const { device, stream } = getCudaContext();
+  const free = device.memInfo().free;
+  let n = bytes;
+  if (2 * n > 0.6 * free) n = Math.max(Math.floor((0.3 * free) / MiB) * MiB, 64 * MiB);
+  const ms = freeingAfter((keep) => {
+    const src = keep(DeviceBuffer.alloc(n));
+    const dst = keep(DeviceBuffer.alloc(n));
+    const ev = Array.from({ length: reps }, () => [keep(CudaEvent.create()), keep(CudaEvent.create())] as const);
+    memset(src.ptr, 0x3f803f80, n / 4, 4, stream);
+    for (let i = 0; i < 2; i++) copyDtoD(dst.ptr, src.ptr, n, stream);
+    for (const [s, e] of ev) {
+      s.record(stream);
+      copyDtoD(dst.ptr, src.ptr, n, stream);
+      e.record(stream);
+    }
+    stream.synchronize();
+    return ev.map(([s, e]) => e.elapsedSince(s));
+  });
+  return { bytes: n, ms, copy: `cuMemcpyDtoDAsync of ${n / MiB} MiB on this device`, clock: 'CUDA events' };
+}
+
+// kernels/tc_peak.cu: back-to-back bf16 wgmma from shared memory on every SM, random operands
+const TC_PEAK_WARPGROUPS = 2;
+const TC_PEAK_BATCH = 16;
+const FLOP_PER_WGMMA = 64 * 128 * 16 * 2;
+
+/** Median dense bf16 TFLOPS of the wgmma probe (kernels/tc_peak.cu) over `reps` runs, or null when the GPU is not sm_90. */
+export function measureTensorCorePeak(reps: number): number | null {
+  const { device, stream } = getCudaContext();
+  if (!device.isHopper) return null;
+  const k = loadKernel('tc_peak', ['sm_90a'], 'tc_peak_bf16', ['i32', 'u32', 'ptr']);
+  const grid = device.info.smCount;
+  return freeingAfter((keep) => {
+    const sink = keep(DeviceBuffer.alloc(grid * TC_PEAK_WARPGROUPS * 128 * 4));
+    const start = keep(CudaEvent.create());
+    const end = keep(CudaEvent.create());
+    const launch = (iters: number) => k.launch({ grid: [grid, 1, 1], block: [TC_PEAK_WARPGROUPS * 128, 1, 1], stream }, iters, 0x1234567 + iters, sink.ptr);
+    launch(64); // warm-up (module load, clocks up)
+    const iters = 4096; // 4.5 TFLOP on 132 SMs: ~6 ms at ~700 TFLOPS, long against event resolution
+    const rates: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      start.record(stream);
+      launch(iters);
+      end.record(stream);
+      end.synchronize();
+      const ms = end.elapsedSince(start);
+      rates.push((grid * TC_PEAK_WARPGROUPS * iters * TC_PEAK_BATCH * FLOP_PER_WGMMA) / (ms * 1e-3) / 1e12);
+    }
+    rates.sort((a, b) => a - b);
+    return rates[Math.floor(rates.length / 2)];
+  });
+}
+
+/** The NVIDIA kernel module's version ("580.159"), Linux only; null when unreadable. */
+export function nvidiaDriverVersion(): string | null {
+  try {
+    return /Kernel Module\s+(?:for \S+\s+)?([\d.]+)/.exec(readFileSync('/proc/driver/nvidia/version', 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** `flash-mla info`'s kernel lines: the selection, with a note on every chosen binary missing from the kernel directory. */
+function selectionLines(sel: KernelSelection): string[] {
+  const dir = kernelDir();
+  const files = existsSync(dir) ? readdirSync(dir) : [];
+  const cubins = files.filter((f) => f.endsWith('.cubin')).length;
+  const ptx = files.filter((f) => f.endsWith('.ptx')).length;
+  const chosen = [...sel.decode.filter((d) => d.runnable).map((d) => d.binary), ...sel.support].filter((b) => b.artifact !== null);
+  const missing = [...new Set(chosen.map((b) => b.artifact!))].filter((a) => !files.includes(a));
+  return [
+    `decode kernels that can run here: ${sel.decodeKernels.length ? sel.decodeKernels.map((k, j) => (j === 0 ? `${k} (default)` : k)).join(', ') : 'none'}`,
+    'decode kernels (why):',
+    ...describeSelection(sel),
+    `kernel directory: ${dir} (${cubins} cubin${cubins === 1 ? '' : 's'}, ${ptx} PTX${cubins + ptx === 0 ? ' — run `npm run build:kernels`' : ''})` +
+      (missing.length ? `; missing here: ${missing.join(', ')}` : ''),
+    ...(sel.portableForm === 'ptx'
+      ? [`PTX is compiled by the driver’s JIT when a kernel is first used (ptxas 13.0 takes < 0.5 s per kernel file on a 2-core VM); flash-mla writes no cache, the driver's own JIT cache ${process.env.CUDA_CACHE_DISABLE === '1' ? 'is off (CUDA_CACHE_DISABLE=1)' : 'applies (CUDA_CACHE_DISABLE=1 turns it off)'}`]
+      : []),
+  ];
+}
+
+export const cudaMeasure: DeviceMeasure = {
+  device: () => getCudaContext().device.info,
+  driverRelease: nvidiaDriverVersion,
+  clockRateKHz() {
+    const { info } = getCudaContext().device;
+    call('cuDeviceGetAttribute', outI32, CU_DEVICE_ATTRIBUTE_CLOCK_RATE, info.ordinal);
+    return outI32[0];
+  },
+  l2FlushBytes: () => l2FlushBytes(getCudaContext().device.info.l2CacheBytes),
+  eventTimer: () => new CudaEventTimer(getCudaContext().device.info.l2CacheBytes),
+  timeCopies: timeDeviceCopies,
+  tensorCorePeakTflops: measureTensorCorePeak,
+  kernelReport(assumed?: DeviceTraits) {
+    // an assumed device: the same choice under the environment's options, read now (nothing is loaded for it)
+    return selectionLines(assumed ? selectKernels(assumed, selectOptionsFromEnv()) : kernelSelection(getCudaContext().device));
+  },
+};
+
+registerDeviceMeasure('cuda', cudaMeasure);
