@@ -145,7 +145,7 @@ __device__ void walk_serial(const int* cache_seqlens, const int* s_seqlen, int c
 
 extern "C" __global__ void __launch_bounds__(METADATA_THREADS)
 mla_metadata_warp(const int* cache_seqlens, int b, int num_sm_parts, int* tile_scheduler_metadata, int* num_splits) {
-  extern __shared__ int smem[];
+  extern __shared__ int s_sched[];
   const int lane = threadIdx.x;
 
   // cache_seqlens may come from the previous kernel in the stream; the previous step's decode/combine may
@@ -156,8 +156,8 @@ mla_metadata_warp(const int* cache_seqlens, int b, int num_sm_parts, int* tile_s
   asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(smem_bytes));
   const int smem_ints = static_cast<int>(smem_bytes / 4);
   const int cached = smem_ints > 0 ? min(b, (smem_ints - 1) / 2) : 0;  // requests whose seqlen and prefix fit
-  int* s_prefix = smem;               // [cached + 1]
-  int* s_seqlen = smem + cached + 1;  // [cached]
+  int* s_prefix = s_sched;               // [cached + 1]
+  int* s_seqlen = s_sched + cached + 1;  // [cached]
 
   // seqlens → smem and the total cost (64-bit: b · nb can exceed 2^31 for extreme batches). Loads in batches
   // of kLoadBatch per lane so that their latencies overlap (ld_plain is volatile: program order is kept).

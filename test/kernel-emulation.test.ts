@@ -17,11 +17,11 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { CudaError, Tensor, flashMlaWithKvcache, getBackend, getMlaMetadata } from '../src/index.js';
-import { forceCombineShape } from '../src/cuda/mla.js';
+import { CudaError, Tensor, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles } from '../src/index.js';
+import { forceCombineShape, forceMetadataKernel } from '../src/cuda/mla.js';
 import { buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda } from './util/fake-cuda.js';
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedViews, type DenseSpec } from './util/layouts.js';
-import { freshSeed } from './util/problem.js';
+import { freshSeed, rng } from './util/problem.js';
 
 const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
 
@@ -130,6 +130,50 @@ const scenarios: Record<string, Scenario> = {
           }
         }
         notes.push(`d_qk ${d}: h_kv 3 decode = three h_kv 1 decodes, bit for bit (${parts} SM parts, requests split ${Array.from(md.numSplits.toInt32()).join(',')})`);
+      }
+      return notes;
+    },
+  },
+
+  'metadata-kernels': {
+    title: 'both metadata kernels (mla_metadata, and mla_metadata_warp: FLASH_MLA_METADATA=warp) = the cpu scheduler, bit for bit, on batches that take the warp walk and both serial fallbacks',
+    env: { FAKE_CUDA_SMS: '132' },
+    run(seed) {
+      const r = rng(seed);
+      const sets: number[][] = [
+        [0],
+        [5],
+        [0, 0, 0],
+        Array.from({ length: 1024 }, () => Math.floor(r() * 10000)),
+        Array.from({ length: 1024 }, (_, i) => (i === 500 ? 1 << 20 : Math.floor(r() * 64))),
+        Array.from({ length: 333 }, () => (r() < 0.5 ? 0 : Math.floor(r() * 70000))),
+        Array.from({ length: 4000 }, () => Math.floor(r() * 300)), // 32+ whole requests per part: several warp steps
+        Array.from({ length: 40 }, (_, i) => (i % 13 === 0 ? 200000 : 1 + Math.floor(r() * 200))),
+        Array.from({ length: 7000 }, () => Math.floor(r() * 5000)), // more than the warp kernel caches: serial walk
+        Array.from({ length: 40 }, () => 2 ** 31 - 1 - Math.floor(r() * 1000)), // total ≥ 2^30: serial walk
+      ];
+      const notes: string[] = [];
+      try {
+        for (const kind of ['serial', 'warp'] as const) {
+          forceMetadataKernel(kind);
+          let runs = 0;
+          for (const lens of sets) {
+            for (const rowsPerKv of [1, 16, 128, 1024]) {
+              const parts = numSmPartsFor(getBackend('cuda').smCount(), rowsPerKv, 1);
+              const sl = Tensor.from(Int32Array.from(lens), [lens.length], { dtype: 'int32', backend: 'cuda' });
+              const md = getMlaMetadata(sl, rowsPerKv, 1);
+              const e = scheduleTiles(lens, parts);
+              const where = `${kind} kernel, b ${lens.length}, ${parts} parts, seed ${seed}`;
+              assert.deepEqual(md.tileSchedulerMetadata.toInt32(), e.metadata, where);
+              assert.deepEqual(md.numSplits.toInt32(), e.numSplits, where);
+              for (const x of [sl, md.tileSchedulerMetadata, md.numSplits]) x.dispose();
+              runs++;
+            }
+          }
+          notes.push(`${kind}: ${runs} batches (b 1 … 7000) = scheduleTiles, metadata rows and num_splits bit for bit`);
+        }
+      } finally {
+        forceMetadataKernel(undefined);
       }
       return notes;
     },

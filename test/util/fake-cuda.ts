@@ -107,17 +107,19 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[]): void {
   const kernels = join(dir, 'emu-kernels');
   cpSync(KERNELS_DIR, kernels, { recursive: true });
   copyFileSync(join(EMU_DIR, 'ptx.cuh'), join(kernels, 'ptx.cuh'));
-  // the metadata kernel's one inline-PTX statement (emu.cpp)
-  const metadata = join(kernels, 'mla_metadata.cu');
-  const asm = 'asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(smem_bytes));';
-  const source = readFileSync(metadata, 'utf8');
-  if (!source.includes(asm)) throw new Error(`kernels/mla_metadata.cu no longer reads %dynamic_smem_size as '${asm}': update the emulator build`);
-  writeFileSync(metadata, source.replace(asm, 'smem_bytes = emu::dynamic_smem_bytes();'));
+  // the metadata kernels' one inline-PTX statement (emu.cpp, emu_metadata_warp.cpp)
+  for (const file of ['mla_metadata.cu', 'mla_metadata_warp.cu']) {
+    const metadata = join(kernels, file);
+    const asm = 'asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(smem_bytes));';
+    const source = readFileSync(metadata, 'utf8');
+    if (!source.includes(asm)) throw new Error(`kernels/${file} no longer reads %dynamic_smem_size as '${asm}': update the emulator build`);
+    writeFileSync(metadata, source.replace(asm, 'smem_bytes = emu::dynamic_smem_bytes();'));
+  }
   const run = (cmd: string, args: string[]) => {
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`building the emulating fake libcuda failed: ${cmd} ${args.join(' ')}\n${r.stderr}`);
   };
-  const objects = ['emu', 'emu_combine'].map((name) => {
+  const objects = ['emu', 'emu_combine', 'emu_metadata_warp'].map((name) => {
     const obj = join(dir, `${name}.o`);
     // the kernels' headers first (their quoted includes find the stand-in ptx.cuh beside them), then cuda_bf16.h etc.
     run(cxx!, ['-c', '-fPIC', '-O2', '-std=c++17', '-w', '-I', kernels, '-I', EMU_DIR, '-o', obj, join(EMU_DIR, `${name}.cpp`)]);

@@ -270,10 +270,12 @@ const KernelEntry kDecodeEntries[] = {
 const KernelEntry* find_entry(const char* name) {
   for (const KernelEntry& e : kDecodeEntries)
     if (!std::strcmp(e.name, name)) return &e;
-  int n = 0;
-  const KernelEntry* c = combine_entries(&n);
-  for (int i = 0; i < n; ++i)
-    if (!std::strcmp(c[i].name, name)) return &c[i];
+  for (auto entries : {combine_entries, metadata_warp_entries}) {
+    int n = 0;
+    const KernelEntry* c = entries(&n);
+    for (int i = 0; i < n; ++i)
+      if (!std::strcmp(c[i].name, name)) return &c[i];
+  }
   return nullptr;
 }
 

@@ -64,6 +64,7 @@ struct KernelEntry {
   uint8_t* smem;
 };
 const KernelEntry* combine_entries(int* n);  // emu_combine.cpp
+const KernelEntry* metadata_warp_entries(int* n);  // emu_metadata_warp.cpp
 
 template <typename T>
 inline uint64_t bits_of(T v) {
@@ -87,7 +88,7 @@ inline T from_bits(uint64_t b) {
 inline void __syncthreads() { emu::sync_threads(); }
 
 namespace emu {
-enum CollectiveKind { kShflXor = 1, kShflIdx, kLdmatrix, kLdmatrixTrans, kMmaBf16, kMmaF16, kSyncWarp };
+enum CollectiveKind { kShflXor = 1, kShflIdx, kLdmatrix, kLdmatrixTrans, kMmaBf16, kMmaF16, kSyncWarp, kShflUp, kBallot };
 void shfl_compute_xor(const uint64_t (*in)[10], uint64_t (*out)[4], const void*);
 void shfl_compute_idx(const uint64_t (*in)[10], uint64_t (*out)[4], const void*);
 }  // namespace emu
@@ -110,3 +111,27 @@ inline T __shfl_sync(unsigned, T v, int src_lane) {
   emu::warp_collective(emu::kShflIdx, in, 2, out, emu::shfl_compute_idx, nullptr);
   return emu::from_bits<T>(out[0]);
 }
+// lane l gets lane l − delta's value (its own when l < delta)
+template <typename T>
+inline T __shfl_up_sync(unsigned, T v, unsigned delta) {
+  const uint64_t in[2] = {emu::bits_of(v), static_cast<uint64_t>(delta)};
+  uint64_t out[4];
+  emu::warp_collective(emu::kShflUp, in, 2, out, [](const uint64_t (*in)[10], uint64_t (*out)[4], const void*) {
+    for (int l = 0; l < 32; ++l) {
+      const int src = l - static_cast<int>(in[l][1]);
+      out[l][0] = src >= 0 ? in[src][0] : in[l][0];
+    }
+  }, nullptr);
+  return emu::from_bits<T>(out[0]);
+}
+inline unsigned __ballot_sync(unsigned, int pred) {
+  const uint64_t in[1] = {pred != 0 ? 1u : 0u};
+  uint64_t out[4];
+  emu::warp_collective(emu::kBallot, in, 1, out, [](const uint64_t (*in)[10], uint64_t (*out)[4], const void*) {
+    uint64_t mask = 0;
+    for (int l = 0; l < 32; ++l) mask |= in[l][0] << l;
+    for (int l = 0; l < 32; ++l) out[l][0] = mask;
+  }, nullptr);
+  return static_cast<unsigned>(out[0]);
+}
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
