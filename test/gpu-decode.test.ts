@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, captureGraph, flashMlaWithKvcache, getMlaMetadata, getBackend, scheduleTiles, numSmPartsFor } from '../src/index.js';
 import { forceMetadataKernel } from '../src/cuda/mla.js';
+import { metadataGoldenSets } from './util/metadata-sets.js';
 import { compare, freshSeed, gpuSkipReason, makePagedProblem, pagedProblemTensors, referenceDecode, rng, testKernels, type GeneratedProblem } from './util/problem.js';
 
 const skip = await gpuSkipReason();
@@ -162,23 +163,7 @@ describe('device metadata kernel = cpu scheduler', { skip }, () => {
   test('random, zeros, one huge among tiny, b = 1 … 7000; the warp walk and the serial one', () => {
     const seed = freshSeed();
     const r = rng(seed);
-    const sets: number[][] = [
-      [0],
-      [5],
-      [0, 0, 0],
-      Array.from({ length: 1024 }, () => Math.floor(r() * 10000)),
-      Array.from({ length: 1024 }, (_, i) => (i === 500 ? 1 << 20 : Math.floor(r() * 64))),
-      Array.from({ length: 1024 }, () => 0),
-      Array.from({ length: 333 }, () => (r() < 0.5 ? 0 : Math.floor(r() * 70000))),
-      [8192, 8192],
-      // many short requests per part (32 and more per warp step), and whole parts of one request
-      Array.from({ length: 4000 }, () => Math.floor(r() * 300)),
-      Array.from({ length: 40 }, (_, i) => (i % 13 === 0 ? 200000 : 1 + Math.floor(r() * 200))),
-      // the serial walk: more requests than the kernel's shared memory caches (METADATA_SMEM_MAX_REQS = 6143) …
-      Array.from({ length: 7000 }, () => Math.floor(r() * 5000)),
-      // … and a total cost ≥ 2^30 blocks (the warp walk's int32 prefix sums)
-      Array.from({ length: 40 }, () => 2 ** 31 - 1 - Math.floor(r() * 1000)),
-    ];
+    const sets = metadataGoldenSets(r);
     const sm = getBackend('cuda').smCount();
     try {
       for (const kind of ['serial', 'warp'] as const) {

@@ -22,6 +22,7 @@ import { forceCombineShape, forceMetadataKernel } from '../src/cuda/mla.js';
 import { buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda } from './util/fake-cuda.js';
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
+import { metadataGoldenSets } from './util/metadata-sets.js';
 
 const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
 
@@ -140,18 +141,7 @@ const scenarios: Record<string, Scenario> = {
     env: { FAKE_CUDA_SMS: '132' },
     run(seed) {
       const r = rng(seed);
-      const sets: number[][] = [
-        [0],
-        [5],
-        [0, 0, 0],
-        Array.from({ length: 1024 }, () => Math.floor(r() * 10000)),
-        Array.from({ length: 1024 }, (_, i) => (i === 500 ? 1 << 20 : Math.floor(r() * 64))),
-        Array.from({ length: 333 }, () => (r() < 0.5 ? 0 : Math.floor(r() * 70000))),
-        Array.from({ length: 4000 }, () => Math.floor(r() * 300)), // 32+ whole requests per part: several warp steps
-        Array.from({ length: 40 }, (_, i) => (i % 13 === 0 ? 200000 : 1 + Math.floor(r() * 200))),
-        Array.from({ length: 7000 }, () => Math.floor(r() * 5000)), // more than the warp kernel caches: serial walk
-        Array.from({ length: 40 }, () => 2 ** 31 - 1 - Math.floor(r() * 1000)), // total ≥ 2^30: serial walk
-      ];
+      const sets = metadataGoldenSets(r);
       const notes: string[] = [];
       try {
         for (const kind of ['serial', 'warp'] as const) {
@@ -170,7 +160,7 @@ const scenarios: Record<string, Scenario> = {
               runs++;
             }
           }
-          notes.push(`${kind}: ${runs} batches (b 1 … 7000) = scheduleTiles, metadata rows and num_splits bit for bit`);
+          notes.push(`${kind}: ${runs} batches (b 1 … 7000, test/util/metadata-sets.ts) = scheduleTiles, metadata rows and num_splits bit for bit`);
         }
       } finally {
         forceMetadataKernel(undefined);

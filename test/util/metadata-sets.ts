@@ -1,0 +1,21 @@
+// Batches on which the device metadata kernels must equal the cpu scheduler (scheduleTiles) bit for bit: edge
+// sizes, zeros, one huge among tiny, many short requests per SM part (several 32-request steps of the warp walk), and
+// the warp walk's two serial fallbacks — more requests than it caches (6 143) and a total cost ≥ 2^30 blocks. Used
+// by the GPU suite (test/gpu-decode.test.ts) and the emulator (test/kernel-emulation.test.ts).
+
+export function metadataGoldenSets(r: () => number): number[][] {
+  return [
+    [0],
+    [5],
+    [0, 0, 0],
+    Array.from({ length: 1024 }, () => Math.floor(r() * 10000)),
+    Array.from({ length: 1024 }, (_, i) => (i === 500 ? 1 << 20 : Math.floor(r() * 64))),
+    Array.from({ length: 1024 }, () => 0),
+    Array.from({ length: 333 }, () => (r() < 0.5 ? 0 : Math.floor(r() * 70000))),
+    [8192, 8192],
+    Array.from({ length: 4000 }, () => Math.floor(r() * 300)),
+    Array.from({ length: 40 }, (_, i) => (i % 13 === 0 ? 200000 : 1 + Math.floor(r() * 200))),
+    Array.from({ length: 7000 }, () => Math.floor(r() * 5000)),
+    Array.from({ length: 40 }, () => 2 ** 31 - 1 - Math.floor(r() * 1000)),
+  ];
+}
