@@ -17,8 +17,8 @@
  * the name in the image (else CUDA_ERROR_NOT_FOUND). Parameter layouts come from a table (FAKE_KERNEL_PARAMS below,
  * or FAKE_CUDA_KERNEL_PARAMS): p = pointer, i = 32-bit, P = MlaDecodeParams (pointer fields at PARAMS_PTR_OFFSETS),
  * F = MlaFp8Params, A = AppendKvFp8Params (likewise, FP8_… and APPEND_FP8_… defines), L = MlaLayoutParams
- * (LAYOUT_PARAMS_BYTES, no pointers), T = CUtensorMap (128 B; the fake's cuTensorMapEncodeTiled stores the global
- * address in its first 8 bytes).
+ * (LAYOUT_PARAMS_BYTES, no pointers), T = CUtensorMap (128 B; the fake's cuTensorMapEncodeTiled records the
+ * descriptor in a layout of its own, emu/tensor_map.h, with the global address in its first 8 bytes).
  * Launches: check the function, grid/block sizes, dynamic shared memory against cuFuncSetAttribute and the
  * device, the stream; compute nothing. A pointer argument outside every live allocation is an illegal access:
  * like a GPU the launch itself succeeds and the context is poisoned with a sticky CUDA_ERROR_ILLEGAL_ADDRESS
@@ -39,11 +39,16 @@
  * writes an error log saying the failure was injected).
  *
  * Built with -DFAKE_CUDA_EMULATE and test/util/emu/ linked in, launches of the kernels the emulator has (metadata, the
- * portable decode kernels, the combine) also run them on the host memory (an access outside every live allocation
- * poisons the context with CUDA_ERROR_ILLEGAL_ADDRESS, as on a GPU); the append kernels still compute nothing.
+ * portable decode kernels, the Hopper decode kernel, the combine) also run them on the host memory (an access outside
+ * every live allocation poisons the context with CUDA_ERROR_ILLEGAL_ADDRESS, as on a GPU; a CTA whose threads all
+ * wait on barriers no one will complete poisons it with CUDA_ERROR_LAUNCH_TIMEOUT, what a hung kernel ends in); the
+ * append kernels still compute nothing. FAKE_CUDA_SM90_VARIANT=tail runs the Hopper kernel's experiment build
+ * (-DMLA_SM90_TAIL_PREFETCH=1) at launches of mla_decode_sm90_*; FAKE_CUDA_EMU_WGMMA, FAKE_CUDA_EMU_TMA and
+ * FAKE_CUDA_EMU_ORDER choose when the emulator's asynchronous work happens (test/util/emu/emu.cpp).
  *
  * For the tests: fake_cuda_stat("allocs" | "bytes" | "streams" | "events" | "graphs" | "execs" | "modules" |
- * "kernels_run" | "sticky"), fake_cuda_calls("cuLaunchKernelEx") (calls since load, failed ones included),
+ * "kernels_run" | "sticky" | "emulated:<entry>" — launches the emulator ran as that entry point, after the
+ * FAKE_CUDA_SM90_VARIANT rename; -1 without the emulator), fake_cuda_calls("cuLaunchKernelEx") (calls since load, failed ones included),
  * fake_cuda_arm(spec) (0, or -1 for a bad spec), fake_cuda_log() (the last thing the fake noted: injected faults,
  * illegal accesses, refused arguments). FAKE_CUDA_VERBOSE=1 prints each note to stderr.
  */
@@ -53,6 +58,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "emu/tensor_map.h" /* the CUtensorMap contents the encoder writes and the emulator reads */
 
 typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
@@ -90,7 +97,7 @@ static const size_t APPEND_FP8_PARAM_PTRS[] = {APPEND_FP8_PARAMS_PTR_OFFSETS};
 enum {
   OK = 0, E_INVALID_VALUE = 1, E_OUT_OF_MEMORY = 2, E_NOT_INITIALIZED = 3, E_NO_DEVICE = 100, E_INVALID_DEVICE = 101,
   E_INVALID_IMAGE = 200, E_INVALID_CONTEXT = 201, E_NO_BINARY_FOR_GPU = 209, E_INVALID_PTX = 218, E_INVALID_HANDLE = 400,
-  E_ILLEGAL_STATE = 401, E_NOT_FOUND = 500, E_ILLEGAL_ADDRESS = 700, E_NOT_SUPPORTED = 801, E_CAPTURE_UNSUPPORTED = 900,
+  E_ILLEGAL_STATE = 401, E_NOT_FOUND = 500, E_ILLEGAL_ADDRESS = 700, E_LAUNCH_TIMEOUT = 702, E_NOT_SUPPORTED = 801, E_CAPTURE_UNSUPPORTED = 900,
   E_CAPTURE_INVALIDATED = 901,
 };
 
@@ -123,7 +130,7 @@ static const struct { int code; const char *name, *text; } ERRORS[] = {
 
 /* ------------------------------------------------------------------------------------------ notes, counters */
 
-static char last_note[1024];
+static char last_note[2560]; /* room for the emulator's deadlock reports */
 static int verbose;
 
 static void note(const char *fmt, ...) {
@@ -411,7 +418,13 @@ typedef struct Stream { unsigned magic; int live; Graph *capture; int invalidate
 typedef struct Event { unsigned magic; int live, recorded; double at_ms; } Event;
 static long long live_streams, live_events, live_graphs, live_execs, live_modules, kernels_run;
 
+#ifdef FAKE_CUDA_EMULATE
+long long emu_runs(const char *name); /* test/util/emu/emu.cpp */
+#endif
 long long fake_cuda_stat(const char *what) {
+#ifdef FAKE_CUDA_EMULATE
+  if (!strncmp(what, "emulated:", 9)) return emu_runs(what + 9);
+#endif
   if (!strcmp(what, "allocs")) return live_allocs;
   if (!strcmp(what, "bytes")) return (long long)live_bytes;
   if (!strcmp(what, "streams")) return live_streams;
@@ -847,17 +860,43 @@ CUresult cuFuncSetAttribute(void *f, int attr, int value) {
   return OK;
 }
 
+/* Checks what the driver checks (alignment, extents, strides, the box's inner extent against the swizzle span) and
+ * records the descriptor in the fake's own layout (emu/tensor_map.h), which the emulator's TMA reads. */
 CUresult cuTensorMapEncodeTiled(void *tmap, int dtype, unsigned rank, CUdeviceptr addr, const uint64_t *dims, const uint64_t *strides, const unsigned *box,
                                 const unsigned *elem, int interleave, int swizzle, int l2, int oob) {
+  static const unsigned char elem_bytes[] = {1, 2, 4, 4, 8, 8, 2, 4, 8, 2, 4, 4, 4}; /* CUtensorMapDataType 0..12 */
   ENTER();
   NEED_CTX();
   if (!tmap || (uintptr_t)tmap % 64 || rank < 1 || rank > 5 || dtype < 0 || dtype > 12 || !addr || addr % 16) return E_INVALID_VALUE;
+  if (swizzle < 0 || swizzle > 3 || interleave < 0 || interleave > 2 || oob < 0 || oob > 1) return E_INVALID_VALUE;
   for (unsigned i = 0; i < rank; i++) {
     if (!dims[i] || !box[i] || box[i] > 256 || !elem[i] || elem[i] > 8) return E_INVALID_VALUE;
     if (i + 1 < rank && strides[i] % 16) return E_INVALID_VALUE;
   }
+  const unsigned inner = box[0] * elem_bytes[dtype];
+  if (interleave == 0 && (inner % 16 || (swizzle && inner > (16u << swizzle)))) {
+    note("cuTensorMapEncodeTiled: a box row of %u B with swizzle mode %d", inner, swizzle);
+    return E_INVALID_VALUE;
+  }
+  FakeTensorMap m;
+  memset(&m, 0, sizeof m);
+  m.address = addr;
+  m.magic = FAKE_TMAP_MAGIC;
+  m.rank = rank;
+  for (unsigned i = 0; i < rank; i++) {
+    m.dims[i] = dims[i];
+    m.box[i] = box[i];
+    m.elem_strides[i] = (uint8_t)elem[i];
+    if (i + 1 < rank) m.strides[i] = strides[i];
+  }
+  m.elem_bytes = elem_bytes[dtype];
+  m.swizzle = (uint8_t)swizzle;
+  m.interleave = (uint8_t)interleave;
+  m.oob_fill = (uint8_t)oob;
+  m.data_type = (uint8_t)dtype;
+  (void)l2;
   memset(tmap, 0, 128);
-  memcpy(tmap, &addr, 8);
+  memcpy(tmap, &m, sizeof m);
   return OK;
 }
 
@@ -875,12 +914,13 @@ int fake_cuda_host_range_ok(const void *p, size_t n) {
 
 static void emulate(const Launch *l) {
   const Func *fn = l->fn;
-  unsigned char copies[8][512];
+  _Alignas(64) unsigned char copies[8][512]; /* a CUtensorMap parameter is 64-byte aligned */
   void *args[8];
   for (int i = 0; i < fn->nparams && i < 8; i++) {
     memcpy(copies[i], l->args[i], sizeof copies[i]);
     args[i] = copies[i];
-    const size_t *offs = fn->kinds[i] == 'P' ? PARAM_PTRS : fn->kinds[i] == 'p' ? (const size_t[]){0} : 0;
+    /* pointers to translate: MlaDecodeParams' fields, a pointer argument, a tensor map's global address (offset 0) */
+    const size_t *offs = fn->kinds[i] == 'P' ? PARAM_PTRS : fn->kinds[i] == 'p' || fn->kinds[i] == 'T' ? (const size_t[]){0} : 0;
     const size_t n = fn->kinds[i] == 'P' ? sizeof PARAM_PTRS / sizeof PARAM_PTRS[0] : offs ? 1 : 0;
     for (size_t k = 0; k < n; k++) {
       CUdeviceptr d = rd64(copies[i], offs[k]);
@@ -889,8 +929,10 @@ static void emulate(const Launch *l) {
       memcpy(copies[i] + offs[k], &h, 8);
     }
   }
-  char err[1200];
-  if (emu_launch(fn->name, l->grid, l->block, l->smem, args, err, sizeof err) < 0) poison(E_ILLEGAL_ADDRESS, "emulated %s", err);
+  char err[2400];
+  const int r = emu_launch(fn->name, l->grid, l->block, l->smem, args, err, sizeof err);
+  if (r == -2) poison(E_LAUNCH_TIMEOUT, "emulated %s", err);
+  else if (r < 0) poison(E_ILLEGAL_ADDRESS, "emulated %s", err);
 }
 #endif
 
