@@ -68,12 +68,17 @@ export interface FakeCuda {
   kernelDir: string;
 }
 
+/** A text edit of the emulator's copy of a kernel file: [file in kernels/, text, replacement] (every occurrence). */
+export type KernelEdit = [file: string, from: string, to: string];
+
 /**
  * Compile the fake (the params struct's size and pointer fields from src/cuda/params.ts) and write the synthetic
  * kernel directory, in a fresh temporary directory. `emulate`: link in the kernel emulator (test/util/emu/), which
- * runs the portable decode kernels and the combine — kernels/*.cu compiled for the host — at their launches.
+ * runs the portable decode kernels, the Hopper kernel and the combine — kernels/*.cu compiled for the host — at
+ * their launches. `plant`: edits of the emulator's copy of kernels/ (never of kernels/ itself), for tests that
+ * show a planted bug fails.
  */
-export function buildFakeCuda(opts: { emulate?: boolean } = {}): FakeCuda {
+export function buildFakeCuda(opts: { emulate?: boolean; plant?: KernelEdit[] } = {}): FakeCuda {
   const dir = mkdtempSync(join(tmpdir(), 'flash-mla-fake-cuda-'));
   const lib = join(dir, 'libcuda.so.1');
   // the encoder writes the fields below offset 80 as 64-bit device addresses (src/cuda/params.ts)
@@ -87,7 +92,7 @@ export function buildFakeCuda(opts: { emulate?: boolean } = {}): FakeCuda {
     `-DAPPEND_FP8_PARAMS_BYTES=${APPEND_KV_FP8_PARAMS.bytes}`, `-DAPPEND_FP8_PARAMS_PTR_OFFSETS=${ptrsOf(APPEND_KV_FP8_PARAMS)}`,
     `-DLAYOUT_PARAMS_BYTES=${MLA_LAYOUT_PARAMS.bytes}`,
   ];
-  if (opts.emulate) buildEmulating(dir, lib, args);
+  if (opts.emulate) buildEmulating(dir, lib, args, opts.plant ?? []);
   else {
     const b = spawnSync(cc!, [...args, '-o', lib, FAKE_CUDA_SOURCE], { encoding: 'utf8' });
     if (b.status !== 0) throw new Error(`building the fake libcuda failed:\n${b.stderr}`);
@@ -102,27 +107,77 @@ export function buildFakeCuda(opts: { emulate?: boolean } = {}): FakeCuda {
   return { lib, kernelDir };
 }
 
-/** The fake with the kernel emulator: kernels/ copied with the emulator's ptx.cuh in place of the real one, then linked. */
-function buildEmulating(dir: string, lib: string, fakeArgs: string[]): void {
+/** Replace each `from` of a copied kernel file by its `to`, failing the build when the kernel no longer has it. */
+function replaceInKernel(kernels: string, file: string, edits: [from: string, to: string][]): void {
+  const path = join(kernels, file);
+  let source = readFileSync(path, 'utf8');
+  for (const [from, to] of edits) {
+    if (!source.includes(from)) throw new Error(`kernels/${file} no longer contains '${from}': update the emulator build (test/util/fake-cuda.ts)`);
+    source = source.split(from).join(to);
+  }
+  writeFileSync(path, source);
+}
+
+/**
+ * The emulator's reading of each wgmma wrapper (test/util/emu/ptx_wgmma.cuh) checked against the generated PTX
+ * (kernels/ptx_wgmma.cuh): name → shape and type; a scale_d parameter ↔ a runtime scale-d predicate (else 1);
+ * imm-scale-a/b 1; tnsp-a 0 and tnsp-b = the _tb suffix. Throws at the first wrapper that differs or is missing.
+ */
+export function checkWgmmaStandIn(real: string, standIn: string): number {
+  const fns = [...real.matchAll(/void (wgmma_m64n(\d+)k16_(bf16|f16)_(ss|rs)(_tb)?)\((.*)\) \{\s*asm volatile\("([^"]*)"/g)];
+  if (fns.length === 0) throw new Error('kernels/ptx_wgmma.cuh: no wgmma wrappers found (the generator changed its output?)');
+  for (const [, name, n, type, src, tb, params, ptx] of fns) {
+    const scaleD = /int scale_d/.test(params);
+    const imm = src === 'ss' ? `1, 1, 0, ${tb ? 1 : 0}` : `1, 1, ${tb ? 1 : 0}`;
+    const want = new RegExp(`wgmma\\.mma_async\\.sync\\.aligned\\.m64n${n}k16\\.f32\\.${type}\\.${type} \\{[^}]*\\}, (?:%\\d+|\\{[^}]*\\}), %\\d+, ${scaleD ? 'p' : '1'}, ${imm};`);
+    if (!want.test(ptx)) throw new Error(`kernels/ptx_wgmma.cuh: ${name}'s PTX is not what test/util/emu/ptx_wgmma.cuh assumes (${want}): update the stand-in`);
+    const call = `emu::wgmma(${n}, ${type === 'bf16'}, d, ${src === 'ss' ? 'a, nullptr' : '0, a'}, b, false, ${tb ? 'true' : 'false'}, ${scaleD ? 'scale_d' : '1'});`;
+    if (!standIn.includes(`void ${name}(`) || !standIn.split(`void ${name}(`)[1].split('\n')[0].includes(call)) {
+      throw new Error(`test/util/emu/ptx_wgmma.cuh: ${name} missing or not '${call}'`);
+    }
+  }
+  return fns.length;
+}
+
+/** The fake with the kernel emulator: kernels/ copied with the emulator's ptx*.cuh in place of the real ones, then linked. */
+function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: KernelEdit[]): void {
   const kernels = join(dir, 'emu-kernels');
   cpSync(KERNELS_DIR, kernels, { recursive: true });
-  copyFileSync(join(EMU_DIR, 'ptx.cuh'), join(kernels, 'ptx.cuh'));
+  // the Hopper stand-ins: the descriptor encoding must be the real one, the wgmma wrappers must mean what the real do
+  const realSm90 = readFileSync(join(KERNELS_DIR, 'ptx_sm90.cuh'), 'utf8');
+  const descFn = (src: string) => /__device__ __forceinline__ uint64_t wgmma_desc\([\s\S]*?\n\}/.exec(src)?.[0];
+  if (!descFn(realSm90) || descFn(realSm90) !== descFn(readFileSync(join(EMU_DIR, 'ptx_sm90.cuh'), 'utf8'))) {
+    throw new Error("kernels/ptx_sm90.cuh's wgmma_desc differs from test/util/emu/ptx_sm90.cuh's copy: update the stand-in");
+  }
+  checkWgmmaStandIn(readFileSync(join(KERNELS_DIR, 'ptx_wgmma.cuh'), 'utf8'), readFileSync(join(EMU_DIR, 'ptx_wgmma.cuh'), 'utf8'));
+  for (const header of ['ptx.cuh', 'ptx_sm90.cuh', 'ptx_wgmma.cuh']) copyFileSync(join(EMU_DIR, header), join(kernels, header));
   // the metadata kernels' one inline-PTX statement (emu.cpp, emu_metadata_warp.cpp)
   for (const file of ['mla_metadata.cu', 'mla_metadata_warp.cu']) {
-    const metadata = join(kernels, file);
-    const asm = 'asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(smem_bytes));';
-    const source = readFileSync(metadata, 'utf8');
-    if (!source.includes(asm)) throw new Error(`kernels/${file} no longer reads %dynamic_smem_size as '${asm}': update the emulator build`);
-    writeFileSync(metadata, source.replace(asm, 'smem_bytes = emu::dynamic_smem_bytes();'));
+    replaceInKernel(kernels, file, [['asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(smem_bytes));', 'smem_bytes = emu::dynamic_smem_bytes();']]);
   }
+  // the Hopper kernel's two (emu_sm90.cpp): a 16-byte shared store of zeros, and the move that hides a value from
+  // the compiler's loop-invariant hoisting (a plain copy on the host)
+  replaceInKernel(kernels, 'mla_decode_sm90.cu', [
+    ['asm volatile("st.shared.v4.b32 [%0], {%1, %1, %1, %1};\\n" :: "r"(addr), "r"(0) : "memory");', 'ptx::st_shared_v4(addr, make_uint4(0, 0, 0, 0));'],
+    ['asm volatile("mov.b32 %0, %1;\\n" : "=r"(y) : "r"(x));', 'y = x;'],
+  ]);
+  for (const [file, from, to] of plant) replaceInKernel(kernels, file, [[from, to]]);
+  const left = /\basm\b/.exec(readFileSync(join(kernels, 'mla_decode_sm90.cu'), 'utf8'));
+  if (left) throw new Error('kernels/mla_decode_sm90.cu has inline PTX the emulator build does not replace: update test/util/fake-cuda.ts');
   const run = (cmd: string, args: string[]) => {
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`building the emulating fake libcuda failed: ${cmd} ${args.join(' ')}\n${r.stderr}`);
   };
-  const objects = ['emu', 'emu_combine', 'emu_metadata_warp'].map((name) => {
+  // emu_sm90.cpp twice: the shipped build and the experiment (its entries renamed mla_decode_sm90_tail_*)
+  const units: [obj: string, source: string, defines: string[]][] = [
+    ...['emu', 'emu_combine', 'emu_metadata_warp'].map((name): [string, string, string[]] => [name, name, []]),
+    ['emu_sm90', 'emu_sm90', []],
+    ['emu_sm90_tail', 'emu_sm90', ['-DMLA_SM90_TAIL_PREFETCH=1']],
+  ];
+  const objects = units.map(([name, source, defines]) => {
     const obj = join(dir, `${name}.o`);
-    // the kernels' headers first (their quoted includes find the stand-in ptx.cuh beside them), then cuda_bf16.h etc.
-    run(cxx!, ['-c', '-fPIC', '-O2', '-std=c++17', '-w', '-I', kernels, '-I', EMU_DIR, '-o', obj, join(EMU_DIR, `${name}.cpp`)]);
+    // the kernels' headers first (their quoted includes find the stand-in ptx*.cuh beside them), then cuda_bf16.h etc.
+    run(cxx!, ['-c', '-fPIC', '-O2', '-std=c++17', '-w', ...defines, '-I', kernels, '-I', EMU_DIR, '-o', obj, join(EMU_DIR, `${source}.cpp`)]);
     return obj;
   });
   const fake = join(dir, 'fake-cuda.o');
@@ -161,8 +216,8 @@ export function runNode(script: string, args: string[], env: NodeJS.ProcessEnv, 
 
 /** The fake's own functions, for a child process the library was pointed at it (FLASH_MLA_LIBCUDA). */
 export interface FakeCudaControl {
-  /** Live allocations ('allocs'), bytes, streams, events, graphs, execs, modules; 'kernels_run'; 'sticky' (the sticky CUresult, 0 when none). */
-  stat(what: 'allocs' | 'bytes' | 'streams' | 'events' | 'graphs' | 'execs' | 'modules' | 'kernels_run' | 'sticky'): number;
+  /** Live allocations ('allocs'), bytes, streams, events, graphs, execs, modules; 'kernels_run'; 'sticky' (the sticky CUresult, 0 when none); 'emulated:<entry>' (launches the emulator ran as that entry point, -1 without it). */
+  stat(what: 'allocs' | 'bytes' | 'streams' | 'events' | 'graphs' | 'execs' | 'modules' | 'kernels_run' | 'sticky' | `emulated:${string}`): number;
   /** Calls of a driver function since the library was loaded (failed ones included). */
   calls(fn: string): number;
   /** Replace the faults (FUNCTION@N[+]=CODE[!],…; '' for none); counting starts again. */

@@ -2,15 +2,21 @@
 // mla_decode_generic_layout.cu and mla_decode_generic_small.cu compiled for the host (the combine is emu_combine.cpp:
 // its static shared array needs another definition of __shared__). The fake driver built with FAKE_CUDA_EMULATE
 // calls emu_launch() at a launch of one of these kernels. mla_metadata.cu reads %dynamic_smem_size with inline PTX:
-// the build (test/util/fake-cuda.ts) replaces that one statement by emu::dynamic_smem_bytes().
+// the build (test/util/fake-cuda.ts) replaces that one statement by emu::dynamic_smem_bytes(). The Hopper kernel
+// (emu_sm90.cpp) runs on the mbarrier, TMA and wgmma emulation below.
 #include <ucontext.h>
 
+#include <csetjmp>
 #include <cstdarg>
 #include <cstdio>
+#include <algorithm>
+#include <array>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "emu_runtime.h"
+#include "tensor_map.h"
 
 #include "mla_metadata.cu"
 #include "mla_decode_generic.cu"
@@ -37,26 +43,90 @@ namespace {
 
 constexpr size_t kStackBytes = 256 << 10;
 
+// What a thread knows has completed of each warpgroup's wgmmas (ops [0, k) of warpgroup g's issue order): its own
+// wgmma.wait_group, and what it learns by synchronising with threads that knew more (named barriers, mbarriers, warp
+// collectives). A shared-memory write (TMA, st.shared, cp.async) into an operand of a wgmma its writer does not know
+// completed is a race on the GPU — whatever order the emulator happened to run the threads in.
+struct Known {
+  size_t k[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // up to 8 warpgroups (1024 threads)
+  void merge(const Known& o) {
+    for (int g = 0; g < 8; ++g) k[g] = std::max(k[g], o.k[g]);
+  }
+};
+// What a blocked fiber waits on, for the deadlock report.
+enum WaitKind { kWaitNone, kWaitBar, kWaitWarp, kWaitWgmma, kWaitMbarrier };
 struct Fiber {
   ucontext_t ctx;
   unsigned tid = 0;
   bool blocked = false, done = false;
   uint64_t res[4] = {0, 0, 0, 0};
+  int wait_kind = kWaitNone;
+  uint32_t wait_a = 0, wait_b = 0;  // barrier id / collective kind / mbarrier address, and the mbarrier parity
+  Known known;
 };
 struct Barrier {
   int arrived = 0, count = 0;
   std::vector<Fiber*> waiting;
+  Known known;  // merged from this round's arrivals, handed to its waiters
 };
 struct WarpSlot {
   int arrived = 0, kind = 0;
   uint64_t in[32][10];
   uint64_t out[32][4];
 };
+// One wgmma of a warpgroup being gathered: the operands every thread must agree on, and each thread's registers
+// (pointers into the fibers' stacks, valid while they are blocked here).
+struct WgmmaSlot {
+  int arrived = 0, n = 0, scale_d = 0;
+  bool bf16 = false, tnsp_a = false, tnsp_b = false, rs = false;
+  uint64_t a = 0, b = 0;
+  float* d[128];
+  const uint32_t* a_regs[128];
+};
+// An mbarrier's state (the hardware keeps it in the 8 shared bytes; here it lives beside them, and the 8 bytes hold
+// a token that shows whether ordinary stores or a TMA overwrote the barrier since its init).
+struct Mbarrier {
+  uint32_t addr = 0, count = 0, pending = 0, phase = 0;
+  int64_t tx = 0;
+  std::vector<Fiber*> waiting;
+  Known arriving, completed;  // the current phase's arrivals; those of the last completed phase (for its waiters)
+};
+// A TMA load whose bytes have not landed yet (FAKE_CUDA_EMU_TMA=late): 16-byte chunks with their shared addresses.
+struct TmaLoad {
+  uint32_t bar = 0, bytes = 0;
+  std::vector<std::pair<uint32_t, std::array<uint8_t, 16>>> chunks;
+};
+// The wgmmas of a warpgroup not yet computed (FAKE_CUDA_EMU_WGMMA=wait): issued in order; thread t's commits so far
+// as the number of wgmmas it had issued at each (every thread of a warpgroup issues the same ones).
+struct WgmmaQueue {
+  std::vector<WgmmaSlot> ops;  // kept until computed (FAKE_CUDA_EMU_WGMMA=wait)
+  std::vector<std::array<uint32_t, 4>> reads;  // per op ever issued: the shared bytes [lo, hi) of its A and B operands
+  size_t done = 0;  // ops[0, done) computed
+};
+
+// When asynchronous work happens, within what the hardware allows (environment, read at each launch):
+//   FAKE_CUDA_EMU_WGMMA=issue (default) | wait — a wgmma's products at its issue, or at the latest: at the
+//     wgmma.wait_group that must cover it (operands read then, accumulators written then);
+//   FAKE_CUDA_EMU_TMA=issue (default) | late — a TMA tile lands at issue, or only once no thread can go on without it;
+//   FAKE_CUDA_EMU_ORDER=forward (default) | reverse — which runnable thread runs first (lowest or highest id).
+// A buffer refilled or a P tile rewritten under a wgmma that may still read it is reported in every mode (Known,
+// above); late wgmma adds accumulators or A registers used before their wait (stale values); late TMA shows a read
+// that did not wait on the mbarrier (stale values), and a CTA exiting with loads in flight; reverse order meets
+// barriers and collectives from the other side. A correct kernel gives the same answer in every mode.
+struct Modes {
+  bool wgmma_at_wait = false, tma_late = false, reverse = false;
+};
 
 struct Cta {
   std::vector<Fiber> fibers;
   Barrier bars[16];
   std::vector<WarpSlot> warps;
+  std::vector<WgmmaSlot> wgmmas;  // one per warpgroup
+  std::vector<WgmmaQueue> wgmma_queues;  // one per warpgroup (FAKE_CUDA_EMU_WGMMA=wait)
+  std::vector<std::vector<size_t>> commits;  // per thread: ops issued at each of its wgmma.commit_group
+  std::vector<size_t> issued;  // per thread: wgmmas issued
+  std::vector<Mbarrier> mbarriers;
+  std::vector<TmaLoad> tma_in_flight;  // oldest first (FAKE_CUDA_EMU_TMA=late)
   uint8_t* smem = nullptr;
   uint32_t smem_bytes = 0;
   const KernelEntry* entry = nullptr;
@@ -64,15 +134,21 @@ struct Cta {
 };
 
 Cta g_cta;
-Fiber* g_cur = nullptr;
+Modes g_modes;
+Fiber* g_cur = nullptr;  // the running thread; null while the scheduler works on its own
 ucontext_t g_sched;
+std::jmp_buf g_sched_jmp;
 std::vector<char*> g_stacks;
-bool g_faulted = false;
-char g_fault[1024];
+bool g_faulted = false, g_deadlock = false;
+char g_fault[2048];
 
-void block_current() {
+void block_current(int kind, uint32_t a, uint32_t b = 0) {
   g_cur->blocked = true;
+  g_cur->wait_kind = kind;
+  g_cur->wait_a = a;
+  g_cur->wait_b = b;
   swapcontext(&g_cur->ctx, &g_sched);
+  g_cur->wait_kind = kWaitNone;
 }
 
 void fiber_main() {
@@ -148,11 +224,13 @@ void fault(const char* fmt, ...) {
   if (!g_faulted) {
     va_list ap;
     va_start(ap, fmt);
-    const int n = std::snprintf(g_fault, sizeof g_fault, "block (%u, %u, %u) thread %u: ", g_block_idx.x, g_block_idx.y, g_block_idx.z, g_cur ? g_cur->tid : 0u);
+    const int n = g_cur ? std::snprintf(g_fault, sizeof g_fault, "block (%u, %u, %u) thread %u: ", g_block_idx.x, g_block_idx.y, g_block_idx.z, g_cur->tid)
+                        : std::snprintf(g_fault, sizeof g_fault, "block (%u, %u, %u): ", g_block_idx.x, g_block_idx.y, g_block_idx.z);
     std::vsnprintf(g_fault + n, sizeof g_fault - n, fmt, ap);
     va_end(ap);
   }
   g_faulted = true;
+  if (!g_cur) std::longjmp(g_sched_jmp, 1);  // raised by the scheduler itself (a late TMA landing, the exit checks)
   swapcontext(&g_cur->ctx, &g_sched);
   std::abort();  // a faulted fiber is never resumed
 }
@@ -176,21 +254,34 @@ void check_global(const void* p, uint32_t bytes, const char* what) {
 
 void sync_threads() { bar_sync(0, static_cast<int>(g_cta.fibers.size())); }
 
-void bar_sync(int id, int count) {
-  if (id < 0 || id >= 16) fault("bar.sync %d: no such barrier", id);
-  if (count % 32 || count <= 0 || count > static_cast<int>(g_cta.fibers.size())) fault("bar.sync %d, %d: bad thread count", id, count);
+// One thread's arrival at named barrier `id` (bar.sync waits for the barrier to complete, bar.arrive does not).
+// Arrivals are counted per thread (the hardware counts a warp's as 32: the same for warp-uniform code).
+namespace {
+void bar_enter(int id, int count, bool wait) {
+  const char* op = wait ? "bar.sync" : "bar.arrive";
+  if (id < 0 || id >= 16) fault("%s %d: no such barrier", op, id);
+  if (count % 32 || count <= 0 || count > static_cast<int>(g_cta.fibers.size())) fault("%s %d, %d: bad thread count", op, id, count);
   Barrier& b = g_cta.bars[id];
   if (b.arrived == 0) b.count = count;
-  else if (b.count != count) fault("bar.sync %d: %d threads expected by one, %d by another", id, b.count, count);
-  b.waiting.push_back(g_cur);
+  else if (b.count != count) fault("%s %d: %d threads expected by one, %d by another", op, id, b.count, count);
+  if (wait) b.waiting.push_back(g_cur);
+  b.known.merge(g_cur->known);
   if (++b.arrived < count) {
-    block_current();
+    if (wait) block_current(kWaitBar, static_cast<uint32_t>(id));
     return;
   }
-  for (Fiber* f : b.waiting) f->blocked = false;
+  for (Fiber* f : b.waiting) {
+    f->blocked = false;
+    f->known.merge(b.known);
+  }
   b.waiting.clear();
   b.arrived = 0;
+  b.known = Known{};
 }
+}  // namespace
+
+void bar_sync(int id, int count) { bar_enter(id, count, true); }
+void bar_arrive(int id, int count) { bar_enter(id, count, false); }
 
 void warp_collective(int kind, const uint64_t* in, int n_in, uint64_t* out, WarpCompute compute, const void* ctx) {
   const unsigned warp = g_cur->tid / 32, l = g_cur->tid % 32;
@@ -199,13 +290,16 @@ void warp_collective(int kind, const uint64_t* in, int n_in, uint64_t* out, Warp
   else if (w.kind != kind) fault("warp %u: lanes at different collective instructions (%d and %d): divergence", warp, w.kind, kind);
   std::memcpy(w.in[l], in, sizeof(uint64_t) * n_in);
   if (++w.arrived < 32) {
-    block_current();
+    block_current(kWaitWarp, static_cast<uint32_t>(kind));
   } else {
     compute(w.in, w.out, ctx);
+    Known known;
+    for (int k = 0; k < 32; ++k) known.merge(g_cta.fibers[warp * 32 + k].known);
     for (int k = 0; k < 32; ++k) {
       Fiber& f = g_cta.fibers[warp * 32 + k];
       std::memcpy(f.res, w.out[k], sizeof f.res);
       f.blocked = false;
+      f.known = known;  // the lanes met here
     }
     w.arrived = 0;
   }
@@ -237,6 +331,7 @@ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr, bool trans) {
 
 void cp_async_16(uint32_t dst, const void* src, int src_bytes) {
   if (dst % 16) fault("cp.async to shared 0x%x: not 16-byte aligned", dst);
+  check_shared_write(dst, 16, "cp.async");
   uint8_t* d = shared_ptr(dst, 16);
   if (src_bytes < 0 || src_bytes > 16) fault("cp.async: src-size %d", src_bytes);
   if (src_bytes > 0) {
@@ -245,6 +340,282 @@ void cp_async_16(uint32_t dst, const void* src, int src_bytes) {
     std::memcpy(d, src, src_bytes);
   }
   std::memset(d + src_bytes, 0, 16 - src_bytes);
+}
+
+
+// ---- Hopper: mbarriers, TMA, wgmma ---------------------------------------------------------------------------
+
+namespace {
+
+uint64_t mbarrier_token(uint32_t addr) { return 0x6d626172'00000000ull ^ addr; }  // "mbar" ^ its address
+
+Mbarrier& mbarrier_at(uint32_t bar, const char* op) {
+  if (bar % 8) fault("%s: mbarrier address 0x%x is not 8-byte aligned", op, bar);
+  uint8_t* p = shared_ptr(bar, 8);
+  for (Mbarrier& m : g_cta.mbarriers)
+    if (m.addr == bar) {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      if (v != mbarrier_token(bar)) fault("%s: the mbarrier at 0x%x was overwritten by an ordinary store or a TMA since its init", op, bar);
+      return m;
+    }
+  fault("%s: no mbarrier was initialised at shared 0x%x", op, bar);
+}
+
+// A phase completes when every expected arrival has come and the transaction count is back at 0: the waiters of the
+// phase wake (they re-check the parity) and the next phase expects `count` arrivals again.
+void mbarrier_maybe_complete(Mbarrier& m) {
+  if (m.pending != 0 || m.tx != 0) return;
+  m.phase ^= 1;
+  m.pending = m.count;
+  m.completed = m.arriving;
+  m.arriving = Known{};
+  for (Fiber* f : m.waiting) f->blocked = false;
+  m.waiting.clear();
+}
+
+void mbarrier_complete_tx(uint32_t bar, uint32_t bytes) {
+  Mbarrier& m = mbarrier_at(bar, "complete_tx");
+  m.tx -= bytes;
+  mbarrier_maybe_complete(m);
+}
+
+// Element (mn, k) of a wgmma operand in shared memory, from its matrix descriptor (PTX ISA, "Matrix Descriptor
+// Format"; the canonical layouts of "Shared Memory Matrix Layout"). Only the 128B swizzle is modelled (the one the
+// kernels use): K-major — 8-row groups SBO apart, rows of 128 B, k contiguous (LBO unused); MN-major — 64 mn
+// contiguous per 128-byte row, the next 64 mn LBO on, 8 k rows of 128 B, the next 8 k SBO on. The swizzle then XORs
+// the 16-byte chunk (address bits 4–6) with the row within the 1024-byte pattern (bits 7–9), as TMA wrote it.
+struct Operand {
+  uint32_t start, lbo, sbo;
+  bool mn_major;
+};
+Operand decode_desc(uint64_t desc, bool mn_major, int k_extent_bytes, const char* which) {
+  const uint32_t start = static_cast<uint32_t>(desc & 0x3fff) << 4, lbo = static_cast<uint32_t>((desc >> 16) & 0x3fff) << 4;
+  const uint32_t sbo = static_cast<uint32_t>((desc >> 32) & 0x3fff) << 4, base_offset = static_cast<uint32_t>((desc >> 49) & 7);
+  const unsigned swizzle = static_cast<unsigned>(desc >> 62);
+  if (swizzle != 1) fault("wgmma %s descriptor 0x%llx: swizzle mode %u (the emulator models the 128B swizzle only)", which, static_cast<unsigned long long>(desc), swizzle);
+  if (base_offset != 0) fault("wgmma %s descriptor 0x%llx: base offset %u (not modelled)", which, static_cast<unsigned long long>(desc), base_offset);
+  if (!mn_major && (start & 127) + k_extent_bytes > 128) fault("wgmma %s descriptor: K-major start 0x%x puts the k16 step across a 128-byte swizzle row", which, start);
+  if (mn_major && start % 128) fault("wgmma %s descriptor: MN-major start 0x%x is not at a 128-byte row", which, start);
+  return {start, lbo, sbo, mn_major};
+}
+uint32_t operand_addr(const Operand& o, int mn, int k) {
+  const uint32_t lin = o.mn_major ? o.start + (mn / 64) * o.lbo + (mn % 64) * 2 + (k / 8) * o.sbo + (k % 8) * 128
+                                  : o.start + (mn / 8) * o.sbo + (mn % 8) * 128 + k * 2;
+  return lin ^ (((lin >> 7) & 7) << 4);
+}
+float operand_at(const Operand& o, int mn, int k, bool bf16) {
+  uint16_t h;
+  std::memcpy(&h, shared_ptr(operand_addr(o, mn, k), 2), 2);
+  return half_value(h, bf16);
+}
+
+// D (64 × n) = A (64 × 16) · B (16 × n) [+ D]. Thread t of the warpgroup holds, like an m16n8 C fragment per n8
+// tile, rows 16·(t / 32) + g and + 8 (g = lane / 4) and columns 8·i + 2·(lane % 4) + {0, 1}: d[4i + 2h + e]. An A
+// fragment from registers is m16n8k16's: a0 (row g, k 2q..2q+1), a1 (row g+8, same k), a2 / a3 (k + 8).
+void wgmma_compute(const WgmmaSlot& w) {
+  const int n = w.n;
+  float A[64][16];
+  std::vector<float> Bt(static_cast<size_t>(n) * 16);  // Bt[col * 16 + k]
+  if (w.rs) {
+    for (int t = 0; t < 128; ++t) {
+      const int row = 16 * (t / 32) + (t % 32) / 4, q = t % 4;
+      for (int x = 0; x < 4; ++x) {
+        const uint32_t r = w.a_regs[t][x];
+        const int rr = row + 8 * (x & 1), kk = 2 * q + 8 * (x >> 1);
+        A[rr][kk] = half_value(static_cast<uint16_t>(r & 0xffff), w.bf16);
+        A[rr][kk + 1] = half_value(static_cast<uint16_t>(r >> 16), w.bf16);
+      }
+    }
+  } else {
+    const Operand a = decode_desc(w.a, w.tnsp_a, 32, "A");
+    for (int m = 0; m < 64; ++m)
+      for (int k = 0; k < 16; ++k) A[m][k] = operand_at(a, m, k, w.bf16);
+  }
+  const Operand b = decode_desc(w.b, w.tnsp_b, 32, "B");
+  for (int c = 0; c < n; ++c)
+    for (int k = 0; k < 16; ++k) Bt[c * 16 + k] = operand_at(b, c, k, w.bf16);
+  for (int t = 0; t < 128; ++t) {
+    const int g = (t % 32) / 4, q = t % 4, row0 = 16 * (t / 32) + g;
+    float* d = w.d[t];
+    for (int i = 0; i < n / 2; ++i) {
+      const int row = row0 + 8 * ((i >> 1) & 1), col = 8 * (i >> 2) + 2 * q + (i & 1);
+      float acc = w.scale_d ? d[i] : 0.f;
+      const float* bt = &Bt[col * 16];
+      for (int k = 0; k < 16; ++k) acc += A[row][k] * bt[k];  // 16-bit products are exact in float
+      d[i] = acc;
+    }
+  }
+}
+
+// The 16-byte chunk at shared address a of a TMA box after the swizzle (mode 1/2/3: 32/64/128 B), XORing address
+// bits 4.. with bits 7.., as the hardware does on the absolute shared address.
+// The shared bytes each of a wgmma's operands spans: {A lo, A hi, B lo, B hi}, in whole 128-byte rows (the swizzle
+// moves chunks within rows); A from registers spans nothing.
+std::array<uint32_t, 4> operand_span(const WgmmaSlot& w) {
+  auto span = [&](const Operand& o, int mn_extent, uint32_t* r) {
+    r[0] = UINT32_MAX, r[1] = 0;
+    for (int mn = 0; mn < mn_extent; ++mn)
+      for (int k = 0; k < 16; ++k) {
+        const uint32_t a = operand_addr(o, mn, k);
+        r[0] = std::min(r[0], a & ~127u), r[1] = std::max(r[1], (a | 127u) + 1);
+      }
+  };
+  std::array<uint32_t, 4> r = {0, 0, 0, 0};
+  if (!w.rs) span(decode_desc(w.a, w.tnsp_a, 32, "A"), 64, &r[0]);
+  span(decode_desc(w.b, w.tnsp_b, 32, "B"), w.n, &r[2]);
+  return r;
+}
+
+uint32_t tma_swizzle(uint32_t a, unsigned mode) { return mode ? a ^ (((a >> 7) & ((1u << mode) - 1)) << 4) : a; }
+
+// The bytes of a TMA load reach shared memory, then its mbarrier's transaction count drops by them.
+void tma_land(const TmaLoad& load) {
+  for (const auto& [addr, bytes] : load.chunks) std::memcpy(shared_ptr(addr, 16), bytes.data(), 16);
+  mbarrier_complete_tx(load.bar, load.bytes);
+}
+
+}  // namespace
+
+void mbarrier_init(uint32_t bar, uint32_t count) {
+  if (bar % 8) fault("mbarrier.init: address 0x%x is not 8-byte aligned", bar);
+  if (count == 0 || count >= (1u << 20)) fault("mbarrier.init: count %u", count);
+  const uint64_t token = mbarrier_token(bar);
+  std::memcpy(shared_ptr(bar, 8), &token, 8);
+  for (Mbarrier& m : g_cta.mbarriers)
+    if (m.addr == bar) {
+      if (!m.waiting.empty()) fault("mbarrier.init at 0x%x while threads wait on it", bar);
+      m = Mbarrier{};
+      m.addr = bar, m.count = m.pending = count;
+      return;
+    }
+  Mbarrier m;
+  m.addr = bar, m.count = m.pending = count;
+  g_cta.mbarriers.push_back(m);
+}
+
+void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
+  Mbarrier& m = mbarrier_at(bar, "mbarrier.arrive.expect_tx");
+  m.arriving.merge(g_cur->known);
+  m.tx += bytes;
+  --m.pending;
+  mbarrier_maybe_complete(m);
+}
+
+// try_wait.parity P succeeds once the phase of parity P has completed, i.e. while the current phase's parity is not P.
+void mbarrier_wait(uint32_t bar, uint32_t parity) {
+  for (;;) {
+    Mbarrier& m = mbarrier_at(bar, "mbarrier.try_wait.parity");
+    if (m.phase != (parity & 1)) {
+      g_cur->known.merge(m.completed);
+      return;
+    }
+    m.waiting.push_back(g_cur);
+    block_current(kWaitMbarrier, bar, parity & 1);
+  }
+}
+
+void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, int rank) {
+  FakeTensorMap m;
+  std::memcpy(&m, tmap, sizeof m);
+  if (m.magic != FAKE_TMAP_MAGIC) fault("cp.async.bulk.tensor: the tensor map was not written by cuTensorMapEncodeTiled");
+  if (static_cast<int>(m.rank) != rank) fault("cp.async.bulk.tensor.%dd with a tensor map of rank %u", rank, m.rank);
+  if (m.interleave) fault("cp.async.bulk.tensor: interleaved tensor maps are not modelled");
+  for (int i = 0; i < rank; ++i)
+    if (m.elem_strides[i] != 1) fault("cp.async.bulk.tensor: element strides other than 1 are not modelled");
+  if (dst % 128) fault("cp.async.bulk.tensor: shared destination 0x%x is not 128-byte aligned", dst);
+  uint64_t rows = 1;
+  for (int i = 1; i < rank; ++i) rows *= m.box[i];
+  const uint32_t row_bytes = m.box[0] * m.elem_bytes, bytes = static_cast<uint32_t>(rows * row_bytes);
+  shared_ptr(dst, bytes);  // the whole box inside shared memory
+  check_shared_write(dst, bytes, "a TMA load");
+  TmaLoad load;
+  load.bar = bar, load.bytes = bytes;
+  for (uint64_t r = 0; r < rows; ++r) {
+    // this row's coordinates in dims 1.. (the box's rows in order, dim 1 fastest)
+    int64_t off = 0;
+    bool in = true;
+    uint64_t rest = r;
+    for (int i = 1; i < rank; ++i) {
+      const int64_t c = static_cast<int64_t>(coords[i]) + static_cast<int64_t>(rest % m.box[i]);
+      rest /= m.box[i];
+      if (c < 0 || c >= static_cast<int64_t>(m.dims[i])) in = false;
+      off += c * static_cast<int64_t>(m.strides[i - 1]);
+    }
+    uint8_t row[256 * 8];
+    std::memset(row, m.oob_fill ? 0xff : 0, row_bytes);  // out-of-range elements: zeros (or NaN with the NaN fill)
+    if (in) {
+      // the elements of this row inside dim 0
+      const int64_t lo = std::max<int64_t>(coords[0], 0), hi = std::min<int64_t>(static_cast<int64_t>(coords[0]) + m.box[0], static_cast<int64_t>(m.dims[0]));
+      if (lo < hi) {
+        const uint8_t* src = reinterpret_cast<const uint8_t*>(static_cast<uintptr_t>(m.address)) + off + lo * m.elem_bytes;
+        const uint32_t n = static_cast<uint32_t>((hi - lo) * m.elem_bytes);
+        check_global(src, n, "cp.async.bulk.tensor");
+        std::memcpy(row + (lo - coords[0]) * m.elem_bytes, src, n);
+      }
+    }
+    for (uint32_t c = 0; c < row_bytes; c += 16) {
+      const uint32_t a = tma_swizzle(dst + static_cast<uint32_t>(r) * row_bytes + c, m.swizzle);
+      load.chunks.emplace_back(a, std::array<uint8_t, 16>{});
+      std::memcpy(load.chunks.back().second.data(), row + c, 16);
+    }
+  }
+  mbarrier_at(bar, "cp.async.bulk.tensor");  // a barrier that exists now
+  if (g_modes.tma_late) g_cta.tma_in_flight.push_back(std::move(load));
+  else tma_land(load);
+}
+
+void wgmma(int n, bool bf16, float* d, uint64_t a_desc, const uint32_t* a_regs, uint64_t b_desc, bool tnsp_a, bool tnsp_b, int scale_d) {
+  const unsigned wg = g_cur->tid / 128, t = g_cur->tid % 128;
+  if (wg >= g_cta.wgmmas.size()) fault("wgmma: warpgroup %u is not whole (%zu threads)", wg, g_cta.fibers.size());
+  WgmmaSlot& w = g_cta.wgmmas[wg];
+  const bool rs = a_regs != nullptr;
+  if (w.arrived == 0) {
+    w.n = n, w.bf16 = bf16, w.a = rs ? 0 : a_desc, w.b = b_desc, w.tnsp_a = tnsp_a, w.tnsp_b = tnsp_b, w.rs = rs, w.scale_d = scale_d != 0;
+  } else if (w.n != n || w.bf16 != bf16 || w.rs != rs || w.a != (rs ? 0 : a_desc) || w.b != b_desc || w.tnsp_a != tnsp_a || w.tnsp_b != tnsp_b || w.scale_d != (scale_d != 0)) {
+    fault("warpgroup %u: threads at different wgmma instructions or operands (n %d / %d, descriptors 0x%llx 0x%llx / 0x%llx 0x%llx, scale-d %d / %d): divergence", wg, w.n, n,
+          static_cast<unsigned long long>(w.a), static_cast<unsigned long long>(w.b), static_cast<unsigned long long>(a_desc), static_cast<unsigned long long>(b_desc), w.scale_d, scale_d != 0);
+  }
+  w.d[t] = d;
+  w.a_regs[t] = a_regs;
+  ++g_cta.issued[g_cur->tid];
+  if (++w.arrived < 128) {
+    block_current(kWaitWgmma, wg);
+    return;
+  }
+  WgmmaQueue& q = g_cta.wgmma_queues[wg];
+  q.reads.push_back(operand_span(w));
+  // late: the registers are read when computed — the kernel may not touch them before the wait that covers this
+  if (g_modes.wgmma_at_wait) q.ops.push_back(w);
+  else wgmma_compute(w);
+  for (unsigned k = 0; k < 128; ++k) g_cta.fibers[wg * 128 + k].blocked = false;
+  w.arrived = 0;
+}
+
+void wgmma_commit() { g_cta.commits[g_cur->tid].push_back(g_cta.issued[g_cur->tid]); }
+
+// wgmma.wait_group n: every group of this thread but the n newest is complete (with late wgmma: computed now), and
+// this thread knows it.
+void wgmma_wait(int n) {
+  const std::vector<size_t>& c = g_cta.commits[g_cur->tid];
+  if (static_cast<int>(c.size()) <= n) return;
+  const size_t upto = c[c.size() - 1 - n], wg = g_cur->tid / 128;
+  g_cur->known.k[wg] = std::max(g_cur->known.k[wg], upto);
+  if (!g_modes.wgmma_at_wait) return;  // computed at issue
+  WgmmaQueue& q = g_cta.wgmma_queues[wg];
+  for (; q.done < upto; ++q.done) wgmma_compute(q.ops[q.done]);
+}
+
+void check_shared_write(uint32_t addr, uint32_t bytes, const char* what) {
+  const Known& known = g_cur->known;
+  for (size_t g = 0; g < g_cta.wgmma_queues.size(); ++g) {
+    const auto& reads = g_cta.wgmma_queues[g].reads;
+    for (size_t i = known.k[g]; i < reads.size(); ++i)
+      for (int o = 0; o < 4; o += 2)
+        if (addr < reads[i][o + 1] && reads[i][o] < addr + bytes)
+          fault("%s into shared [0x%x, +%u) while wgmma #%zu of warpgroup %zu, reading [0x%x, 0x%x) (its %s operand), may still run: no wgmma.wait_group covering it "
+                "happened before this write, in this thread or in one it synchronised with since (a race on the GPU)", what, addr, bytes, i, g, reads[i][o], reads[i][o + 1], o ? "B" : "A");
+  }
 }
 
 namespace {
@@ -270,7 +641,7 @@ const KernelEntry kDecodeEntries[] = {
 const KernelEntry* find_entry(const char* name) {
   for (const KernelEntry& e : kDecodeEntries)
     if (!std::strcmp(e.name, name)) return &e;
-  for (auto entries : {combine_entries, metadata_warp_entries}) {
+  for (auto entries : {combine_entries, metadata_warp_entries, sm90_entries, sm90_tail_entries}) {
     int n = 0;
     const KernelEntry* c = entries(&n);
     for (int i = 0; i < n; ++i)
@@ -279,10 +650,69 @@ const KernelEntry* find_entry(const char* name) {
   return nullptr;
 }
 
+// Every unfinished thread waits and none can go on: say who waits on what, threads with the same wait grouped (as
+// ranges of thread ids), e.g. "threads 0–127 at bar.sync 3 (128 of 256 arrived)".
+void report_deadlock(unsigned threads) {
+  std::string msg;
+  int waiting = 0;
+  for (Fiber& f : g_cta.fibers) waiting += !f.done;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "block (%u, %u, %u): deadlock: %d of %u threads wait and none can go on (%u returned):", g_block_idx.x, g_block_idx.y, g_block_idx.z,
+                waiting, threads, threads - waiting);
+  msg += buf;
+  std::vector<bool> told(threads, false);
+  for (unsigned t = 0; t < threads; ++t) {
+    const Fiber& f = g_cta.fibers[t];
+    if (f.done || told[t]) continue;
+    std::string ranges;
+    int n = 0;
+    for (unsigned u = t; u < threads; ++u) {
+      const Fiber& h = g_cta.fibers[u];
+      if (h.done || told[u] || h.wait_kind != f.wait_kind || h.wait_a != f.wait_a || h.wait_b != f.wait_b) continue;
+      unsigned v = u;
+      while (v + 1 < threads && !g_cta.fibers[v + 1].done && !told[v + 1] && g_cta.fibers[v + 1].wait_kind == f.wait_kind && g_cta.fibers[v + 1].wait_a == f.wait_a &&
+             g_cta.fibers[v + 1].wait_b == f.wait_b)
+        ++v;
+      for (unsigned x = u; x <= v; ++x) told[x] = true;
+      n += static_cast<int>(v - u + 1);
+      std::snprintf(buf, sizeof buf, u == v ? "%s%u" : "%s%u-%u", ranges.empty() ? "" : ",", u, v);
+      ranges += buf;
+      u = v;
+    }
+    switch (f.wait_kind) {
+      case kWaitBar: {
+        const Barrier& b = g_cta.bars[f.wait_a];
+        std::snprintf(buf, sizeof buf, " at bar.sync %u (%d of %d arrived)", f.wait_a, b.arrived, b.count);
+        break;
+      }
+      case kWaitWarp: std::snprintf(buf, sizeof buf, " at a warp collective (kind %u) the rest of the warp never reaches", f.wait_a); break;
+      case kWaitWgmma: std::snprintf(buf, sizeof buf, " at a wgmma (warpgroup %u, %d of 128 arrived)", f.wait_a, g_cta.wgmmas[f.wait_a].arrived); break;
+      case kWaitMbarrier: {
+        const Mbarrier* m = nullptr;
+        for (const Mbarrier& x : g_cta.mbarriers)
+          if (x.addr == f.wait_a) m = &x;
+        std::snprintf(buf, sizeof buf, " on mbarrier 0x%x parity %u (current phase %u: %u of %u arrivals and %lld tx bytes pending)", f.wait_a, f.wait_b, m ? m->phase : 0,
+                      m ? m->pending : 0, m ? m->count : 0, m ? static_cast<long long>(m->tx) : 0LL);
+        break;
+      }
+      default: std::snprintf(buf, sizeof buf, " (nothing recorded)");
+    }
+    msg += (n == 1 ? " thread " : " threads ") + ranges + buf + ";";
+  }
+  std::snprintf(g_fault, sizeof g_fault, "%s", msg.c_str());
+  g_faulted = g_deadlock = true;
+}
+
 // One CTA: its threads as fibers, run until every one has returned (or a fault / a deadlock ends the launch).
 void run_cta(unsigned threads) {
   g_cta.fibers.assign(threads, Fiber{});
   g_cta.warps.assign(threads / 32, WarpSlot{});
+  g_cta.wgmmas.assign(threads / 128, WgmmaSlot{});
+  g_cta.wgmma_queues.assign(threads / 128, WgmmaQueue{});
+  g_cta.commits.assign(threads, {});
+  g_cta.issued.assign(threads, 0);
+  g_cta.mbarriers.clear();
+  g_cta.tma_in_flight.clear();
   for (Barrier& b : g_cta.bars) b = Barrier{};
   // garbage in shared memory, as on a GPU: NaN as bf16 or fp16 pairs and as fp32
   if (g_cta.smem) std::memset(g_cta.smem, 0xff, g_cta.smem_bytes);
@@ -296,9 +726,11 @@ void run_cta(unsigned threads) {
     f.ctx.uc_link = &g_sched;
     makecontext(&f.ctx, fiber_main, 0);
   }
+  if (setjmp(g_sched_jmp)) return;  // a fault raised outside every fiber
   for (;;) {
     bool ran = false, all_done = true;
-    for (Fiber& f : g_cta.fibers) {
+    for (unsigned i = 0; i < threads; ++i) {
+      Fiber& f = g_cta.fibers[g_modes.reverse ? threads - 1 - i : i];
       if (f.done) continue;
       all_done = false;
       if (f.blocked) continue;
@@ -307,26 +739,63 @@ void run_cta(unsigned threads) {
       swapcontext(&g_sched, &f.ctx);
       if (g_faulted) return;
     }
-    if (all_done) return;
+    if (all_done) break;
     if (!ran) {
-      int waiting = 0;
-      for (Fiber& f : g_cta.fibers) waiting += !f.done;
-      std::snprintf(g_fault, sizeof g_fault, "block (%u, %u, %u): deadlock: %d of %u threads wait at barriers or warp collectives the others never reach",
-                    g_block_idx.x, g_block_idx.y, g_block_idx.z, waiting, threads);
-      g_faulted = true;
+      // late TMA: a load lands (the oldest) only now that nothing else can happen first
+      if (!g_cta.tma_in_flight.empty()) {
+        const TmaLoad load = std::move(g_cta.tma_in_flight.front());
+        g_cta.tma_in_flight.erase(g_cta.tma_in_flight.begin());
+        g_cur = nullptr;
+        tma_land(load);
+        continue;
+      }
+      report_deadlock(threads);
       return;
     }
   }
+  // asynchronous work the CTA did not wait for: on a GPU it would write shared memory (or registers) of a finished CTA
+  g_cur = nullptr;
+  if (!g_cta.tma_in_flight.empty()) fault("the CTA exited with %zu TMA loads in flight (into shared 0x%x first)", g_cta.tma_in_flight.size(), g_cta.tma_in_flight.front().chunks.front().first);
+  for (size_t wg = 0; wg < g_cta.wgmma_queues.size(); ++wg)
+    if (g_cta.wgmma_queues[wg].done < g_cta.wgmma_queues[wg].ops.size()) fault("warpgroup %zu exited with wgmmas no wgmma.wait_group covered", wg);
 }
 
 }  // namespace
 }  // namespace emu
 
-// 0: ran; 1: not a kernel the emulator has (nothing run); -1: the kernel faulted (message in err).
+namespace emu {
+namespace {
+std::vector<std::pair<std::string, long long>> g_runs;  // launches run per entry point (fake_cuda_stat "emulated:…")
+}
+}  // namespace emu
+
+extern "C" long long emu_runs(const char* name) {
+  for (const auto& r : emu::g_runs)
+    if (r.first == name) return r.second;
+  return 0;
+}
+
+// 0: ran; 1: not a kernel the emulator has (nothing run); -1: the kernel faulted, -2: it deadlocked (message in err).
+// FAKE_CUDA_SM90_VARIANT=<v> runs mla_decode_sm90_<v>_<dtype> (an experiment build, emu_sm90.cpp) at a launch of
+// mla_decode_sm90_<dtype>; a variant the emulator does not have is an error, not a silent default.
 extern "C" int emu_launch(const char* name, const unsigned* grid, const unsigned* block, unsigned smem_bytes, void* const* args, char* err, size_t err_cap) {
   using namespace emu;
+  static const char kSm90[] = "mla_decode_sm90_";
+  const char* variant = std::getenv("FAKE_CUDA_SM90_VARIANT");
+  char renamed[160];
+  if (variant && *variant && !std::strncmp(name, kSm90, sizeof kSm90 - 1)) {
+    std::snprintf(renamed, sizeof renamed, "%s%s_%s", kSm90, variant, name + sizeof kSm90 - 1);
+    if (!find_entry(renamed)) {
+      std::snprintf(err, err_cap, "%s: FAKE_CUDA_SM90_VARIANT=%s, but the emulator has no %s", name, variant, renamed);
+      return -1;
+    }
+    name = renamed;
+  }
   const KernelEntry* e = find_entry(name);
   if (!e) return 1;
+  auto run = std::find_if(g_runs.begin(), g_runs.end(), [&](const auto& r) { return r.first == e->name; });
+  if (run == g_runs.end()) run = g_runs.insert(g_runs.end(), {e->name, 0});
+  ++run->second;
   if (block[1] != 1 || block[2] != 1 || block[0] % 32 || block[0] > 1024) {
     std::snprintf(err, err_cap, "%s: the emulator runs 1-D blocks of whole warps, got (%u, %u, %u)", name, block[0], block[1], block[2]);
     return -1;
@@ -339,7 +808,18 @@ extern "C" int emu_launch(const char* name, const unsigned* grid, const unsigned
   g_cta.args = args;
   g_cta.smem = e->smem;
   g_cta.smem_bytes = smem_bytes;
-  g_faulted = false;
+  g_faulted = g_deadlock = false;
+  const auto mode = [](const char* var, const char* dflt, const char* other) {
+    const char* v = std::getenv(var);
+    if (!v || !*v || !std::strcmp(v, dflt)) return 0;
+    return std::strcmp(v, other) ? -1 : 1;
+  };
+  const int wgmma_mode = mode("FAKE_CUDA_EMU_WGMMA", "issue", "wait"), tma_mode = mode("FAKE_CUDA_EMU_TMA", "issue", "late"), order = mode("FAKE_CUDA_EMU_ORDER", "forward", "reverse");
+  if (wgmma_mode < 0 || tma_mode < 0 || order < 0) {
+    std::snprintf(err, err_cap, "%s: FAKE_CUDA_EMU_WGMMA must be issue or wait, FAKE_CUDA_EMU_TMA issue or late, FAKE_CUDA_EMU_ORDER forward or reverse", name);
+    return -1;
+  }
+  g_modes = {wgmma_mode == 1, tma_mode == 1, order == 1};
   for (unsigned z = 0; z < grid[2]; ++z)
     for (unsigned y = 0; y < grid[1]; ++y)
       for (unsigned x = 0; x < grid[0]; ++x) {
@@ -347,7 +827,7 @@ extern "C" int emu_launch(const char* name, const unsigned* grid, const unsigned
         run_cta(block[0]);
         if (g_faulted) {
           std::snprintf(err, err_cap, "%s: %s", name, g_fault);
-          return -1;
+          return g_deadlock ? -2 : -1;
         }
       }
   return 0;

@@ -7,7 +7,13 @@
 // float in k order (the hardware's order differs: results agree within the tests' tolerances, not bit for bit).
 // Shared-memory accesses are checked against the launch's dynamic shared memory and global reads through cp.async
 // and ld_plain against the fake's live allocations: a violation is reported as the GPU would (illegal address).
-// For tests only; nothing here ships.
+// The Hopper kernel's instructions (ptx_sm90.cuh / ptx_wgmma.cuh stand-ins) are emulated in emu.cpp: mbarriers
+// (a waiting fiber sleeps until its phase completes), named-barrier arrive, TMA tile loads and wgmma. By default a
+// TMA tile lands and a wgmma computes at issue (commit / wait then have nothing to do); FAKE_CUDA_EMU_WGMMA=wait and
+// FAKE_CUDA_EMU_TMA=late move them to the latest moment the hardware allows, FAKE_CUDA_EMU_ORDER=reverse runs the
+// highest thread first — other legal timings, under which a missing wait or an early refill shows (emu.cpp).
+// When every unfinished thread waits on something no other thread can complete, the launch ends as a deadlock
+// naming what each group of threads waits on. For tests only; nothing here ships.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -51,6 +57,8 @@ uint8_t* shared_ptr(uint32_t addr, uint32_t bytes);  // checked: [addr, addr + b
 uint32_t shared_offset(const void* p);               // shared address of a pointer into the dynamic smem
 uint32_t dynamic_smem_bytes();                        // %dynamic_smem_size
 void check_global(const void* p, uint32_t bytes, const char* what);  // inside a live allocation of the fake
+// A shared-memory write must not hit an operand of a wgmma the writing thread does not know completed (emu.cpp).
+void check_shared_write(uint32_t addr, uint32_t bytes, const char* what);
 
 // One warp-collective step: every lane of the running warp hands in `in` (up to 10 words); once all 32 have, `compute`
 // gets them all (in[lane][k]) and fills out[lane][0..3]; each lane then gets its own out. Blocks until then.
@@ -65,6 +73,24 @@ struct KernelEntry {
 };
 const KernelEntry* combine_entries(int* n);  // emu_combine.cpp
 const KernelEntry* metadata_warp_entries(int* n);  // emu_metadata_warp.cpp
+const KernelEntry* sm90_entries(int* n);  // emu_sm90.cpp, the shipped build of mla_decode_sm90.cu
+const KernelEntry* sm90_tail_entries(int* n);  // emu_sm90.cpp again with -DMLA_SM90_TAIL_PREFETCH=1
+
+// ---- Hopper (emu.cpp; the stand-ins test/util/emu/ptx_sm90.cuh and ptx_wgmma.cuh call these) ------------------
+void bar_arrive(int id, int count);  // bar.arrive id, count: counts towards the barrier without waiting
+// mbarrier: init, arrive.expect_tx (tx-count += bytes, then one arrival), try_wait.parity in a loop (the fiber
+// sleeps until the phase of that parity has completed; see emu.cpp)
+void mbarrier_init(uint32_t bar, uint32_t count);
+void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes);
+void mbarrier_wait(uint32_t bar, uint32_t parity);
+// cp.async.bulk.tensor (tiled, rank ≤ 5) from a tensor map the fake driver encoded: lands at once, then complete_tx
+void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, int rank);
+// wgmma.mma_async m64nNk16, fp32 accumulators, bf16 or fp16 operands: a warpgroup-collective step (the 128 threads of
+// the warpgroup hand in their accumulators; the last to arrive computes, or queues it for the wait that must cover
+// it: FAKE_CUDA_EMU_WGMMA, emu.cpp). a_regs null: A from the descriptor a_desc.
+void wgmma(int n, bool bf16, float* d, uint64_t a_desc, const uint32_t* a_regs, uint64_t b_desc, bool tnsp_a, bool tnsp_b, int scale_d);
+void wgmma_commit();     // wgmma.commit_group: this thread's wgmmas so far form a group
+void wgmma_wait(int n);  // wgmma.wait_group n: all but this thread's n newest groups complete
 
 template <typename T>
 inline uint64_t bits_of(T v) {
@@ -88,7 +114,7 @@ inline T from_bits(uint64_t b) {
 inline void __syncthreads() { emu::sync_threads(); }
 
 namespace emu {
-enum CollectiveKind { kShflXor = 1, kShflIdx, kLdmatrix, kLdmatrixTrans, kMmaBf16, kMmaF16, kSyncWarp, kShflUp, kBallot };
+enum CollectiveKind { kShflXor = 1, kShflIdx, kLdmatrix, kLdmatrixTrans, kMmaBf16, kMmaF16, kSyncWarp, kShflUp, kBallot, kAny };
 void shfl_compute_xor(const uint64_t (*in)[10], uint64_t (*out)[4], const void*);
 void shfl_compute_idx(const uint64_t (*in)[10], uint64_t (*out)[4], const void*);
 }  // namespace emu
@@ -133,5 +159,15 @@ inline unsigned __ballot_sync(unsigned, int pred) {
     for (int l = 0; l < 32; ++l) out[l][0] = mask;
   }, nullptr);
   return static_cast<unsigned>(out[0]);
+}
+inline int __any_sync(unsigned, int pred) {
+  const uint64_t in[1] = {pred != 0 ? 1u : 0u};
+  uint64_t out[4];
+  emu::warp_collective(emu::kAny, in, 1, out, [](const uint64_t (*in)[10], uint64_t (*out)[4], const void*) {
+    uint64_t any = 0;
+    for (int l = 0; l < 32; ++l) any |= in[l][0];
+    for (int l = 0; l < 32; ++l) out[l][0] = any;
+  }, nullptr);
+  return static_cast<int>(out[0]);
 }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }

@@ -22,13 +22,27 @@ inline void mma_f16_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, ui
 inline void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) { emu::ldmatrix_x4(r, addr, false); }
 inline void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t addr) { emu::ldmatrix_x4(r, addr, true); }
 
-inline void st_shared_u32(uint32_t addr, uint32_t v) { std::memcpy(emu::shared_ptr(addr, 4), &v, 4); }
-inline void st_shared_f32(uint32_t addr, float v) { std::memcpy(emu::shared_ptr(addr, 4), &v, 4); }
+inline void st_shared_u32(uint32_t addr, uint32_t v) {
+  emu::check_shared_write(addr, 4, "st.shared");
+  std::memcpy(emu::shared_ptr(addr, 4), &v, 4);
+}
+inline void st_shared_f32(uint32_t addr, float v) {
+  emu::check_shared_write(addr, 4, "st.shared");
+  std::memcpy(emu::shared_ptr(addr, 4), &v, 4);
+}
 inline float ld_shared_f32(uint32_t addr) { float v; std::memcpy(&v, emu::shared_ptr(addr, 4), 4); return v; }
 inline uint32_t ld_shared_u32(uint32_t addr) { uint32_t v; std::memcpy(&v, emu::shared_ptr(addr, 4), 4); return v; }
-inline uint2 ld_shared_v2(uint32_t addr) { uint2 v; std::memcpy(&v, emu::shared_ptr(addr, 8), 8); return v; }
-inline uint4 ld_shared_v4(uint32_t addr) { uint4 v; std::memcpy(&v, emu::shared_ptr(addr, 16), 16); return v; }
-inline void st_shared_v4(uint32_t addr, uint4 v) { std::memcpy(emu::shared_ptr(addr, 16), &v, 16); }
+// vector accesses must be aligned to their size, or the GPU faults (misaligned address)
+inline uint8_t* shared_vec(uint32_t addr, uint32_t bytes) {
+  if (addr % bytes) emu::fault("a %u-byte shared access at 0x%x: misaligned", bytes, addr);
+  return emu::shared_ptr(addr, bytes);
+}
+inline uint2 ld_shared_v2(uint32_t addr) { uint2 v; std::memcpy(&v, shared_vec(addr, 8), 8); return v; }
+inline uint4 ld_shared_v4(uint32_t addr) { uint4 v; std::memcpy(&v, shared_vec(addr, 16), 16); return v; }
+inline void st_shared_v4(uint32_t addr, uint4 v) {
+  emu::check_shared_write(addr, 16, "st.shared.v4");
+  std::memcpy(shared_vec(addr, 16), &v, 16);
+}
 
 inline void cp_async_16(uint32_t dst, const void* src, int src_bytes) { emu::cp_async_16(dst, src, src_bytes); }
 inline void cp_async_commit() {}
