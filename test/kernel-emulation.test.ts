@@ -5,10 +5,14 @@
 //
 // What it shows and what it does not: the kernels' indexing, tiling, masking, softmax and epilogue — with the launch
 // shapes and parameters src/cuda/ computes — give the oracle's answer; it does not show that the real tensor cores,
-// cp.async pipelining or timing behave (threads run one after another, copies land at once). The first scenario runs
-// the kernels that have already passed the GPU suite on an H200 ('generic', 'generic-small'): if those failed here,
-// the emulator would be at fault, not the kernels. The layout kernel (mla_decode_generic_layout.cu, FLASH_MLA_PREVIEW)
-// has run nowhere else yet. The full GPU test files run the same way (slower):
+// cp.async pipelining or timing behave (threads run one after another, copies land at once). The scenarios 'hopper'
+// and 'proven-kernels' run kernels that have already passed the GPU suite on an H200 ('hopper' on sm_90; 'generic',
+// 'generic-small'): if those failed here, the emulator would be at fault, not the kernels. 'hopper' also checks the
+// emulated TMA, mbarriers and wgmma (descriptors, swizzle, fragment layouts) under three timings of the asynchronous
+// work, with the emulator's race check (a shared write under a wgmma not known to be complete) and deadlock report on;
+// 'hopper tail variant' runs the experiment build (-DMLA_SM90_TAIL_PREFETCH=1) the same way. The layout kernel
+// (mla_decode_generic_layout.cu, FLASH_MLA_PREVIEW) has run nowhere else yet. The full GPU test files run the same
+// way (slower):
 //   npm run build && node dist/test/util/run-emulated.js dist/test/dense-layouts-gpu.test.js
 //
 // Each scenario runs in its own child process (the fake is loaded at start-up), like test/fault-injection.test.ts;
@@ -19,7 +23,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { CudaError, Tensor, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles } from '../src/index.js';
 import { forceCombineShape, forceMetadataKernel } from '../src/cuda/mla.js';
-import { buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda } from './util/fake-cuda.js';
+import { bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda } from './util/fake-cuda.js';
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
 import { metadataGoldenSets } from './util/metadata-sets.js';
@@ -30,7 +34,7 @@ const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
  * One dense decode on the emulated GPU (NaN-padded views, NaN outputs) against the cpu oracle; returns a note.
  * `split`: some request must be split over SM parts (the combine runs).
  */
-function decodeCase(spec: Omit<DenseSpec, 'seed'>, seed: number, causal: boolean, opts: { kernel?: string; split?: boolean } = {}): string {
+function decodeCase(spec: Omit<DenseSpec, 'seed'>, seed: number, causal: boolean, opts: { kernel?: string; split?: boolean; schedule?: (metadata: Int32Array) => string } = {}): string {
   const { kernel } = opts;
   const p = makeDenseProblem({ ...spec, seed });
   const cpu = denseTensors(p);
@@ -48,7 +52,8 @@ function decodeCase(spec: Omit<DenseSpec, 'seed'>, seed: number, causal: boolean
   const splits = md.numSplits.toInt32();
   const most = Math.max(...Array.from({ length: spec.b }, (_, i) => splits[i + 1] - splits[i]));
   if (opts.split) assert.ok(most > 1, `${label}: expected a request split over SM parts, the schedule has none (${parts} parts)`);
-  return `${label}: matches the oracle (${parts} SM parts, up to ${most} splits per request)`;
+  const schedule = opts.schedule ? `; ${opts.schedule(md.tileSchedulerMetadata.toInt32())}` : '';
+  return `${label}: matches the oracle (${parts} SM parts, up to ${most} splits per request${schedule})`;
 }
 
 interface Scenario {
@@ -88,7 +93,110 @@ function layoutScenarios(): Record<string, Scenario> {
   );
 }
 
+/** The device that selects 'hopper': sm_90 with Hopper's opt-in shared memory. 4 SMs: SM parts hold several items. */
+const HOPPER_ENV = { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMEM_OPTIN: '232448', FAKE_CUDA_SMS: '4', FAKE_CUDA_NAME: 'Fake H200 (kernel emulator)' };
+
+/**
+ * The work items of each SM part (metadata rows: begin_req, begin_token, end_req, end_token) as block counts in
+ * walking order — what the Hopper kernel's item loop and its next-item prefetch see (before a causal clip).
+ */
+function partItems(metadata: ArrayLike<number>, seqlens: number[]): number[][] {
+  const parts: number[][] = [];
+  for (let p = 0; p * 8 < metadata.length; p++) {
+    const [br, bt, er, et] = Array.from({ length: 4 }, (_, i) => metadata[p * 8 + i]);
+    const items: number[] = [];
+    for (let r = br; r < seqlens.length && r <= er; r++) {
+      const start = r === br ? bt : 0, end = r === er ? et : seqlens[r];
+      items.push(end > start ? Math.ceil(end / 64) - start / 64 : 0);
+    }
+    parts.push(items);
+  }
+  return parts;
+}
+
+type HopperCase = { spec: Omit<DenseSpec, 'seed'>; causal: boolean; split?: boolean };
+
+/**
+ * 'hopper' against the oracle (4 SMs: 4 SM parts at h_q 16, 2 at two m-blocks). The first two batches walk several
+ * short items per part, 0–5 blocks with the last one partial, and between them every pair (this item's blocks: 0, 1,
+ * 2, 3, even ≥ 4, odd ≥ 5) × (the next item's: 0, 1, ≥ 2) that the shipped epilogue prefetch and the tail variant's
+ * peeled loop tell apart (asserted below); one request split over two parts. The rest: a long request split over
+ * parts with causal s_q 2, full last blocks, two m-blocks (h_q 128; h_q 64 × s_q 2 causal, where the m-blocks'
+ * causal borders differ, one on a block edge), bf16 and fp16. NaN in every unused cache slot and padding.
+ * Values of magnitude 0.5 (the default is 0.25): peakier softmax rows, so a misplaced P or V element shows.
+ */
+const HOPPER_CASES: HopperCase[] = [
+  { spec: { b: 14, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [142, 43, 0, 264, 283, 245, 0, 44, 47, 14, 214, 143, 68, 127], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false },
+  { spec: { b: 14, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [293, 27, 295, 231, 249, 5, 255, 170, 0, 37, 79, 240, 130, 0], dtype: 'fp16', fp8: false, scale: 0.5 }, causal: false, split: true },
+  { spec: { b: 3, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [700, 64, 130], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true, split: true },
+  { spec: { b: 4, sQ: 1, hQ: 128, hKv: 1, d: 576, seqlens: [200, 64, 3, 256], dtype: 'fp16', fp8: false, scale: 0.5 }, causal: false },
+  { spec: { b: 3, sQ: 2, hQ: 64, hKv: 1, d: 576, seqlens: [129, 66, 2], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true },
+];
+
+/** (this item's blocks, the next item's) as the prefetch logic tells them apart, over every part of `metadata`. */
+function itemTransitions(metadata: ArrayLike<number>, seqlens: number[]): Set<string> {
+  const kind = (n: number) => (n <= 3 ? String(n) : n % 2 ? 'odd≥5' : 'even≥4');
+  const seen = new Set<string>();
+  for (const items of partItems(metadata, seqlens)) items.forEach((n, i) => seen.add(`${kind(n)}→${Math.min(items[i + 1] ?? 0, 2)}`));
+  return seen;
+}
+const ALL_TRANSITIONS = ['0', '1', '2', '3', 'even≥4', 'odd≥5'].flatMap((n) => [0, 1, 2].map((m) => `${n}→${m}`));
+
+/**
+ * When the emulator lets asynchronous work happen (emu.cpp): everything at issue; wgmma products at the covering
+ * wait with the highest thread running first (an operand overwritten or a buffer refilled before the wgmma reading
+ * it completed, an accumulator read early); TMA tiles landing only when nothing else can run (a read that did not
+ * wait on its mbarrier, a CTA exiting with loads in flight).
+ */
+const TIMINGS = {
+  issue: { note: 'TMA and wgmma complete at issue', env: {} },
+  'late wgmma': { note: 'wgmma computed at its wait, threads in reverse order', env: { FAKE_CUDA_EMU_WGMMA: 'wait', FAKE_CUDA_EMU_ORDER: 'reverse' } },
+  'late TMA': { note: 'TMA tiles land only when no thread can run', env: { FAKE_CUDA_EMU_TMA: 'late' } },
+} as const;
+
+function hopperScenario(variant: 'shipped' | 'tail', timing: keyof typeof TIMINGS): Scenario {
+  const entry = variant === 'tail' ? 'mla_decode_sm90_tail_' : 'mla_decode_sm90_';
+  const what =
+    variant === 'tail'
+      ? "the Hopper kernel's experiment build (-DMLA_SM90_TAIL_PREFETCH=1, FAKE_CUDA_SM90_VARIANT=tail)"
+      : "the Hopper kernel ('hopper', the default on sm_90; passed the GPU suite on an H200, so this checks the TMA/mbarrier/wgmma emulation)";
+  return {
+    title: `${what} against the oracle: many short items per SM part, a split request, causal s_q 2, two m-blocks, bf16/fp16 (${TIMINGS[timing].note})`,
+    env: { ...HOPPER_ENV, ...(variant === 'tail' ? { FAKE_CUDA_SM90_VARIANT: 'tail' } : {}), ...TIMINGS[timing].env },
+    run(seed) {
+      assert.equal(getBackend('cuda').decodeKernels()[0], 'hopper', "the emulated sm_90 device must select 'hopper' by default");
+      const seen = new Set<string>();
+      const notes = HOPPER_CASES.map(({ spec, causal, split }, k) =>
+        decodeCase(spec, seed + k, causal, {
+          split,
+          schedule: (md) => {
+            if (!causal) for (const t of itemTransitions(md, spec.seqlens)) seen.add(t);
+            return `items per part (blocks): ${partItems(md, spec.seqlens).map((p) => p.join(',')).join(' | ')}`;
+          },
+        }),
+      );
+      const missing = ALL_TRANSITIONS.filter((t) => !seen.has(t));
+      assert.deepEqual(missing, [], 'item transitions (blocks → next item\'s blocks) the cases no longer exercise');
+      // the build the variant names ran, and only it
+      const f = bindFakeCuda();
+      const other = variant === 'tail' ? 'mla_decode_sm90_' : 'mla_decode_sm90_tail_';
+      const runs = (prefix: string) => ['bf16', 'fp16'].map((dt) => f.stat(`emulated:${prefix}${dt}`));
+      const dtypes = new Set(HOPPER_CASES.map((c) => c.spec.dtype));
+      runs(entry).forEach((n, i) => assert.ok(n > 0 || !dtypes.has(i ? 'fp16' : 'bf16'), `${entry}${i ? 'fp16' : 'bf16'} never ran`));
+      assert.deepEqual(runs(other), [0, 0], `${other}* ran`);
+      notes.push(`emulated launches: ${entry}bf16 ×${runs(entry)[0]}, ${entry}fp16 ×${runs(entry)[1]}`);
+      return notes;
+    },
+  };
+}
+
 const scenarios: Record<string, Scenario> = {
+  ...Object.fromEntries(
+    (['shipped', 'tail'] as const).flatMap((variant) =>
+      (Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper${variant === 'tail' ? ' tail variant' : ''}${timing === 'issue' ? '' : `, ${timing}`}`, hopperScenario(variant, timing)]),
+    ),
+  ),
+
   'proven-kernels': {
     title: "the kernels that passed the GPU suite on an H200 ('generic', 'generic-small'; h_kv 1, d_qk 576) match the oracle here too",
     env: { FAKE_CUDA_SMS: '32' },
@@ -201,11 +309,20 @@ if (scenarioName) {
   try {
     console.log(JSON.stringify({ notes: s.run(Number(process.env.FLASH_MLA_SEED)) }));
   } catch (e) {
-    console.error(`scenario '${scenarioName}' failed (seed ${process.env.FLASH_MLA_SEED}): ${(e as Error).stack ?? e}`);
+    // the fake's last note says what the emulator saw: the faulting access, or who waits on what in a deadlock
+    console.error(`scenario '${scenarioName}' failed (seed ${process.env.FLASH_MLA_SEED}): ${(e as Error).stack ?? e}\nthe fake driver's last note: ${bindFakeCuda().log()}`);
     process.exitCode = 1;
   }
 } else {
   const self = fileURLToPath(import.meta.url);
+  const limitMs = 180_000;
+  const runScenario = async (fake: FakeCuda, name: string, seed: number, env: Record<string, string> = {}) => {
+    const r = await runNode(self, [], fakeCudaEnv(fake, { ...scenarios[name].env, ...env, [SCENARIO_VAR]: name, FLASH_MLA_SEED: String(seed) }), limitMs);
+    // a wait no thread can end is the emulator's deadlock report (CUDA_ERROR_LAUNCH_TIMEOUT and who waits on
+    // what); only a thread looping without ever reaching a barrier or collective runs into this limit
+    assert.notEqual(r.status, null, `killed after ${limitMs / 1000} s (seed ${seed}): a kernel that never finishes without waiting on anything?\n${r.stderr}${r.stdout}`);
+    return r;
+  };
   describe('the kernels emulated on the host through the fake driver, against the cpu oracle', { skip: fakeCudaSkipReason({ emulate: true }), concurrency: 2 }, () => {
     let fake: FakeCuda;
     before(() => {
@@ -214,11 +331,44 @@ if (scenarioName) {
     for (const [name, s] of Object.entries(scenarios)) {
       it(`${name}: ${s.title}`, async (t) => {
         const seed = freshSeed();
-        const r = await runNode(self, [], fakeCudaEnv(fake, { ...s.env, [SCENARIO_VAR]: name, FLASH_MLA_SEED: String(seed) }), 180_000);
+        const r = await runScenario(fake, name, seed);
         assert.equal(r.status, 0, `${r.stderr}${r.stdout}`);
         const { notes } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { notes: string[] };
         for (const n of notes) t.diagnostic(n);
       });
     }
+
+    // Bugs planted in the emulator's copy of kernels/mla_decode_sm90.cu (kernels/ itself untouched) fail the 'hopper'
+    // scenario the way the emulator says they would: a K1.B refill before the wait that covers P1·V1R as a race,
+    // whatever the timing; S read without waiting for its K block's mbarrier once TMA tiles land late, as wrong values
+    // or loads still in flight at the CTA's exit (landing at issue hides it, as a fast GPU might); a missing
+    // bar.arrive as a deadlock report naming the barrier.
+    it("planted bugs in the Hopper kernel: early refill → race report, no mbarrier wait → caught under 'late TMA', missing bar.arrive → deadlock report", async (t) => {
+      const sm90 = 'mla_decode_sm90.cu';
+      const race = buildFakeCuda({
+        emulate: true,
+        plant: [[sm90, 'ptx::wgmma_wait<1>();\n          ptx::named_barrier_sync(kWg1Local, kOne);', 'ptx::wgmma_wait<2>();\n          ptx::named_barrier_sync(kWg1Local, kOne);']],
+      });
+      const noWait = buildFakeCuda({ emulate: true, plant: [[sm90, '  ptx::mbarrier_wait(bar, parity);\n  ptx::wgmma_fence();', '  ptx::wgmma_fence();']] });
+      const hang = buildFakeCuda({ emulate: true, plant: [[sm90, 'ptx::named_barrier_arrive(kP1Ready, kBoth);', '']] });
+      const seed = freshSeed();
+      const [raced, noWaitAtIssue, noWaitLate, deadlock] = await Promise.all([
+        runScenario(race, 'hopper', seed),
+        runScenario(noWait, 'hopper', seed),
+        runScenario(noWait, 'hopper, late TMA', seed),
+        runScenario(hang, 'hopper', seed),
+      ]);
+      const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 400);
+      assert.notEqual(raced.status, 0, 'the early refill went unseen');
+      assert.match(raced.stderr, /a TMA load into shared \[0x[0-9a-f]+, \+\d+\) while wgmma #\d+ of warpgroup 1, .* may still run: .*a race on the GPU/, raced.stderr);
+      t.diagnostic(`early refill: ${note(raced)}`);
+      assert.equal(noWaitAtIssue.status, 0, `with TMA at issue a missing mbarrier wait cannot show, yet: ${noWaitAtIssue.stderr}`);
+      assert.notEqual(noWaitLate.status, 0, 'late TMA: the missing mbarrier wait went unseen');
+      assert.match(noWaitLate.stderr, /out\[\d+\]: got|lse|TMA loads in flight/, `late TMA: failed, but neither on the values nor on loads in flight: ${noWaitLate.stderr}`);
+      t.diagnostic(`no mbarrier wait, late TMA: ${note(noWaitLate)}`);
+      assert.notEqual(deadlock.status, 0);
+      assert.match(deadlock.stderr, /CUDA_ERROR_LAUNCH_TIMEOUT[\s\S]*deadlock: [\s\S]*at bar\.sync 4 \(128 of 256 arrived\)/, deadlock.stderr);
+      t.diagnostic(`missing bar.arrive: ${note(deadlock)}`);
+    });
   });
 }
