@@ -190,10 +190,19 @@ function hopperScenario(variant: 'shipped' | 'tail', timing: keyof typeof TIMING
   };
 }
 
+/**
+ * FLASH_MLA_EMULATION=full adds what `npm test` leaves out to stay under two minutes on two cores: the shipped Hopper
+ * build under the late timings (it has passed the GPU suite on an H200) and the planted-bug checks of the emulator
+ * itself (three more emulator builds). The experiment build runs under every timing either way.
+ */
+const FULL = process.env.FLASH_MLA_EMULATION === 'full';
+
 const scenarios: Record<string, Scenario> = {
   ...Object.fromEntries(
     (['shipped', 'tail'] as const).flatMap((variant) =>
-      (Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper${variant === 'tail' ? ' tail variant' : ''}${timing === 'issue' ? '' : `, ${timing}`}`, hopperScenario(variant, timing)]),
+      (Object.keys(TIMINGS) as (keyof typeof TIMINGS)[])
+        .filter((timing) => FULL || variant === 'tail' || timing === 'issue' || process.env[SCENARIO_VAR] !== undefined)
+        .map((timing) => [`hopper${variant === 'tail' ? ' tail variant' : ''}${timing === 'issue' ? '' : `, ${timing}`}`, hopperScenario(variant, timing)]),
     ),
   ),
 
@@ -343,7 +352,7 @@ if (scenarioName) {
     // whatever the timing; S read without waiting for its K block's mbarrier once TMA tiles land late, as wrong values
     // or loads still in flight at the CTA's exit (landing at issue hides it, as a fast GPU might); a missing
     // bar.arrive as a deadlock report naming the barrier.
-    it("planted bugs in the Hopper kernel: early refill → race report, no mbarrier wait → caught under 'late TMA', missing bar.arrive → deadlock report", async (t) => {
+    it("planted bugs in the Hopper kernel: early refill → race report, no mbarrier wait → caught under 'late TMA', missing bar.arrive → deadlock report", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (three more emulator builds, ~20 s)' }, async (t) => {
       const sm90 = 'mla_decode_sm90.cu';
       const race = buildFakeCuda({
         emulate: true,
