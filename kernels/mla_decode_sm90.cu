@@ -25,7 +25,6 @@
 // Launch: grid (ceil(q_rows / 64), num_sm_parts, 1), block 256, dynamic smem mla::SM90_SMEM_BYTES.
 #include <cstdint>
 #include <cuda.h>
-#include <type_traits>
 
 #include "mla_config.h"
 #include "mla_generic_common.cuh"
@@ -35,13 +34,6 @@
 #include "ptx_sm90.cuh"
 
 using namespace mla;
-
-// Experiment (not the shipped build): the next item's first two K blocks load at the last release points of this
-// item's K buffers (a peeled tail of each warpgroup's loop) instead of after both loops. Built into a separate
-// cubin folder with -DMLA_SM90_TAIL_PREFETCH=1 (scripts/build-variant.sh) and timed against the default there.
-#ifndef MLA_SM90_TAIL_PREFETCH
-#define MLA_SM90_TAIL_PREFETCH 0
-#endif
 
 namespace {
 
@@ -287,133 +279,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
     for (int i = 0; i < 32; ++i) s[i] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
 
-#if MLA_SM90_TAIL_PREFETCH
-    // The next item's blocks (0 when this is the part's last item; uniform: every input is) and its first pages.
-    const int* bt_next = p.block_table + static_cast<int64_t>(req + 1) * p.block_table_stride;
-    auto next_item_blocks = [&]() -> int {
-      if (req >= w.end_req) return 0;
-      const int end_token = req + 1 == w.end_req ? w.end_token : next_seqlen;
-      const int end_kv = min(end_token, p.causal ? next_seqlen - (p.s_q - 1 - rs.s_last) : next_seqlen);
-      return __shfl_sync(0xffffffffu, end_kv > 0 ? (end_kv - 1) / PAGE_BLOCK_SIZE + 1 : 0, 0);
-    };
-    // One thread: load group `group` of the next item's block m into buffer m (its fill index there is the one
-    // after this item's: the next item's parity() finds it).
-    auto issue_next_group = [&](int m, int group, int page) {
-      const uint32_t bar = sBar + 16 * m + 8 * group, dst = m ? sK1 : sK0;
-      const int slab0 = group == kGroupA ? 0 : SM90_GROUP_A_SLABS;
-      const int n = group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
-      ptx::mbarrier_arrive_expect_tx(bar, n * SM90_SLAB_BYTES);
-      for (int slab = slab0; slab < slab0 + n; ++slab) ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bar, slab * 64, 0, page);
-    };
-#endif
     if (wg == 0 && n_blocks > 0) {
       // ======================================= warpgroup 0: blocks 0, 2, 4, … ===================================
       issue_s_half<T, kGroupA>(s, sQ, sK0, barrier(0, kGroupA), parity(0), true);
       issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(0, kGroupB), parity(0), false);
       ptx::wgmma_commit();
       ptx::wgmma_wait<0>();
-#if MLA_SM90_TAIL_PREFETCH
-      auto wg0_pair = [&](int j, int n_next, auto tail) {
-        constexpr bool kTail = decltype(tail)::value;
-        const uint32_t b_ = opaque(base);
-        const uint32_t sQ = b_ + SM90_OFF_Q, sK0 = b_ + SM90_OFF_K0, sK1 = b_ + SM90_OFF_K1;
-        const uint32_t sP0 = b_ + SM90_OFF_P0, sP1 = b_ + SM90_OFF_P1;
-        // main pairs (kTail false): blocks j … j+3 all exist; tail: the last one or two pairs, where a release point
-        // that has no block of this item left to load loads the next item's block 0 (K0) or 1 (K1) instead
-        const bool has1 = !kTail || j + 1 < n_blocks, has2 = !kTail || j + 2 < n_blocks, has3 = !kTail || j + 3 < n_blocks;
-        const bool pf2 = kTail && !has2 && n_next >= 1, pf3 = kTail && !has3 && has1 && n_next >= 2;
-        int page2 = 0, page3 = 0;  // block-table entries of the refills, loaded early to hide their latency
-        if (wg_tid == 0) {
-          if (has2) page2 = ptx::ld_plain(bt + j + 2);
-          else if (pf2) page2 = ptx::ld_plain(bt_next);
-          if (has3) page3 = ptx::ld_plain(bt + j + 3);
-          else if (pf3) page3 = ptx::ld_plain(bt_next + 1);
-        }
-        // softmax of block j against the running max
-        float mx[2], m_old[2], m_new[2], scale0[2], sum[2];
-        mask_and_row_max(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx);
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          m_old[h] = ptx::ld_shared_f32(sM + r_loc[h] * 4);
-          m_new[h] = fmaxf(m_old[h], mx[h] * scale_log2);
-          scale0[h] = ptx::exp2_approx(m_old[h] - m_new[h]);
-        }
-        __syncwarp();  // every lane has read sM before the quad leader overwrites it
-        if (q4 == 0) {
-#pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            ptx::st_shared_f32(sM + r_loc[h] * 4, m_new[h]);
-            ptx::st_shared_f32(sScale0 + r_loc[h] * 4, scale0[h]);
-          }
-        }
-        exponentiate(s, scale_log2, m_new, sum);
-#pragma unroll
-        for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * scale0[h] + sum[h];
-        scale_rows(o, scale0[0], scale0[1]);
-        pack_p<T>(s, pa);
-        ptx::named_barrier_arrive(kScale0Ready, kBoth);
-
-        // O_L += P0 · V0L
-        if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 0, n_valid_last, wg_tid, kWg0Local);
-        ptx::wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK0 + kk * 2048));
-        ptx::wgmma_commit();
-        ptx::wgmma_wait<0>();
-
-        ptx::named_barrier_sync(kScale1Ready, kBoth);  // WG1's softmax of block j+1 is done; all of WG0 is past V0L
-        if (has2 && wg_tid == 0) issue_group(j + 2, kGroupA, page2);
-        if (pf2 && wg_tid == 0) issue_next_group(0, kGroupA, page2);
-        float scale1[2];
-#pragma unroll
-        for (int h = 0; h < 2; ++h) scale1[h] = ptx::ld_shared_f32(sScale1 + r_loc[h] * 4);
-        // publish P0 relative to WG1's new max
-#pragma unroll
-        for (int i = 0; i < 32; ++i) s[i] *= scale1[(i >> 1) & 1];
-        pack_p<T>(s, pa);
-        store_p(sP0, pa, r_loc, q4);
-        ptx::fence_proxy_async();
-        ptx::named_barrier_arrive(kP0Ready, kBoth);
-        scale_rows(o, scale1[0], scale1[1]);
-#pragma unroll
-        for (int h = 0; h < 2; ++h) row_sum[h] *= scale1[h];
-
-        ptx::named_barrier_sync(kP1Ready, kBoth);
-        if (has1) {  // O_L += P1 · V1L
-          if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK1, 0, n_valid_last, wg_tid, kWg0Local);
-          ptx::wgmma_fence();
-#pragma unroll
-          for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP1 + kk * 32), desc_mn_major(sK1 + kk * 2048));
-          ptx::wgmma_commit();
-        }
-        // S of block j+2 overlaps the tail of that P·V
-        if (has2) {
-          issue_s_half<T, kGroupA>(s, sQ, sK0, barrier(j + 2, kGroupA), parity(j + 2), true);
-          ptx::wgmma_commit();
-          ptx::wgmma_wait<1>();
-        } else {
-          ptx::wgmma_wait<0>();
-        }
-        if (has3 || pf3) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
-          ptx::named_barrier_sync(kWg0Local, kOne);
-          if (wg_tid == 0) {
-            if (has3) issue_group(j + 3, kGroupA, page3);
-            else issue_next_group(1, kGroupA, page3);
-          }
-        }
-        if (has2) {
-          issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(j + 2, kGroupB), parity(j + 2), false);
-          ptx::wgmma_commit();
-        }
-        ptx::wgmma_wait<0>();  // unconditional: the compiler must see nothing in flight on every path
-      };
-      int j = 0;
-#pragma unroll 1
-      for (; j + 3 < n_blocks; j += 2) wg0_pair(j, 0, std::false_type{});
-      const int n_next = next_item_blocks();
-#pragma unroll 1
-      for (; j < n_blocks; j += 2) wg0_pair(j, n_next, std::true_type{});
-#else
 #pragma unroll 1
       for (int j = 0; j < n_blocks; j += 2) {
         const uint32_t b_ = opaque(base);
@@ -499,7 +370,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
         ptx::wgmma_wait<0>();  // unconditional: the compiler must see nothing in flight on every path
       }
-#endif
     } else if (n_blocks > 0) {
       // ======================================= warpgroup 1: blocks 1, 3, 5, … ===================================
       if (n_blocks > 1) {
@@ -508,99 +378,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
       }
-#if MLA_SM90_TAIL_PREFETCH
-      auto wg1_pair = [&](int j, int n_next, auto tail) {
-        constexpr bool kTail = decltype(tail)::value;
-        const uint32_t b_ = opaque(base);
-        const uint32_t sQ = b_ + SM90_OFF_Q, sK0 = b_ + SM90_OFF_K0, sK1 = b_ + SM90_OFF_K1;
-        const uint32_t sP0 = b_ + SM90_OFF_P0, sP1 = b_ + SM90_OFF_P1;
-        // main pairs (kTail false): blocks j … j+3 all exist; tail: the last one or two pairs, where a release point
-        // that has no block of this item left to load loads the next item's block 0 (K0) or 1 (K1) instead
-        const bool has1 = !kTail || j + 1 < n_blocks, has2 = !kTail || j + 2 < n_blocks, has3 = !kTail || j + 3 < n_blocks;
-        const bool pf2 = kTail && !has2 && n_next >= 1, pf3 = kTail && !has3 && has1 && n_next >= 2;
-        int page2 = 0, page3 = 0;
-        if (wg_tid == 0) {
-          if (has2) page2 = ptx::ld_plain(bt + j + 2);
-          else if (pf2) page2 = ptx::ld_plain(bt_next);
-          if (has3) page3 = ptx::ld_plain(bt + j + 3);
-          else if (pf3) page3 = ptx::ld_plain(bt_next + 1);
-        }
-        // Without block j+1 every token is masked (P1 = 0, max unchanged). Unconditional on purpose: s written
-        // under a branch makes ptxas serialise the wgmmas that define it (C7515).
-        float mx[2];
-        mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
-        ptx::named_barrier_sync(kScale0Ready, kBoth);  // WG0's max and scale of block j
-        float m0[2], m1[2], scale0[2], scale1[2];
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          m0[h] = ptx::ld_shared_f32(sM + r_loc[h] * 4);
-          scale0[h] = ptx::ld_shared_f32(sScale0 + r_loc[h] * 4);
-          m1[h] = fmaxf(m0[h], mx[h] * scale_log2);
-          scale1[h] = ptx::exp2_approx(m0[h] - m1[h]);
-        }
-        __syncwarp();
-        if (q4 == 0) {
-#pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            ptx::st_shared_f32(sM + r_loc[h] * 4, m1[h]);
-            ptx::st_shared_f32(sScale1 + r_loc[h] * 4, scale1[h]);
-          }
-        }
-        ptx::named_barrier_arrive(kScale1Ready, kBoth);
-        float sum[2];
-        exponentiate(s, scale_log2, m1, sum);
-#pragma unroll
-        for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * (scale0[h] * scale1[h]) + sum[h];
-        scale_rows(o, scale0[0] * scale1[0], scale0[1] * scale1[1]);
-        if (has1) {
-          pack_p<T>(s, pa);
-          store_p(sP1, pa, r_loc, q4);
-          ptx::fence_proxy_async();
-        }
-        ptx::named_barrier_arrive(kP1Ready, kBoth);
-        if (has1) {  // O_R += P1 · V1R
-          if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
-          ptx::wgmma_fence();
-#pragma unroll
-          for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
-          ptx::wgmma_commit();
-        }
-        ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
-        if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
-        ptx::wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
-        ptx::wgmma_commit();
-        if (has3 || pf3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
-          ptx::wgmma_wait<1>();
-          ptx::named_barrier_sync(kWg1Local, kOne);
-          if (wg_tid == 0) {
-            if (has3) issue_group(j + 3, kGroupB, page3);
-            else issue_next_group(1, kGroupB, page3);
-          }
-        }
-        ptx::wgmma_wait<0>();
-        if (has2 || pf2) {  // K0.B is dead once P0·V0R is done
-          ptx::named_barrier_sync(kWg1Local, kOne);
-          if (wg_tid == 0) {
-            if (has2) issue_group(j + 2, kGroupB, page2);
-            else issue_next_group(0, kGroupB, page2);
-          }
-        }
-        if (has3) {  // S of block j+3: its B half was issued first
-          issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3, kGroupB), parity(j + 3), true);
-          issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(j + 3, kGroupA), parity(j + 3), false);
-          ptx::wgmma_commit();
-        }
-        ptx::wgmma_wait<0>();
-      };
-      int j = 0;
-#pragma unroll 1
-      for (; j + 3 < n_blocks; j += 2) wg1_pair(j, 0, std::false_type{});
-      const int n_next = next_item_blocks();
-#pragma unroll 1
-      for (; j < n_blocks; j += 2) wg1_pair(j, n_next, std::true_type{});
-#else
 #pragma unroll 1
       for (int j = 0; j < n_blocks; j += 2) {
         const uint32_t b_ = opaque(base);
@@ -675,33 +452,20 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
         ptx::wgmma_wait<0>();
       }
-#endif
     }
     // Both warpgroups' loops are over: every K group is free once its own warpgroup is (A: last read by WG0's
     // P·V and WG1's S of odd blocks, done before WG0's last Scale1 sync; B: last read by WG1's P·V and WG0's S of
     // even blocks, done before WG1's last Scale0 sync). Each warpgroup loads its groups of the next item's first
     // two blocks now, so the next item does not start on an empty pipe.
-#if MLA_SM90_TAIL_PREFETCH
-    const int n_next = next_item_blocks();
-#else
     int n_next = 0;
     if (req < w.end_req) {
       const int end_token = req + 1 == w.end_req ? w.end_token : next_seqlen;
       const int end_kv = min(end_token, p.causal ? next_seqlen - (p.s_q - 1 - rs.s_last) : next_seqlen);
       n_next = __shfl_sync(0xffffffffu, end_kv > 0 ? (end_kv - 1) / PAGE_BLOCK_SIZE + 1 : 0, 0);
     }
-#endif
     fills[0] += (n_blocks + 1) >> 1;
     fills[1] += n_blocks >> 1;
     n_prefetched = min(n_next, 2);
-#if MLA_SM90_TAIL_PREFETCH
-    // the tail loaded the next item's block m at buffer m's last release point when this item used buffer m
-    // (m < n_blocks); the others are free and loaded now
-    if (wg_tid == 0) {
-      const int group = wg == 0 ? kGroupA : kGroupB;
-      for (int m = n_blocks; m < n_prefetched; ++m) issue_next_group(m, group, ptx::ld_plain(bt_next + m));
-    }
-#else
     if (wg_tid == 0 && n_prefetched > 0) {
       const int* bt_next = p.block_table + static_cast<int64_t>(req + 1) * p.block_table_stride;
       const int page0 = ptx::ld_plain(bt_next), page1 = n_prefetched > 1 ? ptx::ld_plain(bt_next + 1) : 0;
@@ -717,7 +481,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       issue_next(0, page0);
       if (n_prefetched > 1) issue_next(1, page1);
     }
-#endif
 
     // ---- epilogue: both halves of O are relative to the last max in sM --------------------------------------
     if (req == w.end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
