@@ -125,7 +125,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
   const int r_loc[2] = {rg * 16 + g, rg * 16 + g + 8};
   const RowSet rs = row_set(p, m_block, r_loc);
   // Warp-uniform: does this row group hold any real row? (Both warps of the group agree.)
+#ifndef GSM_EXPERIMENT_ALL_LIVE
   const bool live = rg * 16 < p.q_rows - m_block * GEN_BLOCK_M;
+#else
+  const bool live = true;  // experiment: padding row groups compute too (racecheck run)
+#endif
 
   // Per-lane ldmatrix addresses (bytes). A operands (Q, P): lane l → row l%16, column (l/16)·8.
   // B from K (non-trans, [token][channel], two k-steps per x4): lane l → token half·8 + l%8, channel (l/8)·8.

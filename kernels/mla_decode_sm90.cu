@@ -17,8 +17,9 @@
 //        O_R += P1·V1R → sync P0 → O_R += sP0·V0R → refill K1.B, K0.B → S1' = Q·K(j+3)
 //
 // A buffer is refilled per half ("group") as soon as its last reader is done: A = slabs 0–3 (V's left half, read
-// last by WG0's P·V), B = slabs 4–8 (V's right half and the RoPE slab, read last by WG1's P·V), each group on
-// its own mbarrier. When both warpgroups' loops are over, the next work item's Q and first two K blocks start
+// last by WG0's P·V), B = slabs 4–8 (V's right half and the RoPE slab, read last by WG1's P·V), each slab on
+// its own mbarrier, so S starts on a block's first slabs while the rest are still landing (FlashMLA's fine-grained
+// copy–GEMM pipelining). When both warpgroups' loops are over, the next work item's Q and first two K blocks start
 // loading before this item's epilogue. Masking, tails (NaN-filled slots zeroed in V), split/no-split epilogue:
 // mla_work.cuh.
 //
@@ -50,11 +51,22 @@ enum Group : int { kGroupA = 0, kGroupB = 1 };
 
 template <typename T>
 struct Mma;
+// Ablation builds (timing experiments only, wrong results): -DMLA_ABLATE_S / _PV drop the bf16 S or P·V wgmmas,
+// -DMLA_ABLATE_STORE the epilogue's global stores (scripts/build-variant.sh; docs/perf-log.md says what they showed).
 template <>
 struct Mma<__nv_bfloat16> {
+#ifndef MLA_ABLATE_S
   static __device__ __forceinline__ void s_ss(float (&d)[32], uint64_t a, uint64_t b, int acc) { ptx::wgmma_m64n64k16_bf16_ss(d, a, b, acc); }
+#else
+  static __device__ __forceinline__ void s_ss(float (&)[32], uint64_t, uint64_t, int) {}
+#endif
+#ifndef MLA_ABLATE_PV
   static __device__ __forceinline__ void pv_ss(float (&d)[128], uint64_t a, uint64_t b) { ptx::wgmma_m64n256k16_bf16_ss_tb(d, a, b, 1); }
   static __device__ __forceinline__ void pv_rs(float (&d)[128], const uint32_t (&a)[4], uint64_t b) { ptx::wgmma_m64n256k16_bf16_rs_tb(d, a, b); }
+#else
+  static __device__ __forceinline__ void pv_ss(float (&)[128], uint64_t, uint64_t) {}
+  static __device__ __forceinline__ void pv_rs(float (&)[128], const uint32_t (&)[4], uint64_t) {}
+#endif
 };
 template <>
 struct Mma<__half> {
@@ -152,24 +164,26 @@ __device__ __forceinline__ void zero_v_tail(uint32_t sKb, int slab0, int n_valid
   ptx::named_barrier_sync(barrier, kOne);
 }
 
-// Issue half of S = Q·Kᵀ for the K block in buffer sKb once that group has landed. Group A: slabs 0–3;
-// group B: slabs 4–8. `first`: this half starts the accumulation.
+// Issue half of S = Q·Kᵀ for the K block in buffer sKb, each slab's k-steps as soon as that slab has landed
+// (one mbarrier per slab, `bars` = the buffer's first: the first k-steps overlap the rest of the block's transfer).
+// Group A: slabs 0–3; group B: slabs 4–8. `first`: this half starts the accumulation.
 template <typename T, int kGroup>
-__device__ __forceinline__ void issue_s_half(float (&s)[32], uint32_t sQ, uint32_t sKb, uint32_t bar, uint32_t parity, bool first) {
-  ptx::mbarrier_wait(bar, parity);
-  ptx::wgmma_fence();
+__device__ __forceinline__ void issue_s_half(float (&s)[32], uint32_t sQ, uint32_t sKb, uint32_t bars, uint32_t parity, bool first) {
   constexpr int slab0 = kGroup == kGroupA ? 0 : SM90_GROUP_A_SLABS;
   constexpr int slab1 = kGroup == kGroupA ? SM90_GROUP_A_SLABS : SM90_SLABS;
   // One descriptor per operand, advanced by adding the (16-byte unit) offset to its address field: 36 distinct
   // descriptors kept live would cost 144 registers.
   const uint64_t dq = desc_k_major(sQ), dk = desc_k_major(sKb);
 #pragma unroll
-  for (int slab = slab0; slab < slab1; ++slab)
+  for (int slab = slab0; slab < slab1; ++slab) {
+    ptx::mbarrier_wait(bars + 8 * slab, parity);
+    ptx::wgmma_fence();  // after each wait (a branch): otherwise ptxas inserts it itself (C7519)
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk) {
       const uint32_t off = (slab * SM90_SLAB_BYTES + kk * 32) >> 4;
       Mma<T>::s_ss(s, dq + off, dk + off, !(first && slab == slab0 && kk == 0));
     }
+  }
 }
 
 // The smem base through an opaque move, once per loop iteration: otherwise the compiler hoists the ~50 loop-
@@ -187,7 +201,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
   const uint32_t sM = base + SM90_OFF_M;  // (the P tiles are addressed per loop iteration, see opaque())
   const uint32_t sScale0 = base + SM90_OFF_SCALE0, sScale1 = base + SM90_OFF_SCALE1, sL = base + SM90_OFF_L;
-  const uint32_t sBar = base + SM90_OFF_BAR;  // barrier of buffer x, group y: sBar + 16x + 8y
+  const uint32_t sBar = base + SM90_OFF_BAR;  // barrier of buffer x, slab y: sBar + 8·(9x + y)
 
   // wg through a shuffle: the compiler then knows it is warp-uniform and keeps the wgmmas under `if (wg …)` async
   const int tid = threadIdx.x, wg = __shfl_sync(0xffffffffu, tid >> 7, 0), wg_tid = tid & 127, lane = tid & 31, warp = (tid >> 5) & 3;
@@ -195,7 +209,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   const int m_block = blockIdx.x;
 
   if (tid == 0) {
-    for (int i = 0; i < 4; ++i) ptx::mbarrier_init(sBar + 8 * i, 1);
+    for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, 1);
     ptx::fence_barrier_init();
     ptx::prefetch_tensormap(kmap);
   }
@@ -243,14 +257,16 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     // Block j of this slice lives in buffer j & 1; its fill index there is fills[j & 1] + j / 2.
     auto parity = [&](int j) -> uint32_t { return (fills[j & 1] + (j >> 1)) & 1; };
     auto buffer = [&](int j) -> uint32_t { return (j & 1) ? sK1 : sK0; };
-    auto barrier = [&](int j, int group) -> uint32_t { return sBar + 16 * (j & 1) + 8 * group; };
-    // One thread: load group `group` of block j (page `page`) into its buffer.
+    auto barrier = [&](int j) -> uint32_t { return sBar + 8 * SM90_SLABS * (j & 1); };  // slab 0's; slab y: + 8y
+    // One thread: load group `group` of block j (page `page`) into its buffer, each slab on its own mbarrier.
     auto issue_group = [&](int j, int group, int page) {
-      const uint32_t bar = barrier(j, group), dst = buffer(j);
+      const uint32_t bars = barrier(j), dst = buffer(j);
       const int slab0 = group == kGroupA ? 0 : SM90_GROUP_A_SLABS;
       const int n = group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
-      ptx::mbarrier_arrive_expect_tx(bar, n * SM90_SLAB_BYTES);
-      for (int slab = slab0; slab < slab0 + n; ++slab) ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bar, slab * 64, 0, page);
+      for (int slab = slab0; slab < slab0 + n; ++slab) {
+        ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
+        ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
+      }
     };
 
     __syncthreads();  // both warpgroups are done with the previous item's smem
@@ -281,8 +297,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
     if (wg == 0 && n_blocks > 0) {
       // ======================================= warpgroup 0: blocks 0, 2, 4, … ===================================
-      issue_s_half<T, kGroupA>(s, sQ, sK0, barrier(0, kGroupA), parity(0), true);
-      issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(0, kGroupB), parity(0), false);
+      issue_s_half<T, kGroupA>(s, sQ, sK0, barrier(0), parity(0), true);
+      issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(0), parity(0), false);
       ptx::wgmma_commit();
       ptx::wgmma_wait<0>();
 #pragma unroll 1
@@ -354,7 +370,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
         // S of block j+2 overlaps the tail of that P·V
         if (has2) {
-          issue_s_half<T, kGroupA>(s, sQ, sK0, barrier(j + 2, kGroupA), parity(j + 2), true);
+          issue_s_half<T, kGroupA>(s, sQ, sK0, barrier(j + 2), parity(j + 2), true);
           ptx::wgmma_commit();
           ptx::wgmma_wait<1>();
         } else {
@@ -365,7 +381,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           if (wg_tid == 0) issue_group(j + 3, kGroupA, page3);
         }
         if (has2) {
-          issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(j + 2, kGroupB), parity(j + 2), false);
+          issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(j + 2), parity(j + 2), false);
           ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();  // unconditional: the compiler must see nothing in flight on every path
@@ -373,8 +389,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     } else if (n_blocks > 0) {
       // ======================================= warpgroup 1: blocks 1, 3, 5, … ===================================
       if (n_blocks > 1) {
-        issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(1, kGroupA), parity(1), true);
-        issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(1, kGroupB), parity(1), false);
+        issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(1), parity(1), true);
+        issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(1), parity(1), false);
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
       }
@@ -446,8 +462,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           if (wg_tid == 0) issue_group(j + 2, kGroupB, page2);
         }
         if (has3) {  // S of block j+3: its B half was issued first
-          issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3, kGroupB), parity(j + 3), true);
-          issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(j + 3, kGroupA), parity(j + 3), false);
+          issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
+          issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(j + 3), parity(j + 3), false);
           ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();
@@ -472,11 +488,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       const int group = wg == 0 ? kGroupA : kGroupB;
       // the next item's block j → buffer j, fill index fills[j] (parity() of the next item, written out here)
       auto issue_next = [&](int j, int page) {
-        const uint32_t bar = sBar + 16 * j + 8 * group, dst = j ? sK1 : sK0;
+        const uint32_t bars = sBar + 8 * SM90_SLABS * j, dst = j ? sK1 : sK0;
         const int slab0 = group == kGroupA ? 0 : SM90_GROUP_A_SLABS;
         const int n = group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
-        ptx::mbarrier_arrive_expect_tx(bar, n * SM90_SLAB_BYTES);
-        for (int slab = slab0; slab < slab0 + n; ++slab) ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bar, slab * 64, 0, page);
+        for (int slab = slab0; slab < slab0 + n; ++slab) {
+          ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
+          ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
+        }
       };
       issue_next(0, page0);
       if (n_prefetched > 1) issue_next(1, page1);
@@ -499,7 +517,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     for (int h = 0; h < 2; ++h) {
       const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (64 + r_loc[h]) * 4);
       const float m = ptx::ld_shared_f32(sM + r_loc[h] * 4);
+#ifndef MLA_ABLATE_STORE
       store_row<T, 32>(p, req, sl, rs, h, o, L, m, wg * (HEAD_DIM_V / 2) + q4 * 2, wg == 0 && q4 == 0);
+#else
+      if (L == 12345.f) store_row<T, 32>(p, req, sl, rs, h, o, L, m, wg * (HEAD_DIM_V / 2) + q4 * 2, wg == 0 && q4 == 0);
+#endif
     }
   }
 }

@@ -6,7 +6,7 @@ k=${1:?kernel}; configs=${2:?configs}; shift 2
 tmp=$(mktemp -d)  # per-variant results stay on the machine; the table is printed
 for round in 1 2; do
   for v in "$@"; do
-    FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-$v/ timeout 120 node dist/src/cli.js bench --kernel "$k" --configs "$configs" --iters 50 --check-samples 1 --reference none --json "$tmp/var-$v-$round.json" > "$tmp/var-$v-$round.txt" 2>&1 || echo "$v failed: $(tail -3 "$tmp/var-$v-$round.txt")"
+    FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-$v/ timeout 120 node dist/src/cli.js bench --kernel "$k" --configs "$configs" --iters 50 --check-samples ${CHECK:-1} --reference none --json "$tmp/var-$v-$round.json" > "$tmp/var-$v-$round.txt" 2>&1 || echo "$v failed: $(tail -3 "$tmp/var-$v-$round.txt")"
   done
 done
 node -e '

@@ -358,7 +358,7 @@ if (scenarioName) {
         emulate: true,
         plant: [[sm90, 'ptx::wgmma_wait<1>();\n          ptx::named_barrier_sync(kWg1Local, kOne);', 'ptx::wgmma_wait<2>();\n          ptx::named_barrier_sync(kWg1Local, kOne);']],
       });
-      const noWait = buildFakeCuda({ emulate: true, plant: [[sm90, '  ptx::mbarrier_wait(bar, parity);\n  ptx::wgmma_fence();', '  ptx::wgmma_fence();']] });
+      const noWait = buildFakeCuda({ emulate: true, plant: [[sm90, '    ptx::mbarrier_wait(bars + 8 * slab, parity);\n', '']] });
       const hang = buildFakeCuda({ emulate: true, plant: [[sm90, 'ptx::named_barrier_arrive(kP1Ready, kBoth);', '']] });
       const seed = freshSeed();
       const [raced, noWaitAtIssue, noWaitLate, deadlock] = await Promise.all([

@@ -19,7 +19,7 @@ export const MLA_CONFIG = {
   GSM_SMEM_BYTES: 99840,
   /** Hopper decode kernel (64 folded rows per CTA as well: GEN_BLOCK_M = the scheduler's BLOCK_SIZE_M). */
   SM90_THREADS: 256,
-  SM90_SMEM_BYTES: 231712,
+  SM90_SMEM_BYTES: 231824,
   /** FP8-cache decode kernel (mla_decode_fp8.cu): same rows per CTA and threads as generic, this much dynamic smem. */
   F8D_SMEM_BYTES: 160512,
   /** Combine kernel: warps per CTA (W of them per row), column chunks of 128 (up to 4 per row). */
