@@ -51,22 +51,11 @@ enum Group : int { kGroupA = 0, kGroupB = 1 };
 
 template <typename T>
 struct Mma;
-// Ablation builds (timing experiments only, wrong results): -DMLA_ABLATE_S / _PV drop the bf16 S or P·V wgmmas,
-// -DMLA_ABLATE_STORE the epilogue's global stores (scripts/build-variant.sh; docs/perf-log.md says what they showed).
 template <>
 struct Mma<__nv_bfloat16> {
-#ifndef MLA_ABLATE_S
   static __device__ __forceinline__ void s_ss(float (&d)[32], uint64_t a, uint64_t b, int acc) { ptx::wgmma_m64n64k16_bf16_ss(d, a, b, acc); }
-#else
-  static __device__ __forceinline__ void s_ss(float (&)[32], uint64_t, uint64_t, int) {}
-#endif
-#ifndef MLA_ABLATE_PV
   static __device__ __forceinline__ void pv_ss(float (&d)[128], uint64_t a, uint64_t b) { ptx::wgmma_m64n256k16_bf16_ss_tb(d, a, b, 1); }
   static __device__ __forceinline__ void pv_rs(float (&d)[128], const uint32_t (&a)[4], uint64_t b) { ptx::wgmma_m64n256k16_bf16_rs_tb(d, a, b); }
-#else
-  static __device__ __forceinline__ void pv_ss(float (&)[128], uint64_t, uint64_t) {}
-  static __device__ __forceinline__ void pv_rs(float (&)[128], const uint32_t (&)[4], uint64_t) {}
-#endif
 };
 template <>
 struct Mma<__half> {
@@ -517,11 +506,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     for (int h = 0; h < 2; ++h) {
       const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (64 + r_loc[h]) * 4);
       const float m = ptx::ld_shared_f32(sM + r_loc[h] * 4);
-#ifndef MLA_ABLATE_STORE
       store_row<T, 32>(p, req, sl, rs, h, o, L, m, wg * (HEAD_DIM_V / 2) + q4 * 2, wg == 0 && q4 == 0);
-#else
-      if (L == 12345.f) store_row<T, 32>(p, req, sl, rs, h, o, L, m, wg * (HEAD_DIM_V / 2) + q4 * 2, wg == 0 && q4 == 0);
-#endif
     }
   }
 }
