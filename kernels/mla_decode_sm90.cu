@@ -208,6 +208,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   ptx::grid_dep_wait();
   const PartWork w = load_part_work(p, blockIdx.y);
   if (w.begin_req >= p.b) return;  // idle part
+#ifdef MLA_SM90_TRACE  // timing experiment: thread 0's cycles per phase, summed over items (scripts/trace-sm90.mjs)
+  long long tr_top = clock64(), tr_mark = 0, tr_start = 0, tr_loop = 0, tr_epi = 0;
+#endif
 
   const int r_loc[2] = {warp * 16 + g, warp * 16 + g + 8};  // this thread's two rows of the m-block
   const RowSet rs = row_set(p, m_block, r_loc);
@@ -233,6 +236,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   };
 
   for (int req = w.begin_req; req <= w.end_req; ++req) {
+#ifdef MLA_SM90_TRACE
+    if (req != w.begin_req) tr_top = clock64();
+    tr_mark = tr_top;
+#endif
     const Slice sl = slice_of(p, w, req, rs);
     // The next item (request req + 1 from token 0) starts loading before this one's epilogue; its seqlen is
     // read now and used after the main loop, so the load's latency is hidden.
@@ -290,6 +297,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(0), parity(0), false);
       ptx::wgmma_commit();
       ptx::wgmma_wait<0>();
+#ifdef MLA_SM90_TRACE
+      { const long long t = clock64(); tr_start += t - tr_top; tr_mark = t; }
+#endif
 #pragma unroll 1
       for (int j = 0; j < n_blocks; j += 2) {
         const uint32_t b_ = opaque(base);
@@ -458,6 +468,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         ptx::wgmma_wait<0>();
       }
     }
+#ifdef MLA_SM90_TRACE
+    { const long long t = clock64(); tr_loop += t - tr_mark; tr_mark = t; }
+#endif
     // Both warpgroups' loops are over: every K group is free once its own warpgroup is (A: last read by WG0's
     // P·V and WG1's S of odd blocks, done before WG0's last Scale1 sync; B: last read by WG1's P·V and WG0's S of
     // even blocks, done before WG1's last Scale0 sync). Each warpgroup loads its groups of the next item's first
@@ -508,7 +521,18 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       const float m = ptx::ld_shared_f32(sM + r_loc[h] * 4);
       store_row<T, 32>(p, req, sl, rs, h, o, L, m, wg * (HEAD_DIM_V / 2) + q4 * 2, wg == 0 && q4 == 0);
     }
+#ifdef MLA_SM90_TRACE
+    tr_epi += clock64() - tr_mark;
+#endif
   }
+#ifdef MLA_SM90_TRACE  // into the metadata row's unused ints 5–7 (no kernel reads them)
+  if (m_block == 0 && tid == 0) {
+    int* row = const_cast<int*>(p.tile_scheduler_metadata) + blockIdx.y * kMetadataRowInts;
+    row[5] = static_cast<int>(tr_start);
+    row[6] = static_cast<int>(tr_loop);
+    row[7] = static_cast<int>(tr_epi);
+  }
+#endif
 }
 
 }  // namespace

@@ -1,0 +1,51 @@
+// Where an SM part's time goes in the Hopper kernel, per phase (a timing experiment; docs/perf-log.md says what it
+// showed). Needs a build of mla_decode_sm90.cu with -DMLA_SM90_TRACE (scripts/build-variant.sh trace mla_decode_sm90
+// sm_90a -DMLA_SM90_TRACE), selected with FLASH_MLA_KERNEL_DIR: thread 0 of m-block 0 then sums, over the items of
+// its part, the cycles of (start) item top → S of block 0 done, (loop) → its warpgroup's loop done, (epi) → the
+// next item's top (prefetch, row sums, stores), and writes them into the metadata row's unused ints 5–7.
+// Usage: FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-trace/ node scripts/trace-sm90.mjs [serving|sweep|tiny] [GHz]
+import { Tensor, getMlaMetadata, flashMlaWithKvcache, synchronize } from '../dist/src/index.js';
+import { configSet, sweepConfigs } from '../dist/src/bench/configs.js';
+import { makeBenchProblem } from '../dist/src/bench/problem.js';
+
+const set = process.argv[2] ?? 'serving';
+const ghz = Number(process.argv[3] ?? 1.98);
+const configs = set === 'sweep' ? sweepConfigs().filter((_, i) => [0, 12, 16, 28, 30].includes(i)) : configSet(set);
+const us = (cycles) => cycles / ghz / 1000;
+console.log(`per SM part (m-block 0, thread 0), µs at ${ghz} GHz: mean over parts; items and blocks per part from the schedule`);
+console.log('config'.padEnd(12), 'parts', 'items/part', 'blocks/part', ' start/item', ' loop/block', '  epi/item', '  part total: mean / max', '  call ms');
+for (const config of configs) {
+  const p = makeBenchProblem(config, 1234);
+  const { b, s_q: sQ, h_q: hQ } = config;
+  const q = Tensor.from(p.qBits, [b, sQ, hQ, 576], { dtype: 'bf16', backend: 'cuda' });
+  const k = Tensor.from(p.kBits, [p.numBlocks, 64, 1, 576], { dtype: 'bf16', backend: 'cuda' });
+  const table = Tensor.from(p.table, [b, p.maxBlocksPerSeq], { dtype: 'int32', backend: 'cuda' });
+  const seqlens = Tensor.from(p.seqlens, [b], { dtype: 'int32', backend: 'cuda' });
+  const md = getMlaMetadata(seqlens, sQ * hQ, 1);
+  const run = () => flashMlaWithKvcache(q, k, table, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: config.causal, kernel: 'hopper' });
+  for (let i = 0; i < 5; ++i) run();
+  synchronize();
+  const t0 = performance.now();
+  for (let i = 0; i < 20; ++i) run();
+  synchronize();
+  const callMs = (performance.now() - t0) / 20;
+  const rows = md.tileSchedulerMetadata.toRaw();
+  const parts = rows.length / 8;
+  let n = 0, items = 0, blocks = 0, start = 0, loop = 0, epi = 0, sumTot = 0, maxTot = 0;
+  for (let i = 0; i < parts; ++i) {
+    const [br, bt, er, et] = rows.slice(8 * i, 8 * i + 4);
+    if (br >= b) continue;
+    let nb = 0;
+    for (let r = br; r <= er; ++r) {
+      const s0 = r === br ? bt : 0, s1 = r === er ? et : p.seqlens[r];
+      nb += Math.max(0, Math.ceil(s1 / 64) - Math.floor(s0 / 64));
+    }
+    const [cs, cl, ce] = [rows[8 * i + 5], rows[8 * i + 6], rows[8 * i + 7]];
+    n += 1; items += er - br + 1; blocks += nb; start += cs; loop += cl; epi += ce;
+    const tot = us(cs + cl + ce); sumTot += tot; maxTot = Math.max(maxTot, tot);
+  }
+  console.log(String(config.name ?? config.id).split(' ')[0].slice(0, 12).padEnd(12), String(n).padStart(5), (items / n).toFixed(2).padStart(10), (blocks / n).toFixed(1).padStart(11),
+    us(start / items).toFixed(2).padStart(11), us(loop / blocks).toFixed(3).padStart(11), us(epi / items).toFixed(2).padStart(10),
+    `${(sumTot / n).toFixed(1)} / ${maxTot.toFixed(1)}`.padStart(25), callMs.toFixed(4).padStart(9));
+  for (const t of [q, k, table, seqlens, md.tileSchedulerMetadata, md.numSplits]) t.dispose();
+}
