@@ -153,32 +153,26 @@ __device__ __forceinline__ void zero_v_tail(uint32_t sKb, int slab0, int n_valid
   ptx::named_barrier_sync(barrier, kOne);
 }
 
-__device__ __forceinline__ uint32_t shfl_xor(uint32_t v, int m) { return __shfl_xor_sync(0xffffffffu, v, m); }
-__device__ __forceinline__ float2 shfl_xor(float2 v, int m) {
-  return make_float2(__shfl_xor_sync(0xffffffffu, v.x, m), __shfl_xor_sync(0xffffffffu, v.y, m));
-}
-
 // 4 × 4 transpose inside a quad (lanes 4g … 4g+3): on entry a[t] is this thread's value for tile t, on exit a[s] is
 // thread s's value for tile q4 (two butterfly rounds, each thread swapping its two off-diagonal slots).
-template <typename V>
-__device__ __forceinline__ void quad_transpose(V (&a)[4], int q4) {
+__device__ __forceinline__ void quad_transpose(uint32_t (&a)[4], int q4) {
 #pragma unroll
   for (int bit = 0; bit < 2; ++bit) {
     const bool hi_half = (q4 >> bit) & 1;
 #pragma unroll
     for (int j = 0; j < 2; ++j) {
       const int lo = bit == 0 ? 2 * j : j, hi = bit == 0 ? 2 * j + 1 : j + 2;
-      const V y = shfl_xor(hi_half ? a[lo] : a[hi], 1 << bit);
+      const uint32_t y = __shfl_xor_sync(0xffffffffu, hi_half ? a[lo] : a[hi], 1 << bit);
       if (hi_half) a[lo] = y;
       else a[hi] = y;
     }
   }
 }
 
-// Row h of this thread's O (its warpgroup's 256 columns) written as store_row (mla_work.cuh) does, but in 16-byte
-// stores: per group of 4 tiles (32 columns) a quad trades values so that lane q4 holds tile 4k + q4's 8 columns.
-// A warp's store then covers 8 rows × 64 B instead of 8 rows × 16 B (bf16) / 32 B (fp32): 4× / 2× fewer store
-// instructions and whole sectors. All lanes take part (shuffles); rows ≥ q_rows store nothing.
+// Row h of this thread's O (its warpgroup's 256 columns) written as store_row (mla_work.cuh) does; the final bf16/fp16
+// rows in 16-byte stores: per group of 4 tiles (32 columns) a quad trades values so that lane q4 holds tile 4k + q4's
+// 8 columns, and a warp's store covers 8 rows × 64 B instead of 8 rows × 16 B (4× fewer store instructions, whole
+// sectors; S5 −7 %, S6 −5 % on an H200). All lanes take part (shuffles); rows ≥ q_rows store nothing.
 template <typename T>
 __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req, const Slice& sl, const RowSet& rs, int h, const float (&o)[128],
                                                float L, float row_max, int col_base, int q4, bool owns_lse) {
@@ -202,22 +196,8 @@ __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req
       const int s_idx = rs.s_of_row[h], h_idx = r - s_idx * p.h_q;
       p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = empty ? INFINITY : lse2 * kLn2;
     }
-  } else {
-    const int64_t acc_row = static_cast<int64_t>(sl.split_row) * p.q_rows + r;
-    float* orow = p.o_accum + acc_row * HEAD_DIM_V + col_base;
-#pragma unroll
-    for (int k = 0; k < 8; ++k) {
-      float2 a[4];
-#pragma unroll
-      for (int t = 0; t < 4; ++t) a[t] = make_float2(o[4 * (4 * k + t) + 2 * h] * inv, o[4 * (4 * k + t) + 2 * h + 1] * inv);
-      quad_transpose(a, q4);
-      if (real) {
-        float4* dst = reinterpret_cast<float4*>(orow + 8 * (4 * k + q4));
-        dst[0] = make_float4(a[0].x, a[0].y, a[1].x, a[1].y);
-        dst[1] = make_float4(a[2].x, a[2].y, a[3].x, a[3].y);
-      }
-    }
-    if (owns_lse && real) p.lse_accum[acc_row] = empty ? -INFINITY : lse2;
+  } else {  // fp32 partial rows: store_row's 8-byte stores already cover whole sectors; 16-byte ones measured slower
+    store_row<T, 32>(p, req, sl, rs, h, o, L, row_max, col_base + q4 * 2, owns_lse);
   }
 }
 
