@@ -22,7 +22,7 @@ for (const config of configs) {
   const table = Tensor.from(p.table, [b, p.maxBlocksPerSeq], { dtype: 'int32', backend: 'cuda' });
   const seqlens = Tensor.from(p.seqlens, [b], { dtype: 'int32', backend: 'cuda' });
   const md = getMlaMetadata(seqlens, sQ * hQ, 1);
-  const run = () => flashMlaWithKvcache(q, k, table, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: config.causal, kernel: 'hopper' });
+  const run = () => flashMlaWithKvcache(q, k, table, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: config.causal, kernel: 'hopper', checkValues: false });
   for (let i = 0; i < 5; ++i) run();
   synchronize();
   const t0 = performance.now();
