@@ -168,16 +168,10 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`building the emulating fake libcuda failed: ${cmd} ${args.join(' ')}\n${r.stderr}`);
   };
-  // emu_sm90.cpp twice: the shipped build and the experiment (its entries renamed mla_decode_sm90_tail_*)
-  const units: [obj: string, source: string, defines: string[]][] = [
-    ...['emu', 'emu_combine', 'emu_metadata_warp'].map((name): [string, string, string[]] => [name, name, []]),
-    ['emu_sm90', 'emu_sm90', []],
-    ['emu_sm90_tail', 'emu_sm90', ['-DMLA_SM90_TAIL_PREFETCH=1']],
-  ];
-  const objects = units.map(([name, source, defines]) => {
+  const objects = ['emu', 'emu_combine', 'emu_metadata_warp', 'emu_sm90'].map((name) => {
     const obj = join(dir, `${name}.o`);
     // the kernels' headers first (their quoted includes find the stand-in ptx*.cuh beside them), then cuda_bf16.h etc.
-    run(cxx!, ['-c', '-fPIC', '-O2', '-std=c++17', '-w', ...defines, '-I', kernels, '-I', EMU_DIR, '-o', obj, join(EMU_DIR, `${source}.cpp`)]);
+    run(cxx!, ['-c', '-fPIC', '-O2', '-std=c++17', '-w', '-I', kernels, '-I', EMU_DIR, '-o', obj, join(EMU_DIR, `${name}.cpp`)]);
     return obj;
   });
   const fake = join(dir, 'fake-cuda.o');
