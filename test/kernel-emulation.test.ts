@@ -22,7 +22,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { CudaError, Tensor, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles } from '../src/index.js';
-import { forceCombineShape, forceMetadataKernel } from '../src/cuda/mla.js';
+import { forceCombineShape } from '../src/cuda/mla.js';
 import { bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda } from './util/fake-cuda.js';
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
@@ -240,36 +240,27 @@ const scenarios: Record<string, Scenario> = {
     },
   },
 
-  'metadata-kernels': {
-    title: 'both metadata kernels (mla_metadata, and mla_metadata_warp: FLASH_MLA_METADATA=warp) = the cpu scheduler, bit for bit, on batches that take the warp walk and both serial fallbacks',
+  metadata: {
+    title: 'the metadata kernel (mla_metadata) = the cpu scheduler, bit for bit, on batches of 1 … 7000 requests',
     env: { FAKE_CUDA_SMS: '132' },
     run(seed) {
       const r = rng(seed);
       const sets = metadataGoldenSets(r);
-      const notes: string[] = [];
-      try {
-        for (const kind of ['serial', 'warp'] as const) {
-          forceMetadataKernel(kind);
-          let runs = 0;
-          for (const lens of sets) {
-            for (const rowsPerKv of [1, 16, 128, 1024]) {
-              const parts = numSmPartsFor(getBackend('cuda').smCount(), rowsPerKv, 1);
-              const sl = Tensor.from(Int32Array.from(lens), [lens.length], { dtype: 'int32', backend: 'cuda' });
-              const md = getMlaMetadata(sl, rowsPerKv, 1);
-              const e = scheduleTiles(lens, parts);
-              const where = `${kind} kernel, b ${lens.length}, ${parts} parts, seed ${seed}`;
-              assert.deepEqual(md.tileSchedulerMetadata.toInt32(), e.metadata, where);
-              assert.deepEqual(md.numSplits.toInt32(), e.numSplits, where);
-              for (const x of [sl, md.tileSchedulerMetadata, md.numSplits]) x.dispose();
-              runs++;
-            }
-          }
-          notes.push(`${kind}: ${runs} batches (b 1 … 7000, test/util/metadata-sets.ts) = scheduleTiles, metadata rows and num_splits bit for bit`);
+      let runs = 0;
+      for (const lens of sets) {
+        for (const rowsPerKv of [1, 16, 128, 1024]) {
+          const parts = numSmPartsFor(getBackend('cuda').smCount(), rowsPerKv, 1);
+          const sl = Tensor.from(Int32Array.from(lens), [lens.length], { dtype: 'int32', backend: 'cuda' });
+          const md = getMlaMetadata(sl, rowsPerKv, 1);
+          const e = scheduleTiles(lens, parts);
+          const where = `b ${lens.length}, ${parts} parts, seed ${seed}`;
+          assert.deepEqual(md.tileSchedulerMetadata.toInt32(), e.metadata, where);
+          assert.deepEqual(md.numSplits.toInt32(), e.numSplits, where);
+          for (const x of [sl, md.tileSchedulerMetadata, md.numSplits]) x.dispose();
+          runs++;
         }
-      } finally {
-        forceMetadataKernel(undefined);
       }
-      return notes;
+      return [`${runs} batches (b 1 … 7000, test/util/metadata-sets.ts) = scheduleTiles, metadata rows and num_splits bit for bit`];
     },
   },
 
