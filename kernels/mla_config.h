@@ -12,16 +12,13 @@ constexpr int PAGE_BLOCK_SIZE = 64;            // tokens per KV page
 constexpr int FIXED_OVERHEAD_NUM_BLOCKS = 5;   // scheduler cost of a split, in 64-token blocks
 constexpr int METADATA_ROW_INTS = 8;
 
-// ---- metadata kernels -----------------------------------------------------------------------------------
-// mla_metadata (the default): HOST: grid 1, block 32. Dynamic smem caches each request's seqlen: pass
+// ---- metadata kernel ------------------------------------------------------------------------------------
+// mla_metadata: HOST: grid 1, block 32. Dynamic smem caches each request's seqlen: pass
 //   4 * min(b, METADATA_SMEM_MAX_REQS) bytes (≤ 48 KB: no attribute needed).
 // The kernel reads %dynamic_smem_size, so any size works; requests past the cached ones are read from global
 // memory (correct, just slower for the single walking lane).
-// mla_metadata_warp (opt-in, FLASH_MLA_METADATA=warp, until it has run on a GPU): HOST: grid 1, block 32, dynamic
-//   smem 4 * (2 * min(b, METADATA_WARP_MAX_REQS) + 1) bytes (seqlens and cost prefix sums).
 constexpr int METADATA_THREADS = 32;
 constexpr int METADATA_SMEM_MAX_REQS = 12288;  // 48 KB of int32
-constexpr int METADATA_WARP_MAX_REQS = 6143;   // 2 × 6143 + 1 int32 = 49 148 B
 
 // ---- generic split-KV decode kernel (mma.sync, sm_80+) ------------------------------------------------------
 // HOST: grid (ceil(q_rows / GEN_BLOCK_M), num_sm_parts, 1), block GEN_THREADS, dynamic smem GEN_SMEM_BYTES

@@ -3,7 +3,7 @@
 # file rebuilt under extra nvcc flags (its other architectures and files unchanged). Run on the workstation after
 # `npm run build`; on the device, FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-NAME/ selects it (scripts/device-variants.sh).
 # Usage: scripts/build-variant.sh NAME FILE ARCH [NVCC FLAGS…]
-#   e.g. scripts/build-variant.sh tail mla_decode_sm90 sm_90a -DMLA_SM90_TAIL_PREFETCH=1
+#   e.g. scripts/build-variant.sh base mla_decode_sm90 sm_90a (the shipped flags), or with -DSOME_SWITCH=1 appended
 set -euo pipefail
 name=${1:?name}; file=${2:?kernel file (no .cu)}; arch=${3:?arch, e.g. sm_90a}; shift 3
 root=$(cd "$(dirname "$0")/.." && pwd)

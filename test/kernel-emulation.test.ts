@@ -9,8 +9,8 @@
 // and 'proven-kernels' run kernels that have already passed the GPU suite on an H200 ('hopper' on sm_90; 'generic',
 // 'generic-small'): if those failed here, the emulator would be at fault, not the kernels. 'hopper' also checks the
 // emulated TMA, mbarriers and wgmma (descriptors, swizzle, fragment layouts) under three timings of the asynchronous
-// work, with the emulator's race check (a shared write under a wgmma not known to be complete) and deadlock report on;
-// 'hopper tail variant' runs the experiment build (-DMLA_SM90_TAIL_PREFETCH=1) the same way. The layout kernel
+// work, with the emulator's race check (a shared write under a wgmma not known to be complete) and deadlock report on.
+// The layout kernel
 // (mla_decode_generic_layout.cu, FLASH_MLA_PREVIEW) has run nowhere else yet. The full GPU test files run the same
 // way (slower):
 //   npm run build && node dist/test/util/run-emulated.js dist/test/dense-layouts-gpu.test.js
@@ -22,7 +22,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { CudaError, Tensor, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles } from '../src/index.js';
-import { forceCombineShape, forceMetadataKernel } from '../src/cuda/mla.js';
+import { forceCombineShape } from '../src/cuda/mla.js';
 import { bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda } from './util/fake-cuda.js';
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
@@ -119,8 +119,8 @@ type HopperCase = { spec: Omit<DenseSpec, 'seed'>; causal: boolean; split?: bool
 /**
  * 'hopper' against the oracle (4 SMs: 4 SM parts at h_q 16, 2 at two m-blocks). The first two batches walk several
  * short items per part, 0–5 blocks with the last one partial, and between them every pair (this item's blocks: 0, 1,
- * 2, 3, even ≥ 4, odd ≥ 5) × (the next item's: 0, 1, ≥ 2) that the shipped epilogue prefetch and the tail variant's
- * peeled loop tell apart (asserted below); one request split over two parts. The rest: a long request split over
+ * 2, 3, even ≥ 4, odd ≥ 5) × (the next item's: 0, 1, ≥ 2) — the item ends the epilogue prefetch and the K buffers'
+ * parity meet (asserted below); one request split over two parts. The rest: a long request split over
  * parts with causal s_q 2, full last blocks, two m-blocks (h_q 128; h_q 64 × s_q 2 causal, where the m-blocks'
  * causal borders differ, one on a block edge), bf16 and fp16. NaN in every unused cache slot and padding.
  * Values of magnitude 0.5 (the default is 0.25): peakier softmax rows, so a misplaced P or V element shows.
@@ -133,7 +133,7 @@ const HOPPER_CASES: HopperCase[] = [
   { spec: { b: 3, sQ: 2, hQ: 64, hKv: 1, d: 576, seqlens: [129, 66, 2], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true },
 ];
 
-/** (this item's blocks, the next item's) as the prefetch logic tells them apart, over every part of `metadata`. */
+/** (this item's blocks, the next item's) as classed above, over every part of `metadata`. */
 function itemTransitions(metadata: ArrayLike<number>, seqlens: number[]): Set<string> {
   const kind = (n: number) => (n <= 3 ? String(n) : n % 2 ? 'odd≥5' : 'even≥4');
   const seen = new Set<string>();
@@ -154,15 +154,11 @@ const TIMINGS = {
   'late TMA': { note: 'TMA tiles land only when no thread can run', env: { FAKE_CUDA_EMU_TMA: 'late' } },
 } as const;
 
-function hopperScenario(variant: 'shipped' | 'tail', timing: keyof typeof TIMINGS): Scenario {
-  const entry = variant === 'tail' ? 'mla_decode_sm90_tail_' : 'mla_decode_sm90_';
-  const what =
-    variant === 'tail'
-      ? "the Hopper kernel's experiment build (-DMLA_SM90_TAIL_PREFETCH=1, FAKE_CUDA_SM90_VARIANT=tail)"
-      : "the Hopper kernel ('hopper', the default on sm_90; passed the GPU suite on an H200, so this checks the TMA/mbarrier/wgmma emulation)";
+function hopperScenario(timing: keyof typeof TIMINGS): Scenario {
+  const entry = 'mla_decode_sm90_';
   return {
-    title: `${what} against the oracle: many short items per SM part, a split request, causal s_q 2, two m-blocks, bf16/fp16 (${TIMINGS[timing].note})`,
-    env: { ...HOPPER_ENV, ...(variant === 'tail' ? { FAKE_CUDA_SM90_VARIANT: 'tail' } : {}), ...TIMINGS[timing].env },
+    title: `the Hopper kernel ('hopper', the default on sm_90; passed the GPU suite on an H200, so this checks the TMA/mbarrier/wgmma emulation) against the oracle: many short items per SM part, a split request, causal s_q 2, two m-blocks, bf16/fp16 (${TIMINGS[timing].note})`,
+    env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
     run(seed) {
       assert.equal(getBackend('cuda').decodeKernels()[0], 'hopper', "the emulated sm_90 device must select 'hopper' by default");
       const seen = new Set<string>();
@@ -177,34 +173,25 @@ function hopperScenario(variant: 'shipped' | 'tail', timing: keyof typeof TIMING
       );
       const missing = ALL_TRANSITIONS.filter((t) => !seen.has(t));
       assert.deepEqual(missing, [], 'item transitions (blocks → next item\'s blocks) the cases no longer exercise');
-      // the build the variant names ran, and only it
+      // the emulator ran the kernel (not some other decode)
       const f = bindFakeCuda();
-      const other = variant === 'tail' ? 'mla_decode_sm90_' : 'mla_decode_sm90_tail_';
-      const runs = (prefix: string) => ['bf16', 'fp16'].map((dt) => f.stat(`emulated:${prefix}${dt}`));
+      const runs = ['bf16', 'fp16'].map((dt) => f.stat(`emulated:${entry}${dt}`));
       const dtypes = new Set(HOPPER_CASES.map((c) => c.spec.dtype));
-      runs(entry).forEach((n, i) => assert.ok(n > 0 || !dtypes.has(i ? 'fp16' : 'bf16'), `${entry}${i ? 'fp16' : 'bf16'} never ran`));
-      assert.deepEqual(runs(other), [0, 0], `${other}* ran`);
-      notes.push(`emulated launches: ${entry}bf16 ×${runs(entry)[0]}, ${entry}fp16 ×${runs(entry)[1]}`);
+      runs.forEach((n, i) => assert.ok(n > 0 || !dtypes.has(i ? 'fp16' : 'bf16'), `${entry}${i ? 'fp16' : 'bf16'} never ran`));
+      notes.push(`emulated launches: ${entry}bf16 ×${runs[0]}, ${entry}fp16 ×${runs[1]}`);
       return notes;
     },
   };
 }
 
 /**
- * FLASH_MLA_EMULATION=full adds what `npm test` leaves out to stay under two minutes on two cores: the shipped Hopper
- * build under the late timings (it has passed the GPU suite on an H200) and the planted-bug checks of the emulator
- * itself (three more emulator builds). The experiment build runs under every timing either way.
+ * FLASH_MLA_EMULATION=full adds what `npm test` leaves out to stay under two minutes on two cores: the planted-bug
+ * checks of the emulator itself (three more emulator builds).
  */
 const FULL = process.env.FLASH_MLA_EMULATION === 'full';
 
 const scenarios: Record<string, Scenario> = {
-  ...Object.fromEntries(
-    (['shipped', 'tail'] as const).flatMap((variant) =>
-      (Object.keys(TIMINGS) as (keyof typeof TIMINGS)[])
-        .filter((timing) => FULL || variant === 'tail' || timing === 'issue' || process.env[SCENARIO_VAR] !== undefined)
-        .map((timing) => [`hopper${variant === 'tail' ? ' tail variant' : ''}${timing === 'issue' ? '' : `, ${timing}`}`, hopperScenario(variant, timing)]),
-    ),
-  ),
+  ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper${timing === 'issue' ? '' : `, ${timing}`}`, hopperScenario(timing)])),
 
   'proven-kernels': {
     title: "the kernels that passed the GPU suite on an H200 ('generic', 'generic-small'; h_kv 1, d_qk 576) match the oracle here too",
@@ -253,36 +240,27 @@ const scenarios: Record<string, Scenario> = {
     },
   },
 
-  'metadata-kernels': {
-    title: 'both metadata kernels (mla_metadata, and mla_metadata_warp: FLASH_MLA_METADATA=warp) = the cpu scheduler, bit for bit, on batches that take the warp walk and both serial fallbacks',
+  metadata: {
+    title: 'the metadata kernel (mla_metadata) = the cpu scheduler, bit for bit, on batches of 1 … 7000 requests',
     env: { FAKE_CUDA_SMS: '132' },
     run(seed) {
       const r = rng(seed);
       const sets = metadataGoldenSets(r);
-      const notes: string[] = [];
-      try {
-        for (const kind of ['serial', 'warp'] as const) {
-          forceMetadataKernel(kind);
-          let runs = 0;
-          for (const lens of sets) {
-            for (const rowsPerKv of [1, 16, 128, 1024]) {
-              const parts = numSmPartsFor(getBackend('cuda').smCount(), rowsPerKv, 1);
-              const sl = Tensor.from(Int32Array.from(lens), [lens.length], { dtype: 'int32', backend: 'cuda' });
-              const md = getMlaMetadata(sl, rowsPerKv, 1);
-              const e = scheduleTiles(lens, parts);
-              const where = `${kind} kernel, b ${lens.length}, ${parts} parts, seed ${seed}`;
-              assert.deepEqual(md.tileSchedulerMetadata.toInt32(), e.metadata, where);
-              assert.deepEqual(md.numSplits.toInt32(), e.numSplits, where);
-              for (const x of [sl, md.tileSchedulerMetadata, md.numSplits]) x.dispose();
-              runs++;
-            }
-          }
-          notes.push(`${kind}: ${runs} batches (b 1 … 7000, test/util/metadata-sets.ts) = scheduleTiles, metadata rows and num_splits bit for bit`);
+      let runs = 0;
+      for (const lens of sets) {
+        for (const rowsPerKv of [1, 16, 128, 1024]) {
+          const parts = numSmPartsFor(getBackend('cuda').smCount(), rowsPerKv, 1);
+          const sl = Tensor.from(Int32Array.from(lens), [lens.length], { dtype: 'int32', backend: 'cuda' });
+          const md = getMlaMetadata(sl, rowsPerKv, 1);
+          const e = scheduleTiles(lens, parts);
+          const where = `b ${lens.length}, ${parts} parts, seed ${seed}`;
+          assert.deepEqual(md.tileSchedulerMetadata.toInt32(), e.metadata, where);
+          assert.deepEqual(md.numSplits.toInt32(), e.numSplits, where);
+          for (const x of [sl, md.tileSchedulerMetadata, md.numSplits]) x.dispose();
+          runs++;
         }
-      } finally {
-        forceMetadataKernel(undefined);
       }
-      return notes;
+      return [`${runs} batches (b 1 … 7000, test/util/metadata-sets.ts) = scheduleTiles, metadata rows and num_splits bit for bit`];
     },
   },
 

@@ -8,8 +8,6 @@ export const MLA_CONFIG = {
   /** Metadata kernel: block of one warp; dynamic smem caches 4 B per request for up to this many requests. */
   METADATA_THREADS: 32,
   METADATA_SMEM_MAX_REQS: 12288,
-  /** The warp-walk metadata kernel (opt-in): seqlens and prefix sums cached for up to this many requests. */
-  METADATA_WARP_MAX_REQS: 6143,
   /** Generic and generic-small decode kernels: folded query rows per CTA, threads, dynamic smem. */
   GEN_BLOCK_M: 64,
   GEN_THREADS: 256,

@@ -36,7 +36,6 @@ const PORTABLE = { cubins: ['sm_80', 'sm_90'], ptx: 'compute_80' } as const;
 /** Every kernel file the library loads. */
 export const KERNEL_BUILDS: Readonly<Record<string, KernelBuild>> = {
   mla_metadata: { file: 'mla_metadata', ...PORTABLE, role: 'tile scheduler' },
-  mla_metadata_warp: { file: 'mla_metadata_warp', ...PORTABLE, role: 'tile scheduler, warp walk (opt-in: FLASH_MLA_METADATA=warp)' },
   mla_combine: { file: 'mla_combine', ...PORTABLE, role: 'split combine' },
   append_kv: { file: 'append_kv', ...PORTABLE, role: 'KV-cache append' },
   append_kv_fp8: { file: 'append_kv_fp8', ...PORTABLE, role: 'FP8 KV-cache append (quantizes)' },

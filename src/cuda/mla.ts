@@ -22,7 +22,7 @@ import { MLA_CONFIG } from './config.js';
 import { combineGrid, combineShape, combineShapeOverride, type CombineShape } from './combine-shape.js';
 
 // Launch shapes: host copies of kernels/mla_config.h (src/cuda/config.ts, checked by test/kernel-config.test.ts).
-const { GEN_BLOCK_M, GEN_THREADS, SM90_THREADS, COMBINE_THREADS, METADATA_THREADS, METADATA_SMEM_MAX_REQS, METADATA_WARP_MAX_REQS } = MLA_CONFIG;
+const { GEN_BLOCK_M, GEN_THREADS, SM90_THREADS, COMBINE_THREADS, METADATA_THREADS, METADATA_SMEM_MAX_REQS } = MLA_CONFIG;
 const smemOf = (name: string) => DECODE_KERNELS.find((k) => k.name === name)!.sharedBytes;
 
 // FLASH_MLA_COMBINE=W,C forces the combine's launch shape (measurements); read once, at the first decode.
@@ -31,23 +31,6 @@ let combineOverride: CombineShape | null | undefined;
 /** Force the combine's launch shape for the following decodes (null: the rule). For tests and measurements. */
 export function forceCombineShape(shape: CombineShape | null): void {
   combineOverride = shape;
-}
-
-// FLASH_MLA_METADATA=warp selects the warp-walk metadata kernel (built, not yet run on a GPU); read once.
-let metadataKernel: 'serial' | 'warp' | undefined;
-
-/** Force the metadata kernel for the following calls (undefined: the environment's choice). For tests. */
-export function forceMetadataKernel(kind: 'serial' | 'warp' | undefined): void {
-  metadataKernel = kind;
-}
-
-function metadataKernelFor(): 'serial' | 'warp' {
-  if (metadataKernel === undefined) {
-    const v = (process.env.FLASH_MLA_METADATA ?? '').trim();
-    if (v !== '' && v !== 'serial' && v !== 'warp') throw new RangeError(`FLASH_MLA_METADATA: expected 'serial' or 'warp', got '${v}'`);
-    metadataKernel = v === 'warp' ? 'warp' : 'serial';
-  }
-  return metadataKernel;
 }
 
 /** The combine's launch shape for b requests of qRows folded rows: forced, or the rule. */
@@ -154,13 +137,11 @@ class CudaMlaBackend implements MlaBackend {
 
   mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor): void {
     const dev = this.dev;
-    const warp = metadataKernelFor() === 'warp';
-    const file = warp ? 'mla_metadata_warp' : 'mla_metadata';
-    requirePortable(dev, file);
-    const k = loadKernel(file, portableArchs(dev), file, ['ptr', 'i32', 'i32', 'ptr', 'ptr']);
+    requirePortable(dev, 'mla_metadata');
+    const k = loadKernel('mla_metadata', portableArchs(dev), 'mla_metadata', ['ptr', 'i32', 'i32', 'ptr', 'ptr']);
     const b = cacheSeqlens.shape[0];
     k.launch(
-      { grid: [1, 1, 1], block: [METADATA_THREADS, 1, 1], sharedMemBytes: metadataSharedBytes(b, warp), stream: getCudaContext().stream, pdl: this.pdl },
+      { grid: [1, 1, 1], block: [METADATA_THREADS, 1, 1], sharedMemBytes: metadataSharedBytes(b), stream: getCudaContext().stream, pdl: this.pdl },
       cacheSeqlens.ptr,
       b,
       tileSchedulerMetadata.shape[0],
@@ -274,8 +255,8 @@ class CudaMlaBackend implements MlaBackend {
   }
 }
 
-function metadataSharedBytes(b: number, warp: boolean): number {
-  return warp ? 4 * (2 * Math.min(b, METADATA_WARP_MAX_REQS) + 1) : 4 * Math.min(b, METADATA_SMEM_MAX_REQS);
+function metadataSharedBytes(b: number): number {
+  return 4 * Math.min(b, METADATA_SMEM_MAX_REQS);
 }
 
 registerBackend('cuda', () => {

@@ -42,13 +42,11 @@
  * portable decode kernels, the Hopper decode kernel, the combine) also run them on the host memory (an access outside
  * every live allocation poisons the context with CUDA_ERROR_ILLEGAL_ADDRESS, as on a GPU; a CTA whose threads all
  * wait on barriers no one will complete poisons it with CUDA_ERROR_LAUNCH_TIMEOUT, what a hung kernel ends in); the
- * append kernels still compute nothing. FAKE_CUDA_SM90_VARIANT=tail runs the Hopper kernel's experiment build
- * (-DMLA_SM90_TAIL_PREFETCH=1) at launches of mla_decode_sm90_*; FAKE_CUDA_EMU_WGMMA, FAKE_CUDA_EMU_TMA and
- * FAKE_CUDA_EMU_ORDER choose when the emulator's asynchronous work happens (test/util/emu/emu.cpp).
+ * append kernels still compute nothing. FAKE_CUDA_EMU_WGMMA, FAKE_CUDA_EMU_TMA and FAKE_CUDA_EMU_ORDER choose when the emulator's asynchronous work happens (test/util/emu/emu.cpp).
  *
  * For the tests: fake_cuda_stat("allocs" | "bytes" | "streams" | "events" | "graphs" | "execs" | "modules" |
- * "kernels_run" | "sticky" | "emulated:<entry>" — launches the emulator ran as that entry point, after the
- * FAKE_CUDA_SM90_VARIANT rename; -1 without the emulator), fake_cuda_calls("cuLaunchKernelEx") (calls since load, failed ones included),
+ * "kernels_run" | "sticky" | "emulated:<entry>" — launches the emulator ran as that entry point; -1 without the
+ * emulator), fake_cuda_calls("cuLaunchKernelEx") (calls since load, failed ones included),
  * fake_cuda_arm(spec) (0, or -1 for a bad spec), fake_cuda_log() (the last thing the fake noted: injected faults,
  * illegal accesses, refused arguments). FAKE_CUDA_VERBOSE=1 prints each note to stderr.
  */

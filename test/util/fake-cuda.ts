@@ -151,10 +151,8 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
   }
   checkWgmmaStandIn(readFileSync(join(KERNELS_DIR, 'ptx_wgmma.cuh'), 'utf8'), readFileSync(join(EMU_DIR, 'ptx_wgmma.cuh'), 'utf8'));
   for (const header of ['ptx.cuh', 'ptx_sm90.cuh', 'ptx_wgmma.cuh']) copyFileSync(join(EMU_DIR, header), join(kernels, header));
-  // the metadata kernels' one inline-PTX statement (emu.cpp, emu_metadata_warp.cpp)
-  for (const file of ['mla_metadata.cu', 'mla_metadata_warp.cu']) {
-    replaceInKernel(kernels, file, [['asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(smem_bytes));', 'smem_bytes = emu::dynamic_smem_bytes();']]);
-  }
+  // the metadata kernel's one inline-PTX statement (emu.cpp)
+  replaceInKernel(kernels, 'mla_metadata.cu', [['asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(smem_bytes));', 'smem_bytes = emu::dynamic_smem_bytes();']]);
   // the Hopper kernel's two (emu_sm90.cpp): a 16-byte shared store of zeros, and the move that hides a value from
   // the compiler's loop-invariant hoisting (a plain copy on the host)
   replaceInKernel(kernels, 'mla_decode_sm90.cu', [
@@ -168,16 +166,10 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`building the emulating fake libcuda failed: ${cmd} ${args.join(' ')}\n${r.stderr}`);
   };
-  // emu_sm90.cpp twice: the shipped build and the experiment (its entries renamed mla_decode_sm90_tail_*)
-  const units: [obj: string, source: string, defines: string[]][] = [
-    ...['emu', 'emu_combine', 'emu_metadata_warp'].map((name): [string, string, string[]] => [name, name, []]),
-    ['emu_sm90', 'emu_sm90', []],
-    ['emu_sm90_tail', 'emu_sm90', ['-DMLA_SM90_TAIL_PREFETCH=1']],
-  ];
-  const objects = units.map(([name, source, defines]) => {
+  const objects = ['emu', 'emu_combine', 'emu_sm90'].map((name) => {
     const obj = join(dir, `${name}.o`);
     // the kernels' headers first (their quoted includes find the stand-in ptx*.cuh beside them), then cuda_bf16.h etc.
-    run(cxx!, ['-c', '-fPIC', '-O2', '-std=c++17', '-w', ...defines, '-I', kernels, '-I', EMU_DIR, '-o', obj, join(EMU_DIR, `${source}.cpp`)]);
+    run(cxx!, ['-c', '-fPIC', '-O2', '-std=c++17', '-w', '-I', kernels, '-I', EMU_DIR, '-o', obj, join(EMU_DIR, `${name}.cpp`)]);
     return obj;
   });
   const fake = join(dir, 'fake-cuda.o');

@@ -1,7 +1,6 @@
-// Batches on which the device metadata kernels must equal the cpu scheduler (scheduleTiles) bit for bit: edge
-// sizes, zeros, one huge among tiny, many short requests per SM part (several 32-request steps of the warp walk), and
-// the warp walk's two serial fallbacks — more requests than it caches (6 143) and a total cost ≥ 2^30 blocks. Used
-// by the GPU suite (test/gpu-decode.test.ts) and the emulator (test/kernel-emulation.test.ts).
+// Batches on which the device metadata kernel must equal the cpu scheduler (scheduleTiles) bit for bit: edge sizes,
+// zeros, one huge among tiny, many short requests per SM part, b = 7 000, and a total cost ≥ 2^30 blocks (near the int32
+// range: the kernel sums in 64 bits). Used by the GPU suite (test/gpu-decode.test.ts) and the emulator (test/kernel-emulation.test.ts).
 
 export function metadataGoldenSets(r: () => number): number[][] {
   return [

@@ -641,7 +641,7 @@ const KernelEntry kDecodeEntries[] = {
 const KernelEntry* find_entry(const char* name) {
   for (const KernelEntry& e : kDecodeEntries)
     if (!std::strcmp(e.name, name)) return &e;
-  for (auto entries : {combine_entries, metadata_warp_entries, sm90_entries, sm90_tail_entries}) {
+  for (auto entries : {combine_entries, sm90_entries}) {
     int n = 0;
     const KernelEntry* c = entries(&n);
     for (int i = 0; i < n; ++i)
@@ -776,21 +776,8 @@ extern "C" long long emu_runs(const char* name) {
 }
 
 // 0: ran; 1: not a kernel the emulator has (nothing run); -1: the kernel faulted, -2: it deadlocked (message in err).
-// FAKE_CUDA_SM90_VARIANT=<v> runs mla_decode_sm90_<v>_<dtype> (an experiment build, emu_sm90.cpp) at a launch of
-// mla_decode_sm90_<dtype>; a variant the emulator does not have is an error, not a silent default.
 extern "C" int emu_launch(const char* name, const unsigned* grid, const unsigned* block, unsigned smem_bytes, void* const* args, char* err, size_t err_cap) {
   using namespace emu;
-  static const char kSm90[] = "mla_decode_sm90_";
-  const char* variant = std::getenv("FAKE_CUDA_SM90_VARIANT");
-  char renamed[160];
-  if (variant && *variant && !std::strncmp(name, kSm90, sizeof kSm90 - 1)) {
-    std::snprintf(renamed, sizeof renamed, "%s%s_%s", kSm90, variant, name + sizeof kSm90 - 1);
-    if (!find_entry(renamed)) {
-      std::snprintf(err, err_cap, "%s: FAKE_CUDA_SM90_VARIANT=%s, but the emulator has no %s", name, variant, renamed);
-      return -1;
-    }
-    name = renamed;
-  }
   const KernelEntry* e = find_entry(name);
   if (!e) return 1;
   auto run = std::find_if(g_runs.begin(), g_runs.end(), [&](const auto& r) { return r.first == e->name; });

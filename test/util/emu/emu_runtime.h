@@ -72,9 +72,7 @@ struct KernelEntry {
   uint8_t* smem;
 };
 const KernelEntry* combine_entries(int* n);  // emu_combine.cpp
-const KernelEntry* metadata_warp_entries(int* n);  // emu_metadata_warp.cpp
-const KernelEntry* sm90_entries(int* n);  // emu_sm90.cpp, the shipped build of mla_decode_sm90.cu
-const KernelEntry* sm90_tail_entries(int* n);  // emu_sm90.cpp again with -DMLA_SM90_TAIL_PREFETCH=1
+const KernelEntry* sm90_entries(int* n);  // emu_sm90.cpp: mla_decode_sm90.cu
 
 // ---- Hopper (emu.cpp; the stand-ins test/util/emu/ptx_sm90.cuh and ptx_wgmma.cuh call these) ------------------
 void bar_arrive(int id, int count);  // bar.arrive id, count: counts towards the barrier without waiting
