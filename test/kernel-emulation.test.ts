@@ -256,11 +256,19 @@ const scenarios: Record<string, Scenario> = {
           const where = `b ${lens.length}, ${parts} parts, seed ${seed}`;
           assert.deepEqual(md.tileSchedulerMetadata.toInt32(), e.metadata, where);
           assert.deepEqual(md.numSplits.toInt32(), e.numSplits, where);
+          if (rowsPerKv === 16) {
+            // into a view 4 bytes past a 16-byte boundary: the kernel's rows then take its 4-byte stores
+            const store = Tensor.empty([parts * 8 + 1], { dtype: 'int32', backend: 'cuda' });
+            const view = store.view([parts, 8], [8, 1], 1);
+            getMlaMetadata(sl, rowsPerKv, 1, { out: { tileSchedulerMetadata: view, numSplits: md.numSplits } });
+            assert.deepEqual(view.toInt32(), e.metadata, `${where}, misaligned rows`);
+            store.dispose();
+          }
           for (const x of [sl, md.tileSchedulerMetadata, md.numSplits]) x.dispose();
           runs++;
         }
       }
-      return [`${runs} batches (b 1 … 7000, test/util/metadata-sets.ts) = scheduleTiles, metadata rows and num_splits bit for bit`];
+      return [`${runs} batches (b 1 … 7000, test/util/metadata-sets.ts) = scheduleTiles, metadata rows and num_splits bit for bit (a quarter of them also into rows 4 bytes off a 16-byte boundary)`];
     },
   },
 
