@@ -85,8 +85,8 @@ function layoutScenarios(): Record<string, Scenario> {
     Object.entries(cases).map(([d, list]) => [
       `layouts-d${d}`,
       {
-        title: `FLASH_MLA_PREVIEW=layouts, d_qk ${d}: h_kv ${[...new Set(list.map(([c]) => c.hKv))].join('/')}, s_q 1–3, causal or not, split requests, NaN-padded views: the oracle`,
-        env: { FLASH_MLA_PREVIEW: 'layouts', FAKE_CUDA_SMS: '32' },
+        title: `d_qk ${d}: h_kv ${[...new Set(list.map(([c]) => c.hKv))].join('/')}, s_q 1–3, causal or not, split requests, NaN-padded views: the oracle`,
+        env: { FAKE_CUDA_SMS: '32' },
         run: (seed: number) => list.map(([spec, causal], k) => decodeCase(spec, seed + k, causal, { split: true })),
       } satisfies Scenario,
     ]),
@@ -222,8 +222,8 @@ const scenarios: Record<string, Scenario> = {
   ...layoutScenarios(),
 
   'group-bits': {
-    title: "FLASH_MLA_PREVIEW=layouts: each KV head's group decodes bit for bit like its own h_kv = 1 problem (d_qk 576 on 'generic', 512 on the layout kernel)",
-    env: { FLASH_MLA_PREVIEW: 'layouts', FAKE_CUDA_SMS: '24' },
+    title: "each KV head's group decodes bit for bit like its own h_kv = 1 problem (d_qk 576 on 'generic', 512 on the layout kernel)",
+    env: { FAKE_CUDA_SMS: '24' },
     run(seed) {
       const notes: string[] = [];
       const hQ = 12, hKv = 3, sQ = 2, hpk = 4, b = 2;
@@ -288,7 +288,7 @@ const scenarios: Record<string, Scenario> = {
 
   'out-of-bounds': {
     title: 'the emulator faults like a GPU: a block-table entry past the cache (value checks off) → sticky CudaError ILLEGAL_ADDRESS',
-    env: { FLASH_MLA_PREVIEW: 'layouts', FAKE_CUDA_SMS: '8' },
+    env: { FAKE_CUDA_SMS: '8' },
     run(seed) {
       assert.equal(getBackend('cuda').decodeKernels()[0], 'generic');
       const p = makeDenseProblem({ b: 1, sQ: 1, hQ: 4, hKv: 2, d: 512, seqlens: [100], dtype: 'bf16', fp8: false, seed });
