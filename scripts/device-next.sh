@@ -8,7 +8,7 @@
 #   verify    ~3 min: correctness of everything not yet run — the combine's PTX path, the decode-loop example under
 #             generic-small, both metadata kernels against the cpu scheduler, the padded-stride FP8 append, the
 #             soak with its fixed checks, the bench's timer/ceilings behind the DeviceMeasure facet, the new
-#             dense layouts (FLASH_MLA_PREVIEW=layouts)
+#             dense layouts (then behind FLASH_MLA_PREVIEW=layouts; they passed on 2026-12-01 and are on by default since)
 #   tail      ~4 min: the hopper tail-prefetch variant (dist/kv-tail): decode suite + 300 property cases, then
 #             timed against dist/kv-base on the serving set and six sweep configs
 #   metadata  ~1 min: FLASH_MLA_METADATA=warp vs the default, `+md ms` on the serving set and the sweep
