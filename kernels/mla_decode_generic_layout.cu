@@ -10,8 +10,9 @@
 // head's offset (k_head_stride) with the cache's own token stride. The schedule is getMlaMetadata(seqlens,
 // s_q · h_q / h_kv, h_kv)'s: every KV head walks the same work items, so the combine's split rows hold all heads.
 //
-// Status: built (sm_80 / sm_90 cubins, compute_80 PTX assembled for sm_90 / sm_100 / sm_120, no spills), NOT yet run
-// on a GPU; the cuda backend uses it only with FLASH_MLA_PREVIEW=layouts (src/cuda/features.ts).
+// Status: built (sm_80 / sm_90 cubins, compute_80 PTX assembled for sm_90 / sm_100 / sm_120, no spills); its sm_90
+// cubin ran on an H200 on 2026-12-01 (test/dense-layouts-gpu.test.ts, test/fp8-sparse-gpu.test.ts: all passed); the
+// cuda backend uses it by default for h_kv > 1 and d_qk 512 (src/cuda/features.ts).
 //
 // Launch: grid (ceil(rows_per_kv / 64), num_sm_parts, h_kv), block 256, dynamic smem GEN_SMEM_BYTES (d_qk 576) or
 // GEN_D512_SMEM_BYTES (d_qk 512); parameters MlaDecodeParams, MlaLayoutParams (mla_params.h).

@@ -7,7 +7,7 @@
 #   verify    ~3 min: correctness of everything not yet run — the combine's PTX path, the decode-loop example under
 #             generic-small, the metadata kernel against the cpu scheduler, the padded-stride FP8 append, the
 #             soak with its fixed checks, the bench's timer/ceilings behind the DeviceMeasure facet, the new
-#             dense layouts (FLASH_MLA_PREVIEW=layouts)
+#             dense layouts (then behind FLASH_MLA_PREVIEW=layouts; they passed on 2026-12-01 and are on by default since)
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
 step=${1:?step: verify | sanitize}

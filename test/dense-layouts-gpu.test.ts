@@ -2,11 +2,9 @@
 // (query heads grouped per KV head as in GQA) and d_qk ∈ {576, 512}, bf16/fp16, s_q 1–3, causal or not, against the
 // cpu oracle under FlashMLA's tolerances (FLASHMLA_TOL, as the other GPU tests). Skipped without a GPU.
 //
-// The cuda kernel for these layouts (kernels/mla_decode_generic_layout.cu) is built but has not run on a GPU yet, so
-// the backend refuses the layouts unless FLASH_MLA_PREVIEW=layouts is set (src/cuda/features.ts). Without it every
-// test here checks that refusal (UnsupportedFeatureError, outputs untouched) and reports itself skipped; with it
-// they compare. On an H200:
-//   npm run build && FLASH_MLA_PREVIEW=layouts FLASH_MLA_REQUIRE_GPU=1 node --test --test-concurrency=1 dist/test/dense-layouts-gpu.test.js
+// The cuda kernel for these layouts is kernels/mla_decode_generic_layout.cu; this file passed on an H200 on 2026-12-01
+// (with test/fp8-sparse-gpu.test.ts: 64 of 64), and the layouts are on by default since (src/cuda/features.ts). On a GPU:
+//   npm run build && FLASH_MLA_REQUIRE_GPU=1 node --test --test-concurrency=1 dist/test/dense-layouts-gpu.test.js
 //
 // What makes a wrong kernel fail: every output starts as NaN (a row left unwritten fails); the cache the kernel reads
 // is a view into a larger buffer whose other KV heads, channels past d_qk, spare token per page, unused pages and
@@ -15,35 +13,17 @@
 // combine), in four cases one request over every SM part of this GPU; and two tests compare bit for bit with decodes that share the arithmetic but not the row
 // mapping (each KV head's group as an h_kv = 1 problem on the 'generic' kernel).
 
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, UnsupportedFeatureError, captureGraph, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, type MlaMetadata } from '../src/index.js';
-import { CUDA_FEATURES, parsePreviews } from '../src/cuda/features.js';
+import { CUDA_FEATURES } from '../src/cuda/features.js';
 import { forceCombineShape } from '../src/cuda/mla.js';
 import { freshSeed, gpuSkipReason } from './util/problem.js';
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 
 const skip = await gpuSkipReason();
-const previewAsked = parsePreviews(process.env.FLASH_MLA_PREVIEW).on.has('layouts');
 
 const isUnsupported = (e: unknown) => e instanceof UnsupportedFeatureError && e.backend === 'cuda';
-
-/** Whether cuda runs this layout (FlashMLA 9edee0c's h_kv 1, d_qk 576 always does). */
-function layoutRuns(hKv: number, d: number): boolean {
-  return (hKv === 1 || CUDA_FEATURES.gqa) && (d === 576 || CUDA_FEATURES.headDim512);
-}
-
-/** While the layout is refused: `attempt` must throw UnsupportedFeatureError and leave `outs` NaN; then skip. */
-function whenRuns(t: TestContext, hKv: number, d: number, attempt: () => void, outs?: { out: Tensor; lse: Tensor }): boolean {
-  if (layoutRuns(hKv, d)) return true;
-  assert.throws(attempt, isUnsupported);
-  if (outs) {
-    assert.ok(outs.out.toFloat32().every(Number.isNaN), 'a refused decode wrote out');
-    assert.ok(outs.lse.toFloat32().every(Number.isNaN), 'a refused decode wrote lse');
-  }
-  t.skip(`h_kv ${hKv}, d_qk ${d}: refused on cuda with UnsupportedFeatureError as it should without FLASH_MLA_PREVIEW=layouts (the kernel is built, not yet run on a GPU)`);
-  return false;
-}
 
 /** Outputs on cuda filled with NaN: a row the kernels do not write cannot pass. */
 function nanOutputs(b: number, sQ: number, hQ: number, dtype: 'bf16' | 'fp16'): { out: Tensor; lse: Tensor } {
@@ -95,9 +75,9 @@ function schedules(cpuSeqlens: Tensor, gpuSeqlens: Tensor, rows: number, hKv: nu
 describe('cuda: dense decode with h_kv ∈ {1, 2, 8, 3} and d_qk ∈ {576, 512} (vs the cpu oracle, FlashMLA tolerances)', { skip }, () => {
   const seed = freshSeed();
 
-  test('FLASH_MLA_PREVIEW=layouts switches h_kv > 1 and d_qk 512 on, and nothing else does', () => {
-    assert.equal(CUDA_FEATURES.gqa, previewAsked, 'CUDA_FEATURES.gqa');
-    assert.equal(CUDA_FEATURES.headDim512, previewAsked, 'CUDA_FEATURES.headDim512');
+  test('h_kv > 1 and d_qk 512 are on by default (no environment variable needed)', () => {
+    assert.equal(CUDA_FEATURES.gqa, true, 'CUDA_FEATURES.gqa');
+    assert.equal(CUDA_FEATURES.headDim512, true, 'CUDA_FEATURES.headDim512');
   });
 
   cases.forEach(({ label, spec: given, causal, overEveryPart }, k) =>
@@ -113,7 +93,6 @@ describe('cuda: dense decode with h_kv ∈ {1, 2, 8, 3} and d_qk ∈ {576, 512} 
       const { mdC, mdH } = schedules(cpu.cacheSeqlens, gpu.cacheSeqlens, rows, hKv);
       const outs = nanOutputs(spec.b, spec.sQ, spec.hQ, spec.dtype);
       const run = () => flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, mdC.tileSchedulerMetadata, mdC.numSplits, { causal, ...outs });
-      if (!whenRuns(t, hKv, d, run, outs)) return;
       const got = run();
       const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal });
       checkDenseRows(label, got, want, s);
@@ -132,7 +111,6 @@ describe('cuda: dense decode with h_kv ∈ {1, 2, 8, 3} and d_qk ∈ {576, 512} 
     const md = getMlaMetadata(gpu.cacheSeqlens, 16, 2);
     const dec = (kernel?: string, outs?: { out: Tensor; lse: Tensor }) =>
       flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, kernel, ...outs });
-    if (!whenRuns(t, 2, 512, () => dec())) return;
     const kernels = getBackend('cuda').decodeKernels();
     if (!kernels.includes('generic')) return void t.skip("the 'generic' kernel is not offered on this GPU (FLASH_MLA_DECODE_KERNEL?)");
     const a = dec();
@@ -158,7 +136,6 @@ describe('cuda: dense decode with h_kv ∈ {1, 2, 8, 3} and d_qk ∈ {576, 512} 
       const gpu = { q: cpu.q.to('cuda'), kCache: cpu.kCache.to('cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
       const md = getMlaMetadata(gpu.cacheSeqlens, (sQ * hQ) / hKv, hKv);
       const full = () => flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true });
-      if (!whenRuns(t, hKv, d, full)) return;
       if (d === 576 && !getBackend('cuda').decodeKernels().includes('generic')) return void t.skip("the 'generic' kernel is not offered on this GPU");
       const parts = md.tileSchedulerMetadata.shape[0];
       forceCombineShape({ warpsPerRow: 1, chunks: 1 });
@@ -188,7 +165,7 @@ describe('cuda: dense decode with h_kv ∈ {1, 2, 8, 3} and d_qk ∈ {576, 512} 
     });
   }
 
-  test('a captured graph replays the layout decode (h_kv 8, d_qk 512) with new q and seqlens = eager', (t) => {
+  test('a captured graph replays the layout decode (h_kv 8, d_qk 512) with new q and seqlens = eager', () => {
     const spec = { b: 4, sQ: 2, hQ: 64, hKv: 8, d: 512, seqlens: [900, 1, 64, 300], dtype: 'bf16' as const, fp8: false };
     const p = makeDenseProblem({ ...spec, seed: seed + 300 });
     const p2 = makeDenseProblem({ ...spec, seed: seed + 301 });
@@ -198,7 +175,6 @@ describe('cuda: dense decode with h_kv ∈ {1, 2, 8, 3} and d_qk ∈ {576, 512} 
     const md = getMlaMetadata(gpu.cacheSeqlens, rows, spec.hKv);
     const outs = nanOutputs(spec.b, spec.sQ, spec.hQ, spec.dtype);
     const decode = () => void flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, ...outs });
-    if (!whenRuns(t, spec.hKv, spec.d, decode, outs)) return;
     const step = captureGraph(() => {
       getMlaMetadata(gpu.cacheSeqlens, rows, spec.hKv, { out: md });
       decode();

@@ -674,7 +674,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
         ['a misaligned out', () => dec(p.q, p.kCache, p.blockTable, p.seqlens, { out: outMisaligned }), RangeError],
         ['a disposed q', () => dec(gone, p.kCache, p.blockTable, p.seqlens), DisposedError],
         ['an FP8 cache with a kernel that has no FP8 variant', () => dec(p.q, fp8Cache, p.blockTable, p.seqlens, { isFp8KvCache: true, kernel: 'generic-small' }), UnsupportedFeatureError],
-        ['an h_kv = 2 cache on cuda', () => dec(p.q, kvHeads2, p.blockTable, p.seqlens, {}, mdHeads2), UnsupportedFeatureError],
+        ["an h_kv = 2 cache with kernel 'generic-small' (the layouts run on 'generic' only)", () => dec(p.q, kvHeads2, p.blockTable, p.seqlens, { kernel: 'generic-small' }, mdHeads2), UnsupportedFeatureError],
         ['getMlaMetadata with a negative seqlen', () => getMlaMetadata(negative, 16, 1), RangeError],
         ['appendKv with a slot past the cache', () => appendKv(p.kCache, slots, cKv, kPe), RangeError],
         ['appendKv of fp16 rows into a bf16 cache', () => appendKv(p.kCache, slots, cKv16, kPe), TypeError],
@@ -753,8 +753,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
   },
 
   'layouts': {
-    title: 'FLASH_MLA_PREVIEW=layouts: dense decode with h_kv > 1 and d_qk 512 (strided cache views): valid pointers; launch faults → CudaError, nothing kept',
-    env: { FLASH_MLA_PREVIEW: 'layouts' },
+    title: 'dense decode with h_kv > 1 and d_qk 512 (strided cache views), on by default: valid pointers; launch faults → CudaError, nothing kept',
     run(f) {
       const notes: string[] = [];
       const lens = [100, 30];

@@ -1,11 +1,13 @@
 // Validation of the FP8 cache, sparse decode and GQA arguments of flashMlaWithKvcache / getMlaMetadata on the cpu
-// backend (exact error class and message; a failed call leaves preallocated outputs untouched), and the cuda
-// backend's refusals of what its kernels do not run yet (shape-only checks: no GPU needed).
+// backend (exact error class and message; a failed call leaves preallocated outputs untouched), and what the cuda
+// backend runs and refuses (shape-only checks: no GPU needed).
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Tensor, flashMlaWithKvcache, getMlaMetadata, UnsupportedFeatureError, type FlashMlaOptions } from '../src/index.js';
-import { CUDA_FEATURES, checkDecodeAgainst, cudaCheckDecode, parsePreviews, type CudaFeatures } from '../src/cuda/features.js';
+import { CUDA_FEATURES, checkDecodeAgainst, cudaCheckDecode, type CudaFeatures } from '../src/cuda/features.js';
 import type { DecodeFeatures } from '../src/backend.js';
 import { denseTensors, makeDenseProblem, makeSparseProblem, sparseTensors } from './util/layouts.js';
 
@@ -194,7 +196,7 @@ describe('getMlaMetadata for sparse decode', () => {
   });
 });
 
-describe('cuda: what its kernels do not run yet is refused before anything runs (UnsupportedFeatureError)', () => {
+describe('cuda: what its kernels run; what they do not is refused before anything runs (UnsupportedFeatureError)', () => {
   const base: DecodeFeatures = { dtype: 'bf16', hQ: 16, hKv: 1, headDim: 576, pageSize: 64, fp8: false, sparse: false, topk: 0, topkLength: false, attnSink: false };
   const isError = (argument: string, message: string) => (e: unknown) => {
     assert.ok(e instanceof UnsupportedFeatureError, `expected UnsupportedFeatureError, got ${e}`);
@@ -204,14 +206,13 @@ describe('cuda: what its kernels do not run yet is refused before anything runs 
   };
   const refused = (f: Partial<DecodeFeatures>, argument: string, message: string) => assert.throws(() => cudaCheckDecode({ ...base, ...f }), isError(argument, message));
   const CPU = "the cpu backend runs it: move the tensors with .to('cpu')";
-  const PREVIEW = 'its cuda kernel is built but has not run on a GPU yet: FLASH_MLA_PREVIEW=layouts switches it on';
-  const layoutsPreview = parsePreviews(process.env.FLASH_MLA_PREVIEW).on.has('layouts');
-  const withoutPreview: CudaFeatures = { ...CUDA_FEATURES, gqa: false, headDim512: false };
-  const withPreview: CudaFeatures = { ...CUDA_FEATURES, gqa: true, headDim512: true };
+  const layoutsOff: CudaFeatures = { ...CUDA_FEATURES, gqa: false, headDim512: false };
+  const LAYOUT_KERNEL = "h_kv > 1 and d_qk 512 run on the portable 'generic' kernel only so far (kernels/mla_decode_generic_layout.cu): pass no kernel or 'generic'";
 
-  test("today's kernels: h_kv 1, d_qk 576, bf16/fp16 cache, dense; the FP8 cache dense and sparse (any h_q, topk, page size)", () => {
+  test("today's kernels: h_kv ≥ 1, d_qk 576 or 512, bf16/fp16 cache, dense; the FP8 cache dense and sparse (any h_q, topk, page size)", () => {
     cudaCheckDecode(base);
     cudaCheckDecode({ ...base, dtype: 'fp16', hQ: 128 });
+    cudaCheckDecode({ ...base, hQ: 128, hKv: 8, headDim: 512 });
     cudaCheckDecode({ ...base, fp8: true });
     cudaCheckDecode({ ...base, fp8: true, kernel: 'generic' });
     for (const hQ of [1, 3, 16, 64, 128]) {
@@ -219,21 +220,18 @@ describe('cuda: what its kernels do not run yet is refused before anything runs 
     }
     assert.deepEqual(
       { ...CUDA_FEATURES },
-      { fp8KvCache: true, sparse: true, gqa: layoutsPreview, headDim512: layoutsPreview },
-      'a feature was switched: update the GPU tests and README (gqa and headDim512 follow FLASH_MLA_PREVIEW=layouts)',
+      { fp8KvCache: true, sparse: true, gqa: true, headDim512: true },
+      'a feature was switched: update the GPU tests and README',
     );
   });
 
-  test('without FLASH_MLA_PREVIEW=layouts: h_kv > 1 and d_qk 512 are refused naming their argument; an FP8 decode on another kernel than the portable one too', () => {
+  test('a feature switched off is refused naming its argument (h_kv > 1: kCache, d_qk 512: q); an FP8 decode on another kernel than the portable one too', () => {
     const refusedWithout = (f: Partial<DecodeFeatures>, argument: string, message: string) =>
-      assert.throws(() => checkDecodeAgainst(withoutPreview, { ...base, ...f }), isError(argument, message));
-    refusedWithout({ hKv: 2 }, 'kCache', `kCache: h_kv = 2 (dim 2) on cuda: not implemented yet (${PREVIEW}; ${CPU})`);
-    refusedWithout({ headDim: 512 }, 'q', `q: head dim 512 on cuda: not implemented yet (${PREVIEW}; ${CPU})`);
-    refusedWithout({ hKv: 8, headDim: 512, kernel: 'generic' }, 'kCache', `kCache: h_kv = 8 (dim 2) on cuda: not implemented yet (${PREVIEW}; ${CPU})`);
-    if (!layoutsPreview) {
-      refused({ hKv: 2 }, 'kCache', `kCache: h_kv = 2 (dim 2) on cuda: not implemented yet (${PREVIEW}; ${CPU})`);
-      refused({ headDim: 512 }, 'q', `q: head dim 512 on cuda: not implemented yet (${PREVIEW}; ${CPU})`);
-    }
+      assert.throws(() => checkDecodeAgainst(layoutsOff, { ...base, ...f }), isError(argument, message));
+    refusedWithout({ hKv: 2 }, 'kCache', `kCache: h_kv = 2 (dim 2) on cuda: not implemented yet (${CPU})`);
+    refusedWithout({ headDim: 512 }, 'q', `q: head dim 512 on cuda: not implemented yet (${CPU})`);
+    refusedWithout({ hKv: 8, headDim: 512, kernel: 'generic' }, 'kCache', `kCache: h_kv = 8 (dim 2) on cuda: not implemented yet (${CPU})`);
+    checkDecodeAgainst(layoutsOff, base);
     const portable = "the FP8 cache and sparse decode run on the portable 'generic' kernel only so far (kernels/mla_decode_fp8.cu): pass no kernel or 'generic' (bench: --kernel generic)";
     refused({ fp8: true, kernel: 'hopper' }, 'kernel', `kernel: the FP8 KV cache with decode kernel 'hopper' on cuda: not implemented yet (${portable})`);
     refused({ fp8: true, sparse: true, topk: 2048, kernel: 'generic-small' }, 'kernel', `kernel: the FP8 KV cache with decode kernel 'generic-small' on cuda: not implemented yet (${portable})`);
@@ -241,31 +239,32 @@ describe('cuda: what its kernels do not run yet is refused before anything runs 
     cudaCheckDecode({ ...base, kernel: 'hopper' });
   });
 
-  test("with FLASH_MLA_PREVIEW=layouts: h_kv ≥ 1 and d_qk 512 run on 'generic' (no kernel or 'generic'); 'hopper' / 'generic-small' are refused naming kernel", () => {
+  test("by default (no environment variable): h_kv ≥ 1 and d_qk 512 run on 'generic' (no kernel or 'generic'); 'hopper' / 'generic-small' are refused naming kernel", () => {
     for (const [hQ, hKv] of [[2, 2], [128, 2], [9, 3], [64, 8], [16, 1]]) {
       for (const headDim of [576, 512]) {
         if (hKv === 1 && headDim === 576) continue; // FlashMLA 9edee0c's layout: every kernel
-        for (const kernel of [undefined, 'generic']) checkDecodeAgainst(withPreview, { ...base, hQ, hKv, headDim, kernel });
+        for (const kernel of [undefined, 'generic']) cudaCheckDecode({ ...base, hQ, hKv, headDim, kernel });
         for (const kernel of ['hopper', 'generic-small']) {
-          const reason = "h_kv > 1 and d_qk 512 run on the portable 'generic' kernel only so far (kernels/mla_decode_generic_layout.cu): pass no kernel or 'generic'";
-          assert.throws(
-            () => checkDecodeAgainst(withPreview, { ...base, hQ, hKv, headDim, kernel }),
-            isError('kernel', `kernel: h_kv = ${hKv}, head dim ${headDim} with decode kernel '${kernel}' on cuda: not implemented yet (${reason})`),
-          );
+          refused({ hQ, hKv, headDim, kernel }, 'kernel', `kernel: h_kv = ${hKv}, head dim ${headDim} with decode kernel '${kernel}' on cuda: not implemented yet (${LAYOUT_KERNEL})`);
         }
       }
     }
-    checkDecodeAgainst(withPreview, { ...base, kernel: 'hopper' });
-    checkDecodeAgainst(withPreview, { ...base, kernel: 'generic-small' });
+    cudaCheckDecode({ ...base, kernel: 'hopper' });
+    cudaCheckDecode({ ...base, kernel: 'generic-small' });
   });
 
-  test('FLASH_MLA_PREVIEW: comma-separated preview names; unknown names are a problem naming the variable, expected and given', () => {
-    assert.deepEqual([...parsePreviews(undefined).on], []);
-    assert.equal(parsePreviews('').problem, null);
-    assert.deepEqual([...parsePreviews('layouts').on], ['layouts']);
-    assert.deepEqual([...parsePreviews(' layouts , ').on], ['layouts']);
-    const bad = parsePreviews('layout,layouts');
-    assert.deepEqual([...bad.on], ['layouts']);
-    assert.equal(bad.problem, "FLASH_MLA_PREVIEW: expected preview names from layouts separated by commas, got 'layout,layouts' ('layout' unknown)");
+  test('FLASH_MLA_PREVIEW is ignored: left set to layouts (or to anything) it changes nothing and throws nothing', () => {
+    const features = fileURLToPath(new URL('../src/cuda/features.js', import.meta.url));
+    const script = `
+      const { CUDA_FEATURES, cudaCheckDecode } = await import(${JSON.stringify(pathToFileURL(features).href)});
+      const base = ${JSON.stringify(base)};
+      cudaCheckDecode({ ...base, hKv: 2 });
+      cudaCheckDecode({ ...base, hQ: 64, hKv: 8, headDim: 512 });
+      console.log(JSON.stringify(CUDA_FEATURES));`;
+    for (const value of ['layouts', ' layouts , ', 'layout,nope', '']) {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, FLASH_MLA_PREVIEW: value } });
+      assert.equal(r.status, 0, `FLASH_MLA_PREVIEW='${value}': ${r.stderr}`);
+      assert.deepEqual(JSON.parse(r.stdout), { fp8KvCache: true, sparse: true, gqa: true, headDim512: true }, `FLASH_MLA_PREVIEW='${value}'`);
+    }
   });
 });

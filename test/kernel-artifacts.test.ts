@@ -56,7 +56,7 @@ describe('dist/kernels after the build', { skip: nvccSkipReason() }, () => {
     assert.deepEqual(present.filter((f) => !want.has(f)), [], 'in dist/kernels but declared by no build line: stale files npm pack would ship (delete them)');
   });
 
-  test('every built cubin and PTX holds the entry points we launch from it (the FP8 kernels, which no selection picks, too)', () => {
+  test('every built cubin and PTX holds the entry points we launch from it (picked by a selection or not)', () => {
     for (const b of Object.values(KERNEL_BUILDS)) {
       for (const a of b.cubins) {
         const bytes = readFileSync(`${outDir}${b.file}.${a}.cubin`);
@@ -75,7 +75,7 @@ describe('dist/kernels after the build', { skip: nvccSkipReason() }, () => {
       const sel = selectKernels(device);
       const forced = selectKernels(device, { forcePtx: true });
       assert.ok(sel.decodeKernels.length > 0, `${arch}: the compatibility table promises a decode kernel`);
-      const picks = [sel, forced].flatMap((s) => [...s.decode.filter((d) => d.runnable).map((d) => d.binary), ...s.support]);
+      const picks = [sel, forced].flatMap((s) => [...s.decode.filter((d) => d.runnable).map((d) => d.binary), ...s.layouts.filter((l) => l.runnable).map((l) => l.binary), ...s.support]);
       for (const b of picks) {
         assert.ok(b.artifact && present.includes(b.artifact), `${arch}: ${b.artifact ?? b.file} is missing (${b.reason})`);
         const bytes = readFileSync(`${outDir}${b.artifact}`);

@@ -11,8 +11,8 @@
 // emulated TMA, mbarriers and wgmma (descriptors, swizzle, fragment layouts) under three timings of the asynchronous
 // work, with the emulator's race check (a shared write under a wgmma not known to be complete) and deadlock report on.
 // The layout kernel
-// (mla_decode_generic_layout.cu, FLASH_MLA_PREVIEW) has run nowhere else yet. The full GPU test files run the same
-// way (slower):
+// (mla_decode_generic_layout.cu) passed its GPU tests on an H200 too (2026-12-01). The full GPU test files run the
+// same way (slower):
 //   npm run build && node dist/test/util/run-emulated.js dist/test/dense-layouts-gpu.test.js
 //
 // Each scenario runs in its own child process (the fake is loaded at start-up), like test/fault-injection.test.ts;
@@ -85,8 +85,8 @@ function layoutScenarios(): Record<string, Scenario> {
     Object.entries(cases).map(([d, list]) => [
       `layouts-d${d}`,
       {
-        title: `FLASH_MLA_PREVIEW=layouts, d_qk ${d}: h_kv ${[...new Set(list.map(([c]) => c.hKv))].join('/')}, s_q 1–3, causal or not, split requests, NaN-padded views: the oracle`,
-        env: { FLASH_MLA_PREVIEW: 'layouts', FAKE_CUDA_SMS: '32' },
+        title: `d_qk ${d}: h_kv ${[...new Set(list.map(([c]) => c.hKv))].join('/')}, s_q 1–3, causal or not, split requests, NaN-padded views: the oracle`,
+        env: { FAKE_CUDA_SMS: '32' },
         run: (seed: number) => list.map(([spec, causal], k) => decodeCase(spec, seed + k, causal, { split: true })),
       } satisfies Scenario,
     ]),
@@ -209,8 +209,8 @@ const scenarios: Record<string, Scenario> = {
   ...layoutScenarios(),
 
   'group-bits': {
-    title: "FLASH_MLA_PREVIEW=layouts: each KV head's group decodes bit for bit like its own h_kv = 1 problem (d_qk 576 on 'generic', 512 on the layout kernel)",
-    env: { FLASH_MLA_PREVIEW: 'layouts', FAKE_CUDA_SMS: '24' },
+    title: "each KV head's group decodes bit for bit like its own h_kv = 1 problem (d_qk 576 on 'generic', 512 on the layout kernel)",
+    env: { FAKE_CUDA_SMS: '24' },
     run(seed) {
       const notes: string[] = [];
       const hQ = 12, hKv = 3, sQ = 2, hpk = 4, b = 2;
@@ -274,7 +274,7 @@ const scenarios: Record<string, Scenario> = {
 
   'out-of-bounds': {
     title: 'the emulator faults like a GPU: a block-table entry past the cache (value checks off) → sticky CudaError ILLEGAL_ADDRESS',
-    env: { FLASH_MLA_PREVIEW: 'layouts', FAKE_CUDA_SMS: '8' },
+    env: { FAKE_CUDA_SMS: '8' },
     run(seed) {
       assert.equal(getBackend('cuda').decodeKernels()[0], 'generic');
       const p = makeDenseProblem({ b: 1, sQ: 1, hQ: 4, hKv: 2, d: 512, seqlens: [100], dtype: 'bf16', fp8: false, seed });

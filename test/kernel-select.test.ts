@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  DECODE_KERNELS, KERNEL_BUILDS, chooseBinary, cubinRuns, ptxRuns, selectKernels, selectOptionsFromEnv, type KernelSelection,
+  DECODE_KERNELS, KERNEL_BUILDS, LAYOUT_DECODE_KERNELS, chooseBinary, cubinRuns, ptxRuns, selectKernels, selectOptionsFromEnv, type KernelSelection,
 } from '../src/cuda/kernels.js';
 import { COMPAT_TABLE_DEVICES, FAKE_DEVICES, fakeDevice as dev } from './util/devices.js';
 
@@ -92,6 +92,32 @@ describe('selectKernels on fake devices', () => {
     assert.deepEqual(s.decodeKernels, []);
     assert.equal(s.portableForm, null);
     for (const d of s.decode) assert.match(d.reason, /nothing runs on compute capability 7\.5/);
+  });
+});
+
+describe("the other layouts' kernels (h_kv > 1 or d_qk 512; the FP8 cache): the 'generic' family's own files", () => {
+  const layoutForms = (sel: KernelSelection) => Object.fromEntries(sel.layouts.map((l) => [l.file, l.runnable ? l.binary.artifact : null]));
+  test('one entry each, with the shared memory of kernels/mla_config.h (the larger d_qk variant for the layout kernel)', () => {
+    assert.deepEqual(LAYOUT_DECODE_KERNELS.map((k) => [k.file, k.sharedBytes]), [['mla_decode_generic_layout', 155648], ['mla_decode_fp8', 160512]]);
+  });
+  test('H200: sm_90 cubins, whatever FLASH_MLA_DECODE_KERNEL says; from PTX with FLASH_MLA_FORCE_PTX=1', () => {
+    const want = { mla_decode_generic_layout: 'mla_decode_generic_layout.sm_90.cubin', mla_decode_fp8: 'mla_decode_fp8.sm_90.cubin' };
+    assert.deepEqual(layoutForms(selectKernels(FAKE_DEVICES.H200)), want);
+    for (const decodeKernel of ['hopper', 'generic-small']) assert.deepEqual(layoutForms(selectKernels(FAKE_DEVICES.H200, { decodeKernel })), want, decodeKernel);
+    assert.deepEqual(layoutForms(selectKernels(FAKE_DEVICES.H200, { forcePtx: true })), {
+      mla_decode_generic_layout: 'mla_decode_generic_layout.compute_80.ptx', mla_decode_fp8: 'mla_decode_fp8.compute_80.ptx',
+    });
+  });
+  test('A100: sm_80 cubins; B200: compute_80 PTX; the 99 KB parts and T4: none, each saying why', () => {
+    assert.deepEqual(layoutForms(selectKernels(FAKE_DEVICES.A100)), { mla_decode_generic_layout: 'mla_decode_generic_layout.sm_80.cubin', mla_decode_fp8: 'mla_decode_fp8.sm_80.cubin' });
+    assert.deepEqual(layoutForms(selectKernels(FAKE_DEVICES.B200)), { mla_decode_generic_layout: 'mla_decode_generic_layout.compute_80.ptx', mla_decode_fp8: 'mla_decode_fp8.compute_80.ptx' });
+    for (const d of [FAKE_DEVICES.A10, FAKE_DEVICES.RTX5090]) {
+      const s = selectKernels(d);
+      assert.deepEqual(layoutForms(s), { mla_decode_generic_layout: null, mla_decode_fp8: null }, d.name);
+      assert.match(s.layouts[0].reason, /needs 155648 B of shared memory per block, the device allows 101376 B/);
+      assert.match(s.layouts[1].reason, /needs 160512 B of shared memory per block, the device allows 101376 B/);
+    }
+    for (const l of selectKernels(FAKE_DEVICES.T4).layouts) assert.match(l.reason, /nothing runs on compute capability 7\.5/);
   });
 });
 
@@ -189,8 +215,10 @@ test('flash-mla info --assume CC explains the choice without a GPU', () => {
   r = run('--assume', '12.0');
   assert.match(r.stdout, /default generic-small {2}compute_80 PTX \(driver JIT\)/);
   assert.match(r.stdout, /programmatic dependent launch: off/);
+  assert.match(r.stdout, /no {6}h_kv > 1 or d_qk 512 {2}mla_decode_generic_layout: needs 155648 B/);
   r = run('--assume', '9.0');
   assert.match(r.stdout, /hopper \(default\), generic, generic-small/);
+  assert.match(r.stdout, /other layouts \(the 'generic' family's own kernels, whatever the default above\):\n {2}runs {4}h_kv > 1 or d_qk 512 {2}mla_decode_generic_layout: sm_90 cubin, 155648 B shared memory of 232448 B\n {2}runs {4}the FP8 cache {9}mla_decode_fp8: sm_90 cubin/);
   r = spawnSync(process.execPath, [cli, 'info', '--assume', '9.0'], { encoding: 'utf8', env: { ...process.env, FLASH_MLA_FORCE_PTX: '1', FLASH_MLA_DECODE_KERNEL: '' } });
   assert.match(r.stdout, /forced by the environment: FLASH_MLA_FORCE_PTX=1/);
   assert.match(r.stdout, /generic \(default\), generic-small/);

@@ -11,6 +11,8 @@
 // - A decode kernel runs when its binary and the support kernels' (metadata, combine) resolve and its dynamic
 //   shared memory fits the device's opt-in limit per block. Preference: hopper, generic, generic-small.
 //   FLASH_MLA_DECODE_KERNEL=<name> (or `kernel: name` per call) picks one.
+// - The other layouts (h_kv > 1 or d_qk 512; the FP8 cache) run on their own kernel files of the 'generic' family
+//   (LAYOUT_DECODE_KERNELS) when those resolve and fit, whatever the preference above or FLASH_MLA_DECODE_KERNEL.
 // - PDL (programmatic dependent launch) needs sm_90 and kernels that execute griddepcontrol.wait: our sm_90 cubins
 //   do, the compute_80 PTX does not (the instruction does not exist on sm_80), so PDL is off whenever the portable
 //   kernels come from PTX.
@@ -41,7 +43,7 @@ export const KERNEL_BUILDS: Readonly<Record<string, KernelBuild>> = {
   append_kv_fp8: { file: 'append_kv_fp8', ...PORTABLE, role: 'FP8 KV-cache append (quantizes)' },
   mla_decode_fp8: { file: 'mla_decode_fp8', ...PORTABLE, role: 'decode over the FP8 cache, dense and sparse' },
   mla_decode_generic: { file: 'mla_decode_generic', ...PORTABLE, role: "decode 'generic'" },
-  mla_decode_generic_layout: { file: 'mla_decode_generic_layout', ...PORTABLE, role: "decode 'generic' for h_kv > 1 and d_qk 512 (preview)" },
+  mla_decode_generic_layout: { file: 'mla_decode_generic_layout', ...PORTABLE, role: "decode 'generic' for h_kv > 1 and d_qk 512" },
   mla_decode_generic_small: { file: 'mla_decode_generic_small', ...PORTABLE, role: "decode 'generic-small'" },
   mla_decode_sm90: { file: 'mla_decode_sm90', cubins: ['sm_90a'], ptx: null, role: "decode 'hopper'" },
   tc_peak: { file: 'tc_peak', cubins: ['sm_90a'], ptx: null, role: 'bench tensor-core probe' },
@@ -63,6 +65,24 @@ export const DECODE_KERNELS: readonly DecodeKernelInfo[] = [
   { name: 'hopper', file: 'mla_decode_sm90', sharedBytes: MLA_CONFIG.SM90_SMEM_BYTES, summary: 'TMA + wgmma, Hopper only' },
   { name: 'generic', file: 'mla_decode_generic', sharedBytes: MLA_CONFIG.GEN_SMEM_BYTES, summary: 'mma.sync, 32-token K tiles' },
   { name: 'generic-small', file: 'mla_decode_generic_small', sharedBytes: MLA_CONFIG.GSM_SMEM_BYTES, summary: 'mma.sync, 16-token K tiles, fits 99 KB parts' },
+];
+
+export interface LayoutKernelInfo {
+  /** The decodes it runs, for `info`. */
+  readonly layouts: string;
+  readonly file: string;
+  /** Dynamic shared memory per CTA, at its largest variant (mirrors kernels/mla_config.h). */
+  readonly sharedBytes: number;
+}
+
+/**
+ * Decodes beyond FlashMLA 9edee0c's dense layout (16-bit cache, h_kv = 1, d_qk 576): one portable kernel file each,
+ * of the 'generic' family (features.ts: no `kernel` or 'generic', other names refused). The backend runs them
+ * whatever the default decode kernel is: FLASH_MLA_DECODE_KERNEL does not narrow them.
+ */
+export const LAYOUT_DECODE_KERNELS: readonly LayoutKernelInfo[] = [
+  { layouts: 'h_kv > 1 or d_qk 512', file: 'mla_decode_generic_layout', sharedBytes: Math.max(MLA_CONFIG.GEN_SMEM_BYTES, MLA_CONFIG.GEN_D512_SMEM_BYTES) },
+  { layouts: 'the FP8 cache', file: 'mla_decode_fp8', sharedBytes: MLA_CONFIG.F8D_SMEM_BYTES },
 ];
 
 /** What the selection needs to know about a device (backend.ts: a subset of DeviceInfo). */
@@ -105,6 +125,16 @@ export interface DecodeChoice {
   reason: string;
 }
 
+export interface LayoutChoice {
+  layouts: string;
+  file: string;
+  sharedBytes: number;
+  runnable: boolean;
+  binary: BinaryChoice;
+  /** One line: why it runs (with which binary) or why not. */
+  reason: string;
+}
+
 export interface KernelSelection {
   device: DeviceTraits;
   options: SelectOptions;
@@ -112,6 +142,8 @@ export interface KernelSelection {
   decode: DecodeChoice[];
   /** Names of the runnable decode kernels (first = default); what the backend's decodeKernels() returns. */
   decodeKernels: string[];
+  /** The kernels of the other layouts (LAYOUT_DECODE_KERNELS), with whether they run here and why. */
+  layouts: LayoutChoice[];
   /** metadata, combine, append_kv. */
   support: BinaryChoice[];
   /** The form the portable kernels (metadata, combine, append, generic*) take here; null: none runs. */
@@ -189,12 +221,21 @@ export function selectKernels(dev: DeviceTraits, opts: SelectOptions = {}): Kern
   if (opts.decodeKernel !== undefined && names.includes(opts.decodeKernel) && !decode.find((d) => d.name === opts.decodeKernel)!.runnable) {
     problems.push(`FLASH_MLA_DECODE_KERNEL=${opts.decodeKernel} cannot run on ${dev.name}: ${decode.find((d) => d.name === opts.decodeKernel)!.reason}`);
   }
+  const layouts = LAYOUT_DECODE_KERNELS.map((k): LayoutChoice => {
+    const binary = chooseBinary(KERNEL_BUILDS[k.file], dev, opts);
+    const base = { layouts: k.layouts, file: k.file, sharedBytes: k.sharedBytes, binary };
+    if (binary.form === null) return { ...base, runnable: false, reason: binary.reason };
+    if (supportMissing.length) return { ...base, runnable: false, reason: `no binary of ${supportMissing.map((s) => s.file).join(', ')} runs here` };
+    if (optin < k.sharedBytes) return { ...base, runnable: false, reason: `needs ${k.sharedBytes} B of shared memory per block, the device allows ${optin} B` };
+    const form = binary.form === 'ptx' ? `${binary.arch} PTX (driver JIT)` : `${binary.arch} cubin`;
+    return { ...base, runnable: true, reason: `${form}, ${k.sharedBytes} B shared memory of ${optin} B` };
+  });
   const portable = support.map((s) => s.form);
   const portableForm = portable.every((f) => f === 'cubin') ? 'cubin' : portable.every((f) => f === 'ptx') ? 'ptx' : null;
   // PDL only when every kernel of the chain executes griddepcontrol.wait: sm_90+ cubins (the hopper cubin included).
   const sm90Cubin = (b: BinaryChoice) => b.form === 'cubin' && parseArch(b.arch!).major >= 9;
   const pdl = dev.computeCapability.major >= 9 && !opts.noPdl && support.every(sm90Cubin) && decode.every((d) => !d.runnable || sm90Cubin(d.binary));
-  return { device: dev, options: opts, decode, decodeKernels: decode.filter((d) => d.runnable).map((d) => d.name), support, portableForm, pdl, problems };
+  return { device: dev, options: opts, decode, decodeKernels: decode.filter((d) => d.runnable).map((d) => d.name), layouts, support, portableForm, pdl, problems };
 }
 
 /** One line for each kernel of a selection: what `flash-mla info` prints. */
@@ -209,6 +250,8 @@ export function describeSelection(sel: KernelSelection): string[] {
   for (const d of sel.decode) {
     out.push(`  ${d.runnable ? (d.name === def ? 'default' : 'runs   ') : 'no     '} ${d.name.padEnd(14)} ${d.reason}`);
   }
+  out.push("other layouts (the 'generic' family's own kernels, whatever the default above):");
+  for (const l of sel.layouts) out.push(`  ${l.runnable ? 'runs   ' : 'no     '} ${l.layouts.padEnd(21)} ${l.file}: ${l.reason}`);
   out.push('support kernels:');
   for (const s of sel.support) out.push(`  ${s.form === null ? 'no     ' : (s.form === 'ptx' ? 'ptx    ' : 'cubin  ')} ${s.file.padEnd(14)} ${s.reason}`);
   out.push(`programmatic dependent launch: ${sel.pdl ? 'on' : 'off'}${sel.pdl ? '' : pdlOffReason(sel)}`);

@@ -2,8 +2,8 @@
 // heads grouped per KV head as in GQA) and d_qk 512 (V = the whole K row), bf16/fp16 cache [numBlocks, 64, h_kv, d_qk].
 // One portable kernel (kernels/mla_decode_generic_layout.cu: the 'generic' kernel's body, mma.sync, sm_80+) with
 // FlashMLA's GQA folding — the s_q · h_q / h_kv rows of one KV head form its m-blocks, grid z = KV head — then the
-// unchanged combine over all s_q · h_q rows. Built, not yet run on a GPU: only used with FLASH_MLA_PREVIEW=layouts
-// (src/cuda/features.ts).
+// unchanged combine over all s_q · h_q rows. Ran on an H200 on 2026-12-01 (test/dense-layouts-gpu.test.ts and
+// test/fp8-sparse-gpu.test.ts); on by default since (src/cuda/features.ts).
 
 import type { MlaDecodeArgs } from '../backend.js';
 import { HEAD_DIM_K } from '../mla/constants.js';

@@ -181,7 +181,7 @@ function selectionLines(sel: KernelSelection): string[] {
   const files = existsSync(dir) ? readdirSync(dir) : [];
   const cubins = files.filter((f) => f.endsWith('.cubin')).length;
   const ptx = files.filter((f) => f.endsWith('.ptx')).length;
-  const chosen = [...sel.decode.filter((d) => d.runnable).map((d) => d.binary), ...sel.support].filter((b) => b.artifact !== null);
+  const chosen = [...sel.decode.filter((d) => d.runnable).map((d) => d.binary), ...sel.layouts.filter((l) => l.runnable).map((l) => l.binary), ...sel.support].filter((b) => b.artifact !== null);
   const missing = [...new Set(chosen.map((b) => b.artifact!))].filter((a) => !files.includes(a));
   return [
     `decode kernels that can run here: ${sel.decodeKernels.length ? sel.decodeKernels.map((k, j) => (j === 0 ? `${k} (default)` : k)).join(', ') : 'none'}`,
