@@ -1,36 +1,75 @@
 #!/usr/bin/env bash
-# What the 2026-12-01 sessions built but could not run on a GPU, in the order to run it (docs/perf-log.md; the
-# closing note of issue 8–12's session). Usage (device machine, project root, `dist/` built on the workstation with
-# `npm run build`, carried with .devcarry; after `source .devcarry/activate`):
+# What the 2026-12-01 sessions built but could not run on a GPU, in the order to run it (docs/perf-log.md, "Next
+# session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
+# each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command):
-#   verify    ~3 min: correctness of everything not yet run — the combine's PTX path, the decode-loop example under
-#             generic-small, the metadata kernel against the cpu scheduler, the padded-stride FP8 append, the
-#             soak with its fixed checks, the bench's timer/ceilings behind the DeviceMeasure facet, the new
-#             dense layouts (then behind FLASH_MLA_PREVIEW=layouts; they passed on 2026-12-01 and are on by default since)
+#   small     ~5 min: generic-small forced for the whole GPU suite (`npm run test:gpu` with
+#             FLASH_MLA_DECODE_KERNEL=generic-small: issue 12's last run), then racecheck on generic-small's property
+#             sample — of dist/kernels and, if present, of .variants/gsm-*/ builds (scripts/build-variant.sh)
+#   ab        ~5 min: two experiments against main. hopper: .variants/itemstart/ (the sm90 cubin of branch
+#             exp-item-start: the first item's loads side by side) — suite + 300 property cases, then timed on the
+#             serving set and 16 sweep rows. metadata: dist-md/ (a full `npm run build` of branch exp-metadata-diet,
+#             carried beside dist/) — the metadata test against the cpu scheduler, then `+md ms` against dist/
+#   fp8       ~3 min: where FP8 and sparse decode stand on the portable kernel (issue 10's baseline): bench --kv fp8
+#             and bf16 on four sweep rows, --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: verify | sanitize}
+step=${1:?step: small | ab | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
 summary() { grep -aE "^ℹ (tests|pass|fail)|^# (tests|pass|fail) |^✖|^not ok|launch shapes match|cuda decode:" "$1" | head -20; }
 
 case $step in
-  verify)
-    s=$(date +%s); FLASH_MLA_FORCE_PTX=1 gpu timeout 120 node --test --test-concurrency=1 dist/test/combine-gpu.test.js > "$out/v-combine-ptx.log" 2>&1
-    echo "combine from PTX rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/v-combine-ptx.log"
-    s=$(date +%s); FLASH_MLA_DECODE_KERNEL=generic-small timeout 60 node dist/examples/decode-loop.js --backend cuda > "$out/v-loop-small.log" 2>&1 &&
-      FLASH_MLA_DECODE_KERNEL=generic-small timeout 60 node dist/examples/decode-loop.js --backend cuda --graph >> "$out/v-loop-small.log" 2>&1
-    echo "decode-loop under generic-small rc=$? ($(( $(date +%s) - s )) s)"; grep -aE "check:|steps/s" "$out/v-loop-small.log" | head -4
-    s=$(date +%s); gpu timeout 120 node --test --test-name-pattern="metadata" dist/test/gpu-decode.test.js > "$out/v-metadata.log" 2>&1
-    echo "metadata kernel vs cpu scheduler rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/v-metadata.log"
-    s=$(date +%s); gpu timeout 90 node --test --test-name-pattern="padded-stride" dist/test/fp8-sparse-gpu.test.js > "$out/v-fp8.log" 2>&1
-    echo "fp8 padded-stride append rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/v-fp8.log"
-    s=$(date +%s); timeout 90 node dist/src/cli.js bench --configs serving:S1,S4 --iters 20 --reference h200 > "$out/v-bench.txt" 2>&1
-    echo "bench through the DeviceMeasure facet rc=$? ($(( $(date +%s) - s )) s)"; grep -aE "ceiling|^S1 |^S4 " "$out/v-bench.txt" | cut -c1-150
-    s=$(date +%s); timeout 90 node --expose-gc dist/test/soak/soak.js --json "$out/soak.json" > "$out/v-soak.log" 2>&1
-    echo "soak rc=$? ($(( $(date +%s) - s )) s)"; grep -aE "calls in|FAILED|soak:" "$out/v-soak.log" | head -8
+  small)
+    s=$(date +%s); FLASH_MLA_DECODE_KERNEL=generic-small timeout 420 npm run test:gpu > "$out/small-suite.log" 2>&1
+    echo "GPU suite with generic-small forced rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/small-suite.log"
+    for d in dist/kernels .variants/gsm-*; do
+      [ -d "$d" ] || continue
+      kd=$PWD/dist/kv-$(basename "$d"); [ "$d" = dist/kernels ] && kd=$PWD/dist/kernels
+      [ "$d" != dist/kernels ] && { rm -rf "$kd"; cp -r dist/kernels "$kd"; cp "$d"/* "$kd"/; }
+      FLASH_MLA_KERNEL_DIR=$kd/ gpu FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=4 FLASH_MLA_TEST_KERNELS=generic-small \
+        timeout 90 compute-sanitizer --tool racecheck --racecheck-report hazard --print-limit 4 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/race-$(basename "$d").log" 2>&1
+      echo "racecheck generic-small ($d) rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/race-$(basename "$d").log")"
+    done
+    ;;
+  ab)
+    if [ -d .variants/itemstart ]; then
+      rm -rf dist/kv-itemstart dist/kv-main; cp -r dist/kernels dist/kv-itemstart; cp -r dist/kernels dist/kv-main; cp .variants/itemstart/* dist/kv-itemstart/
+      s=$(date +%s); FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-itemstart/ FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_CASES=300 gpu timeout 200 \
+        node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/strided-decode.test.js dist/test/gpu-property.test.js > "$out/ab-itemstart-suite.log" 2>&1
+      rc=$?; echo "itemstart: suite + 300 property cases rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/ab-itemstart-suite.log"
+      if [ "$rc" = 0 ]; then
+        scripts/device-variants.sh hopper serving main itemstart | tail -13
+        scripts/device-variants.sh hopper 0,2,4,6,8,10,12,14,16,18,20,22,24,26,28,30 main itemstart | tail -17
+      fi
+    fi
+    if [ -d dist-md ]; then
+      s=$(date +%s); gpu timeout 120 node --test --test-name-pattern="metadata" dist-md/test/gpu-decode.test.js > "$out/ab-md.log" 2>&1
+      echo "metadata diet vs the cpu scheduler rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/ab-md.log"
+      for d in dist dist-md; do
+        timeout 90 node $d/src/cli.js bench --configs serving --iters 50 --check-samples 1 --reference h200 --json "$out/md-$d-serving.json" > /dev/null 2>&1 || echo "$d serving failed"
+        timeout 90 node $d/src/cli.js bench --configs 0,12,16,28 --iters 50 --check-samples 1 --reference h200 --json "$out/md-$d-sweep.json" > /dev/null 2>&1 || echo "$d sweep failed"
+      done
+      node -e '
+        const fs = require("fs"); const d = process.argv[1]; const rows = {};
+        for (const v of ["dist", "dist-md"]) for (const k of ["serving", "sweep"]) { const f = `${d}/md-${v}-${k}.json`; if (!fs.existsSync(f)) continue;
+          for (const r of JSON.parse(fs.readFileSync(f, "utf8")).rows) (rows[(r.config && r.config.name) || r.id] ??= {})[v] = r; }
+        console.log("config".padEnd(40), "   main ms / +md", "   diet ms / +md   (µs of metadata: +md − ms)");
+        for (const [k, o] of Object.entries(rows)) console.log(String(k).slice(0, 39).padEnd(40), ...["dist", "dist-md"].map((v) => o[v] ? `${(o[v].ms * 1e3).toFixed(1)} / ${(o[v].mdMs * 1e3).toFixed(1)} (${((o[v].mdMs - o[v].ms) * 1e3).toFixed(1)})`.padStart(22) : "-".padStart(22)));
+      ' "$out"
+    fi
+    ;;
+  fp8)
+    for kv in bf16 fp8; do
+      timeout 150 node dist/src/cli.js bench --configs 0,16,28,30 --kv $kv --iters 30 --reference h200 --json "$out/fp8-$kv.json" > "$out/fp8-$kv.txt" 2>&1
+      echo "dense --kv $kv rc=$?"; grep -aE "^sweep#" "$out/fp8-$kv.txt" | cut -c1-120
+    done
+    for set in sparse sparse-small; do
+      timeout 200 node dist/src/cli.js bench --configs $set --iters 20 --reference h200 --json "$out/$set.json" > "$out/$set.txt" 2>&1
+      echo "$set rc=$?"; grep -aE "^sparse" "$out/$set.txt" | cut -c1-140
+    done
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
   *) echo "unknown step '$step'"; exit 2 ;;

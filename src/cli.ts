@@ -54,7 +54,7 @@ bench options:
 Columns: ms = decode + combine (metadata computed before, outside the timing, as FlashMLA's benchmark);
 +md ms = metadata + decode + combine. With --kernel a,b: per config b's ratio to a (vs a).
 
-A config the backend refuses (today: the FP8 cache and sparse decode on cuda, whose kernels are not there yet) is
+A config the backend refuses (e.g. a layout or feature the named --kernel does not run) is
 reported as skipped with the backend's reason, in the table and the JSON; it is not an error.
 
 Exit status: 0 ok (skipped configs included), 1 a correctness check failed or an error (also: an output file that
