@@ -125,10 +125,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
   const int r_loc[2] = {rg * 16 + g, rg * 16 + g + 8};
   const RowSet rs = row_set(p, m_block, r_loc);
   // Warp-uniform: does this row group hold any real row? (Both warps of the group agree.)
+// Racecheck experiments (scripts/device-next.sh small, docs/perf-log.md "generic-small v1"): GSM_EXPERIMENT_ALL_LIVE
+// makes padding row groups compute too (racecheck-clean on the H200); GSM_EXPERIMENT_BARRIER_PARITY keeps them idle
+// but has them pass the same named barriers as the groups that compute.
 #ifndef GSM_EXPERIMENT_ALL_LIVE
   const bool live = rg * 16 < p.q_rows - m_block * GEN_BLOCK_M;
 #else
-  const bool live = true;  // experiment: padding row groups compute too (racecheck run)
+  const bool live = true;
 #endif
 
   // Per-lane ldmatrix addresses (bytes). A operands (Q, P): lane l → row l%16, column (l/16)·8.
@@ -173,6 +176,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
         load_k_tile<T>(p, sK + ((it + 1) & 1) * GSM_SK_BYTES, t0 + GSM_BLOCK_N, next_page, end_kv, tid);
         ptx::cp_async_commit();
       }
+#ifdef GSM_EXPERIMENT_BARRIER_PARITY  // racecheck experiment: padding groups pass their two named barriers too
+      if (!live) {
+        ptx::named_barrier_sync(bar_id, 64);
+        ptx::named_barrier_sync(bar_id, 64);
+        continue;
+      }
+#endif
       if (!live) continue;  // padding rows only: nothing to compute (warp-uniform, both warps of the group)
       const uint32_t k_stage = sK + (it & 1) * GSM_SK_BYTES;
 
@@ -255,6 +265,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
 
     // ---- epilogue ----------------------------------------------------------------------------------------------
     if (req == w.end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
+#ifdef GSM_EXPERIMENT_BARRIER_PARITY
+    if (!live) {
+      ptx::named_barrier_sync(bar_id, 64);
+      continue;
+    }
+#endif
     if (!live) continue;  // every row of this group is padding: store_row would write nothing
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
