@@ -1,16 +1,22 @@
 // The decode kernels' own source run without a GPU: the fake driver built with the kernel emulator (test/util/emu/:
 // kernels/*.cu compiled for the host, a CTA's threads as fibers, mma.sync / ldmatrix / shuffles / barriers emulated,
 // shared-memory and global reads bounds-checked) executes the metadata, decode and combine launches of the public API
-// on the cuda backend, and the outputs are compared with the cpu oracle under FlashMLA's tolerances.
+// on the cuda backend, and the outputs are compared with the cpu oracle under FlashMLA's tolerances. Every launch
+// also runs under the emulator's shared-memory race detector (test/util/emu/emu_race.h: happens-before with vector
+// clocks per warp, joined at bar.sync / bar.arrive / mbarriers; cp.async in flight until its thread's wait, TMA loads
+// known only through their mbarrier): two accesses of different warps that no synchronisation orders, one a write,
+// fail the launch naming both. 'race-detector' shows it on tiny kernels (test/util/emu/emu_selftest.cpp).
 //
 // What it shows and what it does not: the kernels' indexing, tiling, masking, softmax and epilogue — with the launch
-// shapes and parameters src/cuda/ computes — give the oracle's answer; it does not show that the real tensor cores,
-// cp.async pipelining or timing behave (threads run one after another, copies land at once). The scenarios 'hopper'
-// and 'proven-kernels' run kernels that have already passed the GPU suite on an H200 ('hopper' on sm_90; 'generic',
-// 'generic-small'): if those failed here, the emulator would be at fault, not the kernels. 'hopper' also checks the
-// emulated TMA, mbarriers and wgmma (descriptors, swizzle, fragment layouts) under three timings of the asynchronous
-// work, with the emulator's race check (a shared write under a wgmma not known to be complete) and deadlock report on.
-// The layout kernel
+// shapes and parameters src/cuda/ computes — give the oracle's answer, and their shared-memory accesses are ordered by
+// their barriers in the executions run here (the race detector needs no particular interleaving: what orders two
+// accesses is the synchronisation each thread went through, the same in every interleaving of a kernel whose control
+// flow does not depend on timing); it does not show that the real tensor cores, cp.async pipelining or timing behave
+// (threads run one after another, copies land at once). The scenarios 'hopper' and 'proven-kernels' run kernels that
+// have already passed the GPU suite on an H200 ('hopper' on sm_90; 'generic', 'generic-small'): if those failed here,
+// the emulator would be at fault, not the kernels. 'hopper' also checks the emulated TMA, mbarriers and wgmma
+// (descriptors, swizzle, fragment layouts) under three timings of the asynchronous work, with the emulator's wgmma
+// check (a shared write under a wgmma not known to be complete) and deadlock report on. The layout kernel
 // (mla_decode_generic_layout.cu) passed its GPU tests on an H200 too (2026-12-01). The full GPU test files run the
 // same way (slower):
 //   npm run build && node dist/test/util/run-emulated.js dist/test/dense-layouts-gpu.test.js
@@ -23,7 +29,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { CudaError, Tensor, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles } from '../src/index.js';
 import { forceCombineShape } from '../src/cuda/mla.js';
-import { bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda } from './util/fake-cuda.js';
+import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda } from './util/fake-cuda.js';
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
 import { metadataGoldenSets } from './util/metadata-sets.js';
@@ -272,6 +278,49 @@ const scenarios: Record<string, Scenario> = {
     },
   },
 
+  'race-detector': {
+    title: 'the shared-memory race detector on tiny kernels (test/util/emu/emu_selftest.cpp), both thread orders: a missing __syncthreads, a cp.async read before its wait, a refill not ordered after an ldmatrix read, an mbarrier or named barrier skipped — and their correct versions — and FAKE_CUDA_EMU_RACECHECK=off',
+    env: {},
+    run() {
+      const launch = bindEmulator();
+      // kernel → the report it must end in (a RegExp), or null: it must run clean
+      const cases: [string, RegExp | null][] = [
+        ['sync_ok', null],
+        ['sync_missing', /race \((RAW|WAR)\).*(st\.shared|ld\.shared) by thread \d+ \(warp \d, emu_selftest\.cpp:\d+\).*(ld\.shared|st\.shared) \[0x[0-9a-f]+, \+4\) by thread/],
+        ['cp_async_ok', null],
+        ['cp_async_no_wait', /race \(RAW\).*cp\.async by thread (\d+) \(warp 0, emu_selftest\.cpp:\d+\) is still in flight.*ld\.shared \[0x[0-9a-f]+, \+16\) by thread \d+ \(warp 1/],
+        ['cp_async_own_ok', null],
+        ['cp_async_own_no_wait', /race \(RAW\).*cp\.async by thread (\d+) \(warp 0, [^)]*\) is still in flight.*ld\.shared \[0x[0-9a-f]+, \+16\) by thread \1 \(warp 0/],
+        ['refill_ok', null],
+        ['refill_arrive_before_read', /race \((WAR|RAW)\).*(ldmatrix by thread \d+ \(warp 1.*then cp\.async|cp\.async by thread \d+ \(warp 0.*ldmatrix)/],
+        ['mbarrier_ok', null],
+        ['mbarrier_no_wait', /race \((WAR|RAW)\).*(st|ld)\.shared.*then (ld|st)\.shared/],
+        ['named_ok', null],
+        ['named_store_after_arrive', /race \((RAW|WAR)\).*(st|ld)\.shared.*then (ld|st)\.shared/],
+      ];
+      const notes: string[] = [];
+      for (const order of ['forward', 'reverse']) {
+        process.env.FAKE_CUDA_EMU_ORDER = order; // read by the emulator at each launch
+        for (const [kernel, want] of cases) {
+          const r = launch(`emu_selftest_${kernel}`, 64, 1024);
+          if (want === null) assert.equal(r.code, 0, `${kernel} (${order} order): ${r.message}`);
+          else {
+            assert.equal(r.code, -1, `${kernel} (${order} order): no report`);
+            assert.match(r.message, want, `${kernel} (${order} order)`);
+            if (order === 'forward') notes.push(`${kernel}: ${r.message.replace(/^.*?shared-memory race/, 'race').replace(/: nothing orders the two.*$/, '')}`);
+          }
+        }
+      }
+      // the forward order gives the direction the selftest comments promise: the refill is a WAR, as on the GPU
+      process.env.FAKE_CUDA_EMU_ORDER = 'forward';
+      assert.match(launch('emu_selftest_refill_arrive_before_read', 64, 1024).message, /race \(WAR\) on the word at shared 0x[0-9a-f]+: ldmatrix/);
+      process.env.FAKE_CUDA_EMU_RACECHECK = 'off';
+      assert.equal(launch('emu_selftest_sync_missing', 64, 1024).code, 0, 'FAKE_CUDA_EMU_RACECHECK=off still reports');
+      delete process.env.FAKE_CUDA_EMU_RACECHECK;
+      return notes;
+    },
+  },
+
   'out-of-bounds': {
     title: 'the emulator faults like a GPU: a block-table entry past the cache (value checks off) → sticky CudaError ILLEGAL_ADDRESS',
     env: { FAKE_CUDA_SMS: '8' },
@@ -333,12 +382,14 @@ if (scenarioName) {
       });
     }
 
-    // Bugs planted in the emulator's copy of kernels/mla_decode_sm90.cu (kernels/ itself untouched) fail the 'hopper'
-    // scenario the way the emulator says they would: a K1.B refill before the wait that covers P1·V1R as a race,
-    // whatever the timing; S read without waiting for its K block's mbarrier once TMA tiles land late, as wrong values
-    // or loads still in flight at the CTA's exit (landing at issue hides it, as a fast GPU might); a missing
-    // bar.arrive as a deadlock report naming the barrier.
-    it("planted bugs in the Hopper kernel: early refill → race report, no mbarrier wait → caught under 'late TMA', missing bar.arrive → deadlock report", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (three more emulator builds, ~20 s)' }, async (t) => {
+    // Bugs planted in the emulator's copy of kernels/ (kernels/ itself untouched) fail the scenarios the way the
+    // emulator says they would. Hopper: a K1.B refill before the wait that covers P1·V1R as the wgmma race check's
+    // report, whatever the timing; S read without waiting for its K block's mbarrier as the race detector's RAW on a
+    // TMA load — at issue timing too, where the values cannot show it (with TMA tiles landing late they also would, as
+    // wrong values or loads in flight at the CTA's exit); a missing bar.arrive as a deadlock report naming the barrier.
+    // generic-small: the __syncthreads before a K stage's refill removed, as the race detector's WAR (or RAW) between
+    // an ldmatrix read of the stage and a cp.async of the refill — the pair compute-sanitizer's racecheck names.
+    it("planted bugs: Hopper early refill → wgmma race report, no mbarrier wait → RAW on a TMA load, missing bar.arrive → deadlock report; generic-small refill without __syncthreads → ldmatrix / cp.async race", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (four more emulator builds, ~25 s)' }, async (t) => {
       const sm90 = 'mla_decode_sm90.cu';
       const race = buildFakeCuda({
         emulate: true,
@@ -346,21 +397,30 @@ if (scenarioName) {
       });
       const noWait = buildFakeCuda({ emulate: true, plant: [[sm90, '    ptx::mbarrier_wait(bars + 8 * slab, parity);\n', '']] });
       const hang = buildFakeCuda({ emulate: true, plant: [[sm90, 'ptx::named_barrier_arrive(kP1Ready, kBoth);', '']] });
+      const smallRefill = buildFakeCuda({
+        emulate: true,
+        plant: [['mla_decode_generic_small.cu', '      ptx::cp_async_wait_all();\n      __syncthreads();  // tile', '      ptx::cp_async_wait_all();\n      // tile']],
+      });
       const seed = freshSeed();
-      const [raced, noWaitAtIssue, noWaitLate, deadlock] = await Promise.all([
+      const [raced, noWaitAtIssue, noWaitLate, deadlock, smallRaced] = await Promise.all([
         runScenario(race, 'hopper', seed),
         runScenario(noWait, 'hopper', seed),
         runScenario(noWait, 'hopper, late TMA', seed),
         runScenario(hang, 'hopper', seed),
+        runScenario(smallRefill, 'proven-kernels', seed),
       ]);
-      const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 400);
+      const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
       assert.notEqual(raced.status, 0, 'the early refill went unseen');
       assert.match(raced.stderr, /a TMA load into shared \[0x[0-9a-f]+, \+\d+\) while wgmma #\d+ of warpgroup 1, .* may still run: .*a race on the GPU/, raced.stderr);
       t.diagnostic(`early refill: ${note(raced)}`);
-      assert.equal(noWaitAtIssue.status, 0, `with TMA at issue a missing mbarrier wait cannot show, yet: ${noWaitAtIssue.stderr}`);
-      assert.notEqual(noWaitLate.status, 0, 'late TMA: the missing mbarrier wait went unseen');
-      assert.match(noWaitLate.stderr, /out\[\d+\]: got|lse|TMA loads in flight/, `late TMA: failed, but neither on the values nor on loads in flight: ${noWaitLate.stderr}`);
-      t.diagnostic(`no mbarrier wait, late TMA: ${note(noWaitLate)}`);
+      for (const [r, timing] of [[noWaitAtIssue, 'TMA at issue'], [noWaitLate, 'late TMA']] as const) {
+        assert.notEqual(r.status, 0, `${timing}: the missing mbarrier wait went unseen`);
+        assert.match(r.stderr, /shared-memory race \(RAW\) .*a TMA load \(cp\.async\.bulk\.tensor\) issued by thread \d+ .*then wgmma \(. operand\)/, `${timing}: ${r.stderr}`);
+        t.diagnostic(`no mbarrier wait, ${timing}: ${note(r)}`);
+      }
+      assert.notEqual(smallRaced.status, 0, 'generic-small: the refill without its __syncthreads went unseen');
+      assert.match(smallRaced.stderr, /emulated mla_decode_generic_small_\w+: .*shared-memory race \((WAR|RAW)\) .*(ldmatrix.*then cp\.async|cp\.async.*then ldmatrix)/, smallRaced.stderr);
+      t.diagnostic(`generic-small refill without __syncthreads: ${note(smallRaced)}`);
       assert.notEqual(deadlock.status, 0);
       assert.match(deadlock.stderr, /CUDA_ERROR_LAUNCH_TIMEOUT[\s\S]*deadlock: [\s\S]*at bar\.sync 4 \(128 of 256 arrived\)/, deadlock.stderr);
       t.diagnostic(`missing bar.arrive: ${note(deadlock)}`);

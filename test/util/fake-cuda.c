@@ -42,7 +42,9 @@
  * portable decode kernels, the Hopper decode kernel, the combine) also run them on the host memory (an access outside
  * every live allocation poisons the context with CUDA_ERROR_ILLEGAL_ADDRESS, as on a GPU; a CTA whose threads all
  * wait on barriers no one will complete poisons it with CUDA_ERROR_LAUNCH_TIMEOUT, what a hung kernel ends in); the
- * append kernels still compute nothing. FAKE_CUDA_EMU_WGMMA, FAKE_CUDA_EMU_TMA and FAKE_CUDA_EMU_ORDER choose when the emulator's asynchronous work happens (test/util/emu/emu.cpp).
+ * append kernels still compute nothing. A shared-memory race the emulator's race detector reports (on unless
+ * FAKE_CUDA_EMU_RACECHECK=off) poisons the context like an illegal access. FAKE_CUDA_EMU_WGMMA, FAKE_CUDA_EMU_TMA
+ * and FAKE_CUDA_EMU_ORDER choose when the emulator's asynchronous work happens (test/util/emu/emu.cpp).
  *
  * For the tests: fake_cuda_stat("allocs" | "bytes" | "streams" | "events" | "graphs" | "execs" | "modules" |
  * "kernels_run" | "sticky" | "emulated:<entry>" — launches the emulator ran as that entry point; -1 without the

@@ -74,8 +74,8 @@ export type KernelEdit = [file: string, from: string, to: string];
 /**
  * Compile the fake (the params struct's size and pointer fields from src/cuda/params.ts) and write the synthetic
  * kernel directory, in a fresh temporary directory. `emulate`: link in the kernel emulator (test/util/emu/), which
- * runs the portable decode kernels, the Hopper kernel and the combine — kernels/*.cu compiled for the host — at
- * their launches. `plant`: edits of the emulator's copy of kernels/ (never of kernels/ itself), for tests that
+ * runs the metadata kernel, the portable decode kernels, the Hopper kernel and the combine — kernels/*.cu compiled for
+ * the host — at their launches, under its shared-memory race detector (and its own test kernels, emu_selftest.cpp). `plant`: edits of the emulator's copy of kernels/ (never of kernels/ itself), for tests that
  * show a planted bug fails.
  */
 export function buildFakeCuda(opts: { emulate?: boolean; plant?: KernelEdit[] } = {}): FakeCuda {
@@ -159,6 +159,18 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
     ['asm volatile("st.shared.v4.b32 [%0], {%1, %1, %1, %1};\\n" :: "r"(addr), "r"(0) : "memory");', 'ptx::st_shared_v4(addr, make_uint4(0, 0, 0, 0));'],
     ['asm volatile("mov.b32 %0, %1;\\n" : "=r"(y) : "r"(x));', 'y = x;'],
   ]);
+  // every shared array as a stand-in of emu_runtime.h, so that each access goes through the race detector: the
+  // dynamic ones as SharedWindow (only its address can be taken), the metadata's seqlen cache and the combine's static
+  // partial sums as Shared arrays (indexing them is an instrumented ld.shared / st.shared)
+  for (const file of ['mla_generic_decode.cuh', 'mla_decode_generic_small.cu']) {
+    replaceInKernel(kernels, file, [['extern __shared__ __align__(128) uint8_t smem[];', 'const emu::SharedWindow smem{};']]);
+  }
+  replaceInKernel(kernels, 'mla_decode_sm90.cu', [['extern __shared__ uint8_t smem_raw[];', 'const emu::SharedWindow smem_raw{};']]);
+  replaceInKernel(kernels, 'mla_metadata.cu', [['extern __shared__ int s_seqlen[];', 'const emu::Shared<int[]> s_seqlen{0, "s_seqlen[] (mla_metadata.cu)"};']]);
+  replaceInKernel(kernels, 'mla_combine.cu', [[
+    '__shared__ float4 partial[COMBINE_WARPS][kSub][32];',
+    'const emu::Shared<float4[COMBINE_WARPS][kSub][32]> partial{emu::static_shared(sizeof(float4[COMBINE_WARPS][kSub][32]), __LINE__), "partial[][][] (mla_combine.cu)"};',
+  ]]);
   for (const [file, from, to] of plant) replaceInKernel(kernels, file, [[from, to]]);
   const left = /\basm\b/.exec(readFileSync(join(kernels, 'mla_decode_sm90.cu'), 'utf8'));
   if (left) throw new Error('kernels/mla_decode_sm90.cu has inline PTX the emulator build does not replace: update test/util/fake-cuda.ts');
@@ -166,7 +178,7 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`building the emulating fake libcuda failed: ${cmd} ${args.join(' ')}\n${r.stderr}`);
   };
-  const objects = ['emu', 'emu_combine', 'emu_sm90'].map((name) => {
+  const objects = ['emu', 'emu_race', 'emu_combine', 'emu_sm90', 'emu_selftest'].map((name) => {
     const obj = join(dir, `${name}.o`);
     // the kernels' headers first (their quoted includes find the stand-in ptx*.cuh beside them), then cuda_bf16.h etc.
     run(cxx!, ['-c', '-fPIC', '-O2', '-std=c++17', '-w', '-I', kernels, '-I', EMU_DIR, '-o', obj, join(EMU_DIR, `${name}.cpp`)]);
@@ -232,6 +244,22 @@ export function bindFakeCuda(lib = process.env.FLASH_MLA_LIBCUDA): FakeCudaContr
       if (arm(spec) !== 0) throw new Error(`fake libcuda: ${log()}`);
     },
     log: () => String(log() ?? ''),
+  };
+}
+
+/**
+ * The kernel emulator's entry point in an emulating fake (test/util/emu/emu.cpp emu_launch), for its own test kernels
+ * (test/util/emu/emu_selftest.cpp: no parameters, no global memory): 0 ran, -1 faulted (a race among others), -2
+ * deadlocked, 1 no such kernel; `message` says what the emulator reported. The environment (FAKE_CUDA_EMU_*) is read
+ * at each launch.
+ */
+export function bindEmulator(lib = process.env.FLASH_MLA_LIBCUDA): (name: string, threads: number, smemBytes: number) => { code: number; message: string } {
+  if (!lib) throw new Error('FLASH_MLA_LIBCUDA is not set: not a child process of the fake driver');
+  const launch = koffi.load(lib).func('int emu_launch(const char *name, const uint32_t *grid, const uint32_t *block, uint32_t smem, void *args, _Out_ uint8_t *err, size_t cap)');
+  return (name, threads, smemBytes) => {
+    const err = Buffer.alloc(4096);
+    const code = launch(name, new Uint32Array([1, 1, 1]), new Uint32Array([threads, 1, 1]), smemBytes, null, err, err.length) as number;
+    return { code, message: err.toString('utf8', 0, Math.max(0, err.indexOf(0))) };
   };
 }
 

@@ -4,7 +4,8 @@
 // checks the tests and the kernels' logic, not a GPU. The environment passes through (FLASH_MLA_SEED,
 // FAKE_CUDA_SMS, default 24: fewer SM parts, faster; the fake is an A100 unless FAKE_CUDA_CC=9.0
 // FAKE_CUDA_SMEM_OPTIN=232448 make it a Hopper part, where 'hopper' is the default kernel; FAKE_CUDA_EMU_WGMMA / _TMA /
-// _ORDER, test/util/emu/emu.cpp).
+// _ORDER / _RACECHECK, test/util/emu/emu.cpp). A launch the emulator fails (a fault, a shared-memory race, a deadlock)
+// surfaces as the driver error it poisons the context with; FAKE_CUDA_VERBOSE=1 prints the emulator's report.
 //
 //   npm run build && node dist/test/util/run-emulated.js dist/test/dense-layouts-gpu.test.js
 // Arguments starting with -- go to `node --test` (e.g. --test-name-pattern='h_kv').

@@ -1,9 +1,10 @@
 // The emulated CTA (emu_runtime.h) and the kernels it runs: kernels/mla_metadata.cu, mla_decode_generic.cu,
-// mla_decode_generic_layout.cu and mla_decode_generic_small.cu compiled for the host (the combine is emu_combine.cpp:
-// its static shared array needs another definition of __shared__). The fake driver built with FAKE_CUDA_EMULATE
+// mla_decode_generic_layout.cu and mla_decode_generic_small.cu compiled for the host (the combine is emu_combine.cpp,
+// the Hopper kernel emu_sm90.cpp, units of their own). The fake driver built with FAKE_CUDA_EMULATE
 // calls emu_launch() at a launch of one of these kernels. mla_metadata.cu reads %dynamic_smem_size with inline PTX:
 // the build (test/util/fake-cuda.ts) replaces that one statement by emu::dynamic_smem_bytes(). The Hopper kernel
-// (emu_sm90.cpp) runs on the mbarrier, TMA and wgmma emulation below.
+// (emu_sm90.cpp) runs on the mbarrier, TMA and wgmma emulation below. Shared-memory accesses and synchronisation are
+// also handed to the race detector (emu_race.cpp).
 #include <ucontext.h>
 
 #include <csetjmp>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "emu_race.h"
 #include "emu_runtime.h"
 #include "tensor_map.h"
 
@@ -23,16 +25,6 @@
 #include "mla_decode_generic_layout.cu"
 #include "mla_decode_generic_small.cu"
 
-// the kernels' dynamic shared memory: `extern __shared__ … smem[]` declared in their functions
-constexpr uint32_t kSmemCap = 232448;  // the largest opt-in of any GPU the library runs on
-namespace mla::generic {
-__attribute__((aligned(128))) uint8_t smem[kSmemCap];
-}
-namespace {
-__attribute__((aligned(128))) uint8_t smem[kSmemCap];
-}
-__attribute__((aligned(128))) int s_seqlen[kSmemCap / 4];
-
 extern "C" int fake_cuda_host_range_ok(const void* p, size_t n);  // test/util/fake-cuda.c
 
 namespace emu {
@@ -40,6 +32,10 @@ namespace emu {
 EmuDim3 g_block_idx;
 
 namespace {
+
+// The CTA's shared memory, every kernel's: the dynamic part from 0, the static __shared__ arrays after it (the
+// kernels' shared arrays are SharedWindow / Shared stand-ins that address it, emu_runtime.h).
+alignas(1024) uint8_t g_smem[kSmemCap];
 
 constexpr size_t kStackBytes = 256 << 10;
 
@@ -68,6 +64,7 @@ struct Barrier {
   int arrived = 0, count = 0;
   std::vector<Fiber*> waiting;
   Known known;  // merged from this round's arrivals, handed to its waiters
+  race::VClock clock;  // the same for the race detector
 };
 struct WarpSlot {
   int arrived = 0, kind = 0;
@@ -90,11 +87,15 @@ struct Mbarrier {
   int64_t tx = 0;
   std::vector<Fiber*> waiting;
   Known arriving, completed;  // the current phase's arrivals; those of the last completed phase (for its waiters)
+  race::VClock arriving_clock, completed_clock;  // the race detector's: this phase's; every completed phase's
 };
-// A TMA load whose bytes have not landed yet (FAKE_CUDA_EMU_TMA=late): 16-byte chunks with their shared addresses.
+// A TMA load whose bytes have not landed yet (FAKE_CUDA_EMU_TMA=late): 16-byte chunks with their shared addresses;
+// the race detector's agent and epoch of the load.
 struct TmaLoad {
   uint32_t bar = 0, bytes = 0;
   std::vector<std::pair<uint32_t, std::array<uint8_t, 16>>> chunks;
+  int agent = 0;
+  uint32_t epoch = 0;
 };
 // The wgmmas of a warpgroup not yet computed (FAKE_CUDA_EMU_WGMMA=wait): issued in order; thread t's commits so far
 // as the number of wgmmas it had issued at each (every thread of a warpgroup issues the same ones).
@@ -108,13 +109,14 @@ struct WgmmaQueue {
 //   FAKE_CUDA_EMU_WGMMA=issue (default) | wait — a wgmma's products at its issue, or at the latest: at the
 //     wgmma.wait_group that must cover it (operands read then, accumulators written then);
 //   FAKE_CUDA_EMU_TMA=issue (default) | late — a TMA tile lands at issue, or only once no thread can go on without it;
-//   FAKE_CUDA_EMU_ORDER=forward (default) | reverse — which runnable thread runs first (lowest or highest id).
+//   FAKE_CUDA_EMU_ORDER=forward (default) | reverse — which runnable thread runs first (lowest or highest id);
+//   FAKE_CUDA_EMU_RACECHECK=on (default) | off — the shared-memory race detector (emu_race.h).
 // A buffer refilled or a P tile rewritten under a wgmma that may still read it is reported in every mode (Known,
 // above); late wgmma adds accumulators or A registers used before their wait (stale values); late TMA shows a read
 // that did not wait on the mbarrier (stale values), and a CTA exiting with loads in flight; reverse order meets
 // barriers and collectives from the other side. A correct kernel gives the same answer in every mode.
 struct Modes {
-  bool wgmma_at_wait = false, tma_late = false, reverse = false;
+  bool wgmma_at_wait = false, tma_late = false, reverse = false, racecheck = true;
 };
 
 struct Cta {
@@ -127,8 +129,10 @@ struct Cta {
   std::vector<size_t> issued;  // per thread: wgmmas issued
   std::vector<Mbarrier> mbarriers;
   std::vector<TmaLoad> tma_in_flight;  // oldest first (FAKE_CUDA_EMU_TMA=late)
-  uint8_t* smem = nullptr;
-  uint32_t smem_bytes = 0;
+  uint8_t* smem = g_smem;
+  uint32_t smem_bytes = 0;   // dynamic
+  uint32_t window_bytes = 0;  // dynamic + the static arrays placed so far
+  std::vector<std::array<uint32_t, 3>> statics;  // static arrays: declaration key, shared address, bytes
   const KernelEntry* entry = nullptr;
   void* const* args = nullptr;
 };
@@ -199,13 +203,17 @@ void mma_compute(const uint64_t (*in)[10], uint64_t (*out)[4], const void* ctx) 
   }
 }
 
+// in[l]: lane l's row address and access site; runs as the warp's last lane, reads as each lane.
 void ldmatrix_compute(const uint64_t (*in)[10], uint64_t (*out)[4], const void* ctx) {
   const bool trans = *static_cast<const bool*>(ctx);
+  const unsigned warp = g_cur->tid / 32;
   uint16_t M[4][8][8];
   for (int l = 0; l < 32; ++l) {
     const uint32_t addr = static_cast<uint32_t>(in[l][0]);
     if (addr % 16) fault("ldmatrix: lane %d's row address 0x%x is not 16-byte aligned", l, addr);
-    std::memcpy(M[l / 8][l % 8], shared_ptr(addr, 16), 16);
+    const uint8_t* row = shared_ptr(addr, 16);
+    race::read(warp * 32 + l, addr, 16, static_cast<uint16_t>(in[l][1]));
+    std::memcpy(M[l / 8][l % 8], row, 16);
   }
   for (int l = 0; l < 32; ++l)
     for (int i = 0; i < 4; ++i) {
@@ -236,16 +244,40 @@ void fault(const char* fmt, ...) {
 }
 
 uint8_t* shared_ptr(uint32_t addr, uint32_t bytes) {
-  if (static_cast<uint64_t>(addr) + bytes > g_cta.smem_bytes) fault("shared access [%u, +%u) past the %u B of dynamic shared memory", addr, bytes, g_cta.smem_bytes);
+  if (static_cast<uint64_t>(addr) + bytes > g_cta.window_bytes)
+    fault("shared access [%u, +%u) past the %u B of shared memory (%u B dynamic)", addr, bytes, g_cta.window_bytes, g_cta.smem_bytes);
   return g_cta.smem + addr;
 }
 
 uint32_t dynamic_smem_bytes() { return g_cta.smem_bytes; }
 
-uint32_t shared_offset(const void* p) {
-  const uint8_t* b = static_cast<const uint8_t*>(p);
-  if (b < g_cta.smem || b > g_cta.smem + g_cta.smem_bytes) fault("a shared address of a pointer outside this kernel's dynamic shared memory");
-  return static_cast<uint32_t>(b - g_cta.smem);
+uint32_t static_shared(uint32_t bytes, int key) {
+  for (const auto& [k, addr, n] : g_cta.statics)
+    if (k == static_cast<uint32_t>(key)) {
+      if (n != bytes) fault("the static shared array declared at line %d: %u B, then %u B in the same CTA", key, n, bytes);
+      return addr;
+    }
+  const uint32_t addr = (g_cta.window_bytes + 15) & ~15u;
+  if (static_cast<uint64_t>(addr) + bytes > kSmemCap) fault("a static shared array of %u B past the emulator's %u B of shared memory", bytes, kSmemCap);
+  std::memset(g_cta.smem + addr, 0xff, bytes);  // garbage, as on a GPU
+  g_cta.window_bytes = addr + bytes;
+  g_cta.statics.push_back({static_cast<uint32_t>(key), addr, bytes});
+  return addr;
+}
+
+void shared_load(uint32_t addr, void* out, uint32_t bytes, uint16_t site) {
+  if (addr % bytes) fault("a %u-byte shared load at 0x%x: misaligned", bytes, addr);
+  const uint8_t* p = shared_ptr(addr, bytes);
+  race::read(g_cur->tid, addr, bytes, site);
+  std::memcpy(out, p, bytes);
+}
+
+void shared_store(uint32_t addr, const void* in, uint32_t bytes, uint16_t site) {
+  if (addr % bytes) fault("a %u-byte shared store at 0x%x: misaligned", bytes, addr);
+  uint8_t* p = shared_ptr(addr, bytes);
+  check_shared_write(addr, bytes, bytes == 16 ? "st.shared.v4" : "st.shared");
+  race::write(g_cur->tid, addr, bytes, site);
+  std::memcpy(p, in, bytes);
 }
 
 void check_global(const void* p, uint32_t bytes, const char* what) {
@@ -266,6 +298,7 @@ void bar_enter(int id, int count, bool wait) {
   else if (b.count != count) fault("%s %d: %d threads expected by one, %d by another", op, id, b.count, count);
   if (wait) b.waiting.push_back(g_cur);
   b.known.merge(g_cur->known);
+  race::release(g_cur->tid, b.clock);
   if (++b.arrived < count) {
     if (wait) block_current(kWaitBar, static_cast<uint32_t>(id));
     return;
@@ -273,10 +306,12 @@ void bar_enter(int id, int count, bool wait) {
   for (Fiber* f : b.waiting) {
     f->blocked = false;
     f->known.merge(b.known);
+    race::acquire(f->tid, b.clock);
   }
   b.waiting.clear();
   b.arrived = 0;
   b.known = Known{};
+  b.clock = race::VClock{};
 }
 }  // namespace
 
@@ -292,6 +327,7 @@ void warp_collective(int kind, const uint64_t* in, int n_in, uint64_t* out, Warp
   if (++w.arrived < 32) {
     block_current(kWaitWarp, static_cast<uint32_t>(kind));
   } else {
+    race::join_lanes(warp);  // the lanes met here (before compute: ldmatrix reads as each lane)
     compute(w.in, w.out, ctx);
     Known known;
     for (int k = 0; k < 32; ++k) known.merge(g_cta.fibers[warp * 32 + k].known);
@@ -321,18 +357,20 @@ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1, 
   for (int i = 0; i < 4; ++i) d[i] = from_bits<float>(out[i]);
 }
 
-void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr, bool trans) {
+void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr, bool trans, uint16_t site) {
   static const bool kTrans = true, kPlain = false;
-  const uint64_t in[1] = {addr};
+  const uint64_t in[2] = {addr, site};
   uint64_t out[4];
-  warp_collective(trans ? kLdmatrixTrans : kLdmatrix, in, 1, out, ldmatrix_compute, trans ? &kTrans : &kPlain);
+  warp_collective(trans ? kLdmatrixTrans : kLdmatrix, in, 2, out, ldmatrix_compute, trans ? &kTrans : &kPlain);
   for (int i = 0; i < 4; ++i) r[i] = static_cast<uint32_t>(out[i]);
 }
 
-void cp_async_16(uint32_t dst, const void* src, int src_bytes) {
+// The copy lands at once; for the race detector it is in flight until this thread's cp_async_wait_all.
+void cp_async_16(uint32_t dst, const void* src, int src_bytes, uint16_t site) {
   if (dst % 16) fault("cp.async to shared 0x%x: not 16-byte aligned", dst);
   check_shared_write(dst, 16, "cp.async");
   uint8_t* d = shared_ptr(dst, 16);
+  race::cp_async(g_cur->tid, dst, 16, site);
   if (src_bytes < 0 || src_bytes > 16) fault("cp.async: src-size %d", src_bytes);
   if (src_bytes > 0) {
     if (reinterpret_cast<uintptr_t>(src) % 16) fault("cp.async from %p: not 16-byte aligned", src);
@@ -341,6 +379,8 @@ void cp_async_16(uint32_t dst, const void* src, int src_bytes) {
   }
   std::memset(d + src_bytes, 0, 16 - src_bytes);
 }
+
+void cp_async_wait_all() { race::cp_async_wait(g_cur->tid); }
 
 
 // ---- Hopper: mbarriers, TMA, wgmma ---------------------------------------------------------------------------
@@ -370,13 +410,17 @@ void mbarrier_maybe_complete(Mbarrier& m) {
   m.pending = m.count;
   m.completed = m.arriving;
   m.arriving = Known{};
+  m.completed_clock.join(m.arriving_clock);
+  m.arriving_clock = race::VClock{};
   for (Fiber* f : m.waiting) f->blocked = false;
   m.waiting.clear();
 }
 
-void mbarrier_complete_tx(uint32_t bar, uint32_t bytes) {
+// A TMA load's bytes arrived: the phase knows the load (the race detector's epoch of its agent).
+void mbarrier_complete_tx(uint32_t bar, uint32_t bytes, int agent, uint32_t epoch) {
   Mbarrier& m = mbarrier_at(bar, "complete_tx");
   m.tx -= bytes;
+  m.arriving_clock.c[agent] = std::max(m.arriving_clock.c[agent], epoch);
   mbarrier_maybe_complete(m);
 }
 
@@ -467,21 +511,36 @@ std::array<uint32_t, 4> operand_span(const WgmmaSlot& w) {
   return r;
 }
 
+// The race detector's view of a wgmma: at its issue every warp of the warpgroup reads its shared operands' 16-byte
+// chunks (K-major: 8 k of one row; MN-major: 8 mn of one k), checked against what the warpgroup's threads know.
+void race_operand_reads(unsigned wg, const WgmmaSlot& w) {
+  if (!g_modes.racecheck) return;
+  const race::VClock known = race::warpgroup_clock(wg);
+  auto read = [&](const Operand& o, int mn_extent, uint16_t site) {
+    for (int mn = 0; mn < mn_extent; mn += o.mn_major ? 8 : 1)
+      for (int k = 0; k < 16; k += o.mn_major ? 1 : 8) race::group_read(wg, known, operand_addr(o, mn, k) & ~15u, 16, site);
+  };
+  if (!w.rs) read(decode_desc(w.a, w.tnsp_a, 32, "A"), 64, access_site(kAccWgmmaA, "its warpgroup's wgmma", 0));
+  read(decode_desc(w.b, w.tnsp_b, 32, "B"), w.n, access_site(kAccWgmmaB, "its warpgroup's wgmma", 0));
+}
+
 uint32_t tma_swizzle(uint32_t a, unsigned mode) { return mode ? a ^ (((a >> 7) & ((1u << mode) - 1)) << 4) : a; }
 
 // The bytes of a TMA load reach shared memory, then its mbarrier's transaction count drops by them.
 void tma_land(const TmaLoad& load) {
   for (const auto& [addr, bytes] : load.chunks) std::memcpy(shared_ptr(addr, 16), bytes.data(), 16);
-  mbarrier_complete_tx(load.bar, load.bytes);
+  mbarrier_complete_tx(load.bar, load.bytes, load.agent, load.epoch);
 }
 
 }  // namespace
 
-void mbarrier_init(uint32_t bar, uint32_t count) {
+void mbarrier_init(uint32_t bar, uint32_t count, uint16_t site) {
   if (bar % 8) fault("mbarrier.init: address 0x%x is not 8-byte aligned", bar);
   if (count == 0 || count >= (1u << 20)) fault("mbarrier.init: count %u", count);
   const uint64_t token = mbarrier_token(bar);
-  std::memcpy(shared_ptr(bar, 8), &token, 8);
+  uint8_t* p = shared_ptr(bar, 8);
+  race::write(g_cur->tid, bar, 8, site);  // (arrive and wait are synchronisation, not data accesses)
+  std::memcpy(p, &token, 8);
   for (Mbarrier& m : g_cta.mbarriers)
     if (m.addr == bar) {
       if (!m.waiting.empty()) fault("mbarrier.init at 0x%x while threads wait on it", bar);
@@ -497,6 +556,7 @@ void mbarrier_init(uint32_t bar, uint32_t count) {
 void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
   Mbarrier& m = mbarrier_at(bar, "mbarrier.arrive.expect_tx");
   m.arriving.merge(g_cur->known);
+  race::release(g_cur->tid, m.arriving_clock);
   m.tx += bytes;
   --m.pending;
   mbarrier_maybe_complete(m);
@@ -508,6 +568,7 @@ void mbarrier_wait(uint32_t bar, uint32_t parity) {
     Mbarrier& m = mbarrier_at(bar, "mbarrier.try_wait.parity");
     if (m.phase != (parity & 1)) {
       g_cur->known.merge(m.completed);
+      race::acquire(g_cur->tid, m.completed_clock);
       return;
     }
     m.waiting.push_back(g_cur);
@@ -515,7 +576,7 @@ void mbarrier_wait(uint32_t bar, uint32_t parity) {
   }
 }
 
-void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, int rank) {
+void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, int rank, uint16_t site) {
   FakeTensorMap m;
   std::memcpy(&m, tmap, sizeof m);
   if (m.magic != FAKE_TMAP_MAGIC) fault("cp.async.bulk.tensor: the tensor map was not written by cuTensorMapEncodeTiled");
@@ -561,6 +622,10 @@ void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, i
     }
   }
   mbarrier_at(bar, "cp.async.bulk.tensor");  // a barrier that exists now
+  // the race detector: the chunks are written by the mbarrier's async agent, ordered after what the issuer did
+  load.agent = race::async_agent(bar);
+  load.epoch = race::async_epoch(load.agent);
+  for (const auto& chunk : load.chunks) race::async_write(g_cur->tid, chunk.first, 16, load.agent, load.epoch, site);
   if (g_modes.tma_late) g_cta.tma_in_flight.push_back(std::move(load));
   else tma_land(load);
 }
@@ -585,6 +650,7 @@ void wgmma(int n, bool bf16, float* d, uint64_t a_desc, const uint32_t* a_regs, 
   }
   WgmmaQueue& q = g_cta.wgmma_queues[wg];
   q.reads.push_back(operand_span(w));
+  race_operand_reads(wg, w);
   // late: the registers are read when computed — the kernel may not touch them before the wait that covers this
   if (g_modes.wgmma_at_wait) q.ops.push_back(w);
   else wgmma_compute(w);
@@ -624,15 +690,15 @@ const KernelEntry kDecodeEntries[] = {
 #define PARAMS(i) (*static_cast<const MlaDecodeParams*>(args[i]))
 #define LAYOUT(i) (*static_cast<const MlaLayoutParams*>(args[i]))
 #define ARG(T, i) (*static_cast<T const*>(args[i]))
-    {"mla_metadata", [](void* const* args) { mla_metadata(ARG(const int*, 0), ARG(int, 1), ARG(int, 2), ARG(int*, 3), ARG(int*, 4)); }, reinterpret_cast<uint8_t*>(s_seqlen)},
-    {"mla_decode_generic_bf16", [](void* const* args) { mla_decode_generic_bf16(PARAMS(0)); }, mla::generic::smem},
-    {"mla_decode_generic_fp16", [](void* const* args) { mla_decode_generic_fp16(PARAMS(0)); }, mla::generic::smem},
-    {"mla_decode_generic_small_bf16", [](void* const* args) { mla_decode_generic_small_bf16(PARAMS(0)); }, smem},
-    {"mla_decode_generic_small_fp16", [](void* const* args) { mla_decode_generic_small_fp16(PARAMS(0)); }, smem},
-    {"mla_decode_generic_layout_d576_bf16", [](void* const* args) { mla_decode_generic_layout_d576_bf16(PARAMS(0), LAYOUT(1)); }, mla::generic::smem},
-    {"mla_decode_generic_layout_d576_fp16", [](void* const* args) { mla_decode_generic_layout_d576_fp16(PARAMS(0), LAYOUT(1)); }, mla::generic::smem},
-    {"mla_decode_generic_layout_d512_bf16", [](void* const* args) { mla_decode_generic_layout_d512_bf16(PARAMS(0), LAYOUT(1)); }, mla::generic::smem},
-    {"mla_decode_generic_layout_d512_fp16", [](void* const* args) { mla_decode_generic_layout_d512_fp16(PARAMS(0), LAYOUT(1)); }, mla::generic::smem},
+    {"mla_metadata", [](void* const* args) { mla_metadata(ARG(const int*, 0), ARG(int, 1), ARG(int, 2), ARG(int*, 3), ARG(int*, 4)); }, true},
+    {"mla_decode_generic_bf16", [](void* const* args) { mla_decode_generic_bf16(PARAMS(0)); }, true},
+    {"mla_decode_generic_fp16", [](void* const* args) { mla_decode_generic_fp16(PARAMS(0)); }, true},
+    {"mla_decode_generic_small_bf16", [](void* const* args) { mla_decode_generic_small_bf16(PARAMS(0)); }, true},
+    {"mla_decode_generic_small_fp16", [](void* const* args) { mla_decode_generic_small_fp16(PARAMS(0)); }, true},
+    {"mla_decode_generic_layout_d576_bf16", [](void* const* args) { mla_decode_generic_layout_d576_bf16(PARAMS(0), LAYOUT(1)); }, true},
+    {"mla_decode_generic_layout_d576_fp16", [](void* const* args) { mla_decode_generic_layout_d576_fp16(PARAMS(0), LAYOUT(1)); }, true},
+    {"mla_decode_generic_layout_d512_bf16", [](void* const* args) { mla_decode_generic_layout_d512_bf16(PARAMS(0), LAYOUT(1)); }, true},
+    {"mla_decode_generic_layout_d512_fp16", [](void* const* args) { mla_decode_generic_layout_d512_fp16(PARAMS(0), LAYOUT(1)); }, true},
 #undef PARAMS
 #undef LAYOUT
 #undef ARG
@@ -641,7 +707,7 @@ const KernelEntry kDecodeEntries[] = {
 const KernelEntry* find_entry(const char* name) {
   for (const KernelEntry& e : kDecodeEntries)
     if (!std::strcmp(e.name, name)) return &e;
-  for (auto entries : {combine_entries, sm90_entries}) {
+  for (auto entries : {combine_entries, sm90_entries, selftest_entries}) {
     int n = 0;
     const KernelEntry* c = entries(&n);
     for (int i = 0; i < n; ++i)
@@ -714,8 +780,11 @@ void run_cta(unsigned threads) {
   g_cta.mbarriers.clear();
   g_cta.tma_in_flight.clear();
   for (Barrier& b : g_cta.bars) b = Barrier{};
+  g_cta.window_bytes = g_cta.smem_bytes;  // static arrays are placed as the kernel declares them
+  g_cta.statics.clear();
+  race::begin_cta(threads, g_modes.racecheck);
   // garbage in shared memory, as on a GPU: NaN as bf16 or fp16 pairs and as fp32
-  if (g_cta.smem) std::memset(g_cta.smem, 0xff, g_cta.smem_bytes);
+  std::memset(g_cta.smem, 0xff, g_cta.smem_bytes);
   while (g_stacks.size() < threads) g_stacks.push_back(static_cast<char*>(std::malloc(kStackBytes)));
   for (unsigned t = 0; t < threads; ++t) {
     Fiber& f = g_cta.fibers[t];
@@ -787,13 +856,12 @@ extern "C" int emu_launch(const char* name, const unsigned* grid, const unsigned
     std::snprintf(err, err_cap, "%s: the emulator runs 1-D blocks of whole warps, got (%u, %u, %u)", name, block[0], block[1], block[2]);
     return -1;
   }
-  if (smem_bytes > kSmemCap || (smem_bytes > 0 && !e->smem)) {
-    std::snprintf(err, err_cap, "%s: %u B of dynamic shared memory, the emulator has %u B for this kernel", name, smem_bytes, e->smem ? kSmemCap : 0);
+  if (smem_bytes > kSmemCap || (smem_bytes > 0 && !e->dynamic_smem)) {
+    std::snprintf(err, err_cap, "%s: %u B of dynamic shared memory, the emulator has %u B for this kernel", name, smem_bytes, e->dynamic_smem ? kSmemCap : 0);
     return -1;
   }
   g_cta.entry = e;
   g_cta.args = args;
-  g_cta.smem = e->smem;
   g_cta.smem_bytes = smem_bytes;
   g_faulted = g_deadlock = false;
   const auto mode = [](const char* var, const char* dflt, const char* other) {
@@ -802,11 +870,13 @@ extern "C" int emu_launch(const char* name, const unsigned* grid, const unsigned
     return std::strcmp(v, other) ? -1 : 1;
   };
   const int wgmma_mode = mode("FAKE_CUDA_EMU_WGMMA", "issue", "wait"), tma_mode = mode("FAKE_CUDA_EMU_TMA", "issue", "late"), order = mode("FAKE_CUDA_EMU_ORDER", "forward", "reverse");
-  if (wgmma_mode < 0 || tma_mode < 0 || order < 0) {
-    std::snprintf(err, err_cap, "%s: FAKE_CUDA_EMU_WGMMA must be issue or wait, FAKE_CUDA_EMU_TMA issue or late, FAKE_CUDA_EMU_ORDER forward or reverse", name);
+  const int racecheck = mode("FAKE_CUDA_EMU_RACECHECK", "on", "off");
+  if (wgmma_mode < 0 || tma_mode < 0 || order < 0 || racecheck < 0) {
+    std::snprintf(err, err_cap, "%s: FAKE_CUDA_EMU_WGMMA must be issue or wait, FAKE_CUDA_EMU_TMA issue or late, FAKE_CUDA_EMU_ORDER forward or reverse, "
+                  "FAKE_CUDA_EMU_RACECHECK on or off", name);
     return -1;
   }
-  g_modes = {wgmma_mode == 1, tma_mode == 1, order == 1};
+  g_modes = {wgmma_mode == 1, tma_mode == 1, order == 1, racecheck == 0};
   for (unsigned z = 0; z < grid[2]; ++z)
     for (unsigned y = 0; y < grid[1]; ++y)
       for (unsigned x = 0; x < grid[0]; ++x) {

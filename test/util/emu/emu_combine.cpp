@@ -1,6 +1,6 @@
 // kernels/mla_combine.cu compiled for the emulated CTA (emu_runtime.h). Its W > 1 entries keep partial sums in a
-// static __shared__ array: one object per CTA, which a function-local static is while CTAs run one at a time.
-#define __shared__ static
+// static __shared__ array, which the build (test/util/fake-cuda.ts) turns into an emu::Shared stand-in placed in the
+// CTA's shared memory by emu::static_shared.
 #include "emu_runtime.h"
 
 #include "mla_combine.cu"
@@ -8,7 +8,7 @@
 namespace emu {
 
 #define PARAMS(i) (*static_cast<const MlaDecodeParams*>(args[i]))
-#define ENTRY(W, C, N) {"mla_combine_w" #W "_c" #C "_" #N, [](void* const* args) { mla_combine_w##W##_c##C##_##N(PARAMS(0)); }, nullptr}
+#define ENTRY(W, C, N) {"mla_combine_w" #W "_c" #C "_" #N, [](void* const* args) { mla_combine_w##W##_c##C##_##N(PARAMS(0)); }, false}
 #define ENTRIES(W, N) ENTRY(W, 1, N), ENTRY(W, 2, N), ENTRY(W, 4, N)
 static const KernelEntry kCombineEntries[] = {
     ENTRIES(1, bf16), ENTRIES(2, bf16), ENTRIES(4, bf16), ENTRIES(8, bf16),

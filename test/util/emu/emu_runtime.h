@@ -3,10 +3,15 @@
 // (ucontext) on one OS thread, switched at every barrier and warp-collective instruction (shuffles, ldmatrix,
 // mma.sync), so the kernels' own code — indexing, tiles, masks, softmax, epilogue — runs unchanged; only ptx.cuh
 // (test/util/emu/ptx.cuh), cuda_bf16.h / cuda_fp16.h and the builtins below are stand-ins. cp.async copies at once
-// (the kernels wait and barrier before reading, so the result is the same). Tensor-core products are summed in
-// float in k order (the hardware's order differs: results agree within the tests' tolerances, not bit for bit).
-// Shared-memory accesses are checked against the launch's dynamic shared memory and global reads through cp.async
-// and ld_plain against the fake's live allocations: a violation is reported as the GPU would (illegal address).
+// (the race detector below reports a read that did not wait for it). Tensor-core products are summed in float in k
+// order (the hardware's order differs: results agree within the tests' tolerances, not bit for bit).
+// Shared-memory accesses are checked against the launch's shared memory and global reads through cp.async and
+// ld_plain against the fake's live allocations: a violation is reported as the GPU would (illegal address).
+// Every shared-memory access also goes through the race detector (emu_race.h: vector clocks per warp, joined at
+// barriers and mbarriers; FAKE_CUDA_EMU_RACECHECK=off turns it off), which reports two accesses of different warps
+// that nothing orders, at least one a write. The build gives the kernels' shared arrays types (SharedWindow, Shared
+// below) whose only uses are a shared address or an instrumented access, so a kernel cannot touch shared memory
+// unseen: a plain C++ access to one does not compile.
 // The Hopper kernel's instructions (ptx_sm90.cuh / ptx_wgmma.cuh stand-ins) are emulated in emu.cpp: mbarriers
 // (a waiting fiber sleeps until its phase completes), named-barrier arrive, TMA tile loads and wgmma. By default a
 // TMA tile lands and a wgmma computes at issue (commit / wait then have nothing to do); FAKE_CUDA_EMU_WGMMA=wait and
@@ -26,9 +31,9 @@
 #define __launch_bounds__(...)
 #define __grid_constant__
 #define __align__(n) __attribute__((aligned(n)))
-#ifndef __shared__
-#define __shared__
-#endif
+// Every __shared__ declaration of an emulated kernel is replaced by the build (test/util/fake-cuda.ts) with a stand-in
+// whose accesses the race detector sees; one it missed is a compile error, not an unchecked array.
+#define __shared__ _Pragma("GCC error \"a __shared__ declaration the emulator's build did not replace (test/util/fake-cuda.ts)\"")
 
 struct float2 { float x, y; };
 struct float4 { float x, y, z, w; };
@@ -48,6 +53,8 @@ struct EmuDim3 { unsigned x, y, z; };
 
 namespace emu {
 
+constexpr uint32_t kSmemCap = 232448;  // the largest opt-in shared memory of any GPU the library runs on
+
 // ---- the running CTA (test/util/emu/emu.cpp) ---------------------------------------------------------------
 EmuDim3 thread_idx();
 extern EmuDim3 g_block_idx;
@@ -55,36 +62,85 @@ unsigned lane();                       // lane of the running thread in its warp
 void sync_threads();                   // bar.sync 0 over the whole CTA
 void bar_sync(int id, int count);      // bar.sync id, count
 [[noreturn]] void fault(const char* fmt, ...);  // an access the GPU would fault on: ends the launch
-uint8_t* shared_ptr(uint32_t addr, uint32_t bytes);  // checked: [addr, addr + bytes) inside the dynamic smem
-uint32_t shared_offset(const void* p);               // shared address of a pointer into the dynamic smem
+uint8_t* shared_ptr(uint32_t addr, uint32_t bytes);  // checked: [addr, addr + bytes) inside the CTA's shared memory
 uint32_t dynamic_smem_bytes();                        // %dynamic_smem_size
 void check_global(const void* p, uint32_t bytes, const char* what);  // inside a live allocation of the fake
 // A shared-memory write must not hit an operand of a wgmma the writing thread does not know completed (emu.cpp).
 void check_shared_write(uint32_t addr, uint32_t bytes, const char* what);
+
+// ---- shared memory as the kernels see it --------------------------------------------------------------------
+// Which instruction accessed shared memory, and where (for race reports): access_site interns (kind, file, line);
+// the stand-ins pass their caller's __builtin_FILE() / __builtin_LINE(), a Shared array its name with line 0.
+enum AccessKind { kAccLdShared, kAccStShared, kAccLdmatrix, kAccLdmatrixTrans, kAccCpAsync, kAccTma, kAccWgmmaA, kAccWgmmaB, kAccMbarrierInit };
+uint16_t access_site(AccessKind kind, const char* file, int line);  // emu_race.cpp
+// A stand-in's last parameters, defaulted to its caller's file and line, and the site they name.
+#define EMU_CALLER const char *file = __builtin_FILE(), int line = __builtin_LINE()
+#define EMU_SITE(kind) ::emu::access_site(::emu::kind, file, line)
+// ld.shared / st.shared of `bytes` (4, 8 or 16, naturally aligned) by the running thread: bounds, the wgmma check
+// (stores), the race detector, then the copy.
+void shared_load(uint32_t addr, void* out, uint32_t bytes, uint16_t site);
+void shared_store(uint32_t addr, const void* in, uint32_t bytes, uint16_t site);
+// The static __shared__ array declared at `key` (a source line): its shared address, the same for every thread of the
+// CTA, placed after the dynamic shared memory.
+uint32_t static_shared(uint32_t bytes, int key);
+
+// The emulator's stand-in for a kernel's `extern __shared__ … smem[]`: ptx::smem_addr gives its shared address (0),
+// and nothing else can be done with it.
+struct SharedWindow {};
+// The stand-in for a shared array of T (T[N]..., T[] of the dynamic memory, or a scalar element): indexing gives the
+// element's stand-in, reading or assigning an element is an ld.shared / st.shared.
+template <typename T>
+struct Shared {
+  uint32_t addr;
+  const char* name;
+  operator T() const {
+    T v;
+    shared_load(addr, &v, sizeof(T), access_site(kAccLdShared, name, 0));
+    return v;
+  }
+  const Shared& operator=(const T& v) const {
+    shared_store(addr, &v, sizeof(T), access_site(kAccStShared, name, 0));
+    return *this;
+  }
+};
+template <typename T, size_t N>
+struct Shared<T[N]> {
+  uint32_t addr;
+  const char* name;
+  Shared<T> operator[](int i) const { return {addr + static_cast<uint32_t>(i) * static_cast<uint32_t>(sizeof(T)), name}; }
+};
+template <typename T>
+struct Shared<T[]> {
+  uint32_t addr;
+  const char* name;
+  Shared<T> operator[](int i) const { return {addr + static_cast<uint32_t>(i) * static_cast<uint32_t>(sizeof(T)), name}; }
+};
 
 // One warp-collective step: every lane of the running warp hands in `in` (up to 10 words); once all 32 have, `compute`
 // gets them all (in[lane][k]) and fills out[lane][0..3]; each lane then gets its own out. Blocks until then.
 using WarpCompute = void (*)(const uint64_t (*in)[10], uint64_t (*out)[4], const void* ctx);
 void warp_collective(int kind, const uint64_t* in, int n_in, uint64_t* out, WarpCompute compute, const void* ctx);
 
-// A kernel the emulator runs: its entry point on the launch's argument pointers, and its dynamic shared memory.
+// A kernel the emulator runs: its entry point on the launch's argument pointers, and whether it takes dynamic shared
+// memory (every kernel's shared memory is the emulator's one window, emu.cpp).
 struct KernelEntry {
   const char* name;
   void (*run)(void* const* args);
-  uint8_t* smem;
+  bool dynamic_smem;
 };
 const KernelEntry* combine_entries(int* n);  // emu_combine.cpp
 const KernelEntry* sm90_entries(int* n);  // emu_sm90.cpp: mla_decode_sm90.cu
+const KernelEntry* selftest_entries(int* n);  // emu_selftest.cpp: the emulator's own test kernels
 
 // ---- Hopper (emu.cpp; the stand-ins test/util/emu/ptx_sm90.cuh and ptx_wgmma.cuh call these) ------------------
 void bar_arrive(int id, int count);  // bar.arrive id, count: counts towards the barrier without waiting
 // mbarrier: init, arrive.expect_tx (tx-count += bytes, then one arrival), try_wait.parity in a loop (the fiber
 // sleeps until the phase of that parity has completed; see emu.cpp)
-void mbarrier_init(uint32_t bar, uint32_t count);
+void mbarrier_init(uint32_t bar, uint32_t count, uint16_t site);
 void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes);
 void mbarrier_wait(uint32_t bar, uint32_t parity);
 // cp.async.bulk.tensor (tiled, rank ≤ 5) from a tensor map the fake driver encoded: lands at once, then complete_tx
-void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, int rank);
+void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, int rank, uint16_t site);
 // wgmma.mma_async m64nNk16, fp32 accumulators, bf16 or fp16 operands: a warpgroup-collective step (the 128 threads of
 // the warpgroup hand in their accumulators; the last to arrive computes, or queues it for the wait that must cover
 // it: FAKE_CUDA_EMU_WGMMA, emu.cpp). a_regs null: A from the descriptor a_desc.

@@ -1,22 +1,17 @@
 // kernels/mla_decode_sm90.cu (the Hopper decode kernel) compiled for the emulated CTA (emu_runtime.h), in a unit of its
 // own. The build (test/util/fake-cuda.ts) swaps the file's two inline-PTX statements (a 16-byte shared store of zeros,
-// an opaque register move) for host code.
+// an opaque register move) for host code, and its `extern __shared__ uint8_t smem_raw[]` for an emu::SharedWindow.
 #include "emu_runtime.h"
 
 #include "mla_decode_sm90.cu"
-
-// the kernel's `extern __shared__ uint8_t smem_raw[]`, declared in a function of the file's anonymous namespace
-namespace {
-__attribute__((aligned(1024))) uint8_t smem_raw[232448];
-}
 
 namespace emu {
 
 #define PARAMS(i) (*static_cast<const MlaDecodeParams*>(args[i]))
 #define TMAP(i) (*static_cast<const CUtensorMap*>(args[i]))
 static const KernelEntry kEntries[] = {
-    {"mla_decode_sm90_bf16", [](void* const* args) { mla_decode_sm90_bf16(PARAMS(0), TMAP(1)); }, smem_raw},
-    {"mla_decode_sm90_fp16", [](void* const* args) { mla_decode_sm90_fp16(PARAMS(0), TMAP(1)); }, smem_raw},
+    {"mla_decode_sm90_bf16", [](void* const* args) { mla_decode_sm90_bf16(PARAMS(0), TMAP(1)); }, true},
+    {"mla_decode_sm90_fp16", [](void* const* args) { mla_decode_sm90_fp16(PARAMS(0), TMAP(1)); }, true},
 };
 #undef TMAP
 #undef PARAMS

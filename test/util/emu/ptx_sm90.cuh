@@ -21,15 +21,15 @@ inline void wgmma_commit() { emu::wgmma_commit(); }
 template <int N>
 inline void wgmma_wait() { emu::wgmma_wait(N); }
 
-inline void mbarrier_init(uint32_t bar, uint32_t count) { emu::mbarrier_init(bar, count); }
+inline void mbarrier_init(uint32_t bar, uint32_t count, EMU_CALLER) { emu::mbarrier_init(bar, count, EMU_SITE(kAccMbarrierInit)); }
 // Proxy and init fences order memory between the generic and async proxies: one memory here, so nothing to do.
 inline void fence_barrier_init() {}
 inline void fence_proxy_async() {}
 inline void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes) { emu::mbarrier_arrive_expect_tx(bar, bytes); }
 inline void mbarrier_wait(uint32_t bar, uint32_t parity) { emu::mbarrier_wait(bar, parity); }
-inline void tma_load_3d(uint32_t dst, const void* tmap, uint32_t bar, int c0, int c1, int c2) {
+inline void tma_load_3d(uint32_t dst, const void* tmap, uint32_t bar, int c0, int c1, int c2, EMU_CALLER) {
   const int c[3] = {c0, c1, c2};
-  emu::tma_load(dst, tmap, bar, c, 3);
+  emu::tma_load(dst, tmap, bar, c, 3, EMU_SITE(kAccTma));
 }
 inline void named_barrier_arrive(int id, int count) { emu::bar_arrive(id, count); }
 inline void prefetch_tensormap(const void*) {}
