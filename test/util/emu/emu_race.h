@@ -35,7 +35,7 @@
 
 namespace emu::race {
 
-constexpr int kMaxWarps = 32, kMaxAsync = 16, kMaxAgents = kMaxWarps + kMaxAsync;
+constexpr int kMaxWarps = 32, kMaxAsync = 32, kMaxAgents = kMaxWarps + kMaxAsync;  // hopper: 18 mbarriers (one per K slab)
 
 // Entries [0, warps) are the CTA's warps, [warps, warps + async agents in use) the TMA agents.
 struct VClock {
