@@ -188,7 +188,8 @@ __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req
     for (int k = 0; k < 8; ++k) {
       uint32_t a[4];
 #pragma unroll
-      for (int t = 0; t < 4; ++t) a[t] = Ops::pack2(o[4 * (4 * k + t) + 2 * h] * inv, o[4 * (4 * k + t) + 2 * h + 1] * inv);
+      for (int t = 0; t < 4; ++t)  // empty row (L = 0 or NaN): 0, as store_row writes (0 · NaN would not be)
+        a[t] = Ops::pack2(empty ? 0.f : o[4 * (4 * k + t) + 2 * h] * inv, empty ? 0.f : o[4 * (4 * k + t) + 2 * h + 1] * inv);
       quad_transpose(a, q4);
       if (real) *reinterpret_cast<uint4*>(orow + 8 * (4 * k + q4)) = make_uint4(a[0], a[1], a[2], a[3]);
     }
