@@ -40,6 +40,10 @@ case $step in
     echo "racecheck generic (same seed) rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/race-generic.log")"
     ;;
   ab)
+    # main's own hopper build first: its last change (empty rows written as 0 in store_row_wide) came after the run
+    s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_CASES=300 gpu timeout 200 \
+      node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/strided-decode.test.js dist/test/gpu-property.test.js > "$out/ab-main-suite.log" 2>&1
+    echo "main: suite + 300 property cases rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/ab-main-suite.log"
     if [ -d .variants/itemstart ]; then
       rm -rf dist/kv-itemstart dist/kv-main; cp -r dist/kernels dist/kv-itemstart; cp -r dist/kernels dist/kv-main; cp .variants/itemstart/* dist/kv-itemstart/
       s=$(date +%s); FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-itemstart/ FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_CASES=300 gpu timeout 200 \
