@@ -9,8 +9,8 @@
 #             sample — of dist/kernels and, if present, of .variants/gsm-*/ builds (scripts/build-variant.sh)
 #   ab        ~5 min: two experiments against main. hopper: .variants/itemstart/ (the sm90 cubin of branch
 #             exp-item-start: the first item's loads side by side) — suite + 300 property cases, then timed on the
-#             serving set and 16 sweep rows. metadata: dist-md/ (a full `npm run build` of branch exp-metadata-diet,
-#             carried beside dist/) — the metadata test against the cpu scheduler, then `+md ms` against dist/
+#             serving set and 16 sweep rows. metadata: .variants/dist-md/ (a full `npm run build` of branch
+#             exp-metadata-diet) — the metadata test against the cpu scheduler, then `+md ms` against dist/
 #   fp8       ~3 min: where FP8 and sparse decode stand on the portable kernel (issue 10's baseline): bench --kv fp8
 #             and bf16 on four sweep rows, --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
@@ -54,12 +54,12 @@ case $step in
         scripts/device-variants.sh hopper 0,2,4,6,8,10,12,14,16,18,20,22,24,26,28,30 main itemstart | tail -17
       fi
     fi
-    if [ -d dist-md ]; then
-      s=$(date +%s); gpu timeout 120 node --test --test-name-pattern="metadata" dist-md/test/gpu-decode.test.js > "$out/ab-md.log" 2>&1
+    if [ -d .variants/dist-md ]; then
+      s=$(date +%s); gpu timeout 120 node --test --test-name-pattern="metadata" .variants/dist-md/test/gpu-decode.test.js > "$out/ab-md.log" 2>&1
       echo "metadata diet vs the cpu scheduler rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/ab-md.log"
-      for d in dist dist-md; do
-        timeout 90 node $d/src/cli.js bench --configs serving --iters 50 --check-samples 1 --reference h200 --json "$out/md-$d-serving.json" > /dev/null 2>&1 || echo "$d serving failed"
-        timeout 90 node $d/src/cli.js bench --configs 0,12,16,28 --iters 50 --check-samples 1 --reference h200 --json "$out/md-$d-sweep.json" > /dev/null 2>&1 || echo "$d sweep failed"
+      for d in dist .variants/dist-md; do
+        timeout 90 node $d/src/cli.js bench --configs serving --iters 50 --check-samples 1 --reference h200 --json "$out/md-$(basename $d)-serving.json" > /dev/null 2>&1 || echo "$d serving failed"
+        timeout 90 node $d/src/cli.js bench --configs 0,12,16,28 --iters 50 --check-samples 1 --reference h200 --json "$out/md-$(basename $d)-sweep.json" > /dev/null 2>&1 || echo "$d sweep failed"
       done
       node -e '
         const fs = require("fs"); const d = process.argv[1]; const rows = {};
