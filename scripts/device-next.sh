@@ -7,9 +7,10 @@
 #   small     ~5 min: generic-small forced for the whole GPU suite (`npm run test:gpu` with
 #             FLASH_MLA_DECODE_KERNEL=generic-small: issue 12's last run), then racecheck on generic-small's property
 #             sample — of dist/kernels and, if present, of .variants/gsm-*/ builds (scripts/build-variant.sh)
-#   ab        ~5 min: two experiments against main. hopper: .variants/itemstart/ (the sm90 cubin of branch
-#             exp-item-start: the first item's loads side by side) — suite + 300 property cases, then timed on the
-#             serving set and 16 sweep rows. metadata: .variants/dist-md/ (a full `npm run build` of branch
+#   ab        ~7 min: experiments against main. hopper: .variants/itemstart/ (sm90 cubin of branch exp-item-start:
+#             the first item's loads side by side) and .variants/staging/ (branch exp-partial-staging: fp32 partial
+#             rows through sQ in whole lines) — each suite + 300 property cases, then timed on the serving set and 16
+#             sweep rows. metadata: .variants/dist-md/ (a full `npm run build` of branch
 #             exp-metadata-diet) — the metadata test against the cpu scheduler, then `+md ms` against dist/
 #   fp8       ~3 min: where FP8 and sparse decode stand on the portable kernel (issue 10's baseline): bench --kv fp8
 #             and bf16 on four sweep rows, --configs sparse and sparse-small
@@ -44,15 +45,20 @@ case $step in
     s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_CASES=300 gpu timeout 200 \
       node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/strided-decode.test.js dist/test/gpu-property.test.js > "$out/ab-main-suite.log" 2>&1
     echo "main: suite + 300 property cases rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/ab-main-suite.log"
-    if [ -d .variants/itemstart ]; then
-      rm -rf dist/kv-itemstart dist/kv-main; cp -r dist/kernels dist/kv-itemstart; cp -r dist/kernels dist/kv-main; cp .variants/itemstart/* dist/kv-itemstart/
-      s=$(date +%s); FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-itemstart/ FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_CASES=300 gpu timeout 200 \
-        node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/strided-decode.test.js dist/test/gpu-property.test.js > "$out/ab-itemstart-suite.log" 2>&1
-      rc=$?; echo "itemstart: suite + 300 property cases rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/ab-itemstart-suite.log"
-      if [ "$rc" = 0 ]; then
-        scripts/device-variants.sh hopper serving main itemstart | tail -13
-        scripts/device-variants.sh hopper 0,2,4,6,8,10,12,14,16,18,20,22,24,26,28,30 main itemstart | tail -17
-      fi
+    # hopper experiments: each .variants/<name>/ with a mla_decode_sm90 cubin (itemstart, staging), suite first
+    vs=""
+    for v in itemstart staging; do
+      [ -f .variants/$v/mla_decode_sm90.sm_90a.cubin ] || continue
+      rm -rf dist/kv-$v; cp -r dist/kernels dist/kv-$v; cp .variants/$v/* dist/kv-$v/
+      s=$(date +%s); FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-$v/ FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_CASES=300 gpu timeout 200 \
+        node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/strided-decode.test.js dist/test/gpu-property.test.js > "$out/ab-$v-suite.log" 2>&1
+      rc=$?; echo "$v: suite + 300 property cases rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/ab-$v-suite.log"
+      [ "$rc" = 0 ] && vs="$vs $v"
+    done
+    if [ -n "$vs" ]; then
+      rm -rf dist/kv-main; cp -r dist/kernels dist/kv-main
+      scripts/device-variants.sh hopper serving main $vs | tail -13
+      scripts/device-variants.sh hopper 0,2,4,6,8,10,12,14,16,18,20,22,24,26,28,30 main $vs | tail -17
     fi
     if [ -d .variants/dist-md ]; then
       s=$(date +%s); gpu timeout 120 node --test --test-name-pattern="metadata" .variants/dist-md/test/gpu-decode.test.js > "$out/ab-md.log" 2>&1
