@@ -129,8 +129,12 @@ export interface MlaBackend {
   checkKvFormat(format: KvFormat, argument: string): void;
   /** Paged write of token rows into a cache (bf16/fp16, or quantizing into an FP8 cache). */
   appendKv(args: AppendKvArgs): void;
-  /** Decode kernels this backend offers (first = default). */
-  decodeKernels(): string[];
+  /**
+   * Decode kernels this backend offers (first = default); given a decode's layout, the names that can run that one
+   * (cuda: an FP8, sparse, h_kv > 1 or d_qk 512 decode runs on its own kernel of the 'generic' family, whatever
+   * FLASH_MLA_DECODE_KERNEL narrows the dense default to).
+   */
+  decodeKernels(decode?: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'hKv' | 'headDim'>): string[];
 }
 
 // ---------------------------------------------------------------------------------------------- measuring a device

@@ -796,6 +796,36 @@ const scenarios: Record<string, FakeCudaScenario> = {
     },
   },
 
+  'narrowed': {
+    title: "FLASH_MLA_DECODE_KERNEL=generic-small: dense decodes run it only; FP8 and other-layout decodes still take kernel 'generic' (their own kernel)",
+    env: { FLASH_MLA_DECODE_KERNEL: 'generic-small' },
+    run(f) {
+      assert.deepEqual(getBackend('cuda').decodeKernels(), ['generic-small']);
+      const p = problem();
+      const once = (fn: () => { out: Tensor; lse: Tensor }) => {
+        const r = fn();
+        r.out.dispose();
+        r.lse.dispose();
+      };
+      once(() => decode(p, { kernel: 'generic-small' }));
+      refused(f, "a dense decode with kernel 'generic' (narrowed out)", () => decode(p, { kernel: 'generic' }), RangeError);
+      // the FP8 cache and h_kv > 1: the kernel that runs them is of the 'generic' family whatever the narrowing
+      const fp8Cache = Tensor.empty([4, 64, 1, 656], { dtype: 'uint8', backend: 'cuda' });
+      const hKv2 = Tensor.empty([4, 64, 2, 576], BF16);
+      const md2 = metadata(p.seqlens, [100, 30], 8, { hKv: 2 });
+      const fp8 = (kernel?: string) => () => flashMlaWithKvcache(p.q, fp8Cache, p.blockTable, p.seqlens, 512, p.md.tileSchedulerMetadata, p.md.numSplits, { isFp8KvCache: true, kernel });
+      const gqa = (kernel?: string) => () => flashMlaWithKvcache(p.q, hKv2, p.blockTable, p.seqlens, 512, md2.tileSchedulerMetadata, md2.numSplits, { kernel });
+      const ran = f.stat('kernels_run');
+      for (const step of [fp8(), fp8('generic'), gqa(), gqa('generic')]) once(step);
+      healthy(f);
+      assert.equal(f.stat('kernels_run') - ran, 8, 'FP8 and h_kv 2 decodes, default and generic: decode + combine each');
+      refused(f, "an FP8 decode with kernel 'generic-small'", fp8('generic-small'), UnsupportedFeatureError);
+      refused(f, "an h_kv 2 decode with kernel 'generic-small'", gqa('generic-small'), UnsupportedFeatureError);
+      refused(f, "an FP8 decode with kernel 'nope'", fp8('nope'), UnsupportedFeatureError);
+      return ["narrowed to generic-small: dense kernel 'generic' refused (RangeError); FP8 and h_kv 2 decodes run with no kernel or 'generic', refuse 'generic-small'"];
+    },
+  },
+
   'hopper': {
     title: 'an sm_90 device (hopper kernel, TMA descriptor, PDL): the tensor map cannot be encoded, launches fail → CudaError, nothing kept',
     env: { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMS: '132', FAKE_CUDA_SMEM_OPTIN: '232448', FAKE_CUDA_NAME: 'Fake H100 (flash-mla test driver)' },

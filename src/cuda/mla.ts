@@ -12,7 +12,7 @@ import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs,
 import { DECODE_KERNELS } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { decodeParamsOf, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
-import { cudaCheckDecode, cudaCheckKvFormat, isLayoutDecode } from './features.js';
+import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY } from './features.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
 import { cudaFp8Decode, type DecodeResources } from './fp8-decode.js';
@@ -130,8 +130,13 @@ class CudaMlaBackend implements MlaBackend {
     return this.dev.info.smCount;
   }
 
-  /** Runnable decode kernels, best first (kernels.ts selectKernels(); FLASH_MLA_DECODE_KERNEL narrows it to one). */
-  decodeKernels(): string[] {
+  /**
+   * Runnable decode kernels, best first (kernels.ts selectKernels(); FLASH_MLA_DECODE_KERNEL narrows it to one). For
+   * an FP8, sparse or other-layout decode: the family of the kernel that runs it (features.ts), not narrowed.
+   */
+  decodeKernels(decode?: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'hKv' | 'headDim'>): string[] {
+    if (decode?.fp8 || decode?.sparse) return [FP8_DECODE_KERNEL_FAMILY];
+    if (decode && isLayoutDecode(decode)) return [LAYOUT_DECODE_KERNEL_FAMILY];
     return [...kernelSelection(this.dev).decodeKernels];
   }
 

@@ -225,14 +225,16 @@ export function flashMlaWithKvcache(
     }
   }
   const backend = getBackend(q.backend);
-  if (opts.kernel !== undefined && !backend.decodeKernels().includes(opts.kernel)) {
-    throw new RangeError(`kernel: expected one of ${backend.decodeKernels().join(', ')} on '${q.backend}', got ${typeof opts.kernel === 'string' ? quote(opts.kernel) : fmtValue(opts.kernel)}`);
-  }
-  // what this backend cannot run is refused before anything is read back or allocated
-  backend.checkDecode({
+  // what this backend cannot run is refused before anything is read back or allocated (typed: a kernel name that
+  // cannot run this layout is an UnsupportedFeatureError, an unknown name a RangeError below)
+  const features = {
     dtype: q.dtype as 'bf16' | 'fp16', hQ: dims.hQ, hKv: dims.hKv, headDim: dims.headDim, pageSize: dims.pageSize, fp8: dims.fp8, sparse: dims.sparse,
     topk: dims.topk, topkLength: opts.topkLength instanceof Tensor, attnSink: opts.attnSink instanceof Tensor, kernel: opts.kernel,
-  });
+  };
+  backend.checkDecode(features);
+  if (opts.kernel !== undefined && !backend.decodeKernels(features).includes(opts.kernel)) {
+    throw new RangeError(`kernel: expected one of ${backend.decodeKernels(features).join(', ')} on '${q.backend}', got ${typeof opts.kernel === 'string' ? quote(opts.kernel) : fmtValue(opts.kernel)}`);
+  }
   const checkValues = q.backend === 'cpu' || (opts.checkValues ?? !isCapturing());
   if (checkValues) {
     let lens: Int32Array;
