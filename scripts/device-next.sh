@@ -13,6 +13,7 @@
 #             rows through sQ in whole lines) — each suite + 300 property cases, then timed on the serving set and 16
 #             sweep rows. metadata: .variants/dist-md/ (a full `npm run build` of branch
 #             exp-metadata-diet) — the metadata test against the cpu scheduler, then `+md ms` against dist/
+#   md        ~2 min: the metadata part of `ab` alone
 #   fp8       ~3 min: where FP8 and sparse decode stand on the portable kernel (issue 10's baseline): bench --kv fp8
 #             and bf16 on four sweep rows, --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
@@ -47,7 +48,8 @@ case $step in
       gpu timeout 90 compute-sanitizer --tool racecheck --racecheck-report hazard --print-limit 4 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/race-generic.log" 2>&1
     echo "racecheck generic (same seed) rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/race-generic.log")"
     ;;
-  ab)
+  ab|md)
+    [ "$step" = ab ] && {
     # main's own hopper build first: its last change (empty rows written as 0 in store_row_wide) came after the run
     s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_CASES=300 gpu timeout 200 \
       node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/strided-decode.test.js dist/test/gpu-property.test.js > "$out/ab-main-suite.log" 2>&1
@@ -67,9 +69,11 @@ case $step in
       scripts/device-variants.sh hopper serving main $vs | tail -13
       scripts/device-variants.sh hopper 0,2,4,6,8,10,12,14,16,18,20,22,24,26,28,30 main $vs | tail -17
     fi
+    }
     if [ -d .variants/dist-md ]; then
       s=$(date +%s); gpu timeout 120 node --test --test-name-pattern="metadata" .variants/dist-md/test/gpu-decode.test.js > "$out/ab-md.log" 2>&1
       echo "metadata diet vs the cpu scheduler rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/ab-md.log"
+      [ -d .variants/data ] || cp -r data .variants/data # the package finds data/ beside its dist folder
       for d in dist .variants/dist-md; do
         timeout 90 node $d/src/cli.js bench --configs serving --iters 50 --check-samples 1 --reference h200 --json "$out/md-$(basename $d)-serving.json" > /dev/null 2>&1 || echo "$d serving failed"
         timeout 90 node $d/src/cli.js bench --configs 0,12,16,28 --iters 50 --check-samples 1 --reference h200 --json "$out/md-$(basename $d)-sweep.json" > /dev/null 2>&1 || echo "$d sweep failed"
