@@ -14,11 +14,11 @@ constexpr int METADATA_ROW_INTS = 8;
 
 // ---- metadata kernel ------------------------------------------------------------------------------------
 // mla_metadata: HOST: grid 1, block 32. Dynamic smem caches each request's seqlen: pass
-//   4 * min(b, METADATA_SMEM_MAX_REQS) bytes (≤ 48 KB: no attribute needed).
-// The kernel reads %dynamic_smem_size, so any size works; requests past the cached ones are read from global
-// memory (correct, just slower for the single walking lane).
+//   8 * min(b, METADATA_SMEM_MAX_REQS) bytes (seqlen and block count per request; ≤ 48 KB: no attribute needed).
+// The kernel reads %dynamic_smem_size, so any size works; a batch that does not fit is read from global memory
+// throughout (the same schedule, just slower for the single walking lane).
 constexpr int METADATA_THREADS = 32;
-constexpr int METADATA_SMEM_MAX_REQS = 12288;  // 48 KB of int32
+constexpr int METADATA_SMEM_MAX_REQS = 6144;  // 48 KB: 2 int32 per request
 
 // ---- generic split-KV decode kernel (mma.sync, sm_80+) ------------------------------------------------------
 // HOST: grid (ceil(q_rows / GEN_BLOCK_M), num_sm_parts, 1), block GEN_THREADS, dynamic smem GEN_SMEM_BYTES

@@ -1,12 +1,16 @@
 // build: archs=sm_80,sm_90 ptx=compute_80 hot
 // Tile scheduler of FlashMLA 9edee0c (get_mla_metadata.cu), bit-identical to scheduleTiles() in
-// src/mla/schedule.ts. One warp: lanes stage the seqlens in shared memory and compute the warp-reduced total
-// cost, lane 0 walks the SM parts greedily and writes every metadata row and num_splits entry. The walk reads
-// only shared memory: a global load there (one per part, ~0.3 µs of latency each on an H200) made the kernel
-// take 20–43 µs for 33–132 parts.
+// src/mla/schedule.ts. One warp: the lanes stage every request's seqlen and block count in shared memory and
+// sum the costs; lane 0 then walks the SM parts greedily and writes every metadata row and num_splits entry.
 //
-// Launch: grid 1, block 32, dynamic smem = 4 * min(b, mla::METADATA_SMEM_MAX_REQS) bytes (any size works:
-// the kernel reads %dynamic_smem_size and reads the seqlens of uncached requests from global memory).
+// The walk is one thread's chain of dependent instructions (ncu on an H200: ~5 cycles per instruction, ~76 000
+// cycles for 128 requests and 132 parts), so its cost is its instruction count: the block counts are computed by
+// all lanes before it, the running payload is 32-bit whenever the batch's total cost allows, and a part's row is
+// written with two 16-byte stores. Shared memory holds two int32 per request; a batch larger than that, or a total
+// cost of 2^30 or more, takes the general walk (global seqlens, 64-bit payload) — the same schedule, slower.
+//
+// Launch: grid 1, block 32, dynamic smem = 8 * min(b, mla::METADATA_SMEM_MAX_REQS) bytes (any size works:
+// the kernel reads %dynamic_smem_size and caches the batch when 8 bytes per request fit).
 #include <cstdint>
 
 #include "mla_config.h"
@@ -19,70 +23,59 @@ using namespace mla;
 // rounds up; matches JS for negative values too, though validation never lets them through).
 __device__ __forceinline__ int ceil_blocks(int s) { return s / PAGE_BLOCK_SIZE + (s % PAGE_BLOCK_SIZE > 0 ? 1 : 0); }
 
-extern "C" __global__ void __launch_bounds__(METADATA_THREADS)
-mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_scheduler_metadata, int* num_splits) {
-  extern __shared__ int s_seqlen[];  // seqlens of requests [0, cached)
-  const int lane = threadIdx.x;
-
-  // cache_seqlens may come from the previous kernel in the stream; the previous step's decode/combine may
-  // still read metadata/num_splits. Both are settled once the preceding grid has completed.
-  ptx::grid_dep_wait();
-
-  uint32_t smem_bytes;
-  asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(smem_bytes));
-  const int cached = min(b, static_cast<int>(smem_bytes / 4));
-
-  // 64-bit sum: b * nb can exceed 2^31 for extreme batches (JS numbers are exact there too).
-  long long total = 0;
-  for (int i = lane; i < b; i += 32) {
-    const int seqlen = ptx::ld_plain(cache_seqlens + i);
-    if (i < cached) s_seqlen[i] = seqlen;
-    total += ceil_blocks(seqlen) + FIXED_OVERHEAD_NUM_BLOCKS;
-  }
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) total += __shfl_xor_sync(0xffffffffu, total, o);
-  __syncwarp();  // s_seqlen written by all lanes, read by lane 0
-  auto seqlen_of = [&](int i) { return i < cached ? s_seqlen[i] : ptx::ld_plain(cache_seqlens + i); };
-
-  if (lane == 0 && num_sm_parts > 0) {
-    // 9edee0c keeps a floor of 2 * overhead = 10 blocks per part.
-    const long long payload =
-        max((total + num_sm_parts - 1) / num_sm_parts + FIXED_OVERHEAD_NUM_BLOCKS, 2LL * FIXED_OVERHEAD_NUM_BLOCKS);
-    int req = 0;    // current request
-    int blk = 0;    // blocks of `req` already given to earlier parts
-    int split = 0;  // splits of `req` already emitted
-    int cum = 0;    // running split count (num_splits prefix sum)
-    num_splits[0] = 0;
-    for (int part = 0; part < num_sm_parts; ++part) {
-      int* row = tile_scheduler_metadata + static_cast<long long>(part) * METADATA_ROW_INTS;
-      const int begin_req = req, begin_token = blk * PAGE_BLOCK_SIZE, begin_split = split;
-      long long remain = payload;
-      while (req < b) {
-        const int nb = ceil_blocks(seqlen_of(req));
-        const long long rest = static_cast<long long>(nb - blk) + FIXED_OVERHEAD_NUM_BLOCKS;
-        if (remain >= rest) {  // the rest of `req` fits in this part
-          cum += split + 1;
-          num_splits[req + 1] = cum;
-          remain -= rest;
-          ++req;
-          blk = 0;
-          split = 0;
-        } else {  // cut `req`: this part takes remain - overhead more blocks (if any)
-          if (remain - FIXED_OVERHEAD_NUM_BLOCKS > 0) {
-            blk += static_cast<int>(remain - FIXED_OVERHEAD_NUM_BLOCKS);
-            ++split;
-          }
-          break;
+// The greedy walk over the parts. Cost: int (total < 2^30) or long long. kCached: seqlens and block counts from
+// shared memory (s_cache[i] and s_cache[capacity + i]) instead of global memory.
+template <typename Cost, bool kCached, typename Smem>
+__device__ __forceinline__ void walk(const int* cache_seqlens, const Smem& s_cache, int capacity, int b, int num_sm_parts,
+                                     long long total, int* tile_scheduler_metadata, int* num_splits) {
+  auto nb_of = [&](int i) -> int { return kCached ? static_cast<int>(s_cache[capacity + i]) : ceil_blocks(ptx::ld_plain(cache_seqlens + i)); };
+  auto seqlen_of = [&](int i) -> int { return kCached ? static_cast<int>(s_cache[i]) : ptx::ld_plain(cache_seqlens + i); };
+  // 9edee0c keeps a floor of 2 * overhead = 10 blocks per part.
+  const Cost payload =
+      static_cast<Cost>(max((total + num_sm_parts - 1) / num_sm_parts + FIXED_OVERHEAD_NUM_BLOCKS, 2LL * FIXED_OVERHEAD_NUM_BLOCKS));
+  // A row is 32 bytes; two 16-byte stores when the tensor is 16-byte aligned (a user's view may not be).
+  const bool vec_rows = (reinterpret_cast<uintptr_t>(tile_scheduler_metadata) & 15) == 0;
+  int req = 0;    // current request
+  int blk = 0;    // blocks of `req` already given to earlier parts
+  int split = 0;  // splits of `req` already emitted
+  int cum = 0;    // running split count (num_splits prefix sum)
+  num_splits[0] = 0;
+  int nb = b > 0 ? nb_of(0) : 0;  // blocks of `req`, loaded one step ahead
+  for (int part = 0; part < num_sm_parts; ++part) {
+    int* row = tile_scheduler_metadata + static_cast<long long>(part) * METADATA_ROW_INTS;
+    const int begin_req = req, begin_token = blk * PAGE_BLOCK_SIZE, begin_split = split;
+    Cost remain = payload;
+    while (req < b) {
+      const Cost rest = static_cast<Cost>(nb - blk) + FIXED_OVERHEAD_NUM_BLOCKS;
+      if (remain >= rest) {  // the rest of `req` fits in this part
+        cum += split + 1;
+        num_splits[req + 1] = cum;
+        remain -= rest;
+        ++req;
+        blk = 0;
+        split = 0;
+        nb = req < b ? nb_of(req) : 0;
+      } else {  // cut `req`: this part takes remain - overhead more blocks (if any)
+        if (remain - FIXED_OVERHEAD_NUM_BLOCKS > 0) {
+          blk += static_cast<int>(remain - FIXED_OVERHEAD_NUM_BLOCKS);
+          ++split;
         }
+        break;
       }
-      int end_req, end_token;
-      if (blk > 0) {  // ends inside `req`
-        end_req = req;
-        end_token = blk * PAGE_BLOCK_SIZE;
-      } else {        // ends at the end of req - 1 (idle parts: begin_req = b, end_req = b - 1)
-        end_req = req - 1;
-        end_token = req > 0 ? seqlen_of(req - 1) : 0;
-      }
+    }
+    int end_req, end_token;
+    if (blk > 0) {  // ends inside `req`
+      end_req = req;
+      end_token = blk * PAGE_BLOCK_SIZE;
+    } else {        // ends at the end of req - 1 (idle parts: begin_req = b, end_req = b - 1)
+      end_req = req - 1;
+      end_token = req > 0 ? seqlen_of(req - 1) : 0;
+    }
+    if (vec_rows) {
+      int4* r4 = reinterpret_cast<int4*>(row);
+      r4[0] = make_int4(begin_req, begin_token, end_req, end_token);
+      r4[1] = make_int4(begin_split, 0, 0, 0);
+    } else {
       row[kBeginReq] = begin_req;
       row[kBeginToken] = begin_token;
       row[kEndReq] = end_req;
@@ -91,6 +84,47 @@ mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_schedu
       row[5] = 0;
       row[6] = 0;
       row[7] = 0;
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(METADATA_THREADS)
+mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_scheduler_metadata, int* num_splits) {
+  extern __shared__ int s_cache[];  // [capacity] seqlens, then [capacity] block counts
+  const int lane = threadIdx.x;
+
+  // cache_seqlens may come from the previous kernel in the stream; the previous step's decode/combine may
+  // still read metadata/num_splits. Both are settled once the preceding grid has completed.
+  ptx::grid_dep_wait();
+
+  uint32_t smem_bytes;
+  asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(smem_bytes));
+  const int capacity = static_cast<int>(smem_bytes / 8);
+  const bool cached = b <= capacity;
+
+  // 64-bit sum: b * nb can exceed 2^31 for extreme batches (JS numbers are exact there too).
+  long long total = 0;
+  for (int i = lane; i < b; i += 32) {
+    const int seqlen = ptx::ld_plain(cache_seqlens + i);
+    const int nb = ceil_blocks(seqlen);
+    if (cached) {
+      s_cache[i] = seqlen;
+      s_cache[capacity + i] = nb;
+    }
+    total += nb + FIXED_OVERHEAD_NUM_BLOCKS;
+  }
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) total += __shfl_xor_sync(0xffffffffu, total, o);
+  __syncwarp();  // s_seqlen / s_nb written by all lanes, read by lane 0
+
+  if (lane == 0 && num_sm_parts > 0) {
+    // 32-bit payload arithmetic when every value it takes stays below 2^31: remain ≤ payload ≤ total / parts + 10
+    // and rest ≤ max blocks + 5 ≤ total.
+    if (total < (1LL << 30)) {
+      if (cached) walk<int, true>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, tile_scheduler_metadata, num_splits);
+      else walk<int, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, tile_scheduler_metadata, num_splits);
+    } else {
+      walk<long long, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, tile_scheduler_metadata, num_splits);
     }
   }
   ptx::grid_dep_launch_dependents();

@@ -7,7 +7,7 @@
 export const MLA_CONFIG = {
   /** Metadata kernel: block of one warp; dynamic smem caches 4 B per request for up to this many requests. */
   METADATA_THREADS: 32,
-  METADATA_SMEM_MAX_REQS: 12288,
+  METADATA_SMEM_MAX_REQS: 6144,
   /** Generic and generic-small decode kernels: folded query rows per CTA, threads, dynamic smem. */
   GEN_BLOCK_M: 64,
   GEN_THREADS: 256,

@@ -261,7 +261,7 @@ class CudaMlaBackend implements MlaBackend {
 }
 
 function metadataSharedBytes(b: number): number {
-  return 4 * Math.min(b, METADATA_SMEM_MAX_REQS);
+  return 8 * Math.min(b, METADATA_SMEM_MAX_REQS); // seqlen and block count per request (kernels/mla_metadata.cu)
 }
 
 registerBackend('cuda', () => {

@@ -166,7 +166,7 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
     replaceInKernel(kernels, file, [['extern __shared__ __align__(128) uint8_t smem[];', 'const emu::SharedWindow smem{};']]);
   }
   replaceInKernel(kernels, 'mla_decode_sm90.cu', [['extern __shared__ uint8_t smem_raw[];', 'const emu::SharedWindow smem_raw{};']]);
-  replaceInKernel(kernels, 'mla_metadata.cu', [['extern __shared__ int s_seqlen[];', 'const emu::Shared<int[]> s_seqlen{0, "s_seqlen[] (mla_metadata.cu)"};']]);
+  replaceInKernel(kernels, 'mla_metadata.cu', [['extern __shared__ int s_cache[];', 'const emu::Shared<int[]> s_cache{0, "s_cache[] (mla_metadata.cu)"};']]);
   replaceInKernel(kernels, 'mla_combine.cu', [[
     '__shared__ float4 partial[COMBINE_WARPS][kSub][32];',
     'const emu::Shared<float4[COMBINE_WARPS][kSub][32]> partial{emu::static_shared(sizeof(float4[COMBINE_WARPS][kSub][32]), __LINE__), "partial[][][] (mla_combine.cu)"};',
