@@ -125,14 +125,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
   const int r_loc[2] = {rg * 16 + g, rg * 16 + g + 8};
   const RowSet rs = row_set(p, m_block, r_loc);
   // Warp-uniform: does this row group hold any real row? (Both warps of the group agree.)
-// Racecheck experiments (scripts/device-next.sh small, docs/perf-log.md "generic-small v1"): GSM_EXPERIMENT_ALL_LIVE
-// makes padding row groups compute too (racecheck-clean on the H200); GSM_EXPERIMENT_BARRIER_PARITY keeps them idle
-// but has them pass the same named barriers as the groups that compute.
-#ifndef GSM_EXPERIMENT_ALL_LIVE
   const bool live = rg * 16 < p.q_rows - m_block * GEN_BLOCK_M;
-#else
-  const bool live = true;
-#endif
 
   // Per-lane ldmatrix addresses (bytes). A operands (Q, P): lane l → row l%16, column (l/16)·8.
   // B from K (non-trans, [token][channel], two k-steps per x4): lane l → token half·8 + l%8, channel (l/8)·8.
@@ -176,14 +169,15 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
         load_k_tile<T>(p, sK + ((it + 1) & 1) * GSM_SK_BYTES, t0 + GSM_BLOCK_N, next_page, end_kv, tid);
         ptx::cp_async_commit();
       }
-#ifdef GSM_EXPERIMENT_BARRIER_PARITY  // racecheck experiment: padding groups pass their two named barriers too
       if (!live) {
+        // padding rows only: nothing to compute (warp-uniform, both warps of the group). The group still passes its
+        // two named barriers, as a computing group does: with the counts unequal, compute-sanitizer's racecheck
+        // reported ~9 400 false WAR hazards per launch (ldmatrix.trans of V vs the next cp.async refill; H200,
+        // 2026-12-01); with them equal it reports none, and the emulator's race detector finds none either way.
         ptx::named_barrier_sync(bar_id, 64);
         ptx::named_barrier_sync(bar_id, 64);
         continue;
       }
-#endif
-      if (!live) continue;  // padding rows only: nothing to compute (warp-uniform, both warps of the group)
       const uint32_t k_stage = sK + (it & 1) * GSM_SK_BYTES;
 
       // ---- S = Q·Kᵀ: 16 rows × 8 tokens per warp (one n8 tile), k-steps in pairs ----------------------------
@@ -265,13 +259,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
 
     // ---- epilogue ----------------------------------------------------------------------------------------------
     if (req == w.end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
-#ifdef GSM_EXPERIMENT_BARRIER_PARITY
     if (!live) {
-      ptx::named_barrier_sync(bar_id, 64);
-      continue;
+      ptx::named_barrier_sync(bar_id, 64);  // the epilogue's barrier, as above
+      continue;  // every row of this group is padding: store_row would write nothing
     }
-#endif
-    if (!live) continue;  // every row of this group is padding: store_row would write nothing
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 1);
