@@ -15,6 +15,7 @@ import {
   CudaError, CudaUnavailableError, DisposedError, PagedKvCache, PtxJitError, Tensor, UnsupportedFeatureError, appendKv, captureGraph, flashMlaWithKvcache,
   getBackend, getMlaMetadata, scheduleTiles, synchronize, type FlashMlaOptions, type MlaMetadata,
 } from '../src/index.js';
+import { loadedModules } from '../src/cuda/context.js';
 import { fakeCudaScenarios, type FakeCudaControl, type FakeCudaScenario } from './util/fake-cuda.js';
 
 const CUDA = { backend: 'cuda' } as const;
@@ -23,6 +24,10 @@ const I32 = { dtype: 'int32', backend: 'cuda' } as const;
 const OOM = 'CUDA_ERROR_OUT_OF_MEMORY';
 const UNKNOWN = 'CUDA_ERROR_UNKNOWN'; // not sticky
 const NO_RESOURCES = 'CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES'; // not sticky
+/** The fake as an H100: the 'hopper' kernel (and its FP8 variant) runs. */
+const H100 = { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMS: '132', FAKE_CUDA_SMEM_OPTIN: '232448', FAKE_CUDA_NAME: 'Fake H100 (flash-mla test driver)' };
+/** What a dense FP8 decode with bf16 q over 64-token pages asks of the backend (decodeKernels). */
+const FP8_DENSE = { fp8: true, sparse: false, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
 
 // ---------------------------------------------------------------------------------------------- checks
 
@@ -175,6 +180,32 @@ function decodeStep(p: Problem): () => void {
 
 function rows(T: number, layers: number): { cKv: Tensor[]; kPe: Tensor[] } {
   return { cKv: Array.from({ length: layers }, () => Tensor.empty([T, 512], BF16)), kPe: Array.from({ length: layers }, () => Tensor.empty([T, 64], BF16)) };
+}
+
+/**
+ * An FP8 cache with padded rows and pages (row stride 672, page stride 65 · 672, starting 32 bytes into its storage)
+ * and a dense decode over it (b 2, s_q 2, h_q 16, causal); a sparse decode over the same cache.
+ */
+function fp8Case() {
+  const pages = 4, rowStride = 672, pageStride = 65 * rowStride;
+  const storage = Tensor.zeros([32 + pages * pageStride], { dtype: 'uint8', backend: 'cuda' });
+  const kCache = storage.view([pages, 64, 1, 656], [pageStride, rowStride, rowStride, 1], 32);
+  const lens = [100, 30];
+  const blockTable = Tensor.from([0, 1, 2, 3], [2, 2], I32);
+  const seqlens = Tensor.from(lens, [2], I32);
+  const q = Tensor.empty([2, 2, 16, 576], BF16);
+  const md = metadata(seqlens, lens, 2 * 16);
+  const indices = Tensor.from(Int32Array.from({ length: 2 * 2 * 64 }, (_, i) => (i * 7) % 256), [2, 2, 64], I32);
+  const mdS = getMlaMetadata(null, 2 * 16, 1, { topk: 64, batchSize: 2, backend: 'cuda' });
+  const drop = (r: { out: Tensor; lse: Tensor }) => {
+    r.out.dispose();
+    r.lse.dispose();
+  };
+  return {
+    kCache, pages, rowStride, pageStride,
+    decode: (kernel?: string, qq: Tensor = q) => () => drop(flashMlaWithKvcache(qq, kCache, blockTable, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, causal: true, kernel })),
+    sparse: (kernel?: string) => () => drop(flashMlaWithKvcache(q, kCache, null, null, 512, mdS.tileSchedulerMetadata, mdS.numSplits, { isFp8KvCache: true, indices, kernel })),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------- scenarios
@@ -822,13 +853,118 @@ const scenarios: Record<string, FakeCudaScenario> = {
       refused(f, "an FP8 decode with kernel 'generic-small'", fp8('generic-small'), UnsupportedFeatureError);
       refused(f, "an h_kv 2 decode with kernel 'generic-small'", gqa('generic-small'), UnsupportedFeatureError);
       refused(f, "an FP8 decode with kernel 'nope'", fp8('nope'), UnsupportedFeatureError);
-      return ["narrowed to generic-small: dense kernel 'generic' refused (RangeError); FP8 and h_kv 2 decodes run with no kernel or 'generic', refuse 'generic-small'"];
+      // the Hopper FP8 kernel: not on this device (an A100), so not offered — as 'hopper' for a dense decode
+      assert.deepEqual(getBackend('cuda').decodeKernels(FP8_DENSE), ['generic']);
+      refused(f, "an FP8 decode with kernel 'hopper' (no Hopper here)", fp8('hopper'), RangeError);
+      return ["narrowed to generic-small: dense kernel 'generic' refused (RangeError); FP8 and h_kv 2 decodes run with no kernel or 'generic', refuse 'generic-small'; FP8 'hopper' is not offered off Hopper (RangeError)"];
+    },
+  },
+
+  'narrowed, sm_90': {
+    title: "FLASH_MLA_DECODE_KERNEL=generic-small on an H100: the FP8 cache's dense decodes run on 'generic' (the Hopper FP8 kernel is narrowed out with 'hopper'), 'hopper' refused for them",
+    env: { ...H100, FLASH_MLA_DECODE_KERNEL: 'generic-small' },
+    run(f) {
+      const be = getBackend('cuda');
+      assert.deepEqual(be.decodeKernels(), ['generic-small']);
+      assert.deepEqual(be.decodeKernels(FP8_DENSE), ['generic']);
+      const c = fp8Case();
+      const maps = f.calls('cuTensorMapEncodeTiled');
+      const ran = f.stat('kernels_run');
+      c.decode()();
+      c.decode('generic')();
+      healthy(f);
+      assert.equal(f.stat('kernels_run') - ran, 4, 'decode + combine, twice');
+      assert.equal(f.calls('cuTensorMapEncodeTiled'), maps, 'the portable FP8 kernel takes no tensor map');
+      assert.ok(!loadedModules().some((m) => m.file === 'mla_decode_sm90'), 'the Hopper kernel module was loaded');
+      refused(f, "a dense FP8 decode with kernel 'hopper' (narrowed out)", c.decode('hopper'), RangeError);
+      return ["narrowed to generic-small on sm_90: dense FP8 decodes run on 'generic' (default and asked for), 'hopper' refused (RangeError)"];
+    },
+  },
+
+  'narrowed to hopper': {
+    title: "FLASH_MLA_DECODE_KERNEL=hopper on an H100: the FP8 cache's dense bf16 decodes run on the Hopper FP8 kernel, 'generic' still runs them on request; sparse FP8 decode stays on 'generic'",
+    env: { ...H100, FLASH_MLA_DECODE_KERNEL: 'hopper' },
+    run(f) {
+      const be = getBackend('cuda');
+      assert.deepEqual(be.decodeKernels(), ['hopper']);
+      assert.deepEqual(be.decodeKernels(FP8_DENSE), ['hopper', 'generic']);
+      assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sparse: true }), ['generic']);
+      const c = fp8Case();
+      const maps = f.calls('cuTensorMapEncodeTiled');
+      c.decode()();
+      assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 2, 'the default FP8 decode encodes the raw and RoPE maps');
+      c.decode('generic')();
+      c.sparse()();
+      healthy(f);
+      assert.ok(loadedModules().some((m) => m.file === 'mla_decode_fp8'), 'the portable FP8 kernel never ran');
+      const p = problem();
+      refused(f, "a dense 16-bit decode with kernel 'generic' (narrowed out)", () => decode(p, { kernel: 'generic' }), RangeError);
+      refused(f, "a sparse FP8 decode with kernel 'hopper'", c.sparse('hopper'), UnsupportedFeatureError);
+      return ["narrowed to hopper: dense FP8 bf16 decodes on the Hopper FP8 kernel by default, 'generic' on request; sparse FP8 on 'generic', 'hopper' refused (typed)"];
+    },
+  },
+
+  'hopper-fp8': {
+    title: "an sm_90 device, dense FP8 decode with bf16 q: the Hopper FP8 kernel by default ('generic' on request); its two tensor maps (raw bytes, RoPE as bf16) encoded before anything is allocated — a failure → CudaError naming the descriptor, nothing launched or kept; launches failing → CudaError; what it cannot run (fp16 q, sparse) stays on 'generic' or is refused, typed",
+    env: H100,
+    run(f) {
+      const notes: string[] = [];
+      const be = getBackend('cuda');
+      assert.deepEqual(be.decodeKernels(FP8_DENSE), ['hopper', 'generic']);
+      assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, dtype: 'fp16' }), ['generic']);
+      assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sparse: true }), ['generic']);
+      const c = fp8Case();
+      const base = live(f);
+      const ran = f.stat('kernels_run');
+      const hex = (x: bigint) => `0x${x.toString(16)}`;
+      const strides = `strides=\\[${c.rowStride},${c.pageStride}\\]`;
+      f.arm('cuTensorMapEncodeTiled@1=CUDA_ERROR_INVALID_VALUE');
+      let e = expectCuda(c.decode(), 'cuTensorMapEncodeTiled', 'CUDA_ERROR_INVALID_VALUE', 'the raw-byte map');
+      assert.match(e.message, new RegExp(`\\(dataType=0 rank=3 address=${hex(c.kCache.ptr)} dims=\\[656,64,${c.pages}\\] ${strides} box=\\[256,64,1\\] swizzle=0\\)`), e.message);
+      f.arm('cuTensorMapEncodeTiled@2=CUDA_ERROR_INVALID_VALUE');
+      e = expectCuda(c.decode(), 'cuTensorMapEncodeTiled', 'CUDA_ERROR_INVALID_VALUE', 'the RoPE map');
+      assert.match(e.message, new RegExp(`\\(dataType=9 rank=3 address=${hex(c.kCache.ptr + 528n)} dims=\\[64,64,${c.pages}\\] ${strides} box=\\[64,64,1\\] swizzle=3\\)`), e.message);
+      f.arm('');
+      noLeak(f, base, 'the tensor maps');
+      assert.equal(f.stat('kernels_run'), ran, 'launched with a tensor map missing');
+      notes.push('cuTensorMapEncodeTiled failing (raw-byte map, then RoPE map) → CudaError with the descriptor; nothing launched or kept');
+      const maps = f.calls('cuTensorMapEncodeTiled');
+      c.decode()();
+      healthy(f);
+      assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 2);
+      assert.equal(f.stat('kernels_run') - ran, 2, 'decode + combine');
+      assert.ok(loadedModules().some((m) => m.file === 'mla_decode_sm90'), 'the Hopper kernel module was not loaded');
+      assert.ok(!loadedModules().some((m) => m.file === 'mla_decode_fp8'), 'the portable FP8 kernel ran');
+      c.decode('hopper')();
+      assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 2, 'the maps of a cache are encoded once');
+      const warm = live(f);
+      assert.equal(sweep(f, 'cuLaunchKernelEx', NO_RESOURCES, c.decode(), warm), 2);
+      notes.push('by default and as kernel \'hopper\': decode + combine (PDL), launches failing → CudaError, nothing kept; the maps encoded once per cache');
+      // 'generic' on request: the portable FP8 kernel (no tensor map)
+      c.decode('generic')();
+      healthy(f);
+      assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 2);
+      assert.ok(loadedModules().some((m) => m.file === 'mla_decode_fp8'), "kernel 'generic' did not run the portable FP8 kernel");
+      // what the Hopper FP8 kernel does not run: fp16 q (on 'generic' by default), sparse decode; other kernel names
+      const q16 = Tensor.empty([2, 2, 16, 576], { dtype: 'fp16', backend: 'cuda' });
+      c.decode(undefined, q16)();
+      healthy(f);
+      assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 2, 'fp16 q went to the Hopper FP8 kernel');
+      const misfit = refused(f, "fp16 q with kernel 'hopper'", c.decode('hopper', q16), UnsupportedFeatureError);
+      assert.equal(misfit.argument, 'kernel');
+      assert.match(misfit.message, /the FP8 KV cache with fp16 q with decode kernel 'hopper' on cuda: not implemented yet \(the Hopper FP8 kernel runs dense decode with bf16 q over 64-token pages/);
+      c.sparse()();
+      const sparse = refused(f, "sparse decode with kernel 'hopper'", c.sparse('hopper'), UnsupportedFeatureError);
+      assert.match(sparse.message, /^kernel: sparse decode over the FP8 KV cache with decode kernel 'hopper' on cuda/);
+      refused(f, "kernel 'generic-small'", c.decode('generic-small'), UnsupportedFeatureError);
+      notes.push("'generic' on request runs the portable kernel; fp16 q runs on it by default and is refused as 'hopper', like sparse decode (UnsupportedFeatureError, argument kernel); 'generic-small' refused");
+      return notes;
     },
   },
 
   'hopper': {
     title: 'an sm_90 device (hopper kernel, TMA descriptor, PDL): the tensor map cannot be encoded, launches fail → CudaError, nothing kept',
-    env: { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMS: '132', FAKE_CUDA_SMEM_OPTIN: '232448', FAKE_CUDA_NAME: 'Fake H100 (flash-mla test driver)' },
+    env: H100,
     run(f) {
       assert.equal(getBackend('cuda').decodeKernels()[0], 'hopper');
       const p = problem();

@@ -13,7 +13,7 @@ import {
 } from '../src/index.js';
 import { CUDA_FEATURES } from '../src/cuda/features.js';
 import { freshSeed, gpuSkipReason, randomHalfBits, rng } from './util/problem.js';
-import { FLASHMLA_TOL, denseTensors, flashMlaClose, makeDenseProblem, makeSparseProblem, sparseTensors, type DenseSpec, type SparseSpec } from './util/layouts.js';
+import { FLASHMLA_TOL, checkDenseRows, denseTensors, flashMlaClose, makeDenseProblem, makeSparseProblem, nanPaddedFp8Cache, nanPaddedQ, sparseTensors, type DenseSpec, type SparseSpec } from './util/layouts.js';
 
 const skip = await gpuSkipReason();
 
@@ -215,7 +215,7 @@ describe('cuda: dense decode over the FP8 cache, h_kv > 1, d_qk 512 (vs the cpu 
     checkRows('PagedKvCache fp8', results[1], results[0], FLASHMLA_TOL.denseOut, s);
   });
 
-  test("FP8 dense decode = the 'generic' kernel over dequantizeKvFp8(kCache) as a bf16 cache, bit for bit", (t) => {
+  test("FP8 dense decode on 'generic' = the 'generic' kernel over dequantizeKvFp8(kCache) as a bf16 cache, bit for bit", (t) => {
     // the FP8 kernel is the generic kernel's arithmetic on a K tile dequantised exactly into bf16: same schedule, same
     // tiles, same mma/softmax code, so the outputs must agree to the bit, not just within a tolerance
     const p = makeDenseProblem({ b: 5, sQ: 2, hQ: 64, hKv: 1, d: 576, seqlens: [1, 64, 333, 2500, 7000], dtype: 'bf16', fp8: true, seed: seed + 77 });
@@ -223,7 +223,7 @@ describe('cuda: dense decode over the FP8 cache, h_kv > 1, d_qk 512 (vs the cpu 
     const gpu = toCuda(cpu);
     const bf16Cache = dequantizeKvFp8(cpu.kCache).to('cuda');
     const md = getMlaMetadata(gpu.cacheSeqlens, 2 * 64, 1);
-    const fp8 = () => flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, isFp8KvCache: true });
+    const fp8 = () => flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, isFp8KvCache: true, kernel: 'generic' });
     if (!whenSupported(t, CUDA_FEATURES.fp8KvCache, 'fp8KvCache', fp8)) return;
     if (!getBackend('cuda').decodeKernels().includes('generic')) return void t.skip("the 'generic' kernel does not run on this GPU");
     const ref = flashMlaWithKvcache(gpu.q, bf16Cache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, kernel: 'generic' });
@@ -232,16 +232,80 @@ describe('cuda: dense decode over the FP8 cache, h_kv > 1, d_qk 512 (vs the cpu 
     assert.deepEqual(got.lse.toRaw(), ref.lse.toRaw(), 'lse differs from the generic kernel over the dequantised cache');
   });
 
-  test("an FP8 decode asks for the portable kernel: kernel 'generic' runs it, 'hopper' / 'generic-small' are refused (typed)", (t) => {
+  test("an FP8 decode runs on the kernels decodeKernels() names for it ('hopper' first where it runs, then 'generic'), the same answer on each; 'generic-small' and 'hopper' for fp16 q are refused (typed)", (t) => {
     const p = makeDenseProblem({ b: 2, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [100, 7], dtype: 'bf16', fp8: true, seed });
     const gpu = toCuda(denseTensors(p));
     const md = getMlaMetadata(gpu.cacheSeqlens, 16, 1);
-    const dec = (kernel?: string) => flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, kernel });
+    const dec = (kernel?: string, q = gpu.q) => flashMlaWithKvcache(q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, kernel });
     if (!whenSupported(t, CUDA_FEATURES.fp8KvCache, 'fp8KvCache', () => dec())) return;
-    assert.deepEqual(dec('generic').out.toRaw(), dec().out.toRaw());
-    for (const kernel of getBackend('cuda').decodeKernels().filter((k) => k !== 'generic')) {
-      assert.throws(() => dec(kernel), (e: unknown) => isUnsupported(e) && (e as UnsupportedFeatureError).argument === 'kernel', kernel);
+    const kernels = getBackend('cuda').decodeKernels({ fp8: true, sparse: false, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 });
+    assert.equal(kernels[kernels.length - 1], 'generic');
+    assert.deepEqual(dec().out.toRaw(), dec(kernels[0]).out.toRaw(), 'the default is not the first kernel decodeKernels() names');
+    const outs = kernels.map((k) => dec(k).out.toFloat32());
+    for (let i = 1; i < outs.length; i++) {
+      const o = flashMlaClose(`'${kernels[i]}' vs '${kernels[0]}'`, outs[i], outs[0], FLASHMLA_TOL.denseOut);
+      assert.equal(o, null, `${o} (seed ${seed})`);
     }
+    const refusedKernel = (e: unknown) => isUnsupported(e) && (e as UnsupportedFeatureError).argument === 'kernel';
+    assert.throws(() => dec('generic-small'), refusedKernel, 'generic-small');
+    const q16 = Tensor.from(p.qBits, [2, 1, 16, 576], { dtype: 'fp16', backend: 'cuda' });
+    assert.throws(() => dec('hopper', q16), refusedKernel, "'hopper' with fp16 q");
+    dec(undefined, q16); // on 'generic'
+    t.diagnostic(`kernels for a dense FP8 decode with bf16 q here: ${kernels.join(', ')}`);
+  });
+});
+
+describe("cuda: the Hopper FP8 kernel (dense FP8 decode with bf16 q, kernel 'hopper'), where this GPU offers it", { skip }, () => {
+  const seed = freshSeed();
+  const offered = () => getBackend('cuda').decodeKernels({ fp8: true, sparse: false, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 }).includes('hopper');
+  // NaN-padded views (rows 672 B apart, a spare NaN token per page), NaN in every unused slot; split requests,
+  // seqlens off the block edges, causal s_q up to 4, one and two m-blocks, many short items per SM part
+  const cases: [string, Omit<DenseSpec, 'seed'>, boolean][] = [
+    ['h_q 128, s_q 2, causal, long and short requests', { b: 4, sQ: 2, hQ: 128, hKv: 1, d: 576, seqlens: [0, 1, 700, 4096], dtype: 'bf16', fp8: true }, true],
+    ['h_q 16, s_q 1, seqlens around the block edges', { b: 8, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [63, 64, 65, 2000, 1, 0, 129, 5000], dtype: 'bf16', fp8: true }, false],
+    ['h_q 64, s_q 2, causal (two m-blocks with different causal borders)', { b: 3, sQ: 2, hQ: 64, hKv: 1, d: 576, seqlens: [129, 66, 2], dtype: 'bf16', fp8: true }, true],
+    ['h_q 1, s_q 1, one long request (split over every SM part)', { b: 1, sQ: 1, hQ: 1, hKv: 1, d: 576, seqlens: [20000], dtype: 'bf16', fp8: true }, false],
+    ['h_q 3, s_q 4, causal', { b: 3, sQ: 4, hQ: 3, hKv: 1, d: 576, seqlens: [3, 300, 9000], dtype: 'bf16', fp8: true }, true],
+    ['h_q 16, many short requests (several items per SM part)', { b: 40, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: Array.from({ length: 40 }, (_, i) => (i * 37) % 300), dtype: 'bf16', fp8: true }, false],
+  ];
+  cases.forEach(([label, spec, causal], k) =>
+    test(`${label}: the oracle, and 'hopper' over dequantizeKvFp8(kCache) bit for bit`, (t) => {
+      if (!offered()) return void t.skip("the Hopper FP8 kernel does not run on this GPU (decodeKernels for a dense FP8 decode has no 'hopper')");
+      const s = seed + k;
+      const p = makeDenseProblem({ ...spec, seed: s, scale: 0.5 });
+      const cpu = denseTensors(p);
+      const gpu = { q: nanPaddedQ(p, 'cuda'), kCache: nanPaddedFp8Cache(p, 'cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
+      const rows = spec.sQ * spec.hQ;
+      const md = getMlaMetadata(gpu.cacheSeqlens, rows, 1);
+      const mdH = getMlaMetadata(cpu.cacheSeqlens, rows, 1, { smCount: md.tileSchedulerMetadata.shape[0] * Math.ceil(rows / 64) });
+      const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, isFp8KvCache: true, kernel: 'hopper', ...nanOutputs(spec.b, spec.sQ, spec.hQ, 'bf16') });
+      const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal, isFp8KvCache: true });
+      checkDenseRows(`hopper FP8 ${label}`, got, want, s);
+      // the math warpgroups are the bf16 kernel's, on the same tiles (the dequantisation to bf16 is exact)
+      const ref = flashMlaWithKvcache(gpu.q, dequantizeKvFp8(cpu.kCache).to('cuda'), gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, kernel: 'hopper', ...nanOutputs(spec.b, spec.sQ, spec.hQ, 'bf16') });
+      assert.deepEqual(got.out.toRaw(), ref.out.toRaw(), `out differs from 'hopper' over the dequantised cache (seed ${s})`);
+      assert.deepEqual(got.lse.toRaw(), ref.lse.toRaw(), `lse differs from 'hopper' over the dequantised cache (seed ${s})`);
+      const splits = md.numSplits.toInt32();
+      t.diagnostic(`${md.tileSchedulerMetadata.shape[0]} SM parts, requests split: ${splits[spec.b] - spec.b}`);
+    }),
+  );
+  test('a captured graph replays the Hopper FP8 decode with new q = eager', (t) => {
+    if (!offered()) return void t.skip('the Hopper FP8 kernel does not run on this GPU');
+    const p = makeDenseProblem({ b: 3, sQ: 2, hQ: 32, hKv: 1, d: 576, seqlens: [500, 64, 3000], dtype: 'bf16', fp8: true, seed: seed + 100 });
+    const gpu = toCuda(denseTensors(p));
+    const md = getMlaMetadata(gpu.cacheSeqlens, 64, 1);
+    const outs = nanOutputs(3, 2, 32, 'bf16');
+    const opts = { causal: true, isFp8KvCache: true, kernel: 'hopper' };
+    const step = captureGraph(() => void flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { ...opts, ...outs }));
+    for (const k of [1, 2]) {
+      gpu.q.write(randomHalfBits('bf16', 3 * 2 * 32 * 576, rng(seed + k)));
+      step.replay();
+      step.synchronize();
+      const e = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, opts);
+      assert.deepEqual(outs.out.toRaw(), e.out.toRaw(), `graph out differs from eager (replay ${k})`);
+      assert.deepEqual(outs.lse.toRaw(), e.lse.toRaw(), `graph lse differs from eager (replay ${k})`);
+    }
+    step.dispose();
   });
 });
 

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Tensor, flashMlaWithKvcache, getMlaMetadata, UnsupportedFeatureError, type FlashMlaOptions } from '../src/index.js';
-import { CUDA_FEATURES, checkDecodeAgainst, cudaCheckDecode, type CudaFeatures } from '../src/cuda/features.js';
+import { CUDA_FEATURES, checkDecodeAgainst, cudaCheckDecode, fp8HopperMisfit, type CudaFeatures } from '../src/cuda/features.js';
+import { fp8HopperLayoutMisfit, fp8HopperTensorMapSpecs } from '../src/cuda/fp8-decode.js';
+import { TensorMapDataType, TensorMapSwizzle } from '../src/cuda/runtime.js';
 import type { DecodeFeatures } from '../src/backend.js';
 import { denseTensors, makeDenseProblem, makeSparseProblem, sparseTensors } from './util/layouts.js';
 
@@ -232,11 +234,47 @@ describe('cuda: what its kernels run; what they do not is refused before anythin
     refusedWithout({ headDim: 512 }, 'q', `q: head dim 512 on cuda: not implemented yet (${CPU})`);
     refusedWithout({ hKv: 8, headDim: 512, kernel: 'generic' }, 'kCache', `kCache: h_kv = 8 (dim 2) on cuda: not implemented yet (${CPU})`);
     checkDecodeAgainst(layoutsOff, base);
-    const portable = "the FP8 cache and sparse decode run on the portable 'generic' kernel only so far (kernels/mla_decode_fp8.cu): pass no kernel or 'generic' (bench: --kernel generic)";
-    refused({ fp8: true, kernel: 'hopper' }, 'kernel', `kernel: the FP8 KV cache with decode kernel 'hopper' on cuda: not implemented yet (${portable})`);
+    const portable = "the FP8 cache and sparse decode run on the portable 'generic' kernel (kernels/mla_decode_fp8.cu), dense decode with bf16 q over 64-token pages also on 'hopper' (Hopper GPUs): pass no kernel, 'generic' or 'hopper' (bench: --kernel generic)";
+    refused({ fp8: true, kernel: 'generic-small' }, 'kernel', `kernel: the FP8 KV cache with decode kernel 'generic-small' on cuda: not implemented yet (${portable})`);
     refused({ fp8: true, sparse: true, topk: 2048, kernel: 'generic-small' }, 'kernel', `kernel: the FP8 KV cache with decode kernel 'generic-small' on cuda: not implemented yet (${portable})`);
     // the 16-bit cache keeps every kernel
     cudaCheckDecode({ ...base, kernel: 'hopper' });
+  });
+
+  test("the FP8 cache with kernel 'hopper': dense decode with bf16 q over 64-token pages passes (the device decides: decodeKernels), the rest is refused naming kernel", () => {
+    const hopperOnly =
+      "the Hopper FP8 kernel runs dense decode with bf16 q over 64-token pages; the rest of the FP8 cache and sparse decode run on the portable 'generic' kernel (kernels/mla_decode_fp8.cu): pass no kernel or 'generic' (bench: --kernel generic)";
+    for (const hQ of [1, 16, 64, 128, 200]) cudaCheckDecode({ ...base, hQ, fp8: true, kernel: 'hopper' });
+    refused({ fp8: true, dtype: 'fp16', kernel: 'hopper' }, 'kernel', `kernel: the FP8 KV cache with fp16 q with decode kernel 'hopper' on cuda: not implemented yet (${hopperOnly})`);
+    refused({ fp8: true, sparse: true, topk: 2048, kernel: 'hopper' }, 'kernel', `kernel: sparse decode over the FP8 KV cache with decode kernel 'hopper' on cuda: not implemented yet (${hopperOnly})`);
+    refused({ fp8: true, sparse: true, topk: 64, pageSize: 61, kernel: 'hopper' }, 'kernel', `kernel: sparse decode over the FP8 KV cache with decode kernel 'hopper' on cuda: not implemented yet (${hopperOnly})`);
+    refused({ fp8: true, pageSize: 32, kernel: 'hopper' }, 'kernel', `kernel: the FP8 KV cache with pages of 32 tokens with decode kernel 'hopper' on cuda: not implemented yet (${hopperOnly})`);
+    const fp8 = { fp8: true, sparse: false, dtype: 'bf16', pageSize: 64 } as const;
+    assert.equal(fp8HopperMisfit(fp8), null);
+    assert.equal(fp8HopperMisfit({ ...fp8, dtype: 'fp16' }), 'fp16 q');
+    assert.equal(fp8HopperMisfit({ ...fp8, sparse: true }), 'sparse decode (indices)');
+    assert.equal(fp8HopperMisfit({ ...fp8, pageSize: 61 }), 'pages of 61 tokens');
+    assert.equal(fp8HopperMisfit({ ...fp8, fp8: false }), 'not an FP8 cache');
+  });
+
+  test("the Hopper FP8 kernel's tensor maps: raw bytes (UINT8 {656, 64, pages}, boxes of 256 × 64, no swizzle) and RoPE (bf16 from byte 528, boxes of 64 × 64, 128B swizzle), the view's strides", () => {
+    const view = { ptr: 0x7f0000000120n, shape: [5, 64, 1, 656], strides: [65 * 672, 672, 672, 1] };
+    assert.equal(fp8HopperLayoutMisfit(view), null);
+    assert.deepEqual(fp8HopperTensorMapSpecs(view), {
+      raw: { dataType: TensorMapDataType.uint8, address: 0x7f0000000120n, dims: [656, 64, 5], strides: [672, 65 * 672], box: [256, 64, 1], swizzle: TensorMapSwizzle.none },
+      rope: { dataType: TensorMapDataType.bf16, address: 0x7f0000000120n + 528n, dims: [64, 64, 5], strides: [672, 65 * 672], box: [64, 64, 1], swizzle: TensorMapSwizzle.b128 },
+    });
+    assert.equal(TensorMapDataType.uint8, 0);
+    assert.equal(TensorMapDataType.bf16, 9);
+    // a single page: its page stride is never stepped over, the maps get 64 rows' worth
+    const one = { ptr: 0x1000n, shape: [1, 64, 1, 656], strides: [7, 656, 656, 1] };
+    assert.equal(fp8HopperLayoutMisfit(one), null);
+    assert.deepEqual(fp8HopperTensorMapSpecs(one).raw.strides, [656, 64 * 656]);
+    // what TMA cannot describe (the validation's 16-byte rule already refuses these views)
+    assert.equal(fp8HopperLayoutMisfit({ ...view, strides: [65 * 672, 664, 664, 1] }), 'a row stride of 664 bytes (not a multiple of 16)');
+    assert.equal(fp8HopperLayoutMisfit({ ...view, strides: [65 * 672 + 8, 672, 672, 1] }), `a page stride of ${65 * 672 + 8} bytes (not a multiple of 16)`);
+    assert.equal(fp8HopperLayoutMisfit({ ...view, ptr: 0x1008n }), 'its RoPE columns at 0x1218 (not 16-byte aligned)');
+    assert.equal(fp8HopperLayoutMisfit({ ...view, shape: [5, 61, 1, 656] }), 'shape [5, 61, 1, 656] (expected [numPages, 64, 1, 656])');
   });
 
   test("by default (no environment variable): h_kv ≥ 1 and d_qk 512 run on 'generic' (no kernel or 'generic'); 'hopper' / 'generic-small' are refused naming kernel", () => {

@@ -75,7 +75,10 @@ describe('dist/kernels after the build', { skip: nvccSkipReason() }, () => {
       const sel = selectKernels(device);
       const forced = selectKernels(device, { forcePtx: true });
       assert.ok(sel.decodeKernels.length > 0, `${arch}: the compatibility table promises a decode kernel`);
-      const picks = [sel, forced].flatMap((s) => [...s.decode.filter((d) => d.runnable).map((d) => d.binary), ...s.layouts.filter((l) => l.runnable).map((l) => l.binary), ...s.support]);
+      const picks = [sel, forced].flatMap((s) => [
+        ...s.decode.filter((d) => d.runnable).map((d) => d.binary), ...s.layouts.filter((l) => l.runnable).map((l) => l.binary),
+        ...(s.fp8Hopper.runnable ? [s.fp8Hopper.binary] : []), ...s.support,
+      ]);
       for (const b of picks) {
         assert.ok(b.artifact && present.includes(b.artifact), `${arch}: ${b.artifact ?? b.file} is missing (${b.reason})`);
         const bytes = readFileSync(`${outDir}${b.artifact}`);

@@ -27,10 +27,14 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { CudaError, Tensor, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles } from '../src/index.js';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateBenchResult, type BenchResult } from '../src/bench/report.js';
+import { CudaError, Tensor, dequantizeKvFp8, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles } from '../src/index.js';
 import { forceCombineShape } from '../src/cuda/mla.js';
 import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda } from './util/fake-cuda.js';
-import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedViews, type DenseSpec } from './util/layouts.js';
+import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
 import { metadataGoldenSets } from './util/metadata-sets.js';
 
@@ -191,6 +195,77 @@ function hopperScenario(timing: keyof typeof TIMINGS): Scenario {
 }
 
 /**
+ * The Hopper FP8 kernel (mla_decode_sm90_fp8_bf16: the bf16 kernel's math warpgroups, and a producer warpgroup that
+ * TMA-loads each K block's raw e4m3 bytes and bf16 RoPE columns and dequantises them into the K buffers): bf16 q only.
+ * The two batches of many short items per SM part (every item transition, as for 'hopper': the producer walks the
+ * same items and blocks), a split request with causal s_q 2 and seqlens off the block edge, two m-blocks (h_q 128; h_q
+ * 64 × s_q 2 causal). Every cache through a padded view (rows 672 B apart, a spare NaN row per page, 48 B into its
+ * buffer) whose every unused byte is 0xff (NaN codes, NaN scales, NaN RoPE), q through a NaN-padded view.
+ */
+const HOPPER_FP8_CASES: HopperCase[] = [
+  { ...HOPPER_CASES[0], spec: { ...HOPPER_CASES[0].spec, fp8: true } },
+  { ...HOPPER_CASES[1], spec: { ...HOPPER_CASES[1].spec, dtype: 'bf16', fp8: true } },
+  { ...HOPPER_CASES[2], spec: { ...HOPPER_CASES[2].spec, fp8: true } },
+  { ...HOPPER_CASES[3], spec: { ...HOPPER_CASES[3].spec, dtype: 'bf16', fp8: true } },
+  { ...HOPPER_CASES[4], spec: { ...HOPPER_CASES[4].spec, fp8: true } },
+];
+
+/**
+ * One dense FP8 decode on the emulated H200 through the Hopper FP8 kernel (the default there) against the oracle; then
+ * the bf16 'hopper' kernel over dequantizeKvFp8(kCache) as a 16-bit cache (the same schedule): the dequantisation to
+ * bf16 is exact and the math warpgroups are the same code on the same shared-memory tiles, so out and lse must agree
+ * to the bit.
+ */
+function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedule: (metadata: Int32Array) => string): string {
+  const p = makeDenseProblem({ ...spec, seed });
+  const cpu = denseTensors(p);
+  const gpu = { q: nanPaddedQ(p, 'cuda'), kCache: nanPaddedFp8Cache(p, 'cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
+  const rows = spec.sQ * spec.hQ;
+  const be = getBackend('cuda');
+  assert.equal(be.decodeKernels({ fp8: true, sparse: false, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 })[0], 'hopper', "the emulated sm_90 device must run dense FP8 decodes on 'hopper' by default");
+  const md = getMlaMetadata(gpu.cacheSeqlens, rows, 1);
+  const parts = md.tileSchedulerMetadata.shape[0];
+  const mdH = getMlaMetadata(cpu.cacheSeqlens, rows, 1, { smCount: parts * Math.ceil(rows / 64) });
+  const nanOuts = () => ({ out: Tensor.full([spec.b, spec.sQ, spec.hQ, 512], NaN, { dtype: 'bf16', backend: 'cuda' }), lse: Tensor.full([spec.b, spec.hQ, spec.sQ], NaN, { dtype: 'fp32', backend: 'cuda' }) });
+  const f = bindFakeCuda();
+  const before = f.stat('emulated:mla_decode_sm90_fp8_bf16');
+  const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, isFp8KvCache: true, ...nanOuts() });
+  assert.ok(f.stat('emulated:mla_decode_sm90_fp8_bf16') > before, 'the default FP8 decode did not run mla_decode_sm90_fp8_bf16');
+  const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal, isFp8KvCache: true });
+  const label = `FP8, b ${spec.b}, s_q ${spec.sQ}, h_q ${spec.hQ}, causal ${causal}, seqlens [${spec.seqlens}]`;
+  checkDenseRows(label, got, want, seed);
+  const bf16 = dequantizeKvFp8(cpu.kCache).to('cuda');
+  const ref = flashMlaWithKvcache(gpu.q, bf16, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, kernel: 'hopper', ...nanOuts() });
+  assert.deepEqual(got.out.toRaw(), ref.out.toRaw(), `${label}: out differs from 'hopper' over the dequantised cache (seed ${seed})`);
+  assert.deepEqual(got.lse.toRaw(), ref.lse.toRaw(), `${label}: lse differs from 'hopper' over the dequantised cache (seed ${seed})`);
+  const splits = md.numSplits.toInt32();
+  const most = Math.max(...Array.from({ length: spec.b }, (_, i) => splits[i + 1] - splits[i]));
+  if (split) assert.ok(most > 1, `${label}: expected a request split over SM parts, the schedule has none (${parts} parts)`);
+  return `${label}: matches the oracle, and 'hopper' over the dequantised cache bit for bit (${parts} SM parts, up to ${most} splits per request; ${schedule(md.tileSchedulerMetadata.toInt32())})`;
+}
+
+function hopperFp8Scenario(timing: keyof typeof TIMINGS): Scenario {
+  const entry = 'mla_decode_sm90_fp8_bf16';
+  return {
+    title: `the Hopper FP8 kernel (${entry}, the default for dense FP8 decodes with bf16 q on sm_90) against the oracle and bit for bit against 'hopper' over the dequantised cache: many short items per SM part, a split request, causal s_q 2, two m-blocks, padded NaN-filled cache views (${TIMINGS[timing].note})`,
+    env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
+    run(seed) {
+      const seen = new Set<string>();
+      const notes = HOPPER_FP8_CASES.map((c, k) =>
+        hopperFp8Case(c, seed + k, (md) => {
+          if (!c.causal) for (const t of itemTransitions(md, c.spec.seqlens)) seen.add(t);
+          return `items per part (blocks): ${partItems(md, c.spec.seqlens).map((p) => p.join(',')).join(' | ')}`;
+        }),
+      );
+      const missing = ALL_TRANSITIONS.filter((t) => !seen.has(t));
+      assert.deepEqual(missing, [], 'item transitions (blocks → next item\'s blocks) the cases no longer exercise');
+      notes.push(`emulated launches: ${entry} ×${bindFakeCuda().stat(`emulated:${entry}`)}`);
+      return notes;
+    },
+  };
+}
+
+/**
  * FLASH_MLA_EMULATION=full adds what `npm test` leaves out to stay under two minutes on two cores: the planted-bug
  * checks of the emulator itself (three more emulator builds).
  */
@@ -198,6 +273,7 @@ const FULL = process.env.FLASH_MLA_EMULATION === 'full';
 
 const scenarios: Record<string, Scenario> = {
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper${timing === 'issue' ? '' : `, ${timing}`}`, hopperScenario(timing)])),
+  ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-fp8${timing === 'issue' ? '' : `, ${timing}`}`, hopperFp8Scenario(timing)])),
 
   'proven-kernels': {
     title: "the kernels that passed the GPU suite on an H200 ('generic', 'generic-small'; h_kv 1, d_qk 576) match the oracle here too",
@@ -381,6 +457,31 @@ if (scenarioName) {
         for (const n of notes) t.diagnostic(n);
       });
     }
+
+    it("bench --kv fp8 on the emulated H200: without --kernel the dense FP8 rows run on 'hopper' (checked against the oracle); --kernel hopper,generic runs both (with vs hopper); sparse configs skip 'hopper'", async () => {
+      const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+      const dir = mkdtempSync(join(tmpdir(), 'flash-mla-emu-bench-'));
+      const env = fakeCudaEnv(fake, { ...HOPPER_ENV, NO_COLOR: '1' });
+      const bench = async (name: string, ...args: string[]) => {
+        const json = join(dir, `${name}.json`);
+        const r = await runNode(cli, ['bench', '--backend', 'cuda', '--iters', '1', '--warmup', '0', '--seed', '7', '--reference', 'none', '--json', json, ...args], env, limitMs);
+        assert.equal(r.status, 0, `${name}: ${r.stderr}${r.stdout}`);
+        const res = JSON.parse(readFileSync(json, 'utf8')) as BenchResult;
+        assert.deepEqual(validateBenchResult(res), [], name);
+        return res;
+      };
+      // the default: the first kernel that runs the config; the portable FP8 kernel is not emulated, so only a
+      // checked 'hopper' row passes
+      const byDefault = await bench('default', '--configs', 'tiny', '--kv', 'fp8', '--check-samples', '4');
+      assert.deepEqual(byDefault.rows.map((r) => [r.kernel, r.config.kv, r.check?.ok]), [['hopper', 'fp8', true]], JSON.stringify(byDefault.rows.map((r) => r.check)));
+      const both = await bench('both', '--configs', 'tiny', '--kv', 'fp8', '--kernel', 'hopper,generic', '--check-samples', '0');
+      assert.deepEqual(both.rows.map((r) => [r.kernel, r.vsKernel?.kernel]), [['hopper', undefined], ['generic', 'hopper']]);
+      assert.deepEqual(both.skipped ?? [], []);
+      const sparse = await bench('sparse', '--configs', 'sparse-small:0', '--kernel', 'hopper,generic', '--check-samples', '0');
+      assert.deepEqual(sparse.rows.map((r) => r.kernel), ['generic']);
+      assert.deepEqual(sparse.skipped?.map((x) => [x.kernel, x.error]), [['hopper', 'UnsupportedFeatureError']]);
+      assert.match(sparse.skipped![0].reason, /^kernel: sparse decode over the FP8 KV cache with decode kernel 'hopper' on cuda/);
+    });
 
     // Bugs planted in the emulator's copy of kernels/ (kernels/ itself untouched) fail the scenarios the way the
     // emulator says they would. Hopper: a K1.B refill before the wait that covers P1·V1R as the wgmma race check's

@@ -6,14 +6,16 @@
 // that is a multiple of h_kv (h_kv = 1, d_qk = 576 on every decode kernel; h_kv > 1 or d_qk = 512 on the portable
 // kernel kernels/mla_decode_generic_layout.cu, first run on an H200 on 2026-12-01); the FP8 cache (quantizing
 // writes, dense decode) and sparse decode over it, any h_q and topk, with the portable FP8 kernel
-// (kernels/mla_decode_fp8.cu; the Hopper FP8 pipeline is still to come). The cpu backend runs all of them.
+// (kernels/mla_decode_fp8.cu), and dense decode over it with bf16 q and 64-token pages also with the Hopper kernel's
+// FP8 variant (mla_decode_sm90_fp8_bf16 in kernels/mla_decode_sm90.cu, kernel 'hopper': the default where it runs).
+// The cpu backend runs all of them.
 //
 // FLASH_MLA_PREVIEW is not read any more: its one preview ('layouts') is on by default, so a value left set from
 // earlier changes nothing.
 
 import type { DecodeFeatures, KvFormat } from '../backend.js';
 import { UnsupportedFeatureError } from '../errors.js';
-import { HEAD_DIM_K } from '../mla/constants.js';
+import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 
 /** Decode features the cuda kernels implement; flip one when its kernel lands (the GPU tests follow this). */
 export const CUDA_FEATURES = Object.freeze({
@@ -28,10 +30,30 @@ export const CUDA_FEATURES = Object.freeze({
 const CPU_RUNS_IT = "the cpu backend runs it: move the tensors with .to('cpu')";
 
 /**
- * The decode kernel family of the FP8 kernel (kernels/mla_decode_fp8.cu, mma.sync like 'generic'): `kernel:
- * 'generic'`, or no kernel, selects it for an FP8 decode.
+ * The decode kernel family of the portable FP8 kernel (kernels/mla_decode_fp8.cu, mma.sync like 'generic'): `kernel:
+ * 'generic'` selects it for any FP8 decode, and no kernel does where the Hopper FP8 kernel does not run.
  */
 export const FP8_DECODE_KERNEL_FAMILY = 'generic';
+
+/**
+ * The name of the Hopper kernel's FP8 variant (mla_decode_sm90_fp8_bf16 in kernels/mla_decode_sm90.cu): `kernel:
+ * 'hopper'` selects it for a dense FP8 decode it can run (fp8HopperMisfit), and it is the default for those on a
+ * device that runs it (kernels.ts selectKernels: fp8Hopper).
+ */
+export const FP8_HOPPER_KERNEL_NAME = 'hopper';
+
+/**
+ * Why the Hopper FP8 kernel cannot run this decode, from its shapes (null: it can, on a device that runs it): it
+ * reads dense decodes (a block table, no indices) of bf16 q over 64-token pages of the FP8 cache (h_kv 1, d_qk 576
+ * are the cache's layout).
+ */
+export function fp8HopperMisfit(f: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'dtype' | 'pageSize'>): string | null {
+  if (!f.fp8) return 'not an FP8 cache';
+  if (f.sparse) return 'sparse decode (indices)';
+  if (f.dtype !== 'bf16') return `${f.dtype} q`;
+  if (f.pageSize !== PAGE_BLOCK_SIZE) return `pages of ${f.pageSize} tokens`;
+  return null;
+}
 
 /**
  * The decode kernel family of the dense layouts h_kv > 1 and d_qk 512 (kernels/mla_decode_generic_layout.cu, the
@@ -51,13 +73,25 @@ export function checkDecodeAgainst(features: CudaFeatures, f: DecodeFeatures): v
   if (f.sparse && !features.sparse) throw new UnsupportedFeatureError('indices', 'sparse decode', 'cuda', CPU_RUNS_IT);
   if (f.fp8 && !features.fp8KvCache) throw new UnsupportedFeatureError('kCache', 'FP8 KV cache', 'cuda', CPU_RUNS_IT);
   if (f.fp8 && f.kernel !== undefined && f.kernel !== FP8_DECODE_KERNEL_FAMILY) {
-    // no Hopper (or generic-small) FP8 kernel yet: running the portable one under another name would mislabel timings
-    throw new UnsupportedFeatureError(
-      'kernel',
-      `the FP8 KV cache with decode kernel '${f.kernel}'`,
-      'cuda',
-      `the FP8 cache and sparse decode run on the portable '${FP8_DECODE_KERNEL_FAMILY}' kernel only so far (kernels/mla_decode_fp8.cu): pass no kernel or '${FP8_DECODE_KERNEL_FAMILY}' (bench: --kernel ${FP8_DECODE_KERNEL_FAMILY})`,
-    );
+    // the portable FP8 kernel runs under its own name only (another name would mislabel timings); the Hopper FP8
+    // kernel under 'hopper' where its shapes fit (whether the device runs it: the backend's decodeKernels)
+    const misfit = fp8HopperMisfit(f);
+    if (f.kernel === FP8_HOPPER_KERNEL_NAME && misfit !== null) {
+      throw new UnsupportedFeatureError(
+        'kernel',
+        `${f.sparse ? 'sparse decode over the FP8 KV cache' : `the FP8 KV cache with ${misfit}`} with decode kernel '${f.kernel}'`,
+        'cuda',
+        `the Hopper FP8 kernel runs dense decode with bf16 q over 64-token pages; the rest of the FP8 cache and sparse decode run on the portable '${FP8_DECODE_KERNEL_FAMILY}' kernel (kernels/mla_decode_fp8.cu): pass no kernel or '${FP8_DECODE_KERNEL_FAMILY}' (bench: --kernel ${FP8_DECODE_KERNEL_FAMILY})`,
+      );
+    }
+    if (f.kernel !== FP8_HOPPER_KERNEL_NAME) {
+      throw new UnsupportedFeatureError(
+        'kernel',
+        `the FP8 KV cache with decode kernel '${f.kernel}'`,
+        'cuda',
+        `the FP8 cache and sparse decode run on the portable '${FP8_DECODE_KERNEL_FAMILY}' kernel (kernels/mla_decode_fp8.cu), dense decode with bf16 q over 64-token pages also on '${FP8_HOPPER_KERNEL_NAME}' (Hopper GPUs): pass no kernel, '${FP8_DECODE_KERNEL_FAMILY}' or '${FP8_HOPPER_KERNEL_NAME}' (bench: --kernel ${FP8_DECODE_KERNEL_FAMILY})`,
+      );
+    }
   }
   if (f.hKv !== 1 && !features.gqa) {
     throw new UnsupportedFeatureError('kCache', `h_kv = ${f.hKv} (dim 2)`, 'cuda', CPU_RUNS_IT);

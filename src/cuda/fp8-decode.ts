@@ -1,13 +1,22 @@
-// The cuda backend's decode over the FP8 KV cache (FlashMLA's DeepSeek-V3.2 layout): kernels/mla_decode_fp8.cu,
-// dense (block table, causal, s_q ≥ 1) or sparse (indices, topkLength, attnSink), then the combine of split
-// requests (kernels/mla_combine.cu; its sink variant when an attention sink is given). One portable kernel
-// (mma.sync, sm_80+, 160 512 B of shared memory) for both: the Hopper FP8 pipeline is still to come.
+// The cuda backend's decode over the FP8 KV cache (FlashMLA's DeepSeek-V3.2 layout), then the combine of split
+// requests (kernels/mla_combine.cu; its sink variant when an attention sink is given). Two kernels:
+// - 'generic': kernels/mla_decode_fp8.cu, portable (mma.sync, sm_80+, 160 512 B of shared memory), dense (block
+//   table, causal, s_q ≥ 1) or sparse (indices, topkLength, attnSink), bf16 or fp16 q, any page size;
+// - 'hopper': mla_decode_sm90_fp8_bf16 of kernels/mla_decode_sm90.cu (sm_90a), dense decode with bf16 q over
+//   64-token pages: the bf16 Hopper kernel's math warpgroups with a third warpgroup that dequantises the K blocks
+//   TMA brings in raw (two tensor maps of the cache: its e4m3 bytes and its bf16 RoPE columns). The default for the
+//   decodes it runs, on the devices that run it (kernels.ts selectKernels: fp8Hopper).
 
 import type { MlaDecodeArgs } from '../backend.js';
+import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
+import { FP8_BYTES_PER_TOKEN, FP8_ROPE_OFFSET, PAGE_BLOCK_SIZE } from '../mla/constants.js';
+import type { Tensor } from '../tensor.js';
 import { MLA_CONFIG } from './config.js';
-import { getCudaContext, loadKernel, portableArchs, requirePortable } from './context.js';
+import { getCudaContext, kernelSelection, loadKernel, portableArchs, requirePortable } from './context.js';
+import { FP8_DECODE_KERNEL_FAMILY, FP8_HOPPER_KERNEL_NAME } from './features.js';
+import { FP8_HOPPER_KERNEL } from './kernels.js';
 import { decodeParamsOf, encodeStruct, MLA_DECODE_PARAMS_BYTES, MLA_FP8_PARAMS, splitWorkspace } from './params.js';
-import { requireDevice } from './runtime.js';
+import { encodeTensorMap, requireDevice, TensorMapDataType, TensorMapSwizzle } from './runtime.js';
 import { combineGrid, type CombineShape } from './combine-shape.js';
 
 const { GEN_BLOCK_M, GEN_THREADS, F8D_SMEM_BYTES, COMBINE_THREADS } = MLA_CONFIG;
@@ -25,8 +34,30 @@ export interface DecodeResources {
 const paramBuf = new Uint8Array(MLA_DECODE_PARAMS_BYTES);
 const fp8ParamBuf = new Uint8Array(MLA_FP8_PARAMS.bytes);
 
-/** Decode over an FP8 cache (arguments validated; cudaCheckDecode passed, the `kernel` asked for included). */
-export function cudaFp8Decode(a: MlaDecodeArgs, res: DecodeResources): void {
+/**
+ * Decode over an FP8 cache (arguments validated; cudaCheckDecode passed, the `kernel` asked for included) on
+ * `kernel`: the backend's decodeKernels() choice for it ('hopper' or 'generic'). A cache whose layout the Hopper
+ * kernel's tensor maps cannot describe (fp8HopperLayoutMisfit) goes to 'generic' when 'hopper' was only the default,
+ * and is refused (UnsupportedFeatureError, argument kCache, nothing allocated or launched) when it was asked for.
+ */
+export function cudaFp8Decode(a: MlaDecodeArgs, res: DecodeResources, kernel: string): void {
+  if (kernel === FP8_HOPPER_KERNEL_NAME) {
+    const misfit = fp8HopperLayoutMisfit(a.kCache);
+    if (misfit === null) return cudaFp8HopperDecode(a, res);
+    if (a.kernel === FP8_HOPPER_KERNEL_NAME) {
+      throw new UnsupportedFeatureError(
+        'kCache',
+        `an FP8 cache with ${misfit} with decode kernel '${FP8_HOPPER_KERNEL_NAME}'`,
+        'cuda',
+        `the Hopper FP8 kernel reads the cache through TMA tensor maps (16-byte aligned row and page strides); pass no kernel or '${FP8_DECODE_KERNEL_FAMILY}'`,
+      );
+    }
+  }
+  cudaFp8PortableDecode(a, res);
+}
+
+/** The portable FP8 kernel (kernels/mla_decode_fp8.cu): dense or sparse. */
+function cudaFp8PortableDecode(a: MlaDecodeArgs, res: DecodeResources): void {
   const { device, stream } = getCudaContext();
   requirePortable(device, 'mla_decode_fp8');
   requireDevice(device, 'mla_decode_fp8', { minCcMajor: 8, sharedBytes: F8D_SMEM_BYTES });
@@ -72,4 +103,89 @@ export function cudaFp8Decode(a: MlaDecodeArgs, res: DecodeResources): void {
     { grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl },
     ...(sink ? [params, fp8Params] : [params]),
   );
+}
+
+// ---------------------------------------------------------------------------------------------- the Hopper FP8 kernel
+
+/** What the tensor maps of the Hopper FP8 kernel need of a cache view: the parts of its layout they read. */
+export type Fp8CacheLayout = Pick<Tensor, 'ptr' | 'shape' | 'strides'>;
+
+/** The page stride the raw and RoPE maps get: the cache's, or for a single page (never stepped over) its row stride · 64. */
+function mapPageStride(kCache: Fp8CacheLayout): number {
+  return kCache.shape[0] === 1 ? kCache.strides[1] * PAGE_BLOCK_SIZE : kCache.strides[0];
+}
+
+/**
+ * Why the Hopper FP8 kernel's tensor maps cannot describe this FP8 cache view [numPages, 64, 1, 656] (uint8, strides
+ * in bytes), or null: TMA needs 16-byte aligned global strides (the row and page strides; the page stride of a
+ * single page is never used and is replaced) and 16-byte aligned global addresses (the RoPE map starts 528 bytes in).
+ * The validation's layout rule (16-byte strides and start) already guarantees all of it; kept as the kernel's own
+ * precondition.
+ */
+export function fp8HopperLayoutMisfit(kCache: Fp8CacheLayout): string | null {
+  const [numPages, pageSize, hKv, width] = kCache.shape;
+  if (pageSize !== PAGE_BLOCK_SIZE || hKv !== 1 || width !== FP8_BYTES_PER_TOKEN) return `shape [${kCache.shape.join(', ')}] (expected [numPages, 64, 1, 656])`;
+  if (kCache.strides[3] !== 1) return `a channel stride of ${kCache.strides[3]} bytes`;
+  if (kCache.strides[1] % 16 !== 0) return `a row stride of ${kCache.strides[1]} bytes (not a multiple of 16)`;
+  if (mapPageStride(kCache) % 16 !== 0) return `a page stride of ${kCache.strides[0]} bytes (not a multiple of 16)`;
+  if ((kCache.ptr + BigInt(FP8_ROPE_OFFSET)) % 16n !== 0n) return `its RoPE columns at 0x${(kCache.ptr + BigInt(FP8_ROPE_OFFSET)).toString(16)} (not 16-byte aligned)`;
+  if (Math.max(kCache.strides[1], mapPageStride(kCache)) >= 2 ** 40 || numPages >= 2 ** 32) return 'strides or pages beyond what a tensor map holds';
+  return null;
+}
+
+/**
+ * The two TMA descriptors of an FP8 cache (kernels/mla_config.h, mla_decode_sm90_fp8_bf16): `raw`, its bytes as
+ * UINT8 {656, 64, numPages} with boxes {256, 64, 1} (the kernel loads x = 0 and x = 256: the 512 e4m3 bytes of a
+ * page's 64 tokens), no swizzle; `rope`, its RoPE columns as BFLOAT16 {64, 64, numPages} from byte 528 of the first
+ * row, boxes {64, 64, 1}, 128B swizzle (as the 16-bit cache's K map). Both with the row and page strides of the view.
+ */
+export function fp8HopperTensorMapSpecs(kCache: Fp8CacheLayout): { raw: Parameters<typeof encodeTensorMap>[0]; rope: Parameters<typeof encodeTensorMap>[0] } {
+  const strides = [kCache.strides[1], mapPageStride(kCache)];
+  const numPages = kCache.shape[0];
+  return {
+    raw: { dataType: TensorMapDataType.uint8, address: kCache.ptr, dims: [FP8_BYTES_PER_TOKEN, PAGE_BLOCK_SIZE, numPages], strides, box: [256, PAGE_BLOCK_SIZE, 1], swizzle: TensorMapSwizzle.none },
+    rope: { dataType: TensorMapDataType.bf16, address: kCache.ptr + BigInt(FP8_ROPE_OFFSET), dims: [64, PAGE_BLOCK_SIZE, numPages], strides, box: [64, PAGE_BLOCK_SIZE, 1], swizzle: TensorMapSwizzle.b128 },
+  };
+}
+
+/** Encoded maps per cache view (one per layer in a model), so steady-state decoding encodes nothing. */
+const mapCache = new Map<string, [Uint8Array, Uint8Array]>();
+const MAP_CACHE_MAX = 256;
+function fp8HopperTensorMaps(kCache: Tensor): [Uint8Array, Uint8Array] {
+  const key = `${kCache.ptr}:${kCache.shape.join(',')}:${kCache.strides.join(',')}`;
+  const hit = mapCache.get(key);
+  if (hit) return hit;
+  const specs = fp8HopperTensorMapSpecs(kCache);
+  const maps: [Uint8Array, Uint8Array] = [encodeTensorMap(specs.raw), encodeTensorMap(specs.rope)];
+  if (mapCache.size >= MAP_CACHE_MAX) mapCache.delete(mapCache.keys().next().value!);
+  mapCache.set(key, maps);
+  return maps;
+}
+
+/** Dense decode over the FP8 cache, bf16 q, 64-token pages, on mla_decode_sm90_fp8_bf16 (layout checked). */
+function cudaFp8HopperDecode(a: MlaDecodeArgs, res: DecodeResources): void {
+  const { device, stream } = getCudaContext();
+  const sel = kernelSelection(device);
+  const choice = sel.fp8Hopper;
+  if (!choice.runnable) {
+    const { major, minor } = device.info.computeCapability;
+    throw new UnsupportedDeviceError(FP8_HOPPER_KERNEL_NAME, `compute capability ${major}.${minor} (${device.info.name})`, choice.reason);
+  }
+  requireDevice(device, FP8_HOPPER_KERNEL_NAME, { minCcMajor: 9, sharedBytes: FP8_HOPPER_KERNEL.sharedBytes });
+  // everything that can fail before the launches (tensor maps, modules) first: nothing allocated or launched then
+  const [rawMap, ropeMap] = fp8HopperTensorMaps(a.kCache);
+  const decode = loadKernel(FP8_HOPPER_KERNEL.file, [choice.binary.arch!], FP8_HOPPER_KERNEL.entry, ['bytes', 'bytes', 'bytes']);
+  const [b, sQ, hQ] = a.q.shape;
+  const qRows = sQ * hQ;
+  const cShape = res.combineShape(b, qRows);
+  const combine = loadKernel('mla_combine', portableArchs(device), `mla_combine_w${cShape.warpsPerRow}_c${cShape.chunks}_bf16`, ['bytes']);
+  const numSmParts = a.tileSchedulerMetadata.shape[0];
+  const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
+  decode.launch(
+    { grid: [Math.ceil(qRows / GEN_BLOCK_M), numSmParts, 1], block: [FP8_HOPPER_KERNEL.threads, 1, 1], sharedMemBytes: FP8_HOPPER_KERNEL.sharedBytes, stream, pdl: res.pdl },
+    params,
+    rawMap,
+    ropeMap,
+  );
+  combine.launch({ grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl }, params);
 }

@@ -13,6 +13,10 @@
 //   FLASH_MLA_DECODE_KERNEL=<name> (or `kernel: name` per call) picks one.
 // - The other layouts (h_kv > 1 or d_qk 512; the FP8 cache) run on their own kernel files of the 'generic' family
 //   (LAYOUT_DECODE_KERNELS) when those resolve and fit, whatever the preference above or FLASH_MLA_DECODE_KERNEL.
+// - Dense decode over the FP8 cache with bf16 q and 64-token pages also runs on the Hopper kernel's FP8 variant
+//   (FP8_HOPPER_KERNEL: kernel 'hopper', entry mla_decode_sm90_fp8_bf16 of the same cubin), the default for those
+//   decodes wherever 'hopper' runs (so FLASH_MLA_DECODE_KERNEL naming another kernel leaves them to 'generic') and its
+//   own shared memory fits.
 // - PDL (programmatic dependent launch) needs sm_90 and kernels that execute griddepcontrol.wait: our sm_90 cubins
 //   do, the compute_80 PTX does not (the instruction does not exist on sm_80), so PDL is off whenever the portable
 //   kernels come from PTX.
@@ -85,6 +89,19 @@ export const LAYOUT_DECODE_KERNELS: readonly LayoutKernelInfo[] = [
   { layouts: 'the FP8 cache', file: 'mla_decode_fp8', sharedBytes: MLA_CONFIG.F8D_SMEM_BYTES },
 ];
 
+/**
+ * The Hopper kernel's FP8 variant: dense decode over the FP8 cache, bf16 q, 64-token pages (features.ts
+ * fp8HopperMisfit); kernel name 'hopper', an entry of the 'hopper' kernel's cubin (mirrors kernels/mla_config.h).
+ */
+export const FP8_HOPPER_KERNEL = {
+  name: 'hopper',
+  file: 'mla_decode_sm90',
+  entry: 'mla_decode_sm90_fp8_bf16',
+  threads: MLA_CONFIG.SM90_FP8_THREADS,
+  sharedBytes: MLA_CONFIG.SM90_FP8_SMEM_BYTES,
+  layouts: 'the FP8 cache, dense, bf16 q',
+} as const;
+
 /** What the selection needs to know about a device (backend.ts: a subset of DeviceInfo). */
 export type { DeviceTraits };
 
@@ -135,6 +152,17 @@ export interface LayoutChoice {
   reason: string;
 }
 
+export interface Fp8HopperChoice {
+  name: string;
+  file: string;
+  entry: string;
+  sharedBytes: number;
+  runnable: boolean;
+  binary: BinaryChoice;
+  /** One line: why it runs (with which binary) or why not. */
+  reason: string;
+}
+
 export interface KernelSelection {
   device: DeviceTraits;
   options: SelectOptions;
@@ -144,6 +172,13 @@ export interface KernelSelection {
   decodeKernels: string[];
   /** The kernels of the other layouts (LAYOUT_DECODE_KERNELS), with whether they run here and why. */
   layouts: LayoutChoice[];
+  /** The Hopper kernel's FP8 variant (FP8_HOPPER_KERNEL): runs where 'hopper' runs and its shared memory fits. */
+  fp8Hopper: Fp8HopperChoice;
+  /**
+   * Names of the kernels that run a dense FP8 decode with bf16 q over 64-token pages (first = default): 'hopper'
+   * (when fp8Hopper runs), then 'generic' (the portable FP8 kernel, whatever the options). Other FP8 decodes: 'generic'.
+   */
+  fp8DecodeKernels: string[];
   /** metadata, combine, append_kv. */
   support: BinaryChoice[];
   /** The form the portable kernels (metadata, combine, append, generic*) take here; null: none runs. */
@@ -230,12 +265,20 @@ export function selectKernels(dev: DeviceTraits, opts: SelectOptions = {}): Kern
     const form = binary.form === 'ptx' ? `${binary.arch} PTX (driver JIT)` : `${binary.arch} cubin`;
     return { ...base, runnable: true, reason: `${form}, ${k.sharedBytes} B shared memory of ${optin} B` };
   });
+  const hopper = decode.find((d) => d.name === FP8_HOPPER_KERNEL.name)!;
+  const f8 = { name: FP8_HOPPER_KERNEL.name, file: FP8_HOPPER_KERNEL.file, entry: FP8_HOPPER_KERNEL.entry, sharedBytes: FP8_HOPPER_KERNEL.sharedBytes, binary: hopper.binary };
+  const fp8Hopper: Fp8HopperChoice = !hopper.runnable
+    ? { ...f8, runnable: false, reason: hopper.reason }
+    : optin < f8.sharedBytes
+      ? { ...f8, runnable: false, reason: `needs ${f8.sharedBytes} B of shared memory per block, the device allows ${optin} B` }
+      : { ...f8, runnable: true, reason: `${hopper.binary.arch} cubin (entry ${f8.entry}), ${f8.sharedBytes} B shared memory of ${optin} B` };
   const portable = support.map((s) => s.form);
   const portableForm = portable.every((f) => f === 'cubin') ? 'cubin' : portable.every((f) => f === 'ptx') ? 'ptx' : null;
   // PDL only when every kernel of the chain executes griddepcontrol.wait: sm_90+ cubins (the hopper cubin included).
   const sm90Cubin = (b: BinaryChoice) => b.form === 'cubin' && parseArch(b.arch!).major >= 9;
   const pdl = dev.computeCapability.major >= 9 && !opts.noPdl && support.every(sm90Cubin) && decode.every((d) => !d.runnable || sm90Cubin(d.binary));
-  return { device: dev, options: opts, decode, decodeKernels: decode.filter((d) => d.runnable).map((d) => d.name), layouts, support, portableForm, pdl, problems };
+  const fp8DecodeKernels = fp8Hopper.runnable ? [fp8Hopper.name, 'generic'] : ['generic'];
+  return { device: dev, options: opts, decode, decodeKernels: decode.filter((d) => d.runnable).map((d) => d.name), layouts, fp8Hopper, fp8DecodeKernels, support, portableForm, pdl, problems };
 }
 
 /** One line for each kernel of a selection: what `flash-mla info` prints. */
@@ -252,6 +295,9 @@ export function describeSelection(sel: KernelSelection): string[] {
   }
   out.push("other layouts (the 'generic' family's own kernels, whatever the default above):");
   for (const l of sel.layouts) out.push(`  ${l.runnable ? 'runs   ' : 'no     '} ${l.layouts.padEnd(21)} ${l.file}: ${l.reason}`);
+  const f8 = sel.fp8Hopper;
+  out.push(`${FP8_HOPPER_KERNEL.layouts}, 64-token pages (kernel '${f8.name}' where it runs, else 'generic' above; 'generic' on request):`);
+  out.push(`  ${f8.runnable ? 'default' : 'no     '} ${f8.name.padEnd(14)} ${f8.file}: ${f8.reason}`);
   out.push('support kernels:');
   for (const s of sel.support) out.push(`  ${s.form === null ? 'no     ' : (s.form === 'ptx' ? 'ptx    ' : 'cubin  ')} ${s.file.padEnd(14)} ${s.reason}`);
   out.push(`programmatic dependent launch: ${sel.pdl ? 'on' : 'off'}${sel.pdl ? '' : pdlOffReason(sel)}`);

@@ -175,16 +175,28 @@ export function nvidiaDriverVersion(): string | null {
   }
 }
 
+/** Which kernels run the FP8 cache's decodes here (the portable one only where its shared memory fits). */
+function fp8Line(sel: KernelSelection): string {
+  const portable = sel.layouts.find((l) => l.file === 'mla_decode_fp8')?.runnable ?? false;
+  const dense = sel.fp8DecodeKernels.filter((k) => k !== 'generic' || portable);
+  const list = (ks: string[]) => (ks.length ? ks.map((k, j) => (j === 0 ? `${k} (default)` : k)).join(', ') : 'none');
+  return `FP8-cache decode kernels: dense with bf16 q over 64-token pages: ${list(dense)}; sparse, fp16 q: ${list(portable ? ['generic'] : [])}`;
+}
+
 /** `flash-mla info`'s kernel lines: the selection, with a note on every chosen binary missing from the kernel directory. */
 function selectionLines(sel: KernelSelection): string[] {
   const dir = kernelDir();
   const files = existsSync(dir) ? readdirSync(dir) : [];
   const cubins = files.filter((f) => f.endsWith('.cubin')).length;
   const ptx = files.filter((f) => f.endsWith('.ptx')).length;
-  const chosen = [...sel.decode.filter((d) => d.runnable).map((d) => d.binary), ...sel.layouts.filter((l) => l.runnable).map((l) => l.binary), ...sel.support].filter((b) => b.artifact !== null);
+  const chosen = [
+    ...sel.decode.filter((d) => d.runnable).map((d) => d.binary), ...sel.layouts.filter((l) => l.runnable).map((l) => l.binary),
+    ...(sel.fp8Hopper.runnable ? [sel.fp8Hopper.binary] : []), ...sel.support,
+  ].filter((b) => b.artifact !== null);
   const missing = [...new Set(chosen.map((b) => b.artifact!))].filter((a) => !files.includes(a));
   return [
     `decode kernels that can run here: ${sel.decodeKernels.length ? sel.decodeKernels.map((k, j) => (j === 0 ? `${k} (default)` : k)).join(', ') : 'none'}`,
+    fp8Line(sel),
     'decode kernels (why):',
     ...describeSelection(sel),
     `kernel directory: ${dir} (${cubins} cubin${cubins === 1 ? '' : 's'}, ${ptx} PTX${cubins + ptx === 0 ? ' — run `npm run build:kernels`' : ''})` +

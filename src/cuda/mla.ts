@@ -12,7 +12,7 @@ import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs,
 import { DECODE_KERNELS } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { decodeParamsOf, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
-import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY } from './features.js';
+import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY } from './features.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
 import { cudaFp8Decode, type DecodeResources } from './fp8-decode.js';
@@ -132,9 +132,12 @@ class CudaMlaBackend implements MlaBackend {
 
   /**
    * Runnable decode kernels, best first (kernels.ts selectKernels(); FLASH_MLA_DECODE_KERNEL narrows it to one). For
-   * an FP8, sparse or other-layout decode: the family of the kernel that runs it (features.ts), not narrowed.
+   * an FP8, sparse or other-layout decode: the family of the kernel that runs it (features.ts), not narrowed — and
+   * first, for a dense FP8 decode the Hopper FP8 kernel can run (bf16 q, 64-token pages), 'hopper' where it runs
+   * (selectKernels: fp8DecodeKernels; a narrowing to another kernel leaves these to 'generic').
    */
-  decodeKernels(decode?: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'hKv' | 'headDim'>): string[] {
+  decodeKernels(decode?: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'hKv' | 'headDim' | 'dtype' | 'pageSize'>): string[] {
+    if (decode?.fp8 && fp8HopperMisfit(decode) === null) return [...kernelSelection(this.dev).fp8DecodeKernels];
     if (decode?.fp8 || decode?.sparse) return [FP8_DECODE_KERNEL_FAMILY];
     if (decode && isLayoutDecode(decode)) return [LAYOUT_DECODE_KERNEL_FAMILY];
     return [...kernelSelection(this.dev).decodeKernels];
@@ -207,8 +210,8 @@ class CudaMlaBackend implements MlaBackend {
     cudaCheckDecode(features);
     const res: DecodeResources = { scratch: (bytes) => this.scratch(bytes), pdl: this.pdl, combineShape: combineShapeFor };
     if (a.isFp8KvCache) {
-      // dense and sparse decode over the FP8 cache: their own kernel (src/cuda/fp8-decode.ts)
-      cudaFp8Decode(a, res);
+      // dense and sparse decode over the FP8 cache: the Hopper FP8 kernel or the portable one (src/cuda/fp8-decode.ts)
+      cudaFp8Decode(a, res, a.kernel ?? this.decodeKernels(features)[0]);
       return;
     }
     if (isLayoutDecode(features)) {

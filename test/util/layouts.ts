@@ -91,7 +91,7 @@ export function denseTensors(p: DenseProblem): { q: Tensor; kCache: Tensor; bloc
  * reads another KV head, a channel past d, the spare row of a page or a padding head gets NaN.
  */
 export function nanPaddedViews(p: DenseProblem, backend: 'cpu' | 'cuda'): { q: Tensor; kCache: Tensor } {
-  const { b, sQ, hQ, hKv, d, dtype } = p.spec;
+  const { hKv, d, dtype } = p.spec;
   if (p.kBytes) throw new RangeError('nanPaddedViews: expected a 16-bit cache problem, got an FP8 one');
   const nan = HALF_FORMATS[dtype].nanBits;
   const dPad = d + 64;
@@ -105,11 +105,34 @@ export function nanPaddedViews(p: DenseProblem, backend: 'cpu' | 'cuda'): { q: T
         k.set(p.kBits.subarray(from, from + d), blk * pageStride + t * rowStride + (2 * kh + 1) * dPad);
       }
   const kCache = Tensor.from(k, [k.length], { dtype, backend }).view([p.numBlocks, 64, hKv, d], [pageStride, rowStride, 2 * dPad, 1], dPad);
+  return { q: nanPaddedQ(p, backend), kCache };
+}
+
+/** The problem's q [b, s_q, h_q, d] as a view into a NaN-filled buffer: one NaN head after each token's heads, 64 NaN channels after each head. */
+export function nanPaddedQ(p: DenseProblem, backend: 'cpu' | 'cuda'): Tensor {
+  const { b, sQ, hQ, d, dtype } = p.spec;
+  const dPad = d + 64;
   const qSeqStride = (hQ + 1) * dPad;
-  const qb = new Uint16Array(b * sQ * qSeqStride).fill(nan);
+  const qb = new Uint16Array(b * sQ * qSeqStride).fill(HALF_FORMATS[dtype].nanBits);
   for (let r = 0; r < b * sQ * hQ; r++) qb.set(p.qBits.subarray(r * d, (r + 1) * d), Math.floor(r / hQ) * qSeqStride + (r % hQ) * dPad);
-  const q = Tensor.from(qb, [qb.length], { dtype, backend }).view([b, sQ, hQ, d], [sQ * qSeqStride, qSeqStride, dPad, 1]);
-  return { q, kCache };
+  return Tensor.from(qb, [qb.length], { dtype, backend }).view([b, sQ, hQ, d], [sQ * qSeqStride, qSeqStride, dPad, 1]);
+}
+
+/**
+ * An FP8 problem's cache [numBlocks, 64, 1, 656] as a view into a larger buffer of 0xff bytes (NaN codes, scales and
+ * RoPE) on `backend`: token rows `rowStride` bytes apart (default 672: 16 NaN bytes after each row), pages of
+ * `pageRows` rows (default 65: a spare NaN token per page, as FlashMLA's tests allocate), starting `offset` bytes in
+ * (default 48). A kernel that reads a padding byte, the spare row or another row's bytes gets NaN.
+ */
+export function nanPaddedFp8Cache(p: DenseProblem, backend: 'cpu' | 'cuda', opts: { rowStride?: number; pageRows?: number; offset?: number } = {}): Tensor {
+  if (!p.kBytes) throw new RangeError('nanPaddedFp8Cache: expected an FP8 cache problem, got a 16-bit one');
+  const { rowStride = 672, pageRows = 65, offset = 48 } = opts;
+  const pageStride = pageRows * rowStride;
+  const bytes = new Uint8Array(offset + p.numBlocks * pageStride).fill(0xff);
+  for (let slot = 0; slot < p.numBlocks * 64; slot++) {
+    bytes.set(p.kBytes.subarray(slot * 656, (slot + 1) * 656), offset + Math.floor(slot / 64) * pageStride + (slot % 64) * rowStride);
+  }
+  return Tensor.from(bytes, [bytes.length], { dtype: 'uint8', backend }).view([p.numBlocks, 64, 1, 656], [pageStride, rowStride, rowStride, 1], offset);
 }
 
 /**

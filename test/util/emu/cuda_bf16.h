@@ -39,3 +39,12 @@ inline uint16_t emu_float_to_half_bits(float f) {
 
 inline __nv_bfloat162 __floats2bfloat162_rn(float lo, float hi) { return {{emu_float_to_bf16_bits(lo)}, {emu_float_to_bf16_bits(hi)}}; }
 inline __half2 __floats2half2_rn(float lo, float hi) { return {{emu_float_to_half_bits(lo)}, {emu_float_to_half_bits(hi)}}; }
+
+// the fp16 intrinsics kernels/fp8_e4m3.cuh uses: bits → __half, and its exact value
+inline __half __ushort_as_half(unsigned short v) { return __half{v}; }
+inline float __half2float(__half h) {
+  const int e = (h.x >> 10) & 31, m = h.x & 1023;
+  const float s = (h.x & 0x8000) ? -1.f : 1.f;
+  if (e == 31) return m ? NAN : s * INFINITY;
+  return e == 0 ? s * std::ldexp(float(m), -24) : s * std::ldexp(float(1024 + m), e - 25);
+}

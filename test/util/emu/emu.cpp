@@ -553,14 +553,23 @@ void mbarrier_init(uint32_t bar, uint32_t count, uint16_t site) {
   g_cta.mbarriers.push_back(m);
 }
 
-void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
-  Mbarrier& m = mbarrier_at(bar, "mbarrier.arrive.expect_tx");
+namespace {
+// One arrival (after tx-count += bytes): the arriving thread's knowledge goes into the phase. An arrival beyond the
+// phase's count (it is waiting for transaction bytes only) would make the pending count negative: undefined
+// behaviour on the GPU, a fault here.
+void mbarrier_arrive_tx(uint32_t bar, uint32_t bytes, const char* op) {
+  Mbarrier& m = mbarrier_at(bar, op);
+  if (m.pending == 0) fault("%s at 0x%x: an arrival its phase does not expect (all %u arrivals came, %lld tx bytes outstanding)", op, bar, m.count, static_cast<long long>(m.tx));
   m.arriving.merge(g_cur->known);
   race::release(g_cur->tid, m.arriving_clock);
   m.tx += bytes;
   --m.pending;
   mbarrier_maybe_complete(m);
 }
+}  // namespace
+
+void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes) { mbarrier_arrive_tx(bar, bytes, "mbarrier.arrive.expect_tx"); }
+void mbarrier_arrive(uint32_t bar) { mbarrier_arrive_tx(bar, 0, "mbarrier.arrive"); }
 
 // try_wait.parity P succeeds once the phase of parity P has completed, i.e. while the current phase's parity is not P.
 void mbarrier_wait(uint32_t bar, uint32_t parity) {

@@ -45,6 +45,12 @@ inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z,
 inline uint2 make_uint2(unsigned x, unsigned y) { return {x, y}; }
 inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
 inline int4 make_int4(int x, int y, int z, int w) { return {x, y, z, w}; }
+// the intrinsics kernels/fp8_e4m3.cuh uses (float arithmetic rounded to nearest, as the host's default)
+inline float __uint_as_float(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
+inline uint32_t __float_as_uint(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline unsigned __float2uint_rn(float a) { return static_cast<unsigned>(std::nearbyint(a)); }
 inline int min(int a, int b) { return a < b ? a : b; }
 inline int max(int a, int b) { return a > b ? a : b; }
 inline long long max(long long a, long long b) { return a > b ? a : b; }
@@ -134,10 +140,12 @@ const KernelEntry* selftest_entries(int* n);  // emu_selftest.cpp: the emulator'
 
 // ---- Hopper (emu.cpp; the stand-ins test/util/emu/ptx_sm90.cuh and ptx_wgmma.cuh call these) ------------------
 void bar_arrive(int id, int count);  // bar.arrive id, count: counts towards the barrier without waiting
-// mbarrier: init, arrive.expect_tx (tx-count += bytes, then one arrival), try_wait.parity in a loop (the fiber
-// sleeps until the phase of that parity has completed; see emu.cpp)
+// mbarrier: init, arrive.expect_tx (tx-count += bytes, then one arrival), arrive, try_wait.parity in a loop (the
+// fiber sleeps until the phase of that parity has completed; see emu.cpp). An arrival the phase does not expect (its
+// count already reached, transaction bytes outstanding) is a fault: the hardware's behaviour is undefined.
 void mbarrier_init(uint32_t bar, uint32_t count, uint16_t site);
 void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes);
+void mbarrier_arrive(uint32_t bar);  // mbarrier.arrive: one arrival, no transaction bytes
 void mbarrier_wait(uint32_t bar, uint32_t parity);
 // cp.async.bulk.tensor (tiled, rank ≤ 5) from a tensor map the fake driver encoded: lands at once, then complete_tx
 void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, int rank, uint16_t site);

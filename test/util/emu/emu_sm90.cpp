@@ -1,5 +1,5 @@
-// kernels/mla_decode_sm90.cu (the Hopper decode kernel) compiled for the emulated CTA (emu_runtime.h), in a unit of its
-// own. The build (test/util/fake-cuda.ts) swaps the file's two inline-PTX statements (a 16-byte shared store of zeros,
+// kernels/mla_decode_sm90.cu (the Hopper decode kernel, and its FP8-cache variant: three warpgroups, two tensor maps)
+// compiled for the emulated CTA (emu_runtime.h), in a unit of its own. The build (test/util/fake-cuda.ts) swaps the file's two inline-PTX statements (a 16-byte shared store of zeros,
 // an opaque register move) for host code, and its `extern __shared__ uint8_t smem_raw[]` for an emu::SharedWindow.
 #include "emu_runtime.h"
 
@@ -12,6 +12,9 @@ namespace emu {
 static const KernelEntry kEntries[] = {
     {"mla_decode_sm90_bf16", [](void* const* args) { mla_decode_sm90_bf16(PARAMS(0), TMAP(1)); }, true},
     {"mla_decode_sm90_fp16", [](void* const* args) { mla_decode_sm90_fp16(PARAMS(0), TMAP(1)); }, true},
+#ifdef EMU_SM90_FP8
+    {"mla_decode_sm90_fp8_bf16", [](void* const* args) { mla_decode_sm90_fp8_bf16(PARAMS(0), TMAP(1), TMAP(2)); }, true},
+#endif
 };
 #undef TMAP
 #undef PARAMS

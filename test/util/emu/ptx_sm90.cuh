@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "emu_runtime.h"
+#include "fp8_e4m3.cuh"  // kernels/: the e4m3 decoding of the portable FP8 kernels, exact (test/fp8-kernel-arith.test.ts)
 #include "ptx_wgmma.cuh"
 
 namespace ptx {
@@ -33,5 +34,28 @@ inline void tma_load_3d(uint32_t dst, const void* tmap, uint32_t bar, int c0, in
 }
 inline void named_barrier_arrive(int id, int count) { emu::bar_arrive(id, count); }
 inline void prefetch_tensormap(const void*) {}
+
+// ---- warp specialisation and FP8 (the FP8-cache variant of the Hopper decode kernel) ----------------------------
+// setmaxnreg re-sizes a warpgroup's register file: nothing to emulate (the host has registers enough). The bounds the
+// instruction takes are checked at compile time, as ptxas would.
+template <int N>
+inline void setmaxnreg_inc() { static_assert(N >= 24 && N <= 256 && N % 8 == 0, "setmaxnreg: a multiple of 8 in [24, 256]"); }
+template <int N>
+inline void setmaxnreg_dec() { static_assert(N >= 24 && N <= 256 && N % 8 == 0, "setmaxnreg: a multiple of 8 in [24, 256]"); }
+// mbarrier.arrive (no transaction bytes): one arrival of the current phase.
+inline void mbarrier_arrive(uint32_t bar) { emu::mbarrier_arrive(bar); }
+// Four e4m3 codes (byte 0 = channel 0) times a scale, rounded to bf16 (nearest even), as two bf16x2 words in channel
+// order (word 0's low half = channel 0). What the real one's cvt.rn.f16x2.e4m3x2 → cvt.f32.f16 → mul.rn.f32 →
+// cvt.rn.bf16x2.f32 computes: the e4m3 value exactly (fp8::e4m3_value, as the portable kernels decode it), one float32
+// multiply rounded to nearest (exact for the quantizer's power-of-two scales), then bf16; NaN codes (or a NaN scale)
+// give the canonical bf16 NaN 0x7fff, as cvt.rn.bf16x2.f32 writes it.
+inline uint2 e4m3x4_to_bf16x4(uint32_t codes, float scale) {
+  uint16_t h[4];
+  for (int i = 0; i < 4; ++i) {
+    const float v = __fmul_rn(fp8::e4m3_value((codes >> (8 * i)) & 0xffu), scale);
+    h[i] = std::isnan(v) ? static_cast<uint16_t>(0x7fffu) : emu_float_to_bf16_bits(v);
+  }
+  return make_uint2(h[0] | (static_cast<uint32_t>(h[1]) << 16), h[2] | (static_cast<uint32_t>(h[3]) << 16));
+}
 
 }  // namespace ptx
