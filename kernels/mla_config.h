@@ -131,3 +131,26 @@ constexpr int SM90_SMEM_BYTES = SM90_OFF_BAR + 2 * SM90_SLABS * 8 + 1024;  // + 
 static_assert(SM90_SMEM_BYTES == 231824, "HOST mirrors this number");
 static_assert(SM90_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
 }  // namespace mla
+
+namespace mla {
+// ---- the same kernel over the FP8 cache (mla_decode_sm90_fp8_bf16; mla_sm90_fp8_producer.cuh) ----------------
+// HOST: grid as above, block SM90_FP8_THREADS, dynamic smem SM90_FP8_SMEM_BYTES; kernel arguments: params, a tensor
+//       map of the cache bytes (UINT8 {656, 64, num_pages}, box {256, 64, 1}, no swizzle) and one of the RoPE
+//       columns as bf16 (address + 528 B, {64, 64, num_pages}, box {64, 64, 1}, 128B swizzle).
+// A third warpgroup (the producer) fills the K buffers: the raw e4m3 bytes of a block land in its group-A slabs
+// 0–3 (two boxes of 64 tokens × 256 B), are dequantised into slabs 4–7 (channels 256–511) and then in place into
+// slabs 0–3 (channels 0–255); the RoPE slab 8 is a TMA of the bf16 columns. The math warpgroups run the bf16
+// kernel's seesaw unchanged and release each group on an "empty" mbarrier instead of refilling it themselves.
+constexpr int SM90_FP8_THREADS = SM90_THREADS + 128;
+constexpr int SM90_FP8_RAW_BOX_BYTES = 64 * 256;                           // one box: 64 tokens × 256 e4m3 bytes
+constexpr int SM90_FP8_OFF_EXTRA_BAR = SM90_OFF_BAR + 2 * SM90_SLABS * 8;  // uint64[2] raw landed, [2][2] group empty
+constexpr int SM90_FP8_SMEM_BYTES = SM90_FP8_OFF_EXTRA_BAR + 6 * 8 + 1024;
+static_assert(SM90_FP8_SMEM_BYTES == 231872, "HOST mirrors this number");
+static_assert(SM90_FP8_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
+static_assert(2 * SM90_FP8_RAW_BOX_BYTES == SM90_GROUP_A_SLABS * SM90_SLAB_BYTES, "raw e4m3 block = group A's slabs");
+// Registers per thread after setmaxnreg. They move within the CTA's launch allocation (168 per thread at 384
+// threads): 2 · 216 + 72 = 3 · 168; an increase past it would wait forever. 216 holds the math warpgroups' loop
+// without spills, 72 the producer's (ptxas -v: 0 spills at this split; 224/56 spills 12 B).
+constexpr int SM90_FP8_MATH_REGS = 216;
+constexpr int SM90_FP8_PRODUCER_REGS = 72;
+}  // namespace mla

@@ -24,6 +24,9 @@
 // mla_work.cuh.
 //
 // Launch: grid (ceil(q_rows / 64), num_sm_parts, 1), block 256, dynamic smem mla::SM90_SMEM_BYTES.
+//
+// The same kernel over the FP8 cache (mla_decode_sm90_fp8_bf16, kFp8): a third warpgroup dequantises each K block
+// into the buffers (mla_sm90_fp8_producer.cuh) and the math warpgroups release a group where they would refill it.
 #include <cstdint>
 #include <cuda.h>
 
@@ -45,7 +48,7 @@ constexpr int kQChunksPerRow = HEAD_DIM_K / 8;  // 16-byte chunks of a Q row
 
 // Named barriers (id 0 is __syncthreads). The cross-warpgroup ones count both warpgroups (256): one side
 // arrives, the other syncs.
-enum Barrier : int { kScale0Ready = 1, kScale1Ready = 2, kP0Ready = 3, kP1Ready = 4, kWg0Local = 5, kWg1Local = 6, kSumReady = 7 };
+enum Barrier : int { kScale0Ready = 1, kScale1Ready = 2, kP0Ready = 3, kP1Ready = 4, kWg0Local = 5, kWg1Local = 6, kSumReady = 7, kMathSync = 9 };
 constexpr int kBoth = SM90_THREADS, kOne = SM90_THREADS / 2;
 enum Group : int { kGroupA = 0, kGroupB = 1 };
 
@@ -232,8 +235,16 @@ __device__ __forceinline__ uint32_t opaque(uint32_t x) {
   return y;
 }
 
-template <typename T>
-__device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap) {
+}  // namespace
+
+#include "mla_sm90_fp8_producer.cuh"
+
+namespace {
+
+// kFp8: kmap is the raw-byte map of the FP8 cache and rope_map the RoPE columns' (mla_config.h); otherwise kmap is
+// the bf16/fp16 cache's and rope_map unused.
+template <typename T, bool kFp8>
+__device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map) {
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -246,8 +257,14 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   const int g = lane >> 2, q4 = lane & 3;  // wgmma D fragment: rows 16·warp + g (+8), columns 8i + 2·q4 (+1)
   const int m_block = blockIdx.x;
 
+  // FP8: raw block landed (per buffer), group empty (per buffer and group), after the 18 slab barriers
+  const uint32_t sBarRaw = base + SM90_FP8_OFF_EXTRA_BAR, sBarEmpty = sBarRaw + 16;
   if (tid == 0) {
     for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, 1);
+    if constexpr (kFp8) {
+      for (int i = 0; i < 6; ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
+      ptx::prefetch_tensormap(rope_map);
+    }
     ptx::fence_barrier_init();
     ptx::prefetch_tensormap(kmap);
   }
@@ -257,6 +274,14 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   ptx::grid_dep_wait();
   const PartWork w = load_part_work(p, blockIdx.y);
   if (w.begin_req >= p.b) return;  // idle part
+  if constexpr (kFp8) {
+    if (wg == 2) {
+      ptx::setmaxnreg_dec<SM90_FP8_PRODUCER_REGS>();
+      fp8_producer(p, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, kmap, rope_map, tid - SM90_THREADS);
+      return;
+    }
+    ptx::setmaxnreg_inc<SM90_FP8_MATH_REGS>();
+  }
 #ifdef MLA_SM90_TRACE  // timing experiment: thread 0's cycles per phase, summed over items (scripts/trace-sm90.mjs)
   long long tr_top = clock64(), tr_mark = 0, tr_start = 0, tr_loop = 0, tr_epi = 0;
 #endif
@@ -290,6 +315,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   };
   static_assert(SM90_THREADS == 4 * GEN_BLOCK_M && kQChunksPerRow % 8 == 0, "load_q: 4 threads per Q row, whole slabs");
 
+  // the two math warpgroups' CTA-wide barrier (the FP8 producer does not take part)
+  auto math_sync = [] {
+    if constexpr (kFp8) ptx::named_barrier_sync(kMathSync, kBoth);
+    else __syncthreads();
+  };
+
   for (int req = w.begin_req; req <= w.end_req; ++req) {
 #ifdef MLA_SM90_TRACE
     if (req != w.begin_req) tr_top = clock64();
@@ -309,6 +340,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     auto parity = [&](int j) -> uint32_t { return (fills[j & 1] + (j >> 1)) & 1; };
     auto buffer = [&](int j) -> uint32_t { return (j & 1) ? sK1 : sK0; };
     auto barrier = [&](int j) -> uint32_t { return sBar + 8 * SM90_SLABS * (j & 1); };  // slab 0's; slab y: + 8y
+    // FP8: group `group` of block j's buffer is consumed (one thread of the warpgroup, after its local barrier).
+    auto release = [&](int j, int group) { ptx::mbarrier_arrive(sBarEmpty + 16 * (j & 1) + 8 * group); };
     // One thread: load group `group` of block j (page `page`) into its buffer, each slab on its own mbarrier.
     auto issue_group = [&](int j, int group, int page) {
       const uint32_t bars = barrier(j), dst = buffer(j);
@@ -320,10 +353,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       }
     };
 
-    __syncthreads();  // both warpgroups are done with the previous item's smem
+    math_sync();  // both warpgroups are done with the previous item's smem
     if (tid < 64) ptx::st_shared_f32(sM + tid * 4, kMaxInit);
     if (n_blocks > 0) {
-      if (tid == 0) {
+      if (!kFp8 && tid == 0) {  // FP8: the producer warpgroup fills the buffers
         for (int j = n_prefetched; j < min(n_blocks, 2); ++j) {
           const int page = ptx::ld_plain(bt + j);
           issue_group(j, kGroupA, page);
@@ -333,7 +366,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       if (!q_ready) load_q(req);
       ptx::cp_async_wait_all();
       ptx::fence_proxy_async();  // cp.async writes → wgmma reads
-      __syncthreads();
+      math_sync();
     }
     q_ready = false;
 
@@ -362,7 +395,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const uint32_t sP0 = b_ + SM90_OFF_P0, sP1 = b_ + SM90_OFF_P1;
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
         int page2 = 0, page3 = 0;  // block-table entries of the refills, loaded early to hide their latency
-        if (wg_tid == 0) {
+        if (!kFp8 && wg_tid == 0) {
           if (has2) page2 = ptx::ld_plain(bt + j + 2);
           if (has3) page3 = ptx::ld_plain(bt + j + 3);
         }
@@ -399,7 +432,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         ptx::wgmma_wait<0>();
 
         ptx::named_barrier_sync(kScale1Ready, kBoth);  // WG1's softmax of block j+1 is done; all of WG0 is past V0L
-        if (has2 && wg_tid == 0) issue_group(j + 2, kGroupA, page2);
+        if constexpr (kFp8) {
+          if (wg_tid == 0) release(j, kGroupA);
+        } else {
+          if (has2 && wg_tid == 0) issue_group(j + 2, kGroupA, page2);
+        }
         float scale1[2];
 #pragma unroll
         for (int h = 0; h < 2; ++h) scale1[h] = ptx::ld_shared_f32(sScale1 + r_loc[h] * 4);
@@ -430,9 +467,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         } else {
           ptx::wgmma_wait<0>();
         }
-        if (has3) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
+        if (kFp8 ? has1 : has3) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
           ptx::named_barrier_sync(kWg0Local, kOne);
-          if (wg_tid == 0) issue_group(j + 3, kGroupA, page3);
+          if (wg_tid == 0) {
+            if constexpr (kFp8) release(j + 1, kGroupA);
+            else issue_group(j + 3, kGroupA, page3);
+          }
         }
         if (has2) {
           issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(j + 2), parity(j + 2), false);
@@ -455,7 +495,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const uint32_t sP0 = b_ + SM90_OFF_P0, sP1 = b_ + SM90_OFF_P1;
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
         int page2 = 0, page3 = 0;
-        if (wg_tid == 0) {
+        if (!kFp8 && wg_tid == 0) {
           if (has2) page2 = ptx::ld_plain(bt + j + 2);
           if (has3) page3 = ptx::ld_plain(bt + j + 3);
         }
@@ -505,15 +545,21 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
         for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
         ptx::wgmma_commit();
-        if (has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
+        if (kFp8 ? has1 : has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
           ptx::wgmma_wait<1>();
           ptx::named_barrier_sync(kWg1Local, kOne);
-          if (wg_tid == 0) issue_group(j + 3, kGroupB, page3);
+          if (wg_tid == 0) {
+            if constexpr (kFp8) release(j + 1, kGroupB);
+            else issue_group(j + 3, kGroupB, page3);
+          }
         }
         ptx::wgmma_wait<0>();
-        if (has2) {  // K0.B is dead once P0·V0R is done
+        if (kFp8 || has2) {  // K0.B is dead once P0·V0R is done
           ptx::named_barrier_sync(kWg1Local, kOne);
-          if (wg_tid == 0) issue_group(j + 2, kGroupB, page2);
+          if (wg_tid == 0) {
+            if constexpr (kFp8) release(j, kGroupB);
+            else issue_group(j + 2, kGroupB, page2);
+          }
         }
         if (has3) {  // S of block j+3: its B half was issued first
           issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
@@ -539,7 +585,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     fills[0] += (n_blocks + 1) >> 1;
     fills[1] += n_blocks >> 1;
     n_prefetched = min(n_next, 2);
-    if (wg_tid == 0 && n_prefetched > 0) {
+    if (!kFp8 && wg_tid == 0 && n_prefetched > 0) {  // FP8: the producer is already on the next item
       const int* bt_next = p.block_table + static_cast<int64_t>(req + 1) * p.block_table_stride;
       const int page0 = ptx::ld_plain(bt_next), page1 = n_prefetched > 1 ? ptx::ld_plain(bt_next + 1) : 0;
       const int group = wg == 0 ? kGroupA : kGroupB;
@@ -594,9 +640,15 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
     mla_decode_sm90_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  decode_kernel<__nv_bfloat16>(p, &k_map);
+  decode_kernel<__nv_bfloat16, false>(p, &k_map, nullptr);
 }
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
     mla_decode_sm90_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  decode_kernel<__half>(p, &k_map);
+  decode_kernel<__half, false>(p, &k_map, nullptr);
+}
+// The FP8 cache (bf16 q): block SM90_FP8_THREADS, dynamic smem SM90_FP8_SMEM_BYTES (mla_config.h).
+extern "C" __global__ void __launch_bounds__(SM90_FP8_THREADS, 1)
+    mla_decode_sm90_fp8_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
+                             const __grid_constant__ CUtensorMap rope_map) {
+  decode_kernel<__nv_bfloat16, true>(p, &raw_map, &rope_map);
 }

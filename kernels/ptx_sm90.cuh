@@ -48,4 +48,30 @@ __device__ __forceinline__ void tma_load_3d(uint32_t dst, const void* tmap, uint
 __device__ __forceinline__ void named_barrier_arrive(int id, int count) { asm volatile("bar.arrive %0, %1;\n" :: "r"(id), "r"(count) : "memory"); }
 __device__ __forceinline__ void prefetch_tensormap(const void* tmap) { asm volatile("prefetch.tensormap [%0];\n" :: "l"(tmap) : "memory"); }
 
+// ---- warp specialisation and FP8 (the FP8-cache variant of the Hopper decode kernel) ----------------------------
+// Re-size this warpgroup's register file (every warp of the warpgroup executes it; multiples of 8 in [24, 256]).
+template <int N>
+__device__ __forceinline__ void setmaxnreg_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" :: "n"(N)); }
+template <int N>
+__device__ __forceinline__ void setmaxnreg_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" :: "n"(N)); }
+// Plain arrive (no transaction bytes) on an mbarrier.
+__device__ __forceinline__ void mbarrier_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" :: "r"(bar) : "memory");
+}
+// Four e4m3 codes (byte 0 = first channel) times a scale, rounded to bf16, as two bf16x2 words in channel order.
+// e4m3 → f16 and f16 → f32 are exact, the multiply is exact for the power-of-two tile scales (and not flushed:
+// no .ftz, whatever --use_fast_math does to C++ arithmetic), f32 → bf16 rounds to nearest even; NaN stays NaN.
+__device__ __forceinline__ uint2 e4m3x4_to_bf16x4(uint32_t codes, float scale) {
+  uint2 r;
+  asm("{\n.reg .b16 c01, c23, h0, h1, h2, h3;\n.reg .b32 p01, p23;\n.reg .f32 f0, f1, f2, f3;\n"
+      "mov.b32 {c01, c23}, %2;\n"
+      "cvt.rn.f16x2.e4m3x2 p01, c01;\ncvt.rn.f16x2.e4m3x2 p23, c23;\n"
+      "mov.b32 {h0, h1}, p01;\nmov.b32 {h2, h3}, p23;\n"
+      "cvt.f32.f16 f0, h0;\ncvt.f32.f16 f1, h1;\ncvt.f32.f16 f2, h2;\ncvt.f32.f16 f3, h3;\n"
+      "mul.rn.f32 f0, f0, %3;\nmul.rn.f32 f1, f1, %3;\nmul.rn.f32 f2, f2, %3;\nmul.rn.f32 f3, f3, %3;\n"
+      "cvt.rn.bf16x2.f32 %0, f1, f0;\ncvt.rn.bf16x2.f32 %1, f3, f2;\n}\n"
+      : "=r"(r.x), "=r"(r.y) : "r"(codes), "f"(scale));
+  return r;
+}
+
 }  // namespace ptx

@@ -948,7 +948,7 @@ test('configs the backend refuses are skipped with its reason, not run: table, J
 });
 
 test('no --kernel: a config the first kernel refuses (argument kernel) runs on the next one; with --kernel it is skipped', async () => {
-  // a cpu backend with two kernels, the first refusing the FP8 cache as `hopper` does on cuda
+  // a cpu backend with two kernels, the first refusing the FP8 cache as `hopper` does on cuda for sparse decode or fp16 q
   const be = getBackend('cpu');
   const originalKernels = be.decodeKernels;
   be.decodeKernels = () => ['fast', ...originalKernels.call(be)];

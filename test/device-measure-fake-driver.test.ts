@@ -300,7 +300,7 @@ await fakeCudaScenarios(import.meta.url, 'device measurements through a fake CUD
     close(peak.value!, (108 * 2 * 4096 * 16 * (64 * 128 * 16 * 2)) / 10e-6 / 1e12, 'compute ceiling (the probe)');
     assert.equal(res.settings.timer, 'CUDA events around each call, on the library stream');
     assert.match(res.settings.l2Flush, /^memset of a 256 MiB scratch buffer/);
-    // hopper refuses the FP8 cache: the config ran on the next kernel
+    // hopper refuses sparse decode: the config ran on the next kernel
     assert.deepEqual([res.rows.length, res.rows[0].kernel, res.skipped], [1, 'generic', []]);
     // every timed run is whole kernels of 10 µs (the decode's), never the 256 MiB flush (0.18 ms at 1500 GB/s)
     const times = res.rows[0].timesMs;

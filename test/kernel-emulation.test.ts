@@ -17,8 +17,10 @@
 // the emulator would be at fault, not the kernels. 'hopper' also checks the emulated TMA, mbarriers and wgmma
 // (descriptors, swizzle, fragment layouts) under three timings of the asynchronous work, with the emulator's wgmma
 // check (a shared write under a wgmma not known to be complete) and deadlock report on. The layout kernel
-// (mla_decode_generic_layout.cu) passed its GPU tests on an H200 too (2026-12-01). The full GPU test files run the
-// same way (slower):
+// (mla_decode_generic_layout.cu) passed its GPU tests on an H200 too (2026-12-01). 'hopper-fp8' runs the Hopper
+// kernel's FP8-cache entry (mla_decode_sm90_fp8_bf16, not yet run on a GPU: here the emulator checks the kernel, which
+// 'hopper' vouches for): against the oracle and bit for bit against 'hopper' over the dequantised cache, under the same
+// three timings. The full GPU test files run the same way (slower):
 //   npm run build && node dist/test/util/run-emulated.js dist/test/dense-layouts-gpu.test.js
 //
 // Each scenario runs in its own child process (the fake is loaded at start-up), like test/fault-injection.test.ts;
@@ -525,6 +527,33 @@ if (scenarioName) {
       assert.notEqual(deadlock.status, 0);
       assert.match(deadlock.stderr, /CUDA_ERROR_LAUNCH_TIMEOUT[\s\S]*deadlock: [\s\S]*at bar\.sync 4 \(128 of 256 arrived\)/, deadlock.stderr);
       t.diagnostic(`missing bar.arrive: ${note(deadlock)}`);
+    });
+
+    // The same for the Hopper FP8 kernel's producer: the raw TMA of group A issued without waiting for the math
+    // warpgroups to release it (the wgmma check: a TMA load into a buffer a wgmma may still read), the barrier between
+    // reading a row's first raw bytes and writing their dequantised values over them dropped (the race detector: a WAR
+    // between producer warps), a math warpgroup's release dropped (a deadlock naming the producer's mbarrier wait), a
+    // tile scale mixed up (the oracle).
+    it('planted bugs in the FP8 producer: no empty-barrier wait → wgmma race report, no barrier before the in-place dequantisation → WAR, a missing release → deadlock, a wrong scale → the oracle', { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (four more emulator builds, ~25 s)' }, async (t) => {
+      const producer = 'mla_sm90_fp8_producer.cuh';
+      const builds = {
+        noEmpty: buildFakeCuda({ emulate: true, plant: [[producer, '      if (k > 0) ptx::mbarrier_wait(empty, (k - 1) & 1);  // group A', '      // group A']] }),
+        noBarrier: buildFakeCuda({
+          emulate: true,
+          plant: [[producer, 'raw_a0[i] = ptx::ld_shared_v4(row0 + 64 * h + 16 * ((i + t) & 3));\n      ptx::named_barrier_sync(kProducerSync, kProducerThreads);', 'raw_a0[i] = ptx::ld_shared_v4(row0 + 64 * h + 16 * ((i + t) & 3));']],
+        }),
+        noRelease: buildFakeCuda({ emulate: true, plant: [['mla_decode_sm90.cu', '          if (wg_tid == 0) release(j, kGroupA);\n', '']] }),
+        wrongScale: buildFakeCuda({ emulate: true, plant: [[producer, 'raw_a0[i], scale_a0);', 'raw_a0[i], scale_a1);']] }),
+      };
+      const seed = freshSeed();
+      const [noEmpty, noBarrier, noRelease, wrongScale] = await Promise.all(Object.values(builds).map((b) => runScenario(b, 'hopper-fp8', seed)));
+      const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
+      for (const r of [noEmpty, noBarrier, noRelease, wrongScale]) assert.notEqual(r.status, 0, r.stderr);
+      assert.match(noEmpty.stderr, /a TMA load into shared \[0x[0-9a-f]+, \+16384\) while wgmma #\d+ of warpgroup [01], .* may still run: .*a race on the GPU/, noEmpty.stderr);
+      assert.match(noBarrier.stderr, /shared-memory race \(WAR\) .*ld\.shared by thread \d+ \(warp (8|9|10|11), mla_sm90_fp8_producer\.cuh:\d+\).*then st\.shared .* by thread \d+ \(warp (8|9|10|11), mla_sm90_fp8_producer\.cuh/, noBarrier.stderr);
+      assert.match(noRelease.stderr, /CUDA_ERROR_LAUNCH_TIMEOUT[\s\S]*deadlock: [\s\S]*threads 256-383 on mbarrier 0x[0-9a-f]+ parity/, noRelease.stderr);
+      assert.match(wrongScale.stderr, /AssertionError.*out\[\d+\]: got .*, reference .*\|err\|/, wrongScale.stderr);
+      for (const [what, r] of [['no empty wait', noEmpty], ['no barrier', noBarrier], ['no release', noRelease], ['wrong scale', wrongScale]] as const) t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
     });
   });
 }

@@ -18,7 +18,7 @@ export const MLA_CONFIG = {
   /** Hopper decode kernel (64 folded rows per CTA as well: GEN_BLOCK_M = the scheduler's BLOCK_SIZE_M). */
   SM90_THREADS: 256,
   SM90_SMEM_BYTES: 231824,
-  /** Its FP8-cache variant (mla_decode_sm90_fp8_bf16): a third warpgroup, the producer; this much dynamic smem. */
+  /** The Hopper kernel over the FP8 cache (mla_decode_sm90_fp8_bf16): a third, producer warpgroup. */
   SM90_FP8_THREADS: 384,
   SM90_FP8_SMEM_BYTES: 231872,
   /** FP8-cache decode kernel (mla_decode_fp8.cu): same rows per CTA and threads as generic, this much dynamic smem. */

@@ -5,7 +5,7 @@
 // counters and arms faults through koffi (bindFakeCuda).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -172,13 +172,10 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
     'const emu::Shared<float4[COMBINE_WARPS][kSub][32]> partial{emu::static_shared(sizeof(float4[COMBINE_WARPS][kSub][32]), __LINE__), "partial[][][] (mla_combine.cu)"};',
   ]]);
   for (const [file, from, to] of plant) replaceInKernel(kernels, file, [[from, to]]);
-  // the Hopper kernel and the headers only it includes (its FP8 producer) may hold no inline PTX the build left
+  // the Hopper kernel and the header only it includes (its FP8 producer) may hold no inline PTX the build left
   for (const file of ['mla_decode_sm90.cu', 'mla_sm90_fp8_producer.cuh']) {
-    const path = join(kernels, file);
-    if (existsSync(path) && /\basm\b/.test(readFileSync(path, 'utf8'))) throw new Error(`kernels/${file} has inline PTX the emulator build does not replace: update test/util/fake-cuda.ts`);
+    if (/\basm\b/.test(readFileSync(join(kernels, file), 'utf8'))) throw new Error(`kernels/${file} has inline PTX the emulator build does not replace: update test/util/fake-cuda.ts`);
   }
-  // the FP8-cache entry of the Hopper kernel (emu_sm90.cpp), once kernels/mla_decode_sm90.cu has it
-  const sm90Fp8 = readFileSync(join(kernels, 'mla_decode_sm90.cu'), 'utf8').includes('mla_decode_sm90_fp8_bf16(') ? ['-DEMU_SM90_FP8'] : [];
   const run = (cmd: string, args: string[]) => {
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`building the emulating fake libcuda failed: ${cmd} ${args.join(' ')}\n${r.stderr}`);
@@ -186,7 +183,7 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
   const objects = ['emu', 'emu_race', 'emu_combine', 'emu_sm90', 'emu_selftest'].map((name) => {
     const obj = join(dir, `${name}.o`);
     // the kernels' headers first (their quoted includes find the stand-in ptx*.cuh beside them), then cuda_bf16.h etc.
-    run(cxx!, ['-c', '-fPIC', '-O2', '-std=c++17', '-w', ...(name === 'emu_sm90' ? sm90Fp8 : []), '-I', kernels, '-I', EMU_DIR, '-o', obj, join(EMU_DIR, `${name}.cpp`)]);
+    run(cxx!, ['-c', '-fPIC', '-O2', '-std=c++17', '-w', '-I', kernels, '-I', EMU_DIR, '-o', obj, join(EMU_DIR, `${name}.cpp`)]);
     return obj;
   });
   const fake = join(dir, 'fake-cuda.o');

@@ -13,7 +13,9 @@
 // below) whose only uses are a shared address or an instrumented access, so a kernel cannot touch shared memory
 // unseen: a plain C++ access to one does not compile.
 // The Hopper kernel's instructions (ptx_sm90.cuh / ptx_wgmma.cuh stand-ins) are emulated in emu.cpp: mbarriers
-// (a waiting fiber sleeps until its phase completes), named-barrier arrive, TMA tile loads and wgmma. By default a
+// (a waiting fiber sleeps until its phase completes; arrive with or without transaction bytes), named-barrier arrive,
+// TMA tile loads (any element size, swizzled or not) and wgmma; its FP8 entry's setmaxnreg is a no-op and its e4m3 →
+// bf16 conversion is computed exactly (ptx_sm90.cuh, on kernels/fp8_e4m3.cuh). By default a
 // TMA tile lands and a wgmma computes at issue (commit / wait then have nothing to do); FAKE_CUDA_EMU_WGMMA=wait and
 // FAKE_CUDA_EMU_TMA=late move them to the latest moment the hardware allows, FAKE_CUDA_EMU_ORDER=reverse runs the
 // highest thread first — other legal timings, under which a missing wait or an early refill shows (emu.cpp).

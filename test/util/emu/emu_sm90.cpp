@@ -12,9 +12,7 @@ namespace emu {
 static const KernelEntry kEntries[] = {
     {"mla_decode_sm90_bf16", [](void* const* args) { mla_decode_sm90_bf16(PARAMS(0), TMAP(1)); }, true},
     {"mla_decode_sm90_fp16", [](void* const* args) { mla_decode_sm90_fp16(PARAMS(0), TMAP(1)); }, true},
-#ifdef EMU_SM90_FP8
     {"mla_decode_sm90_fp8_bf16", [](void* const* args) { mla_decode_sm90_fp8_bf16(PARAMS(0), TMAP(1), TMAP(2)); }, true},
-#endif
 };
 #undef TMAP
 #undef PARAMS
