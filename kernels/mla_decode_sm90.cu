@@ -595,7 +595,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     // FP8: "group B free" lets the producer's st.shared into slabs 4–7 start at once, so every warp of the warpgroup
     // must be past its last wgmma read of the group first (the emulator's race detector: warp 5's P·V reads vs the
     // producer's writes); the bf16 kernel's TMA refill is issued as before.
-    if (kFp8 && n_prefetched > 0) ptx::named_barrier_sync(wg == 0 ? kWg0Local : kWg1Local, kOne);
+    if (kFp8 && n_prefetched > 0) {  // (constant ids: a register id makes ptxas reserve all 16 barriers)
+      if (wg == 0) ptx::named_barrier_sync(kWg0Local, kOne);
+      else ptx::named_barrier_sync(kWg1Local, kOne);
+    }
     if (wg_tid == 0 && n_prefetched > 0) {
       const int* bt_next = p.block_table + static_cast<int64_t>(req + 1) * p.block_table_stride;
       const int page0 = ptx::ld_plain(bt_next), page1 = n_prefetched > 1 ? ptx::ld_plain(bt_next + 1) : 0;

@@ -17,6 +17,7 @@
 #   fp8       ~3 min: where FP8 and sparse decode stand on the portable kernel (issue 10's baseline): bench --kv fp8
 #             and bf16 on four sweep rows, --configs sparse and sparse-small
 #   fp8h      ~6 min: the Hopper FP8 kernel — FP8/sparse GPU tests, memcheck + racecheck on its cases, speed vs bf16
+#   fp8int    ~3 min: the FP8 kernel's integer dequantisation (built with -DMLA_SM90_FP8_INT_DEQUANT) vs the shipped one
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
 step=${1:?step: small | ab | fp8 | sanitize}
@@ -116,6 +117,21 @@ case $step in
     for tool in memcheck racecheck; do
       s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout ${FP8H_SAN_S:-90} compute-sanitizer --tool $tool --print-limit 4 node --test --test-name-pattern="hopper" dist/test/fp8-sparse-gpu.test.js > "$out/fp8h-$tool.log" 2>&1
       echo "$tool (FP8 hopper cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/fp8h-$tool.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/fp8h-$tool.log" | tr '\n' ' '; echo
+    done
+    ;;
+  fp8int)
+    # the integer dequantisation (-DMLA_SM90_FP8_INT_DEQUANT: no F2F conversions) against the shipped cvt path.
+    # Workstation first: npm run build && scripts/build-variant.sh fp8int mla_decode_sm90 sm_90a -DMLA_SM90_FP8_INT_DEQUANT
+    # (carry dist: dist/kv-fp8int travels with it). Its GPU tests first (bit for bit against bf16 'hopper' over the
+    # dequantised cache: a wrong PTX bit trick shows there), then the speed of both against bf16 hopper.
+    [ -d dist/kv-fp8int ] || { echo "no dist/kv-fp8int: build it on the workstation (see above)"; exit 2; }
+    s=$(date +%s); FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-fp8int/ gpu timeout 75 node --test --test-name-pattern="hopper" dist/test/fp8-sparse-gpu.test.js > "$out/fp8int-suite.log" 2>&1
+    rc=$?; echo "FP8 GPU tests naming hopper, integer dequantisation rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/fp8int-suite.log"
+    rows=${FP8H_ROWS:-0,8,16,24,28,30}
+    timeout 60 node dist/src/cli.js bench --configs $rows --kernel hopper --iters 30 --check-samples 1 --json "$out/fp8int-bf16.json" > /dev/null 2>&1
+    for v in kernels kv-fp8int; do
+      FLASH_MLA_KERNEL_DIR=$PWD/dist/$v/ timeout 60 node dist/src/cli.js bench --configs $rows --kv fp8 --kernel hopper --iters 30 --check-samples 1 --reference "$out/fp8int-bf16.json" --json "$out/fp8int-$v.json" > "$out/fp8int-$v.txt" 2>&1
+      echo "== $v rc=$?"; grep -aE "^sweep#|hopper vs ref" "$out/fp8int-$v.txt" | cut -c1-130
     done
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;

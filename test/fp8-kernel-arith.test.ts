@@ -192,16 +192,19 @@ test('kernels/fp8_e4m3.cuh on the host: bit for bit the cpu quantizer and decode
   assert.ok(readFileSync(join(kernelsDir, 'append_kv_fp8.cu'), 'utf8').includes('fp8::e4m3_code(__fmul_rn(fp8::half_bits_value<kBf16>(h), inv))'), 'the harness composes the functions as append_kv_fp8.cu does');
 });
 
-// The kernel emulator's stand-in for the Hopper FP8 kernel's e4m3x4_to_bf16x4 (test/util/emu/ptx_sm90.cuh: the real one
-// is cvt.rn.f16x2.e4m3x2 → cvt.f32.f16 → mul.rn.f32 → cvt.rn.bf16x2.f32, which only a GPU runs), which the emulated
-// tests of mla_decode_sm90_fp8_bf16 rest on: every code with every power-of-two scale the quantizer writes, scales
-// that round, NaN and infinite scales — the channel order of the packing, and values bit for bit what the cpu computes
-// (float32 product, bf16 nearest even; NaN → 0x7fff).
+// The kernel emulator's stand-in for the Hopper FP8 kernel's e4m3x4_to_bf16x4 (test/util/emu/ptx_sm90.cuh; the real
+// one — cvt e4m3x2 → f16x2 → f32 · scale → bf16x2, or its integer variant — runs on a GPU only, where the suite checks
+// it bit for bit against 'hopper' over the dequantised cache), which the emulated tests of mla_decode_sm90_fp8_bf16
+// rest on: every code with power-of-two scales from the quantizer's range and past it, an infinite and a NaN scale —
+// the channel order of the packing; values bit for bit the cpu's product rounded to bf16; NaN where the code or the
+// product is NaN.
+const EMU_SCALES = [1, 0.5, 2, 2 ** -13, 1024, 2 ** -17, 2 ** 100, 2 ** -30, Infinity, NaN];
 const EMU_HARNESS = `#include <cstdio>
+#include <cstring>
 #include <vector>
 #include "ptx_sm90.cuh"
 int main() {
-  const float scales[] = {1.f, 0.5f, 2.f, 0.0001220703125f, 1024.f, 7.62939453125e-06f, 0.3f, 1.7f, 3e-39f, 3e38f, __builtin_nanf(""), __builtin_inff()};
+  const float scales[] = {${EMU_SCALES.map((x) => (Number.isNaN(x) ? '__builtin_nanf("")' : x === Infinity ? '__builtin_inff()' : `static_cast<float>(${x})`)).join(', ')}};
   std::vector<uint32_t> out;
   for (float s : scales)
     for (uint32_t c = 0; c < 256; c += 4) {
@@ -214,7 +217,7 @@ int main() {
 }
 `;
 
-test("the emulator's e4m3x4_to_bf16x4 (Hopper FP8 kernel stand-in): every code × scales, bit for bit the cpu's product rounded to bf16, in channel order", { skip: cxx ? false : 'no C++ compiler on PATH' }, () => {
+test("the emulator's e4m3x4_to_bf16x4 (Hopper FP8 kernel stand-in): every code × power-of-two scales, bit for bit the cpu's product rounded to bf16, NaN codes NaN, in channel order", { skip: cxx ? false : 'no C++ compiler on PATH' }, () => {
   const emuDir = fileURLToPath(new URL('../../test/util/emu/', import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), 'flash-mla-emu-e4m3-'));
   writeFileSync(join(dir, 'harness.cpp'), EMU_HARNESS);
@@ -224,16 +227,17 @@ test("the emulator's e4m3x4_to_bf16x4 (Hopper FP8 kernel stand-in): every code �
   const run = spawnSync(exe, [], { maxBuffer: 1 << 24 });
   assert.equal(run.status, 0, String(run.stderr));
   const got = new Uint32Array(run.stdout.buffer, run.stdout.byteOffset, run.stdout.byteLength / 4);
-  const scales = [1, 0.5, 2, 2 ** -13, 1024, 2 ** -17, 0.3, 1.7, 3e-39, 3e38, NaN, Infinity].map(Math.fround);
+  const isNanBits = (h: number) => (h & 0x7f80) === 0x7f80 && (h & 0x7f) !== 0;
   let k = 0;
-  for (const s of scales) {
+  for (const s of EMU_SCALES.map(Math.fround)) {
     for (let c = 0; c < 256; c += 4, k += 2) {
-      const want = [0, 1, 2, 3].map((i) => {
-        const x = Math.fround(fp8e4m3BitsToFloat32(c + i) * s);
-        return Number.isNaN(x) ? 0x7fff : float32ToBf16Bits(x);
-      });
       const lanes = [got[k] & 0xffff, got[k] >>> 16, got[k + 1] & 0xffff, got[k + 1] >>> 16];
-      assert.deepEqual(lanes.map(hex), want.map(hex), `codes ${hex(c)}…${hex(c + 3)} × ${s}`);
+      for (let i = 0; i < 4; ++i) {
+        const x = Math.fround(fp8e4m3BitsToFloat32(c + i) * s);
+        const what = `code ${hex(c + i)} × ${s}: got ${hex(lanes[i])}`;
+        if (Number.isNaN(x)) assert.ok(isNanBits(lanes[i]), what);
+        else assert.equal(hex(lanes[i]), hex(float32ToBf16Bits(x)), what);
+      }
     }
   }
   assert.equal(k, got.length);

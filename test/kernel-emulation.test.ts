@@ -544,7 +544,7 @@ if (scenarioName) {
         }),
         noRelease: buildFakeCuda({ emulate: true, plant: [['mla_decode_sm90.cu', '      ptx::mbarrier_arrive(bars_empty + 8 * buf);\n', '']] }),
         wrongScale: buildFakeCuda({ emulate: true, plant: [[producer, 'raw_a0[i], scale_a0);', 'raw_a0[i], scale_a1);']] }),
-        noItemBarrier: buildFakeCuda({ emulate: true, plant: [['mla_decode_sm90.cu', 'if (kFp8 && n_prefetched > 0) ptx::named_barrier_sync(', 'if (false) ptx::named_barrier_sync(']] }),
+        noItemBarrier: buildFakeCuda({ emulate: true, plant: [['mla_decode_sm90.cu', 'if (kFp8 && n_prefetched > 0) {', 'if (false) {']] }),
       };
       const seed = freshSeed();
       const [noEmpty, noBarrier, noRelease, wrongScale, noItemBarrier] = await Promise.all(Object.values(builds).map((b) => runScenario(b, 'hopper-fp8', seed)));

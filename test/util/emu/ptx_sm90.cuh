@@ -48,7 +48,9 @@ inline void mbarrier_arrive(uint32_t bar) { emu::mbarrier_arrive(bar); }
 // order (word 0's low half = channel 0). What the real one's cvt.rn.f16x2.e4m3x2 → cvt.f32.f16 → mul.rn.f32 →
 // cvt.rn.bf16x2.f32 computes: the e4m3 value exactly (fp8::e4m3_value, as the portable kernels decode it), one float32
 // multiply rounded to nearest (exact for the quantizer's power-of-two scales), then bf16; NaN codes (or a NaN scale)
-// give the canonical bf16 NaN 0x7fff, as cvt.rn.bf16x2.f32 writes it.
+// give the canonical bf16 NaN 0x7fff, as cvt.rn.bf16x2.f32 writes it. The integer variant of the real function
+// (-DMLA_SM90_FP8_INT_DEQUANT) computes the same values for the format's power-of-two scales; its NaNs differ in their
+// bits only.
 inline uint2 e4m3x4_to_bf16x4(uint32_t codes, float scale) {
   uint16_t h[4];
   for (int i = 0; i < 4; ++i) {
