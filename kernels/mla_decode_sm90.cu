@@ -25,9 +25,8 @@
 //
 // Launch: grid (ceil(q_rows / 64), num_sm_parts, 1), block 256, dynamic smem mla::SM90_SMEM_BYTES.
 //
-// The same kernel over the FP8 cache (mla_decode_sm90_fp8_bf16, kFp8): where this kernel refills a group, the FP8
-// one TMAs the block's raw e4m3 bytes into group A's slabs (group A) or its bf16 RoPE columns into slab 8 and
-// signals group B free (group B); a third warpgroup dequantises each block in place (mla_sm90_fp8_producer.cuh).
+// The same kernel over the FP8 cache (mla_decode_sm90_fp8_bf16, kFp8): a third warpgroup dequantises each K block
+// into the buffers (mla_sm90_fp8_producer.cuh) and the math warpgroups release a group where they would refill it.
 #include <cstdint>
 #include <cuda.h>
 
@@ -242,35 +241,6 @@ __device__ __forceinline__ uint32_t opaque(uint32_t x) {
 
 namespace {
 
-// One thread: start filling group `group` of buffer `buf` (sKb, its slab barriers `bars`) with page `page`.
-// bf16/fp16: the group's slabs by TMA, each on its own barrier. FP8: group A = the raw e4m3 bytes into slabs 0–3
-// (barrier raw[buf], for the producer); group B = the RoPE columns into slab 8, then "group B free" for the
-// producer's writes into slabs 4–7.
-template <bool kFp8>
-__device__ __forceinline__ void issue_k_group(int buf, int group, int page, uint32_t sKb, uint32_t bars, uint32_t bars_raw, uint32_t bars_empty,
-                                              const CUtensorMap* kmap, const CUtensorMap* rope_map) {
-  if constexpr (kFp8) {
-    if (group == kGroupA) {
-      const uint32_t raw = bars_raw + 8 * buf;
-      ptx::mbarrier_arrive_expect_tx(raw, 2 * SM90_FP8_RAW_BOX_BYTES);
-      ptx::tma_load_3d(sKb, kmap, raw, 0, 0, page);
-      ptx::tma_load_3d(sKb + SM90_FP8_RAW_BOX_BYTES, kmap, raw, HEAD_DIM_V / 2, 0, page);
-    } else {
-      const uint32_t rope = bars + 8 * (SM90_SLABS - 1);
-      ptx::mbarrier_arrive_expect_tx(rope, SM90_SLAB_BYTES);
-      ptx::tma_load_3d(sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES, rope_map, rope, 0, 0, page);
-      ptx::mbarrier_arrive(bars_empty + 8 * buf);
-    }
-  } else {
-    const int slab0 = group == kGroupA ? 0 : SM90_GROUP_A_SLABS;
-    const int n = group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
-    for (int slab = slab0; slab < slab0 + n; ++slab) {
-      ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
-      ptx::tma_load_3d(sKb + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
-    }
-  }
-}
-
 // kFp8: kmap is the raw-byte map of the FP8 cache and rope_map the RoPE columns' (mla_config.h); otherwise kmap is
 // the bf16/fp16 cache's and rope_map unused.
 template <typename T, bool kFp8>
@@ -287,12 +257,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   const int g = lane >> 2, q4 = lane & 3;  // wgmma D fragment: rows 16·warp + g (+8), columns 8i + 2·q4 (+1)
   const int m_block = blockIdx.x;
 
-  // FP8: raw block landed (per buffer), group B free (per buffer), after the 18 slab barriers
+  // FP8: raw block landed (per buffer), group empty (per buffer and group), after the 18 slab barriers
   const uint32_t sBarRaw = base + SM90_FP8_OFF_EXTRA_BAR, sBarEmpty = sBarRaw + 16;
   if (tid == 0) {
     for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, 1);
     if constexpr (kFp8) {
-      for (int i = 0; i < 4; ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
+      for (int i = 0; i < 6; ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
       ptx::prefetch_tensormap(rope_map);
     }
     ptx::fence_barrier_init();
@@ -307,7 +277,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   if constexpr (kFp8) {
     if (wg == 2) {
       ptx::setmaxnreg_dec<SM90_FP8_PRODUCER_REGS>();
-      fp8_producer(p, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, tid - SM90_THREADS);
+      fp8_producer(p, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, kmap, rope_map, tid - SM90_THREADS);
       return;
     }
     ptx::setmaxnreg_inc<SM90_FP8_MATH_REGS>();
@@ -370,13 +340,23 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     auto parity = [&](int j) -> uint32_t { return (fills[j & 1] + (j >> 1)) & 1; };
     auto buffer = [&](int j) -> uint32_t { return (j & 1) ? sK1 : sK0; };
     auto barrier = [&](int j) -> uint32_t { return sBar + 8 * SM90_SLABS * (j & 1); };  // slab 0's; slab y: + 8y
+    // FP8: group `group` of block j's buffer is consumed (one thread of the warpgroup, after its local barrier).
+    auto release = [&](int j, int group) { ptx::mbarrier_arrive(sBarEmpty + 16 * (j & 1) + 8 * group); };
     // One thread: load group `group` of block j (page `page`) into its buffer, each slab on its own mbarrier.
-    auto issue_group = [&](int j, int group, int page) { issue_k_group<kFp8>(j & 1, group, page, buffer(j), barrier(j), sBarRaw, sBarEmpty, kmap, rope_map); };
+    auto issue_group = [&](int j, int group, int page) {
+      const uint32_t bars = barrier(j), dst = buffer(j);
+      const int slab0 = group == kGroupA ? 0 : SM90_GROUP_A_SLABS;
+      const int n = group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
+      for (int slab = slab0; slab < slab0 + n; ++slab) {
+        ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
+        ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
+      }
+    };
 
     math_sync();  // both warpgroups are done with the previous item's smem
     if (tid < 64) ptx::st_shared_f32(sM + tid * 4, kMaxInit);
     if (n_blocks > 0) {
-      if (tid == 0) {
+      if (!kFp8 && tid == 0) {  // FP8: the producer warpgroup fills the buffers
         for (int j = n_prefetched; j < min(n_blocks, 2); ++j) {
           const int page = ptx::ld_plain(bt + j);
           issue_group(j, kGroupA, page);
@@ -415,7 +395,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const uint32_t sP0 = b_ + SM90_OFF_P0, sP1 = b_ + SM90_OFF_P1;
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
         int page2 = 0, page3 = 0;  // block-table entries of the refills, loaded early to hide their latency
-        if (wg_tid == 0) {
+        if (!kFp8 && wg_tid == 0) {
           if (has2) page2 = ptx::ld_plain(bt + j + 2);
           if (has3) page3 = ptx::ld_plain(bt + j + 3);
         }
@@ -452,7 +432,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         ptx::wgmma_wait<0>();
 
         ptx::named_barrier_sync(kScale1Ready, kBoth);  // WG1's softmax of block j+1 is done; all of WG0 is past V0L
-        if (has2 && wg_tid == 0) issue_group(j + 2, kGroupA, page2);
+        if constexpr (kFp8) {
+          if (wg_tid == 0) release(j, kGroupA);
+        } else {
+          if (has2 && wg_tid == 0) issue_group(j + 2, kGroupA, page2);
+        }
         float scale1[2];
 #pragma unroll
         for (int h = 0; h < 2; ++h) scale1[h] = ptx::ld_shared_f32(sScale1 + r_loc[h] * 4);
@@ -483,9 +467,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         } else {
           ptx::wgmma_wait<0>();
         }
-        if (has3) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
+        if (kFp8 ? has1 : has3) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
           ptx::named_barrier_sync(kWg0Local, kOne);
-          if (wg_tid == 0) issue_group(j + 3, kGroupA, page3);
+          if (wg_tid == 0) {
+            if constexpr (kFp8) release(j + 1, kGroupA);
+            else issue_group(j + 3, kGroupA, page3);
+          }
         }
         if (has2) {
           issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(j + 2), parity(j + 2), false);
@@ -508,7 +495,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const uint32_t sP0 = b_ + SM90_OFF_P0, sP1 = b_ + SM90_OFF_P1;
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
         int page2 = 0, page3 = 0;
-        if (wg_tid == 0) {
+        if (!kFp8 && wg_tid == 0) {
           if (has2) page2 = ptx::ld_plain(bt + j + 2);
           if (has3) page3 = ptx::ld_plain(bt + j + 3);
         }
@@ -558,15 +545,21 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
         for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
         ptx::wgmma_commit();
-        if (has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
+        if (kFp8 ? has1 : has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
           ptx::wgmma_wait<1>();
           ptx::named_barrier_sync(kWg1Local, kOne);
-          if (wg_tid == 0) issue_group(j + 3, kGroupB, page3);
+          if (wg_tid == 0) {
+            if constexpr (kFp8) release(j + 1, kGroupB);
+            else issue_group(j + 3, kGroupB, page3);
+          }
         }
         ptx::wgmma_wait<0>();
-        if (has2) {  // K0.B is dead once P0·V0R is done
+        if (kFp8 || has2) {  // K0.B is dead once P0·V0R is done
           ptx::named_barrier_sync(kWg1Local, kOne);
-          if (wg_tid == 0) issue_group(j + 2, kGroupB, page2);
+          if (wg_tid == 0) {
+            if constexpr (kFp8) release(j, kGroupB);
+            else issue_group(j + 2, kGroupB, page2);
+          }
         }
         if (has3) {  // S of block j+3: its B half was issued first
           issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
@@ -592,20 +585,19 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     fills[0] += (n_blocks + 1) >> 1;
     fills[1] += n_blocks >> 1;
     n_prefetched = min(n_next, 2);
-    // FP8: "group B free" lets the producer's st.shared into slabs 4–7 start at once, so every warp of the warpgroup
-    // must be past its last wgmma read of the group first (the emulator's race detector: warp 5's P·V reads vs the
-    // producer's writes); the bf16 kernel's TMA refill is issued as before.
-    if (kFp8 && n_prefetched > 0) {  // (constant ids: a register id makes ptxas reserve all 16 barriers)
-      if (wg == 0) ptx::named_barrier_sync(kWg0Local, kOne);
-      else ptx::named_barrier_sync(kWg1Local, kOne);
-    }
-    if (wg_tid == 0 && n_prefetched > 0) {
+    if (!kFp8 && wg_tid == 0 && n_prefetched > 0) {  // FP8: the producer is already on the next item
       const int* bt_next = p.block_table + static_cast<int64_t>(req + 1) * p.block_table_stride;
       const int page0 = ptx::ld_plain(bt_next), page1 = n_prefetched > 1 ? ptx::ld_plain(bt_next + 1) : 0;
       const int group = wg == 0 ? kGroupA : kGroupB;
-      // the next item's block j → buffer j (parity() of the next item, written out here)
+      // the next item's block j → buffer j, fill index fills[j] (parity() of the next item, written out here)
       auto issue_next = [&](int j, int page) {
-        issue_k_group<kFp8>(j, group, page, j ? sK1 : sK0, sBar + 8 * SM90_SLABS * j, sBarRaw, sBarEmpty, kmap, rope_map);
+        const uint32_t bars = sBar + 8 * SM90_SLABS * j, dst = j ? sK1 : sK0;
+        const int slab0 = group == kGroupA ? 0 : SM90_GROUP_A_SLABS;
+        const int n = group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
+        for (int slab = slab0; slab < slab0 + n; ++slab) {
+          ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
+          ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
+        }
       };
       issue_next(0, page0);
       if (n_prefetched > 1) issue_next(1, page1);

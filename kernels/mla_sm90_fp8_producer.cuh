@@ -1,15 +1,15 @@
 // The producer warpgroup of the Hopper decode kernel over the FP8 cache (mla_decode_sm90_fp8_bf16; layout and
 // launch: mla_config.h). Included by mla_decode_sm90.cu after its helpers (it uses `swizzled`).
 //
-// The math warpgroups issue the loads where the bf16 kernel refills a group (issue_k_group): the 64 × 512 e4m3 bytes
-// of a block (two 256-byte boxes) into its group-A slabs 0–3 — the raw block is exactly group A's size — and the
-// bf16 RoPE columns into slab 8, whose full barrier counts their bytes; with the RoPE load they signal group B free.
-// The producer walks the same work items and K blocks (block j of an item in buffer j & 1) and only converts, so
-// one buffer's bytes are in flight while it converts the other's. Per block:
-//   wait the raw bytes → wait group B free → dequantise channels 256–511 into slabs 4–7, arrive on their barriers →
+// It walks the same work items and K blocks as the math warpgroups and fills block j of an item into buffer j & 1,
+// as the bf16 kernel's TMA does, so the math side waits on the same per-slab "full" mbarriers. Per block:
+//   wait group A empty → TMA the 64 × 512 e4m3 bytes (two 256-byte boxes) into slabs 0–3 (the raw block is exactly
+//   group A's size) → wait group B empty → TMA the bf16 RoPE columns into slab 8 (its full barrier counts the
+//   bytes) → wait the raw bytes → dequantise channels 256–511 into slabs 4–7, arrive on their full barriers →
 //   channels 128–255 into slabs 2–3 (the second box's, read by then) → channels 0–127 over the first box's bytes
 //   in slabs 0–1 (read first, then a barrier), arrive.
-// Thread t of the 128 owns token t / 2 and half t % 2 of each step's channels (one scale each).
+// Thread t of the 128 owns token t / 2 and half t % 2 of each step's channels (one scale each). The math
+// warpgroups release group A / B of a buffer on its "empty" mbarrier where the bf16 kernel would refill it.
 #pragma once
 #include <cstdint>
 
@@ -36,9 +36,11 @@ __device__ __forceinline__ void store_dequantised(uint32_t sKb, int row, int ch0
   ptx::st_shared_v4(slab + swizzled(row, c + 1), make_uint4(v2.x, v2.y, v3.x, v3.y));
 }
 
-// bars_full: slab s of buffer b at bars_full + 8·(9b + s); bars_raw and bars_empty (group B free): buffer b at + 8b.
+// bars_full: slab s of buffer b at bars_full + 8·(9b + s); bars_raw: buffer b at + 8b; bars_empty: group g of
+// buffer b at + 8·(2b + g).
 __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const PartWork& w, int m_block, uint32_t sK0, uint32_t sK1,
-                                             uint32_t bars_full, uint32_t bars_raw, uint32_t bars_empty, int ptid) {
+                                             uint32_t bars_full, uint32_t bars_raw, uint32_t bars_empty, const CUtensorMap* raw_map,
+                                             const CUtensorMap* rope_map, int ptid) {
   const int t = ptid >> 1, h = ptid & 1;
   const int r_loc[2] = {0, 8};
   const RowSet rs = row_set(p, m_block, r_loc);  // only s_last counts here: the m-block's causal border (end_kv)
@@ -54,14 +56,24 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
     for (int j = 0; j < n_blocks; ++j) {
       const int b = j & 1;
       const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
-      const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b, empty_b = bars_empty + 8 * b;
+      const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b, empty = bars_empty + 16 * b;
       const int page = ptx::ld_plain(bt + j);
       // this thread's scales (channels 256 + 128h…, 128…255, 0…127), loaded before the waits hide their latency
       const float* sc = reinterpret_cast<const float*>(cache + static_cast<int64_t>(page) * p.k_block_stride +
                                                        static_cast<int64_t>(t) * p.k_row_stride + FP8_SCALES_OFFSET);
       const float scale_b = sc[2 + h], scale_a1 = sc[1], scale_a0 = sc[0];
-      ptx::mbarrier_wait(raw, k & 1);      // the raw bytes (loaded once group A was free)
-      ptx::mbarrier_wait(empty_b, k & 1);  // slabs 4–7 free (and the P tile aliasing K0's slab 8 read)
+      if (k > 0) ptx::mbarrier_wait(empty, (k - 1) & 1);  // group A of the block before is consumed
+      if (ptid == 0) {
+        ptx::mbarrier_arrive_expect_tx(raw, 2 * SM90_FP8_RAW_BOX_BYTES);
+        ptx::tma_load_3d(sKb, raw_map, raw, 0, 0, page);
+        ptx::tma_load_3d(sKb + SM90_FP8_RAW_BOX_BYTES, raw_map, raw, HEAD_DIM_V / 2, 0, page);
+      }
+      if (k > 0) ptx::mbarrier_wait(empty + 8, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
+      if (ptid == 0) {
+        ptx::mbarrier_arrive_expect_tx(full + 8 * (SM90_SLABS - 1), SM90_SLAB_BYTES);
+        ptx::tma_load_3d(sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES, rope_map, full + 8 * (SM90_SLABS - 1), 0, 0, page);
+      }
+      ptx::mbarrier_wait(raw, k & 1);
       // Raw row t: bytes [0, 256) of the first box at sKb + 256t (slabs 0–1), [256, 512) of the second at
       // + 16384 + 256t (slabs 2–3). Three steps, each writing where no raw byte still to be read lies:
       // (B) channels 256 + 128h + 16c (second box) → slabs 4–7, 8 chunks per thread. Chunks in rotated order: the
