@@ -32,6 +32,7 @@
 #include <cuda.h>
 
 #include "mla_config.h"
+#include "mla_fp8_params.h"
 #include "mla_generic_common.cuh"
 #include "mla_params.h"
 #include "mla_work.cuh"
@@ -52,6 +53,9 @@ constexpr int kQChunksPerRow = HEAD_DIM_K / 8;  // 16-byte chunks of a Q row
 enum Barrier : int { kScale0Ready = 1, kScale1Ready = 2, kP0Ready = 3, kP1Ready = 4, kWg0Local = 5, kWg1Local = 6, kSumReady = 7, kMathSync = 9 };
 constexpr int kBoth = SM90_THREADS, kOne = SM90_THREADS / 2;
 enum Group : int { kGroupA = 0, kGroupB = 1 };
+// What the K buffers hold and who fills them: the 16-bit cache by TMA; the FP8 cache's raw bytes by TMA, dequantised by
+// the producer warpgroup; the FP8 cache gathered by index (sparse decode), copied and dequantised by the producer.
+enum Mode : int { kDense16 = 0, kFp8Dense = 1, kFp8Sparse = 2 };
 
 template <typename T>
 struct Mma;
@@ -81,8 +85,16 @@ __device__ __forceinline__ void st_shared_zero16(uint32_t addr) {
 
 // S tile of one warpgroup: s[4·i + 2·h + e] = (row r_loc[h], token tok0 + 8·i + 2·q4 + e). Masks tokens at or past
 // each row's end (selection: NaN in dead slots drops out) and returns the raw row maxima of the quad (-inf if none).
-__device__ __forceinline__ void mask_and_row_max(float (&s)[32], int tok0, int q4, const int (&row_end)[2], float (&mx)[2]) {
-  const bool need_mask = tok0 + PAGE_BLOCK_SIZE > min(row_end[0], row_end[1]);
+// A sparse block's valid positions (bit t: position t of the block), from the producer's four 16-bit words.
+__device__ __forceinline__ uint64_t valid_mask(uint32_t addr) {
+  const uint4 v = ptx::ld_shared_v4(addr);
+  return (v.x | v.y << 16) | static_cast<uint64_t>(v.z | v.w << 16) << 32;
+}
+
+// Sparse decode (kValid): also the positions whose bit in `valid` (bit t: position tok0 + t) is clear.
+template <bool kValid = false>
+__device__ __forceinline__ void mask_and_row_max(float (&s)[32], int tok0, int q4, const int (&row_end)[2], float (&mx)[2], uint64_t valid = ~0ull) {
+  const bool need_mask = kValid || tok0 + PAGE_BLOCK_SIZE > min(row_end[0], row_end[1]);
   mx[0] = mx[1] = -INFINITY;
 #pragma unroll
   for (int i = 0; i < 8; ++i)
@@ -91,7 +103,7 @@ __device__ __forceinline__ void mask_and_row_max(float (&s)[32], int tok0, int q
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         float& x = s[4 * i + 2 * h + e];
-        if (need_mask && tok0 + 8 * i + 2 * q4 + e >= row_end[h]) x = -INFINITY;
+        if (need_mask && (tok0 + 8 * i + 2 * q4 + e >= row_end[h] || (kValid && !((valid >> (8 * i + 2 * q4 + e)) & 1)))) x = -INFINITY;
         mx[h] = fmaxf(mx[h], x);
       }
 #pragma unroll
@@ -179,12 +191,12 @@ __device__ __forceinline__ void quad_transpose(uint32_t (&a)[4], int q4) {
 // sectors; S5 −7 %, S6 −5 % on an H200). All lanes take part (shuffles); rows ≥ q_rows store nothing.
 template <typename T>
 __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req, const Slice& sl, const RowSet& rs, int h, const float (&o)[128],
-                                               float L, float row_max, int col_base, int q4, bool owns_lse) {
+                                               float L, float row_max, int col_base, int q4, bool owns_lse, float out_scale = 1.f) {
   using Ops = ElemOps<T>;
   const int r = rs.r_glob[h];
   const bool real = r < p.q_rows;
   const bool empty = !(L > 0.f);
-  const float inv = empty ? 0.f : 1.f / L;
+  const float inv = empty ? 0.f : out_scale / L;  // out_scale: the attention sink's 1 / (1 + exp(sink − lse)), or 1
   const float lse2 = ptx::log2_approx(L) + row_max;
   if (sl.no_split) {
     T* orow = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col_base;
@@ -246,10 +258,13 @@ namespace {
 // bf16/fp16: the group's slabs by TMA, each on its own barrier. FP8: group A = the raw e4m3 bytes into slabs 0–3
 // (barrier raw[buf], for the producer); group B = the RoPE columns into slab 8, then "group B free" for the
 // producer's writes into slabs 4–7.
-template <bool kFp8>
+// Sparse: nothing to load here; the producer gathers the block, told that group A / B of the buffer is free.
+template <int kMode>
 __device__ __forceinline__ void issue_k_group(int buf, int group, int page, uint32_t sKb, uint32_t bars, uint32_t bars_raw, uint32_t bars_empty,
                                               const CUtensorMap* kmap, const CUtensorMap* rope_map) {
-  if constexpr (kFp8) {
+  if constexpr (kMode == kFp8Sparse) {
+    ptx::mbarrier_arrive(bars_empty + (group == kGroupA ? 16 : 0) + 8 * buf);
+  } else if constexpr (kMode == kFp8Dense) {
     if (group == kGroupA) {
       const uint32_t raw = bars_raw + 8 * buf;
       ptx::mbarrier_arrive_expect_tx(raw, 2 * SM90_FP8_RAW_BOX_BYTES);
@@ -273,8 +288,9 @@ __device__ __forceinline__ void issue_k_group(int buf, int group, int page, uint
 
 // kFp8: kmap is the raw-byte map of the FP8 cache and rope_map the RoPE columns' (mla_config.h); otherwise kmap is
 // the bf16/fp16 cache's and rope_map unused.
-template <typename T, bool kFp8>
-__device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map) {
+template <typename T, int kMode>
+__device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
+  constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -287,16 +303,17 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   const int g = lane >> 2, q4 = lane & 3;  // wgmma D fragment: rows 16·warp + g (+8), columns 8i + 2·q4 (+1)
   const int m_block = blockIdx.x;
 
-  // FP8: raw block landed (per buffer), group B free (per buffer), after the 18 slab barriers
-  const uint32_t sBarRaw = base + SM90_FP8_OFF_EXTRA_BAR, sBarEmpty = sBarRaw + 16;
+  // FP8: raw block landed (per buffer), group B free (per buffer), sparse: group A free (per buffer), after the 18 slab
+  // barriers; then the sparse blocks' validity masks (per buffer)
+  const uint32_t sBarRaw = base + SM90_FP8_OFF_EXTRA_BAR, sBarEmpty = sBarRaw + 16, sValid = base + SM90_FP8S_OFF_VALID;
   if (tid == 0) {
     for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, 1);
     if constexpr (kFp8) {
-      for (int i = 0; i < 4; ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
-      ptx::prefetch_tensormap(rope_map);
+      for (int i = 0; i < (kSparse ? 6 : 4); ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
+      if (!kSparse) ptx::prefetch_tensormap(rope_map);
     }
     ptx::fence_barrier_init();
-    ptx::prefetch_tensormap(kmap);
+    if (!kSparse) ptx::prefetch_tensormap(kmap);
   }
   __syncthreads();
 
@@ -307,7 +324,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   if constexpr (kFp8) {
     if (wg == 2) {
       ptx::setmaxnreg_dec<SM90_FP8_PRODUCER_REGS>();
-      fp8_producer(p, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, tid - SM90_THREADS);
+      if constexpr (kSparse) fp8_sparse_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
+      else fp8_producer(p, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, tid - SM90_THREADS);
       return;
     }
     ptx::setmaxnreg_inc<SM90_FP8_MATH_REGS>();
@@ -356,10 +374,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     if (req != w.begin_req) tr_top = clock64();
     tr_mark = tr_top;
 #endif
-    const Slice sl = slice_of(p, w, req, rs);
+    const Slice sl = kSparse ? slice_of_len(p, w, req, rs, fp->topk) : slice_of(p, w, req, rs);
     // The next item (request req + 1 from token 0) starts loading before this one's epilogue; its seqlen is
     // read now and used after the main loop, so the load's latency is hidden.
-    const int next_seqlen = req < w.end_req ? ptx::ld_plain(p.cache_seqlens + req + 1) : 0;
+    const int next_seqlen = req < w.end_req ? (kSparse ? fp->topk : ptx::ld_plain(p.cache_seqlens + req + 1)) : 0;
     const int first_block = sl.start / PAGE_BLOCK_SIZE;  // start is a multiple of 64
     // (broadcast: uniform by construction, and the compiler must see that to keep branches around wgmma async)
     const int n_blocks = __shfl_sync(0xffffffffu, sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0, 0);
@@ -371,14 +389,14 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     auto buffer = [&](int j) -> uint32_t { return (j & 1) ? sK1 : sK0; };
     auto barrier = [&](int j) -> uint32_t { return sBar + 8 * SM90_SLABS * (j & 1); };  // slab 0's; slab y: + 8y
     // One thread: load group `group` of block j (page `page`) into its buffer, each slab on its own mbarrier.
-    auto issue_group = [&](int j, int group, int page) { issue_k_group<kFp8>(j & 1, group, page, buffer(j), barrier(j), sBarRaw, sBarEmpty, kmap, rope_map); };
+    auto issue_group = [&](int j, int group, int page) { issue_k_group<kMode>(j & 1, group, page, buffer(j), barrier(j), sBarRaw, sBarEmpty, kmap, rope_map); };
 
     math_sync();  // both warpgroups are done with the previous item's smem
     if (tid < 64) ptx::st_shared_f32(sM + tid * 4, kMaxInit);
     if (n_blocks > 0) {
       if (tid == 0) {
         for (int j = n_prefetched; j < min(n_blocks, 2); ++j) {
-          const int page = ptx::ld_plain(bt + j);
+          const int page = kSparse ? 0 : ptx::ld_plain(bt + j);  // (sparse: no block table)
           issue_group(j, kGroupA, page);
           issue_group(j, kGroupB, page);
         }
@@ -416,12 +434,17 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
         int page2 = 0, page3 = 0;  // block-table entries of the refills, loaded early to hide their latency
         if (wg_tid == 0) {
-          if (has2) page2 = ptx::ld_plain(bt + j + 2);
-          if (has3) page3 = ptx::ld_plain(bt + j + 3);
+          if (!kSparse && has2) page2 = ptx::ld_plain(bt + j + 2);
+          if (!kSparse && has3) page3 = ptx::ld_plain(bt + j + 3);
         }
         // softmax of block j against the running max
         float mx[2], m_old[2], m_new[2], scale0[2], sum[2];
-        mask_and_row_max(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx);
+        if constexpr (kSparse) {
+          // buffer 0's block (read before this warpgroup releases the buffer)
+          mask_and_row_max<true>(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx, valid_mask(sValid));
+        } else {
+          mask_and_row_max(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx);
+        }
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           m_old[h] = ptx::ld_shared_f32(sM + r_loc[h] * 4);
@@ -509,13 +532,18 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
         int page2 = 0, page3 = 0;
         if (wg_tid == 0) {
-          if (has2) page2 = ptx::ld_plain(bt + j + 2);
-          if (has3) page3 = ptx::ld_plain(bt + j + 3);
+          if (!kSparse && has2) page2 = ptx::ld_plain(bt + j + 2);
+          if (!kSparse && has3) page3 = ptx::ld_plain(bt + j + 3);
         }
         // Without block j+1 every token is masked (P1 = 0, max unchanged). Unconditional on purpose: s written
         // under a branch makes ptxas serialise the wgmmas that define it (C7515).
         float mx[2];
-        mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
+        if constexpr (kSparse) {
+          // buffer 1's block (stale when !has1: every token is masked then anyway)
+          mask_and_row_max<true>(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx, valid_mask(sValid + 16));
+        } else {
+          mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
+        }
         ptx::named_barrier_sync(kScale0Ready, kBoth);  // WG0's max and scale of block j
         float m0[2], m1[2], scale0[2], scale1[2];
 #pragma unroll
@@ -601,11 +629,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     }
     if (wg_tid == 0 && n_prefetched > 0) {
       const int* bt_next = p.block_table + static_cast<int64_t>(req + 1) * p.block_table_stride;
-      const int page0 = ptx::ld_plain(bt_next), page1 = n_prefetched > 1 ? ptx::ld_plain(bt_next + 1) : 0;
+      const int page0 = kSparse ? 0 : ptx::ld_plain(bt_next), page1 = !kSparse && n_prefetched > 1 ? ptx::ld_plain(bt_next + 1) : 0;
       const int group = wg == 0 ? kGroupA : kGroupB;
       // the next item's block j → buffer j (parity() of the next item, written out here)
       auto issue_next = [&](int j, int page) {
-        issue_k_group<kFp8>(j, group, page, j ? sK1 : sK0, sBar + 8 * SM90_SLABS * j, sBarRaw, sBarEmpty, kmap, rope_map);
+        issue_k_group<kMode>(j, group, page, j ? sK1 : sK0, sBar + 8 * SM90_SLABS * j, sBarRaw, sBarEmpty, kmap, rope_map);
       };
       issue_next(0, page0);
       if (n_prefetched > 1) issue_next(1, page1);
@@ -628,7 +656,14 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     for (int h = 0; h < 2; ++h) {
       const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (64 + r_loc[h]) * 4);
       const float m = ptx::ld_shared_f32(sM + r_loc[h] * 4);
-      store_row_wide<T>(p, req, sl, rs, h, o, L, m, wg * (HEAD_DIM_V / 2), q4, wg == 0 && q4 == 0);
+      float out_scale = 1.f;
+      if constexpr (kSparse) {  // the attention sink, for rows written here (split rows: the sink combine)
+        if (fp->attn_sink != nullptr && sl.no_split && rs.r_glob[h] < p.q_rows && L > 0.f) {
+          const float lse = (ptx::log2_approx(L) + m) * kLn2;
+          out_scale = 1.f / (1.f + __expf(fp->attn_sink[rs.r_glob[h] % p.h_q] - lse));
+        }
+      }
+      store_row_wide<T>(p, req, sl, rs, h, o, L, m, wg * (HEAD_DIM_V / 2), q4, wg == 0 && q4 == 0, out_scale);
     }
 #ifdef MLA_SM90_TRACE
     tr_epi += clock64() - tr_mark;
@@ -648,15 +683,21 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
     mla_decode_sm90_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  decode_kernel<__nv_bfloat16, false>(p, &k_map, nullptr);
+  decode_kernel<__nv_bfloat16, kDense16>(p, &k_map, nullptr, nullptr);
 }
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
     mla_decode_sm90_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  decode_kernel<__half, false>(p, &k_map, nullptr);
+  decode_kernel<__half, kDense16>(p, &k_map, nullptr, nullptr);
 }
 // The FP8 cache (bf16 q): block SM90_FP8_THREADS, dynamic smem SM90_FP8_SMEM_BYTES (mla_config.h).
 extern "C" __global__ void __launch_bounds__(SM90_FP8_THREADS, 1)
     mla_decode_sm90_fp8_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
                              const __grid_constant__ CUtensorMap rope_map) {
-  decode_kernel<__nv_bfloat16, true>(p, &raw_map, &rope_map);
+  decode_kernel<__nv_bfloat16, kFp8Dense>(p, &raw_map, &rope_map, nullptr);
+}
+// Sparse decode over the FP8 cache (bf16 q, h_q a multiple of 64: an m-block is one query token's 64 heads): block
+// SM90_FP8_THREADS, dynamic smem SM90_FP8S_SMEM_BYTES.
+extern "C" __global__ void __launch_bounds__(SM90_FP8_THREADS, 1)
+    mla_decode_sm90_fp8_sparse_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
+  decode_kernel<__nv_bfloat16, kFp8Sparse>(p, nullptr, nullptr, &f);
 }

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "mla_config.h"
+#include "mla_fp8_params.h"
 #include "mla_params.h"
 #include "mla_work.cuh"
 #include "ptx.cuh"
@@ -34,6 +35,14 @@ __device__ __forceinline__ void store_dequantised(uint32_t sKb, int row, int ch0
   const int c = (ch0 % 64) / 8;
   ptx::st_shared_v4(slab + swizzled(row, c), make_uint4(v0.x, v0.y, v1.x, v1.y));
   ptx::st_shared_v4(slab + swizzled(row, c + 1), make_uint4(v2.x, v2.y, v3.x, v3.y));
+}
+
+// The same chunks written as zeros (a position that attends nothing: P = 0 must not meet a NaN in V).
+__device__ __forceinline__ void store_dequantised_zero(uint32_t sKb, int row, int ch0) {
+  const uint32_t slab = sKb + (ch0 / 64) * SM90_SLAB_BYTES;
+  const int c = (ch0 % 64) / 8;
+  ptx::st_shared_v4(slab + swizzled(row, c), make_uint4(0, 0, 0, 0));
+  ptx::st_shared_v4(slab + swizzled(row, c + 1), make_uint4(0, 0, 0, 0));
 }
 
 // bars_full: slab s of buffer b at bars_full + 8·(9b + s); bars_raw and bars_empty (group B free): buffer b at + 8b.
@@ -96,6 +105,106 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
       if (ptid == 0) {
 #pragma unroll
         for (int s = 0; s < SM90_GROUP_A_SLABS; ++s) ptx::mbarrier_arrive(full + 8 * s);
+      }
+      if (b) fills1 = k + 1;
+      else fills0 = k + 1;
+    }
+  }
+}
+
+
+// Sparse decode: the producer gathers. Block j of an item is positions [64·(first block + j), +64) of the query
+// token's index list (every row of the m-block is one query token: h_q is a multiple of 64); thread (t, h) owns
+// position t: it loads its slot and scales, and issues one bulk copy — h = 0 the 512 e4m3 bytes to row t of group
+// A's slabs (t · 512), h = 1 the 128 RoPE bytes to row t of slab 8 (t · 128, unswizzled) — each thread first adding
+// its bytes to the raw barrier's transaction count, thread 0 arriving once all have. Positions past topk_length,
+// −1 and slots outside the cache are not copied: their values are written as zeros and their bit in the block's
+// validity mask (sValid: per buffer four 16-bit words, one per producer warp) is clear, so the math side masks them.
+// The math warpgroups signal "group A free" / "group B free" per fill (issue_k_group) where the dense kernels load.
+// Then: (B) channels 256–511 → slabs 4–7; the RoPE row swizzled in place into slab 8; (A) channels 0–255 over the
+// raw rows in slabs 0–3 (read first, then a barrier).
+__device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, const MlaFp8Params& f, const PartWork& w, int m_block, uint32_t sK0,
+                                                    uint32_t sK1, uint32_t bars_full, uint32_t bars_raw, uint32_t bars_empty, uint32_t sValid, int ptid) {
+  const int t = ptid >> 1, h = ptid & 1, lane = ptid & 31, pwarp = ptid >> 5;
+  const int r_loc[2] = {0, 8};
+  const RowSet rs = row_set(p, m_block, r_loc);
+  const int s_tok = rs.s_last;  // the m-block's query token
+  const uint8_t* cache = static_cast<const uint8_t*>(p.k_cache);
+  const uint4 zero = make_uint4(0, 0, 0, 0);
+  uint32_t fills0 = 0, fills1 = 0;
+#pragma unroll 1
+  for (int req = w.begin_req; req <= w.end_req; ++req) {
+    const Slice sl = slice_of_len(p, w, req, rs, f.topk);
+    const int first_block = sl.start / PAGE_BLOCK_SIZE;
+    const int n_blocks = sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0;
+    const int* idx = f.indices + static_cast<int64_t>(req) * f.indices_batch_stride + static_cast<int64_t>(s_tok) * f.indices_seq_stride;
+    const int len = f.topk_length != nullptr ? min(max(ptx::ld_plain(f.topk_length + req), 0), f.topk) : f.topk;
+#pragma unroll 1
+    for (int j = 0; j < n_blocks; ++j) {
+      const int b = j & 1;
+      const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
+      const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b;
+      const uint32_t empty_b = bars_empty + 8 * b, empty_a = bars_empty + 16 + 8 * b;
+      const int pos = (first_block + j) * PAGE_BLOCK_SIZE + t;
+      const int slot = pos < len ? ptx::ld_plain(idx + pos) : -1;
+      const bool valid = slot >= 0 && slot < f.num_slots;
+      const uint8_t* row = cache + (valid ? static_cast<int64_t>(slot / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot % f.page_size) * p.k_row_stride : 0);
+      float scale_b = 0.f, scale_a = 0.f;
+      if (valid) {
+        const float* sc = reinterpret_cast<const float*>(row + FP8_SCALES_OFFSET);
+        scale_b = sc[2 + h], scale_a = sc[h];
+      }
+      // this warp's 16 positions: lanes 0, 2, … vote
+      const uint32_t vote = __ballot_sync(0xffffffffu, valid && h == 0);
+      uint32_t bits = 0;
+#pragma unroll
+      for (int i = 0; i < 16; ++i) bits |= ((vote >> (2 * i)) & 1u) << i;
+      ptx::mbarrier_wait(empty_a, k & 1);  // group A free for fill k
+      ptx::mbarrier_wait(empty_b, k & 1);  // group B (and the P tile aliasing K0's slab 8) free
+      if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
+      if (valid) {
+        const uint32_t bytes = h ? 2 * 64 : HEAD_DIM_V;
+        ptx::mbarrier_expect_tx(raw, bytes);
+        if (h) ptx::bulk_load(sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + t * 128, row + FP8_ROPE_OFFSET, bytes, raw);
+        else ptx::bulk_load(sKb + t * HEAD_DIM_V, row, bytes, raw);
+      }
+      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every thread's bytes are on the raw barrier
+      if (ptid == 0) ptx::mbarrier_arrive(raw);
+      ptx::mbarrier_wait(raw, k & 1);
+      // (B) channels 256 + 128h + 16c of row t (bytes 256 + 128h + 16c) → slabs 4–7, rotated chunk order
+      const uint32_t row_s = sKb + t * HEAD_DIM_V;
+#pragma unroll 1
+      for (int i = 0; i < 8; ++i) {
+        const int c = (i + t) & 7;
+        if (valid) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c, ptx::ld_shared_v4(row_s + HEAD_DIM_V / 2 + 128 * h + 16 * c), scale_b);
+        else store_dequantised_zero(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c);
+      }
+      // the RoPE row's 64 bytes of this thread (chunks 4h … 4h + 3), read before anyone writes slab 8 swizzled
+      const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
+      uint4 r4[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) r4[i] = valid ? ptx::ld_shared_v4(rope + t * 128 + 16 * (4 * h + i)) : zero;
+      ptx::fence_proxy_async();
+      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // slabs 4–7 written; raw bytes 256–511 and RoPE read
+      if (ptid == 0) {
+#pragma unroll
+        for (int sl4 = SM90_GROUP_A_SLABS; sl4 < SM90_SLABS - 1; ++sl4) ptx::mbarrier_arrive(full + 8 * sl4);
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r4[i]);
+      // (A) channels 128h + 16c (bytes 0…255 of row t) → slabs 0–3 over the raw rows: read all, barrier, write
+      uint4 raw_a[8];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) raw_a[i] = valid ? ptx::ld_shared_v4(row_s + 128 * h + 16 * ((i + t) & 7)) : zero;
+      ptx::named_barrier_sync(kProducerSync, kProducerThreads);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) store_dequantised(sKb, t, 128 * h + 16 * ((i + t) & 7), raw_a[i], scale_a);
+      ptx::fence_proxy_async();
+      ptx::named_barrier_sync(kProducerSync, kProducerThreads);
+      if (ptid == 0) {
+#pragma unroll
+        for (int sl4 = 0; sl4 < SM90_GROUP_A_SLABS; ++sl4) ptx::mbarrier_arrive(full + 8 * sl4);
+        ptx::mbarrier_arrive(full + 8 * (SM90_SLABS - 1));
       }
       if (b) fills1 = k + 1;
       else fills0 = k + 1;

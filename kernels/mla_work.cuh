@@ -51,9 +51,10 @@ struct Slice {
   int end_kv;      // tokens ≥ end_kv are never loaded (causal border of the m-block's last row)
   int row_end[2];  // per row: tokens ≥ row_end are masked (causal border, slice end; 0 for padding rows)
 };
-__device__ __forceinline__ Slice slice_of(const MlaDecodeParams& p, const PartWork& w, int req, const RowSet& rs) {
+// Request `req`'s tokens [start, end_token) as this part sees them, for a request of `seqlen` tokens (sparse decode:
+// topk positions).
+__device__ __forceinline__ Slice slice_of_len(const MlaDecodeParams& p, const PartWork& w, int req, const RowSet& rs, int seqlen) {
   Slice sl;
-  const int seqlen = ptx::ld_plain(p.cache_seqlens + req);
   sl.start = req == w.begin_req ? w.begin_token : 0;
   sl.end_token = req == w.end_req ? w.end_token : seqlen;
   sl.no_split = sl.start == 0 && sl.end_token == seqlen;
@@ -64,6 +65,9 @@ __device__ __forceinline__ Slice slice_of(const MlaDecodeParams& p, const PartWo
   for (int h = 0; h < 2; ++h)
     sl.row_end[h] = rs.r_glob[h] < p.q_rows ? min(sl.end_token, p.causal ? seqlen - (p.s_q - 1 - rs.s_of_row[h]) : seqlen) : 0;
   return sl;
+}
+__device__ __forceinline__ Slice slice_of(const MlaDecodeParams& p, const PartWork& w, int req, const RowSet& rs) {
+  return slice_of_len(p, w, req, rs, ptx::ld_plain(p.cache_seqlens + req));
 }
 
 // Write row h of this thread: O / L in q's dtype and the natural LSE (no split), or O / L in fp32 and the log2

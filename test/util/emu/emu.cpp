@@ -639,6 +639,32 @@ void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, i
   else tma_land(load);
 }
 
+void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar, uint16_t site) {
+  if (dst % 16 || reinterpret_cast<uintptr_t>(src) % 16 || bytes % 16 || bytes == 0)
+    fault("cp.async.bulk: shared 0x%x, global %p, %u bytes: each must be a (nonzero) multiple of 16", dst, src, bytes);
+  shared_ptr(dst, bytes);
+  check_shared_write(dst, bytes, "a bulk copy");
+  check_global(src, bytes, "cp.async.bulk");
+  TmaLoad load;
+  load.bar = bar, load.bytes = bytes;
+  for (uint32_t c = 0; c < bytes; c += 16) {
+    load.chunks.emplace_back(dst + c, std::array<uint8_t, 16>{});
+    std::memcpy(load.chunks.back().second.data(), static_cast<const uint8_t*>(src) + c, 16);
+  }
+  mbarrier_at(bar, "cp.async.bulk");
+  load.agent = race::async_agent(bar);
+  load.epoch = race::async_epoch(load.agent);
+  for (const auto& chunk : load.chunks) race::async_write(g_cur->tid, chunk.first, 16, load.agent, load.epoch, site);
+  if (g_modes.tma_late) g_cta.tma_in_flight.push_back(std::move(load));
+  else tma_land(load);
+}
+
+// expect_tx: the phase waits for `bytes` more; no arrival (and no synchronisation: relaxed).
+void mbarrier_expect_tx(uint32_t bar, uint32_t bytes) {
+  Mbarrier& m = mbarrier_at(bar, "mbarrier.expect_tx");
+  m.tx += bytes;
+}
+
 void wgmma(int n, bool bf16, float* d, uint64_t a_desc, const uint32_t* a_regs, uint64_t b_desc, bool tnsp_a, bool tnsp_b, int scale_d) {
   const unsigned wg = g_cur->tid / 128, t = g_cur->tid % 128;
   if (wg >= g_cta.wgmmas.size()) fault("wgmma: warpgroup %u is not whole (%zu threads)", wg, g_cta.fibers.size());

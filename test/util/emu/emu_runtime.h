@@ -151,6 +151,9 @@ void mbarrier_arrive(uint32_t bar);  // mbarrier.arrive: one arrival, no transac
 void mbarrier_wait(uint32_t bar, uint32_t parity);
 // cp.async.bulk.tensor (tiled, rank ≤ 5) from a tensor map the fake driver encoded: lands at once, then complete_tx
 void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, int rank, uint16_t site);
+// cp.async.bulk global → shared (no tensor map) and mbarrier.expect_tx (transaction bytes without an arrival).
+void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar, uint16_t site);
+void mbarrier_expect_tx(uint32_t bar, uint32_t bytes);
 // wgmma.mma_async m64nNk16, fp32 accumulators, bf16 or fp16 operands: a warpgroup-collective step (the 128 threads of
 // the warpgroup hand in their accumulators; the last to arrive computes, or queues it for the wait that must cover
 // it: FAKE_CUDA_EMU_WGMMA, emu.cpp). a_regs null: A from the descriptor a_desc.

@@ -32,6 +32,8 @@ inline void tma_load_3d(uint32_t dst, const void* tmap, uint32_t bar, int c0, in
   const int c[3] = {c0, c1, c2};
   emu::tma_load(dst, tmap, bar, c, 3, EMU_SITE(kAccTma));
 }
+inline void mbarrier_expect_tx(uint32_t bar, uint32_t bytes) { emu::mbarrier_expect_tx(bar, bytes); }
+inline void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar, EMU_CALLER) { emu::bulk_load(dst, src, bytes, bar, EMU_SITE(kAccTma)); }
 inline void named_barrier_arrive(int id, int count) { emu::bar_arrive(id, count); }
 inline void prefetch_tensormap(const void*) {}
 
