@@ -39,6 +39,7 @@ import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipRea
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
 import { metadataGoldenSets } from './util/metadata-sets.js';
+import { SPARSE_HOPPER_CASES, runSparseHopperCase } from './util/sparse-hopper.js';
 
 const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
 
@@ -224,7 +225,7 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
   const gpu = { q: nanPaddedQ(p, 'cuda'), kCache: nanPaddedFp8Cache(p, 'cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
   const rows = spec.sQ * spec.hQ;
   const be = getBackend('cuda');
-  assert.equal(be.decodeKernels({ fp8: true, sparse: false, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 })[0], 'hopper', "the emulated sm_90 device must run dense FP8 decodes on 'hopper' by default");
+  assert.equal(be.decodeKernels({ fp8: true, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 })[0], 'hopper', "the emulated sm_90 device must run dense FP8 decodes on 'hopper' by default");
   const md = getMlaMetadata(gpu.cacheSeqlens, rows, 1);
   const parts = md.tileSchedulerMetadata.shape[0];
   const mdH = getMlaMetadata(cpu.cacheSeqlens, rows, 1, { smCount: parts * Math.ceil(rows / 64) });
@@ -268,6 +269,39 @@ function hopperFp8Scenario(timing: keyof typeof TIMINGS): Scenario {
 }
 
 /**
+ * The Hopper sparse FP8 kernel (mla_decode_sm90_fp8_sparse_bf16: sparse decode, bf16 q, h_q a multiple of 64; the
+ * default for those on sm_90) against the oracle only — the portable sparse kernel accumulates in another order, and
+ * is not emulated — on the cases of test/util/sparse-hopper.ts (h_q 64 and 128, s_q 1 and 2, topk 64 / 300 / 576,
+ * pages of 64, 61 and 2 tokens, −1 and out-of-range indices, duplicates, all-invalid rows, topkLength 0 / topk /
+ * random, sinks with ±inf, NaN in every slot no counted index names, split requests, padded cache views).
+ */
+function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
+  const entry = 'mla_decode_sm90_fp8_sparse_bf16';
+  return {
+    title: `the Hopper sparse FP8 kernel (${entry}, the default for sparse decodes with bf16 q and h_q a multiple of 64 on sm_90) against the oracle: h_q 64/128, s_q 1/2, topk 64/300/576, pages of 64/61/2 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views (${TIMINGS[timing].note})`,
+    env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
+    run(seed) {
+      const be = getBackend('cuda');
+      for (const hQ of [64, 128]) {
+        assert.equal(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61 })[0], 'hopper', `the emulated sm_90 device must run sparse h_q ${hQ} decodes on 'hopper' by default`);
+      }
+      const f = bindFakeCuda();
+      const paths = { split: 0, whole: 0 };
+      const notes = SPARSE_HOPPER_CASES.map((c, k) => {
+        const before = f.stat(`emulated:${entry}`);
+        const r = runSparseHopperCase(c, seed + k);
+        assert.ok(f.stat(`emulated:${entry}`) > before, `${c.label}: the default sparse decode did not run ${entry}`);
+        paths[r.split ? 'split' : 'whole']++;
+        return r.note;
+      });
+      assert.ok(paths.split > 0 && paths.whole > 0, `the cases must run the split and the unsplit paths: ${JSON.stringify(paths)}`);
+      notes.push(`emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, mla_combine_sink_bf16 ×${f.stat('emulated:mla_combine_sink_bf16')}`);
+      return notes;
+    },
+  };
+}
+
+/**
  * FLASH_MLA_EMULATION=full adds what `npm test` leaves out to stay under two minutes on two cores: the planted-bug
  * checks of the emulator itself (three more emulator builds).
  */
@@ -276,6 +310,7 @@ const FULL = process.env.FLASH_MLA_EMULATION === 'full';
 const scenarios: Record<string, Scenario> = {
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper${timing === 'issue' ? '' : `, ${timing}`}`, hopperScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-fp8${timing === 'issue' ? '' : `, ${timing}`}`, hopperFp8Scenario(timing)])),
+  ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-sparse${timing === 'issue' ? '' : `, ${timing}`}`, hopperSparseScenario(timing)])),
 
   'proven-kernels': {
     title: "the kernels that passed the GPU suite on an H200 ('generic', 'generic-small'; h_kv 1, d_qk 576) match the oracle here too",
@@ -460,7 +495,7 @@ if (scenarioName) {
       });
     }
 
-    it("bench --kv fp8 on the emulated H200: without --kernel the dense FP8 rows run on 'hopper' (checked against the oracle); --kernel hopper,generic runs both (with vs hopper); sparse configs skip 'hopper'", async () => {
+    it("bench --kv fp8 / --configs sparse-small on the emulated H200: without --kernel the dense FP8 rows and the sparse h_q 128 rows run on 'hopper' (checked against the oracle), sparse h_q 16/32 on 'generic'; --kernel hopper,generic runs both (with vs hopper), the sparse rows 'hopper' cannot take skipped with the reason", async () => {
       const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
       const dir = mkdtempSync(join(tmpdir(), 'flash-mla-emu-bench-'));
       const env = fakeCudaEnv(fake, { ...HOPPER_ENV, NO_COLOR: '1' });
@@ -479,10 +514,17 @@ if (scenarioName) {
       const both = await bench('both', '--configs', 'tiny', '--kv', 'fp8', '--kernel', 'hopper,generic', '--check-samples', '0');
       assert.deepEqual(both.rows.map((r) => [r.kernel, r.vsKernel?.kernel]), [['hopper', undefined], ['generic', 'hopper']]);
       assert.deepEqual(both.skipped ?? [], []);
-      const sparse = await bench('sparse', '--configs', 'sparse-small:0', '--kernel', 'hopper,generic', '--check-samples', '0');
-      assert.deepEqual(sparse.rows.map((r) => r.kernel), ['generic']);
-      assert.deepEqual(sparse.skipped?.map((x) => [x.kernel, x.error]), [['hopper', 'UnsupportedFeatureError']]);
-      assert.match(sparse.skipped![0].reason, /^kernel: sparse decode over the FP8 KV cache with decode kernel 'hopper' on cuda/);
+      // sparse: h_q 128 on 'hopper' by default (checked: the sparse-small set's b 2, h_q 128 config), h_q 16 and 32 on
+      // 'generic' (the portable FP8 kernel is not emulated: unchecked there)
+      const sparseChecked = await bench('sparse-checked', '--configs', 'sparse-small:4', '--check-samples', '4');
+      assert.deepEqual(sparseChecked.rows.map((r) => [r.kernel, r.config.h_q, r.check?.ok]), [['hopper', 128, true]], JSON.stringify(sparseChecked.rows.map((r) => r.check)));
+      const sparseDefault = await bench('sparse-default', '--configs', 'sparse-small:b=2', '--check-samples', '0');
+      assert.deepEqual(sparseDefault.rows.map((r) => [r.config.h_q, r.kernel]), [[16, 'generic'], [32, 'generic'], [128, 'hopper']]);
+      assert.deepEqual(sparseDefault.skipped ?? [], []);
+      const sparse = await bench('sparse', '--configs', 'sparse-small:0,4', '--kernel', 'hopper,generic', '--check-samples', '0');
+      assert.deepEqual(sparse.rows.map((r) => [r.config.h_q, r.kernel, r.vsKernel?.kernel]), [[16, 'generic', undefined], [128, 'hopper', undefined], [128, 'generic', 'hopper']]);
+      assert.deepEqual(sparse.skipped?.map((x) => [x.config.h_q, x.kernel, x.error]), [[16, 'hopper', 'UnsupportedFeatureError']]);
+      assert.match(sparse.skipped![0].reason, /^kernel: sparse decode over the FP8 KV cache with h_q = 16 \(not a multiple of 64\) with decode kernel 'hopper' on cuda/);
     });
 
     // Bugs planted in the emulator's copy of kernels/ (kernels/ itself untouched) fail the scenarios the way the
