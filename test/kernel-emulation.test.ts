@@ -20,7 +20,9 @@
 // (mla_decode_generic_layout.cu) passed its GPU tests on an H200 too (2026-12-01). 'hopper-fp8' runs the Hopper
 // kernel's FP8-cache entry (mla_decode_sm90_fp8_bf16, not yet run on a GPU: here the emulator checks the kernel, which
 // 'hopper' vouches for): against the oracle and bit for bit against 'hopper' over the dequantised cache, under the same
-// three timings. The full GPU test files run the same way (slower):
+// three timings. 'hopper-sparse' runs its sparse entry (mla_decode_sm90_fp8_sparse_bf16, not yet run on a GPU) against
+// the oracle only (test/util/sparse-hopper.ts), under the same three timings. The full GPU test files run the same way
+// (slower):
 //   npm run build && node dist/test/util/run-emulated.js dist/test/dense-layouts-gpu.test.js
 //
 // Each scenario runs in its own child process (the fake is loaded at start-up), like test/fault-injection.test.ts;
@@ -600,6 +602,40 @@ if (scenarioName) {
       assert.match(noRelease.stderr, /CUDA_ERROR_LAUNCH_TIMEOUT[\s\S]*deadlock: [\s\S]*threads 256-383 on mbarrier 0x[0-9a-f]+ parity/, noRelease.stderr);
       assert.match(wrongScale.stderr, /AssertionError.*out\[\d+\]: got .*, reference .*\|err\|/, wrongScale.stderr);
       for (const [what, r] of [['no group-B wait', noEmpty], ['no barrier', noBarrier], ['no group-B signal', noRelease], ['wrong scale', wrongScale], ['no barrier before the next item', noItemBarrier]] as const) t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
+    });
+
+    // The same for the Hopper sparse kernel's producer and masking: its wait for the gathered bytes dropped (the race
+    // detector: a RAW between a bulk copy and the producer's ld.shared — at issue timing too), its wait for "group A
+    // free" dropped (a race with a math warpgroup's wgmma reads), the validity mask not applied on WG0's blocks (the
+    // oracle: positions that attend nothing enter the softmax with S = 0), the thread-0 arrival on the gather barrier
+    // dropped (a deadlock naming the producer's wait).
+    it('planted bugs in the Hopper sparse kernel: no wait for the gathered bytes → RAW on a bulk copy, no group-A wait → a race with wgmma, no validity mask → the oracle, no gather arrival → deadlock', { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (four more emulator builds, ~25 s)' }, async (t) => {
+      const producer = 'mla_sm90_fp8_producer.cuh';
+      const builds = {
+        noRawWait: buildFakeCuda({ emulate: true, plant: [[producer, '      ptx::mbarrier_wait(raw, k & 1);\n      // (B) channels 256', '      // (B) channels 256']] }),
+        noEmptyA: buildFakeCuda({ emulate: true, plant: [[producer, '      ptx::mbarrier_wait(empty_a, k & 1);  // group A free for fill k', '']] }),
+        noMask: buildFakeCuda({ emulate: true, plant: [['mla_decode_sm90.cu', 'mask_and_row_max<true>(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx, valid_mask(sValid));', 'mask_and_row_max(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx);']] }),
+        noArrive: buildFakeCuda({ emulate: true, plant: [[producer, '      if (ptid == 0) ptx::mbarrier_arrive(raw);\n      ptx::mbarrier_wait(raw, k & 1);\n      // (B)', '      ptx::mbarrier_wait(raw, k & 1);\n      // (B)']] }),
+      };
+      const seed = freshSeed();
+      const [noRawWait, noRawWaitLate, noEmptyA, noMask, noArrive] = await Promise.all([
+        runScenario(builds.noRawWait, 'hopper-sparse', seed),
+        runScenario(builds.noRawWait, 'hopper-sparse, late TMA', seed),
+        runScenario(builds.noEmptyA, 'hopper-sparse', seed),
+        runScenario(builds.noMask, 'hopper-sparse', seed),
+        runScenario(builds.noArrive, 'hopper-sparse', seed),
+      ]);
+      const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
+      for (const r of [noRawWait, noRawWaitLate, noEmptyA, noMask, noArrive]) assert.notEqual(r.status, 0, r.stderr);
+      for (const [r, timing] of [[noRawWait, 'at issue'], [noRawWaitLate, 'late TMA']] as const) {
+        assert.match(r.stderr, /shared-memory race \(RAW\) [^\n]*a TMA load \(cp\.async\.bulk\.tensor\) issued by thread \d+ \(warp (?:8|9|10|11), mla_sm90_fp8_producer\.cuh[^\n]*then ld\.shared/, `${timing}: ${r.stderr}`);
+      }
+      assert.match(noEmptyA.stderr, /(?:shared-memory race \((?:WAR|RAW)\)[^\n]*wgmma \(B operand\)|into shared \[0x[0-9a-f]+, \+\d+\) while wgmma #\d+ of warpgroup \d)/, noEmptyA.stderr);
+      assert.match(noMask.stderr, /AssertionError.*out\[\d+\]: got .*, reference .*\|err\||AssertionError.*(?:out|lse).*(?:inf\/NaN positions differ|cos diff)/, noMask.stderr);
+      assert.match(noArrive.stderr, /CUDA_ERROR_LAUNCH_TIMEOUT[\s\S]*deadlock: [\s\S]*threads 256-383 on mbarrier 0x[0-9a-f]+ parity/, noArrive.stderr);
+      for (const [what, r] of [['no wait for the gathered bytes', noRawWait], ['the same, late TMA', noRawWaitLate], ['no group-A wait', noEmptyA], ['no validity mask', noMask], ['no gather arrival', noArrive]] as const) {
+        t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
+      }
     });
   });
 }
