@@ -148,10 +148,11 @@ constexpr int SM90_FP8_SMEM_BYTES = SM90_FP8_OFF_EXTRA_BAR + 6 * 8 + 1024;
 // Sparse decode (mla_decode_sm90_fp8_sparse_bf16): per buffer the block's valid positions, as 4 words of 16 bits (one
 // per producer warp: positions 16w … 16w + 15).
 constexpr int SM90_FP8S_OFF_VALID = SM90_FP8_OFF_EXTRA_BAR + 6 * 8;
-constexpr int SM90_FP8S_SMEM_BYTES = SM90_FP8S_OFF_VALID + 2 * 16 + 1024;
+// Then the producer's table of each token's two group-A scales (float[64][2]).
+constexpr int SM90_FP8S_SMEM_BYTES = SM90_FP8S_OFF_VALID + 2 * 16 + 64 * 2 * 4 + 1024;
 static_assert(SM90_FP8_SMEM_BYTES == 231872, "HOST mirrors this number");
 static_assert(SM90_FP8_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
-static_assert(SM90_FP8S_SMEM_BYTES == 231904, "HOST mirrors this number");
+static_assert(SM90_FP8S_SMEM_BYTES == 232416, "HOST mirrors this number");
 static_assert(SM90_FP8S_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
 static_assert(2 * SM90_FP8_RAW_BOX_BYTES == SM90_GROUP_A_SLABS * SM90_SLAB_BYTES, "raw e4m3 block = group A's slabs");
 // Registers per thread after setmaxnreg. They move within the CTA's launch allocation (168 per thread at 384

@@ -25,9 +25,10 @@
 //
 // Launch: grid (ceil(q_rows / 64), num_sm_parts, 1), block 256, dynamic smem mla::SM90_SMEM_BYTES.
 //
-// The same kernel over the FP8 cache (mla_decode_sm90_fp8_bf16, kFp8): where this kernel refills a group, the FP8
-// one TMAs the block's raw e4m3 bytes into group A's slabs (group A) or its bf16 RoPE columns into slab 8 and
-// signals group B free (group B); a third warpgroup dequantises each block in place (mla_sm90_fp8_producer.cuh).
+// The same kernel over the FP8 cache (mla_decode_sm90_fp8_bf16, kFp8): a third warpgroup dequantises each K block
+// into the buffers (mla_sm90_fp8_producer.cuh) and the math warpgroups release a group where they would refill it.
+// Sparse decode over the FP8 cache (mla_decode_sm90_fp8_sparse_bf16, kFp8Sparse): the producer gathers each block's
+// positions from the query token's index list, and the math warpgroups mask the positions that attend nothing.
 #include <cstdint>
 #include <cuda.h>
 
@@ -53,8 +54,8 @@ constexpr int kQChunksPerRow = HEAD_DIM_K / 8;  // 16-byte chunks of a Q row
 enum Barrier : int { kScale0Ready = 1, kScale1Ready = 2, kP0Ready = 3, kP1Ready = 4, kWg0Local = 5, kWg1Local = 6, kSumReady = 7, kMathSync = 9 };
 constexpr int kBoth = SM90_THREADS, kOne = SM90_THREADS / 2;
 enum Group : int { kGroupA = 0, kGroupB = 1 };
-// What the K buffers hold and who fills them: the 16-bit cache by TMA; the FP8 cache's raw bytes by TMA, dequantised by
-// the producer warpgroup; the FP8 cache gathered by index (sparse decode), copied and dequantised by the producer.
+// What the K buffers hold: the 16-bit cache (TMA); the FP8 cache by block table or by index (sparse decode), each
+// filled by the producer warpgroup (mla_sm90_fp8_producer.cuh).
 enum Mode : int { kDense16 = 0, kFp8Dense = 1, kFp8Sparse = 2 };
 
 template <typename T>
@@ -83,14 +84,14 @@ __device__ __forceinline__ void st_shared_zero16(uint32_t addr) {
   asm volatile("st.shared.v4.b32 [%0], {%1, %1, %1, %1};\n" :: "r"(addr), "r"(0) : "memory");
 }
 
-// S tile of one warpgroup: s[4·i + 2·h + e] = (row r_loc[h], token tok0 + 8·i + 2·q4 + e). Masks tokens at or past
-// each row's end (selection: NaN in dead slots drops out) and returns the raw row maxima of the quad (-inf if none).
 // A sparse block's valid positions (bit t: position t of the block), from the producer's four 16-bit words.
 __device__ __forceinline__ uint64_t valid_mask(uint32_t addr) {
   const uint4 v = ptx::ld_shared_v4(addr);
   return (v.x | v.y << 16) | static_cast<uint64_t>(v.z | v.w << 16) << 32;
 }
 
+// S tile of one warpgroup: s[4·i + 2·h + e] = (row r_loc[h], token tok0 + 8·i + 2·q4 + e). Masks tokens at or past
+// each row's end (selection: NaN in dead slots drops out) and returns the raw row maxima of the quad (-inf if none).
 // Sparse decode (kValid): also the positions whose bit in `valid` (bit t: position tok0 + t) is clear.
 template <bool kValid = false>
 __device__ __forceinline__ void mask_and_row_max(float (&s)[32], int tok0, int q4, const int (&row_end)[2], float (&mx)[2], uint64_t valid = ~0ull) {
@@ -189,14 +190,15 @@ __device__ __forceinline__ void quad_transpose(uint32_t (&a)[4], int q4) {
 // rows in 16-byte stores: per group of 4 tiles (32 columns) a quad trades values so that lane q4 holds tile 4k + q4's
 // 8 columns, and a warp's store covers 8 rows × 64 B instead of 8 rows × 16 B (4× fewer store instructions, whole
 // sectors; S5 −7 %, S6 −5 % on an H200). All lanes take part (shuffles); rows ≥ q_rows store nothing.
-template <typename T>
+template <typename T, bool kScaled = false>
 __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req, const Slice& sl, const RowSet& rs, int h, const float (&o)[128],
                                                float L, float row_max, int col_base, int q4, bool owns_lse, float out_scale = 1.f) {
   using Ops = ElemOps<T>;
   const int r = rs.r_glob[h];
   const bool real = r < p.q_rows;
   const bool empty = !(L > 0.f);
-  const float inv = empty ? 0.f : out_scale / L;  // out_scale: the attention sink's 1 / (1 + exp(sink − lse)), or 1
+  // kScaled: out_scale is the attention sink's 1 / (1 + exp(sink − lse))
+  const float inv = empty ? 0.f : (kScaled ? out_scale / L : 1.f / L);
   const float lse2 = ptx::log2_approx(L) + row_max;
   if (sl.no_split) {
     T* orow = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col_base;
@@ -254,38 +256,6 @@ __device__ __forceinline__ uint32_t opaque(uint32_t x) {
 
 namespace {
 
-// One thread: start filling group `group` of buffer `buf` (sKb, its slab barriers `bars`) with page `page`.
-// bf16/fp16: the group's slabs by TMA, each on its own barrier. FP8: group A = the raw e4m3 bytes into slabs 0–3
-// (barrier raw[buf], for the producer); group B = the RoPE columns into slab 8, then "group B free" for the
-// producer's writes into slabs 4–7.
-// Sparse: nothing to load here; the producer gathers the block, told that group A / B of the buffer is free.
-template <int kMode>
-__device__ __forceinline__ void issue_k_group(int buf, int group, int page, uint32_t sKb, uint32_t bars, uint32_t bars_raw, uint32_t bars_empty,
-                                              const CUtensorMap* kmap, const CUtensorMap* rope_map) {
-  if constexpr (kMode == kFp8Sparse) {
-    ptx::mbarrier_arrive(bars_empty + (group == kGroupA ? 16 : 0) + 8 * buf);
-  } else if constexpr (kMode == kFp8Dense) {
-    if (group == kGroupA) {
-      const uint32_t raw = bars_raw + 8 * buf;
-      ptx::mbarrier_arrive_expect_tx(raw, 2 * SM90_FP8_RAW_BOX_BYTES);
-      ptx::tma_load_3d(sKb, kmap, raw, 0, 0, page);
-      ptx::tma_load_3d(sKb + SM90_FP8_RAW_BOX_BYTES, kmap, raw, HEAD_DIM_V / 2, 0, page);
-    } else {
-      const uint32_t rope = bars + 8 * (SM90_SLABS - 1);
-      ptx::mbarrier_arrive_expect_tx(rope, SM90_SLAB_BYTES);
-      ptx::tma_load_3d(sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES, rope_map, rope, 0, 0, page);
-      ptx::mbarrier_arrive(bars_empty + 8 * buf);
-    }
-  } else {
-    const int slab0 = group == kGroupA ? 0 : SM90_GROUP_A_SLABS;
-    const int n = group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
-    for (int slab = slab0; slab < slab0 + n; ++slab) {
-      ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
-      ptx::tma_load_3d(sKb + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
-    }
-  }
-}
-
 // kFp8: kmap is the raw-byte map of the FP8 cache and rope_map the RoPE columns' (mla_config.h); otherwise kmap is
 // the bf16/fp16 cache's and rope_map unused.
 template <typename T, int kMode>
@@ -303,13 +273,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   const int g = lane >> 2, q4 = lane & 3;  // wgmma D fragment: rows 16·warp + g (+8), columns 8i + 2·q4 (+1)
   const int m_block = blockIdx.x;
 
-  // FP8: raw block landed (per buffer), group B free (per buffer), sparse: group A free (per buffer), after the 18 slab
-  // barriers; then the sparse blocks' validity masks (per buffer)
+  // FP8: raw block landed (per buffer), group empty (per buffer and group), after the 18 slab barriers; sparse: the
+  // blocks' validity masks (per buffer)
   const uint32_t sBarRaw = base + SM90_FP8_OFF_EXTRA_BAR, sBarEmpty = sBarRaw + 16, sValid = base + SM90_FP8S_OFF_VALID;
   if (tid == 0) {
     for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, 1);
     if constexpr (kFp8) {
-      for (int i = 0; i < (kSparse ? 6 : 4); ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
+      for (int i = 0; i < 6; ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
       if (!kSparse) ptx::prefetch_tensormap(rope_map);
     }
     ptx::fence_barrier_init();
@@ -325,7 +295,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     if (wg == 2) {
       ptx::setmaxnreg_dec<SM90_FP8_PRODUCER_REGS>();
       if constexpr (kSparse) fp8_sparse_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
-      else fp8_producer(p, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, tid - SM90_THREADS);
+      else fp8_producer(p, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, kmap, rope_map, tid - SM90_THREADS);
       return;
     }
     ptx::setmaxnreg_inc<SM90_FP8_MATH_REGS>();
@@ -388,15 +358,25 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     auto parity = [&](int j) -> uint32_t { return (fills[j & 1] + (j >> 1)) & 1; };
     auto buffer = [&](int j) -> uint32_t { return (j & 1) ? sK1 : sK0; };
     auto barrier = [&](int j) -> uint32_t { return sBar + 8 * SM90_SLABS * (j & 1); };  // slab 0's; slab y: + 8y
+    // FP8: group `group` of block j's buffer is consumed (one thread of the warpgroup, after its local barrier).
+    auto release = [&](int j, int group) { ptx::mbarrier_arrive(sBarEmpty + 16 * (j & 1) + 8 * group); };
     // One thread: load group `group` of block j (page `page`) into its buffer, each slab on its own mbarrier.
-    auto issue_group = [&](int j, int group, int page) { issue_k_group<kMode>(j & 1, group, page, buffer(j), barrier(j), sBarRaw, sBarEmpty, kmap, rope_map); };
+    auto issue_group = [&](int j, int group, int page) {
+      const uint32_t bars = barrier(j), dst = buffer(j);
+      const int slab0 = group == kGroupA ? 0 : SM90_GROUP_A_SLABS;
+      const int n = group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
+      for (int slab = slab0; slab < slab0 + n; ++slab) {
+        ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
+        ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
+      }
+    };
 
     math_sync();  // both warpgroups are done with the previous item's smem
     if (tid < 64) ptx::st_shared_f32(sM + tid * 4, kMaxInit);
     if (n_blocks > 0) {
-      if (tid == 0) {
+      if (!kFp8 && tid == 0) {  // FP8: the producer warpgroup fills the buffers
         for (int j = n_prefetched; j < min(n_blocks, 2); ++j) {
-          const int page = kSparse ? 0 : ptx::ld_plain(bt + j);  // (sparse: no block table)
+          const int page = ptx::ld_plain(bt + j);
           issue_group(j, kGroupA, page);
           issue_group(j, kGroupB, page);
         }
@@ -433,18 +413,16 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const uint32_t sP0 = b_ + SM90_OFF_P0, sP1 = b_ + SM90_OFF_P1;
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
         int page2 = 0, page3 = 0;  // block-table entries of the refills, loaded early to hide their latency
-        if (wg_tid == 0) {
-          if (!kSparse && has2) page2 = ptx::ld_plain(bt + j + 2);
-          if (!kSparse && has3) page3 = ptx::ld_plain(bt + j + 3);
+        if (!kFp8 && wg_tid == 0) {
+          if (has2) page2 = ptx::ld_plain(bt + j + 2);
+          if (has3) page3 = ptx::ld_plain(bt + j + 3);
         }
         // softmax of block j against the running max
         float mx[2], m_old[2], m_new[2], scale0[2], sum[2];
-        if constexpr (kSparse) {
-          // buffer 0's block (read before this warpgroup releases the buffer)
+        if constexpr (kSparse)  // buffer 0's block (its mask is read before this warpgroup releases the buffer)
           mask_and_row_max<true>(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx, valid_mask(sValid));
-        } else {
+        else
           mask_and_row_max(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx);
-        }
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           m_old[h] = ptx::ld_shared_f32(sM + r_loc[h] * 4);
@@ -475,7 +453,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         ptx::wgmma_wait<0>();
 
         ptx::named_barrier_sync(kScale1Ready, kBoth);  // WG1's softmax of block j+1 is done; all of WG0 is past V0L
-        if (has2 && wg_tid == 0) issue_group(j + 2, kGroupA, page2);
+        if constexpr (kFp8) {
+          if (wg_tid == 0) release(j, kGroupA);
+        } else {
+          if (has2 && wg_tid == 0) issue_group(j + 2, kGroupA, page2);
+        }
         float scale1[2];
 #pragma unroll
         for (int h = 0; h < 2; ++h) scale1[h] = ptx::ld_shared_f32(sScale1 + r_loc[h] * 4);
@@ -506,9 +488,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         } else {
           ptx::wgmma_wait<0>();
         }
-        if (has3) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
+        if (kFp8 ? has1 : has3) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
           ptx::named_barrier_sync(kWg0Local, kOne);
-          if (wg_tid == 0) issue_group(j + 3, kGroupA, page3);
+          if (wg_tid == 0) {
+            if constexpr (kFp8) release(j + 1, kGroupA);
+            else issue_group(j + 3, kGroupA, page3);
+          }
         }
         if (has2) {
           issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(j + 2), parity(j + 2), false);
@@ -531,19 +516,17 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const uint32_t sP0 = b_ + SM90_OFF_P0, sP1 = b_ + SM90_OFF_P1;
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
         int page2 = 0, page3 = 0;
-        if (wg_tid == 0) {
-          if (!kSparse && has2) page2 = ptx::ld_plain(bt + j + 2);
-          if (!kSparse && has3) page3 = ptx::ld_plain(bt + j + 3);
+        if (!kFp8 && wg_tid == 0) {
+          if (has2) page2 = ptx::ld_plain(bt + j + 2);
+          if (has3) page3 = ptx::ld_plain(bt + j + 3);
         }
         // Without block j+1 every token is masked (P1 = 0, max unchanged). Unconditional on purpose: s written
         // under a branch makes ptxas serialise the wgmmas that define it (C7515).
         float mx[2];
-        if constexpr (kSparse) {
-          // buffer 1's block (stale when !has1: every token is masked then anyway)
+        if constexpr (kSparse)  // buffer 1's block (a stale mask when !has1: every token is masked then anyway)
           mask_and_row_max<true>(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx, valid_mask(sValid + 16));
-        } else {
+        else
           mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
-        }
         ptx::named_barrier_sync(kScale0Ready, kBoth);  // WG0's max and scale of block j
         float m0[2], m1[2], scale0[2], scale1[2];
 #pragma unroll
@@ -586,15 +569,21 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
         for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
         ptx::wgmma_commit();
-        if (has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
+        if (kFp8 ? has1 : has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
           ptx::wgmma_wait<1>();
           ptx::named_barrier_sync(kWg1Local, kOne);
-          if (wg_tid == 0) issue_group(j + 3, kGroupB, page3);
+          if (wg_tid == 0) {
+            if constexpr (kFp8) release(j + 1, kGroupB);
+            else issue_group(j + 3, kGroupB, page3);
+          }
         }
         ptx::wgmma_wait<0>();
-        if (has2) {  // K0.B is dead once P0·V0R is done
+        if (kFp8 || has2) {  // K0.B is dead once P0·V0R is done
           ptx::named_barrier_sync(kWg1Local, kOne);
-          if (wg_tid == 0) issue_group(j + 2, kGroupB, page2);
+          if (wg_tid == 0) {
+            if constexpr (kFp8) release(j, kGroupB);
+            else issue_group(j + 2, kGroupB, page2);
+          }
         }
         if (has3) {  // S of block j+3: its B half was issued first
           issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
@@ -620,20 +609,19 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     fills[0] += (n_blocks + 1) >> 1;
     fills[1] += n_blocks >> 1;
     n_prefetched = min(n_next, 2);
-    // FP8: "group B free" lets the producer's st.shared into slabs 4–7 start at once, so every warp of the warpgroup
-    // must be past its last wgmma read of the group first (the emulator's race detector: warp 5's P·V reads vs the
-    // producer's writes); the bf16 kernel's TMA refill is issued as before.
-    if (kFp8 && n_prefetched > 0) {  // (constant ids: a register id makes ptxas reserve all 16 barriers)
-      if (wg == 0) ptx::named_barrier_sync(kWg0Local, kOne);
-      else ptx::named_barrier_sync(kWg1Local, kOne);
-    }
-    if (wg_tid == 0 && n_prefetched > 0) {
+    if (!kFp8 && wg_tid == 0 && n_prefetched > 0) {  // FP8: the producer is already on the next item
       const int* bt_next = p.block_table + static_cast<int64_t>(req + 1) * p.block_table_stride;
-      const int page0 = kSparse ? 0 : ptx::ld_plain(bt_next), page1 = !kSparse && n_prefetched > 1 ? ptx::ld_plain(bt_next + 1) : 0;
+      const int page0 = ptx::ld_plain(bt_next), page1 = n_prefetched > 1 ? ptx::ld_plain(bt_next + 1) : 0;
       const int group = wg == 0 ? kGroupA : kGroupB;
-      // the next item's block j → buffer j (parity() of the next item, written out here)
+      // the next item's block j → buffer j, fill index fills[j] (parity() of the next item, written out here)
       auto issue_next = [&](int j, int page) {
-        issue_k_group<kMode>(j, group, page, j ? sK1 : sK0, sBar + 8 * SM90_SLABS * j, sBarRaw, sBarEmpty, kmap, rope_map);
+        const uint32_t bars = sBar + 8 * SM90_SLABS * j, dst = j ? sK1 : sK0;
+        const int slab0 = group == kGroupA ? 0 : SM90_GROUP_A_SLABS;
+        const int n = group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
+        for (int slab = slab0; slab < slab0 + n; ++slab) {
+          ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
+          ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
+        }
       };
       issue_next(0, page0);
       if (n_prefetched > 1) issue_next(1, page1);
@@ -663,7 +651,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           out_scale = 1.f / (1.f + __expf(fp->attn_sink[rs.r_glob[h] % p.h_q] - lse));
         }
       }
-      store_row_wide<T>(p, req, sl, rs, h, o, L, m, wg * (HEAD_DIM_V / 2), q4, wg == 0 && q4 == 0, out_scale);
+      store_row_wide<T, kSparse>(p, req, sl, rs, h, o, L, m, wg * (HEAD_DIM_V / 2), q4, wg == 0 && q4 == 0, out_scale);
     }
 #ifdef MLA_SM90_TRACE
     tr_epi += clock64() - tr_mark;

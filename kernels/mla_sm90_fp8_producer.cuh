@@ -1,15 +1,15 @@
 // The producer warpgroup of the Hopper decode kernel over the FP8 cache (mla_decode_sm90_fp8_bf16; layout and
 // launch: mla_config.h). Included by mla_decode_sm90.cu after its helpers (it uses `swizzled`).
 //
-// The math warpgroups issue the loads where the bf16 kernel refills a group (issue_k_group): the 64 × 512 e4m3 bytes
-// of a block (two 256-byte boxes) into its group-A slabs 0–3 — the raw block is exactly group A's size — and the
-// bf16 RoPE columns into slab 8, whose full barrier counts their bytes; with the RoPE load they signal group B free.
-// The producer walks the same work items and K blocks (block j of an item in buffer j & 1) and only converts, so
-// one buffer's bytes are in flight while it converts the other's. Per block:
-//   wait the raw bytes → wait group B free → dequantise channels 256–511 into slabs 4–7, arrive on their barriers →
+// It walks the same work items and K blocks as the math warpgroups and fills block j of an item into buffer j & 1,
+// as the bf16 kernel's TMA does, so the math side waits on the same per-slab "full" mbarriers. Per block:
+//   wait group A empty → TMA the 64 × 512 e4m3 bytes (two 256-byte boxes) into slabs 0–3 (the raw block is exactly
+//   group A's size) → wait group B empty → TMA the bf16 RoPE columns into slab 8 (its full barrier counts the
+//   bytes) → wait the raw bytes → dequantise channels 256–511 into slabs 4–7, arrive on their full barriers →
 //   channels 128–255 into slabs 2–3 (the second box's, read by then) → channels 0–127 over the first box's bytes
 //   in slabs 0–1 (read first, then a barrier), arrive.
-// Thread t of the 128 owns token t / 2 and half t % 2 of each step's channels (one scale each).
+// Thread t of the 128 owns token t / 2 and half t % 2 of each step's channels (one scale each). The math
+// warpgroups release group A / B of a buffer on its "empty" mbarrier where the bf16 kernel would refill it.
 #pragma once
 #include <cstdint>
 
@@ -45,9 +45,17 @@ __device__ __forceinline__ void store_dequantised_zero(uint32_t sKb, int row, in
   ptx::st_shared_v4(slab + swizzled(row, c + 1), make_uint4(0, 0, 0, 0));
 }
 
-// bars_full: slab s of buffer b at bars_full + 8·(9b + s); bars_raw and bars_empty (group B free): buffer b at + 8b.
+// A block's validity bits as the producer warps wrote them (four 16-bit words).
+__device__ __forceinline__ uint64_t valid_bits(uint32_t addr) {
+  const uint4 v = ptx::ld_shared_v4(addr);
+  return (v.x | v.y << 16) | static_cast<uint64_t>(v.z | v.w << 16) << 32;
+}
+
+// bars_full: slab s of buffer b at bars_full + 8·(9b + s); bars_raw: buffer b at + 8b; bars_empty: group g of
+// buffer b at + 8·(2b + g).
 __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const PartWork& w, int m_block, uint32_t sK0, uint32_t sK1,
-                                             uint32_t bars_full, uint32_t bars_raw, uint32_t bars_empty, int ptid) {
+                                             uint32_t bars_full, uint32_t bars_raw, uint32_t bars_empty, const CUtensorMap* raw_map,
+                                             const CUtensorMap* rope_map, int ptid) {
   const int t = ptid >> 1, h = ptid & 1;
   const int r_loc[2] = {0, 8};
   const RowSet rs = row_set(p, m_block, r_loc);  // only s_last counts here: the m-block's causal border (end_kv)
@@ -63,14 +71,24 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
     for (int j = 0; j < n_blocks; ++j) {
       const int b = j & 1;
       const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
-      const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b, empty_b = bars_empty + 8 * b;
+      const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b, empty = bars_empty + 16 * b;
       const int page = ptx::ld_plain(bt + j);
       // this thread's scales (channels 256 + 128h…, 128…255, 0…127), loaded before the waits hide their latency
       const float* sc = reinterpret_cast<const float*>(cache + static_cast<int64_t>(page) * p.k_block_stride +
                                                        static_cast<int64_t>(t) * p.k_row_stride + FP8_SCALES_OFFSET);
       const float scale_b = sc[2 + h], scale_a1 = sc[1], scale_a0 = sc[0];
-      ptx::mbarrier_wait(raw, k & 1);      // the raw bytes (loaded once group A was free)
-      ptx::mbarrier_wait(empty_b, k & 1);  // slabs 4–7 free (and the P tile aliasing K0's slab 8 read)
+      if (k > 0) ptx::mbarrier_wait(empty, (k - 1) & 1);  // group A of the block before is consumed
+      if (ptid == 0) {
+        ptx::mbarrier_arrive_expect_tx(raw, 2 * SM90_FP8_RAW_BOX_BYTES);
+        ptx::tma_load_3d(sKb, raw_map, raw, 0, 0, page);
+        ptx::tma_load_3d(sKb + SM90_FP8_RAW_BOX_BYTES, raw_map, raw, HEAD_DIM_V / 2, 0, page);
+      }
+      if (k > 0) ptx::mbarrier_wait(empty + 8, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
+      if (ptid == 0) {
+        ptx::mbarrier_arrive_expect_tx(full + 8 * (SM90_SLABS - 1), SM90_SLAB_BYTES);
+        ptx::tma_load_3d(sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES, rope_map, full + 8 * (SM90_SLABS - 1), 0, 0, page);
+      }
+      ptx::mbarrier_wait(raw, k & 1);
       // Raw row t: bytes [0, 256) of the first box at sKb + 256t (slabs 0–1), [256, 512) of the second at
       // + 16384 + 256t (slabs 2–3). Three steps, each writing where no raw byte still to be read lies:
       // (B) channels 256 + 128h + 16c (second box) → slabs 4–7, 8 chunks per thread. Chunks in rotated order: the
@@ -112,7 +130,6 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
   }
 }
 
-
 // Sparse decode: the producer gathers. Block j of an item is positions [64·(first block + j), +64) of the query
 // token's index list (every row of the m-block is one query token: h_q is a multiple of 64); thread (t, h) owns
 // position t: it loads its slot and scales, and issues one bulk copy — h = 0 the 512 e4m3 bytes to row t of group
@@ -120,11 +137,12 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
 // its bytes to the raw barrier's transaction count, thread 0 arriving once all have. Positions past topk_length,
 // −1 and slots outside the cache are not copied: their values are written as zeros and their bit in the block's
 // validity mask (sValid: per buffer four 16-bit words, one per producer warp) is clear, so the math side masks them.
-// The math warpgroups signal "group A free" / "group B free" per fill (issue_k_group) where the dense kernels load.
+// The math warpgroups release group A / B of a buffer on its "empty" mbarrier (as for dense FP8).
 // Then: (B) channels 256–511 → slabs 4–7; the RoPE row swizzled in place into slab 8; (A) channels 0–255 over the
 // raw rows in slabs 0–3 (read first, then a barrier).
 __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, const MlaFp8Params& f, const PartWork& w, int m_block, uint32_t sK0,
                                                     uint32_t sK1, uint32_t bars_full, uint32_t bars_raw, uint32_t bars_empty, uint32_t sValid, int ptid) {
+  const uint32_t sScaleA = sValid + 32;  // float[64][2]: each token's scales of channels 0–127 and 128–255
   const int t = ptid >> 1, h = ptid & 1, lane = ptid & 31, pwarp = ptid >> 5;
   const int r_loc[2] = {0, 8};
   const RowSet rs = row_set(p, m_block, r_loc);
@@ -144,7 +162,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       const int b = j & 1;
       const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
       const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b;
-      const uint32_t empty_b = bars_empty + 8 * b, empty_a = bars_empty + 16 + 8 * b;
+      const uint32_t empty_a = bars_empty + 16 * b, empty_b = empty_a + 8;
       const int pos = (first_block + j) * PAGE_BLOCK_SIZE + t;
       const int slot = pos < len ? ptx::ld_plain(idx + pos) : -1;
       const bool valid = slot >= 0 && slot < f.num_slots;
@@ -159,8 +177,8 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       uint32_t bits = 0;
 #pragma unroll
       for (int i = 0; i < 16; ++i) bits |= ((vote >> (2 * i)) & 1u) << i;
-      ptx::mbarrier_wait(empty_a, k & 1);  // group A free for fill k
-      ptx::mbarrier_wait(empty_b, k & 1);  // group B (and the P tile aliasing K0's slab 8) free
+      if (k > 0) ptx::mbarrier_wait(empty_a, (k - 1) & 1);  // group A of the block before is consumed
+      if (k > 0) ptx::mbarrier_wait(empty_b, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
       if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
       if (valid) {
         const uint32_t bytes = h ? 2 * 64 : HEAD_DIM_V;
@@ -179,6 +197,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
         if (valid) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c, ptx::ld_shared_v4(row_s + HEAD_DIM_V / 2 + 128 * h + 16 * c), scale_b);
         else store_dequantised_zero(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c);
       }
+      ptx::st_shared_f32(sScaleA + 8 * t + 4 * h, scale_a);  // for step (A), whose threads take other tokens
       // the RoPE row's 64 bytes of this thread (chunks 4h … 4h + 3), read before anyone writes slab 8 swizzled
       const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
       uint4 r4[4];
@@ -192,13 +211,32 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       }
 #pragma unroll
       for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r4[i]);
-      // (A) channels 128h + 16c (bytes 0…255 of row t) → slabs 0–3 over the raw rows: read all, barrier, write
-      uint4 raw_a[8];
+      // (A) channels 0–255 (bytes 0…255 of each raw row) → slabs 0–3, over the raw rows. Token u's output line in
+      // slab s (s · 8192 + 128u) is quarter u % 4 of raw row 16s + u / 4: for u % 4 ∈ {2, 3} a quarter (B's bytes)
+      // already read, for u % 4 ∈ {0, 1} one still to read. So the 32 tokens u % 4 ∈ {0, 1} are read into registers
+      // first (4 chunks per thread), the other 32 stream (read, convert, write), and after a barrier the held ones
+      // are written. Thread ptid: token pair slot ptid / 4 (tokens 4·(ptid / 8) + (ptid / 4) % 2 (+ 2)), channels
+      // 64 · (ptid % 4) … + 63 (scale ptid % 4 / 2, from the producer's table).
+      const int u_slot = ptid >> 2, quarter = ptid & 3;
+      const int u_held = 4 * (u_slot >> 1) + (u_slot & 1), u_stream = u_held + 2;
+      const uint64_t vmask = valid_bits(sValid + 16 * b);
+      uint4 held[4];
 #pragma unroll
-      for (int i = 0; i < 8; ++i) raw_a[i] = valid ? ptx::ld_shared_v4(row_s + 128 * h + 16 * ((i + t) & 7)) : zero;
-      ptx::named_barrier_sync(kProducerSync, kProducerThreads);
+      for (int i = 0; i < 4; ++i)
+        held[i] = (vmask >> u_held) & 1 ? ptx::ld_shared_v4(sKb + u_held * HEAD_DIM_V + 64 * quarter + 16 * i) : zero;
+      {
+        const bool v = (vmask >> u_stream) & 1;
+        const float sc_s = ptx::ld_shared_f32(sScaleA + 8 * u_stream + 4 * (quarter >> 1));
+#pragma unroll 1
+        for (int i = 0; i < 4; ++i) {
+          if (v) store_dequantised(sKb, u_stream, 64 * quarter + 16 * i, ptx::ld_shared_v4(sKb + u_stream * HEAD_DIM_V + 64 * quarter + 16 * i), sc_s);
+          else store_dequantised_zero(sKb, u_stream, 64 * quarter + 16 * i);
+        }
+      }
+      const float sc_h = ptx::ld_shared_f32(sScaleA + 8 * u_held + 4 * (quarter >> 1));
+      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every held token's raw bytes are in registers
 #pragma unroll
-      for (int i = 0; i < 8; ++i) store_dequantised(sKb, t, 128 * h + 16 * ((i + t) & 7), raw_a[i], scale_a);
+      for (int i = 0; i < 4; ++i) store_dequantised(sKb, u_held, 64 * quarter + 16 * i, held[i], sc_h);  // (zeros: zero in)
       ptx::fence_proxy_async();
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);
       if (ptid == 0) {

@@ -18,6 +18,7 @@
 #             and bf16 on four sweep rows, --configs sparse and sparse-small
 #   fp8h      ~6 min: the Hopper FP8 kernel — FP8/sparse GPU tests, memcheck + racecheck on its cases, speed vs bf16
 #   fp8int    ~3 min: the FP8 kernel's integer dequantisation (built with -DMLA_SM90_FP8_INT_DEQUANT) vs the shipped one
+#   sparseh   ~5 min: the Hopper sparse kernel — its GPU tests, memcheck, FlashMLA's sparse grid vs the portable kernel
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
 step=${1:?step: small | ab | fp8 | sanitize}
@@ -133,6 +134,18 @@ case $step in
       FLASH_MLA_KERNEL_DIR=$PWD/dist/$v/ timeout 60 node dist/src/cli.js bench --configs $rows --kv fp8 --kernel hopper --iters 30 --check-samples 1 --reference "$out/fp8int-bf16.json" --json "$out/fp8int-$v.json" > "$out/fp8int-$v.txt" 2>&1
       echo "== $v rc=$?"; grep -aE "^sweep#|hopper vs ref" "$out/fp8int-$v.txt" | cut -c1-130
     done
+    ;;
+  sparseh)
+    # the Hopper sparse kernel (mla_decode_sm90_fp8_sparse_bf16; h_q a multiple of 64): its GPU tests under a short
+    # limit (a hang stops the step), memcheck, then FlashMLA's sparse grid against the portable kernel
+    s=$(date +%s); gpu timeout ${FP8H_TEST_S:-90} node --test --test-name-pattern="[Ss]parse" dist/test/fp8-sparse-gpu.test.js > "$out/sparseh-suite.log" 2>&1
+    rc=$?; echo "sparse GPU tests rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/sparseh-suite.log"
+    grep -aE "^ *not ok" "$out/sparseh-suite.log" | head -8
+    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
+    FLASH_MLA_REQUIRE_GPU=1 timeout 90 compute-sanitizer --tool memcheck --print-limit 4 node --test --test-name-pattern="Hopper sparse" dist/test/fp8-sparse-gpu.test.js > "$out/sparseh-memcheck.log" 2>&1
+    echo "memcheck rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/sparseh-memcheck.log" | tail -1)"
+    timeout 200 node dist/src/cli.js bench --configs sparse --kernel hopper,generic --iters 20 --check-samples 1 --reference h200 --json "$out/sparseh.json" > "$out/sparseh.txt" 2>&1
+    echo "sparse bench rc=$?"; grep -aE "^sparse" "$out/sparseh.txt" | cut -c1-140
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
   *) echo "unknown step '$step'"; exit 2 ;;
