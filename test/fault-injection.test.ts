@@ -16,6 +16,7 @@ import {
   getBackend, getMlaMetadata, scheduleTiles, synchronize, type FlashMlaOptions, type MlaMetadata,
 } from '../src/index.js';
 import { loadedModules } from '../src/cuda/context.js';
+import { MLA_CONFIG } from '../src/cuda/config.js';
 import { fakeCudaScenarios, type FakeCudaControl, type FakeCudaScenario } from './util/fake-cuda.js';
 
 const CUDA = { backend: 'cuda' } as const;
@@ -27,7 +28,9 @@ const NO_RESOURCES = 'CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES'; // not sticky
 /** The fake as an H100: the 'hopper' kernel (and its FP8 variant) runs. */
 const H100 = { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMS: '132', FAKE_CUDA_SMEM_OPTIN: '232448', FAKE_CUDA_NAME: 'Fake H100 (flash-mla test driver)' };
 /** What a dense FP8 decode with bf16 q over 64-token pages asks of the backend (decodeKernels). */
-const FP8_DENSE = { fp8: true, sparse: false, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
+const FP8_DENSE = { fp8: true, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
+/** What a sparse decode the Hopper sparse FP8 kernel takes asks of the backend: bf16 q, h_q 128, 61-token pages. */
+const SPARSE_H128 = { fp8: true, sparse: true, hQ: 128, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61 } as const;
 
 // ---------------------------------------------------------------------------------------------- checks
 
@@ -205,6 +208,32 @@ function fp8Case() {
     kCache, pages, rowStride, pageStride,
     decode: (kernel?: string, qq: Tensor = q) => () => drop(flashMlaWithKvcache(qq, kCache, blockTable, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, causal: true, kernel })),
     sparse: (kernel?: string) => () => drop(flashMlaWithKvcache(q, kCache, null, null, 512, mdS.tileSchedulerMetadata, mdS.numSplits, { isFp8KvCache: true, indices, kernel })),
+  };
+}
+
+/**
+ * Sparse decodes over an FP8 cache of 61-token pages with padded rows and pages (row stride 672, page stride 62 · 672,
+ * starting 32 bytes into its storage): b 2, s_q 2, h_q `hQ`, topk 300, with topkLength; `sink`: with attnSink too.
+ */
+function sparseCase(hQ = 128) {
+  const pages = 12, pageSize = 61, rowStride = 672, pageStride = 62 * rowStride, topk = 300;
+  const storage = Tensor.zeros([32 + pages * pageStride], { dtype: 'uint8', backend: 'cuda' });
+  const kCache = storage.view([pages, pageSize, 1, 656], [pageStride, rowStride, rowStride, 1], 32);
+  const q = Tensor.empty([2, 2, hQ, 576], BF16);
+  const indices = Tensor.from(Int32Array.from({ length: 2 * 2 * topk }, (_, i) => (i % 9 === 4 ? -1 : (i * 7) % (pages * pageSize))), [2, 2, topk], I32);
+  const topkLength = Tensor.from([0, 300], [2], I32);
+  const attnSink = Tensor.zeros([hQ], { dtype: 'fp32', backend: 'cuda' });
+  const md = getMlaMetadata(null, 2 * hQ, 1, { topk, batchSize: 2, backend: 'cuda' });
+  const drop = (r: { out: Tensor; lse: Tensor }) => {
+    r.out.dispose();
+    r.lse.dispose();
+  };
+  return {
+    kCache, storage, md, rows: 2 * hQ,
+    decode: (opts: { kernel?: string; sink?: boolean; qq?: Tensor; cache?: Tensor } = {}) => () =>
+      drop(flashMlaWithKvcache(opts.qq ?? q, opts.cache ?? kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, {
+        isFp8KvCache: true, indices, topkLength, kernel: opts.kernel, attnSink: opts.sink ? attnSink : undefined,
+      })),
   };
 }
 
@@ -889,6 +918,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
       assert.deepEqual(be.decodeKernels(), ['hopper']);
       assert.deepEqual(be.decodeKernels(FP8_DENSE), ['hopper', 'generic']);
       assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sparse: true }), ['generic']);
+      assert.deepEqual(be.decodeKernels(SPARSE_H128), ['hopper', 'generic']);
       const c = fp8Case();
       const maps = f.calls('cuTensorMapEncodeTiled');
       c.decode()();
@@ -897,10 +927,15 @@ const scenarios: Record<string, FakeCudaScenario> = {
       c.sparse()();
       healthy(f);
       assert.ok(loadedModules().some((m) => m.file === 'mla_decode_fp8'), 'the portable FP8 kernel never ran');
+      const sparse = sparseCase();
+      const ran = f.stat('ran:mla_decode_sm90_fp8_sparse_bf16');
+      sparse.decode()();
+      healthy(f);
+      assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_bf16') - ran, 1, 'a sparse h_q 128 decode did not run the Hopper sparse kernel');
       const p = problem();
       refused(f, "a dense 16-bit decode with kernel 'generic' (narrowed out)", () => decode(p, { kernel: 'generic' }), RangeError);
-      refused(f, "a sparse FP8 decode with kernel 'hopper'", c.sparse('hopper'), UnsupportedFeatureError);
-      return ["narrowed to hopper: dense FP8 bf16 decodes on the Hopper FP8 kernel by default, 'generic' on request; sparse FP8 on 'generic', 'hopper' refused (typed)"];
+      refused(f, "a sparse FP8 decode of h_q 16 with kernel 'hopper'", c.sparse('hopper'), UnsupportedFeatureError);
+      return ["narrowed to hopper: dense FP8 bf16 decodes, and sparse ones of h_q 128, on the Hopper FP8 kernels by default, 'generic' on request; sparse FP8 of h_q 16 on 'generic', 'hopper' refused (typed)"];
     },
   },
 
@@ -952,12 +987,95 @@ const scenarios: Record<string, FakeCudaScenario> = {
       assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 2, 'fp16 q went to the Hopper FP8 kernel');
       const misfit = refused(f, "fp16 q with kernel 'hopper'", c.decode('hopper', q16), UnsupportedFeatureError);
       assert.equal(misfit.argument, 'kernel');
-      assert.match(misfit.message, /the FP8 KV cache with fp16 q with decode kernel 'hopper' on cuda: not implemented yet \(the Hopper FP8 kernel runs dense decode with bf16 q over 64-token pages/);
+      assert.match(misfit.message, /the FP8 KV cache with fp16 q with decode kernel 'hopper' on cuda: not implemented yet \(the Hopper FP8 kernels run dense decode with bf16 q over 64-token pages/);
       c.sparse()();
       const sparse = refused(f, "sparse decode with kernel 'hopper'", c.sparse('hopper'), UnsupportedFeatureError);
-      assert.match(sparse.message, /^kernel: sparse decode over the FP8 KV cache with decode kernel 'hopper' on cuda/);
+      assert.match(sparse.message, /^kernel: sparse decode over the FP8 KV cache with h_q = 16 \(not a multiple of 64\) with decode kernel 'hopper' on cuda/);
       refused(f, "kernel 'generic-small'", c.decode('generic-small'), UnsupportedFeatureError);
       notes.push("'generic' on request runs the portable kernel; fp16 q runs on it by default and is refused as 'hopper', like sparse decode (UnsupportedFeatureError, argument kernel); 'generic-small' refused");
+      return notes;
+    },
+  },
+
+  'hopper-sparse': {
+    title: "an sm_90 device, sparse decode with bf16 q and h_q a multiple of 64: the Hopper sparse FP8 kernel by default ('generic' on request), no tensor map, the dense launch shape; launches failing (decode, then the combine or its sink variant) → CudaError, nothing kept; what it cannot run (h_q 16 or 96, fp16 q) stays on 'generic' and refuses 'hopper' typed; other kernel names refused typed; a one-page view with an odd page stride (never stepped over) runs on it",
+    env: H100,
+    run(f) {
+      const notes: string[] = [];
+      const be = getBackend('cuda');
+      const entry = 'mla_decode_sm90_fp8_sparse_bf16';
+      assert.deepEqual(be.decodeKernels(SPARSE_H128), ['hopper', 'generic']);
+      for (const [hQ, pageSize] of [[64, 1], [64, 64], [192, 2], [128, 64]]) assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, hQ, pageSize }), ['hopper', 'generic'], `h_q ${hQ}`);
+      for (const hQ of [1, 16, 32, 96, 100]) assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, hQ }), ['generic'], `h_q ${hQ}`);
+      assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, dtype: 'fp16' }), ['generic']);
+      const c = sparseCase();
+      // its entry cannot be loaded (the first function the decode looks up): CudaError, nothing allocated, launched or kept
+      const base = live(f);
+      const launches = f.calls('cuLaunchKernelEx');
+      f.arm('cuModuleGetFunction@1=CUDA_ERROR_NOT_FOUND');
+      expectCuda(c.decode(), 'cuModuleGetFunction', 'CUDA_ERROR_NOT_FOUND', 'the Hopper sparse entry not found');
+      f.arm('');
+      assert.equal(f.calls('cuLaunchKernelEx'), launches, 'launched with the kernel missing');
+      noLeak(f, base, 'the kernel missing');
+      healthy(f);
+      notes.push('its entry missing from the module → CudaError (cuModuleGetFunction), nothing launched or kept');
+      const maps = f.calls('cuTensorMapEncodeTiled');
+      const ran = f.stat('kernels_run');
+      const runs = () => f.stat(`ran:${entry}`);
+      // by default and as 'hopper': the Hopper sparse kernel, then the reshaped combine (or the sink combine)
+      for (const [k, opts] of [[1, {}], [2, { kernel: 'hopper' }], [3, { sink: true }], [4, { kernel: 'hopper', sink: true }]] as const) {
+        const before = f.stat('ran:mla_combine_sink_bf16');
+        c.decode(opts)();
+        healthy(f);
+        assert.equal(runs(), k, `${JSON.stringify(opts)}: ${entry} did not run`);
+        assert.equal(f.stat('ran:mla_combine_sink_bf16') - before, 'sink' in opts ? 1 : 0, `${JSON.stringify(opts)}: the sink combine`);
+      }
+      assert.equal(f.stat('kernels_run') - ran, 8, 'decode + combine, four times');
+      assert.equal(f.calls('cuTensorMapEncodeTiled'), maps, 'the Hopper sparse kernel takes no tensor map');
+      assert.ok(!loadedModules().some((m) => m.file === 'mla_decode_fp8'), 'the portable FP8 kernel ran');
+      // the launch: the dense folding (s_q · h_q / 64 m-blocks), the SM parts of the sparse metadata, 384 threads, its smem
+      const shape = ['grid.x', 'grid.y', 'grid.z', 'block.x', 'block.y', 'block.z', 'smem'].map((x) => f.stat(`ran:${entry}:${x}`));
+      assert.deepEqual(shape, [(2 * 128) / 64, c.md.tileSchedulerMetadata.shape[0], 1, 384, 1, 1, MLA_CONFIG.SM90_FP8S_SMEM_BYTES]);
+      assert.equal(f.stat('ran:mla_combine_sink_bf16:block.x'), MLA_CONFIG.COMBINE_THREADS);
+      notes.push(`by default and as kernel 'hopper': ${entry} with grid (${shape.slice(0, 3).join(', ')}), block ${shape[3]}, ${shape[6]} B dynamic smem, then the combine (the sink variant with attnSink); no tensor map`);
+      const warm = live(f);
+      assert.equal(sweep(f, 'cuLaunchKernelEx', NO_RESOURCES, c.decode(), warm), 2);
+      assert.equal(sweep(f, 'cuLaunchKernelEx', NO_RESOURCES, c.decode({ kernel: 'hopper', sink: true }), warm), 2);
+      notes.push('its launches failing (decode, combine; decode, sink combine) → CudaError, nothing kept, the retry runs');
+      // 'generic' on request: the portable FP8 kernel
+      c.decode({ kernel: 'generic' })();
+      c.decode({ kernel: 'generic', sink: true })();
+      healthy(f);
+      assert.ok(loadedModules().some((m) => m.file === 'mla_decode_fp8'), "kernel 'generic' did not run the portable FP8 kernel");
+      const hopperRuns = runs();
+      // what the Hopper sparse kernel does not run: h_q 16 and 96, fp16 q (on 'generic' by default; 'hopper' refused)
+      for (const hQ of [16, 96]) {
+        const other = sparseCase(hQ);
+        other.decode()();
+        other.decode({ sink: true })();
+        healthy(f);
+        assert.equal(runs(), hopperRuns, `h_q ${hQ} went to the Hopper sparse kernel`);
+        const e = refused(f, `h_q ${hQ} with kernel 'hopper'`, other.decode({ kernel: 'hopper' }), UnsupportedFeatureError);
+        assert.equal(e.argument, 'kernel');
+        assert.match(e.message, new RegExp(`^kernel: sparse decode over the FP8 KV cache with h_q = ${hQ} \\(not a multiple of 64\\) with decode kernel 'hopper' on cuda: not implemented yet \\(the Hopper FP8 kernels run`));
+      }
+      const q16 = Tensor.empty([2, 2, 128, 576], { dtype: 'fp16', backend: 'cuda' });
+      c.decode({ qq: q16 })();
+      healthy(f);
+      assert.equal(runs(), hopperRuns, 'fp16 q went to the Hopper sparse kernel');
+      const fp16 = refused(f, "fp16 q with kernel 'hopper'", c.decode({ qq: q16, kernel: 'hopper' }), UnsupportedFeatureError);
+      assert.match(fp16.message, /^kernel: sparse decode over the FP8 KV cache with fp16 q with decode kernel 'hopper'/);
+      for (const kernel of ['generic-small', 'nope']) {
+        const e = refused(f, `kernel '${kernel}'`, c.decode({ kernel }), UnsupportedFeatureError);
+        assert.equal(e.argument, 'kernel');
+      }
+      notes.push("'generic' on request runs the portable kernel; h_q 16 and 96 and fp16 q run on it by default and are refused as 'hopper' (UnsupportedFeatureError, argument kernel); 'generic-small', 'nope' refused");
+      // one page of 61 tokens whose page stride is no multiple of 16: never stepped over (page 0 only), so the Hopper kernel takes it
+      const onePage = c.storage.view([1, 61, 1, 656], [62 * 672 + 8, 672, 672, 1], 32);
+      c.decode({ cache: onePage })();
+      healthy(f);
+      assert.equal(runs(), hopperRuns + 1, 'a single page with an odd page stride did not run on the Hopper sparse kernel');
+      notes.push('a one-page cache view (its page stride never used) runs on the Hopper sparse kernel');
       return notes;
     },
   },

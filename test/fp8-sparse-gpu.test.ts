@@ -13,7 +13,10 @@ import {
 } from '../src/index.js';
 import { CUDA_FEATURES } from '../src/cuda/features.js';
 import { freshSeed, gpuSkipReason, randomHalfBits, rng } from './util/problem.js';
-import { FLASHMLA_TOL, checkDenseRows, denseTensors, flashMlaClose, makeDenseProblem, makeSparseProblem, nanPaddedFp8Cache, nanPaddedQ, sparseTensors, type DenseSpec, type SparseSpec } from './util/layouts.js';
+import {
+  FLASHMLA_TOL, checkDenseRows, denseTensors, flashMlaClose, makeDenseProblem, makeSparseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedSparseCache, sparseTensors, type DenseSpec, type SparseSpec,
+} from './util/layouts.js';
+import { SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
 
 const skip = await gpuSkipReason();
 
@@ -238,7 +241,7 @@ describe('cuda: dense decode over the FP8 cache, h_kv > 1, d_qk 512 (vs the cpu 
     const md = getMlaMetadata(gpu.cacheSeqlens, 16, 1);
     const dec = (kernel?: string, q = gpu.q) => flashMlaWithKvcache(q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, kernel });
     if (!whenSupported(t, CUDA_FEATURES.fp8KvCache, 'fp8KvCache', () => dec())) return;
-    const kernels = getBackend('cuda').decodeKernels({ fp8: true, sparse: false, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 });
+    const kernels = getBackend('cuda').decodeKernels({ fp8: true, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 });
     assert.equal(kernels[kernels.length - 1], 'generic');
     assert.deepEqual(dec().out.toRaw(), dec(kernels[0]).out.toRaw(), 'the default is not the first kernel decodeKernels() names');
     const outs = kernels.map((k) => dec(k).out.toFloat32());
@@ -257,7 +260,7 @@ describe('cuda: dense decode over the FP8 cache, h_kv > 1, d_qk 512 (vs the cpu 
 
 describe("cuda: the Hopper FP8 kernel (dense FP8 decode with bf16 q, kernel 'hopper'), where this GPU offers it", { skip }, () => {
   const seed = freshSeed();
-  const offered = () => getBackend('cuda').decodeKernels({ fp8: true, sparse: false, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 }).includes('hopper');
+  const offered = () => getBackend('cuda').decodeKernels({ fp8: true, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 }).includes('hopper');
   // NaN-padded views (rows 672 B apart, a spare NaN token per page), NaN in every unused slot; split requests,
   // seqlens off the block edges, causal s_q up to 4, one and two m-blocks, many short items per SM part
   const cases: [string, Omit<DenseSpec, 'seed'>, boolean][] = [
@@ -334,7 +337,7 @@ function sparseCases(): [string, Omit<SparseSpec, 'seed'>][] {
   return cases;
 }
 
-describe('cuda: sparse decode (vs the cpu oracle, FlashMLA tolerances)', { skip }, () => {
+describe("cuda: sparse decode on the portable kernel ('generic'; vs the cpu oracle, FlashMLA tolerances)", { skip }, () => {
   const seed = freshSeed();
   const splitCases = { split: 0, whole: 0 };
   sparseCases().forEach(([label, spec], k) =>
@@ -349,9 +352,10 @@ describe('cuda: sparse decode (vs the cpu oracle, FlashMLA tolerances)', { skip 
       const mdH = getMlaMetadata(null, rows, 1, { topk: spec.topk, batchSize: spec.b, smCount: mdC.tileSchedulerMetadata.shape[0] * Math.ceil(rows / 64) });
       const softmaxScale = 576 ** -0.55;
       const outs = nanOutputs(spec.b, spec.sQ, spec.hQ, spec.dtype);
+      // 'generic' named: h_q 64 and 128 with bf16 q run on 'hopper' by default where it runs (its own section below)
       const run = () =>
         flashMlaWithKvcache(gpu.q!, gpu.kCache, null, null, 512, mdC.tileSchedulerMetadata, mdC.numSplits, {
-          isFp8KvCache: true, indices: gpu.indices, topkLength: gpu.topkLength, attnSink: gpu.attnSink, softmaxScale, ...outs,
+          isFp8KvCache: true, indices: gpu.indices, topkLength: gpu.topkLength, attnSink: gpu.attnSink, softmaxScale, kernel: 'generic', ...outs,
         });
       if (!whenSupported(t, CUDA_FEATURES.sparse && CUDA_FEATURES.fp8KvCache, 'sparse', run)) return;
       const want = flashMlaWithKvcache(cpu.q, cpu.kCache, null, null, 512, mdH.tileSchedulerMetadata, mdH.numSplits, {
@@ -399,7 +403,7 @@ describe('cuda: sparse decode (vs the cpu oracle, FlashMLA tolerances)', { skip 
     const topkLength = cpu.topkLength!.to('cuda');
     const attnSink = cpu.attnSink!.to('cuda');
     const md = getMlaMetadata(null, sQ * hQ, 1, { topk, batchSize: b, backend: 'cuda' });
-    const opts = { isFp8KvCache: true, indices, topkLength, attnSink };
+    const opts = { isFp8KvCache: true, indices, topkLength, attnSink, kernel: 'generic' };
     const eager = () => flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, opts);
     if (!whenSupported(t, CUDA_FEATURES.sparse, 'sparse', eager)) return;
     const mdH = getMlaMetadata(null, sQ * hQ, 1, { topk, batchSize: b, smCount: md.tileSchedulerMetadata.shape[0] * Math.ceil((sQ * hQ) / 64) });
@@ -416,6 +420,121 @@ describe('cuda: sparse decode (vs the cpu oracle, FlashMLA tolerances)', { skip 
       step.replay();
       step.synchronize();
       checkRows('graph replay', outs, oracle(ix), FLASHMLA_TOL.sparseOut, s);
+      const e = eager();
+      assert.deepEqual(outs.out.toRaw(), e.out.toRaw(), `graph out differs from eager (seed ${s})`);
+      assert.deepEqual(outs.lse.toFloat32(), e.lse.toFloat32(), `graph lse differs from eager (seed ${s})`);
+    }
+    step.dispose();
+  });
+});
+
+describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q and h_q a multiple of 64, kernel 'hopper'), where this GPU offers it", { skip }, () => {
+  const seed = freshSeed();
+  const SPARSE_H128 = { fp8: true, sparse: true, hQ: 128, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
+  const offered = () => getBackend('cuda').decodeKernels(SPARSE_H128).includes('hopper');
+  const noHopper = "the Hopper sparse FP8 kernel does not run on this GPU (decodeKernels for a sparse h_q 128 decode has no 'hopper')";
+  // the emulator's cases (test/util/sparse-hopper.ts), then larger ones: FlashMLA's topk 2048 (requests split over
+  // every SM part), h_q 192 (three head blocks), and the grid h_q {64, 128} × topk {64, 300, 576, 2048} × page size
+  const cases: SparseHopperCase[] = [
+    ...SPARSE_HOPPER_CASES,
+    {
+      label: "h_q 128, topk 2048, s_q 2, FlashMLA's shape, split",
+      spec: { b: 2, sQ: 2, hQ: 128, topk: 2048, pageSize: 64, numPages: 300, dtype: 'bf16', topkLength: true, sink: true },
+      split: true,
+    },
+    {
+      label: 'h_q 192, topk 300, 2-token pages, padded view',
+      spec: { b: 3, sQ: 2, hQ: 192, topk: 300, pageSize: 2, numPages: 1000, dtype: 'bf16', duplicates: true, sink: true, allInvalid: [[1, 1]] },
+      padded: true,
+    },
+  ];
+  for (const hQ of [64, 128]) {
+    for (const [topk, pageSize] of [[64, 64], [300, 61], [576, 2], [2048, 64]]) {
+      cases.push({
+        label: `grid: h_q ${hQ}, topk ${topk}, ${pageSize}-token pages, topkLength, sinks, an all-invalid row`,
+        spec: { b: 3, sQ: 2, hQ, topk, pageSize, numPages: Math.ceil((3 * topk) / pageSize) + 8, dtype: 'bf16', topkLength: true, sink: true, allInvalid: [[2, 1]] },
+        padded: topk !== 2048,
+      });
+    }
+  }
+  const paths = { split: 0, whole: 0 };
+  cases.forEach((c, k) =>
+    test(`${c.label}: the oracle`, (t) => {
+      if (!offered()) return void t.skip(noHopper);
+      const r = runSparseHopperCase(c, seed + k, 'hopper');
+      paths[r.split ? 'split' : 'whole']++;
+      t.diagnostic(r.note);
+    }),
+  );
+  test('the cases ran both the split (combine) and the unsplit (decode epilogue) paths', (t) => {
+    if (!offered()) return void t.skip(noHopper);
+    assert.ok(paths.split > 2 && paths.whole > 2, JSON.stringify(paths));
+  });
+
+  test("the default for such a decode is 'hopper' (decodeKernels' first), 'generic' gives the same answer within the tolerances; h_q 16 and fp16 q stay on 'generic' and refuse 'hopper' (typed)", (t) => {
+    if (!offered()) return void t.skip(noHopper);
+    const spec: Omit<SparseSpec, 'seed'> = { b: 3, sQ: 2, hQ: 64, topk: 640, pageSize: 64, numPages: 40, dtype: 'bf16', topkLength: true, sink: true };
+    const p = makeSparseProblem({ ...spec, seed: seed + 500 });
+    const cpu = sparseTensors(p);
+    const gpu = { ...toCuda({ q: cpu.q, indices: cpu.indices, topkLength: cpu.topkLength, attnSink: cpu.attnSink }), kCache: Tensor.from(p.kBytes, [p.kBytes.length], { dtype: 'uint8', backend: 'cuda' }).view(cpu.kCache.shape, cpu.kCache.strides) };
+    const md = getMlaMetadata(null, 128, 1, { topk: 640, batchSize: 3, backend: 'cuda' });
+    const dec = (kernel?: string, q = gpu.q!) =>
+      flashMlaWithKvcache(q, gpu.kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, indices: gpu.indices, topkLength: gpu.topkLength, attnSink: gpu.attnSink, kernel });
+    assert.deepEqual(getBackend('cuda').decodeKernels({ ...SPARSE_H128, hQ: 64 }), ['hopper', 'generic']);
+    const byDefault = dec();
+    const hopper = dec('hopper');
+    assert.deepEqual(byDefault.out.toRaw(), hopper.out.toRaw(), "the default is not 'hopper'");
+    assert.deepEqual(byDefault.lse.toRaw(), hopper.lse.toRaw(), "the default is not 'hopper'");
+    checkRows("'generic' vs 'hopper'", dec('generic'), hopper, FLASHMLA_TOL.sparseOut, seed + 500);
+    const refusedKernel = (e: unknown) => isUnsupported(e) && (e as UnsupportedFeatureError).argument === 'kernel';
+    const q16 = Tensor.from(p.qBits, [3, 2, 64, 576], { dtype: 'fp16', backend: 'cuda' });
+    assert.throws(() => dec('hopper', q16), refusedKernel, "'hopper' with fp16 q");
+    const q32 = gpu.q!.view([3, 2, 32, 576], [2 * 64 * 576, 64 * 576, 576, 1]);
+    const md32 = getMlaMetadata(null, 64, 1, { topk: 640, batchSize: 3, backend: 'cuda' });
+    assert.throws(
+      () => flashMlaWithKvcache(q32, gpu.kCache, null, null, 512, md32.tileSchedulerMetadata, md32.numSplits, { isFp8KvCache: true, indices: gpu.indices, kernel: 'hopper' }),
+      refusedKernel,
+      "'hopper' with h_q 32",
+    );
+  });
+
+  test('strided indices and q views; a captured graph replays the Hopper sparse decode with new indices = eager', (t) => {
+    if (!offered()) return void t.skip(noHopper);
+    const s = seed + 1000;
+    const spec: Omit<SparseSpec, 'seed'> = { b: 3, sQ: 2, hQ: 64, topk: 640, pageSize: 61, numPages: 80, dtype: 'bf16', topkLength: true, sink: true };
+    const p = makeSparseProblem({ ...spec, seed: s });
+    const cpu = sparseTensors(p);
+    const { b, sQ, hQ, topk } = spec;
+    const reversed = p.indices.slice();
+    for (let i = 0; i < b; i++) for (let q = 0; q < sQ; q++) reversed.subarray((i * sQ + q) * topk, (i * sQ + q) * topk + p.topkLength![i]).reverse();
+    const wideIdx = (ix: Int32Array) => {
+      const buf = new Int32Array(sQ * b * (topk + 8)).fill(-1);
+      for (let i = 0; i < b; i++) for (let q = 0; q < sQ; q++) buf.set(ix.subarray((i * sQ + q) * topk, (i * sQ + q + 1) * topk), (q * b + i) * (topk + 8));
+      return buf;
+    };
+    const idxStorage = Tensor.from(wideIdx(p.indices), [sQ * b * (topk + 8)], { dtype: 'int32', backend: 'cuda' });
+    const indices = idxStorage.view([b, sQ, topk], [topk + 8, b * (topk + 8), 1]);
+    const q = nanPaddedQ({ spec: { ...spec, d: 576 }, qBits: p.qBits }, 'cuda');
+    const kCache = nanPaddedSparseCache(p, 'cuda');
+    const topkLength = cpu.topkLength!.to('cuda');
+    const attnSink = cpu.attnSink!.to('cuda');
+    const md = getMlaMetadata(null, sQ * hQ, 1, { topk, batchSize: b, backend: 'cuda' });
+    const opts = { isFp8KvCache: true, indices, topkLength, attnSink, kernel: 'hopper' };
+    const eager = () => flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, opts);
+    const mdH = getMlaMetadata(null, sQ * hQ, 1, { topk, batchSize: b, smCount: md.tileSchedulerMetadata.shape[0] * Math.ceil((sQ * hQ) / 64) });
+    const oracle = (ix: Int32Array) =>
+      flashMlaWithKvcache(cpu.q, cpu.kCache, null, null, 512, mdH.tileSchedulerMetadata, mdH.numSplits, {
+        isFp8KvCache: true, indices: Tensor.from(ix, [b, sQ, topk]), topkLength: cpu.topkLength, attnSink: cpu.attnSink,
+      });
+    checkRows('hopper strided views', eager(), oracle(p.indices), FLASHMLA_TOL.sparseOut, s);
+    const outs = nanOutputs(b, sQ, hQ, 'bf16');
+    const step = captureGraph(() => void flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { ...opts, ...outs }));
+    for (const ix of [reversed, p.indices]) {
+      idxStorage.write(wideIdx(ix));
+      outs.out.fill(NaN);
+      step.replay();
+      step.synchronize();
+      checkRows('hopper graph replay', outs, oracle(ix), FLASHMLA_TOL.sparseOut, s);
       const e = eager();
       assert.deepEqual(outs.out.toRaw(), e.out.toRaw(), `graph out differs from eager (seed ${s})`);
       assert.deepEqual(outs.lse.toFloat32(), e.lse.toFloat32(), `graph lse differs from eager (seed ${s})`);

@@ -20,7 +20,9 @@
 // (mla_decode_generic_layout.cu) passed its GPU tests on an H200 too (2026-12-01). 'hopper-fp8' runs the Hopper
 // kernel's FP8-cache entry (mla_decode_sm90_fp8_bf16, not yet run on a GPU: here the emulator checks the kernel, which
 // 'hopper' vouches for): against the oracle and bit for bit against 'hopper' over the dequantised cache, under the same
-// three timings. The full GPU test files run the same way (slower):
+// three timings. 'hopper-sparse' runs its sparse entry (mla_decode_sm90_fp8_sparse_bf16, not yet run on a GPU) against
+// the oracle only (test/util/sparse-hopper.ts), under the same three timings. The full GPU test files run the same way
+// (slower):
 //   npm run build && node dist/test/util/run-emulated.js dist/test/dense-layouts-gpu.test.js
 //
 // Each scenario runs in its own child process (the fake is loaded at start-up), like test/fault-injection.test.ts;
@@ -39,6 +41,7 @@ import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipRea
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
 import { metadataGoldenSets } from './util/metadata-sets.js';
+import { SPARSE_HOPPER_CASES, runSparseHopperCase } from './util/sparse-hopper.js';
 
 const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
 
@@ -224,7 +227,7 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
   const gpu = { q: nanPaddedQ(p, 'cuda'), kCache: nanPaddedFp8Cache(p, 'cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
   const rows = spec.sQ * spec.hQ;
   const be = getBackend('cuda');
-  assert.equal(be.decodeKernels({ fp8: true, sparse: false, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 })[0], 'hopper', "the emulated sm_90 device must run dense FP8 decodes on 'hopper' by default");
+  assert.equal(be.decodeKernels({ fp8: true, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 })[0], 'hopper', "the emulated sm_90 device must run dense FP8 decodes on 'hopper' by default");
   const md = getMlaMetadata(gpu.cacheSeqlens, rows, 1);
   const parts = md.tileSchedulerMetadata.shape[0];
   const mdH = getMlaMetadata(cpu.cacheSeqlens, rows, 1, { smCount: parts * Math.ceil(rows / 64) });
@@ -268,6 +271,39 @@ function hopperFp8Scenario(timing: keyof typeof TIMINGS): Scenario {
 }
 
 /**
+ * The Hopper sparse FP8 kernel (mla_decode_sm90_fp8_sparse_bf16: sparse decode, bf16 q, h_q a multiple of 64; the
+ * default for those on sm_90) against the oracle only — the portable sparse kernel accumulates in another order, and
+ * is not emulated — on the cases of test/util/sparse-hopper.ts (h_q 64 and 128, s_q 1 and 2, topk 64 / 300 / 576,
+ * pages of 64, 61 and 2 tokens, −1 and out-of-range indices, duplicates, all-invalid rows, topkLength 0 / topk /
+ * random, sinks with ±inf, NaN in every slot no counted index names, split requests, padded cache views).
+ */
+function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
+  const entry = 'mla_decode_sm90_fp8_sparse_bf16';
+  return {
+    title: `the Hopper sparse FP8 kernel (${entry}, the default for sparse decodes with bf16 q and h_q a multiple of 64 on sm_90) against the oracle: h_q 64/128, s_q 1/2, topk 64/300/576, pages of 64/61/2 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views (${TIMINGS[timing].note})`,
+    env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
+    run(seed) {
+      const be = getBackend('cuda');
+      for (const hQ of [64, 128]) {
+        assert.equal(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61 })[0], 'hopper', `the emulated sm_90 device must run sparse h_q ${hQ} decodes on 'hopper' by default`);
+      }
+      const f = bindFakeCuda();
+      const paths = { split: 0, whole: 0 };
+      const notes = SPARSE_HOPPER_CASES.map((c, k) => {
+        const before = f.stat(`emulated:${entry}`);
+        const r = runSparseHopperCase(c, seed + k);
+        assert.ok(f.stat(`emulated:${entry}`) > before, `${c.label}: the default sparse decode did not run ${entry}`);
+        paths[r.split ? 'split' : 'whole']++;
+        return r.note;
+      });
+      assert.ok(paths.split > 0 && paths.whole > 0, `the cases must run the split and the unsplit paths: ${JSON.stringify(paths)}`);
+      notes.push(`emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, mla_combine_sink_bf16 ×${f.stat('emulated:mla_combine_sink_bf16')}`);
+      return notes;
+    },
+  };
+}
+
+/**
  * FLASH_MLA_EMULATION=full adds what `npm test` leaves out to stay under two minutes on two cores: the planted-bug
  * checks of the emulator itself (three more emulator builds).
  */
@@ -276,6 +312,7 @@ const FULL = process.env.FLASH_MLA_EMULATION === 'full';
 const scenarios: Record<string, Scenario> = {
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper${timing === 'issue' ? '' : `, ${timing}`}`, hopperScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-fp8${timing === 'issue' ? '' : `, ${timing}`}`, hopperFp8Scenario(timing)])),
+  ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-sparse${timing === 'issue' ? '' : `, ${timing}`}`, hopperSparseScenario(timing)])),
 
   'proven-kernels': {
     title: "the kernels that passed the GPU suite on an H200 ('generic', 'generic-small'; h_kv 1, d_qk 576) match the oracle here too",
@@ -460,7 +497,7 @@ if (scenarioName) {
       });
     }
 
-    it("bench --kv fp8 on the emulated H200: without --kernel the dense FP8 rows run on 'hopper' (checked against the oracle); --kernel hopper,generic runs both (with vs hopper); sparse configs skip 'hopper'", async () => {
+    it("bench --kv fp8 / --configs sparse-small on the emulated H200: without --kernel the dense FP8 rows and the sparse h_q 128 rows run on 'hopper' (checked against the oracle), sparse h_q 16/32 on 'generic'; --kernel hopper,generic runs both (with vs hopper), the sparse rows 'hopper' cannot take skipped with the reason", async () => {
       const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
       const dir = mkdtempSync(join(tmpdir(), 'flash-mla-emu-bench-'));
       const env = fakeCudaEnv(fake, { ...HOPPER_ENV, NO_COLOR: '1' });
@@ -479,10 +516,17 @@ if (scenarioName) {
       const both = await bench('both', '--configs', 'tiny', '--kv', 'fp8', '--kernel', 'hopper,generic', '--check-samples', '0');
       assert.deepEqual(both.rows.map((r) => [r.kernel, r.vsKernel?.kernel]), [['hopper', undefined], ['generic', 'hopper']]);
       assert.deepEqual(both.skipped ?? [], []);
-      const sparse = await bench('sparse', '--configs', 'sparse-small:0', '--kernel', 'hopper,generic', '--check-samples', '0');
-      assert.deepEqual(sparse.rows.map((r) => r.kernel), ['generic']);
-      assert.deepEqual(sparse.skipped?.map((x) => [x.kernel, x.error]), [['hopper', 'UnsupportedFeatureError']]);
-      assert.match(sparse.skipped![0].reason, /^kernel: sparse decode over the FP8 KV cache with decode kernel 'hopper' on cuda/);
+      // sparse: h_q 128 on 'hopper' by default (checked: the sparse-small set's b 2, h_q 128 config), h_q 16 and 32 on
+      // 'generic' (the portable FP8 kernel is not emulated: unchecked there)
+      const sparseChecked = await bench('sparse-checked', '--configs', 'sparse-small:4', '--check-samples', '4');
+      assert.deepEqual(sparseChecked.rows.map((r) => [r.kernel, r.config.h_q, r.check?.ok]), [['hopper', 128, true]], JSON.stringify(sparseChecked.rows.map((r) => r.check)));
+      const sparseDefault = await bench('sparse-default', '--configs', 'sparse-small:b=2', '--check-samples', '0');
+      assert.deepEqual(sparseDefault.rows.map((r) => [r.config.h_q, r.kernel]), [[16, 'generic'], [32, 'generic'], [128, 'hopper']]);
+      assert.deepEqual(sparseDefault.skipped ?? [], []);
+      const sparse = await bench('sparse', '--configs', 'sparse-small:0,4', '--kernel', 'hopper,generic', '--check-samples', '0');
+      assert.deepEqual(sparse.rows.map((r) => [r.config.h_q, r.kernel, r.vsKernel?.kernel]), [[16, 'generic', undefined], [128, 'hopper', undefined], [128, 'generic', 'hopper']]);
+      assert.deepEqual(sparse.skipped?.map((x) => [x.config.h_q, x.kernel, x.error]), [[16, 'hopper', 'UnsupportedFeatureError']]);
+      assert.match(sparse.skipped![0].reason, /^kernel: sparse decode over the FP8 KV cache with h_q = 16 \(not a multiple of 64\) with decode kernel 'hopper' on cuda/);
     });
 
     // Bugs planted in the emulator's copy of kernels/ (kernels/ itself untouched) fail the scenarios the way the
@@ -554,6 +598,40 @@ if (scenarioName) {
       assert.match(noRelease.stderr, /CUDA_ERROR_LAUNCH_TIMEOUT[\s\S]*deadlock: [\s\S]*threads 256-383 on mbarrier 0x[0-9a-f]+ parity/, noRelease.stderr);
       assert.match(wrongScale.stderr, /AssertionError.*out\[\d+\]: got .*, reference .*\|err\|/, wrongScale.stderr);
       for (const [what, r] of [['no empty wait', noEmpty], ['no barrier', noBarrier], ['no release', noRelease], ['wrong scale', wrongScale]] as const) t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
+    });
+
+    // The same for the Hopper sparse kernel's producer and masking: its wait for the gathered bytes dropped (the race
+    // detector: a RAW between a bulk copy and the producer's ld.shared — at issue timing too), its wait for "group A
+    // free" dropped (a race with a math warpgroup's wgmma reads), the validity mask not applied on WG0's blocks (the
+    // oracle: positions that attend nothing enter the softmax with S = 0), the thread-0 arrival on the gather barrier
+    // dropped (a deadlock naming the producer's wait).
+    it('planted bugs in the Hopper sparse kernel: no wait for the gathered bytes → RAW on a bulk copy, no group-A wait → a race with wgmma, no validity mask → the oracle, no gather arrival → deadlock', { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (four more emulator builds, ~25 s)' }, async (t) => {
+      const producer = 'mla_sm90_fp8_producer.cuh';
+      const builds = {
+        noRawWait: buildFakeCuda({ emulate: true, plant: [[producer, '      ptx::mbarrier_wait(raw, k & 1);\n      // (B) channels 256 + 128h + 16c of row t', '      // (B) channels 256 + 128h + 16c of row t']] }),
+        noEmptyA: buildFakeCuda({ emulate: true, plant: [[producer, '      if (k > 0) ptx::mbarrier_wait(empty_a, (k - 1) & 1);  // group A of the block before is consumed', '']] }),
+        noMask: buildFakeCuda({ emulate: true, plant: [['mla_decode_sm90.cu', 'mask_and_row_max<true>(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx, valid_mask(sValid));', 'mask_and_row_max(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx);']] }),
+        noArrive: buildFakeCuda({ emulate: true, plant: [[producer, '      if (ptid == 0) ptx::mbarrier_arrive(raw);\n      ptx::mbarrier_wait(raw, k & 1);\n      // (B)', '      ptx::mbarrier_wait(raw, k & 1);\n      // (B)']] }),
+      };
+      const seed = freshSeed();
+      const [noRawWait, noRawWaitLate, noEmptyA, noMask, noArrive] = await Promise.all([
+        runScenario(builds.noRawWait, 'hopper-sparse', seed),
+        runScenario(builds.noRawWait, 'hopper-sparse, late TMA', seed),
+        runScenario(builds.noEmptyA, 'hopper-sparse', seed),
+        runScenario(builds.noMask, 'hopper-sparse', seed),
+        runScenario(builds.noArrive, 'hopper-sparse', seed),
+      ]);
+      const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
+      for (const r of [noRawWait, noRawWaitLate, noEmptyA, noMask, noArrive]) assert.notEqual(r.status, 0, r.stderr);
+      for (const [r, timing] of [[noRawWait, 'at issue'], [noRawWaitLate, 'late TMA']] as const) {
+        assert.match(r.stderr, /shared-memory race \(RAW\) [^\n]*a TMA load \(cp\.async\.bulk\.tensor\) issued by thread \d+ \(warp (?:8|9|10|11), mla_sm90_fp8_producer\.cuh[^\n]*then ld\.shared/, `${timing}: ${r.stderr}`);
+      }
+      assert.match(noEmptyA.stderr, /(?:shared-memory race \((?:WAR|RAW)\)[^\n]*wgmma \(B operand\)|into shared \[0x[0-9a-f]+, \+\d+\) while wgmma #\d+ of warpgroup \d)/, noEmptyA.stderr);
+      assert.match(noMask.stderr, /AssertionError.*out\[\d+\]: got .*, reference .*\|err\||AssertionError.*(?:out|lse).*(?:inf\/NaN positions differ|cos diff)/, noMask.stderr);
+      assert.match(noArrive.stderr, /CUDA_ERROR_LAUNCH_TIMEOUT[\s\S]*deadlock: [\s\S]*threads 256-383 on mbarrier 0x[0-9a-f]+ parity/, noArrive.stderr);
+      for (const [what, r] of [['no wait for the gathered bytes', noRawWait], ['the same, late TMA', noRawWaitLate], ['no group-A wait', noEmptyA], ['no validity mask', noMask], ['no gather arrival', noArrive]] as const) {
+        t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
+      }
     });
   });
 }

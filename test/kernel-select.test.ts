@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  DECODE_KERNELS, FP8_HOPPER_KERNEL, KERNEL_BUILDS, LAYOUT_DECODE_KERNELS, chooseBinary, cubinRuns, ptxRuns, selectKernels, selectOptionsFromEnv, type KernelSelection,
+  DECODE_KERNELS, FP8_HOPPER_KERNEL, FP8_SPARSE_HOPPER_KERNEL, KERNEL_BUILDS, LAYOUT_DECODE_KERNELS, chooseBinary, cubinRuns, ptxRuns, selectKernels, selectOptionsFromEnv, type KernelSelection,
 } from '../src/cuda/kernels.js';
 import { COMPAT_TABLE_DEVICES, FAKE_DEVICES, fakeDevice as dev } from './util/devices.js';
 
@@ -159,6 +159,45 @@ describe("the Hopper FP8 kernel (dense FP8 decode, bf16 q: kernel 'hopper', entr
   });
 });
 
+describe("the Hopper sparse FP8 kernel (sparse decode, bf16 q, h_q a multiple of 64: kernel 'hopper', entry mla_decode_sm90_fp8_sparse_bf16)", () => {
+  test('H100/H200: runs from the sm_90a cubin, first for those decodes; generic after it', () => {
+    for (const d of [FAKE_DEVICES.H100, FAKE_DEVICES.H200]) {
+      const s = selectKernels(d);
+      assert.equal(s.fp8SparseHopper.runnable, true, s.fp8SparseHopper.reason);
+      assert.equal(s.fp8SparseHopper.binary.artifact, 'mla_decode_sm90.sm_90a.cubin');
+      assert.equal(s.fp8SparseHopper.reason, `sm_90a cubin (entry mla_decode_sm90_fp8_sparse_bf16), ${FP8_SPARSE_HOPPER_KERNEL.sharedBytes} B shared memory of 232448 B`);
+      assert.deepEqual(s.sparseDecodeKernels, ['hopper', 'generic']);
+    }
+  });
+  test("elsewhere, or where 'hopper' is forced off or narrowed out: generic only, saying why", () => {
+    for (const d of [FAKE_DEVICES.A100, FAKE_DEVICES.A10, FAKE_DEVICES.B200, FAKE_DEVICES.RTX5090, FAKE_DEVICES.T4]) {
+      const s = selectKernels(d);
+      assert.deepEqual([s.fp8SparseHopper.runnable, s.sparseDecodeKernels], [false, ['generic']], d.name);
+      assert.equal(s.fp8SparseHopper.reason, s.decode[0].reason, d.name);
+    }
+    const ptx = selectKernels(FAKE_DEVICES.H200, { forcePtx: true });
+    assert.deepEqual(ptx.sparseDecodeKernels, ['generic']);
+    assert.match(ptx.fp8SparseHopper.reason, /FLASH_MLA_FORCE_PTX=1 and 'hopper' ships no PTX/);
+    const narrowed = selectKernels(FAKE_DEVICES.H200, { decodeKernel: 'generic-small' });
+    assert.deepEqual(narrowed.sparseDecodeKernels, ['generic']);
+    assert.match(narrowed.fp8SparseHopper.reason, /FLASH_MLA_DECODE_KERNEL=generic-small selects another kernel/);
+    assert.deepEqual(selectKernels(FAKE_DEVICES.H200, { decodeKernel: 'hopper' }).sparseDecodeKernels, ['hopper', 'generic']);
+    // sm_90 with room for the bf16 kernel but not the sparse variant
+    const optin = FP8_SPARSE_HOPPER_KERNEL.sharedBytes - 8;
+    const tight = selectKernels(dev('tight', '9.0', optin));
+    assert.deepEqual([tight.decodeKernels[0], tight.sparseDecodeKernels], ['hopper', ['generic']]);
+    assert.equal(tight.fp8SparseHopper.reason, `needs ${FP8_SPARSE_HOPPER_KERNEL.sharedBytes} B of shared memory per block, the device allows ${optin} B`);
+  });
+  test("its shared memory and threads are the header's (kernels/mla_config.h), its entry one of the Hopper cubin", () => {
+    const h = readFileSync(`${root}kernels/mla_config.h`, 'utf8');
+    assert.equal(FP8_SPARSE_HOPPER_KERNEL.sharedBytes, Number(/static_assert\(SM90_FP8S_SMEM_BYTES == (\d+)/.exec(h)?.[1]));
+    assert.ok(FP8_SPARSE_HOPPER_KERNEL.sharedBytes <= 232448, 'fits the Hopper opt-in shared memory');
+    assert.equal(FP8_SPARSE_HOPPER_KERNEL.threads, 384);
+    assert.equal(FP8_SPARSE_HOPPER_KERNEL.file, DECODE_KERNELS.find((k) => k.name === 'hopper')!.file);
+    assert.match(readFileSync(`${root}kernels/mla_decode_sm90.cu`, 'utf8'), /__launch_bounds__\((?:384|SM90_FP8\w*_THREADS), 1\)\s+mla_decode_sm90_fp8_sparse_bf16\(\s*const __grid_constant__ MlaDecodeParams \w+,\s*const __grid_constant__ MlaFp8Params \w+\)/);
+  });
+});
+
 describe('forcing a path (what the GPU suite uses on an H200)', () => {
   test('FLASH_MLA_FORCE_PTX=1 on an H200: the portable kernels from PTX, hopper off, PDL off', () => {
     const s = selectKernels(FAKE_DEVICES.H200, { forcePtx: true });
@@ -250,7 +289,7 @@ test('flash-mla info --assume CC explains the choice without a GPU', () => {
   assert.match(r.stdout, /decode kernels that can run here: generic-small \(default\)/);
   assert.match(r.stdout, /no {6}generic {8}needs 155648 B/);
   assert.match(r.stdout, /cubin {3}mla_combine {4}sm_80 cubin/);
-  assert.match(r.stdout, /FP8-cache decode kernels: dense with bf16 q over 64-token pages: none; sparse, fp16 q: none/);
+  assert.match(r.stdout, /FP8-cache decode kernels: dense with bf16 q over 64-token pages: none; sparse with bf16 q and h_q a multiple of 64: none; other sparse, fp16 q: none/);
   assert.match(r.stdout, /\n {2}no {6}hopper {9}mla_decode_sm90: nothing runs on compute capability 8\.6/);
   r = run('--assume', '12.0');
   assert.match(r.stdout, /default generic-small {2}compute_80 PTX \(driver JIT\)/);
@@ -259,8 +298,15 @@ test('flash-mla info --assume CC explains the choice without a GPU', () => {
   r = run('--assume', '9.0');
   assert.match(r.stdout, /hopper \(default\), generic, generic-small/);
   assert.match(r.stdout, /other layouts \(the 'generic' family's own kernels, whatever the default above\):\n {2}runs {4}h_kv > 1 or d_qk 512 {2}mla_decode_generic_layout: sm_90 cubin, 155648 B shared memory of 232448 B\n {2}runs {4}the FP8 cache {9}mla_decode_fp8: sm_90 cubin/);
-  assert.match(r.stdout, /FP8-cache decode kernels: dense with bf16 q over 64-token pages: hopper \(default\), generic; sparse, fp16 q: generic \(default\)/);
+  assert.match(
+    r.stdout,
+    /FP8-cache decode kernels: dense with bf16 q over 64-token pages: hopper \(default\), generic; sparse with bf16 q and h_q a multiple of 64: hopper \(default\), generic; other sparse, fp16 q: generic \(default\)/,
+  );
   assert.match(r.stdout, /the FP8 cache, dense, bf16 q, 64-token pages \(kernel 'hopper' where it runs, else 'generic' above; 'generic' on request\):\n {2}default hopper {9}mla_decode_sm90: sm_90a cubin \(entry mla_decode_sm90_fp8_bf16\), 231872 B shared memory of 232448 B/);
+  assert.match(
+    r.stdout,
+    /sparse decode over the FP8 cache, bf16 q, h_q a multiple of 64 \(kernel 'hopper' where it runs, else 'generic' above; 'generic' on request\):\n {2}default hopper {9}mla_decode_sm90: sm_90a cubin \(entry mla_decode_sm90_fp8_sparse_bf16\), \d+ B shared memory of 232448 B/,
+  );
   r = spawnSync(process.execPath, [cli, 'info', '--assume', '9.0'], { encoding: 'utf8', env: { ...process.env, FLASH_MLA_FORCE_PTX: '1', FLASH_MLA_DECODE_KERNEL: '' } });
   assert.match(r.stdout, /forced by the environment: FLASH_MLA_FORCE_PTX=1/);
   assert.match(r.stdout, /generic \(default\), generic-small/);

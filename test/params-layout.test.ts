@@ -114,5 +114,7 @@ test('the kernels (cubin or PTX, as selected here) declare a parameter of the sa
     assert.deepEqual(k.paramSizes, [MLA_DECODE_PARAMS_BYTES, 128], 'mla_decode_sm90_bf16: params + CUtensorMap');
     const f8 = loadKernel('mla_decode_sm90', ['sm_90a'], 'mla_decode_sm90_fp8_bf16', ['bytes', 'bytes', 'bytes']);
     assert.deepEqual(f8.paramSizes, [MLA_DECODE_PARAMS_BYTES, 128, 128], 'mla_decode_sm90_fp8_bf16: params + two CUtensorMaps');
+    const f8s = loadKernel('mla_decode_sm90', ['sm_90a'], 'mla_decode_sm90_fp8_sparse_bf16', ['bytes', 'bytes']);
+    assert.deepEqual(f8s.paramSizes, [MLA_DECODE_PARAMS_BYTES, MLA_FP8_PARAMS.bytes], 'mla_decode_sm90_fp8_sparse_bf16: params + MlaFp8Params');
   }
 });

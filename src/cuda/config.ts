@@ -21,6 +21,8 @@ export const MLA_CONFIG = {
   /** The Hopper kernel over the FP8 cache (mla_decode_sm90_fp8_bf16): a third, producer warpgroup. */
   SM90_FP8_THREADS: 384,
   SM90_FP8_SMEM_BYTES: 231872,
+  /** Its sparse FP8 variant (mla_decode_sm90_fp8_sparse_bf16): SM90_FP8_THREADS threads, this much dynamic smem. */
+  SM90_FP8S_SMEM_BYTES: 232416,
   /** FP8-cache decode kernel (mla_decode_fp8.cu): same rows per CTA and threads as generic, this much dynamic smem. */
   F8D_SMEM_BYTES: 160512,
   /** Combine kernel: warps per CTA (W of them per row), column chunks of 128 (up to 4 per row). */

@@ -1,11 +1,16 @@
 // The cuda backend's decode over the FP8 KV cache (FlashMLA's DeepSeek-V3.2 layout), then the combine of split
-// requests (kernels/mla_combine.cu; its sink variant when an attention sink is given). Two kernels:
+// requests (kernels/mla_combine.cu; its sink variant when an attention sink is given). Three kernels:
 // - 'generic': kernels/mla_decode_fp8.cu, portable (mma.sync, sm_80+, 160 512 B of shared memory), dense (block
 //   table, causal, s_q ≥ 1) or sparse (indices, topkLength, attnSink), bf16 or fp16 q, any page size;
-// - 'hopper': mla_decode_sm90_fp8_bf16 of kernels/mla_decode_sm90.cu (sm_90a), dense decode with bf16 q over
+// - 'hopper', dense: mla_decode_sm90_fp8_bf16 of kernels/mla_decode_sm90.cu (sm_90a), dense decode with bf16 q over
 //   64-token pages: the bf16 Hopper kernel's math warpgroups with a third warpgroup that dequantises the K blocks
-//   TMA brings in raw (two tensor maps of the cache: its e4m3 bytes and its bf16 RoPE columns). The default for the
-//   decodes it runs, on the devices that run it (kernels.ts selectKernels: fp8Hopper).
+//   TMA brings in raw (two tensor maps of the cache: its e4m3 bytes and its bf16 RoPE columns);
+// - 'hopper', sparse: mla_decode_sm90_fp8_sparse_bf16 of the same file, sparse decode with bf16 q and h_q a multiple
+//   of 64, any page size and topk: the same two parameter structs as the portable sparse kernel (no tensor map: its
+//   producer gathers each indexed token with its own bulk copies), the dense folding's launch shape (each CTA's 64
+//   folded rows are the heads of one query token), the portable sparse path's combine.
+// The Hopper ones are the default for the decodes they run, on the devices that run them (kernels.ts selectKernels:
+// fp8Hopper, fp8SparseHopper).
 
 import type { MlaDecodeArgs } from '../backend.js';
 import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
@@ -14,9 +19,9 @@ import type { Tensor } from '../tensor.js';
 import { MLA_CONFIG } from './config.js';
 import { getCudaContext, kernelSelection, loadKernel, portableArchs, requirePortable } from './context.js';
 import { FP8_DECODE_KERNEL_FAMILY, FP8_HOPPER_KERNEL_NAME } from './features.js';
-import { FP8_HOPPER_KERNEL } from './kernels.js';
+import { FP8_HOPPER_KERNEL, FP8_SPARSE_HOPPER_KERNEL } from './kernels.js';
 import { decodeParamsOf, encodeStruct, MLA_DECODE_PARAMS_BYTES, MLA_FP8_PARAMS, splitWorkspace } from './params.js';
-import { encodeTensorMap, requireDevice, TensorMapDataType, TensorMapSwizzle } from './runtime.js';
+import { encodeTensorMap, requireDevice, TensorMapDataType, TensorMapSwizzle, type Kernel } from './runtime.js';
 import { combineGrid, type CombineShape } from './combine-shape.js';
 
 const { GEN_BLOCK_M, GEN_THREADS, F8D_SMEM_BYTES, COMBINE_THREADS } = MLA_CONFIG;
@@ -37,47 +42,33 @@ const fp8ParamBuf = new Uint8Array(MLA_FP8_PARAMS.bytes);
 /**
  * Decode over an FP8 cache (arguments validated; cudaCheckDecode passed, the `kernel` asked for included) on
  * `kernel`: the backend's decodeKernels() choice for it ('hopper' or 'generic'). A cache whose layout the Hopper
- * kernel's tensor maps cannot describe (fp8HopperLayoutMisfit) goes to 'generic' when 'hopper' was only the default,
- * and is refused (UnsupportedFeatureError, argument kCache, nothing allocated or launched) when it was asked for.
+ * kernel cannot read (fp8HopperLayoutMisfit: its tensor maps, dense; fp8SparseHopperLayoutMisfit: its per-token bulk
+ * copies, sparse) goes to 'generic' when 'hopper' was only the default, and is refused (UnsupportedFeatureError,
+ * argument kCache, nothing allocated or launched) when it was asked for.
  */
 export function cudaFp8Decode(a: MlaDecodeArgs, res: DecodeResources, kernel: string): void {
   if (kernel === FP8_HOPPER_KERNEL_NAME) {
-    const misfit = fp8HopperLayoutMisfit(a.kCache);
-    if (misfit === null) return cudaFp8HopperDecode(a, res);
+    const sparse = a.indices !== null;
+    const misfit = sparse ? fp8SparseHopperLayoutMisfit(a.kCache) : fp8HopperLayoutMisfit(a.kCache);
+    if (misfit === null) return sparse ? cudaFp8SparseHopperDecode(a, res) : cudaFp8HopperDecode(a, res);
     if (a.kernel === FP8_HOPPER_KERNEL_NAME) {
       throw new UnsupportedFeatureError(
         'kCache',
-        `an FP8 cache with ${misfit} with decode kernel '${FP8_HOPPER_KERNEL_NAME}'`,
+        `an FP8 cache with ${misfit} with decode kernel '${FP8_HOPPER_KERNEL_NAME}'${sparse ? ' (sparse decode)' : ''}`,
         'cuda',
-        `the Hopper FP8 kernel reads the cache through TMA tensor maps (16-byte aligned row and page strides); pass no kernel or '${FP8_DECODE_KERNEL_FAMILY}'`,
+        sparse
+          ? `the Hopper sparse FP8 kernel copies each token's bytes with bulk copies (16-byte aligned row and page strides and start); pass no kernel or '${FP8_DECODE_KERNEL_FAMILY}'`
+          : `the Hopper FP8 kernel reads the cache through TMA tensor maps (16-byte aligned row and page strides); pass no kernel or '${FP8_DECODE_KERNEL_FAMILY}'`,
       );
     }
   }
   cudaFp8PortableDecode(a, res);
 }
 
-/** The portable FP8 kernel (kernels/mla_decode_fp8.cu): dense or sparse. */
-function cudaFp8PortableDecode(a: MlaDecodeArgs, res: DecodeResources): void {
-  const { device, stream } = getCudaContext();
-  requirePortable(device, 'mla_decode_fp8');
-  requireDevice(device, 'mla_decode_fp8', { minCcMajor: 8, sharedBytes: F8D_SMEM_BYTES });
-  const sparse = a.indices !== null;
-  const sink = sparse && a.attnSink !== null;
-  const dt = a.q.dtype as 'bf16' | 'fp16';
-  const archs = portableArchs(device);
-  // everything that can fail before the launches first: a kernel that cannot load leaves nothing allocated or launched
-  const decode = loadKernel('mla_decode_fp8', archs, `mla_decode_fp8_${sparse ? 'sparse' : 'dense'}_${dt}`, ['bytes', 'bytes']);
-  const [b, sQ, hQ] = a.q.shape;
-  const cShape: CombineShape = sink ? { warpsPerRow: 1, chunks: 1 } : res.combineShape(b, sQ * hQ);
-  const combine = sink
-    ? loadKernel('mla_combine', archs, `mla_combine_sink_${dt}`, ['bytes', 'bytes'])
-    : loadKernel('mla_combine', archs, `mla_combine_w${cShape.warpsPerRow}_c${cShape.chunks}_${dt}`, ['bytes']);
+/** The sparse decode's second kernel parameter (MlaFp8Params, kernels/mla_fp8_params.h); zeros for a dense decode. */
+function fp8ParamsOf(a: MlaDecodeArgs): Uint8Array {
   const [numPages, pageSize] = a.kCache.shape;
-  const numSmParts = a.tileSchedulerMetadata.shape[0];
-  const qRows = sQ * hQ;
-  const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
-  const headBlocks = Math.ceil(hQ / GEN_BLOCK_M);
-  const fp8Params = encodeStruct(
+  return encodeStruct(
     MLA_FP8_PARAMS,
     {
       indices: a.indices?.ptr ?? 0n,
@@ -88,20 +79,53 @@ function cudaFp8PortableDecode(a: MlaDecodeArgs, res: DecodeResources): void {
       num_slots: numPages * pageSize,
       topk: a.indices?.shape[2] ?? 0,
       page_size: pageSize,
-      head_blocks: headBlocks,
+      head_blocks: Math.ceil(a.q.shape[2] / GEN_BLOCK_M),
     },
     fp8ParamBuf,
   );
+}
+
+/**
+ * The combine after an FP8 decode (loaded before anything is launched): the sink variant (W = C = 1, params and
+ * MlaFp8Params) for a sparse decode with an attention sink, else the reshaped combine (params only).
+ */
+function fp8Combine(a: MlaDecodeArgs, res: DecodeResources, archs: string[]): { kernel: Kernel; shape: CombineShape; sink: boolean } {
+  const sink = a.indices !== null && a.attnSink !== null;
+  const dt = a.q.dtype as 'bf16' | 'fp16';
+  const [b, sQ, hQ] = a.q.shape;
+  const shape: CombineShape = sink ? { warpsPerRow: 1, chunks: 1 } : res.combineShape(b, sQ * hQ);
+  const kernel = sink
+    ? loadKernel('mla_combine', archs, `mla_combine_sink_${dt}`, ['bytes', 'bytes'])
+    : loadKernel('mla_combine', archs, `mla_combine_w${shape.warpsPerRow}_c${shape.chunks}_${dt}`, ['bytes']);
+  return { kernel, shape, sink };
+}
+
+/** The portable FP8 kernel (kernels/mla_decode_fp8.cu): dense or sparse. */
+function cudaFp8PortableDecode(a: MlaDecodeArgs, res: DecodeResources): void {
+  const { device, stream } = getCudaContext();
+  requirePortable(device, 'mla_decode_fp8');
+  requireDevice(device, 'mla_decode_fp8', { minCcMajor: 8, sharedBytes: F8D_SMEM_BYTES });
+  const sparse = a.indices !== null;
+  const dt = a.q.dtype as 'bf16' | 'fp16';
+  const archs = portableArchs(device);
+  // everything that can fail before the launches first: a kernel that cannot load leaves nothing allocated or launched
+  const decode = loadKernel('mla_decode_fp8', archs, `mla_decode_fp8_${sparse ? 'sparse' : 'dense'}_${dt}`, ['bytes', 'bytes']);
+  const combine = fp8Combine(a, res, archs);
+  const [b, sQ, hQ] = a.q.shape;
+  const numSmParts = a.tileSchedulerMetadata.shape[0];
+  const qRows = sQ * hQ;
+  const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
+  const fp8Params = fp8ParamsOf(a);
   // dense: m-blocks of 64 folded rows; sparse: each query token's heads in blocks of 64 (its own index list)
-  const mBlocks = sparse ? sQ * headBlocks : Math.ceil(qRows / GEN_BLOCK_M);
+  const mBlocks = sparse ? sQ * Math.ceil(hQ / GEN_BLOCK_M) : Math.ceil(qRows / GEN_BLOCK_M);
   decode.launch(
     { grid: [mBlocks, numSmParts, 1], block: [GEN_THREADS, 1, 1], sharedMemBytes: F8D_SMEM_BYTES, stream, pdl: res.pdl },
     params,
     fp8Params,
   );
-  combine.launch(
-    { grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl },
-    ...(sink ? [params, fp8Params] : [params]),
+  combine.kernel.launch(
+    { grid: combineGrid(b, qRows, combine.shape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl },
+    ...(combine.sink ? [params, fp8Params] : [params]),
   );
 }
 
@@ -188,4 +212,57 @@ function cudaFp8HopperDecode(a: MlaDecodeArgs, res: DecodeResources): void {
     ropeMap,
   );
   combine.launch({ grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl }, params);
+}
+
+// ---------------------------------------------------------------------------------------------- the Hopper sparse FP8 kernel
+
+/**
+ * Why the Hopper sparse FP8 kernel cannot read this FP8 cache view [numPages, pageSize, 1, 656] (uint8, strides in
+ * bytes), or null: its producer copies each indexed token's 512 e4m3 bytes (from the row's start) and 128 RoPE bytes
+ * (from byte 528) with bulk copies, which need 16-byte aligned global addresses: the start and every row and page
+ * stride that is ever stepped over (a single page's page stride and a one-token page's row stride never are). The
+ * validation's layout rule (16-byte strides and start) already guarantees all of it; kept as the kernel's own
+ * precondition.
+ */
+export function fp8SparseHopperLayoutMisfit(kCache: Fp8CacheLayout): string | null {
+  const [numPages, pageSize, hKv, width] = kCache.shape;
+  if (pageSize < 1 || hKv !== 1 || width !== FP8_BYTES_PER_TOKEN) return `shape [${kCache.shape.join(', ')}] (expected [numPages, pageSize, 1, 656])`;
+  if (kCache.strides[3] !== 1) return `a channel stride of ${kCache.strides[3]} bytes`;
+  if (pageSize > 1 && kCache.strides[1] % 16 !== 0) return `a row stride of ${kCache.strides[1]} bytes (not a multiple of 16)`;
+  if (numPages > 1 && kCache.strides[0] % 16 !== 0) return `a page stride of ${kCache.strides[0]} bytes (not a multiple of 16)`;
+  if (kCache.ptr % 16n !== 0n) return `its start at 0x${kCache.ptr.toString(16)} (not 16-byte aligned)`;
+  return null;
+}
+
+/**
+ * Sparse decode over the FP8 cache, bf16 q, h_q a multiple of 64, on mla_decode_sm90_fp8_sparse_bf16 (layout
+ * checked): grid (s_q · h_q / 64, SM parts) — the dense folding, m-block = 64 consecutive folded rows s · h_q + h, so
+ * each CTA holds 64 heads of one query token — block SM90_FP8_THREADS, the portable sparse kernel's parameters; then
+ * the same combine as the portable sparse path (the sink variant when attnSink is given).
+ */
+function cudaFp8SparseHopperDecode(a: MlaDecodeArgs, res: DecodeResources): void {
+  const { device, stream } = getCudaContext();
+  const choice = kernelSelection(device).fp8SparseHopper;
+  if (!choice.runnable) {
+    const { major, minor } = device.info.computeCapability;
+    throw new UnsupportedDeviceError(FP8_HOPPER_KERNEL_NAME, `compute capability ${major}.${minor} (${device.info.name})`, choice.reason);
+  }
+  requireDevice(device, FP8_HOPPER_KERNEL_NAME, { minCcMajor: 9, sharedBytes: FP8_SPARSE_HOPPER_KERNEL.sharedBytes });
+  // everything that can fail before the launches (modules) first: nothing allocated or launched then
+  const decode = loadKernel(FP8_SPARSE_HOPPER_KERNEL.file, [choice.binary.arch!], FP8_SPARSE_HOPPER_KERNEL.entry, ['bytes', 'bytes']);
+  const combine = fp8Combine(a, res, portableArchs(device));
+  const [b, sQ, hQ] = a.q.shape;
+  const qRows = sQ * hQ;
+  const numSmParts = a.tileSchedulerMetadata.shape[0];
+  const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
+  const fp8Params = fp8ParamsOf(a);
+  decode.launch(
+    { grid: [Math.ceil(qRows / GEN_BLOCK_M), numSmParts, 1], block: [FP8_SPARSE_HOPPER_KERNEL.threads, 1, 1], sharedMemBytes: FP8_SPARSE_HOPPER_KERNEL.sharedBytes, stream, pdl: res.pdl },
+    params,
+    fp8Params,
+  );
+  combine.kernel.launch(
+    { grid: combineGrid(b, qRows, combine.shape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl },
+    ...(combine.sink ? [params, fp8Params] : [params]),
+  );
 }

@@ -17,6 +17,9 @@
 //   (FP8_HOPPER_KERNEL: kernel 'hopper', entry mla_decode_sm90_fp8_bf16 of the same cubin), the default for those
 //   decodes wherever 'hopper' runs (so FLASH_MLA_DECODE_KERNEL naming another kernel leaves them to 'generic') and its
 //   own shared memory fits.
+// - Sparse decode over the FP8 cache with bf16 q and h_q a multiple of 64 also runs on the Hopper kernel's sparse
+//   variant (FP8_SPARSE_HOPPER_KERNEL: kernel 'hopper', entry mla_decode_sm90_fp8_sparse_bf16 of the same cubin), by
+//   the same rule: the default for those decodes wherever 'hopper' runs and its own shared memory fits.
 // - PDL (programmatic dependent launch) needs sm_90 and kernels that execute griddepcontrol.wait: our sm_90 cubins
 //   do, the compute_80 PTX does not (the instruction does not exist on sm_80), so PDL is off whenever the portable
 //   kernels come from PTX.
@@ -102,6 +105,20 @@ export const FP8_HOPPER_KERNEL = {
   layouts: 'the FP8 cache, dense, bf16 q',
 } as const;
 
+/**
+ * The Hopper kernel's sparse FP8 variant: sparse decode over the FP8 cache, bf16 q, h_q a multiple of 64, any page
+ * size and topk (features.ts fp8HopperMisfit); kernel name 'hopper', an entry of the 'hopper' kernel's cubin, the same
+ * two parameter structs as the portable sparse kernel (MlaDecodeParams, MlaFp8Params; mirrors kernels/mla_config.h).
+ */
+export const FP8_SPARSE_HOPPER_KERNEL = {
+  name: 'hopper',
+  file: 'mla_decode_sm90',
+  entry: 'mla_decode_sm90_fp8_sparse_bf16',
+  threads: MLA_CONFIG.SM90_FP8_THREADS,
+  sharedBytes: MLA_CONFIG.SM90_FP8S_SMEM_BYTES,
+  layouts: 'sparse decode over the FP8 cache, bf16 q',
+} as const;
+
 /** What the selection needs to know about a device (backend.ts: a subset of DeviceInfo). */
 export type { DeviceTraits };
 
@@ -179,6 +196,14 @@ export interface KernelSelection {
    * (when fp8Hopper runs), then 'generic' (the portable FP8 kernel, whatever the options). Other FP8 decodes: 'generic'.
    */
   fp8DecodeKernels: string[];
+  /** The Hopper kernel's sparse FP8 variant (FP8_SPARSE_HOPPER_KERNEL): runs where 'hopper' runs and its shared memory fits. */
+  fp8SparseHopper: Fp8HopperChoice;
+  /**
+   * Names of the kernels that run a sparse decode with bf16 q and h_q a multiple of 64 (first = default): 'hopper'
+   * (when fp8SparseHopper runs), then 'generic' (the portable FP8 kernel, whatever the options). Other sparse decodes:
+   * 'generic'.
+   */
+  sparseDecodeKernels: string[];
   /** metadata, combine, append_kv. */
   support: BinaryChoice[];
   /** The form the portable kernels (metadata, combine, append, generic*) take here; null: none runs. */
@@ -266,19 +291,28 @@ export function selectKernels(dev: DeviceTraits, opts: SelectOptions = {}): Kern
     return { ...base, runnable: true, reason: `${form}, ${k.sharedBytes} B shared memory of ${optin} B` };
   });
   const hopper = decode.find((d) => d.name === FP8_HOPPER_KERNEL.name)!;
-  const f8 = { name: FP8_HOPPER_KERNEL.name, file: FP8_HOPPER_KERNEL.file, entry: FP8_HOPPER_KERNEL.entry, sharedBytes: FP8_HOPPER_KERNEL.sharedBytes, binary: hopper.binary };
-  const fp8Hopper: Fp8HopperChoice = !hopper.runnable
-    ? { ...f8, runnable: false, reason: hopper.reason }
-    : optin < f8.sharedBytes
-      ? { ...f8, runnable: false, reason: `needs ${f8.sharedBytes} B of shared memory per block, the device allows ${optin} B` }
-      : { ...f8, runnable: true, reason: `${hopper.binary.arch} cubin (entry ${f8.entry}), ${f8.sharedBytes} B shared memory of ${optin} B` };
+  // an FP8 entry of the 'hopper' cubin: runs where 'hopper' runs and its own shared memory fits
+  const hopperEntry = (k: typeof FP8_HOPPER_KERNEL | typeof FP8_SPARSE_HOPPER_KERNEL): Fp8HopperChoice => {
+    const f8 = { name: k.name, file: k.file, entry: k.entry, sharedBytes: k.sharedBytes, binary: hopper.binary };
+    return !hopper.runnable
+      ? { ...f8, runnable: false, reason: hopper.reason }
+      : optin < f8.sharedBytes
+        ? { ...f8, runnable: false, reason: `needs ${f8.sharedBytes} B of shared memory per block, the device allows ${optin} B` }
+        : { ...f8, runnable: true, reason: `${hopper.binary.arch} cubin (entry ${f8.entry}), ${f8.sharedBytes} B shared memory of ${optin} B` };
+  };
+  const fp8Hopper = hopperEntry(FP8_HOPPER_KERNEL);
+  const fp8SparseHopper = hopperEntry(FP8_SPARSE_HOPPER_KERNEL);
   const portable = support.map((s) => s.form);
   const portableForm = portable.every((f) => f === 'cubin') ? 'cubin' : portable.every((f) => f === 'ptx') ? 'ptx' : null;
   // PDL only when every kernel of the chain executes griddepcontrol.wait: sm_90+ cubins (the hopper cubin included).
   const sm90Cubin = (b: BinaryChoice) => b.form === 'cubin' && parseArch(b.arch!).major >= 9;
   const pdl = dev.computeCapability.major >= 9 && !opts.noPdl && support.every(sm90Cubin) && decode.every((d) => !d.runnable || sm90Cubin(d.binary));
   const fp8DecodeKernels = fp8Hopper.runnable ? [fp8Hopper.name, 'generic'] : ['generic'];
-  return { device: dev, options: opts, decode, decodeKernels: decode.filter((d) => d.runnable).map((d) => d.name), layouts, fp8Hopper, fp8DecodeKernels, support, portableForm, pdl, problems };
+  const sparseDecodeKernels = fp8SparseHopper.runnable ? [fp8SparseHopper.name, 'generic'] : ['generic'];
+  return {
+    device: dev, options: opts, decode, decodeKernels: decode.filter((d) => d.runnable).map((d) => d.name), layouts, fp8Hopper, fp8DecodeKernels, fp8SparseHopper, sparseDecodeKernels,
+    support, portableForm, pdl, problems,
+  };
 }
 
 /** One line for each kernel of a selection: what `flash-mla info` prints. */
@@ -298,6 +332,9 @@ export function describeSelection(sel: KernelSelection): string[] {
   const f8 = sel.fp8Hopper;
   out.push(`${FP8_HOPPER_KERNEL.layouts}, 64-token pages (kernel '${f8.name}' where it runs, else 'generic' above; 'generic' on request):`);
   out.push(`  ${f8.runnable ? 'default' : 'no     '} ${f8.name.padEnd(14)} ${f8.file}: ${f8.reason}`);
+  const f8s = sel.fp8SparseHopper;
+  out.push(`${FP8_SPARSE_HOPPER_KERNEL.layouts}, h_q a multiple of 64 (kernel '${f8s.name}' where it runs, else 'generic' above; 'generic' on request):`);
+  out.push(`  ${f8s.runnable ? 'default' : 'no     '} ${f8s.name.padEnd(14)} ${f8s.file}: ${f8s.reason}`);
   out.push('support kernels:');
   for (const s of sel.support) out.push(`  ${s.form === null ? 'no     ' : (s.form === 'ptx' ? 'ptx    ' : 'cubin  ')} ${s.file.padEnd(14)} ${s.reason}`);
   out.push(`programmatic dependent launch: ${sel.pdl ? 'on' : 'off'}${sel.pdl ? '' : pdlOffReason(sel)}`);

@@ -179,8 +179,12 @@ export function nvidiaDriverVersion(): string | null {
 function fp8Line(sel: KernelSelection): string {
   const portable = sel.layouts.find((l) => l.file === 'mla_decode_fp8')?.runnable ?? false;
   const dense = sel.fp8DecodeKernels.filter((k) => k !== 'generic' || portable);
+  const sparse = sel.sparseDecodeKernels.filter((k) => k !== 'generic' || portable);
   const list = (ks: string[]) => (ks.length ? ks.map((k, j) => (j === 0 ? `${k} (default)` : k)).join(', ') : 'none');
-  return `FP8-cache decode kernels: dense with bf16 q over 64-token pages: ${list(dense)}; sparse, fp16 q: ${list(portable ? ['generic'] : [])}`;
+  return (
+    `FP8-cache decode kernels: dense with bf16 q over 64-token pages: ${list(dense)}; sparse with bf16 q and h_q a multiple of 64: ${list(sparse)}; ` +
+    `other sparse, fp16 q: ${list(portable ? ['generic'] : [])}`
+  );
 }
 
 /** `flash-mla info`'s kernel lines: the selection, with a note on every chosen binary missing from the kernel directory. */
@@ -191,7 +195,7 @@ function selectionLines(sel: KernelSelection): string[] {
   const ptx = files.filter((f) => f.endsWith('.ptx')).length;
   const chosen = [
     ...sel.decode.filter((d) => d.runnable).map((d) => d.binary), ...sel.layouts.filter((l) => l.runnable).map((l) => l.binary),
-    ...(sel.fp8Hopper.runnable ? [sel.fp8Hopper.binary] : []), ...sel.support,
+    ...(sel.fp8Hopper.runnable ? [sel.fp8Hopper.binary] : []), ...(sel.fp8SparseHopper.runnable ? [sel.fp8SparseHopper.binary] : []), ...sel.support,
   ].filter((b) => b.artifact !== null);
   const missing = [...new Set(chosen.map((b) => b.artifact!))].filter((a) => !files.includes(a));
   return [

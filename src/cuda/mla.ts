@@ -133,11 +133,15 @@ class CudaMlaBackend implements MlaBackend {
   /**
    * Runnable decode kernels, best first (kernels.ts selectKernels(); FLASH_MLA_DECODE_KERNEL narrows it to one). For
    * an FP8, sparse or other-layout decode: the family of the kernel that runs it (features.ts), not narrowed — and
-   * first, for a dense FP8 decode the Hopper FP8 kernel can run (bf16 q, 64-token pages), 'hopper' where it runs
-   * (selectKernels: fp8DecodeKernels; a narrowing to another kernel leaves these to 'generic').
+   * first, for an FP8 decode a Hopper FP8 kernel can run (dense: bf16 q, 64-token pages; sparse: bf16 q, h_q a
+   * multiple of 64), 'hopper' where it runs (selectKernels: fp8DecodeKernels, sparseDecodeKernels; a narrowing to
+   * another kernel leaves these to 'generic').
    */
-  decodeKernels(decode?: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'hKv' | 'headDim' | 'dtype' | 'pageSize'>): string[] {
-    if (decode?.fp8 && fp8HopperMisfit(decode) === null) return [...kernelSelection(this.dev).fp8DecodeKernels];
+  decodeKernels(decode?: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'hQ' | 'hKv' | 'headDim' | 'dtype' | 'pageSize'>): string[] {
+    if (decode?.fp8 && fp8HopperMisfit(decode) === null) {
+      const sel = kernelSelection(this.dev);
+      return [...(decode.sparse ? sel.sparseDecodeKernels : sel.fp8DecodeKernels)];
+    }
     if (decode?.fp8 || decode?.sparse) return [FP8_DECODE_KERNEL_FAMILY];
     if (decode && isLayoutDecode(decode)) return [LAYOUT_DECODE_KERNEL_FAMILY];
     return [...kernelSelection(this.dev).decodeKernels];

@@ -48,7 +48,8 @@
  *
  * For the tests: fake_cuda_stat("allocs" | "bytes" | "streams" | "events" | "graphs" | "execs" | "modules" |
  * "kernels_run" | "sticky" | "emulated:<entry>" — launches the emulator ran as that entry point; -1 without the
- * emulator), fake_cuda_calls("cuLaunchKernelEx") (calls since load, failed ones included),
+ * emulator | "ran:<function>" — kernels run as that function, eagerly or in a graph; "ran:<function>:grid.x" (grid.y,
+ * grid.z, block.x, block.y, block.z, smem) — the shape of its last run), fake_cuda_calls("cuLaunchKernelEx") (calls since load, failed ones included),
  * fake_cuda_arm(spec) (0, or -1 for a bad spec), fake_cuda_log() (the last thing the fake noted: injected faults,
  * illegal accesses, refused arguments). FAKE_CUDA_VERBOSE=1 prints each note to stderr.
  */
@@ -87,7 +88,7 @@ typedef unsigned long long CUdeviceptr;
 #endif
 #ifndef FAKE_KERNEL_PARAMS
 #define FAKE_KERNEL_PARAMS                                                                                        \
-  "mla_metadata=piipp;append_kv_fp8_=A;append_kv_=pipipiiippiipii;mla_decode_sm90_fp8_=PTT;mla_decode_sm90_=PT;mla_decode_fp8_=PF;"       \
+  "mla_metadata=piipp;append_kv_fp8_=A;append_kv_=pipipiiippiipii;mla_decode_sm90_fp8_sparse_=PF;mla_decode_sm90_fp8_=PTT;mla_decode_sm90_=PT;mla_decode_fp8_=PF;"       \
   "mla_decode_generic_layout_=PL;mla_decode_=P;mla_combine_sink_=PF;mla_combine=P;tc_peak_=iip"
 #endif
 static const size_t PARAM_PTRS[] = {PARAMS_PTR_OFFSETS};
@@ -407,6 +408,7 @@ typedef struct Node {
   CUdeviceptr ptr[MAX_PTRS];
   size_t need[MAX_PTRS];
   char what[160];
+  unsigned shape[7]; /* a kernel's grid (3), block (3) and dynamic shared memory, for the "ran:" stats */
   struct Node *next;
 #ifdef FAKE_CUDA_EMULATE
   Launch launch;
@@ -417,6 +419,32 @@ typedef struct Exec { unsigned magic; int live; Node *nodes; } Exec;
 typedef struct Stream { unsigned magic; int live; Graph *capture; int invalidated; } Stream;
 typedef struct Event { unsigned magic; int live, recorded; double at_ms; } Event;
 static long long live_streams, live_events, live_graphs, live_execs, live_modules, kernels_run;
+/* Kernels run, per function name: how many times, and the shape of the last run (fake_cuda_stat "ran:…"). */
+#define MAX_RAN 64
+static struct { char name[128]; long long runs; unsigned shape[7]; } ran[MAX_RAN];
+static void note_run(const char *name, const unsigned *shape) {
+  for (int i = 0; i < MAX_RAN; i++) {
+    if (ran[i].name[0] && strcmp(ran[i].name, name)) continue;
+    if (!ran[i].name[0]) snprintf(ran[i].name, sizeof ran[i].name, "%s", name);
+    ran[i].runs++;
+    memcpy(ran[i].shape, shape, sizeof ran[i].shape);
+    return;
+  }
+}
+/* "ran:<function>" (runs), "ran:<function>:grid.x|grid.y|grid.z|block.x|block.y|block.z|smem" (its last run); 0 if it never ran. */
+static long long ran_stat(const char *what) {
+  static const char *fields[7] = {"grid.x", "grid.y", "grid.z", "block.x", "block.y", "block.z", "smem"};
+  const char *colon = strchr(what, ':');
+  size_t len = colon ? (size_t)(colon - what) : strlen(what);
+  for (int i = 0; i < MAX_RAN && ran[i].name[0]; i++) {
+    if (strlen(ran[i].name) != len || strncmp(ran[i].name, what, len)) continue;
+    if (!colon) return ran[i].runs;
+    for (int k = 0; k < 7; k++)
+      if (!strcmp(colon + 1, fields[k])) return ran[i].shape[k];
+    return -1;
+  }
+  return 0;
+}
 
 #ifdef FAKE_CUDA_EMULATE
 long long emu_runs(const char *name); /* test/util/emu/emu.cpp */
@@ -425,6 +453,7 @@ long long fake_cuda_stat(const char *what) {
 #ifdef FAKE_CUDA_EMULATE
   if (!strncmp(what, "emulated:", 9)) return emu_runs(what + 9);
 #endif
+  if (!strncmp(what, "ran:", 4)) return ran_stat(what + 4);
   if (!strcmp(what, "allocs")) return live_allocs;
   if (!strcmp(what, "bytes")) return (long long)live_bytes;
   if (!strcmp(what, "streams")) return live_streams;
@@ -472,6 +501,7 @@ static void replay(Node *n) {
     }
   if (n->kernel) {
     kernels_run++;
+    note_run(n->what + 7, n->shape); /* what = "kernel <name>" */
     device_ms += kernel_us / 1e3;
   }
 #ifdef FAKE_CUDA_EMULATE
@@ -919,9 +949,11 @@ static void emulate(const Launch *l) {
   for (int i = 0; i < fn->nparams && i < 8; i++) {
     memcpy(copies[i], l->args[i], sizeof copies[i]);
     args[i] = copies[i];
-    /* pointers to translate: MlaDecodeParams' fields, a pointer argument, a tensor map's global address (offset 0) */
-    const size_t *offs = fn->kinds[i] == 'P' ? PARAM_PTRS : fn->kinds[i] == 'p' || fn->kinds[i] == 'T' ? (const size_t[]){0} : 0;
-    const size_t n = fn->kinds[i] == 'P' ? sizeof PARAM_PTRS / sizeof PARAM_PTRS[0] : offs ? 1 : 0;
+    /* pointers to translate: MlaDecodeParams' and MlaFp8Params' fields, a pointer argument, a tensor map's global
+       address (offset 0) */
+    const char kind = fn->kinds[i];
+    const size_t *offs = kind == 'P' ? PARAM_PTRS : kind == 'F' ? FP8_PARAM_PTRS : kind == 'p' || kind == 'T' ? (const size_t[]){0} : 0;
+    const size_t n = kind == 'P' ? sizeof PARAM_PTRS / sizeof PARAM_PTRS[0] : kind == 'F' ? sizeof FP8_PARAM_PTRS / sizeof FP8_PARAM_PTRS[0] : offs ? 1 : 0;
     for (size_t k = 0; k < n; k++) {
       CUdeviceptr d = rd64(copies[i], offs[k]);
       Alloc *a = d ? find(d, 0) : 0;
@@ -984,6 +1016,9 @@ CUresult cuLaunchKernelEx(const void *config, void *f, void **params, void **ext
   Node tmp = {0}, *node = s && s->capture ? record(s, 1, fn->name) : &tmp;
   snprintf(node->what, sizeof node->what, "kernel %s", fn->name);
   node->kernel = 1;
+  memcpy(node->shape, g, sizeof g);
+  memcpy(node->shape + 3, b, sizeof b);
+  node->shape[6] = smem;
   for (int i = 0; i < np; i++)
     if (ptrs[i]) node_ptr(node, ptrs[i], 0);
 #ifdef FAKE_CUDA_EMULATE

@@ -109,8 +109,8 @@ export function nanPaddedViews(p: DenseProblem, backend: 'cpu' | 'cuda'): { q: T
 }
 
 /** The problem's q [b, s_q, h_q, d] as a view into a NaN-filled buffer: one NaN head after each token's heads, 64 NaN channels after each head. */
-export function nanPaddedQ(p: DenseProblem, backend: 'cpu' | 'cuda'): Tensor {
-  const { b, sQ, hQ, d, dtype } = p.spec;
+export function nanPaddedQ(p: { spec: Pick<DenseSpec, 'b' | 'sQ' | 'hQ' | 'dtype'> & { d?: number }; qBits: Uint16Array }, backend: 'cpu' | 'cuda'): Tensor {
+  const { b, sQ, hQ, d = 576, dtype } = p.spec;
   const dPad = d + 64;
   const qSeqStride = (hQ + 1) * dPad;
   const qb = new Uint16Array(b * sQ * qSeqStride).fill(HALF_FORMATS[dtype].nanBits);
@@ -136,12 +136,40 @@ export function nanPaddedFp8Cache(p: DenseProblem, backend: 'cpu' | 'cuda', opts
 }
 
 /**
+ * A sparse problem's FP8 cache [numPages, pageSize, 1, 656] as a view into a larger buffer of 0xff bytes (NaN codes,
+ * scales and RoPE) on `backend`: token rows `rowStride` bytes apart (default 672: 16 NaN bytes after each row), pages of
+ * pageSize + 1 rows (a spare NaN token per page), starting `offset` bytes in (default 48). Every slot the problem left
+ * NaN stays NaN; a kernel that reads a padding byte, the spare row or another row's bytes gets NaN.
+ */
+export function nanPaddedSparseCache(p: SparseProblem, backend: 'cpu' | 'cuda', opts: { rowStride?: number; offset?: number } = {}): Tensor {
+  const { rowStride = 672, offset = 48 } = opts;
+  const { pageSize, numPages } = p.spec;
+  const pageStride = (pageSize + 1) * rowStride;
+  const bytes = new Uint8Array(offset + numPages * pageStride).fill(0xff);
+  for (let slot = 0; slot < numPages * pageSize; slot++) {
+    const page = Math.floor(slot / pageSize), row = slot % pageSize;
+    const from = page * p.pageStride + row * 656;
+    bytes.set(p.kBytes.subarray(from, from + 656), offset + page * pageStride + row * rowStride);
+  }
+  return Tensor.from(bytes, [bytes.length], { dtype: 'uint8', backend }).view([numPages, pageSize, 1, 656], [pageStride, rowStride, rowStride, 1], offset);
+}
+
+/**
  * A decode's out and lse against the oracle's under FlashMLA's dense tolerances; rows that see no key (lse +inf)
  * must hold exactly +0. Throws an AssertionError naming the seed.
  */
 export function checkDenseRows(name: string, got: { out: Tensor; lse: Tensor }, want: { out: Tensor; lse: Tensor }, seed: number): void {
+  checkRowsWithin(name, got, want, seed, FLASHMLA_TOL.denseOut);
+}
+
+/** checkDenseRows under FlashMLA's sparse tolerances (out abs 1e-3): a sparse decode against the oracle. */
+export function checkSparseRows(name: string, got: { out: Tensor; lse: Tensor }, want: { out: Tensor; lse: Tensor }, seed: number): void {
+  checkRowsWithin(name, got, want, seed, FLASHMLA_TOL.sparseOut);
+}
+
+function checkRowsWithin(name: string, got: { out: Tensor; lse: Tensor }, want: { out: Tensor; lse: Tensor }, seed: number, outTol: { abs: number; rel: number; cos: number }): void {
   const gotLse = got.lse.toFloat32();
-  const o = flashMlaClose(`${name} out`, got.out.toFloat32(), want.out.toFloat32(), FLASHMLA_TOL.denseOut);
+  const o = flashMlaClose(`${name} out`, got.out.toFloat32(), want.out.toFloat32(), outTol);
   assert.equal(o, null, `${o} (seed ${seed}; rerun with FLASH_MLA_SEED=${seed})`);
   const l = flashMlaClose(`${name} lse`, gotLse, want.lse.toFloat32(), FLASHMLA_TOL.lse);
   assert.equal(l, null, `${l} (seed ${seed})`);

@@ -1,4 +1,5 @@
-// kernels/mla_combine.cu compiled for the emulated CTA (emu_runtime.h). Its W > 1 entries keep partial sums in a
+// kernels/mla_combine.cu compiled for the emulated CTA (emu_runtime.h), its sink variant (the sparse decode's, with
+// MlaFp8Params) included. Its W > 1 entries keep partial sums in a
 // static __shared__ array, which the build (test/util/fake-cuda.ts) turns into an emu::Shared stand-in placed in the
 // CTA's shared memory by emu::static_shared.
 #include "emu_runtime.h"
@@ -10,10 +11,15 @@ namespace emu {
 #define PARAMS(i) (*static_cast<const MlaDecodeParams*>(args[i]))
 #define ENTRY(W, C, N) {"mla_combine_w" #W "_c" #C "_" #N, [](void* const* args) { mla_combine_w##W##_c##C##_##N(PARAMS(0)); }, false}
 #define ENTRIES(W, N) ENTRY(W, 1, N), ENTRY(W, 2, N), ENTRY(W, 4, N)
+#define FP8P(i) (*static_cast<const MlaFp8Params*>(args[i]))
 static const KernelEntry kCombineEntries[] = {
     ENTRIES(1, bf16), ENTRIES(2, bf16), ENTRIES(4, bf16), ENTRIES(8, bf16),
     ENTRIES(1, fp16), ENTRIES(2, fp16), ENTRIES(4, fp16), ENTRIES(8, fp16),
+    // the sparse decode's sink variant (W = C = 1): params and the MlaFp8Params of the decode (its attn_sink)
+    {"mla_combine_sink_bf16", [](void* const* args) { mla_combine_sink_bf16(PARAMS(0), FP8P(1)); }, false},
+    {"mla_combine_sink_fp16", [](void* const* args) { mla_combine_sink_fp16(PARAMS(0), FP8P(1)); }, false},
 };
+#undef FP8P
 #undef ENTRIES
 #undef ENTRY
 #undef PARAMS

@@ -52,6 +52,8 @@ inline float __uint_as_float(uint32_t u) { float f; std::memcpy(&f, &u, 4); retu
 inline uint32_t __float_as_uint(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
 inline float __fdiv_rn(float a, float b) { return a / b; }
 inline float __fmul_rn(float a, float b) { return a * b; }
+// __expf: the GPU computes ex2.approx(x · log2 e) (the CUDA math API's documented fast path); exp2 here
+inline float __expf(float x) { return std::exp2(x * 1.4426950408889634f); }
 inline unsigned __float2uint_rn(float a) { return static_cast<unsigned>(std::nearbyint(a)); }
 inline int min(int a, int b) { return a < b ? a : b; }
 inline int max(int a, int b) { return a > b ? a : b; }
