@@ -998,14 +998,14 @@ const scenarios: Record<string, FakeCudaScenario> = {
   },
 
   'hopper-sparse': {
-    title: "an sm_90 device, sparse decode with bf16 q and h_q a multiple of 64: the Hopper sparse FP8 kernel by default ('generic' on request), no tensor map, the dense launch shape; launches failing (decode, then the combine or its sink variant) → CudaError, nothing kept; what it cannot run (h_q 16 or 96, fp16 q) stays on 'generic' and refuses 'hopper' typed; other kernel names refused typed; a one-page view with an odd page stride (never stepped over) runs on it",
+    title: "an sm_90 device, sparse decode with bf16 q and h_q a multiple of 64: the Hopper sparse FP8 kernel on request (opt-in: 'generic' stays the default until it has run on a GPU), no tensor map, the dense launch shape; launches failing (decode, then the combine or its sink variant) → CudaError, nothing kept; what it cannot run (h_q 16 or 96, fp16 q) stays on 'generic' and refuses 'hopper' typed; other kernel names refused typed; a one-page view with an odd page stride (never stepped over) runs on it",
     env: H100,
     run(f) {
       const notes: string[] = [];
       const be = getBackend('cuda');
       const entry = 'mla_decode_sm90_fp8_sparse_bf16';
-      assert.deepEqual(be.decodeKernels(SPARSE_H128), ['hopper', 'generic']);
-      for (const [hQ, pageSize] of [[64, 1], [64, 64], [192, 2], [128, 64]]) assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, hQ, pageSize }), ['hopper', 'generic'], `h_q ${hQ}`);
+      assert.deepEqual(be.decodeKernels(SPARSE_H128), ['generic', 'hopper']);
+      for (const [hQ, pageSize] of [[64, 1], [64, 64], [192, 2], [128, 64]]) assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, hQ, pageSize }), ['generic', 'hopper'], `h_q ${hQ}`);
       for (const hQ of [1, 16, 32, 96, 100]) assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, hQ }), ['generic'], `h_q ${hQ}`);
       assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, dtype: 'fp16' }), ['generic']);
       const c = sparseCase();
@@ -1013,7 +1013,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const base = live(f);
       const launches = f.calls('cuLaunchKernelEx');
       f.arm('cuModuleGetFunction@1=CUDA_ERROR_NOT_FOUND');
-      expectCuda(c.decode(), 'cuModuleGetFunction', 'CUDA_ERROR_NOT_FOUND', 'the Hopper sparse entry not found');
+      expectCuda(c.decode({ kernel: 'hopper' }), 'cuModuleGetFunction', 'CUDA_ERROR_NOT_FOUND', 'the Hopper sparse entry not found');
       f.arm('');
       assert.equal(f.calls('cuLaunchKernelEx'), launches, 'launched with the kernel missing');
       noLeak(f, base, 'the kernel missing');
@@ -1022,8 +1022,9 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const maps = f.calls('cuTensorMapEncodeTiled');
       const ran = f.stat('kernels_run');
       const runs = () => f.stat(`ran:${entry}`);
-      // by default and as 'hopper': the Hopper sparse kernel, then the reshaped combine (or the sink combine)
-      for (const [k, opts] of [[1, {}], [2, { kernel: 'hopper' }], [3, { sink: true }], [4, { kernel: 'hopper', sink: true }]] as const) {
+      // as 'hopper' (twice, the second reusing what the first loaded): the Hopper sparse kernel, then the reshaped
+      // combine (or the sink combine)
+      for (const [k, opts] of [[1, { kernel: 'hopper' }], [2, { kernel: 'hopper' }], [3, { kernel: 'hopper', sink: true }], [4, { kernel: 'hopper', sink: true }]] as const) {
         const before = f.stat('ran:mla_combine_sink_bf16');
         c.decode(opts)();
         healthy(f);
@@ -1037,9 +1038,9 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const shape = ['grid.x', 'grid.y', 'grid.z', 'block.x', 'block.y', 'block.z', 'smem'].map((x) => f.stat(`ran:${entry}:${x}`));
       assert.deepEqual(shape, [(2 * 128) / 64, c.md.tileSchedulerMetadata.shape[0], 1, 384, 1, 1, MLA_CONFIG.SM90_FP8S_SMEM_BYTES]);
       assert.equal(f.stat('ran:mla_combine_sink_bf16:block.x'), MLA_CONFIG.COMBINE_THREADS);
-      notes.push(`by default and as kernel 'hopper': ${entry} with grid (${shape.slice(0, 3).join(', ')}), block ${shape[3]}, ${shape[6]} B dynamic smem, then the combine (the sink variant with attnSink); no tensor map`);
+      notes.push(`as kernel 'hopper': ${entry} with grid (${shape.slice(0, 3).join(', ')}), block ${shape[3]}, ${shape[6]} B dynamic smem, then the combine (the sink variant with attnSink); no tensor map`);
       const warm = live(f);
-      assert.equal(sweep(f, 'cuLaunchKernelEx', NO_RESOURCES, c.decode(), warm), 2);
+      assert.equal(sweep(f, 'cuLaunchKernelEx', NO_RESOURCES, c.decode({ kernel: 'hopper' }), warm), 2);
       assert.equal(sweep(f, 'cuLaunchKernelEx', NO_RESOURCES, c.decode({ kernel: 'hopper', sink: true }), warm), 2);
       notes.push('its launches failing (decode, combine; decode, sink combine) → CudaError, nothing kept, the retry runs');
       // 'generic' on request: the portable FP8 kernel
@@ -1072,7 +1073,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
       notes.push("'generic' on request runs the portable kernel; h_q 16 and 96 and fp16 q run on it by default and are refused as 'hopper' (UnsupportedFeatureError, argument kernel); 'generic-small', 'nope' refused");
       // one page of 61 tokens whose page stride is no multiple of 16: never stepped over (page 0 only), so the Hopper kernel takes it
       const onePage = c.storage.view([1, 61, 1, 656], [62 * 672 + 8, 672, 672, 1], 32);
-      c.decode({ cache: onePage })();
+      c.decode({ cache: onePage, kernel: 'hopper' })();
       healthy(f);
       assert.equal(runs(), hopperRuns + 1, 'a single page with an odd page stride did not run on the Hopper sparse kernel');
       notes.push('a one-page cache view (its page stride never used) runs on the Hopper sparse kernel');

@@ -199,9 +199,9 @@ export interface KernelSelection {
   /** The Hopper kernel's sparse FP8 variant (FP8_SPARSE_HOPPER_KERNEL): runs where 'hopper' runs and its shared memory fits. */
   fp8SparseHopper: Fp8HopperChoice;
   /**
-   * Names of the kernels that run a sparse decode with bf16 q and h_q a multiple of 64 (first = default): 'hopper'
-   * (when fp8SparseHopper runs), then 'generic' (the portable FP8 kernel, whatever the options). Other sparse decodes:
-   * 'generic'.
+   * Names of the kernels that run a sparse decode with bf16 q and h_q a multiple of 64 (first = default): 'generic'
+   * (the portable FP8 kernel, whatever the options), then 'hopper' (when fp8SparseHopper runs; opt-in until it has run
+   * on a GPU — first only under FLASH_MLA_DECODE_KERNEL=hopper). Other sparse decodes: 'generic'.
    */
   sparseDecodeKernels: string[];
   /** metadata, combine, append_kv. */
@@ -308,7 +308,11 @@ export function selectKernels(dev: DeviceTraits, opts: SelectOptions = {}): Kern
   const sm90Cubin = (b: BinaryChoice) => b.form === 'cubin' && parseArch(b.arch!).major >= 9;
   const pdl = dev.computeCapability.major >= 9 && !opts.noPdl && support.every(sm90Cubin) && decode.every((d) => !d.runnable || sm90Cubin(d.binary));
   const fp8DecodeKernels = fp8Hopper.runnable ? [fp8Hopper.name, 'generic'] : ['generic'];
-  const sparseDecodeKernels = fp8SparseHopper.runnable ? [fp8SparseHopper.name, 'generic'] : ['generic'];
+  // the Hopper sparse kernel is opt-in (`kernel: 'hopper'`, or FLASH_MLA_DECODE_KERNEL=hopper) until it has run on a
+  // GPU (built and emulated, 2026-12-01)
+  const sparseDecodeKernels = !fp8SparseHopper.runnable
+    ? ['generic']
+    : opts.decodeKernel === fp8SparseHopper.name ? [fp8SparseHopper.name, 'generic'] : ['generic', fp8SparseHopper.name];
   return {
     device: dev, options: opts, decode, decodeKernels: decode.filter((d) => d.runnable).map((d) => d.name), layouts, fp8Hopper, fp8DecodeKernels, fp8SparseHopper, sparseDecodeKernels,
     support, portableForm, pdl, problems,
@@ -333,8 +337,9 @@ export function describeSelection(sel: KernelSelection): string[] {
   out.push(`${FP8_HOPPER_KERNEL.layouts}, 64-token pages (kernel '${f8.name}' where it runs, else 'generic' above; 'generic' on request):`);
   out.push(`  ${f8.runnable ? 'default' : 'no     '} ${f8.name.padEnd(14)} ${f8.file}: ${f8.reason}`);
   const f8s = sel.fp8SparseHopper;
-  out.push(`${FP8_SPARSE_HOPPER_KERNEL.layouts}, h_q a multiple of 64 (kernel '${f8s.name}' where it runs, else 'generic' above; 'generic' on request):`);
-  out.push(`  ${f8s.runnable ? 'default' : 'no     '} ${f8s.name.padEnd(14)} ${f8s.file}: ${f8s.reason}`);
+  const f8sDefault = f8s.runnable && sel.sparseDecodeKernels[0] === f8s.name;
+  out.push(`${FP8_SPARSE_HOPPER_KERNEL.layouts}, h_q a multiple of 64 (kernel '${f8s.name}' on request where it runs — opt-in until it has run on a GPU; 'generic' above by default):`);
+  out.push(`  ${f8s.runnable ? (f8sDefault ? 'default' : 'runs   ') : 'no     '} ${f8s.name.padEnd(14)} ${f8s.file}: ${f8s.reason}`);
   out.push('support kernels:');
   for (const s of sel.support) out.push(`  ${s.form === null ? 'no     ' : (s.form === 'ptx' ? 'ptx    ' : 'cubin  ')} ${s.file.padEnd(14)} ${s.reason}`);
   out.push(`programmatic dependent launch: ${sel.pdl ? 'on' : 'off'}${sel.pdl ? '' : pdlOffReason(sel)}`);
