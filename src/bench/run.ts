@@ -399,9 +399,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   if (backend === 'cuda' && !cudaAvailable()) throw new Error('runBench: the cuda backend is not available on this machine');
   const be = getBackend(backend);
   const available = be.decodeKernels();
-  // no --kernel: per config the first of the backend's kernels that runs it (on cuda dense FP8 decode with bf16 q, and
-  // sparse decode with bf16 q and h_q a multiple of 64, on 'hopper' where it runs, other sparse decodes on 'generic',
-  // the dense 16-bit ones on the first); with --kernel, exactly those
+  // no --kernel: per config the first of the backend's kernels for that decode that runs it (decodeKernels(decode):
+  // on cuda dense FP8 decode with bf16 q on 'hopper' where it runs, sparse decode on 'generic' — 'hopper' is opt-in
+  // for it — the dense 16-bit ones on the first); with --kernel, exactly those
   const defaultKernel = !(opts.kernels && opts.kernels.length);
   const kernels = defaultKernel ? available.slice(0, 1) : opts.kernels!;
   for (const k of kernels) {
@@ -494,7 +494,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         const fp8 = sparse || config.kv === 'fp8';
         let firstKernelMs: number | null = null;
         let firstKernel = '';
-        const candidates = defaultKernel ? available : kernels;
+        // no --kernel: the backend's kernels for this decode, its default first (the Hopper sparse kernel is opt-in)
+        const candidates = defaultKernel ? be.decodeKernels(configFeatures(config)) : kernels;
         let ranOne = false;
         for (const [ki, kernel] of candidates.entries()) {
           if (defaultKernel && ranOne) break;
