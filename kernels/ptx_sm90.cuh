@@ -48,6 +48,17 @@ __device__ __forceinline__ void tma_load_3d(uint32_t dst, const void* tmap, uint
 __device__ __forceinline__ void named_barrier_arrive(int id, int count) { asm volatile("bar.arrive %0, %1;\n" :: "r"(id), "r"(count) : "memory"); }
 __device__ __forceinline__ void prefetch_tensormap(const void* tmap) { asm volatile("prefetch.tensormap [%0];\n" :: "l"(tmap) : "memory"); }
 
+// A 16-byte shared store of zeros.
+__device__ __forceinline__ void st_shared_zero16(uint32_t addr) {
+  asm volatile("st.shared.v4.b32 [%0], {%1, %1, %1, %1};\n" :: "r"(addr), "r"(0) : "memory");
+}
+// x through an opaque move: the compiler cannot see that it is loop-invariant (mla_sm90_math.cuh, opaque()).
+__device__ __forceinline__ uint32_t opaque_u32(uint32_t x) {
+  uint32_t y;
+  asm volatile("mov.b32 %0, %1;\n" : "=r"(y) : "r"(x));
+  return y;
+}
+
 // ---- warp specialisation and FP8 (the FP8-cache variant of the Hopper decode kernel) ----------------------------
 // Re-size this warpgroup's register file (every warp of the warpgroup executes it; multiples of 8 in [24, 256]).
 template <int N>

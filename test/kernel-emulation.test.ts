@@ -544,7 +544,7 @@ if (scenarioName) {
         emulate: true,
         plant: [[sm90, 'ptx::wgmma_wait<1>();\n          ptx::named_barrier_sync(kWg1Local, kOne);', 'ptx::wgmma_wait<2>();\n          ptx::named_barrier_sync(kWg1Local, kOne);']],
       });
-      const noWait = buildFakeCuda({ emulate: true, plant: [[sm90, '    ptx::mbarrier_wait(bars + 8 * slab, parity);\n', '']] });
+      const noWait = buildFakeCuda({ emulate: true, plant: [['mla_sm90_math.cuh', '    ptx::mbarrier_wait(bars + 8 * slab, parity);\n', '']] });
       const hang = buildFakeCuda({ emulate: true, plant: [[sm90, 'ptx::named_barrier_arrive(kP1Ready, kBoth);', '']] });
       const smallRefill = buildFakeCuda({
         emulate: true,

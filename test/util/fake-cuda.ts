@@ -153,12 +153,6 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
   for (const header of ['ptx.cuh', 'ptx_sm90.cuh', 'ptx_wgmma.cuh']) copyFileSync(join(EMU_DIR, header), join(kernels, header));
   // the metadata kernel's one inline-PTX statement (emu.cpp)
   replaceInKernel(kernels, 'mla_metadata.cu', [['asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(smem_bytes));', 'smem_bytes = emu::dynamic_smem_bytes();']]);
-  // the Hopper kernel's two (emu_sm90.cpp): a 16-byte shared store of zeros, and the move that hides a value from
-  // the compiler's loop-invariant hoisting (a plain copy on the host)
-  replaceInKernel(kernels, 'mla_decode_sm90.cu', [
-    ['asm volatile("st.shared.v4.b32 [%0], {%1, %1, %1, %1};\\n" :: "r"(addr), "r"(0) : "memory");', 'ptx::st_shared_v4(addr, make_uint4(0, 0, 0, 0));'],
-    ['asm volatile("mov.b32 %0, %1;\\n" : "=r"(y) : "r"(x));', 'y = x;'],
-  ]);
   // every shared array as a stand-in of emu_runtime.h, so that each access goes through the race detector: the
   // dynamic ones as SharedWindow (only its address can be taken), the metadata's seqlen cache and the combine's static
   // partial sums as Shared arrays (indexing them is an instrumented ld.shared / st.shared)
@@ -172,8 +166,8 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
     'const emu::Shared<float4[COMBINE_WARPS][kSub][32]> partial{emu::static_shared(sizeof(float4[COMBINE_WARPS][kSub][32]), __LINE__), "partial[][][] (mla_combine.cu)"};',
   ]]);
   for (const [file, from, to] of plant) replaceInKernel(kernels, file, [[from, to]]);
-  // the Hopper kernel and the header only it includes (its FP8 producer) may hold no inline PTX the build left
-  for (const file of ['mla_decode_sm90.cu', 'mla_sm90_fp8_producer.cuh']) {
+  // the Hopper kernel and the headers only it includes (its math pieces, its FP8 producers) may hold no inline PTX
+  for (const file of ['mla_decode_sm90.cu', 'mla_sm90_math.cuh', 'mla_sm90_fp8_producer.cuh']) {
     if (/\basm\b/.test(readFileSync(join(kernels, file), 'utf8'))) throw new Error(`kernels/${file} has inline PTX the emulator build does not replace: update test/util/fake-cuda.ts`);
   }
   const run = (cmd: string, args: string[]) => {

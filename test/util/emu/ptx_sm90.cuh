@@ -34,6 +34,11 @@ inline void tma_load_3d(uint32_t dst, const void* tmap, uint32_t bar, int c0, in
 }
 inline void mbarrier_expect_tx(uint32_t bar, uint32_t bytes) { emu::mbarrier_expect_tx(bar, bytes); }
 inline void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar, EMU_CALLER) { emu::bulk_load(dst, src, bytes, bar, EMU_SITE(kAccTma)); }
+inline void st_shared_zero16(uint32_t addr, EMU_CALLER) {
+  const uint4 z = make_uint4(0, 0, 0, 0);
+  emu::shared_store(addr, &z, 16, EMU_SITE(kAccStShared));
+}
+inline uint32_t opaque_u32(uint32_t x) { return x; }  // (a plain copy on the host)
 inline void named_barrier_arrive(int id, int count) { emu::bar_arrive(id, count); }
 inline void prefetch_tensormap(const void*) {}
 

@@ -1,0 +1,218 @@
+// The Hopper decode kernel's math-warpgroup pieces (mla_decode_sm90.cu: the seesaw, its FP8 and sparse variants):
+// named barriers and modes, the wgmma wrappers and descriptors, S masking and the online softmax, P packing, the
+// epilogue's row stores, the slab-pipelined S issue. Included by mla_decode_sm90.cu only (an anonymous namespace).
+#pragma once
+#include <cstdint>
+#include <cuda.h>
+
+#include "mla_config.h"
+#include "mla_generic_common.cuh"
+#include "mla_params.h"
+#include "mla_work.cuh"
+#include "ptx.cuh"
+#include "ptx_sm90.cuh"
+
+using namespace mla;
+
+namespace {
+
+constexpr float kMaxInit = -1e30f;  // finite initial row max: exp2(-inf - kMaxInit) = 0, never inf - inf
+constexpr uint32_t kSwizzle128 = 1;
+constexpr int kNoTokens = 1 << 29;              // first token of a block that does not exist: masks everything
+constexpr int kQChunksPerRow = HEAD_DIM_K / 8;  // 16-byte chunks of a Q row
+
+// Named barriers (id 0 is __syncthreads). The cross-warpgroup ones count both warpgroups (256): one side
+// arrives, the other syncs.
+enum Barrier : int { kScale0Ready = 1, kScale1Ready = 2, kP0Ready = 3, kP1Ready = 4, kWg0Local = 5, kWg1Local = 6, kSumReady = 7, kMathSync = 9 };
+constexpr int kBoth = SM90_THREADS, kOne = SM90_THREADS / 2;
+enum Group : int { kGroupA = 0, kGroupB = 1 };
+// What the K buffers hold: the 16-bit cache (TMA); the FP8 cache by block table or by index (sparse decode), each
+// filled by the producer warpgroup (mla_sm90_fp8_producer.cuh).
+enum Mode : int { kDense16 = 0, kFp8Dense = 1, kFp8Sparse = 2 };
+
+template <typename T>
+struct Mma;
+template <>
+struct Mma<__nv_bfloat16> {
+  static __device__ __forceinline__ void s_ss(float (&d)[32], uint64_t a, uint64_t b, int acc) { ptx::wgmma_m64n64k16_bf16_ss(d, a, b, acc); }
+  static __device__ __forceinline__ void pv_ss(float (&d)[128], uint64_t a, uint64_t b) { ptx::wgmma_m64n256k16_bf16_ss_tb(d, a, b, 1); }
+  static __device__ __forceinline__ void pv_rs(float (&d)[128], const uint32_t (&a)[4], uint64_t b) { ptx::wgmma_m64n256k16_bf16_rs_tb(d, a, b); }
+};
+template <>
+struct Mma<__half> {
+  static __device__ __forceinline__ void s_ss(float (&d)[32], uint64_t a, uint64_t b, int acc) { ptx::wgmma_m64n64k16_f16_ss(d, a, b, acc); }
+  static __device__ __forceinline__ void pv_ss(float (&d)[128], uint64_t a, uint64_t b) { ptx::wgmma_m64n256k16_f16_ss_tb(d, a, b, 1); }
+  static __device__ __forceinline__ void pv_rs(float (&d)[128], const uint32_t (&a)[4], uint64_t b) { ptx::wgmma_m64n256k16_f16_rs_tb(d, a, b); }
+};
+
+// K-major, 128B-swizzled operand (rows of 128 B, 8-row groups 1024 B apart).
+__device__ __forceinline__ uint64_t desc_k_major(uint32_t addr) { return ptx::wgmma_desc(addr, 16, 1024, kSwizzle128); }
+// MN-major, 128B-swizzled B operand (V): next 64 channels one slab (8192 B) on, next 8 tokens 1024 B on.
+__device__ __forceinline__ uint64_t desc_mn_major(uint32_t addr) { return ptx::wgmma_desc(addr, SM90_SLAB_BYTES, 1024, kSwizzle128); }
+// Byte offset of 16-byte chunk `c` (0..7) of row `r` inside a 1024-aligned 128B-swizzled slab.
+__device__ __forceinline__ uint32_t swizzled(int r, int c) { return r * 128 + ((c ^ (r & 7)) << 4); }
+
+
+// A sparse block's valid positions (bit t: position t of the block), from the producer's four 16-bit words.
+__device__ __forceinline__ uint64_t valid_mask(uint32_t addr) {
+  const uint4 v = ptx::ld_shared_v4(addr);
+  return (v.x | v.y << 16) | static_cast<uint64_t>(v.z | v.w << 16) << 32;
+}
+
+// S tile of one warpgroup: s[4·i + 2·h + e] = (row r_loc[h], token tok0 + 8·i + 2·q4 + e). Masks tokens at or past
+// each row's end (selection: NaN in dead slots drops out) and returns the raw row maxima of the quad (-inf if none).
+// Sparse decode (kValid): also the positions whose bit in `valid` (bit t: position tok0 + t) is clear.
+template <bool kValid = false>
+__device__ __forceinline__ void mask_and_row_max(float (&s)[32], int tok0, int q4, const int (&row_end)[2], float (&mx)[2], uint64_t valid = ~0ull) {
+  const bool need_mask = kValid || tok0 + PAGE_BLOCK_SIZE > min(row_end[0], row_end[1]);
+  mx[0] = mx[1] = -INFINITY;
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        float& x = s[4 * i + 2 * h + e];
+        if (need_mask && (tok0 + 8 * i + 2 * q4 + e >= row_end[h] || (kValid && !((valid >> (8 * i + 2 * q4 + e)) & 1)))) x = -INFINITY;
+        mx[h] = fmaxf(mx[h], x);
+      }
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+  }
+}
+
+// s ← exp2(s·scale_log2 − m_row) in place; returns the thread's partial row sums.
+__device__ __forceinline__ void exponentiate(float (&s)[32], float scale_log2, const float (&m)[2], float (&sum)[2]) {
+  sum[0] = sum[1] = 0.f;
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        float& x = s[4 * i + 2 * h + e];
+        x = ptx::exp2_approx(fmaf(x, scale_log2, -m[h]));
+        sum[h] += x;
+      }
+}
+
+// O rows *= scale. Skipped when no row of the warp changes (the running max is stable most of the time).
+__device__ __forceinline__ void scale_rows(float (&o)[128], float a0, float a1) {
+  if (!__any_sync(0xffffffffu, a0 != 1.f || a1 != 1.f)) return;
+#pragma unroll
+  for (int i = 0; i < 32; ++i) {
+    o[4 * i + 0] *= a0;
+    o[4 * i + 1] *= a0;
+    o[4 * i + 2] *= a1;
+    o[4 * i + 3] *= a1;
+  }
+}
+
+// P (fp32 S layout) → the wgmma A fragments of its four k16 token steps: a[kk] = rows (g, g+8) × tokens 16kk + ….
+template <typename T>
+__device__ __forceinline__ void pack_p(const float (&s)[32], uint32_t (&a)[4][4]) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk)
+#pragma unroll
+    for (int x = 0; x < 4; ++x) a[kk][x] = ElemOps<T>::pack2(s[8 * kk + 2 * x], s[8 * kk + 2 * x + 1]);
+}
+// The same fragments → a 64 × 64 K-major swizzled P tile in smem (the other warpgroup's SS operand).
+__device__ __forceinline__ void store_p(uint32_t sP, const uint32_t (&a)[4][4], const int (&r_loc)[2], int q4) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk)
+#pragma unroll
+    for (int x = 0; x < 4; ++x) ptx::st_shared_u32(sP + swizzled(r_loc[x & 1], 2 * kk + (x >> 1)) + q4 * 4, a[kk][x]);
+}
+
+// Zero V rows (tokens) ≥ n_valid in slabs [slab0, slab0 + 4) of a K buffer: P = 0 times a NaN-filled slot would still
+// poison O. Whole 128-byte rows, so the swizzle does not matter. Then make the stores visible to wgmma and wait
+// for the whole warpgroup.
+__device__ __forceinline__ void zero_v_tail(uint32_t sKb, int slab0, int n_valid, int wg_tid, int barrier) {
+  const int chunks = (PAGE_BLOCK_SIZE - n_valid) * 4 * 8;  // rows × slabs × 16-byte chunks
+  for (int c = wg_tid; c < chunks; c += kOne) {
+    const int row = n_valid + c / 32, slab = slab0 + (c / 8) % 4, ch = c % 8;
+    ptx::st_shared_zero16(sKb + slab * SM90_SLAB_BYTES + row * 128 + ch * 16);
+  }
+  ptx::fence_proxy_async();
+  ptx::named_barrier_sync(barrier, kOne);
+}
+
+// 4 × 4 transpose inside a quad (lanes 4g … 4g+3): on entry a[t] is this thread's value for tile t, on exit a[s] is
+// thread s's value for tile q4 (two butterfly rounds, each thread swapping its two off-diagonal slots).
+__device__ __forceinline__ void quad_transpose(uint32_t (&a)[4], int q4) {
+#pragma unroll
+  for (int bit = 0; bit < 2; ++bit) {
+    const bool hi_half = (q4 >> bit) & 1;
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+      const int lo = bit == 0 ? 2 * j : j, hi = bit == 0 ? 2 * j + 1 : j + 2;
+      const uint32_t y = __shfl_xor_sync(0xffffffffu, hi_half ? a[lo] : a[hi], 1 << bit);
+      if (hi_half) a[lo] = y;
+      else a[hi] = y;
+    }
+  }
+}
+
+// Row h of this thread's O (its warpgroup's 256 columns) written as store_row (mla_work.cuh) does; the final bf16/fp16
+// rows in 16-byte stores: per group of 4 tiles (32 columns) a quad trades values so that lane q4 holds tile 4k + q4's
+// 8 columns, and a warp's store covers 8 rows × 64 B instead of 8 rows × 16 B (4× fewer store instructions, whole
+// sectors; S5 −7 %, S6 −5 % on an H200). All lanes take part (shuffles); rows ≥ q_rows store nothing.
+template <typename T, bool kScaled = false>
+__device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req, const Slice& sl, const RowSet& rs, int h, const float (&o)[128],
+                                               float L, float row_max, int col_base, int q4, bool owns_lse, float out_scale = 1.f) {
+  using Ops = ElemOps<T>;
+  const int r = rs.r_glob[h];
+  const bool real = r < p.q_rows;
+  const bool empty = !(L > 0.f);
+  // kScaled: out_scale is the attention sink's 1 / (1 + exp(sink − lse))
+  const float inv = empty ? 0.f : (kScaled ? out_scale / L : 1.f / L);
+  const float lse2 = ptx::log2_approx(L) + row_max;
+  if (sl.no_split) {
+    T* orow = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col_base;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      uint32_t a[4];
+#pragma unroll
+      for (int t = 0; t < 4; ++t)  // empty row (L = 0 or NaN): 0, as store_row writes (0 · NaN would not be)
+        a[t] = Ops::pack2(empty ? 0.f : o[4 * (4 * k + t) + 2 * h] * inv, empty ? 0.f : o[4 * (4 * k + t) + 2 * h + 1] * inv);
+      quad_transpose(a, q4);
+      if (real) *reinterpret_cast<uint4*>(orow + 8 * (4 * k + q4)) = make_uint4(a[0], a[1], a[2], a[3]);
+    }
+    if (owns_lse && real) {
+      const int s_idx = rs.s_of_row[h], h_idx = r - s_idx * p.h_q;
+      p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = empty ? INFINITY : lse2 * kLn2;
+    }
+  } else {  // fp32 partial rows: store_row's 8-byte stores already cover whole sectors; 16-byte ones measured slower
+    store_row<T, 32>(p, req, sl, rs, h, o, L, row_max, col_base + q4 * 2, owns_lse);
+  }
+}
+
+// Issue half of S = Q·Kᵀ for the K block in buffer sKb, each slab's k-steps as soon as that slab has landed
+// (one mbarrier per slab, `bars` = the buffer's first: the first k-steps overlap the rest of the block's transfer).
+// Group A: slabs 0–3; group B: slabs 4–8. `first`: this half starts the accumulation.
+template <typename T, int kGroup>
+__device__ __forceinline__ void issue_s_half(float (&s)[32], uint32_t sQ, uint32_t sKb, uint32_t bars, uint32_t parity, bool first) {
+  constexpr int slab0 = kGroup == kGroupA ? 0 : SM90_GROUP_A_SLABS;
+  constexpr int slab1 = kGroup == kGroupA ? SM90_GROUP_A_SLABS : SM90_SLABS;
+  // One descriptor per operand, advanced by adding the (16-byte unit) offset to its address field: 36 distinct
+  // descriptors kept live would cost 144 registers.
+  const uint64_t dq = desc_k_major(sQ), dk = desc_k_major(sKb);
+#pragma unroll
+  for (int slab = slab0; slab < slab1; ++slab) {
+    ptx::mbarrier_wait(bars + 8 * slab, parity);
+    ptx::wgmma_fence();  // after each wait (a branch): otherwise ptxas inserts it itself (C7519)
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) {
+      const uint32_t off = (slab * SM90_SLAB_BYTES + kk * 32) >> 4;
+      Mma<T>::s_ss(s, dq + off, dk + off, !(first && slab == slab0 && kk == 0));
+    }
+  }
+}
+
+// The smem base through an opaque move, once per loop iteration: otherwise the compiler hoists the ~50 loop-
+// invariant wgmma descriptors out of the loop and keeps them in registers, which spills.
+__device__ __forceinline__ uint32_t opaque(uint32_t x) { return ptx::opaque_u32(x); }
+
+}  // namespace
