@@ -315,8 +315,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         // Without block j+1 every token is masked (P1 = 0, max unchanged). Unconditional on purpose: s written
         // under a branch makes ptxas serialise the wgmmas that define it (C7515).
         float mx[2];
-        if constexpr (kSparse)  // buffer 1's block (a stale mask when !has1: every token is masked then anyway)
-          mask_and_row_max<true>(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx, valid_mask(sValid + 16));
+        if constexpr (kSparse)  // buffer 1's block; without one, no read (the producer may be refilling the mask)
+          mask_and_row_max<true>(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx, has1 ? valid_mask(sValid + 16) : ~0ull);
         else
           mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
         ptx::named_barrier_sync(kScale0Ready, kBoth);  // WG0's max and scale of block j
