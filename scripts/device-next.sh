@@ -1,27 +1,22 @@
 #!/usr/bin/env bash
-# What the 2026-12-01 sessions built but could not run on a GPU, in the order to run it (docs/perf-log.md, "Next
+# What the 2026-12-01 sessions built but could not yet run on a GPU, and the reruns, one device command each (docs/perf-log.md, "Next
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command):
-#   small     ~5 min: generic-small forced for the whole GPU suite (`npm run test:gpu` with
-#             FLASH_MLA_DECODE_KERNEL=generic-small: issue 12's last run), then racecheck on generic-small's property
-#             sample — of dist/kernels and, if present, of .variants/gsm-*/ builds (scripts/build-variant.sh)
-#   race      ~4 min: `small` without the suite: the FP8/sparse and layout GPU tests under the narrowing, then the racechecks
-#   ab        ~7 min: experiments against main. hopper: .variants/itemstart/ (sm90 cubin of branch exp-item-start:
-#             the first item's loads side by side) and .variants/staging/ (branch exp-partial-staging: fp32 partial
-#             rows through sQ in whole lines) — each suite + 300 property cases, then timed on the serving set and 16
-#             sweep rows. metadata: .variants/dist-md/ (a full `npm run build` of branch
-#             exp-metadata-diet) — the metadata test against the cpu scheduler, then `+md ms` against dist/
-#   md        ~2 min: the metadata part of `ab` alone
-#   fp8       ~3 min: where FP8 and sparse decode stand on the portable kernel (issue 10's baseline): bench --kv fp8
-#             and bf16 on four sweep rows, --configs sparse and sparse-small
-#   fp8h      ~6 min: the Hopper FP8 kernel — FP8/sparse GPU tests, memcheck + racecheck on its cases, speed vs bf16
+# Steps (each one device command). Queued (end of session 5, docs/perf-log.md "Next session"):
 #   fp8int    ~3 min: the FP8 kernel's integer dequantisation (built with -DMLA_SM90_FP8_INT_DEQUANT) vs the shipped one
-#   sparseh   ~5 min: the Hopper sparse kernel — its GPU tests, memcheck, FlashMLA's sparse grid vs the portable kernel
+#   sparseh   ~5 min: the Hopper sparse kernel (opt-in) — its GPU tests, memcheck, FlashMLA's sparse grid vs the portable one
+# Reruns (each ran in session 5):
+#   fp8h      ~2 min: the Hopper FP8 kernel — its GPU tests, speed vs bf16 hopper and the portable kernel, memcheck, racecheck
+#   small     ~6 min: generic-small forced for the whole GPU suite (`npm run test:gpu` with
+#             FLASH_MLA_DECODE_KERNEL=generic-small), then racecheck on generic-small's flagged seed — of dist/kernels
+#             and, if present, of .variants/gsm-*/ builds (scripts/build-variant.sh) — and on generic
+#   race      ~2 min: `small` without the suite: the FP8/sparse and layout GPU tests under the narrowing, then the racechecks
+#   fp8       ~1 min: FP8 and sparse decode on the portable kernel: bench --kv fp8 and bf16 on four sweep rows,
+#             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: small | ab | fp8 | sanitize}
+step=${1:?step: fp8int | sparseh | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -50,45 +45,6 @@ case $step in
     FLASH_MLA_SEED=232495263 FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=2 FLASH_MLA_TEST_KERNELS=generic \
       gpu timeout 90 compute-sanitizer --tool racecheck --racecheck-report hazard --print-limit 4 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/race-generic.log" 2>&1
     echo "racecheck generic (same seed) rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/race-generic.log")"
-    ;;
-  ab|md)
-    [ "$step" = ab ] && {
-    # main's own hopper build first: its last change (empty rows written as 0 in store_row_wide) came after the run
-    s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_CASES=300 gpu timeout 200 \
-      node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/strided-decode.test.js dist/test/gpu-property.test.js > "$out/ab-main-suite.log" 2>&1
-    echo "main: suite + 300 property cases rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/ab-main-suite.log"
-    # hopper experiments: each .variants/<name>/ with a mla_decode_sm90 cubin (itemstart, staging), suite first
-    vs=""
-    for v in itemstart staging; do
-      [ -f .variants/$v/mla_decode_sm90.sm_90a.cubin ] || continue
-      rm -rf dist/kv-$v; cp -r dist/kernels dist/kv-$v; cp .variants/$v/* dist/kv-$v/
-      s=$(date +%s); FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-$v/ FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_CASES=300 gpu timeout 200 \
-        node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/strided-decode.test.js dist/test/gpu-property.test.js > "$out/ab-$v-suite.log" 2>&1
-      rc=$?; echo "$v: suite + 300 property cases rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/ab-$v-suite.log"
-      [ "$rc" = 0 ] && vs="$vs $v"
-    done
-    if [ -n "$vs" ]; then
-      rm -rf dist/kv-main; cp -r dist/kernels dist/kv-main
-      scripts/device-variants.sh hopper serving main $vs | tail -13
-      scripts/device-variants.sh hopper 0,2,4,6,8,10,12,14,16,18,20,22,24,26,28,30 main $vs | tail -17
-    fi
-    }
-    if [ -d .variants/dist-md ]; then
-      s=$(date +%s); gpu timeout 120 node --test --test-name-pattern="metadata" .variants/dist-md/test/gpu-decode.test.js > "$out/ab-md.log" 2>&1
-      echo "metadata diet vs the cpu scheduler rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/ab-md.log"
-      [ -d .variants/data ] || cp -r data .variants/data # the package finds data/ beside its dist folder
-      for d in dist .variants/dist-md; do
-        timeout 90 node $d/src/cli.js bench --configs serving --iters 50 --check-samples 1 --reference h200 --json "$out/md-$(basename $d)-serving.json" > /dev/null 2>&1 || echo "$d serving failed"
-        timeout 90 node $d/src/cli.js bench --configs 0,12,16,28 --iters 50 --check-samples 1 --reference h200 --json "$out/md-$(basename $d)-sweep.json" > /dev/null 2>&1 || echo "$d sweep failed"
-      done
-      node -e '
-        const fs = require("fs"); const d = process.argv[1]; const rows = {};
-        for (const v of ["dist", "dist-md"]) for (const k of ["serving", "sweep"]) { const f = `${d}/md-${v}-${k}.json`; if (!fs.existsSync(f)) continue;
-          for (const r of JSON.parse(fs.readFileSync(f, "utf8")).rows) (rows[(r.config && r.config.name) || r.id] ??= {})[v] = r; }
-        console.log("config".padEnd(40), "   main ms / +md", "   diet ms / +md   (µs of metadata: +md − ms)");
-        for (const [k, o] of Object.entries(rows)) console.log(String(k).slice(0, 39).padEnd(40), ...["dist", "dist-md"].map((v) => o[v] ? `${(o[v].ms * 1e3).toFixed(1)} / ${(o[v].mdMs * 1e3).toFixed(1)} (${((o[v].mdMs - o[v].ms) * 1e3).toFixed(1)})`.padStart(22) : "-".padStart(22)));
-      ' "$out"
-    fi
     ;;
   fp8)
     for kv in bf16 fp8; do
