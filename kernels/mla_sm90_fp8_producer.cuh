@@ -1,5 +1,6 @@
-// The producer warpgroup of the Hopper decode kernel over the FP8 cache (mla_decode_sm90_fp8_bf16; layout and
-// launch: mla_config.h). Included by mla_decode_sm90.cu after its helpers (it uses `swizzled`).
+// The producer warpgroups of the Hopper decode kernel over the FP8 cache: dense (mla_decode_sm90_fp8_bf16, first)
+// and sparse (mla_decode_sm90_fp8_sparse_bf16, fp8_sparse_producer below); layout and launch: mla_config.h. Included
+// by mla_decode_sm90.cu after mla_sm90_math.cuh (it uses `swizzled`).
 //
 // It walks the same work items and K blocks as the math warpgroups and fills block j of an item into buffer j & 1,
 // as the bf16 kernel's TMA does, so the math side waits on the same per-slab "full" mbarriers. Per block:
@@ -22,7 +23,7 @@
 
 namespace {
 
-constexpr int kProducerSync = 8;  // named barrier of the producer's 128 threads (the kernel's own ids are 1–7)
+constexpr int kProducerSync = 8;  // named barrier of the producer's 128 threads (the math warpgroups use 1–7 and 9)
 constexpr int kProducerThreads = SM90_FP8_THREADS - SM90_THREADS;
 static_assert(kProducerThreads == 2 * PAGE_BLOCK_SIZE, "two producer threads per token");
 
