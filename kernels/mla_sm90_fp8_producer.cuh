@@ -1,6 +1,6 @@
 // The producer warpgroups of the Hopper decode kernel over the FP8 cache: dense (mla_decode_sm90_fp8_bf16, first)
 // and sparse (mla_decode_sm90_fp8_sparse_bf16, fp8_sparse_producer below); layout and launch: mla_config.h. Included
-// by mla_decode_sm90.cu after mla_sm90_math.cuh (it uses `swizzled`).
+// by mla_decode_sm90.cu after mla_sm90_math.cuh (it uses `swizzled` and `valid_mask`).
 //
 // It walks the same work items and K blocks as the math warpgroups and fills block j of an item into buffer j & 1,
 // as the bf16 kernel's TMA does, so the math side waits on the same per-slab "full" mbarriers. Per block:
@@ -44,12 +44,6 @@ __device__ __forceinline__ void store_dequantised_zero(uint32_t sKb, int row, in
   const int c = (ch0 % 64) / 8;
   ptx::st_shared_v4(slab + swizzled(row, c), make_uint4(0, 0, 0, 0));
   ptx::st_shared_v4(slab + swizzled(row, c + 1), make_uint4(0, 0, 0, 0));
-}
-
-// A block's validity bits as the producer warps wrote them (four 16-bit words).
-__device__ __forceinline__ uint64_t valid_bits(uint32_t addr) {
-  const uint4 v = ptx::ld_shared_v4(addr);
-  return (v.x | v.y << 16) | static_cast<uint64_t>(v.z | v.w << 16) << 32;
 }
 
 // bars_full: slab s of buffer b at bars_full + 8·(9b + s); bars_raw: buffer b at + 8b; bars_empty: group g of
@@ -220,7 +214,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       // 64 · (ptid % 4) … + 63 (scale ptid % 4 / 2, from the producer's table).
       const int u_slot = ptid >> 2, quarter = ptid & 3;
       const int u_held = 4 * (u_slot >> 1) + (u_slot & 1), u_stream = u_held + 2;
-      const uint64_t vmask = valid_bits(sValid + 16 * b);
+      const uint64_t vmask = valid_mask(sValid + 16 * b);  // (mla_sm90_math.cuh)
       uint4 held[4];
 #pragma unroll
       for (int i = 0; i < 4; ++i)

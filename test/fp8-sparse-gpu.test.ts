@@ -337,6 +337,53 @@ function sparseCases(): [string, Omit<SparseSpec, 'seed'>][] {
   return cases;
 }
 
+/**
+ * Strided indices (a wider buffer, dimensions 0 and 1 permuted in memory) and q / cache views, against the oracle;
+ * then a captured graph replayed with other indices naming the same tokens (each row's counted part reversed: other
+ * tiles, other split boundaries), = eager. `views` makes q and the cache views on cuda; `label` prefixes the checks.
+ */
+function sparseStridedReplay(t: TestContext, s: number, spec: Omit<SparseSpec, 'seed'>, kernel: string, label: string,
+                             views: (p: ReturnType<typeof makeSparseProblem>, cpu: ReturnType<typeof sparseTensors>) => { q: Tensor; kCache: Tensor }): void {
+  const p = makeSparseProblem({ ...spec, seed: s });
+  const cpu = sparseTensors(p);
+  const { b, sQ, hQ, topk } = spec;
+  const reversed = p.indices.slice();
+  for (let i = 0; i < b; i++) for (let q = 0; q < sQ; q++) reversed.subarray((i * sQ + q) * topk, (i * sQ + q) * topk + p.topkLength![i]).reverse();
+  const wideIdx = (ix: Int32Array) => {
+    const buf = new Int32Array(sQ * b * (topk + 8)).fill(-1);
+    for (let i = 0; i < b; i++) for (let q = 0; q < sQ; q++) buf.set(ix.subarray((i * sQ + q) * topk, (i * sQ + q + 1) * topk), (q * b + i) * (topk + 8));
+    return buf;
+  };
+  const idxStorage = Tensor.from(wideIdx(p.indices), [sQ * b * (topk + 8)], { dtype: 'int32', backend: 'cuda' });
+  const indices = idxStorage.view([b, sQ, topk], [topk + 8, b * (topk + 8), 1]);
+  const { q, kCache } = views(p, cpu);
+  const topkLength = cpu.topkLength!.to('cuda');
+  const attnSink = cpu.attnSink!.to('cuda');
+  const md = getMlaMetadata(null, sQ * hQ, 1, { topk, batchSize: b, backend: 'cuda' });
+  const opts = { isFp8KvCache: true, indices, topkLength, attnSink, kernel };
+  const eager = () => flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, opts);
+  if (!whenSupported(t, CUDA_FEATURES.sparse, 'sparse', eager)) return;
+  const mdH = getMlaMetadata(null, sQ * hQ, 1, { topk, batchSize: b, smCount: md.tileSchedulerMetadata.shape[0] * Math.ceil((sQ * hQ) / 64) });
+  const oracle = (ix: Int32Array) =>
+    flashMlaWithKvcache(cpu.q, cpu.kCache, null, null, 512, mdH.tileSchedulerMetadata, mdH.numSplits, {
+      isFp8KvCache: true, indices: Tensor.from(ix, [b, sQ, topk]), topkLength: cpu.topkLength, attnSink: cpu.attnSink,
+    });
+  checkRows(`${label}strided views`, eager(), oracle(p.indices), FLASHMLA_TOL.sparseOut, s);
+  const outs = nanOutputs(b, sQ, hQ, 'bf16');
+  const step = captureGraph(() => void flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { ...opts, ...outs }));
+  for (const ix of [reversed, p.indices]) {
+    idxStorage.write(wideIdx(ix));
+    outs.out.fill(NaN);
+    step.replay();
+    step.synchronize();
+    checkRows(`${label}graph replay`, outs, oracle(ix), FLASHMLA_TOL.sparseOut, s);
+    const e = eager();
+    assert.deepEqual(outs.out.toRaw(), e.out.toRaw(), `graph out differs from eager (seed ${s})`);
+    assert.deepEqual(outs.lse.toFloat32(), e.lse.toFloat32(), `graph lse differs from eager (seed ${s})`);
+  }
+  step.dispose();
+}
+
 describe("cuda: sparse decode on the portable kernel ('generic'; vs the cpu oracle, FlashMLA tolerances)", { skip }, () => {
   const seed = freshSeed();
   const splitCases = { split: 0, whole: 0 };
@@ -378,53 +425,19 @@ describe("cuda: sparse decode on the portable kernel ('generic'; vs the cpu orac
   });
 
   test('strided indices and q views; a captured graph replays the sparse decode with new indices = eager', (t) => {
-    const s = seed + 1000;
     const spec: Omit<SparseSpec, 'seed'> = { b: 3, sQ: 2, hQ: 24, topk: 640, pageSize: 64, numPages: 80, dtype: 'bf16', topkLength: true, sink: true };
-    const p = makeSparseProblem({ ...spec, seed: s });
-    const cpu = sparseTensors(p);
-    const { b, sQ, hQ, topk } = spec;
-    // other indices naming the same tokens (each row's counted part reversed: other tiles, other split boundaries)
-    const reversed = p.indices.slice();
-    for (let i = 0; i < b; i++) for (let q = 0; q < sQ; q++) reversed.subarray((i * sQ + q) * topk, (i * sQ + q) * topk + p.topkLength![i]).reverse();
-    // indices inside a wider buffer ([b, s_q, topk + 8], dimensions 0 and 1 permuted in memory), q with padded heads
-    const wideIdx = (ix: Int32Array) => {
-      const buf = new Int32Array(sQ * b * (topk + 8)).fill(-1);
-      for (let i = 0; i < b; i++) for (let q = 0; q < sQ; q++) buf.set(ix.subarray((i * sQ + q) * topk, (i * sQ + q + 1) * topk), (q * b + i) * (topk + 8));
-      return buf;
-    };
-    const idxStorage = Tensor.from(wideIdx(p.indices), [sQ * b * (topk + 8)], { dtype: 'int32', backend: 'cuda' });
-    const indices = idxStorage.view([b, sQ, topk], [topk + 8, b * (topk + 8), 1]);
-    const qStorage = Tensor.zeros([b * sQ * (hQ + 1) * 576], { dtype: 'bf16', backend: 'cuda' });
-    const q = qStorage.view([b, sQ, hQ, 576], [sQ * (hQ + 1) * 576, (hQ + 1) * 576, 576, 1]);
-    const qPadded = new Uint16Array(b * sQ * (hQ + 1) * 576);
-    for (let r = 0; r < b * sQ; r++) qPadded.set(p.qBits.subarray(r * hQ * 576, (r + 1) * hQ * 576), r * (hQ + 1) * 576);
-    qStorage.write(qPadded);
-    const kCache = Tensor.from(p.kBytes, [p.kBytes.length], { dtype: 'uint8', backend: 'cuda' }).view(cpu.kCache.shape, cpu.kCache.strides);
-    const topkLength = cpu.topkLength!.to('cuda');
-    const attnSink = cpu.attnSink!.to('cuda');
-    const md = getMlaMetadata(null, sQ * hQ, 1, { topk, batchSize: b, backend: 'cuda' });
-    const opts = { isFp8KvCache: true, indices, topkLength, attnSink, kernel: 'generic' };
-    const eager = () => flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, opts);
-    if (!whenSupported(t, CUDA_FEATURES.sparse, 'sparse', eager)) return;
-    const mdH = getMlaMetadata(null, sQ * hQ, 1, { topk, batchSize: b, smCount: md.tileSchedulerMetadata.shape[0] * Math.ceil((sQ * hQ) / 64) });
-    const oracle = (ix: Int32Array) =>
-      flashMlaWithKvcache(cpu.q, cpu.kCache, null, null, 512, mdH.tileSchedulerMetadata, mdH.numSplits, {
-        isFp8KvCache: true, indices: Tensor.from(ix, [b, sQ, topk]), topkLength: cpu.topkLength, attnSink: cpu.attnSink,
-      });
-    checkRows('strided views', eager(), oracle(p.indices), FLASHMLA_TOL.sparseOut, s);
-    const outs = nanOutputs(b, sQ, hQ, 'bf16');
-    const step = captureGraph(() => void flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { ...opts, ...outs }));
-    for (const ix of [reversed, p.indices]) {
-      idxStorage.write(wideIdx(ix));
-      outs.out.fill(NaN);
-      step.replay();
-      step.synchronize();
-      checkRows('graph replay', outs, oracle(ix), FLASHMLA_TOL.sparseOut, s);
-      const e = eager();
-      assert.deepEqual(outs.out.toRaw(), e.out.toRaw(), `graph out differs from eager (seed ${s})`);
-      assert.deepEqual(outs.lse.toFloat32(), e.lse.toFloat32(), `graph lse differs from eager (seed ${s})`);
-    }
-    step.dispose();
+    sparseStridedReplay(t, seed + 1000, spec, 'generic', '', (p, cpu) => {
+      // q with a padded head per query token (zeros); the cache as one flat buffer viewed with its strides
+      const { b, sQ, hQ } = spec;
+      const qStorage = Tensor.zeros([b * sQ * (hQ + 1) * 576], { dtype: 'bf16', backend: 'cuda' });
+      const qPadded = new Uint16Array(b * sQ * (hQ + 1) * 576);
+      for (let r = 0; r < b * sQ; r++) qPadded.set(p.qBits.subarray(r * hQ * 576, (r + 1) * hQ * 576), r * (hQ + 1) * 576);
+      qStorage.write(qPadded);
+      return {
+        q: qStorage.view([b, sQ, hQ, 576], [sQ * (hQ + 1) * 576, (hQ + 1) * 576, 576, 1]),
+        kCache: Tensor.from(p.kBytes, [p.kBytes.length], { dtype: 'uint8', backend: 'cuda' }).view(cpu.kCache.shape, cpu.kCache.strides),
+      };
+    });
   });
 });
 
@@ -471,7 +484,7 @@ describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q and h_q 
     assert.ok(paths.split > 2 && paths.whole > 2, JSON.stringify(paths));
   });
 
-  test("the default for such a decode is 'hopper' (decodeKernels' first), 'generic' gives the same answer within the tolerances; h_q 16 and fp16 q stay on 'generic' and refuse 'hopper' (typed)", (t) => {
+  test("such a decode runs on 'generic' by default ('hopper' is opt-in until it has run on a GPU), 'hopper' gives the same answer within the tolerances; h_q 32 and fp16 q refuse 'hopper' (typed)", (t) => {
     if (!offered()) return void t.skip(noHopper);
     const spec: Omit<SparseSpec, 'seed'> = { b: 3, sQ: 2, hQ: 64, topk: 640, pageSize: 64, numPages: 40, dtype: 'bf16', topkLength: true, sink: true };
     const p = makeSparseProblem({ ...spec, seed: seed + 500 });
@@ -480,12 +493,12 @@ describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q and h_q 
     const md = getMlaMetadata(null, 128, 1, { topk: 640, batchSize: 3, backend: 'cuda' });
     const dec = (kernel?: string, q = gpu.q!) =>
       flashMlaWithKvcache(q, gpu.kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, indices: gpu.indices, topkLength: gpu.topkLength, attnSink: gpu.attnSink, kernel });
-    assert.deepEqual(getBackend('cuda').decodeKernels({ ...SPARSE_H128, hQ: 64 }), ['hopper', 'generic']);
+    assert.deepEqual(getBackend('cuda').decodeKernels({ ...SPARSE_H128, hQ: 64 }), ['generic', 'hopper']);
     const byDefault = dec();
-    const hopper = dec('hopper');
-    assert.deepEqual(byDefault.out.toRaw(), hopper.out.toRaw(), "the default is not 'hopper'");
-    assert.deepEqual(byDefault.lse.toRaw(), hopper.lse.toRaw(), "the default is not 'hopper'");
-    checkRows("'generic' vs 'hopper'", dec('generic'), hopper, FLASHMLA_TOL.sparseOut, seed + 500);
+    const generic = dec('generic');
+    assert.deepEqual(byDefault.out.toRaw(), generic.out.toRaw(), "the default is not 'generic'");
+    assert.deepEqual(byDefault.lse.toRaw(), generic.lse.toRaw(), "the default is not 'generic'");
+    checkRows("'generic' vs 'hopper'", generic, dec('hopper'), FLASHMLA_TOL.sparseOut, seed + 500);
     const refusedKernel = (e: unknown) => isUnsupported(e) && (e as UnsupportedFeatureError).argument === 'kernel';
     const q16 = Tensor.from(p.qBits, [3, 2, 64, 576], { dtype: 'fp16', backend: 'cuda' });
     assert.throws(() => dec('hopper', q16), refusedKernel, "'hopper' with fp16 q");
@@ -500,45 +513,10 @@ describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q and h_q 
 
   test('strided indices and q views; a captured graph replays the Hopper sparse decode with new indices = eager', (t) => {
     if (!offered()) return void t.skip(noHopper);
-    const s = seed + 1000;
     const spec: Omit<SparseSpec, 'seed'> = { b: 3, sQ: 2, hQ: 64, topk: 640, pageSize: 61, numPages: 80, dtype: 'bf16', topkLength: true, sink: true };
-    const p = makeSparseProblem({ ...spec, seed: s });
-    const cpu = sparseTensors(p);
-    const { b, sQ, hQ, topk } = spec;
-    const reversed = p.indices.slice();
-    for (let i = 0; i < b; i++) for (let q = 0; q < sQ; q++) reversed.subarray((i * sQ + q) * topk, (i * sQ + q) * topk + p.topkLength![i]).reverse();
-    const wideIdx = (ix: Int32Array) => {
-      const buf = new Int32Array(sQ * b * (topk + 8)).fill(-1);
-      for (let i = 0; i < b; i++) for (let q = 0; q < sQ; q++) buf.set(ix.subarray((i * sQ + q) * topk, (i * sQ + q + 1) * topk), (q * b + i) * (topk + 8));
-      return buf;
-    };
-    const idxStorage = Tensor.from(wideIdx(p.indices), [sQ * b * (topk + 8)], { dtype: 'int32', backend: 'cuda' });
-    const indices = idxStorage.view([b, sQ, topk], [topk + 8, b * (topk + 8), 1]);
-    const q = nanPaddedQ({ spec: { ...spec, d: 576 }, qBits: p.qBits }, 'cuda');
-    const kCache = nanPaddedSparseCache(p, 'cuda');
-    const topkLength = cpu.topkLength!.to('cuda');
-    const attnSink = cpu.attnSink!.to('cuda');
-    const md = getMlaMetadata(null, sQ * hQ, 1, { topk, batchSize: b, backend: 'cuda' });
-    const opts = { isFp8KvCache: true, indices, topkLength, attnSink, kernel: 'hopper' };
-    const eager = () => flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, opts);
-    const mdH = getMlaMetadata(null, sQ * hQ, 1, { topk, batchSize: b, smCount: md.tileSchedulerMetadata.shape[0] * Math.ceil((sQ * hQ) / 64) });
-    const oracle = (ix: Int32Array) =>
-      flashMlaWithKvcache(cpu.q, cpu.kCache, null, null, 512, mdH.tileSchedulerMetadata, mdH.numSplits, {
-        isFp8KvCache: true, indices: Tensor.from(ix, [b, sQ, topk]), topkLength: cpu.topkLength, attnSink: cpu.attnSink,
-      });
-    checkRows('hopper strided views', eager(), oracle(p.indices), FLASHMLA_TOL.sparseOut, s);
-    const outs = nanOutputs(b, sQ, hQ, 'bf16');
-    const step = captureGraph(() => void flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { ...opts, ...outs }));
-    for (const ix of [reversed, p.indices]) {
-      idxStorage.write(wideIdx(ix));
-      outs.out.fill(NaN);
-      step.replay();
-      step.synchronize();
-      checkRows('hopper graph replay', outs, oracle(ix), FLASHMLA_TOL.sparseOut, s);
-      const e = eager();
-      assert.deepEqual(outs.out.toRaw(), e.out.toRaw(), `graph out differs from eager (seed ${s})`);
-      assert.deepEqual(outs.lse.toFloat32(), e.lse.toFloat32(), `graph lse differs from eager (seed ${s})`);
-    }
-    step.dispose();
+    sparseStridedReplay(t, seed + 1000, spec, 'hopper', 'hopper ', (p) => ({
+      q: nanPaddedQ({ spec: { ...spec, d: 576 }, qBits: p.qBits }, 'cuda'),
+      kCache: nanPaddedSparseCache(p, 'cuda'),
+    }));
   });
 });
