@@ -28,7 +28,8 @@
 // The same kernel over the FP8 cache (mla_decode_sm90_fp8_bf16, kFp8): a third warpgroup dequantises each K block
 // into the buffers (mla_sm90_fp8_producer.cuh) and the math warpgroups release a group where they would refill it.
 // Sparse decode over the FP8 cache (mla_decode_sm90_fp8_sparse_bf16, kFp8Sparse): the producer gathers each block's
-// positions from the query token's index list, and the math warpgroups mask the positions that attend nothing.
+// positions from the query token's index list, and the math warpgroups mask the positions that attend nothing; an
+// m-block never spans two query tokens (each token's heads padded to whole m-blocks: mla_work.cuh).
 #include <cstdint>
 #include <cuda.h>
 
@@ -97,7 +98,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #endif
 
   const int r_loc[2] = {warp * 16 + g, warp * 16 + g + 8};  // this thread's two rows of the m-block
-  const RowSet rs = row_set(p, m_block, r_loc);
+  const RowSet rs = kSparse ? row_set_token_padded(p, m_block, r_loc) : row_set(p, m_block, r_loc);
   const float scale_log2 = p.scale_softmax_log2;
   uint32_t fills[2] = {0, 0};  // completed fills of K0 / K1 before the current item (mbarrier phases)
 
@@ -110,7 +111,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // slab c / 8 = k / 2 at swizzled column c % 8 = t % 4 + 4·(k % 2).
   auto load_q = [&](int req) {
     const int row = tid >> 2, part = tid & 3;
-    const int r = m_block * GEN_BLOCK_M + row;
+    const int r = kSparse ? token_padded_row(p, m_block, row) : m_block * GEN_BLOCK_M + row;
     const bool ok = r < p.q_rows;
     const T* src = static_cast<const T*>(p.q);  // valid dummy address for the zero-fill rows
     if (ok) src += static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(r / p.h_q) * p.q_seq_stride +
@@ -475,8 +476,9 @@ extern "C" __global__ void __launch_bounds__(SM90_FP8_THREADS, 1)
                              const __grid_constant__ CUtensorMap rope_map) {
   decode_kernel<__nv_bfloat16, kFp8Dense>(p, &raw_map, &rope_map, nullptr);
 }
-// Sparse decode over the FP8 cache (bf16 q, h_q a multiple of 64: an m-block is one query token's 64 heads): block
-// SM90_FP8_THREADS, dynamic smem SM90_FP8S_SMEM_BYTES.
+// Sparse decode over the FP8 cache (bf16 q, any h_q: an m-block is 64 heads of one query token, each token's heads
+// padded to whole m-blocks, row_set_token_padded): grid (s_q · ceil(h_q / 64), SM parts), block SM90_FP8_THREADS,
+// dynamic smem SM90_FP8S_SMEM_BYTES.
 extern "C" __global__ void __launch_bounds__(SM90_FP8_THREADS, 1)
     mla_decode_sm90_fp8_sparse_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
   decode_kernel<__nv_bfloat16, kFp8Sparse>(p, nullptr, nullptr, &f);

@@ -126,7 +126,7 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
 }
 
 // Sparse decode: the producer gathers. Block j of an item is positions [64·(first block + j), +64) of the query
-// token's index list (every row of the m-block is one query token: h_q is a multiple of 64); thread (t, h) owns
+// token's index list (every row of the m-block is one query token: row_set_token_padded); thread (t, h) owns
 // position t: it loads its slot and scales, and issues one bulk copy — h = 0 the 512 e4m3 bytes to row t of group
 // A's slabs (t · 512), h = 1 the 128 RoPE bytes to row t of slab 8 (t · 128, unswizzled) — each thread first adding
 // its bytes to the raw barrier's transaction count, thread 0 arriving once all have. Positions past topk_length,
@@ -140,7 +140,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
   const uint32_t sScaleA = sValid + 32;  // float[64][2]: each token's scales of channels 0–127 and 128–255
   const int t = ptid >> 1, h = ptid & 1, lane = ptid & 31, pwarp = ptid >> 5;
   const int r_loc[2] = {0, 8};
-  const RowSet rs = row_set(p, m_block, r_loc);
+  const RowSet rs = row_set_token_padded(p, m_block, r_loc);
   const int s_tok = rs.s_last;  // the m-block's query token
   const uint8_t* cache = static_cast<const uint8_t*>(p.k_cache);
   const uint4 zero = make_uint4(0, 0, 0, 0);

@@ -5,7 +5,9 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Queued (end of session 5, docs/perf-log.md "Next session"):
 #   fp8int    ~3 min: the FP8 kernel's integer dequantisation (built with -DMLA_SM90_FP8_INT_DEQUANT) vs the shipped one
-#   sparseh   ~5 min: the Hopper sparse kernel (opt-in) — its GPU tests, memcheck, FlashMLA's sparse grid vs the portable one
+#   sparsepad ~3 min: the Hopper sparse kernel for any h_q (padded m-blocks) — its GPU tests, memcheck, the sparse grid
+#   fp8prof   ~2 min: ncu (full, SASS stalls) of the dense FP8 Hopper kernel and bf16 hopper on sweep#16
+#   sparseh   ~5 min: the Hopper sparse kernel — its GPU tests, memcheck, FlashMLA's sparse grid vs the portable one
 # Reruns (each ran in session 5):
 #   fp8h      ~2 min: the Hopper FP8 kernel — its GPU tests, speed vs bf16 hopper and the portable kernel, memcheck, racecheck
 #   small     ~6 min: generic-small forced for the whole GPU suite (`npm run test:gpu` with
@@ -16,7 +18,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: fp8int | sparseh | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: sparsepad | fp8prof | fp8int | sparseh | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -102,6 +104,30 @@ case $step in
     echo "memcheck rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/sparseh-memcheck.log" | tail -1)"
     timeout 200 node dist/src/cli.js bench --configs sparse --kernel hopper,generic --iters 20 --check-samples 1 --reference h200 --json "$out/sparseh.json" > "$out/sparseh.txt" 2>&1
     echo "sparse bench rc=$?"; grep -aE "^sparse" "$out/sparseh.txt" | cut -c1-140
+    ;;
+  sparsepad)
+    # the Hopper sparse kernel for any h_q (each token's heads padded to whole m-blocks): its GPU tests (h_q 1, 3, 16,
+    # 100 and the old cases), memcheck, then the sparse grid (h_q 16/32/128) on 'hopper' against 'generic'
+    s=$(date +%s); gpu timeout 120 node --test --test-name-pattern="Hopper sparse|hopper' by default" dist/test/fp8-sparse-gpu.test.js > "$out/sparsepad-suite.log" 2>&1
+    rc=$?; echo "Hopper sparse GPU tests rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/sparsepad-suite.log"
+    grep -aE "^ *not ok" "$out/sparsepad-suite.log" | head -8
+    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
+    FLASH_MLA_REQUIRE_GPU=1 timeout 100 compute-sanitizer --tool memcheck --print-limit 4 node --test --test-name-pattern="Hopper sparse" dist/test/fp8-sparse-gpu.test.js > "$out/sparsepad-memcheck.log" 2>&1
+    echo "memcheck rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/sparsepad-memcheck.log" | tail -1)"
+    timeout 200 node dist/src/cli.js bench --configs sparse --kernel hopper,generic --iters 20 --check-samples 1 --json "$out/sparsepad.json" > "$out/sparsepad.txt" 2>&1
+    echo "sparse bench rc=$?"; grep -aE "^sparse" "$out/sparsepad.txt" | cut -c1-140
+    ;;
+  fp8prof)
+    # where the dense FP8 Hopper kernel's time goes: ncu (full set, SASS-level stalls) on sweep#16 (b 128, 8192, h_q 16)
+    # for the FP8 kernel and bf16 hopper; details and the SASS page written as text under $out
+    for kv in fp8 bf16; do
+      timeout 150 ncu --clock-control none --kernel-name regex:'mla_decode_sm90' --launch-skip 2 --launch-count 1 --set full --import-source yes -f -o "$out/prof-$kv" \
+        node dist/src/cli.js bench --configs ${PROF_ROW:-16} --kv $kv --kernel hopper --iters 3 --warmup 1 --check-samples 0 --reference none > "$out/prof-$kv.log" 2>&1
+      echo "ncu $kv rc=$?"
+      ncu -i "$out/prof-$kv.ncu-rep" --page details > "$out/prof-$kv-details.txt" 2>&1
+      ncu -i "$out/prof-$kv.ncu-rep" --page source --csv --print-source sass > "$out/prof-$kv-sass.csv" 2>&1
+      grep -aE "Duration|DRAM Throughput|Compute \(SM\) Throughput|Issue Slots Busy|No Eligible|Active Warps Per Scheduler|Eligible Warps" "$out/prof-$kv-details.txt" | head -12
+    done
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
   *) echo "unknown step '$step'"; exit 2 ;;

@@ -133,7 +133,7 @@ export interface MlaBackend {
    * Decode kernels this backend offers (first = default); given a decode's layout, the names that can run that one
    * (cuda: an FP8, sparse, h_kv > 1 or d_qk 512 decode runs on its own kernel of the 'generic' family, whatever
    * FLASH_MLA_DECODE_KERNEL narrows the dense default to; a dense FP8 decode with bf16 q over 64-token pages, and a
-   * sparse one with bf16 q and h_q a multiple of 64, also, and by default, on 'hopper' where that kernel runs).
+   * sparse one with bf16 q, also, and by default, on 'hopper' where that kernel runs).
    */
   decodeKernels(decode?: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'hQ' | 'hKv' | 'headDim' | 'dtype' | 'pageSize'>): string[];
 }

@@ -911,13 +911,13 @@ const scenarios: Record<string, FakeCudaScenario> = {
   },
 
   'narrowed to hopper': {
-    title: "FLASH_MLA_DECODE_KERNEL=hopper on an H100: the FP8 cache's dense bf16 decodes run on the Hopper FP8 kernel, 'generic' still runs them on request; sparse FP8 decode stays on 'generic'",
+    title: "FLASH_MLA_DECODE_KERNEL=hopper on an H100: the FP8 cache's dense and sparse bf16 decodes run on the Hopper FP8 kernels, 'generic' still runs them on request",
     env: { ...H100, FLASH_MLA_DECODE_KERNEL: 'hopper' },
     run(f) {
       const be = getBackend('cuda');
       assert.deepEqual(be.decodeKernels(), ['hopper']);
       assert.deepEqual(be.decodeKernels(FP8_DENSE), ['hopper', 'generic']);
-      assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sparse: true }), ['generic']);
+      assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sparse: true }), ['hopper', 'generic']);
       assert.deepEqual(be.decodeKernels(SPARSE_H128), ['hopper', 'generic']);
       const c = fp8Case();
       const maps = f.calls('cuTensorMapEncodeTiled');
@@ -934,20 +934,22 @@ const scenarios: Record<string, FakeCudaScenario> = {
       assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_bf16') - ran, 1, 'a sparse h_q 128 decode did not run the Hopper sparse kernel');
       const p = problem();
       refused(f, "a dense 16-bit decode with kernel 'generic' (narrowed out)", () => decode(p, { kernel: 'generic' }), RangeError);
-      refused(f, "a sparse FP8 decode of h_q 16 with kernel 'hopper'", c.sparse('hopper'), UnsupportedFeatureError);
-      return ["narrowed to hopper: dense FP8 bf16 decodes, and sparse ones of h_q 128, on the Hopper FP8 kernels by default, 'generic' on request; sparse FP8 of h_q 16 on 'generic', 'hopper' refused (typed)"];
+      c.sparse('hopper')();
+      healthy(f);
+      assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_bf16') - ran, 2, 'a sparse h_q 16 decode did not run the Hopper sparse kernel');
+      return ["narrowed to hopper: dense FP8 bf16 decodes, and sparse ones (h_q 16 and 128), on the Hopper FP8 kernels by default, 'generic' on request"];
     },
   },
 
   'hopper-fp8': {
-    title: "an sm_90 device, dense FP8 decode with bf16 q: the Hopper FP8 kernel by default ('generic' on request); its two tensor maps (raw bytes, RoPE as bf16) encoded before anything is allocated — a failure → CudaError naming the descriptor, nothing launched or kept; launches failing → CudaError; what it cannot run (fp16 q, sparse) stays on 'generic' or is refused, typed",
+    title: "an sm_90 device, dense FP8 decode with bf16 q: the Hopper FP8 kernel by default ('generic' on request); its two tensor maps (raw bytes, RoPE as bf16) encoded before anything is allocated — a failure → CudaError naming the descriptor, nothing launched or kept; launches failing → CudaError; fp16 q stays on 'generic' ('hopper' refused, typed); sparse decode runs on the Hopper sparse kernel",
     env: H100,
     run(f) {
       const notes: string[] = [];
       const be = getBackend('cuda');
       assert.deepEqual(be.decodeKernels(FP8_DENSE), ['hopper', 'generic']);
       assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, dtype: 'fp16' }), ['generic']);
-      assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sparse: true }), ['generic']);
+      assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sparse: true }), ['hopper', 'generic']);
       const c = fp8Case();
       const base = live(f);
       const ran = f.stat('kernels_run');
@@ -980,7 +982,8 @@ const scenarios: Record<string, FakeCudaScenario> = {
       healthy(f);
       assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 2);
       assert.ok(loadedModules().some((m) => m.file === 'mla_decode_fp8'), "kernel 'generic' did not run the portable FP8 kernel");
-      // what the Hopper FP8 kernel does not run: fp16 q (on 'generic' by default), sparse decode; other kernel names
+      // what the Hopper FP8 kernel does not run: fp16 q (on 'generic' by default); sparse decode (the sparse variant's);
+      // other kernel names
       const q16 = Tensor.empty([2, 2, 16, 576], { dtype: 'fp16', backend: 'cuda' });
       c.decode(undefined, q16)();
       healthy(f);
@@ -988,25 +991,28 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const misfit = refused(f, "fp16 q with kernel 'hopper'", c.decode('hopper', q16), UnsupportedFeatureError);
       assert.equal(misfit.argument, 'kernel');
       assert.match(misfit.message, /the FP8 KV cache with fp16 q with decode kernel 'hopper' on cuda: not implemented yet \(the Hopper FP8 kernels run dense decode with bf16 q over 64-token pages/);
+      const sparseRuns = f.stat('ran:mla_decode_sm90_fp8_sparse_bf16');
       c.sparse()();
-      const sparse = refused(f, "sparse decode with kernel 'hopper'", c.sparse('hopper'), UnsupportedFeatureError);
-      assert.match(sparse.message, /^kernel: sparse decode over the FP8 KV cache with h_q = 16 \(not a multiple of 64\) with decode kernel 'hopper' on cuda/);
+      c.sparse('hopper')();
+      healthy(f);
+      assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_bf16') - sparseRuns, 2, "a sparse h_q 16 decode (default, 'hopper') did not run the Hopper sparse kernel");
       refused(f, "kernel 'generic-small'", c.decode('generic-small'), UnsupportedFeatureError);
-      notes.push("'generic' on request runs the portable kernel; fp16 q runs on it by default and is refused as 'hopper', like sparse decode (UnsupportedFeatureError, argument kernel); 'generic-small' refused");
+      notes.push("'generic' on request runs the portable kernel; fp16 q runs on it by default and is refused as 'hopper' (UnsupportedFeatureError, argument kernel); sparse h_q 16 runs on the Hopper sparse kernel; 'generic-small' refused");
       return notes;
     },
   },
 
   'hopper-sparse': {
-    title: "an sm_90 device, sparse decode with bf16 q and h_q a multiple of 64: the Hopper sparse FP8 kernel on request (opt-in: 'generic' stays the default until it has run on a GPU), no tensor map, the dense launch shape; launches failing (decode, then the combine or its sink variant) → CudaError, nothing kept; what it cannot run (h_q 16 or 96, fp16 q) stays on 'generic' and refuses 'hopper' typed; other kernel names refused typed; a one-page view with an odd page stride (never stepped over) runs on it",
+    title: "an sm_90 device, sparse decode with bf16 q: the Hopper sparse FP8 kernel by default ('generic' on request), no tensor map, s_q · ceil(h_q / 64) m-blocks (h_q 128, 16, 96); launches failing (decode, then the combine or its sink variant) → CudaError, nothing kept; fp16 q stays on 'generic' and refuses 'hopper' typed; other kernel names refused typed; a one-page view with an odd page stride (never stepped over) runs on it",
     env: H100,
     run(f) {
       const notes: string[] = [];
       const be = getBackend('cuda');
       const entry = 'mla_decode_sm90_fp8_sparse_bf16';
-      assert.deepEqual(be.decodeKernels(SPARSE_H128), ['generic', 'hopper']);
-      for (const [hQ, pageSize] of [[64, 1], [64, 64], [192, 2], [128, 64]]) assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, hQ, pageSize }), ['generic', 'hopper'], `h_q ${hQ}`);
-      for (const hQ of [1, 16, 32, 96, 100]) assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, hQ }), ['generic'], `h_q ${hQ}`);
+      assert.deepEqual(be.decodeKernels(SPARSE_H128), ['hopper', 'generic']);
+      for (const [hQ, pageSize] of [[64, 1], [64, 64], [192, 2], [128, 64], [1, 61], [16, 64], [32, 2], [96, 61], [100, 64]]) {
+        assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, hQ, pageSize }), ['hopper', 'generic'], `h_q ${hQ}`);
+      }
       assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, dtype: 'fp16' }), ['generic']);
       const c = sparseCase();
       // its entry cannot be loaded (the first function the decode looks up): CudaError, nothing allocated, launched or kept
@@ -1034,7 +1040,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
       assert.equal(f.stat('kernels_run') - ran, 8, 'decode + combine, four times');
       assert.equal(f.calls('cuTensorMapEncodeTiled'), maps, 'the Hopper sparse kernel takes no tensor map');
       assert.ok(!loadedModules().some((m) => m.file === 'mla_decode_fp8'), 'the portable FP8 kernel ran');
-      // the launch: the dense folding (s_q · h_q / 64 m-blocks), the SM parts of the sparse metadata, 384 threads, its smem
+      // the launch: s_q · ceil(h_q / 64) m-blocks, the SM parts of the sparse metadata, 384 threads, its smem
       const shape = ['grid.x', 'grid.y', 'grid.z', 'block.x', 'block.y', 'block.z', 'smem'].map((x) => f.stat(`ran:${entry}:${x}`));
       assert.deepEqual(shape, [(2 * 128) / 64, c.md.tileSchedulerMetadata.shape[0], 1, 384, 1, 1, MLA_CONFIG.SM90_FP8S_SMEM_BYTES]);
       assert.equal(f.stat('ran:mla_combine_sink_bf16:block.x'), MLA_CONFIG.COMBINE_THREADS);
@@ -1049,33 +1055,36 @@ const scenarios: Record<string, FakeCudaScenario> = {
       healthy(f);
       assert.ok(loadedModules().some((m) => m.file === 'mla_decode_fp8'), "kernel 'generic' did not run the portable FP8 kernel");
       const hopperRuns = runs();
-      // what the Hopper sparse kernel does not run: h_q 16 and 96, fp16 q (on 'generic' by default; 'hopper' refused)
+      // h_q not a multiple of 64: each query token's heads padded to whole m-blocks (16 → 1 per token, 96 → 2)
+      let k = 0;
       for (const hQ of [16, 96]) {
         const other = sparseCase(hQ);
         other.decode()();
-        other.decode({ sink: true })();
+        other.decode({ sink: true, kernel: 'hopper' })();
         healthy(f);
-        assert.equal(runs(), hopperRuns, `h_q ${hQ} went to the Hopper sparse kernel`);
-        const e = refused(f, `h_q ${hQ} with kernel 'hopper'`, other.decode({ kernel: 'hopper' }), UnsupportedFeatureError);
-        assert.equal(e.argument, 'kernel');
-        assert.match(e.message, new RegExp(`^kernel: sparse decode over the FP8 KV cache with h_q = ${hQ} \\(not a multiple of 64\\) with decode kernel 'hopper' on cuda: not implemented yet \\(the Hopper FP8 kernels run`));
+        k += 2;
+        assert.equal(runs(), hopperRuns + k, `h_q ${hQ} did not run the Hopper sparse kernel`);
+        assert.equal(f.stat(`ran:${entry}:grid.x`), 2 * Math.ceil(hQ / 64), `h_q ${hQ}: m-blocks`);
+        other.decode({ kernel: 'generic' })();
+        healthy(f);
+        assert.equal(runs(), hopperRuns + k, `h_q ${hQ} with kernel 'generic' ran the Hopper sparse kernel`);
       }
       const q16 = Tensor.empty([2, 2, 128, 576], { dtype: 'fp16', backend: 'cuda' });
       c.decode({ qq: q16 })();
       healthy(f);
-      assert.equal(runs(), hopperRuns, 'fp16 q went to the Hopper sparse kernel');
+      assert.equal(runs(), hopperRuns + k, 'fp16 q went to the Hopper sparse kernel');
       const fp16 = refused(f, "fp16 q with kernel 'hopper'", c.decode({ qq: q16, kernel: 'hopper' }), UnsupportedFeatureError);
       assert.match(fp16.message, /^kernel: sparse decode over the FP8 KV cache with fp16 q with decode kernel 'hopper'/);
       for (const kernel of ['generic-small', 'nope']) {
         const e = refused(f, `kernel '${kernel}'`, c.decode({ kernel }), UnsupportedFeatureError);
         assert.equal(e.argument, 'kernel');
       }
-      notes.push("'generic' on request runs the portable kernel; h_q 16 and 96 and fp16 q run on it by default and are refused as 'hopper' (UnsupportedFeatureError, argument kernel); 'generic-small', 'nope' refused");
+      notes.push("'generic' on request runs the portable kernel; h_q 16 and 96 run on the Hopper sparse kernel with 2 and 4 m-blocks; fp16 q runs on 'generic' by default and is refused as 'hopper' (UnsupportedFeatureError, argument kernel); 'generic-small', 'nope' refused");
       // one page of 61 tokens whose page stride is no multiple of 16: never stepped over (page 0 only), so the Hopper kernel takes it
       const onePage = c.storage.view([1, 61, 1, 656], [62 * 672 + 8, 672, 672, 1], 32);
       c.decode({ cache: onePage, kernel: 'hopper' })();
       healthy(f);
-      assert.equal(runs(), hopperRuns + 1, 'a single page with an odd page stride did not run on the Hopper sparse kernel');
+      assert.equal(runs(), hopperRuns + k + 1, 'a single page with an odd page stride did not run on the Hopper sparse kernel');
       notes.push('a one-page cache view (its page stride never used) runs on the Hopper sparse kernel');
       return notes;
     },

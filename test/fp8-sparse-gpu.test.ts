@@ -441,13 +441,14 @@ describe("cuda: sparse decode on the portable kernel ('generic'; vs the cpu orac
   });
 });
 
-describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q and h_q a multiple of 64, kernel 'hopper'), where this GPU offers it", { skip }, () => {
+describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q, any h_q, kernel 'hopper'), where this GPU offers it", { skip }, () => {
   const seed = freshSeed();
   const SPARSE_H128 = { fp8: true, sparse: true, hQ: 128, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
   const offered = () => getBackend('cuda').decodeKernels(SPARSE_H128).includes('hopper');
   const noHopper = "the Hopper sparse FP8 kernel does not run on this GPU (decodeKernels for a sparse h_q 128 decode has no 'hopper')";
   // the emulator's cases (test/util/sparse-hopper.ts), then larger ones: FlashMLA's topk 2048 (requests split over
-  // every SM part), h_q 192 (three head blocks), and the grid h_q {64, 128} × topk {64, 300, 576, 2048} × page size
+  // every SM part), h_q 192 (three head blocks), h_q 1 and 3 (one real head or three per m-block), and the grid
+  // h_q {16, 64, 128} × topk {64, 300, 576, 2048} × page size
   const cases: SparseHopperCase[] = [
     ...SPARSE_HOPPER_CASES,
     {
@@ -460,8 +461,18 @@ describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q and h_q 
       spec: { b: 3, sQ: 2, hQ: 192, topk: 300, pageSize: 2, numPages: 1000, dtype: 'bf16', duplicates: true, sink: true, allInvalid: [[1, 1]] },
       padded: true,
     },
+    {
+      label: 'h_q 1, s_q 3, topk 2048, 64-token pages, split',
+      spec: { b: 2, sQ: 3, hQ: 1, topk: 2048, pageSize: 64, numPages: 200, dtype: 'bf16', topkLength: true, sink: true },
+      split: true,
+    },
+    {
+      label: 'h_q 3, s_q 4, topk 576, 2-token pages, duplicates, padded view',
+      spec: { b: 2, sQ: 4, hQ: 3, topk: 576, pageSize: 2, numPages: 1200, dtype: 'bf16', duplicates: true, sink: true, allInvalid: [[0, 3]] },
+      padded: true,
+    },
   ];
-  for (const hQ of [64, 128]) {
+  for (const hQ of [16, 64, 128]) {
     for (const [topk, pageSize] of [[64, 64], [300, 61], [576, 2], [2048, 64]]) {
       cases.push({
         label: `grid: h_q ${hQ}, topk ${topk}, ${pageSize}-token pages, topkLength, sinks, an all-invalid row`,
@@ -484,7 +495,7 @@ describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q and h_q 
     assert.ok(paths.split > 2 && paths.whole > 2, JSON.stringify(paths));
   });
 
-  test("such a decode runs on 'generic' by default ('hopper' is opt-in until it has run on a GPU), 'hopper' gives the same answer within the tolerances; h_q 32 and fp16 q refuse 'hopper' (typed)", (t) => {
+  test("such a decode runs on 'hopper' by default (h_q 64 and 32), 'generic' gives the same answer within the tolerances; fp16 q refuses 'hopper' (typed)", (t) => {
     if (!offered()) return void t.skip(noHopper);
     const spec: Omit<SparseSpec, 'seed'> = { b: 3, sQ: 2, hQ: 64, topk: 640, pageSize: 64, numPages: 40, dtype: 'bf16', topkLength: true, sink: true };
     const p = makeSparseProblem({ ...spec, seed: seed + 500 });
@@ -493,22 +504,24 @@ describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q and h_q 
     const md = getMlaMetadata(null, 128, 1, { topk: 640, batchSize: 3, backend: 'cuda' });
     const dec = (kernel?: string, q = gpu.q!) =>
       flashMlaWithKvcache(q, gpu.kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, indices: gpu.indices, topkLength: gpu.topkLength, attnSink: gpu.attnSink, kernel });
-    assert.deepEqual(getBackend('cuda').decodeKernels({ ...SPARSE_H128, hQ: 64 }), ['generic', 'hopper']);
+    assert.deepEqual(getBackend('cuda').decodeKernels({ ...SPARSE_H128, hQ: 64 }), ['hopper', 'generic']);
+    assert.deepEqual(getBackend('cuda').decodeKernels({ ...SPARSE_H128, hQ: 32 }), ['hopper', 'generic']);
     const byDefault = dec();
-    const generic = dec('generic');
-    assert.deepEqual(byDefault.out.toRaw(), generic.out.toRaw(), "the default is not 'generic'");
-    assert.deepEqual(byDefault.lse.toRaw(), generic.lse.toRaw(), "the default is not 'generic'");
-    checkRows("'generic' vs 'hopper'", generic, dec('hopper'), FLASHMLA_TOL.sparseOut, seed + 500);
+    const hopper = dec('hopper');
+    assert.deepEqual(byDefault.out.toRaw(), hopper.out.toRaw(), "the default is not 'hopper'");
+    assert.deepEqual(byDefault.lse.toRaw(), hopper.lse.toRaw(), "the default is not 'hopper'");
+    checkRows("'generic' vs 'hopper'", dec('generic'), hopper, FLASHMLA_TOL.sparseOut, seed + 500);
     const refusedKernel = (e: unknown) => isUnsupported(e) && (e as UnsupportedFeatureError).argument === 'kernel';
     const q16 = Tensor.from(p.qBits, [3, 2, 64, 576], { dtype: 'fp16', backend: 'cuda' });
     assert.throws(() => dec('hopper', q16), refusedKernel, "'hopper' with fp16 q");
+    // h_q 32 (a view of the first 32 heads): the default, again 'hopper', against 'generic'
     const q32 = gpu.q!.view([3, 2, 32, 576], [2 * 64 * 576, 64 * 576, 576, 1]);
     const md32 = getMlaMetadata(null, 64, 1, { topk: 640, batchSize: 3, backend: 'cuda' });
-    assert.throws(
-      () => flashMlaWithKvcache(q32, gpu.kCache, null, null, 512, md32.tileSchedulerMetadata, md32.numSplits, { isFp8KvCache: true, indices: gpu.indices, kernel: 'hopper' }),
-      refusedKernel,
-      "'hopper' with h_q 32",
-    );
+    const dec32 = (kernel?: string) =>
+      flashMlaWithKvcache(q32, gpu.kCache, null, null, 512, md32.tileSchedulerMetadata, md32.numSplits, { isFp8KvCache: true, indices: gpu.indices, topkLength: gpu.topkLength, kernel });
+    const h32 = dec32();
+    assert.deepEqual(h32.out.toRaw(), dec32('hopper').out.toRaw(), "h_q 32: the default is not 'hopper'");
+    checkRows("h_q 32: 'generic' vs 'hopper'", dec32('generic'), h32, FLASHMLA_TOL.sparseOut, seed + 500);
   });
 
   test('strided indices and q views; a captured graph replays the Hopper sparse decode with new indices = eager', (t) => {

@@ -235,27 +235,26 @@ describe('cuda: what its kernels run; what they do not is refused before anythin
     refusedWithout({ hKv: 8, headDim: 512, kernel: 'generic' }, 'kCache', `kCache: h_kv = 8 (dim 2) on cuda: not implemented yet (${CPU})`);
     checkDecodeAgainst(layoutsOff, base);
     const portable =
-      "the FP8 cache and sparse decode run on the portable 'generic' kernel (kernels/mla_decode_fp8.cu), dense decode with bf16 q over 64-token pages and sparse decode with bf16 q and h_q a multiple of 64 also on 'hopper' (Hopper GPUs): pass no kernel, 'generic' or 'hopper' (bench: --kernel generic)";
+      "the FP8 cache and sparse decode run on the portable 'generic' kernel (kernels/mla_decode_fp8.cu), dense decode with bf16 q over 64-token pages and sparse decode with bf16 q also on 'hopper' (Hopper GPUs): pass no kernel, 'generic' or 'hopper' (bench: --kernel generic)";
     refused({ fp8: true, kernel: 'generic-small' }, 'kernel', `kernel: the FP8 KV cache with decode kernel 'generic-small' on cuda: not implemented yet (${portable})`);
     refused({ fp8: true, sparse: true, topk: 2048, kernel: 'generic-small' }, 'kernel', `kernel: the FP8 KV cache with decode kernel 'generic-small' on cuda: not implemented yet (${portable})`);
     // the 16-bit cache keeps every kernel
     cudaCheckDecode({ ...base, kernel: 'hopper' });
   });
 
-  test("the FP8 cache with kernel 'hopper': dense decode with bf16 q over 64-token pages, sparse decode with bf16 q and h_q a multiple of 64 pass (the device decides: decodeKernels), the rest is refused naming kernel", () => {
+  test("the FP8 cache with kernel 'hopper': dense decode with bf16 q over 64-token pages, sparse decode with bf16 q (any h_q) pass (the device decides: decodeKernels), the rest is refused naming kernel", () => {
     const hopperOnly =
-      "the Hopper FP8 kernels run dense decode with bf16 q over 64-token pages and sparse decode with bf16 q and h_q a multiple of 64; the rest of the FP8 cache and sparse decode run on the portable 'generic' kernel (kernels/mla_decode_fp8.cu): pass no kernel or 'generic' (bench: --kernel generic)";
+      "the Hopper FP8 kernels run dense decode with bf16 q over 64-token pages and sparse decode with bf16 q; the rest of the FP8 cache and sparse decode run on the portable 'generic' kernel (kernels/mla_decode_fp8.cu): pass no kernel or 'generic' (bench: --kernel generic)";
     for (const hQ of [1, 16, 64, 128, 200]) cudaCheckDecode({ ...base, hQ, fp8: true, kernel: 'hopper' });
-    // sparse: h_q 64, 128, 192, … at any topk and page size, with or without topkLength and sinks
-    for (const hQ of [64, 128, 192, 256]) {
+    // sparse: any h_q (padded to whole m-blocks of 64 per query token) at any topk and page size, with or without
+    // topkLength and sinks
+    for (const hQ of [1, 16, 32, 64, 100, 128, 192, 256]) {
       for (const [topk, pageSize] of [[1, 1], [64, 64], [300, 61], [2048, 2]]) {
         cudaCheckDecode({ ...base, hQ, fp8: true, sparse: true, topk, pageSize, kernel: 'hopper' });
         cudaCheckDecode({ ...base, hQ, fp8: true, sparse: true, topk, pageSize, topkLength: true, attnSink: true, kernel: 'hopper' });
       }
     }
     refused({ fp8: true, dtype: 'fp16', kernel: 'hopper' }, 'kernel', `kernel: the FP8 KV cache with fp16 q with decode kernel 'hopper' on cuda: not implemented yet (${hopperOnly})`);
-    refused({ fp8: true, sparse: true, topk: 2048, kernel: 'hopper' }, 'kernel', `kernel: sparse decode over the FP8 KV cache with h_q = 16 (not a multiple of 64) with decode kernel 'hopper' on cuda: not implemented yet (${hopperOnly})`);
-    refused({ fp8: true, sparse: true, hQ: 100, topk: 64, pageSize: 61, kernel: 'hopper' }, 'kernel', `kernel: sparse decode over the FP8 KV cache with h_q = 100 (not a multiple of 64) with decode kernel 'hopper' on cuda: not implemented yet (${hopperOnly})`);
     refused({ fp8: true, sparse: true, hQ: 128, dtype: 'fp16', topk: 64, kernel: 'hopper' }, 'kernel', `kernel: sparse decode over the FP8 KV cache with fp16 q with decode kernel 'hopper' on cuda: not implemented yet (${hopperOnly})`);
     refused({ fp8: true, pageSize: 32, kernel: 'hopper' }, 'kernel', `kernel: the FP8 KV cache with pages of 32 tokens with decode kernel 'hopper' on cuda: not implemented yet (${hopperOnly})`);
     const fp8 = { fp8: true, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
@@ -263,9 +262,7 @@ describe('cuda: what its kernels run; what they do not is refused before anythin
     assert.equal(fp8HopperMisfit({ ...fp8, dtype: 'fp16' }), 'fp16 q');
     assert.equal(fp8HopperMisfit({ ...fp8, pageSize: 61 }), 'pages of 61 tokens');
     assert.equal(fp8HopperMisfit({ ...fp8, fp8: false }), 'not an FP8 cache');
-    assert.equal(fp8HopperMisfit({ ...fp8, sparse: true }), 'h_q = 16 (not a multiple of 64)');
-    assert.equal(fp8HopperMisfit({ ...fp8, sparse: true, hQ: 96 }), 'h_q = 96 (not a multiple of 64)');
-    for (const hQ of [64, 128, 192]) for (const pageSize of [1, 2, 61, 64]) assert.equal(fp8HopperMisfit({ ...fp8, sparse: true, hQ, pageSize }), null, `sparse h_q ${hQ}, page size ${pageSize}`);
+    for (const hQ of [1, 16, 96, 64, 128, 192]) for (const pageSize of [1, 2, 61, 64]) assert.equal(fp8HopperMisfit({ ...fp8, sparse: true, hQ, pageSize }), null, `sparse h_q ${hQ}, page size ${pageSize}`);
     assert.equal(fp8HopperMisfit({ ...fp8, sparse: true, hQ: 128, dtype: 'fp16' }), 'fp16 q');
     assert.equal(fp8HopperMisfit({ ...fp8, hKv: 2 }), 'h_kv = 2, head dim 576');
   });

@@ -271,28 +271,27 @@ function hopperFp8Scenario(timing: keyof typeof TIMINGS): Scenario {
 }
 
 /**
- * The Hopper sparse FP8 kernel (mla_decode_sm90_fp8_sparse_bf16: sparse decode, bf16 q, h_q a multiple of 64; the
- * default for those on sm_90) against the oracle only — the portable sparse kernel accumulates in another order, and
- * is not emulated — on the cases of test/util/sparse-hopper.ts (h_q 64 and 128, s_q 1 and 2, topk 64 / 300 / 576,
+ * The Hopper sparse FP8 kernel (mla_decode_sm90_fp8_sparse_bf16: sparse decode, bf16 q, any h_q; the default for
+ * those on sm_90) against the oracle only — the portable sparse kernel accumulates in another order, and is not
+ * emulated — on the cases of test/util/sparse-hopper.ts (h_q 64 and 128, 16 and 100 padded, s_q 1 and 2, topk 64 / 300 / 576,
  * pages of 64, 61 and 2 tokens, −1 and out-of-range indices, duplicates, all-invalid rows, topkLength 0 / topk /
  * random, sinks with ±inf, NaN in every slot no counted index names, split requests, padded cache views).
  */
 function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
   const entry = 'mla_decode_sm90_fp8_sparse_bf16';
   return {
-    title: `the Hopper sparse FP8 kernel (${entry}, kernel 'hopper' for sparse decodes with bf16 q and h_q a multiple of 64 on sm_90, opt-in) against the oracle: h_q 64/128, s_q 1/2, topk 64/300/576, pages of 64/61/2 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views (${TIMINGS[timing].note})`,
+    title: `the Hopper sparse FP8 kernel (${entry}, the default for sparse decodes with bf16 q on sm_90) against the oracle: h_q 64/128 and 16/100 (padded m-blocks), s_q 1/2, topk 64/300/576, pages of 64/61/2 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views (${TIMINGS[timing].note})`,
     env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
     run(seed) {
       const be = getBackend('cuda');
-      for (const hQ of [64, 128]) {
-        // opt-in until it has run on a GPU: offered after 'generic'
-        assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61 }), ['generic', 'hopper'], `the emulated sm_90 device must offer 'hopper' for sparse h_q ${hQ} decodes`);
+      for (const hQ of [16, 64, 100, 128]) {
+        assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61 }), ['hopper', 'generic'], `the emulated sm_90 device must offer 'hopper' first for sparse h_q ${hQ} decodes`);
       }
       const f = bindFakeCuda();
       const paths = { split: 0, whole: 0 };
       const notes = SPARSE_HOPPER_CASES.map((c, k) => {
         const before = f.stat(`emulated:${entry}`);
-        const r = runSparseHopperCase(c, seed + k, 'hopper');  // opt-in until it has run on a GPU
+        const r = runSparseHopperCase(c, seed + k);  // the default
         assert.ok(f.stat(`emulated:${entry}`) > before, `${c.label}: kernel 'hopper' did not run ${entry}`);
         paths[r.split ? 'split' : 'whole']++;
         return r.note;
@@ -517,18 +516,13 @@ if (scenarioName) {
       const both = await bench('both', '--configs', 'tiny', '--kv', 'fp8', '--kernel', 'hopper,generic', '--check-samples', '0');
       assert.deepEqual(both.rows.map((r) => [r.kernel, r.vsKernel?.kernel]), [['hopper', undefined], ['generic', 'hopper']]);
       assert.deepEqual(both.skipped ?? [], []);
-      // sparse: 'hopper' on request (checked: the sparse-small set's b 2, h_q 128 config); by default every sparse row
-      // on 'generic' ('hopper' is opt-in for sparse decode until it has run on a GPU; the portable FP8 kernel is not
-      // emulated: unchecked there)
-      const sparseChecked = await bench('sparse-checked', '--configs', 'sparse-small:4', '--kernel', 'hopper', '--check-samples', '4');
-      assert.deepEqual(sparseChecked.rows.map((r) => [r.kernel, r.config.h_q, r.check?.ok]), [['hopper', 128, true]], JSON.stringify(sparseChecked.rows.map((r) => r.check)));
-      const sparseDefault = await bench('sparse-default', '--configs', 'sparse-small:b=2', '--check-samples', '0');
-      assert.deepEqual(sparseDefault.rows.map((r) => [r.config.h_q, r.kernel]), [[16, 'generic'], [32, 'generic'], [128, 'generic']]);
-      assert.deepEqual(sparseDefault.skipped ?? [], []);
+      // sparse: 'hopper' by default for every h_q (checked: the sparse-small set's b 2, h_q 16 and 128 configs; the
+      // portable FP8 kernel is not emulated: unchecked there)
+      const sparseChecked = await bench('sparse-checked', '--configs', 'sparse-small:0,4', '--check-samples', '4');
+      assert.deepEqual(sparseChecked.rows.map((r) => [r.kernel, r.config.h_q, r.check?.ok]), [['hopper', 16, true], ['hopper', 128, true]], JSON.stringify(sparseChecked.rows.map((r) => r.check)));
       const sparse = await bench('sparse', '--configs', 'sparse-small:0,4', '--kernel', 'hopper,generic', '--check-samples', '0');
-      assert.deepEqual(sparse.rows.map((r) => [r.config.h_q, r.kernel, r.vsKernel?.kernel]), [[16, 'generic', undefined], [128, 'hopper', undefined], [128, 'generic', 'hopper']]);
-      assert.deepEqual(sparse.skipped?.map((x) => [x.config.h_q, x.kernel, x.error]), [[16, 'hopper', 'UnsupportedFeatureError']]);
-      assert.match(sparse.skipped![0].reason, /^kernel: sparse decode over the FP8 KV cache with h_q = 16 \(not a multiple of 64\) with decode kernel 'hopper' on cuda/);
+      assert.deepEqual(sparse.rows.map((r) => [r.config.h_q, r.kernel, r.vsKernel?.kernel]), [[16, 'hopper', undefined], [16, 'generic', 'hopper'], [128, 'hopper', undefined], [128, 'generic', 'hopper']]);
+      assert.deepEqual(sparse.skipped ?? [], []);
     });
 
     // Bugs planted in the emulator's copy of kernels/ (kernels/ itself untouched) fail the scenarios the way the

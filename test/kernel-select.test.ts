@@ -159,14 +159,14 @@ describe("the Hopper FP8 kernel (dense FP8 decode, bf16 q: kernel 'hopper', entr
   });
 });
 
-describe("the Hopper sparse FP8 kernel (sparse decode, bf16 q, h_q a multiple of 64: kernel 'hopper', entry mla_decode_sm90_fp8_sparse_bf16)", () => {
-  test("H100/H200: runs from the sm_90a cubin, opt-in after generic (first only under FLASH_MLA_DECODE_KERNEL=hopper) until it has run on a GPU", () => {
+describe("the Hopper sparse FP8 kernel (sparse decode, bf16 q, any h_q: kernel 'hopper', entry mla_decode_sm90_fp8_sparse_bf16)", () => {
+  test('H100/H200: runs from the sm_90a cubin, the default (then generic)', () => {
     for (const d of [FAKE_DEVICES.H100, FAKE_DEVICES.H200]) {
       const s = selectKernels(d);
       assert.equal(s.fp8SparseHopper.runnable, true, s.fp8SparseHopper.reason);
       assert.equal(s.fp8SparseHopper.binary.artifact, 'mla_decode_sm90.sm_90a.cubin');
       assert.equal(s.fp8SparseHopper.reason, `sm_90a cubin (entry mla_decode_sm90_fp8_sparse_bf16), ${FP8_SPARSE_HOPPER_KERNEL.sharedBytes} B shared memory of 232448 B`);
-      assert.deepEqual(s.sparseDecodeKernels, ['generic', 'hopper']);
+      assert.deepEqual(s.sparseDecodeKernels, ['hopper', 'generic']);
     }
   });
   test("elsewhere, or where 'hopper' is forced off or narrowed out: generic only, saying why", () => {
@@ -289,7 +289,7 @@ test('flash-mla info --assume CC explains the choice without a GPU', () => {
   assert.match(r.stdout, /decode kernels that can run here: generic-small \(default\)/);
   assert.match(r.stdout, /no {6}generic {8}needs 155648 B/);
   assert.match(r.stdout, /cubin {3}mla_combine {4}sm_80 cubin/);
-  assert.match(r.stdout, /FP8-cache decode kernels: dense with bf16 q over 64-token pages: none; sparse with bf16 q and h_q a multiple of 64: none; other sparse, fp16 q: none/);
+  assert.match(r.stdout, /FP8-cache decode kernels: dense with bf16 q over 64-token pages: none; sparse with bf16 q: none; sparse with fp16 q: none/);
   assert.match(r.stdout, /\n {2}no {6}hopper {9}mla_decode_sm90: nothing runs on compute capability 8\.6/);
   r = run('--assume', '12.0');
   assert.match(r.stdout, /default generic-small {2}compute_80 PTX \(driver JIT\)/);
@@ -300,12 +300,12 @@ test('flash-mla info --assume CC explains the choice without a GPU', () => {
   assert.match(r.stdout, /other layouts \(the 'generic' family's own kernels, whatever the default above\):\n {2}runs {4}h_kv > 1 or d_qk 512 {2}mla_decode_generic_layout: sm_90 cubin, 155648 B shared memory of 232448 B\n {2}runs {4}the FP8 cache {9}mla_decode_fp8: sm_90 cubin/);
   assert.match(
     r.stdout,
-    /FP8-cache decode kernels: dense with bf16 q over 64-token pages: hopper \(default\), generic; sparse with bf16 q and h_q a multiple of 64: generic \(default\), hopper; other sparse, fp16 q: generic \(default\)/,
+    /FP8-cache decode kernels: dense with bf16 q over 64-token pages: hopper \(default\), generic; sparse with bf16 q: hopper \(default\), generic; sparse with fp16 q: generic \(default\)/,
   );
   assert.match(r.stdout, /the FP8 cache, dense, bf16 q, 64-token pages \(kernel 'hopper' where it runs, else 'generic' above; 'generic' on request\):\n {2}default hopper {9}mla_decode_sm90: sm_90a cubin \(entry mla_decode_sm90_fp8_bf16\), 231872 B shared memory of 232448 B/);
   assert.match(
     r.stdout,
-    /sparse decode over the FP8 cache, bf16 q, h_q a multiple of 64 \(kernel 'hopper' on request where it runs — opt-in until it has run on a GPU; 'generic' above by default\):\n {2}runs {4}hopper {9}mla_decode_sm90: sm_90a cubin \(entry mla_decode_sm90_fp8_sparse_bf16\), \d+ B shared memory of 232448 B/,
+    /sparse decode over the FP8 cache, bf16 q, any page size \(kernel 'hopper' where it runs, else 'generic' above; 'generic' on request\):\n {2}default hopper {9}mla_decode_sm90: sm_90a cubin \(entry mla_decode_sm90_fp8_sparse_bf16\), \d+ B shared memory of 232448 B/,
   );
   r = spawnSync(process.execPath, [cli, 'info', '--assume', '9.0'], { encoding: 'utf8', env: { ...process.env, FLASH_MLA_FORCE_PTX: '1', FLASH_MLA_DECODE_KERNEL: '' } });
   assert.match(r.stdout, /forced by the environment: FLASH_MLA_FORCE_PTX=1/);

@@ -400,8 +400,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const be = getBackend(backend);
   const available = be.decodeKernels();
   // no --kernel: per config the first of the backend's kernels for that decode that runs it (decodeKernels(decode):
-  // on cuda dense FP8 decode with bf16 q on 'hopper' where it runs, sparse decode on 'generic' — 'hopper' is opt-in
-  // for it — the dense 16-bit ones on the first); with --kernel, exactly those
+  // on cuda dense FP8 and sparse decode with bf16 q on 'hopper' where it runs, the dense 16-bit ones on the first);
+  // with --kernel, exactly those
   const defaultKernel = !(opts.kernels && opts.kernels.length);
   const kernels = defaultKernel ? available.slice(0, 1) : opts.kernels!;
   for (const k of kernels) {
@@ -494,7 +494,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         const fp8 = sparse || config.kv === 'fp8';
         let firstKernelMs: number | null = null;
         let firstKernel = '';
-        // no --kernel: the backend's kernels for this decode, its default first (the Hopper sparse kernel is opt-in)
+        // no --kernel: the backend's kernels for this decode, its default first
         const candidates = defaultKernel ? be.decodeKernels(configFeatures(config)) : kernels;
         let ranOne = false;
         for (const [ki, kernel] of candidates.entries()) {

@@ -7,8 +7,8 @@
 // kernel kernels/mla_decode_generic_layout.cu, first run on an H200 on 2026-12-01); the FP8 cache (quantizing
 // writes, dense decode) and sparse decode over it, any h_q and topk, with the portable FP8 kernel
 // (kernels/mla_decode_fp8.cu); dense decode over it with bf16 q and 64-token pages also with the Hopper kernel's
-// FP8 variant (mla_decode_sm90_fp8_bf16 in kernels/mla_decode_sm90.cu), and sparse decode with bf16 q and h_q a
-// multiple of 64 also with its sparse variant (mla_decode_sm90_fp8_sparse_bf16, same file): kernel 'hopper', the
+// FP8 variant (mla_decode_sm90_fp8_bf16 in kernels/mla_decode_sm90.cu), and sparse decode with bf16 q (any h_q)
+// also with its sparse variant (mla_decode_sm90_fp8_sparse_bf16, same file): kernel 'hopper', the
 // default for those decodes where it runs. The cpu backend runs all of them.
 //
 // FLASH_MLA_PREVIEW is not read any more: its one preview ('layouts') is on by default, so a value left set from
@@ -44,20 +44,17 @@ export const FP8_DECODE_KERNEL_FAMILY = 'generic';
  */
 export const FP8_HOPPER_KERNEL_NAME = 'hopper';
 
-/** Query heads per CTA of the Hopper sparse kernel: it takes h_q a multiple of this (the dense folding's m-block). */
-export const SPARSE_HOPPER_HEAD_MULTIPLE = 64;
-
 /**
  * Why the Hopper FP8 kernels cannot run this decode, from its shapes (null: one can, on a device that runs it): the
  * dense one reads dense decodes (a block table, no indices) of bf16 q over 64-token pages; the sparse one sparse
- * decodes (indices) of bf16 q with h_q a multiple of 64 (each CTA's 64 folded rows the heads of one query token),
- * any page size and topk. h_kv 1 and d_qk 576 are the FP8 cache's layout.
+ * decodes (indices) of bf16 q, any h_q (each CTA 64 heads of one query token, padded), any page size and topk. h_kv 1
+ * and d_qk 576 are the FP8 cache's layout.
  */
 export function fp8HopperMisfit(f: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'dtype' | 'pageSize' | 'hQ' | 'hKv' | 'headDim'>): string | null {
   if (!f.fp8) return 'not an FP8 cache';
   if (f.hKv !== 1 || f.headDim !== HEAD_DIM_K) return `h_kv = ${f.hKv}, head dim ${f.headDim}`;
   if (f.dtype !== 'bf16') return `${f.dtype} q`;
-  if (f.sparse) return f.hQ % SPARSE_HOPPER_HEAD_MULTIPLE === 0 ? null : `h_q = ${f.hQ} (not a multiple of ${SPARSE_HOPPER_HEAD_MULTIPLE})`;
+  if (f.sparse) return null;
   if (f.pageSize !== PAGE_BLOCK_SIZE) return `pages of ${f.pageSize} tokens`;
   return null;
 }
@@ -88,7 +85,7 @@ export function checkDecodeAgainst(features: CudaFeatures, f: DecodeFeatures): v
         'kernel',
         `${f.sparse ? 'sparse decode over the FP8 KV cache' : 'the FP8 KV cache'} with ${misfit} with decode kernel '${f.kernel}'`,
         'cuda',
-        `the Hopper FP8 kernels run dense decode with bf16 q over 64-token pages and sparse decode with bf16 q and h_q a multiple of ${SPARSE_HOPPER_HEAD_MULTIPLE}; the rest of the FP8 cache and sparse decode run on the portable '${FP8_DECODE_KERNEL_FAMILY}' kernel (kernels/mla_decode_fp8.cu): pass no kernel or '${FP8_DECODE_KERNEL_FAMILY}' (bench: --kernel ${FP8_DECODE_KERNEL_FAMILY})`,
+        `the Hopper FP8 kernels run dense decode with bf16 q over 64-token pages and sparse decode with bf16 q; the rest of the FP8 cache and sparse decode run on the portable '${FP8_DECODE_KERNEL_FAMILY}' kernel (kernels/mla_decode_fp8.cu): pass no kernel or '${FP8_DECODE_KERNEL_FAMILY}' (bench: --kernel ${FP8_DECODE_KERNEL_FAMILY})`,
       );
     }
     if (f.kernel !== FP8_HOPPER_KERNEL_NAME) {
@@ -96,7 +93,7 @@ export function checkDecodeAgainst(features: CudaFeatures, f: DecodeFeatures): v
         'kernel',
         `the FP8 KV cache with decode kernel '${f.kernel}'`,
         'cuda',
-        `the FP8 cache and sparse decode run on the portable '${FP8_DECODE_KERNEL_FAMILY}' kernel (kernels/mla_decode_fp8.cu), dense decode with bf16 q over 64-token pages and sparse decode with bf16 q and h_q a multiple of ${SPARSE_HOPPER_HEAD_MULTIPLE} also on '${FP8_HOPPER_KERNEL_NAME}' (Hopper GPUs): pass no kernel, '${FP8_DECODE_KERNEL_FAMILY}' or '${FP8_HOPPER_KERNEL_NAME}' (bench: --kernel ${FP8_DECODE_KERNEL_FAMILY})`,
+        `the FP8 cache and sparse decode run on the portable '${FP8_DECODE_KERNEL_FAMILY}' kernel (kernels/mla_decode_fp8.cu), dense decode with bf16 q over 64-token pages and sparse decode with bf16 q also on '${FP8_HOPPER_KERNEL_NAME}' (Hopper GPUs): pass no kernel, '${FP8_DECODE_KERNEL_FAMILY}' or '${FP8_HOPPER_KERNEL_NAME}' (bench: --kernel ${FP8_DECODE_KERNEL_FAMILY})`,
       );
     }
   }

@@ -235,9 +235,9 @@ export function fp8SparseHopperLayoutMisfit(kCache: Fp8CacheLayout): string | nu
 }
 
 /**
- * Sparse decode over the FP8 cache, bf16 q, h_q a multiple of 64, on mla_decode_sm90_fp8_sparse_bf16 (layout
- * checked): grid (s_q · h_q / 64, SM parts) — the dense folding, m-block = 64 consecutive folded rows s · h_q + h, so
- * each CTA holds 64 heads of one query token — block SM90_FP8_THREADS, the portable sparse kernel's parameters; then
+ * Sparse decode over the FP8 cache, bf16 q, any h_q, on mla_decode_sm90_fp8_sparse_bf16 (layout checked): grid
+ * (s_q · ceil(h_q / 64), SM parts) — each CTA holds 64 heads of one query token, a token's heads padded to whole
+ * m-blocks (an m-block never spans two tokens' index lists) — block SM90_FP8_THREADS, the portable sparse kernel's parameters; then
  * the same combine as the portable sparse path (the sink variant when attnSink is given).
  */
 function cudaFp8SparseHopperDecode(a: MlaDecodeArgs, res: DecodeResources): void {
@@ -257,7 +257,7 @@ function cudaFp8SparseHopperDecode(a: MlaDecodeArgs, res: DecodeResources): void
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   const fp8Params = fp8ParamsOf(a);
   decode.launch(
-    { grid: [Math.ceil(qRows / GEN_BLOCK_M), numSmParts, 1], block: [FP8_SPARSE_HOPPER_KERNEL.threads, 1, 1], sharedMemBytes: FP8_SPARSE_HOPPER_KERNEL.sharedBytes, stream, pdl: res.pdl },
+    { grid: [sQ * Math.ceil(hQ / GEN_BLOCK_M), numSmParts, 1], block: [FP8_SPARSE_HOPPER_KERNEL.threads, 1, 1], sharedMemBytes: FP8_SPARSE_HOPPER_KERNEL.sharedBytes, stream, pdl: res.pdl },
     params,
     fp8Params,
   );

@@ -17,7 +17,7 @@
 //   (FP8_HOPPER_KERNEL: kernel 'hopper', entry mla_decode_sm90_fp8_bf16 of the same cubin), the default for those
 //   decodes wherever 'hopper' runs (so FLASH_MLA_DECODE_KERNEL naming another kernel leaves them to 'generic') and its
 //   own shared memory fits.
-// - Sparse decode over the FP8 cache with bf16 q and h_q a multiple of 64 also runs on the Hopper kernel's sparse
+// - Sparse decode over the FP8 cache with bf16 q also runs on the Hopper kernel's sparse
 //   variant (FP8_SPARSE_HOPPER_KERNEL: kernel 'hopper', entry mla_decode_sm90_fp8_sparse_bf16 of the same cubin), by
 //   the same rule: the default for those decodes wherever 'hopper' runs and its own shared memory fits.
 // - PDL (programmatic dependent launch) needs sm_90 and kernels that execute griddepcontrol.wait: our sm_90 cubins
@@ -106,8 +106,8 @@ export const FP8_HOPPER_KERNEL = {
 } as const;
 
 /**
- * The Hopper kernel's sparse FP8 variant: sparse decode over the FP8 cache, bf16 q, h_q a multiple of 64, any page
- * size and topk (features.ts fp8HopperMisfit); kernel name 'hopper', an entry of the 'hopper' kernel's cubin, the same
+ * The Hopper kernel's sparse FP8 variant: sparse decode over the FP8 cache, bf16 q, any h_q (padded to 64 heads per
+ * CTA), any page size and topk (features.ts fp8HopperMisfit); kernel name 'hopper', an entry of the 'hopper' kernel's cubin, the same
  * two parameter structs as the portable sparse kernel (MlaDecodeParams, MlaFp8Params; mirrors kernels/mla_config.h).
  */
 export const FP8_SPARSE_HOPPER_KERNEL = {
@@ -199,9 +199,8 @@ export interface KernelSelection {
   /** The Hopper kernel's sparse FP8 variant (FP8_SPARSE_HOPPER_KERNEL): runs where 'hopper' runs and its shared memory fits. */
   fp8SparseHopper: Fp8HopperChoice;
   /**
-   * Names of the kernels that run a sparse decode with bf16 q and h_q a multiple of 64 (first = default): 'generic'
-   * (the portable FP8 kernel, whatever the options), then 'hopper' (when fp8SparseHopper runs; opt-in until it has run
-   * on a GPU — first only under FLASH_MLA_DECODE_KERNEL=hopper). Other sparse decodes: 'generic'.
+   * Names of the kernels that run a sparse decode with bf16 q (first = default): 'hopper' (when fp8SparseHopper runs),
+   * then 'generic' (the portable FP8 kernel, whatever the options). Sparse decodes with fp16 q: 'generic'.
    */
   sparseDecodeKernels: string[];
   /** metadata, combine, append_kv. */
@@ -308,11 +307,8 @@ export function selectKernels(dev: DeviceTraits, opts: SelectOptions = {}): Kern
   const sm90Cubin = (b: BinaryChoice) => b.form === 'cubin' && parseArch(b.arch!).major >= 9;
   const pdl = dev.computeCapability.major >= 9 && !opts.noPdl && support.every(sm90Cubin) && decode.every((d) => !d.runnable || sm90Cubin(d.binary));
   const fp8DecodeKernels = fp8Hopper.runnable ? [fp8Hopper.name, 'generic'] : ['generic'];
-  // the Hopper sparse kernel is opt-in (`kernel: 'hopper'`, or FLASH_MLA_DECODE_KERNEL=hopper) until it has run on a
-  // GPU (built and emulated, 2026-12-01)
-  const sparseDecodeKernels = !fp8SparseHopper.runnable
-    ? ['generic']
-    : opts.decodeKernel === fp8SparseHopper.name ? [fp8SparseHopper.name, 'generic'] : ['generic', fp8SparseHopper.name];
+  // the Hopper sparse kernel: 1.9× the portable one at h_q 128 on an H200 (docs/perf-log.md, session 6)
+  const sparseDecodeKernels = fp8SparseHopper.runnable ? [fp8SparseHopper.name, 'generic'] : ['generic'];
   return {
     device: dev, options: opts, decode, decodeKernels: decode.filter((d) => d.runnable).map((d) => d.name), layouts, fp8Hopper, fp8DecodeKernels, fp8SparseHopper, sparseDecodeKernels,
     support, portableForm, pdl, problems,
@@ -337,9 +333,8 @@ export function describeSelection(sel: KernelSelection): string[] {
   out.push(`${FP8_HOPPER_KERNEL.layouts}, 64-token pages (kernel '${f8.name}' where it runs, else 'generic' above; 'generic' on request):`);
   out.push(`  ${f8.runnable ? 'default' : 'no     '} ${f8.name.padEnd(14)} ${f8.file}: ${f8.reason}`);
   const f8s = sel.fp8SparseHopper;
-  const f8sDefault = f8s.runnable && sel.sparseDecodeKernels[0] === f8s.name;
-  out.push(`${FP8_SPARSE_HOPPER_KERNEL.layouts}, h_q a multiple of 64 (kernel '${f8s.name}' on request where it runs — opt-in until it has run on a GPU; 'generic' above by default):`);
-  out.push(`  ${f8s.runnable ? (f8sDefault ? 'default' : 'runs   ') : 'no     '} ${f8s.name.padEnd(14)} ${f8s.file}: ${f8s.reason}`);
+  out.push(`${FP8_SPARSE_HOPPER_KERNEL.layouts}, any page size (kernel '${f8s.name}' where it runs, else 'generic' above; 'generic' on request):`);
+  out.push(`  ${f8s.runnable ? 'default' : 'no     '} ${f8s.name.padEnd(14)} ${f8s.file}: ${f8s.reason}`);
   out.push('support kernels:');
   for (const s of sel.support) out.push(`  ${s.form === null ? 'no     ' : (s.form === 'ptx' ? 'ptx    ' : 'cubin  ')} ${s.file.padEnd(14)} ${s.reason}`);
   out.push(`programmatic dependent launch: ${sel.pdl ? 'on' : 'off'}${sel.pdl ? '' : pdlOffReason(sel)}`);

@@ -182,8 +182,8 @@ function fp8Line(sel: KernelSelection): string {
   const sparse = sel.sparseDecodeKernels.filter((k) => k !== 'generic' || portable);
   const list = (ks: string[]) => (ks.length ? ks.map((k, j) => (j === 0 ? `${k} (default)` : k)).join(', ') : 'none');
   return (
-    `FP8-cache decode kernels: dense with bf16 q over 64-token pages: ${list(dense)}; sparse with bf16 q and h_q a multiple of 64: ${list(sparse)}; ` +
-    `other sparse, fp16 q: ${list(portable ? ['generic'] : [])}`
+    `FP8-cache decode kernels: dense with bf16 q over 64-token pages: ${list(dense)}; sparse with bf16 q: ${list(sparse)}; ` +
+    `sparse with fp16 q: ${list(portable ? ['generic'] : [])}`
   );
 }
 

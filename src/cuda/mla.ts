@@ -133,8 +133,8 @@ class CudaMlaBackend implements MlaBackend {
   /**
    * Runnable decode kernels, best first (kernels.ts selectKernels(); FLASH_MLA_DECODE_KERNEL narrows it to one). For
    * an FP8, sparse or other-layout decode: the family of the kernel that runs it (features.ts), not narrowed — and
-   * first, for an FP8 decode a Hopper FP8 kernel can run (dense: bf16 q, 64-token pages; sparse: bf16 q, h_q a
-   * multiple of 64), 'hopper' where it runs (selectKernels: fp8DecodeKernels, sparseDecodeKernels; a narrowing to
+   * first, for an FP8 decode a Hopper FP8 kernel can run (dense: bf16 q, 64-token pages; sparse: bf16 q), 'hopper'
+   * where it runs (selectKernels: fp8DecodeKernels, sparseDecodeKernels; a narrowing to
    * another kernel leaves these to 'generic').
    */
   decodeKernels(decode?: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'hQ' | 'hKv' | 'headDim' | 'dtype' | 'pageSize'>): string[] {

@@ -1,5 +1,5 @@
-// The Hopper sparse FP8 kernel's cases (mla_decode_sm90_fp8_sparse_bf16: sparse decode, bf16 q, h_q a multiple of
-// 64), shared by the kernel emulator (test/kernel-emulation.test.ts, 'hopper-sparse') and the GPU suite
+// The Hopper sparse FP8 kernel's cases (mla_decode_sm90_fp8_sparse_bf16: sparse decode, bf16 q, any h_q: each query
+// token's heads padded to whole m-blocks of 64), shared by the kernel emulator (test/kernel-emulation.test.ts, 'hopper-sparse') and the GPU suite
 // (test/fp8-sparse-gpu.test.ts): one sparse decode on the cuda backend against the cpu float64 oracle under FlashMLA's
 // sparse tolerances. Only the oracle: the portable sparse kernel accumulates in another order, so no bit-for-bit
 // comparison with it. Every case: −1, other negative and out-of-range indices, NaN in every cache slot no counted index
@@ -20,7 +20,7 @@ export interface SparseHopperCase {
 
 /**
  * The emulator's cases (small: it runs every thread of every CTA on the host, under the race detector): h_q 64 and
- * 128, s_q 1 and 2, topk 64 / 300 (not a multiple of 64) / 576, pages of 64, 61 and 2 tokens, duplicates, all-invalid
+ * 128, and h_q 16 and 100 (padded m-blocks: 48 and 28 padding heads per token), s_q 1 and 2, topk 64 / 300 (not a multiple of 64) / 576, pages of 64, 61 and 2 tokens, duplicates, all-invalid
  * rows, topkLength (request 0: 0, request 1: topk, the rest random), sinks with ±inf entries, padded cache views, split
  * requests, several items per SM part. Values of magnitude 0.5: peakier softmax rows, so a misplaced P or V element shows.
  */
@@ -53,6 +53,15 @@ export const SPARSE_HOPPER_CASES: SparseHopperCase[] = [
   {
     label: 'h_q 64, s_q 1, topk 130, 16-token pages, many short items per SM part (the next item prefetched), topkLength, sinks, duplicates',
     spec: { b: 10, sQ: 1, hQ: 64, topk: 130, pageSize: 16, numPages: 100, dtype: 'bf16', topkLength: true, sink: true, duplicates: true, scale: 0.5 },
+  },
+  {
+    label: 'h_q 16 (48 padding heads per m-block), s_q 2, topk 300, 61-token pages, topkLength, sinks, duplicates, padded view',
+    spec: { b: 2, sQ: 2, hQ: 16, topk: 300, pageSize: 61, numPages: 14, dtype: 'bf16', topkLength: true, sink: true, duplicates: true, scale: 0.5 },
+    padded: true,
+  },
+  {
+    label: "h_q 100 (two m-blocks per token, the second 36 real heads), s_q 2, topk 130, 16-token pages, sinks, an all-invalid row",
+    spec: { b: 2, sQ: 2, hQ: 100, topk: 130, pageSize: 16, numPages: 40, dtype: 'bf16', sink: true, allInvalid: [[1, 1]], scale: 0.5 },
   },
 ];
 
