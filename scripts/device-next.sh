@@ -5,6 +5,7 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Queued (end of session 5, docs/perf-log.md "Next session"):
 #   fp8int    ~3 min: the FP8 kernel's integer dequantisation (built with -DMLA_SM90_FP8_INT_DEQUANT) vs the shipped one
+#   sparse2   ~4 min: the sparse producer v2 — GPU tests naming hopper, sanitizers, the sparse grid vs .variants/fp8-v1u4
 #   fp8var    ~2 min: FP8 variants in .variants/fp8-*/ against the shipped build (dense rows, checked)
 #   fp8v2     ~4 min: the FP8 producer v2 against v1 (dist/kv-fp8v1) — GPU tests, dense and sparse speed, sanitizers
 #   sparsepad ~3 min: the Hopper sparse kernel for any h_q (padded m-blocks) — its GPU tests, memcheck, the sparse grid
@@ -20,7 +21,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: fp8var | fp8v2 | sparsepad | fp8prof | fp8int | sparseh | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: sparse2 | fp8var | fp8v2 | sparsepad | fp8prof | fp8int | sparseh | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -166,6 +167,27 @@ case $step in
       if [ "$d" != dist/kernels ]; then kd=$PWD/dist/kv-$name; rm -rf "$kd"; cp -r dist/kernels "$kd"; cp "$d"/* "$kd"/; fi
       FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node dist/src/cli.js bench --configs $rows --kv fp8 --kernel hopper --iters 30 --check-samples 2 --reference "$out/fp8var-bf16.json" --json "$out/fp8var-$name.json" > "$out/fp8var-$name.txt" 2>&1
       echo "== $name rc=$?"; grep -aE "^sweep#|hopper vs ref" "$out/fp8var-$name.txt" | cut -c1-130
+    done
+    ;;
+  sparse2)
+    # the Hopper sparse producer v2 (index loaded a block ahead; the next block's e4m3 bytes gathered during this
+    # block's dequantisation, with the math side's early group-A releases): the FP8/sparse GPU tests naming hopper
+    # under a short limit (a hang stops the step), sanitizers, then the sparse grid against the build in
+    # .variants/fp8-v1u4 (the sparse kernel before this change)
+    s=$(date +%s); gpu timeout ${FP8H_TEST_S:-120} node --test --test-name-pattern="hopper|Hopper" dist/test/fp8-sparse-gpu.test.js > "$out/sparse2-suite.log" 2>&1
+    rc=$?; echo "FP8/sparse GPU tests naming hopper rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/sparse2-suite.log"
+    grep -aE "^ *not ok" "$out/sparse2-suite.log" | head -8
+    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
+    for tool in memcheck racecheck; do
+      s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 100 compute-sanitizer --tool $tool --print-limit 4 node --test --test-name-pattern="Hopper sparse" dist/test/fp8-sparse-gpu.test.js > "$out/sparse2-$tool.log" 2>&1
+      echo "$tool (Hopper sparse cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sparse2-$tool.log" | tail -1)"
+    done
+    for d in dist/kernels .variants/fp8-v1u4; do
+      [ -d "$d" ] || continue
+      name=$(basename "$d"); kd=$PWD/dist/kernels
+      if [ "$d" != dist/kernels ]; then kd=$PWD/dist/kv-$name; rm -rf "$kd"; cp -r dist/kernels "$kd"; cp "$d"/* "$kd"/; fi
+      FLASH_MLA_KERNEL_DIR=$kd/ timeout 120 node dist/src/cli.js bench --configs sparse --kernel hopper --iters 20 --check-samples 1 --json "$out/sparse2-$name.json" > "$out/sparse2-$name.txt" 2>&1
+      echo "== sparse grid, $name rc=$?"; grep -aE "^sparse" "$out/sparse2-$name.txt" | cut -c1-120
     done
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
