@@ -5,7 +5,7 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Queued (end of session 5, docs/perf-log.md "Next session"):
 #   fp8int    ~3 min: the FP8 kernel's integer dequantisation (built with -DMLA_SM90_FP8_INT_DEQUANT) vs the shipped one
-#   sparse2   ~4 min: the sparse producer v2 — GPU tests naming hopper, sanitizers, the sparse grid vs .variants/fp8-v1u4
+#   sparse2   ~4 min: the sparse kernel as built — GPU tests naming hopper, sanitizers, the sparse grid vs .variants/fp8-v1u4
 #   fp8var    ~2 min: FP8 variants in .variants/fp8-*/ against the shipped build (dense rows, checked)
 #   fp8v2     ~4 min: the FP8 producer v2 against v1 (dist/kv-fp8v1) — GPU tests, dense and sparse speed, sanitizers
 #   sparsepad ~3 min: the Hopper sparse kernel for any h_q (padded m-blocks) — its GPU tests, memcheck, the sparse grid
@@ -170,10 +170,9 @@ case $step in
     done
     ;;
   sparse2)
-    # the Hopper sparse producer v2 (index loaded a block ahead; the next block's e4m3 bytes gathered during this
-    # block's dequantisation, with the math side's early group-A releases): the FP8/sparse GPU tests naming hopper
-    # under a short limit (a hang stops the step), sanitizers, then the sparse grid against the build in
-    # .variants/fp8-v1u4 (the sparse kernel before this change)
+    # the Hopper sparse kernel as built (2026-12-01 session 6: the gather in cp.async 16-byte copies, RoPE placed
+    # swizzled): the FP8/sparse GPU tests naming hopper under a short limit (a hang stops the step), sanitizers, then
+    # the sparse grid against the build in .variants/fp8-v1u4 (the sparse kernel with per-token bulk copies)
     s=$(date +%s); gpu timeout ${FP8H_TEST_S:-120} node --test --test-name-pattern="hopper|Hopper" dist/test/fp8-sparse-gpu.test.js > "$out/sparse2-suite.log" 2>&1
     rc=$?; echo "FP8/sparse GPU tests naming hopper rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/sparse2-suite.log"
     grep -aE "^ *not ok" "$out/sparse2-suite.log" | head -8
