@@ -78,34 +78,10 @@ __device__ __forceinline__ void bulk_load(uint32_t dst, const void* src, uint32_
   asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
                :: "r"(dst), "l"(src), "r"(bytes), "r"(bar) : "memory");
 }
-#ifdef MLA_SM90_FP8_INT_DEQUANT
-// Four e4m3 codes (byte 0 = first channel) times a tile scale, as two bf16x2 words in channel order, without the
-// conversion unit (F2F runs at 16 results per clock per SM: the cvt path cost ~2 µs per 64-token block, H200):
-// code S.EEEE.MMM placed as bf16 bits S.0000EEEE.MMM0000 is the code's value · 2^-120 exactly (normal and subnormal
-// codes alike), so two bf16x2 multiplies — by 2^120, then by the scale (bf16x2, both halves) — give the value · scale,
-// exact for the format's power-of-two scales (the scale enters as its float's upper 16 bits). NaN codes
-// (S.1111.111) get NaN bits ORed in. An experiment (-DMLA_SM90_FP8_INT_DEQUANT): not yet run on a GPU.
-// Codes kSel picks from `codes` (prmt selector: two bytes into the two halves) → bf16x2, as described above.
-template <uint32_t kSel>
-__device__ __forceinline__ uint32_t e4m3x2_to_bf16x2(uint32_t codes, uint32_t scale2) {
-  uint32_t r;
-  asm("{\n.reg .b32 t, u, v, n, k;\nmov.b32 k, 0x7b807b80;\n"
-      // the two codes → halves of t; sign → bit 15, exponent and mantissa → bits 4–10; NaN flag → bit 7 of n's halves
-      "prmt.b32 t, %1, 0, %3;\n"
-      "shl.b32 u, t, 8;\nand.b32 u, u, 0x80008000;\nshl.b32 v, t, 4;\nand.b32 v, v, 0x07f007f0;\nor.b32 u, u, v;\n"
-      "and.b32 n, t, 0x007f007f;\nadd.u32 n, n, 0x00010001;\nshr.u32 n, n, 7;\nand.b32 n, n, 0x00010001;\nmul.lo.u32 n, n, 0x7fc0;\n"
-      "mul.rn.bf16x2 u, u, k;\nmul.rn.bf16x2 u, u, %2;\nor.b32 %0, u, n;\n}\n"
-      : "=r"(r) : "r"(codes), "r"(scale2), "n"(kSel));
-  return r;
-}
-__device__ __forceinline__ uint2 e4m3x4_to_bf16x4(uint32_t codes, float scale) {
-  const uint32_t scale2 = (__float_as_uint(scale) >> 16) * 0x00010001u;
-  return make_uint2(e4m3x2_to_bf16x2<0x4140>(codes, scale2), e4m3x2_to_bf16x2<0x4342>(codes, scale2));
-}
-#else
 // Four e4m3 codes (byte 0 = first channel) times a scale, rounded to bf16, as two bf16x2 words in channel order.
 // e4m3 → f16 and f16 → f32 are exact, the multiply is exact for the power-of-two tile scales (and not flushed:
-// no .ftz, whatever --use_fast_math does to C++ arithmetic), f32 → bf16 rounds to nearest even; NaN stays NaN.
+// no .ftz, whatever --use_fast_math does to C++ arithmetic), f32 → bf16 rounds to nearest even; NaN stays NaN. (An
+// integer-only variant — prmt, shifts, two mul.rn.bf16x2 — was 25 % slower on an H200: docs/perf-log.md, session 6.)
 __device__ __forceinline__ uint2 e4m3x4_to_bf16x4(uint32_t codes, float scale) {
   uint2 r;
   asm("{\n.reg .b16 c01, c23, h0, h1, h2, h3;\n.reg .b32 p01, p23;\n.reg .f32 f0, f1, f2, f3;\n"
@@ -118,6 +94,5 @@ __device__ __forceinline__ uint2 e4m3x4_to_bf16x4(uint32_t codes, float scale) {
       : "=r"(r.x), "=r"(r.y) : "r"(codes), "f"(scale));
   return r;
 }
-#endif
 
 }  // namespace ptx

@@ -3,15 +3,13 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command). Queued (end of session 5, docs/perf-log.md "Next session"):
-#   fp8int    ~3 min: the FP8 kernel's integer dequantisation (built with -DMLA_SM90_FP8_INT_DEQUANT) vs the shipped one
+# Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
 #   sparse2   ~4 min: the sparse kernel as built — GPU tests naming hopper, sanitizers, the sparse grid vs .variants/fp8-v1u4
 #   fp8var    ~2 min: FP8 variants in .variants/fp8-*/ against the shipped build (dense rows, checked)
-#   fp8v2     ~4 min: the FP8 producer v2 against v1 (dist/kv-fp8v1) — GPU tests, dense and sparse speed, sanitizers
 #   sparsepad ~3 min: the Hopper sparse kernel for any h_q (padded m-blocks) — its GPU tests, memcheck, the sparse grid
 #   fp8prof   ~2 min: ncu (full, SASS stalls) of the dense FP8 Hopper kernel and bf16 hopper on sweep#16
 #   sparseh   ~5 min: the Hopper sparse kernel — its GPU tests, memcheck, FlashMLA's sparse grid vs the portable one
-# Reruns (each ran in session 5):
+# Reruns (each ran in session 5 or 6):
 #   fp8h      ~2 min: the Hopper FP8 kernel — its GPU tests, speed vs bf16 hopper and the portable kernel, memcheck, racecheck
 #   small     ~6 min: generic-small forced for the whole GPU suite (`npm run test:gpu` with
 #             FLASH_MLA_DECODE_KERNEL=generic-small), then racecheck on generic-small's flagged seed — of dist/kernels
@@ -21,7 +19,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: sparse2 | fp8var | fp8v2 | sparsepad | fp8prof | fp8int | sparseh | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: sparse2 | fp8var | sparsepad | fp8prof | sparseh | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -81,21 +79,6 @@ case $step in
       echo "$tool (FP8 hopper cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/fp8h-$tool.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/fp8h-$tool.log" | tr '\n' ' '; echo
     done
     ;;
-  fp8int)
-    # the integer dequantisation (-DMLA_SM90_FP8_INT_DEQUANT: no F2F conversions) against the shipped cvt path.
-    # Workstation first: npm run build && scripts/build-variant.sh fp8int mla_decode_sm90 sm_90a -DMLA_SM90_FP8_INT_DEQUANT
-    # (carry dist: dist/kv-fp8int travels with it). Its GPU tests first (bit for bit against bf16 'hopper' over the
-    # dequantised cache: a wrong PTX bit trick shows there), then the speed of both against bf16 hopper.
-    [ -d dist/kv-fp8int ] || { echo "no dist/kv-fp8int: build it on the workstation (see above)"; exit 2; }
-    s=$(date +%s); FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-fp8int/ gpu timeout 75 node --test --test-name-pattern="hopper" dist/test/fp8-sparse-gpu.test.js > "$out/fp8int-suite.log" 2>&1
-    rc=$?; echo "FP8 GPU tests naming hopper, integer dequantisation rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/fp8int-suite.log"
-    rows=${FP8H_ROWS:-0,8,16,24,28,30}
-    timeout 60 node dist/src/cli.js bench --configs $rows --kernel hopper --iters 30 --check-samples 1 --json "$out/fp8int-bf16.json" > /dev/null 2>&1
-    for v in kernels kv-fp8int; do
-      FLASH_MLA_KERNEL_DIR=$PWD/dist/$v/ timeout 60 node dist/src/cli.js bench --configs $rows --kv fp8 --kernel hopper --iters 30 --check-samples 1 --reference "$out/fp8int-bf16.json" --json "$out/fp8int-$v.json" > "$out/fp8int-$v.txt" 2>&1
-      echo "== $v rc=$?"; grep -aE "^sweep#|hopper vs ref" "$out/fp8int-$v.txt" | cut -c1-130
-    done
-    ;;
   sparseh)
     # the Hopper sparse kernel (mla_decode_sm90_fp8_sparse_bf16; h_q a multiple of 64): its GPU tests under a short
     # limit (a hang stops the step), memcheck, then FlashMLA's sparse grid against the portable kernel
@@ -130,30 +113,6 @@ case $step in
       ncu -i "$out/prof-$kv.ncu-rep" --page details > "$out/prof-$kv-details.txt" 2>&1
       ncu -i "$out/prof-$kv.ncu-rep" --page source --csv --print-source sass > "$out/prof-$kv-sass.csv" 2>&1
       grep -aE "Duration|DRAM Throughput|Compute \(SM\) Throughput|Issue Slots Busy|No Eligible|Active Warps Per Scheduler|Eligible Warps" "$out/prof-$kv-details.txt" | head -12
-    done
-    ;;
-  fp8v2)
-    # the FP8 producer v2 (the next block's raw bytes requested during this block's dequantisation; early releases)
-    # against v1 (-DMLA_SM90_FP8_V1, dist/kv-fp8v1: scripts/build-variant.sh fp8v1 mla_decode_sm90 sm_90a
-    # -DMLA_SM90_FP8_V1 on the workstation): the GPU tests naming hopper (dense FP8 bit for bit vs bf16 hopper, and
-    # the sparse kernel, whose math side changed too) under a short limit, then dense and sparse speed, then sanitizers
-    s=$(date +%s); gpu timeout ${FP8H_TEST_S:-120} node --test --test-name-pattern="hopper|Hopper" dist/test/fp8-sparse-gpu.test.js > "$out/fp8v2-suite.log" 2>&1
-    rc=$?; echo "FP8/sparse GPU tests naming hopper rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/fp8v2-suite.log"
-    grep -aE "^ *not ok" "$out/fp8v2-suite.log" | head -8
-    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
-    rows=${FP8H_ROWS:-0,8,16,24,28,30}
-    timeout 60 node dist/src/cli.js bench --configs $rows --kernel hopper --iters 30 --check-samples 1 --json "$out/fp8v2-bf16.json" > /dev/null 2>&1
-    for v in kernels kv-fp8v1; do
-      FLASH_MLA_KERNEL_DIR=$PWD/dist/$v/ timeout 60 node dist/src/cli.js bench --configs $rows --kv fp8 --kernel hopper --iters 30 --check-samples 1 --reference "$out/fp8v2-bf16.json" --json "$out/fp8v2-$v.json" > "$out/fp8v2-$v.txt" 2>&1
-      echo "== dense FP8, $v rc=$?"; grep -aE "^sweep#|hopper vs ref" "$out/fp8v2-$v.txt" | cut -c1-130
-    done
-    for v in kernels kv-fp8v1; do
-      FLASH_MLA_KERNEL_DIR=$PWD/dist/$v/ timeout 90 node dist/src/cli.js bench --configs sparse:3,7,11 --kernel hopper --iters 20 --check-samples 1 --json "$out/fp8v2-sparse-$v.json" > "$out/fp8v2-sparse-$v.txt" 2>&1
-      echo "== sparse, $v rc=$?"; grep -aE "^sparse" "$out/fp8v2-sparse-$v.txt" | cut -c1-130
-    done
-    for tool in memcheck racecheck; do
-      s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout ${FP8H_SAN_S:-90} compute-sanitizer --tool $tool --print-limit 4 node --test --test-name-pattern="the Hopper FP8 kernel" dist/test/fp8-sparse-gpu.test.js > "$out/fp8v2-$tool.log" 2>&1
-      echo "$tool (FP8 hopper cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/fp8v2-$tool.log" | tail -1)"
     done
     ;;
   fp8var)

@@ -55,48 +55,7 @@ inline void mbarrier_arrive(uint32_t bar) { emu::mbarrier_arrive(bar); }
 // order (word 0's low half = channel 0). What the real one's cvt.rn.f16x2.e4m3x2 → cvt.f32.f16 → mul.rn.f32 →
 // cvt.rn.bf16x2.f32 computes: the e4m3 value exactly (fp8::e4m3_value, as the portable kernels decode it), one float32
 // multiply rounded to nearest (exact for the quantizer's power-of-two scales), then bf16; NaN codes (or a NaN scale)
-// give the canonical bf16 NaN 0x7fff, as cvt.rn.bf16x2.f32 writes it. The integer variant of the real function
-// (-DMLA_SM90_FP8_INT_DEQUANT) computes the same values for the format's power-of-two scales; its NaNs differ in their
-// bits only.
-#ifdef MLA_SM90_FP8_INT_DEQUANT
-// The integer variant, instruction for instruction (prmt, shifts, masks, the NaN flag, two mul.rn.bf16x2 — products of
-// bf16 values are exact in float, then rounded to nearest even — and the OR), so that its bit tricks are checked here
-// against the cpu's values (test/fp8-kernel-arith.test.ts builds this both ways).
-inline uint32_t emu_prmt(uint32_t a, uint32_t b, uint32_t sel) {
-  const uint64_t x = static_cast<uint64_t>(b) << 32 | a;
-  uint32_t d = 0;
-  for (int i = 0; i < 4; ++i) d |= static_cast<uint32_t>((x >> (8 * ((sel >> (4 * i)) & 7))) & 0xffu) << (8 * i);
-  return d;
-}
-inline uint32_t emu_mul_bf16x2(uint32_t a, uint32_t b) {
-  uint32_t d = 0;
-  for (int i = 0; i < 2; ++i) {
-    uint32_t ab = (a >> (16 * i)) << 16, bb = (b >> (16 * i)) << 16;
-    float fa, fb;
-    std::memcpy(&fa, &ab, 4);
-    std::memcpy(&fb, &bb, 4);
-    d |= static_cast<uint32_t>(emu_float_to_bf16_bits(fa * fb)) << (16 * i);
-  }
-  return d;
-}
-inline uint2 e4m3x4_to_bf16x4(uint32_t codes, float scale) {
-  uint32_t sbits;
-  std::memcpy(&sbits, &scale, 4);
-  const uint32_t scale2 = (sbits >> 16) * 0x00010001u;
-  uint32_t out[2];
-  const uint32_t sel[2] = {0x4140u, 0x4342u};
-  for (int w = 0; w < 2; ++w) {
-    const uint32_t t = emu_prmt(codes, 0, sel[w]);
-    uint32_t u = ((t << 8) & 0x80008000u) | ((t << 4) & 0x07f007f0u);
-    uint32_t n = (((t & 0x007f007fu) + 0x00010001u) >> 7) & 0x00010001u;
-    n *= 0x7fc0u;
-    u = emu_mul_bf16x2(u, 0x7b807b80u);
-    u = emu_mul_bf16x2(u, scale2);
-    out[w] = u | n;
-  }
-  return make_uint2(out[0], out[1]);
-}
-#else
+// give the canonical bf16 NaN 0x7fff, as cvt.rn.bf16x2.f32 writes it.
 inline uint2 e4m3x4_to_bf16x4(uint32_t codes, float scale) {
   uint16_t h[4];
   for (int i = 0; i < 4; ++i) {
@@ -105,6 +64,5 @@ inline uint2 e4m3x4_to_bf16x4(uint32_t codes, float scale) {
   }
   return make_uint2(h[0] | (static_cast<uint32_t>(h[1]) << 16), h[2] | (static_cast<uint32_t>(h[3]) << 16));
 }
-#endif
 
 }  // namespace ptx
