@@ -152,6 +152,9 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
   const uint8_t* cache = static_cast<const uint8_t*>(p.k_cache);
   const uint4 zero = make_uint4(0, 0, 0, 0);
   uint32_t fills0 = 0, fills1 = 0;
+  // Pages laid end to end (the common case): a slot's row is slot · row stride, no division by the page size (~2 % of
+  // the producer's time, ncu on an H200)
+  const bool contiguous = p.k_block_stride == static_cast<int64_t>(f.page_size) * p.k_row_stride;
 #pragma unroll 1
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     const Slice sl = slice_of_len(p, w, req, rs, f.topk);
@@ -168,17 +171,21 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       const int pos = (first_block + j) * PAGE_BLOCK_SIZE + t;
       const int slot = pos < len ? ptx::ld_plain(idx + pos) : -1;
       const bool valid = slot >= 0 && slot < f.num_slots;
-      const uint8_t* row = cache + (valid ? static_cast<int64_t>(slot / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot % f.page_size) * p.k_row_stride : 0);
+      const int64_t row_off = contiguous ? static_cast<int64_t>(slot) * p.k_row_stride
+                                         : static_cast<int64_t>(slot / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot % f.page_size) * p.k_row_stride;
+      const uint8_t* row = cache + (valid ? row_off : 0);
       float scale_b = 0.f, scale_a = 0.f;
       if (valid) {
         const float* sc = reinterpret_cast<const float*>(row + FP8_SCALES_OFFSET);
         scale_b = sc[2 + h], scale_a = sc[h];
       }
       // this warp's 16 positions: lanes 0, 2, … vote
-      const uint32_t vote = __ballot_sync(0xffffffffu, valid && h == 0);
-      uint32_t bits = 0;
-#pragma unroll
-      for (int i = 0; i < 16; ++i) bits |= ((vote >> (2 * i)) & 1u) << i;
+      // (the even bits gathered into 16: a few shifts and masks instead of 16 steps)
+      uint32_t bits = __ballot_sync(0xffffffffu, valid && h == 0) & 0x55555555u;
+      bits = (bits | bits >> 1) & 0x33333333u;
+      bits = (bits | bits >> 2) & 0x0f0f0f0fu;
+      bits = (bits | bits >> 4) & 0x00ff00ffu;
+      bits = (bits | bits >> 8) & 0x0000ffffu;
       if (k > 0) ptx::mbarrier_wait(empty_a, (k - 1) & 1);  // group A of the block before is consumed
       if (k > 0) ptx::mbarrier_wait(empty_b, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
       if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);

@@ -4,7 +4,7 @@
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
-#   sparse2   ~4 min: the sparse kernel as built — GPU tests naming hopper, sanitizers, the sparse grid vs .variants/fp8-v1u4
+#   sparse2   ~3 min: the sparse kernel as built — GPU tests naming hopper, sanitizers, the sparse grid vs .variants/fp8-v1u4
 #   fp8var    ~2 min: FP8 variants in .variants/fp8-*/ against the shipped build (dense rows, checked)
 #   sparsepad ~3 min: the Hopper sparse kernel for any h_q (padded m-blocks) — its GPU tests, memcheck, the sparse grid
 #   fp8prof   ~2 min: ncu (full, SASS stalls) of the dense FP8 Hopper kernel and bf16 hopper on sweep#16
