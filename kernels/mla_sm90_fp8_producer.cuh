@@ -179,8 +179,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
         const float* sc = reinterpret_cast<const float*>(row + FP8_SCALES_OFFSET);
         scale_b = sc[2 + h], scale_a = sc[h];
       }
-      // this warp's 16 positions: lanes 0, 2, … vote
-      // (the even bits gathered into 16: a few shifts and masks instead of 16 steps)
+      // this warp's 16 positions: lanes 0, 2, … vote; the even ballot bits gathered into 16 (shifts and masks)
       uint32_t bits = __ballot_sync(0xffffffffu, valid && h == 0) & 0x55555555u;
       bits = (bits | bits >> 1) & 0x33333333u;
       bits = (bits | bits >> 2) & 0x0f0f0f0fu;
