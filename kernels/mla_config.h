@@ -161,3 +161,23 @@ static_assert(2 * SM90_FP8_RAW_BOX_BYTES == SM90_GROUP_A_SLABS * SM90_SLAB_BYTES
 constexpr int SM90_FP8_MATH_REGS = 216;
 constexpr int SM90_FP8_PRODUCER_REGS = 72;
 }  // namespace mla
+
+namespace mla {
+// ---- Hopper small-row decode kernel, level 1 (mla_decode_sm90_small.cu; docs/perf-log.md, "Plan for session 7") ------
+// HOST: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES; second kernel argument: the
+//       'hopper' kernel's K tensor map ({576, 64, num_blocks}, box {64, 64, 1}, 128B swizzle).
+// One warpgroup for up to SM90S_ROWS folded query rows, the rows as the wgmma's N: Sᵀ = K·Qᵀ, Oᵀ += Vᵀ·Pᵀ. One K buffer
+// (9 slabs, one mbarrier), Q as 9 slabs of 16 rows × 128 B, Pᵀ as one slab of 16 rows × 64 tokens (all 128B-swizzled).
+constexpr int SM90S_ROWS = 16;
+constexpr int SM90S_THREADS = 128;
+constexpr int SM90S_ROW_SLAB_BYTES = SM90S_ROWS * 128;                     // 2048: 16 rows × 64 channels or tokens
+constexpr int SM90S_OFF_K = 0;
+constexpr int SM90S_OFF_Q = SM90S_OFF_K + SM90_TILE_BYTES;                 // 73728
+constexpr int SM90S_OFF_P = SM90S_OFF_Q + SM90_SLABS * SM90S_ROW_SLAB_BYTES;  // 92160
+constexpr int SM90S_OFF_MAX = SM90S_OFF_P + SM90S_ROW_SLAB_BYTES;          // float[4][16]: per warp, column maxima
+constexpr int SM90S_OFF_L = SM90S_OFF_MAX + 4 * SM90S_ROWS * 4;            // float[4][16]: per warp, column sums
+constexpr int SM90S_OFF_BAR = SM90S_OFF_L + 4 * SM90S_ROWS * 4;            // uint64: the K block landed
+constexpr int SM90S_SMEM_BYTES = SM90S_OFF_BAR + 8 + 1024;                 // + slack to align the base to 1024
+static_assert(SM90S_SMEM_BYTES == 95752, "HOST mirrors this number");
+static_assert(SM90S_THREADS == 128 && SM90S_ROWS == 16, "one warpgroup, wgmma n16: the fragment layout of the kernel");
+}  // namespace mla

@@ -304,6 +304,57 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
 }
 
 /**
+ * The opt-in small-row Hopper kernel (kernels/mla_decode_sm90_small.cu, `kernel: 'hopper-small'`, not yet run on a GPU:
+ * level 1 of docs/perf-log.md's session-7 plan) against the oracle: h_q 16 × s_q 1, h_q 8 × s_q 2 causal, h_q 3 × s_q 5
+ * causal (15 rows: a padding column), h_q 1; seqlens on and around block edges (0, 1, 63, 64, 65, 128), several items
+ * per SM part, requests split over parts; NaN-padded views. Then its refusals: more than 16 rows, fp16 q.
+ */
+const SMALL_ROW_CASES: HopperCase[] = [
+  { spec: { b: 7, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [142, 63, 0, 264, 64, 1, 65], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false },
+  { spec: { b: 3, sQ: 2, hQ: 8, hKv: 1, d: 576, seqlens: [700, 64, 130], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true, split: true },
+  { spec: { b: 2, sQ: 5, hQ: 3, hKv: 1, d: 576, seqlens: [2, 600], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true, split: true },
+  { spec: { b: 4, sQ: 1, hQ: 1, hKv: 1, d: 576, seqlens: [65, 128, 3, 500], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false, split: true },
+];
+
+function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
+  const entry = 'mla_decode_sm90_small_bf16';
+  return {
+    title: `the small-row Hopper kernel (${entry}, opt-in 'hopper-small') against the oracle: h_q·s_q 16/16/15/1, causal s_q 2 and 5, seqlens around block edges, split requests; refusals of > 16 rows and fp16 q (${TIMINGS[timing].note})`,
+    env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
+    run(seed) {
+      const be = getBackend('cuda');
+      const dense = { fp8: false, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16' as const, pageSize: 64 };
+      assert.equal(be.decodeKernels(dense)[0], 'hopper', "'hopper-small' must never be the default");
+      assert.ok(be.decodeKernels(dense).includes('hopper-small'), "'hopper-small' must be offered for a bf16 h_q 16 decode");
+      assert.ok(!be.decodeKernels().includes('hopper-small'), "'hopper-small' is opt-in: not in the device's kernel list");
+      const f = bindFakeCuda();
+      const notes = SMALL_ROW_CASES.map(({ spec, causal, split }, k) => {
+        const before = f.stat(`emulated:${entry}`);
+        const note = decodeCase(spec, seed + k, causal, { kernel: 'hopper-small', split, schedule: (md) => `items per part (blocks): ${partItems(md, spec.seqlens).map((p) => p.join(',')).join(' | ')}` });
+        assert.ok(f.stat(`emulated:${entry}`) > before, `kernel 'hopper-small' did not run ${entry}`);
+        return note;
+      });
+      // refusals, typed and naming the argument, before anything runs
+      const refusals: [Omit<DenseSpec, 'seed'>, RegExp][] = [
+        [{ b: 1, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [70], dtype: 'bf16', fp8: false }, /kernel: h_q · s_q = 16 · 2 = 32 rows with decode kernel 'hopper-small'/],
+        [{ b: 1, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [70], dtype: 'fp16', fp8: false }, /kernel: fp16 q with decode kernel 'hopper-small'/],
+      ];
+      for (const [spec, what] of refusals) {
+        const p = makeDenseProblem({ ...spec, seed });
+        const cpu = denseTensors(p);
+        const gpu = { q: cpu.q.to('cuda'), kCache: cpu.kCache.to('cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
+        const md = getMlaMetadata(gpu.cacheSeqlens, spec.sQ * spec.hQ, 1);
+        const before = f.stat(`emulated:${entry}`);
+        assert.throws(() => flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { kernel: 'hopper-small' }), (e: Error) => e.name === 'UnsupportedFeatureError' && what.test(e.message));
+        assert.equal(f.stat(`emulated:${entry}`), before, 'a refused decode ran the kernel');
+      }
+      notes.push(`refused: 32 rows, fp16 q; emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}`);
+      return notes;
+    },
+  };
+}
+
+/**
  * FLASH_MLA_EMULATION=full adds what `npm test` leaves out to stay under two minutes on two cores: the planted-bug
  * checks of the emulator itself (three more emulator builds).
  */
@@ -313,6 +364,7 @@ const scenarios: Record<string, Scenario> = {
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper${timing === 'issue' ? '' : `, ${timing}`}`, hopperScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-fp8${timing === 'issue' ? '' : `, ${timing}`}`, hopperFp8Scenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-sparse${timing === 'issue' ? '' : `, ${timing}`}`, hopperSparseScenario(timing)])),
+  ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small${timing === 'issue' ? '' : `, ${timing}`}`, smallRowScenario(timing)])),
 
   'proven-kernels': {
     title: "the kernels that passed the GPU suite on an H200 ('generic', 'generic-small'; h_kv 1, d_qk 576) match the oracle here too",

@@ -23,6 +23,10 @@ export const MLA_CONFIG = {
   SM90_FP8_SMEM_BYTES: 231872,
   /** Its sparse FP8 variant (mla_decode_sm90_fp8_sparse_bf16): SM90_FP8_THREADS threads, this much dynamic smem. */
   SM90_FP8S_SMEM_BYTES: 232416,
+  /** The Hopper small-row kernel (mla_decode_sm90_small.cu, opt-in 'hopper-small'): rows per CTA, threads, dynamic smem. */
+  SM90S_ROWS: 16,
+  SM90S_THREADS: 128,
+  SM90S_SMEM_BYTES: 95752,
   /** FP8-cache decode kernel (mla_decode_fp8.cu): same rows per CTA and threads as generic, this much dynamic smem. */
   F8D_SMEM_BYTES: 160512,
   /** Combine kernel: warps per CTA (W of them per row), column chunks of 128 (up to 4 per row). */

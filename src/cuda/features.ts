@@ -65,6 +65,26 @@ export function fp8HopperMisfit(f: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'dtyp
  */
 export const LAYOUT_DECODE_KERNEL_FAMILY = 'generic';
 
+/** The opt-in Hopper small-row kernel (kernels.ts SMALL_ROW_HOPPER_KERNEL): selected only by `kernel: 'hopper-small'`. */
+export const SMALL_ROW_KERNEL_NAME = 'hopper-small';
+/** Rows (h_q · s_q) per request the small-row kernel takes (mirrors kernels/mla_config.h SM90S_ROWS). */
+export const SMALL_ROW_MAX_ROWS = 16;
+
+/**
+ * Why the small-row kernel cannot run this decode, from its shapes (null: it can, on a device that runs it; the
+ * s_q part of h_q · s_q ≤ 16 is checked at the launch, src/cuda/mla.ts): dense decode of bf16 q over the 16-bit
+ * cache, h_kv 1, d_qk 576, 64-token pages, h_q ≤ 16.
+ */
+export function smallRowMisfit(f: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'dtype' | 'pageSize' | 'hQ' | 'hKv' | 'headDim'>): string | null {
+  if (f.fp8) return 'the FP8 KV cache';
+  if (f.sparse) return 'sparse decode';
+  if (f.hKv !== 1 || f.headDim !== HEAD_DIM_K) return `h_kv = ${f.hKv}, head dim ${f.headDim}`;
+  if (f.dtype !== 'bf16') return `${f.dtype} q`;
+  if (f.pageSize !== PAGE_BLOCK_SIZE) return `pages of ${f.pageSize} tokens`;
+  if (f.hQ > SMALL_ROW_MAX_ROWS) return `h_q = ${f.hQ} (more than ${SMALL_ROW_MAX_ROWS} rows)`;
+  return null;
+}
+
 export type CudaFeatures = { readonly [K in keyof typeof CUDA_FEATURES]: boolean };
 
 /** Throws UnsupportedFeatureError, naming the argument, for a decode the cuda kernels cannot run. */
@@ -74,6 +94,17 @@ export function cudaCheckDecode(f: DecodeFeatures): void {
 
 /** cudaCheckDecode against a given set of features (pure: the tests check the refusals of a feature switched off). */
 export function checkDecodeAgainst(features: CudaFeatures, f: DecodeFeatures): void {
+  if (f.kernel === SMALL_ROW_KERNEL_NAME) {
+    const misfit = smallRowMisfit(f);
+    if (misfit !== null) {
+      throw new UnsupportedFeatureError(
+        'kernel',
+        `${misfit} with decode kernel '${f.kernel}'`,
+        'cuda',
+        `'${SMALL_ROW_KERNEL_NAME}' runs dense decode of bf16 q over the 16-bit cache (h_kv 1, d_qk 576, 64-token pages) with h_q · s_q ≤ ${SMALL_ROW_MAX_ROWS}: pass no kernel for the others`,
+      );
+    }
+  }
   if (f.sparse && !features.sparse) throw new UnsupportedFeatureError('indices', 'sparse decode', 'cuda', CPU_RUNS_IT);
   if (f.fp8 && !features.fp8KvCache) throw new UnsupportedFeatureError('kCache', 'FP8 KV cache', 'cuda', CPU_RUNS_IT);
   if (f.fp8 && f.kernel !== undefined && f.kernel !== FP8_DECODE_KERNEL_FAMILY) {

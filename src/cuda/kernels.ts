@@ -53,6 +53,7 @@ export const KERNEL_BUILDS: Readonly<Record<string, KernelBuild>> = {
   mla_decode_generic_layout: { file: 'mla_decode_generic_layout', ...PORTABLE, role: "decode 'generic' for h_kv > 1 and d_qk 512" },
   mla_decode_generic_small: { file: 'mla_decode_generic_small', ...PORTABLE, role: "decode 'generic-small'" },
   mla_decode_sm90: { file: 'mla_decode_sm90', cubins: ['sm_90a'], ptx: null, role: "decode 'hopper'" },
+  mla_decode_sm90_small: { file: 'mla_decode_sm90_small', cubins: ['sm_90a'], ptx: null, role: "decode 'hopper-small' (opt-in)" },
   tc_peak: { file: 'tc_peak', cubins: ['sm_90a'], ptx: null, role: 'bench tensor-core probe' },
 };
 
@@ -118,6 +119,31 @@ export const FP8_SPARSE_HOPPER_KERNEL = {
   sharedBytes: MLA_CONFIG.SM90_FP8S_SMEM_BYTES,
   layouts: 'sparse decode over the FP8 cache, bf16 q',
 } as const;
+
+/**
+ * The Hopper small-row kernel (kernels/mla_decode_sm90_small.cu, level 1 of docs/perf-log.md's session-7 plan): dense
+ * decode of bf16 q over the 16-bit cache, h_kv 1, d_qk 576, 64-token pages, h_q · s_q ≤ 16 rows per request, the rows as
+ * the wgmma's N. Opt-in only (`kernel: 'hopper-small'`; features.ts smallRowMisfit): never a default, not in
+ * DECODE_KERNELS, so no preference list or FLASH_MLA_DECODE_KERNEL changes.
+ */
+export const SMALL_ROW_HOPPER_KERNEL = {
+  name: 'hopper-small',
+  file: 'mla_decode_sm90_small',
+  entry: 'mla_decode_sm90_small_bf16',
+  rows: MLA_CONFIG.SM90S_ROWS,
+  threads: MLA_CONFIG.SM90S_THREADS,
+  sharedBytes: MLA_CONFIG.SM90S_SMEM_BYTES,
+} as const;
+
+/** Does the small-row kernel run on `dev` (its sm_90a cubin, its shared memory)? Why not, or null. */
+export function smallRowUnrunnable(dev: DeviceTraits, opts: SelectOptions = {}): string | null {
+  const binary = chooseBinary(KERNEL_BUILDS[SMALL_ROW_HOPPER_KERNEL.file], dev, opts);
+  if (binary.form !== 'cubin') return binary.form === null ? binary.reason : `FLASH_MLA_FORCE_PTX=1 and '${SMALL_ROW_HOPPER_KERNEL.name}' ships no PTX`;
+  if (dev.maxSharedMemoryPerBlockOptin < SMALL_ROW_HOPPER_KERNEL.sharedBytes) {
+    return `needs ${SMALL_ROW_HOPPER_KERNEL.sharedBytes} B of shared memory per block, the device allows ${dev.maxSharedMemoryPerBlockOptin} B`;
+  }
+  return null;
+}
 
 /** What the selection needs to know about a device (backend.ts: a subset of DeviceInfo). */
 export type { DeviceTraits };

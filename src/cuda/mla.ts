@@ -9,10 +9,11 @@ import type { Tensor } from '../tensor.js';
 import { UnsupportedDeviceError } from '../errors.js';
 import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
-import { DECODE_KERNELS } from './kernels.js';
+import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowUnrunnable } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { decodeParamsOf, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
-import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY } from './features.js';
+import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, smallRowMisfit } from './features.js';
+import { UnsupportedFeatureError } from '../errors.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
 import { cudaFp8Decode, type DecodeResources } from './fp8-decode.js';
@@ -144,7 +145,10 @@ class CudaMlaBackend implements MlaBackend {
     }
     if (decode?.fp8 || decode?.sparse) return [FP8_DECODE_KERNEL_FAMILY];
     if (decode && isLayoutDecode(decode)) return [LAYOUT_DECODE_KERNEL_FAMILY];
-    return [...kernelSelection(this.dev).decodeKernels];
+    const names = [...kernelSelection(this.dev).decodeKernels];
+    // the opt-in small-row kernel: last (never the default), and only for a decode whose shapes it takes
+    if (decode && smallRowMisfit(decode) === null && smallRowUnrunnable(this.dev.info, kernelSelection(this.dev).options) === null) names.push(SMALL_ROW_HOPPER_KERNEL.name);
+    return names;
   }
 
   mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor): void {
@@ -227,6 +231,10 @@ class CudaMlaBackend implements MlaBackend {
       // unreachable: sparse decode is FP8 (validated), the other layouts went to cudaLayoutDecode; the kernels below read bf16/fp16 [.., 64, 1, 576] only
       throw new Error('mlaDecode: no cuda kernel for this layout is wired (src/cuda/mla.ts)');
     }
+    if (a.kernel === SMALL_ROW_HOPPER_KERNEL.name) {
+      this.smallRowDecode(a);
+      return;
+    }
     const sel = kernelSelection(dev);
     const name = a.kernel ?? sel.decodeKernels[0];
     const spec = decodeKernelSpecs.find((s) => s.name === name);
@@ -264,6 +272,35 @@ class CudaMlaBackend implements MlaBackend {
       { grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: this.pdl },
       params,
     );
+  }
+
+  /**
+   * The opt-in small-row kernel (kernels/mla_decode_sm90_small.cu): one CTA of one warpgroup per SM part for all of a
+   * request's ≤ 16 folded rows, grid (1, num_sm_parts, 1); the 'hopper' kernel's K tensor map; the same combine.
+   */
+  private smallRowDecode(a: MlaDecodeArgs): void {
+    const dev = this.dev;
+    const k = SMALL_ROW_HOPPER_KERNEL;
+    const [b, sQ, hQ] = a.q.shape;
+    const qRows = sQ * hQ;
+    if (qRows > k.rows) {
+      throw new UnsupportedFeatureError('kernel', `h_q · s_q = ${hQ} · ${sQ} = ${qRows} rows with decode kernel '${k.name}'`, 'cuda', `'${k.name}' takes up to ${k.rows} rows per request: pass no kernel`);
+    }
+    const why = smallRowUnrunnable(dev.info, kernelSelection(dev).options);
+    if (why !== null) {
+      const { major, minor } = dev.info.computeCapability;
+      throw new UnsupportedDeviceError(k.name, `compute capability ${major}.${minor} (${dev.info.name})`, why);
+    }
+    requireDevice(dev, k.name, { minCcMajor: 9, sharedBytes: k.sharedBytes });
+    const numSmParts = a.tileSchedulerMetadata.shape[0];
+    const kMap = kCacheTensorMap(a.kCache);
+    const decode: Kernel = loadKernel(k.file, ['sm_90a'], k.entry, ['bytes', 'bytes']);
+    const cShape = combineShapeFor(b, qRows);
+    const combine = loadKernel('mla_combine', portableArchs(dev), `mla_combine_w${cShape.warpsPerRow}_c${cShape.chunks}_bf16`, ['bytes']);
+    const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf);
+    const stream = getCudaContext().stream;
+    decode.launch({ grid: [1, numSmParts, 1], block: [k.threads, 1, 1], sharedMemBytes: k.sharedBytes, stream, pdl: this.pdl }, params, kMap);
+    combine.launch({ grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: this.pdl }, params);
   }
 }
 

@@ -121,17 +121,17 @@ function replaceInKernel(kernels: string, file: string, edits: [from: string, to
 /**
  * The emulator's reading of each wgmma wrapper (test/util/emu/ptx_wgmma.cuh) checked against the generated PTX
  * (kernels/ptx_wgmma.cuh): name → shape and type; a scale_d parameter ↔ a runtime scale-d predicate (else 1);
- * imm-scale-a/b 1; tnsp-a 0 and tnsp-b = the _tb suffix. Throws at the first wrapper that differs or is missing.
+ * imm-scale-a/b 1; tnsp-a = the _ta suffix and tnsp-b = the _tb suffix. Throws at the first wrapper that differs or is missing.
  */
 export function checkWgmmaStandIn(real: string, standIn: string): number {
-  const fns = [...real.matchAll(/void (wgmma_m64n(\d+)k16_(bf16|f16)_(ss|rs)(_tb)?)\((.*)\) \{\s*asm volatile\("([^"]*)"/g)];
+  const fns = [...real.matchAll(/void (wgmma_m64n(\d+)k16_(bf16|f16)_(ss|rs)(_ta)?(_tb)?)\((.*)\) \{\s*asm volatile\("([^"]*)"/g)];
   if (fns.length === 0) throw new Error('kernels/ptx_wgmma.cuh: no wgmma wrappers found (the generator changed its output?)');
-  for (const [, name, n, type, src, tb, params, ptx] of fns) {
+  for (const [, name, n, type, src, ta, tb, params, ptx] of fns) {
     const scaleD = /int scale_d/.test(params);
-    const imm = src === 'ss' ? `1, 1, 0, ${tb ? 1 : 0}` : `1, 1, ${tb ? 1 : 0}`;
+    const imm = src === 'ss' ? `1, 1, ${ta ? 1 : 0}, ${tb ? 1 : 0}` : `1, 1, ${tb ? 1 : 0}`;
     const want = new RegExp(`wgmma\\.mma_async\\.sync\\.aligned\\.m64n${n}k16\\.f32\\.${type}\\.${type} \\{[^}]*\\}, (?:%\\d+|\\{[^}]*\\}), %\\d+, ${scaleD ? 'p' : '1'}, ${imm};`);
     if (!want.test(ptx)) throw new Error(`kernels/ptx_wgmma.cuh: ${name}'s PTX is not what test/util/emu/ptx_wgmma.cuh assumes (${want}): update the stand-in`);
-    const call = `emu::wgmma(${n}, ${type === 'bf16'}, d, ${src === 'ss' ? 'a, nullptr' : '0, a'}, b, false, ${tb ? 'true' : 'false'}, ${scaleD ? 'scale_d' : '1'});`;
+    const call = `emu::wgmma(${n}, ${type === 'bf16'}, d, ${src === 'ss' ? 'a, nullptr' : '0, a'}, b, ${ta ? 'true' : 'false'}, ${tb ? 'true' : 'false'}, ${scaleD ? 'scale_d' : '1'});`;
     if (!standIn.includes(`void ${name}(`) || !standIn.split(`void ${name}(`)[1].split('\n')[0].includes(call)) {
       throw new Error(`test/util/emu/ptx_wgmma.cuh: ${name} missing or not '${call}'`);
     }
@@ -159,7 +159,9 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
   for (const file of ['mla_generic_decode.cuh', 'mla_decode_generic_small.cu']) {
     replaceInKernel(kernels, file, [['extern __shared__ __align__(128) uint8_t smem[];', 'const emu::SharedWindow smem{};']]);
   }
-  replaceInKernel(kernels, 'mla_decode_sm90.cu', [['extern __shared__ uint8_t smem_raw[];', 'const emu::SharedWindow smem_raw{};']]);
+  for (const file of ['mla_decode_sm90.cu', 'mla_decode_sm90_small.cu']) {
+    replaceInKernel(kernels, file, [['extern __shared__ uint8_t smem_raw[];', 'const emu::SharedWindow smem_raw{};']]);
+  }
   replaceInKernel(kernels, 'mla_metadata.cu', [['extern __shared__ int s_cache[];', 'const emu::Shared<int[]> s_cache{0, "s_cache[] (mla_metadata.cu)"};']]);
   replaceInKernel(kernels, 'mla_combine.cu', [[
     '__shared__ float4 partial[COMBINE_WARPS][kSub][32];',
@@ -167,14 +169,14 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
   ]]);
   for (const [file, from, to] of plant) replaceInKernel(kernels, file, [[from, to]]);
   // the Hopper kernel and the headers only it includes (its math pieces, its FP8 producers) may hold no inline PTX
-  for (const file of ['mla_decode_sm90.cu', 'mla_sm90_math.cuh', 'mla_sm90_fp8_producer.cuh']) {
+  for (const file of ['mla_decode_sm90.cu', 'mla_decode_sm90_small.cu', 'mla_sm90_math.cuh', 'mla_sm90_fp8_producer.cuh']) {
     if (/\basm\b/.test(readFileSync(join(kernels, file), 'utf8'))) throw new Error(`kernels/${file} has inline PTX the emulator build does not replace: update test/util/fake-cuda.ts`);
   }
   const run = (cmd: string, args: string[]) => {
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`building the emulating fake libcuda failed: ${cmd} ${args.join(' ')}\n${r.stderr}`);
   };
-  const objects = ['emu', 'emu_race', 'emu_combine', 'emu_sm90', 'emu_selftest'].map((name) => {
+  const objects = ['emu', 'emu_race', 'emu_combine', 'emu_sm90', 'emu_sm90_small', 'emu_selftest'].map((name) => {
     const obj = join(dir, `${name}.o`);
     // the kernels' headers first (their quoted includes find the stand-in ptx*.cuh beside them), then cuda_bf16.h etc.
     run(cxx!, ['-c', '-fPIC', '-O2', '-std=c++17', '-w', '-I', kernels, '-I', EMU_DIR, '-o', obj, join(EMU_DIR, `${name}.cpp`)]);

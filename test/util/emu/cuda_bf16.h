@@ -38,6 +38,7 @@ inline uint16_t emu_float_to_half_bits(float f) {
 }
 
 inline __nv_bfloat162 __floats2bfloat162_rn(float lo, float hi) { return {{emu_float_to_bf16_bits(lo)}, {emu_float_to_bf16_bits(hi)}}; }
+inline __nv_bfloat16 __float2bfloat16(float f) { return {emu_float_to_bf16_bits(f)}; }
 inline __half2 __floats2half2_rn(float lo, float hi) { return {{emu_float_to_half_bits(lo)}, {emu_float_to_half_bits(hi)}}; }
 
 // the fp16 intrinsics kernels/fp8_e4m3.cuh uses: bits → __half, and its exact value

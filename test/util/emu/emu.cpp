@@ -742,7 +742,7 @@ const KernelEntry kDecodeEntries[] = {
 const KernelEntry* find_entry(const char* name) {
   for (const KernelEntry& e : kDecodeEntries)
     if (!std::strcmp(e.name, name)) return &e;
-  for (auto entries : {combine_entries, sm90_entries, selftest_entries}) {
+  for (auto entries : {combine_entries, sm90_entries, sm90_small_entries, selftest_entries}) {
     int n = 0;
     const KernelEntry* c = entries(&n);
     for (int i = 0; i < n; ++i)
