@@ -549,7 +549,7 @@ if (scenarioName) {
       });
     }
 
-    it("bench --kv fp8 / --configs sparse-small on the emulated H200: without --kernel the dense FP8 rows run on 'hopper' (checked against the oracle), the sparse rows on 'generic' ('hopper' on request, checked); --kernel hopper,generic runs both (with vs hopper), the sparse rows 'hopper' cannot take skipped with the reason", async () => {
+    it("bench --kv fp8 / --configs sparse-small on the emulated H200: without --kernel the dense FP8 and the sparse rows run on 'hopper' (checked against the oracle); --kernel hopper,generic runs both (with vs hopper); --kernel hopper-small (opt-in) runs the configs it takes (checked) and skips the others with the backend's reason", async () => {
       const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
       const dir = mkdtempSync(join(tmpdir(), 'flash-mla-emu-bench-'));
       const env = fakeCudaEnv(fake, { ...HOPPER_ENV, NO_COLOR: '1' });
@@ -575,6 +575,12 @@ if (scenarioName) {
       const sparse = await bench('sparse', '--configs', 'sparse-small:0,4', '--kernel', 'hopper,generic', '--check-samples', '0');
       assert.deepEqual(sparse.rows.map((r) => [r.config.h_q, r.kernel, r.vsKernel?.kernel]), [[16, 'hopper', undefined], [16, 'generic', 'hopper'], [128, 'hopper', undefined], [128, 'generic', 'hopper']]);
       assert.deepEqual(sparse.skipped ?? [], []);
+      // an opt-in kernel that only some configs' decodes offer: 'hopper-small' (h_q·s_q ≤ 16) runs the small set's
+      // h_q 16 s_q 1 config (checked) and skips tiny's 32 rows with the backend's reason
+      const smallRow = await bench('small-row', '--configs', 'small:0', '--kernel', 'hopper,hopper-small', '--check-samples', '2');
+      assert.deepEqual(smallRow.rows.map((r) => [r.kernel, r.vsKernel?.kernel, r.check?.ok]), [['hopper', undefined, true], ['hopper-small', 'hopper', true]], JSON.stringify(smallRow.rows.map((r) => r.check)));
+      const smallRowTiny = await bench('small-row-tiny', '--configs', 'tiny', '--kernel', 'hopper-small', '--check-samples', '0');
+      assert.deepEqual([smallRowTiny.rows.length, smallRowTiny.skipped?.map((x) => [x.kernel, x.error])], [0, [['hopper-small', 'UnsupportedFeatureError']]]);
     });
 
     // Bugs planted in the emulator's copy of kernels/ (kernels/ itself untouched) fail the scenarios the way the
