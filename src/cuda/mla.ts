@@ -6,14 +6,13 @@ import type { AppendKvArgs, DecodeFeatures, LayoutUse, KvFormat, MlaBackend, Mla
 import { registerBackend } from '../backend.js';
 import { scratchForCapture } from './graph.js';
 import type { Tensor } from '../tensor.js';
-import { UnsupportedDeviceError } from '../errors.js';
+import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
 import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowUnrunnable } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { decodeParamsOf, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
 import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, smallRowMisfit } from './features.js';
-import { UnsupportedFeatureError } from '../errors.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
 import { cudaFp8Decode, type DecodeResources } from './fp8-decode.js';
