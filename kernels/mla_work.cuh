@@ -47,17 +47,14 @@ __device__ __forceinline__ RowSet row_set(const MlaDecodeParams& p, int m_block,
 // token's heads padded to whole m-blocks of 64, ceil(h_q / 64) m-blocks per token. m-block → (token s, heads
 // 64·(m_block mod that) + 0…63); the folded row s·h_q + head of a real head, q_rows for a padding head (so that every
 // `r_glob < q_rows` test above and in the epilogues treats it as padding). For h_q a multiple of 64 this is row_set.
+__device__ __forceinline__ int m_blocks_per_token(const MlaDecodeParams& p) { return (p.h_q + GEN_BLOCK_M - 1) / GEN_BLOCK_M; }
 __device__ __forceinline__ int token_padded_row(const MlaDecodeParams& p, int m_block, int r_loc) {
-  const int per_token = (p.h_q + GEN_BLOCK_M - 1) / GEN_BLOCK_M;
-  const int s = m_block / per_token, head = (m_block - s * per_token) * GEN_BLOCK_M + r_loc;
+  const int s = m_block / m_blocks_per_token(p), head = (m_block - s * m_blocks_per_token(p)) * GEN_BLOCK_M + r_loc;
   return head < p.h_q ? s * p.h_q + head : p.q_rows;
-}
-__device__ __forceinline__ int token_of_padded_m_block(const MlaDecodeParams& p, int m_block) {
-  return m_block / ((p.h_q + GEN_BLOCK_M - 1) / GEN_BLOCK_M);
 }
 __device__ __forceinline__ RowSet row_set_token_padded(const MlaDecodeParams& p, int m_block, const int (&r_loc)[2]) {
   RowSet rs;
-  rs.s_last = token_of_padded_m_block(p, m_block);
+  rs.s_last = m_block / m_blocks_per_token(p);
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     rs.r_glob[h] = token_padded_row(p, m_block, r_loc[h]);

@@ -8,7 +8,6 @@
 #   fp8var    ~2 min: FP8 variants in .variants/fp8-*/ against the shipped build (dense rows, checked)
 #   sparsepad ~3 min: the Hopper sparse kernel for any h_q (padded m-blocks) — its GPU tests, memcheck, the sparse grid
 #   fp8prof   ~2 min: ncu (full, SASS stalls) of the dense FP8 Hopper kernel and bf16 hopper on sweep#16
-#   sparseh   ~5 min: the Hopper sparse kernel — its GPU tests, memcheck, FlashMLA's sparse grid vs the portable one
 # Reruns (each ran in session 5 or 6):
 #   fp8h      ~2 min: the Hopper FP8 kernel — its GPU tests, speed vs bf16 hopper and the portable kernel, memcheck, racecheck
 #   small     ~6 min: generic-small forced for the whole GPU suite (`npm run test:gpu` with
@@ -19,11 +18,27 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: sparse2 | fp8var | sparsepad | fp8prof | sparseh | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
 summary() { grep -aE "^ℹ (tests|pass|fail)|^# (tests|pass|fail) |^✖|^not ok|launch shapes match|cuda decode:" "$1" | head -20; }
+# fp8_tests NAME PATTERN LIMIT: the FP8/sparse GPU tests whose names match PATTERN, under LIMIT seconds, into
+# $out/NAME-suite.log; a timeout (a kernel that hangs) stops the step
+fp8_tests() {
+  local s rc; s=$(date +%s)
+  gpu timeout "$3" node --test --test-name-pattern="$2" dist/test/fp8-sparse-gpu.test.js > "$out/$1-suite.log" 2>&1
+  rc=$?; echo "FP8/sparse GPU tests matching '$2' rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/$1-suite.log"
+  grep -aE "^ *not ok" "$out/$1-suite.log" | head -8
+  [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
+  return 0
+}
+# kernel_dir DIR: a kernel directory for FLASH_MLA_KERNEL_DIR — dist/kernels itself, or a copy of it with the cubins
+# of a variant folder (.variants/NAME, scripts/build-variant.sh) laid over it
+kernel_dir() {
+  [ "$1" = dist/kernels ] && { echo "$PWD/dist/kernels"; return; }
+  local kd=$PWD/dist/kv-$(basename "$1"); rm -rf "$kd"; cp -r dist/kernels "$kd"; cp "$1"/* "$kd"/; echo "$kd"
+}
 
 case $step in
   small|race)
@@ -37,8 +52,7 @@ case $step in
     fi
     for d in dist/kernels .variants/gsm-*; do
       [ -d "$d" ] || continue
-      kd=$PWD/dist/kv-$(basename "$d"); [ "$d" = dist/kernels ] && kd=$PWD/dist/kernels
-      [ "$d" != dist/kernels ] && { rm -rf "$kd"; cp -r dist/kernels "$kd"; cp "$d"/* "$kd"/; }
+      kd=$(kernel_dir "$d")
       # seed 232495263: the two cases racecheck flagged on 2026-12-01 (16 and 256 query rows)
       FLASH_MLA_SEED=232495263 FLASH_MLA_KERNEL_DIR=$kd/ FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=2 FLASH_MLA_TEST_KERNELS=generic-small \
         gpu timeout 90 compute-sanitizer --tool racecheck --racecheck-report hazard --print-limit 4 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/race-$(basename "$d").log" 2>&1
@@ -63,10 +77,7 @@ case $step in
     # the Hopper FP8 kernel (mla_decode_sm90_fp8_bf16): the FP8/sparse GPU file (the cpu oracle; bit-identical to
     # bf16 hopper over the dequantised cache), compute-sanitizer on its cases, then the speed against bf16 hopper
     # the tests that name 'hopper' first, under a short limit: a kernel that hangs stops the step here
-    s=$(date +%s); gpu timeout ${FP8H_TEST_S:-75} node --test --test-name-pattern="hopper" dist/test/fp8-sparse-gpu.test.js > "$out/fp8h-suite.log" 2>&1
-    rc=$?; echo "FP8 GPU tests naming hopper rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/fp8h-suite.log"
-    grep -aE "^# Subtest|^ *(not )?ok " "$out/fp8h-suite.log" | grep -ai "hopper" | cut -c1-160 | head -12
-    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
+    fp8_tests fp8h hopper "${FP8H_TEST_S:-75}"
     rows=${FP8H_ROWS:-0,4,8,12,16,20,24,28,30,1,17}
     timeout 100 node dist/src/cli.js bench --configs $rows --kernel hopper --iters 30 --check-samples 1 --reference h200 --json "$out/fp8h-bf16.json" > "$out/fp8h-bf16.txt" 2>&1
     echo "bf16 hopper rc=$?"
@@ -79,25 +90,10 @@ case $step in
       echo "$tool (FP8 hopper cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/fp8h-$tool.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/fp8h-$tool.log" | tr '\n' ' '; echo
     done
     ;;
-  sparseh)
-    # the Hopper sparse kernel (mla_decode_sm90_fp8_sparse_bf16; h_q a multiple of 64): its GPU tests under a short
-    # limit (a hang stops the step), memcheck, then FlashMLA's sparse grid against the portable kernel
-    s=$(date +%s); gpu timeout ${FP8H_TEST_S:-90} node --test --test-name-pattern="[Ss]parse" dist/test/fp8-sparse-gpu.test.js > "$out/sparseh-suite.log" 2>&1
-    rc=$?; echo "sparse GPU tests rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/sparseh-suite.log"
-    grep -aE "^ *not ok" "$out/sparseh-suite.log" | head -8
-    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
-    FLASH_MLA_REQUIRE_GPU=1 timeout 90 compute-sanitizer --tool memcheck --print-limit 4 node --test --test-name-pattern="Hopper sparse" dist/test/fp8-sparse-gpu.test.js > "$out/sparseh-memcheck.log" 2>&1
-    echo "memcheck rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/sparseh-memcheck.log" | tail -1)"
-    timeout 200 node dist/src/cli.js bench --configs sparse --kernel hopper,generic --iters 20 --check-samples 1 --reference h200 --json "$out/sparseh.json" > "$out/sparseh.txt" 2>&1
-    echo "sparse bench rc=$?"; grep -aE "^sparse" "$out/sparseh.txt" | cut -c1-140
-    ;;
   sparsepad)
     # the Hopper sparse kernel for any h_q (each token's heads padded to whole m-blocks): its GPU tests (h_q 1, 3, 16,
     # 100 and the old cases), memcheck, then the sparse grid (h_q 16/32/128) on 'hopper' against 'generic'
-    s=$(date +%s); gpu timeout 120 node --test --test-name-pattern="Hopper sparse|hopper' by default" dist/test/fp8-sparse-gpu.test.js > "$out/sparsepad-suite.log" 2>&1
-    rc=$?; echo "Hopper sparse GPU tests rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/sparsepad-suite.log"
-    grep -aE "^ *not ok" "$out/sparsepad-suite.log" | head -8
-    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
+    fp8_tests sparsepad "Hopper sparse|hopper' by default" 120
     FLASH_MLA_REQUIRE_GPU=1 timeout 100 compute-sanitizer --tool memcheck --print-limit 4 node --test --test-name-pattern="Hopper sparse" dist/test/fp8-sparse-gpu.test.js > "$out/sparsepad-memcheck.log" 2>&1
     echo "memcheck rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/sparsepad-memcheck.log" | tail -1)"
     timeout 200 node dist/src/cli.js bench --configs sparse --kernel hopper,generic --iters 20 --check-samples 1 --json "$out/sparsepad.json" > "$out/sparsepad.txt" 2>&1
@@ -122,8 +118,7 @@ case $step in
     timeout 60 node dist/src/cli.js bench --configs $rows --kernel hopper --iters 30 --check-samples 1 --json "$out/fp8var-bf16.json" > /dev/null 2>&1
     for d in dist/kernels .variants/fp8-*; do
       [ -d "$d" ] || continue
-      name=$(basename "$d"); kd=$PWD/dist/kernels
-      if [ "$d" != dist/kernels ]; then kd=$PWD/dist/kv-$name; rm -rf "$kd"; cp -r dist/kernels "$kd"; cp "$d"/* "$kd"/; fi
+      name=$(basename "$d"); kd=$(kernel_dir "$d")
       FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node dist/src/cli.js bench --configs $rows --kv fp8 --kernel hopper --iters 30 --check-samples 2 --reference "$out/fp8var-bf16.json" --json "$out/fp8var-$name.json" > "$out/fp8var-$name.txt" 2>&1
       echo "== $name rc=$?"; grep -aE "^sweep#|hopper vs ref" "$out/fp8var-$name.txt" | cut -c1-130
     done
@@ -132,18 +127,14 @@ case $step in
     # the Hopper sparse kernel as built (2026-12-01 session 6: the gather in cp.async 16-byte copies, RoPE placed
     # swizzled): the FP8/sparse GPU tests naming hopper under a short limit (a hang stops the step), sanitizers, then
     # the sparse grid against the build in .variants/fp8-v1u4 (the sparse kernel with per-token bulk copies)
-    s=$(date +%s); gpu timeout ${FP8H_TEST_S:-120} node --test --test-name-pattern="hopper|Hopper" dist/test/fp8-sparse-gpu.test.js > "$out/sparse2-suite.log" 2>&1
-    rc=$?; echo "FP8/sparse GPU tests naming hopper rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/sparse2-suite.log"
-    grep -aE "^ *not ok" "$out/sparse2-suite.log" | head -8
-    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
+    fp8_tests sparse2 "hopper|Hopper" "${FP8H_TEST_S:-120}"
     for tool in memcheck racecheck; do
       s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 100 compute-sanitizer --tool $tool --print-limit 4 node --test --test-name-pattern="Hopper sparse" dist/test/fp8-sparse-gpu.test.js > "$out/sparse2-$tool.log" 2>&1
       echo "$tool (Hopper sparse cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sparse2-$tool.log" | tail -1)"
     done
     for d in dist/kernels .variants/fp8-v1u4; do
       [ -d "$d" ] || continue
-      name=$(basename "$d"); kd=$PWD/dist/kernels
-      if [ "$d" != dist/kernels ]; then kd=$PWD/dist/kv-$name; rm -rf "$kd"; cp -r dist/kernels "$kd"; cp "$d"/* "$kd"/; fi
+      name=$(basename "$d"); kd=$(kernel_dir "$d")
       FLASH_MLA_KERNEL_DIR=$kd/ timeout 120 node dist/src/cli.js bench --configs sparse --kernel hopper --iters 20 --check-samples 1 --json "$out/sparse2-$name.json" > "$out/sparse2-$name.txt" 2>&1
       echo "== sparse grid, $name rc=$?"; grep -aE "^sparse" "$out/sparse2-$name.txt" | cut -c1-120
     done

@@ -8,7 +8,7 @@ import { cudaAvailable, getBackend } from './index.js';
 import { getDeviceMeasure, type DeviceMeasure, type DeviceTraits } from './backend.js';
 import { configLabel, loadReference, PEER_SHORT_NAMES, referenceCardFor, selectConfigs, withKvFormat, type ReferenceSeries } from './bench/configs.js';
 import { fmtBytes, fmtNum, fmtRatio, formatReport } from './bench/report.js';
-import { checkConfigsFit, configFeatures, fmtDriverVersion, packageVersion, refusalOf, runBench, type BenchProgress } from './bench/run.js';
+import { benchKernels, checkConfigsFit, fmtDriverVersion, packageVersion, refusalOf, runBench, type BenchProgress } from './bench/run.js';
 import { rooflineSvgFromResult } from './bench/svg.js';
 import { outputPathProblem, writeOutputs, type OutputFile } from './bench/output.js';
 
@@ -237,8 +237,7 @@ async function bench(args: string[]): Promise<number> {
     if (card) refSpecs = [card];
   }
   const references: ReferenceSeries[] = asUsage(() => refSpecs.filter((r) => r !== 'none').flatMap((r) => loadReference(r)));
-  // the backend's kernels, and those only some of these configs' decodes offer (an opt-in one such as 'hopper-small')
-  const known = [...new Set([...be.decodeKernels(), ...sel.configs.flatMap((c) => be.decodeKernels(configFeatures(c)))])];
+  const known = benchKernels(be, sel.configs);
   const unknown = kernels.find((k) => !known.includes(k));
   if (unknown) throw new UsageError(`--kernel: expected one of ${known.join(', ')} on the ${backend} backend, got '${unknown}'`);
 

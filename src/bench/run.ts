@@ -306,6 +306,14 @@ function upload(p: BenchProblem | SparseBenchProblem, backend: 'cpu' | 'cuda'): 
 }
 
 /** What a config asks of a backend (DecodeFeatures), from its shape alone. */
+/**
+ * The kernel names `--kernel` may give for these configs: the backend's decode kernels, and those only some configs'
+ * decodes offer (an opt-in one such as 'hopper-small'; the configs it cannot take are skipped with the reason).
+ */
+export function benchKernels(be: MlaBackend, configs: readonly BenchConfig[]): string[] {
+  return [...new Set([...be.decodeKernels(), ...configs.flatMap((c) => be.decodeKernels(configFeatures(c)))])];
+}
+
 export function configFeatures(c: BenchConfig): DecodeFeatures {
   const sparse = c.topk !== undefined;
   return {
@@ -399,16 +407,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   if (backend === 'cuda' && !cudaAvailable()) throw new Error('runBench: the cuda backend is not available on this machine');
   const be = getBackend(backend);
   const available = be.decodeKernels();
-  // --kernel may also name a kernel only some configs' decodes offer (an opt-in one such as 'hopper-small'); the
-  // configs it cannot take are skipped with the backend's reason
-  const offered = new Set([...available, ...opts.configs.flatMap((c) => be.decodeKernels(configFeatures(c)))]);
+  const offered = benchKernels(be, opts.configs);
   // no --kernel: per config the first of the backend's kernels for that decode that runs it (decodeKernels(decode):
   // on cuda dense FP8 and sparse decode with bf16 q on 'hopper' where it runs, the dense 16-bit ones on the first);
   // with --kernel, exactly those
   const defaultKernel = !(opts.kernels && opts.kernels.length);
   const kernels = defaultKernel ? available.slice(0, 1) : opts.kernels!;
   for (const k of kernels) {
-    if (!offered.has(k)) throw new RangeError(`--kernel: '${k}' is not a decode kernel of the ${backend} backend here (have: ${[...offered].join(', ') || 'none'})`);
+    if (!offered.includes(k)) throw new RangeError(`--kernel: '${k}' is not a decode kernel of the ${backend} backend here (have: ${offered.join(', ') || 'none'})`);
   }
   const iters = opts.iters ?? (backend === 'cuda' ? 100 : 3);
   // the cpu backend's first (value-checked) call is its warm-up

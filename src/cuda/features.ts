@@ -17,6 +17,7 @@
 import type { DecodeFeatures, KvFormat } from '../backend.js';
 import { UnsupportedFeatureError } from '../errors.js';
 import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
+import { MLA_CONFIG } from './config.js';
 
 /** Decode features the cuda kernels implement; flip one when its kernel lands (the GPU tests follow this). */
 export const CUDA_FEATURES = Object.freeze({
@@ -67,8 +68,8 @@ export const LAYOUT_DECODE_KERNEL_FAMILY = 'generic';
 
 /** The opt-in Hopper small-row kernel (kernels.ts SMALL_ROW_HOPPER_KERNEL): selected only by `kernel: 'hopper-small'`. */
 export const SMALL_ROW_KERNEL_NAME = 'hopper-small';
-/** Rows (h_q · s_q) per request the small-row kernel takes (mirrors kernels/mla_config.h SM90S_ROWS). */
-export const SMALL_ROW_MAX_ROWS = 16;
+/** Rows (h_q · s_q) per request the small-row kernel takes (kernels/mla_config.h SM90S_ROWS). */
+export const SMALL_ROW_MAX_ROWS = MLA_CONFIG.SM90S_ROWS;
 
 /**
  * Why the small-row kernel cannot run this decode, from its shapes (null: it can, on a device that runs it; the
