@@ -163,21 +163,26 @@ constexpr int SM90_FP8_PRODUCER_REGS = 72;
 }  // namespace mla
 
 namespace mla {
-// ---- Hopper small-row decode kernel, level 1 (mla_decode_sm90_small.cu; docs/perf-log.md, "Plan for session 7") ------
+// ---- Hopper small-row decode kernel, level 2 (mla_decode_sm90_small.cu; docs/perf-log.md, "Plan for session 7") ------
 // HOST: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES; second kernel argument: the
 //       'hopper' kernel's K tensor map ({576, 64, num_blocks}, box {64, 64, 1}, 128B swizzle).
-// One warpgroup for up to SM90S_ROWS folded query rows, the rows as the wgmma's N: Sᵀ = K·Qᵀ, Oᵀ += Vᵀ·Pᵀ. One K buffer
-// (9 slabs, one mbarrier), Q as 9 slabs of 16 rows × 128 B, Pᵀ as one slab of 16 rows × 64 tokens (all 128B-swizzled).
+// Two warpgroups for up to SM90S_ROWS folded query rows, the rows as the wgmma's N: Sᵀ = K·Qᵀ, Oᵀ += Vᵀ·Pᵀ, alternate
+// blocks of each item, merged at its end. Per warpgroup one K buffer (9 slabs, one mbarrier) and one Pᵀ slab of 16 rows
+// × 64 tokens; Q as 9 slabs of 16 rows × 128 B (all 128B-swizzled); the merge's exchange of half of Oᵀ (fp32).
 constexpr int SM90S_ROWS = 16;
-constexpr int SM90S_THREADS = 128;
+constexpr int SM90S_THREADS = 256;
 constexpr int SM90S_ROW_SLAB_BYTES = SM90S_ROWS * 128;                     // 2048: 16 rows × 64 channels or tokens
-constexpr int SM90S_OFF_K = 0;
-constexpr int SM90S_OFF_Q = SM90S_OFF_K + SM90_TILE_BYTES;                 // 73728
-constexpr int SM90S_OFF_P = SM90S_OFF_Q + SM90_SLABS * SM90S_ROW_SLAB_BYTES;  // 92160
-constexpr int SM90S_OFF_MAX = SM90S_OFF_P + SM90S_ROW_SLAB_BYTES;          // float[4][16]: per warp, column maxima
-constexpr int SM90S_OFF_L = SM90S_OFF_MAX + 4 * SM90S_ROWS * 4;            // float[4][16]: per warp, column sums
-constexpr int SM90S_OFF_BAR = SM90S_OFF_L + 4 * SM90S_ROWS * 4;            // uint64: the K block landed
-constexpr int SM90S_SMEM_BYTES = SM90S_OFF_BAR + 8 + 1024;                 // + slack to align the base to 1024
-static_assert(SM90S_SMEM_BYTES == 95752, "HOST mirrors this number");
-static_assert(SM90S_THREADS == 128 && SM90S_ROWS == 16, "one warpgroup, wgmma n16: the fragment layout of the kernel");
+constexpr int SM90S_OFF_K0 = 0;                                            // warpgroup 0's K buffer
+constexpr int SM90S_OFF_K1 = SM90S_OFF_K0 + SM90_TILE_BYTES;               // warpgroup 1's: 73728
+constexpr int SM90S_OFF_Q = SM90S_OFF_K1 + SM90_TILE_BYTES;                // 147456
+constexpr int SM90S_OFF_P0 = SM90S_OFF_Q + SM90_SLABS * SM90S_ROW_SLAB_BYTES;  // 165888; P1 one slab on
+constexpr int SM90S_OFF_X = SM90S_OFF_P0 + 2 * SM90S_ROW_SLAB_BYTES;       // float4[8 tiles][2][128]: the merge's Oᵀ
+constexpr int SM90S_OFF_MAX = SM90S_OFF_X + 8 * 2 * 128 * 16;              // float[2][4][16]: per warp, column maxima
+constexpr int SM90S_OFF_L = SM90S_OFF_MAX + 2 * 4 * SM90S_ROWS * 4;        // float[2][4][16]: per warp, column sums
+constexpr int SM90S_OFF_M = SM90S_OFF_L + 2 * 4 * SM90S_ROWS * 4;          // float[2][16]: per warpgroup, column maxima
+constexpr int SM90S_OFF_BAR = SM90S_OFF_M + 2 * SM90S_ROWS * 4;            // uint64[2]: a warpgroup's K block landed
+constexpr int SM90S_SMEM_BYTES = SM90S_OFF_BAR + 2 * 8 + 1024;             // + slack to align the base to 1024
+static_assert(SM90S_OFF_P0 % 1024 == 0 && SM90S_OFF_Q % 1024 == 0, "128B-swizzled operands start 1024-aligned");
+static_assert(SM90S_SMEM_BYTES == 204944, "HOST mirrors this number");
+static_assert(SM90S_THREADS == 256 && SM90S_ROWS == 16, "two warpgroups, wgmma n16: the fragment layout of the kernel");
 }  // namespace mla

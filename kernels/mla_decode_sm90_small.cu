@@ -1,21 +1,26 @@
 // build: archs=sm_90a hot
-// Hopper small-row MLA decode, level 1 (docs/perf-log.md, "Plan for session 7"): up to 16 folded query rows per CTA
+// Hopper small-row MLA decode, level 2 (docs/perf-log.md, "Plan for session 7"): up to 16 folded query rows per CTA
 // as the wgmma's N dimension instead of its M, so the tensor work is that of 16 rows, not of 64 padded ones.
 //
-// CTA = one warpgroup × one SM part, walking its metadata row exactly as mla_decode_sm90.cu does (mla_work.cuh). Per
-// 64-token K block (9 TMA boxes of 64 × 64, 128B swizzle, into one buffer on one mbarrier — no pipelining yet):
+// CTA = two warpgroups × one SM part, walking its metadata row exactly as mla_decode_sm90.cu does (mla_work.cuh).
+// Split-K inside the CTA: warpgroup wg takes blocks wg, wg + 2, … of each item into its own K buffer (9 TMA boxes of
+// 64 × 64, 128B swizzle, one mbarrier), so two blocks stream while either warpgroup computes. Per block:
 //   Sᵀ (64 tokens × 16 rows) = K · Qᵀ          wgmma m64n16k16, A = the K slabs (K-major), B = Q (16 rows, K-major)
 //   online softmax per column (= query row) over the block's 64 tokens: column max by 3 shuffles + a 4-warp exchange
-//   Pᵀ → smem as 16 rows × 64 tokens (one 128B-swizzled slab: the K-major B operand)
+//   Pᵀ → the warpgroup's smem slab as 16 rows × 64 tokens (128B-swizzled: the K-major B operand)
 //   Oᵀ (512 channels × 16 rows) += Vᵀ · Pᵀ      wgmma m64n16k16 ×8 m-tiles, A = V read MN-major from the same slabs
+// then its buffer's next block is requested. A warpgroup done with an item requests its first block of the next item
+// at once (before the merge), and the next item's Q is requested during the epilogue, so the stream never drains.
+// Merge: both warpgroups publish their column maxima and sums; each rescales its Oᵀ to the common max and hands the
+// other the half of the channels the other writes (m-tiles 4–7 from warpgroup 0, 0–3 from warpgroup 1).
 // Epilogue as store_row (mla_work.cuh): out/lse when the request is not split, fp32 o_accum/lse_accum (log2) rows for
 // the combine otherwise; a row that saw no key gets out 0, lse +inf.
 //
-// Fragments (wgmma D, n16): thread (warp w, lane 4g + q4) holds d[4i + 2h + e] = (M row 16w + g + 8h, column
-// 8i + 2·q4 + e) — M rows are tokens (Sᵀ) or channels (Oᵀ), columns the CTA's folded query rows.
+// Fragments (wgmma D, n16): thread (warp w of its warpgroup, lane 4g + q4) holds d[4i + 2h + e] = (M row 16w + g + 8h,
+// column 8i + 2·q4 + e) — M rows are tokens (Sᵀ) or channels (Oᵀ), columns the CTA's folded query rows.
 //
 // Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (mla_config.h).
-// Marked hot: spill-free (ptxas: 155 registers, no stack, at level 1).
+// Marked hot: spill-free.
 #include <cstdint>
 #include <cuda.h>
 
@@ -32,10 +37,30 @@ using namespace mla;
 
 namespace {
 
-constexpr int kCtaSync = 1;  // named barrier of the whole CTA (one warpgroup), for zero_v_tail
+constexpr int kWgThreads = 128;
+constexpr int kWgBarrier0 = 1;  // named barrier of warpgroup wg: kWgBarrier0 + wg (id 0 is the CTA's __syncthreads)
+constexpr int kCols = 2;        // n8 column tiles of a fragment (16 columns)
+static_assert(SM90S_THREADS == 2 * kWgThreads && SM90S_ROWS == 8 * kCols, "two warpgroups, wgmma n16");
 
 // This thread's column (folded query row) of fragment slot (i, e).
 __device__ __forceinline__ int col_of(int i, int e, int q4) { return 8 * i + 2 * q4 + e; }
+
+// Byte offset of the merge exchange's slot for m-tile t, half hh (float4) of the thread with index k in its warpgroup:
+// consecutive threads 16 B apart (conflict-free v4 stores and loads).
+__device__ __forceinline__ uint32_t xchg_slot(int t, int hh, int k) { return ((t * 2 + hh) * kWgThreads + k) * 16; }
+
+// Request `req`'s blocks as this part sees them: the first, the count (uniform: broadcast so the compiler sees it) and
+// the last block's tokens.
+struct Blocks {
+  int first, count, n_valid_last;
+};
+__device__ __forceinline__ Blocks blocks_of(const Slice& sl) {
+  Blocks bk;
+  bk.first = sl.start / PAGE_BLOCK_SIZE;  // start is a multiple of 64
+  bk.count = __shfl_sync(0xffffffffu, sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - bk.first + 1 : 0, 0);
+  bk.n_valid_last = sl.end_kv - (bk.first + bk.count - 1) * PAGE_BLOCK_SIZE;
+  return bk;
+}
 
 }  // namespace
 
@@ -44,14 +69,21 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
   using T = __nv_bfloat16;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
-  const uint32_t sMax = base + SM90S_OFF_MAX, sL = base + SM90S_OFF_L, sBar = base + SM90S_OFF_BAR;
 
-  // warp through a shuffle: the compiler then knows it is warp-uniform (wgmmas stay outside divergent code)
-  const int tid = threadIdx.x, lane = tid & 31, warp = __shfl_sync(0xffffffffu, tid >> 5, 0);
+  // warp and warpgroup through a shuffle: the compiler then knows they are warp-uniform (wgmmas stay outside divergent
+  // code)
+  const int tid = threadIdx.x, lane = tid & 31, warp_cta = __shfl_sync(0xffffffffu, tid >> 5, 0);
+  const int wg = warp_cta >> 2, warp = warp_cta & 3, wtid = tid & (kWgThreads - 1);
   const int g = lane >> 2, q4 = lane & 3;
+  const int wg_bar = kWgBarrier0 + wg;
+  const uint32_t sBar = base + SM90S_OFF_BAR + 8 * wg;                             // this warpgroup's "K block landed"
+  const uint32_t sMaxW = base + SM90S_OFF_MAX + wg * (4 * SM90S_ROWS * 4);         // float[4][16] of its warps
+  const uint32_t sL = base + SM90S_OFF_L, sM = base + SM90S_OFF_M;                 // [2][4][16] sums, [2][16] maxima
+  const uint32_t sX = base + SM90S_OFF_X;
 
   if (tid == 0) {
-    ptx::mbarrier_init(sBar, 1);
+    ptx::mbarrier_init(base + SM90S_OFF_BAR, 1);
+    ptx::mbarrier_init(base + SM90S_OFF_BAR + 8, 1);
     ptx::fence_barrier_init();
     ptx::prefetch_tensormap(&k_map);
   }
@@ -64,9 +96,9 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
 
   // This thread's four columns as two RowSets (slot i: columns 8i + 2·q4 + {0, 1}), so that slice_of gives each its
   // causal border; rows ≥ q_rows are padding (row_end 0: every token masked, nothing written).
-  RowSet rs[2];
+  RowSet rs[kCols];
 #pragma unroll
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < kCols; ++i) {
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
       rs[i].r_glob[e] = col_of(i, e, q4);
@@ -75,72 +107,79 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     rs[i].s_last = (p.q_rows - 1) / p.h_q;
   }
   const float scale_log2 = p.scale_softmax_log2;
-  uint32_t phase = 0;  // of sBar: one completion per K block
+  uint32_t phase = 0;  // of sBar: one completion per block of this warpgroup
+
+  // Block j of an item into this warpgroup's buffer (one thread issues; the buffer is free).
+  auto request_block = [&](const int* bt, int j) {
+    if (wtid == 0) {
+      const int page = ptx::ld_plain(bt + j);
+      const uint32_t sK = base + SM90S_OFF_K0 + wg * SM90_TILE_BYTES;
+      ptx::mbarrier_arrive_expect_tx(sBar, SM90_TILE_BYTES);
+      for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::tma_load_3d(sK + slab * SM90_SLAB_BYTES, &k_map, sBar, slab * 64, 0, page);
+    }
+  };
+  auto table_of = [&](int req, const Blocks& bk) { return p.block_table + static_cast<int64_t>(req) * p.block_table_stride + bk.first; };
 
   // Q rows of request `req` → 9 slabs of 16 rows × 128 B (cp.async, waited by the caller); rows ≥ q_rows zero-filled.
-  // Thread t copies row t / 8, 16-byte chunks t % 8 + 8k (k = 0..8): chunk c lands in slab c / 8 = k, column c % 8.
+  // Thread t of a warpgroup copies row t / 8, 16-byte chunks t % 8 + 8k: warpgroup 0 slabs k = 0…4, warpgroup 1 5…8.
   auto load_q = [&](int req) {
-    const int row = tid >> 3, part = tid & 7;
+    const int row = wtid >> 3, part = wtid & 7;
     const bool ok = row < p.q_rows;
     const T* src = static_cast<const T*>(p.q);  // valid dummy address for the zero-fill rows
     if (ok) src += static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(row / p.h_q) * p.q_seq_stride +
                    static_cast<int64_t>(row % p.h_q) * p.q_head_stride;
     const uint32_t dst = base + SM90S_OFF_Q + swizzled(row, part);
+    const int k0 = wg ? 5 : 0, k1 = wg ? SM90_SLABS : 5;
 #pragma unroll
-    for (int k = 0; k < SM90_SLABS; ++k) ptx::cp_async_16(dst + k * SM90S_ROW_SLAB_BYTES, ok ? src + (part + 8 * k) * 8 : src, ok ? 16 : 0);
+    for (int k = k0; k < k1; ++k) ptx::cp_async_16(dst + k * SM90S_ROW_SLAB_BYTES, ok ? src + (part + 8 * k) * 8 : src, ok ? 16 : 0);
     ptx::cp_async_commit();
   };
-  static_assert(SM90S_THREADS == 8 * SM90S_ROWS, "load_q: 8 threads per Q row, one chunk per slab each");
+  static_assert(kWgThreads == 8 * SM90S_ROWS, "load_q: 8 threads per Q row");
+
+  // The first item's first block of each warpgroup and its Q; later items' are requested at the end of the one before.
+  {
+    const Blocks bk = blocks_of(slice_of(p, w, w.begin_req, rs[0]));
+    if (wg < bk.count) request_block(table_of(w.begin_req, bk), wg);
+    load_q(w.begin_req);
+  }
 
   for (int req = w.begin_req; req <= w.end_req; ++req) {
-    const Slice sl[2] = {slice_of(p, w, req, rs[0]), slice_of(p, w, req, rs[1])};
-    const int first_block = sl[0].start / PAGE_BLOCK_SIZE;  // start is a multiple of 64
-    // (broadcast: uniform by construction, and the compiler must see that to keep the wgmmas out of divergent code)
-    const int n_blocks = __shfl_sync(0xffffffffu, sl[0].end_kv > sl[0].start ? (sl[0].end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0, 0);
-    const int* bt = p.block_table + static_cast<int64_t>(req) * p.block_table_stride + first_block;
-    const int n_valid_last = sl[0].end_kv - (first_block + n_blocks - 1) * PAGE_BLOCK_SIZE;  // tokens of the last block
+    const Slice sl[kCols] = {slice_of(p, w, req, rs[0]), slice_of(p, w, req, rs[1])};
+    const Blocks bk = blocks_of(sl[0]);
+    const int* bt = table_of(req, bk);
 
-    __syncthreads();  // every thread is done with the previous item's Q, K, P and sums
-    if (n_blocks > 0) {
-      load_q(req);
-      ptx::cp_async_wait_all();
-      ptx::fence_proxy_async();  // cp.async writes → wgmma reads
-      __syncthreads();
-    }
+    ptx::cp_async_wait_all();
+    ptx::fence_proxy_async();  // cp.async writes → wgmma reads
+    __syncthreads();           // Q is in; every thread is done with the previous item's merge
 
-    float o[8][8];  // Oᵀ: m-tile t = channels 64t … 64t + 63
+    float o[8][4 * kCols];  // Oᵀ: m-tile t = channels 64t … 64t + 63
 #pragma unroll
     for (int t = 0; t < 8; ++t)
 #pragma unroll
-      for (int x = 0; x < 8; ++x) o[t][x] = 0.f;
-    float m[2][2], l[2][2];  // per column: running max (log2 units), this thread's partial sum
+      for (int x = 0; x < 4 * kCols; ++x) o[t][x] = 0.f;
+    float m[kCols][2], l[kCols][2];  // per column: running max (log2 units), this thread's partial sum
 #pragma unroll
-    for (int i = 0; i < 2; ++i)
+    for (int i = 0; i < kCols; ++i)
 #pragma unroll
       for (int e = 0; e < 2; ++e) m[i][e] = kMaxInit, l[i][e] = 0.f;
 
 #pragma unroll 1
-    for (int j = 0; j < n_blocks; ++j) {
+    for (int j = wg; j < bk.count; j += 2) {
       // the smem base through an opaque move: otherwise the compiler keeps the ~70 descriptors live across blocks
       const uint32_t b_ = opaque(base);
-      const uint32_t sK = b_ + SM90S_OFF_K, sQ = b_ + SM90S_OFF_Q, sP = b_ + SM90S_OFF_P;
-      if (tid == 0) {  // the buffer is free: every thread passed the barrier after the previous block's P·V
-        const int page = ptx::ld_plain(bt + j);
-        ptx::mbarrier_arrive_expect_tx(sBar, SM90_TILE_BYTES);
-        for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::tma_load_3d(sK + slab * SM90_SLAB_BYTES, &k_map, sBar, slab * 64, 0, page);
-      }
+      const uint32_t sK = b_ + SM90S_OFF_K0 + wg * SM90_TILE_BYTES, sQ = b_ + SM90S_OFF_Q, sP = b_ + SM90S_OFF_P0 + wg * SM90S_ROW_SLAB_BYTES;
       ptx::mbarrier_wait(sBar, phase);
       phase ^= 1;
       // NaN-filled slots past the last token: P = 0 times NaN would still poison Oᵀ (zero_v_tail ends with a barrier)
-      if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) {
-        zero_v_tail(sK, 0, n_valid_last, tid, kCtaSync);
-        zero_v_tail(sK, 4, n_valid_last, tid, kCtaSync);
+      if (j == bk.count - 1 && bk.n_valid_last < PAGE_BLOCK_SIZE) {
+        zero_v_tail(sK, 0, bk.n_valid_last, wtid, wg_bar);
+        zero_v_tail(sK, 4, bk.n_valid_last, wtid, wg_bar);
       }
 
       // Sᵀ = K · Qᵀ over the 36 k-steps (one descriptor per operand, advanced by its 16-byte-unit offset)
-      float s[8];
+      float s[4 * kCols];
 #pragma unroll
-      for (int x = 0; x < 8; ++x) s[x] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
+      for (int x = 0; x < 4 * kCols; ++x) s[x] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
       {
         const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
         ptx::wgmma_fence();
@@ -154,11 +193,11 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
       }
 
       // mask tokens at or past each column's end, then the column maxima: over this thread's two tokens, the warp's
-      // 8 g (shuffles), the 4 warps (smem)
-      const int tok0 = (first_block + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
-      float mx[2][2];
+      // 8 g (shuffles), the warpgroup's 4 warps (smem)
+      const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
+      float mx[kCols][2];
 #pragma unroll
-      for (int i = 0; i < 2; ++i)
+      for (int i = 0; i < kCols; ++i)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           mx[i][e] = -INFINITY;
@@ -173,19 +212,19 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
         }
       if (g == 0) {
 #pragma unroll
-        for (int i = 0; i < 2; ++i)
+        for (int i = 0; i < kCols; ++i)
 #pragma unroll
-          for (int e = 0; e < 2; ++e) ptx::st_shared_f32(sMax + (warp * SM90S_ROWS + col_of(i, e, q4)) * 4, mx[i][e]);
+          for (int e = 0; e < 2; ++e) ptx::st_shared_f32(sMaxW + (warp * SM90S_ROWS + col_of(i, e, q4)) * 4, mx[i][e]);
       }
-      __syncthreads();  // (sMax is read below and rewritten only after the next block's P barrier: one buffer)
-      float scale[2][2];
+      ptx::named_barrier_sync(wg_bar, kWgThreads);  // (sMax is rewritten only after the next block's P barrier)
+      float scale[kCols][2];
 #pragma unroll
-      for (int i = 0; i < 2; ++i)
+      for (int i = 0; i < kCols; ++i)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           float bm = -INFINITY;
 #pragma unroll
-          for (int v = 0; v < 4; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(sMax + (v * SM90S_ROWS + col_of(i, e, q4)) * 4));
+          for (int v = 0; v < 4; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(sMaxW + (v * SM90S_ROWS + col_of(i, e, q4)) * 4));
           const float m_new = fmaxf(m[i][e], bm * scale_log2);  // a fully masked column keeps its max: scale 1, P 0
           scale[i][e] = ptx::exp2_approx(m[i][e] - m_new);
           m[i][e] = m_new;
@@ -200,7 +239,7 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
 #pragma unroll
       for (int t = 0; t < 8; ++t)
 #pragma unroll
-        for (int i = 0; i < 2; ++i)
+        for (int i = 0; i < kCols; ++i)
 #pragma unroll
           for (int h = 0; h < 2; ++h)
 #pragma unroll
@@ -211,7 +250,7 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
       // column 2·q4 + 1.
       const bool odd = g & 1;
 #pragma unroll
-      for (int i = 0; i < 2; ++i)
+      for (int i = 0; i < kCols; ++i)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           const float v0 = s[4 * i + 2 * h], v1 = s[4 * i + 2 * h + 1];
@@ -221,7 +260,7 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
           ptx::st_shared_u32(sP + swizzled(col, tok >> 3) + (tok & 7) * 2, word);
         }
       ptx::fence_proxy_async();  // st.shared → wgmma reads
-      __syncthreads();
+      ptx::named_barrier_sync(wg_bar, kWgThreads);
 
       // Oᵀ += Vᵀ · Pᵀ: m-tile t reads slab t MN-major (channels contiguous, 8 tokens per 1024 B), 16 tokens a k-step
       {
@@ -234,40 +273,102 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
       }
-      __syncthreads();  // the whole warpgroup is past this block's wgmmas: K and P may be rewritten
+      ptx::named_barrier_sync(wg_bar, kWgThreads);  // the warpgroup is past this block's wgmmas: K and P may be rewritten
+      if (j + 2 < bk.count) request_block(bt, j + 2);
     }
 
-    // ---- epilogue: column sums over the warp's g (shuffles) and the 4 warps (smem) ------------------------------
-    if (req == w.end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
+    // ---- this warpgroup is done with the item: its buffer is free, so its first block of the next item goes out now
+    if (req < w.end_req) {
+      const Blocks nb = blocks_of(slice_of(p, w, req + 1, rs[0]));
+      if (wg < nb.count) request_block(table_of(req + 1, nb), wg);
+    } else {
+      ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
+    }
+
+    // ---- merge: column maxima and sums of both warpgroups → smem ------------------------------------------------
 #pragma unroll
-    for (int i = 0; i < 2; ++i)
+    for (int i = 0; i < kCols; ++i)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
 #pragma unroll
         for (int d = 4; d < 32; d <<= 1) l[i][e] += __shfl_xor_sync(0xffffffffu, l[i][e], d);
-        if (g == 0) ptx::st_shared_f32(sL + (warp * SM90S_ROWS + col_of(i, e, q4)) * 4, l[i][e]);
+        if (g == 0) {
+          ptx::st_shared_f32(sL + ((wg * 4 + warp) * SM90S_ROWS + col_of(i, e, q4)) * 4, l[i][e]);
+          if (warp == 0) ptx::st_shared_f32(sM + (wg * SM90S_ROWS + col_of(i, e, q4)) * 4, m[i][e]);
+        }
       }
+    __syncthreads();  // both warpgroups' sums and maxima are out, and both are past their last S: Q is free
+    if (req < w.end_req) load_q(req + 1);  // waited at the top of the next item
+
+    // Per column: the common max, this warpgroup's factor to it, the total sum. Then Oᵀ to the common max, and the
+    // other warpgroup's half of the channels into the exchange.
+    float f_own[kCols][2], L[kCols][2], M[kCols][2];
+#pragma unroll
+    for (int i = 0; i < kCols; ++i)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int c = col_of(i, e, q4);
+        const float m0 = ptx::ld_shared_f32(sM + c * 4), m1 = ptx::ld_shared_f32(sM + (SM90S_ROWS + c) * 4);
+        M[i][e] = fmaxf(m0, m1);
+        const float f0 = ptx::exp2_approx(m0 - M[i][e]), f1 = ptx::exp2_approx(m1 - M[i][e]);
+        float l0 = 0.f, l1 = 0.f;
+#pragma unroll
+        for (int v = 0; v < 4; ++v) {
+          l0 += ptx::ld_shared_f32(sL + (v * SM90S_ROWS + c) * 4);
+          l1 += ptx::ld_shared_f32(sL + ((4 + v) * SM90S_ROWS + c) * 4);
+        }
+        L[i][e] = l0 * f0 + l1 * f1;
+        f_own[i][e] = wg ? f1 : f0;
+      }
+#pragma unroll
+    for (int t = 0; t < 8; ++t)
+#pragma unroll
+      for (int i = 0; i < kCols; ++i)
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) o[t][4 * i + 2 * h + e] *= f_own[i][e];
+    // Warpgroup wg writes m-tiles 4·wg … 4·wg + 3 and hands the other four over (tile indices stay compile-time:
+    // selects, not a register array indexed at run time).
+#pragma unroll
+    for (int tt = 0; tt < 4; ++tt) {
+      const int give = wg ? tt : 4 + tt;
+      float v[8];
+#pragma unroll
+      for (int x = 0; x < 8; ++x) v[x] = wg ? o[tt][x] : o[4 + tt][x];
+      ptx::st_shared_v4(sX + xchg_slot(give, 0, wtid), make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3])));
+      ptx::st_shared_v4(sX + xchg_slot(give, 1, wtid), make_uint4(__float_as_uint(v[4]), __float_as_uint(v[5]), __float_as_uint(v[6]), __float_as_uint(v[7])));
+    }
     __syncthreads();
+    const int t_out = 4 * wg;
+    float oh[4][8];  // this warpgroup's four m-tiles, both halves of the sum
+#pragma unroll
+    for (int tt = 0; tt < 4; ++tt) {
+      const uint4 a = ptx::ld_shared_v4(sX + xchg_slot(t_out + tt, 0, wtid)), b = ptx::ld_shared_v4(sX + xchg_slot(t_out + tt, 1, wtid));
+      const float other[8] = {__uint_as_float(a.x), __uint_as_float(a.y), __uint_as_float(a.z), __uint_as_float(a.w),
+                              __uint_as_float(b.x), __uint_as_float(b.y), __uint_as_float(b.z), __uint_as_float(b.w)};
+#pragma unroll
+      for (int x = 0; x < 8; ++x) oh[tt][x] = (wg ? o[4 + tt][x] : o[tt][x]) + other[x];
+    }
+
+    // ---- epilogue: this warpgroup's four m-tiles of every real column --------------------------------------------
     const Slice& s0 = sl[0];  // start, no_split and split_row are the same for every column
 #pragma unroll
-    for (int i = 0; i < 2; ++i)
+    for (int i = 0; i < kCols; ++i)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         const int r = col_of(i, e, q4);
         if (r >= p.q_rows) continue;  // padding columns: never written
-        float L = 0.f;
-#pragma unroll
-        for (int v = 0; v < 4; ++v) L += ptx::ld_shared_f32(sL + (v * SM90S_ROWS + r) * 4);
-        const bool empty = !(L > 0.f);  // no key seen (or NaN): out 0, lse +inf / lse_accum -inf, as store_row
-        const float inv = empty ? 0.f : 1.f / L;
-        const float lse2 = ptx::log2_approx(L) + m[i][e];  // log2 units; only used when !empty
-        const bool owns_lse = warp == 0 && g == 0;
+        const bool empty = !(L[i][e] > 0.f);  // no key seen (or NaN): out 0, lse +inf / lse_accum -inf, as store_row
+        const float inv = empty ? 0.f : 1.f / L[i][e];
+        const float lse2 = ptx::log2_approx(L[i][e]) + M[i][e];  // log2 units; only used when !empty
+        const bool owns_lse = wg == 0 && warp == 0 && g == 0;
         if (s0.no_split) {
           T* orow = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V;
 #pragma unroll
-          for (int t = 0; t < 8; ++t)
+          for (int tt = 0; tt < 4; ++tt)
 #pragma unroll
-            for (int h = 0; h < 2; ++h) orow[64 * t + 16 * warp + g + 8 * h] = __float2bfloat16(empty ? 0.f : o[t][4 * i + 2 * h + e] * inv);
+            for (int h = 0; h < 2; ++h) orow[64 * (t_out + tt) + 16 * warp + g + 8 * h] = __float2bfloat16(empty ? 0.f : oh[tt][4 * i + 2 * h + e] * inv);
           if (owns_lse) {
             const int s_idx = r / p.h_q, h_idx = r - s_idx * p.h_q;
             p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = empty ? INFINITY : lse2 * kLn2;
@@ -276,9 +377,9 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
           const int64_t acc_row = static_cast<int64_t>(s0.split_row) * p.q_rows + r;
           float* orow = p.o_accum + acc_row * HEAD_DIM_V;
 #pragma unroll
-          for (int t = 0; t < 8; ++t)
+          for (int tt = 0; tt < 4; ++tt)
 #pragma unroll
-            for (int h = 0; h < 2; ++h) orow[64 * t + 16 * warp + g + 8 * h] = empty ? 0.f : o[t][4 * i + 2 * h + e] * inv;
+            for (int h = 0; h < 2; ++h) orow[64 * (t_out + tt) + 16 * warp + g + 8 * h] = empty ? 0.f : oh[tt][4 * i + 2 * h + e] * inv;
           if (owns_lse) p.lse_accum[acc_row] = empty ? -INFINITY : lse2;
         }
       }

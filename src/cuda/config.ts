@@ -25,8 +25,8 @@ export const MLA_CONFIG = {
   SM90_FP8S_SMEM_BYTES: 232416,
   /** The Hopper small-row kernel (mla_decode_sm90_small.cu, opt-in 'hopper-small'): rows per CTA, threads, dynamic smem. */
   SM90S_ROWS: 16,
-  SM90S_THREADS: 128,
-  SM90S_SMEM_BYTES: 95752,
+  SM90S_THREADS: 256,
+  SM90S_SMEM_BYTES: 204944,
   /** FP8-cache decode kernel (mla_decode_fp8.cu): same rows per CTA and threads as generic, this much dynamic smem. */
   F8D_SMEM_BYTES: 160512,
   /** Combine kernel: warps per CTA (W of them per row), column chunks of 128 (up to 4 per row). */

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import { getBackend } from '../../src/index.js';
 import { rng } from '../../src/util/random.js';
+import { SMALL_ROW_KERNEL_NAME, SMALL_ROW_MAX_ROWS } from '../../src/cuda/features.js';
 export { rng };
 export {
   makePagedProblem, pagedProblemTensors, randomHalfBits, randomPermutation, GARBAGE_BLOCK, type GeneratedProblem, type PagedProblemSpec,
@@ -61,14 +62,31 @@ export async function gpuSkipReason(): Promise<string | false> {
 
 /**
  * Decode kernels a GPU test covers: every one this device runs (the cuda backend's decodeKernels()), or those
- * FLASH_MLA_TEST_KERNELS=a,b names (e.g. to run a suite, or compute-sanitizer, on one kernel).
+ * FLASH_MLA_TEST_KERNELS=a,b names (e.g. to run a suite, or compute-sanitizer, on one kernel), which may also name
+ * an opt-in kernel the device offers for some shapes ('hopper-small': see smallRowTakes).
  */
 export function testKernels(): string[] {
-  const all = getBackend('cuda').decodeKernels();
   const want = process.env.FLASH_MLA_TEST_KERNELS;
-  if (!want) return all;
+  if (!want) return getBackend('cuda').decodeKernels();
+  const all = [...getBackend('cuda').decodeKernels(), ...optInTestKernels()];
   const names = want.split(',').map((k) => k.trim()).filter(Boolean);
   if (names.length === 0) throw new RangeError(`FLASH_MLA_TEST_KERNELS: expected kernel names separated by commas, got '${want}'`);
   for (const k of names) if (!all.includes(k)) throw new RangeError(`FLASH_MLA_TEST_KERNELS: '${k}' is not a decode kernel of this device (have ${all.join(', ')})`);
   return names;
+}
+
+/** The opt-in decode kernels this device offers for some shapes (never a default; a test names them itself). */
+export function optInTestKernels(): string[] {
+  return getBackend('cuda').decodeKernels(SMALL_ROW_SHAPE).filter((k) => k === SMALL_ROW_KERNEL_NAME);
+}
+
+/** A decode the opt-in small-row kernel takes (features.ts smallRowMisfit) at h_q 16: whether the device offers it. */
+const SMALL_ROW_SHAPE = { fp8: false, sparse: false, hQ: SMALL_ROW_MAX_ROWS, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
+
+/**
+ * Whether decode kernel `kernel` takes a dense case of the property generator (h_kv 1, d_qk 576, 64-token pages):
+ * every kernel but the opt-in 'hopper-small', which takes bf16 q with h_q · s_q ≤ SMALL_ROW_MAX_ROWS.
+ */
+export function smallRowTakes(kernel: string, c: { sQ: number; hQ: number; dtype: string }): boolean {
+  return kernel !== SMALL_ROW_KERNEL_NAME || (c.dtype === 'bf16' && c.sQ * c.hQ <= SMALL_ROW_MAX_ROWS);
 }

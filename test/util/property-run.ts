@@ -38,6 +38,8 @@ export interface PropertyCoverage {
 export interface PropertyReport {
   base: number;
   stats: Map<string, KernelStats>;
+  /** Per kernel: the cases it took (all of them but for an opt-in kernel's misfits, see `takes`). */
+  taken: Map<string, number>;
   coverage: PropertyCoverage;
   /** One entry per failure: what failed, the case, and the command that reruns it alone. */
   failures: string[];
@@ -52,6 +54,8 @@ export interface PropertyRunOptions {
   backend: BackendName;
   /** Decode kernels to run each case on (passed as the `kernel` option). */
   kernels: string[];
+  /** Whether `kernel` takes a case (an opt-in kernel such as 'hopper-small' takes only some shapes); default: all. */
+  takes?: (kernel: string, c: { sQ: number; hQ: number; dtype: string }) => boolean;
   /** Base seed: case k is makeDecodeCase(caseSeed(base, k), profile). */
   base: number;
   /** Layout alignment of the cases (16 for cuda). */
@@ -67,6 +71,7 @@ export function runDecodeProperty(o: PropertyRunOptions): PropertyReport {
   const log = o.log ?? (() => {});
   const stats = new Map<string, KernelStats>(o.kernels.map((k) => [k, { runs: 0, failed: 0, worstRatio: 0, maxOutErr: 0, maxLseErr: 0, worstCos: 0 }]));
   const cov: PropertyCoverage = { cases: 0, split: 0, causal: 0, multiTile: 0, multiPage: 0, preallocated: 0, fp16: 0, rows: 0, lonelyRows: 0 };
+  const taken = new Map<string, number>(o.kernels.map((k) => [k, 0]));
   const failures: string[] = [];
   let failedCases = 0;
   let oracleMs = 0;
@@ -102,6 +107,8 @@ export function runDecodeProperty(o: PropertyRunOptions): PropertyReport {
       }
       if (splits.some((x, i) => i > 0 && x - splits[i - 1] > 1)) cov.split++;
       for (const kernel of o.kernels) {
+        if (o.takes && !o.takes(kernel, c)) continue;
+        taken.set(kernel, taken.get(kernel)! + 1);
         t.poisonOutputs();
         const opts: FlashMlaOptions = { causal: c.causal, kernel };
         if (c.softmaxScale !== undefined) opts.softmaxScale = c.softmaxScale;
@@ -149,7 +156,7 @@ export function runDecodeProperty(o: PropertyRunOptions): PropertyReport {
     for (const x of ref.lse) if (x === Infinity) cov.lonelyRows++;
     if ((k + 1) % 250 === 0 && k + 1 < o.cases) log(`  ${k + 1} cases, ${failedCases} failed, ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
-  return { base: o.base, stats, coverage: cov, failures, failedCases, seconds: (performance.now() - started) / 1000, oracleSeconds: oracleMs / 1000 };
+  return { base: o.base, stats, taken, coverage: cov, failures, failedCases, seconds: (performance.now() - started) / 1000, oracleSeconds: oracleMs / 1000 };
 }
 
 /** The report as lines: totals, one line per kernel, the coverage. */
