@@ -181,8 +181,9 @@ constexpr int SM90S_OFF_MAX = SM90S_OFF_X + 8 * 2 * 128 * 16;              // fl
 constexpr int SM90S_OFF_L = SM90S_OFF_MAX + 2 * 4 * SM90S_ROWS * 4;        // float[2][4][16]: per warp, column sums
 constexpr int SM90S_OFF_M = SM90S_OFF_L + 2 * 4 * SM90S_ROWS * 4;          // float[2][16]: per warpgroup, column maxima
 constexpr int SM90S_OFF_BAR = SM90S_OFF_M + 2 * SM90S_ROWS * 4;            // uint64[2]: a warpgroup's K block landed
-constexpr int SM90S_SMEM_BYTES = SM90S_OFF_BAR + 2 * 8 + 1024;             // + slack to align the base to 1024
+constexpr int SM90S_OFF_FLAG = SM90S_OFF_BAR + 2 * 8;                      // uint32: the split fold's "arrived last"
+constexpr int SM90S_SMEM_BYTES = SM90S_OFF_FLAG + 8 + 1024;                // + slack to align the base to 1024
 static_assert(SM90S_OFF_P0 % 1024 == 0 && SM90S_OFF_Q % 1024 == 0, "128B-swizzled operands start 1024-aligned");
-static_assert(SM90S_SMEM_BYTES == 204944, "HOST mirrors this number");
+static_assert(SM90S_SMEM_BYTES == 204952, "HOST mirrors this number");
 static_assert(SM90S_THREADS == 256 && SM90S_ROWS == 16, "two warpgroups, wgmma n16: the fragment layout of the kernel");
 }  // namespace mla

@@ -14,7 +14,8 @@
 // Merge: both warpgroups publish their column maxima and sums; each rescales its Oᵀ to the common max and hands the
 // other the half of the channels the other writes (m-tiles 4–7 from warpgroup 0, 0–3 from warpgroup 1).
 // Epilogue as store_row (mla_work.cuh): out/lse when the request is not split, fp32 o_accum/lse_accum (log2) rows for
-// the combine otherwise; a row that saw no key gets out 0, lse +inf.
+// the combine otherwise; a row that saw no key gets out 0, lse +inf. With split_arrivals set, the CTA that writes a
+// request's last split merges the splits itself (mla_fold_combine.cuh) and no combine kernel runs.
 //
 // Fragments (wgmma D, n16): thread (warp w of its warpgroup, lane 4g + q4) holds d[4i + 2h + e] = (M row 16w + g + 8h,
 // column 8i + 2·q4 + e) — M rows are tokens (Sᵀ) or channels (Oᵀ), columns the CTA's folded query rows.
@@ -25,6 +26,7 @@
 #include <cuda.h>
 
 #include "mla_config.h"
+#include "mla_fold_combine.cuh"
 #include "mla_generic_common.cuh"
 #include "mla_params.h"
 #include "mla_work.cuh"
@@ -395,5 +397,7 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
           if (owns_lse) p.lse_accum[acc_row] = empty ? -INFINITY : lse2;
         }
       }
+    // the combine folded in (host's choice): the CTA that wrote the request's last split merges them all
+    if (p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req, tid, SM90S_THREADS, base + SM90S_OFF_FLAG);
   }
 }

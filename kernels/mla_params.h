@@ -16,6 +16,8 @@ struct MlaDecodeParams {
   float* lse;                           // [b, h_q, s_q] fp32, contiguous, natural log
   float* o_accum;                       // [b + num_sm_parts, s_q * h_q, 512] fp32: O_split / L_split
   float* lse_accum;                     // [b + num_sm_parts, s_q * h_q] fp32: log2(L_split) + max (log2 units)
+  uint32_t* split_arrivals;             // [b] uint32, 0 between decodes: the split fold's counters (mla_fold_combine.cuh);
+                                        // null: the combine kernel merges the splits
   int64_t q_batch_stride;               // elements
   int64_t q_seq_stride;                 // elements, between query tokens
   int64_t q_head_stride;                // elements
@@ -33,7 +35,7 @@ struct MlaDecodeParams {
   float scale_softmax;                  // softmax scale
   float scale_softmax_log2;             // scale * log2(e)
 };
-static_assert(sizeof(MlaDecodeParams) == 160, "MlaDecodeParams layout is shared with src/cuda/params.ts");
+static_assert(sizeof(MlaDecodeParams) == 168, "MlaDecodeParams layout is shared with src/cuda/params.ts");
 
 // Tile schedule rows (8 int32), as written by the metadata kernel.
 enum MlaMetadataField : int {

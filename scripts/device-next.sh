@@ -10,6 +10,12 @@
 #   fp8prof   ~2 min: ncu (full, SASS stalls) of the dense FP8 Hopper kernel and bf16 hopper on sweep#16
 #   small2    ~4 min: hopper-small (opt-in small-row kernel) as built — GPU property cases it takes, memcheck and
 #             racecheck on sanitize cases, then h_q 16 sweep rows and serving S4/S10/S11 against 'hopper'
+#   fixed     ~2 min: where the fixed costs of a step go: racecheck on hopper-small (barrier parity), sweep#0/#16 with
+#             and without the combine launch (FLASH_MLA_EXPERIMENT_SKIP_COMBINE: no request is split there), ncu
+#             durations of the metadata, decode and combine kernels of sweep#0
+#   fold      ~4 min: hopper-small with the combine folded into the decode — GPU property (both paths: the generator's
+#             SM counts make b · 4 ≥ parts and < parts), memcheck, racecheck; h_q 16 sweep rows and serving S2/S4/S10/S11
+#             on hopper, hopper-small, and hopper-small with FLASH_MLA_EXPERIMENT_NO_FOLD=1
 # Reruns (each ran in session 5 or 6):
 #   fp8h      ~2 min: the Hopper FP8 kernel — its GPU tests, speed vs bf16 hopper and the portable kernel, memcheck, racecheck
 #   small     ~6 min: generic-small forced for the whole GPU suite (`npm run test:gpu` with
@@ -20,7 +26,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: small2 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: fold | fixed | small2 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -141,6 +147,35 @@ case $step in
       echo "== sparse grid, $name rc=$?"; grep -aE "^sparse" "$out/sparse2-$name.txt" | cut -c1-120
     done
     ;;
+  fold)
+    s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper-small FLASH_MLA_GPU_PROPERTY_CASES=${FOLD_CASES:-400} gpu timeout 150 node --test dist/test/gpu-property.test.js > "$out/fold-property.log" 2>&1
+    rc=$?; echo "GPU property, hopper-small rc=$rc ($(( $(date +%s) - s )) s)"; grep -aE "hopper-small .* runs|coverage|failure|^# (pass|fail)" "$out/fold-property.log" | head -8
+    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
+    for tool in memcheck racecheck; do
+      s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper-small FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=24 \
+        gpu timeout 150 compute-sanitizer --tool $tool --print-limit 6 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/fold-$tool.log" 2>&1
+      echo "$tool hopper-small rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/fold-$tool.log" | tail -1); $(grep -aE 'hopper-small .* runs' "$out/fold-$tool.log" | head -1)"
+    done
+    for set in "0,1,16,17" "serving:S2,S4,S10,S11"; do
+      f=$out/fold-${set//[:,]/-}
+      timeout 150 node dist/src/cli.js bench --configs $set --kernel hopper,hopper-small --iters 50 --check-samples 2 --reference h200 --json "$f.json" > "$f.txt" 2>&1
+      echo "bench $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$f.txt" | cut -c1-150
+      FLASH_MLA_EXPERIMENT_NO_FOLD=1 timeout 150 node dist/src/cli.js bench --configs $set --kernel hopper-small --iters 50 --check-samples 1 --reference h200 > "$f-nofold.txt" 2>&1
+      echo "  hopper-small without the fold rc=$?"; grep -aE "^(sweep#|S[0-9])" "$f-nofold.txt" | cut -c1-150
+    done
+    ;;
+  fixed)
+    FLASH_MLA_TEST_KERNELS=hopper-small FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=16 FLASH_MLA_SEED=212162468 \
+      gpu timeout 120 compute-sanitizer --tool racecheck --print-limit 6 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/fixed-racecheck.log" 2>&1
+    echo "racecheck hopper-small (seed of the first run) rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/fixed-racecheck.log" | tail -1)"
+    for skip in 0 1 0 1; do
+      FLASH_MLA_EXPERIMENT_SKIP_COMBINE=$skip timeout 100 node dist/src/cli.js bench --configs 0,16 --kernel hopper,hopper-small --iters 50 --check-samples 1 --reference h200 > "$out/fixed-skip$skip.txt" 2>&1
+      echo "skip combine=$skip rc=$?"; grep -aE "^sweep#" "$out/fixed-skip$skip.txt" | cut -c1-80
+    done
+    timeout 120 ncu --clock-control none --kernel-name regex:'mla_' --launch-skip 6 --launch-count 6 --metrics gpu__time_duration.sum \
+      node dist/src/cli.js bench --configs ${PROF_ROW:-0} --kernel hopper-small --iters 3 --warmup 1 --check-samples 0 --reference none > "$out/fixed-ncu.txt" 2>&1
+    echo "ncu rc=$?"; grep -aE "mla_|gpu__time_duration" "$out/fixed-ncu.txt" | head -24
+    ;;
   small2)
     s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper-small FLASH_MLA_GPU_PROPERTY_CASES=${SMALL2_CASES:-300} gpu timeout 150 node --test dist/test/gpu-property.test.js > "$out/small2-property.log" 2>&1
     rc=$?; echo "GPU property, hopper-small rc=$rc ($(( $(date +%s) - s )) s)"; grep -aE "hopper-small .* runs|failure|^# (pass|fail)" "$out/small2-property.log" | head -8
@@ -151,8 +186,8 @@ case $step in
       echo "$tool hopper-small rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/small2-$tool.log" | tail -1); $(grep -aE 'hopper-small .* runs' "$out/small2-$tool.log" | head -1)"
     done
     for set in "0,1,16,17" "serving:S4,S10,S11"; do
-      timeout 150 node dist/src/cli.js bench --configs $set --kernel hopper,hopper-small --iters 50 --check-samples 2 --reference h200 --json "$out/small2-${set%%:*}.json" > "$out/small2-${set%%:*}.txt" 2>&1
-      echo "bench $set rc=$?"; grep -aE "^(sweep#|S[0-9])|geomean" "$out/small2-${set%%:*}.txt" | cut -c1-170
+      timeout 150 node dist/src/cli.js bench --configs $set --kernel hopper,hopper-small --iters 50 --check-samples 2 --reference h200 --json "$out/small2-${set//[:,]/-}.json" > "$out/small2-${set//[:,]/-}.txt" 2>&1
+      echo "bench $set rc=$?"; grep -aE "^(sweep#|S[0-9])|geomean" "$out/small2-${set//[:,]/-}.txt" | cut -c1-170
     done
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason } from './util/fake-cuda.js';
+import { MLA_DECODE_PARAMS_BYTES } from '../src/cuda/params.js';
 
 const kernelDir = fileURLToPath(new URL('../../dist/kernels/', import.meta.url));
 const ptxFile = `${kernelDir}mla_combine.compute_80.ptx`;
@@ -72,7 +73,7 @@ test('PTX JIT through cuModuleLoadDataEx against a fake sm_120 driver: logs, wal
   assert.match(out.broken.log, /Not a name of any known instruction: 'not_an_instruction'/);
   assert.match(out.broken.message, /^the driver's JIT could not compile broken \(test\): CUDA_ERROR_INVALID_PTX \(218\): a PTX JIT compilation failed\nJIT error log:\nptxas application ptx input/);
   // loadKernel on this device: the combine kernel from its PTX, the whole file as one NUL-terminated string
-  assert.deepEqual(out.paramSizes, [160]);
+  assert.deepEqual(out.paramSizes, [MLA_DECODE_PARAMS_BYTES]);
   assert.equal(out.loaded.length, 1);
   assert.equal(out.loaded[0].form, 'ptx');
   assert.equal(out.loaded[0].path, ptxFile);

@@ -49,14 +49,15 @@ const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
  * One dense decode on the emulated GPU (NaN-padded views, NaN outputs) against the cpu oracle; returns a note.
  * `split`: some request must be split over SM parts (the combine runs).
  */
-function decodeCase(spec: Omit<DenseSpec, 'seed'>, seed: number, causal: boolean, opts: { kernel?: string; split?: boolean; schedule?: (metadata: Int32Array) => string } = {}): string {
+function decodeCase(spec: Omit<DenseSpec, 'seed'>, seed: number, causal: boolean, opts: { kernel?: string; split?: boolean; smCount?: number; schedule?: (metadata: Int32Array) => string } = {}): string {
   const { kernel } = opts;
   const p = makeDenseProblem({ ...spec, seed });
   const cpu = denseTensors(p);
   const gpu = { ...nanPaddedViews(p, 'cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
   const { hKv } = p.spec;
   const rows = (spec.sQ * spec.hQ) / hKv;
-  const md = getMlaMetadata(gpu.cacheSeqlens, rows, hKv); // the emulated metadata kernel (checked against the cpu scheduler by the API)
+  // the emulated metadata kernel (checked against the cpu scheduler by the API); `smCount`: as if the device had that many
+  const md = getMlaMetadata(gpu.cacheSeqlens, rows, hKv, opts.smCount ? { smCount: opts.smCount } : {});
   const parts = md.tileSchedulerMetadata.shape[0];
   const mdH = getMlaMetadata(cpu.cacheSeqlens, rows, hKv, { smCount: parts * hKv * Math.ceil(rows / 64) });
   const outs = { out: Tensor.full([spec.b, spec.sQ, spec.hQ, 512], NaN, { dtype: spec.dtype, backend: 'cuda' }), lse: Tensor.full([spec.b, spec.hQ, spec.sQ], NaN, { dtype: 'fp32', backend: 'cuda' }) };
@@ -309,12 +310,21 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
  * causal (15 rows: a padding column), h_q 1; seqlens on and around block edges (0, 1, 63, 64, 65, 128), several items
  * per SM part, requests split over parts; NaN-padded views. Then its refusals: more than 16 rows, fp16 q.
  */
-const SMALL_ROW_CASES: HopperCase[] = [
+const SMALL_ROW_CASES: (HopperCase & { smCount?: number })[] = [
   { spec: { b: 7, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [142, 63, 0, 264, 64, 1, 65], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false },
   { spec: { b: 3, sQ: 2, hQ: 8, hKv: 1, d: 576, seqlens: [700, 64, 130], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true, split: true },
   { spec: { b: 2, sQ: 5, hQ: 3, hKv: 1, d: 576, seqlens: [2, 600], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true, split: true },
   { spec: { b: 4, sQ: 1, hQ: 1, hKv: 1, d: 576, seqlens: [65, 128, 3, 500], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false, split: true },
+  // b · 4 < SM parts: the combine kernel merges (the cases above fold it into the decode)
+  { spec: { b: 2, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [900, 130], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false, split: true, smCount: 12 },
 ];
+
+/** Launches of any combine entry point (mla_combine_w*_c*_bf16) the emulator ran so far. */
+function combineRuns(f: ReturnType<typeof bindFakeCuda>): number {
+  let n = 0;
+  for (const w of [1, 2, 4, 8]) for (const c of [1, 2, 4]) n += Math.max(0, f.stat(`emulated:mla_combine_w${w}_c${c}_bf16`));
+  return n;
+}
 
 function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
   const entry = 'mla_decode_sm90_small_bf16';
@@ -328,11 +338,14 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
       assert.ok(be.decodeKernels(dense).includes('hopper-small'), "'hopper-small' must be offered for a bf16 h_q 16 decode");
       assert.ok(!be.decodeKernels().includes('hopper-small'), "'hopper-small' is opt-in: not in the device's kernel list");
       const f = bindFakeCuda();
-      const notes = SMALL_ROW_CASES.map(({ spec, causal, split }, k) => {
-        const before = f.stat(`emulated:${entry}`);
-        const note = decodeCase(spec, seed + k, causal, { kernel: 'hopper-small', split, schedule: (md) => `items per part (blocks): ${partItems(md, spec.seqlens).map((p) => p.join(',')).join(' | ')}` });
+      const notes = SMALL_ROW_CASES.map(({ spec, causal, split, smCount }, k) => {
+        const before = f.stat(`emulated:${entry}`), combinesBefore = combineRuns(f);
+        const note = decodeCase(spec, seed + k, causal, { kernel: 'hopper-small', split, smCount, schedule: (md) => `items per part (blocks): ${partItems(md, spec.seqlens).map((p) => p.join(',')).join(' | ')}` });
         assert.ok(f.stat(`emulated:${entry}`) > before, `kernel 'hopper-small' did not run ${entry}`);
-        return note;
+        // the combine is folded into the decode when b · 4 ≥ SM parts (src/cuda/mla.ts), launched otherwise
+        const folded = spec.b * 4 >= (smCount ?? 4);
+        assert.equal(combineRuns(f) - combinesBefore, folded ? 0 : 1, `${folded ? 'folded' : 'unfolded'} combine: combine kernel launches`);
+        return `${note}; combine ${folded ? 'folded into the decode' : 'kernel'}`;
       });
       // refusals, typed and naming the argument, before anything runs
       const refusals: [Omit<DenseSpec, 'seed'>, RegExp][] = [

@@ -79,13 +79,15 @@ test('encodeStruct writes pointers, int64 and int32 fields at their offsets, pad
 });
 
 test('encoder writes each field at its offset', () => {
-  const values = Object.fromEntries(Object.keys(MLA_DECODE_PARAMS_LAYOUT).map((k, i) => [k, k.startsWith('scale') ? 0.5 + i : i < 10 ? BigInt(0x1000 + i) : i + 1])) as never;
+  const pointers = Object.values(MLA_DECODE_PARAMS_LAYOUT).filter((o) => o < MLA_DECODE_PARAMS_LAYOUT.q_batch_stride).length;
+  const values = Object.fromEntries(Object.keys(MLA_DECODE_PARAMS_LAYOUT).map((k, i) => [k, k.startsWith('scale') ? 0.5 + i : i < pointers ? BigInt(0x1000 + i) : i + 1])) as never;
   const buf = encodeMlaDecodeParams(values);
   const dv = new DataView(buf.buffer);
   assert.equal(dv.getBigUint64(MLA_DECODE_PARAMS_LAYOUT.k_cache, true), 0x1001n);
-  assert.equal(dv.getBigInt64(MLA_DECODE_PARAMS_LAYOUT.k_row_stride, true), 15n);
-  assert.equal(dv.getInt32(MLA_DECODE_PARAMS_LAYOUT.causal, true), 23);
-  assert.equal(dv.getFloat32(MLA_DECODE_PARAMS_LAYOUT.scale_softmax_log2, true), 24.5);
+  assert.equal(dv.getBigUint64(MLA_DECODE_PARAMS_LAYOUT.split_arrivals, true), 0x100an);
+  assert.equal(dv.getBigInt64(MLA_DECODE_PARAMS_LAYOUT.k_row_stride, true), 16n);
+  assert.equal(dv.getInt32(MLA_DECODE_PARAMS_LAYOUT.causal, true), 24);
+  assert.equal(dv.getFloat32(MLA_DECODE_PARAMS_LAYOUT.scale_softmax_log2, true), 25.5);
 });
 
 const skip = await gpuSkipReason();

@@ -26,7 +26,7 @@ export const MLA_CONFIG = {
   /** The Hopper small-row kernel (mla_decode_sm90_small.cu, opt-in 'hopper-small'): rows per CTA, threads, dynamic smem. */
   SM90S_ROWS: 16,
   SM90S_THREADS: 256,
-  SM90S_SMEM_BYTES: 204944,
+  SM90S_SMEM_BYTES: 204952,
   /** FP8-cache decode kernel (mla_decode_fp8.cu): same rows per CTA and threads as generic, this much dynamic smem. */
   F8D_SMEM_BYTES: 160512,
   /** Combine kernel: warps per CTA (W of them per row), column chunks of 128 (up to 4 per row). */

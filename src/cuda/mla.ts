@@ -5,12 +5,13 @@
 import type { AppendKvArgs, DecodeFeatures, LayoutUse, KvFormat, MlaBackend, MlaDecodeArgs } from '../backend.js';
 import { registerBackend } from '../backend.js';
 import { scratchForCapture } from './graph.js';
+import { isCapturing } from '../capture.js';
 import type { Tensor } from '../tensor.js';
 import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
 import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowUnrunnable } from './kernels.js';
-import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
+import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { decodeParamsOf, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
 import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, smallRowMisfit } from './features.js';
 import { cudaMemory } from './memory.js';
@@ -116,10 +117,14 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
   },
 ];
 
+/** The small-row kernel folds the combine in when b · this ≥ its SM parts (splitArrivals, smallRowDecode). */
+const SPLIT_FOLD_MIN_B_PER_PART = 4;
+
 class CudaMlaBackend implements MlaBackend {
   readonly name = 'cuda' as const;
   readonly memory = cudaMemory;
   private workspace: DeviceBuffer | null = null;
+  private arrivals: DeviceBuffer | null = null;
   private readonly paramBuf = new Uint8Array(MLA_DECODE_PARAMS_BYTES);
 
   private get dev(): CudaDevice {
@@ -183,6 +188,27 @@ class CudaMlaBackend implements MlaBackend {
       this.workspace = DeviceBuffer.alloc(Math.ceil(bytes * 1.25));
     }
     return this.workspace.ptr;
+  }
+
+  /**
+   * The split fold's counters (kernels/mla_fold_combine.cuh): [b] uint32, zero between decodes (the kernel returns
+   * each to 0), grow-only; zeroed on the stream when (re)allocated. Never used inside a capture (the combine kernel
+   * merges there), so no graph holds a pointer to a buffer a later call frees.
+   */
+  private splitArrivals(b: number): bigint {
+    if (!this.arrivals || this.arrivals.bytes < 4 * b) {
+      const stream = getCudaContext().stream;
+      if (this.arrivals) {
+        stream.synchronize(); // in-flight kernels may still count on the old one
+        const old = this.arrivals;
+        this.arrivals = null;
+        old.dispose();
+      }
+      const n = Math.max(b, 1024);
+      this.arrivals = DeviceBuffer.alloc(4 * n);
+      memset(this.arrivals.ptr, 0, n, 4, stream);
+    }
+    return this.arrivals.ptr;
   }
 
   checkDecode(f: DecodeFeatures): void {
@@ -296,10 +322,13 @@ class CudaMlaBackend implements MlaBackend {
     const decode: Kernel = loadKernel(k.file, ['sm_90a'], k.entry, ['bytes', 'bytes']);
     const cShape = combineShapeFor(b, qRows);
     const combine = loadKernel('mla_combine', portableArchs(dev), `mla_combine_w${cShape.warpsPerRow}_c${cShape.chunks}_bf16`, ['bytes']);
-    const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf);
+    // Fold the combine into the decode (its last CTA per request merges) when requests have few splits: b · 4 ≥ SM
+    // parts bounds the mean at ~5; one CTA merging a long request's 100+ splits would be slower than the combine.
+    const fold = b * SPLIT_FOLD_MIN_B_PER_PART >= numSmParts && !isCapturing() && process.env.FLASH_MLA_EXPERIMENT_NO_FOLD !== '1';
+    const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf, fold ? this.splitArrivals(b) : 0n);
     const stream = getCudaContext().stream;
     decode.launch({ grid: [1, numSmParts, 1], block: [k.threads, 1, 1], sharedMemBytes: k.sharedBytes, stream, pdl: this.pdl }, params, kMap);
-    combine.launch({ grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: this.pdl }, params);
+    if (!fold) combine.launch({ grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: this.pdl }, params);
   }
 }
 

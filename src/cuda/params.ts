@@ -4,7 +4,7 @@
 import type { MlaDecodeArgs } from '../backend.js';
 import { HEAD_DIM_V } from '../mla/constants.js';
 
-export const MLA_DECODE_PARAMS_BYTES = 160;
+export const MLA_DECODE_PARAMS_BYTES = 168;
 
 export const MLA_DECODE_PARAMS_LAYOUT = {
   q: 0,
@@ -17,21 +17,22 @@ export const MLA_DECODE_PARAMS_LAYOUT = {
   lse: 56,
   o_accum: 64,
   lse_accum: 72,
-  q_batch_stride: 80,
-  q_seq_stride: 88,
-  q_head_stride: 96,
-  k_block_stride: 104,
-  k_row_stride: 112,
-  b: 120,
-  s_q: 124,
-  h_q: 128,
-  q_rows: 132,
-  num_sm_parts: 136,
-  block_table_stride: 140,
-  max_blocks_per_seq: 144,
-  causal: 148,
-  scale_softmax: 152,
-  scale_softmax_log2: 156,
+  split_arrivals: 80,
+  q_batch_stride: 88,
+  q_seq_stride: 96,
+  q_head_stride: 104,
+  k_block_stride: 112,
+  k_row_stride: 120,
+  b: 128,
+  s_q: 132,
+  h_q: 136,
+  q_rows: 140,
+  num_sm_parts: 144,
+  block_table_stride: 148,
+  max_blocks_per_seq: 152,
+  causal: 156,
+  scale_softmax: 160,
+  scale_softmax_log2: 164,
 } as const;
 
 export type MlaDecodeParamsValues = { [K in keyof typeof MLA_DECODE_PARAMS_LAYOUT]: bigint | number };
@@ -44,7 +45,7 @@ export function encodeMlaDecodeParams(v: MlaDecodeParamsValues, buf: Uint8Array 
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   for (const [name, off] of Object.entries(MLA_DECODE_PARAMS_LAYOUT)) {
     const x = v[name as keyof MlaDecodeParamsValues];
-    if (off < 80) dv.setBigUint64(off, x as bigint, true);
+    if (off < MLA_DECODE_PARAMS_LAYOUT.q_batch_stride) dv.setBigUint64(off, x as bigint, true);
     else if (I64.has(name)) dv.setBigInt64(off, BigInt(x), true);
     else if (F32.has(name)) dv.setFloat32(off, x as number, true);
     else dv.setInt32(off, x as number, true);
@@ -65,8 +66,10 @@ export function splitWorkspace(b: number, numSmParts: number, qRows: number): { 
 /**
  * MlaDecodeParams of a validated decode with its split workspace at `workspace` (splitWorkspace()). Sparse decode
  * (blockTable and cacheSeqlens null) gets null pointers and zero sizes for them; an FP8 cache's strides are bytes.
+ * `splitArrivals`: the split fold's zeroed counters ([b] uint32; kernels/mla_fold_combine.cuh), 0n when the combine
+ * kernel merges the splits.
  */
-export function decodeParamsOf(a: MlaDecodeArgs, workspace: bigint, buf: Uint8Array): Uint8Array {
+export function decodeParamsOf(a: MlaDecodeArgs, workspace: bigint, buf: Uint8Array, splitArrivals = 0n): Uint8Array {
   const [b, sQ, hQ] = a.q.shape;
   const numSmParts = a.tileSchedulerMetadata.shape[0];
   return encodeMlaDecodeParams(
@@ -81,6 +84,7 @@ export function decodeParamsOf(a: MlaDecodeArgs, workspace: bigint, buf: Uint8Ar
       lse: a.lse.ptr,
       o_accum: workspace,
       lse_accum: workspace + BigInt(splitWorkspace(b, numSmParts, sQ * hQ).lseOffset),
+      split_arrivals: splitArrivals,
       q_batch_stride: a.q.strides[0],
       q_seq_stride: a.q.strides[1],
       q_head_stride: a.q.strides[2],

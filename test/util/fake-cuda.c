@@ -66,10 +66,10 @@ typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
 
 #ifndef PARAMS_BYTES
-#define PARAMS_BYTES 160
+#define PARAMS_BYTES 168
 #endif
 #ifndef PARAMS_PTR_OFFSETS
-#define PARAMS_PTR_OFFSETS 0, 8, 16, 24, 32, 40, 48, 56, 64, 72
+#define PARAMS_PTR_OFFSETS 0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80
 #endif
 #ifndef FP8_PARAMS_BYTES
 #define FP8_PARAMS_BYTES 64

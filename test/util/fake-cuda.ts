@@ -81,8 +81,8 @@ export type KernelEdit = [file: string, from: string, to: string];
 export function buildFakeCuda(opts: { emulate?: boolean; plant?: KernelEdit[] } = {}): FakeCuda {
   const dir = mkdtempSync(join(tmpdir(), 'flash-mla-fake-cuda-'));
   const lib = join(dir, 'libcuda.so.1');
-  // the encoder writes the fields below offset 80 as 64-bit device addresses (src/cuda/params.ts)
-  const ptrOffsets = Object.values(MLA_DECODE_PARAMS_LAYOUT).filter((o) => o < 80);
+  // the encoder writes the fields below q_batch_stride as 64-bit device addresses (src/cuda/params.ts)
+  const ptrOffsets = Object.values(MLA_DECODE_PARAMS_LAYOUT).filter((o) => o < MLA_DECODE_PARAMS_LAYOUT.q_batch_stride);
   const ptrsOf = (l: StructLayout) => Object.values(l.fields).filter(([, type]) => type === 'ptr').map(([off]) => off).join(',');
   // the fake's L kind has no pointer fields to check: a pointer added to MlaLayoutParams must get them
   if (ptrsOf(MLA_LAYOUT_PARAMS) !== '') throw new Error('MlaLayoutParams has pointer fields: give the fake\'s L parameter kind their offsets');

@@ -45,6 +45,25 @@ inline int ld_plain(const int* p) {
   return *p;
 }
 
+// CTAs run one after the other here: the fence has nothing to order, the atomic nothing to race with
+inline void fence_gpu() {}
+inline uint32_t atomic_inc_gpu(uint32_t* p, uint32_t limit) {
+  emu::check_global(p, 4, "atom.global.inc");
+  const uint32_t old = *p;
+  *p = old >= limit ? 0 : old + 1;
+  return old;
+}
+inline float ld_cg_f32(const float* p) {
+  emu::check_global(p, 4, "ld.global.cg");
+  return *p;
+}
+inline float4 ld_cg_v4f(const float* p) {
+  emu::check_global(p, 16, "ld.global.cg.v4");
+  float4 v;
+  std::memcpy(&v, p, 16);
+  return v;
+}
+
 inline float exp2_approx(float x) { return std::exp2(x); }
 inline float log2_approx(float x) { return std::log2(x); }
 
