@@ -20,7 +20,12 @@
 // Fragments (wgmma D, n16): thread (warp w of its warpgroup, lane 4g + q4) holds d[4i + 2h + e] = (M row 16w + g + 8h,
 // column 8i + 2·q4 + e) — M rows are tokens (Sᵀ) or channels (Oᵀ), columns the CTA's folded query rows.
 //
-// Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (mla_config.h).
+// FP8 cache (entry mla_decode_sm90_small_fp8_bf16, level 3): each warpgroup TMA-loads its block's raw e4m3 bytes and
+// bf16 RoPE columns into its K buffer and dequantises them in place before S (mla_sm90_small_fp8.cuh); the rest of
+// the block's work is the bf16 entry's, on the same bf16 slabs.
+//
+// Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (mla_config.h); arguments:
+// params and the K tensor map (bf16 entry), or params, the raw-byte and the RoPE tensor maps (FP8 entry).
 // Marked hot: spill-free.
 #include <cstdint>
 #include <cuda.h>
@@ -36,6 +41,7 @@
 using namespace mla;
 
 #include "mla_sm90_math.cuh"
+#include "mla_sm90_small_fp8.cuh"
 
 namespace {
 
@@ -66,8 +72,10 @@ __device__ __forceinline__ Blocks blocks_of(const Slice& sl) {
 
 }  // namespace
 
-extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
-    mla_decode_sm90_small_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+// kFp8: k_map is the FP8 cache's raw-byte map and rope_map its RoPE columns' (mla_config.h); otherwise k_map is the
+// bf16 cache's and rope_map unused.
+template <bool kFp8>
+__device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const CUtensorMap* k_map, const CUtensorMap* rope_map) {
   using T = __nv_bfloat16;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
@@ -87,7 +95,8 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     ptx::mbarrier_init(base + SM90S_OFF_BAR, 1);
     ptx::mbarrier_init(base + SM90S_OFF_BAR + 8, 1);
     ptx::fence_barrier_init();
-    ptx::prefetch_tensormap(&k_map);
+    ptx::prefetch_tensormap(k_map);
+    if (kFp8) ptx::prefetch_tensormap(rope_map);
   }
   __syncthreads();
 
@@ -116,8 +125,12 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     if (wtid == 0) {
       const int page = ptx::ld_plain(bt + j);
       const uint32_t sK = base + SM90S_OFF_K0 + wg * SM90_TILE_BYTES;
-      ptx::mbarrier_arrive_expect_tx(sBar, SM90_TILE_BYTES);
-      for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::tma_load_3d(sK + slab * SM90_SLAB_BYTES, &k_map, sBar, slab * 64, 0, page);
+      if (kFp8) {
+        fp8_request_block(sK, k_map, rope_map, sBar, page);
+      } else {
+        ptx::mbarrier_arrive_expect_tx(sBar, SM90_TILE_BYTES);
+        for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::tma_load_3d(sK + slab * SM90_SLAB_BYTES, k_map, sBar, slab * 64, 0, page);
+      }
     }
   };
   auto table_of = [&](int req, const Blocks& bk) { return p.block_table + static_cast<int64_t>(req) * p.block_table_stride + bk.first; };
@@ -170,8 +183,11 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
       // the smem base through an opaque move: otherwise the compiler keeps the ~70 descriptors live across blocks
       const uint32_t b_ = opaque(base);
       const uint32_t sK = b_ + SM90S_OFF_K0 + wg * SM90_TILE_BYTES, sQ = b_ + SM90S_OFF_Q, sP = b_ + SM90S_OFF_P0 + wg * SM90S_ROW_SLAB_BYTES;
+      Fp8Scales sc;
+      if (kFp8) sc = fp8_scales(p, ptx::ld_plain(bt + j), wtid);  // before the wait: the load hides behind the TMA's
       ptx::mbarrier_wait(sBar, phase);
       phase ^= 1;
+      if (kFp8) fp8_dequantise_block(sK, sc, wtid, wg_bar);
       // NaN-filled slots past the last token: P = 0 times NaN would still poison Oᵀ (zero_v_tail ends with a barrier)
       if (j == bk.count - 1 && bk.n_valid_last < PAGE_BLOCK_SIZE) {
         zero_v_tail(sK, 0, bk.n_valid_last, wtid, wg_bar);
@@ -281,12 +297,14 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
 
     // compute-sanitizer's racecheck misorders warps whose counts of named-barrier passes differ (perf log, "racecheck on
     // generic-small"): the warpgroup with fewer blocks (or without the tail zeroing) passes its barrier as often as
-    // the other — 3 per block, 2 for the tail — so the tool sees the merge below ordered as it is.
+    // the other — 3 per block (+ the dequantisation's over the FP8 cache), 2 for the tail — so the tool sees the merge
+    // below ordered as it is.
     {
+      constexpr int per_block = 3 + (kFp8 ? kFp8DequantBarriers : 0);
       const bool tail = bk.count > 0 && bk.n_valid_last < PAGE_BLOCK_SIZE;
       const int last_owner = (bk.count - 1) & 1;
-      const int mine = 3 * max(0, (bk.count - wg + 1) / 2) + (tail && last_owner == wg ? 2 : 0);
-      const int theirs = 3 * max(0, (bk.count - (1 - wg) + 1) / 2) + (tail && last_owner != wg ? 2 : 0);
+      const int mine = per_block * max(0, (bk.count - wg + 1) / 2) + (tail && last_owner == wg ? 2 : 0);
+      const int theirs = per_block * max(0, (bk.count - (1 - wg) + 1) / 2) + (tail && last_owner != wg ? 2 : 0);
 #pragma unroll 1
       for (int k = mine; k < theirs; ++k) ptx::named_barrier_sync(wg_bar, kWgThreads);
     }
@@ -400,4 +418,15 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     // the combine folded in (host's choice): the CTA that wrote the request's last split merges them all
     if (p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req, tid, SM90S_THREADS, base + SM90S_OFF_FLAG);
   }
+}
+
+extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
+    mla_decode_sm90_small_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  small_row_decode<false>(p, &k_map, nullptr);
+}
+
+extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
+    mla_decode_sm90_small_fp8_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
+                                   const __grid_constant__ CUtensorMap rope_map) {
+  small_row_decode<true>(p, &raw_map, &rope_map);
 }

@@ -17,6 +17,7 @@
 #include "mla_config.h"
 #include "mla_fp8_params.h"
 #include "mla_params.h"
+#include "mla_sm90_fp8_dequant.cuh"
 #include "mla_work.cuh"
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
@@ -30,25 +31,6 @@ constexpr int kBUnroll = 4;
 constexpr int kProducerSync = 8;  // named barrier of the producer's 128 threads (the math warpgroups use 1–7 and 9)
 constexpr int kProducerThreads = SM90_FP8_THREADS - SM90_THREADS;
 static_assert(kProducerThreads == 2 * PAGE_BLOCK_SIZE, "two producer threads per token");
-
-// 16 e4m3 codes (one 16-byte chunk) of token row `row` → 16 bf16 channels starting at channel `ch0` (a multiple of
-// 16) of the K buffer at sKb: two swizzled 16-byte chunks of slab ch0 / 64.
-__device__ __forceinline__ void store_dequantised(uint32_t sKb, int row, int ch0, uint4 raw, float scale) {
-  const uint2 v0 = ptx::e4m3x4_to_bf16x4(raw.x, scale), v1 = ptx::e4m3x4_to_bf16x4(raw.y, scale);
-  const uint2 v2 = ptx::e4m3x4_to_bf16x4(raw.z, scale), v3 = ptx::e4m3x4_to_bf16x4(raw.w, scale);
-  const uint32_t slab = sKb + (ch0 / 64) * SM90_SLAB_BYTES;
-  const int c = (ch0 % 64) / 8;
-  ptx::st_shared_v4(slab + swizzled(row, c), make_uint4(v0.x, v0.y, v1.x, v1.y));
-  ptx::st_shared_v4(slab + swizzled(row, c + 1), make_uint4(v2.x, v2.y, v3.x, v3.y));
-}
-
-// The same chunks written as zeros (a position that attends nothing: P = 0 must not meet a NaN in V).
-__device__ __forceinline__ void store_dequantised_zero(uint32_t sKb, int row, int ch0) {
-  const uint32_t slab = sKb + (ch0 / 64) * SM90_SLAB_BYTES;
-  const int c = (ch0 % 64) / 8;
-  ptx::st_shared_v4(slab + swizzled(row, c), make_uint4(0, 0, 0, 0));
-  ptx::st_shared_v4(slab + swizzled(row, c + 1), make_uint4(0, 0, 0, 0));
-}
 
 // bars_full: slab s of buffer b at bars_full + 8·(9b + s); bars_raw: buffer b at + 8b; bars_empty: group g of
 // buffer b at + 8·(2b + g).

@@ -16,6 +16,10 @@
 #   fold      ~4 min: hopper-small with the combine folded into the decode — GPU property (both paths: the generator's
 #             SM counts make b · 4 ≥ parts and < parts), memcheck, racecheck; h_q 16 sweep rows and serving S2/S4/S10/S11
 #             on hopper, hopper-small, and hopper-small with FLASH_MLA_EXPERIMENT_NO_FOLD=1
+#   smallfp8  ~4 min: hopper-small's FP8 entry (level 3, not yet run on a GPU) — its FP8 GPU tests (oracle, and bit for
+#             bit vs hopper-small over the dequantised cache), bench of sweep rows 0,1,16,17 --kv fp8 hopper vs hopper-small
+#             (outputs checked) for dist/kernels and each .variants/small-fp8-*/ build, bf16 of the same rows for the
+#             ratio; memcheck and racecheck on its FP8 GPU tests
 # Reruns (each ran in session 5 or 6):
 #   fp8h      ~2 min: the Hopper FP8 kernel — its GPU tests, speed vs bf16 hopper and the portable kernel, memcheck, racecheck
 #   small     ~6 min: generic-small forced for the whole GPU suite (`npm run test:gpu` with
@@ -26,7 +30,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: fold | fixed | small2 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: smallfp8 | fold | fixed | small2 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -188,6 +192,22 @@ case $step in
     for set in "0,1,16,17" "serving:S4,S10,S11"; do
       timeout 150 node dist/src/cli.js bench --configs $set --kernel hopper,hopper-small --iters 50 --check-samples 2 --reference h200 --json "$out/small2-${set//[:,]/-}.json" > "$out/small2-${set//[:,]/-}.txt" 2>&1
       echo "bench $set rc=$?"; grep -aE "^(sweep#|S[0-9])|geomean" "$out/small2-${set//[:,]/-}.txt" | cut -c1-170
+    done
+    ;;
+  smallfp8)
+    fp8_tests smallfp8 "hopper-small" "${SMALLFP8_TEST_S:-120}"
+    rows=${SMALLFP8_ROWS:-0,1,16,17}
+    timeout 60 node dist/src/cli.js bench --configs $rows --kernel hopper,hopper-small --iters 30 --check-samples 1 --reference h200 --json "$out/smallfp8-bf16.json" > "$out/smallfp8-bf16.txt" 2>&1
+    echo "== bf16 rc=$?"; grep -aE "^sweep#|geomean" "$out/smallfp8-bf16.txt" | cut -c1-170
+    for d in dist/kernels .variants/small-fp8-*; do
+      [ -d "$d" ] || continue
+      name=$(basename "$d"); kd=$(kernel_dir "$d")
+      FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node dist/src/cli.js bench --configs $rows --kv fp8 --kernel hopper,hopper-small --iters 30 --check-samples 2 --reference h200 --json "$out/smallfp8-fp8-$name.json" > "$out/smallfp8-fp8-$name.txt" 2>&1
+      echo "== fp8 $name rc=$?"; grep -aE "^sweep#|geomean" "$out/smallfp8-fp8-$name.txt" | cut -c1-170
+    done
+    for tool in memcheck racecheck; do
+      s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 100 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="hopper-small" dist/test/fp8-sparse-gpu.test.js > "$out/smallfp8-$tool.log" 2>&1
+      echo "$tool (hopper-small FP8 cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/smallfp8-$tool.log" | tail -1)"
     done
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;

@@ -895,7 +895,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
     run(f) {
       const be = getBackend('cuda');
       assert.deepEqual(be.decodeKernels(), ['generic-small']);
-      assert.deepEqual(be.decodeKernels(FP8_DENSE), ['generic']);
+      assert.deepEqual(be.decodeKernels(FP8_DENSE), ['generic', 'hopper-small']); // the opt-in small-row kernel: offered last, not narrowed (as for bf16)
       const c = fp8Case();
       const maps = f.calls('cuTensorMapEncodeTiled');
       const ran = f.stat('kernels_run');
@@ -916,7 +916,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
     run(f) {
       const be = getBackend('cuda');
       assert.deepEqual(be.decodeKernels(), ['hopper']);
-      assert.deepEqual(be.decodeKernels(FP8_DENSE), ['hopper', 'generic']);
+      assert.deepEqual(be.decodeKernels(FP8_DENSE), ['hopper', 'generic', 'hopper-small']);
       assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sparse: true }), ['hopper', 'generic']);
       assert.deepEqual(be.decodeKernels(SPARSE_H128), ['hopper', 'generic']);
       const c = fp8Case();
@@ -947,7 +947,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
     run(f) {
       const notes: string[] = [];
       const be = getBackend('cuda');
-      assert.deepEqual(be.decodeKernels(FP8_DENSE), ['hopper', 'generic']);
+      assert.deepEqual(be.decodeKernels(FP8_DENSE), ['hopper', 'generic', 'hopper-small']); // the opt-in small-row kernel last (h_q 16)
       assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, dtype: 'fp16' }), ['generic']);
       assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sparse: true }), ['hopper', 'generic']);
       const c = fp8Case();

@@ -258,22 +258,27 @@ describe('cuda: dense decode over the FP8 cache, h_kv > 1, d_qk 512 (vs the cpu 
   });
 });
 
-describe("cuda: the Hopper FP8 kernel (dense FP8 decode with bf16 q, kernel 'hopper'), where this GPU offers it", { skip }, () => {
-  const seed = freshSeed();
-  const offered = () => getBackend('cuda').decodeKernels({ fp8: true, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 }).includes('hopper');
-  // NaN-padded views (rows 672 B apart, a spare NaN token per page), NaN in every unused slot; split requests,
-  // seqlens off the block edges, causal s_q up to 4, one and two m-blocks, many short items per SM part
-  const cases: [string, Omit<DenseSpec, 'seed'>, boolean][] = [
+// NaN-padded views (rows 672 B apart, a spare NaN token per page), NaN in every unused slot; split requests, seqlens
+// off the block edges, causal s_q up to 4, one and two m-blocks, many short items per SM part
+const HOPPER_FP8_GPU_CASES: [string, Omit<DenseSpec, 'seed'>, boolean][] = [
     ['h_q 128, s_q 2, causal, long and short requests', { b: 4, sQ: 2, hQ: 128, hKv: 1, d: 576, seqlens: [0, 1, 700, 4096], dtype: 'bf16', fp8: true }, true],
     ['h_q 16, s_q 1, seqlens around the block edges', { b: 8, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [63, 64, 65, 2000, 1, 0, 129, 5000], dtype: 'bf16', fp8: true }, false],
     ['h_q 64, s_q 2, causal (two m-blocks with different causal borders)', { b: 3, sQ: 2, hQ: 64, hKv: 1, d: 576, seqlens: [129, 66, 2], dtype: 'bf16', fp8: true }, true],
     ['h_q 1, s_q 1, one long request (split over every SM part)', { b: 1, sQ: 1, hQ: 1, hKv: 1, d: 576, seqlens: [20000], dtype: 'bf16', fp8: true }, false],
     ['h_q 3, s_q 4, causal', { b: 3, sQ: 4, hQ: 3, hKv: 1, d: 576, seqlens: [3, 300, 9000], dtype: 'bf16', fp8: true }, true],
     ['h_q 16, many short requests (several items per SM part)', { b: 40, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: Array.from({ length: 40 }, (_, i) => (i * 37) % 300), dtype: 'bf16', fp8: true }, false],
-  ];
+];
+
+/**
+ * A dense FP8 decode on `kernel` ('hopper', or the opt-in 'hopper-small' on the cases of ≤ 16 rows) against the oracle,
+ * and bit for bit against the same kernel over dequantizeKvFp8(kCache) as a bf16 cache (the math is the bf16 entry's
+ * on the same tiles; the dequantisation to bf16 is exact).
+ */
+function hopperFp8GpuTests(kernel: 'hopper' | 'hopper-small', seed: number, offered: () => boolean): void {
+  const cases = HOPPER_FP8_GPU_CASES.filter(([, spec]) => kernel === 'hopper' || spec.sQ * spec.hQ <= 16);
   cases.forEach(([label, spec, causal], k) =>
-    test(`${label}: the oracle, and 'hopper' over dequantizeKvFp8(kCache) bit for bit`, (t) => {
-      if (!offered()) return void t.skip("the Hopper FP8 kernel does not run on this GPU (decodeKernels for a dense FP8 decode has no 'hopper')");
+    test(`${label}: the oracle, and '${kernel}' over dequantizeKvFp8(kCache) bit for bit`, (t) => {
+      if (!offered()) return void t.skip(`the ${kernel} FP8 kernel does not run on this GPU (decodeKernels for a dense FP8 decode has no '${kernel}')`);
       const s = seed + k;
       const p = makeDenseProblem({ ...spec, seed: s, scale: 0.5 });
       const cpu = denseTensors(p);
@@ -281,17 +286,23 @@ describe("cuda: the Hopper FP8 kernel (dense FP8 decode with bf16 q, kernel 'hop
       const rows = spec.sQ * spec.hQ;
       const md = getMlaMetadata(gpu.cacheSeqlens, rows, 1);
       const mdH = getMlaMetadata(cpu.cacheSeqlens, rows, 1, { smCount: md.tileSchedulerMetadata.shape[0] * Math.ceil(rows / 64) });
-      const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, isFp8KvCache: true, kernel: 'hopper', ...nanOutputs(spec.b, spec.sQ, spec.hQ, 'bf16') });
+      const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, isFp8KvCache: true, kernel, ...nanOutputs(spec.b, spec.sQ, spec.hQ, 'bf16') });
       const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal, isFp8KvCache: true });
-      checkDenseRows(`hopper FP8 ${label}`, got, want, s);
+      checkDenseRows(`${kernel} FP8 ${label}`, got, want, s);
       // the math warpgroups are the bf16 kernel's, on the same tiles (the dequantisation to bf16 is exact)
-      const ref = flashMlaWithKvcache(gpu.q, dequantizeKvFp8(cpu.kCache).to('cuda'), gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, kernel: 'hopper', ...nanOutputs(spec.b, spec.sQ, spec.hQ, 'bf16') });
-      assert.deepEqual(got.out.toRaw(), ref.out.toRaw(), `out differs from 'hopper' over the dequantised cache (seed ${s})`);
-      assert.deepEqual(got.lse.toRaw(), ref.lse.toRaw(), `lse differs from 'hopper' over the dequantised cache (seed ${s})`);
+      const ref = flashMlaWithKvcache(gpu.q, dequantizeKvFp8(cpu.kCache).to('cuda'), gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, kernel, ...nanOutputs(spec.b, spec.sQ, spec.hQ, 'bf16') });
+      assert.deepEqual(got.out.toRaw(), ref.out.toRaw(), `out differs from '${kernel}' over the dequantised cache (seed ${s})`);
+      assert.deepEqual(got.lse.toRaw(), ref.lse.toRaw(), `lse differs from '${kernel}' over the dequantised cache (seed ${s})`);
       const splits = md.numSplits.toInt32();
       t.diagnostic(`${md.tileSchedulerMetadata.shape[0]} SM parts, requests split: ${splits[spec.b] - spec.b}`);
     }),
   );
+}
+
+describe("cuda: the Hopper FP8 kernel (dense FP8 decode with bf16 q, kernel 'hopper'), where this GPU offers it", { skip }, () => {
+  const seed = freshSeed();
+  const offered = () => getBackend('cuda').decodeKernels({ fp8: true, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 }).includes('hopper');
+  hopperFp8GpuTests('hopper', seed, offered);
   test('a captured graph replays the Hopper FP8 decode with new q = eager', (t) => {
     if (!offered()) return void t.skip('the Hopper FP8 kernel does not run on this GPU');
     const p = makeDenseProblem({ b: 3, sQ: 2, hQ: 32, hKv: 1, d: 576, seqlens: [500, 64, 3000], dtype: 'bf16', fp8: true, seed: seed + 100 });
@@ -310,6 +321,12 @@ describe("cuda: the Hopper FP8 kernel (dense FP8 decode with bf16 q, kernel 'hop
     }
     step.dispose();
   });
+});
+
+describe("cuda: the small-row Hopper kernel over the FP8 cache (dense FP8 decode with bf16 q, h_q · s_q ≤ 16, opt-in kernel 'hopper-small'), where this GPU offers it", { skip }, () => {
+  const seed = freshSeed();
+  const offered = () => getBackend('cuda').decodeKernels({ fp8: true, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 }).includes('hopper-small');
+  hopperFp8GpuTests('hopper-small', seed, offered);
 });
 
 /** The sparse grid of the issue; every case: −1 and out-of-range indices, NaN in every slot no counted index names. */

@@ -217,12 +217,12 @@ const HOPPER_FP8_CASES: HopperCase[] = [
 ];
 
 /**
- * One dense FP8 decode on the emulated H200 through the Hopper FP8 kernel (the default there) against the oracle; then
- * the bf16 'hopper' kernel over dequantizeKvFp8(kCache) as a 16-bit cache (the same schedule): the dequantisation to
- * bf16 is exact and the math warpgroups are the same code on the same shared-memory tiles, so out and lse must agree
- * to the bit.
+ * One dense FP8 decode on the emulated H200 through the Hopper FP8 kernel (the default there; or, with `small`, the
+ * opt-in 'hopper-small' kernel's FP8 entry) against the oracle; then the same kernel's bf16 entry over
+ * dequantizeKvFp8(kCache) as a 16-bit cache (the same schedule): the dequantisation to bf16 is exact and the math
+ * warpgroups are the same code on the same shared-memory tiles, so out and lse must agree to the bit.
  */
-function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedule: (metadata: Int32Array) => string): string {
+function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedule: (metadata: Int32Array) => string, small = false): string {
   const p = makeDenseProblem({ ...spec, seed });
   const cpu = denseTensors(p);
   const gpu = { q: nanPaddedQ(p, 'cuda'), kCache: nanPaddedFp8Cache(p, 'cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
@@ -234,20 +234,22 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
   const mdH = getMlaMetadata(cpu.cacheSeqlens, rows, 1, { smCount: parts * Math.ceil(rows / 64) });
   const nanOuts = () => ({ out: Tensor.full([spec.b, spec.sQ, spec.hQ, 512], NaN, { dtype: 'bf16', backend: 'cuda' }), lse: Tensor.full([spec.b, spec.hQ, spec.sQ], NaN, { dtype: 'fp32', backend: 'cuda' }) });
   const f = bindFakeCuda();
-  const before = f.stat('emulated:mla_decode_sm90_fp8_bf16');
-  const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, isFp8KvCache: true, ...nanOuts() });
-  assert.ok(f.stat('emulated:mla_decode_sm90_fp8_bf16') > before, 'the default FP8 decode did not run mla_decode_sm90_fp8_bf16');
+  const entry = small ? 'mla_decode_sm90_small_fp8_bf16' : 'mla_decode_sm90_fp8_bf16';
+  const kernel = small ? 'hopper-small' : 'hopper';
+  const before = f.stat(`emulated:${entry}`);
+  const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, isFp8KvCache: true, kernel: small ? kernel : undefined, ...nanOuts() });
+  assert.ok(f.stat(`emulated:${entry}`) > before, `the FP8 decode${small ? " with kernel 'hopper-small'" : ''} did not run ${entry}`);
   const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal, isFp8KvCache: true });
-  const label = `FP8, b ${spec.b}, s_q ${spec.sQ}, h_q ${spec.hQ}, causal ${causal}, seqlens [${spec.seqlens}]`;
+  const label = `FP8, b ${spec.b}, s_q ${spec.sQ}, h_q ${spec.hQ}, causal ${causal}, seqlens [${spec.seqlens}]${small ? ', kernel hopper-small' : ''}`;
   checkDenseRows(label, got, want, seed);
   const bf16 = dequantizeKvFp8(cpu.kCache).to('cuda');
-  const ref = flashMlaWithKvcache(gpu.q, bf16, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, kernel: 'hopper', ...nanOuts() });
-  assert.deepEqual(got.out.toRaw(), ref.out.toRaw(), `${label}: out differs from 'hopper' over the dequantised cache (seed ${seed})`);
-  assert.deepEqual(got.lse.toRaw(), ref.lse.toRaw(), `${label}: lse differs from 'hopper' over the dequantised cache (seed ${seed})`);
+  const ref = flashMlaWithKvcache(gpu.q, bf16, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, kernel, ...nanOuts() });
+  assert.deepEqual(got.out.toRaw(), ref.out.toRaw(), `${label}: out differs from '${kernel}' over the dequantised cache (seed ${seed})`);
+  assert.deepEqual(got.lse.toRaw(), ref.lse.toRaw(), `${label}: lse differs from '${kernel}' over the dequantised cache (seed ${seed})`);
   const splits = md.numSplits.toInt32();
   const most = Math.max(...Array.from({ length: spec.b }, (_, i) => splits[i + 1] - splits[i]));
   if (split) assert.ok(most > 1, `${label}: expected a request split over SM parts, the schedule has none (${parts} parts)`);
-  return `${label}: matches the oracle, and 'hopper' over the dequantised cache bit for bit (${parts} SM parts, up to ${most} splits per request; ${schedule(md.tileSchedulerMetadata.toInt32())})`;
+  return `${label}: matches the oracle, and '${kernel}' over the dequantised cache bit for bit (${parts} SM parts, up to ${most} splits per request; ${schedule(md.tileSchedulerMetadata.toInt32())})`;
 }
 
 function hopperFp8Scenario(timing: keyof typeof TIMINGS): Scenario {
@@ -305,10 +307,13 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
 }
 
 /**
- * The opt-in small-row Hopper kernel (kernels/mla_decode_sm90_small.cu, `kernel: 'hopper-small'`, not yet run on a GPU:
- * level 1 of docs/perf-log.md's session-7 plan) against the oracle: h_q 16 × s_q 1, h_q 8 × s_q 2 causal, h_q 3 × s_q 5
- * causal (15 rows: a padding column), h_q 1; seqlens on and around block edges (0, 1, 63, 64, 65, 128), several items
- * per SM part, requests split over parts; NaN-padded views. Then its refusals: more than 16 rows, fp16 q.
+ * The opt-in small-row Hopper kernel (kernels/mla_decode_sm90_small.cu, `kernel: 'hopper-small'`; levels 1–2 of
+ * docs/perf-log.md's session-7 plan ran on an H200, the FP8 entry of level 3 not yet) against the oracle: h_q 16 ×
+ * s_q 1, h_q 8 × s_q 2 causal, h_q 3 × s_q 5 causal (15 rows: a padding column), h_q 1; seqlens on and around block
+ * edges (0, 1, 63, 64, 65, 128), several items per SM part, requests split over parts; NaN-padded views. The same
+ * cases over the FP8 cache (mla_decode_sm90_small_fp8_bf16, padded NaN-filled cache views as 'hopper-fp8'), also bit
+ * for bit against the bf16 entry over the dequantised cache (and not offered for sparse FP8 decode). Then its
+ * refusals: more than 16 rows, fp16 q.
  */
 const SMALL_ROW_CASES: (HopperCase & { smCount?: number })[] = [
   { spec: { b: 7, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [142, 63, 0, 264, 64, 1, 65], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false },
@@ -329,7 +334,7 @@ function combineRuns(f: ReturnType<typeof bindFakeCuda>): number {
 function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
   const entry = 'mla_decode_sm90_small_bf16';
   return {
-    title: `the small-row Hopper kernel (${entry}, opt-in 'hopper-small') against the oracle: h_q·s_q 16/16/15/1, causal s_q 2 and 5, seqlens around block edges, split requests; refusals of > 16 rows and fp16 q (${TIMINGS[timing].note})`,
+    title: `the small-row Hopper kernel (${entry} and its FP8 entry, opt-in 'hopper-small') against the oracle: h_q·s_q 16/16/15/1, causal s_q 2 and 5, seqlens around block edges, split requests; FP8 over padded NaN-filled cache views, also bit for bit against the bf16 entry over the dequantised cache; refusals of > 16 rows and fp16 q (${TIMINGS[timing].note})`,
     env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
     run(seed) {
       const be = getBackend('cuda');
@@ -347,6 +352,10 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
         assert.equal(combineRuns(f) - combinesBefore, folded ? 0 : 1, `${folded ? 'folded' : 'unfolded'} combine: combine kernel launches`);
         return `${note}; combine ${folded ? 'folded into the decode' : 'kernel'}`;
       });
+      const fp8 = { ...dense, fp8: true };
+      assert.deepEqual(be.decodeKernels(fp8), ['hopper', 'generic', 'hopper-small'], "'hopper-small' must be offered, last, for a dense FP8 h_q 16 decode with bf16 q");
+      assert.ok(!be.decodeKernels({ ...fp8, sparse: true }).includes('hopper-small'), "'hopper-small' takes no sparse decode");
+      SMALL_ROW_CASES.forEach((c, k) => notes.push(hopperFp8Case({ ...c, spec: { ...c.spec, fp8: true } }, seed + 100 + k, (md) => `items per part (blocks): ${partItems(md, c.spec.seqlens).map((p) => p.join(',')).join(' | ')}`, true)));
       // refusals, typed and naming the argument, before anything runs
       const refusals: [Omit<DenseSpec, 'seed'>, RegExp][] = [
         [{ b: 1, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [70], dtype: 'bf16', fp8: false }, /kernel: h_q · s_q = 16 · 2 = 32 rows with decode kernel 'hopper-small'/],
@@ -361,7 +370,7 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
         assert.throws(() => flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { kernel: 'hopper-small' }), (e: Error) => e.name === 'UnsupportedFeatureError' && what.test(e.message));
         assert.equal(f.stat(`emulated:${entry}`), before, 'a refused decode ran the kernel');
       }
-      notes.push(`refused: 32 rows, fp16 q; emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}`);
+      notes.push(`refused: 32 rows, fp16 q; emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, mla_decode_sm90_small_fp8_bf16 ×${f.stat('emulated:mla_decode_sm90_small_fp8_bf16')}`);
       return notes;
     },
   };
@@ -562,7 +571,7 @@ if (scenarioName) {
       });
     }
 
-    it("bench --kv fp8 / --configs sparse-small on the emulated H200: without --kernel the dense FP8 and the sparse rows run on 'hopper' (checked against the oracle); --kernel hopper,generic runs both (with vs hopper); --kernel hopper-small (opt-in) runs the configs it takes (checked) and skips the others with the backend's reason", async () => {
+    it("bench --kv fp8 / --configs sparse-small on the emulated H200: without --kernel the dense FP8 and the sparse rows run on 'hopper' (checked against the oracle); --kernel hopper,generic runs both (with vs hopper); --kernel hopper-small (opt-in) runs the configs it takes (checked; bf16 and FP8) and skips the others with the backend's reason", async () => {
       const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
       const dir = mkdtempSync(join(tmpdir(), 'flash-mla-emu-bench-'));
       const env = fakeCudaEnv(fake, { ...HOPPER_ENV, NO_COLOR: '1' });
@@ -592,6 +601,9 @@ if (scenarioName) {
       // h_q 16 s_q 1 config (checked) and skips tiny's 32 rows with the backend's reason
       const smallRow = await bench('small-row', '--configs', 'small:0', '--kernel', 'hopper,hopper-small', '--check-samples', '2');
       assert.deepEqual(smallRow.rows.map((r) => [r.kernel, r.vsKernel?.kernel, r.check?.ok]), [['hopper', undefined, true], ['hopper-small', 'hopper', true]], JSON.stringify(smallRow.rows.map((r) => r.check)));
+      // and its FP8 entry over the FP8 cache (checked against the oracle)
+      const smallRowFp8 = await bench('small-row-fp8', '--configs', 'small:0', '--kv', 'fp8', '--kernel', 'hopper,hopper-small', '--check-samples', '2');
+      assert.deepEqual(smallRowFp8.rows.map((r) => [r.kernel, r.config.kv, r.vsKernel?.kernel, r.check?.ok]), [['hopper', 'fp8', undefined, true], ['hopper-small', 'fp8', 'hopper', true]], JSON.stringify(smallRowFp8.rows.map((r) => r.check)));
       const smallRowTiny = await bench('small-row-tiny', '--configs', 'tiny', '--kernel', 'hopper-small', '--check-samples', '0');
       assert.deepEqual([smallRowTiny.rows.length, smallRowTiny.skipped?.map((x) => [x.kernel, x.error])], [0, [['hopper-small', 'UnsupportedFeatureError']]]);
     });

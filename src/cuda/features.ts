@@ -73,12 +73,12 @@ export const SMALL_ROW_MAX_ROWS = MLA_CONFIG.SM90S_ROWS;
 
 /**
  * Why the small-row kernel cannot run this decode, from its shapes (null: it can, on a device that runs it; the
- * s_q part of h_q · s_q ≤ 16 is checked at the launch, src/cuda/mla.ts): dense decode of bf16 q over the 16-bit
- * cache, h_kv 1, d_qk 576, 64-token pages, h_q ≤ 16.
+ * s_q part of h_q · s_q ≤ 16 is checked at the launch, src/cuda/mla.ts, and an FP8 cache view's strides there too,
+ * fp8-decode.ts fp8HopperLayoutMisfit): dense decode of bf16 q over the 16-bit cache or the FP8 cache (entry
+ * mla_decode_sm90_small_fp8_bf16), h_kv 1, d_qk 576, 64-token pages, h_q ≤ 16.
  */
 export function smallRowMisfit(f: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'dtype' | 'pageSize' | 'hQ' | 'hKv' | 'headDim'>): string | null {
-  if (f.fp8) return 'the FP8 KV cache';
-  if (f.sparse) return 'sparse decode';
+  if (f.sparse) return f.fp8 ? 'sparse decode over the FP8 KV cache' : 'sparse decode';
   if (f.hKv !== 1 || f.headDim !== HEAD_DIM_K) return `h_kv = ${f.hKv}, head dim ${f.headDim}`;
   if (f.dtype !== 'bf16') return `${f.dtype} q`;
   if (f.pageSize !== PAGE_BLOCK_SIZE) return `pages of ${f.pageSize} tokens`;
@@ -102,13 +102,13 @@ export function checkDecodeAgainst(features: CudaFeatures, f: DecodeFeatures): v
         'kernel',
         `${misfit} with decode kernel '${f.kernel}'`,
         'cuda',
-        `'${SMALL_ROW_KERNEL_NAME}' runs dense decode of bf16 q over the 16-bit cache (h_kv 1, d_qk 576, 64-token pages) with h_q · s_q ≤ ${SMALL_ROW_MAX_ROWS}: pass no kernel for the others`,
+        `'${SMALL_ROW_KERNEL_NAME}' runs dense decode of bf16 q over the 16-bit or the FP8 cache (h_kv 1, d_qk 576, 64-token pages) with h_q · s_q ≤ ${SMALL_ROW_MAX_ROWS}: pass no kernel for the others`,
       );
     }
   }
   if (f.sparse && !features.sparse) throw new UnsupportedFeatureError('indices', 'sparse decode', 'cuda', CPU_RUNS_IT);
   if (f.fp8 && !features.fp8KvCache) throw new UnsupportedFeatureError('kCache', 'FP8 KV cache', 'cuda', CPU_RUNS_IT);
-  if (f.fp8 && f.kernel !== undefined && f.kernel !== FP8_DECODE_KERNEL_FAMILY) {
+  if (f.fp8 && f.kernel !== undefined && f.kernel !== FP8_DECODE_KERNEL_FAMILY && f.kernel !== SMALL_ROW_KERNEL_NAME) {
     // the portable FP8 kernel runs under its own name only (another name would mislabel timings); the Hopper FP8
     // kernel under 'hopper' where its shapes fit (whether the device runs it: the backend's decodeKernels)
     const misfit = fp8HopperMisfit(f);

@@ -175,7 +175,7 @@ export function fp8HopperTensorMapSpecs(kCache: Fp8CacheLayout): { raw: Paramete
 /** Encoded maps per cache view (one per layer in a model), so steady-state decoding encodes nothing. */
 const mapCache = new Map<string, [Uint8Array, Uint8Array]>();
 const MAP_CACHE_MAX = 256;
-function fp8HopperTensorMaps(kCache: Tensor): [Uint8Array, Uint8Array] {
+export function fp8HopperTensorMaps(kCache: Tensor): [Uint8Array, Uint8Array] {
   const key = `${kCache.ptr}:${kCache.shape.join(',')}:${kCache.strides.join(',')}`;
   const hit = mapCache.get(key);
   if (hit) return hit;

@@ -121,15 +121,16 @@ export const FP8_SPARSE_HOPPER_KERNEL = {
 } as const;
 
 /**
- * The Hopper small-row kernel (kernels/mla_decode_sm90_small.cu, level 1 of docs/perf-log.md's session-7 plan): dense
- * decode of bf16 q over the 16-bit cache, h_kv 1, d_qk 576, 64-token pages, h_q · s_q ≤ 16 rows per request, the rows as
- * the wgmma's N. Opt-in only (`kernel: 'hopper-small'`; features.ts smallRowMisfit): never a default, not in
+ * The Hopper small-row kernel (kernels/mla_decode_sm90_small.cu, levels 2 and 3 of docs/perf-log.md's session-7 plan):
+ * dense decode of bf16 q over the 16-bit cache (`entry`) or the FP8 cache (`fp8Entry`: params and the 'hopper' FP8
+ * kernel's two tensor maps), h_kv 1, d_qk 576, 64-token pages, h_q · s_q ≤ 16 rows per request, the rows as the wgmma's N. Opt-in only (`kernel: 'hopper-small'`; features.ts smallRowMisfit): never a default, not in
  * DECODE_KERNELS, so no preference list or FLASH_MLA_DECODE_KERNEL changes.
  */
 export const SMALL_ROW_HOPPER_KERNEL = {
   name: 'hopper-small',
   file: 'mla_decode_sm90_small',
   entry: 'mla_decode_sm90_small_bf16',
+  fp8Entry: 'mla_decode_sm90_small_fp8_bf16',
   rows: MLA_CONFIG.SM90S_ROWS,
   threads: MLA_CONFIG.SM90S_THREADS,
   sharedBytes: MLA_CONFIG.SM90S_SMEM_BYTES,

@@ -16,7 +16,7 @@ import { decodeParamsOf, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './param
 import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, smallRowMisfit } from './features.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
-import { cudaFp8Decode, type DecodeResources } from './fp8-decode.js';
+import { cudaFp8Decode, fp8HopperLayoutMisfit, fp8HopperTensorMaps, type DecodeResources } from './fp8-decode.js';
 import { cudaLayoutDecode } from './layout-decode.js';
 import { cudaCheckLayout } from './layout.js';
 import { MLA_CONFIG } from './config.js';
@@ -145,7 +145,10 @@ class CudaMlaBackend implements MlaBackend {
   decodeKernels(decode?: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'hQ' | 'hKv' | 'headDim' | 'dtype' | 'pageSize'>): string[] {
     if (decode?.fp8 && fp8HopperMisfit(decode) === null) {
       const sel = kernelSelection(this.dev);
-      return [...(decode.sparse ? sel.sparseDecodeKernels : sel.fp8DecodeKernels)];
+      const names = [...(decode.sparse ? sel.sparseDecodeKernels : sel.fp8DecodeKernels)];
+      // the opt-in small-row kernel's FP8 entry: last (never the default), for a dense decode whose shapes it takes
+      if (smallRowMisfit(decode) === null && smallRowUnrunnable(this.dev.info, sel.options) === null) names.push(SMALL_ROW_HOPPER_KERNEL.name);
+      return names;
     }
     if (decode?.fp8 || decode?.sparse) return [FP8_DECODE_KERNEL_FAMILY];
     if (decode && isLayoutDecode(decode)) return [LAYOUT_DECODE_KERNEL_FAMILY];
@@ -242,6 +245,11 @@ class CudaMlaBackend implements MlaBackend {
     };
     cudaCheckDecode(features);
     const res: DecodeResources = { scratch: (bytes) => this.scratch(bytes), pdl: this.pdl, combineShape: combineShapeFor };
+    if (a.kernel === SMALL_ROW_HOPPER_KERNEL.name) {
+      // dense, h_kv 1, d_qk 576, bf16 q, 64-token pages (cudaCheckDecode: smallRowMisfit), 16-bit or FP8 cache
+      this.smallRowDecode(a);
+      return;
+    }
     if (a.isFp8KvCache) {
       // dense and sparse decode over the FP8 cache: the Hopper FP8 kernel or the portable one (src/cuda/fp8-decode.ts)
       cudaFp8Decode(a, res, a.kernel ?? this.decodeKernels(features)[0]);
@@ -255,10 +263,6 @@ class CudaMlaBackend implements MlaBackend {
     if (a.indices || a.kCache.shape[2] !== 1 || headDim !== HEAD_DIM_K) {
       // unreachable: sparse decode is FP8 (validated), the other layouts went to cudaLayoutDecode; the kernels below read bf16/fp16 [.., 64, 1, 576] only
       throw new Error('mlaDecode: no cuda kernel for this layout is wired (src/cuda/mla.ts)');
-    }
-    if (a.kernel === SMALL_ROW_HOPPER_KERNEL.name) {
-      this.smallRowDecode(a);
-      return;
     }
     const sel = kernelSelection(dev);
     const name = a.kernel ?? sel.decodeKernels[0];
@@ -300,8 +304,10 @@ class CudaMlaBackend implements MlaBackend {
   }
 
   /**
-   * The opt-in small-row kernel (kernels/mla_decode_sm90_small.cu): one CTA of one warpgroup per SM part for all of a
-   * request's ≤ 16 folded rows, grid (1, num_sm_parts, 1); the 'hopper' kernel's K tensor map; the same combine.
+   * The opt-in small-row kernel (kernels/mla_decode_sm90_small.cu): one CTA of two warpgroups per SM part for all of a
+   * request's ≤ 16 folded rows, grid (1, num_sm_parts, 1); over the 16-bit cache the 'hopper' kernel's K tensor map,
+   * over the FP8 cache (entry mla_decode_sm90_small_fp8_bf16) the 'hopper' FP8 kernel's raw and RoPE maps (a view
+   * they cannot describe is refused: fp8HopperLayoutMisfit); the same combine.
    */
   private smallRowDecode(a: MlaDecodeArgs): void {
     const dev = this.dev;
@@ -318,8 +324,18 @@ class CudaMlaBackend implements MlaBackend {
     }
     requireDevice(dev, k.name, { minCcMajor: 9, sharedBytes: k.sharedBytes });
     const numSmParts = a.tileSchedulerMetadata.shape[0];
-    const kMap = kCacheTensorMap(a.kCache);
-    const decode: Kernel = loadKernel(k.file, ['sm_90a'], k.entry, ['bytes', 'bytes']);
+    // everything that can fail before the launches (tensor maps, modules) first: nothing allocated or launched then
+    let maps: Uint8Array[];
+    if (a.isFp8KvCache) {
+      const misfit = fp8HopperLayoutMisfit(a.kCache);
+      if (misfit !== null) {
+        throw new UnsupportedFeatureError('kCache', `an FP8 cache with ${misfit} with decode kernel '${k.name}'`, 'cuda', `'${k.name}' reads the FP8 cache through TMA tensor maps (16-byte aligned row and page strides): pass no kernel`);
+      }
+      maps = fp8HopperTensorMaps(a.kCache);
+    } else {
+      maps = [kCacheTensorMap(a.kCache)];
+    }
+    const decode: Kernel = loadKernel(k.file, ['sm_90a'], a.isFp8KvCache ? k.fp8Entry : k.entry, ['bytes', ...maps.map(() => 'bytes' as const)]);
     const cShape = combineShapeFor(b, qRows);
     const combine = loadKernel('mla_combine', portableArchs(dev), `mla_combine_w${cShape.warpsPerRow}_c${cShape.chunks}_bf16`, ['bytes']);
     // Fold the combine into the decode (its last CTA per request merges) when requests have few splits: b · 4 ≥ SM
@@ -327,7 +343,7 @@ class CudaMlaBackend implements MlaBackend {
     const fold = b * SPLIT_FOLD_MIN_B_PER_PART >= numSmParts && !isCapturing() && process.env.FLASH_MLA_EXPERIMENT_NO_FOLD !== '1';
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf, fold ? this.splitArrivals(b) : 0n);
     const stream = getCudaContext().stream;
-    decode.launch({ grid: [1, numSmParts, 1], block: [k.threads, 1, 1], sharedMemBytes: k.sharedBytes, stream, pdl: this.pdl }, params, kMap);
+    decode.launch({ grid: [1, numSmParts, 1], block: [k.threads, 1, 1], sharedMemBytes: k.sharedBytes, stream, pdl: this.pdl }, params, ...maps);
     if (!fold) combine.launch({ grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: this.pdl }, params);
   }
 }
