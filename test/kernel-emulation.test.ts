@@ -228,7 +228,10 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
   const gpu = { q: nanPaddedQ(p, 'cuda'), kCache: nanPaddedFp8Cache(p, 'cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
   const rows = spec.sQ * spec.hQ;
   const be = getBackend('cuda');
-  assert.equal(be.decodeKernels({ fp8: true, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 })[0], 'hopper', "the emulated sm_90 device must run dense FP8 decodes on 'hopper' by default");
+  const layout = { fp8: true, sparse: false, hQ: spec.hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
+  assert.equal(be.decodeKernels(layout)[0], 'hopper', "without s_q, the emulated sm_90 device offers 'hopper' first for dense FP8 decodes");
+  const byDefault = rows <= 16 ? 'hopper-small' : 'hopper';
+  assert.equal(be.decodeKernels({ ...layout, sQ: spec.sQ })[0], byDefault, `a dense FP8 decode of ${rows} rows runs on '${byDefault}' by default`);
   const md = getMlaMetadata(gpu.cacheSeqlens, rows, 1);
   const parts = md.tileSchedulerMetadata.shape[0];
   const mdH = getMlaMetadata(cpu.cacheSeqlens, rows, 1, { smCount: parts * Math.ceil(rows / 64) });
@@ -237,7 +240,8 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
   const entry = small ? 'mla_decode_sm90_small_fp8_bf16' : 'mla_decode_sm90_fp8_bf16';
   const kernel = small ? 'hopper-small' : 'hopper';
   const before = f.stat(`emulated:${entry}`);
-  const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, isFp8KvCache: true, kernel: small ? kernel : undefined, ...nanOuts() });
+  // the kernel named (small-row FP8 decodes of ≤ 16 rows run on 'hopper-small' by default, asserted above)
+  const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, isFp8KvCache: true, kernel, ...nanOuts() });
   assert.ok(f.stat(`emulated:${entry}`) > before, `the FP8 decode${small ? " with kernel 'hopper-small'" : ''} did not run ${entry}`);
   const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal, isFp8KvCache: true });
   const label = `FP8, b ${spec.b}, s_q ${spec.sQ}, h_q ${spec.hQ}, causal ${causal}, seqlens [${spec.seqlens}]${small ? ', kernel hopper-small' : ''}`;
@@ -255,7 +259,7 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
 function hopperFp8Scenario(timing: keyof typeof TIMINGS): Scenario {
   const entry = 'mla_decode_sm90_fp8_bf16';
   return {
-    title: `the Hopper FP8 kernel (${entry}, the default for dense FP8 decodes with bf16 q on sm_90) against the oracle and bit for bit against 'hopper' over the dequantised cache: many short items per SM part, a split request, causal s_q 2, two m-blocks, padded NaN-filled cache views (${TIMINGS[timing].note})`,
+    title: `the Hopper FP8 kernel (${entry}, 'hopper': the default for dense FP8 decodes with bf16 q and more than 16 rows on sm_90) against the oracle and bit for bit against 'hopper' over the dequantised cache: many short items per SM part, a split request, causal s_q 2, two m-blocks, padded NaN-filled cache views (${TIMINGS[timing].note})`,
     env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
     run(seed) {
       const seen = new Set<string>();
@@ -339,9 +343,17 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
     run(seed) {
       const be = getBackend('cuda');
       const dense = { fp8: false, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16' as const, pageSize: 64 };
-      assert.equal(be.decodeKernels(dense)[0], 'hopper', "'hopper-small' must never be the default");
+      assert.equal(be.decodeKernels(dense)[0], 'hopper', "without s_q, 'hopper' is offered first for a bf16 h_q 16 decode");
       assert.ok(be.decodeKernels(dense).includes('hopper-small'), "'hopper-small' must be offered for a bf16 h_q 16 decode");
-      assert.ok(!be.decodeKernels().includes('hopper-small'), "'hopper-small' is opt-in: not in the device's kernel list");
+      assert.equal(be.decodeKernels({ ...dense, sQ: 1 })[0], 'hopper-small', "'hopper-small' is the default for h_q · s_q = 16 rows");
+      assert.deepEqual(be.decodeKernels({ ...dense, sQ: 2 }).includes('hopper-small'), false, "'hopper-small' is not offered for 32 rows");
+      assert.ok(!be.decodeKernels().includes('hopper-small'), "'hopper-small' is not in the device's shape-less kernel list");
+      {
+        // no kernel named: a 16-row decode runs the small-row entry
+        const f0 = bindFakeCuda(), before = f0.stat(`emulated:${entry}`);
+        decodeCase({ b: 2, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, seed, false);
+        assert.equal(f0.stat(`emulated:${entry}`), before + 1, "a bf16 h_q 16 s_q 1 decode without a kernel name did not run 'hopper-small'");
+      }
       const f = bindFakeCuda();
       const notes = SMALL_ROW_CASES.map(({ spec, causal, split, smCount }, k) => {
         const before = f.stat(`emulated:${entry}`), combinesBefore = combineRuns(f);

@@ -305,19 +305,21 @@ function upload(p: BenchProblem | SparseBenchProblem, backend: 'cpu' | 'cuda'): 
   }
 }
 
-/** What a config asks of a backend (DecodeFeatures), from its shape alone. */
 /**
  * The kernel names `--kernel` may give for these configs: the backend's decode kernels, and those only some configs'
  * decodes offer (an opt-in one such as 'hopper-small'; the configs it cannot take are skipped with the reason).
  */
 export function benchKernels(be: MlaBackend, configs: readonly BenchConfig[]): string[] {
-  return [...new Set([...be.decodeKernels(), ...configs.flatMap((c) => be.decodeKernels(configFeatures(c)))])];
+  // by layout, not by s_q: a kernel that takes some s_q of a config's layout is named here, and a config whose rows it
+  // cannot take is skipped with the backend's reason
+  return [...new Set([...be.decodeKernels(), ...configs.flatMap((c) => be.decodeKernels({ ...configFeatures(c), sQ: undefined }))])];
 }
 
+/** What a config asks of a backend (DecodeFeatures), from its shape alone. */
 export function configFeatures(c: BenchConfig): DecodeFeatures {
   const sparse = c.topk !== undefined;
   return {
-    dtype: c.dtype, hQ: c.h_q, hKv: 1, headDim: HEAD_DIM_K, pageSize: PAGE_BLOCK_SIZE, fp8: sparse || c.kv === 'fp8', sparse, topk: c.topk ?? 0,
+    dtype: c.dtype, hQ: c.h_q, sQ: c.s_q, hKv: 1, headDim: HEAD_DIM_K, pageSize: PAGE_BLOCK_SIZE, fp8: sparse || c.kv === 'fp8', sparse, topk: c.topk ?? 0,
     topkLength: false, attnSink: false,
   };
 }

@@ -77,12 +77,13 @@ export const SMALL_ROW_MAX_ROWS = MLA_CONFIG.SM90S_ROWS;
  * fp8-decode.ts fp8HopperLayoutMisfit): dense decode of bf16 q over the 16-bit cache or the FP8 cache (entry
  * mla_decode_sm90_small_fp8_bf16), h_kv 1, d_qk 576, 64-token pages, h_q ≤ 16.
  */
-export function smallRowMisfit(f: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'dtype' | 'pageSize' | 'hQ' | 'hKv' | 'headDim'>): string | null {
+export function smallRowMisfit(f: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'dtype' | 'pageSize' | 'hQ' | 'hKv' | 'headDim' | 'sQ'>): string | null {
   if (f.sparse) return f.fp8 ? 'sparse decode over the FP8 KV cache' : 'sparse decode';
   if (f.hKv !== 1 || f.headDim !== HEAD_DIM_K) return `h_kv = ${f.hKv}, head dim ${f.headDim}`;
   if (f.dtype !== 'bf16') return `${f.dtype} q`;
   if (f.pageSize !== PAGE_BLOCK_SIZE) return `pages of ${f.pageSize} tokens`;
   if (f.hQ > SMALL_ROW_MAX_ROWS) return `h_q = ${f.hQ} (more than ${SMALL_ROW_MAX_ROWS} rows)`;
+  if (f.sQ !== undefined && f.hQ * f.sQ > SMALL_ROW_MAX_ROWS) return `h_q · s_q = ${f.hQ} · ${f.sQ} = ${f.hQ * f.sQ} rows`;
   return null;
 }
 

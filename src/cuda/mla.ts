@@ -142,19 +142,20 @@ class CudaMlaBackend implements MlaBackend {
    * where it runs (selectKernels: fp8DecodeKernels, sparseDecodeKernels; a narrowing to
    * another kernel leaves these to 'generic').
    */
-  decodeKernels(decode?: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'hQ' | 'hKv' | 'headDim' | 'dtype' | 'pageSize'>): string[] {
-    if (decode?.fp8 && fp8HopperMisfit(decode) === null) {
-      const sel = kernelSelection(this.dev);
-      const names = [...(decode.sparse ? sel.sparseDecodeKernels : sel.fp8DecodeKernels)];
-      // the opt-in small-row kernel's FP8 entry: last (never the default), for a dense decode whose shapes it takes
-      if (smallRowMisfit(decode) === null && smallRowUnrunnable(this.dev.info, sel.options) === null) names.push(SMALL_ROW_HOPPER_KERNEL.name);
-      return names;
+  decodeKernels(decode?: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'hQ' | 'hKv' | 'headDim' | 'dtype' | 'pageSize' | 'sQ'>): string[] {
+    const sel = kernelSelection(this.dev);
+    let names: string[];
+    if (decode?.fp8 && fp8HopperMisfit(decode) === null) names = [...(decode.sparse ? sel.sparseDecodeKernels : sel.fp8DecodeKernels)];
+    else if (decode?.fp8 || decode?.sparse) return [FP8_DECODE_KERNEL_FAMILY];
+    else if (decode && isLayoutDecode(decode)) return [LAYOUT_DECODE_KERNEL_FAMILY];
+    else names = [...sel.decodeKernels];
+    // the small-row kernel (16-bit or FP8 entry), for a dense decode whose shapes it takes: the default when s_q is
+    // known to fit (h_q · s_q ≤ 16; faster than 'hopper' on every such shape measured, docs/perf-log.md) and no
+    // FLASH_MLA_DECODE_KERNEL narrowing picks another, else offered last
+    if (decode && smallRowMisfit(decode) === null && smallRowUnrunnable(this.dev.info, sel.options) === null) {
+      if (decode.sQ !== undefined && sel.options.decodeKernel === undefined) names.unshift(SMALL_ROW_HOPPER_KERNEL.name);
+      else names.push(SMALL_ROW_HOPPER_KERNEL.name);
     }
-    if (decode?.fp8 || decode?.sparse) return [FP8_DECODE_KERNEL_FAMILY];
-    if (decode && isLayoutDecode(decode)) return [LAYOUT_DECODE_KERNEL_FAMILY];
-    const names = [...kernelSelection(this.dev).decodeKernels];
-    // the opt-in small-row kernel: last (never the default), and only for a decode whose shapes it takes
-    if (decode && smallRowMisfit(decode) === null && smallRowUnrunnable(this.dev.info, kernelSelection(this.dev).options) === null) names.push(SMALL_ROW_HOPPER_KERNEL.name);
     return names;
   }
 
@@ -239,20 +240,24 @@ class CudaMlaBackend implements MlaBackend {
     const dev = this.dev;
     const [, , hQ0, headDim] = a.q.shape;
     const features = {
-      dtype: a.q.dtype as 'bf16' | 'fp16', hQ: hQ0, hKv: a.isFp8KvCache ? 1 : a.kCache.shape[2], headDim, pageSize: a.kCache.shape[1],
+      dtype: a.q.dtype as 'bf16' | 'fp16', hQ: hQ0, sQ: a.q.shape[1], hKv: a.isFp8KvCache ? 1 : a.kCache.shape[2], headDim, pageSize: a.kCache.shape[1],
       fp8: a.isFp8KvCache, sparse: a.indices !== null, topk: a.indices?.shape[2] ?? 0, topkLength: a.topkLength !== null, attnSink: a.attnSink !== null,
       kernel: a.kernel,
     };
     cudaCheckDecode(features);
     const res: DecodeResources = { scratch: (bytes) => this.scratch(bytes), pdl: this.pdl, combineShape: combineShapeFor };
-    if (a.kernel === SMALL_ROW_HOPPER_KERNEL.name) {
-      // dense, h_kv 1, d_qk 576, bf16 q, 64-token pages (cudaCheckDecode: smallRowMisfit), 16-bit or FP8 cache
+    const offered = this.decodeKernels(features);
+    // by default the small-row kernel where it takes the decode, but not an FP8 cache view its tensor maps cannot
+    // describe (fp8HopperLayoutMisfit): the next kernel then
+    const chosen = a.kernel ?? (offered[0] === SMALL_ROW_HOPPER_KERNEL.name && a.isFp8KvCache && fp8HopperLayoutMisfit(a.kCache) !== null ? offered[1] : offered[0]);
+    if (chosen === SMALL_ROW_HOPPER_KERNEL.name) {
+      // dense, h_kv 1, d_qk 576, bf16 q, 64-token pages, h_q · s_q ≤ 16 (cudaCheckDecode: smallRowMisfit), 16-bit or FP8 cache
       this.smallRowDecode(a);
       return;
     }
     if (a.isFp8KvCache) {
       // dense and sparse decode over the FP8 cache: the Hopper FP8 kernel or the portable one (src/cuda/fp8-decode.ts)
-      cudaFp8Decode(a, res, a.kernel ?? this.decodeKernels(features)[0]);
+      cudaFp8Decode(a, res, chosen);
       return;
     }
     if (isLayoutDecode(features)) {
@@ -265,7 +270,7 @@ class CudaMlaBackend implements MlaBackend {
       throw new Error('mlaDecode: no cuda kernel for this layout is wired (src/cuda/mla.ts)');
     }
     const sel = kernelSelection(dev);
-    const name = a.kernel ?? sel.decodeKernels[0];
+    const name = chosen;
     const spec = decodeKernelSpecs.find((s) => s.name === name);
     if (!spec) {
       if (sel.problems.length) throw new RangeError(sel.problems.join('; '));

@@ -228,7 +228,7 @@ export function flashMlaWithKvcache(
   // what this backend cannot run is refused before anything is read back or allocated (typed: a kernel name that
   // cannot run this layout is an UnsupportedFeatureError, an unknown name a RangeError below)
   const features = {
-    dtype: q.dtype as 'bf16' | 'fp16', hQ: dims.hQ, hKv: dims.hKv, headDim: dims.headDim, pageSize: dims.pageSize, fp8: dims.fp8, sparse: dims.sparse,
+    dtype: q.dtype as 'bf16' | 'fp16', hQ: dims.hQ, sQ: dims.sQ, hKv: dims.hKv, headDim: dims.headDim, pageSize: dims.pageSize, fp8: dims.fp8, sparse: dims.sparse,
     topk: dims.topk, topkLength: opts.topkLength instanceof Tensor, attnSink: opts.attnSink instanceof Tensor, kernel: opts.kernel,
   };
   backend.checkDecode(features);
