@@ -416,7 +416,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         }
       }
     // the combine folded in (host's choice): the CTA that wrote the request's last split merges them all
-    if (p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req, tid, SM90S_THREADS, base + SM90S_OFF_FLAG);
+    if (p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req, req, 0, p.q_rows, tid, SM90S_THREADS, base + SM90S_OFF_FLAG, [] { __syncthreads(); });
   }
 }
 

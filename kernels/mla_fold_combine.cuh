@@ -1,7 +1,8 @@
-// The combine folded into a decode kernel (mla_decode_sm90_small.cu): the CTA that writes the last split partial of
-// a request merges all of the request's splits itself, so no combine kernel is launched (about 2 µs a step on an
-// H200, session 7). The host folds only when requests have few splits (src/cuda/mla.ts: b · 4 ≥ SM parts): one CTA
-// merging a long request's 100+ splits would take longer than the combine kernel's many CTAs.
+// The combine folded into a decode kernel (mla_decode_sm90_small.cu; mla_decode_sm90.cu's 16-bit entries): the CTA
+// that writes the last split partial of a request's rows merges all of the splits of those rows itself, so no combine
+// kernel is launched (about 2 µs a step on an H200, session 7). The host folds only when requests have few splits
+// (src/cuda/mla.ts: b · 4 ≥ SM parts): one CTA merging a long request's 100+ splits would take longer than the
+// combine kernel's many CTAs. One counter per request and m-block of rows: split_arrivals[req · m-blocks + m-block].
 //
 // Arrival: every thread fences its partial stores (gpu scope), the CTA meets at a barrier, one thread counts the
 // arrival on the request's counter (atom.inc with limit n − 1: the last of the n arrivals sees n − 1 and the counter
@@ -18,11 +19,11 @@
 
 namespace mla {
 
-// Merge request `req`'s n splits (accumulator rows first … first + n − 1) of every folded row into out/lse: warp
-// `warp` of `n_warps` takes rows warp, warp + n_warps, …; lane l owns columns 4l … 4l + 3 of each 128.
+// Merge request `req`'s n splits (accumulator rows first … first + n − 1) of folded rows [r0, r1) into out/lse: warp
+// `warp` of `n_warps` takes rows r0 + warp, r0 + warp + n_warps, …; lane l owns columns 4l … 4l + 3 of each 128.
 template <typename T>
-__device__ __forceinline__ void merge_splits(const MlaDecodeParams& p, int req, int first, int n, int warp, int n_warps, int lane) {
-  for (int r = warp; r < p.q_rows; r += n_warps) {
+__device__ __forceinline__ void merge_splits(const MlaDecodeParams& p, int req, int first, int n, int r0, int r1, int warp, int n_warps, int lane) {
+  for (int r = r0 + warp; r < r1; r += n_warps) {
     const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;  // split j at + j · q_rows
     float m = -INFINITY;
     for (int j = lane; j < n; j += 32) m = fmaxf(m, ptx::ld_cg_f32(lse_col + static_cast<int64_t>(j) * p.q_rows));
@@ -74,20 +75,20 @@ __device__ __forceinline__ void merge_splits(const MlaDecodeParams& p, int req, 
   }
 }
 
-// After the CTA wrote its split partial of request `req` (every thread its own stores): count the arrival and, if it
-// was the request's last, merge. Called by all `n_threads` threads of the CTA (it holds __syncthreads); `s_flag` is
-// one shared word.
-template <typename T>
-__device__ __forceinline__ void fold_split(const MlaDecodeParams& p, int req, int tid, int n_threads, uint32_t s_flag) {
+// After the CTA wrote its split partial of request `req`, rows [r0, r1) (every thread its own stores): count the
+// arrival on counter `counter` and, if it was the last of the request's n, merge those rows. Called by the `n_threads`
+// threads `sync` (a barrier of exactly them) orders; `s_flag` is one shared word.
+template <typename T, typename Sync>
+__device__ __forceinline__ void fold_split(const MlaDecodeParams& p, int req, int counter, int r0, int r1, int tid, int n_threads, uint32_t s_flag, Sync sync) {
   ptx::fence_gpu();  // this thread's partial stores, before the arrival below
-  __syncthreads();
+  sync();
   const int first = ptx::ld_plain(p.num_splits + req), n = ptx::ld_plain(p.num_splits + req + 1) - first;
-  if (tid == 0) ptx::st_shared_u32(s_flag, ptx::atomic_inc_gpu(p.split_arrivals + req, static_cast<uint32_t>(n - 1)) == static_cast<uint32_t>(n - 1));
-  __syncthreads();
+  if (tid == 0) ptx::st_shared_u32(s_flag, ptx::atomic_inc_gpu(p.split_arrivals + counter, static_cast<uint32_t>(n - 1)) == static_cast<uint32_t>(n - 1));
+  sync();
   // (the next fold's first barrier orders this read before the flag's next write)
   if (!ptx::ld_shared_u32(s_flag)) return;
   ptx::fence_gpu();  // the other CTAs' partials, after their arrivals
-  merge_splits<T>(p, req, first, n, tid >> 5, n_threads >> 5, threadIdx.x & 31);
+  merge_splits<T>(p, req, first, n, r0, r1, tid >> 5, n_threads >> 5, tid & 31);
 }
 
 }  // namespace mla
