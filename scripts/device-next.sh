@@ -20,6 +20,10 @@
 #             bit vs hopper-small over the dequantised cache), bench of sweep rows 0,1,16,17 --kv fp8 hopper vs hopper-small
 #             (outputs checked) for dist/kernels and each .variants/small-fp8-*/ build, bf16 of the same rows for the
 #             ratio; memcheck and racecheck on its FP8 GPU tests
+#   hfold     ~4 min: 'hopper' with the combine folded in — GPU property on hopper, memcheck/racecheck; sweep rows and
+#             serving S5/S6 on hopper as built (fold), as built with FLASH_MLA_EXPERIMENT_NO_FOLD=1 (combine kernel), and
+#             the .variants/h-nofold build (the source without the fold: its loop's SASS) with the combine kernel;
+#             then, if .variants/small-fp8-* exist, `smallfp8`'s FP8 rows for them
 # Reruns (each ran in session 5 or 6):
 #   fp8h      ~2 min: the Hopper FP8 kernel — its GPU tests, speed vs bf16 hopper and the portable kernel, memcheck, racecheck
 #   small     ~6 min: generic-small forced for the whole GPU suite (`npm run test:gpu` with
@@ -30,7 +34,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: smallfp8 | fold | fixed | small2 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: hfold | smallfp8 | fold | fixed | small2 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -150,6 +154,27 @@ case $step in
       FLASH_MLA_KERNEL_DIR=$kd/ timeout 120 node dist/src/cli.js bench --configs sparse --kernel hopper --iters 20 --check-samples 1 --json "$out/sparse2-$name.json" > "$out/sparse2-$name.txt" 2>&1
       echo "== sparse grid, $name rc=$?"; grep -aE "^sparse" "$out/sparse2-$name.txt" | cut -c1-120
     done
+    ;;
+  hfold)
+    s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_CASES=${HFOLD_CASES:-200} gpu timeout 150 node --test dist/test/gpu-property.test.js > "$out/hfold-property.log" 2>&1
+    rc=$?; echo "GPU property, hopper rc=$rc ($(( $(date +%s) - s )) s)"; grep -aE "  hopper .* runs|failure|^# (pass|fail)" "$out/hfold-property.log" | head -6
+    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
+    for tool in memcheck racecheck; do
+      s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=6 \
+        gpu timeout 120 compute-sanitizer --tool $tool --print-limit 6 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/hfold-$tool.log" 2>&1
+      echo "$tool hopper rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/hfold-$tool.log" | tail -1)"
+    done
+    rows=${HFOLD_ROWS:-2,8,9,12,14,18,24,26,28,30,31}
+    for run in fold nofold variant; do
+      kd=$PWD/dist/kernels; env=""
+      [ $run = nofold ] && env="FLASH_MLA_EXPERIMENT_NO_FOLD=1"
+      [ $run = variant ] && { kd=$(kernel_dir .variants/h-nofold); env="FLASH_MLA_EXPERIMENT_NO_FOLD=1"; }
+      env $env FLASH_MLA_KERNEL_DIR=$kd/ timeout 150 node dist/src/cli.js bench --configs $rows --kernel hopper --iters 40 --check-samples 1 --reference h200 > "$out/hfold-$run.txt" 2>&1
+      echo "== $run rc=$?"; grep -aE "^sweep#" "$out/hfold-$run.txt" | cut -c1-135
+      env $env FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node dist/src/cli.js bench --configs serving:S5,S6 --kernel hopper --iters 40 --check-samples 1 --reference h200 > "$out/hfold-$run-serving.txt" 2>&1
+      grep -aE "^S[0-9]" "$out/hfold-$run-serving.txt" | cut -c1-135
+    done
+    ls -d .variants/small-fp8-* > /dev/null 2>&1 && exec "$0" smallfp8
     ;;
   fold)
     s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper-small FLASH_MLA_GPU_PROPERTY_CASES=${FOLD_CASES:-400} gpu timeout 150 node --test dist/test/gpu-property.test.js > "$out/fold-property.log" 2>&1
