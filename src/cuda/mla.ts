@@ -147,7 +147,7 @@ class CudaMlaBackend implements MlaBackend {
       const sel = kernelSelection(this.dev);
       const names = [...(decode.sparse ? sel.sparseDecodeKernels : sel.fp8DecodeKernels)];
       // the opt-in small-row kernel's FP8 entry: last (never the default), for a dense decode whose shapes it takes
-      if (smallRowMisfit(decode) === null && smallRowUnrunnable(this.dev.info, sel.options) === null) names.push(SMALL_ROW_HOPPER_KERNEL.name);
+      if (smallRowMisfit(decode) === null && smallRowUnrunnable(this.dev.info, sel.options, true) === null) names.push(SMALL_ROW_HOPPER_KERNEL.name);
       return names;
     }
     if (decode?.fp8 || decode?.sparse) return [FP8_DECODE_KERNEL_FAMILY];
@@ -317,12 +317,13 @@ class CudaMlaBackend implements MlaBackend {
     if (qRows > k.rows) {
       throw new UnsupportedFeatureError('kernel', `h_q · s_q = ${hQ} · ${sQ} = ${qRows} rows with decode kernel '${k.name}'`, 'cuda', `'${k.name}' takes up to ${k.rows} rows per request: pass no kernel`);
     }
-    const why = smallRowUnrunnable(dev.info, kernelSelection(dev).options);
+    const why = smallRowUnrunnable(dev.info, kernelSelection(dev).options, a.isFp8KvCache);
     if (why !== null) {
       const { major, minor } = dev.info.computeCapability;
       throw new UnsupportedDeviceError(k.name, `compute capability ${major}.${minor} (${dev.info.name})`, why);
     }
-    requireDevice(dev, k.name, { minCcMajor: 9, sharedBytes: k.sharedBytes });
+    const sharedBytes = a.isFp8KvCache ? k.fp8SharedBytes : k.sharedBytes;
+    requireDevice(dev, k.name, { minCcMajor: 9, sharedBytes });
     const numSmParts = a.tileSchedulerMetadata.shape[0];
     // everything that can fail before the launches (tensor maps, modules) first: nothing allocated or launched then
     let maps: Uint8Array[];
@@ -343,7 +344,7 @@ class CudaMlaBackend implements MlaBackend {
     const fold = b * SPLIT_FOLD_MIN_B_PER_PART >= numSmParts && !isCapturing() && process.env.FLASH_MLA_EXPERIMENT_NO_FOLD !== '1';
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf, fold ? this.splitArrivals(b) : 0n);
     const stream = getCudaContext().stream;
-    decode.launch({ grid: [1, numSmParts, 1], block: [k.threads, 1, 1], sharedMemBytes: k.sharedBytes, stream, pdl: this.pdl }, params, ...maps);
+    decode.launch({ grid: [1, numSmParts, 1], block: [k.threads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: this.pdl }, params, ...maps);
     if (!fold) combine.launch({ grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: this.pdl }, params);
   }
 }
