@@ -28,8 +28,8 @@
 //   3. S over slabs 0–7 (32 k-steps), wait "RoPE landed" (requested at the end of the warpgroup's block before), the
 //      4 k-steps of slab 8; softmax; Pᵀ and the column-maxima exchange into slab 8 (dead after S); P·V as bf16;
 //   4. after P·V and the warpgroup barrier, request the next block's RoPE box into slab 8.
-// So the next block's raw load is in flight during this block's dequantisation, S, softmax and P·V, and its RoPE load
-// during the next dequantisation. The merge's sums and maxima go to the warpgroup's K slabs 4–7, the Oᵀ exchange to K
+// So the next block's raw load is in flight during this block's S, softmax and P·V (not its dequantisation: the stage
+// is busy until that has read it), and its RoPE load during the next dequantisation. The merge's sums and maxima go to the warpgroup's K slabs 4–7, the Oᵀ exchange to K
 // buffer 0's slabs 0–3 (the next item's first RoPE box may be landing in slab 8 then; nothing lands in slabs 0–7).
 // Level 3a (in-place dequantisation in the K buffer, one block in flight per warpgroup) is commit 5768266 / a74ab5a
 // (scripts/build-variant.sh SRC_REV=… builds it for the comparison on the GPU).

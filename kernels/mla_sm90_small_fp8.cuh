@@ -1,6 +1,6 @@
 // The small-row kernel's FP8 fill (mla_decode_sm90_small.cu, entry mla_decode_sm90_small_fp8_bf16; level 3b of
 // docs/perf-log.md's "Plan for session 7"): each math warpgroup fills and dequantises its own K blocks, no producer
-// warpgroup, with the next block's raw bytes in flight while it works on this one. Per warpgroup (mla_config.h
+// warpgroup, with the next block's raw bytes in flight while it computes with this one. Per warpgroup (mla_config.h
 // SM90S_F8_*): a raw stage (one block's e4m3 bytes, two TMA boxes of 64 tokens × 256 B, on its "raw" mbarrier) and
 // its K buffer (9 slabs of 64 tokens × 64 channels, 128B-swizzled, bf16), whose slab 8 takes the block's RoPE columns
 // as bf16 (a TMA box, 128B swizzle, on its "RoPE" mbarrier). Per block:
