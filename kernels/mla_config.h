@@ -189,4 +189,24 @@ constexpr int SM90S_SMEM_BYTES = SM90S_OFF_FLAG + 8 + 1024;                // + 
 static_assert(SM90S_OFF_P0 % 1024 == 0 && SM90S_OFF_Q % 1024 == 0, "128B-swizzled operands start 1024-aligned");
 static_assert(SM90S_SMEM_BYTES == 204952, "HOST mirrors this number");
 static_assert(SM90S_THREADS == 256 && SM90S_ROWS == 16, "two warpgroups, wgmma n16: the fragment layout of the kernel");
+
+// ---- its FP8 entry, level 3b (mla_decode_sm90_small_fp8_bf16; mla_sm90_small_fp8.cuh) ---------------------------
+// HOST: grid and block as above, dynamic smem SM90S_F8_SMEM_BYTES (the whole opt-in limit); kernel arguments: params,
+//       the 'hopper' FP8 kernel's raw-byte and RoPE tensor maps.
+// Per warpgroup a K buffer (bf16, 9 slabs, as above) and a raw stage (one block's 64 tokens × 512 e4m3 bytes: the
+// two 256-byte boxes), so the next block's raw bytes land while this one is dequantised and used; Q as above. No room
+// for the rest: Pᵀ and the column-maxima exchange live in slab 8 of the warpgroup's K buffer (the RoPE channels, dead
+// once S is done), the merge's sums and maxima in its slabs 4–7 and the Oᵀ exchange in K buffer 0's slabs 0–3 (free
+// once both warpgroups' last P·V is done), the mbarriers and the fold flag in the alignment slack (the kernel).
+constexpr int SM90S_F8_RAW_BYTES = 2 * SM90_FP8_RAW_BOX_BYTES;                      // 32768: one raw stage
+constexpr int SM90S_F8_OFF_K0 = 0;                                                  // K buffer 1 at + SM90_TILE_BYTES
+constexpr int SM90S_F8_OFF_RAW0 = SM90S_F8_OFF_K0 + 2 * SM90_TILE_BYTES;            // 147456; stage 1 at + 32768
+constexpr int SM90S_F8_OFF_Q = SM90S_F8_OFF_RAW0 + 2 * SM90S_F8_RAW_BYTES;          // 212992
+constexpr int SM90S_F8_USED_BYTES = SM90S_F8_OFF_Q + SM90_SLABS * SM90S_ROW_SLAB_BYTES;  // 231424
+constexpr int SM90S_F8_SIDE_BYTES = 64;  // uint64[2][2] raw / RoPE landed per warpgroup, uint32 fold flag: in the slack
+constexpr int SM90S_F8_SMEM_BYTES = SM90S_F8_USED_BYTES + 1024;                     // + slack to align the base to 1024
+static_assert(SM90S_F8_OFF_RAW0 % 1024 == 0 && SM90S_F8_OFF_Q % 1024 == 0, "TMA boxes and swizzled operands 1024-aligned");
+static_assert(4 * 8 + 4 <= SM90S_F8_SIDE_BYTES && SM90S_F8_SIDE_BYTES <= 512, "one side of the 1024-byte slack has ≥ 512 B");
+static_assert(SM90S_F8_SMEM_BYTES == 232448, "HOST mirrors this number");
+static_assert(SM90S_F8_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
 }  // namespace mla

@@ -20,12 +20,23 @@
 // Fragments (wgmma D, n16): thread (warp w of its warpgroup, lane 4g + q4) holds d[4i + 2h + e] = (M row 16w + g + 8h,
 // column 8i + 2·q4 + e) — M rows are tokens (Sᵀ) or channels (Oᵀ), columns the CTA's folded query rows.
 //
-// FP8 cache (entry mla_decode_sm90_small_fp8_bf16, level 3): each warpgroup TMA-loads its block's raw e4m3 bytes and
-// bf16 RoPE columns into its K buffer and dequantises them in place before S (mla_sm90_small_fp8.cuh); the rest of
-// the block's work is the bf16 entry's, on the same bf16 slabs.
+// FP8 cache (entry mla_decode_sm90_small_fp8_bf16, level 3b; mla_sm90_small_fp8.cuh): each warpgroup TMA-loads its
+// blocks' raw e4m3 bytes into its own raw stage and dequantises them into its K buffer's slabs 0–7; the bf16 RoPE
+// columns come by TMA into slab 8. Per block j of warpgroup wg:
+//   1. wait "raw landed", dequantise stage → slabs 0–7 (scales loaded before the wait), fence, warpgroup barrier;
+//   2. the stage is free: request the raw bytes of the warpgroup's next block (j + 2, or its first of the next item);
+//   3. S over slabs 0–7 (32 k-steps), wait "RoPE landed" (requested at the end of the warpgroup's block before), the
+//      4 k-steps of slab 8; softmax; Pᵀ and the column-maxima exchange into slab 8 (dead after S); P·V as bf16;
+//   4. after P·V and the warpgroup barrier, request the next block's RoPE box into slab 8.
+// So the next block's raw load is in flight during this block's S, softmax and P·V (not its dequantisation: the stage
+// is busy until that has read it), and its RoPE load during the next dequantisation. The merge's sums and maxima go to the warpgroup's K slabs 4–7, the Oᵀ exchange to K
+// buffer 0's slabs 0–3 (the next item's first RoPE box may be landing in slab 8 then; nothing lands in slabs 0–7).
+// Level 3a (in-place dequantisation in the K buffer, one block in flight per warpgroup) is commit 5768266 / a74ab5a
+// (scripts/build-variant.sh SRC_REV=… builds it for the comparison on the GPU).
 //
-// Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (mla_config.h); arguments:
-// params and the K tensor map (bf16 entry), or params, the raw-byte and the RoPE tensor maps (FP8 entry).
+// Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (bf16 entry) or
+// SM90S_F8_SMEM_BYTES (FP8 entry; mla_config.h); arguments: params and the K tensor map (bf16 entry), or params, the
+// raw-byte and the RoPE tensor maps (FP8 entry).
 // Marked hot: spill-free.
 #include <cstdint>
 #include <cuda.h>
@@ -86,14 +97,35 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   const int wg = warp_cta >> 2, warp = warp_cta & 3, wtid = tid & (kWgThreads - 1);
   const int g = lane >> 2, q4 = lane & 3;
   const int wg_bar = kWgBarrier0 + wg;
-  const uint32_t sBar = base + SM90S_OFF_BAR + 8 * wg;                             // this warpgroup's "K block landed"
-  const uint32_t sMaxW = base + SM90S_OFF_MAX + wg * (4 * SM90S_ROWS * 4);         // float[4][16] of its warps
-  const uint32_t sL = base + SM90S_OFF_L, sM = base + SM90S_OFF_M;                 // [2][4][16] sums, [2][16] maxima
-  const uint32_t sX = base + SM90S_OFF_X;
+  // FP8 entry: the layout fills the allocation but for the 1024 bytes of alignment slack. base is smem_raw rounded up
+  // to 1024, so `slack` = base − smem_raw bytes lie free before base and 1024 − slack past base + SM90S_F8_USED_BYTES:
+  // one side has ≥ 512 B, enough for the 4 mbarriers and the fold flag (which side is known only at run time).
+  const uint32_t slack = base - ptx::smem_addr(smem_raw);
+  const uint32_t side = kFp8 ? (slack >= SM90S_F8_SIDE_BYTES ? base - SM90S_F8_SIDE_BYTES : base + SM90S_F8_USED_BYTES) : 0u;
+  // bf16: this warpgroup's "K block landed"; FP8: its "raw block landed" (its "RoPE landed" is sRope)
+  const uint32_t sBar = kFp8 ? side + 8 * wg : base + SM90S_OFF_BAR + 8 * wg;
+  const uint32_t sRope = side + 16 + 8 * wg;
+  const uint32_t sFlag = kFp8 ? side + 32 : base + SM90S_OFF_FLAG;
+  constexpr int kOffQ = kFp8 ? SM90S_F8_OFF_Q : SM90S_OFF_Q;
+  // bf16: float[4][16] of its warps; FP8: see max_slot
+  const uint32_t sMaxW = base + SM90S_OFF_MAX + wg * (4 * SM90S_ROWS * 4);
+  // the merge's column sums of warpgroup x's warp v and column maxima of warpgroup x: bf16 [2][4][16] and [2][16];
+  // FP8 in warpgroup x's K buffer's slabs 4–7 ([4][16] and [16])
+  const uint32_t sL = kFp8 ? base + SM90S_F8_OFF_K0 + 4 * SM90_SLAB_BYTES : base + SM90S_OFF_L;
+  const uint32_t sM = kFp8 ? sL + 4 * SM90S_ROWS * 4 : base + SM90S_OFF_M;
+  auto l_at = [&](int x, int v, int col) {
+    return kFp8 ? sL + x * SM90_TILE_BYTES + (v * SM90S_ROWS + col) * 4 : sL + ((x * 4 + v) * SM90S_ROWS + col) * 4;
+  };
+  auto m_at = [&](int x, int col) { return kFp8 ? sM + x * SM90_TILE_BYTES + col * 4 : sM + (x * SM90S_ROWS + col) * 4; };
+  const uint32_t sX = kFp8 ? base + SM90S_F8_OFF_K0 : base + SM90S_OFF_X;  // FP8: K buffer 0's slabs 0–3
 
   if (tid == 0) {
-    ptx::mbarrier_init(base + SM90S_OFF_BAR, 1);
-    ptx::mbarrier_init(base + SM90S_OFF_BAR + 8, 1);
+    if (kFp8) {
+      for (int b = 0; b < 4; ++b) ptx::mbarrier_init(side + 8 * b, 1);
+    } else {
+      ptx::mbarrier_init(base + SM90S_OFF_BAR, 1);
+      ptx::mbarrier_init(base + SM90S_OFF_BAR + 8, 1);
+    }
     ptx::fence_barrier_init();
     ptx::prefetch_tensormap(k_map);
     if (kFp8) ptx::prefetch_tensormap(rope_map);
@@ -118,15 +150,17 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     rs[i].s_last = (p.q_rows - 1) / p.h_q;
   }
   const float scale_log2 = p.scale_softmax_log2;
-  uint32_t phase = 0;  // of sBar: one completion per block of this warpgroup
+  uint32_t phase = 0;  // of sBar (and FP8: of sRope): one completion per block of this warpgroup
 
-  // Block j of an item into this warpgroup's buffer (one thread issues; the buffer is free).
+  // Block j of an item into this warpgroup's buffer (one thread issues; the buffer is free; FP8: its raw stage and
+  // slab 8).
   auto request_block = [&](const int* bt, int j) {
     if (wtid == 0) {
       const int page = ptx::ld_plain(bt + j);
       const uint32_t sK = base + SM90S_OFF_K0 + wg * SM90_TILE_BYTES;
       if (kFp8) {
-        fp8_request_block(sK, k_map, rope_map, sBar, page);
+        fp8_request_raw(base + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES, k_map, sBar, page);
+        fp8_request_rope(base + SM90S_F8_OFF_K0 + wg * SM90_TILE_BYTES, rope_map, sRope, page);
       } else {
         ptx::mbarrier_arrive_expect_tx(sBar, SM90_TILE_BYTES);
         for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::tma_load_3d(sK + slab * SM90_SLAB_BYTES, k_map, sBar, slab * 64, 0, page);
@@ -134,6 +168,18 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     }
   };
   auto table_of = [&](int req, const Blocks& bk) { return p.block_table + static_cast<int64_t>(req) * p.block_table_stride + bk.first; };
+  // FP8: the page of this warpgroup's block after its block j of item req (j + 2, else its first of the next item),
+  // or -1 if neither item has one (a warpgroup without a block in an item requests the next item's at that item's end).
+  auto page_after = [&](int req, const Blocks& bk, const int* bt, int j) {
+    int page = -1;
+    if (j + 2 < bk.count) {
+      page = ptx::ld_plain(bt + j + 2);
+    } else if (req < w.end_req) {
+      const Blocks nb = blocks_of(slice_of(p, w, req + 1, rs[0]));
+      if (wg < nb.count) page = ptx::ld_plain(table_of(req + 1, nb) + wg);
+    }
+    return page;
+  };
 
   // Q rows of request `req` → 9 slabs of 16 rows × 128 B (cp.async, waited by the caller); rows ≥ q_rows zero-filled.
   // Thread t of a warpgroup copies row t / 8, 16-byte chunks t % 8 + 8k: warpgroup 0 slabs k = 0…4, warpgroup 1 5…8.
@@ -143,7 +189,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     const T* src = static_cast<const T*>(p.q);  // valid dummy address for the zero-fill rows
     if (ok) src += static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(row / p.h_q) * p.q_seq_stride +
                    static_cast<int64_t>(row % p.h_q) * p.q_head_stride;
-    const uint32_t dst = base + SM90S_OFF_Q + swizzled(row, part);
+    const uint32_t dst = base + kOffQ + swizzled(row, part);
     const int k0 = wg ? 5 : 0, k1 = wg ? SM90_SLABS : 5;
 #pragma unroll
     for (int k = k0; k < k1; ++k) ptx::cp_async_16(dst + k * SM90S_ROW_SLAB_BYTES, ok ? src + (part + 8 * k) * 8 : src, ok ? 16 : 0);
@@ -182,19 +228,30 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     for (int j = wg; j < bk.count; j += 2) {
       // the smem base through an opaque move: otherwise the compiler keeps the ~70 descriptors live across blocks
       const uint32_t b_ = opaque(base);
-      const uint32_t sK = b_ + SM90S_OFF_K0 + wg * SM90_TILE_BYTES, sQ = b_ + SM90S_OFF_Q, sP = b_ + SM90S_OFF_P0 + wg * SM90S_ROW_SLAB_BYTES;
-      Fp8Scales sc;
-      if (kFp8) sc = fp8_scales(p, ptx::ld_plain(bt + j), wtid);  // before the wait: the load hides behind the TMA's
-      ptx::mbarrier_wait(sBar, phase);
-      phase ^= 1;
-      if (kFp8) fp8_dequantise_block(sK, sc, wtid, wg_bar);
-      // NaN-filled slots past the last token: P = 0 times NaN would still poison Oᵀ (zero_v_tail ends with a barrier)
-      if (j == bk.count - 1 && bk.n_valid_last < PAGE_BLOCK_SIZE) {
-        zero_v_tail(sK, 0, bk.n_valid_last, wtid, wg_bar);
-        zero_v_tail(sK, 4, bk.n_valid_last, wtid, wg_bar);
+      const uint32_t sK = b_ + SM90S_OFF_K0 + wg * SM90_TILE_BYTES, sQ = b_ + kOffQ;
+      // Pᵀ: bf16, the warpgroup's own slab; FP8, slab 8 of its K buffer from byte 1024 (written after S: max_at)
+      const uint32_t sP = kFp8 ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 1024 : b_ + SM90S_OFF_P0 + wg * SM90S_ROW_SLAB_BYTES;
+      int page_next = -1;  // FP8: the warpgroup's next block, whose raw bytes and RoPE this block requests
+      if constexpr (kFp8) {
+        const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
+        const Fp8Scales sc = fp8_scales(p, ptx::ld_plain(bt + j), wtid);  // before the wait: the load hides behind the TMA's
+        page_next = page_after(req, bk, bt, j);
+        ptx::mbarrier_wait(sBar, phase);
+        // (tokens past the sequence's end become zeros, as zero_v_tail below: NaN-filled slots)
+        fp8_dequantise_block(sK, sRaw, sc, wtid, j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE, wg_bar);
+        if (wtid == 0 && page_next >= 0) fp8_request_raw(sRaw, k_map, sBar, page_next);  // the stage is free
+      } else {
+        ptx::mbarrier_wait(sBar, phase);
+        phase ^= 1;
+        // NaN-filled slots past the last token: P = 0 times NaN would still poison Oᵀ (zero_v_tail ends with a barrier)
+        if (j == bk.count - 1 && bk.n_valid_last < PAGE_BLOCK_SIZE) {
+          zero_v_tail(sK, 0, bk.n_valid_last, wtid, wg_bar);
+          zero_v_tail(sK, 4, bk.n_valid_last, wtid, wg_bar);
+        }
       }
 
-      // Sᵀ = K · Qᵀ over the 36 k-steps (one descriptor per operand, advanced by its 16-byte-unit offset)
+      // Sᵀ = K · Qᵀ over the 36 k-steps (one descriptor per operand, advanced by its 16-byte-unit offset); FP8: slab 8's
+      // 4 after the wait for its RoPE box (requested at the end of the warpgroup's block before)
       float s[4 * kCols];
 #pragma unroll
       for (int x = 0; x < 4 * kCols; ++x) s[x] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
@@ -202,16 +259,28 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
         ptx::wgmma_fence();
 #pragma unroll
-        for (int slab = 0; slab < SM90_SLABS; ++slab)
+        for (int slab = 0; slab < SM90_SLABS; ++slab) {
+          if (kFp8 && slab == SM90_SLABS - 1) {
+            ptx::wgmma_commit();
+            ptx::mbarrier_wait(sRope, phase);
+            phase ^= 1;
+            ptx::wgmma_fence();  // (a branch since the last wgmma: ptxas would insert it)
+          }
 #pragma unroll
           for (int kk = 0; kk < 4; ++kk)
             ptx::wgmma_m64n16k16_bf16_ss(s, dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), slab + kk != 0);
+        }
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
       }
 
       // mask tokens at or past each column's end, then the column maxima: over this thread's two tokens, the warp's
-      // 8 g (shuffles), the warpgroup's 4 warps (smem)
+      // 8 g (shuffles), the warpgroup's 4 warps (smem). FP8: warp v's 16 maxima in slab 8 at 2048 v + 1024 (v & 1), inside
+      // the 16 K rows that its own part of S read (a warp past its wgmma wait knows only its own part done; Pᵀ, at
+      // 1024 … 3071, is written after the barrier below, when every part is)
+      auto max_at = [&](uint32_t sKb, int v, int col) {
+        return kFp8 ? sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + 1024 * (v & 1) + col * 4 : sMaxW + (v * SM90S_ROWS + col) * 4;
+      };
       const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
       float mx[kCols][2];
 #pragma unroll
@@ -232,7 +301,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 #pragma unroll
         for (int i = 0; i < kCols; ++i)
 #pragma unroll
-          for (int e = 0; e < 2; ++e) ptx::st_shared_f32(sMaxW + (warp * SM90S_ROWS + col_of(i, e, q4)) * 4, mx[i][e]);
+          for (int e = 0; e < 2; ++e) ptx::st_shared_f32(max_at(sK, warp, col_of(i, e, q4)), mx[i][e]);
       }
       ptx::named_barrier_sync(wg_bar, kWgThreads);  // (sMax is rewritten only after the next block's P barrier)
       float scale[kCols][2];
@@ -242,7 +311,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         for (int e = 0; e < 2; ++e) {
           float bm = -INFINITY;
 #pragma unroll
-          for (int v = 0; v < 4; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(sMaxW + (v * SM90S_ROWS + col_of(i, e, q4)) * 4));
+          for (int v = 0; v < 4; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(max_at(sK, v, col_of(i, e, q4))));
           const float m_new = fmaxf(m[i][e], bm * scale_log2);  // a fully masked column keeps its max: scale 1, P 0
           scale[i][e] = ptx::exp2_approx(m[i][e] - m_new);
           m[i][e] = m_new;
@@ -292,16 +361,20 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         ptx::wgmma_wait<0>();
       }
       ptx::named_barrier_sync(wg_bar, kWgThreads);  // the warpgroup is past this block's wgmmas: K and P may be rewritten
-      if (j + 2 < bk.count) request_block(bt, j + 2);
+      if constexpr (kFp8) {
+        if (wtid == 0 && page_next >= 0) fp8_request_rope(sK, rope_map, sRope, page_next);  // slab 8 is free
+      } else {
+        if (j + 2 < bk.count) request_block(bt, j + 2);
+      }
     }
 
     // compute-sanitizer's racecheck misorders warps whose counts of named-barrier passes differ (perf log, "racecheck on
     // generic-small"): the warpgroup with fewer blocks (or without the tail zeroing) passes its barrier as often as
-    // the other — 3 per block (+ the dequantisation's over the FP8 cache), 2 for the tail — so the tool sees the merge
-    // below ordered as it is.
+    // the other — 3 per block (+ the dequantisation's over the FP8 cache), 2 for the tail (bf16; the FP8 dequantisation
+    // zeroes it) — so the tool sees the merge below ordered as it is.
     {
       constexpr int per_block = 3 + (kFp8 ? kFp8DequantBarriers : 0);
-      const bool tail = bk.count > 0 && bk.n_valid_last < PAGE_BLOCK_SIZE;
+      const bool tail = !kFp8 && bk.count > 0 && bk.n_valid_last < PAGE_BLOCK_SIZE;
       const int last_owner = (bk.count - 1) & 1;
       const int mine = per_block * max(0, (bk.count - wg + 1) / 2) + (tail && last_owner == wg ? 2 : 0);
       const int theirs = per_block * max(0, (bk.count - (1 - wg) + 1) / 2) + (tail && last_owner != wg ? 2 : 0);
@@ -310,9 +383,12 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     }
 
     // ---- this warpgroup is done with the item: its buffer is free, so its first block of the next item goes out now
+    // (FP8: already requested during its last block of this item, if it had one)
     if (req < w.end_req) {
-      const Blocks nb = blocks_of(slice_of(p, w, req + 1, rs[0]));
-      if (wg < nb.count) request_block(table_of(req + 1, nb), wg);
+      if (!kFp8 || bk.count <= wg) {
+        const Blocks nb = blocks_of(slice_of(p, w, req + 1, rs[0]));
+        if (wg < nb.count) request_block(table_of(req + 1, nb), wg);
+      }
     } else {
       ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
     }
@@ -325,11 +401,13 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 #pragma unroll
         for (int d = 4; d < 32; d <<= 1) l[i][e] += __shfl_xor_sync(0xffffffffu, l[i][e], d);
         if (g == 0) {
-          ptx::st_shared_f32(sL + ((wg * 4 + warp) * SM90S_ROWS + col_of(i, e, q4)) * 4, l[i][e]);
-          if (warp == 0) ptx::st_shared_f32(sM + (wg * SM90S_ROWS + col_of(i, e, q4)) * 4, m[i][e]);
+          ptx::st_shared_f32(l_at(wg, warp, col_of(i, e, q4)), l[i][e]);
+          if (warp == 0) ptx::st_shared_f32(m_at(wg, col_of(i, e, q4)), m[i][e]);
         }
       }
-    __syncthreads();  // both warpgroups' sums and maxima are out, and both are past their last S: Q is free
+    // both warpgroups' sums and maxima are out, and both are past their last S (Q is free) and P·V (FP8: K buffer 0's
+    // slabs 0–3, the exchange below, are free)
+    __syncthreads();
     if (req < w.end_req) load_q(req + 1);  // waited at the top of the next item
 
     // Per column: the common max, this warpgroup's factor to it, the total sum. Then Oᵀ to the common max, and the
@@ -340,14 +418,14 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         const int c = col_of(i, e, q4);
-        const float m0 = ptx::ld_shared_f32(sM + c * 4), m1 = ptx::ld_shared_f32(sM + (SM90S_ROWS + c) * 4);
+        const float m0 = ptx::ld_shared_f32(m_at(0, c)), m1 = ptx::ld_shared_f32(m_at(1, c));
         M[i][e] = fmaxf(m0, m1);
         const float f0 = ptx::exp2_approx(m0 - M[i][e]), f1 = ptx::exp2_approx(m1 - M[i][e]);
         float l0 = 0.f, l1 = 0.f;
 #pragma unroll
         for (int v = 0; v < 4; ++v) {
-          l0 += ptx::ld_shared_f32(sL + (v * SM90S_ROWS + c) * 4);
-          l1 += ptx::ld_shared_f32(sL + ((4 + v) * SM90S_ROWS + c) * 4);
+          l0 += ptx::ld_shared_f32(l_at(0, v, c));
+          l1 += ptx::ld_shared_f32(l_at(1, v, c));
         }
         L[i][e] = l0 * f0 + l1 * f1;
         f_own[i][e] = wg ? f1 : f0;
@@ -416,7 +494,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         }
       }
     // the combine folded in (host's choice): the CTA that wrote the request's last split merges them all
-    if (p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req, req, 0, p.q_rows, tid, SM90S_THREADS, base + SM90S_OFF_FLAG, [] { __syncthreads(); });
+    if (p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req, req, 0, p.q_rows, tid, SM90S_THREADS, sFlag, [] { __syncthreads(); });
   }
 }
 

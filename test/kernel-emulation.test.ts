@@ -691,6 +691,33 @@ if (scenarioName) {
       for (const [what, r] of [['no empty wait', noEmpty], ['no barrier', noBarrier], ['no release', noRelease], ['wrong scale', wrongScale]] as const) t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
     });
 
+    // The same for the small-row kernel's FP8 entry (level 3b, raw stages): the wait for a block's raw bytes in its
+    // warpgroup's stage dropped (the race detector: a RAW between the stage's TMA load and the dequantisation's
+    // ld.shared — at issue timing too, where the values cannot show it), the wait for its RoPE box in slab 8 dropped
+    // (a RAW between that TMA load and S's wgmma).
+    it("planted bugs in hopper-small's FP8 entry: no wait for the raw stage → RAW on its TMA load, no wait for the RoPE box → RAW on a TMA load before wgmma", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (two more emulator builds, ~15 s)' }, async (t) => {
+      const small = 'mla_decode_sm90_small.cu';
+      const builds = {
+        noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar, phase);\n        // (tokens past', '        // (tokens past']] }),
+        noRopeWait: buildFakeCuda({ emulate: true, plant: [[small, '            ptx::mbarrier_wait(sRope, phase);\n', '']] }),
+      };
+      const seed = freshSeed();
+      const [noRawWait, noRawWaitLate, noRopeWait] = await Promise.all([
+        runScenario(builds.noRawWait, 'hopper-small', seed),
+        runScenario(builds.noRawWait, 'hopper-small, late TMA', seed),
+        runScenario(builds.noRopeWait, 'hopper-small', seed),
+      ]);
+      const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
+      for (const r of [noRawWait, noRawWaitLate, noRopeWait]) assert.notEqual(r.status, 0, r.stderr);
+      for (const [r, timing] of [[noRawWait, 'at issue'], [noRawWaitLate, 'late TMA']] as const) {
+        assert.match(r.stderr, /emulated mla_decode_sm90_small_fp8_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*a TMA load \(cp\.async\.bulk\.tensor\) issued by thread \d+ [^\n]*then ld\.shared [^\n]*mla_sm90_small_fp8\.cuh/, `${timing}: ${r.stderr}`);
+      }
+      assert.match(noRopeWait.stderr, /emulated mla_decode_sm90_small_fp8_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*a TMA load \(cp\.async\.bulk\.tensor\) issued by thread \d+ [^\n]*then wgmma \(A operand\)/, noRopeWait.stderr);
+      for (const [what, r] of [['no raw wait', noRawWait], ['the same, late TMA', noRawWaitLate], ['no RoPE wait', noRopeWait]] as const) {
+        t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
+      }
+    });
+
     // The same for the Hopper sparse kernel's producer and masking: its wait for the gathered bytes dropped (the race
     // detector: a RAW between a bulk copy and the producer's ld.shared — at issue timing too), its wait for "group A
     // free" dropped (a race with a math warpgroup's wgmma reads), the validity mask not applied on WG0's blocks (the

@@ -123,7 +123,7 @@ export const FP8_SPARSE_HOPPER_KERNEL = {
 /**
  * The Hopper small-row kernel (kernels/mla_decode_sm90_small.cu, levels 2 and 3 of docs/perf-log.md's session-7 plan):
  * dense decode of bf16 q over the 16-bit cache (`entry`) or the FP8 cache (`fp8Entry`: params and the 'hopper' FP8
- * kernel's two tensor maps), h_kv 1, d_qk 576, 64-token pages, h_q · s_q ≤ 16 rows per request, the rows as the wgmma's N. Opt-in only (`kernel: 'hopper-small'`; features.ts smallRowMisfit): never a default, not in
+ * kernel's two tensor maps; `fp8SharedBytes` of dynamic shared memory, level 3b's raw stages), h_kv 1, d_qk 576, 64-token pages, h_q · s_q ≤ 16 rows per request, the rows as the wgmma's N. Opt-in only (`kernel: 'hopper-small'`; features.ts smallRowMisfit): never a default, not in
  * DECODE_KERNELS, so no preference list or FLASH_MLA_DECODE_KERNEL changes.
  */
 export const SMALL_ROW_HOPPER_KERNEL = {
@@ -134,14 +134,16 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   rows: MLA_CONFIG.SM90S_ROWS,
   threads: MLA_CONFIG.SM90S_THREADS,
   sharedBytes: MLA_CONFIG.SM90S_SMEM_BYTES,
+  fp8SharedBytes: MLA_CONFIG.SM90S_F8_SMEM_BYTES,
 } as const;
 
-/** Does the small-row kernel run on `dev` (its sm_90a cubin, its shared memory)? Why not, or null. */
-export function smallRowUnrunnable(dev: DeviceTraits, opts: SelectOptions = {}): string | null {
+/** Does the small-row kernel (its FP8 entry if `fp8`) run on `dev` (its sm_90a cubin, its shared memory)? Why not, or null. */
+export function smallRowUnrunnable(dev: DeviceTraits, opts: SelectOptions = {}, fp8 = false): string | null {
   const binary = chooseBinary(KERNEL_BUILDS[SMALL_ROW_HOPPER_KERNEL.file], dev, opts);
   if (binary.form !== 'cubin') return binary.form === null ? binary.reason : `FLASH_MLA_FORCE_PTX=1 and '${SMALL_ROW_HOPPER_KERNEL.name}' ships no PTX`;
-  if (dev.maxSharedMemoryPerBlockOptin < SMALL_ROW_HOPPER_KERNEL.sharedBytes) {
-    return `needs ${SMALL_ROW_HOPPER_KERNEL.sharedBytes} B of shared memory per block, the device allows ${dev.maxSharedMemoryPerBlockOptin} B`;
+  const bytes = fp8 ? SMALL_ROW_HOPPER_KERNEL.fp8SharedBytes : SMALL_ROW_HOPPER_KERNEL.sharedBytes;
+  if (dev.maxSharedMemoryPerBlockOptin < bytes) {
+    return `needs ${bytes} B of shared memory per block, the device allows ${dev.maxSharedMemoryPerBlockOptin} B`;
   }
   return null;
 }

@@ -162,7 +162,7 @@ class CudaMlaBackend implements MlaBackend {
     // the small-row kernel (16-bit or FP8 entry), for a dense decode whose shapes it takes: the default when s_q is
     // known to fit (h_q · s_q ≤ 16; faster than 'hopper' on every such shape measured, docs/perf-log.md) and no
     // FLASH_MLA_DECODE_KERNEL narrowing picks another, else offered last
-    if (decode && smallRowMisfit(decode) === null && smallRowUnrunnable(this.dev.info, sel.options) === null) {
+    if (decode && smallRowMisfit(decode) === null && smallRowUnrunnable(this.dev.info, sel.options, decode.fp8) === null) {
       if (decode.sQ !== undefined && sel.options.decodeKernel === undefined) names.unshift(SMALL_ROW_HOPPER_KERNEL.name);
       else names.push(SMALL_ROW_HOPPER_KERNEL.name);
     }
@@ -336,12 +336,13 @@ class CudaMlaBackend implements MlaBackend {
     if (qRows > k.rows) {
       throw new UnsupportedFeatureError('kernel', `h_q · s_q = ${hQ} · ${sQ} = ${qRows} rows with decode kernel '${k.name}'`, 'cuda', `'${k.name}' takes up to ${k.rows} rows per request: pass no kernel`);
     }
-    const why = smallRowUnrunnable(dev.info, kernelSelection(dev).options);
+    const why = smallRowUnrunnable(dev.info, kernelSelection(dev).options, a.isFp8KvCache);
     if (why !== null) {
       const { major, minor } = dev.info.computeCapability;
       throw new UnsupportedDeviceError(k.name, `compute capability ${major}.${minor} (${dev.info.name})`, why);
     }
-    requireDevice(dev, k.name, { minCcMajor: 9, sharedBytes: k.sharedBytes });
+    const sharedBytes = a.isFp8KvCache ? k.fp8SharedBytes : k.sharedBytes;
+    requireDevice(dev, k.name, { minCcMajor: 9, sharedBytes });
     const numSmParts = a.tileSchedulerMetadata.shape[0];
     // everything that can fail before the launches (tensor maps, modules) first: nothing allocated or launched then
     let maps: Uint8Array[];
@@ -361,7 +362,7 @@ class CudaMlaBackend implements MlaBackend {
     const fold = foldsCombine(b, numSmParts);
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf, fold ? this.splitArrivals(b) : 0n);
     const stream = getCudaContext().stream;
-    decode.launch({ grid: [1, numSmParts, 1], block: [k.threads, 1, 1], sharedMemBytes: k.sharedBytes, stream, pdl: this.pdl }, params, ...maps);
+    decode.launch({ grid: [1, numSmParts, 1], block: [k.threads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: this.pdl }, params, ...maps);
     if (!fold) combine.launch({ grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: this.pdl }, params);
   }
 }
