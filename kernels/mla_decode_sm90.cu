@@ -34,7 +34,6 @@
 #include <cuda.h>
 
 #include "mla_config.h"
-#include "mla_fold_combine.cuh"
 #include "mla_fp8_params.h"
 #include "mla_generic_common.cuh"
 #include "mla_params.h"
@@ -447,14 +446,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       }
       store_row_wide<T, kSparse>(p, req, sl, rs, h, o, L, m, wg * (HEAD_DIM_V / 2), q4, wg == 0 && q4 == 0, out_scale);
     }
-#ifndef MLA_SM90_NO_FOLD  // EXPERIMENT switch (session 7): the same source without the fold, for a GPU A/B of the loop
-    if constexpr (kMode == kDense16) {
-      // the combine folded in (host's choice): the CTA that wrote the last split of these rows merges them
-      if (p.split_arrivals != nullptr && !sl.no_split)
-        fold_split<T>(p, req, req * ((p.q_rows + GEN_BLOCK_M - 1) / GEN_BLOCK_M) + m_block, m_block * GEN_BLOCK_M, min(p.q_rows, (m_block + 1) * GEN_BLOCK_M), tid, SM90_THREADS,
-                      base + SM90_OFF_FOLD_FLAG, math_sync);
-    }
-#endif
 #ifdef MLA_SM90_TRACE
     tr_epi += clock64() - tr_mark;
 #endif

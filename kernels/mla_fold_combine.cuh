@@ -1,8 +1,9 @@
-// The combine folded into a decode kernel (mla_decode_sm90_small.cu; mla_decode_sm90.cu's 16-bit entries): the CTA
-// that writes the last split partial of a request's rows merges all of the splits of those rows itself, so no combine
-// kernel is launched (about 2 µs a step on an H200, session 7). The host folds only when requests have few splits
-// (src/cuda/mla.ts: b · 4 ≥ SM parts): one CTA merging a long request's 100+ splits would take longer than the
-// combine kernel's many CTAs. One counter per request and m-block of rows: split_arrivals[req · m-blocks + m-block].
+// The combine folded into a decode kernel (mla_decode_sm90_small.cu): the CTA that writes the last split partial of a
+// request's rows merges all of the splits of those rows itself, so no combine kernel is launched (about 2 µs a step
+// on an H200, session 7). The host folds only when requests have few splits (src/cuda/mla.ts: b · 4 ≥ SM parts): one
+// CTA merging a long request's 100+ splits would take longer than the combine kernel's many CTAs. (Folded into the
+// 64-row 'hopper' kernel it was slower: 64-row merges in the kernel's tail; docs/perf-log.md, session 7.) One counter
+// per request and CTA row of rows: split_arrivals[counter].
 //
 // Arrival: every thread fences its partial stores (gpu scope), the CTA meets at a barrier, one thread counts the
 // arrival on the request's counter (atom.inc with limit n − 1: the last of the n arrivals sees n − 1 and the counter

@@ -117,17 +117,16 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
   },
 ];
 
-/** The Hopper kernels fold the combine in when b · this ≥ their SM parts (foldsCombine). */
+/** The small-row kernel folds the combine in when b · this ≥ its SM parts (foldsCombine). */
 const SPLIT_FOLD_MIN_B_PER_PART = 4;
 
 /**
- * Whether a Hopper decode merges its splits itself (kernels/mla_fold_combine.cuh) instead of launching the combine:
+ * Whether a small-row decode merges its splits itself (kernels/mla_fold_combine.cuh) instead of launching the combine:
  * when requests have few splits (b · 4 ≥ SM parts bounds the mean at ~5; one CTA merging a long request's 100+ splits
  * would be slower than the combine kernel), and never inside a graph capture (the counters' buffer is not the graph's).
  */
 function foldsCombine(b: number, numSmParts: number): boolean {
-  // EXPERIMENT switch (session 7, for the GPU A/B of the fold; removed after it): FLASH_MLA_EXPERIMENT_NO_FOLD=1
-  return b * SPLIT_FOLD_MIN_B_PER_PART >= numSmParts && !isCapturing() && process.env.FLASH_MLA_EXPERIMENT_NO_FOLD !== '1';
+  return b * SPLIT_FOLD_MIN_B_PER_PART >= numSmParts && !isCapturing();
 }
 
 class CudaMlaBackend implements MlaBackend {
@@ -305,18 +304,16 @@ class CudaMlaBackend implements MlaBackend {
     const qRows = sQ * hQ;
     const cShape = combineShapeFor(b, qRows);
     const combine = loadKernel('mla_combine', portableArchs(dev), `mla_combine_w${cShape.warpsPerRow}_c${cShape.chunks}_${dt}`, ['bytes']);
-    // the combine folded into the decode (its last CTA per request and m-block merges): the Hopper kernel's 16-bit
-    // entries, on the same rule as the small-row kernel's (foldsCombine)
-    const mBlocks = Math.ceil(qRows / spec.blockM);
-    const fold = spec.name === 'hopper' && foldsCombine(b, numSmParts);
-    const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf, fold ? this.splitArrivals(b * mBlocks) : 0n);
+    // (the combine is not folded in here: folding it into 'hopper' was slower on the H200 — its merges of 64 rows land
+    // in the kernel's tail, and the loop compiled worse — docs/perf-log.md, session 7)
+    const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf);
     const stream = getCudaContext().stream;
     decode.launch(
-      { grid: [mBlocks, numSmParts, 1], block: [spec.threads, 1, 1], sharedMemBytes: spec.sharedBytes, stream, pdl: this.pdl },
+      { grid: [Math.ceil(qRows / spec.blockM), numSmParts, 1], block: [spec.threads, 1, 1], sharedMemBytes: spec.sharedBytes, stream, pdl: this.pdl },
       params,
       ...extra,
     );
-    if (!fold) combine.launch(
+    combine.launch(
       { grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: this.pdl },
       params,
     );
