@@ -10,20 +10,14 @@
 #   fp8prof   ~2 min: ncu (full, SASS stalls) of the dense FP8 Hopper kernel and bf16 hopper on sweep#16
 #   small2    ~4 min: hopper-small (opt-in small-row kernel) as built — GPU property cases it takes, memcheck and
 #             racecheck on sanitize cases, then h_q 16 sweep rows and serving S4/S10/S11 against 'hopper'
-#   fixed     ~2 min: where the fixed costs of a step go: racecheck on hopper-small (barrier parity), sweep#0/#16 with
-#             and without the combine launch (FLASH_MLA_EXPERIMENT_SKIP_COMBINE: no request is split there), ncu
-#             durations of the metadata, decode and combine kernels of sweep#0
-#   fold      ~4 min: hopper-small with the combine folded into the decode — GPU property (both paths: the generator's
-#             SM counts make b · 4 ≥ parts and < parts), memcheck, racecheck; h_q 16 sweep rows and serving S2/S4/S10/S11
-#             on hopper, hopper-small, and hopper-small with FLASH_MLA_EXPERIMENT_NO_FOLD=1
 #   smallfp8  ~4 min: hopper-small's FP8 entry (level 3, not yet run on a GPU) — its FP8 GPU tests (oracle, and bit for
 #             bit vs hopper-small over the dequantised cache), bench of sweep rows 0,1,16,17 --kv fp8 hopper vs hopper-small
 #             (outputs checked) for dist/kernels and each .variants/small-fp8-*/ build, bf16 of the same rows for the
 #             ratio; memcheck and racecheck on its FP8 GPU tests
-#   hfold     ~4 min: 'hopper' with the combine folded in — GPU property on hopper, memcheck/racecheck; sweep rows and
-#             serving S5/S6 on hopper as built (fold), as built with FLASH_MLA_EXPERIMENT_NO_FOLD=1 (combine kernel), and
-#             the .variants/h-nofold build (the source without the fold: its loop's SASS) with the combine kernel;
-#             then, if .variants/small-fp8-* exist, `smallfp8`'s FP8 rows for them
+#   pf        ~6 min: hopper-small's L2 prefetch of the block after next — bf16 and FP8 rows 0,1,16,17 against
+#             .variants/small-nopf (the build without it), then the whole GPU suite (`npm run test:gpu`) as built
+#   release   ~4 min: the sweep (32) and serving (12) sets on the default kernels (JSON + SVG for docs/runs/), the FP8
+#             rows h_q 16 and the fp8 sweep's memory-bound rows against bf16
 # Reruns (each ran in session 5 or 6):
 #   fp8h      ~2 min: the Hopper FP8 kernel — its GPU tests, speed vs bf16 hopper and the portable kernel, memcheck, racecheck
 #   small     ~6 min: generic-small forced for the whole GPU suite (`npm run test:gpu` with
@@ -34,7 +28,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: hfold | smallfp8 | fold | fixed | small2 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: pf | release | smallfp8 | small2 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -155,56 +149,6 @@ case $step in
       echo "== sparse grid, $name rc=$?"; grep -aE "^sparse" "$out/sparse2-$name.txt" | cut -c1-120
     done
     ;;
-  hfold)
-    s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_CASES=${HFOLD_CASES:-200} gpu timeout 150 node --test dist/test/gpu-property.test.js > "$out/hfold-property.log" 2>&1
-    rc=$?; echo "GPU property, hopper rc=$rc ($(( $(date +%s) - s )) s)"; grep -aE "  hopper .* runs|failure|^# (pass|fail)" "$out/hfold-property.log" | head -6
-    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
-    for tool in memcheck racecheck; do
-      s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=6 \
-        gpu timeout 120 compute-sanitizer --tool $tool --print-limit 6 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/hfold-$tool.log" 2>&1
-      echo "$tool hopper rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/hfold-$tool.log" | tail -1)"
-    done
-    rows=${HFOLD_ROWS:-2,8,9,12,14,18,24,26,28,30,31}
-    for run in fold nofold variant; do
-      kd=$PWD/dist/kernels; env=""
-      [ $run = nofold ] && env="FLASH_MLA_EXPERIMENT_NO_FOLD=1"
-      [ $run = variant ] && { kd=$(kernel_dir .variants/h-nofold); env="FLASH_MLA_EXPERIMENT_NO_FOLD=1"; }
-      env $env FLASH_MLA_KERNEL_DIR=$kd/ timeout 150 node dist/src/cli.js bench --configs $rows --kernel hopper --iters 40 --check-samples 1 --reference h200 > "$out/hfold-$run.txt" 2>&1
-      echo "== $run rc=$?"; grep -aE "^sweep#" "$out/hfold-$run.txt" | cut -c1-135
-      env $env FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node dist/src/cli.js bench --configs serving:S5,S6 --kernel hopper --iters 40 --check-samples 1 --reference h200 > "$out/hfold-$run-serving.txt" 2>&1
-      grep -aE "^S[0-9]" "$out/hfold-$run-serving.txt" | cut -c1-135
-    done
-    ls -d .variants/small-fp8-* > /dev/null 2>&1 && exec "$0" smallfp8
-    ;;
-  fold)
-    s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper-small FLASH_MLA_GPU_PROPERTY_CASES=${FOLD_CASES:-400} gpu timeout 150 node --test dist/test/gpu-property.test.js > "$out/fold-property.log" 2>&1
-    rc=$?; echo "GPU property, hopper-small rc=$rc ($(( $(date +%s) - s )) s)"; grep -aE "hopper-small .* runs|coverage|failure|^# (pass|fail)" "$out/fold-property.log" | head -8
-    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
-    for tool in memcheck racecheck; do
-      s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper-small FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=24 \
-        gpu timeout 150 compute-sanitizer --tool $tool --print-limit 6 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/fold-$tool.log" 2>&1
-      echo "$tool hopper-small rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/fold-$tool.log" | tail -1); $(grep -aE 'hopper-small .* runs' "$out/fold-$tool.log" | head -1)"
-    done
-    for set in "0,1,16,17" "serving:S2,S4,S10,S11"; do
-      f=$out/fold-${set//[:,]/-}
-      timeout 150 node dist/src/cli.js bench --configs $set --kernel hopper,hopper-small --iters 50 --check-samples 2 --reference h200 --json "$f.json" > "$f.txt" 2>&1
-      echo "bench $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$f.txt" | cut -c1-150
-      FLASH_MLA_EXPERIMENT_NO_FOLD=1 timeout 150 node dist/src/cli.js bench --configs $set --kernel hopper-small --iters 50 --check-samples 1 --reference h200 > "$f-nofold.txt" 2>&1
-      echo "  hopper-small without the fold rc=$?"; grep -aE "^(sweep#|S[0-9])" "$f-nofold.txt" | cut -c1-150
-    done
-    ;;
-  fixed)
-    FLASH_MLA_TEST_KERNELS=hopper-small FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=16 FLASH_MLA_SEED=212162468 \
-      gpu timeout 120 compute-sanitizer --tool racecheck --print-limit 6 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/fixed-racecheck.log" 2>&1
-    echo "racecheck hopper-small (seed of the first run) rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/fixed-racecheck.log" | tail -1)"
-    for skip in 0 1 0 1; do
-      FLASH_MLA_EXPERIMENT_SKIP_COMBINE=$skip timeout 100 node dist/src/cli.js bench --configs 0,16 --kernel hopper,hopper-small --iters 50 --check-samples 1 --reference h200 > "$out/fixed-skip$skip.txt" 2>&1
-      echo "skip combine=$skip rc=$?"; grep -aE "^sweep#" "$out/fixed-skip$skip.txt" | cut -c1-80
-    done
-    timeout 120 ncu --clock-control none --kernel-name regex:'mla_' --launch-skip 6 --launch-count 6 --metrics gpu__time_duration.sum \
-      node dist/src/cli.js bench --configs ${PROF_ROW:-0} --kernel hopper-small --iters 3 --warmup 1 --check-samples 0 --reference none > "$out/fixed-ncu.txt" 2>&1
-    echo "ncu rc=$?"; grep -aE "mla_|gpu__time_duration" "$out/fixed-ncu.txt" | head -24
-    ;;
   small2)
     s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper-small FLASH_MLA_GPU_PROPERTY_CASES=${SMALL2_CASES:-300} gpu timeout 150 node --test dist/test/gpu-property.test.js > "$out/small2-property.log" 2>&1
     rc=$?; echo "GPU property, hopper-small rc=$rc ($(( $(date +%s) - s )) s)"; grep -aE "hopper-small .* runs|failure|^# (pass|fail)" "$out/small2-property.log" | head -8
@@ -218,6 +162,25 @@ case $step in
       timeout 150 node dist/src/cli.js bench --configs $set --kernel hopper,hopper-small --iters 50 --check-samples 2 --reference h200 --json "$out/small2-${set//[:,]/-}.json" > "$out/small2-${set//[:,]/-}.txt" 2>&1
       echo "bench $set rc=$?"; grep -aE "^(sweep#|S[0-9])|geomean" "$out/small2-${set//[:,]/-}.txt" | cut -c1-170
     done
+    ;;
+  pf)
+    for kv in bf16 fp8; do
+      for d in dist/kernels .variants/small-nopf; do
+        name=$(basename "$d"); kd=$(kernel_dir "$d")
+        FLASH_MLA_KERNEL_DIR=$kd/ timeout 90 node dist/src/cli.js bench --configs 0,1,16,17 --kv $kv --iters 40 --check-samples 1 --reference h200 > "$out/pf-$kv-$name.txt" 2>&1
+        echo "== $kv $name rc=$?"; grep -aE "^sweep#" "$out/pf-$kv-$name.txt" | cut -c1-100
+      done
+    done
+    s=$(date +%s); timeout ${PF_SUITE_S:-330} npm run test:gpu > "$out/pf-suite.log" 2>&1
+    echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/pf-suite.log"; grep -aE "^✖|not ok" "$out/pf-suite.log" | head -10; tail -4 "$out/pf-suite.log"
+    ;;
+  release)
+    timeout 240 node dist/src/cli.js bench --configs sweep --iters 50 --reference h200 --json "$out/sweep.json" --svg "$out/sweep.svg" > "$out/sweep.txt" 2>&1
+    echo "sweep rc=$?"; grep -aE "^sweep#|geomean|best" "$out/sweep.txt" | tail -40 | cut -c1-190
+    timeout 120 node dist/src/cli.js bench --configs serving --iters 50 --reference h200 --json "$out/serving.json" > "$out/serving.txt" 2>&1
+    echo "serving rc=$?"; grep -aE "^S[0-9]|geomean" "$out/serving.txt" | cut -c1-190
+    timeout 90 node dist/src/cli.js bench --configs 0,1,2,4,8,16,17,18,20,24 --kv fp8 --iters 30 --reference "$out/sweep.json" --json "$out/fp8.json" > "$out/fp8.txt" 2>&1
+    echo "fp8 vs bf16 (same run) rc=$?"; grep -aE "^sweep#|geomean" "$out/fp8.txt" | cut -c1-190
     ;;
   smallfp8)
     fp8_tests smallfp8 "hopper-small" "${SMALLFP8_TEST_S:-120}"

@@ -33,6 +33,8 @@ inline void tma_load_3d(uint32_t dst, const void* tmap, uint32_t bar, int c0, in
   emu::tma_load(dst, tmap, bar, c, 3, EMU_SITE(kAccTma));
 }
 inline void mbarrier_expect_tx(uint32_t bar, uint32_t bytes) { emu::mbarrier_expect_tx(bar, bytes); }
+// an L2 hint: nothing to emulate but the address range, which must lie in a live allocation
+inline void prefetch_l2_bulk(const void* src, uint32_t bytes) { emu::check_global(src, bytes, "cp.async.bulk.prefetch.L2"); }
 inline void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar, EMU_CALLER) { emu::bulk_load(dst, src, bytes, bar, EMU_SITE(kAccTma)); }
 inline void st_shared_zero16(uint32_t addr, EMU_CALLER) {
   const uint4 z = make_uint4(0, 0, 0, 0);
