@@ -16,8 +16,9 @@
 #             ratio; memcheck and racecheck on its FP8 GPU tests
 #   pf        ~6 min: hopper-small's L2 prefetch of the block after next — bf16 and FP8 rows 0,1,16,17 against
 #             .variants/small-nopf (the build without it), then the whole GPU suite (`npm run test:gpu`) as built
-#   release   ~4 min: the sweep (32) and serving (12) sets on the default kernels (JSON + SVG for docs/runs/), the FP8
-#             rows h_q 16 and the fp8 sweep's memory-bound rows against bf16
+#   release   ~6 min: the sweep (32) and serving (12) sets on the default kernels (JSON + SVG for docs/runs/), the FP8
+#             memory-bound sweep rows against bf16 of the same run, then the GPU files that decode through the default
+#             kernels and the decode-loop example
 # Reruns (each ran in session 5 or 6):
 #   fp8h      ~2 min: the Hopper FP8 kernel — its GPU tests, speed vs bf16 hopper and the portable kernel, memcheck, racecheck
 #   small     ~6 min: generic-small forced for the whole GPU suite (`npm run test:gpu` with
@@ -175,12 +176,17 @@ case $step in
     echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/pf-suite.log"; grep -aE "^✖|not ok" "$out/pf-suite.log" | head -10; tail -4 "$out/pf-suite.log"
     ;;
   release)
-    timeout 240 node dist/src/cli.js bench --configs sweep --iters 50 --reference h200 --json "$out/sweep.json" --svg "$out/sweep.svg" > "$out/sweep.txt" 2>&1
+    timeout 150 node dist/src/cli.js bench --configs sweep --iters 50 --reference h200 --json "$out/sweep.json" --svg "$out/sweep.svg" > "$out/sweep.txt" 2>&1
     echo "sweep rc=$?"; grep -aE "^sweep#|geomean|best" "$out/sweep.txt" | tail -40 | cut -c1-190
-    timeout 120 node dist/src/cli.js bench --configs serving --iters 50 --reference h200 --json "$out/serving.json" > "$out/serving.txt" 2>&1
+    timeout 60 node dist/src/cli.js bench --configs serving --iters 50 --reference h200 --json "$out/serving.json" > "$out/serving.txt" 2>&1
     echo "serving rc=$?"; grep -aE "^S[0-9]|geomean" "$out/serving.txt" | cut -c1-190
-    timeout 90 node dist/src/cli.js bench --configs 0,1,2,4,8,16,17,18,20,24 --kv fp8 --iters 30 --reference "$out/sweep.json" --json "$out/fp8.json" > "$out/fp8.txt" 2>&1
+    timeout 50 node dist/src/cli.js bench --configs 0,1,2,4,8,16,17,18,20,24 --kv fp8 --iters 30 --reference "$out/sweep.json" --json "$out/fp8.json" > "$out/fp8.txt" 2>&1
     echo "fp8 vs bf16 (same run) rc=$?"; grep -aE "^sweep#|geomean" "$out/fp8.txt" | cut -c1-190
+    # the GPU files that decode through the default kernels (hopper-small for ≤ 16 rows since session 7), the example
+    s=$(date +%s); FLASH_MLA_GPU_PROPERTY_CASES=${REL_CASES:-150} gpu timeout ${REL_TEST_S:-150} node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/gpu-property.test.js \
+      dist/test/strided-decode.test.js dist/test/kvcache-gpu.test.js dist/test/fp8-sparse-gpu.test.js > "$out/release-tests.log" 2>&1
+    echo "GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/release-tests.log"; grep -aE "^✖|^not ok|# fail" "$out/release-tests.log" | head -8
+    timeout 40 node dist/examples/decode-loop.js --backend cuda > "$out/release-example.log" 2>&1; echo "decode-loop example rc=$?"; tail -3 "$out/release-example.log"
     ;;
   smallfp8)
     fp8_tests smallfp8 "hopper-small" "${SMALLFP8_TEST_S:-120}"

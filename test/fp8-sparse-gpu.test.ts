@@ -235,13 +235,13 @@ describe('cuda: dense decode over the FP8 cache, h_kv > 1, d_qk 512 (vs the cpu 
     assert.deepEqual(got.lse.toRaw(), ref.lse.toRaw(), 'lse differs from the generic kernel over the dequantised cache');
   });
 
-  test("an FP8 decode runs on the kernels decodeKernels() names for it ('hopper' first where it runs, then 'generic'), the same answer on each; 'generic-small' and 'hopper' for fp16 q are refused (typed)", (t) => {
+  test("an FP8 decode runs on the kernels decodeKernels() names for it (h_q 16, s_q 1: 'hopper-small' first where it runs, then 'hopper', then 'generic'), the same answer on each; 'generic-small' and 'hopper' for fp16 q are refused (typed)", (t) => {
     const p = makeDenseProblem({ b: 2, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [100, 7], dtype: 'bf16', fp8: true, seed });
     const gpu = toCuda(denseTensors(p));
     const md = getMlaMetadata(gpu.cacheSeqlens, 16, 1);
     const dec = (kernel?: string, q = gpu.q) => flashMlaWithKvcache(q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, kernel });
     if (!whenSupported(t, CUDA_FEATURES.fp8KvCache, 'fp8KvCache', () => dec())) return;
-    const kernels = getBackend('cuda').decodeKernels({ fp8: true, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 });
+    const kernels = getBackend('cuda').decodeKernels({ fp8: true, sparse: false, hQ: 16, sQ: 1, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 });
     assert.equal(kernels[kernels.length - 1], 'generic');
     assert.deepEqual(dec().out.toRaw(), dec(kernels[0]).out.toRaw(), 'the default is not the first kernel decodeKernels() names');
     const outs = kernels.map((k) => dec(k).out.toFloat32());
