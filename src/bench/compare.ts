@@ -152,10 +152,12 @@ function versusOf(rows: BenchRow[], ratio: RatioName): string {
 /**
  * Per kernel (in the order of `kernels`, else of the rows) and per ratio some row has: the geomean over all
  * its rows, over the h_q·s_q ≤ 64 ones and over the others. The `reference` ratio only when no peer ratio
- * exists (with the shipped anchors it is FlashMLA's again).
+ * exists (with the shipped anchors it is FlashMLA's again). `pooled`: every row as one series of that name — a run
+ * without --kernel, where each config ran on the backend's default for it (which differs by shape).
  */
-export function summarizeRatios(rows: readonly BenchRow[], kernels?: readonly string[]): RatioSummary[] {
-  const order = kernels && kernels.length ? kernels : [...new Set(rows.map((r) => r.kernel))];
+export function summarizeRatios(rows: readonly BenchRow[], kernels?: readonly string[], pooled?: string): RatioSummary[] {
+  if (pooled !== undefined) rows = rows.map((r) => ({ ...r, kernel: pooled }));
+  const order = pooled !== undefined ? [pooled] : kernels && kernels.length ? kernels : [...new Set(rows.map((r) => r.kernel))];
   const anyPeer = rows.some((r) => r.peers);
   const ratios: RatioName[] = ['flashmla', 'best', 'flashmlaWithMetadata', ...(anyPeer ? [] : (['reference'] as RatioName[])), 'kernel'];
   const out: RatioSummary[] = [];

@@ -631,7 +631,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     references: (opts.references ?? []).map((r) => r.name),
     rows,
     skipped,
-    summary: { ratios: summarizeRatios(rows, kernels) },
+    // without --kernel each config ran on its own default kernel: one geomean over all of them
+    summary: { ratios: defaultKernel && new Set(rows.map((r) => r.kernel)).size > 1 ? summarizeRatios(rows, undefined, 'default') : summarizeRatios(rows, kernels) },
     totalSeconds: (performance.now() - t0) / 1e3,
   };
 }
