@@ -20,4 +20,8 @@ inline void wgmma_m64n16k16_bf16_ss(float (&d)[8], uint64_t a, uint64_t b, int s
 inline void wgmma_m64n16k16_f16_ss(float (&d)[8], uint64_t a, uint64_t b, int scale_d) { emu::wgmma(16, false, d, a, nullptr, b, false, false, scale_d); }
 inline void wgmma_m64n16k16_bf16_ss_ta(float (&d)[8], uint64_t a, uint64_t b) { emu::wgmma(16, true, d, a, nullptr, b, true, false, 1); }
 inline void wgmma_m64n16k16_f16_ss_ta(float (&d)[8], uint64_t a, uint64_t b) { emu::wgmma(16, false, d, a, nullptr, b, true, false, 1); }
+inline void wgmma_m64n32k16_bf16_ss(float (&d)[16], uint64_t a, uint64_t b, int scale_d) { emu::wgmma(32, true, d, a, nullptr, b, false, false, scale_d); }
+inline void wgmma_m64n32k16_f16_ss(float (&d)[16], uint64_t a, uint64_t b, int scale_d) { emu::wgmma(32, false, d, a, nullptr, b, false, false, scale_d); }
+inline void wgmma_m64n32k16_bf16_ss_ta(float (&d)[16], uint64_t a, uint64_t b) { emu::wgmma(32, true, d, a, nullptr, b, true, false, 1); }
+inline void wgmma_m64n32k16_f16_ss_ta(float (&d)[16], uint64_t a, uint64_t b) { emu::wgmma(32, false, d, a, nullptr, b, true, false, 1); }
 }  // namespace ptx
