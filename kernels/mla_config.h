@@ -187,6 +187,28 @@ static_assert(SM90S_OFF_P0 % 1024 == 0 && SM90S_OFF_Q % 1024 == 0, "128B-swizzle
 static_assert(SM90S_SMEM_BYTES == 204952, "HOST mirrors this number");
 static_assert(SM90S_THREADS == 256 && SM90S_ROWS == 16, "two warpgroups, wgmma n16: the fragment layout of the kernel");
 
+// ---- its 32-row entry (mla_decode_sm90_small_r32_bf16: 17–32 folded rows, wgmma n32; 16-bit cache only) -----------
+// HOST: grid and block as above, dynamic smem SM90S_R32_SMEM_BYTES; the same K tensor map argument.
+// The same K buffers; Q as 9 slabs of 32 rows × 128 B, Pᵀ 32 rows × 64 tokens per warpgroup, the column maxima and
+// sums for 32 columns. The merge hands over half of Oᵀ as at 16 rows, but that is 64 KB now (32 KB per direction):
+// it goes in two rounds (column tiles 0–1, then 2–3) through the 16-row entry's 32 KB exchange, outside the K
+// buffers (the next item's first blocks land in them during the merge).
+constexpr int SM90S_R32_ROWS = 32;
+constexpr int SM90S_R32_ROW_SLAB_BYTES = SM90S_R32_ROWS * 128;                            // 4096
+constexpr int SM90S_R32_OFF_Q = SM90S_OFF_K1 + SM90_TILE_BYTES;                            // 147456
+constexpr int SM90S_R32_OFF_P0 = SM90S_R32_OFF_Q + SM90_SLABS * SM90S_R32_ROW_SLAB_BYTES;  // 184320; P1 one slab on
+constexpr int SM90S_R32_OFF_X = SM90S_R32_OFF_P0 + 2 * SM90S_R32_ROW_SLAB_BYTES;           // float4[8][2][128]: one round
+constexpr int SM90S_R32_OFF_MAX = SM90S_R32_OFF_X + 8 * 2 * 128 * 16;                      // float[2][4][32]
+constexpr int SM90S_R32_OFF_L = SM90S_R32_OFF_MAX + 2 * 4 * SM90S_R32_ROWS * 4;            // float[2][4][32]
+constexpr int SM90S_R32_OFF_M = SM90S_R32_OFF_L + 2 * 4 * SM90S_R32_ROWS * 4;              // float[2][32]
+constexpr int SM90S_R32_OFF_BAR = SM90S_R32_OFF_M + 2 * SM90S_R32_ROWS * 4;                // uint64[2]
+constexpr int SM90S_R32_OFF_FLAG = SM90S_R32_OFF_BAR + 2 * 8;                              // uint32
+constexpr int SM90S_R32_SMEM_BYTES = SM90S_R32_OFF_FLAG + 8 + 1024;                        // + slack to align the base
+static_assert(SM90S_R32_OFF_P0 % 1024 == 0 && SM90S_R32_OFF_Q % 1024 == 0, "128B-swizzled operands start 1024-aligned");
+static_assert(SM90S_R32_SMEM_BYTES == 228632, "HOST mirrors this number");
+static_assert(SM90S_R32_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
+static_assert(SM90S_THREADS == 8 * SM90S_R32_ROWS, "the Q load: 8 threads per row, all 256 of the CTA");
+
 // ---- its FP8 entry, level 3b (mla_decode_sm90_small_fp8_bf16; mla_sm90_small_fp8.cuh) ---------------------------
 // HOST: grid and block as above, dynamic smem SM90S_F8_SMEM_BYTES (the whole opt-in limit); kernel arguments: params,
 //       the 'hopper' FP8 kernel's raw-byte and RoPE tensor maps.

@@ -20,6 +20,10 @@
 // Fragments (wgmma D, n16): thread (warp w of its warpgroup, lane 4g + q4) holds d[4i + 2h + e] = (M row 16w + g + 8h,
 // column 8i + 2·q4 + e) — M rows are tokens (Sᵀ) or channels (Oᵀ), columns the CTA's folded query rows.
 //
+// 32-row entry (mla_decode_sm90_small_r32_bf16, bf16 cache; 17–32 rows): the same body with wgmma n32 (kCols 4
+// column tiles: Oᵀ is 128 fp32 per thread), Q, Pᵀ and the merge's arrays sized for 32 rows (SM90S_R32_*), Q loaded
+// by all 256 threads (a row per 8), and the Oᵀ exchange in two rounds of two column tiles through the same 32 KB.
+//
 // FP8 cache (entry mla_decode_sm90_small_fp8_bf16, level 3b; mla_sm90_small_fp8.cuh): each warpgroup TMA-loads its
 // blocks' raw e4m3 bytes into its own raw stage and dequantises them into its K buffer's slabs 0–7; the bf16 RoPE
 // columns come by TMA into slab 8. Per block j of warpgroup wg:
@@ -34,9 +38,9 @@
 // Level 3a (in-place dequantisation in the K buffer, one block in flight per warpgroup) is commit 5768266 / a74ab5a
 // (scripts/build-variant.sh SRC_REV=… builds it for the comparison on the GPU).
 //
-// Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (bf16 entry) or
-// SM90S_F8_SMEM_BYTES (FP8 entry; mla_config.h); arguments: params and the K tensor map (bf16 entry), or params, the
-// raw-byte and the RoPE tensor maps (FP8 entry).
+// Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (bf16 entry),
+// SM90S_R32_SMEM_BYTES (32-row entry) or SM90S_F8_SMEM_BYTES (FP8 entry; mla_config.h); arguments: params and the K
+// tensor map (bf16 entries), or params, the raw-byte and the RoPE tensor maps (FP8 entry).
 // Marked hot: spill-free.
 #include <cstdint>
 #include <cuda.h>
@@ -58,8 +62,26 @@ namespace {
 
 constexpr int kWgThreads = 128;
 constexpr int kWgBarrier0 = 1;  // named barrier of warpgroup wg: kWgBarrier0 + wg (id 0 is the CTA's __syncthreads)
-constexpr int kCols = 2;        // n8 column tiles of a fragment (16 columns)
-static_assert(SM90S_THREADS == 2 * kWgThreads && SM90S_ROWS == 8 * kCols, "two warpgroups, wgmma n16");
+static_assert(SM90S_THREADS == 2 * kWgThreads, "two warpgroups");
+
+// The shared-memory layout and the wgmmas of the kRows-row entries (the FP8 entry: 16 rows, its own layout).
+template <int kRows>
+struct Small;
+template <>
+struct Small<16> {
+  static constexpr int kOffQ = SM90S_OFF_Q, kOffP0 = SM90S_OFF_P0, kOffX = SM90S_OFF_X, kOffMax = SM90S_OFF_MAX, kOffL = SM90S_OFF_L,
+                       kOffM = SM90S_OFF_M, kOffBar = SM90S_OFF_BAR, kOffFlag = SM90S_OFF_FLAG, kRowSlab = SM90S_ROW_SLAB_BYTES;
+  static __device__ __forceinline__ void s(float (&d)[8], uint64_t a, uint64_t b, int acc) { ptx::wgmma_m64n16k16_bf16_ss(d, a, b, acc); }
+  static __device__ __forceinline__ void pv(float (&d)[8], uint64_t a, uint64_t b) { ptx::wgmma_m64n16k16_bf16_ss_ta(d, a, b); }
+};
+template <>
+struct Small<32> {
+  static constexpr int kOffQ = SM90S_R32_OFF_Q, kOffP0 = SM90S_R32_OFF_P0, kOffX = SM90S_R32_OFF_X, kOffMax = SM90S_R32_OFF_MAX, kOffL = SM90S_R32_OFF_L,
+                       kOffM = SM90S_R32_OFF_M, kOffBar = SM90S_R32_OFF_BAR, kOffFlag = SM90S_R32_OFF_FLAG, kRowSlab = SM90S_R32_ROW_SLAB_BYTES;
+  static __device__ __forceinline__ void s(float (&d)[16], uint64_t a, uint64_t b, int acc) { ptx::wgmma_m64n32k16_bf16_ss(d, a, b, acc); }
+  static __device__ __forceinline__ void pv(float (&d)[16], uint64_t a, uint64_t b) { ptx::wgmma_m64n32k16_bf16_ss_ta(d, a, b); }
+};
+static_assert(SM90S_ROWS == 16 && SM90S_R32_ROWS == 32, "the entries' row counts");
 
 // This thread's column (folded query row) of fragment slot (i, e).
 __device__ __forceinline__ int col_of(int i, int e, int q4) { return 8 * i + 2 * q4 + e; }
@@ -84,10 +106,13 @@ __device__ __forceinline__ Blocks blocks_of(const Slice& sl) {
 }  // namespace
 
 // kFp8: k_map is the FP8 cache's raw-byte map and rope_map its RoPE columns' (mla_config.h); otherwise k_map is the
-// bf16 cache's and rope_map unused.
-template <bool kFp8>
+// bf16 cache's and rope_map unused. kRows: the folded query rows a CTA holds (the wgmma's N), 16 or 32 (bf16 only).
+template <bool kFp8, int kRows>
 __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const CUtensorMap* k_map, const CUtensorMap* rope_map) {
   using T = __nv_bfloat16;
+  using Lay = Small<kRows>;
+  constexpr int kCols = kRows / 8;  // n8 column tiles of a fragment
+  static_assert(!kFp8 || kRows == 16, "the FP8 entry's layout holds 16 rows");
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
 
@@ -103,28 +128,29 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   const uint32_t slack = base - ptx::smem_addr(smem_raw);
   const uint32_t side = kFp8 ? (slack >= SM90S_F8_SIDE_BYTES ? base - SM90S_F8_SIDE_BYTES : base + SM90S_F8_USED_BYTES) : 0u;
   // bf16: this warpgroup's "K block landed"; FP8: its "raw block landed" (its "RoPE landed" is sRope)
-  const uint32_t sBar = kFp8 ? side + 8 * wg : base + SM90S_OFF_BAR + 8 * wg;
+  const uint32_t sBar = kFp8 ? side + 8 * wg : base + Lay::kOffBar + 8 * wg;
   const uint32_t sRope = side + 16 + 8 * wg;
-  const uint32_t sFlag = kFp8 ? side + 32 : base + SM90S_OFF_FLAG;
-  constexpr int kOffQ = kFp8 ? SM90S_F8_OFF_Q : SM90S_OFF_Q;
-  // bf16: float[4][16] of its warps; FP8: see max_slot
-  const uint32_t sMaxW = base + SM90S_OFF_MAX + wg * (4 * SM90S_ROWS * 4);
-  // the merge's column sums of warpgroup x's warp v and column maxima of warpgroup x: bf16 [2][4][16] and [2][16];
-  // FP8 in warpgroup x's K buffer's slabs 4–7 ([4][16] and [16])
-  const uint32_t sL = kFp8 ? base + SM90S_F8_OFF_K0 + 4 * SM90_SLAB_BYTES : base + SM90S_OFF_L;
-  const uint32_t sM = kFp8 ? sL + 4 * SM90S_ROWS * 4 : base + SM90S_OFF_M;
+  const uint32_t sFlag = kFp8 ? side + 32 : base + Lay::kOffFlag;
+  constexpr int kOffQ = kFp8 ? SM90S_F8_OFF_Q : Lay::kOffQ;
+  // bf16: float[4][kRows] of its warps; FP8: see max_slot
+  const uint32_t sMaxW = base + Lay::kOffMax + wg * (4 * kRows * 4);
+  // the merge's column sums of warpgroup x's warp v and column maxima of warpgroup x: bf16 [2][4][kRows] and
+  // [2][kRows]; FP8 in warpgroup x's K buffer's slabs 4–7 ([4][16] and [16])
+  const uint32_t sL = kFp8 ? base + SM90S_F8_OFF_K0 + 4 * SM90_SLAB_BYTES : base + Lay::kOffL;
+  const uint32_t sM = kFp8 ? sL + 4 * kRows * 4 : base + Lay::kOffM;
   auto l_at = [&](int x, int v, int col) {
-    return kFp8 ? sL + x * SM90_TILE_BYTES + (v * SM90S_ROWS + col) * 4 : sL + ((x * 4 + v) * SM90S_ROWS + col) * 4;
+    return kFp8 ? sL + x * SM90_TILE_BYTES + (v * kRows + col) * 4 : sL + ((x * 4 + v) * kRows + col) * 4;
   };
-  auto m_at = [&](int x, int col) { return kFp8 ? sM + x * SM90_TILE_BYTES + col * 4 : sM + (x * SM90S_ROWS + col) * 4; };
-  const uint32_t sX = kFp8 ? base + SM90S_F8_OFF_K0 : base + SM90S_OFF_X;  // FP8: K buffer 0's slabs 0–3
+  auto m_at = [&](int x, int col) { return kFp8 ? sM + x * SM90_TILE_BYTES + col * 4 : sM + (x * kRows + col) * 4; };
+  // the Oᵀ exchange, 32 KB (the r32 entry: in two rounds); FP8: K buffer 0's slabs 0–3
+  const uint32_t sX = kFp8 ? base + SM90S_F8_OFF_K0 : base + Lay::kOffX;
 
   if (tid == 0) {
     if (kFp8) {
       for (int b = 0; b < 4; ++b) ptx::mbarrier_init(side + 8 * b, 1);
     } else {
-      ptx::mbarrier_init(base + SM90S_OFF_BAR, 1);
-      ptx::mbarrier_init(base + SM90S_OFF_BAR + 8, 1);
+      ptx::mbarrier_init(base + Lay::kOffBar, 1);
+      ptx::mbarrier_init(base + Lay::kOffBar + 8, 1);
     }
     ptx::fence_barrier_init();
     ptx::prefetch_tensormap(k_map);
@@ -137,7 +163,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   const PartWork w = load_part_work(p, blockIdx.y);
   if (w.begin_req >= p.b) return;  // idle part
 
-  // This thread's four columns as two RowSets (slot i: columns 8i + 2·q4 + {0, 1}), so that slice_of gives each its
+  // This thread's 2·kCols columns as kCols RowSets (slot i: columns 8i + 2·q4 + {0, 1}), so that slice_of gives each its
   // causal border; rows ≥ q_rows are padding (row_end 0: every token masked, nothing written).
   RowSet rs[kCols];
 #pragma unroll
@@ -192,21 +218,22 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     return page;
   };
 
-  // Q rows of request `req` → 9 slabs of 16 rows × 128 B (cp.async, waited by the caller); rows ≥ q_rows zero-filled.
-  // Thread t of a warpgroup copies row t / 8, 16-byte chunks t % 8 + 8k: warpgroup 0 slabs k = 0…4, warpgroup 1 5…8.
+  // Q rows of request `req` → 9 slabs of kRows rows × 128 B (cp.async, waited by the caller); rows ≥ q_rows
+  // zero-filled. 16 rows: thread t of a warpgroup copies row t / 8, 16-byte chunks t % 8 + 8k, warpgroup 0 slabs
+  // k = 0…4, warpgroup 1 5…8; 32 rows: thread t of the CTA row t / 8, all 9 slabs.
   auto load_q = [&](int req) {
-    const int row = wtid >> 3, part = wtid & 7;
+    const int row = (kRows == 32 ? tid : wtid) >> 3, part = wtid & 7;
     const bool ok = row < p.q_rows;
     const T* src = static_cast<const T*>(p.q);  // valid dummy address for the zero-fill rows
     if (ok) src += static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(row / p.h_q) * p.q_seq_stride +
                    static_cast<int64_t>(row % p.h_q) * p.q_head_stride;
     const uint32_t dst = base + kOffQ + swizzled(row, part);
-    const int k0 = wg ? 5 : 0, k1 = wg ? SM90_SLABS : 5;
+    const int k0 = kRows == 32 || !wg ? 0 : 5, k1 = kRows == 32 || wg ? SM90_SLABS : 5;
 #pragma unroll
-    for (int k = k0; k < k1; ++k) ptx::cp_async_16(dst + k * SM90S_ROW_SLAB_BYTES, ok ? src + (part + 8 * k) * 8 : src, ok ? 16 : 0);
+    for (int k = k0; k < k1; ++k) ptx::cp_async_16(dst + k * Lay::kRowSlab, ok ? src + (part + 8 * k) * 8 : src, ok ? 16 : 0);
     ptx::cp_async_commit();
   };
-  static_assert(kWgThreads == 8 * SM90S_ROWS, "load_q: 8 threads per Q row");
+  static_assert((kRows == 32 ? 2 * kWgThreads : kWgThreads) == 8 * kRows, "load_q: 8 threads per Q row");
 
   // The first item's first block of each warpgroup and its Q; later items' are requested at the end of the one before.
   {
@@ -216,7 +243,10 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   }
 
   for (int req = w.begin_req; req <= w.end_req; ++req) {
-    const Slice sl[kCols] = {slice_of(p, w, req, rs[0]), slice_of(p, w, req, rs[1])};
+    // (the first two in the initializer: a loop over all of them compiles the 16-row entries differently)
+    Slice sl[kCols] = {slice_of(p, w, req, rs[0]), slice_of(p, w, req, rs[1])};
+#pragma unroll
+    for (int i = 2; i < kCols; ++i) sl[i] = slice_of(p, w, req, rs[i]);
     const Blocks bk = blocks_of(sl[0]);
     const int* bt = table_of(req, bk);
 
@@ -241,7 +271,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       const uint32_t b_ = opaque(base);
       const uint32_t sK = b_ + SM90S_OFF_K0 + wg * SM90_TILE_BYTES, sQ = b_ + kOffQ;
       // Pᵀ: bf16, the warpgroup's own slab; FP8, slab 8 of its K buffer from byte 1024 (written after S: max_at)
-      const uint32_t sP = kFp8 ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 1024 : b_ + SM90S_OFF_P0 + wg * SM90S_ROW_SLAB_BYTES;
+      const uint32_t sP = kFp8 ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 1024 : b_ + Lay::kOffP0 + wg * Lay::kRowSlab;
       int page_next = -1;  // FP8: the warpgroup's next block, whose raw bytes and RoPE this block requests
       if constexpr (kFp8) {
         const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
@@ -280,7 +310,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
           }
 #pragma unroll
           for (int kk = 0; kk < 4; ++kk)
-            ptx::wgmma_m64n16k16_bf16_ss(s, dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), slab + kk != 0);
+            Lay::s(s, dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * Lay::kRowSlab + kk * 32) >> 4), slab + kk != 0);
         }
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
@@ -291,7 +321,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // the 16 K rows that its own part of S read (a warp past its wgmma wait knows only its own part done; Pᵀ, at
       // 1024 … 3071, is written after the barrier below, when every part is)
       auto max_at = [&](uint32_t sKb, int v, int col) {
-        return kFp8 ? sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + 1024 * (v & 1) + col * 4 : sMaxW + (v * SM90S_ROWS + col) * 4;
+        return kFp8 ? sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + 1024 * (v & 1) + col * 4 : sMaxW + (v * kRows + col) * 4;
       };
       const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
       float mx[kCols][2];
@@ -368,7 +398,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 #pragma unroll
         for (int t = 0; t < 8; ++t)
 #pragma unroll
-          for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n16k16_bf16_ss_ta(o[t], desc_mn_major(sK + t * SM90_SLAB_BYTES + kk * 2048), dp + ((kk * 32) >> 4));
+          for (int kk = 0; kk < 4; ++kk) Lay::pv(o[t], desc_mn_major(sK + t * SM90_SLAB_BYTES + kk * 2048), dp + ((kk * 32) >> 4));
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
       }
@@ -451,26 +481,32 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 #pragma unroll
           for (int e = 0; e < 2; ++e) o[t][4 * i + 2 * h + e] *= f_own[i][e];
     // Warpgroup wg writes m-tiles 4·wg … 4·wg + 3 and hands the other four over (tile indices stay compile-time:
-    // selects, not a register array indexed at run time).
-#pragma unroll
-    for (int tt = 0; tt < 4; ++tt) {
-      const int give = wg ? tt : 4 + tt;
-      float v[8];
-#pragma unroll
-      for (int x = 0; x < 8; ++x) v[x] = wg ? o[tt][x] : o[4 + tt][x];
-      ptx::st_shared_v4(sX + xchg_slot(give, 0, wtid), make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3])));
-      ptx::st_shared_v4(sX + xchg_slot(give, 1, wtid), make_uint4(__float_as_uint(v[4]), __float_as_uint(v[5]), __float_as_uint(v[6]), __float_as_uint(v[7])));
-    }
-    __syncthreads();
+    // selects, not a register array indexed at run time). 8 values of each m-tile (two column tiles) per round: one
+    // round at 16 rows, two at 32 (the 32 KB exchange holds one round; the other warpgroup must have read the
+    // round before it is rewritten).
     const int t_out = 4 * wg;
-    float oh[4][8];  // this warpgroup's four m-tiles, both halves of the sum
+    float oh[4][4 * kCols];  // this warpgroup's four m-tiles, both halves of the sum
 #pragma unroll
-    for (int tt = 0; tt < 4; ++tt) {
-      const uint4 a = ptx::ld_shared_v4(sX + xchg_slot(t_out + tt, 0, wtid)), b = ptx::ld_shared_v4(sX + xchg_slot(t_out + tt, 1, wtid));
-      const float other[8] = {__uint_as_float(a.x), __uint_as_float(a.y), __uint_as_float(a.z), __uint_as_float(a.w),
-                              __uint_as_float(b.x), __uint_as_float(b.y), __uint_as_float(b.z), __uint_as_float(b.w)};
+    for (int r = 0; r < kCols / 2; ++r) {
+      if (r > 0) __syncthreads();
 #pragma unroll
-      for (int x = 0; x < 8; ++x) oh[tt][x] = (wg ? o[4 + tt][x] : o[tt][x]) + other[x];
+      for (int tt = 0; tt < 4; ++tt) {
+        const int give = wg ? tt : 4 + tt;
+        float v[8];
+#pragma unroll
+        for (int x = 0; x < 8; ++x) v[x] = wg ? o[tt][8 * r + x] : o[4 + tt][8 * r + x];
+        ptx::st_shared_v4(sX + xchg_slot(give, 0, wtid), make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3])));
+        ptx::st_shared_v4(sX + xchg_slot(give, 1, wtid), make_uint4(__float_as_uint(v[4]), __float_as_uint(v[5]), __float_as_uint(v[6]), __float_as_uint(v[7])));
+      }
+      __syncthreads();
+#pragma unroll
+      for (int tt = 0; tt < 4; ++tt) {
+        const uint4 a = ptx::ld_shared_v4(sX + xchg_slot(t_out + tt, 0, wtid)), b = ptx::ld_shared_v4(sX + xchg_slot(t_out + tt, 1, wtid));
+        const float other[8] = {__uint_as_float(a.x), __uint_as_float(a.y), __uint_as_float(a.z), __uint_as_float(a.w),
+                                __uint_as_float(b.x), __uint_as_float(b.y), __uint_as_float(b.z), __uint_as_float(b.w)};
+#pragma unroll
+        for (int x = 0; x < 8; ++x) oh[tt][8 * r + x] = (wg ? o[4 + tt][8 * r + x] : o[tt][8 * r + x]) + other[x];
+      }
     }
 
     // ---- epilogue: this warpgroup's four m-tiles of every real column --------------------------------------------
@@ -512,11 +548,16 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
 extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     mla_decode_sm90_small_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  small_row_decode<false>(p, &k_map, nullptr);
+  small_row_decode<false, SM90S_ROWS>(p, &k_map, nullptr);
+}
+
+extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
+    mla_decode_sm90_small_r32_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  small_row_decode<false, SM90S_R32_ROWS>(p, &k_map, nullptr);
 }
 
 extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     mla_decode_sm90_small_fp8_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
                                    const __grid_constant__ CUtensorMap rope_map) {
-  small_row_decode<true>(p, &raw_map, &rope_map);
+  small_row_decode<true, SM90S_ROWS>(p, &raw_map, &rope_map);
 }

@@ -71,7 +71,7 @@ export interface DecodeFeatures {
   headDim: number;
   /** Tokens per page of kCache. */
   pageSize: number;
-  /** Query tokens per request (s_q), when known: the small-row Hopper kernel takes h_q · s_q ≤ 16 rows. */
+  /** Query tokens per request (s_q), when known: the small-row Hopper kernel takes h_q · s_q ≤ 32 rows (FP8 cache: ≤ 16). */
   sQ?: number;
   /** FP8 cache (isFp8KvCache). */
   fp8: boolean;
@@ -136,7 +136,7 @@ export interface MlaBackend {
    * (cuda: an FP8, sparse, h_kv > 1 or d_qk 512 decode runs on its own kernel of the 'generic' family, whatever
    * FLASH_MLA_DECODE_KERNEL narrows the dense default to; a dense FP8 decode with bf16 q over 64-token pages, and a
    * sparse one with bf16 q, also, and by default, on 'hopper' where that kernel runs; a dense decode with bf16 q, h_kv 1,
-   * d_qk 576, 64-token pages and h_q · s_q ≤ 16 — s_q given — by default on 'hopper-small' where it runs).
+   * d_qk 576, 64-token pages and h_q · s_q ≤ 32 (FP8 cache: ≤ 16) — s_q given — by default on 'hopper-small' where it runs).
    */
   decodeKernels(decode?: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'hQ' | 'hKv' | 'headDim' | 'dtype' | 'pageSize' | 'sQ'>): string[];
 }

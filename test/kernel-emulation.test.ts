@@ -35,7 +35,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateBenchResult, type BenchResult } from '../src/bench/report.js';
-import { CudaError, Tensor, dequantizeKvFp8, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles } from '../src/index.js';
+import { CudaError, Tensor, UnsupportedFeatureError, dequantizeKvFp8, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles } from '../src/index.js';
 import { forceCombineShape } from '../src/cuda/mla.js';
 import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda } from './util/fake-cuda.js';
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
@@ -178,8 +178,10 @@ function hopperScenario(timing: keyof typeof TIMINGS): Scenario {
     run(seed) {
       assert.equal(getBackend('cuda').decodeKernels()[0], 'hopper', "the emulated sm_90 device must select 'hopper' by default");
       const seen = new Set<string>();
+      // named: the bf16 cases of ≤ 32 rows would run on 'hopper-small' by default (s_q is known at the launch)
       const notes = HOPPER_CASES.map(({ spec, causal, split }, k) =>
         decodeCase(spec, seed + k, causal, {
+          kernel: 'hopper',
           split,
           schedule: (md) => {
             if (!causal) for (const t of itemTransitions(md, spec.seqlens)) seen.add(t);
@@ -311,13 +313,15 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
 }
 
 /**
- * The opt-in small-row Hopper kernel (kernels/mla_decode_sm90_small.cu, `kernel: 'hopper-small'`; levels 1–2 of
- * docs/perf-log.md's session-7 plan ran on an H200, the FP8 entry of level 3 not yet) against the oracle: h_q 16 ×
- * s_q 1, h_q 8 × s_q 2 causal, h_q 3 × s_q 5 causal (15 rows: a padding column), h_q 1; seqlens on and around block
- * edges (0, 1, 63, 64, 65, 128), several items per SM part, requests split over parts; NaN-padded views. The same
- * cases over the FP8 cache (mla_decode_sm90_small_fp8_bf16, padded NaN-filled cache views as 'hopper-fp8'), also bit
- * for bit against the bf16 entry over the dequantised cache (and not offered for sparse FP8 decode). Then its
- * refusals: more than 16 rows, fp16 q.
+ * The small-row Hopper kernel (kernels/mla_decode_sm90_small.cu, `kernel: 'hopper-small'`; levels 1–3 of
+ * docs/perf-log.md's session-7 plan ran on an H200, the 32-row entry not yet) against the oracle: h_q 16 × s_q 1,
+ * h_q 8 × s_q 2 causal, h_q 3 × s_q 5 causal (15 rows: a padding column), h_q 1; seqlens on and around block edges
+ * (0, 1, 63, 64, 65, 128), several items per SM part, requests split over parts; NaN-padded views. The cases of
+ * 17–32 rows run the 32-row entry (mla_decode_sm90_small_r32_bf16): h_q 16 × s_q 2 causal, h_q 32 × s_q 1, h_q 5 ×
+ * s_q 5 causal (25 rows: seven padding columns). The cases of ≤ 16 rows over the FP8 cache too
+ * (mla_decode_sm90_small_fp8_bf16, padded NaN-filled cache views as 'hopper-fp8'), also bit for bit against the bf16
+ * entry over the dequantised cache (and not offered for sparse FP8 decode). Then its refusals: more than 32 rows
+ * (16-bit cache), more than 16 (FP8 cache), fp16 q.
  */
 const SMALL_ROW_CASES: (HopperCase & { smCount?: number })[] = [
   { spec: { b: 7, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [142, 63, 0, 264, 64, 1, 65], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false },
@@ -326,7 +330,15 @@ const SMALL_ROW_CASES: (HopperCase & { smCount?: number })[] = [
   { spec: { b: 4, sQ: 1, hQ: 1, hKv: 1, d: 576, seqlens: [65, 128, 3, 500], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false, split: true },
   // b · 4 < SM parts: the combine kernel merges (the cases above fold it into the decode)
   { spec: { b: 2, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [900, 130], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false, split: true, smCount: 12 },
+  // 17–32 rows: the 32-row entry (16-bit cache only)
+  { spec: { b: 3, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [700, 64, 130], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true, split: true },
+  { spec: { b: 7, sQ: 1, hQ: 32, hKv: 1, d: 576, seqlens: [142, 63, 0, 264, 64, 1, 65], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false },
+  { spec: { b: 2, sQ: 5, hQ: 5, hKv: 1, d: 576, seqlens: [2, 600], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true, split: true },
+  { spec: { b: 4, sQ: 1, hQ: 32, hKv: 1, d: 576, seqlens: [65, 128, 3, 500], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false, split: true },
+  { spec: { b: 2, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [900, 127], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true, split: true, smCount: 12 },
 ];
+/** The small-row kernel's entry for a bf16 decode of `rows` folded rows per request. */
+const smallRowEntry = (rows: number) => (rows > 16 ? 'mla_decode_sm90_small_r32_bf16' : 'mla_decode_sm90_small_bf16');
 
 /** Launches of any combine entry point (mla_combine_w*_c*_bf16) the emulator ran so far. */
 function combineRuns(f: ReturnType<typeof bindFakeCuda>): number {
@@ -336,9 +348,9 @@ function combineRuns(f: ReturnType<typeof bindFakeCuda>): number {
 }
 
 function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
-  const entry = 'mla_decode_sm90_small_bf16';
+  const entry = 'mla_decode_sm90_small_bf16', r32 = 'mla_decode_sm90_small_r32_bf16', fp8Entry = 'mla_decode_sm90_small_fp8_bf16';
   return {
-    title: `the small-row Hopper kernel (${entry} and its FP8 entry, opt-in 'hopper-small') against the oracle: h_q·s_q 16/16/15/1, causal s_q 2 and 5, seqlens around block edges, split requests; FP8 over padded NaN-filled cache views, also bit for bit against the bf16 entry over the dequantised cache; refusals of > 16 rows and fp16 q (${TIMINGS[timing].note})`,
+    title: `the small-row Hopper kernel (${entry}, ${r32} and the FP8 entry; 'hopper-small') against the oracle: h_q·s_q 16/16/15/1 and 32/32/25, causal s_q 2 and 5, seqlens around block edges, split requests, folded and kernel combine; FP8 (≤ 16 rows) over padded NaN-filled cache views, also bit for bit against the bf16 entry over the dequantised cache; refusals of > 32 rows, FP8 with > 16 rows and fp16 q (${TIMINGS[timing].note})`,
     env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
     run(seed) {
       const be = getBackend('cuda');
@@ -346,16 +358,29 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
       assert.equal(be.decodeKernels(dense)[0], 'hopper', "without s_q, 'hopper' is offered first for a bf16 h_q 16 decode");
       assert.ok(be.decodeKernels(dense).includes('hopper-small'), "'hopper-small' must be offered for a bf16 h_q 16 decode");
       assert.equal(be.decodeKernels({ ...dense, sQ: 1 })[0], 'hopper-small', "'hopper-small' is the default for h_q · s_q = 16 rows");
-      assert.deepEqual(be.decodeKernels({ ...dense, sQ: 2 }).includes('hopper-small'), false, "'hopper-small' is not offered for 32 rows");
+      assert.equal(be.decodeKernels({ ...dense, sQ: 2 })[0], 'hopper-small', "'hopper-small' is the default for h_q · s_q = 16 · 2 = 32 rows");
+      assert.equal(be.decodeKernels({ ...dense, hQ: 32, sQ: 1 })[0], 'hopper-small', "'hopper-small' is the default for h_q · s_q = 32 · 1 rows");
+      assert.equal(be.decodeKernels({ ...dense, hQ: 32 })[0], 'hopper', "without s_q, 'hopper' is offered first for a bf16 h_q 32 decode");
+      assert.ok(be.decodeKernels({ ...dense, hQ: 32 }).includes('hopper-small'), "'hopper-small' must be offered for a bf16 h_q 32 decode");
+      assert.ok(!be.decodeKernels({ ...dense, hQ: 11, sQ: 3 }).includes('hopper-small'), "'hopper-small' is not offered for 33 rows");
+      assert.ok(!be.decodeKernels({ ...dense, hQ: 33 }).includes('hopper-small'), "'hopper-small' is not offered for h_q 33");
       assert.ok(!be.decodeKernels().includes('hopper-small'), "'hopper-small' is not in the device's shape-less kernel list");
       {
-        // no kernel named: a 16-row decode runs the small-row entry
-        const f0 = bindFakeCuda(), before = f0.stat(`emulated:${entry}`);
-        decodeCase({ b: 2, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, seed, false);
-        assert.equal(f0.stat(`emulated:${entry}`), before + 1, "a bf16 h_q 16 s_q 1 decode without a kernel name did not run 'hopper-small'");
+        // no kernel named: a 16-row decode runs the 16-row entry, a 32-row one the 32-row entry
+        const f0 = bindFakeCuda();
+        const byDefault: [Omit<DenseSpec, 'seed'>, string][] = [
+          [{ b: 2, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, entry],
+          [{ b: 2, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, r32],
+        ];
+        for (const [spec, name] of byDefault) {
+          const before = f0.stat(`emulated:${name}`);
+          decodeCase(spec, seed, spec.sQ > 1, {});
+          assert.equal(f0.stat(`emulated:${name}`), before + 1, `a bf16 h_q 16 s_q ${spec.sQ} decode without a kernel name did not run ${name}`);
+        }
       }
       const f = bindFakeCuda();
       const notes = SMALL_ROW_CASES.map(({ spec, causal, split, smCount }, k) => {
+        const entry = smallRowEntry(spec.sQ * spec.hQ);
         const before = f.stat(`emulated:${entry}`), combinesBefore = combineRuns(f);
         const note = decodeCase(spec, seed + k, causal, { kernel: 'hopper-small', split, smCount, schedule: (md) => `items per part (blocks): ${partItems(md, spec.seqlens).map((p) => p.join(',')).join(' | ')}` });
         assert.ok(f.stat(`emulated:${entry}`) > before, `kernel 'hopper-small' did not run ${entry}`);
@@ -366,23 +391,34 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
       });
       const fp8 = { ...dense, fp8: true };
       assert.deepEqual(be.decodeKernels(fp8), ['hopper', 'generic', 'hopper-small'], "'hopper-small' must be offered, last, for a dense FP8 h_q 16 decode with bf16 q");
+      assert.deepEqual(be.decodeKernels({ ...fp8, sQ: 2 }), ['hopper', 'generic'], "'hopper-small' is not offered for a dense FP8 decode of 32 rows (its FP8 entry holds 16)");
+      assert.ok(!be.decodeKernels({ ...fp8, hQ: 32 }).includes('hopper-small'), "'hopper-small' is not offered for a dense FP8 h_q 32 decode");
       assert.ok(!be.decodeKernels({ ...fp8, sparse: true }).includes('hopper-small'), "'hopper-small' takes no sparse decode");
-      SMALL_ROW_CASES.forEach((c, k) => notes.push(hopperFp8Case({ ...c, spec: { ...c.spec, fp8: true } }, seed + 100 + k, (md) => `items per part (blocks): ${partItems(md, c.spec.seqlens).map((p) => p.join(',')).join(' | ')}`, true)));
+      SMALL_ROW_CASES.filter((c) => c.spec.sQ * c.spec.hQ <= 16).forEach((c, k) =>
+        notes.push(hopperFp8Case({ ...c, spec: { ...c.spec, fp8: true } }, seed + 100 + k, (md) => `items per part (blocks): ${partItems(md, c.spec.seqlens).map((p) => p.join(',')).join(' | ')}`, true)),
+      );
       // refusals, typed and naming the argument, before anything runs
       const refusals: [Omit<DenseSpec, 'seed'>, RegExp][] = [
-        [{ b: 1, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [70], dtype: 'bf16', fp8: false }, /kernel: h_q · s_q = 16 · 2 = 32 rows with decode kernel 'hopper-small'/],
+        [{ b: 1, sQ: 3, hQ: 11, hKv: 1, d: 576, seqlens: [70], dtype: 'bf16', fp8: false }, /kernel: h_q · s_q = 11 · 3 = 33 rows \(at most 32 rows\) with decode kernel 'hopper-small'/],
+        [{ b: 1, sQ: 1, hQ: 33, hKv: 1, d: 576, seqlens: [70], dtype: 'bf16', fp8: false }, /kernel: h_q = 33 \(more than 32 rows\) with decode kernel 'hopper-small'/],
+        [{ b: 1, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [70], dtype: 'bf16', fp8: true }, /kernel: h_q · s_q = 16 · 2 = 32 rows over the FP8 KV cache \(at most 16 rows\) with decode kernel 'hopper-small'/],
+        [{ b: 1, sQ: 1, hQ: 17, hKv: 1, d: 576, seqlens: [70], dtype: 'bf16', fp8: true }, /kernel: h_q = 17 \(more than 16 rows\) over the FP8 KV cache with decode kernel 'hopper-small'/],
         [{ b: 1, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [70], dtype: 'fp16', fp8: false }, /kernel: fp16 q with decode kernel 'hopper-small'/],
       ];
+      const launches = () => [entry, r32, fp8Entry].map((e) => f.stat(`emulated:${e}`));
       for (const [spec, what] of refusals) {
         const p = makeDenseProblem({ ...spec, seed });
         const cpu = denseTensors(p);
         const gpu = { q: cpu.q.to('cuda'), kCache: cpu.kCache.to('cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
         const md = getMlaMetadata(gpu.cacheSeqlens, spec.sQ * spec.hQ, 1);
-        const before = f.stat(`emulated:${entry}`);
-        assert.throws(() => flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { kernel: 'hopper-small' }), (e: Error) => e.name === 'UnsupportedFeatureError' && what.test(e.message));
-        assert.equal(f.stat(`emulated:${entry}`), before, 'a refused decode ran the kernel');
+        const before = launches();
+        assert.throws(
+          () => flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { kernel: 'hopper-small', isFp8KvCache: spec.fp8 }),
+          (e: Error) => e.name === 'UnsupportedFeatureError' && (e as UnsupportedFeatureError).argument === 'kernel' && what.test(e.message),
+        );
+        assert.deepEqual(launches(), before, 'a refused decode ran the kernel');
       }
-      notes.push(`refused: 32 rows, fp16 q; emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, mla_decode_sm90_small_fp8_bf16 ×${f.stat('emulated:mla_decode_sm90_small_fp8_bf16')}`);
+      notes.push(`refused: 33 rows, h_q 33, FP8 with 32 rows and h_q 17, fp16 q; emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, ${r32} ×${f.stat(`emulated:${r32}`)}, ${fp8Entry} ×${f.stat(`emulated:${fp8Entry}`)}`);
       return notes;
     },
   };
@@ -609,15 +645,19 @@ if (scenarioName) {
       const sparse = await bench('sparse', '--configs', 'sparse-small:0,4', '--kernel', 'hopper,generic', '--check-samples', '0');
       assert.deepEqual(sparse.rows.map((r) => [r.config.h_q, r.kernel, r.vsKernel?.kernel]), [[16, 'hopper', undefined], [16, 'generic', 'hopper'], [128, 'hopper', undefined], [128, 'generic', 'hopper']]);
       assert.deepEqual(sparse.skipped ?? [], []);
-      // an opt-in kernel that only some configs' decodes offer: 'hopper-small' (h_q·s_q ≤ 16) runs the small set's
-      // h_q 16 s_q 1 config (checked) and skips tiny's 32 rows with the backend's reason
+      // a kernel that only some configs' decodes offer: 'hopper-small' (h_q·s_q ≤ 32, FP8 cache ≤ 16) runs the small
+      // set's h_q 16 s_q 1 config (checked) and tiny's 32 rows (its 32-row entry, checked), and skips tiny over the FP8
+      // cache with the backend's reason
       const smallRow = await bench('small-row', '--configs', 'small:0', '--kernel', 'hopper,hopper-small', '--check-samples', '2');
       assert.deepEqual(smallRow.rows.map((r) => [r.kernel, r.vsKernel?.kernel, r.check?.ok]), [['hopper', undefined, true], ['hopper-small', 'hopper', true]], JSON.stringify(smallRow.rows.map((r) => r.check)));
       // and its FP8 entry over the FP8 cache (checked against the oracle)
       const smallRowFp8 = await bench('small-row-fp8', '--configs', 'small:0', '--kv', 'fp8', '--kernel', 'hopper,hopper-small', '--check-samples', '2');
       assert.deepEqual(smallRowFp8.rows.map((r) => [r.kernel, r.config.kv, r.vsKernel?.kernel, r.check?.ok]), [['hopper', 'fp8', undefined, true], ['hopper-small', 'fp8', 'hopper', true]], JSON.stringify(smallRowFp8.rows.map((r) => r.check)));
-      const smallRowTiny = await bench('small-row-tiny', '--configs', 'tiny', '--kernel', 'hopper-small', '--check-samples', '0');
-      assert.deepEqual([smallRowTiny.rows.length, smallRowTiny.skipped?.map((x) => [x.kernel, x.error])], [0, [['hopper-small', 'UnsupportedFeatureError']]]);
+      const smallRowTiny = await bench('small-row-tiny', '--configs', 'tiny', '--kernel', 'hopper,hopper-small', '--check-samples', '2');
+      assert.deepEqual(smallRowTiny.rows.map((r) => [r.kernel, r.config.s_q * r.config.h_q, r.vsKernel?.kernel, r.check?.ok]), [['hopper', 32, undefined, true], ['hopper-small', 32, 'hopper', true]], JSON.stringify(smallRowTiny.rows.map((r) => r.check)));
+      assert.deepEqual(smallRowTiny.skipped ?? [], []);
+      const smallRowTinyFp8 = await bench('small-row-tiny-fp8', '--configs', 'tiny', '--kv', 'fp8', '--kernel', 'hopper-small', '--check-samples', '0');
+      assert.deepEqual([smallRowTinyFp8.rows.length, smallRowTinyFp8.skipped?.map((x) => [x.kernel, x.error])], [0, [['hopper-small', 'UnsupportedFeatureError']]]);
     });
 
     // Bugs planted in the emulator's copy of kernels/ (kernels/ itself untouched) fail the scenarios the way the

@@ -27,6 +27,9 @@ export const MLA_CONFIG = {
   SM90S_ROWS: 16,
   SM90S_THREADS: 256,
   SM90S_SMEM_BYTES: 204952,
+  /** Its 32-row entry (mla_decode_sm90_small_r32_bf16, 16-bit cache only): rows per CTA, dynamic smem. */
+  SM90S_R32_ROWS: 32,
+  SM90S_R32_SMEM_BYTES: 228632,
   /** Its FP8 entry (mla_decode_sm90_small_fp8_bf16, level 3b: raw stages): dynamic smem, the whole opt-in limit. */
   SM90S_F8_SMEM_BYTES: 232448,
   /** FP8-cache decode kernel (mla_decode_fp8.cu): same rows per CTA and threads as generic, this much dynamic smem. */

@@ -68,23 +68,33 @@ export const LAYOUT_DECODE_KERNEL_FAMILY = 'generic';
 
 /** The opt-in Hopper small-row kernel (kernels.ts SMALL_ROW_HOPPER_KERNEL): selected only by `kernel: 'hopper-small'`. */
 export const SMALL_ROW_KERNEL_NAME = 'hopper-small';
-/** Rows (h_q · s_q) per request the small-row kernel takes (kernels/mla_config.h SM90S_ROWS). */
-export const SMALL_ROW_MAX_ROWS = MLA_CONFIG.SM90S_ROWS;
+/** Rows (h_q · s_q) per request the small-row kernel takes over the 16-bit cache (its 32-row entry: mla_config.h SM90S_R32_ROWS). */
+export const SMALL_ROW_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
+/** ... and over the FP8 cache (its FP8 entry holds 16 rows: mla_config.h SM90S_ROWS). */
+export const SMALL_ROW_FP8_MAX_ROWS = MLA_CONFIG.SM90S_ROWS;
 
 /**
  * Why the small-row kernel cannot run this decode, from its shapes (null: it can, on a device that runs it; the
- * s_q part of h_q · s_q ≤ 16 is checked at the launch, src/cuda/mla.ts, and an FP8 cache view's strides there too,
- * fp8-decode.ts fp8HopperLayoutMisfit): dense decode of bf16 q over the 16-bit cache or the FP8 cache (entry
- * mla_decode_sm90_small_fp8_bf16), h_kv 1, d_qk 576, 64-token pages, h_q ≤ 16.
+ * s_q part of h_q · s_q is checked at the launch too, src/cuda/mla.ts, and an FP8 cache view's strides there,
+ * fp8-decode.ts fp8HopperLayoutMisfit): dense decode of bf16 q, h_kv 1, d_qk 576, 64-token pages, over the 16-bit
+ * cache with h_q · s_q ≤ 32 (entries mla_decode_sm90_small_bf16 for ≤ 16 rows, mla_decode_sm90_small_r32_bf16 for
+ * 17–32) or over the FP8 cache with h_q · s_q ≤ 16 (entry mla_decode_sm90_small_fp8_bf16).
  */
 export function smallRowMisfit(f: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'dtype' | 'pageSize' | 'hQ' | 'hKv' | 'headDim' | 'sQ'>): string | null {
   if (f.sparse) return f.fp8 ? 'sparse decode over the FP8 KV cache' : 'sparse decode';
   if (f.hKv !== 1 || f.headDim !== HEAD_DIM_K) return `h_kv = ${f.hKv}, head dim ${f.headDim}`;
   if (f.dtype !== 'bf16') return `${f.dtype} q`;
   if (f.pageSize !== PAGE_BLOCK_SIZE) return `pages of ${f.pageSize} tokens`;
-  if (f.hQ > SMALL_ROW_MAX_ROWS) return `h_q = ${f.hQ} (more than ${SMALL_ROW_MAX_ROWS} rows)`;
-  if (f.sQ !== undefined && f.hQ * f.sQ > SMALL_ROW_MAX_ROWS) return `h_q · s_q = ${f.hQ} · ${f.sQ} = ${f.hQ * f.sQ} rows`;
+  const max = smallRowMaxRows(f.fp8);
+  const over = f.fp8 ? ` over the FP8 KV cache (at most ${max} rows)` : ` (at most ${max} rows)`;
+  if (f.hQ > max) return `h_q = ${f.hQ} (more than ${max} rows)${f.fp8 ? ' over the FP8 KV cache' : ''}`;
+  if (f.sQ !== undefined && f.hQ * f.sQ > max) return `h_q · s_q = ${f.hQ} · ${f.sQ} = ${f.hQ * f.sQ} rows${over}`;
   return null;
+}
+
+/** The most rows (h_q · s_q) per request the small-row kernel takes over the FP8 cache (`fp8`) or the 16-bit one. */
+export function smallRowMaxRows(fp8: boolean): number {
+  return fp8 ? SMALL_ROW_FP8_MAX_ROWS : SMALL_ROW_MAX_ROWS;
 }
 
 export type CudaFeatures = { readonly [K in keyof typeof CUDA_FEATURES]: boolean };
@@ -103,7 +113,7 @@ export function checkDecodeAgainst(features: CudaFeatures, f: DecodeFeatures): v
         'kernel',
         `${misfit} with decode kernel '${f.kernel}'`,
         'cuda',
-        `'${SMALL_ROW_KERNEL_NAME}' runs dense decode of bf16 q over the 16-bit or the FP8 cache (h_kv 1, d_qk 576, 64-token pages) with h_q · s_q ≤ ${SMALL_ROW_MAX_ROWS}: pass no kernel for the others`,
+        `'${SMALL_ROW_KERNEL_NAME}' runs dense decode of bf16 q (h_kv 1, d_qk 576, 64-token pages) over the 16-bit cache with h_q · s_q ≤ ${SMALL_ROW_MAX_ROWS} and over the FP8 cache with h_q · s_q ≤ ${SMALL_ROW_FP8_MAX_ROWS}: pass no kernel for the others`,
       );
     }
   }

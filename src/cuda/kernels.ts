@@ -122,26 +122,42 @@ export const FP8_SPARSE_HOPPER_KERNEL = {
 
 /**
  * The Hopper small-row kernel (kernels/mla_decode_sm90_small.cu, levels 2 and 3 of docs/perf-log.md's session-7 plan):
- * dense decode of bf16 q over the 16-bit cache (`entry`) or the FP8 cache (`fp8Entry`: params and the 'hopper' FP8
- * kernel's two tensor maps; `fp8SharedBytes` of dynamic shared memory, level 3b's raw stages), h_kv 1, d_qk 576, 64-token pages, h_q · s_q ≤ 16 rows per request, the rows as the wgmma's N. Opt-in only (`kernel: 'hopper-small'`; features.ts smallRowMisfit): never a default, not in
- * DECODE_KERNELS, so no preference list or FLASH_MLA_DECODE_KERNEL changes.
+ * dense decode of bf16 q, h_kv 1, d_qk 576, 64-token pages, the rows (h_q · s_q per request) as the wgmma's N: over
+ * the 16-bit cache `entry` for ≤ `rows` rows and `r32Entry` (`r32SharedBytes` of dynamic shared memory) for up to
+ * `r32Rows`; over the FP8 cache `fp8Entry` for ≤ `rows` (params and the 'hopper' FP8 kernel's two tensor maps;
+ * `fp8SharedBytes`, level 3b's raw stages). Not in DECODE_KERNELS: the backend's decodeKernels() offers it (first
+ * when s_q is known) for the decodes features.ts smallRowMisfit accepts, so no preference list or
+ * FLASH_MLA_DECODE_KERNEL changes.
  */
 export const SMALL_ROW_HOPPER_KERNEL = {
   name: 'hopper-small',
   file: 'mla_decode_sm90_small',
   entry: 'mla_decode_sm90_small_bf16',
+  r32Entry: 'mla_decode_sm90_small_r32_bf16',
   fp8Entry: 'mla_decode_sm90_small_fp8_bf16',
   rows: MLA_CONFIG.SM90S_ROWS,
+  r32Rows: MLA_CONFIG.SM90S_R32_ROWS,
   threads: MLA_CONFIG.SM90S_THREADS,
   sharedBytes: MLA_CONFIG.SM90S_SMEM_BYTES,
+  r32SharedBytes: MLA_CONFIG.SM90S_R32_SMEM_BYTES,
   fp8SharedBytes: MLA_CONFIG.SM90S_F8_SMEM_BYTES,
 } as const;
 
-/** Does the small-row kernel (its FP8 entry if `fp8`) run on `dev` (its sm_90a cubin, its shared memory)? Why not, or null. */
-export function smallRowUnrunnable(dev: DeviceTraits, opts: SelectOptions = {}, fp8 = false): string | null {
+/** The small-row kernel's entry for a decode of `rows` folded rows per request (FP8 cache if `fp8`) and its dynamic shared memory. */
+export function smallRowEntry(fp8: boolean, rows: number): { entry: string; sharedBytes: number } {
+  const k = SMALL_ROW_HOPPER_KERNEL;
+  if (fp8) return { entry: k.fp8Entry, sharedBytes: k.fp8SharedBytes };
+  return rows > k.rows ? { entry: k.r32Entry, sharedBytes: k.r32SharedBytes } : { entry: k.entry, sharedBytes: k.sharedBytes };
+}
+
+/**
+ * Does the small-row kernel's entry for `rows` rows (its FP8 entry if `fp8`) run on `dev` (its sm_90a cubin, its
+ * shared memory)? Why not, or null.
+ */
+export function smallRowUnrunnable(dev: DeviceTraits, opts: SelectOptions = {}, fp8 = false, rows = 1): string | null {
   const binary = chooseBinary(KERNEL_BUILDS[SMALL_ROW_HOPPER_KERNEL.file], dev, opts);
   if (binary.form !== 'cubin') return binary.form === null ? binary.reason : `FLASH_MLA_FORCE_PTX=1 and '${SMALL_ROW_HOPPER_KERNEL.name}' ships no PTX`;
-  const bytes = fp8 ? SMALL_ROW_HOPPER_KERNEL.fp8SharedBytes : SMALL_ROW_HOPPER_KERNEL.sharedBytes;
+  const bytes = smallRowEntry(fp8, rows).sharedBytes;
   if (dev.maxSharedMemoryPerBlockOptin < bytes) {
     return `needs ${bytes} B of shared memory per block, the device allows ${dev.maxSharedMemoryPerBlockOptin} B`;
   }

@@ -10,10 +10,10 @@ import type { Tensor } from '../tensor.js';
 import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
 import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
-import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowUnrunnable } from './kernels.js';
+import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { decodeParamsOf, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
-import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, smallRowMisfit } from './features.js';
+import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, smallRowMaxRows, smallRowMisfit } from './features.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
 import { cudaFp8Decode, fp8HopperLayoutMisfit, fp8HopperTensorMaps, type DecodeResources } from './fp8-decode.js';
@@ -159,9 +159,10 @@ class CudaMlaBackend implements MlaBackend {
     else if (decode && isLayoutDecode(decode)) return [LAYOUT_DECODE_KERNEL_FAMILY];
     else names = [...sel.decodeKernels];
     // the small-row kernel (16-bit or FP8 entry), for a dense decode whose shapes it takes: the default when s_q is
-    // known to fit (h_q · s_q ≤ 16; faster than 'hopper' on every such shape measured, docs/perf-log.md) and no
+    // known to fit (h_q · s_q ≤ 32 over the 16-bit cache, ≤ 16 over the FP8 one; at ≤ 16 rows faster than 'hopper' on
+    // every shape measured, docs/perf-log.md; the 32-row entry not yet measured on a GPU) and no
     // FLASH_MLA_DECODE_KERNEL narrowing picks another, else offered last
-    if (decode && smallRowMisfit(decode) === null && smallRowUnrunnable(this.dev.info, sel.options, decode.fp8) === null) {
+    if (decode && smallRowMisfit(decode) === null && smallRowUnrunnable(this.dev.info, sel.options, decode.fp8, decode.hQ * (decode.sQ ?? 1)) === null) {
       if (decode.sQ !== undefined && sel.options.decodeKernel === undefined) names.unshift(SMALL_ROW_HOPPER_KERNEL.name);
       else names.push(SMALL_ROW_HOPPER_KERNEL.name);
     }
@@ -260,7 +261,7 @@ class CudaMlaBackend implements MlaBackend {
     // describe (fp8HopperLayoutMisfit): the next kernel then
     const chosen = a.kernel ?? (offered[0] === SMALL_ROW_HOPPER_KERNEL.name && a.isFp8KvCache && fp8HopperLayoutMisfit(a.kCache) !== null ? offered[1] : offered[0]);
     if (chosen === SMALL_ROW_HOPPER_KERNEL.name) {
-      // dense, h_kv 1, d_qk 576, bf16 q, 64-token pages, h_q · s_q ≤ 16 (cudaCheckDecode: smallRowMisfit), 16-bit or FP8 cache
+      // dense, h_kv 1, d_qk 576, bf16 q, 64-token pages, h_q · s_q ≤ 32 (16-bit cache) or ≤ 16 (FP8 cache; cudaCheckDecode: smallRowMisfit)
       this.smallRowDecode(a);
       return;
     }
@@ -320,8 +321,9 @@ class CudaMlaBackend implements MlaBackend {
   }
 
   /**
-   * The opt-in small-row kernel (kernels/mla_decode_sm90_small.cu): one CTA of two warpgroups per SM part for all of a
-   * request's ≤ 16 folded rows, grid (1, num_sm_parts, 1); over the 16-bit cache the 'hopper' kernel's K tensor map,
+   * The small-row kernel (kernels/mla_decode_sm90_small.cu): one CTA of two warpgroups per SM part for all of a
+   * request's folded rows (≤ 16: entry mla_decode_sm90_small_bf16, 17–32: mla_decode_sm90_small_r32_bf16; FP8 cache:
+   * ≤ 16), grid (1, num_sm_parts, 1); over the 16-bit cache the 'hopper' kernel's K tensor map,
    * over the FP8 cache (entry mla_decode_sm90_small_fp8_bf16) the 'hopper' FP8 kernel's raw and RoPE maps (a view
    * they cannot describe is refused: fp8HopperLayoutMisfit); the same combine.
    */
@@ -330,15 +332,17 @@ class CudaMlaBackend implements MlaBackend {
     const k = SMALL_ROW_HOPPER_KERNEL;
     const [b, sQ, hQ] = a.q.shape;
     const qRows = sQ * hQ;
-    if (qRows > k.rows) {
-      throw new UnsupportedFeatureError('kernel', `h_q · s_q = ${hQ} · ${sQ} = ${qRows} rows with decode kernel '${k.name}'`, 'cuda', `'${k.name}' takes up to ${k.rows} rows per request: pass no kernel`);
+    const maxRows = smallRowMaxRows(a.isFp8KvCache);
+    if (qRows > maxRows) {
+      const cache = a.isFp8KvCache ? ' over the FP8 KV cache' : '';
+      throw new UnsupportedFeatureError('kernel', `h_q · s_q = ${hQ} · ${sQ} = ${qRows} rows${cache} with decode kernel '${k.name}'`, 'cuda', `'${k.name}' takes up to ${maxRows} rows per request${cache}: pass no kernel`);
     }
-    const why = smallRowUnrunnable(dev.info, kernelSelection(dev).options, a.isFp8KvCache);
+    const why = smallRowUnrunnable(dev.info, kernelSelection(dev).options, a.isFp8KvCache, qRows);
     if (why !== null) {
       const { major, minor } = dev.info.computeCapability;
       throw new UnsupportedDeviceError(k.name, `compute capability ${major}.${minor} (${dev.info.name})`, why);
     }
-    const sharedBytes = a.isFp8KvCache ? k.fp8SharedBytes : k.sharedBytes;
+    const { entry, sharedBytes } = smallRowEntry(a.isFp8KvCache, qRows);
     requireDevice(dev, k.name, { minCcMajor: 9, sharedBytes });
     const numSmParts = a.tileSchedulerMetadata.shape[0];
     // everything that can fail before the launches (tensor maps, modules) first: nothing allocated or launched then
@@ -352,7 +356,7 @@ class CudaMlaBackend implements MlaBackend {
     } else {
       maps = [kCacheTensorMap(a.kCache)];
     }
-    const decode: Kernel = loadKernel(k.file, ['sm_90a'], a.isFp8KvCache ? k.fp8Entry : k.entry, ['bytes', ...maps.map(() => 'bytes' as const)]);
+    const decode: Kernel = loadKernel(k.file, ['sm_90a'], entry, ['bytes', ...maps.map(() => 'bytes' as const)]);
     const cShape = combineShapeFor(b, qRows);
     const combine = loadKernel('mla_combine', portableArchs(dev), `mla_combine_w${cShape.warpsPerRow}_c${cShape.chunks}_bf16`, ['bytes']);
     // the combine folded into the decode (its last CTA per request merges) when requests have few splits
