@@ -4,6 +4,10 @@
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
+#   r32       ~5 min: hopper-small's 32-row entry (mla_decode_sm90_small_r32_bf16, not yet run on a GPU) — GPU property
+#             cases hopper-small takes (bf16, h_q·s_q ≤ 32), memcheck and racecheck on sanitize cases and on the tiny
+#             config (h_q 16 s_q 2: the 32-row entry for sure), then the 32-row sweep rows and serving S7 against
+#             'hopper' with the 16-row rows 0,16 beside them
 #   sparse2   ~3 min: the sparse kernel as built — GPU tests naming hopper, sanitizers, the sparse grid vs .variants/fp8-v1u4
 #   fp8var    ~2 min: FP8 variants in .variants/fp8-*/ against the shipped build (dense rows, checked)
 #   sparsepad ~3 min: the Hopper sparse kernel for any h_q (padded m-blocks) — its GPU tests, memcheck, the sparse grid
@@ -29,7 +33,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: pf | release | smallfp8 | small2 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: r32 | pf | release | smallfp8 | small2 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -162,6 +166,24 @@ case $step in
     for set in "0,1,16,17" "serving:S4,S10,S11"; do
       timeout 150 node dist/src/cli.js bench --configs $set --kernel hopper,hopper-small --iters 50 --check-samples 2 --reference h200 --json "$out/small2-${set//[:,]/-}.json" > "$out/small2-${set//[:,]/-}.txt" 2>&1
       echo "bench $set rc=$?"; grep -aE "^(sweep#|S[0-9])|geomean" "$out/small2-${set//[:,]/-}.txt" | cut -c1-170
+    done
+    ;;
+  r32)
+    s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper-small FLASH_MLA_GPU_PROPERTY_CASES=${R32_CASES:-300} gpu timeout 150 node --test dist/test/gpu-property.test.js > "$out/r32-property.log" 2>&1
+    rc=$?; echo "GPU property, hopper-small rc=$rc ($(( $(date +%s) - s )) s)"; grep -aE "hopper-small .* runs|failure|^# (pass|fail)" "$out/r32-property.log" | head -8
+    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
+    for tool in memcheck racecheck; do
+      # ~1 in 10 sanitize cases is a bf16 one of 17–32 rows; the tiny config (b 2, h_q 16, s_q 2, causal) runs the 32-row entry
+      s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper-small FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=${R32_SAN_CASES:-24} \
+        gpu timeout 100 compute-sanitizer --tool $tool --print-limit 6 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/r32-$tool.log" 2>&1
+      echo "$tool hopper-small property rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/r32-$tool.log" | tail -1); $(grep -aE 'hopper-small .* runs' "$out/r32-$tool.log" | head -1)"
+      s=$(date +%s); timeout 60 compute-sanitizer --tool $tool --print-limit 6 node dist/src/cli.js bench --configs tiny --kernel hopper-small --iters 1 --warmup 0 --check-samples 1 > "$out/r32-$tool-tiny.log" 2>&1
+      echo "$tool hopper-small tiny rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/r32-$tool-tiny.log" | tail -1)"
+    done
+    for set in "0,2,4,16,18,20,3,5,19,21" "serving:S7"; do
+      name=r32-${set//[:,]/-}
+      timeout 150 node dist/src/cli.js bench --configs $set --kernel hopper,hopper-small --iters 50 --check-samples 2 --reference h200 --json "$out/$name.json" > "$out/$name.txt" 2>&1
+      echo "bench $set rc=$?"; grep -aE "^(sweep#|S[0-9])|geomean" "$out/$name.txt" | cut -c1-170
     done
     ;;
   pf)

@@ -13,7 +13,7 @@
 //   FLASH_MLA_GPU_PROPERTY_SANITIZE=1    sample mode for compute-sanitizer: the 'sanitize' profile (small shapes),
 //                                        one line per case and kernel; pick the kernel with FLASH_MLA_TEST_KERNELS
 //   FLASH_MLA_TEST_KERNELS=a,b           the kernels to run (default: every one this device runs, and the opt-in
-//                                        'hopper-small' on the cases it takes: bf16, h_q · s_q ≤ 16)
+//                                        'hopper-small' on the cases it takes: bf16, h_q · s_q ≤ 32)
 //   FLASH_MLA_SEED=S                     base seed: case k uses caseSeed(S, k); a failing case prints the
 //                                        command that reruns it alone
 //   FLASH_MLA_REQUIRE_GPU=1              fail instead of skipping without a GPU

@@ -80,12 +80,13 @@ export function optInTestKernels(): string[] {
   return getBackend('cuda').decodeKernels(SMALL_ROW_SHAPE).filter((k) => k === SMALL_ROW_KERNEL_NAME);
 }
 
-/** A decode the opt-in small-row kernel takes (features.ts smallRowMisfit) at h_q 16: whether the device offers it. */
+/** A decode the small-row kernel takes (features.ts smallRowMisfit) at its most rows, h_q 32: whether the device offers it. */
 const SMALL_ROW_SHAPE = { fp8: false, sparse: false, hQ: SMALL_ROW_MAX_ROWS, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
 
 /**
  * Whether decode kernel `kernel` takes a dense case of the property generator (h_kv 1, d_qk 576, 64-token pages):
- * every kernel but the opt-in 'hopper-small', which takes bf16 q with h_q · s_q ≤ SMALL_ROW_MAX_ROWS.
+ * every kernel but 'hopper-small', which takes bf16 q with h_q · s_q ≤ SMALL_ROW_MAX_ROWS (32: its 16- and 32-row
+ * entries; the generator makes no FP8-cache cases, where it takes ≤ 16).
  */
 export function smallRowTakes(kernel: string, c: { sQ: number; hQ: number; dtype: string }): boolean {
   return kernel !== SMALL_ROW_KERNEL_NAME || (c.dtype === 'bf16' && c.sQ * c.hQ <= SMALL_ROW_MAX_ROWS);
