@@ -328,7 +328,7 @@ const SMALL_ROW_CASES: (HopperCase & { smCount?: number })[] = [
   { spec: { b: 3, sQ: 2, hQ: 8, hKv: 1, d: 576, seqlens: [700, 64, 130], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true, split: true },
   { spec: { b: 2, sQ: 5, hQ: 3, hKv: 1, d: 576, seqlens: [2, 600], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true, split: true },
   { spec: { b: 4, sQ: 1, hQ: 1, hKv: 1, d: 576, seqlens: [65, 128, 3, 500], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false, split: true },
-  // b · 4 < SM parts: the combine kernel merges (the cases above fold it into the decode)
+  // b · 2 < SM parts: the combine kernel merges (the cases above fold it into the decode)
   { spec: { b: 2, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [900, 130], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false, split: true, smCount: 12 },
   // 17–32 rows: the 32-row entry (16-bit cache only)
   { spec: { b: 3, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [700, 64, 130], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true, split: true },
@@ -358,19 +358,22 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
       assert.equal(be.decodeKernels(dense)[0], 'hopper', "without s_q, 'hopper' is offered first for a bf16 h_q 16 decode");
       assert.ok(be.decodeKernels(dense).includes('hopper-small'), "'hopper-small' must be offered for a bf16 h_q 16 decode");
       assert.equal(be.decodeKernels({ ...dense, sQ: 1 })[0], 'hopper-small', "'hopper-small' is the default for h_q · s_q = 16 rows");
-      assert.equal(be.decodeKernels({ ...dense, sQ: 2 })[0], 'hopper-small', "'hopper-small' is the default for h_q · s_q = 16 · 2 = 32 rows");
-      assert.equal(be.decodeKernels({ ...dense, hQ: 32, sQ: 1 })[0], 'hopper-small', "'hopper-small' is the default for h_q · s_q = 32 · 1 rows");
+      // the 32-row entry is offered, not the default, until it has run on a GPU (features.ts SMALL_ROW_DEFAULT_MAX_ROWS)
+      const k32 = be.decodeKernels({ ...dense, sQ: 2 });
+      assert.equal(k32[0], 'hopper', "h_q · s_q = 16 · 2 = 32 rows: 'hopper' first");
+      assert.equal(k32[k32.length - 1], 'hopper-small', "h_q · s_q = 16 · 2 = 32 rows: 'hopper-small' offered last");
+      assert.equal(be.decodeKernels({ ...dense, hQ: 32, sQ: 1 })[0], 'hopper', "h_q · s_q = 32 · 1 rows: 'hopper' first");
       assert.equal(be.decodeKernels({ ...dense, hQ: 32 })[0], 'hopper', "without s_q, 'hopper' is offered first for a bf16 h_q 32 decode");
       assert.ok(be.decodeKernels({ ...dense, hQ: 32 }).includes('hopper-small'), "'hopper-small' must be offered for a bf16 h_q 32 decode");
       assert.ok(!be.decodeKernels({ ...dense, hQ: 11, sQ: 3 }).includes('hopper-small'), "'hopper-small' is not offered for 33 rows");
       assert.ok(!be.decodeKernels({ ...dense, hQ: 33 }).includes('hopper-small'), "'hopper-small' is not offered for h_q 33");
       assert.ok(!be.decodeKernels().includes('hopper-small'), "'hopper-small' is not in the device's shape-less kernel list");
       {
-        // no kernel named: a 16-row decode runs the 16-row entry, a 32-row one the 32-row entry
+        // no kernel named: a 16-row decode runs the 16-row entry, a 32-row one 'hopper' (the 32-row entry is opt-in)
         const f0 = bindFakeCuda();
         const byDefault: [Omit<DenseSpec, 'seed'>, string][] = [
           [{ b: 2, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, entry],
-          [{ b: 2, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, r32],
+          [{ b: 2, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, 'mla_decode_sm90_bf16'],
         ];
         for (const [spec, name] of byDefault) {
           const before = f0.stat(`emulated:${name}`);
@@ -384,8 +387,8 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
         const before = f.stat(`emulated:${entry}`), combinesBefore = combineRuns(f);
         const note = decodeCase(spec, seed + k, causal, { kernel: 'hopper-small', split, smCount, schedule: (md) => `items per part (blocks): ${partItems(md, spec.seqlens).map((p) => p.join(',')).join(' | ')}` });
         assert.ok(f.stat(`emulated:${entry}`) > before, `kernel 'hopper-small' did not run ${entry}`);
-        // the combine is folded into the decode when b · 4 ≥ SM parts (src/cuda/mla.ts), launched otherwise
-        const folded = spec.b * 4 >= (smCount ?? 4);
+        // the combine is folded into the decode when b · 2 ≥ SM parts (src/cuda/mla.ts), launched otherwise
+        const folded = spec.b * 2 >= (smCount ?? 4);
         assert.equal(combineRuns(f) - combinesBefore, folded ? 0 : 1, `${folded ? 'folded' : 'unfolded'} combine: combine kernel launches`);
         return `${note}; combine ${folded ? 'folded into the decode' : 'kernel'}`;
       });

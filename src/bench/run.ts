@@ -307,7 +307,7 @@ function upload(p: BenchProblem | SparseBenchProblem, backend: 'cpu' | 'cuda'): 
 
 /**
  * The kernel names `--kernel` may give for these configs: the backend's decode kernels, and those only some configs'
- * decodes offer (an opt-in one such as 'hopper-small'; the configs it cannot take are skipped with the reason).
+ * decodes offer (one such as 'hopper-small', which takes only some shapes; the configs it cannot take are skipped with the reason).
  */
 export function benchKernels(be: MlaBackend, configs: readonly BenchConfig[]): string[] {
   // by layout, not by s_q: a kernel that takes some s_q of a config's layout is named here, and a config whose rows it

@@ -23,14 +23,14 @@ export const MLA_CONFIG = {
   SM90_FP8_SMEM_BYTES: 231872,
   /** Its sparse FP8 variant (mla_decode_sm90_fp8_sparse_bf16): SM90_FP8_THREADS threads, this much dynamic smem. */
   SM90_FP8S_SMEM_BYTES: 232416,
-  /** The Hopper small-row kernel (mla_decode_sm90_small.cu, opt-in 'hopper-small'): rows per CTA, threads, dynamic smem. */
+  /** The Hopper small-row kernel (mla_decode_sm90_small.cu, 'hopper-small'): rows per CTA, threads, dynamic smem. */
   SM90S_ROWS: 16,
   SM90S_THREADS: 256,
   SM90S_SMEM_BYTES: 204952,
   /** Its 32-row entry (mla_decode_sm90_small_r32_bf16, 16-bit cache only): rows per CTA, dynamic smem. */
   SM90S_R32_ROWS: 32,
   SM90S_R32_SMEM_BYTES: 228632,
-  /** Its FP8 entry (mla_decode_sm90_small_fp8_bf16, level 3b: raw stages): dynamic smem, the whole opt-in limit. */
+  /** Its FP8 entry (mla_decode_sm90_small_fp8_bf16, level 3b: raw stages): dynamic smem, the whole opt-in shared-memory limit. */
   SM90S_F8_SMEM_BYTES: 232448,
   /** FP8-cache decode kernel (mla_decode_fp8.cu): same rows per CTA and threads as generic, this much dynamic smem. */
   F8D_SMEM_BYTES: 160512,

@@ -66,8 +66,16 @@ export function fp8HopperMisfit(f: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'dtyp
  */
 export const LAYOUT_DECODE_KERNEL_FAMILY = 'generic';
 
-/** The opt-in Hopper small-row kernel (kernels.ts SMALL_ROW_HOPPER_KERNEL): selected only by `kernel: 'hopper-small'`. */
+/**
+ * The Hopper small-row kernel (kernels.ts SMALL_ROW_HOPPER_KERNEL): `kernel: 'hopper-small'`, and the default for the
+ * decodes of at most SMALL_ROW_DEFAULT_MAX_ROWS rows it takes (the backend's decodeKernels()).
+ */
 export const SMALL_ROW_KERNEL_NAME = 'hopper-small';
+/**
+ * Rows (h_q · s_q) up to which the small-row kernel is the default: its 16-row entries, faster than 'hopper' on every
+ * such shape measured on an H200 (docs/perf-log.md, session 7). Its 32-row entry stays opt-in until it is measured.
+ */
+export const SMALL_ROW_DEFAULT_MAX_ROWS = MLA_CONFIG.SM90S_ROWS;
 /** Rows (h_q · s_q) per request the small-row kernel takes over the 16-bit cache (its 32-row entry: mla_config.h SM90S_R32_ROWS). */
 export const SMALL_ROW_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
 /** ... and over the FP8 cache (its FP8 entry holds 16 rows: mla_config.h SM90S_ROWS). */

@@ -53,7 +53,7 @@ export const KERNEL_BUILDS: Readonly<Record<string, KernelBuild>> = {
   mla_decode_generic_layout: { file: 'mla_decode_generic_layout', ...PORTABLE, role: "decode 'generic' for h_kv > 1 and d_qk 512" },
   mla_decode_generic_small: { file: 'mla_decode_generic_small', ...PORTABLE, role: "decode 'generic-small'" },
   mla_decode_sm90: { file: 'mla_decode_sm90', cubins: ['sm_90a'], ptx: null, role: "decode 'hopper'" },
-  mla_decode_sm90_small: { file: 'mla_decode_sm90_small', cubins: ['sm_90a'], ptx: null, role: "decode 'hopper-small' (opt-in)" },
+  mla_decode_sm90_small: { file: 'mla_decode_sm90_small', cubins: ['sm_90a'], ptx: null, role: "decode 'hopper-small' (default for ≤ 16 rows)" },
   tc_peak: { file: 'tc_peak', cubins: ['sm_90a'], ptx: null, role: 'bench tensor-core probe' },
 };
 
@@ -125,9 +125,9 @@ export const FP8_SPARSE_HOPPER_KERNEL = {
  * dense decode of bf16 q, h_kv 1, d_qk 576, 64-token pages, the rows (h_q · s_q per request) as the wgmma's N: over
  * the 16-bit cache `entry` for ≤ `rows` rows and `r32Entry` (`r32SharedBytes` of dynamic shared memory) for up to
  * `r32Rows`; over the FP8 cache `fp8Entry` for ≤ `rows` (params and the 'hopper' FP8 kernel's two tensor maps;
- * `fp8SharedBytes`, level 3b's raw stages). Not in DECODE_KERNELS: the backend's decodeKernels() offers it (first
- * when s_q is known) for the decodes features.ts smallRowMisfit accepts, so no preference list or
- * FLASH_MLA_DECODE_KERNEL changes.
+ * `fp8SharedBytes`, level 3b's raw stages). Not in DECODE_KERNELS: the backend's decodeKernels() offers it for the
+ * decodes features.ts smallRowMisfit accepts — first (the default) when s_q is known and h_q · s_q ≤
+ * SMALL_ROW_DEFAULT_MAX_ROWS — so no preference list or FLASH_MLA_DECODE_KERNEL changes.
  */
 export const SMALL_ROW_HOPPER_KERNEL = {
   name: 'hopper-small',

@@ -13,7 +13,7 @@ import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs,
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { decodeParamsOf, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
-import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, smallRowMaxRows, smallRowMisfit } from './features.js';
+import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, SMALL_ROW_DEFAULT_MAX_ROWS, smallRowMaxRows, smallRowMisfit } from './features.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
 import { cudaFp8Decode, fp8HopperLayoutMisfit, fp8HopperTensorMaps, type DecodeResources } from './fp8-decode.js';
@@ -118,12 +118,15 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
 ];
 
 /** The small-row kernel folds the combine in when b · this ≥ its SM parts (foldsCombine). */
-const SPLIT_FOLD_MIN_B_PER_PART = 4;
+const SPLIT_FOLD_MIN_B_PER_PART = 2;
 
 /**
  * Whether a small-row decode merges its splits itself (kernels/mla_fold_combine.cuh) instead of launching the combine:
- * when requests have few splits (b · 4 ≥ SM parts bounds the mean at ~5; one CTA merging a long request's 100+ splits
- * would be slower than the combine kernel), and never inside a graph capture (the counters' buffer is not the graph's).
+ * when requests have few splits — b · 2 ≥ SM parts: at most ~3 on average, and even one long request among them is
+ * split no more than ~SM parts / 2 ways (one CTA merging a request's 100+ splits, as serving S7 could ask with b 33,
+ * would be slower than the combine kernel's many CTAs) — and never inside a graph capture (the counters' buffer is
+ * not the graph's). Measured with b · 4 ≥ parts (H200, session 7): S4 (b 64, 132 parts) 1 % faster folded, which this
+ * bound gives up for the skewed-batch risk.
  */
 function foldsCombine(b: number, numSmParts: number): boolean {
   return b * SPLIT_FOLD_MIN_B_PER_PART >= numSmParts && !isCapturing();
@@ -149,7 +152,8 @@ class CudaMlaBackend implements MlaBackend {
    * an FP8, sparse or other-layout decode: the family of the kernel that runs it (features.ts), not narrowed — and
    * first, for an FP8 decode a Hopper FP8 kernel can run (dense: bf16 q, 64-token pages; sparse: bf16 q), 'hopper'
    * where it runs (selectKernels: fp8DecodeKernels, sparseDecodeKernels; a narrowing to
-   * another kernel leaves these to 'generic').
+   * another kernel leaves these to 'generic'). For a dense decode the small-row kernel takes: 'hopper-small' too, first
+   * when s_q is given and h_q · s_q ≤ 16 (see below).
    */
   decodeKernels(decode?: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'hQ' | 'hKv' | 'headDim' | 'dtype' | 'pageSize' | 'sQ'>): string[] {
     const sel = kernelSelection(this.dev);
@@ -158,12 +162,13 @@ class CudaMlaBackend implements MlaBackend {
     else if (decode?.fp8 || decode?.sparse) return [FP8_DECODE_KERNEL_FAMILY];
     else if (decode && isLayoutDecode(decode)) return [LAYOUT_DECODE_KERNEL_FAMILY];
     else names = [...sel.decodeKernels];
-    // the small-row kernel (16-bit or FP8 entry), for a dense decode whose shapes it takes: the default when s_q is
-    // known to fit (h_q · s_q ≤ 32 over the 16-bit cache, ≤ 16 over the FP8 one; at ≤ 16 rows faster than 'hopper' on
-    // every shape measured, docs/perf-log.md; the 32-row entry not yet measured on a GPU) and no
-    // FLASH_MLA_DECODE_KERNEL narrowing picks another, else offered last
+    // the small-row kernel (16-bit or FP8 entries), for a dense decode whose shapes it takes (h_q · s_q ≤ 32 over the
+    // 16-bit cache, ≤ 16 over the FP8 one): the default when s_q is known and h_q · s_q ≤ 16 (faster than 'hopper' on
+    // every such shape measured, docs/perf-log.md; the 32-row entry is not measured yet) and no FLASH_MLA_DECODE_KERNEL
+    // narrowing picks another, else offered last
     if (decode && smallRowMisfit(decode) === null && smallRowUnrunnable(this.dev.info, sel.options, decode.fp8, decode.hQ * (decode.sQ ?? 1)) === null) {
-      if (decode.sQ !== undefined && sel.options.decodeKernel === undefined) names.unshift(SMALL_ROW_HOPPER_KERNEL.name);
+      const byDefault = decode.sQ !== undefined && decode.hQ * decode.sQ <= SMALL_ROW_DEFAULT_MAX_ROWS && sel.options.decodeKernel === undefined;
+      if (byDefault) names.unshift(SMALL_ROW_HOPPER_KERNEL.name);
       else names.push(SMALL_ROW_HOPPER_KERNEL.name);
     }
     return names;
@@ -325,7 +330,7 @@ class CudaMlaBackend implements MlaBackend {
    * request's folded rows (≤ 16: entry mla_decode_sm90_small_bf16, 17–32: mla_decode_sm90_small_r32_bf16; FP8 cache:
    * ≤ 16), grid (1, num_sm_parts, 1); over the 16-bit cache the 'hopper' kernel's K tensor map,
    * over the FP8 cache (entry mla_decode_sm90_small_fp8_bf16) the 'hopper' FP8 kernel's raw and RoPE maps (a view
-   * they cannot describe is refused: fp8HopperLayoutMisfit); the same combine.
+   * they cannot describe is refused: fp8HopperLayoutMisfit); the combine folded in or launched (foldsCombine).
    */
   private smallRowDecode(a: MlaDecodeArgs): void {
     const dev = this.dev;
