@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { registerDeviceMeasure, type CopyTiming, type DeviceMeasure, type DeviceTimer, type DeviceTraits } from '../backend.js';
 import { getCudaContext, kernelDir, kernelSelection, loadKernel } from './context.js';
 import { call, outI32 } from './driver.js';
-import { describeSelection, selectKernels, selectOptionsFromEnv, type KernelSelection } from './kernels.js';
+import { describeSelection, selectKernels, selectOptionsFromEnv, smallRowUnrunnable, SMALL_ROW_HOPPER_KERNEL, type KernelSelection } from './kernels.js';
 import { CudaEvent, DeviceBuffer, copyDtoD, memset } from './runtime.js';
 import { disposeQuietly } from '../util/dispose.js';
 
@@ -187,6 +187,15 @@ function fp8Line(sel: KernelSelection): string {
   );
 }
 
+/** Where the small-row Hopper kernel runs here, and when it is the default (src/cuda/mla.ts decodeKernels). */
+function smallRowLine(sel: KernelSelection): string {
+  const name = `small-row kernel '${SMALL_ROW_HOPPER_KERNEL.name}'`;
+  const why = smallRowUnrunnable(sel.device, sel.options);
+  if (why !== null) return `${name}: not here (${why})`;
+  const off = sel.options.decodeKernel !== undefined ? ' — not now: FLASH_MLA_DECODE_KERNEL narrows the default' : '';
+  return `${name}: the default for dense decodes of bf16 q with h_q · s_q ≤ ${SMALL_ROW_HOPPER_KERNEL.rows} (h_kv 1, d_qk 576, 64-token pages; 16-bit and FP8 caches)${off}; on request for up to ${SMALL_ROW_HOPPER_KERNEL.r32Rows} rows over the 16-bit cache`;
+}
+
 /** `flash-mla info`'s kernel lines: the selection, with a note on every chosen binary missing from the kernel directory. */
 function selectionLines(sel: KernelSelection): string[] {
   const dir = kernelDir();
@@ -201,6 +210,7 @@ function selectionLines(sel: KernelSelection): string[] {
   return [
     `decode kernels that can run here: ${sel.decodeKernels.length ? sel.decodeKernels.map((k, j) => (j === 0 ? `${k} (default)` : k)).join(', ') : 'none'}`,
     fp8Line(sel),
+    smallRowLine(sel),
     'decode kernels (why):',
     ...describeSelection(sel),
     `kernel directory: ${dir} (${cubins} cubin${cubins === 1 ? '' : 's'}, ${ptx} PTX${cubins + ptx === 0 ? ' — run `npm run build:kernels`' : ''})` +
