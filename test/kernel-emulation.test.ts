@@ -249,7 +249,7 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
   const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal, isFp8KvCache: true });
   const label = `FP8, b ${spec.b}, s_q ${spec.sQ}, h_q ${spec.hQ}, causal ${causal}, seqlens [${spec.seqlens}]${small ? ', kernel hopper-small' : ''}`;
   checkDenseRows(label, got, want, seed);
-  if (f16) return `${label}, f16 datapath: matches the oracle (${parts} SM parts; ${schedule(md.tileSchedulerMetadata.toInt32())})`;
+  if (f16) return `${label}${spec.kSpread ? `, K spread 2^±${spec.kSpread}` : ''}, f16 datapath: matches the oracle (${parts} SM parts; ${schedule(md.tileSchedulerMetadata.toInt32())})`;
   const bf16 = dequantizeKvFp8(cpu.kCache).to('cuda');
   const ref = flashMlaWithKvcache(gpu.q, bf16, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, kernel, ...nanOuts() });
   assert.deepEqual(got.out.toRaw(), ref.out.toRaw(), `${label}: out differs from '${kernel}' over the dequantised cache (seed ${seed})`);
@@ -439,7 +439,9 @@ function smallFp8F16Scenario(timing: keyof typeof TIMINGS): Scenario {
     title: `the small-row Hopper kernel's f16-datapath FP8 entry (experiment, FLASH_MLA_EXPERIMENT_SMALL_FP8=f16) against the oracle: the FP8 cases of 'hopper-small' (${TIMINGS[timing].note})`,
     env: { ...HOPPER_ENV, ...TIMINGS[timing].env, FLASH_MLA_EXPERIMENT_SMALL_FP8: 'f16' },
     run(seed) {
-      return SMALL_ROW_CASES.filter((c) => c.spec.sQ * c.spec.hQ <= 16).map((c, k) =>
+      // the 'hopper-small' FP8 cases, then the same with K magnitudes (so the scales) spread 2^±3 per token and group
+      const cases = SMALL_ROW_CASES.filter((c) => c.spec.sQ * c.spec.hQ <= 16);
+      return [...cases, ...cases.map((c) => ({ ...c, spec: { ...c.spec, kSpread: 3 } }))].map((c, k) =>
         hopperFp8Case({ ...c, spec: { ...c.spec, fp8: true } }, seed + 100 + k, (md) => `items per part (blocks): ${partItems(md, c.spec.seqlens).map((p) => p.join(',')).join(' | ')}`, true, true),
       );
     },
