@@ -228,4 +228,19 @@ static_assert(SM90S_F8_OFF_RAW0 % 1024 == 0 && SM90S_F8_OFF_Q % 1024 == 0, "TMA 
 static_assert(4 * 8 + 4 <= SM90S_F8_SIDE_BYTES && SM90S_F8_SIDE_BYTES <= 512, "one side of the 1024-byte slack has ≥ 512 B");
 static_assert(SM90S_F8_SMEM_BYTES == 232448, "HOST mirrors this number");
 static_assert(SM90S_F8_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
+
+// ---- its FP8 f16-datapath entry (EXPERIMENT, mla_decode_sm90_small_fp8f16_bf16: docs/perf-log.md, session 7, "FP8
+// f16 datapath"; launched only with FLASH_MLA_EXPERIMENT_SMALL_FP8=f16) -----------------------------------------
+// The FP8 entry's layout, its K buffers holding the e4m3 codes as f16 (unscaled) and Q's slabs 0–7 as f16 (scaled per
+// row by a power of two, converted in place once per item; slab 8, the RoPE, stays bf16). Slab 8 of a warpgroup's K
+// buffer (the RoPE, dead after S) holds first the column maxima and the block's per-group scale maxima (warp v at
+// 2048 v: 16 + 4 floats), then — after one more warpgroup barrier — the four Pᵀ copies (one per 128-channel scale
+// group, 2048 B each: all 8 KB). The side area in the slack grows to 128 B: the 4 mbarriers and the fold flag as the
+// FP8 entry's, and at 64 the per-item float[16] of the Q rows' inverse power-of-two factors.
+constexpr int SM90S_F16_SIDE_BYTES = 128;
+constexpr int SM90S_F16_OFF_QF = 64;                       // float[16] in the side area
+constexpr int SM90S_F16_SMEM_BYTES = SM90S_F8_SMEM_BYTES;  // 232448
+static_assert(SM90S_F16_SMEM_BYTES == 232448, "HOST mirrors this number");
+static_assert(SM90S_F16_OFF_QF >= 4 * 8 + 4 && SM90S_F16_OFF_QF + 16 * 4 <= SM90S_F16_SIDE_BYTES && SM90S_F16_SIDE_BYTES <= 512, "one side of the slack has ≥ 512 B");
+static_assert(4 * SM90S_ROW_SLAB_BYTES == SM90_SLAB_BYTES, "four Pᵀ copies fill the RoPE slab");
 }  // namespace mla

@@ -107,12 +107,18 @@ __device__ __forceinline__ Blocks blocks_of(const Slice& sl) {
 
 // kFp8: k_map is the FP8 cache's raw-byte map and rope_map its RoPE columns' (mla_config.h); otherwise k_map is the
 // bf16 cache's and rope_map unused. kRows: the folded query rows a CTA holds (the wgmma's N), 16 or 32 (bf16 only).
-template <bool kFp8, int kRows>
+// kF16 (with kFp8; the EXPERIMENT entry mla_decode_sm90_small_fp8f16_bf16): the f16 datapath — K as the unscaled
+// e4m3 codes in f16, Q in f16 scaled per row by a power of two, four S partials (one per 128-channel scale group)
+// combined with the tokens' scales, and P·V per group against Pᵀ scaled by s_t,g / s_max,g (the block's group max),
+// each group's Oᵀ kept in units of a running reference scale r_g (mla_config.h, SM90S_F16_*).
+template <bool kFp8, int kRows, bool kF16 = false>
 __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const CUtensorMap* k_map, const CUtensorMap* rope_map) {
   using T = __nv_bfloat16;
   using Lay = Small<kRows>;
   constexpr int kCols = kRows / 8;  // n8 column tiles of a fragment
   static_assert(!kFp8 || kRows == 16, "the FP8 entry's layout holds 16 rows");
+  static_assert(!kF16 || kFp8, "the f16 datapath is the FP8 cache's");
+  constexpr int kSideBytes = kF16 ? SM90S_F16_SIDE_BYTES : SM90S_F8_SIDE_BYTES;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
 
@@ -126,7 +132,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // to 1024, so `slack` = base − smem_raw bytes lie free before base and 1024 − slack past base + SM90S_F8_USED_BYTES:
   // one side has ≥ 512 B, enough for the 4 mbarriers and the fold flag (which side is known only at run time).
   const uint32_t slack = base - ptx::smem_addr(smem_raw);
-  const uint32_t side = kFp8 ? (slack >= SM90S_F8_SIDE_BYTES ? base - SM90S_F8_SIDE_BYTES : base + SM90S_F8_USED_BYTES) : 0u;
+  const uint32_t side = kFp8 ? (slack >= kSideBytes ? base - kSideBytes : base + SM90S_F8_USED_BYTES) : 0u;
   // bf16: this warpgroup's "K block landed"; FP8: its "raw block landed" (its "RoPE landed" is sRope)
   const uint32_t sBar = kFp8 ? side + 8 * wg : base + Lay::kOffBar + 8 * wg;
   const uint32_t sRope = side + 16 + 8 * wg;
@@ -253,6 +259,20 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     ptx::cp_async_wait_all();
     ptx::fence_proxy_async();  // cp.async writes → wgmma reads
     __syncthreads();           // Q is in; every thread is done with the previous item's merge
+    // f16 datapath: Q's slabs 0–7 → f16 ×2^k per row, in place; this thread's columns' factors back (qf)
+    float qf[kCols][2];
+    float rg[4];  // f16 datapath: each scale group's Oᵀ reference scale (Oᵀ tiles 2g, 2g + 1 are in units of rg[g])
+    if constexpr (kF16) {
+      q_to_f16_scaled(base + kOffQ, side + SM90S_F16_OFF_QF, tid);
+      ptx::fence_proxy_async();
+      __syncthreads();
+#pragma unroll
+      for (int i = 0; i < kCols; ++i)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) qf[i][e] = ptx::ld_shared_f32(side + SM90S_F16_OFF_QF + col_of(i, e, q4) * 4);
+#pragma unroll
+      for (int k = 0; k < 4; ++k) rg[k] = 1.f;
+    }
 
     float o[8][4 * kCols];  // Oᵀ: m-tile t = channels 64t … 64t + 63
 #pragma unroll
@@ -271,9 +291,20 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       const uint32_t b_ = opaque(base);
       const uint32_t sK = b_ + SM90S_OFF_K0 + wg * SM90_TILE_BYTES, sQ = b_ + kOffQ;
       // Pᵀ: bf16, the warpgroup's own slab; FP8, slab 8 of its K buffer from byte 1024 (written after S: max_at)
-      const uint32_t sP = kFp8 ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 1024 : b_ + Lay::kOffP0 + wg * Lay::kRowSlab;
+      // (f16 datapath: the four copies fill slab 8, from byte 0)
+      const uint32_t sP = kF16 ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES : kFp8 ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 1024 : b_ + Lay::kOffP0 + wg * Lay::kRowSlab;
       int page_next = -1;  // FP8: the warpgroup's next block, whose raw bytes and RoPE this block requests
-      if constexpr (kFp8) {
+      Fp8TokenScales tsc;  // f16 datapath: this thread's two tokens' scales (0 past the block's valid tokens)
+      if constexpr (kF16) {
+        const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
+        const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
+        tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);  // before the wait, as the FP8 entry's
+        page_next = page_after(req, bk, bt, j);
+        ptx::mbarrier_wait(sBar, phase);
+        fp8_codes_block(sK, sRaw, wtid, n_valid, wg_bar);
+        if (wtid == 0 && page_next >= 0) fp8_request_raw(sRaw, k_map, sBar, page_next);  // the stage is free
+        prefetch_after_next(bt, j, bk.count);
+      } else if constexpr (kFp8) {
         const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
         const Fp8Scales sc = fp8_scales(p, ptx::ld_plain(bt + j), wtid);  // before the wait: the load hides behind the TMA's
         page_next = page_after(req, bk, bt, j);
@@ -297,7 +328,44 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       float s[4 * kCols];
 #pragma unroll
       for (int x = 0; x < 4 * kCols; ++x) s[x] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
-      {
+      if constexpr (kF16) {
+        // f16 datapath: S_g (scale group g = slabs 2g, 2g + 1, f16) and S_rope (slab 8, bf16), then per token t and
+        // column c: Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope
+        float sg[4][4 * kCols];
+#pragma unroll
+        for (int k = 0; k < 4; ++k)
+#pragma unroll
+          for (int x = 0; x < 4 * kCols; ++x) sg[k][x] = 0.f;
+        const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
+        ptx::wgmma_fence();
+#pragma unroll
+        for (int slab = 0; slab < SM90_SLABS - 1; ++slab)
+#pragma unroll
+          for (int kk = 0; kk < 4; ++kk)
+            ptx::wgmma_m64n16k16_f16_ss(sg[slab >> 1], dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * Lay::kRowSlab + kk * 32) >> 4), (slab & 1) + kk != 0);
+        ptx::wgmma_commit();
+        ptx::mbarrier_wait(sRope, phase);
+        phase ^= 1;
+        ptx::wgmma_fence();
+        constexpr int slab = SM90_SLABS - 1;
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk)
+          ptx::wgmma_m64n16k16_bf16_ss(s, dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * Lay::kRowSlab + kk * 32) >> 4), kk != 0);
+        ptx::wgmma_commit();
+        ptx::wgmma_wait<0>();
+#pragma unroll
+        for (int i = 0; i < kCols; ++i)
+#pragma unroll
+          for (int h = 0; h < 2; ++h)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+              const int x = 4 * i + 2 * h + e;
+              float acc = tsc.v[h][0] * sg[0][x];
+#pragma unroll
+              for (int k = 1; k < 4; ++k) acc = fmaf(tsc.v[h][k], sg[k][x], acc);
+              s[x] = fmaf(qf[i][e], acc, s[x]);
+            }
+      } else {
         const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
         ptx::wgmma_fence();
 #pragma unroll
@@ -321,8 +389,21 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // the 16 K rows that its own part of S read (a warp past its wgmma wait knows only its own part done; Pᵀ, at
       // 1024 … 3071, is written after the barrier below, when every part is)
       auto max_at = [&](uint32_t sKb, int v, int col) {
-        return kFp8 ? sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + 1024 * (v & 1) + col * 4 : sMaxW + (v * kRows + col) * 4;
+        return kF16   ? sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + col * 4
+               : kFp8 ? sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + 1024 * (v & 1) + col * 4
+                      : sMaxW + (v * kRows + col) * 4;
       };
+      // f16 datapath: warp v's maxima of its 16 tokens' scales per group, after its column maxima (64 B on)
+      auto smax_at = [&](uint32_t sKb, int v, int k) { return sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + 64 + k * 4; };
+      if constexpr (kF16) {
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+          float x = fmaxf(tsc.v[0][k], tsc.v[1][k]);
+#pragma unroll
+          for (int d = 4; d < 32; d <<= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, d));
+          if (lane == 0) ptx::st_shared_f32(smax_at(sK, warp, k), x);
+        }
+      }
       const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
       float mx[kCols][2];
 #pragma unroll
@@ -365,6 +446,32 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
             l[i][e] += x;
           }
         }
+      // f16 datapath: the block's scale maxima per group (the new reference scales), the ratio of the old ones to them
+      // and this thread's tokens' P factors s_t,g / r_g; then one more barrier (the maxima are read: slab 8 takes Pᵀ)
+      float fac[4], ratio[2][4];
+      if constexpr (kF16) {
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+          float smx = 0.f;
+#pragma unroll
+          for (int v = 0; v < 4; ++v) smx = fmaxf(smx, ptx::ld_shared_f32(smax_at(sK, v, k)));
+          const float r_new = smx > 0.f ? smx : rg[k];  // (a group whose scales are all 0: P·0 either way)
+          const float inv = 1.f / r_new;
+          fac[k] = rg[k] * inv;
+          rg[k] = r_new;
+#pragma unroll
+          for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * inv;
+        }
+        ptx::named_barrier_sync(wg_bar, kWgThreads);
+#pragma unroll
+        for (int t = 0; t < 8; ++t)
+#pragma unroll
+          for (int i = 0; i < kCols; ++i)
+#pragma unroll
+            for (int h = 0; h < 2; ++h)
+#pragma unroll
+              for (int e = 0; e < 2; ++e) o[t][4 * i + 2 * h + e] *= scale[i][e] * fac[t >> 1];
+      } else {
 #pragma unroll
       for (int t = 0; t < 8; ++t)
 #pragma unroll
@@ -373,11 +480,34 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
           for (int h = 0; h < 2; ++h)
 #pragma unroll
             for (int e = 0; e < 2; ++e) o[t][4 * i + 2 * h + e] *= scale[i][e];
+      }
 
       // Pᵀ → smem, K-major (tokens contiguous per column): lanes g and g ^ 1 hold adjacent tokens of the same columns,
       // so they trade one value each and each stores one bf16 pair — the even-g lane column 2·q4 (+8i), the odd one
       // column 2·q4 + 1.
+      // f16 datapath: four f16 copies, copy g (at 2048 g) scaled per token by its ratio s_t,g / r_g (the partner's ratios
+      // by shuffles).
       const bool odd = g & 1;
+      if constexpr (kF16) {
+        float rp[2][4];
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+#pragma unroll
+          for (int k = 0; k < 4; ++k) rp[h][k] = __shfl_xor_sync(0xffffffffu, ratio[h][k], 4);
+#pragma unroll
+        for (int i = 0; i < kCols; ++i)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const float v0 = s[4 * i + 2 * h], v1 = s[4 * i + 2 * h + 1];
+            const float other = __shfl_xor_sync(0xffffffffu, odd ? v0 : v1, 4);
+            const int tok = (16 * warp + g + 8 * h) & ~1, col = col_of(i, odd ? 1 : 0, q4);
+#pragma unroll
+            for (int k = 0; k < 4; ++k) {
+              const uint32_t word = odd ? ptx::f32x2_to_f16x2(other * rp[h][k], v1 * ratio[h][k]) : ptx::f32x2_to_f16x2(v0 * ratio[h][k], other * rp[h][k]);
+              ptx::st_shared_u32(sP + k * SM90S_ROW_SLAB_BYTES + swizzled(col, tok >> 3) + (tok & 7) * 2, word);
+            }
+          }
+      } else {
 #pragma unroll
       for (int i = 0; i < kCols; ++i)
 #pragma unroll
@@ -388,6 +518,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
           const int tok = (16 * warp + g + 8 * h) & ~1, col = col_of(i, odd ? 1 : 0, q4);
           ptx::st_shared_u32(sP + swizzled(col, tok >> 3) + (tok & 7) * 2, word);
         }
+      }
       ptx::fence_proxy_async();  // st.shared → wgmma reads
       ptx::named_barrier_sync(wg_bar, kWgThreads);
 
@@ -398,7 +529,13 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 #pragma unroll
         for (int t = 0; t < 8; ++t)
 #pragma unroll
-          for (int kk = 0; kk < 4; ++kk) Lay::pv(o[t], desc_mn_major(sK + t * SM90_SLAB_BYTES + kk * 2048), dp + ((kk * 32) >> 4));
+          for (int kk = 0; kk < 4; ++kk) {
+            if constexpr (kF16) {
+              ptx::wgmma_m64n16k16_f16_ss_ta(o[t], desc_mn_major(sK + t * SM90_SLAB_BYTES + kk * 2048), dp + (((t >> 1) * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4));
+            } else {
+              Lay::pv(o[t], desc_mn_major(sK + t * SM90_SLAB_BYTES + kk * 2048), dp + ((kk * 32) >> 4));
+            }
+          }
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
       }
@@ -415,7 +552,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // the other — 3 per block (+ the dequantisation's over the FP8 cache), 2 for the tail (bf16; the FP8 dequantisation
     // zeroes it) — so the tool sees the merge below ordered as it is.
     {
-      constexpr int per_block = 3 + (kFp8 ? kFp8DequantBarriers : 0);
+      constexpr int per_block = 3 + (kFp8 ? kFp8DequantBarriers : 0) + (kF16 ? 1 : 0);
       const bool tail = !kFp8 && bk.count > 0 && bk.n_valid_last < PAGE_BLOCK_SIZE;
       const int last_owner = (bk.count - 1) & 1;
       const int mine = per_block * max(0, (bk.count - wg + 1) / 2) + (tail && last_owner == wg ? 2 : 0);
@@ -479,7 +616,13 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 #pragma unroll
         for (int h = 0; h < 2; ++h)
 #pragma unroll
-          for (int e = 0; e < 2; ++e) o[t][4 * i + 2 * h + e] *= f_own[i][e];
+          for (int e = 0; e < 2; ++e) {
+            if constexpr (kF16) {
+              o[t][4 * i + 2 * h + e] *= f_own[i][e] * rg[t >> 1];  // (Oᵀ out of its groups' reference scales)
+            } else {
+              o[t][4 * i + 2 * h + e] *= f_own[i][e];
+            }
+          }
     // Warpgroup wg writes m-tiles 4·wg … 4·wg + 3 and hands the other four over (tile indices stay compile-time:
     // selects, not a register array indexed at run time). 8 values of each m-tile (two column tiles) per round: one
     // round at 16 rows, two at 32 (the 32 KB exchange holds one round; the other warpgroup must have read the
@@ -560,4 +703,12 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     mla_decode_sm90_small_fp8_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
                                    const __grid_constant__ CUtensorMap rope_map) {
   small_row_decode<true, SM90S_ROWS>(p, &raw_map, &rope_map);
+}
+
+// EXPERIMENT (docs/perf-log.md, session 7, "FP8 f16 datapath"): the FP8 entry's f16 datapath, launched only with
+// FLASH_MLA_EXPERIMENT_SMALL_FP8=f16 (src/cuda/kernels.ts); the same arguments and shared memory as the FP8 entry.
+extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
+    mla_decode_sm90_small_fp8f16_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
+                                      const __grid_constant__ CUtensorMap rope_map) {
+  small_row_decode<true, SM90S_ROWS, true>(p, &raw_map, &rope_map);
 }

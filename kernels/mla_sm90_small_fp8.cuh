@@ -85,4 +85,91 @@ __device__ __forceinline__ void fp8_dequantise_block(uint32_t sKb, uint32_t sRaw
   ptx::named_barrier_sync(bar, kFp8WgThreads);
 }
 
+// ---- the f16 datapath (entry mla_decode_sm90_small_fp8f16_bf16, an experiment) ------------------------------------
+// Scales of this thread's two S tokens (16 · warp + g and + 8: its wgmma M rows) for the four channel groups, 0 for
+// tokens ≥ n_valid (NaN-filled slots past a sequence's end: their P is 0 and must not meet a NaN ratio).
+struct Fp8TokenScales {
+  float v[2][4];
+};
+__device__ __forceinline__ Fp8TokenScales fp8_token_scales(const MlaDecodeParams& p, int page, int warp, int g, int n_valid) {
+  Fp8TokenScales s;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int t = 16 * warp + g + 8 * h;
+    const float* sc = reinterpret_cast<const float*>(static_cast<const uint8_t*>(p.k_cache) + static_cast<int64_t>(page) * p.k_block_stride +
+                                                     static_cast<int64_t>(t) * p.k_row_stride + FP8_SCALES_OFFSET);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) s.v[h][k] = t < n_valid ? sc[k] : 0.f;
+  }
+  return s;
+}
+
+// 16 e4m3 codes → 16 f16 channels (exact, unscaled) at channel ch0 of token row `row` (store_dequantised's layout).
+__device__ __forceinline__ void store_codes_f16(uint32_t sKb, int row, int ch0, uint4 raw) {
+  const uint2 v0 = ptx::e4m3x4_to_f16x4(raw.x), v1 = ptx::e4m3x4_to_f16x4(raw.y);
+  const uint2 v2 = ptx::e4m3x4_to_f16x4(raw.z), v3 = ptx::e4m3x4_to_f16x4(raw.w);
+  const uint32_t slab = sKb + (ch0 / 64) * SM90_SLAB_BYTES;
+  const int c = (ch0 % 64) / 8;
+  ptx::st_shared_v4(slab + swizzled(row, c), make_uint4(v0.x, v0.y, v1.x, v1.y));
+  ptx::st_shared_v4(slab + swizzled(row, c + 1), make_uint4(v2.x, v2.y, v3.x, v3.y));
+}
+
+// fp8_dequantise_block for the f16 datapath: the codes as f16, no scale (same chunk order, zeros, fence and barrier).
+__device__ __forceinline__ void fp8_codes_block(uint32_t sKb, uint32_t sRaw, int wtid, int n_valid, int bar) {
+  const int t = wtid >> 1, h = wtid & 1;
+  const int k = (t & 1) | (h << 1) | ((t & 2) << 1);
+  const uint32_t row = sRaw + h * SM90_FP8_RAW_BOX_BYTES + t * (HEAD_DIM_V / 2);
+  const int ch_box = h * (HEAD_DIM_V / 2);
+  if (t < n_valid) {
+#pragma unroll
+    for (int half = 0; half < 4; ++half) {
+      uint4 rb[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) rb[i] = ptx::ld_shared_v4(row + 16 * ((4 * half + i + k) & 15));
+#pragma unroll
+      for (int i = 0; i < 4; ++i) store_codes_f16(sKb, t, ch_box + 16 * ((4 * half + i + k) & 15), rb[i]);
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < 16; ++i) store_dequantised_zero(sKb, t, ch_box + 16 * ((i + k) & 15));
+  }
+  ptx::fence_proxy_async();
+  ptx::named_barrier_sync(bar, kFp8WgThreads);
+}
+
+// Q's slabs 0–7 (16 rows × 512 bf16 channels at sQ) → f16 in place, row r times 2^k_r with k_r chosen from the row's
+// largest |q| (into [2^14, 2^15): no f16 overflow, full precision for the large values); 2^−k_r (S's factor back) to
+// float[16] at sQf. All 256 threads: thread t takes row t / 16, 16-byte chunks t % 16 + 16 k. Exact but for the f16
+// rounding of values below 2^−14 after the scaling (2^−28 of the row's largest). Non-finite rows keep factor 1.
+// The caller fences and syncs the CTA.
+__device__ __forceinline__ void q_to_f16_scaled(uint32_t sQ, uint32_t sQf, int tid) {
+  const int r = tid >> 4, part = tid & 15;
+  uint4 v[4];
+  float mx = 0.f;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const int c = part + 16 * k;
+    v[k] = ptx::ld_shared_v4(sQ + (c >> 3) * SM90S_ROW_SLAB_BYTES + swizzled(r, c & 7));
+    const uint32_t w[4] = {v[k].x, v[k].y, v[k].z, v[k].w};
+#pragma unroll
+    for (int x = 0; x < 4; ++x) mx = fmaxf(mx, fmaxf(fabsf(__uint_as_float(w[x] << 16)), fabsf(__uint_as_float(w[x] & 0xffff0000u))));
+  }
+#pragma unroll
+  for (int d = 1; d < 16; d <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, d));
+  const int eb = static_cast<int>(__float_as_uint(mx) >> 23);  // biased exponent (mx ≥ 0)
+  const int ec = eb < 15 ? 15 : eb;
+  const float f = eb == 255 ? 1.f : __uint_as_float(static_cast<uint32_t>(268 - ec) << 23);
+  const float inv = eb == 255 ? 1.f : __uint_as_float(static_cast<uint32_t>(ec - 14) << 23);
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const int c = part + 16 * k;
+    const uint32_t w[4] = {v[k].x, v[k].y, v[k].z, v[k].w};
+    uint32_t o[4];
+#pragma unroll
+    for (int x = 0; x < 4; ++x) o[x] = ptx::f32x2_to_f16x2(__uint_as_float(w[x] << 16) * f, __uint_as_float(w[x] & 0xffff0000u) * f);
+    ptx::st_shared_v4(sQ + (c >> 3) * SM90S_ROW_SLAB_BYTES + swizzled(r, c & 7), make_uint4(o[0], o[1], o[2], o[3]));
+  }
+  if (part == 0) ptx::st_shared_f32(sQf + r * 4, inv);
+}
+
 }  // namespace

@@ -99,4 +99,18 @@ __device__ __forceinline__ uint2 e4m3x4_to_bf16x4(uint32_t codes, float scale) {
   return r;
 }
 
+// Four e4m3 codes (byte 0 = first channel) as f16, exactly (e4m3 ⊂ f16), as two f16x2 words in channel order: the
+// small-row kernel's f16 FP8 entry (the scales are applied to S and P, not to K).
+__device__ __forceinline__ uint2 e4m3x4_to_f16x4(uint32_t codes) {
+  uint2 r;
+  asm("{\n.reg .b16 c01, c23;\nmov.b32 {c01, c23}, %2;\ncvt.rn.f16x2.e4m3x2 %0, c01;\ncvt.rn.f16x2.e4m3x2 %1, c23;\n}\n" : "=r"(r.x), "=r"(r.y) : "r"(codes));
+  return r;
+}
+// Two floats rounded to f16 (nearest even) as one f16x2 word, lo in the low half.
+__device__ __forceinline__ uint32_t f32x2_to_f16x2(float lo, float hi) {
+  uint32_t r;
+  asm("cvt.rn.f16x2.f32 %0, %2, %1;\n" : "=r"(r) : "f"(lo), "f"(hi));
+  return r;
+}
+
 }  // namespace ptx

@@ -275,9 +275,14 @@ const HOPPER_FP8_GPU_CASES: [string, Omit<DenseSpec, 'seed'>, boolean][] = [
  * on the same tiles; the dequantisation to bf16 is exact).
  */
 function hopperFp8GpuTests(kernel: 'hopper' | 'hopper-small', seed: number, offered: () => boolean): void {
-  const cases = HOPPER_FP8_GPU_CASES.filter(([, spec]) => kernel === 'hopper' || spec.sQ * spec.hQ <= 16);
+  // EXPERIMENT (remove with the switch, src/cuda/kernels.ts smallRowEntry): with FLASH_MLA_EXPERIMENT_SMALL_FP8=f16
+  // 'hopper-small' runs its f16-datapath FP8 entry, whose sums are grouped by scale group: the oracle only, and the
+  // cases again with K magnitudes spread per block, token and group (scales that change between blocks)
+  const f16 = kernel === 'hopper-small' && process.env.FLASH_MLA_EXPERIMENT_SMALL_FP8 === 'f16';
+  const base = HOPPER_FP8_GPU_CASES.filter(([, spec]) => kernel === 'hopper' || spec.sQ * spec.hQ <= 16);
+  const cases = f16 ? [...base, ...base.map(([l, spec, c]): (typeof base)[number] => [`${l}, K spread 2^±3`, { ...spec, kSpread: 3 }, c])] : base;
   cases.forEach(([label, spec, causal], k) =>
-    test(`${label}: the oracle, and '${kernel}' over dequantizeKvFp8(kCache) bit for bit`, (t) => {
+    test(`${label}: the oracle${f16 ? ' (f16-datapath FP8 entry, experiment)' : `, and '${kernel}' over dequantizeKvFp8(kCache) bit for bit`}`, (t) => {
       if (!offered()) return void t.skip(`the ${kernel} FP8 kernel does not run on this GPU (decodeKernels for a dense FP8 decode has no '${kernel}')`);
       const s = seed + k;
       const p = makeDenseProblem({ ...spec, seed: s, scale: 0.5 });
@@ -289,6 +294,7 @@ function hopperFp8GpuTests(kernel: 'hopper' | 'hopper-small', seed: number, offe
       const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, isFp8KvCache: true, kernel, ...nanOutputs(spec.b, spec.sQ, spec.hQ, 'bf16') });
       const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal, isFp8KvCache: true });
       checkDenseRows(`${kernel} FP8 ${label}`, got, want, s);
+      if (f16) return;
       // the math warpgroups are the bf16 kernel's, on the same tiles (the dequantisation to bf16 is exact)
       const ref = flashMlaWithKvcache(gpu.q, dequantizeKvFp8(cpu.kCache).to('cuda'), gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, kernel, ...nanOutputs(spec.b, spec.sQ, spec.hQ, 'bf16') });
       assert.deepEqual(got.out.toRaw(), ref.out.toRaw(), `out differs from '${kernel}' over the dequantised cache (seed ${s})`);

@@ -224,7 +224,7 @@ const HOPPER_FP8_CASES: HopperCase[] = [
  * dequantizeKvFp8(kCache) as a 16-bit cache (the same schedule): the dequantisation to bf16 is exact and the math
  * warpgroups are the same code on the same shared-memory tiles, so out and lse must agree to the bit.
  */
-function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedule: (metadata: Int32Array) => string, small = false): string {
+function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedule: (metadata: Int32Array) => string, small = false, f16 = false): string {
   const p = makeDenseProblem({ ...spec, seed });
   const cpu = denseTensors(p);
   const gpu = { q: nanPaddedQ(p, 'cuda'), kCache: nanPaddedFp8Cache(p, 'cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
@@ -239,7 +239,8 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
   const mdH = getMlaMetadata(cpu.cacheSeqlens, rows, 1, { smCount: parts * Math.ceil(rows / 64) });
   const nanOuts = () => ({ out: Tensor.full([spec.b, spec.sQ, spec.hQ, 512], NaN, { dtype: 'bf16', backend: 'cuda' }), lse: Tensor.full([spec.b, spec.hQ, spec.sQ], NaN, { dtype: 'fp32', backend: 'cuda' }) });
   const f = bindFakeCuda();
-  const entry = small ? 'mla_decode_sm90_small_fp8_bf16' : 'mla_decode_sm90_fp8_bf16';
+  // f16: the EXPERIMENT entry (FLASH_MLA_EXPERIMENT_SMALL_FP8=f16 in the scenario's env), against the oracle only
+  const entry = f16 ? 'mla_decode_sm90_small_fp8f16_bf16' : small ? 'mla_decode_sm90_small_fp8_bf16' : 'mla_decode_sm90_fp8_bf16';
   const kernel = small ? 'hopper-small' : 'hopper';
   const before = f.stat(`emulated:${entry}`);
   // the kernel named (small-row FP8 decodes of ≤ 16 rows run on 'hopper-small' by default, asserted above)
@@ -248,6 +249,7 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
   const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal, isFp8KvCache: true });
   const label = `FP8, b ${spec.b}, s_q ${spec.sQ}, h_q ${spec.hQ}, causal ${causal}, seqlens [${spec.seqlens}]${small ? ', kernel hopper-small' : ''}`;
   checkDenseRows(label, got, want, seed);
+  if (f16) return `${label}${spec.kSpread ? `, K spread 2^±${spec.kSpread}` : ''}, f16 datapath: matches the oracle (${parts} SM parts; ${schedule(md.tileSchedulerMetadata.toInt32())})`;
   const bf16 = dequantizeKvFp8(cpu.kCache).to('cuda');
   const ref = flashMlaWithKvcache(gpu.q, bf16, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, kernel, ...nanOuts() });
   assert.deepEqual(got.out.toRaw(), ref.out.toRaw(), `${label}: out differs from '${kernel}' over the dequantised cache (seed ${seed})`);
@@ -428,6 +430,25 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
 }
 
 /**
+ * EXPERIMENT (remove with the switch after its GPU run): the small-row kernel's f16-datapath FP8 entry
+ * (mla_decode_sm90_small_fp8f16_bf16, launched with FLASH_MLA_EXPERIMENT_SMALL_FP8=f16) on the FP8 cases of
+ * 'hopper-small' against the oracle (not bit for bit against the bf16 entry: its sums are grouped by scale group).
+ */
+function smallFp8F16Scenario(timing: keyof typeof TIMINGS): Scenario {
+  return {
+    title: `the small-row Hopper kernel's f16-datapath FP8 entry (experiment, FLASH_MLA_EXPERIMENT_SMALL_FP8=f16) against the oracle: the FP8 cases of 'hopper-small' (${TIMINGS[timing].note})`,
+    env: { ...HOPPER_ENV, ...TIMINGS[timing].env, FLASH_MLA_EXPERIMENT_SMALL_FP8: 'f16' },
+    run(seed) {
+      // the 'hopper-small' FP8 cases, then the same with K magnitudes (so the scales) spread 2^±3 per token and group
+      const cases = SMALL_ROW_CASES.filter((c) => c.spec.sQ * c.spec.hQ <= 16);
+      return [...cases, ...cases.map((c) => ({ ...c, spec: { ...c.spec, kSpread: 3 } }))].map((c, k) =>
+        hopperFp8Case({ ...c, spec: { ...c.spec, fp8: true } }, seed + 100 + k, (md) => `items per part (blocks): ${partItems(md, c.spec.seqlens).map((p) => p.join(',')).join(' | ')}`, true, true),
+      );
+    },
+  };
+}
+
+/**
  * FLASH_MLA_EMULATION=full adds what `npm test` leaves out to stay under two minutes on two cores: the planted-bug
  * checks of the emulator itself (three more emulator builds).
  */
@@ -438,6 +459,7 @@ const scenarios: Record<string, Scenario> = {
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-fp8${timing === 'issue' ? '' : `, ${timing}`}`, hopperFp8Scenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-sparse${timing === 'issue' ? '' : `, ${timing}`}`, hopperSparseScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small${timing === 'issue' ? '' : `, ${timing}`}`, smallRowScenario(timing)])),
+  ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small fp8f16${timing === 'issue' ? '' : `, ${timing}`}`, smallFp8F16Scenario(timing)])),
 
   'proven-kernels': {
     title: "the kernels that passed the GPU suite on an H200 ('generic', 'generic-small'; h_kv 1, d_qk 576) match the oracle here too",

@@ -32,6 +32,8 @@ export const MLA_CONFIG = {
   SM90S_R32_SMEM_BYTES: 228632,
   /** Its FP8 entry (mla_decode_sm90_small_fp8_bf16, level 3b: raw stages): dynamic smem, the whole opt-in shared-memory limit. */
   SM90S_F8_SMEM_BYTES: 232448,
+  /** EXPERIMENT: its f16-datapath FP8 entry (mla_decode_sm90_small_fp8f16_bf16, FLASH_MLA_EXPERIMENT_SMALL_FP8=f16). */
+  SM90S_F16_SMEM_BYTES: 232448,
   /** FP8-cache decode kernel (mla_decode_fp8.cu): same rows per CTA and threads as generic, this much dynamic smem. */
   F8D_SMEM_BYTES: 160512,
   /** Combine kernel: warps per CTA (W of them per row), column chunks of 128 (up to 4 per row). */

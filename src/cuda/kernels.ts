@@ -135,17 +135,23 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   entry: 'mla_decode_sm90_small_bf16',
   r32Entry: 'mla_decode_sm90_small_r32_bf16',
   fp8Entry: 'mla_decode_sm90_small_fp8_bf16',
+  /** EXPERIMENT (FLASH_MLA_EXPERIMENT_SMALL_FP8=f16, smallRowEntry): the FP8 entry's f16 datapath; remove after its GPU run. */
+  fp8F16Entry: 'mla_decode_sm90_small_fp8f16_bf16',
   rows: MLA_CONFIG.SM90S_ROWS,
   r32Rows: MLA_CONFIG.SM90S_R32_ROWS,
   threads: MLA_CONFIG.SM90S_THREADS,
   sharedBytes: MLA_CONFIG.SM90S_SMEM_BYTES,
   r32SharedBytes: MLA_CONFIG.SM90S_R32_SMEM_BYTES,
   fp8SharedBytes: MLA_CONFIG.SM90S_F8_SMEM_BYTES,
+  fp8F16SharedBytes: MLA_CONFIG.SM90S_F16_SMEM_BYTES,
 } as const;
 
 /** The small-row kernel's entry for a decode of `rows` folded rows per request (FP8 cache if `fp8`) and its dynamic shared memory. */
 export function smallRowEntry(fp8: boolean, rows: number): { entry: string; sharedBytes: number } {
   const k = SMALL_ROW_HOPPER_KERNEL;
+  // EXPERIMENT switch, to be removed after its GPU run (docs/perf-log.md, session 7, "FP8 f16 datapath"):
+  // FLASH_MLA_EXPERIMENT_SMALL_FP8=f16 launches the FP8 entry's f16 datapath (same arguments, same shared memory).
+  if (fp8 && process.env.FLASH_MLA_EXPERIMENT_SMALL_FP8 === 'f16') return { entry: k.fp8F16Entry, sharedBytes: k.fp8F16SharedBytes };
   if (fp8) return { entry: k.fp8Entry, sharedBytes: k.fp8SharedBytes };
   return rows > k.rows ? { entry: k.r32Entry, sharedBytes: k.r32SharedBytes } : { entry: k.entry, sharedBytes: k.sharedBytes };
 }

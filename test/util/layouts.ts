@@ -24,6 +24,11 @@ export interface DenseSpec {
   seed: number;
   /** Magnitude of q and K values (default 0.25). */
   scale?: number;
+  /**
+   * K magnitudes spread by 2^−kSpread … 2^kSpread per block, token and 128-channel group (FP8: scales that differ between
+   * tokens, groups and blocks). Default: none (one magnitude).
+   */
+  kSpread?: number;
 }
 
 export interface DenseProblem {
@@ -61,7 +66,14 @@ export function makeDenseProblem(spec: DenseSpec): DenseProblem {
       const block = perm[next++];
       table[i * maxBlocksPerSeq + j] = block;
       const tokens = Math.min(64, seqlens[i] - j * 64);
-      randomHalfBits(dtype, tokens * rowElems, r, { scale: spec.scale }, kBits, block * 64 * rowElems);
+      if (spec.kSpread) {
+        const sp = spec.kSpread, base = spec.scale ?? 0.25;
+        for (let t = 0; t < tokens; t++)
+          for (let g = 0; g * 128 < rowElems; g++) {
+            const n = Math.min(128, rowElems - g * 128), e = (sp - 1) * (((block + g) % 3) - 1) + (((t * 5 + g) % 3) - 1);  // (per block: the block's largest scale varies)
+            randomHalfBits(dtype, n, r, { scale: base * 2 ** e }, kBits, (block * 64 + t) * rowElems + g * 128);
+          }
+      } else randomHalfBits(dtype, tokens * rowElems, r, { scale: spec.scale }, kBits, block * 64 * rowElems);
       if (kBytes) {
         for (let t = 0; t < tokens; t++) {
           const o = (block * 64 + t) * 576;

@@ -67,4 +67,17 @@ inline uint2 e4m3x4_to_bf16x4(uint32_t codes, float scale) {
   return make_uint2(h[0] | (static_cast<uint32_t>(h[1]) << 16), h[2] | (static_cast<uint32_t>(h[3]) << 16));
 }
 
+// Four e4m3 codes as f16, exactly (every e4m3 value is an f16 normal or zero), two f16x2 words in channel order; NaN
+// codes give the f16 NaN 0x7fff. What cvt.rn.f16x2.e4m3x2 computes.
+inline uint2 e4m3x4_to_f16x4(uint32_t codes) {
+  uint16_t h[4];
+  for (int i = 0; i < 4; ++i) {
+    const float v = fp8::e4m3_value((codes >> (8 * i)) & 0xffu);
+    h[i] = std::isnan(v) ? static_cast<uint16_t>(0x7fffu) : emu_float_to_half_bits(v);
+  }
+  return make_uint2(h[0] | (static_cast<uint32_t>(h[1]) << 16), h[2] | (static_cast<uint32_t>(h[3]) << 16));
+}
+// cvt.rn.f16x2.f32: two floats rounded to f16 (nearest even), lo in the low half.
+inline uint32_t f32x2_to_f16x2(float lo, float hi) { return emu_float_to_half_bits(lo) | (static_cast<uint32_t>(emu_float_to_half_bits(hi)) << 16); }
+
 }  // namespace ptx
