@@ -1,6 +1,7 @@
 // build: archs=sm_90a hot
-// Hopper small-row MLA decode, level 2 (docs/perf-log.md, "Plan for session 7"): up to 16 folded query rows per CTA
-// as the wgmma's N dimension instead of its M, so the tensor work is that of 16 rows, not of 64 padded ones.
+// Hopper small-row MLA decode ('hopper-small'; docs/perf-log.md, "Plan for session 7" and "Session 7"): up to 16
+// (or 32) folded query rows per CTA as the wgmma's N dimension instead of its M, so the tensor work is that of 16 rows,
+// not of 64 padded ones.
 //
 // CTA = two warpgroups × one SM part, walking its metadata row exactly as mla_decode_sm90.cu does (mla_work.cuh).
 // Split-K inside the CTA: warpgroup wg takes blocks wg, wg + 2, … of each item into its own K buffer (9 TMA boxes of
@@ -33,10 +34,14 @@
 //      4 k-steps of slab 8; softmax; Pᵀ and the column-maxima exchange into slab 8 (dead after S); P·V as bf16;
 //   4. after P·V and the warpgroup barrier, request the next block's RoPE box into slab 8.
 // So the next block's raw load is in flight during this block's S, softmax and P·V (not its dequantisation: the stage
-// is busy until that has read it), and its RoPE load during the next dequantisation. The merge's sums and maxima go to the warpgroup's K slabs 4–7, the Oᵀ exchange to K
-// buffer 0's slabs 0–3 (the next item's first RoPE box may be landing in slab 8 then; nothing lands in slabs 0–7).
+// is busy until that has read it), and its RoPE load during the next dequantisation. The merge's sums and maxima go to
+// the warpgroup's K slabs 4–7, the Oᵀ exchange to K buffer 0's slabs 0–3 (the next item's first RoPE box may be landing in slab 8 then; nothing lands in slabs 0–7).
 // Level 3a (in-place dequantisation in the K buffer, one block in flight per warpgroup) is commit 5768266 / a74ab5a
 // (scripts/build-variant.sh SRC_REV=… builds it for the comparison on the GPU).
+// EXPERIMENT (session 7, to be settled by its first GPU run): entry mla_decode_sm90_small_fp8f16_bf16 (kF16) keeps K/V
+// as the raw e4m3 codes in f16 and folds the scales out of the products (perf log, "FP8 f16 datapath"); the host runs
+// it under FLASH_MLA_EXPERIMENT_SMALL_FP8=f16. One of the two FP8 paths goes after that run, and this file (~700
+// lines) comes back under 600.
 //
 // Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (bf16 entry),
 // SM90S_R32_SMEM_BYTES (32-row entry) or SM90S_F8_SMEM_BYTES (FP8 entry; mla_config.h); arguments: params and the K
