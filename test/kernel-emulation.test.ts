@@ -41,7 +41,7 @@ import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipRea
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
 import { metadataGoldenSets } from './util/metadata-sets.js';
-import { SPARSE_HOPPER_CASES, runSparseHopperCase } from './util/sparse-hopper.js';
+import { SMALL_SPARSE_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase } from './util/sparse-hopper.js';
 
 const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
 
@@ -315,6 +315,44 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
 }
 
 /**
+ * The small-row kernel's sparse entry (mla_decode_sm90_small_fp8_sparse_bf16, `kernel: 'hopper-small'`, opt-in: offered
+ * after 'hopper' and 'generic' for sparse decodes with bf16 q and h_q ≤ 16; level 4 of docs/perf-log.md's plan, not
+ * yet run on a GPU) against the oracle on the cases of test/util/sparse-hopper.ts SMALL_SPARSE_CASES; then its refusal
+ * of h_q > 16.
+ */
+function smallSparseScenario(timing: keyof typeof TIMINGS): Scenario {
+  const entry = 'mla_decode_sm90_small_fp8_sparse_bf16';
+  return {
+    title: `the small-row kernel's sparse FP8 entry (${entry}, 'hopper-small', opt-in) against the oracle: h_q 16/3/1, s_q 1/2, topk 64/300/576/130, pages of 64/61/16 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views, many items per SM part; refusal of h_q 32 (${TIMINGS[timing].note})`,
+    env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
+    run(seed) {
+      const be = getBackend('cuda');
+      for (const hQ of [1, 3, 16]) {
+        assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61, sQ: 2 }), ['hopper', 'generic', 'hopper-small'], `sparse h_q ${hQ}: 'hopper-small' offered last`);
+      }
+      assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ: 32, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61, sQ: 1 }), ['hopper', 'generic'], "sparse h_q 32: no 'hopper-small'");
+      const f = bindFakeCuda();
+      const paths = { split: 0, whole: 0 };
+      const notes = SMALL_SPARSE_CASES.map((c, k) => {
+        const before = f.stat(`emulated:${entry}`);
+        const r = runSparseHopperCase(c, seed + k, 'hopper-small');
+        assert.ok(f.stat(`emulated:${entry}`) > before, `${c.label}: kernel 'hopper-small' did not run ${entry}`);
+        paths[r.split ? 'split' : 'whole']++;
+        return r.note;
+      });
+      assert.ok(paths.split > 0 && paths.whole > 0, `the cases must run the split and the unsplit paths: ${JSON.stringify(paths)}`);
+      assert.throws(
+        () => runSparseHopperCase({ label: 'h_q 32', spec: { b: 1, sQ: 1, hQ: 32, topk: 64, pageSize: 64, numPages: 2, dtype: 'bf16', scale: 0.5 } }, seed, 'hopper-small'),
+        (e: unknown) => e instanceof UnsupportedFeatureError && /h_q = 32/.test(e.message),
+        "sparse h_q 32 with kernel 'hopper-small' is refused",
+      );
+      notes.push(`emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, mla_combine_sink_bf16 ×${f.stat('emulated:mla_combine_sink_bf16')}`);
+      return notes;
+    },
+  };
+}
+
+/**
  * The small-row Hopper kernel (kernels/mla_decode_sm90_small.cu, `kernel: 'hopper-small'`; levels 1–3 of
  * docs/perf-log.md's session-7 plan ran on an H200, the 32-row entry not yet) against the oracle: h_q 16 × s_q 1,
  * h_q 8 × s_q 2 causal, h_q 3 × s_q 5 causal (15 rows: a padding column), h_q 1; seqlens on and around block edges
@@ -459,6 +497,7 @@ const scenarios: Record<string, Scenario> = {
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-fp8${timing === 'issue' ? '' : `, ${timing}`}`, hopperFp8Scenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-sparse${timing === 'issue' ? '' : `, ${timing}`}`, hopperSparseScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small${timing === 'issue' ? '' : `, ${timing}`}`, smallRowScenario(timing)])),
+  ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small sparse${timing === 'issue' ? '' : `, ${timing}`}`, smallSparseScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small fp8f16${timing === 'issue' ? '' : `, ${timing}`}`, smallFp8F16Scenario(timing)])),
 
   'proven-kernels': {
