@@ -296,7 +296,9 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
     run(seed) {
       const be = getBackend('cuda');
       for (const hQ of [16, 64, 100, 128]) {
-        assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61 }), ['hopper', 'generic'], `the emulated sm_90 device must offer 'hopper' first for sparse h_q ${hQ} decodes`);
+        // (h_q ≤ 16: the small-row kernel's sparse entry is offered too, last: opt-in)
+        const want = hQ <= 16 ? ['hopper', 'generic', 'hopper-small'] : ['hopper', 'generic'];
+        assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61 }), want, `the emulated sm_90 device must offer 'hopper' first for sparse h_q ${hQ} decodes`);
       }
       const f = bindFakeCuda();
       const paths = { split: 0, whole: 0 };
@@ -360,7 +362,7 @@ function smallSparseScenario(timing: keyof typeof TIMINGS): Scenario {
  * 17–32 rows run the 32-row entry (mla_decode_sm90_small_r32_bf16): h_q 16 × s_q 2 causal, h_q 32 × s_q 1, h_q 5 ×
  * s_q 5 causal (25 rows: seven padding columns). The cases of ≤ 16 rows over the FP8 cache too
  * (mla_decode_sm90_small_fp8_bf16, padded NaN-filled cache views as 'hopper-fp8'), also bit for bit against the bf16
- * entry over the dequantised cache (and not offered for sparse FP8 decode). Then its refusals: more than 32 rows
+ * entry over the dequantised cache (its sparse entry: 'hopper-small sparse'). Then its refusals: more than 32 rows
  * (16-bit cache), more than 16 (FP8 cache), fp16 q.
  */
 const SMALL_ROW_CASES: (HopperCase & { smCount?: number })[] = [
@@ -436,7 +438,7 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
       assert.deepEqual(be.decodeKernels(fp8), ['hopper', 'generic', 'hopper-small'], "'hopper-small' must be offered, last, for a dense FP8 h_q 16 decode with bf16 q");
       assert.deepEqual(be.decodeKernels({ ...fp8, sQ: 2 }), ['hopper', 'generic'], "'hopper-small' is not offered for a dense FP8 decode of 32 rows (its FP8 entry holds 16)");
       assert.ok(!be.decodeKernels({ ...fp8, hQ: 32 }).includes('hopper-small'), "'hopper-small' is not offered for a dense FP8 h_q 32 decode");
-      assert.ok(!be.decodeKernels({ ...fp8, sparse: true }).includes('hopper-small'), "'hopper-small' takes no sparse decode");
+      assert.deepEqual(be.decodeKernels({ ...fp8, sparse: true }), ['hopper', 'generic', 'hopper-small'], "'hopper-small' takes a sparse h_q 16 decode, offered last (its sparse entry: 'hopper-small sparse')");
       SMALL_ROW_CASES.filter((c) => c.spec.sQ * c.spec.hQ <= 16).forEach((c, k) =>
         notes.push(hopperFp8Case({ ...c, spec: { ...c.spec, fp8: true } }, seed + 100 + k, (md) => `items per part (blocks): ${partItems(md, c.spec.seqlens).map((p) => p.join(',')).join(' | ')}`, true)),
       );
@@ -712,6 +714,9 @@ if (scenarioName) {
       // a kernel that only some configs' decodes offer: 'hopper-small' (h_q·s_q ≤ 32, FP8 cache ≤ 16) runs the small
       // set's h_q 16 s_q 1 config (checked) and tiny's 32 rows (its 32-row entry, checked), and skips tiny over the FP8
       // cache with the backend's reason
+      // its sparse entry (opt-in) on the sparse-small set's b 2, h_q 16 config, checked, beside 'hopper'
+      const smallSparse = await bench('small-row-sparse', '--configs', 'sparse-small:0', '--kernel', 'hopper,hopper-small', '--check-samples', '2');
+      assert.deepEqual(smallSparse.rows.map((r) => [r.kernel, r.config.h_q, r.vsKernel?.kernel, r.check?.ok]), [['hopper', 16, undefined, true], ['hopper-small', 16, 'hopper', true]], JSON.stringify(smallSparse.rows.map((r) => r.check)));
       const smallRow = await bench('small-row', '--configs', 'small:0', '--kernel', 'hopper,hopper-small', '--check-samples', '2');
       assert.deepEqual(smallRow.rows.map((r) => [r.kernel, r.vsKernel?.kernel, r.check?.ok]), [['hopper', undefined, true], ['hopper-small', 'hopper', true]], JSON.stringify(smallRow.rows.map((r) => r.check)));
       // and its FP8 entry over the FP8 cache (checked against the oracle)
