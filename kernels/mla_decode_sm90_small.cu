@@ -43,6 +43,11 @@
 // it under FLASH_MLA_EXPERIMENT_SMALL_FP8=f16. One of the two FP8 paths goes after that run, and this file (~700
 // lines) comes back under 600.
 //
+// Sparse FP8 (entry mla_decode_sm90_small_fp8_sparse_bf16, level 4, kSparse; opt-in): grid (s_q, parts), the columns the
+// h_q ≤ 16 heads of query token blockIdx.x, the tokens its topk positions; 3b's body with each block gathered by its
+// warpgroup (per-token bulk copies on barriers of 128 arrivals, validity masks in the side area), the RoPE row
+// swizzled in place after its wait (one more barrier per block), invalid positions −inf in S and zeros in K; the sink
+// in the epilogue of unsplit rows (split rows: the sink combine; never the fold). Arguments: params, MlaFp8Params.
 // Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (bf16 entry),
 // SM90S_R32_SMEM_BYTES (32-row entry) or SM90S_F8_SMEM_BYTES (FP8 entry; mla_config.h); arguments: params and the K
 // tensor map (bf16 entries), or params, the raw-byte and the RoPE tensor maps (FP8 entry).
