@@ -860,5 +860,31 @@ if (scenarioName) {
         t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
       }
     });
+
+    // The same for hopper-small's sparse entry: its wait for the gathered raw bytes dropped (a RAW between a bulk copy
+    // and the dequantisation's ld.shared), the validity mask not applied in S (the oracle: invalid positions enter the
+    // softmax with S = 0), the RoPE barrier's wait dropped (a RAW between a RoPE bulk copy and the swizzle's reads).
+    it("planted bugs in hopper-small's sparse entry: no wait for the gathered bytes → RAW on a bulk copy, no validity mask → the oracle, no RoPE wait → RAW on a bulk copy", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (three more emulator builds, ~20 s)' }, async (t) => {
+      const small = 'mla_decode_sm90_small.cu';
+      const builds = {
+        noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar, phase);\n        const int t = wtid >> 1;', '        const int t = wtid >> 1;']] }),
+        noMask: buildFakeCuda({ emulate: true, plant: [[small, ' || (kSparse && !((vbits >> (8 * h)) & 1))', '']] }),
+        noRopeWait: buildFakeCuda({ emulate: true, plant: [[small, '            ptx::mbarrier_wait(sRope, phase);\n            if constexpr (kSparse)', '            if constexpr (kSparse)']] }),
+      };
+      const seed = freshSeed();
+      const [noRawWait, noMask, noRopeWait] = await Promise.all([
+        runScenario(builds.noRawWait, 'hopper-small sparse', seed),
+        runScenario(builds.noMask, 'hopper-small sparse', seed),
+        runScenario(builds.noRopeWait, 'hopper-small sparse', seed),
+      ]);
+      const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
+      for (const r of [noRawWait, noMask, noRopeWait]) assert.notEqual(r.status, 0, r.stderr);
+      assert.match(noRawWait.stderr, /emulated mla_decode_sm90_small_fp8_sparse_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*issued by thread \d+ [^\n]*then ld\.shared/, noRawWait.stderr);
+      assert.match(noMask.stderr, /AssertionError.*out\[\d+\]: got .*, reference .*\|err\||AssertionError.*(?:out|lse).*(?:inf\/NaN positions differ|cos diff)/, noMask.stderr);
+      assert.match(noRopeWait.stderr, /emulated mla_decode_sm90_small_fp8_sparse_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*issued by thread \d+ [^\n]*then ld\.shared/, noRopeWait.stderr);
+      for (const [what, r] of [['no wait for the gathered bytes', noRawWait], ['no validity mask', noMask], ['no RoPE wait', noRopeWait]] as const) {
+        t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
+      }
+    });
   });
 }
