@@ -43,6 +43,11 @@
 // it under FLASH_MLA_EXPERIMENT_SMALL_FP8=f16. One of the two FP8 paths goes after that run, and this file (~700
 // lines) comes back under 600.
 //
+// Sparse FP8 (entry mla_decode_sm90_small_fp8_sparse_bf16, level 4, kSparse; opt-in): grid (s_q, parts), the columns the
+// h_q ≤ 16 heads of query token blockIdx.x, the tokens its topk positions; 3b's body with each block gathered by its
+// warpgroup (per-token bulk copies on barriers of 128 arrivals, validity masks in the side area), the RoPE row
+// swizzled in place after its wait (one more barrier per block), invalid positions −inf in S and zeros in K; the sink
+// in the epilogue of unsplit rows (split rows: the sink combine; never the fold). Arguments: params, MlaFp8Params.
 // Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (bf16 entry),
 // SM90S_R32_SMEM_BYTES (32-row entry) or SM90S_F8_SMEM_BYTES (FP8 entry; mla_config.h); arguments: params and the K
 // tensor map (bf16 entries), or params, the raw-byte and the RoPE tensor maps (FP8 entry).
@@ -51,6 +56,7 @@
 #include <cuda.h>
 
 #include "mla_config.h"
+#include "mla_fp8_params.h"
 #include "mla_fold_combine.cuh"
 #include "mla_generic_common.cuh"
 #include "mla_params.h"
@@ -87,6 +93,11 @@ struct Small<32> {
   static __device__ __forceinline__ void pv(float (&d)[16], uint64_t a, uint64_t b) { ptx::wgmma_m64n32k16_bf16_ss_ta(d, a, b); }
 };
 static_assert(SM90S_ROWS == 16 && SM90S_R32_ROWS == 32, "the entries' row counts");
+// The sparse entry's side area: the 4 mbarriers and the fold flag (as the FP8 entry's), then from byte 64 the
+// blocks' validity masks, per warpgroup two (by block parity) of four 16-bit words as uint32 (valid_mask's layout).
+constexpr int kSparseSideBytes = 128;
+constexpr int kSparseOffMask = 64;
+static_assert(kSparseOffMask + 2 * 2 * 16 <= kSparseSideBytes && kSparseSideBytes <= 512, "one side of the slack has ≥ 512 B");
 
 // This thread's column (folded query row) of fragment slot (i, e).
 __device__ __forceinline__ int col_of(int i, int e, int q4) { return 8 * i + 2 * q4 + e; }
@@ -116,14 +127,19 @@ __device__ __forceinline__ Blocks blocks_of(const Slice& sl) {
 // e4m3 codes in f16, Q in f16 scaled per row by a power of two, four S partials (one per 128-channel scale group)
 // combined with the tokens' scales, and P·V per group against Pᵀ scaled by s_t,g / s_max,g (the block's group max),
 // each group's Oᵀ kept in units of a running reference scale r_g (mla_config.h, SM90S_F16_*).
-template <bool kFp8, int kRows, bool kF16 = false>
-__device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const CUtensorMap* k_map, const CUtensorMap* rope_map) {
+// kSparse (with kFp8; entry mla_decode_sm90_small_fp8_sparse_bf16, level 4): sparse decode, fp the MlaFp8Params; the
+// CTA's columns are the h_q ≤ 16 heads of query token blockIdx.x, its tokens that token's topk positions; each block's
+// 64 positions gathered by the warpgroup itself (per-token bulk copies, no tensor maps; see "sparse" below).
+template <bool kFp8, int kRows, bool kF16 = false, bool kSparse = false>
+__device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const CUtensorMap* k_map, const CUtensorMap* rope_map,
+                                                 const MlaFp8Params* fp = nullptr) {
   using T = __nv_bfloat16;
   using Lay = Small<kRows>;
   constexpr int kCols = kRows / 8;  // n8 column tiles of a fragment
   static_assert(!kFp8 || kRows == 16, "the FP8 entry's layout holds 16 rows");
   static_assert(!kF16 || kFp8, "the f16 datapath is the FP8 cache's");
-  constexpr int kSideBytes = kF16 ? SM90S_F16_SIDE_BYTES : SM90S_F8_SIDE_BYTES;
+  static_assert(!kSparse || (kFp8 && !kF16), "sparse: the FP8 entry's datapath");
+  constexpr int kSideBytes = kF16 ? SM90S_F16_SIDE_BYTES : kSparse ? kSparseSideBytes : SM90S_F8_SIDE_BYTES;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
 
@@ -158,14 +174,15 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
   if (tid == 0) {
     if (kFp8) {
-      for (int b = 0; b < 4; ++b) ptx::mbarrier_init(side + 8 * b, 1);
+      // sparse: every thread of the warpgroup arrives (with its gathered bytes, 0 for none)
+      for (int b = 0; b < 4; ++b) ptx::mbarrier_init(side + 8 * b, kSparse ? kWgThreads : 1);
     } else {
       ptx::mbarrier_init(base + Lay::kOffBar, 1);
       ptx::mbarrier_init(base + Lay::kOffBar + 8, 1);
     }
     ptx::fence_barrier_init();
-    ptx::prefetch_tensormap(k_map);
-    if (kFp8) ptx::prefetch_tensormap(rope_map);
+    if (!kSparse) ptx::prefetch_tensormap(k_map);
+    if (kFp8 && !kSparse) ptx::prefetch_tensormap(rope_map);
   }
   __syncthreads();
 
@@ -181,11 +198,18 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   for (int i = 0; i < kCols; ++i) {
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
-      rs[i].r_glob[e] = col_of(i, e, q4);
-      rs[i].s_of_row[e] = col_of(i, e, q4) / p.h_q;
+      if constexpr (kSparse) {  // column c: head c of query token blockIdx.x (c ≥ h_q: padding)
+        rs[i].r_glob[e] = col_of(i, e, q4) < p.h_q ? static_cast<int>(blockIdx.x) * p.h_q + col_of(i, e, q4) : p.q_rows;
+        rs[i].s_of_row[e] = blockIdx.x;
+      } else {
+        rs[i].r_glob[e] = col_of(i, e, q4);
+        rs[i].s_of_row[e] = col_of(i, e, q4) / p.h_q;
+      }
     }
-    rs[i].s_last = (p.q_rows - 1) / p.h_q;
+    rs[i].s_last = kSparse ? static_cast<int>(blockIdx.x) : (p.q_rows - 1) / p.h_q;
   }
+  // request req as this part sees it (sparse: its topk positions)
+  auto slice = [&](int req, const RowSet& r) { return kSparse ? slice_of_len(p, w, req, r, fp->topk) : slice_of(p, w, req, r); };
   const float scale_log2 = p.scale_softmax_log2;
   uint32_t phase = 0;  // of sBar (and FP8: of sRope): one completion per block of this warpgroup
 
@@ -223,21 +247,90 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     if (j + 2 < bk.count) {
       page = ptx::ld_plain(bt + j + 2);
     } else if (req < w.end_req) {
-      const Blocks nb = blocks_of(slice_of(p, w, req + 1, rs[0]));
+      const Blocks nb = blocks_of(slice(req + 1, rs[0]));
       if (wg < nb.count) page = ptx::ld_plain(table_of(req + 1, nb) + wg);
     }
     return page;
   };
+
+  // ---- sparse: the warpgroup gathers its blocks itself. Thread (t, h) of the warpgroup owns position t of a block
+  // (as in the dequantisation): both threads read its index; h = 0 copies the token's 512 e4m3 bytes to stage row t
+  // (t · 512), h = 1 later its 128 RoPE bytes to row t of slab 8, unswizzled (swizzled in place after they land:
+  // rope_swizzle). Every thread arrives on the barrier with its bytes (0 for none: the barriers count 128 arrivals).
+  // Positions past topk_length or the slice, −1 and slots outside the cache are not copied and their bit in the
+  // block's validity mask is clear: zeros in K (dequantisation, rope_swizzle) and −inf in S.
+  auto mask_at = [&](uint32_t parity) { return side + kSparseOffMask + 32 * wg + 16 * (parity & 1); };
+  auto row_of = [&](int slot) {
+    const int64_t off = p.k_block_stride == static_cast<int64_t>(fp->page_size) * p.k_row_stride
+                            ? static_cast<int64_t>(slot) * p.k_row_stride
+                            : static_cast<int64_t>(slot / fp->page_size) * p.k_block_stride + static_cast<int64_t>(slot % fp->page_size) * p.k_row_stride;
+    return static_cast<const uint8_t*>(p.k_cache) + off;
+  };
+  // Block jg of request req_g (slice s_g): positions, mask (into mask slot `parity`), raw bytes; returns this
+  // thread's slot (−1: invalid).
+  auto gather_raw = [&](int req_g, const Slice& s_g, int jg, uint32_t parity) {
+    const int t = wtid >> 1, h = wtid & 1;
+    const int pos = s_g.start + jg * PAGE_BLOCK_SIZE + t;  // (start: a multiple of 64)
+    const int* idx = fp->indices + static_cast<int64_t>(req_g) * fp->indices_batch_stride + static_cast<int64_t>(blockIdx.x) * fp->indices_seq_stride;
+    const int len = fp->topk_length != nullptr ? min(max(ptx::ld_plain(fp->topk_length + req_g), 0), fp->topk) : fp->topk;
+    const int slot = pos < min(len, s_g.end_kv) ? ptx::ld_plain(idx + pos) : -1;
+    const bool valid = slot >= 0 && slot < fp->num_slots;
+    uint32_t bits = __ballot_sync(0xffffffffu, valid && h == 0) & 0x55555555u;  // the warp's 16 positions
+    bits = (bits | bits >> 1) & 0x33333333u;
+    bits = (bits | bits >> 2) & 0x0f0f0f0fu;
+    bits = (bits | bits >> 4) & 0x00ff00ffu;
+    bits = (bits | bits >> 8) & 0x0000ffffu;
+    if (lane == 0) ptx::st_shared_u32(mask_at(parity) + 4 * warp, bits);  // (before this thread's arrival)
+    const bool copy = valid && h == 0;
+    ptx::mbarrier_arrive_expect_tx(sBar, copy ? HEAD_DIM_V : 0);
+    if (copy) ptx::bulk_load(base + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES + t * HEAD_DIM_V, row_of(slot), HEAD_DIM_V, sBar);
+    return valid ? slot : -1;
+  };
+  // The RoPE bytes of this thread's token (slot from gather_raw) into slab 8 row t, unswizzled.
+  auto gather_rope = [&](int slot) {
+    const bool copy = slot >= 0 && (wtid & 1);
+    ptx::mbarrier_arrive_expect_tx(sRope, copy ? 2 * 64 : 0);
+    if (copy) ptx::bulk_load(base + SM90S_F8_OFF_K0 + wg * SM90_TILE_BYTES + (SM90_SLABS - 1) * SM90_SLAB_BYTES + (wtid >> 1) * 128, row_of(slot) + FP8_ROPE_OFFSET, 2 * 64, sRope);
+  };
+  // The warpgroup's block after its block j of item req (as page_after): gathered (raw bytes and mask into slot
+  // `parity`); returns this thread's slot, or −2 (uniform) if there is none.
+  auto gather_after = [&](int req, const Slice& s_cur, const Blocks& bk, int j, uint32_t parity) {
+    int slot = -2;
+    if (j + 2 < bk.count) {
+      slot = gather_raw(req, s_cur, j + 2, parity);
+    } else if (req < w.end_req) {
+      const Slice ns = slice(req + 1, rs[0]);
+      if (wg < blocks_of(ns).count) slot = gather_raw(req + 1, ns, wg, parity);
+    }
+    return slot;
+  };
+  // After the RoPE landed: row t of slab 8 → 128B-swizzled in place (zeros for an invalid position); threads (t, 0)
+  // and (t, 1), adjacent lanes, each move half the row's chunks (read, __syncwarp, write). Then the fence and the
+  // warpgroup barrier before the wgmma reads slab 8.
+  auto rope_swizzle = [&](uint32_t sKb, uint32_t parity) {
+    const int t = wtid >> 1, h = wtid & 1;
+    const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
+    const bool valid = (ptx::ld_shared_u32(mask_at(parity) + 4 * (t >> 4)) >> (t & 15)) & 1;
+    uint4 r4[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) r4[i] = valid ? ptx::ld_shared_v4(rope + t * 128 + 16 * (4 * h + i)) : make_uint4(0, 0, 0, 0);
+    __syncwarp();
+#pragma unroll
+    for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r4[i]);
+    ptx::fence_proxy_async();
+    ptx::named_barrier_sync(wg_bar, kWgThreads);
+  };
+  int slot_next = -2;  // sparse: this thread's slot in the warpgroup's next block (gathered), −1 invalid, −2 none
 
   // Q rows of request `req` → 9 slabs of kRows rows × 128 B (cp.async, waited by the caller); rows ≥ q_rows
   // zero-filled. 16 rows: thread t of a warpgroup copies row t / 8, 16-byte chunks t % 8 + 8k, warpgroup 0 slabs
   // k = 0…4, warpgroup 1 5…8; 32 rows: thread t of the CTA row t / 8, all 9 slabs.
   auto load_q = [&](int req) {
     const int row = (kRows == 32 ? tid : wtid) >> 3, part = wtid & 7;
-    const bool ok = row < p.q_rows;
+    const bool ok = kSparse ? row < p.h_q : row < p.q_rows;  // sparse: local row = head of query token blockIdx.x
     const T* src = static_cast<const T*>(p.q);  // valid dummy address for the zero-fill rows
-    if (ok) src += static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(row / p.h_q) * p.q_seq_stride +
-                   static_cast<int64_t>(row % p.h_q) * p.q_head_stride;
+    if (ok) src += static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(kSparse ? static_cast<int>(blockIdx.x) : row / p.h_q) * p.q_seq_stride +
+                   static_cast<int64_t>(kSparse ? row : row % p.h_q) * p.q_head_stride;
     const uint32_t dst = base + kOffQ + swizzled(row, part);
     const int k0 = kRows == 32 || !wg ? 0 : 5, k1 = kRows == 32 || wg ? SM90_SLABS : 5;
 #pragma unroll
@@ -248,16 +341,24 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
   // The first item's first block of each warpgroup and its Q; later items' are requested at the end of the one before.
   {
-    const Blocks bk = blocks_of(slice_of(p, w, w.begin_req, rs[0]));
-    if (wg < bk.count) request_block(table_of(w.begin_req, bk), wg);
+    const Slice s0 = slice(w.begin_req, rs[0]);
+    const Blocks bk = blocks_of(s0);
+    if constexpr (kSparse) {
+      if (wg < bk.count) {
+        slot_next = gather_raw(w.begin_req, s0, wg, 0);
+        gather_rope(slot_next);
+      }
+    } else {
+      if (wg < bk.count) request_block(table_of(w.begin_req, bk), wg);
+    }
     load_q(w.begin_req);
   }
 
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     // (the first two in the initializer: a loop over all of them compiles the 16-row entries differently)
-    Slice sl[kCols] = {slice_of(p, w, req, rs[0]), slice_of(p, w, req, rs[1])};
+    Slice sl[kCols] = {slice(req, rs[0]), slice(req, rs[1])};
 #pragma unroll
-    for (int i = 2; i < kCols; ++i) sl[i] = slice_of(p, w, req, rs[i]);
+    for (int i = 2; i < kCols; ++i) sl[i] = slice(req, rs[i]);
     const Blocks bk = blocks_of(sl[0]);
     const int* bt = table_of(req, bk);
 
@@ -309,6 +410,19 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         fp8_codes_block(sK, sRaw, wtid, n_valid, wg_bar);
         if (wtid == 0 && page_next >= 0) fp8_request_raw(sRaw, k_map, sBar, page_next);  // the stage is free
         prefetch_after_next(bt, j, bk.count);
+      } else if constexpr (kSparse) {
+        const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
+        const int my_slot = slot_next;
+        Fp8Scales sc = {0.f, 0.f};  // before the wait: the load hides behind the gather's
+        if (my_slot >= 0) {
+          const float* scp = reinterpret_cast<const float*>(row_of(my_slot) + FP8_SCALES_OFFSET) + 2 * (wtid & 1);
+          sc = {scp[0], scp[1]};
+        }
+        ptx::mbarrier_wait(sBar, phase);
+        const int t = wtid >> 1;
+        const bool valid = (ptx::ld_shared_u32(mask_at(phase) + 4 * (t >> 4)) >> (t & 15)) & 1;
+        fp8_dequantise_block<true>(sK, sRaw, sc, wtid, valid ? PAGE_BLOCK_SIZE : 0, wg_bar);
+        slot_next = gather_after(req, sl[0], bk, j, phase ^ 1);  // the stage is free
       } else if constexpr (kFp8) {
         const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
         const Fp8Scales sc = fp8_scales(p, ptx::ld_plain(bt + j), wtid);  // before the wait: the load hides behind the TMA's
@@ -378,6 +492,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
           if (kFp8 && slab == SM90_SLABS - 1) {
             ptx::wgmma_commit();
             ptx::mbarrier_wait(sRope, phase);
+            if constexpr (kSparse) rope_swizzle(sK, phase);
             phase ^= 1;
             ptx::wgmma_fence();  // (a branch since the last wgmma: ptxas would insert it)
           }
@@ -410,6 +525,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         }
       }
       const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
+      // sparse: this warp's 16 positions' validity bits (the block's mask slot: phase flipped at the RoPE wait)
+      const uint32_t vbits = kSparse ? ptx::ld_shared_u32(mask_at(phase ^ 1) + 4 * warp) >> g : ~0u;
       float mx[kCols][2];
 #pragma unroll
       for (int i = 0; i < kCols; ++i)
@@ -419,7 +536,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
             float& x = s[4 * i + 2 * h + e];
-            if (tok0 + 8 * h >= sl[i].row_end[e]) x = -INFINITY;
+            if (tok0 + 8 * h >= sl[i].row_end[e] || (kSparse && !((vbits >> (8 * h)) & 1))) x = -INFINITY;
             mx[i][e] = fmaxf(mx[i][e], x);
           }
 #pragma unroll
@@ -545,7 +662,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         ptx::wgmma_wait<0>();
       }
       ptx::named_barrier_sync(wg_bar, kWgThreads);  // the warpgroup is past this block's wgmmas: K and P may be rewritten
-      if constexpr (kFp8) {
+      if constexpr (kSparse) {
+        if (slot_next != -2) gather_rope(slot_next);  // slab 8 is free
+      } else if constexpr (kFp8) {
         if (wtid == 0 && page_next >= 0) fp8_request_rope(sK, rope_map, sRope, page_next);  // slab 8 is free
       } else {
         if (j + 2 < bk.count) request_block(bt, j + 2);
@@ -557,7 +676,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // the other — 3 per block (+ the dequantisation's over the FP8 cache), 2 for the tail (bf16; the FP8 dequantisation
     // zeroes it) — so the tool sees the merge below ordered as it is.
     {
-      constexpr int per_block = 3 + (kFp8 ? kFp8DequantBarriers : 0) + (kF16 ? 1 : 0);
+      constexpr int per_block = 3 + (kFp8 ? kFp8DequantBarriers : 0) + (kF16 ? 1 : 0) + (kSparse ? 1 : 0);
       const bool tail = !kFp8 && bk.count > 0 && bk.n_valid_last < PAGE_BLOCK_SIZE;
       const int last_owner = (bk.count - 1) & 1;
       const int mine = per_block * max(0, (bk.count - wg + 1) / 2) + (tail && last_owner == wg ? 2 : 0);
@@ -570,8 +689,16 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // (FP8: already requested during its last block of this item, if it had one)
     if (req < w.end_req) {
       if (!kFp8 || bk.count <= wg) {
-        const Blocks nb = blocks_of(slice_of(p, w, req + 1, rs[0]));
-        if (wg < nb.count) request_block(table_of(req + 1, nb), wg);
+        const Slice ns = slice(req + 1, rs[0]);
+        const Blocks nb = blocks_of(ns);
+        if constexpr (kSparse) {
+          if (wg < nb.count) {
+            slot_next = gather_raw(req + 1, ns, wg, phase);
+            gather_rope(slot_next);
+          }
+        } else {
+          if (wg < nb.count) request_block(table_of(req + 1, nb), wg);
+        }
       }
     } else {
       ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
@@ -663,11 +790,16 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     for (int i = 0; i < kCols; ++i)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        const int r = col_of(i, e, q4);
+        const int r = kSparse ? rs[i].r_glob[e] : col_of(i, e, q4);
         if (r >= p.q_rows) continue;  // padding columns: never written
         const bool empty = !(L[i][e] > 0.f);  // no key seen (or NaN): out 0, lse +inf / lse_accum -inf, as store_row
-        const float inv = empty ? 0.f : 1.f / L[i][e];
+        float inv = empty ? 0.f : 1.f / L[i][e];
         const float lse2 = ptx::log2_approx(L[i][e]) + M[i][e];  // log2 units; only used when !empty
+        // sparse: the attention sink for rows written here, out ← out / (1 + exp(sink − lse)) (split rows: the sink
+        // combine; the host folds no combine into a sparse decode)
+        if constexpr (kSparse) {
+          if (fp->attn_sink != nullptr && s0.no_split && !empty) inv *= 1.f / (1.f + __expf(fp->attn_sink[r % p.h_q] - lse2 * kLn2));
+        }
         const bool owns_lse = wg == 0 && warp == 0 && g == 0;
         if (s0.no_split) {
           T* orow = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V;
@@ -690,7 +822,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         }
       }
     // the combine folded in (host's choice): the CTA that wrote the request's last split merges them all
-    if (p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req, req, 0, p.q_rows, tid, SM90S_THREADS, sFlag, [] { __syncthreads(); });
+    if (!kSparse && p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req, req, 0, p.q_rows, tid, SM90S_THREADS, sFlag, [] { __syncthreads(); });
   }
 }
 
@@ -716,4 +848,12 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     mla_decode_sm90_small_fp8f16_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
                                       const __grid_constant__ CUtensorMap rope_map) {
   small_row_decode<true, SM90S_ROWS, true>(p, &raw_map, &rope_map);
+}
+
+// Sparse decode over the FP8 cache (level 4 of the plan; docs/perf-log.md, "hopper-small sparse"): bf16 q, h_q ≤ 16;
+// grid (s_q, num_sm_parts, 1) — blockIdx.x the query token whose heads are the CTA's columns; the FP8 entry's
+// block and shared memory; arguments params and MlaFp8Params (no tensor maps: the warpgroups gather).
+extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
+    mla_decode_sm90_small_fp8_sparse_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
+  small_row_decode<true, SM90S_ROWS, false, true>(p, nullptr, nullptr, &f);
 }

@@ -60,10 +60,14 @@ __device__ __forceinline__ Fp8Scales fp8_scales(const MlaDecodeParams& p, int pa
 // Chunk order: thread (t, h) takes its box's 16 chunks x = (i + k) mod 16 with k = (t & 1) | 2h | 2 (t & 2), so that
 // the 8 threads of each quarter-warp (4 tokens × 2 boxes) read 8 different bank groups of the stage (row stride 256 B)
 // and write 8 different ones of the swizzled slabs (chunk (2 (x mod 4) ^ t) mod 8): no bank conflicts.
+// kGathered (the sparse entry): the stage holds token t's 512 bytes at t · 512 (one bulk copy per token), box h's
+// half at + 256 h — the same banks per chunk as the TMA boxes' 256-byte rows.
+template <bool kGathered = false>
 __device__ __forceinline__ void fp8_dequantise_block(uint32_t sKb, uint32_t sRaw, const Fp8Scales& sc, int wtid, int n_valid, int bar) {
   const int t = wtid >> 1, h = wtid & 1;
   const int k = (t & 1) | (h << 1) | ((t & 2) << 1);
-  const uint32_t row = sRaw + h * SM90_FP8_RAW_BOX_BYTES + t * (HEAD_DIM_V / 2);  // raw row t of box h
+  const uint32_t row = kGathered ? sRaw + t * HEAD_DIM_V + h * (HEAD_DIM_V / 2)
+                                 : sRaw + h * SM90_FP8_RAW_BOX_BYTES + t * (HEAD_DIM_V / 2);  // raw row t of box h
   const int ch_box = h * (HEAD_DIM_V / 2);
   if (t < n_valid) {
 #pragma unroll

@@ -4,6 +4,10 @@
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
+#   sparse4   ~4 min: hopper-small's sparse entry (mla_decode_sm90_small_fp8_sparse_bf16, level 4, not yet run on a
+#             GPU; opt-in) — its FP8/sparse GPU tests (and the Hopper sparse ones beside them), memcheck and racecheck
+#             on its tests, then the sparse grid on hopper vs hopper-small (h_q 16 rows; h_q 32 rows are skipped:
+#             hopper-small takes h_q ≤ 16)
 #   r32       ~5 min: hopper-small's 32-row entry (mla_decode_sm90_small_r32_bf16, not yet run on a GPU) — GPU property
 #             cases hopper-small takes (bf16, h_q·s_q ≤ 32), memcheck and racecheck on sanitize cases and on the tiny
 #             config (h_q 16 s_q 2: the 32-row entry for sure), then the 32-row sweep rows and serving S7 against
@@ -36,7 +40,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: fp8f16 | r32 | pf | release | smallfp8 | small2 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: sparse4 | fp8f16 | r32 | pf | release | smallfp8 | small2 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -107,6 +111,18 @@ case $step in
       s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout ${FP8H_SAN_S:-90} compute-sanitizer --tool $tool --print-limit 4 node --test --test-name-pattern="hopper" dist/test/fp8-sparse-gpu.test.js > "$out/fp8h-$tool.log" 2>&1
       echo "$tool (FP8 hopper cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/fp8h-$tool.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/fp8h-$tool.log" | tr '\n' ' '; echo
     done
+    ;;
+  sparse4)
+    # hopper-small's sparse entry: its GPU tests (a hang stops the step), then the Hopper sparse kernel's (unchanged,
+    # as a control), memcheck and racecheck on hopper-small's sparse tests, the sparse grid hopper vs hopper-small
+    fp8_tests sparse4 "small-row kernel's sparse" 150
+    fp8_tests sparse4-hopper "Hopper sparse" 150
+    for tool in memcheck racecheck; do
+      s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 150 compute-sanitizer --tool $tool --print-limit 4 node --test --test-name-pattern="small-row kernel's sparse" dist/test/fp8-sparse-gpu.test.js > "$out/sparse4-$tool.log" 2>&1
+      echo "$tool (hopper-small sparse cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sparse4-$tool.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/sparse4-$tool.log" | tr '\n' ' '; echo
+    done
+    timeout 200 node dist/src/cli.js bench --configs sparse --kernel hopper,hopper-small --iters 20 --check-samples 1 --json "$out/sparse4.json" > "$out/sparse4.txt" 2>&1
+    echo "sparse bench rc=$? (h_q 32 rows: hopper-small skipped, it takes h_q ≤ 16)"; grep -aE "^sparse|skip" "$out/sparse4.txt" | cut -c1-160
     ;;
   sparsepad)
     # the Hopper sparse kernel for any h_q (each token's heads padded to whole m-blocks): its GPU tests (h_q 1, 3, 16,

@@ -917,7 +917,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const be = getBackend('cuda');
       assert.deepEqual(be.decodeKernels(), ['hopper']);
       assert.deepEqual(be.decodeKernels(FP8_DENSE), ['hopper', 'generic', 'hopper-small']);
-      assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sparse: true }), ['hopper', 'generic']);
+      assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sparse: true }), ['hopper', 'generic', 'hopper-small']); // sparse h_q 16: the small-row kernel's sparse entry last (opt-in)
       assert.deepEqual(be.decodeKernels(SPARSE_H128), ['hopper', 'generic']);
       const c = fp8Case();
       const maps = f.calls('cuTensorMapEncodeTiled');
@@ -949,7 +949,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const be = getBackend('cuda');
       assert.deepEqual(be.decodeKernels(FP8_DENSE), ['hopper', 'generic', 'hopper-small']); // the opt-in small-row kernel last (h_q 16)
       assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, dtype: 'fp16' }), ['generic']);
-      assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sparse: true }), ['hopper', 'generic']);
+      assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sparse: true }), ['hopper', 'generic', 'hopper-small']); // sparse h_q 16: the small-row kernel's sparse entry last (opt-in)
       const c = fp8Case();
       const base = live(f);
       const ran = f.stat('kernels_run');
@@ -1011,7 +1011,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const entry = 'mla_decode_sm90_fp8_sparse_bf16';
       assert.deepEqual(be.decodeKernels(SPARSE_H128), ['hopper', 'generic']);
       for (const [hQ, pageSize] of [[64, 1], [64, 64], [192, 2], [128, 64], [1, 61], [16, 64], [32, 2], [96, 61], [100, 64]]) {
-        assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, hQ, pageSize }), ['hopper', 'generic'], `h_q ${hQ}`);
+        assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, hQ, pageSize }), hQ <= 16 ? ['hopper', 'generic', 'hopper-small'] : ['hopper', 'generic'], `h_q ${hQ}`);
       }
       assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, dtype: 'fp16' }), ['generic']);
       const c = sparseCase();

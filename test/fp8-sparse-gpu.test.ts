@@ -16,7 +16,7 @@ import { freshSeed, gpuSkipReason, randomHalfBits, rng } from './util/problem.js
 import {
   FLASHMLA_TOL, checkDenseRows, denseTensors, flashMlaClose, makeDenseProblem, makeSparseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedSparseCache, sparseTensors, type DenseSpec, type SparseSpec,
 } from './util/layouts.js';
-import { SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
+import { SMALL_SPARSE_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
 
 const skip = await gpuSkipReason();
 
@@ -554,5 +554,50 @@ describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q, any h_q
       q: nanPaddedQ({ spec: { ...spec, d: 576 }, qBits: p.qBits }, 'cuda'),
       kCache: nanPaddedSparseCache(p, 'cuda'),
     }));
+  });
+});
+
+describe("cuda: the small-row kernel's sparse FP8 entry (sparse decode with bf16 q, h_q ≤ 16, kernel 'hopper-small', opt-in), where this GPU offers it", { skip }, () => {
+  const seed = freshSeed();
+  const SPARSE_H16 = { fp8: true, sparse: true, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
+  const offered = () => getBackend('cuda').decodeKernels(SPARSE_H16).includes('hopper-small');
+  const noSmall = "the small-row kernel does not run on this GPU (decodeKernels for a sparse h_q 16 decode has no 'hopper-small')";
+  // the emulator's cases (test/util/sparse-hopper.ts SMALL_SPARSE_CASES), then FlashMLA's topk 2048 at h_q 16 (the
+  // bench's shape: sinks, invalid indices, requests split over SM parts) and at h_q 1
+  const cases: SparseHopperCase[] = [
+    ...SMALL_SPARSE_CASES,
+    {
+      label: "h_q 16, s_q 2, topk 2048, FlashMLA's shape, sinks, invalid indices, split",
+      spec: { b: 2, sQ: 2, hQ: 16, topk: 2048, pageSize: 64, numPages: 300, dtype: 'bf16', topkLength: true, sink: true, invalidFraction: 0.2, scale: 0.5 },
+      split: true,
+    },
+    {
+      label: 'h_q 16, s_q 2, topk 2048, 61-token pages, sinks, duplicates, padded view',
+      spec: { b: 3, sQ: 2, hQ: 16, topk: 2048, pageSize: 61, numPages: 420, dtype: 'bf16', sink: true, duplicates: true, invalidFraction: 0.1, allInvalid: [[2, 1]] },
+      padded: true,
+    },
+    {
+      label: 'h_q 1, s_q 3, topk 2048, 64-token pages, split',
+      spec: { b: 2, sQ: 3, hQ: 1, topk: 2048, pageSize: 64, numPages: 200, dtype: 'bf16', topkLength: true, sink: true },
+      split: true,
+    },
+  ];
+  const paths = { split: 0, whole: 0 };
+  cases.forEach((c, k) =>
+    test(`${c.label}: the oracle`, (t) => {
+      if (!offered()) return void t.skip(noSmall);
+      const r = runSparseHopperCase(c, seed + k, 'hopper-small');
+      paths[r.split ? 'split' : 'whole']++;
+      t.diagnostic(r.note);
+    }),
+  );
+  test('the cases ran both the split (combine) and the unsplit (decode epilogue) paths', (t) => {
+    if (!offered()) return void t.skip(noSmall);
+    assert.ok(paths.split > 1 && paths.whole > 1, JSON.stringify(paths));
+  });
+  test("offered last (opt-in), never by default; h_q 32 has no 'hopper-small'", (t) => {
+    if (!offered()) return void t.skip(noSmall);
+    assert.deepEqual(getBackend('cuda').decodeKernels(SPARSE_H16), ['hopper', 'generic', 'hopper-small']);
+    assert.deepEqual(getBackend('cuda').decodeKernels({ ...SPARSE_H16, hQ: 32 }), ['hopper', 'generic']);
   });
 });

@@ -41,7 +41,7 @@ import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipRea
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
 import { metadataGoldenSets } from './util/metadata-sets.js';
-import { SPARSE_HOPPER_CASES, runSparseHopperCase } from './util/sparse-hopper.js';
+import { SMALL_SPARSE_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase } from './util/sparse-hopper.js';
 
 const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
 
@@ -296,7 +296,9 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
     run(seed) {
       const be = getBackend('cuda');
       for (const hQ of [16, 64, 100, 128]) {
-        assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61 }), ['hopper', 'generic'], `the emulated sm_90 device must offer 'hopper' first for sparse h_q ${hQ} decodes`);
+        // (h_q ≤ 16: the small-row kernel's sparse entry is offered too, last: opt-in)
+        const want = hQ <= 16 ? ['hopper', 'generic', 'hopper-small'] : ['hopper', 'generic'];
+        assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61 }), want, `the emulated sm_90 device must offer 'hopper' first for sparse h_q ${hQ} decodes`);
       }
       const f = bindFakeCuda();
       const paths = { split: 0, whole: 0 };
@@ -315,6 +317,44 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
 }
 
 /**
+ * The small-row kernel's sparse entry (mla_decode_sm90_small_fp8_sparse_bf16, `kernel: 'hopper-small'`, opt-in: offered
+ * after 'hopper' and 'generic' for sparse decodes with bf16 q and h_q ≤ 16; level 4 of docs/perf-log.md's plan, not
+ * yet run on a GPU) against the oracle on the cases of test/util/sparse-hopper.ts SMALL_SPARSE_CASES; then its refusal
+ * of h_q > 16.
+ */
+function smallSparseScenario(timing: keyof typeof TIMINGS): Scenario {
+  const entry = 'mla_decode_sm90_small_fp8_sparse_bf16';
+  return {
+    title: `the small-row kernel's sparse FP8 entry (${entry}, 'hopper-small', opt-in) against the oracle: h_q 16/3/1, s_q 1/2, topk 64/300/576/130, pages of 64/61/16 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views, many items per SM part; refusal of h_q 32 (${TIMINGS[timing].note})`,
+    env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
+    run(seed) {
+      const be = getBackend('cuda');
+      for (const hQ of [1, 3, 16]) {
+        assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61, sQ: 2 }), ['hopper', 'generic', 'hopper-small'], `sparse h_q ${hQ}: 'hopper-small' offered last`);
+      }
+      assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ: 32, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61, sQ: 1 }), ['hopper', 'generic'], "sparse h_q 32: no 'hopper-small'");
+      const f = bindFakeCuda();
+      const paths = { split: 0, whole: 0 };
+      const notes = SMALL_SPARSE_CASES.map((c, k) => {
+        const before = f.stat(`emulated:${entry}`);
+        const r = runSparseHopperCase(c, seed + k, 'hopper-small');
+        assert.ok(f.stat(`emulated:${entry}`) > before, `${c.label}: kernel 'hopper-small' did not run ${entry}`);
+        paths[r.split ? 'split' : 'whole']++;
+        return r.note;
+      });
+      assert.ok(paths.split > 0 && paths.whole > 0, `the cases must run the split and the unsplit paths: ${JSON.stringify(paths)}`);
+      assert.throws(
+        () => runSparseHopperCase({ label: 'h_q 32', spec: { b: 1, sQ: 1, hQ: 32, topk: 64, pageSize: 64, numPages: 2, dtype: 'bf16', scale: 0.5 } }, seed, 'hopper-small'),
+        (e: unknown) => e instanceof UnsupportedFeatureError && /h_q = 32/.test(e.message),
+        "sparse h_q 32 with kernel 'hopper-small' is refused",
+      );
+      notes.push(`emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, mla_combine_sink_bf16 ×${f.stat('emulated:mla_combine_sink_bf16')}`);
+      return notes;
+    },
+  };
+}
+
+/**
  * The small-row Hopper kernel (kernels/mla_decode_sm90_small.cu, `kernel: 'hopper-small'`; levels 1–3 of
  * docs/perf-log.md's session-7 plan ran on an H200, the 32-row entry not yet) against the oracle: h_q 16 × s_q 1,
  * h_q 8 × s_q 2 causal, h_q 3 × s_q 5 causal (15 rows: a padding column), h_q 1; seqlens on and around block edges
@@ -322,7 +362,7 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
  * 17–32 rows run the 32-row entry (mla_decode_sm90_small_r32_bf16): h_q 16 × s_q 2 causal, h_q 32 × s_q 1, h_q 5 ×
  * s_q 5 causal (25 rows: seven padding columns). The cases of ≤ 16 rows over the FP8 cache too
  * (mla_decode_sm90_small_fp8_bf16, padded NaN-filled cache views as 'hopper-fp8'), also bit for bit against the bf16
- * entry over the dequantised cache (and not offered for sparse FP8 decode). Then its refusals: more than 32 rows
+ * entry over the dequantised cache (its sparse entry: 'hopper-small sparse'). Then its refusals: more than 32 rows
  * (16-bit cache), more than 16 (FP8 cache), fp16 q.
  */
 const SMALL_ROW_CASES: (HopperCase & { smCount?: number })[] = [
@@ -398,7 +438,7 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
       assert.deepEqual(be.decodeKernels(fp8), ['hopper', 'generic', 'hopper-small'], "'hopper-small' must be offered, last, for a dense FP8 h_q 16 decode with bf16 q");
       assert.deepEqual(be.decodeKernels({ ...fp8, sQ: 2 }), ['hopper', 'generic'], "'hopper-small' is not offered for a dense FP8 decode of 32 rows (its FP8 entry holds 16)");
       assert.ok(!be.decodeKernels({ ...fp8, hQ: 32 }).includes('hopper-small'), "'hopper-small' is not offered for a dense FP8 h_q 32 decode");
-      assert.ok(!be.decodeKernels({ ...fp8, sparse: true }).includes('hopper-small'), "'hopper-small' takes no sparse decode");
+      assert.deepEqual(be.decodeKernels({ ...fp8, sparse: true }), ['hopper', 'generic', 'hopper-small'], "'hopper-small' takes a sparse h_q 16 decode, offered last (its sparse entry: 'hopper-small sparse')");
       SMALL_ROW_CASES.filter((c) => c.spec.sQ * c.spec.hQ <= 16).forEach((c, k) =>
         notes.push(hopperFp8Case({ ...c, spec: { ...c.spec, fp8: true } }, seed + 100 + k, (md) => `items per part (blocks): ${partItems(md, c.spec.seqlens).map((p) => p.join(',')).join(' | ')}`, true)),
       );
@@ -459,6 +499,7 @@ const scenarios: Record<string, Scenario> = {
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-fp8${timing === 'issue' ? '' : `, ${timing}`}`, hopperFp8Scenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-sparse${timing === 'issue' ? '' : `, ${timing}`}`, hopperSparseScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small${timing === 'issue' ? '' : `, ${timing}`}`, smallRowScenario(timing)])),
+  ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small sparse${timing === 'issue' ? '' : `, ${timing}`}`, smallSparseScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small fp8f16${timing === 'issue' ? '' : `, ${timing}`}`, smallFp8F16Scenario(timing)])),
 
   'proven-kernels': {
@@ -673,6 +714,9 @@ if (scenarioName) {
       // a kernel that only some configs' decodes offer: 'hopper-small' (h_q·s_q ≤ 32, FP8 cache ≤ 16) runs the small
       // set's h_q 16 s_q 1 config (checked) and tiny's 32 rows (its 32-row entry, checked), and skips tiny over the FP8
       // cache with the backend's reason
+      // its sparse entry (opt-in) on the sparse-small set's b 2, h_q 16 config, checked, beside 'hopper'
+      const smallSparse = await bench('small-row-sparse', '--configs', 'sparse-small:0', '--kernel', 'hopper,hopper-small', '--check-samples', '2');
+      assert.deepEqual(smallSparse.rows.map((r) => [r.kernel, r.config.h_q, r.vsKernel?.kernel, r.check?.ok]), [['hopper', 16, undefined, true], ['hopper-small', 16, 'hopper', true]], JSON.stringify(smallSparse.rows.map((r) => r.check)));
       const smallRow = await bench('small-row', '--configs', 'small:0', '--kernel', 'hopper,hopper-small', '--check-samples', '2');
       assert.deepEqual(smallRow.rows.map((r) => [r.kernel, r.vsKernel?.kernel, r.check?.ok]), [['hopper', undefined, true], ['hopper-small', 'hopper', true]], JSON.stringify(smallRow.rows.map((r) => r.check)));
       // and its FP8 entry over the FP8 cache (checked against the oracle)
@@ -813,6 +857,32 @@ if (scenarioName) {
       assert.match(noMask.stderr, /AssertionError.*out\[\d+\]: got .*, reference .*\|err\||AssertionError.*(?:out|lse).*(?:inf\/NaN positions differ|cos diff)/, noMask.stderr);
       assert.match(noArrive.stderr, /CUDA_ERROR_LAUNCH_TIMEOUT[\s\S]*deadlock: [\s\S]*threads 256-383 on mbarrier 0x[0-9a-f]+ parity/, noArrive.stderr);
       for (const [what, r] of [['no wait for the gathered bytes', noRawWait], ['the same, late TMA', noRawWaitLate], ['no group-A wait', noEmptyA], ['no validity mask', noMask], ['no gather arrival', noArrive]] as const) {
+        t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
+      }
+    });
+
+    // The same for hopper-small's sparse entry: its wait for the gathered raw bytes dropped (a RAW between a bulk copy
+    // and the dequantisation's ld.shared), the validity mask not applied in S (the oracle: invalid positions enter the
+    // softmax with S = 0), the RoPE barrier's wait dropped (a RAW between a RoPE bulk copy and the swizzle's reads).
+    it("planted bugs in hopper-small's sparse entry: no wait for the gathered bytes → RAW on a bulk copy, no validity mask → the oracle, no RoPE wait → RAW on a bulk copy", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (three more emulator builds, ~20 s)' }, async (t) => {
+      const small = 'mla_decode_sm90_small.cu';
+      const builds = {
+        noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar, phase);\n        const int t = wtid >> 1;', '        const int t = wtid >> 1;']] }),
+        noMask: buildFakeCuda({ emulate: true, plant: [[small, ' || (kSparse && !((vbits >> (8 * h)) & 1))', '']] }),
+        noRopeWait: buildFakeCuda({ emulate: true, plant: [[small, '            ptx::mbarrier_wait(sRope, phase);\n            if constexpr (kSparse)', '            if constexpr (kSparse)']] }),
+      };
+      const seed = freshSeed();
+      const [noRawWait, noMask, noRopeWait] = await Promise.all([
+        runScenario(builds.noRawWait, 'hopper-small sparse', seed),
+        runScenario(builds.noMask, 'hopper-small sparse', seed),
+        runScenario(builds.noRopeWait, 'hopper-small sparse', seed),
+      ]);
+      const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
+      for (const r of [noRawWait, noMask, noRopeWait]) assert.notEqual(r.status, 0, r.stderr);
+      assert.match(noRawWait.stderr, /emulated mla_decode_sm90_small_fp8_sparse_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*issued by thread \d+ [^\n]*then ld\.shared/, noRawWait.stderr);
+      assert.match(noMask.stderr, /AssertionError.*out\[\d+\]: got .*, reference .*\|err\||AssertionError.*(?:out|lse).*(?:inf\/NaN positions differ|cos diff)/, noMask.stderr);
+      assert.match(noRopeWait.stderr, /emulated mla_decode_sm90_small_fp8_sparse_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*issued by thread \d+ [^\n]*then ld\.shared/, noRopeWait.stderr);
+      for (const [what, r] of [['no wait for the gathered bytes', noRawWait], ['no validity mask', noMask], ['no RoPE wait', noRopeWait]] as const) {
         t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
       }
     });

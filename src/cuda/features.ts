@@ -89,7 +89,16 @@ export const SMALL_ROW_FP8_MAX_ROWS = MLA_CONFIG.SM90S_ROWS;
  * 17–32) or over the FP8 cache with h_q · s_q ≤ 16 (entry mla_decode_sm90_small_fp8_bf16).
  */
 export function smallRowMisfit(f: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'dtype' | 'pageSize' | 'hQ' | 'hKv' | 'headDim' | 'sQ'>): string | null {
-  if (f.sparse) return f.fp8 ? 'sparse decode over the FP8 KV cache' : 'sparse decode';
+  if (f.sparse) {
+    // sparse decode over the FP8 cache (entry mla_decode_sm90_small_fp8_sparse_bf16): the h_q ≤ 16 heads of one query
+    // token per CTA, any s_q, page size and topk
+    if (!f.fp8) return 'sparse decode over a 16-bit cache';
+    if (f.hKv !== 1 || f.headDim !== HEAD_DIM_K) return `h_kv = ${f.hKv}, head dim ${f.headDim}`;
+    if (f.dtype !== 'bf16') return `${f.dtype} q`;
+    const maxHeads = smallRowMaxRows(true);
+    if (f.hQ > maxHeads) return `sparse decode with h_q = ${f.hQ} (more than ${maxHeads} heads)`;
+    return null;
+  }
   if (f.hKv !== 1 || f.headDim !== HEAD_DIM_K) return `h_kv = ${f.hKv}, head dim ${f.headDim}`;
   if (f.dtype !== 'bf16') return `${f.dtype} q`;
   if (f.pageSize !== PAGE_BLOCK_SIZE) return `pages of ${f.pageSize} tokens`;
@@ -121,7 +130,7 @@ export function checkDecodeAgainst(features: CudaFeatures, f: DecodeFeatures): v
         'kernel',
         `${misfit} with decode kernel '${f.kernel}'`,
         'cuda',
-        `'${SMALL_ROW_KERNEL_NAME}' runs dense decode of bf16 q (h_kv 1, d_qk 576, 64-token pages) over the 16-bit cache with h_q · s_q ≤ ${SMALL_ROW_MAX_ROWS} and over the FP8 cache with h_q · s_q ≤ ${SMALL_ROW_FP8_MAX_ROWS}: pass no kernel for the others`,
+        `'${SMALL_ROW_KERNEL_NAME}' runs dense decode of bf16 q (h_kv 1, d_qk 576, 64-token pages) over the 16-bit cache with h_q · s_q ≤ ${SMALL_ROW_MAX_ROWS} and over the FP8 cache with h_q · s_q ≤ ${SMALL_ROW_FP8_MAX_ROWS}, and sparse decode of bf16 q over the FP8 cache with h_q ≤ ${SMALL_ROW_FP8_MAX_ROWS}: pass no kernel for the others`,
       );
     }
   }

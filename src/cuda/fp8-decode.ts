@@ -19,7 +19,7 @@ import type { Tensor } from '../tensor.js';
 import { MLA_CONFIG } from './config.js';
 import { getCudaContext, kernelSelection, loadKernel, portableArchs, requirePortable } from './context.js';
 import { FP8_DECODE_KERNEL_FAMILY, FP8_HOPPER_KERNEL_NAME } from './features.js';
-import { FP8_HOPPER_KERNEL, FP8_SPARSE_HOPPER_KERNEL } from './kernels.js';
+import { FP8_HOPPER_KERNEL, FP8_SPARSE_HOPPER_KERNEL, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { decodeParamsOf, encodeStruct, MLA_DECODE_PARAMS_BYTES, MLA_FP8_PARAMS, splitWorkspace } from './params.js';
 import { encodeTensorMap, requireDevice, TensorMapDataType, TensorMapSwizzle, type Kernel } from './runtime.js';
 import { combineGrid, type CombineShape } from './combine-shape.js';
@@ -261,6 +261,50 @@ function cudaFp8SparseHopperDecode(a: MlaDecodeArgs, res: DecodeResources): void
     params,
     fp8Params,
   );
+  combine.kernel.launch(
+    { grid: combineGrid(b, qRows, combine.shape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl },
+    ...(combine.sink ? [params, fp8Params] : [params]),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------- the small-row sparse kernel
+
+/**
+ * Sparse decode over the FP8 cache, bf16 q, h_q ≤ 16 (features.ts smallRowMisfit), on the small-row kernel's entry
+ * mla_decode_sm90_small_fp8_sparse_bf16 ('hopper-small', opt-in; level 4 of docs/perf-log.md's plan): grid (s_q, SM
+ * parts) — each CTA's columns are the heads of one query token — the FP8 small-row entry's block and shared memory,
+ * params and MlaFp8Params (its warpgroups gather each indexed token with bulk copies: the Hopper sparse kernel's
+ * layout rule, fp8SparseHopperLayoutMisfit); then the portable sparse path's combine (the sink variant when attnSink
+ * is given). The combine is never folded in: the fold merge knows no sink, and split rows take theirs in the combine.
+ */
+export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources): void {
+  const { device, stream } = getCudaContext();
+  const k = SMALL_ROW_HOPPER_KERNEL;
+  const [b, sQ, hQ] = a.q.shape;
+  const why = smallRowUnrunnable(device.info, kernelSelection(device).options, true, hQ, true);
+  if (why !== null) {
+    const { major, minor } = device.info.computeCapability;
+    throw new UnsupportedDeviceError(k.name, `compute capability ${major}.${minor} (${device.info.name})`, why);
+  }
+  const misfit = fp8SparseHopperLayoutMisfit(a.kCache);
+  if (misfit !== null) {
+    throw new UnsupportedFeatureError(
+      'kCache',
+      `an FP8 cache with ${misfit} with decode kernel '${k.name}' (sparse decode)`,
+      'cuda',
+      `'${k.name}' copies each indexed token's bytes with bulk copies (16-byte aligned row and page strides and start): pass no kernel or '${FP8_DECODE_KERNEL_FAMILY}'`,
+    );
+  }
+  const { entry, sharedBytes } = smallRowEntry(true, hQ, true);
+  requireDevice(device, k.name, { minCcMajor: 9, sharedBytes });
+  // everything that can fail before the launches (modules) first: nothing allocated or launched then
+  const decode = loadKernel(k.file, ['sm_90a'], entry, ['bytes', 'bytes']);
+  const combine = fp8Combine(a, res, portableArchs(device));
+  const qRows = sQ * hQ;
+  const numSmParts = a.tileSchedulerMetadata.shape[0];
+  const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
+  const fp8Params = fp8ParamsOf(a);
+  decode.launch({ grid: [sQ, numSmParts, 1], block: [k.threads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, fp8Params);
   combine.kernel.launch(
     { grid: combineGrid(b, qRows, combine.shape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl },
     ...(combine.sink ? [params, fp8Params] : [params]),

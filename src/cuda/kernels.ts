@@ -137,6 +137,8 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   fp8Entry: 'mla_decode_sm90_small_fp8_bf16',
   /** EXPERIMENT (FLASH_MLA_EXPERIMENT_SMALL_FP8=f16, smallRowEntry): the FP8 entry's f16 datapath; remove after its GPU run. */
   fp8F16Entry: 'mla_decode_sm90_small_fp8f16_bf16',
+  /** Sparse decode over the FP8 cache (level 4; opt-in): h_q ≤ 16 heads of one query token per CTA, grid (s_q, parts). */
+  fp8SparseEntry: 'mla_decode_sm90_small_fp8_sparse_bf16',
   rows: MLA_CONFIG.SM90S_ROWS,
   r32Rows: MLA_CONFIG.SM90S_R32_ROWS,
   threads: MLA_CONFIG.SM90S_THREADS,
@@ -147,8 +149,9 @@ export const SMALL_ROW_HOPPER_KERNEL = {
 } as const;
 
 /** The small-row kernel's entry for a decode of `rows` folded rows per request (FP8 cache if `fp8`) and its dynamic shared memory. */
-export function smallRowEntry(fp8: boolean, rows: number): { entry: string; sharedBytes: number } {
+export function smallRowEntry(fp8: boolean, rows: number, sparse = false): { entry: string; sharedBytes: number } {
   const k = SMALL_ROW_HOPPER_KERNEL;
+  if (sparse) return { entry: k.fp8SparseEntry, sharedBytes: k.fp8SharedBytes };
   // EXPERIMENT switch, to be removed after its GPU run (docs/perf-log.md, session 7, "FP8 f16 datapath"):
   // FLASH_MLA_EXPERIMENT_SMALL_FP8=f16 launches the FP8 entry's f16 datapath (same arguments, same shared memory).
   if (fp8 && process.env.FLASH_MLA_EXPERIMENT_SMALL_FP8 === 'f16') return { entry: k.fp8F16Entry, sharedBytes: k.fp8F16SharedBytes };
@@ -160,10 +163,10 @@ export function smallRowEntry(fp8: boolean, rows: number): { entry: string; shar
  * Does the small-row kernel's entry for `rows` rows (its FP8 entry if `fp8`) run on `dev` (its sm_90a cubin, its
  * shared memory)? Why not, or null.
  */
-export function smallRowUnrunnable(dev: DeviceTraits, opts: SelectOptions = {}, fp8 = false, rows = 1): string | null {
+export function smallRowUnrunnable(dev: DeviceTraits, opts: SelectOptions = {}, fp8 = false, rows = 1, sparse = false): string | null {
   const binary = chooseBinary(KERNEL_BUILDS[SMALL_ROW_HOPPER_KERNEL.file], dev, opts);
   if (binary.form !== 'cubin') return binary.form === null ? binary.reason : `FLASH_MLA_FORCE_PTX=1 and '${SMALL_ROW_HOPPER_KERNEL.name}' ships no PTX`;
-  const bytes = smallRowEntry(fp8, rows).sharedBytes;
+  const bytes = smallRowEntry(fp8, rows, sparse).sharedBytes;
   if (dev.maxSharedMemoryPerBlockOptin < bytes) {
     return `needs ${bytes} B of shared memory per block, the device allows ${dev.maxSharedMemoryPerBlockOptin} B`;
   }

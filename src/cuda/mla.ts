@@ -16,7 +16,7 @@ import { decodeParamsOf, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './param
 import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, SMALL_ROW_DEFAULT_MAX_ROWS, smallRowMaxRows, smallRowMisfit } from './features.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
-import { cudaFp8Decode, fp8HopperLayoutMisfit, fp8HopperTensorMaps, type DecodeResources } from './fp8-decode.js';
+import { cudaFp8Decode, cudaFp8SparseSmallDecode, fp8HopperLayoutMisfit, fp8HopperTensorMaps, type DecodeResources } from './fp8-decode.js';
 import { cudaLayoutDecode } from './layout-decode.js';
 import { cudaCheckLayout } from './layout.js';
 import { MLA_CONFIG } from './config.js';
@@ -166,8 +166,10 @@ class CudaMlaBackend implements MlaBackend {
     // 16-bit cache, ≤ 16 over the FP8 one): the default when s_q is known and h_q · s_q ≤ 16 (faster than 'hopper' on
     // every such shape measured, docs/perf-log.md; the 32-row entry is not measured yet) and no FLASH_MLA_DECODE_KERNEL
     // narrowing picks another, else offered last
-    if (decode && smallRowMisfit(decode) === null && smallRowUnrunnable(this.dev.info, sel.options, decode.fp8, decode.hQ * (decode.sQ ?? 1)) === null) {
-      const byDefault = decode.sQ !== undefined && decode.hQ * decode.sQ <= SMALL_ROW_DEFAULT_MAX_ROWS && sel.options.decodeKernel === undefined;
+    // Sparse decode (h_q ≤ 16, FP8 cache): offered last, never the default (opt-in until measured on a GPU).
+    const rows = decode?.sparse ? decode.hQ : (decode?.hQ ?? 0) * (decode?.sQ ?? 1);
+    if (decode && smallRowMisfit(decode) === null && smallRowUnrunnable(this.dev.info, sel.options, decode.fp8, rows, decode.sparse) === null) {
+      const byDefault = !decode.sparse && decode.sQ !== undefined && decode.hQ * decode.sQ <= SMALL_ROW_DEFAULT_MAX_ROWS && sel.options.decodeKernel === undefined;
       if (byDefault) names.unshift(SMALL_ROW_HOPPER_KERNEL.name);
       else names.push(SMALL_ROW_HOPPER_KERNEL.name);
     }
@@ -267,7 +269,8 @@ class CudaMlaBackend implements MlaBackend {
     const chosen = a.kernel ?? (offered[0] === SMALL_ROW_HOPPER_KERNEL.name && a.isFp8KvCache && fp8HopperLayoutMisfit(a.kCache) !== null ? offered[1] : offered[0]);
     if (chosen === SMALL_ROW_HOPPER_KERNEL.name) {
       // dense, h_kv 1, d_qk 576, bf16 q, 64-token pages, h_q · s_q ≤ 32 (16-bit cache) or ≤ 16 (FP8 cache; cudaCheckDecode: smallRowMisfit)
-      this.smallRowDecode(a);
+      if (a.indices !== null) cudaFp8SparseSmallDecode(a, res); // sparse, FP8 cache, bf16 q, h_q ≤ 16 (src/cuda/fp8-decode.ts)
+      else this.smallRowDecode(a);
       return;
     }
     if (a.isFp8KvCache) {

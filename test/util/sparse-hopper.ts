@@ -65,6 +65,39 @@ export const SPARSE_HOPPER_CASES: SparseHopperCase[] = [
   },
 ];
 
+/**
+ * The small-row kernel's sparse entry's cases (mla_decode_sm90_small_fp8_sparse_bf16, `kernel: 'hopper-small'`: h_q ≤ 16
+ * heads of one query token per CTA, each warpgroup gathering its blocks): h_q 16, 3 and 1, s_q 1 and 2, topk 64 / 300 /
+ * 576 / 130, pages of 64, 61 and 16 tokens, invalid and duplicate indices, all-invalid rows, topkLength, sinks with
+ * ±inf, split requests, padded cache views, many short items per SM part (warpgroups without a block in an item).
+ */
+export const SMALL_SPARSE_CASES: SparseHopperCase[] = [
+  {
+    label: 'h_q 16, s_q 2, topk 300 (not a multiple of 64), 61-token pages, topkLength, sinks, duplicates, padded view',
+    spec: { b: 2, sQ: 2, hQ: 16, topk: 300, pageSize: 61, numPages: 14, dtype: 'bf16', topkLength: true, sink: true, duplicates: true, scale: 0.5 },
+    padded: true,
+  },
+  {
+    label: 'h_q 3, s_q 1, topk 64, 64-token pages, half invalid, sinks ±inf, an all-invalid row',
+    spec: { b: 3, sQ: 1, hQ: 3, topk: 64, pageSize: 64, numPages: 4, dtype: 'bf16', invalidFraction: 0.5, sink: true, allInvalid: [[1, 0]], scale: 0.5 },
+  },
+  {
+    label: 'h_q 1, s_q 2, topk 576, 61-token pages, topkLength, sinks, split requests, padded view',
+    spec: { b: 2, sQ: 2, hQ: 1, topk: 576, pageSize: 61, numPages: 20, dtype: 'bf16', topkLength: true, sink: true, invalidFraction: 0.2, scale: 0.5 },
+    padded: true,
+    split: true,
+  },
+  {
+    label: 'h_q 16, s_q 1, topk 576, 64-token pages, duplicates, no sinks, split requests',
+    spec: { b: 1, sQ: 1, hQ: 16, topk: 576, pageSize: 64, numPages: 12, dtype: 'bf16', duplicates: true, scale: 0.5 },
+    split: true,
+  },
+  {
+    label: 'h_q 16, s_q 2, topk 130, 16-token pages, many short items per SM part, topkLength, sinks, an all-invalid row',
+    spec: { b: 8, sQ: 2, hQ: 16, topk: 130, pageSize: 16, numPages: 80, dtype: 'bf16', topkLength: true, sink: true, allInvalid: [[3, 1]], scale: 0.5 },
+  },
+];
+
 /** What a case ran: the note for the test's diagnostics, whether a request was split, rows that attend nothing. */
 export interface SparseHopperResult {
   note: string;
