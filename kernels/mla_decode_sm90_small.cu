@@ -68,6 +68,7 @@ using namespace mla;
 
 #include "mla_sm90_math.cuh"
 #include "mla_sm90_small_fp8.cuh"
+#include "mla_sm90_small_sparse.cuh"
 
 namespace {
 
@@ -253,72 +254,19 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     return page;
   };
 
-  // ---- sparse: the warpgroup gathers its blocks itself. Thread (t, h) of the warpgroup owns position t of a block
-  // (as in the dequantisation): both threads read its index; h = 0 copies the token's 512 e4m3 bytes to stage row t
-  // (t · 512), h = 1 later its 128 RoPE bytes to row t of slab 8, unswizzled (swizzled in place after they land:
-  // rope_swizzle). Every thread arrives on the barrier with its bytes (0 for none: the barriers count 128 arrivals).
-  // Positions past topk_length or the slice, −1 and slots outside the cache are not copied and their bit in the
-  // block's validity mask is clear: zeros in K (dequantisation, rope_swizzle) and −inf in S.
-  auto mask_at = [&](uint32_t parity) { return side + kSparseOffMask + 32 * wg + 16 * (parity & 1); };
-  auto row_of = [&](int slot) {
-    const int64_t off = p.k_block_stride == static_cast<int64_t>(fp->page_size) * p.k_row_stride
-                            ? static_cast<int64_t>(slot) * p.k_row_stride
-                            : static_cast<int64_t>(slot / fp->page_size) * p.k_block_stride + static_cast<int64_t>(slot % fp->page_size) * p.k_row_stride;
-    return static_cast<const uint8_t*>(p.k_cache) + off;
-  };
-  // Block jg of request req_g (slice s_g): positions, mask (into mask slot `parity`), raw bytes; returns this
-  // thread's slot (−1: invalid).
-  auto gather_raw = [&](int req_g, const Slice& s_g, int jg, uint32_t parity) {
-    const int t = wtid >> 1, h = wtid & 1;
-    const int pos = s_g.start + jg * PAGE_BLOCK_SIZE + t;  // (start: a multiple of 64)
-    const int* idx = fp->indices + static_cast<int64_t>(req_g) * fp->indices_batch_stride + static_cast<int64_t>(blockIdx.x) * fp->indices_seq_stride;
-    const int len = fp->topk_length != nullptr ? min(max(ptx::ld_plain(fp->topk_length + req_g), 0), fp->topk) : fp->topk;
-    const int slot = pos < min(len, s_g.end_kv) ? ptx::ld_plain(idx + pos) : -1;
-    const bool valid = slot >= 0 && slot < fp->num_slots;
-    uint32_t bits = __ballot_sync(0xffffffffu, valid && h == 0) & 0x55555555u;  // the warp's 16 positions
-    bits = (bits | bits >> 1) & 0x33333333u;
-    bits = (bits | bits >> 2) & 0x0f0f0f0fu;
-    bits = (bits | bits >> 4) & 0x00ff00ffu;
-    bits = (bits | bits >> 8) & 0x0000ffffu;
-    if (lane == 0) ptx::st_shared_u32(mask_at(parity) + 4 * warp, bits);  // (before this thread's arrival)
-    const bool copy = valid && h == 0;
-    ptx::mbarrier_arrive_expect_tx(sBar, copy ? HEAD_DIM_V : 0);
-    if (copy) ptx::bulk_load(base + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES + t * HEAD_DIM_V, row_of(slot), HEAD_DIM_V, sBar);
-    return valid ? slot : -1;
-  };
-  // The RoPE bytes of this thread's token (slot from gather_raw) into slab 8 row t, unswizzled.
-  auto gather_rope = [&](int slot) {
-    const bool copy = slot >= 0 && (wtid & 1);
-    ptx::mbarrier_arrive_expect_tx(sRope, copy ? 2 * 64 : 0);
-    if (copy) ptx::bulk_load(base + SM90S_F8_OFF_K0 + wg * SM90_TILE_BYTES + (SM90_SLABS - 1) * SM90_SLAB_BYTES + (wtid >> 1) * 128, row_of(slot) + FP8_ROPE_OFFSET, 2 * 64, sRope);
-  };
+  // ---- sparse: the warpgroup gathers its blocks itself (mla_sm90_small_sparse.cuh)
+  const SmallSparseGather gather{p, fp, base, side + kSparseOffMask + 32 * wg, sBar, sRope, wg, wtid, lane, warp, wg_bar};
   // The warpgroup's block after its block j of item req (as page_after): gathered (raw bytes and mask into slot
   // `parity`); returns this thread's slot, or −2 (uniform) if there is none.
   auto gather_after = [&](int req, const Slice& s_cur, const Blocks& bk, int j, uint32_t parity) {
     int slot = -2;
     if (j + 2 < bk.count) {
-      slot = gather_raw(req, s_cur, j + 2, parity);
+      slot = gather.raw(req, s_cur, j + 2, parity);
     } else if (req < w.end_req) {
       const Slice ns = slice(req + 1, rs[0]);
-      if (wg < blocks_of(ns).count) slot = gather_raw(req + 1, ns, wg, parity);
+      if (wg < blocks_of(ns).count) slot = gather.raw(req + 1, ns, wg, parity);
     }
     return slot;
-  };
-  // After the RoPE landed: row t of slab 8 → 128B-swizzled in place (zeros for an invalid position); threads (t, 0)
-  // and (t, 1), adjacent lanes, each move half the row's chunks (read, __syncwarp, write). Then the fence and the
-  // warpgroup barrier before the wgmma reads slab 8.
-  auto rope_swizzle = [&](uint32_t sKb, uint32_t parity) {
-    const int t = wtid >> 1, h = wtid & 1;
-    const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
-    const bool valid = (ptx::ld_shared_u32(mask_at(parity) + 4 * (t >> 4)) >> (t & 15)) & 1;
-    uint4 r4[4];
-#pragma unroll
-    for (int i = 0; i < 4; ++i) r4[i] = valid ? ptx::ld_shared_v4(rope + t * 128 + 16 * (4 * h + i)) : make_uint4(0, 0, 0, 0);
-    __syncwarp();
-#pragma unroll
-    for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r4[i]);
-    ptx::fence_proxy_async();
-    ptx::named_barrier_sync(wg_bar, kWgThreads);
   };
   int slot_next = -2;  // sparse: this thread's slot in the warpgroup's next block (gathered), −1 invalid, −2 none
 
@@ -345,8 +293,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     const Blocks bk = blocks_of(s0);
     if constexpr (kSparse) {
       if (wg < bk.count) {
-        slot_next = gather_raw(w.begin_req, s0, wg, 0);
-        gather_rope(slot_next);
+        slot_next = gather.raw(w.begin_req, s0, wg, 0);
+        gather.rope(slot_next);
       }
     } else {
       if (wg < bk.count) request_block(table_of(w.begin_req, bk), wg);
@@ -415,12 +363,12 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         const int my_slot = slot_next;
         Fp8Scales sc = {0.f, 0.f};  // before the wait: the load hides behind the gather's
         if (my_slot >= 0) {
-          const float* scp = reinterpret_cast<const float*>(row_of(my_slot) + FP8_SCALES_OFFSET) + 2 * (wtid & 1);
+          const float* scp = reinterpret_cast<const float*>(gather.row_of(my_slot) + FP8_SCALES_OFFSET) + 2 * (wtid & 1);
           sc = {scp[0], scp[1]};
         }
         ptx::mbarrier_wait(sBar, phase);
         const int t = wtid >> 1;
-        const bool valid = (ptx::ld_shared_u32(mask_at(phase) + 4 * (t >> 4)) >> (t & 15)) & 1;
+        const bool valid = (ptx::ld_shared_u32(gather.mask_at(phase) + 4 * (t >> 4)) >> (t & 15)) & 1;
         fp8_dequantise_block<true>(sK, sRaw, sc, wtid, valid ? PAGE_BLOCK_SIZE : 0, wg_bar);
         slot_next = gather_after(req, sl[0], bk, j, phase ^ 1);  // the stage is free
       } else if constexpr (kFp8) {
@@ -492,7 +440,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
           if (kFp8 && slab == SM90_SLABS - 1) {
             ptx::wgmma_commit();
             ptx::mbarrier_wait(sRope, phase);
-            if constexpr (kSparse) rope_swizzle(sK, phase);
+            if constexpr (kSparse) gather.rope_swizzle(sK, phase);
             phase ^= 1;
             ptx::wgmma_fence();  // (a branch since the last wgmma: ptxas would insert it)
           }
@@ -526,7 +474,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       }
       const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
       // sparse: this warp's 16 positions' validity bits (the block's mask slot: phase flipped at the RoPE wait)
-      const uint32_t vbits = kSparse ? ptx::ld_shared_u32(mask_at(phase ^ 1) + 4 * warp) >> g : ~0u;
+      const uint32_t vbits = kSparse ? ptx::ld_shared_u32(gather.mask_at(phase ^ 1) + 4 * warp) >> g : ~0u;
       float mx[kCols][2];
 #pragma unroll
       for (int i = 0; i < kCols; ++i)
@@ -663,7 +611,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       }
       ptx::named_barrier_sync(wg_bar, kWgThreads);  // the warpgroup is past this block's wgmmas: K and P may be rewritten
       if constexpr (kSparse) {
-        if (slot_next != -2) gather_rope(slot_next);  // slab 8 is free
+        if (slot_next != -2) gather.rope(slot_next);  // slab 8 is free
       } else if constexpr (kFp8) {
         if (wtid == 0 && page_next >= 0) fp8_request_rope(sK, rope_map, sRope, page_next);  // slab 8 is free
       } else {
@@ -693,8 +641,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         const Blocks nb = blocks_of(ns);
         if constexpr (kSparse) {
           if (wg < nb.count) {
-            slot_next = gather_raw(req + 1, ns, wg, phase);
-            gather_rope(slot_next);
+            slot_next = gather.raw(req + 1, ns, wg, phase);
+            gather.rope(slot_next);
           }
         } else {
           if (wg < nb.count) request_block(table_of(req + 1, nb), wg);
