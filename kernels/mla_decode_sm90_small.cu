@@ -103,6 +103,20 @@ static_assert(kSparseOffMask + 2 * 2 * 16 <= kSparseSideBytes && kSparseSideByte
 // This thread's column (folded query row) of fragment slot (i, e).
 __device__ __forceinline__ int col_of(int i, int e, int q4) { return 8 * i + 2 * q4 + e; }
 
+// Oᵀ *= each column's factor (slot i, e: column col_of(i, e, ·)); kGroup (the FP8 f16 datapath): times its channel
+// group's too (m-tiles 2g, 2g + 1 are group g).
+template <bool kGroup, int kCols>
+__device__ __forceinline__ void scale_columns(float (&o)[8][4 * kCols], const float (&col)[kCols][2], const float (&group)[4]) {
+#pragma unroll
+  for (int t = 0; t < 8; ++t)
+#pragma unroll
+    for (int i = 0; i < kCols; ++i)
+#pragma unroll
+      for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) o[t][4 * i + 2 * h + e] *= kGroup ? col[i][e] * group[t >> 1] : col[i][e];
+}
+
 // Byte offset of the merge exchange's slot for m-tile t, half hh (float4) of the thread with index k in its warpgroup:
 // consecutive threads 16 B apart (conflict-free v4 stores and loads).
 __device__ __forceinline__ uint32_t xchg_slot(int t, int hh, int k) { return ((t * 2 + hh) * kWgThreads + k) * 16; }
@@ -533,24 +547,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
           for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * inv;
         }
         ptx::named_barrier_sync(wg_bar, kWgThreads);
-#pragma unroll
-        for (int t = 0; t < 8; ++t)
-#pragma unroll
-          for (int i = 0; i < kCols; ++i)
-#pragma unroll
-            for (int h = 0; h < 2; ++h)
-#pragma unroll
-              for (int e = 0; e < 2; ++e) o[t][4 * i + 2 * h + e] *= scale[i][e] * fac[t >> 1];
-      } else {
-#pragma unroll
-      for (int t = 0; t < 8; ++t)
-#pragma unroll
-        for (int i = 0; i < kCols; ++i)
-#pragma unroll
-          for (int h = 0; h < 2; ++h)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) o[t][4 * i + 2 * h + e] *= scale[i][e];
       }
+      scale_columns<kF16>(o, scale, fac);  // the softmax rescale (f16 datapath: times the reference-scale ratios)
 
       // Pᵀ → smem, K-major (tokens contiguous per column): lanes g and g ^ 1 hold adjacent tokens of the same columns,
       // so they trade one value each and each stores one bf16 pair — the even-g lane column 2·q4 (+8i), the odd one
@@ -689,20 +687,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         L[i][e] = l0 * f0 + l1 * f1;
         f_own[i][e] = wg ? f1 : f0;
       }
-#pragma unroll
-    for (int t = 0; t < 8; ++t)
-#pragma unroll
-      for (int i = 0; i < kCols; ++i)
-#pragma unroll
-        for (int h = 0; h < 2; ++h)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            if constexpr (kF16) {
-              o[t][4 * i + 2 * h + e] *= f_own[i][e] * rg[t >> 1];  // (Oᵀ out of its groups' reference scales)
-            } else {
-              o[t][4 * i + 2 * h + e] *= f_own[i][e];
-            }
-          }
+    scale_columns<kF16>(o, f_own, rg);  // to the common max (f16 datapath: and out of the groups' reference scales)
     // Warpgroup wg writes m-tiles 4·wg … 4·wg + 3 and hands the other four over (tile indices stay compile-time:
     // selects, not a register array indexed at run time). 8 values of each m-tile (two column tiles) per round: one
     // round at 16 rows, two at 32 (the 32 KB exchange holds one round; the other warpgroup must have read the

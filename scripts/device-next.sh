@@ -16,8 +16,6 @@
 #   fp8var    ~2 min: FP8 variants in .variants/fp8-*/ against the shipped build (dense rows, checked)
 #   sparsepad ~3 min: the Hopper sparse kernel for any h_q (padded m-blocks) — its GPU tests, memcheck, the sparse grid
 #   fp8prof   ~2 min: ncu (full, SASS stalls) of the dense FP8 Hopper kernel and bf16 hopper on sweep#16
-#   small2    ~4 min: hopper-small (opt-in small-row kernel) as built — GPU property cases it takes, memcheck and
-#             racecheck on sanitize cases, then h_q 16 sweep rows and serving S4/S10/S11 against 'hopper'
 #   smallfp8  ~4 min: hopper-small's FP8 entry (level 3, not yet run on a GPU) — its FP8 GPU tests (oracle, and bit for
 #             bit vs hopper-small over the dequantised cache), bench of sweep rows 0,1,16,17 --kv fp8 hopper vs hopper-small
 #             (outputs checked) for dist/kernels and each .variants/small-fp8-*/ build, bf16 of the same rows for the
@@ -40,7 +38,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: sparse4 | fp8f16 | r32 | pf | release | smallfp8 | small2 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: sparse4 | fp8f16 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -171,20 +169,6 @@ case $step in
       name=$(basename "$d"); kd=$(kernel_dir "$d")
       FLASH_MLA_KERNEL_DIR=$kd/ timeout 120 node dist/src/cli.js bench --configs sparse --kernel hopper --iters 20 --check-samples 1 --json "$out/sparse2-$name.json" > "$out/sparse2-$name.txt" 2>&1
       echo "== sparse grid, $name rc=$?"; grep -aE "^sparse" "$out/sparse2-$name.txt" | cut -c1-120
-    done
-    ;;
-  small2)
-    s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper-small FLASH_MLA_GPU_PROPERTY_CASES=${SMALL2_CASES:-300} gpu timeout 150 node --test dist/test/gpu-property.test.js > "$out/small2-property.log" 2>&1
-    rc=$?; echo "GPU property, hopper-small rc=$rc ($(( $(date +%s) - s )) s)"; grep -aE "hopper-small .* runs|failure|^# (pass|fail)" "$out/small2-property.log" | head -8
-    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
-    for tool in memcheck racecheck; do
-      s=$(date +%s); FLASH_MLA_TEST_KERNELS=hopper-small FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=16 \
-        gpu timeout 120 compute-sanitizer --tool $tool --print-limit 6 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/small2-$tool.log" 2>&1
-      echo "$tool hopper-small rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/small2-$tool.log" | tail -1); $(grep -aE 'hopper-small .* runs' "$out/small2-$tool.log" | head -1)"
-    done
-    for set in "0,1,16,17" "serving:S4,S10,S11"; do
-      timeout 150 node dist/src/cli.js bench --configs $set --kernel hopper,hopper-small --iters 50 --check-samples 2 --reference h200 --json "$out/small2-${set//[:,]/-}.json" > "$out/small2-${set//[:,]/-}.txt" 2>&1
-      echo "bench $set rc=$?"; grep -aE "^(sweep#|S[0-9])|geomean" "$out/small2-${set//[:,]/-}.txt" | cut -c1-170
     done
     ;;
   r32)

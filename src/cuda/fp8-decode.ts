@@ -281,7 +281,7 @@ export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources)
   const { device, stream } = getCudaContext();
   const k = SMALL_ROW_HOPPER_KERNEL;
   const [b, sQ, hQ] = a.q.shape;
-  const why = smallRowUnrunnable(device.info, kernelSelection(device).options, true, hQ, true);
+  const why = smallRowUnrunnable(kernelSelection(device), true, hQ, true);
   if (why !== null) {
     const { major, minor } = device.info.computeCapability;
     throw new UnsupportedDeviceError(k.name, `compute capability ${major}.${minor} (${device.info.name})`, why);

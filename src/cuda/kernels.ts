@@ -163,8 +163,8 @@ export function smallRowEntry(fp8: boolean, rows: number, sparse = false): { ent
  * Does the small-row kernel's entry for `rows` rows (its FP8 entry if `fp8`) run on `dev` (its sm_90a cubin, its
  * shared memory)? Why not, or null.
  */
-export function smallRowUnrunnable(dev: DeviceTraits, opts: SelectOptions = {}, fp8 = false, rows = 1, sparse = false): string | null {
-  const binary = chooseBinary(KERNEL_BUILDS[SMALL_ROW_HOPPER_KERNEL.file], dev, opts);
+export function smallRowUnrunnable(sel: Pick<KernelSelection, 'device' | 'smallRow'>, fp8 = false, rows = 1, sparse = false): string | null {
+  const binary = sel.smallRow, dev = sel.device;
   if (binary.form !== 'cubin') return binary.form === null ? binary.reason : `FLASH_MLA_FORCE_PTX=1 and '${SMALL_ROW_HOPPER_KERNEL.name}' ships no PTX`;
   const bytes = smallRowEntry(fp8, rows, sparse).sharedBytes;
   if (dev.maxSharedMemoryPerBlockOptin < bytes) {
@@ -257,6 +257,8 @@ export interface KernelSelection {
    * then 'generic' (the portable FP8 kernel, whatever the options). Sparse decodes with fp16 q: 'generic'.
    */
   sparseDecodeKernels: string[];
+  /** The small-row kernel's binary here (smallRowUnrunnable: whether a decode's entry runs; chosen once, not per call). */
+  smallRow: BinaryChoice;
   /** metadata, combine, append_kv. */
   support: BinaryChoice[];
   /** The form the portable kernels (metadata, combine, append, generic*) take here; null: none runs. */
@@ -364,7 +366,7 @@ export function selectKernels(dev: DeviceTraits, opts: SelectOptions = {}): Kern
   // the Hopper sparse kernel: 1.9× the portable one at h_q 128 on an H200 (docs/perf-log.md, session 6)
   const sparseDecodeKernels = fp8SparseHopper.runnable ? [fp8SparseHopper.name, 'generic'] : ['generic'];
   return {
-    device: dev, options: opts, decode, decodeKernels: decode.filter((d) => d.runnable).map((d) => d.name), layouts, fp8Hopper, fp8DecodeKernels, fp8SparseHopper, sparseDecodeKernels,
+    device: dev, options: opts, smallRow: chooseBinary(KERNEL_BUILDS[SMALL_ROW_HOPPER_KERNEL.file], dev, opts), decode, decodeKernels: decode.filter((d) => d.runnable).map((d) => d.name), layouts, fp8Hopper, fp8DecodeKernels, fp8SparseHopper, sparseDecodeKernels,
     support, portableForm, pdl, problems,
   };
 }

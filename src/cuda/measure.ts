@@ -190,7 +190,7 @@ function fp8Line(sel: KernelSelection): string {
 /** Where the small-row Hopper kernel runs here, and when it is the default (src/cuda/mla.ts decodeKernels). */
 function smallRowLine(sel: KernelSelection): string {
   const name = `small-row kernel '${SMALL_ROW_HOPPER_KERNEL.name}'`;
-  const why = smallRowUnrunnable(sel.device, sel.options);
+  const why = smallRowUnrunnable(sel);
   if (why !== null) return `${name}: not here (${why})`;
   const off = sel.options.decodeKernel !== undefined ? ' — not now: FLASH_MLA_DECODE_KERNEL narrows the default' : '';
   return `${name}: the default for dense decodes of bf16 q with h_q · s_q ≤ ${SMALL_ROW_HOPPER_KERNEL.rows} (h_kv 1, d_qk 576, 64-token pages; 16-bit and FP8 caches)${off}; on request for up to ${SMALL_ROW_HOPPER_KERNEL.r32Rows} rows over the 16-bit cache`;

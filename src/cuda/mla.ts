@@ -168,7 +168,7 @@ class CudaMlaBackend implements MlaBackend {
     // narrowing picks another, else offered last
     // Sparse decode (h_q ≤ 16, FP8 cache): offered last, never the default (opt-in until measured on a GPU).
     const rows = decode?.sparse ? decode.hQ : (decode?.hQ ?? 0) * (decode?.sQ ?? 1);
-    if (decode && smallRowMisfit(decode) === null && smallRowUnrunnable(this.dev.info, sel.options, decode.fp8, rows, decode.sparse) === null) {
+    if (decode && smallRowMisfit(decode) === null && smallRowUnrunnable(sel, decode.fp8, rows, decode.sparse) === null) {
       const byDefault = !decode.sparse && decode.sQ !== undefined && decode.hQ * decode.sQ <= SMALL_ROW_DEFAULT_MAX_ROWS && sel.options.decodeKernel === undefined;
       if (byDefault) names.unshift(SMALL_ROW_HOPPER_KERNEL.name);
       else names.push(SMALL_ROW_HOPPER_KERNEL.name);
@@ -345,7 +345,7 @@ class CudaMlaBackend implements MlaBackend {
       const cache = a.isFp8KvCache ? ' over the FP8 KV cache' : '';
       throw new UnsupportedFeatureError('kernel', `h_q · s_q = ${hQ} · ${sQ} = ${qRows} rows${cache} with decode kernel '${k.name}'`, 'cuda', `'${k.name}' takes up to ${maxRows} rows per request${cache}: pass no kernel`);
     }
-    const why = smallRowUnrunnable(dev.info, kernelSelection(dev).options, a.isFp8KvCache, qRows);
+    const why = smallRowUnrunnable(kernelSelection(dev), a.isFp8KvCache, qRows);
     if (why !== null) {
       const { major, minor } = dev.info.computeCapability;
       throw new UnsupportedDeviceError(k.name, `compute capability ${major}.${minor} (${dev.info.name})`, why);
