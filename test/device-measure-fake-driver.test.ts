@@ -300,14 +300,14 @@ await fakeCudaScenarios(import.meta.url, 'device measurements through a fake CUD
     close(peak.value!, (108 * 2 * 4096 * 16 * (64 * 128 * 16 * 2)) / 10e-6 / 1e12, 'compute ceiling (the probe)');
     assert.equal(res.settings.timer, 'CUDA events around each call, on the library stream');
     assert.match(res.settings.l2Flush, /^memset of a 256 MiB scratch buffer/);
-    // sparse decode with bf16 q (h_q 16) runs on the Hopper sparse kernel on sm_90
-    assert.deepEqual([res.rows.length, res.rows[0].kernel, res.skipped], [1, 'hopper', []]);
+    // sparse decode with bf16 q (h_q 16) runs on the small-row kernel's sparse entry on sm_90
+    assert.deepEqual([res.rows.length, res.rows[0].kernel, res.skipped], [1, 'hopper-small', []]);
     // every timed run is whole kernels of 10 µs (the decode's), never the 256 MiB flush (0.18 ms at 1500 GB/s)
     const times = res.rows[0].timesMs;
     assert.equal(times.length, 3);
     const kernels = Math.round(times[0] / 0.01);
     assert.ok(kernels >= 1 && fillMs(256 * MiB, 1500) > times[0], `${times[0]} ms`);
     for (const t of times) close(t, kernels * 0.01, 'a timed decode');
-    assert.match(r.stdout, /sparse-small#0 .* hopper .* unchecked$/m);
+    assert.match(r.stdout, /sparse-small#0 .* hopper-small .* unchecked$/m);
   });
 });

@@ -947,9 +947,10 @@ const scenarios: Record<string, FakeCudaScenario> = {
     run(f) {
       const notes: string[] = [];
       const be = getBackend('cuda');
-      assert.deepEqual(be.decodeKernels(FP8_DENSE), ['hopper', 'generic', 'hopper-small']); // the opt-in small-row kernel last (h_q 16)
+      assert.deepEqual(be.decodeKernels(FP8_DENSE), ['hopper', 'generic', 'hopper-small']); // s_q not given: the small-row kernel last (h_q 16)
+      assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sQ: 1 }), ['hopper-small', 'hopper', 'generic']); // h_q · s_q 16: the small-row kernel first
       assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, dtype: 'fp16' }), ['generic']);
-      assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sparse: true }), ['hopper', 'generic', 'hopper-small']); // sparse h_q 16: the small-row kernel's sparse entry last (opt-in)
+      assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sparse: true }), ['hopper-small', 'hopper', 'generic']); // sparse h_q 16: the small-row kernel's sparse entry first
       const c = fp8Case();
       const base = live(f);
       const ran = f.stat('kernels_run');
@@ -991,13 +992,15 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const misfit = refused(f, "fp16 q with kernel 'hopper'", c.decode('hopper', q16), UnsupportedFeatureError);
       assert.equal(misfit.argument, 'kernel');
       assert.match(misfit.message, /the FP8 KV cache with fp16 q with decode kernel 'hopper' on cuda: not implemented yet \(the Hopper FP8 kernels run dense decode with bf16 q over 64-token pages/);
-      const sparseRuns = f.stat('ran:mla_decode_sm90_fp8_sparse_bf16');
+      const sparseRuns = f.stat('ran:mla_decode_sm90_fp8_sparse_bf16'), smallSparseRuns = f.stat('ran:mla_decode_sm90_small_fp8_sparse_bf16');
       c.sparse()();
+      healthy(f);
+      assert.equal(f.stat('ran:mla_decode_sm90_small_fp8_sparse_bf16') - smallSparseRuns, 1, "a sparse h_q 16 decode did not run the small-row kernel's sparse entry by default");
       c.sparse('hopper')();
       healthy(f);
-      assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_bf16') - sparseRuns, 2, "a sparse h_q 16 decode (default, 'hopper') did not run the Hopper sparse kernel");
+      assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_bf16') - sparseRuns, 1, "a sparse h_q 16 decode with kernel 'hopper' did not run the Hopper sparse kernel");
       refused(f, "kernel 'generic-small'", c.decode('generic-small'), UnsupportedFeatureError);
-      notes.push("'generic' on request runs the portable kernel; fp16 q runs on it by default and is refused as 'hopper' (UnsupportedFeatureError, argument kernel); sparse h_q 16 runs on the Hopper sparse kernel; 'generic-small' refused");
+      notes.push("'generic' on request runs the portable kernel; fp16 q runs on it by default and is refused as 'hopper' (UnsupportedFeatureError, argument kernel); sparse h_q 16 runs on the small-row kernel's sparse entry by default, on the Hopper sparse kernel as 'hopper'; 'generic-small' refused");
       return notes;
     },
   },
@@ -1011,7 +1014,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const entry = 'mla_decode_sm90_fp8_sparse_bf16';
       assert.deepEqual(be.decodeKernels(SPARSE_H128), ['hopper', 'generic']);
       for (const [hQ, pageSize] of [[64, 1], [64, 64], [192, 2], [128, 64], [1, 61], [16, 64], [32, 2], [96, 61], [100, 64]]) {
-        assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, hQ, pageSize }), hQ <= 16 ? ['hopper', 'generic', 'hopper-small'] : ['hopper', 'generic'], `h_q ${hQ}`);
+        assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, hQ, pageSize }), hQ <= 16 ? ['hopper-small', 'hopper', 'generic'] : ['hopper', 'generic'], `h_q ${hQ}`);
       }
       assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, dtype: 'fp16' }), ['generic']);
       const c = sparseCase();
@@ -1059,11 +1062,13 @@ const scenarios: Record<string, FakeCudaScenario> = {
       let k = 0;
       for (const hQ of [16, 96]) {
         const other = sparseCase(hQ);
-        other.decode()();
+        const small = f.stat('ran:mla_decode_sm90_small_fp8_sparse_bf16');
+        other.decode()(); // h_q 16: the small-row kernel's sparse entry by default
         other.decode({ sink: true, kernel: 'hopper' })();
         healthy(f);
-        k += 2;
+        k += hQ <= 16 ? 1 : 2;
         assert.equal(runs(), hopperRuns + k, `h_q ${hQ} did not run the Hopper sparse kernel`);
+        assert.equal(f.stat('ran:mla_decode_sm90_small_fp8_sparse_bf16') - small, hQ <= 16 ? 1 : 0, `h_q ${hQ}: the small-row sparse entry by default for h_q ≤ 16 only`);
         assert.equal(f.stat(`ran:${entry}:grid.x`), 2 * Math.ceil(hQ / 64), `h_q ${hQ}: m-blocks`);
         other.decode({ kernel: 'generic' })();
         healthy(f);

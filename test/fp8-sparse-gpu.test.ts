@@ -557,7 +557,7 @@ describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q, any h_q
   });
 });
 
-describe("cuda: the small-row kernel's sparse FP8 entry (sparse decode with bf16 q, h_q ≤ 16, kernel 'hopper-small', opt-in), where this GPU offers it", { skip }, () => {
+describe("cuda: the small-row kernel's sparse FP8 entry (sparse decode with bf16 q, h_q ≤ 16, kernel 'hopper-small', the default there), where this GPU offers it", { skip }, () => {
   const seed = freshSeed();
   const SPARSE_H16 = { fp8: true, sparse: true, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
   const offered = () => getBackend('cuda').decodeKernels(SPARSE_H16).includes('hopper-small');
@@ -595,9 +595,12 @@ describe("cuda: the small-row kernel's sparse FP8 entry (sparse decode with bf16
     if (!offered()) return void t.skip(noSmall);
     assert.ok(paths.split > 1 && paths.whole > 1, JSON.stringify(paths));
   });
-  test("offered last (opt-in), never by default; h_q 32 has no 'hopper-small'", (t) => {
+  test("the default for h_q ≤ 16 (offered last under a FLASH_MLA_DECODE_KERNEL narrowing); h_q 32 has no 'hopper-small'", (t) => {
     if (!offered()) return void t.skip(noSmall);
-    assert.deepEqual(getBackend('cuda').decodeKernels(SPARSE_H16), ['hopper', 'generic', 'hopper-small']);
+    const kernels = getBackend('cuda').decodeKernels(SPARSE_H16);
+    if (process.env.FLASH_MLA_DECODE_KERNEL === undefined) assert.deepEqual(kernels, ['hopper-small', 'hopper', 'generic']);
+    else assert.equal(kernels[kernels.length - 1], 'hopper-small', kernels.join(', '));
+    for (const hQ of [1, 3]) assert.equal(getBackend('cuda').decodeKernels({ ...SPARSE_H16, hQ })[0], kernels[0], `h_q ${hQ}`);
     assert.deepEqual(getBackend('cuda').decodeKernels({ ...SPARSE_H16, hQ: 32 }), ['hopper', 'generic']);
   });
 });

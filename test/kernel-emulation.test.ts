@@ -291,20 +291,20 @@ function hopperFp8Scenario(timing: keyof typeof TIMINGS): Scenario {
 function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
   const entry = 'mla_decode_sm90_fp8_sparse_bf16';
   return {
-    title: `the Hopper sparse FP8 kernel (${entry}, the default for sparse decodes with bf16 q on sm_90) against the oracle: h_q 64/128 and 16/100 (padded m-blocks), s_q 1/2, topk 64/300/576, pages of 64/61/2 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views (${TIMINGS[timing].note})`,
+    title: `the Hopper sparse FP8 kernel (${entry}, the default for sparse decodes with bf16 q and h_q > 16 on sm_90, 'hopper' on request) against the oracle: h_q 64/128 and 16/100 (padded m-blocks), s_q 1/2, topk 64/300/576, pages of 64/61/2 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views (${TIMINGS[timing].note})`,
     env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
     run(seed) {
       const be = getBackend('cuda');
       for (const hQ of [16, 64, 100, 128]) {
-        // (h_q ≤ 16: the small-row kernel's sparse entry is offered too, last: opt-in)
-        const want = hQ <= 16 ? ['hopper', 'generic', 'hopper-small'] : ['hopper', 'generic'];
-        assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61 }), want, `the emulated sm_90 device must offer 'hopper' first for sparse h_q ${hQ} decodes`);
+        // (h_q ≤ 16: the small-row kernel's sparse entry first, the default)
+        const want = hQ <= 16 ? ['hopper-small', 'hopper', 'generic'] : ['hopper', 'generic'];
+        assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61 }), want, `the emulated sm_90 device's kernels for sparse h_q ${hQ} decodes`);
       }
       const f = bindFakeCuda();
       const paths = { split: 0, whole: 0 };
       const notes = SPARSE_HOPPER_CASES.map((c, k) => {
         const before = f.stat(`emulated:${entry}`);
-        const r = runSparseHopperCase(c, seed + k);  // the default
+        const r = runSparseHopperCase(c, seed + k, 'hopper');
         assert.ok(f.stat(`emulated:${entry}`) > before, `${c.label}: kernel 'hopper' did not run ${entry}`);
         paths[r.split ? 'split' : 'whole']++;
         return r.note;
@@ -317,20 +317,19 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
 }
 
 /**
- * The small-row kernel's sparse entry (mla_decode_sm90_small_fp8_sparse_bf16, `kernel: 'hopper-small'`, opt-in: offered
- * after 'hopper' and 'generic' for sparse decodes with bf16 q and h_q ≤ 16; level 4 of docs/perf-log.md's plan, not
- * yet run on a GPU) against the oracle on the cases of test/util/sparse-hopper.ts SMALL_SPARSE_CASES; then its refusal
+ * The small-row kernel's sparse entry (mla_decode_sm90_small_fp8_sparse_bf16, `kernel: 'hopper-small'`, the default for
+ * sparse decodes with bf16 q and h_q ≤ 16: 1.41–1.67× 'hopper' on an H200, docs/perf-log.md session 8) against the oracle on the cases of test/util/sparse-hopper.ts SMALL_SPARSE_CASES; then its refusal
  * of h_q > 16.
  */
 function smallSparseScenario(timing: keyof typeof TIMINGS): Scenario {
   const entry = 'mla_decode_sm90_small_fp8_sparse_bf16';
   return {
-    title: `the small-row kernel's sparse FP8 entry (${entry}, 'hopper-small', opt-in) against the oracle: h_q 16/3/1, s_q 1/2, topk 64/300/576/130, pages of 64/61/16 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views, many items per SM part; refusal of h_q 32 (${TIMINGS[timing].note})`,
+    title: `the small-row kernel's sparse FP8 entry (${entry}, 'hopper-small', the default for h_q ≤ 16) against the oracle: h_q 16/3/1, s_q 1/2, topk 64/300/576/130, pages of 64/61/16 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views, many items per SM part; refusal of h_q 32 (${TIMINGS[timing].note})`,
     env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
     run(seed) {
       const be = getBackend('cuda');
       for (const hQ of [1, 3, 16]) {
-        assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61, sQ: 2 }), ['hopper', 'generic', 'hopper-small'], `sparse h_q ${hQ}: 'hopper-small' offered last`);
+        assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61, sQ: 2 }), ['hopper-small', 'hopper', 'generic'], `sparse h_q ${hQ}: 'hopper-small' first`);
       }
       assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ: 32, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61, sQ: 1 }), ['hopper', 'generic'], "sparse h_q 32: no 'hopper-small'");
       const f = bindFakeCuda();
@@ -400,22 +399,22 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
       assert.equal(be.decodeKernels(dense)[0], 'hopper', "without s_q, 'hopper' is offered first for a bf16 h_q 16 decode");
       assert.ok(be.decodeKernels(dense).includes('hopper-small'), "'hopper-small' must be offered for a bf16 h_q 16 decode");
       assert.equal(be.decodeKernels({ ...dense, sQ: 1 })[0], 'hopper-small', "'hopper-small' is the default for h_q · s_q = 16 rows");
-      // the 32-row entry is offered, not the default, until it has run on a GPU (features.ts SMALL_ROW_DEFAULT_MAX_ROWS)
-      const k32 = be.decodeKernels({ ...dense, sQ: 2 });
-      assert.equal(k32[0], 'hopper', "h_q · s_q = 16 · 2 = 32 rows: 'hopper' first");
-      assert.equal(k32[k32.length - 1], 'hopper-small', "h_q · s_q = 16 · 2 = 32 rows: 'hopper-small' offered last");
-      assert.equal(be.decodeKernels({ ...dense, hQ: 32, sQ: 1 })[0], 'hopper', "h_q · s_q = 32 · 1 rows: 'hopper' first");
+      // the 32-row entry is the default for 17–32 rows (features.ts SMALL_ROW_DEFAULT_MAX_ROWS)
+      assert.equal(be.decodeKernels({ ...dense, sQ: 2 })[0], 'hopper-small', "h_q · s_q = 16 · 2 = 32 rows: 'hopper-small' first");
+      assert.equal(be.decodeKernels({ ...dense, hQ: 32, sQ: 1 })[0], 'hopper-small', "h_q · s_q = 32 · 1 rows: 'hopper-small' first");
+      assert.equal(be.decodeKernels({ ...dense, hQ: 11, sQ: 3 })[0], 'hopper', "h_q · s_q = 33 rows: 'hopper' first");
       assert.equal(be.decodeKernels({ ...dense, hQ: 32 })[0], 'hopper', "without s_q, 'hopper' is offered first for a bf16 h_q 32 decode");
       assert.ok(be.decodeKernels({ ...dense, hQ: 32 }).includes('hopper-small'), "'hopper-small' must be offered for a bf16 h_q 32 decode");
       assert.ok(!be.decodeKernels({ ...dense, hQ: 11, sQ: 3 }).includes('hopper-small'), "'hopper-small' is not offered for 33 rows");
       assert.ok(!be.decodeKernels({ ...dense, hQ: 33 }).includes('hopper-small'), "'hopper-small' is not offered for h_q 33");
       assert.ok(!be.decodeKernels().includes('hopper-small'), "'hopper-small' is not in the device's shape-less kernel list");
       {
-        // no kernel named: a 16-row decode runs the 16-row entry, a 32-row one 'hopper' (the 32-row entry is opt-in)
+        // no kernel named: a 16-row decode runs the 16-row entry, a 32-row one the 32-row entry, a 48-row one 'hopper'
         const f0 = bindFakeCuda();
         const byDefault: [Omit<DenseSpec, 'seed'>, string][] = [
           [{ b: 2, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, entry],
-          [{ b: 2, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, 'mla_decode_sm90_bf16'],
+          [{ b: 2, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, r32],
+          [{ b: 2, sQ: 3, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, 'mla_decode_sm90_bf16'],
         ];
         for (const [spec, name] of byDefault) {
           const before = f0.stat(`emulated:${name}`);
@@ -438,7 +437,7 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
       assert.deepEqual(be.decodeKernels(fp8), ['hopper', 'generic', 'hopper-small'], "'hopper-small' must be offered, last, for a dense FP8 h_q 16 decode with bf16 q");
       assert.deepEqual(be.decodeKernels({ ...fp8, sQ: 2 }), ['hopper', 'generic'], "'hopper-small' is not offered for a dense FP8 decode of 32 rows (its FP8 entry holds 16)");
       assert.ok(!be.decodeKernels({ ...fp8, hQ: 32 }).includes('hopper-small'), "'hopper-small' is not offered for a dense FP8 h_q 32 decode");
-      assert.deepEqual(be.decodeKernels({ ...fp8, sparse: true }), ['hopper', 'generic', 'hopper-small'], "'hopper-small' takes a sparse h_q 16 decode, offered last (its sparse entry: 'hopper-small sparse')");
+      assert.deepEqual(be.decodeKernels({ ...fp8, sparse: true }), ['hopper-small', 'hopper', 'generic'], "'hopper-small' takes a sparse h_q 16 decode, the default (its sparse entry: 'hopper-small sparse')");
       SMALL_ROW_CASES.filter((c) => c.spec.sQ * c.spec.hQ <= 16).forEach((c, k) =>
         notes.push(hopperFp8Case({ ...c, spec: { ...c.spec, fp8: true } }, seed + 100 + k, (md) => `items per part (blocks): ${partItems(md, c.spec.seqlens).map((p) => p.join(',')).join(' | ')}`, true)),
       );
@@ -685,7 +684,7 @@ if (scenarioName) {
       });
     }
 
-    it("bench --kv fp8 / --configs sparse-small on the emulated H200: without --kernel the dense FP8 and the sparse rows run on 'hopper' (checked against the oracle); --kernel hopper,generic runs both (with vs hopper); --kernel hopper-small (opt-in) runs the configs it takes (checked; bf16 and FP8) and skips the others with the backend's reason", async () => {
+    it("bench --kv fp8 / --configs sparse-small on the emulated H200: without --kernel the dense FP8 rows of 32 rows and the sparse h_q 128 rows run on 'hopper', the sparse h_q 16 rows on 'hopper-small' (checked against the oracle); --kernel hopper,generic runs both (with vs hopper); --kernel hopper-small runs the configs it takes (checked; bf16 and FP8) and skips the others with the backend's reason", async () => {
       const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
       const dir = mkdtempSync(join(tmpdir(), 'flash-mla-emu-bench-'));
       const env = fakeCudaEnv(fake, { ...HOPPER_ENV, NO_COLOR: '1' });
@@ -704,17 +703,17 @@ if (scenarioName) {
       const both = await bench('both', '--configs', 'tiny', '--kv', 'fp8', '--kernel', 'hopper,generic', '--check-samples', '0');
       assert.deepEqual(both.rows.map((r) => [r.kernel, r.vsKernel?.kernel]), [['hopper', undefined], ['generic', 'hopper']]);
       assert.deepEqual(both.skipped ?? [], []);
-      // sparse: 'hopper' by default for every h_q (checked: the sparse-small set's b 2, h_q 16 and 128 configs; the
-      // portable FP8 kernel is not emulated: unchecked there)
+      // sparse: 'hopper-small' by default for h_q ≤ 16, 'hopper' above (checked: the sparse-small set's b 2, h_q 16 and
+      // 128 configs; the portable FP8 kernel is not emulated: unchecked there)
       const sparseChecked = await bench('sparse-checked', '--configs', 'sparse-small:0,4', '--check-samples', '4');
-      assert.deepEqual(sparseChecked.rows.map((r) => [r.kernel, r.config.h_q, r.check?.ok]), [['hopper', 16, true], ['hopper', 128, true]], JSON.stringify(sparseChecked.rows.map((r) => r.check)));
+      assert.deepEqual(sparseChecked.rows.map((r) => [r.kernel, r.config.h_q, r.check?.ok]), [['hopper-small', 16, true], ['hopper', 128, true]], JSON.stringify(sparseChecked.rows.map((r) => r.check)));
       const sparse = await bench('sparse', '--configs', 'sparse-small:0,4', '--kernel', 'hopper,generic', '--check-samples', '0');
       assert.deepEqual(sparse.rows.map((r) => [r.config.h_q, r.kernel, r.vsKernel?.kernel]), [[16, 'hopper', undefined], [16, 'generic', 'hopper'], [128, 'hopper', undefined], [128, 'generic', 'hopper']]);
       assert.deepEqual(sparse.skipped ?? [], []);
       // a kernel that only some configs' decodes offer: 'hopper-small' (h_q·s_q ≤ 32, FP8 cache ≤ 16) runs the small
       // set's h_q 16 s_q 1 config (checked) and tiny's 32 rows (its 32-row entry, checked), and skips tiny over the FP8
       // cache with the backend's reason
-      // its sparse entry (opt-in) on the sparse-small set's b 2, h_q 16 config, checked, beside 'hopper'
+      // its sparse entry on the sparse-small set's b 2, h_q 16 config, checked, beside 'hopper'
       const smallSparse = await bench('small-row-sparse', '--configs', 'sparse-small:0', '--kernel', 'hopper,hopper-small', '--check-samples', '2');
       assert.deepEqual(smallSparse.rows.map((r) => [r.kernel, r.config.h_q, r.vsKernel?.kernel, r.check?.ok]), [['hopper', 16, undefined, true], ['hopper-small', 16, 'hopper', true]], JSON.stringify(smallSparse.rows.map((r) => r.check)));
       const smallRow = await bench('small-row', '--configs', 'small:0', '--kernel', 'hopper,hopper-small', '--check-samples', '2');

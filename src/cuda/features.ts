@@ -72,10 +72,12 @@ export const LAYOUT_DECODE_KERNEL_FAMILY = 'generic';
  */
 export const SMALL_ROW_KERNEL_NAME = 'hopper-small';
 /**
- * Rows (h_q · s_q) up to which the small-row kernel is the default: its 16-row entries, faster than 'hopper' on every
- * such shape measured on an H200 (docs/perf-log.md, session 7). Its 32-row entry stays opt-in until it is measured.
+ * Rows (h_q · s_q) up to which the small-row kernel is the default for dense decodes: all it takes (its 16-row entries
+ * and, over the 16-bit cache, its 32-row entry), each faster than 'hopper' on the sweep shapes measured on an H200
+ * (docs/perf-log.md, sessions 7 and 8: 16 rows 1.03–1.05×, 32 rows 1.00–1.05×). Sparse decodes with h_q ≤ 16 heads
+ * default to it too (1.41–1.67× 'hopper' on the sparse grid's h_q 16 rows, session 8).
  */
-export const SMALL_ROW_DEFAULT_MAX_ROWS = MLA_CONFIG.SM90S_ROWS;
+export const SMALL_ROW_DEFAULT_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
 /** Rows (h_q · s_q) per request the small-row kernel takes over the 16-bit cache (its 32-row entry: mla_config.h SM90S_R32_ROWS). */
 export const SMALL_ROW_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
 /** ... and over the FP8 cache (its FP8 entry holds 16 rows: mla_config.h SM90S_ROWS). */

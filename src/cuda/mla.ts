@@ -16,7 +16,7 @@ import { decodeParamsOf, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './param
 import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, SMALL_ROW_DEFAULT_MAX_ROWS, smallRowMaxRows, smallRowMisfit } from './features.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
-import { cudaFp8Decode, cudaFp8SparseSmallDecode, fp8HopperLayoutMisfit, fp8HopperTensorMaps, type DecodeResources } from './fp8-decode.js';
+import { cudaFp8Decode, cudaFp8SparseSmallDecode, fp8HopperLayoutMisfit, fp8HopperTensorMaps, fp8SparseHopperLayoutMisfit, type DecodeResources } from './fp8-decode.js';
 import { cudaLayoutDecode } from './layout-decode.js';
 import { cudaCheckLayout } from './layout.js';
 import { MLA_CONFIG } from './config.js';
@@ -152,8 +152,8 @@ class CudaMlaBackend implements MlaBackend {
    * an FP8, sparse or other-layout decode: the family of the kernel that runs it (features.ts), not narrowed — and
    * first, for an FP8 decode a Hopper FP8 kernel can run (dense: bf16 q, 64-token pages; sparse: bf16 q), 'hopper'
    * where it runs (selectKernels: fp8DecodeKernels, sparseDecodeKernels; a narrowing to
-   * another kernel leaves these to 'generic'). For a dense decode the small-row kernel takes: 'hopper-small' too, first
-   * when s_q is given and h_q · s_q ≤ 16 (see below).
+   * another kernel leaves these to 'generic'). For a decode the small-row kernel takes: 'hopper-small' too, first for a
+   * sparse one and for a dense one whose s_q is given (see below).
    */
   decodeKernels(decode?: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'hQ' | 'hKv' | 'headDim' | 'dtype' | 'pageSize' | 'sQ'>): string[] {
     const sel = kernelSelection(this.dev);
@@ -163,13 +163,12 @@ class CudaMlaBackend implements MlaBackend {
     else if (decode && isLayoutDecode(decode)) return [LAYOUT_DECODE_KERNEL_FAMILY];
     else names = [...sel.decodeKernels];
     // the small-row kernel (16-bit or FP8 entries), for a dense decode whose shapes it takes (h_q · s_q ≤ 32 over the
-    // 16-bit cache, ≤ 16 over the FP8 one): the default when s_q is known and h_q · s_q ≤ 16 (faster than 'hopper' on
-    // every such shape measured, docs/perf-log.md; the 32-row entry is not measured yet) and no FLASH_MLA_DECODE_KERNEL
-    // narrowing picks another, else offered last
-    // Sparse decode (h_q ≤ 16, FP8 cache): offered last, never the default (opt-in until measured on a GPU).
+    // 16-bit cache, ≤ 16 over the FP8 one) or a sparse one of h_q ≤ 16: the default (faster than 'hopper' on every such
+    // shape measured, docs/perf-log.md) when no FLASH_MLA_DECODE_KERNEL narrowing picks another and, for a dense decode,
+    // s_q is known (the rows are h_q · s_q); else offered last
     const rows = decode?.sparse ? decode.hQ : (decode?.hQ ?? 0) * (decode?.sQ ?? 1);
     if (decode && smallRowMisfit(decode) === null && smallRowUnrunnable(sel, decode.fp8, rows, decode.sparse) === null) {
-      const byDefault = !decode.sparse && decode.sQ !== undefined && decode.hQ * decode.sQ <= SMALL_ROW_DEFAULT_MAX_ROWS && sel.options.decodeKernel === undefined;
+      const byDefault = (decode.sparse || (decode.sQ !== undefined && rows <= SMALL_ROW_DEFAULT_MAX_ROWS)) && sel.options.decodeKernel === undefined;
       if (byDefault) names.unshift(SMALL_ROW_HOPPER_KERNEL.name);
       else names.push(SMALL_ROW_HOPPER_KERNEL.name);
     }
@@ -264,9 +263,10 @@ class CudaMlaBackend implements MlaBackend {
     cudaCheckDecode(features);
     const res: DecodeResources = { scratch: (bytes) => this.scratch(bytes), pdl: this.pdl, combineShape: combineShapeFor };
     const offered = this.decodeKernels(features);
-    // by default the small-row kernel where it takes the decode, but not an FP8 cache view its tensor maps cannot
-    // describe (fp8HopperLayoutMisfit): the next kernel then
-    const chosen = a.kernel ?? (offered[0] === SMALL_ROW_HOPPER_KERNEL.name && a.isFp8KvCache && fp8HopperLayoutMisfit(a.kCache) !== null ? offered[1] : offered[0]);
+    // by default the small-row kernel where it takes the decode, but not an FP8 cache view it cannot read (dense: its
+    // tensor maps, fp8HopperLayoutMisfit; sparse: its bulk copies, fp8SparseHopperLayoutMisfit): the next kernel then
+    const smallMisfit = () => (a.indices !== null ? fp8SparseHopperLayoutMisfit : fp8HopperLayoutMisfit)(a.kCache);
+    const chosen = a.kernel ?? (offered[0] === SMALL_ROW_HOPPER_KERNEL.name && a.isFp8KvCache && smallMisfit() !== null ? offered[1] : offered[0]);
     if (chosen === SMALL_ROW_HOPPER_KERNEL.name) {
       // dense, h_kv 1, d_qk 576, bf16 q, 64-token pages, h_q · s_q ≤ 32 (16-bit cache) or ≤ 16 (FP8 cache; cudaCheckDecode: smallRowMisfit)
       if (a.indices !== null) cudaFp8SparseSmallDecode(a, res); // sparse, FP8 cache, bf16 q, h_q ≤ 16 (src/cuda/fp8-decode.ts)
