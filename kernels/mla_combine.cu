@@ -9,7 +9,8 @@
 //
 // The work is a row's n split partials (2 KB each, just written, mostly in L2). Its cost is latency, not bytes:
 // the loads of one warp walking a row's splits one after the other are dependent L2 round trips (~33 µs for one
-// 64k request with 132 splits). So a warp keeps COMBINE_IN_FLIGHT splits' loads in flight, and the host picks
+// 64k request with 132 splits). So a warp loads a row's split LSEs at once and keeps COMBINE_IN_FLIGHT partial-row
+// loads in flight (16 measured 2–5 % faster than 8 on the split-heavy serving shapes S1, S3, S7, S12, H200), and the host picks
 // how many warps share a row (W, the entry point) and how many CTAs share its columns (C, grid y) from the shape:
 // few long rows → many warps per row; many short rows → one warp per row, one CTA for all columns (fewer CTAs).
 //
@@ -26,30 +27,51 @@ using namespace mla;
 
 namespace {
 
-// Max over the n split LSEs of one row (log2 units; lse of split j at lse_col[j · q_rows]); every lane gets it.
-__device__ __forceinline__ float split_lse_max(const float* lse_col, int n, int q_rows, int lane) {
+// The n split LSEs of one row (log2 units; split j's at lse_col[j · q_rows]): their max m and G = log2 Σ_j
+// exp2(lse_j − m) + m (every lane gets both; G only for a finite max, where the max split contributes exp2(0) ≥ 1).
+// Lane `lane` takes splits lane + 32k: the first kLseRegs of them are loaded at once into lse[] (independent loads,
+// one L2 round trip for up to 32 · kLseRegs splits instead of one per 32 splits and pass); the rest, if any, in a loop.
+// The max and the sum run over j in the same order as a plain loop would, so the results are bit for bit the same.
+constexpr int kLseRegs = 5;  // 160 splits: one per SM part of the largest GPUs' metadata
+struct SplitLse {
+  float lse[kLseRegs];  // lse of splits lane + 32k (−inf past n)
+  float m, g;
+};
+__device__ __forceinline__ SplitLse split_lse_stats(const float* lse_col, int n, int q_rows, int lane) {
+  SplitLse r;
+#pragma unroll
+  for (int k = 0; k < kLseRegs; ++k) {
+    const int j = lane + 32 * k;
+    r.lse[k] = j < n ? lse_col[static_cast<int64_t>(j) * q_rows] : -INFINITY;
+  }
   float m = -INFINITY;
-  for (int j = lane; j < n; j += 32) m = fmaxf(m, lse_col[static_cast<int64_t>(j) * q_rows]);
+#pragma unroll
+  for (int k = 0; k < kLseRegs; ++k) m = fmaxf(m, r.lse[k]);
+  for (int j = lane + 32 * kLseRegs; j < n; j += 32) m = fmaxf(m, lse_col[static_cast<int64_t>(j) * q_rows]);
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-  return m;
-}
-// G = log2 Σ_j exp2(lse_j − m) + m for a finite max m (the max split contributes exp2(0), so the sum is ≥ 1).
-__device__ __forceinline__ float split_lse_total(const float* lse_col, int n, int q_rows, int lane, float m) {
-  float sum = 0.f;
-  for (int j = lane; j < n; j += 32) sum += ptx::exp2_approx(lse_col[static_cast<int64_t>(j) * q_rows] - m);
+  r.m = m;
+  r.g = m;
+  if (m != -INFINITY && m == m) {
+    float sum = 0.f;
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-  return ptx::log2_approx(sum) + m;
+    for (int k = 0; k < kLseRegs; ++k)
+      if (lane + 32 * k < n) sum += ptx::exp2_approx(r.lse[k] - m);
+    for (int j = lane + 32 * kLseRegs; j < n; j += 32) sum += ptx::exp2_approx(lse_col[static_cast<int64_t>(j) * q_rows] - m);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    r.g = ptx::log2_approx(sum) + m;
+  }
+  return r;
 }
 
 // W warps per row, C column chunks: warp `part` of a row adds splits part, part + W, part + 2W, … over the
 // columns [col0, col0 + 512 / C), lane owning 4 of each 128 (kSub = 4 / C sub-chunks). A batch issues the loads of
 // kGroup splits × kSub sub-chunks before using any. With C = 1 a batch is one split (4 loads, the registers of the
 // plain per-split walk: short rows in large batches need the occupancy more than the loads in flight); with
-// C = 2, 4 a batch is 4 or 8 splits (8 loads).
+// C = 2, 4 a batch is 8 or 16 splits (16 loads).
 template <int W, int C>
-__device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float* lse_col, const float* o_first, int n,
+__device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float* lse_col, const SplitLse& sl, const float* o_first, int n,
                                            int part, float g, int col0, int lane, float (&acc)[COMBINE_MAX_CHUNKS / C][4]) {
   constexpr int kSub = COMBINE_MAX_CHUNKS / C;
   constexpr int kGroup = C == 1 ? 1 : COMBINE_IN_FLIGHT / kSub;
@@ -58,7 +80,17 @@ __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float
   const float* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;
   for (int base = 0; base < nt; base += 32) {
     const int t = base + lane;
-    const float w_lane = t < nt ? ptx::exp2_approx(lse_col[static_cast<int64_t>(part + W * t) * p.q_rows] - g) : 0.f;
+    // W = 1: split t = base + lane is lane's (base / 32)-th, already in registers (split_lse_stats) for the first
+    // 32 · kLseRegs; otherwise loaded here
+    float lse_t = -INFINITY;
+    if (W == 1 && base < 32 * kLseRegs) {
+#pragma unroll
+      for (int k = 0; k < kLseRegs; ++k)
+        if (base == 32 * k) lse_t = sl.lse[k];
+    } else if (t < nt) {
+      lse_t = lse_col[static_cast<int64_t>(part + W * t) * p.q_rows];
+    }
+    const float w_lane = t < nt ? ptx::exp2_approx(lse_t - g) : 0.f;
     const int cnt = min(32, nt - base);
     const float* src = src0 + base * split_stride;
     for (int jj = 0; jj < cnt; jj += kGroup) {
@@ -122,12 +154,12 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
   if (active) {
     // lse of split j: lse_accum[(first + j) * q_rows + r]
     const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
-    const float m = split_lse_max(lse_col, n, p.q_rows, lane);
-    if (m != -INFINITY && m == m) {
-      const float g = split_lse_total(lse_col, n, p.q_rows, lane, m);
+    const SplitLse sl = split_lse_stats(lse_col, n, p.q_rows, lane);
+    if (sl.m != -INFINITY && sl.m == sl.m) {
+      const float g = sl.g;
       g_lse = g * kLn2;
       const float* o_first = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
-      add_splits<W, C>(p, lse_col, o_first, n, part, g, col0, lane, acc);
+      add_splits<W, C>(p, lse_col, sl, o_first, n, part, g, col0, lane, acc);
     }
   }
   ptx::grid_dep_launch_dependents();  // inputs consumed; only the reduction and stores remain

@@ -96,7 +96,7 @@ constexpr int COMBINE_WARPS = 8;
 constexpr int COMBINE_THREADS = COMBINE_WARPS * 32;
 constexpr int COMBINE_WARP_COLS = 128;                       // columns a warp holds at once (4 per lane)
 constexpr int COMBINE_MAX_CHUNKS = HEAD_DIM_V / COMBINE_WARP_COLS;  // 4
-constexpr int COMBINE_IN_FLIGHT = 8;      // splits whose loads are issued before the first one is used
+constexpr int COMBINE_IN_FLIGHT = 16;     // float4 loads a warp issues before using the first (C = 2: 8 splits, C = 4: 16)
 
 }  // namespace mla
 

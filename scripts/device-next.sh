@@ -38,7 +38,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: sparse4 | fp8f16 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: comb | sched | sparse4 | fp8f16 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -241,6 +241,40 @@ case $step in
     for tool in memcheck racecheck; do
       s=$(date +%s); FLASH_MLA_EXPERIMENT_SMALL_FP8=f16 FLASH_MLA_REQUIRE_GPU=1 timeout 100 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="hopper-small" dist/test/fp8-sparse-gpu.test.js > "$out/fp8f16-$tool.log" 2>&1
       echo "$tool (hopper-small FP8 cases, f16 datapath) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/fp8f16-$tool.log" | tail -1)"
+    done
+    ;;
+  sched)
+    # the scheduler's split cost (FIXED_OVERHEAD_NUM_BLOCKS, 5 as FlashMLA) against 2, 3 and 8: metadata cubins built
+    # from a copy of kernels/ with the constant changed (.variants/schedN/mla_metadata.sm_90.cubin); the variable-length
+    # sweep rows, their fixed twins and the split-heavy serving shapes, each row checked against the oracle
+    for d in dist/kernels .variants/sched*; do
+      [ -d "$d" ] || continue
+      name=$(basename "$d"); kd=$(kernel_dir "$d")
+      for set in "1,3,5,7,9,17,19,23,25,0,16,12" "serving:S1,S3,S4,S5,S7,S9,S12"; do
+        FLASH_MLA_KERNEL_DIR=$kd/ timeout 100 node dist/src/cli.js bench --configs $set --iters 30 --check-samples 1 --reference h200 > "$out/sched-$name-${set%%:*}.txt" 2>&1
+        echo "== $name $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/sched-$name-${set%%:*}.txt" | cut -c1-64,118-150
+      done
+    done
+    # where a step's time goes per kernel (ncu kernel durations; bench iters 2): split-heavy serving shapes, 4096 h16
+    for set in "serving:S1,S3,S5,S7" "sweep:0,1,16"; do
+      timeout 150 ncu --clock-control none --metrics gpu__time_duration.sum --csv node dist/src/cli.js bench --configs $set --iters 2 --warmup 1 --check-samples 0 --reference none > "$out/ncu-${set%%:*}.csv" 2>&1
+      echo "== ncu $set rc=$?"; grep -aE '^"[0-9]' "$out/ncu-${set%%:*}.csv" | awk -F'","' '{print $5" | "$NF}' | sed 's/"//g' | grep -v memset | cut -c1-120 | head -60
+    done
+    ;;
+  comb)
+    # the combine with each row's split LSEs loaded once into registers (dist/kernels) against the shipped one
+    # (.variants/comb-old) and the same with 16 loads in flight (.variants/comb16): its GPU test, then the split-heavy
+    # serving shapes, S5 (no splits) and var sweep rows, checked against the oracle
+    s=$(date +%s); gpu timeout 100 node --test dist/test/combine-gpu.test.js > "$out/comb-test.log" 2>&1
+    echo "combine GPU test rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/comb-test.log"
+    for round in 1 2; do
+      for d in dist/kernels .variants/comb-old .variants/comb16; do
+        name=$(basename "$d"); kd=$(kernel_dir "$d")
+        for set in "serving:S1,S2,S3,S5,S7,S9,S12" "sweep:9,25,1"; do
+          FLASH_MLA_KERNEL_DIR=$kd/ timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1 ? 1 : 0)) --reference h200 > "$out/comb-$name-${set%%:*}-$round.txt" 2>&1
+          echo "== $round $name $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/comb-$name-${set%%:*}-$round.txt" | cut -c1-64,118-150
+        done
+      done
     done
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
