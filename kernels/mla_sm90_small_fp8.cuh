@@ -1,14 +1,15 @@
-// The small-row kernel's FP8 fill (mla_decode_sm90_small.cu, entry mla_decode_sm90_small_fp8_bf16; level 3b of
-// docs/perf-log.md's "Plan for session 7"): each math warpgroup fills and dequantises its own K blocks, no producer
-// warpgroup, with the next block's raw bytes in flight while it computes with this one. Per warpgroup (mla_config.h
-// SM90S_F8_*): a raw stage (one block's e4m3 bytes, two TMA boxes of 64 tokens × 256 B, on its "raw" mbarrier) and
-// its K buffer (9 slabs of 64 tokens × 64 channels, 128B-swizzled, bf16), whose slab 8 takes the block's RoPE columns
-// as bf16 (a TMA box, 128B swizzle, on its "RoPE" mbarrier). Per block:
-//   every thread: its token's two scales from global memory before the raw wait (their latency hides behind it);
-//   the 128 threads dequantise the stage into slabs 0–7 (not in place: no barrier until the end), fence.proxy.async,
-//   warpgroup barrier — then the stage is free and the next block's raw bytes are requested into it;
-//   the RoPE box of the next block goes out only after this block's P·V (slab 8 holds Pᵀ until then: the kernel).
-// Thread k of the warpgroup owns token k / 2 and box k % 2 (channels 256 · (k % 2) … + 255: two scales).
+// The small-row kernel's FP8 fill (mla_decode_sm90_small.cu, its FP8 entries): each math warpgroup fills its own K
+// blocks, no producer warpgroup, with the next block's raw bytes in flight while it computes with this one. Per
+// warpgroup (mla_config.h SM90S_F8_*): a raw stage (one block's e4m3 bytes; dense: two TMA boxes of 64 tokens × 256 B
+// on its "raw" mbarrier) and its K buffer (9 slabs of 64 tokens × 64 channels, 128B-swizzled), whose slab 8 takes the
+// block's RoPE columns as bf16 (dense: a TMA box, 128B swizzle, on its "RoPE" mbarrier). Per block:
+//   the dense entry (the f16 datapath): every thread loads its two S tokens' four scales from global memory before the
+//   raw wait (their latency hides behind it); the 128 threads convert the stage's codes, unscaled, to f16 into slabs
+//   0–7 (fp8_codes_block), fence.proxy.async, warpgroup barrier — then the stage is free and the next block's raw bytes
+//   are requested into it; the RoPE box of the next block goes out only after this block's P·V (slab 8 holds Pᵀ until
+//   then: the kernel). Q's slabs 0–7 go to f16 once per item (q_to_f16_scaled).
+//   the sparse entry: the same with the gathered stage dequantised to bf16, codes × scale (fp8_dequantise_block).
+// Thread k of the warpgroup owns token k / 2 and box k % 2 (channels 256 · (k % 2) … + 255: two scale groups).
 // Tensor maps: the 'hopper' FP8 kernel's (mla_config.h, src/cuda/fp8-decode.ts fp8HopperTensorMapSpecs).
 #pragma once
 #include <cstdint>
@@ -26,7 +27,7 @@ namespace {
 constexpr int kFp8WgThreads = 128;
 static_assert(kFp8WgThreads == 2 * PAGE_BLOCK_SIZE, "two threads per token");
 static_assert(SM90S_F8_RAW_BYTES == 2 * SM90_FP8_RAW_BOX_BYTES && SM90_FP8_RAW_BOX_BYTES == PAGE_BLOCK_SIZE * HEAD_DIM_V / 2, "a raw stage = one block's two boxes");
-// Warpgroup barriers one block's dequantisation passes (the kernel's racecheck balancing counts them).
+// Warpgroup barriers one block's fill passes (the kernel's racecheck balancing counts them).
 constexpr int kFp8DequantBarriers = 1;
 
 // One thread: the raw e4m3 bytes of the block on `page` into the stage at sRaw, completing on `bar`.
@@ -42,32 +43,23 @@ __device__ __forceinline__ void fp8_request_rope(uint32_t sKb, const CUtensorMap
   ptx::tma_load_3d(sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES, rope_map, bar, 0, 0, page);
 }
 
-// This thread's two scales for the block on `page`: channels 256h … 256h + 127 and 256h + 128 … 256h + 255.
+// This thread's two scales (sparse entry): channels 256h … 256h + 127 and 256h + 128 … 256h + 255.
 struct Fp8Scales {
   float lo, hi;
 };
-__device__ __forceinline__ Fp8Scales fp8_scales(const MlaDecodeParams& p, int page, int wtid) {
-  const int t = wtid >> 1, h = wtid & 1;
-  const float* sc = reinterpret_cast<const float*>(static_cast<const uint8_t*>(p.k_cache) + static_cast<int64_t>(page) * p.k_block_stride +
-                                                   static_cast<int64_t>(t) * p.k_row_stride + FP8_SCALES_OFFSET);
-  return {sc[2 * h], sc[2 * h + 1]};
-}
 
-// The landed raw block in the stage at sRaw → bf16 channels 0–511 in slabs 0–7 of the K buffer at sKb (slab 8, the
-// RoPE, comes as bf16); tokens ≥ n_valid get zeros (NaN-filled slots past a sequence's end: P = 0 times NaN would
-// still poison Oᵀ). Ends with the stores visible to wgmma and the warpgroup past them and past its reads of the stage
-// (barrier `bar`, kFp8DequantBarriers passes).
-// Chunk order: thread (t, h) takes its box's 16 chunks x = (i + k) mod 16 with k = (t & 1) | 2h | 2 (t & 2), so that
-// the 8 threads of each quarter-warp (4 tokens × 2 boxes) read 8 different bank groups of the stage (row stride 256 B)
-// and write 8 different ones of the swizzled slabs (chunk (2 (x mod 4) ^ t) mod 8): no bank conflicts.
-// kGathered (the sparse entry): the stage holds token t's 512 bytes at t · 512 (one bulk copy per token), box h's
-// half at + 256 h — the same banks per chunk as the TMA boxes' 256-byte rows.
-template <bool kGathered = false>
+// The sparse entry's landed raw block in the stage at sRaw → bf16 channels 0–511 (codes × scale) in slabs 0–7 of the
+// K buffer at sKb (slab 8, the RoPE, comes as bf16); tokens ≥ n_valid get zeros (slots that attend nothing may hold
+// NaN: P = 0 times NaN would still poison Oᵀ). Ends with the stores visible to wgmma and the warpgroup past them and
+// past its reads of the stage (barrier `bar`, kFp8DequantBarriers passes).
+// The stage holds token t's 512 bytes at t · 512 (one bulk copy per token), box h's half at + 256 h.
+// Chunk order: thread (t, h) takes its half's 16 chunks x = (i + k) mod 16 with k = (t & 1) | 2h | 2 (t & 2), so that
+// the 8 threads of each quarter-warp (4 tokens × 2 halves) read 8 different bank groups of the stage and write 8
+// different ones of the swizzled slabs (chunk (2 (x mod 4) ^ t) mod 8): no bank conflicts.
 __device__ __forceinline__ void fp8_dequantise_block(uint32_t sKb, uint32_t sRaw, const Fp8Scales& sc, int wtid, int n_valid, int bar) {
   const int t = wtid >> 1, h = wtid & 1;
   const int k = (t & 1) | (h << 1) | ((t & 2) << 1);
-  const uint32_t row = kGathered ? sRaw + t * HEAD_DIM_V + h * (HEAD_DIM_V / 2)
-                                 : sRaw + h * SM90_FP8_RAW_BOX_BYTES + t * (HEAD_DIM_V / 2);  // raw row t of box h
+  const uint32_t row = sRaw + t * HEAD_DIM_V + h * (HEAD_DIM_V / 2);
   const int ch_box = h * (HEAD_DIM_V / 2);
   if (t < n_valid) {
 #pragma unroll
@@ -89,7 +81,7 @@ __device__ __forceinline__ void fp8_dequantise_block(uint32_t sKb, uint32_t sRaw
   ptx::named_barrier_sync(bar, kFp8WgThreads);
 }
 
-// ---- the f16 datapath (entry mla_decode_sm90_small_fp8f16_bf16, an experiment) ------------------------------------
+// ---- the f16 datapath (the dense entry mla_decode_sm90_small_fp8_bf16) ---------------------------------------------
 // Scales of this thread's two S tokens (16 · warp + g and + 8: its wgmma M rows) for the four channel groups, 0 for
 // tokens ≥ n_valid (NaN-filled slots past a sequence's end: their P is 0 and must not meet a NaN ratio).
 struct Fp8TokenScales {
@@ -118,7 +110,10 @@ __device__ __forceinline__ void store_codes_f16(uint32_t sKb, int row, int ch0, 
   ptx::st_shared_v4(slab + swizzled(row, c + 1), make_uint4(v2.x, v2.y, v3.x, v3.y));
 }
 
-// fp8_dequantise_block for the f16 datapath: the codes as f16, no scale (same chunk order, zeros, fence and barrier).
+// The landed raw block in the stage at sRaw (the dense entry's: two TMA boxes, row t of box h at h · 16384 + 256 t:
+// the same banks per chunk as the gathered stage) → its codes as f16, unscaled, in slabs 0–7 of the K buffer at sKb;
+// fp8_dequantise_block's chunk order, zeros for tokens ≥ n_valid (NaN-filled slots past a sequence's end), fence and
+// barrier.
 __device__ __forceinline__ void fp8_codes_block(uint32_t sKb, uint32_t sRaw, int wtid, int n_valid, int bar) {
   const int t = wtid >> 1, h = wtid & 1;
   const int k = (t & 1) | (h << 1) | ((t & 2) << 1);

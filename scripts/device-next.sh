@@ -16,8 +16,8 @@
 #   fp8var    ~2 min: FP8 variants in .variants/fp8-*/ against the shipped build (dense rows, checked)
 #   sparsepad ~3 min: the Hopper sparse kernel for any h_q (padded m-blocks) — its GPU tests, memcheck, the sparse grid
 #   fp8prof   ~2 min: ncu (full, SASS stalls) of the dense FP8 Hopper kernel and bf16 hopper on sweep#16
-#   smallfp8  ~4 min: hopper-small's FP8 entry (level 3, not yet run on a GPU) — its FP8 GPU tests (oracle, and bit for
-#             bit vs hopper-small over the dequantised cache), bench of sweep rows 0,1,16,17 --kv fp8 hopper vs hopper-small
+#   smallfp8  ~4 min: hopper-small's FP8 entry (the f16 datapath) — its FP8 GPU tests (the oracle, with and without
+#             K magnitudes spread per block, token and group), bench of sweep rows 0,1,16,17 --kv fp8 hopper vs hopper-small
 #             (outputs checked) for dist/kernels and each .variants/small-fp8-*/ build, bf16 of the same rows for the
 #             ratio; memcheck and racecheck on its FP8 GPU tests
 #   pf        ~6 min: hopper-small's L2 prefetch of the block after next — bf16 and FP8 rows 0,1,16,17 against
@@ -25,9 +25,6 @@
 #   release   ~6 min: the sweep (32) and serving (12) sets on the default kernels (JSON + SVG for docs/runs/), the FP8
 #             memory-bound sweep rows against bf16 of the same run, then the GPU files that decode through the default
 #             kernels and the decode-loop example
-#   fp8f16    ~3 min: EXPERIMENT — hopper-small's f16-datapath FP8 entry (mla_decode_sm90_small_fp8f16_bf16, not yet run
-#             on a GPU; FLASH_MLA_EXPERIMENT_SMALL_FP8=f16): the FP8 GPU tests matching 'hopper-small' with the switch,
-#             bench of sweep rows 0,1,16,17 --kv fp8 without and with it, memcheck and racecheck of those tests with it
 # Reruns (each ran in session 5 or 6):
 #   fp8h      ~2 min: the Hopper FP8 kernel — its GPU tests, speed vs bf16 hopper and the portable kernel, memcheck, racecheck
 #   small     ~6 min: generic-small forced for the whole GPU suite (`npm run test:gpu` with
@@ -38,7 +35,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: sparse4 | fp8f16 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -227,20 +224,6 @@ case $step in
     for tool in memcheck racecheck; do
       s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 100 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="hopper-small" dist/test/fp8-sparse-gpu.test.js > "$out/smallfp8-$tool.log" 2>&1
       echo "$tool (hopper-small FP8 cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/smallfp8-$tool.log" | tail -1)"
-    done
-    ;;
-  fp8f16)
-    # EXPERIMENT switch (src/cuda/kernels.ts smallRowEntry): remove the step with the switch after this run
-    export FLASH_MLA_EXPERIMENT_SMALL_FP8=f16; fp8_tests fp8f16 "hopper-small" "${FP8F16_TEST_S:-100}"; unset FLASH_MLA_EXPERIMENT_SMALL_FP8
-    rows=${FP8F16_ROWS:-0,1,16,17}
-    for v in 3b f16; do
-      if [ "$v" = f16 ]; then sw=f16; else sw=; fi
-      FLASH_MLA_EXPERIMENT_SMALL_FP8=$sw timeout 60 node dist/src/cli.js bench --configs $rows --kv fp8 --iters 40 --check-samples 2 --reference h200 --json "$out/fp8f16-bench-$v.json" > "$out/fp8f16-bench-$v.txt" 2>&1
-      echo "== fp8 bench $v rc=$?"; grep -aE "^sweep#|geomean" "$out/fp8f16-bench-$v.txt" | cut -c1-170
-    done
-    for tool in memcheck racecheck; do
-      s=$(date +%s); FLASH_MLA_EXPERIMENT_SMALL_FP8=f16 FLASH_MLA_REQUIRE_GPU=1 timeout 100 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="hopper-small" dist/test/fp8-sparse-gpu.test.js > "$out/fp8f16-$tool.log" 2>&1
-      echo "$tool (hopper-small FP8 cases, f16 datapath) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/fp8f16-$tool.log" | tail -1)"
     done
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
