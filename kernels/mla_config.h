@@ -209,8 +209,8 @@ static_assert(SM90S_R32_SMEM_BYTES == 228632, "HOST mirrors this number");
 static_assert(SM90S_R32_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
 static_assert(SM90S_THREADS == 8 * SM90S_R32_ROWS, "the Q load: 8 threads per row, all 256 of the CTA");
 
-// ---- its FP8 entries (dense mla_decode_sm90_small_fp8_bf16, the f16 datapath; sparse mla_decode_sm90_small_fp8_sparse_bf16;
-// mla_sm90_small_fp8.cuh) ------------------------------------------------------------------------------------------
+// ---- its FP8 entries (dense mla_decode_sm90_small_fp8_bf16, the f16 datapath; sparse
+// mla_decode_sm90_small_fp8_sparse_bf16; mla_sm90_small_fp8.cuh) ------------------------------------------------
 // HOST: grid and block as above, dynamic smem SM90S_F8_SMEM_BYTES (the whole opt-in limit); kernel arguments of the
 //       dense entry: params, the 'hopper' FP8 kernel's raw-byte and RoPE tensor maps.
 // Per warpgroup a K buffer (9 slabs, as above) and a raw stage (one block's 64 tokens × 512 e4m3 bytes: the two

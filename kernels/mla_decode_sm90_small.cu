@@ -12,14 +12,10 @@
 //   Oᵀ (512 channels × 16 rows) += Vᵀ · Pᵀ      wgmma m64n16k16 ×8 m-tiles, A = V read MN-major from the same slabs
 // then its buffer's next block is requested. A warpgroup done with an item requests its first block of the next item
 // at once (before the merge), and the next item's Q is requested during the epilogue, so the stream never drains.
-// Merge: both warpgroups publish their column maxima and sums; each rescales its Oᵀ to the common max and hands the
-// other the half of the channels the other writes (m-tiles 4–7 from warpgroup 0, 0–3 from warpgroup 1).
-// Epilogue as store_row (mla_work.cuh): out/lse when the request is not split, fp32 o_accum/lse_accum (log2) rows for
-// the combine otherwise; a row that saw no key gets out 0, lse +inf. With split_arrivals set, the CTA that writes a
-// request's last split merges the splits itself (mla_fold_combine.cuh) and no combine kernel runs.
-//
-// Fragments (wgmma D, n16): thread (warp w of its warpgroup, lane 4g + q4) holds d[4i + 2h + e] = (M row 16w + g + 8h,
-// column 8i + 2·q4 + e) — M rows are tokens (Sᵀ) or channels (Oᵀ), columns the CTA's folded query rows.
+// Merge and epilogue (mla_sm90_small_merge.cuh, with the fragment layout): both warpgroups publish their column maxima
+// and sums; each rescales its Oᵀ to the common max and hands the other the half of the channels the other writes;
+// then out/lse, or the fp32 partials for the combine. With split_arrivals set, the CTA that writes a request's last
+// split merges the splits itself (mla_fold_combine.cuh) and no combine kernel runs.
 //
 // 32-row entry (mla_decode_sm90_small_r32_bf16, bf16 cache; 17–32 rows): the same body with wgmma n32 (kCols 4
 // column tiles: Oᵀ is 128 fp32 per thread), Q, Pᵀ and the merge's arrays sized for 32 rows (SM90S_R32_*), Q loaded
@@ -74,12 +70,12 @@
 using namespace mla;
 
 #include "mla_sm90_math.cuh"
+#include "mla_sm90_small_merge.cuh"
 #include "mla_sm90_small_fp8.cuh"
 #include "mla_sm90_small_sparse.cuh"
 
 namespace {
 
-constexpr int kWgThreads = 128;
 constexpr int kWgBarrier0 = 1;  // named barrier of warpgroup wg: kWgBarrier0 + wg (id 0 is the CTA's __syncthreads)
 static_assert(SM90S_THREADS == 2 * kWgThreads, "two warpgroups");
 
@@ -106,27 +102,6 @@ static_assert(SM90S_ROWS == 16 && SM90S_R32_ROWS == 32, "the entries' row counts
 constexpr int kSparseSideBytes = 128;
 constexpr int kSparseOffMask = 64;
 static_assert(kSparseOffMask + 2 * 2 * 16 <= kSparseSideBytes && kSparseSideBytes <= 512, "one side of the slack has ≥ 512 B");
-
-// This thread's column (folded query row) of fragment slot (i, e).
-__device__ __forceinline__ int col_of(int i, int e, int q4) { return 8 * i + 2 * q4 + e; }
-
-// Oᵀ *= each column's factor (slot i, e: column col_of(i, e, ·)); kGroup (the FP8 f16 datapath): times its channel
-// group's too (m-tiles 2g, 2g + 1 are group g).
-template <bool kGroup, int kCols>
-__device__ __forceinline__ void scale_columns(float (&o)[8][4 * kCols], const float (&col)[kCols][2], const float (&group)[4]) {
-#pragma unroll
-  for (int t = 0; t < 8; ++t)
-#pragma unroll
-    for (int i = 0; i < kCols; ++i)
-#pragma unroll
-      for (int h = 0; h < 2; ++h)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) o[t][4 * i + 2 * h + e] *= kGroup ? col[i][e] * group[t >> 1] : col[i][e];
-}
-
-// Byte offset of the merge exchange's slot for m-tile t, half hh (float4) of the thread with index k in its warpgroup:
-// consecutive threads 16 B apart (conflict-free v4 stores and loads).
-__device__ __forceinline__ uint32_t xchg_slot(int t, int hh, int k) { return ((t * 2 + hh) * kWgThreads + k) * 16; }
 
 // Request `req`'s blocks as this part sees them: the first, the count (uniform: broadcast so the compiler sees it) and
 // the last block's tokens.
@@ -188,12 +163,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // [2][kRows]; FP8 in warpgroup x's K buffer's slabs 4–7 ([4][16] and [16])
   const uint32_t sL = kFp8 ? base + SM90S_F8_OFF_K0 + 4 * SM90_SLAB_BYTES : base + Lay::kOffL;
   const uint32_t sM = kFp8 ? sL + 4 * kRows * 4 : base + Lay::kOffM;
-  auto l_at = [&](int x, int v, int col) {
-    return kFp8 ? sL + x * SM90_TILE_BYTES + (v * kRows + col) * 4 : sL + ((x * 4 + v) * kRows + col) * 4;
-  };
-  auto m_at = [&](int x, int col) { return kFp8 ? sM + x * SM90_TILE_BYTES + col * 4 : sM + (x * kRows + col) * 4; };
   // the Oᵀ exchange, 32 KB (the r32 entry: in two rounds); FP8: K buffer 0's slabs 0–3
   const uint32_t sX = kFp8 ? base + SM90S_F8_OFF_K0 : base + Lay::kOffX;
+  const SmallMerge<kRows, kFp8> merge{sL, sM, sX, wg, warp, wtid, g, q4};
 
   if (tid == 0) {
     if (kFp8) {
@@ -337,17 +309,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // f16 datapath: Q's slabs 0–7 → f16 ×2^k per row, in place; this thread's columns' factors back (qf)
     float qf[kCols][2];
     float rg[4];  // f16 datapath: each scale group's Oᵀ reference scale (Oᵀ tiles 2g, 2g + 1 are in units of rg[g])
-    if constexpr (kF16) {
-      q_to_f16_scaled(base + kOffQ, side + SM90S_F8_OFF_QF, tid);
-      ptx::fence_proxy_async();
-      __syncthreads();
-#pragma unroll
-      for (int i = 0; i < kCols; ++i)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) qf[i][e] = ptx::ld_shared_f32(side + SM90S_F8_OFF_QF + col_of(i, e, q4) * 4);
-#pragma unroll
-      for (int k = 0; k < 4; ++k) rg[k] = 1.f;
-    }
+    if constexpr (kF16) f16_item_start(base + kOffQ, side + SM90S_F8_OFF_QF, tid, q4, qf, rg);
 
     float o[8][4 * kCols];  // Oᵀ: m-tile t = channels 64t … 64t + 63
 #pragma unroll
@@ -409,42 +371,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 #pragma unroll
       for (int x = 0; x < 4 * kCols; ++x) s[x] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
       if constexpr (kF16) {
-        // f16 datapath: S_g (scale group g = slabs 2g, 2g + 1, f16) and S_rope (slab 8, bf16), then per token t and
-        // column c: Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope
-        float sg[4][4 * kCols];
-#pragma unroll
-        for (int k = 0; k < 4; ++k)
-#pragma unroll
-          for (int x = 0; x < 4 * kCols; ++x) sg[k][x] = 0.f;
-        const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
-        ptx::wgmma_fence();
-#pragma unroll
-        for (int slab = 0; slab < SM90_SLABS - 1; ++slab)
-#pragma unroll
-          for (int kk = 0; kk < 4; ++kk)
-            ptx::wgmma_m64n16k16_f16_ss(sg[slab >> 1], dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * Lay::kRowSlab + kk * 32) >> 4), (slab & 1) + kk != 0);
-        ptx::wgmma_commit();
-        ptx::mbarrier_wait(sRope, phase);
-        phase ^= 1;
-        ptx::wgmma_fence();
-        constexpr int slab = SM90_SLABS - 1;
-#pragma unroll
-        for (int kk = 0; kk < 4; ++kk)
-          ptx::wgmma_m64n16k16_bf16_ss(s, dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * Lay::kRowSlab + kk * 32) >> 4), kk != 0);
-        ptx::wgmma_commit();
-        ptx::wgmma_wait<0>();
-#pragma unroll
-        for (int i = 0; i < kCols; ++i)
-#pragma unroll
-          for (int h = 0; h < 2; ++h)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) {
-              const int x = 4 * i + 2 * h + e;
-              float acc = tsc.v[h][0] * sg[0][x];
-#pragma unroll
-              for (int k = 1; k < 4; ++k) acc = fmaf(tsc.v[h][k], sg[k][x], acc);
-              s[x] = fmaf(qf[i][e], acc, s[x]);
-            }
+        float sg[4][4 * kCols];  // f16 datapath: the four scale groups' partial Sᵀ (f16_scores)
+        f16_scores(s, sg, sK, sQ, tsc, qf, sRope, phase);
       } else {
         const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
         ptx::wgmma_fence();
@@ -475,17 +403,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
                : kSparse ? sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + 1024 * (v & 1) + col * 4
                       : sMaxW + (v * kRows + col) * 4;
       };
-      // f16 datapath: warp v's maxima of its 16 tokens' scales per group, after its column maxima (64 B on)
-      auto smax_at = [&](uint32_t sKb, int v, int k) { return sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + 64 + k * 4; };
-      if constexpr (kF16) {
-#pragma unroll
-        for (int k = 0; k < 4; ++k) {
-          float x = fmaxf(tsc.v[0][k], tsc.v[1][k]);
-#pragma unroll
-          for (int d = 4; d < 32; d <<= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, d));
-          if (lane == 0) ptx::st_shared_f32(smax_at(sK, warp, k), x);
-        }
-      }
+      if constexpr (kF16) f16_publish_scale_maxima(sK, tsc, warp, lane);  // (after the column maxima: f16_smax_at)
       const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
       // sparse: this warp's 16 positions' validity bits (the block's mask slot: phase flipped at the RoPE wait)
       const uint32_t vbits = kSparse ? ptx::ld_shared_u32(gather.mask_at(phase ^ 1) + 4 * warp) >> g : ~0u;
@@ -533,59 +451,28 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // f16 datapath: the block's scale maxima per group (the new reference scales), the ratio of the old ones to them
       // and this thread's tokens' P factors s_t,g / r_g; then one more barrier (the maxima are read: slab 8 takes Pᵀ)
       float fac[4], ratio[2][4];
-      if constexpr (kF16) {
-#pragma unroll
-        for (int k = 0; k < 4; ++k) {
-          float smx = 0.f;
-#pragma unroll
-          for (int v = 0; v < 4; ++v) smx = fmaxf(smx, ptx::ld_shared_f32(smax_at(sK, v, k)));
-          const float r_new = smx > 0.f ? smx : rg[k];  // (a group whose scales are all 0: P·0 either way)
-          const float inv = 1.f / r_new;
-          fac[k] = rg[k] * inv;
-          rg[k] = r_new;
-#pragma unroll
-          for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * inv;
-        }
-        ptx::named_barrier_sync(wg_bar, kWgThreads);
-      }
+      if constexpr (kF16) f16_rescale_groups(sK, tsc, rg, fac, ratio, wg_bar);
       scale_columns<kF16>(o, scale, fac);  // the softmax rescale (f16 datapath: times the reference-scale ratios)
 
       // Pᵀ → smem, K-major (tokens contiguous per column): lanes g and g ^ 1 hold adjacent tokens of the same columns,
       // so they trade one value each and each stores one bf16 pair — the even-g lane column 2·q4 (+8i), the odd one
       // column 2·q4 + 1.
-      // f16 datapath: four f16 copies, copy g (at 2048 g) scaled per token by its ratio s_t,g / r_g (the partner's ratios
-      // by shuffles).
-      const bool odd = g & 1;
+      // f16 datapath: four f16 copies, scaled per token and group (f16_store_p)
       if constexpr (kF16) {
-        float rp[2][4];
-#pragma unroll
-        for (int h = 0; h < 2; ++h)
-#pragma unroll
-          for (int k = 0; k < 4; ++k) rp[h][k] = __shfl_xor_sync(0xffffffffu, ratio[h][k], 4);
+        float rp[2][4];  // the partner lane's ratios
+        f16_store_p(sP, s, ratio, rp, warp, g, q4);
+      } else {
+        const bool odd = g & 1;
 #pragma unroll
         for (int i = 0; i < kCols; ++i)
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
             const float v0 = s[4 * i + 2 * h], v1 = s[4 * i + 2 * h + 1];
             const float other = __shfl_xor_sync(0xffffffffu, odd ? v0 : v1, 4);
+            const uint32_t word = odd ? ElemOps<T>::pack2(other, v1) : ElemOps<T>::pack2(v0, other);
             const int tok = (16 * warp + g + 8 * h) & ~1, col = col_of(i, odd ? 1 : 0, q4);
-#pragma unroll
-            for (int k = 0; k < 4; ++k) {
-              const uint32_t word = odd ? ptx::f32x2_to_f16x2(other * rp[h][k], v1 * ratio[h][k]) : ptx::f32x2_to_f16x2(v0 * ratio[h][k], other * rp[h][k]);
-              ptx::st_shared_u32(sP + k * SM90S_ROW_SLAB_BYTES + swizzled(col, tok >> 3) + (tok & 7) * 2, word);
-            }
+            ptx::st_shared_u32(sP + swizzled(col, tok >> 3) + (tok & 7) * 2, word);
           }
-      } else {
-#pragma unroll
-      for (int i = 0; i < kCols; ++i)
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const float v0 = s[4 * i + 2 * h], v1 = s[4 * i + 2 * h + 1];
-          const float other = __shfl_xor_sync(0xffffffffu, odd ? v0 : v1, 4);
-          const uint32_t word = odd ? ElemOps<T>::pack2(other, v1) : ElemOps<T>::pack2(v0, other);
-          const int tok = (16 * warp + g + 8 * h) & ~1, col = col_of(i, odd ? 1 : 0, q4);
-          ptx::st_shared_u32(sP + swizzled(col, tok >> 3) + (tok & 7) * 2, word);
-        }
       }
       ptx::fence_proxy_async();  // st.shared → wgmma reads
       ptx::named_barrier_sync(wg_bar, kWgThreads);
@@ -651,110 +538,18 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
     }
 
-    // ---- merge: column maxima and sums of both warpgroups → smem ------------------------------------------------
-#pragma unroll
-    for (int i = 0; i < kCols; ++i)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-#pragma unroll
-        for (int d = 4; d < 32; d <<= 1) l[i][e] += __shfl_xor_sync(0xffffffffu, l[i][e], d);
-        if (g == 0) {
-          ptx::st_shared_f32(l_at(wg, warp, col_of(i, e, q4)), l[i][e]);
-          if (warp == 0) ptx::st_shared_f32(m_at(wg, col_of(i, e, q4)), m[i][e]);
-        }
-      }
-    // both warpgroups' sums and maxima are out, and both are past their last S (Q is free) and P·V (FP8: K buffer 0's
-    // slabs 0–3, the exchange below, are free)
+    // ---- merge (mla_sm90_small_merge.cuh): column maxima and sums of both warpgroups → smem; once both are out, both
+    // warpgroups are past their last S (Q is free) and P·V (FP8: K buffer 0's slabs 0–3, the exchange, are free)
+    merge.publish(l, m);
     __syncthreads();
     if (req < w.end_req) load_q(req + 1);  // waited at the top of the next item
-
-    // Per column: the common max, this warpgroup's factor to it, the total sum. Then Oᵀ to the common max, and the
-    // other warpgroup's half of the channels into the exchange.
-    float f_own[kCols][2], L[kCols][2], M[kCols][2];
-#pragma unroll
-    for (int i = 0; i < kCols; ++i)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int c = col_of(i, e, q4);
-        const float m0 = ptx::ld_shared_f32(m_at(0, c)), m1 = ptx::ld_shared_f32(m_at(1, c));
-        M[i][e] = fmaxf(m0, m1);
-        const float f0 = ptx::exp2_approx(m0 - M[i][e]), f1 = ptx::exp2_approx(m1 - M[i][e]);
-        float l0 = 0.f, l1 = 0.f;
-#pragma unroll
-        for (int v = 0; v < 4; ++v) {
-          l0 += ptx::ld_shared_f32(l_at(0, v, c));
-          l1 += ptx::ld_shared_f32(l_at(1, v, c));
-        }
-        L[i][e] = l0 * f0 + l1 * f1;
-        f_own[i][e] = wg ? f1 : f0;
-      }
-    scale_columns<kF16>(o, f_own, rg);  // to the common max (f16 datapath: and out of the groups' reference scales)
-    // Warpgroup wg writes m-tiles 4·wg … 4·wg + 3 and hands the other four over (tile indices stay compile-time:
-    // selects, not a register array indexed at run time). 8 values of each m-tile (two column tiles) per round: one
-    // round at 16 rows, two at 32 (the 32 KB exchange holds one round; the other warpgroup must have read the
-    // round before it is rewritten).
-    const int t_out = 4 * wg;
-    float oh[4][4 * kCols];  // this warpgroup's four m-tiles, both halves of the sum
-#pragma unroll
-    for (int r = 0; r < kCols / 2; ++r) {
-      if (r > 0) __syncthreads();
-#pragma unroll
-      for (int tt = 0; tt < 4; ++tt) {
-        const int give = wg ? tt : 4 + tt;
-        float v[8];
-#pragma unroll
-        for (int x = 0; x < 8; ++x) v[x] = wg ? o[tt][8 * r + x] : o[4 + tt][8 * r + x];
-        ptx::st_shared_v4(sX + xchg_slot(give, 0, wtid), make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3])));
-        ptx::st_shared_v4(sX + xchg_slot(give, 1, wtid), make_uint4(__float_as_uint(v[4]), __float_as_uint(v[5]), __float_as_uint(v[6]), __float_as_uint(v[7])));
-      }
-      __syncthreads();
-#pragma unroll
-      for (int tt = 0; tt < 4; ++tt) {
-        const uint4 a = ptx::ld_shared_v4(sX + xchg_slot(t_out + tt, 0, wtid)), b = ptx::ld_shared_v4(sX + xchg_slot(t_out + tt, 1, wtid));
-        const float other[8] = {__uint_as_float(a.x), __uint_as_float(a.y), __uint_as_float(a.z), __uint_as_float(a.w),
-                                __uint_as_float(b.x), __uint_as_float(b.y), __uint_as_float(b.z), __uint_as_float(b.w)};
-#pragma unroll
-        for (int x = 0; x < 8; ++x) oh[tt][8 * r + x] = (wg ? o[4 + tt][8 * r + x] : o[tt][8 * r + x]) + other[x];
-      }
-    }
-
-    // ---- epilogue: this warpgroup's four m-tiles of every real column --------------------------------------------
-    const Slice& s0 = sl[0];  // start, no_split and split_row are the same for every column
-#pragma unroll
-    for (int i = 0; i < kCols; ++i)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int r = kSparse ? rs[i].r_glob[e] : col_of(i, e, q4);
-        if (r >= p.q_rows) continue;  // padding columns: never written
-        const bool empty = !(L[i][e] > 0.f);  // no key seen (or NaN): out 0, lse +inf / lse_accum -inf, as store_row
-        float inv = empty ? 0.f : 1.f / L[i][e];
-        const float lse2 = ptx::log2_approx(L[i][e]) + M[i][e];  // log2 units; only used when !empty
-        // sparse: the attention sink for rows written here, out ← out / (1 + exp(sink − lse)) (split rows: the sink
-        // combine; the host folds no combine into a sparse decode)
-        if constexpr (kSparse) {
-          if (fp->attn_sink != nullptr && s0.no_split && !empty) inv *= 1.f / (1.f + __expf(fp->attn_sink[r % p.h_q] - lse2 * kLn2));
-        }
-        const bool owns_lse = wg == 0 && warp == 0 && g == 0;
-        if (s0.no_split) {
-          T* orow = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V;
-#pragma unroll
-          for (int tt = 0; tt < 4; ++tt)
-#pragma unroll
-            for (int h = 0; h < 2; ++h) orow[64 * (t_out + tt) + 16 * warp + g + 8 * h] = __float2bfloat16(empty ? 0.f : oh[tt][4 * i + 2 * h + e] * inv);
-          if (owns_lse) {
-            const int s_idx = r / p.h_q, h_idx = r - s_idx * p.h_q;
-            p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = empty ? INFINITY : lse2 * kLn2;
-          }
-        } else {
-          const int64_t acc_row = static_cast<int64_t>(s0.split_row) * p.q_rows + r;
-          float* orow = p.o_accum + acc_row * HEAD_DIM_V;
-#pragma unroll
-          for (int tt = 0; tt < 4; ++tt)
-#pragma unroll
-            for (int h = 0; h < 2; ++h) orow[64 * (t_out + tt) + 16 * warp + g + 8 * h] = empty ? 0.f : oh[tt][4 * i + 2 * h + e] * inv;
-          if (owns_lse) p.lse_accum[acc_row] = empty ? -INFINITY : lse2;
-        }
-      }
+    typename SmallMerge<kRows, kFp8>::Item it;
+    merge.totals(it);
+    scale_columns<kF16>(o, it.f_own, rg);  // to the common max (f16 datapath: and out of the groups' reference scales)
+    merge.exchange(o, it);
+    // ---- epilogue: this warpgroup's four m-tiles of every real column
+    const Slice& s0 = sl[0];
+    merge.template store<kSparse>(p, fp, req, s0, rs, it);
     // the combine folded in (host's choice): the CTA that wrote the request's last split merges them all
     if (!kSparse && p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req, req, 0, p.q_rows, tid, SM90S_THREADS, sFlag, [] { __syncthreads(); });
   }

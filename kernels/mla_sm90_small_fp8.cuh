@@ -10,6 +10,9 @@
 //   then: the kernel). Q's slabs 0–7 go to f16 once per item (q_to_f16_scaled).
 //   the sparse entry: the same with the gathered stage dequantised to bf16, codes × scale (fp8_dequantise_block).
 // Thread k of the warpgroup owns token k / 2 and box k % 2 (channels 256 · (k % 2) … + 255: two scale groups).
+// Also the dense entry's math over the f16 codes (the kernel's comment, "FP8 cache"): Q to f16 per item
+// (f16_item_start), the four partial Sᵀ and their sum (f16_scores), the groups' reference scales
+// (f16_publish_scale_maxima, f16_rescale_groups) and the four Pᵀ copies (f16_store_p).
 // Tensor maps: the 'hopper' FP8 kernel's (mla_config.h, src/cuda/fp8-decode.ts fp8HopperTensorMapSpecs).
 #pragma once
 #include <cstdint>
@@ -19,6 +22,7 @@
 #include "mla_params.h"
 #include "mla_sm90_fp8_dequant.cuh"
 #include "mla_sm90_math.cuh"
+#include "mla_sm90_small_merge.cuh"
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
 
@@ -169,6 +173,122 @@ __device__ __forceinline__ void q_to_f16_scaled(uint32_t sQ, uint32_t sQf, int t
     ptx::st_shared_v4(sQ + (c >> 3) * SM90S_ROW_SLAB_BYTES + swizzled(r, c & 7), make_uint4(o[0], o[1], o[2], o[3]));
   }
   if (part == 0) ptx::st_shared_f32(sQf + r * 4, inv);
+}
+
+// The start of an item (all 256 threads, Q landed and the CTA synced): Q → f16 (q_to_f16_scaled, the factors through
+// sQf), fence, CTA barrier; this thread's columns' factors 2^−k_c (qf) and the groups' reference scales (rg) at 1.
+__device__ __forceinline__ void f16_item_start(uint32_t sQ, uint32_t sQf, int tid, int q4, float (&qf)[2][2], float (&rg)[4]) {
+  q_to_f16_scaled(sQ, sQf, tid);
+  ptx::fence_proxy_async();
+  __syncthreads();
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) qf[i][e] = ptx::ld_shared_f32(sQf + col_of(i, e, q4) * 4);
+#pragma unroll
+  for (int k = 0; k < 4; ++k) rg[k] = 1.f;
+}
+
+
+// Sᵀ of one block (the 16 columns): S_g (scale group g = K slabs 2g, 2g + 1, f16: into sg) and, after the wait for the
+// block's RoPE box on sRope (phase flipped), S_rope (slab 8, bf16: into s, zeroed by the caller), then per token t and
+// column c: Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope. sK, sQ: the K buffer and Q (16 rows).
+__device__ __forceinline__ void f16_scores(float (&s)[8], float (&sg)[4][8], uint32_t sK, uint32_t sQ, const Fp8TokenScales& tsc, const float (&qf)[2][2],
+                                           uint32_t sRope, uint32_t& phase) {
+#pragma unroll
+  for (int k = 0; k < 4; ++k)
+#pragma unroll
+    for (int x = 0; x < 8; ++x) sg[k][x] = 0.f;
+  const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
+  ptx::wgmma_fence();
+#pragma unroll
+  for (int slab = 0; slab < SM90_SLABS - 1; ++slab)
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk)
+      ptx::wgmma_m64n16k16_f16_ss(sg[slab >> 1], dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), (slab & 1) + kk != 0);
+  ptx::wgmma_commit();
+  ptx::mbarrier_wait(sRope, phase);
+  phase ^= 1;
+  ptx::wgmma_fence();
+  constexpr int slab = SM90_SLABS - 1;
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk)
+    ptx::wgmma_m64n16k16_bf16_ss(s, dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), kk != 0);
+  ptx::wgmma_commit();
+  ptx::wgmma_wait<0>();
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int x = 4 * i + 2 * h + e;
+        float acc = tsc.v[h][0] * sg[0][x];
+#pragma unroll
+        for (int k = 1; k < 4; ++k) acc = fmaf(tsc.v[h][k], sg[k][x], acc);
+        s[x] = fmaf(qf[i][e], acc, s[x]);
+      }
+}
+
+
+// Slab 8 of the K buffer at sKb after S: warp v's 16 column maxima at 2048 v (the kernel's max_at), then at + 64 the
+// maxima of its 16 tokens' scales per group k.
+__device__ __forceinline__ uint32_t f16_smax_at(uint32_t sKb, int v, int k) { return sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + 64 + k * 4; }
+
+// This warp's maxima of its tokens' scales per group → slab 8 (before the warpgroup barrier of the column maxima).
+__device__ __forceinline__ void f16_publish_scale_maxima(uint32_t sKb, const Fp8TokenScales& tsc, int warp, int lane) {
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    float x = fmaxf(tsc.v[0][k], tsc.v[1][k]);
+#pragma unroll
+    for (int d = 4; d < 32; d <<= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, d));
+    if (lane == 0) ptx::st_shared_f32(f16_smax_at(sKb, warp, k), x);
+  }
+}
+
+// After that barrier: the block's scale maxima per group become the new reference scales rg; fac[k] = r_old / r_new
+// (Oᵀ's tiles of group k times it, with the softmax rescale) and ratio[h][k] = s_t,k / r_new for this thread's tokens
+// (Pᵀ copy k's factors); then barrier `bar` (the maxima are read: slab 8 takes Pᵀ).
+__device__ __forceinline__ void f16_rescale_groups(uint32_t sKb, const Fp8TokenScales& tsc, float (&rg)[4], float (&fac)[4], float (&ratio)[2][4], int bar) {
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    float smx = 0.f;
+#pragma unroll
+    for (int v = 0; v < 4; ++v) smx = fmaxf(smx, ptx::ld_shared_f32(f16_smax_at(sKb, v, k)));
+    const float r_new = smx > 0.f ? smx : rg[k];  // (a group whose scales are all 0: P·0 either way)
+    const float inv = 1.f / r_new;
+    fac[k] = rg[k] * inv;
+    rg[k] = r_new;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * inv;
+  }
+  ptx::named_barrier_sync(bar, kFp8WgThreads);
+}
+
+
+// Pᵀ (this thread's fragment s of P, 16 columns) → four f16 copies at sP + 2048 k, copy k scaled per token by its
+// ratio s_t,k / r_k (ratio; the partner lane's by shuffles), K-major as the kernel's bf16 Pᵀ: lanes g and g ^ 1 hold
+// adjacent tokens of the same columns, trade one value each and each stores one f16 pair per copy. rp: the partner's
+// ratios (the caller's array).
+__device__ __forceinline__ void f16_store_p(uint32_t sP, const float (&s)[8], const float (&ratio)[2][4], float (&rp)[2][4], int warp, int g, int q4) {
+  const bool odd = g & 1;
+#pragma unroll
+  for (int h = 0; h < 2; ++h)
+#pragma unroll
+    for (int k = 0; k < 4; ++k) rp[h][k] = __shfl_xor_sync(0xffffffffu, ratio[h][k], 4);
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const float v0 = s[4 * i + 2 * h], v1 = s[4 * i + 2 * h + 1];
+      const float other = __shfl_xor_sync(0xffffffffu, odd ? v0 : v1, 4);
+      const int tok = (16 * warp + g + 8 * h) & ~1, col = col_of(i, odd ? 1 : 0, q4);
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const uint32_t word = odd ? ptx::f32x2_to_f16x2(other * rp[h][k], v1 * ratio[h][k]) : ptx::f32x2_to_f16x2(v0 * ratio[h][k], other * rp[h][k]);
+        ptx::st_shared_u32(sP + k * SM90S_ROW_SLAB_BYTES + swizzled(col, tok >> 3) + (tok & 7) * 2, word);
+      }
+    }
 }
 
 }  // namespace

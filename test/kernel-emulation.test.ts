@@ -789,11 +789,11 @@ if (scenarioName) {
     // that TMA load and S's wgmma), the groups' reference-scale ratio r_g,old / r_g,new taken as 1 (the oracle, on the
     // K-spread cases: the plain ones have the same group maxima in every block).
     it("planted bugs in hopper-small's FP8 entry: no wait for the raw stage → RAW on its TMA load, no wait for the RoPE box → RAW on a TMA load before wgmma, no reference-scale rescale → the oracle", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (three more emulator builds, ~20 s)' }, async (t) => {
-      const small = 'mla_decode_sm90_small.cu';
+      const small = 'mla_decode_sm90_small.cu', f16 = 'mla_sm90_small_fp8.cuh';
       const builds = {
         noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar, phase);\n        // (tokens past', '        // (tokens past']] }),
-        noRopeWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sRope, phase);\n        phase ^= 1;\n        ptx::wgmma_fence();', '        phase ^= 1;\n        ptx::wgmma_fence();']] }),
-        noRescale: buildFakeCuda({ emulate: true, plant: [[small, '          fac[k] = rg[k] * inv;', '          fac[k] = 1.f;']] }),
+        noRopeWait: buildFakeCuda({ emulate: true, plant: [[f16, '  ptx::mbarrier_wait(sRope, phase);\n  phase ^= 1;\n', '  phase ^= 1;\n']] }),
+        noRescale: buildFakeCuda({ emulate: true, plant: [[f16, '    fac[k] = rg[k] * inv;', '    fac[k] = 1.f;']] }),
       };
       const seed = freshSeed();
       const [noRawWait, noRawWaitLate, noRopeWait, noRescale] = await Promise.all([
