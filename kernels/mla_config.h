@@ -209,38 +209,32 @@ static_assert(SM90S_R32_SMEM_BYTES == 228632, "HOST mirrors this number");
 static_assert(SM90S_R32_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
 static_assert(SM90S_THREADS == 8 * SM90S_R32_ROWS, "the Q load: 8 threads per row, all 256 of the CTA");
 
-// ---- its FP8 entry, level 3b (mla_decode_sm90_small_fp8_bf16; mla_sm90_small_fp8.cuh) ---------------------------
-// HOST: grid and block as above, dynamic smem SM90S_F8_SMEM_BYTES (the whole opt-in limit); kernel arguments: params,
-//       the 'hopper' FP8 kernel's raw-byte and RoPE tensor maps.
-// Per warpgroup a K buffer (bf16, 9 slabs, as above) and a raw stage (one block's 64 tokens × 512 e4m3 bytes: the
-// two 256-byte boxes), so the next block's raw bytes land while this one is dequantised and used; Q as above. No room
-// for the rest: Pᵀ and the column-maxima exchange live in slab 8 of the warpgroup's K buffer (the RoPE channels, dead
-// once S is done), the merge's sums and maxima in its slabs 4–7 and the Oᵀ exchange in K buffer 0's slabs 0–3 (free
-// once both warpgroups' last P·V is done), the mbarriers and the fold flag in the alignment slack (the kernel).
+// ---- its FP8 entries (dense mla_decode_sm90_small_fp8_bf16, the f16 datapath; sparse
+// mla_decode_sm90_small_fp8_sparse_bf16; mla_sm90_small_fp8.cuh) ------------------------------------------------
+// HOST: grid and block as above, dynamic smem SM90S_F8_SMEM_BYTES (the whole opt-in limit); kernel arguments of the
+//       dense entry: params, the 'hopper' FP8 kernel's raw-byte and RoPE tensor maps.
+// Per warpgroup a K buffer (9 slabs, as above) and a raw stage (one block's 64 tokens × 512 e4m3 bytes: the two
+// 256-byte boxes), so the next block's raw bytes land while this one is converted and used; Q as above. The dense
+// entry's K buffers hold the e4m3 codes as f16 (unscaled) and Q's slabs 0–7 f16 (scaled per row by a power of two,
+// converted in place once per item); slab 8, the RoPE, stays bf16 (the sparse entry's K buffers: bf16, dequantised).
+// No room for the rest: slab 8 of the warpgroup's K buffer (the RoPE channels, dead once S is done) holds the
+// column-maxima exchange and Pᵀ — dense: first the column maxima and the block's per-group scale maxima (warp v at
+// 2048 v: 16 + 4 floats), then, after one more warpgroup barrier, the four Pᵀ copies (one per 128-channel scale group,
+// 2048 B each: all 8 KB). The merge's sums and maxima go to its slabs 4–7 and the Oᵀ exchange to K buffer 0's slabs
+// 0–3 (free once both warpgroups' last P·V is done); the side area (dense: the 4 mbarriers, the fold flag and at
+// SM90S_F8_OFF_QF the per-item float[16] of the Q rows' inverse power-of-two factors; sparse: its own, the kernel)
+// lies in the alignment slack.
 constexpr int SM90S_F8_RAW_BYTES = 2 * SM90_FP8_RAW_BOX_BYTES;                      // 32768: one raw stage
 constexpr int SM90S_F8_OFF_K0 = 0;                                                  // K buffer 1 at + SM90_TILE_BYTES
 constexpr int SM90S_F8_OFF_RAW0 = SM90S_F8_OFF_K0 + 2 * SM90_TILE_BYTES;            // 147456; stage 1 at + 32768
 constexpr int SM90S_F8_OFF_Q = SM90S_F8_OFF_RAW0 + 2 * SM90S_F8_RAW_BYTES;          // 212992
 constexpr int SM90S_F8_USED_BYTES = SM90S_F8_OFF_Q + SM90_SLABS * SM90S_ROW_SLAB_BYTES;  // 231424
-constexpr int SM90S_F8_SIDE_BYTES = 64;  // uint64[2][2] raw / RoPE landed per warpgroup, uint32 fold flag: in the slack
+constexpr int SM90S_F8_SIDE_BYTES = 128;  // uint64[2][2] raw / RoPE landed per warpgroup, uint32 fold flag, Q factors
+constexpr int SM90S_F8_OFF_QF = 64;       // float[16] in the side area
 constexpr int SM90S_F8_SMEM_BYTES = SM90S_F8_USED_BYTES + 1024;                     // + slack to align the base to 1024
 static_assert(SM90S_F8_OFF_RAW0 % 1024 == 0 && SM90S_F8_OFF_Q % 1024 == 0, "TMA boxes and swizzled operands 1024-aligned");
-static_assert(4 * 8 + 4 <= SM90S_F8_SIDE_BYTES && SM90S_F8_SIDE_BYTES <= 512, "one side of the 1024-byte slack has ≥ 512 B");
+static_assert(SM90S_F8_OFF_QF >= 4 * 8 + 4 && SM90S_F8_OFF_QF + 16 * 4 <= SM90S_F8_SIDE_BYTES && SM90S_F8_SIDE_BYTES <= 512, "one side of the 1024-byte slack has ≥ 512 B");
 static_assert(SM90S_F8_SMEM_BYTES == 232448, "HOST mirrors this number");
 static_assert(SM90S_F8_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
-
-// ---- its FP8 f16-datapath entry (EXPERIMENT, mla_decode_sm90_small_fp8f16_bf16: docs/perf-log.md, session 7, "FP8
-// f16 datapath"; launched only with FLASH_MLA_EXPERIMENT_SMALL_FP8=f16) -----------------------------------------
-// The FP8 entry's layout, its K buffers holding the e4m3 codes as f16 (unscaled) and Q's slabs 0–7 as f16 (scaled per
-// row by a power of two, converted in place once per item; slab 8, the RoPE, stays bf16). Slab 8 of a warpgroup's K
-// buffer (the RoPE, dead after S) holds first the column maxima and the block's per-group scale maxima (warp v at
-// 2048 v: 16 + 4 floats), then — after one more warpgroup barrier — the four Pᵀ copies (one per 128-channel scale
-// group, 2048 B each: all 8 KB). The side area in the slack grows to 128 B: the 4 mbarriers and the fold flag as the
-// FP8 entry's, and at 64 the per-item float[16] of the Q rows' inverse power-of-two factors.
-constexpr int SM90S_F16_SIDE_BYTES = 128;
-constexpr int SM90S_F16_OFF_QF = 64;                       // float[16] in the side area
-constexpr int SM90S_F16_SMEM_BYTES = SM90S_F8_SMEM_BYTES;  // 232448
-static_assert(SM90S_F16_SMEM_BYTES == 232448, "HOST mirrors this number");
-static_assert(SM90S_F16_OFF_QF >= 4 * 8 + 4 && SM90S_F16_OFF_QF + 16 * 4 <= SM90S_F16_SIDE_BYTES && SM90S_F16_SIDE_BYTES <= 512, "one side of the slack has ≥ 512 B");
 static_assert(4 * SM90S_ROW_SLAB_BYTES == SM90_SLAB_BYTES, "four Pᵀ copies fill the RoPE slab");
 }  // namespace mla

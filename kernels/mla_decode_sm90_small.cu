@@ -12,45 +12,48 @@
 //   Oᵀ (512 channels × 16 rows) += Vᵀ · Pᵀ      wgmma m64n16k16 ×8 m-tiles, A = V read MN-major from the same slabs
 // then its buffer's next block is requested. A warpgroup done with an item requests its first block of the next item
 // at once (before the merge), and the next item's Q is requested during the epilogue, so the stream never drains.
-// Merge: both warpgroups publish their column maxima and sums; each rescales its Oᵀ to the common max and hands the
-// other the half of the channels the other writes (m-tiles 4–7 from warpgroup 0, 0–3 from warpgroup 1).
-// Epilogue as store_row (mla_work.cuh): out/lse when the request is not split, fp32 o_accum/lse_accum (log2) rows for
-// the combine otherwise; a row that saw no key gets out 0, lse +inf. With split_arrivals set, the CTA that writes a
-// request's last split merges the splits itself (mla_fold_combine.cuh) and no combine kernel runs.
-//
-// Fragments (wgmma D, n16): thread (warp w of its warpgroup, lane 4g + q4) holds d[4i + 2h + e] = (M row 16w + g + 8h,
-// column 8i + 2·q4 + e) — M rows are tokens (Sᵀ) or channels (Oᵀ), columns the CTA's folded query rows.
+// Merge and epilogue (mla_sm90_small_merge.cuh, with the fragment layout): both warpgroups publish their column maxima
+// and sums; each rescales its Oᵀ to the common max and hands the other the half of the channels the other writes;
+// then out/lse, or the fp32 partials for the combine. With split_arrivals set, the CTA that writes a request's last
+// split merges the splits itself (mla_fold_combine.cuh) and no combine kernel runs.
 //
 // 32-row entry (mla_decode_sm90_small_r32_bf16, bf16 cache; 17–32 rows): the same body with wgmma n32 (kCols 4
 // column tiles: Oᵀ is 128 fp32 per thread), Q, Pᵀ and the merge's arrays sized for 32 rows (SM90S_R32_*), Q loaded
 // by all 256 threads (a row per 8), and the Oᵀ exchange in two rounds of two column tiles through the same 32 KB.
 //
-// FP8 cache (entry mla_decode_sm90_small_fp8_bf16, level 3b; mla_sm90_small_fp8.cuh): each warpgroup TMA-loads its
-// blocks' raw e4m3 bytes into its own raw stage and dequantises them into its K buffer's slabs 0–7; the bf16 RoPE
-// columns come by TMA into slab 8. Per block j of warpgroup wg:
-//   1. wait "raw landed", dequantise stage → slabs 0–7 (scales loaded before the wait), fence, warpgroup barrier;
+// FP8 cache (entry mla_decode_sm90_small_fp8_bf16, kF16: the f16 datapath; mla_sm90_small_fp8.cuh): each warpgroup
+// TMA-loads its blocks' raw e4m3 bytes into its own raw stage and converts them into its K buffer's slabs 0–7 as f16
+// codes, unscaled (e4m3 ⊂ f16: exact; two cvt per 4 codes, where codes × scale → bf16 took 12 instructions); the bf16
+// RoPE columns come by TMA into slab 8. The scales (per token and 128-channel group) stay out of the tensor core: Q's
+// slabs 0–7 go to f16 once per item, row r times 2^k_r; Sᵀ is four partials S_g (group g = slabs 2g, 2g + 1, f16) and
+// S_rope (slab 8, bf16), Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope; P·V runs per group against a Pᵀ copy scaled by
+// s_t,g / r_g, each group's Oᵀ tiles kept in units of a running reference scale r_g (the block's group maximum). Why:
+// per warpgroup a block's raw load and its fill are in series, and the fill is now a conversion only. It costs 236
+// registers, one more warpgroup barrier per block and not being bit for bit the bf16 entry over the dequantised cache
+// (the oracle's tolerance holds); H200, b 128, h_q 16, s_q 1, against the codes × scale → bf16 fill in the same run:
+// 4096 0.1492 → 0.1379 ms, 4096 var 0.1579 → 0.1514, 8192 0.2769 → 0.2591, 8192 var 0.2855 → 0.2686. Per block j of
+// warpgroup wg:
+//   1. the tokens' scales from global memory, wait "raw landed", codes → slabs 0–7, fence, warpgroup barrier;
 //   2. the stage is free: request the raw bytes of the warpgroup's next block (j + 2, or its first of the next item);
-//   3. S over slabs 0–7 (32 k-steps), wait "RoPE landed" (requested at the end of the warpgroup's block before), the
-//      4 k-steps of slab 8; softmax; Pᵀ and the column-maxima exchange into slab 8 (dead after S); P·V as bf16;
+//   3. the S_g (32 k-steps), wait "RoPE landed" (requested at the end of the warpgroup's block before), S_rope's 4
+//      k-steps; softmax; column and scale maxima into slab 8 (dead after S), a barrier, the four Pᵀ copies into slab 8;
+//      P·V in f16;
 //   4. after P·V and the warpgroup barrier, request the next block's RoPE box into slab 8.
-// So the next block's raw load is in flight during this block's S, softmax and P·V (not its dequantisation: the stage
-// is busy until that has read it), and its RoPE load during the next dequantisation. The merge's sums and maxima go to
-// the warpgroup's K slabs 4–7, the Oᵀ exchange to K buffer 0's slabs 0–3 (the next item's first RoPE box may be landing in slab 8 then; nothing lands in slabs 0–7).
-// Level 3a (in-place dequantisation in the K buffer, one block in flight per warpgroup) is commit 5768266 / a74ab5a
-// (scripts/build-variant.sh SRC_REV=… builds it for the comparison on the GPU).
-// EXPERIMENT (session 7, to be settled by its first GPU run): entry mla_decode_sm90_small_fp8f16_bf16 (kF16) keeps K/V
-// as the raw e4m3 codes in f16 and folds the scales out of the products (perf log, "FP8 f16 datapath"); the host runs
-// it under FLASH_MLA_EXPERIMENT_SMALL_FP8=f16. One of the two FP8 paths goes after that run, and this file (~700
-// lines) comes back under 600.
+// So the next block's raw load is in flight during this block's S, softmax and P·V (not its fill: the stage is busy
+// until that has read it), and its RoPE load during the next fill. The merge's sums and maxima go to the warpgroup's
+// K slabs 4–7, the Oᵀ exchange to K buffer 0's slabs 0–3 (the next item's first RoPE box may be landing in slab 8
+// then; nothing lands in slabs 0–7).
 //
 // Sparse FP8 (entry mla_decode_sm90_small_fp8_sparse_bf16, level 4, kSparse; opt-in): grid (s_q, parts), the columns the
-// h_q ≤ 16 heads of query token blockIdx.x, the tokens its topk positions; 3b's body with each block gathered by its
-// warpgroup (per-token bulk copies on barriers of 128 arrivals, validity masks in the side area), the RoPE row
-// swizzled in place after its wait (one more barrier per block), invalid positions −inf in S and zeros in K; the sink
-// in the epilogue of unsplit rows (split rows: the sink combine; never the fold). Arguments: params, MlaFp8Params.
+// h_q ≤ 16 heads of query token blockIdx.x, the tokens its topk positions; K dequantised to bf16 (codes × scale,
+// fp8_dequantise_block) and the bf16 math of the 16-row entry, each block gathered by its warpgroup (per-token bulk
+// copies on barriers of 128 arrivals, validity masks in the side area) with the dense FP8 entry's stage, RoPE and
+// merge placement, the RoPE row swizzled in place after its wait (one more barrier per block), invalid positions −inf
+// in S and zeros in K; the sink in the epilogue of unsplit rows (split rows: the sink combine; never the fold).
+// Arguments: params, MlaFp8Params.
 // Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (bf16 entry),
-// SM90S_R32_SMEM_BYTES (32-row entry) or SM90S_F8_SMEM_BYTES (FP8 entry; mla_config.h); arguments: params and the K
-// tensor map (bf16 entries), or params, the raw-byte and the RoPE tensor maps (FP8 entry).
+// SM90S_R32_SMEM_BYTES (32-row entry) or SM90S_F8_SMEM_BYTES (FP8 entries; mla_config.h); arguments: params and the K
+// tensor map (bf16 entries), or params, the raw-byte and the RoPE tensor maps (dense FP8 entry).
 // Marked hot: spill-free.
 #include <cstdint>
 #include <cuda.h>
@@ -67,12 +70,12 @@
 using namespace mla;
 
 #include "mla_sm90_math.cuh"
+#include "mla_sm90_small_merge.cuh"
 #include "mla_sm90_small_fp8.cuh"
 #include "mla_sm90_small_sparse.cuh"
 
 namespace {
 
-constexpr int kWgThreads = 128;
 constexpr int kWgBarrier0 = 1;  // named barrier of warpgroup wg: kWgBarrier0 + wg (id 0 is the CTA's __syncthreads)
 static_assert(SM90S_THREADS == 2 * kWgThreads, "two warpgroups");
 
@@ -100,27 +103,6 @@ constexpr int kSparseSideBytes = 128;
 constexpr int kSparseOffMask = 64;
 static_assert(kSparseOffMask + 2 * 2 * 16 <= kSparseSideBytes && kSparseSideBytes <= 512, "one side of the slack has ≥ 512 B");
 
-// This thread's column (folded query row) of fragment slot (i, e).
-__device__ __forceinline__ int col_of(int i, int e, int q4) { return 8 * i + 2 * q4 + e; }
-
-// Oᵀ *= each column's factor (slot i, e: column col_of(i, e, ·)); kGroup (the FP8 f16 datapath): times its channel
-// group's too (m-tiles 2g, 2g + 1 are group g).
-template <bool kGroup, int kCols>
-__device__ __forceinline__ void scale_columns(float (&o)[8][4 * kCols], const float (&col)[kCols][2], const float (&group)[4]) {
-#pragma unroll
-  for (int t = 0; t < 8; ++t)
-#pragma unroll
-    for (int i = 0; i < kCols; ++i)
-#pragma unroll
-      for (int h = 0; h < 2; ++h)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) o[t][4 * i + 2 * h + e] *= kGroup ? col[i][e] * group[t >> 1] : col[i][e];
-}
-
-// Byte offset of the merge exchange's slot for m-tile t, half hh (float4) of the thread with index k in its warpgroup:
-// consecutive threads 16 B apart (conflict-free v4 stores and loads).
-__device__ __forceinline__ uint32_t xchg_slot(int t, int hh, int k) { return ((t * 2 + hh) * kWgThreads + k) * 16; }
-
 // Request `req`'s blocks as this part sees them: the first, the count (uniform: broadcast so the compiler sees it) and
 // the last block's tokens.
 struct Blocks {
@@ -136,25 +118,25 @@ __device__ __forceinline__ Blocks blocks_of(const Slice& sl) {
 
 }  // namespace
 
-// kFp8: k_map is the FP8 cache's raw-byte map and rope_map its RoPE columns' (mla_config.h); otherwise k_map is the
-// bf16 cache's and rope_map unused. kRows: the folded query rows a CTA holds (the wgmma's N), 16 or 32 (bf16 only).
-// kF16 (with kFp8; the EXPERIMENT entry mla_decode_sm90_small_fp8f16_bf16): the f16 datapath — K as the unscaled
-// e4m3 codes in f16, Q in f16 scaled per row by a power of two, four S partials (one per 128-channel scale group)
-// combined with the tokens' scales, and P·V per group against Pᵀ scaled by s_t,g / s_max,g (the block's group max),
-// each group's Oᵀ kept in units of a running reference scale r_g (mla_config.h, SM90S_F16_*).
+// kFp8: the FP8 cache; kRows: the folded query rows a CTA holds (the wgmma's N), 16 or 32 (16-bit cache only).
+// Dense (!kSparse): k_map is the 16-bit cache's tensor map, or with kFp8 the FP8 cache's raw-byte map and rope_map its
+// RoPE columns' (mla_config.h); over the FP8 cache the body runs the f16 datapath (kF16, above: K as the unscaled e4m3
+// codes in f16, Q in f16 scaled per row by a power of two, four S partials, one per 128-channel scale group, combined
+// with the tokens' scales, P·V per group, each group's Oᵀ in units of a running reference scale r_g).
 // kSparse (with kFp8; entry mla_decode_sm90_small_fp8_sparse_bf16, level 4): sparse decode, fp the MlaFp8Params; the
 // CTA's columns are the h_q ≤ 16 heads of query token blockIdx.x, its tokens that token's topk positions; each block's
-// 64 positions gathered by the warpgroup itself (per-token bulk copies, no tensor maps; see "sparse" below).
-template <bool kFp8, int kRows, bool kF16 = false, bool kSparse = false>
+// 64 positions gathered by the warpgroup itself (per-token bulk copies, no tensor maps; see "sparse" below) and
+// dequantised to bf16.
+template <bool kFp8, int kRows, bool kSparse = false>
 __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const CUtensorMap* k_map, const CUtensorMap* rope_map,
                                                  const MlaFp8Params* fp = nullptr) {
   using T = __nv_bfloat16;
   using Lay = Small<kRows>;
   constexpr int kCols = kRows / 8;  // n8 column tiles of a fragment
-  static_assert(!kFp8 || kRows == 16, "the FP8 entry's layout holds 16 rows");
-  static_assert(!kF16 || kFp8, "the f16 datapath is the FP8 cache's");
-  static_assert(!kSparse || (kFp8 && !kF16), "sparse: the FP8 entry's datapath");
-  constexpr int kSideBytes = kF16 ? SM90S_F16_SIDE_BYTES : kSparse ? kSparseSideBytes : SM90S_F8_SIDE_BYTES;
+  constexpr bool kF16 = kFp8 && !kSparse;  // the f16 datapath: the dense FP8 entry
+  static_assert(!kFp8 || kRows == 16, "the FP8 entries' layout holds 16 rows");
+  static_assert(!kSparse || kFp8, "sparse: over the FP8 cache");
+  constexpr int kSideBytes = kSparse ? kSparseSideBytes : SM90S_F8_SIDE_BYTES;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
 
@@ -164,9 +146,10 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   const int wg = warp_cta >> 2, warp = warp_cta & 3, wtid = tid & (kWgThreads - 1);
   const int g = lane >> 2, q4 = lane & 3;
   const int wg_bar = kWgBarrier0 + wg;
-  // FP8 entry: the layout fills the allocation but for the 1024 bytes of alignment slack. base is smem_raw rounded up
-  // to 1024, so `slack` = base − smem_raw bytes lie free before base and 1024 − slack past base + SM90S_F8_USED_BYTES:
-  // one side has ≥ 512 B, enough for the 4 mbarriers and the fold flag (which side is known only at run time).
+  // FP8 entries: the layout fills the allocation but for the 1024 bytes of alignment slack. base is smem_raw rounded
+  // up to 1024, so `slack` = base − smem_raw bytes lie free before base and 1024 − slack past base + SM90S_F8_USED_BYTES:
+  // one side has ≥ 512 B, enough for the side area (which side is known only at run time): the 4 mbarriers, the fold
+  // flag, and the dense entry's Q row factors or the sparse entry's validity masks.
   const uint32_t slack = base - ptx::smem_addr(smem_raw);
   const uint32_t side = kFp8 ? (slack >= kSideBytes ? base - kSideBytes : base + SM90S_F8_USED_BYTES) : 0u;
   // bf16: this warpgroup's "K block landed"; FP8: its "raw block landed" (its "RoPE landed" is sRope)
@@ -180,12 +163,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // [2][kRows]; FP8 in warpgroup x's K buffer's slabs 4–7 ([4][16] and [16])
   const uint32_t sL = kFp8 ? base + SM90S_F8_OFF_K0 + 4 * SM90_SLAB_BYTES : base + Lay::kOffL;
   const uint32_t sM = kFp8 ? sL + 4 * kRows * 4 : base + Lay::kOffM;
-  auto l_at = [&](int x, int v, int col) {
-    return kFp8 ? sL + x * SM90_TILE_BYTES + (v * kRows + col) * 4 : sL + ((x * 4 + v) * kRows + col) * 4;
-  };
-  auto m_at = [&](int x, int col) { return kFp8 ? sM + x * SM90_TILE_BYTES + col * 4 : sM + (x * kRows + col) * 4; };
   // the Oᵀ exchange, 32 KB (the r32 entry: in two rounds); FP8: K buffer 0's slabs 0–3
   const uint32_t sX = kFp8 ? base + SM90S_F8_OFF_K0 : base + Lay::kOffX;
+  const SmallMerge<kRows, kFp8> merge{sL, sM, sX, wg, warp, wtid, g, q4};
 
   if (tid == 0) {
     if (kFp8) {
@@ -243,19 +223,18 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       }
     }
   };
-  // FP8: block j + 4 of an item (this warpgroup's after next) into L2 while block j + 2 is requested: a raw block's TMA
-  // waits on DRAM in series with the warpgroup's dequantisation; from L2 it lands sooner (H200: 2–6 % faster). Not for
-  // the 16-bit cache, which streams at the copy rate already: there the prefetch made it 8–9 % slower. Its rows only
-  // (a page of a padded view has gaps).
+  // Dense FP8: block j + 4 of an item (this warpgroup's after next) into L2 while block j + 2 is requested: a raw
+  // block's TMA waits on DRAM in series with the warpgroup's fill; from L2 it lands sooner (H200, measured with the
+  // bf16 fill: 2–6 % faster). Not for the 16-bit cache, which streams at the copy rate already: there the prefetch made
+  // it 8–9 % slower. Its rows only (a page of a padded view has gaps; the FP8 cache's strides are bytes).
   auto prefetch_after_next = [&](const int* bt, int j, int count) {
-    if (kFp8 && wtid == 0 && j + 4 < count) {
-      const int64_t elem = kFp8 ? 1 : 2;  // the FP8 cache's strides are bytes
-      const uint8_t* page = static_cast<const uint8_t*>(p.k_cache) + static_cast<int64_t>(ptx::ld_plain(bt + j + 4)) * p.k_block_stride * elem;
-      ptx::prefetch_l2_bulk(page, static_cast<uint32_t>((PAGE_BLOCK_SIZE - 1) * p.k_row_stride * elem + (kFp8 ? FP8_BYTES_PER_TOKEN : HEAD_DIM_K * 2)));
+    if (wtid == 0 && j + 4 < count) {
+      const uint8_t* page = static_cast<const uint8_t*>(p.k_cache) + static_cast<int64_t>(ptx::ld_plain(bt + j + 4)) * p.k_block_stride;
+      ptx::prefetch_l2_bulk(page, static_cast<uint32_t>((PAGE_BLOCK_SIZE - 1) * p.k_row_stride + FP8_BYTES_PER_TOKEN));
     }
   };
   auto table_of = [&](int req, const Blocks& bk) { return p.block_table + static_cast<int64_t>(req) * p.block_table_stride + bk.first; };
-  // FP8: the page of this warpgroup's block after its block j of item req (j + 2, else its first of the next item),
+  // Dense FP8: the page of this warpgroup's block after its block j of item req (j + 2, else its first of the next item),
   // or -1 if neither item has one (a warpgroup without a block in an item requests the next item's at that item's end).
   auto page_after = [&](int req, const Blocks& bk, const int* bt, int j) {
     int page = -1;
@@ -330,17 +309,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // f16 datapath: Q's slabs 0–7 → f16 ×2^k per row, in place; this thread's columns' factors back (qf)
     float qf[kCols][2];
     float rg[4];  // f16 datapath: each scale group's Oᵀ reference scale (Oᵀ tiles 2g, 2g + 1 are in units of rg[g])
-    if constexpr (kF16) {
-      q_to_f16_scaled(base + kOffQ, side + SM90S_F16_OFF_QF, tid);
-      ptx::fence_proxy_async();
-      __syncthreads();
-#pragma unroll
-      for (int i = 0; i < kCols; ++i)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) qf[i][e] = ptx::ld_shared_f32(side + SM90S_F16_OFF_QF + col_of(i, e, q4) * 4);
-#pragma unroll
-      for (int k = 0; k < 4; ++k) rg[k] = 1.f;
-    }
+    if constexpr (kF16) f16_item_start(base + kOffQ, side + SM90S_F8_OFF_QF, tid, q4, qf, rg);
 
     float o[8][4 * kCols];  // Oᵀ: m-tile t = channels 64t … 64t + 63
 #pragma unroll
@@ -358,17 +327,18 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // the smem base through an opaque move: otherwise the compiler keeps the ~70 descriptors live across blocks
       const uint32_t b_ = opaque(base);
       const uint32_t sK = b_ + SM90S_OFF_K0 + wg * SM90_TILE_BYTES, sQ = b_ + kOffQ;
-      // Pᵀ: bf16, the warpgroup's own slab; FP8, slab 8 of its K buffer from byte 1024 (written after S: max_at)
-      // (f16 datapath: the four copies fill slab 8, from byte 0)
-      const uint32_t sP = kF16 ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES : kFp8 ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 1024 : b_ + Lay::kOffP0 + wg * Lay::kRowSlab;
-      int page_next = -1;  // FP8: the warpgroup's next block, whose raw bytes and RoPE this block requests
-      Fp8TokenScales tsc;  // f16 datapath: this thread's two tokens' scales (0 past the block's valid tokens)
+      // Pᵀ: 16-bit cache, the warpgroup's own slab; sparse, slab 8 of its K buffer from byte 1024 (written after S:
+      // max_at); dense FP8, the four f16 copies fill slab 8
+      const uint32_t sP = kF16 ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES : kSparse ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 1024 : b_ + Lay::kOffP0 + wg * Lay::kRowSlab;
+      int page_next = -1;  // dense FP8: the warpgroup's next block, whose raw bytes and RoPE this block requests
+      Fp8TokenScales tsc;  // dense FP8: this thread's two tokens' scales (0 past the block's valid tokens)
       if constexpr (kF16) {
         const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
         const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
-        tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);  // before the wait, as the FP8 entry's
+        tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);  // before the wait: the load hides behind the TMA's
         page_next = page_after(req, bk, bt, j);
         ptx::mbarrier_wait(sBar, phase);
+        // (tokens past the sequence's end become zeros, as zero_v_tail below: NaN-filled slots)
         fp8_codes_block(sK, sRaw, wtid, n_valid, wg_bar);
         if (wtid == 0 && page_next >= 0) fp8_request_raw(sRaw, k_map, sBar, page_next);  // the stage is free
         prefetch_after_next(bt, j, bk.count);
@@ -383,17 +353,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         ptx::mbarrier_wait(sBar, phase);
         const int t = wtid >> 1;
         const bool valid = (ptx::ld_shared_u32(gather.mask_at(phase) + 4 * (t >> 4)) >> (t & 15)) & 1;
-        fp8_dequantise_block<true>(sK, sRaw, sc, wtid, valid ? PAGE_BLOCK_SIZE : 0, wg_bar);
+        fp8_dequantise_block(sK, sRaw, sc, wtid, valid ? PAGE_BLOCK_SIZE : 0, wg_bar);
         slot_next = gather_after(req, sl[0], bk, j, phase ^ 1);  // the stage is free
-      } else if constexpr (kFp8) {
-        const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
-        const Fp8Scales sc = fp8_scales(p, ptx::ld_plain(bt + j), wtid);  // before the wait: the load hides behind the TMA's
-        page_next = page_after(req, bk, bt, j);
-        ptx::mbarrier_wait(sBar, phase);
-        // (tokens past the sequence's end become zeros, as zero_v_tail below: NaN-filled slots)
-        fp8_dequantise_block(sK, sRaw, sc, wtid, j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE, wg_bar);
-        if (wtid == 0 && page_next >= 0) fp8_request_raw(sRaw, k_map, sBar, page_next);  // the stage is free
-        prefetch_after_next(bt, j, bk.count);
       } else {
         ptx::mbarrier_wait(sBar, phase);
         phase ^= 1;
@@ -405,56 +366,22 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       }
 
       // Sᵀ = K · Qᵀ over the 36 k-steps (one descriptor per operand, advanced by its 16-byte-unit offset); FP8: slab 8's
-      // 4 after the wait for its RoPE box (requested at the end of the warpgroup's block before)
+      // 4 after the wait for its RoPE (requested at the end of the warpgroup's block before)
       float s[4 * kCols];
 #pragma unroll
       for (int x = 0; x < 4 * kCols; ++x) s[x] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
       if constexpr (kF16) {
-        // f16 datapath: S_g (scale group g = slabs 2g, 2g + 1, f16) and S_rope (slab 8, bf16), then per token t and
-        // column c: Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope
-        float sg[4][4 * kCols];
-#pragma unroll
-        for (int k = 0; k < 4; ++k)
-#pragma unroll
-          for (int x = 0; x < 4 * kCols; ++x) sg[k][x] = 0.f;
-        const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
-        ptx::wgmma_fence();
-#pragma unroll
-        for (int slab = 0; slab < SM90_SLABS - 1; ++slab)
-#pragma unroll
-          for (int kk = 0; kk < 4; ++kk)
-            ptx::wgmma_m64n16k16_f16_ss(sg[slab >> 1], dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * Lay::kRowSlab + kk * 32) >> 4), (slab & 1) + kk != 0);
-        ptx::wgmma_commit();
-        ptx::mbarrier_wait(sRope, phase);
-        phase ^= 1;
-        ptx::wgmma_fence();
-        constexpr int slab = SM90_SLABS - 1;
-#pragma unroll
-        for (int kk = 0; kk < 4; ++kk)
-          ptx::wgmma_m64n16k16_bf16_ss(s, dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * Lay::kRowSlab + kk * 32) >> 4), kk != 0);
-        ptx::wgmma_commit();
-        ptx::wgmma_wait<0>();
-#pragma unroll
-        for (int i = 0; i < kCols; ++i)
-#pragma unroll
-          for (int h = 0; h < 2; ++h)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) {
-              const int x = 4 * i + 2 * h + e;
-              float acc = tsc.v[h][0] * sg[0][x];
-#pragma unroll
-              for (int k = 1; k < 4; ++k) acc = fmaf(tsc.v[h][k], sg[k][x], acc);
-              s[x] = fmaf(qf[i][e], acc, s[x]);
-            }
+        float sg[4][4 * kCols];  // f16 datapath: the four scale groups' partial Sᵀ (f16_scores)
+        f16_scores(s, sg, sK, sQ, tsc, qf, sRope, phase);
       } else {
         const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
         ptx::wgmma_fence();
 #pragma unroll
         for (int slab = 0; slab < SM90_SLABS; ++slab) {
-          if (kFp8 && slab == SM90_SLABS - 1) {
+          if (kSparse && slab == SM90_SLABS - 1) {
             ptx::wgmma_commit();
             ptx::mbarrier_wait(sRope, phase);
-            if constexpr (kSparse) gather.rope_swizzle(sK, phase);
+            gather.rope_swizzle(sK, phase);
             phase ^= 1;
             ptx::wgmma_fence();  // (a branch since the last wgmma: ptxas would insert it)
           }
@@ -467,25 +394,16 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       }
 
       // mask tokens at or past each column's end, then the column maxima: over this thread's two tokens, the warp's
-      // 8 g (shuffles), the warpgroup's 4 warps (smem). FP8: warp v's 16 maxima in slab 8 at 2048 v + 1024 (v & 1), inside
-      // the 16 K rows that its own part of S read (a warp past its wgmma wait knows only its own part done; Pᵀ, at
-      // 1024 … 3071, is written after the barrier below, when every part is)
+      // 8 g (shuffles), the warpgroup's 4 warps (smem). FP8: warp v's 16 maxima in slab 8 at 2048 v (sparse: + 1024 (v & 1)),
+      // inside the 16 K rows that its own part of S read (a warp past its wgmma wait knows only its own part done; the
+      // sparse entry's Pᵀ, at 1024 … 3071, is written after the barrier below, when every part is; the dense one's
+      // copies after one more, when every warp has read the maxima)
       auto max_at = [&](uint32_t sKb, int v, int col) {
-        return kF16   ? sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + col * 4
-               : kFp8 ? sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + 1024 * (v & 1) + col * 4
+        return kF16      ? sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + col * 4
+               : kSparse ? sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + 1024 * (v & 1) + col * 4
                       : sMaxW + (v * kRows + col) * 4;
       };
-      // f16 datapath: warp v's maxima of its 16 tokens' scales per group, after its column maxima (64 B on)
-      auto smax_at = [&](uint32_t sKb, int v, int k) { return sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + 64 + k * 4; };
-      if constexpr (kF16) {
-#pragma unroll
-        for (int k = 0; k < 4; ++k) {
-          float x = fmaxf(tsc.v[0][k], tsc.v[1][k]);
-#pragma unroll
-          for (int d = 4; d < 32; d <<= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, d));
-          if (lane == 0) ptx::st_shared_f32(smax_at(sK, warp, k), x);
-        }
-      }
+      if constexpr (kF16) f16_publish_scale_maxima(sK, tsc, warp, lane);  // (after the column maxima: f16_smax_at)
       const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
       // sparse: this warp's 16 positions' validity bits (the block's mask slot: phase flipped at the RoPE wait)
       const uint32_t vbits = kSparse ? ptx::ld_shared_u32(gather.mask_at(phase ^ 1) + 4 * warp) >> g : ~0u;
@@ -533,59 +451,28 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // f16 datapath: the block's scale maxima per group (the new reference scales), the ratio of the old ones to them
       // and this thread's tokens' P factors s_t,g / r_g; then one more barrier (the maxima are read: slab 8 takes Pᵀ)
       float fac[4], ratio[2][4];
-      if constexpr (kF16) {
-#pragma unroll
-        for (int k = 0; k < 4; ++k) {
-          float smx = 0.f;
-#pragma unroll
-          for (int v = 0; v < 4; ++v) smx = fmaxf(smx, ptx::ld_shared_f32(smax_at(sK, v, k)));
-          const float r_new = smx > 0.f ? smx : rg[k];  // (a group whose scales are all 0: P·0 either way)
-          const float inv = 1.f / r_new;
-          fac[k] = rg[k] * inv;
-          rg[k] = r_new;
-#pragma unroll
-          for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * inv;
-        }
-        ptx::named_barrier_sync(wg_bar, kWgThreads);
-      }
+      if constexpr (kF16) f16_rescale_groups(sK, tsc, rg, fac, ratio, wg_bar);
       scale_columns<kF16>(o, scale, fac);  // the softmax rescale (f16 datapath: times the reference-scale ratios)
 
       // Pᵀ → smem, K-major (tokens contiguous per column): lanes g and g ^ 1 hold adjacent tokens of the same columns,
       // so they trade one value each and each stores one bf16 pair — the even-g lane column 2·q4 (+8i), the odd one
       // column 2·q4 + 1.
-      // f16 datapath: four f16 copies, copy g (at 2048 g) scaled per token by its ratio s_t,g / r_g (the partner's ratios
-      // by shuffles).
-      const bool odd = g & 1;
+      // f16 datapath: four f16 copies, scaled per token and group (f16_store_p)
       if constexpr (kF16) {
-        float rp[2][4];
-#pragma unroll
-        for (int h = 0; h < 2; ++h)
-#pragma unroll
-          for (int k = 0; k < 4; ++k) rp[h][k] = __shfl_xor_sync(0xffffffffu, ratio[h][k], 4);
+        float rp[2][4];  // the partner lane's ratios
+        f16_store_p(sP, s, ratio, rp, warp, g, q4);
+      } else {
+        const bool odd = g & 1;
 #pragma unroll
         for (int i = 0; i < kCols; ++i)
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
             const float v0 = s[4 * i + 2 * h], v1 = s[4 * i + 2 * h + 1];
             const float other = __shfl_xor_sync(0xffffffffu, odd ? v0 : v1, 4);
+            const uint32_t word = odd ? ElemOps<T>::pack2(other, v1) : ElemOps<T>::pack2(v0, other);
             const int tok = (16 * warp + g + 8 * h) & ~1, col = col_of(i, odd ? 1 : 0, q4);
-#pragma unroll
-            for (int k = 0; k < 4; ++k) {
-              const uint32_t word = odd ? ptx::f32x2_to_f16x2(other * rp[h][k], v1 * ratio[h][k]) : ptx::f32x2_to_f16x2(v0 * ratio[h][k], other * rp[h][k]);
-              ptx::st_shared_u32(sP + k * SM90S_ROW_SLAB_BYTES + swizzled(col, tok >> 3) + (tok & 7) * 2, word);
-            }
+            ptx::st_shared_u32(sP + swizzled(col, tok >> 3) + (tok & 7) * 2, word);
           }
-      } else {
-#pragma unroll
-      for (int i = 0; i < kCols; ++i)
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const float v0 = s[4 * i + 2 * h], v1 = s[4 * i + 2 * h + 1];
-          const float other = __shfl_xor_sync(0xffffffffu, odd ? v0 : v1, 4);
-          const uint32_t word = odd ? ElemOps<T>::pack2(other, v1) : ElemOps<T>::pack2(v0, other);
-          const int tok = (16 * warp + g + 8 * h) & ~1, col = col_of(i, odd ? 1 : 0, q4);
-          ptx::st_shared_u32(sP + swizzled(col, tok >> 3) + (tok & 7) * 2, word);
-        }
       }
       ptx::fence_proxy_async();  // st.shared → wgmma reads
       ptx::named_barrier_sync(wg_bar, kWgThreads);
@@ -619,8 +506,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
     // compute-sanitizer's racecheck misorders warps whose counts of named-barrier passes differ (perf log, "racecheck on
     // generic-small"): the warpgroup with fewer blocks (or without the tail zeroing) passes its barrier as often as
-    // the other — 3 per block (+ the dequantisation's over the FP8 cache), 2 for the tail (bf16; the FP8 dequantisation
-    // zeroes it) — so the tool sees the merge below ordered as it is.
+    // the other — 3 per block (+ the fill's over the FP8 cache, + 1: the f16 datapath's before its Pᵀ stores or the
+    // sparse RoPE swizzle's), 2 for the tail (16-bit cache; the FP8 fill zeroes it) — so the tool sees the merge below
+    // ordered as it is.
     {
       constexpr int per_block = 3 + (kFp8 ? kFp8DequantBarriers : 0) + (kF16 ? 1 : 0) + (kSparse ? 1 : 0);
       const bool tail = !kFp8 && bk.count > 0 && bk.n_valid_last < PAGE_BLOCK_SIZE;
@@ -650,110 +538,18 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
     }
 
-    // ---- merge: column maxima and sums of both warpgroups → smem ------------------------------------------------
-#pragma unroll
-    for (int i = 0; i < kCols; ++i)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-#pragma unroll
-        for (int d = 4; d < 32; d <<= 1) l[i][e] += __shfl_xor_sync(0xffffffffu, l[i][e], d);
-        if (g == 0) {
-          ptx::st_shared_f32(l_at(wg, warp, col_of(i, e, q4)), l[i][e]);
-          if (warp == 0) ptx::st_shared_f32(m_at(wg, col_of(i, e, q4)), m[i][e]);
-        }
-      }
-    // both warpgroups' sums and maxima are out, and both are past their last S (Q is free) and P·V (FP8: K buffer 0's
-    // slabs 0–3, the exchange below, are free)
+    // ---- merge (mla_sm90_small_merge.cuh): column maxima and sums of both warpgroups → smem; once both are out, both
+    // warpgroups are past their last S (Q is free) and P·V (FP8: K buffer 0's slabs 0–3, the exchange, are free)
+    merge.publish(l, m);
     __syncthreads();
     if (req < w.end_req) load_q(req + 1);  // waited at the top of the next item
-
-    // Per column: the common max, this warpgroup's factor to it, the total sum. Then Oᵀ to the common max, and the
-    // other warpgroup's half of the channels into the exchange.
-    float f_own[kCols][2], L[kCols][2], M[kCols][2];
-#pragma unroll
-    for (int i = 0; i < kCols; ++i)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int c = col_of(i, e, q4);
-        const float m0 = ptx::ld_shared_f32(m_at(0, c)), m1 = ptx::ld_shared_f32(m_at(1, c));
-        M[i][e] = fmaxf(m0, m1);
-        const float f0 = ptx::exp2_approx(m0 - M[i][e]), f1 = ptx::exp2_approx(m1 - M[i][e]);
-        float l0 = 0.f, l1 = 0.f;
-#pragma unroll
-        for (int v = 0; v < 4; ++v) {
-          l0 += ptx::ld_shared_f32(l_at(0, v, c));
-          l1 += ptx::ld_shared_f32(l_at(1, v, c));
-        }
-        L[i][e] = l0 * f0 + l1 * f1;
-        f_own[i][e] = wg ? f1 : f0;
-      }
-    scale_columns<kF16>(o, f_own, rg);  // to the common max (f16 datapath: and out of the groups' reference scales)
-    // Warpgroup wg writes m-tiles 4·wg … 4·wg + 3 and hands the other four over (tile indices stay compile-time:
-    // selects, not a register array indexed at run time). 8 values of each m-tile (two column tiles) per round: one
-    // round at 16 rows, two at 32 (the 32 KB exchange holds one round; the other warpgroup must have read the
-    // round before it is rewritten).
-    const int t_out = 4 * wg;
-    float oh[4][4 * kCols];  // this warpgroup's four m-tiles, both halves of the sum
-#pragma unroll
-    for (int r = 0; r < kCols / 2; ++r) {
-      if (r > 0) __syncthreads();
-#pragma unroll
-      for (int tt = 0; tt < 4; ++tt) {
-        const int give = wg ? tt : 4 + tt;
-        float v[8];
-#pragma unroll
-        for (int x = 0; x < 8; ++x) v[x] = wg ? o[tt][8 * r + x] : o[4 + tt][8 * r + x];
-        ptx::st_shared_v4(sX + xchg_slot(give, 0, wtid), make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3])));
-        ptx::st_shared_v4(sX + xchg_slot(give, 1, wtid), make_uint4(__float_as_uint(v[4]), __float_as_uint(v[5]), __float_as_uint(v[6]), __float_as_uint(v[7])));
-      }
-      __syncthreads();
-#pragma unroll
-      for (int tt = 0; tt < 4; ++tt) {
-        const uint4 a = ptx::ld_shared_v4(sX + xchg_slot(t_out + tt, 0, wtid)), b = ptx::ld_shared_v4(sX + xchg_slot(t_out + tt, 1, wtid));
-        const float other[8] = {__uint_as_float(a.x), __uint_as_float(a.y), __uint_as_float(a.z), __uint_as_float(a.w),
-                                __uint_as_float(b.x), __uint_as_float(b.y), __uint_as_float(b.z), __uint_as_float(b.w)};
-#pragma unroll
-        for (int x = 0; x < 8; ++x) oh[tt][8 * r + x] = (wg ? o[4 + tt][8 * r + x] : o[tt][8 * r + x]) + other[x];
-      }
-    }
-
-    // ---- epilogue: this warpgroup's four m-tiles of every real column --------------------------------------------
-    const Slice& s0 = sl[0];  // start, no_split and split_row are the same for every column
-#pragma unroll
-    for (int i = 0; i < kCols; ++i)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int r = kSparse ? rs[i].r_glob[e] : col_of(i, e, q4);
-        if (r >= p.q_rows) continue;  // padding columns: never written
-        const bool empty = !(L[i][e] > 0.f);  // no key seen (or NaN): out 0, lse +inf / lse_accum -inf, as store_row
-        float inv = empty ? 0.f : 1.f / L[i][e];
-        const float lse2 = ptx::log2_approx(L[i][e]) + M[i][e];  // log2 units; only used when !empty
-        // sparse: the attention sink for rows written here, out ← out / (1 + exp(sink − lse)) (split rows: the sink
-        // combine; the host folds no combine into a sparse decode)
-        if constexpr (kSparse) {
-          if (fp->attn_sink != nullptr && s0.no_split && !empty) inv *= 1.f / (1.f + __expf(fp->attn_sink[r % p.h_q] - lse2 * kLn2));
-        }
-        const bool owns_lse = wg == 0 && warp == 0 && g == 0;
-        if (s0.no_split) {
-          T* orow = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V;
-#pragma unroll
-          for (int tt = 0; tt < 4; ++tt)
-#pragma unroll
-            for (int h = 0; h < 2; ++h) orow[64 * (t_out + tt) + 16 * warp + g + 8 * h] = __float2bfloat16(empty ? 0.f : oh[tt][4 * i + 2 * h + e] * inv);
-          if (owns_lse) {
-            const int s_idx = r / p.h_q, h_idx = r - s_idx * p.h_q;
-            p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = empty ? INFINITY : lse2 * kLn2;
-          }
-        } else {
-          const int64_t acc_row = static_cast<int64_t>(s0.split_row) * p.q_rows + r;
-          float* orow = p.o_accum + acc_row * HEAD_DIM_V;
-#pragma unroll
-          for (int tt = 0; tt < 4; ++tt)
-#pragma unroll
-            for (int h = 0; h < 2; ++h) orow[64 * (t_out + tt) + 16 * warp + g + 8 * h] = empty ? 0.f : oh[tt][4 * i + 2 * h + e] * inv;
-          if (owns_lse) p.lse_accum[acc_row] = empty ? -INFINITY : lse2;
-        }
-      }
+    typename SmallMerge<kRows, kFp8>::Item it;
+    merge.totals(it);
+    scale_columns<kF16>(o, it.f_own, rg);  // to the common max (f16 datapath: and out of the groups' reference scales)
+    merge.exchange(o, it);
+    // ---- epilogue: this warpgroup's four m-tiles of every real column
+    const Slice& s0 = sl[0];
+    merge.template store<kSparse>(p, fp, req, s0, rs, it);
     // the combine folded in (host's choice): the CTA that wrote the request's last split merges them all
     if (!kSparse && p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req, req, 0, p.q_rows, tid, SM90S_THREADS, sFlag, [] { __syncthreads(); });
   }
@@ -775,18 +571,10 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
   small_row_decode<true, SM90S_ROWS>(p, &raw_map, &rope_map);
 }
 
-// EXPERIMENT (docs/perf-log.md, session 7, "FP8 f16 datapath"): the FP8 entry's f16 datapath, launched only with
-// FLASH_MLA_EXPERIMENT_SMALL_FP8=f16 (src/cuda/kernels.ts); the same arguments and shared memory as the FP8 entry.
-extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
-    mla_decode_sm90_small_fp8f16_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
-                                      const __grid_constant__ CUtensorMap rope_map) {
-  small_row_decode<true, SM90S_ROWS, true>(p, &raw_map, &rope_map);
-}
-
 // Sparse decode over the FP8 cache (level 4 of the plan; docs/perf-log.md, "hopper-small sparse"): bf16 q, h_q ≤ 16;
-// grid (s_q, num_sm_parts, 1) — blockIdx.x the query token whose heads are the CTA's columns; the FP8 entry's
+// grid (s_q, num_sm_parts, 1) — blockIdx.x the query token whose heads are the CTA's columns; the dense FP8 entry's
 // block and shared memory; arguments params and MlaFp8Params (no tensor maps: the warpgroups gather).
 extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     mla_decode_sm90_small_fp8_sparse_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
-  small_row_decode<true, SM90S_ROWS, false, true>(p, nullptr, nullptr, &f);
+  small_row_decode<true, SM90S_ROWS, true>(p, nullptr, nullptr, &f);
 }

@@ -1,14 +1,18 @@
-// The small-row kernel's FP8 fill (mla_decode_sm90_small.cu, entry mla_decode_sm90_small_fp8_bf16; level 3b of
-// docs/perf-log.md's "Plan for session 7"): each math warpgroup fills and dequantises its own K blocks, no producer
-// warpgroup, with the next block's raw bytes in flight while it computes with this one. Per warpgroup (mla_config.h
-// SM90S_F8_*): a raw stage (one block's e4m3 bytes, two TMA boxes of 64 tokens × 256 B, on its "raw" mbarrier) and
-// its K buffer (9 slabs of 64 tokens × 64 channels, 128B-swizzled, bf16), whose slab 8 takes the block's RoPE columns
-// as bf16 (a TMA box, 128B swizzle, on its "RoPE" mbarrier). Per block:
-//   every thread: its token's two scales from global memory before the raw wait (their latency hides behind it);
-//   the 128 threads dequantise the stage into slabs 0–7 (not in place: no barrier until the end), fence.proxy.async,
-//   warpgroup barrier — then the stage is free and the next block's raw bytes are requested into it;
-//   the RoPE box of the next block goes out only after this block's P·V (slab 8 holds Pᵀ until then: the kernel).
-// Thread k of the warpgroup owns token k / 2 and box k % 2 (channels 256 · (k % 2) … + 255: two scales).
+// The small-row kernel's FP8 fill (mla_decode_sm90_small.cu, its FP8 entries): each math warpgroup fills its own K
+// blocks, no producer warpgroup, with the next block's raw bytes in flight while it computes with this one. Per
+// warpgroup (mla_config.h SM90S_F8_*): a raw stage (one block's e4m3 bytes; dense: two TMA boxes of 64 tokens × 256 B
+// on its "raw" mbarrier) and its K buffer (9 slabs of 64 tokens × 64 channels, 128B-swizzled), whose slab 8 takes the
+// block's RoPE columns as bf16 (dense: a TMA box, 128B swizzle, on its "RoPE" mbarrier). Per block:
+//   the dense entry (the f16 datapath): every thread loads its two S tokens' four scales from global memory before the
+//   raw wait (their latency hides behind it); the 128 threads convert the stage's codes, unscaled, to f16 into slabs
+//   0–7 (fp8_codes_block), fence.proxy.async, warpgroup barrier — then the stage is free and the next block's raw bytes
+//   are requested into it; the RoPE box of the next block goes out only after this block's P·V (slab 8 holds Pᵀ until
+//   then: the kernel). Q's slabs 0–7 go to f16 once per item (q_to_f16_scaled).
+//   the sparse entry: the same with the gathered stage dequantised to bf16, codes × scale (fp8_dequantise_block).
+// Thread k of the warpgroup owns token k / 2 and box k % 2 (channels 256 · (k % 2) … + 255: two scale groups).
+// Also the dense entry's math over the f16 codes (the kernel's comment, "FP8 cache"): Q to f16 per item
+// (f16_item_start), the four partial Sᵀ and their sum (f16_scores), the groups' reference scales
+// (f16_publish_scale_maxima, f16_rescale_groups) and the four Pᵀ copies (f16_store_p).
 // Tensor maps: the 'hopper' FP8 kernel's (mla_config.h, src/cuda/fp8-decode.ts fp8HopperTensorMapSpecs).
 #pragma once
 #include <cstdint>
@@ -18,6 +22,7 @@
 #include "mla_params.h"
 #include "mla_sm90_fp8_dequant.cuh"
 #include "mla_sm90_math.cuh"
+#include "mla_sm90_small_merge.cuh"
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
 
@@ -26,7 +31,7 @@ namespace {
 constexpr int kFp8WgThreads = 128;
 static_assert(kFp8WgThreads == 2 * PAGE_BLOCK_SIZE, "two threads per token");
 static_assert(SM90S_F8_RAW_BYTES == 2 * SM90_FP8_RAW_BOX_BYTES && SM90_FP8_RAW_BOX_BYTES == PAGE_BLOCK_SIZE * HEAD_DIM_V / 2, "a raw stage = one block's two boxes");
-// Warpgroup barriers one block's dequantisation passes (the kernel's racecheck balancing counts them).
+// Warpgroup barriers one block's fill passes (the kernel's racecheck balancing counts them).
 constexpr int kFp8DequantBarriers = 1;
 
 // One thread: the raw e4m3 bytes of the block on `page` into the stage at sRaw, completing on `bar`.
@@ -42,32 +47,23 @@ __device__ __forceinline__ void fp8_request_rope(uint32_t sKb, const CUtensorMap
   ptx::tma_load_3d(sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES, rope_map, bar, 0, 0, page);
 }
 
-// This thread's two scales for the block on `page`: channels 256h … 256h + 127 and 256h + 128 … 256h + 255.
+// This thread's two scales (sparse entry): channels 256h … 256h + 127 and 256h + 128 … 256h + 255.
 struct Fp8Scales {
   float lo, hi;
 };
-__device__ __forceinline__ Fp8Scales fp8_scales(const MlaDecodeParams& p, int page, int wtid) {
-  const int t = wtid >> 1, h = wtid & 1;
-  const float* sc = reinterpret_cast<const float*>(static_cast<const uint8_t*>(p.k_cache) + static_cast<int64_t>(page) * p.k_block_stride +
-                                                   static_cast<int64_t>(t) * p.k_row_stride + FP8_SCALES_OFFSET);
-  return {sc[2 * h], sc[2 * h + 1]};
-}
 
-// The landed raw block in the stage at sRaw → bf16 channels 0–511 in slabs 0–7 of the K buffer at sKb (slab 8, the
-// RoPE, comes as bf16); tokens ≥ n_valid get zeros (NaN-filled slots past a sequence's end: P = 0 times NaN would
-// still poison Oᵀ). Ends with the stores visible to wgmma and the warpgroup past them and past its reads of the stage
-// (barrier `bar`, kFp8DequantBarriers passes).
-// Chunk order: thread (t, h) takes its box's 16 chunks x = (i + k) mod 16 with k = (t & 1) | 2h | 2 (t & 2), so that
-// the 8 threads of each quarter-warp (4 tokens × 2 boxes) read 8 different bank groups of the stage (row stride 256 B)
-// and write 8 different ones of the swizzled slabs (chunk (2 (x mod 4) ^ t) mod 8): no bank conflicts.
-// kGathered (the sparse entry): the stage holds token t's 512 bytes at t · 512 (one bulk copy per token), box h's
-// half at + 256 h — the same banks per chunk as the TMA boxes' 256-byte rows.
-template <bool kGathered = false>
+// The sparse entry's landed raw block in the stage at sRaw → bf16 channels 0–511 (codes × scale) in slabs 0–7 of the
+// K buffer at sKb (slab 8, the RoPE, comes as bf16); tokens ≥ n_valid get zeros (slots that attend nothing may hold
+// NaN: P = 0 times NaN would still poison Oᵀ). Ends with the stores visible to wgmma and the warpgroup past them and
+// past its reads of the stage (barrier `bar`, kFp8DequantBarriers passes).
+// The stage holds token t's 512 bytes at t · 512 (one bulk copy per token), box h's half at + 256 h.
+// Chunk order: thread (t, h) takes its half's 16 chunks x = (i + k) mod 16 with k = (t & 1) | 2h | 2 (t & 2), so that
+// the 8 threads of each quarter-warp (4 tokens × 2 halves) read 8 different bank groups of the stage and write 8
+// different ones of the swizzled slabs (chunk (2 (x mod 4) ^ t) mod 8): no bank conflicts.
 __device__ __forceinline__ void fp8_dequantise_block(uint32_t sKb, uint32_t sRaw, const Fp8Scales& sc, int wtid, int n_valid, int bar) {
   const int t = wtid >> 1, h = wtid & 1;
   const int k = (t & 1) | (h << 1) | ((t & 2) << 1);
-  const uint32_t row = kGathered ? sRaw + t * HEAD_DIM_V + h * (HEAD_DIM_V / 2)
-                                 : sRaw + h * SM90_FP8_RAW_BOX_BYTES + t * (HEAD_DIM_V / 2);  // raw row t of box h
+  const uint32_t row = sRaw + t * HEAD_DIM_V + h * (HEAD_DIM_V / 2);
   const int ch_box = h * (HEAD_DIM_V / 2);
   if (t < n_valid) {
 #pragma unroll
@@ -89,7 +85,7 @@ __device__ __forceinline__ void fp8_dequantise_block(uint32_t sKb, uint32_t sRaw
   ptx::named_barrier_sync(bar, kFp8WgThreads);
 }
 
-// ---- the f16 datapath (entry mla_decode_sm90_small_fp8f16_bf16, an experiment) ------------------------------------
+// ---- the f16 datapath (the dense entry mla_decode_sm90_small_fp8_bf16) ---------------------------------------------
 // Scales of this thread's two S tokens (16 · warp + g and + 8: its wgmma M rows) for the four channel groups, 0 for
 // tokens ≥ n_valid (NaN-filled slots past a sequence's end: their P is 0 and must not meet a NaN ratio).
 struct Fp8TokenScales {
@@ -118,7 +114,10 @@ __device__ __forceinline__ void store_codes_f16(uint32_t sKb, int row, int ch0, 
   ptx::st_shared_v4(slab + swizzled(row, c + 1), make_uint4(v2.x, v2.y, v3.x, v3.y));
 }
 
-// fp8_dequantise_block for the f16 datapath: the codes as f16, no scale (same chunk order, zeros, fence and barrier).
+// The landed raw block in the stage at sRaw (the dense entry's: two TMA boxes, row t of box h at h · 16384 + 256 t:
+// the same banks per chunk as the gathered stage) → its codes as f16, unscaled, in slabs 0–7 of the K buffer at sKb;
+// fp8_dequantise_block's chunk order, zeros for tokens ≥ n_valid (NaN-filled slots past a sequence's end), fence and
+// barrier.
 __device__ __forceinline__ void fp8_codes_block(uint32_t sKb, uint32_t sRaw, int wtid, int n_valid, int bar) {
   const int t = wtid >> 1, h = wtid & 1;
   const int k = (t & 1) | (h << 1) | ((t & 2) << 1);
@@ -174,6 +173,122 @@ __device__ __forceinline__ void q_to_f16_scaled(uint32_t sQ, uint32_t sQf, int t
     ptx::st_shared_v4(sQ + (c >> 3) * SM90S_ROW_SLAB_BYTES + swizzled(r, c & 7), make_uint4(o[0], o[1], o[2], o[3]));
   }
   if (part == 0) ptx::st_shared_f32(sQf + r * 4, inv);
+}
+
+// The start of an item (all 256 threads, Q landed and the CTA synced): Q → f16 (q_to_f16_scaled, the factors through
+// sQf), fence, CTA barrier; this thread's columns' factors 2^−k_c (qf) and the groups' reference scales (rg) at 1.
+__device__ __forceinline__ void f16_item_start(uint32_t sQ, uint32_t sQf, int tid, int q4, float (&qf)[2][2], float (&rg)[4]) {
+  q_to_f16_scaled(sQ, sQf, tid);
+  ptx::fence_proxy_async();
+  __syncthreads();
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) qf[i][e] = ptx::ld_shared_f32(sQf + col_of(i, e, q4) * 4);
+#pragma unroll
+  for (int k = 0; k < 4; ++k) rg[k] = 1.f;
+}
+
+
+// Sᵀ of one block (the 16 columns): S_g (scale group g = K slabs 2g, 2g + 1, f16: into sg) and, after the wait for the
+// block's RoPE box on sRope (phase flipped), S_rope (slab 8, bf16: into s, zeroed by the caller), then per token t and
+// column c: Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope. sK, sQ: the K buffer and Q (16 rows).
+__device__ __forceinline__ void f16_scores(float (&s)[8], float (&sg)[4][8], uint32_t sK, uint32_t sQ, const Fp8TokenScales& tsc, const float (&qf)[2][2],
+                                           uint32_t sRope, uint32_t& phase) {
+#pragma unroll
+  for (int k = 0; k < 4; ++k)
+#pragma unroll
+    for (int x = 0; x < 8; ++x) sg[k][x] = 0.f;
+  const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
+  ptx::wgmma_fence();
+#pragma unroll
+  for (int slab = 0; slab < SM90_SLABS - 1; ++slab)
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk)
+      ptx::wgmma_m64n16k16_f16_ss(sg[slab >> 1], dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), (slab & 1) + kk != 0);
+  ptx::wgmma_commit();
+  ptx::mbarrier_wait(sRope, phase);
+  phase ^= 1;
+  ptx::wgmma_fence();
+  constexpr int slab = SM90_SLABS - 1;
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk)
+    ptx::wgmma_m64n16k16_bf16_ss(s, dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), kk != 0);
+  ptx::wgmma_commit();
+  ptx::wgmma_wait<0>();
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int x = 4 * i + 2 * h + e;
+        float acc = tsc.v[h][0] * sg[0][x];
+#pragma unroll
+        for (int k = 1; k < 4; ++k) acc = fmaf(tsc.v[h][k], sg[k][x], acc);
+        s[x] = fmaf(qf[i][e], acc, s[x]);
+      }
+}
+
+
+// Slab 8 of the K buffer at sKb after S: warp v's 16 column maxima at 2048 v (the kernel's max_at), then at + 64 the
+// maxima of its 16 tokens' scales per group k.
+__device__ __forceinline__ uint32_t f16_smax_at(uint32_t sKb, int v, int k) { return sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + 64 + k * 4; }
+
+// This warp's maxima of its tokens' scales per group → slab 8 (before the warpgroup barrier of the column maxima).
+__device__ __forceinline__ void f16_publish_scale_maxima(uint32_t sKb, const Fp8TokenScales& tsc, int warp, int lane) {
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    float x = fmaxf(tsc.v[0][k], tsc.v[1][k]);
+#pragma unroll
+    for (int d = 4; d < 32; d <<= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, d));
+    if (lane == 0) ptx::st_shared_f32(f16_smax_at(sKb, warp, k), x);
+  }
+}
+
+// After that barrier: the block's scale maxima per group become the new reference scales rg; fac[k] = r_old / r_new
+// (Oᵀ's tiles of group k times it, with the softmax rescale) and ratio[h][k] = s_t,k / r_new for this thread's tokens
+// (Pᵀ copy k's factors); then barrier `bar` (the maxima are read: slab 8 takes Pᵀ).
+__device__ __forceinline__ void f16_rescale_groups(uint32_t sKb, const Fp8TokenScales& tsc, float (&rg)[4], float (&fac)[4], float (&ratio)[2][4], int bar) {
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    float smx = 0.f;
+#pragma unroll
+    for (int v = 0; v < 4; ++v) smx = fmaxf(smx, ptx::ld_shared_f32(f16_smax_at(sKb, v, k)));
+    const float r_new = smx > 0.f ? smx : rg[k];  // (a group whose scales are all 0: P·0 either way)
+    const float inv = 1.f / r_new;
+    fac[k] = rg[k] * inv;
+    rg[k] = r_new;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * inv;
+  }
+  ptx::named_barrier_sync(bar, kFp8WgThreads);
+}
+
+
+// Pᵀ (this thread's fragment s of P, 16 columns) → four f16 copies at sP + 2048 k, copy k scaled per token by its
+// ratio s_t,k / r_k (ratio; the partner lane's by shuffles), K-major as the kernel's bf16 Pᵀ: lanes g and g ^ 1 hold
+// adjacent tokens of the same columns, trade one value each and each stores one f16 pair per copy. rp: the partner's
+// ratios (the caller's array).
+__device__ __forceinline__ void f16_store_p(uint32_t sP, const float (&s)[8], const float (&ratio)[2][4], float (&rp)[2][4], int warp, int g, int q4) {
+  const bool odd = g & 1;
+#pragma unroll
+  for (int h = 0; h < 2; ++h)
+#pragma unroll
+    for (int k = 0; k < 4; ++k) rp[h][k] = __shfl_xor_sync(0xffffffffu, ratio[h][k], 4);
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const float v0 = s[4 * i + 2 * h], v1 = s[4 * i + 2 * h + 1];
+      const float other = __shfl_xor_sync(0xffffffffu, odd ? v0 : v1, 4);
+      const int tok = (16 * warp + g + 8 * h) & ~1, col = col_of(i, odd ? 1 : 0, q4);
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const uint32_t word = odd ? ptx::f32x2_to_f16x2(other * rp[h][k], v1 * ratio[h][k]) : ptx::f32x2_to_f16x2(v0 * ratio[h][k], other * rp[h][k]);
+        ptx::st_shared_u32(sP + k * SM90S_ROW_SLAB_BYTES + swizzled(col, tok >> 3) + (tok & 7) * 2, word);
+      }
+    }
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
+#   comb      ~2 min: the combine kernel as built against .variants/comb-old and .variants/comb16 (scripts/build-variant.sh
+#             builds): its GPU test, the split-heavy serving shapes and var sweep rows, two rounds
 #   sparse4   ~4 min: hopper-small's sparse entry (mla_decode_sm90_small_fp8_sparse_bf16, level 4, not yet run on a
 #             GPU; opt-in) — its FP8/sparse GPU tests (and the Hopper sparse ones beside them), memcheck and racecheck
 #             on its tests, then the sparse grid on hopper vs hopper-small (h_q 16 rows; h_q 32 rows are skipped:
@@ -16,8 +18,8 @@
 #   fp8var    ~2 min: FP8 variants in .variants/fp8-*/ against the shipped build (dense rows, checked)
 #   sparsepad ~3 min: the Hopper sparse kernel for any h_q (padded m-blocks) — its GPU tests, memcheck, the sparse grid
 #   fp8prof   ~2 min: ncu (full, SASS stalls) of the dense FP8 Hopper kernel and bf16 hopper on sweep#16
-#   smallfp8  ~4 min: hopper-small's FP8 entry (level 3, not yet run on a GPU) — its FP8 GPU tests (oracle, and bit for
-#             bit vs hopper-small over the dequantised cache), bench of sweep rows 0,1,16,17 --kv fp8 hopper vs hopper-small
+#   smallfp8  ~4 min: hopper-small's FP8 entry (the f16 datapath) — its FP8 GPU tests (the oracle, with and without
+#             K magnitudes spread per block, token and group), bench of sweep rows 0,1,16,17 --kv fp8 hopper vs hopper-small
 #             (outputs checked) for dist/kernels and each .variants/small-fp8-*/ build, bf16 of the same rows for the
 #             ratio; memcheck and racecheck on its FP8 GPU tests
 #   pf        ~6 min: hopper-small's L2 prefetch of the block after next — bf16 and FP8 rows 0,1,16,17 against
@@ -25,9 +27,6 @@
 #   release   ~6 min: the sweep (32) and serving (12) sets on the default kernels (JSON + SVG for docs/runs/), the FP8
 #             memory-bound sweep rows against bf16 of the same run, then the GPU files that decode through the default
 #             kernels and the decode-loop example
-#   fp8f16    ~3 min: EXPERIMENT — hopper-small's f16-datapath FP8 entry (mla_decode_sm90_small_fp8f16_bf16, not yet run
-#             on a GPU; FLASH_MLA_EXPERIMENT_SMALL_FP8=f16): the FP8 GPU tests matching 'hopper-small' with the switch,
-#             bench of sweep rows 0,1,16,17 --kv fp8 without and with it, memcheck and racecheck of those tests with it
 # Reruns (each ran in session 5 or 6):
 #   fp8h      ~2 min: the Hopper FP8 kernel — its GPU tests, speed vs bf16 hopper and the portable kernel, memcheck, racecheck
 #   small     ~6 min: generic-small forced for the whole GPU suite (`npm run test:gpu` with
@@ -38,7 +37,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: comb | sched | sparse4 | fp8f16 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -227,38 +226,6 @@ case $step in
     for tool in memcheck racecheck; do
       s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 100 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="hopper-small" dist/test/fp8-sparse-gpu.test.js > "$out/smallfp8-$tool.log" 2>&1
       echo "$tool (hopper-small FP8 cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/smallfp8-$tool.log" | tail -1)"
-    done
-    ;;
-  fp8f16)
-    # EXPERIMENT switch (src/cuda/kernels.ts smallRowEntry): remove the step with the switch after this run
-    export FLASH_MLA_EXPERIMENT_SMALL_FP8=f16; fp8_tests fp8f16 "hopper-small" "${FP8F16_TEST_S:-100}"; unset FLASH_MLA_EXPERIMENT_SMALL_FP8
-    rows=${FP8F16_ROWS:-0,1,16,17}
-    for v in 3b f16; do
-      if [ "$v" = f16 ]; then sw=f16; else sw=; fi
-      FLASH_MLA_EXPERIMENT_SMALL_FP8=$sw timeout 60 node dist/src/cli.js bench --configs $rows --kv fp8 --iters 40 --check-samples 2 --reference h200 --json "$out/fp8f16-bench-$v.json" > "$out/fp8f16-bench-$v.txt" 2>&1
-      echo "== fp8 bench $v rc=$?"; grep -aE "^sweep#|geomean" "$out/fp8f16-bench-$v.txt" | cut -c1-170
-    done
-    for tool in memcheck racecheck; do
-      s=$(date +%s); FLASH_MLA_EXPERIMENT_SMALL_FP8=f16 FLASH_MLA_REQUIRE_GPU=1 timeout 100 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="hopper-small" dist/test/fp8-sparse-gpu.test.js > "$out/fp8f16-$tool.log" 2>&1
-      echo "$tool (hopper-small FP8 cases, f16 datapath) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/fp8f16-$tool.log" | tail -1)"
-    done
-    ;;
-  sched)
-    # the scheduler's split cost (FIXED_OVERHEAD_NUM_BLOCKS, 5 as FlashMLA) against 2, 3 and 8: metadata cubins built
-    # from a copy of kernels/ with the constant changed (.variants/schedN/mla_metadata.sm_90.cubin); the variable-length
-    # sweep rows, their fixed twins and the split-heavy serving shapes, each row checked against the oracle
-    for d in dist/kernels .variants/sched*; do
-      [ -d "$d" ] || continue
-      name=$(basename "$d"); kd=$(kernel_dir "$d")
-      for set in "1,3,5,7,9,17,19,23,25,0,16,12" "serving:S1,S3,S4,S5,S7,S9,S12"; do
-        FLASH_MLA_KERNEL_DIR=$kd/ timeout 100 node dist/src/cli.js bench --configs $set --iters 30 --check-samples 1 --reference h200 > "$out/sched-$name-${set%%:*}.txt" 2>&1
-        echo "== $name $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/sched-$name-${set%%:*}.txt" | cut -c1-64,118-150
-      done
-    done
-    # where a step's time goes per kernel (ncu kernel durations; bench iters 2): split-heavy serving shapes, 4096 h16
-    for set in "serving:S1,S3,S5,S7" "sweep:0,1,16"; do
-      timeout 150 ncu --clock-control none --metrics gpu__time_duration.sum --csv node dist/src/cli.js bench --configs $set --iters 2 --warmup 1 --check-samples 0 --reference none > "$out/ncu-${set%%:*}.csv" 2>&1
-      echo "== ncu $set rc=$?"; grep -aE '^"[0-9]' "$out/ncu-${set%%:*}.csv" | awk -F'","' '{print $5" | "$NF}' | sed 's/"//g' | grep -v memset | cut -c1-120 | head -60
     done
     ;;
   comb)

@@ -270,19 +270,18 @@ const HOPPER_FP8_GPU_CASES: [string, Omit<DenseSpec, 'seed'>, boolean][] = [
 ];
 
 /**
- * A dense FP8 decode on `kernel` ('hopper', or the opt-in 'hopper-small' on the cases of ≤ 16 rows) against the oracle,
- * and bit for bit against the same kernel over dequantizeKvFp8(kCache) as a bf16 cache (the math is the bf16 entry's
- * on the same tiles; the dequantisation to bf16 is exact).
+ * A dense FP8 decode on `kernel` ('hopper', or the opt-in 'hopper-small' on the cases of ≤ 16 rows) against the oracle.
+ * 'hopper' also bit for bit against itself over dequantizeKvFp8(kCache) as a bf16 cache (the math is the bf16 entry's
+ * on the same tiles; the dequantisation to bf16 is exact). 'hopper-small''s FP8 entry (the f16 datapath: its sums are
+ * grouped by scale group, Q rounded to f16) is not the bf16 entry's math: the oracle only, and the cases again with K
+ * magnitudes spread per block, token and group (scales and group maxima that change between blocks).
  */
 function hopperFp8GpuTests(kernel: 'hopper' | 'hopper-small', seed: number, offered: () => boolean): void {
-  // EXPERIMENT (remove with the switch, src/cuda/kernels.ts smallRowEntry): with FLASH_MLA_EXPERIMENT_SMALL_FP8=f16
-  // 'hopper-small' runs its f16-datapath FP8 entry, whose sums are grouped by scale group: the oracle only, and the
-  // cases again with K magnitudes spread per block, token and group (scales that change between blocks)
-  const f16 = kernel === 'hopper-small' && process.env.FLASH_MLA_EXPERIMENT_SMALL_FP8 === 'f16';
+  const f16 = kernel === 'hopper-small';
   const base = HOPPER_FP8_GPU_CASES.filter(([, spec]) => kernel === 'hopper' || spec.sQ * spec.hQ <= 16);
   const cases = f16 ? [...base, ...base.map(([l, spec, c]): (typeof base)[number] => [`${l}, K spread 2^±3`, { ...spec, kSpread: 3 }, c])] : base;
   cases.forEach(([label, spec, causal], k) =>
-    test(`${label}: the oracle${f16 ? ' (f16-datapath FP8 entry, experiment)' : `, and '${kernel}' over dequantizeKvFp8(kCache) bit for bit`}`, (t) => {
+    test(`${label}: the oracle${f16 ? ' (the f16 datapath)' : `, and '${kernel}' over dequantizeKvFp8(kCache) bit for bit`}`, (t) => {
       if (!offered()) return void t.skip(`the ${kernel} FP8 kernel does not run on this GPU (decodeKernels for a dense FP8 decode has no '${kernel}')`);
       const s = seed + k;
       const p = makeDenseProblem({ ...spec, seed: s, scale: 0.5 });

@@ -220,11 +220,12 @@ const HOPPER_FP8_CASES: HopperCase[] = [
 
 /**
  * One dense FP8 decode on the emulated H200 through the Hopper FP8 kernel (the default there; or, with `small`, the
- * opt-in 'hopper-small' kernel's FP8 entry) against the oracle; then the same kernel's bf16 entry over
+ * 'hopper-small' kernel's FP8 entry) against the oracle. The Hopper FP8 kernel then also against its bf16 entry over
  * dequantizeKvFp8(kCache) as a 16-bit cache (the same schedule): the dequantisation to bf16 is exact and the math
- * warpgroups are the same code on the same shared-memory tiles, so out and lse must agree to the bit.
+ * warpgroups are the same code on the same shared-memory tiles, so out and lse must agree to the bit. Not
+ * 'hopper-small''s: its FP8 entry is the f16 datapath (sums grouped by scale group, Q rounded to f16).
  */
-function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedule: (metadata: Int32Array) => string, small = false, f16 = false): string {
+function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedule: (metadata: Int32Array) => string, small = false): string {
   const p = makeDenseProblem({ ...spec, seed });
   const cpu = denseTensors(p);
   const gpu = { q: nanPaddedQ(p, 'cuda'), kCache: nanPaddedFp8Cache(p, 'cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
@@ -239,24 +240,23 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
   const mdH = getMlaMetadata(cpu.cacheSeqlens, rows, 1, { smCount: parts * Math.ceil(rows / 64) });
   const nanOuts = () => ({ out: Tensor.full([spec.b, spec.sQ, spec.hQ, 512], NaN, { dtype: 'bf16', backend: 'cuda' }), lse: Tensor.full([spec.b, spec.hQ, spec.sQ], NaN, { dtype: 'fp32', backend: 'cuda' }) });
   const f = bindFakeCuda();
-  // f16: the EXPERIMENT entry (FLASH_MLA_EXPERIMENT_SMALL_FP8=f16 in the scenario's env), against the oracle only
-  const entry = f16 ? 'mla_decode_sm90_small_fp8f16_bf16' : small ? 'mla_decode_sm90_small_fp8_bf16' : 'mla_decode_sm90_fp8_bf16';
+  const entry = small ? 'mla_decode_sm90_small_fp8_bf16' : 'mla_decode_sm90_fp8_bf16';
   const kernel = small ? 'hopper-small' : 'hopper';
   const before = f.stat(`emulated:${entry}`);
   // the kernel named (small-row FP8 decodes of ≤ 16 rows run on 'hopper-small' by default, asserted above)
   const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, isFp8KvCache: true, kernel, ...nanOuts() });
   assert.ok(f.stat(`emulated:${entry}`) > before, `the FP8 decode${small ? " with kernel 'hopper-small'" : ''} did not run ${entry}`);
   const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal, isFp8KvCache: true });
-  const label = `FP8, b ${spec.b}, s_q ${spec.sQ}, h_q ${spec.hQ}, causal ${causal}, seqlens [${spec.seqlens}]${small ? ', kernel hopper-small' : ''}`;
+  const label = `FP8, b ${spec.b}, s_q ${spec.sQ}, h_q ${spec.hQ}, causal ${causal}, seqlens [${spec.seqlens}]${spec.kSpread ? `, K spread 2^±${spec.kSpread}` : ''}${small ? ', kernel hopper-small' : ''}`;
   checkDenseRows(label, got, want, seed);
-  if (f16) return `${label}${spec.kSpread ? `, K spread 2^±${spec.kSpread}` : ''}, f16 datapath: matches the oracle (${parts} SM parts; ${schedule(md.tileSchedulerMetadata.toInt32())})`;
+  const splits = md.numSplits.toInt32();
+  const most = Math.max(...Array.from({ length: spec.b }, (_, i) => splits[i + 1] - splits[i]));
+  if (split) assert.ok(most > 1, `${label}: expected a request split over SM parts, the schedule has none (${parts} parts)`);
+  if (small) return `${label}: matches the oracle (${parts} SM parts, up to ${most} splits per request; ${schedule(md.tileSchedulerMetadata.toInt32())})`;
   const bf16 = dequantizeKvFp8(cpu.kCache).to('cuda');
   const ref = flashMlaWithKvcache(gpu.q, bf16, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, kernel, ...nanOuts() });
   assert.deepEqual(got.out.toRaw(), ref.out.toRaw(), `${label}: out differs from '${kernel}' over the dequantised cache (seed ${seed})`);
   assert.deepEqual(got.lse.toRaw(), ref.lse.toRaw(), `${label}: lse differs from '${kernel}' over the dequantised cache (seed ${seed})`);
-  const splits = md.numSplits.toInt32();
-  const most = Math.max(...Array.from({ length: spec.b }, (_, i) => splits[i + 1] - splits[i]));
-  if (split) assert.ok(most > 1, `${label}: expected a request split over SM parts, the schedule has none (${parts} parts)`);
   return `${label}: matches the oracle, and '${kernel}' over the dequantised cache bit for bit (${parts} SM parts, up to ${most} splits per request; ${schedule(md.tileSchedulerMetadata.toInt32())})`;
 }
 
@@ -360,9 +360,10 @@ function smallSparseScenario(timing: keyof typeof TIMINGS): Scenario {
  * (0, 1, 63, 64, 65, 128), several items per SM part, requests split over parts; NaN-padded views. The cases of
  * 17–32 rows run the 32-row entry (mla_decode_sm90_small_r32_bf16): h_q 16 × s_q 2 causal, h_q 32 × s_q 1, h_q 5 ×
  * s_q 5 causal (25 rows: seven padding columns). The cases of ≤ 16 rows over the FP8 cache too
- * (mla_decode_sm90_small_fp8_bf16, padded NaN-filled cache views as 'hopper-fp8'), also bit for bit against the bf16
- * entry over the dequantised cache (its sparse entry: 'hopper-small sparse'). Then its refusals: more than 32 rows
- * (16-bit cache), more than 16 (FP8 cache), fp16 q.
+ * (mla_decode_sm90_small_fp8_bf16, the f16 datapath; padded NaN-filled cache views as 'hopper-fp8'), and again with K
+ * magnitudes spread 2^±3 per block, token and group (`kSpread`: scales and group maxima that change between blocks, so
+ * the reference-scale rescaling is exercised) — against the oracle (its sparse entry: 'hopper-small sparse'). Then its
+ * refusals: more than 32 rows (16-bit cache), more than 16 (FP8 cache), fp16 q.
  */
 const SMALL_ROW_CASES: (HopperCase & { smCount?: number })[] = [
   { spec: { b: 7, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [142, 63, 0, 264, 64, 1, 65], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false },
@@ -391,7 +392,7 @@ function combineRuns(f: ReturnType<typeof bindFakeCuda>): number {
 function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
   const entry = 'mla_decode_sm90_small_bf16', r32 = 'mla_decode_sm90_small_r32_bf16', fp8Entry = 'mla_decode_sm90_small_fp8_bf16';
   return {
-    title: `the small-row Hopper kernel (${entry}, ${r32} and the FP8 entry; 'hopper-small') against the oracle: h_q·s_q 16/16/15/1 and 32/32/25, causal s_q 2 and 5, seqlens around block edges, split requests, folded and kernel combine; FP8 (≤ 16 rows) over padded NaN-filled cache views, also bit for bit against the bf16 entry over the dequantised cache; refusals of > 32 rows, FP8 with > 16 rows and fp16 q (${TIMINGS[timing].note})`,
+    title: `the small-row Hopper kernel (${entry}, ${r32} and the FP8 entry; 'hopper-small') against the oracle: h_q·s_q 16/16/15/1 and 32/32/25, causal s_q 2 and 5, seqlens around block edges, split requests, folded and kernel combine; FP8 (≤ 16 rows, the f16 datapath) over padded NaN-filled cache views, also with K spread 2^±3; refusals of > 32 rows, FP8 with > 16 rows and fp16 q (${TIMINGS[timing].note})`,
     env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
     run(seed) {
       const be = getBackend('cuda');
@@ -438,7 +439,9 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
       assert.deepEqual(be.decodeKernels({ ...fp8, sQ: 2 }), ['hopper', 'generic'], "'hopper-small' is not offered for a dense FP8 decode of 32 rows (its FP8 entry holds 16)");
       assert.ok(!be.decodeKernels({ ...fp8, hQ: 32 }).includes('hopper-small'), "'hopper-small' is not offered for a dense FP8 h_q 32 decode");
       assert.deepEqual(be.decodeKernels({ ...fp8, sparse: true }), ['hopper-small', 'hopper', 'generic'], "'hopper-small' takes a sparse h_q 16 decode, the default (its sparse entry: 'hopper-small sparse')");
-      SMALL_ROW_CASES.filter((c) => c.spec.sQ * c.spec.hQ <= 16).forEach((c, k) =>
+      // the FP8 cases, then the same with K magnitudes (so the scales) spread 2^±3 per token and group
+      const fp8Cases = SMALL_ROW_CASES.filter((c) => c.spec.sQ * c.spec.hQ <= 16);
+      [...fp8Cases, ...fp8Cases.map((c) => ({ ...c, spec: { ...c.spec, kSpread: 3 } }))].forEach((c, k) =>
         notes.push(hopperFp8Case({ ...c, spec: { ...c.spec, fp8: true } }, seed + 100 + k, (md) => `items per part (blocks): ${partItems(md, c.spec.seqlens).map((p) => p.join(',')).join(' | ')}`, true)),
       );
       // refusals, typed and naming the argument, before anything runs
@@ -469,25 +472,6 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
 }
 
 /**
- * EXPERIMENT (remove with the switch after its GPU run): the small-row kernel's f16-datapath FP8 entry
- * (mla_decode_sm90_small_fp8f16_bf16, launched with FLASH_MLA_EXPERIMENT_SMALL_FP8=f16) on the FP8 cases of
- * 'hopper-small' against the oracle (not bit for bit against the bf16 entry: its sums are grouped by scale group).
- */
-function smallFp8F16Scenario(timing: keyof typeof TIMINGS): Scenario {
-  return {
-    title: `the small-row Hopper kernel's f16-datapath FP8 entry (experiment, FLASH_MLA_EXPERIMENT_SMALL_FP8=f16) against the oracle: the FP8 cases of 'hopper-small' (${TIMINGS[timing].note})`,
-    env: { ...HOPPER_ENV, ...TIMINGS[timing].env, FLASH_MLA_EXPERIMENT_SMALL_FP8: 'f16' },
-    run(seed) {
-      // the 'hopper-small' FP8 cases, then the same with K magnitudes (so the scales) spread 2^±3 per token and group
-      const cases = SMALL_ROW_CASES.filter((c) => c.spec.sQ * c.spec.hQ <= 16);
-      return [...cases, ...cases.map((c) => ({ ...c, spec: { ...c.spec, kSpread: 3 } }))].map((c, k) =>
-        hopperFp8Case({ ...c, spec: { ...c.spec, fp8: true } }, seed + 100 + k, (md) => `items per part (blocks): ${partItems(md, c.spec.seqlens).map((p) => p.join(',')).join(' | ')}`, true, true),
-      );
-    },
-  };
-}
-
-/**
  * FLASH_MLA_EMULATION=full adds what `npm test` leaves out to stay under two minutes on two cores: the planted-bug
  * checks of the emulator itself (three more emulator builds).
  */
@@ -499,7 +483,6 @@ const scenarios: Record<string, Scenario> = {
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-sparse${timing === 'issue' ? '' : `, ${timing}`}`, hopperSparseScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small${timing === 'issue' ? '' : `, ${timing}`}`, smallRowScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small sparse${timing === 'issue' ? '' : `, ${timing}`}`, smallSparseScenario(timing)])),
-  ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small fp8f16${timing === 'issue' ? '' : `, ${timing}`}`, smallFp8F16Scenario(timing)])),
 
   'proven-kernels': {
     title: "the kernels that passed the GPU suite on an H200 ('generic', 'generic-small'; h_kv 1, d_qk 576) match the oracle here too",
@@ -799,29 +782,33 @@ if (scenarioName) {
       for (const [what, r] of [['no empty wait', noEmpty], ['no barrier', noBarrier], ['no release', noRelease], ['wrong scale', wrongScale]] as const) t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
     });
 
-    // The same for the small-row kernel's FP8 entry (level 3b, raw stages): the wait for a block's raw bytes in its
-    // warpgroup's stage dropped (the race detector: a RAW between the stage's TMA load and the dequantisation's
-    // ld.shared — at issue timing too, where the values cannot show it), the wait for its RoPE box in slab 8 dropped
-    // (a RAW between that TMA load and S's wgmma).
-    it("planted bugs in hopper-small's FP8 entry: no wait for the raw stage → RAW on its TMA load, no wait for the RoPE box → RAW on a TMA load before wgmma", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (two more emulator builds, ~15 s)' }, async (t) => {
-      const small = 'mla_decode_sm90_small.cu';
+    // The same for the small-row kernel's FP8 entry (the f16 datapath, raw stages): the wait for a block's raw bytes
+    // in its warpgroup's stage dropped (the race detector: a RAW between the stage's TMA load and the fill's ld.shared —
+    // at issue timing too, where the values cannot show it), the wait for its RoPE box in slab 8 dropped (a RAW between
+    // that TMA load and S's wgmma), the groups' reference-scale ratio r_g,old / r_g,new taken as 1 (the oracle, on the
+    // K-spread cases: the plain ones have the same group maxima in every block).
+    it("planted bugs in hopper-small's FP8 entry: no wait for the raw stage → RAW on its TMA load, no wait for the RoPE box → RAW on a TMA load before wgmma, no reference-scale rescale → the oracle", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (three more emulator builds, ~20 s)' }, async (t) => {
+      const small = 'mla_decode_sm90_small.cu', f16 = 'mla_sm90_small_fp8.cuh';
       const builds = {
         noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar, phase);\n        // (tokens past', '        // (tokens past']] }),
-        noRopeWait: buildFakeCuda({ emulate: true, plant: [[small, '            ptx::mbarrier_wait(sRope, phase);\n', '']] }),
+        noRopeWait: buildFakeCuda({ emulate: true, plant: [[f16, '  ptx::mbarrier_wait(sRope, phase);\n  phase ^= 1;\n', '  phase ^= 1;\n']] }),
+        noRescale: buildFakeCuda({ emulate: true, plant: [[f16, '    fac[k] = rg[k] * inv;', '    fac[k] = 1.f;']] }),
       };
       const seed = freshSeed();
-      const [noRawWait, noRawWaitLate, noRopeWait] = await Promise.all([
+      const [noRawWait, noRawWaitLate, noRopeWait, noRescale] = await Promise.all([
         runScenario(builds.noRawWait, 'hopper-small', seed),
         runScenario(builds.noRawWait, 'hopper-small, late TMA', seed),
         runScenario(builds.noRopeWait, 'hopper-small', seed),
+        runScenario(builds.noRescale, 'hopper-small', seed),
       ]);
       const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
-      for (const r of [noRawWait, noRawWaitLate, noRopeWait]) assert.notEqual(r.status, 0, r.stderr);
+      for (const r of [noRawWait, noRawWaitLate, noRopeWait, noRescale]) assert.notEqual(r.status, 0, r.stderr);
       for (const [r, timing] of [[noRawWait, 'at issue'], [noRawWaitLate, 'late TMA']] as const) {
         assert.match(r.stderr, /emulated mla_decode_sm90_small_fp8_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*a TMA load \(cp\.async\.bulk\.tensor\) issued by thread \d+ [^\n]*then ld\.shared [^\n]*mla_sm90_small_fp8\.cuh/, `${timing}: ${r.stderr}`);
       }
       assert.match(noRopeWait.stderr, /emulated mla_decode_sm90_small_fp8_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*a TMA load \(cp\.async\.bulk\.tensor\) issued by thread \d+ [^\n]*then wgmma \(A operand\)/, noRopeWait.stderr);
-      for (const [what, r] of [['no raw wait', noRawWait], ['the same, late TMA', noRawWaitLate], ['no RoPE wait', noRopeWait]] as const) {
+      assert.match(noRescale.stderr, /AssertionError[^\n]*K spread/, noRescale.stderr);
+      for (const [what, r] of [['no raw wait', noRawWait], ['the same, late TMA', noRawWaitLate], ['no RoPE wait', noRopeWait], ['no reference-scale rescale', noRescale]] as const) {
         t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
       }
     });
@@ -868,7 +855,7 @@ if (scenarioName) {
       const builds = {
         noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar, phase);\n        const int t = wtid >> 1;', '        const int t = wtid >> 1;']] }),
         noMask: buildFakeCuda({ emulate: true, plant: [[small, ' || (kSparse && !((vbits >> (8 * h)) & 1))', '']] }),
-        noRopeWait: buildFakeCuda({ emulate: true, plant: [[small, '            ptx::mbarrier_wait(sRope, phase);\n            if constexpr (kSparse)', '            if constexpr (kSparse)']] }),
+        noRopeWait: buildFakeCuda({ emulate: true, plant: [[small, '            ptx::mbarrier_wait(sRope, phase);\n            gather.rope_swizzle', '            gather.rope_swizzle']] }),
       };
       const seed = freshSeed();
       const [noRawWait, noMask, noRopeWait] = await Promise.all([

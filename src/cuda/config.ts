@@ -30,10 +30,8 @@ export const MLA_CONFIG = {
   /** Its 32-row entry (mla_decode_sm90_small_r32_bf16, 16-bit cache only): rows per CTA, dynamic smem. */
   SM90S_R32_ROWS: 32,
   SM90S_R32_SMEM_BYTES: 228632,
-  /** Its FP8 entry (mla_decode_sm90_small_fp8_bf16, level 3b: raw stages): dynamic smem, the whole opt-in shared-memory limit. */
+  /** Its FP8 entries (mla_decode_sm90_small_fp8_bf16, the f16 datapath, and the sparse one: raw stages): dynamic smem, the whole opt-in shared-memory limit. */
   SM90S_F8_SMEM_BYTES: 232448,
-  /** EXPERIMENT: its f16-datapath FP8 entry (mla_decode_sm90_small_fp8f16_bf16, FLASH_MLA_EXPERIMENT_SMALL_FP8=f16). */
-  SM90S_F16_SMEM_BYTES: 232448,
   /** FP8-cache decode kernel (mla_decode_fp8.cu): same rows per CTA and threads as generic, this much dynamic smem. */
   F8D_SMEM_BYTES: 160512,
   /** Combine kernel: warps per CTA (W of them per row), column chunks of 128 (up to 4 per row). */

@@ -125,7 +125,7 @@ export const FP8_SPARSE_HOPPER_KERNEL = {
  * dense decode of bf16 q, h_kv 1, d_qk 576, 64-token pages, the rows (h_q · s_q per request) as the wgmma's N: over
  * the 16-bit cache `entry` for ≤ `rows` rows and `r32Entry` (`r32SharedBytes` of dynamic shared memory) for up to
  * `r32Rows`; over the FP8 cache `fp8Entry` for ≤ `rows` (params and the 'hopper' FP8 kernel's two tensor maps;
- * `fp8SharedBytes`, level 3b's raw stages). Not in DECODE_KERNELS: the backend's decodeKernels() offers it for the
+ * `fp8SharedBytes`, its raw stages; the f16 datapath: the e4m3 codes as f16, the scales folded out of the products). Not in DECODE_KERNELS: the backend's decodeKernels() offers it for the
  * decodes features.ts smallRowMisfit accepts — first (the default) when s_q is known and h_q · s_q ≤
  * SMALL_ROW_DEFAULT_MAX_ROWS — so no preference list or FLASH_MLA_DECODE_KERNEL changes.
  */
@@ -135,8 +135,6 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   entry: 'mla_decode_sm90_small_bf16',
   r32Entry: 'mla_decode_sm90_small_r32_bf16',
   fp8Entry: 'mla_decode_sm90_small_fp8_bf16',
-  /** EXPERIMENT (FLASH_MLA_EXPERIMENT_SMALL_FP8=f16, smallRowEntry): the FP8 entry's f16 datapath; remove after its GPU run. */
-  fp8F16Entry: 'mla_decode_sm90_small_fp8f16_bf16',
   /** Sparse decode over the FP8 cache (level 4; opt-in): h_q ≤ 16 heads of one query token per CTA, grid (s_q, parts). */
   fp8SparseEntry: 'mla_decode_sm90_small_fp8_sparse_bf16',
   rows: MLA_CONFIG.SM90S_ROWS,
@@ -145,16 +143,12 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   sharedBytes: MLA_CONFIG.SM90S_SMEM_BYTES,
   r32SharedBytes: MLA_CONFIG.SM90S_R32_SMEM_BYTES,
   fp8SharedBytes: MLA_CONFIG.SM90S_F8_SMEM_BYTES,
-  fp8F16SharedBytes: MLA_CONFIG.SM90S_F16_SMEM_BYTES,
 } as const;
 
 /** The small-row kernel's entry for a decode of `rows` folded rows per request (FP8 cache if `fp8`) and its dynamic shared memory. */
 export function smallRowEntry(fp8: boolean, rows: number, sparse = false): { entry: string; sharedBytes: number } {
   const k = SMALL_ROW_HOPPER_KERNEL;
   if (sparse) return { entry: k.fp8SparseEntry, sharedBytes: k.fp8SharedBytes };
-  // EXPERIMENT switch, to be removed after its GPU run (docs/perf-log.md, session 7, "FP8 f16 datapath"):
-  // FLASH_MLA_EXPERIMENT_SMALL_FP8=f16 launches the FP8 entry's f16 datapath (same arguments, same shared memory).
-  if (fp8 && process.env.FLASH_MLA_EXPERIMENT_SMALL_FP8 === 'f16') return { entry: k.fp8F16Entry, sharedBytes: k.fp8F16SharedBytes };
   if (fp8) return { entry: k.fp8Entry, sharedBytes: k.fp8SharedBytes };
   return rows > k.rows ? { entry: k.r32Entry, sharedBytes: k.r32SharedBytes } : { entry: k.entry, sharedBytes: k.sharedBytes };
 }

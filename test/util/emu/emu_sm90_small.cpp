@@ -19,11 +19,6 @@ static const KernelEntry kEntries[] = {
        mla_decode_sm90_small_fp8_bf16(*static_cast<const MlaDecodeParams*>(args[0]), *static_cast<const CUtensorMap*>(args[1]), *static_cast<const CUtensorMap*>(args[2]));
      },
      true},
-    {"mla_decode_sm90_small_fp8f16_bf16",
-     [](void* const* args) {
-       mla_decode_sm90_small_fp8f16_bf16(*static_cast<const MlaDecodeParams*>(args[0]), *static_cast<const CUtensorMap*>(args[1]), *static_cast<const CUtensorMap*>(args[2]));
-     },
-     true},
     {"mla_decode_sm90_small_fp8_sparse_bf16",
      [](void* const* args) {
        mla_decode_sm90_small_fp8_sparse_bf16(*static_cast<const MlaDecodeParams*>(args[0]), *static_cast<const MlaFp8Params*>(args[1]));
