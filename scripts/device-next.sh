@@ -4,6 +4,7 @@
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
+#   f16chk    ~2 min: hopper-small's FP8 f16 entry as merged: its GPU tests, memcheck and racecheck on its f16 tests
 #   comb      ~2 min: the combine kernel as built against .variants/comb-old and .variants/comb16 (scripts/build-variant.sh
 #             builds): its GPU test, the split-heavy serving shapes and var sweep rows, two rounds
 #   sparse4   ~4 min: hopper-small's sparse entry (mla_decode_sm90_small_fp8_sparse_bf16, level 4, not yet run on a
@@ -37,7 +38,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: f16chk | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -206,6 +207,9 @@ case $step in
     echo "serving rc=$?"; grep -aE "^S[0-9]|geomean" "$out/serving.txt" | cut -c1-190
     timeout 50 node dist/src/cli.js bench --configs 0,1,2,4,8,16,17,18,20,24 --kv fp8 --iters 30 --reference "$out/sweep.json" --json "$out/fp8.json" > "$out/fp8.txt" 2>&1
     echo "fp8 vs bf16 (same run) rc=$?"; grep -aE "^sweep#|geomean" "$out/fp8.txt" | cut -c1-190
+    timeout 90 node dist/src/cli.js bench --configs sparse --iters 20 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
+    echo "sparse (default kernels) rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
+    [ -n "${REL_NO_TESTS:-}" ] && exit 0
     # the GPU files that decode through the default kernels (hopper-small for ≤ 16 rows since session 7), the example
     s=$(date +%s); FLASH_MLA_GPU_PROPERTY_CASES=${REL_CASES:-150} gpu timeout ${REL_TEST_S:-150} node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/gpu-property.test.js \
       dist/test/strided-decode.test.js dist/test/kvcache-gpu.test.js dist/test/fp8-sparse-gpu.test.js > "$out/release-tests.log" 2>&1
@@ -226,6 +230,16 @@ case $step in
     for tool in memcheck racecheck; do
       s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 100 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="hopper-small" dist/test/fp8-sparse-gpu.test.js > "$out/smallfp8-$tool.log" 2>&1
       echo "$tool (hopper-small FP8 cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/smallfp8-$tool.log" | tail -1)"
+    done
+    ;;
+  f16chk)
+    # hopper-small's dense FP8 entry (the f16 datapath) as merged: the FP8/sparse GPU tests of the small-row kernel and
+    # the default-kernel test, then memcheck and racecheck on its f16 tests alone (session 8's racecheck of a wider
+    # pattern also ran the 'hopper' FP8 kernel, whose zero-tail reports are a known false class)
+    fp8_tests f16chk "small-row|hopper-small" 150
+    for tool in memcheck racecheck; do
+      s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 100 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="f16 datapath" dist/test/fp8-sparse-gpu.test.js > "$out/f16chk-$tool.log" 2>&1
+      echo "$tool (hopper-small FP8 f16 cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/f16chk-$tool.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/f16chk-$tool.log" | tr '\n' ' '; echo
     done
     ;;
   comb)

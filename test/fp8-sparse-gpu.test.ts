@@ -328,7 +328,7 @@ describe("cuda: the Hopper FP8 kernel (dense FP8 decode with bf16 q, kernel 'hop
   });
 });
 
-describe("cuda: the small-row Hopper kernel over the FP8 cache (dense FP8 decode with bf16 q, h_q · s_q ≤ 16, opt-in kernel 'hopper-small'), where this GPU offers it", { skip }, () => {
+describe("cuda: the small-row Hopper kernel over the FP8 cache (dense FP8 decode with bf16 q, h_q · s_q ≤ 16, kernel 'hopper-small', the default there), where this GPU offers it", { skip }, () => {
   const seed = freshSeed();
   const offered = () => getBackend('cuda').decodeKernels({ fp8: true, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 }).includes('hopper-small');
   hopperFp8GpuTests('hopper-small', seed, offered);
