@@ -9,6 +9,9 @@
 // written with two 16-byte stores. Shared memory holds two int32 per request; a batch larger than that, or a total
 // cost of 2^30 or more, takes the general walk (global seqlens, 64-bit payload) — the same schedule, slower.
 //
+// The split cost (FlashMLA's FIXED_OVERHEAD_NUM_BLOCKS) is the argument split_overhead: the host passes the value its
+// cpu schedule uses (src/mla/schedule.ts splitOverheadBlocks), so that both produce the same bits.
+//
 // Launch: grid 1, block 32, dynamic smem = 8 * min(b, mla::METADATA_SMEM_MAX_REQS) bytes (any size works:
 // the kernel reads %dynamic_smem_size and caches the batch when 8 bytes per request fit).
 #include <cstdint>
@@ -27,12 +30,11 @@ __device__ __forceinline__ int ceil_blocks(int s) { return s / PAGE_BLOCK_SIZE +
 // shared memory (s_cache[i] and s_cache[capacity + i]) instead of global memory.
 template <typename Cost, bool kCached, typename Smem>
 __device__ __forceinline__ void walk(const int* cache_seqlens, const Smem& s_cache, int capacity, int b, int num_sm_parts,
-                                     long long total, int* tile_scheduler_metadata, int* num_splits) {
+                                     long long total, int* tile_scheduler_metadata, int* num_splits, int overhead) {
   auto nb_of = [&](int i) -> int { return kCached ? static_cast<int>(s_cache[capacity + i]) : ceil_blocks(ptx::ld_plain(cache_seqlens + i)); };
   auto seqlen_of = [&](int i) -> int { return kCached ? static_cast<int>(s_cache[i]) : ptx::ld_plain(cache_seqlens + i); };
   // 9edee0c keeps a floor of 2 * overhead = 10 blocks per part.
-  const Cost payload =
-      static_cast<Cost>(max((total + num_sm_parts - 1) / num_sm_parts + FIXED_OVERHEAD_NUM_BLOCKS, 2LL * FIXED_OVERHEAD_NUM_BLOCKS));
+  const Cost payload = static_cast<Cost>(max((total + num_sm_parts - 1) / num_sm_parts + overhead, 2LL * overhead));
   // A row is 32 bytes; two 16-byte stores when the tensor is 16-byte aligned (a user's view may not be).
   const bool vec_rows = (reinterpret_cast<uintptr_t>(tile_scheduler_metadata) & 15) == 0;
   int req = 0;    // current request
@@ -46,7 +48,7 @@ __device__ __forceinline__ void walk(const int* cache_seqlens, const Smem& s_cac
     const int begin_req = req, begin_token = blk * PAGE_BLOCK_SIZE, begin_split = split;
     Cost remain = payload;
     while (req < b) {
-      const Cost rest = static_cast<Cost>(nb - blk) + FIXED_OVERHEAD_NUM_BLOCKS;
+      const Cost rest = static_cast<Cost>(nb - blk) + overhead;
       if (remain >= rest) {  // the rest of `req` fits in this part
         cum += split + 1;
         num_splits[req + 1] = cum;
@@ -56,8 +58,8 @@ __device__ __forceinline__ void walk(const int* cache_seqlens, const Smem& s_cac
         split = 0;
         nb = req < b ? nb_of(req) : 0;
       } else {  // cut `req`: this part takes remain - overhead more blocks (if any)
-        if (remain - FIXED_OVERHEAD_NUM_BLOCKS > 0) {
-          blk += static_cast<int>(remain - FIXED_OVERHEAD_NUM_BLOCKS);
+        if (remain - overhead > 0) {
+          blk += static_cast<int>(remain - overhead);
           ++split;
         }
         break;
@@ -89,7 +91,7 @@ __device__ __forceinline__ void walk(const int* cache_seqlens, const Smem& s_cac
 }
 
 extern "C" __global__ void __launch_bounds__(METADATA_THREADS)
-mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_scheduler_metadata, int* num_splits) {
+mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_scheduler_metadata, int* num_splits, int split_overhead) {
   extern __shared__ int s_cache[];  // [capacity] seqlens, then [capacity] block counts
   const int lane = threadIdx.x;
 
@@ -111,20 +113,20 @@ mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_schedu
       s_cache[i] = seqlen;
       s_cache[capacity + i] = nb;
     }
-    total += nb + FIXED_OVERHEAD_NUM_BLOCKS;
+    total += nb + split_overhead;
   }
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) total += __shfl_xor_sync(0xffffffffu, total, o);
   __syncwarp();  // s_seqlen / s_nb written by all lanes, read by lane 0
 
   if (lane == 0 && num_sm_parts > 0) {
-    // 32-bit payload arithmetic when every value it takes stays below 2^31: remain ≤ payload ≤ total / parts + 10
-    // and rest ≤ max blocks + 5 ≤ total.
+    // 32-bit payload arithmetic when every value it takes stays below 2^31: remain ≤ payload ≤ total / parts + 2 ·
+    // overhead and rest ≤ max blocks + overhead ≤ total.
     if (total < (1LL << 30)) {
-      if (cached) walk<int, true>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, tile_scheduler_metadata, num_splits);
-      else walk<int, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, tile_scheduler_metadata, num_splits);
+      if (cached) walk<int, true>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, tile_scheduler_metadata, num_splits, split_overhead);
+      else walk<int, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, tile_scheduler_metadata, num_splits, split_overhead);
     } else {
-      walk<long long, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, tile_scheduler_metadata, num_splits);
+      walk<long long, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, tile_scheduler_metadata, num_splits, split_overhead);
     }
   }
   ptx::grid_dep_launch_dependents();

@@ -5,6 +5,7 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
 #   f16chk    ~2 min: hopper-small's FP8 f16 entry as merged: its GPU tests, memcheck and racecheck on its f16 tests
+#   sched     ~3 min: the scheduler's split cost 5 (FlashMLA's) against 3 and 2 (FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD)
 #   comb      ~2 min: the combine kernel as built against .variants/comb-old and .variants/comb16 (scripts/build-variant.sh
 #             builds): its GPU test, the split-heavy serving shapes and var sweep rows, two rounds
 #   sparse4   ~4 min: hopper-small's sparse entry (mla_decode_sm90_small_fp8_sparse_bf16, level 4, not yet run on a
@@ -38,7 +39,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: f16chk | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: f16chk | sched | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -240,6 +241,17 @@ case $step in
     for tool in memcheck racecheck; do
       s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 100 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="f16 datapath" dist/test/fp8-sparse-gpu.test.js > "$out/f16chk-$tool.log" 2>&1
       echo "$tool (hopper-small FP8 f16 cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/f16chk-$tool.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/f16chk-$tool.log" | tr '\n' ' '; echo
+    done
+    ;;
+  sched)
+    # the scheduler's split cost (FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD: the cpu schedule, the API's metadata check and
+    # the metadata kernel's argument; FlashMLA's 5 by default) at 3 and 2: variable-length sweep rows, their fixed twins
+    # and serving shapes, each row checked against the oracle
+    for ov in ${SCHED_VALUES:-5 3 2}; do
+      for set in "1,3,5,9,17,19,25,0,16" "serving:S3,S4,S5,S6,S7,S9,S11,S12"; do
+        FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD=$ov timeout 100 node dist/src/cli.js bench --configs $set --iters 30 --check-samples 1 --reference h200 > "$out/sched-$ov-${set%%:*}.txt" 2>&1
+        echo "== overhead $ov $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/sched-$ov-${set%%:*}.txt" | cut -c1-64,118-150
+      done
     done
     ;;
   comb)

@@ -113,13 +113,13 @@ describe('numSmPartsFor (spec §2.1)', () => {
 const blocksOf = (s: number) => Math.ceil(s / 64);
 
 /** Check every structural property of one schedule; throws with a description. */
-function checkSchedule(seqlens: number[], parts: number): void {
+function checkSchedule(seqlens: number[], parts: number, overhead = 5): void {
   const b = seqlens.length;
-  const { metadata, numSplits } = scheduleTiles(seqlens, parts);
+  const { metadata, numSplits } = scheduleTiles(seqlens, parts, overhead);
   assert.equal(metadata.length, parts * 8);
   assert.equal(numSplits.length, b + 1);
-  const total = seqlens.reduce((a, s) => a + blocksOf(s) + 5, 0);
-  const payload = Math.max(Math.ceil(total / parts) + 5, 10);
+  const total = seqlens.reduce((a, s) => a + blocksOf(s) + overhead, 0);
+  const payload = Math.max(Math.ceil(total / parts) + overhead, 2 * overhead);
 
   // metadata rows
   let seenIdle = false;
@@ -177,18 +177,18 @@ function checkSchedule(seqlens: number[], parts: number): void {
   }
 
   // per-part cost ≤ payload; greedy: a part that ends inside a request is exactly full, every busy part but
-  // the last leaves at most the 5-block overhead unused
+  // the last leaves at most the overhead unused
   const cost = new Array<number>(parts).fill(0);
   const endsInside = new Array<boolean>(parts).fill(false);
   for (const it of items) {
-    cost[it.part] += blocksOf(it.endToken) - it.startToken / 64 + 5;
+    cost[it.part] += blocksOf(it.endToken) - it.startToken / 64 + overhead;
     if (it.endToken < seqlens[it.request]) endsInside[it.part] = true;
   }
   const busy = items.length ? items[items.length - 1].part : -1;
   for (let p = 0; p < parts; p++) {
     assert.ok(cost[p] <= payload, `part ${p}: cost ${cost[p]} > payload ${payload}`);
     if (endsInside[p]) assert.equal(cost[p], payload, `part ${p} ends inside a request, cost ${cost[p]} ≠ payload ${payload}`);
-    if (p < busy) assert.ok(cost[p] >= payload - 5, `part ${p}: cost ${cost[p]} leaves > 5 of payload ${payload} unused`);
+    if (p < busy) assert.ok(cost[p] >= payload - overhead, `part ${p}: cost ${cost[p]} leaves > ${overhead} of payload ${payload} unused`);
     if (p > busy) assert.equal(cost[p], 0);
   }
 }
@@ -244,6 +244,10 @@ describe('properties on random seqlens', () => {
 
   test('parts beyond need stay idle (payload floor of 10 blocks)', () => {
     for (const parts of [1, 2, 33, 66, 132, 160]) checkSchedule([10, 20, 30], parts);
+  });
+  test('the same properties for other split costs (scheduleTiles(…, overhead): FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD)', () => {
+    const seqlens = [1, 63, 64, 65, 700, 5000, 8192, 3, 100000, 512, 0, 4096];
+    for (const overhead of [1, 2, 3, 8]) for (const parts of [1, 2, 7, 33, 132]) checkSchedule(seqlens, parts, overhead);
     const idle = rows(scheduleTiles([10, 20, 30], 132).metadata, 132).filter((row) => row[0] === 3).length;
     // nb = [1, 1, 1], total 18, payload max(ceil(18/132) + 5, 10) = 10: one request (6) per part, 3 busy parts
     assert.equal(idle, 129);

@@ -35,16 +35,35 @@ export interface TileSchedule {
   numSplits: Int32Array;
 }
 
-export function scheduleTiles(seqlens: ArrayLike<number>, numSmParts: number): TileSchedule {
+let splitOverhead: number | undefined;
+/**
+ * The scheduler's cost of a split, in blocks: FIXED_OVERHEAD_NUM_BLOCKS (FlashMLA's 5), or for a measurement
+ * FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD (an integer 1–64). Read once; the cpu schedule, the API's check of a metadata
+ * tensor and the device metadata kernel (its split_overhead argument) all use this value.
+ */
+export function splitOverheadBlocks(): number {
+  if (splitOverhead === undefined) {
+    const v = typeof process === 'undefined' ? undefined : process.env.FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD;
+    if (v === undefined || v === '') splitOverhead = FIXED_OVERHEAD_NUM_BLOCKS;
+    else {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 64) throw new RangeError(`FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD: expected an integer 1–64, got '${v}'`);
+      splitOverhead = n;
+    }
+  }
+  return splitOverhead;
+}
+
+export function scheduleTiles(seqlens: ArrayLike<number>, numSmParts: number, overhead = splitOverheadBlocks()): TileSchedule {
   const b = seqlens.length;
   const nb = new Array<number>(b);
   let total = 0;
   for (let i = 0; i < b; i++) {
     nb[i] = Math.ceil(seqlens[i] / PAGE_BLOCK_SIZE);
-    total += nb[i] + FIXED_OVERHEAD_NUM_BLOCKS;
+    total += nb[i] + overhead;
   }
   // 9edee0c keeps a floor of 10 blocks per part (later FlashMLA dropped it).
-  const payload = Math.max(Math.ceil(total / numSmParts) + FIXED_OVERHEAD_NUM_BLOCKS, 2 * FIXED_OVERHEAD_NUM_BLOCKS);
+  const payload = Math.max(Math.ceil(total / numSmParts) + overhead, 2 * overhead);
   const metadata = new Int32Array(numSmParts * METADATA_ROW_INTS);
   const numSplits = new Int32Array(b + 1);
   let req = 0;
@@ -58,7 +77,7 @@ export function scheduleTiles(seqlens: ArrayLike<number>, numSmParts: number): T
     row[4] = split;
     let remain = payload;
     while (req < b) {
-      const rest = nb[req] - blk + FIXED_OVERHEAD_NUM_BLOCKS;
+      const rest = nb[req] - blk + overhead;
       if (remain >= rest) {
         cum += split + 1;
         numSplits[req + 1] = cum;
@@ -67,8 +86,8 @@ export function scheduleTiles(seqlens: ArrayLike<number>, numSmParts: number): T
         blk = 0;
         split = 0;
       } else {
-        if (remain - FIXED_OVERHEAD_NUM_BLOCKS > 0) {
-          blk += remain - FIXED_OVERHEAD_NUM_BLOCKS;
+        if (remain - overhead > 0) {
+          blk += remain - overhead;
           split++;
         }
         break;
