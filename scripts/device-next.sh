@@ -6,6 +6,7 @@
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
 #   f16chk    ~2 min: hopper-small's FP8 f16 entry as merged: its GPU tests, memcheck and racecheck on its f16 tests
 #   sched     ~3 min: the scheduler's split cost 5 (FlashMLA's) against 3 and 2 (FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD)
+#   combshape ~3 min: the combine's W,C on eight serving shapes (FLASH_MLA_COMBINE), two rounds
 #   comb      ~2 min: the combine kernel as built against .variants/comb-old and .variants/comb16 (scripts/build-variant.sh
 #             builds): its GPU test, the split-heavy serving shapes and var sweep rows, two rounds
 #   sparse4   ~4 min: hopper-small's sparse entry (mla_decode_sm90_small_fp8_sparse_bf16, level 4, not yet run on a
@@ -39,7 +40,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: f16chk | sched | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -251,6 +252,19 @@ case $step in
       for set in "1,3,5,9,17,19,25,0,16" "serving:S3,S4,S5,S6,S7,S9,S11,S12"; do
         FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD=$ov timeout 100 node dist/src/cli.js bench --configs $set --iters 30 --check-samples 1 --reference h200 > "$out/sched-$ov-${set%%:*}.txt" 2>&1
         echo "== overhead $ov $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/sched-$ov-${set%%:*}.txt" | cut -c1-64,118-150
+      done
+    done
+    ;;
+  combshape)
+    # the combine's shape rule (src/cuda/combine-shape.ts, fitted in session 5 with 8 loads in flight) after combine v3:
+    # each serving shape under its rule's W,C and the next larger ones (FLASH_MLA_COMBINE=W,C), two rounds
+    for round in 1 2; do
+      for cw in "S7 1,4 2,4 4,4 8,4" "S9 1,2 1,4 2,4 4,4" "S12 2,4 4,4 8,4" "S8 1,1 1,2 1,4" "S6 1,1 1,2" "S5 1,1 1,2" "S1 4,4 8,4" "S3 4,4 8,4"; do
+        set -- $cw; cfg=$1; shift
+        for wc in "$@"; do
+          r=$(FLASH_MLA_COMBINE=$wc timeout 60 node dist/src/cli.js bench --configs serving:$cfg --iters 40 --check-samples $((round == 1 ? 1 : 0)) --reference h200 2>&1 | grep -aE "^S[0-9]" | awk '{print $8, $NF}')
+          echo "$round $cfg W,C=$wc: $r"
+        done
       done
     done
     ;;
