@@ -275,7 +275,7 @@ case $step in
     s=$(date +%s); gpu timeout 100 node --test dist/test/combine-gpu.test.js > "$out/comb-test.log" 2>&1
     echo "combine GPU test rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/comb-test.log"
     for round in 1 2; do
-      for d in dist/kernels .variants/comb-old .variants/comb16; do
+      for d in dist/kernels ${COMB_VARIANTS:-.variants/comb-old .variants/comb16}; do
         name=$(basename "$d"); kd=$(kernel_dir "$d")
         for set in "serving:S1,S2,S3,S5,S7,S9,S12" "sweep:9,25,1"; do
           FLASH_MLA_KERNEL_DIR=$kd/ timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1 ? 1 : 0)) --reference h200 > "$out/comb-$name-${set%%:*}-$round.txt" 2>&1
