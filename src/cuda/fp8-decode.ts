@@ -271,7 +271,7 @@ function cudaFp8SparseHopperDecode(a: MlaDecodeArgs, res: DecodeResources): void
 
 /**
  * Sparse decode over the FP8 cache, bf16 q, h_q ≤ 16 (features.ts smallRowMisfit), on the small-row kernel's entry
- * mla_decode_sm90_small_fp8_sparse_bf16 ('hopper-small', opt-in; level 4 of docs/perf-log.md's plan): grid (s_q, SM
+ * mla_decode_sm90_small_fp8_sparse_bf16 ('hopper-small', the default for sparse decodes with h_q ≤ 16; level 4 of docs/perf-log.md's plan): grid (s_q, SM
  * parts) — each CTA's columns are the heads of one query token — the FP8 small-row entry's block and shared memory,
  * params and MlaFp8Params (its warpgroups gather each indexed token with bulk copies: the Hopper sparse kernel's
  * layout rule, fp8SparseHopperLayoutMisfit); then the portable sparse path's combine (the sink variant when attnSink

@@ -135,7 +135,7 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   entry: 'mla_decode_sm90_small_bf16',
   r32Entry: 'mla_decode_sm90_small_r32_bf16',
   fp8Entry: 'mla_decode_sm90_small_fp8_bf16',
-  /** Sparse decode over the FP8 cache (level 4; opt-in): h_q ≤ 16 heads of one query token per CTA, grid (s_q, parts). */
+  /** Sparse decode over the FP8 cache (level 4; the default for sparse decodes with h_q ≤ 16): h_q ≤ 16 heads of one query token per CTA, grid (s_q, parts). */
   fp8SparseEntry: 'mla_decode_sm90_small_fp8_sparse_bf16',
   rows: MLA_CONFIG.SM90S_ROWS,
   r32Rows: MLA_CONFIG.SM90S_R32_ROWS,
