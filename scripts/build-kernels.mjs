@@ -12,7 +12,7 @@
 // that an error. Up-to-date outputs (newer than the .cu, every header in kernels/ and this script) are not rebuilt.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus, tmpdir } from 'node:os';
@@ -87,6 +87,7 @@ for (const file of readdirSync(srcDir).filter((f) => f.endsWith('.cu')).sort()) 
       hot,
       out: null,
       args: ['-cubin', `-arch=${arch}`, '-Xptxas', '-v', '-o', join(jitDir, `${name}.${arch}.cubin`), out],
+      ptxOut: out,
     }));
     jobs.push({ file, arch: ptx, hot, out, args, then: checks });
   }
@@ -117,6 +118,11 @@ function parseUsage(log) {
 }
 
 let failed = false;
+// A failed or rejected build step leaves nothing that looks up to date: its output (and, for a JIT check, the PTX it
+// checked) is removed, so the next build runs it again instead of skipping it as fresh.
+function discard(job) {
+  for (const f of [job.out, job.ptxOut]) if (f && existsSync(f)) unlinkSync(f);
+}
 async function run(job) {
   return new Promise((resolve) => {
     const p = spawn(nvcc.path, job.args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -145,6 +151,7 @@ const workers = Array.from({ length: Math.max(1, Math.min(cpus().length, 4)) }, 
     if (code !== 0) {
       console.error(`build-kernels: ${label} FAILED\n${log}`);
       failed = true;
+      discard(job);
       if (job.then) remaining -= job.then.length;
       continue;
     }
@@ -155,7 +162,10 @@ const workers = Array.from({ length: Math.max(1, Math.min(cpus().length, 4)) }, 
         `  ${label} ${f.name}: ${f.regs} regs, ${f.smem} B static smem, stack ${f.stack} B, spills ${f.spillSt}/${f.spillLd} B` +
           (bad ? '  <-- spills/local memory in a hot kernel' : ''),
       );
-      if (bad) failed = true;
+      if (bad) {
+        failed = true;
+        discard(job);
+      }
     }
     const warn = log.split('\n').filter((l) => /warning/i.test(l));
     if (warn.length) console.log(warn.map((w) => `    ${w}`).join('\n'));
