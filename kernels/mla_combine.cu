@@ -214,8 +214,15 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
 
 // Bounds: W = 1, C = 1 serves large batches of short rows, where many CTAs start and exit at once: 4 resident
 // CTAs per SM (≤ 64 registers). The others hold more loads in flight and run with 2 or more.
+// The compute_80 PTX (-DFLASH_MLA_PTX: run only where no cubin is, through the driver's JIT) asks for 3: assembled for
+// sm_120 by ptxas 13.0 the 64-register bound spills 24 B (the build's JIT check fails on it; seen 2026-12-02).
+#ifdef FLASH_MLA_PTX
+#define COMBINE_SHORT_ROW_BLOCKS 3
+#else
+#define COMBINE_SHORT_ROW_BLOCKS 4
+#endif
 #define COMBINE_ENTRY(W, C, name, T)                                                                          \
-  extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, (W == 1 && C == 1) ? 4 : 1)                   \
+  extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, (W == 1 && C == 1) ? COMBINE_SHORT_ROW_BLOCKS : 1) \
       mla_combine_w##W##_c##C##_##name(const __grid_constant__ MlaDecodeParams p) {                            \
     combine_kernel<T, W, C>(p);                                                                               \
   }
@@ -229,9 +236,12 @@ COMBINE_ENTRIES(2, fp16, __half)
 COMBINE_ENTRIES(4, fp16, __half)
 COMBINE_ENTRIES(8, fp16, __half)
 // sparse decode with an attention sink: the second parameter is the FP8 decode's (only attn_sink is read)
-extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, 4) mla_combine_sink_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
+extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, COMBINE_SHORT_ROW_BLOCKS) mla_combine_sink_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
   combine_kernel<__nv_bfloat16, 1, 1, true>(p, f.attn_sink);
 }
-extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, 4) mla_combine_sink_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
+extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, COMBINE_SHORT_ROW_BLOCKS) mla_combine_sink_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
   combine_kernel<__half, 1, 1, true>(p, f.attn_sink);
 }
+
+// The split-aware combine (opt-in): mla_combine_dyn_bf16 / _fp16, after split_lse_stats above.
+#include "mla_combine_dyn.cuh"
