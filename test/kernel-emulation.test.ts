@@ -605,6 +605,25 @@ const scenarios: Record<string, Scenario> = {
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small${timing === 'issue' ? '' : `, ${timing}`}`, smallRowScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small sparse${timing === 'issue' ? '' : `, ${timing}`}`, smallSparseScenario(timing)])),
 
+  'combine-dyn, hopper': {
+    title: "the split-aware combine after 'hopper' and after 'hopper-small' unfolded (b · 2 < SM parts) on the emulated H200, against the oracle",
+    env: { ...HOPPER_ENV, FLASH_MLA_EXPERIMENT_COMBINE: 'dyn' },
+    run(seed) {
+      const f = bindFakeCuda();
+      const cases: [HopperCase & { smCount?: number }, string][] = [
+        [HOPPER_CASES[2], 'hopper'],
+        [SMALL_ROW_CASES.find((c) => c.smCount !== undefined && c.spec.sQ === 1)!, 'hopper-small'],
+      ];
+      return cases.map(([{ spec, causal, smCount }, kernel], k) => {
+        const before = combineLaunches(f);
+        const note = decodeCase(spec, seed + k, causal, { kernel, split: true, smCount });
+        const after = combineLaunches(f);
+        assert.deepEqual([after.dyn - before.dyn, after.wc - before.wc], [1, 0], `${kernel}: launches of the dyn and the W/C combines`);
+        return `${note}; combine: mla_combine_dyn`;
+      });
+    },
+  },
+
   'proven-kernels': {
     title: "the kernels that passed the GPU suite on an H200 ('generic', 'generic-small'; h_kv 1, d_qk 576) match the oracle here too",
     env: { FAKE_CUDA_SMS: '32' },
