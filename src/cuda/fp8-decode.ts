@@ -22,7 +22,8 @@ import { FP8_DECODE_KERNEL_FAMILY, FP8_HOPPER_KERNEL_NAME } from './features.js'
 import { FP8_HOPPER_KERNEL, FP8_SPARSE_HOPPER_KERNEL, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { decodeParamsOf, encodeStruct, MLA_DECODE_PARAMS_BYTES, MLA_FP8_PARAMS, splitWorkspace } from './params.js';
 import { encodeTensorMap, requireDevice, TensorMapDataType, TensorMapSwizzle, type Kernel } from './runtime.js';
-import { combineGrid, type CombineShape } from './combine-shape.js';
+import type { PreparedCombine } from './mla.js';
+import { combineGrid } from './combine-shape.js';
 
 const { GEN_BLOCK_M, GEN_THREADS, F8D_SMEM_BYTES, COMBINE_THREADS } = MLA_CONFIG;
 
@@ -32,8 +33,11 @@ export interface DecodeResources {
   scratch(bytes: number): bigint;
   /** Launch with programmatic dependent launch. */
   pdl: boolean;
-  /** The combine's launch shape for a decode without a sink (the sink variant has W = C = 1). */
-  combineShape(b: number, qRows: number): CombineShape;
+  /**
+   * The combine for a decode without a sink (b requests × qRows rows over numSmParts SM parts), loaded before anything
+   * is launched: the W/C combine or, opted in, the split-aware one (src/cuda/mla.ts prepareCombine).
+   */
+  combine(b: number, qRows: number, numSmParts: number, dt: 'bf16' | 'fp16', archs: string[]): PreparedCombine;
 }
 
 const paramBuf = new Uint8Array(MLA_DECODE_PARAMS_BYTES);
@@ -87,17 +91,20 @@ function fp8ParamsOf(a: MlaDecodeArgs): Uint8Array {
 
 /**
  * The combine after an FP8 decode (loaded before anything is launched): the sink variant (W = C = 1, params and
- * MlaFp8Params) for a sparse decode with an attention sink, else the reshaped combine (params only).
+ * MlaFp8Params) for a sparse decode with an attention sink, else the backend's combine (params only: res.combine).
  */
-function fp8Combine(a: MlaDecodeArgs, res: DecodeResources, archs: string[]): { kernel: Kernel; shape: CombineShape; sink: boolean } {
-  const sink = a.indices !== null && a.attnSink !== null;
+function fp8Combine(a: MlaDecodeArgs, res: DecodeResources, archs: string[]): { launch(params: Uint8Array, fp8Params: Uint8Array): void } {
   const dt = a.q.dtype as 'bf16' | 'fp16';
   const [b, sQ, hQ] = a.q.shape;
-  const shape: CombineShape = sink ? { warpsPerRow: 1, chunks: 1 } : res.combineShape(b, sQ * hQ);
-  const kernel = sink
-    ? loadKernel('mla_combine', archs, `mla_combine_sink_${dt}`, ['bytes', 'bytes'])
-    : loadKernel('mla_combine', archs, `mla_combine_w${shape.warpsPerRow}_c${shape.chunks}_${dt}`, ['bytes']);
-  return { kernel, shape, sink };
+  const qRows = sQ * hQ;
+  if (a.indices !== null && a.attnSink !== null) {
+    const kernel: Kernel = loadKernel('mla_combine', archs, `mla_combine_sink_${dt}`, ['bytes', 'bytes']);
+    const shape = { warpsPerRow: 1, chunks: 1 } as const;
+    const { stream } = getCudaContext();
+    return { launch: (params, fp8Params) => kernel.launch({ grid: combineGrid(b, qRows, shape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl }, params, fp8Params) };
+  }
+  const plain = res.combine(b, qRows, a.tileSchedulerMetadata.shape[0], dt, archs);
+  return { launch: (params) => plain.launch(params) };
 }
 
 /** The portable FP8 kernel (kernels/mla_decode_fp8.cu): dense or sparse. */
@@ -123,10 +130,7 @@ function cudaFp8PortableDecode(a: MlaDecodeArgs, res: DecodeResources): void {
     params,
     fp8Params,
   );
-  combine.kernel.launch(
-    { grid: combineGrid(b, qRows, combine.shape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl },
-    ...(combine.sink ? [params, fp8Params] : [params]),
-  );
+  combine.launch(params, fp8Params);
 }
 
 // ---------------------------------------------------------------------------------------------- the Hopper FP8 kernel
@@ -201,9 +205,8 @@ function cudaFp8HopperDecode(a: MlaDecodeArgs, res: DecodeResources): void {
   const decode = loadKernel(FP8_HOPPER_KERNEL.file, [choice.binary.arch!], FP8_HOPPER_KERNEL.entry, ['bytes', 'bytes', 'bytes']);
   const [b, sQ, hQ] = a.q.shape;
   const qRows = sQ * hQ;
-  const cShape = res.combineShape(b, qRows);
-  const combine = loadKernel('mla_combine', portableArchs(device), `mla_combine_w${cShape.warpsPerRow}_c${cShape.chunks}_bf16`, ['bytes']);
   const numSmParts = a.tileSchedulerMetadata.shape[0];
+  const combine = res.combine(b, qRows, numSmParts, 'bf16', portableArchs(device));
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   decode.launch(
     { grid: [Math.ceil(qRows / GEN_BLOCK_M), numSmParts, 1], block: [FP8_HOPPER_KERNEL.threads, 1, 1], sharedMemBytes: FP8_HOPPER_KERNEL.sharedBytes, stream, pdl: res.pdl },
@@ -211,7 +214,7 @@ function cudaFp8HopperDecode(a: MlaDecodeArgs, res: DecodeResources): void {
     rawMap,
     ropeMap,
   );
-  combine.launch({ grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl }, params);
+  combine.launch(params);
 }
 
 // ---------------------------------------------------------------------------------------------- the Hopper sparse FP8 kernel
@@ -261,10 +264,7 @@ function cudaFp8SparseHopperDecode(a: MlaDecodeArgs, res: DecodeResources): void
     params,
     fp8Params,
   );
-  combine.kernel.launch(
-    { grid: combineGrid(b, qRows, combine.shape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl },
-    ...(combine.sink ? [params, fp8Params] : [params]),
-  );
+  combine.launch(params, fp8Params);
 }
 
 // ---------------------------------------------------------------------------------------------- the small-row sparse kernel
@@ -305,8 +305,5 @@ export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources)
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   const fp8Params = fp8ParamsOf(a);
   decode.launch({ grid: [sQ, numSmParts, 1], block: [k.threads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, fp8Params);
-  combine.kernel.launch(
-    { grid: combineGrid(b, qRows, combine.shape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl },
-    ...(combine.sink ? [params, fp8Params] : [params]),
-  );
+  combine.launch(params, fp8Params);
 }

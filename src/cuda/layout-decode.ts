@@ -12,9 +12,8 @@ import { getCudaContext, loadKernel, portableArchs, requirePortable } from './co
 import type { DecodeResources } from './fp8-decode.js';
 import { decodeParamsOf, encodeStruct, MLA_DECODE_PARAMS_BYTES, MLA_LAYOUT_PARAMS, splitWorkspace } from './params.js';
 import { requireDevice } from './runtime.js';
-import { combineGrid } from './combine-shape.js';
 
-const { GEN_BLOCK_M, GEN_THREADS, GEN_SMEM_BYTES, GEN_D512_SMEM_BYTES, COMBINE_THREADS } = MLA_CONFIG;
+const { GEN_BLOCK_M, GEN_THREADS, GEN_SMEM_BYTES, GEN_D512_SMEM_BYTES } = MLA_CONFIG;
 
 const KERNEL_FILE = 'mla_decode_generic_layout';
 const paramBuf = new Uint8Array(MLA_DECODE_PARAMS_BYTES);
@@ -46,10 +45,9 @@ export function cudaLayoutDecode(a: MlaDecodeArgs, res: DecodeResources): void {
   const decode = loadKernel(KERNEL_FILE, archs, `${KERNEL_FILE}_d${headDim}_${dt}`, ['bytes', 'bytes']);
   const [b, sQ, hQ] = a.q.shape;
   const qRows = sQ * hQ; // the combine and the split workspace cover every head's rows
-  const cShape = res.combineShape(b, qRows);
-  const combine = loadKernel('mla_combine', archs, `mla_combine_w${cShape.warpsPerRow}_c${cShape.chunks}_${dt}`, ['bytes']);
   const hKv = a.kCache.shape[2];
   const numSmParts = a.tileSchedulerMetadata.shape[0];
+  const combine = res.combine(b, qRows, numSmParts, dt, archs);
   const launch = layoutDecodeLaunch(sQ, hQ, hKv, numSmParts);
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   const layoutParams = encodeStruct(
@@ -58,5 +56,5 @@ export function cudaLayoutDecode(a: MlaDecodeArgs, res: DecodeResources): void {
     layoutParamBuf,
   );
   decode.launch({ grid: launch.grid, block: [GEN_THREADS, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, layoutParams);
-  combine.launch({ grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl }, params);
+  combine.launch(params);
 }

@@ -21,10 +21,10 @@ import { cudaFp8Decode, cudaFp8SparseSmallDecode, fp8HopperLayoutMisfit, fp8Hopp
 import { cudaLayoutDecode } from './layout-decode.js';
 import { cudaCheckLayout } from './layout.js';
 import { MLA_CONFIG } from './config.js';
-import { combineGrid, combineShape, combineShapeOverride, type CombineShape } from './combine-shape.js';
+import { combineDynGrid, combineDynSharedBytes, combineExperimentOf, combineGrid, combineShape, combineShapeOverride, type CombineExperiment, type CombineShape } from './combine-shape.js';
 
 // Launch shapes: host copies of kernels/mla_config.h (src/cuda/config.ts, checked by test/kernel-config.test.ts).
-const { GEN_BLOCK_M, GEN_THREADS, SM90_THREADS, COMBINE_THREADS, METADATA_THREADS, METADATA_SMEM_MAX_REQS } = MLA_CONFIG;
+const { GEN_BLOCK_M, GEN_THREADS, SM90_THREADS, COMBINE_THREADS, COMBINE_MAX_CHUNKS, COMBINE_DYN_MAX_REQS, METADATA_THREADS, METADATA_SMEM_MAX_REQS } = MLA_CONFIG;
 const smemOf = (name: string) => DECODE_KERNELS.find((k) => k.name === name)!.sharedBytes;
 
 // FLASH_MLA_COMBINE=W,C forces the combine's launch shape (measurements); read once, at the first decode.
@@ -39,6 +39,20 @@ export function forceCombineShape(shape: CombineShape | null): void {
 function combineShapeFor(b: number, qRows: number): CombineShape {
   if (combineOverride === undefined) combineOverride = combineShapeOverride(process.env.FLASH_MLA_COMBINE);
   return combineOverride ?? combineShape(b, qRows);
+}
+
+// FLASH_MLA_EXPERIMENT_COMBINE=dyn[:K] launches the split-aware combine (kernels/mla_combine_dyn.cuh) in place of the
+// W/C one after every decode that launches the plain combine (not the sink variant, not a folded one); read once.
+let combineExperiment: CombineExperiment | null | undefined;
+
+/** Force the split-aware combine on (its grid's CTAs per SM) or off for the following decodes; undefined: the environment again. For tests and measurements. */
+export function forceCombineExperiment(e: CombineExperiment | null | undefined): void {
+  combineExperiment = e;
+}
+
+function combineExperimentNow(): CombineExperiment | null {
+  if (combineExperiment === undefined) combineExperiment = combineExperimentOf(process.env.FLASH_MLA_EXPERIMENT_COMBINE);
+  return combineExperiment;
 }
 
 export function cudaAvailable(): boolean {
@@ -133,6 +147,12 @@ function foldsCombine(b: number, numSmParts: number): boolean {
   return b * SPLIT_FOLD_MIN_B_PER_PART >= numSmParts && !isCapturing();
 }
 
+/** A combine ready to launch after its decode (DecodeResources.combine): the entry point and its launch on the params. */
+export interface PreparedCombine {
+  entry: string;
+  launch(params: Uint8Array): void;
+}
+
 class CudaMlaBackend implements MlaBackend {
   readonly name = 'cuda' as const;
   readonly memory = cudaMemory;
@@ -213,11 +233,14 @@ class CudaMlaBackend implements MlaBackend {
   }
 
   /**
-   * The split fold's counters (kernels/mla_fold_combine.cuh): [b] uint32, zero between decodes (the kernel returns
-   * each to 0), grow-only; zeroed on the stream when (re)allocated. Never used inside a capture (the combine kernel
-   * merges there), so no graph holds a pointer to a buffer a later call frees.
+   * Arrival counters: the split fold's (kernels/mla_fold_combine.cuh: [b]) or the dyn combine's
+   * (kernels/mla_combine_dyn.cuh: [b · q_rows · 4]) — `count` uint32, zero between decodes (each kernel returns every
+   * counter it counts on to 0; the two never run in one decode), grow-only; zeroed on the stream when (re)allocated.
+   * Never used inside a capture (the W/C combine kernel merges there), so no graph holds a pointer to a buffer a later
+   * call frees.
    */
-  private splitArrivals(b: number): bigint {
+  private splitArrivals(count: number): bigint {
+    const b = count;
     if (!this.arrivals || this.arrivals.bytes < 4 * b) {
       const stream = getCudaContext().stream;
       if (this.arrivals) {
@@ -231,6 +254,30 @@ class CudaMlaBackend implements MlaBackend {
       memset(this.arrivals.ptr, 0, n, 4, stream);
     }
     return this.arrivals.ptr;
+  }
+
+  /**
+   * The combine after a decode of b requests × qRows rows over numSmParts SM parts, loaded (and the dyn combine's
+   * counters allocated) before anything is launched: the W/C combine (combineShapeFor), or with
+   * FLASH_MLA_EXPERIMENT_COMBINE=dyn the split-aware one — except inside a graph capture (its counters are the
+   * backend's grow-only buffer, which a graph must not hold) and for b > COMBINE_DYN_MAX_REQS (its num_splits in smem).
+   */
+  private prepareCombine(b: number, qRows: number, numSmParts: number, dt: 'bf16' | 'fp16', archs: string[]): PreparedCombine {
+    const stream = getCudaContext().stream;
+    const pdl = this.pdl;
+    const dyn = combineExperimentNow();
+    if (dyn && !isCapturing() && b <= COMBINE_DYN_MAX_REQS) {
+      const entry = `mla_combine_dyn_${dt}`;
+      const k = loadKernel('mla_combine', archs, entry, ['bytes', 'ptr']);
+      const counters = this.splitArrivals(b * qRows * COMBINE_MAX_CHUNKS);
+      const grid = combineDynGrid(this.dev.info.smCount, dyn.ctasPerSm, b, qRows, numSmParts);
+      const sharedMemBytes = combineDynSharedBytes(b);
+      return { entry, launch: (params) => k.launch({ grid, block: [COMBINE_THREADS, 1, 1], sharedMemBytes, stream, pdl }, params, counters) };
+    }
+    const shape = combineShapeFor(b, qRows);
+    const entry = `mla_combine_w${shape.warpsPerRow}_c${shape.chunks}_${dt}`;
+    const k = loadKernel('mla_combine', archs, entry, ['bytes']);
+    return { entry, launch: (params) => k.launch({ grid: combineGrid(b, qRows, shape), block: [COMBINE_THREADS, 1, 1], stream, pdl }, params) };
   }
 
   checkDecode(f: DecodeFeatures): void {
@@ -263,7 +310,7 @@ class CudaMlaBackend implements MlaBackend {
       kernel: a.kernel,
     };
     cudaCheckDecode(features);
-    const res: DecodeResources = { scratch: (bytes) => this.scratch(bytes), pdl: this.pdl, combineShape: combineShapeFor };
+    const res: DecodeResources = { scratch: (bytes) => this.scratch(bytes), pdl: this.pdl, combine: (...args) => this.prepareCombine(...args) };
     const offered = this.decodeKernels(features);
     // by default the small-row kernel where it takes the decode, but not an FP8 cache view it cannot read (dense: its
     // tensor maps, fp8HopperLayoutMisfit; sparse: its bulk copies, fp8SparseHopperLayoutMisfit): the next kernel then
@@ -313,8 +360,7 @@ class CudaMlaBackend implements MlaBackend {
     const cubinArchs = choice.binary.form === 'cubin' ? [choice.binary.arch!] : [];
     const decode: Kernel = loadKernel(spec.file, cubinArchs, spec.entry(dt), ['bytes', ...extra.map(() => 'bytes' as const)]);
     const qRows = sQ * hQ;
-    const cShape = combineShapeFor(b, qRows);
-    const combine = loadKernel('mla_combine', portableArchs(dev), `mla_combine_w${cShape.warpsPerRow}_c${cShape.chunks}_${dt}`, ['bytes']);
+    const combine = this.prepareCombine(b, qRows, numSmParts, dt, portableArchs(dev));
     // (the combine is not folded in here: folding it into 'hopper' was slower on the H200 — its merges of 64 rows land
     // in the kernel's tail, and the loop compiled worse — docs/perf-log.md, session 7)
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf);
@@ -324,10 +370,7 @@ class CudaMlaBackend implements MlaBackend {
       params,
       ...extra,
     );
-    combine.launch(
-      { grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: this.pdl },
-      params,
-    );
+    combine.launch(params);
   }
 
   /**
@@ -367,14 +410,13 @@ class CudaMlaBackend implements MlaBackend {
       maps = [kCacheTensorMap(a.kCache)];
     }
     const decode: Kernel = loadKernel(k.file, ['sm_90a'], entry, ['bytes', ...maps.map(() => 'bytes' as const)]);
-    const cShape = combineShapeFor(b, qRows);
-    const combine = loadKernel('mla_combine', portableArchs(dev), `mla_combine_w${cShape.warpsPerRow}_c${cShape.chunks}_bf16`, ['bytes']);
     // the combine folded into the decode (its last CTA per request merges) when requests have few splits
     const fold = foldsCombine(b, numSmParts);
+    const combine = fold ? null : this.prepareCombine(b, qRows, numSmParts, 'bf16', portableArchs(dev));
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf, fold ? this.splitArrivals(b) : 0n);
     const stream = getCudaContext().stream;
     decode.launch({ grid: [1, numSmParts, 1], block: [k.threads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: this.pdl }, params, ...maps);
-    if (!fold) combine.launch({ grid: combineGrid(b, qRows, cShape), block: [COMBINE_THREADS, 1, 1], stream, pdl: this.pdl }, params);
+    combine?.launch(params);
   }
 }
 
