@@ -67,6 +67,28 @@ kernel_dir() {
   local kd=$PWD/dist/kv-$(basename "$1"); rm -rf "$kd"; cp -r dist/kernels "$kd"; cp "$1"/* "$kd"/; echo "$kd"
 }
 
+# ab_rounds TAG "SET …" VARIANT…: two rounds of `bench` over each config set for each variant — a kernel directory
+# (kernel_dir: dist/kernels or a .variants/NAME folder) or an environment assignment NAME=VALUE on the shipped kernels
+# (VALUE empty: the variable unset) — outputs checked against the oracle on round 1, into $out/TAG-LABEL-SET-ROUND.txt
+ab_rounds() {
+  local tag=$1 sets=$2; shift 2
+  local round v set label f
+  for round in 1 2; do
+    for v in "$@"; do
+      for set in $sets; do
+        if [[ $v == *=* ]]; then
+          label=${v#*=}; label=${label:-off}; f="$out/$tag-$label-${set%%:*}-$round.txt"
+          env "$v" timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1 ? 1 : 0)) --reference h200 > "$f" 2>&1
+        else
+          label=$(basename "$v"); f="$out/$tag-$label-${set%%:*}-$round.txt"
+          FLASH_MLA_KERNEL_DIR=$(kernel_dir "$v")/ timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1 ? 1 : 0)) --reference h200 > "$f" 2>&1
+        fi
+        echo "== $round $label $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$f" | cut -c1-64,118-150
+      done
+    done
+  done
+}
+
 case $step in
   small|race)
     if [ "$step" = small ]; then
@@ -268,15 +290,7 @@ case $step in
       --metrics gpu__time_duration.sum,lts__t_sector_hit_rate.pct,dram__bytes_read.sum,lts__t_sectors_srcunit_tex_op_read.sum --csv \
       node dist/src/cli.js bench --configs serving:S7,S3,S1 --iters 2 --warmup 1 --check-samples 0 --reference none > "$out/l2hint-ncu.csv" 2>&1
     echo "ncu rc=$?"; grep -aE '^"[0-9]' "$out/l2hint-ncu.csv" | awk -F'","' '{print $5" | "$(NF-2)" | "$NF}' | sed 's/"//g' | cut -c1-110 | head -40
-    for round in 1 2; do
-      for d in dist/kernels .variants/evict; do
-        name=$(basename "$d"); kd=$(kernel_dir "$d")
-        for set in "serving:S1,S2,S3,S7,S12" "sweep:0,1,16,12,30"; do
-          FLASH_MLA_KERNEL_DIR=$kd/ timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1 ? 1 : 0)) --reference h200 > "$out/l2hint-$name-${set%%:*}-$round.txt" 2>&1
-          echo "== $round $name $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/l2hint-$name-${set%%:*}-$round.txt" | cut -c1-64,118-150
-        done
-      done
-    done
+    ab_rounds l2hint "serving:S1,S2,S3,S7,S12 sweep:0,1,16,12,30" dist/kernels .variants/evict
     ;;
   combshape)
     # the combine's shape rule (src/cuda/combine-shape.ts, fitted in session 5 with 8 loads in flight) after combine v3:
@@ -297,15 +311,7 @@ case $step in
     # serving shapes, S5 (no splits) and var sweep rows, checked against the oracle
     s=$(date +%s); gpu timeout 100 node --test dist/test/combine-gpu.test.js > "$out/comb-test.log" 2>&1
     echo "combine GPU test rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/comb-test.log"
-    for round in 1 2; do
-      for d in dist/kernels ${COMB_VARIANTS:-.variants/comb-old .variants/comb16}; do
-        name=$(basename "$d"); kd=$(kernel_dir "$d")
-        for set in "serving:S1,S2,S3,S5,S7,S9,S12" "sweep:9,25,1"; do
-          FLASH_MLA_KERNEL_DIR=$kd/ timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1 ? 1 : 0)) --reference h200 > "$out/comb-$name-${set%%:*}-$round.txt" 2>&1
-          echo "== $round $name $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/comb-$name-${set%%:*}-$round.txt" | cut -c1-64,118-150
-        done
-      done
-    done
+    ab_rounds comb "serving:S1,S2,S3,S5,S7,S9,S12 sweep:9,25,1" dist/kernels ${COMB_VARIANTS:-.variants/comb-old .variants/comb16}
     ;;
   dyncomb)
     # the split-aware combine (kernels/mla_combine_dyn.cuh): work units from the device's split counts over a grid of
@@ -315,15 +321,7 @@ case $step in
     s=$(date +%s); gpu timeout 150 node --test dist/test/combine-gpu.test.js > "$out/dyncomb-test.log" 2>&1
     rc=$?; echo "combine GPU test (W,C shapes and dyn) rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/dyncomb-test.log"
     [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
-    for round in 1 2; do
-      for mode in off dyn; do
-        for set in "serving:S1,S2,S3,S5,S7,S9,S12" "sweep:1,9,25"; do
-          f="$out/dyncomb-$mode-${set%%:*}-$round.txt"
-          FLASH_MLA_EXPERIMENT_COMBINE=$([ $mode = dyn ] && echo dyn) timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1 ? 1 : 0)) --reference h200 > "$f" 2>&1
-          echo "== $round $mode $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$f" | cut -c1-64,118-150
-        done
-      done
-    done
+    ab_rounds dyncomb "serving:S1,S2,S3,S5,S7,S9,S12 sweep:1,9,25" FLASH_MLA_EXPERIMENT_COMBINE= FLASH_MLA_EXPERIMENT_COMBINE=dyn
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
   *) echo "unknown step '$step'"; exit 2 ;;
