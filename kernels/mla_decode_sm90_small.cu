@@ -51,6 +51,12 @@
 // merge placement, the RoPE row swizzled in place after its wait (one more barrier per block), invalid positions −inf
 // in S and zeros in K; the sink in the epilogue of unsplit rows (split rows: the sink combine; never the fold).
 // Arguments: params, MlaFp8Params.
+// Sparse FP8 on the f16 datapath (entry mla_decode_sm90_small_fp8_sparse_f16_bf16, kSparseF16; an experiment, chosen
+// only with FLASH_MLA_EXPERIMENT_SPARSE_F16=1): the sparse entry's gather, masks and RoPE swizzle with the dense FP8
+// entry's math — the gathered stage's codes to f16 unscaled (fp8_codes_block<true>, zeros for invalid positions), each
+// thread's two S tokens' four scales from their gathered slots (0 for invalid positions, whose S is −inf), the four
+// S partials, the group reference scales and the four Pᵀ copies in slab 8. Its side area holds the Q row factors and
+// the masks (192 B). 192 registers (the bf16-dequantising sparse entry: 247). Not measured on a GPU yet.
 // Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (bf16 entry),
 // SM90S_R32_SMEM_BYTES (32-row entry) or SM90S_F8_SMEM_BYTES (FP8 entries; mla_config.h); arguments: params and the K
 // tensor map (bf16 entries), or params, the raw-byte and the RoPE tensor maps (dense FP8 entry).
@@ -102,6 +108,12 @@ static_assert(SM90S_ROWS == 16 && SM90S_R32_ROWS == 32, "the entries' row counts
 constexpr int kSparseSideBytes = 128;
 constexpr int kSparseOffMask = 64;
 static_assert(kSparseOffMask + 2 * 2 * 16 <= kSparseSideBytes && kSparseSideBytes <= 512, "one side of the slack has ≥ 512 B");
+// The sparse f16 entry's: the same, with the dense entry's Q row factors at SM90S_F8_OFF_QF (64 … 127) and the masks
+// from byte 128.
+constexpr int kSparseF16SideBytes = 192;
+constexpr int kSparseF16OffMask = 128;
+static_assert(SM90S_F8_OFF_QF + 16 * 4 <= kSparseF16OffMask && kSparseF16OffMask + 2 * 2 * 16 <= kSparseF16SideBytes && kSparseF16SideBytes <= 512,
+              "one side of the slack has ≥ 512 B");
 
 // Request `req`'s blocks as this part sees them: the first, the count (uniform: broadcast so the compiler sees it) and
 // the last block's tokens.
@@ -126,17 +138,21 @@ __device__ __forceinline__ Blocks blocks_of(const Slice& sl) {
 // kSparse (with kFp8; entry mla_decode_sm90_small_fp8_sparse_bf16, level 4): sparse decode, fp the MlaFp8Params; the
 // CTA's columns are the h_q ≤ 16 heads of query token blockIdx.x, its tokens that token's topk positions; each block's
 // 64 positions gathered by the warpgroup itself (per-token bulk copies, no tensor maps; see "sparse" below) and
-// dequantised to bf16.
-template <bool kFp8, int kRows, bool kSparse = false>
+// dequantised to bf16. kSparseF16 (with kSparse; entry mla_decode_sm90_small_fp8_sparse_f16_bf16, opt-in by
+// FLASH_MLA_EXPERIMENT_SPARSE_F16=1): the same gather on the f16 datapath — the gathered codes to f16 unscaled
+// (fp8_codes_block<true>), the gathered tokens' scales per group (SmallSparseGather::token_scales: 0 for an invalid
+// position, whose S is −inf as above), the dense FP8 entry's S partials, group rescale and Pᵀ copies.
+template <bool kFp8, int kRows, bool kSparse = false, bool kSparseF16 = false>
 __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const CUtensorMap* k_map, const CUtensorMap* rope_map,
                                                  const MlaFp8Params* fp = nullptr) {
   using T = __nv_bfloat16;
   using Lay = Small<kRows>;
   constexpr int kCols = kRows / 8;  // n8 column tiles of a fragment
-  constexpr bool kF16 = kFp8 && !kSparse;  // the f16 datapath: the dense FP8 entry
+  constexpr bool kF16 = kFp8 && (!kSparse || kSparseF16);  // the f16 datapath: the dense FP8 entry, the sparse f16 one
   static_assert(!kFp8 || kRows == 16, "the FP8 entries' layout holds 16 rows");
   static_assert(!kSparse || kFp8, "sparse: over the FP8 cache");
-  constexpr int kSideBytes = kSparse ? kSparseSideBytes : SM90S_F8_SIDE_BYTES;
+  static_assert(!kSparseF16 || kSparse, "sparse f16: a sparse entry");
+  constexpr int kSideBytes = kSparseF16 ? kSparseF16SideBytes : kSparse ? kSparseSideBytes : SM90S_F8_SIDE_BYTES;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
 
@@ -248,7 +264,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   };
 
   // ---- sparse: the warpgroup gathers its blocks itself (mla_sm90_small_sparse.cuh)
-  const SmallSparseGather gather{p, fp, base, side + kSparseOffMask + 32 * wg, sBar, sRope, wg, wtid, lane, warp, wg_bar};
+  const SmallSparseGather gather{p, fp, base, side + (kSparseF16 ? kSparseF16OffMask : kSparseOffMask) + 32 * wg, sBar, sRope, wg, wtid, lane, warp, wg_bar};
   // The warpgroup's block after its block j of item req (as page_after): gathered (raw bytes and mask into slot
   // `parity`); returns this thread's slot, or −2 (uniform) if there is none.
   auto gather_after = [&](int req, const Slice& s_cur, const Blocks& bk, int j, uint32_t parity) {
@@ -331,8 +347,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // max_at); dense FP8, the four f16 copies fill slab 8
       const uint32_t sP = kF16 ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES : kSparse ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 1024 : b_ + Lay::kOffP0 + wg * Lay::kRowSlab;
       int page_next = -1;  // dense FP8: the warpgroup's next block, whose raw bytes and RoPE this block requests
-      Fp8TokenScales tsc;  // dense FP8: this thread's two tokens' scales (0 past the block's valid tokens)
-      if constexpr (kF16) {
+      Fp8TokenScales tsc;  // f16 datapath: this thread's two tokens' scales (0 past the block's valid tokens, sparse: invalid)
+      if constexpr (kF16 && !kSparse) {
         const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
         const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
         tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);  // before the wait: the load hides behind the TMA's
@@ -342,7 +358,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         fp8_codes_block(sK, sRaw, wtid, n_valid, wg_bar);
         if (wtid == 0 && page_next >= 0) fp8_request_raw(sRaw, k_map, sBar, page_next);  // the stage is free
         prefetch_after_next(bt, j, bk.count);
-      } else if constexpr (kSparse) {
+      } else if constexpr (kSparse && !kF16) {
         const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
         const int my_slot = slot_next;
         Fp8Scales sc = {0.f, 0.f};  // before the wait: the load hides behind the gather's
@@ -354,6 +370,13 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         const int t = wtid >> 1;
         const bool valid = (ptx::ld_shared_u32(gather.mask_at(phase) + 4 * (t >> 4)) >> (t & 15)) & 1;
         fp8_dequantise_block(sK, sRaw, sc, wtid, valid ? PAGE_BLOCK_SIZE : 0, wg_bar);
+        slot_next = gather_after(req, sl[0], bk, j, phase ^ 1);  // the stage is free
+      } else if constexpr (kSparse) {  // sparse f16
+        const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
+        tsc = gather.token_scales(slot_next, g);  // before the wait: the loads hide behind the gather's
+        ptx::mbarrier_wait(sBar, phase);
+        // codes → f16, zeros for an invalid position (its stage row is stale)
+        fp8_codes_block<true>(sK, sRaw, wtid, slot_next >= 0 ? PAGE_BLOCK_SIZE : 0, wg_bar);
         slot_next = gather_after(req, sl[0], bk, j, phase ^ 1);  // the stage is free
       } else {
         ptx::mbarrier_wait(sBar, phase);
@@ -372,7 +395,10 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       for (int x = 0; x < 4 * kCols; ++x) s[x] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
       if constexpr (kF16) {
         float sg[4][4 * kCols];  // f16 datapath: the four scale groups' partial Sᵀ (f16_scores)
-        f16_scores(s, sg, sK, sQ, tsc, qf, sRope, phase);
+        // sparse: the gathered RoPE row swizzled in place after its wait (and a barrier), as below
+        f16_scores(s, sg, sK, sQ, tsc, qf, sRope, phase, [&] {
+          if constexpr (kSparse) gather.rope_swizzle(sK, phase);
+        });
       } else {
         const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
         ptx::wgmma_fence();
@@ -506,8 +532,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
     // compute-sanitizer's racecheck misorders warps whose counts of named-barrier passes differ (perf log, "racecheck on
     // generic-small"): the warpgroup with fewer blocks (or without the tail zeroing) passes its barrier as often as
-    // the other — 3 per block (+ the fill's over the FP8 cache, + 1: the f16 datapath's before its Pᵀ stores or the
-    // sparse RoPE swizzle's), 2 for the tail (16-bit cache; the FP8 fill zeroes it) — so the tool sees the merge below
+    // the other — 3 per block (+ the fill's over the FP8 cache, + 1: the f16 datapath's before its Pᵀ stores, + 1: the
+    // sparse RoPE swizzle's; the sparse f16 entry passes both: 6), 2 for the tail (16-bit cache; the FP8 fill zeroes it) — so the tool sees the merge below
     // ordered as it is.
     {
       constexpr int per_block = 3 + (kFp8 ? kFp8DequantBarriers : 0) + (kF16 ? 1 : 0) + (kSparse ? 1 : 0);
@@ -577,4 +603,12 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
 extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     mla_decode_sm90_small_fp8_sparse_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
   small_row_decode<true, SM90S_ROWS, true>(p, nullptr, nullptr, &f);
+}
+
+// The same sparse decode on the f16 datapath (kSparseF16; the experiment FLASH_MLA_EXPERIMENT_SPARSE_F16=1, src/cuda/
+// kernels.ts): the gathered codes as f16, the gathered tokens' scales folded in after the wgmma, as the dense FP8
+// entry. Same grid, block, shared memory and arguments as mla_decode_sm90_small_fp8_sparse_bf16.
+extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
+    mla_decode_sm90_small_fp8_sparse_f16_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
+  small_row_decode<true, SM90S_ROWS, true, true>(p, nullptr, nullptr, &f);
 }

@@ -114,14 +114,16 @@ __device__ __forceinline__ void store_codes_f16(uint32_t sKb, int row, int ch0, 
   ptx::st_shared_v4(slab + swizzled(row, c + 1), make_uint4(v2.x, v2.y, v3.x, v3.y));
 }
 
-// The landed raw block in the stage at sRaw (the dense entry's: two TMA boxes, row t of box h at h · 16384 + 256 t:
-// the same banks per chunk as the gathered stage) → its codes as f16, unscaled, in slabs 0–7 of the K buffer at sKb;
-// fp8_dequantise_block's chunk order, zeros for tokens ≥ n_valid (NaN-filled slots past a sequence's end), fence and
-// barrier.
+// The landed raw block in the stage at sRaw (the dense entry's: two TMA boxes, row t of box h at h · 16384 + 256 t;
+// kGathered, the sparse f16 entry's: token t's 512 bytes at t · 512, box h's half at + 256 h, as fp8_dequantise_block
+// reads it — the same banks per chunk either way) → its codes as f16, unscaled, in slabs 0–7 of the K buffer at sKb;
+// fp8_dequantise_block's chunk order, zeros for tokens ≥ n_valid (NaN-filled slots past a sequence's end; sparse: the
+// caller passes 0 for an invalid position, whose stage row holds stale bytes), fence and barrier.
+template <bool kGathered = false>
 __device__ __forceinline__ void fp8_codes_block(uint32_t sKb, uint32_t sRaw, int wtid, int n_valid, int bar) {
   const int t = wtid >> 1, h = wtid & 1;
   const int k = (t & 1) | (h << 1) | ((t & 2) << 1);
-  const uint32_t row = sRaw + h * SM90_FP8_RAW_BOX_BYTES + t * (HEAD_DIM_V / 2);
+  const uint32_t row = kGathered ? sRaw + t * HEAD_DIM_V + h * (HEAD_DIM_V / 2) : sRaw + h * SM90_FP8_RAW_BOX_BYTES + t * (HEAD_DIM_V / 2);
   const int ch_box = h * (HEAD_DIM_V / 2);
   if (t < n_valid) {
 #pragma unroll
@@ -192,9 +194,11 @@ __device__ __forceinline__ void f16_item_start(uint32_t sQ, uint32_t sQf, int ti
 
 // Sᵀ of one block (the 16 columns): S_g (scale group g = K slabs 2g, 2g + 1, f16: into sg) and, after the wait for the
 // block's RoPE box on sRope (phase flipped), S_rope (slab 8, bf16: into s, zeroed by the caller), then per token t and
-// column c: Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope. sK, sQ: the K buffer and Q (16 rows).
+// column c: Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope. sK, sQ: the K buffer and Q (16 rows). rope_landed() runs after the
+// wait, before the phase flips (the sparse f16 entry: the gathered RoPE row's swizzle and its barrier; dense: nothing).
+template <typename RopeLanded>
 __device__ __forceinline__ void f16_scores(float (&s)[8], float (&sg)[4][8], uint32_t sK, uint32_t sQ, const Fp8TokenScales& tsc, const float (&qf)[2][2],
-                                           uint32_t sRope, uint32_t& phase) {
+                                           uint32_t sRope, uint32_t& phase, RopeLanded&& rope_landed) {
 #pragma unroll
   for (int k = 0; k < 4; ++k)
 #pragma unroll
@@ -208,6 +212,7 @@ __device__ __forceinline__ void f16_scores(float (&s)[8], float (&sg)[4][8], uin
       ptx::wgmma_m64n16k16_f16_ss(sg[slab >> 1], dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), (slab & 1) + kk != 0);
   ptx::wgmma_commit();
   ptx::mbarrier_wait(sRope, phase);
+  rope_landed();
   phase ^= 1;
   ptx::wgmma_fence();
   constexpr int slab = SM90_SLABS - 1;

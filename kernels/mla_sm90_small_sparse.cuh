@@ -65,6 +65,21 @@ struct SmallSparseGather {
     if (copy) ptx::bulk_load(base + SM90S_F8_OFF_K0 + wg * SM90_TILE_BYTES + (SM90_SLABS - 1) * SM90_SLAB_BYTES + (wtid >> 1) * 128, row_of(slot) + FP8_ROPE_OFFSET, 2 * 64, sRope);
   }
 
+  // The sparse f16 entry: the four group scales of this thread's two S tokens (16 · warp + g + 8 h: its wgmma M rows),
+  // whose slots the gathering threads 2 (16 · warp + g + 8 h) and + 1 hold (lanes 2 g + 16 h of this warp; slot: this
+  // thread's from raw(), the block's); 0 for an invalid position (its P is 0 and must not meet a NaN ratio).
+  __device__ __forceinline__ Fp8TokenScales token_scales(int slot, int g) const {
+    Fp8TokenScales s;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int sl = __shfl_sync(0xffffffffu, slot, 2 * g + 16 * h);
+      const float* sc = sl >= 0 ? reinterpret_cast<const float*>(row_of(sl) + FP8_SCALES_OFFSET) : nullptr;
+#pragma unroll
+      for (int k = 0; k < 4; ++k) s.v[h][k] = sl >= 0 ? sc[k] : 0.f;
+    }
+    return s;
+  }
+
   // After the RoPE landed: row t of slab 8 → 128B-swizzled in place (zeros for an invalid position); threads (t, 0)
   // and (t, 1), adjacent lanes, each move half the row's chunks (read, __syncwarp, write). Then the fence and the
   // warpgroup barrier before the wgmma reads slab 8.

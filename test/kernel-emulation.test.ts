@@ -325,11 +325,16 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
  * sparse decodes with bf16 q and h_q ≤ 16: 1.41–1.67× 'hopper' on an H200, docs/perf-log.md session 8) against the oracle on the cases of test/util/sparse-hopper.ts SMALL_SPARSE_CASES; then its refusal
  * of h_q > 16.
  */
-function smallSparseScenario(timing: keyof typeof TIMINGS): Scenario {
-  const entry = 'mla_decode_sm90_small_fp8_sparse_bf16';
+function smallSparseScenario(timing: keyof typeof TIMINGS, f16 = false): Scenario {
+  const entry = f16 ? 'mla_decode_sm90_small_fp8_sparse_f16_bf16' : 'mla_decode_sm90_small_fp8_sparse_bf16';
+  const other = f16 ? 'mla_decode_sm90_small_fp8_sparse_bf16' : 'mla_decode_sm90_small_fp8_sparse_f16_bf16';
+  // f16: the cases again with K magnitudes (so the gathered tokens' scales and the blocks' group maxima) spread 2^±3
+  const cases = f16 ? [...SMALL_SPARSE_CASES, ...SMALL_SPARSE_CASES.map((c) => ({ ...c, label: `${c.label}, K spread 2^±3`, spec: { ...c.spec, kSpread: 3 } }))] : SMALL_SPARSE_CASES;
   return {
-    title: `the small-row kernel's sparse FP8 entry (${entry}, 'hopper-small', the default for h_q ≤ 16) against the oracle: h_q 16/3/1, s_q 1/2, topk 64/300/576/130, pages of 64/61/16 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views, many items per SM part; refusal of h_q 32 (${TIMINGS[timing].note})`,
-    env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
+    title: f16
+      ? `the small-row kernel's sparse FP8 entry on the f16 datapath (${entry}, FLASH_MLA_EXPERIMENT_SPARSE_F16=1) against the oracle: the cases of 'hopper-small sparse', and again with K spread 2^±3; refusal of h_q 32 (${TIMINGS[timing].note})`
+      : `the small-row kernel's sparse FP8 entry (${entry}, 'hopper-small', the default for h_q ≤ 16) against the oracle: h_q 16/3/1, s_q 1/2, topk 64/300/576/130, pages of 64/61/16 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views, many items per SM part; refusal of h_q 32 (${TIMINGS[timing].note})`,
+    env: { ...HOPPER_ENV, ...TIMINGS[timing].env, ...(f16 ? { FLASH_MLA_EXPERIMENT_SPARSE_F16: '1' } : {}) },
     run(seed) {
       const be = getBackend('cuda');
       for (const hQ of [1, 3, 16]) {
@@ -338,10 +343,11 @@ function smallSparseScenario(timing: keyof typeof TIMINGS): Scenario {
       assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ: 32, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61, sQ: 1 }), ['hopper', 'generic'], "sparse h_q 32: no 'hopper-small'");
       const f = bindFakeCuda();
       const paths = { split: 0, whole: 0 };
-      const notes = SMALL_SPARSE_CASES.map((c, k) => {
-        const before = f.stat(`emulated:${entry}`);
+      const notes = cases.map((c, k) => {
+        const before = f.stat(`emulated:${entry}`), otherBefore = f.stat(`emulated:${other}`);
         const r = runSparseHopperCase(c, seed + k, 'hopper-small');
         assert.ok(f.stat(`emulated:${entry}`) > before, `${c.label}: kernel 'hopper-small' did not run ${entry}`);
+        assert.equal(f.stat(`emulated:${other}`), otherBefore, `${c.label}: kernel 'hopper-small' ran ${other}`);
         paths[r.split ? 'split' : 'whole']++;
         return r.note;
       });
@@ -604,6 +610,7 @@ const scenarios: Record<string, Scenario> = {
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-sparse${timing === 'issue' ? '' : `, ${timing}`}`, hopperSparseScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small${timing === 'issue' ? '' : `, ${timing}`}`, smallRowScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small sparse${timing === 'issue' ? '' : `, ${timing}`}`, smallSparseScenario(timing)])),
+  ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small sparse f16${timing === 'issue' ? '' : `, ${timing}`}`, smallSparseScenario(timing, true)])),
 
   'combine-dyn, hopper': {
     title: "the split-aware combine after 'hopper' and after 'hopper-small' unfolded (b · 2 < SM parts) on the emulated H200, against the oracle",

@@ -255,6 +255,11 @@ export interface SparseSpec {
   /** Let a valid index repeat within a row (attended once per occurrence). */
   duplicates?: boolean;
   scale?: number;
+  /**
+   * K magnitudes spread by 2^−kSpread … 2^kSpread per cache slot and 128-channel group (as DenseSpec's: scales that
+   * differ between tokens, groups and gathered blocks). Default: none (one magnitude).
+   */
+  kSpread?: number;
 }
 
 export interface SparseProblem {
@@ -308,7 +313,14 @@ export function makeSparseProblem(spec: SparseSpec): SparseProblem {
     }
   }
   for (const slot of written) {
-    const bits = randomHalfBits(dtype, 576, r, { scale: spec.scale });
+    let bits = new Uint16Array(576);
+    if (spec.kSpread) {
+      const sp = spec.kSpread, base = spec.scale ?? 0.25;
+      for (let g = 0; g * 128 < 576; g++) {
+        const e = (sp - 1) * ((((slot >> 4) + g) % 3) - 1) + (((slot * 5 + g) % 3) - 1);  // (slot >> 4: runs of 16 slots share the larger swing)
+        randomHalfBits(dtype, Math.min(128, 576 - g * 128), r, { scale: base * 2 ** e }, bits, g * 128);
+      }
+    } else randomHalfBits(dtype, 576, r, { scale: spec.scale }, bits);
     kBytes.set(refQuantizeRow(dtype, bits.subarray(0, 512), bits.subarray(512)), Math.floor(slot / pageSize) * pageStride + (slot % pageSize) * 656);
   }
   const qBits = randomHalfBits(dtype, b * sQ * hQ * 576, r, { scale: spec.scale });
