@@ -4,6 +4,10 @@
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
+#   sparsef16 ~5 min: hopper-small's sparse entry on the f16 datapath (mla_decode_sm90_small_fp8_sparse_f16_bf16,
+#             FLASH_MLA_EXPERIMENT_SPARSE_F16=1, not yet run on a GPU; opt-in): its GPU tests ("sparse f16": the oracle,
+#             with and without K spread 2^±3), memcheck and racecheck on them, then the sparse-small rows 0–3 without
+#             and with the switch, two rounds, checked against the oracle on round 1
 #   dyncomb   ~4 min: the split-aware combine (mla_combine_dyn_*, FLASH_MLA_EXPERIMENT_COMBINE=dyn, not yet run on a
 #             GPU; opt-in): its GPU test (every W,C shape and dyn at 1/2/4 CTAs per SM against the reference), then the
 #             serving shapes and var sweep rows without and with it, two rounds, checked against the oracle on round 1
@@ -45,7 +49,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: dyncomb | l2hint | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: sparsef16 | dyncomb | l2hint | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -83,7 +87,7 @@ ab_rounds() {
           label=$(basename "$v"); f="$out/$tag-$label-${set%%:*}-$round.txt"
           FLASH_MLA_KERNEL_DIR=$(kernel_dir "$v")/ timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1 ? 1 : 0)) --reference h200 > "$f" 2>&1
         fi
-        echo "== $round $label $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$f" | cut -c1-64,118-150
+        echo "== $round $label $set rc=$?"; grep -aE "^(sweep#|sparse#|S[0-9])" "$f" | cut -c1-64,118-150
       done
     done
   done
@@ -322,6 +326,18 @@ case $step in
     rc=$?; echo "combine GPU test (W,C shapes and dyn) rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/dyncomb-test.log"
     [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
     ab_rounds dyncomb "serving:S1,S2,S3,S5,S7,S9,S12 sweep:1,9,25" FLASH_MLA_EXPERIMENT_COMBINE= FLASH_MLA_EXPERIMENT_COMBINE=dyn
+    ;;
+  sparsef16)
+    # hopper-small's sparse entry on the f16 datapath (the gathered codes as f16, the gathered tokens' scales folded in
+    # after the wgmma) against the bf16-dequantising one: its GPU tests first (a hang or a wrong answer stops here), then
+    # memcheck and racecheck on them (the tests force the switch on themselves), then the sparse-small rows 0–3 (h_q
+    # 16: hopper-small by default) without and with FLASH_MLA_EXPERIMENT_SPARSE_F16, two rounds
+    fp8_tests sparsef16 "sparse f16" 150
+    for tool in memcheck racecheck; do
+      s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 150 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="sparse f16" dist/test/fp8-sparse-gpu.test.js > "$out/sparsef16-$tool.log" 2>&1
+      echo "$tool (sparse f16 cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sparsef16-$tool.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/sparsef16-$tool.log" | tr '\n' ' '; echo
+    done
+    ab_rounds sparsef16 "sparse:0,1,2,3" FLASH_MLA_EXPERIMENT_SPARSE_F16= FLASH_MLA_EXPERIMENT_SPARSE_F16=1
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
   *) echo "unknown step '$step'"; exit 2 ;;

@@ -12,6 +12,7 @@ import {
   Tensor, PagedKvCache, UnsupportedFeatureError, appendKv, appendKvPaged, captureGraph, dequantizeKvFp8, flashMlaWithKvcache, getBackend, getMlaMetadata,
 } from '../src/index.js';
 import { CUDA_FEATURES } from '../src/cuda/features.js';
+import { SMALL_ROW_HOPPER_KERNEL, forceSparseF16Experiment, smallRowEntry } from '../src/cuda/kernels.js';
 import { freshSeed, gpuSkipReason, randomHalfBits, rng } from './util/problem.js';
 import {
   FLASHMLA_TOL, checkDenseRows, denseTensors, flashMlaClose, makeDenseProblem, makeSparseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedSparseCache, sparseTensors, type DenseSpec, type SparseSpec,
@@ -556,31 +557,34 @@ describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q, any h_q
   });
 });
 
+const SPARSE_H16 = { fp8: true, sparse: true, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
+const smallSparseOffered = () => getBackend('cuda').decodeKernels(SPARSE_H16).includes('hopper-small');
+const noSmallSparse = "the small-row kernel does not run on this GPU (decodeKernels for a sparse h_q 16 decode has no 'hopper-small')";
+// hopper-small's sparse cases: the emulator's (test/util/sparse-hopper.ts SMALL_SPARSE_CASES), then FlashMLA's topk
+// 2048 at h_q 16 (the bench's shape: sinks, invalid indices, requests split over SM parts) and at h_q 1
+const SMALL_SPARSE_GPU_CASES: SparseHopperCase[] = [
+  ...SMALL_SPARSE_CASES,
+  {
+    label: "h_q 16, s_q 2, topk 2048, FlashMLA's shape, sinks, invalid indices, split",
+    spec: { b: 2, sQ: 2, hQ: 16, topk: 2048, pageSize: 64, numPages: 300, dtype: 'bf16', topkLength: true, sink: true, invalidFraction: 0.2, scale: 0.5 },
+    split: true,
+  },
+  {
+    label: 'h_q 16, s_q 2, topk 2048, 61-token pages, sinks, duplicates, padded view',
+    spec: { b: 3, sQ: 2, hQ: 16, topk: 2048, pageSize: 61, numPages: 420, dtype: 'bf16', sink: true, duplicates: true, invalidFraction: 0.1, allInvalid: [[2, 1]] },
+    padded: true,
+  },
+  {
+    label: 'h_q 1, s_q 3, topk 2048, 64-token pages, split',
+    spec: { b: 2, sQ: 3, hQ: 1, topk: 2048, pageSize: 64, numPages: 200, dtype: 'bf16', topkLength: true, sink: true },
+    split: true,
+  },
+];
+
 describe("cuda: the small-row kernel's sparse FP8 entry (sparse decode with bf16 q, h_q ≤ 16, kernel 'hopper-small', the default there), where this GPU offers it", { skip }, () => {
   const seed = freshSeed();
-  const SPARSE_H16 = { fp8: true, sparse: true, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
-  const offered = () => getBackend('cuda').decodeKernels(SPARSE_H16).includes('hopper-small');
-  const noSmall = "the small-row kernel does not run on this GPU (decodeKernels for a sparse h_q 16 decode has no 'hopper-small')";
-  // the emulator's cases (test/util/sparse-hopper.ts SMALL_SPARSE_CASES), then FlashMLA's topk 2048 at h_q 16 (the
-  // bench's shape: sinks, invalid indices, requests split over SM parts) and at h_q 1
-  const cases: SparseHopperCase[] = [
-    ...SMALL_SPARSE_CASES,
-    {
-      label: "h_q 16, s_q 2, topk 2048, FlashMLA's shape, sinks, invalid indices, split",
-      spec: { b: 2, sQ: 2, hQ: 16, topk: 2048, pageSize: 64, numPages: 300, dtype: 'bf16', topkLength: true, sink: true, invalidFraction: 0.2, scale: 0.5 },
-      split: true,
-    },
-    {
-      label: 'h_q 16, s_q 2, topk 2048, 61-token pages, sinks, duplicates, padded view',
-      spec: { b: 3, sQ: 2, hQ: 16, topk: 2048, pageSize: 61, numPages: 420, dtype: 'bf16', sink: true, duplicates: true, invalidFraction: 0.1, allInvalid: [[2, 1]] },
-      padded: true,
-    },
-    {
-      label: 'h_q 1, s_q 3, topk 2048, 64-token pages, split',
-      spec: { b: 2, sQ: 3, hQ: 1, topk: 2048, pageSize: 64, numPages: 200, dtype: 'bf16', topkLength: true, sink: true },
-      split: true,
-    },
-  ];
+  const offered = smallSparseOffered, noSmall = noSmallSparse;
+  const cases = SMALL_SPARSE_GPU_CASES;
   const paths = { split: 0, whole: 0 };
   cases.forEach((c, k) =>
     test(`${c.label}: the oracle`, (t) => {
@@ -601,5 +605,45 @@ describe("cuda: the small-row kernel's sparse FP8 entry (sparse decode with bf16
     else assert.equal(kernels[kernels.length - 1], 'hopper-small', kernels.join(', '));
     for (const hQ of [1, 3]) assert.equal(getBackend('cuda').decodeKernels({ ...SPARSE_H16, hQ })[0], kernels[0], `h_q ${hQ}`);
     assert.deepEqual(getBackend('cuda').decodeKernels({ ...SPARSE_H16, hQ: 32 }), ['hopper', 'generic']);
+  });
+});
+
+// The experiment FLASH_MLA_EXPERIMENT_SPARSE_F16=1 (forced on per test): the same cases on hopper-small's sparse entry
+// on the f16 datapath (mla_decode_sm90_small_fp8_sparse_f16_bf16), and again with K magnitudes spread 2^±3 per slot and
+// group (the gathered tokens' scales and the blocks' reference scales vary). `--test-name-pattern "sparse f16"`
+// selects these tests (scripts/device-next.sh sparsef16).
+describe("cuda: hopper-small's sparse f16 entry (sparse decode on the f16 datapath, FLASH_MLA_EXPERIMENT_SPARSE_F16=1), where this GPU offers it", { skip }, () => {
+  const seed = freshSeed();
+  const cases = [...SMALL_SPARSE_GPU_CASES, ...SMALL_SPARSE_GPU_CASES.map((c) => ({ ...c, label: `${c.label}, K spread 2^±3`, spec: { ...c.spec, kSpread: 3 } }))];
+  const paths = { split: 0, whole: 0 };
+  const withF16 = <R>(f: () => R): R => {
+    forceSparseF16Experiment(true);
+    try {
+      return f();
+    } finally {
+      forceSparseF16Experiment(undefined);
+    }
+  };
+  test('sparse f16: the switch picks the f16 entry for sparse decodes (and only then)', () => {
+    withF16(() => assert.equal(smallRowEntry(true, 16, true).entry, SMALL_ROW_HOPPER_KERNEL.fp8SparseF16Entry));
+    forceSparseF16Experiment(false);
+    try {
+      assert.equal(smallRowEntry(true, 16, true).entry, SMALL_ROW_HOPPER_KERNEL.fp8SparseEntry);
+    } finally {
+      forceSparseF16Experiment(undefined);
+    }
+    withF16(() => assert.equal(smallRowEntry(true, 16, false).entry, SMALL_ROW_HOPPER_KERNEL.fp8Entry));
+  });
+  cases.forEach((c, k) =>
+    test(`sparse f16: ${c.label}: the oracle`, (t) => {
+      if (!smallSparseOffered()) return void t.skip(noSmallSparse);
+      const r = withF16(() => runSparseHopperCase(c, seed + k, 'hopper-small'));
+      paths[r.split ? 'split' : 'whole']++;
+      t.diagnostic(r.note);
+    }),
+  );
+  test('sparse f16: the cases ran both the split (combine) and the unsplit (decode epilogue) paths', (t) => {
+    if (!smallSparseOffered()) return void t.skip(noSmallSparse);
+    assert.ok(paths.split > 1 && paths.whole > 1, JSON.stringify(paths));
   });
 });
