@@ -1053,5 +1053,24 @@ if (scenarioName) {
         t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
       }
     });
+
+    // The same for hopper-small's sparse f16 entry: the RoPE wait before its swizzle dropped (in f16_scores: a RAW
+    // between a RoPE bulk copy and the swizzle's reads), the S tokens' scales taken from the wrong gathering lane (the
+    // token 8 rows up's slot for both: the oracle).
+    it("planted bugs in hopper-small's sparse f16 entry: no RoPE wait → RAW on a bulk copy, scales of the wrong tokens → the oracle", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (two more emulator builds)' }, async (t) => {
+      const builds = {
+        noRopeWait: buildFakeCuda({ emulate: true, plant: [['mla_sm90_small_fp8.cuh', '  ptx::mbarrier_wait(sRope, phase);\n  rope_landed();', '  rope_landed();']] }),
+        wrongScales: buildFakeCuda({ emulate: true, plant: [['mla_sm90_small_sparse.cuh', '__shfl_sync(0xffffffffu, slot, 2 * g + 16 * h)', '__shfl_sync(0xffffffffu, slot, 2 * g)']] }),
+      };
+      const seed = freshSeed();
+      const [noRopeWait, wrongScales] = await Promise.all([runScenario(builds.noRopeWait, 'hopper-small sparse f16', seed), runScenario(builds.wrongScales, 'hopper-small sparse f16', seed)]);
+      const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
+      for (const r of [noRopeWait, wrongScales]) assert.notEqual(r.status, 0, r.stderr);
+      assert.match(noRopeWait.stderr, /emulated mla_decode_sm90_small_fp8_sparse_f16_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*issued by thread \d+ [^\n]*then ld\.shared/, noRopeWait.stderr);
+      assert.match(wrongScales.stderr, /AssertionError.*out\[\d+\]: got .*, reference .*\|err\||AssertionError.*(?:out|lse).*(?:inf\/NaN positions differ|cos diff)/, wrongScales.stderr);
+      for (const [what, r] of [['no RoPE wait', noRopeWait], ['scales of the wrong tokens', wrongScales]] as const) {
+        t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
+      }
+    });
   });
 }
