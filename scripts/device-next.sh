@@ -71,6 +71,15 @@ kernel_dir() {
   local kd=$PWD/dist/kv-$(basename "$1"); rm -rf "$kd"; cp -r dist/kernels "$kd"; cp "$1"/* "$kd"/; echo "$kd"
 }
 
+# sanitize_fp8_tests NAME PATTERN LIMIT: memcheck, then racecheck, on the FP8/sparse GPU tests whose names match
+# PATTERN (each under LIMIT seconds), into $out/NAME-TOOL.log, with the tool's summary and the tests' counts
+sanitize_fp8_tests() {
+  local tool s
+  for tool in memcheck racecheck; do
+    s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout "$3" compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="$2" dist/test/fp8-sparse-gpu.test.js > "$out/$1-$tool.log" 2>&1
+    echo "$tool ('$2' cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$1-$tool.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/$1-$tool.log" | tr '\n' ' '; echo
+  done
+}
 # ab_rounds TAG "SET …" VARIANT…: two rounds of `bench` over each config set for each variant — a kernel directory
 # (kernel_dir: dist/kernels or a .variants/NAME folder) or an environment assignment NAME=VALUE on the shipped kernels
 # (VALUE empty: the variable unset) — outputs checked against the oracle on round 1, into $out/TAG-LABEL-SET-ROUND.txt
@@ -138,20 +147,14 @@ case $step in
     echo "fp8 hopper + generic vs bf16 hopper rc=$?"; grep -aE "^sweep#|geomean|vs " "$out/fp8h-fp8.txt" | cut -c1-150 | head -40
     timeout 60 node dist/src/cli.js bench --configs serving --kv fp8 --kernel hopper --iters 30 --check-samples 1 --json "$out/fp8h-serving.json" > "$out/fp8h-serving.txt" 2>&1
     echo "fp8 hopper serving rc=$?"; grep -aE "^S[0-9]" "$out/fp8h-serving.txt" | cut -c1-110
-    for tool in memcheck racecheck; do
-      s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout ${FP8H_SAN_S:-90} compute-sanitizer --tool $tool --print-limit 4 node --test --test-name-pattern="hopper" dist/test/fp8-sparse-gpu.test.js > "$out/fp8h-$tool.log" 2>&1
-      echo "$tool (FP8 hopper cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/fp8h-$tool.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/fp8h-$tool.log" | tr '\n' ' '; echo
-    done
+    sanitize_fp8_tests fp8h "hopper" "${FP8H_SAN_S:-90}"
     ;;
   sparse4)
     # hopper-small's sparse entry: its GPU tests (a hang stops the step), then the Hopper sparse kernel's (unchanged,
     # as a control), memcheck and racecheck on hopper-small's sparse tests, the sparse grid hopper vs hopper-small
     fp8_tests sparse4 "small-row kernel's sparse" 150
     fp8_tests sparse4-hopper "Hopper sparse" 150
-    for tool in memcheck racecheck; do
-      s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 150 compute-sanitizer --tool $tool --print-limit 4 node --test --test-name-pattern="small-row kernel's sparse" dist/test/fp8-sparse-gpu.test.js > "$out/sparse4-$tool.log" 2>&1
-      echo "$tool (hopper-small sparse cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sparse4-$tool.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/sparse4-$tool.log" | tr '\n' ' '; echo
-    done
+    sanitize_fp8_tests sparse4 "small-row kernel's sparse" 150
     timeout 200 node dist/src/cli.js bench --configs sparse --kernel hopper,hopper-small --iters 20 --check-samples 1 --json "$out/sparse4.json" > "$out/sparse4.txt" 2>&1
     echo "sparse bench rc=$? (h_q 32 rows: hopper-small skipped, it takes h_q ≤ 16)"; grep -aE "^sparse|skip" "$out/sparse4.txt" | cut -c1-160
     ;;
@@ -193,10 +196,7 @@ case $step in
     # swizzled): the FP8/sparse GPU tests naming hopper under a short limit (a hang stops the step), sanitizers, then
     # the sparse grid against the build in .variants/fp8-v1u4 (the sparse kernel with per-token bulk copies)
     fp8_tests sparse2 "hopper|Hopper" "${FP8H_TEST_S:-120}"
-    for tool in memcheck racecheck; do
-      s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 100 compute-sanitizer --tool $tool --print-limit 4 node --test --test-name-pattern="Hopper sparse" dist/test/fp8-sparse-gpu.test.js > "$out/sparse2-$tool.log" 2>&1
-      echo "$tool (Hopper sparse cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sparse2-$tool.log" | tail -1)"
-    done
+    sanitize_fp8_tests sparse2 "Hopper sparse" 100
     for d in dist/kernels .variants/fp8-v1u4; do
       [ -d "$d" ] || continue
       name=$(basename "$d"); kd=$(kernel_dir "$d")
@@ -260,20 +260,14 @@ case $step in
       FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node dist/src/cli.js bench --configs $rows --kv fp8 --kernel hopper,hopper-small --iters 30 --check-samples 2 --reference h200 --json "$out/smallfp8-fp8-$name.json" > "$out/smallfp8-fp8-$name.txt" 2>&1
       echo "== fp8 $name rc=$?"; grep -aE "^sweep#|geomean" "$out/smallfp8-fp8-$name.txt" | cut -c1-170
     done
-    for tool in memcheck racecheck; do
-      s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 100 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="hopper-small" dist/test/fp8-sparse-gpu.test.js > "$out/smallfp8-$tool.log" 2>&1
-      echo "$tool (hopper-small FP8 cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/smallfp8-$tool.log" | tail -1)"
-    done
+    sanitize_fp8_tests smallfp8 "hopper-small" 100
     ;;
   f16chk)
     # hopper-small's dense FP8 entry (the f16 datapath) as merged: the FP8/sparse GPU tests of the small-row kernel and
     # the default-kernel test, then memcheck and racecheck on its f16 tests alone (session 8's racecheck of a wider
     # pattern also ran the 'hopper' FP8 kernel, whose zero-tail reports are a known false class)
     fp8_tests f16chk "small-row|hopper-small" 150
-    for tool in memcheck racecheck; do
-      s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 100 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="f16 datapath" dist/test/fp8-sparse-gpu.test.js > "$out/f16chk-$tool.log" 2>&1
-      echo "$tool (hopper-small FP8 f16 cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/f16chk-$tool.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/f16chk-$tool.log" | tr '\n' ' '; echo
-    done
+    sanitize_fp8_tests f16chk "f16 datapath" 100
     ;;
   sched)
     # the scheduler's split cost (FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD: the cpu schedule, the API's metadata check and
@@ -330,13 +324,10 @@ case $step in
   sparsef16)
     # hopper-small's sparse entry on the f16 datapath (the gathered codes as f16, the gathered tokens' scales folded in
     # after the wgmma) against the bf16-dequantising one: its GPU tests first (a hang or a wrong answer stops here), then
-    # memcheck and racecheck on them (the tests force the switch on themselves), then the sparse-small rows 0–3 (h_q
-    # 16: hopper-small by default) without and with FLASH_MLA_EXPERIMENT_SPARSE_F16, two rounds
+    # memcheck and racecheck on them (the tests force the switch on themselves), then the sparse rows 0–3 (b 2, 64,
+    # 74, 128 at h_q 16: hopper-small by default) without and with FLASH_MLA_EXPERIMENT_SPARSE_F16, two rounds
     fp8_tests sparsef16 "sparse f16" 150
-    for tool in memcheck racecheck; do
-      s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 150 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="sparse f16" dist/test/fp8-sparse-gpu.test.js > "$out/sparsef16-$tool.log" 2>&1
-      echo "$tool (sparse f16 cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sparsef16-$tool.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/sparsef16-$tool.log" | tr '\n' ' '; echo
-    done
+    sanitize_fp8_tests sparsef16 "sparse f16" 150
     ab_rounds sparsef16 "sparse:0,1,2,3" FLASH_MLA_EXPERIMENT_SPARSE_F16= FLASH_MLA_EXPERIMENT_SPARSE_F16=1
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
