@@ -104,7 +104,8 @@ __device__ __forceinline__ void combine_unit(const MlaDecodeParams& p, uint32_t*
   if (lane == 0) old = ptx::atomic_inc_gpu(counters + (static_cast<int64_t>(req) * p.q_rows + r) * COMBINE_MAX_CHUNKS + c, static_cast<uint32_t>(zc - 1));
   old = __shfl_sync(0xffffffffu, old, 0);
   if (old != static_cast<uint32_t>(zc - 1)) return;  // not the last of the Z_i units
-  ptx::fence_gpu();  // the other units' slice sums, after their arrivals
+  __syncwarp();      // every lane past lane 0's arrival (bar.warp.sync orders memory among the warp's lanes) …
+  ptx::fence_gpu();  // … then the other units' slice sums, after their arrivals
   const float* sum0 = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V + c * COMBINE_WARP_COLS + lane * 4;
   const int64_t slice_stride = kDynSlice * split_stride;
   float tot[4] = {0.f, 0.f, 0.f, 0.f};
