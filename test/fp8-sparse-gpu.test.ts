@@ -464,6 +464,31 @@ describe("cuda: sparse decode on the portable kernel ('generic'; vs the cpu orac
   });
 });
 
+/**
+ * One test per sparse case against the oracle on `kernel` (each run through `wrap`, e.g. an experiment switch), then
+ * one that the cases ran both the split (combine) and the unsplit (decode epilogue) paths more than `minEachPath`
+ * times each; `prefix` starts every title (a --test-name-pattern handle). Skipped where `offered()` is false.
+ */
+function sparseOracleTests(o: {
+  cases: SparseHopperCase[]; seed: number; kernel: string; offered: () => boolean; skipWhy: string; minEachPath: number; prefix?: string;
+  wrap?: <R>(f: () => R) => R;
+}): void {
+  const prefix = o.prefix ?? '', wrap = o.wrap ?? (<R>(f: () => R): R => f());
+  const paths = { split: 0, whole: 0 };
+  o.cases.forEach((c, k) =>
+    test(`${prefix}${c.label}: the oracle`, (t) => {
+      if (!o.offered()) return void t.skip(o.skipWhy);
+      const r = wrap(() => runSparseHopperCase(c, o.seed + k, o.kernel));
+      paths[r.split ? 'split' : 'whole']++;
+      t.diagnostic(r.note);
+    }),
+  );
+  test(`${prefix}the cases ran both the split (combine) and the unsplit (decode epilogue) paths`, (t) => {
+    if (!o.offered()) return void t.skip(o.skipWhy);
+    assert.ok(paths.split > o.minEachPath && paths.whole > o.minEachPath, JSON.stringify(paths));
+  });
+}
+
 describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q, any h_q, kernel 'hopper'), where this GPU offers it", { skip }, () => {
   const seed = freshSeed();
   const SPARSE_H128 = { fp8: true, sparse: true, hQ: 128, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
@@ -504,19 +529,7 @@ describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q, any h_q
       });
     }
   }
-  const paths = { split: 0, whole: 0 };
-  cases.forEach((c, k) =>
-    test(`${c.label}: the oracle`, (t) => {
-      if (!offered()) return void t.skip(noHopper);
-      const r = runSparseHopperCase(c, seed + k, 'hopper');
-      paths[r.split ? 'split' : 'whole']++;
-      t.diagnostic(r.note);
-    }),
-  );
-  test('the cases ran both the split (combine) and the unsplit (decode epilogue) paths', (t) => {
-    if (!offered()) return void t.skip(noHopper);
-    assert.ok(paths.split > 2 && paths.whole > 2, JSON.stringify(paths));
-  });
+  sparseOracleTests({ cases, seed, kernel: 'hopper', offered, skipWhy: noHopper, minEachPath: 2 });
 
   test("such a decode runs on 'hopper' by default (h_q 64 and 32), 'generic' gives the same answer within the tolerances; fp16 q refuses 'hopper' (typed)", (t) => {
     if (!offered()) return void t.skip(noHopper);
@@ -585,19 +598,7 @@ describe("cuda: the small-row kernel's sparse FP8 entry (sparse decode with bf16
   const seed = freshSeed();
   const offered = smallSparseOffered, noSmall = noSmallSparse;
   const cases = SMALL_SPARSE_GPU_CASES;
-  const paths = { split: 0, whole: 0 };
-  cases.forEach((c, k) =>
-    test(`${c.label}: the oracle`, (t) => {
-      if (!offered()) return void t.skip(noSmall);
-      const r = runSparseHopperCase(c, seed + k, 'hopper-small');
-      paths[r.split ? 'split' : 'whole']++;
-      t.diagnostic(r.note);
-    }),
-  );
-  test('the cases ran both the split (combine) and the unsplit (decode epilogue) paths', (t) => {
-    if (!offered()) return void t.skip(noSmall);
-    assert.ok(paths.split > 1 && paths.whole > 1, JSON.stringify(paths));
-  });
+  sparseOracleTests({ cases, seed, kernel: 'hopper-small', offered, skipWhy: noSmall, minEachPath: 1 });
   test("the default for h_q ≤ 16 (offered last under a FLASH_MLA_DECODE_KERNEL narrowing); h_q 32 has no 'hopper-small'", (t) => {
     if (!offered()) return void t.skip(noSmall);
     const kernels = getBackend('cuda').decodeKernels(SPARSE_H16);
@@ -615,7 +616,6 @@ describe("cuda: the small-row kernel's sparse FP8 entry (sparse decode with bf16
 describe("cuda: hopper-small's sparse f16 entry (sparse decode on the f16 datapath, FLASH_MLA_EXPERIMENT_SPARSE_F16=1), where this GPU offers it", { skip }, () => {
   const seed = freshSeed();
   const cases = [...SMALL_SPARSE_GPU_CASES, ...SMALL_SPARSE_GPU_CASES.map((c) => ({ ...c, label: `${c.label}, K spread 2^±3`, spec: { ...c.spec, kSpread: 3 } }))];
-  const paths = { split: 0, whole: 0 };
   const withF16 = <R>(f: () => R): R => {
     forceSparseF16Experiment(true);
     try {
@@ -634,16 +634,5 @@ describe("cuda: hopper-small's sparse f16 entry (sparse decode on the f16 datapa
     }
     withF16(() => assert.equal(smallRowEntry(true, 16, false).entry, SMALL_ROW_HOPPER_KERNEL.fp8Entry));
   });
-  cases.forEach((c, k) =>
-    test(`sparse f16: ${c.label}: the oracle`, (t) => {
-      if (!smallSparseOffered()) return void t.skip(noSmallSparse);
-      const r = withF16(() => runSparseHopperCase(c, seed + k, 'hopper-small'));
-      paths[r.split ? 'split' : 'whole']++;
-      t.diagnostic(r.note);
-    }),
-  );
-  test('sparse f16: the cases ran both the split (combine) and the unsplit (decode epilogue) paths', (t) => {
-    if (!smallSparseOffered()) return void t.skip(noSmallSparse);
-    assert.ok(paths.split > 1 && paths.whole > 1, JSON.stringify(paths));
-  });
+  sparseOracleTests({ cases, seed, kernel: 'hopper-small', offered: smallSparseOffered, skipWhy: noSmallSparse, minEachPath: 1, prefix: 'sparse f16: ', wrap: withF16 });
 });

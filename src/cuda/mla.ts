@@ -240,8 +240,7 @@ class CudaMlaBackend implements MlaBackend {
    * call frees.
    */
   private splitArrivals(count: number): bigint {
-    const b = count;
-    if (!this.arrivals || this.arrivals.bytes < 4 * b) {
+    if (!this.arrivals || this.arrivals.bytes < 4 * count) {
       const stream = getCudaContext().stream;
       if (this.arrivals) {
         stream.synchronize(); // in-flight kernels may still count on the old one
@@ -249,7 +248,7 @@ class CudaMlaBackend implements MlaBackend {
         this.arrivals = null;
         old.dispose();
       }
-      const n = Math.max(b, 1024);
+      const n = Math.max(count, 1024);
       this.arrivals = DeviceBuffer.alloc(4 * n);
       memset(this.arrivals.ptr, 0, n, 4, stream);
     }
