@@ -39,21 +39,10 @@ __device__ __forceinline__ void mbarrier_wait(uint32_t bar, uint32_t parity) {
       "@!done bra wait_%=;\n}\n" :: "r"(bar), "r"(parity) : "memory");
 }
 // 3-D tiled TMA load global → shared completing on `bar` (box and swizzle come from the tensor map).
-// EXPERIMENT (-DMLA_EXPERIMENT_K_EVICT_FIRST, variant builds only; scripts/device-next.sh l2hint): the load with an
-// L2 evict_first policy (FlashMLA's hint for streamed K), so that a step's KV stream does not push its split
-// partials (read back by the combine) out of L2.
 __device__ __forceinline__ void tma_load_3d(uint32_t dst, const void* tmap, uint32_t bar, int c0, int c1, int c2) {
-#ifdef MLA_EXPERIMENT_K_EVICT_FIRST
-  uint64_t policy;
-  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
-  asm volatile(
-      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%3, %4, %5}], [%2], %6;\n"
-      :: "r"(dst), "l"(tmap), "r"(bar), "r"(c0), "r"(c1), "r"(c2), "l"(policy) : "memory");
-#else
   asm volatile(
       "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5}], [%2];\n"
       :: "r"(dst), "l"(tmap), "r"(bar), "r"(c0), "r"(c1), "r"(c2) : "memory");
-#endif
 }
 // Named-barrier arrive without waiting (producer side of a bar.sync by other threads).
 __device__ __forceinline__ void named_barrier_arrive(int id, int count) { asm volatile("bar.arrive %0, %1;\n" :: "r"(id), "r"(count) : "memory"); }

@@ -13,8 +13,6 @@
 #             serving shapes and var sweep rows without and with it, two rounds, checked against the oracle on round 1
 #   f16chk    ~2 min: hopper-small's FP8 f16 entry as merged: its GPU tests, memcheck and racecheck on its f16 tests
 #   sched     ~3 min: the scheduler's split cost 5 (FlashMLA's) against 3 and 2 (FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD)
-#   l2hint    ~3 min: ncu L2 hit rate / DRAM bytes of the combine (S7, S3, S1); K loads with an L2 evict_first policy
-#             (.variants/evict, scripts/build-variant.sh … -DMLA_EXPERIMENT_K_EVICT_FIRST) against the shipped build
 #   combshape ~3 min: the combine's W,C on eight serving shapes (FLASH_MLA_COMBINE), two rounds
 #   comb      ~2 min: the combine kernel as built against .variants/comb-old and .variants/comb16 (scripts/build-variant.sh
 #             builds): its GPU test, the split-heavy serving shapes and var sweep rows, two rounds
@@ -49,7 +47,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: sparsef16 | dyncomb | l2hint | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: sparsef16 | dyncomb | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -279,16 +277,6 @@ case $step in
         echo "== overhead $ov $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/sched-$ov-${set%%:*}.txt" | cut -c1-64,118-150
       done
     done
-    ;;
-  l2hint)
-    # Is the combine reading its split partials from L2 or DRAM? ncu on the combine (and the decode) of S7, S3, S1:
-    # L2 hit rate and DRAM bytes. Then the K loads with an L2 evict_first policy (.variants/evict: mla_decode_sm90 and
-    # mla_decode_sm90_small built with -DMLA_EXPERIMENT_K_EVICT_FIRST) against the shipped build, two rounds
-    timeout 150 ncu --clock-control none --kernel-name regex:'mla_combine|mla_decode' --launch-skip 2 --launch-count 4 \
-      --metrics gpu__time_duration.sum,lts__t_sector_hit_rate.pct,dram__bytes_read.sum,lts__t_sectors_srcunit_tex_op_read.sum --csv \
-      node dist/src/cli.js bench --configs serving:S7,S3,S1 --iters 2 --warmup 1 --check-samples 0 --reference none > "$out/l2hint-ncu.csv" 2>&1
-    echo "ncu rc=$?"; grep -aE '^"[0-9]' "$out/l2hint-ncu.csv" | awk -F'","' '{print $5" | "$(NF-2)" | "$NF}' | sed 's/"//g' | cut -c1-110 | head -40
-    ab_rounds l2hint "serving:S1,S2,S3,S7,S12 sweep:0,1,16,12,30" dist/kernels .variants/evict
     ;;
   combshape)
     # the combine's shape rule (src/cuda/combine-shape.ts, fitted in session 5 with 8 loads in flight) after combine v3:
