@@ -4,6 +4,8 @@
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
+#   sgather   ~4 min: hopper-small's sparse gather by per-thread cp.async (dist/kernels) against the per-token bulk
+#             copies (.variants/sbulk): its sparse GPU tests, memcheck, racecheck, sparse rows 0–3 on both entries
 #   sparsef16 ~5 min: hopper-small's sparse entry on the f16 datapath (mla_decode_sm90_small_fp8_sparse_f16_bf16,
 #             FLASH_MLA_EXPERIMENT_SPARSE_F16=1, not yet run on a GPU; opt-in): its GPU tests ("sparse f16": the oracle,
 #             with and without K spread 2^±3), memcheck and racecheck on them, then the sparse-small rows 0–3 without
@@ -47,7 +49,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: sparsef16 | dyncomb | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: sgather | sparsef16 | dyncomb | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -308,6 +310,16 @@ case $step in
     rc=$?; echo "combine GPU test (W,C shapes and dyn) rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/dyncomb-test.log"
     [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
     ab_rounds dyncomb "serving:S1,S2,S3,S5,S7,S9,S12 sweep:1,9,25" FLASH_MLA_EXPERIMENT_COMBINE= FLASH_MLA_EXPERIMENT_COMBINE=dyn
+    ;;
+  sgather)
+    # hopper-small's sparse gather by per-thread 16-byte cp.async (a warp copies a token's 512 bytes per instruction,
+    # completion through cp.async.mbarrier.arrive.noinc; dist/kernels) against the per-token bulk copies
+    # (.variants/sbulk, -DMLA_EXPERIMENT_SPARSE_BULK): the sparse GPU tests of hopper-small (both entries), memcheck and
+    # racecheck on them, then the sparse rows 0–3 (h_q 16) on each entry, two rounds
+    fp8_tests sgather "small-row kernel's sparse|sparse f16" 150
+    sanitize_fp8_tests sgather "sparse f16" 150
+    ab_rounds sgather "sparse:0,1,2,3" dist/kernels .variants/sbulk
+    ( export FLASH_MLA_EXPERIMENT_SPARSE_F16=1; ab_rounds sgatherf16 "sparse:0,1,2,3" dist/kernels .variants/sbulk )
     ;;
   sparsef16)
     # hopper-small's sparse entry on the f16 datapath (the gathered codes as f16, the gathered tokens' scales folded in
