@@ -214,21 +214,21 @@ static_assert(SM90S_R32_SMEM_BYTES == 228632, "HOST mirrors this number");
 static_assert(SM90S_R32_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
 static_assert(SM90S_THREADS == 8 * SM90S_R32_ROWS, "the Q load: 8 threads per row, all 256 of the CTA");
 
-// ---- its FP8 entries (dense mla_decode_sm90_small_fp8_bf16, the f16 datapath; sparse
-// mla_decode_sm90_small_fp8_sparse_bf16; mla_sm90_small_fp8.cuh) ------------------------------------------------
+// ---- its FP8 entries (dense mla_decode_sm90_small_fp8_bf16 and sparse mla_decode_sm90_small_fp8_sparse_bf16, both
+// on the f16 datapath; mla_sm90_small_fp8.cuh) ----------------------------------------------------------------------
 // HOST: grid and block as above, dynamic smem SM90S_F8_SMEM_BYTES (the whole opt-in limit); kernel arguments of the
 //       dense entry: params, the 'hopper' FP8 kernel's raw-byte and RoPE tensor maps.
 // Per warpgroup a K buffer (9 slabs, as above) and a raw stage (one block's 64 tokens × 512 e4m3 bytes: the two
-// 256-byte boxes), so the next block's raw bytes land while this one is converted and used; Q as above. The dense
-// entry's K buffers hold the e4m3 codes as f16 (unscaled) and Q's slabs 0–7 f16 (scaled per row by a power of two,
-// converted in place once per item); slab 8, the RoPE, stays bf16 (the sparse entry's K buffers: bf16, dequantised).
+// 256-byte boxes; sparse: 64 gathered token rows of 512 bytes), so the next block's raw bytes land while this one is
+// converted and used; Q as above. The K buffers hold the e4m3 codes as f16 (unscaled) and Q's slabs 0–7 f16 (scaled
+// per row by a power of two, converted in place once per item); slab 8, the RoPE, stays bf16.
 // No room for the rest: slab 8 of the warpgroup's K buffer (the RoPE channels, dead once S is done) holds the
-// column-maxima exchange and Pᵀ — dense: first the column maxima and the block's per-group scale maxima (warp v at
+// column-maxima exchange and Pᵀ — first the column maxima and the block's per-group scale maxima (warp v at
 // 2048 v: 16 + 4 floats), then, after one more warpgroup barrier, the four Pᵀ copies (one per 128-channel scale group,
 // 2048 B each: all 8 KB). The merge's sums and maxima go to its slabs 4–7 and the Oᵀ exchange to K buffer 0's slabs
-// 0–3 (free once both warpgroups' last P·V is done); the side area (dense: the 4 mbarriers, the fold flag and at
-// SM90S_F8_OFF_QF the per-item float[16] of the Q rows' inverse power-of-two factors; sparse: its own, the kernel)
-// lies in the alignment slack.
+// 0–3 (free once both warpgroups' last P·V is done); the side area (the 4 mbarriers, the fold flag and at
+// SM90S_F8_OFF_QF the per-item float[16] of the Q rows' inverse power-of-two factors; sparse: then its validity masks,
+// the kernel) lies in the alignment slack.
 constexpr int SM90S_F8_RAW_BYTES = 2 * SM90_FP8_RAW_BOX_BYTES;                      // 32768: one raw stage
 constexpr int SM90S_F8_OFF_K0 = 0;                                                  // K buffer 1 at + SM90_TILE_BYTES
 constexpr int SM90S_F8_OFF_RAW0 = SM90S_F8_OFF_K0 + 2 * SM90_TILE_BYTES;            // 147456; stage 1 at + 32768

@@ -44,19 +44,17 @@
 // K slabs 4–7, the Oᵀ exchange to K buffer 0's slabs 0–3 (the next item's first RoPE box may be landing in slab 8
 // then; nothing lands in slabs 0–7).
 //
-// Sparse FP8 (entry mla_decode_sm90_small_fp8_sparse_bf16, level 4, kSparse; opt-in): grid (s_q, parts), the columns the
-// h_q ≤ 16 heads of query token blockIdx.x, the tokens its topk positions; K dequantised to bf16 (codes × scale,
-// fp8_dequantise_block) and the bf16 math of the 16-row entry, each block gathered by its warpgroup (per-token bulk
-// copies on barriers of 128 arrivals, validity masks in the side area) with the dense FP8 entry's stage, RoPE and
-// merge placement, the RoPE row swizzled in place after its wait (one more barrier per block), invalid positions −inf
-// in S and zeros in K; the sink in the epilogue of unsplit rows (split rows: the sink combine; never the fold).
-// Arguments: params, MlaFp8Params.
-// Sparse FP8 on the f16 datapath (entry mla_decode_sm90_small_fp8_sparse_f16_bf16, kSparseF16; an experiment, chosen
-// only with FLASH_MLA_EXPERIMENT_SPARSE_F16=1): the sparse entry's gather, masks and RoPE swizzle with the dense FP8
-// entry's math — the gathered stage's codes to f16 unscaled (fp8_codes_block<true>, zeros for invalid positions), each
-// thread's two S tokens' four scales from their gathered slots (0 for invalid positions, whose S is −inf), the four
-// S partials, the group reference scales and the four Pᵀ copies in slab 8. Its side area holds the Q row factors and
-// the masks (192 B). 192 registers (the bf16-dequantising sparse entry: 247). Not measured on a GPU yet.
+// Sparse FP8 (entry mla_decode_sm90_small_fp8_sparse_bf16, level 4, kSparse): grid (s_q, parts), the columns the
+// h_q ≤ 16 heads of query token blockIdx.x, the tokens its topk positions; each block gathered by its warpgroup
+// (per-token bulk copies on barriers of 128 arrivals, validity masks in the side area) with the dense FP8 entry's
+// stage, RoPE and merge placement, the RoPE row swizzled in place after its wait (one more barrier per block), invalid
+// positions −inf in S and zeros in K; the sink in the epilogue of unsplit rows (split rows: the sink combine; never
+// the fold). The dense FP8 entry's f16 datapath: the gathered stage's codes to f16 unscaled (fp8_codes_block<true>),
+// each thread's two S tokens' four scales from their gathered slots (0 for invalid positions), the four S partials,
+// the group reference scales and the four Pᵀ copies in slab 8. Its side area holds the Q row factors and the masks
+// (192 B). 192 registers. H200 (session 9), against the codes × scale → bf16 fill it replaced (247 registers): sparse
+// rows b 74 and 128 (topk 2048, h_q 16, s_q 2) 1.1–1.4 % faster, b 2 and 64 0.4–0.5 %. Arguments: params,
+// MlaFp8Params.
 // Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (bf16 entry),
 // SM90S_R32_SMEM_BYTES (32-row entry) or SM90S_F8_SMEM_BYTES (FP8 entries; mla_config.h); arguments: params and the K
 // tensor map (bf16 entries), or params, the raw-byte and the RoPE tensor maps (dense FP8 entry).
@@ -103,16 +101,12 @@ struct Small<32> {
   static __device__ __forceinline__ void pv(float (&d)[16], uint64_t a, uint64_t b) { ptx::wgmma_m64n32k16_bf16_ss_ta(d, a, b); }
 };
 static_assert(SM90S_ROWS == 16 && SM90S_R32_ROWS == 32, "the entries' row counts");
-// The sparse entry's side area: the 4 mbarriers and the fold flag (as the FP8 entry's), then from byte 64 the
-// blocks' validity masks, per warpgroup two (by block parity) of four 16-bit words as uint32 (valid_mask's layout).
-constexpr int kSparseSideBytes = 128;
-constexpr int kSparseOffMask = 64;
-static_assert(kSparseOffMask + 2 * 2 * 16 <= kSparseSideBytes && kSparseSideBytes <= 512, "one side of the slack has ≥ 512 B");
-// The sparse f16 entry's: the same, with the dense entry's Q row factors at SM90S_F8_OFF_QF (64 … 127) and the masks
-// from byte 128.
-constexpr int kSparseF16SideBytes = 192;
-constexpr int kSparseF16OffMask = 128;
-static_assert(SM90S_F8_OFF_QF + 16 * 4 <= kSparseF16OffMask && kSparseF16OffMask + 2 * 2 * 16 <= kSparseF16SideBytes && kSparseF16SideBytes <= 512,
+// The sparse entry's side area: the 4 mbarriers, the fold flag and the Q row factors at SM90S_F8_OFF_QF (64 … 127),
+// as the dense FP8 entry's, then from byte 128 the blocks' validity masks, per warpgroup two (by block parity) of four
+// 16-bit words as uint32 (valid_mask's layout).
+constexpr int kSparseSideBytes = 192;
+constexpr int kSparseOffMask = 128;
+static_assert(SM90S_F8_OFF_QF + 16 * 4 <= kSparseOffMask && kSparseOffMask + 2 * 2 * 16 <= kSparseSideBytes && kSparseSideBytes <= 512,
               "one side of the slack has ≥ 512 B");
 
 // Request `req`'s blocks as this part sees them: the first, the count (uniform: broadcast so the compiler sees it) and
@@ -137,22 +131,20 @@ __device__ __forceinline__ Blocks blocks_of(const Slice& sl) {
 // with the tokens' scales, P·V per group, each group's Oᵀ in units of a running reference scale r_g).
 // kSparse (with kFp8; entry mla_decode_sm90_small_fp8_sparse_bf16, level 4): sparse decode, fp the MlaFp8Params; the
 // CTA's columns are the h_q ≤ 16 heads of query token blockIdx.x, its tokens that token's topk positions; each block's
-// 64 positions gathered by the warpgroup itself (per-token bulk copies, no tensor maps; see "sparse" below) and
-// dequantised to bf16. kSparseF16 (with kSparse; entry mla_decode_sm90_small_fp8_sparse_f16_bf16, opt-in by
-// FLASH_MLA_EXPERIMENT_SPARSE_F16=1): the same gather on the f16 datapath — the gathered codes to f16 unscaled
-// (fp8_codes_block<true>), the gathered tokens' scales per group (SmallSparseGather::token_scales: 0 for an invalid
-// position, whose S is −inf as above), the dense FP8 entry's S partials, group rescale and Pᵀ copies.
-template <bool kFp8, int kRows, bool kSparse = false, bool kSparseF16 = false>
+// 64 positions gathered by the warpgroup itself (per-token bulk copies, no tensor maps; see "sparse" below), on the
+// f16 datapath — the gathered codes to f16 unscaled (fp8_codes_block<true>), the gathered tokens' scales per group
+// (SmallSparseGather::token_scales: 0 for an invalid position, whose S is −inf), the dense FP8 entry's S partials,
+// group rescale and Pᵀ copies.
+template <bool kFp8, int kRows, bool kSparse = false>
 __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const CUtensorMap* k_map, const CUtensorMap* rope_map,
                                                  const MlaFp8Params* fp = nullptr) {
   using T = __nv_bfloat16;
   using Lay = Small<kRows>;
   constexpr int kCols = kRows / 8;  // n8 column tiles of a fragment
-  constexpr bool kF16 = kFp8 && (!kSparse || kSparseF16);  // the f16 datapath: the dense FP8 entry, the sparse f16 one
+  constexpr bool kF16 = kFp8;  // the f16 datapath: both FP8 entries
   static_assert(!kFp8 || kRows == 16, "the FP8 entries' layout holds 16 rows");
   static_assert(!kSparse || kFp8, "sparse: over the FP8 cache");
-  static_assert(!kSparseF16 || kSparse, "sparse f16: a sparse entry");
-  constexpr int kSideBytes = kSparseF16 ? kSparseF16SideBytes : kSparse ? kSparseSideBytes : SM90S_F8_SIDE_BYTES;
+  constexpr int kSideBytes = kSparse ? kSparseSideBytes : SM90S_F8_SIDE_BYTES;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
 
@@ -264,7 +256,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   };
 
   // ---- sparse: the warpgroup gathers its blocks itself (mla_sm90_small_sparse.cuh)
-  const SmallSparseGather gather{p, fp, base, side + (kSparseF16 ? kSparseF16OffMask : kSparseOffMask) + 32 * wg, sBar, sRope, wg, wtid, lane, warp, wg_bar};
+  const SmallSparseGather gather{p, fp, base, side + kSparseOffMask + 32 * wg, sBar, sRope, wg, wtid, lane, warp, wg_bar};
   // The warpgroup's block after its block j of item req (as page_after): gathered (raw bytes and mask into slot
   // `parity`); returns this thread's slot, or −2 (uniform) if there is none.
   auto gather_after = [&](int req, const Slice& s_cur, const Blocks& bk, int j, uint32_t parity) {
@@ -343,9 +335,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // the smem base through an opaque move: otherwise the compiler keeps the ~70 descriptors live across blocks
       const uint32_t b_ = opaque(base);
       const uint32_t sK = b_ + SM90S_OFF_K0 + wg * SM90_TILE_BYTES, sQ = b_ + kOffQ;
-      // Pᵀ: 16-bit cache, the warpgroup's own slab; sparse, slab 8 of its K buffer from byte 1024 (written after S:
-      // max_at); dense FP8, the four f16 copies fill slab 8
-      const uint32_t sP = kF16 ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES : kSparse ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 1024 : b_ + Lay::kOffP0 + wg * Lay::kRowSlab;
+      // Pᵀ: 16-bit cache, the warpgroup's own slab; FP8, the four f16 copies fill slab 8
+      const uint32_t sP = kF16 ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES : b_ + Lay::kOffP0 + wg * Lay::kRowSlab;
       int page_next = -1;  // dense FP8: the warpgroup's next block, whose raw bytes and RoPE this block requests
       Fp8TokenScales tsc;  // f16 datapath: this thread's two tokens' scales (0 past the block's valid tokens, sparse: invalid)
       if constexpr (kF16 && !kSparse) {
@@ -358,20 +349,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         fp8_codes_block(sK, sRaw, wtid, n_valid, wg_bar);
         if (wtid == 0 && page_next >= 0) fp8_request_raw(sRaw, k_map, sBar, page_next);  // the stage is free
         prefetch_after_next(bt, j, bk.count);
-      } else if constexpr (kSparse && !kF16) {
-        const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
-        const int my_slot = slot_next;
-        Fp8Scales sc = {0.f, 0.f};  // before the wait: the load hides behind the gather's
-        if (my_slot >= 0) {
-          const float* scp = reinterpret_cast<const float*>(gather.row_of(my_slot) + FP8_SCALES_OFFSET) + 2 * (wtid & 1);
-          sc = {scp[0], scp[1]};
-        }
-        ptx::mbarrier_wait(sBar, phase);
-        const int t = wtid >> 1;
-        const bool valid = (ptx::ld_shared_u32(gather.mask_at(phase) + 4 * (t >> 4)) >> (t & 15)) & 1;
-        fp8_dequantise_block(sK, sRaw, sc, wtid, valid ? PAGE_BLOCK_SIZE : 0, wg_bar);
-        slot_next = gather_after(req, sl[0], bk, j, phase ^ 1);  // the stage is free
-      } else if constexpr (kSparse) {  // sparse f16
+      } else if constexpr (kSparse) {
         const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
         tsc = gather.token_scales(slot_next, g);  // before the wait: the loads hide behind the gather's
         ptx::mbarrier_wait(sBar, phase);
@@ -395,7 +373,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       for (int x = 0; x < 4 * kCols; ++x) s[x] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
       if constexpr (kF16) {
         float sg[4][4 * kCols];  // f16 datapath: the four scale groups' partial Sᵀ (f16_scores)
-        // sparse: the gathered RoPE row swizzled in place after its wait (and a barrier), as below
+        // sparse: the gathered RoPE row swizzled in place after its wait (and a barrier: SmallSparseGather::rope_swizzle)
         f16_scores(s, sg, sK, sQ, tsc, qf, sRope, phase, [&] {
           if constexpr (kSparse) gather.rope_swizzle(sK, phase);
         });
@@ -403,31 +381,20 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
         ptx::wgmma_fence();
 #pragma unroll
-        for (int slab = 0; slab < SM90_SLABS; ++slab) {
-          if (kSparse && slab == SM90_SLABS - 1) {
-            ptx::wgmma_commit();
-            ptx::mbarrier_wait(sRope, phase);
-            gather.rope_swizzle(sK, phase);
-            phase ^= 1;
-            ptx::wgmma_fence();  // (a branch since the last wgmma: ptxas would insert it)
-          }
+        for (int slab = 0; slab < SM90_SLABS; ++slab)
 #pragma unroll
           for (int kk = 0; kk < 4; ++kk)
             Lay::s(s, dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * Lay::kRowSlab + kk * 32) >> 4), slab + kk != 0);
-        }
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
       }
 
       // mask tokens at or past each column's end, then the column maxima: over this thread's two tokens, the warp's
-      // 8 g (shuffles), the warpgroup's 4 warps (smem). FP8: warp v's 16 maxima in slab 8 at 2048 v (sparse: + 1024 (v & 1)),
-      // inside the 16 K rows that its own part of S read (a warp past its wgmma wait knows only its own part done; the
-      // sparse entry's Pᵀ, at 1024 … 3071, is written after the barrier below, when every part is; the dense one's
-      // copies after one more, when every warp has read the maxima)
+      // 8 g (shuffles), the warpgroup's 4 warps (smem). FP8: warp v's 16 maxima in slab 8 at 2048 v, inside the 16 K
+      // rows that its own part of S read (a warp past its wgmma wait knows only its own part done; the Pᵀ copies are
+      // written after one more barrier, when every warp has read the maxima)
       auto max_at = [&](uint32_t sKb, int v, int col) {
-        return kF16      ? sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + col * 4
-               : kSparse ? sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + 1024 * (v & 1) + col * 4
-                      : sMaxW + (v * kRows + col) * 4;
+        return kF16 ? sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + col * 4 : sMaxW + (v * kRows + col) * 4;
       };
       if constexpr (kF16) f16_publish_scale_maxima(sK, tsc, warp, lane);  // (after the column maxima: f16_smax_at)
       const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
@@ -533,10 +500,10 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // compute-sanitizer's racecheck misorders warps whose counts of named-barrier passes differ (perf log, "racecheck on
     // generic-small"): the warpgroup with fewer blocks (or without the tail zeroing) passes its barrier as often as
     // the other — 3 per block (+ the fill's over the FP8 cache, + 1: the f16 datapath's before its Pᵀ stores, + 1: the
-    // sparse RoPE swizzle's; the sparse f16 entry passes both: 6), 2 for the tail (16-bit cache; the FP8 fill zeroes it) — so the tool sees the merge below
-    // ordered as it is.
+    // sparse RoPE swizzle's; the sparse entry passes all: 6), 2 for the tail (16-bit cache; the FP8 fill zeroes it) —
+    // so the tool sees the merge below ordered as it is.
     {
-      constexpr int per_block = 3 + (kFp8 ? kFp8DequantBarriers : 0) + (kF16 ? 1 : 0) + (kSparse ? 1 : 0);
+      constexpr int per_block = 3 + (kFp8 ? kFp8FillBarriers : 0) + (kF16 ? 1 : 0) + (kSparse ? 1 : 0);
       const bool tail = !kFp8 && bk.count > 0 && bk.n_valid_last < PAGE_BLOCK_SIZE;
       const int last_owner = (bk.count - 1) & 1;
       const int mine = per_block * max(0, (bk.count - wg + 1) / 2) + (tail && last_owner == wg ? 2 : 0);
@@ -597,18 +564,11 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
   small_row_decode<true, SM90S_ROWS>(p, &raw_map, &rope_map);
 }
 
-// Sparse decode over the FP8 cache (level 4 of the plan; docs/perf-log.md, "hopper-small sparse"): bf16 q, h_q ≤ 16;
-// grid (s_q, num_sm_parts, 1) — blockIdx.x the query token whose heads are the CTA's columns; the dense FP8 entry's
-// block and shared memory; arguments params and MlaFp8Params (no tensor maps: the warpgroups gather).
+// Sparse decode over the FP8 cache (level 4 of the plan; docs/perf-log.md, "hopper-small sparse" and session 9's
+// `sparsef16`): bf16 q, h_q ≤ 16; grid (s_q, num_sm_parts, 1) — blockIdx.x the query token whose heads are the CTA's
+// columns; the dense FP8 entry's block, shared memory and f16 datapath; arguments params and MlaFp8Params (no tensor
+// maps: the warpgroups gather).
 extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     mla_decode_sm90_small_fp8_sparse_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
   small_row_decode<true, SM90S_ROWS, true>(p, nullptr, nullptr, &f);
-}
-
-// The same sparse decode on the f16 datapath (kSparseF16; the experiment FLASH_MLA_EXPERIMENT_SPARSE_F16=1, src/cuda/
-// kernels.ts): the gathered codes as f16, the gathered tokens' scales folded in after the wgmma, as the dense FP8
-// entry. Same grid, block, shared memory and arguments as mla_decode_sm90_small_fp8_sparse_bf16.
-extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
-    mla_decode_sm90_small_fp8_sparse_f16_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
-  small_row_decode<true, SM90S_ROWS, true, true>(p, nullptr, nullptr, &f);
 }

@@ -1,19 +1,19 @@
 // The small-row kernel's FP8 fill (mla_decode_sm90_small.cu, its FP8 entries): each math warpgroup fills its own K
 // blocks, no producer warpgroup, with the next block's raw bytes in flight while it computes with this one. Per
 // warpgroup (mla_config.h SM90S_F8_*): a raw stage (one block's e4m3 bytes; dense: two TMA boxes of 64 tokens × 256 B
-// on its "raw" mbarrier) and its K buffer (9 slabs of 64 tokens × 64 channels, 128B-swizzled), whose slab 8 takes the
-// block's RoPE columns as bf16 (dense: a TMA box, 128B swizzle, on its "RoPE" mbarrier). Per block:
-//   the dense entry (the f16 datapath): every thread loads its two S tokens' four scales from global memory before the
-//   raw wait (their latency hides behind it); the 128 threads convert the stage's codes, unscaled, to f16 into slabs
-//   0–7 (fp8_codes_block), fence.proxy.async, warpgroup barrier — then the stage is free and the next block's raw bytes
-//   are requested into it; the RoPE box of the next block goes out only after this block's P·V (slab 8 holds Pᵀ until
-//   then: the kernel). Q's slabs 0–7 go to f16 once per item (q_to_f16_scaled).
-//   the sparse entry: the same with the gathered stage dequantised to bf16, codes × scale (fp8_dequantise_block).
+// on its "raw" mbarrier; sparse: one bulk copy of 512 B per gathered token) and its K buffer (9 slabs of 64 tokens ×
+// 64 channels, 128B-swizzled), whose slab 8 takes the block's RoPE columns as bf16 (dense: a TMA box, 128B swizzle,
+// on its "RoPE" mbarrier; sparse: per-token bulk copies, swizzled in place). Both entries run the f16 datapath. Per
+// block: every thread loads its two S tokens' four scales from global memory before the raw wait (their latency hides
+// behind it); the 128 threads convert the stage's codes, unscaled, to f16 into slabs 0–7 (fp8_codes_block),
+// fence.proxy.async, warpgroup barrier — then the stage is free and the next block's raw bytes are requested into it;
+// the RoPE of the next block goes out only after this block's P·V (slab 8 holds Pᵀ until then: the kernel). Q's slabs
+// 0–7 go to f16 once per item (q_to_f16_scaled).
 // Thread k of the warpgroup owns token k / 2 and box k % 2 (channels 256 · (k % 2) … + 255: two scale groups).
-// Also the dense entry's math over the f16 codes (the kernel's comment, "FP8 cache"): Q to f16 per item
-// (f16_item_start), the four partial Sᵀ and their sum (f16_scores), the groups' reference scales
-// (f16_publish_scale_maxima, f16_rescale_groups) and the four Pᵀ copies (f16_store_p).
-// Tensor maps: the 'hopper' FP8 kernel's (mla_config.h, src/cuda/fp8-decode.ts fp8HopperTensorMapSpecs).
+// Also the math over the f16 codes (the kernel's comment, "FP8 cache"): Q to f16 per item (f16_item_start), the four
+// partial Sᵀ and their sum (f16_scores), the groups' reference scales (f16_publish_scale_maxima, f16_rescale_groups)
+// and the four Pᵀ copies (f16_store_p).
+// Tensor maps (dense): the 'hopper' FP8 kernel's (mla_config.h, src/cuda/fp8-decode.ts fp8HopperTensorMapSpecs).
 #pragma once
 #include <cstdint>
 #include <cuda.h>
@@ -32,7 +32,7 @@ constexpr int kFp8WgThreads = 128;
 static_assert(kFp8WgThreads == 2 * PAGE_BLOCK_SIZE, "two threads per token");
 static_assert(SM90S_F8_RAW_BYTES == 2 * SM90_FP8_RAW_BOX_BYTES && SM90_FP8_RAW_BOX_BYTES == PAGE_BLOCK_SIZE * HEAD_DIM_V / 2, "a raw stage = one block's two boxes");
 // Warpgroup barriers one block's fill passes (the kernel's racecheck balancing counts them).
-constexpr int kFp8DequantBarriers = 1;
+constexpr int kFp8FillBarriers = 1;
 
 // One thread: the raw e4m3 bytes of the block on `page` into the stage at sRaw, completing on `bar`.
 __device__ __forceinline__ void fp8_request_raw(uint32_t sRaw, const CUtensorMap* raw_map, uint32_t bar, int page) {
@@ -47,45 +47,7 @@ __device__ __forceinline__ void fp8_request_rope(uint32_t sKb, const CUtensorMap
   ptx::tma_load_3d(sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES, rope_map, bar, 0, 0, page);
 }
 
-// This thread's two scales (sparse entry): channels 256h … 256h + 127 and 256h + 128 … 256h + 255.
-struct Fp8Scales {
-  float lo, hi;
-};
-
-// The sparse entry's landed raw block in the stage at sRaw → bf16 channels 0–511 (codes × scale) in slabs 0–7 of the
-// K buffer at sKb (slab 8, the RoPE, comes as bf16); tokens ≥ n_valid get zeros (slots that attend nothing may hold
-// NaN: P = 0 times NaN would still poison Oᵀ). Ends with the stores visible to wgmma and the warpgroup past them and
-// past its reads of the stage (barrier `bar`, kFp8DequantBarriers passes).
-// The stage holds token t's 512 bytes at t · 512 (one bulk copy per token), box h's half at + 256 h.
-// Chunk order: thread (t, h) takes its half's 16 chunks x = (i + k) mod 16 with k = (t & 1) | 2h | 2 (t & 2), so that
-// the 8 threads of each quarter-warp (4 tokens × 2 halves) read 8 different bank groups of the stage and write 8
-// different ones of the swizzled slabs (chunk (2 (x mod 4) ^ t) mod 8): no bank conflicts.
-__device__ __forceinline__ void fp8_dequantise_block(uint32_t sKb, uint32_t sRaw, const Fp8Scales& sc, int wtid, int n_valid, int bar) {
-  const int t = wtid >> 1, h = wtid & 1;
-  const int k = (t & 1) | (h << 1) | ((t & 2) << 1);
-  const uint32_t row = sRaw + t * HEAD_DIM_V + h * (HEAD_DIM_V / 2);
-  const int ch_box = h * (HEAD_DIM_V / 2);
-  if (t < n_valid) {
-#pragma unroll
-    for (int half = 0; half < 4; ++half) {  // 4 chunks in flight, then their stores
-      uint4 rb[4];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) rb[i] = ptx::ld_shared_v4(row + 16 * ((4 * half + i + k) & 15));
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const int x = (4 * half + i + k) & 15;
-        store_dequantised(sKb, t, ch_box + 16 * x, rb[i], x < 8 ? sc.lo : sc.hi);
-      }
-    }
-  } else {
-#pragma unroll
-    for (int i = 0; i < 16; ++i) store_dequantised_zero(sKb, t, ch_box + 16 * ((i + k) & 15));
-  }
-  ptx::fence_proxy_async();  // st.shared → wgmma reads
-  ptx::named_barrier_sync(bar, kFp8WgThreads);
-}
-
-// ---- the f16 datapath (the dense entry mla_decode_sm90_small_fp8_bf16) ---------------------------------------------
+// ---- the f16 datapath (the FP8 entries) ---------------------------------------------------------------------------
 // Scales of this thread's two S tokens (16 · warp + g and + 8: its wgmma M rows) for the four channel groups, 0 for
 // tokens ≥ n_valid (NaN-filled slots past a sequence's end: their P is 0 and must not meet a NaN ratio).
 struct Fp8TokenScales {
@@ -115,10 +77,14 @@ __device__ __forceinline__ void store_codes_f16(uint32_t sKb, int row, int ch0, 
 }
 
 // The landed raw block in the stage at sRaw (the dense entry's: two TMA boxes, row t of box h at h · 16384 + 256 t;
-// kGathered, the sparse f16 entry's: token t's 512 bytes at t · 512, box h's half at + 256 h, as fp8_dequantise_block
-// reads it — the same banks per chunk either way) → its codes as f16, unscaled, in slabs 0–7 of the K buffer at sKb;
-// fp8_dequantise_block's chunk order, zeros for tokens ≥ n_valid (NaN-filled slots past a sequence's end; sparse: the
-// caller passes 0 for an invalid position, whose stage row holds stale bytes), fence and barrier.
+// kGathered, the sparse entry's: token t's 512 bytes at t · 512 (one bulk copy per token), box h's half at + 256 h —
+// the same banks per chunk either way) → its codes as f16, unscaled, in slabs 0–7 of the K buffer at sKb; zeros for
+// tokens ≥ n_valid (NaN-filled slots past a sequence's end: P = 0 times NaN would still poison Oᵀ; sparse: the caller
+// passes 0 for an invalid position, whose stage row holds stale bytes). Ends with the stores visible to wgmma and the
+// warpgroup past them and past its reads of the stage (barrier `bar`, kFp8FillBarriers passes).
+// Chunk order: thread (t, h) takes its half's 16 chunks x = (i + k) mod 16 with k = (t & 1) | 2h | 2 (t & 2), so that
+// the 8 threads of each quarter-warp (4 tokens × 2 halves) read 8 different bank groups of the stage and write 8
+// different ones of the swizzled slabs (chunk (2 (x mod 4) ^ t) mod 8): no bank conflicts.
 template <bool kGathered = false>
 __device__ __forceinline__ void fp8_codes_block(uint32_t sKb, uint32_t sRaw, int wtid, int n_valid, int bar) {
   const int t = wtid >> 1, h = wtid & 1;
@@ -195,7 +161,7 @@ __device__ __forceinline__ void f16_item_start(uint32_t sQ, uint32_t sQf, int ti
 // Sᵀ of one block (the 16 columns): S_g (scale group g = K slabs 2g, 2g + 1, f16: into sg) and, after the wait for the
 // block's RoPE box on sRope (phase flipped), S_rope (slab 8, bf16: into s, zeroed by the caller), then per token t and
 // column c: Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope. sK, sQ: the K buffer and Q (16 rows). rope_landed() runs after the
-// wait, before the phase flips (the sparse f16 entry: the gathered RoPE row's swizzle and its barrier; dense: nothing).
+// wait, before the phase flips (the sparse entry: the gathered RoPE row's swizzle and its barrier; dense: nothing).
 template <typename RopeLanded>
 __device__ __forceinline__ void f16_scores(float (&s)[8], float (&sg)[4][8], uint32_t sK, uint32_t sQ, const Fp8TokenScales& tsc, const float (&qf)[2][2],
                                            uint32_t sRope, uint32_t& phase, RopeLanded&& rope_landed) {

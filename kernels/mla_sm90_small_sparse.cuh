@@ -1,11 +1,11 @@
 // Sparse decode in the small-row Hopper kernel (mla_decode_sm90_small.cu, entry mla_decode_sm90_small_fp8_sparse_bf16,
 // level 4): each warpgroup gathers its own blocks. Thread (t, h) of the warpgroup owns position t of a block (as in
-// the dequantisation): both threads read its index; h = 0 copies the token's 512 e4m3 bytes to stage row t (t · 512),
-// h = 1 later its 128 RoPE bytes to row t of slab 8, unswizzled (swizzled in place after they land: rope_swizzle).
-// Every thread arrives on the barrier with its bytes (0 for none: the barriers count 128 arrivals). Positions past
-// topk_length or the slice, −1 and slots outside the cache are not copied and their bit in the block's validity mask
-// is clear: zeros in K (dequantisation, rope_swizzle) and −inf in S. Included by mla_decode_sm90_small.cu after
-// mla_sm90_math.cuh (it uses `swizzled`).
+// the codes' conversion, fp8_codes_block): both threads read its index; h = 0 copies the token's 512 e4m3 bytes to
+// stage row t (t · 512), h = 1 later its 128 RoPE bytes to row t of slab 8, unswizzled (swizzled in place after they
+// land: rope_swizzle). Every thread arrives on the barrier with its bytes (0 for none: the barriers count 128
+// arrivals). Positions past topk_length or the slice, −1 and slots outside the cache are not copied and their bit in
+// the block's validity mask is clear: zeros in K (fp8_codes_block, rope_swizzle) and −inf in S. Included by
+// mla_decode_sm90_small.cu after mla_sm90_math.cuh and mla_sm90_small_fp8.cuh (it uses `swizzled`, Fp8TokenScales).
 #pragma once
 #include <cstdint>
 
@@ -65,7 +65,7 @@ struct SmallSparseGather {
     if (copy) ptx::bulk_load(base + SM90S_F8_OFF_K0 + wg * SM90_TILE_BYTES + (SM90_SLABS - 1) * SM90_SLAB_BYTES + (wtid >> 1) * 128, row_of(slot) + FP8_ROPE_OFFSET, 2 * 64, sRope);
   }
 
-  // The sparse f16 entry: the four group scales of this thread's two S tokens (16 · warp + g + 8 h: its wgmma M rows),
+  // The four group scales of this thread's two S tokens (16 · warp + g + 8 h: its wgmma M rows),
   // whose slots the gathering threads 2 (16 · warp + g + 8 h) and + 1 hold (lanes 2 g + 16 h of this warp; slot: this
   // thread's from raw(), the block's); 0 for an invalid position (its P is 0 and must not meet a NaN ratio).
   __device__ __forceinline__ Fp8TokenScales token_scales(int slot, int g) const {

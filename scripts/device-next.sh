@@ -4,24 +4,19 @@
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
-#   sgather   ~4 min: hopper-small's sparse gather by per-thread cp.async (dist/kernels) against the per-token bulk
-#             copies (.variants/sbulk): its sparse GPU tests, memcheck, racecheck, sparse rows 0–3 on both entries
-#   sparsef16 ~5 min: hopper-small's sparse entry on the f16 datapath (mla_decode_sm90_small_fp8_sparse_f16_bf16,
-#             FLASH_MLA_EXPERIMENT_SPARSE_F16=1, not yet run on a GPU; opt-in): its GPU tests ("sparse f16": the oracle,
-#             with and without K spread 2^±3), memcheck and racecheck on them, then the sparse-small rows 0–3 without
-#             and with the switch, two rounds, checked against the oracle on round 1
 #   dyncomb   ~4 min: the split-aware combine (mla_combine_dyn_*, FLASH_MLA_EXPERIMENT_COMBINE=dyn, not yet run on a
 #             GPU; opt-in): its GPU test (every W,C shape and dyn at 1/2/4 CTAs per SM against the reference), then the
 #             serving shapes and var sweep rows without and with it, two rounds, checked against the oracle on round 1
 #   f16chk    ~2 min: hopper-small's FP8 f16 entry as merged: its GPU tests, memcheck and racecheck on its f16 tests
 #   sched     ~3 min: the scheduler's split cost 5 (FlashMLA's) against 3 and 2 (FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD)
+#             (.variants/evict, scripts/build-variant.sh … -DMLA_EXPERIMENT_K_EVICT_FIRST) against the shipped build
 #   combshape ~3 min: the combine's W,C on eight serving shapes (FLASH_MLA_COMBINE), two rounds
 #   comb      ~2 min: the combine kernel as built against .variants/comb-old and .variants/comb16 (scripts/build-variant.sh
 #             builds): its GPU test, the split-heavy serving shapes and var sweep rows, two rounds
-#   sparse4   ~4 min: hopper-small's sparse entry (mla_decode_sm90_small_fp8_sparse_bf16, level 4, not yet run on a
-#             GPU; opt-in) — its FP8/sparse GPU tests (and the Hopper sparse ones beside them), memcheck and racecheck
-#             on its tests, then the sparse grid on hopper vs hopper-small (h_q 16 rows; h_q 32 rows are skipped:
-#             hopper-small takes h_q ≤ 16)
+#   sparse4   ~4 min: hopper-small's sparse entry (mla_decode_sm90_small_fp8_sparse_bf16, level 4; on the f16
+#             datapath since session 9's `sparsef16`) — its FP8/sparse GPU tests (the oracle, with and without K
+#             spread 2^±3; and the Hopper sparse ones beside them), memcheck and racecheck on its tests, then the
+#             sparse grid on hopper vs hopper-small (h_q 16 rows; h_q 32 rows are skipped: hopper-small takes h_q ≤ 16)
 #   r32       ~5 min: hopper-small's 32-row entry (mla_decode_sm90_small_r32_bf16, not yet run on a GPU) — GPU property
 #             cases hopper-small takes (bf16, h_q·s_q ≤ 32), memcheck and racecheck on sanitize cases and on the tiny
 #             config (h_q 16 s_q 2: the 32-row entry for sure), then the 32-row sweep rows and serving S7 against
@@ -49,7 +44,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: sgather | sparsef16 | dyncomb | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: dyncomb | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -310,25 +305,6 @@ case $step in
     rc=$?; echo "combine GPU test (W,C shapes and dyn) rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/dyncomb-test.log"
     [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
     ab_rounds dyncomb "serving:S1,S2,S3,S5,S7,S9,S12 sweep:1,9,25" FLASH_MLA_EXPERIMENT_COMBINE= FLASH_MLA_EXPERIMENT_COMBINE=dyn
-    ;;
-  sgather)
-    # hopper-small's sparse gather by per-thread 16-byte cp.async (a warp copies a token's 512 bytes per instruction,
-    # completion through cp.async.mbarrier.arrive.noinc; dist/kernels) against the per-token bulk copies
-    # (.variants/sbulk, -DMLA_EXPERIMENT_SPARSE_BULK): the sparse GPU tests of hopper-small (both entries), memcheck and
-    # racecheck on them, then the sparse rows 0–3 (h_q 16) on each entry, two rounds
-    fp8_tests sgather "small-row kernel's sparse|sparse f16" 150
-    sanitize_fp8_tests sgather "sparse f16" 150
-    ab_rounds sgather "sparse:0,1,2,3" dist/kernels .variants/sbulk
-    ( export FLASH_MLA_EXPERIMENT_SPARSE_F16=1; ab_rounds sgatherf16 "sparse:0,1,2,3" dist/kernels .variants/sbulk )
-    ;;
-  sparsef16)
-    # hopper-small's sparse entry on the f16 datapath (the gathered codes as f16, the gathered tokens' scales folded in
-    # after the wgmma) against the bf16-dequantising one: its GPU tests first (a hang or a wrong answer stops here), then
-    # memcheck and racecheck on them (the tests force the switch on themselves), then the sparse rows 0–3 (b 2, 64,
-    # 74, 128 at h_q 16: hopper-small by default) without and with FLASH_MLA_EXPERIMENT_SPARSE_F16, two rounds
-    fp8_tests sparsef16 "sparse f16" 150
-    sanitize_fp8_tests sparsef16 "sparse f16" 150
-    ab_rounds sparsef16 "sparse:0,1,2,3" FLASH_MLA_EXPERIMENT_SPARSE_F16= FLASH_MLA_EXPERIMENT_SPARSE_F16=1
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
   *) echo "unknown step '$step'"; exit 2 ;;

@@ -12,7 +12,6 @@ import {
   Tensor, PagedKvCache, UnsupportedFeatureError, appendKv, appendKvPaged, captureGraph, dequantizeKvFp8, flashMlaWithKvcache, getBackend, getMlaMetadata,
 } from '../src/index.js';
 import { CUDA_FEATURES } from '../src/cuda/features.js';
-import { SMALL_ROW_HOPPER_KERNEL, forceSparseF16Experiment, smallRowEntry } from '../src/cuda/kernels.js';
 import { freshSeed, gpuSkipReason, randomHalfBits, rng } from './util/problem.js';
 import {
   FLASHMLA_TOL, checkDenseRows, denseTensors, flashMlaClose, makeDenseProblem, makeSparseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedSparseCache, sparseTensors, type DenseSpec, type SparseSpec,
@@ -465,25 +464,20 @@ describe("cuda: sparse decode on the portable kernel ('generic'; vs the cpu orac
 });
 
 /**
- * One test per sparse case against the oracle on `kernel` (each run through `wrap`, e.g. an experiment switch), then
- * one that the cases ran both the split (combine) and the unsplit (decode epilogue) paths more than `minEachPath`
- * times each; `prefix` starts every title (a --test-name-pattern handle). Skipped where `offered()` is false.
+ * One test per sparse case against the oracle on `kernel`, then one that the cases ran both the split (combine) and
+ * the unsplit (decode epilogue) paths more than `minEachPath` times each. Skipped where `offered()` is false.
  */
-function sparseOracleTests(o: {
-  cases: SparseHopperCase[]; seed: number; kernel: string; offered: () => boolean; skipWhy: string; minEachPath: number; prefix?: string;
-  wrap?: <R>(f: () => R) => R;
-}): void {
-  const prefix = o.prefix ?? '', wrap = o.wrap ?? (<R>(f: () => R): R => f());
+function sparseOracleTests(o: { cases: SparseHopperCase[]; seed: number; kernel: string; offered: () => boolean; skipWhy: string; minEachPath: number }): void {
   const paths = { split: 0, whole: 0 };
   o.cases.forEach((c, k) =>
-    test(`${prefix}${c.label}: the oracle`, (t) => {
+    test(`${c.label}: the oracle`, (t) => {
       if (!o.offered()) return void t.skip(o.skipWhy);
-      const r = wrap(() => runSparseHopperCase(c, o.seed + k, o.kernel));
+      const r = runSparseHopperCase(c, o.seed + k, o.kernel);
       paths[r.split ? 'split' : 'whole']++;
       t.diagnostic(r.note);
     }),
   );
-  test(`${prefix}the cases ran both the split (combine) and the unsplit (decode epilogue) paths`, (t) => {
+  test('the cases ran both the split (combine) and the unsplit (decode epilogue) paths', (t) => {
     if (!o.offered()) return void t.skip(o.skipWhy);
     assert.ok(paths.split > o.minEachPath && paths.whole > o.minEachPath, JSON.stringify(paths));
   });
@@ -574,8 +568,10 @@ const SPARSE_H16 = { fp8: true, sparse: true, hQ: 16, hKv: 1, headDim: 576, dtyp
 const smallSparseOffered = () => getBackend('cuda').decodeKernels(SPARSE_H16).includes('hopper-small');
 const noSmallSparse = "the small-row kernel does not run on this GPU (decodeKernels for a sparse h_q 16 decode has no 'hopper-small')";
 // hopper-small's sparse cases: the emulator's (test/util/sparse-hopper.ts SMALL_SPARSE_CASES), then FlashMLA's topk
-// 2048 at h_q 16 (the bench's shape: sinks, invalid indices, requests split over SM parts) and at h_q 1
-const SMALL_SPARSE_GPU_CASES: SparseHopperCase[] = [
+// 2048 at h_q 16 (the bench's shape: sinks, invalid indices, requests split over SM parts) and at h_q 1; then all of
+// them again with K magnitudes spread 2^±3 per slot and group (its f16 datapath: the gathered tokens' scales and the
+// blocks' group reference scales vary)
+const SMALL_SPARSE_BASE_CASES: SparseHopperCase[] = [
   ...SMALL_SPARSE_CASES,
   {
     label: "h_q 16, s_q 2, topk 2048, FlashMLA's shape, sinks, invalid indices, split",
@@ -593,6 +589,10 @@ const SMALL_SPARSE_GPU_CASES: SparseHopperCase[] = [
     split: true,
   },
 ];
+const SMALL_SPARSE_GPU_CASES: SparseHopperCase[] = [
+  ...SMALL_SPARSE_BASE_CASES,
+  ...SMALL_SPARSE_BASE_CASES.map((c) => ({ ...c, label: `${c.label}, K spread 2^±3`, spec: { ...c.spec, kSpread: 3 } })),
+];
 
 describe("cuda: the small-row kernel's sparse FP8 entry (sparse decode with bf16 q, h_q ≤ 16, kernel 'hopper-small', the default there), where this GPU offers it", { skip }, () => {
   const seed = freshSeed();
@@ -607,32 +607,4 @@ describe("cuda: the small-row kernel's sparse FP8 entry (sparse decode with bf16
     for (const hQ of [1, 3]) assert.equal(getBackend('cuda').decodeKernels({ ...SPARSE_H16, hQ })[0], kernels[0], `h_q ${hQ}`);
     assert.deepEqual(getBackend('cuda').decodeKernels({ ...SPARSE_H16, hQ: 32 }), ['hopper', 'generic']);
   });
-});
-
-// The experiment FLASH_MLA_EXPERIMENT_SPARSE_F16=1 (forced on per test): the same cases on hopper-small's sparse entry
-// on the f16 datapath (mla_decode_sm90_small_fp8_sparse_f16_bf16), and again with K magnitudes spread 2^±3 per slot and
-// group (the gathered tokens' scales and the blocks' reference scales vary). `--test-name-pattern "sparse f16"`
-// selects these tests (scripts/device-next.sh sparsef16).
-describe("cuda: hopper-small's sparse f16 entry (sparse decode on the f16 datapath, FLASH_MLA_EXPERIMENT_SPARSE_F16=1), where this GPU offers it", { skip }, () => {
-  const seed = freshSeed();
-  const cases = [...SMALL_SPARSE_GPU_CASES, ...SMALL_SPARSE_GPU_CASES.map((c) => ({ ...c, label: `${c.label}, K spread 2^±3`, spec: { ...c.spec, kSpread: 3 } }))];
-  const withF16 = <R>(f: () => R): R => {
-    forceSparseF16Experiment(true);
-    try {
-      return f();
-    } finally {
-      forceSparseF16Experiment(undefined);
-    }
-  };
-  test('sparse f16: the switch picks the f16 entry for sparse decodes (and only then)', () => {
-    withF16(() => assert.equal(smallRowEntry(true, 16, true).entry, SMALL_ROW_HOPPER_KERNEL.fp8SparseF16Entry));
-    forceSparseF16Experiment(false);
-    try {
-      assert.equal(smallRowEntry(true, 16, true).entry, SMALL_ROW_HOPPER_KERNEL.fp8SparseEntry);
-    } finally {
-      forceSparseF16Experiment(undefined);
-    }
-    withF16(() => assert.equal(smallRowEntry(true, 16, false).entry, SMALL_ROW_HOPPER_KERNEL.fp8Entry));
-  });
-  sparseOracleTests({ cases, seed, kernel: 'hopper-small', offered: smallSparseOffered, skipWhy: noSmallSparse, minEachPath: 1, prefix: 'sparse f16: ', wrap: withF16 });
 });

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  DECODE_KERNELS, FP8_HOPPER_KERNEL, FP8_SPARSE_HOPPER_KERNEL, KERNEL_BUILDS, LAYOUT_DECODE_KERNELS, chooseBinary, cubinRuns, ptxRuns, selectKernels, selectOptionsFromEnv, SMALL_ROW_HOPPER_KERNEL, forceSparseF16Experiment, smallRowEntry, sparseF16ExperimentOf, type KernelSelection,
+  DECODE_KERNELS, FP8_HOPPER_KERNEL, FP8_SPARSE_HOPPER_KERNEL, KERNEL_BUILDS, LAYOUT_DECODE_KERNELS, chooseBinary, cubinRuns, ptxRuns, selectKernels, selectOptionsFromEnv, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, type KernelSelection,
 } from '../src/cuda/kernels.js';
 import { COMPAT_TABLE_DEVICES, FAKE_DEVICES, fakeDevice as dev } from './util/devices.js';
 
@@ -318,21 +318,10 @@ test('flash-mla info --assume CC explains the choice without a GPU', () => {
   assert.match(r.stdout, /generic \(default\), generic-small/);
 });
 
-test("FLASH_MLA_EXPERIMENT_SPARSE_F16: '1' picks hopper-small's sparse f16 entry for sparse decodes only; unset, empty or '0' the bf16-dequantising one; anything else is refused", () => {
-  assert.equal(sparseF16ExperimentOf(undefined), false);
-  assert.equal(sparseF16ExperimentOf(''), false);
-  assert.equal(sparseF16ExperimentOf('0'), false);
-  assert.equal(sparseF16ExperimentOf(' 1 '), true);
-  for (const bad of ['on', 'true', '2']) assert.throws(() => sparseF16ExperimentOf(bad), /FLASH_MLA_EXPERIMENT_SPARSE_F16: expected '1' or '0'/);
+test("smallRowEntry: hopper-small's one sparse entry for sparse decodes, its FP8 entry for dense FP8, the 16-row or 32-row entry for the 16-bit cache", () => {
   const k = SMALL_ROW_HOPPER_KERNEL;
-  try {
-    forceSparseF16Experiment(true);
-    assert.deepEqual(smallRowEntry(true, 16, true), { entry: k.fp8SparseF16Entry, sharedBytes: k.fp8SharedBytes });
-    assert.equal(smallRowEntry(true, 16).entry, k.fp8Entry);
-    assert.equal(smallRowEntry(false, 16).entry, k.entry);
-    forceSparseF16Experiment(false);
-    assert.deepEqual(smallRowEntry(true, 16, true), { entry: k.fp8SparseEntry, sharedBytes: k.fp8SharedBytes });
-  } finally {
-    forceSparseF16Experiment(undefined);
-  }
+  assert.deepEqual(smallRowEntry(true, 16, true), { entry: 'mla_decode_sm90_small_fp8_sparse_bf16', sharedBytes: k.fp8SharedBytes });
+  assert.deepEqual(smallRowEntry(true, 16), { entry: k.fp8Entry, sharedBytes: k.fp8SharedBytes });
+  assert.deepEqual(smallRowEntry(false, 16), { entry: k.entry, sharedBytes: k.sharedBytes });
+  assert.deepEqual(smallRowEntry(false, 17), { entry: k.r32Entry, sharedBytes: k.r32SharedBytes });
 });

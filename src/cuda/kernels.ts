@@ -135,10 +135,11 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   entry: 'mla_decode_sm90_small_bf16',
   r32Entry: 'mla_decode_sm90_small_r32_bf16',
   fp8Entry: 'mla_decode_sm90_small_fp8_bf16',
-  /** Sparse decode over the FP8 cache (level 4; the default for sparse decodes with h_q ≤ 16): h_q ≤ 16 heads of one query token per CTA, grid (s_q, parts). */
+  /**
+   * Sparse decode over the FP8 cache (level 4; the default for sparse decodes with h_q ≤ 16): h_q ≤ 16 heads of one
+   * query token per CTA, grid (s_q, parts); the f16 datapath, as `fp8Entry` (the gathered e4m3 codes as f16).
+   */
   fp8SparseEntry: 'mla_decode_sm90_small_fp8_sparse_bf16',
-  /** The same sparse decode on the f16 datapath (the gathered e4m3 codes as f16, the scales folded out of the products; same arguments and launch): an experiment, chosen only with FLASH_MLA_EXPERIMENT_SPARSE_F16=1. */
-  fp8SparseF16Entry: 'mla_decode_sm90_small_fp8_sparse_f16_bf16',
   rows: MLA_CONFIG.SM90S_ROWS,
   r32Rows: MLA_CONFIG.SM90S_R32_ROWS,
   threads: MLA_CONFIG.SM90S_THREADS,
@@ -147,35 +148,10 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   fp8SharedBytes: MLA_CONFIG.SM90S_F8_SMEM_BYTES,
 } as const;
 
-// FLASH_MLA_EXPERIMENT_SPARSE_F16=1 runs sparse decodes of 'hopper-small' on its f16-datapath sparse entry
-// (fp8SparseF16Entry) instead of the bf16-dequantising one; read once, at the first sparse decode that asks.
-let sparseF16Experiment: boolean | undefined;
-
-/** FLASH_MLA_EXPERIMENT_SPARSE_F16: empty or '0' → off, '1' → on; anything else is an error. */
-export function sparseF16ExperimentOf(value: string | undefined): boolean {
-  const v = (value ?? '').trim();
-  if (v === '' || v === '0') return false;
-  if (v === '1') return true;
-  throw new RangeError(`FLASH_MLA_EXPERIMENT_SPARSE_F16: expected '1' or '0' (or unset), got '${value}'`);
-}
-
-/** Force the sparse f16 entry on or off for the following sparse decodes; undefined: the environment again. For tests and measurements. */
-export function forceSparseF16Experiment(on: boolean | undefined): void {
-  sparseF16Experiment = on;
-}
-
-function sparseF16ExperimentNow(): boolean {
-  if (sparseF16Experiment === undefined) sparseF16Experiment = sparseF16ExperimentOf(process.env.FLASH_MLA_EXPERIMENT_SPARSE_F16);
-  return sparseF16Experiment;
-}
-
-/**
- * The small-row kernel's entry for a decode of `rows` folded rows per request (FP8 cache if `fp8`) and its dynamic
- * shared memory. Sparse: the f16-datapath entry under FLASH_MLA_EXPERIMENT_SPARSE_F16=1 (forceSparseF16Experiment).
- */
+/** The small-row kernel's entry for a decode of `rows` folded rows per request (FP8 cache if `fp8`) and its dynamic shared memory. */
 export function smallRowEntry(fp8: boolean, rows: number, sparse = false): { entry: string; sharedBytes: number } {
   const k = SMALL_ROW_HOPPER_KERNEL;
-  if (sparse) return { entry: sparseF16ExperimentNow() ? k.fp8SparseF16Entry : k.fp8SparseEntry, sharedBytes: k.fp8SharedBytes };
+  if (sparse) return { entry: k.fp8SparseEntry, sharedBytes: k.fp8SharedBytes };
   if (fp8) return { entry: k.fp8Entry, sharedBytes: k.fp8SharedBytes };
   return rows > k.rows ? { entry: k.r32Entry, sharedBytes: k.r32SharedBytes } : { entry: k.entry, sharedBytes: k.sharedBytes };
 }
