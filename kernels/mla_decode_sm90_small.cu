@@ -256,16 +256,17 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   };
 
   // ---- sparse: the warpgroup gathers its blocks itself (mla_sm90_small_sparse.cuh)
+  GatherCursor cursor{0, -1};  // sparse: this thread's place in the warpgroup's gather (SmallSparseGather::raw)
   const SmallSparseGather gather{p, fp, base, side + kSparseOffMask + 32 * wg, sBar, sRope, wg, wtid, lane, warp, wg_bar};
   // The warpgroup's block after its block j of item req (as page_after): gathered (raw bytes and mask into slot
   // `parity`); returns this thread's slot, or −2 (uniform) if there is none.
   auto gather_after = [&](int req, const Slice& s_cur, const Blocks& bk, int j, uint32_t parity) {
     int slot = -2;
     if (j + 2 < bk.count) {
-      slot = gather.raw(req, s_cur, j + 2, parity);
+      slot = gather.raw(req, s_cur, j + 2, parity, cursor, false);
     } else if (req < w.end_req) {
       const Slice ns = slice(req + 1, rs[0]);
-      if (wg < blocks_of(ns).count) slot = gather.raw(req + 1, ns, wg, parity);
+      if (wg < blocks_of(ns).count) slot = gather.raw(req + 1, ns, wg, parity, cursor, true);
     }
     return slot;
   };
@@ -294,7 +295,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     const Blocks bk = blocks_of(s0);
     if constexpr (kSparse) {
       if (wg < bk.count) {
-        slot_next = gather.raw(w.begin_req, s0, wg, 0);
+        slot_next = gather.raw(w.begin_req, s0, wg, 0, cursor, true);
         gather.rope(slot_next);
       }
     } else {
@@ -520,7 +521,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         const Blocks nb = blocks_of(ns);
         if constexpr (kSparse) {
           if (wg < nb.count) {
-            slot_next = gather.raw(req + 1, ns, wg, phase);
+            slot_next = gather.raw(req + 1, ns, wg, phase, cursor, true);
             gather.rope(slot_next);
           }
         } else {

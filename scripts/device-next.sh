@@ -4,6 +4,8 @@
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
+#   sidx      ~3 min: hopper-small's sparse indices loaded a block ahead (dist/kernels) against .variants/sprev: tests,
+#             sanitizers, sparse rows 0–3; then the 'hopper' per-item trace on sweep rows (.variants/trace)
 #   dyncomb   ~4 min: the split-aware combine (mla_combine_dyn_*, FLASH_MLA_EXPERIMENT_COMBINE=dyn, not yet run on a
 #             GPU; opt-in): its GPU test (every W,C shape and dyn at 1/2/4 CTAs per SM against the reference), then the
 #             serving shapes and var sweep rows without and with it, two rounds, checked against the oracle on round 1
@@ -44,7 +46,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: dyncomb | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: sidx | dyncomb | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -305,6 +307,16 @@ case $step in
     rc=$?; echo "combine GPU test (W,C shapes and dyn) rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/dyncomb-test.log"
     [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
     ab_rounds dyncomb "serving:S1,S2,S3,S5,S7,S9,S12 sweep:1,9,25" FLASH_MLA_EXPERIMENT_COMBINE= FLASH_MLA_EXPERIMENT_COMBINE=dyn
+    ;;
+  sidx)
+    # hopper-small's sparse gather with each block's indices loaded one warpgroup block ahead (dist/kernels) against the
+    # gather as merged (.variants/sprev): its sparse GPU tests, memcheck and racecheck on them, the sparse rows 0–3 (h_q
+    # 16), two rounds; then where the 'hopper' kernel's time goes per item on sweep rows 0, 12, 16, 28, 30
+    # (.variants/trace, -DMLA_SM90_TRACE; scripts/trace-sm90.mjs)
+    fp8_tests sidx "small-row kernel's sparse|an FP8 decode runs on the kernels" 150
+    sanitize_fp8_tests sidx "small-row kernel's sparse" 150
+    ab_rounds sidx "sparse:0,1,2,3" dist/kernels .variants/sprev
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/trace)/ timeout 90 node scripts/trace-sm90.mjs sweep > "$out/trace-sweep.txt" 2>&1; echo "trace rc=$?"; cat "$out/trace-sweep.txt"
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
   *) echo "unknown step '$step'"; exit 2 ;;
