@@ -127,9 +127,6 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
   constexpr int kSub = COMBINE_MAX_CHUNKS / C;
   constexpr int kRowsPerCta = COMBINE_WARPS / W;
   using Ops = ElemOps<T>;
-  // o_accum / lse_accum come from the decode kernel just before us (PDL): wait for it to complete.
-  ptx::grid_dep_wait();
-
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int part = warp % W;
   const int groups = (p.q_rows + kRowsPerCta - 1) / kRowsPerCta;
@@ -145,6 +142,11 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
   if constexpr (W == 1) {
     if (!active) return;  // no block-level barrier when a warp owns its row
   }
+  // o_accum / lse_accum come from the decode kernel just before us (PDL): wait for it to complete — only a row that
+  // has splits to merge. num_splits is the metadata kernel's, complete before we start (every decode CTA passed its
+  // own grid_dep_wait on it before letting us launch), so an unsplit row leaves without waiting: a batch with few or
+  // no split requests (S5: 4 096 CTAs, none active) retires its combine CTAs during the decode's tail.
+  if (active) ptx::grid_dep_wait();
   const int col0 = blockIdx.y * (HEAD_DIM_V / C);  // grid y = C
 
   float acc[kSub][4];
