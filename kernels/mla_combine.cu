@@ -244,6 +244,3 @@ extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, COMBINE_SHORT_ROW_
 extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, COMBINE_SHORT_ROW_BLOCKS) mla_combine_sink_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
   combine_kernel<__half, 1, 1, true>(p, f.attn_sink);
 }
-
-// The split-aware combine (opt-in): mla_combine_dyn_bf16 / _fp16, after split_lse_stats above.
-#include "mla_combine_dyn.cuh"

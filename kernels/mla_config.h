@@ -97,11 +97,6 @@ constexpr int COMBINE_THREADS = COMBINE_WARPS * 32;
 constexpr int COMBINE_WARP_COLS = 128;                       // columns a warp holds at once (4 per lane)
 constexpr int COMBINE_MAX_CHUNKS = HEAD_DIM_V / COMBINE_WARP_COLS;  // 4
 constexpr int COMBINE_IN_FLIGHT = 16;     // float4 loads a warp issues before using the first (C = 2: 8 splits, C = 4: 16)
-// The split-aware combine (mla_combine_dyn_*, opt-in: FLASH_MLA_EXPERIMENT_COMBINE=dyn): work units of (split
-// request, row, 128-column chunk, slice of COMBINE_DYN_SLICE splits), one warp each, over a host-sized grid.
-// HOST: grid (G, 1, 1), block COMBINE_THREADS, dynamic smem 4 · (2 · (b + 1) + COMBINE_WARPS) bytes, b ≤ COMBINE_DYN_MAX_REQS.
-constexpr int COMBINE_DYN_SLICE = 16;        // splits per unit: its partial loads are all in flight at once
-constexpr int COMBINE_DYN_MAX_REQS = 4096;   // num_splits and the unit prefix in smem: ≤ 32 800 B (no opt-in needed)
 
 }  // namespace mla
 

@@ -4,14 +4,9 @@
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
-#   sidx      ~3 min: hopper-small's sparse indices loaded a block ahead (dist/kernels) against .variants/sprev: tests,
-#             sanitizers, sparse rows 0–3; then the 'hopper' per-item trace on sweep rows (.variants/trace)
-#   dyncomb   ~4 min: the split-aware combine (mla_combine_dyn_*, FLASH_MLA_EXPERIMENT_COMBINE=dyn, not yet run on a
-#             GPU; opt-in): its GPU test (every W,C shape and dyn at 1/2/4 CTAs per SM against the reference), then the
-#             serving shapes and var sweep rows without and with it, two rounds, checked against the oracle on round 1
+#   cexit     ~3 min: the combine's unsplit rows leaving before the PDL wait against .variants/combold (serving, sweep rows)
 #   f16chk    ~2 min: hopper-small's FP8 f16 entry as merged: its GPU tests, memcheck and racecheck on its f16 tests
 #   sched     ~3 min: the scheduler's split cost 5 (FlashMLA's) against 3 and 2 (FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD)
-#             (.variants/evict, scripts/build-variant.sh … -DMLA_EXPERIMENT_K_EVICT_FIRST) against the shipped build
 #   combshape ~3 min: the combine's W,C on eight serving shapes (FLASH_MLA_COMBINE), two rounds
 #   comb      ~2 min: the combine kernel as built against .variants/comb-old and .variants/comb16 (scripts/build-variant.sh
 #             builds): its GPU test, the split-heavy serving shapes and var sweep rows, two rounds
@@ -46,7 +41,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: sidx | dyncomb | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -298,25 +293,12 @@ case $step in
     echo "combine GPU test rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/comb-test.log"
     ab_rounds comb "serving:S1,S2,S3,S5,S7,S9,S12 sweep:9,25,1" dist/kernels ${COMB_VARIANTS:-.variants/comb-old .variants/comb16}
     ;;
-  dyncomb)
-    # the split-aware combine (kernels/mla_combine_dyn.cuh): work units from the device's split counts over a grid of
-    # 2 CTAs per SM (dyn) against the W/C combine shaped from b·q_rows (off). Its GPU test first (a wrong merge stops
-    # here), then S7 (one 100k request among 32 short: ~19 µs of combine with W/C), S9 (mostly split rows), the other
-    # split-heavy shapes, S5 (no splits) and var sweep rows, two rounds
-    s=$(date +%s); gpu timeout 150 node --test dist/test/combine-gpu.test.js > "$out/dyncomb-test.log" 2>&1
-    rc=$?; echo "combine GPU test (W,C shapes and dyn) rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/dyncomb-test.log"
-    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
-    ab_rounds dyncomb "serving:S1,S2,S3,S5,S7,S9,S12 sweep:1,9,25" FLASH_MLA_EXPERIMENT_COMBINE= FLASH_MLA_EXPERIMENT_COMBINE=dyn
-    ;;
-  sidx)
-    # hopper-small's sparse gather with each block's indices loaded one warpgroup block ahead (dist/kernels) against the
-    # gather as merged (.variants/sprev): its sparse GPU tests, memcheck and racecheck on them, the sparse rows 0–3 (h_q
-    # 16), two rounds; then where the 'hopper' kernel's time goes per item on sweep rows 0, 12, 16, 28, 30
-    # (.variants/trace, -DMLA_SM90_TRACE; scripts/trace-sm90.mjs)
-    fp8_tests sidx "small-row kernel's sparse|an FP8 decode runs on the kernels" 150
-    sanitize_fp8_tests sidx "small-row kernel's sparse" 150
-    ab_rounds sidx "sparse:0,1,2,3" dist/kernels .variants/sprev
-    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/trace)/ timeout 90 node scripts/trace-sm90.mjs sweep > "$out/trace-sweep.txt" 2>&1; echo "trace rc=$?"; cat "$out/trace-sweep.txt"
+  cexit)
+    # The combine's unsplit rows leaving before the PDL wait (dist/kernels) against the combine as it was
+    # (.variants/combold): its GPU test, then every serving shape and sweep rows with few or many split rows, two rounds
+    s=$(date +%s); gpu timeout 100 node --test dist/test/combine-gpu.test.js > "$out/cexit-test.log" 2>&1
+    echo "combine GPU test rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/cexit-test.log"
+    ab_rounds cexit "serving sweep:9,12,25,28,30" dist/kernels .variants/combold
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
   *) echo "unknown step '$step'"; exit 2 ;;

@@ -1,13 +1,11 @@
-// The combine kernel under every launch shape (W warps per row × C column chunks, src/cuda/combine-shape.ts) and the
-// split-aware combine (mla_combine_dyn_*, FLASH_MLA_EXPERIMENT_COMBINE=dyn, at 1, 2 and 4 CTAs per SM) on the GPU,
-// against the float64 reference: a long request split over every SM, a long request among short ones with s_q 2, a
-// batch of short requests (one or two splits each), and serving S7's shape (one long request among 32 short). Outputs
-// poisoned with NaN before each run. The dyn combine sums a request of more than 16 splits in slices (a different
-// order from the W/C entries'): the same reference tolerance applies.
+// The combine kernel under every launch shape (W warps per row × C column chunks, src/cuda/combine-shape.ts) on
+// the GPU, against the float64 reference: a long request split over every SM, a long request among short ones
+// with s_q 2, a batch of short requests (one or two splits each), and serving S7's shape (one long request among 32
+// short). Outputs poisoned with NaN before each run.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, flashMlaWithKvcache, getMlaMetadata } from '../src/index.js';
-import { forceCombineExperiment, forceCombineShape } from '../src/cuda/mla.js';
+import { forceCombineShape } from '../src/cuda/mla.js';
 import type { CombineShape } from '../src/cuda/combine-shape.js';
 import { compare, freshSeed, gpuSkipReason, makePagedProblem, pagedProblemTensors, referenceRow, rng } from './util/problem.js';
 
@@ -22,9 +20,6 @@ const CASES = [
   { label: 'many short', b: 40, sQ: 1, hQ: 8, seqlens: (r: () => number) => Array.from({ length: 40 }, () => Math.floor(r() * 2000)), causal: false },
   { label: 'one long among 32 short (S7)', b: 33, sQ: 1, hQ: 16, seqlens: (r: () => number) => [30000, ...Array.from({ length: 32 }, () => Math.floor(r() * 600))], causal: false },
 ];
-
-/** The launches compared: every W/C shape, then the dyn combine at these CTAs per SM. */
-const RUNS: ({ shape: CombineShape } | { dynCtasPerSm: number })[] = [...SHAPES.map((shape) => ({ shape })), ...[1, 2, 4].map((dynCtasPerSm) => ({ dynCtasPerSm }))];
 
 describe('combine: every launch shape matches the float64 reference', { skip }, () => {
   for (const c of CASES) {
@@ -49,15 +44,12 @@ describe('combine: every launch shape matches the float64 reference', { skip }, 
       const out = Tensor.empty([c.b, c.sQ, c.hQ, 512], { dtype: 'bf16', backend: 'cuda' });
       const lse = Tensor.empty([c.b, c.hQ, c.sQ], { dtype: 'fp32', backend: 'cuda' });
       try {
-        for (const run of RUNS) {
-          if ('shape' in run) {
-            forceCombineExperiment(null);
-            forceCombineShape(run.shape);
-          } else forceCombineExperiment({ ctasPerSm: run.dynCtasPerSm });
+        for (const shape of SHAPES) {
+          forceCombineShape(shape);
           out.fill(NaN);
           lse.fill(NaN);
           flashMlaWithKvcache(t.q, t.kCache, t.blockTable, t.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: c.causal, out, lse });
-          const name = 'shape' in run ? `W ${run.shape.warpsPerRow} C ${run.shape.chunks}` : `dyn, ${run.dynCtasPerSm} CTAs per SM`;
+          const name = `W ${shape.warpsPerRow} C ${shape.chunks}`;
           const gotOut = out.toFloat32();
           const gotLse = lse.toFloat32();
           assert.equal(gotOut.findIndex(Number.isNaN), -1, `${name}: out has NaN (not written) at ${gotOut.findIndex(Number.isNaN)} (seed ${seed})`);
@@ -67,10 +59,9 @@ describe('combine: every launch shape matches the float64 reference', { skip }, 
           assert.ok(co.ok, co.message);
           assert.ok(cl.ok, cl.message);
         }
-        console.log(`  ${c.label}: max splits ${maxSplits}, ${SHAPES.length} launch shapes and the dyn combine at 1/2/4 CTAs per SM match (seed ${seed})`);
+        console.log(`  ${c.label}: max splits ${maxSplits}, ${SHAPES.length} launch shapes match (seed ${seed})`);
       } finally {
         forceCombineShape(null);
-        forceCombineExperiment(undefined);
         for (const x of [out, lse, md.tileSchedulerMetadata, md.numSplits]) x.dispose();
         t.dispose();
       }

@@ -1,10 +1,8 @@
 // The combine's launch shape (src/cuda/combine-shape.ts): the rule's choices on the serving and sweep shapes, its
-// bounds, the grid, and the FLASH_MLA_COMBINE override's validation; the dyn combine's switch and grid. No GPU needed.
+// bounds, the grid, and the FLASH_MLA_COMBINE override's validation. No GPU needed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { COMBINE_DYN_CTAS_PER_SM, COMBINE_MAX_WARPS_PER_ROW, COMBINE_TARGET_WARPS, combineDynGrid, combineDynMaxUnits, combineDynSharedBytes, combineExperimentOf, combineGrid, combineShape, combineShapeOverride } from '../src/cuda/combine-shape.js';
-import { scheduleTiles } from '../src/index.js';
-import { rng } from './util/problem.js';
+import { COMBINE_MAX_WARPS_PER_ROW, COMBINE_TARGET_WARPS, combineGrid, combineShape, combineShapeOverride } from '../src/cuda/combine-shape.js';
 
 test('combine shape: the measured best shapes of the serving set (H200, docs/perf-log.md)', () => {
   const shape = (w: 1 | 2 | 4 | 8, c: 1 | 2 | 4) => ({ warpsPerRow: w, chunks: c });
@@ -41,30 +39,4 @@ test('FLASH_MLA_COMBINE override: W,C or empty; anything else names the variable
   assert.deepEqual(combineShapeOverride('8,4'), { warpsPerRow: 8, chunks: 4 });
   assert.deepEqual(combineShapeOverride('1,1'), { warpsPerRow: 1, chunks: 1 });
   for (const bad of ['wide', '3,1', '8', '8,8', '1,3']) assert.throws(() => combineShapeOverride(bad), new RegExp(`FLASH_MLA_COMBINE: expected 'W,C'.*got '${bad}'`));
-});
-
-test('dyn combine: FLASH_MLA_EXPERIMENT_COMBINE parsing, its grid, and the unit bound its grid is capped by holds on the cpu schedule', () => {
-  assert.equal(combineExperimentOf(undefined), null);
-  assert.equal(combineExperimentOf(' '), null);
-  assert.deepEqual(combineExperimentOf('dyn'), { ctasPerSm: COMBINE_DYN_CTAS_PER_SM });
-  assert.deepEqual(combineExperimentOf('dyn:4'), { ctasPerSm: 4 });
-  for (const bad of ['on', 'dyn:0', 'dyn:17', 'dyn:', 'dyn:x']) assert.throws(() => combineExperimentOf(bad), new RegExp(`FLASH_MLA_EXPERIMENT_COMBINE: expected 'dyn'.*got '${bad}'`));
-  // S7 on an H200: 132 SMs × 2; the bound allows far more units than that many warps
-  assert.deepEqual(combineDynGrid(132, 2, 33, 32, 132), [264, 1, 1]);
-  // a tiny decode: no more CTAs than its units can use
-  assert.deepEqual(combineDynGrid(132, 2, 1, 1, 2), [1, 1, 1]);
-  assert.equal(combineDynSharedBytes(33), 4 * (2 * 34 + 8));
-  // the bound against the units of real schedules (the scheduler's num_splits)
-  const r = rng(7);
-  for (let t = 0; t < 300; t++) {
-    const b = 1 + Math.floor(r() * 40), parts = 1 + Math.floor(r() * 160), qRows = 1 + Math.floor(r() * 64);
-    const lens = Array.from({ length: b }, () => Math.floor(r() < 0.2 ? r() * 100000 : r() * 3000));
-    const ns = scheduleTiles(lens, parts).numSplits;
-    let units = 0;
-    for (let i = 0; i < b; i++) {
-      const n = ns[i + 1] - ns[i];
-      if (n > 1) units += qRows * 4 * Math.ceil(n / 16);
-    }
-    assert.ok(units <= combineDynMaxUnits(b, qRows, parts), `b ${b}, ${parts} parts, q_rows ${qRows}: ${units} units > the bound ${combineDynMaxUnits(b, qRows, parts)} (splits ${Array.from(ns)})`);
-  }
 });

@@ -36,10 +36,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateBenchResult, type BenchResult } from '../src/bench/report.js';
 import { CudaError, Tensor, UnsupportedFeatureError, dequantizeKvFp8, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles } from '../src/index.js';
-import { forceCombineExperiment, forceCombineShape } from '../src/cuda/mla.js';
-import { getCudaContext, loadKernel, portableArchs } from '../src/cuda/context.js';
-import { encodeMlaDecodeParams, MLA_DECODE_PARAMS_LAYOUT, type MlaDecodeParamsValues } from '../src/cuda/params.js';
-import { combineDynSharedBytes, combineGrid } from '../src/cuda/combine-shape.js';
+import { forceCombineShape } from '../src/cuda/mla.js';
 import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda } from './util/fake-cuda.js';
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
@@ -52,7 +49,7 @@ const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
  * One dense decode on the emulated GPU (NaN-padded views, NaN outputs) against the cpu oracle; returns a note.
  * `split`: some request must be split over SM parts (the combine runs).
  */
-function decodeCase(spec: Omit<DenseSpec, 'seed'>, seed: number, causal: boolean, opts: { kernel?: string; split?: boolean; minSplits?: number; smCount?: number; schedule?: (metadata: Int32Array) => string } = {}): string {
+function decodeCase(spec: Omit<DenseSpec, 'seed'>, seed: number, causal: boolean, opts: { kernel?: string; split?: boolean; smCount?: number; schedule?: (metadata: Int32Array) => string } = {}): string {
   const { kernel } = opts;
   const p = makeDenseProblem({ ...spec, seed });
   const cpu = denseTensors(p);
@@ -71,7 +68,6 @@ function decodeCase(spec: Omit<DenseSpec, 'seed'>, seed: number, causal: boolean
   const splits = md.numSplits.toInt32();
   const most = Math.max(...Array.from({ length: spec.b }, (_, i) => splits[i + 1] - splits[i]));
   if (opts.split) assert.ok(most > 1, `${label}: expected a request split over SM parts, the schedule has none (${parts} parts)`);
-  if (opts.minSplits) assert.ok(most >= opts.minSplits, `${label}: expected a request split ${opts.minSplits} ways or more, the most is ${most} (${parts} parts)`);
   const schedule = opts.schedule ? `; ${opts.schedule(md.tileSchedulerMetadata.toInt32())}` : '';
   return `${label}: matches the oracle (${parts} SM parts, up to ${most} splits per request${schedule})`;
 }
@@ -477,123 +473,6 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
   };
 }
 
-/** Launches of the split-aware combine (mla_combine_dyn_*) and of any W/C combine entry, both dtypes, so far. */
-function combineLaunches(f: ReturnType<typeof bindFakeCuda>): { dyn: number; wc: number } {
-  let wc = 0;
-  for (const dt of ['bf16', 'fp16']) for (const w of [1, 2, 4, 8]) for (const c of [1, 2, 4]) wc += Math.max(0, f.stat(`emulated:mla_combine_w${w}_c${c}_${dt}`));
-  return { dyn: Math.max(0, f.stat('emulated:mla_combine_dyn_bf16')) + Math.max(0, f.stat('emulated:mla_combine_dyn_fp16')), wc };
-}
-
-/**
- * The split-aware combine launched directly on synthetic split partials (kernels/mla_combine_dyn.cuh): requests of
- * 1 (left alone), 2, 16, 17, 33, 40, 130, 161 and 200 splits (one slice, two, the LSE loop past 160 registers' worth,
- * 13 slices), rows whose splits are all empty (lse −inf: out 0, lse +inf), all NaN (the same), some empty, some with
- * weights that underflow to 0 — against a float64 merge; bit for bit against mla_combine_w1_c4 on the requests of
- * one slice (the same sum order); grids of 1, 3 and 40 CTAs (different units per warp, different last arrivers), each
- * leaving every arrival counter at 0.
- */
-function dynCombineDirect(seed: number): string[] {
-  const r = rng(seed);
-  const hQ = 3, sQ = 2, qRows = sQ * hQ;
-  const counts = [1, 2, 16, 17, 33, 1, 40, 130, 161, 200];
-  const b = counts.length;
-  const numSplits = new Int32Array(b + 1);
-  // a request of one split keeps its accumulator row (the metadata's layout): num_splits counts it
-  counts.forEach((n, i) => (numSplits[i + 1] = numSplits[i] + n));
-  const accRows = numSplits[b] * qRows;
-  const oAccum = new Float32Array(accRows * 512).map(() => r() * 2 - 1);
-  const lseAccum = new Float32Array(accRows);
-  type Kind = 'plain' | 'empty' | 'nan' | 'some-empty' | 'underflow';
-  const kinds: Kind[] = ['plain', 'empty', 'nan', 'some-empty', 'underflow', 'plain'];
-  const kindOf = (i: number, row: number): Kind => kinds[(i + row) % kinds.length];
-  for (let i = 0; i < b; i++) for (let row = 0; row < qRows; row++) for (let j = 0; j < counts[i]; j++) {
-    const k = kindOf(i, row);
-    let v = (r() - 0.5) * 30;
-    if (k === 'empty') v = -Infinity;
-    else if (k === 'nan') v = NaN;
-    else if (k === 'some-empty' && j % 3 === 1) v = -Infinity;
-    else if (k === 'underflow' && j % 2 === 1) v -= 400; // exp2(lse − G) is 0 in fp32: the kernels skip the load
-    lseAccum[(numSplits[i] + j) * qRows + row] = v;
-  }
-  // the float64 merge (out index (i · q_rows + row) · 512, lse index (i · h_q + h) · s_q + s)
-  const refOut = new Float64Array(b * qRows * 512), refLse = new Float64Array(b * qRows);
-  for (let i = 0; i < b; i++) for (let row = 0; row < qRows; row++) {
-    const n = counts[i];
-    const lses = Array.from({ length: n }, (_, j) => lseAccum[(numSplits[i] + j) * qRows + row]);
-    const m = Math.max(-Infinity, ...lses.filter((x) => !Number.isNaN(x)));
-    const li = (i * hQ + (row % hQ)) * sQ + Math.floor(row / hQ);
-    if (m === -Infinity) {
-      refLse[li] = Infinity;
-      continue;
-    }
-    const g = Math.log2(lses.reduce((a, x) => a + 2 ** (x - m), 0)) + m;
-    refLse[li] = g * Math.LN2;
-    for (let j = 0; j < n; j++) {
-      const w = 2 ** (lses[j] - g);
-      if (w === 0) continue;
-      const src = ((numSplits[i] + j) * qRows + row) * 512;
-      for (let c = 0; c < 512; c++) refOut[(i * qRows + row) * 512 + c] += w * oAccum[src + c];
-    }
-  }
-  const { device, stream } = getCudaContext();
-  const archs = portableArchs(device);
-  const notes: string[] = [];
-  const sentinel = 7;
-  for (const dt of ['bf16', 'fp16'] as const) {
-    const dyn = loadKernel('mla_combine', archs, `mla_combine_dyn_${dt}`, ['bytes', 'ptr']);
-    const w1c4 = loadKernel('mla_combine', archs, `mla_combine_w1_c4_${dt}`, ['bytes']);
-    const run = (launch: (params: Uint8Array) => void) => {
-      const o = Tensor.from(oAccum, [accRows, 512], { dtype: 'fp32', backend: 'cuda' });
-      const l = Tensor.from(lseAccum, [accRows], { dtype: 'fp32', backend: 'cuda' });
-      const ns = Tensor.from(numSplits, [b + 1], { dtype: 'int32', backend: 'cuda' });
-      const out = Tensor.full([b, sQ, hQ, 512], sentinel, { dtype: dt, backend: 'cuda' });
-      const lse = Tensor.full([b, hQ, sQ], sentinel, { dtype: 'fp32', backend: 'cuda' });
-      const v = Object.fromEntries(Object.keys(MLA_DECODE_PARAMS_LAYOUT).map((k) => [k, k in { q: 1, k_cache: 1, block_table: 1, cache_seqlens: 1, tile_scheduler_metadata: 1, split_arrivals: 1 } ? 0n : 0])) as MlaDecodeParamsValues;
-      Object.assign(v, { num_splits: ns.ptr, out: out.ptr, lse: lse.ptr, o_accum: o.ptr, lse_accum: l.ptr, b, s_q: sQ, h_q: hQ, q_rows: qRows, num_sm_parts: 1 });
-      launch(encodeMlaDecodeParams(v));
-      const res = { out: out.toFloat32(), bits: out.toRaw() as Uint16Array, lse: lse.toFloat32() };
-      for (const t of [o, l, ns, out, lse]) t.dispose();
-      return res;
-    };
-    const base = run((params) => w1c4.launch({ grid: combineGrid(b, qRows, { warpsPerRow: 1, chunks: 4 }), block: [256, 1, 1], stream }, params));
-    for (const grid of [1, 3, 40]) {
-      const counters = Tensor.zeros([b * qRows * 4], { dtype: 'int32', backend: 'cuda' });
-      const got = run((params) => dyn.launch({ grid: [grid, 1, 1], block: [256, 1, 1], sharedMemBytes: combineDynSharedBytes(b), stream }, params, counters.ptr));
-      const where = `${dt}, grid ${grid}, seed ${seed}`;
-      assert.deepEqual(Array.from(counters.toInt32()).filter((x) => x !== 0), [], `${where}: arrival counters left non-zero`);
-      counters.dispose();
-      let worst = 0;
-      for (let i = 0; i < b; i++) for (let row = 0; row < qRows; row++) {
-        const li = (i * hQ + (row % hQ)) * sQ + Math.floor(row / hQ);
-        const at = `${where}: request ${i} (${counts[i]} splits, ${kindOf(i, row)}) row ${row}`;
-        if (counts[i] === 1) {
-          // unsplit: the decode wrote it; the combine leaves it alone
-          assert.equal(got.lse[li], sentinel, `${at}: lse written`);
-          for (let c = 0; c < 512; c++) assert.equal(got.out[(i * qRows + row) * 512 + c], sentinel, `${at}: out[${c}] written`);
-          continue;
-        }
-        if (refLse[li] === Infinity) assert.equal(got.lse[li], Infinity, `${at}: lse`);
-        else assert.ok(Math.abs(got.lse[li] - refLse[li]) <= 1e-4 + 1e-6 * Math.abs(refLse[li]), `${at}: lse ${got.lse[li]}, reference ${refLse[li]}`);
-        const tol = dt === 'bf16' ? 2 ** -8 : 2 ** -11;
-        for (let c = 0; c < 512; c++) {
-          const k = (i * qRows + row) * 512 + c;
-          const err = Math.abs(got.out[k] - refOut[k]);
-          worst = Math.max(worst, err);
-          assert.ok(err <= tol * Math.abs(refOut[k]) + 1e-5, `${at}: out[${c}] ${got.out[k]}, reference ${refOut[k]}`);
-        }
-        if (counts[i] <= 16) {
-          assert.equal(got.lse[li], base.lse[li], `${at}: lse differs from mla_combine_w1_c4's`);
-          assert.deepEqual(got.bits.subarray((i * qRows + row) * 512, (i * qRows + row + 1) * 512), base.bits.subarray((i * qRows + row) * 512, (i * qRows + row + 1) * 512), `${at}: out differs from mla_combine_w1_c4's bits`);
-        }
-      }
-      notes.push(`${where}: splits ${counts.join(',')} × rows ${kinds.join('/')} match the float64 merge (max |err| ${worst.toExponential(2)}); one-slice requests = mla_combine_w1_c4 bit for bit; counters back to 0`);
-    }
-  }
-  const f = bindFakeCuda();
-  assert.ok(f.stat('emulated:mla_combine_dyn_bf16') >= 3 && f.stat('emulated:mla_combine_dyn_fp16') >= 3, 'the dyn combine did not run');
-  return notes;
-}
-
 /**
  * FLASH_MLA_EMULATION=full adds what `npm test` leaves out to stay under two minutes on two cores: the planted-bug
  * checks of the emulator itself (three more emulator builds).
@@ -606,25 +485,6 @@ const scenarios: Record<string, Scenario> = {
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-sparse${timing === 'issue' ? '' : `, ${timing}`}`, hopperSparseScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small${timing === 'issue' ? '' : `, ${timing}`}`, smallRowScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small sparse${timing === 'issue' ? '' : `, ${timing}`}`, smallSparseScenario(timing)])),
-
-  'combine-dyn, hopper': {
-    title: "the split-aware combine after 'hopper' and after 'hopper-small' unfolded (b · 2 < SM parts) on the emulated H200, against the oracle",
-    env: { ...HOPPER_ENV, FLASH_MLA_EXPERIMENT_COMBINE: 'dyn' },
-    run(seed) {
-      const f = bindFakeCuda();
-      const cases: [HopperCase & { smCount?: number }, string][] = [
-        [HOPPER_CASES[2], 'hopper'],
-        [SMALL_ROW_CASES.find((c) => c.smCount !== undefined && c.spec.sQ === 1)!, 'hopper-small'],
-      ];
-      return cases.map(([{ spec, causal, smCount }, kernel], k) => {
-        const before = combineLaunches(f);
-        const note = decodeCase(spec, seed + k, causal, { kernel, split: true, smCount });
-        const after = combineLaunches(f);
-        assert.deepEqual([after.dyn - before.dyn, after.wc - before.wc], [1, 0], `${kernel}: launches of the dyn and the W/C combines`);
-        return `${note}; combine: mla_combine_dyn`;
-      });
-    },
-  },
 
   'proven-kernels': {
     title: "the kernels that passed the GPU suite on an H200 ('generic', 'generic-small'; h_kv 1, d_qk 576) match the oracle here too",
@@ -640,40 +500,6 @@ const scenarios: Record<string, Scenario> = {
   },
 
   ...layoutScenarios(),
-
-  'combine-dyn': {
-    title: 'the split-aware combine (mla_combine_dyn_*, FLASH_MLA_EXPERIMENT_COMBINE=dyn): launched directly on synthetic partials (2–200 splits, empty and NaN rows, grids of 1/3/40 CTAs) against a float64 merge and mla_combine_w1_c4; and after decodes on generic, generic-small, the layout kernel against the oracle',
-    env: { FAKE_CUDA_SMS: '16', FLASH_MLA_EXPERIMENT_COMBINE: 'dyn', FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD: '1' },
-    run(seed) {
-      const notes = dynCombineDirect(seed);
-      const f = bindFakeCuda();
-      // [spec, causal, kernel, SM count of the metadata, the fewest splits its most split request must have]
-      const cases: [Omit<DenseSpec, 'seed'>, boolean, string | undefined, number, number][] = [
-        // one long request split over ~110 SM parts among short unsplit ones (serving S7's shape, smaller: a split
-        // costs the scheduler 1 block here, FlashMLA's 5 would need ~40k tokens for 100 splits)
-        [{ b: 9, sQ: 1, hQ: 8, hKv: 1, d: 576, seqlens: [14000, 3, 60, 1, 64, 20, 0, 33, 9], dtype: 'bf16', fp8: false }, false, 'generic', 132, 101],
-        // several requests of 2–40 splits (~29, 4, 18, 1), causal s_q 2, fp16
-        [{ b: 4, sQ: 2, hQ: 8, hKv: 1, d: 576, seqlens: [1800, 200, 1100, 64], dtype: 'fp16', fp8: false }, true, 'generic-small', 64, 17],
-        // the layout kernel (h_kv 2): its plain combine is the dyn one too
-        [{ b: 2, sQ: 1, hQ: 4, hKv: 2, d: 576, seqlens: [900, 64], dtype: 'bf16', fp8: false }, false, undefined, 24, 2],
-      ];
-      for (const [k, [spec, causal, kernel, smCount, minSplits]] of cases.entries()) {
-        const before = combineLaunches(f);
-        notes.push(decodeCase(spec, seed + k, causal, { kernel, split: true, minSplits, smCount }));
-        const after = combineLaunches(f);
-        assert.deepEqual([after.dyn - before.dyn, after.wc - before.wc], [1, 0], `case ${k}: launches of the dyn and the W/C combines`);
-      }
-      // off again: the W/C combine
-      forceCombineExperiment(null);
-      const before = combineLaunches(f);
-      notes.push(decodeCase(cases[1][0], seed + 9, true, { kernel: 'generic', split: true, smCount: 64 }));
-      const after = combineLaunches(f);
-      assert.deepEqual([after.dyn - before.dyn, after.wc - before.wc], [0, 1], 'dyn forced off: launches of the dyn and the W/C combines');
-      forceCombineExperiment(undefined);
-      notes.push(`emulated launches: mla_combine_dyn_bf16 ×${f.stat('emulated:mla_combine_dyn_bf16')}, mla_combine_dyn_fp16 ×${f.stat('emulated:mla_combine_dyn_fp16')}`);
-      return notes;
-    },
-  },
 
   'group-bits': {
     title: "each KV head's group decodes bit for bit like its own h_kv = 1 problem (d_qk 576 on 'generic', 512 on the layout kernel)",

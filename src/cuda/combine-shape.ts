@@ -12,7 +12,7 @@
 
 import { MLA_CONFIG } from './config.js';
 
-const { COMBINE_WARPS, COMBINE_MAX_CHUNKS, COMBINE_DYN_SLICE } = MLA_CONFIG;
+const { COMBINE_WARPS, COMBINE_MAX_CHUNKS } = MLA_CONFIG;
 
 /** Warps wanted for the whole batch's rows (fitted: S7's 33 × 32 rows want W·C = 4, S8's 8 × 512 rows 1). */
 export const COMBINE_TARGET_WARPS = 4608;
@@ -48,50 +48,4 @@ export function combineShapeOverride(value: string | undefined): CombineShape | 
   const m = /^([1248]),([124])$/.exec(v);
   if (!m) throw new RangeError(`FLASH_MLA_COMBINE: expected 'W,C' with W (warps per row) in 1, 2, 4, 8 and C (column chunks) in 1, 2, 4, got '${v}'`);
   return { warpsPerRow: Number(m[1]) as 1 | 2 | 4 | 8, chunks: Number(m[2]) as 1 | 2 | 4 };
-}
-
-// ---------------------------------------------------------------------------------------------- the split-aware combine
-
-/**
- * The split-aware combine (kernels/mla_combine_dyn.cuh, entries mla_combine_dyn_*; opt-in, not yet measured on a
- * GPU): its work comes from the split counts on the device, so its grid is the host's guess of how many CTAs can be
- * busy, `ctasPerSm` per SM (its launch bounds keep 2 resident), capped by the most units the decode can produce.
- */
-export interface CombineExperiment {
-  /** CTAs per SM of the dyn combine's grid (1–16). */
-  ctasPerSm: number;
-}
-/** CTAs per SM of the dyn combine's grid when FLASH_MLA_EXPERIMENT_COMBINE=dyn names none: its resident CTAs. */
-export const COMBINE_DYN_CTAS_PER_SM = 2;
-
-/** FLASH_MLA_EXPERIMENT_COMBINE: empty → null (the W/C combine), 'dyn' or 'dyn:K' (K CTAs per SM) → the dyn combine. */
-export function combineExperimentOf(value: string | undefined): CombineExperiment | null {
-  const v = (value ?? '').trim();
-  if (v === '') return null;
-  const m = /^dyn(?::(\d+))?$/.exec(v);
-  const k = m ? Number(m[1] ?? COMBINE_DYN_CTAS_PER_SM) : NaN;
-  if (!m || !(k >= 1 && k <= 16)) throw new RangeError(`FLASH_MLA_EXPERIMENT_COMBINE: expected 'dyn' or 'dyn:K' (K CTAs per SM, 1–16), got '${v}'`);
-  return { ctasPerSm: k };
-}
-
-/**
- * Most work units a decode of b requests × qRows rows over numSmParts SM parts can give the dyn combine: its splits
- * total at most b + numSmParts (the split workspace's rows, src/cuda/params.ts), a split request has ≥ 2, and one of
- * n splits makes qRows · 4 · ceil(n / 16) units; so over k ≤ min(b, (b + parts) / 2) split requests
- * Σ ceil(n_i / 16) ≤ (b + parts + 15k) / 16.
- */
-export function combineDynMaxUnits(b: number, qRows: number, numSmParts: number): number {
-  const k = Math.min(b, Math.floor((b + numSmParts) / 2));
-  return qRows * COMBINE_MAX_CHUNKS * Math.floor((b + numSmParts + (COMBINE_DYN_SLICE - 1) * k) / COMBINE_DYN_SLICE);
-}
-
-/** Grid of the dyn combine: ctasPerSm per SM, no more CTAs than the units can keep busy (one warp each), at least 1. */
-export function combineDynGrid(smCount: number, ctasPerSm: number, b: number, qRows: number, numSmParts: number): [number, number, number] {
-  const byUnits = Math.ceil(combineDynMaxUnits(b, qRows, numSmParts) / COMBINE_WARPS);
-  return [Math.max(1, Math.min(smCount * ctasPerSm, byUnits)), 1, 1];
-}
-
-/** Dynamic shared memory of the dyn combine: num_splits and the unit prefix ([b + 1] ints each) and the warp sums. */
-export function combineDynSharedBytes(b: number): number {
-  return 4 * (2 * (b + 1) + COMBINE_WARPS);
 }

@@ -38,9 +38,6 @@ export const MLA_CONFIG = {
   COMBINE_WARPS: 8,
   COMBINE_THREADS: 256,
   COMBINE_MAX_CHUNKS: 4,
-  /** The split-aware combine (mla_combine_dyn_*): splits per work unit, largest batch (num_splits in smem). */
-  COMBINE_DYN_SLICE: 16,
-  COMBINE_DYN_MAX_REQS: 4096,
 } as const;
 
 /** kernels/append_kv.cu: 16-byte chunks per cached row, threads per block, chunks per thread. */

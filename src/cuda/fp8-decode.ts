@@ -34,10 +34,10 @@ export interface DecodeResources {
   /** Launch with programmatic dependent launch. */
   pdl: boolean;
   /**
-   * The combine for a decode without a sink (b requests × qRows rows over numSmParts SM parts), loaded before anything
-   * is launched: the W/C combine or, opted in, the split-aware one (src/cuda/mla.ts prepareCombine).
+   * The combine for a decode without a sink (b requests × qRows rows), loaded before anything is launched: the W/C
+   * combine (src/cuda/mla.ts prepareCombine).
    */
-  combine(b: number, qRows: number, numSmParts: number, dt: 'bf16' | 'fp16', archs: string[]): PreparedCombine;
+  combine(b: number, qRows: number, dt: 'bf16' | 'fp16', archs: string[]): PreparedCombine;
 }
 
 const paramBuf = new Uint8Array(MLA_DECODE_PARAMS_BYTES);
@@ -103,7 +103,7 @@ function fp8Combine(a: MlaDecodeArgs, res: DecodeResources, archs: string[]): { 
     const { stream } = getCudaContext();
     return { launch: (params, fp8Params) => kernel.launch({ grid: combineGrid(b, qRows, shape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl }, params, fp8Params) };
   }
-  const plain = res.combine(b, qRows, a.tileSchedulerMetadata.shape[0], dt, archs);
+  const plain = res.combine(b, qRows, dt, archs);
   return { launch: (params) => plain.launch(params) };
 }
 
@@ -206,7 +206,7 @@ function cudaFp8HopperDecode(a: MlaDecodeArgs, res: DecodeResources): void {
   const [b, sQ, hQ] = a.q.shape;
   const qRows = sQ * hQ;
   const numSmParts = a.tileSchedulerMetadata.shape[0];
-  const combine = res.combine(b, qRows, numSmParts, 'bf16', portableArchs(device));
+  const combine = res.combine(b, qRows, 'bf16', portableArchs(device));
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   decode.launch(
     { grid: [Math.ceil(qRows / GEN_BLOCK_M), numSmParts, 1], block: [FP8_HOPPER_KERNEL.threads, 1, 1], sharedMemBytes: FP8_HOPPER_KERNEL.sharedBytes, stream, pdl: res.pdl },

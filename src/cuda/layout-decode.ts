@@ -47,7 +47,7 @@ export function cudaLayoutDecode(a: MlaDecodeArgs, res: DecodeResources): void {
   const qRows = sQ * hQ; // the combine and the split workspace cover every head's rows
   const hKv = a.kCache.shape[2];
   const numSmParts = a.tileSchedulerMetadata.shape[0];
-  const combine = res.combine(b, qRows, numSmParts, dt, archs);
+  const combine = res.combine(b, qRows, dt, archs);
   const launch = layoutDecodeLaunch(sQ, hQ, hKv, numSmParts);
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   const layoutParams = encodeStruct(

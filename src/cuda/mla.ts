@@ -21,10 +21,10 @@ import { cudaFp8Decode, cudaFp8SparseSmallDecode, fp8HopperLayoutMisfit, fp8Hopp
 import { cudaLayoutDecode } from './layout-decode.js';
 import { cudaCheckLayout } from './layout.js';
 import { MLA_CONFIG } from './config.js';
-import { combineDynGrid, combineDynSharedBytes, combineExperimentOf, combineGrid, combineShape, combineShapeOverride, type CombineExperiment, type CombineShape } from './combine-shape.js';
+import { combineGrid, combineShape, combineShapeOverride, type CombineShape } from './combine-shape.js';
 
 // Launch shapes: host copies of kernels/mla_config.h (src/cuda/config.ts, checked by test/kernel-config.test.ts).
-const { GEN_BLOCK_M, GEN_THREADS, SM90_THREADS, COMBINE_THREADS, COMBINE_MAX_CHUNKS, COMBINE_DYN_MAX_REQS, METADATA_THREADS, METADATA_SMEM_MAX_REQS } = MLA_CONFIG;
+const { GEN_BLOCK_M, GEN_THREADS, SM90_THREADS, COMBINE_THREADS, METADATA_THREADS, METADATA_SMEM_MAX_REQS } = MLA_CONFIG;
 const smemOf = (name: string) => DECODE_KERNELS.find((k) => k.name === name)!.sharedBytes;
 
 // FLASH_MLA_COMBINE=W,C forces the combine's launch shape (measurements); read once, at the first decode.
@@ -39,20 +39,6 @@ export function forceCombineShape(shape: CombineShape | null): void {
 function combineShapeFor(b: number, qRows: number): CombineShape {
   if (combineOverride === undefined) combineOverride = combineShapeOverride(process.env.FLASH_MLA_COMBINE);
   return combineOverride ?? combineShape(b, qRows);
-}
-
-// FLASH_MLA_EXPERIMENT_COMBINE=dyn[:K] launches the split-aware combine (kernels/mla_combine_dyn.cuh) in place of the
-// W/C one after every decode that launches the plain combine (not the sink variant, not a folded one); read once.
-let combineExperiment: CombineExperiment | null | undefined;
-
-/** Force the split-aware combine on (its grid's CTAs per SM) or off for the following decodes; undefined: the environment again. For tests and measurements. */
-export function forceCombineExperiment(e: CombineExperiment | null | undefined): void {
-  combineExperiment = e;
-}
-
-function combineExperimentNow(): CombineExperiment | null {
-  if (combineExperiment === undefined) combineExperiment = combineExperimentOf(process.env.FLASH_MLA_EXPERIMENT_COMBINE);
-  return combineExperiment;
 }
 
 export function cudaAvailable(): boolean {
@@ -233,14 +219,12 @@ class CudaMlaBackend implements MlaBackend {
   }
 
   /**
-   * Arrival counters: the split fold's (kernels/mla_fold_combine.cuh: [b]) or the dyn combine's
-   * (kernels/mla_combine_dyn.cuh: [b · q_rows · 4]) — `count` uint32, zero between decodes (each kernel returns every
-   * counter it counts on to 0; the two never run in one decode), grow-only; zeroed on the stream when (re)allocated.
-   * Never used inside a capture (the W/C combine kernel merges there), so no graph holds a pointer to a buffer a later
-   * call frees.
+   * The split fold's counters (kernels/mla_fold_combine.cuh): [b] uint32, zero between decodes (the kernel returns
+   * each to 0), grow-only; zeroed on the stream when (re)allocated. Never used inside a capture (the combine kernel
+   * merges there), so no graph holds a pointer to a buffer a later call frees.
    */
-  private splitArrivals(count: number): bigint {
-    if (!this.arrivals || this.arrivals.bytes < 4 * count) {
+  private splitArrivals(b: number): bigint {
+    if (!this.arrivals || this.arrivals.bytes < 4 * b) {
       const stream = getCudaContext().stream;
       if (this.arrivals) {
         stream.synchronize(); // in-flight kernels may still count on the old one
@@ -248,7 +232,7 @@ class CudaMlaBackend implements MlaBackend {
         this.arrivals = null;
         old.dispose();
       }
-      const n = Math.max(count, 1024);
+      const n = Math.max(b, 1024);
       this.arrivals = DeviceBuffer.alloc(4 * n);
       memset(this.arrivals.ptr, 0, n, 4, stream);
     }
@@ -256,23 +240,12 @@ class CudaMlaBackend implements MlaBackend {
   }
 
   /**
-   * The combine after a decode of b requests × qRows rows over numSmParts SM parts, loaded (and the dyn combine's
-   * counters allocated) before anything is launched: the W/C combine (combineShapeFor), or with
-   * FLASH_MLA_EXPERIMENT_COMBINE=dyn the split-aware one — except inside a graph capture (its counters are the
-   * backend's grow-only buffer, which a graph must not hold) and for b > COMBINE_DYN_MAX_REQS (its num_splits in smem).
+   * The combine after a decode of b requests × qRows rows, loaded before anything is launched: the W/C combine in the
+   * shape combineShapeFor gives.
    */
-  private prepareCombine(b: number, qRows: number, numSmParts: number, dt: 'bf16' | 'fp16', archs: string[]): PreparedCombine {
+  private prepareCombine(b: number, qRows: number, dt: 'bf16' | 'fp16', archs: string[]): PreparedCombine {
     const stream = getCudaContext().stream;
     const pdl = this.pdl;
-    const dyn = combineExperimentNow();
-    if (dyn && !isCapturing() && b <= COMBINE_DYN_MAX_REQS) {
-      const entry = `mla_combine_dyn_${dt}`;
-      const k = loadKernel('mla_combine', archs, entry, ['bytes', 'ptr']);
-      const counters = this.splitArrivals(b * qRows * COMBINE_MAX_CHUNKS);
-      const grid = combineDynGrid(this.dev.info.smCount, dyn.ctasPerSm, b, qRows, numSmParts);
-      const sharedMemBytes = combineDynSharedBytes(b);
-      return { entry, launch: (params) => k.launch({ grid, block: [COMBINE_THREADS, 1, 1], sharedMemBytes, stream, pdl }, params, counters) };
-    }
     const shape = combineShapeFor(b, qRows);
     const entry = `mla_combine_w${shape.warpsPerRow}_c${shape.chunks}_${dt}`;
     const k = loadKernel('mla_combine', archs, entry, ['bytes']);
@@ -359,7 +332,7 @@ class CudaMlaBackend implements MlaBackend {
     const cubinArchs = choice.binary.form === 'cubin' ? [choice.binary.arch!] : [];
     const decode: Kernel = loadKernel(spec.file, cubinArchs, spec.entry(dt), ['bytes', ...extra.map(() => 'bytes' as const)]);
     const qRows = sQ * hQ;
-    const combine = this.prepareCombine(b, qRows, numSmParts, dt, portableArchs(dev));
+    const combine = this.prepareCombine(b, qRows, dt, portableArchs(dev));
     // (the combine is not folded in here: folding it into 'hopper' was slower on the H200 — its merges of 64 rows land
     // in the kernel's tail, and the loop compiled worse — docs/perf-log.md, session 7)
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf);
@@ -411,7 +384,7 @@ class CudaMlaBackend implements MlaBackend {
     const decode: Kernel = loadKernel(k.file, ['sm_90a'], entry, ['bytes', ...maps.map(() => 'bytes' as const)]);
     // the combine folded into the decode (its last CTA per request merges) when requests have few splits
     const fold = foldsCombine(b, numSmParts);
-    const combine = fold ? null : this.prepareCombine(b, qRows, numSmParts, 'bf16', portableArchs(dev));
+    const combine = fold ? null : this.prepareCombine(b, qRows, 'bf16', portableArchs(dev));
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf, fold ? this.splitArrivals(b) : 0n);
     const stream = getCudaContext().stream;
     decode.launch({ grid: [1, numSmParts, 1], block: [k.threads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: this.pdl }, params, ...maps);

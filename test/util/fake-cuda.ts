@@ -167,7 +167,6 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
     '__shared__ float4 partial[COMBINE_WARPS][kSub][32];',
     'const emu::Shared<float4[COMBINE_WARPS][kSub][32]> partial{emu::static_shared(sizeof(float4[COMBINE_WARPS][kSub][32]), __LINE__), "partial[][][] (mla_combine.cu)"};',
   ]]);
-  replaceInKernel(kernels, 'mla_combine_dyn.cuh', [['extern __shared__ int dyn_smem[];', 'const emu::Shared<int[]> dyn_smem{0, "dyn_smem[] (mla_combine_dyn.cuh)"};']]);
   for (const [file, from, to] of plant) replaceInKernel(kernels, file, [[from, to]]);
   // the Hopper kernel and the headers only it includes (its math pieces, its FP8 producers) may hold no inline PTX
   for (const file of ['mla_decode_sm90.cu', 'mla_decode_sm90_small.cu', 'mla_sm90_math.cuh', 'mla_sm90_fp8_producer.cuh', 'mla_sm90_fp8_dequant.cuh', 'mla_sm90_small_fp8.cuh', 'mla_sm90_small_merge.cuh', 'mla_sm90_small_sparse.cuh', 'mla_fold_combine.cuh']) {

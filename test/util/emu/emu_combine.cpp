@@ -1,5 +1,5 @@
 // kernels/mla_combine.cu compiled for the emulated CTA (emu_runtime.h), its sink variant (the sparse decode's, with
-// MlaFp8Params) and the split-aware mla_combine_dyn_* (mla_combine_dyn.cuh) included. Its W > 1 entries keep partial sums in a
+// MlaFp8Params) included. Its W > 1 entries keep partial sums in a
 // static __shared__ array, which the build (test/util/fake-cuda.ts) turns into an emu::Shared stand-in placed in the
 // CTA's shared memory by emu::static_shared.
 #include "emu_runtime.h"
@@ -18,9 +18,6 @@ static const KernelEntry kCombineEntries[] = {
     // the sparse decode's sink variant (W = C = 1): params and the MlaFp8Params of the decode (its attn_sink)
     {"mla_combine_sink_bf16", [](void* const* args) { mla_combine_sink_bf16(PARAMS(0), FP8P(1)); }, false},
     {"mla_combine_sink_fp16", [](void* const* args) { mla_combine_sink_fp16(PARAMS(0), FP8P(1)); }, false},
-    // the split-aware combine (opt-in): params and the arrival counters; num_splits and its unit prefix in dynamic smem
-    {"mla_combine_dyn_bf16", [](void* const* args) { mla_combine_dyn_bf16(PARAMS(0), *static_cast<uint32_t* const*>(args[1])); }, true},
-    {"mla_combine_dyn_fp16", [](void* const* args) { mla_combine_dyn_fp16(PARAMS(0), *static_cast<uint32_t* const*>(args[1])); }, true},
 };
 #undef FP8P
 #undef ENTRIES
