@@ -4,6 +4,8 @@
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
+#   itemloads ~6 min: branch s9-item-loads (per-item loads moved off the item start/end paths of 'hopper' and
+#             hopper-small; .variants/itemloads): GPU tests and sanitizers on it, serving and sweep rows against dist/kernels
 #   cexit     ~3 min: the combine's unsplit rows leaving before the PDL wait against .variants/combold (serving, sweep rows)
 #   f16chk    ~2 min: hopper-small's FP8 f16 entry as merged: its GPU tests, memcheck and racecheck on its f16 tests
 #   sched     ~3 min: the scheduler's split cost 5 (FlashMLA's) against 3 and 2 (FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD)
@@ -41,7 +43,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: itemloads | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -299,6 +301,21 @@ case $step in
     s=$(date +%s); gpu timeout 100 node --test dist/test/combine-gpu.test.js > "$out/cexit-test.log" 2>&1
     echo "combine GPU test rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/cexit-test.log"
     ab_rounds cexit "serving sweep:9,12,25,28,30" dist/kernels .variants/combold
+    ;;
+  itemloads)
+    # Branch s9-item-loads (.variants/itemloads: SRC_REV=s9-item-loads scripts/build-variant.sh itemloads FILE sm_90a for
+    # mla_decode_sm90 and mla_decode_sm90_small): each item's seqlen and the next item's first block-table entries
+    # loaded during the item before, not on the item's start / end path. The GPU decode tests and property cases on
+    # the variant, racecheck and memcheck on the sanitize cases, then serving and sweep rows against dist/kernels
+    kd=$(kernel_dir .variants/itemloads)/
+    s=$(date +%s); FLASH_MLA_KERNEL_DIR=$kd FLASH_MLA_GPU_PROPERTY_CASES=40 gpu timeout 200 node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/gpu-property.test.js > "$out/itemloads-tests.log" 2>&1
+    echo "GPU decode tests on the variant rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/itemloads-tests.log"
+    FLASH_MLA_KERNEL_DIR=$kd fp8_tests itemloads "small-row|Hopper FP8 kernel" 150
+    for tool in memcheck racecheck; do
+      FLASH_MLA_KERNEL_DIR=$kd FLASH_MLA_REQUIRE_GPU=1 timeout 150 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="sanitize" dist/test/gpu-decode.test.js > "$out/itemloads-$tool.log" 2>&1
+      echo "$tool rc=$?: $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/itemloads-$tool.log" | tail -1)"
+    done
+    ab_rounds itemloads "serving sweep:0,1,9,12,16,25,28,30" dist/kernels .variants/itemloads
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
   *) echo "unknown step '$step'"; exit 2 ;;
