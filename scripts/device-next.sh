@@ -4,6 +4,8 @@
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
+#   srope     ~3 min: branch s9-sparse-rope (hopper-small's sparse RoPE through registers; .variants/srope): its sparse
+#             GPU tests, memcheck, racecheck, sparse rows 0–3 against dist/kernels
 #   itemloads ~6 min: branch s9-item-loads (per-item loads moved off the item start/end paths of 'hopper' and
 #             hopper-small; .variants/itemloads): GPU tests and sanitizers on it, serving and sweep rows against dist/kernels
 #   cexit     ~3 min: the combine's unsplit rows leaving before the PDL wait against .variants/combold (serving, sweep rows)
@@ -43,7 +45,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: itemloads | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: srope | itemloads | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -301,6 +303,19 @@ case $step in
     s=$(date +%s); gpu timeout 100 node --test dist/test/combine-gpu.test.js > "$out/cexit-test.log" 2>&1
     echo "combine GPU test rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/cexit-test.log"
     ab_rounds cexit "serving sweep:9,12,25,28,30" dist/kernels .variants/combold
+    ;;
+  srope)
+    # Branch s9-sparse-rope (.variants/srope: SRC_REV=s9-sparse-rope scripts/build-variant.sh srope mla_decode_sm90_small
+    # sm_90a): hopper-small's sparse RoPE through registers (no per-token RoPE bulk copies, RoPE wait, swizzle or extra
+    # barrier per block). Its sparse GPU tests, memcheck and racecheck on them (the check that the RoPE stores are
+    # ordered before the wgmma: the emulator cannot show that hazard), then the sparse rows 0–3 against dist/kernels
+    kd=$(kernel_dir .variants/srope)/
+    FLASH_MLA_KERNEL_DIR=$kd fp8_tests srope "small-row kernel's sparse" 150
+    for tool in memcheck racecheck; do
+      FLASH_MLA_KERNEL_DIR=$kd FLASH_MLA_REQUIRE_GPU=1 timeout 150 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="small-row kernel's sparse" dist/test/fp8-sparse-gpu.test.js > "$out/srope-$tool.log" 2>&1
+      echo "$tool rc=$?: $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/srope-$tool.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/srope-$tool.log" | tr '\n' ' '; echo
+    done
+    ab_rounds srope "sparse:0,1,2,3" dist/kernels .variants/srope
     ;;
   itemloads)
     # Branch s9-item-loads (.variants/itemloads: SRC_REV=s9-item-loads scripts/build-variant.sh itemloads FILE sm_90a for
