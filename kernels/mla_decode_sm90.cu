@@ -94,6 +94,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     ptx::setmaxnreg_inc<SM90_FP8_MATH_REGS>();
   }
 #ifdef MLA_SM90_TRACE  // timing experiment: thread 0's cycles per phase, summed over items (scripts/trace-sm90.mjs)
+  // (-DMLA_SM90_TRACE=2: the epilogue's phases instead — start: loop end → past the row-sum barrier, loop: the next Q's
+  // issue, epi: the stores)
   long long tr_top = clock64(), tr_mark = 0, tr_start = 0, tr_loop = 0, tr_epi = 0;
 #endif
 
@@ -196,7 +198,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(0), parity(0), false);
       ptx::wgmma_commit();
       ptx::wgmma_wait<0>();
-#ifdef MLA_SM90_TRACE
+#if defined(MLA_SM90_TRACE) && MLA_SM90_TRACE != 2
       { const long long t = clock64(); tr_start += t - tr_top; tr_mark = t; }
 #endif
 #pragma unroll 1
@@ -386,8 +388,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         ptx::wgmma_wait<0>();
       }
     }
-#ifdef MLA_SM90_TRACE
+#if defined(MLA_SM90_TRACE) && MLA_SM90_TRACE != 2
     { const long long t = clock64(); tr_loop += t - tr_mark; tr_mark = t; }
+#elif defined(MLA_SM90_TRACE)
+    tr_mark = clock64();
 #endif
     // Both warpgroups' loops are over: every K group is free once its own warpgroup is (A: last read by WG0's
     // P·V and WG1's S of odd blocks, done before WG0's last Scale1 sync; B: last read by WG1's P·V and WG0's S of
@@ -429,10 +433,16 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       if (q4 == 0) ptx::st_shared_f32(sL + (wg * 64 + r_loc[h]) * 4, row_sum[h]);
     }
     ptx::named_barrier_sync(kSumReady, kBoth);  // also: both warpgroups are past their last S, so sQ is free
+#if MLA_SM90_TRACE == 2
+    { const long long t = clock64(); tr_start += t - tr_mark; tr_mark = t; }
+#endif
     if (n_next > 0) {
       load_q(req + 1);  // lands while this item's rows are written out
       q_ready = true;
     }
+#if MLA_SM90_TRACE == 2
+    { const long long t = clock64(); tr_loop += t - tr_mark; tr_mark = t; }
+#endif
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (64 + r_loc[h]) * 4);

@@ -4,6 +4,8 @@
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
+#   traceepi  ~2 min: the 'hopper' kernel's per-item phases (.variants/trace1) and its epilogue split (.variants/trace2,
+#             -DMLA_SM90_TRACE=2) on serving and sweep
 #   srope     ~3 min: branch s9-sparse-rope (hopper-small's sparse RoPE through registers; .variants/srope): its sparse
 #             GPU tests, memcheck, racecheck, sparse rows 0–3 against dist/kernels
 #   itemloads ~6 min: branch s9-item-loads (per-item loads moved off the item start/end paths of 'hopper' and
@@ -45,7 +47,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: srope | itemloads | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: traceepi | srope | itemloads | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -303,6 +305,17 @@ case $step in
     s=$(date +%s); gpu timeout 100 node --test dist/test/combine-gpu.test.js > "$out/cexit-test.log" 2>&1
     echo "combine GPU test rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/cexit-test.log"
     ab_rounds cexit "serving sweep:9,12,25,28,30" dist/kernels .variants/combold
+    ;;
+  traceepi)
+    # Where the 'hopper' kernel's per-item epilogue goes (.variants/trace2: -DMLA_SM90_TRACE=2 — loop end → past the
+    # row-sum barrier, the next Q's issue, the stores, per item) beside the phase trace (.variants/trace1), on the serving
+    # shapes and the sweep; cycles at the 1.75 GHz the SM runs at under wgmma load (session 9's ncu durations)
+    for m in 1 2; do
+      for set in serving sweep; do
+        FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/trace$m)/ timeout 90 node scripts/trace-sm90.mjs $set 1.75 $([ $m = 2 ] && echo epi) > "$out/trace$m-$set.txt" 2>&1
+        echo "== trace mode $m $set rc=$?"; cat "$out/trace$m-$set.txt"
+      done
+    done
     ;;
   srope)
     # Branch s9-sparse-rope (.variants/srope: SRC_REV=s9-sparse-rope scripts/build-variant.sh srope mla_decode_sm90_small
