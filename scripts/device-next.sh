@@ -4,6 +4,8 @@
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
+#   sprodpf   ~3 min: the Hopper sparse producer with an L2 prefetch of the next block's tokens (.variants/sprodpf)
+#             against the shipped build: its GPU tests, the sparse h_q 32 and 128 rows
 #   traceepi  ~2 min: the 'hopper' kernel's per-item phases (.variants/trace1) and its epilogue split (.variants/trace2,
 #             -DMLA_SM90_TRACE=2) on serving and sweep
 #   srope     ~3 min: branch s9-sparse-rope (hopper-small's sparse RoPE through registers; .variants/srope): its sparse
@@ -47,7 +49,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: traceepi | srope | itemloads | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: sprodpf | traceepi | srope | itemloads | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -305,6 +307,13 @@ case $step in
     s=$(date +%s); gpu timeout 100 node --test dist/test/combine-gpu.test.js > "$out/cexit-test.log" 2>&1
     echo "combine GPU test rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/cexit-test.log"
     ab_rounds cexit "serving sweep:9,12,25,28,30" dist/kernels .variants/combold
+    ;;
+  sprodpf)
+    # The Hopper sparse producer with an L2 prefetch of the next block's tokens (.variants/sprodpf: scripts/build-variant.sh
+    # sprodpf mla_decode_sm90 sm_90a -DMLA_EXPERIMENT_SPARSE_PRODUCER_PREFETCH): its sparse GPU tests on the variant, then
+    # the sparse rows of h_q 32 and 128 (4–11) against dist/kernels, two rounds
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/sprodpf)/ fp8_tests sprodpf "Hopper sparse FP8 kernel" 150
+    ab_rounds sprodpf "sparse:4,5,6,7,8,9,10,11" dist/kernels .variants/sprodpf
     ;;
   traceepi)
     # Where the 'hopper' kernel's per-item epilogue goes (.variants/trace2: -DMLA_SM90_TRACE=2 — loop end → past the
