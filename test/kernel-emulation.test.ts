@@ -41,7 +41,7 @@ import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipRea
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
 import { metadataGoldenSets } from './util/metadata-sets.js';
-import { SMALL_SPARSE_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase } from './util/sparse-hopper.js';
+import { SMALL_SPARSE_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
 
 const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
 
@@ -282,6 +282,24 @@ function hopperFp8Scenario(timing: keyof typeof TIMINGS): Scenario {
 }
 
 /**
+ * The sparse cases on `kernel` against the oracle (case k with seed + k), each launching `entry`; together they must
+ * run both the split (combine) and the unsplit (decode epilogue) paths. Their notes.
+ */
+function sparseCasesOn(cases: readonly SparseHopperCase[], seed: number, kernel: 'hopper' | 'hopper-small', entry: string): string[] {
+  const f = bindFakeCuda();
+  const paths = { split: 0, whole: 0 };
+  const notes = cases.map((c, k) => {
+    const before = f.stat(`emulated:${entry}`);
+    const r = runSparseHopperCase(c, seed + k, kernel);
+    assert.ok(f.stat(`emulated:${entry}`) > before, `${c.label}: kernel '${kernel}' did not run ${entry}`);
+    paths[r.split ? 'split' : 'whole']++;
+    return r.note;
+  });
+  assert.ok(paths.split > 0 && paths.whole > 0, `the cases must run the split and the unsplit paths: ${JSON.stringify(paths)}`);
+  return notes;
+}
+
+/**
  * The Hopper sparse FP8 kernel (mla_decode_sm90_fp8_sparse_bf16: sparse decode, bf16 q, any h_q; the default for
  * those on sm_90) against the oracle only — the portable sparse kernel accumulates in another order, and is not
  * emulated — on the cases of test/util/sparse-hopper.ts (h_q 64 and 128, 16 and 100 padded, s_q 1 and 2, topk 64 / 300 / 576,
@@ -301,15 +319,7 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
         assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61 }), want, `the emulated sm_90 device's kernels for sparse h_q ${hQ} decodes`);
       }
       const f = bindFakeCuda();
-      const paths = { split: 0, whole: 0 };
-      const notes = SPARSE_HOPPER_CASES.map((c, k) => {
-        const before = f.stat(`emulated:${entry}`);
-        const r = runSparseHopperCase(c, seed + k, 'hopper');
-        assert.ok(f.stat(`emulated:${entry}`) > before, `${c.label}: kernel 'hopper' did not run ${entry}`);
-        paths[r.split ? 'split' : 'whole']++;
-        return r.note;
-      });
-      assert.ok(paths.split > 0 && paths.whole > 0, `the cases must run the split and the unsplit paths: ${JSON.stringify(paths)}`);
+      const notes = sparseCasesOn(SPARSE_HOPPER_CASES, seed, 'hopper', entry);
       notes.push(`emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, mla_combine_sink_bf16 ×${f.stat('emulated:mla_combine_sink_bf16')}`);
       return notes;
     },
@@ -335,15 +345,7 @@ function smallSparseScenario(timing: keyof typeof TIMINGS): Scenario {
       }
       assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ: 32, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61, sQ: 1 }), ['hopper', 'generic'], "sparse h_q 32: no 'hopper-small'");
       const f = bindFakeCuda();
-      const paths = { split: 0, whole: 0 };
-      const notes = cases.map((c, k) => {
-        const before = f.stat(`emulated:${entry}`);
-        const r = runSparseHopperCase(c, seed + k, 'hopper-small');
-        assert.ok(f.stat(`emulated:${entry}`) > before, `${c.label}: kernel 'hopper-small' did not run ${entry}`);
-        paths[r.split ? 'split' : 'whole']++;
-        return r.note;
-      });
-      assert.ok(paths.split > 0 && paths.whole > 0, `the cases must run the split and the unsplit paths: ${JSON.stringify(paths)}`);
+      const notes = sparseCasesOn(cases, seed, 'hopper-small', entry);
       assert.throws(
         () => runSparseHopperCase({ label: 'h_q 32', spec: { b: 1, sQ: 1, hQ: 32, topk: 64, pageSize: 64, numPages: 2, dtype: 'bf16', scale: 0.5 } }, seed, 'hopper-small'),
         (e: unknown) => e instanceof UnsupportedFeatureError && /h_q = 32/.test(e.message),
