@@ -82,6 +82,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
   // Everything below may depend on the previous kernel (metadata, q, kv cache): wait first (PDL).
   ptx::grid_dep_wait();
+#if MLA_SM90_TRACE == 3
+  const long long tr_after_wait = clock64();
+#endif
   const PartWork w = load_part_work(p, blockIdx.y);
   if (w.begin_req >= p.b) return;  // idle part
   if constexpr (kFp8) {
@@ -95,8 +98,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   }
 #ifdef MLA_SM90_TRACE  // timing experiment: thread 0's cycles per phase, summed over items (scripts/trace-sm90.mjs)
   // (-DMLA_SM90_TRACE=2: the epilogue's phases instead — start: loop end → past the row-sum barrier, loop: the next Q's
-  // issue, epi: the stores)
+  // issue, epi: the stores; -DMLA_SM90_TRACE=3: start of the items after the first, the first item's start, the prologue
+  // from past the PDL wait to the first item's top)
   long long tr_top = clock64(), tr_mark = 0, tr_start = 0, tr_loop = 0, tr_epi = 0;
+#if MLA_SM90_TRACE == 3
+  const long long tr_pro = tr_top - tr_after_wait;
+  long long tr_first = 0;
+#endif
 #endif
 
   const int r_loc[2] = {warp * 16 + g, warp * 16 + g + 8};  // this thread's two rows of the m-block
@@ -200,6 +208,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       ptx::wgmma_wait<0>();
 #if defined(MLA_SM90_TRACE) && MLA_SM90_TRACE != 2
       { const long long t = clock64(); tr_start += t - tr_top; tr_mark = t; }
+#endif
+#if MLA_SM90_TRACE == 3
+      if (req == w.begin_req) tr_first = tr_start;
 #endif
 #pragma unroll 1
       for (int j = 0; j < n_blocks; j += 2) {
@@ -463,9 +474,15 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #ifdef MLA_SM90_TRACE  // into the metadata row's unused ints 5–7 (no kernel reads them)
   if (m_block == 0 && tid == 0) {
     int* row = const_cast<int*>(p.tile_scheduler_metadata) + blockIdx.y * kMetadataRowInts;
+#if MLA_SM90_TRACE == 3
+    row[5] = static_cast<int>(tr_start - tr_first);
+    row[6] = static_cast<int>(tr_first);
+    row[7] = static_cast<int>(tr_pro);
+#else
     row[5] = static_cast<int>(tr_start);
     row[6] = static_cast<int>(tr_loop);
     row[7] = static_cast<int>(tr_epi);
+#endif
   }
 #endif
 }

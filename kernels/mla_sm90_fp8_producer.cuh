@@ -152,13 +152,6 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       const uint32_t empty_a = bars_empty + 16 * b, empty_b = empty_a + 8;
       const int pos = (first_block + j) * PAGE_BLOCK_SIZE + t;
       const int slot = pos < len ? ptx::ld_plain(idx + pos) : -1;
-#ifdef MLA_EXPERIMENT_SPARSE_PRODUCER_PREFETCH
-      // EXPERIMENT (variant builds only; scripts/device-next.sh sprodpf): the next block's tokens into L2 now, a block
-      // ahead of their bulk copies, whose latency the producer waits out after issuing them (~1.7 µs of its ~3.4 µs
-      // per block, ncu, session 6): its index loaded beside this block's, the token's 656 bytes by the first thread
-      const int pos_pf = pos + PAGE_BLOCK_SIZE;
-      const int slot_pf = j + 1 < n_blocks && pos_pf < len ? ptx::ld_plain(idx + pos_pf) : -1;
-#endif
       const bool valid = slot >= 0 && slot < f.num_slots;
       const int64_t row_off = contiguous ? static_cast<int64_t>(slot) * p.k_row_stride
                                          : static_cast<int64_t>(slot / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot % f.page_size) * p.k_row_stride;
@@ -168,13 +161,6 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
         const float* sc = reinterpret_cast<const float*>(row + FP8_SCALES_OFFSET);
         scale_b = sc[2 + h], scale_a = sc[h];
       }
-#ifdef MLA_EXPERIMENT_SPARSE_PRODUCER_PREFETCH
-      if (h == 0 && slot_pf >= 0 && slot_pf < f.num_slots) {
-        const int64_t off_pf = contiguous ? static_cast<int64_t>(slot_pf) * p.k_row_stride
-                                          : static_cast<int64_t>(slot_pf / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot_pf % f.page_size) * p.k_row_stride;
-        ptx::prefetch_l2_bulk(cache + off_pf, FP8_BYTES_PER_TOKEN);
-      }
-#endif
       // this warp's 16 positions: lanes 0, 2, … vote; the even ballot bits gathered into 16 (shifts and masks)
       uint32_t bits = __ballot_sync(0xffffffffu, valid && h == 0) & 0x55555555u;
       bits = (bits | bits >> 1) & 0x33333333u;

@@ -178,7 +178,11 @@ __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req
       for (int t = 0; t < 4; ++t)  // empty row (L = 0 or NaN): 0, as store_row writes (0 · NaN would not be)
         a[t] = Ops::pack2(empty ? 0.f : o[4 * (4 * k + t) + 2 * h] * inv, empty ? 0.f : o[4 * (4 * k + t) + 2 * h + 1] * inv);
       quad_transpose(a, q4);
+#ifdef MLA_EXPERIMENT_NO_O_STORE  // EXPERIMENT (variant builds only): every value computed, no store (p.h_q > 0)
+      if (real && p.h_q < 0) *reinterpret_cast<uint4*>(orow + 8 * (4 * k + q4)) = make_uint4(a[0], a[1], a[2], a[3]);
+#else
       if (real) *reinterpret_cast<uint4*>(orow + 8 * (4 * k + q4)) = make_uint4(a[0], a[1], a[2], a[3]);
+#endif
     }
     if (owns_lse && real) {
       const int s_idx = rs.s_of_row[h], h_idx = r - s_idx * p.h_q;

@@ -118,7 +118,11 @@ __device__ __forceinline__ void store_row(const MlaDecodeParams& p, int req, con
 #pragma unroll
     for (int i = 0; i < kTiles; ++i) {
       const float v0 = empty ? 0.f : o[4 * i + 2 * h] * inv, v1 = empty ? 0.f : o[4 * i + 2 * h + 1] * inv;
+#ifdef MLA_EXPERIMENT_NO_O_STORE  // EXPERIMENT (variant builds only): every value computed, no store (p.h_q > 0)
+      if (p.h_q < 0) *reinterpret_cast<float2*>(orow + i * 8) = make_float2(v0, v1);
+#else
       *reinterpret_cast<float2*>(orow + i * 8) = make_float2(v0, v1);
+#endif
     }
     if (owns_lse) p.lse_accum[acc_row] = empty ? -INFINITY : lse2;
   }

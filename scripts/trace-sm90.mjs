@@ -6,18 +6,19 @@
 // Usage: FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-trace/ node scripts/trace-sm90.mjs [serving|sweep|tiny] [GHz] [epi]
 // `epi`: a build with -DMLA_SM90_TRACE=2, whose three counters split the epilogue instead (loop end → past the row-sum
 // barrier: the next item's TMA issue, the row sums, the wait for the other warpgroup; the next Q's cp.async issue; the
-// stores), each per item. The SM clock under load is ~1.75 GHz, not the 1.98 GHz boost (perf log, session 9).
+// stores), each per item. `first`: a build with -DMLA_SM90_TRACE=3 (the start of the items after the first, per such
+// item; the first item's start; the prologue from past the PDL wait to the first item's top). The SM clock under load is ~1.75 GHz, not the 1.98 GHz boost (perf log, session 9).
 import { Tensor, getMlaMetadata, flashMlaWithKvcache, synchronize } from '../dist/src/index.js';
 import { configSet, sweepConfigs } from '../dist/src/bench/configs.js';
 import { makeBenchProblem } from '../dist/src/bench/problem.js';
 
 const set = process.argv[2] ?? 'serving';
 const ghz = Number(process.argv[3] ?? 1.98);
-const epiMode = process.argv[4] === 'epi';
+const epiMode = process.argv[4] === 'epi', firstMode = process.argv[4] === 'first';
 const configs = set === 'sweep' ? sweepConfigs().filter((_, i) => [0, 12, 16, 28, 30].includes(i)) : configSet(set);
 const us = (cycles) => cycles / ghz / 1000;
 console.log(`per SM part (m-block 0, thread 0), µs at ${ghz} GHz: mean over parts; items and blocks per part from the schedule`);
-console.log('config'.padEnd(12), 'parts', 'items/part', 'blocks/part', ...(epiMode ? ['  sums+wait', '   Q issue', '    stores', '  epilogue total / item'] : [' start/item', ' loop/block', '  epi/item', '  part total: mean / max']), '  call ms');
+console.log('config'.padEnd(12), 'parts', 'items/part', 'blocks/part', ...(firstMode ? [' later start/item', ' first start', '  prologue'] : epiMode ? ['  sums+wait', '   Q issue', '    stores', '  epilogue total / item'] : [' start/item', ' loop/block', '  epi/item', '  part total: mean / max']), '  call ms');
 for (const config of configs) {
   const p = makeBenchProblem(config, 1234);
   const { b, s_q: sQ, h_q: hQ } = config;
@@ -35,7 +36,7 @@ for (const config of configs) {
   const callMs = (performance.now() - t0) / 20;
   const rows = md.tileSchedulerMetadata.toRaw();
   const parts = rows.length / 8;
-  let n = 0, items = 0, blocks = 0, start = 0, loop = 0, epi = 0, sumTot = 0, maxTot = 0;
+  let later = 0, n = 0, items = 0, blocks = 0, start = 0, loop = 0, epi = 0, sumTot = 0, maxTot = 0;
   for (let i = 0; i < parts; ++i) {
     const [br, bt, er, et] = rows.slice(8 * i, 8 * i + 4);
     if (br >= b) continue;
@@ -45,11 +46,14 @@ for (const config of configs) {
       nb += Math.max(0, Math.ceil(s1 / 64) - Math.floor(s0 / 64));
     }
     const [cs, cl, ce] = [rows[8 * i + 5], rows[8 * i + 6], rows[8 * i + 7]];
-    n += 1; items += er - br + 1; blocks += nb; start += cs; loop += cl; epi += ce;
+    later += er - br; n += 1; items += er - br + 1; blocks += nb; start += cs; loop += cl; epi += ce;
     const tot = us(cs + cl + ce); sumTot += tot; maxTot = Math.max(maxTot, tot);
   }
   const head = [String(config.name ?? config.id).split(' ')[0].slice(0, 12).padEnd(12), String(n).padStart(5), (items / n).toFixed(2).padStart(10), (blocks / n).toFixed(1).padStart(11)];
-  if (epiMode) {
+  if (firstMode) {
+    // start = the later items' starts (summed), loop = the first item's start, epi = the prologue
+    console.log(...head, (later ? us(start / later).toFixed(2) : '—').padStart(17), us(loop / n).toFixed(2).padStart(12), us(epi / n).toFixed(2).padStart(10), callMs.toFixed(4).padStart(9));
+  } else if (epiMode) {
     // the three counters are per item (each item's epilogue): start = sums + wait, loop = Q issue, epi = stores
     console.log(...head, us(start / items).toFixed(2).padStart(11), us(loop / items).toFixed(2).padStart(10), us(epi / items).toFixed(2).padStart(10),
       us((start + loop + epi) / items).toFixed(2).padStart(23), callMs.toFixed(4).padStart(9));
