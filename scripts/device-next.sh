@@ -4,10 +4,11 @@
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
+#   splitcost ~3 min: the scheduler's split cost 5 / 8 on the serving shapes it changes and var sweep rows
 #   nostore   ~3 min: the 'hopper' kernel with its O stores predicated off (.variants/nostore; timing bound only)
 #   traceepi  ~2 min: the 'hopper' kernel's per-item phases (.variants/trace1) and its epilogue split (.variants/trace2,
 #             -DMLA_SM90_TRACE=2) on serving and sweep
-#   srope     ~3 min: branch s9-sparse-rope (hopper-small's sparse RoPE through registers; .variants/srope): its sparse
+#   srope     ~3 min: branch s10-sparse-rope (hopper-small's sparse RoPE through registers; .variants/srope): its sparse
 #             GPU tests, memcheck, racecheck, sparse rows 0–3 against dist/kernels
 #   itemloads ~6 min: branch s9-item-loads (per-item loads moved off the item start/end paths of 'hopper' and
 #             hopper-small; .variants/itemloads): GPU tests and sanitizers on it, serving and sweep rows against dist/kernels
@@ -48,7 +49,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: nostore | traceepi | srope | itemloads | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: splitcost | nostore | traceepi | srope | itemloads | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -307,6 +308,12 @@ case $step in
     echo "combine GPU test rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/cexit-test.log"
     ab_rounds cexit "serving sweep:9,12,25,28,30" dist/kernels .variants/combold
     ;;
+  splitcost)
+    # The scheduler's split cost (FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD, in blocks; FlashMLA's 5 ships) at 5 and 8: serving
+    # shapes whose schedule changes (S4 at 8: no request split, no combine work; S1 32 items instead of 52) and two
+    # var-length sweep rows (their largest part grows by 3 blocks), two rounds
+    ab_rounds splitcost "serving:S1,S4,S7,S9 sweep:1,9" FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD=5 FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD=8
+    ;;
   nostore)
     # What the 'hopper' kernel's O stores cost (.variants/nostore: -DMLA_EXPERIMENT_NO_O_STORE — every output value and
     # shuffle computed, the global stores of O and of the fp32 partials predicated off at run time; LSEs stored): the
@@ -327,7 +334,7 @@ case $step in
     done
     ;;
   srope)
-    # Branch s9-sparse-rope (.variants/srope: SRC_REV=s9-sparse-rope scripts/build-variant.sh srope mla_decode_sm90_small
+    # Branch s10-sparse-rope (.variants/srope: SRC_REV=s10-sparse-rope scripts/build-variant.sh srope mla_decode_sm90_small
     # sm_90a): hopper-small's sparse RoPE through registers (no per-token RoPE bulk copies, RoPE wait, swizzle or extra
     # barrier per block). Its sparse GPU tests, memcheck and racecheck on them (the check that the RoPE stores are
     # ordered before the wgmma: the emulator cannot show that hazard), then the sparse rows 0–3 against dist/kernels
@@ -340,19 +347,20 @@ case $step in
     ab_rounds srope "sparse:0,1,2,3" dist/kernels .variants/srope
     ;;
   itemloads)
-    # Branch s9-item-loads (.variants/itemloads: SRC_REV=s9-item-loads scripts/build-variant.sh itemloads FILE sm_90a for
-    # mla_decode_sm90 and mla_decode_sm90_small): each item's seqlen and the next item's first block-table entries
-    # loaded during the item before, not on the item's start / end path. The GPU decode tests and property cases on
-    # the variant, racecheck and memcheck on the sanitize cases, then serving and sweep rows against dist/kernels
-    kd=$(kernel_dir .variants/itemloads)/
+    # Branch s10-item-loads: .variants/itemloads (its first commit: each item's seqlen and the next item's first block-
+    # table entries loaded during the item before, not on the item's start / end path; hopper and hopper-small) and
+    # .variants/itemcold (+ the second: the part's first item loads its Q and block-table entries beside its seqlen;
+    # hopper only). The GPU decode tests and property cases, memcheck and racecheck on the sanitize cases, all on
+    # itemcold (it contains both), then serving and sweep rows against dist/kernels, two rounds
+    kd=$(kernel_dir .variants/itemcold)/
     s=$(date +%s); FLASH_MLA_KERNEL_DIR=$kd FLASH_MLA_GPU_PROPERTY_CASES=40 gpu timeout 200 node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/gpu-property.test.js > "$out/itemloads-tests.log" 2>&1
     echo "GPU decode tests on the variant rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/itemloads-tests.log"
-    FLASH_MLA_KERNEL_DIR=$kd fp8_tests itemloads "small-row|Hopper FP8 kernel" 150
+    FLASH_MLA_KERNEL_DIR=$kd fp8_tests itemloads "small-row" 150
     for tool in memcheck racecheck; do
       FLASH_MLA_KERNEL_DIR=$kd FLASH_MLA_REQUIRE_GPU=1 timeout 150 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="sanitize" dist/test/gpu-decode.test.js > "$out/itemloads-$tool.log" 2>&1
       echo "$tool rc=$?: $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/itemloads-$tool.log" | tail -1)"
     done
-    ab_rounds itemloads "serving sweep:0,1,9,12,16,25,28,30" dist/kernels .variants/itemloads
+    ab_rounds itemloads "serving sweep:9,12,28" dist/kernels .variants/itemloads .variants/itemcold
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
   *) echo "unknown step '$step'"; exit 2 ;;
