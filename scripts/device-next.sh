@@ -8,7 +8,7 @@
 #             against the shipped build: its GPU tests, the sparse h_q 32 and 128 rows
 #   traceepi  ~2 min: the 'hopper' kernel's per-item phases (.variants/trace1) and its epilogue split (.variants/trace2,
 #             -DMLA_SM90_TRACE=2) on serving and sweep
-#   srope     ~3 min: branch s9-sparse-rope (hopper-small's sparse RoPE through registers; .variants/srope): its sparse
+#   srope     ~3 min: branch s10-sparse-rope (hopper-small's sparse RoPE through registers; .variants/srope): its sparse
 #             GPU tests, memcheck, racecheck, sparse rows 0–3 against dist/kernels
 #   itemloads ~6 min: branch s9-item-loads (per-item loads moved off the item start/end paths of 'hopper' and
 #             hopper-small; .variants/itemloads): GPU tests and sanitizers on it, serving and sweep rows against dist/kernels
@@ -327,7 +327,7 @@ case $step in
     done
     ;;
   srope)
-    # Branch s9-sparse-rope (.variants/srope: SRC_REV=s9-sparse-rope scripts/build-variant.sh srope mla_decode_sm90_small
+    # Branch s10-sparse-rope (.variants/srope: SRC_REV=s10-sparse-rope scripts/build-variant.sh srope mla_decode_sm90_small
     # sm_90a): hopper-small's sparse RoPE through registers (no per-token RoPE bulk copies, RoPE wait, swizzle or extra
     # barrier per block). Its sparse GPU tests, memcheck and racecheck on them (the check that the RoPE stores are
     # ordered before the wgmma: the emulator cannot show that hazard), then the sparse rows 0–3 against dist/kernels
