@@ -46,15 +46,19 @@
 //
 // Sparse FP8 (entry mla_decode_sm90_small_fp8_sparse_bf16, level 4, kSparse): grid (s_q, parts), the columns the
 // h_q ≤ 16 heads of query token blockIdx.x, the tokens its topk positions; each block gathered by its warpgroup
-// (per-token bulk copies on barriers of 128 arrivals, validity masks in the side area) with the dense FP8 entry's
-// stage, RoPE and merge placement, the RoPE row swizzled in place after its wait (one more barrier per block), invalid
-// positions −inf in S and zeros in K; the sink in the epilogue of unsplit rows (split rows: the sink combine; never
-// the fold). The dense FP8 entry's f16 datapath: the gathered stage's codes to f16 unscaled (fp8_codes_block<true>),
-// each thread's two S tokens' four scales from their gathered slots (0 for invalid positions), the four S partials,
-// the group reference scales and the four Pᵀ copies in slab 8. Its side area holds the Q row factors and the masks
-// (192 B). H200 (session 9), against the codes × scale → bf16 fill it replaced (247 registers): sparse rows b 74 and
-// 128 (topk 2048, h_q 16, s_q 2) 1.1–1.4 % faster, b 2 and 64 0.4–0.5 %; each block's indices loaded a block ahead
-// (SmallSparseGather's GatherCursor) 3–4 % more. 188 registers. Arguments: params, MlaFp8Params.
+// (per-token bulk copies of the codes on barriers of 128 arrivals, validity masks in the side area) with the dense FP8
+// entry's stage, RoPE and merge placement; the RoPE through registers: each thread loads its half of its token's row
+// after the warpgroup's block before's P·V (where the dense entry requests its RoPE box) and stores it 128B-swizzled
+// into slab 8 at the block's start, before the codes' fence and warpgroup barrier (which order it before the wgmma:
+// no RoPE barrier, no wait, no extra warpgroup barrier); invalid positions −inf in S and zeros in K (RoPE included);
+// the sink in the epilogue of unsplit rows (split rows: the sink combine; never the fold). The dense FP8 entry's f16
+// datapath: the gathered stage's codes to f16 unscaled (fp8_codes_block<true>), each thread's two S tokens' four
+// scales from their gathered slots (0 for invalid positions), the four S partials (with S_rope in one commit group:
+// no RoPE wait between), the group reference scales and the four Pᵀ copies in slab 8. Its side area holds the Q row
+// factors and the masks (192 B). H200 (session 9), against the codes × scale → bf16 fill it replaced (247 registers):
+// sparse rows b 74 and 128 (topk 2048, h_q 16, s_q 2) 1.1–1.4 % faster, b 2 and 64 0.4–0.5 %; each block's indices
+// loaded a block ahead (SmallSparseGather's GatherCursor) 3–4 % more (188 registers); the RoPE through registers
+// (session 10, not yet timed): 191 registers. Arguments: params, MlaFp8Params.
 // Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (bf16 entry),
 // SM90S_R32_SMEM_BYTES (32-row entry) or SM90S_F8_SMEM_BYTES (FP8 entries; mla_config.h); arguments: params and the K
 // tensor map (bf16 entries), or params, the raw-byte and the RoPE tensor maps (dense FP8 entry).
@@ -160,7 +164,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // flag, and the dense entry's Q row factors or the sparse entry's validity masks.
   const uint32_t slack = base - ptx::smem_addr(smem_raw);
   const uint32_t side = kFp8 ? (slack >= kSideBytes ? base - kSideBytes : base + SM90S_F8_USED_BYTES) : 0u;
-  // bf16: this warpgroup's "K block landed"; FP8: its "raw block landed" (its "RoPE landed" is sRope)
+  // bf16: this warpgroup's "K block landed"; FP8: its "raw block landed" (dense FP8: its "RoPE landed" is sRope)
   const uint32_t sBar = kFp8 ? side + 8 * wg : base + Lay::kOffBar + 8 * wg;
   const uint32_t sRope = side + 16 + 8 * wg;
   const uint32_t sFlag = kFp8 ? side + 32 : base + Lay::kOffFlag;
@@ -177,8 +181,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
   if (tid == 0) {
     if (kFp8) {
-      // sparse: every thread of the warpgroup arrives (with its gathered bytes, 0 for none)
-      for (int b = 0; b < 4; ++b) ptx::mbarrier_init(side + 8 * b, kSparse ? kWgThreads : 1);
+      // sparse: every thread of the warpgroup arrives (with its gathered bytes, 0 for none); no RoPE barriers (its
+      // RoPE goes through registers)
+      for (int b = 0; b < (kSparse ? 2 : 4); ++b) ptx::mbarrier_init(side + 8 * b, kSparse ? kWgThreads : 1);
     } else {
       ptx::mbarrier_init(base + Lay::kOffBar, 1);
       ptx::mbarrier_init(base + Lay::kOffBar + 8, 1);
@@ -214,7 +219,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // request req as this part sees it (sparse: its topk positions)
   auto slice = [&](int req, const RowSet& r) { return kSparse ? slice_of_len(p, w, req, r, fp->topk) : slice_of(p, w, req, r); };
   const float scale_log2 = p.scale_softmax_log2;
-  uint32_t phase = 0;  // of sBar (and FP8: of sRope): one completion per block of this warpgroup
+  uint32_t phase = 0;  // of sBar (and dense FP8: of sRope): one completion per block of this warpgroup
 
   // Block j of an item into this warpgroup's buffer (one thread issues; the buffer is free; FP8: its raw stage and
   // slab 8).
@@ -257,7 +262,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
   // ---- sparse: the warpgroup gathers its blocks itself (mla_sm90_small_sparse.cuh)
   GatherCursor cursor{0, -1};  // sparse: this thread's place in the warpgroup's gather (SmallSparseGather::raw)
-  const SmallSparseGather gather{p, fp, base, side + kSparseOffMask + 32 * wg, sBar, sRope, wg, wtid, lane, warp, wg_bar};
+  const SmallSparseGather gather{p, fp, base, side + kSparseOffMask + 32 * wg, sBar, wg, wtid, lane, warp, wg_bar};
   // The warpgroup's block after its block j of item req (as page_after): gathered (raw bytes and mask into slot
   // `parity`); returns this thread's slot, or −2 (uniform) if there is none.
   auto gather_after = [&](int req, const Slice& s_cur, const Blocks& bk, int j, uint32_t parity) {
@@ -271,6 +276,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     return slot;
   };
   int slot_next = -2;  // sparse: this thread's slot in the warpgroup's next block (gathered), −1 invalid, −2 none
+  uint4 rope[4];       // sparse: this thread's half of its token's RoPE row in that block (gather.rope_load)
 
   // Q rows of request `req` → 9 slabs of kRows rows × 128 B (cp.async, waited by the caller); rows ≥ q_rows
   // zero-filled. 16 rows: thread t of a warpgroup copies row t / 8, 16-byte chunks t % 8 + 8k, warpgroup 0 slabs
@@ -296,7 +302,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     if constexpr (kSparse) {
       if (wg < bk.count) {
         slot_next = gather.raw(w.begin_req, s0, wg, 0, cursor, true);
-        gather.rope(slot_next);
+        gather.rope_load(slot_next, rope);
       }
     } else {
       if (wg < bk.count) request_block(table_of(w.begin_req, bk), wg);
@@ -354,8 +360,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
         tsc = gather.token_scales(slot_next, g);  // before the wait: the loads hide behind the gather's
         ptx::mbarrier_wait(sBar, phase);
-        // codes → f16, zeros for an invalid position (its stage row is stale)
-        fp8_codes_block<true>(sK, sRaw, wtid, slot_next >= 0 ? PAGE_BLOCK_SIZE : 0, wg_bar);
+        // codes → f16, zeros for an invalid position (its stage row is stale); the RoPE registers → slab 8 (free since
+        // the block before's P·V barrier) before the codes' fence and barrier, which order both before the wgmma
+        fp8_codes_block<true>(sK, sRaw, wtid, slot_next >= 0 ? PAGE_BLOCK_SIZE : 0, wg_bar, [&] { gather.rope_store(sK, rope); });
         slot_next = gather_after(req, sl[0], bk, j, phase ^ 1);  // the stage is free
       } else {
         ptx::mbarrier_wait(sBar, phase);
@@ -367,17 +374,14 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         }
       }
 
-      // Sᵀ = K · Qᵀ over the 36 k-steps (one descriptor per operand, advanced by its 16-byte-unit offset); FP8: slab 8's
-      // 4 after the wait for its RoPE (requested at the end of the warpgroup's block before)
+      // Sᵀ = K · Qᵀ over the 36 k-steps (one descriptor per operand, advanced by its 16-byte-unit offset); dense FP8:
+      // slab 8's 4 after the wait for its RoPE (requested at the end of the warpgroup's block before)
       float s[4 * kCols];
 #pragma unroll
       for (int x = 0; x < 4 * kCols; ++x) s[x] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
       if constexpr (kF16) {
         float sg[4][4 * kCols];  // f16 datapath: the four scale groups' partial Sᵀ (f16_scores)
-        // sparse: the gathered RoPE row swizzled in place after its wait (and a barrier: SmallSparseGather::rope_swizzle)
-        f16_scores(s, sg, sK, sQ, tsc, qf, sRope, phase, [&] {
-          if constexpr (kSparse) gather.rope_swizzle(sK, phase);
-        });
+        f16_scores<!kSparse>(s, sg, sK, sQ, tsc, qf, sRope, phase);
       } else {
         const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
         ptx::wgmma_fence();
@@ -399,7 +403,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       };
       if constexpr (kF16) f16_publish_scale_maxima(sK, tsc, warp, lane);  // (after the column maxima: f16_smax_at)
       const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
-      // sparse: this warp's 16 positions' validity bits (the block's mask slot: phase flipped at the RoPE wait)
+      // sparse: this warp's 16 positions' validity bits (the block's mask slot: phase flipped in f16_scores)
       const uint32_t vbits = kSparse ? ptx::ld_shared_u32(gather.mask_at(phase ^ 1) + 4 * warp) >> g : ~0u;
       float mx[kCols][2];
 #pragma unroll
@@ -490,7 +494,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       }
       ptx::named_barrier_sync(wg_bar, kWgThreads);  // the warpgroup is past this block's wgmmas: K and P may be rewritten
       if constexpr (kSparse) {
-        if (slot_next != -2) gather.rope(slot_next);  // slab 8 is free
+        gather.rope_load(slot_next, rope);  // its RoPE row into registers (stored at the next block's start)
       } else if constexpr (kFp8) {
         if (wtid == 0 && page_next >= 0) fp8_request_rope(sK, rope_map, sRope, page_next);  // slab 8 is free
       } else {
@@ -500,11 +504,11 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
     // compute-sanitizer's racecheck misorders warps whose counts of named-barrier passes differ (perf log, "racecheck on
     // generic-small"): the warpgroup with fewer blocks (or without the tail zeroing) passes its barrier as often as
-    // the other — 3 per block (+ the fill's over the FP8 cache, + 1: the f16 datapath's before its Pᵀ stores, + 1: the
-    // sparse RoPE swizzle's; the sparse entry passes all: 6), 2 for the tail (16-bit cache; the FP8 fill zeroes it) —
-    // so the tool sees the merge below ordered as it is.
+    // the other — 3 per block (+ the fill's over the FP8 cache, + 1: the f16 datapath's before its Pᵀ stores; both FP8
+    // entries pass all: 5), 2 for the tail (16-bit cache; the FP8 fill zeroes it) — so the tool sees the merge below
+    // ordered as it is.
     {
-      constexpr int per_block = 3 + (kFp8 ? kFp8FillBarriers : 0) + (kF16 ? 1 : 0) + (kSparse ? 1 : 0);
+      constexpr int per_block = 3 + (kFp8 ? kFp8FillBarriers : 0) + (kF16 ? 1 : 0);
       const bool tail = !kFp8 && bk.count > 0 && bk.n_valid_last < PAGE_BLOCK_SIZE;
       const int last_owner = (bk.count - 1) & 1;
       const int mine = per_block * max(0, (bk.count - wg + 1) / 2) + (tail && last_owner == wg ? 2 : 0);
@@ -522,7 +526,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         if constexpr (kSparse) {
           if (wg < nb.count) {
             slot_next = gather.raw(req + 1, ns, wg, phase, cursor, true);
-            gather.rope(slot_next);
+            gather.rope_load(slot_next, rope);
           }
         } else {
           if (wg < nb.count) request_block(table_of(req + 1, nb), wg);

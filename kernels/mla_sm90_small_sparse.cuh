@@ -1,11 +1,13 @@
 // Sparse decode in the small-row Hopper kernel (mla_decode_sm90_small.cu, entry mla_decode_sm90_small_fp8_sparse_bf16,
 // level 4): each warpgroup gathers its own blocks. Thread (t, h) of the warpgroup owns position t of a block (as in
-// the codes' conversion, fp8_codes_block): both threads read its index; h = 0 copies the token's 512 e4m3 bytes to
-// stage row t (t · 512), h = 1 later its 128 RoPE bytes to row t of slab 8, unswizzled (swizzled in place after they
-// land: rope_swizzle). Every thread arrives on the barrier with its bytes (0 for none: the barriers count 128
-// arrivals). Positions past topk_length or the slice, −1 and slots outside the cache are not copied and their bit in
-// the block's validity mask is clear: zeros in K (fp8_codes_block, rope_swizzle) and −inf in S. Included by
-// mla_decode_sm90_small.cu after mla_sm90_math.cuh and mla_sm90_small_fp8.cuh (it uses `swizzled`, Fp8TokenScales).
+// the codes' conversion, fp8_codes_block): both read the index; h = 0 copies the token's 512 e4m3 bytes to stage row t
+// (t · 512, a bulk copy; every thread arrives on the barrier with its bytes, 0 for none: the barriers count 128
+// arrivals). The token's 128 RoPE bytes go through registers: thread (t, h) loads its half (64 bytes, rope_load) after
+// the warpgroup's block before's P·V and stores it 128B-swizzled into row t of slab 8 at the start of the block
+// (rope_store, before the codes' fence and warpgroup barrier, which order it before the wgmma). Positions past
+// topk_length or the slice, −1 and slots outside the cache are not copied and their bit in the block's validity mask is
+// clear: zeros in K (fp8_codes_block, rope_load) and −inf in S. Included by mla_decode_sm90_small.cu after
+// mla_sm90_math.cuh and mla_sm90_small_fp8.cuh (it uses `swizzled`, Fp8TokenScales).
 #pragma once
 #include <cstdint>
 
@@ -29,7 +31,7 @@ struct SmallSparseGather {
   const MlaFp8Params* fp;
   uint32_t base;       // the kernel's 1024-aligned shared base
   uint32_t masks;      // this warpgroup's two validity masks (4 words of 16 bits each, one per warp), 16 B apart
-  uint32_t sBar, sRope;  // "raw landed", "RoPE landed"
+  uint32_t sBar;       // "raw landed"
   int wg, wtid, lane, warp, wg_bar;
 
   // Validity mask slot `parity` (the next block's gather writes the other one while S reads this one).
@@ -72,11 +74,23 @@ struct SmallSparseGather {
     return valid ? slot : -1;
   }
 
-  // The RoPE bytes of this thread's token (slot from raw()) into slab 8 row t, unswizzled.
-  __device__ __forceinline__ void rope(int slot) const {
-    const bool copy = slot >= 0 && (wtid & 1);
-    ptx::mbarrier_arrive_expect_tx(sRope, copy ? 2 * 64 : 0);
-    if (copy) ptx::bulk_load(base + SM90S_F8_OFF_K0 + wg * SM90_TILE_BYTES + (SM90_SLABS - 1) * SM90_SLAB_BYTES + (wtid >> 1) * 128, row_of(slot) + FP8_ROPE_OFFSET, 2 * 64, sRope);
+  // This thread's half of the RoPE row of its token (slot from raw(); 4 × 16 bytes, channels 32 h … 32 h + 31) into
+  // registers; zeros for an invalid position or none (slot < 0): slab 8's row t then holds zeros, not the stale bytes
+  // of the block before (the codes' conversion zeroes the position's K rows in slabs 0–7 the same way).
+  __device__ __forceinline__ void rope_load(int slot, uint4 (&r)[4]) const {
+    const uint8_t* src = row_of(slot >= 0 ? slot : 0) + FP8_ROPE_OFFSET + 64 * (wtid & 1);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) r[i] = slot >= 0 ? ptx::ld_global_v4(src + 16 * i) : make_uint4(0, 0, 0, 0);
+  }
+
+  // Those registers → row t of slab 8 of the K buffer at sKb, 128B-swizzled (chunks 4 h … 4 h + 3; the 8 threads of a
+  // quarter-warp write 8 different bank groups). Slab 8 must be free (past the block before's P·V barrier); the caller
+  // fences and passes the warpgroup barrier before the wgmma reads it (fp8_codes_block's).
+  __device__ __forceinline__ void rope_store(uint32_t sKb, const uint4 (&r)[4]) const {
+    const int t = wtid >> 1, h = wtid & 1;
+    const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r[i]);
   }
 
   // The four group scales of this thread's two S tokens (16 · warp + g + 8 h: its wgmma M rows),
@@ -92,23 +106,6 @@ struct SmallSparseGather {
       for (int k = 0; k < 4; ++k) s.v[h][k] = sl >= 0 ? sc[k] : 0.f;
     }
     return s;
-  }
-
-  // After the RoPE landed: row t of slab 8 → 128B-swizzled in place (zeros for an invalid position); threads (t, 0)
-  // and (t, 1), adjacent lanes, each move half the row's chunks (read, __syncwarp, write). Then the fence and the
-  // warpgroup barrier before the wgmma reads slab 8.
-  __device__ __forceinline__ void rope_swizzle(uint32_t sKb, uint32_t parity) const {
-    const int t = wtid >> 1, h = wtid & 1;
-    const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
-    const bool valid = (ptx::ld_shared_u32(mask_at(parity) + 4 * (t >> 4)) >> (t & 15)) & 1;
-    uint4 r4[4];
-#pragma unroll
-    for (int i = 0; i < 4; ++i) r4[i] = valid ? ptx::ld_shared_v4(rope + t * 128 + 16 * (4 * h + i)) : make_uint4(0, 0, 0, 0);
-    __syncwarp();
-#pragma unroll
-    for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r4[i]);
-    ptx::fence_proxy_async();
-    ptx::named_barrier_sync(wg_bar, SM90S_THREADS / 2);
   }
 };
 

@@ -100,6 +100,14 @@ __device__ __forceinline__ int ld_plain(const int* p) {
   return v;
 }
 
+// Plain 16-byte global load (16-byte aligned), volatile and ordered with the memory operations around it: issued
+// where the kernel places it (hopper-small's sparse RoPE rows: after a block's P·V, used at the next block's start).
+__device__ __forceinline__ uint4 ld_global_v4(const void* p) {
+  uint4 v;
+  asm volatile("ld.global.v4.b32 {%0, %1, %2, %3}, [%4];\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p) : "memory");
+  return v;
+}
+
 // ---- math -----------------------------------------------------------------------------------------------
 __device__ __forceinline__ float exp2_approx(float x) { float y; asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x)); return y; }
 __device__ __forceinline__ float log2_approx(float x) { float y; asm("lg2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x)); return y; }

@@ -795,7 +795,7 @@ if (scenarioName) {
       const small = 'mla_decode_sm90_small.cu', f16 = 'mla_sm90_small_fp8.cuh';
       const builds = {
         noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar, phase);\n        // (tokens past', '        // (tokens past']] }),
-        noRopeWait: buildFakeCuda({ emulate: true, plant: [[f16, '  ptx::mbarrier_wait(sRope, phase);\n  phase ^= 1;\n', '  phase ^= 1;\n']] }),
+        noRopeWait: buildFakeCuda({ emulate: true, plant: [[f16, '    ptx::mbarrier_wait(sRope, phase);\n    ptx::wgmma_fence();', '    ptx::wgmma_fence();']] }),
         noRescale: buildFakeCuda({ emulate: true, plant: [[f16, '    fac[k] = rg[k] * inv;', '    fac[k] = 1.f;']] }),
       };
       const seed = freshSeed();
@@ -853,31 +853,31 @@ if (scenarioName) {
 
     // The same for hopper-small's sparse entry: its wait for the gathered raw bytes dropped (a RAW between a bulk copy
     // and the codes' conversion's ld.shared), the validity mask not applied in S (the oracle: invalid positions enter
-    // the softmax with S = 0), the RoPE wait before its swizzle dropped (in f16_scores: a RAW between a RoPE bulk copy
-    // and the swizzle's reads), the S tokens' scales taken from the wrong gathering lane (the token 8 rows up's slot for
-    // both: the oracle).
-    it("planted bugs in hopper-small's sparse entry: no wait for the gathered bytes → RAW on a bulk copy, no validity mask → the oracle, no RoPE wait → RAW on a bulk copy, scales of the wrong tokens → the oracle", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (four more emulator builds, ~25 s)' }, async (t) => {
+    // the softmax with S = 0), the RoPE row's halves swapped (each thread loads the other thread's 64 bytes of its
+    // token's RoPE row into registers: the oracle; the RoPE goes through registers, so there is no RoPE wait to drop),
+    // the S tokens' scales taken from the wrong gathering lane (the token 8 rows up's slot for both: the oracle).
+    it("planted bugs in hopper-small's sparse entry: no wait for the gathered bytes → RAW on a bulk copy, no validity mask → the oracle, swapped RoPE halves → the oracle, scales of the wrong tokens → the oracle", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (four more emulator builds, ~25 s)' }, async (t) => {
       const small = 'mla_decode_sm90_small.cu';
       const builds = {
         noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar, phase);\n        // codes → f16, zeros for an invalid position', '        // codes → f16, zeros for an invalid position']] }),
         noMask: buildFakeCuda({ emulate: true, plant: [[small, ' || (kSparse && !((vbits >> (8 * h)) & 1))', '']] }),
-        noRopeWait: buildFakeCuda({ emulate: true, plant: [['mla_sm90_small_fp8.cuh', '  ptx::mbarrier_wait(sRope, phase);\n  rope_landed();', '  rope_landed();']] }),
+        swappedRope: buildFakeCuda({ emulate: true, plant: [['mla_sm90_small_sparse.cuh', '+ FP8_ROPE_OFFSET + 64 * (wtid & 1);', '+ FP8_ROPE_OFFSET + 64 * (1 - (wtid & 1));']] }),
         wrongScales: buildFakeCuda({ emulate: true, plant: [['mla_sm90_small_sparse.cuh', '__shfl_sync(0xffffffffu, slot, 2 * g + 16 * h)', '__shfl_sync(0xffffffffu, slot, 2 * g)']] }),
       };
       const seed = freshSeed();
-      const [noRawWait, noMask, noRopeWait, wrongScales] = await Promise.all([
+      const [noRawWait, noMask, swappedRope, wrongScales] = await Promise.all([
         runScenario(builds.noRawWait, 'hopper-small sparse', seed),
         runScenario(builds.noMask, 'hopper-small sparse', seed),
-        runScenario(builds.noRopeWait, 'hopper-small sparse', seed),
+        runScenario(builds.swappedRope, 'hopper-small sparse', seed),
         runScenario(builds.wrongScales, 'hopper-small sparse', seed),
       ]);
       const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
-      for (const r of [noRawWait, noMask, noRopeWait, wrongScales]) assert.notEqual(r.status, 0, r.stderr);
+      for (const r of [noRawWait, noMask, swappedRope, wrongScales]) assert.notEqual(r.status, 0, r.stderr);
       const oracle = /AssertionError.*out\[\d+\]: got .*, reference .*\|err\||AssertionError.*(?:out|lse).*(?:inf\/NaN positions differ|cos diff)/;
       const bulkRaw = /emulated mla_decode_sm90_small_fp8_sparse_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*issued by thread \d+ [^\n]*then ld\.shared/;
-      for (const r of [noRawWait, noRopeWait]) assert.match(r.stderr, bulkRaw, r.stderr);
-      for (const r of [noMask, wrongScales]) assert.match(r.stderr, oracle, r.stderr);
-      for (const [what, r] of [['no wait for the gathered bytes', noRawWait], ['no validity mask', noMask], ['no RoPE wait', noRopeWait], ['scales of the wrong tokens', wrongScales]] as const) {
+      assert.match(noRawWait.stderr, bulkRaw, noRawWait.stderr);
+      for (const r of [noMask, swappedRope, wrongScales]) assert.match(r.stderr, oracle, r.stderr);
+      for (const [what, r] of [['no wait for the gathered bytes', noRawWait], ['no validity mask', noMask], ['swapped RoPE halves', swappedRope], ['scales of the wrong tokens', wrongScales]] as const) {
         t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
       }
     });
