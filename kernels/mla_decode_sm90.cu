@@ -142,15 +142,28 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     else __syncthreads();
   };
 
+  // 16-bit cache: the current item's seqlen, loaded by the item before (its next_seqlen; the first item's here), so
+  // that no load stands between an item's top and its block count. FP8: slice_of loads it at the item's top.
+  int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + w.begin_req);
+
   for (int req = w.begin_req; req <= w.end_req; ++req) {
 #ifdef MLA_SM90_TRACE
     if (req != w.begin_req) tr_top = clock64();
     tr_mark = tr_top;
 #endif
-    const Slice sl = kSparse ? slice_of_len(p, w, req, rs, fp->topk) : slice_of(p, w, req, rs);
+    const Slice sl = kSparse ? slice_of_len(p, w, req, rs, fp->topk) : kFp8 ? slice_of(p, w, req, rs) : slice_of_len(p, w, req, rs, seqlen);
     // The next item (request req + 1 from token 0) starts loading before this one's epilogue; its seqlen is
     // read now and used after the main loop, so the load's latency is hidden.
     const int next_seqlen = req < w.end_req ? (kSparse ? fp->topk : ptx::ld_plain(p.cache_seqlens + req + 1)) : 0;
+    // 16-bit cache: the next item's first two block-table entries, loaded now by the thread of each warpgroup that
+    // issues their TMA after the main loop (loaded there, every thread waited on them at the epilogue's barrier). The
+    // row's entries 0 and 1 exist when max_blocks_per_seq allows; they are used only if the next item has the blocks.
+    int next_page0 = 0, next_page1 = 0;
+    if (!kFp8 && wg_tid == 0 && req < w.end_req) {
+      const int* bt_next = p.block_table + static_cast<int64_t>(req + 1) * p.block_table_stride;
+      if (p.max_blocks_per_seq > 0) next_page0 = ptx::ld_plain(bt_next);
+      if (p.max_blocks_per_seq > 1) next_page1 = ptx::ld_plain(bt_next + 1);
+    }
     const int first_block = sl.start / PAGE_BLOCK_SIZE;  // start is a multiple of 64
     // (broadcast: uniform by construction, and the compiler must see that to keep branches around wgmma async)
     const int n_blocks = __shfl_sync(0xffffffffu, sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0, 0);
@@ -418,8 +431,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     fills[1] += n_blocks >> 1;
     n_prefetched = min(n_next, 2);
     if (!kFp8 && wg_tid == 0 && n_prefetched > 0) {  // FP8: the producer is already on the next item
-      const int* bt_next = p.block_table + static_cast<int64_t>(req + 1) * p.block_table_stride;
-      const int page0 = ptx::ld_plain(bt_next), page1 = n_prefetched > 1 ? ptx::ld_plain(bt_next + 1) : 0;
+      const int page0 = next_page0, page1 = next_page1;  // (loaded at the item's top)
       const int group = wg == 0 ? kGroupA : kGroupB;
       // the next item's block j → buffer j, fill index fills[j] (parity() of the next item, written out here)
       auto issue_next = [&](int j, int page) {
@@ -470,6 +482,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #ifdef MLA_SM90_TRACE
     tr_epi += clock64() - tr_mark;
 #endif
+    if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's
   }
 #ifdef MLA_SM90_TRACE  // into the metadata row's unused ints 5–7 (no kernel reads them)
   if (m_block == 0 && tid == 0) {

@@ -218,23 +218,27 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   }
   // request req as this part sees it (sparse: its topk positions)
   auto slice = [&](int req, const RowSet& r) { return kSparse ? slice_of_len(p, w, req, r, fp->topk) : slice_of(p, w, req, r); };
+  // 16-bit cache: the current item's seqlen, loaded by the item before (its next_seqlen; the first item's here), so that
+  // no load stands between an item's top and its blocks; its slices through slice_cur. FP8: slice() loads it each time.
+  int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + w.begin_req);
+  auto slice_cur = [&](int req, const RowSet& r) { return kFp8 ? slice(req, r) : slice_of_len(p, w, req, r, seqlen); };
   const float scale_log2 = p.scale_softmax_log2;
   uint32_t phase = 0;  // of sBar (and dense FP8: of sRope): one completion per block of this warpgroup
 
-  // Block j of an item into this warpgroup's buffer (one thread issues; the buffer is free; FP8: its raw stage and
-  // slab 8).
-  auto request_block = [&](const int* bt, int j) {
-    if (wtid == 0) {
-      const int page = ptx::ld_plain(bt + j);
-      const uint32_t sK = base + SM90S_OFF_K0 + wg * SM90_TILE_BYTES;
-      if (kFp8) {
-        fp8_request_raw(base + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES, k_map, sBar, page);
-        fp8_request_rope(base + SM90S_F8_OFF_K0 + wg * SM90_TILE_BYTES, rope_map, sRope, page);
-      } else {
-        ptx::mbarrier_arrive_expect_tx(sBar, SM90_TILE_BYTES);
-        for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::tma_load_3d(sK + slab * SM90_SLAB_BYTES, k_map, sBar, slab * 64, 0, page);
-      }
+  // Page `page` into this warpgroup's buffer (thread wtid 0 only; the buffer is free; FP8: its raw stage and slab 8).
+  auto request_page = [&](int page) {
+    const uint32_t sK = base + SM90S_OFF_K0 + wg * SM90_TILE_BYTES;
+    if (kFp8) {
+      fp8_request_raw(base + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES, k_map, sBar, page);
+      fp8_request_rope(base + SM90S_F8_OFF_K0 + wg * SM90_TILE_BYTES, rope_map, sRope, page);
+    } else {
+      ptx::mbarrier_arrive_expect_tx(sBar, SM90_TILE_BYTES);
+      for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::tma_load_3d(sK + slab * SM90_SLAB_BYTES, k_map, sBar, slab * 64, 0, page);
     }
+  };
+  // Block j of an item (block-table row bt) into this warpgroup's buffer (one thread issues).
+  auto request_block = [&](const int* bt, int j) {
+    if (wtid == 0) request_page(ptx::ld_plain(bt + j));
   };
   // Dense FP8: block j + 4 of an item (this warpgroup's after next) into L2 while block j + 2 is requested: a raw
   // block's TMA waits on DRAM in series with the warpgroup's fill; from L2 it lands sooner (H200, measured with the
@@ -297,7 +301,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
   // The first item's first block of each warpgroup and its Q; later items' are requested at the end of the one before.
   {
-    const Slice s0 = slice(w.begin_req, rs[0]);
+    const Slice s0 = slice_cur(w.begin_req, rs[0]);
     const Blocks bk = blocks_of(s0);
     if constexpr (kSparse) {
       if (wg < bk.count) {
@@ -312,11 +316,22 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     // (the first two in the initializer: a loop over all of them compiles the 16-row entries differently)
-    Slice sl[kCols] = {slice(req, rs[0]), slice(req, rs[1])};
+    Slice sl[kCols] = {slice_cur(req, rs[0]), slice_cur(req, rs[1])};
 #pragma unroll
-    for (int i = 2; i < kCols; ++i) sl[i] = slice(req, rs[i]);
+    for (int i = 2; i < kCols; ++i) sl[i] = slice_cur(req, rs[i]);
     const Blocks bk = blocks_of(sl[0]);
     const int* bt = table_of(req, bk);
+    // 16-bit cache: the next item's seqlen and the page of this warpgroup's first block of it (block wg: the next item
+    // starts at token 0), loaded now and used at this item's end, where they were two dependent loads before the
+    // merge's barrier. The page by the thread that requests it; entry wg of the row exists if max_blocks_per_seq > wg,
+    // and is used only if the next item has that block.
+    int next_seqlen = 0, next_page = 0;
+    if constexpr (!kFp8) {
+      if (req < w.end_req) {
+        next_seqlen = ptx::ld_plain(p.cache_seqlens + req + 1);
+        if (wtid == 0 && wg < p.max_blocks_per_seq) next_page = ptx::ld_plain(p.block_table + static_cast<int64_t>(req + 1) * p.block_table_stride + wg);
+      }
+    }
 
     ptx::cp_async_wait_all();
     ptx::fence_proxy_async();  // cp.async writes → wgmma reads
@@ -520,7 +535,13 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // ---- this warpgroup is done with the item: its buffer is free, so its first block of the next item goes out now
     // (FP8: already requested during its last block of this item, if it had one)
     if (req < w.end_req) {
-      if (!kFp8 || bk.count <= wg) {
+      if constexpr (!kFp8) {
+        // the next item's block count from its seqlen (as blocks_of(slice(req + 1, ·)): it starts at token 0)
+        const int end_token = req + 1 == w.end_req ? w.end_token : next_seqlen;
+        const int end_kv = min(end_token, p.causal ? next_seqlen - (p.s_q - 1 - rs[0].s_last) : next_seqlen);
+        const int n_next = __shfl_sync(0xffffffffu, end_kv > 0 ? (end_kv - 1) / PAGE_BLOCK_SIZE + 1 : 0, 0);
+        if (wg < n_next && wtid == 0) request_page(next_page);
+      } else if (bk.count <= wg) {
         const Slice ns = slice(req + 1, rs[0]);
         const Blocks nb = blocks_of(ns);
         if constexpr (kSparse) {
@@ -550,6 +571,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     merge.template store<kSparse>(p, fp, req, s0, rs, it);
     // the combine folded in (host's choice): the CTA that wrote the request's last split merges them all
     if (!kSparse && p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req, req, 0, p.q_rows, tid, SM90S_THREADS, sFlag, [] { __syncthreads(); });
+    if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's
   }
 }
 
