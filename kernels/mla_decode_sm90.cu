@@ -145,6 +145,38 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // 16-bit cache: the current item's seqlen, loaded by the item before (its next_seqlen; the first item's here), so
   // that no load stands between an item's top and its block count. FP8: slice_of loads it at the item's top.
   int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + w.begin_req);
+  // 16-bit cache, the part's first item: its Q and its first two blocks are issued here, as the epilogue issues a next
+  // item's, so that its block-table entries are loaded beside its seqlen instead of after it (the cold start is one
+  // load round trip shorter: S1 −3 %). Done before the item loop, where nothing of it stays live (inside it, two more
+  // live values made ptxas reschedule the main loop: compute-bound rows +2–3 %, perf log `itemcold`). n_first is n_blocks
+  // of the loop's slice_of_len for this item.
+  if constexpr (!kFp8) {
+    const int fb = w.begin_token / PAGE_BLOCK_SIZE;
+    int page0 = 0, page1 = 0;
+    if (tid == 0) {  // an entry is read only if the table row has it; it is used only if the item has that block
+      const int* bt0 = p.block_table + static_cast<int64_t>(w.begin_req) * p.block_table_stride + fb;
+      if (fb < p.max_blocks_per_seq) page0 = ptx::ld_plain(bt0);
+      if (fb + 1 < p.max_blocks_per_seq) page1 = ptx::ld_plain(bt0 + 1);
+    }
+    const int end_token = w.begin_req == w.end_req ? w.end_token : seqlen;
+    const int end_kv = min(end_token, p.causal ? seqlen - (p.s_q - 1 - rs.s_last) : seqlen);
+    const int n_first = end_kv > w.begin_token ? (end_kv - 1) / PAGE_BLOCK_SIZE - fb + 1 : 0;
+    n_prefetched = min(n_first, 2);
+    if (n_first > 0) {
+      if (tid == 0) {
+        for (int j = 0; j < n_prefetched; ++j) {  // block j → buffer j, its fill 0
+          const uint32_t bars = sBar + 8 * SM90_SLABS * j, dst = j ? sK1 : sK0;
+          const int page = j ? page1 : page0;
+          for (int slab = 0; slab < SM90_SLABS; ++slab) {
+            ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
+            ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
+          }
+        }
+      }
+      load_q(w.begin_req);
+      q_ready = true;
+    }
+  }
 
   for (int req = w.begin_req; req <= w.end_req; ++req) {
 #ifdef MLA_SM90_TRACE

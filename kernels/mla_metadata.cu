@@ -1,7 +1,7 @@
 // build: archs=sm_80,sm_90 ptx=compute_80 hot
-// Tile scheduler of FlashMLA 9edee0c (get_mla_metadata.cu), bit-identical to scheduleTiles() in
-// src/mla/schedule.ts. One warp: the lanes stage every request's seqlen and block count in shared memory and
-// sum the costs; lane 0 then walks the SM parts greedily and writes every metadata row and num_splits entry.
+// Tile scheduler of FlashMLA 9edee0c (get_mla_metadata.cu) plus one rule of ours (when every request misses the
+// payload by at most one split's cost, it grows to hold the longest whole), bit-identical to scheduleTiles() in src/mla/schedule.ts. One warp: the lanes stage every request's seqlen and block count in shared memory and
+// sum the costs (and take the smallest and largest block counts); lane 0 then walks the SM parts greedily and writes every metadata row and num_splits entry.
 //
 // The walk is one thread's chain of dependent instructions (ncu on an H200: ~5 cycles per instruction, ~76 000
 // cycles for 128 requests and 132 parts), so its cost is its instruction count: the block counts are computed by
@@ -30,11 +30,15 @@ __device__ __forceinline__ int ceil_blocks(int s) { return s / PAGE_BLOCK_SIZE +
 // shared memory (s_cache[i] and s_cache[capacity + i]) instead of global memory.
 template <typename Cost, bool kCached, typename Smem>
 __device__ __forceinline__ void walk(const int* cache_seqlens, const Smem& s_cache, int capacity, int b, int num_sm_parts,
-                                     long long total, int* tile_scheduler_metadata, int* num_splits, int overhead) {
+                                     long long total, int min_nb, int max_nb, int* tile_scheduler_metadata, int* num_splits, int overhead) {
   auto nb_of = [&](int i) -> int { return kCached ? static_cast<int>(s_cache[capacity + i]) : ceil_blocks(ptx::ld_plain(cache_seqlens + i)); };
   auto seqlen_of = [&](int i) -> int { return kCached ? static_cast<int>(s_cache[i]) : ptx::ld_plain(cache_seqlens + i); };
   // 9edee0c keeps a floor of 2 * overhead = 10 blocks per part.
-  const Cost payload = static_cast<Cost>(max((total + num_sm_parts - 1) / num_sm_parts + overhead, 2LL * overhead));
+  const long long share = (total + num_sm_parts - 1) / num_sm_parts + overhead;
+  Cost payload = static_cast<Cost>(max(share, 2LL * overhead));
+  // Not in 9edee0c (src/mla/schedule.ts says why): when every request misses the payload by at most one split's cost
+  // and the payload is the batch's share, the longest request whole.
+  if (static_cast<long long>(min_nb) + overhead > payload && max_nb <= payload && share >= 2LL * overhead) payload = static_cast<Cost>(max_nb + overhead);
   // A row is 32 bytes; two 16-byte stores when the tensor is 16-byte aligned (a user's view may not be).
   const bool vec_rows = (reinterpret_cast<uintptr_t>(tile_scheduler_metadata) & 15) == 0;
   int req = 0;    // current request
@@ -106,6 +110,7 @@ mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_schedu
 
   // 64-bit sum: b * nb can exceed 2^31 for extreme batches (JS numbers are exact there too).
   long long total = 0;
+  int max_nb = 0, min_nb = 0x7fffffff;  // (b = 0: no part has work, the rule cannot fire)
   for (int i = lane; i < b; i += 32) {
     const int seqlen = ptx::ld_plain(cache_seqlens + i);
     const int nb = ceil_blocks(seqlen);
@@ -114,19 +119,25 @@ mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_schedu
       s_cache[capacity + i] = nb;
     }
     total += nb + split_overhead;
+    max_nb = max(max_nb, nb);
+    min_nb = min(min_nb, nb);
   }
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) total += __shfl_xor_sync(0xffffffffu, total, o);
+  for (int o = 16; o > 0; o >>= 1) {
+    total += __shfl_xor_sync(0xffffffffu, total, o);
+    max_nb = max(max_nb, __shfl_xor_sync(0xffffffffu, max_nb, o));
+    min_nb = min(min_nb, __shfl_xor_sync(0xffffffffu, min_nb, o));
+  }
   __syncwarp();  // s_seqlen / s_nb written by all lanes, read by lane 0
 
   if (lane == 0 && num_sm_parts > 0) {
     // 32-bit payload arithmetic when every value it takes stays below 2^31: remain ≤ payload ≤ total / parts + 2 ·
     // overhead and rest ≤ max blocks + overhead ≤ total.
     if (total < (1LL << 30)) {
-      if (cached) walk<int, true>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, tile_scheduler_metadata, num_splits, split_overhead);
-      else walk<int, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, tile_scheduler_metadata, num_splits, split_overhead);
+      if (cached) walk<int, true>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, min_nb, max_nb, tile_scheduler_metadata, num_splits, split_overhead);
+      else walk<int, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, min_nb, max_nb, tile_scheduler_metadata, num_splits, split_overhead);
     } else {
-      walk<long long, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, tile_scheduler_metadata, num_splits, split_overhead);
+      walk<long long, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, min_nb, max_nb, tile_scheduler_metadata, num_splits, split_overhead);
     }
   }
   ptx::grid_dep_launch_dependents();

@@ -49,7 +49,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: splitcost | nostore | traceepi | srope | itemloads | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: cold | splitcost | nostore | traceepi | srope | itemloads | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -307,6 +307,15 @@ case $step in
     s=$(date +%s); gpu timeout 100 node --test dist/test/combine-gpu.test.js > "$out/cexit-test.log" 2>&1
     echo "combine GPU test rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/cexit-test.log"
     ab_rounds cexit "serving sweep:9,12,25,28,30" dist/kernels .variants/combold
+    ;;
+  cold)
+    # The part's first item issuing its Q and first two blocks before the item loop, its block-table entries loaded
+    # beside its seqlen (dist/kernels) against the same build without it (.variants/itembase: SRC_REV=8434428
+    # scripts/build-variant.sh itembase mla_decode_sm90 sm_90a): the GPU decode tests and property cases on the
+    # build, then serving and sweep rows, two rounds
+    s=$(date +%s); FLASH_MLA_GPU_PROPERTY_CASES=40 gpu timeout 200 node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/gpu-property.test.js > "$out/cold-tests.log" 2>&1
+    echo "GPU decode tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/cold-tests.log"
+    ab_rounds cold "serving:S1,S3,S4,S5,S6,S8,S9,S12 sweep:9,12,28" dist/kernels .variants/itembase
     ;;
   splitcost)
     # The scheduler's split cost (FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD, in blocks; FlashMLA's 5 ships) at 5 and 8: serving

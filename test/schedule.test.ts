@@ -71,6 +71,34 @@ describe('golden vectors (spec §2.4b, R2 = 9edee0c)', () => {
   });
 });
 
+describe('beyond 9edee0c: when every request misses the payload by at most one split cost, the longest is held whole', () => {
+  test('64 × 512 tokens over 132 parts (S4): 9edee0c cut every request in two (payload 12, cost 13); now one part each', () => {
+    const { metadata, numSplits } = scheduleTiles(new Array(64).fill(512), 132, 5);
+    const want: number[][] = [];
+    for (let p = 0; p < 64; p++) want.push([p, 0, p, 512, 0, 0, 0, 0]);
+    for (let p = 64; p < 132; p++) want.push([64, 0, 63, 512, 0, 0, 0, 0]);
+    assert.deepEqual(rows(metadata, 132), want);
+    assert.deepEqual(Array.from(numSplits), Array.from({ length: 65 }, (_, i) => i));
+    assert.ok(workItems(metadata, new Array(64).fill(512), 132).every((it) => it.noSplit));
+  });
+  test('the edge: 16 blocks over 2 parts are held whole (cost 21 = payload 16 + 5), 17 blocks are cut as in 9edee0c', () => {
+    const whole = scheduleTiles([1024], 2, 5);
+    assert.deepEqual(rows(whole.metadata, 2), [[0, 0, 0, 1024, 0, 0, 0, 0], [1, 0, 0, 1024, 0, 0, 0, 0]]);
+    assert.deepEqual(Array.from(whole.numSplits), [0, 1]);
+    const cut = scheduleTiles([1088], 2, 5);  // payload 16 (cost 22 > 16 + 5): 11 blocks, then the 6 left
+    assert.deepEqual(rows(cut.metadata, 2), [[0, 0, 0, 704, 0, 0, 0, 0], [0, 704, 0, 1088, 1, 0, 0, 0]]);
+    assert.deepEqual(Array.from(cut.numSplits), [0, 2]);
+  });
+  test('not when a request fits the payload, nor when the payload is the floor of 10 blocks', () => {
+    // [700, 64, 130] / 4 parts: payload 13, the longest (11 + 5) would fit at 16, but 64 and 130 fit already: 9edee0c's cut
+    const mixed = scheduleTiles([700, 64, 130], 4, 5);
+    assert.deepEqual(Array.from(mixed.numSplits), [0, 2, 3, 5]);
+    // one request of 10 blocks on 132 parts: share 6, floor 10: cut in two as 9edee0c does (a latency-bound single decode)
+    const single = scheduleTiles([640], 132, 5);
+    assert.deepEqual(Array.from(single.numSplits), [0, 2]);
+  });
+});
+
 describe('numSmPartsFor (spec §2.1)', () => {
   test('132 SMs, h_kv = 1', () => {
     assert.equal(numSmPartsFor(132, 128, 1), 66); // h_q 128, s_q 1
@@ -119,7 +147,13 @@ function checkSchedule(seqlens: number[], parts: number, overhead = 5): void {
   assert.equal(metadata.length, parts * 8);
   assert.equal(numSplits.length, b + 1);
   const total = seqlens.reduce((a, s) => a + blocksOf(s) + overhead, 0);
-  const payload = Math.max(Math.ceil(total / parts) + overhead, 2 * overhead);
+  const longest = seqlens.reduce((a, s) => Math.max(a, blocksOf(s)), 0);
+  const shortest = seqlens.reduce((a, s) => Math.min(a, blocksOf(s)), Infinity);
+  const share = Math.ceil(total / parts) + overhead;
+  const floorPayload = Math.max(share, 2 * overhead);
+  // our rule on top of 9edee0c: when every request misses the (share) payload by at most one split cost, the longest is held whole
+  const whole = shortest + overhead > floorPayload && longest <= floorPayload && share >= 2 * overhead;
+  const payload = whole ? longest + overhead : floorPayload;
 
   // metadata rows
   let seenIdle = false;

@@ -6,7 +6,7 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, flashMlaWithKvcache, getMlaMetadata, scheduleTiles, numSmPartsFor } from '../src/index.js';
+import { Tensor, flashMlaWithKvcache, getMlaMetadata, sparseScheduleTiles, numSmPartsFor } from '../src/index.js';
 import { compare, seededTest as seededTestIn, testSeed } from './util/problem.js';
 import { makeSparseProblem, sparseReference, sparseTensors, type SparseSpec } from './util/layouts.js';
 
@@ -179,7 +179,7 @@ describe('sparse metadata', () => {
     for (const [topk, b, rows] of [[2048, 4, 256], [64, 3, 16], [100, 1, 3]]) {
       const md = getMlaMetadata(null, rows, 1, { topk, batchSize: b });
       const parts = numSmPartsFor(132, rows, 1);
-      const want = scheduleTiles(new Int32Array(b).fill(topk), parts);
+      const want = sparseScheduleTiles(b, topk, parts);
       assert.deepEqual(md.tileSchedulerMetadata.shape, [parts, 8]);
       assert.deepEqual(md.tileSchedulerMetadata.toInt32(), want.metadata);
       assert.deepEqual(md.numSplits.toInt32(), want.numSplits);

@@ -10,7 +10,7 @@ import { getBackend } from '../backend.js';
 import { Tensor, type BackendName } from '../tensor.js';
 import { isCapturing } from '../capture.js';
 import { HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
-import { numSmPartsFor, scheduleTiles } from './schedule.js';
+import { numSmPartsFor, scheduleTiles, sparseScheduleTiles } from './schedule.js';
 import { fmtValue, quote } from '../util/fmt-value.js';
 import { disposeQuietly } from '../util/dispose.js';
 import {
@@ -126,7 +126,7 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
     if (topk !== null) {
       // sparse: every request costs topk tokens; the schedule depends on shapes only, so the host computes it
       if (isCapturing()) throw sparseCaptureError();
-      const { metadata, numSplits: ns } = scheduleTiles(new Int32Array(b).fill(topk), numSmParts);
+      const { metadata, numSplits: ns } = sparseScheduleTiles(b, topk, numSmParts);
       md.tileSchedulerMetadata.write(metadata);
       md.numSplits.write(ns);
     } else {
@@ -247,7 +247,7 @@ export function flashMlaWithKvcache(
       validateBlockTableValues(blockTable!.toInt32(), dims.maxBlocksPerSeq, lens, dims.numBlocks);
     }
     // A schedule made for other seqlens leaves outputs unwritten: it must be exactly the one for these.
-    const expected = scheduleTiles(lens, dims.numSmParts);
+    const expected = dims.sparse ? sparseScheduleTiles(dims.b, dims.topk, dims.numSmParts) : scheduleTiles(lens, dims.numSmParts);
     const got = tileSchedulerMetadata.toInt32();
     const splits = numSplits.toInt32();
     if (got.some((x, i) => x !== expected.metadata[i]) || splits.some((x, i) => x !== expected.numSplits[i])) {
