@@ -10,6 +10,8 @@
 #             -DMLA_SM90_TRACE=2) on serving and sweep
 #   srope     ~3 min: branch s10-sparse-rope (hopper-small's sparse RoPE through registers; .variants/srope): its sparse
 #             GPU tests, memcheck, racecheck, sparse rows 0–3 against dist/kernels
+#   scodes    ~3 min: branch s10-sparse-codes (hopper-small's sparse codes through registers, -DMLA_EXPERIMENT_SPARSE_CODES_REGS;
+#             .variants/scodes): its sparse GPU tests, memcheck, racecheck, sparse rows 0–3 against dist/kernels
 #   itemloads ~6 min: branch s9-item-loads (per-item loads moved off the item start/end paths of 'hopper' and
 #             hopper-small; .variants/itemloads): GPU tests and sanitizers on it, serving and sweep rows against dist/kernels
 #   cexit     ~3 min: the combine's unsplit rows leaving before the PDL wait against .variants/combold (serving, sweep rows)
@@ -49,7 +51,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: cold | splitcost | nostore | traceepi | srope | itemloads | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: cold | splitcost | nostore | traceepi | srope | scodes | itemloads | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -354,6 +356,20 @@ case $step in
       echo "$tool rc=$?: $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/srope-$tool.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/srope-$tool.log" | tr '\n' ' '; echo
     done
     ab_rounds srope "sparse:0,1,2,3" dist/kernels .variants/srope
+    ;;
+  scodes)
+    # Branch s10-sparse-codes (.variants/scodes: scripts/build-variant.sh scodes mla_decode_sm90_small sm_90a
+    # -DMLA_EXPERIMENT_SPARSE_CODES_REGS): hopper-small's sparse codes through registers as srope's RoPE — each thread
+    # loads its 256 B half of its token's codes after the block before's P·V and stores it into its stage row at the
+    # block's start (no per-token bulk copies, elected-lane loops or raw mbarrier wait). Its sparse GPU tests, memcheck
+    # and racecheck on them, then the sparse rows 0–3 against dist/kernels
+    kd=$(kernel_dir .variants/scodes)/
+    FLASH_MLA_KERNEL_DIR=$kd fp8_tests scodes "small-row kernel's sparse" 150
+    for tool in memcheck racecheck; do
+      FLASH_MLA_KERNEL_DIR=$kd FLASH_MLA_REQUIRE_GPU=1 timeout 150 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="small-row kernel's sparse" dist/test/fp8-sparse-gpu.test.js > "$out/scodes-$tool.log" 2>&1
+      echo "$tool rc=$?: $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/scodes-$tool.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/scodes-$tool.log" | tr '\n' ' '; echo
+    done
+    ab_rounds scodes "sparse:0,1,2,3" dist/kernels .variants/scodes
     ;;
   itemloads)
     # Branch s10-item-loads: .variants/itemloads (its first commit: each item's seqlen and the next item's first block-

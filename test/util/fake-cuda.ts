@@ -139,6 +139,18 @@ export function checkWgmmaStandIn(real: string, standIn: string): number {
   return fns.length;
 }
 
+/**
+ * Extra preprocessor switches for the emulator's compile of kernels/ (an experiment's variant build, e.g.
+ * FLASH_MLA_EMU_DEFINES=-DMLA_EXPERIMENT_SPARSE_CODES_REGS): whitespace-separated -D/-U flags, read from the
+ * environment of the process that builds the fake (the test file, not the scenario children). Empty: the shipped code.
+ * The planted-bug tests (FLASH_MLA_EMULATION=full) plant text of the shipped code and may not apply to an experiment.
+ */
+function emuDefines(): string[] {
+  const flags = (process.env.FLASH_MLA_EMU_DEFINES ?? '').split(/\s+/).filter((f) => f !== '');
+  for (const f of flags) if (!/^-[DU][A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.+-]*)?$/.test(f)) throw new Error(`FLASH_MLA_EMU_DEFINES: '${f}' is not a -DNAME[=VALUE] or -UNAME flag`);
+  return flags;
+}
+
 /** The fake with the kernel emulator: kernels/ copied with the emulator's ptx*.cuh in place of the real ones, then linked. */
 function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: KernelEdit[]): void {
   const kernels = join(dir, 'emu-kernels');
@@ -176,10 +188,11 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`building the emulating fake libcuda failed: ${cmd} ${args.join(' ')}\n${r.stderr}`);
   };
+  const defines = emuDefines();
   const objects = ['emu', 'emu_race', 'emu_combine', 'emu_sm90', 'emu_sm90_small', 'emu_selftest'].map((name) => {
     const obj = join(dir, `${name}.o`);
     // the kernels' headers first (their quoted includes find the stand-in ptx*.cuh beside them), then cuda_bf16.h etc.
-    run(cxx!, ['-c', '-fPIC', '-O2', '-std=c++17', '-w', '-I', kernels, '-I', EMU_DIR, '-o', obj, join(EMU_DIR, `${name}.cpp`)]);
+    run(cxx!, ['-c', '-fPIC', '-O2', '-std=c++17', '-w', ...defines, '-I', kernels, '-I', EMU_DIR, '-o', obj, join(EMU_DIR, `${name}.cpp`)]);
     return obj;
   });
   const fake = join(dir, 'fake-cuda.o');
