@@ -3,17 +3,13 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command). Experiment runners and reruns (session 6; nothing queued that has not run):
+# Steps (each one device command). Queued, not yet run: scodes. Experiment runners and reruns:
+#   scodes    ~3 min: hopper-small's sparse codes through registers (-DMLA_EXPERIMENT_SPARSE_CODES_REGS, on main behind
+#             the switch; .variants/scodes): its sparse GPU tests, memcheck, racecheck, sparse rows 0–3 against dist/kernels
 #   splitcost ~3 min: the scheduler's split cost 5 / 8 on the serving shapes it changes and var sweep rows
 #   nostore   ~3 min: the 'hopper' kernel with its O stores predicated off (.variants/nostore; timing bound only)
 #   traceepi  ~2 min: the 'hopper' kernel's per-item phases (.variants/trace1) and its epilogue split (.variants/trace2,
-#             -DMLA_SM90_TRACE=2) on serving and sweep
-#   srope     ~3 min: branch s10-sparse-rope (hopper-small's sparse RoPE through registers; .variants/srope): its sparse
-#             GPU tests, memcheck, racecheck, sparse rows 0–3 against dist/kernels
-#   scodes    ~3 min: branch s10-sparse-codes (hopper-small's sparse codes through registers, -DMLA_EXPERIMENT_SPARSE_CODES_REGS;
-#             .variants/scodes): its sparse GPU tests, memcheck, racecheck, sparse rows 0–3 against dist/kernels
-#   itemloads ~6 min: branch s9-item-loads (per-item loads moved off the item start/end paths of 'hopper' and
-#             hopper-small; .variants/itemloads): GPU tests and sanitizers on it, serving and sweep rows against dist/kernels
+#             -DMLA_SM90_TRACE=2; TRACE_MODES=3: the first item's start, .variants/trace3) on serving and sweep
 #   cexit     ~3 min: the combine's unsplit rows leaving before the PDL wait against .variants/combold (serving, sweep rows)
 #   f16chk    ~2 min: hopper-small's FP8 f16 entry as merged: its GPU tests, memcheck and racecheck on its f16 tests
 #   sched     ~3 min: the scheduler's split cost 5 (FlashMLA's) against 3 and 2 (FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD)
@@ -51,7 +47,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: cold | splitcost | nostore | traceepi | srope | scodes | itemloads | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: scodes | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -310,15 +306,6 @@ case $step in
     echo "combine GPU test rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/cexit-test.log"
     ab_rounds cexit "serving sweep:9,12,25,28,30" dist/kernels .variants/combold
     ;;
-  cold)
-    # The part's first item issuing its Q and first two blocks before the item loop, its block-table entries loaded
-    # beside its seqlen (dist/kernels) against the same build without it (.variants/itembase: SRC_REV=8434428
-    # scripts/build-variant.sh itembase mla_decode_sm90 sm_90a): the GPU decode tests and property cases on the
-    # build, then serving and sweep rows, two rounds
-    s=$(date +%s); FLASH_MLA_GPU_PROPERTY_CASES=40 gpu timeout 200 node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/gpu-property.test.js > "$out/cold-tests.log" 2>&1
-    echo "GPU decode tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/cold-tests.log"
-    ab_rounds cold "serving:S1,S3,S4,S5,S6,S8,S9,S12 sweep:9,12,28" dist/kernels .variants/itembase
-    ;;
   splitcost)
     # The scheduler's split cost (FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD, in blocks; FlashMLA's 5 ships) at 5 and 8: serving
     # shapes whose schedule changes (S4 at 8: no request split, no combine work; S1 32 items instead of 52) and two
@@ -344,48 +331,16 @@ case $step in
       done
     done
     ;;
-  srope)
-    # Branch s10-sparse-rope (.variants/srope: SRC_REV=s10-sparse-rope scripts/build-variant.sh srope mla_decode_sm90_small
-    # sm_90a): hopper-small's sparse RoPE through registers (no per-token RoPE bulk copies, RoPE wait, swizzle or extra
-    # barrier per block). Its sparse GPU tests, memcheck and racecheck on them (the check that the RoPE stores are
-    # ordered before the wgmma: the emulator cannot show that hazard), then the sparse rows 0–3 against dist/kernels
-    kd=$(kernel_dir .variants/srope)/
-    FLASH_MLA_KERNEL_DIR=$kd fp8_tests srope "small-row kernel's sparse" 150
-    for tool in memcheck racecheck; do
-      FLASH_MLA_KERNEL_DIR=$kd FLASH_MLA_REQUIRE_GPU=1 timeout 150 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="small-row kernel's sparse" dist/test/fp8-sparse-gpu.test.js > "$out/srope-$tool.log" 2>&1
-      echo "$tool rc=$?: $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/srope-$tool.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/srope-$tool.log" | tr '\n' ' '; echo
-    done
-    ab_rounds srope "sparse:0,1,2,3" dist/kernels .variants/srope
-    ;;
   scodes)
-    # Branch s10-sparse-codes (.variants/scodes: scripts/build-variant.sh scodes mla_decode_sm90_small sm_90a
+    # On main behind a switch (.variants/scodes: scripts/build-variant.sh scodes mla_decode_sm90_small sm_90a
     # -DMLA_EXPERIMENT_SPARSE_CODES_REGS): hopper-small's sparse codes through registers as srope's RoPE — each thread
     # loads its 256 B half of its token's codes after the block before's P·V and stores it into its stage row at the
     # block's start (no per-token bulk copies, elected-lane loops or raw mbarrier wait). Its sparse GPU tests, memcheck
     # and racecheck on them, then the sparse rows 0–3 against dist/kernels
     kd=$(kernel_dir .variants/scodes)/
     FLASH_MLA_KERNEL_DIR=$kd fp8_tests scodes "small-row kernel's sparse" 150
-    for tool in memcheck racecheck; do
-      FLASH_MLA_KERNEL_DIR=$kd FLASH_MLA_REQUIRE_GPU=1 timeout 150 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="small-row kernel's sparse" dist/test/fp8-sparse-gpu.test.js > "$out/scodes-$tool.log" 2>&1
-      echo "$tool rc=$?: $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/scodes-$tool.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/scodes-$tool.log" | tr '\n' ' '; echo
-    done
+    FLASH_MLA_KERNEL_DIR=$kd sanitize_fp8_tests scodes "small-row kernel's sparse" 150
     ab_rounds scodes "sparse:0,1,2,3" dist/kernels .variants/scodes
-    ;;
-  itemloads)
-    # Branch s10-item-loads: .variants/itemloads (its first commit: each item's seqlen and the next item's first block-
-    # table entries loaded during the item before, not on the item's start / end path; hopper and hopper-small) and
-    # .variants/itemcold (+ the second: the part's first item loads its Q and block-table entries beside its seqlen;
-    # hopper only). The GPU decode tests and property cases, memcheck and racecheck on the sanitize cases, all on
-    # itemcold (it contains both), then serving and sweep rows against dist/kernels, two rounds
-    kd=$(kernel_dir .variants/itemcold)/
-    s=$(date +%s); FLASH_MLA_KERNEL_DIR=$kd FLASH_MLA_GPU_PROPERTY_CASES=40 gpu timeout 200 node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/gpu-property.test.js > "$out/itemloads-tests.log" 2>&1
-    echo "GPU decode tests on the variant rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/itemloads-tests.log"
-    FLASH_MLA_KERNEL_DIR=$kd fp8_tests itemloads "small-row" 150
-    for tool in memcheck racecheck; do
-      FLASH_MLA_KERNEL_DIR=$kd FLASH_MLA_REQUIRE_GPU=1 timeout 150 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="sanitize" dist/test/gpu-decode.test.js > "$out/itemloads-$tool.log" 2>&1
-      echo "$tool rc=$?: $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/itemloads-$tool.log" | tail -1)"
-    done
-    ab_rounds itemloads "serving sweep:9,12,28" dist/kernels .variants/itemloads .variants/itemcold
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
   *) echo "unknown step '$step'"; exit 2 ;;
