@@ -1,5 +1,6 @@
 // The tile scheduler of FlashMLA 9edee0c (get_mla_metadata.cu), as a pure function: the cpu backend
-// runs it, and the device metadata kernel must produce the same bits.
+// runs it, and the device metadata kernel must produce the same bits. One rule of ours on top (scheduleTiles: a batch
+// whose every request just misses the payload keeps its requests whole); sparse decode keeps 9edee0c's walk exactly.
 //
 // Work model: request i costs nb_i = ceil(seqlen_i / 64) KV blocks plus a fixed 5 blocks (loading q,
 // softmax set-up, epilogue). The total cost is cut into `numSmParts` nearly equal "payloads"; one SM part
@@ -55,8 +56,9 @@ export function splitOverheadBlocks(): number {
 }
 
 /**
- * `holdLongestWhole`: our rule on top of 9edee0c (below); off for sparse decode, whose schedule stays 9edee0c's (its
- * requests all cost topk; not measured with the rule).
+ * `holdLongestWhole`: our rule on top of 9edee0c (below: when every request misses the payload by at most one split's
+ * cost, the payload holds the longest whole); off for sparse decode, whose schedule stays 9edee0c's (not measured
+ * with the rule).
  */
 export function scheduleTiles(seqlens: ArrayLike<number>, numSmParts: number, overhead = splitOverheadBlocks(), holdLongestWhole = true): TileSchedule {
   const b = seqlens.length;
