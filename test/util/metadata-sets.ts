@@ -1,6 +1,6 @@
 // Batches on which the device metadata kernel must equal the cpu scheduler (scheduleTiles) bit for bit: edge sizes,
-// zeros, one huge among tiny, many short requests per SM part, b = 7 000, and a total cost ≥ 2^30 blocks (near the int32
-// range: the kernel sums in 64 bits). Used by the GPU suite (test/gpu-decode.test.ts) and the emulator (test/kernel-emulation.test.ts).
+// zeros, one huge among tiny, many short requests per SM part, b = 7 000, a total cost ≥ 2^30 blocks (near the int32
+// range: the kernel sums in 64 bits), and batches on which our whole-request rule fires. Used by the GPU suite (test/gpu-decode.test.ts) and the emulator (test/kernel-emulation.test.ts).
 
 export function metadataGoldenSets(r: () => number): number[][] {
   return [
@@ -16,5 +16,10 @@ export function metadataGoldenSets(r: () => number): number[][] {
     Array.from({ length: 40 }, (_, i) => (i % 13 === 0 ? 200000 : 1 + Math.floor(r() * 200))),
     Array.from({ length: 7000 }, () => Math.floor(r() * 5000)),
     Array.from({ length: 40 }, () => 2 ** 31 - 1 - Math.floor(r() * 1000)),
+    // batches where our whole-request rule fires (every request just misses the payload): 8 blocks each at 132 parts
+    // (S4), 7 blocks each at 66 parts, 60 blocks each at 8 parts
+    Array.from({ length: 64 }, () => 449 + Math.floor(r() * 64)),
+    Array.from({ length: 33 }, () => 385 + Math.floor(r() * 64)),
+    Array.from({ length: 7 }, () => 3777 + Math.floor(r() * 64)),
   ];
 }
