@@ -147,6 +147,10 @@ const HOPPER_CASES: HopperCase[] = [
   { spec: { b: 3, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [700, 64, 130], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true, split: true },
   { spec: { b: 4, sQ: 1, hQ: 128, hKv: 1, d: 576, seqlens: [200, 64, 3, 256], dtype: 'fp16', fp8: false, scale: 0.5 }, causal: false },
   { spec: { b: 3, sQ: 2, hQ: 64, hKv: 1, d: 576, seqlens: [129, 66, 2], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true },
+  // a part's first item without blocks (the first item's Q and blocks are issued before the item loop): parts that
+  // start on seqlen-0 requests, and (h_q 64 × s_q 2, causal) m-block 0's first item clipped to no block while m-block 1's has one
+  { spec: { b: 7, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [0, 130, 0, 70, 250, 0, 64], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false },
+  { spec: { b: 2, sQ: 2, hQ: 64, hKv: 1, d: 576, seqlens: [1, 200], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true },
 ];
 
 /** (this item's blocks, the next item's) as classed above, over every part of `metadata`. */
