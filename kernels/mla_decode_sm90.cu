@@ -142,6 +142,15 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     else __syncthreads();
   };
 
+  // One thread: slabs [slab0, slab0 + n) of the 16-bit K block `page` into buffer `dst`, each on its own mbarrier of
+  // `bars` (slab y's: bars + 8y). The first item's blocks (below), an item's refills and the next item's prefetch.
+  auto issue_slabs = [&](uint32_t bars, uint32_t dst, int slab0, int n, int page) {
+    for (int slab = slab0; slab < slab0 + n; ++slab) {
+      ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
+      ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
+    }
+  };
+
   // 16-bit cache: the current item's seqlen, loaded by the item before (its next_seqlen; the first item's here), so
   // that no load stands between an item's top and its block count. FP8: slice_of loads it at the item's top.
   int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + w.begin_req);
@@ -159,19 +168,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       if (fb + 1 < p.max_blocks_per_seq) page1 = ptx::ld_plain(bt0 + 1);
     }
     const int end_token = w.begin_req == w.end_req ? w.end_token : seqlen;
-    const int end_kv = min(end_token, p.causal ? seqlen - (p.s_q - 1 - rs.s_last) : seqlen);
+    const int end_kv = slice_end_kv(p, end_token, seqlen, rs.s_last);
     const int n_first = end_kv > w.begin_token ? (end_kv - 1) / PAGE_BLOCK_SIZE - fb + 1 : 0;
     n_prefetched = min(n_first, 2);
     if (n_first > 0) {
       if (tid == 0) {
-        for (int j = 0; j < n_prefetched; ++j) {  // block j → buffer j, its fill 0
-          const uint32_t bars = sBar + 8 * SM90_SLABS * j, dst = j ? sK1 : sK0;
-          const int page = j ? page1 : page0;
-          for (int slab = 0; slab < SM90_SLABS; ++slab) {
-            ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
-            ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
-          }
-        }
+        for (int j = 0; j < n_prefetched; ++j)  // block j → buffer j, its fill 0
+          issue_slabs(sBar + 8 * SM90_SLABS * j, j ? sK1 : sK0, 0, SM90_SLABS, j ? page1 : page0);
       }
       load_q(w.begin_req);
       q_ready = true;
@@ -210,13 +213,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     auto release = [&](int j, int group) { ptx::mbarrier_arrive(sBarEmpty + 16 * (j & 1) + 8 * group); };
     // One thread: load group `group` of block j (page `page`) into its buffer, each slab on its own mbarrier.
     auto issue_group = [&](int j, int group, int page) {
-      const uint32_t bars = barrier(j), dst = buffer(j);
-      const int slab0 = group == kGroupA ? 0 : SM90_GROUP_A_SLABS;
-      const int n = group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
-      for (int slab = slab0; slab < slab0 + n; ++slab) {
-        ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
-        ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
-      }
+      issue_slabs(barrier(j), buffer(j), group == kGroupA ? 0 : SM90_GROUP_A_SLABS,
+                  group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS, page);
     };
 
     math_sync();  // both warpgroups are done with the previous item's smem
@@ -456,7 +454,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     int n_next = 0;
     if (req < w.end_req) {
       const int end_token = req + 1 == w.end_req ? w.end_token : next_seqlen;
-      const int end_kv = min(end_token, p.causal ? next_seqlen - (p.s_q - 1 - rs.s_last) : next_seqlen);
+      const int end_kv = slice_end_kv(p, end_token, next_seqlen, rs.s_last);
       n_next = __shfl_sync(0xffffffffu, end_kv > 0 ? (end_kv - 1) / PAGE_BLOCK_SIZE + 1 : 0, 0);
     }
     fills[0] += (n_blocks + 1) >> 1;
@@ -467,13 +465,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       const int group = wg == 0 ? kGroupA : kGroupB;
       // the next item's block j → buffer j, fill index fills[j] (parity() of the next item, written out here)
       auto issue_next = [&](int j, int page) {
-        const uint32_t bars = sBar + 8 * SM90_SLABS * j, dst = j ? sK1 : sK0;
-        const int slab0 = group == kGroupA ? 0 : SM90_GROUP_A_SLABS;
-        const int n = group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
-        for (int slab = slab0; slab < slab0 + n; ++slab) {
-          ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
-          ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
-        }
+        issue_slabs(sBar + 8 * SM90_SLABS * j, j ? sK1 : sK0, group == kGroupA ? 0 : SM90_GROUP_A_SLABS,
+                    group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS, page);
       };
       issue_next(0, page0);
       if (n_prefetched > 1) issue_next(1, page1);

@@ -554,7 +554,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       if constexpr (!kFp8) {
         // the next item's block count from its seqlen (as blocks_of(slice(req + 1, ·)): it starts at token 0)
         const int end_token = req + 1 == w.end_req ? w.end_token : next_seqlen;
-        const int end_kv = min(end_token, p.causal ? next_seqlen - (p.s_q - 1 - rs[0].s_last) : next_seqlen);
+        const int end_kv = slice_end_kv(p, end_token, next_seqlen, rs[0].s_last);
         const int n_next = __shfl_sync(0xffffffffu, end_kv > 0 ? (end_kv - 1) / PAGE_BLOCK_SIZE + 1 : 0, 0);
         if (wg < n_next && wtid == 0) request_page(next_page);
       } else if (bk.count <= wg) {

@@ -71,6 +71,12 @@ struct Slice {
   int end_kv;      // tokens ≥ end_kv are never loaded (causal border of the m-block's last row)
   int row_end[2];  // per row: tokens ≥ row_end are masked (causal border, slice end; 0 for padding rows)
 };
+// The end of the tokens a slice ending at end_token loads: the causal border of the m-block's last row (query token
+// s_last) sees keys t < seqlen - (s_q - 1 - s_last), clipped to the slice's end.
+__device__ __forceinline__ int slice_end_kv(const MlaDecodeParams& p, int end_token, int seqlen, int s_last) {
+  return min(end_token, p.causal ? seqlen - (p.s_q - 1 - s_last) : seqlen);
+}
+
 // Request `req`'s tokens [start, end_token) as this part sees them, for a request of `seqlen` tokens (sparse decode:
 // topk positions).
 __device__ __forceinline__ Slice slice_of_len(const MlaDecodeParams& p, const PartWork& w, int req, const RowSet& rs, int seqlen) {
@@ -80,7 +86,7 @@ __device__ __forceinline__ Slice slice_of_len(const MlaDecodeParams& p, const Pa
   sl.no_split = sl.start == 0 && sl.end_token == seqlen;
   sl.split_row = sl.no_split ? 0 : ptx::ld_plain(p.num_splits + req) + (req == w.begin_req ? w.begin_split : 0);
   // Causal: a row with query token s sees keys t < seqlen - (s_q - 1 - s). Clip to this slice's end.
-  sl.end_kv = min(sl.end_token, p.causal ? seqlen - (p.s_q - 1 - rs.s_last) : seqlen);
+  sl.end_kv = slice_end_kv(p, sl.end_token, seqlen, rs.s_last);
 #pragma unroll
   for (int h = 0; h < 2; ++h)
     sl.row_end[h] = rs.r_glob[h] < p.q_rows ? min(sl.end_token, p.causal ? seqlen - (p.s_q - 1 - rs.s_of_row[h]) : seqlen) : 0;
