@@ -281,9 +281,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   };
   int slot_next = -2;  // sparse: this thread's slot in the warpgroup's next block (gathered), −1 invalid, −2 none
   uint4 rope[4];       // sparse: this thread's half of its token's RoPE row in that block (gather.rope_load)
-#ifdef MLA_EXPERIMENT_SPARSE_CODES_REGS
-  uint4 codes[16];     // EXPERIMENT: this thread's half of its token's codes in that block (gather.codes_load)
-#endif
 
   // Q rows of request `req` → 9 slabs of kRows rows × 128 B (cp.async, waited by the caller); rows ≥ q_rows
   // zero-filled. 16 rows: thread t of a warpgroup copies row t / 8, 16-byte chunks t % 8 + 8k, warpgroup 0 slabs
@@ -310,9 +307,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       if (wg < bk.count) {
         slot_next = gather.raw(w.begin_req, s0, wg, 0, cursor, true);
         gather.rope_load(slot_next, rope);
-#ifdef MLA_EXPERIMENT_SPARSE_CODES_REGS
-        gather.codes_load(slot_next, codes);
-#endif
       }
     } else {
       if (wg < bk.count) request_block(table_of(w.begin_req, bk), wg);
@@ -379,15 +373,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         prefetch_after_next(bt, j, bk.count);
       } else if constexpr (kSparse) {
         const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
-#ifdef MLA_EXPERIMENT_SPARSE_CODES_REGS
-        // EXPERIMENT: no raw wait — the codes' registers (loaded a block ahead) into this thread's half of its stage
-        // row, read back by this thread's fill below only (codes_store: program order, no fence or barrier)
-        tsc = gather.token_scales(slot_next, g);
-        gather.codes_store(sRaw, slot_next, codes);
-#else
         tsc = gather.token_scales(slot_next, g);  // before the wait: the loads hide behind the gather's
         ptx::mbarrier_wait(sBar, phase);
-#endif
         // codes → f16, zeros for an invalid position (its stage row is stale); the RoPE registers → slab 8 (free since
         // the block before's P·V barrier) before the codes' fence and barrier, which order both before the wgmma
         fp8_codes_block<true>(sK, sRaw, wtid, slot_next >= 0 ? PAGE_BLOCK_SIZE : 0, wg_bar, [&] { gather.rope_store(sK, rope); });
@@ -523,9 +510,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       ptx::named_barrier_sync(wg_bar, kWgThreads);  // the warpgroup is past this block's wgmmas: K and P may be rewritten
       if constexpr (kSparse) {
         gather.rope_load(slot_next, rope);  // its RoPE row into registers (stored at the next block's start)
-#ifdef MLA_EXPERIMENT_SPARSE_CODES_REGS
-        gather.codes_load(slot_next, codes);  // EXPERIMENT: and its codes (stored into the stage at that start)
-#endif
       } else if constexpr (kFp8) {
         if (wtid == 0 && page_next >= 0) fp8_request_rope(sK, rope_map, sRope, page_next);  // slab 8 is free
       } else {
@@ -564,9 +548,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
           if (wg < nb.count) {
             slot_next = gather.raw(req + 1, ns, wg, phase, cursor, true);
             gather.rope_load(slot_next, rope);
-#ifdef MLA_EXPERIMENT_SPARSE_CODES_REGS
-            gather.codes_load(slot_next, codes);
-#endif
           }
         } else {
           if (wg < nb.count) request_block(table_of(req + 1, nb), wg);

@@ -8,8 +8,8 @@
 // topk_length or the slice, −1 and slots outside the cache are not copied and their bit in the block's validity mask is
 // clear: zeros in K (fp8_codes_block, rope_load) and −inf in S. Included by mla_decode_sm90_small.cu after
 // mla_sm90_math.cuh and mla_sm90_small_fp8.cuh (it uses `swizzled`, Fp8TokenScales).
-// EXPERIMENT -DMLA_EXPERIMENT_SPARSE_CODES_REGS (variant builds only, device step `scodes`): the codes through
-// registers too (codes_load / codes_store): no bulk copies, no arrivals on the raw barrier, no wait for it.
+// (The codes through registers as the RoPE, 16 × 16-byte loads per thread a block ahead: 2.3× slower on the H200,
+// session 11, perf log `scodes`.)
 #pragma once
 #include <cstdint>
 
@@ -69,51 +69,13 @@ struct SmallSparseGather {
     bits = (bits | bits >> 2) & 0x0f0f0f0fu;
     bits = (bits | bits >> 4) & 0x00ff00ffu;
     bits = (bits | bits >> 8) & 0x0000ffffu;
-#ifdef MLA_EXPERIMENT_SPARSE_CODES_REGS
-    // (no copy, no arrival: the codes go through registers, codes_load / codes_store; the mask word is read after the
-    // fill's warpgroup barrier of the block, which orders this store before it)
-    if (lane == 0) ptx::st_shared_u32(mask_at(parity) + 4 * warp, bits);
-#else
     if (lane == 0) ptx::st_shared_u32(mask_at(parity) + 4 * warp, bits);  // (before this thread's arrival)
     const bool copy = valid && h == 0;
     ptx::mbarrier_arrive_expect_tx(sBar, copy ? HEAD_DIM_V : 0);
     if (copy) ptx::bulk_load(base + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES + t * HEAD_DIM_V, row_of(slot), HEAD_DIM_V, sBar);
-#endif
     return valid ? slot : -1;
   }
 
-#ifdef MLA_EXPERIMENT_SPARSE_CODES_REGS
-  // EXPERIMENT (variant builds only, `scodes`): the codes through registers as the RoPE (no per-token bulk copies, no
-  // elected-lane loops, no mbarrier tx or wait). Thread (t, h) loads its half of its token's 512 code bytes (256 B,
-  // 16 × 16 B: channels 256 h … 256 h + 255) a block ahead, where rope_load runs, and stores them into stage row t at
-  // the block's start (codes_store), where fp8_codes_block<true> reads them back. Chunk order: i-th load and store take
-  // chunk (i + k) mod 16 with fp8_codes_block's k = (t & 1) | 2h | 2 (t & 2) — the register index stays static and the
-  // 8 threads of a quarter-warp store to 8 different bank groups (the stage rows are 512 B apart: without the rotation
-  // every store would be 8-way conflicted). Invalid position (slot < 0): nothing loaded (zeros) or stored; the fill
-  // writes zeros for it without reading its stale stage row.
-  __device__ __forceinline__ void codes_load(int slot, uint4 (&c)[16]) const {
-    const int t = wtid >> 1, h = wtid & 1;
-    const int k = (t & 1) | (h << 1) | ((t & 2) << 1);
-    const uint8_t* src = row_of(slot >= 0 ? slot : 0) + (HEAD_DIM_V / 2) * h;
-#pragma unroll
-    for (int i = 0; i < 16; ++i) c[i] = slot >= 0 ? ptx::ld_global_v4(src + 16 * ((i + k) & 15)) : make_uint4(0, 0, 0, 0);
-  }
-
-  // Those registers → this thread's half of stage row t (t · 512 + 256 h: fp8_codes_block<true>'s row). Hazards: the
-  // stage half is written and read by this thread only (its fill reads exactly the 256 B it stored; no other thread and,
-  // in this build, no bulk copy touch it), so program order alone orders this store after the block before's fill
-  // read it (same thread, earlier in program order) and before this block's fill reads it (generic proxy both ways:
-  // no fence, no barrier). The fill's fence.proxy.async + warpgroup barrier then order its f16 K stores before the wgmma.
-  __device__ __forceinline__ void codes_store(uint32_t sRaw, int slot, const uint4 (&c)[16]) const {
-    const int t = wtid >> 1, h = wtid & 1;
-    const int k = (t & 1) | (h << 1) | ((t & 2) << 1);
-    const uint32_t row = sRaw + t * HEAD_DIM_V + h * (HEAD_DIM_V / 2);
-    if (slot >= 0) {
-#pragma unroll
-      for (int i = 0; i < 16; ++i) ptx::st_shared_v4(row + 16 * ((i + k) & 15), c[i]);
-    }
-  }
-#endif
 
   // This thread's half of the RoPE row of its token (slot from raw(); 4 × 16 bytes, channels 32 h … 32 h + 31) into
   // registers; zeros for an invalid position or none (slot < 0): slab 8's row t then holds zeros, not the stale bytes

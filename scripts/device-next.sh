@@ -3,9 +3,7 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command). Queued, not yet run: scodes. Experiment runners and reruns:
-#   scodes    ~3 min: hopper-small's sparse codes through registers (-DMLA_EXPERIMENT_SPARSE_CODES_REGS, on main behind
-#             the switch; .variants/scodes): its sparse GPU tests, memcheck, racecheck, sparse rows 0–3 against dist/kernels
+# Steps (each one device command). Queued, not yet run: none. Experiment runners and reruns:
 #   splitcost ~3 min: the scheduler's split cost 5 / 8 on the serving shapes it changes and var sweep rows
 #   nostore   ~3 min: the 'hopper' kernel with its O stores predicated off (.variants/nostore; timing bound only)
 #   traceepi  ~2 min: the 'hopper' kernel's per-item phases (.variants/trace1) and its epilogue split (.variants/trace2,
@@ -47,7 +45,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: scodes | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -330,17 +328,6 @@ case $step in
         echo "== trace mode $m $set rc=$?"; cat "$out/trace$m-$set.txt"
       done
     done
-    ;;
-  scodes)
-    # On main behind a switch (.variants/scodes: scripts/build-variant.sh scodes mla_decode_sm90_small sm_90a
-    # -DMLA_EXPERIMENT_SPARSE_CODES_REGS): hopper-small's sparse codes through registers as srope's RoPE — each thread
-    # loads its 256 B half of its token's codes after the block before's P·V and stores it into its stage row at the
-    # block's start (no per-token bulk copies, elected-lane loops or raw mbarrier wait). Its sparse GPU tests, memcheck
-    # and racecheck on them, then the sparse rows 0–3 against dist/kernels
-    kd=$(kernel_dir .variants/scodes)/
-    FLASH_MLA_KERNEL_DIR=$kd fp8_tests scodes "small-row kernel's sparse" 150
-    FLASH_MLA_KERNEL_DIR=$kd sanitize_fp8_tests scodes "small-row kernel's sparse" 150
-    ab_rounds scodes "sparse:0,1,2,3" dist/kernels .variants/scodes
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
   *) echo "unknown step '$step'"; exit 2 ;;

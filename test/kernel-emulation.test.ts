@@ -863,7 +863,7 @@ if (scenarioName) {
     it("planted bugs in hopper-small's sparse entry: no wait for the gathered bytes → RAW on a bulk copy, no validity mask → the oracle, swapped RoPE halves → the oracle, scales of the wrong tokens → the oracle", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (four more emulator builds, ~25 s)' }, async (t) => {
       const small = 'mla_decode_sm90_small.cu';
       const builds = {
-        noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar, phase);\n#endif\n        // codes → f16, zeros for an invalid position', '#endif\n        // codes → f16, zeros for an invalid position']] }),
+        noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar, phase);\n        // codes → f16, zeros for an invalid position', '        // codes → f16, zeros for an invalid position']] }),
         noMask: buildFakeCuda({ emulate: true, plant: [[small, ' || (kSparse && !((vbits >> (8 * h)) & 1))', '']] }),
         swappedRope: buildFakeCuda({ emulate: true, plant: [['mla_sm90_small_sparse.cuh', '+ FP8_ROPE_OFFSET + 64 * (wtid & 1);', '+ FP8_ROPE_OFFSET + 64 * (1 - (wtid & 1));']] }),
         wrongScales: buildFakeCuda({ emulate: true, plant: [['mla_sm90_small_sparse.cuh', '__shfl_sync(0xffffffffu, slot, 2 * g + 16 * h)', '__shfl_sync(0xffffffffu, slot, 2 * g)']] }),

@@ -141,7 +141,7 @@ export function checkWgmmaStandIn(real: string, standIn: string): number {
 
 /**
  * Extra preprocessor switches for the emulator's compile of kernels/ (an experiment's variant build, e.g.
- * FLASH_MLA_EMU_DEFINES=-DMLA_EXPERIMENT_SPARSE_CODES_REGS): whitespace-separated -D/-U flags, read from the
+ * FLASH_MLA_EMU_DEFINES=-DMLA_EXPERIMENT_NO_O_STORE): whitespace-separated -D/-U flags, read from the
  * environment of the process that builds the fake (the test file, not the scenario children). Empty: the shipped code.
  * The planted-bug tests (FLASH_MLA_EMULATION=full) plant text of the shipped code and may not apply to an experiment.
  */
