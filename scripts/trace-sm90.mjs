@@ -7,18 +7,20 @@
 // `epi`: a build with -DMLA_SM90_TRACE=2, whose three counters split the epilogue instead (loop end → past the row-sum
 // barrier: the next item's TMA issue, the row sums, the wait for the other warpgroup; the next Q's cp.async issue; the
 // stores), each per item. `first`: a build with -DMLA_SM90_TRACE=3 (the start of the items after the first, per such
-// item; the first item's start; the prologue from past the PDL wait to the first item's top). The SM clock under load is ~1.75 GHz, not the 1.98 GHz boost (perf log, session 9).
+// item; the first item's start; the prologue from past the PDL wait to the first item's top). `timeline`: a build with
+// -DMLA_SM90_TRACE=4 (each part's entry and end on the global ns timer and its SM cycles: the clock the parts ran at, how
+// far apart they started, the span from the first entry to the last end). The SM clock under load is ~1.75 GHz, not the 1.98 GHz boost (perf log, session 9).
 import { Tensor, getMlaMetadata, flashMlaWithKvcache, synchronize } from '../dist/src/index.js';
 import { configSet, sweepConfigs } from '../dist/src/bench/configs.js';
 import { makeBenchProblem } from '../dist/src/bench/problem.js';
 
 const set = process.argv[2] ?? 'serving';
 const ghz = Number(process.argv[3] ?? 1.98);
-const epiMode = process.argv[4] === 'epi', firstMode = process.argv[4] === 'first';
+const epiMode = process.argv[4] === 'epi', firstMode = process.argv[4] === 'first', timelineMode = process.argv[4] === 'timeline';
 const configs = set === 'sweep' ? sweepConfigs().filter((_, i) => [0, 12, 16, 28, 30].includes(i)) : configSet(set);
 const us = (cycles) => cycles / ghz / 1000;
 console.log(`per SM part (m-block 0, thread 0), µs at ${ghz} GHz: mean over parts; items and blocks per part from the schedule`);
-console.log('config'.padEnd(12), 'parts', 'items/part', 'blocks/part', ...(firstMode ? [' later start/item', ' first start', '  prologue'] : epiMode ? ['  sums+wait', '   Q issue', '    stores', '  epilogue total / item'] : [' start/item', ' loop/block', '  epi/item', '  part total: mean / max']), '  call ms');
+console.log('config'.padEnd(12), 'parts', 'items/part', 'blocks/part', ...(timelineMode ? ['  GHz', ' entry spread µs', ' part µs mean / max', ' span µs'] : firstMode ? [' later start/item', ' first start', '  prologue'] : epiMode ? ['  sums+wait', '   Q issue', '    stores', '  epilogue total / item'] : [' start/item', ' loop/block', '  epi/item', '  part total: mean / max']), '  call ms');
 for (const config of configs) {
   const p = makeBenchProblem(config, 1234);
   const { b, s_q: sQ, h_q: hQ } = config;
@@ -50,7 +52,18 @@ for (const config of configs) {
     const tot = us(cs + cl + ce); sumTot += tot; maxTot = Math.max(maxTot, tot);
   }
   const head = [String(config.name ?? config.id).split(' ')[0].slice(0, 12).padEnd(12), String(n).padStart(5), (items / n).toFixed(2).padStart(10), (blocks / n).toFixed(1).padStart(11)];
-  if (firstMode) {
+  if (timelineMode) {
+    // ints 5–7 of each used part's row: entry ns (low 32 bits), end ns, SM cycles between (signed 32-bit differences)
+    const used = [];
+    for (let i = 0; i < parts; ++i) if (rows[8 * i] < b) used.push([rows[8 * i + 5], rows[8 * i + 6], rows[8 * i + 7]]);
+    const e0 = used[0][0], rel = (t) => (t - e0) | 0;
+    const entries = used.map((u) => rel(u[0])), ends = used.map((u) => rel(u[1]));
+    const durs = used.map((u) => (u[1] - u[0]) | 0), ghzs = used.map((u, i) => u[2] / durs[i]);
+    const lo = Math.min(...entries), span = Math.max(...ends) - lo;
+    const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
+    console.log(...head, mean(ghzs).toFixed(3).padStart(5), ((Math.max(...entries) - lo) / 1000).toFixed(2).padStart(16),
+      `${(mean(durs) / 1000).toFixed(1)} / ${(Math.max(...durs) / 1000).toFixed(1)}`.padStart(19), (span / 1000).toFixed(1).padStart(8), callMs.toFixed(4).padStart(9));
+  } else if (firstMode) {
     // start = the later items' starts (summed), loop = the first item's start, epi = the prologue
     console.log(...head, (later ? us(start / later).toFixed(2) : '—').padStart(17), us(loop / n).toFixed(2).padStart(12), us(epi / n).toFixed(2).padStart(10), callMs.toFixed(4).padStart(9));
   } else if (epiMode) {
