@@ -49,22 +49,11 @@ using namespace mla;
 
 namespace {
 
-// EXPERIMENT -DMLA_EXPERIMENT_ITEM_STREAM (variant builds only, device step `stream`): the next item's first two K
-// blocks go into the buffers as this item's last blocks free them (the refills of blocks J ≥ n_blocks), and each
-// warpgroup issues its half of the next item's Q rows in its last pair, once every S of this item is done — instead of
-// both after the loop.
-#ifdef MLA_EXPERIMENT_ITEM_STREAM
-constexpr bool kItemStream = true;
-#else
-constexpr bool kItemStream = false;
-#endif
-
 // kFp8: kmap is the raw-byte map of the FP8 cache and rope_map the RoPE columns' (mla_config.h); otherwise kmap is
 // the bf16/fp16 cache's and rope_map unused.
 template <typename T, int kMode>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
   constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse;
-  constexpr bool kStream = kItemStream && !kFp8;  // (FP8: the producer warpgroup loads the next item already)
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -128,6 +117,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   const float scale_log2 = p.scale_softmax_log2;
   uint32_t fills[2] = {0, 0};  // completed fills of K0 / K1 before the current item (mbarrier phases)
 
+  int n_prefetched = 0;   // leading blocks of this item the previous one already loaded (0, 1 or 2)
   bool q_ready = false;   // the previous item's epilogue already started loading our Q
 
   // Q rows of m_block of request `req` → 9 swizzled slabs (cp.async, committed, not waited); rows ≥ q_rows zero-filled
@@ -184,10 +174,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     }
     const int end_token = w.begin_req == w.end_req ? w.end_token : seqlen;
     const int end_kv = slice_end_kv(p, end_token, seqlen, rs.s_last);
-    const int n_first = block_count(fb, end_kv);
+    const int n_first = end_kv > w.begin_token ? (end_kv - 1) / PAGE_BLOCK_SIZE - fb + 1 : 0;
+    n_prefetched = min(n_first, 2);
     if (n_first > 0) {
       if (tid == 0) {
-        for (int j = 0; j < min(n_first, 2); ++j)  // block j → buffer j, its fill 0
+        for (int j = 0; j < n_prefetched; ++j)  // block j → buffer j, its fill 0
           issue_slabs(sBar + 8 * SM90_SLABS * j, j ? sK1 : sK0, 0, SM90_SLABS, j ? page1 : page0);
       }
       load_q(w.begin_req);
@@ -215,7 +206,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     }
     const int first_block = sl.start / PAGE_BLOCK_SIZE;  // start is a multiple of 64
     // (broadcast: uniform by construction, and the compiler must see that to keep branches around wgmma async)
-    const int n_blocks = __shfl_sync(0xffffffffu, block_count(first_block, sl.end_kv), 0);
+    const int n_blocks = __shfl_sync(0xffffffffu, sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0, 0);
     const int* bt = p.block_table + static_cast<int64_t>(req) * p.block_table_stride + first_block;
     const int n_valid_last = sl.end_kv - (first_block + n_blocks - 1) * PAGE_BLOCK_SIZE;  // tokens of the last block
 
@@ -230,27 +221,21 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       issue_slabs(barrier(j), buffer(j), group == kGroupA ? 0 : SM90_GROUP_A_SLABS,
                   group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS, page);
     };
-    // The next item's block count (request req + 1 from token 0; none past the part's last item).
-    auto next_block_count = [&]() -> int {
-      if (req >= w.end_req) return 0;
-      const int end_token = req + 1 == w.end_req ? w.end_token : next_seqlen;
-      return block_count(0, slice_end_kv(p, end_token, next_seqlen, rs.s_last));
-    };
-    // kStream: the refill of this item's block J ≥ n_blocks (buffer J & 1) loads the next item's block of that
-    // buffer, (J − n_blocks) ^ (n_blocks & 1), if that is block 0 or 1 and the next item has it (one thread).
-    auto next_slot = [&](int J) { return (J - n_blocks) ^ (n_blocks & 1); };
-    auto stream_group = [&](int J, int group) {
-      const int bn = next_slot(J);
-      if (bn <= 1 && bn < next_block_count())
-        issue_slabs(sBar + 8 * SM90_SLABS * bn, bn ? sK1 : sK0, group == kGroupA ? 0 : SM90_GROUP_A_SLABS,
-                    group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS, bn ? next_page1 : next_page0);
-    };
 
     math_sync();  // both warpgroups are done with the previous item's smem
     if (tid < 64) ptx::st_shared_f32(sM + tid * 4, kMaxInit);
-    // 16-bit cache: the item's first two blocks are in flight already (issued before the item loop for the part's first
-    // item, by the item before for the others: min(n_blocks, 2) of them either way); FP8: the producer's.
     if (n_blocks > 0) {
+      // 16-bit cache: this issues nothing at run time — the part's first item is issued before the item loop and the
+      // later ones by the epilogue, n_prefetched = min(n_blocks, 2) both times — but it stays: without it ptxas
+      // allocates the bf16 entry differently (251 registers instead of 255) and S1, S8, S12 ran 1–1.5 % slower on the
+      // H200 (session 11, perf log `stream`). FP8: the producer warpgroup fills the buffers.
+      if (!kFp8 && tid == 0) {
+        for (int j = n_prefetched; j < min(n_blocks, 2); ++j) {
+          const int page = ptx::ld_plain(bt + j);
+          issue_group(j, kGroupA, page);
+          issue_group(j, kGroupB, page);
+        }
+      }
       if (!q_ready) load_q(req);
       ptx::cp_async_wait_all();
       ptx::fence_proxy_async();  // cp.async writes → wgmma reads
@@ -330,7 +315,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           if (wg_tid == 0) release(j, kGroupA);
         } else {
           if (has2 && wg_tid == 0) issue_group(j + 2, kGroupA, page2);
-          if (kStream && !has2 && wg_tid == 0) stream_group(j + 2, kGroupA);
         }
         float scale1[2];
 #pragma unroll
@@ -342,9 +326,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         store_p(sP0, pa, r_loc, q4);
         ptx::fence_proxy_async();
         ptx::named_barrier_arrive(kP0Ready, kBoth);
-        // kStream, the last pair: both warpgroups are past their last S (WG1's softmax of its last block is
-        // behind the Scale1 sync above), so sQ's rows 0–31 may take the next item's
-        if (kStream && !has2 && next_block_count() > 0) load_q(req + 1);
         scale_rows(o, scale1[0], scale1[1]);
 #pragma unroll
         for (int h = 0; h < 2; ++h) row_sum[h] *= scale1[h];
@@ -365,12 +346,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         } else {
           ptx::wgmma_wait<0>();
         }
-        if (kFp8 ? has1 : (has3 || (kStream && next_slot(j + 3) <= 1))) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
+        if (kFp8 ? has1 : has3) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
           ptx::named_barrier_sync(kWg0Local, kOne);
           if (wg_tid == 0) {
             if constexpr (kFp8) release(j + 1, kGroupA);
-            else if (has3) issue_group(j + 3, kGroupA, page3);
-            else stream_group(j + 3, kGroupA);
+            else issue_group(j + 3, kGroupA, page3);
           }
         }
         if (has2) {
@@ -423,8 +403,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           }
         }
         ptx::named_barrier_arrive(kScale1Ready, kBoth);
-        // kStream, the last pair: WG0's last S is behind the Scale0 sync above, ours behind the loop's last wait
-        if (kStream && !has2 && next_block_count() > 0) load_q(req + 1);
         float sum[2];
         exponentiate(s, scale_log2, m1, sum);
 #pragma unroll
@@ -449,22 +427,20 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
         for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
         ptx::wgmma_commit();
-        if (kFp8 ? has1 : (has3 || (kStream && next_slot(j + 3) <= 1))) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
+        if (kFp8 ? has1 : has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
           ptx::wgmma_wait<1>();
           ptx::named_barrier_sync(kWg1Local, kOne);
           if (wg_tid == 0) {
             if constexpr (kFp8) release(j + 1, kGroupB);
-            else if (has3) issue_group(j + 3, kGroupB, page3);
-            else stream_group(j + 3, kGroupB);
+            else issue_group(j + 3, kGroupB, page3);
           }
         }
         ptx::wgmma_wait<0>();
-        if (kFp8 || has2 || kStream) {  // K0.B is dead once P0·V0R is done
+        if (kFp8 || has2) {  // K0.B is dead once P0·V0R is done
           ptx::named_barrier_sync(kWg1Local, kOne);
           if (wg_tid == 0) {
             if constexpr (kFp8) release(j, kGroupB);
-            else if (has2) issue_group(j + 2, kGroupB, page2);
-            else stream_group(j + 2, kGroupB);
+            else issue_group(j + 2, kGroupB, page2);
           }
         }
         if (has3) {  // S of block j+3: its B half was issued first
@@ -484,11 +460,15 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     // P·V and WG1's S of odd blocks, done before WG0's last Scale1 sync; B: last read by WG1's P·V and WG0's S of
     // even blocks, done before WG1's last Scale0 sync). Each warpgroup loads its groups of the next item's first
     // two blocks now, so the next item does not start on an empty pipe.
-    // (kStream: each warpgroup issued them in its last pair already, unless this item had fewer than two blocks)
-    const int n_next = __shfl_sync(0xffffffffu, next_block_count(), 0);
+    int n_next = 0;
+    if (req < w.end_req) {
+      const int end_token = req + 1 == w.end_req ? w.end_token : next_seqlen;
+      const int end_kv = slice_end_kv(p, end_token, next_seqlen, rs.s_last);
+      n_next = __shfl_sync(0xffffffffu, end_kv > 0 ? (end_kv - 1) / PAGE_BLOCK_SIZE + 1 : 0, 0);
+    }
     fills[0] += (n_blocks + 1) >> 1;
     fills[1] += n_blocks >> 1;
-    const int n_prefetched = min(n_next, 2);
+    n_prefetched = min(n_next, 2);
     if (!kFp8 && wg_tid == 0 && n_prefetched > 0) {  // FP8: the producer is already on the next item
       const int page0 = next_page0, page1 = next_page1;  // (loaded at the item's top)
       const int group = wg == 0 ? kGroupA : kGroupB;
@@ -497,8 +477,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         issue_slabs(sBar + 8 * SM90_SLABS * j, j ? sK1 : sK0, group == kGroupA ? 0 : SM90_GROUP_A_SLABS,
                     group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS, page);
       };
-      if (!kStream || n_blocks == 0) issue_next(0, page0);
-      if (n_prefetched > 1 && (!kStream || n_blocks <= 1)) issue_next(1, page1);
+      issue_next(0, page0);
+      if (n_prefetched > 1) issue_next(1, page1);
     }
 
     // ---- epilogue: both halves of O are relative to the last max in sM --------------------------------------
@@ -514,7 +494,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     { const long long t = clock64(); tr_start += t - tr_mark; tr_mark = t; }
 #endif
     if (n_next > 0) {
-      if (!kStream || n_blocks == 0) load_q(req + 1);  // lands while this item's rows are written out
+      load_q(req + 1);  // lands while this item's rows are written out
       q_ready = true;
     }
 #if MLA_SM90_TRACE == 2

@@ -121,7 +121,7 @@ struct Blocks {
 __device__ __forceinline__ Blocks blocks_of(const Slice& sl) {
   Blocks bk;
   bk.first = sl.start / PAGE_BLOCK_SIZE;  // start is a multiple of 64
-  bk.count = __shfl_sync(0xffffffffu, block_count(bk.first, sl.end_kv), 0);
+  bk.count = __shfl_sync(0xffffffffu, sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - bk.first + 1 : 0, 0);
   bk.n_valid_last = sl.end_kv - (bk.first + bk.count - 1) * PAGE_BLOCK_SIZE;
   return bk;
 }
@@ -539,7 +539,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         // the next item's block count from its seqlen (as blocks_of(slice(req + 1, ·)): it starts at token 0)
         const int end_token = req + 1 == w.end_req ? w.end_token : next_seqlen;
         const int end_kv = slice_end_kv(p, end_token, next_seqlen, rs[0].s_last);
-        const int n_next = __shfl_sync(0xffffffffu, block_count(0, end_kv), 0);
+        const int n_next = __shfl_sync(0xffffffffu, end_kv > 0 ? (end_kv - 1) / PAGE_BLOCK_SIZE + 1 : 0, 0);
         if (wg < n_next && wtid == 0) request_page(next_page);
       } else if (bk.count <= wg) {
         const Slice ns = slice(req + 1, rs[0]);

@@ -46,7 +46,7 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     const Slice sl = slice_of(p, w, req, rs);
     const int first_block = sl.start / PAGE_BLOCK_SIZE;
-    const int n_blocks = block_count(first_block, sl.end_kv);
+    const int n_blocks = sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0;
     const int* bt = p.block_table + static_cast<int64_t>(req) * p.block_table_stride + first_block;
 #pragma unroll 1
     for (int j = 0; j < n_blocks; ++j) {
@@ -141,7 +141,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     const Slice sl = slice_of_len(p, w, req, rs, f.topk);
     const int first_block = sl.start / PAGE_BLOCK_SIZE;
-    const int n_blocks = block_count(first_block, sl.end_kv);
+    const int n_blocks = sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0;
     const int* idx = f.indices + static_cast<int64_t>(req) * f.indices_batch_stride + static_cast<int64_t>(s_tok) * f.indices_seq_stride;
     const int len = f.topk_length != nullptr ? min(max(ptx::ld_plain(f.topk_length + req), 0), f.topk) : f.topk;
 #pragma unroll 1

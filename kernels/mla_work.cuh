@@ -63,12 +63,6 @@ __device__ __forceinline__ RowSet row_set_token_padded(const MlaDecodeParams& p,
   return rs;
 }
 
-// The 64-token blocks a slice loads from block first_block (its start, a multiple of 64) to end_kv (exclusive): 0 when
-// end_kv is at or before the start.
-__device__ __forceinline__ int block_count(int first_block, int end_kv) {
-  return end_kv > first_block * PAGE_BLOCK_SIZE ? (end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0;
-}
-
 // Request `req`'s tokens [start, end_token) as this part sees them.
 struct Slice {
   int start, end_token;

@@ -3,11 +3,7 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command). Queued, not yet run: stream. Experiment runners and reruns:
-#   stream    ~8 min: the 'hopper' kernel with the next item streamed in (.variants/stream: -DMLA_EXPERIMENT_ITEM_STREAM) —
-#             GPU decode tests and property cases on it, memcheck and racecheck on sanitize cases; the part timeline
-#             (.variants/trace4: -DMLA_SM90_TRACE=4) on serving and sweep; then two rounds of the session-10 build
-#             (.variants/base), this build (block_count, the dead item-top issue gone) and stream
+# Steps (each one device command). Queued, not yet run: none. Experiment runners and reruns:
 #   splitcost ~3 min: the scheduler's split cost 5 / 8 on the serving shapes it changes and var sweep rows
 #   nostore   ~3 min: the 'hopper' kernel with its O stores predicated off (.variants/nostore; timing bound only)
 #   traceepi  ~2 min: the 'hopper' kernel's per-item phases (.variants/trace1) and its epilogue split (.variants/trace2,
@@ -49,7 +45,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: stream | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -325,30 +321,14 @@ case $step in
     # Where the 'hopper' kernel's per-item epilogue goes (.variants/trace2: -DMLA_SM90_TRACE=2 — loop end → past the
     # row-sum barrier, the next Q's issue, the stores, per item) beside the phase trace (.variants/trace1), on the serving
     # shapes and the sweep; cycles at the 1.75 GHz the SM runs at under wgmma load (session 9's ncu durations)
-    # (TRACE_MODES="3": only the first-item split, .variants/trace3: -DMLA_SM90_TRACE=3)
+    # (TRACE_MODES="3": only the first-item split, .variants/trace3: -DMLA_SM90_TRACE=3; "4": the parts' timeline — clock,
+    # start skew, span — .variants/trace4: -DMLA_SM90_TRACE=4)
     for m in ${TRACE_MODES:-1 2}; do
       for set in serving sweep; do
-        FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/trace$m)/ timeout 90 node scripts/trace-sm90.mjs $set 1.75 $([ $m = 2 ] && echo epi; [ $m = 3 ] && echo first) > "$out/trace$m-$set.txt" 2>&1
+        FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/trace$m)/ timeout 90 node scripts/trace-sm90.mjs $set 1.75 $([ $m = 2 ] && echo epi; [ $m = 3 ] && echo first; [ $m = 4 ] && echo timeline) > "$out/trace$m-$set.txt" 2>&1
         echo "== trace mode $m $set rc=$?"; cat "$out/trace$m-$set.txt"
       done
     done
-    ;;
-  stream)
-    kd=$(kernel_dir .variants/stream)
-    s=$(date +%s); FLASH_MLA_KERNEL_DIR=$kd/ FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_CASES=${STREAM_CASES:-60} gpu timeout 150 \
-      node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/gpu-property.test.js > "$out/stream-tests.log" 2>&1
-    rc=$?; echo "GPU decode tests + property cases, stream rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/stream-tests.log"; grep -aE "^ *not ok" "$out/stream-tests.log" | head -6
-    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
-    for tool in memcheck racecheck; do
-      s=$(date +%s); FLASH_MLA_KERNEL_DIR=$kd/ FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=${STREAM_SAN_CASES:-10} \
-        gpu timeout 100 compute-sanitizer --tool $tool --print-limit 6 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/stream-$tool.log" 2>&1
-      echo "$tool stream property rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/stream-$tool.log" | tail -1); $(grep -aE '^# (pass|fail)' "$out/stream-$tool.log" | tr '\n' ' ')"
-    done
-    for set in serving sweep; do
-      FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/trace4)/ timeout 90 node scripts/trace-sm90.mjs $set 1.75 timeline > "$out/trace4-$set.txt" 2>&1
-      echo "== timeline $set rc=$?"; cat "$out/trace4-$set.txt"
-    done
-    ab_rounds stream "serving:S1,S3,S5,S6,S8,S9,S12 sweep:9,12,13,25,30" .variants/base dist/kernels .variants/stream
     ;;
   sanitize) SAN_CASES=${SAN_CASES:-2} scripts/device-campaign.sh sanitize ;;
   *) echo "unknown step '$step'"; exit 2 ;;
