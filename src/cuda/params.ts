@@ -69,8 +69,19 @@ export function splitWorkspace(b: number, numSmParts: number, qRows: number): { 
  * `splitArrivals`: the split fold's zeroed counters ([b] uint32; kernels/mla_fold_combine.cuh), 0n when the combine
  * kernel merges the splits.
  */
+/**
+ * EXPERIMENT (timing bounds only, outputs wrong): FLASH_MLA_EXPERIMENT_LAUNCH=empty launches every decode and combine
+ * kernel as usual but with b = 0 in their parameters (every CTA returns after reading its metadata row or split count:
+ * the call's fixed cost); =nocombine launches no combine kernel (src/cuda/mla.ts: the combine's share of a call).
+ */
+export const LAUNCH_EXPERIMENT = ((v) => {
+  if (v !== '' && v !== 'empty' && v !== 'nocombine') throw new RangeError(`FLASH_MLA_EXPERIMENT_LAUNCH: expected 'empty' or 'nocombine', got '${v}'`);
+  return v;
+})(process.env.FLASH_MLA_EXPERIMENT_LAUNCH ?? '');
+
 export function decodeParamsOf(a: MlaDecodeArgs, workspace: bigint, buf: Uint8Array, splitArrivals = 0n): Uint8Array {
-  const [b, sQ, hQ] = a.q.shape;
+  const [bArg, sQ, hQ] = a.q.shape;
+  const b = LAUNCH_EXPERIMENT === 'empty' ? 0 : bArg;
   const numSmParts = a.tileSchedulerMetadata.shape[0];
   return encodeMlaDecodeParams(
     {
@@ -83,7 +94,7 @@ export function decodeParamsOf(a: MlaDecodeArgs, workspace: bigint, buf: Uint8Ar
       out: a.out.ptr,
       lse: a.lse.ptr,
       o_accum: workspace,
-      lse_accum: workspace + BigInt(splitWorkspace(b, numSmParts, sQ * hQ).lseOffset),
+      lse_accum: workspace + BigInt(splitWorkspace(bArg, numSmParts, sQ * hQ).lseOffset),
       split_arrivals: splitArrivals,
       q_batch_stride: a.q.strides[0],
       q_seq_stride: a.q.strides[1],
