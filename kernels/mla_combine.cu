@@ -212,6 +212,155 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
   }
 }
 
+// ---- the task combine (entries mla_combine_tasks_*) ------------------------------------------------------------
+// A fixed grid (COMBINE_TASK_CTAS_PER_SM CTAs per SM, whatever the batch) instead of a CTA per row group: every CTA
+// reads the split counts (num_splits[0..b]: the metadata kernel's, complete before this kernel can launch) into
+// shared memory and numbers the work — per request with n > 1 splits, q_rows × C tasks, C column chunks by n (n < 8:
+// one task merges a whole row; n < 32: a 128-column quarter; else a 32-column sixteenth) — and warp w of the grid
+// takes tasks w, w + warps, …. So a request's many splits spread over many warps of many SMs (the W/C shapes give
+// S7's one 100-way split request 16 CTAs), a batch without splits leaves before the PDL wait, and the launch is a
+// few hundred CTAs even for thousands of rows. A task loads a batch of splits' partials at once (64 floats per lane:
+// 4, 16 or 32 splits) and adds them in split order with the W = 1 entries' weights: bit for bit their rows.
+// Shared memory (host: combineTaskSharedBytes): the first split index and the first task of requests 0…b, the 8 warps'
+// task sums.
+constexpr int kTaskLightSplits = 8, kTaskMediumSplits = 32;  // below: C = 1; below: C = 4; else C = 16
+__device__ __forceinline__ int task_chunks(int n) { return n < kTaskLightSplits ? 1 : n < kTaskMediumSplits ? 4 : 16; }
+__device__ __forceinline__ uint32_t task_count(int n, int q_rows) { return n > 1 ? static_cast<uint32_t>(q_rows * task_chunks(n)) : 0u; }
+
+// Row r of request req (its splits first … first + n − 1), columns [512 / C · chunk, + 512 / C): lane `lane` owns
+// F = 16 / C of them (C = 1, 4: float4s at lane · 4 (+ 128 s); C = 16: column lane), as mla_combine_w1_c{1,4}.
+template <typename T, int C>
+__device__ __forceinline__ void merge_task(const MlaDecodeParams& p, int req, int r, int chunk, int first, int n, int lane) {
+  constexpr int F = 16 / C;                     // floats per lane and split
+  constexpr int kBatch = 64 / F < 32 ? 64 / F : 32;  // splits whose loads are in flight together
+  const int col0 = chunk * (HEAD_DIM_V / C) + (C == 16 ? lane : lane * 4);
+  const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
+  const SplitLse sl = split_lse_stats(lse_col, n, p.q_rows, lane);
+  float acc[F];
+#pragma unroll
+  for (int e = 0; e < F; ++e) acc[e] = 0.f;
+  float g_lse = INFINITY;  // every split empty: out 0, lse +inf
+  if (sl.m != -INFINITY && sl.m == sl.m) {
+    g_lse = sl.g * kLn2;
+    const int64_t split_stride = static_cast<int64_t>(p.q_rows) * HEAD_DIM_V;
+    const float* src = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V + col0;
+    for (int base = 0; base < n; base += 32) {
+      const int t = base + lane;
+      float lse_t = -INFINITY;  // split t's lse: the first 32 · kLseRegs in registers already
+      if (base < 32 * kLseRegs) {
+#pragma unroll
+        for (int k = 0; k < kLseRegs; ++k)
+          if (base == 32 * k) lse_t = sl.lse[k];
+      } else if (t < n) {
+        lse_t = lse_col[static_cast<int64_t>(t) * p.q_rows];
+      }
+      const float w_lane = t < n ? ptx::exp2_approx(lse_t - sl.g) : 0.f;
+      const int cnt = min(32, n - base);
+      for (int jj = 0; jj < cnt; jj += kBatch) {
+        float w[kBatch];
+        float v[kBatch][F];
+#pragma unroll
+        for (int u = 0; u < kBatch; ++u) {  // all loads first
+          const float wu = __shfl_sync(0xffffffffu, w_lane, min(jj + u, 31));
+          w[u] = jj + u < cnt ? wu : 0.f;  // warp-uniform: past the end, an empty split, or negligible weight
+          const float* sp = src + (base + jj + u) * split_stride;
+          if constexpr (F == 1) {
+            v[u][0] = w[u] != 0.f ? *sp : 0.f;
+          } else {
+#pragma unroll
+            for (int s = 0; s < F / 4; ++s) {
+              const float4 x = w[u] != 0.f ? *reinterpret_cast<const float4*>(sp + s * COMBINE_WARP_COLS) : make_float4(0.f, 0.f, 0.f, 0.f);
+              v[u][4 * s] = x.x, v[u][4 * s + 1] = x.y, v[u][4 * s + 2] = x.z, v[u][4 * s + 3] = x.w;
+            }
+          }
+        }
+#pragma unroll
+        for (int u = 0; u < kBatch; ++u)
+#pragma unroll
+          for (int e = 0; e < F; ++e) acc[e] += w[u] * v[u][e];
+      }
+    }
+  }
+  T* out_row = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col0;
+  if constexpr (F == 1) {  // lane pairs: the even lane stores both columns
+    const float hi = __shfl_xor_sync(0xffffffffu, acc[0], 1);
+    if ((lane & 1) == 0) *reinterpret_cast<uint32_t*>(out_row) = ElemOps<T>::pack2(acc[0], hi);
+  } else {
+#pragma unroll
+    for (int s = 0; s < F / 4; ++s) {
+      uint2 packed;
+      packed.x = ElemOps<T>::pack2(acc[4 * s], acc[4 * s + 1]);
+      packed.y = ElemOps<T>::pack2(acc[4 * s + 2], acc[4 * s + 3]);
+      *reinterpret_cast<uint2*>(out_row + s * COMBINE_WARP_COLS) = packed;
+    }
+  }
+  if (chunk == 0 && lane == 0) {
+    const int s_idx = r / p.h_q, h_idx = r - s_idx * p.h_q;
+    p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = g_lse;
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ void combine_tasks_kernel(const MlaDecodeParams& p) {
+  extern __shared__ uint8_t smem_raw[];
+  const uint32_t sFirst = ptx::smem_addr(smem_raw), sTask = sFirst + 4 * (p.b + 1), sWarp = sTask + 4 * (p.b + 1);
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  // Each thread a run of requests: their first splits into sFirst and the sum of their tasks; then an exclusive scan
+  // of the sums over the CTA gives each request's first task (sTask).
+  const int per = (p.b + COMBINE_THREADS - 1) / COMBINE_THREADS;
+  const int r0 = min(p.b, tid * per), r1 = min(p.b, r0 + per);
+  uint32_t sum = 0;
+  int prev = r0 < r1 ? ptx::ld_plain(p.num_splits + r0) : 0;
+  for (int r = r0; r < r1; ++r) {
+    const int next = ptx::ld_plain(p.num_splits + r + 1);
+    ptx::st_shared_u32(sFirst + 4 * r, static_cast<uint32_t>(prev));
+    sum += task_count(next - prev, p.q_rows);
+    prev = next;
+  }
+  if (r1 == p.b && r0 < r1) ptx::st_shared_u32(sFirst + 4 * p.b, static_cast<uint32_t>(prev));
+  uint32_t incl = sum;
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const uint32_t x = __shfl_up_sync(0xffffffffu, incl, o);
+    if (lane >= o) incl += x;
+  }
+  if (lane == 31) ptx::st_shared_u32(sWarp + 4 * warp, incl);
+  __syncthreads();
+  uint32_t total = 0, below = 0;
+#pragma unroll
+  for (int w = 0; w < COMBINE_WARPS; ++w) {
+    const uint32_t x = ptx::ld_shared_u32(sWarp + 4 * w);
+    total += x;
+    if (w < warp) below += x;
+  }
+  uint32_t run = below + incl - sum;
+  for (int r = r0; r < r1; ++r) {
+    ptx::st_shared_u32(sTask + 4 * r, run);
+    run += task_count(static_cast<int>(ptx::ld_shared_u32(sFirst + 4 * (r + 1)) - ptx::ld_shared_u32(sFirst + 4 * r)), p.q_rows);
+  }
+  __syncthreads();
+  if (total == 0) return;  // nothing split: no wait for the decode
+  ptx::grid_dep_wait();    // o_accum / lse_accum come from the decode kernel just before us (PDL)
+  const uint32_t n_warps = gridDim.x * COMBINE_WARPS;
+  for (uint32_t t = blockIdx.x * COMBINE_WARPS + warp; t < total; t += n_warps) {
+    int lo = 0, hi = p.b - 1;  // the request: the last one whose first task is ≤ t
+    while (lo < hi) {
+      const int mid = (lo + hi + 1) >> 1;
+      if (ptx::ld_shared_u32(sTask + 4 * mid) <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    const int first = static_cast<int>(ptx::ld_shared_u32(sFirst + 4 * lo));
+    const int n = static_cast<int>(ptx::ld_shared_u32(sFirst + 4 * (lo + 1))) - first;
+    const int local = static_cast<int>(t - ptx::ld_shared_u32(sTask + 4 * lo));
+    const int c = task_chunks(n);
+    const int r = local / c, chunk = local - r * c;
+    if (c == 1) merge_task<T, 1>(p, lo, r, chunk, first, n, lane);
+    else if (c == 4) merge_task<T, 4>(p, lo, r, chunk, first, n, lane);
+    else merge_task<T, 16>(p, lo, r, chunk, first, n, lane);
+  }
+  ptx::grid_dep_launch_dependents();
+}
+
 }  // namespace
 
 // Bounds: W = 1, C = 1 serves large batches of short rows, where many CTAs start and exit at once: 4 resident
@@ -237,6 +386,13 @@ COMBINE_ENTRIES(1, fp16, __half)
 COMBINE_ENTRIES(2, fp16, __half)
 COMBINE_ENTRIES(4, fp16, __half)
 COMBINE_ENTRIES(8, fp16, __half)
+// the task combine: grid (SMs × COMBINE_TASK_CTAS_PER_SM), block COMBINE_THREADS, dynamic smem 8 (b + 1) + 32 B
+extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, COMBINE_TASK_CTAS_PER_SM) mla_combine_tasks_bf16(const __grid_constant__ MlaDecodeParams p) {
+  combine_tasks_kernel<__nv_bfloat16>(p);
+}
+extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, COMBINE_TASK_CTAS_PER_SM) mla_combine_tasks_fp16(const __grid_constant__ MlaDecodeParams p) {
+  combine_tasks_kernel<__half>(p);
+}
 // sparse decode with an attention sink: the second parameter is the FP8 decode's (only attn_sink is read)
 extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, COMBINE_SHORT_ROW_BLOCKS) mla_combine_sink_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
   combine_kernel<__nv_bfloat16, 1, 1, true>(p, f.attn_sink);

@@ -3,7 +3,10 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command). Queued, not yet run: launch. Experiment runners and reruns:
+# Steps (each one device command). Queued, not yet run: ctasks. Experiment runners and reruns:
+#   ctasks    ~6 min: the task combine (FLASH_MLA_COMBINE=tasks; mla_combine_tasks_*): the combine GPU test (every
+#             shape and tasks, tasks bit for bit W 1 C 1), memcheck and racecheck on S7/S1/sweep#9 bench calls, then
+#             two rounds of the rule against tasks on the serving shapes and the var sweep rows
 #   launch    ~4 min: a call's fixed cost and its combine's share (FLASH_MLA_EXPERIMENT_LAUNCH=empty: every kernel
 #             launched with b = 0; =nocombine: no combine launch) on the serving shapes and four sweep rows, two rounds
 #   splitcost ~3 min: the scheduler's split cost 5 / 8 on the serving shapes it changes and var sweep rows
@@ -47,7 +50,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: ctasks | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -331,6 +334,15 @@ case $step in
         echo "== trace mode $m $set rc=$?"; cat "$out/trace$m-$set.txt"
       done
     done
+    ;;
+  ctasks)
+    s=$(date +%s); gpu timeout 150 node --test dist/test/combine-gpu.test.js > "$out/ctasks-gpu.log" 2>&1
+    echo "combine GPU test rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/ctasks-gpu.log"; grep -aE "launch shapes match|not ok|tasks" "$out/ctasks-gpu.log" | head -8
+    for tool in memcheck racecheck; do
+      s=$(date +%s); FLASH_MLA_COMBINE=tasks timeout 120 compute-sanitizer --tool $tool --print-limit 6 node dist/src/cli.js bench --configs serving:S1,S7,S9 --iters 1 --warmup 0 --check-samples 1 > "$out/ctasks-$tool.log" 2>&1
+      echo "$tool tasks (S1, S7, S9) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/ctasks-$tool.log" | tail -1); $(grep -acE ' ok$' "$out/ctasks-$tool.log") rows ok"
+    done
+    ab_rounds ctasks "serving sweep:1,3,9,13,25,31" FLASH_MLA_COMBINE= FLASH_MLA_COMBINE=tasks
     ;;
   launch)
     # timing bounds only: outputs are wrong by construction (AB_CHECK=0)
