@@ -231,10 +231,32 @@ __device__ __forceinline__ uint32_t task_count(int n, int q_rows) { return n > 1
 // F = 16 / C of them (C = 1, 4: float4s at lane · 4 (+ 128 s); C = 16: column lane), as mla_combine_w1_c{1,4}.
 template <typename T, int C>
 __device__ __forceinline__ void merge_task(const MlaDecodeParams& p, int req, int r, int chunk, int first, int n, int lane) {
-  constexpr int F = 16 / C;                     // floats per lane and split
+  constexpr int F = 16 / C;                          // floats per lane and split
   constexpr int kBatch = 64 / F < 32 ? 64 / F : 32;  // splits whose loads are in flight together
   const int col0 = chunk * (HEAD_DIM_V / C) + (C == 16 ? lane : lane * 4);
   const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
+  const int64_t split_stride = static_cast<int64_t>(p.q_rows) * HEAD_DIM_V;
+  const float* src = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V + col0;
+  // splits j0 … j0 + kBatch − 1 (those < n): the partials do not depend on the weights, so the first batch's loads go
+  // out beside the LSEs' (a split of weight 0 is zeroed after the load: the W = 1 entries' arithmetic)
+  float v[kBatch][F];
+  auto load_batch = [&](int j0) {
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const float* sp = src + (j0 + u) * split_stride;
+      const bool in = j0 + u < n;
+      if constexpr (F == 1) {
+        v[u][0] = in ? *sp : 0.f;
+      } else {
+#pragma unroll
+        for (int s = 0; s < F / 4; ++s) {
+          const float4 x = in ? *reinterpret_cast<const float4*>(sp + s * COMBINE_WARP_COLS) : make_float4(0.f, 0.f, 0.f, 0.f);
+          v[u][4 * s] = x.x, v[u][4 * s + 1] = x.y, v[u][4 * s + 2] = x.z, v[u][4 * s + 3] = x.w;
+        }
+      }
+    }
+  };
+  load_batch(0);
   const SplitLse sl = split_lse_stats(lse_col, n, p.q_rows, lane);
   float acc[F];
 #pragma unroll
@@ -242,8 +264,6 @@ __device__ __forceinline__ void merge_task(const MlaDecodeParams& p, int req, in
   float g_lse = INFINITY;  // every split empty: out 0, lse +inf
   if (sl.m != -INFINITY && sl.m == sl.m) {
     g_lse = sl.g * kLn2;
-    const int64_t split_stride = static_cast<int64_t>(p.q_rows) * HEAD_DIM_V;
-    const float* src = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V + col0;
     for (int base = 0; base < n; base += 32) {
       const int t = base + lane;
       float lse_t = -INFINITY;  // split t's lse: the first 32 · kLseRegs in registers already
@@ -257,27 +277,14 @@ __device__ __forceinline__ void merge_task(const MlaDecodeParams& p, int req, in
       const float w_lane = t < n ? ptx::exp2_approx(lse_t - sl.g) : 0.f;
       const int cnt = min(32, n - base);
       for (int jj = 0; jj < cnt; jj += kBatch) {
-        float w[kBatch];
-        float v[kBatch][F];
+        if (base + jj > 0) load_batch(base + jj);
 #pragma unroll
-        for (int u = 0; u < kBatch; ++u) {  // all loads first
+        for (int u = 0; u < kBatch; ++u) {
           const float wu = __shfl_sync(0xffffffffu, w_lane, min(jj + u, 31));
-          w[u] = jj + u < cnt ? wu : 0.f;  // warp-uniform: past the end, an empty split, or negligible weight
-          const float* sp = src + (base + jj + u) * split_stride;
-          if constexpr (F == 1) {
-            v[u][0] = w[u] != 0.f ? *sp : 0.f;
-          } else {
+          const float w = jj + u < cnt ? wu : 0.f;  // warp-uniform: past the end, an empty split, or negligible weight
 #pragma unroll
-            for (int s = 0; s < F / 4; ++s) {
-              const float4 x = w[u] != 0.f ? *reinterpret_cast<const float4*>(sp + s * COMBINE_WARP_COLS) : make_float4(0.f, 0.f, 0.f, 0.f);
-              v[u][4 * s] = x.x, v[u][4 * s + 1] = x.y, v[u][4 * s + 2] = x.z, v[u][4 * s + 3] = x.w;
-            }
-          }
+          for (int e = 0; e < F; ++e) acc[e] += w * (w != 0.f ? v[u][e] : 0.f);
         }
-#pragma unroll
-        for (int u = 0; u < kBatch; ++u)
-#pragma unroll
-          for (int e = 0; e < F; ++e) acc[e] += w[u] * v[u][e];
       }
     }
   }
