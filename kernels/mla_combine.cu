@@ -314,17 +314,25 @@ __device__ __forceinline__ void combine_tasks_kernel(const MlaDecodeParams& p) {
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   // Each thread a run of requests: their first splits into sFirst and the sum of their tasks; then an exclusive scan
   // of the sums over the CTA gives each request's first task (sTask).
+  // (all of a thread's loads first: at most kTaskPerThread + 1 of them, in flight together)
+  constexpr int kTaskPerThread = COMBINE_TASK_MAX_REQS / COMBINE_THREADS;
+  static_assert(kTaskPerThread * COMBINE_THREADS == COMBINE_TASK_MAX_REQS, "whole runs");
   const int per = (p.b + COMBINE_THREADS - 1) / COMBINE_THREADS;
   const int r0 = min(p.b, tid * per), r1 = min(p.b, r0 + per);
+  int ns[kTaskPerThread + 1];
+#pragma unroll
+  for (int i = 0; i <= kTaskPerThread; ++i) ns[i] = r0 + i <= r1 && r0 < r1 ? ptx::ld_plain(p.num_splits + r0 + i) : 0;
   uint32_t sum = 0;
-  int prev = r0 < r1 ? ptx::ld_plain(p.num_splits + r0) : 0;
-  for (int r = r0; r < r1; ++r) {
-    const int next = ptx::ld_plain(p.num_splits + r + 1);
-    ptx::st_shared_u32(sFirst + 4 * r, static_cast<uint32_t>(prev));
-    sum += task_count(next - prev, p.q_rows);
-    prev = next;
+#pragma unroll
+  for (int i = 0; i < kTaskPerThread; ++i) {
+    if (r0 + i < r1) {
+      ptx::st_shared_u32(sFirst + 4 * (r0 + i), static_cast<uint32_t>(ns[i]));
+      sum += task_count(ns[i + 1] - ns[i], p.q_rows);
+    } else if (r0 + i == r1 && r1 == p.b && r0 < r1) {
+      ptx::st_shared_u32(sFirst + 4 * p.b, static_cast<uint32_t>(ns[i]));
+    }
   }
-  if (r1 == p.b && r0 < r1) ptx::st_shared_u32(sFirst + 4 * p.b, static_cast<uint32_t>(prev));
+  if (r0 + kTaskPerThread == r1 && r1 == p.b) ptx::st_shared_u32(sFirst + 4 * p.b, static_cast<uint32_t>(ns[kTaskPerThread]));
   uint32_t incl = sum;
 #pragma unroll
   for (int o = 1; o < 32; o <<= 1) {

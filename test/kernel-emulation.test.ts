@@ -508,7 +508,7 @@ const scenarios: Record<string, Scenario> = {
   ...layoutScenarios(),
 
   'combine-tasks': {
-    title: "the task combine (mla_combine_tasks_bf16: a fixed grid numbering the split rows' work) against the oracle and bit for bit against mla_combine_w1_c1: requests of 2–7, 8–31 and ≥ 32 splits (a task per row, per 128-column quarter, per 32-column sixteenth), unsplit and empty requests, s_q 2 causal",
+    title: "the task combine (mla_combine_tasks_bf16: a fixed grid numbering the split rows' work) against the oracle and bit for bit against mla_combine_w1_c1: requests of 2–7, 8–31 and ≥ 32 splits (a task per row, per 128-column quarter, per 32-column sixteenth), unsplit and empty requests, s_q 2 causal, 260 requests (two per numbering thread)",
     env: { FAKE_CUDA_SMS: '80' },
     run(seed) {
       const notes: string[] = [];
@@ -516,6 +516,8 @@ const scenarios: Record<string, Scenario> = {
       for (const [i, spec] of ([
         { b: 5, sQ: 2, hQ: 3, seqlens: [64 * 45 + 7, 0, 300, 64 * 9 + 5, 40] },
         { b: 3, sQ: 1, hQ: 2, seqlens: [64 * 170 + 9, 64, 129] },
+        // b > 256: each CTA thread numbers a run of two requests; the split ones at the end (the last threads' runs)
+        { b: 260, sQ: 1, hQ: 1, seqlens: [...Array.from({ length: 257 }, (_, j) => (j * 7) % 30), 64 * 12 + 3, 64 * 30, 700] },
       ] as const).entries()) {
         const p = makeDenseProblem({ ...spec, seqlens: [...spec.seqlens], hKv: 1, d: 576, dtype: 'bf16', fp8: false, seed: seed + i });
         const cpu = denseTensors(p);
@@ -540,7 +542,8 @@ const scenarios: Record<string, Scenario> = {
         forceCombineShape(null);
         assert.deepEqual(bits[1], bits[0], `tasks vs W 1 C 1: out bits (splits [${counts}], seed ${seed + i})`);
         assert.deepEqual(lses[1], lses[0], `tasks vs W 1 C 1: lse (splits [${counts}], seed ${seed + i})`);
-        notes.push(`seqlens [${spec.seqlens}], s_q ${spec.sQ}, h_q ${spec.hQ}: splits per request [${counts}]; tasks = W 1 C 1 bit for bit, both match the oracle`);
+        const shown = spec.b <= 8 ? `seqlens [${spec.seqlens}]` : `b ${spec.b}`;
+        notes.push(`${shown}, s_q ${spec.sQ}, h_q ${spec.hQ}: splits per request [${spec.b <= 8 ? counts : counts.filter((n) => n > 1)}${spec.b <= 8 ? '' : ' (the split ones)'}]; tasks = W 1 C 1 bit for bit, both match the oracle`);
       }
       return notes;
     },
