@@ -252,6 +252,8 @@ class CudaMlaBackend implements MlaBackend {
       const entry = `mla_combine_tasks_${dt}`;
       const k = loadKernel('mla_combine', archs, entry, ['bytes']);
       const { grid, sharedBytes } = combineTaskLaunch(b, this.dev.info.smCount);
+      // EXPERIMENT: FLASH_MLA_EXPERIMENT_CARVEOUT=P sets the task combine's preferred shared-memory carveout (percent)
+      if (process.env.FLASH_MLA_EXPERIMENT_CARVEOUT) k.setPreferredSharedCarveout(Number(process.env.FLASH_MLA_EXPERIMENT_CARVEOUT));
       return { entry, launch: (params) => k.launch({ grid, block: [COMBINE_THREADS, 1, 1], sharedMemBytes: sharedBytes, stream, pdl }, params) };
     }
     const entry = `mla_combine_w${shape.warpsPerRow}_c${shape.chunks}_${dt}`;
