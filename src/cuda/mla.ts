@@ -13,7 +13,7 @@ import { splitOverheadBlocks } from '../mla/schedule.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
-import { decodeParamsOf, LAUNCH_EXPERIMENT, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
+import { decodeParamsOf, launchExperiment, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
 import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, SMALL_ROW_DEFAULT_MAX_ROWS, smallRowMaxRows, smallRowMisfit } from './features.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
@@ -351,7 +351,7 @@ class CudaMlaBackend implements MlaBackend {
       params,
       ...extra,
     );
-    if (LAUNCH_EXPERIMENT !== 'nocombine') combine.launch(params);
+    if (launchExperiment() !== 'nocombine') combine.launch(params);
   }
 
   /**
@@ -397,7 +397,7 @@ class CudaMlaBackend implements MlaBackend {
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf, fold ? this.splitArrivals(b) : 0n);
     const stream = getCudaContext().stream;
     decode.launch({ grid: [1, numSmParts, 1], block: [k.threads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: this.pdl }, params, ...maps);
-    if (LAUNCH_EXPERIMENT !== 'nocombine') combine?.launch(params);
+    if (launchExperiment() !== 'nocombine') combine?.launch(params);
   }
 }
 

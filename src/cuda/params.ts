@@ -70,18 +70,23 @@ export function splitWorkspace(b: number, numSmParts: number, qRows: number): { 
  * kernel merges the splits.
  */
 /**
- * EXPERIMENT (timing bounds only, outputs wrong): FLASH_MLA_EXPERIMENT_LAUNCH=empty launches every decode and combine
+ * EXPERIMENT (timing bounds only, outputs wrong; read at the first decode): FLASH_MLA_EXPERIMENT_LAUNCH=empty launches every decode and combine
  * kernel as usual but with b = 0 in their parameters (every CTA returns after reading its metadata row or split count:
  * the call's fixed cost); =nocombine launches no combine kernel (src/cuda/mla.ts: the combine's share of a call).
  */
-export const LAUNCH_EXPERIMENT = ((v) => {
-  if (v !== '' && v !== 'empty' && v !== 'nocombine') throw new RangeError(`FLASH_MLA_EXPERIMENT_LAUNCH: expected 'empty' or 'nocombine', got '${v}'`);
-  return v;
-})(process.env.FLASH_MLA_EXPERIMENT_LAUNCH ?? '');
+let launchExperimentValue: '' | 'empty' | 'nocombine' | undefined;
+export function launchExperiment(): '' | 'empty' | 'nocombine' {
+  if (launchExperimentValue === undefined) {
+    const v = process.env.FLASH_MLA_EXPERIMENT_LAUNCH ?? '';
+    if (v !== '' && v !== 'empty' && v !== 'nocombine') throw new RangeError(`FLASH_MLA_EXPERIMENT_LAUNCH: expected 'empty' or 'nocombine', got '${v}'`);
+    launchExperimentValue = v;
+  }
+  return launchExperimentValue;
+}
 
 export function decodeParamsOf(a: MlaDecodeArgs, workspace: bigint, buf: Uint8Array, splitArrivals = 0n): Uint8Array {
   const [bArg, sQ, hQ] = a.q.shape;
-  const b = LAUNCH_EXPERIMENT === 'empty' ? 0 : bArg;
+  const b = launchExperiment() === 'empty' ? 0 : bArg;
   const numSmParts = a.tileSchedulerMetadata.shape[0];
   return encodeMlaDecodeParams(
     {
