@@ -101,10 +101,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     ptx::setmaxnreg_inc<SM90_FP8_MATH_REGS>();
   }
 #ifdef MLA_SM90_TRACE  // timing experiment: thread 0's cycles per phase, summed over items (scripts/trace-sm90.mjs)
-  // (-DMLA_SM90_TRACE=4: the part's entry and end on the global timer and its clock cycles, for the SM clock and the
-  // parts' start skew; -DMLA_SM90_TRACE=2: the epilogue's phases instead — start: loop end → past the row-sum barrier, loop: the next Q's
+  // (-DMLA_SM90_TRACE=2: the epilogue's phases instead — start: loop end → past the row-sum barrier, loop: the next Q's
   // issue, epi: the stores; -DMLA_SM90_TRACE=3: start of the items after the first, the first item's start, the prologue
-  // from past the PDL wait to the first item's top)
+  // from past the PDL wait to the first item's top; -DMLA_SM90_TRACE=4: the part's entry and end on the global timer
+  // and its clock cycles, for the SM clock and the parts' start skew)
   long long tr_top = clock64(), tr_mark = 0, tr_start = 0, tr_loop = 0, tr_epi = 0;
 #if MLA_SM90_TRACE == 3
   const long long tr_pro = tr_top - tr_after_wait;
