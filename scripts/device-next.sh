@@ -6,7 +6,8 @@
 # Steps (each one device command). Queued, not yet run: carveout. Experiment runners and reruns:
 #   carveout  ~4 min: (1) where the racecheck hazards on S1's 'hopper' decode are (compute-sanitizer racecheck with a
 #             device backtrace, cuobjdump SASS around the reported offsets); (2) the task combine's fixed cost:
-#             FLASH_MLA_COMBINE= / tasks / tasks + FLASH_MLA_EXPERIMENT_CARVEOUT=100 / =0 on S3, S5, S6, S7, S9, sweep#9
+#             FLASH_MLA_COMBINE= / tasks / tasks + FLASH_MLA_EXPERIMENT_CARVEOUT=100 on S5, S7, S9 (CARVEOUT_MORE=1: also
+#             carveout 0, and S3, S6, sweep#9)
 #   ctasks    ~6 min: the task combine (FLASH_MLA_COMBINE=tasks; mla_combine_tasks_*): the combine GPU test (every
 #             shape and tasks, tasks bit for bit W 1 C 1), memcheck and racecheck on S7/S1/sweep#9 bench calls, then
 #             two rounds of the rule against tasks on the serving shapes and the var sweep rows
@@ -343,8 +344,8 @@ case $step in
     echo "racecheck S1 (hopper) rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/race-s1.log")"; grep -aE "Race reported|Write access|Read access|#[0-9]+ 0x|\.cu:|\.cuh:" "$out/race-s1.log" | head -60
     cuobjdump -sass -fun mla_decode_sm90_bf16 dist/kernels/mla_decode_sm90.sm_90a.cubin > "$out/sass.txt" 2>&1; echo "sass lines $(wc -l < "$out/sass.txt")"
     for off in 8a00 8a90 fdc0 fdf0 13b50 13b60 14610 16770; do echo "== $off"; grep -n -B3 -A1 "/\*$off\*/" "$out/sass.txt" | head -6; done
-    for v in "FLASH_MLA_COMBINE=" "FLASH_MLA_COMBINE=tasks" "FLASH_MLA_COMBINE=tasks FLASH_MLA_EXPERIMENT_CARVEOUT=100" "FLASH_MLA_COMBINE=tasks FLASH_MLA_EXPERIMENT_CARVEOUT=0"; do
-      for set in serving:S3,S5,S6,S7,S9 sweep:9; do
+    for v in "FLASH_MLA_COMBINE=" "FLASH_MLA_COMBINE=tasks" "FLASH_MLA_COMBINE=tasks FLASH_MLA_EXPERIMENT_CARVEOUT=100" ${CARVEOUT_MORE:+"FLASH_MLA_COMBINE=tasks FLASH_MLA_EXPERIMENT_CARVEOUT=0"}; do
+      for set in serving:S5,S7,S9 ${CARVEOUT_MORE:+serving:S3,S6 sweep:9}; do
         env $v timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples 0 --reference h200 > "$out/cv.txt" 2>&1
         echo "== $v $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/cv.txt" | cut -c1-64
       done
