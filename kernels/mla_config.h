@@ -97,10 +97,6 @@ constexpr int COMBINE_THREADS = COMBINE_WARPS * 32;
 constexpr int COMBINE_WARP_COLS = 128;                       // columns a warp holds at once (4 per lane)
 constexpr int COMBINE_MAX_CHUNKS = HEAD_DIM_V / COMBINE_WARP_COLS;  // 4
 constexpr int COMBINE_IN_FLIGHT = 16;     // float4 loads a warp issues before using the first (C = 2: 8 splits, C = 4: 16)
-// The task combine (entries mla_combine_tasks_*): a fixed grid of this many CTAs per SM (COMBINE_THREADS each).
-// HOST: grid (SMs × COMBINE_TASK_CTAS_PER_SM, 1, 1), dynamic smem 8 (b + 1) + 4 COMBINE_WARPS B, b ≤ COMBINE_TASK_MAX_REQS.
-constexpr int COMBINE_TASK_CTAS_PER_SM = 2;
-constexpr int COMBINE_TASK_MAX_REQS = 4096;
 
 }  // namespace mla
 

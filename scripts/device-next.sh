@@ -3,14 +3,8 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command). Queued, not yet run: carveout. Experiment runners and reruns:
-#   carveout  ~4 min: (1) where the racecheck hazards on S1's 'hopper' decode are (compute-sanitizer racecheck with a
-#             device backtrace, cuobjdump SASS around the reported offsets); (2) the task combine's fixed cost:
-#             FLASH_MLA_COMBINE= / tasks / tasks + FLASH_MLA_EXPERIMENT_CARVEOUT=100 on S5, S7, S9 (CARVEOUT_MORE=1: also
-#             carveout 0, and S3, S6, sweep#9)
-#   ctasks    ~6 min: the task combine (FLASH_MLA_COMBINE=tasks; mla_combine_tasks_*): the combine GPU test (every
-#             shape and tasks, tasks bit for bit W 1 C 1), memcheck and racecheck on S7/S1/sweep#9 bench calls, then
-#             two rounds of the rule against tasks on the serving shapes and the var sweep rows
+# Steps (each one device command). Queued, not yet run: none. Experiment runners and reruns:
+#   race90    ~1 min: racecheck with a device backtrace on S1's 'hopper' decode, and the SASS at the reported offsets
 #   launch    ~4 min: a call's fixed cost and its combine's share (FLASH_MLA_EXPERIMENT_LAUNCH=empty: every kernel
 #             launched with b = 0; =nocombine: no combine launch) on the serving shapes and four sweep rows, two rounds
 #   splitcost ~3 min: the scheduler's split cost 5 / 8 on the serving shapes it changes and var sweep rows
@@ -54,7 +48,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: carveout | ctasks | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -339,26 +333,13 @@ case $step in
       done
     done
     ;;
-  carveout)
+  race90)
+    # Where the racecheck hazards on S1's 'hopper' decode are (session 11: st.shared.f32 of sScale1 by warpgroup 1 and
+    # of sL, against loads behind the Scale1 and SumReady barriers): the device backtrace and the SASS at the offsets
     timeout 150 compute-sanitizer --tool racecheck --show-backtrace device --print-limit 4 node dist/src/cli.js bench --configs serving:S1 --kernel hopper --iters 1 --warmup 0 --check-samples 1 > "$out/race-s1.log" 2>&1
     echo "racecheck S1 (hopper) rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/race-s1.log")"; grep -aE "Race reported|Write access|Read access|#[0-9]+ 0x|\.cu:|\.cuh:" "$out/race-s1.log" | head -60
     cuobjdump -sass -fun mla_decode_sm90_bf16 dist/kernels/mla_decode_sm90.sm_90a.cubin > "$out/sass.txt" 2>&1; echo "sass lines $(wc -l < "$out/sass.txt")"
-    for off in 8a00 8a90 fdc0 fdf0 13b50 13b60 14610 16770; do echo "== $off"; grep -n -B3 -A1 "/\*$off\*/" "$out/sass.txt" | head -6; done
-    for v in "FLASH_MLA_COMBINE=" "FLASH_MLA_COMBINE=tasks" "FLASH_MLA_COMBINE=tasks FLASH_MLA_EXPERIMENT_CARVEOUT=100" ${CARVEOUT_MORE:+"FLASH_MLA_COMBINE=tasks FLASH_MLA_EXPERIMENT_CARVEOUT=0"}; do
-      for set in serving:S5,S7,S9 ${CARVEOUT_MORE:+serving:S3,S6 sweep:9}; do
-        env $v timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples 0 --reference h200 > "$out/cv.txt" 2>&1
-        echo "== $v $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/cv.txt" | cut -c1-64
-      done
-    done
-    ;;
-  ctasks)
-    s=$(date +%s); gpu timeout 150 node --test dist/test/combine-gpu.test.js > "$out/ctasks-gpu.log" 2>&1
-    echo "combine GPU test rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/ctasks-gpu.log"; grep -aE "launch shapes match|not ok|tasks" "$out/ctasks-gpu.log" | head -8
-    for tool in memcheck racecheck; do
-      s=$(date +%s); FLASH_MLA_COMBINE=tasks timeout 120 compute-sanitizer --tool $tool --print-limit 6 node dist/src/cli.js bench --configs serving:S1,S7,S9 --iters 1 --warmup 0 --check-samples 1 > "$out/ctasks-$tool.log" 2>&1
-      echo "$tool tasks (S1, S7, S9) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/ctasks-$tool.log" | tail -1); $(grep -acE ' ok$' "$out/ctasks-$tool.log") rows ok"
-    done
-    ab_rounds ctasks "serving sweep:1,3,9,13,25,31" FLASH_MLA_COMBINE= FLASH_MLA_COMBINE=tasks
+    for off in ${RACE_OFFSETS:-8a00 8a90 fdc0 fdf0 13b50 13b60 14610 16770}; do echo "== $off"; grep -n -B3 -A1 "/\*$off\*/" "$out/sass.txt" | head -6; done
     ;;
   launch)
     # timing bounds only: outputs are wrong by construction (AB_CHECK=0)

@@ -2,8 +2,7 @@
 // bounds, the grid, and the FLASH_MLA_COMBINE override's validation. No GPU needed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { COMBINE_MAX_WARPS_PER_ROW, COMBINE_TARGET_WARPS, combineGrid, combineShape, combineShapeOverride, combineTaskLaunch } from '../src/cuda/combine-shape.js';
-import { MLA_CONFIG } from '../src/cuda/config.js';
+import { COMBINE_MAX_WARPS_PER_ROW, COMBINE_TARGET_WARPS, combineGrid, combineShape, combineShapeOverride } from '../src/cuda/combine-shape.js';
 
 test('combine shape: the measured best shapes of the serving set (H200, docs/perf-log.md)', () => {
   const shape = (w: 1 | 2 | 4 | 8, c: 1 | 2 | 4) => ({ warpsPerRow: w, chunks: c });
@@ -34,22 +33,10 @@ test('combine shape: W·C is a power of two ≤ 16, C raised first, more rows ne
   }
 });
 
-test('FLASH_MLA_COMBINE override: W,C, tasks or empty; anything else names the variable and the value', () => {
+test('FLASH_MLA_COMBINE override: W,C or empty; anything else names the variable and the value', () => {
   assert.equal(combineShapeOverride(undefined), null);
-  assert.equal(combineShapeOverride('tasks'), 'tasks');
   assert.equal(combineShapeOverride(' '), null);
   assert.deepEqual(combineShapeOverride('8,4'), { warpsPerRow: 8, chunks: 4 });
   assert.deepEqual(combineShapeOverride('1,1'), { warpsPerRow: 1, chunks: 1 });
   for (const bad of ['wide', '3,1', '8', '8,8', '1,3']) assert.throws(() => combineShapeOverride(bad), new RegExp(`FLASH_MLA_COMBINE: expected 'W,C'.*got '${bad}'`));
-});
-
-test('task combine launch: a fixed grid of COMBINE_TASK_CTAS_PER_SM CTAs per SM; shared memory for b + 1 first splits and first tasks and the warp sums', () => {
-  const { COMBINE_TASK_CTAS_PER_SM, COMBINE_WARPS, COMBINE_TASK_MAX_REQS } = MLA_CONFIG;
-  for (const [b, sms] of [[1, 132], [33, 132], [4096, 132], [512, 114], [7, 16]]) {
-    const { grid, sharedBytes } = combineTaskLaunch(b, sms);
-    assert.deepEqual(grid, [sms * COMBINE_TASK_CTAS_PER_SM, 1, 1], `b ${b}, ${sms} SMs`);
-    assert.equal(sharedBytes, 8 * (b + 1) + 4 * COMBINE_WARPS);
-  }
-  // the largest batch it numbers stays under the 48 KB a kernel gets without opting in
-  assert.ok(combineTaskLaunch(COMBINE_TASK_MAX_REQS, 132).sharedBytes <= 48 * 1024);
 });

@@ -507,48 +507,6 @@ const scenarios: Record<string, Scenario> = {
 
   ...layoutScenarios(),
 
-  'combine-tasks': {
-    title: "the task combine (mla_combine_tasks_bf16: a fixed grid numbering the split rows' work) against the oracle and bit for bit against mla_combine_w1_c1: requests of 2–7, 8–31 and ≥ 32 splits (a task per row, per 128-column quarter, per 32-column sixteenth), unsplit and empty requests, s_q 2 causal, 260 requests (two per numbering thread)",
-    env: { FAKE_CUDA_SMS: '80' },
-    run(seed) {
-      const notes: string[] = [];
-      const f = bindFakeCuda();
-      for (const [i, spec] of ([
-        { b: 5, sQ: 2, hQ: 3, seqlens: [64 * 45 + 7, 0, 300, 64 * 9 + 5, 40] },
-        { b: 3, sQ: 1, hQ: 2, seqlens: [64 * 170 + 9, 64, 129] },
-        // b > 256: each CTA thread numbers a run of two requests; the split ones at the end (the last threads' runs)
-        { b: 260, sQ: 1, hQ: 1, seqlens: [...Array.from({ length: 257 }, (_, j) => (j * 7) % 30), 64 * 12 + 3, 64 * 30, 700] },
-      ] as const).entries()) {
-        const p = makeDenseProblem({ ...spec, seqlens: [...spec.seqlens], hKv: 1, d: 576, dtype: 'bf16', fp8: false, seed: seed + i });
-        const cpu = denseTensors(p);
-        const gpu = { ...nanPaddedViews(p, 'cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
-        const rows = spec.sQ * spec.hQ;
-        const md = getMlaMetadata(gpu.cacheSeqlens, rows, 1);
-        const mdH = getMlaMetadata(cpu.cacheSeqlens, rows, 1, { smCount: md.tileSchedulerMetadata.shape[0] * Math.ceil(rows / 64) });
-        const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal: true });
-        const splits = md.numSplits.toInt32();
-        const counts = Array.from({ length: spec.b }, (_, r) => splits[r + 1] - splits[r]);
-        const bits: Uint16Array[] = [], lses: Float32Array[] = [];
-        for (const shape of [{ warpsPerRow: 1, chunks: 1 } as const, 'tasks' as const]) {
-          forceCombineShape(shape);
-          const before = f.stat('emulated:mla_combine_tasks_bf16');
-          const outs = { out: Tensor.full([spec.b, spec.sQ, spec.hQ, 512], NaN, { dtype: 'bf16', backend: 'cuda' }), lse: Tensor.full([spec.b, spec.hQ, spec.sQ], NaN, { dtype: 'fp32', backend: 'cuda' }) };
-          const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, kernel: 'generic-small', ...outs });
-          if (shape === 'tasks') assert.equal(f.stat('emulated:mla_combine_tasks_bf16') - before, 1, 'one task combine launch');
-          checkDenseRows(`${shape === 'tasks' ? 'tasks' : 'W 1 C 1'}, seqlens [${spec.seqlens}], splits [${counts}]`, got, want, seed + i);
-          bits.push(got.out.toRaw() as Uint16Array);
-          lses.push(got.lse.toFloat32());
-        }
-        forceCombineShape(null);
-        assert.deepEqual(bits[1], bits[0], `tasks vs W 1 C 1: out bits (splits [${counts}], seed ${seed + i})`);
-        assert.deepEqual(lses[1], lses[0], `tasks vs W 1 C 1: lse (splits [${counts}], seed ${seed + i})`);
-        const shown = spec.b <= 8 ? `seqlens [${spec.seqlens}]` : `b ${spec.b}`;
-        notes.push(`${shown}, s_q ${spec.sQ}, h_q ${spec.hQ}: splits per request [${spec.b <= 8 ? counts : counts.filter((n) => n > 1)}${spec.b <= 8 ? '' : ' (the split ones)'}]; tasks = W 1 C 1 bit for bit, both match the oracle`);
-      }
-      return notes;
-    },
-  },
-
   'group-bits': {
     title: "each KV head's group decodes bit for bit like its own h_kv = 1 problem (d_qk 576 on 'generic', 512 on the layout kernel)",
     env: { FAKE_CUDA_SMS: '24' },

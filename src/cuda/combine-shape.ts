@@ -12,7 +12,7 @@
 
 import { MLA_CONFIG } from './config.js';
 
-const { COMBINE_WARPS, COMBINE_MAX_CHUNKS, COMBINE_TASK_CTAS_PER_SM } = MLA_CONFIG;
+const { COMBINE_WARPS, COMBINE_MAX_CHUNKS } = MLA_CONFIG;
 
 /** Warps wanted for the whole batch's rows (fitted: S7's 33 × 32 rows want W·C = 4, S8's 8 × 512 rows 1). */
 export const COMBINE_TARGET_WARPS = 4608;
@@ -24,17 +24,6 @@ export interface CombineShape {
   warpsPerRow: 1 | 2 | 4 | 8;
   /** Column chunks (grid y): 1, 2 or 4; a CTA owns 512 / chunks columns. */
   chunks: 1 | 2 | 4;
-}
-
-/**
- * The task combine (entries mla_combine_tasks_*): a fixed grid of COMBINE_TASK_CTAS_PER_SM CTAs per SM that numbers
- * the split rows' work on the device (kernels/mla_combine.cu), for batches of at most COMBINE_TASK_MAX_REQS requests.
- */
-export type CombineChoice = CombineShape | 'tasks';
-
-/** The task combine's grid and dynamic shared memory on a device of `smCount` SMs, for b requests. */
-export function combineTaskLaunch(b: number, smCount: number): { grid: [number, number, number]; sharedBytes: number } {
-  return { grid: [smCount * COMBINE_TASK_CTAS_PER_SM, 1, 1], sharedBytes: 8 * (b + 1) + 4 * COMBINE_WARPS };
 }
 
 /** Grid of the combine for `b` requests of `qRows` folded rows each under `shape`. */
@@ -52,12 +41,11 @@ export function combineShape(b: number, qRows: number): CombineShape {
   return { warpsPerRow, chunks };
 }
 
-/** FLASH_MLA_COMBINE=W,C forces a shape, =tasks the task combine (for measurements); empty: the rule. */
-export function combineShapeOverride(value: string | undefined): CombineChoice | null {
+/** FLASH_MLA_COMBINE=W,C forces a shape (for measurements); empty: the rule. */
+export function combineShapeOverride(value: string | undefined): CombineShape | null {
   const v = (value ?? '').trim();
   if (v === '') return null;
-  if (v === 'tasks') return 'tasks';
   const m = /^([1248]),([124])$/.exec(v);
-  if (!m) throw new RangeError(`FLASH_MLA_COMBINE: expected 'W,C' with W (warps per row) in 1, 2, 4, 8 and C (column chunks) in 1, 2, 4, or 'tasks', got '${v}'`);
+  if (!m) throw new RangeError(`FLASH_MLA_COMBINE: expected 'W,C' with W (warps per row) in 1, 2, 4, 8 and C (column chunks) in 1, 2, 4, got '${v}'`);
   return { warpsPerRow: Number(m[1]) as 1 | 2 | 4 | 8, chunks: Number(m[2]) as 1 | 2 | 4 };
 }

@@ -38,9 +38,6 @@ export const MLA_CONFIG = {
   COMBINE_WARPS: 8,
   COMBINE_THREADS: 256,
   COMBINE_MAX_CHUNKS: 4,
-  /** Task combine (mla_combine_tasks_*): CTAs per SM of its fixed grid, the most requests its shared memory numbers. */
-  COMBINE_TASK_CTAS_PER_SM: 2,
-  COMBINE_TASK_MAX_REQS: 4096,
 } as const;
 
 /** kernels/append_kv.cu: 16-byte chunks per cached row, threads per block, chunks per thread. */

@@ -21,25 +21,24 @@ import { cudaFp8Decode, cudaFp8SparseSmallDecode, fp8HopperLayoutMisfit, fp8Hopp
 import { cudaLayoutDecode } from './layout-decode.js';
 import { cudaCheckLayout } from './layout.js';
 import { MLA_CONFIG } from './config.js';
-import { combineGrid, combineShape, combineShapeOverride, combineTaskLaunch, type CombineChoice } from './combine-shape.js';
+import { combineGrid, combineShape, combineShapeOverride, type CombineShape } from './combine-shape.js';
 
 // Launch shapes: host copies of kernels/mla_config.h (src/cuda/config.ts, checked by test/kernel-config.test.ts).
-const { GEN_BLOCK_M, GEN_THREADS, SM90_THREADS, COMBINE_THREADS, COMBINE_TASK_MAX_REQS, METADATA_THREADS, METADATA_SMEM_MAX_REQS } = MLA_CONFIG;
+const { GEN_BLOCK_M, GEN_THREADS, SM90_THREADS, COMBINE_THREADS, METADATA_THREADS, METADATA_SMEM_MAX_REQS } = MLA_CONFIG;
 const smemOf = (name: string) => DECODE_KERNELS.find((k) => k.name === name)!.sharedBytes;
 
-// FLASH_MLA_COMBINE=W,C or =tasks forces the combine's launch shape (measurements); read once, at the first decode.
-let combineOverride: CombineChoice | null | undefined;
+// FLASH_MLA_COMBINE=W,C forces the combine's launch shape (measurements); read once, at the first decode.
+let combineOverride: CombineShape | null | undefined;
 
-/** Force the combine's launch shape or the task combine for the following decodes (null: the rule). For tests and measurements. */
-export function forceCombineShape(shape: CombineChoice | null): void {
+/** Force the combine's launch shape for the following decodes (null: the rule). For tests and measurements. */
+export function forceCombineShape(shape: CombineShape | null): void {
   combineOverride = shape;
 }
 
-/** The combine for b requests of qRows folded rows: forced, or the rule (the task combine only up to its batch limit). */
-function combineShapeFor(b: number, qRows: number): CombineChoice {
+/** The combine's launch shape for b requests of qRows folded rows: forced, or the rule. */
+function combineShapeFor(b: number, qRows: number): CombineShape {
   if (combineOverride === undefined) combineOverride = combineShapeOverride(process.env.FLASH_MLA_COMBINE);
-  const choice = combineOverride ?? combineShape(b, qRows);
-  return choice === 'tasks' && b > COMBINE_TASK_MAX_REQS ? combineShape(b, qRows) : choice;
+  return combineOverride ?? combineShape(b, qRows);
 }
 
 export function cudaAvailable(): boolean {
@@ -248,14 +247,6 @@ class CudaMlaBackend implements MlaBackend {
     const stream = getCudaContext().stream;
     const pdl = this.pdl;
     const shape = combineShapeFor(b, qRows);
-    if (shape === 'tasks') {
-      const entry = `mla_combine_tasks_${dt}`;
-      const k = loadKernel('mla_combine', archs, entry, ['bytes']);
-      const { grid, sharedBytes } = combineTaskLaunch(b, this.dev.info.smCount);
-      // EXPERIMENT: FLASH_MLA_EXPERIMENT_CARVEOUT=P sets the task combine's preferred shared-memory carveout (percent)
-      if (process.env.FLASH_MLA_EXPERIMENT_CARVEOUT) k.setPreferredSharedCarveout(Number(process.env.FLASH_MLA_EXPERIMENT_CARVEOUT));
-      return { entry, launch: (params) => k.launch({ grid, block: [COMBINE_THREADS, 1, 1], sharedMemBytes: sharedBytes, stream, pdl }, params) };
-    }
     const entry = `mla_combine_w${shape.warpsPerRow}_c${shape.chunks}_${dt}`;
     const k = loadKernel('mla_combine', archs, entry, ['bytes']);
     return { entry, launch: (params) => k.launch({ grid: combineGrid(b, qRows, shape), block: [COMBINE_THREADS, 1, 1], stream, pdl }, params) };

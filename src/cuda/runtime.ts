@@ -273,7 +273,6 @@ export interface LaunchOptions {
 }
 
 const CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
-const CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT = 9;
 const CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
 const LAUNCH_CONFIG_BYTES = 56;
 const LAUNCH_ATTR_BYTES = 72;
@@ -319,11 +318,6 @@ export class Kernel {
   /** Parameter sizes as the cubin declares them (used by the params-layout test). */
   get paramSizes(): readonly number[] {
     return this.sizes;
-  }
-
-  /** EXPERIMENT: the kernel's preferred shared-memory carveout, percent of the maximum (CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT). */
-  setPreferredSharedCarveout(percent: number): void {
-    call('cuFuncSetAttribute', this.func, CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT, percent);
   }
 
   setMaxDynamicSharedMemory(bytes: number): void {

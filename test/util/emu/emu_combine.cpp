@@ -16,9 +16,6 @@ static const KernelEntry kCombineEntries[] = {
     ENTRIES(1, bf16), ENTRIES(2, bf16), ENTRIES(4, bf16), ENTRIES(8, bf16),
     ENTRIES(1, fp16), ENTRIES(2, fp16), ENTRIES(4, fp16), ENTRIES(8, fp16),
     // the sparse decode's sink variant (W = C = 1): params and the MlaFp8Params of the decode (its attn_sink)
-    // the task combine (fixed grid, dynamic shared memory)
-    {"mla_combine_tasks_bf16", [](void* const* args) { mla_combine_tasks_bf16(PARAMS(0)); }, true},
-    {"mla_combine_tasks_fp16", [](void* const* args) { mla_combine_tasks_fp16(PARAMS(0)); }, true},
     {"mla_combine_sink_bf16", [](void* const* args) { mla_combine_sink_bf16(PARAMS(0), FP8P(1)); }, false},
     {"mla_combine_sink_fp16", [](void* const* args) { mla_combine_sink_fp16(PARAMS(0), FP8P(1)); }, false},
 };
