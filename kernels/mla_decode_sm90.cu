@@ -402,7 +402,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             ptx::st_shared_f32(sScale1 + r_loc[h] * 4, scale1[h]);
           }
         }
+#ifdef MLA_EXPERIMENT_SCALE1_SYNC  // racecheck discriminator (perf log `race90`): the Scale1 handoff bar.sync on both sides
+        ptx::named_barrier_sync(kScale1Ready, kBoth);
+#else
         ptx::named_barrier_arrive(kScale1Ready, kBoth);
+#endif
         float sum[2];
         exponentiate(s, scale_log2, m1, sum);
 #pragma unroll
