@@ -3,8 +3,9 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command). Queued, not yet run: none. Experiment runners and reruns:
-#   race90    ~1 min: racecheck with a device backtrace on S1's 'hopper' decode, and the SASS at the reported offsets
+# Steps (each one device command). Queued, not yet run: race90 (its s1sync part). Experiment runners and reruns:
+#   race90    ~2 min: racecheck with a device backtrace on S1's 'hopper' decode, the SASS at the reported offsets, then
+#             racecheck on 10 sanitize property cases of the shipped build and of .variants/s1sync (rebuild it first)
 #   launch    ~4 min: a call's fixed cost and its combine's share (FLASH_MLA_EXPERIMENT_LAUNCH=empty: every kernel
 #             launched with b = 0; =nocombine: no combine launch) on the serving shapes and four sweep rows, two rounds
 #   splitcost ~3 min: the scheduler's split cost 5 / 8 on the serving shapes it changes and var sweep rows
@@ -340,6 +341,14 @@ case $step in
     echo "racecheck S1 (hopper) rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/race-s1.log")"; grep -aE "Race reported|Write access|Read access|#[0-9]+ 0x|\.cu:|\.cuh:" "$out/race-s1.log" | head -60
     cuobjdump -sass -fun mla_decode_sm90_bf16 dist/kernels/mla_decode_sm90.sm_90a.cubin > "$out/sass.txt" 2>&1; echo "sass lines $(wc -l < "$out/sass.txt")"
     for off in ${RACE_OFFSETS:-8a00 8a90 fdc0 fdf0 13b50 13b60 14610 16770}; do echo "== $off"; grep -n -B3 -A1 "/\*$off\*/" "$out/sass.txt" | head -6; done
+    # the discriminator (.variants/s1sync: scripts/build-variant.sh s1sync mla_decode_sm90 sm_90a -DMLA_EXPERIMENT_SCALE1_SYNC —
+    # the Scale1 and P0 handoffs bar.sync on both sides): racecheck on the same sanitize property cases as the shipped build
+    for d in dist/kernels .variants/s1sync; do
+      [ -d "$d" ] || continue
+      FLASH_MLA_KERNEL_DIR=$(kernel_dir "$d")/ FLASH_MLA_SEED=424242 FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=10 \
+        gpu timeout 80 compute-sanitizer --tool racecheck --print-limit 3 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/race90-$(basename "$d").log" 2>&1
+      echo "racecheck property ($d) rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/race90-$(basename "$d").log")"; grep -aE "Race reported|Read access" "$out/race90-$(basename "$d").log" | head -4
+    done
     ;;
   launch)
     # timing bounds only: outputs are wrong by construction (AB_CHECK=0)
