@@ -64,15 +64,10 @@ export function splitWorkspace(b: number, numSmParts: number, qRows: number): { 
 }
 
 /**
- * MlaDecodeParams of a validated decode with its split workspace at `workspace` (splitWorkspace()). Sparse decode
- * (blockTable and cacheSeqlens null) gets null pointers and zero sizes for them; an FP8 cache's strides are bytes.
- * `splitArrivals`: the split fold's zeroed counters ([b] uint32; kernels/mla_fold_combine.cuh), 0n when the combine
- * kernel merges the splits.
- */
-/**
- * EXPERIMENT (timing bounds only, outputs wrong; read at the first decode): FLASH_MLA_EXPERIMENT_LAUNCH=empty launches every decode and combine
- * kernel as usual but with b = 0 in their parameters (every CTA returns after reading its metadata row or split count:
- * the call's fixed cost); =nocombine launches no combine kernel (src/cuda/mla.ts: the combine's share of a call).
+ * EXPERIMENT (timing bounds only, outputs wrong; read at the first decode): FLASH_MLA_EXPERIMENT_LAUNCH=empty
+ * launches every decode and combine kernel as usual but with b = 0 in their parameters (every CTA returns after
+ * reading its metadata row or split count: the call's fixed cost); =nocombine launches no combine kernel
+ * (src/cuda/mla.ts: the combine's share of a call).
  */
 let launchExperimentValue: '' | 'empty' | 'nocombine' | undefined;
 export function launchExperiment(): '' | 'empty' | 'nocombine' {
@@ -84,6 +79,12 @@ export function launchExperiment(): '' | 'empty' | 'nocombine' {
   return launchExperimentValue;
 }
 
+/**
+ * MlaDecodeParams of a validated decode with its split workspace at `workspace` (splitWorkspace()). Sparse decode
+ * (blockTable and cacheSeqlens null) gets null pointers and zero sizes for them; an FP8 cache's strides are bytes.
+ * `splitArrivals`: the split fold's zeroed counters ([b] uint32; kernels/mla_fold_combine.cuh), 0n when the combine
+ * kernel merges the splits.
+ */
 export function decodeParamsOf(a: MlaDecodeArgs, workspace: bigint, buf: Uint8Array, splitArrivals = 0n): Uint8Array {
   const [bArg, sQ, hQ] = a.q.shape;
   const b = launchExperiment() === 'empty' ? 0 : bArg;
