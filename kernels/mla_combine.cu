@@ -29,25 +29,30 @@ namespace {
 
 // The n split LSEs of one row (log2 units; split j's at lse_col[j · q_rows]): their max m and G = log2 Σ_j
 // exp2(lse_j − m) + m (every lane gets both; G only for a finite max, where the max split contributes exp2(0) ≥ 1).
-// Lane `lane` takes splits lane + 32k: the first kLseRegs of them are loaded at once into lse[] (independent loads,
-// one L2 round trip for up to 32 · kLseRegs splits instead of one per 32 splits and pass); the rest, if any, in a loop.
+// Lane `lane` takes splits lane + 32k: the first R of them are loaded at once into lse[] (independent loads, one L2
+// round trip for up to 32 · R splits instead of one per 32 splits and pass); the rest, if any, in a loop.
 // The max and the sum run over j in the same order as a plain loop would, so the results are bit for bit the same.
-constexpr int kLseRegs = 5;  // 160 splits: one per SM part of the largest GPUs' metadata
+// R = 5: 160 splits, one per SM part of the largest GPUs' metadata. The W = 1, C = 1 entries keep R = 1: they serve
+// batches of many rows (few splits each), and under their 64-register bound four more live registers spill.
+template <int W, int C>
+constexpr int kLseRegs = W == 1 && C == 1 ? 1 : 5;
+template <int R>
 struct SplitLse {
-  float lse[kLseRegs];  // lse of splits lane + 32k (−inf past n)
+  float lse[R];  // lse of splits lane + 32k (−inf past n)
   float m, g;
 };
-__device__ __forceinline__ SplitLse split_lse_stats(const float* lse_col, int n, int q_rows, int lane) {
-  SplitLse r;
+template <int R>
+__device__ __forceinline__ SplitLse<R> split_lse_stats(const float* lse_col, int n, int q_rows, int lane) {
+  SplitLse<R> r;
 #pragma unroll
-  for (int k = 0; k < kLseRegs; ++k) {
+  for (int k = 0; k < R; ++k) {
     const int j = lane + 32 * k;
     r.lse[k] = j < n ? lse_col[static_cast<int64_t>(j) * q_rows] : -INFINITY;
   }
   float m = -INFINITY;
 #pragma unroll
-  for (int k = 0; k < kLseRegs; ++k) m = fmaxf(m, r.lse[k]);
-  for (int j = lane + 32 * kLseRegs; j < n; j += 32) m = fmaxf(m, lse_col[static_cast<int64_t>(j) * q_rows]);
+  for (int k = 0; k < R; ++k) m = fmaxf(m, r.lse[k]);
+  for (int j = lane + 32 * R; j < n; j += 32) m = fmaxf(m, lse_col[static_cast<int64_t>(j) * q_rows]);
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
   r.m = m;
@@ -55,9 +60,9 @@ __device__ __forceinline__ SplitLse split_lse_stats(const float* lse_col, int n,
   if (m != -INFINITY && m == m) {
     float sum = 0.f;
 #pragma unroll
-    for (int k = 0; k < kLseRegs; ++k)
+    for (int k = 0; k < R; ++k)
       if (lane + 32 * k < n) sum += ptx::exp2_approx(r.lse[k] - m);
-    for (int j = lane + 32 * kLseRegs; j < n; j += 32) sum += ptx::exp2_approx(lse_col[static_cast<int64_t>(j) * q_rows] - m);
+    for (int j = lane + 32 * R; j < n; j += 32) sum += ptx::exp2_approx(lse_col[static_cast<int64_t>(j) * q_rows] - m);
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
     r.g = ptx::log2_approx(sum) + m;
@@ -71,50 +76,100 @@ __device__ __forceinline__ SplitLse split_lse_stats(const float* lse_col, int n,
 // plain per-split walk: short rows in large batches need the occupancy more than the loads in flight); with
 // C = 2, 4 a batch is 8 or 16 splits (16 loads).
 template <int W, int C>
-__device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float* lse_col, const SplitLse& sl, const float* o_first, int n,
-                                           int part, float g, int col0, int lane, float (&acc)[COMBINE_MAX_CHUNKS / C][4]) {
-  constexpr int kSub = COMBINE_MAX_CHUNKS / C;
-  constexpr int kGroup = C == 1 ? 1 : COMBINE_IN_FLIGHT / kSub;
+struct SplitBatch {
+  static constexpr int kSub = COMBINE_MAX_CHUNKS / C;
+  static constexpr int kGroup = C == 1 ? 1 : COMBINE_IN_FLIGHT / kSub;
+  float4 v[kGroup][kSub];
+};
+
+// The warp's first batch (its splits t = 0 … kGroup − 1, split part + W·t at src0 + t · split_stride), issued before
+// the row's LSEs are loaded so that both are one L2 round trip: most split rows have at most kGroup splits per warp
+// (sweep#9's two, S9's few), and their merge was LSE round trip, then partials round trip. Loads past the warp's
+// splits are not issued; a split whose weight turns out 0 has its values dropped in add_splits.
+// Measured (H200, session 12, perf log `cpre`): early for C = 1, 2 (S9 −1 %, sweep#9/#25 −0.6 %); for C = 4 (16
+// splits' loads ahead of the LSE loads) S1, S3, S7 and S12 ran 1.5–2.4 % slower (S2 1.5 % faster), so there the
+// batch follows the LSEs.
+template <int C>
+constexpr bool kFirstBatchEarly = C <= 2;
+template <int W, int C>
+__device__ __forceinline__ void load_first_batch(SplitBatch<W, C>& b, const float* src0, int64_t split_stride, int nt) {
+#pragma unroll
+  for (int u = 0; u < SplitBatch<W, C>::kGroup; ++u)
+#pragma unroll
+    for (int s = 0; s < SplitBatch<W, C>::kSub; ++s)
+      b.v[u][s] = u < nt ? *reinterpret_cast<const float4*>(src0 + u * split_stride + s * COMBINE_WARP_COLS) : make_float4(0.f, 0.f, 0.f, 0.f);
+}
+
+template <int W, int C>
+__device__ __forceinline__ void accumulate(const float (&w)[SplitBatch<W, C>::kGroup], const SplitBatch<W, C>& b, float (&acc)[COMBINE_MAX_CHUNKS / C][4]) {
+#pragma unroll
+  for (int u = 0; u < SplitBatch<W, C>::kGroup; ++u) {
+#pragma unroll
+    for (int s = 0; s < SplitBatch<W, C>::kSub; ++s) {
+      acc[s][0] += w[u] * b.v[u][s].x;
+      acc[s][1] += w[u] * b.v[u][s].y;
+      acc[s][2] += w[u] * b.v[u][s].z;
+      acc[s][3] += w[u] * b.v[u][s].w;
+    }
+  }
+}
+
+// The weight of this lane's split t = base + lane (0 past the warp's nt splits). W = 1: split t is lane's
+// (base / 32)-th, already in registers (split_lse_stats) for the first 32 · R; otherwise loaded here.
+template <int W, int R>
+__device__ __forceinline__ float split_weight(const MlaDecodeParams& p, const float* lse_col, const SplitLse<R>& sl, int part, float g, int base, int nt, int lane) {
+  const int t = base + lane;
+  float lse_t = -INFINITY;
+  if (W == 1 && base < 32 * R) {
+#pragma unroll
+    for (int k = 0; k < R; ++k)
+      if (base == 32 * k) lse_t = sl.lse[k];
+  } else if (t < nt) {
+    lse_t = lse_col[static_cast<int64_t>(part + W * t) * p.q_rows];
+  }
+  return t < nt ? ptx::exp2_approx(lse_t - g) : 0.f;
+}
+
+// Adds the warp's splits to acc in order, batch by batch. kFirstBatchEarly: the first batch is already in registers
+// (`first`, loaded beside the LSEs); a split of weight 0 there (past the end, empty or negligible) adds exact zeros,
+// as one of a later batch whose loads are skipped. Otherwise `first` is unused and every batch is loaded here.
+template <int W, int C>
+__device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const float* src0, int n,
+                                           int part, float g, int lane, SplitBatch<W, C>& first, float (&acc)[COMBINE_MAX_CHUNKS / C][4]) {
+  constexpr int kSub = SplitBatch<W, C>::kSub, kGroup = SplitBatch<W, C>::kGroup;
   const int nt = (n - part + W - 1) / W;  // my splits (0 when part ≥ n)
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
-  const float* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;
-  for (int base = 0; base < nt; base += 32) {
-    const int t = base + lane;
-    // W = 1: split t = base + lane is lane's (base / 32)-th, already in registers (split_lse_stats) for the first
-    // 32 · kLseRegs; otherwise loaded here
-    float lse_t = -INFINITY;
-    if (W == 1 && base < 32 * kLseRegs) {
+  float w_lane0 = 0.f;  // base 0's weights, when the first batch needed them
+  if constexpr (kFirstBatchEarly<C>) {
+    w_lane0 = split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, 0, nt, lane);
+    float w[kGroup];
 #pragma unroll
-      for (int k = 0; k < kLseRegs; ++k)
-        if (base == 32 * k) lse_t = sl.lse[k];
-    } else if (t < nt) {
-      lse_t = lse_col[static_cast<int64_t>(part + W * t) * p.q_rows];
+    for (int u = 0; u < kGroup; ++u) {
+      w[u] = __shfl_sync(0xffffffffu, w_lane0, u);  // 0 for u ≥ nt
+#pragma unroll
+      for (int s = 0; s < kSub; ++s)
+        if (w[u] == 0.f) first.v[u][s] = make_float4(0.f, 0.f, 0.f, 0.f);
     }
-    const float w_lane = t < nt ? ptx::exp2_approx(lse_t - g) : 0.f;
+    accumulate<W, C>(w, first, acc);
+    if (nt <= kGroup) return;
+  }
+  for (int base = 0; base < nt; base += 32) {
+    const float w_lane = kFirstBatchEarly<C> && base == 0 ? w_lane0 : split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
     const int cnt = min(32, nt - base);
     const float* src = src0 + base * split_stride;
-    for (int jj = 0; jj < cnt; jj += kGroup) {
+    for (int jj = kFirstBatchEarly<C> && base == 0 ? kGroup : 0; jj < cnt; jj += kGroup) {
       float w[kGroup];
-      float4 v[kGroup][kSub];
+      SplitBatch<W, C> b;
 #pragma unroll
       for (int u = 0; u < kGroup; ++u) {  // all loads first
         const float wu = __shfl_sync(0xffffffffu, w_lane, min(jj + u, 31));
         w[u] = jj + u < cnt ? wu : 0.f;  // warp-uniform: past the end, an empty split, or negligible weight
 #pragma unroll
         for (int s = 0; s < kSub; ++s)
-          v[u][s] = w[u] != 0.f ? *reinterpret_cast<const float4*>(src + (jj + u) * split_stride + s * COMBINE_WARP_COLS)
-                                : make_float4(0.f, 0.f, 0.f, 0.f);
+          b.v[u][s] = w[u] != 0.f ? *reinterpret_cast<const float4*>(src + (jj + u) * split_stride + s * COMBINE_WARP_COLS)
+                                  : make_float4(0.f, 0.f, 0.f, 0.f);
       }
-#pragma unroll
-      for (int u = 0; u < kGroup; ++u) {
-#pragma unroll
-        for (int s = 0; s < kSub; ++s) {
-          acc[s][0] += w[u] * v[u][s].x;
-          acc[s][1] += w[u] * v[u][s].y;
-          acc[s][2] += w[u] * v[u][s].z;
-          acc[s][3] += w[u] * v[u][s].w;
-        }
-      }
+      accumulate<W, C>(w, b, acc);
     }
   }
 }
@@ -154,14 +209,18 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
   for (int s = 0; s < kSub; ++s) acc[s][0] = acc[s][1] = acc[s][2] = acc[s][3] = 0.f;
   float g_lse = INFINITY;  // natural-log output; +inf when every split is empty
   if (active) {
-    // lse of split j: lse_accum[(first + j) * q_rows + r]
+    // lse of split j: lse_accum[(first + j) * q_rows + r]; this warp's split part + W·t: src0 + t · split_stride
     const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
-    const SplitLse sl = split_lse_stats(lse_col, n, p.q_rows, lane);
+    const float* src0 = p.o_accum + (static_cast<int64_t>(first + part) * p.q_rows + r) * HEAD_DIM_V + col0 + lane * 4;
+    const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
+    const int nt = (n - part + W - 1) / W;
+    SplitBatch<W, C> first_batch;  // (unused unless kFirstBatchEarly)
+    if constexpr (kFirstBatchEarly<C>) load_first_batch<W, C>(first_batch, src0, split_stride, nt);
+    const SplitLse<kLseRegs<W, C>> sl = split_lse_stats<kLseRegs<W, C>>(lse_col, n, p.q_rows, lane);
     if (sl.m != -INFINITY && sl.m == sl.m) {
       const float g = sl.g;
       g_lse = g * kLn2;
-      const float* o_first = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
-      add_splits<W, C>(p, lse_col, sl, o_first, n, part, g, col0, lane, acc);
+      add_splits<W, C>(p, lse_col, sl, src0, n, part, g, lane, first_batch, acc);
     }
   }
   ptx::grid_dep_launch_dependents();  // inputs consumed; only the reduction and stores remain

@@ -3,7 +3,11 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command). Queued, not yet run: race90 (its s1sync part). Experiment runners and reruns:
+# Steps (each one device command). Experiment runners and reruns:
+#   cpre      ~3 min: the combine's first batch beside its LSEs for C ≤ 2 (dist/kernels) against .variants/combold
+#             (SRC_REV=<before> build-variant.sh combold mla_combine sm_90): combine and decode GPU tests, memcheck,
+#             serving + var sweep rows
+#   race-probe ~1 min: racecheck on each pattern of scripts/race-probe.cu (race-free named-barrier handoffs)
 #   race90    ~2 min: racecheck with a device backtrace on S1's 'hopper' decode, the SASS at the reported offsets, then
 #             racecheck on 10 sanitize property cases of the shipped build and of .variants/s1sync (rebuild it first)
 #   launch    ~4 min: a call's fixed cost and its combine's share (FLASH_MLA_EXPERIMENT_LAUNCH=empty: every kernel
@@ -49,7 +53,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: cpre | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -348,6 +352,26 @@ case $step in
       FLASH_MLA_KERNEL_DIR=$(kernel_dir "$d")/ FLASH_MLA_SEED=424242 FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=10 \
         gpu timeout 80 compute-sanitizer --tool racecheck --print-limit 3 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/race90-$(basename "$d").log" 2>&1
       echo "racecheck property ($d) rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/race90-$(basename "$d").log")"; grep -aE "Race reported|Read access" "$out/race90-$(basename "$d").log" | head -4
+    done
+    ;;
+  cpre)
+    # the combine with the first batch of partials loaded beside the LSEs for C ≤ 2 (dist/kernels) against the
+    # combine before it (.variants/combold): the combine and decode GPU tests, memcheck on the first, then every
+    # serving shape and the var sweep rows (every command bounded: session 12 lost a whole call to an unbounded one)
+    gpu timeout 90 node --test dist/test/combine-gpu.test.js > "$out/combine-gpu.log" 2>&1; echo "combine GPU test rc=$?"; summary "$out/combine-gpu.log"
+    gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/gpu-decode.log" 2>&1; echo "decode GPU test rc=$?"; summary "$out/gpu-decode.log"
+    FLASH_MLA_REQUIRE_GPU=1 timeout 90 compute-sanitizer --tool memcheck --print-limit 4 node --test dist/test/combine-gpu.test.js > "$out/combine-memcheck.log" 2>&1
+    echo "memcheck combine GPU test rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/combine-memcheck.log" | tail -1)"
+    ab_rounds cpre "serving sweep:9,13,25" dist/kernels .variants/combold
+    ;;
+  race-probe)
+    # does racecheck understand a named-barrier handoff? scripts/race-probe.cu: race-free patterns, one run each
+    # (the first version deadlocked its both-sides-sync pattern and ran into the call's limit: everything is bounded)
+    nvcc -arch=sm_90a -o /tmp/race-probe scripts/race-probe.cu && timeout 15 /tmp/race-probe
+    for k in syncthreads sync arrive arrive_local sync_local; do
+      timeout 60 compute-sanitizer --tool racecheck --racecheck-report hazard --print-limit 2 /tmp/race-probe $k > "$out/race-probe-$k.log" 2>&1
+      echo "racecheck race-probe $k rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/race-probe-$k.log") $(grep -aoE '(RAW|WAR|WAW) hazard' "$out/race-probe-$k.log" | sort | uniq -c | tr '\n' ' ')"
+      grep -aE "Thread \(" "$out/race-probe-$k.log" | head -2
     done
     ;;
   launch)
