@@ -75,43 +75,34 @@ __device__ __forceinline__ SplitLse<R> split_lse_stats(const float* lse_col, int
 // kGroup splits × kSub sub-chunks before using any. With C = 1 a batch is one split (4 loads, the registers of the
 // plain per-split walk: short rows in large batches need the occupancy more than the loads in flight); with
 // C = 2, 4 a batch is 8 or 16 splits (16 loads).
-template <int W, int C>
-struct SplitBatch {
-  static constexpr int kSub = COMBINE_MAX_CHUNKS / C;
-  static constexpr int kGroup = C == 1 ? 1 : COMBINE_IN_FLIGHT / kSub;
-  float4 v[kGroup][kSub];
-};
+template <int C>
+constexpr int kSubChunks = COMBINE_MAX_CHUNKS / C;
+template <int C>
+constexpr int kBatchSplits = C == 1 ? 1 : COMBINE_IN_FLIGHT / kSubChunks<C>;
 
-// The warp's first batch (its splits t = 0 … kGroup − 1, split part + W·t at src0 + t · split_stride), issued before
-// the row's LSEs are loaded so that both are one L2 round trip: most split rows have at most kGroup splits per warp
-// (sweep#9's two, S9's few), and their merge was LSE round trip, then partials round trip. Loads past the warp's
-// splits are not issued; a split whose weight turns out 0 has its values dropped in add_splits.
-// Measured (H200, session 12, perf log `cpre`): early for C = 1, 2 (S9 −1 %, sweep#9/#25 −0.6 %); for C = 4 (16
-// splits' loads ahead of the LSE loads) S1, S3, S7 and S12 ran 1.5–2.4 % slower (S2 1.5 % faster), so there the
-// batch follows the LSEs.
+// The first batch (the warp's splits t < kBatchSplits) loaded beside the row's LSEs: most split rows have at most a
+// batch of splits per warp (sweep#9's two, S9's few), and their merge was an LSE round trip, then a partials one.
+// Measured (H200, session 12, perf log `cpre`): for C = 1, 2 S8, S9 and the var sweep rows 0.4–1.1 % faster; for
+// C = 4 (16 splits' loads queued ahead of the LSE loads) S1, S3, S7 and S12 ran 1.5–2.4 % slower (S2 1.5 % faster),
+// so C = 4 keeps the plain walk.
 template <int C>
 constexpr bool kFirstBatchEarly = C <= 2;
-template <int W, int C>
-__device__ __forceinline__ void load_first_batch(SplitBatch<W, C>& b, const float* src0, int64_t split_stride, int nt) {
-#pragma unroll
-  for (int u = 0; u < SplitBatch<W, C>::kGroup; ++u)
-#pragma unroll
-    for (int s = 0; s < SplitBatch<W, C>::kSub; ++s)
-      b.v[u][s] = u < nt ? *reinterpret_cast<const float4*>(src0 + u * split_stride + s * COMBINE_WARP_COLS) : make_float4(0.f, 0.f, 0.f, 0.f);
-}
+template <int C>
+struct FirstBatch {
+  float4 v[kBatchSplits<C>][kSubChunks<C>];
+};
 
+// Issues the first batch's loads (those of splits the warp has; the rest read as zeros).
 template <int W, int C>
-__device__ __forceinline__ void accumulate(const float (&w)[SplitBatch<W, C>::kGroup], const SplitBatch<W, C>& b, float (&acc)[COMBINE_MAX_CHUNKS / C][4]) {
+__device__ __forceinline__ void load_first_batch(FirstBatch<C>& b, const MlaDecodeParams& p, const float* o_first, int n, int part, int col0, int lane) {
+  const int nt = (n - part + W - 1) / W;
+  const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
+  const float* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;  // split part
 #pragma unroll
-  for (int u = 0; u < SplitBatch<W, C>::kGroup; ++u) {
+  for (int u = 0; u < kBatchSplits<C>; ++u)
 #pragma unroll
-    for (int s = 0; s < SplitBatch<W, C>::kSub; ++s) {
-      acc[s][0] += w[u] * b.v[u][s].x;
-      acc[s][1] += w[u] * b.v[u][s].y;
-      acc[s][2] += w[u] * b.v[u][s].z;
-      acc[s][3] += w[u] * b.v[u][s].w;
-    }
-  }
+    for (int s = 0; s < kSubChunks<C>; ++s)
+      b.v[u][s] = u < nt ? *reinterpret_cast<const float4*>(src0 + u * split_stride + s * COMBINE_WARP_COLS) : make_float4(0.f, 0.f, 0.f, 0.f);
 }
 
 // The weight of this lane's split t = base + lane (0 past the warp's nt splits). W = 1: split t is lane's
@@ -130,46 +121,62 @@ __device__ __forceinline__ float split_weight(const MlaDecodeParams& p, const fl
   return t < nt ? ptx::exp2_approx(lse_t - g) : 0.f;
 }
 
-// Adds the warp's splits to acc in order, batch by batch. kFirstBatchEarly: the first batch is already in registers
-// (`first`, loaded beside the LSEs); a split of weight 0 there (past the end, empty or negligible) adds exact zeros,
-// as one of a later batch whose loads are skipped. Otherwise `first` is unused and every batch is loaded here.
+// Adds the first batch to acc: a split of weight 0 (past the end, empty or negligible) adds exact zeros, as one of
+// a later batch whose loads are skipped.
 template <int W, int C>
-__device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const float* src0, int n,
-                                           int part, float g, int lane, SplitBatch<W, C>& first, float (&acc)[COMBINE_MAX_CHUNKS / C][4]) {
-  constexpr int kSub = SplitBatch<W, C>::kSub, kGroup = SplitBatch<W, C>::kGroup;
+__device__ __forceinline__ void add_first_batch(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, int n,
+                                                int part, float g, int lane, const FirstBatch<C>& b, float (&acc)[kSubChunks<C>][4]) {
+  const int nt = (n - part + W - 1) / W;
+  const float w_lane = split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, 0, nt, lane);
+#pragma unroll
+  for (int u = 0; u < kBatchSplits<C>; ++u) {
+    const float w = __shfl_sync(0xffffffffu, w_lane, u);  // 0 for u ≥ nt
+#pragma unroll
+    for (int s = 0; s < kSubChunks<C>; ++s) {
+      const float4 v = w != 0.f ? b.v[u][s] : make_float4(0.f, 0.f, 0.f, 0.f);
+      acc[s][0] += w * v.x;
+      acc[s][1] += w * v.y;
+      acc[s][2] += w * v.z;
+      acc[s][3] += w * v.w;
+    }
+  }
+}
+
+// Adds the warp's splits from t = kSkip on (kSkip: the first batch's, already added, or 0), batch by batch.
+template <int W, int C, int kSkip>
+__device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const float* o_first, int n,
+                                           int part, float g, int col0, int lane, float (&acc)[kSubChunks<C>][4]) {
+  constexpr int kSub = kSubChunks<C>;
+  constexpr int kGroup = kBatchSplits<C>;
   const int nt = (n - part + W - 1) / W;  // my splits (0 when part ≥ n)
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
-  float w_lane0 = 0.f;  // base 0's weights, when the first batch needed them
-  if constexpr (kFirstBatchEarly<C>) {
-    w_lane0 = split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, 0, nt, lane);
-    float w[kGroup];
-#pragma unroll
-    for (int u = 0; u < kGroup; ++u) {
-      w[u] = __shfl_sync(0xffffffffu, w_lane0, u);  // 0 for u ≥ nt
-#pragma unroll
-      for (int s = 0; s < kSub; ++s)
-        if (w[u] == 0.f) first.v[u][s] = make_float4(0.f, 0.f, 0.f, 0.f);
-    }
-    accumulate<W, C>(w, first, acc);
-    if (nt <= kGroup) return;
-  }
+  const float* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;  // split part
   for (int base = 0; base < nt; base += 32) {
-    const float w_lane = kFirstBatchEarly<C> && base == 0 ? w_lane0 : split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
+    const float w_lane = split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
     const int cnt = min(32, nt - base);
     const float* src = src0 + base * split_stride;
-    for (int jj = kFirstBatchEarly<C> && base == 0 ? kGroup : 0; jj < cnt; jj += kGroup) {
+    for (int jj = base == 0 ? kSkip : 0; jj < cnt; jj += kGroup) {
       float w[kGroup];
-      SplitBatch<W, C> b;
+      float4 v[kGroup][kSub];
 #pragma unroll
       for (int u = 0; u < kGroup; ++u) {  // all loads first
         const float wu = __shfl_sync(0xffffffffu, w_lane, min(jj + u, 31));
         w[u] = jj + u < cnt ? wu : 0.f;  // warp-uniform: past the end, an empty split, or negligible weight
 #pragma unroll
         for (int s = 0; s < kSub; ++s)
-          b.v[u][s] = w[u] != 0.f ? *reinterpret_cast<const float4*>(src + (jj + u) * split_stride + s * COMBINE_WARP_COLS)
-                                  : make_float4(0.f, 0.f, 0.f, 0.f);
+          v[u][s] = w[u] != 0.f ? *reinterpret_cast<const float4*>(src + (jj + u) * split_stride + s * COMBINE_WARP_COLS)
+                                : make_float4(0.f, 0.f, 0.f, 0.f);
       }
-      accumulate<W, C>(w, b, acc);
+#pragma unroll
+      for (int u = 0; u < kGroup; ++u) {
+#pragma unroll
+        for (int s = 0; s < kSub; ++s) {
+          acc[s][0] += w[u] * v[u][s].x;
+          acc[s][1] += w[u] * v[u][s].y;
+          acc[s][2] += w[u] * v[u][s].z;
+          acc[s][3] += w[u] * v[u][s].w;
+        }
+      }
     }
   }
 }
@@ -209,18 +216,27 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
   for (int s = 0; s < kSub; ++s) acc[s][0] = acc[s][1] = acc[s][2] = acc[s][3] = 0.f;
   float g_lse = INFINITY;  // natural-log output; +inf when every split is empty
   if (active) {
-    // lse of split j: lse_accum[(first + j) * q_rows + r]; this warp's split part + W·t: src0 + t · split_stride
+    // lse of split j: lse_accum[(first + j) * q_rows + r]
     const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
-    const float* src0 = p.o_accum + (static_cast<int64_t>(first + part) * p.q_rows + r) * HEAD_DIM_V + col0 + lane * 4;
-    const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
-    const int nt = (n - part + W - 1) / W;
-    SplitBatch<W, C> first_batch;  // (unused unless kFirstBatchEarly)
-    if constexpr (kFirstBatchEarly<C>) load_first_batch<W, C>(first_batch, src0, split_stride, nt);
-    const SplitLse<kLseRegs<W, C>> sl = split_lse_stats<kLseRegs<W, C>>(lse_col, n, p.q_rows, lane);
-    if (sl.m != -INFINITY && sl.m == sl.m) {
-      const float g = sl.g;
-      g_lse = g * kLn2;
-      add_splits<W, C>(p, lse_col, sl, src0, n, part, g, lane, first_batch, acc);
+    if constexpr (kFirstBatchEarly<C>) {
+      const float* o_first = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
+      FirstBatch<C> first_batch;
+      load_first_batch<W, C>(first_batch, p, o_first, n, part, col0, lane);
+      const SplitLse<kLseRegs<W, C>> sl = split_lse_stats<kLseRegs<W, C>>(lse_col, n, p.q_rows, lane);
+      if (sl.m != -INFINITY && sl.m == sl.m) {
+        const float g = sl.g;
+        g_lse = g * kLn2;
+        add_first_batch<W, C>(p, lse_col, sl, n, part, g, lane, first_batch, acc);
+        add_splits<W, C, kBatchSplits<C>>(p, lse_col, sl, o_first, n, part, g, col0, lane, acc);
+      }
+    } else {
+      const SplitLse<kLseRegs<W, C>> sl = split_lse_stats<kLseRegs<W, C>>(lse_col, n, p.q_rows, lane);
+      if (sl.m != -INFINITY && sl.m == sl.m) {
+        const float g = sl.g;
+        g_lse = g * kLn2;
+        const float* o_first = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
+        add_splits<W, C, 0>(p, lse_col, sl, o_first, n, part, g, col0, lane, acc);
+      }
     }
   }
   ptx::grid_dep_launch_dependents();  // inputs consumed; only the reduction and stores remain

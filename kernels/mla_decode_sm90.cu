@@ -325,11 +325,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         pack_p<T>(s, pa);
         store_p(sP0, pa, r_loc, q4);
         ptx::fence_proxy_async();
-#ifdef MLA_EXPERIMENT_SCALE1_SYNC  // (and the P0 handoff, which orders WG0's sScale1 read before WG1's next write)
-        ptx::named_barrier_sync(kP0Ready, kBoth);
-#else
         ptx::named_barrier_arrive(kP0Ready, kBoth);
-#endif
         scale_rows(o, scale1[0], scale1[1]);
 #pragma unroll
         for (int h = 0; h < 2; ++h) row_sum[h] *= scale1[h];
@@ -406,11 +402,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             ptx::st_shared_f32(sScale1 + r_loc[h] * 4, scale1[h]);
           }
         }
-#ifdef MLA_EXPERIMENT_SCALE1_SYNC  // racecheck discriminator (perf log `race90`): the Scale1 handoff bar.sync on both sides
-        ptx::named_barrier_sync(kScale1Ready, kBoth);
-#else
         ptx::named_barrier_arrive(kScale1Ready, kBoth);
-#endif
         float sum[2];
         exponentiate(s, scale_log2, m1, sum);
 #pragma unroll

@@ -3,13 +3,16 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command). Experiment runners and reruns:
+# Steps (each one device command; every command inside bounded by `timeout`). Queued: cpre with
+# CPRE_DECODE=0 CPRE_SETS="serving:S8,S9 sweep:9,13,25" (the C ≤ 2 combine entries as rewritten after session 12's last
+# run). Experiment runners and reruns:
 #   cpre      ~3 min: the combine's first batch beside its LSEs for C ≤ 2 (dist/kernels) against .variants/combold
-#             (SRC_REV=<before> build-variant.sh combold mla_combine sm_90): combine and decode GPU tests, memcheck,
-#             serving + var sweep rows
+#             (SRC_REV=2a06032 scripts/build-variant.sh combold mla_combine sm_90, then copy its cubin into
+#             .variants/combold): combine and decode GPU tests (CPRE_DECODE=0: not the decode one), memcheck, the
+#             CPRE_SETS rows (default: serving + var sweep rows)
 #   race-probe ~1 min: racecheck on each pattern of scripts/race-probe.cu (race-free named-barrier handoffs)
 #   race90    ~2 min: racecheck with a device backtrace on S1's 'hopper' decode, the SASS at the reported offsets, then
-#             racecheck on 10 sanitize property cases of the shipped build and of .variants/s1sync (rebuild it first)
+#             racecheck on 10 sanitize property cases of the shipped build
 #   launch    ~4 min: a call's fixed cost and its combine's share (FLASH_MLA_EXPERIMENT_LAUNCH=empty: every kernel
 #             launched with b = 0; =nocombine: no combine launch) on the serving shapes and four sweep rows, two rounds
 #   splitcost ~3 min: the scheduler's split cost 5 / 8 on the serving shapes it changes and var sweep rows
@@ -345,24 +348,21 @@ case $step in
     echo "racecheck S1 (hopper) rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/race-s1.log")"; grep -aE "Race reported|Write access|Read access|#[0-9]+ 0x|\.cu:|\.cuh:" "$out/race-s1.log" | head -60
     cuobjdump -sass -fun mla_decode_sm90_bf16 dist/kernels/mla_decode_sm90.sm_90a.cubin > "$out/sass.txt" 2>&1; echo "sass lines $(wc -l < "$out/sass.txt")"
     for off in ${RACE_OFFSETS:-8a00 8a90 fdc0 fdf0 13b50 13b60 14610 16770}; do echo "== $off"; grep -n -B3 -A1 "/\*$off\*/" "$out/sass.txt" | head -6; done
-    # the discriminator (.variants/s1sync: scripts/build-variant.sh s1sync mla_decode_sm90 sm_90a -DMLA_EXPERIMENT_SCALE1_SYNC —
-    # the Scale1 and P0 handoffs bar.sync on both sides): racecheck on the same sanitize property cases as the shipped build
-    for d in dist/kernels .variants/s1sync; do
-      [ -d "$d" ] || continue
-      FLASH_MLA_KERNEL_DIR=$(kernel_dir "$d")/ FLASH_MLA_SEED=424242 FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=10 \
-        gpu timeout 80 compute-sanitizer --tool racecheck --print-limit 3 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/race90-$(basename "$d").log" 2>&1
-      echo "racecheck property ($d) rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/race90-$(basename "$d").log")"; grep -aE "Race reported|Read access" "$out/race90-$(basename "$d").log" | head -4
-    done
+    # racecheck on the sanitize property cases (session 12: the reports are racecheck's reading of the bar.arrive
+    # handoffs — scripts/race-probe.cu, step race-probe; the discriminator build is gone, in git history)
+    FLASH_MLA_SEED=424242 FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=10 \
+      gpu timeout 80 compute-sanitizer --tool racecheck --print-limit 3 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/race90.log" 2>&1
+    echo "racecheck property rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/race90.log")"; grep -aE "Race reported|Read access" "$out/race90.log" | head -4
     ;;
   cpre)
     # the combine with the first batch of partials loaded beside the LSEs for C ≤ 2 (dist/kernels) against the
     # combine before it (.variants/combold): the combine and decode GPU tests, memcheck on the first, then every
     # serving shape and the var sweep rows (every command bounded: session 12 lost a whole call to an unbounded one)
     gpu timeout 90 node --test dist/test/combine-gpu.test.js > "$out/combine-gpu.log" 2>&1; echo "combine GPU test rc=$?"; summary "$out/combine-gpu.log"
-    gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/gpu-decode.log" 2>&1; echo "decode GPU test rc=$?"; summary "$out/gpu-decode.log"
+    [ "${CPRE_DECODE:-1}" = 1 ] && { gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/gpu-decode.log" 2>&1; echo "decode GPU test rc=$?"; summary "$out/gpu-decode.log"; }
     FLASH_MLA_REQUIRE_GPU=1 timeout 90 compute-sanitizer --tool memcheck --print-limit 4 node --test dist/test/combine-gpu.test.js > "$out/combine-memcheck.log" 2>&1
     echo "memcheck combine GPU test rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/combine-memcheck.log" | tail -1)"
-    ab_rounds cpre "serving sweep:9,13,25" dist/kernels .variants/combold
+    ab_rounds cpre "${CPRE_SETS:-serving sweep:9,13,25}" dist/kernels .variants/combold
     ;;
   race-probe)
     # does racecheck understand a named-barrier handoff? scripts/race-probe.cu: race-free patterns, one run each
