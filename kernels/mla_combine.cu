@@ -82,9 +82,10 @@ constexpr int kBatchSplits = C == 1 ? 1 : COMBINE_IN_FLIGHT / kSubChunks<C>;
 
 // The first batch (the warp's splits t < kBatchSplits) loaded beside the row's LSEs: most split rows have at most a
 // batch of splits per warp (sweep#9's two, S9's few), and their merge was an LSE round trip, then a partials one.
-// Measured (H200, session 12, perf log `cpre`): for C = 1, 2 S8, S9 and the var sweep rows 0.4–1.1 % faster; for
-// C = 4 (16 splits' loads queued ahead of the LSE loads) S1, S3, S7 and S12 ran 1.5–2.4 % slower (S2 1.5 % faster),
-// so C = 4 keeps the plain walk.
+// Measured (H200, session 12, perf log `cpre`): for C = 1, 2 S8, S9 and the var sweep rows 0.3–1.3 % faster (that
+// build's C ≤ 2 entries are the same length as these, not the same bytes: a rerun is queued); for C = 4 (16 splits'
+// loads queued ahead of the LSE loads) S1, S3, S7 and S12 ran 1.5–2.4 % slower (S2 1.5 % faster), so C = 4 keeps the
+// plain walk.
 template <int C>
 constexpr bool kFirstBatchEarly = C <= 2;
 template <int C>
@@ -122,37 +123,50 @@ __device__ __forceinline__ float split_weight(const MlaDecodeParams& p, const fl
 }
 
 // Adds the first batch to acc: a split of weight 0 (past the end, empty or negligible) adds exact zeros, as one of
-// a later batch whose loads are skipped.
+// a later batch whose loads are skipped. Returns this lane's weight of the warp's split t = lane (add_splits reuses it
+// for its first 32 splits). Written as the measured build had it inside add_splits (weights, zeros, then the sums):
+// with the same operations in another order ptxas scheduled the W = 1 entries 640–3 200 bytes longer.
 template <int W, int C>
-__device__ __forceinline__ void add_first_batch(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, int n,
-                                                int part, float g, int lane, const FirstBatch<C>& b, float (&acc)[kSubChunks<C>][4]) {
+__device__ __forceinline__ float add_first_batch(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, int n,
+                                                 int part, float g, int lane, FirstBatch<C>& b, float (&acc)[kSubChunks<C>][4]) {
   const int nt = (n - part + W - 1) / W;
   const float w_lane = split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, 0, nt, lane);
+  float w[kBatchSplits<C>];
 #pragma unroll
   for (int u = 0; u < kBatchSplits<C>; ++u) {
-    const float w = __shfl_sync(0xffffffffu, w_lane, u);  // 0 for u ≥ nt
+    w[u] = __shfl_sync(0xffffffffu, w_lane, u);  // 0 for u ≥ nt
+#pragma unroll
+    for (int s = 0; s < kSubChunks<C>; ++s)
+      if (w[u] == 0.f) b.v[u][s] = make_float4(0.f, 0.f, 0.f, 0.f);
+  }
+#pragma unroll
+  for (int u = 0; u < kBatchSplits<C>; ++u) {
 #pragma unroll
     for (int s = 0; s < kSubChunks<C>; ++s) {
-      const float4 v = w != 0.f ? b.v[u][s] : make_float4(0.f, 0.f, 0.f, 0.f);
-      acc[s][0] += w * v.x;
-      acc[s][1] += w * v.y;
-      acc[s][2] += w * v.z;
-      acc[s][3] += w * v.w;
+      acc[s][0] += w[u] * b.v[u][s].x;
+      acc[s][1] += w[u] * b.v[u][s].y;
+      acc[s][2] += w[u] * b.v[u][s].z;
+      acc[s][3] += w[u] * b.v[u][s].w;
     }
   }
+  return w_lane;
 }
 
-// Adds the warp's splits from t = kSkip on (kSkip: the first batch's, already added, or 0), batch by batch.
+// Adds the warp's splits from t = kSkip on (kSkip: the first batch's, already added, or 0), batch by batch; w_lane0:
+// add_first_batch's weights when kSkip > 0. kSkip = 0 is the walk of the builds before session 12, byte for byte (the
+// C = 4 entries; the first split's address must stay written here: computed in a helper or by the caller, ptxas
+// emitted 72 more instructions per entry).
 template <int W, int C, int kSkip>
 __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const float* o_first, int n,
-                                           int part, float g, int col0, int lane, float (&acc)[kSubChunks<C>][4]) {
+                                           int part, float g, int col0, int lane, float w_lane0, float (&acc)[kSubChunks<C>][4]) {
   constexpr int kSub = kSubChunks<C>;
   constexpr int kGroup = kBatchSplits<C>;
   const int nt = (n - part + W - 1) / W;  // my splits (0 when part ≥ n)
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
   const float* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;  // split part
+  if (kSkip > 0 && nt <= kSkip) return;
   for (int base = 0; base < nt; base += 32) {
-    const float w_lane = split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
+    const float w_lane = kSkip > 0 && base == 0 ? w_lane0 : split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
     const int cnt = min(32, nt - base);
     const float* src = src0 + base * split_stride;
     for (int jj = base == 0 ? kSkip : 0; jj < cnt; jj += kGroup) {
@@ -226,8 +240,8 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
       if (sl.m != -INFINITY && sl.m == sl.m) {
         const float g = sl.g;
         g_lse = g * kLn2;
-        add_first_batch<W, C>(p, lse_col, sl, n, part, g, lane, first_batch, acc);
-        add_splits<W, C, kBatchSplits<C>>(p, lse_col, sl, o_first, n, part, g, col0, lane, acc);
+        const float w_lane0 = add_first_batch<W, C>(p, lse_col, sl, n, part, g, lane, first_batch, acc);
+        add_splits<W, C, kBatchSplits<C>>(p, lse_col, sl, o_first, n, part, g, col0, lane, w_lane0, acc);
       }
     } else {
       const SplitLse<kLseRegs<W, C>> sl = split_lse_stats<kLseRegs<W, C>>(lse_col, n, p.q_rows, lane);
@@ -235,7 +249,7 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
         const float g = sl.g;
         g_lse = g * kLn2;
         const float* o_first = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
-        add_splits<W, C, 0>(p, lse_col, sl, o_first, n, part, g, col0, lane, acc);
+        add_splits<W, C, 0>(p, lse_col, sl, o_first, n, part, g, col0, lane, 0.f, acc);
       }
     }
   }

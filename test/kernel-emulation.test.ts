@@ -37,6 +37,11 @@ import { join } from 'node:path';
 import { validateBenchResult, type BenchResult } from '../src/bench/report.js';
 import { CudaError, Tensor, UnsupportedFeatureError, dequantizeKvFp8, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles } from '../src/index.js';
 import { forceCombineShape } from '../src/cuda/mla.js';
+import { getCudaContext, loadKernel, portableArchs } from '../src/cuda/context.js';
+import { combineGrid } from '../src/cuda/combine-shape.js';
+import { MLA_CONFIG } from '../src/cuda/config.js';
+import { MLA_DECODE_PARAMS_LAYOUT, encodeMlaDecodeParams, type MlaDecodeParamsValues } from '../src/cuda/params.js';
+import { compare } from '../src/check/compare.js';
 import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda } from './util/fake-cuda.js';
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
@@ -506,6 +511,75 @@ const scenarios: Record<string, Scenario> = {
   },
 
   ...layoutScenarios(),
+
+  'combine-walks': {
+    title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: 16) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
+    env: { FAKE_CUDA_SMS: '8' },
+    run(seed) {
+      const r = rng(seed);
+      const sQ = 2, hQ = 4, qRows = sQ * hQ;
+      const counts = [70, 1, 2, 17, 9, 33, 40, 5];
+      const b = counts.length;
+      const first = [0];
+      for (const n of counts) first.push(first[first.length - 1] + n);
+      const total = first[b];
+      const oAccum = Float32Array.from({ length: total * qRows * 512 }, () => 2 * r() - 1);
+      // split LSEs (log2 units) spread over 2^±12; some splits empty (−inf), and request 4's row 3 has no key at all
+      const lseAccum = Float32Array.from({ length: total * qRows }, () => (r() < 0.1 ? -Infinity : 24 * r() - 12));
+      for (let j = 0; j < counts[4]; j++) lseAccum[(first[4] + j) * qRows + 3] = -Infinity;
+      // the float64 merge (kernels/mla_combine.cu's header); rows of one-split requests stay NaN (the decode wrote them)
+      const refOut = new Float64Array(b * qRows * 512).fill(NaN);
+      const refLse = new Float64Array(b * qRows).fill(NaN);
+      for (let i = 0; i < b; i++) {
+        if (counts[i] < 2) continue;
+        for (let row = 0; row < qRows; row++) {
+          const l = Array.from({ length: counts[i] }, (_, j) => lseAccum[(first[i] + j) * qRows + row]);
+          const m = Math.max(...l);
+          const s = Math.floor(row / hQ), h = row % hQ;
+          const at = (i * qRows + row) * 512;
+          if (m === -Infinity) {
+            refOut.fill(0, at, at + 512);
+            refLse[(i * hQ + h) * sQ + s] = Infinity;
+            continue;
+          }
+          const g = Math.log2(l.reduce((acc, x) => acc + 2 ** (x - m), 0)) + m;
+          for (let c = 0; c < 512; c++) {
+            let v = 0;
+            for (let j = 0; j < counts[i]; j++) v += 2 ** (l[j] - g) * oAccum[((first[i] + j) * qRows + row) * 512 + c];
+            refOut[at + c] = v;
+          }
+          refLse[(i * hQ + h) * sQ + s] = g * Math.LN2;
+        }
+      }
+      const { device, stream } = getCudaContext();
+      const numSplits = Tensor.from(Int32Array.from(first), [b + 1], { dtype: 'int32', backend: 'cuda' });
+      const oAcc = Tensor.from(oAccum, [oAccum.length], { dtype: 'fp32', backend: 'cuda' });
+      const lseAcc = Tensor.from(lseAccum, [lseAccum.length], { dtype: 'fp32', backend: 'cuda' });
+      const shapes: string[] = [];
+      for (const warpsPerRow of [1, 2, 4, 8] as const) for (const chunks of [1, 2, 4] as const) {
+        const name = `W ${warpsPerRow} C ${chunks}`;
+        const out = Tensor.full([b, sQ, hQ, 512], NaN, { dtype: 'bf16', backend: 'cuda' });
+        const lse = Tensor.full([b, hQ, sQ], NaN, { dtype: 'fp32', backend: 'cuda' });
+        const params = encodeMlaDecodeParams({
+          ...(Object.fromEntries(Object.keys(MLA_DECODE_PARAMS_LAYOUT).map((k) => [k, 0])) as MlaDecodeParamsValues),
+          ...{ q: 0n, k_cache: 0n, block_table: 0n, cache_seqlens: 0n, tile_scheduler_metadata: 0n, split_arrivals: 0n },
+          num_splits: numSplits.ptr, out: out.ptr, lse: lse.ptr, o_accum: oAcc.ptr, lse_accum: lseAcc.ptr,
+          b, s_q: sQ, h_q: hQ, q_rows: qRows,
+        });
+        const k = loadKernel('mla_combine', portableArchs(device), `mla_combine_w${warpsPerRow}_c${chunks}_bf16`, ['bytes']);
+        k.launch({ grid: combineGrid(b, qRows, { warpsPerRow, chunks }), block: [MLA_CONFIG.COMBINE_THREADS, 1, 1], stream, pdl: false }, params);
+        const co = compare(`${name} out`, out.toFloat32(), refOut, 'bf16', { seed });
+        const cl = compare(`${name} lse`, lse.toFloat32(), refLse, 'fp32', { seed, absTol: 1e-4 });
+        assert.ok(co.ok, co.message);
+        assert.ok(cl.ok, cl.message);
+        out.dispose();
+        lse.dispose();
+        shapes.push(`W${warpsPerRow}C${chunks}`);
+      }
+      for (const t of [numSplits, oAcc, lseAcc]) t.dispose();
+      return [`${shapes.length} launch shapes (${shapes.join(' ')}) = the float64 merge: splits per request [${counts}], ${qRows} rows each`];
+    },
+  },
 
   'group-bits': {
     title: "each KV head's group decodes bit for bit like its own h_kv = 1 problem (d_qk 576 on 'generic', 512 on the layout kernel)",
