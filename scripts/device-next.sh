@@ -5,7 +5,9 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued: cpre with
 # CPRE_DECODE=0 CPRE_SETS="serving:S8,S9 sweep:9,13,25" (the C ≤ 2 combine entries as rewritten after session 12's last
-# run). Experiment runners and reruns:
+# run), then cstage. Experiment runners and reruns:
+#   cstage    ~2 min: the staged C = 4 combine (.variants/cstage24, cstage32: -DMLA_COMBINE_SMEM_SPLITS=N, run with
+#             FLASH_MLA_EXPERIMENT_COMBINE_SMEM = 8 · N · 512) — combine GPU tests, S1–S3, S7, S9, S12 against shipped
 #   cpre      ~3 min: the combine's first batch beside its LSEs for C ≤ 2 (dist/kernels) against .variants/combold
 #             (SRC_REV=2a06032 scripts/build-variant.sh combold mla_combine sm_90, then copy its cubin into
 #             .variants/combold): combine and decode GPU tests (CPRE_DECODE=0: not the decode one), memcheck, the
@@ -56,7 +58,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: cpre | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: cpre | cstage | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -363,6 +365,28 @@ case $step in
     FLASH_MLA_REQUIRE_GPU=1 timeout 90 compute-sanitizer --tool memcheck --print-limit 4 node --test dist/test/combine-gpu.test.js > "$out/combine-memcheck.log" 2>&1
     echo "memcheck combine GPU test rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/combine-memcheck.log" | tail -1)"
     ab_rounds cpre "${CPRE_SETS:-serving sweep:9,13,25}" dist/kernels .variants/combold
+    ;;
+  cstage)
+    # the staged C = 4 combine (kernels/mla_combine.cu -DMLA_COMBINE_SMEM_SPLITS=N: a warp's batch of N splits in
+    # shared memory by cp.async instead of 16 in registers; .variants/cstageN, built with scripts/build-variant.sh
+    # cstageN mla_combine sm_90 -DMLA_COMBINE_SMEM_SPLITS=N) against the shipped combine: the combine GPU test under
+    # each, then the C = 4 serving shapes (S1, S2, S3, S7, S12) and two C ≤ 2 rows as a control, two rounds, checked
+    for n in 24 32; do
+      kd=$(kernel_dir .variants/cstage$n)
+      FLASH_MLA_EXPERIMENT_COMBINE_SMEM=$((8 * n * 512)) FLASH_MLA_KERNEL_DIR=$kd/ gpu timeout 90 node --test dist/test/combine-gpu.test.js > "$out/cstage$n-gpu.log" 2>&1
+      echo "combine GPU test (cstage$n) rc=$?"; summary "$out/cstage$n-gpu.log"
+    done
+    for round in 1 2; do
+      for v in shipped 24 32; do
+        f="$out/cstage-$v-$round.txt"
+        if [ $v = shipped ]; then
+          timeout 100 node dist/src/cli.js bench --configs serving:S1,S2,S3,S7,S9,S12 --iters 40 --check-samples $((round == 1)) --reference h200 > "$f" 2>&1
+        else
+          FLASH_MLA_EXPERIMENT_COMBINE_SMEM=$((8 * v * 512)) FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/cstage$v)/ timeout 100 node dist/src/cli.js bench --configs serving:S1,S2,S3,S7,S9,S12 --iters 40 --check-samples $((round == 1)) --reference h200 > "$f" 2>&1
+        fi
+        echo "== $round $v rc=$?"; grep -aE "^S[0-9]" "$f" | cut -c1-64,118-150
+      done
+    done
     ;;
   race-probe)
     # does racecheck understand a named-barrier handoff? scripts/race-probe.cu: race-free patterns, one run each

@@ -13,7 +13,7 @@ import { splitOverheadBlocks } from '../mla/schedule.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
-import { decodeParamsOf, launchExperiment, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
+import { combineStageBytes, decodeParamsOf, launchExperiment, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
 import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, SMALL_ROW_DEFAULT_MAX_ROWS, smallRowMaxRows, smallRowMisfit } from './features.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
@@ -249,7 +249,8 @@ class CudaMlaBackend implements MlaBackend {
     const shape = combineShapeFor(b, qRows);
     const entry = `mla_combine_w${shape.warpsPerRow}_c${shape.chunks}_${dt}`;
     const k = loadKernel('mla_combine', archs, entry, ['bytes']);
-    return { entry, launch: (params) => k.launch({ grid: combineGrid(b, qRows, shape), block: [COMBINE_THREADS, 1, 1], stream, pdl }, params) };
+    const sharedMemBytes = shape.chunks === 4 ? combineStageBytes() : 0; // 0 but in the staged-combine experiment
+    return { entry, launch: (params) => k.launch({ grid: combineGrid(b, qRows, shape), block: [COMBINE_THREADS, 1, 1], stream, pdl, sharedMemBytes }, params) };
   }
 
   checkDecode(f: DecodeFeatures): void {

@@ -80,6 +80,22 @@ export function launchExperiment(): '' | 'empty' | 'nocombine' {
 }
 
 /**
+ * EXPERIMENT (read at the first decode): FLASH_MLA_EXPERIMENT_COMBINE_SMEM=bytes gives every C = 4 combine launch that
+ * much dynamic shared memory — for a build of kernels/mla_combine.cu with -DMLA_COMBINE_SMEM_SPLITS=N, whose C = 4
+ * entries stage N splits per warp there (bytes = 8 warps × N × 512). 0 or unset: none (the shipped kernels).
+ */
+let combineStageBytesValue: number | undefined;
+export function combineStageBytes(): number {
+  if (combineStageBytesValue === undefined) {
+    const v = (process.env.FLASH_MLA_EXPERIMENT_COMBINE_SMEM ?? '').trim();
+    const n = v === '' ? 0 : Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 227 * 1024) throw new RangeError(`FLASH_MLA_EXPERIMENT_COMBINE_SMEM: expected bytes of shared memory (an integer 0 … ${227 * 1024}), got '${v}'`);
+    combineStageBytesValue = n;
+  }
+  return combineStageBytesValue;
+}
+
+/**
  * MlaDecodeParams of a validated decode with its split workspace at `workspace` (splitWorkspace()). Sparse decode
  * (blockTable and cacheSeqlens null) gets null pointers and zero sizes for them; an FP8 cache's strides are bytes.
  * `splitArrivals`: the split fold's zeroed counters ([b] uint32; kernels/mla_fold_combine.cuh), 0n when the combine

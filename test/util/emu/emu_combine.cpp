@@ -9,7 +9,13 @@
 namespace emu {
 
 #define PARAMS(i) (*static_cast<const MlaDecodeParams*>(args[i]))
-#define ENTRY(W, C, N) {"mla_combine_w" #W "_c" #C "_" #N, [](void* const* args) { mla_combine_w##W##_c##C##_##N(PARAMS(0)); }, false}
+// the staged C = 4 experiment (-DMLA_COMBINE_SMEM_SPLITS, FLASH_MLA_EMU_DEFINES) takes dynamic shared memory
+#ifdef MLA_COMBINE_SMEM_SPLITS
+#define STAGED(C) (C == 4)
+#else
+#define STAGED(C) false
+#endif
+#define ENTRY(W, C, N) {"mla_combine_w" #W "_c" #C "_" #N, [](void* const* args) { mla_combine_w##W##_c##C##_##N(PARAMS(0)); }, STAGED(C)}
 #define ENTRIES(W, N) ENTRY(W, 1, N), ENTRY(W, 2, N), ENTRY(W, 4, N)
 #define FP8P(i) (*static_cast<const MlaFp8Params*>(args[i]))
 static const KernelEntry kCombineEntries[] = {
@@ -23,6 +29,7 @@ static const KernelEntry kCombineEntries[] = {
 #undef ENTRIES
 #undef ENTRY
 #undef PARAMS
+#undef STAGED
 
 const KernelEntry* combine_entries(int* n) {
   *n = static_cast<int>(sizeof kCombineEntries / sizeof kCombineEntries[0]);
