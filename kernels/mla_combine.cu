@@ -87,7 +87,11 @@ constexpr int kBatchSplits = C == 1 ? 1 : COMBINE_IN_FLIGHT / kSubChunks<C>;
 // loads queued ahead of the LSE loads) S1, S3, S7 and S12 ran 1.5–2.4 % slower (S2 1.5 % faster), so C = 4 keeps the
 // plain walk.
 template <int C>
+#ifdef MLA_COMBINE_SMEM_SPLITS  // the staged experiment walks every split of C = 2 and 4 (below)
+constexpr bool kFirstBatchEarly = C == 1;
+#else
 constexpr bool kFirstBatchEarly = C <= 2;
+#endif
 template <int C>
 struct FirstBatch {
   float4 v[kBatchSplits<C>][kSubChunks<C>];
@@ -196,24 +200,28 @@ __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float
 }
 
 #ifdef MLA_COMBINE_SMEM_SPLITS
-// EXPERIMENT (perf log, session 12 "next session"; default builds do not compile it): the C = 4 walk with its batches
-// staged in dynamic shared memory by cp.async instead of registers, so that a warp has MLA_COMBINE_SMEM_SPLITS splits
-// (512 B each) in flight instead of 16 — S7's merge is ~100 splits a row on 16 working CTAs, a chain of batch round
-// trips. The host gives COMBINE_WARPS × MLA_COMBINE_SMEM_SPLITS × 512 B to C = 4 launches
-// (FLASH_MLA_EXPERIMENT_COMBINE_SMEM=bytes). A lane reads back only the 16 bytes it copied, so its own
-// cp.async.wait_group orders them; a skipped split (weight 0) is zero-filled (src-size 0).
+// EXPERIMENT (perf log, session 12 "next session"; default builds do not compile it): the C = 2 and C = 4 walks with
+// their batches staged in dynamic shared memory by cp.async instead of registers, so that a warp has
+// MLA_COMBINE_SMEM_SPLITS splits in flight (C = 4: 512 B each, C = 2: 1 KB) instead of 16 or 8 — the merges after the
+// PDL wait read L2 at 0.7–3.4 TB/s (S7's ~100 splits a row on 16 working CTAs the slowest): bytes in flight bound them.
+// The host gives COMBINE_WARPS × MLA_COMBINE_SMEM_SPLITS × (512 / C) × 4 B to those launches
+// (FLASH_MLA_EXPERIMENT_COMBINE_STAGE=MLA_COMBINE_SMEM_SPLITS). A lane reads back only the bytes it copied, so its own
+// cp.async.wait_group orders them; a skipped split (weight 0) is zero-filled (src-size 0). With it, C = 2 does not
+// load its first batch early (the staged walk takes every split).
 constexpr int kStageSplits = MLA_COMBINE_SMEM_SPLITS;
 static_assert(kStageSplits >= 1 && kStageSplits <= 32, "a stage's weights come from one 32-split pass");
-template <int W>
-__device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, 4>>& sl, const float* o_first, int n,
-                                                  int part, float g, int col0, int lane, int warp, float (&acc)[1][4]) {
+template <int W, int C>
+__device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const float* o_first, int n,
+                                                  int part, float g, int col0, int lane, int warp, float (&acc)[kSubChunks<C>][4]) {
+  constexpr int kSub = kSubChunks<C>;
   extern __shared__ __align__(128) uint8_t smem[];
-  const uint32_t stage = ptx::smem_addr(smem) + (warp * kStageSplits * 32 + lane) * 16;  // split u's 16 B: + 512 u
+  // split u's sub-chunk s of this lane: + (u · kSub + s) · 512
+  const uint32_t stage = ptx::smem_addr(smem) + (warp * kStageSplits * kSub * 32 + lane) * 16;
   const int nt = (n - part + W - 1) / W;
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
   const float* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;
   for (int base = 0; base < nt; base += 32) {
-    const float w_lane = split_weight<W, kLseRegs<W, 4>>(p, lse_col, sl, part, g, base, nt, lane);
+    const float w_lane = split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
     const int cnt = min(32, nt - base);
     const float* src = src0 + base * split_stride;
     for (int jj = 0; jj < cnt; jj += kStageSplits) {
@@ -223,17 +231,22 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
         const float wu = __shfl_sync(0xffffffffu, w_lane, min(jj + u, 31));
         w[u] = jj + u < cnt ? wu : 0.f;
         const bool live = w[u] != 0.f;
-        ptx::cp_async_16(stage + u * 512, live ? src + (jj + u) * split_stride : src, live ? 16 : 0);
+#pragma unroll
+        for (int s = 0; s < kSub; ++s)
+          ptx::cp_async_16(stage + (u * kSub + s) * 512, live ? src + (jj + u) * split_stride + s * COMBINE_WARP_COLS : src, live ? 16 : 0);
       }
       ptx::cp_async_commit();
       ptx::cp_async_wait_all();
 #pragma unroll
       for (int u = 0; u < kStageSplits; ++u) {
-        const uint4 raw = ptx::ld_shared_v4(stage + u * 512);
-        acc[0][0] += w[u] * __uint_as_float(raw.x);
-        acc[0][1] += w[u] * __uint_as_float(raw.y);
-        acc[0][2] += w[u] * __uint_as_float(raw.z);
-        acc[0][3] += w[u] * __uint_as_float(raw.w);
+#pragma unroll
+        for (int s = 0; s < kSub; ++s) {
+          const uint4 raw = ptx::ld_shared_v4(stage + (u * kSub + s) * 512);
+          acc[s][0] += w[u] * __uint_as_float(raw.x);
+          acc[s][1] += w[u] * __uint_as_float(raw.y);
+          acc[s][2] += w[u] * __uint_as_float(raw.z);
+          acc[s][3] += w[u] * __uint_as_float(raw.w);
+        }
       }
     }
   }
@@ -295,7 +308,7 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
         g_lse = g * kLn2;
         const float* o_first = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
 #ifdef MLA_COMBINE_SMEM_SPLITS
-        if constexpr (C == 4) add_splits_staged<W>(p, lse_col, sl, o_first, n, part, g, col0, lane, warp, acc);
+        if constexpr (C >= 2) add_splits_staged<W, C>(p, lse_col, sl, o_first, n, part, g, col0, lane, warp, acc);
         else
 #endif
         add_splits<W, C, 0>(p, lse_col, sl, o_first, n, part, g, col0, lane, 0.f, acc);

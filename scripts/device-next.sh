@@ -6,8 +6,8 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued: cpre with
 # CPRE_DECODE=0 CPRE_SETS="serving:S8,S9 sweep:9,13,25" (the C ≤ 2 combine entries as rewritten after session 12's last
 # run), then cstage. Experiment runners and reruns:
-#   cstage    ~2 min: the staged C = 4 combine (.variants/cstage24, cstage32: -DMLA_COMBINE_SMEM_SPLITS=N, run with
-#             FLASH_MLA_EXPERIMENT_COMBINE_SMEM = 8 · N · 512) — combine GPU tests, S1–S3, S7, S9, S12 against shipped
+#   cstage    ~3 min: the staged C = 2, 4 combine (.variants/cstage16, cstage24: -DMLA_COMBINE_SMEM_SPLITS=N, run with
+#             FLASH_MLA_EXPERIMENT_COMBINE_STAGE=N) — combine GPU tests, S1–S3, S7, S9, S12, sweep#9/#25 against shipped
 #   cpre      ~3 min: the combine's first batch beside its LSEs for C ≤ 2 (dist/kernels) against .variants/combold
 #             (SRC_REV=2a06032 scripts/build-variant.sh combold mla_combine sm_90, then copy its cubin into
 #             .variants/combold): combine and decode GPU tests (CPRE_DECODE=0: not the decode one), memcheck, the
@@ -367,24 +367,27 @@ case $step in
     ab_rounds cpre "${CPRE_SETS:-serving sweep:9,13,25}" dist/kernels .variants/combold
     ;;
   cstage)
-    # the staged C = 4 combine (kernels/mla_combine.cu -DMLA_COMBINE_SMEM_SPLITS=N: a warp's batch of N splits in
-    # shared memory by cp.async instead of 16 in registers; .variants/cstageN, built with scripts/build-variant.sh
-    # cstageN mla_combine sm_90 -DMLA_COMBINE_SMEM_SPLITS=N) against the shipped combine: the combine GPU test under
-    # each, then the C = 4 serving shapes (S1, S2, S3, S7, S12) and two C ≤ 2 rows as a control, two rounds, checked
-    for n in 24 32; do
-      kd=$(kernel_dir .variants/cstage$n)
-      FLASH_MLA_EXPERIMENT_COMBINE_SMEM=$((8 * n * 512)) FLASH_MLA_KERNEL_DIR=$kd/ gpu timeout 90 node --test dist/test/combine-gpu.test.js > "$out/cstage$n-gpu.log" 2>&1
+    # the staged combine (kernels/mla_combine.cu -DMLA_COMBINE_SMEM_SPLITS=N: the C = 2 and C = 4 walks with a warp's
+    # batch of N splits in shared memory by cp.async instead of 8 / 16 in registers; .variants/cstageN, built with
+    # scripts/build-variant.sh cstageN mla_combine sm_90 -DMLA_COMBINE_SMEM_SPLITS=N; run under
+    # FLASH_MLA_EXPERIMENT_COMBINE_STAGE=N) against the shipped combine: the combine GPU test under each, then the
+    # split-heavy serving shapes (S1, S2, S3, S7, S12: C = 4; S9: C = 2) and the var sweep rows (C = 1: a control),
+    # two rounds, checked in round 1
+    for n in ${CSTAGE_N:-16 24}; do
+      FLASH_MLA_EXPERIMENT_COMBINE_STAGE=$n FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/cstage$n)/ gpu timeout 90 node --test dist/test/combine-gpu.test.js > "$out/cstage$n-gpu.log" 2>&1
       echo "combine GPU test (cstage$n) rc=$?"; summary "$out/cstage$n-gpu.log"
     done
     for round in 1 2; do
-      for v in shipped 24 32; do
-        f="$out/cstage-$v-$round.txt"
-        if [ $v = shipped ]; then
-          timeout 100 node dist/src/cli.js bench --configs serving:S1,S2,S3,S7,S9,S12 --iters 40 --check-samples $((round == 1)) --reference h200 > "$f" 2>&1
-        else
-          FLASH_MLA_EXPERIMENT_COMBINE_SMEM=$((8 * v * 512)) FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/cstage$v)/ timeout 100 node dist/src/cli.js bench --configs serving:S1,S2,S3,S7,S9,S12 --iters 40 --check-samples $((round == 1)) --reference h200 > "$f" 2>&1
-        fi
-        echo "== $round $v rc=$?"; grep -aE "^S[0-9]" "$f" | cut -c1-64,118-150
+      for v in shipped ${CSTAGE_N:-16 24}; do
+        for set in serving:S1,S2,S3,S7,S9,S12 sweep:9,25; do
+          f="$out/cstage-$v-${set%%:*}-$round.txt"
+          if [ $v = shipped ]; then
+            timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1)) --reference h200 > "$f" 2>&1
+          else
+            FLASH_MLA_EXPERIMENT_COMBINE_STAGE=$v FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/cstage$v)/ timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1)) --reference h200 > "$f" 2>&1
+          fi
+          echo "== $round $v $set rc=$?"; grep -aE "^(S[0-9]|sweep#)" "$f" | cut -c1-64,118-150
+        done
       done
     done
     ;;

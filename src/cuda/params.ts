@@ -80,19 +80,22 @@ export function launchExperiment(): '' | 'empty' | 'nocombine' {
 }
 
 /**
- * EXPERIMENT (read at the first decode): FLASH_MLA_EXPERIMENT_COMBINE_SMEM=bytes gives every C = 4 combine launch that
- * much dynamic shared memory — for a build of kernels/mla_combine.cu with -DMLA_COMBINE_SMEM_SPLITS=N, whose C = 4
- * entries stage N splits per warp there (bytes = 8 warps × N × 512). 0 or unset: none (the shipped kernels).
+ * EXPERIMENT (read at the first decode): FLASH_MLA_EXPERIMENT_COMBINE_STAGE=N, for a build of kernels/mla_combine.cu
+ * with -DMLA_COMBINE_SMEM_SPLITS=N, whose C = 2 and C = 4 entries stage N splits per warp in dynamic shared memory:
+ * the bytes a combine launch of `chunks` column chunks needs (8 warps × N × 512 / chunks × 4 B; C = 1: 0). Unset: 0
+ * for every launch (the shipped kernels).
  */
-let combineStageBytesValue: number | undefined;
-export function combineStageBytes(): number {
-  if (combineStageBytesValue === undefined) {
-    const v = (process.env.FLASH_MLA_EXPERIMENT_COMBINE_SMEM ?? '').trim();
+let combineStageSplitsValue: number | undefined;
+export function combineStageBytes(chunks: number): number {
+  if (combineStageSplitsValue === undefined) {
+    const v = (process.env.FLASH_MLA_EXPERIMENT_COMBINE_STAGE ?? '').trim();
     const n = v === '' ? 0 : Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > 227 * 1024) throw new RangeError(`FLASH_MLA_EXPERIMENT_COMBINE_SMEM: expected bytes of shared memory (an integer 0 … ${227 * 1024}), got '${v}'`);
-    combineStageBytesValue = n;
+    if (!Number.isInteger(n) || n < 0 || n > 32) throw new RangeError(`FLASH_MLA_EXPERIMENT_COMBINE_STAGE: expected the splits a warp stages (an integer 0 … 32), got '${v}'`);
+    combineStageSplitsValue = n;
   }
-  return combineStageBytesValue;
+  const bytes = chunks === 1 ? 0 : 8 * combineStageSplitsValue * (HEAD_DIM_V / chunks) * 4;
+  if (bytes > 227 * 1024) throw new RangeError(`FLASH_MLA_EXPERIMENT_COMBINE_STAGE=${combineStageSplitsValue}: ${bytes} B of shared memory for a ${chunks}-chunk combine, above the 227 KB a CTA can have (C = 2 takes at most 27)`);
+  return bytes;
 }
 
 /**

@@ -9,9 +9,9 @@
 namespace emu {
 
 #define PARAMS(i) (*static_cast<const MlaDecodeParams*>(args[i]))
-// the staged C = 4 experiment (-DMLA_COMBINE_SMEM_SPLITS, FLASH_MLA_EMU_DEFINES) takes dynamic shared memory
+// the staged experiment (-DMLA_COMBINE_SMEM_SPLITS, FLASH_MLA_EMU_DEFINES): its C = 2, 4 entries take dynamic shared memory
 #ifdef MLA_COMBINE_SMEM_SPLITS
-#define STAGED(C) (C == 4)
+#define STAGED(C) (C >= 2)
 #else
 #define STAGED(C) false
 #endif
