@@ -557,14 +557,15 @@ const scenarios: Record<string, Scenario> = {
       const numSplits = Tensor.from(Int32Array.from(first), [b + 1], { dtype: 'int32', backend: 'cuda' });
       const oAcc = Tensor.from(oAccum, [oAccum.length], { dtype: 'fp32', backend: 'cuda' });
       const lseAcc = Tensor.from(lseAccum, [lseAccum.length], { dtype: 'fp32', backend: 'cuda' });
+      // the params the combine does not read (the decode's inputs, strides, scales): zero (pointers: null)
+      const noDecode = Object.fromEntries(Object.entries(MLA_DECODE_PARAMS_LAYOUT).map(([k, off]) => [k, off < MLA_DECODE_PARAMS_LAYOUT.q_batch_stride ? 0n : 0])) as MlaDecodeParamsValues;
       const shapes: string[] = [];
       for (const warpsPerRow of [1, 2, 4, 8] as const) for (const chunks of [1, 2, 4] as const) {
         const name = `W ${warpsPerRow} C ${chunks}`;
         const out = Tensor.full([b, sQ, hQ, 512], NaN, { dtype: 'bf16', backend: 'cuda' });
         const lse = Tensor.full([b, hQ, sQ], NaN, { dtype: 'fp32', backend: 'cuda' });
         const params = encodeMlaDecodeParams({
-          ...(Object.fromEntries(Object.keys(MLA_DECODE_PARAMS_LAYOUT).map((k) => [k, 0])) as MlaDecodeParamsValues),
-          ...{ q: 0n, k_cache: 0n, block_table: 0n, cache_seqlens: 0n, tile_scheduler_metadata: 0n, split_arrivals: 0n },
+          ...noDecode,
           num_splits: numSplits.ptr, out: out.ptr, lse: lse.ptr, o_accum: oAcc.ptr, lse_accum: lseAcc.ptr,
           b, s_q: sQ, h_q: hQ, q_rows: qRows,
         });

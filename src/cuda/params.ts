@@ -3,6 +3,7 @@
 
 import type { MlaDecodeArgs } from '../backend.js';
 import { HEAD_DIM_V } from '../mla/constants.js';
+import { MLA_CONFIG } from './config.js';
 
 export const MLA_DECODE_PARAMS_BYTES = 168;
 
@@ -82,7 +83,7 @@ export function launchExperiment(): '' | 'empty' | 'nocombine' {
 /**
  * EXPERIMENT (read at the first decode): FLASH_MLA_EXPERIMENT_COMBINE_STAGE=N, for a build of kernels/mla_combine.cu
  * with -DMLA_COMBINE_SMEM_SPLITS=N, whose C = 2 and C = 4 entries stage N splits per warp in dynamic shared memory:
- * the bytes a combine launch of `chunks` column chunks needs (8 warps × N × 512 / chunks × 4 B; C = 1: 0). Unset: 0
+ * the bytes a combine launch of `chunks` column chunks needs (COMBINE_WARPS × N × 512 / chunks × 4 B; C = 1: 0). Unset: 0
  * for every launch (the shipped kernels).
  */
 let combineStageSplitsValue: number | undefined;
@@ -93,9 +94,8 @@ export function combineStageBytes(chunks: number): number {
     if (!Number.isInteger(n) || n < 0 || n > 32) throw new RangeError(`FLASH_MLA_EXPERIMENT_COMBINE_STAGE: expected the splits a warp stages (an integer 0 … 32), got '${v}'`);
     combineStageSplitsValue = n;
   }
-  const bytes = chunks === 1 ? 0 : 8 * combineStageSplitsValue * (HEAD_DIM_V / chunks) * 4;
-  if (bytes > 227 * 1024) throw new RangeError(`FLASH_MLA_EXPERIMENT_COMBINE_STAGE=${combineStageSplitsValue}: ${bytes} B of shared memory for a ${chunks}-chunk combine, above the 227 KB a CTA can have (C = 2 takes at most 27)`);
-  return bytes;
+  // (above the device's opt-in shared memory — on an H200 C = 2 with N > 27 — the launch's cuFuncSetAttribute refuses)
+  return chunks === 1 ? 0 : MLA_CONFIG.COMBINE_WARPS * combineStageSplitsValue * (HEAD_DIM_V / chunks) * 4;
 }
 
 /**
