@@ -58,7 +58,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: cpre | cstage | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: cpre | cstage | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -389,6 +389,19 @@ case $step in
           echo "== $round $v $set rc=$?"; grep -aE "^(S[0-9]|sweep#)" "$f" | cut -c1-64,118-150
         done
       done
+    done
+    ;;
+  prof90)
+    # where the bf16 'hopper' kernel's loop time goes at compute-bound shapes: ncu (full set, SASS-level stall samples)
+    # on sweep#30 (8192, h_q 128, s_q 2) and serving S6; details and the SASS page as text under $out
+    for row in ${PROF_ROWS:-sweep:30 serving:S6}; do
+      n=${row//:/-}
+      timeout 150 ncu --clock-control none --kernel-name regex:'mla_decode_sm90' --launch-skip 2 --launch-count 1 --set full --import-source yes -f -o "$out/prof-$n" \
+        node dist/src/cli.js bench --configs $row --kernel hopper --iters 3 --warmup 1 --check-samples 0 --reference none > "$out/prof-$n.log" 2>&1
+      echo "ncu $row rc=$?"
+      timeout 60 ncu -i "$out/prof-$n.ncu-rep" --page details > "$out/prof-$n-details.txt" 2>&1
+      timeout 60 ncu -i "$out/prof-$n.ncu-rep" --page source --csv --print-source sass > "$out/prof-$n-sass.csv" 2>&1
+      grep -aE "Duration|DRAM Throughput|Compute \(SM\) Throughput|Issue Slots Busy|No Eligible|Active Warps Per Scheduler|Eligible Warps|SM Frequency" "$out/prof-$n-details.txt" | head -14
     done
     ;;
   race-probe)
