@@ -14,7 +14,8 @@
 // how many warps share a row (W, the entry point) and how many CTAs share its columns (C, grid y) from the shape:
 // few long rows → many warps per row; many short rows → one warp per row, one CTA for all columns (fewer CTAs).
 //
-// Launch (mla_config.h): grid (ceil(q_rows / (COMBINE_WARPS / W)) * b, C, 1), block COMBINE_THREADS.
+// Launch (mla_config.h): grid (ceil(q_rows / (COMBINE_WARPS / W)) * b, C, 1), block COMBINE_THREADS, dynamic smem
+// COMBINE_C4_SMEM_BYTES for C = 4 (none otherwise).
 #include <cstdint>
 
 #include "mla_config.h"
@@ -84,14 +85,10 @@ constexpr int kBatchSplits = C == 1 ? 1 : COMBINE_IN_FLIGHT / kSubChunks<C>;
 // batch of splits per warp (sweep#9's two, S9's few), and their merge was an LSE round trip, then a partials one.
 // Measured (H200, session 12, perf log `cpre`): for C = 1, 2 S8, S9 and the var sweep rows 0.3–1.3 % faster (that
 // build's C ≤ 2 entries are the same length as these, not the same bytes: a rerun is queued); for C = 4 (16 splits'
-// loads queued ahead of the LSE loads) S1, S3, S7 and S12 ran 1.5–2.4 % slower (S2 1.5 % faster), so C = 4 keeps the
-// plain walk.
+// loads queued ahead of the LSE loads) S1, S3, S7 and S12 ran 1.5–2.4 % slower (S2 1.5 % faster), so C = 4 does not
+// (it walks its splits staged in shared memory: add_splits_staged).
 template <int C>
-#ifdef MLA_COMBINE_SMEM_SPLITS  // the staged experiment walks every split of C = 2 and 4 (below)
-constexpr bool kFirstBatchEarly = C == 1;
-#else
 constexpr bool kFirstBatchEarly = C <= 2;
-#endif
 template <int C>
 struct FirstBatch {
   float4 v[kBatchSplits<C>][kSubChunks<C>];
@@ -156,10 +153,8 @@ __device__ __forceinline__ float add_first_batch(const MlaDecodeParams& p, const
   return w_lane;
 }
 
-// Adds the warp's splits from t = kSkip on (kSkip: the first batch's, already added, or 0), batch by batch; w_lane0:
-// add_first_batch's weights when kSkip > 0. kSkip = 0 is the walk of the builds before session 12, byte for byte (the
-// C = 4 entries; the first split's address must stay written here: computed in a helper or by the caller, ptxas
-// emitted 72 more instructions per entry).
+// Adds the warp's splits from t = kSkip on (kSkip: the first batch's, already added by add_first_batch, whose weights
+// come in as w_lane0), batch by batch: the C ≤ 2 walk (C = 4: add_splits_staged).
 template <int W, int C, int kSkip>
 __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const float* o_first, int n,
                                            int part, float g, int col0, int lane, float w_lane0, float (&acc)[kSubChunks<C>][4]) {
@@ -199,17 +194,15 @@ __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float
   }
 }
 
-#ifdef MLA_COMBINE_SMEM_SPLITS
-// EXPERIMENT (perf log, session 12 "next session"; default builds do not compile it): the C = 2 and C = 4 walks with
-// their batches staged in dynamic shared memory by cp.async instead of registers, so that a warp has
-// MLA_COMBINE_SMEM_SPLITS splits in flight (C = 4: 512 B each, C = 2: 1 KB) instead of 16 or 8 — the merges after the
-// PDL wait read L2 at 0.7–3.4 TB/s (S7's ~100 splits a row on 16 working CTAs the slowest): bytes in flight bound them.
-// The host gives COMBINE_WARPS × MLA_COMBINE_SMEM_SPLITS × (512 / C) × 4 B to those launches
-// (FLASH_MLA_EXPERIMENT_COMBINE_STAGE=MLA_COMBINE_SMEM_SPLITS). A lane reads back only the bytes it copied, so its own
-// cp.async.wait_group orders them; a skipped split (weight 0) is zero-filled (src-size 0). With it, C = 2 does not
-// load its first batch early (the staged walk takes every split).
-constexpr int kStageSplits = MLA_COMBINE_SMEM_SPLITS;
+// C = 4: a warp's batches staged in dynamic shared memory by cp.async instead of registers (COMBINE_STAGE_SPLITS splits
+// of 512 B per batch; the host gives the launch COMBINE_C4_SMEM_BYTES). Measured against the register walk with the
+// same 16 splits in flight (H200, session 13, perf log `cstage`): S2, S7 and S12 2–3 % faster, S3 1 %, S1 equal, in
+// both rounds; for C = 2 (S9; 8 → 16 or 24 splits a warp, 128–192 KB a CTA) 9–13 % slower, so C = 2 keeps its register
+// walk with the first batch early. A lane reads back only the bytes it copied, so its own cp.async.wait_group orders
+// them; a skipped split (weight 0) is zero-filled (src-size 0).
+constexpr int kStageSplits = COMBINE_STAGE_SPLITS;
 static_assert(kStageSplits >= 1 && kStageSplits <= 32, "a stage's weights come from one 32-split pass");
+static_assert(COMBINE_C4_SMEM_BYTES == COMBINE_WARPS * kStageSplits * kSubChunks<4> * 32 * 16, "the C = 4 stage: warps × splits × sub-chunks × lanes × 16 B");
 template <int W, int C>
 __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const float* o_first, int n,
                                                   int part, float g, int col0, int lane, int warp, float (&acc)[kSubChunks<C>][4]) {
@@ -251,7 +244,6 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
     }
   }
 }
-#endif
 
 // kSink: scale the merged row by its head's sink factor (attn_sink: [h_q] fp32).
 template <typename T, int W, int C, bool kSink = false>
@@ -307,11 +299,8 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
         const float g = sl.g;
         g_lse = g * kLn2;
         const float* o_first = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
-#ifdef MLA_COMBINE_SMEM_SPLITS
-        if constexpr (C >= 2) add_splits_staged<W, C>(p, lse_col, sl, o_first, n, part, g, col0, lane, warp, acc);
-        else
-#endif
-        add_splits<W, C, 0>(p, lse_col, sl, o_first, n, part, g, col0, lane, 0.f, acc);
+        static_assert(C == 4, "C ≤ 2 loads its first batch early");
+        add_splits_staged<W, C>(p, lse_col, sl, o_first, n, part, g, col0, lane, warp, acc);
       }
     }
   }

@@ -91,12 +91,15 @@ static_assert(FP8_BYTES_PER_TOKEN % 16 == 0 && FP8_ROPE_OFFSET % 16 == 0, "raw r
 //   warps per row W ∈ {1, 2, 4, 8} (the entry point mla_combine_w<W>_*): W warps share a row's splits (split j
 //     to warp j % W) and add their partials in smem — many warps for a few long rows;
 //   column chunks C ∈ {1, 2, 4} (grid y): a CTA owns 512 / C columns, a warp walks them 128 at a time.
-// HOST: grid (ceil(q_rows / (COMBINE_WARPS / W)) * b, C, 1), block COMBINE_THREADS, no dynamic smem.
+// HOST: grid (ceil(q_rows / (COMBINE_WARPS / W)) * b, C, 1), block COMBINE_THREADS; dynamic smem
+// COMBINE_C4_SMEM_BYTES for C = 4 (its staged walk), none otherwise.
 constexpr int COMBINE_WARPS = 8;
 constexpr int COMBINE_THREADS = COMBINE_WARPS * 32;
 constexpr int COMBINE_WARP_COLS = 128;                       // columns a warp holds at once (4 per lane)
 constexpr int COMBINE_MAX_CHUNKS = HEAD_DIM_V / COMBINE_WARP_COLS;  // 4
-constexpr int COMBINE_IN_FLIGHT = 16;     // float4 loads a warp issues before using the first (C = 2: 8 splits, C = 4: 16)
+constexpr int COMBINE_IN_FLIGHT = 16;     // float4 loads a warp issues before using the first (C = 2: 8 splits)
+constexpr int COMBINE_STAGE_SPLITS = 16;  // C = 4: splits a warp stages in shared memory (cp.async) per batch
+constexpr int COMBINE_C4_SMEM_BYTES = COMBINE_WARPS * COMBINE_STAGE_SPLITS * (HEAD_DIM_V / 4) * 4;  // 65536
 
 }  // namespace mla
 

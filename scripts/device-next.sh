@@ -58,7 +58,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: cpre | cstage | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: cpre | cstage | prof90 | l2pf | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -390,6 +390,16 @@ case $step in
         done
       done
     done
+    ;;
+  l2pf)
+    # the 'hopper' loop with an L2 prefetch of block j + 4 / j + 5 when j + 2 / j + 3 is requested (.variants/l2pf1: every
+    # m-block's CTA, l2pf2: m-block 0's only; scripts/build-variant.sh l2pfN mla_decode_sm90 sm_90a -DMLA_SM90_L2_PREFETCH=N):
+    # the decode GPU test under each, then compute- and memory-bound 'hopper' rows, two rounds, checked in round 1
+    for v in ${L2PF_VARIANTS:-l2pf1 l2pf2}; do
+      FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$v)/ gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/$v-gpu-decode.log" 2>&1
+      echo "decode GPU test ($v) rc=$?"; summary "$out/$v-gpu-decode.log" | tail -4
+    done
+    ab_rounds l2pf "${L2PF_SETS:-sweep:8,12,14,24,28,30,31 serving:S1,S3,S5,S6,S8,S9,S12}" dist/kernels $(for v in ${L2PF_VARIANTS:-l2pf1 l2pf2}; do echo .variants/$v; done)
     ;;
   prof90)
     # where the bf16 'hopper' kernel's loop time goes at compute-bound shapes: ncu (full set, SASS-level stall samples)

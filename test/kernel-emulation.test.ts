@@ -513,10 +513,8 @@ const scenarios: Record<string, Scenario> = {
   ...layoutScenarios(),
 
   'combine-walks': {
-    title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: 16) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
-    // FLASH_MLA_EXPERIMENT_COMBINE_STAGE passes through: the staged combine experiment, emulated with
-    // FLASH_MLA_EMU_DEFINES=-DMLA_COMBINE_SMEM_SPLITS=N (kernels/mla_combine.cu)
-    env: { FAKE_CUDA_SMS: '8', FAKE_CUDA_SMEM_OPTIN: '232448', ...(process.env.FLASH_MLA_EXPERIMENT_COMBINE_STAGE ? { FLASH_MLA_EXPERIMENT_COMBINE_STAGE: process.env.FLASH_MLA_EXPERIMENT_COMBINE_STAGE } : {}) },
+    title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: a 16-split stage) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
+    env: { FAKE_CUDA_SMS: '8', FAKE_CUDA_SMEM_OPTIN: '232448' },
     run(seed) {
       const r = rng(seed);
       const sQ = 2, hQ = 4, qRows = sQ * hQ;
@@ -570,8 +568,7 @@ const scenarios: Record<string, Scenario> = {
           b, s_q: sQ, h_q: hQ, q_rows: qRows,
         });
         const k = loadKernel('mla_combine', portableArchs(device), `mla_combine_w${warpsPerRow}_c${chunks}_bf16`, ['bytes']);
-        // (FLASH_MLA_EXPERIMENT_COMBINE_STAGE: the staged experiment's shared memory, as the backend gives it)
-        const sharedMemBytes = combineStageBytes(chunks);
+        const sharedMemBytes = combineStageBytes(chunks); // C = 4's stage, as the backend gives it
         k.launch({ grid: combineGrid(b, qRows, { warpsPerRow, chunks }), block: [MLA_CONFIG.COMBINE_THREADS, 1, 1], stream, pdl: false, sharedMemBytes }, params);
         const co = compare(`${name} out`, out.toFloat32(), refOut, 'bf16', { seed });
         const cl = compare(`${name} lse`, lse.toFloat32(), refLse, 'fp32', { seed, absTol: 1e-4 });

@@ -38,6 +38,9 @@ export const MLA_CONFIG = {
   COMBINE_WARPS: 8,
   COMBINE_THREADS: 256,
   COMBINE_MAX_CHUNKS: 4,
+  /** Its C = 4 entries' dynamic smem (a warp's batch of COMBINE_STAGE_SPLITS splits staged by cp.async); C ≤ 2: none. */
+  COMBINE_STAGE_SPLITS: 16,
+  COMBINE_C4_SMEM_BYTES: 65536,
 } as const;
 
 /** kernels/append_kv.cu: 16-byte chunks per cached row, threads per block, chunks per thread. */

@@ -249,7 +249,7 @@ class CudaMlaBackend implements MlaBackend {
     const shape = combineShapeFor(b, qRows);
     const entry = `mla_combine_w${shape.warpsPerRow}_c${shape.chunks}_${dt}`;
     const k = loadKernel('mla_combine', archs, entry, ['bytes']);
-    const sharedMemBytes = combineStageBytes(shape.chunks); // 0 but in the staged-combine experiment
+    const sharedMemBytes = combineStageBytes(shape.chunks); // C = 4: its stage
     return { entry, launch: (params) => k.launch({ grid: combineGrid(b, qRows, shape), block: [COMBINE_THREADS, 1, 1], stream, pdl, sharedMemBytes }, params) };
   }
 

@@ -80,22 +80,9 @@ export function launchExperiment(): '' | 'empty' | 'nocombine' {
   return launchExperimentValue;
 }
 
-/**
- * EXPERIMENT (read at the first decode): FLASH_MLA_EXPERIMENT_COMBINE_STAGE=N, for a build of kernels/mla_combine.cu
- * with -DMLA_COMBINE_SMEM_SPLITS=N, whose C = 2 and C = 4 entries stage N splits per warp in dynamic shared memory:
- * the bytes a combine launch of `chunks` column chunks needs (COMBINE_WARPS × N × 512 / chunks × 4 B; C = 1: 0). Unset: 0
- * for every launch (the shipped kernels).
- */
-let combineStageSplitsValue: number | undefined;
+/** The dynamic shared memory of a combine launch of `chunks` column chunks: C = 4 stages its batches (COMBINE_C4_SMEM_BYTES). */
 export function combineStageBytes(chunks: number): number {
-  if (combineStageSplitsValue === undefined) {
-    const v = (process.env.FLASH_MLA_EXPERIMENT_COMBINE_STAGE ?? '').trim();
-    const n = v === '' ? 0 : Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > 32) throw new RangeError(`FLASH_MLA_EXPERIMENT_COMBINE_STAGE: expected the splits a warp stages (an integer 0 … 32), got '${v}'`);
-    combineStageSplitsValue = n;
-  }
-  // (above the device's opt-in shared memory — on an H200 C = 2 with N > 27 — the launch's cuFuncSetAttribute refuses)
-  return chunks === 1 ? 0 : MLA_CONFIG.COMBINE_WARPS * combineStageSplitsValue * (HEAD_DIM_V / chunks) * 4;
+  return chunks === 4 ? MLA_CONFIG.COMBINE_C4_SMEM_BYTES : 0;
 }
 
 /**

@@ -166,7 +166,7 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
   // the metadata kernel's one inline-PTX statement (emu.cpp)
   replaceInKernel(kernels, 'mla_metadata.cu', [['asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(smem_bytes));', 'smem_bytes = emu::dynamic_smem_bytes();']]);
   // every shared array as a stand-in of emu_runtime.h, so that each access goes through the race detector: the
-  // dynamic ones as SharedWindow (only its address can be taken; the combine's is its staged experiment's), the
+  // dynamic ones as SharedWindow (only its address can be taken; the combine's is its C = 4 entries' stage), the
   // metadata's seqlen cache and the combine's static partial sums as Shared arrays (indexing them is an instrumented
   // ld.shared / st.shared)
   for (const file of ['mla_generic_decode.cuh', 'mla_decode_generic_small.cu', 'mla_combine.cu']) {
