@@ -156,14 +156,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     }
   };
 
-#ifdef MLA_SM90_L2_PREFETCH  // experiment: block j + 4 / j + 5 brought into L2 when j + 2 / j + 3 is requested
-  // (1: every m-block's CTA; 2: m-block 0's only — the others read what it brought)
-  auto prefetch_block = [&](int page) {
-    if (MLA_SM90_L2_PREFETCH == 1 || m_block == 0)
-      ptx::prefetch_l2_bulk(static_cast<const T*>(p.k_cache) + static_cast<int64_t>(page) * p.k_block_stride,
-                            static_cast<uint32_t>(((PAGE_BLOCK_SIZE - 1) * p.k_row_stride + HEAD_DIM_K) * sizeof(T)));
-  };
-#endif
   // 16-bit cache: the current item's seqlen, loaded by the item before (its next_seqlen; the first item's here), so
   // that no load stands between an item's top and its block count. FP8: slice_of loads it at the item's top.
   int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + w.begin_req);
@@ -279,15 +271,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const uint32_t sP0 = b_ + SM90_OFF_P0, sP1 = b_ + SM90_OFF_P1;
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
         int page2 = 0, page3 = 0;  // block-table entries of the refills, loaded early to hide their latency
-#ifdef MLA_SM90_L2_PREFETCH
-        int page4 = 0;
-#endif
         if (!kFp8 && wg_tid == 0) {
           if (has2) page2 = ptx::ld_plain(bt + j + 2);
           if (has3) page3 = ptx::ld_plain(bt + j + 3);
-#ifdef MLA_SM90_L2_PREFETCH
-          if (j + 4 < n_blocks) page4 = ptx::ld_plain(bt + j + 4);
-#endif
         }
         // softmax of block j against the running max
         float mx[2], m_old[2], m_new[2], scale0[2], sum[2];
@@ -329,9 +315,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           if (wg_tid == 0) release(j, kGroupA);
         } else {
           if (has2 && wg_tid == 0) issue_group(j + 2, kGroupA, page2);
-#ifdef MLA_SM90_L2_PREFETCH
-          if (j + 4 < n_blocks && wg_tid == 0) prefetch_block(page4);
-#endif
         }
         float scale1[2];
 #pragma unroll
@@ -391,15 +374,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const uint32_t sP0 = b_ + SM90_OFF_P0, sP1 = b_ + SM90_OFF_P1;
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
         int page2 = 0, page3 = 0;
-#ifdef MLA_SM90_L2_PREFETCH
-        int page5 = 0;
-#endif
         if (!kFp8 && wg_tid == 0) {
           if (has2) page2 = ptx::ld_plain(bt + j + 2);
           if (has3) page3 = ptx::ld_plain(bt + j + 3);
-#ifdef MLA_SM90_L2_PREFETCH
-          if (j + 5 < n_blocks) page5 = ptx::ld_plain(bt + j + 5);
-#endif
         }
         // Without block j+1 every token is masked (P1 = 0, max unchanged). Unconditional on purpose: s written
         // under a branch makes ptxas serialise the wgmmas that define it (C7515).
@@ -456,9 +433,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           if (wg_tid == 0) {
             if constexpr (kFp8) release(j + 1, kGroupB);
             else issue_group(j + 3, kGroupB, page3);
-#ifdef MLA_SM90_L2_PREFETCH
-            if (!kFp8 && j + 5 < n_blocks) prefetch_block(page5);
-#endif
           }
         }
         ptx::wgmma_wait<0>();

@@ -514,7 +514,8 @@ const scenarios: Record<string, Scenario> = {
 
   'combine-walks': {
     title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: a 16-split stage) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
-    env: { FAKE_CUDA_SMS: '8', FAKE_CUDA_SMEM_OPTIN: '232448' },
+    // (FLASH_MLA_EXPERIMENT_COMBINE_C2_STAGE passes through, for the C = 2 experiment: FLASH_MLA_EMU_DEFINES=-DMLA_COMBINE_C2_STAGE=N)
+    env: { FAKE_CUDA_SMS: '8', FAKE_CUDA_SMEM_OPTIN: '232448', ...(process.env.FLASH_MLA_EXPERIMENT_COMBINE_C2_STAGE ? { FLASH_MLA_EXPERIMENT_COMBINE_C2_STAGE: process.env.FLASH_MLA_EXPERIMENT_COMBINE_C2_STAGE } : {}) },
     run(seed) {
       const r = rng(seed);
       const sQ = 2, hQ = 4, qRows = sQ * hQ;
@@ -527,6 +528,8 @@ const scenarios: Record<string, Scenario> = {
       // split LSEs (log2 units) spread over 2^±12; some splits empty (−inf), and request 4's row 3 has no key at all
       const lseAccum = Float32Array.from({ length: total * qRows }, () => (r() < 0.1 ? -Infinity : 24 * r() - 12));
       for (let j = 0; j < counts[4]; j++) lseAccum[(first[4] + j) * qRows + 3] = -Infinity;
+      // an empty split's partial row is NaN here: weight 0 must keep it out (0 · NaN would not)
+      for (let k = 0; k < total * qRows; k++) if (lseAccum[k] === -Infinity) oAccum.fill(NaN, k * 512, (k + 1) * 512);
       // the float64 merge (kernels/mla_combine.cu's header); rows of one-split requests stay NaN (the decode wrote them)
       const refOut = new Float64Array(b * qRows * 512).fill(NaN);
       const refLse = new Float64Array(b * qRows).fill(NaN);
@@ -545,7 +548,7 @@ const scenarios: Record<string, Scenario> = {
           const g = Math.log2(l.reduce((acc, x) => acc + 2 ** (x - m), 0)) + m;
           for (let c = 0; c < 512; c++) {
             let v = 0;
-            for (let j = 0; j < counts[i]; j++) v += 2 ** (l[j] - g) * oAccum[((first[i] + j) * qRows + row) * 512 + c];
+            for (let j = 0; j < counts[i]; j++) if (l[j] !== -Infinity) v += 2 ** (l[j] - g) * oAccum[((first[i] + j) * qRows + row) * 512 + c];
             refOut[at + c] = v;
           }
           refLse[(i * hQ + h) * sQ + s] = g * Math.LN2;
