@@ -89,11 +89,6 @@ constexpr int kBatchSplits = C == 1 ? 1 : COMBINE_IN_FLIGHT / kSubChunks<C>;
 // (it walks its splits staged in shared memory: add_splits_staged).
 template <int C>
 constexpr bool kStaged = C == 4;  // add_splits_staged
-#ifdef MLA_COMBINE_C2_STAGE  // EXPERIMENT (variant builds): C = 2 staged too, MLA_COMBINE_C2_STAGE splits a warp (host:
-// FLASH_MLA_EXPERIMENT_COMBINE_C2_STAGE=N gives its launches COMBINE_WARPS × N × 256 × 4 B), without its early batch
-template <>
-constexpr bool kStaged<2> = true;
-#endif
 template <int C>
 constexpr bool kFirstBatchEarly = !kStaged<C>;
 template <int C>
@@ -208,12 +203,8 @@ __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float
 // walk with the first batch early. A lane reads back only the bytes it copied, so its own cp.async.wait_group orders
 // them; a skipped split (weight 0) is zero-filled (src-size 0).
 template <int C>
-constexpr int kStageSplits = C == 4 ? COMBINE_STAGE_SPLITS
-#ifdef MLA_COMBINE_C2_STAGE
-                                    : C == 2 ? MLA_COMBINE_C2_STAGE
-#endif
-                                             : 1;
-static_assert(kStageSplits<4> >= 1 && kStageSplits<4> <= 32 && kStageSplits<2> <= 32, "a stage's weights come from one 32-split pass");
+constexpr int kStageSplits = C == 4 ? COMBINE_STAGE_SPLITS : 1;
+static_assert(kStageSplits<4> >= 1 && kStageSplits<4> <= 32, "a stage's weights come from one 32-split pass");
 static_assert(COMBINE_C4_SMEM_BYTES == COMBINE_WARPS * kStageSplits<4> * kSubChunks<4> * 32 * 16, "the C = 4 stage: warps × splits × sub-chunks × lanes × 16 B");
 template <int W, int C>
 __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const float* o_first, int n,
@@ -258,73 +249,6 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
   }
 }
 
-#ifdef MLA_COMBINE_C4_EARLY
-// EXPERIMENT (variant builds): the warp's first stage of splits issued before the row's LSE loads (weights unknown yet:
-// every split the warp has, the rest zero-filled), then added by the walk below without issuing it again (its splits
-// of weight 0 hold real bytes, maybe NaN: skipped). A copy of add_splits_staged's walk until it is measured.
-template <int W, int C>
-__device__ __forceinline__ void stage_first_batch(const MlaDecodeParams& p, const float* o_first, int n, int part, int col0, int lane, int warp) {
-  constexpr int kSub = kSubChunks<C>;
-  extern __shared__ __align__(128) uint8_t smem[];
-  const uint32_t stage = ptx::smem_addr(smem) + (warp * kStageSplits<C> * kSub * 32 + lane) * 16;
-  const int nt = (n - part + W - 1) / W;
-  const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
-  const float* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;
-#pragma unroll
-  for (int u = 0; u < kStageSplits<C>; ++u) {
-    const bool live = u < nt;
-#pragma unroll
-    for (int s = 0; s < kSub; ++s)
-      ptx::cp_async_16(stage + (u * kSub + s) * 512, live ? src0 + u * split_stride + s * COMBINE_WARP_COLS : src0, live ? 16 : 0);
-  }
-  ptx::cp_async_commit();
-}
-template <int W, int C>
-__device__ __forceinline__ void add_splits_staged_early(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const float* o_first, int n,
-                                                        int part, float g, int col0, int lane, int warp, float (&acc)[kSubChunks<C>][4]) {
-  constexpr int kSub = kSubChunks<C>;
-  constexpr int kN = kStageSplits<C>;
-  extern __shared__ __align__(128) uint8_t smem[];
-  const uint32_t stage = ptx::smem_addr(smem) + (warp * kN * kSub * 32 + lane) * 16;
-  const int nt = (n - part + W - 1) / W;
-  const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
-  const float* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;
-  for (int base = 0; base < nt; base += 32) {
-    const float w_lane = split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
-    const int cnt = min(32, nt - base);
-    const float* src = src0 + base * split_stride;
-    for (int jj = 0; jj < cnt; jj += kN) {
-      const bool issued = base == 0 && jj == 0;
-      float w[kN];
-#pragma unroll
-      for (int u = 0; u < kN; ++u) {
-        const float wu = __shfl_sync(0xffffffffu, w_lane, min(jj + u, 31));
-        w[u] = jj + u < cnt ? wu : 0.f;
-        const bool live = w[u] != 0.f;
-        if (!issued) {
-#pragma unroll
-          for (int s = 0; s < kSub; ++s)
-            ptx::cp_async_16(stage + (u * kSub + s) * 512, live ? src + (jj + u) * split_stride + s * COMBINE_WARP_COLS : src, live ? 16 : 0);
-        }
-      }
-      if (!issued) ptx::cp_async_commit();
-      ptx::cp_async_wait_all();
-#pragma unroll
-      for (int u = 0; u < kN; ++u) {
-        if (w[u] == 0.f) continue;  // (warp-uniform)
-#pragma unroll
-        for (int s = 0; s < kSub; ++s) {
-          const uint4 raw = ptx::ld_shared_v4(stage + (u * kSub + s) * 512);
-          acc[s][0] += w[u] * __uint_as_float(raw.x);
-          acc[s][1] += w[u] * __uint_as_float(raw.y);
-          acc[s][2] += w[u] * __uint_as_float(raw.z);
-          acc[s][3] += w[u] * __uint_as_float(raw.w);
-        }
-      }
-    }
-  }
-}
-#endif
 
 // kSink: scale the merged row by its head's sink factor (attn_sink: [h_q] fp32).
 template <typename T, int W, int C, bool kSink = false>
@@ -375,25 +299,13 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
         add_splits<W, C, kBatchSplits<C>>(p, lse_col, sl, o_first, n, part, g, col0, lane, w_lane0, acc);
       }
     } else {
-#ifdef MLA_COMBINE_C4_EARLY
-      if constexpr (C == 4) stage_first_batch<W, C>(p, p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V, n, part, col0, lane, warp);
-#endif
       const SplitLse<kLseRegs<W, C>> sl = split_lse_stats<kLseRegs<W, C>>(lse_col, n, p.q_rows, lane);
       if (sl.m != -INFINITY && sl.m == sl.m) {
         const float g = sl.g;
         g_lse = g * kLn2;
         const float* o_first = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
-#ifdef MLA_COMBINE_C4_EARLY
-        if constexpr (C == 4) add_splits_staged_early<W, C>(p, lse_col, sl, o_first, n, part, g, col0, lane, warp, acc);
-        else
-#endif
         add_splits_staged<W, C>(p, lse_col, sl, o_first, n, part, g, col0, lane, warp, acc);
       }
-#ifdef MLA_COMBINE_C4_EARLY
-      else if (C == 4) {
-        ptx::cp_async_wait_all();  // nothing left in flight when the CTA's shared memory goes
-      }
-#endif
     }
   }
   ptx::grid_dep_launch_dependents();  // inputs consumed; only the reduction and stores remain

@@ -58,7 +58,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: cpre | cstage | prof90 | cvar | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: cpre | cstage | prof90 | bearly | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -391,26 +391,13 @@ case $step in
       done
     done
     ;;
-  cvar)
-    # two combine variants against the shipped build (C = 4 staged): .variants/c4early (-DMLA_COMBINE_C4_EARLY: C = 4's first
-    # stage issued before the LSE loads) on the C = 4 serving shapes, .variants/c2stage8 (-DMLA_COMBINE_C2_STAGE=8, run with
-    # FLASH_MLA_EXPERIMENT_COMBINE_C2_STAGE=8: C = 2 staged, 8 splits a warp, 64 KB a CTA) on S9; the combine GPU test under
-    # each first; two rounds, checked in round 1
-    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/c4early)/ gpu timeout 90 node --test dist/test/combine-gpu.test.js > "$out/c4early-gpu.log" 2>&1
-    echo "combine GPU test (c4early) rc=$?"; summary "$out/c4early-gpu.log" | tail -3
-    FLASH_MLA_EXPERIMENT_COMBINE_C2_STAGE=8 FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/c2stage8)/ gpu timeout 90 node --test dist/test/combine-gpu.test.js > "$out/c2stage8-gpu.log" 2>&1
-    echo "combine GPU test (c2stage8) rc=$?"; summary "$out/c2stage8-gpu.log" | tail -3
-    for round in 1 2; do
-      for v in shipped c4early c2stage8; do
-        f="$out/cvar-$v-$round.txt"
-        case $v in
-          shipped) set=serving:S1,S2,S3,S4,S7,S9,S12; timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1)) --reference h200 > "$f" 2>&1 ;;
-          c4early) set=serving:S1,S2,S3,S4,S7,S12; FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/c4early)/ timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1)) --reference h200 > "$f" 2>&1 ;;
-          c2stage8) set=serving:S9,S10; FLASH_MLA_EXPERIMENT_COMBINE_C2_STAGE=8 FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/c2stage8)/ timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1)) --reference h200 > "$f" 2>&1 ;;
-        esac
-        echo "== $round $v rc=$?"; grep -aE "^S[0-9]" "$f" | cut -c1-64,118-150
-      done
-    done
+  bearly)
+    # the 'hopper' bf16 entry with warpgroup 1 refilling K1's B group (block j + 3) right after its P1·V1R, before it
+    # waits for warpgroup 0's P0 (.variants/bearly: scripts/build-variant.sh bearly mla_decode_sm90 sm_90a
+    # -DMLA_SM90_EXPERIMENT_B_EARLY=1) against the shipped build: its decode GPU test, then compute-bound rows, two rounds
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/bearly)/ gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/bearly-gpu-decode.log" 2>&1
+    echo "decode GPU test (bearly) rc=$?"; summary "$out/bearly-gpu-decode.log" | tail -4
+    ab_rounds bearly "${BEARLY_SETS:-sweep:12,14,28,30,31 serving:S5,S6,S8,S9}" dist/kernels .variants/bearly
     ;;
   prof90)
     # where the bf16 'hopper' kernel's loop time goes at compute-bound shapes: ncu (full set, SASS-level stall samples)

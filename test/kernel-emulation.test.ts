@@ -514,8 +514,7 @@ const scenarios: Record<string, Scenario> = {
 
   'combine-walks': {
     title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: a 16-split stage) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
-    // (FLASH_MLA_EXPERIMENT_COMBINE_C2_STAGE passes through, for the C = 2 experiment: FLASH_MLA_EMU_DEFINES=-DMLA_COMBINE_C2_STAGE=N)
-    env: { FAKE_CUDA_SMS: '8', FAKE_CUDA_SMEM_OPTIN: '232448', ...(process.env.FLASH_MLA_EXPERIMENT_COMBINE_C2_STAGE ? { FLASH_MLA_EXPERIMENT_COMBINE_C2_STAGE: process.env.FLASH_MLA_EXPERIMENT_COMBINE_C2_STAGE } : {}) },
+    env: { FAKE_CUDA_SMS: '8', FAKE_CUDA_SMEM_OPTIN: '232448' },
     run(seed) {
       const r = rng(seed);
       const sQ = 2, hQ = 4, qRows = sQ * hQ;

@@ -80,20 +80,8 @@ export function launchExperiment(): '' | 'empty' | 'nocombine' {
   return launchExperimentValue;
 }
 
-/**
- * The dynamic shared memory of a combine launch of `chunks` column chunks: C = 4 stages its batches
- * (COMBINE_C4_SMEM_BYTES). EXPERIMENT (read at the first call): FLASH_MLA_EXPERIMENT_COMBINE_C2_STAGE=N, for a build of
- * kernels/mla_combine.cu with -DMLA_COMBINE_C2_STAGE=N, gives C = 2 launches COMBINE_WARPS × N × 256 × 4 B.
- */
-let combineC2StageValue: number | undefined;
+/** The dynamic shared memory of a combine launch of `chunks` column chunks: C = 4 stages its batches (COMBINE_C4_SMEM_BYTES). */
 export function combineStageBytes(chunks: number): number {
-  if (combineC2StageValue === undefined) {
-    const v = (process.env.FLASH_MLA_EXPERIMENT_COMBINE_C2_STAGE ?? '').trim();
-    const n = v === '' ? 0 : Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > 32) throw new RangeError(`FLASH_MLA_EXPERIMENT_COMBINE_C2_STAGE: expected the splits a warp stages (an integer 0 … 32), got '${v}'`);
-    combineC2StageValue = n;
-  }
-  if (chunks === 2) return MLA_CONFIG.COMBINE_WARPS * combineC2StageValue * (HEAD_DIM_V / 2) * 4;
   return chunks === 4 ? MLA_CONFIG.COMBINE_C4_SMEM_BYTES : 0;
 }
 

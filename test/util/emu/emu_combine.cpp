@@ -9,12 +9,8 @@
 namespace emu {
 
 #define PARAMS(i) (*static_cast<const MlaDecodeParams*>(args[i]))
-// the C = 4 entries stage their batches in dynamic shared memory (COMBINE_C4_SMEM_BYTES); the C = 2 experiment too
-#ifdef MLA_COMBINE_C2_STAGE
-#define STAGED(C) (C >= 2)
-#else
+// the C = 4 entries stage their batches in dynamic shared memory (COMBINE_C4_SMEM_BYTES)
 #define STAGED(C) (C == 4)
-#endif
 #define ENTRY(W, C, N) {"mla_combine_w" #W "_c" #C "_" #N, [](void* const* args) { mla_combine_w##W##_c##C##_##N(PARAMS(0)); }, STAGED(C)}
 #define ENTRIES(W, N) ENTRY(W, 1, N), ENTRY(W, 2, N), ENTRY(W, 4, N)
 #define FP8P(i) (*static_cast<const MlaFp8Params*>(args[i]))
