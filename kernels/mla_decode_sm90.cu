@@ -421,23 +421,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
           ptx::wgmma_commit();
         }
-#ifdef MLA_SM90_EXPERIMENT_B_EARLY  // EXPERIMENT (variant builds): K1.B refilled before the wait for WG0's P0
-        if (!kFp8 && has3) {
-          ptx::wgmma_wait<0>();
-          ptx::named_barrier_sync(kWg1Local, kOne);
-          if (wg_tid == 0) issue_group(j + 3, kGroupB, page3);
-        }
-        constexpr bool kBLate = false;
-#else
-        constexpr bool kBLate = true;
-#endif
         ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
         if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
         ptx::wgmma_fence();
 #pragma unroll
         for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
         ptx::wgmma_commit();
-        if (kFp8 ? has1 : kBLate && has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
+        if (kFp8 ? has1 : has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
           ptx::wgmma_wait<1>();
           ptx::named_barrier_sync(kWg1Local, kOne);
           if (wg_tid == 0) {

@@ -58,7 +58,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: cpre | cstage | prof90 | bearly | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: cpre | cstage | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -293,7 +293,7 @@ case $step in
     # the combine's shape rule (src/cuda/combine-shape.ts, fitted in session 5 with 8 loads in flight) after combine v3:
     # each serving shape under its rule's W,C and the next larger ones (FLASH_MLA_COMBINE=W,C), two rounds
     for round in 1 2; do
-      for cw in "S7 1,4 2,4 4,4 8,4" "S9 1,2 1,4 2,4 4,4" "S12 2,4 4,4 8,4" "S8 1,1 1,2 1,4" "S6 1,1 1,2" "S5 1,1 1,2" "S1 4,4 8,4" "S3 4,4 8,4"; do
+      for cw in ${COMBSHAPE_SETS:-"S7 1,4 2,4 4,4 8,4" "S9 1,2 1,4 2,4 4,4" "S12 2,4 4,4 8,4" "S8 1,1 1,2 1,4" "S6 1,1 1,2" "S5 1,1 1,2" "S1 4,4 8,4" "S3 4,4 8,4"}; do
         set -- $cw; cfg=$1; shift
         for wc in "$@"; do
           r=$(FLASH_MLA_COMBINE=$wc timeout 60 node dist/src/cli.js bench --configs serving:$cfg --iters 40 --check-samples $((round == 1 && ${AB_CHECK:-1} ? 1 : 0)) --reference h200 2>&1 | grep -aE "^S[0-9]" | awk '{print $8, $NF}')
@@ -390,14 +390,6 @@ case $step in
         done
       done
     done
-    ;;
-  bearly)
-    # the 'hopper' bf16 entry with warpgroup 1 refilling K1's B group (block j + 3) right after its P1·V1R, before it
-    # waits for warpgroup 0's P0 (.variants/bearly: scripts/build-variant.sh bearly mla_decode_sm90 sm_90a
-    # -DMLA_SM90_EXPERIMENT_B_EARLY=1) against the shipped build: its decode GPU test, then compute-bound rows, two rounds
-    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/bearly)/ gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/bearly-gpu-decode.log" 2>&1
-    echo "decode GPU test (bearly) rc=$?"; summary "$out/bearly-gpu-decode.log" | tail -4
-    ab_rounds bearly "${BEARLY_SETS:-sweep:12,14,28,30,31 serving:S5,S6,S8,S9}" dist/kernels .variants/bearly
     ;;
   prof90)
     # where the bf16 'hopper' kernel's loop time goes at compute-bound shapes: ncu (full set, SASS-level stall samples)
