@@ -413,7 +413,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           store_p(sP1, pa, r_loc, q4);
           ptx::fence_proxy_async();
         }
-        ptx::named_barrier_arrive(kP1Ready, kBoth);
+#ifdef MLA_SM90_EXPERIMENT_P1_LATE  // EXPERIMENT (variant builds): P1Ready arrives once both of WG1's P·V are issued
+        constexpr bool kP1Late = !kFp8;
+#else
+        constexpr bool kP1Late = false;
+#endif
+        if (!kP1Late) ptx::named_barrier_arrive(kP1Ready, kBoth);
         if (has1) {  // O_R += P1 · V1R
           if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
           ptx::wgmma_fence();
@@ -427,6 +432,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
         for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
         ptx::wgmma_commit();
+        if (kP1Late) ptx::named_barrier_arrive(kP1Ready, kBoth);
         if (kFp8 ? has1 : has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
           ptx::wgmma_wait<1>();
           ptx::named_barrier_sync(kWg1Local, kOne);
