@@ -13,8 +13,10 @@
 //
 //   WG0: softmax(S0) → arrive Scale0 → O_L += P0·V0L → sync Scale1 → refill K0.A → P0 *= scale1 → sP0 →
 //        arrive P0 → O_L *= scale1 → sync P1 → O_L += sP1·V1L ‖ S0' = Q·K(j+2) (A half) → refill K1.A → B half
-//   WG1: sync Scale0 → softmax(S1) against WG0's max → O_R *= scale0·scale1 → arrive Scale1 → sP1 → arrive P1 →
-//        O_R += P1·V1R → sync P0 → O_R += sP0·V0R → refill K1.B, K0.B → S1' = Q·K(j+3)
+//   WG1: sync Scale0 → softmax(S1) against WG0's max → O_R *= scale0·scale1 → arrive Scale1 → sP1 →
+//        O_R += P1·V1R → sync P0 → O_R += sP0·V0R → arrive P1 → refill K1.B, K0.B → S1' = Q·K(j+3)
+//   (P1 is announced only once both P·V are issued, so that WG0's next wgmmas queue behind them; the FP8 entry
+//   announces it right after the store)
 //
 // A buffer is refilled per half ("group") as soon as its last reader is done: A = slabs 0–3 (V's left half, read
 // last by WG0's P·V), B = slabs 4–8 (V's right half and the RoPE slab, read last by WG1's P·V), each slab on
@@ -413,11 +415,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           store_p(sP1, pa, r_loc, q4);
           ptx::fence_proxy_async();
         }
-#ifdef MLA_SM90_EXPERIMENT_P1_LATE  // EXPERIMENT (variant builds): P1Ready arrives once both of WG1's P·V are issued
+        // 16-bit cache: P1Ready is arrived only once both of this warpgroup's P·V are issued (FlashMLA's
+        // rO1sP0sV0RIssued), so that WG0's P·V1L and its S of block j+2 enter the tensor pipe behind P·V0R, which
+        // frees K0's B group for block j+2 (H200, session 13 `p1late`: compute-bound rows 1–2.5 % faster). The FP8
+        // entry keeps the early arrival (with the late one its producer-side build spills 8 bytes).
         constexpr bool kP1Late = !kFp8;
-#else
-        constexpr bool kP1Late = false;
-#endif
         if (!kP1Late) ptx::named_barrier_arrive(kP1Ready, kBoth);
         if (has1) {  // O_R += P1 · V1R
           if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);

@@ -58,7 +58,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: cpre | cstage | prof90 | p1late | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: cpre | cstage | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -390,14 +390,6 @@ case $step in
         done
       done
     done
-    ;;
-  p1late)
-    # the 'hopper' 16-bit entries with WG1's P1Ready arrival moved after both of its P·V issues (FlashMLA's
-    # rO1sP0sV0RIssued order: WG0's P·V1L and next S queue behind WG1's P·V0R, so K0.B frees earlier); .variants/p1late
-    # (scripts/build-variant.sh p1late mla_decode_sm90 sm_90a -DMLA_SM90_EXPERIMENT_P1_LATE=1) against the shipped build
-    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/p1late)/ gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/p1late-gpu-decode.log" 2>&1
-    echo "decode GPU test (p1late) rc=$?"; summary "$out/p1late-gpu-decode.log" | tail -4
-    ab_rounds p1late "${P1LATE_SETS:-sweep:8,12,14,24,28,30,31 serving:S1,S3,S5,S6,S8,S9,S12}" dist/kernels .variants/p1late
     ;;
   prof90)
     # where the bf16 'hopper' kernel's loop time goes at compute-bound shapes: ncu (full set, SASS-level stall samples)
