@@ -196,21 +196,24 @@ __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req
 // Issue half of S = Q·Kᵀ for the K block in buffer sKb, each slab's k-steps as soon as that slab has landed
 // (one mbarrier per slab, `bars` = the buffer's first: the first k-steps overlap the rest of the block's transfer).
 // Group A: slabs 0–3; group B: slabs 4–8. `first`: this half starts the accumulation.
-template <typename T, int kGroup>
+// kRopeFirst (group B only): the RoPE slab (8) first, then 4–7 — for a block whose RoPE slab was loaded early.
+template <typename T, int kGroup, bool kRopeFirst = false>
 __device__ __forceinline__ void issue_s_half(float (&s)[32], uint32_t sQ, uint32_t sKb, uint32_t bars, uint32_t parity, bool first) {
+  static_assert(!kRopeFirst || kGroup == kGroupB, "the RoPE slab is in group B");
   constexpr int slab0 = kGroup == kGroupA ? 0 : SM90_GROUP_A_SLABS;
   constexpr int slab1 = kGroup == kGroupA ? SM90_GROUP_A_SLABS : SM90_SLABS;
   // One descriptor per operand, advanced by adding the (16-byte unit) offset to its address field: 36 distinct
   // descriptors kept live would cost 144 registers.
   const uint64_t dq = desc_k_major(sQ), dk = desc_k_major(sKb);
 #pragma unroll
-  for (int slab = slab0; slab < slab1; ++slab) {
+  for (int i = 0; i < slab1 - slab0; ++i) {
+    const int slab = kRopeFirst ? (i == 0 ? SM90_SLABS - 1 : slab0 + i - 1) : slab0 + i;
     ptx::mbarrier_wait(bars + 8 * slab, parity);
     ptx::wgmma_fence();  // after each wait (a branch): otherwise ptxas inserts it itself (C7519)
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk) {
       const uint32_t off = (slab * SM90_SLAB_BYTES + kk * 32) >> 4;
-      Mma<T>::s_ss(s, dq + off, dk + off, !(first && slab == slab0 && kk == 0));
+      Mma<T>::s_ss(s, dq + off, dk + off, !(first && i == 0 && kk == 0));
     }
   }
 }
