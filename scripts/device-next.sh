@@ -3,9 +3,10 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command; every command inside bounded by `timeout`). Queued: cpre with
-# CPRE_DECODE=0 CPRE_SETS="serving:S8,S9 sweep:9,13,25" (the C ≤ 2 combine entries as rewritten after session 12's last
-# run), then cstage. Experiment runners and reruns:
+# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 13): ropeearly, then
+# REL_NO_TESTS=1 release (the serving, FP8 and sparse sets on the final build). Experiment runners and reruns:
+#   ropeearly ~4 min: K1's RoPE slab loaded an iteration early (.variants/ropeearly) against the shipped 'hopper'
+#   prof90    ~2 min: ncu (full set, SASS stall samples) of the bf16 'hopper' kernel on sweep#30 and S6
 #   cstage    ~3 min: the staged C = 2, 4 combine (.variants/cstage16, cstage24: -DMLA_COMBINE_SMEM_SPLITS=N, run with
 #             FLASH_MLA_EXPERIMENT_COMBINE_STAGE=N) — combine GPU tests, S1–S3, S7, S9, S12, sweep#9/#25 against shipped
 #   cpre      ~3 min: the combine's first batch beside its LSEs for C ≤ 2 (dist/kernels) against .variants/combold
@@ -58,7 +59,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: cpre | cstage | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: ropeearly | cpre | cstage | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -390,6 +391,14 @@ case $step in
         done
       done
     done
+    ;;
+  ropeearly)
+    # the 'hopper' 16-bit entries with K1's RoPE slab of block j + 3 loaded an iteration early (WG1 issues it after its
+    # P·V1R; S(j+3) starts on it): .variants/ropeearly (scripts/build-variant.sh ropeearly mla_decode_sm90 sm_90a
+    # -DMLA_SM90_EXPERIMENT_ROPE_EARLY=1) against the shipped build — its decode GPU test, then two rounds
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/ropeearly)/ gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/ropeearly-gpu-decode.log" 2>&1
+    echo "decode GPU test (ropeearly) rc=$?"; summary "$out/ropeearly-gpu-decode.log" | tail -4
+    ab_rounds ropeearly "${ROPEEARLY_SETS:-sweep:8,12,14,24,28,30,31 serving:S1,S3,S5,S6,S8,S9,S12}" dist/kernels .variants/ropeearly
     ;;
   prof90)
     # where the bf16 'hopper' kernel's loop time goes at compute-bound shapes: ncu (full set, SASS-level stall samples)
