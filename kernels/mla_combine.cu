@@ -83,8 +83,8 @@ constexpr int kBatchSplits = C == 1 ? 1 : COMBINE_IN_FLIGHT / kSubChunks<C>;
 
 // The first batch (the warp's splits t < kBatchSplits) loaded beside the row's LSEs: most split rows have at most a
 // batch of splits per warp (sweep#9's two, S9's few), and their merge was an LSE round trip, then a partials one.
-// Measured (H200, session 12, perf log `cpre`): for C = 1, 2 S8, S9 and the var sweep rows 0.3–1.3 % faster (that
-// build's C ≤ 2 entries are the same length as these, not the same bytes: a rerun is queued); for C = 4 (16 splits'
+// Measured (H200, session 12, perf log `cpre`; these bytes rerun in session 13: 0.2–1.7 %): for C = 1, 2 S8, S9 and the
+// var sweep rows 0.3–1.3 % faster; for C = 4 (16 splits'
 // loads queued ahead of the LSE loads) S1, S3, S7 and S12 ran 1.5–2.4 % slower (S2 1.5 % faster), so C = 4 does not
 // (it walks its splits staged in shared memory: add_splits_staged).
 template <int C>
@@ -202,15 +202,14 @@ __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float
 // both rounds; for C = 2 (S9; 8 → 16 or 24 splits a warp, 128–192 KB a CTA) 9–13 % slower, so C = 2 keeps its register
 // walk with the first batch early. A lane reads back only the bytes it copied, so its own cp.async.wait_group orders
 // them; a skipped split (weight 0) is zero-filled (src-size 0).
-template <int C>
-constexpr int kStageSplits = C == 4 ? COMBINE_STAGE_SPLITS : 1;
-static_assert(kStageSplits<4> >= 1 && kStageSplits<4> <= 32, "a stage's weights come from one 32-split pass");
-static_assert(COMBINE_C4_SMEM_BYTES == COMBINE_WARPS * kStageSplits<4> * kSubChunks<4> * 32 * 16, "the C = 4 stage: warps × splits × sub-chunks × lanes × 16 B");
+constexpr int kStageSplits = COMBINE_STAGE_SPLITS;
+static_assert(kStageSplits >= 1 && kStageSplits <= 32, "a stage's weights come from one 32-split pass");
+static_assert(COMBINE_C4_SMEM_BYTES == COMBINE_WARPS * kStageSplits * kSubChunks<4> * 32 * 16, "the C = 4 stage: warps × splits × sub-chunks × lanes × 16 B");
 template <int W, int C>
 __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const float* o_first, int n,
                                                   int part, float g, int col0, int lane, int warp, float (&acc)[kSubChunks<C>][4]) {
   constexpr int kSub = kSubChunks<C>;
-  constexpr int kN = kStageSplits<C>;
+  constexpr int kN = kStageSplits;
   extern __shared__ __align__(128) uint8_t smem[];
   // split u's sub-chunk s of this lane: + (u · kSub + s) · 512
   const uint32_t stage = ptx::smem_addr(smem) + (warp * kN * kSub * 32 + lane) * 16;
@@ -248,7 +247,6 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
     }
   }
 }
-
 
 // kSink: scale the merged row by its head's sink factor (attn_sink: [h_q] fp32).
 template <typename T, int W, int C, bool kSink = false>
