@@ -7,8 +7,6 @@
 # REL_NO_TESTS=1 release (the serving, FP8 and sparse sets on the final build). Experiment runners and reruns:
 #   ropeearly ~4 min: K1's RoPE slab loaded an iteration early (.variants/ropeearly) against the shipped 'hopper'
 #   prof90    ~2 min: ncu (full set, SASS stall samples) of the bf16 'hopper' kernel on sweep#30 and S6
-#   cstage    ~3 min: the staged C = 2, 4 combine (.variants/cstage16, cstage24: -DMLA_COMBINE_SMEM_SPLITS=N, run with
-#             FLASH_MLA_EXPERIMENT_COMBINE_STAGE=N) — combine GPU tests, S1–S3, S7, S9, S12, sweep#9/#25 against shipped
 #   cpre      ~3 min: the combine's first batch beside its LSEs for C ≤ 2 (dist/kernels) against .variants/combold
 #             (SRC_REV=2a06032 scripts/build-variant.sh combold mla_combine sm_90, then copy its cubin into
 #             .variants/combold): combine and decode GPU tests (CPRE_DECODE=0: not the decode one), memcheck, the
@@ -59,7 +57,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: ropeearly | cpre | cstage | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: ropeearly | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -366,31 +364,6 @@ case $step in
     FLASH_MLA_REQUIRE_GPU=1 timeout 90 compute-sanitizer --tool memcheck --print-limit 4 node --test dist/test/combine-gpu.test.js > "$out/combine-memcheck.log" 2>&1
     echo "memcheck combine GPU test rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/combine-memcheck.log" | tail -1)"
     ab_rounds cpre "${CPRE_SETS:-serving sweep:9,13,25}" dist/kernels .variants/combold
-    ;;
-  cstage)
-    # the staged combine (kernels/mla_combine.cu -DMLA_COMBINE_SMEM_SPLITS=N: the C = 2 and C = 4 walks with a warp's
-    # batch of N splits in shared memory by cp.async instead of 8 / 16 in registers; .variants/cstageN, built with
-    # scripts/build-variant.sh cstageN mla_combine sm_90 -DMLA_COMBINE_SMEM_SPLITS=N; run under
-    # FLASH_MLA_EXPERIMENT_COMBINE_STAGE=N) against the shipped combine: the combine GPU test under each, then the
-    # split-heavy serving shapes (S1, S2, S3, S7, S12: C = 4; S9: C = 2) and the var sweep rows (C = 1: a control),
-    # two rounds, checked in round 1
-    for n in ${CSTAGE_N:-16 24}; do
-      FLASH_MLA_EXPERIMENT_COMBINE_STAGE=$n FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/cstage$n)/ gpu timeout 90 node --test dist/test/combine-gpu.test.js > "$out/cstage$n-gpu.log" 2>&1
-      echo "combine GPU test (cstage$n) rc=$?"; summary "$out/cstage$n-gpu.log"
-    done
-    for round in 1 2; do
-      for v in shipped ${CSTAGE_N:-16 24}; do
-        for set in serving:S1,S2,S3,S7,S9,S12 sweep:9,25; do
-          f="$out/cstage-$v-${set%%:*}-$round.txt"
-          if [ $v = shipped ]; then
-            timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1)) --reference h200 > "$f" 2>&1
-          else
-            FLASH_MLA_EXPERIMENT_COMBINE_STAGE=$v FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/cstage$v)/ timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1)) --reference h200 > "$f" 2>&1
-          fi
-          echo "== $round $v $set rc=$?"; grep -aE "^(S[0-9]|sweep#)" "$f" | cut -c1-64,118-150
-        done
-      done
-    done
     ;;
   ropeearly)
     # the 'hopper' 16-bit entries with K1's RoPE slab of block j + 3 loaded an iteration early (WG1 issues it after its
