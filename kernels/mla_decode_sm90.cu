@@ -429,11 +429,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           ptx::wgmma_commit();
         }
 #ifdef MLA_SM90_EXPERIMENT_ROPE_EARLY  // EXPERIMENT (variant builds): K1's RoPE slab is dead once S(j+1) is done (P1
-        // has its own slab): block j+3's is loaded now, an iteration before the rest of its group B
-        constexpr bool kRopeEarly = !kFp8;
+        // has its own slab): block j+3's is loaded now, an iteration before the rest of its group B (16-bit cache), and
+        // S(j+3) starts on it (every entry: the FP8 one keeps the same summation order, bit for bit)
+        constexpr bool kRopeEarly = !kFp8, kRopeFirst = true;
         if (kRopeEarly && has3 && wg_tid == 0) issue_slabs(barrier(j + 3), buffer(j + 3), SM90_SLABS - 1, 1, page3);
 #else
-        constexpr bool kRopeEarly = false;
+        constexpr bool kRopeEarly = false, kRopeFirst = false;
 #endif
         ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
         if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
@@ -459,8 +460,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             else issue_group(j + 2, kGroupB, page2);
           }
         }
-        if (has3) {  // S of block j+3: its B half was issued first (kRopeEarly: its RoPE slab before that)
-          issue_s_half<T, kGroupB, kRopeEarly>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
+        if (has3) {  // S of block j+3: its B half was issued first (kRopeFirst: its RoPE slab before that)
+          issue_s_half<T, kGroupB, kRopeFirst>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
           issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(j + 3), parity(j + 3), false);
           ptx::wgmma_commit();
         }

@@ -120,10 +120,19 @@ __device__ __forceinline__ void pack_p(const float (&s)[32], uint32_t (&a)[4][4]
 }
 // The same fragments → a 64 × 64 K-major swizzled P tile in smem (the other warpgroup's SS operand).
 __device__ __forceinline__ void store_p(uint32_t sP, const uint32_t (&a)[4][4], const int (&r_loc)[2], int q4) {
+#ifdef MLA_SM90_EXPERIMENT_STMATRIX  // EXPERIMENT (variant builds): one stmatrix.x4 per k16 step instead of four stores
+  // a[kk][x] is matrix x of the warp's 16 × 16 tile of step kk (x & 1: rows + 8, x >> 1: columns + 8); lane l gives
+  // the address of row l % 8 of matrix l / 8
+  const int lane = threadIdx.x & 31, row0 = r_loc[0] - (lane >> 2);  // the warp's first row
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk)
+    ptx::stmatrix_x4(sP + swizzled(row0 + ((lane >> 3) & 1) * 8 + (lane & 7), 2 * kk + (lane >> 4)), a[kk]);
+#else
 #pragma unroll
   for (int kk = 0; kk < 4; ++kk)
 #pragma unroll
     for (int x = 0; x < 4; ++x) ptx::st_shared_u32(sP + swizzled(r_loc[x & 1], 2 * kk + (x >> 1)) + q4 * 4, a[kk][x]);
+#endif
 }
 
 // Zero V rows (tokens) ≥ n_valid in slabs [slab0, slab0 + 4) of a K buffer: P = 0 times a NaN-filled slot would still

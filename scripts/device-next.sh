@@ -5,7 +5,7 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 13): ropeearly, then
 # REL_NO_TESTS=1 release (the serving, FP8 and sparse sets on the final build). Experiment runners and reruns:
-#   ropeearly ~4 min: K1's RoPE slab loaded an iteration early (.variants/ropeearly) against the shipped 'hopper'
+#   ropeearly ~6 min: 'hopper' loop variants (.variants/ropeearly, stm, stmrope: K1's RoPE slab early, P by stmatrix)
 #   prof90    ~2 min: ncu (full set, SASS stall samples) of the bf16 'hopper' kernel on sweep#30 and S6
 #   cpre      ~3 min: the combine's first batch beside its LSEs for C ≤ 2 (dist/kernels) against .variants/combold
 #             (SRC_REV=2a06032 scripts/build-variant.sh combold mla_combine sm_90, then copy its cubin into
@@ -366,12 +366,18 @@ case $step in
     ab_rounds cpre "${CPRE_SETS:-serving sweep:9,13,25}" dist/kernels .variants/combold
     ;;
   ropeearly)
-    # the 'hopper' 16-bit entries with K1's RoPE slab of block j + 3 loaded an iteration early (WG1 issues it after its
-    # P·V1R; S(j+3) starts on it): .variants/ropeearly (scripts/build-variant.sh ropeearly mla_decode_sm90 sm_90a
-    # -DMLA_SM90_EXPERIMENT_ROPE_EARLY=1) against the shipped build — its decode GPU test, then two rounds
-    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/ropeearly)/ gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/ropeearly-gpu-decode.log" 2>&1
-    echo "decode GPU test (ropeearly) rc=$?"; summary "$out/ropeearly-gpu-decode.log" | tail -4
-    ab_rounds ropeearly "${ROPEEARLY_SETS:-sweep:8,12,14,24,28,30,31 serving:S1,S3,S5,S6,S8,S9,S12}" dist/kernels .variants/ropeearly
+    # 'hopper' loop variants against the shipped build (scripts/build-variant.sh NAME mla_decode_sm90 sm_90a FLAGS, cubin
+    # copied into .variants/NAME): ropeearly (-DMLA_SM90_EXPERIMENT_ROPE_EARLY=1: K1's RoPE slab of block j + 3 loaded
+    # an iteration early, S(j+3) starts on it), stm (-DMLA_SM90_EXPERIMENT_STMATRIX=1: P stored by stmatrix.x4, 4
+    # instructions per thread instead of 16), stmrope (both) — the decode GPU test under each, then two rounds
+    vs=""
+    for v in ${HOPPER_VARIANTS:-ropeearly stm stmrope}; do
+      [ -d .variants/$v ] || { echo "no .variants/$v: skipped"; continue; }
+      FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$v)/ gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/$v-gpu-decode.log" 2>&1
+      echo "decode GPU test ($v) rc=$?"; summary "$out/$v-gpu-decode.log" | tail -4
+      vs="$vs .variants/$v"
+    done
+    ab_rounds hopvar "${HOPVAR_SETS:-sweep:12,14,28,30,31 serving:S5,S6,S8,S9}" dist/kernels $vs
     ;;
   prof90)
     # where the bf16 'hopper' kernel's loop time goes at compute-bound shapes: ncu (full set, SASS-level stall samples)

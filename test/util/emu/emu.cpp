@@ -223,7 +223,28 @@ void ldmatrix_compute(const uint64_t (*in)[10], uint64_t (*out)[4], const void* 
     }
 }
 
+// in[l]: lane l's row address, access site and its four fragment words; writes as each address-giving lane.
+void stmatrix_compute(const uint64_t (*in)[10], uint64_t (*)[4], const void*) {
+  const unsigned warp = g_cur->tid / 32;
+  for (int l = 0; l < 32; ++l) {
+    const uint32_t addr = static_cast<uint32_t>(in[l][0]);
+    if (addr % 16) fault("stmatrix: lane %d's row address 0x%x is not 16-byte aligned", l, addr);
+    check_shared_write(addr, 16, "stmatrix");
+    race::write(warp * 32 + l, addr, 16, static_cast<uint16_t>(in[l][1]));
+    const int i = l / 8, row = l % 8;
+    uint32_t words[4];
+    for (int q = 0; q < 4; ++q) words[q] = static_cast<uint32_t>(in[4 * row + q][2 + i]);  // lane 4·row + q holds columns 2q, 2q + 1
+    std::memcpy(shared_ptr(addr, 16), words, 16);
+  }
+}
+
 }  // namespace
+
+void stmatrix_x4(uint32_t addr, const uint32_t (&r)[4], uint16_t site) {
+  const uint64_t in[6] = {addr, site, r[0], r[1], r[2], r[3]};
+  uint64_t out[4];
+  warp_collective(kStmatrix, in, 6, out, stmatrix_compute, nullptr);
+}
 
 EmuDim3 thread_idx() { return {g_cur->tid, 0, 0}; }
 unsigned lane() { return g_cur->tid & 31; }

@@ -186,7 +186,8 @@ inline T from_bits(uint64_t b) {
 inline void __syncthreads() { emu::sync_threads(); }
 
 namespace emu {
-enum CollectiveKind { kShflXor = 1, kShflIdx, kLdmatrix, kLdmatrixTrans, kMmaBf16, kMmaF16, kSyncWarp, kShflUp, kBallot, kAny };
+enum CollectiveKind { kShflXor = 1, kShflIdx, kLdmatrix, kLdmatrixTrans, kMmaBf16, kMmaF16, kSyncWarp, kShflUp, kBallot, kAny, kStmatrix };
+void stmatrix_x4(uint32_t addr, const uint32_t (&r)[4], uint16_t site);  // stmatrix.sync.aligned.m8n8.x4.shared.b16
 void shfl_compute_xor(const uint64_t (*in)[10], uint64_t (*out)[4], const void*);
 void shfl_compute_idx(const uint64_t (*in)[10], uint64_t (*out)[4], const void*);
 }  // namespace emu

@@ -95,6 +95,23 @@ __global__ void named_barrier_handoff(bool late) {
   }
 }
 
+// stmatrix.x4 then ldmatrix.x4 from the same row addresses give back each lane's fragments (ldmatrix is stmatrix's
+// inverse); `swap`: the reload's matrices 1 and 2 exchanged (each lane's row address moved), which must not.
+__global__ void stmatrix_roundtrip(bool swap) {
+  const emu::SharedWindow smem{};
+  const uint32_t s = ptx::smem_addr(smem);
+  const int tid = threadIdx.x, lane = tid & 31;
+  if (tid >= 32) return;
+  uint32_t r[4], back[4];
+  for (int i = 0; i < 4; ++i) r[i] = 0x01000000u * i + 0x10000u * lane + 0x0101u * (lane ^ i);
+  ptx::stmatrix_x4(s + lane * 16, r);
+  __syncwarp();
+  const int m = lane / 8, l2 = swap && (m == 1 || m == 2) ? (3 - m) * 8 + lane % 8 : lane;
+  ptx::ldmatrix_x4(back, s + l2 * 16);
+  for (int i = 0; i < 4; ++i)
+    if (back[i] != r[i]) emu::fault("stmatrix round trip: lane %d fragment %d is 0x%08x, stored 0x%08x", lane, i, back[i], r[i]);
+}
+
 }  // namespace
 
 namespace emu {
@@ -113,6 +130,8 @@ static const KernelEntry kSelftestEntries[] = {
     ENTRY("mbarrier_no_wait", mbarrier_handoff(false)),
     ENTRY("named_ok", named_barrier_handoff(false)),
     ENTRY("named_store_after_arrive", named_barrier_handoff(true)),
+    ENTRY("stmatrix_ok", stmatrix_roundtrip(false)),
+    ENTRY("stmatrix_swapped", stmatrix_roundtrip(true)),
 };
 #undef ENTRY
 
