@@ -165,9 +165,10 @@ __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float
   const int nt = (n - part + W - 1) / W;  // my splits (0 when part ≥ n)
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
   const float* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;  // split part
-  if (kSkip > 0 && nt <= kSkip) return;
+  static_assert(kSkip > 0, "the first batch is add_first_batch's");
+  if (nt <= kSkip) return;
   for (int base = 0; base < nt; base += 32) {
-    const float w_lane = kSkip > 0 && base == 0 ? w_lane0 : split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
+    const float w_lane = base == 0 ? w_lane0 : split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
     const int cnt = min(32, nt - base);
     const float* src = src0 + base * split_stride;
     for (int jj = base == 0 ? kSkip : 0; jj < cnt; jj += kGroup) {
@@ -209,10 +210,9 @@ template <int W, int C>
 __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const float* o_first, int n,
                                                   int part, float g, int col0, int lane, int warp, float (&acc)[kSubChunks<C>][4]) {
   constexpr int kSub = kSubChunks<C>;
-  constexpr int kN = kStageSplits;
   extern __shared__ __align__(128) uint8_t smem[];
   // split u's sub-chunk s of this lane: + (u · kSub + s) · 512
-  const uint32_t stage = ptx::smem_addr(smem) + (warp * kN * kSub * 32 + lane) * 16;
+  const uint32_t stage = ptx::smem_addr(smem) + (warp * kStageSplits * kSub * 32 + lane) * 16;
   const int nt = (n - part + W - 1) / W;
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
   const float* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;
@@ -220,10 +220,10 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
     const float w_lane = split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
     const int cnt = min(32, nt - base);
     const float* src = src0 + base * split_stride;
-    for (int jj = 0; jj < cnt; jj += kN) {
-      float w[kN];
+    for (int jj = 0; jj < cnt; jj += kStageSplits) {
+      float w[kStageSplits];
 #pragma unroll
-      for (int u = 0; u < kN; ++u) {
+      for (int u = 0; u < kStageSplits; ++u) {
         const float wu = __shfl_sync(0xffffffffu, w_lane, min(jj + u, 31));
         w[u] = jj + u < cnt ? wu : 0.f;
         const bool live = w[u] != 0.f;
@@ -234,7 +234,7 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
       ptx::cp_async_commit();
       ptx::cp_async_wait_all();
 #pragma unroll
-      for (int u = 0; u < kN; ++u) {
+      for (int u = 0; u < kStageSplits; ++u) {
 #pragma unroll
         for (int s = 0; s < kSub; ++s) {
           const uint4 raw = ptx::ld_shared_v4(stage + (u * kSub + s) * 512);

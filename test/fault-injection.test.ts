@@ -903,6 +903,10 @@ const scenarios: Record<string, FakeCudaScenario> = {
       c.decode('generic')();
       healthy(f);
       assert.equal(f.stat('kernels_run') - ran, 4, 'decode + combine, twice');
+      const attrs = f.calls('cuFuncSetAttribute');
+      c.decode('generic')(); // its 160 KB of shared memory were opted into at the first launch
+      healthy(f);
+      assert.equal(f.calls('cuFuncSetAttribute'), attrs, 'a later launch raised the shared-memory limit again');
       assert.equal(f.calls('cuTensorMapEncodeTiled'), maps, 'the portable FP8 kernel takes no tensor map');
       assert.ok(!loadedModules().some((m) => m.file === 'mla_decode_sm90'), 'the Hopper kernel module was loaded');
       refused(f, "a dense FP8 decode with kernel 'hopper' (narrowed out)", c.decode('hopper'), RangeError);

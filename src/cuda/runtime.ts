@@ -321,7 +321,7 @@ export class Kernel {
   }
 
   setMaxDynamicSharedMemory(bytes: number): void {
-    if (bytes <= this.maxDynamicShared && bytes <= 48 * 1024) return;
+    if (bytes <= this.maxDynamicShared) return;  // raised once per function: not a driver call per launch
     call('cuFuncSetAttribute', this.func, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
     this.maxDynamicShared = bytes;
   }

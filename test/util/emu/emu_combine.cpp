@@ -9,9 +9,8 @@
 namespace emu {
 
 #define PARAMS(i) (*static_cast<const MlaDecodeParams*>(args[i]))
-// the C = 4 entries stage their batches in dynamic shared memory (COMBINE_C4_SMEM_BYTES)
-#define STAGED(C) (C == 4)
-#define ENTRY(W, C, N) {"mla_combine_w" #W "_c" #C "_" #N, [](void* const* args) { mla_combine_w##W##_c##C##_##N(PARAMS(0)); }, STAGED(C)}
+// (dynamic shared memory: the entries whose walk the kernel stages, kStaged)
+#define ENTRY(W, C, N) {"mla_combine_w" #W "_c" #C "_" #N, [](void* const* args) { mla_combine_w##W##_c##C##_##N(PARAMS(0)); }, kStaged<C>}
 #define ENTRIES(W, N) ENTRY(W, 1, N), ENTRY(W, 2, N), ENTRY(W, 4, N)
 #define FP8P(i) (*static_cast<const MlaFp8Params*>(args[i]))
 static const KernelEntry kCombineEntries[] = {
@@ -25,7 +24,6 @@ static const KernelEntry kCombineEntries[] = {
 #undef ENTRIES
 #undef ENTRY
 #undef PARAMS
-#undef STAGED
 
 const KernelEntry* combine_entries(int* n) {
   *n = static_cast<int>(sizeof kCombineEntries / sizeof kCombineEntries[0]);
