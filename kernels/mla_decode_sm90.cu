@@ -325,7 +325,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
         for (int i = 0; i < 32; ++i) s[i] *= scale1[(i >> 1) & 1];
         pack_p<T>(s, pa);
-        store_p(sP0, pa, r_loc, q4);
+        store_p(sP0, pa, r_loc);
         ptx::fence_proxy_async();
         ptx::named_barrier_arrive(kP0Ready, kBoth);
         scale_rows(o, scale1[0], scale1[1]);
@@ -412,7 +412,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         scale_rows(o, scale0[0] * scale1[0], scale0[1] * scale1[1]);
         if (has1) {
           pack_p<T>(s, pa);
-          store_p(sP1, pa, r_loc, q4);
+          store_p(sP1, pa, r_loc);
           ptx::fence_proxy_async();
         }
         // 16-bit cache: P1Ready is arrived only once both of this warpgroup's P·V are issued (FlashMLA's
@@ -428,14 +428,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
           ptx::wgmma_commit();
         }
-#ifdef MLA_SM90_EXPERIMENT_ROPE_EARLY  // EXPERIMENT (variant builds): K1's RoPE slab is dead once S(j+1) is done (P1
-        // has its own slab): block j+3's is loaded now, an iteration before the rest of its group B (16-bit cache), and
-        // S(j+3) starts on it (every entry: the FP8 one keeps the same summation order, bit for bit)
-        constexpr bool kRopeEarly = !kFp8, kRopeFirst = true;
-        if (kRopeEarly && has3 && wg_tid == 0) issue_slabs(barrier(j + 3), buffer(j + 3), SM90_SLABS - 1, 1, page3);
-#else
-        constexpr bool kRopeEarly = false, kRopeFirst = false;
-#endif
         ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
         if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
         ptx::wgmma_fence();
@@ -448,7 +440,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           ptx::named_barrier_sync(kWg1Local, kOne);
           if (wg_tid == 0) {
             if constexpr (kFp8) release(j + 1, kGroupB);
-            else if constexpr (kRopeEarly) issue_slabs(barrier(j + 3), buffer(j + 3), SM90_GROUP_A_SLABS, SM90_GROUP_B_SLABS - 1, page3);
             else issue_group(j + 3, kGroupB, page3);
           }
         }
@@ -460,8 +451,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             else issue_group(j + 2, kGroupB, page2);
           }
         }
-        if (has3) {  // S of block j+3: its B half was issued first (kRopeFirst: its RoPE slab before that)
-          issue_s_half<T, kGroupB, kRopeFirst>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
+        if (has3) {  // S of block j+3: its B half was issued first
+          issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
           issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(j + 3), parity(j + 3), false);
           ptx::wgmma_commit();
         }

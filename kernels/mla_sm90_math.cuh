@@ -118,21 +118,15 @@ __device__ __forceinline__ void pack_p(const float (&s)[32], uint32_t (&a)[4][4]
 #pragma unroll
     for (int x = 0; x < 4; ++x) a[kk][x] = ElemOps<T>::pack2(s[8 * kk + 2 * x], s[8 * kk + 2 * x + 1]);
 }
-// The same fragments → a 64 × 64 K-major swizzled P tile in smem (the other warpgroup's SS operand).
-__device__ __forceinline__ void store_p(uint32_t sP, const uint32_t (&a)[4][4], const int (&r_loc)[2], int q4) {
-#ifdef MLA_SM90_EXPERIMENT_STMATRIX  // EXPERIMENT (variant builds): one stmatrix.x4 per k16 step instead of four stores
-  // a[kk][x] is matrix x of the warp's 16 × 16 tile of step kk (x & 1: rows + 8, x >> 1: columns + 8); lane l gives
-  // the address of row l % 8 of matrix l / 8
+// The same fragments → a 64 × 64 K-major swizzled P tile in smem (the other warpgroup's SS operand): one stmatrix.x4 per
+// k16 step, 4 store instructions per thread instead of 16 (H200, session 14 `stm`: compute-bound rows ~1 % faster).
+// a[kk][x] is matrix x of the warp's 16 × 16 tile of step kk (x & 1: rows + 8, x >> 1: columns + 8); lane l gives the
+// address of row l % 8 of matrix l / 8.
+__device__ __forceinline__ void store_p(uint32_t sP, const uint32_t (&a)[4][4], const int (&r_loc)[2]) {
   const int lane = threadIdx.x & 31, row0 = r_loc[0] - (lane >> 2);  // the warp's first row
 #pragma unroll
   for (int kk = 0; kk < 4; ++kk)
     ptx::stmatrix_x4(sP + swizzled(row0 + ((lane >> 3) & 1) * 8 + (lane & 7), 2 * kk + (lane >> 4)), a[kk]);
-#else
-#pragma unroll
-  for (int kk = 0; kk < 4; ++kk)
-#pragma unroll
-    for (int x = 0; x < 4; ++x) ptx::st_shared_u32(sP + swizzled(r_loc[x & 1], 2 * kk + (x >> 1)) + q4 * 4, a[kk][x]);
-#endif
 }
 
 // Zero V rows (tokens) ≥ n_valid in slabs [slab0, slab0 + 4) of a K buffer: P = 0 times a NaN-filled slot would still
@@ -205,10 +199,8 @@ __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req
 // Issue half of S = Q·Kᵀ for the K block in buffer sKb, each slab's k-steps as soon as that slab has landed
 // (one mbarrier per slab, `bars` = the buffer's first: the first k-steps overlap the rest of the block's transfer).
 // Group A: slabs 0–3; group B: slabs 4–8. `first`: this half starts the accumulation.
-// kRopeFirst (group B only): the RoPE slab (8) first, then 4–7 — for a block whose RoPE slab was loaded early.
-template <typename T, int kGroup, bool kRopeFirst = false>
+template <typename T, int kGroup>
 __device__ __forceinline__ void issue_s_half(float (&s)[32], uint32_t sQ, uint32_t sKb, uint32_t bars, uint32_t parity, bool first) {
-  static_assert(!kRopeFirst || kGroup == kGroupB, "the RoPE slab is in group B");
   constexpr int slab0 = kGroup == kGroupA ? 0 : SM90_GROUP_A_SLABS;
   constexpr int slab1 = kGroup == kGroupA ? SM90_GROUP_A_SLABS : SM90_SLABS;
   // One descriptor per operand, advanced by adding the (16-byte unit) offset to its address field: 36 distinct
@@ -216,7 +208,7 @@ __device__ __forceinline__ void issue_s_half(float (&s)[32], uint32_t sQ, uint32
   const uint64_t dq = desc_k_major(sQ), dk = desc_k_major(sKb);
 #pragma unroll
   for (int i = 0; i < slab1 - slab0; ++i) {
-    const int slab = kRopeFirst ? (i == 0 ? SM90_SLABS - 1 : slab0 + i - 1) : slab0 + i;
+    const int slab = slab0 + i;
     ptx::mbarrier_wait(bars + 8 * slab, parity);
     ptx::wgmma_fence();  // after each wait (a branch): otherwise ptxas inserts it itself (C7519)
 #pragma unroll
