@@ -5,7 +5,9 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 13): ropeearly, then
 # REL_NO_TESTS=1 release (the serving, FP8 and sparse sets on the final build). Experiment runners and reruns:
-#   ropeearly ~6 min: 'hopper' loop variants (.variants/ropeearly, stm, stmrope: K1's RoPE slab early, P by stmatrix)
+#   hopvar    ~5 min: 'hopper' loop variants (.variants/NAME, HOPPER_VARIANTS; default rq8: Q's RoPE slab in registers)
+#   intercept ~4 min: the memory-bound 'hopper' rows' fixed cost — traces (.variants/trace1-4: scripts/build-variant.sh
+#             traceN mla_decode_sm90 sm_90a -DMLA_SM90_TRACE=N) and the call's floor on sweep rows 6, 8, 22, 24, 12, S5, S6
 #   prof90    ~2 min: ncu (full set, SASS stall samples) of the bf16 'hopper' kernel on sweep#30 and S6
 #   cpre      ~3 min: the combine's first batch beside its LSEs for C ≤ 2 (dist/kernels) against .variants/combold
 #             (SRC_REV=2a06032 scripts/build-variant.sh combold mla_combine sm_90, then copy its cubin into
@@ -57,7 +59,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: ropeearly | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -365,19 +367,34 @@ case $step in
     echo "memcheck combine GPU test rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/combine-memcheck.log" | tail -1)"
     ab_rounds cpre "${CPRE_SETS:-serving sweep:9,13,25}" dist/kernels .variants/combold
     ;;
-  ropeearly)
+  hopvar)
     # 'hopper' loop variants against the shipped build (scripts/build-variant.sh NAME mla_decode_sm90 sm_90a FLAGS, cubin
-    # copied into .variants/NAME): ropeearly (-DMLA_SM90_EXPERIMENT_ROPE_EARLY=1: K1's RoPE slab of block j + 3 loaded
-    # an iteration early, S(j+3) starts on it), stm (-DMLA_SM90_EXPERIMENT_STMATRIX=1: P stored by stmatrix.x4, 4
-    # instructions per thread instead of 16), stmrope (both) — the decode GPU test under each, then two rounds
+    # copied into .variants/NAME; HOPPER_VARIANTS names them, default rq8: -DMLA_SM90_EXPERIMENT_RQ8=1, Q's RoPE slab in
+    # registers): where its spills are (SASS), the decode GPU test under each, then two rounds
     vs=""
-    for v in ${HOPPER_VARIANTS:-ropeearly stm stmrope}; do
+    for v in ${HOPPER_VARIANTS:-rq8}; do
       [ -d .variants/$v ] || { echo "no .variants/$v: skipped"; continue; }
+      cuobjdump -sass -fun mla_decode_sm90_bf16 .variants/$v/mla_decode_sm90.sm_90a.cubin > "$out/$v-sass.txt" 2>&1
+      echo "$v bf16 SASS: $(grep -c HGMMA "$out/$v-sass.txt") HGMMA, spill ops at lines: $(grep -nE "STL|LDL" "$out/$v-sass.txt" | cut -d: -f1 | tr '\n' ' ')"
+      echo "  HGMMA line range: $(grep -n HGMMA "$out/$v-sass.txt" | head -1 | cut -d: -f1)-$(grep -n HGMMA "$out/$v-sass.txt" | tail -1 | cut -d: -f1); loop branches: $(grep -nE "BRA" "$out/$v-sass.txt" | wc -l)"
       FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$v)/ gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/$v-gpu-decode.log" 2>&1
       echo "decode GPU test ($v) rc=$?"; summary "$out/$v-gpu-decode.log" | tail -4
       vs="$vs .variants/$v"
     done
-    ab_rounds hopvar "${HOPVAR_SETS:-sweep:12,14,28,30,31 serving:S5,S6,S8,S9}" dist/kernels $vs
+    ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
+    ;;
+  intercept)
+    # where the memory-bound 'hopper' rows' fixed cost goes (session 14: sweep#8 = 0.1677 ms against 64 blocks x 2.22 µs
+    # = 142 µs of steady stream; FA3's 4096/8192 pair puts its fixed cost at ~7 µs): the phase, epilogue, first-start
+    # and timeline traces (.variants/trace1-4) on sweep rows 6, 8, 22, 24, 12 and S5/S6, then the call's floor and the
+    # combine's share (FLASH_MLA_EXPERIMENT_LAUNCH) on the same rows
+    for m in ${TRACE_MODES:-4 3 1 2}; do
+      for set in sweep serving; do
+        FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/trace$m)/ TRACE_ROWS=${TRACE_ROWS:-6,8,22,24,12} timeout 90 node scripts/trace-sm90.mjs $set 1.75 $([ $m = 2 ] && echo epi; [ $m = 3 ] && echo first; [ $m = 4 ] && echo timeline) > "$out/trace$m-$set.txt" 2>&1
+        echo "== trace mode $m $set rc=$?"; grep -aE "^(config|sweep|S5|S6|S1 )" "$out/trace$m-$set.txt"
+      done
+    done
+    AB_CHECK=0 ab_rounds launch "sweep:6,8,22,24 serving:S5,S6" FLASH_MLA_EXPERIMENT_LAUNCH= FLASH_MLA_EXPERIMENT_LAUNCH=nocombine FLASH_MLA_EXPERIMENT_LAUNCH=empty
     ;;
   prof90)
     # where the bf16 'hopper' kernel's loop time goes at compute-bound shapes: ncu (full set, SASS-level stall samples)

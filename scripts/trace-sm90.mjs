@@ -17,7 +17,9 @@ import { makeBenchProblem } from '../dist/src/bench/problem.js';
 const set = process.argv[2] ?? 'serving';
 const ghz = Number(process.argv[3] ?? 1.98);
 const epiMode = process.argv[4] === 'epi', firstMode = process.argv[4] === 'first', timelineMode = process.argv[4] === 'timeline';
-const configs = set === 'sweep' ? sweepConfigs().filter((_, i) => [0, 12, 16, 28, 30].includes(i)) : configSet(set);
+// TRACE_ROWS=6,8,…: the sweep rows to trace (default 0, 12, 16, 28, 30)
+const sweepRows = (process.env.TRACE_ROWS ?? '0,12,16,28,30').split(',').map(Number);
+const configs = set === 'sweep' ? sweepConfigs().filter((_, i) => sweepRows.includes(i)) : configSet(set);
 const us = (cycles) => cycles / ghz / 1000;
 console.log(`per SM part (m-block 0, thread 0), µs at ${ghz} GHz: mean over parts; items and blocks per part from the schedule`);
 console.log('config'.padEnd(12), 'parts', 'items/part', 'blocks/part', ...(timelineMode ? ['  GHz', ' entry spread µs', ' part µs mean / max', ' span µs'] : firstMode ? [' later start/item', ' first start', '  prologue'] : epiMode ? ['  sums+wait', '   Q issue', '    stores', '  epilogue total / item'] : [' start/item', ' loop/block', '  epi/item', '  part total: mean / max']), '  call ms');
