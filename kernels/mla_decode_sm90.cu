@@ -82,7 +82,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   }
   __syncthreads();
 
-#if MLA_SM90_TRACE == 4
+#if MLA_SM90_TRACE == 4 || MLA_SM90_TRACE == 5
   const uint64_t tr_entry_ns = ptx::globaltimer();
   const long long tr_entry_cycles = clock64();
 #endif
@@ -106,7 +106,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // (-DMLA_SM90_TRACE=2: the epilogue's phases instead — start: loop end → past the row-sum barrier, loop: the next Q's
   // issue, epi: the stores; -DMLA_SM90_TRACE=3: start of the items after the first, the first item's start, the prologue
   // from past the PDL wait to the first item's top; -DMLA_SM90_TRACE=4: the part's entry and end on the global timer
-  // and its clock cycles, for the SM clock and the parts' start skew)
+  // and its clock cycles, for the SM clock and the parts' start skew; =5: the same with the SM's id for the cycles)
   long long tr_top = clock64(), tr_mark = 0, tr_start = 0, tr_loop = 0, tr_epi = 0;
 #if MLA_SM90_TRACE == 3
   const long long tr_pro = tr_top - tr_after_wait;
@@ -529,10 +529,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #ifdef MLA_SM90_TRACE  // into the metadata row's unused ints 5–7 (no kernel reads them)
   if (m_block == 0 && tid == 0) {
     int* row = const_cast<int*>(p.tile_scheduler_metadata) + blockIdx.y * kMetadataRowInts;
-#if MLA_SM90_TRACE == 4  // the part's timeline: entry and end on the global ns timer (low 32 bits), the SM cycles between
+#if MLA_SM90_TRACE == 4 || MLA_SM90_TRACE == 5  // the part's timeline: entry and end on the global ns timer (low 32
+    // bits), the SM cycles between (=5: the SM's id instead, for which SMs the slow parts ran on)
     row[5] = static_cast<int>(static_cast<uint32_t>(tr_entry_ns));
     row[6] = static_cast<int>(static_cast<uint32_t>(ptx::globaltimer()));
-    row[7] = static_cast<int>(clock64() - tr_entry_cycles);
+    row[7] = MLA_SM90_TRACE == 5 ? static_cast<int>(ptx::smid()) : static_cast<int>(clock64() - tr_entry_cycles);
 #elif MLA_SM90_TRACE == 3
     row[5] = static_cast<int>(tr_start - tr_first);
     row[6] = static_cast<int>(tr_first);

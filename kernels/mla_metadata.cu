@@ -1,6 +1,7 @@
 // build: archs=sm_80,sm_90 ptx=compute_80 hot
-// Tile scheduler of FlashMLA 9edee0c (get_mla_metadata.cu) plus one rule of ours (when every request misses the
-// payload by at most one split's cost, it grows to hold the longest whole), bit-identical to scheduleTiles() in src/mla/schedule.ts. One warp: the lanes stage every request's seqlen and block count in shared memory and
+// Tile scheduler of FlashMLA 9edee0c (get_mla_metadata.cu) plus two rules of ours (when every request misses the
+// payload by at most one split's cost, it grows to hold the longest whole; an equal-length batch whole when that
+// costs at most whole_slack split costs more), bit-identical to scheduleTiles() in src/mla/schedule.ts. One warp: the lanes stage every request's seqlen and block count in shared memory and
 // sum the costs (and take the smallest and largest block counts); lane 0 then walks the SM parts greedily and writes every metadata row and num_splits entry.
 //
 // The walk is one thread's chain of dependent instructions (ncu on an H200: ~5 cycles per instruction, ~76 000
@@ -9,8 +10,9 @@
 // written with two 16-byte stores. Shared memory holds two int32 per request; a batch larger than that, or a total
 // cost of 2^30 or more, takes the general walk (global seqlens, 64-bit payload) — the same schedule, slower.
 //
-// The split cost (FlashMLA's FIXED_OVERHEAD_NUM_BLOCKS) is the argument split_overhead: the host passes the value its
-// cpu schedule uses (src/mla/schedule.ts splitOverheadBlocks), so that both produce the same bits.
+// The split cost (FlashMLA's FIXED_OVERHEAD_NUM_BLOCKS) is the argument split_overhead, the second rule's slack
+// whole_slack: the host passes the values its cpu schedule uses (src/mla/schedule.ts splitOverheadBlocks,
+// wholeSlackSplits), so that both produce the same bits.
 //
 // Launch: grid 1, block 32, dynamic smem = 8 * min(b, mla::METADATA_SMEM_MAX_REQS) bytes (any size works:
 // the kernel reads %dynamic_smem_size and caches the batch when 8 bytes per request fit).
@@ -30,7 +32,8 @@ __device__ __forceinline__ int ceil_blocks(int s) { return s / PAGE_BLOCK_SIZE +
 // shared memory (s_cache[i] and s_cache[capacity + i]) instead of global memory.
 template <typename Cost, bool kCached, typename Smem>
 __device__ __forceinline__ void walk(const int* cache_seqlens, const Smem& s_cache, int capacity, int b, int num_sm_parts,
-                                     long long total, int min_nb, int max_nb, int* tile_scheduler_metadata, int* num_splits, int overhead) {
+                                     long long total, int min_nb, int max_nb, int* tile_scheduler_metadata, int* num_splits, int overhead,
+                                     int whole_slack) {
   auto nb_of = [&](int i) -> int { return kCached ? static_cast<int>(s_cache[capacity + i]) : ceil_blocks(ptx::ld_plain(cache_seqlens + i)); };
   auto seqlen_of = [&](int i) -> int { return kCached ? static_cast<int>(s_cache[i]) : ptx::ld_plain(cache_seqlens + i); };
   // 9edee0c keeps a floor of 2 * overhead = 10 blocks per part.
@@ -39,6 +42,13 @@ __device__ __forceinline__ void walk(const int* cache_seqlens, const Smem& s_cac
   // Not in 9edee0c (src/mla/schedule.ts says why): when every request misses the payload by at most one split's cost
   // and the payload is the batch's share, the longest request whole.
   if (static_cast<long long>(min_nb) + overhead > payload && max_nb <= payload && share >= 2LL * overhead) payload = static_cast<Cost>(max_nb + overhead);
+  // Our second rule (src/mla/schedule.ts, WHOLE_BATCH_SLACK_SPLITS): an equal-length batch, ceil(b / parts) whole
+  // requests per part, when that payload exceeds this one by at most whole_slack split costs (0: off)
+  if (whole_slack > 0 && b > 0 && min_nb == max_nb && share >= 2LL * overhead) {
+    const long long whole = ((static_cast<long long>(b) + num_sm_parts - 1) / num_sm_parts) * (static_cast<long long>(max_nb) + overhead);
+    if (whole <= static_cast<long long>(payload) + static_cast<long long>(whole_slack) * overhead && 32 * whole <= 33LL * payload)
+      payload = static_cast<Cost>(whole);  // (and within 1/32 of the payload: few idle parts, as measured)
+  }
   // A row is 32 bytes; two 16-byte stores when the tensor is 16-byte aligned (a user's view may not be).
   const bool vec_rows = (reinterpret_cast<uintptr_t>(tile_scheduler_metadata) & 15) == 0;
   int req = 0;    // current request
@@ -95,7 +105,8 @@ __device__ __forceinline__ void walk(const int* cache_seqlens, const Smem& s_cac
 }
 
 extern "C" __global__ void __launch_bounds__(METADATA_THREADS)
-mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_scheduler_metadata, int* num_splits, int split_overhead) {
+mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_scheduler_metadata, int* num_splits, int split_overhead,
+             int whole_slack) {
   extern __shared__ int s_cache[];  // [capacity] seqlens, then [capacity] block counts
   const int lane = threadIdx.x;
 
@@ -134,10 +145,10 @@ mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_schedu
     // 32-bit payload arithmetic when every value it takes stays below 2^31: remain ≤ payload ≤ total / parts + 2 ·
     // overhead and rest ≤ max blocks + overhead ≤ total.
     if (total < (1LL << 30)) {
-      if (cached) walk<int, true>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, min_nb, max_nb, tile_scheduler_metadata, num_splits, split_overhead);
-      else walk<int, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, min_nb, max_nb, tile_scheduler_metadata, num_splits, split_overhead);
+      if (cached) walk<int, true>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, min_nb, max_nb, tile_scheduler_metadata, num_splits, split_overhead, whole_slack);
+      else walk<int, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, min_nb, max_nb, tile_scheduler_metadata, num_splits, split_overhead, whole_slack);
     } else {
-      walk<long long, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, min_nb, max_nb, tile_scheduler_metadata, num_splits, split_overhead);
+      walk<long long, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, min_nb, max_nb, tile_scheduler_metadata, num_splits, split_overhead, whole_slack);
     }
   }
   ptx::grid_dep_launch_dependents();

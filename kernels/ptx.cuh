@@ -110,6 +110,7 @@ __device__ __forceinline__ uint4 ld_global_v4(const void* p) {
 
 // The global nanosecond timer (timing experiments: the kernels' MLA_SM90_TRACE == 4 timeline).
 __device__ __forceinline__ uint64_t globaltimer() { uint64_t t; asm volatile("mov.u64 %0, %globaltimer;\n" : "=l"(t)); return t; }
+__device__ __forceinline__ uint32_t smid() { uint32_t id; asm volatile("mov.u32 %0, %smid;\n" : "=r"(id)); return id; }
 
 // ---- math -----------------------------------------------------------------------------------------------
 __device__ __forceinline__ float exp2_approx(float x) { float y; asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x)); return y; }

@@ -6,6 +6,9 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 13): ropeearly, then
 # REL_NO_TESTS=1 release (the serving, FP8 and sparse sets on the final build). Experiment runners and reruns:
 #   hopvar    ~5 min: 'hopper' loop variants (.variants/NAME, HOPPER_VARIANTS; default rq8: Q's RoPE slab in registers)
+#   final     ~4 min: the sweep and serving sets, the GPU files through the default kernels, the decode-loop example
+#   whole     ~3 min: the scheduler keeping equal-length batches whole (FLASH_MLA_EXPERIMENT_WHOLE_SLACK=3) against the default
+#   spread    ~2 min: per-SM part durations of equally loaded rows (.variants/trace5) and sweep#30's run-to-run modes
 #   intercept ~4 min: the memory-bound 'hopper' rows' fixed cost — traces (.variants/trace1-4: scripts/build-variant.sh
 #             traceN mla_decode_sm90 sm_90a -DMLA_SM90_TRACE=N) and the call's floor on sweep rows 6, 8, 22, 24, 12, S5, S6
 #   prof90    ~2 min: ncu (full set, SASS stall samples) of the bf16 'hopper' kernel on sweep#30 and S6
@@ -59,7 +62,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: final | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -382,6 +385,43 @@ case $step in
       vs="$vs .variants/$v"
     done
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
+    ;;
+  final)
+    # the last run of a session: the sweep and serving sets (JSON + SVG for docs/runs/), the GPU files that decode
+    # through the default kernels and the metadata kernel, the decode-loop example
+    timeout 150 node dist/src/cli.js bench --configs sweep --iters 50 --reference h200 --json "$out/sweep.json" --svg "$out/sweep.svg" > "$out/sweep.txt" 2>&1
+    echo "sweep rc=$?"; grep -aE "^sweep#|geomean|best" "$out/sweep.txt" | tail -40 | cut -c1-190
+    timeout 60 node dist/src/cli.js bench --configs serving --iters 50 --reference h200 --json "$out/serving.json" > "$out/serving.txt" 2>&1
+    echo "serving rc=$?"; grep -aE "^S[0-9]|geomean|best" "$out/serving.txt" | cut -c1-190
+    s=$(date +%s); FLASH_MLA_GPU_PROPERTY_CASES=${REL_CASES:-40} gpu timeout ${REL_TEST_S:-150} node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/gpu-property.test.js \
+      dist/test/strided-decode.test.js dist/test/kvcache-gpu.test.js > "$out/final-tests.log" 2>&1
+    echo "GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/final-tests.log"; grep -aE "^✖|^not ok|# fail" "$out/final-tests.log" | head -8
+    timeout 40 node dist/examples/decode-loop.js --backend cuda > "$out/final-example.log" 2>&1; echo "decode-loop example rc=$?"; tail -3 "$out/final-example.log"
+    ;;
+  whole)
+    # the scheduler keeping equal-length batches whole (FLASH_MLA_EXPERIMENT_WHOLE_SLACK=3: ceil(b / parts) requests per
+    # part when that payload is within 3 split costs of the split schedule's; changes sweep#14, #26, #28, #30): the
+    # decode GPU test under it (device metadata = cpu schedule), then two rounds against the default on the fixed
+    # compute-bound rows it changes and some it leaves alone
+    FLASH_MLA_EXPERIMENT_WHOLE_SLACK=3 gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/whole-gpu-decode.log" 2>&1
+    echo "decode GPU test (whole slack 3) rc=$?"; summary "$out/whole-gpu-decode.log" | tail -4
+    ab_rounds whole "${WHOLE_SETS:-sweep:14,26,28,30,10,12 serving:S5,S6}" FLASH_MLA_EXPERIMENT_WHOLE_SLACK= FLASH_MLA_EXPERIMENT_WHOLE_SLACK=3
+    ;;
+  spread)
+    # which SMs the slow parts of an equally loaded memory-bound row ran on (.variants/trace5: -DMLA_SM90_TRACE=5, each
+    # part's duration by %smid), twice per set to see whether the slow SMs are the same ones; then sweep#30's two modes
+    # (0.90 / 0.93 ms from run to run): the timeline (.variants/trace4: SM clock, spread) three times
+    for round in 1 2; do
+      for set in "sweep 8,24" "serving -"; do
+        read -r name rows <<< "$set"
+        FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/trace5)/ TRACE_ROWS=$rows timeout 90 node scripts/trace-sm90.mjs $name 1.75 smid > "$out/spread-$name-$round.txt" 2>&1
+        echo "== smid $name round $round rc=$?"; grep -aE "^(sweep#|S5 |S6 |S1 )|slowest|fastest" "$out/spread-$name-$round.txt" | cut -c1-400
+      done
+    done
+    for round in 1 2 3; do
+      FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/trace4)/ TRACE_ROWS=30,28 timeout 90 node scripts/trace-sm90.mjs sweep 1.75 timeline > "$out/modes-$round.txt" 2>&1
+      echo "== timeline sweep#30/#28 round $round rc=$?"; grep -aE "^sweep#" "$out/modes-$round.txt"
+    done
     ;;
   intercept)
     # where the memory-bound 'hopper' rows' fixed cost goes (session 14: sweep#8 = 0.1677 ms against 64 blocks x 2.22 µs

@@ -9,14 +9,15 @@
 // stores), each per item. `first`: a build with -DMLA_SM90_TRACE=3 (the start of the items after the first, per such
 // item; the first item's start; the prologue from past the PDL wait to the first item's top). `timeline`: a build with
 // -DMLA_SM90_TRACE=4 (each part's entry and end on the global ns timer and its SM cycles: the clock the parts ran at, how
-// far apart they started, the span from the first entry to the last end). The SM clock under load is ~1.75 GHz, not the 1.98 GHz boost (perf log, session 9).
+// far apart they started, the span from the first entry to the last end); `smid`: a build with -DMLA_SM90_TRACE=5 (the
+// same, each part's duration by the SM it ran on). The SM clock under load is ~1.75 GHz, not the 1.98 GHz boost (perf log, session 9).
 import { Tensor, getMlaMetadata, flashMlaWithKvcache, synchronize } from '../dist/src/index.js';
 import { configSet, sweepConfigs } from '../dist/src/bench/configs.js';
 import { makeBenchProblem } from '../dist/src/bench/problem.js';
 
 const set = process.argv[2] ?? 'serving';
 const ghz = Number(process.argv[3] ?? 1.98);
-const epiMode = process.argv[4] === 'epi', firstMode = process.argv[4] === 'first', timelineMode = process.argv[4] === 'timeline';
+const epiMode = process.argv[4] === 'epi', firstMode = process.argv[4] === 'first', smidMode = process.argv[4] === 'smid', timelineMode = process.argv[4] === 'timeline' || smidMode;
 // TRACE_ROWS=6,8,…: the sweep rows to trace (default 0, 12, 16, 28, 30)
 const sweepRows = (process.env.TRACE_ROWS ?? '0,12,16,28,30').split(',').map(Number);
 const configs = set === 'sweep' ? sweepConfigs().filter((_, i) => sweepRows.includes(i)) : configSet(set);
@@ -63,6 +64,15 @@ for (const config of configs) {
     const durs = used.map((u) => (u[1] - u[0]) | 0), ghzs = used.map((u, i) => u[2] / durs[i]);
     const lo = Math.min(...entries), span = Math.max(...ends) - lo;
     const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
+    if (smidMode) {  // -DMLA_SM90_TRACE=5: int 7 is the SM's id; each part's duration by SM, and by groups of 16 SM ids
+      const bySm = used.map((u, i) => [u[2], durs[i] / 1000]).sort((x, y) => x[0] - y[0]);
+      const groups = new Map();
+      for (const [sm, d] of bySm) groups.set(sm >> 4, [...(groups.get(sm >> 4) ?? []), d]);
+      console.log(...head, `parts µs mean ${mean(durs.map((d) => d / 1000)).toFixed(1)}, by SM id / 16:`, [...groups].map(([g, ds]) => `${g}: ${mean(ds).toFixed(1)} (${ds.length})`).join(', '));
+      console.log('  slowest:', [...bySm].sort((x, y) => y[1] - x[1]).slice(0, 12).map(([sm, d]) => `sm${sm} ${d.toFixed(1)}`).join(', '));
+      console.log('  fastest:', [...bySm].sort((x, y) => x[1] - y[1]).slice(0, 12).map(([sm, d]) => `sm${sm} ${d.toFixed(1)}`).join(', '));
+      console.log('  all (sm:µs):', bySm.map(([sm, d]) => `${sm}:${d.toFixed(1)}`).join(' '));
+    } else
     console.log(...head, mean(ghzs).toFixed(3).padStart(5), ((Math.max(...entries) - lo) / 1000).toFixed(2).padStart(16),
       `${(mean(durs) / 1000).toFixed(1)} / ${(Math.max(...durs) / 1000).toFixed(1)}`.padStart(19), (span / 1000).toFixed(1).padStart(8), callMs.toFixed(4).padStart(9));
   } else if (firstMode) {

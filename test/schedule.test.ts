@@ -99,6 +99,35 @@ describe('beyond 9edee0c: when every request misses the payload by at most one s
   });
 });
 
+describe('beyond 9edee0c: an equal-length batch keeps its requests whole within one split cost (and 1/32) of payload', () => {
+  const splitsOf = (t: { numSplits: Int32Array }, b: number) => t.numSplits[b] - b;
+  test('128 × 8192 tokens over 66 parts (sweep#28): 9edee0c split 62 requests (payload 263); now two whole per part (266)', () => {
+    const lens = new Array(128).fill(8192);
+    const { metadata, numSplits } = scheduleTiles(lens, 66, 5);
+    const want: number[][] = [];
+    for (let p = 0; p < 64; p++) want.push([2 * p, 0, 2 * p + 1, 8192, 0, 0, 0, 0]);
+    for (let p = 64; p < 66; p++) want.push([128, 0, 127, 8192, 0, 0, 0, 0]);
+    assert.deepEqual(rows(metadata, 66), want);
+    assert.deepEqual(Array.from(numSplits), Array.from({ length: 129 }, (_, i) => i));
+    assert.ok(workItems(metadata, lens, 66).every((it) => it.noSplit));
+  });
+  test('equal block counts are enough (lengths inside the last block may differ): 128 × 4033–4096 over 33 parts, four whole each', () => {
+    const lens = Array.from({ length: 128 }, (_, i) => 4033 + ((i * 37) % 64));
+    const t = scheduleTiles(lens, 33, 5);
+    assert.equal(splitsOf(t, 128), 0);
+    assert.deepEqual(rows(t.metadata, 33)[0].slice(0, 4), [0, 0, 3, lens[3]]);
+  });
+  test('not beyond one split cost: 128 × 8192 over 33 parts (whole 532 against payload 521) is cut as in 9edee0c', () => {
+    assert.ok(splitsOf(scheduleTiles(new Array(128).fill(8192), 33, 5), 128) > 0);
+  });
+  test('not beyond 1/32 of the payload: 200 × 640 tokens over 132 parts (whole 30 against 28) is cut as in 9edee0c', () => {
+    assert.ok(splitsOf(scheduleTiles(new Array(200).fill(640), 132, 5), 200) > 0);
+  });
+  test('not for unequal block counts: 128 requests of 8192 and one of 8256 tokens over 66 parts', () => {
+    assert.ok(splitsOf(scheduleTiles([...new Array(128).fill(8192), 8256], 66, 5), 129) > 0);
+  });
+});
+
 describe('numSmPartsFor (spec §2.1)', () => {
   test('132 SMs, h_kv = 1', () => {
     assert.equal(numSmPartsFor(132, 128, 1), 66); // h_q 128, s_q 1

@@ -1,6 +1,7 @@
 // The tile scheduler of FlashMLA 9edee0c (get_mla_metadata.cu), as a pure function: the cpu backend
-// runs it, and the device metadata kernel must produce the same bits. One rule of ours on top (scheduleTiles: a batch
-// whose every request just misses the payload keeps its requests whole); sparse decode keeps 9edee0c's walk exactly.
+// runs it, and the device metadata kernel must produce the same bits. Two rules of ours on top (scheduleTiles: a batch
+// whose every request just misses the payload keeps its requests whole; an equal-length batch keeps them whole when
+// that costs at most one split's cost more per part); sparse decode keeps 9edee0c's walk exactly.
 //
 // Work model: request i costs nb_i = ceil(seqlen_i / 64) KV blocks plus a fixed 5 blocks (loading q,
 // softmax set-up, epilogue). The total cost is cut into `numSmParts` nearly equal "payloads"; one SM part
@@ -56,8 +57,35 @@ export function splitOverheadBlocks(): number {
 }
 
 /**
- * `holdLongestWhole`: our rule on top of 9edee0c (below: when every request misses the payload by at most one split's
- * cost, the payload holds the longest whole); off for sparse decode, whose schedule stays 9edee0c's (not measured
+ * Our second rule (scheduleTiles): an equal-length batch keeps its requests whole when that costs at most this many
+ * split costs (and 1/32) of payload more than 9edee0c's walk. A split request writes fp32 partials and goes through the combine,
+ * which the cost model does not count: on an H200 (session 14, perf log `whole`) b 128 × 8192 tokens over 66 parts
+ * (3 blocks more per part whole) ran 3 % faster, 128 × 4096 over 33 parts 0.6 %, while 128 × 8192 over 33 parts (11
+ * blocks more) ran 0.7 % slower whole.
+ */
+export const WHOLE_BATCH_SLACK_SPLITS = 1;
+let wholeSlack: number | undefined;
+/**
+ * WHOLE_BATCH_SLACK_SPLITS, or for a measurement FLASH_MLA_EXPERIMENT_WHOLE_SLACK (an integer 0–16; 0 turns the rule
+ * off). Read once; the cpu schedule, the API's check of a metadata tensor and the device metadata kernel (its
+ * whole_slack argument) all use this value.
+ */
+export function wholeSlackSplits(): number {
+  if (wholeSlack === undefined) {
+    const v = typeof process === 'undefined' ? undefined : process.env.FLASH_MLA_EXPERIMENT_WHOLE_SLACK;
+    if (v === undefined || v === '') wholeSlack = WHOLE_BATCH_SLACK_SPLITS;
+    else {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 16) throw new RangeError(`FLASH_MLA_EXPERIMENT_WHOLE_SLACK: expected an integer 0–16, got '${v}'`);
+      wholeSlack = n;
+    }
+  }
+  return wholeSlack;
+}
+
+/**
+ * `holdLongestWhole`: our rules on top of 9edee0c (below: when every request misses the payload by at most one split's
+ * cost, the payload holds the longest whole; an equal-length batch whole within wholeSlackSplits()); off for sparse decode, whose schedule stays 9edee0c's (not measured
  * with the rule).
  */
 export function scheduleTiles(seqlens: ArrayLike<number>, numSmParts: number, overhead = splitOverheadBlocks(), holdLongestWhole = true): TileSchedule {
@@ -80,6 +108,15 @@ export function scheduleTiles(seqlens: ArrayLike<number>, numSmParts: number, ov
   // large piece and a sliver, and all of it goes through the combine (S4, b 64 × 512 tokens: payload 12, requests of
   // 8 + 5: 13 % slower on an H200 than one part per request).
   if (holdLongestWhole && minNb + overhead > payload && maxNb <= payload && share >= 2 * overhead) payload = maxNb + overhead;
+  // Not in 9edee0c either: an equal-length batch takes ceil(b / parts) whole requests per part when that payload is at
+  // most wholeSlackSplits() split costs above this one (no split, no combine: see WHOLE_BATCH_SLACK_SPLITS).
+  const slack = holdLongestWhole ? wholeSlackSplits() : 0;
+  if (slack > 0 && b > 0 && minNb === maxNb && share >= 2 * overhead) {
+    const whole = Math.ceil(b / numSmParts) * (maxNb + overhead);
+    // (and within 1/32 of the payload: the measured batches left ≤ 3 % of the parts idle; a batch of short requests,
+    // whose split cost is a large part of the payload, would leave many idle — not measured)
+    if (whole <= payload + slack * overhead && 32 * whole <= 33 * payload) payload = whole;
+  }
   const metadata = new Int32Array(numSmParts * METADATA_ROW_INTS);
   const numSplits = new Int32Array(b + 1);
   let req = 0;
