@@ -297,12 +297,14 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             ptx::st_shared_f32(sScale0 + r_loc[h] * 4, scale0[h]);
           }
         }
+        // WG1 needs only sM and sScale0: it may go now (as WG1 arrives Scale1Ready right after its own stores), not after
+        // this warpgroup's exponentials and packing (H200, session 14 `s0early`: sweep#14 −1.6 %, S8 −0.5 %)
+        ptx::named_barrier_arrive(kScale0Ready, kBoth);
         exponentiate(s, scale_log2, m_new, sum);
 #pragma unroll
         for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * scale0[h] + sum[h];
         scale_rows(o, scale0[0], scale0[1]);
         pack_p<T>(s, pa);
-        ptx::named_barrier_arrive(kScale0Ready, kBoth);
 
         // O_L += P0 · V0L
         if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 0, n_valid_last, wg_tid, kWg0Local);

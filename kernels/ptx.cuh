@@ -108,7 +108,7 @@ __device__ __forceinline__ uint4 ld_global_v4(const void* p) {
   return v;
 }
 
-// The global nanosecond timer (timing experiments: the kernels' MLA_SM90_TRACE == 4 timeline).
+// The global nanosecond timer and the SM id (timing experiments: the kernels' MLA_SM90_TRACE == 4 / 5 timelines).
 __device__ __forceinline__ uint64_t globaltimer() { uint64_t t; asm volatile("mov.u64 %0, %globaltimer;\n" : "=l"(t)); return t; }
 __device__ __forceinline__ uint32_t smid() { uint32_t id; asm volatile("mov.u32 %0, %smid;\n" : "=r"(id)); return id; }
 

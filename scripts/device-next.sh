@@ -3,12 +3,13 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 13): ropeearly, then
-# REL_NO_TESTS=1 release (the serving, FP8 and sparse sets on the final build). Experiment runners and reruns:
-#   hopvar    ~5 min: 'hopper' loop variants (.variants/NAME, HOPPER_VARIANTS; default rq8: Q's RoPE slab in registers)
+# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 14): release (the
+# GPU files — fp8-sparse-gpu and the property cases not yet run on the s0early build — with the sweep, serving, FP8 and
+# sparse sets), then issue 9/10 work. Experiment runners and reruns:
 #   final     ~4 min: the sweep and serving sets, the GPU files through the default kernels, the decode-loop example
 #   whole     ~3 min: the scheduler keeping equal-length batches whole (FLASH_MLA_EXPERIMENT_WHOLE_SLACK=3) against the default
 #   spread    ~2 min: per-SM part durations of equally loaded rows (.variants/trace5) and sweep#30's run-to-run modes
+#   hopvar    ~2 min: 'hopper' loop variants (.variants/NAME, HOPPER_VARIANTS=...) against the default build
 #   intercept ~4 min: the memory-bound 'hopper' rows' fixed cost — traces (.variants/trace1-4: scripts/build-variant.sh
 #             traceN mla_decode_sm90 sm_90a -DMLA_SM90_TRACE=N) and the call's floor on sweep rows 6, 8, 22, 24, 12, S5, S6
 #   prof90    ~2 min: ncu (full set, SASS stall samples) of the bf16 'hopper' kernel on sweep#30 and S6
@@ -372,10 +373,10 @@ case $step in
     ;;
   hopvar)
     # 'hopper' loop variants against the shipped build (scripts/build-variant.sh NAME mla_decode_sm90 sm_90a FLAGS, cubin
-    # copied into .variants/NAME; HOPPER_VARIANTS names them, default rq8: -DMLA_SM90_EXPERIMENT_RQ8=1, Q's RoPE slab in
-    # registers): where its spills are (SASS), the decode GPU test under each, then two rounds
+    # copied into .variants/NAME; HOPPER_VARIANTS names them — session 14 ran rq8 and s0early this way): where each
+    # one's spills are (SASS), the decode GPU test under each, then two rounds
     vs=""
-    for v in ${HOPPER_VARIANTS:-rq8}; do
+    for v in ${HOPPER_VARIANTS:?HOPPER_VARIANTS: the .variants/NAME folders to time}; do
       [ -d .variants/$v ] || { echo "no .variants/$v: skipped"; continue; }
       cuobjdump -sass -fun mla_decode_sm90_bf16 .variants/$v/mla_decode_sm90.sm_90a.cubin > "$out/$v-sass.txt" 2>&1
       echo "$v bf16 SASS: $(grep -c HGMMA "$out/$v-sass.txt") HGMMA, spill ops at lines: $(grep -nE "STL|LDL" "$out/$v-sass.txt" | cut -d: -f1 | tr '\n' ' ')"

@@ -37,6 +37,16 @@ export interface TileSchedule {
   numSplits: Int32Array;
 }
 
+// A measurement's override of a scheduler constant: the integer in environment variable `name` (lo–hi), else
+// `fallback`. The callers read it once, so the cpu schedule, the API's check and the device kernel agree.
+function experimentInt(name: string, fallback: number, lo: number, hi: number): number {
+  const v = typeof process === 'undefined' ? undefined : process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < lo || n > hi) throw new RangeError(`${name}: expected an integer ${lo}–${hi}, got '${v}'`);
+  return n;
+}
+
 let splitOverhead: number | undefined;
 /**
  * The scheduler's cost of a split, in blocks: FIXED_OVERHEAD_NUM_BLOCKS (FlashMLA's 5), or for a measurement
@@ -44,24 +54,16 @@ let splitOverhead: number | undefined;
  * tensor and the device metadata kernel (its split_overhead argument) all use this value.
  */
 export function splitOverheadBlocks(): number {
-  if (splitOverhead === undefined) {
-    const v = typeof process === 'undefined' ? undefined : process.env.FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD;
-    if (v === undefined || v === '') splitOverhead = FIXED_OVERHEAD_NUM_BLOCKS;
-    else {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 64) throw new RangeError(`FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD: expected an integer 1–64, got '${v}'`);
-      splitOverhead = n;
-    }
-  }
+  if (splitOverhead === undefined) splitOverhead = experimentInt('FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD', FIXED_OVERHEAD_NUM_BLOCKS, 1, 64);
   return splitOverhead;
 }
 
 /**
  * Our second rule (scheduleTiles): an equal-length batch keeps its requests whole when that costs at most this many
- * split costs (and 1/32) of payload more than 9edee0c's walk. A split request writes fp32 partials and goes through the combine,
- * which the cost model does not count: on an H200 (session 14, perf log `whole`) b 128 × 8192 tokens over 66 parts
- * (3 blocks more per part whole) ran 3 % faster, 128 × 4096 over 33 parts 0.6 %, while 128 × 8192 over 33 parts (11
- * blocks more) ran 0.7 % slower whole.
+ * split costs (and 1/32) of payload more than 9edee0c's walk. A split request writes fp32 partials and goes through
+ * the combine, which the cost model does not count: on an H200 (session 14, perf log `whole`) b 128 × 8192 tokens over
+ * 66 parts (3 blocks more per part whole) ran 3 % faster, 128 × 4096 over 33 parts 0.6 %, while 128 × 8192 over 33
+ * parts (11 blocks more) ran 0.7 % slower whole.
  */
 export const WHOLE_BATCH_SLACK_SPLITS = 1;
 let wholeSlack: number | undefined;
@@ -71,21 +73,14 @@ let wholeSlack: number | undefined;
  * whole_slack argument) all use this value.
  */
 export function wholeSlackSplits(): number {
-  if (wholeSlack === undefined) {
-    const v = typeof process === 'undefined' ? undefined : process.env.FLASH_MLA_EXPERIMENT_WHOLE_SLACK;
-    if (v === undefined || v === '') wholeSlack = WHOLE_BATCH_SLACK_SPLITS;
-    else {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0 || n > 16) throw new RangeError(`FLASH_MLA_EXPERIMENT_WHOLE_SLACK: expected an integer 0–16, got '${v}'`);
-      wholeSlack = n;
-    }
-  }
+  if (wholeSlack === undefined) wholeSlack = experimentInt('FLASH_MLA_EXPERIMENT_WHOLE_SLACK', WHOLE_BATCH_SLACK_SPLITS, 0, 16);
   return wholeSlack;
 }
 
 /**
- * `holdLongestWhole`: our rules on top of 9edee0c (below: when every request misses the payload by at most one split's
- * cost, the payload holds the longest whole; an equal-length batch whole within wholeSlackSplits()); off for sparse decode, whose schedule stays 9edee0c's (not measured
+ * `holdLongestWhole`: our two rules on top of 9edee0c (below: when every request misses the payload by at most one
+ * split's cost, the payload holds the longest whole; an equal-length batch whole within wholeSlackSplits()); off for
+ * sparse decode, whose schedule stays 9edee0c's (not measured
  * with the rule).
  */
 export function scheduleTiles(seqlens: ArrayLike<number>, numSmParts: number, overhead = splitOverheadBlocks(), holdLongestWhole = true): TileSchedule {
@@ -161,7 +156,7 @@ export function scheduleTiles(seqlens: ArrayLike<number>, numSmParts: number, ov
   return { metadata, numSplits };
 }
 
-/** The schedule of a sparse decode: b requests of topk positions each (9edee0c's walk, without our whole rule). */
+/** The schedule of a sparse decode: b requests of topk positions each (9edee0c's walk, without our two whole rules). */
 export function sparseScheduleTiles(b: number, topk: number, numSmParts: number): TileSchedule {
   return scheduleTiles(new Int32Array(b).fill(topk), numSmParts, splitOverheadBlocks(), false);
 }

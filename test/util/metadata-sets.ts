@@ -1,6 +1,6 @@
 // Batches on which the device metadata kernel must equal the cpu scheduler (scheduleTiles) bit for bit: edge sizes,
 // zeros, one huge among tiny, many short requests per SM part, b = 7 000, a total cost ≥ 2^30 blocks (near the int32
-// range: the kernel sums in 64 bits), and batches on which our whole-request rule fires. Used by the GPU suite (test/gpu-decode.test.ts) and the emulator (test/kernel-emulation.test.ts).
+// range: the kernel sums in 64 bits), and batches on which our two whole-request rules fire. Used by the GPU suite (test/gpu-decode.test.ts) and the emulator (test/kernel-emulation.test.ts).
 
 export function metadataGoldenSets(r: () => number): number[][] {
   return [
