@@ -324,9 +324,18 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
         for (int h = 0; h < 2; ++h) scale1[h] = ptx::ld_shared_f32(sScale1 + r_loc[h] * 4);
         // publish P0 relative to WG1's new max
+#ifdef MLA_SM90_EXPERIMENT_P0_REUSE  // EXPERIMENT (variant builds): when no row of the warp changes its max (scale1 = 1,
+        // most blocks once the max settles), P0 · 1 packs to the very fragments P·V0L used: store those, skip 48 instructions
+        if (__any_sync(0xffffffffu, scale1[0] != 1.f || scale1[1] != 1.f)) {
+#pragma unroll
+          for (int i = 0; i < 32; ++i) s[i] *= scale1[(i >> 1) & 1];
+          pack_p<T>(s, pa);
+        }
+#else
 #pragma unroll
         for (int i = 0; i < 32; ++i) s[i] *= scale1[(i >> 1) & 1];
         pack_p<T>(s, pa);
+#endif
         store_p(sP0, pa, r_loc);
         ptx::fence_proxy_async();
         ptx::named_barrier_arrive(kP0Ready, kBoth);
