@@ -5,7 +5,8 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 14): release (the
 # GPU files — fp8-sparse-gpu and the property cases not yet run on the s0early build — with the sweep, serving, FP8 and
-# sparse sets), then HOPPER_VARIANTS=p0reuse hopvar (built and emulated: perf log "Next session (end of session 14)"),
+# sparse sets), then HOPPER_VARIANTS="p0reuse p1afterpv" hopvar (built and emulated: perf log "Next session (end of
+# session 14)"),
 # then issue 9/10 work. Experiment runners and reruns:
 #   final     ~4 min: the sweep and serving sets, the GPU files through the default kernels, the decode-loop example
 #   whole     ~3 min: the scheduler keeping equal-length batches whole (FLASH_MLA_EXPERIMENT_WHOLE_SLACK=3) against the default
