@@ -84,9 +84,8 @@ constexpr int kBatchSplits = C == 1 ? 1 : COMBINE_IN_FLIGHT / kSubChunks<C>;
 // The first batch (the warp's splits t < kBatchSplits) loaded beside the row's LSEs: most split rows have at most a
 // batch of splits per warp (sweep#9's two, S9's few), and their merge was an LSE round trip, then a partials one.
 // Measured (H200, session 12, perf log `cpre`; these bytes rerun in session 13: 0.2–1.7 %): for C = 1, 2 S8, S9 and the
-// var sweep rows 0.3–1.3 % faster; for C = 4 (16 splits'
-// loads queued ahead of the LSE loads) S1, S3, S7 and S12 ran 1.5–2.4 % slower (S2 1.5 % faster), so C = 4 does not
-// (it walks its splits staged in shared memory: add_splits_staged).
+// var sweep rows 0.3–1.3 % faster; for C = 4 (16 splits' loads queued ahead of the LSE loads) S1, S3, S7 and S12 ran
+// 1.5–2.4 % slower (S2 1.5 % faster), so C = 4 does not (it walks its splits staged in shared memory: add_splits_staged).
 template <int C>
 constexpr bool kStaged = C == 4;  // add_splits_staged
 template <int C>

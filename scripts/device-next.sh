@@ -8,7 +8,6 @@
 # sparse sets), then HOPPER_VARIANTS="p0reuse p1afterpv" hopvar (built and emulated: perf log "Next session (end of
 # session 14)"),
 # then issue 9/10 work. Experiment runners and reruns:
-#   final     ~4 min: the sweep and serving sets, the GPU files through the default kernels, the decode-loop example
 #   whole     ~3 min: the scheduler keeping equal-length batches whole (FLASH_MLA_EXPERIMENT_WHOLE_SLACK=3) against the default
 #   spread    ~2 min: per-SM part durations of equally loaded rows (.variants/trace5) and sweep#30's run-to-run modes
 #   hopvar    ~2 min: 'hopper' loop variants (.variants/NAME, HOPPER_VARIANTS=...) against the default build
@@ -65,7 +64,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: final | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -254,14 +253,17 @@ case $step in
     echo "sweep rc=$?"; grep -aE "^sweep#|geomean|best" "$out/sweep.txt" | tail -40 | cut -c1-190
     timeout 60 node dist/src/cli.js bench --configs serving --iters 50 --reference h200 --json "$out/serving.json" > "$out/serving.txt" 2>&1
     echo "serving rc=$?"; grep -aE "^S[0-9]|geomean" "$out/serving.txt" | cut -c1-190
-    timeout 50 node dist/src/cli.js bench --configs 0,1,2,4,8,16,17,18,20,24 --kv fp8 --iters 30 --reference "$out/sweep.json" --json "$out/fp8.json" > "$out/fp8.txt" 2>&1
-    echo "fp8 vs bf16 (same run) rc=$?"; grep -aE "^sweep#|geomean" "$out/fp8.txt" | cut -c1-190
-    timeout 90 node dist/src/cli.js bench --configs sparse --iters 20 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
-    echo "sparse (default kernels) rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
+    # REL_QUICK=1 (a session's last run when only the bf16 decode changed): no FP8/sparse benches, no FP8/sparse GPU file
+    if [ -z "${REL_QUICK:-}" ]; then
+      timeout 50 node dist/src/cli.js bench --configs 0,1,2,4,8,16,17,18,20,24 --kv fp8 --iters 30 --reference "$out/sweep.json" --json "$out/fp8.json" > "$out/fp8.txt" 2>&1
+      echo "fp8 vs bf16 (same run) rc=$?"; grep -aE "^sweep#|geomean" "$out/fp8.txt" | cut -c1-190
+      timeout 90 node dist/src/cli.js bench --configs sparse --iters 20 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
+      echo "sparse (default kernels) rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
+    fi
     [ -n "${REL_NO_TESTS:-}" ] && exit 0
     # the GPU files that decode through the default kernels (hopper-small for ≤ 16 rows since session 7), the example
     s=$(date +%s); FLASH_MLA_GPU_PROPERTY_CASES=${REL_CASES:-150} gpu timeout ${REL_TEST_S:-150} node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/gpu-property.test.js \
-      dist/test/strided-decode.test.js dist/test/kvcache-gpu.test.js dist/test/fp8-sparse-gpu.test.js > "$out/release-tests.log" 2>&1
+      dist/test/strided-decode.test.js dist/test/kvcache-gpu.test.js $([ -z "${REL_QUICK:-}" ] && echo dist/test/fp8-sparse-gpu.test.js) > "$out/release-tests.log" 2>&1
     echo "GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/release-tests.log"; grep -aE "^✖|^not ok|# fail" "$out/release-tests.log" | head -8
     timeout 40 node dist/examples/decode-loop.js --backend cuda > "$out/release-example.log" 2>&1; echo "decode-loop example rc=$?"; tail -3 "$out/release-example.log"
     ;;
@@ -388,18 +390,6 @@ case $step in
       vs="$vs .variants/$v"
     done
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
-    ;;
-  final)
-    # the last run of a session: the sweep and serving sets (JSON + SVG for docs/runs/), the GPU files that decode
-    # through the default kernels and the metadata kernel, the decode-loop example
-    timeout 150 node dist/src/cli.js bench --configs sweep --iters 50 --reference h200 --json "$out/sweep.json" --svg "$out/sweep.svg" > "$out/sweep.txt" 2>&1
-    echo "sweep rc=$?"; grep -aE "^sweep#|geomean|best" "$out/sweep.txt" | tail -40 | cut -c1-190
-    timeout 60 node dist/src/cli.js bench --configs serving --iters 50 --reference h200 --json "$out/serving.json" > "$out/serving.txt" 2>&1
-    echo "serving rc=$?"; grep -aE "^S[0-9]|geomean|best" "$out/serving.txt" | cut -c1-190
-    s=$(date +%s); FLASH_MLA_GPU_PROPERTY_CASES=${REL_CASES:-40} gpu timeout ${REL_TEST_S:-150} node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/gpu-property.test.js \
-      dist/test/strided-decode.test.js dist/test/kvcache-gpu.test.js > "$out/final-tests.log" 2>&1
-    echo "GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/final-tests.log"; grep -aE "^✖|^not ok|# fail" "$out/final-tests.log" | head -8
-    timeout 40 node dist/examples/decode-loop.js --backend cuda > "$out/final-example.log" 2>&1; echo "decode-loop example rc=$?"; tail -3 "$out/final-example.log"
     ;;
   whole)
     # the scheduler keeping equal-length batches whole (FLASH_MLA_EXPERIMENT_WHOLE_SLACK=3: ceil(b / parts) requests per
