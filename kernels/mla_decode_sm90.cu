@@ -324,18 +324,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
         for (int h = 0; h < 2; ++h) scale1[h] = ptx::ld_shared_f32(sScale1 + r_loc[h] * 4);
         // publish P0 relative to WG1's new max
-#ifdef MLA_SM90_EXPERIMENT_P0_REUSE  // EXPERIMENT (variant builds): when no row of the warp changes its max (scale1 = 1,
-        // most blocks once the max settles), P0 · 1 packs to the very fragments P·V0L used: store those, skip 48 instructions
-        if (__any_sync(0xffffffffu, scale1[0] != 1.f || scale1[1] != 1.f)) {
-#pragma unroll
-          for (int i = 0; i < 32; ++i) s[i] *= scale1[(i >> 1) & 1];
-          pack_p<T>(s, pa);
-        }
-#else
 #pragma unroll
         for (int i = 0; i < 32; ++i) s[i] *= scale1[(i >> 1) & 1];
         pack_p<T>(s, pa);
-#endif
         store_p(sP0, pa, r_loc);
         ptx::fence_proxy_async();
         ptx::named_barrier_arrive(kP0Ready, kBoth);
@@ -426,18 +417,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         // frees K0's B group for block j+2 (H200, session 13 `p1late`: compute-bound rows 1–2.5 % faster). The FP8
         // entry keeps the early arrival (with the late one its producer-side build spills 8 bytes).
         constexpr bool kP1Late = !kFp8;
-#ifdef MLA_SM90_EXPERIMENT_P1_AFTER_PV  // EXPERIMENT (variant builds): with the late arrival nobody reads sP1 before
-        // P·V0R is issued, so P1's store can follow P·V1R's issue (the stmatrix reads the fragments the wgmma reads)
-        constexpr bool kP1AfterPv = kP1Late;
-#else
-        constexpr bool kP1AfterPv = false;
-#endif
         if (has1) {
           pack_p<T>(s, pa);
-          if (!kP1AfterPv) {
-            store_p(sP1, pa, r_loc);
-            ptx::fence_proxy_async();
-          }
+          store_p(sP1, pa, r_loc);
+          ptx::fence_proxy_async();
         }
         if (!kP1Late) ptx::named_barrier_arrive(kP1Ready, kBoth);
         if (has1) {  // O_R += P1 · V1R
@@ -446,10 +429,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
           for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
           ptx::wgmma_commit();
-          if (kP1AfterPv) {
-            store_p(sP1, pa, r_loc);
-            ptx::fence_proxy_async();
-          }
         }
         ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
         if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);

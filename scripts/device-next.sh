@@ -249,6 +249,8 @@ case $step in
     echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/pf-suite.log"; grep -aE "^✖|not ok" "$out/pf-suite.log" | head -10; tail -4 "$out/pf-suite.log"
     ;;
   release)
+    # REL_NO_BENCH=1: the GPU files and the example only (a build whose speed an A/B already measured)
+    [ -n "${REL_NO_BENCH:-}" ] || {
     timeout 150 node dist/src/cli.js bench --configs sweep --iters 50 --reference h200 --json "$out/sweep.json" --svg "$out/sweep.svg" > "$out/sweep.txt" 2>&1
     echo "sweep rc=$?"; grep -aE "^sweep#|geomean|best" "$out/sweep.txt" | tail -40 | cut -c1-190
     timeout 60 node dist/src/cli.js bench --configs serving --iters 50 --reference h200 --json "$out/serving.json" > "$out/serving.txt" 2>&1
@@ -260,6 +262,7 @@ case $step in
       timeout 90 node dist/src/cli.js bench --configs sparse --iters 20 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
       echo "sparse (default kernels) rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
     fi
+    }
     [ -n "${REL_NO_TESTS:-}" ] && exit 0
     # the GPU files that decode through the default kernels (hopper-small for ≤ 16 rows since session 7), the example
     s=$(date +%s); FLASH_MLA_GPU_PROPERTY_CASES=${REL_CASES:-150} gpu timeout ${REL_TEST_S:-150} node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/gpu-property.test.js \

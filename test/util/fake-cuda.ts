@@ -207,7 +207,8 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
  */
 export function fakeCudaEnv(fake: FakeCuda, vars: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('FAKE_CUDA_') || k.startsWith('FLASH_MLA_') || k.startsWith('NODE_TEST')) delete env[k];
+  // (FLASH_MLA_EXPERIMENT_* pass through: a measurement switch is emulated under the scenarios as it will run)
+  for (const k of Object.keys(env)) if (k.startsWith('FAKE_CUDA_') || (k.startsWith('FLASH_MLA_') && !k.startsWith('FLASH_MLA_EXPERIMENT_')) || k.startsWith('NODE_TEST')) delete env[k];
   return { ...env, FLASH_MLA_LIBCUDA: fake.lib, FLASH_MLA_KERNEL_DIR: fake.kernelDir, ...vars };
 }
 
