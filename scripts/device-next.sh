@@ -394,6 +394,22 @@ case $step in
     done
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
     ;;
+  vartrace)
+    # where the variable-length 'hopper' rows lose against their fixed twins: the per-item phase sums (.variants/trace1)
+    # and the parts' timeline (.variants/trace4) on sweep rows 6–9, then the scheduler's split cost 5 / 3 / 2
+    # (FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD) in two rounds on the var rows, their fixed twins and the split-heavy serving shapes
+    for t in "trace1 -" "trace4 timeline"; do
+      read -r v mode <<< "$t"
+      FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$v)/ TRACE_ROWS=${VARTRACE_ROWS:-6,7,8,9} timeout 90 node scripts/trace-sm90.mjs sweep 1.75 $([ "$mode" = - ] || echo $mode) > "$out/vartrace-$v.txt" 2>&1
+      echo "== $v rc=$?"; cat "$out/vartrace-$v.txt" | cut -c1-200
+    done
+    ab_rounds vsched "${VSCHED_SETS:-sweep:1,3,5,7,9,11,13,0,2,8 serving:S3,S4,S7,S9,S12}" FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD= FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD=3 FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD=2
+    ;;
+  varcomb)
+    # the combine's W,C (FLASH_MLA_COMBINE) on the var 'hopper' rows (session 15 also timed hopper-small's fold against
+    # the combine kernel here, with a host switch since removed: perf log `varcomb`)
+    ab_rounds varwc "${VARWC_SETS:-sweep:7,9,11,13 serving:S9}" FLASH_MLA_COMBINE= FLASH_MLA_COMBINE=1,2 FLASH_MLA_COMBINE=2,1
+    ;;
   whole)
     # the scheduler keeping equal-length batches whole (FLASH_MLA_EXPERIMENT_WHOLE_SLACK=3: ceil(b / parts) requests per
     # part when that payload is within 3 split costs of the split schedule's; changes sweep#14, #26, #28, #30): the

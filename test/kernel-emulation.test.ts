@@ -383,9 +383,9 @@ const SMALL_ROW_CASES: (HopperCase & { smCount?: number })[] = [
   { spec: { b: 3, sQ: 2, hQ: 8, hKv: 1, d: 576, seqlens: [700, 64, 130], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true, split: true },
   { spec: { b: 2, sQ: 5, hQ: 3, hKv: 1, d: 576, seqlens: [2, 600], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true, split: true },
   { spec: { b: 4, sQ: 1, hQ: 1, hKv: 1, d: 576, seqlens: [65, 128, 3, 500], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false, split: true },
-  // b · 2 < SM parts: the combine kernel merges (the cases above fold it into the decode)
+  // b · 2 < SM parts: the combine kernel merges (the 16-row cases above fold it into the decode)
   { spec: { b: 2, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [900, 130], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false, split: true, smCount: 12 },
-  // 17–32 rows: the 32-row entry (16-bit cache only)
+  // 17–32 rows: the 32-row entry (16-bit cache only; the combine kernel merges its splits)
   { spec: { b: 3, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [700, 64, 130], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true, split: true },
   { spec: { b: 7, sQ: 1, hQ: 32, hKv: 1, d: 576, seqlens: [142, 63, 0, 264, 64, 1, 65], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false },
   { spec: { b: 2, sQ: 5, hQ: 5, hKv: 1, d: 576, seqlens: [2, 600], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true, split: true },
@@ -442,8 +442,8 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
         const before = f.stat(`emulated:${entry}`), combinesBefore = combineRuns(f);
         const note = decodeCase(spec, seed + k, causal, { kernel: 'hopper-small', split, smCount, schedule: (md) => `items per part (blocks): ${partItems(md, spec.seqlens).map((p) => p.join(',')).join(' | ')}` });
         assert.ok(f.stat(`emulated:${entry}`) > before, `kernel 'hopper-small' did not run ${entry}`);
-        // the combine is folded into the decode when b · 2 ≥ SM parts (src/cuda/mla.ts), launched otherwise
-        const folded = spec.b * 2 >= (smCount ?? 4);
+        // the combine is folded into the decode when b · 2 ≥ SM parts and ≤ 16 rows (src/cuda/mla.ts), launched otherwise
+        const folded = spec.b * 2 >= (smCount ?? 4) && spec.sQ * spec.hQ <= 16;
         assert.equal(combineRuns(f) - combinesBefore, folded ? 0 : 1, `${folded ? 'folded' : 'unfolded'} combine: combine kernel launches`);
         return `${note}; combine ${folded ? 'folded into the decode' : 'kernel'}`;
       });

@@ -120,17 +120,22 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
 
 /** The small-row kernel folds the combine in when b · this ≥ its SM parts (foldsCombine). */
 const SPLIT_FOLD_MIN_B_PER_PART = 2;
+/** …and only in its 16-row entries (foldsCombine). */
+const SPLIT_FOLD_MAX_ROWS = 16;
 
 /**
  * Whether a small-row decode merges its splits itself (kernels/mla_fold_combine.cuh) instead of launching the combine:
  * when requests have few splits — b · 2 ≥ SM parts: at most ~3 on average, and even one long request among them is
  * split no more than ~SM parts / 2 ways (one CTA merging a request's 100+ splits, as serving S7 could ask with b 33,
- * would be slower than the combine kernel's many CTAs) — and never inside a graph capture (the counters' buffer is
- * not the graph's). Measured with b · 4 ≥ parts (H200, session 7): S4 (b 64, 132 parts) 1 % faster folded, which this
- * bound gives up for the skewed-batch risk.
+ * would be slower than the combine kernel's many CTAs) — with at most 16 rows per request, and never inside a graph
+ * capture (the counters' buffer is not the graph's). Measured with b · 4 ≥ parts (H200, session 7): S4 (b 64, 132
+ * parts) 1 % faster folded, which this bound gives up for the skewed-batch risk. The 32-row entry merges 32 rows in
+ * the tail of the CTA that arrives last — nearly every part's end in a variable-length batch — and ran 1.6–2.4 %
+ * slower folded than with the combine kernel on the 4096/8192 variable-length sweep rows of 32 rows (H200, session 15,
+ * perf log `varcomb`), while the 16-row rows ran the same either way.
  */
-function foldsCombine(b: number, numSmParts: number): boolean {
-  return b * SPLIT_FOLD_MIN_B_PER_PART >= numSmParts && !isCapturing();
+function foldsCombine(b: number, numSmParts: number, qRows: number): boolean {
+  return qRows <= SPLIT_FOLD_MAX_ROWS && b * SPLIT_FOLD_MIN_B_PER_PART >= numSmParts && !isCapturing();
 }
 
 /** A combine ready to launch after its decode (DecodeResources.combine): the entry point and its launch on the params. */
@@ -385,7 +390,7 @@ class CudaMlaBackend implements MlaBackend {
     }
     const decode: Kernel = loadKernel(k.file, ['sm_90a'], entry, ['bytes', ...maps.map(() => 'bytes' as const)]);
     // the combine folded into the decode (its last CTA per request merges) when requests have few splits
-    const fold = foldsCombine(b, numSmParts);
+    const fold = foldsCombine(b, numSmParts, qRows);
     const combine = fold ? null : this.prepareCombine(b, qRows, 'bf16', portableArchs(dev));
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf, fold ? this.splitArrivals(b) : 0n);
     const stream = getCudaContext().stream;
