@@ -53,7 +53,9 @@ namespace {
 
 // kFp8: kmap is the raw-byte map of the FP8 cache and rope_map the RoPE columns' (mla_config.h); otherwise kmap is
 // the bf16/fp16 cache's and rope_map unused.
-template <typename T, int kMode>
+// kStaggerFirst (16-bit cache, the memory-bound entries): the part's first block 1 is issued only once its block 0 has
+// landed (see the cold start below).
+template <typename T, int kMode, bool kStaggerFirst = false>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
   constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse;
   extern __shared__ uint8_t smem_raw[];
@@ -169,22 +171,39 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   if constexpr (!kFp8) {
     const int fb = w.begin_token / PAGE_BLOCK_SIZE;
     int page0 = 0, page1 = 0;
-    if (tid == 0) {  // an entry is read only if the table row has it; it is used only if the item has that block
+    constexpr int kPage1Thread = kStaggerFirst ? SM90_THREADS / 2 : 0;  // staggered: block 1 is warpgroup 1's thread 0's
+    if (tid == 0 || tid == kPage1Thread) {  // an entry is read only if the table row has it; used only if the item has that block
       const int* bt0 = p.block_table + static_cast<int64_t>(w.begin_req) * p.block_table_stride + fb;
-      if (fb < p.max_blocks_per_seq) page0 = ptx::ld_plain(bt0);
-      if (fb + 1 < p.max_blocks_per_seq) page1 = ptx::ld_plain(bt0 + 1);
+      if (tid == 0 && fb < p.max_blocks_per_seq) page0 = ptx::ld_plain(bt0);
+      if (tid == kPage1Thread && fb + 1 < p.max_blocks_per_seq) page1 = ptx::ld_plain(bt0 + 1);
     }
     const int end_token = w.begin_req == w.end_req ? w.end_token : seqlen;
     const int end_kv = slice_end_kv(p, end_token, seqlen, rs.s_last);
     const int n_first = end_kv > w.begin_token ? (end_kv - 1) / PAGE_BLOCK_SIZE - fb + 1 : 0;
     n_prefetched = min(n_first, 2);
     if (n_first > 0) {
-      if (tid == 0) {
-        for (int j = 0; j < n_prefetched; ++j)  // block j → buffer j, its fill 0
-          issue_slabs(sBar + 8 * SM90_SLABS * j, j ? sK1 : sK0, 0, SM90_SLABS, j ? page1 : page0);
+      if constexpr (kStaggerFirst) {
+        // Block 1 only once block 0 has landed: at the start every part loads at once, and with Q and both blocks
+        // requested together block 0 landed about when block 1 did, after which the SM computed with nothing in flight.
+        // Staggered, every SM's Q and block 0 come in first and block 1 streams while block 0 is computed (H200, session
+        // 15, perf log `stagger`: the memory-bound rows ~1 % faster, S3 2.4 %). Warpgroup 1, whose first work is block 1,
+        // waits and issues it. Not in the compute-bound entries: built into them it made ptxas schedule the main loop
+        // differently (253 registers), and sweep#12 and #28 ran 1.5–2 % slower.
+        if (tid == 0) issue_slabs(sBar, sK0, 0, SM90_SLABS, page0);  // block 0 → buffer 0, its fill 0
+        load_q(w.begin_req);
+        q_ready = true;
+        if (tid == kPage1Thread && n_prefetched > 1) {
+          for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::mbarrier_wait(sBar + 8 * slab, 0);
+          issue_slabs(sBar + 8 * SM90_SLABS, sK1, 0, SM90_SLABS, page1);  // block 1 → buffer 1, its fill 0
+        }
+      } else {
+        if (tid == 0) {
+          for (int j = 0; j < n_prefetched; ++j)  // block j → buffer j, its fill 0
+            issue_slabs(sBar + 8 * SM90_SLABS * j, j ? sK1 : sK0, 0, SM90_SLABS, j ? page1 : page0);
+        }
+        load_q(w.begin_req);
+        q_ready = true;
       }
-      load_q(w.begin_req);
-      q_ready = true;
     }
   }
 
@@ -558,6 +577,15 @@ extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
     mla_decode_sm90_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
   decode_kernel<__half, kDense16>(p, &k_map, nullptr, nullptr);
+}
+// The memory-bound entries (the host's choice for one m-block, q_rows ≤ 64): the same, with the first loads staggered.
+extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
+    mla_decode_sm90_membound_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  decode_kernel<__nv_bfloat16, kDense16, true>(p, &k_map, nullptr, nullptr);
+}
+extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
+    mla_decode_sm90_membound_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  decode_kernel<__half, kDense16, true>(p, &k_map, nullptr, nullptr);
 }
 // The FP8 cache (bf16 q): block SM90_FP8_THREADS, dynamic smem SM90_FP8_SMEM_BYTES (mla_config.h).
 extern "C" __global__ void __launch_bounds__(SM90_FP8_THREADS, 1)

@@ -394,6 +394,16 @@ case $step in
     done
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
     ;;
+  stagger)
+    # the staggered first loads as merged (hopper-small's 16-bit entries; 'hopper''s memory-bound entries for ≤ 64 rows):
+    # memcheck and racecheck on the small set (b 4, 512 tokens) through both kernels (h_q 16: hopper-small, and the
+    # memory-bound entry of hopper), then the release run without the FP8/sparse parts
+    for tool in memcheck racecheck; do
+      s=$(date +%s); timeout 150 compute-sanitizer --tool $tool --print-limit 6 node dist/src/cli.js bench --configs small --kernel hopper,hopper-small --iters 1 --warmup 0 --check-samples 1 > "$out/stagger-$tool.log" 2>&1
+      echo "$tool rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/stagger-$tool.log" | tail -1)"; grep -aE "^(tiny|small)#" "$out/stagger-$tool.log" | cut -c1-100 | head -4
+    done
+    REL_QUICK=1 REL_CASES=${REL_CASES:-40} REL_TEST_S=${REL_TEST_S:-200} "$0" release
+    ;;
   vartrace)
     # where the variable-length 'hopper' rows lose against their fixed twins: the per-item phase sums (.variants/trace1)
     # and the parts' timeline (.variants/trace4) on sweep rows 6–9, then the scheduler's split cost 5 / 3 / 2

@@ -200,12 +200,17 @@ function hopperScenario(timing: keyof typeof TIMINGS): Scenario {
       );
       const missing = ALL_TRANSITIONS.filter((t) => !seen.has(t));
       assert.deepEqual(missing, [], 'item transitions (blocks → next item\'s blocks) the cases no longer exercise');
-      // the emulator ran the kernel (not some other decode)
+      // the emulator ran the kernel (not some other decode): both entries of each dtype — the memory-bound one (first
+      // loads staggered) for one m-block (≤ 64 rows), the other for more
       const f = bindFakeCuda();
-      const runs = ['bf16', 'fp16'].map((dt) => f.stat(`emulated:${entry}${dt}`));
-      const dtypes = new Set(HOPPER_CASES.map((c) => c.spec.dtype));
-      runs.forEach((n, i) => assert.ok(n > 0 || !dtypes.has(i ? 'fp16' : 'bf16'), `${entry}${i ? 'fp16' : 'bf16'} never ran`));
-      notes.push(`emulated launches: ${entry}bf16 ×${runs[0]}, ${entry}fp16 ×${runs[1]}`);
+      const names = ['bf16', 'fp16'].flatMap((dt) => [`${entry}${dt}`, `${entry}membound_${dt}`]);
+      const runs = names.map((name) => f.stat(`emulated:${name}`));
+      names.forEach((name, i) => {
+        const dt = name.endsWith('fp16') ? 'fp16' : 'bf16', membound = name.includes('membound');
+        const wanted = HOPPER_CASES.some((c) => c.spec.dtype === dt && c.spec.sQ * c.spec.hQ <= 64 === membound);
+        assert.ok(runs[i] > 0 || !wanted, `${name} never ran`);
+      });
+      notes.push(`emulated launches: ${names.map((n, i) => `${n} ×${runs[i]}`).join(', ')}`);
       return notes;
     },
   };
@@ -428,7 +433,7 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
         const byDefault: [Omit<DenseSpec, 'seed'>, string][] = [
           [{ b: 2, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, entry],
           [{ b: 2, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, r32],
-          [{ b: 2, sQ: 3, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, 'mla_decode_sm90_bf16'],
+          [{ b: 2, sQ: 3, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, 'mla_decode_sm90_membound_bf16'],
         ];
         for (const [spec, name] of byDefault) {
           const before = f0.stat(`emulated:${name}`);

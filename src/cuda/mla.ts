@@ -58,7 +58,8 @@ export function synchronize(): void {
 interface DecodeKernelSpec {
   name: string;
   file: string;
-  entry: (dtype: 'bf16' | 'fp16') => string;
+  /** The entry point for a decode of `qRows` = s_q · h_q folded rows per request. */
+  entry: (dtype: 'bf16' | 'fp16', qRows: number) => string;
   blockM: number;
   threads: number;
   sharedBytes: number;
@@ -93,7 +94,8 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
   {
     name: 'hopper',
     file: 'mla_decode_sm90',
-    entry: (dt) => `mla_decode_sm90_${dt}`,
+    // one m-block (≤ 64 rows: memory-bound): the entry whose first loads are staggered (kernels/mla_decode_sm90.cu)
+    entry: (dt, qRows) => (qRows <= GEN_BLOCK_M ? `mla_decode_sm90_membound_${dt}` : `mla_decode_sm90_${dt}`),
     blockM: GEN_BLOCK_M,
     threads: SM90_THREADS,
     sharedBytes: smemOf('hopper'),
@@ -337,8 +339,8 @@ class CudaMlaBackend implements MlaBackend {
     // no workspace allocated and nothing launched
     const extra = spec.extraArgs?.(a) ?? [];
     const cubinArchs = choice.binary.form === 'cubin' ? [choice.binary.arch!] : [];
-    const decode: Kernel = loadKernel(spec.file, cubinArchs, spec.entry(dt), ['bytes', ...extra.map(() => 'bytes' as const)]);
     const qRows = sQ * hQ;
+    const decode: Kernel = loadKernel(spec.file, cubinArchs, spec.entry(dt, qRows), ['bytes', ...extra.map(() => 'bytes' as const)]);
     const combine = this.prepareCombine(b, qRows, dt, portableArchs(dev));
     // (the combine is not folded in here: folding it into 'hopper' was slower on the H200 — its merges of 64 rows land
     // in the kernel's tail, and the loop compiled worse — docs/perf-log.md, session 7)
