@@ -3,11 +3,8 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 14): release (the
-# GPU files — fp8-sparse-gpu and the property cases not yet run on the s0early build — with the sweep, serving, FP8 and
-# sparse sets), then HOPPER_VARIANTS="p0reuse p1afterpv" hopvar (built and emulated: perf log "Next session (end of
-# session 14)"),
-# then issue 9/10 work. Experiment runners and reruns:
+# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 15): nothing built
+# and unrun; perf log "Next session (end of session 15)" lists what to build next. Experiment runners and reruns:
 #   whole     ~3 min: the scheduler keeping equal-length batches whole (FLASH_MLA_EXPERIMENT_WHOLE_SLACK=3) against the default
 #   spread    ~2 min: per-SM part durations of equally loaded rows (.variants/trace5) and sweep#30's run-to-run modes
 #   hopvar    ~2 min: 'hopper' loop variants (.variants/NAME, HOPPER_VARIANTS=...) against the default build
