@@ -5,6 +5,10 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 15): nothing built
 # and unrun; perf log "Next session (end of session 15)" lists what to build next. Experiment runners and reruns:
+#   stagger   ~2 min: memcheck and racecheck on the small set through hopper and hopper-small, then REL_QUICK=1 release
+#   vartrace  ~1 min: per-item phases and timeline of the var 'hopper' rows against their fixed twins (.variants/trace1,
+#             trace4), then the scheduler's split cost 5 / 3 / 2 on the var rows
+#   varcomb   ~1 min: the combine's W,C (FLASH_MLA_COMBINE) on the var 'hopper' rows
 #   whole     ~3 min: the scheduler keeping equal-length batches whole (FLASH_MLA_EXPERIMENT_WHOLE_SLACK=3) against the default
 #   spread    ~2 min: per-SM part durations of equally loaded rows (.variants/trace5) and sweep#30's run-to-run modes
 #   hopvar    ~2 min: 'hopper' loop variants (.variants/NAME, HOPPER_VARIANTS=...) against the default build
@@ -61,7 +65,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
