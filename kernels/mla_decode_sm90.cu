@@ -25,7 +25,9 @@
 // loading before this item's epilogue. Masking, tails (NaN-filled slots zeroed in V), split/no-split epilogue:
 // mla_work.cuh.
 //
-// Launch: grid (ceil(q_rows / 64), num_sm_parts, 1), block 256, dynamic smem mla::SM90_SMEM_BYTES.
+// Launch: grid (ceil(q_rows / 64), num_sm_parts, 1), block 256, dynamic smem mla::SM90_SMEM_BYTES. For one m-block
+// (q_rows ≤ 64, memory-bound) the host launches mla_decode_sm90_membound_{bf16,fp16}: the same kernel with the part's
+// first two K blocks requested one after the other (kStaggerFirst).
 //
 // The same kernel over the FP8 cache (mla_decode_sm90_fp8_bf16, kFp8): a third warpgroup dequantises each K block
 // into the buffers (mla_sm90_fp8_producer.cuh) and the math warpgroups release a group where they would refill it.

@@ -313,7 +313,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // warpgroup 0's barrier; it cannot complete a second before this wait sees the first: that needs its block 2
       // requested and landed), after its part of Q: at the start every part loads at once, and with Q and both blocks
       // requested together the SM then computed with nothing in flight. Staggered, every SM's Q and first block come in
-      // first (H200, session 15, perf log `stagger`: S2 7.5 %, S4 8.6 %, S7 4.2 %, the 4096 sweep rows 0.8–1.8 % faster).
+      // first (H200, session 15, perf log `stagger`: S2 7.5 %, S4 8.8 %, S7 4.2 %, the 4096 sweep rows 0.8–1.8 % faster).
       if (!kFp8 && wg == 1) {
         load_q(w.begin_req);
         if (wtid == 0 && wg < bk.count) ptx::mbarrier_wait(sBar - 8, 0);
