@@ -303,6 +303,12 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   {
     const Slice s0 = slice_cur(w.begin_req, rs[0]);
     const Blocks bk = blocks_of(s0);
+#ifdef MLA_EXPERIMENT_STAGGER_FP8  // EXPERIMENT (variant builds): the dense FP8 entry staggered too (warpgroup 1 waits on
+    // warpgroup 0's raw block; its raw stage is refilled only after its conversion, microseconds later)
+    constexpr bool kStaggerWg1 = !kSparse;
+#else
+    constexpr bool kStaggerWg1 = !kFp8;
+#endif
     if constexpr (kSparse) {
       if (wg < bk.count) {
         slot_next = gather.raw(w.begin_req, s0, wg, 0, cursor, true);
@@ -314,13 +320,13 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // requested and landed), after its part of Q: at the start every part loads at once, and with Q and both blocks
       // requested together the SM then computed with nothing in flight. Staggered, every SM's Q and first block come in
       // first (H200, session 15, perf log `stagger`: S2 7.5 %, S4 8.8 %, S7 4.2 %, the 4096 sweep rows 0.8–1.8 % faster).
-      if (!kFp8 && wg == 1) {
+      if (kStaggerWg1 && wg == 1) {
         load_q(w.begin_req);
         if (wtid == 0 && wg < bk.count) ptx::mbarrier_wait(sBar - 8, 0);
       }
       if (wg < bk.count) request_block(table_of(w.begin_req, bk), wg);
     }
-    if (kSparse || kFp8 || wg == 0) load_q(w.begin_req);
+    if (kSparse || !kStaggerWg1 || wg == 0) load_q(w.begin_req);
   }
 
   for (int req = w.begin_req; req <= w.end_req; ++req) {
