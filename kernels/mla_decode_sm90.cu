@@ -60,6 +60,13 @@ namespace {
 template <typename T, int kMode, bool kStaggerFirst = false>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
   constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse;
+#ifdef MLA_EXPERIMENT_STAGGER_ITEMS  // EXPERIMENT (variant builds): the memory-bound entries stagger every item's first two
+  // blocks, not only the part's first item's: the epilogue issues the next item's block 0, warpgroup 1's thread 0 its
+  // block 1 at that item's top once block 0 has landed (items of equal length end together on every SM: S5)
+  constexpr bool kStaggerItems = kStaggerFirst;
+#else
+  constexpr bool kStaggerItems = false;
+#endif
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -251,9 +258,14 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       // 16-bit cache: this issues nothing at run time — the part's first item is issued before the item loop and the
       // later ones by the epilogue, n_prefetched = min(n_blocks, 2) both times — but it stays: without it ptxas
       // allocates the bf16 entry differently (251 registers instead of 255) and S1, S8, S12 ran 1–1.5 % slower on the
-      // H200 (session 11, perf log `stream`). FP8: the producer warpgroup fills the buffers.
-      if (!kFp8 && tid == 0) {
+      // H200 (session 11, perf log `stream`). (With MLA_EXPERIMENT_STAGGER_ITEMS it issues a later item's block 1.)
+      // FP8: the producer warpgroup fills the buffers.
+      if (!kFp8 && tid == (kStaggerItems ? SM90_THREADS / 2 : 0)) {
         for (int j = n_prefetched; j < min(n_blocks, 2); ++j) {
+          if constexpr (kStaggerItems) {  // block 1 once block 0 (issued by the item before) has landed
+            if (j == 1)
+              for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::mbarrier_wait(barrier(0) + 8 * slab, parity(0));
+          }
           const int page = ptx::ld_plain(bt + j);
           issue_group(j, kGroupA, page);
           issue_group(j, kGroupB, page);
@@ -499,7 +511,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     }
     fills[0] += (n_blocks + 1) >> 1;
     fills[1] += n_blocks >> 1;
-    n_prefetched = min(n_next, 2);
+    n_prefetched = min(n_next, kStaggerItems ? 1 : 2);  // staggered: the next item's block 1 is issued at its top
     if (!kFp8 && wg_tid == 0 && n_prefetched > 0) {  // FP8: the producer is already on the next item
       const int page0 = next_page0, page1 = next_page1;  // (loaded at the item's top)
       const int group = wg == 0 ? kGroupA : kGroupB;

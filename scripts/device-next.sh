@@ -3,8 +3,9 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 15): sfp8 (built and
-# emulated, not run: perf log "Next session (end of session 15)"). Experiment runners and reruns:
+# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 15): sfp8, then
+# HOPPER_VARIANTS=sitems HOPVAR_SETS="sweep:6,7,8,9,22,23,24,25 serving:S3,S5,S1" hopvar (both built and emulated, not
+# run: perf log "Next session (end of session 15)"). Experiment runners and reruns:
 #   sfp8      ~3 min: hopper-small's dense FP8 entry with the first loads staggered (.variants/sfp8) against the shipped one
 #   stagger   ~2 min: memcheck and racecheck on the small set through hopper and hopper-small, then REL_QUICK=1 release
 #   vartrace  ~1 min: per-item phases and timeline of the var 'hopper' rows against their fixed twins (.variants/trace1,
