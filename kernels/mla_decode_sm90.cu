@@ -67,6 +67,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #else
   constexpr bool kStaggerItems = false;
 #endif
+  constexpr int kPage1Thread = kStaggerFirst ? SM90_THREADS / 2 : 0;  // staggered: block 1 is warpgroup 1's thread 0's
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -180,7 +181,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   if constexpr (!kFp8) {
     const int fb = w.begin_token / PAGE_BLOCK_SIZE;
     int page0 = 0, page1 = 0;
-    constexpr int kPage1Thread = kStaggerFirst ? SM90_THREADS / 2 : 0;  // staggered: block 1 is warpgroup 1's thread 0's
     if (tid == 0 || tid == kPage1Thread) {  // an entry is read only if the table row has it; used only if the item has that block
       const int* bt0 = p.block_table + static_cast<int64_t>(w.begin_req) * p.block_table_stride + fb;
       if (tid == 0 && fb < p.max_blocks_per_seq) page0 = ptx::ld_plain(bt0);
@@ -260,7 +260,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       // allocates the bf16 entry differently (251 registers instead of 255) and S1, S8, S12 ran 1–1.5 % slower on the
       // H200 (session 11, perf log `stream`). (With MLA_EXPERIMENT_STAGGER_ITEMS it issues a later item's block 1.)
       // FP8: the producer warpgroup fills the buffers.
-      if (!kFp8 && tid == (kStaggerItems ? SM90_THREADS / 2 : 0)) {
+      if (!kFp8 && tid == (kStaggerItems ? kPage1Thread : 0)) {
         for (int j = n_prefetched; j < min(n_blocks, 2); ++j) {
           if constexpr (kStaggerItems) {  // block 1 once block 0 (issued by the item before) has landed
             if (j == 1)

@@ -326,7 +326,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       }
       if (wg < bk.count) request_block(table_of(w.begin_req, bk), wg);
     }
-    if (kSparse || !kStaggerWg1 || wg == 0) load_q(w.begin_req);
+    if (!kStaggerWg1 || wg == 0) load_q(w.begin_req);  // (sparse: never staggered)
   }
 
   for (int req = w.begin_req; req <= w.end_req; ++req) {
