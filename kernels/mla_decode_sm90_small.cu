@@ -303,23 +303,21 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   {
     const Slice s0 = slice_cur(w.begin_req, rs[0]);
     const Blocks bk = blocks_of(s0);
-#ifdef MLA_EXPERIMENT_STAGGER_FP8  // EXPERIMENT (variant builds): the dense FP8 entry staggered too (warpgroup 1 waits on
-    // warpgroup 0's raw block; its raw stage is refilled only after its conversion, microseconds later)
+    // Dense caches only: the sparse entry gathers per token, its warpgroups' first blocks are not one burst.
     constexpr bool kStaggerWg1 = !kSparse;
-#else
-    constexpr bool kStaggerWg1 = !kFp8;
-#endif
     if constexpr (kSparse) {
       if (wg < bk.count) {
         slot_next = gather.raw(w.begin_req, s0, wg, 0, cursor, true);
         gather.rope_load(slot_next, rope);
       }
     } else {
-      // 16-bit cache: warpgroup 1 requests its first block only once warpgroup 0's has landed (the first fill of
+      // Dense: warpgroup 1 requests its first block only once warpgroup 0's has landed (the first fill of
       // warpgroup 0's barrier; it cannot complete a second before this wait sees the first: that needs its block 2
       // requested and landed), after its part of Q: at the start every part loads at once, and with Q and both blocks
       // requested together the SM then computed with nothing in flight. Staggered, every SM's Q and first block come in
-      // first (H200, session 15, perf log `stagger`: S2 7.5 %, S4 8.8 %, S7 4.2 %, the 4096 sweep rows 0.8–1.8 % faster).
+      // first (H200, session 15, perf log `stagger`: S2 7.5 %, S4 8.8 %, S7 4.2 %, the 4096 sweep rows 0.8–1.8 % faster;
+      // FP8, session 16 `sfp8`: 1.6–2.1 % on the sweep rows, S11 5 %, though the in-place Q conversion's CTA barrier
+      // then holds warpgroup 0 until warpgroup 1's part of Q is in, i.e. after warpgroup 0's first raw block has landed).
       if (kStaggerWg1 && wg == 1) {
         load_q(w.begin_req);
         if (wtid == 0 && wg < bk.count) ptx::mbarrier_wait(sBar - 8, 0);

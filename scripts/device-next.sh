@@ -3,10 +3,9 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 15): sfp8, then
-# HOPPER_VARIANTS=sitems HOPVAR_SETS="sweep:6,7,8,9,22,23,24,25 serving:S3,S5,S1" hopvar (both built and emulated, not
-# run: perf log "Next session (end of session 15)"). Experiment runners and reruns:
-#   sfp8      ~3 min: hopper-small's dense FP8 entry with the first loads staggered (.variants/sfp8) against the shipped one
+# Steps (each one device command; every command inside bounded by `timeout`). Experiment runners and reruns:
+#   fp8ab     ~3 min: a hopper-small FP8 variant (.variants/NAME, FP8_VARIANT=NAME) against the shipped build: its FP8 GPU
+#             tests, then two rounds of the 16-row FP8 rows (session 16 ran the staggered FP8 start this way as `sfp8`)
 #   stagger   ~2 min: memcheck and racecheck on the small set through hopper and hopper-small, then REL_QUICK=1 release
 #   vartrace  ~1 min: per-item phases and timeline of the var 'hopper' rows against their fixed twins (.variants/trace1,
 #             trace4), then the scheduler's split cost 5 / 3 / 2 on the var rows
@@ -67,7 +66,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: sfp8 | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -397,17 +396,17 @@ case $step in
     done
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
     ;;
-  sfp8)
-    # hopper-small's dense FP8 entry with the first loads staggered as its 16-bit entries (.variants/sfp8:
-    # scripts/build-variant.sh sfp8 mla_decode_sm90_small sm_90a -DMLA_EXPERIMENT_STAGGER_FP8=1): its FP8 GPU tests under
-    # the variant, then two rounds of the 16-row FP8 rows (sweep 0, 1, 16, 17 and serving S2, S4, S10, S11 over the FP8
-    # cache) against the shipped build
-    kd=$(kernel_dir .variants/sfp8)
-    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests sfp8 "hopper-small" 150
+  fp8ab)
+    # a hopper-small FP8 variant (scripts/build-variant.sh NAME mla_decode_sm90_small sm_90a FLAGS, cubin copied into
+    # .variants/NAME): its FP8 GPU tests under the variant, then two rounds of the 16-row FP8 rows (sweep 0, 1, 16, 17
+    # and serving S2, S4, S10, S11 over the FP8 cache) against the shipped build
+    fv=.variants/${FP8_VARIANT:?FP8_VARIANT: the .variants/NAME folder to time}
+    kd=$(kernel_dir $fv)
+    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests fp8ab "hopper-small" 150
     for round in 1 2; do
-      for v in dist/kernels .variants/sfp8; do
+      for v in dist/kernels $fv; do
         for set in sweep:0,1,16,17 serving:S2,S4,S10,S11; do
-          f="$out/sfp8-$(basename $v)-${set%%:*}-$round.txt"
+          f="$out/fp8ab-$(basename $v)-${set%%:*}-$round.txt"
           FLASH_MLA_KERNEL_DIR=$(kernel_dir $v)/ timeout 100 node dist/src/cli.js bench --configs $set --kv fp8 --iters 40 --check-samples $((round == 1 ? 1 : 0)) --reference h200 > "$f" 2>&1
           echo "== $round $(basename $v) $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$f" | cut -c1-80
         done
