@@ -13,12 +13,17 @@ constexpr int FIXED_OVERHEAD_NUM_BLOCKS = 5;   // scheduler cost of a split, in 
 constexpr int METADATA_ROW_INTS = 8;
 
 // ---- metadata kernel ------------------------------------------------------------------------------------
-// mla_metadata: HOST: grid 1, block 32. Dynamic smem caches each request's seqlen: pass
-//   8 * min(b, METADATA_SMEM_MAX_REQS) bytes (seqlen and block count per request; ≤ 48 KB: no attribute needed).
-// The kernel reads %dynamic_smem_size, so any size works; a batch that does not fit is read from global memory
-// throughout (the same schedule, just slower for the single walking lane).
-constexpr int METADATA_THREADS = 32;
-constexpr int METADATA_SMEM_MAX_REQS = 6144;  // 48 KB: 2 int32 per request
+// mla_metadata: HOST: grid 1, block METADATA_THREADS, dynamic smem (≤ 48 KB: no attribute needed):
+//   b ≤ METADATA_PAR_MAX_REQS:  METADATA_HEADER_BYTES + 4 · (5 · b + 1) (the parallel schedule's arrays),
+//   else                         METADATA_HEADER_BYTES + 8 · min(b, METADATA_SMEM_MAX_REQS) (the serial walk's cache).
+// The kernel reads %dynamic_smem_size, so any size works: a batch whose arrays do not fit takes the serial walk, from
+// shared memory when its seqlens and block counts fit, else from global memory (the same schedule, slower).
+constexpr int METADATA_THREADS = 256;
+constexpr int METADATA_HEADER_BYTES = 256;      // per-warp reduction and scan values, the chase's results
+constexpr int METADATA_PAR_MAX_REQS = 2400;     // 256 + 4 · (5 · 2400 + 1) = 48 260 B
+constexpr int METADATA_SMEM_MAX_REQS = 6112;    // 256 + 8 · 6112 = 49 152 B: 2 int32 per request
+static_assert(METADATA_HEADER_BYTES + 4 * (5 * METADATA_PAR_MAX_REQS + 1) <= 49152, "parallel schedule ≤ 48 KB");
+static_assert(METADATA_HEADER_BYTES + 8 * METADATA_SMEM_MAX_REQS <= 49152, "serial cache ≤ 48 KB");
 
 // ---- generic split-KV decode kernel (mma.sync, sm_80+) ------------------------------------------------------
 // HOST: grid (ceil(q_rows / GEN_BLOCK_M), num_sm_parts, 1), block GEN_THREADS, dynamic smem GEN_SMEM_BYTES

@@ -5,9 +5,12 @@
 
 /** kernels/mla_config.h (namespace mla). */
 export const MLA_CONFIG = {
-  /** Metadata kernel: block of one warp; dynamic smem caches 4 B per request for up to this many requests. */
-  METADATA_THREADS: 32,
-  METADATA_SMEM_MAX_REQS: 6144,
+  /** Metadata kernel: threads; dynamic smem = a header, then the parallel schedule's 5 int32 per request (up to
+   * METADATA_PAR_MAX_REQS requests), else the serial walk's 2 int32 per request (up to METADATA_SMEM_MAX_REQS). */
+  METADATA_THREADS: 256,
+  METADATA_HEADER_BYTES: 256,
+  METADATA_PAR_MAX_REQS: 2400,
+  METADATA_SMEM_MAX_REQS: 6112,
   /** Generic and generic-small decode kernels: folded query rows per CTA, threads, dynamic smem. */
   GEN_BLOCK_M: 64,
   GEN_THREADS: 256,

@@ -24,7 +24,7 @@ import { MLA_CONFIG } from './config.js';
 import { combineGrid, combineShape, combineShapeOverride, type CombineShape } from './combine-shape.js';
 
 // Launch shapes: host copies of kernels/mla_config.h (src/cuda/config.ts, checked by test/kernel-config.test.ts).
-const { GEN_BLOCK_M, GEN_THREADS, SM90_THREADS, COMBINE_THREADS, METADATA_THREADS, METADATA_SMEM_MAX_REQS } = MLA_CONFIG;
+const { GEN_BLOCK_M, GEN_THREADS, SM90_THREADS, COMBINE_THREADS, METADATA_THREADS, METADATA_HEADER_BYTES, METADATA_PAR_MAX_REQS, METADATA_SMEM_MAX_REQS } = MLA_CONFIG;
 const smemOf = (name: string) => DECODE_KERNELS.find((k) => k.name === name)!.sharedBytes;
 
 // FLASH_MLA_COMBINE=W,C forces the combine's launch shape (measurements); read once, at the first decode.
@@ -401,8 +401,10 @@ class CudaMlaBackend implements MlaBackend {
   }
 }
 
+/** The metadata kernel's dynamic shared memory (kernels/mla_config.h): the parallel schedule's arrays (5 int32 per
+ * request) while they fit in 48 KB, else the serial walk's cache (seqlen and block count per request). */
 function metadataSharedBytes(b: number): number {
-  return 8 * Math.min(b, METADATA_SMEM_MAX_REQS); // seqlen and block count per request (kernels/mla_metadata.cu)
+  return METADATA_HEADER_BYTES + (b <= METADATA_PAR_MAX_REQS ? 4 * (5 * b + 1) : 8 * Math.min(b, METADATA_SMEM_MAX_REQS));
 }
 
 registerBackend('cuda', () => {

@@ -1,6 +1,7 @@
 // Batches on which the device metadata kernel must equal the cpu scheduler (scheduleTiles) bit for bit: edge sizes,
 // zeros, one huge among tiny, many short requests per SM part, b = 7 000, a total cost ≥ 2^30 blocks (near the int32
-// range: the kernel sums in 64 bits), and batches on which our two whole-request rules fire. Used by the GPU suite (test/gpu-decode.test.ts) and the emulator (test/kernel-emulation.test.ts).
+// range: the kernel sums in 64 bits), batches on which our two whole-request rules fire, and for the kernel's parallel
+// schedule the largest batch it takes (2 400 requests) and the next (the serial walk), and long runs of cut parts. Used by the GPU suite (test/gpu-decode.test.ts) and the emulator (test/kernel-emulation.test.ts).
 
 export function metadataGoldenSets(r: () => number): number[][] {
   return [
@@ -25,5 +26,11 @@ export function metadataGoldenSets(r: () => number): number[][] {
     // cost): b 128 of 128 blocks each at 66 parts (sweep#28) — lengths varied inside the last block, the block counts
     // equal; at the emulator's other part counts (132, 16) the walk already keeps them whole
     Array.from({ length: 128 }, () => 8129 + Math.floor(r() * 64)),
+    // the parallel schedule's capacity (kernels/mla_config.h METADATA_PAR_MAX_REQS) and one past it
+    Array.from({ length: 2400 }, () => Math.floor(r() * 3000)),
+    Array.from({ length: 2401 }, () => Math.floor(r() * 3000)),
+    // requests of ~1.5 parts each: runs of cut parts cross many request starts before one ends near the next start
+    Array.from({ length: 279 }, () => Math.floor(r() * 70000)),
+    Array.from({ length: 60 }, () => 20000 + Math.floor(r() * 40000)),
   ];
 }
