@@ -3,7 +3,11 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command; every command inside bounded by `timeout`). Experiment runners and reruns:
+# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 16): mdcap.
+# Experiment runners and reruns:
+#   mdcap     ~2 min: the metadata kernel of branch s16-metadata-runcap (.variants/mdcap: SRC_REV=s16-metadata-runcap
+#             scripts/build-variant.sh mdcap mla_metadata sm_90, cubin copied into .variants/mdcap) — its GPU golden test,
+#             then two rounds of `+md ms` on the serving set and the var sweep rows against the shipped kernel
 #   fp8ab     ~3 min: a hopper-small FP8 variant (.variants/NAME, FP8_VARIANT=NAME) against the shipped build: its FP8 GPU
 #             tests, then two rounds of the 16-row FP8 rows (session 16 ran the staggered FP8 start this way as `sfp8`)
 #   stagger   ~2 min: memcheck and racecheck on the small set through hopper and hopper-small, then REL_QUICK=1 release
@@ -66,7 +70,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -395,6 +399,20 @@ case $step in
       vs="$vs .variants/$v"
     done
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
+    ;;
+  mdcap)
+    kd=$(kernel_dir .variants/mdcap)
+    FLASH_MLA_KERNEL_DIR=$kd/ FLASH_MLA_REQUIRE_GPU=1 timeout 120 node --test --test-name-pattern="metadata" dist/test/gpu-decode.test.js > "$out/mdcap-golden.log" 2>&1
+    echo "metadata golden test (mdcap) rc=$?"; summary "$out/mdcap-golden.log"
+    for round in 1 2; do
+      for v in dist/kernels .variants/mdcap; do
+        for set in serving sweep:1,3,9,17,19,25,0,16; do
+          f="$out/mdcap-$(basename $v)-${set%%:*}-$round.txt"
+          FLASH_MLA_KERNEL_DIR=$(kernel_dir $v)/ timeout 100 node dist/src/cli.js bench --configs $set --iters 30 --check-samples 0 --reference none > "$f" 2>&1
+          echo "== $round $(basename $v) $set rc=$? (config ms +md)"; grep -aE "^(sweep#|S[0-9])" "$f" | awk '{print $1, $8, $9}' | tr '\n' ';'; echo
+        done
+      done
+    done
     ;;
   fp8ab)
     # a hopper-small FP8 variant (scripts/build-variant.sh NAME mla_decode_sm90_small sm_90a FLAGS, cubin copied into
