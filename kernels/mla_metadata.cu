@@ -42,6 +42,24 @@ constexpr int kHdrTotalLo = 0, kHdrTotalHi = kWarps, kHdrMin = 2 * kWarps, kHdrM
 constexpr int kHdrRuns = 4 * kWarps, kHdrParts = 4 * kWarps + 1;
 static_assert(kHdrParts < kHeaderInts, "header");
 
+// One part's metadata row (32 bytes): two 16-byte stores when the tensor is 16-byte aligned (a user's view may not be).
+__device__ __forceinline__ void write_row(int* row, bool vec_rows, int begin_req, int begin_token, int end_req, int end_token, int begin_split) {
+  if (vec_rows) {
+    int4* r4 = reinterpret_cast<int4*>(row);
+    r4[0] = make_int4(begin_req, begin_token, end_req, end_token);
+    r4[1] = make_int4(begin_split, 0, 0, 0);
+  } else {
+    row[kBeginReq] = begin_req;
+    row[kBeginToken] = begin_token;
+    row[kEndReq] = end_req;
+    row[kEndToken] = end_token;
+    row[kBeginSplit] = begin_split;
+    row[5] = 0;
+    row[6] = 0;
+    row[7] = 0;
+  }
+}
+
 // Every part's payload P in blocks (src/mla/schedule.ts scheduleTiles, the same expressions).
 __device__ __forceinline__ long long payload_of(long long total, int min_nb, int max_nb, int b, int num_sm_parts, int overhead, int whole_slack) {
   // 9edee0c keeps a floor of 2 * overhead = 10 blocks per part.
@@ -69,7 +87,6 @@ __device__ __forceinline__ void walk(const int* cache_seqlens, const Smem& s_cac
   auto nb_of = [&](int i) -> int { return kCached ? static_cast<int>(s_cache[kHeaderInts + capacity + i]) : ceil_blocks(ptx::ld_plain(cache_seqlens + i)); };
   auto seqlen_of = [&](int i) -> int { return kCached ? static_cast<int>(s_cache[kHeaderInts + i]) : ptx::ld_plain(cache_seqlens + i); };
   const Cost payload = static_cast<Cost>(payload_of(total, min_nb, max_nb, b, num_sm_parts, overhead, whole_slack));
-  // A row is 32 bytes; two 16-byte stores when the tensor is 16-byte aligned (a user's view may not be).
   const bool vec_rows = (reinterpret_cast<uintptr_t>(tile_scheduler_metadata) & 15) == 0;
   int req = 0;    // current request
   int blk = 0;    // blocks of `req` already given to earlier parts
@@ -107,20 +124,7 @@ __device__ __forceinline__ void walk(const int* cache_seqlens, const Smem& s_cac
       end_req = req - 1;
       end_token = req > 0 ? seqlen_of(req - 1) : 0;
     }
-    if (vec_rows) {
-      int4* r4 = reinterpret_cast<int4*>(row);
-      r4[0] = make_int4(begin_req, begin_token, end_req, end_token);
-      r4[1] = make_int4(begin_split, 0, 0, 0);
-    } else {
-      row[kBeginReq] = begin_req;
-      row[kBeginToken] = begin_token;
-      row[kEndReq] = end_req;
-      row[kEndToken] = end_token;
-      row[kBeginSplit] = begin_split;
-      row[5] = 0;
-      row[6] = 0;
-      row[7] = 0;
-    }
+    write_row(row, vec_rows, begin_req, begin_token, end_req, end_token, begin_split);
   }
 }
 
@@ -204,20 +208,7 @@ __device__ __forceinline__ void parallel_schedule(const int* cache_seqlens, Smem
       end_token = ptx::ld_plain(cache_seqlens + b - 1);
     }
     int* row = tile_scheduler_metadata + static_cast<long long>(q) * METADATA_ROW_INTS;
-    if (vec_rows) {
-      int4* r4 = reinterpret_cast<int4*>(row);
-      r4[0] = make_int4(begin_req, begin_token, end_req, end_token);
-      r4[1] = make_int4(begin_split, 0, 0, 0);
-    } else {
-      row[kBeginReq] = begin_req;
-      row[kBeginToken] = begin_token;
-      row[kEndReq] = end_req;
-      row[kEndToken] = end_token;
-      row[kBeginSplit] = begin_split;
-      row[5] = 0;
-      row[6] = 0;
-      row[7] = 0;
-    }
+    write_row(row, vec_rows, begin_req, begin_token, end_req, end_token, begin_split);
   }
   // num_splits[i + 1]: the pieces of requests 0 … i = i + 1 + the cuts before Q[i + 1] — those of the runs before
   // request i's (a run of L parts cuts L − 1 times) and its own points qk + m'·c < Q[i + 1], 1 ≤ m' ≤ mstar
