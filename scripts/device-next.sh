@@ -5,9 +5,11 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 16): mdcap.
 # Experiment runners and reruns:
-#   mdcap     ~2 min: the metadata kernel of branch s16-metadata-runcap (.variants/mdcap: SRC_REV=s16-metadata-runcap
-#             scripts/build-variant.sh mdcap mla_metadata sm_90, cubin copied into .variants/mdcap) — its GPU golden test,
-#             then two rounds of `+md ms` on the serving set and the var sweep rows against the shipped kernel
+#   mdcap     ~3 min: metadata kernel variants (MD_VARIANTS, default mdcap) against the shipped one — queued: mdcap
+#             (branch s16-metadata-runcap: SRC_REV=s16-metadata-runcap scripts/build-variant.sh mdcap mla_metadata sm_90,
+#             cubin into .variants/mdcap) and mdfloor (branch s16-metadata-floor, which also changes the host's shared-
+#             memory size: cubin likewise, and its compiled JS as .variants/mdfloor-js, see the step) — each one's GPU
+#             golden test, then two rounds of `+md ms` on the serving set and the var sweep rows
 #   fp8ab     ~3 min: a hopper-small FP8 variant (.variants/NAME, FP8_VARIANT=NAME) against the shipped build: its FP8 GPU
 #             tests, then two rounds of the 16-row FP8 rows (session 16 ran the staggered FP8 start this way as `sfp8`)
 #   stagger   ~2 min: memcheck and racecheck on the small set through hopper and hopper-small, then REL_QUICK=1 release
@@ -401,15 +403,24 @@ case $step in
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
     ;;
   mdcap)
-    kd=$(kernel_dir .variants/mdcap)
-    FLASH_MLA_KERNEL_DIR=$kd/ FLASH_MLA_REQUIRE_GPU=1 timeout 120 node --test --test-name-pattern="metadata" dist/test/gpu-decode.test.js > "$out/mdcap-golden.log" 2>&1
-    echo "metadata golden test (mdcap) rc=$?"; summary "$out/mdcap-golden.log"
+    # metadata kernel variants against the shipped one: MD_VARIANTS names .variants/NAME folders (the cubin, from
+    # SRC_REV=BRANCH scripts/build-variant.sh NAME mla_metadata sm_90); a variant whose host code differs also brings
+    # its branch's compiled JS as .variants/NAME-js (git worktree add /tmp/wt BRANCH; ln -s $PWD/node_modules
+    # /tmp/wt/; (cd /tmp/wt && npx tsc -p tsconfig.json); cp -r /tmp/wt/dist .variants/NAME-js) and runs its CLI.
+    # Per variant its GPU golden test, then two rounds of `+md ms` on the serving set and the var sweep rows.
+    for v in ${MD_VARIANTS:-mdcap}; do
+      kd=$(kernel_dir .variants/$v); js=dist; [ -d .variants/$v-js ] && js=.variants/$v-js
+      FLASH_MLA_KERNEL_DIR=$kd/ FLASH_MLA_REQUIRE_GPU=1 timeout 120 node --test --test-name-pattern="metadata" $js/test/gpu-decode.test.js > "$out/$v-golden.log" 2>&1
+      echo "metadata golden test ($v, $js) rc=$?"; summary "$out/$v-golden.log"
+    done
     for round in 1 2; do
-      for v in dist/kernels .variants/mdcap; do
+      for v in shipped ${MD_VARIANTS:-mdcap}; do
+        kd=$PWD/dist/kernels; js=dist
+        [ $v != shipped ] && { kd=$(kernel_dir .variants/$v); [ -d .variants/$v-js ] && js=.variants/$v-js; }
         for set in serving sweep:1,3,9,17,19,25,0,16; do
-          f="$out/mdcap-$(basename $v)-${set%%:*}-$round.txt"
-          FLASH_MLA_KERNEL_DIR=$(kernel_dir $v)/ timeout 100 node dist/src/cli.js bench --configs $set --iters 30 --check-samples 0 --reference none > "$f" 2>&1
-          echo "== $round $(basename $v) $set rc=$? (config ms +md)"; grep -aE "^(sweep#|S[0-9])" "$f" | awk '{print $1, $8, $9}' | tr '\n' ';'; echo
+          f="$out/md-$v-${set%%:*}-$round.txt"
+          FLASH_MLA_KERNEL_DIR=$kd/ timeout 100 node $js/src/cli.js bench --configs $set --iters 30 --check-samples 0 --reference none > "$f" 2>&1
+          echo "== $round $v $set rc=$? (config ms +md)"; grep -aE "^(sweep#|S[0-9])" "$f" | awk '{print $1, $8, $9}' | tr '\n' ';'; echo
         done
       done
     done
