@@ -5,6 +5,8 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 16): mdcap.
 # Experiment runners and reruns:
+#   mdmode    ~3 min: sweep#30's slow mode behind the metadata kernel — part clock, span and SMs (.variants/trace4 and
+#             trace5: scripts/build-variant.sh traceN mla_decode_sm90 sm_90a -DMLA_SM90_TRACE=N), with and without it
 #   mdcap     ~3 min: metadata kernel variants (MD_VARIANTS, default mdcap) against the shipped one — queued: mdcap
 #             (branch s16-metadata-runcap: SRC_REV=s16-metadata-runcap scripts/build-variant.sh mdcap mla_metadata sm_90,
 #             cubin into .variants/mdcap) and mdfloor (branch s16-metadata-floor, which also changes the host's shared-
@@ -72,7 +74,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -476,6 +478,23 @@ case $step in
     FLASH_MLA_EXPERIMENT_WHOLE_SLACK=3 gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/whole-gpu-decode.log" 2>&1
     echo "decode GPU test (whole slack 3) rc=$?"; summary "$out/whole-gpu-decode.log" | tail -4
     ab_rounds whole "${WHOLE_SETS:-sweep:14,26,28,30,10,12 serving:S5,S6}" FLASH_MLA_EXPERIMENT_WHOLE_SLACK= FLASH_MLA_EXPERIMENT_WHOLE_SLACK=3
+    ;;
+  mdmode)
+    # sweep#30's slow mode behind the metadata kernel (perf log, session 16: +md 33–146 µs above ms with PDL, 20–27
+    # without): the part clock and span (.variants/trace4) and the parts' SMs (.variants/trace5), decode alone against
+    # metadata + decode (TRACE_WITH_MD=1), three rounds each; then the same with FLASH_MLA_NO_PDL=1 once
+    for round in 1 2 3; do
+      for md in 0 1; do
+        FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/trace4)/ TRACE_WITH_MD=$md TRACE_ROWS=30 timeout 90 node scripts/trace-sm90.mjs sweep 1.75 timeline > "$out/mdmode-t4-$md-$round.txt" 2>&1
+        echo "== timeline md=$md round $round rc=$?"; grep -aE "^sweep#" "$out/mdmode-t4-$md-$round.txt"
+      done
+    done
+    for md in 0 1; do
+      FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/trace5)/ TRACE_WITH_MD=$md TRACE_ROWS=30 timeout 90 node scripts/trace-sm90.mjs sweep 1.75 smid > "$out/mdmode-t5-$md.txt" 2>&1
+      echo "== smid md=$md rc=$?"; grep -aE "^sweep#|slowest|fastest" "$out/mdmode-t5-$md.txt" | cut -c1-400
+      FLASH_MLA_NO_PDL=1 FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/trace4)/ TRACE_WITH_MD=$md TRACE_ROWS=30 timeout 90 node scripts/trace-sm90.mjs sweep 1.75 timeline > "$out/mdmode-nopdl-$md.txt" 2>&1
+      echo "== timeline, no PDL, md=$md rc=$?"; grep -aE "^sweep#" "$out/mdmode-nopdl-$md.txt"
+    done
     ;;
   spread)
     # which SMs the slow parts of an equally loaded memory-bound row ran on (.variants/trace5: -DMLA_SM90_TRACE=5, each

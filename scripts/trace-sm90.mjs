@@ -10,7 +10,7 @@
 // item; the first item's start; the prologue from past the PDL wait to the first item's top). `timeline`: a build with
 // -DMLA_SM90_TRACE=4 (each part's entry and end on the global ns timer and its SM cycles: the clock the parts ran at, how
 // far apart they started, the span from the first entry to the last end); `smid`: a build with -DMLA_SM90_TRACE=5 (the
-// same, each part's duration by the SM it ran on). The SM clock under load is ~1.75 GHz, not the 1.98 GHz boost (perf log, session 9).
+// same, each part's duration by the SM it ran on). TRACE_WITH_MD=1 runs the metadata kernel before every decode. The SM clock under load is ~1.75 GHz, not the 1.98 GHz boost (perf log, session 9).
 import { Tensor, getMlaMetadata, flashMlaWithKvcache, synchronize } from '../dist/src/index.js';
 import { configSet, sweepConfigs } from '../dist/src/bench/configs.js';
 import { makeBenchProblem } from '../dist/src/bench/problem.js';
@@ -32,7 +32,10 @@ for (const config of configs) {
   const table = Tensor.from(p.table, [b, p.maxBlocksPerSeq], { dtype: 'int32', backend: 'cuda' });
   const seqlens = Tensor.from(p.seqlens, [b], { dtype: 'int32', backend: 'cuda' });
   const md = getMlaMetadata(seqlens, sQ * hQ, 1);
-  const run = () => flashMlaWithKvcache(q, k, table, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: config.causal, kernel: 'hopper', checkValues: false });
+  // TRACE_WITH_MD=1: the metadata kernel before every decode (the bench's `+md` sequence; its rows' ints 5–7 are
+  // rewritten as 0 each time, then the traced decode fills them)
+  const decode = () => flashMlaWithKvcache(q, k, table, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: config.causal, kernel: 'hopper', checkValues: false });
+  const run = process.env.TRACE_WITH_MD === '1' ? () => { getMlaMetadata(seqlens, sQ * hQ, 1, { out: md, checkValues: false }); decode(); } : decode;
   for (let i = 0; i < 5; ++i) run();
   synchronize();
   const t0 = performance.now();
