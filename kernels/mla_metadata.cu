@@ -15,7 +15,8 @@
 // then chases the runs from request 0 (one shared-memory load per run); then every part's row and every request's
 // num_splits entry follow from its run in closed form (one thread each). Batches whose arrays do not fit, whose total
 // cost reaches 2^30, or whose walk is short (b + parts ≤ 32) take the serial walk (kept below), by thread 0. On an H200
-// the parallel schedule costs 4–12 µs where the walk took 10–47 µs (perf log, session 16 `mdpar`).
+// the parallel schedule costs 4–12 µs on the serving shapes where the walk took 10–47 µs, 15–18 µs on variable-length
+// batches of 128 (23–25 walked; perf log, session 16 `mdpar`).
 //
 // The split cost (FlashMLA's FIXED_OVERHEAD_NUM_BLOCKS) is the argument split_overhead, the second rule's slack
 // whole_slack: the host passes the values its cpu schedule uses (src/mla/schedule.ts splitOverheadBlocks,
