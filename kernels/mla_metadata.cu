@@ -11,18 +11,19 @@
 // more than o past the last request start Q[j] ≤ X + P, the part cuts request j and the next starts at X + P − o;
 // otherwise (or at the end of the batch) the next starts at Q[j]. So from a request start Q[k] the parts follow each
 // other at steps of c = P − o ("a run") until one ends within o of a request start ("a snap"). Per request start k
-// (one thread each): the run's length and where it snaps, jumping from one request start to the next; one thread
-// then chases the runs from request 0 (one shared-memory load per run); then every part's row and every request's
+// (one thread each): the run's length and where it snaps, jumping from one request start to the next (a long run is
+// finished by the chase, 32 parts at a time); one warp then chases the runs from request 0 (one shared-memory load
+// per run); then every part's row and every request's
 // num_splits entry follow from its run in closed form (one thread each). Batches whose arrays do not fit, whose total
 // cost reaches 2^30, or whose walk is short (b + parts ≤ 32) take the serial walk (kept below), by thread 0. On an H200
-// the parallel schedule costs 4–12 µs on the serving shapes where the walk took 10–47 µs, 15–18 µs on variable-length
-// batches of 128 (23–25 walked; perf log, session 16 `mdpar`).
+// the parallel schedule costs 4–12 µs where the walk took 10–47 µs (perf log, session 16 `mdpar`).
 //
 // The split cost (FlashMLA's FIXED_OVERHEAD_NUM_BLOCKS) is the argument split_overhead, the second rule's slack
 // whole_slack: the host passes the values its cpu schedule uses (src/mla/schedule.ts splitOverheadBlocks,
 // wholeSlackSplits), so that both produce the same bits.
 //
 // Launch: grid 1, block METADATA_THREADS, dynamic smem as mla_config.h says (the kernel reads %dynamic_smem_size).
+#include <climits>
 #include <cstdint>
 
 #include "mla_config.h"
@@ -36,6 +37,8 @@ using namespace mla;
 __device__ __forceinline__ int ceil_blocks(int s) { return s / PAGE_BLOCK_SIZE + (s % PAGE_BLOCK_SIZE > 0 ? 1 : 0); }
 
 constexpr int kHeaderInts = METADATA_HEADER_BYTES / 4;
+// request starts a thread's run may cross before it leaves the run to the chase (parallel_schedule)
+constexpr int kRunSteps = 8;
 constexpr int kWarps = METADATA_THREADS / 32;
 // header ints: per warp its chunks' cost sum (low and high halves), smallest and largest block count; then the
 // chase's run count and the parts its runs use
@@ -152,37 +155,88 @@ __device__ __forceinline__ int last_le(const Smem& a, int off, int lo, int hi, i
 // mstar[k] (its parts − 1), then the chased runs: their first request and first part.
 template <typename Smem>
 __device__ __forceinline__ void parallel_schedule(const int* cache_seqlens, Smem& sm, int b, int num_sm_parts, int total, int P, int o,
-                                                  int* tile_scheduler_metadata, int* num_splits, int tid) {
+                                                  bool equal_lengths, int* tile_scheduler_metadata, int* num_splits, int tid) {
   const int c = P - o;
   const int oQ = kHeaderInts, oNext = oQ + b + 1, oM = oNext + b, oRreq = oM + b, oRpart = oRreq + b;
-  // per request start k: its run's length and where it snaps
+  // per request start k: its run's length and where it snaps — at most kRunSteps request starts crossed here; a longer
+  // run (rare: parts shorter than requests, snaps missed) is left to the chase, which finishes only the runs it takes
+  // (next[k] = −1 − j, mstar[k] = the part to resume at, j a request start at or before that part's window end)
+  // (equal lengths: every run is about as long as any other, no thread holds the block up; uncapped, and thread 0
+  // chases as a warp's chase costs ~60 ns more per run: H200, session 17 `mdcap`)
+  const int steps = equal_lengths ? INT_MAX : kRunSteps;
   for (int k = tid; k < b; k += METADATA_THREADS) {
     const int qk = sm[oQ + k];
     int m = 0, j = k;
-    for (;;) {
+    bool snapped = false;
+    for (int step = 0; step < steps; ++step) {
       const int u = qk + P + m * c;  // the end of part m's window (< 2^31: qk + m·c < total, P < 2^30)
       j = last_le(sm, oQ, j, b, u);
-      if (j == b || u - sm[oQ + j] <= o) break;
+      if (j == b || u - sm[oQ + j] <= o) {
+        snapped = true;
+        break;
+      }
       // part m cuts request j; the next part that can end elsewhere is the first whose window reaches Q[j + 1]
       const int need = sm[oQ + j + 1] - qk - P;
       m = max(m + 1, need <= 0 ? 0 : (need + c - 1) / c);
     }
-    sm[oNext + k] = j;
+    sm[oNext + k] = snapped ? j : -1 - j;
     sm[oM + k] = m;
   }
   __syncthreads();
-  // the runs the walk takes, from request 0 (each run's next one starts at a later request)
-  if (tid == 0) {
+  // the runs the walk takes, from request 0 (each run's next one starts at a later request), by warp 0: a run left
+  // open above is finished here, 32 consecutive parts at a time (lane l tests part m0 + l; the first that does not cut)
+  if (equal_lengths) {
+    if (tid == 0) {
+      int r = 0, part = 0, n = 0;
+      while (r < b) {
+        sm[oRreq + n] = r;
+        sm[oRpart + n] = part;
+        part += sm[oM + r] + 1;
+        r = sm[oNext + r];
+        ++n;
+      }
+      sm[kHdrRuns] = n;
+      sm[kHdrParts] = part;
+    }
+  } else if (tid < 32) {
     int r = 0, part = 0, n = 0;
     while (r < b) {
-      sm[oRreq + n] = r;
-      sm[oRpart + n] = part;
-      part += sm[oM + r] + 1;
-      r = sm[oNext + r];
+      int nx = sm[oNext + r], ms = sm[oM + r];
+      if (nx < 0) {
+        const int qr = sm[oQ + r];
+        int m0 = ms, js = -1 - nx;
+        for (;;) {
+          // (64-bit: a lane past the batch's end may reach beyond 2^31; there the window holds the rest: j = b)
+          const long long u64 = qr + P + static_cast<long long>(m0 + tid) * c;
+          const int u = u64 >= total ? total : static_cast<int>(u64);
+          const int j = last_le(sm, oQ, js, b, u);
+          const unsigned snaps = __ballot_sync(0xffffffffu, j == b || u - sm[oQ + j] <= o);
+          if (snaps != 0u) {
+            const int l = __ffs(snaps) - 1;
+            ms = m0 + l;
+            nx = __shfl_sync(0xffffffffu, j, l);
+            break;
+          }
+          js = __shfl_sync(0xffffffffu, j, 31);
+          m0 += 32;
+        }
+        if (tid == 0) {
+          sm[oNext + r] = nx;
+          sm[oM + r] = ms;
+        }
+      }
+      if (tid == 0) {
+        sm[oRreq + n] = r;
+        sm[oRpart + n] = part;
+      }
+      part += ms + 1;
+      r = nx;
       ++n;
     }
-    sm[kHdrRuns] = n;
-    sm[kHdrParts] = part;
+    if (tid == 0) {
+      sm[kHdrRuns] = n;
+      sm[kHdrParts] = part;
+    }
   }
   __syncthreads();
   const int n_runs = sm[kHdrRuns], used = sm[kHdrParts];
@@ -292,7 +346,7 @@ mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_schedu
     if (tid == 0) s_cache[kHeaderInts + b] = static_cast<int>(total);
     __syncthreads();
     parallel_schedule(cache_seqlens, s_cache, b, num_sm_parts, static_cast<int>(total), static_cast<int>(payload), split_overhead,
-                      tile_scheduler_metadata, num_splits, tid);
+                      min_nb == max_nb, tile_scheduler_metadata, num_splits, tid);
   } else {
     if (cached) {
       for (int i = i0; i < i1; ++i) {

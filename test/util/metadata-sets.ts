@@ -1,8 +1,8 @@
 // Batches on which the device metadata kernel must equal the cpu scheduler (scheduleTiles) bit for bit: edge sizes,
 // zeros, one huge among tiny, many short requests per SM part, b = 7 000, a total cost ≥ 2^30 blocks (near the int32
 // range: the kernel sums in 64 bits), batches on which our two whole-request rules fire, and for the kernel's parallel
-// schedule the largest batch it takes (2 400 requests) and the next (the serial walk), long runs of cut parts, and a
-// total cost near 2^30 over few parts. Used by the GPU suite (test/gpu-decode.test.ts) and the emulator (test/kernel-emulation.test.ts).
+// schedule the largest batch it takes (2 400 requests) and the next (the serial walk), long runs of cut parts (finished
+// by its chase), and a total cost near 2^30 over few parts. Used by the GPU suite (test/gpu-decode.test.ts) and the emulator (test/kernel-emulation.test.ts).
 
 export function metadataGoldenSets(r: () => number): number[][] {
   return [
@@ -33,7 +33,7 @@ export function metadataGoldenSets(r: () => number): number[][] {
     // requests of ~1.5 parts each: runs of cut parts cross many request starts before one ends near the next start
     Array.from({ length: 279 }, () => Math.floor(r() * 70000)),
     Array.from({ length: 60 }, () => 20000 + Math.floor(r() * 40000)),
-    // a total cost just under 2^30 over few parts (window ends near 2^31)
+    // a total cost just under 2^30 over few parts: the chase's lanes past the batch's end would pass 2^31
     Array.from({ length: 40 }, () => 2 ** 29 + Math.floor(r() * 2 ** 29)),
   ];
 }

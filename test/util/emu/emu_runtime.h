@@ -244,3 +244,4 @@ inline int __any_sync(unsigned, int pred) {
   return static_cast<int>(out[0]);
 }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
+inline int __ffs(int x) { return __builtin_ffs(x); }  // 1 + the lowest set bit, 0 for none (as CUDA)
