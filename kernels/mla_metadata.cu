@@ -11,12 +11,14 @@
 // more than o past the last request start Q[j] ≤ X + P, the part cuts request j and the next starts at X + P − o;
 // otherwise (or at the end of the batch) the next starts at Q[j]. So from a request start Q[k] the parts follow each
 // other at steps of c = P − o ("a run") until one ends within o of a request start ("a snap"). Per request start k
-// (one thread each): the run's length and where it snaps, jumping from one request start to the next (a long run is
-// finished by the chase, 32 parts at a time); one warp then chases the runs from request 0 (one shared-memory load
-// per run); then every part's row and every request's
-// num_splits entry follow from its run in closed form (one thread each). Batches whose arrays do not fit, whose total
-// cost reaches 2^30, or whose walk is short (b + parts ≤ 32) take the serial walk (kept below), by thread 0. On an H200
-// the parallel schedule costs 4–12 µs where the walk took 10–47 µs (perf log, session 16 `mdpar`).
+// (one thread each): the run's length and where it snaps, jumping from one request start to the next; one thread
+// then chases the runs from request 0 (one shared-memory load per run); then every part's row and every request's
+// num_splits entry follow from its run in closed form (one thread each). With lengths that differ, a thread follows its
+// run across at most kRunSteps request starts and warp 0's chase finishes the runs it takes, 32 parts at a time: a few
+// long runs the walk never takes no longer hold the block up. Batches whose arrays do not fit, whose total cost
+// reaches 2^30, or whose walk is short (b + parts ≤ 32) take the serial walk (kept below), by thread 0. On an H200 the
+// parallel schedule costs 4–13 µs on the serving shapes where the walk took 10–47 µs, 9–10 µs on variable-length
+// batches of 128 (15–34 uncapped; perf log, session 16 `mdpar`, session 17 `mdhyb`).
 //
 // The split cost (FlashMLA's FIXED_OVERHEAD_NUM_BLOCKS) is the argument split_overhead, the second rule's slack
 // whole_slack: the host passes the values its cpu schedule uses (src/mla/schedule.ts splitOverheadBlocks,
