@@ -144,14 +144,22 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
     const int n_blocks = sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0;
     const int* idx = f.indices + static_cast<int64_t>(req) * f.indices_batch_stride + static_cast<int64_t>(s_tok) * f.indices_seq_stride;
     const int len = f.topk_length != nullptr ? min(max(ptx::ld_plain(f.topk_length + req), 0), f.topk) : f.topk;
+    // this thread's index of block j, loaded one block ahead: the next gather's address is known when its buffer
+    // frees, not one global round trip later (ncu, H200: 7 % of the producer's samples waited on it; sparse rows
+    // 1.0–1.6 % faster, perf log session 17 `spidx`)
+    auto slot_of = [&](int jj) {
+      const int pos = (first_block + jj) * PAGE_BLOCK_SIZE + t;
+      return jj < n_blocks && pos < len ? ptx::ld_plain(idx + pos) : -1;
+    };
+    int slot_next = slot_of(0);
 #pragma unroll 1
     for (int j = 0; j < n_blocks; ++j) {
       const int b = j & 1;
       const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
       const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b;
       const uint32_t empty_a = bars_empty + 16 * b, empty_b = empty_a + 8;
-      const int pos = (first_block + j) * PAGE_BLOCK_SIZE + t;
-      const int slot = pos < len ? ptx::ld_plain(idx + pos) : -1;
+      const int slot = slot_next;
+      slot_next = slot_of(j + 1);
       const bool valid = slot >= 0 && slot < f.num_slots;
       const int64_t row_off = contiguous ? static_cast<int64_t>(slot) * p.k_row_stride
                                          : static_cast<int64_t>(slot / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot % f.page_size) * p.k_row_stride;
