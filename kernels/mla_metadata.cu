@@ -185,8 +185,9 @@ __device__ __forceinline__ void parallel_schedule(const int* cache_seqlens, Smem
     sm[oM + k] = m;
   }
   __syncthreads();
-  // the runs the walk takes, from request 0 (each run's next one starts at a later request), by warp 0: a run left
-  // open above is finished here, 32 consecutive parts at a time (lane l tests part m0 + l; the first that does not cut)
+  // the runs the walk takes, from request 0 (each run's next one starts at a later request): by thread 0 for equal
+  // lengths (no run open), else by warp 0, which finishes a run left open above 32 consecutive parts at a time (lane l
+  // tests part m0 + l; the first that does not cut)
   if (equal_lengths) {
     if (tid == 0) {
       int r = 0, part = 0, n = 0;
