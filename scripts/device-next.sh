@@ -3,12 +3,9 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 16): mdcap.
+# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 17): none (mdfloor after a rebase: perf log).
 # Experiment runners and reruns:
-#   sp2       ~4 min: issue 10's sparse v2 (branch s16-sparse2, FLASH_MLA_EXPERIMENT_SPARSE2=1; .variants/sp2, sp2-js): its Hopper
-#             sparse GPU tests, memcheck, racecheck, then the sparse grid's hopper rows: shipped, switch off, switch on
 #   spab      ~2 min: a 'hopper' sparse variant (SPAB_VARIANT=NAME, .variants/NAME) against the shipped build
-#   sp2prof   ~2 min: ncu of sparse v2 against the shipped sparse kernel on sparse#11 (SASS stall samples)
 #   mdmode    ~3 min: sweep#30's slow mode behind the metadata kernel — part clock, span and SMs (.variants/trace4 and
 #             trace5: scripts/build-variant.sh traceN mla_decode_sm90 sm_90a -DMLA_SM90_TRACE=N), with and without it
 #   mdcap     ~3 min: metadata kernel variants (MD_VARIANTS, default mdcap) against the shipped one — queued: mdcap
@@ -78,7 +75,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: spab | sp2 | sp2prof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: spab | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -407,50 +404,6 @@ case $step in
       vs="$vs .variants/$v"
     done
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
-    ;;
-  sp2)
-    # issue 10's sparse level v2 (branch s16-sparse2: FlashMLA's warpgroup split, entry mla_decode_sm90_fp8_sparse2_bf16
-    # behind FLASH_MLA_EXPERIMENT_SPARSE2=1): its cubin in .variants/sp2 (SRC_REV=s16-sparse2 scripts/build-variant.sh
-    # sp2 mla_decode_sm90 sm_90a) and the branch's compiled JS in .variants/sp2-js. The Hopper sparse GPU tests under the
-    # switch (a hang stops the step), memcheck and racecheck on them (SP2_BENCH_ONLY=1: not these), then the sparse grid (kernel hopper) as shipped,
-    # the branch without the switch and with it, two rounds
-    kd=$(kernel_dir .variants/sp2); js=.variants/sp2-js
-    export FLASH_MLA_KERNEL_DIR=$kd/
-    [ -n "${SP2_BENCH_ONLY:-}" ] || {
-    s=$(date +%s); FLASH_MLA_EXPERIMENT_SPARSE2=1 gpu timeout ${SP2_TEST_S:-150} node --test --test-name-pattern="Hopper sparse" $js/test/fp8-sparse-gpu.test.js > "$out/sp2-suite.log" 2>&1
-    rc=$?; echo "Hopper sparse GPU tests, switch on: rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/sp2-suite.log"; grep -aE "^ *not ok|worst|seed" "$out/sp2-suite.log" | head -12
-    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
-    for tool in memcheck racecheck; do
-      s=$(date +%s); FLASH_MLA_EXPERIMENT_SPARSE2=1 FLASH_MLA_REQUIRE_GPU=1 timeout 120 compute-sanitizer --tool $tool --print-limit 6 node --test --test-name-pattern="Hopper sparse" $js/test/fp8-sparse-gpu.test.js > "$out/sp2-$tool.log" 2>&1
-      echo "$tool rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sp2-$tool.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/sp2-$tool.log" | tr '\n' ' '; echo
-    done
-    }
-    for round in 1 2; do
-      for v in shipped off on; do
-        f="$out/sp2-$v-$round.txt"
-        case $v in
-          shipped) FLASH_MLA_KERNEL_DIR=$PWD/dist/kernels/ timeout 100 node dist/src/cli.js bench --configs sparse:4,5,6,7,8,9,10,11 --kernel hopper --iters 20 --check-samples $((round == 1 ? 1 : 0)) > "$f" 2>&1 ;;
-          off) FLASH_MLA_EXPERIMENT_SPARSE2=0 timeout 100 node $js/src/cli.js bench --configs sparse:4,5,6,7,8,9,10,11 --kernel hopper --iters 20 --check-samples $((round == 1 ? 1 : 0)) > "$f" 2>&1 ;;
-          on) FLASH_MLA_EXPERIMENT_SPARSE2=1 timeout 100 node $js/src/cli.js bench --configs sparse:4,5,6,7,8,9,10,11 --kernel hopper --iters 20 --check-samples $((round == 1 ? 1 : 0)) --json "$out/sp2-on-$round.json" > "$f" 2>&1 ;;
-        esac
-        echo "== $round $v rc=$?"; grep -aE "^sparse#" "$f" | cut -c1-110
-      done
-    done
-    unset FLASH_MLA_KERNEL_DIR
-    ;;
-  sp2prof)
-    # where sparse v2 (branch s16-sparse2, FLASH_MLA_EXPERIMENT_SPARSE2=1; .variants/sp2, sp2-js as for `sp2`) loses
-    # against the shipped sparse kernel: ncu (full set, SASS-level stall samples) of both on sparse#11 (b 128, h_q 128)
-    for v in shipped on; do
-      kd=$PWD/dist/kernels; js=dist; [ $v = on ] && { kd=$(kernel_dir .variants/sp2); js=.variants/sp2-js; }
-      FLASH_MLA_EXPERIMENT_SPARSE2=$([ $v = on ] && echo 1 || echo 0) FLASH_MLA_KERNEL_DIR=$kd/ timeout 150 ncu --clock-control none --kernel-name regex:'mla_decode_sm90' --launch-skip 2 --launch-count 1 --set full --import-source yes -f -o "$out/sp2prof-$v" \
-        node $js/src/cli.js bench --configs ${SP2PROF_ROW:-sparse:11} --kernel hopper --iters 3 --warmup 1 --check-samples 0 --reference none > "$out/sp2prof-$v.log" 2>&1
-      echo "ncu $v rc=$?"
-      timeout 60 ncu -i "$out/sp2prof-$v.ncu-rep" --page details > "$out/sp2prof-$v-details.txt" 2>&1
-      timeout 60 ncu -i "$out/sp2prof-$v.ncu-rep" --page source --csv --print-source sass > "$out/sp2prof-$v-sass.csv" 2>&1
-      grep -aE "Duration|DRAM Throughput|Compute \(SM\) Throughput|Issue Slots Busy|No Eligible|Active Warps Per Scheduler|Eligible Warps|L1/TEX Hit|L2 Hit|Mem Busy|Max Bandwidth" "$out/sp2prof-$v-details.txt" | head -16
-      rm -f "$out/sp2prof-$v.ncu-rep"
-    done
     ;;
   spab)
     # a 'hopper' sparse variant (.variants/NAME, SPAB_VARIANT=NAME: scripts/build-variant.sh NAME mla_decode_sm90 sm_90a)
