@@ -24,6 +24,9 @@
 #   hopvar    ~2 min: 'hopper' loop variants (.variants/NAME, HOPPER_VARIANTS=...) against the default build
 #   intercept ~4 min: the memory-bound 'hopper' rows' fixed cost — traces (.variants/trace1-4: scripts/build-variant.sh
 #             traceN mla_decode_sm90 sm_90a -DMLA_SM90_TRACE=N) and the call's floor on sweep rows 6, 8, 22, 24, 12, S5, S6
+#   fdab      ~4 min: FP8 dequantisation variants of 'hopper' (FD_VARIANTS) — tests, memcheck, sparse and --kv fp8 rows
+#   spprof    ~3 min: ncu (full set, SASS stall samples) of the sparse kernels (sparse#11 hopper, sparse#3 hopper-small) and
+#             hopper-small's dense FP8 entry (sweep#16 --kv fp8)
 #   prof90    ~2 min: ncu (full set, SASS stall samples) of the bf16 'hopper' kernel on sweep#30 and S6
 #   cpre      ~3 min: the combine's first batch beside its LSEs for C ≤ 2 (dist/kernels) against .variants/combold
 #             (SRC_REV=2a06032 scripts/build-variant.sh combold mla_combine sm_90, then copy its cubin into
@@ -117,10 +120,10 @@ ab_rounds() {
       for set in $sets; do
         if [[ $v == *=* ]]; then
           label=${v#*=}; label=${label:-off}; f="$out/$tag-$label-${set%%:*}-$round.txt"
-          env "$v" timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1 && ${AB_CHECK:-1} ? 1 : 0)) --reference h200 > "$f" 2>&1
+          env "$v" timeout 100 node dist/src/cli.js bench --configs $set ${AB_EXTRA:-} --iters 40 --check-samples $((round == 1 && ${AB_CHECK:-1} ? 1 : 0)) --reference h200 > "$f" 2>&1
         else
           label=$(basename "$v"); f="$out/$tag-$label-${set%%:*}-$round.txt"
-          FLASH_MLA_KERNEL_DIR=$(kernel_dir "$v")/ timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples $((round == 1 && ${AB_CHECK:-1} ? 1 : 0)) --reference h200 > "$f" 2>&1
+          FLASH_MLA_KERNEL_DIR=$(kernel_dir "$v")/ timeout 100 node dist/src/cli.js bench --configs $set ${AB_EXTRA:-} --iters 40 --check-samples $((round == 1 && ${AB_CHECK:-1} ? 1 : 0)) --reference h200 > "$f" 2>&1
         fi
         echo "== $round $label $set rc=$?"; grep -aE "^(sweep#|sparse#|S[0-9])" "$f" | cut -c1-64,118-150
       done
@@ -535,6 +538,35 @@ case $step in
       done
     done
     AB_CHECK=0 ab_rounds launch "sweep:6,8,22,24 serving:S5,S6" FLASH_MLA_EXPERIMENT_LAUNCH= FLASH_MLA_EXPERIMENT_LAUNCH=nocombine FLASH_MLA_EXPERIMENT_LAUNCH=empty
+    ;;
+  fdab)
+    # FP8 dequantisation variants of the 'hopper' kernel (FD_VARIANTS: .variants/NAME folders, scripts/build-variant.sh
+    # NAME mla_decode_sm90 sm_90a -DMLA_FP8_FAST_DEQUANT …): each one's Hopper FP8/sparse GPU tests (bit for bit against
+    # bf16 'hopper' over the dequantised cache where they compare so), memcheck on the first one's Hopper sparse cases,
+    # then two rounds of the sparse rows 'hopper' takes and of dense FP8 rows it takes (--kv fp8)
+    vs=""
+    for v in ${FD_VARIANTS:?FD_VARIANTS: .variants folders}; do
+      FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$v)/ fp8_tests fd-$v "Hopper" 200; vs="$vs .variants/$v"
+    done
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/${FD_VARIANTS%% *})/ FLASH_MLA_REQUIRE_GPU=1 timeout 120 compute-sanitizer --tool memcheck --print-limit 6 node --test --test-name-pattern="Hopper sparse" dist/test/fp8-sparse-gpu.test.js > "$out/fdab-memcheck.log" 2>&1
+    echo "memcheck rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/fdab-memcheck.log" | tail -1)"
+    ab_rounds fdab "sparse:4,5,6,7,8,9,10,11" dist/kernels $vs
+    AB_EXTRA="--kv fp8" ab_rounds fdab-kv "sweep:8,24,30" dist/kernels $vs
+    ;;
+  spprof)
+    # where the sparse kernels' time goes: ncu (full set, SASS-level stall samples) of 'hopper' on sparse#11 (b 128,
+    # h_q 128), 'hopper-small' on sparse#3 (b 128, h_q 16) and hopper-small's dense FP8 entry on sweep#16 (--kv fp8);
+    # details, the SASS page as gzipped CSV under $out
+    for spec in "sparse:11 hopper bf16" "sparse:3 hopper-small bf16" "sweep:16 hopper-small fp8"; do
+      set -- $spec; n=${1//:/-}-$2
+      timeout 150 ncu --clock-control none --kernel-name regex:'mla_decode_sm90' --launch-skip 2 --launch-count 1 --set full --import-source yes -f -o "$out/prof-$n" \
+        node dist/src/cli.js bench --configs $1 --kernel $2 --kv $3 --iters 3 --warmup 1 --check-samples 0 --reference none > "$out/prof-$n.log" 2>&1
+      echo "ncu $spec rc=$?"
+      timeout 60 ncu -i "$out/prof-$n.ncu-rep" --page details > "$out/prof-$n-details.txt" 2>&1
+      timeout 60 ncu -i "$out/prof-$n.ncu-rep" --page source --csv --print-source sass 2>&1 | gzip > "$out/prof-$n-sass.csv.gz"
+      rm -f "$out/prof-$n.ncu-rep"
+      grep -aE "Duration|DRAM Throughput|Compute \(SM\) Throughput|Issue Slots Busy|No Eligible|Active Warps Per Scheduler|Eligible Warps|SM Frequency" "$out/prof-$n-details.txt" | head -14
+    done
     ;;
   prof90)
     # where the bf16 'hopper' kernel's loop time goes at compute-bound shapes: ncu (full set, SASS-level stall samples)
