@@ -189,28 +189,12 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       ptx::mbarrier_wait(raw, k & 1);
       // (B) channels 256 + 128h + 16c of row t (bytes 256 + 128h + 16c) → slabs 4–7, rotated chunk order
       const uint32_t row_s = sKb + t * HEAD_DIM_V;
-#ifdef MLA_SPARSE_PIPE_B
-      // experiment `sppipe`: each chunk's shared load issued one chunk ahead of its conversion
-      if (valid) {
-        uint4 next = ptx::ld_shared_v4(row_s + HEAD_DIM_V / 2 + 128 * h + 16 * (t & 7));
-#pragma unroll
-        for (int i = 0; i < 8; ++i) {
-          const uint4 cur = next;
-          if (i + 1 < 8) next = ptx::ld_shared_v4(row_s + HEAD_DIM_V / 2 + 128 * h + 16 * ((i + 1 + t) & 7));
-          store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * ((i + t) & 7), cur, scale_b);
-        }
-      } else {
-#pragma unroll 1
-        for (int i = 0; i < 8; ++i) store_dequantised_zero(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * ((i + t) & 7));
-      }
-#else
 #pragma unroll 1
       for (int i = 0; i < 8; ++i) {
         const int c = (i + t) & 7;
         if (valid) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c, ptx::ld_shared_v4(row_s + HEAD_DIM_V / 2 + 128 * h + 16 * c), scale_b);
         else store_dequantised_zero(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c);
       }
-#endif
       ptx::st_shared_f32(sScaleA + 8 * t + 4 * h, scale_a);  // for step (A), whose threads take other tokens
       // the RoPE row's 64 bytes of this thread (chunks 4h … 4h + 3), read before anyone writes slab 8 swizzled
       const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
@@ -241,26 +225,11 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       {
         const bool v = (vmask >> u_stream) & 1;
         const float sc_s = ptx::ld_shared_f32(sScaleA + 8 * u_stream + 4 * (quarter >> 1));
-#ifdef MLA_SPARSE_PIPE_A
-        if (v) {
-          uint4 next = ptx::ld_shared_v4(sKb + u_stream * HEAD_DIM_V + 64 * quarter);
-#pragma unroll
-          for (int i = 0; i < 4; ++i) {
-            const uint4 cur = next;
-            if (i + 1 < 4) next = ptx::ld_shared_v4(sKb + u_stream * HEAD_DIM_V + 64 * quarter + 16 * (i + 1));
-            store_dequantised(sKb, u_stream, 64 * quarter + 16 * i, cur, sc_s);
-          }
-        } else {
-#pragma unroll
-          for (int i = 0; i < 4; ++i) store_dequantised_zero(sKb, u_stream, 64 * quarter + 16 * i);
-        }
-#else
 #pragma unroll 1
         for (int i = 0; i < 4; ++i) {
           if (v) store_dequantised(sKb, u_stream, 64 * quarter + 16 * i, ptx::ld_shared_v4(sKb + u_stream * HEAD_DIM_V + 64 * quarter + 16 * i), sc_s);
           else store_dequantised_zero(sKb, u_stream, 64 * quarter + 16 * i);
         }
-#endif
       }
       const float sc_h = ptx::ld_shared_f32(sScaleA + 8 * u_held + 4 * (quarter >> 1));
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every held token's raw bytes are in registers

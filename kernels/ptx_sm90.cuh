@@ -104,12 +104,6 @@ __device__ __forceinline__ uint2 e4m3x4_to_bf16x4(uint32_t codes, float scale) {
   return r;
 }
 
-// Two bf16 products, lane by lane, rounded to nearest even (subnormals kept).
-__device__ __forceinline__ uint32_t mul_bf16x2(uint32_t a, uint32_t b) {
-  uint32_t r;
-  asm("mul.rn.bf16x2 %0, %1, %2;\n" : "=r"(r) : "r"(a), "r"(b));
-  return r;
-}
 // Four e4m3 codes (byte 0 = first channel) as f16, exactly (e4m3 ⊂ f16), as two f16x2 words in channel order: the
 // small-row kernel's f16 FP8 entry (the scales are applied to S and P, not to K).
 __device__ __forceinline__ uint2 e4m3x4_to_f16x4(uint32_t codes) {

@@ -541,7 +541,7 @@ case $step in
     ;;
   fdab)
     # FP8 dequantisation variants of the 'hopper' kernel (FD_VARIANTS: .variants/NAME folders, scripts/build-variant.sh
-    # NAME mla_decode_sm90 sm_90a -DMLA_FP8_FAST_DEQUANT …): each one's Hopper FP8/sparse GPU tests (bit for bit against
+    # NAME mla_decode_sm90 sm_90a -DSWITCH; session 18 ran MLA_FP8_FAST_DEQUANT, in git history at 32a2f01): each one's Hopper FP8/sparse GPU tests (bit for bit against
     # bf16 'hopper' over the dequantised cache where they compare so), memcheck on the first one's Hopper sparse cases,
     # then two rounds of the sparse rows 'hopper' takes and of dense FP8 rows it takes (--kv fp8)
     vs=""
@@ -557,10 +557,10 @@ case $step in
     # where the sparse kernels' time goes: ncu (full set, SASS-level stall samples) of 'hopper' on sparse#11 (b 128,
     # h_q 128), 'hopper-small' on sparse#3 (b 128, h_q 16) and hopper-small's dense FP8 entry on sweep#16 (--kv fp8);
     # details, the SASS page as gzipped CSV under $out
-    for spec in "sparse:11 hopper bf16" "sparse:3 hopper-small bf16" "sweep:16 hopper-small fp8"; do
+    for spec in "sparse:11 hopper" "sparse:3 hopper-small" "sweep:16 hopper-small --kv fp8"; do
       set -- $spec; n=${1//:/-}-$2
       timeout 150 ncu --clock-control none --kernel-name regex:'mla_decode_sm90' --launch-skip 2 --launch-count 1 --set full --import-source yes -f -o "$out/prof-$n" \
-        node dist/src/cli.js bench --configs $1 --kernel $2 --kv $3 --iters 3 --warmup 1 --check-samples 0 --reference none > "$out/prof-$n.log" 2>&1
+        node dist/src/cli.js bench --configs $1 --kernel $2 ${3:+$3 $4} --iters 3 --warmup 1 --check-samples 0 --reference none > "$out/prof-$n.log" 2>&1
       echo "ncu $spec rc=$?"
       timeout 60 ncu -i "$out/prof-$n.ncu-rep" --page details > "$out/prof-$n-details.txt" 2>&1
       timeout 60 ncu -i "$out/prof-$n.ncu-rep" --page source --csv --print-source sass 2>&1 | gzip > "$out/prof-$n-sass.csv.gz"
