@@ -25,6 +25,7 @@
 #   intercept ~4 min: the memory-bound 'hopper' rows' fixed cost — traces (.variants/trace1-4: scripts/build-variant.sh
 #             traceN mla_decode_sm90 sm_90a -DMLA_SM90_TRACE=N) and the call's floor on sweep rows 6, 8, 22, 24, 12, S5, S6
 #   fdab      ~4 min: FP8 dequantisation variants of 'hopper' (FD_VARIANTS) — tests, memcheck, sparse and --kv fp8 rows
+#   bound     ~2 min: timing bounds of the FP8 producers' dequantisation (.variants/f16b, .variants/noconv)
 #   spprof    ~3 min: ncu (full set, SASS stall samples) of the sparse kernels (sparse#11 hopper, sparse#3 hopper-small) and
 #             hopper-small's dense FP8 entry (sweep#16 --kv fp8)
 #   prof90    ~2 min: ncu (full set, SASS stall samples) of the bf16 'hopper' kernel on sweep#30 and S6
@@ -552,6 +553,16 @@ case $step in
     echo "memcheck rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/fdab-memcheck.log" | tail -1)"
     ab_rounds fdab "sparse:4,5,6,7,8,9,10,11" dist/kernels $vs
     AB_EXTRA="--kv fp8" ab_rounds fdab-kv "sweep:8,24,30" dist/kernels $vs
+    ;;
+  bound)
+    # timing bounds of the 'hopper' FP8 producers' dequantisation (outputs wrong by construction, not checked):
+    # .variants/f16b (-DMLA_EXPERIMENT_F16_BOUND: one e4m3x2→f16x2 and one f16x2 multiply per two codes) and
+    # .variants/noconv (-DMLA_EXPERIMENT_NO_CONVERT: no conversion), two rounds of the sparse rows and --kv fp8 rows
+    # 'hopper' takes, then the same dense rows over the bf16 cache
+    AB_CHECK=0 ab_rounds bound "sparse:5,7,9,11" dist/kernels .variants/f16b .variants/noconv
+    AB_CHECK=0 AB_EXTRA="--kv fp8" ab_rounds bound-kv "sweep:8,24,30" dist/kernels .variants/f16b .variants/noconv
+    timeout 60 node dist/src/cli.js bench --configs sweep:8,24,30 --kernel hopper --iters 40 --check-samples 0 --reference none > "$out/bound-bf16.txt" 2>&1
+    echo "== bf16 rc=$?"; grep -aE "^sweep#" "$out/bound-bf16.txt" | cut -c1-64
     ;;
   spprof)
     # where the sparse kernels' time goes: ncu (full set, SASS-level stall samples) of 'hopper' on sparse#11 (b 128,
