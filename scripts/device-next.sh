@@ -559,8 +559,11 @@ case $step in
     # .variants/f16b (-DMLA_EXPERIMENT_F16_BOUND: one e4m3x2→f16x2 and one f16x2 multiply per two codes) and
     # .variants/noconv (-DMLA_EXPERIMENT_NO_CONVERT: no conversion), two rounds of the sparse rows and --kv fp8 rows
     # 'hopper' takes, then the same dense rows over the bf16 cache
-    AB_CHECK=0 ab_rounds bound "sparse:5,7,9,11" dist/kernels .variants/f16b .variants/noconv
-    AB_CHECK=0 AB_EXTRA="--kv fp8" ab_rounds bound-kv "sweep:8,24,30" dist/kernels .variants/f16b .variants/noconv
+    # (BOUND_VARIANTS: other .variants folders, e.g. session 18's earlyb / earlyab: -DMLA_EXPERIMENT_EARLY_B_RELEASE,
+    # -DMLA_EXPERIMENT_EARLY_A_RELEASE — the math warpgroups release a buffer's groups before their P·V has read them)
+    vs=""; for v in ${BOUND_VARIANTS:-f16b noconv}; do vs="$vs .variants/$v"; done
+    AB_CHECK=0 ab_rounds bound "sparse:5,7,9,11" dist/kernels $vs
+    AB_CHECK=0 AB_EXTRA="--kv fp8" ab_rounds bound-kv "sweep:8,24,30" dist/kernels $vs
     timeout 60 node dist/src/cli.js bench --configs sweep:8,24,30 --kernel hopper --iters 40 --check-samples 0 --reference none > "$out/bound-bf16.txt" 2>&1
     echo "== bf16 rc=$?"; grep -aE "^sweep#" "$out/bound-bf16.txt" | cut -c1-64
     ;;
