@@ -365,11 +365,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         for (int h = 0; h < 2; ++h) row_sum[h] *= scale1[h];
 
         ptx::named_barrier_sync(kP1Ready, kBoth);
-#ifdef MLA_EXPERIMENT_EARLY_A_RELEASE  // timing bound (races by construction): K1.A released before its P·V
-        if constexpr (kFp8) {
-          if (has1 && wg_tid == 0) release(j + 1, kGroupA);
-        }
-#endif
         if (has1) {  // O_L += P1 · V1L
           if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK1, 0, n_valid_last, wg_tid, kWg0Local);
           ptx::wgmma_fence();
@@ -388,13 +383,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         if (kFp8 ? has1 : has3) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
           ptx::named_barrier_sync(kWg0Local, kOne);
           if (wg_tid == 0) {
-#ifndef MLA_EXPERIMENT_EARLY_A_RELEASE
             if constexpr (kFp8) release(j + 1, kGroupA);
-            else
-#else
-            if constexpr (!kFp8)
-#endif
-              issue_group(j + 3, kGroupA, page3);
+            else issue_group(j + 3, kGroupA, page3);
           }
         }
         if (has2) {
@@ -447,14 +437,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           }
         }
         ptx::named_barrier_arrive(kScale1Ready, kBoth);
-#ifdef MLA_EXPERIMENT_EARLY_B_RELEASE  // timing bound (races by construction): both B groups released before the P·V
-        if constexpr (kFp8) {
-          if (wg_tid == 0) {
-            if (has1) release(j + 1, kGroupB);
-            release(j, kGroupB);
-          }
-        }
-#endif
         float sum[2];
         exponentiate(s, scale_log2, m1, sum);
 #pragma unroll
@@ -489,26 +471,16 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           ptx::wgmma_wait<1>();
           ptx::named_barrier_sync(kWg1Local, kOne);
           if (wg_tid == 0) {
-#ifndef MLA_EXPERIMENT_EARLY_B_RELEASE
             if constexpr (kFp8) release(j + 1, kGroupB);
-            else
-#else
-            if constexpr (!kFp8)
-#endif
-              issue_group(j + 3, kGroupB, page3);
+            else issue_group(j + 3, kGroupB, page3);
           }
         }
         ptx::wgmma_wait<0>();
         if (kFp8 || has2) {  // K0.B is dead once P0·V0R is done
           ptx::named_barrier_sync(kWg1Local, kOne);
           if (wg_tid == 0) {
-#ifndef MLA_EXPERIMENT_EARLY_B_RELEASE
             if constexpr (kFp8) release(j, kGroupB);
-            else
-#else
-            if constexpr (!kFp8)
-#endif
-              issue_group(j + 2, kGroupB, page2);
+            else issue_group(j + 2, kGroupB, page2);
           }
         }
         if (has3) {  // S of block j+3: its B half was issued first

@@ -13,29 +13,9 @@ namespace {
 
 // 16 e4m3 codes (one 16-byte chunk) of token row `row` → 16 bf16 channels starting at channel `ch0` (a multiple of
 // 16) of the K buffer at sKb: two swizzled 16-byte chunks of slab ch0 / 64.
-#ifdef MLA_EXPERIMENT_F16_BOUND
-// Timing bound only (outputs wrong by construction: f16 bits where the math reads bf16): the dequantisation an f16
-// datapath with the scale applied in the producer would cost — one e4m3x2 → f16x2 conversion and one f16x2 multiply
-// per two codes.
-__device__ __forceinline__ uint32_t mul_f16x2(uint32_t a, uint32_t b) {
-  uint32_t r;
-  asm("mul.rn.f16x2 %0, %1, %2;\n" : "=r"(r) : "r"(a), "r"(b));
-  return r;
-}
-#endif
 __device__ __forceinline__ void store_dequantised(uint32_t sKb, int row, int ch0, uint4 raw, float scale) {
-#if defined(MLA_EXPERIMENT_NO_CONVERT)  // timing bound: no conversion at all (the codes stored twice)
-  const uint2 v0 = make_uint2(raw.x, raw.x), v1 = make_uint2(raw.y, raw.y), v2 = make_uint2(raw.z, raw.z), v3 = make_uint2(raw.w, raw.w);
-  (void)scale;
-#elif defined(MLA_EXPERIMENT_F16_BOUND)
-  const uint32_t s2 = ptx::f32x2_to_f16x2(scale, scale);
-  uint2 v0 = ptx::e4m3x4_to_f16x4(raw.x), v1 = ptx::e4m3x4_to_f16x4(raw.y), v2 = ptx::e4m3x4_to_f16x4(raw.z), v3 = ptx::e4m3x4_to_f16x4(raw.w);
-  v0 = make_uint2(mul_f16x2(v0.x, s2), mul_f16x2(v0.y, s2)), v1 = make_uint2(mul_f16x2(v1.x, s2), mul_f16x2(v1.y, s2));
-  v2 = make_uint2(mul_f16x2(v2.x, s2), mul_f16x2(v2.y, s2)), v3 = make_uint2(mul_f16x2(v3.x, s2), mul_f16x2(v3.y, s2));
-#else
   const uint2 v0 = ptx::e4m3x4_to_bf16x4(raw.x, scale), v1 = ptx::e4m3x4_to_bf16x4(raw.y, scale);
   const uint2 v2 = ptx::e4m3x4_to_bf16x4(raw.z, scale), v3 = ptx::e4m3x4_to_bf16x4(raw.w, scale);
-#endif
   const uint32_t slab = sKb + (ch0 / 64) * SM90_SLAB_BYTES;
   const int c = (ch0 % 64) / 8;
   ptx::st_shared_v4(slab + swizzled(row, c), make_uint4(v0.x, v0.y, v1.x, v1.y));

@@ -25,7 +25,7 @@
 #   intercept ~4 min: the memory-bound 'hopper' rows' fixed cost — traces (.variants/trace1-4: scripts/build-variant.sh
 #             traceN mla_decode_sm90 sm_90a -DMLA_SM90_TRACE=N) and the call's floor on sweep rows 6, 8, 22, 24, 12, S5, S6
 #   fdab      ~4 min: FP8 dequantisation variants of 'hopper' (FD_VARIANTS) — tests, memcheck, sparse and --kv fp8 rows
-#   bound     ~2 min: timing bounds of the FP8 producers' dequantisation (.variants/f16b, .variants/noconv)
+#   bound     ~2 min: timing-bound variants of the FP8 'hopper' kernel (BOUND_VARIANTS) on sparse and --kv fp8 rows
 #   spprof    ~3 min: ncu (full set, SASS stall samples) of the sparse kernels (sparse#11 hopper, sparse#3 hopper-small) and
 #             hopper-small's dense FP8 entry (sweep#16 --kv fp8)
 #   prof90    ~2 min: ncu (full set, SASS stall samples) of the bf16 'hopper' kernel on sweep#30 and S6
@@ -559,8 +559,8 @@ case $step in
     # .variants/f16b (-DMLA_EXPERIMENT_F16_BOUND: one e4m3x2→f16x2 and one f16x2 multiply per two codes) and
     # .variants/noconv (-DMLA_EXPERIMENT_NO_CONVERT: no conversion), two rounds of the sparse rows and --kv fp8 rows
     # 'hopper' takes, then the same dense rows over the bf16 cache
-    # (BOUND_VARIANTS: other .variants folders, e.g. session 18's earlyb / earlyab: -DMLA_EXPERIMENT_EARLY_B_RELEASE,
-    # -DMLA_EXPERIMENT_EARLY_A_RELEASE — the math warpgroups release a buffer's groups before their P·V has read them)
+    # (BOUND_VARIANTS: other .variants folders; session 18's switches — MLA_EXPERIMENT_F16_BOUND, _NO_CONVERT,
+    # _EARLY_B_RELEASE, _EARLY_A_RELEASE — are in git history at 83d8a8c, see the perf log)
     vs=""; for v in ${BOUND_VARIANTS:-f16b noconv}; do vs="$vs .variants/$v"; done
     AB_CHECK=0 ab_rounds bound "sparse:5,7,9,11" dist/kernels $vs
     AB_CHECK=0 AB_EXTRA="--kv fp8" ab_rounds bound-kv "sweep:8,24,30" dist/kernels $vs
