@@ -49,6 +49,22 @@ using namespace mla;
 
 #include "mla_sm90_math.cuh"
 
+#ifdef MLA_SM90_SPARSE_TRACE
+// Timing experiment (scripts/trace-sparse.mjs): the SM clock at the producer's and the math warpgroups' events, per
+// block, of CTA (0, 0) of a sparse decode, into the attention-sink buffer past its h_q values (the script hands a
+// longer buffer whose first h_q values are −inf: no effect on the output). Word 16 + 8·block + event: the producer;
+// 2048 + 8·iteration + event: warpgroup 0; 3072 + …: warpgroup 1.
+__device__ __forceinline__ void sparse_trace(const MlaDecodeParams& p, const MlaFp8Params& f, int word) {
+  if (blockIdx.x == 0 && blockIdx.y == 0 && f.attn_sink != nullptr && word >= 0 && word < 4096)
+    reinterpret_cast<uint32_t*>(const_cast<float*>(f.attn_sink) + p.h_q)[word] = static_cast<uint32_t>(clock64());
+}
+#define SPARSE_TRACE(word) sparse_trace(p, *fp, (word))
+#define SPARSE_TRACE_P(word) sparse_trace(p, f, (word))
+#else
+#define SPARSE_TRACE(word) ((void)0)
+#define SPARSE_TRACE_P(word) ((void)0)
+#endif
+
 #include "mla_sm90_fp8_producer.cuh"
 
 namespace {
@@ -213,6 +229,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     }
   }
 
+#ifdef MLA_SM90_SPARSE_TRACE
+  int tr_it = 0;  // this warpgroup's loop iterations so far (pairs of blocks)
+#endif
   for (int req = w.begin_req; req <= w.end_req; ++req) {
 #ifdef MLA_SM90_TRACE
     if (req != w.begin_req) tr_top = clock64();
@@ -302,6 +321,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const uint32_t sQ = b_ + SM90_OFF_Q, sK0 = b_ + SM90_OFF_K0, sK1 = b_ + SM90_OFF_K1;
         const uint32_t sP0 = b_ + SM90_OFF_P0, sP1 = b_ + SM90_OFF_P1;
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
+#ifdef MLA_SM90_SPARSE_TRACE
+        if constexpr (kSparse) if (tid == 0) SPARSE_TRACE(2048 + 8 * tr_it + 0);
+#endif
         int page2 = 0, page3 = 0;  // block-table entries of the refills, loaded early to hide their latency
         if (!kFp8 && wg_tid == 0) {
           if (has2) page2 = ptx::ld_plain(bt + j + 2);
@@ -345,6 +367,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         ptx::wgmma_wait<0>();
 
         ptx::named_barrier_sync(kScale1Ready, kBoth);  // WG1's softmax of block j+1 is done; all of WG0 is past V0L
+#ifdef MLA_SM90_SPARSE_TRACE
+        if constexpr (kSparse) if (tid == 0) SPARSE_TRACE(2048 + 8 * tr_it + 1);
+#endif
         if constexpr (kFp8) {
           if (wg_tid == 0) release(j, kGroupA);
         } else {
@@ -365,6 +390,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         for (int h = 0; h < 2; ++h) row_sum[h] *= scale1[h];
 
         ptx::named_barrier_sync(kP1Ready, kBoth);
+#ifdef MLA_SM90_SPARSE_TRACE
+        if constexpr (kSparse) if (tid == 0) SPARSE_TRACE(2048 + 8 * tr_it + 2);
+#endif
         if (has1) {  // O_L += P1 · V1L
           if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK1, 0, n_valid_last, wg_tid, kWg0Local);
           ptx::wgmma_fence();
@@ -380,6 +408,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         } else {
           ptx::wgmma_wait<0>();
         }
+#ifdef MLA_SM90_SPARSE_TRACE
+        if constexpr (kSparse) if (tid == 0) SPARSE_TRACE(2048 + 8 * tr_it + 3);
+#endif
         if (kFp8 ? has1 : has3) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
           ptx::named_barrier_sync(kWg0Local, kOne);
           if (wg_tid == 0) {
@@ -392,6 +423,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();  // unconditional: the compiler must see nothing in flight on every path
+#ifdef MLA_SM90_SPARSE_TRACE
+        if constexpr (kSparse) if (tid == 0) SPARSE_TRACE(2048 + 8 * tr_it + 4);
+        ++tr_it;
+#endif
       }
     } else if (n_blocks > 0) {
       // ======================================= warpgroup 1: blocks 1, 3, 5, … ===================================
@@ -407,6 +442,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const uint32_t sQ = b_ + SM90_OFF_Q, sK0 = b_ + SM90_OFF_K0, sK1 = b_ + SM90_OFF_K1;
         const uint32_t sP0 = b_ + SM90_OFF_P0, sP1 = b_ + SM90_OFF_P1;
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
+#ifdef MLA_SM90_SPARSE_TRACE
+        if constexpr (kSparse) if (tid == 128) SPARSE_TRACE(3072 + 8 * tr_it + 0);
+#endif
         int page2 = 0, page3 = 0;
         if (!kFp8 && wg_tid == 0) {
           if (has2) page2 = ptx::ld_plain(bt + j + 2);
@@ -420,6 +458,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         else
           mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
         ptx::named_barrier_sync(kScale0Ready, kBoth);  // WG0's max and scale of block j
+#ifdef MLA_SM90_SPARSE_TRACE
+        if constexpr (kSparse) if (tid == 128) SPARSE_TRACE(3072 + 8 * tr_it + 1);
+#endif
         float m0[2], m1[2], scale0[2], scale1[2];
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
@@ -461,6 +502,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           ptx::wgmma_commit();
         }
         ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
+#ifdef MLA_SM90_SPARSE_TRACE
+        if constexpr (kSparse) if (tid == 128) SPARSE_TRACE(3072 + 8 * tr_it + 2);
+#endif
         if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
         ptx::wgmma_fence();
 #pragma unroll
@@ -483,12 +527,19 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             else issue_group(j + 2, kGroupB, page2);
           }
         }
+#ifdef MLA_SM90_SPARSE_TRACE
+        if constexpr (kSparse) if (tid == 128) SPARSE_TRACE(3072 + 8 * tr_it + 3);
+#endif
         if (has3) {  // S of block j+3: its B half was issued first
           issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
           issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(j + 3), parity(j + 3), false);
           ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();
+#ifdef MLA_SM90_SPARSE_TRACE
+        if constexpr (kSparse) if (tid == 128) SPARSE_TRACE(3072 + 8 * tr_it + 4);
+        ++tr_it;
+#endif
       }
     }
 #if defined(MLA_SM90_TRACE) && MLA_SM90_TRACE != 2

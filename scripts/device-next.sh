@@ -26,6 +26,7 @@
 #             traceN mla_decode_sm90 sm_90a -DMLA_SM90_TRACE=N) and the call's floor on sweep rows 6, 8, 22, 24, 12, S5, S6
 #   fdab      ~4 min: FP8 dequantisation variants of 'hopper' (FD_VARIANTS) — tests, memcheck, sparse and --kv fp8 rows
 #   bound     ~2 min: timing-bound variants of the FP8 'hopper' kernel (BOUND_VARIANTS) on sparse and --kv fp8 rows
+#   sptrace   ~1 min: per-block producer and math event times of a 'hopper' sparse decode (.variants/sptrace)
 #   spprof    ~3 min: ncu (full set, SASS stall samples) of the sparse kernels (sparse#11 hopper, sparse#3 hopper-small) and
 #             hopper-small's dense FP8 entry (sweep#16 --kv fp8)
 #   prof90    ~2 min: ncu (full set, SASS stall samples) of the bf16 'hopper' kernel on sweep#30 and S6
@@ -566,6 +567,15 @@ case $step in
     AB_CHECK=0 AB_EXTRA="--kv fp8" ab_rounds bound-kv "sweep:8,24,30" dist/kernels $vs
     timeout 60 node dist/src/cli.js bench --configs sweep:8,24,30 --kernel hopper --iters 40 --check-samples 0 --reference none > "$out/bound-bf16.txt" 2>&1
     echo "== bf16 rc=$?"; grep -aE "^sweep#" "$out/bound-bf16.txt" | cut -c1-64
+    ;;
+  sptrace)
+    # per-block event times of a 'hopper' sparse decode (CTA (0, 0)): .variants/sptrace (scripts/build-variant.sh sptrace
+    # mla_decode_sm90 sm_90a -DMLA_SM90_SPARSE_TRACE), scripts/trace-sparse.mjs on sparse#11 and #7
+    kd=$(kernel_dir .variants/sptrace)
+    for r in ${SPTRACE_ROWS:-11 7}; do
+      FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs $r 1.75 > "$out/sptrace-$r.txt" 2>&1
+      echo "trace sparse#$r rc=$?"; tail -4 "$out/sptrace-$r.txt"
+    done
     ;;
   spprof)
     # where the sparse kernels' time goes: ncu (full set, SASS-level stall samples) of 'hopper' on sparse#11 (b 128,

@@ -1,0 +1,67 @@
+// Where a 'hopper' sparse decode's blocks spend their time (a timing experiment; docs/perf-log.md, session 18): needs a
+// build of mla_decode_sm90.cu with -DMLA_SM90_SPARSE_TRACE (scripts/build-variant.sh sptrace mla_decode_sm90 sm_90a
+// -DMLA_SM90_SPARSE_TRACE), selected with FLASH_MLA_KERNEL_DIR. CTA (0, 0) stamps the SM clock at its producer's and
+// math warpgroups' events per block into the attention-sink buffer past its h_q values (−inf there: no effect on the
+// output); this prints, per block, each event's time after the producer's start (µs at the given GHz).
+// Usage: FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-sptrace/ node scripts/trace-sparse.mjs [sparse row, default 11] [GHz, 1.75]
+import { Tensor, getMlaMetadata, flashMlaWithKvcache, synchronize } from '../dist/src/index.js';
+import { configSet } from '../dist/src/bench/configs.js';
+import { makeSparseBenchProblem } from '../dist/src/bench/problem.js';
+
+const row = Number(process.argv[2] ?? 11);
+const ghz = Number(process.argv[3] ?? 1.75);
+const config = configSet('sparse')[row];
+const p = makeSparseBenchProblem(config, 1234);
+const { b, sQ, hQ, topk } = p;
+const q = Tensor.from(p.qBits, [b, sQ, hQ, 576], { dtype: 'bf16', backend: 'cuda' });
+const kCache = Tensor.from(p.kBytes, [p.numBlocks, 64, 1, 656], { dtype: 'uint8', backend: 'cuda' });
+const indices = Tensor.from(p.indices, [b, sQ, topk], { dtype: 'int32', backend: 'cuda' });
+const md = getMlaMetadata(null, sQ * hQ, 1, { topk, batchSize: b, backend: 'cuda' });
+const host = new Float32Array(hQ + 4096);
+host.fill(-Infinity, 0, hQ);
+const sinkBuf = Tensor.from(host, [hQ + 4096], { dtype: 'fp32', backend: 'cuda' });
+const attnSink = sinkBuf.view([hQ]);
+const run = () => flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { causal: false, isFp8KvCache: true, indices, attnSink, kernel: 'hopper', checkValues: false });
+for (let i = 0; i < 5; ++i) run();
+synchronize();
+const raw = sinkBuf.toRaw();
+const words = new Uint32Array(raw.buffer, raw.byteOffset, raw.length).subarray(hQ);
+const t0 = words[0];
+const us = (w) => (((w - t0) >>> 0) / ghz / 1000);
+const nBlk = Math.min(120, Math.floor((2048 - 16) / 8));
+console.log(`sparse#${row} (${config.name ?? ''}): CTA (0, 0), µs after the producer's start at ${ghz} GHz`);
+console.log('producer per block: top, empties passed, copies issued, raw landed, step B + full 4–7, all full');
+const prod = [];
+for (let k = 0; k < nBlk; ++k) {
+  const e = Array.from({ length: 6 }, (_, i) => words[16 + 8 * k + i]);
+  if (e.every((x) => x === 0)) break;
+  prod.push(e.map(us));
+}
+const wg = (base) => {
+  const out = [];
+  for (let k = 0; k < 128; ++k) {
+    const e = Array.from({ length: 5 }, (_, i) => words[base + 8 * k + i]);
+    if (e.every((x) => x === 0)) break;
+    out.push(e.map(us));
+  }
+  return out;
+};
+const w0 = wg(2048), w1 = wg(3072);
+const f = (x) => x.toFixed(2).padStart(8);
+for (let k = 0; k < prod.length; ++k) {
+  const line = [`blk ${String(k).padStart(3)}`, ...prod[k].map(f)];
+  const it = k >> 1;
+  if ((k & 1) === 0 && w0[it]) line.push(' | WG0 top,Sc1,P1,S-A,end', ...w0[it].map(f));
+  if ((k & 1) === 1 && w1[it]) line.push(' | WG1 top,Sc0,P0,rel,end', ...w1[it].map(f));
+  console.log(line.join(''));
+}
+// steady-state averages (blocks 8 … n−8): durations of each producer phase, and the gaps
+const mid = prod.slice(8, Math.max(9, prod.length - 8));
+const avg = (fn) => mid.reduce((a, e, i) => a + fn(e, i), 0) / mid.length;
+console.log(`\nsteady state over ${mid.length} blocks (µs): per block ${((mid[mid.length - 1][0] - mid[0][0]) / (mid.length - 1)).toFixed(2)};` +
+  ` producer: wait empties ${avg((e) => e[1] - e[0]).toFixed(2)}, issue ${avg((e) => e[2] - e[1]).toFixed(2)}, gather wait ${avg((e) => e[3] - e[2]).toFixed(2)},` +
+  ` step B ${avg((e) => e[4] - e[3]).toFixed(2)}, RoPE + step A ${avg((e) => e[5] - e[4]).toFixed(2)}`);
+const mid0 = w0.slice(4, Math.max(5, w0.length - 4)), mid1 = w1.slice(4, Math.max(5, w1.length - 4));
+const avgw = (arr, fn) => arr.reduce((a, e) => a + fn(e), 0) / arr.length;
+console.log(`WG0 per iteration: top→Scale1 ${avgw(mid0, (e) => e[1] - e[0]).toFixed(2)}, →P1 ${avgw(mid0, (e) => e[2] - e[1]).toFixed(2)}, →S(j+2) A half ${avgw(mid0, (e) => e[3] - e[2]).toFixed(2)}, →end ${avgw(mid0, (e) => e[4] - e[3]).toFixed(2)}`);
+console.log(`WG1 per iteration: top→Scale0 ${avgw(mid1, (e) => e[1] - e[0]).toFixed(2)}, →P0 ${avgw(mid1, (e) => e[2] - e[1]).toFixed(2)}, →releases ${avgw(mid1, (e) => e[3] - e[2]).toFixed(2)}, →end ${avgw(mid1, (e) => e[4] - e[3]).toFixed(2)}`);
