@@ -58,11 +58,14 @@ __device__ __forceinline__ void sparse_trace(const MlaDecodeParams& p, const Mla
   if (blockIdx.x == 0 && blockIdx.y == 0 && f.attn_sink != nullptr && word >= 0 && word < 4096)
     reinterpret_cast<uint32_t*>(const_cast<float*>(f.attn_sink) + p.h_q)[word] = static_cast<uint32_t>(clock64());
 }
-#define SPARSE_TRACE(word) sparse_trace(p, *fp, (word))
-#define SPARSE_TRACE_P(word) sparse_trace(p, f, (word))
+// (in decode_kernel: `who` the stamping thread; in the producer: SPARSE_TRACE_P by its thread 0)
+#define SPARSE_TRACE(who, word) do { if constexpr (kSparse) if (who) sparse_trace(p, *fp, (word)); } while (0)
+#define SPARSE_TRACE_P(word) do { if (ptid == 0) sparse_trace(p, f, (word)); } while (0)
+#define SPARSE_TRACE_NEXT(counter) (++(counter))
 #else
-#define SPARSE_TRACE(word) ((void)0)
+#define SPARSE_TRACE(who, word) ((void)0)
 #define SPARSE_TRACE_P(word) ((void)0)
+#define SPARSE_TRACE_NEXT(counter) ((void)0)
 #endif
 
 #include "mla_sm90_fp8_producer.cuh"
@@ -229,9 +232,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     }
   }
 
-#ifdef MLA_SM90_SPARSE_TRACE
-  int tr_it = 0;  // this warpgroup's loop iterations so far (pairs of blocks)
-#endif
+  [[maybe_unused]] int tr_it = 0;  // sparse trace: this warpgroup's loop iterations so far (pairs of blocks)
   for (int req = w.begin_req; req <= w.end_req; ++req) {
 #ifdef MLA_SM90_TRACE
     if (req != w.begin_req) tr_top = clock64();
@@ -321,9 +322,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const uint32_t sQ = b_ + SM90_OFF_Q, sK0 = b_ + SM90_OFF_K0, sK1 = b_ + SM90_OFF_K1;
         const uint32_t sP0 = b_ + SM90_OFF_P0, sP1 = b_ + SM90_OFF_P1;
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
-#ifdef MLA_SM90_SPARSE_TRACE
-        if constexpr (kSparse) if (tid == 0) SPARSE_TRACE(2048 + 8 * tr_it + 0);
-#endif
+        SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 0);
         int page2 = 0, page3 = 0;  // block-table entries of the refills, loaded early to hide their latency
         if (!kFp8 && wg_tid == 0) {
           if (has2) page2 = ptx::ld_plain(bt + j + 2);
@@ -367,9 +366,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         ptx::wgmma_wait<0>();
 
         ptx::named_barrier_sync(kScale1Ready, kBoth);  // WG1's softmax of block j+1 is done; all of WG0 is past V0L
-#ifdef MLA_SM90_SPARSE_TRACE
-        if constexpr (kSparse) if (tid == 0) SPARSE_TRACE(2048 + 8 * tr_it + 1);
-#endif
+        SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 1);
         if constexpr (kFp8) {
           if (wg_tid == 0) release(j, kGroupA);
         } else {
@@ -390,9 +387,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         for (int h = 0; h < 2; ++h) row_sum[h] *= scale1[h];
 
         ptx::named_barrier_sync(kP1Ready, kBoth);
-#ifdef MLA_SM90_SPARSE_TRACE
-        if constexpr (kSparse) if (tid == 0) SPARSE_TRACE(2048 + 8 * tr_it + 2);
-#endif
+        SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 2);
         if (has1) {  // O_L += P1 · V1L
           if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK1, 0, n_valid_last, wg_tid, kWg0Local);
           ptx::wgmma_fence();
@@ -408,9 +403,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         } else {
           ptx::wgmma_wait<0>();
         }
-#ifdef MLA_SM90_SPARSE_TRACE
-        if constexpr (kSparse) if (tid == 0) SPARSE_TRACE(2048 + 8 * tr_it + 3);
-#endif
+        SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 3);
         if (kFp8 ? has1 : has3) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
           ptx::named_barrier_sync(kWg0Local, kOne);
           if (wg_tid == 0) {
@@ -423,10 +416,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();  // unconditional: the compiler must see nothing in flight on every path
-#ifdef MLA_SM90_SPARSE_TRACE
-        if constexpr (kSparse) if (tid == 0) SPARSE_TRACE(2048 + 8 * tr_it + 4);
-        ++tr_it;
-#endif
+        SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 4);
+        SPARSE_TRACE_NEXT(tr_it);
       }
     } else if (n_blocks > 0) {
       // ======================================= warpgroup 1: blocks 1, 3, 5, … ===================================
@@ -442,9 +433,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const uint32_t sQ = b_ + SM90_OFF_Q, sK0 = b_ + SM90_OFF_K0, sK1 = b_ + SM90_OFF_K1;
         const uint32_t sP0 = b_ + SM90_OFF_P0, sP1 = b_ + SM90_OFF_P1;
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
-#ifdef MLA_SM90_SPARSE_TRACE
-        if constexpr (kSparse) if (tid == 128) SPARSE_TRACE(3072 + 8 * tr_it + 0);
-#endif
+        SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 0);
         int page2 = 0, page3 = 0;
         if (!kFp8 && wg_tid == 0) {
           if (has2) page2 = ptx::ld_plain(bt + j + 2);
@@ -458,9 +447,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         else
           mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
         ptx::named_barrier_sync(kScale0Ready, kBoth);  // WG0's max and scale of block j
-#ifdef MLA_SM90_SPARSE_TRACE
-        if constexpr (kSparse) if (tid == 128) SPARSE_TRACE(3072 + 8 * tr_it + 1);
-#endif
+        SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 1);
         float m0[2], m1[2], scale0[2], scale1[2];
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
@@ -502,9 +489,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           ptx::wgmma_commit();
         }
         ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
-#ifdef MLA_SM90_SPARSE_TRACE
-        if constexpr (kSparse) if (tid == 128) SPARSE_TRACE(3072 + 8 * tr_it + 2);
-#endif
+        SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);
         if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
         ptx::wgmma_fence();
 #pragma unroll
@@ -527,19 +512,15 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             else issue_group(j + 2, kGroupB, page2);
           }
         }
-#ifdef MLA_SM90_SPARSE_TRACE
-        if constexpr (kSparse) if (tid == 128) SPARSE_TRACE(3072 + 8 * tr_it + 3);
-#endif
+        SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 3);
         if (has3) {  // S of block j+3: its B half was issued first
           issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
           issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(j + 3), parity(j + 3), false);
           ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();
-#ifdef MLA_SM90_SPARSE_TRACE
-        if constexpr (kSparse) if (tid == 128) SPARSE_TRACE(3072 + 8 * tr_it + 4);
-        ++tr_it;
-#endif
+        SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 4);
+        SPARSE_TRACE_NEXT(tr_it);
       }
     }
 #if defined(MLA_SM90_TRACE) && MLA_SM90_TRACE != 2

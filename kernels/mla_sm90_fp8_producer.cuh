@@ -137,10 +137,8 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
   // Pages laid end to end (the common case): a slot's row is slot · row stride, no division by the page size (~2 % of
   // the producer's time, ncu on an H200)
   const bool contiguous = p.k_block_stride == static_cast<int64_t>(f.page_size) * p.k_row_stride;
-#ifdef MLA_SM90_SPARSE_TRACE
-  int tr_blk = 0;  // blocks this producer has filled so far
-  if (ptid == 0) SPARSE_TRACE_P(0);
-#endif
+  [[maybe_unused]] int tr_blk = 0;  // sparse trace (mla_decode_sm90.cu): blocks this producer has filled so far
+  SPARSE_TRACE_P(0);
 #pragma unroll 1
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     const Slice sl = slice_of_len(p, w, req, rs, f.topk);
@@ -158,9 +156,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
     int slot_next = slot_of(0);
 #pragma unroll 1
     for (int j = 0; j < n_blocks; ++j) {
-#ifdef MLA_SM90_SPARSE_TRACE
-      if (ptid == 0) SPARSE_TRACE_P(16 + 8 * tr_blk + 0);
-#endif
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 0);
       const int b = j & 1;
       const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
       const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b;
@@ -184,9 +180,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       bits = (bits | bits >> 8) & 0x0000ffffu;
       if (k > 0) ptx::mbarrier_wait(empty_a, (k - 1) & 1);  // group A of the block before is consumed
       if (k > 0) ptx::mbarrier_wait(empty_b, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
-#ifdef MLA_SM90_SPARSE_TRACE
-      if (ptid == 0) SPARSE_TRACE_P(16 + 8 * tr_blk + 1);
-#endif
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 1);
       if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
       if (valid) {
         const uint32_t bytes = h ? 2 * 64 : HEAD_DIM_V;
@@ -196,13 +190,9 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       }
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every thread's bytes are on the raw barrier
       if (ptid == 0) ptx::mbarrier_arrive(raw);
-#ifdef MLA_SM90_SPARSE_TRACE
-      if (ptid == 0) SPARSE_TRACE_P(16 + 8 * tr_blk + 2);
-#endif
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 2);
       ptx::mbarrier_wait(raw, k & 1);
-#ifdef MLA_SM90_SPARSE_TRACE
-      if (ptid == 0) SPARSE_TRACE_P(16 + 8 * tr_blk + 3);
-#endif
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 3);
       // (B) channels 256 + 128h + 16c of row t (bytes 256 + 128h + 16c) → slabs 4–7, rotated chunk order
       const uint32_t row_s = sKb + t * HEAD_DIM_V;
 #pragma unroll 1
@@ -222,9 +212,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       if (ptid == 0) {
 #pragma unroll
         for (int sl4 = SM90_GROUP_A_SLABS; sl4 < SM90_SLABS - 1; ++sl4) ptx::mbarrier_arrive(full + 8 * sl4);
-#ifdef MLA_SM90_SPARSE_TRACE
         SPARSE_TRACE_P(16 + 8 * tr_blk + 4);
-#endif
       }
 #pragma unroll
       for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r4[i]);
@@ -260,13 +248,9 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
 #pragma unroll
         for (int sl4 = 0; sl4 < SM90_GROUP_A_SLABS; ++sl4) ptx::mbarrier_arrive(full + 8 * sl4);
         ptx::mbarrier_arrive(full + 8 * (SM90_SLABS - 1));
-#ifdef MLA_SM90_SPARSE_TRACE
         SPARSE_TRACE_P(16 + 8 * tr_blk + 5);
-#endif
       }
-#ifdef MLA_SM90_SPARSE_TRACE
-      ++tr_blk;
-#endif
+      SPARSE_TRACE_NEXT(tr_blk);
       if (b) fills1 = k + 1;
       else fills0 = k + 1;
     }
