@@ -79,6 +79,13 @@ namespace {
 template <typename T, int kMode, bool kStaggerFirst = false>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
   constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse;
+  // Sparse: WG0 publishes P0 before its P·V, relative to block j's max; WG1 rescales O_R around its P0 · V0R (the
+  // warpgroups release each buffer without waiting for the other buffer's fill; perf log, session 18)
+#ifdef MLA_SPARSE_EARLY_P0
+  constexpr bool kEarlyP0 = kSparse;
+#else
+  constexpr bool kEarlyP0 = false;
+#endif
   // The memory-bound entries stagger every item's first two blocks, not only the part's first item's: the epilogue
   // issues the next item's block 0, warpgroup 1's thread 0 its block 1 at that item's top once block 0 has landed
   // (items of equal length end together on every SM: S5 1.7 % faster on the H200, session 16 `sitems`).
@@ -356,6 +363,14 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * scale0[h] + sum[h];
         scale_rows(o, scale0[0], scale0[1]);
         pack_p<T>(s, pa);
+        // Sparse (kEarlyP0): P0 is published relative to this block's max at once, so that warpgroup 1's P·V of this
+        // block — and with it the release of its B group — does not wait for the next block's softmax (which waits for
+        // the producer's next fill); warpgroup 1 rescales its O instead (perf log, session 18 `sptrace`)
+        if constexpr (kEarlyP0) {
+          store_p(sP0, pa, r_loc);
+          ptx::fence_proxy_async();
+          ptx::named_barrier_arrive(kP0Ready, kBoth);
+        }
 
         // O_L += P0 · V0L
         if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 0, n_valid_last, wg_tid, kWg0Local);
@@ -364,24 +379,29 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK0 + kk * 2048));
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
+        if constexpr (kEarlyP0) {  // K0.A (V0L) is dead once every warp of WG0 is past its P·V
+          ptx::named_barrier_sync(kWg0Local, kOne);
+          if (wg_tid == 0) release(j, kGroupA);
+        }
 
         ptx::named_barrier_sync(kScale1Ready, kBoth);  // WG1's softmax of block j+1 is done; all of WG0 is past V0L
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 1);
-        if constexpr (kFp8) {
+        if constexpr (kFp8 && !kEarlyP0) {
           if (wg_tid == 0) release(j, kGroupA);
-        } else {
+        } else if constexpr (!kFp8) {
           if (has2 && wg_tid == 0) issue_group(j + 2, kGroupA, page2);
         }
         float scale1[2];
 #pragma unroll
         for (int h = 0; h < 2; ++h) scale1[h] = ptx::ld_shared_f32(sScale1 + r_loc[h] * 4);
-        // publish P0 relative to WG1's new max
+        if constexpr (!kEarlyP0) {  // publish P0 relative to WG1's new max
 #pragma unroll
-        for (int i = 0; i < 32; ++i) s[i] *= scale1[(i >> 1) & 1];
-        pack_p<T>(s, pa);
-        store_p(sP0, pa, r_loc);
-        ptx::fence_proxy_async();
-        ptx::named_barrier_arrive(kP0Ready, kBoth);
+          for (int i = 0; i < 32; ++i) s[i] *= scale1[(i >> 1) & 1];
+          pack_p<T>(s, pa);
+          store_p(sP0, pa, r_loc);
+          ptx::fence_proxy_async();
+          ptx::named_barrier_arrive(kP0Ready, kBoth);
+        }
         scale_rows(o, scale1[0], scale1[1]);
 #pragma unroll
         for (int h = 0; h < 2; ++h) row_sum[h] *= scale1[h];
@@ -394,6 +414,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
           for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP1 + kk * 32), desc_mn_major(sK1 + kk * 2048));
           ptx::wgmma_commit();
+          if constexpr (kEarlyP0) {  // K1.A released before S of block j+2 waits for that block's fill
+            ptx::wgmma_wait<0>();
+            ptx::named_barrier_sync(kWg0Local, kOne);
+            if (wg_tid == 0) release(j + 1, kGroupA);
+          }
         }
         // S of block j+2 overlaps the tail of that P·V
         if (has2) {
@@ -404,7 +429,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           ptx::wgmma_wait<0>();
         }
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 3);
-        if (kFp8 ? has1 : has3) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
+        if (!kEarlyP0 && (kFp8 ? has1 : has3)) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
           ptx::named_barrier_sync(kWg0Local, kOne);
           if (wg_tid == 0) {
             if constexpr (kFp8) release(j + 1, kGroupA);
@@ -465,51 +490,88 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           }
         }
         ptx::named_barrier_arrive(kScale1Ready, kBoth);
-        float sum[2];
-        exponentiate(s, scale_log2, m1, sum);
-#pragma unroll
-        for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * (scale0[h] * scale1[h]) + sum[h];
-        scale_rows(o, scale0[0] * scale1[0], scale0[1] * scale1[1]);
-        // 16-bit cache: P1Ready is arrived only once both of this warpgroup's P·V are issued (FlashMLA's
-        // rO1sP0sV0RIssued), so that WG0's P·V1L and its S of block j+2 enter the tensor pipe behind P·V0R, which
-        // frees K0's B group for block j+2 (H200, session 13 `p1late`: compute-bound rows 1–2.5 % faster). The FP8
-        // entry keeps the early arrival (with the late one its producer-side build spills 8 bytes).
-        constexpr bool kP1Late = !kFp8;
-        if (has1) {
-          pack_p<T>(s, pa);
-          store_p(sP1, pa, r_loc);
-          ptx::fence_proxy_async();
-        }
-        if (!kP1Late) ptx::named_barrier_arrive(kP1Ready, kBoth);
-        if (has1) {  // O_R += P1 · V1R
-          if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
+        if constexpr (kEarlyP0) {
+          // P0 comes relative to block j's max (WG0's, before this block): O_R joins it there, takes P0 · V0R — after
+          // which K0.B is free, whatever the producer's next fill — and then moves to block j+1's max
+          scale_rows(o, scale0[0], scale0[1]);
+          ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
+          SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);
+          if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
           ptx::wgmma_fence();
 #pragma unroll
-          for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
+          for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
           ptx::wgmma_commit();
-        }
-        ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
-        SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);
-        if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
-        ptx::wgmma_fence();
+          float sum[2];
+          exponentiate(s, scale_log2, m1, sum);  // (beside that P·V)
 #pragma unroll
-        for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
-        ptx::wgmma_commit();
-        if (kP1Late) ptx::named_barrier_arrive(kP1Ready, kBoth);
-        if (kFp8 ? has1 : has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
-          ptx::wgmma_wait<1>();
-          ptx::named_barrier_sync(kWg1Local, kOne);
-          if (wg_tid == 0) {
-            if constexpr (kFp8) release(j + 1, kGroupB);
-            else issue_group(j + 3, kGroupB, page3);
+          for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * (scale0[h] * scale1[h]) + sum[h];
+          if (has1) {
+            pack_p<T>(s, pa);
+            store_p(sP1, pa, r_loc);
+            ptx::fence_proxy_async();
           }
-        }
-        ptx::wgmma_wait<0>();
-        if (kFp8 || has2) {  // K0.B is dead once P0·V0R is done
-          ptx::named_barrier_sync(kWg1Local, kOne);
-          if (wg_tid == 0) {
-            if constexpr (kFp8) release(j, kGroupB);
-            else issue_group(j + 2, kGroupB, page2);
+          ptx::named_barrier_arrive(kP1Ready, kBoth);
+          ptx::wgmma_wait<0>();
+          ptx::named_barrier_sync(kWg1Local, kOne);  // K0.B is dead once P0·V0R is done
+          if (wg_tid == 0) release(j, kGroupB);
+          scale_rows(o, scale1[0], scale1[1]);
+          if (has1) {  // O_R += P1 · V1R
+            if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
+            ptx::wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
+            ptx::wgmma_commit();
+            ptx::wgmma_wait<0>();
+            ptx::named_barrier_sync(kWg1Local, kOne);  // K1.B is dead once P1·V1R is done
+            if (wg_tid == 0) release(j + 1, kGroupB);
+          }
+        } else {
+          float sum[2];
+          exponentiate(s, scale_log2, m1, sum);
+  #pragma unroll
+          for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * (scale0[h] * scale1[h]) + sum[h];
+          scale_rows(o, scale0[0] * scale1[0], scale0[1] * scale1[1]);
+          // 16-bit cache: P1Ready is arrived only once both of this warpgroup's P·V are issued (FlashMLA's
+          // rO1sP0sV0RIssued), so that WG0's P·V1L and its S of block j+2 enter the tensor pipe behind P·V0R, which
+          // frees K0's B group for block j+2 (H200, session 13 `p1late`: compute-bound rows 1–2.5 % faster). The FP8
+          // entry keeps the early arrival (with the late one its producer-side build spills 8 bytes).
+          constexpr bool kP1Late = !kFp8;
+          if (has1) {
+            pack_p<T>(s, pa);
+            store_p(sP1, pa, r_loc);
+            ptx::fence_proxy_async();
+          }
+          if (!kP1Late) ptx::named_barrier_arrive(kP1Ready, kBoth);
+          if (has1) {  // O_R += P1 · V1R
+            if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
+            ptx::wgmma_fence();
+  #pragma unroll
+            for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
+            ptx::wgmma_commit();
+          }
+          ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
+          SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);
+          if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
+          ptx::wgmma_fence();
+  #pragma unroll
+          for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
+          ptx::wgmma_commit();
+          if (kP1Late) ptx::named_barrier_arrive(kP1Ready, kBoth);
+          if (kFp8 ? has1 : has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
+            ptx::wgmma_wait<1>();
+            ptx::named_barrier_sync(kWg1Local, kOne);
+            if (wg_tid == 0) {
+              if constexpr (kFp8) release(j + 1, kGroupB);
+              else issue_group(j + 3, kGroupB, page3);
+            }
+          }
+          ptx::wgmma_wait<0>();
+          if (kFp8 || has2) {  // K0.B is dead once P0·V0R is done
+            ptx::named_barrier_sync(kWg1Local, kOne);
+            if (wg_tid == 0) {
+              if constexpr (kFp8) release(j, kGroupB);
+              else issue_group(j + 2, kGroupB, page2);
+            }
           }
         }
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 3);
