@@ -79,13 +79,11 @@ namespace {
 template <typename T, int kMode, bool kStaggerFirst = false>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
   constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse;
-  // Sparse: WG0 publishes P0 before its P·V, relative to block j's max; WG1 rescales O_R around its P0 · V0R (the
-  // warpgroups release each buffer without waiting for the other buffer's fill; perf log, session 18)
-#ifdef MLA_SPARSE_EARLY_P0
+  // Sparse: WG0 publishes P0 before its P·V, relative to block j's max, and WG1 rescales O_R around its P0 · V0R, so
+  // that each buffer is released without waiting for the other buffer's next fill (the sparse rows on 'hopper' 2.5–7 %
+  // faster on an H200, perf log session 18 `sep0`). Not for dense FP8, which stays bit for bit the bf16 kernel over the
+  // dequantised cache.
   constexpr bool kEarlyP0 = kSparse;
-#else
-  constexpr bool kEarlyP0 = false;
-#endif
   // The memory-bound entries stagger every item's first two blocks, not only the part's first item's: the epilogue
   // issues the next item's block 0, warpgroup 1's thread 0 its block 1 at that item's top once block 0 has landed
   // (items of equal length end together on every SM: S5 1.7 % faster on the H200, session 16 `sitems`).
