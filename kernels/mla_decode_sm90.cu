@@ -33,7 +33,9 @@
 // into the buffers (mla_sm90_fp8_producer.cuh) and the math warpgroups release a group where they would refill it.
 // Sparse decode over the FP8 cache (mla_decode_sm90_fp8_sparse_bf16, kFp8Sparse): the producer gathers each block's
 // positions from the query token's index list, and the math warpgroups mask the positions that attend nothing; an
-// m-block never spans two query tokens (each token's heads padded to whole m-blocks: mla_work.cuh).
+// m-block never spans two query tokens (each token's heads padded to whole m-blocks: mla_work.cuh). Its seesaw
+// (kEarlyP0): WG0 publishes P0 relative to block j's own max before its P·V and WG1 takes O_R to that max around
+// P0·V0R, so that no buffer's release waits for the other buffer's next fill.
 #include <cstdint>
 #include <cuda.h>
 
