@@ -1,0 +1,27 @@
+// The sparse trace switch of the Hopper kernel (mla_decode_sm90.cu and its FP8 producer; scripts/trace-sparse.mjs, perf
+// log session 18 `sptrace`): with -DMLA_SM90_SPARSE_TRACE the stamps record the SM clock at the producer's and the math
+// warpgroups' events; without it they are empty. Included by mla_decode_sm90.cu before the producer.
+#pragma once
+#include <cstdint>
+
+#include "mla_fp8_params.h"
+#include "mla_params.h"
+
+#ifdef MLA_SM90_SPARSE_TRACE
+// Timing experiment (scripts/trace-sparse.mjs): the SM clock at the producer's and the math warpgroups' events, per
+// block, of CTA (0, 0) of a sparse decode, into the attention-sink buffer past its h_q values (the script hands a
+// longer buffer whose first h_q values are −inf: no effect on the output). Word 16 + 8·block + event: the producer;
+// 2048 + 8·iteration + event: warpgroup 0; 3072 + …: warpgroup 1.
+__device__ __forceinline__ void sparse_trace(const MlaDecodeParams& p, const MlaFp8Params& f, int word) {
+  if (blockIdx.x == 0 && blockIdx.y == 0 && f.attn_sink != nullptr && word >= 0 && word < 4096)
+    reinterpret_cast<uint32_t*>(const_cast<float*>(f.attn_sink) + p.h_q)[word] = static_cast<uint32_t>(clock64());
+}
+// (in decode_kernel: `who` the stamping thread; in the producer: SPARSE_TRACE_P by its thread 0)
+#define SPARSE_TRACE(who, word) do { if constexpr (kSparse) if (who) sparse_trace(p, *fp, (word)); } while (0)
+#define SPARSE_TRACE_P(word) do { if (ptid == 0) sparse_trace(p, f, (word)); } while (0)
+#define SPARSE_TRACE_NEXT(counter) (++(counter))
+#else
+#define SPARSE_TRACE(who, word) ((void)0)
+#define SPARSE_TRACE_P(word) ((void)0)
+#define SPARSE_TRACE_NEXT(counter) ((void)0)
+#endif
