@@ -508,10 +508,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             ptx::named_barrier_sync(kWg1Local, kOne);  // K1.B is dead once P1·V1R is done
             if (wg_tid == 0) release(j + 1, kGroupB);
           }
-        } else {
+        } else {  // (its P0 · V0R as above, after its own P·V of block j+1: duplicated, since one shared lambda changed
+                  // every entry's machine code)
           float sum[2];
           exponentiate(s, scale_log2, m1, sum);
-  #pragma unroll
+#pragma unroll
           for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * (scale0[h] * scale1[h]) + sum[h];
           scale_rows(o, scale0[0] * scale1[0], scale0[1] * scale1[1]);
           // 16-bit cache: P1Ready is arrived only once both of this warpgroup's P·V are issued (FlashMLA's
@@ -528,7 +529,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           if (has1) {  // O_R += P1 · V1R
             if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
             ptx::wgmma_fence();
-  #pragma unroll
+#pragma unroll
             for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
             ptx::wgmma_commit();
           }
@@ -536,7 +537,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);
           if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
           ptx::wgmma_fence();
-  #pragma unroll
+#pragma unroll
           for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
           ptx::wgmma_commit();
           if (kP1Late) ptx::named_barrier_arrive(kP1Ready, kBoth);
