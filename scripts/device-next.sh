@@ -3,7 +3,7 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 17): none (mdfloor after a rebase: perf log).
+# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 18): sptrace on the merged build (perf log, "Next session").
 # Experiment runners and reruns:
 #   spab      ~2 min: a 'hopper' sparse variant (SPAB_VARIANT=NAME, .variants/NAME) against the shipped build
 #   mdmode    ~3 min: sweep#30's slow mode behind the metadata kernel — part clock, span and SMs (.variants/trace4 and
@@ -80,7 +80,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: spab | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -556,13 +556,11 @@ case $step in
     AB_EXTRA="--kv fp8" ab_rounds fdab-kv "sweep:8,24,30" dist/kernels $vs
     ;;
   bound)
-    # timing bounds of the 'hopper' FP8 producers' dequantisation (outputs wrong by construction, not checked):
-    # .variants/f16b (-DMLA_EXPERIMENT_F16_BOUND: one e4m3x2→f16x2 and one f16x2 multiply per two codes) and
-    # .variants/noconv (-DMLA_EXPERIMENT_NO_CONVERT: no conversion), two rounds of the sparse rows and --kv fp8 rows
+    # timing-bound variants of the 'hopper' FP8 kernel (outputs wrong by construction, not checked; BOUND_VARIANTS:
+    # .variants folders — session 18's switches MLA_EXPERIMENT_F16_BOUND, _NO_CONVERT, _EARLY_B_RELEASE and
+    # _EARLY_A_RELEASE are in git history at 83d8a8c, see the perf log): two rounds of the sparse rows and --kv fp8 rows
     # 'hopper' takes, then the same dense rows over the bf16 cache
-    # (BOUND_VARIANTS: other .variants folders; session 18's switches — MLA_EXPERIMENT_F16_BOUND, _NO_CONVERT,
-    # _EARLY_B_RELEASE, _EARLY_A_RELEASE — are in git history at 83d8a8c, see the perf log)
-    vs=""; for v in ${BOUND_VARIANTS:-f16b noconv}; do vs="$vs .variants/$v"; done
+    vs=""; for v in ${BOUND_VARIANTS:?BOUND_VARIANTS: .variants folders}; do vs="$vs .variants/$v"; done
     AB_CHECK=0 ab_rounds bound "sparse:5,7,9,11" dist/kernels $vs
     AB_CHECK=0 AB_EXTRA="--kv fp8" ab_rounds bound-kv "sweep:8,24,30" dist/kernels $vs
     timeout 60 node dist/src/cli.js bench --configs sweep:8,24,30 --kernel hopper --iters 40 --check-samples 0 --reference none > "$out/bound-bf16.txt" 2>&1
