@@ -57,6 +57,12 @@ using namespace mla;
 
 namespace {
 
+#ifdef MLA_SM90_SPARSE_DIRECT
+constexpr bool kSparseDirect = true;
+#else
+constexpr bool kSparseDirect = false;
+#endif
+
 // kFp8: kmap is the raw-byte map of the FP8 cache and rope_map the RoPE columns' (mla_config.h); otherwise kmap is
 // the bf16/fp16 cache's and rope_map unused.
 // kStaggerFirst (16-bit cache, the memory-bound entries): the part's first block 1 is issued only once its block 0 has
@@ -90,7 +96,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // blocks' validity masks (per buffer)
   const uint32_t sBarRaw = base + SM90_FP8_OFF_EXTRA_BAR, sBarEmpty = sBarRaw + 16, sValid = base + SM90_FP8S_OFF_VALID;
   if (tid == 0) {
-    for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, 1);
+    // (the register-direct sparse producer: each of its four warps arrives on a slab's full barrier)
+    for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, kSparse && kSparseDirect ? 4 : 1);
     if constexpr (kFp8) {
       for (int i = 0; i < 6; ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
       if (!kSparse) ptx::prefetch_tensormap(rope_map);
@@ -114,7 +121,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   if constexpr (kFp8) {
     if (wg == 2) {
       ptx::setmaxnreg_dec<SM90_FP8_PRODUCER_REGS>();
-      if constexpr (kSparse) fp8_sparse_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
+      if constexpr (kSparse && kSparseDirect) fp8_sparse_producer_direct(p, *fp, w, m_block, sK0, sK1, sBar, sBarEmpty, sValid, tid - SM90_THREADS);
+      else if constexpr (kSparse) fp8_sparse_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
       else fp8_producer(p, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, kmap, rope_map, tid - SM90_THREADS);
       return;
     }

@@ -34,6 +34,8 @@
 #             (SRC_REV=2a06032 scripts/build-variant.sh combold mla_combine sm_90, then copy its cubin into
 #             .variants/combold): combine and decode GPU tests (CPRE_DECODE=0: not the decode one), memcheck, the
 #             CPRE_SETS rows (default: serving + var sweep rows)
+#   spab2     ~6 min: SPAB_VARIANTS="A B": each sparse variant's Hopper sparse GPU tests, memcheck + racecheck on the
+#             first, two rounds of sparse:4-11 against the shipped build
 #   race-probe ~1 min: racecheck on each pattern of scripts/race-probe.cu (race-free named-barrier handoffs)
 #   race90    ~2 min: racecheck with a device backtrace on S1's 'hopper' decode, the SASS at the reported offsets, then
 #             racecheck on 10 sanitize property cases of the shipped build
@@ -419,6 +421,21 @@ case $step in
     FLASH_MLA_KERNEL_DIR=$(kernel_dir $v)/ FLASH_MLA_REQUIRE_GPU=1 timeout 120 compute-sanitizer --tool memcheck --print-limit 6 node --test --test-name-pattern="Hopper sparse" dist/test/fp8-sparse-gpu.test.js > "$out/spab-memcheck.log" 2>&1
     echo "memcheck rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/spab-memcheck.log" | tail -1)"
     ab_rounds spab "sparse:4,5,6,7,8,9,10,11" dist/kernels $v
+    ;;
+  spab2)
+    # several 'hopper' sparse variants (SPAB_VARIANTS="A B …", each .variants/NAME) against the shipped build: per variant
+    # its Hopper sparse GPU tests, then memcheck and racecheck on them for the first one (the candidate), then two rounds
+    # of the sparse rows the 'hopper' kernel takes (h_q 32 and 128) and two --kv fp8 sweep rows (dense FP8 unchanged?)
+    first=1
+    for n in ${SPAB_VARIANTS:?SPAB_VARIANTS: the .variants/NAME folders to time}; do
+      FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$n)/ fp8_tests spab2-$n "Hopper sparse" 150
+      if [ $first = 1 ]; then
+        FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$n)/ sanitize_fp8_tests spab2-$n "Hopper sparse" 200
+        first=0
+      fi
+    done
+    vs=(); for n in $SPAB_VARIANTS; do vs+=(.variants/$n); done
+    ab_rounds spab2 "sparse:4,5,6,7,8,9,10,11" dist/kernels "${vs[@]}"
     ;;
   mdcap)
     # metadata kernel variants against the shipped one: MD_VARIANTS names .variants/NAME folders (the cubin, from
