@@ -258,18 +258,21 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
 }
 
 
-// Sparse decode, the register-direct producer (-DMLA_SM90_SPARSE_DIRECT, being measured against the one above): no raw
-// stage in shared memory. Thread (t, h) owns position t of each block and reads its row's 16-byte chunks 2c + h (codes,
-// c = 0…15, channels 16·(2c + h)) and then RoPE chunks 2r + h (r = 0…3) from global memory straight into registers —
-// the two threads of a token read 32 contiguous bytes per load — through a ring of kRing chunks in flight that runs
-// ahead across the block boundary, so the next block's gather is under way while this block's buffer is still being
-// read by the math warpgroups (the bulk-copy producer above can start a gather only once the buffer is free: its raw
-// stage lives there). Each chunk is dequantised into the swizzled buffer at once; every four chunks complete two slabs
-// (chunks 4g … 4g + 3 of all threads = channels 128g … 128g + 127), each warp arriving once on their full barriers
-// (initialised to four arrivals), the RoPE chunks slab 8. Invalid positions load nothing and store zeros (codes and
-// scales 0). Group B's empty barrier is waited only before its first chunk (c = 8).
-__device__ __forceinline__ void fp8_sparse_producer_direct(const MlaDecodeParams& p, const MlaFp8Params& f, const PartWork& w, int m_block,
-                                                           uint32_t sK0, uint32_t sK1, uint32_t bars_full, uint32_t bars_empty, uint32_t sValid, int ptid) {
+// The register-direct producer (-DMLA_SM90_SPARSE_DIRECT for sparse decode, -DMLA_SM90_FP8_DIRECT for dense FP8; being
+// measured against the two above): no raw stage in shared memory. Thread (t, h) owns position t of each block — the
+// query token's index list (sparse) or the block-table page (dense; positions past the slice's end load nothing) —
+// and reads its row's 16-byte chunks 2c + h (codes, c = 0…15, channels 16·(2c + h)) and then RoPE chunks 2r + h
+// (r = 0…3) from global memory straight into registers — the two threads of a token read 32 contiguous bytes per
+// load — through a ring of kRing chunks in flight that runs ahead across the block boundary, so the next block's
+// gather is under way while this block's buffer is still being read by the math warpgroups (the producers above
+// can start a block's copies only once its buffer is free: their raw stage lives there). Each chunk is dequantised
+// into the swizzled buffer at once; every four chunks complete two slabs (chunks 4g … 4g + 3 of all threads =
+// channels 128g … 128g + 127), each warp arriving once on their full barriers (initialised to four arrivals), the
+// RoPE chunks slab 8. Invalid positions load nothing and store zeros (codes and scales 0). Group B's empty barrier
+// is waited only before its first chunk (c = 8).
+template <bool kSparse>
+__device__ __forceinline__ void fp8_producer_direct(const MlaDecodeParams& p, const MlaFp8Params* fp, const PartWork& w, int m_block,
+                                                    uint32_t sK0, uint32_t sK1, uint32_t bars_full, uint32_t bars_empty, uint32_t sValid, int ptid) {
   constexpr int kCodeChunks = HEAD_DIM_V / 16 / 2, kChunks = kCodeChunks + 4;  // per thread and block: 16 + 4
 #ifndef MLA_SM90_SPARSE_RING
 #define MLA_SM90_SPARSE_RING 10
@@ -278,11 +281,11 @@ __device__ __forceinline__ void fp8_sparse_producer_direct(const MlaDecodeParams
   static_assert(kChunks % kRing == 0, "the ring's slot of a chunk is the same in every block");
   const int t = ptid >> 1, h = ptid & 1, lane = ptid & 31, pwarp = ptid >> 5;
   const int r_loc[2] = {0, 8};
-  const RowSet rs = row_set_token_padded(p, m_block, r_loc);
-  const int s_tok = rs.s_last;  // the m-block's query token
+  const RowSet rs = kSparse ? row_set_token_padded(p, m_block, r_loc) : row_set(p, m_block, r_loc);
+  const int s_tok = rs.s_last;  // sparse: the m-block's query token
   const uint8_t* cache = static_cast<const uint8_t*>(p.k_cache);
   uint32_t fills0 = 0, fills1 = 0;
-  const bool contiguous = p.k_block_stride == static_cast<int64_t>(f.page_size) * p.k_row_stride;
+  const bool contiguous = kSparse && p.k_block_stride == static_cast<int64_t>(fp->page_size) * p.k_row_stride;
   // chunk cc (0 … kChunks − 1) of this thread in `row` (null: an invalid position, zeros)
   auto load_chunk = [&](const uint8_t* row, int cc) {
     const int off = cc < kCodeChunks ? 16 * (2 * cc + h) : FP8_ROPE_OFFSET + 16 * (2 * (cc - kCodeChunks) + h);
@@ -290,54 +293,61 @@ __device__ __forceinline__ void fp8_sparse_producer_direct(const MlaDecodeParams
   };
 #pragma unroll 1
   for (int req = w.begin_req; req <= w.end_req; ++req) {
-    const Slice sl = slice_of_len(p, w, req, rs, f.topk);
+    const Slice sl = kSparse ? slice_of_len(p, w, req, rs, fp->topk) : slice_of(p, w, req, rs);
     const int first_block = sl.start / PAGE_BLOCK_SIZE;
     const int n_blocks = sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0;
     if (n_blocks == 0) continue;
-    const int* idx = f.indices + static_cast<int64_t>(req) * f.indices_batch_stride + static_cast<int64_t>(s_tok) * f.indices_seq_stride;
-    const int len = f.topk_length != nullptr ? min(max(ptx::ld_plain(f.topk_length + req), 0), f.topk) : f.topk;
-    auto slot_of = [&](int jj) {
-      const int pos = (first_block + jj) * PAGE_BLOCK_SIZE + t;
-      return jj < n_blocks && pos < len ? ptx::ld_plain(idx + pos) : -1;
+    const int* idx = kSparse ? fp->indices + static_cast<int64_t>(req) * fp->indices_batch_stride + static_cast<int64_t>(s_tok) * fp->indices_seq_stride
+                             : p.block_table + static_cast<int64_t>(req) * p.block_table_stride + first_block;
+    const int len = !kSparse ? 0 : fp->topk_length != nullptr ? min(max(ptx::ld_plain(fp->topk_length + req), 0), fp->topk) : fp->topk;
+    // block jj's source, loaded a block ahead: sparse this thread's slot, dense the block's page (-1: none)
+    auto source_of = [&](int jj) {
+      if constexpr (kSparse) {
+        const int pos = (first_block + jj) * PAGE_BLOCK_SIZE + t;
+        return jj < n_blocks && pos < len ? ptx::ld_plain(idx + pos) : -1;
+      } else {
+        return jj < n_blocks ? ptx::ld_plain(idx + jj) : -1;
+      }
     };
-    auto row_of = [&](int slot) -> const uint8_t* {
-      if (slot < 0 || slot >= f.num_slots) return nullptr;
-      return cache + (contiguous ? static_cast<int64_t>(slot) * p.k_row_stride
-                                 : static_cast<int64_t>(slot / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot % f.page_size) * p.k_row_stride);
+    auto row_of = [&](int src, int jj) -> const uint8_t* {
+      if constexpr (kSparse) {
+        if (src < 0 || src >= fp->num_slots) return nullptr;
+        return cache + (contiguous ? static_cast<int64_t>(src) * p.k_row_stride
+                                   : static_cast<int64_t>(src / fp->page_size) * p.k_block_stride + static_cast<int64_t>(src % fp->page_size) * p.k_row_stride);
+      } else {
+        if (jj >= n_blocks || (first_block + jj) * PAGE_BLOCK_SIZE + t >= sl.end_kv) return nullptr;
+        return cache + static_cast<int64_t>(src) * p.k_block_stride + static_cast<int64_t>(t) * p.k_row_stride;
+      }
     };
-    const uint8_t* row = row_of(slot_of(0));
+    const uint8_t* row = row_of(source_of(0), 0);
     uint4 ring[kRing];
 #pragma unroll
     for (int c = 0; c < kRing; ++c) ring[c] = load_chunk(row, c);
     uint4 sc = ptx::ld_global_nc_v4_if(row + FP8_SCALES_OFFSET, row != nullptr);  // the four scales' bits
-    int slot_next = slot_of(1);  // block j + 1's index, loaded a block ahead
+    int src_next = source_of(1);  // block j + 1's, loaded a block ahead
 #pragma unroll 1
     for (int j = 0; j < n_blocks; ++j) {
       const int b = j & 1;
       const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
       const uint32_t full = bars_full + 8 * SM90_SLABS * b, empty_a = bars_empty + 16 * b, empty_b = empty_a + 8;
-      const uint8_t* row_next = row_of(slot_next);
-      slot_next = slot_of(j + 2);
-#ifndef MLA_SM90_SPARSE_LATE_SCALES
-      const uint4 sc_next = ptx::ld_global_nc_v4_if(row_next + FP8_SCALES_OFFSET, row_next != nullptr);
-#else
-      uint4 sc_next;
-#endif
-      // this warp's 16 positions: lanes 0, 2, … vote; the even ballot bits gathered into 16 (shifts and masks)
-      uint32_t bits = __ballot_sync(0xffffffffu, row != nullptr && h == 0) & 0x55555555u;
-      bits = (bits | bits >> 1) & 0x33333333u;
-      bits = (bits | bits >> 2) & 0x0f0f0f0fu;
-      bits = (bits | bits >> 4) & 0x00ff00ffu;
-      bits = (bits | bits >> 8) & 0x0000ffffu;
+      const uint8_t* row_next = row_of(src_next, j + 1);
+      src_next = source_of(j + 2);
+      uint4 sc_next;  // loaded with the next block's first chunks (earlier, the ring's ten chunks spill)
       if (k > 0) ptx::mbarrier_wait(empty_a, (k - 1) & 1);  // group A of the block before is consumed (its mask read)
-      if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
+      if constexpr (kSparse) {
+        // this warp's 16 positions: lanes 0, 2, … vote; the even ballot bits gathered into 16 (shifts and masks)
+        uint32_t bits = __ballot_sync(0xffffffffu, row != nullptr && h == 0) & 0x55555555u;
+        bits = (bits | bits >> 1) & 0x33333333u;
+        bits = (bits | bits >> 2) & 0x0f0f0f0fu;
+        bits = (bits | bits >> 4) & 0x00ff00ffu;
+        bits = (bits | bits >> 8) & 0x0000ffffu;
+        if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
+      }
       const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
 #pragma unroll
       for (int c = 0; c < kChunks; ++c) {
         if (c == kCodeChunks / 2 && k > 0) ptx::mbarrier_wait(empty_b, (k - 1) & 1);  // group B (and the P tile in K0's slab 8)
-#ifdef MLA_SM90_SPARSE_LATE_SCALES
         if (c == kChunks - kRing) sc_next = ptx::ld_global_nc_v4_if(row_next + FP8_SCALES_OFFSET, row_next != nullptr);
-#endif
         const uint4 v = ring[c % kRing];
         const int cc = c + kRing;  // refill the slot, from the next block past this one's last chunk
         ring[c % kRing] = cc < kChunks ? load_chunk(row, cc) : load_chunk(row_next, cc - kChunks);
