@@ -77,6 +77,7 @@ template <typename T, int kMode, bool kStaggerFirst = false>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
   constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse;
   constexpr bool kDirect = kFp8 && (kSparse ? kSparseDirect : kDenseDirect);
+  constexpr bool kConsumerFence = kDirect && MLA_SM90_DIRECT_FENCE == 2;
   // Sparse: WG0 publishes P0 before its P·V, relative to block j's max, and WG1 rescales O_R around its P0 · V0R, so
   // that each buffer is released without waiting for the other buffer's next fill (the sparse rows on 'hopper' 2.5–7 %
   // faster on an H200, perf log session 18 `sep0`). Not for dense FP8, which stays bit for bit the bf16 kernel over the
@@ -311,8 +312,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
     if (wg == 0 && n_blocks > 0) {
       // ======================================= warpgroup 0: blocks 0, 2, 4, … ===================================
-      issue_s_half<T, kGroupA>(s, sQ, sK0, barrier(0), parity(0), true);
-      issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(0), parity(0), false);
+      issue_s_half<T, kGroupA, kConsumerFence>(s, sQ, sK0, barrier(0), parity(0), true);
+      issue_s_half<T, kGroupB, kConsumerFence>(s, sQ, sK0, barrier(0), parity(0), false);
       ptx::wgmma_commit();
       ptx::wgmma_wait<0>();
 #if defined(MLA_SM90_TRACE) && MLA_SM90_TRACE != 2
@@ -420,7 +421,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
         // S of block j+2 overlaps the tail of that P·V
         if (has2) {
-          issue_s_half<T, kGroupA>(s, sQ, sK0, barrier(j + 2), parity(j + 2), true);
+          issue_s_half<T, kGroupA, kConsumerFence>(s, sQ, sK0, barrier(j + 2), parity(j + 2), true);
           ptx::wgmma_commit();
           ptx::wgmma_wait<1>();
         } else {
@@ -435,7 +436,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           }
         }
         if (has2) {
-          issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(j + 2), parity(j + 2), false);
+          issue_s_half<T, kGroupB, kConsumerFence>(s, sQ, sK0, barrier(j + 2), parity(j + 2), false);
           ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();  // unconditional: the compiler must see nothing in flight on every path
@@ -445,8 +446,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     } else if (n_blocks > 0) {
       // ======================================= warpgroup 1: blocks 1, 3, 5, … ===================================
       if (n_blocks > 1) {
-        issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(1), parity(1), true);
-        issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(1), parity(1), false);
+        issue_s_half<T, kGroupA, kConsumerFence>(s, sQ, sK1, barrier(1), parity(1), true);
+        issue_s_half<T, kGroupB, kConsumerFence>(s, sQ, sK1, barrier(1), parity(1), false);
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
       }
@@ -575,8 +576,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 3);
         if (has3) {  // S of block j+3: its B half was issued first
-          issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
-          issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(j + 3), parity(j + 3), false);
+          issue_s_half<T, kGroupB, kConsumerFence>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
+          issue_s_half<T, kGroupA, kConsumerFence>(s, sQ, sK1, barrier(j + 3), parity(j + 3), false);
           ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();

@@ -274,6 +274,9 @@ template <bool kSparse>
 __device__ __forceinline__ void fp8_producer_direct(const MlaDecodeParams& p, const MlaFp8Params* fp, const PartWork& w, int m_block,
                                                     uint32_t sK0, uint32_t sK1, uint32_t bars_full, uint32_t bars_empty, uint32_t sValid, int ptid) {
   constexpr int kCodeChunks = HEAD_DIM_V / 16 / 2, kChunks = kCodeChunks + 4;  // per thread and block: 16 + 4
+#ifndef MLA_SM90_DIRECT_FENCE  // (experiment: 0 fence.proxy.async, 1 its one-way shared-memory form, 2 none here: the
+#define MLA_SM90_DIRECT_FENCE 0  // math warpgroups fence after their full-barrier waits)
+#endif
 #ifndef MLA_SM90_SPARSE_RING
 #define MLA_SM90_SPARSE_RING 10
 #endif
@@ -358,7 +361,11 @@ __device__ __forceinline__ void fp8_producer_direct(const MlaDecodeParams& p, co
           ptx::st_shared_v4(rope + swizzled(t, 2 * (c - kCodeChunks) + h), v);
         }
         if (c % 4 == 3) {  // slabs c / 2 − 1 and c / 2 (codes) or 8 (RoPE) complete for this warp
+#if MLA_SM90_DIRECT_FENCE == 0
           ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads
+#elif MLA_SM90_DIRECT_FENCE == 1
+          ptx::fence_proxy_async_release_shared();
+#endif
           __syncwarp();
           if (lane == 0) {
             if (c < kCodeChunks) {

@@ -29,6 +29,12 @@ __device__ __forceinline__ void mbarrier_init(uint32_t bar, uint32_t count) {
 __device__ __forceinline__ void fence_barrier_init() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
 // Generic-proxy writes to smem (st.shared, cp.async) → visible to wgmma / TMA reads (async proxy).
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+// The one-way form for this thread's generic st.shared → a later async-proxy read (wgmma, TMA store): restricted to
+// shared memory, so — unlike fence.proxy.async, which ptxas emits as MEMBAR.ALL.CTA + FENCE.VIEW.ASYNC.S and which
+// therefore waits for the thread's global loads in flight — it need not wait for loads still under way.
+__device__ __forceinline__ void fence_proxy_async_release_shared() {
+  asm volatile("fence.proxy.async::generic.release.sync_restrict::shared::cta.cluster;\n" ::: "memory");
+}
 __device__ __forceinline__ void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" :: "r"(bar), "r"(bytes) : "memory");
 }

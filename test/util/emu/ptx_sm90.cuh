@@ -26,6 +26,7 @@ inline void mbarrier_init(uint32_t bar, uint32_t count, EMU_CALLER) { emu::mbarr
 // Proxy and init fences order memory between the generic and async proxies: one memory here, so nothing to do.
 inline void fence_barrier_init() {}
 inline void fence_proxy_async() {}
+inline void fence_proxy_async_release_shared() {}
 inline void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes) { emu::mbarrier_arrive_expect_tx(bar, bytes); }
 inline void mbarrier_wait(uint32_t bar, uint32_t parity) { emu::mbarrier_wait(bar, parity); }
 inline void tma_load_3d(uint32_t dst, const void* tmap, uint32_t bar, int c0, int c1, int c2, EMU_CALLER) {
