@@ -105,7 +105,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   const uint32_t sBarRaw = base + SM90_FP8_OFF_EXTRA_BAR, sBarEmpty = sBarRaw + 16, sValid = base + SM90_FP8S_OFF_VALID;
   if (tid == 0) {
     // (the register-direct sparse producer: each of its four warps arrives on a slab's full barrier)
-    for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, kDirect ? 4 : 1);
+    for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, kDirect && MLA_SM90_DIRECT_FENCE != 3 ? 4 : kDirect && kSparse && i % SM90_SLABS == SM90_SLABS - 1 ? 5 : 1);
     if constexpr (kFp8) {
       for (int i = 0; i < 6; ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
       if (!kSparse) ptx::prefetch_tensormap(rope_map);

@@ -29,6 +29,13 @@ __device__ __forceinline__ void mbarrier_init(uint32_t bar, uint32_t count) {
 __device__ __forceinline__ void fence_barrier_init() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
 // Generic-proxy writes to smem (st.shared, cp.async) → visible to wgmma / TMA reads (async proxy).
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+// 16 bytes into shared memory (this CTA's, by its shared::cta address, which is valid in the shared::cluster window),
+// counted on mbarrier `bar` as transaction bytes: no proxy fence needed before an async-proxy reader that waits on the
+// barrier (the producer's stores then are not ordered by a MEMBAR behind its global loads in flight).
+__device__ __forceinline__ void st_async_v4(uint32_t addr, uint4 v, uint32_t bar) {
+  asm volatile("st.async.shared::cluster.mbarrier::complete_tx::bytes.v4.b32 [%0], {%1, %2, %3, %4}, [%5];\n"
+               :: "r"(addr), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w), "r"(bar) : "memory");
+}
 // The one-way form for this thread's generic st.shared → a later async-proxy read (wgmma, TMA store): restricted to
 // shared memory, so — unlike fence.proxy.async, which ptxas emits as MEMBAR.ALL.CTA + FENCE.VIEW.ASYNC.S and which
 // therefore waits for the thread's global loads in flight — it need not wait for loads still under way.
