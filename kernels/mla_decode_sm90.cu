@@ -77,7 +77,6 @@ template <typename T, int kMode, bool kStaggerFirst = false>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
   constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse;
   constexpr bool kDirect = kFp8 && (kSparse ? kSparseDirect : kDenseDirect);
-  constexpr bool kConsumerFence = kDirect && MLA_SM90_DIRECT_FENCE == 2;
   // Sparse: WG0 publishes P0 before its P·V, relative to block j's max, and WG1 rescales O_R around its P0 · V0R, so
   // that each buffer is released without waiting for the other buffer's next fill (the sparse rows on 'hopper' 2.5–7 %
   // faster on an H200, perf log session 18 `sep0`). Not for dense FP8, which stays bit for bit the bf16 kernel over the
@@ -103,9 +102,16 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // FP8: raw block landed (per buffer), group empty (per buffer and group), after the 18 slab barriers; sparse: the
   // blocks' validity masks (per buffer)
   const uint32_t sBarRaw = base + SM90_FP8_OFF_EXTRA_BAR, sBarEmpty = sBarRaw + 16, sValid = base + SM90_FP8S_OFF_VALID;
+  // The direct producer stores with st.async (counted as transaction bytes, no proxy fence) in a cluster launch — st.async
+  // needs one — and with st.shared + fence otherwise, each of its four warps then arriving on a slab's full barrier.
+  const bool direct_async = kDirect && ptx::cluster_nctarank() > 1;
+  auto direct_bar_count = [&](int i) -> uint32_t {
+    if (!kDirect) return 1;
+    if (!direct_async) return 4;
+    return kSparse && i % SM90_SLABS == SM90_SLABS - 1 ? 5 : 1;  // sparse slab 8: thread 0 and each warp's mask word
+  };
   if (tid == 0) {
-    // (the register-direct sparse producer: each of its four warps arrives on a slab's full barrier)
-    for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, kDirect && MLA_SM90_DIRECT_FENCE != 3 ? 4 : kDirect && kSparse && i % SM90_SLABS == SM90_SLABS - 1 ? 5 : 1);
+    for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, direct_bar_count(i));
     if constexpr (kFp8) {
       for (int i = 0; i < 6; ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
       if (!kSparse) ptx::prefetch_tensormap(rope_map);
@@ -129,7 +135,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   if constexpr (kFp8) {
     if (wg == 2) {
       ptx::setmaxnreg_dec<SM90_FP8_PRODUCER_REGS>();
-      if constexpr (kDirect) fp8_producer_direct<kSparse>(p, fp, w, m_block, sK0, sK1, sBar, sBarEmpty, sValid, tid - SM90_THREADS);
+      if constexpr (kDirect) {
+        if (direct_async) fp8_producer_direct<kSparse, true>(p, fp, w, m_block, sK0, sK1, sBar, sBarEmpty, sValid, tid - SM90_THREADS);
+        else fp8_producer_direct<kSparse, false>(p, fp, w, m_block, sK0, sK1, sBar, sBarEmpty, sValid, tid - SM90_THREADS);
+      }
       else if constexpr (kSparse) fp8_sparse_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
       else fp8_producer(p, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, kmap, rope_map, tid - SM90_THREADS);
       return;
@@ -312,8 +321,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
     if (wg == 0 && n_blocks > 0) {
       // ======================================= warpgroup 0: blocks 0, 2, 4, … ===================================
-      issue_s_half<T, kGroupA, kConsumerFence>(s, sQ, sK0, barrier(0), parity(0), true);
-      issue_s_half<T, kGroupB, kConsumerFence>(s, sQ, sK0, barrier(0), parity(0), false);
+      issue_s_half<T, kGroupA>(s, sQ, sK0, barrier(0), parity(0), true);
+      issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(0), parity(0), false);
       ptx::wgmma_commit();
       ptx::wgmma_wait<0>();
 #if defined(MLA_SM90_TRACE) && MLA_SM90_TRACE != 2
@@ -421,7 +430,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
         // S of block j+2 overlaps the tail of that P·V
         if (has2) {
-          issue_s_half<T, kGroupA, kConsumerFence>(s, sQ, sK0, barrier(j + 2), parity(j + 2), true);
+          issue_s_half<T, kGroupA>(s, sQ, sK0, barrier(j + 2), parity(j + 2), true);
           ptx::wgmma_commit();
           ptx::wgmma_wait<1>();
         } else {
@@ -436,7 +445,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           }
         }
         if (has2) {
-          issue_s_half<T, kGroupB, kConsumerFence>(s, sQ, sK0, barrier(j + 2), parity(j + 2), false);
+          issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(j + 2), parity(j + 2), false);
           ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();  // unconditional: the compiler must see nothing in flight on every path
@@ -446,8 +455,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     } else if (n_blocks > 0) {
       // ======================================= warpgroup 1: blocks 1, 3, 5, … ===================================
       if (n_blocks > 1) {
-        issue_s_half<T, kGroupA, kConsumerFence>(s, sQ, sK1, barrier(1), parity(1), true);
-        issue_s_half<T, kGroupB, kConsumerFence>(s, sQ, sK1, barrier(1), parity(1), false);
+        issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(1), parity(1), true);
+        issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(1), parity(1), false);
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
       }
@@ -576,8 +585,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 3);
         if (has3) {  // S of block j+3: its B half was issued first
-          issue_s_half<T, kGroupB, kConsumerFence>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
-          issue_s_half<T, kGroupA, kConsumerFence>(s, sQ, sK1, barrier(j + 3), parity(j + 3), false);
+          issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
+          issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(j + 3), parity(j + 3), false);
           ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();

@@ -270,13 +270,10 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
 // channels 128g … 128g + 127), each warp arriving once on their full barriers (initialised to four arrivals), the
 // RoPE chunks slab 8. Invalid positions load nothing and store zeros (codes and scales 0). Group B's empty barrier
 // is waited only before its first chunk (c = 8).
-template <bool kSparse>
+template <bool kSparse, bool kAsync>
 __device__ __forceinline__ void fp8_producer_direct(const MlaDecodeParams& p, const MlaFp8Params* fp, const PartWork& w, int m_block,
                                                     uint32_t sK0, uint32_t sK1, uint32_t bars_full, uint32_t bars_empty, uint32_t sValid, int ptid) {
   constexpr int kCodeChunks = HEAD_DIM_V / 16 / 2, kChunks = kCodeChunks + 4;  // per thread and block: 16 + 4
-#ifndef MLA_SM90_DIRECT_FENCE  // (experiment: 0 fence.proxy.async, 1 its one-way shared-memory form, 2 none here: the
-#define MLA_SM90_DIRECT_FENCE 0  // math warpgroups fence after their full-barrier waits)
-#endif
 #ifndef MLA_SM90_SPARSE_RING
 #define MLA_SM90_SPARSE_RING 10
 #endif
@@ -337,10 +334,8 @@ __device__ __forceinline__ void fp8_producer_direct(const MlaDecodeParams& p, co
       src_next = source_of(j + 2);
       uint4 sc_next;  // loaded with the next block's first chunks (earlier, the ring's ten chunks spill)
       if (k > 0) ptx::mbarrier_wait(empty_a, (k - 1) & 1);  // group A of the block before is consumed (its mask read)
-#if MLA_SM90_DIRECT_FENCE == 3
-      if (ptid == 0)  // group A's slabs: 64 rows of 128 bytes each, stored by st.async
+      if (kAsync && ptid == 0)  // group A's slabs: 64 rows of 128 bytes each, stored by st.async
         for (int sl4 = 0; sl4 < SM90_GROUP_A_SLABS; ++sl4) ptx::mbarrier_arrive_expect_tx(full + 8 * sl4, SM90_SLAB_BYTES);
-#endif
       if constexpr (kSparse) {
         // this warp's 16 positions: lanes 0, 2, … vote; the even ballot bits gathered into 16 (shifts and masks)
         uint32_t bits = __ballot_sync(0xffffffffu, row != nullptr && h == 0) & 0x55555555u;
@@ -350,44 +345,31 @@ __device__ __forceinline__ void fp8_producer_direct(const MlaDecodeParams& p, co
         bits = (bits | bits >> 8) & 0x0000ffffu;
         if (lane == 0) {
           ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
-#if MLA_SM90_DIRECT_FENCE == 3  // (slab 8's barrier: one arrival per warp for the mask words, besides thread 0's)
-          ptx::mbarrier_arrive(full + 8 * (SM90_SLABS - 1));
-#endif
+          // (st.async: slab 8's barrier takes one arrival per warp for the mask words, besides thread 0's)
+          if constexpr (kAsync) ptx::mbarrier_arrive(full + 8 * (SM90_SLABS - 1));
         }
       }
       const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
 #pragma unroll
       for (int c = 0; c < kChunks; ++c) {
         if (c == kCodeChunks / 2 && k > 0) ptx::mbarrier_wait(empty_b, (k - 1) & 1);  // group B (and the P tile in K0's slab 8)
-#if MLA_SM90_DIRECT_FENCE == 3
-        if (c == kCodeChunks / 2 && ptid == 0)
+        if (kAsync && c == kCodeChunks / 2 && ptid == 0)
           for (int sl4 = SM90_GROUP_A_SLABS; sl4 < SM90_SLABS; ++sl4) ptx::mbarrier_arrive_expect_tx(full + 8 * sl4, SM90_SLAB_BYTES);
-#endif
         if (c == kChunks - kRing) sc_next = ptx::ld_global_nc_v4_if(row_next + FP8_SCALES_OFFSET, row_next != nullptr);
         const uint4 v = ring[c % kRing];
         const int cc = c + kRing;  // refill the slot, from the next block past this one's last chunk
         ring[c % kRing] = cc < kChunks ? load_chunk(row, cc) : load_chunk(row_next, cc - kChunks);
-#if MLA_SM90_DIRECT_FENCE == 3
         if (c < kCodeChunks) {
           const uint32_t sbits = c < 4 ? sc.x : c < 8 ? sc.y : c < 12 ? sc.z : sc.w;  // scale (2c + h) / 8 = c / 4
-          store_dequantised_async(sKb, t, 16 * (2 * c + h), v, __uint_as_float(sbits), full + 8 * (c / 2));
+          if constexpr (kAsync) store_dequantised_async(sKb, t, 16 * (2 * c + h), v, __uint_as_float(sbits), full + 8 * (c / 2));
+          else store_dequantised(sKb, t, 16 * (2 * c + h), v, __uint_as_float(sbits));
         } else {
-          ptx::st_async_v4(rope + swizzled(t, 2 * (c - kCodeChunks) + h), v, full + 8 * (SM90_SLABS - 1));
+          const uint32_t dst = rope + swizzled(t, 2 * (c - kCodeChunks) + h);
+          if constexpr (kAsync) ptx::st_async_v4(dst, v, full + 8 * (SM90_SLABS - 1));
+          else ptx::st_shared_v4(dst, v);
         }
-#else
-        if (c < kCodeChunks) {
-          const uint32_t sbits = c < 4 ? sc.x : c < 8 ? sc.y : c < 12 ? sc.z : sc.w;  // scale (2c + h) / 8 = c / 4
-          store_dequantised(sKb, t, 16 * (2 * c + h), v, __uint_as_float(sbits));
-        } else {
-          ptx::st_shared_v4(rope + swizzled(t, 2 * (c - kCodeChunks) + h), v);
-        }
-#endif
-        if (MLA_SM90_DIRECT_FENCE != 3 && c % 4 == 3) {  // slabs c / 2 − 1 and c / 2 (codes) or 8 (RoPE) complete for this warp
-#if MLA_SM90_DIRECT_FENCE == 0
-          ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads
-#elif MLA_SM90_DIRECT_FENCE == 1
-          ptx::fence_proxy_async_release_shared();
-#endif
+        if (!kAsync && c % 4 == 3) {  // slabs c / 2 − 1 and c / 2 (codes) or 8 (RoPE) complete for this warp
+          ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads (a MEMBAR: waits for the ring's loads)
           __syncwarp();
           if (lane == 0) {
             if (c < kCodeChunks) {

@@ -199,7 +199,7 @@ __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req
 // Issue half of S = Q·Kᵀ for the K block in buffer sKb, each slab's k-steps as soon as that slab has landed
 // (one mbarrier per slab, `bars` = the buffer's first: the first k-steps overlap the rest of the block's transfer).
 // Group A: slabs 0–3; group B: slabs 4–8. `first`: this half starts the accumulation.
-template <typename T, int kGroup, bool kFenceAfterWait = false>
+template <typename T, int kGroup>
 __device__ __forceinline__ void issue_s_half(float (&s)[32], uint32_t sQ, uint32_t sKb, uint32_t bars, uint32_t parity, bool first) {
   constexpr int slab0 = kGroup == kGroupA ? 0 : SM90_GROUP_A_SLABS;
   constexpr int slab1 = kGroup == kGroupA ? SM90_GROUP_A_SLABS : SM90_SLABS;
@@ -210,7 +210,6 @@ __device__ __forceinline__ void issue_s_half(float (&s)[32], uint32_t sQ, uint32
   for (int i = 0; i < slab1 - slab0; ++i) {
     const int slab = slab0 + i;
     ptx::mbarrier_wait(bars + 8 * slab, parity);
-    if constexpr (kFenceAfterWait) ptx::fence_proxy_async();  // (the producer's st.shared → these wgmma reads)
     ptx::wgmma_fence();  // after each wait (a branch): otherwise ptxas inserts it itself (C7519)
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk) {

@@ -917,6 +917,10 @@ extern "C" long long emu_runs(const char* name) {
   return 0;
 }
 
+// The launch's cluster size (the fake driver's, from its cluster attribute; 1 without one): %cluster_nctarank.
+unsigned emu::g_cluster_ctas = 1;
+extern "C" void emu_set_cluster_ctas(unsigned ctas) { emu::g_cluster_ctas = ctas ? ctas : 1; }
+
 // 0: ran; 1: not a kernel the emulator has (nothing run); -1: the kernel faulted, -2: it deadlocked (message in err).
 extern "C" int emu_launch(const char* name, const unsigned* grid, const unsigned* block, unsigned smem_bytes, void* const* args, char* err, size_t err_cap) {
   using namespace emu;
