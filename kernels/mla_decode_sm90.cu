@@ -57,18 +57,6 @@ using namespace mla;
 
 namespace {
 
-// the register-direct FP8 producers (mla_sm90_fp8_producer.cuh), being measured
-#ifdef MLA_SM90_SPARSE_DIRECT
-constexpr bool kSparseDirect = true;
-#else
-constexpr bool kSparseDirect = false;
-#endif
-#ifdef MLA_SM90_FP8_DIRECT
-constexpr bool kDenseDirect = true;
-#else
-constexpr bool kDenseDirect = false;
-#endif
-
 // kFp8: kmap is the raw-byte map of the FP8 cache and rope_map the RoPE columns' (mla_config.h); otherwise kmap is
 // the bf16/fp16 cache's and rope_map unused.
 // kStaggerFirst (16-bit cache, the memory-bound entries): the part's first block 1 is issued only once its block 0 has
@@ -76,7 +64,6 @@ constexpr bool kDenseDirect = false;
 template <typename T, int kMode, bool kStaggerFirst = false>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
   constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse;
-  constexpr bool kDirect = kFp8 && (kSparse ? kSparseDirect : kDenseDirect);
   // Sparse: WG0 publishes P0 before its P·V, relative to block j's max, and WG1 rescales O_R around its P0 · V0R, so
   // that each buffer is released without waiting for the other buffer's next fill (the sparse rows on 'hopper' 2.5–7 %
   // faster on an H200, perf log session 18 `sep0`). Not for dense FP8, which stays bit for bit the bf16 kernel over the
@@ -102,16 +89,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // FP8: raw block landed (per buffer), group empty (per buffer and group), after the 18 slab barriers; sparse: the
   // blocks' validity masks (per buffer)
   const uint32_t sBarRaw = base + SM90_FP8_OFF_EXTRA_BAR, sBarEmpty = sBarRaw + 16, sValid = base + SM90_FP8S_OFF_VALID;
-  // The direct producer stores with st.async (counted as transaction bytes, no proxy fence) in a cluster launch — st.async
-  // needs one — and with st.shared + fence otherwise, each of its four warps then arriving on a slab's full barrier.
-  const bool direct_async = kDirect && ptx::cluster_nctarank() > 1;
-  auto direct_bar_count = [&](int i) -> uint32_t {
-    if (!kDirect) return 1;
-    if (!direct_async) return 4;
-    return kSparse && i % SM90_SLABS == SM90_SLABS - 1 ? 5 : 1;  // sparse slab 8: thread 0 and each warp's mask word
-  };
   if (tid == 0) {
-    for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, direct_bar_count(i));
+    for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, 1);
     if constexpr (kFp8) {
       for (int i = 0; i < 6; ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
       if (!kSparse) ptx::prefetch_tensormap(rope_map);
@@ -135,11 +114,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   if constexpr (kFp8) {
     if (wg == 2) {
       ptx::setmaxnreg_dec<SM90_FP8_PRODUCER_REGS>();
-      if constexpr (kDirect) {
-        if (direct_async) fp8_producer_direct<kSparse, true>(p, fp, w, m_block, sK0, sK1, sBar, sBarEmpty, sValid, tid - SM90_THREADS);
-        else fp8_producer_direct<kSparse, false>(p, fp, w, m_block, sK0, sK1, sBar, sBarEmpty, sValid, tid - SM90_THREADS);
-      }
-      else if constexpr (kSparse) fp8_sparse_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
+      if constexpr (kSparse) fp8_sparse_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
       else fp8_producer(p, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, kmap, rope_map, tid - SM90_THREADS);
       return;
     }

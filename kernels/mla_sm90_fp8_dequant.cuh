@@ -22,16 +22,6 @@ __device__ __forceinline__ void store_dequantised(uint32_t sKb, int row, int ch0
   ptx::st_shared_v4(slab + swizzled(row, c + 1), make_uint4(v2.x, v2.y, v3.x, v3.y));
 }
 
-// The same by st.async, each 16-byte store counted on `bar` (the slab's full barrier) as transaction bytes.
-__device__ __forceinline__ void store_dequantised_async(uint32_t sKb, int row, int ch0, uint4 raw, float scale, uint32_t bar) {
-  const uint2 v0 = ptx::e4m3x4_to_bf16x4(raw.x, scale), v1 = ptx::e4m3x4_to_bf16x4(raw.y, scale);
-  const uint2 v2 = ptx::e4m3x4_to_bf16x4(raw.z, scale), v3 = ptx::e4m3x4_to_bf16x4(raw.w, scale);
-  const uint32_t slab = sKb + (ch0 / 64) * SM90_SLAB_BYTES;
-  const int c = (ch0 % 64) / 8;
-  ptx::st_async_v4(slab + swizzled(row, c), make_uint4(v0.x, v0.y, v1.x, v1.y), bar);
-  ptx::st_async_v4(slab + swizzled(row, c + 1), make_uint4(v2.x, v2.y, v3.x, v3.y), bar);
-}
-
 // The same chunks written as zeros (a position that attends nothing: P = 0 must not meet a NaN in V).
 __device__ __forceinline__ void store_dequantised_zero(uint32_t sKb, int row, int ch0) {
   const uint32_t slab = sKb + (ch0 / 64) * SM90_SLAB_BYTES;

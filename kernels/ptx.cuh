@@ -108,17 +108,6 @@ __device__ __forceinline__ uint4 ld_global_v4(const void* p) {
   return v;
 }
 
-// Guarded 16-byte read-only global load (16-byte aligned): zeros when `pred` is false, and then no access at all.
-// Volatile (kept in program order among the other asm statements: issued where the kernel places it) but without a
-// memory clobber; .nc and L1::no_allocate: data read once per CTA that no kernel in flight writes (the FP8 cache).
-__device__ __forceinline__ uint4 ld_global_nc_v4_if(const void* p, bool pred) {
-  uint4 v;
-  asm volatile("{\n.reg .pred q;\nsetp.ne.b32 q, %5, 0;\nmov.b32 %0, 0;\nmov.b32 %1, 0;\nmov.b32 %2, 0;\nmov.b32 %3, 0;\n"
-               "@q ld.global.nc.L1::no_allocate.v4.b32 {%0, %1, %2, %3}, [%4];\n}\n"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p), "r"(static_cast<int>(pred)));
-  return v;
-}
-
 // The global nanosecond timer and the SM id (timing experiments: the kernels' MLA_SM90_TRACE == 4 / 5 timelines).
 __device__ __forceinline__ uint64_t globaltimer() { uint64_t t; asm volatile("mov.u64 %0, %globaltimer;\n" : "=l"(t)); return t; }
 __device__ __forceinline__ uint32_t smid() { uint32_t id; asm volatile("mov.u32 %0, %smid;\n" : "=r"(id)); return id; }

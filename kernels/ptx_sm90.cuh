@@ -29,16 +29,6 @@ __device__ __forceinline__ void mbarrier_init(uint32_t bar, uint32_t count) {
 __device__ __forceinline__ void fence_barrier_init() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
 // Generic-proxy writes to smem (st.shared, cp.async) → visible to wgmma / TMA reads (async proxy).
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
-// CTAs in this CTA's cluster (1 when the launch has no cluster attribute).
-__device__ __forceinline__ uint32_t cluster_nctarank() { uint32_t n; asm("mov.u32 %0, %%cluster_nctarank;\n" : "=r"(n)); return n; }
-// 16 bytes into shared memory (this CTA's, by its shared::cta address, which is valid in the shared::cluster window;
-// only in a cluster launch of at least two CTAs — without one compute-sanitizer reports an invalid shared write),
-// counted on mbarrier `bar` as transaction bytes: no proxy fence needed before an async-proxy reader that waits on the
-// barrier (the producer's stores then are not ordered by a MEMBAR behind its global loads in flight).
-__device__ __forceinline__ void st_async_v4(uint32_t addr, uint4 v, uint32_t bar) {
-  asm volatile("st.async.shared::cluster.mbarrier::complete_tx::bytes.v4.b32 [%0], {%1, %2, %3, %4}, [%5];\n"
-               :: "r"(addr), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w), "r"(bar) : "memory");
-}
 __device__ __forceinline__ void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" :: "r"(bar), "r"(bytes) : "memory");
 }

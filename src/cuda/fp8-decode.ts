@@ -208,29 +208,13 @@ function cudaFp8HopperDecode(a: MlaDecodeArgs, res: DecodeResources): void {
   const numSmParts = a.tileSchedulerMetadata.shape[0];
   const combine = res.combine(b, qRows, 'bf16', portableArchs(device));
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
-  const grid: [number, number, number] = [Math.ceil(qRows / GEN_BLOCK_M), numSmParts, 1];
   decode.launch(
-    { grid, block: [FP8_HOPPER_KERNEL.threads, 1, 1], sharedMemBytes: FP8_HOPPER_KERNEL.sharedBytes, stream, pdl: res.pdl, cluster: experimentCluster(grid) },
+    { grid: [Math.ceil(qRows / GEN_BLOCK_M), numSmParts, 1], block: [FP8_HOPPER_KERNEL.threads, 1, 1], sharedMemBytes: FP8_HOPPER_KERNEL.sharedBytes, stream, pdl: res.pdl },
     params,
     rawMap,
     ropeMap,
   );
   combine.launch(params);
-}
-
-/**
- * EXPERIMENT (perf log session 19, read at each launch): FLASH_MLA_EXPERIMENT_CLUSTER=1 launches the Hopper FP8 kernel's
- * entries as 2-CTA clusters (along x when the grid's x is even, else along y when that is, else no cluster), which the
- * register-direct producer (-DMLA_SM90_SPARSE_DIRECT / -DMLA_SM90_FP8_DIRECT builds) needs for its st.async stores.
- * The CTAs of a cluster do not interact; the shipped producers ignore it.
- */
-function experimentCluster(grid: readonly [number, number, number]): [number, number, number] | undefined {
-  const v = process.env.FLASH_MLA_EXPERIMENT_CLUSTER ?? '';
-  if (v !== '' && v !== '1') throw new RangeError(`FLASH_MLA_EXPERIMENT_CLUSTER: expected '1' or unset, got '${v}'`);
-  if (v !== '1') return undefined;
-  if (grid[0] % 2 === 0) return [2, 1, 1];
-  if (grid[1] % 2 === 0) return [1, 2, 1];
-  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------- the Hopper sparse FP8 kernel
@@ -275,9 +259,8 @@ function cudaFp8SparseHopperDecode(a: MlaDecodeArgs, res: DecodeResources): void
   const numSmParts = a.tileSchedulerMetadata.shape[0];
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   const fp8Params = fp8ParamsOf(a);
-  const grid: [number, number, number] = [sQ * Math.ceil(hQ / GEN_BLOCK_M), numSmParts, 1];
   decode.launch(
-    { grid, block: [FP8_SPARSE_HOPPER_KERNEL.threads, 1, 1], sharedMemBytes: FP8_SPARSE_HOPPER_KERNEL.sharedBytes, stream, pdl: res.pdl, cluster: experimentCluster(grid) },
+    { grid: [sQ * Math.ceil(hQ / GEN_BLOCK_M), numSmParts, 1], block: [FP8_SPARSE_HOPPER_KERNEL.threads, 1, 1], sharedMemBytes: FP8_SPARSE_HOPPER_KERNEL.sharedBytes, stream, pdl: res.pdl },
     params,
     fp8Params,
   );

@@ -270,12 +270,9 @@ export interface LaunchOptions {
   stream: Stream;
   /** Programmatic dependent launch: may start before the previous kernel in the stream ends. */
   pdl?: boolean;
-  /** Thread-block cluster shape (each extent divides the grid's): the CTAs of a cluster run at once on one GPC. */
-  cluster?: readonly [number, number, number];
 }
 
 const CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
-const CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION = 4;
 const CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
 const LAUNCH_CONFIG_BYTES = 56;
 const LAUNCH_ATTR_BYTES = 72;
@@ -311,10 +308,11 @@ export class Kernel {
     this.argPtrs = koffi.alloc('uint64_t', Math.max(signature.length, 1));
     const table = new BigUint64Array(koffi.view(this.argPtrs, 8 * Math.max(signature.length, 1)));
     for (let i = 0; i < signature.length; i++) table[i] = blockPtr + BigInt(this.offsets[i]);
-    // launch config followed by room for its two attributes (PDL, cluster), counted in only when a launch asks for them
-    this.configPtr = koffi.alloc('uint8_t', LAUNCH_CONFIG_BYTES + 2 * LAUNCH_ATTR_BYTES);
-    this.config = new DataView(koffi.view(this.configPtr, LAUNCH_CONFIG_BYTES + 2 * LAUNCH_ATTR_BYTES));
+    // launch config followed by its one attribute (PDL), counted in only when a launch asks for it
+    this.configPtr = koffi.alloc('uint8_t', LAUNCH_CONFIG_BYTES + LAUNCH_ATTR_BYTES);
+    this.config = new DataView(koffi.view(this.configPtr, LAUNCH_CONFIG_BYTES + LAUNCH_ATTR_BYTES));
     this.config.setBigUint64(40, this.configPtr + BigInt(LAUNCH_CONFIG_BYTES), true);
+    this.config.setUint32(LAUNCH_CONFIG_BYTES, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
   }
 
   /** Parameter sizes as the cubin declares them (used by the params-layout test). */
@@ -369,17 +367,12 @@ export class Kernel {
     c.setUint32(20, opts.block[2], true);
     c.setUint32(24, smem, true);
     c.setBigUint64(32, opts.stream.handle, true);
-    // attributes: PDL and/or a cluster shape (CUlaunchAttribute: id at 0, value at 8)
+    // attributes: PDL or none
     let n = 0;
     if (opts.pdl) {
-      const at = LAUNCH_CONFIG_BYTES + n++ * LAUNCH_ATTR_BYTES;
-      c.setUint32(at, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
-      c.setInt32(at + 8, 1, true);
-    }
-    if (opts.cluster) {
-      const at = LAUNCH_CONFIG_BYTES + n++ * LAUNCH_ATTR_BYTES;
-      c.setUint32(at, CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, true);
-      for (let d = 0; d < 3; d++) c.setUint32(at + 8 + 4 * d, opts.cluster[d], true);
+      c.setUint32(LAUNCH_CONFIG_BYTES, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
+      c.setInt32(LAUNCH_CONFIG_BYTES + 8, 1, true);
+      n++;
     }
     c.setUint32(48, n, true);
     call('cuLaunchKernelEx', this.configPtr, this.func, this.argPtrs, 0n);

@@ -99,7 +99,7 @@ enum {
   OK = 0, E_INVALID_VALUE = 1, E_OUT_OF_MEMORY = 2, E_NOT_INITIALIZED = 3, E_NO_DEVICE = 100, E_INVALID_DEVICE = 101,
   E_INVALID_IMAGE = 200, E_INVALID_CONTEXT = 201, E_NO_BINARY_FOR_GPU = 209, E_INVALID_PTX = 218, E_INVALID_HANDLE = 400,
   E_ILLEGAL_STATE = 401, E_NOT_FOUND = 500, E_ILLEGAL_ADDRESS = 700, E_LAUNCH_TIMEOUT = 702, E_NOT_SUPPORTED = 801, E_CAPTURE_UNSUPPORTED = 900,
-  E_CAPTURE_INVALIDATED = 901, E_INVALID_CLUSTER_SIZE = 912,
+  E_CAPTURE_INVALIDATED = 901,
 };
 
 static const struct { int code; const char *name, *text; } ERRORS[] = {
@@ -401,7 +401,7 @@ enum { MAGIC_STREAM = 0x5354524d, MAGIC_EVENT = 0x45564e54, MAGIC_GRAPH = 0x4752
 /* A recorded operation: the device ranges it touches, checked again when the graph is launched. */
 #ifdef FAKE_CUDA_EMULATE
 /* What the emulator needs to run a launch again (a graph replays it): the function, its shape and argument bytes. */
-typedef struct Launch { void *fn; unsigned grid[3], block[3], smem, cluster_ctas; unsigned char args[8][512]; } Launch;
+typedef struct Launch { void *fn; unsigned grid[3], block[3], smem; unsigned char args[8][512]; } Launch;
 #endif
 typedef struct Node {
   int kernel, n;
@@ -933,7 +933,6 @@ CUresult cuTensorMapEncodeTiled(void *tmap, int dtype, unsigned rank, CUdevicept
 #ifdef FAKE_CUDA_EMULATE
 /* The emulated kernels (test/util/emu/): they run on host memory, so MlaDecodeParams' pointers are translated. */
 int emu_launch(const char *name, const unsigned *grid, const unsigned *block, unsigned smem, void *const *args, char *err, size_t err_cap);
-void emu_set_cluster_ctas(unsigned ctas);
 
 /* For the emulator: whether [p, p + n) lies inside the host memory of a live allocation. */
 int fake_cuda_host_range_ok(const void *p, size_t n) {
@@ -963,7 +962,6 @@ static void emulate(const Launch *l) {
     }
   }
   char err[2400];
-  emu_set_cluster_ctas(l->cluster_ctas);
   const int r = emu_launch(fn->name, l->grid, l->block, l->smem, args, err, sizeof err);
   if (r == -2) poison(E_LAUNCH_TIMEOUT, "emulated %s", err);
   else if (r < 0) poison(E_ILLEGAL_ADDRESS, "emulated %s", err);
@@ -991,18 +989,9 @@ CUresult cuLaunchKernelEx(const void *config, void *f, void **params, void **ext
     note("cuLaunchKernelEx: %s asks for %u B of dynamic shared memory, its limit is %d B (cuFuncSetAttribute)", fn->name, smem, smem_limit);
     return E_INVALID_VALUE;
   }
-  unsigned cluster_ctas = 1;
   for (unsigned i = 0; i < num_attrs; i++) {
     unsigned id = rd32(attrs, i * 72);
     if (id == 4 && cc_major < 9) return E_NOT_SUPPORTED; /* thread block clusters: sm_90 and later */
-    if (id == 4) { /* CUlaunchAttributeValue.clusterDim {x, y, z} at +8: each must divide the grid's (the driver's rule) */
-      const unsigned cx = rd32(attrs, i * 72 + 8), cy = rd32(attrs, i * 72 + 12), cz = rd32(attrs, i * 72 + 16);
-      if (!cx || !cy || !cz || g[0] % cx || g[1] % cy || g[2] % cz || cx * cy * cz > 8) {
-        note("cuLaunchKernelEx: %s with grid (%u, %u, %u) and cluster (%u, %u, %u): the cluster must divide the grid (at most 8 CTAs)", fn->name, g[0], g[1], g[2], cx, cy, cz);
-        return E_INVALID_CLUSTER_SIZE;
-      }
-      cluster_ctas = cx * cy * cz;
-    }
   }
   if (fn->nparams && !params) return E_INVALID_VALUE;
   if (extra) return E_INVALID_VALUE; /* never used by the library */
@@ -1037,7 +1026,6 @@ CUresult cuLaunchKernelEx(const void *config, void *f, void **params, void **ext
   memcpy(node->launch.grid, g, sizeof g);
   memcpy(node->launch.block, b, sizeof b);
   node->launch.smem = smem;
-  node->launch.cluster_ctas = cluster_ctas;
   for (int i = 0; i < fn->nparams && i < 8; i++) memcpy(node->launch.args[i], params[i], fn->size[i] < 512 ? fn->size[i] : 512);
 #endif
   if (node != &tmp) return OK; /* recorded: checked (and emulated) when the graph is launched */

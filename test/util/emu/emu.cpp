@@ -680,23 +680,6 @@ void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar, uint
   else tma_land(load);
 }
 
-// st.async: the bytes come from the thread's registers (copied now) and land as a bulk copy's do.
-void st_async(uint32_t dst, const void* data, uint32_t bytes, uint32_t bar, uint16_t site) {
-  if (dst % bytes) fault("st.async: shared 0x%x not aligned to its %u bytes", dst, bytes);
-  shared_ptr(dst, bytes);
-  check_shared_write(dst, bytes, "st.async");
-  TmaLoad load;
-  load.bar = bar, load.bytes = bytes;
-  load.chunks.emplace_back(dst, std::array<uint8_t, 16>{});
-  std::memcpy(load.chunks.back().second.data(), data, bytes);
-  mbarrier_at(bar, "st.async");
-  load.agent = race::async_agent(bar);
-  load.epoch = race::async_epoch(load.agent);
-  race::async_write(g_cur->tid, dst, bytes, load.agent, load.epoch, site);
-  if (g_modes.tma_late) g_cta.tma_in_flight.push_back(std::move(load));
-  else tma_land(load);
-}
-
 // expect_tx: the phase waits for `bytes` more; no arrival (and no synchronisation: relaxed).
 void mbarrier_expect_tx(uint32_t bar, uint32_t bytes) {
   Mbarrier& m = mbarrier_at(bar, "mbarrier.expect_tx");
@@ -916,10 +899,6 @@ extern "C" long long emu_runs(const char* name) {
     if (r.first == name) return r.second;
   return 0;
 }
-
-// The launch's cluster size (the fake driver's, from its cluster attribute; 1 without one): %cluster_nctarank.
-unsigned emu::g_cluster_ctas = 1;
-extern "C" void emu_set_cluster_ctas(unsigned ctas) { emu::g_cluster_ctas = ctas ? ctas : 1; }
 
 // 0: ran; 1: not a kernel the emulator has (nothing run); -1: the kernel faulted, -2: it deadlocked (message in err).
 extern "C" int emu_launch(const char* name, const unsigned* grid, const unsigned* block, unsigned smem_bytes, void* const* args, char* err, size_t err_cap) {

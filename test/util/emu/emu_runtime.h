@@ -157,9 +157,6 @@ void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, i
 // cp.async.bulk global → shared (no tensor map) and mbarrier.expect_tx (transaction bytes without an arrival).
 void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar, uint16_t site);
 void mbarrier_expect_tx(uint32_t bar, uint32_t bytes);
-// st.async (16 bytes from registers into shared memory, complete_tx on `bar`): lands like a bulk copy
-void st_async(uint32_t dst, const void* data, uint32_t bytes, uint32_t bar, uint16_t site);
-extern unsigned g_cluster_ctas;  // the launch's CTAs per cluster (%cluster_nctarank; CTAs still run one by one)
 // wgmma.mma_async m64nNk16, fp32 accumulators, bf16 or fp16 operands: a warpgroup-collective step (the 128 threads of
 // the warpgroup hand in their accumulators; the last to arrive computes, or queues it for the wait that must cover
 // it: FAKE_CUDA_EMU_WGMMA, emu.cpp). a_regs null: A from the descriptor a_desc.

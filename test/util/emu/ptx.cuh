@@ -53,15 +53,6 @@ inline uint4 ld_global_v4(const void* p) {
   return v;
 }
 
-inline uint4 ld_global_nc_v4_if(const void* p, bool pred) {
-  uint4 v = {0, 0, 0, 0};
-  if (!pred) return v;
-  emu::check_global(p, 16, "ld.global.nc.v4");
-  if (reinterpret_cast<uintptr_t>(p) % 16 != 0) emu::fault("ld.global.nc.v4 at %p: not 16-byte aligned (misaligned address on the GPU)", p);
-  std::memcpy(&v, p, 16);
-  return v;
-}
-
 // CTAs run one after the other here: the fence has nothing to order, the atomic nothing to race with
 inline void fence_gpu() {}
 inline uint32_t atomic_inc_gpu(uint32_t* p, uint32_t limit) {

@@ -36,8 +36,6 @@ inline void mbarrier_expect_tx(uint32_t bar, uint32_t bytes) { emu::mbarrier_exp
 // an L2 hint: nothing to emulate but the address range, which must lie in a live allocation
 inline void prefetch_l2_bulk(const void* src, uint32_t bytes) { emu::check_global(src, bytes, "cp.async.bulk.prefetch.L2"); }
 inline void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar, EMU_CALLER) { emu::bulk_load(dst, src, bytes, bar, EMU_SITE(kAccTma)); }
-inline uint32_t cluster_nctarank() { return emu::g_cluster_ctas; }
-inline void st_async_v4(uint32_t addr, uint4 v, uint32_t bar, EMU_CALLER) { emu::st_async(addr, &v, 16, bar, EMU_SITE(kAccTma)); }
 inline void stmatrix_x4(uint32_t addr, const uint32_t (&r)[4], EMU_CALLER) { emu::stmatrix_x4(addr, r, EMU_SITE(kAccStShared)); }
 inline void st_shared_zero16(uint32_t addr, EMU_CALLER) {
   const uint4 z = make_uint4(0, 0, 0, 0);
