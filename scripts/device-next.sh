@@ -425,7 +425,7 @@ case $step in
   spab2)
     # several 'hopper' sparse variants (SPAB_VARIANTS="A B …", each .variants/NAME) against the shipped build: per variant
     # its Hopper sparse GPU tests, then memcheck and racecheck on them for the first one (the candidate), then two rounds
-    # of the sparse rows the 'hopper' kernel takes (h_q 32 and 128) and two --kv fp8 sweep rows (dense FP8 unchanged?)
+    # of the sparse rows the 'hopper' kernel takes (h_q 32 and 128); for dense FP8 rows beside them use fdab
     first=1
     for n in ${SPAB_VARIANTS:?SPAB_VARIANTS: the .variants/NAME folders to time}; do
       FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$n)/ fp8_tests spab2-$n "Hopper sparse" 150
