@@ -31,6 +31,11 @@ constexpr int kBUnroll = 4;
 constexpr int kProducerSync = 8;  // named barrier of the producer's 128 threads (the math warpgroups use 1–7 and 9)
 constexpr int kProducerThreads = SM90_FP8_THREADS - SM90_THREADS;
 static_assert(kProducerThreads == 2 * PAGE_BLOCK_SIZE, "two producer threads per token");
+#ifdef MLA_EXPERIMENT_HALF_PRODUCER  // timing bound (outputs wrong): the per-thread work of a producer with a cluster peer
+constexpr int kHalfDiv = 2;
+#else
+constexpr int kHalfDiv = 1;
+#endif
 
 // bars_full: slab s of buffer b at bars_full + 8·(9b + s); bars_raw: buffer b at + 8b; bars_empty: group g of
 // buffer b at + 8·(2b + g).
@@ -182,7 +187,16 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       if (k > 0) ptx::mbarrier_wait(empty_b, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
       SPARSE_TRACE_P(16 + 8 * tr_blk + 1);
       if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
-      if (valid) {
+#ifdef MLA_EXPERIMENT_NO_PRODUCER  // timing bound (outputs wrong): the math side alone, the producer only hands buffers on
+      ptx::named_barrier_sync(kProducerSync, kProducerThreads);
+      if (ptid == 0) {
+        for (int sl9 = 0; sl9 < SM90_SLABS; ++sl9) ptx::mbarrier_arrive(full + 8 * sl9);
+      }
+      if (b) fills1 = k + 1;
+      else fills0 = k + 1;
+      continue;
+#endif
+      if (valid && (kHalfDiv == 1 || t < PAGE_BLOCK_SIZE / kHalfDiv)) {
         const uint32_t bytes = h ? 2 * 64 : HEAD_DIM_V;
         ptx::mbarrier_expect_tx(raw, bytes);
         if (h) ptx::bulk_load(sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + t * 128, row + FP8_ROPE_OFFSET, bytes, raw);
@@ -196,7 +210,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       // (B) channels 256 + 128h + 16c of row t (bytes 256 + 128h + 16c) → slabs 4–7, rotated chunk order
       const uint32_t row_s = sKb + t * HEAD_DIM_V;
 #pragma unroll 1
-      for (int i = 0; i < 8; ++i) {
+      for (int i = 0; i < 8 / kHalfDiv; ++i) {
         const int c = (i + t) & 7;
         if (valid) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c, ptx::ld_shared_v4(row_s + HEAD_DIM_V / 2 + 128 * h + 16 * c), scale_b);
         else store_dequantised_zero(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c);
@@ -206,7 +220,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
       uint4 r4[4];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) r4[i] = valid ? ptx::ld_shared_v4(rope + t * 128 + 16 * (4 * h + i)) : zero;
+      for (int i = 0; i < 4 / kHalfDiv; ++i) r4[i] = valid ? ptx::ld_shared_v4(rope + t * 128 + 16 * (4 * h + i)) : zero;
       ptx::fence_proxy_async();
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // slabs 4–7 written; raw bytes 256–511 and RoPE read
       if (ptid == 0) {
@@ -215,7 +229,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
         SPARSE_TRACE_P(16 + 8 * tr_blk + 4);
       }
 #pragma unroll
-      for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r4[i]);
+      for (int i = 0; i < 4 / kHalfDiv; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r4[i]);
       // (A) channels 0–255 (bytes 0…255 of each raw row) → slabs 0–3, over the raw rows. Token u's output line in
       // slab s (s · 8192 + 128u) is quarter u % 4 of raw row 16s + u / 4: for u % 4 ∈ {2, 3} a quarter (B's bytes)
       // already read, for u % 4 ∈ {0, 1} one still to read. So the 32 tokens u % 4 ∈ {0, 1} are read into registers
@@ -227,13 +241,13 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       const uint64_t vmask = valid_mask(sValid + 16 * b);  // (mla_sm90_math.cuh)
       uint4 held[4];
 #pragma unroll
-      for (int i = 0; i < 4; ++i)
+      for (int i = 0; i < 4 / kHalfDiv; ++i)
         held[i] = (vmask >> u_held) & 1 ? ptx::ld_shared_v4(sKb + u_held * HEAD_DIM_V + 64 * quarter + 16 * i) : zero;
       {
         const bool v = (vmask >> u_stream) & 1;
         const float sc_s = ptx::ld_shared_f32(sScaleA + 8 * u_stream + 4 * (quarter >> 1));
 #pragma unroll 1
-        for (int i = 0; i < 4; ++i) {
+        for (int i = 0; i < 4 / kHalfDiv; ++i) {
           if (v) store_dequantised(sKb, u_stream, 64 * quarter + 16 * i, ptx::ld_shared_v4(sKb + u_stream * HEAD_DIM_V + 64 * quarter + 16 * i), sc_s);
           else store_dequantised_zero(sKb, u_stream, 64 * quarter + 16 * i);
         }
@@ -241,7 +255,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       const float sc_h = ptx::ld_shared_f32(sScaleA + 8 * u_held + 4 * (quarter >> 1));
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every held token's raw bytes are in registers
 #pragma unroll
-      for (int i = 0; i < 4; ++i) store_dequantised(sKb, u_held, 64 * quarter + 16 * i, held[i], sc_h);  // (zeros: zero in)
+      for (int i = 0; i < 4 / kHalfDiv; ++i) store_dequantised(sKb, u_held, 64 * quarter + 16 * i, held[i], sc_h);  // (zeros: zero in)
       ptx::fence_proxy_async();
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);
       if (ptid == 0) {
