@@ -177,6 +177,13 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
         const float* sc = reinterpret_cast<const float*>(row + FP8_SCALES_OFFSET);
         scale_b = sc[2 + h], scale_a = sc[h];
       }
+#ifdef MLA_SM90_SPARSE_ROPE_REGS
+      // EXPERIMENT: this thread's 64 RoPE bytes (chunks 4h … 4h + 3) straight into registers, so that a warp issues 16
+      // bulk copies per block (the codes) instead of 32, and no shared-memory round trip for the RoPE
+      uint4 r4[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) r4[i] = valid ? ptx::ld_global_v4(row + FP8_ROPE_OFFSET + 16 * (4 * h + i)) : zero;
+#endif
       // this warp's 16 positions: lanes 0, 2, … vote; the even ballot bits gathered into 16 (shifts and masks)
       uint32_t bits = __ballot_sync(0xffffffffu, valid && h == 0) & 0x55555555u;
       bits = (bits | bits >> 1) & 0x33333333u;
@@ -196,12 +203,24 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       else fills0 = k + 1;
       continue;
 #endif
+#ifdef MLA_SM90_SPARSE_ROPE_REGS
+      if (valid && h == 0) {
+        ptx::mbarrier_expect_tx(raw, HEAD_DIM_V);
+        ptx::bulk_load(sKb + t * HEAD_DIM_V, row, HEAD_DIM_V, raw);
+      }
+      {
+        const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r4[i]);
+      }
+#else
       if (valid && (kHalfDiv == 1 || t < PAGE_BLOCK_SIZE / kHalfDiv)) {
         const uint32_t bytes = h ? 2 * 64 : HEAD_DIM_V;
         ptx::mbarrier_expect_tx(raw, bytes);
         if (h) ptx::bulk_load(sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + t * 128, row + FP8_ROPE_OFFSET, bytes, raw);
         else ptx::bulk_load(sKb + t * HEAD_DIM_V, row, bytes, raw);
       }
+#endif
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every thread's bytes are on the raw barrier
       if (ptid == 0) ptx::mbarrier_arrive(raw);
       SPARSE_TRACE_P(16 + 8 * tr_blk + 2);
@@ -216,6 +235,15 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
         else store_dequantised_zero(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c);
       }
       ptx::st_shared_f32(sScaleA + 8 * t + 4 * h, scale_a);  // for step (A), whose threads take other tokens
+#ifdef MLA_SM90_SPARSE_ROPE_REGS
+      ptx::fence_proxy_async();
+      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // slabs 4–8 written; raw bytes 256–511 read
+      if (ptid == 0) {
+#pragma unroll
+        for (int sl4 = SM90_GROUP_A_SLABS; sl4 < SM90_SLABS; ++sl4) ptx::mbarrier_arrive(full + 8 * sl4);
+        SPARSE_TRACE_P(16 + 8 * tr_blk + 4);
+      }
+#else
       // the RoPE row's 64 bytes of this thread (chunks 4h … 4h + 3), read before anyone writes slab 8 swizzled
       const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
       uint4 r4[4];
@@ -230,6 +258,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       }
 #pragma unroll
       for (int i = 0; i < 4 / kHalfDiv; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r4[i]);
+#endif
       // (A) channels 0–255 (bytes 0…255 of each raw row) → slabs 0–3, over the raw rows. Token u's output line in
       // slab s (s · 8192 + 128u) is quarter u % 4 of raw row 16s + u / 4: for u % 4 ∈ {2, 3} a quarter (B's bytes)
       // already read, for u % 4 ∈ {0, 1} one still to read. So the 32 tokens u % 4 ∈ {0, 1} are read into registers
@@ -261,7 +290,9 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       if (ptid == 0) {
 #pragma unroll
         for (int sl4 = 0; sl4 < SM90_GROUP_A_SLABS; ++sl4) ptx::mbarrier_arrive(full + 8 * sl4);
+#ifndef MLA_SM90_SPARSE_ROPE_REGS
         ptx::mbarrier_arrive(full + 8 * (SM90_SLABS - 1));
+#endif
         SPARSE_TRACE_P(16 + 8 * tr_blk + 5);
       }
       SPARSE_TRACE_NEXT(tr_blk);
