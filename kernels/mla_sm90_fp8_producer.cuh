@@ -181,8 +181,21 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       // EXPERIMENT: this thread's 64 RoPE bytes (chunks 4h … 4h + 3) straight into registers, so that a warp issues 16
       // bulk copies per block (the codes) instead of 32, and no shared-memory round trip for the RoPE
       uint4 r4[4];
+#ifndef MLA_SM90_SPARSE_ROPE_LATE
 #pragma unroll
       for (int i = 0; i < 4; ++i) r4[i] = valid ? ptx::ld_global_v4(row + FP8_ROPE_OFFSET + 16 * (4 * h + i)) : zero;
+#endif
+#endif
+#ifdef MLA_SM90_SPARSE_B_REGS
+      // EXPERIMENT (with MLA_SM90_SPARSE_ROPE_REGS): step B's codes (bytes 256 + 128h + 16c) into registers as well:
+      // the bulk copy brings only bytes 0–255, and step B runs while it is in flight. All consumed before this
+      // block's fence, so its MEMBAR has no load of this thread to wait for.
+      uint4 bq[8];
+#pragma unroll
+      for (int c = 0; c < 8; ++c) bq[c] = valid ? ptx::ld_global_v4(row + HEAD_DIM_V / 2 + 128 * h + 16 * c) : zero;
+      constexpr uint32_t kCopyBytes = HEAD_DIM_V / 2;
+#else
+      constexpr uint32_t kCopyBytes = HEAD_DIM_V;
 #endif
       // this warp's 16 positions: lanes 0, 2, … vote; the even ballot bits gathered into 16 (shifts and masks)
       uint32_t bits = __ballot_sync(0xffffffffu, valid && h == 0) & 0x55555555u;
@@ -193,6 +206,10 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       if (k > 0) ptx::mbarrier_wait(empty_a, (k - 1) & 1);  // group A of the block before is consumed
       if (k > 0) ptx::mbarrier_wait(empty_b, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
       SPARSE_TRACE_P(16 + 8 * tr_blk + 1);
+#ifdef MLA_SM90_SPARSE_ROPE_LATE  // (the RoPE loads once the buffer is free: fewer registers live across the waits)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) r4[i] = valid ? ptx::ld_global_v4(row + FP8_ROPE_OFFSET + 16 * (4 * h + i)) : zero;
+#endif
       if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
 #ifdef MLA_EXPERIMENT_NO_PRODUCER  // timing bound (outputs wrong): the math side alone, the producer only hands buffers on
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);
@@ -205,8 +222,8 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
 #endif
 #ifdef MLA_SM90_SPARSE_ROPE_REGS
       if (valid && h == 0) {
-        ptx::mbarrier_expect_tx(raw, HEAD_DIM_V);
-        ptx::bulk_load(sKb + t * HEAD_DIM_V, row, HEAD_DIM_V, raw);
+        ptx::mbarrier_expect_tx(raw, kCopyBytes);
+        ptx::bulk_load(sKb + t * HEAD_DIM_V, row, kCopyBytes, raw);
       }
       {
         const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
@@ -224,6 +241,11 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every thread's bytes are on the raw barrier
       if (ptid == 0) ptx::mbarrier_arrive(raw);
       SPARSE_TRACE_P(16 + 8 * tr_blk + 2);
+#ifdef MLA_SM90_SPARSE_B_REGS
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 3);
+#pragma unroll
+      for (int c = 0; c < 8; ++c) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c, bq[c], scale_b);  // (invalid: 0 · 0)
+#else
       ptx::mbarrier_wait(raw, k & 1);
       SPARSE_TRACE_P(16 + 8 * tr_blk + 3);
       // (B) channels 256 + 128h + 16c of row t (bytes 256 + 128h + 16c) → slabs 4–7, rotated chunk order
@@ -234,6 +256,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
         if (valid) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c, ptx::ld_shared_v4(row_s + HEAD_DIM_V / 2 + 128 * h + 16 * c), scale_b);
         else store_dequantised_zero(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c);
       }
+#endif
       ptx::st_shared_f32(sScaleA + 8 * t + 4 * h, scale_a);  // for step (A), whose threads take other tokens
 #ifdef MLA_SM90_SPARSE_ROPE_REGS
       ptx::fence_proxy_async();
@@ -243,6 +266,9 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
         for (int sl4 = SM90_GROUP_A_SLABS; sl4 < SM90_SLABS; ++sl4) ptx::mbarrier_arrive(full + 8 * sl4);
         SPARSE_TRACE_P(16 + 8 * tr_blk + 4);
       }
+#ifdef MLA_SM90_SPARSE_B_REGS
+      ptx::mbarrier_wait(raw, k & 1);  // bytes 0–255 of every row (step A's)
+#endif
 #else
       // the RoPE row's 64 bytes of this thread (chunks 4h … 4h + 3), read before anyone writes slab 8 swizzled
       const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
