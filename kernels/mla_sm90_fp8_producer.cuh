@@ -36,6 +36,11 @@ constexpr int kHalfDiv = 2;
 #else
 constexpr int kHalfDiv = 1;
 #endif
+#ifdef MLA_SM90_SPARSE_B_SPLIT
+constexpr bool kBSplit = true;
+#else
+constexpr bool kBSplit = false;
+#endif
 
 // bars_full: slab s of buffer b at bars_full + 8·(9b + s); bars_raw: buffer b at + 8b; bars_empty: group g of
 // buffer b at + 8·(2b + g).
@@ -190,9 +195,12 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       // EXPERIMENT (with MLA_SM90_SPARSE_ROPE_REGS): step B's codes (bytes 256 + 128h + 16c) into registers as well:
       // the bulk copy brings only bytes 0–255, and step B runs while it is in flight. All consumed before this
       // block's fence, so its MEMBAR has no load of this thread to wait for.
+      // (MLA_SM90_SPARSE_B_SPLIT: chunks 4–7 only once the buffer is free and the RoPE is stored: 16 registers fewer
+      // live across the waits)
+      constexpr int kBTop = kBSplit ? 4 : 8;
       uint4 bq[8];
 #pragma unroll
-      for (int c = 0; c < 8; ++c) bq[c] = valid ? ptx::ld_global_v4(row + HEAD_DIM_V / 2 + 128 * h + 16 * c) : zero;
+      for (int c = 0; c < kBTop; ++c) bq[c] = valid ? ptx::ld_global_v4(row + HEAD_DIM_V / 2 + 128 * h + 16 * c) : zero;
       constexpr uint32_t kCopyBytes = HEAD_DIM_V / 2;
 #else
       constexpr uint32_t kCopyBytes = HEAD_DIM_V;
@@ -211,6 +219,15 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       for (int i = 0; i < 4; ++i) r4[i] = valid ? ptx::ld_global_v4(row + FP8_ROPE_OFFSET + 16 * (4 * h + i)) : zero;
 #endif
       if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
+#ifdef MLA_SM90_SPARSE_B_SPLIT
+      {
+        const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r4[i]);
+      }
+#pragma unroll
+      for (int c = kBTop; c < 8; ++c) bq[c] = valid ? ptx::ld_global_v4(row + HEAD_DIM_V / 2 + 128 * h + 16 * c) : zero;
+#endif
 #ifdef MLA_EXPERIMENT_NO_PRODUCER  // timing bound (outputs wrong): the math side alone, the producer only hands buffers on
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);
       if (ptid == 0) {
@@ -225,11 +242,13 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
         ptx::mbarrier_expect_tx(raw, kCopyBytes);
         ptx::bulk_load(sKb + t * HEAD_DIM_V, row, kCopyBytes, raw);
       }
+#ifndef MLA_SM90_SPARSE_B_SPLIT
       {
         const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
 #pragma unroll
         for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r4[i]);
       }
+#endif
 #else
       if (valid && (kHalfDiv == 1 || t < PAGE_BLOCK_SIZE / kHalfDiv)) {
         const uint32_t bytes = h ? 2 * 64 : HEAD_DIM_V;
