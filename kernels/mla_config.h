@@ -168,15 +168,6 @@ static_assert(2 * SM90_FP8_RAW_BOX_BYTES == SM90_GROUP_A_SLABS * SM90_SLAB_BYTES
 // without spills, 72 the producer's (ptxas -v: 0 spills at this split; 224/56 spills 12 B).
 constexpr int SM90_FP8_MATH_REGS = 216;
 constexpr int SM90_FP8_PRODUCER_REGS = 72;
-#ifdef MLA_SM90_SPARSE_REGS_88
-// EXPERIMENT: the sparse entry's own split, 2 · 208 + 88 (its math warpgroups hold their loop in 208 without spills;
-// the dense entry's spill there)
-constexpr int SM90_FP8S_MATH_REGS = 208;
-constexpr int SM90_FP8S_PRODUCER_REGS = 88;
-#else
-constexpr int SM90_FP8S_MATH_REGS = SM90_FP8_MATH_REGS;
-constexpr int SM90_FP8S_PRODUCER_REGS = SM90_FP8_PRODUCER_REGS;
-#endif
 }  // namespace mla
 
 namespace mla {

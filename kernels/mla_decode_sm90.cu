@@ -113,12 +113,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   if (w.begin_req >= p.b) return;  // idle part
   if constexpr (kFp8) {
     if (wg == 2) {
-      ptx::setmaxnreg_dec<kSparse ? SM90_FP8S_PRODUCER_REGS : SM90_FP8_PRODUCER_REGS>();
+      ptx::setmaxnreg_dec<SM90_FP8_PRODUCER_REGS>();
       if constexpr (kSparse) fp8_sparse_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
       else fp8_producer(p, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, kmap, rope_map, tid - SM90_THREADS);
       return;
     }
-    ptx::setmaxnreg_inc<kSparse ? SM90_FP8S_MATH_REGS : SM90_FP8_MATH_REGS>();
+    ptx::setmaxnreg_inc<SM90_FP8_MATH_REGS>();
   }
 #ifdef MLA_SM90_TRACE  // timing experiment: thread 0's cycles per phase, summed over items (scripts/trace-sm90.mjs)
   // (-DMLA_SM90_TRACE=2: the epilogue's phases instead — start: loop end → past the row-sum barrier, loop: the next Q's

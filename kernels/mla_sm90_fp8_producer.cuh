@@ -31,16 +31,6 @@ constexpr int kBUnroll = 4;
 constexpr int kProducerSync = 8;  // named barrier of the producer's 128 threads (the math warpgroups use 1–7 and 9)
 constexpr int kProducerThreads = SM90_FP8_THREADS - SM90_THREADS;
 static_assert(kProducerThreads == 2 * PAGE_BLOCK_SIZE, "two producer threads per token");
-#ifdef MLA_EXPERIMENT_HALF_PRODUCER  // timing bound (outputs wrong): the per-thread work of a producer with a cluster peer
-constexpr int kHalfDiv = 2;
-#else
-constexpr int kHalfDiv = 1;
-#endif
-#ifdef MLA_SM90_SPARSE_B_SPLIT
-constexpr bool kBSplit = true;
-#else
-constexpr bool kBSplit = false;
-#endif
 
 // bars_full: slab s of buffer b at bars_full + 8·(9b + s); bars_raw: buffer b at + 8b; bars_empty: group g of
 // buffer b at + 8·(2b + g).
@@ -126,14 +116,14 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
 
 // Sparse decode: the producer gathers. Block j of an item is positions [64·(first block + j), +64) of the query
 // token's index list (every row of the m-block is one query token: row_set_token_padded); thread (t, h) owns
-// position t: it loads its slot and scales, and issues one bulk copy — h = 0 the 512 e4m3 bytes to row t of group
-// A's slabs (t · 512), h = 1 the 128 RoPE bytes to row t of slab 8 (t · 128, unswizzled) — each thread first adding
-// its bytes to the raw barrier's transaction count, thread 0 arriving once all have. Positions past topk_length,
-// −1 and slots outside the cache are not copied: their values are written as zeros and their bit in the block's
-// validity mask (sValid: per buffer four 16-bit words, one per producer warp) is clear, so the math side masks them.
-// The math warpgroups release group A / B of a buffer on its "empty" mbarrier (as for dense FP8).
-// Then: (B) channels 256–511 → slabs 4–7; the RoPE row swizzled in place into slab 8; (A) channels 0–255 over the
-// raw rows in slabs 0–3 (read first, then a barrier).
+// position t: it loads its slot and scales and its half of the token's RoPE row (64 bytes) into registers; h = 0
+// issues one bulk copy of the 512 e4m3 bytes to row t of group A's slabs (t · 512), adding them to the raw barrier's
+// transaction count, thread 0 arriving once all have. Positions past topk_length, −1 and slots outside the cache are
+// not read: their values are written as zeros and their bit in the block's validity mask (sValid: per buffer four
+// 16-bit words, one per producer warp) is clear, so the math side masks them. The math warpgroups release group A / B
+// of a buffer on its "empty" mbarrier (as for dense FP8). Then: the RoPE halves stored swizzled into slab 8 while the
+// codes land; (B) channels 256–511 → slabs 4–7; (A) channels 0–255 over the raw rows in slabs 0–3 (read first, then a
+// barrier).
 __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, const MlaFp8Params& f, const PartWork& w, int m_block, uint32_t sK0,
                                                     uint32_t sK1, uint32_t bars_full, uint32_t bars_raw, uint32_t bars_empty, uint32_t sValid, int ptid) {
   const uint32_t sScaleA = sValid + 32;  // float[64][2]: each token's scales of channels 0–127 and 128–255
@@ -182,29 +172,13 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
         const float* sc = reinterpret_cast<const float*>(row + FP8_SCALES_OFFSET);
         scale_b = sc[2 + h], scale_a = sc[h];
       }
-#ifdef MLA_SM90_SPARSE_ROPE_REGS
-      // EXPERIMENT: this thread's 64 RoPE bytes (chunks 4h … 4h + 3) straight into registers, so that a warp issues 16
-      // bulk copies per block (the codes) instead of 32, and no shared-memory round trip for the RoPE
+      // this thread's RoPE chunks 4h … 4h + 3, from global memory into registers: a bulk copy per token for them (as
+      // for the codes) doubled the warp's serial copy-issue loop (ELECT / R2UR / UBLKCP per lane) and took a shared-
+      // memory round trip (the sparse rows 8–16 % faster on an H200, perf log session 20 `roperg`). Issued before the
+      // buffer waits, consumed before this block's proxy fence (whose MEMBAR would otherwise wait for them).
       uint4 r4[4];
-#ifndef MLA_SM90_SPARSE_ROPE_LATE
 #pragma unroll
       for (int i = 0; i < 4; ++i) r4[i] = valid ? ptx::ld_global_v4(row + FP8_ROPE_OFFSET + 16 * (4 * h + i)) : zero;
-#endif
-#endif
-#ifdef MLA_SM90_SPARSE_B_REGS
-      // EXPERIMENT (with MLA_SM90_SPARSE_ROPE_REGS): step B's codes (bytes 256 + 128h + 16c) into registers as well:
-      // the bulk copy brings only bytes 0–255, and step B runs while it is in flight. All consumed before this
-      // block's fence, so its MEMBAR has no load of this thread to wait for.
-      // (MLA_SM90_SPARSE_B_SPLIT: chunks 4–7 only once the buffer is free and the RoPE is stored: 16 registers fewer
-      // live across the waits)
-      constexpr int kBTop = kBSplit ? 4 : 8;
-      uint4 bq[8];
-#pragma unroll
-      for (int c = 0; c < kBTop; ++c) bq[c] = valid ? ptx::ld_global_v4(row + HEAD_DIM_V / 2 + 128 * h + 16 * c) : zero;
-      constexpr uint32_t kCopyBytes = HEAD_DIM_V / 2;
-#else
-      constexpr uint32_t kCopyBytes = HEAD_DIM_V;
-#endif
       // this warp's 16 positions: lanes 0, 2, … vote; the even ballot bits gathered into 16 (shifts and masks)
       uint32_t bits = __ballot_sync(0xffffffffu, valid && h == 0) & 0x55555555u;
       bits = (bits | bits >> 1) & 0x33333333u;
@@ -214,70 +188,30 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       if (k > 0) ptx::mbarrier_wait(empty_a, (k - 1) & 1);  // group A of the block before is consumed
       if (k > 0) ptx::mbarrier_wait(empty_b, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
       SPARSE_TRACE_P(16 + 8 * tr_blk + 1);
-#ifdef MLA_SM90_SPARSE_ROPE_LATE  // (the RoPE loads once the buffer is free: fewer registers live across the waits)
-#pragma unroll
-      for (int i = 0; i < 4; ++i) r4[i] = valid ? ptx::ld_global_v4(row + FP8_ROPE_OFFSET + 16 * (4 * h + i)) : zero;
-#endif
       if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
-#ifdef MLA_SM90_SPARSE_B_SPLIT
-      {
-        const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
-#pragma unroll
-        for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r4[i]);
-      }
-#pragma unroll
-      for (int c = kBTop; c < 8; ++c) bq[c] = valid ? ptx::ld_global_v4(row + HEAD_DIM_V / 2 + 128 * h + 16 * c) : zero;
-#endif
-#ifdef MLA_EXPERIMENT_NO_PRODUCER  // timing bound (outputs wrong): the math side alone, the producer only hands buffers on
-      ptx::named_barrier_sync(kProducerSync, kProducerThreads);
-      if (ptid == 0) {
-        for (int sl9 = 0; sl9 < SM90_SLABS; ++sl9) ptx::mbarrier_arrive(full + 8 * sl9);
-      }
-      if (b) fills1 = k + 1;
-      else fills0 = k + 1;
-      continue;
-#endif
-#ifdef MLA_SM90_SPARSE_ROPE_REGS
       if (valid && h == 0) {
-        ptx::mbarrier_expect_tx(raw, kCopyBytes);
-        ptx::bulk_load(sKb + t * HEAD_DIM_V, row, kCopyBytes, raw);
+        ptx::mbarrier_expect_tx(raw, HEAD_DIM_V);
+        ptx::bulk_load(sKb + t * HEAD_DIM_V, row, HEAD_DIM_V, raw);
       }
-#ifndef MLA_SM90_SPARSE_B_SPLIT
       {
-        const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
+        const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;  // (zeros for an invalid position)
 #pragma unroll
         for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r4[i]);
       }
-#endif
-#else
-      if (valid && (kHalfDiv == 1 || t < PAGE_BLOCK_SIZE / kHalfDiv)) {
-        const uint32_t bytes = h ? 2 * 64 : HEAD_DIM_V;
-        ptx::mbarrier_expect_tx(raw, bytes);
-        if (h) ptx::bulk_load(sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + t * 128, row + FP8_ROPE_OFFSET, bytes, raw);
-        else ptx::bulk_load(sKb + t * HEAD_DIM_V, row, bytes, raw);
-      }
-#endif
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every thread's bytes are on the raw barrier
       if (ptid == 0) ptx::mbarrier_arrive(raw);
       SPARSE_TRACE_P(16 + 8 * tr_blk + 2);
-#ifdef MLA_SM90_SPARSE_B_REGS
-      SPARSE_TRACE_P(16 + 8 * tr_blk + 3);
-#pragma unroll
-      for (int c = 0; c < 8; ++c) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c, bq[c], scale_b);  // (invalid: 0 · 0)
-#else
       ptx::mbarrier_wait(raw, k & 1);
       SPARSE_TRACE_P(16 + 8 * tr_blk + 3);
       // (B) channels 256 + 128h + 16c of row t (bytes 256 + 128h + 16c) → slabs 4–7, rotated chunk order
       const uint32_t row_s = sKb + t * HEAD_DIM_V;
 #pragma unroll 1
-      for (int i = 0; i < 8 / kHalfDiv; ++i) {
+      for (int i = 0; i < 8; ++i) {
         const int c = (i + t) & 7;
         if (valid) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c, ptx::ld_shared_v4(row_s + HEAD_DIM_V / 2 + 128 * h + 16 * c), scale_b);
         else store_dequantised_zero(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c);
       }
-#endif
       ptx::st_shared_f32(sScaleA + 8 * t + 4 * h, scale_a);  // for step (A), whose threads take other tokens
-#ifdef MLA_SM90_SPARSE_ROPE_REGS
       ptx::fence_proxy_async();
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // slabs 4–8 written; raw bytes 256–511 read
       if (ptid == 0) {
@@ -285,25 +219,6 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
         for (int sl4 = SM90_GROUP_A_SLABS; sl4 < SM90_SLABS; ++sl4) ptx::mbarrier_arrive(full + 8 * sl4);
         SPARSE_TRACE_P(16 + 8 * tr_blk + 4);
       }
-#ifdef MLA_SM90_SPARSE_B_REGS
-      ptx::mbarrier_wait(raw, k & 1);  // bytes 0–255 of every row (step A's)
-#endif
-#else
-      // the RoPE row's 64 bytes of this thread (chunks 4h … 4h + 3), read before anyone writes slab 8 swizzled
-      const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
-      uint4 r4[4];
-#pragma unroll
-      for (int i = 0; i < 4 / kHalfDiv; ++i) r4[i] = valid ? ptx::ld_shared_v4(rope + t * 128 + 16 * (4 * h + i)) : zero;
-      ptx::fence_proxy_async();
-      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // slabs 4–7 written; raw bytes 256–511 and RoPE read
-      if (ptid == 0) {
-#pragma unroll
-        for (int sl4 = SM90_GROUP_A_SLABS; sl4 < SM90_SLABS - 1; ++sl4) ptx::mbarrier_arrive(full + 8 * sl4);
-        SPARSE_TRACE_P(16 + 8 * tr_blk + 4);
-      }
-#pragma unroll
-      for (int i = 0; i < 4 / kHalfDiv; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r4[i]);
-#endif
       // (A) channels 0–255 (bytes 0…255 of each raw row) → slabs 0–3, over the raw rows. Token u's output line in
       // slab s (s · 8192 + 128u) is quarter u % 4 of raw row 16s + u / 4: for u % 4 ∈ {2, 3} a quarter (B's bytes)
       // already read, for u % 4 ∈ {0, 1} one still to read. So the 32 tokens u % 4 ∈ {0, 1} are read into registers
@@ -315,13 +230,13 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       const uint64_t vmask = valid_mask(sValid + 16 * b);  // (mla_sm90_math.cuh)
       uint4 held[4];
 #pragma unroll
-      for (int i = 0; i < 4 / kHalfDiv; ++i)
+      for (int i = 0; i < 4; ++i)
         held[i] = (vmask >> u_held) & 1 ? ptx::ld_shared_v4(sKb + u_held * HEAD_DIM_V + 64 * quarter + 16 * i) : zero;
       {
         const bool v = (vmask >> u_stream) & 1;
         const float sc_s = ptx::ld_shared_f32(sScaleA + 8 * u_stream + 4 * (quarter >> 1));
 #pragma unroll 1
-        for (int i = 0; i < 4 / kHalfDiv; ++i) {
+        for (int i = 0; i < 4; ++i) {
           if (v) store_dequantised(sKb, u_stream, 64 * quarter + 16 * i, ptx::ld_shared_v4(sKb + u_stream * HEAD_DIM_V + 64 * quarter + 16 * i), sc_s);
           else store_dequantised_zero(sKb, u_stream, 64 * quarter + 16 * i);
         }
@@ -329,15 +244,12 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       const float sc_h = ptx::ld_shared_f32(sScaleA + 8 * u_held + 4 * (quarter >> 1));
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every held token's raw bytes are in registers
 #pragma unroll
-      for (int i = 0; i < 4 / kHalfDiv; ++i) store_dequantised(sKb, u_held, 64 * quarter + 16 * i, held[i], sc_h);  // (zeros: zero in)
+      for (int i = 0; i < 4; ++i) store_dequantised(sKb, u_held, 64 * quarter + 16 * i, held[i], sc_h);  // (zeros: zero in)
       ptx::fence_proxy_async();
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);
       if (ptid == 0) {
 #pragma unroll
         for (int sl4 = 0; sl4 < SM90_GROUP_A_SLABS; ++sl4) ptx::mbarrier_arrive(full + 8 * sl4);
-#ifndef MLA_SM90_SPARSE_ROPE_REGS
-        ptx::mbarrier_arrive(full + 8 * (SM90_SLABS - 1));
-#endif
         SPARSE_TRACE_P(16 + 8 * tr_blk + 5);
       }
       SPARSE_TRACE_NEXT(tr_blk);

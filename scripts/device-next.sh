@@ -34,6 +34,7 @@
 #             (SRC_REV=2a06032 scripts/build-variant.sh combold mla_combine sm_90, then copy its cubin into
 #             .variants/combold): combine and decode GPU tests (CPRE_DECODE=0: not the decode one), memcheck, the
 #             CPRE_SETS rows (default: serving + var sweep rows)
+#   sparsefinal ~2 min: the default build's Hopper sparse GPU tests, memcheck + racecheck on them, the sparse set (JSON)
 #   spab2     ~6 min: SPAB_VARIANTS="A B": each sparse variant's Hopper sparse GPU tests, memcheck + racecheck on the
 #             first, two rounds of sparse:4-11 against the shipped build
 #   race-probe ~1 min: racecheck on each pattern of scripts/race-probe.cu (race-free named-barrier handoffs)
@@ -82,7 +83,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -421,6 +422,14 @@ case $step in
     FLASH_MLA_KERNEL_DIR=$(kernel_dir $v)/ FLASH_MLA_REQUIRE_GPU=1 timeout 120 compute-sanitizer --tool memcheck --print-limit 6 node --test --test-name-pattern="Hopper sparse" dist/test/fp8-sparse-gpu.test.js > "$out/spab-memcheck.log" 2>&1
     echo "memcheck rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/spab-memcheck.log" | tail -1)"
     ab_rounds spab "sparse:4,5,6,7,8,9,10,11" dist/kernels $v
+    ;;
+  sparsefinal)
+    # the default kernels after a sparse change is merged: the Hopper sparse GPU tests, memcheck and racecheck on them,
+    # then the whole sparse set (JSON for docs/runs/)
+    fp8_tests sf "Hopper sparse" 150
+    sanitize_fp8_tests sf "Hopper sparse" 200
+    timeout 90 node dist/src/cli.js bench --configs sparse --iters 30 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
+    echo "sparse rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
     ;;
   spab2)
     # several 'hopper' sparse variants (SPAB_VARIANTS="A B …", each .variants/NAME) against the shipped build: per variant

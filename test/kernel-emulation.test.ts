@@ -916,10 +916,10 @@ if (scenarioName) {
     it('planted bugs in the Hopper sparse kernel: no wait for the gathered bytes → RAW on a bulk copy, no group-A wait → a race with wgmma, no validity mask → the oracle, no gather arrival → deadlock', { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (four more emulator builds, ~25 s)' }, async (t) => {
       const producer = 'mla_sm90_fp8_producer.cuh';
       const builds = {
-        noRawWait: buildFakeCuda({ emulate: true, plant: [[producer, '      ptx::mbarrier_wait(raw, k & 1);\n      // (B) channels 256 + 128h + 16c of row t', '      // (B) channels 256 + 128h + 16c of row t']] }),
+        noRawWait: buildFakeCuda({ emulate: true, plant: [[producer, '      ptx::mbarrier_wait(raw, k & 1);\n      SPARSE_TRACE_P(16 + 8 * tr_blk + 3);\n      // (B) channels 256 + 128h + 16c of row t', '      // (B) channels 256 + 128h + 16c of row t']] }),
         noEmptyA: buildFakeCuda({ emulate: true, plant: [[producer, '      if (k > 0) ptx::mbarrier_wait(empty_a, (k - 1) & 1);  // group A of the block before is consumed', '']] }),
         noMask: buildFakeCuda({ emulate: true, plant: [['mla_decode_sm90.cu', 'mask_and_row_max<true>(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx, valid_mask(sValid));', 'mask_and_row_max(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx);']] }),
-        noArrive: buildFakeCuda({ emulate: true, plant: [[producer, '      if (ptid == 0) ptx::mbarrier_arrive(raw);\n      ptx::mbarrier_wait(raw, k & 1);\n      // (B)', '      ptx::mbarrier_wait(raw, k & 1);\n      // (B)']] }),
+        noArrive: buildFakeCuda({ emulate: true, plant: [[producer, '      if (ptid == 0) ptx::mbarrier_arrive(raw);\n      SPARSE_TRACE_P(16 + 8 * tr_blk + 2);\n      ptx::mbarrier_wait(raw, k & 1);', '      SPARSE_TRACE_P(16 + 8 * tr_blk + 2);\n      ptx::mbarrier_wait(raw, k & 1);']] }),
       };
       const seed = freshSeed();
       const [noRawWait, noRawWaitLate, noEmptyA, noMask, noArrive] = await Promise.all([
