@@ -205,12 +205,27 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       SPARSE_TRACE_P(16 + 8 * tr_blk + 3);
       // (B) channels 256 + 128h + 16c of row t (bytes 256 + 128h + 16c) → slabs 4–7, rotated chunk order
       const uint32_t row_s = sKb + t * HEAD_DIM_V;
+#ifdef MLA_SM90_SPARSE_UNROLL2  // EXPERIMENT: two chunks per step, both shared loads first
+#pragma unroll 1
+      for (int i = 0; i < 8; i += 2) {
+        const int c0 = (i + t) & 7, c1 = (i + 1 + t) & 7;
+        if (valid) {
+          const uint4 a0 = ptx::ld_shared_v4(row_s + HEAD_DIM_V / 2 + 128 * h + 16 * c0), a1 = ptx::ld_shared_v4(row_s + HEAD_DIM_V / 2 + 128 * h + 16 * c1);
+          store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c0, a0, scale_b);
+          store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c1, a1, scale_b);
+        } else {
+          store_dequantised_zero(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c0);
+          store_dequantised_zero(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c1);
+        }
+      }
+#else
 #pragma unroll 1
       for (int i = 0; i < 8; ++i) {
         const int c = (i + t) & 7;
         if (valid) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c, ptx::ld_shared_v4(row_s + HEAD_DIM_V / 2 + 128 * h + 16 * c), scale_b);
         else store_dequantised_zero(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c);
       }
+#endif
       ptx::st_shared_f32(sScaleA + 8 * t + 4 * h, scale_a);  // for step (A), whose threads take other tokens
       ptx::fence_proxy_async();
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // slabs 4–8 written; raw bytes 256–511 read
@@ -235,11 +250,25 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       {
         const bool v = (vmask >> u_stream) & 1;
         const float sc_s = ptx::ld_shared_f32(sScaleA + 8 * u_stream + 4 * (quarter >> 1));
+#ifdef MLA_SM90_SPARSE_UNROLL2
+#pragma unroll 1
+        for (int i = 0; i < 4; i += 2) {
+          if (v) {
+            const uint4 a0 = ptx::ld_shared_v4(sKb + u_stream * HEAD_DIM_V + 64 * quarter + 16 * i), a1 = ptx::ld_shared_v4(sKb + u_stream * HEAD_DIM_V + 64 * quarter + 16 * i + 16);
+            store_dequantised(sKb, u_stream, 64 * quarter + 16 * i, a0, sc_s);
+            store_dequantised(sKb, u_stream, 64 * quarter + 16 * i + 16, a1, sc_s);
+          } else {
+            store_dequantised_zero(sKb, u_stream, 64 * quarter + 16 * i);
+            store_dequantised_zero(sKb, u_stream, 64 * quarter + 16 * i + 16);
+          }
+        }
+#else
 #pragma unroll 1
         for (int i = 0; i < 4; ++i) {
           if (v) store_dequantised(sKb, u_stream, 64 * quarter + 16 * i, ptx::ld_shared_v4(sKb + u_stream * HEAD_DIM_V + 64 * quarter + 16 * i), sc_s);
           else store_dequantised_zero(sKb, u_stream, 64 * quarter + 16 * i);
         }
+#endif
       }
       const float sc_h = ptx::ld_shared_f32(sScaleA + 8 * u_held + 4 * (quarter >> 1));
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every held token's raw bytes are in registers
