@@ -186,13 +186,30 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       bits = (bits | bits >> 4) & 0x00ff00ffu;
       bits = (bits | bits >> 8) & 0x0000ffffu;
       if (k > 0) ptx::mbarrier_wait(empty_a, (k - 1) & 1);  // group A of the block before is consumed
+#ifndef MLA_SM90_SPARSE_LATE_B
       if (k > 0) ptx::mbarrier_wait(empty_b, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
+#endif
       SPARSE_TRACE_P(16 + 8 * tr_blk + 1);
+#ifndef MLA_SM90_SPARSE_LATE_B
       if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
+#endif
       if (valid && h == 0) {
         ptx::mbarrier_expect_tx(raw, HEAD_DIM_V);
         ptx::bulk_load(sKb + t * HEAD_DIM_V, row, HEAD_DIM_V, raw);
       }
+#ifdef MLA_SM90_SPARSE_LATE_B
+      // EXPERIMENT: the codes land in group A only, so their copies go out before group B is free; group B (slab 8's
+      // RoPE, the validity words, which buffer 1's reader releases with B) is waited for after them
+      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every thread's bytes are on the raw barrier
+      if (ptid == 0) ptx::mbarrier_arrive(raw);
+      if (k > 0) ptx::mbarrier_wait(empty_b, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
+      if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
+      {
+        const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;  // (zeros for an invalid position)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r4[i]);
+      }
+#else
       {
         const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;  // (zeros for an invalid position)
 #pragma unroll
@@ -200,6 +217,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       }
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every thread's bytes are on the raw barrier
       if (ptid == 0) ptx::mbarrier_arrive(raw);
+#endif
       SPARSE_TRACE_P(16 + 8 * tr_blk + 2);
       ptx::mbarrier_wait(raw, k & 1);
       SPARSE_TRACE_P(16 + 8 * tr_blk + 3);
