@@ -919,7 +919,7 @@ if (scenarioName) {
         noRawWait: buildFakeCuda({ emulate: true, plant: [[producer, '      ptx::mbarrier_wait(raw, k & 1);\n      SPARSE_TRACE_P(16 + 8 * tr_blk + 3);\n      // (B) channels 256 + 128h + 16c of row t', '      // (B) channels 256 + 128h + 16c of row t']] }),
         noEmptyA: buildFakeCuda({ emulate: true, plant: [[producer, '      if (k > 0) ptx::mbarrier_wait(empty_a, (k - 1) & 1);  // group A of the block before is consumed', '']] }),
         noMask: buildFakeCuda({ emulate: true, plant: [['mla_decode_sm90.cu', 'mask_and_row_max<true>(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx, valid_mask(sValid));', 'mask_and_row_max(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx);']] }),
-        noArrive: buildFakeCuda({ emulate: true, plant: [[producer, '      if (ptid == 0) ptx::mbarrier_arrive(raw);\n      SPARSE_TRACE_P(16 + 8 * tr_blk + 2);\n      ptx::mbarrier_wait(raw, k & 1);', '      SPARSE_TRACE_P(16 + 8 * tr_blk + 2);\n      ptx::mbarrier_wait(raw, k & 1);']] }),
+        noArrive: buildFakeCuda({ emulate: true, plant: [[producer, '      if (ptid == 0) ptx::mbarrier_arrive(raw);\n      // The codes land in group A only', '      // The codes land in group A only']] }),
       };
       const seed = freshSeed();
       const [noRawWait, noRawWaitLate, noEmptyA, noMask, noArrive] = await Promise.all([
