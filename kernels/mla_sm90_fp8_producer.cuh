@@ -28,6 +28,13 @@ namespace {
 // latency behind another warp's work (4: 3 % off the kernel time at 8192 h16 and h128 s2 on an H200, 2026-12-01;
 // 8 spills).
 constexpr int kBUnroll = 4;
+// EXPERIMENT (-DMLA_SM90_SPARSE_UNROLL=2 or 4): the sparse producer's steps B and A convert that many chunks per loop
+// step, their shared loads issued first; 1 (unset): one chunk per step, as shipped
+#ifdef MLA_SM90_SPARSE_UNROLL
+#define kSparseUnroll MLA_SM90_SPARSE_UNROLL
+#else
+#define kSparseUnroll 1
+#endif
 constexpr int kProducerSync = 8;  // named barrier of the producer's 128 threads (the math warpgroups use 1–7 and 9)
 constexpr int kProducerThreads = SM90_FP8_THREADS - SM90_THREADS;
 static_assert(kProducerThreads == 2 * PAGE_BLOCK_SIZE, "two producer threads per token");
@@ -208,17 +215,18 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       SPARSE_TRACE_P(16 + 8 * tr_blk + 3);
       // (B) channels 256 + 128h + 16c of row t (bytes 256 + 128h + 16c) → slabs 4–7, rotated chunk order
       const uint32_t row_s = sKb + t * HEAD_DIM_V;
-#ifdef MLA_SM90_SPARSE_UNROLL2  // EXPERIMENT: two chunks per step, both shared loads first
+#if kSparseUnroll > 1  // EXPERIMENT: kSparseUnroll chunks per step, their shared loads first
 #pragma unroll 1
-      for (int i = 0; i < 8; i += 2) {
-        const int c0 = (i + t) & 7, c1 = (i + 1 + t) & 7;
+      for (int i = 0; i < 8; i += kSparseUnroll) {
         if (valid) {
-          const uint4 a0 = ptx::ld_shared_v4(row_s + HEAD_DIM_V / 2 + 128 * h + 16 * c0), a1 = ptx::ld_shared_v4(row_s + HEAD_DIM_V / 2 + 128 * h + 16 * c1);
-          store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c0, a0, scale_b);
-          store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c1, a1, scale_b);
+          uint4 a[kSparseUnroll];
+#pragma unroll
+          for (int u = 0; u < kSparseUnroll; ++u) a[u] = ptx::ld_shared_v4(row_s + HEAD_DIM_V / 2 + 128 * h + 16 * ((i + u + t) & 7));
+#pragma unroll
+          for (int u = 0; u < kSparseUnroll; ++u) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * ((i + u + t) & 7), a[u], scale_b);
         } else {
-          store_dequantised_zero(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c0);
-          store_dequantised_zero(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c1);
+#pragma unroll
+          for (int u = 0; u < kSparseUnroll; ++u) store_dequantised_zero(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * ((i + u + t) & 7));
         }
       }
 #else
@@ -253,16 +261,18 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       {
         const bool v = (vmask >> u_stream) & 1;
         const float sc_s = ptx::ld_shared_f32(sScaleA + 8 * u_stream + 4 * (quarter >> 1));
-#ifdef MLA_SM90_SPARSE_UNROLL2
+#if kSparseUnroll > 1
 #pragma unroll 1
-        for (int i = 0; i < 4; i += 2) {
+        for (int i = 0; i < 4; i += kSparseUnroll) {
           if (v) {
-            const uint4 a0 = ptx::ld_shared_v4(sKb + u_stream * HEAD_DIM_V + 64 * quarter + 16 * i), a1 = ptx::ld_shared_v4(sKb + u_stream * HEAD_DIM_V + 64 * quarter + 16 * i + 16);
-            store_dequantised(sKb, u_stream, 64 * quarter + 16 * i, a0, sc_s);
-            store_dequantised(sKb, u_stream, 64 * quarter + 16 * i + 16, a1, sc_s);
+            uint4 a[kSparseUnroll];
+#pragma unroll
+            for (int u = 0; u < kSparseUnroll; ++u) a[u] = ptx::ld_shared_v4(sKb + u_stream * HEAD_DIM_V + 64 * quarter + 16 * (i + u));
+#pragma unroll
+            for (int u = 0; u < kSparseUnroll; ++u) store_dequantised(sKb, u_stream, 64 * quarter + 16 * (i + u), a[u], sc_s);
           } else {
-            store_dequantised_zero(sKb, u_stream, 64 * quarter + 16 * i);
-            store_dequantised_zero(sKb, u_stream, 64 * quarter + 16 * i + 16);
+#pragma unroll
+            for (int u = 0; u < kSparseUnroll; ++u) store_dequantised_zero(sKb, u_stream, 64 * quarter + 16 * (i + u));
           }
         }
 #else
