@@ -35,6 +35,7 @@ constexpr int kBUnroll = 4;
 #else
 #define kSparseUnroll 1
 #endif
+static_assert(kSparseUnroll == 1 || kSparseUnroll == 2 || kSparseUnroll == 4, "MLA_SM90_SPARSE_UNROLL: 1, 2 or 4 (step A streams 4 chunks)");
 constexpr int kProducerSync = 8;  // named barrier of the producer's 128 threads (the math warpgroups use 1–7 and 9)
 constexpr int kProducerThreads = SM90_FP8_THREADS - SM90_THREADS;
 static_assert(kProducerThreads == 2 * PAGE_BLOCK_SIZE, "two producer threads per token");
