@@ -28,14 +28,10 @@ namespace {
 // latency behind another warp's work (4: 3 % off the kernel time at 8192 h16 and h128 s2 on an H200, 2026-12-01;
 // 8 spills).
 constexpr int kBUnroll = 4;
-// EXPERIMENT (-DMLA_SM90_SPARSE_UNROLL=2 or 4): the sparse producer's steps B and A convert that many chunks per loop
-// step, their shared loads issued first; 1 (unset): one chunk per step, as shipped
-#ifdef MLA_SM90_SPARSE_UNROLL
-#define kSparseUnroll MLA_SM90_SPARSE_UNROLL
-#else
-#define kSparseUnroll 1
-#endif
-static_assert(kSparseUnroll == 1 || kSparseUnroll == 2 || kSparseUnroll == 4, "MLA_SM90_SPARSE_UNROLL: 1, 2 or 4 (step A streams 4 chunks)");
+// The sparse producer's steps B and A convert this many chunks per loop step, their shared loads issued first (4
+// against 1: b 128 h_q 128 0.525 → 0.492 ms, the other sparse rows 4–7 % faster on an H200, perf log session 21;
+// 2: 0.498 ms). Step A streams 4 chunks per thread, so 4 is its whole loop.
+constexpr int kSparseUnroll = 4;
 constexpr int kProducerSync = 8;  // named barrier of the producer's 128 threads (the math warpgroups use 1–7 and 9)
 constexpr int kProducerThreads = SM90_FP8_THREADS - SM90_THREADS;
 static_assert(kProducerThreads == 2 * PAGE_BLOCK_SIZE, "two producer threads per token");
@@ -216,7 +212,6 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       SPARSE_TRACE_P(16 + 8 * tr_blk + 3);
       // (B) channels 256 + 128h + 16c of row t (bytes 256 + 128h + 16c) → slabs 4–7, rotated chunk order
       const uint32_t row_s = sKb + t * HEAD_DIM_V;
-#if kSparseUnroll > 1  // EXPERIMENT: kSparseUnroll chunks per step, their shared loads first
 #pragma unroll 1
       for (int i = 0; i < 8; i += kSparseUnroll) {
         if (valid) {
@@ -230,14 +225,6 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
           for (int u = 0; u < kSparseUnroll; ++u) store_dequantised_zero(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * ((i + u + t) & 7));
         }
       }
-#else
-#pragma unroll 1
-      for (int i = 0; i < 8; ++i) {
-        const int c = (i + t) & 7;
-        if (valid) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c, ptx::ld_shared_v4(row_s + HEAD_DIM_V / 2 + 128 * h + 16 * c), scale_b);
-        else store_dequantised_zero(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * c);
-      }
-#endif
       ptx::st_shared_f32(sScaleA + 8 * t + 4 * h, scale_a);  // for step (A), whose threads take other tokens
       ptx::fence_proxy_async();
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // slabs 4–8 written; raw bytes 256–511 read
@@ -262,7 +249,6 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       {
         const bool v = (vmask >> u_stream) & 1;
         const float sc_s = ptx::ld_shared_f32(sScaleA + 8 * u_stream + 4 * (quarter >> 1));
-#if kSparseUnroll > 1
 #pragma unroll 1
         for (int i = 0; i < 4; i += kSparseUnroll) {
           if (v) {
@@ -276,13 +262,6 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
             for (int u = 0; u < kSparseUnroll; ++u) store_dequantised_zero(sKb, u_stream, 64 * quarter + 16 * (i + u));
           }
         }
-#else
-#pragma unroll 1
-        for (int i = 0; i < 4; ++i) {
-          if (v) store_dequantised(sKb, u_stream, 64 * quarter + 16 * i, ptx::ld_shared_v4(sKb + u_stream * HEAD_DIM_V + 64 * quarter + 16 * i), sc_s);
-          else store_dequantised_zero(sKb, u_stream, 64 * quarter + 16 * i);
-        }
-#endif
       }
       const float sc_h = ptx::ld_shared_f32(sScaleA + 8 * u_held + 4 * (quarter >> 1));
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every held token's raw bytes are in registers
