@@ -63,7 +63,8 @@ namespace {
 // landed (see the cold start below).
 template <typename T, int kMode, bool kStaggerFirst = false>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
-  constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse;
+  constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse || kMode == kFp8SparsePair;
+  constexpr bool kPair = kMode == kFp8SparsePair;  // a 2-CTA cluster sharing each block's gather (fp8_sparse_pair_producer)
   // Sparse: WG0 publishes P0 before its P·V, relative to block j's max, and WG1 rescales O_R around its P0 · V0R, so
   // that each buffer is released without waiting for the other buffer's next fill (the sparse rows on 'hopper' 2.5–7 %
   // faster on an H200, perf log session 18 `sep0`). Not for dense FP8, which stays bit for bit the bf16 kernel over the
@@ -93,12 +94,17 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, 1);
     if constexpr (kFp8) {
       for (int i = 0; i < 6; ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
+      if constexpr (kPair) {  // the validity words' high halves stay zero: the pair producer writes bytes 0–1 of each
+        for (int i = 0; i < 8; ++i) ptx::st_shared_u32(sValid + 4 * i, 0);
+        for (int i = 0; i < 4; ++i) ptx::mbarrier_init(sValid + kPairPeerEmpty + 8 * i, 1);
+      }
       if (!kSparse) ptx::prefetch_tensormap(rope_map);
     }
     ptx::fence_barrier_init();
     if (!kSparse) ptx::prefetch_tensormap(kmap);
   }
   __syncthreads();
+  if constexpr (kPair) ptx::cluster_sync();  // the peer's barriers are initialised before any remote arrival or push
 
 #if MLA_SM90_TRACE == 4 || MLA_SM90_TRACE == 5
   const uint64_t tr_entry_ns = ptx::globaltimer();
@@ -114,8 +120,14 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   if constexpr (kFp8) {
     if (wg == 2) {
       ptx::setmaxnreg_dec<SM90_FP8_PRODUCER_REGS>();
-      if constexpr (kSparse) fp8_sparse_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
-      else fp8_producer(p, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, kmap, rope_map, tid - SM90_THREADS);
+      if constexpr (kPair) {
+        fp8_sparse_pair_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
+        ptx::cluster_sync();  // no CTA leaves while the peer may still push into it or arrive on its barriers
+      } else if constexpr (kSparse) {
+        fp8_sparse_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
+      } else {
+        fp8_producer(p, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, kmap, rope_map, tid - SM90_THREADS);
+      }
       return;
     }
     ptx::setmaxnreg_inc<SM90_FP8_MATH_REGS>();
@@ -252,7 +264,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     auto buffer = [&](int j) -> uint32_t { return (j & 1) ? sK1 : sK0; };
     auto barrier = [&](int j) -> uint32_t { return sBar + 8 * SM90_SLABS * (j & 1); };  // slab 0's; slab y: + 8y
     // FP8: group `group` of block j's buffer is consumed (one thread of the warpgroup, after its local barrier).
-    auto release = [&](int j, int group) { ptx::mbarrier_arrive(sBarEmpty + 16 * (j & 1) + 8 * group); };
+    // kPair: also on the peer's "peer empty" barrier of the group, before which its producer pushes nothing into it.
+    auto release = [&](int j, int group) {
+      const uint32_t bar = sBarEmpty + 16 * (j & 1) + 8 * group;
+      ptx::mbarrier_arrive(bar);
+      if constexpr (kPair) ptx::mbarrier_arrive_remote(ptx::mapa_shared(bar + kPairPeerEmptyFromEmpty, ptx::cluster_ctarank() ^ 1u));
+    };
     // One thread: load group `group` of block j (page `page`) into its buffer, each slab on its own mbarrier.
     auto issue_group = [&](int j, int group, int page) {
       issue_slabs(barrier(j), buffer(j), group == kGroupA ? 0 : SM90_GROUP_A_SLABS,
@@ -636,6 +653,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #endif
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's
   }
+  if constexpr (kPair) ptx::cluster_sync();  // (the producer's side: after its loop)
 #ifdef MLA_SM90_TRACE  // into the metadata row's unused ints 5–7 (no kernel reads them)
   if (m_block == 0 && tid == 0) {
     int* row = const_cast<int*>(p.tile_scheduler_metadata) + blockIdx.y * kMetadataRowInts;
@@ -688,4 +706,10 @@ extern "C" __global__ void __launch_bounds__(SM90_FP8_THREADS, 1)
 extern "C" __global__ void __launch_bounds__(SM90_FP8_THREADS, 1)
     mla_decode_sm90_fp8_sparse_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
   decode_kernel<__nv_bfloat16, kFp8Sparse>(p, nullptr, nullptr, &f);
+}
+// The same for h_q > 64 with each query token's m-blocks in pairs (ceil(h_q / 64) even): launched as 2-CTA clusters
+// along x, the two m-blocks of a token sharing each block's gather and dequantisation (fp8_sparse_pair_producer).
+extern "C" __global__ void __launch_bounds__(SM90_FP8_THREADS, 1)
+    mla_decode_sm90_fp8_sparse_pair_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
+  decode_kernel<__nv_bfloat16, kFp8SparsePair>(p, nullptr, nullptr, &f);
 }

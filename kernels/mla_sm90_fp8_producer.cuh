@@ -32,6 +32,12 @@ constexpr int kBUnroll = 4;
 // against 1: b 128 h_q 128 0.525 → 0.492 ms, the other sparse rows 4–7 % faster on an H200, perf log session 21;
 // 2: 0.498 ms). Step A streams 4 chunks per thread, so 4 is its whole loop.
 constexpr int kSparseUnroll = 4;
+// The paired entry's "peer empty" barriers (group g of buffer b at + 8·(2b + g)), in the single entry's step A scale
+// table past the validity words (sValid + 32), which the pair producer does not use: the peer's math warpgroups arrive
+// on them (remotely) when they release a group, and this CTA's pushes into that group of the peer wait for it.
+constexpr uint32_t kPairPeerEmpty = 32;
+constexpr uint32_t kPairPeerEmptyFromEmpty = 64;  // the same barrier from the group's own empty barrier (the math's view)
+static_assert(SM90_FP8S_OFF_VALID + kPairPeerEmpty == SM90_FP8_OFF_EXTRA_BAR + 16 + kPairPeerEmptyFromEmpty, "peer empty barriers");
 constexpr int kProducerSync = 8;  // named barrier of the producer's 128 threads (the math warpgroups use 1–7 and 9)
 constexpr int kProducerThreads = SM90_FP8_THREADS - SM90_THREADS;
 static_assert(kProducerThreads == 2 * PAGE_BLOCK_SIZE, "two producer threads per token");
@@ -275,6 +281,136 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
         SPARSE_TRACE_P(16 + 8 * tr_blk + 5);
       }
       SPARSE_TRACE_NEXT(tr_blk);
+      if (b) fills1 = k + 1;
+      else fills0 = k + 1;
+    }
+  }
+}
+
+// The paired sparse entry (mla_decode_sm90_fp8_sparse_pair_bf16): the two m-blocks of one query token (h_q > 64) run
+// as a 2-CTA cluster over the same work, and each CTA's producer gathers and dequantises only its half of every block
+// — tokens 32·rank … + 31 — into rows 32·rank … + 31 of its own buffer, then pushes each finished slab half (4 KB) to
+// the same place in the peer's buffer with a bulk shared::cluster copy that completes on the peer's slab barrier (each
+// side's own arrival expects the peer's 4 KB). A group of the peer's buffer is pushed into only once the peer's math
+// warpgroups have released it (their remote arrival on this CTA's kPairPeerEmpty barrier). Thread (u, q) = (ptid / 4, ptid % 4) owns
+// token row t = 32·rank + u and channels 64q … + 63 of each half: step B bytes 256 + 64q … → slab 4 + q, step A bytes
+// 64q … → slab q; RoPE chunks 2q, 2q + 1. The raw rows of the CTA's 32 tokens land in its own halves of slabs 0–3 (8
+// rows of 512 B per half), so step B is not in place and step A reads everything before anyone writes. Each CTA
+// works out all 64 validity bits itself (the q = 1 threads load the peer's indices too): no mask crosses the cluster.
+// The producer's own waits are the single entry's (this CTA's math released the group); only the thread that pushes
+// also waits for the peer's release (kPairPeerEmpty), so this CTA's gather never waits for the peer's math.
+__device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& p, const MlaFp8Params& f, const PartWork& w, int m_block, uint32_t sK0,
+                                                         uint32_t sK1, uint32_t bars_full, uint32_t bars_raw, uint32_t bars_empty, uint32_t sValid, int ptid) {
+  constexpr uint32_t kHalf = SM90_SLAB_BYTES / 2;  // one CTA's 32 rows of a slab
+  const uint32_t rank = ptx::cluster_ctarank(), peer = rank ^ 1u;
+  const int u = ptid >> 2, q = ptid & 3, lane = ptid & 31, pwarp = ptid >> 5;
+  const int t = 32 * static_cast<int>(rank) + u, t_peer = 32 * static_cast<int>(peer) + u;
+  const int r_loc[2] = {0, 8};
+  const RowSet rs = row_set_token_padded(p, m_block, r_loc);
+  const int s_tok = rs.s_last;
+  const uint8_t* cache = static_cast<const uint8_t*>(p.k_cache);
+  const uint4 zero = make_uint4(0, 0, 0, 0);
+  uint32_t fills0 = 0, fills1 = 0;
+  const bool contiguous = p.k_block_stride == static_cast<int64_t>(f.page_size) * p.k_row_stride;
+  // this warp's validity bytes (tokens 8·pwarp … + 7 of each half) within the buffer's four 16-bit words
+  const uint32_t own_byte = 4 * (2 * rank + (pwarp >> 1)) + (pwarp & 1), peer_byte = 4 * (2 * peer + (pwarp >> 1)) + (pwarp & 1);
+#pragma unroll 1
+  for (int req = w.begin_req; req <= w.end_req; ++req) {
+    const Slice sl = slice_of_len(p, w, req, rs, f.topk);
+    const int first_block = sl.start / PAGE_BLOCK_SIZE;
+    const int n_blocks = sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0;
+    const int* idx = f.indices + static_cast<int64_t>(req) * f.indices_batch_stride + static_cast<int64_t>(s_tok) * f.indices_seq_stride;
+    const int len = f.topk_length != nullptr ? min(max(ptx::ld_plain(f.topk_length + req), 0), f.topk) : f.topk;
+    auto slot_of = [&](int jj, int tok) {
+      const int pos = (first_block + jj) * PAGE_BLOCK_SIZE + tok;
+      return jj < n_blocks && pos < len ? ptx::ld_plain(idx + pos) : -1;
+    };
+    int slot_next = slot_of(0, t), peer_slot_next = q == 1 ? slot_of(0, t_peer) : -1;
+#pragma unroll 1
+    for (int j = 0; j < n_blocks; ++j) {
+      const int b = j & 1;
+      const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
+      const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b;
+      const uint32_t empty_a = bars_empty + 16 * b, empty_b = empty_a + 8;
+      const int slot = slot_next, peer_slot = peer_slot_next;
+      slot_next = slot_of(j + 1, t);
+      if (q == 1) peer_slot_next = slot_of(j + 1, t_peer);
+      const bool valid = slot >= 0 && slot < f.num_slots, peer_valid = peer_slot >= 0 && peer_slot < f.num_slots;
+      const int64_t row_off = contiguous ? static_cast<int64_t>(slot) * p.k_row_stride
+                                         : static_cast<int64_t>(slot / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot % f.page_size) * p.k_row_stride;
+      const uint8_t* row = cache + (valid ? row_off : 0);
+      float scale_b = 0.f, scale_a = 0.f;
+      if (valid) {
+        const float* sc = reinterpret_cast<const float*>(row + FP8_SCALES_OFFSET);
+        scale_b = sc[2 + (q >> 1)], scale_a = sc[q >> 1];
+      }
+      uint4 r2[2];  // RoPE chunks 2q, 2q + 1 (as in fp8_sparse_producer: loaded before the waits)
+#pragma unroll
+      for (int i = 0; i < 2; ++i) r2[i] = valid ? ptx::ld_global_v4(row + FP8_ROPE_OFFSET + 16 * (2 * q + i)) : zero;
+      // lanes 4i (q = 0) vote for this warp's own token i, lanes 4i + 1 (q = 1) for the peer's: bit 4i (+ 1) → bit i
+      const uint32_t vote = __ballot_sync(0xffffffffu, q == 0 ? valid : q == 1 && peer_valid);
+      uint32_t own_bits = 0, peer_bits = 0;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) own_bits |= ((vote >> (4 * i)) & 1u) << i, peer_bits |= ((vote >> (4 * i + 1)) & 1u) << i;
+      if (k > 0) ptx::mbarrier_wait(empty_a, (k - 1) & 1);  // group A of the block before is consumed
+      // raw row u: 512 B at row u % 8 of this CTA's half of slab u / 8
+      const uint32_t raw_row = sKb + (u >> 3) * SM90_SLAB_BYTES + rank * kHalf + (u & 7) * HEAD_DIM_V;
+      if (valid && q == 0) {
+        ptx::mbarrier_expect_tx(raw, HEAD_DIM_V);
+        ptx::bulk_load(raw_row, row, HEAD_DIM_V, raw);
+      }
+      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every thread's bytes are on the raw barrier
+      if (ptid == 0) ptx::mbarrier_arrive(raw);
+      if (k > 0) ptx::mbarrier_wait(empty_b, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
+      if (lane == 0) {
+        ptx::st_shared_u8(sValid + 16 * b + own_byte, own_bits);
+        ptx::st_shared_u8(sValid + 16 * b + peer_byte, peer_bits);
+      }
+      {
+        const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
+#pragma unroll
+        for (int i = 0; i < 2; ++i) ptx::st_shared_v4(rope + swizzled(t, 2 * q + i), r2[i]);
+      }
+      ptx::mbarrier_wait(raw, k & 1);
+      // chunk i of a step: 16 B at 16·((i + q + u) % 4) — a quarter warp's 8 loads and 16 stores then hit 8 bank groups
+      // (B) bytes 256 + 64q … + 63 of raw row u → channels 256 + 64q … (slab 4 + q), not in place
+      {
+        uint4 a[4];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) a[i] = valid ? ptx::ld_shared_v4(raw_row + HEAD_DIM_V / 2 + 64 * q + 16 * ((i + q + u) & 3)) : zero;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 64 * q + 16 * ((i + q + u) & 3), a[i], scale_b);  // (zeros: zero in)
+      }
+      // (A) bytes 64q … + 63 → channels 64q … (slab q), over the raw rows: every raw byte is read before any is written
+      uint4 held[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) held[i] = valid ? ptx::ld_shared_v4(raw_row + 64 * q + 16 * ((i + q + u) & 3)) : zero;
+      ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads and the pushes (async proxy)
+      const uint32_t peer_empty = sValid + kPairPeerEmpty + 16 * b;  // group A's; B's + 8
+      // the peer's groups are free (waited by every thread: under ptid == 0 alone ptxas spilled 44 B)
+      if (k > 0) ptx::mbarrier_wait_cluster(peer_empty + 8, (k - 1) & 1);
+      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // this CTA's halves of slabs 4–8 written; raw rows read
+      if (ptid == 0) {
+#pragma unroll
+        for (int s = SM90_GROUP_A_SLABS; s < SM90_SLABS; ++s) {
+          const uint32_t half = sKb + s * SM90_SLAB_BYTES + rank * kHalf;
+          ptx::mbarrier_arrive_expect_tx(full + 8 * s, kHalf);  // the peer's half of slab s comes on this barrier
+          ptx::bulk_push(ptx::mapa_shared(half, peer), half, kHalf, ptx::mapa_shared(full + 8 * s, peer));
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i) store_dequantised(sKb, t, 64 * q + 16 * ((i + q + u) & 3), held[i], scale_a);
+      ptx::fence_proxy_async();
+      if (k > 0) ptx::mbarrier_wait_cluster(peer_empty, (k - 1) & 1);
+      ptx::named_barrier_sync(kProducerSync, kProducerThreads);
+      if (ptid == 0) {
+#pragma unroll
+        for (int s = 0; s < SM90_GROUP_A_SLABS; ++s) {
+          ptx::mbarrier_arrive_expect_tx(full + 8 * s, kHalf);
+          const uint32_t half = sKb + s * SM90_SLAB_BYTES + rank * kHalf;
+          ptx::bulk_push(ptx::mapa_shared(half, peer), half, kHalf, ptx::mapa_shared(full + 8 * s, peer));
+        }
+      }
       if (b) fills1 = k + 1;
       else fills0 = k + 1;
     }

@@ -28,7 +28,7 @@ constexpr int kBoth = SM90_THREADS, kOne = SM90_THREADS / 2;
 enum Group : int { kGroupA = 0, kGroupB = 1 };
 // What the K buffers hold: the 16-bit cache (TMA); the FP8 cache by block table or by index (sparse decode), each
 // filled by the producer warpgroup (mla_sm90_fp8_producer.cuh).
-enum Mode : int { kDense16 = 0, kFp8Dense = 1, kFp8Sparse = 2 };
+enum Mode : int { kDense16 = 0, kFp8Dense = 1, kFp8Sparse = 2, kFp8SparsePair = 3 };
 
 template <typename T>
 struct Mma;

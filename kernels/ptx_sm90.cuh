@@ -118,4 +118,42 @@ __device__ __forceinline__ uint32_t f32x2_to_f16x2(float lo, float hi) {
   return r;
 }
 
+// ---- 2-CTA clusters (the paired sparse entry: each CTA of a pair dequantises half of a block for both) ------------
+// This CTA's rank in its cluster.
+__device__ __forceinline__ uint32_t cluster_ctarank() {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+  return r;
+}
+// The shared::cluster address of `addr` (a shared::cta address of this CTA) in the shared memory of CTA `rank`.
+__device__ __forceinline__ uint32_t mapa_shared(uint32_t addr, uint32_t rank) {
+  uint32_t r;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(addr), "r"(rank));
+  return r;
+}
+// One arrival on an mbarrier of another CTA of the cluster (`bar` from mapa_shared), releasing this thread's prior
+// accesses at cluster scope.
+__device__ __forceinline__ void mbarrier_arrive_remote(uint32_t bar) {
+  asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" :: "r"(bar) : "memory");
+}
+// mbarrier_wait acquiring at cluster scope: what the other CTA's threads did before their (remote) arrivals.
+__device__ __forceinline__ void mbarrier_wait_cluster(uint32_t bar, uint32_t parity) {
+  asm volatile(
+      "{\n.reg .pred done;\nwait_%=:\n"
+      "mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra wait_%=;\n}\n" :: "r"(bar), "r"(parity) : "memory");
+}
+// Bulk copy of `bytes` (a multiple of 16, both 16-byte aligned) from this CTA's shared memory to another CTA's
+// (`dst` and `bar` from mapa_shared), completing on that CTA's mbarrier `bar`.
+__device__ __forceinline__ void bulk_push(uint32_t dst, uint32_t src, uint32_t bytes, uint32_t bar) {
+  asm volatile("cp.async.bulk.shared::cluster.shared::cta.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
+               :: "r"(dst), "r"(src), "r"(bytes), "r"(bar) : "memory");
+}
+// Every thread of the cluster: arrive (releasing this thread's prior accesses), then wait for all to have arrived.
+__device__ __forceinline__ void cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+// One byte to shared memory.
+__device__ __forceinline__ void st_shared_u8(uint32_t addr, uint32_t v) { asm volatile("st.shared.u8 [%0], %1;\n" :: "r"(addr), "r"(v) : "memory"); }
+
 }  // namespace ptx

@@ -35,6 +35,7 @@
 #             .variants/combold): combine and decode GPU tests (CPRE_DECODE=0: not the decode one), memcheck, the
 #             CPRE_SETS rows (default: serving + var sweep rows)
 #   sparsefinal ~2 min: the default build's Hopper sparse GPU tests, memcheck + racecheck on them, the sparse set (JSON)
+#   pair      ~5 min: the paired sparse entry (2-CTA clusters) — Hopper sparse GPU tests, memcheck, racecheck, sparse rows pair off/on
 #   spab2     ~6 min: SPAB_VARIANTS="A B": each sparse variant's Hopper sparse GPU tests, memcheck + racecheck on the
 #             first, two rounds of sparse:4-11 against the shipped build
 #   race-probe ~1 min: racecheck on each pattern of scripts/race-probe.cu (race-free named-barrier handoffs)
@@ -83,7 +84,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: pair | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -430,6 +431,14 @@ case $step in
     sanitize_fp8_tests sf "Hopper sparse" 200
     timeout 90 node dist/src/cli.js bench --configs sparse --iters 30 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
     echo "sparse rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
+    ;;
+  pair)
+    # the paired sparse entry (mla_decode_sm90_fp8_sparse_pair_bf16: 2-CTA clusters, ceil(h_q / 64) even): the Hopper
+    # sparse GPU tests (the pair where h_q allows; one test compares it bit for bit with the single-CTA entry),
+    # memcheck and racecheck on them, then two rounds of the sparse rows with the pair off and on
+    fp8_tests pair "Hopper sparse|paired entry" 150
+    sanitize_fp8_tests pair "Hopper sparse|paired entry" 200
+    ab_rounds pair "sparse:4,5,6,7,8,9,10,11" FLASH_MLA_EXPERIMENT_SPARSE_PAIR=0 FLASH_MLA_EXPERIMENT_SPARSE_PAIR=1
     ;;
   spab2)
     # several 'hopper' sparse variants (SPAB_VARIANTS="A B …", each .variants/NAME) against the shipped build: per variant

@@ -554,6 +554,32 @@ describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q, any h_q
     checkRows("h_q 32: 'generic' vs 'hopper'", dec32('generic'), h32, FLASHMLA_TOL.sparseOut, seed + 500);
   });
 
+  test('h_q 128 and 256: the paired entry (2-CTA clusters sharing each block\'s gather) gives the single-CTA entry\'s outputs bit for bit', (t) => {
+    if (!offered()) return void t.skip(noHopper);
+    for (const [i, hQ] of [128, 256].entries()) {
+      const spec: Omit<SparseSpec, 'seed'> = { b: 3, sQ: 2, hQ, topk: 1000, pageSize: 64, numPages: 60, dtype: 'bf16', topkLength: true, sink: true, allInvalid: [[2, 1]] };
+      const p = makeSparseProblem({ ...spec, seed: seed + 1500 + i });
+      const cpu = sparseTensors(p);
+      const gpu = { ...toCuda({ q: cpu.q, indices: cpu.indices, topkLength: cpu.topkLength, attnSink: cpu.attnSink }), kCache: Tensor.from(p.kBytes, [p.kBytes.length], { dtype: 'uint8', backend: 'cuda' }).view(cpu.kCache.shape, cpu.kCache.strides) };
+      const md = getMlaMetadata(null, 2 * hQ, 1, { topk: 1000, batchSize: 3, backend: 'cuda' });
+      const dec = () =>
+        flashMlaWithKvcache(gpu.q!, gpu.kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, indices: gpu.indices, topkLength: gpu.topkLength, attnSink: gpu.attnSink, kernel: 'hopper' });
+      const saved = process.env.FLASH_MLA_EXPERIMENT_SPARSE_PAIR;
+      let single;
+      try {
+        process.env.FLASH_MLA_EXPERIMENT_SPARSE_PAIR = '0';
+        single = dec();
+      } finally {
+        if (saved === undefined) delete process.env.FLASH_MLA_EXPERIMENT_SPARSE_PAIR;
+        else process.env.FLASH_MLA_EXPERIMENT_SPARSE_PAIR = saved;
+      }
+      const paired = dec();
+      assert.deepEqual(paired.out.toRaw(), single.out.toRaw(), `h_q ${hQ}: out differs between the paired and the single-CTA entry (seed ${seed + 1500 + i})`);
+      assert.deepEqual(paired.lse.toRaw(), single.lse.toRaw(), `h_q ${hQ}: lse differs between the paired and the single-CTA entry (seed ${seed + 1500 + i})`);
+      checkRows(`h_q ${hQ}: 'generic' vs paired 'hopper'`, flashMlaWithKvcache(gpu.q!, gpu.kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, indices: gpu.indices, topkLength: gpu.topkLength, attnSink: gpu.attnSink, kernel: 'generic' }), paired, FLASHMLA_TOL.sparseOut, seed + 1500 + i);
+    }
+  });
+
   test('strided indices and q views; a captured graph replays the Hopper sparse decode with new indices = eager', (t) => {
     if (!offered()) return void t.skip(noHopper);
     const spec: Omit<SparseSpec, 'seed'> = { b: 3, sQ: 2, hQ: 64, topk: 640, pageSize: 61, numPages: 80, dtype: 'bf16', topkLength: true, sink: true };

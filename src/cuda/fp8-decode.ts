@@ -252,15 +252,18 @@ function cudaFp8SparseHopperDecode(a: MlaDecodeArgs, res: DecodeResources): void
   }
   requireDevice(device, FP8_HOPPER_KERNEL_NAME, { minCcMajor: 9, sharedBytes: FP8_SPARSE_HOPPER_KERNEL.sharedBytes });
   // everything that can fail before the launches (modules) first: nothing allocated or launched then
-  const decode = loadKernel(FP8_SPARSE_HOPPER_KERNEL.file, [choice.binary.arch!], FP8_SPARSE_HOPPER_KERNEL.entry, ['bytes', 'bytes']);
-  const combine = fp8Combine(a, res, portableArchs(device));
   const [b, sQ, hQ] = a.q.shape;
+  // a token's m-blocks in pairs: 2-CTA clusters sharing each block's gather (FLASH_MLA_EXPERIMENT_SPARSE_PAIR=0: not)
+  const pair = Math.ceil(hQ / GEN_BLOCK_M) % 2 === 0 && device.clusterLaunch && process.env.FLASH_MLA_EXPERIMENT_SPARSE_PAIR !== '0';
+  const entry = pair ? FP8_SPARSE_HOPPER_KERNEL.pairEntry : FP8_SPARSE_HOPPER_KERNEL.entry;
+  const decode = loadKernel(FP8_SPARSE_HOPPER_KERNEL.file, [choice.binary.arch!], entry, ['bytes', 'bytes']);
+  const combine = fp8Combine(a, res, portableArchs(device));
   const qRows = sQ * hQ;
   const numSmParts = a.tileSchedulerMetadata.shape[0];
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   const fp8Params = fp8ParamsOf(a);
   decode.launch(
-    { grid: [sQ * Math.ceil(hQ / GEN_BLOCK_M), numSmParts, 1], block: [FP8_SPARSE_HOPPER_KERNEL.threads, 1, 1], sharedMemBytes: FP8_SPARSE_HOPPER_KERNEL.sharedBytes, stream, pdl: res.pdl },
+    { grid: [sQ * Math.ceil(hQ / GEN_BLOCK_M), numSmParts, 1], block: [FP8_SPARSE_HOPPER_KERNEL.threads, 1, 1], sharedMemBytes: FP8_SPARSE_HOPPER_KERNEL.sharedBytes, stream, pdl: res.pdl, ...(pair ? { cluster: [2, 1, 1] as [number, number, number] } : {}) },
     params,
     fp8Params,
   );

@@ -115,6 +115,8 @@ export const FP8_SPARSE_HOPPER_KERNEL = {
   name: 'hopper',
   file: 'mla_decode_sm90',
   entry: 'mla_decode_sm90_fp8_sparse_bf16',
+  /** The entry for ceil(h_q / 64) even, launched as 2-CTA clusters: a token's m-blocks share each block's gather. */
+  pairEntry: 'mla_decode_sm90_fp8_sparse_pair_bf16',
   threads: MLA_CONFIG.SM90_FP8_THREADS,
   sharedBytes: MLA_CONFIG.SM90_FP8S_SMEM_BYTES,
   layouts: 'sparse decode over the FP8 cache, bf16 q',

@@ -31,6 +31,8 @@ function attribute(attr: number, dev: number): number {
 export class CudaDevice {
   private static devices = new Map<number, CudaDevice>();
   readonly info: DeviceInfo;
+  /** Whether kernels can be launched as thread-block clusters (CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH). */
+  readonly clusterLaunch: boolean;
   private ctx: Ptr;
 
   private constructor(ordinal: number) {
@@ -63,6 +65,7 @@ export class CudaDevice {
       totalMemoryBytes: Number(outU64[0]),
       driverVersion,
     };
+    this.clusterLaunch = attribute(CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH, dev) !== 0;
     call('cuDevicePrimaryCtxRetain', outU64, dev);
     this.ctx = outU64[0];
     call('cuCtxSetCurrent', this.ctx);
@@ -270,10 +273,15 @@ export interface LaunchOptions {
   stream: Stream;
   /** Programmatic dependent launch: may start before the previous kernel in the stream ends. */
   pdl?: boolean;
+  /** Thread-block cluster shape (sm_90 and later; the grid a multiple of it); none: no clusters. */
+  cluster?: [number, number, number];
 }
 
 const CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 const CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+const CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION = 4;
+const CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH = 120;
+const MAX_LAUNCH_ATTRS = 2;
 const LAUNCH_CONFIG_BYTES = 56;
 const LAUNCH_ATTR_BYTES = 72;
 
@@ -308,9 +316,9 @@ export class Kernel {
     this.argPtrs = koffi.alloc('uint64_t', Math.max(signature.length, 1));
     const table = new BigUint64Array(koffi.view(this.argPtrs, 8 * Math.max(signature.length, 1)));
     for (let i = 0; i < signature.length; i++) table[i] = blockPtr + BigInt(this.offsets[i]);
-    // launch config followed by its one attribute (PDL), counted in only when a launch asks for it
-    this.configPtr = koffi.alloc('uint8_t', LAUNCH_CONFIG_BYTES + LAUNCH_ATTR_BYTES);
-    this.config = new DataView(koffi.view(this.configPtr, LAUNCH_CONFIG_BYTES + LAUNCH_ATTR_BYTES));
+    // launch config followed by its attributes (PDL, cluster shape), counted in only when a launch asks for them
+    this.configPtr = koffi.alloc('uint8_t', LAUNCH_CONFIG_BYTES + MAX_LAUNCH_ATTRS * LAUNCH_ATTR_BYTES);
+    this.config = new DataView(koffi.view(this.configPtr, LAUNCH_CONFIG_BYTES + MAX_LAUNCH_ATTRS * LAUNCH_ATTR_BYTES));
     this.config.setBigUint64(40, this.configPtr + BigInt(LAUNCH_CONFIG_BYTES), true);
     this.config.setUint32(LAUNCH_CONFIG_BYTES, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
   }
@@ -367,11 +375,17 @@ export class Kernel {
     c.setUint32(20, opts.block[2], true);
     c.setUint32(24, smem, true);
     c.setBigUint64(32, opts.stream.handle, true);
-    // attributes: PDL or none
+    // attributes: PDL, the cluster shape, or none (each: id, 4 bytes of padding, a 64-byte value)
     let n = 0;
     if (opts.pdl) {
       c.setUint32(LAUNCH_CONFIG_BYTES, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
       c.setInt32(LAUNCH_CONFIG_BYTES + 8, 1, true);
+      n++;
+    }
+    if (opts.cluster) {
+      const at = LAUNCH_CONFIG_BYTES + n * LAUNCH_ATTR_BYTES;
+      c.setUint32(at, CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, true);
+      for (let i = 0; i < 3; i++) c.setUint32(at + 8 + 4 * i, opts.cluster[i], true);
       n++;
     }
     c.setUint32(48, n, true);
