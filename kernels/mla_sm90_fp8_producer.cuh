@@ -314,6 +314,8 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
   const bool contiguous = p.k_block_stride == static_cast<int64_t>(f.page_size) * p.k_row_stride;
   // this warp's validity bytes (tokens 8·pwarp … + 7 of each half) within the buffer's four 16-bit words
   const uint32_t own_byte = 4 * (2 * rank + (pwarp >> 1)) + (pwarp & 1), peer_byte = 4 * (2 * peer + (pwarp >> 1)) + (pwarp & 1);
+  [[maybe_unused]] int tr_blk = 0;  // sparse trace: the single entry's stamps, at the same points
+  SPARSE_TRACE_P(0);
 #pragma unroll 1
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     const Slice sl = slice_of_len(p, w, req, rs, f.topk);
@@ -328,6 +330,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
     int slot_next = slot_of(0, t), peer_slot_next = q == 1 ? slot_of(0, t_peer) : -1;
 #pragma unroll 1
     for (int j = 0; j < n_blocks; ++j) {
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 0);
       const int b = j & 1;
       const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
       const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b;
@@ -353,6 +356,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
 #pragma unroll
       for (int i = 0; i < 8; ++i) own_bits |= ((vote >> (4 * i)) & 1u) << i, peer_bits |= ((vote >> (4 * i + 1)) & 1u) << i;
       if (k > 0) ptx::mbarrier_wait(empty_a, (k - 1) & 1);  // group A of the block before is consumed
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 1);
       // raw row u: 512 B at row u % 8 of this CTA's half of slab u / 8
       const uint32_t raw_row = sKb + (u >> 3) * SM90_SLAB_BYTES + rank * kHalf + (u & 7) * HEAD_DIM_V;
       if (valid && q == 0) {
@@ -371,7 +375,9 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
 #pragma unroll
         for (int i = 0; i < 2; ++i) ptx::st_shared_v4(rope + swizzled(t, 2 * q + i), r2[i]);
       }
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 2);
       ptx::mbarrier_wait(raw, k & 1);
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 3);
       // chunk i of a step: 16 B at 16·((i + q + u) % 4) — a quarter warp's 8 loads and 16 stores then hit 8 bank groups
       // (B) bytes 256 + 64q … + 63 of raw row u → channels 256 + 64q … (slab 4 + q), not in place
       {
@@ -397,6 +403,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
           ptx::mbarrier_arrive_expect_tx(full + 8 * s, kHalf);  // the peer's half of slab s comes on this barrier
           ptx::bulk_push(ptx::mapa_shared(half, peer), half, kHalf, ptx::mapa_shared(full + 8 * s, peer));
         }
+        SPARSE_TRACE_P(16 + 8 * tr_blk + 4);
       }
 #pragma unroll
       for (int i = 0; i < 4; ++i) store_dequantised(sKb, t, 64 * q + 16 * ((i + q + u) & 3), held[i], scale_a);
@@ -410,7 +417,9 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
           const uint32_t half = sKb + s * SM90_SLAB_BYTES + rank * kHalf;
           ptx::bulk_push(ptx::mapa_shared(half, peer), half, kHalf, ptx::mapa_shared(full + 8 * s, peer));
         }
+        SPARSE_TRACE_P(16 + 8 * tr_blk + 5);
       }
+      SPARSE_TRACE_NEXT(tr_blk);
       if (b) fills1 = k + 1;
       else fills0 = k + 1;
     }
