@@ -94,9 +94,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, 1);
     if constexpr (kFp8) {
       for (int i = 0; i < 6; ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
-      if constexpr (kPair) {  // the validity words' high halves stay zero: the pair producer writes bytes 0–1 of each
-        for (int i = 0; i < 8; ++i) ptx::st_shared_u32(sValid + 4 * i, 0);
+      if constexpr (kPair) {  // (fp8_sparse_pair_producer)
         for (int i = 0; i < 4; ++i) ptx::mbarrier_init(sValid + kPairPeerEmpty + 8 * i, 1);
+        for (int i = 0; i < 2; ++i) ptx::mbarrier_init(sValid + kPairValidBar + 8 * i, 1);
       }
       if (!kSparse) ptx::prefetch_tensormap(rope_map);
     }
@@ -337,6 +337,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
         // softmax of block j against the running max
         float mx[2], m_old[2], m_new[2], scale0[2], sum[2];
+        if constexpr (kPair) ptx::mbarrier_wait(sValid + kPairValidBar, parity(j));
         if constexpr (kSparse)  // buffer 0's block (its mask is read before this warpgroup releases the buffer)
           mask_and_row_max<true>(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx, valid_mask(sValid));
         else
@@ -467,9 +468,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         // Without block j+1 every token is masked (P1 = 0, max unchanged). Unconditional on purpose: s written
         // under a branch makes ptxas serialise the wgmmas that define it (C7515).
         float mx[2];
-        if constexpr (kSparse)  // buffer 1's block; without one, no read (the producer may be refilling the mask)
+        if constexpr (kSparse) {  // buffer 1's block; without one, no read (the producer may be refilling the mask)
+          if constexpr (kPair) {
+            if (has1) ptx::mbarrier_wait(sValid + kPairValidBar + 8, parity(j + 1));
+          }
           mask_and_row_max<true>(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx, has1 ? valid_mask(sValid + 16) : ~0ull);
-        else
+        } else
           mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
         ptx::named_barrier_sync(kScale0Ready, kBoth);  // WG0's max and scale of block j
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 1);

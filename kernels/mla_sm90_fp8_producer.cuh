@@ -36,7 +36,11 @@ constexpr int kSparseUnroll = 4;
 // table past the validity words (sValid + 32), which the pair producer does not use: the peer's math warpgroups arrive
 // on them (remotely) when they release a group, and this CTA's pushes into that group of the peer wait for it.
 constexpr uint32_t kPairPeerEmpty = 32;
-constexpr uint32_t kPairPeerEmptyFromEmpty = 64;  // the same barrier from the group's own empty barrier (the math's view)
+constexpr uint32_t kPairPeerEmptyFromEmpty = 64;
+// ... and its "validity written" barriers (buffer b at + 8b), arrived by the producer once the block's validity words
+// are stored, waited by the math warpgroups before they read them. (The slab barriers would order those reads too, but
+// a phase the peer's push completes is not one compute-sanitizer's racecheck sees the local stores through.)
+constexpr uint32_t kPairValidBar = kPairPeerEmpty + 32;  // the same barrier from the group's own empty barrier (the math's view)
 static_assert(SM90_FP8S_OFF_VALID + kPairPeerEmpty == SM90_FP8_OFF_EXTRA_BAR + 16 + kPairPeerEmptyFromEmpty, "peer empty barriers");
 constexpr int kProducerSync = 8;  // named barrier of the producer's 128 threads (the math warpgroups use 1–7 and 9)
 constexpr int kProducerThreads = SM90_FP8_THREADS - SM90_THREADS;
@@ -304,7 +308,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
   constexpr uint32_t kHalf = SM90_SLAB_BYTES / 2;  // one CTA's 32 rows of a slab
   const uint32_t rank = ptx::cluster_ctarank(), peer = rank ^ 1u;
   const int u = ptid >> 2, q = ptid & 3, lane = ptid & 31, pwarp = ptid >> 5;
-  const int t = 32 * static_cast<int>(rank) + u, t_peer = 32 * static_cast<int>(peer) + u;
+  const int t = 32 * static_cast<int>(rank) + u;
   const int r_loc[2] = {0, 8};
   const RowSet rs = row_set_token_padded(p, m_block, r_loc);
   const int s_tok = rs.s_last;
@@ -312,8 +316,10 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
   const uint4 zero = make_uint4(0, 0, 0, 0);
   uint32_t fills0 = 0, fills1 = 0;
   const bool contiguous = p.k_block_stride == static_cast<int64_t>(f.page_size) * p.k_row_stride;
-  // this warp's validity bytes (tokens 8·pwarp … + 7 of each half) within the buffer's four 16-bit words
-  const uint32_t own_byte = 4 * (2 * rank + (pwarp >> 1)) + (pwarp & 1), peer_byte = 4 * (2 * peer + (pwarp >> 1)) + (pwarp & 1);
+  // this warp writes validity word pwarp (tokens 16·pwarp … + 15, whichever CTA gathers them): lanes 2i, 2i + 1 load
+  // token 16·pwarp + i's index (written whole by one warp, as in the single entry: bytes written by two producer warps
+  // into one word were racecheck hazards against the math's mask reads)
+  const int v_tok = 16 * pwarp + (lane >> 1);
   [[maybe_unused]] int tr_blk = 0;  // sparse trace: the single entry's stamps, at the same points
   SPARSE_TRACE_P(0);
 #pragma unroll 1
@@ -327,7 +333,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       const int pos = (first_block + jj) * PAGE_BLOCK_SIZE + tok;
       return jj < n_blocks && pos < len ? ptx::ld_plain(idx + pos) : -1;
     };
-    int slot_next = slot_of(0, t), peer_slot_next = q == 1 ? slot_of(0, t_peer) : -1;
+    int slot_next = slot_of(0, t), vslot_next = slot_of(0, v_tok);
 #pragma unroll 1
     for (int j = 0; j < n_blocks; ++j) {
       SPARSE_TRACE_P(16 + 8 * tr_blk + 0);
@@ -335,10 +341,10 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
       const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b;
       const uint32_t empty_a = bars_empty + 16 * b, empty_b = empty_a + 8;
-      const int slot = slot_next, peer_slot = peer_slot_next;
+      const int slot = slot_next, vslot = vslot_next;
       slot_next = slot_of(j + 1, t);
-      if (q == 1) peer_slot_next = slot_of(j + 1, t_peer);
-      const bool valid = slot >= 0 && slot < f.num_slots, peer_valid = peer_slot >= 0 && peer_slot < f.num_slots;
+      vslot_next = slot_of(j + 1, v_tok);
+      const bool valid = slot >= 0 && slot < f.num_slots;
       const int64_t row_off = contiguous ? static_cast<int64_t>(slot) * p.k_row_stride
                                          : static_cast<int64_t>(slot / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot % f.page_size) * p.k_row_stride;
       const uint8_t* row = cache + (valid ? row_off : 0);
@@ -350,11 +356,12 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       uint4 r2[2];  // RoPE chunks 2q, 2q + 1 (as in fp8_sparse_producer: loaded before the waits)
 #pragma unroll
       for (int i = 0; i < 2; ++i) r2[i] = valid ? ptx::ld_global_v4(row + FP8_ROPE_OFFSET + 16 * (2 * q + i)) : zero;
-      // lanes 4i (q = 0) vote for this warp's own token i, lanes 4i + 1 (q = 1) for the peer's: bit 4i (+ 1) → bit i
-      const uint32_t vote = __ballot_sync(0xffffffffu, q == 0 ? valid : q == 1 && peer_valid);
-      uint32_t own_bits = 0, peer_bits = 0;
-#pragma unroll
-      for (int i = 0; i < 8; ++i) own_bits |= ((vote >> (4 * i)) & 1u) << i, peer_bits |= ((vote >> (4 * i + 1)) & 1u) << i;
+      // the even lanes vote; the even ballot bits gathered into 16 (as in fp8_sparse_producer)
+      uint32_t bits = __ballot_sync(0xffffffffu, vslot >= 0 && vslot < f.num_slots && (lane & 1) == 0) & 0x55555555u;
+      bits = (bits | bits >> 1) & 0x33333333u;
+      bits = (bits | bits >> 2) & 0x0f0f0f0fu;
+      bits = (bits | bits >> 4) & 0x00ff00ffu;
+      bits = (bits | bits >> 8) & 0x0000ffffu;
       if (k > 0) ptx::mbarrier_wait(empty_a, (k - 1) & 1);  // group A of the block before is consumed
       SPARSE_TRACE_P(16 + 8 * tr_blk + 1);
       // raw row u: 512 B at row u % 8 of this CTA's half of slab u / 8
@@ -366,10 +373,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every thread's bytes are on the raw barrier
       if (ptid == 0) ptx::mbarrier_arrive(raw);
       if (k > 0) ptx::mbarrier_wait(empty_b, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
-      if (lane == 0) {
-        ptx::st_shared_u8(sValid + 16 * b + own_byte, own_bits);
-        ptx::st_shared_u8(sValid + 16 * b + peer_byte, peer_bits);
-      }
+      if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
       {
         const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
 #pragma unroll
@@ -397,6 +401,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       if (k > 0) ptx::mbarrier_wait_cluster(peer_empty + 8, (k - 1) & 1);
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // this CTA's halves of slabs 4–8 written; raw rows read
       if (ptid == 0) {
+        ptx::mbarrier_arrive(sValid + kPairValidBar + 8 * b);  // every warp's validity word is stored
 #pragma unroll
         for (int s = SM90_GROUP_A_SLABS; s < SM90_SLABS; ++s) {
           const uint32_t half = sKb + s * SM90_SLAB_BYTES + rank * kHalf;

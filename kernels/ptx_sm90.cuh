@@ -153,7 +153,5 @@ __device__ __forceinline__ void bulk_push(uint32_t dst, uint32_t src, uint32_t b
 __device__ __forceinline__ void cluster_sync() {
   asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
 }
-// One byte to shared memory.
-__device__ __forceinline__ void st_shared_u8(uint32_t addr, uint32_t v) { asm volatile("st.shared.u8 [%0], %1;\n" :: "r"(addr), "r"(v) : "memory"); }
 
 }  // namespace ptx
