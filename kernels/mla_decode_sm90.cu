@@ -374,7 +374,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
 
         // O_L += P0 · V0L
-        if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 0, n_valid_last, wg_tid, kWg0Local);
+        // (kPair: not — the rows may be this CTA's halves still being pushed to the peer; the sparse producers write
+        // zeros for every position past the index list, and tail rows of a split part hold indexed tokens, not NaN fill)
+        if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK0, 0, n_valid_last, wg_tid, kWg0Local);
         ptx::wgmma_fence();
 #pragma unroll
         for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK0 + kk * 2048));
@@ -410,7 +412,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         ptx::named_barrier_sync(kP1Ready, kBoth);
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 2);
         if (has1) {  // O_L += P1 · V1L
-          if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK1, 0, n_valid_last, wg_tid, kWg0Local);
+          if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK1, 0, n_valid_last, wg_tid, kWg0Local);
           ptx::wgmma_fence();
 #pragma unroll
           for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP1 + kk * 32), desc_mn_major(sK1 + kk * 2048));
@@ -500,7 +502,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           scale_rows(o, scale0[0], scale0[1]);
           ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
           SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);
-          if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
+          if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
           ptx::wgmma_fence();
 #pragma unroll
           for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
@@ -520,7 +522,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           if (wg_tid == 0) release(j, kGroupB);
           scale_rows(o, scale1[0], scale1[1]);
           if (has1) {  // O_R += P1 · V1R
-            if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
+            if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
             ptx::wgmma_fence();
 #pragma unroll
             for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
@@ -548,7 +550,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           }
           if (!kP1Late) ptx::named_barrier_arrive(kP1Ready, kBoth);
           if (has1) {  // O_R += P1 · V1R
-            if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
+            if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
             ptx::wgmma_fence();
 #pragma unroll
             for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
@@ -556,7 +558,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           }
           ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
           SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);
-          if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
+          if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
           ptx::wgmma_fence();
 #pragma unroll
           for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));

@@ -362,7 +362,13 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       bits = (bits | bits >> 2) & 0x0f0f0f0fu;
       bits = (bits | bits >> 4) & 0x00ff00ffu;
       bits = (bits | bits >> 8) & 0x0000ffffu;
-      if (k > 0) ptx::mbarrier_wait(empty_a, (k - 1) & 1);  // group A of the block before is consumed
+      // Group A of the block before is consumed here and in the peer: this CTA's raw rows land in its own halves, which
+      // its last push of this buffer may still be reading until the peer's math has had them (and released them).
+      const uint32_t peer_empty = sValid + kPairPeerEmpty + 16 * b;  // group A's; B's + 8
+      if (k > 0) {
+        ptx::mbarrier_wait(empty_a, (k - 1) & 1);
+        ptx::mbarrier_wait_cluster(peer_empty, (k - 1) & 1);
+      }
       SPARSE_TRACE_P(16 + 8 * tr_blk + 1);
       // raw row u: 512 B at row u % 8 of this CTA's half of slab u / 8
       const uint32_t raw_row = sKb + (u >> 3) * SM90_SLAB_BYTES + rank * kHalf + (u & 7) * HEAD_DIM_V;
@@ -372,7 +378,10 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       }
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every thread's bytes are on the raw barrier
       if (ptid == 0) ptx::mbarrier_arrive(raw);
-      if (k > 0) ptx::mbarrier_wait(empty_b, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
+      if (k > 0) {  // group B (and the P tile aliasing K0's slab 8), here and in the peer
+        ptx::mbarrier_wait(empty_b, (k - 1) & 1);
+        ptx::mbarrier_wait_cluster(peer_empty + 8, (k - 1) & 1);
+      }
       if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
       {
         const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
@@ -396,9 +405,6 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
 #pragma unroll
       for (int i = 0; i < 4; ++i) held[i] = valid ? ptx::ld_shared_v4(raw_row + 64 * q + 16 * ((i + q + u) & 3)) : zero;
       ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads and the pushes (async proxy)
-      const uint32_t peer_empty = sValid + kPairPeerEmpty + 16 * b;  // group A's; B's + 8
-      // the peer's groups are free (waited by every thread: under ptid == 0 alone ptxas spilled 44 B)
-      if (k > 0) ptx::mbarrier_wait_cluster(peer_empty + 8, (k - 1) & 1);
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // this CTA's halves of slabs 4–8 written; raw rows read
       if (ptid == 0) {
         ptx::mbarrier_arrive(sValid + kPairValidBar + 8 * b);  // every warp's validity word is stored
@@ -413,7 +419,6 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
 #pragma unroll
       for (int i = 0; i < 4; ++i) store_dequantised(sKb, t, 64 * q + 16 * ((i + q + u) & 3), held[i], scale_a);
       ptx::fence_proxy_async();
-      if (k > 0) ptx::mbarrier_wait_cluster(peer_empty, (k - 1) & 1);
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);
       if (ptid == 0) {
 #pragma unroll

@@ -299,10 +299,11 @@ function hopperFp8Scenario(timing: keyof typeof TIMINGS): Scenario {
  * The sparse cases on `kernel` against the oracle (case k with seed + k), each launching `entry`; together they must
  * run both the split (combine) and the unsplit (decode epilogue) paths. Their notes.
  */
-function sparseCasesOn(cases: readonly SparseHopperCase[], seed: number, kernel: 'hopper' | 'hopper-small', entry: string): string[] {
+function sparseCasesOn(cases: readonly SparseHopperCase[], seed: number, kernel: 'hopper' | 'hopper-small', entryOf: string | ((c: SparseHopperCase) => string)): string[] {
   const f = bindFakeCuda();
   const paths = { split: 0, whole: 0 };
   const notes = cases.map((c, k) => {
+    const entry = typeof entryOf === 'string' ? entryOf : entryOf(c);
     const before = f.stat(`emulated:${entry}`);
     const r = runSparseHopperCase(c, seed + k, kernel);
     assert.ok(f.stat(`emulated:${entry}`) > before, `${c.label}: kernel '${kernel}' did not run ${entry}`);
@@ -322,8 +323,11 @@ function sparseCasesOn(cases: readonly SparseHopperCase[], seed: number, kernel:
  */
 function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
   const entry = 'mla_decode_sm90_fp8_sparse_bf16';
+  // a token's m-blocks in pairs (ceil(h_q / 64) even: h_q 100 and 128 here) run as 2-CTA clusters on the paired entry
+  const pairEntry = 'mla_decode_sm90_fp8_sparse_pair_bf16';
+  const entryOf = (c: SparseHopperCase) => (Math.ceil(c.spec.hQ / 64) % 2 === 0 ? pairEntry : entry);
   return {
-    title: `the Hopper sparse FP8 kernel (${entry}, the default for sparse decodes with bf16 q and h_q > 16 on sm_90, 'hopper' on request) against the oracle: h_q 64/128 and 16/100 (padded m-blocks), s_q 1/2, topk 64/300/576, pages of 64/61/2 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views (${TIMINGS[timing].note})`,
+    title: `the Hopper sparse FP8 kernel (${entry}, the default for sparse decodes with bf16 q and h_q > 16 on sm_90, 'hopper' on request; ${pairEntry}, 2-CTA clusters, for ceil(h_q / 64) even) against the oracle: h_q 64/128 and 16/100 (padded m-blocks), s_q 1/2, topk 64/300/576, pages of 64/61/2 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views (${TIMINGS[timing].note})`,
     env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
     run(seed) {
       const be = getBackend('cuda');
@@ -333,8 +337,9 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
         assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61 }), want, `the emulated sm_90 device's kernels for sparse h_q ${hQ} decodes`);
       }
       const f = bindFakeCuda();
-      const notes = sparseCasesOn(SPARSE_HOPPER_CASES, seed, 'hopper', entry);
-      notes.push(`emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, mla_combine_sink_bf16 ×${f.stat('emulated:mla_combine_sink_bf16')}`);
+      const notes = sparseCasesOn(SPARSE_HOPPER_CASES, seed, 'hopper', entryOf);
+      assert.ok(f.stat(`emulated:${entry}`) > 0 && f.stat(`emulated:${pairEntry}`) > 0, 'the cases must run both the single-CTA and the paired entry');
+      notes.push(`emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, ${pairEntry} ×${f.stat(`emulated:${pairEntry}`)}, mla_combine_sink_bf16 ×${f.stat('emulated:mla_combine_sink_bf16')}`);
       return notes;
     },
   };

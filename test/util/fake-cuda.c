@@ -315,6 +315,7 @@ CUresult cuDeviceGetAttribute(int *v, int a, int d) {
     case 75: *v = cc_major; break;
     case 76: *v = cc_minor; break;
     case 97: *v = smem_optin; break;
+    case 120: *v = cc_major >= 9; break; /* cluster launch */
     default: *v = 0;
   }
   return OK;
@@ -401,7 +402,7 @@ enum { MAGIC_STREAM = 0x5354524d, MAGIC_EVENT = 0x45564e54, MAGIC_GRAPH = 0x4752
 /* A recorded operation: the device ranges it touches, checked again when the graph is launched. */
 #ifdef FAKE_CUDA_EMULATE
 /* What the emulator needs to run a launch again (a graph replays it): the function, its shape and argument bytes. */
-typedef struct Launch { void *fn; unsigned grid[3], block[3], smem; unsigned char args[8][512]; } Launch;
+typedef struct Launch { void *fn; unsigned grid[3], block[3], smem, cluster[3]; unsigned char args[8][512]; } Launch;
 #endif
 typedef struct Node {
   int kernel, n;
@@ -932,7 +933,7 @@ CUresult cuTensorMapEncodeTiled(void *tmap, int dtype, unsigned rank, CUdevicept
 
 #ifdef FAKE_CUDA_EMULATE
 /* The emulated kernels (test/util/emu/): they run on host memory, so MlaDecodeParams' pointers are translated. */
-int emu_launch(const char *name, const unsigned *grid, const unsigned *block, unsigned smem, void *const *args, char *err, size_t err_cap);
+int emu_launch(const char *name, const unsigned *grid, const unsigned *block, unsigned smem, void *const *args, const unsigned *cluster, char *err, size_t err_cap);
 
 /* For the emulator: whether [p, p + n) lies inside the host memory of a live allocation. */
 int fake_cuda_host_range_ok(const void *p, size_t n) {
@@ -962,7 +963,7 @@ static void emulate(const Launch *l) {
     }
   }
   char err[2400];
-  const int r = emu_launch(fn->name, l->grid, l->block, l->smem, args, err, sizeof err);
+  const int r = emu_launch(fn->name, l->grid, l->block, l->smem, args, l->cluster, err, sizeof err);
   if (r == -2) poison(E_LAUNCH_TIMEOUT, "emulated %s", err);
   else if (r < 0) poison(E_ILLEGAL_ADDRESS, "emulated %s", err);
 }
@@ -989,9 +990,17 @@ CUresult cuLaunchKernelEx(const void *config, void *f, void **params, void **ext
     note("cuLaunchKernelEx: %s asks for %u B of dynamic shared memory, its limit is %d B (cuFuncSetAttribute)", fn->name, smem, smem_limit);
     return E_INVALID_VALUE;
   }
+  unsigned cluster[3] = {1, 1, 1};
   for (unsigned i = 0; i < num_attrs; i++) {
     unsigned id = rd32(attrs, i * 72);
-    if (id == 4 && cc_major < 9) return E_NOT_SUPPORTED; /* thread block clusters: sm_90 and later */
+    if (id == 4) { /* thread block clusters: sm_90 and later; the grid a multiple of the cluster shape */
+      if (cc_major < 9) return E_NOT_SUPPORTED;
+      for (int k = 0; k < 3; k++) cluster[k] = rd32(attrs, i * 72 + 8 + 4 * k);
+      if (!cluster[0] || !cluster[1] || !cluster[2] || g[0] % cluster[0] || g[1] % cluster[1] || g[2] % cluster[2] || cluster[0] * cluster[1] * cluster[2] > 8) {
+        note("cuLaunchKernelEx: %s with grid (%u, %u, %u), cluster (%u, %u, %u)", fn->name, g[0], g[1], g[2], cluster[0], cluster[1], cluster[2]);
+        return E_INVALID_VALUE;
+      }
+    }
   }
   if (fn->nparams && !params) return E_INVALID_VALUE;
   if (extra) return E_INVALID_VALUE; /* never used by the library */
@@ -1026,6 +1035,7 @@ CUresult cuLaunchKernelEx(const void *config, void *f, void **params, void **ext
   memcpy(node->launch.grid, g, sizeof g);
   memcpy(node->launch.block, b, sizeof b);
   node->launch.smem = smem;
+  memcpy(node->launch.cluster, cluster, sizeof cluster);
   for (int i = 0; i < fn->nparams && i < 8; i++) memcpy(node->launch.args[i], params[i], fn->size[i] < 512 ? fn->size[i] : 512);
 #endif
   if (node != &tmp) return OK; /* recorded: checked (and emulated) when the graph is launched */

@@ -273,10 +273,10 @@ export function bindFakeCuda(lib = process.env.FLASH_MLA_LIBCUDA): FakeCudaContr
  */
 export function bindEmulator(lib = process.env.FLASH_MLA_LIBCUDA): (name: string, threads: number, smemBytes: number) => { code: number; message: string } {
   if (!lib) throw new Error('FLASH_MLA_LIBCUDA is not set: not a child process of the fake driver');
-  const launch = koffi.load(lib).func('int emu_launch(const char *name, const uint32_t *grid, const uint32_t *block, uint32_t smem, void *args, _Out_ uint8_t *err, size_t cap)');
+  const launch = koffi.load(lib).func('int emu_launch(const char *name, const uint32_t *grid, const uint32_t *block, uint32_t smem, void *args, const uint32_t *cluster, _Out_ uint8_t *err, size_t cap)');
   return (name, threads, smemBytes) => {
     const err = Buffer.alloc(4096);
-    const code = launch(name, new Uint32Array([1, 1, 1]), new Uint32Array([threads, 1, 1]), smemBytes, null, err, err.length) as number;
+    const code = launch(name, new Uint32Array([1, 1, 1]), new Uint32Array([threads, 1, 1]), smemBytes, null, null, err, err.length) as number;
     return { code, message: err.toString('utf8', 0, Math.max(0, err.indexOf(0))) };
   };
 }

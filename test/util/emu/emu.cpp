@@ -33,9 +33,9 @@ EmuDim3 g_block_idx;
 
 namespace {
 
-// The CTA's shared memory, every kernel's: the dynamic part from 0, the static __shared__ arrays after it (the
-// kernels' shared arrays are SharedWindow / Shared stand-ins that address it, emu_runtime.h).
-alignas(1024) uint8_t g_smem[kSmemCap];
+// Each CTA's shared memory, every kernel's: the dynamic part from 0, the static __shared__ arrays after it (the
+// kernels' shared arrays are SharedWindow / Shared stand-ins that address it, emu_runtime.h); one per CTA of a cluster.
+alignas(1024) uint8_t g_smem[kMaxCluster][kSmemCap];
 
 constexpr size_t kStackBytes = 256 << 10;
 
@@ -53,7 +53,7 @@ struct Known {
 enum WaitKind { kWaitNone, kWaitBar, kWaitWarp, kWaitWgmma, kWaitMbarrier };
 struct Fiber {
   ucontext_t ctx;
-  unsigned tid = 0;
+  unsigned tid = 0, rank = 0;  // thread index in its CTA; its CTA's rank in the cluster
   bool blocked = false, done = false;
   uint64_t res[4] = {0, 0, 0, 0};
   int wait_kind = kWaitNone;
@@ -93,6 +93,7 @@ struct Mbarrier {
 // the race detector's agent and epoch of the load.
 struct TmaLoad {
   uint32_t bar = 0, bytes = 0;
+  unsigned rank = 0;  // the CTA whose shared memory and mbarrier it lands in (a bulk copy into a peer: the peer)
   std::vector<std::pair<uint32_t, std::array<uint8_t, 16>>> chunks;
   int agent = 0;
   uint32_t epoch = 0;
@@ -129,7 +130,9 @@ struct Cta {
   std::vector<size_t> issued;  // per thread: wgmmas issued
   std::vector<Mbarrier> mbarriers;
   std::vector<TmaLoad> tma_in_flight;  // oldest first (FAKE_CUDA_EMU_TMA=late)
-  uint8_t* smem = g_smem;
+  uint8_t* smem = nullptr;  // g_smem[rank]
+  unsigned rank = 0;        // in its cluster
+  EmuDim3 block_idx{0, 0, 0};
   uint32_t smem_bytes = 0;   // dynamic
   uint32_t window_bytes = 0;  // dynamic + the static arrays placed so far
   std::vector<std::array<uint32_t, 3>> statics;  // static arrays: declaration key, shared address, bytes
@@ -137,7 +140,14 @@ struct Cta {
   void* const* args = nullptr;
 };
 
-Cta g_cta;
+// The CTAs of the running cluster (one without clusters) and the one whose thread runs (or whose memory an emulated
+// instruction is working on: enter_cta). Everything below that says g_cta means that one.
+Cta g_ctas[kMaxCluster];
+Cta* g_ctap = &g_ctas[0];
+#define g_cta (*g_ctap)
+unsigned g_cluster = 1, g_cta_threads = 0;  // CTAs in the cluster, threads per CTA
+Barrier g_cluster_bar;                      // barrier.cluster: every thread of every CTA of the cluster
+constexpr uint32_t kClusterBarrierId = 16;  // its id in a waiting fiber's record (named barriers are 0–15)
 Modes g_modes;
 Fiber* g_cur = nullptr;  // the running thread; null while the scheduler works on its own
 ucontext_t g_sched;
@@ -145,6 +155,23 @@ std::jmp_buf g_sched_jmp;
 std::vector<char*> g_stacks;
 bool g_faulted = false, g_deadlock = false;
 char g_fault[2048];
+
+// Make CTA `rank` of the cluster the one g_cta names: its block index, and the race detector's numbering of its
+// threads and shared memory.
+void enter_cta(unsigned rank) {
+  g_ctap = &g_ctas[rank];
+  g_block_idx = g_ctap->block_idx;
+  race::set_base(rank * g_cta_threads, rank * kSmemCap);
+}
+// The running thread works on CTA `rank`'s memory (a remote arrival, a bulk copy into a peer): g_cta names that CTA,
+// the race detector keeps the running thread's id and takes that CTA's addresses. leave_target() undoes it.
+void enter_target(unsigned rank) {
+  g_ctap = &g_ctas[rank];
+  race::set_base(g_cur->rank * g_cta_threads, rank * kSmemCap);
+}
+void leave_target() { enter_cta(g_cur->rank); }
+// Warpgroup wg of the current CTA in the cluster-wide numbering (Known's index).
+unsigned global_wg(size_t wg) { return g_ctap->rank * (g_cta_threads / 128) + static_cast<unsigned>(wg); }
 
 void block_current(int kind, uint32_t a, uint32_t b = 0) {
   g_cur->blocked = true;
@@ -265,6 +292,7 @@ void fault(const char* fmt, ...) {
 }
 
 uint8_t* shared_ptr(uint32_t addr, uint32_t bytes) {
+  if (addr >= kClusterAddr) fault("shared::cta access at 0x%x: a shared::cluster address (mapa) used as this CTA's own", addr);
   if (static_cast<uint64_t>(addr) + bytes > g_cta.window_bytes)
     fault("shared access [%u, +%u) past the %u B of shared memory (%u B dynamic)", addr, bytes, g_cta.window_bytes, g_cta.smem_bytes);
   return g_cta.smem + addr;
@@ -680,6 +708,95 @@ void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar, uint
   else tma_land(load);
 }
 
+// ---- clusters ---------------------------------------------------------------------------------------------------
+
+namespace {
+// The CTA a shared::cluster address names and its shared::cta address there (a CTA's own shared::cta addresses are
+// also its shared::cluster ones).
+unsigned cluster_target(uint32_t a, uint32_t* local, const char* op) {
+  if (a < kClusterAddr) {
+    *local = a;
+    return g_ctap->rank;
+  }
+  const unsigned r = a / kClusterAddr - 1;
+  if (r >= g_cluster) fault("%s: shared::cluster address 0x%x names CTA %u of a cluster of %u", op, a, r, g_cluster);
+  *local = a % kClusterAddr;
+  return r;
+}
+}  // namespace
+
+unsigned cluster_ctarank() { return g_ctap->rank; }
+
+uint32_t mapa_shared(uint32_t addr, uint32_t rank) {
+  if (addr >= kClusterAddr) fault("mapa.shared::cluster of 0x%x: not a shared::cta address", addr);
+  if (rank >= g_cluster) fault("mapa.shared::cluster: CTA rank %u in a cluster of %u", rank, g_cluster);
+  return (rank + 1) * kClusterAddr + addr;
+}
+
+// One arrival on an mbarrier of (possibly) another CTA: what the arriving thread knows goes into that phase.
+void mbarrier_arrive_remote(uint32_t bar) {
+  uint32_t local;
+  const unsigned r = cluster_target(bar, &local, "mbarrier.arrive.shared::cluster");
+  enter_target(r);
+  mbarrier_arrive_tx(local, 0, "mbarrier.arrive.shared::cluster");
+  leave_target();
+}
+
+// cp.async.bulk.shared::cluster.shared::cta: the source (this CTA's) is read at issue by the issuing thread; the bytes
+// land in the target CTA like a TMA load completing on its mbarrier (at once, or with late TMA when nothing else can
+// run), written by that mbarrier's async agent after what the issuer knows.
+void bulk_push(uint32_t dst, uint32_t src, uint32_t bytes, uint32_t bar, uint16_t site) {
+  if (dst % 16 || src % 16 || bytes % 16 || bytes == 0)
+    fault("cp.async.bulk.shared::cluster: destination 0x%x, source 0x%x, %u bytes: each must be a (nonzero) multiple of 16", dst, src, bytes);
+  uint32_t dl, bl;
+  const unsigned r = cluster_target(dst, &dl, "cp.async.bulk.shared::cluster"), rb = cluster_target(bar, &bl, "cp.async.bulk.shared::cluster (mbarrier)");
+  if (r != rb) fault("cp.async.bulk.shared::cluster: destination in CTA %u, its mbarrier in CTA %u", r, rb);
+  const uint8_t* from = shared_ptr(src, bytes);
+  race::read(g_cur->tid, src, bytes, site);
+  TmaLoad load;
+  load.bar = bl, load.bytes = bytes, load.rank = r;
+  for (uint32_t c = 0; c < bytes; c += 16) {
+    load.chunks.emplace_back(dl + c, std::array<uint8_t, 16>{});
+    std::memcpy(load.chunks.back().second.data(), from + c, 16);
+  }
+  enter_target(r);
+  shared_ptr(dl, bytes);
+  check_shared_write(dl, bytes, "a bulk copy from another CTA");
+  // the copy reads its source before it completes on the mbarrier: the phase it completes orders those reads (the
+  // issuer's clock at issue) before whatever its waiters do next
+  race::release(g_cur->tid, mbarrier_at(bl, "cp.async.bulk.shared::cluster").arriving_clock);
+  load.agent = race::async_agent(bl);
+  load.epoch = race::async_epoch(load.agent);
+  for (const auto& chunk : load.chunks) race::async_write(g_cur->tid, chunk.first, 16, load.agent, load.epoch, site);
+  if (g_modes.tma_late) g_cta.tma_in_flight.push_back(std::move(load));
+  else tma_land(load);
+  leave_target();
+}
+
+// barrier.cluster.arrive.release + barrier.cluster.wait.acquire: every thread of the cluster arrives, then all go on.
+void cluster_sync() {
+  Barrier& b = g_cluster_bar;
+  const int count = static_cast<int>(g_cluster * g_cta_threads);
+  b.waiting.push_back(g_cur);
+  b.known.merge(g_cur->known);
+  race::release(g_cur->tid, b.clock);
+  if (++b.arrived < count) {
+    block_current(kWaitBar, kClusterBarrierId);
+    return;
+  }
+  for (Fiber* f : b.waiting) {
+    f->blocked = false;
+    f->known.merge(b.known);
+    enter_cta(f->rank);
+    race::acquire(f->tid, b.clock);
+  }
+  enter_cta(g_cur->rank);
+  b.waiting.clear();
+  b.arrived = 0;
+  b.known = Known{};
+  b.clock = race::VClock{};
+}
+
 // expect_tx: the phase waits for `bytes` more; no arrival (and no synchronisation: relaxed).
 void mbarrier_expect_tx(uint32_t bar, uint32_t bytes) {
   Mbarrier& m = mbarrier_at(bar, "mbarrier.expect_tx");
@@ -722,7 +839,7 @@ void wgmma_wait(int n) {
   const std::vector<size_t>& c = g_cta.commits[g_cur->tid];
   if (static_cast<int>(c.size()) <= n) return;
   const size_t upto = c[c.size() - 1 - n], wg = g_cur->tid / 128;
-  g_cur->known.k[wg] = std::max(g_cur->known.k[wg], upto);
+  g_cur->known.k[global_wg(wg)] = std::max(g_cur->known.k[global_wg(wg)], upto);
   if (!g_modes.wgmma_at_wait) return;  // computed at issue
   WgmmaQueue& q = g_cta.wgmma_queues[wg];
   for (; q.done < upto; ++q.done) wgmma_compute(q.ops[q.done]);
@@ -732,7 +849,7 @@ void check_shared_write(uint32_t addr, uint32_t bytes, const char* what) {
   const Known& known = g_cur->known;
   for (size_t g = 0; g < g_cta.wgmma_queues.size(); ++g) {
     const auto& reads = g_cta.wgmma_queues[g].reads;
-    for (size_t i = known.k[g]; i < reads.size(); ++i)
+    for (size_t i = known.k[global_wg(g)]; i < reads.size(); ++i)
       for (int o = 0; o < 4; o += 2)
         if (addr < reads[i][o + 1] && reads[i][o] < addr + bytes)
           fault("%s into shared [0x%x, +%u) while wgmma #%zu of warpgroup %zu, reading [0x%x, 0x%x) (its %s operand), may still run: no wgmma.wait_group covering it "
@@ -773,92 +890,110 @@ const KernelEntry* find_entry(const char* name) {
 }
 
 // Every unfinished thread waits and none can go on: say who waits on what, threads with the same wait grouped (as
-// ranges of thread ids), e.g. "threads 0–127 at bar.sync 3 (128 of 256 arrived)".
+// ranges of thread ids), e.g. "threads 0–127 at bar.sync 3 (128 of 256 arrived)"; in a cluster, per CTA.
 void report_deadlock(unsigned threads) {
   std::string msg;
-  int waiting = 0;
-  for (Fiber& f : g_cta.fibers) waiting += !f.done;
   char buf[256];
-  std::snprintf(buf, sizeof buf, "block (%u, %u, %u): deadlock: %d of %u threads wait and none can go on (%u returned):", g_block_idx.x, g_block_idx.y, g_block_idx.z,
-                waiting, threads, threads - waiting);
-  msg += buf;
-  std::vector<bool> told(threads, false);
-  for (unsigned t = 0; t < threads; ++t) {
-    const Fiber& f = g_cta.fibers[t];
-    if (f.done || told[t]) continue;
-    std::string ranges;
-    int n = 0;
-    for (unsigned u = t; u < threads; ++u) {
-      const Fiber& h = g_cta.fibers[u];
-      if (h.done || told[u] || h.wait_kind != f.wait_kind || h.wait_a != f.wait_a || h.wait_b != f.wait_b) continue;
-      unsigned v = u;
-      while (v + 1 < threads && !g_cta.fibers[v + 1].done && !told[v + 1] && g_cta.fibers[v + 1].wait_kind == f.wait_kind && g_cta.fibers[v + 1].wait_a == f.wait_a &&
-             g_cta.fibers[v + 1].wait_b == f.wait_b)
-        ++v;
-      for (unsigned x = u; x <= v; ++x) told[x] = true;
-      n += static_cast<int>(v - u + 1);
-      std::snprintf(buf, sizeof buf, u == v ? "%s%u" : "%s%u-%u", ranges.empty() ? "" : ",", u, v);
-      ranges += buf;
-      u = v;
-    }
-    switch (f.wait_kind) {
-      case kWaitBar: {
-        const Barrier& b = g_cta.bars[f.wait_a];
-        std::snprintf(buf, sizeof buf, " at bar.sync %u (%d of %d arrived)", f.wait_a, b.arrived, b.count);
-        break;
+  for (unsigned r = 0; r < g_cluster; ++r) {
+    enter_cta(r);
+    int waiting = 0;
+    for (Fiber& f : g_cta.fibers) waiting += !f.done;
+    std::snprintf(buf, sizeof buf, "%sblock (%u, %u, %u): deadlock: %d of %u threads wait and none can go on (%u returned):", r ? " " : "", g_block_idx.x, g_block_idx.y,
+                  g_block_idx.z, waiting, threads, threads - waiting);
+    msg += buf;
+    std::vector<bool> told(threads, false);
+    for (unsigned t = 0; t < threads; ++t) {
+      const Fiber& f = g_cta.fibers[t];
+      if (f.done || told[t]) continue;
+      std::string ranges;
+      int n = 0;
+      for (unsigned u = t; u < threads; ++u) {
+        const Fiber& h = g_cta.fibers[u];
+        if (h.done || told[u] || h.wait_kind != f.wait_kind || h.wait_a != f.wait_a || h.wait_b != f.wait_b) continue;
+        unsigned v = u;
+        while (v + 1 < threads && !g_cta.fibers[v + 1].done && !told[v + 1] && g_cta.fibers[v + 1].wait_kind == f.wait_kind && g_cta.fibers[v + 1].wait_a == f.wait_a &&
+               g_cta.fibers[v + 1].wait_b == f.wait_b)
+          ++v;
+        for (unsigned x = u; x <= v; ++x) told[x] = true;
+        n += static_cast<int>(v - u + 1);
+        std::snprintf(buf, sizeof buf, u == v ? "%s%u" : "%s%u-%u", ranges.empty() ? "" : ",", u, v);
+        ranges += buf;
+        u = v;
       }
-      case kWaitWarp: std::snprintf(buf, sizeof buf, " at a warp collective (kind %u) the rest of the warp never reaches", f.wait_a); break;
-      case kWaitWgmma: std::snprintf(buf, sizeof buf, " at a wgmma (warpgroup %u, %d of 128 arrived)", f.wait_a, g_cta.wgmmas[f.wait_a].arrived); break;
-      case kWaitMbarrier: {
-        const Mbarrier* m = nullptr;
-        for (const Mbarrier& x : g_cta.mbarriers)
-          if (x.addr == f.wait_a) m = &x;
-        std::snprintf(buf, sizeof buf, " on mbarrier 0x%x parity %u (current phase %u: %u of %u arrivals and %lld tx bytes pending)", f.wait_a, f.wait_b, m ? m->phase : 0,
-                      m ? m->pending : 0, m ? m->count : 0, m ? static_cast<long long>(m->tx) : 0LL);
-        break;
+      switch (f.wait_kind) {
+        case kWaitBar: {
+          const Barrier& b = f.wait_a == kClusterBarrierId ? g_cluster_bar : g_cta.bars[f.wait_a];
+          if (f.wait_a == kClusterBarrierId) std::snprintf(buf, sizeof buf, " at barrier.cluster (%d of %d arrived)", b.arrived, static_cast<int>(g_cluster * threads));
+          else std::snprintf(buf, sizeof buf, " at bar.sync %u (%d of %d arrived)", f.wait_a, b.arrived, b.count);
+          break;
+        }
+        case kWaitWarp: std::snprintf(buf, sizeof buf, " at a warp collective (kind %u) the rest of the warp never reaches", f.wait_a); break;
+        case kWaitWgmma: std::snprintf(buf, sizeof buf, " at a wgmma (warpgroup %u, %d of 128 arrived)", f.wait_a, g_cta.wgmmas[f.wait_a].arrived); break;
+        case kWaitMbarrier: {
+          const Mbarrier* m = nullptr;
+          for (const Mbarrier& x : g_cta.mbarriers)
+            if (x.addr == f.wait_a) m = &x;
+          std::snprintf(buf, sizeof buf, " on mbarrier 0x%x parity %u (current phase %u: %u of %u arrivals and %lld tx bytes pending)", f.wait_a, f.wait_b, m ? m->phase : 0,
+                        m ? m->pending : 0, m ? m->count : 0, m ? static_cast<long long>(m->tx) : 0LL);
+          break;
+        }
+        default: std::snprintf(buf, sizeof buf, " (nothing recorded)");
       }
-      default: std::snprintf(buf, sizeof buf, " (nothing recorded)");
+      msg += (n == 1 ? " thread " : " threads ") + ranges + buf + ";";
     }
-    msg += (n == 1 ? " thread " : " threads ") + ranges + buf + ";";
   }
   std::snprintf(g_fault, sizeof g_fault, "%s", msg.c_str());
   g_faulted = g_deadlock = true;
 }
 
-// One CTA: its threads as fibers, run until every one has returned (or a fault / a deadlock ends the launch).
-void run_cta(unsigned threads) {
-  g_cta.fibers.assign(threads, Fiber{});
-  g_cta.warps.assign(threads / 32, WarpSlot{});
-  g_cta.wgmmas.assign(threads / 128, WgmmaSlot{});
-  g_cta.wgmma_queues.assign(threads / 128, WgmmaQueue{});
-  g_cta.commits.assign(threads, {});
-  g_cta.issued.assign(threads, 0);
-  g_cta.mbarriers.clear();
-  g_cta.tma_in_flight.clear();
-  for (Barrier& b : g_cta.bars) b = Barrier{};
-  g_cta.window_bytes = g_cta.smem_bytes;  // static arrays are placed as the kernel declares them
-  g_cta.statics.clear();
-  race::begin_cta(threads, g_modes.racecheck);
-  // garbage in shared memory, as on a GPU: NaN as bf16 or fp16 pairs and as fp32
-  std::memset(g_cta.smem, 0xff, g_cta.smem_bytes);
-  while (g_stacks.size() < threads) g_stacks.push_back(static_cast<char*>(std::malloc(kStackBytes)));
-  for (unsigned t = 0; t < threads; ++t) {
-    Fiber& f = g_cta.fibers[t];
-    f.tid = t;
-    getcontext(&f.ctx);
-    f.ctx.uc_stack.ss_sp = g_stacks[t];
-    f.ctx.uc_stack.ss_size = kStackBytes;
-    f.ctx.uc_link = &g_sched;
-    makecontext(&f.ctx, fiber_main, 0);
+// One CTA, or the g_cluster CTAs of a cluster (blocks first.x … + g_cluster − 1 along x) together: their threads as
+// fibers, run until every one has returned (or a fault / a deadlock ends the launch).
+void run_cluster(unsigned threads, EmuDim3 first) {
+  g_cta_threads = threads;
+  const unsigned total = threads * g_cluster;
+  race::begin_cta(total, g_modes.racecheck);
+  g_cluster_bar = Barrier{};
+  while (g_stacks.size() < total) g_stacks.push_back(static_cast<char*>(std::malloc(kStackBytes)));
+  for (unsigned r = 0; r < g_cluster; ++r) {
+    g_ctas[r].rank = r;
+    g_ctas[r].smem = g_smem[r];
+    g_ctas[r].block_idx = {first.x + r, first.y, first.z};
+    g_ctas[r].entry = g_ctas[0].entry, g_ctas[r].args = g_ctas[0].args, g_ctas[r].smem_bytes = g_ctas[0].smem_bytes;
+    enter_cta(r);
+    g_cta.fibers.assign(threads, Fiber{});
+    g_cta.warps.assign(threads / 32, WarpSlot{});
+    g_cta.wgmmas.assign(threads / 128, WgmmaSlot{});
+    g_cta.wgmma_queues.assign(threads / 128, WgmmaQueue{});
+    g_cta.commits.assign(threads, {});
+    g_cta.issued.assign(threads, 0);
+    g_cta.mbarriers.clear();
+    g_cta.tma_in_flight.clear();
+    for (Barrier& b : g_cta.bars) b = Barrier{};
+    g_cta.window_bytes = g_cta.smem_bytes;  // static arrays are placed as the kernel declares them
+    g_cta.statics.clear();
+    // garbage in shared memory, as on a GPU: NaN as bf16 or fp16 pairs and as fp32
+    std::memset(g_cta.smem, 0xff, g_cta.smem_bytes);
+    for (unsigned t = 0; t < threads; ++t) {
+      Fiber& f = g_cta.fibers[t];
+      f.tid = t, f.rank = r;
+      getcontext(&f.ctx);
+      f.ctx.uc_stack.ss_sp = g_stacks[r * threads + t];
+      f.ctx.uc_stack.ss_size = kStackBytes;
+      f.ctx.uc_link = &g_sched;
+      makecontext(&f.ctx, fiber_main, 0);
+    }
   }
+  enter_cta(0);
   if (setjmp(g_sched_jmp)) return;  // a fault raised outside every fiber
   for (;;) {
     bool ran = false, all_done = true;
-    for (unsigned i = 0; i < threads; ++i) {
-      Fiber& f = g_cta.fibers[g_modes.reverse ? threads - 1 - i : i];
+    for (unsigned i = 0; i < total; ++i) {
+      const unsigned idx = g_modes.reverse ? total - 1 - i : i;
+      Fiber& f = g_ctas[idx / threads].fibers[idx % threads];
       if (f.done) continue;
       all_done = false;
       if (f.blocked) continue;
+      enter_cta(f.rank);
       g_cur = &f;
       ran = true;
       swapcontext(&g_sched, &f.ctx);
@@ -866,23 +1001,30 @@ void run_cta(unsigned threads) {
     }
     if (all_done) break;
     if (!ran) {
-      // late TMA: a load lands (the oldest) only now that nothing else can happen first
-      if (!g_cta.tma_in_flight.empty()) {
+      // late TMA: a load lands (the oldest of the first CTA with one in flight) only now that nothing else can happen
+      bool landed = false;
+      for (unsigned r = 0; r < g_cluster && !landed; ++r) {
+        if (g_ctas[r].tma_in_flight.empty()) continue;
+        enter_cta(r);
         const TmaLoad load = std::move(g_cta.tma_in_flight.front());
         g_cta.tma_in_flight.erase(g_cta.tma_in_flight.begin());
         g_cur = nullptr;
         tma_land(load);
-        continue;
+        landed = true;
       }
+      if (landed) continue;
       report_deadlock(threads);
       return;
     }
   }
   // asynchronous work the CTA did not wait for: on a GPU it would write shared memory (or registers) of a finished CTA
   g_cur = nullptr;
-  if (!g_cta.tma_in_flight.empty()) fault("the CTA exited with %zu TMA loads in flight (into shared 0x%x first)", g_cta.tma_in_flight.size(), g_cta.tma_in_flight.front().chunks.front().first);
-  for (size_t wg = 0; wg < g_cta.wgmma_queues.size(); ++wg)
-    if (g_cta.wgmma_queues[wg].done < g_cta.wgmma_queues[wg].ops.size()) fault("warpgroup %zu exited with wgmmas no wgmma.wait_group covered", wg);
+  for (unsigned r = 0; r < g_cluster; ++r) {
+    enter_cta(r);
+    if (!g_cta.tma_in_flight.empty()) fault("the CTA exited with %zu TMA loads in flight (into shared 0x%x first)", g_cta.tma_in_flight.size(), g_cta.tma_in_flight.front().chunks.front().first);
+    for (size_t wg = 0; wg < g_cta.wgmma_queues.size(); ++wg)
+      if (g_cta.wgmma_queues[wg].done < g_cta.wgmma_queues[wg].ops.size()) fault("warpgroup %zu exited with wgmmas no wgmma.wait_group covered", wg);
+  }
 }
 
 }  // namespace
@@ -901,7 +1043,10 @@ extern "C" long long emu_runs(const char* name) {
 }
 
 // 0: ran; 1: not a kernel the emulator has (nothing run); -1: the kernel faulted, -2: it deadlocked (message in err).
-extern "C" int emu_launch(const char* name, const unsigned* grid, const unsigned* block, unsigned smem_bytes, void* const* args, char* err, size_t err_cap) {
+// cluster: the launch's cluster shape (null or {1, 1, 1}: none); the emulator runs clusters of up to kMaxCluster CTAs
+// along x.
+extern "C" int emu_launch(const char* name, const unsigned* grid, const unsigned* block, unsigned smem_bytes, void* const* args, const unsigned* cluster, char* err,
+                          size_t err_cap) {
   using namespace emu;
   const KernelEntry* e = find_entry(name);
   if (!e) return 1;
@@ -916,9 +1061,15 @@ extern "C" int emu_launch(const char* name, const unsigned* grid, const unsigned
     std::snprintf(err, err_cap, "%s: %u B of dynamic shared memory, the emulator has %u B for this kernel", name, smem_bytes, e->dynamic_smem ? kSmemCap : 0);
     return -1;
   }
-  g_cta.entry = e;
-  g_cta.args = args;
-  g_cta.smem_bytes = smem_bytes;
+  const unsigned cx = cluster ? cluster[0] : 1, cy = cluster ? cluster[1] : 1, cz = cluster ? cluster[2] : 1;
+  if (cy != 1 || cz != 1 || cx < 1 || cx > kMaxCluster || grid[0] % cx) {
+    std::snprintf(err, err_cap, "%s: the emulator runs clusters of up to %u CTAs along x dividing the grid, got cluster (%u, %u, %u), grid x %u", name, kMaxCluster, cx, cy, cz, grid[0]);
+    return -1;
+  }
+  g_cluster = cx;
+  g_ctas[0].entry = e;
+  g_ctas[0].args = args;
+  g_ctas[0].smem_bytes = smem_bytes;
   g_faulted = g_deadlock = false;
   const auto mode = [](const char* var, const char* dflt, const char* other) {
     const char* v = std::getenv(var);
@@ -935,9 +1086,8 @@ extern "C" int emu_launch(const char* name, const unsigned* grid, const unsigned
   g_modes = {wgmma_mode == 1, tma_mode == 1, order == 1, racecheck == 0};
   for (unsigned z = 0; z < grid[2]; ++z)
     for (unsigned y = 0; y < grid[1]; ++y)
-      for (unsigned x = 0; x < grid[0]; ++x) {
-        g_block_idx = {x, y, z};
-        run_cta(block[0]);
+      for (unsigned x = 0; x < grid[0]; x += g_cluster) {
+        run_cluster(block[0], {x, y, z});
         if (g_faulted) {
           std::snprintf(err, err_cap, "%s: %s", name, g_fault);
           return g_deadlock ? -2 : -1;

@@ -67,7 +67,9 @@ struct Read {
   uint16_t tid, site;
 };
 
-constexpr uint32_t kWords = kSmemCap / 4;
+constexpr uint32_t kWords = kSmemCap / 4 * kMaxCluster;  // every CTA of a cluster: CTA r's word i at r · kSmemCap / 4 + i
+unsigned g_tid_base = 0;      // the running CTA's first thread and shared byte in the cluster-wide numbering (set_base)
+uint32_t g_addr_base = 0;
 bool g_on = false;
 unsigned g_warps = 0;
 uint32_t g_gen = 0;
@@ -129,7 +131,7 @@ struct Side {
 
 void check_words(uint32_t addr, uint32_t bytes) {
   if (addr % 4 || bytes % 4 || bytes == 0) fault("a %u-byte shared access at 0x%x: the race detector tracks whole 4-byte words", bytes, addr);
-  if (static_cast<uint64_t>(addr) + bytes > kSmemCap) fault("shared access [0x%x, +%u) past the emulator's shared memory", addr, bytes);
+  if (static_cast<uint64_t>(addr) + bytes > static_cast<uint64_t>(kSmemCap) * kMaxCluster) fault("shared access [0x%x, +%u) past the emulator's shared memory", addr, bytes);
 }
 
 // A write of thread `tid` (warp `warp`, clock C) to word i: every earlier access of another warp or agent must be
@@ -181,18 +183,22 @@ void begin_cta(unsigned threads, bool on) {
   g_agents = static_cast<int>(g_warps);
 }
 
+void set_base(unsigned tid_base, uint32_t addr_base) { g_tid_base = tid_base, g_addr_base = addr_base; }
+
 void release(unsigned tid, VClock& into) {
   if (!g_on) return;
+  tid += g_tid_base;
   into.join(g_clock[tid], g_agents);
   ++g_clock[tid].c[tid / 32];
 }
 
 void acquire(unsigned tid, const VClock& from) {
-  if (g_on) g_clock[tid].join(from, g_agents);
+  if (g_on) g_clock[tid + g_tid_base].join(from, g_agents);
 }
 
 void join_lanes(unsigned warp) {
   if (!g_on) return;
+  warp += g_tid_base / 32;
   VClock j;
   for (unsigned l = 0; l < 32; ++l) j.join(g_clock[warp * 32 + l], g_agents);
   for (unsigned l = 0; l < 32; ++l) g_clock[warp * 32 + l] = j;
@@ -200,12 +206,14 @@ void join_lanes(unsigned warp) {
 
 VClock warpgroup_clock(unsigned wg) {
   VClock j;
+  wg += g_tid_base / 128;
   if (g_on)
     for (unsigned t = wg * 128; t < wg * 128 + 128; ++t) j.join(g_clock[t], g_agents);
   return j;
 }
 
 int async_agent(uint32_t bar) {
+  bar += g_addr_base;
   for (size_t i = 0; i < g_async_bar.size(); ++i)
     if (g_async_bar[i] == bar) return static_cast<int>(g_warps + i);
   if (g_async_bar.size() == kMaxAsync) fault("more than %d mbarriers with TMA loads: the race detector has no agent left", kMaxAsync);
@@ -218,6 +226,7 @@ uint32_t async_epoch(int agent) { return ++g_async_epoch[agent - g_warps]; }
 
 void read(unsigned tid, uint32_t addr, uint32_t bytes, uint16_t site) {
   if (!g_on) return;
+  tid += g_tid_base, addr += g_addr_base;
   check_words(addr, bytes);
   const unsigned warp = tid / 32;
   const VClock& C = g_clock[tid];
@@ -226,6 +235,7 @@ void read(unsigned tid, uint32_t addr, uint32_t bytes, uint16_t site) {
 
 void write(unsigned tid, uint32_t addr, uint32_t bytes, uint16_t site) {
   if (!g_on) return;
+  tid += g_tid_base, addr += g_addr_base;
   check_words(addr, bytes);
   const unsigned warp = tid / 32;
   const VClock& C = g_clock[tid];
@@ -238,6 +248,7 @@ void write(unsigned tid, uint32_t addr, uint32_t bytes, uint16_t site) {
 
 void cp_async(unsigned tid, uint32_t addr, uint32_t bytes, uint16_t site) {
   if (!g_on) return;
+  tid += g_tid_base, addr += g_addr_base;
   check_words(addr, bytes);
   const unsigned warp = tid / 32;
   const VClock& C = g_clock[tid];
@@ -251,6 +262,7 @@ void cp_async(unsigned tid, uint32_t addr, uint32_t bytes, uint16_t site) {
 
 void cp_async_wait(unsigned tid) {
   if (!g_on) return;
+  tid += g_tid_base;
   const unsigned warp = tid / 32;
   for (uint32_t i : g_pending[tid]) {
     Word& x = word(i);
@@ -261,6 +273,7 @@ void cp_async_wait(unsigned tid) {
 
 void async_write(unsigned issuer, uint32_t addr, uint32_t bytes, int agent, uint32_t epoch, uint16_t site) {
   if (!g_on) return;
+  issuer += g_tid_base, addr += g_addr_base;
   check_words(addr, bytes);
   const unsigned warp = issuer / 32;
   const VClock& C = g_clock[issuer];
@@ -273,6 +286,7 @@ void async_write(unsigned issuer, uint32_t addr, uint32_t bytes, int agent, uint
 
 void group_read(unsigned wg, const VClock& known, uint32_t addr, uint32_t bytes, uint16_t site) {
   if (!g_on) return;
+  wg += g_tid_base / 128, addr += g_addr_base;
   check_words(addr, bytes);
   for (uint32_t i = addr / 4; i < (addr + bytes) / 4; ++i) {
     Word& x = word(i);

@@ -35,7 +35,7 @@
 
 namespace emu::race {
 
-constexpr int kMaxWarps = 32, kMaxAsync = 32, kMaxAgents = kMaxWarps + kMaxAsync;  // hopper: 18 mbarriers (one per K slab)
+constexpr int kMaxWarps = 32, kMaxAsync = 48, kMaxAgents = kMaxWarps + kMaxAsync;  // hopper: 18 mbarriers (one per K slab); 2 CTAs of the FP8 pair: 40
 
 // Entries [0, warps) are the CTA's warps, [warps, warps + async agents in use) the TMA agents.
 struct VClock {
@@ -45,8 +45,14 @@ struct VClock {
   }
 };
 
-// A new CTA: fresh clocks, every word of shared memory unwritten. `on` false: every call below does nothing.
+// A new CTA (or cluster of CTAs: `threads` in all): fresh clocks, every word of shared memory unwritten. `on` false:
+// every call below does nothing.
 void begin_cta(unsigned threads, bool on);
+// The running CTA's place in its cluster: the thread ids, warps, warpgroups and shared addresses the calls below take
+// are its own, offset by its first thread (tid_base) and its first shared byte (addr_base, rank · kSmemCap) into the
+// cluster-wide numbering (both 0 without a cluster). A bulk copy into another CTA keeps the issuer's tid_base and
+// takes the target's addr_base.
+void set_base(unsigned tid_base, uint32_t addr_base);
 
 // ---- synchronisation ---------------------------------------------------------------------------------------------
 void release(unsigned tid, VClock& into);  // into ⊔= C(tid), then tid's epoch advances

@@ -64,6 +64,10 @@ struct EmuDim3 { unsigned x, y, z; };
 namespace emu {
 
 constexpr uint32_t kSmemCap = 232448;  // the largest opt-in shared memory of any GPU the library runs on
+constexpr uint32_t kMaxCluster = 2;     // CTAs per cluster the emulator runs together (the paired sparse entry's 2)
+// A shared::cluster address (mapa's result) of CTA r: (r + 1) · kClusterAddr + its shared::cta address; a CTA's own
+// shared::cta addresses stay below kClusterAddr.
+constexpr uint32_t kClusterAddr = 1u << 24;
 
 // ---- the running CTA (test/util/emu/emu.cpp) ---------------------------------------------------------------
 EmuDim3 thread_idx();
@@ -157,6 +161,14 @@ void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, i
 // cp.async.bulk global → shared (no tensor map) and mbarrier.expect_tx (transaction bytes without an arrival).
 void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar, uint16_t site);
 void mbarrier_expect_tx(uint32_t bar, uint32_t bytes);
+// Thread-block clusters (emu.cpp runs a cluster's CTAs together, each with its own shared memory): %cluster_ctarank,
+// mapa.shared::cluster, mbarrier.arrive on a barrier of another CTA, cp.async.bulk shared::cta → shared::cluster
+// (completing on the target CTA's mbarrier; read at issue, lands like a TMA load), barrier.cluster arrive + wait.
+unsigned cluster_ctarank();
+uint32_t mapa_shared(uint32_t addr, uint32_t rank);
+void mbarrier_arrive_remote(uint32_t bar);
+void bulk_push(uint32_t dst, uint32_t src, uint32_t bytes, uint32_t bar, uint16_t site);
+void cluster_sync();
 // wgmma.mma_async m64nNk16, fp32 accumulators, bf16 or fp16 operands: a warpgroup-collective step (the 128 threads of
 // the warpgroup hand in their accumulators; the last to arrive computes, or queues it for the wait that must cover
 // it: FAKE_CUDA_EMU_WGMMA, emu.cpp). a_regs null: A from the descriptor a_desc.

@@ -45,6 +45,15 @@ inline uint32_t opaque_u32(uint32_t x) { return x; }  // (a plain copy on the ho
 inline void named_barrier_arrive(int id, int count) { emu::bar_arrive(id, count); }
 inline void prefetch_tensormap(const void*) {}
 
+// ---- 2-CTA clusters (the paired sparse entry): emu.cpp runs a cluster's CTAs together ----------------------------
+inline uint32_t cluster_ctarank() { return emu::cluster_ctarank(); }
+inline uint32_t mapa_shared(uint32_t addr, uint32_t rank) { return emu::mapa_shared(addr, rank); }
+inline void mbarrier_arrive_remote(uint32_t bar) { emu::mbarrier_arrive_remote(bar); }
+// (acquire at cluster scope: one memory here, the wait is the plain one)
+inline void mbarrier_wait_cluster(uint32_t bar, uint32_t parity) { emu::mbarrier_wait(bar, parity); }
+inline void bulk_push(uint32_t dst, uint32_t src, uint32_t bytes, uint32_t bar, EMU_CALLER) { emu::bulk_push(dst, src, bytes, bar, EMU_SITE(kAccTma)); }
+inline void cluster_sync() { emu::cluster_sync(); }
+
 // ---- warp specialisation and FP8 (the FP8-cache variant of the Hopper decode kernel) ----------------------------
 // setmaxnreg re-sizes a warpgroup's register file: nothing to emulate (the host has registers enough). The bounds the
 // instruction takes are checked at compile time, as ptxas would.
