@@ -932,15 +932,15 @@ const scenarios: Record<string, FakeCudaScenario> = {
       healthy(f);
       assert.ok(loadedModules().some((m) => m.file === 'mla_decode_fp8'), 'the portable FP8 kernel never ran');
       const sparse = sparseCase();
-      const ran = f.stat('ran:mla_decode_sm90_fp8_sparse_bf16');
+      const ran = f.stat('ran:mla_decode_sm90_fp8_sparse_bf16'), ranPair = f.stat('ran:mla_decode_sm90_fp8_sparse_pair_bf16');
       sparse.decode()();
       healthy(f);
-      assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_bf16') - ran, 1, 'a sparse h_q 128 decode did not run the Hopper sparse kernel');
+      assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_pair_bf16') - ranPair, 1, 'a sparse h_q 128 decode did not run the Hopper sparse kernel (its paired entry)');
       const p = problem();
       refused(f, "a dense 16-bit decode with kernel 'generic' (narrowed out)", () => decode(p, { kernel: 'generic' }), RangeError);
       c.sparse('hopper')();
       healthy(f);
-      assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_bf16') - ran, 2, 'a sparse h_q 16 decode did not run the Hopper sparse kernel');
+      assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_bf16') - ran, 1, 'a sparse h_q 16 decode did not run the Hopper sparse kernel');
       return ["narrowed to hopper: dense FP8 bf16 decodes, and sparse ones (h_q 16 and 128), on the Hopper FP8 kernels by default, 'generic' on request"];
     },
   },
@@ -1015,7 +1015,8 @@ const scenarios: Record<string, FakeCudaScenario> = {
     run(f) {
       const notes: string[] = [];
       const be = getBackend('cuda');
-      const entry = 'mla_decode_sm90_fp8_sparse_bf16';
+      // h_q 128 (two m-blocks per query token): the paired entry, 2-CTA clusters; one m-block per token: the single one
+      const entry = 'mla_decode_sm90_fp8_sparse_pair_bf16', single = 'mla_decode_sm90_fp8_sparse_bf16';
       assert.deepEqual(be.decodeKernels(SPARSE_H128), ['hopper', 'generic']);
       for (const [hQ, pageSize] of [[64, 1], [64, 64], [192, 2], [128, 64], [1, 61], [16, 64], [32, 2], [96, 61], [100, 64]]) {
         assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, hQ, pageSize }), hQ <= 16 ? ['hopper-small', 'hopper', 'generic'] : ['hopper', 'generic'], `h_q ${hQ}`);
@@ -1050,8 +1051,9 @@ const scenarios: Record<string, FakeCudaScenario> = {
       // the launch: s_q · ceil(h_q / 64) m-blocks, the SM parts of the sparse metadata, 384 threads, its smem
       const shape = ['grid.x', 'grid.y', 'grid.z', 'block.x', 'block.y', 'block.z', 'smem'].map((x) => f.stat(`ran:${entry}:${x}`));
       assert.deepEqual(shape, [(2 * 128) / 64, c.md.tileSchedulerMetadata.shape[0], 1, 384, 1, 1, MLA_CONFIG.SM90_FP8S_SMEM_BYTES]);
+      assert.deepEqual(['x', 'y', 'z'].map((x) => f.stat(`ran:${entry}:cluster.${x}`)), [2, 1, 1], 'the paired entry runs as 2-CTA clusters along x');
       assert.equal(f.stat('ran:mla_combine_sink_bf16:block.x'), MLA_CONFIG.COMBINE_THREADS);
-      notes.push(`as kernel 'hopper': ${entry} with grid (${shape.slice(0, 3).join(', ')}), block ${shape[3]}, ${shape[6]} B dynamic smem, then the combine (the sink variant with attnSink); no tensor map`);
+      notes.push(`as kernel 'hopper': ${entry} with grid (${shape.slice(0, 3).join(', ')}), clusters (2, 1, 1), block ${shape[3]}, ${shape[6]} B dynamic smem, then the combine (the sink variant with attnSink); no tensor map`);
       const warm = live(f);
       assert.equal(sweep(f, 'cuLaunchKernelEx', NO_RESOURCES, c.decode({ kernel: 'hopper' }), warm), 2);
       assert.equal(sweep(f, 'cuLaunchKernelEx', NO_RESOURCES, c.decode({ kernel: 'hopper', sink: true }), warm), 2);
@@ -1062,21 +1064,24 @@ const scenarios: Record<string, FakeCudaScenario> = {
       healthy(f);
       assert.ok(loadedModules().some((m) => m.file === 'mla_decode_fp8'), "kernel 'generic' did not run the portable FP8 kernel");
       const hopperRuns = runs();
-      // h_q not a multiple of 64: each query token's heads padded to whole m-blocks (16 → 1 per token, 96 → 2)
+      // h_q not a multiple of 64: each query token's heads padded to whole m-blocks (16 → 1 per token: the single
+      // entry; 96 → 2: the paired one)
       let k = 0;
       for (const hQ of [16, 96]) {
         const other = sparseCase(hQ);
+        const e = Math.ceil(hQ / 64) % 2 === 0 ? entry : single;
+        const before = f.stat(`ran:${e}`);
         const small = f.stat('ran:mla_decode_sm90_small_fp8_sparse_bf16');
         other.decode()(); // h_q 16: the small-row kernel's sparse entry by default
         other.decode({ sink: true, kernel: 'hopper' })();
         healthy(f);
-        k += hQ <= 16 ? 1 : 2;
-        assert.equal(runs(), hopperRuns + k, `h_q ${hQ} did not run the Hopper sparse kernel`);
+        if (e === entry) k += 2;
+        assert.equal(f.stat(`ran:${e}`) - before, hQ <= 16 ? 1 : 2, `h_q ${hQ} did not run the Hopper sparse kernel (${e})`);
         assert.equal(f.stat('ran:mla_decode_sm90_small_fp8_sparse_bf16') - small, hQ <= 16 ? 1 : 0, `h_q ${hQ}: the small-row sparse entry by default for h_q ≤ 16 only`);
-        assert.equal(f.stat(`ran:${entry}:grid.x`), 2 * Math.ceil(hQ / 64), `h_q ${hQ}: m-blocks`);
+        assert.equal(f.stat(`ran:${e}:grid.x`), 2 * Math.ceil(hQ / 64), `h_q ${hQ}: m-blocks`);
         other.decode({ kernel: 'generic' })();
         healthy(f);
-        assert.equal(runs(), hopperRuns + k, `h_q ${hQ} with kernel 'generic' ran the Hopper sparse kernel`);
+        assert.equal(f.stat(`ran:${e}`) - before, hQ <= 16 ? 1 : 2, `h_q ${hQ} with kernel 'generic' ran the Hopper sparse kernel`);
       }
       const q16 = Tensor.empty([2, 2, 128, 576], { dtype: 'fp16', backend: 'cuda' });
       c.decode({ qq: q16 })();
@@ -1088,7 +1093,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
         const e = refused(f, `kernel '${kernel}'`, c.decode({ kernel }), UnsupportedFeatureError);
         assert.equal(e.argument, 'kernel');
       }
-      notes.push("'generic' on request runs the portable kernel; h_q 16 and 96 run on the Hopper sparse kernel with 2 and 4 m-blocks; fp16 q runs on 'generic' by default and is refused as 'hopper' (UnsupportedFeatureError, argument kernel); 'generic-small', 'nope' refused");
+      notes.push("'generic' on request runs the portable kernel; h_q 16 and 96 run on the Hopper sparse kernel with 2 and 4 m-blocks (h_q 96: the paired entry); fp16 q runs on 'generic' by default and is refused as 'hopper' (UnsupportedFeatureError, argument kernel); 'generic-small', 'nope' refused");
       // one page of 61 tokens whose page stride is no multiple of 16: never stepped over (page 0 only), so the Hopper kernel takes it
       const onePage = c.storage.view([1, 61, 1, 656], [62 * 672 + 8, 672, 672, 1], 32);
       c.decode({ cache: onePage, kernel: 'hopper' })();

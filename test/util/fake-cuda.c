@@ -49,7 +49,7 @@
  * For the tests: fake_cuda_stat("allocs" | "bytes" | "streams" | "events" | "graphs" | "execs" | "modules" |
  * "kernels_run" | "sticky" | "emulated:<entry>" — launches the emulator ran as that entry point; -1 without the
  * emulator | "ran:<function>" — kernels run as that function, eagerly or in a graph; "ran:<function>:grid.x" (grid.y,
- * grid.z, block.x, block.y, block.z, smem) — the shape of its last run), fake_cuda_calls("cuLaunchKernelEx") (calls since load, failed ones included),
+ * grid.z, block.x, block.y, block.z, smem, cluster.x, cluster.y, cluster.z) — the shape of its last run), fake_cuda_calls("cuLaunchKernelEx") (calls since load, failed ones included),
  * fake_cuda_arm(spec) (0, or -1 for a bad spec), fake_cuda_log() (the last thing the fake noted: injected faults,
  * illegal accesses, refused arguments). FAKE_CUDA_VERBOSE=1 prints each note to stderr.
  */
@@ -409,7 +409,7 @@ typedef struct Node {
   CUdeviceptr ptr[MAX_PTRS];
   size_t need[MAX_PTRS];
   char what[160];
-  unsigned shape[7]; /* a kernel's grid (3), block (3) and dynamic shared memory, for the "ran:" stats */
+  unsigned shape[10]; /* a kernel's grid (3), block (3), dynamic shared memory and cluster (3), for the "ran:" stats */
   struct Node *next;
 #ifdef FAKE_CUDA_EMULATE
   Launch launch;
@@ -422,7 +422,7 @@ typedef struct Event { unsigned magic; int live, recorded; double at_ms; } Event
 static long long live_streams, live_events, live_graphs, live_execs, live_modules, kernels_run;
 /* Kernels run, per function name: how many times, and the shape of the last run (fake_cuda_stat "ran:…"). */
 #define MAX_RAN 64
-static struct { char name[128]; long long runs; unsigned shape[7]; } ran[MAX_RAN];
+static struct { char name[128]; long long runs; unsigned shape[10]; } ran[MAX_RAN];
 static void note_run(const char *name, const unsigned *shape) {
   for (int i = 0; i < MAX_RAN; i++) {
     if (ran[i].name[0] && strcmp(ran[i].name, name)) continue;
@@ -432,15 +432,16 @@ static void note_run(const char *name, const unsigned *shape) {
     return;
   }
 }
-/* "ran:<function>" (runs), "ran:<function>:grid.x|grid.y|grid.z|block.x|block.y|block.z|smem" (its last run); 0 if it never ran. */
+/* "ran:<function>" (runs), "ran:<function>:grid.x|grid.y|grid.z|block.x|block.y|block.z|smem|cluster.x|cluster.y|cluster.z"
+   (its last run; cluster 1, 1, 1 without clusters); 0 if it never ran. */
 static long long ran_stat(const char *what) {
-  static const char *fields[7] = {"grid.x", "grid.y", "grid.z", "block.x", "block.y", "block.z", "smem"};
+  static const char *fields[10] = {"grid.x", "grid.y", "grid.z", "block.x", "block.y", "block.z", "smem", "cluster.x", "cluster.y", "cluster.z"};
   const char *colon = strchr(what, ':');
   size_t len = colon ? (size_t)(colon - what) : strlen(what);
   for (int i = 0; i < MAX_RAN && ran[i].name[0]; i++) {
     if (strlen(ran[i].name) != len || strncmp(ran[i].name, what, len)) continue;
     if (!colon) return ran[i].runs;
-    for (int k = 0; k < 7; k++)
+    for (int k = 0; k < 10; k++)
       if (!strcmp(colon + 1, fields[k])) return ran[i].shape[k];
     return -1;
   }
@@ -1028,6 +1029,7 @@ CUresult cuLaunchKernelEx(const void *config, void *f, void **params, void **ext
   memcpy(node->shape, g, sizeof g);
   memcpy(node->shape + 3, b, sizeof b);
   node->shape[6] = smem;
+  memcpy(node->shape + 7, cluster, sizeof cluster);
   for (int i = 0; i < np; i++)
     if (ptrs[i]) node_ptr(node, ptrs[i], 0);
 #ifdef FAKE_CUDA_EMULATE
