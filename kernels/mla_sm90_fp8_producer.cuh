@@ -38,8 +38,9 @@ constexpr int kSparseUnroll = 4;
 constexpr uint32_t kPairPeerEmpty = 32;
 constexpr uint32_t kPairPeerEmptyFromEmpty = 64;
 // ... and its "validity written" barriers (buffer b at + 8b), arrived by the producer once the block's validity words
-// are stored, waited by the math warpgroups before they read them. (The slab barriers would order those reads too, but
-// a phase the peer's push completes is not one compute-sanitizer's racecheck sees the local stores through.)
+// are stored, waited by the math warpgroups before they read them. (The slab barriers order those reads too, but with
+// them alone compute-sanitizer's racecheck reported the mask reads against the stores — presumably as those phases can
+// complete with the peer's push; whether this barrier clears the report is still to be run, perf log session 21.)
 constexpr uint32_t kPairValidBar = kPairPeerEmpty + 32;  // the same barrier from the group's own empty barrier (the math's view)
 static_assert(SM90_FP8S_OFF_VALID + kPairPeerEmpty == SM90_FP8_OFF_EXTRA_BAR + 16 + kPairPeerEmptyFromEmpty, "peer empty barriers");
 constexpr int kProducerSync = 8;  // named barrier of the producer's 128 threads (the math warpgroups use 1–7 and 9)
@@ -300,9 +301,11 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
 // token row t = 32·rank + u and channels 64q … + 63 of each half: step B bytes 256 + 64q … → slab 4 + q, step A bytes
 // 64q … → slab q; RoPE chunks 2q, 2q + 1. The raw rows of the CTA's 32 tokens land in its own halves of slabs 0–3 (8
 // rows of 512 B per half), so step B is not in place and step A reads everything before anyone writes. Each CTA
-// works out all 64 validity bits itself (the q = 1 threads load the peer's indices too): no mask crosses the cluster.
-// The producer's own waits are the single entry's (this CTA's math released the group); only the thread that pushes
-// also waits for the peer's release (kPairPeerEmpty), so this CTA's gather never waits for the peer's math.
+// works out all 64 validity bits itself (every thread loads one more index): no mask crosses the cluster. Before
+// writing a group of a buffer the producer waits for both CTAs' math to have released it: its own (the group's empty
+// barrier) and the peer's (kPairPeerEmpty, a remote arrival) — the peer consuming the block is what says this CTA's
+// push of it, which reads this CTA's halves, is complete (the kernel emulator's race detector found the gather
+// overwriting them when only the pushes waited for the peer).
 __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& p, const MlaFp8Params& f, const PartWork& w, int m_block, uint32_t sK0,
                                                          uint32_t sK1, uint32_t bars_full, uint32_t bars_raw, uint32_t bars_empty, uint32_t sValid, int ptid) {
   constexpr uint32_t kHalf = SM90_SLAB_BYTES / 2;  // one CTA's 32 rows of a slab
@@ -316,9 +319,8 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
   const uint4 zero = make_uint4(0, 0, 0, 0);
   uint32_t fills0 = 0, fills1 = 0;
   const bool contiguous = p.k_block_stride == static_cast<int64_t>(f.page_size) * p.k_row_stride;
-  // this warp writes validity word pwarp (tokens 16·pwarp … + 15, whichever CTA gathers them): lanes 2i, 2i + 1 load
-  // token 16·pwarp + i's index (written whole by one warp, as in the single entry: bytes written by two producer warps
-  // into one word were racecheck hazards against the math's mask reads)
+  // this warp writes validity word pwarp (tokens 16·pwarp … + 15, whichever CTA gathers them) whole, as in the single
+  // entry: lanes 2i, 2i + 1 load token 16·pwarp + i's index
   const int v_tok = 16 * pwarp + (lane >> 1);
   [[maybe_unused]] int tr_blk = 0;  // sparse trace: the single entry's stamps, at the same points
   SPARSE_TRACE_P(0);

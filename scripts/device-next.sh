@@ -3,7 +3,7 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 20): spab2 with SPAB_VARIANTS="u2 u4" (-DMLA_SM90_SPARSE_UNROLL=2, =4), then sptrace (perf log, "Next session").
+# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 21): pair (the merged paired sparse entry: never run on a GPU in its final form), then sparsefinal, then sptrace with .variants/sptrace rebuilt (perf log, "Next session").
 # Experiment runners and reruns:
 #   spab      ~2 min: a 'hopper' sparse variant (SPAB_VARIANT=NAME, .variants/NAME) against the shipped build
 #   mdmode    ~3 min: sweep#30's slow mode behind the metadata kernel — part clock, span and SMs (.variants/trace4 and
