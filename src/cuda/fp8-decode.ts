@@ -253,7 +253,8 @@ function cudaFp8SparseHopperDecode(a: MlaDecodeArgs, res: DecodeResources): void
   requireDevice(device, FP8_HOPPER_KERNEL_NAME, { minCcMajor: 9, sharedBytes: FP8_SPARSE_HOPPER_KERNEL.sharedBytes });
   // everything that can fail before the launches (modules) first: nothing allocated or launched then
   const [b, sQ, hQ] = a.q.shape;
-  // a token's m-blocks in pairs: 2-CTA clusters sharing each block's gather (FLASH_MLA_EXPERIMENT_SPARSE_PAIR=0: not)
+  // a token's m-blocks in pairs: 2-CTA clusters sharing each block's gather (FLASH_MLA_EXPERIMENT_SPARSE_PAIR=0: not;
+  // read per decode, only for such shapes, so that a test can compare the two entries bit for bit in one process)
   const pair = Math.ceil(hQ / GEN_BLOCK_M) % 2 === 0 && device.clusterLaunch && process.env.FLASH_MLA_EXPERIMENT_SPARSE_PAIR !== '0';
   const entry = pair ? FP8_SPARSE_HOPPER_KERNEL.pairEntry : FP8_SPARSE_HOPPER_KERNEL.entry;
   const decode = loadKernel(FP8_SPARSE_HOPPER_KERNEL.file, [choice.binary.arch!], entry, ['bytes', 'bytes']);
