@@ -42,6 +42,10 @@ constexpr uint32_t kPairPeerEmptyFromEmpty = 64;
 // them alone compute-sanitizer's racecheck reported the mask reads against the stores — presumably as those phases can
 // complete with the peer's push; whether this barrier clears the report is still to be run, perf log session 21.)
 constexpr uint32_t kPairValidBar = kPairPeerEmpty + 32;  // the same barrier from the group's own empty barrier (the math's view)
+// ... and the "P0 may be written" barrier: P0 aliases K0's slab 8, whose half this CTA's producer pushed to the peer; a
+// bulk copy's source read is known complete only where it lands, so the peer's warpgroup 0, having waited for that
+// slab (its S of the block), arrives here (remotely), and this CTA's warpgroup 0 waits before it stores P0.
+constexpr uint32_t kPairP0Free = kPairValidBar + 16;
 static_assert(SM90_FP8S_OFF_VALID + kPairPeerEmpty == SM90_FP8_OFF_EXTRA_BAR + 16 + kPairPeerEmptyFromEmpty, "peer empty barriers");
 constexpr int kProducerSync = 8;  // named barrier of the producer's 128 threads (the math warpgroups use 1–7 and 9)
 constexpr int kProducerThreads = SM90_FP8_THREADS - SM90_THREADS;
@@ -300,7 +304,8 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
 // warpgroups have released it (their remote arrival on this CTA's kPairPeerEmpty barrier). Thread (u, q) = (ptid / 4, ptid % 4) owns
 // token row t = 32·rank + u and channels 64q … + 63 of each half: step B bytes 256 + 64q … → slab 4 + q, step A bytes
 // 64q … → slab q; RoPE chunks 2q, 2q + 1. The raw rows of the CTA's 32 tokens land in its own halves of slabs 0–3 (8
-// rows of 512 B per half), so step B is not in place and step A reads everything before anyone writes. Each CTA
+// rows of 512 B per half): every thread reads all its codes (step B's stay in registers), then step A writes group A
+// and pushes it while the math may still use group B; step B follows once group B is released. Each CTA
 // works out all 64 validity bits itself (every thread loads one more index): no mask crosses the cluster. Before
 // writing a group of a buffer the producer waits for both CTAs' math to have released it: its own (the group's empty
 // barrier) and the peer's (kPairPeerEmpty, a remote arrival) — the peer consuming the block is what says this CTA's
@@ -354,16 +359,8 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       if (valid) {
         const float* sc = reinterpret_cast<const float*>(row + FP8_SCALES_OFFSET);
         scale_b = sc[2 + (q >> 1)], scale_a = sc[q >> 1];
+        ptx::prefetch_l1(row + FP8_ROPE_OFFSET + 32 * q);  // this thread's RoPE chunks, loaded after the group B wait
       }
-      uint4 r2[2];  // RoPE chunks 2q, 2q + 1 (as in fp8_sparse_producer: loaded before the waits)
-#pragma unroll
-      for (int i = 0; i < 2; ++i) r2[i] = valid ? ptx::ld_global_v4(row + FP8_ROPE_OFFSET + 16 * (2 * q + i)) : zero;
-      // the even lanes vote; the even ballot bits gathered into 16 (as in fp8_sparse_producer)
-      uint32_t bits = __ballot_sync(0xffffffffu, vslot >= 0 && vslot < f.num_slots && (lane & 1) == 0) & 0x55555555u;
-      bits = (bits | bits >> 1) & 0x33333333u;
-      bits = (bits | bits >> 2) & 0x0f0f0f0fu;
-      bits = (bits | bits >> 4) & 0x00ff00ffu;
-      bits = (bits | bits >> 8) & 0x0000ffffu;
       // Group A of the block before is consumed here and in the peer: this CTA's raw rows land in its own halves, which
       // its last push of this buffer may still be reading until the peer's math has had them (and released them).
       const uint32_t peer_empty = sValid + kPairPeerEmpty + 16 * b;  // group A's; B's + 8
@@ -380,57 +377,67 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       }
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every thread's bytes are on the raw barrier
       if (ptid == 0) ptx::mbarrier_arrive(raw);
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 2);
+      ptx::mbarrier_wait(raw, k & 1);
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 3);
+      // Group A first: it needs only group A released, which the math does well before group B (its second half of
+      // the PV), so step A and its pushes overlap the math's last use of group B; step B's codes wait in registers.
+      // Chunk i of a step: 16 B at 16·((i + q + u) % 4) — a quarter warp's 8 loads and 16 stores hit 8 bank groups.
+      uint4 codes_b[4], codes_a[4];  // (B) bytes 256 + 64q … + 63 of raw row u; (A) bytes 64q … + 63
+#pragma unroll
+      for (int i = 0; i < 4; ++i) codes_b[i] = valid ? ptx::ld_shared_v4(raw_row + HEAD_DIM_V / 2 + 64 * q + 16 * ((i + q + u) & 3)) : zero;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) codes_a[i] = valid ? ptx::ld_shared_v4(raw_row + 64 * q + 16 * ((i + q + u) & 3)) : zero;
+      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every raw byte read: step A writes over the raw rows
+      // (A) channels 64q … → slab q (zeros: zero in)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) store_dequantised(sKb, t, 64 * q + 16 * ((i + q + u) & 3), codes_a[i], scale_a);
+      ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads and the pushes (async proxy)
+      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // this CTA's halves of slabs 0–3 written
+      if (ptid == 0) {
+#pragma unroll
+        for (int s = 0; s < SM90_GROUP_A_SLABS; ++s) {
+          const uint32_t half = sKb + s * SM90_SLAB_BYTES + rank * kHalf;
+          ptx::mbarrier_arrive_expect_tx(full + 8 * s, kHalf);  // the peer's half of slab s comes on this barrier
+          ptx::bulk_push(ptx::mapa_shared(half, peer), half, kHalf, ptx::mapa_shared(full + 8 * s, peer));
+        }
+      }
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 4);
+      // the even lanes vote; the even ballot bits gathered into 16 (as in fp8_sparse_producer)
+      uint32_t bits = __ballot_sync(0xffffffffu, vslot >= 0 && vslot < f.num_slots && (lane & 1) == 0) & 0x55555555u;
+      bits = (bits | bits >> 1) & 0x33333333u;
+      bits = (bits | bits >> 2) & 0x0f0f0f0fu;
+      bits = (bits | bits >> 4) & 0x00ff00ffu;
+      bits = (bits | bits >> 8) & 0x0000ffffu;
       if (k > 0) {  // group B (and the P tile aliasing K0's slab 8), here and in the peer
         ptx::mbarrier_wait(empty_b, (k - 1) & 1);
         ptx::mbarrier_wait_cluster(peer_empty + 8, (k - 1) & 1);
       }
+      uint4 r2[2];  // RoPE chunks 2q, 2q + 1 (prefetched into L1 with the scales: held in registers through step A and the
+                    // wait, they made ptxas spill)
+#pragma unroll
+      for (int i = 0; i < 2; ++i) r2[i] = valid ? ptx::ld_global_v4(row + FP8_ROPE_OFFSET + 16 * (2 * q + i)) : zero;
       if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
       {
         const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
 #pragma unroll
         for (int i = 0; i < 2; ++i) ptx::st_shared_v4(rope + swizzled(t, 2 * q + i), r2[i]);
       }
-      SPARSE_TRACE_P(16 + 8 * tr_blk + 2);
-      ptx::mbarrier_wait(raw, k & 1);
-      SPARSE_TRACE_P(16 + 8 * tr_blk + 3);
-      // chunk i of a step: 16 B at 16·((i + q + u) % 4) — a quarter warp's 8 loads and 16 stores then hit 8 bank groups
-      // (B) bytes 256 + 64q … + 63 of raw row u → channels 256 + 64q … (slab 4 + q), not in place
-      {
-        uint4 a[4];
+      // (B) channels 256 + 64q … → slab 4 + q
 #pragma unroll
-        for (int i = 0; i < 4; ++i) a[i] = valid ? ptx::ld_shared_v4(raw_row + HEAD_DIM_V / 2 + 64 * q + 16 * ((i + q + u) & 3)) : zero;
-#pragma unroll
-        for (int i = 0; i < 4; ++i) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 64 * q + 16 * ((i + q + u) & 3), a[i], scale_b);  // (zeros: zero in)
-      }
-      // (A) bytes 64q … + 63 → channels 64q … (slab q), over the raw rows: every raw byte is read before any is written
-      uint4 held[4];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) held[i] = valid ? ptx::ld_shared_v4(raw_row + 64 * q + 16 * ((i + q + u) & 3)) : zero;
-      ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads and the pushes (async proxy)
-      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // this CTA's halves of slabs 4–8 written; raw rows read
+      for (int i = 0; i < 4; ++i) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 64 * q + 16 * ((i + q + u) & 3), codes_b[i], scale_b);
+      ptx::fence_proxy_async();
+      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // this CTA's halves of slabs 4–8 and the validity words written
       if (ptid == 0) {
         ptx::mbarrier_arrive(sValid + kPairValidBar + 8 * b);  // every warp's validity word is stored
 #pragma unroll
         for (int s = SM90_GROUP_A_SLABS; s < SM90_SLABS; ++s) {
           const uint32_t half = sKb + s * SM90_SLAB_BYTES + rank * kHalf;
-          ptx::mbarrier_arrive_expect_tx(full + 8 * s, kHalf);  // the peer's half of slab s comes on this barrier
-          ptx::bulk_push(ptx::mapa_shared(half, peer), half, kHalf, ptx::mapa_shared(full + 8 * s, peer));
-        }
-        SPARSE_TRACE_P(16 + 8 * tr_blk + 4);
-      }
-#pragma unroll
-      for (int i = 0; i < 4; ++i) store_dequantised(sKb, t, 64 * q + 16 * ((i + q + u) & 3), held[i], scale_a);
-      ptx::fence_proxy_async();
-      ptx::named_barrier_sync(kProducerSync, kProducerThreads);
-      if (ptid == 0) {
-#pragma unroll
-        for (int s = 0; s < SM90_GROUP_A_SLABS; ++s) {
           ptx::mbarrier_arrive_expect_tx(full + 8 * s, kHalf);
-          const uint32_t half = sKb + s * SM90_SLAB_BYTES + rank * kHalf;
           ptx::bulk_push(ptx::mapa_shared(half, peer), half, kHalf, ptx::mapa_shared(full + 8 * s, peer));
         }
-        SPARSE_TRACE_P(16 + 8 * tr_blk + 5);
       }
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 5);
       SPARSE_TRACE_NEXT(tr_blk);
       if (b) fills1 = k + 1;
       else fills0 = k + 1;

@@ -36,6 +36,7 @@
 #             CPRE_SETS rows (default: serving + var sweep rows)
 #   sparsefinal ~2 min: the default build's Hopper sparse GPU tests, memcheck + racecheck on them, the sparse set (JSON)
 #   pair      ~5 min: the paired sparse entry (2-CTA clusters) — Hopper sparse GPU tests, memcheck, racecheck, sparse rows pair off/on
+#   pair2     ~6 min: the paired entry as built against .variants/v5 (session 21's form) — tests, sanitizers, two rounds, trace
 #   spab2     ~6 min: SPAB_VARIANTS="A B": each sparse variant's Hopper sparse GPU tests, memcheck + racecheck on the
 #             first, two rounds of sparse:4-11 against the shipped build
 #   race-probe ~1 min: racecheck on each pattern of scripts/race-probe.cu (race-free named-barrier handoffs)
@@ -439,6 +440,20 @@ case $step in
     fp8_tests pair "Hopper sparse|paired entry" 150
     sanitize_fp8_tests pair "Hopper sparse|paired entry" 200
     ab_rounds pair "sparse:4,5,6,7,8,9,10,11" FLASH_MLA_EXPERIMENT_SPARSE_PAIR=0 FLASH_MLA_EXPERIMENT_SPARSE_PAIR=1
+    ;;
+  pair2)
+    # the paired sparse entry as built (session 22: group A written and pushed before the group B wait, the P0-free
+    # barrier, 208 / 88 registers) — its Hopper sparse GPU tests, memcheck, racecheck, then two rounds of the sparse rows
+    # against .variants/v5 (session 21's merged form: SRC_REV=5694577 scripts/build-variant.sh v5 mla_decode_sm90 sm_90a),
+    # then the per-block trace of the new form (.variants/sptrace)
+    fp8_tests pair2 "Hopper sparse|paired entry" 150
+    sanitize_fp8_tests pair2 "Hopper sparse|paired entry" 200
+    ab_rounds pair2 "sparse:4,5,6,7,8,9,10,11" dist/kernels .variants/v5
+    kd=$(kernel_dir .variants/sptrace)
+    for r in 11 9; do
+      FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs $r 1.75 > "$out/sptrace-$r.txt" 2>&1
+      echo "trace sparse#$r rc=$?"; tail -4 "$out/sptrace-$r.txt"
+    done
     ;;
   spab2)
     # several 'hopper' sparse variants (SPAB_VARIANTS="A B …", each .variants/NAME) against the shipped build: per variant

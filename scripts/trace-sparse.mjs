@@ -30,7 +30,7 @@ const t0 = words[0];
 const us = (w) => (((w - t0) >>> 0) / ghz / 1000);
 const nBlk = Math.min(120, Math.floor((2048 - 16) / 8));
 console.log(`sparse#${row} (${config.name ?? ''}): CTA (0, 0), µs after the producer's start at ${ghz} GHz`);
-console.log('producer per block: top, empties passed, copies issued, raw landed, step B + full 4–7, all full');
+console.log('producer per block: top, then the end of each phase (steady-state line below names them)');
 const prod = [];
 for (let k = 0; k < nBlk; ++k) {
   const e = Array.from({ length: 6 }, (_, i) => words[16 + 8 * k + i]);
@@ -58,9 +58,13 @@ for (let k = 0; k < prod.length; ++k) {
 // steady-state averages (blocks 8 … n−8): durations of each producer phase, and the gaps
 const mid = prod.slice(8, Math.max(9, prod.length - 8));
 const avg = (fn) => mid.reduce((a, e, i) => a + fn(e, i), 0) / mid.length;
+// the paired entry (two m-blocks per token, unless switched off) stamps its own order of phases (session 22)
+const pair = Math.ceil(hQ / 64) % 2 === 0 && process.env.FLASH_MLA_EXPERIMENT_SPARSE_PAIR !== '0';
+const phases = pair
+  ? ['wait group A empties', 'copy issue', 'gather wait', 'step A + A pushes', 'group B wait + RoPE + step B + B pushes']
+  : ['wait empties', 'issue', 'gather wait', 'step B', 'RoPE + step A'];
 console.log(`\nsteady state over ${mid.length} blocks (µs): per block ${((mid[mid.length - 1][0] - mid[0][0]) / (mid.length - 1)).toFixed(2)};` +
-  ` producer: wait empties ${avg((e) => e[1] - e[0]).toFixed(2)}, issue ${avg((e) => e[2] - e[1]).toFixed(2)}, gather wait ${avg((e) => e[3] - e[2]).toFixed(2)},` +
-  ` step B ${avg((e) => e[4] - e[3]).toFixed(2)}, RoPE + step A ${avg((e) => e[5] - e[4]).toFixed(2)}`);
+  ` producer${pair ? ' (pair)' : ''}: ` + phases.map((name, i) => `${name} ${avg((e) => e[i + 1] - e[i]).toFixed(2)}`).join(', '));
 const mid0 = w0.slice(4, Math.max(5, w0.length - 4)), mid1 = w1.slice(4, Math.max(5, w1.length - 4));
 const avgw = (arr, fn) => arr.reduce((a, e) => a + fn(e), 0) / arr.length;
 console.log(`WG0 per iteration: top→Scale1 ${avgw(mid0, (e) => e[1] - e[0]).toFixed(2)}, →P1 ${avgw(mid0, (e) => e[2] - e[1]).toFixed(2)}, →S(j+2) A half ${avgw(mid0, (e) => e[3] - e[2]).toFixed(2)}, →end ${avgw(mid0, (e) => e[4] - e[3]).toFixed(2)}`);

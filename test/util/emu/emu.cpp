@@ -752,7 +752,6 @@ void bulk_push(uint32_t dst, uint32_t src, uint32_t bytes, uint32_t bar, uint16_
   const unsigned r = cluster_target(dst, &dl, "cp.async.bulk.shared::cluster"), rb = cluster_target(bar, &bl, "cp.async.bulk.shared::cluster (mbarrier)");
   if (r != rb) fault("cp.async.bulk.shared::cluster: destination in CTA %u, its mbarrier in CTA %u", r, rb);
   const uint8_t* from = shared_ptr(src, bytes);
-  race::read(g_cur->tid, src, bytes, site);
   TmaLoad load;
   load.bar = bl, load.bytes = bytes, load.rank = r;
   for (uint32_t c = 0; c < bytes; c += 16) {
@@ -768,9 +767,14 @@ void bulk_push(uint32_t dst, uint32_t src, uint32_t bytes, uint32_t bar, uint16_
   load.agent = race::async_agent(bl);
   load.epoch = race::async_epoch(load.agent);
   for (const auto& chunk : load.chunks) race::async_write(g_cur->tid, chunk.first, 16, load.agent, load.epoch, site);
+  const int agent = load.agent;
+  const uint32_t epoch = load.epoch;
   if (g_modes.tma_late) g_cta.tma_in_flight.push_back(std::move(load));
   else tma_land(load);
   leave_target();
+  // the source is read by the copy, not by its issuer: until the copy completes on the peer's mbarrier, only a thread
+  // that learnt that completion (a wait there, or from one who waited) may write those bytes again
+  race::async_read(g_cur->tid, src, bytes, agent, epoch, site);
 }
 
 // barrier.cluster.arrive.release + barrier.cluster.wait.acquire: every thread of the cluster arrives, then all go on.

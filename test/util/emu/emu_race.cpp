@@ -34,6 +34,7 @@ const char* kind_name(AccessKind k) {
     case kAccWgmmaA: return "wgmma (A operand)";
     case kAccWgmmaB: return "wgmma (B operand)";
     case kAccMbarrierInit: return "mbarrier.init";
+    case kAccBulkCopy: return "a bulk copy (cp.async.bulk)";
   }
   return "?";
 }
@@ -61,6 +62,8 @@ struct Word {
   uint32_t w_epoch = 0;  // last write: its agent's epoch (0: none)
   uint16_t w_agent = 0, w_tid = 0, w_site = 0;
   bool pending = false;  // a cp.async of thread w_tid (site w_site) is in flight into this word
+  uint32_t ar_epoch = 0;  // a bulk copy reading this word since the last write: its agent's epoch (0: none)
+  uint16_t ar_agent = 0, ar_tid = 0, ar_site = 0;
 };
 struct Read {
   uint32_t epoch;
@@ -119,9 +122,10 @@ struct Side {
     if (known) std::snprintf(knows, sizeof knows, "knowing warp %d only up to epoch %u", first.agent, known);
     else std::snprintf(knows, sizeof knows, "knowing nothing of warp %d", first.agent);
   } else {
-    std::snprintf(earlier, sizeof earlier, "%s issued by thread %u (warp %u, %s) wrote it as load #%u of those completing on mbarrier 0x%x", k1, first.tid, first.tid / 32, s1,
-                  first.epoch, g_async_bar[first.agent - g_warps]);
-    std::snprintf(knows, sizeof knows, "knowing only %u of those loads complete (no wait on that mbarrier since)", known);
+    std::snprintf(earlier, sizeof earlier, "%s issued by thread %u (warp %u, %s) %s it as copy #%u of those completing on mbarrier 0x%x%s", k1, first.tid, first.tid / 32, s1,
+                  first_reads ? "read" : "wrote", first.epoch, g_async_bar[first.agent - g_warps],
+                  first_reads ? " (its source: read until it completes there)" : "");
+    std::snprintf(knows, sizeof knows, "knowing only %u of those copies complete (no wait on that mbarrier since)", known);
   }
   fault("shared-memory race (%s) on the word at shared 0x%x: %s; then %s [0x%x, +%u) by thread %u (warp %u, %s) %s it, %s: nothing orders the two (no bar.sync, "
         "bar.arrive → bar.sync, mbarrier arrive → wait or cp.async.wait_group between them; epoch e of a warp = its code after its (e - 1)-th barrier "
@@ -141,6 +145,8 @@ void check_write(unsigned tid, unsigned warp, const VClock& C, uint32_t i, const
   if (x.pending) report("WAW", i * 4, {x.w_site, x.w_tid, -1, 0}, false, me, false, addr, bytes, 0);
   if (x.w_epoch && x.w_agent != warp && x.w_epoch > C.c[x.w_agent])
     report("WAW", i * 4, {x.w_site, x.w_tid, x.w_agent, x.w_epoch}, false, me, false, addr, bytes, C.c[x.w_agent]);
+  if (x.ar_epoch && x.ar_epoch > C.c[x.ar_agent])  // a bulk copy's source read, its own issuer's warp included
+    report("WAR", i * 4, {x.ar_site, x.ar_tid, x.ar_agent, x.ar_epoch}, true, me, false, addr, bytes, C.c[x.ar_agent]);
   for (uint32_t m = x.readers & ~(1u << warp); m; m &= m - 1) {
     const unsigned v = static_cast<unsigned>(__builtin_ctz(m));
     const Read& r = g_reads[static_cast<size_t>(i) * g_warps + v];
@@ -243,6 +249,7 @@ void write(unsigned tid, uint32_t addr, uint32_t bytes, uint16_t site) {
     Word& x = word(i);
     check_write(tid, warp, C, i, x, addr, bytes, site);
     x.w_agent = static_cast<uint16_t>(warp), x.w_epoch = C.c[warp], x.w_tid = static_cast<uint16_t>(tid), x.w_site = site, x.readers = 0;
+    x.ar_epoch = 0;
   }
 }
 
@@ -255,7 +262,7 @@ void cp_async(unsigned tid, uint32_t addr, uint32_t bytes, uint16_t site) {
   for (uint32_t i = addr / 4; i < (addr + bytes) / 4; ++i) {
     Word& x = word(i);
     check_write(tid, warp, C, i, x, addr, bytes, site);
-    x.pending = true, x.w_tid = static_cast<uint16_t>(tid), x.w_site = site, x.readers = 0;
+    x.pending = true, x.w_tid = static_cast<uint16_t>(tid), x.w_site = site, x.readers = 0, x.ar_epoch = 0;
     g_pending[tid].push_back(i);
   }
 }
@@ -281,7 +288,30 @@ void async_write(unsigned issuer, uint32_t addr, uint32_t bytes, int agent, uint
     Word& x = word(i);
     check_write(issuer, warp, C, i, x, addr, bytes, site);
     x.w_agent = static_cast<uint16_t>(agent), x.w_epoch = epoch, x.w_tid = static_cast<uint16_t>(issuer), x.w_site = site, x.readers = 0;
+    x.ar_epoch = 0;
   }
+}
+
+void async_read(unsigned issuer, uint32_t addr, uint32_t bytes, int agent, uint32_t epoch, uint16_t site) {
+  if (!g_on) return;
+  issuer += g_tid_base, addr += g_addr_base;
+  check_words(addr, bytes);
+  const unsigned warp = issuer / 32;
+  const VClock& C = g_clock[issuer];
+  const Side me{site, issuer, agent, epoch};
+  for (uint32_t i = addr / 4; i < (addr + bytes) / 4; ++i) {
+    Word& x = word(i);
+    if (x.pending) report("RAW", i * 4, {x.w_site, x.w_tid, -1, 0}, false, me, true, addr, bytes, 0);
+    if (x.w_epoch && x.w_agent != warp && x.w_epoch > C.c[x.w_agent])
+      report("RAW", i * 4, {x.w_site, x.w_tid, x.w_agent, x.w_epoch}, false, me, true, addr, bytes, C.c[x.w_agent]);
+    x.ar_epoch = epoch, x.ar_agent = static_cast<uint16_t>(agent), x.ar_tid = static_cast<uint16_t>(issuer), x.ar_site = site;
+  }
+}
+
+void learn(unsigned tid, int agent, uint32_t epoch) {
+  if (!g_on) return;
+  uint32_t& c = g_clock[tid + g_tid_base].c[agent];
+  c = std::max(c, epoch);
 }
 
 void group_read(unsigned wg, const VClock& known, uint32_t addr, uint32_t bytes, uint16_t site) {

@@ -85,7 +85,7 @@ void check_shared_write(uint32_t addr, uint32_t bytes, const char* what);
 // ---- shared memory as the kernels see it --------------------------------------------------------------------
 // Which instruction accessed shared memory, and where (for race reports): access_site interns (kind, file, line);
 // the stand-ins pass their caller's __builtin_FILE() / __builtin_LINE(), a Shared array its name with line 0.
-enum AccessKind { kAccLdShared, kAccStShared, kAccLdmatrix, kAccLdmatrixTrans, kAccCpAsync, kAccTma, kAccWgmmaA, kAccWgmmaB, kAccMbarrierInit };
+enum AccessKind { kAccLdShared, kAccStShared, kAccLdmatrix, kAccLdmatrixTrans, kAccCpAsync, kAccTma, kAccWgmmaA, kAccWgmmaB, kAccMbarrierInit, kAccBulkCopy };
 uint16_t access_site(AccessKind kind, const char* file, int line);  // emu_race.cpp
 // A stand-in's last parameters, defaulted to its caller's file and line, and the site they name.
 #define EMU_CALLER const char *file = __builtin_FILE(), int line = __builtin_LINE()

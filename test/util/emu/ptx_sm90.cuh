@@ -35,7 +35,7 @@ inline void tma_load_3d(uint32_t dst, const void* tmap, uint32_t bar, int c0, in
 inline void mbarrier_expect_tx(uint32_t bar, uint32_t bytes) { emu::mbarrier_expect_tx(bar, bytes); }
 // an L2 hint: nothing to emulate but the address range, which must lie in a live allocation
 inline void prefetch_l2_bulk(const void* src, uint32_t bytes) { emu::check_global(src, bytes, "cp.async.bulk.prefetch.L2"); }
-inline void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar, EMU_CALLER) { emu::bulk_load(dst, src, bytes, bar, EMU_SITE(kAccTma)); }
+inline void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar, EMU_CALLER) { emu::bulk_load(dst, src, bytes, bar, EMU_SITE(kAccBulkCopy)); }
 inline void stmatrix_x4(uint32_t addr, const uint32_t (&r)[4], EMU_CALLER) { emu::stmatrix_x4(addr, r, EMU_SITE(kAccStShared)); }
 inline void st_shared_zero16(uint32_t addr, EMU_CALLER) {
   const uint4 z = make_uint4(0, 0, 0, 0);
@@ -51,7 +51,7 @@ inline uint32_t mapa_shared(uint32_t addr, uint32_t rank) { return emu::mapa_sha
 inline void mbarrier_arrive_remote(uint32_t bar) { emu::mbarrier_arrive_remote(bar); }
 // (acquire at cluster scope: one memory here, the wait is the plain one)
 inline void mbarrier_wait_cluster(uint32_t bar, uint32_t parity) { emu::mbarrier_wait(bar, parity); }
-inline void bulk_push(uint32_t dst, uint32_t src, uint32_t bytes, uint32_t bar, EMU_CALLER) { emu::bulk_push(dst, src, bytes, bar, EMU_SITE(kAccTma)); }
+inline void bulk_push(uint32_t dst, uint32_t src, uint32_t bytes, uint32_t bar, EMU_CALLER) { emu::bulk_push(dst, src, bytes, bar, EMU_SITE(kAccBulkCopy)); }
 inline void cluster_sync() { emu::cluster_sync(); }
 
 // ---- warp specialisation and FP8 (the FP8-cache variant of the Hopper decode kernel) ----------------------------
