@@ -168,8 +168,6 @@ static_assert(2 * SM90_FP8_RAW_BOX_BYTES == SM90_GROUP_A_SLABS * SM90_SLAB_BYTES
 // without spills, 72 the producer's (ptxas -v: 0 spills at this split; 224/56 spills 12 B).
 constexpr int SM90_FP8_MATH_REGS = 216;
 constexpr int SM90_FP8_PRODUCER_REGS = 72;
-constexpr int SM90_FP8_PAIR_MATH_REGS = 208;
-constexpr int SM90_FP8_PAIR_PRODUCER_REGS = 88;
 }  // namespace mla
 
 namespace mla {

@@ -70,7 +70,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // faster on an H200, perf log session 18 `sep0`). Not for dense FP8, which stays bit for bit the bf16 kernel over the
   // dequantised cache.
   constexpr bool kEarlyP0 = kSparse;
-  static_assert(!kPair || kEarlyP0, "the pair waits kPairP0Free before the early P0 store only");
   // The memory-bound entries stagger every item's first two blocks, not only the part's first item's: the epilogue
   // issues the next item's block 0, warpgroup 1's thread 0 its block 1 at that item's top once block 0 has landed
   // (items of equal length end together on every SM: S5 1.7 % faster on the H200, session 16 `sitems`).
@@ -98,7 +97,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       if constexpr (kPair) {  // (fp8_sparse_pair_producer)
         for (int i = 0; i < 4; ++i) ptx::mbarrier_init(sValid + kPairPeerEmpty + 8 * i, 1);
         for (int i = 0; i < 2; ++i) ptx::mbarrier_init(sValid + kPairValidBar + 8 * i, 1);
-        ptx::mbarrier_init(sValid + kPairP0Free, 1);
       }
       if (!kSparse) ptx::prefetch_tensormap(rope_map);
     }
@@ -121,7 +119,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   if (w.begin_req >= p.b) return;  // idle part
   if constexpr (kFp8) {
     if (wg == 2) {
-      ptx::setmaxnreg_dec<kPair ? SM90_FP8_PAIR_PRODUCER_REGS : SM90_FP8_PRODUCER_REGS>();
+      ptx::setmaxnreg_dec<SM90_FP8_PRODUCER_REGS>();
       if constexpr (kPair) {
         fp8_sparse_pair_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
         ptx::cluster_sync();  // no CTA leaves while the peer may still push into it or arrive on its barriers
@@ -132,7 +130,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       }
       return;
     }
-    ptx::setmaxnreg_inc<kPair ? SM90_FP8_PAIR_MATH_REGS : SM90_FP8_MATH_REGS>();
+    ptx::setmaxnreg_inc<SM90_FP8_MATH_REGS>();
   }
 #ifdef MLA_SM90_TRACE  // timing experiment: thread 0's cycles per phase, summed over items (scripts/trace-sm90.mjs)
   // (-DMLA_SM90_TRACE=2: the epilogue's phases instead — start: loop end → past the row-sum barrier, loop: the next Q's
@@ -339,12 +337,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
         // softmax of block j against the running max
         float mx[2], m_old[2], m_new[2], scale0[2], sum[2];
-        if constexpr (kPair) {
-          // S of block j is done, so every slab of it landed here — the peer's push of its half of slab 8 among them:
-          // the peer's source is read, and its warpgroup 0 may store P0 over it (kPairP0Free)
-          if (wg_tid == 0) ptx::mbarrier_arrive_remote(ptx::mapa_shared(sValid + kPairP0Free, ptx::cluster_ctarank() ^ 1u));
-          ptx::mbarrier_wait(sValid + kPairValidBar, parity(j));
-        }
+        if constexpr (kPair) ptx::mbarrier_wait(sValid + kPairValidBar, parity(j));
         if constexpr (kSparse)  // buffer 0's block (its mask is read before this warpgroup releases the buffer)
           mask_and_row_max<true>(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx, valid_mask(sValid));
         else
@@ -375,7 +368,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         // block — and with it the release of its B group — does not wait for the next block's softmax (which waits for
         // the producer's next fill); warpgroup 1 rescales its O instead (perf log, session 18 `sptrace`)
         if constexpr (kEarlyP0) {
-          if constexpr (kPair) ptx::mbarrier_wait_cluster(sValid + kPairP0Free, parity(j));  // this CTA's push of its half of slab 8 is read
           store_p(sP0, pa, r_loc);
           ptx::fence_proxy_async();
           ptx::named_barrier_arrive(kP0Ready, kBoth);

@@ -42,10 +42,6 @@ constexpr uint32_t kPairPeerEmptyFromEmpty = 64;
 // them alone compute-sanitizer's racecheck reported the mask reads against the stores — presumably as those phases can
 // complete with the peer's push; whether this barrier clears the report is still to be run, perf log session 21.)
 constexpr uint32_t kPairValidBar = kPairPeerEmpty + 32;  // the same barrier from the group's own empty barrier (the math's view)
-// ... and the "P0 may be written" barrier: P0 aliases K0's slab 8, whose half this CTA's producer pushed to the peer; a
-// bulk copy's source read is known complete only where it lands, so the peer's warpgroup 0, having waited for that
-// slab (its S of the block), arrives here (remotely), and this CTA's warpgroup 0 waits before it stores P0.
-constexpr uint32_t kPairP0Free = kPairValidBar + 16;
 static_assert(SM90_FP8S_OFF_VALID + kPairPeerEmpty == SM90_FP8_OFF_EXTRA_BAR + 16 + kPairPeerEmptyFromEmpty, "peer empty barriers");
 constexpr int kProducerSync = 8;  // named barrier of the producer's 128 threads (the math warpgroups use 1–7 and 9)
 constexpr int kProducerThreads = SM90_FP8_THREADS - SM90_THREADS;
@@ -304,13 +300,17 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
 // warpgroups have released it (their remote arrival on this CTA's kPairPeerEmpty barrier). Thread (u, q) = (ptid / 4, ptid % 4) owns
 // token row t = 32·rank + u and channels 64q … + 63 of each half: step B bytes 256 + 64q … → slab 4 + q, step A bytes
 // 64q … → slab q; RoPE chunks 2q, 2q + 1. The raw rows of the CTA's 32 tokens land in its own halves of slabs 0–3 (8
-// rows of 512 B per half): every thread reads all its codes (step B's stay in registers), then step A writes group A
-// and pushes it while the math may still use group B; step B follows once group B is released. Each CTA
+// rows of 512 B per half), so step B is not in place and step A reads everything before anyone writes. Each CTA
 // works out all 64 validity bits itself (every thread loads one more index): no mask crosses the cluster. Before
 // writing a group of a buffer the producer waits for both CTAs' math to have released it: its own (the group's empty
 // barrier) and the peer's (kPairPeerEmpty, a remote arrival) — the peer consuming the block is what says this CTA's
 // push of it, which reads this CTA's halves, is complete (the kernel emulator's race detector found the gather
 // overwriting them when only the pushes waited for the peer).
+// The RoPE rows go to the peer from registers (st.async), not as a bulk copy of slab 8: this CTA's P0 tile aliases
+// slab 8 of buffer 0, and a bulk copy's source read is known complete only in the CTA it lands in (the emulator, which
+// now models that read, found P0 stored over a half still being pushed). Issuing an odd block's raw rows from the even
+// block before it (once its group A is released) was slower (b 128 h_q 128: 0.396 → 0.437 ms, perf log session 22):
+// the even block then waits for that release too.
 __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& p, const MlaFp8Params& f, const PartWork& w, int m_block, uint32_t sK0,
                                                          uint32_t sK1, uint32_t bars_full, uint32_t bars_raw, uint32_t bars_empty, uint32_t sValid, int ptid) {
   constexpr uint32_t kHalf = SM90_SLAB_BYTES / 2;  // one CTA's 32 rows of a slab
@@ -324,6 +324,28 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
   const uint4 zero = make_uint4(0, 0, 0, 0);
   uint32_t fills0 = 0, fills1 = 0;
   const bool contiguous = p.k_block_stride == static_cast<int64_t>(f.page_size) * p.k_row_stride;
+  auto row_of = [&](int slot) {  // the cache row of a valid slot
+    return cache + (contiguous ? static_cast<int64_t>(slot) * p.k_row_stride
+                               : static_cast<int64_t>(slot / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot % f.page_size) * p.k_row_stride);
+  };
+  // raw row u: 512 B at row u % 8 of this CTA's half of slab u / 8 of buffer b
+  auto raw_row_of = [&](int b) { return (b ? sK1 : sK0) + (u >> 3) * SM90_SLAB_BYTES + rank * kHalf + (u & 7) * HEAD_DIM_V; };
+  // Gather this CTA's raw rows of a block into buffer b (its fill k): once group A of the block before in b is
+  // released here and in the peer — this CTA's raw rows land in its own halves, which its last push of this buffer
+  // may still be reading until the peer's math has had them.
+  auto issue_raw = [&](int b, uint32_t k, int slot) {
+    const uint32_t empty_a = bars_empty + 16 * b, raw = bars_raw + 8 * b;
+    if (k > 0) {
+      ptx::mbarrier_wait(empty_a, (k - 1) & 1);
+      ptx::mbarrier_wait_cluster(sValid + kPairPeerEmpty + 16 * b, (k - 1) & 1);
+    }
+    if (slot >= 0 && slot < f.num_slots && q == 0) {
+      ptx::mbarrier_expect_tx(raw, HEAD_DIM_V);
+      ptx::bulk_load(raw_row_of(b), row_of(slot), HEAD_DIM_V, raw);
+    }
+    ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every thread's bytes are on the raw barrier
+    if (ptid == 0) ptx::mbarrier_arrive(raw);
+  };
   // this warp writes validity word pwarp (tokens 16·pwarp … + 15, whichever CTA gathers them) whole, as in the single
   // entry: lanes 2i, 2i + 1 load token 16·pwarp + i's index
   const int v_tok = 16 * pwarp + (lane >> 1);
@@ -347,93 +369,81 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       const int b = j & 1;
       const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
       const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b;
-      const uint32_t empty_a = bars_empty + 16 * b, empty_b = empty_a + 8;
+      const uint32_t empty_b = bars_empty + 16 * b + 8;
       const int slot = slot_next, vslot = vslot_next;
       slot_next = slot_of(j + 1, t);
       vslot_next = slot_of(j + 1, v_tok);
       const bool valid = slot >= 0 && slot < f.num_slots;
-      const int64_t row_off = contiguous ? static_cast<int64_t>(slot) * p.k_row_stride
-                                         : static_cast<int64_t>(slot / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot % f.page_size) * p.k_row_stride;
-      const uint8_t* row = cache + (valid ? row_off : 0);
+      const uint8_t* row = valid ? row_of(slot) : cache;
       float scale_b = 0.f, scale_a = 0.f;
       if (valid) {
         const float* sc = reinterpret_cast<const float*>(row + FP8_SCALES_OFFSET);
         scale_b = sc[2 + (q >> 1)], scale_a = sc[q >> 1];
-        ptx::prefetch_l1(row + FP8_ROPE_OFFSET + 32 * q);  // this thread's RoPE chunks, loaded after the group B wait
       }
-      // Group A of the block before is consumed here and in the peer: this CTA's raw rows land in its own halves, which
-      // its last push of this buffer may still be reading until the peer's math has had them (and released them).
-      const uint32_t peer_empty = sValid + kPairPeerEmpty + 16 * b;  // group A's; B's + 8
-      if (k > 0) {
-        ptx::mbarrier_wait(empty_a, (k - 1) & 1);
-        ptx::mbarrier_wait_cluster(peer_empty, (k - 1) & 1);
-      }
-      SPARSE_TRACE_P(16 + 8 * tr_blk + 1);
-      // raw row u: 512 B at row u % 8 of this CTA's half of slab u / 8
-      const uint32_t raw_row = sKb + (u >> 3) * SM90_SLAB_BYTES + rank * kHalf + (u & 7) * HEAD_DIM_V;
-      if (valid && q == 0) {
-        ptx::mbarrier_expect_tx(raw, HEAD_DIM_V);
-        ptx::bulk_load(raw_row, row, HEAD_DIM_V, raw);
-      }
-      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every thread's bytes are on the raw barrier
-      if (ptid == 0) ptx::mbarrier_arrive(raw);
-      SPARSE_TRACE_P(16 + 8 * tr_blk + 2);
-      ptx::mbarrier_wait(raw, k & 1);
-      SPARSE_TRACE_P(16 + 8 * tr_blk + 3);
-      // Group A first: it needs only group A released, which the math does well before group B (its second half of
-      // the PV), so step A and its pushes overlap the math's last use of group B; step B's codes wait in registers.
-      // Chunk i of a step: 16 B at 16·((i + q + u) % 4) — a quarter warp's 8 loads and 16 stores hit 8 bank groups.
-      uint4 codes_b[4], codes_a[4];  // (B) bytes 256 + 64q … + 63 of raw row u; (A) bytes 64q … + 63
+      uint4 r2[2];  // RoPE chunks 2q, 2q + 1 (as in fp8_sparse_producer: loaded before the waits)
 #pragma unroll
-      for (int i = 0; i < 4; ++i) codes_b[i] = valid ? ptx::ld_shared_v4(raw_row + HEAD_DIM_V / 2 + 64 * q + 16 * ((i + q + u) & 3)) : zero;
-#pragma unroll
-      for (int i = 0; i < 4; ++i) codes_a[i] = valid ? ptx::ld_shared_v4(raw_row + 64 * q + 16 * ((i + q + u) & 3)) : zero;
-      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every raw byte read: step A writes over the raw rows
-      // (A) channels 64q … → slab q (zeros: zero in)
-#pragma unroll
-      for (int i = 0; i < 4; ++i) store_dequantised(sKb, t, 64 * q + 16 * ((i + q + u) & 3), codes_a[i], scale_a);
-      ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads and the pushes (async proxy)
-      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // this CTA's halves of slabs 0–3 written
-      if (ptid == 0) {
-#pragma unroll
-        for (int s = 0; s < SM90_GROUP_A_SLABS; ++s) {
-          const uint32_t half = sKb + s * SM90_SLAB_BYTES + rank * kHalf;
-          ptx::mbarrier_arrive_expect_tx(full + 8 * s, kHalf);  // the peer's half of slab s comes on this barrier
-          ptx::bulk_push(ptx::mapa_shared(half, peer), half, kHalf, ptx::mapa_shared(full + 8 * s, peer));
-        }
-      }
-      SPARSE_TRACE_P(16 + 8 * tr_blk + 4);
+      for (int i = 0; i < 2; ++i) r2[i] = valid ? ptx::ld_global_v4(row + FP8_ROPE_OFFSET + 16 * (2 * q + i)) : zero;
       // the even lanes vote; the even ballot bits gathered into 16 (as in fp8_sparse_producer)
       uint32_t bits = __ballot_sync(0xffffffffu, vslot >= 0 && vslot < f.num_slots && (lane & 1) == 0) & 0x55555555u;
       bits = (bits | bits >> 1) & 0x33333333u;
       bits = (bits | bits >> 2) & 0x0f0f0f0fu;
       bits = (bits | bits >> 4) & 0x00ff00ffu;
       bits = (bits | bits >> 8) & 0x0000ffffu;
+      issue_raw(b, k, slot);
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 1);
+      const uint32_t raw_row = raw_row_of(b);
       if (k > 0) {  // group B (and the P tile aliasing K0's slab 8), here and in the peer
         ptx::mbarrier_wait(empty_b, (k - 1) & 1);
-        ptx::mbarrier_wait_cluster(peer_empty + 8, (k - 1) & 1);
+        ptx::mbarrier_wait_cluster(sValid + kPairPeerEmpty + 16 * b + 8, (k - 1) & 1);
       }
-      uint4 r2[2];  // RoPE chunks 2q, 2q + 1 (prefetched into L1 with the scales: held in registers through step A and the
-                    // wait, they made ptxas spill)
-#pragma unroll
-      for (int i = 0; i < 2; ++i) r2[i] = valid ? ptx::ld_global_v4(row + FP8_ROPE_OFFSET + 16 * (2 * q + i)) : zero;
       if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
-      {
+      {  // the RoPE rows here and, from registers, in the peer (st.async completes on its slab barrier; no bulk push of
+         // slab 8, whose source this CTA's P0 aliases: a copy's source read is known complete only where it lands)
         const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
+        const uint32_t rope_peer = ptx::mapa_shared(rope, peer), full_peer = ptx::mapa_shared(full + 8 * (SM90_SLABS - 1), peer);
 #pragma unroll
-        for (int i = 0; i < 2; ++i) ptx::st_shared_v4(rope + swizzled(t, 2 * q + i), r2[i]);
+        for (int i = 0; i < 2; ++i) {
+          ptx::st_shared_v4(rope + swizzled(t, 2 * q + i), r2[i]);
+          ptx::st_async_v4(rope_peer + swizzled(t, 2 * q + i), r2[i], full_peer);
+        }
       }
-      // (B) channels 256 + 64q … → slab 4 + q
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 2);
+      ptx::mbarrier_wait(raw, k & 1);
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 3);
+      // chunk i of a step: 16 B at 16·((i + q + u) % 4) — a quarter warp's 8 loads and 16 stores then hit 8 bank groups
+      // (B) bytes 256 + 64q … + 63 of raw row u → channels 256 + 64q … (slab 4 + q), not in place
+      {
+        uint4 a[4];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 64 * q + 16 * ((i + q + u) & 3), codes_b[i], scale_b);
-      ptx::fence_proxy_async();
-      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // this CTA's halves of slabs 4–8 and the validity words written
+        for (int i = 0; i < 4; ++i) a[i] = valid ? ptx::ld_shared_v4(raw_row + HEAD_DIM_V / 2 + 64 * q + 16 * ((i + q + u) & 3)) : zero;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 64 * q + 16 * ((i + q + u) & 3), a[i], scale_b);  // (zeros: zero in)
+      }
+      // (A) bytes 64q … + 63 → channels 64q … (slab q), over the raw rows: every raw byte is read before any is written
+      uint4 held[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) held[i] = valid ? ptx::ld_shared_v4(raw_row + 64 * q + 16 * ((i + q + u) & 3)) : zero;
+      ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads and the pushes (async proxy)
+      ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // this CTA's halves of slabs 4–8 written; raw rows read
       if (ptid == 0) {
         ptx::mbarrier_arrive(sValid + kPairValidBar + 8 * b);  // every warp's validity word is stored
 #pragma unroll
         for (int s = SM90_GROUP_A_SLABS; s < SM90_SLABS; ++s) {
           const uint32_t half = sKb + s * SM90_SLAB_BYTES + rank * kHalf;
+          ptx::mbarrier_arrive_expect_tx(full + 8 * s, kHalf);  // the peer's half of slab s comes on this barrier
+          if (s < SM90_SLABS - 1) ptx::bulk_push(ptx::mapa_shared(half, peer), half, kHalf, ptx::mapa_shared(full + 8 * s, peer));
+        }
+      }
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 4);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) store_dequantised(sKb, t, 64 * q + 16 * ((i + q + u) & 3), held[i], scale_a);
+      ptx::fence_proxy_async();
+      ptx::named_barrier_sync(kProducerSync, kProducerThreads);
+      if (ptid == 0) {
+#pragma unroll
+        for (int s = 0; s < SM90_GROUP_A_SLABS; ++s) {
           ptx::mbarrier_arrive_expect_tx(full + 8 * s, kHalf);
+          const uint32_t half = sKb + s * SM90_SLAB_BYTES + rank * kHalf;
           ptx::bulk_push(ptx::mapa_shared(half, peer), half, kHalf, ptx::mapa_shared(full + 8 * s, peer));
         }
       }

@@ -108,9 +108,6 @@ __device__ __forceinline__ uint4 ld_global_v4(const void* p) {
   return v;
 }
 
-// Bring the line holding p into L1 (no register: a later load of it then waits an L1 hit, not DRAM).
-__device__ __forceinline__ void prefetch_l1(const void* p) { asm volatile("prefetch.global.L1 [%0];\n" :: "l"(p) : "memory"); }
-
 // The global nanosecond timer and the SM id (timing experiments: the kernels' MLA_SM90_TRACE == 4 / 5 timelines).
 __device__ __forceinline__ uint64_t globaltimer() { uint64_t t; asm volatile("mov.u64 %0, %globaltimer;\n" : "=l"(t)); return t; }
 __device__ __forceinline__ uint32_t smid() { uint32_t id; asm volatile("mov.u32 %0, %smid;\n" : "=r"(id)); return id; }

@@ -149,6 +149,12 @@ __device__ __forceinline__ void bulk_push(uint32_t dst, uint32_t src, uint32_t b
   asm volatile("cp.async.bulk.shared::cluster.shared::cta.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
                :: "r"(dst), "r"(src), "r"(bytes), "r"(bar) : "memory");
 }
+// 16 bytes from registers into another CTA's shared memory (`dst` and `bar` from mapa_shared), completing there as
+// transaction bytes on its mbarrier `bar`: no source in this CTA's shared memory that a later write could race with.
+__device__ __forceinline__ void st_async_v4(uint32_t dst, uint4 v, uint32_t bar) {
+  asm volatile("st.async.shared::cluster.mbarrier::complete_tx::bytes.v4.b32 [%0], {%1, %2, %3, %4}, [%5];\n"
+               :: "r"(dst), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w), "r"(bar) : "memory");
+}
 // Every thread of the cluster: arrive (releasing this thread's prior accesses), then wait for all to have arrived.
 __device__ __forceinline__ void cluster_sync() {
   asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");

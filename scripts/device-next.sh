@@ -442,13 +442,13 @@ case $step in
     ab_rounds pair "sparse:4,5,6,7,8,9,10,11" FLASH_MLA_EXPERIMENT_SPARSE_PAIR=0 FLASH_MLA_EXPERIMENT_SPARSE_PAIR=1
     ;;
   pair2)
-    # the paired sparse entry as built (session 22: group A written and pushed before the group B wait, the P0-free
-    # barrier, 208 / 88 registers) — its Hopper sparse GPU tests, memcheck, racecheck, then two rounds of the sparse rows
+    # the paired sparse entry as built (session 22: the P0-free barrier; an even block's producer issues the next
+    # block's raw rows) — its Hopper sparse GPU tests, memcheck, racecheck, then two rounds of the sparse rows
     # against .variants/v5 (session 21's merged form: SRC_REV=5694577 scripts/build-variant.sh v5 mla_decode_sm90 sm_90a),
     # then the per-block trace of the new form (.variants/sptrace)
     fp8_tests pair2 "Hopper sparse|paired entry" 150
     sanitize_fp8_tests pair2 "Hopper sparse|paired entry" 200
-    ab_rounds pair2 "sparse:4,5,6,7,8,9,10,11" dist/kernels .variants/v5
+    ab_rounds pair2 "sparse:4,5,6,7,8,9,10,11" dist/kernels ${PAIR2_VARIANTS:-.variants/v5}
     kd=$(kernel_dir .variants/sptrace)
     for r in 11 9; do
       FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs $r 1.75 > "$out/sptrace-$r.txt" 2>&1

@@ -777,6 +777,27 @@ void bulk_push(uint32_t dst, uint32_t src, uint32_t bytes, uint32_t bar, uint16_
   race::async_read(g_cur->tid, src, bytes, agent, epoch, site);
 }
 
+void st_async(uint32_t dst, const void* data, uint32_t bar, uint16_t site) {
+  if (dst % 16) fault("st.async.v4 at 0x%x: not 16-byte aligned", dst);
+  uint32_t dl, bl;
+  const unsigned r = cluster_target(dst, &dl, "st.async"), rb = cluster_target(bar, &bl, "st.async (mbarrier)");
+  if (r != rb) fault("st.async: destination in CTA %u, its mbarrier in CTA %u", r, rb);
+  TmaLoad load;
+  load.bar = bl, load.bytes = 16, load.rank = r;
+  load.chunks.emplace_back(dl, std::array<uint8_t, 16>{});
+  std::memcpy(load.chunks.back().second.data(), data, 16);
+  enter_target(r);
+  shared_ptr(dl, 16);
+  check_shared_write(dl, 16, "st.async from another CTA");
+  mbarrier_at(bl, "st.async");  // (a weak store: its completion orders only its own bytes for the phase's waiters)
+  load.agent = race::async_agent(bl);
+  load.epoch = race::async_epoch(load.agent);
+  race::async_write(g_cur->tid, dl, 16, load.agent, load.epoch, site);
+  if (g_modes.tma_late) g_cta.tma_in_flight.push_back(std::move(load));
+  else tma_land(load);
+  leave_target();
+}
+
 // barrier.cluster.arrive.release + barrier.cluster.wait.acquire: every thread of the cluster arrives, then all go on.
 void cluster_sync() {
   Barrier& b = g_cluster_bar;

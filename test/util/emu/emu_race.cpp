@@ -35,6 +35,7 @@ const char* kind_name(AccessKind k) {
     case kAccWgmmaB: return "wgmma (B operand)";
     case kAccMbarrierInit: return "mbarrier.init";
     case kAccBulkCopy: return "a bulk copy (cp.async.bulk)";
+    case kAccStAsync: return "st.async";
   }
   return "?";
 }

@@ -85,7 +85,7 @@ void check_shared_write(uint32_t addr, uint32_t bytes, const char* what);
 // ---- shared memory as the kernels see it --------------------------------------------------------------------
 // Which instruction accessed shared memory, and where (for race reports): access_site interns (kind, file, line);
 // the stand-ins pass their caller's __builtin_FILE() / __builtin_LINE(), a Shared array its name with line 0.
-enum AccessKind { kAccLdShared, kAccStShared, kAccLdmatrix, kAccLdmatrixTrans, kAccCpAsync, kAccTma, kAccWgmmaA, kAccWgmmaB, kAccMbarrierInit, kAccBulkCopy };
+enum AccessKind { kAccLdShared, kAccStShared, kAccLdmatrix, kAccLdmatrixTrans, kAccCpAsync, kAccTma, kAccWgmmaA, kAccWgmmaB, kAccMbarrierInit, kAccBulkCopy, kAccStAsync };
 uint16_t access_site(AccessKind kind, const char* file, int line);  // emu_race.cpp
 // A stand-in's last parameters, defaulted to its caller's file and line, and the site they name.
 #define EMU_CALLER const char *file = __builtin_FILE(), int line = __builtin_LINE()
@@ -163,11 +163,14 @@ void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar, uint
 void mbarrier_expect_tx(uint32_t bar, uint32_t bytes);
 // Thread-block clusters (emu.cpp runs a cluster's CTAs together, each with its own shared memory): %cluster_ctarank,
 // mapa.shared::cluster, mbarrier.arrive on a barrier of another CTA, cp.async.bulk shared::cta → shared::cluster
-// (completing on the target CTA's mbarrier; read at issue, lands like a TMA load), barrier.cluster arrive + wait.
+// (completing on the target CTA's mbarrier; its source read by the copy until then, it lands like a TMA load),
+// st.async (16 bytes from registers, likewise), barrier.cluster arrive + wait.
 unsigned cluster_ctarank();
 uint32_t mapa_shared(uint32_t addr, uint32_t rank);
 void mbarrier_arrive_remote(uint32_t bar);
 void bulk_push(uint32_t dst, uint32_t src, uint32_t bytes, uint32_t bar, uint16_t site);
+// st.async of 16 bytes (from registers) into another CTA of the cluster, completing on its mbarrier
+void st_async(uint32_t dst, const void* data, uint32_t bar, uint16_t site);
 void cluster_sync();
 // wgmma.mma_async m64nNk16, fp32 accumulators, bf16 or fp16 operands: a warpgroup-collective step (the 128 threads of
 // the warpgroup hand in their accumulators; the last to arrive computes, or queues it for the wait that must cover

@@ -45,7 +45,6 @@ inline int ld_plain(const int* p) {
   return *p;
 }
 
-inline void prefetch_l1(const void* p) { emu::check_global(p, 1, "prefetch.global.L1"); }
 inline uint4 ld_global_v4(const void* p) {
   emu::check_global(p, 16, "ld.global.v4");
   if (reinterpret_cast<uintptr_t>(p) % 16 != 0) emu::fault("ld.global.v4 at %p: not 16-byte aligned (misaligned address on the GPU)", p);

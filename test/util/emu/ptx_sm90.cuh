@@ -52,6 +52,7 @@ inline void mbarrier_arrive_remote(uint32_t bar) { emu::mbarrier_arrive_remote(b
 // (acquire at cluster scope: one memory here, the wait is the plain one)
 inline void mbarrier_wait_cluster(uint32_t bar, uint32_t parity) { emu::mbarrier_wait(bar, parity); }
 inline void bulk_push(uint32_t dst, uint32_t src, uint32_t bytes, uint32_t bar, EMU_CALLER) { emu::bulk_push(dst, src, bytes, bar, EMU_SITE(kAccBulkCopy)); }
+inline void st_async_v4(uint32_t dst, uint4 v, uint32_t bar, EMU_CALLER) { emu::st_async(dst, &v, bar, EMU_SITE(kAccStAsync)); }
 inline void cluster_sync() { emu::cluster_sync(); }
 
 // ---- warp specialisation and FP8 (the FP8-cache variant of the Hopper decode kernel) ----------------------------
