@@ -160,12 +160,16 @@ void check_write(unsigned tid, unsigned warp, const VClock& C, uint32_t i, const
   }
 }
 
-// A read of word i by warp `warp` (thread tid, clock C), and its record.
-void check_read(unsigned tid, unsigned warp, const VClock& C, uint32_t i, Word& x, uint32_t addr, uint32_t bytes, uint16_t site) {
-  const Side me{site, tid, static_cast<int>(warp), 0};
+// A read of word i (`me`, of warp `warp`, clock C): the last write must be ordered before it.
+void check_after_write(const Side& me, unsigned warp, const VClock& C, uint32_t i, const Word& x, uint32_t addr, uint32_t bytes) {
   if (x.pending) report("RAW", i * 4, {x.w_site, x.w_tid, -1, 0}, false, me, true, addr, bytes, 0);
   if (x.w_epoch && x.w_agent != warp && x.w_epoch > C.c[x.w_agent])
     report("RAW", i * 4, {x.w_site, x.w_tid, x.w_agent, x.w_epoch}, false, me, true, addr, bytes, C.c[x.w_agent]);
+}
+
+// A read of word i by warp `warp` (thread tid, clock C), and its record.
+void check_read(unsigned tid, unsigned warp, const VClock& C, uint32_t i, Word& x, uint32_t addr, uint32_t bytes, uint16_t site) {
+  check_after_write({site, tid, static_cast<int>(warp), 0}, warp, C, i, x, addr, bytes);
   Read& r = g_reads[static_cast<size_t>(i) * g_warps + warp];
   if (!(x.readers >> warp & 1) || r.epoch <= C.c[warp]) r = {C.c[warp], static_cast<uint16_t>(tid), site};
   x.readers |= 1u << warp;
@@ -297,22 +301,12 @@ void async_read(unsigned issuer, uint32_t addr, uint32_t bytes, int agent, uint3
   if (!g_on) return;
   issuer += g_tid_base, addr += g_addr_base;
   check_words(addr, bytes);
-  const unsigned warp = issuer / 32;
-  const VClock& C = g_clock[issuer];
-  const Side me{site, issuer, agent, epoch};
+  // checked against what the issuer knows at issue (the copy starts then); read by the copy's agent
   for (uint32_t i = addr / 4; i < (addr + bytes) / 4; ++i) {
     Word& x = word(i);
-    if (x.pending) report("RAW", i * 4, {x.w_site, x.w_tid, -1, 0}, false, me, true, addr, bytes, 0);
-    if (x.w_epoch && x.w_agent != warp && x.w_epoch > C.c[x.w_agent])
-      report("RAW", i * 4, {x.w_site, x.w_tid, x.w_agent, x.w_epoch}, false, me, true, addr, bytes, C.c[x.w_agent]);
+    check_after_write({site, issuer, agent, epoch}, issuer / 32, g_clock[issuer], i, x, addr, bytes);
     x.ar_epoch = epoch, x.ar_agent = static_cast<uint16_t>(agent), x.ar_tid = static_cast<uint16_t>(issuer), x.ar_site = site;
   }
-}
-
-void learn(unsigned tid, int agent, uint32_t epoch) {
-  if (!g_on) return;
-  uint32_t& c = g_clock[tid + g_tid_base].c[agent];
-  c = std::max(c, epoch);
 }
 
 void group_read(unsigned wg, const VClock& known, uint32_t addr, uint32_t bytes, uint16_t site) {

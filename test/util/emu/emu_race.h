@@ -72,10 +72,10 @@ void cp_async_wait(unsigned tid);
 void async_write(unsigned issuer, uint32_t addr, uint32_t bytes, int agent, uint32_t epoch, uint16_t site);
 // A bulk copy's source chunk (cp.async.bulk.shared::cluster): read by the copy, `agent` at `epoch` (the agent of the
 // mbarrier it completes on), after what the issuer knows. The read goes on until the copy completes: a later write is
-// ordered after it only by learning that epoch — a wait on the mbarrier's phase (or from one who waited), or the
-// issuer's cp.async.bulk.wait_group.read covering the copy (learn). One such read is kept per word (the newest).
+// ordered after it only by learning that epoch — a wait on the mbarrier's phase, or from one who waited (PTX's
+// cp.async.bulk.wait_group.read does not cover copies that complete on an mbarrier). One such read is kept per word
+// (the newest).
 void async_read(unsigned issuer, uint32_t addr, uint32_t bytes, int agent, uint32_t epoch, uint16_t site);
-void learn(unsigned tid, int agent, uint32_t epoch);  // C(tid)[agent] ⊔= epoch
 // A wgmma operand chunk: read by the four warps of warpgroup wg, whose joined clock is `known`.
 void group_read(unsigned wg, const VClock& known, uint32_t addr, uint32_t bytes, uint16_t site);
 
