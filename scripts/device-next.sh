@@ -3,7 +3,7 @@
 # session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
 # each step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 21): pair (the merged paired sparse entry: never run on a GPU in its final form), then sparsefinal, then sptrace with .variants/sptrace rebuilt (perf log, "Next session").
+# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   spab      ~2 min: a 'hopper' sparse variant (SPAB_VARIANT=NAME, .variants/NAME) against the shipped build
 #   mdmode    ~3 min: sweep#30's slow mode behind the metadata kernel — part clock, span and SMs (.variants/trace4 and
@@ -36,7 +36,7 @@
 #             CPRE_SETS rows (default: serving + var sweep rows)
 #   sparsefinal ~2 min: the default build's Hopper sparse GPU tests, memcheck + racecheck on them, the sparse set (JSON)
 #   pair      ~5 min: the paired sparse entry (2-CTA clusters) — Hopper sparse GPU tests, memcheck, racecheck, sparse rows pair off/on
-#   pair2     ~6 min: the paired entry as built against .variants/v5 (session 21's form) — tests, sanitizers, two rounds, trace
+#   pair2     ~3 min: the paired entry as built against PAIR2_VARIANTS (default .variants/v5: SRC_REV=5694577) — tests, sanitizers, two rounds, trace
 #   spab2     ~6 min: SPAB_VARIANTS="A B": each sparse variant's Hopper sparse GPU tests, memcheck + racecheck on the
 #             first, two rounds of sparse:4-11 against the shipped build
 #   race-probe ~1 min: racecheck on each pattern of scripts/race-probe.cu (race-free named-barrier handoffs)
@@ -85,7 +85,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: pair | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }

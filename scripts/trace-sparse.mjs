@@ -58,10 +58,10 @@ for (let k = 0; k < prod.length; ++k) {
 // steady-state averages (blocks 8 … n−8): durations of each producer phase, and the gaps
 const mid = prod.slice(8, Math.max(9, prod.length - 8));
 const avg = (fn) => mid.reduce((a, e, i) => a + fn(e, i), 0) / mid.length;
-// the paired entry (two m-blocks per token, unless switched off) stamps its own order of phases (session 22)
+// the paired entry (two m-blocks per token, unless switched off) stamps the same points in its own order of work
 const pair = Math.ceil(hQ / 64) % 2 === 0 && process.env.FLASH_MLA_EXPERIMENT_SPARSE_PAIR !== '0';
 const phases = pair
-  ? ['raw issue (even blocks: group A waits)', "even blocks: the next block's raw issue; group B waits, RoPE", 'gather wait', 'step B + B pushes', 'step A + A pushes']
+  ? ['group A waits', 'raw issue, group B waits, RoPE (here and st.async)', 'gather wait', 'step B + B pushes', 'step A + A pushes']
   : ['wait empties', 'issue', 'gather wait', 'step B', 'RoPE + step A'];
 console.log(`\nsteady state over ${mid.length} blocks (µs): per block ${((mid[mid.length - 1][0] - mid[0][0]) / (mid.length - 1)).toFixed(2)};` +
   ` producer${pair ? ' (pair)' : ''}: ` + phases.map((name, i) => `${name} ${avg((e) => e[i + 1] - e[i]).toFixed(2)}`).join(', '));
