@@ -937,7 +937,7 @@ if (scenarioName) {
       const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
       for (const r of [noRawWait, noRawWaitLate, noEmptyA, noMask, noArrive]) assert.notEqual(r.status, 0, r.stderr);
       for (const [r, timing] of [[noRawWait, 'at issue'], [noRawWaitLate, 'late TMA']] as const) {
-        assert.match(r.stderr, /shared-memory race \(RAW\) [^\n]*a TMA load \(cp\.async\.bulk\.tensor\) issued by thread \d+ \(warp (?:8|9|10|11), mla_sm90_fp8_producer\.cuh[^\n]*then ld\.shared/, `${timing}: ${r.stderr}`);
+        assert.match(r.stderr, /shared-memory race \(RAW\) [^\n]*a bulk copy \(cp\.async\.bulk\) issued by thread \d+ \(warp (?:8|9|10|11), mla_sm90_fp8_producer\.cuh[^\n]*then ld\.shared/, `${timing}: ${r.stderr}`);
       }
       assert.match(noEmptyA.stderr, /(?:shared-memory race \((?:WAR|RAW)\)[^\n]*wgmma \(B operand\)|into shared \[0x[0-9a-f]+, \+\d+\) while wgmma #\d+ of warpgroup \d)/, noEmptyA.stderr);
       assert.match(noMask.stderr, /AssertionError.*out\[\d+\]: got .*, reference .*\|err\||AssertionError.*(?:out|lse).*(?:inf\/NaN positions differ|cos diff)/, noMask.stderr);
@@ -945,6 +945,34 @@ if (scenarioName) {
       for (const [what, r] of [['no wait for the gathered bytes', noRawWait], ['the same, late TMA', noRawWaitLate], ['no group-A wait', noEmptyA], ['no validity mask', noMask], ['no gather arrival', noArrive]] as const) {
         t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
       }
+    });
+
+    // The paired sparse entry (2-CTA clusters): a bulk copy's source is read until the copy lands in the peer, so the
+    // race detector must flag (1) the peer-empty wait before the gather dropped — this CTA's raw rows land in halves
+    // its previous push of that buffer may still be reading (session 21's race), and (2) slab 8's RoPE half pushed as
+    // a bulk copy instead of st.async — warpgroup 0 stores P0 over it (P0 aliases slab 8) while the copy may still
+    // read it (session 22's race); both WAR against the copy's read.
+    it('planted bugs in the paired sparse entry: no peer-empty wait before the gather → WAR against a push, slab 8 bulk-pushed → WAR between the push and the P0 store', { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (two more emulator builds, ~15 s)' }, async (t) => {
+      const producer = 'mla_sm90_fp8_producer.cuh';
+      const builds = {
+        noPeerEmpty: buildFakeCuda({ emulate: true, plant: [[producer, '      ptx::mbarrier_wait_cluster(sValid + kPairPeerEmpty + 16 * b, (k - 1) & 1);\n', '']] }),
+        ropePushed: buildFakeCuda({
+          emulate: true,
+          plant: [
+            [producer, '          ptx::st_async_v4(rope_peer + swizzled(t, 2 * q + i), r2[i], full_peer);\n', ''],
+            [producer, '          if (s < SM90_SLABS - 1) ptx::bulk_push(', '          ptx::bulk_push('],
+          ],
+        }),
+      };
+      const seed = freshSeed();
+      const [noPeerEmpty, ropePushed] = await Promise.all([runScenario(builds.noPeerEmpty, 'hopper-sparse', seed), runScenario(builds.ropePushed, 'hopper-sparse', seed)]);
+      const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
+      for (const r of [noPeerEmpty, ropePushed]) assert.notEqual(r.status, 0, r.stderr);
+      const againstPush = /emulated mla_decode_sm90_fp8_sparse_pair_bf16: [^\n]*shared-memory race \(WAR\) [^\n]*a bulk copy \(cp\.async\.bulk\) issued by thread \d+ \([^)]*mla_sm90_fp8_producer\.cuh:\d+\) read it as copy #\d+/;
+      assert.match(noPeerEmpty.stderr, againstPush, noPeerEmpty.stderr);
+      assert.match(ropePushed.stderr, againstPush, ropePushed.stderr);
+      assert.match(ropePushed.stderr, /then st\.shared [^\n]*mla_sm90_math\.cuh/, ropePushed.stderr);
+      for (const [what, r] of [['no peer-empty wait', noPeerEmpty], ['slab 8 bulk-pushed', ropePushed]] as const) t.diagnostic(`${what}: ${note(r)}`);
     });
 
     // The same for hopper-small's sparse entry: its wait for the gathered raw bytes dropped (a RAW between a bulk copy
