@@ -821,7 +821,7 @@ if (scenarioName) {
       const sm90 = 'mla_decode_sm90.cu';
       const race = buildFakeCuda({
         emulate: true,
-        plant: [[sm90, 'ptx::wgmma_wait<1>();\n          ptx::named_barrier_sync(kWg1Local, kOne);', 'ptx::wgmma_wait<2>();\n          ptx::named_barrier_sync(kWg1Local, kOne);']],
+        plant: [[sm90, 'ptx::wgmma_wait<1>();\n            ptx::named_barrier_sync(kWg1Local, kOne);', 'ptx::wgmma_wait<2>();\n            ptx::named_barrier_sync(kWg1Local, kOne);']],
       });
       const noWait = buildFakeCuda({ emulate: true, plant: [['mla_sm90_math.cuh', '    ptx::mbarrier_wait(bars + 8 * slab, parity);\n', '']] });
       const hang = buildFakeCuda({ emulate: true, plant: [[sm90, 'ptx::named_barrier_arrive(kP1Ready, kBoth);', '']] });
