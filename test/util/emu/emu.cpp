@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "emu_race.h"
@@ -742,16 +743,14 @@ void mbarrier_arrive_remote(uint32_t bar) {
   leave_target();
 }
 
-// cp.async.bulk.shared::cluster.shared::cta: the source (this CTA's) is read at issue by the issuing thread; the bytes
-// land in the target CTA like a TMA load completing on its mbarrier (at once, or with late TMA when nothing else can
-// run), written by that mbarrier's async agent after what the issuer knows.
-void bulk_push(uint32_t dst, uint32_t src, uint32_t bytes, uint32_t bar, uint16_t site) {
-  if (dst % 16 || src % 16 || bytes % 16 || bytes == 0)
-    fault("cp.async.bulk.shared::cluster: destination 0x%x, source 0x%x, %u bytes: each must be a (nonzero) multiple of 16", dst, src, bytes);
+// Bytes sent into another CTA of the cluster (`dst`, `bar`: shared::cluster addresses), completing on its mbarrier:
+// they land there like a TMA load (at once, or with late TMA when nothing else can run), written by that mbarrier's
+// async agent after what the issuer knows; `release_issuer`: the phase they complete also orders the issuer's earlier
+// accesses for its waiters. Returns the agent and epoch the bytes were written at.
+static std::pair<int, uint32_t> send_to_cluster(uint32_t dst, const uint8_t* from, uint32_t bytes, uint32_t bar, uint16_t site, const char* what, bool release_issuer) {
   uint32_t dl, bl;
-  const unsigned r = cluster_target(dst, &dl, "cp.async.bulk.shared::cluster"), rb = cluster_target(bar, &bl, "cp.async.bulk.shared::cluster (mbarrier)");
-  if (r != rb) fault("cp.async.bulk.shared::cluster: destination in CTA %u, its mbarrier in CTA %u", r, rb);
-  const uint8_t* from = shared_ptr(src, bytes);
+  const unsigned r = cluster_target(dst, &dl, what), rb = cluster_target(bar, &bl, what);
+  if (r != rb) fault("%s: destination in CTA %u, its mbarrier in CTA %u", what, r, rb);
   TmaLoad load;
   load.bar = bl, load.bytes = bytes, load.rank = r;
   for (uint32_t c = 0; c < bytes; c += 16) {
@@ -760,42 +759,33 @@ void bulk_push(uint32_t dst, uint32_t src, uint32_t bytes, uint32_t bar, uint16_
   }
   enter_target(r);
   shared_ptr(dl, bytes);
-  check_shared_write(dl, bytes, "a bulk copy from another CTA");
-  // the copy reads its source before it completes on the mbarrier: the phase it completes orders those reads (the
-  // issuer's clock at issue) before whatever its waiters do next
-  race::release(g_cur->tid, mbarrier_at(bl, "cp.async.bulk.shared::cluster").arriving_clock);
+  check_shared_write(dl, bytes, (std::string(what) + " from another CTA").c_str());
+  Mbarrier& m = mbarrier_at(bl, what);
+  if (release_issuer) race::release(g_cur->tid, m.arriving_clock);
   load.agent = race::async_agent(bl);
   load.epoch = race::async_epoch(load.agent);
   for (const auto& chunk : load.chunks) race::async_write(g_cur->tid, chunk.first, 16, load.agent, load.epoch, site);
-  const int agent = load.agent;
-  const uint32_t epoch = load.epoch;
+  const std::pair<int, uint32_t> written{load.agent, load.epoch};
   if (g_modes.tma_late) g_cta.tma_in_flight.push_back(std::move(load));
   else tma_land(load);
   leave_target();
-  // the source is read by the copy, not by its issuer: until the copy completes on the peer's mbarrier, only a thread
-  // that learnt that completion (a wait there, or from one who waited) may write those bytes again
+  return written;
+}
+
+// cp.async.bulk.shared::cluster.shared::cta: the bytes are taken at issue (the emulator's copy), but the source counts
+// as read by the copy until it lands: only a thread that learnt that completion (a wait on the peer's mbarrier, or from
+// one who waited) may write those bytes again. Its phase orders the issuer's accesses before it for the waiters.
+void bulk_push(uint32_t dst, uint32_t src, uint32_t bytes, uint32_t bar, uint16_t site) {
+  if (dst % 16 || src % 16 || bytes % 16 || bytes == 0)
+    fault("cp.async.bulk.shared::cluster: destination 0x%x, source 0x%x, %u bytes: each must be a (nonzero) multiple of 16", dst, src, bytes);
+  const auto [agent, epoch] = send_to_cluster(dst, shared_ptr(src, bytes), bytes, bar, site, "cp.async.bulk.shared::cluster", true);
   race::async_read(g_cur->tid, src, bytes, agent, epoch, site);
 }
 
+// st.async.v4 (a weak store: its completion orders only its own 16 bytes for the phase's waiters).
 void st_async(uint32_t dst, const void* data, uint32_t bar, uint16_t site) {
   if (dst % 16) fault("st.async.v4 at 0x%x: not 16-byte aligned", dst);
-  uint32_t dl, bl;
-  const unsigned r = cluster_target(dst, &dl, "st.async"), rb = cluster_target(bar, &bl, "st.async (mbarrier)");
-  if (r != rb) fault("st.async: destination in CTA %u, its mbarrier in CTA %u", r, rb);
-  TmaLoad load;
-  load.bar = bl, load.bytes = 16, load.rank = r;
-  load.chunks.emplace_back(dl, std::array<uint8_t, 16>{});
-  std::memcpy(load.chunks.back().second.data(), data, 16);
-  enter_target(r);
-  shared_ptr(dl, 16);
-  check_shared_write(dl, 16, "st.async from another CTA");
-  mbarrier_at(bl, "st.async");  // (a weak store: its completion orders only its own bytes for the phase's waiters)
-  load.agent = race::async_agent(bl);
-  load.epoch = race::async_epoch(load.agent);
-  race::async_write(g_cur->tid, dl, 16, load.agent, load.epoch, site);
-  if (g_modes.tma_late) g_cta.tma_in_flight.push_back(std::move(load));
-  else tma_land(load);
-  leave_target();
+  send_to_cluster(dst, static_cast<const uint8_t*>(data), 16, bar, site, "st.async", false);
 }
 
 // barrier.cluster.arrive.release + barrier.cluster.wait.acquire: every thread of the cluster arrives, then all go on.
