@@ -66,6 +66,10 @@
 #include <cstdint>
 #include <cuda.h>
 
+#ifndef MLA_SM90S_FP8_REGA
+#define MLA_SM90S_FP8_REGA 1  // the dense FP8 entry's register-A datapath (0: session 9's f16 copy of K in shared memory)
+#endif
+
 #include "mla_config.h"
 #include "mla_fp8_params.h"
 #include "mla_fold_combine.cuh"
@@ -118,6 +122,12 @@ static_assert(SM90S_F8_OFF_QF + 16 * 4 <= kSparseOffMask && kSparseOffMask + 2 *
 struct Blocks {
   int first, count, n_valid_last;
 };
+// The register-A datapath's cursor in a warpgroup's sequence of blocks over the part's items (block j of item req,
+// j = wg, wg + 2, … < count; bt the item's block-table row from its first block); req past the part's last: none.
+struct BlockRef {
+  int req, j, count;
+  const int* bt;
+};
 __device__ __forceinline__ Blocks blocks_of(const Slice& sl) {
   Blocks bk;
   bk.first = sl.start / PAGE_BLOCK_SIZE;  // start is a multiple of 64
@@ -141,11 +151,14 @@ __device__ __forceinline__ Blocks blocks_of(const Slice& sl) {
 // group rescale and Pᵀ copies.
 template <bool kFp8, int kRows, bool kSparse = false>
 __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const CUtensorMap* k_map, const CUtensorMap* rope_map,
-                                                 const MlaFp8Params* fp = nullptr) {
+                                                 const MlaFp8Params* fp = nullptr, const CUtensorMap* raw_sw_map = nullptr) {
   using T = __nv_bfloat16;
   using Lay = Small<kRows>;
   constexpr int kCols = kRows / 8;  // n8 column tiles of a fragment
   constexpr bool kF16 = kFp8;  // the f16 datapath: both FP8 entries
+  // the dense FP8 entry's register-A datapath (mla_sm90_small_fp8.cuh, f16r_scores / f16r_pv): per warpgroup two raw
+  // stages (swizzled boxes, raw_sw_map) in its K buffer's slabs 0–3 and 4–7, slab 8 as before; no f16 copy of K
+  constexpr bool kRegA = kFp8 && !kSparse && MLA_SM90S_FP8_REGA;
   static_assert(!kFp8 || kRows == 16, "the FP8 entries' layout holds 16 rows");
   static_assert(!kSparse || kFp8, "sparse: over the FP8 cache");
   constexpr int kSideBytes = kSparse ? kSparseSideBytes : SM90S_F8_SIDE_BYTES;
@@ -164,26 +177,29 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // flag, and the dense entry's Q row factors or the sparse entry's validity masks.
   const uint32_t slack = base - ptx::smem_addr(smem_raw);
   const uint32_t side = kFp8 ? (slack >= kSideBytes ? base - kSideBytes : base + SM90S_F8_USED_BYTES) : 0u;
-  // bf16: this warpgroup's "K block landed"; FP8: its "raw block landed" (dense FP8: its "RoPE landed" is sRope)
-  const uint32_t sBar = kFp8 ? side + 8 * wg : base + Lay::kOffBar + 8 * wg;
-  const uint32_t sRope = side + 16 + 8 * wg;
-  const uint32_t sFlag = kFp8 ? side + 32 : base + Lay::kOffFlag;
+  // bf16: this warpgroup's "K block landed"; FP8: its "raw block landed" (dense FP8: its "RoPE landed" is sRope;
+  // register-A: one per raw stage, stage s at sBar + 8 s)
+  const uint32_t sBar = kFp8 ? side + (kRegA ? 16 : 8) * wg : base + Lay::kOffBar + 8 * wg;
+  const uint32_t sRope = side + (kRegA ? 32 : 16) + 8 * wg;
+  const uint32_t sFlag = kFp8 ? side + (kRegA ? 48 : 32) : base + Lay::kOffFlag;
   constexpr int kOffQ = kFp8 ? SM90S_F8_OFF_Q : Lay::kOffQ;
   // bf16: float[4][kRows] of its warps; FP8: see max_slot
   const uint32_t sMaxW = base + Lay::kOffMax + wg * (4 * kRows * 4);
   // the merge's column sums of warpgroup x's warp v and column maxima of warpgroup x: bf16 [2][4][kRows] and
-  // [2][kRows]; FP8 in warpgroup x's K buffer's slabs 4–7 ([4][16] and [16])
-  const uint32_t sL = kFp8 ? base + SM90S_F8_OFF_K0 + 4 * SM90_SLAB_BYTES : base + Lay::kOffL;
+  // [2][kRows]; FP8 in warpgroup x's K buffer's slabs 4–7 ([4][16] and [16]; register-A: the f16 datapath's raw
+  // stages, whose place is free there — the next item's blocks land in the K buffers during the merge)
+  const uint32_t sMergeF8 = base + (kRegA ? SM90S_F8_OFF_RAW0 : SM90S_F8_OFF_K0);
+  const uint32_t sL = kFp8 ? sMergeF8 + 4 * SM90_SLAB_BYTES : base + Lay::kOffL;
   const uint32_t sM = kFp8 ? sL + 4 * kRows * 4 : base + Lay::kOffM;
-  // the Oᵀ exchange, 32 KB (the r32 entry: in two rounds); FP8: K buffer 0's slabs 0–3
-  const uint32_t sX = kFp8 ? base + SM90S_F8_OFF_K0 : base + Lay::kOffX;
-  const SmallMerge<kRows, kFp8> merge{sL, sM, sX, wg, warp, wtid, g, q4};
+  // the Oᵀ exchange, 32 KB (the r32 entry: in two rounds); FP8: K buffer 0's slabs 0–3 (register-A: as sL)
+  const uint32_t sX = kFp8 ? sMergeF8 : base + Lay::kOffX;
+  const SmallMerge<kRows, kFp8> merge{sL, sM, sX, wg, warp, wtid, g, q4, kRegA ? 512u : static_cast<uint32_t>(SM90_TILE_BYTES)};
 
   if (tid == 0) {
     if (kFp8) {
       // sparse: every thread of the warpgroup arrives (with its gathered bytes, 0 for none); no RoPE barriers (its
       // RoPE goes through registers)
-      for (int b = 0; b < (kSparse ? 2 : 4); ++b) ptx::mbarrier_init(side + 8 * b, kSparse ? kWgThreads : 1);
+      for (int b = 0; b < (kSparse ? 2 : kRegA ? 6 : 4); ++b) ptx::mbarrier_init(side + 8 * b, kSparse ? kWgThreads : 1);
     } else {
       ptx::mbarrier_init(base + Lay::kOffBar, 1);
       ptx::mbarrier_init(base + Lay::kOffBar + 8, 1);
@@ -191,6 +207,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     ptx::fence_barrier_init();
     if (!kSparse) ptx::prefetch_tensormap(k_map);
     if (kFp8 && !kSparse) ptx::prefetch_tensormap(rope_map);
+    if (kRegA) ptx::prefetch_tensormap(raw_sw_map);
   }
   __syncthreads();
 
@@ -279,6 +296,25 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     }
     return slot;
   };
+  // ---- register-A: the warpgroup's block n uses raw stage n & 1 (its barrier's phase (n >> 1) & 1) and the RoPE
+  // barrier's phase n & 1; the raw bytes of block n + 2 are requested at block n's end, its RoPE at block n + 1's
+  // start... end: rq is the last block whose raw bytes are requested (its index rq_n), nblk the current block's.
+  BlockRef rq{w.end_req + 1, 0, 0, nullptr};
+  int rq_n = 0, nblk = 0;
+  // rq := this warpgroup's first block in items from…, or none
+  auto seek = [&](BlockRef& c, int from) {
+    for (int r = from; r <= w.end_req; ++r) {
+      const Blocks nb = blocks_of(slice(r, rs[0]));
+      if (wg < nb.count) {
+        c = BlockRef{r, wg, nb.count, table_of(r, nb)};
+        return true;
+      }
+    }
+    c.req = w.end_req + 1;
+    return false;
+  };
+  auto advance = [&](BlockRef& c) { return c.req > w.end_req ? false : c.j + 2 < c.count ? (c.j += 2, true) : seek(c, c.req + 1); };
+
   int slot_next = -2;  // sparse: this thread's slot in the warpgroup's next block (gathered), −1 invalid, −2 none
   uint4 rope[4];       // sparse: this thread's half of its token's RoPE row in that block (gather.rope_load)
 
@@ -320,9 +356,26 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // then holds warpgroup 0 until warpgroup 1's part of Q is in, i.e. after warpgroup 0's first raw block has landed).
       if (kStaggerWg1 && wg == 1) {
         load_q(w.begin_req);
-        if (wtid == 0 && wg < bk.count) ptx::mbarrier_wait(sBar - 8, 0);
+        if (wtid == 0 && wg < bk.count) ptx::mbarrier_wait(kRegA ? sBar - 16 : sBar - 8, 0);  // warpgroup 0's (stage 0)
       }
-      if (wg < bk.count) request_block(table_of(w.begin_req, bk), wg);
+      if constexpr (kRegA) {
+        // the warpgroup's first block (raw stage 0 and its RoPE) and its second (raw stage 1)
+        if (seek(rq, w.begin_req)) {
+          const uint32_t sK = base + SM90S_F8_OFF_K0 + wg * SM90_TILE_BYTES;
+          if (wtid == 0) {
+            const int page = ptx::ld_plain(rq.bt + rq.j);
+            fp8_request_raw_sw(sK, raw_sw_map, sBar, page);
+            fp8_request_rope(sK, rope_map, sRope, page);
+          }
+          BlockRef nx = rq;
+          if (advance(nx)) {
+            rq = nx, rq_n = 1;
+            if (wtid == 0) fp8_request_raw_sw(sK + 4 * SM90_SLAB_BYTES, raw_sw_map, sBar + 8, ptx::ld_plain(nx.bt + nx.j));
+          }
+        }
+      } else if (wg < bk.count) {
+        request_block(table_of(w.begin_req, bk), wg);
+      }
     }
     if (!kStaggerWg1 || wg == 0) load_q(w.begin_req);  // (sparse: never staggered)
   }
@@ -352,7 +405,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // f16 datapath: Q's slabs 0–7 → f16 ×2^k per row, in place; this thread's columns' factors back (qf)
     float qf[kCols][2];
     float rg[4];  // f16 datapath: each scale group's Oᵀ reference scale (Oᵀ tiles 2g, 2g + 1 are in units of rg[g])
-    if constexpr (kF16) f16_item_start(base + kOffQ, side + SM90S_F8_OFF_QF, tid, q4, qf, rg);
+    if constexpr (kF16) f16_item_start<kRegA>(base + kOffQ, side + SM90S_F8_OFF_QF, tid, q4, qf, rg);
 
     float o[8][4 * kCols];  // Oᵀ: m-tile t = channels 64t … 64t + 63
 #pragma unroll
@@ -373,8 +426,23 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // Pᵀ: 16-bit cache, the warpgroup's own slab; FP8, the four f16 copies fill slab 8
       const uint32_t sP = kF16 ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES : b_ + Lay::kOffP0 + wg * Lay::kRowSlab;
       int page_next = -1;  // dense FP8: the warpgroup's next block, whose raw bytes and RoPE this block requests
+      int page_raw2 = -1;  // register-A: the block after it, whose raw bytes go into this block's stage at its end
+      const uint32_t sSt = sK + (nblk & 1) * 4 * SM90_SLAB_BYTES;  // register-A: this block's raw stage
       Fp8TokenScales tsc;  // f16 datapath: this thread's two tokens' scales (0 past the block's valid tokens, sparse: invalid)
-      if constexpr (kF16 && !kSparse) {
+      if constexpr (kRegA) {
+        const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
+        tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);  // before the wait: the load hides behind the TMA's
+        if (rq_n > nblk) {  // the next block's raw bytes are requested: its RoPE and the raw bytes of the one after go out at the end
+          BlockRef nx = rq;
+          const bool more = advance(nx);
+          if (wtid == 0) {
+            page_next = ptx::ld_plain(rq.bt + rq.j);
+            if (more) page_raw2 = ptx::ld_plain(nx.bt + nx.j);
+          }
+          if (more) rq = nx, ++rq_n;
+        }
+        ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);
+      } else if constexpr (kF16 && !kSparse) {
         const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
         const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
         tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);  // before the wait: the load hides behind the TMA's
@@ -407,7 +475,10 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       float s[4 * kCols];
 #pragma unroll
       for (int x = 0; x < 4 * kCols; ++x) s[x] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
-      if constexpr (kF16) {
+      if constexpr (kRegA) {
+        float sg[4][4 * kCols];  // the four scale groups' partial Sᵀ
+        f16r_scores(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane);
+      } else if constexpr (kF16) {
         float sg[4][4 * kCols];  // f16 datapath: the four scale groups' partial Sᵀ (f16_scores)
         f16_scores<!kSparse>(s, sg, sK, sQ, tsc, qf, sRope, phase);
       } else {
@@ -478,6 +549,12 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // and this thread's tokens' P factors s_t,g / r_g; then one more barrier (the maxima are read: slab 8 takes Pᵀ)
       float fac[4], ratio[2][4];
       if constexpr (kF16) f16_rescale_groups(sK, tsc, rg, fac, ratio, wg_bar);
+      if constexpr (kRegA) {  // f16r_pv's codes are value · 2^−8
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+#pragma unroll
+          for (int k = 0; k < 4; ++k) ratio[h][k] *= 256.f;
+      }
       scale_columns<kF16>(o, scale, fac);  // the softmax rescale (f16 datapath: times the reference-scale ratios)
 
       // Pᵀ → smem, K-major (tokens contiguous per column): lanes g and g ^ 1 hold adjacent tokens of the same columns,
@@ -504,7 +581,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       ptx::named_barrier_sync(wg_bar, kWgThreads);
 
       // Oᵀ += Vᵀ · Pᵀ: m-tile t reads slab t MN-major (channels contiguous, 8 tokens per 1024 B), 16 tokens a k-step
-      {
+      if constexpr (kRegA) {
+        f16r_pv(o, sSt, sP, warp, lane);
+      } else {
         const uint64_t dp = desc_k_major(sP);
         ptx::wgmma_fence();
 #pragma unroll
@@ -525,10 +604,16 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         gather.rope_load(slot_next, rope);  // its RoPE row into registers (stored at the next block's start)
       } else if constexpr (kFp8) {
         if (wtid == 0 && page_next >= 0) fp8_request_rope(sK, rope_map, sRope, page_next);  // slab 8 is free
+        if constexpr (kRegA) {
+          if (wtid == 0 && page_raw2 >= 0) fp8_request_raw_sw(sSt, raw_sw_map, sBar + 8 * (nblk & 1), page_raw2);  // the stage is free
+          ++nblk;
+        }
       } else {
         if (j + 2 < bk.count) request_block(bt, j + 2);
       }
     }
+
+    if constexpr (kRegA) o_unpermute(o, g, q4);
 
     // compute-sanitizer's racecheck misorders warps whose counts of named-barrier passes differ (perf log, "racecheck on
     // generic-small"): the warpgroup with fewer blocks (or without the tail zeroing) passes its barrier as often as
@@ -536,7 +621,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // entries pass all: 5), 2 for the tail (16-bit cache; the FP8 fill zeroes it) — so the tool sees the merge below
     // ordered as it is.
     {
-      constexpr int per_block = 3 + (kFp8 ? kFp8FillBarriers : 0) + (kF16 ? 1 : 0);
+      constexpr int per_block = 3 + (kFp8 && !kRegA ? kFp8FillBarriers : 0) + (kF16 ? 1 : 0);
       const bool tail = !kFp8 && bk.count > 0 && bk.n_valid_last < PAGE_BLOCK_SIZE;
       const int last_owner = (bk.count - 1) & 1;
       const int mine = per_block * max(0, (bk.count - wg + 1) / 2) + (tail && last_owner == wg ? 2 : 0);
@@ -554,7 +639,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         const int end_kv = slice_end_kv(p, end_token, next_seqlen, rs[0].s_last);
         const int n_next = __shfl_sync(0xffffffffu, end_kv > 0 ? (end_kv - 1) / PAGE_BLOCK_SIZE + 1 : 0, 0);
         if (wg < n_next && wtid == 0) request_page(next_page);
-      } else if (bk.count <= wg) {
+      } else if (!kRegA && bk.count <= wg) {  // (register-A: requested by the warpgroup's blocks before, rq)
         const Slice ns = slice(req + 1, rs[0]);
         const Blocks nb = blocks_of(ns);
         if constexpr (kSparse) {
@@ -600,8 +685,8 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
 
 extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     mla_decode_sm90_small_fp8_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
-                                   const __grid_constant__ CUtensorMap rope_map) {
-  small_row_decode<true, SM90S_ROWS>(p, &raw_map, &rope_map);
+                                   const __grid_constant__ CUtensorMap rope_map, const __grid_constant__ CUtensorMap raw_sw_map) {
+  small_row_decode<true, SM90S_ROWS>(p, &raw_map, &rope_map, nullptr, &raw_sw_map);
 }
 
 // Sparse decode over the FP8 cache (level 4 of the plan; docs/perf-log.md, "hopper-small sparse" and session 9's

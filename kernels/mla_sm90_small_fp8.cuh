@@ -115,17 +115,24 @@ __device__ __forceinline__ void fp8_codes_block(uint32_t sKb, uint32_t sRaw, int
 
 // Q's slabs 0–7 (16 rows × 512 bf16 channels at sQ) → f16 in place, row r times 2^k_r with k_r chosen from the row's
 // largest |q| (into [2^14, 2^15): no f16 overflow, full precision for the large values); 2^−k_r (S's factor back) to
-// float[16] at sQf. All 256 threads: thread t takes row t / 16, 16-byte chunks t % 16 + 16 k. Exact but for the f16
-// rounding of values below 2^−14 after the scaling (2^−28 of the row's largest). Non-finite rows keep factor 1.
-// The caller fences and syncs the CTA.
+// float[16] at sQf. All 256 threads: thread t takes row t / 16, 16-byte chunks t % 16 + 16 k (kPermute: 2 (t % 16 + 16 k)
+// and + 1, k = 0, 1).
+// Exact but for the f16 rounding of values below 2^−14 after the scaling (2^−28 of the row's largest). Non-finite rows
+// keep factor 1. kPermute (the register-A datapath, f16r_scores): within each 16-channel k-step the channels go to
+// the k slots its A fragments hold them in — slots 0–7 channels 0, 1, 4, 5, 8, 9, 12, 13, slots 8–15 the others
+// (channel pairs w0…w7 → w0 w2 w4 w6 | w1 w3 w5 w7). The caller fences and syncs the CTA.
+template <bool kPermute = false>
 __device__ __forceinline__ void q_to_f16_scaled(uint32_t sQ, uint32_t sQf, int tid) {
   const int r = tid >> 4, part = tid & 15;
   uint4 v[4];
   float mx = 0.f;
+  auto at = [&](int k) {  // (kPermute: a k-step's two chunks in one thread)
+    const int c = kPermute ? 2 * (part + 16 * (k >> 1)) + (k & 1) : part + 16 * k;
+    return sQ + (c >> 3) * SM90S_ROW_SLAB_BYTES + swizzled(r, c & 7);
+  };
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
-    const int c = part + 16 * k;
-    v[k] = ptx::ld_shared_v4(sQ + (c >> 3) * SM90S_ROW_SLAB_BYTES + swizzled(r, c & 7));
+    v[k] = ptx::ld_shared_v4(at(k));
     const uint32_t w[4] = {v[k].x, v[k].y, v[k].z, v[k].w};
 #pragma unroll
     for (int x = 0; x < 4; ++x) mx = fmaxf(mx, fmaxf(fabsf(__uint_as_float(w[x] << 16)), fabsf(__uint_as_float(w[x] & 0xffff0000u))));
@@ -136,22 +143,31 @@ __device__ __forceinline__ void q_to_f16_scaled(uint32_t sQ, uint32_t sQf, int t
   const int ec = eb < 15 ? 15 : eb;
   const float f = eb == 255 ? 1.f : __uint_as_float(static_cast<uint32_t>(268 - ec) << 23);
   const float inv = eb == 255 ? 1.f : __uint_as_float(static_cast<uint32_t>(ec - 14) << 23);
+  uint32_t o[4][4];
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
-    const int c = part + 16 * k;
     const uint32_t w[4] = {v[k].x, v[k].y, v[k].z, v[k].w};
-    uint32_t o[4];
 #pragma unroll
-    for (int x = 0; x < 4; ++x) o[x] = ptx::f32x2_to_f16x2(__uint_as_float(w[x] << 16) * f, __uint_as_float(w[x] & 0xffff0000u) * f);
-    ptx::st_shared_v4(sQ + (c >> 3) * SM90S_ROW_SLAB_BYTES + swizzled(r, c & 7), make_uint4(o[0], o[1], o[2], o[3]));
+    for (int x = 0; x < 4; ++x) o[k][x] = ptx::f32x2_to_f16x2(__uint_as_float(w[x] << 16) * f, __uint_as_float(w[x] & 0xffff0000u) * f);
+  }
+#pragma unroll
+  for (int k = 0; k < 4; k += 2) {
+    if constexpr (kPermute) {
+      ptx::st_shared_v4(at(k), make_uint4(o[k][0], o[k][2], o[k + 1][0], o[k + 1][2]));
+      ptx::st_shared_v4(at(k + 1), make_uint4(o[k][1], o[k][3], o[k + 1][1], o[k + 1][3]));
+    } else {
+      ptx::st_shared_v4(at(k), make_uint4(o[k][0], o[k][1], o[k][2], o[k][3]));
+      ptx::st_shared_v4(at(k + 1), make_uint4(o[k + 1][0], o[k + 1][1], o[k + 1][2], o[k + 1][3]));
+    }
   }
   if (part == 0) ptx::st_shared_f32(sQf + r * 4, inv);
 }
 
 // The start of an item (all 256 threads, Q landed and the CTA synced): Q → f16 (q_to_f16_scaled, the factors through
 // sQf), fence, CTA barrier; this thread's columns' factors 2^−k_c (qf) and the groups' reference scales (rg) at 1.
+template <bool kPermute = false>
 __device__ __forceinline__ void f16_item_start(uint32_t sQ, uint32_t sQf, int tid, int q4, float (&qf)[2][2], float (&rg)[4]) {
-  q_to_f16_scaled(sQ, sQf, tid);
+  q_to_f16_scaled<kPermute>(sQ, sQf, tid);
   ptx::fence_proxy_async();
   __syncthreads();
 #pragma unroll
@@ -266,6 +282,143 @@ __device__ __forceinline__ void f16_store_p(uint32_t sP, const float (&s)[8], co
         ptx::st_shared_u32(sP + k * SM90S_ROW_SLAB_BYTES + swizzled(col, tok >> 3) + (tok & 7) * 2, word);
       }
     }
+}
+
+// ---- the register-A datapath (the dense FP8 entry, MLA_SM90S_FP8_REGA) -------------------------------------------
+// No f16 copy of K in shared memory: both products take K's e4m3 codes as their A operand from registers, loaded
+// with ldmatrix from the raw stage and converted there (spprof, session 18: the f16 round trip was 36 % of the
+// shared-memory traffic that bounds the f16 datapath). The raw stage is four TMA boxes — scale group b = channels
+// 128 b … + 127 — of 64 token rows × 128 B, 128B-swizzled: chunk c (16 codes) of token t at t · 128 + 16 (c ^ (t & 7)),
+// so the 8 rows of every ldmatrix matrix (8 consecutive tokens, one chunk) fall in 8 different bank groups.
+
+// One thread: the block on `page` as the four swizzled boxes into the stage at sSt, completing on `bar`.
+__device__ __forceinline__ void fp8_request_raw_sw(uint32_t sSt, const CUtensorMap* raw_sw_map, uint32_t bar, int page) {
+  ptx::mbarrier_arrive_expect_tx(bar, 4 * SM90_SLAB_BYTES);
+#pragma unroll
+  for (int b = 0; b < 4; ++b) ptx::tma_load_3d(sSt + b * SM90_SLAB_BYTES, raw_sw_map, bar, 128 * b, 0, page);
+}
+
+// Sᵀ of one block from the raw stage sSt (as f16_scores: S_g per scale group into sg, S_rope from slab 8 of the K
+// buffer sK into s, then combined): per group 4 ldmatrix.x4, each the two k-steps of chunks 2kp, 2kp + 1 for the
+// warp's 16 tokens — lane (g, q4) gets 4 codes (channels 4 q4 … + 3 of the chunk) of tokens g and g + 8, which are
+// its A fragment's k slots 2 q4, 2 q4 + 1 and 2 q4 + 8, + 9 (Q's channels permuted to match: q_to_f16_scaled<true>);
+// cvt e4m3x2 → f16x2, exact. Two groups' fragments in flight (A registers are read by the running wgmmas: a group's
+// are rewritten only after wgmma.wait_group 1 has retired the group before).
+__device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], uint32_t sSt, uint32_t sK, uint32_t sQ, const Fp8TokenScales& tsc, const float (&qf)[2][2],
+                                            uint32_t sRope, uint32_t rope_phase, int warp, int lane) {
+  const int mi = lane >> 3, t = 16 * warp + 8 * (mi & 1) + (lane & 7);
+  const uint32_t row = sSt + t * 128;
+  const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
+  uint32_t a[2][8][4];
+#pragma unroll
+  for (int b = 0; b < 4; ++b) {
+    if (b >= 2) ptx::wgmma_wait<1>();  // group b − 2 retired: its fragments may be rewritten
+#pragma unroll
+    for (int kp = 0; kp < 4; ++kp) {
+      uint32_t r[4];
+      ptx::ldmatrix_x4(r, row + b * SM90_SLAB_BYTES + (((2 * kp + (mi >> 1)) ^ (t & 7)) << 4));
+      const uint2 c0 = ptx::e4m3x4_to_f16x4(r[0]), c1 = ptx::e4m3x4_to_f16x4(r[1]);
+      const uint2 c2 = ptx::e4m3x4_to_f16x4(r[2]), c3 = ptx::e4m3x4_to_f16x4(r[3]);
+      uint32_t(&a0)[4] = a[b & 1][2 * kp];
+      uint32_t(&a1)[4] = a[b & 1][2 * kp + 1];
+      a0[0] = c0.x, a0[1] = c1.x, a0[2] = c0.y, a0[3] = c1.y;
+      a1[0] = c2.x, a1[1] = c3.x, a1[2] = c2.y, a1[3] = c3.y;
+    }
+    ptx::wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < 8; ++kk)
+      ptx::wgmma_m64n16k16_f16_rs(sg[b], a[b & 1][kk], dq + (((2 * b + (kk >> 2)) * SM90S_ROW_SLAB_BYTES + (kk & 3) * 32) >> 4), kk != 0);
+    ptx::wgmma_commit();
+  }
+  ptx::mbarrier_wait(sRope, rope_phase);
+  ptx::wgmma_fence();
+  constexpr int slab = SM90_SLABS - 1;
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk)
+    ptx::wgmma_m64n16k16_bf16_ss(s, dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), kk != 0);
+  ptx::wgmma_commit();
+  ptx::wgmma_wait<0>();
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int x = 4 * i + 2 * h + e;
+        float acc = tsc.v[h][0] * sg[0][x];
+#pragma unroll
+        for (int k = 1; k < 4; ++k) acc = fmaf(tsc.v[h][k], sg[k][x], acc);
+        s[x] = fmaf(qf[i][e], acc, s[x]);
+      }
+}
+
+// Two e4m3 codes (bytes 0 and 2 of x, the others 0) → f16x2 of code · 2^−8, by integer ops: the code's 7 magnitude
+// bits become f16 bits 7–13 (exponent field 0eeee: the value · 2^−8, subnormals included) and its sign bit 15. Exact;
+// NaN codes become finite (P·V only: a NaN in K reaches S through f16r_scores's cvt, and the NaN-filled slots past a
+// sequence's end must not poison Oᵀ where their P is 0).
+__device__ __forceinline__ uint32_t e4m3x2_to_f16x2_scaled(uint32_t x) { return (x + (x & 0x00800080u)) << 7; }
+
+// Oᵀ += Vᵀ · Pᵀ with V's codes as A from the raw stage: tile t (channels 64t … + 63 = box t / 2, the warp's 16 channels
+// chunk 4 (t & 1) + warp), per k-step pair one ldmatrix.x4.trans of 32 tokens × that chunk — lane (g, q4) gets
+// channels 2g, 2g + 1 of tokens 2 q4, 2 q4 + 1 (and + 8, …), i.e. A row g = channel 2g, row g + 8 = channel 2g + 1 of
+// the warp's 16: Oᵀ's rows permuted (o_unpermute restores them at the item's end). Codes → f16 · 2^−8 by integer ops
+// (the caller's Pᵀ copies carry the 2^8). One scale group (two tiles, 8 wgmmas) per commit, two in flight.
+__device__ __forceinline__ void f16r_pv(float (&o)[8][8], uint32_t sSt, uint32_t sP, int warp, int lane) {
+  const uint64_t dp = desc_k_major(sP);
+  const int tok = lane;  // matrix lane / 8 = tokens 8 (lane / 8) … of the 32: row lane % 8 of it
+  uint32_t a[2][8][4];
+#pragma unroll
+  for (int grp = 0; grp < 4; ++grp) {
+    if (grp >= 2) ptx::wgmma_wait<1>();
+#pragma unroll
+    for (int u = 0; u < 2; ++u) {
+      const int chunk = 4 * u + warp;  // tile 2 grp + u
+#pragma unroll
+      for (int kp = 0; kp < 2; ++kp) {
+        const int tk = 32 * kp + tok;
+        uint32_t r[4];
+        ptx::ldmatrix_x4_trans(r, sSt + grp * SM90_SLAB_BYTES + tk * 128 + ((chunk ^ (tk & 7)) << 4));
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {  // k-step 2 kp + h: matrices 2h (tokens 0–7 of it) and 2h + 1 (8–15)
+          uint32_t(&f)[4] = a[grp & 1][4 * u + 2 * kp + h];
+          f[0] = e4m3x2_to_f16x2_scaled(r[2 * h] & 0x00ff00ffu);
+          f[1] = e4m3x2_to_f16x2_scaled((r[2 * h] >> 8) & 0x00ff00ffu);
+          f[2] = e4m3x2_to_f16x2_scaled(r[2 * h + 1] & 0x00ff00ffu);
+          f[3] = e4m3x2_to_f16x2_scaled((r[2 * h + 1] >> 8) & 0x00ff00ffu);
+        }
+      }
+    }
+    ptx::wgmma_fence();
+#pragma unroll
+    for (int u = 0; u < 2; ++u)
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk)
+        ptx::wgmma_m64n16k16_f16_rs(o[2 * grp + u], a[grp & 1][4 * u + kk], dp + ((grp * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), 1);
+    ptx::wgmma_commit();
+  }
+  ptx::wgmma_wait<0>();
+}
+
+// Oᵀ's rows back to the wgmma layout (f16r_pv's row g = channel 2g, row g + 8 = channel 2g + 1 of the warp's 16 →
+// row g = channel g, row g + 8 = channel g + 8): channel c lives in lane (c / 2, q4), half c % 2.
+__device__ __forceinline__ void o_unpermute(float (&o)[8][8], int g, int q4) {
+#pragma unroll
+  for (int t = 0; t < 8; ++t) {
+    float nv[8];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int src = (((g + 8 * h) >> 1) << 2) | q4;
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const float v0 = __shfl_sync(0xffffffffu, o[t][4 * i + e], src), v1 = __shfl_sync(0xffffffffu, o[t][4 * i + 2 + e], src);
+          nv[4 * i + 2 * h + e] = (g & 1) ? v1 : v0;
+        }
+    }
+#pragma unroll
+    for (int x = 0; x < 8; ++x) o[t][x] = nv[x];
+  }
 }
 
 }  // namespace

@@ -493,6 +493,28 @@ case $step in
       done
     done
     ;;
+  rega)
+    # hopper-small's dense FP8 entry on the register-A datapath (dist, session 23) against the f16 datapath it replaces
+    # (.variants/f16dp: scripts/build-variant.sh f16dp mla_decode_sm90_small sm_90a -DMLA_SM90S_FP8_REGA=0): the FP8 GPU
+    # tests naming hopper-small, memcheck and racecheck on them, the 16-row configs in bf16 (the reference for `vs ref`),
+    # then two rounds of them over the FP8 cache with both builds
+    fp8_tests rega "hopper-small" 150
+    sanitize_fp8_tests rega "hopper-small" 200
+    sets="sweep:0,1,16,17,2,18 serving:S2,S4,S10,S11"
+    for set in $sets; do
+      timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples 0 --reference h200 --json "$out/bf16-${set%%:*}.json" > "$out/bf16-${set%%:*}.txt" 2>&1
+      echo "== bf16 $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/bf16-${set%%:*}.txt" | cut -c1-80
+    done
+    for round in 1 2; do
+      for v in dist/kernels .variants/f16dp; do
+        for set in $sets; do
+          f="$out/rega-$(basename $v)-${set%%:*}-$round.txt"
+          FLASH_MLA_KERNEL_DIR=$(kernel_dir $v)/ timeout 100 node dist/src/cli.js bench --configs $set --kv fp8 --iters 40 --check-samples $((round == 1 ? 1 : 0)) --reference "$out/bf16-${set%%:*}.json" > "$f" 2>&1
+          echo "== $round $(basename $v) $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$f" | cut -c1-150
+        done
+      done
+    done
+    ;;
   fp8ab)
     # a hopper-small FP8 variant (scripts/build-variant.sh NAME mla_decode_sm90_small sm_90a FLAGS, cubin copied into
     # .variants/NAME): its FP8 GPU tests under the variant, then two rounds of the 16-row FP8 rows (sweep 0, 1, 16, 17

@@ -14,6 +14,7 @@ const shapes = [
   [256, 'rs', true, false, false],   // O += P·V with P from registers (the S accumulator, converted)
   [16, 'ss', false, true, false],    // small-row kernel: Sᵀ = K·Qᵀ (the ≤ 16 query rows as N)
   [16, 'ss', false, false, true],    // small-row kernel: Oᵀ += Vᵀ·Pᵀ, V read MN-major from the K block as A
+  [16, 'rs', false, true, false],    // its dense FP8 entry: Sᵀ and Oᵀ with K's codes converted into registers as A
   [32, 'ss', false, true, false],    // its 32-row entry: Sᵀ = K·Qᵀ (17–32 query rows as N)
   [32, 'ss', false, false, true],    // its 32-row entry: Oᵀ += Vᵀ·Pᵀ
 ];

@@ -162,29 +162,34 @@ export function fp8HopperLayoutMisfit(kCache: Fp8CacheLayout): string | null {
 }
 
 /**
- * The two TMA descriptors of an FP8 cache (kernels/mla_config.h, mla_decode_sm90_fp8_bf16): `raw`, its bytes as
- * UINT8 {656, 64, numPages} with boxes {256, 64, 1} (the kernel loads x = 0 and x = 256: the 512 e4m3 bytes of a
- * page's 64 tokens), no swizzle; `rope`, its RoPE columns as BFLOAT16 {64, 64, numPages} from byte 528 of the first
- * row, boxes {64, 64, 1}, 128B swizzle (as the 16-bit cache's K map). Both with the row and page strides of the view.
+ * The TMA descriptors of an FP8 cache (kernels/mla_config.h, mla_decode_sm90_fp8_bf16 and
+ * mla_decode_sm90_small_fp8_bf16): `raw`, its bytes as UINT8 {656, 64, numPages} with boxes {256, 64, 1} (the kernel
+ * loads x = 0 and x = 256: the 512 e4m3 bytes of a page's 64 tokens), no swizzle; `rope`, its RoPE columns as
+ * BFLOAT16 {64, 64, numPages} from byte 528 of the first row, boxes {64, 64, 1}, 128B swizzle (as the 16-bit cache's K
+ * map); `rawSwizzled` (the small-row kernel's register-A datapath), the bytes as `raw` in boxes {128, 64, 1} with the
+ * 128B swizzle (x = 0, 128, 256, 384: one box per scale group). All with the row and page strides of the view.
  */
-export function fp8HopperTensorMapSpecs(kCache: Fp8CacheLayout): { raw: Parameters<typeof encodeTensorMap>[0]; rope: Parameters<typeof encodeTensorMap>[0] } {
+type TensorMapSpec = Parameters<typeof encodeTensorMap>[0];
+export function fp8HopperTensorMapSpecs(kCache: Fp8CacheLayout): { raw: TensorMapSpec; rope: TensorMapSpec; rawSwizzled: TensorMapSpec } {
   const strides = [kCache.strides[1], mapPageStride(kCache)];
   const numPages = kCache.shape[0];
   return {
     raw: { dataType: TensorMapDataType.uint8, address: kCache.ptr, dims: [FP8_BYTES_PER_TOKEN, PAGE_BLOCK_SIZE, numPages], strides, box: [256, PAGE_BLOCK_SIZE, 1], swizzle: TensorMapSwizzle.none },
     rope: { dataType: TensorMapDataType.bf16, address: kCache.ptr + BigInt(FP8_ROPE_OFFSET), dims: [64, PAGE_BLOCK_SIZE, numPages], strides, box: [64, PAGE_BLOCK_SIZE, 1], swizzle: TensorMapSwizzle.b128 },
+    rawSwizzled: { dataType: TensorMapDataType.uint8, address: kCache.ptr, dims: [FP8_BYTES_PER_TOKEN, PAGE_BLOCK_SIZE, numPages], strides, box: [128, PAGE_BLOCK_SIZE, 1], swizzle: TensorMapSwizzle.b128 },
   };
 }
 
 /** Encoded maps per cache view (one per layer in a model), so steady-state decoding encodes nothing. */
-const mapCache = new Map<string, [Uint8Array, Uint8Array]>();
+const mapCache = new Map<string, [Uint8Array, Uint8Array, Uint8Array]>();
 const MAP_CACHE_MAX = 256;
-export function fp8HopperTensorMaps(kCache: Tensor): [Uint8Array, Uint8Array] {
+/** [raw, rope, rawSwizzled] (fp8HopperTensorMapSpecs): the 'hopper' FP8 kernel takes the first two, the small-row one all three. */
+export function fp8HopperTensorMaps(kCache: Tensor): [Uint8Array, Uint8Array, Uint8Array] {
   const key = `${kCache.ptr}:${kCache.shape.join(',')}:${kCache.strides.join(',')}`;
   const hit = mapCache.get(key);
   if (hit) return hit;
   const specs = fp8HopperTensorMapSpecs(kCache);
-  const maps: [Uint8Array, Uint8Array] = [encodeTensorMap(specs.raw), encodeTensorMap(specs.rope)];
+  const maps: [Uint8Array, Uint8Array, Uint8Array] = [encodeTensorMap(specs.raw), encodeTensorMap(specs.rope), encodeTensorMap(specs.rawSwizzled)];
   if (mapCache.size >= MAP_CACHE_MAX) mapCache.delete(mapCache.keys().next().value!);
   mapCache.set(key, maps);
   return maps;

@@ -358,7 +358,8 @@ class CudaMlaBackend implements MlaBackend {
    * The small-row kernel (kernels/mla_decode_sm90_small.cu): one CTA of two warpgroups per SM part for all of a
    * request's folded rows (≤ 16: entry mla_decode_sm90_small_bf16, 17–32: mla_decode_sm90_small_r32_bf16; FP8 cache:
    * ≤ 16), grid (1, num_sm_parts, 1); over the 16-bit cache the 'hopper' kernel's K tensor map,
-   * over the FP8 cache (entry mla_decode_sm90_small_fp8_bf16) the 'hopper' FP8 kernel's raw and RoPE maps (a view
+   * over the FP8 cache (entry mla_decode_sm90_small_fp8_bf16) the 'hopper' FP8 kernel's raw and RoPE maps and the raw
+   * bytes in 128B-swizzled boxes (a view
    * they cannot describe is refused: fp8HopperLayoutMisfit); the combine folded in or launched (foldsCombine).
    */
   private smallRowDecode(a: MlaDecodeArgs): void {

@@ -18,6 +18,8 @@ inline void wgmma_m64n256k16_bf16_rs_tb(float (&d)[128], const uint32_t (&a)[4],
 inline void wgmma_m64n256k16_f16_rs_tb(float (&d)[128], const uint32_t (&a)[4], uint64_t b) { emu::wgmma(256, false, d, 0, a, b, false, true, 1); }
 inline void wgmma_m64n16k16_bf16_ss(float (&d)[8], uint64_t a, uint64_t b, int scale_d) { emu::wgmma(16, true, d, a, nullptr, b, false, false, scale_d); }
 inline void wgmma_m64n16k16_f16_ss(float (&d)[8], uint64_t a, uint64_t b, int scale_d) { emu::wgmma(16, false, d, a, nullptr, b, false, false, scale_d); }
+inline void wgmma_m64n16k16_bf16_rs(float (&d)[8], const uint32_t (&a)[4], uint64_t b, int scale_d) { emu::wgmma(16, true, d, 0, a, b, false, false, scale_d); }
+inline void wgmma_m64n16k16_f16_rs(float (&d)[8], const uint32_t (&a)[4], uint64_t b, int scale_d) { emu::wgmma(16, false, d, 0, a, b, false, false, scale_d); }
 inline void wgmma_m64n16k16_bf16_ss_ta(float (&d)[8], uint64_t a, uint64_t b) { emu::wgmma(16, true, d, a, nullptr, b, true, false, 1); }
 inline void wgmma_m64n16k16_f16_ss_ta(float (&d)[8], uint64_t a, uint64_t b) { emu::wgmma(16, false, d, a, nullptr, b, true, false, 1); }
 inline void wgmma_m64n32k16_bf16_ss(float (&d)[16], uint64_t a, uint64_t b, int scale_d) { emu::wgmma(32, true, d, a, nullptr, b, false, false, scale_d); }
