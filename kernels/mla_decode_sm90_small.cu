@@ -549,12 +549,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // and this thread's tokens' P factors s_t,g / r_g; then one more barrier (the maxima are read: slab 8 takes Pᵀ)
       float fac[4], ratio[2][4];
       if constexpr (kF16) f16_rescale_groups(sK, tsc, rg, fac, ratio, wg_bar);
-      if constexpr (kRegA) {  // f16r_pv's codes are value · 2^−8
-#pragma unroll
-        for (int h = 0; h < 2; ++h)
-#pragma unroll
-          for (int k = 0; k < 4; ++k) ratio[h][k] *= 256.f;
-      }
       scale_columns<kF16>(o, scale, fac);  // the softmax rescale (f16 datapath: times the reference-scale ratios)
 
       // Pᵀ → smem, K-major (tokens contiguous per column): lanes g and g ^ 1 hold adjacent tokens of the same columns,
@@ -582,7 +576,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
       // Oᵀ += Vᵀ · Pᵀ: m-tile t reads slab t MN-major (channels contiguous, 8 tokens per 1024 B), 16 tokens a k-step
       if constexpr (kRegA) {
-        f16r_pv(o, sSt, sP, warp, lane);
+        const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
+        if (n_valid < PAGE_BLOCK_SIZE) f16r_pv<true>(o, sSt, sP, warp, lane, n_valid);
+        else f16r_pv<false>(o, sSt, sP, warp, lane, n_valid);
       } else {
         const uint64_t dp = desc_k_major(sP);
         ptx::wgmma_fence();

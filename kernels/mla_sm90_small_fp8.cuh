@@ -352,20 +352,28 @@ __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], ui
       }
 }
 
-// Two e4m3 codes (bytes 0 and 2 of x, the others 0) → f16x2 of code · 2^−8, by integer ops: the code's 7 magnitude
-// bits become f16 bits 7–13 (exponent field 0eeee: the value · 2^−8, subnormals included) and its sign bit 15. Exact;
-// NaN codes become finite (P·V only: a NaN in K reaches S through f16r_scores's cvt, and the NaN-filled slots past a
-// sequence's end must not poison Oᵀ where their P is 0).
-__device__ __forceinline__ uint32_t e4m3x2_to_f16x2_scaled(uint32_t x) { return (x + (x & 0x00800080u)) << 7; }
-
 // Oᵀ += Vᵀ · Pᵀ with V's codes as A from the raw stage: tile t (channels 64t … + 63 = box t / 2, the warp's 16 channels
 // chunk 4 (t & 1) + warp), per k-step pair one ldmatrix.x4.trans of 32 tokens × that chunk — lane (g, q4) gets
-// channels 2g, 2g + 1 of tokens 2 q4, 2 q4 + 1 (and + 8, …), i.e. A row g = channel 2g, row g + 8 = channel 2g + 1 of
-// the warp's 16: Oᵀ's rows permuted (o_unpermute restores them at the item's end). Codes → f16 · 2^−8 by integer ops
-// (the caller's Pᵀ copies carry the 2^8). One scale group (two tiles, 8 wgmmas) per commit, two in flight.
-__device__ __forceinline__ void f16r_pv(float (&o)[8][8], uint32_t sSt, uint32_t sP, int warp, int lane) {
+// channels 2g, 2g + 1 of tokens 2 q4, 2 q4 + 1 (bytes (t0, c0) (t0, c1) (t1, c0) (t1, c1); matrix m: tokens 8m … of the
+// 32), i.e. A row g = channel 2g, row g + 8 = channel 2g + 1 of the warp's 16: Oᵀ's rows permuted (o_unpermute
+// restores them at the item's end). One prmt pairs the tokens per channel, two cvt e4m3x2 → f16x2 (exact; session 23's
+// first form, integer ops, issued 3× the instructions). kMasked (the item's last block, n_valid < 64): the codes of
+// tokens ≥ n_valid become 0 first — NaN-filled slots, whose P is 0, would still poison Oᵀ. One scale group (two tiles,
+// 8 wgmmas) per commit, two in flight.
+template <bool kMasked>
+__device__ __forceinline__ void f16r_pv(float (&o)[8][8], uint32_t sSt, uint32_t sP, int warp, int lane, int n_valid) {
   const uint64_t dp = desc_k_major(sP);
-  const int tok = lane;  // matrix lane / 8 = tokens 8 (lane / 8) … of the 32: row lane % 8 of it
+  const int q4 = lane & 3;
+  uint32_t keep[2][4];  // kMasked: per k-step pair and matrix, the bytes of this lane's two tokens that stay
+  if constexpr (kMasked) {
+#pragma unroll
+    for (int kp = 0; kp < 2; ++kp)
+#pragma unroll
+      for (int m = 0; m < 4; ++m) {
+        const int t0 = 32 * kp + 8 * m + 2 * q4;
+        keep[kp][m] = (t0 < n_valid ? 0x0000ffffu : 0u) | (t0 + 1 < n_valid ? 0xffff0000u : 0u);
+      }
+  }
   uint32_t a[2][8][4];
 #pragma unroll
   for (int grp = 0; grp < 4; ++grp) {
@@ -375,16 +383,19 @@ __device__ __forceinline__ void f16r_pv(float (&o)[8][8], uint32_t sSt, uint32_t
       const int chunk = 4 * u + warp;  // tile 2 grp + u
 #pragma unroll
       for (int kp = 0; kp < 2; ++kp) {
-        const int tk = 32 * kp + tok;
+        const int tk = 32 * kp + lane;
         uint32_t r[4];
         ptx::ldmatrix_x4_trans(r, sSt + grp * SM90_SLAB_BYTES + tk * 128 + ((chunk ^ (tk & 7)) << 4));
 #pragma unroll
+        for (int m = 0; m < 4; ++m) {
+          if constexpr (kMasked) r[m] &= keep[kp][m];
+          r[m] = ptx::prmt(r[m], 0u, 0x3120u);  // (t0, c0) (t1, c0) (t0, c1) (t1, c1)
+        }
+#pragma unroll
         for (int h = 0; h < 2; ++h) {  // k-step 2 kp + h: matrices 2h (tokens 0–7 of it) and 2h + 1 (8–15)
+          const uint2 lo = ptx::e4m3x4_to_f16x4(r[2 * h]), hi = ptx::e4m3x4_to_f16x4(r[2 * h + 1]);
           uint32_t(&f)[4] = a[grp & 1][4 * u + 2 * kp + h];
-          f[0] = e4m3x2_to_f16x2_scaled(r[2 * h] & 0x00ff00ffu);
-          f[1] = e4m3x2_to_f16x2_scaled((r[2 * h] >> 8) & 0x00ff00ffu);
-          f[2] = e4m3x2_to_f16x2_scaled(r[2 * h + 1] & 0x00ff00ffu);
-          f[3] = e4m3x2_to_f16x2_scaled((r[2 * h + 1] >> 8) & 0x00ff00ffu);
+          f[0] = lo.x, f[1] = lo.y, f[2] = hi.x, f[3] = hi.y;
         }
       }
     }

@@ -27,6 +27,11 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t add
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
 }
 
+// ---- registers ---------------------------------------------------------------------------------------------
+// prmt.b32: byte i of the result is byte (nibble i of sel) & 7 of {b, a} (a bytes 0–3, b 4–7); nibble bit 3 set
+// replicates that byte's sign bit instead.
+__device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b, uint32_t sel) { uint32_t d; asm("prmt.b32 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(sel)); return d; }
+
 // ---- global memory shared between the CTAs of one grid (the split fold, mla_fold_combine.cuh) -------------
 // Orders this thread's earlier global writes before its later ones (and reads) for every thread of the GPU.
 __device__ __forceinline__ void fence_gpu() { asm volatile("fence.acq_rel.gpu;\n" ::: "memory"); }

@@ -497,7 +497,7 @@ case $step in
     # hopper-small's dense FP8 entry on the register-A datapath (dist, session 23) against the f16 datapath it replaces
     # (.variants/f16dp: scripts/build-variant.sh f16dp mla_decode_sm90_small sm_90a -DMLA_SM90S_FP8_REGA=0): the FP8 GPU
     # tests naming hopper-small, memcheck and racecheck on them, the 16-row configs in bf16 (the reference for `vs ref`),
-    # then two rounds of them over the FP8 cache with both builds
+    # then two rounds of them over the FP8 cache with both builds (REGA_VARIANTS: other .variants/NAME folders instead)
     fp8_tests rega "hopper-small" 150
     sanitize_fp8_tests rega "hopper-small" 200
     sets="sweep:0,1,16,17,2,18 serving:S2,S4,S10,S11"
@@ -506,7 +506,7 @@ case $step in
       echo "== bf16 $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/bf16-${set%%:*}.txt" | cut -c1-80
     done
     for round in 1 2; do
-      for v in dist/kernels .variants/f16dp; do
+      for v in dist/kernels ${REGA_VARIANTS:-.variants/f16dp}; do
         for set in $sets; do
           f="$out/rega-$(basename $v)-${set%%:*}-$round.txt"
           FLASH_MLA_KERNEL_DIR=$(kernel_dir $v)/ timeout 100 node dist/src/cli.js bench --configs $set --kv fp8 --iters 40 --check-samples $((round == 1 ? 1 : 0)) --reference "$out/bf16-${set%%:*}.json" > "$f" 2>&1
@@ -648,6 +648,18 @@ case $step in
       FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs $r 1.75 > "$out/sptrace-$r.txt" 2>&1
       echo "trace sparse#$r rc=$?"; tail -4 "$out/sptrace-$r.txt"
     done
+    ;;
+  regaprof)
+    # ncu (full set, SASS stall samples) of hopper-small's dense FP8 entry on sweep#16 --kv fp8 (b 128, 8192, h_q 16),
+    # the shipped build (session 23: the register-A datapath); details and the SASS page as gzipped CSV under $out
+    n=sweep16-fp8
+    timeout 150 ncu --clock-control none --kernel-name regex:'mla_decode_sm90_small' --launch-skip 2 --launch-count 1 --set full --import-source yes -f -o "$out/prof-$n" \
+      node dist/src/cli.js bench --configs sweep:16 --kernel hopper-small --kv fp8 --iters 3 --warmup 1 --check-samples 0 --reference none > "$out/prof-$n.log" 2>&1
+    echo "ncu rc=$?"
+    timeout 60 ncu -i "$out/prof-$n.ncu-rep" --page details > "$out/prof-$n-details.txt" 2>&1
+    timeout 60 ncu -i "$out/prof-$n.ncu-rep" --page source --csv --print-source sass 2>&1 | gzip > "$out/prof-$n-sass.csv.gz"
+    rm -f "$out/prof-$n.ncu-rep"
+    grep -aE "Duration|DRAM Throughput|L1/TEX Hit|Mem Pipes Busy|L1/TEX Cache Throughput|Compute \(SM\) Throughput|Issue Slots Busy|No Eligible|Active Warps Per Scheduler|Eligible Warps|SM Frequency|Executed Ipc" "$out/prof-$n-details.txt" | head -20
     ;;
   spprof)
     # where the sparse kernels' time goes: ncu (full set, SASS-level stall samples) of 'hopper' on sparse#11 (b 128,

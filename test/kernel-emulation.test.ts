@@ -882,33 +882,40 @@ if (scenarioName) {
       for (const [what, r] of [['no empty wait', noEmpty], ['no barrier', noBarrier], ['no release', noRelease], ['wrong scale', wrongScale]] as const) t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
     });
 
-    // The same for the small-row kernel's FP8 entry (the f16 datapath, raw stages): the wait for a block's raw bytes
-    // in its warpgroup's stage dropped (the race detector: a RAW between the stage's TMA load and the fill's ld.shared —
-    // at issue timing too, where the values cannot show it), the wait for its RoPE box in slab 8 dropped (a RAW between
-    // that TMA load and S's wgmma), the groups' reference-scale ratio r_g,old / r_g,new taken as 1 (the oracle, on the
-    // K-spread cases: the plain ones have the same group maxima in every block).
-    it("planted bugs in hopper-small's FP8 entry: no wait for the raw stage → RAW on its TMA load, no wait for the RoPE box → RAW on a TMA load before wgmma, no reference-scale rescale → the oracle", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (three more emulator builds, ~20 s)' }, async (t) => {
+    // The same for the small-row kernel's FP8 entry (the register-A datapath, two raw stages per warpgroup): the wait
+    // for a block's raw bytes dropped (the race detector: a RAW between the stage's TMA load and S's ldmatrix — at issue
+    // timing too, where the values cannot show it), the wait for its RoPE box in slab 8 dropped (a RAW between that TMA
+    // load and S's wgmma), the groups' reference-scale ratio r_g,old / r_g,new taken as 1 (the oracle, on the K-spread
+    // cases: the plain ones have the same group maxima in every block), the last block's codes of slots past the end
+    // not zeroed (NaN-filled: the oracle), S's A fragments of group b rewritten before group b − 2's wgmmas retired
+    // (with wgmma computed at its wait: the oracle).
+    it("planted bugs in hopper-small's FP8 entry (the register-A datapath): no wait for the raw stage → RAW on its TMA load, no wait for the RoPE box → RAW on a TMA load before wgmma, no reference-scale rescale → the oracle, no mask of the last block's slots → the oracle (NaN), fragments rewritten before their wgmmas retired → the oracle (late wgmma)", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (five more emulator builds, ~30 s)' }, async (t) => {
       const small = 'mla_decode_sm90_small.cu', f16 = 'mla_sm90_small_fp8.cuh';
       const builds = {
-        noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar, phase);\n        // (tokens past', '        // (tokens past']] }),
-        noRopeWait: buildFakeCuda({ emulate: true, plant: [[f16, '    ptx::mbarrier_wait(sRope, phase);\n    ptx::wgmma_fence();', '    ptx::wgmma_fence();']] }),
+        noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);\n', '']] }),
+        noRopeWait: buildFakeCuda({ emulate: true, plant: [[f16, '  ptx::mbarrier_wait(sRope, rope_phase);\n  ptx::wgmma_fence();', '  ptx::wgmma_fence();']] }),
         noRescale: buildFakeCuda({ emulate: true, plant: [[f16, '    fac[k] = rg[k] * inv;', '    fac[k] = 1.f;']] }),
+        noMask: buildFakeCuda({ emulate: true, plant: [[small, '        if (n_valid < PAGE_BLOCK_SIZE) f16r_pv<true>(', '        if (false) f16r_pv<true>(']] }),
+        noFragWait: buildFakeCuda({ emulate: true, plant: [[f16, '    if (b >= 2) ptx::wgmma_wait<1>();  // group b − 2 retired: its fragments may be rewritten', '']] }),
       };
       const seed = freshSeed();
-      const [noRawWait, noRawWaitLate, noRopeWait, noRescale] = await Promise.all([
+      const [noRawWait, noRawWaitLate, noRopeWait, noRescale, noMask, noFragWaitLate] = await Promise.all([
         runScenario(builds.noRawWait, 'hopper-small', seed),
         runScenario(builds.noRawWait, 'hopper-small, late TMA', seed),
         runScenario(builds.noRopeWait, 'hopper-small', seed),
         runScenario(builds.noRescale, 'hopper-small', seed),
+        runScenario(builds.noMask, 'hopper-small', seed),
+        runScenario(builds.noFragWait, 'hopper-small, late wgmma', seed),
       ]);
       const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
-      for (const r of [noRawWait, noRawWaitLate, noRopeWait, noRescale]) assert.notEqual(r.status, 0, r.stderr);
+      for (const r of [noRawWait, noRawWaitLate, noRopeWait, noRescale, noMask, noFragWaitLate]) assert.notEqual(r.status, 0, r.stderr);
       for (const [r, timing] of [[noRawWait, 'at issue'], [noRawWaitLate, 'late TMA']] as const) {
-        assert.match(r.stderr, /emulated mla_decode_sm90_small_fp8_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*a TMA load \(cp\.async\.bulk\.tensor\) issued by thread \d+ [^\n]*then ld\.shared [^\n]*mla_sm90_small_fp8\.cuh/, `${timing}: ${r.stderr}`);
+        assert.match(r.stderr, /emulated mla_decode_sm90_small_fp8_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*a TMA load \(cp\.async\.bulk\.tensor\) issued by thread \d+ [^\n]*then ldmatrix [^\n]*mla_sm90_small_fp8\.cuh/, `${timing}: ${r.stderr}`);
       }
       assert.match(noRopeWait.stderr, /emulated mla_decode_sm90_small_fp8_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*a TMA load \(cp\.async\.bulk\.tensor\) issued by thread \d+ [^\n]*then wgmma \(A operand\)/, noRopeWait.stderr);
       assert.match(noRescale.stderr, /AssertionError[^\n]*K spread/, noRescale.stderr);
-      for (const [what, r] of [['no raw wait', noRawWait], ['the same, late TMA', noRawWaitLate], ['no RoPE wait', noRopeWait], ['no reference-scale rescale', noRescale]] as const) {
+      for (const r of [noMask, noFragWaitLate]) assert.match(r.stderr, /AssertionError[^\n]*FP8/, r.stderr);
+      for (const [what, r] of [['no raw wait', noRawWait], ['the same, late TMA', noRawWaitLate], ['no RoPE wait', noRopeWait], ['no reference-scale rescale', noRescale], ['no mask of the last block', noMask], ['fragments rewritten early, late wgmma', noFragWaitLate]] as const) {
         t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
       }
     });

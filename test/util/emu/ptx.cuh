@@ -24,6 +24,16 @@ inline void mma_f16_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, ui
 inline void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr, EMU_CALLER) { emu::ldmatrix_x4(r, addr, false, EMU_SITE(kAccLdmatrix)); }
 inline void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t addr, EMU_CALLER) { emu::ldmatrix_x4(r, addr, true, EMU_SITE(kAccLdmatrixTrans)); }
 
+inline uint32_t prmt(uint32_t a, uint32_t b, uint32_t sel) {
+  const uint64_t bytes = a | (static_cast<uint64_t>(b) << 32);
+  uint32_t d = 0;
+  for (int i = 0; i < 4; ++i) {
+    const uint32_t n = (sel >> (4 * i)) & 0xfu, byte = static_cast<uint32_t>(bytes >> (8 * (n & 7u))) & 0xffu;
+    d |= ((n & 8u) ? ((byte & 0x80u) ? 0xffu : 0u) : byte) << (8 * i);
+  }
+  return d;
+}
+
 inline void st_shared_u32(uint32_t addr, uint32_t v, EMU_CALLER) { emu::shared_store(addr, &v, 4, EMU_SITE(kAccStShared)); }
 inline void st_shared_f32(uint32_t addr, float v, EMU_CALLER) { emu::shared_store(addr, &v, 4, EMU_SITE(kAccStShared)); }
 inline float ld_shared_f32(uint32_t addr, EMU_CALLER) { float v; emu::shared_load(addr, &v, 4, EMU_SITE(kAccLdShared)); return v; }
