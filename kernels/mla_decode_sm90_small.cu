@@ -66,6 +66,9 @@
 #include <cstdint>
 #include <cuda.h>
 
+#ifndef MLA_SM90S_REGA_PF
+#define MLA_SM90S_REGA_PF 0
+#endif
 #ifndef MLA_SM90S_FP8_REGA
 #define MLA_SM90S_FP8_REGA 1  // the dense FP8 entry's register-A datapath (0: session 9's f16 copy of K in shared memory)
 #endif
@@ -602,6 +605,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         if (wtid == 0 && page_next >= 0) fp8_request_rope(sK, rope_map, sRope, page_next);  // slab 8 is free
         if constexpr (kRegA) {
           if (wtid == 0 && page_raw2 >= 0) fp8_request_raw_sw(sSt, raw_sw_map, sBar + 8 * (nblk & 1), page_raw2);  // the stage is free
+#if MLA_SM90S_REGA_PF
+          if (page_raw2 >= 0) prefetch_after_next(rq.bt, rq.j, rq.count);  // (experiment: that block's after-next into L2)
+#endif
           ++nblk;
         }
       } else {
