@@ -232,6 +232,10 @@ static_assert(SM90S_THREADS == 8 * SM90S_R32_ROWS, "the Q load: 8 threads per ro
 // 0–3 (free once both warpgroups' last P·V is done); the side area (the 4 mbarriers, the fold flag and at
 // SM90S_F8_OFF_QF the per-item float[16] of the Q rows' inverse power-of-two factors; sparse: then its validity masks,
 // the kernel) lies in the alignment slack.
+// The dense entry's register-A datapath (the default) uses the same bytes differently: each K buffer's slabs 0–3 and
+// 4–7 are its warpgroup's two raw stages (four 128B-swizzled boxes of 64 tokens × 128 B each), slab 8 as above, and
+// the raw area holds the merge (the Oᵀ exchange, then the sums and maxima, 512 B per warpgroup); its side area: the
+// mbarriers raw stage s of warpgroup w at 16 w + 8 s, RoPE at 32 + 8 w, the fold flag at 48, the Q factors at 64.
 constexpr int SM90S_F8_RAW_BYTES = 2 * SM90_FP8_RAW_BOX_BYTES;                      // 32768: one raw stage
 constexpr int SM90S_F8_OFF_K0 = 0;                                                  // K buffer 1 at + SM90_TILE_BYTES
 constexpr int SM90S_F8_OFF_RAW0 = SM90S_F8_OFF_K0 + 2 * SM90_TILE_BYTES;            // 147456; stage 1 at + 32768

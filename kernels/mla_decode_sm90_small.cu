@@ -42,7 +42,17 @@
 // So the next block's raw load is in flight during this block's S, softmax and P·V (not its fill: the stage is busy
 // until that has read it), and its RoPE load during the next fill. The merge's sums and maxima go to the warpgroup's
 // K slabs 4–7, the Oᵀ exchange to K buffer 0's slabs 0–3 (the next item's first RoPE box may be landing in slab 8
-// then; nothing lands in slabs 0–7).
+// then; nothing lands in slabs 0–7). That is the dense entry built with MLA_SM90S_FP8_REGA=0.
+//
+// The dense FP8 entry's register-A datapath (kRegA, the default since session 23): no f16 copy of K at all. Both
+// products take K's e4m3 codes as their wgmma A operand from registers (f16r_scores / f16r_pv: ldmatrix from the raw
+// stage, cvt e4m3x2 → f16x2; Q's channels permuted within each k-step to match, Oᵀ's rows within each warp's 16,
+// undone by o_unpermute at the item's end); the raw stage comes as four 128B-swizzled boxes (the third tensor map)
+// so ldmatrix reads it without bank conflicts, and it lives until P·V — so each warpgroup has two, in its K buffer's
+// slabs 0–3 and 4–7 (slab 8 as before), block n of the warpgroup in stage n & 1; block n + 2's raw bytes are requested
+// at block n's end, block n + 1's RoPE with them (`rq`, the warpgroup's block cursor over the part's items). The
+// merge moves to the old raw area. Scales, Pᵀ copies and reference scales as above. H200, b 128, h_q 16, s_q 1,
+// against the f16 datapath in the same run: 8192 0.2535 → 0.2143 ms, 4096 0.1353 → 0.1178 (perf log, session 23).
 //
 // Sparse FP8 (entry mla_decode_sm90_small_fp8_sparse_bf16, level 4, kSparse): grid (s_q, parts), the columns the
 // h_q ≤ 16 heads of query token blockIdx.x, the tokens its topk positions; each block gathered by its warpgroup
@@ -61,13 +71,13 @@
 // (session 10, not yet timed): 191 registers. Arguments: params, MlaFp8Params.
 // Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (bf16 entry),
 // SM90S_R32_SMEM_BYTES (32-row entry) or SM90S_F8_SMEM_BYTES (FP8 entries; mla_config.h); arguments: params and the K
-// tensor map (bf16 entries), or params, the raw-byte and the RoPE tensor maps (dense FP8 entry).
+// tensor map (bf16 entries), or params, the raw-byte, the RoPE and the swizzled raw-byte tensor maps (dense FP8 entry).
 // Marked hot: spill-free.
 #include <cstdint>
 #include <cuda.h>
 
-#ifndef MLA_SM90S_REGA_PF
-#define MLA_SM90S_REGA_PF 0
+#ifndef MLA_SM90S_REGA_LAZY
+#define MLA_SM90S_REGA_LAZY 0  // (experiment) running reference scales, the Oᵀ rescale skipped where nothing moved
 #endif
 #ifndef MLA_SM90S_FP8_REGA
 #define MLA_SM90S_FP8_REGA 1  // the dense FP8 entry's register-A datapath (0: session 9's f16 copy of K in shared memory)
@@ -409,6 +419,12 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     float qf[kCols][2];
     float rg[4];  // f16 datapath: each scale group's Oᵀ reference scale (Oᵀ tiles 2g, 2g + 1 are in units of rg[g])
     if constexpr (kF16) f16_item_start<kRegA>(base + kOffQ, side + SM90S_F8_OFF_QF, tid, q4, qf, rg);
+#if MLA_SM90S_REGA_LAZY
+    if constexpr (kRegA) {
+#pragma unroll
+      for (int k = 0; k < 4; ++k) rg[k] = 0.f;  // the running reference scales (f16_rescale_groups<true>)
+    }
+#endif
 
     float o[8][4 * kCols];  // Oᵀ: m-tile t = channels 64t … 64t + 63
 #pragma unroll
@@ -551,8 +567,16 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // f16 datapath: the block's scale maxima per group (the new reference scales), the ratio of the old ones to them
       // and this thread's tokens' P factors s_t,g / r_g; then one more barrier (the maxima are read: slab 8 takes Pᵀ)
       float fac[4], ratio[2][4];
-      if constexpr (kF16) f16_rescale_groups(sK, tsc, rg, fac, ratio, wg_bar);
-      scale_columns<kF16>(o, scale, fac);  // the softmax rescale (f16 datapath: times the reference-scale ratios)
+      if constexpr (kF16) f16_rescale_groups<kRegA && MLA_SM90S_REGA_LAZY>(sK, tsc, rg, fac, ratio, wg_bar);
+      if constexpr (kRegA && MLA_SM90S_REGA_LAZY) {
+        // skipped by a warp none of whose factors moved (its own registers only): most blocks of a long item
+        bool ones = fac[0] == 1.f && fac[1] == 1.f && fac[2] == 1.f && fac[3] == 1.f;
+#pragma unroll
+        for (int i = 0; i < kCols; ++i) ones = ones && scale[i][0] == 1.f && scale[i][1] == 1.f;
+        if (__any_sync(0xffffffffu, !ones)) scale_columns<kF16>(o, scale, fac);
+      } else {
+        scale_columns<kF16>(o, scale, fac);  // the softmax rescale (f16 datapath: times the reference-scale ratios)
+      }
 
       // Pᵀ → smem, K-major (tokens contiguous per column): lanes g and g ^ 1 hold adjacent tokens of the same columns,
       // so they trade one value each and each stores one bf16 pair — the even-g lane column 2·q4 (+8i), the odd one
@@ -605,9 +629,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         if (wtid == 0 && page_next >= 0) fp8_request_rope(sK, rope_map, sRope, page_next);  // slab 8 is free
         if constexpr (kRegA) {
           if (wtid == 0 && page_raw2 >= 0) fp8_request_raw_sw(sSt, raw_sw_map, sBar + 8 * (nblk & 1), page_raw2);  // the stage is free
-#if MLA_SM90S_REGA_PF
-          if (page_raw2 >= 0) prefetch_after_next(rq.bt, rq.j, rq.count);  // (experiment: that block's after-next into L2)
-#endif
           ++nblk;
         }
       } else {

@@ -649,6 +649,20 @@ case $step in
       echo "trace sparse#$r rc=$?"; tail -4 "$out/sptrace-$r.txt"
     done
     ;;
+  regafinal)
+    # the register-A build as merged: racecheck on hopper-small's dense FP8 tests alone ('f16 datapath': the pattern
+    # 'hopper-small' also runs the test that takes the 'hopper' FP8 kernel, whose zero-tail reports are the known false
+    # class), then bf16 and FP8 of the README's rows (JSON for docs/runs/), two rounds of the FP8 rows
+    s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 120 compute-sanitizer --tool racecheck --print-limit 6 node --test --test-name-pattern="f16 datapath" dist/test/fp8-sparse-gpu.test.js > "$out/regafinal-racecheck.log" 2>&1
+    echo "racecheck ('f16 datapath' cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'RACECHECK SUMMARY' "$out/regafinal-racecheck.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/regafinal-racecheck.log" | tr '\n' ' '; echo
+    set=sweep:0,1,16,17,18,20
+    timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples 0 --reference h200 --json "$out/bf16.json" > "$out/bf16.txt" 2>&1
+    echo "== bf16 rc=$?"; grep -aE "^sweep#" "$out/bf16.txt" | cut -c1-80
+    for round in 1 2; do
+      timeout 100 node dist/src/cli.js bench --configs $set --kv fp8 --iters 40 --check-samples $((round == 1 ? 2 : 0)) --reference "$out/bf16.json" --json "$out/fp8-$round.json" > "$out/fp8-$round.txt" 2>&1
+      echo "== fp8 $round rc=$?"; grep -aE "^sweep#" "$out/fp8-$round.txt" | cut -c1-150
+    done
+    ;;
   regaprof)
     # ncu (full set, SASS stall samples) of hopper-small's dense FP8 entry on sweep#16 --kv fp8 (b 128, 8192, h_q 16),
     # the shipped build (session 23: the register-A datapath); details and the SASS page as gzipped CSV under $out
