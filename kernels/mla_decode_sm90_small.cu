@@ -76,9 +76,6 @@
 #include <cstdint>
 #include <cuda.h>
 
-#ifndef MLA_SM90S_REGA_LAZY
-#define MLA_SM90S_REGA_LAZY 0  // (experiment) running reference scales, the Oᵀ rescale skipped where nothing moved
-#endif
 #ifndef MLA_SM90S_FP8_REGA
 #define MLA_SM90S_FP8_REGA 1  // the dense FP8 entry's register-A datapath (0: session 9's f16 copy of K in shared memory)
 #endif
@@ -419,12 +416,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     float qf[kCols][2];
     float rg[4];  // f16 datapath: each scale group's Oᵀ reference scale (Oᵀ tiles 2g, 2g + 1 are in units of rg[g])
     if constexpr (kF16) f16_item_start<kRegA>(base + kOffQ, side + SM90S_F8_OFF_QF, tid, q4, qf, rg);
-#if MLA_SM90S_REGA_LAZY
-    if constexpr (kRegA) {
-#pragma unroll
-      for (int k = 0; k < 4; ++k) rg[k] = 0.f;  // the running reference scales (f16_rescale_groups<true>)
-    }
-#endif
 
     float o[8][4 * kCols];  // Oᵀ: m-tile t = channels 64t … 64t + 63
 #pragma unroll
@@ -567,16 +558,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // f16 datapath: the block's scale maxima per group (the new reference scales), the ratio of the old ones to them
       // and this thread's tokens' P factors s_t,g / r_g; then one more barrier (the maxima are read: slab 8 takes Pᵀ)
       float fac[4], ratio[2][4];
-      if constexpr (kF16) f16_rescale_groups<kRegA && MLA_SM90S_REGA_LAZY>(sK, tsc, rg, fac, ratio, wg_bar);
-      if constexpr (kRegA && MLA_SM90S_REGA_LAZY) {
-        // skipped by a warp none of whose factors moved (its own registers only): most blocks of a long item
-        bool ones = fac[0] == 1.f && fac[1] == 1.f && fac[2] == 1.f && fac[3] == 1.f;
-#pragma unroll
-        for (int i = 0; i < kCols; ++i) ones = ones && scale[i][0] == 1.f && scale[i][1] == 1.f;
-        if (__any_sync(0xffffffffu, !ones)) scale_columns<kF16>(o, scale, fac);
-      } else {
-        scale_columns<kF16>(o, scale, fac);  // the softmax rescale (f16 datapath: times the reference-scale ratios)
-      }
+      if constexpr (kF16) f16_rescale_groups(sK, tsc, rg, fac, ratio, wg_bar);
+      scale_columns<kF16>(o, scale, fac);  // the softmax rescale (f16 datapath: times the reference-scale ratios)
 
       // Pᵀ → smem, K-major (tokens contiguous per column): lanes g and g ^ 1 hold adjacent tokens of the same columns,
       // so they trade one value each and each stores one bf16 pair — the even-g lane column 2·q4 (+8i), the odd one

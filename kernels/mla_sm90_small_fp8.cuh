@@ -243,31 +243,19 @@ __device__ __forceinline__ void f16_publish_scale_maxima(uint32_t sKb, const Fp8
 
 // After that barrier: the block's scale maxima per group become the new reference scales rg; fac[k] = r_old / r_new
 // (Oᵀ's tiles of group k times it, with the softmax rescale) and ratio[h][k] = s_t,k / r_new for this thread's tokens
-// (Pᵀ copy k's factors); then barrier `bar` (the maxima are read: slab 8 takes Pᵀ). kRunning (the register-A entry):
-// the reference is the item's running maximum instead (rg starts at 0), so fac is exactly 1 while no block raises it
-// and the Oᵀ rescale can be skipped (the kernel's warp vote); ratios stay ≤ 1.
-template <bool kRunning = false>
+// (Pᵀ copy k's factors); then barrier `bar` (the maxima are read: slab 8 takes Pᵀ).
 __device__ __forceinline__ void f16_rescale_groups(uint32_t sKb, const Fp8TokenScales& tsc, float (&rg)[4], float (&fac)[4], float (&ratio)[2][4], int bar) {
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
     float smx = 0.f;
 #pragma unroll
     for (int v = 0; v < 4; ++v) smx = fmaxf(smx, ptx::ld_shared_f32(f16_smax_at(sKb, v, k)));
-    if constexpr (kRunning) {
-      const float r_new = fmaxf(rg[k], smx);
-      const float inv = r_new > 0.f ? 1.f / r_new : 0.f;  // (no nonzero scale yet: every ratio 0, Oᵀ still 0)
-      fac[k] = r_new == rg[k] ? 1.f : rg[k] * inv;
-      rg[k] = r_new;
+    const float r_new = smx > 0.f ? smx : rg[k];  // (a group whose scales are all 0: P·0 either way)
+    const float inv = 1.f / r_new;
+    fac[k] = rg[k] * inv;
+    rg[k] = r_new;
 #pragma unroll
-      for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * inv;
-    } else {
-      const float r_new = smx > 0.f ? smx : rg[k];  // (a group whose scales are all 0: P·0 either way)
-      const float inv = 1.f / r_new;
-      fac[k] = rg[k] * inv;
-      rg[k] = r_new;
-#pragma unroll
-      for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * inv;
-    }
+    for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * inv;
   }
   ptx::named_barrier_sync(bar, kFp8WgThreads);
 }
