@@ -181,6 +181,29 @@ __device__ __forceinline__ void f16_item_start(uint32_t sQ, uint32_t sQf, int ti
 }
 
 
+// The end of Sᵀ (both datapaths): S_rope's 4 k-steps (slab 8 of K at dk, Q's slab 8 at dq, bf16) into s, the wait for
+// every S wgmma, then per token t and column c: Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope.
+__device__ __forceinline__ void f16_scores_finish(float (&s)[8], float (&sg)[4][8], uint64_t dk, uint64_t dq, const Fp8TokenScales& tsc, const float (&qf)[2][2]) {
+  constexpr int slab = SM90_SLABS - 1;
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk)
+    ptx::wgmma_m64n16k16_bf16_ss(s, dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), kk != 0);
+  ptx::wgmma_commit();
+  ptx::wgmma_wait<0>();
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int x = 4 * i + 2 * h + e;
+        float acc = tsc.v[h][0] * sg[0][x];
+#pragma unroll
+        for (int k = 1; k < 4; ++k) acc = fmaf(tsc.v[h][k], sg[k][x], acc);
+        s[x] = fmaf(qf[i][e], acc, s[x]);
+      }
+}
+
 // Sᵀ of one block (the 16 columns): S_g (scale group g = K slabs 2g, 2g + 1, f16: into sg) and S_rope (slab 8, bf16:
 // into s, zeroed by the caller), then per token t and column c: Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope. sK, sQ: the
 // K buffer and Q (16 rows). kRopeTma (dense): S_rope's k-steps after the wait for the block's RoPE box on sRope; the
@@ -205,24 +228,7 @@ __device__ __forceinline__ void f16_scores(float (&s)[8], float (&sg)[4][8], uin
     ptx::wgmma_fence();
   }
   phase ^= 1;
-  constexpr int slab = SM90_SLABS - 1;
-#pragma unroll
-  for (int kk = 0; kk < 4; ++kk)
-    ptx::wgmma_m64n16k16_bf16_ss(s, dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), kk != 0);
-  ptx::wgmma_commit();
-  ptx::wgmma_wait<0>();
-#pragma unroll
-  for (int i = 0; i < 2; ++i)
-#pragma unroll
-    for (int h = 0; h < 2; ++h)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int x = 4 * i + 2 * h + e;
-        float acc = tsc.v[h][0] * sg[0][x];
-#pragma unroll
-        for (int k = 1; k < 4; ++k) acc = fmaf(tsc.v[h][k], sg[k][x], acc);
-        s[x] = fmaf(qf[i][e], acc, s[x]);
-      }
+  f16_scores_finish(s, sg, dk, dq, tsc, qf);
 }
 
 
@@ -334,24 +340,7 @@ __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], ui
   }
   ptx::mbarrier_wait(sRope, rope_phase);
   ptx::wgmma_fence();
-  constexpr int slab = SM90_SLABS - 1;
-#pragma unroll
-  for (int kk = 0; kk < 4; ++kk)
-    ptx::wgmma_m64n16k16_bf16_ss(s, dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), kk != 0);
-  ptx::wgmma_commit();
-  ptx::wgmma_wait<0>();
-#pragma unroll
-  for (int i = 0; i < 2; ++i)
-#pragma unroll
-    for (int h = 0; h < 2; ++h)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int x = 4 * i + 2 * h + e;
-        float acc = tsc.v[h][0] * sg[0][x];
-#pragma unroll
-        for (int k = 1; k < 4; ++k) acc = fmaf(tsc.v[h][k], sg[k][x], acc);
-        s[x] = fmaf(qf[i][e], acc, s[x]);
-      }
+  f16_scores_finish(s, sg, dk, dq, tsc, qf);
 }
 
 // Oᵀ += Vᵀ · Pᵀ with V's codes as A from the raw stage: tile t (channels 64t … + 63 = box t / 2, the warp's 16 channels
