@@ -663,6 +663,16 @@ case $step in
       echo "== fp8 $round rc=$?"; grep -aE "^sweep#" "$out/fp8-$round.txt" | cut -c1-150
     done
     ;;
+  smallsparsea)
+    # hopper-small's sparse entry on the register-A datapath (branch s23-sparse-rega: SRC_REV=s23-sparse-rega
+    # scripts/build-variant.sh sparsea mla_decode_sm90_small sm_90a, the cubin into .variants/sparsea; same host) against
+    # the shipped build: its FP8/sparse GPU tests naming hopper-small, memcheck and racecheck on them, then two rounds of
+    # the h_q 16 sparse rows (hopper-small's) and the dense FP8 16-row rows (whose entry the branch leaves as shipped)
+    kd=$(kernel_dir .variants/sparsea)
+    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests sparsea "hopper-small" 150
+    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests sparsea "hopper-small" 200
+    AB_EXTRA="--kernel hopper-small" ab_rounds sparsea "sparse:0,1,2,3" dist/kernels .variants/sparsea
+    ;;
   regaprof)
     # ncu (full set, SASS stall samples) of hopper-small's dense FP8 entry on sweep#16 --kv fp8 (b 128, 8192, h_q 16),
     # the shipped build (session 23: the register-A datapath); details and the SASS page as gzipped CSV under $out
