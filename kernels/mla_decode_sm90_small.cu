@@ -21,54 +21,10 @@
 // column tiles: Oᵀ is 128 fp32 per thread), Q, Pᵀ and the merge's arrays sized for 32 rows (SM90S_R32_*), Q loaded
 // by all 256 threads (a row per 8), and the Oᵀ exchange in two rounds of two column tiles through the same 32 KB.
 //
-// FP8 cache (entry mla_decode_sm90_small_fp8_bf16, kF16: the f16 datapath; mla_sm90_small_fp8.cuh): each warpgroup
-// TMA-loads its blocks' raw e4m3 bytes into its own raw stage and converts them into its K buffer's slabs 0–7 as f16
-// codes, unscaled (e4m3 ⊂ f16: exact; two cvt per 4 codes, where codes × scale → bf16 took 12 instructions); the bf16
-// RoPE columns come by TMA into slab 8. The scales (per token and 128-channel group) stay out of the tensor core: Q's
-// slabs 0–7 go to f16 once per item, row r times 2^k_r; Sᵀ is four partials S_g (group g = slabs 2g, 2g + 1, f16) and
-// S_rope (slab 8, bf16), Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope; P·V runs per group against a Pᵀ copy scaled by
-// s_t,g / r_g, each group's Oᵀ tiles kept in units of a running reference scale r_g (the block's group maximum). Why:
-// per warpgroup a block's raw load and its fill are in series, and the fill is now a conversion only. It costs 236
-// registers, one more warpgroup barrier per block and not being bit for bit the bf16 entry over the dequantised cache
-// (the oracle's tolerance holds); H200, b 128, h_q 16, s_q 1, against the codes × scale → bf16 fill in the same run:
-// 4096 0.1492 → 0.1379 ms, 4096 var 0.1579 → 0.1514, 8192 0.2769 → 0.2591, 8192 var 0.2855 → 0.2686. Per block j of
-// warpgroup wg:
-//   1. the tokens' scales from global memory, wait "raw landed", codes → slabs 0–7, fence, warpgroup barrier;
-//   2. the stage is free: request the raw bytes of the warpgroup's next block (j + 2, or its first of the next item);
-//   3. the S_g (32 k-steps), wait "RoPE landed" (requested at the end of the warpgroup's block before), S_rope's 4
-//      k-steps; softmax; column and scale maxima into slab 8 (dead after S), a barrier, the four Pᵀ copies into slab 8;
-//      P·V in f16;
-//   4. after P·V and the warpgroup barrier, request the next block's RoPE box into slab 8.
-// So the next block's raw load is in flight during this block's S, softmax and P·V (not its fill: the stage is busy
-// until that has read it), and its RoPE load during the next fill. The merge's sums and maxima go to the warpgroup's
-// K slabs 4–7, the Oᵀ exchange to K buffer 0's slabs 0–3 (the next item's first RoPE box may be landing in slab 8
-// then; nothing lands in slabs 0–7). That is the dense entry built with MLA_SM90S_FP8_REGA=0.
-//
-// The dense FP8 entry's register-A datapath (kRegA, the default since session 23): no f16 copy of K at all. Both
-// products take K's e4m3 codes as their wgmma A operand from registers (f16r_scores / f16r_pv: ldmatrix from the raw
-// stage, cvt e4m3x2 → f16x2; Q's channels permuted within each k-step to match, Oᵀ's rows within each warp's 16,
-// undone by o_unpermute at the item's end); the raw stage comes as four 128B-swizzled boxes (the third tensor map)
-// so ldmatrix reads it without bank conflicts, and it lives until P·V — so each warpgroup has two, in its K buffer's
-// slabs 0–3 and 4–7 (slab 8 as before), block n of the warpgroup in stage n & 1; block n + 2's raw bytes are requested
-// at block n's end, block n + 1's RoPE with them (`rq`, the warpgroup's block cursor over the part's items). The
-// merge moves to the old raw area. Scales, Pᵀ copies and reference scales as above. H200, b 128, h_q 16, s_q 1,
-// against the f16 datapath in the same run: 8192 0.2535 → 0.2143 ms, 4096 0.1353 → 0.1178 (perf log, session 23).
-//
-// Sparse FP8 (entry mla_decode_sm90_small_fp8_sparse_bf16, level 4, kSparse): grid (s_q, parts), the columns the
-// h_q ≤ 16 heads of query token blockIdx.x, the tokens its topk positions; each block gathered by its warpgroup
-// (per-token bulk copies of the codes on barriers of 128 arrivals, validity masks in the side area) with the dense FP8
-// entry's stage, RoPE and merge placement; the RoPE through registers: each thread loads its half of its token's row
-// after the warpgroup's block before's P·V (where the dense entry requests its RoPE box) and stores it 128B-swizzled
-// into slab 8 at the block's start, before the codes' fence and warpgroup barrier (which order it before the wgmma:
-// no RoPE barrier, no wait, no extra warpgroup barrier); invalid positions −inf in S and zeros in K (RoPE included);
-// the sink in the epilogue of unsplit rows (split rows: the sink combine; never the fold). The dense FP8 entry's f16
-// datapath: the gathered stage's codes to f16 unscaled (fp8_codes_block<true>), each thread's two S tokens' four
-// scales from their gathered slots (0 for invalid positions), the four S partials (with S_rope in one commit group:
-// no RoPE wait between), the group reference scales and the four Pᵀ copies in slab 8. Its side area holds the Q row
-// factors and the masks (192 B). H200 (session 9), against the codes × scale → bf16 fill it replaced (247 registers):
-// sparse rows b 74 and 128 (topk 2048, h_q 16, s_q 2) 1.1–1.4 % faster, b 2 and 64 0.4–0.5 %; each block's indices
-// loaded a block ahead (SmallSparseGather's GatherCursor) 3–4 % more (188 registers); the RoPE through registers
-// (session 10, not yet timed): 191 registers. Arguments: params, MlaFp8Params.
+// FP8 cache (entry mla_decode_sm90_small_fp8_bf16, kF16) and sparse decode over it (entry
+// mla_decode_sm90_small_fp8_sparse_bf16, kSparse): their datapaths, shared-memory use and measurements are described
+// where they live, at the top of mla_sm90_small_fp8.cuh (the f16 datapath, and the dense entry's register-A datapath,
+// kRegA, the default since session 23) and of mla_sm90_small_sparse.cuh (the gather).
 // Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (bf16 entry),
 // SM90S_R32_SMEM_BYTES (32-row entry) or SM90S_F8_SMEM_BYTES (FP8 entries; mla_config.h); arguments: params and the K
 // tensor map (bf16 entries), or params, the raw-byte, the RoPE and the swizzled raw-byte tensor maps (dense FP8 entry).
@@ -95,58 +51,7 @@ using namespace mla;
 #include "mla_sm90_small_merge.cuh"
 #include "mla_sm90_small_fp8.cuh"
 #include "mla_sm90_small_sparse.cuh"
-
-namespace {
-
-constexpr int kWgBarrier0 = 1;  // named barrier of warpgroup wg: kWgBarrier0 + wg (id 0 is the CTA's __syncthreads)
-static_assert(SM90S_THREADS == 2 * kWgThreads, "two warpgroups");
-
-// The shared-memory layout and the wgmmas of the kRows-row entries (the FP8 entry: 16 rows, its own layout).
-template <int kRows>
-struct Small;
-template <>
-struct Small<16> {
-  static constexpr int kOffQ = SM90S_OFF_Q, kOffP0 = SM90S_OFF_P0, kOffX = SM90S_OFF_X, kOffMax = SM90S_OFF_MAX, kOffL = SM90S_OFF_L,
-                       kOffM = SM90S_OFF_M, kOffBar = SM90S_OFF_BAR, kOffFlag = SM90S_OFF_FLAG, kRowSlab = SM90S_ROW_SLAB_BYTES;
-  static __device__ __forceinline__ void s(float (&d)[8], uint64_t a, uint64_t b, int acc) { ptx::wgmma_m64n16k16_bf16_ss(d, a, b, acc); }
-  static __device__ __forceinline__ void pv(float (&d)[8], uint64_t a, uint64_t b) { ptx::wgmma_m64n16k16_bf16_ss_ta(d, a, b); }
-};
-template <>
-struct Small<32> {
-  static constexpr int kOffQ = SM90S_R32_OFF_Q, kOffP0 = SM90S_R32_OFF_P0, kOffX = SM90S_R32_OFF_X, kOffMax = SM90S_R32_OFF_MAX, kOffL = SM90S_R32_OFF_L,
-                       kOffM = SM90S_R32_OFF_M, kOffBar = SM90S_R32_OFF_BAR, kOffFlag = SM90S_R32_OFF_FLAG, kRowSlab = SM90S_R32_ROW_SLAB_BYTES;
-  static __device__ __forceinline__ void s(float (&d)[16], uint64_t a, uint64_t b, int acc) { ptx::wgmma_m64n32k16_bf16_ss(d, a, b, acc); }
-  static __device__ __forceinline__ void pv(float (&d)[16], uint64_t a, uint64_t b) { ptx::wgmma_m64n32k16_bf16_ss_ta(d, a, b); }
-};
-static_assert(SM90S_ROWS == 16 && SM90S_R32_ROWS == 32, "the entries' row counts");
-// The sparse entry's side area: the 4 mbarriers, the fold flag and the Q row factors at SM90S_F8_OFF_QF (64 … 127),
-// as the dense FP8 entry's, then from byte 128 the blocks' validity masks, per warpgroup two (by block parity) of four
-// 16-bit words as uint32 (valid_mask's layout).
-constexpr int kSparseSideBytes = 192;
-constexpr int kSparseOffMask = 128;
-static_assert(SM90S_F8_OFF_QF + 16 * 4 <= kSparseOffMask && kSparseOffMask + 2 * 2 * 16 <= kSparseSideBytes && kSparseSideBytes <= 512,
-              "one side of the slack has ≥ 512 B");
-
-// Request `req`'s blocks as this part sees them: the first, the count (uniform: broadcast so the compiler sees it) and
-// the last block's tokens.
-struct Blocks {
-  int first, count, n_valid_last;
-};
-// The register-A datapath's cursor in a warpgroup's sequence of blocks over the part's items (block j of item req,
-// j = wg, wg + 2, … < count; bt the item's block-table row from its first block); req past the part's last: none.
-struct BlockRef {
-  int req, j, count;
-  const int* bt;
-};
-__device__ __forceinline__ Blocks blocks_of(const Slice& sl) {
-  Blocks bk;
-  bk.first = sl.start / PAGE_BLOCK_SIZE;  // start is a multiple of 64
-  bk.count = __shfl_sync(0xffffffffu, sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - bk.first + 1 : 0, 0);
-  bk.n_valid_last = sl.end_kv - (bk.first + bk.count - 1) * PAGE_BLOCK_SIZE;
-  return bk;
-}
-
-}  // namespace
+#include "mla_sm90_small_layout.cuh"
 
 // kFp8: the FP8 cache; kRows: the folded query rows a CTA holds (the wgmma's N), 16 or 32 (16-bit cache only).
 // Dense (!kSparse): k_map is the 16-bit cache's tensor map, or with kFp8 the FP8 cache's raw-byte map and rope_map its

@@ -16,6 +16,39 @@
 // Tensor maps (dense): the 'hopper' FP8 kernel's (mla_config.h, src/cuda/fp8-decode.ts fp8HopperTensorMapSpecs).
 // The dense entry's default since session 23 is the register-A datapath at the end of this file (no f16 copy of K);
 // the fill above serves the sparse entry and the dense entry built with MLA_SM90S_FP8_REGA=0.
+// ---- from the kernel (mla_decode_sm90_small.cu): the FP8 entries as the kernel runs them ----
+// FP8 cache (entry mla_decode_sm90_small_fp8_bf16, kF16: the f16 datapath; mla_sm90_small_fp8.cuh): each warpgroup
+// TMA-loads its blocks' raw e4m3 bytes into its own raw stage and converts them into its K buffer's slabs 0–7 as f16
+// codes, unscaled (e4m3 ⊂ f16: exact; two cvt per 4 codes, where codes × scale → bf16 took 12 instructions); the bf16
+// RoPE columns come by TMA into slab 8. The scales (per token and 128-channel group) stay out of the tensor core: Q's
+// slabs 0–7 go to f16 once per item, row r times 2^k_r; Sᵀ is four partials S_g (group g = slabs 2g, 2g + 1, f16) and
+// S_rope (slab 8, bf16), Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope; P·V runs per group against a Pᵀ copy scaled by
+// s_t,g / r_g, each group's Oᵀ tiles kept in units of a running reference scale r_g (the block's group maximum). Why:
+// per warpgroup a block's raw load and its fill are in series, and the fill is now a conversion only. It costs 236
+// registers, one more warpgroup barrier per block and not being bit for bit the bf16 entry over the dequantised cache
+// (the oracle's tolerance holds); H200, b 128, h_q 16, s_q 1, against the codes × scale → bf16 fill in the same run:
+// 4096 0.1492 → 0.1379 ms, 4096 var 0.1579 → 0.1514, 8192 0.2769 → 0.2591, 8192 var 0.2855 → 0.2686. Per block j of
+// warpgroup wg:
+//   1. the tokens' scales from global memory, wait "raw landed", codes → slabs 0–7, fence, warpgroup barrier;
+//   2. the stage is free: request the raw bytes of the warpgroup's next block (j + 2, or its first of the next item);
+//   3. the S_g (32 k-steps), wait "RoPE landed" (requested at the end of the warpgroup's block before), S_rope's 4
+//      k-steps; softmax; column and scale maxima into slab 8 (dead after S), a barrier, the four Pᵀ copies into slab 8;
+//      P·V in f16;
+//   4. after P·V and the warpgroup barrier, request the next block's RoPE box into slab 8.
+// So the next block's raw load is in flight during this block's S, softmax and P·V (not its fill: the stage is busy
+// until that has read it), and its RoPE load during the next fill. The merge's sums and maxima go to the warpgroup's
+// K slabs 4–7, the Oᵀ exchange to K buffer 0's slabs 0–3 (the next item's first RoPE box may be landing in slab 8
+// then; nothing lands in slabs 0–7). That is the dense entry built with MLA_SM90S_FP8_REGA=0.
+//
+// The dense FP8 entry's register-A datapath (kRegA, the default since session 23): no f16 copy of K at all. Both
+// products take K's e4m3 codes as their wgmma A operand from registers (f16r_scores / f16r_pv: ldmatrix from the raw
+// stage, cvt e4m3x2 → f16x2; Q's channels permuted within each k-step to match, Oᵀ's rows within each warp's 16,
+// undone by o_unpermute at the item's end); the raw stage comes as four 128B-swizzled boxes (the third tensor map)
+// so ldmatrix reads it without bank conflicts, and it lives until P·V — so each warpgroup has two, in its K buffer's
+// slabs 0–3 and 4–7 (slab 8 as before), block n of the warpgroup in stage n & 1; block n + 2's raw bytes are requested
+// at block n's end, block n + 1's RoPE with them (`rq`, the warpgroup's block cursor over the part's items). The
+// merge moves to the old raw area. Scales, Pᵀ copies and reference scales as above. H200, b 128, h_q 16, s_q 1,
+// against the f16 datapath in the same run: 8192 0.2535 → 0.2143 ms, 4096 0.1353 → 0.1178 (perf log, session 23).
 #pragma once
 #include <cstdint>
 #include <cuda.h>

@@ -10,6 +10,22 @@
 // mla_sm90_math.cuh and mla_sm90_small_fp8.cuh (it uses `swizzled`, Fp8TokenScales).
 // (The codes through registers as the RoPE, 16 × 16-byte loads per thread a block ahead: 2.3× slower on the H200,
 // session 11, perf log `scodes`.)
+// ---- the sparse entry as the kernel runs it (mla_decode_sm90_small.cu) ----
+// Sparse FP8 (entry mla_decode_sm90_small_fp8_sparse_bf16, level 4, kSparse): grid (s_q, parts), the columns the
+// h_q ≤ 16 heads of query token blockIdx.x, the tokens its topk positions; each block gathered by its warpgroup
+// (per-token bulk copies of the codes on barriers of 128 arrivals, validity masks in the side area) with the dense FP8
+// entry's stage, RoPE and merge placement; the RoPE through registers: each thread loads its half of its token's row
+// after the warpgroup's block before's P·V (where the dense entry requests its RoPE box) and stores it 128B-swizzled
+// into slab 8 at the block's start, before the codes' fence and warpgroup barrier (which order it before the wgmma:
+// no RoPE barrier, no wait, no extra warpgroup barrier); invalid positions −inf in S and zeros in K (RoPE included);
+// the sink in the epilogue of unsplit rows (split rows: the sink combine; never the fold). The dense FP8 entry's f16
+// datapath: the gathered stage's codes to f16 unscaled (fp8_codes_block<true>), each thread's two S tokens' four
+// scales from their gathered slots (0 for invalid positions), the four S partials (with S_rope in one commit group:
+// no RoPE wait between), the group reference scales and the four Pᵀ copies in slab 8. Its side area holds the Q row
+// factors and the masks (192 B). H200 (session 9), against the codes × scale → bf16 fill it replaced (247 registers):
+// sparse rows b 74 and 128 (topk 2048, h_q 16, s_q 2) 1.1–1.4 % faster, b 2 and 64 0.4–0.5 %; each block's indices
+// loaded a block ahead (SmallSparseGather's GatherCursor) 3–4 % more (188 registers); the RoPE through registers
+// (session 10, not yet timed): 191 registers. Arguments: params, MlaFp8Params.
 #pragma once
 #include <cstdint>
 
