@@ -211,9 +211,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     }
     return slot;
   };
-  // ---- register-A: the warpgroup's block n uses raw stage n & 1 (its barrier's phase (n >> 1) & 1) and the RoPE
-  // barrier's phase n & 1; the raw bytes of block n + 2 are requested at block n's end, its RoPE at block n + 1's
-  // start... end: rq is the last block whose raw bytes are requested (its index rq_n), nblk the current block's.
+  // ---- register-A: the warpgroup's block n (of the part, over its items) uses raw stage n & 1 (that barrier's phase
+  // (n >> 1) & 1) and the RoPE barrier's phase n & 1; at block n's end go the raw bytes of block n + 2 and the RoPE box
+  // of block n + 1. rq is the last block whose raw bytes are requested (its index rq_n), nblk the current block's.
   BlockRef rq{w.end_req + 1, 0, 0, nullptr};
   int rq_n = 0, nblk = 0;
   // rq := this warpgroup's first block in items from…, or none
@@ -340,7 +340,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       const uint32_t sK = b_ + SM90S_OFF_K0 + wg * SM90_TILE_BYTES, sQ = b_ + kOffQ;
       // Pᵀ: 16-bit cache, the warpgroup's own slab; FP8, the four f16 copies fill slab 8
       const uint32_t sP = kF16 ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES : b_ + Lay::kOffP0 + wg * Lay::kRowSlab;
-      int page_next = -1;  // dense FP8: the warpgroup's next block, whose raw bytes and RoPE this block requests
+      int page_next = -1;  // dense FP8: the warpgroup's next block, whose raw bytes and RoPE this block requests (register-A: its RoPE)
       int page_raw2 = -1;  // register-A: the block after it, whose raw bytes go into this block's stage at its end
       const uint32_t sSt = sK + (nblk & 1) * 4 * SM90_SLAB_BYTES;  // register-A: this block's raw stage
       Fp8TokenScales tsc;  // f16 datapath: this thread's two tokens' scales (0 past the block's valid tokens, sparse: invalid)
@@ -529,7 +529,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // compute-sanitizer's racecheck misorders warps whose counts of named-barrier passes differ (perf log, "racecheck on
     // generic-small"): the warpgroup with fewer blocks (or without the tail zeroing) passes its barrier as often as
     // the other — 3 per block (+ the fill's over the FP8 cache, + 1: the f16 datapath's before its Pᵀ stores; both FP8
-    // entries pass all: 5), 2 for the tail (16-bit cache; the FP8 fill zeroes it) — so the tool sees the merge below
+    // entries pass all: 5; the register-A entry has no fill barrier: 4), 2 for the tail (16-bit cache; the FP8 fill zeroes it) — so the tool sees the merge below
     // ordered as it is.
     {
       constexpr int per_block = 3 + (kFp8 && !kRegA ? kFp8FillBarriers : 0) + (kF16 ? 1 : 0);
