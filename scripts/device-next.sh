@@ -667,11 +667,13 @@ case $step in
     # hopper-small's sparse entry on the register-A datapath (branch s23-sparse-rega: SRC_REV=s23-sparse-rega
     # scripts/build-variant.sh sparsea mla_decode_sm90_small sm_90a, the cubin into .variants/sparsea; same host) against
     # the shipped build: its FP8/sparse GPU tests naming hopper-small, memcheck and racecheck on them, then two rounds of
-    # the h_q 16 sparse rows (hopper-small's) and the dense FP8 16-row rows (whose entry the branch leaves as shipped)
+    # the h_q 16 sparse rows (hopper-small's) and of the dense FP8 16-row rows
     kd=$(kernel_dir .variants/sparsea)
     FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests sparsea "hopper-small" 150
     FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests sparsea "hopper-small" 200
     AB_EXTRA="--kernel hopper-small" ab_rounds sparsea "sparse:0,1,2,3" dist/kernels .variants/sparsea
+    # the branch also stores Oᵀ's permuted rows as pairs (no o_unpermute): the dense FP8 16-row rows time that alone
+    AB_EXTRA="--kv fp8" ab_rounds sparsea-dense "sweep:0,1,16,17 serving:S4,S11" dist/kernels .variants/sparsea
     ;;
   regaprof)
     # ncu (full set, SASS stall samples) of hopper-small's dense FP8 entry on sweep#16 --kv fp8 (b 128, 8192, h_q 16),
