@@ -671,9 +671,11 @@ case $step in
     kd=$(kernel_dir .variants/sparsea)
     FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests sparsea "hopper-small" 150
     FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests sparsea "hopper-small" 200
-    AB_EXTRA="--kernel hopper-small" ab_rounds sparsea "sparse:0,1,2,3" dist/kernels .variants/sparsea
+    # (.variants/ldpipe, if built: the same branch with -DMLA_SM90S_REGA_LDPIPE=1, timed beside it)
+    more=(); [ -d .variants/ldpipe ] && more=(.variants/ldpipe)
+    AB_EXTRA="--kernel hopper-small" ab_rounds sparsea "sparse:0,1,2,3" dist/kernels .variants/sparsea "${more[@]}"
     # the branch also stores Oᵀ's permuted rows as pairs (no o_unpermute): the dense FP8 16-row rows time that alone
-    AB_EXTRA="--kv fp8" ab_rounds sparsea-dense "sweep:0,1,16,17 serving:S4,S11" dist/kernels .variants/sparsea
+    AB_EXTRA="--kv fp8" ab_rounds sparsea-dense "sweep:0,1,16,17 serving:S4,S11" dist/kernels .variants/sparsea "${more[@]}"
     ;;
   regaprof)
     # ncu (full set, SASS stall samples) of hopper-small's dense FP8 entry on sweep#16 --kv fp8 (b 128, 8192, h_q 16),
