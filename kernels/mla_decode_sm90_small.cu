@@ -52,6 +52,7 @@ using namespace mla;
 #include "mla_sm90_small_fp8.cuh"
 #include "mla_sm90_small_sparse.cuh"
 #include "mla_sm90_small_layout.cuh"
+#include "mla_sm90_small_fp8_r32.cuh"
 
 // kFp8: the FP8 cache; kRows: the folded query rows a CTA holds (the wgmma's N), 16 or 32 (16-bit cache only).
 // Dense (!kSparse): k_map is the 16-bit cache's tensor map, or with kFp8 the FP8 cache's raw-byte map and rope_map its
@@ -598,6 +599,14 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     mla_decode_sm90_small_fp8_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
                                    const __grid_constant__ CUtensorMap rope_map, const __grid_constant__ CUtensorMap raw_sw_map) {
   small_row_decode<true, SM90S_ROWS>(p, &raw_map, &rope_map, nullptr, &raw_sw_map);
+}
+
+// 17–32 rows over the FP8 cache (mla_sm90_small_fp8_r32.cuh: the warpgroups split the channels, not the blocks);
+// arguments as the dense FP8 entry's (its 256-byte raw map unused), dynamic smem SM90S_F8R32_SMEM_BYTES.
+extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
+    mla_decode_sm90_small_fp8_r32_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
+                                       const __grid_constant__ CUtensorMap rope_map, const __grid_constant__ CUtensorMap raw_sw_map) {
+  small_row_decode_fp8_r32(p, &rope_map, &raw_sw_map);
 }
 
 // Sparse decode over the FP8 cache (level 4 of the plan; docs/perf-log.md, "hopper-small sparse" and session 9's

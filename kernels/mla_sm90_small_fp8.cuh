@@ -156,14 +156,15 @@ __device__ __forceinline__ void fp8_codes_block(uint32_t sKb, uint32_t sRaw, int
 // keep factor 1. kPermute (the register-A datapath, f16r_scores): within each 16-channel k-step the channels go to
 // the k slots its A fragments hold them in — slots 0–7 channels 0, 1, 4, 5, 8, 9, 12, 13, slots 8–15 the others
 // (channel pairs w0…w7 → w0 w2 w4 w6 | w1 w3 w5 w7). The caller fences and syncs the CTA.
-template <bool kPermute = false>
+// kSlabBytes: Q's slab pitch (the 32-row FP8 entry: 4096, its rows 16–31 converted by a second call at sQ + 2048).
+template <bool kPermute = false, int kSlabBytes = SM90S_ROW_SLAB_BYTES>
 __device__ __forceinline__ void q_to_f16_scaled(uint32_t sQ, uint32_t sQf, int tid) {
   const int r = tid >> 4, part = tid & 15;
   uint4 v[4];
   float mx = 0.f;
   auto at = [&](int k) {  // (kPermute: a k-step's two chunks in one thread)
     const int c = kPermute ? 2 * (part + 16 * (k >> 1)) + (k & 1) : part + 16 * k;
-    return sQ + (c >> 3) * SM90S_ROW_SLAB_BYTES + swizzled(r, c & 7);
+    return sQ + (c >> 3) * kSlabBytes + swizzled(r, c & 7);
   };
 #pragma unroll
   for (int k = 0; k < 4; ++k) {

@@ -17,6 +17,7 @@ const shapes = [
   [16, 'rs', false, true, false],    // its dense FP8 entry: Sᵀ and Oᵀ with K's codes converted into registers as A
   [32, 'ss', false, true, false],    // its 32-row entry: Sᵀ = K·Qᵀ (17–32 query rows as N)
   [32, 'ss', false, false, true],    // its 32-row entry: Oᵀ += Vᵀ·Pᵀ
+  [32, 'rs', false, true, false],    // its 32-row FP8 entry: Sᵀ and Oᵀ with the codes as A from registers
 ];
 const types = [['bf16', 'bf16'], ['f16', 'f16']];
 

@@ -247,17 +247,17 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
   const be = getBackend('cuda');
   const layout = { fp8: true, sparse: false, hQ: spec.hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
   assert.equal(be.decodeKernels(layout)[0], 'hopper', "without s_q, the emulated sm_90 device offers 'hopper' first for dense FP8 decodes");
-  const byDefault = rows <= 16 ? 'hopper-small' : 'hopper';
+  const byDefault = rows <= 32 ? 'hopper-small' : 'hopper';
   assert.equal(be.decodeKernels({ ...layout, sQ: spec.sQ })[0], byDefault, `a dense FP8 decode of ${rows} rows runs on '${byDefault}' by default`);
   const md = getMlaMetadata(gpu.cacheSeqlens, rows, 1);
   const parts = md.tileSchedulerMetadata.shape[0];
   const mdH = getMlaMetadata(cpu.cacheSeqlens, rows, 1, { smCount: parts * Math.ceil(rows / 64) });
   const nanOuts = () => ({ out: Tensor.full([spec.b, spec.sQ, spec.hQ, 512], NaN, { dtype: 'bf16', backend: 'cuda' }), lse: Tensor.full([spec.b, spec.hQ, spec.sQ], NaN, { dtype: 'fp32', backend: 'cuda' }) });
   const f = bindFakeCuda();
-  const entry = small ? 'mla_decode_sm90_small_fp8_bf16' : 'mla_decode_sm90_fp8_bf16';
+  const entry = small ? (rows > 16 ? 'mla_decode_sm90_small_fp8_r32_bf16' : 'mla_decode_sm90_small_fp8_bf16') : 'mla_decode_sm90_fp8_bf16';
   const kernel = small ? 'hopper-small' : 'hopper';
   const before = f.stat(`emulated:${entry}`);
-  // the kernel named (small-row FP8 decodes of ≤ 16 rows run on 'hopper-small' by default, asserted above)
+  // the kernel named (small-row FP8 decodes of ≤ 32 rows run on 'hopper-small' by default, asserted above)
   const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, isFp8KvCache: true, kernel, ...nanOuts() });
   assert.ok(f.stat(`emulated:${entry}`) > before, `the FP8 decode${small ? " with kernel 'hopper-small'" : ''} did not run ${entry}`);
   const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal, isFp8KvCache: true });
@@ -277,7 +277,7 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
 function hopperFp8Scenario(timing: keyof typeof TIMINGS): Scenario {
   const entry = 'mla_decode_sm90_fp8_bf16';
   return {
-    title: `the Hopper FP8 kernel (${entry}, 'hopper': the default for dense FP8 decodes with bf16 q and more than 16 rows on sm_90) against the oracle and bit for bit against 'hopper' over the dequantised cache: many short items per SM part, a split request, causal s_q 2, two m-blocks, padded NaN-filled cache views (${TIMINGS[timing].note})`,
+    title: `the Hopper FP8 kernel (${entry}, 'hopper': the default for dense FP8 decodes with bf16 q and more than 32 rows on sm_90) against the oracle and bit for bit against 'hopper' over the dequantised cache: many short items per SM part, a split request, causal s_q 2, two m-blocks, padded NaN-filled cache views (${TIMINGS[timing].note})`,
     env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
     run(seed) {
       const seen = new Set<string>();
@@ -382,11 +382,12 @@ function smallSparseScenario(timing: keyof typeof TIMINGS): Scenario {
  * h_q 8 × s_q 2 causal, h_q 3 × s_q 5 causal (15 rows: a padding column), h_q 1; seqlens on and around block edges
  * (0, 1, 63, 64, 65, 128), several items per SM part, requests split over parts; NaN-padded views. The cases of
  * 17–32 rows run the 32-row entry (mla_decode_sm90_small_r32_bf16): h_q 16 × s_q 2 causal, h_q 32 × s_q 1, h_q 5 ×
- * s_q 5 causal (25 rows: seven padding columns). The cases of ≤ 16 rows over the FP8 cache too
- * (mla_decode_sm90_small_fp8_bf16, the f16 datapath; padded NaN-filled cache views as 'hopper-fp8'), and again with K
+ * s_q 5 causal (25 rows: seven padding columns). Every case over the FP8 cache too (≤ 16 rows
+ * mla_decode_sm90_small_fp8_bf16, 17–32 mla_decode_sm90_small_fp8_r32_bf16: the warpgroups split the channels; padded
+ * NaN-filled cache views as 'hopper-fp8'), and again with K
  * magnitudes spread 2^±3 per block, token and group (`kSpread`: scales and group maxima that change between blocks, so
  * the reference-scale rescaling is exercised) — against the oracle (its sparse entry: 'hopper-small sparse'). Then its
- * refusals: more than 32 rows (16-bit cache), more than 16 (FP8 cache), fp16 q.
+ * refusals: more than 32 rows (either cache), fp16 q.
  */
 const SMALL_ROW_CASES: (HopperCase & { smCount?: number })[] = [
   { spec: { b: 7, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [142, 63, 0, 264, 64, 1, 65], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false },
@@ -413,9 +414,9 @@ function combineRuns(f: ReturnType<typeof bindFakeCuda>): number {
 }
 
 function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
-  const entry = 'mla_decode_sm90_small_bf16', r32 = 'mla_decode_sm90_small_r32_bf16', fp8Entry = 'mla_decode_sm90_small_fp8_bf16';
+  const entry = 'mla_decode_sm90_small_bf16', r32 = 'mla_decode_sm90_small_r32_bf16', fp8Entry = 'mla_decode_sm90_small_fp8_bf16', fp8R32 = 'mla_decode_sm90_small_fp8_r32_bf16';
   return {
-    title: `the small-row Hopper kernel (${entry}, ${r32} and the FP8 entry; 'hopper-small') against the oracle: h_q·s_q 16/16/15/1 and 32/32/25, causal s_q 2 and 5, seqlens around block edges, split requests, folded and kernel combine; FP8 (≤ 16 rows, the f16 datapath) over padded NaN-filled cache views, also with K spread 2^±3; refusals of > 32 rows, FP8 with > 16 rows and fp16 q (${TIMINGS[timing].note})`,
+    title: `the small-row Hopper kernel (${entry}, ${r32} and the FP8 entries; 'hopper-small') against the oracle: h_q·s_q 16/16/15/1 and 32/32/25, causal s_q 2 and 5, seqlens around block edges, split requests, folded and kernel combine; FP8 (16 and 32 rows) over padded NaN-filled cache views, also with K spread 2^±3; refusals of > 32 rows (either cache) and fp16 q (${TIMINGS[timing].note})`,
     env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
     run(seed) {
       const be = getBackend('cuda');
@@ -459,11 +460,12 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
       });
       const fp8 = { ...dense, fp8: true };
       assert.deepEqual(be.decodeKernels(fp8), ['hopper', 'generic', 'hopper-small'], "'hopper-small' must be offered, last, for a dense FP8 h_q 16 decode with bf16 q");
-      assert.deepEqual(be.decodeKernels({ ...fp8, sQ: 2 }), ['hopper', 'generic'], "'hopper-small' is not offered for a dense FP8 decode of 32 rows (its FP8 entry holds 16)");
-      assert.ok(!be.decodeKernels({ ...fp8, hQ: 32 }).includes('hopper-small'), "'hopper-small' is not offered for a dense FP8 h_q 32 decode");
+      assert.deepEqual(be.decodeKernels({ ...fp8, sQ: 2 }), ['hopper-small', 'hopper', 'generic'], "'hopper-small' is the default for a dense FP8 decode of 32 rows (its 32-row FP8 entry)");
+      assert.equal(be.decodeKernels({ ...fp8, hQ: 32, sQ: 1 })[0], 'hopper-small', "'hopper-small' is the default for a dense FP8 h_q 32 s_q 1 decode");
+      assert.ok(!be.decodeKernels({ ...fp8, hQ: 11, sQ: 3 }).includes('hopper-small'), "'hopper-small' is not offered for a dense FP8 decode of 33 rows");
       assert.deepEqual(be.decodeKernels({ ...fp8, sparse: true }), ['hopper-small', 'hopper', 'generic'], "'hopper-small' takes a sparse h_q 16 decode, the default (its sparse entry: 'hopper-small sparse')");
       // the FP8 cases, then the same with K magnitudes (so the scales) spread 2^±3 per token and group
-      const fp8Cases = SMALL_ROW_CASES.filter((c) => c.spec.sQ * c.spec.hQ <= 16);
+      const fp8Cases = SMALL_ROW_CASES;
       [...fp8Cases, ...fp8Cases.map((c) => ({ ...c, spec: { ...c.spec, kSpread: 3 } }))].forEach((c, k) =>
         notes.push(hopperFp8Case({ ...c, spec: { ...c.spec, fp8: true } }, seed + 100 + k, (md) => `items per part (blocks): ${partItems(md, c.spec.seqlens).map((p) => p.join(',')).join(' | ')}`, true)),
       );
@@ -471,11 +473,11 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
       const refusals: [Omit<DenseSpec, 'seed'>, RegExp][] = [
         [{ b: 1, sQ: 3, hQ: 11, hKv: 1, d: 576, seqlens: [70], dtype: 'bf16', fp8: false }, /kernel: h_q · s_q = 11 · 3 = 33 rows \(at most 32 rows\) with decode kernel 'hopper-small'/],
         [{ b: 1, sQ: 1, hQ: 33, hKv: 1, d: 576, seqlens: [70], dtype: 'bf16', fp8: false }, /kernel: h_q = 33 \(more than 32 rows\) with decode kernel 'hopper-small'/],
-        [{ b: 1, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [70], dtype: 'bf16', fp8: true }, /kernel: h_q · s_q = 16 · 2 = 32 rows over the FP8 KV cache \(at most 16 rows\) with decode kernel 'hopper-small'/],
-        [{ b: 1, sQ: 1, hQ: 17, hKv: 1, d: 576, seqlens: [70], dtype: 'bf16', fp8: true }, /kernel: h_q = 17 \(more than 16 rows\) over the FP8 KV cache with decode kernel 'hopper-small'/],
+        [{ b: 1, sQ: 3, hQ: 11, hKv: 1, d: 576, seqlens: [70], dtype: 'bf16', fp8: true }, /kernel: h_q · s_q = 11 · 3 = 33 rows over the FP8 KV cache \(at most 32 rows\) with decode kernel 'hopper-small'/],
+        [{ b: 1, sQ: 1, hQ: 33, hKv: 1, d: 576, seqlens: [70], dtype: 'bf16', fp8: true }, /kernel: h_q = 33 \(more than 32 rows\) over the FP8 KV cache with decode kernel 'hopper-small'/],
         [{ b: 1, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [70], dtype: 'fp16', fp8: false }, /kernel: fp16 q with decode kernel 'hopper-small'/],
       ];
-      const launches = () => [entry, r32, fp8Entry].map((e) => f.stat(`emulated:${e}`));
+      const launches = () => [entry, r32, fp8Entry, fp8R32].map((e) => f.stat(`emulated:${e}`));
       for (const [spec, what] of refusals) {
         const p = makeDenseProblem({ ...spec, seed });
         const cpu = denseTensors(p);
@@ -488,7 +490,7 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
         );
         assert.deepEqual(launches(), before, 'a refused decode ran the kernel');
       }
-      notes.push(`refused: 33 rows, h_q 33, FP8 with 32 rows and h_q 17, fp16 q; emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, ${r32} ×${f.stat(`emulated:${r32}`)}, ${fp8Entry} ×${f.stat(`emulated:${fp8Entry}`)}`);
+      notes.push(`refused: 33 rows, h_q 33 (either cache), fp16 q; emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, ${r32} ×${f.stat(`emulated:${r32}`)}, ${fp8Entry} ×${f.stat(`emulated:${fp8Entry}`)}, ${fp8R32} ×${f.stat(`emulated:${fp8R32}`)}`);
       return notes;
     },
   };
@@ -766,7 +768,7 @@ if (scenarioName) {
       });
     }
 
-    it("bench --kv fp8 / --configs sparse-small on the emulated H200: without --kernel the dense FP8 rows of 32 rows and the sparse h_q 128 rows run on 'hopper', the sparse h_q 16 rows on 'hopper-small' (checked against the oracle); --kernel hopper,generic runs both (with vs hopper); --kernel hopper-small runs the configs it takes (checked; bf16 and FP8) and skips the others with the backend's reason", async () => {
+    it("bench --kv fp8 / --configs sparse-small on the emulated H200: without --kernel the dense FP8 rows of 32 rows and the sparse h_q 16 rows run on 'hopper-small', the sparse h_q 128 rows on 'hopper' (checked against the oracle); --kernel hopper,generic runs both (with vs hopper); --kernel hopper-small runs the configs it takes (checked; bf16 and FP8) and skips the others with the backend's reason", async () => {
       const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
       const dir = mkdtempSync(join(tmpdir(), 'flash-mla-emu-bench-'));
       const env = fakeCudaEnv(fake, { ...HOPPER_ENV, NO_COLOR: '1' });
@@ -778,10 +780,10 @@ if (scenarioName) {
         assert.deepEqual(validateBenchResult(res), [], name);
         return res;
       };
-      // the default: the first kernel that runs the config; the portable FP8 kernel is not emulated, so only a
-      // checked 'hopper' row passes
+      // the default: the first kernel that runs the config (tiny's 32 rows over the FP8 cache: 'hopper-small''s 32-row
+      // FP8 entry); the portable FP8 kernel is not emulated, so only a checked Hopper row passes
       const byDefault = await bench('default', '--configs', 'tiny', '--kv', 'fp8', '--check-samples', '4');
-      assert.deepEqual(byDefault.rows.map((r) => [r.kernel, r.config.kv, r.check?.ok]), [['hopper', 'fp8', true]], JSON.stringify(byDefault.rows.map((r) => r.check)));
+      assert.deepEqual(byDefault.rows.map((r) => [r.kernel, r.config.kv, r.check?.ok]), [['hopper-small', 'fp8', true]], JSON.stringify(byDefault.rows.map((r) => r.check)));
       const both = await bench('both', '--configs', 'tiny', '--kv', 'fp8', '--kernel', 'hopper,generic', '--check-samples', '0');
       assert.deepEqual(both.rows.map((r) => [r.kernel, r.vsKernel?.kernel]), [['hopper', undefined], ['generic', 'hopper']]);
       assert.deepEqual(both.skipped ?? [], []);
@@ -792,9 +794,8 @@ if (scenarioName) {
       const sparse = await bench('sparse', '--configs', 'sparse-small:0,4', '--kernel', 'hopper,generic', '--check-samples', '0');
       assert.deepEqual(sparse.rows.map((r) => [r.config.h_q, r.kernel, r.vsKernel?.kernel]), [[16, 'hopper', undefined], [16, 'generic', 'hopper'], [128, 'hopper', undefined], [128, 'generic', 'hopper']]);
       assert.deepEqual(sparse.skipped ?? [], []);
-      // a kernel that only some configs' decodes offer: 'hopper-small' (h_q·s_q ≤ 32, FP8 cache ≤ 16) runs the small
-      // set's h_q 16 s_q 1 config (checked) and tiny's 32 rows (its 32-row entry, checked), and skips tiny over the FP8
-      // cache with the backend's reason
+      // a kernel that only some configs' decodes offer: 'hopper-small' (h_q·s_q ≤ 32) runs the small set's h_q 16 s_q 1
+      // config (checked) and tiny's 32 rows (its 32-row entries, checked, over either cache)
       // its sparse entry on the sparse-small set's b 2, h_q 16 config, checked, beside 'hopper'
       const smallSparse = await bench('small-row-sparse', '--configs', 'sparse-small:0', '--kernel', 'hopper,hopper-small', '--check-samples', '2');
       assert.deepEqual(smallSparse.rows.map((r) => [r.kernel, r.config.h_q, r.vsKernel?.kernel, r.check?.ok]), [['hopper', 16, undefined, true], ['hopper-small', 16, 'hopper', true]], JSON.stringify(smallSparse.rows.map((r) => r.check)));
@@ -806,8 +807,9 @@ if (scenarioName) {
       const smallRowTiny = await bench('small-row-tiny', '--configs', 'tiny', '--kernel', 'hopper,hopper-small', '--check-samples', '2');
       assert.deepEqual(smallRowTiny.rows.map((r) => [r.kernel, r.config.s_q * r.config.h_q, r.vsKernel?.kernel, r.check?.ok]), [['hopper', 32, undefined, true], ['hopper-small', 32, 'hopper', true]], JSON.stringify(smallRowTiny.rows.map((r) => r.check)));
       assert.deepEqual(smallRowTiny.skipped ?? [], []);
-      const smallRowTinyFp8 = await bench('small-row-tiny-fp8', '--configs', 'tiny', '--kv', 'fp8', '--kernel', 'hopper-small', '--check-samples', '0');
-      assert.deepEqual([smallRowTinyFp8.rows.length, smallRowTinyFp8.skipped?.map((x) => [x.kernel, x.error])], [0, [['hopper-small', 'UnsupportedFeatureError']]]);
+      const smallRowTinyFp8 = await bench('small-row-tiny-fp8', '--configs', 'tiny', '--kv', 'fp8', '--kernel', 'hopper,hopper-small', '--check-samples', '2');
+      assert.deepEqual(smallRowTinyFp8.rows.map((r) => [r.kernel, r.config.s_q * r.config.h_q, r.config.kv, r.vsKernel?.kernel, r.check?.ok]), [['hopper', 32, 'fp8', undefined, true], ['hopper-small', 32, 'fp8', 'hopper', true]], JSON.stringify(smallRowTinyFp8.rows.map((r) => r.check)));
+      assert.deepEqual(smallRowTinyFp8.skipped ?? [], []);
     });
 
     // Bugs planted in the emulator's copy of kernels/ (kernels/ itself untouched) fail the scenarios the way the

@@ -80,15 +80,18 @@ export const SMALL_ROW_KERNEL_NAME = 'hopper-small';
 export const SMALL_ROW_DEFAULT_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
 /** Rows (h_q · s_q) per request the small-row kernel takes over the 16-bit cache (its 32-row entry: mla_config.h SM90S_R32_ROWS). */
 export const SMALL_ROW_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
-/** ... and over the FP8 cache (its FP8 entry holds 16 rows: mla_config.h SM90S_ROWS). */
-export const SMALL_ROW_FP8_MAX_ROWS = MLA_CONFIG.SM90S_ROWS;
+/** ... and over the FP8 cache (its FP8 entries: 16 rows, and 32 with the warpgroups splitting the channels: mla_config.h SM90S_R32_ROWS). */
+export const SMALL_ROW_FP8_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
+/** Heads (h_q) its sparse entry takes: one query token's heads per CTA, 16 of them (mla_config.h SM90S_ROWS). */
+export const SMALL_ROW_SPARSE_MAX_HEADS = MLA_CONFIG.SM90S_ROWS;
 
 /**
  * Why the small-row kernel cannot run this decode, from its shapes (null: it can, on a device that runs it; the
  * s_q part of h_q · s_q is checked at the launch too, src/cuda/mla.ts, and an FP8 cache view's strides there,
  * fp8-decode.ts fp8HopperLayoutMisfit): dense decode of bf16 q, h_kv 1, d_qk 576, 64-token pages, over the 16-bit
  * cache with h_q · s_q ≤ 32 (entries mla_decode_sm90_small_bf16 for ≤ 16 rows, mla_decode_sm90_small_r32_bf16 for
- * 17–32) or over the FP8 cache with h_q · s_q ≤ 16 (entry mla_decode_sm90_small_fp8_bf16).
+ * 17–32) or over the FP8 cache with h_q · s_q ≤ 32 (entries mla_decode_sm90_small_fp8_bf16 for ≤ 16 rows,
+ * mla_decode_sm90_small_fp8_r32_bf16 for 17–32).
  */
 export function smallRowMisfit(f: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'dtype' | 'pageSize' | 'hQ' | 'hKv' | 'headDim' | 'sQ'>): string | null {
   if (f.sparse) {
@@ -97,7 +100,7 @@ export function smallRowMisfit(f: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'dtype
     if (!f.fp8) return 'sparse decode over a 16-bit cache';
     if (f.hKv !== 1 || f.headDim !== HEAD_DIM_K) return `h_kv = ${f.hKv}, head dim ${f.headDim}`;
     if (f.dtype !== 'bf16') return `${f.dtype} q`;
-    const maxHeads = smallRowMaxRows(true);
+    const maxHeads = SMALL_ROW_SPARSE_MAX_HEADS;
     if (f.hQ > maxHeads) return `sparse decode with h_q = ${f.hQ} (more than ${maxHeads} heads)`;
     return null;
   }
@@ -132,7 +135,7 @@ export function checkDecodeAgainst(features: CudaFeatures, f: DecodeFeatures): v
         'kernel',
         `${misfit} with decode kernel '${f.kernel}'`,
         'cuda',
-        `'${SMALL_ROW_KERNEL_NAME}' runs dense decode of bf16 q (h_kv 1, d_qk 576, 64-token pages) over the 16-bit cache with h_q · s_q ≤ ${SMALL_ROW_MAX_ROWS} and over the FP8 cache with h_q · s_q ≤ ${SMALL_ROW_FP8_MAX_ROWS}, and sparse decode of bf16 q over the FP8 cache with h_q ≤ ${SMALL_ROW_FP8_MAX_ROWS}: pass no kernel for the others`,
+        `'${SMALL_ROW_KERNEL_NAME}' runs dense decode of bf16 q (h_kv 1, d_qk 576, 64-token pages) over the 16-bit cache with h_q · s_q ≤ ${SMALL_ROW_MAX_ROWS} and over the FP8 cache with h_q · s_q ≤ ${SMALL_ROW_FP8_MAX_ROWS}, and sparse decode of bf16 q over the FP8 cache with h_q ≤ ${SMALL_ROW_SPARSE_MAX_HEADS}: pass no kernel for the others`,
       );
     }
   }

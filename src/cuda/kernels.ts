@@ -126,8 +126,9 @@ export const FP8_SPARSE_HOPPER_KERNEL = {
  * The Hopper small-row kernel (kernels/mla_decode_sm90_small.cu, levels 2 and 3 of docs/perf-log.md's session-7 plan):
  * dense decode of bf16 q, h_kv 1, d_qk 576, 64-token pages, the rows (h_q · s_q per request) as the wgmma's N: over
  * the 16-bit cache `entry` for ≤ `rows` rows and `r32Entry` (`r32SharedBytes` of dynamic shared memory) for up to
- * `r32Rows`; over the FP8 cache `fp8Entry` for ≤ `rows` (params and the 'hopper' FP8 kernel's two tensor maps;
- * `fp8SharedBytes`, its raw stages; the f16 datapath: the e4m3 codes as f16, the scales folded out of the products). Not in DECODE_KERNELS: the backend's decodeKernels() offers it for the
+ * `r32Rows`; over the FP8 cache `fp8Entry` for ≤ `rows` (params and the 'hopper' FP8 kernel's two tensor maps and the
+ * swizzled raw map; `fp8SharedBytes`, its raw stages; the e4m3 codes converted to f16 as the wgmma's A operand, the
+ * scales folded out of the products) and `fp8R32Entry` for up to `r32Rows` (the same arguments, `fp8R32SharedBytes`). Not in DECODE_KERNELS: the backend's decodeKernels() offers it for the
  * decodes features.ts smallRowMisfit accepts — first (the default) when s_q is known and h_q · s_q ≤
  * SMALL_ROW_DEFAULT_MAX_ROWS — so no preference list or FLASH_MLA_DECODE_KERNEL changes.
  */
@@ -137,6 +138,8 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   entry: 'mla_decode_sm90_small_bf16',
   r32Entry: 'mla_decode_sm90_small_r32_bf16',
   fp8Entry: 'mla_decode_sm90_small_fp8_bf16',
+  /** 17–32 rows over the FP8 cache (the warpgroups split Oᵀ's channels instead of the blocks; same arguments as `fp8Entry`). */
+  fp8R32Entry: 'mla_decode_sm90_small_fp8_r32_bf16',
   /**
    * Sparse decode over the FP8 cache (level 4; the default for sparse decodes with h_q ≤ 16): h_q ≤ 16 heads of one
    * query token per CTA, grid (s_q, parts); the f16 datapath, as `fp8Entry` (the gathered e4m3 codes as f16).
@@ -148,13 +151,14 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   sharedBytes: MLA_CONFIG.SM90S_SMEM_BYTES,
   r32SharedBytes: MLA_CONFIG.SM90S_R32_SMEM_BYTES,
   fp8SharedBytes: MLA_CONFIG.SM90S_F8_SMEM_BYTES,
+  fp8R32SharedBytes: MLA_CONFIG.SM90S_F8R32_SMEM_BYTES,
 } as const;
 
 /** The small-row kernel's entry for a decode of `rows` folded rows per request (FP8 cache if `fp8`) and its dynamic shared memory. */
 export function smallRowEntry(fp8: boolean, rows: number, sparse = false): { entry: string; sharedBytes: number } {
   const k = SMALL_ROW_HOPPER_KERNEL;
   if (sparse) return { entry: k.fp8SparseEntry, sharedBytes: k.fp8SharedBytes };
-  if (fp8) return { entry: k.fp8Entry, sharedBytes: k.fp8SharedBytes };
+  if (fp8) return rows > k.rows ? { entry: k.fp8R32Entry, sharedBytes: k.fp8R32SharedBytes } : { entry: k.fp8Entry, sharedBytes: k.fp8SharedBytes };
   return rows > k.rows ? { entry: k.r32Entry, sharedBytes: k.r32SharedBytes } : { entry: k.entry, sharedBytes: k.sharedBytes };
 }
 

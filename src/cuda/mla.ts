@@ -176,8 +176,8 @@ class CudaMlaBackend implements MlaBackend {
     else if (decode?.fp8 || decode?.sparse) return [FP8_DECODE_KERNEL_FAMILY];
     else if (decode && isLayoutDecode(decode)) return [LAYOUT_DECODE_KERNEL_FAMILY];
     else names = [...sel.decodeKernels];
-    // the small-row kernel (16-bit or FP8 entries), for a dense decode whose shapes it takes (h_q · s_q ≤ 32 over the
-    // 16-bit cache, ≤ 16 over the FP8 one) or a sparse one of h_q ≤ 16: the default (faster than 'hopper' on every such
+    // the small-row kernel (16-bit or FP8 entries), for a dense decode whose shapes it takes (h_q · s_q ≤ 32 over
+    // either cache) or a sparse one of h_q ≤ 16: the default (faster than 'hopper' on every such
     // shape measured, docs/perf-log.md) when no FLASH_MLA_DECODE_KERNEL narrowing picks another and, for a dense decode,
     // s_q is known (the rows are h_q · s_q); else offered last
     const rows = decode?.sparse ? decode.hQ : (decode?.hQ ?? 0) * (decode?.sQ ?? 1);
@@ -298,7 +298,7 @@ class CudaMlaBackend implements MlaBackend {
     const smallMisfit = () => (a.indices !== null ? fp8SparseHopperLayoutMisfit : fp8HopperLayoutMisfit)(a.kCache);
     const chosen = a.kernel ?? (offered[0] === SMALL_ROW_HOPPER_KERNEL.name && a.isFp8KvCache && smallMisfit() !== null ? offered[1] : offered[0]);
     if (chosen === SMALL_ROW_HOPPER_KERNEL.name) {
-      // dense, h_kv 1, d_qk 576, bf16 q, 64-token pages, h_q · s_q ≤ 32 (16-bit cache) or ≤ 16 (FP8 cache; cudaCheckDecode: smallRowMisfit)
+      // dense, h_kv 1, d_qk 576, bf16 q, 64-token pages, h_q · s_q ≤ 32 (either cache; cudaCheckDecode: smallRowMisfit)
       if (a.indices !== null) cudaFp8SparseSmallDecode(a, res); // sparse, FP8 cache, bf16 q, h_q ≤ 16 (src/cuda/fp8-decode.ts)
       else this.smallRowDecode(a);
       return;
@@ -357,8 +357,8 @@ class CudaMlaBackend implements MlaBackend {
   /**
    * The small-row kernel (kernels/mla_decode_sm90_small.cu): one CTA of two warpgroups per SM part for all of a
    * request's folded rows (≤ 16: entry mla_decode_sm90_small_bf16, 17–32: mla_decode_sm90_small_r32_bf16; FP8 cache:
-   * ≤ 16), grid (1, num_sm_parts, 1); over the 16-bit cache the 'hopper' kernel's K tensor map,
-   * over the FP8 cache (entry mla_decode_sm90_small_fp8_bf16) the 'hopper' FP8 kernel's raw and RoPE maps and the raw
+   * mla_decode_sm90_small_fp8_bf16 and mla_decode_sm90_small_fp8_r32_bf16), grid (1, num_sm_parts, 1); over the 16-bit
+   * cache the 'hopper' kernel's K tensor map, over the FP8 cache the 'hopper' FP8 kernel's raw and RoPE maps and the raw
    * bytes in 128B-swizzled boxes (a view
    * they cannot describe is refused: fp8HopperLayoutMisfit); the combine folded in or launched (foldsCombine).
    */

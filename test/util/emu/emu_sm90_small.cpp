@@ -1,5 +1,5 @@
 // kernels/mla_decode_sm90_small.cu (the Hopper small-row decode kernel: two warpgroups, the rows as the wgmma's N; its
-// bf16 16- and 32-row entries, its FP8-cache entry and its sparse FP8 entry, both on the f16 datapath)
+// bf16 16- and 32-row entries, its FP8-cache entries (16 and 32 rows) and its sparse FP8 entry)
 // compiled for the emulated CTA (emu_runtime.h), in a unit of its own (its anonymous-namespace helpers are
 // mla_decode_sm90.cu's too). The build (test/util/fake-cuda.ts) swaps its `extern __shared__ uint8_t smem_raw[]` for
 // an emu::SharedWindow.
@@ -18,6 +18,12 @@ static const KernelEntry kEntries[] = {
      [](void* const* args) {
        mla_decode_sm90_small_fp8_bf16(*static_cast<const MlaDecodeParams*>(args[0]), *static_cast<const CUtensorMap*>(args[1]), *static_cast<const CUtensorMap*>(args[2]),
                                       *static_cast<const CUtensorMap*>(args[3]));
+     },
+     true},
+    {"mla_decode_sm90_small_fp8_r32_bf16",
+     [](void* const* args) {
+       mla_decode_sm90_small_fp8_r32_bf16(*static_cast<const MlaDecodeParams*>(args[0]), *static_cast<const CUtensorMap*>(args[1]), *static_cast<const CUtensorMap*>(args[2]),
+                                          *static_cast<const CUtensorMap*>(args[3]));
      },
      true},
     {"mla_decode_sm90_small_fp8_sparse_bf16",

@@ -26,4 +26,6 @@ inline void wgmma_m64n32k16_bf16_ss(float (&d)[16], uint64_t a, uint64_t b, int 
 inline void wgmma_m64n32k16_f16_ss(float (&d)[16], uint64_t a, uint64_t b, int scale_d) { emu::wgmma(32, false, d, a, nullptr, b, false, false, scale_d); }
 inline void wgmma_m64n32k16_bf16_ss_ta(float (&d)[16], uint64_t a, uint64_t b) { emu::wgmma(32, true, d, a, nullptr, b, true, false, 1); }
 inline void wgmma_m64n32k16_f16_ss_ta(float (&d)[16], uint64_t a, uint64_t b) { emu::wgmma(32, false, d, a, nullptr, b, true, false, 1); }
+inline void wgmma_m64n32k16_bf16_rs(float (&d)[16], const uint32_t (&a)[4], uint64_t b, int scale_d) { emu::wgmma(32, true, d, 0, a, b, false, false, scale_d); }
+inline void wgmma_m64n32k16_f16_rs(float (&d)[16], const uint32_t (&a)[4], uint64_t b, int scale_d) { emu::wgmma(32, false, d, 0, a, b, false, false, scale_d); }
 }  // namespace ptx
