@@ -267,10 +267,14 @@ const HOPPER_FP8_GPU_CASES: [string, Omit<DenseSpec, 'seed'>, boolean][] = [
     ['h_q 1, s_q 1, one long request (split over every SM part)', { b: 1, sQ: 1, hQ: 1, hKv: 1, d: 576, seqlens: [20000], dtype: 'bf16', fp8: true }, false],
     ['h_q 3, s_q 4, causal', { b: 3, sQ: 4, hQ: 3, hKv: 1, d: 576, seqlens: [3, 300, 9000], dtype: 'bf16', fp8: true }, true],
     ['h_q 16, many short requests (several items per SM part)', { b: 40, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: Array.from({ length: 40 }, (_, i) => (i * 37) % 300), dtype: 'bf16', fp8: true }, false],
+    // 17–32 rows ('hopper-small''s 32-row FP8 entry)
+    ['h_q 32, s_q 1, seqlens around the block edges', { b: 8, sQ: 1, hQ: 32, hKv: 1, d: 576, seqlens: [63, 64, 65, 2000, 1, 0, 129, 5000], dtype: 'bf16', fp8: true }, false],
+    ['h_q 16, s_q 2, causal, one long request and short ones', { b: 5, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [20000, 3, 64, 300, 1], dtype: 'bf16', fp8: true }, true],
+    ['h_q 5, s_q 5, causal (25 rows), many short requests', { b: 40, sQ: 5, hQ: 5, hKv: 1, d: 576, seqlens: Array.from({ length: 40 }, (_, i) => 5 + ((i * 37) % 300)), dtype: 'bf16', fp8: true }, true],
 ];
 
 /**
- * A dense FP8 decode on `kernel` ('hopper', or the opt-in 'hopper-small' on the cases of ≤ 16 rows) against the oracle.
+ * A dense FP8 decode on `kernel` ('hopper', or 'hopper-small' on the cases of ≤ 32 rows) against the oracle.
  * 'hopper' also bit for bit against itself over dequantizeKvFp8(kCache) as a bf16 cache (the math is the bf16 entry's
  * on the same tiles; the dequantisation to bf16 is exact). 'hopper-small''s FP8 entry (the f16 datapath: its sums are
  * grouped by scale group, Q rounded to f16) is not the bf16 entry's math: the oracle only, and the cases again with K
@@ -278,7 +282,7 @@ const HOPPER_FP8_GPU_CASES: [string, Omit<DenseSpec, 'seed'>, boolean][] = [
  */
 function hopperFp8GpuTests(kernel: 'hopper' | 'hopper-small', seed: number, offered: () => boolean): void {
   const f16 = kernel === 'hopper-small';
-  const base = HOPPER_FP8_GPU_CASES.filter(([, spec]) => kernel === 'hopper' || spec.sQ * spec.hQ <= 16);
+  const base = HOPPER_FP8_GPU_CASES.filter(([, spec]) => kernel === 'hopper' || spec.sQ * spec.hQ <= 32);
   const cases = f16 ? [...base, ...base.map(([l, spec, c]): (typeof base)[number] => [`${l}, K spread 2^±3`, { ...spec, kSpread: 3 }, c])] : base;
   cases.forEach(([label, spec, causal], k) =>
     test(`${label}: the oracle${f16 ? ' (the f16 datapath)' : `, and '${kernel}' over dequantizeKvFp8(kCache) bit for bit`}`, (t) => {
@@ -328,7 +332,7 @@ describe("cuda: the Hopper FP8 kernel (dense FP8 decode with bf16 q, kernel 'hop
   });
 });
 
-describe("cuda: the small-row Hopper kernel over the FP8 cache (dense FP8 decode with bf16 q, h_q · s_q ≤ 16, kernel 'hopper-small', the default there), where this GPU offers it", { skip }, () => {
+describe("cuda: the small-row Hopper kernel over the FP8 cache (dense FP8 decode with bf16 q, h_q · s_q ≤ 32, kernel 'hopper-small', the default there), where this GPU offers it", { skip }, () => {
   const seed = freshSeed();
   const offered = () => getBackend('cuda').decodeKernels({ fp8: true, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 }).includes('hopper-small');
   hopperFp8GpuTests('hopper-small', seed, offered);
