@@ -30,6 +30,10 @@
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
 
+#ifndef MLA_SM90S_R32_SYNC_RELEASE
+#define MLA_SM90S_R32_SYNC_RELEASE 0  // 1: every warp waits at the release barrier (a build for compute-sanitizer's racecheck)
+#endif
+
 namespace {
 
 constexpr int kR32Slab = SM90S_R32_ROW_SLAB_BYTES;  // Q's and a Pᵀ copy's slab: 32 rows × 128 B
@@ -450,7 +454,7 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
 
       // the stage (and, for warpgroup 0, the RoPE slot: both warpgroups' S of this block is past the exchange) is free
       // once the warpgroup's 4 warps are past their ldmatrix: block n + 3 goes into it
-      if (warp == 0) ptx::named_barrier_sync(rel_bar, kWgThreads);
+      if (warp == 0 || MLA_SM90S_R32_SYNC_RELEASE) ptx::named_barrier_sync(rel_bar, kWgThreads);
       else ptx::named_barrier_arrive(rel_bar, kWgThreads);
       if (rq_n == nblk + kR32Stages - 1) {
         BlockRef nx = rq;

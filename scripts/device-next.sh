@@ -663,6 +663,22 @@ case $step in
       echo "== fp8 $round rc=$?"; grep -aE "^sweep#|^S[0-9]" "$out/fp8-$round.txt" | cut -c1-170
     done
     ;;
+  r32b)
+    # the 32-row FP8 entry: racecheck on its 32-row tests with every warp waiting at the release barrier (variant
+    # .variants/r32sync: -DMLA_SM90S_R32_SYNC_RELEASE=1; the shipped build reported st/ld.shared hazards there, its
+    # warps 1–3 only arriving), its timing beside the shipped build, then ncu of the shipped entry on sweep#20 --kv fp8
+    kd=$(kernel_dir .variants/r32sync)
+    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests r32sync "(h_q 32, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 240
+    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds r32b "sweep:4,20" dist/kernels .variants/r32sync
+    n=sweep20-fp8
+    timeout 150 ncu --clock-control none --kernel-name regex:'mla_decode_sm90_small' --launch-skip 2 --launch-count 1 --set full --import-source yes -f -o "$out/prof-$n" \
+      node dist/src/cli.js bench --configs sweep:20 --kernel hopper-small --kv fp8 --iters 3 --warmup 1 --check-samples 0 --reference none > "$out/prof-$n.log" 2>&1
+    echo "ncu rc=$?"
+    timeout 60 ncu -i "$out/prof-$n.ncu-rep" --page details > "$out/prof-$n-details.txt" 2>&1
+    timeout 60 ncu -i "$out/prof-$n.ncu-rep" --page source --csv --print-source sass 2>&1 | gzip > "$out/prof-$n-sass.csv.gz"
+    rm -f "$out/prof-$n.ncu-rep"
+    grep -aE "Duration|DRAM Throughput|L1/TEX Cache Throughput|Compute \(SM\) Throughput|Issue Slots Busy|No Eligible|Active Warps Per Scheduler|Eligible Warps|SM Frequency|Executed Ipc" "$out/prof-$n-details.txt" | head -20
+    ;;
   regafinal)
     # the register-A build as merged: racecheck on hopper-small's dense FP8 tests alone ('f16 datapath': the pattern
     # 'hopper-small' also runs the test that takes the 'hopper' FP8 kernel, whose zero-tail reports are the known false
