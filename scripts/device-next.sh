@@ -669,7 +669,10 @@ case $step in
     # warps 1–3 only arriving), its timing beside the shipped build, then ncu of the shipped entry on sweep#20 --kv fp8
     kd=$(kernel_dir .variants/r32sync)
     FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests r32sync "(h_q 32, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 240
-    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds r32b "sweep:4,20" dist/kernels .variants/r32sync
+    # (.variants/colsplit: -DMLA_SM90S_R32_COLSPLIT=1, each warpgroup runs the softmax of 16 columns: timed beside it)
+    more=(); [ -d .variants/colsplit ] && more=(.variants/colsplit)
+    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds r32b "sweep:4,20" dist/kernels .variants/r32sync "${more[@]}"
+    [ -d .variants/colsplit ] && FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/colsplit)/ fp8_tests colsplit "f16 datapath" 200
     n=sweep20-fp8
     timeout 150 ncu --clock-control none --kernel-name regex:'mla_decode_sm90_small' --launch-skip 2 --launch-count 1 --set full --import-source yes -f -o "$out/prof-$n" \
       node dist/src/cli.js bench --configs sweep:20 --kernel hopper-small --kv fp8 --iters 3 --warmup 1 --check-samples 0 --reference none > "$out/prof-$n.log" 2>&1
