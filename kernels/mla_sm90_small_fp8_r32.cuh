@@ -13,7 +13,7 @@
 //      need no further exchange (the column maxima of the block still cross the warpgroup's 4 warps: one warpgroup
 //      barrier, with the maxima of the tokens' scales of its groups — its reference scales, as the 16-row entry);
 //   3. Oᵀ rescaled, their two Pᵀ copies (P · s_t,g / r_g, f16) stored, a warpgroup barrier, P·V over their half
-//      (ldmatrix.trans, as f16r_pv); a release barrier (warp 0 waits, the others only arrive) and warpgroup w's thread 0
+//      (ldmatrix.trans, as f16r_pv); a release barrier (the warpgroup past its ldmatrix) and warpgroup w's thread 0
 //      requests block n + 3's half into the stage (warpgroup 0: its RoPE box too).
 // The item's end needs no merge of Oᵀ (each warpgroup writes its own channels); the column sums cross the warps only.
 // Included by mla_decode_sm90_small.cu after its other headers (SmallMerge, BlockRef, the register-A helpers).
@@ -30,11 +30,8 @@
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
 
-#ifndef MLA_SM90S_R32_COLSPLIT
-#define MLA_SM90S_R32_COLSPLIT 0  // 1: each warpgroup runs the softmax of 16 of the 32 columns (r32_softmax_cols)
-#endif
-#ifndef MLA_SM90S_R32_SYNC_RELEASE
-#define MLA_SM90S_R32_SYNC_RELEASE 0  // 1: every warp waits at the release barrier (a build for compute-sanitizer's racecheck)
+#ifndef MLA_SM90S_R32_PVOVERLAP
+#define MLA_SM90S_R32_PVOVERLAP 0  // 1: P·V committed per quarter, not waited: the next block's S conversion overlaps it
 #endif
 
 namespace {
@@ -150,30 +147,6 @@ __device__ __forceinline__ void r32_store_p(uint32_t sP, const float (&s)[16], c
     }
 }
 
-// MLA_SM90S_R32_COLSPLIT: Pᵀ of this warpgroup's 16 columns (col_of(2 wg + ii, ·): its fragment sm, slot 4 ii + 2 h + e)
-// into all four copies (copy k of group k in warpgroup k / 2's area at sPall + 4096 k), scaled per token by ratio s_t,k / r_k.
-__device__ __forceinline__ void r32_store_p_cols(uint32_t sPall, const float (&sm)[8], const float (&ratio)[2][4], int warp, int g, int q4, int wg) {
-  const bool odd = g & 1;
-  float rp[2][4];
-#pragma unroll
-  for (int h = 0; h < 2; ++h)
-#pragma unroll
-    for (int k = 0; k < 4; ++k) rp[h][k] = __shfl_xor_sync(0xffffffffu, ratio[h][k], 4);
-#pragma unroll
-  for (int ii = 0; ii < 2; ++ii)
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const float v0 = sm[4 * ii + 2 * h], v1 = sm[4 * ii + 2 * h + 1];
-      const float other = __shfl_xor_sync(0xffffffffu, odd ? v0 : v1, 4);
-      const int tok = (16 * warp + g + 8 * h) & ~1, col = col_of(2 * wg + ii, odd ? 1 : 0, q4);
-#pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        const uint32_t word = odd ? ptx::f32x2_to_f16x2(other * rp[h][k], v1 * ratio[h][k]) : ptx::f32x2_to_f16x2(v0 * ratio[h][k], other * rp[h][k]);
-        ptx::st_shared_u32(sPall + k * kR32Slab + swizzled(col, tok >> 3) + (tok & 7) * 2, word);
-      }
-    }
-}
-
 // Oᵀ += Vᵀ · Pᵀ over this warpgroup's half: local tile 2b + u = channels 64 (4 wg + 2b + u) …, from the half stage's box
 // b (f16r_pv's ldmatrix.trans fragments: Oᵀ's rows permuted within each warp's 16) against Pᵀ copy b. kMasked: the
 // codes of tokens ≥ n_valid become 0 first (NaN-filled slots).
@@ -225,6 +198,51 @@ __device__ __forceinline__ void r32_pv_half(float (&o)[4][16], uint32_t sSt, uin
   ptx::wgmma_wait<0>();
 }
 
+// r32_pv_half committed per quarter (group b, tile u: 4 k-steps), two quarters' fragments in flight, and not waited
+// for: the caller's next wgmma wait covers it (MLA_SM90S_R32_PVOVERLAP: the next block's S conversion meanwhile);
+// the fragments `a` in the caller's frame, alive until then.
+template <bool kMasked>
+__device__ __forceinline__ void r32_pv_half_async(float (&o)[4][16], uint32_t (&a)[2][4][4], uint32_t sSt, uint32_t sP, int warp, int lane, int n_valid) {
+  const uint64_t dp = desc_k_major(sP);
+  const int q4 = lane & 3;
+  uint32_t keep[2][4];
+  if constexpr (kMasked) {
+#pragma unroll
+    for (int kp = 0; kp < 2; ++kp)
+#pragma unroll
+      for (int m = 0; m < 4; ++m) {
+        const int t0 = 32 * kp + 8 * m + 2 * q4;
+        keep[kp][m] = (t0 < n_valid ? 0x0000ffffu : 0u) | (t0 + 1 < n_valid ? 0xffff0000u : 0u);
+      }
+  }
+#pragma unroll
+  for (int qt = 0; qt < 4; ++qt) {
+    const int b = qt >> 1, u = qt & 1, chunk = 4 * u + warp;
+    if (qt >= 2) ptx::wgmma_wait<1>();  // quarter qt − 2 retired: its fragments may be rewritten
+#pragma unroll
+    for (int kp = 0; kp < 2; ++kp) {
+      const int tk = 32 * kp + lane;
+      uint32_t r[4];
+      ptx::ldmatrix_x4_trans(r, sSt + b * SM90_SLAB_BYTES + tk * 128 + ((chunk ^ (tk & 7)) << 4));
+#pragma unroll
+      for (int m = 0; m < 4; ++m) {
+        if constexpr (kMasked) r[m] &= keep[kp][m];
+        r[m] = ptx::prmt(r[m], 0u, 0x3120u);
+      }
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const uint2 lo = ptx::e4m3x4_to_f16x4(r[2 * h]), hi = ptx::e4m3x4_to_f16x4(r[2 * h + 1]);
+        uint32_t(&f)[4] = a[qt & 1][2 * kp + h];
+        f[0] = lo.x, f[1] = lo.y, f[2] = hi.x, f[3] = hi.y;
+      }
+    }
+    ptx::wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n32k16_f16_rs(o[2 * b + u], a[qt & 1][kk], dp + ((b * kR32Slab + kk * 32) >> 4), 1);
+    ptx::wgmma_commit();
+  }
+}
+
 // o_unpermute at 32 columns (4 tiles of 16 values).
 __device__ __forceinline__ void r32_o_unpermute(float (&o)[4][16], int g, int q4) {
 #pragma unroll
@@ -246,27 +264,22 @@ __device__ __forceinline__ void r32_o_unpermute(float (&o)[4][16], int g, int q4
   }
 }
 
-template <bool kColSplit = MLA_SM90S_R32_COLSPLIT>
 __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& p, const CUtensorMap* rope_map, const CUtensorMap* raw_sw_map) {
   using T = __nv_bfloat16;
   constexpr int kRows = SM90S_R32_ROWS, kCols = kRows / 8;
-  // kColSplit (MLA_SM90S_R32_COLSPLIT): warpgroup w runs the softmax of columns 16w … 16w + 15 only (its m, l) and
-  // writes their Pᵀ into all four copies; the other 16 columns' Oᵀ factors come from the other warpgroup
-  constexpr int kMine = kColSplit ? 2 : kCols;  // column tiles whose softmax this warpgroup runs
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const int tid = threadIdx.x, lane = tid & 31, warp_cta = __shfl_sync(0xffffffffu, tid >> 5, 0);
   const int wg = warp_cta >> 2, warp = warp_cta & 3, wtid = tid & (kWgThreads - 1);
   const int g = lane >> 2, q4 = lane & 3;
   const int wg_bar = kWgBarrier0 + wg;       // the warpgroup's barrier (all 128 threads)
-  const int rel_bar = kWgBarrier0 + 2 + wg;  // its release: warp 0 waits until the others are past their P·V
+  // its release: its 4 warps past their P·V's ldmatrix (warps 1–3 only arriving, so that warp 0 alone waits, measured
+  // 1.3 % slower on the H200 — and compute-sanitizer's racecheck misorders such warps: perf log, session 24 `r32b`)
+  const int rel_bar = kWgBarrier0 + 2 + wg;
   const uint32_t sQ = base + SM90S_F8R32_OFF_Q, sQf = base + SM90S_F8R32_OFF_QF, sFlag = base + SM90S_F8R32_OFF_FLAG;
   const uint32_t barRaw = base + SM90S_F8R32_OFF_BAR + 8 * kR32Stages * wg, barRope = base + SM90S_F8R32_OFF_BAR + 16 * kR32Stages;
   // column maxima of warp v of warpgroup x (32 floats) and then its maxima of the tokens' scales (its 2 groups)
   auto max_at = [&](int v, int col) { return base + SM90S_F8R32_OFF_MAX + ((wg * 4 + v) * 40 + col) * 4; };
-  // kColSplit: warpgroup x's column factors exp2(m_old − m_new) of the block, its column c (0–15) — past warp 0's 20
-  // maxima (16 columns and 4 groups' scale maxima)
-  auto sc_at = [&](int x, int c) { return base + SM90S_F8R32_OFF_MAX + (x * 4 * 40 + 20 + c) * 4; };
   auto x_at = [&](int parity, int x, int k) { return base + SM90S_F8R32_OFF_X + (((parity * 2 + x) * 4 + k) * kWgThreads + wtid) * 16; };
   const SmallMerge<kRows, false> merge{0u, 0u, 0u, wg, warp, wtid, g, q4};
 
@@ -367,259 +380,145 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
     for (int i = 0; i < kCols; ++i)
 #pragma unroll
       for (int e = 0; e < 2; ++e) qf[i][e] = ptx::ld_shared_f32(sQf + col_of(i, e, q4) * 4);
-    // the reference scales of this warpgroup's groups (its Oᵀ tiles 2b, 2b + 1 in units of rg[b]); kColSplit: of all
-    // four (the same in both warpgroups), rg[2 wg + b] its groups'
-    float rg[kColSplit ? 4 : 2];
-#pragma unroll
-    for (int k = 0; k < (kColSplit ? 4 : 2); ++k) rg[k] = 1.f;
+    float rg[2] = {1.f, 1.f};  // the reference scales of this warpgroup's groups (its Oᵀ tiles 2b, 2b + 1 in units of rg[b])
     float o[4][16];
 #pragma unroll
     for (int t = 0; t < 4; ++t)
 #pragma unroll
       for (int x = 0; x < 16; ++x) o[t][x] = 0.f;
-    float m[kMine][2], l[kMine][2];
+    float m[kCols][2], l[kCols][2];
 #pragma unroll
-    for (int i = 0; i < kMine; ++i)
+    for (int i = 0; i < kCols; ++i)
 #pragma unroll
       for (int e = 0; e < 2; ++e) m[i][e] = kMaxInit, l[i][e] = 0.f;
 
+    // Sᵀ's partial of block jj (in stage `stage`) into s, its tokens' scales into tsc; ends with every wgmma of the
+    // warpgroup retired — so a block's S is issued at the end of the iteration before (behind that block's P·V, which
+    // MLA_SM90S_R32_PVOVERLAP leaves in flight): no wgmma is in flight across the loop's back edge, where ptxas would
+    // serialize them (C7514)
+    float s[16];
+    R32Scales tsc;
+    auto scores = [&](int jj) {
+      const uint32_t b_ = opaque(base);  // (as the 16-row body: no descriptors kept live across blocks)
+      const int n_valid = jj == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
+      tsc = r32_token_scales(p, ptx::ld_plain(bt + jj), warp, g, n_valid, wg);  // before the wait
+      ptx::mbarrier_wait(barRaw + 8 * stage, phase);
+#pragma unroll
+      for (int x = 0; x < 16; ++x) s[x] = 0.f;
+      r32_scores_half(s, b_ + SM90S_F8R32_OFF_RAW + (wg * kR32Stages + stage) * SM90S_F8R32_HALF_BYTES, b_ + SM90S_F8R32_OFF_ROPE + stage * SM90_SLAB_BYTES,
+                      b_ + SM90S_F8R32_OFF_Q, tsc, qf, barRope + 8 * stage, phase, wg, warp, lane);
+    };
+    if (bk.count > 0) scores(0);
 #pragma unroll 1
     for (int j = 0; j < bk.count; ++j) {
-      const uint32_t b_ = opaque(base);  // (as the 16-row body: no descriptors kept live across blocks)
+      const uint32_t b_ = opaque(base);
       const uint32_t sSt = b_ + SM90S_F8R32_OFF_RAW + (wg * kR32Stages + stage) * SM90S_F8R32_HALF_BYTES;
       const uint32_t sP = b_ + SM90S_F8R32_OFF_P + wg * 2 * kR32Slab;
       const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
-      // before the wait: the loads hide behind the TMA's (kColSplit: all four groups', the Pᵀ copies' ratios)
-      R32Scales tsc;
-      Fp8TokenScales tsc4;
-      if constexpr (kColSplit) {
-        tsc4 = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);
+
+      // the partials' exchange: slot parity nblk & 1 (the other warpgroup reads this block's before it passes the
+      // next block's barrier, after which the slot of parity nblk & 1 is rewritten)
+      const int par = nblk & 1;
 #pragma unroll
-        for (int h = 0; h < 2; ++h)
+      for (int k = 0; k < 4; ++k)
+        ptx::st_shared_v4(x_at(par, wg, k), make_uint4(__float_as_uint(s[4 * k]), __float_as_uint(s[4 * k + 1]), __float_as_uint(s[4 * k + 2]), __float_as_uint(s[4 * k + 3])));
+      __syncthreads();
 #pragma unroll
-          for (int b = 0; b < 2; ++b) tsc.v[h][b] = wg ? tsc4.v[h][2 + b] : tsc4.v[h][b];
-      } else {
-        tsc = r32_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid, wg);
+      for (int k = 0; k < 4; ++k) {
+        const uint4 v = ptx::ld_shared_v4(x_at(par, 1 - wg, k));
+        s[4 * k] += __uint_as_float(v.x), s[4 * k + 1] += __uint_as_float(v.y), s[4 * k + 2] += __uint_as_float(v.z), s[4 * k + 3] += __uint_as_float(v.w);
       }
-      ptx::mbarrier_wait(barRaw + 8 * stage, phase);
-      float s[16];
-#pragma unroll
-      for (int x = 0; x < 16; ++x) s[x] = 0.f;
-      r32_scores_half(s, sSt, b_ + SM90S_F8R32_OFF_ROPE + stage * SM90_SLAB_BYTES, b_ + SM90S_F8R32_OFF_Q, tsc, qf, barRope + 8 * stage, phase, wg, warp, lane);
 
-      if constexpr (!kColSplit) {
-        // the partials' exchange: slot parity nblk & 1 (the other warpgroup reads this block's before it passes the
-        // next block's barrier, after which the slot of parity nblk & 1 is rewritten)
-        const int par = nblk & 1;
+      // mask tokens at or past each column's end; the column maxima (this thread's two tokens, the warp's 8 g, the
+      // warpgroup's 4 warps) and the maxima of the tokens' scales per group
+      const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
+      float mx[kCols][2];
 #pragma unroll
-        for (int k = 0; k < 4; ++k)
-          ptx::st_shared_v4(x_at(par, wg, k), make_uint4(__float_as_uint(s[4 * k]), __float_as_uint(s[4 * k + 1]), __float_as_uint(s[4 * k + 2]), __float_as_uint(s[4 * k + 3])));
-        __syncthreads();
+      for (int i = 0; i < kCols; ++i)
 #pragma unroll
-        for (int k = 0; k < 4; ++k) {
-          const uint4 v = ptx::ld_shared_v4(x_at(par, 1 - wg, k));
-          s[4 * k] += __uint_as_float(v.x), s[4 * k + 1] += __uint_as_float(v.y), s[4 * k + 2] += __uint_as_float(v.z), s[4 * k + 3] += __uint_as_float(v.w);
+        for (int e = 0; e < 2; ++e) {
+          mx[i][e] = -INFINITY;
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            float& x = s[4 * i + 2 * h + e];
+            if (tok0 + 8 * h >= sl[i].row_end[e]) x = -INFINITY;
+            mx[i][e] = fmaxf(mx[i][e], x);
+          }
+#pragma unroll
+          for (int d = 4; d < 32; d <<= 1) mx[i][e] = fmaxf(mx[i][e], __shfl_xor_sync(0xffffffffu, mx[i][e], d));
         }
-
-        // mask tokens at or past each column's end; the column maxima (this thread's two tokens, the warp's 8 g, the
-        // warpgroup's 4 warps) and the maxima of the tokens' scales per group
-        const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
-        float mx[kCols][2];
+      float smx[2];
+#pragma unroll
+      for (int b = 0; b < 2; ++b) {
+        smx[b] = fmaxf(tsc.v[0][b], tsc.v[1][b]);
+#pragma unroll
+        for (int d = 4; d < 32; d <<= 1) smx[b] = fmaxf(smx[b], __shfl_xor_sync(0xffffffffu, smx[b], d));
+      }
+      if (g == 0) {
 #pragma unroll
         for (int i = 0; i < kCols; ++i)
 #pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            mx[i][e] = -INFINITY;
+          for (int e = 0; e < 2; ++e) ptx::st_shared_f32(max_at(warp, col_of(i, e, q4)), mx[i][e]);
+        if (q4 < 2) ptx::st_shared_f32(max_at(warp, 32 + q4), q4 == 0 ? smx[0] : smx[1]);
+      }
+      ptx::named_barrier_sync(wg_bar, kWgThreads);  // (the maxima are rewritten only after the next block's Pᵀ barrier)
+      float scale[kCols][2];
 #pragma unroll
-            for (int h = 0; h < 2; ++h) {
-              float& x = s[4 * i + 2 * h + e];
-              if (tok0 + 8 * h >= sl[i].row_end[e]) x = -INFINITY;
-              mx[i][e] = fmaxf(mx[i][e], x);
-            }
+      for (int i = 0; i < kCols; ++i)
 #pragma unroll
-            for (int d = 4; d < 32; d <<= 1) mx[i][e] = fmaxf(mx[i][e], __shfl_xor_sync(0xffffffffu, mx[i][e], d));
+        for (int e = 0; e < 2; ++e) {
+          float bm = -INFINITY;
+#pragma unroll
+          for (int v = 0; v < 4; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(max_at(v, col_of(i, e, q4))));
+          const float m_new = fmaxf(m[i][e], bm * scale_log2);  // a fully masked column keeps its max: scale 1, P 0
+          scale[i][e] = ptx::exp2_approx(m[i][e] - m_new);
+          m[i][e] = m_new;
+          l[i][e] *= scale[i][e];
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            float& x = s[4 * i + 2 * h + e];
+            x = ptx::exp2_approx(fmaf(x, scale_log2, -m_new));
+            l[i][e] += x;
           }
-        float smx[2];
-#pragma unroll
-        for (int b = 0; b < 2; ++b) {
-          smx[b] = fmaxf(tsc.v[0][b], tsc.v[1][b]);
-#pragma unroll
-          for (int d = 4; d < 32; d <<= 1) smx[b] = fmaxf(smx[b], __shfl_xor_sync(0xffffffffu, smx[b], d));
         }
-        if (g == 0) {
+      // the block's scale maxima of the warpgroup's groups: the new reference scales (f16_rescale_groups)
+      float fac[2], ratio[2][2];
 #pragma unroll
-          for (int i = 0; i < kCols; ++i)
+      for (int b = 0; b < 2; ++b) {
+        float bmx = 0.f;
 #pragma unroll
-            for (int e = 0; e < 2; ++e) ptx::st_shared_f32(max_at(warp, col_of(i, e, q4)), mx[i][e]);
-          if (q4 < 2) ptx::st_shared_f32(max_at(warp, 32 + q4), q4 == 0 ? smx[0] : smx[1]);
-        }
-        ptx::named_barrier_sync(wg_bar, kWgThreads);  // (the maxima are rewritten only after the next block's Pᵀ barrier)
-        float scale[kCols][2];
+        for (int v = 0; v < 4; ++v) bmx = fmaxf(bmx, ptx::ld_shared_f32(max_at(v, 32 + b)));
+        const float r_new = bmx > 0.f ? bmx : rg[b];  // (a group whose scales are all 0: P·0 either way)
+        const float inv = 1.f / r_new;
+        fac[b] = rg[b] * inv;
+        rg[b] = r_new;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) ratio[h][b] = tsc.v[h][b] * inv;
+      }
+#pragma unroll
+      for (int t = 0; t < 4; ++t)
 #pragma unroll
         for (int i = 0; i < kCols; ++i)
 #pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            float bm = -INFINITY;
+          for (int h = 0; h < 2; ++h)
 #pragma unroll
-            for (int v = 0; v < 4; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(max_at(v, col_of(i, e, q4))));
-            const float m_new = fmaxf(m[i][e], bm * scale_log2);  // a fully masked column keeps its max: scale 1, P 0
-            scale[i][e] = ptx::exp2_approx(m[i][e] - m_new);
-            m[i][e] = m_new;
-            l[i][e] *= scale[i][e];
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-              float& x = s[4 * i + 2 * h + e];
-              x = ptx::exp2_approx(fmaf(x, scale_log2, -m_new));
-              l[i][e] += x;
-            }
-          }
-        // the block's scale maxima of the warpgroup's groups: the new reference scales (f16_rescale_groups)
-        float fac[2], ratio[2][2];
-#pragma unroll
-        for (int b = 0; b < 2; ++b) {
-          float bmx = 0.f;
-#pragma unroll
-          for (int v = 0; v < 4; ++v) bmx = fmaxf(bmx, ptx::ld_shared_f32(max_at(v, 32 + b)));
-          const float r_new = bmx > 0.f ? bmx : rg[b];  // (a group whose scales are all 0: P·0 either way)
-          const float inv = 1.f / r_new;
-          fac[b] = rg[b] * inv;
-          rg[b] = r_new;
-#pragma unroll
-          for (int h = 0; h < 2; ++h) ratio[h][b] = tsc.v[h][b] * inv;
-        }
-#pragma unroll
-        for (int t = 0; t < 4; ++t)
-#pragma unroll
-          for (int i = 0; i < kCols; ++i)
-#pragma unroll
-            for (int h = 0; h < 2; ++h)
-#pragma unroll
-              for (int e = 0; e < 2; ++e) o[t][4 * i + 2 * h + e] *= scale[i][e] * fac[t >> 1];
-        r32_store_p(sP, s, ratio, warp, g, q4);
-        ptx::fence_proxy_async();  // st.shared → wgmma reads
-        ptx::named_barrier_sync(wg_bar, kWgThreads);
-      } else {
-        // kColSplit: each warpgroup sends the other the partials of the other's 16 columns and adds the other's to its own
-        const int par = nblk & 1;
-#pragma unroll
-        for (int k = 0; k < 2; ++k) {
-          float v[4];
-#pragma unroll
-          for (int y = 0; y < 4; ++y) v[y] = wg ? s[4 * k + y] : s[8 + 4 * k + y];
-          ptx::st_shared_v4(x_at(par, wg, k), make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3])));
-        }
-        __syncthreads();
-        float sm[8];  // my columns' Sᵀ: slot 4 ii + 2 h + e = token 16 warp + g + 8 h, column col_of(2 wg + ii, e, q4)
-#pragma unroll
-        for (int k = 0; k < 2; ++k) {
-          const uint4 v = ptx::ld_shared_v4(x_at(par, 1 - wg, k));
-          const float t4[4] = {__uint_as_float(v.x), __uint_as_float(v.y), __uint_as_float(v.z), __uint_as_float(v.w)};
-#pragma unroll
-          for (int y = 0; y < 4; ++y) sm[4 * k + y] = (wg ? s[8 + 4 * k + y] : s[4 * k + y]) + t4[y];
-        }
-        const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
-        float mx[2][2];
-#pragma unroll
-        for (int ii = 0; ii < 2; ++ii)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const int row_end = wg ? sl[2 + ii].row_end[e] : sl[ii].row_end[e];
-            mx[ii][e] = -INFINITY;
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-              float& x = sm[4 * ii + 2 * h + e];
-              if (tok0 + 8 * h >= row_end) x = -INFINITY;
-              mx[ii][e] = fmaxf(mx[ii][e], x);
-            }
-#pragma unroll
-            for (int d = 4; d < 32; d <<= 1) mx[ii][e] = fmaxf(mx[ii][e], __shfl_xor_sync(0xffffffffu, mx[ii][e], d));
-          }
-        float smx[4];
-#pragma unroll
-        for (int k = 0; k < 4; ++k) {
-          smx[k] = fmaxf(tsc4.v[0][k], tsc4.v[1][k]);
-#pragma unroll
-          for (int d = 4; d < 32; d <<= 1) smx[k] = fmaxf(smx[k], __shfl_xor_sync(0xffffffffu, smx[k], d));
-        }
-        if (g == 0) {
-#pragma unroll
-          for (int ii = 0; ii < 2; ++ii)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) ptx::st_shared_f32(max_at(warp, 8 * ii + 2 * q4 + e), mx[ii][e]);
-          ptx::st_shared_f32(max_at(warp, 16 + q4), q4 == 0 ? smx[0] : q4 == 1 ? smx[1] : q4 == 2 ? smx[2] : smx[3]);
-        }
-        ptx::named_barrier_sync(wg_bar, kWgThreads);  // (the maxima are rewritten only after the next block's Pᵀ barrier)
-        float scl[2][2];
-#pragma unroll
-        for (int ii = 0; ii < 2; ++ii)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            float bm = -INFINITY;
-#pragma unroll
-            for (int v = 0; v < 4; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(max_at(v, 8 * ii + 2 * q4 + e)));
-            const float m_new = fmaxf(m[ii][e], bm * scale_log2);
-            scl[ii][e] = ptx::exp2_approx(m[ii][e] - m_new);
-            m[ii][e] = m_new;
-            l[ii][e] *= scl[ii][e];
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-              float& x = sm[4 * ii + 2 * h + e];
-              x = ptx::exp2_approx(fmaf(x, scale_log2, -m_new));
-              l[ii][e] += x;
-            }
-          }
-        // my columns' factors for the other warpgroup's Oᵀ (read after the Pᵀ barrier; rewritten only after the next
-        // block's exchange barrier, which the other passes after reading them)
-        if (warp == 0 && g == 0) {
-#pragma unroll
-          for (int ii = 0; ii < 2; ++ii)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) ptx::st_shared_f32(sc_at(wg, 8 * ii + 2 * q4 + e), scl[ii][e]);
-        }
-        // the block's scale maxima of all four groups: the new reference scales (the same in both warpgroups)
-        float fk[4], ratio[2][4];
-#pragma unroll
-        for (int k = 0; k < 4; ++k) {
-          float bmx = 0.f;
-#pragma unroll
-          for (int v = 0; v < 4; ++v) bmx = fmaxf(bmx, ptx::ld_shared_f32(max_at(v, 16 + k)));
-          const float r_new = bmx > 0.f ? bmx : rg[k];
-          const float inv = 1.f / r_new;
-          fk[k] = rg[k] * inv;
-          rg[k] = r_new;
-#pragma unroll
-          for (int h = 0; h < 2; ++h) ratio[h][k] = tsc4.v[h][k] * inv;
-        }
-        r32_store_p_cols(b_ + SM90S_F8R32_OFF_P, sm, ratio, warp, g, q4, wg);
-        ptx::fence_proxy_async();  // st.shared → wgmma reads (both warpgroups write every copy)
-        __syncthreads();
-        float scale[kCols][2];
-#pragma unroll
-        for (int ii = 0; ii < 2; ++ii)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const float other = ptx::ld_shared_f32(sc_at(1 - wg, 8 * ii + 2 * q4 + e));
-            scale[ii][e] = wg ? other : scl[ii][e];
-            scale[2 + ii][e] = wg ? scl[ii][e] : other;
-          }
-        const float fac[2] = {wg ? fk[2] : fk[0], wg ? fk[3] : fk[1]};
-#pragma unroll
-        for (int t = 0; t < 4; ++t)
-#pragma unroll
-          for (int i = 0; i < kCols; ++i)
-#pragma unroll
-            for (int h = 0; h < 2; ++h)
-#pragma unroll
-              for (int e = 0; e < 2; ++e) o[t][4 * i + 2 * h + e] *= scale[i][e] * fac[t >> 1];
-      }
+            for (int e = 0; e < 2; ++e) o[t][4 * i + 2 * h + e] *= scale[i][e] * fac[t >> 1];
+      r32_store_p(sP, s, ratio, warp, g, q4);
+      ptx::fence_proxy_async();  // st.shared → wgmma reads
+      ptx::named_barrier_sync(wg_bar, kWgThreads);
 
-      if (n_valid < PAGE_BLOCK_SIZE) r32_pv_half<true>(o, sSt, sP, warp, lane, n_valid);
-      else r32_pv_half<false>(o, sSt, sP, warp, lane, n_valid);
+      uint32_t pva[2][4][4];  // MLA_SM90S_R32_PVOVERLAP: P·V's fragments, read by its wgmmas until the next block's S waits
+      if constexpr (MLA_SM90S_R32_PVOVERLAP) {
+        if (n_valid < PAGE_BLOCK_SIZE) r32_pv_half_async<true>(o, pva, sSt, sP, warp, lane, n_valid);
+        else r32_pv_half_async<false>(o, pva, sSt, sP, warp, lane, n_valid);
+      } else {
+        if (n_valid < PAGE_BLOCK_SIZE) r32_pv_half<true>(o, sSt, sP, warp, lane, n_valid);
+        else r32_pv_half<false>(o, sSt, sP, warp, lane, n_valid);
+      }
 
       // the stage (and, for warpgroup 0, the RoPE slot: both warpgroups' S of this block is past the exchange) is free
       // once the warpgroup's 4 warps are past their ldmatrix: block n + 3 goes into it
-      if (warp == 0 || MLA_SM90S_R32_SYNC_RELEASE) ptx::named_barrier_sync(rel_bar, kWgThreads);
-      else ptx::named_barrier_arrive(rel_bar, kWgThreads);
+      ptx::named_barrier_sync(rel_bar, kWgThreads);
       if (rq_n == nblk + kR32Stages - 1) {
         BlockRef nx = rq;
         if (advance(nx)) {
@@ -629,22 +528,20 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
       }
       ++nblk;
       if (++stage == kR32Stages) stage = 0, phase ^= 1;
+      if (j + 1 < bk.count) scores(j + 1);
+      else if constexpr (MLA_SM90S_R32_PVOVERLAP) ptx::wgmma_wait<0>();  // the item's last P·V
     }
 
     // ---- the item's end: Oᵀ's rows back, the column sums over the warpgroup's warps (both warpgroups ran the same
     // softmax: each reads its own), Oᵀ out of the reference scales, each warpgroup its own channels
     r32_o_unpermute(o, g, q4);
-    const uint32_t sL = base + SM90S_F8R32_OFF_L, sM = base + SM90S_F8R32_OFF_M;
 #pragma unroll
-    for (int i = 0; i < kMine; ++i)
+    for (int i = 0; i < kCols; ++i)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
 #pragma unroll
         for (int d = 4; d < 32; d <<= 1) l[i][e] += __shfl_xor_sync(0xffffffffu, l[i][e], d);
-        // (kColSplit: column 8 i + 2 q4 + e of the warpgroup's 16, and its max for the other warpgroup)
-        const int c = kColSplit ? 8 * i + 2 * q4 + e : col_of(i, e, q4);
-        if (g == 0) ptx::st_shared_f32(sL + ((wg * 4 + warp) * kRows + c) * 4, l[i][e]);
-        if (kColSplit && g == 0 && warp == 0) ptx::st_shared_f32(sM + (wg * kRows + c) * 4, m[i][e]);
+        if (g == 0) ptx::st_shared_f32(base + SM90S_F8R32_OFF_L + ((wg * 4 + warp) * kRows + col_of(i, e, q4)) * 4, l[i][e]);
       }
     __syncthreads();  // the sums are out; every thread is past its last S: Q may be reloaded
     if (req < w.end_req) load_q(req + 1);
@@ -654,18 +551,16 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
     for (int i = 0; i < kCols; ++i)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        const int x = kColSplit ? i >> 1 : wg, c = kColSplit ? 8 * (i & 1) + 2 * q4 + e : col_of(i, e, q4);  // whose sums
         float L = 0.f;
 #pragma unroll
-        for (int v = 0; v < 4; ++v) L += ptx::ld_shared_f32(sL + ((x * 4 + v) * kRows + c) * 4);
+        for (int v = 0; v < 4; ++v) L += ptx::ld_shared_f32(base + SM90S_F8R32_OFF_L + ((wg * 4 + v) * kRows + col_of(i, e, q4)) * 4);
         it.L[i][e] = L;
-        if constexpr (kColSplit) it.M[i][e] = ptx::ld_shared_f32(sM + (x * kRows + c) * 4);
-        else it.M[i][e] = m[i][e];
+        it.M[i][e] = m[i][e];
       }
 #pragma unroll
     for (int t = 0; t < 4; ++t)
 #pragma unroll
-      for (int x = 0; x < 16; ++x) it.oh[t][x] = o[t][x] * (kColSplit ? (wg ? rg[2 + (t >> 1)] : rg[t >> 1]) : rg[(t >> 1) & 1]);
+      for (int x = 0; x < 16; ++x) it.oh[t][x] = o[t][x] * rg[t >> 1];
     merge.template store<false>(p, nullptr, req, sl[0], rs, it);
     if (p.split_arrivals != nullptr && !sl[0].no_split) fold_split<T>(p, req, req, 0, p.q_rows, tid, SM90S_THREADS, sFlag, [] { __syncthreads(); });
   }

@@ -682,6 +682,15 @@ case $step in
     rm -f "$out/prof-$n.ncu-rep"
     grep -aE "Duration|DRAM Throughput|L1/TEX Cache Throughput|Compute \(SM\) Throughput|Issue Slots Busy|No Eligible|Active Warps Per Scheduler|Eligible Warps|SM Frequency|Executed Ipc" "$out/prof-$n-details.txt" | head -20
     ;;
+  r32c)
+    # the 32-row FP8 entry restructured (session 24: each block's S issued at the end of the iteration before, every
+    # warp waiting at the release barrier): its FP8 GPU tests, memcheck and racecheck on two 32-row cases; then two
+    # rounds of the 17–32-row sweep rows against .variants/pvov (-DMLA_SM90S_R32_PVOVERLAP=1: P·V left in flight under
+    # the next S) and .variants/first (the entry as first measured, commit 3a90402)
+    fp8_tests r32c "f16 datapath" 200
+    sanitize_fp8_tests r32c "(h_q 32, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 240
+    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds r32c "sweep:2,4,18,20" dist/kernels .variants/pvov .variants/first
+    ;;
   regafinal)
     # the register-A build as merged: racecheck on hopper-small's dense FP8 tests alone ('f16 datapath': the pattern
     # 'hopper-small' also runs the test that takes the 'hopper' FP8 kernel, whose zero-tail reports are the known false

@@ -197,7 +197,9 @@ function fp8Case() {
   const blockTable = Tensor.from([0, 1, 2, 3], [2, 2], I32);
   const seqlens = Tensor.from(lens, [2], I32);
   const q = Tensor.empty([2, 2, 16, 576], BF16);
-  const md = metadata(seqlens, lens, 2 * 16);
+  // the dense decodes: s_q 3 (48 rows: more than 'hopper-small' takes, so the Hopper FP8 kernel by default)
+  const qDense = Tensor.empty([2, 3, 16, 576], BF16);
+  const md = metadata(seqlens, lens, 3 * 16);
   const indices = Tensor.from(Int32Array.from({ length: 2 * 2 * 64 }, (_, i) => (i * 7) % 256), [2, 2, 64], I32);
   const mdS = getMlaMetadata(null, 2 * 16, 1, { topk: 64, batchSize: 2, backend: 'cuda' });
   const drop = (r: { out: Tensor; lse: Tensor }) => {
@@ -206,7 +208,7 @@ function fp8Case() {
   };
   return {
     kCache, pages, rowStride, pageStride,
-    decode: (kernel?: string, qq: Tensor = q) => () => drop(flashMlaWithKvcache(qq, kCache, blockTable, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, causal: true, kernel })),
+    decode: (kernel?: string, qq: Tensor = qDense) => () => drop(flashMlaWithKvcache(qq, kCache, blockTable, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, causal: true, kernel })),
     sparse: (kernel?: string) => () => drop(flashMlaWithKvcache(q, kCache, null, null, 512, mdS.tileSchedulerMetadata, mdS.numSplits, { isFp8KvCache: true, indices, kernel })),
   };
 }
@@ -953,6 +955,8 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const be = getBackend('cuda');
       assert.deepEqual(be.decodeKernels(FP8_DENSE), ['hopper', 'generic', 'hopper-small']); // s_q not given: the small-row kernel last (h_q 16)
       assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sQ: 1 }), ['hopper-small', 'hopper', 'generic']); // h_q · s_q 16: the small-row kernel first
+      assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sQ: 2 }), ['hopper-small', 'hopper', 'generic']); // 32 rows: its 32-row FP8 entry first
+      assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sQ: 3 }), ['hopper', 'generic']); // 48 rows (this scenario's decodes): the Hopper FP8 kernel
       assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, dtype: 'fp16' }), ['generic']);
       assert.deepEqual(be.decodeKernels({ ...FP8_DENSE, sparse: true }), ['hopper-small', 'hopper', 'generic']); // sparse h_q 16: the small-row kernel's sparse entry first
       const c = fp8Case();
@@ -992,7 +996,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
       assert.ok(loadedModules().some((m) => m.file === 'mla_decode_fp8'), "kernel 'generic' did not run the portable FP8 kernel");
       // what the Hopper FP8 kernel does not run: fp16 q (on 'generic' by default); sparse decode (the sparse variant's);
       // other kernel names
-      const q16 = Tensor.empty([2, 2, 16, 576], { dtype: 'fp16', backend: 'cuda' });
+      const q16 = Tensor.empty([2, 3, 16, 576], { dtype: 'fp16', backend: 'cuda' });
       c.decode(undefined, q16)();
       healthy(f);
       assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 3, 'fp16 q went to the Hopper FP8 kernel');
