@@ -30,10 +30,6 @@
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
 
-#ifndef MLA_SM90S_R32_PVOVERLAP
-#define MLA_SM90S_R32_PVOVERLAP 0  // 1: P·V committed per quarter, not waited: the next block's S conversion overlaps it
-#endif
-
 namespace {
 
 constexpr int kR32Slab = SM90S_R32_ROW_SLAB_BYTES;  // Q's and a Pᵀ copy's slab: 32 rows × 128 B
@@ -70,7 +66,7 @@ __device__ __forceinline__ R32Scales r32_token_scales(const MlaDecodeParams& p, 
 // 4 ldmatrix.x4 and 8 wgmmas, A from registers: f16r_scores' fragments; Q permuted to match), RoPE k-steps 2 wg and
 // 2 wg + 1 from the block's RoPE box sR (after its wait), then s = S_rope + 2^−k_c Σ_b s_t,b · S_b. Committed per
 // quarter (4 k-steps), two quarters' fragments in flight.
-__device__ __forceinline__ void r32_scores_half(float (&s)[16], uint32_t sSt, uint32_t sR, uint32_t sQ, const R32Scales& tsc, const float (&qf)[4][2],
+__device__ __forceinline__ void r32_scores_half(float (&s)[16], uint32_t sSt, uint32_t sR, uint32_t sQ, const R32Scales& tsc, uint32_t sQf,
                                                 uint32_t rope_bar, uint32_t rope_phase, int wg, int warp, int lane) {
   const int mi = lane >> 3, t = 16 * warp + 8 * (mi & 1) + (lane & 7);
   const uint32_t row = sSt + t * 128;
@@ -110,6 +106,13 @@ __device__ __forceinline__ void r32_scores_half(float (&s)[16], uint32_t sSt, ui
     const int k = 2 * wg + kk;
     ptx::wgmma_m64n32k16_bf16_ss(s, dr + ((k * 32) >> 4), dq + (((SM90_SLABS - 1) * kR32Slab + k * 32) >> 4), kk != 0);
   }
+  // the columns' factors 2^−k_c from shared memory (the item's, q_to_f16_scaled: kept in registers across the
+  // blocks, they made the entry spill)
+  float qf[4][2];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) qf[i][e] = ptx::ld_shared_f32(sQf + col_of(i, e, lane & 3) * 4);
   ptx::wgmma_commit();
   ptx::wgmma_wait<0>();
 #pragma unroll
@@ -198,51 +201,6 @@ __device__ __forceinline__ void r32_pv_half(float (&o)[4][16], uint32_t sSt, uin
   ptx::wgmma_wait<0>();
 }
 
-// r32_pv_half committed per quarter (group b, tile u: 4 k-steps), two quarters' fragments in flight, and not waited
-// for: the caller's next wgmma wait covers it (MLA_SM90S_R32_PVOVERLAP: the next block's S conversion meanwhile);
-// the fragments `a` in the caller's frame, alive until then.
-template <bool kMasked>
-__device__ __forceinline__ void r32_pv_half_async(float (&o)[4][16], uint32_t (&a)[2][4][4], uint32_t sSt, uint32_t sP, int warp, int lane, int n_valid) {
-  const uint64_t dp = desc_k_major(sP);
-  const int q4 = lane & 3;
-  uint32_t keep[2][4];
-  if constexpr (kMasked) {
-#pragma unroll
-    for (int kp = 0; kp < 2; ++kp)
-#pragma unroll
-      for (int m = 0; m < 4; ++m) {
-        const int t0 = 32 * kp + 8 * m + 2 * q4;
-        keep[kp][m] = (t0 < n_valid ? 0x0000ffffu : 0u) | (t0 + 1 < n_valid ? 0xffff0000u : 0u);
-      }
-  }
-#pragma unroll
-  for (int qt = 0; qt < 4; ++qt) {
-    const int b = qt >> 1, u = qt & 1, chunk = 4 * u + warp;
-    if (qt >= 2) ptx::wgmma_wait<1>();  // quarter qt − 2 retired: its fragments may be rewritten
-#pragma unroll
-    for (int kp = 0; kp < 2; ++kp) {
-      const int tk = 32 * kp + lane;
-      uint32_t r[4];
-      ptx::ldmatrix_x4_trans(r, sSt + b * SM90_SLAB_BYTES + tk * 128 + ((chunk ^ (tk & 7)) << 4));
-#pragma unroll
-      for (int m = 0; m < 4; ++m) {
-        if constexpr (kMasked) r[m] &= keep[kp][m];
-        r[m] = ptx::prmt(r[m], 0u, 0x3120u);
-      }
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const uint2 lo = ptx::e4m3x4_to_f16x4(r[2 * h]), hi = ptx::e4m3x4_to_f16x4(r[2 * h + 1]);
-        uint32_t(&f)[4] = a[qt & 1][2 * kp + h];
-        f[0] = lo.x, f[1] = lo.y, f[2] = hi.x, f[3] = hi.y;
-      }
-    }
-    ptx::wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n32k16_f16_rs(o[2 * b + u], a[qt & 1][kk], dp + ((b * kR32Slab + kk * 32) >> 4), 1);
-    ptx::wgmma_commit();
-  }
-}
-
 // o_unpermute at 32 columns (4 tiles of 16 values).
 __device__ __forceinline__ void r32_o_unpermute(float (&o)[4][16], int g, int q4) {
 #pragma unroll
@@ -273,8 +231,9 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
   const int wg = warp_cta >> 2, warp = warp_cta & 3, wtid = tid & (kWgThreads - 1);
   const int g = lane >> 2, q4 = lane & 3;
   const int wg_bar = kWgBarrier0 + wg;       // the warpgroup's barrier (all 128 threads)
-  // its release: its 4 warps past their P·V's ldmatrix (warps 1–3 only arriving, so that warp 0 alone waits, measured
-  // 1.3 % slower on the H200 — and compute-sanitizer's racecheck misorders such warps: perf log, session 24 `r32b`)
+  // its release: its 4 warps past their P·V's ldmatrix (every warp waits: with warps 1–3 only arriving, so that warp 0
+  // alone waited, it measured 1.4 % slower on the H200 — and compute-sanitizer's racecheck misorders such warps:
+  // perf log, session 24 `r32b`)
   const int rel_bar = kWgBarrier0 + 2 + wg;
   const uint32_t sQ = base + SM90S_F8R32_OFF_Q, sQf = base + SM90S_F8R32_OFF_QF, sFlag = base + SM90S_F8R32_OFF_FLAG;
   const uint32_t barRaw = base + SM90S_F8R32_OFF_BAR + 8 * kR32Stages * wg, barRope = base + SM90S_F8R32_OFF_BAR + 16 * kR32Stages;
@@ -375,11 +334,6 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
     q_to_f16_scaled<true, kR32Slab>(sQ + 16 * 128, sQf + 16 * 4, tid);     // rows 16–31
     ptx::fence_proxy_async();
     __syncthreads();
-    float qf[kCols][2];
-#pragma unroll
-    for (int i = 0; i < kCols; ++i)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) qf[i][e] = ptx::ld_shared_f32(sQf + col_of(i, e, q4) * 4);
     float rg[2] = {1.f, 1.f};  // the reference scales of this warpgroup's groups (its Oᵀ tiles 2b, 2b + 1 in units of rg[b])
     float o[4][16];
 #pragma unroll
@@ -392,29 +346,18 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
 #pragma unroll
       for (int e = 0; e < 2; ++e) m[i][e] = kMaxInit, l[i][e] = 0.f;
 
-    // Sᵀ's partial of block jj (in stage `stage`) into s, its tokens' scales into tsc; ends with every wgmma of the
-    // warpgroup retired — so a block's S is issued at the end of the iteration before (behind that block's P·V, which
-    // MLA_SM90S_R32_PVOVERLAP leaves in flight): no wgmma is in flight across the loop's back edge, where ptxas would
-    // serialize them (C7514)
-    float s[16];
-    R32Scales tsc;
-    auto scores = [&](int jj) {
-      const uint32_t b_ = opaque(base);  // (as the 16-row body: no descriptors kept live across blocks)
-      const int n_valid = jj == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
-      tsc = r32_token_scales(p, ptx::ld_plain(bt + jj), warp, g, n_valid, wg);  // before the wait
-      ptx::mbarrier_wait(barRaw + 8 * stage, phase);
-#pragma unroll
-      for (int x = 0; x < 16; ++x) s[x] = 0.f;
-      r32_scores_half(s, b_ + SM90S_F8R32_OFF_RAW + (wg * kR32Stages + stage) * SM90S_F8R32_HALF_BYTES, b_ + SM90S_F8R32_OFF_ROPE + stage * SM90_SLAB_BYTES,
-                      b_ + SM90S_F8R32_OFF_Q, tsc, qf, barRope + 8 * stage, phase, wg, warp, lane);
-    };
-    if (bk.count > 0) scores(0);
 #pragma unroll 1
     for (int j = 0; j < bk.count; ++j) {
-      const uint32_t b_ = opaque(base);
+      const uint32_t b_ = opaque(base);  // (as the 16-row body: no descriptors kept live across blocks)
       const uint32_t sSt = b_ + SM90S_F8R32_OFF_RAW + (wg * kR32Stages + stage) * SM90S_F8R32_HALF_BYTES;
       const uint32_t sP = b_ + SM90S_F8R32_OFF_P + wg * 2 * kR32Slab;
       const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
+      const R32Scales tsc = r32_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid, wg);  // before the wait
+      ptx::mbarrier_wait(barRaw + 8 * stage, phase);
+      float s[16];
+#pragma unroll
+      for (int x = 0; x < 16; ++x) s[x] = 0.f;
+      r32_scores_half(s, sSt, b_ + SM90S_F8R32_OFF_ROPE + stage * SM90_SLAB_BYTES, b_ + SM90S_F8R32_OFF_Q, tsc, b_ + SM90S_F8R32_OFF_QF, barRope + 8 * stage, phase, wg, warp, lane);
 
       // the partials' exchange: slot parity nblk & 1 (the other warpgroup reads this block's before it passes the
       // next block's barrier, after which the slot of parity nblk & 1 is rewritten)
@@ -507,14 +450,8 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
       ptx::fence_proxy_async();  // st.shared → wgmma reads
       ptx::named_barrier_sync(wg_bar, kWgThreads);
 
-      uint32_t pva[2][4][4];  // MLA_SM90S_R32_PVOVERLAP: P·V's fragments, read by its wgmmas until the next block's S waits
-      if constexpr (MLA_SM90S_R32_PVOVERLAP) {
-        if (n_valid < PAGE_BLOCK_SIZE) r32_pv_half_async<true>(o, pva, sSt, sP, warp, lane, n_valid);
-        else r32_pv_half_async<false>(o, pva, sSt, sP, warp, lane, n_valid);
-      } else {
-        if (n_valid < PAGE_BLOCK_SIZE) r32_pv_half<true>(o, sSt, sP, warp, lane, n_valid);
-        else r32_pv_half<false>(o, sSt, sP, warp, lane, n_valid);
-      }
+      if (n_valid < PAGE_BLOCK_SIZE) r32_pv_half<true>(o, sSt, sP, warp, lane, n_valid);
+      else r32_pv_half<false>(o, sSt, sP, warp, lane, n_valid);
 
       // the stage (and, for warpgroup 0, the RoPE slot: both warpgroups' S of this block is past the exchange) is free
       // once the warpgroup's 4 warps are past their ldmatrix: block n + 3 goes into it
@@ -528,8 +465,6 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
       }
       ++nblk;
       if (++stage == kR32Stages) stage = 0, phase ^= 1;
-      if (j + 1 < bk.count) scores(j + 1);
-      else if constexpr (MLA_SM90S_R32_PVOVERLAP) ptx::wgmma_wait<0>();  // the item's last P·V
     }
 
     // ---- the item's end: Oᵀ's rows back, the column sums over the warpgroup's warps (both warpgroups ran the same

@@ -683,13 +683,18 @@ case $step in
     grep -aE "Duration|DRAM Throughput|L1/TEX Cache Throughput|Compute \(SM\) Throughput|Issue Slots Busy|No Eligible|Active Warps Per Scheduler|Eligible Warps|SM Frequency|Executed Ipc" "$out/prof-$n-details.txt" | head -20
     ;;
   r32c)
-    # the 32-row FP8 entry restructured (session 24: each block's S issued at the end of the iteration before, every
-    # warp waiting at the release barrier): its FP8 GPU tests, memcheck and racecheck on two 32-row cases; then two
-    # rounds of the 17–32-row sweep rows against .variants/pvov (-DMLA_SM90S_R32_PVOVERLAP=1: P·V left in flight under
-    # the next S) and .variants/first (the entry as first measured, commit 3a90402)
+    # the 32-row FP8 entry as merged (session 24: every warp waits at the release barrier, the Q row factors read per
+    # block: 254 registers, 0 spills): its FP8 GPU tests, memcheck and racecheck on two 32-row cases; two rounds of
+    # sweep 2/4/18/20 against .variants/first (as first measured, commit 3a90402: warps 1–3 only arrive); then bf16 and
+    # FP8 of the 17–32-row sweep rows, FP8 checked (JSON for docs/runs/)
     fp8_tests r32c "f16 datapath" 200
     sanitize_fp8_tests r32c "(h_q 32, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 240
-    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds r32c "sweep:2,4,18,20" dist/kernels .variants/pvov .variants/first
+    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds r32c "sweep:2,4,18,20" dist/kernels .variants/first
+    set=sweep:2,3,4,5,18,19,20,21
+    timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples 0 --reference h200 --json "$out/bf16.json" > "$out/bf16.txt" 2>&1
+    echo "== bf16 rc=$?"
+    timeout 100 node dist/src/cli.js bench --configs $set --kv fp8 --iters 40 --check-samples 2 --reference "$out/bf16.json" --json "$out/fp8.json" > "$out/fp8.txt" 2>&1
+    echo "== fp8 rc=$?"; grep -aE "^sweep#" "$out/fp8.txt" | cut -c1-150
     ;;
   regafinal)
     # the register-A build as merged: racecheck on hopper-small's dense FP8 tests alone ('f16 datapath': the pattern
