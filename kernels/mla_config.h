@@ -270,9 +270,24 @@ constexpr int SM90S_F8R32_OFF_M = SM90S_F8R32_OFF_L + 2 * 4 * SM90S_R32_ROWS * 4
 constexpr int SM90S_F8R32_OFF_QF = SM90S_F8R32_OFF_M + 2 * SM90S_R32_ROWS * 4;                 // float [32]
 constexpr int SM90S_F8R32_OFF_BAR = SM90S_F8R32_OFF_QF + SM90S_R32_ROWS * 4;                   // uint64 raw [2][stages], RoPE [stages]
 constexpr int SM90S_F8R32_OFF_FLAG = SM90S_F8R32_OFF_BAR + 3 * SM90S_F8R32_STAGES * 8;        // uint32
-constexpr int SM90S_F8R32_SMEM_BYTES = SM90S_F8R32_OFF_FLAG + 8 + 1024;                        // + slack to align the base
+// The other split (MLA_SM90S_R32_PAIR, mla_sm90_small_fp8_r32pair.cuh): two whole-block raw stages per warpgroup
+// (four swizzled boxes each), a RoPE slot per warpgroup, Q, the Pᵀ copies [warpgroup's block][group], the maxima
+// [warpgroup][warp][32 columns + 4 groups], the sums [warpgroup][warp][32], the Q row factors, 6 mbarriers, the flag.
+constexpr int SM90S_F8R32P_STAGE_BYTES = 4 * SM90_SLAB_BYTES;                                  // 32768
+constexpr int SM90S_F8R32P_OFF_RAW = 0;                                                         // [wg][stage]
+constexpr int SM90S_F8R32P_OFF_ROPE = SM90S_F8R32P_OFF_RAW + 4 * SM90S_F8R32P_STAGE_BYTES;     // 131072: [wg]
+constexpr int SM90S_F8R32P_OFF_Q = SM90S_F8R32P_OFF_ROPE + 2 * SM90_SLAB_BYTES;                // 147456
+constexpr int SM90S_F8R32P_OFF_P = SM90S_F8R32P_OFF_Q + SM90_SLABS * SM90S_R32_ROW_SLAB_BYTES;  // 184320: [wg][4]
+constexpr int SM90S_F8R32P_OFF_MAX = SM90S_F8R32P_OFF_P + 8 * SM90S_R32_ROW_SLAB_BYTES;        // 217088
+constexpr int SM90S_F8R32P_OFF_L = SM90S_F8R32P_OFF_MAX + 2 * 4 * 36 * 4;
+constexpr int SM90S_F8R32P_OFF_QF = SM90S_F8R32P_OFF_L + 2 * 4 * SM90S_R32_ROWS * 4;
+constexpr int SM90S_F8R32P_OFF_BAR = SM90S_F8R32P_OFF_QF + SM90S_R32_ROWS * 4;                 // raw [wg][stage], RoPE [wg]
+constexpr int SM90S_F8R32P_OFF_FLAG = SM90S_F8R32P_OFF_BAR + 6 * 8;
+static_assert(SM90S_F8R32P_OFF_ROPE % 1024 == 0 && SM90S_F8R32P_OFF_Q % 1024 == 0 && SM90S_F8R32P_OFF_P % 1024 == 0 && SM90S_F8R32P_OFF_BAR % 8 == 0, "alignment");
+// the entry's dynamic shared memory: the larger of the two layouts
+constexpr int SM90S_F8R32_SMEM_BYTES = (SM90S_F8R32P_OFF_FLAG > SM90S_F8R32_OFF_FLAG ? SM90S_F8R32P_OFF_FLAG : SM90S_F8R32_OFF_FLAG) + 8 + 1024;
 static_assert(SM90S_F8R32_OFF_ROPE % 1024 == 0 && SM90S_F8R32_OFF_Q % 1024 == 0 && SM90S_F8R32_OFF_P % 1024 == 0, "TMA boxes and swizzled operands 1024-aligned");
 static_assert(SM90S_F8R32_OFF_BAR % 8 == 0, "mbarriers 8-aligned");
-static_assert(SM90S_F8R32_SMEM_BYTES == 212688, "HOST mirrors this number");
+static_assert(SM90S_F8R32_SMEM_BYTES == 220472, "HOST mirrors this number");
 static_assert(SM90S_F8R32_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
 }  // namespace mla

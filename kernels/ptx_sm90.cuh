@@ -111,6 +111,12 @@ __device__ __forceinline__ uint2 e4m3x4_to_f16x4(uint32_t codes) {
   asm("{\n.reg .b16 c01, c23;\nmov.b32 {c01, c23}, %2;\ncvt.rn.f16x2.e4m3x2 %0, c01;\ncvt.rn.f16x2.e4m3x2 %1, c23;\n}\n" : "=r"(r.x), "=r"(r.y) : "r"(codes));
   return r;
 }
+// Two f16 products (nearest even), lane by lane.
+__device__ __forceinline__ uint32_t mul_f16x2(uint32_t a, uint32_t b) {
+  uint32_t d;
+  asm("mul.rn.f16x2 %0, %1, %2;\n" : "=r"(d) : "r"(a), "r"(b));
+  return d;
+}
 // Two floats rounded to f16 (nearest even) as one f16x2 word, lo in the low half.
 __device__ __forceinline__ uint32_t f32x2_to_f16x2(float lo, float hi) {
   uint32_t r;

@@ -88,6 +88,12 @@ inline uint2 e4m3x4_to_f16x4(uint32_t codes) {
   }
   return make_uint2(h[0] | (static_cast<uint32_t>(h[1]) << 16), h[2] | (static_cast<uint32_t>(h[3]) << 16));
 }
+// mul.rn.f16x2: each half's product (exact in float: 11 × 11 bits) rounded to f16.
+inline uint32_t mul_f16x2(uint32_t a, uint32_t b) {
+  const float lo = __half2float(__half{static_cast<uint16_t>(a & 0xffffu)}) * __half2float(__half{static_cast<uint16_t>(b & 0xffffu)});
+  const float hi = __half2float(__half{static_cast<uint16_t>(a >> 16)}) * __half2float(__half{static_cast<uint16_t>(b >> 16)});
+  return emu_float_to_half_bits(lo) | (static_cast<uint32_t>(emu_float_to_half_bits(hi)) << 16);
+}
 // cvt.rn.f16x2.f32: two floats rounded to f16 (nearest even), lo in the low half.
 inline uint32_t f32x2_to_f16x2(float lo, float hi) { return emu_float_to_half_bits(lo) | (static_cast<uint32_t>(emu_float_to_half_bits(hi)) << 16); }
 
