@@ -252,40 +252,21 @@ static_assert(4 * SM90S_ROW_SLAB_BYTES == SM90_SLAB_BYTES, "four Pᵀ copies fil
 
 // ---- its 32-row FP8 entry (mla_decode_sm90_small_fp8_r32_bf16: 17–32 rows over the FP8 cache; mla_sm90_small_fp8_r32.cuh)
 // HOST: grid and block as above, dynamic smem SM90S_F8R32_SMEM_BYTES; kernel arguments as the dense FP8 entry's.
-// Both warpgroups work on every block, each on its half of the channels (warpgroup w: scale groups 2w, 2w + 1), so
-// each streams its half of every block: per warpgroup SM90S_F8R32_STAGES raw stages of two 128B-swizzled boxes (64
-// tokens × 128 B), then the blocks' RoPE boxes (one per stage, shared), Q (32 rows), per warpgroup its two Pᵀ copies,
-// the Sᵀ partials' exchange (by block parity), the column and scale maxima, the merge's sums and maxima, the Q row
-// factors and the mbarriers.
-constexpr int SM90S_F8R32_STAGES = 3;
-constexpr int SM90S_F8R32_HALF_BYTES = 2 * SM90_SLAB_BYTES;                                     // 16384: a half block
-constexpr int SM90S_F8R32_OFF_RAW = 0;                                                          // [wg][stage]
-constexpr int SM90S_F8R32_OFF_ROPE = SM90S_F8R32_OFF_RAW + 2 * SM90S_F8R32_STAGES * SM90S_F8R32_HALF_BYTES;  // 98304: [stage]
-constexpr int SM90S_F8R32_OFF_Q = SM90S_F8R32_OFF_ROPE + SM90S_F8R32_STAGES * SM90_SLAB_BYTES;  // 122880
-constexpr int SM90S_F8R32_OFF_P = SM90S_F8R32_OFF_Q + SM90_SLABS * SM90S_R32_ROW_SLAB_BYTES;    // 159744: [wg][2 copies]
-constexpr int SM90S_F8R32_OFF_X = SM90S_F8R32_OFF_P + 2 * 2 * SM90S_R32_ROW_SLAB_BYTES;        // 176128: float4 [2][2][4][128]
-constexpr int SM90S_F8R32_OFF_MAX = SM90S_F8R32_OFF_X + 2 * 2 * 4 * 128 * 16;                  // 208896: float [2][4][40]
-constexpr int SM90S_F8R32_OFF_L = SM90S_F8R32_OFF_MAX + 2 * 4 * 40 * 4;                        // float [2][4][32]
-constexpr int SM90S_F8R32_OFF_M = SM90S_F8R32_OFF_L + 2 * 4 * SM90S_R32_ROWS * 4;              // float [2][32]
-constexpr int SM90S_F8R32_OFF_QF = SM90S_F8R32_OFF_M + 2 * SM90S_R32_ROWS * 4;                 // float [32]
-constexpr int SM90S_F8R32_OFF_BAR = SM90S_F8R32_OFF_QF + SM90S_R32_ROWS * 4;                   // uint64 raw [2][stages], RoPE [stages]
-constexpr int SM90S_F8R32_OFF_FLAG = SM90S_F8R32_OFF_BAR + 3 * SM90S_F8R32_STAGES * 8;        // uint32
-// The other split (MLA_SM90S_R32_PAIR, mla_sm90_small_fp8_r32pair.cuh): two whole-block raw stages per warpgroup
-// (four swizzled boxes each), a RoPE slot per warpgroup, Q, the Pᵀ copies [warpgroup's block][group], the maxima
-// [warpgroup][warp][32 columns + 4 groups], the sums [warpgroup][warp][32], the Q row factors, 6 mbarriers, the flag.
-constexpr int SM90S_F8R32P_STAGE_BYTES = 4 * SM90_SLAB_BYTES;                                  // 32768
-constexpr int SM90S_F8R32P_OFF_RAW = 0;                                                         // [wg][stage]
-constexpr int SM90S_F8R32P_OFF_ROPE = SM90S_F8R32P_OFF_RAW + 4 * SM90S_F8R32P_STAGE_BYTES;     // 131072: [wg]
-constexpr int SM90S_F8R32P_OFF_Q = SM90S_F8R32P_OFF_ROPE + 2 * SM90_SLAB_BYTES;                // 147456
-constexpr int SM90S_F8R32P_OFF_P = SM90S_F8R32P_OFF_Q + SM90_SLABS * SM90S_R32_ROW_SLAB_BYTES;  // 184320: [wg][4]
-constexpr int SM90S_F8R32P_OFF_MAX = SM90S_F8R32P_OFF_P + 8 * SM90S_R32_ROW_SLAB_BYTES;        // 217088
-constexpr int SM90S_F8R32P_OFF_L = SM90S_F8R32P_OFF_MAX + 2 * 4 * 36 * 4;
-constexpr int SM90S_F8R32P_OFF_QF = SM90S_F8R32P_OFF_L + 2 * 4 * SM90S_R32_ROWS * 4;
-constexpr int SM90S_F8R32P_OFF_BAR = SM90S_F8R32P_OFF_QF + SM90S_R32_ROWS * 4;                 // raw [wg][stage], RoPE [wg]
-constexpr int SM90S_F8R32P_OFF_FLAG = SM90S_F8R32P_OFF_BAR + 6 * 8;
-static_assert(SM90S_F8R32P_OFF_ROPE % 1024 == 0 && SM90S_F8R32P_OFF_Q % 1024 == 0 && SM90S_F8R32P_OFF_P % 1024 == 0 && SM90S_F8R32P_OFF_BAR % 8 == 0, "alignment");
-// the entry's dynamic shared memory: the larger of the two layouts
-constexpr int SM90S_F8R32_SMEM_BYTES = (SM90S_F8R32P_OFF_FLAG > SM90S_F8R32_OFF_FLAG ? SM90S_F8R32P_OFF_FLAG : SM90S_F8R32_OFF_FLAG) + 8 + 1024;
+// The warpgroups take alternate blocks for S and split the channels for P·V: two whole-block raw stages per
+// warpgroup (four swizzled boxes each, read by both warpgroups' P·V), a RoPE slot per warpgroup, Q (32 rows), the Pᵀ
+// copies [warpgroup's block][group], the maxima [warpgroup][warp][32 columns + 4 groups], the column sums
+// [warpgroup][warp][32], the Q row factors, 6 mbarriers (raw [warpgroup][stage], RoPE [warpgroup]), the fold flag.
+constexpr int SM90S_F8R32_STAGE_BYTES = 4 * SM90_SLAB_BYTES;                                  // 32768
+constexpr int SM90S_F8R32_OFF_RAW = 0;                                                         // [wg][stage]
+constexpr int SM90S_F8R32_OFF_ROPE = SM90S_F8R32_OFF_RAW + 4 * SM90S_F8R32_STAGE_BYTES;       // 131072: [wg]
+constexpr int SM90S_F8R32_OFF_Q = SM90S_F8R32_OFF_ROPE + 2 * SM90_SLAB_BYTES;                 // 147456
+constexpr int SM90S_F8R32_OFF_P = SM90S_F8R32_OFF_Q + SM90_SLABS * SM90S_R32_ROW_SLAB_BYTES;   // 184320: [wg][4]
+constexpr int SM90S_F8R32_OFF_MAX = SM90S_F8R32_OFF_P + 8 * SM90S_R32_ROW_SLAB_BYTES;         // 217088
+constexpr int SM90S_F8R32_OFF_L = SM90S_F8R32_OFF_MAX + 2 * 4 * 36 * 4;
+constexpr int SM90S_F8R32_OFF_QF = SM90S_F8R32_OFF_L + 2 * 4 * SM90S_R32_ROWS * 4;
+constexpr int SM90S_F8R32_OFF_BAR = SM90S_F8R32_OFF_QF + SM90S_R32_ROWS * 4;
+constexpr int SM90S_F8R32_OFF_FLAG = SM90S_F8R32_OFF_BAR + 6 * 8;
+constexpr int SM90S_F8R32_SMEM_BYTES = SM90S_F8R32_OFF_FLAG + 8 + 1024;                       // + slack to align the base
 static_assert(SM90S_F8R32_OFF_ROPE % 1024 == 0 && SM90S_F8R32_OFF_Q % 1024 == 0 && SM90S_F8R32_OFF_P % 1024 == 0, "TMA boxes and swizzled operands 1024-aligned");
 static_assert(SM90S_F8R32_OFF_BAR % 8 == 0, "mbarriers 8-aligned");
 static_assert(SM90S_F8R32_SMEM_BYTES == 220472, "HOST mirrors this number");

@@ -32,9 +32,6 @@
 #include <cstdint>
 #include <cuda.h>
 
-#ifndef MLA_SM90S_R32_PAIR
-#define MLA_SM90S_R32_PAIR 0  // the 32-row FP8 entry: 1 = blocks split between the warpgroups for S (mla_sm90_small_fp8_r32pair.cuh)
-#endif
 #ifndef MLA_SM90S_FP8_REGA
 #define MLA_SM90S_FP8_REGA 1  // the dense FP8 entry's register-A datapath (0: session 9's f16 copy of K in shared memory)
 #endif
@@ -56,7 +53,6 @@ using namespace mla;
 #include "mla_sm90_small_sparse.cuh"
 #include "mla_sm90_small_layout.cuh"
 #include "mla_sm90_small_fp8_r32.cuh"
-#include "mla_sm90_small_fp8_r32pair.cuh"
 
 // kFp8: the FP8 cache; kRows: the folded query rows a CTA holds (the wgmma's N), 16 or 32 (16-bit cache only).
 // Dense (!kSparse): k_map is the 16-bit cache's tensor map, or with kFp8 the FP8 cache's raw-byte map and rope_map its
@@ -605,16 +601,12 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
   small_row_decode<true, SM90S_ROWS>(p, &raw_map, &rope_map, nullptr, &raw_sw_map);
 }
 
-// 17–32 rows over the FP8 cache (mla_sm90_small_fp8_r32.cuh: the warpgroups split the channels, not the blocks);
+// 17–32 rows over the FP8 cache (mla_sm90_small_fp8_r32.cuh: the warpgroups split the blocks for S, the channels for P·V);
 // arguments as the dense FP8 entry's (its 256-byte raw map unused), dynamic smem SM90S_F8R32_SMEM_BYTES.
 extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     mla_decode_sm90_small_fp8_r32_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
                                        const __grid_constant__ CUtensorMap rope_map, const __grid_constant__ CUtensorMap raw_sw_map) {
-#if MLA_SM90S_R32_PAIR
-  small_row_decode_fp8_r32_pair(p, &rope_map, &raw_sw_map);
-#else
   small_row_decode_fp8_r32(p, &rope_map, &raw_sw_map);
-#endif
 }
 
 // Sparse decode over the FP8 cache (level 4 of the plan; docs/perf-log.md, "hopper-small sparse" and session 9's

@@ -1,21 +1,23 @@
 // The small-row kernel's 32-row FP8 entry (mla_decode_sm90_small_fp8_r32_bf16: dense decode of 17–32 folded rows over
-// the FP8 cache, the register-A datapath of mla_sm90_small_fp8.cuh). Why a body of its own: at 32 rows Oᵀ is 128 fp32
-// per thread when each warpgroup holds all 512 channels, and the 16-row body's split-K (the warpgroups take alternate
-// blocks, each with its own Oᵀ) then does not fit the register file beside the S partials and the A fragments. Here
-// the warpgroups split the channels instead: warpgroup w owns scale groups 2w, 2w + 1 (channels 256w … 256w + 255) of
-// every block, so it streams only that half of each block (two 128B-swizzled boxes per stage, its own mbarrier) and
-// holds Oᵀ for its 256 channels × 32 rows (64 fp32). Per block, both warpgroups:
-//   1. wait for their half (and the block's RoPE box, shared: warpgroup 0 requests it); Sᵀ's partial over their two
-//      groups (ldmatrix → cvt e4m3x2 → f16x2 → wgmma n32 with A from registers, as f16r_scores) and over their two of
-//      the RoPE's four k-steps (bf16, shared memory);
-//   2. exchange the partials through shared memory (by block parity) and one CTA barrier: Sᵀ = mine + theirs — the
-//      same float sum in both warpgroups (addition commutes), so both run the same softmax on the same values and
-//      need no further exchange (the column maxima of the block still cross the warpgroup's 4 warps: one warpgroup
-//      barrier, with the maxima of the tokens' scales of its groups — its reference scales, as the 16-row entry);
-//   3. Oᵀ rescaled, their two Pᵀ copies (P · s_t,g / r_g, f16) stored, a warpgroup barrier, P·V over their half
-//      (ldmatrix.trans, as f16r_pv); a release barrier (the warpgroup past its ldmatrix) and warpgroup w's thread 0
-//      requests block n + 3's half into the stage (warpgroup 0: its RoPE box too).
-// The item's end needs no merge of Oᵀ (each warpgroup writes its own channels); the column sums cross the warps only.
+// the FP8 cache, on the register-A datapath of mla_sm90_small_fp8.cuh). Why a body of its own: at 32 rows Oᵀ is 128
+// fp32 per thread when a warpgroup holds all 512 channels, which the 16-row body (each warpgroup its own blocks and its
+// own Oᵀ) cannot fit beside its S partials and A fragments. Here the warpgroups take alternate blocks for Sᵀ and the
+// softmax, as the 16-row entry, but split the channels for P·V: each warpgroup's Oᵀ is its 256 channels × 32 rows (64
+// fp32), over both blocks of a pair. Per pair of blocks (2p, 2p + 1 of an item; warpgroup w's is 2p + w):
+//   1. Sᵀ of its own block over all 576 channels: the four scale groups in one accumulator — the codes, converted to
+//      f16 in the A fragments, multiplied by s_t,g / R_t (R_t = the token's largest group scale; powers of two, ≤ 1:
+//      exact but where a product falls below f16's 2^−24) — and the RoPE's four k-steps in another; Sᵀ = 2^−k_c ·
+//      R_t · acc + S_rope (the 16-row entry keeps four partials: at n32 they do not fit);
+//   2. its column maxima and its tokens' scale maxima per group out, one CTA barrier: the pair's maxima (both blocks)
+//      give the common running max and reference scales, the same in both warpgroups;
+//   3. P of its block, its four Pᵀ copies (P · s_t,g / r_g, f16), Oᵀ rescaled, one CTA barrier;
+//   4. P·V over its channels for both blocks (r32_pv_half on each block's raw stage and Pᵀ copies).
+// Raw stages: two per warpgroup (its blocks n, n + 1; four swizzled boxes each), read by both warpgroups' P·V, so a
+// stage is requested again (block n + 2) after the next pair's first barrier; the RoPE box of a warpgroup's next block
+// goes into its one RoPE slot once its S is done and that block's raw bytes are requested. The item's end adds the
+// two warpgroups' column sums (the max is common); each warpgroup writes its own channels. (The first form, session 24,
+// split every block's channels between the warpgroups and added their partial Sᵀ through shared memory: 7 % slower —
+// the softmax ran in both, in lockstep; docs/perf-log.md.)
 // Included by mla_decode_sm90_small.cu after its other headers (SmallMerge, BlockRef, the register-A helpers).
 #pragma once
 #include <cstdint>
@@ -33,48 +35,19 @@
 namespace {
 
 constexpr int kR32Slab = SM90S_R32_ROW_SLAB_BYTES;  // Q's and a Pᵀ copy's slab: 32 rows × 128 B
-constexpr int kR32Stages = SM90S_F8R32_STAGES;
-static_assert(kR32Stages == 3, "a stage is reused 3 blocks on: the request of block n + 3 at block n's end");
 
-// One thread: warpgroup wg's half of the block on `page` (scale groups 2 wg, 2 wg + 1: boxes of the swizzled raw map)
-// into the stage at sSt, completing on `bar`.
-__device__ __forceinline__ void r32_request_half(uint32_t sSt, const CUtensorMap* raw_sw_map, uint32_t bar, int page, int wg) {
-  ptx::mbarrier_arrive_expect_tx(bar, SM90S_F8R32_HALF_BYTES);
-#pragma unroll
-  for (int b = 0; b < 2; ++b) ptx::tma_load_3d(sSt + b * SM90_SLAB_BYTES, raw_sw_map, bar, 128 * (2 * wg + b), 0, page);
-}
-
-// Scales of this thread's two S tokens (16 · warp + g and + 8) for its warpgroup's groups 2 wg + b, 0 for tokens ≥
-// n_valid (NaN-filled slots past a sequence's end).
-struct R32Scales {
-  float v[2][2];
-};
-__device__ __forceinline__ R32Scales r32_token_scales(const MlaDecodeParams& p, int page, int warp, int g, int n_valid, int wg) {
-  R32Scales s;
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const int t = 16 * warp + g + 8 * h;
-    const float* sc = reinterpret_cast<const float*>(static_cast<const uint8_t*>(p.k_cache) + static_cast<int64_t>(page) * p.k_block_stride +
-                                                     static_cast<int64_t>(t) * p.k_row_stride + FP8_SCALES_OFFSET);
-#pragma unroll
-    for (int b = 0; b < 2; ++b) s.v[h][b] = t < n_valid ? sc[2 * wg + b] : 0.f;
-  }
-  return s;
-}
-
-// This warpgroup's partial Sᵀ of one block (32 columns) into s: its two groups' S_b from the half stage sSt (per group
-// 4 ldmatrix.x4 and 8 wgmmas, A from registers: f16r_scores' fragments; Q permuted to match), RoPE k-steps 2 wg and
-// 2 wg + 1 from the block's RoPE box sR (after its wait), then s = S_rope + 2^−k_c Σ_b s_t,b · S_b. Committed per
-// quarter (4 k-steps), two quarters' fragments in flight.
-__device__ __forceinline__ void r32_scores_half(float (&s)[16], uint32_t sSt, uint32_t sR, uint32_t sQ, const R32Scales& tsc, uint32_t sQf,
-                                                uint32_t rope_bar, uint32_t rope_phase, int wg, int warp, int lane) {
+// Sᵀ of one whole block (32 columns) from the stage sSt (four swizzled boxes): acc over the four groups with the codes
+// times fh[h][g] (f16x2 of s_t,g / R_t for this lane's tokens g, g + 8), committed per quarter (4 k-steps, two quarters'
+// fragments in flight); rope over the RoPE box sR (after its wait); then s = qf_c · R_t · acc + rope.
+__device__ __forceinline__ void r32_scores(float (&s)[16], uint32_t sSt, uint32_t sR, uint32_t sQ, const uint32_t (&fh)[2][4], const float (&rt)[2], uint32_t sQf,
+                                            uint32_t rope_bar, uint32_t rope_phase, int warp, int lane) {
   const int mi = lane >> 3, t = 16 * warp + 8 * (mi & 1) + (lane & 7);
   const uint32_t row = sSt + t * 128;
   const uint64_t dq = desc_k_major(sQ);
-  float sg[2][16];
-  uint32_t a[2][4][4];  // a quarter's fragments (4 k-steps), two quarters in flight: 32 registers, not 64
+  float acc[16], rope[16];
+  uint32_t a[2][4][4];
 #pragma unroll
-  for (int qt = 0; qt < 4; ++qt) {
+  for (int qt = 0; qt < 8; ++qt) {
     const int b = qt >> 1, hk = qt & 1;
     if (qt >= 2) ptx::wgmma_wait<1>();  // quarter qt − 2 retired: its fragments may be rewritten
 #pragma unroll
@@ -86,15 +59,15 @@ __device__ __forceinline__ void r32_scores_half(float (&s)[16], uint32_t sSt, ui
       const uint2 c2 = ptx::e4m3x4_to_f16x4(r[2]), c3 = ptx::e4m3x4_to_f16x4(r[3]);
       uint32_t(&a0)[4] = a[qt & 1][2 * kq];
       uint32_t(&a1)[4] = a[qt & 1][2 * kq + 1];
-      a0[0] = c0.x, a0[1] = c1.x, a0[2] = c0.y, a0[3] = c1.y;
-      a1[0] = c2.x, a1[1] = c3.x, a1[2] = c2.y, a1[3] = c3.y;
+      // fragment registers 0, 2: token g; 1, 3: token g + 8
+      a0[0] = ptx::mul_f16x2(c0.x, fh[0][b]), a0[1] = ptx::mul_f16x2(c1.x, fh[1][b]), a0[2] = ptx::mul_f16x2(c0.y, fh[0][b]), a0[3] = ptx::mul_f16x2(c1.y, fh[1][b]);
+      a1[0] = ptx::mul_f16x2(c2.x, fh[0][b]), a1[1] = ptx::mul_f16x2(c3.x, fh[1][b]), a1[2] = ptx::mul_f16x2(c2.y, fh[0][b]), a1[3] = ptx::mul_f16x2(c3.y, fh[1][b]);
     }
     ptx::wgmma_fence();
-    const int grp = 2 * wg + b;
 #pragma unroll
     for (int kq = 0; kq < 4; ++kq) {
-      const int kk = 4 * hk + kq;  // k-step of the group: channels 16 kk … of its 128
-      ptx::wgmma_m64n32k16_f16_rs(sg[b], a[qt & 1][kq], dq + (((2 * grp + (kk >> 2)) * kR32Slab + (kk & 3) * 32) >> 4), kk != 0);
+      const int kk = 4 * hk + kq;
+      ptx::wgmma_m64n32k16_f16_rs(acc, a[qt & 1][kq], dq + (((2 * b + (kk >> 2)) * kR32Slab + (kk & 3) * 32) >> 4), qt + kq != 0);
     }
     ptx::wgmma_commit();
   }
@@ -102,18 +75,13 @@ __device__ __forceinline__ void r32_scores_half(float (&s)[16], uint32_t sSt, ui
   ptx::wgmma_fence();
   const uint64_t dr = desc_k_major(sR);
 #pragma unroll
-  for (int kk = 0; kk < 2; ++kk) {
-    const int k = 2 * wg + kk;
-    ptx::wgmma_m64n32k16_bf16_ss(s, dr + ((k * 32) >> 4), dq + (((SM90_SLABS - 1) * kR32Slab + k * 32) >> 4), kk != 0);
-  }
-  // the columns' factors 2^−k_c from shared memory (the item's, q_to_f16_scaled: kept in registers across the
-  // blocks, they made the entry spill)
+  for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n32k16_bf16_ss(rope, dr + ((kk * 32) >> 4), dq + (((SM90_SLABS - 1) * kR32Slab + kk * 32) >> 4), kk != 0);
+  ptx::wgmma_commit();
   float qf[4][2];
 #pragma unroll
   for (int i = 0; i < 4; ++i)
 #pragma unroll
     for (int e = 0; e < 2; ++e) qf[i][e] = ptx::ld_shared_f32(sQf + col_of(i, e, lane & 3) * 4);
-  ptx::wgmma_commit();
   ptx::wgmma_wait<0>();
 #pragma unroll
   for (int i = 0; i < 4; ++i)
@@ -122,12 +90,12 @@ __device__ __forceinline__ void r32_scores_half(float (&s)[16], uint32_t sSt, ui
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         const int x = 4 * i + 2 * h + e;
-        s[x] = fmaf(qf[i][e], fmaf(tsc.v[h][1], sg[1][x], tsc.v[h][0] * sg[0][x]), s[x]);
+        s[x] = fmaf(qf[i][e] * rt[h], acc[x], rope[x]);
       }
 }
 
-// Pᵀ (this thread's fragment s, 32 columns) → this warpgroup's two f16 copies at sP + 4096 b, copy b scaled per token by
-// ratio s_t,b / r_b (the partner lane's by shuffles): f16_store_p's pairing at 32 rows.
+// Pᵀ (this thread's fragment s, 32 columns) → two f16 copies at sP + 4096 b, copy b scaled per token by ratio[·][b]
+// (the partner lane's by shuffles): f16_store_p's pairing at 32 rows.
 __device__ __forceinline__ void r32_store_p(uint32_t sP, const float (&s)[16], const float (&ratio)[2][2], int warp, int g, int q4) {
   const bool odd = g & 1;
   float rp[2][2];
@@ -150,8 +118,9 @@ __device__ __forceinline__ void r32_store_p(uint32_t sP, const float (&s)[16], c
     }
 }
 
-// Oᵀ += Vᵀ · Pᵀ over this warpgroup's half: local tile 2b + u = channels 64 (4 wg + 2b + u) …, from the half stage's box
-// b (f16r_pv's ldmatrix.trans fragments: Oᵀ's rows permuted within each warp's 16) against Pᵀ copy b. kMasked: the
+// Oᵀ += Vᵀ · Pᵀ over this warpgroup's channels: local tile 2b + u = channels 64 (4 wg + 2b + u) …, from box b at sSt (the
+// stage's box 2 wg + b: f16r_pv's ldmatrix.trans fragments, Oᵀ's rows permuted within each warp's 16) against Pᵀ copy b
+// at sP. kMasked: the
 // codes of tokens ≥ n_valid become 0 first (NaN-filled slots).
 template <bool kMasked>
 __device__ __forceinline__ void r32_pv_half(float (&o)[4][16], uint32_t sSt, uint32_t sP, int warp, int lane, int n_valid) {
@@ -230,26 +199,25 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
   const int tid = threadIdx.x, lane = tid & 31, warp_cta = __shfl_sync(0xffffffffu, tid >> 5, 0);
   const int wg = warp_cta >> 2, warp = warp_cta & 3, wtid = tid & (kWgThreads - 1);
   const int g = lane >> 2, q4 = lane & 3;
-  const int wg_bar = kWgBarrier0 + wg;       // the warpgroup's barrier (all 128 threads)
-  // its release: its 4 warps past their P·V's ldmatrix (every warp waits: with warps 1–3 only arriving, so that warp 0
-  // alone waited, it measured 1.4 % slower on the H200 — and compute-sanitizer's racecheck misorders such warps:
-  // perf log, session 24 `r32b`)
-  const int rel_bar = kWgBarrier0 + 2 + wg;
   const uint32_t sQ = base + SM90S_F8R32_OFF_Q, sQf = base + SM90S_F8R32_OFF_QF, sFlag = base + SM90S_F8R32_OFF_FLAG;
-  const uint32_t barRaw = base + SM90S_F8R32_OFF_BAR + 8 * kR32Stages * wg, barRope = base + SM90S_F8R32_OFF_BAR + 16 * kR32Stages;
-  // column maxima of warp v of warpgroup x (32 floats) and then its maxima of the tokens' scales (its 2 groups)
-  auto max_at = [&](int v, int col) { return base + SM90S_F8R32_OFF_MAX + ((wg * 4 + v) * 40 + col) * 4; };
-  auto x_at = [&](int parity, int x, int k) { return base + SM90S_F8R32_OFF_X + (((parity * 2 + x) * 4 + k) * kWgThreads + wtid) * 16; };
+  // raw stage s of warpgroup x, its barrier; warpgroup x's RoPE slot and barrier
+  auto stage_at = [&](int x, int st) { return base + SM90S_F8R32_OFF_RAW + (2 * x + st) * SM90S_F8R32_STAGE_BYTES; };
+  auto raw_bar = [&](int x, int st) { return base + SM90S_F8R32_OFF_BAR + 8 * (2 * x + st); };
+  const uint32_t sRope = base + SM90S_F8R32_OFF_ROPE + wg * SM90_SLAB_BYTES, ropeBar = base + SM90S_F8R32_OFF_BAR + 32 + 8 * wg;
+  // warp v of warpgroup x: its 32 column maxima, then its 4 groups' scale maxima
+  auto max_at = [&](int x, int v, int c) { return base + SM90S_F8R32_OFF_MAX + ((x * 4 + v) * 36 + c) * 4; };
+  // Pᵀ copy of group k of warpgroup x's block
+  auto p_at = [&](int x, int k) { return base + SM90S_F8R32_OFF_P + (x * 4 + k) * kR32Slab; };
   const SmallMerge<kRows, false> merge{0u, 0u, 0u, wg, warp, wtid, g, q4};
 
   if (tid == 0) {
-    for (int b = 0; b < 3 * kR32Stages; ++b) ptx::mbarrier_init(base + SM90S_F8R32_OFF_BAR + 8 * b, 1);
+    for (int b = 0; b < 6; ++b) ptx::mbarrier_init(base + SM90S_F8R32_OFF_BAR + 8 * b, 1);
     ptx::fence_barrier_init();
     ptx::prefetch_tensormap(rope_map);
     ptx::prefetch_tensormap(raw_sw_map);
   }
   __syncthreads();
-  ptx::grid_dep_wait();  // everything below may depend on the previous kernel (PDL)
+  ptx::grid_dep_wait();
   const PartWork w = load_part_work(p, blockIdx.y);
   if (w.begin_req >= p.b) return;
 
@@ -267,33 +235,44 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
   auto table_of = [&](int req, const Blocks& bk) { return p.block_table + static_cast<int64_t>(req) * p.block_table_stride + bk.first; };
   const float scale_log2 = p.scale_softmax_log2;
 
-  // The part's blocks over its items in order, block n in stage n % 3; rq is the last block requested (index rq_n).
-  // Uniform over the CTA (blocks_of broadcasts by shuffles); thread 0 of each warpgroup issues.
+  // This warpgroup's blocks over the part's items (j = wg, wg + 2, … of each; its n-th in stage n & 1): rq the last
+  // requested (its index rq_n); the pages of the blocks in its two stages (thread wtid 0's).
   BlockRef rq{w.end_req + 1, 0, 0, nullptr};
   int rq_n = 0;
+  int page_st0 = 0, page_st1 = 0;
   auto seek = [&](BlockRef& c, int from) {
     for (int r = from; r <= w.end_req; ++r) {
       const Blocks nb = blocks_of(slice(r, rs[0]));
-      if (nb.count > 0) {
-        c = BlockRef{r, 0, nb.count, table_of(r, nb)};
+      if (wg < nb.count) {
+        c = BlockRef{r, wg, nb.count, table_of(r, nb)};
         return true;
       }
     }
     c.req = w.end_req + 1;
     return false;
   };
-  auto advance = [&](BlockRef& c) { return c.req > w.end_req ? false : c.j + 1 < c.count ? (++c.j, true) : seek(c, c.req + 1); };
-  auto request = [&](const BlockRef& c, int stage) {
+  auto advance = [&](BlockRef& c) { return c.req > w.end_req ? false : c.j + 2 < c.count ? (c.j += 2, true) : seek(c, c.req + 1); };
+  auto request_raw = [&](const BlockRef& c, int st) {
     if (wtid == 0) {
       const int page = ptx::ld_plain(c.bt + c.j);
-      r32_request_half(base + SM90S_F8R32_OFF_RAW + (wg * kR32Stages + stage) * SM90S_F8R32_HALF_BYTES, raw_sw_map, barRaw + 8 * stage, page, wg);
-      if (wg == 0) {
-        ptx::mbarrier_arrive_expect_tx(barRope + 8 * stage, SM90_SLAB_BYTES);
-        ptx::tma_load_3d(base + SM90S_F8R32_OFF_ROPE + stage * SM90_SLAB_BYTES, rope_map, barRope + 8 * stage, 0, 0, page);
+      if (st == 0) page_st0 = page;
+      else page_st1 = page;
+      fp8_request_raw_sw(stage_at(wg, st), raw_sw_map, raw_bar(wg, st), page);
+    }
+  };
+  // the RoPE slot holds own block rope_req's box; s_done: the last own block whose S is done (the slot is free for
+  // block k once s_done ≥ k − 1); RoPE(k) goes out when both that holds and raw(k) is requested (its page known)
+  int rope_req = 0, s_done = -1;
+  auto maybe_rope = [&]() {
+    const int k = rope_req + 1;
+    if (rq_n >= k && s_done >= k - 1) {
+      rope_req = k;
+      if (wtid == 0) {
+        ptx::mbarrier_arrive_expect_tx(ropeBar, SM90_SLAB_BYTES);
+        ptx::tma_load_3d(sRope, rope_map, ropeBar, 0, 0, (k & 1) == 0 ? page_st0 : page_st1);
       }
     }
   };
-  // Q rows of request `req` → 9 slabs of 32 rows × 128 B (cp.async, waited at the item's top): thread t row t / 8.
   auto load_q = [&](int req) {
     const int row = tid >> 3, part = tid & 7;
     const bool ok = row < p.q_rows;
@@ -304,22 +283,21 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
     for (int k = 0; k < SM90_SLABS; ++k) ptx::cp_async_16(dst + k * kR32Slab, ok ? src + (part + 8 * k) * 8 : src, ok ? 16 : 0);
     ptx::cp_async_commit();
   };
-  static_assert(SM90S_THREADS == 8 * kRows, "load_q: 8 threads per Q row");
 
   if (seek(rq, w.begin_req)) {
-    request(rq, 0);
-#pragma unroll 1
-    for (int k = 1; k < kR32Stages; ++k) {
-      BlockRef nx = rq;
-      if (!advance(nx)) break;
-      rq = nx, rq_n = k;
-      request(rq, k);
+    request_raw(rq, 0);
+    if (wtid == 0) {
+      ptx::mbarrier_arrive_expect_tx(ropeBar, SM90_SLAB_BYTES);
+      ptx::tma_load_3d(sRope, rope_map, ropeBar, 0, 0, page_st0);
     }
+    BlockRef nx = rq;
+    if (advance(nx)) rq = nx, rq_n = 1, request_raw(rq, 1);
   }
   load_q(w.begin_req);
 
-  int nblk = 0, stage = 0;
-  uint32_t phase = 0;  // of stage `stage`'s barriers: (nblk / 3) & 1
+  int nb_own = 0;        // this warpgroup's blocks consumed so far (its next is in stage nb_own & 1)
+  int nb_of[2] = {0, 0};  // both warpgroups' (uniform: each pair's presence is known to all)
+  int prev_own = -1;      // this warpgroup's block index in the previous pair, or −1
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     Slice sl[kCols] = {slice(req, rs[0]), slice(req, rs[1])};
 #pragma unroll
@@ -329,51 +307,57 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
 
     ptx::cp_async_wait_all();
     ptx::fence_proxy_async();
-    __syncthreads();  // Q is in; every thread is done with the previous item
-    q_to_f16_scaled<true, kR32Slab>(sQ, sQf, tid);                         // rows 0–15
-    q_to_f16_scaled<true, kR32Slab>(sQ + 16 * 128, sQf + 16 * 4, tid);     // rows 16–31
+    __syncthreads();
+    q_to_f16_scaled<true, kR32Slab>(sQ, sQf, tid);
+    q_to_f16_scaled<true, kR32Slab>(sQ + 16 * 128, sQf + 16 * 4, tid);
     ptx::fence_proxy_async();
     __syncthreads();
-    float rg[2] = {1.f, 1.f};  // the reference scales of this warpgroup's groups (its Oᵀ tiles 2b, 2b + 1 in units of rg[b])
+    float rg[4] = {1.f, 1.f, 1.f, 1.f};  // the groups' reference scales (the same in both warpgroups)
     float o[4][16];
 #pragma unroll
     for (int t = 0; t < 4; ++t)
 #pragma unroll
       for (int x = 0; x < 16; ++x) o[t][x] = 0.f;
-    float m[kCols][2], l[kCols][2];
+    float m[kCols][2], l[kCols][2];  // common running max; this thread's sum over its own blocks' tokens
 #pragma unroll
     for (int i = 0; i < kCols; ++i)
 #pragma unroll
       for (int e = 0; e < 2; ++e) m[i][e] = kMaxInit, l[i][e] = 0.f;
 
 #pragma unroll 1
-    for (int j = 0; j < bk.count; ++j) {
-      const uint32_t b_ = opaque(base);  // (as the 16-row body: no descriptors kept live across blocks)
-      const uint32_t sSt = b_ + SM90S_F8R32_OFF_RAW + (wg * kR32Stages + stage) * SM90S_F8R32_HALF_BYTES;
-      const uint32_t sP = b_ + SM90S_F8R32_OFF_P + wg * 2 * kR32Slab;
+    for (int jp = 0; jp < bk.count; jp += 2) {
+      const uint32_t b_ = opaque(base);
+      const int j = jp + wg;
+      const bool has = j < bk.count;
       const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
-      const R32Scales tsc = r32_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid, wg);  // before the wait
-      ptx::mbarrier_wait(barRaw + 8 * stage, phase);
       float s[16];
+      Fp8TokenScales tsc;
+      if (has) {
+        tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);
+        float rt[2];
+        uint32_t fh[2][4];
 #pragma unroll
-      for (int x = 0; x < 16; ++x) s[x] = 0.f;
-      r32_scores_half(s, sSt, b_ + SM90S_F8R32_OFF_ROPE + stage * SM90_SLAB_BYTES, b_ + SM90S_F8R32_OFF_Q, tsc, b_ + SM90S_F8R32_OFF_QF, barRope + 8 * stage, phase, wg, warp, lane);
-
-      // the partials' exchange: slot parity nblk & 1 (the other warpgroup reads this block's before it passes the
-      // next block's barrier, after which the slot of parity nblk & 1 is rewritten)
-      const int par = nblk & 1;
+        for (int h = 0; h < 2; ++h) {
+          rt[h] = fmaxf(fmaxf(tsc.v[h][0], tsc.v[h][1]), fmaxf(tsc.v[h][2], tsc.v[h][3]));
+          const float inv = rt[h] > 0.f ? 1.f / rt[h] : 0.f;  // (a token past the end: scales 0, its S is masked)
 #pragma unroll
-      for (int k = 0; k < 4; ++k)
-        ptx::st_shared_v4(x_at(par, wg, k), make_uint4(__float_as_uint(s[4 * k]), __float_as_uint(s[4 * k + 1]), __float_as_uint(s[4 * k + 2]), __float_as_uint(s[4 * k + 3])));
-      __syncthreads();
+          for (int k = 0; k < 4; ++k) {
+            const float f = tsc.v[h][k] * inv;  // a power of two ≤ 1 (0 below f16's range)
+            fh[h][k] = ptx::f32x2_to_f16x2(f, f);
+          }
+        }
+        const int st = nb_own & 1;
+        ptx::mbarrier_wait(raw_bar(wg, st), (nb_own >> 1) & 1);
+        r32_scores(s, stage_at(wg, st) - base + b_, sRope - base + b_, sQ - base + b_, fh, rt, sQf, ropeBar, nb_own & 1, warp, lane);
+        s_done = nb_own;
+        maybe_rope();  // the RoPE slot is free: the box of this warpgroup's next block, if its raw bytes went out
+      } else {
 #pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        const uint4 v = ptx::ld_shared_v4(x_at(par, 1 - wg, k));
-        s[4 * k] += __uint_as_float(v.x), s[4 * k + 1] += __uint_as_float(v.y), s[4 * k + 2] += __uint_as_float(v.z), s[4 * k + 3] += __uint_as_float(v.w);
+        for (int h = 0; h < 2; ++h)
+#pragma unroll
+          for (int k = 0; k < 4; ++k) tsc.v[h][k] = 0.f;
       }
-
-      // mask tokens at or past each column's end; the column maxima (this thread's two tokens, the warp's 8 g, the
-      // warpgroup's 4 warps) and the maxima of the tokens' scales per group
+      // mask (no block: every token), the column maxima over the warp; the scale maxima per group
       const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
       float mx[kCols][2];
 #pragma unroll
@@ -384,27 +368,32 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
             float& x = s[4 * i + 2 * h + e];
-            if (tok0 + 8 * h >= sl[i].row_end[e]) x = -INFINITY;
+            if (!has || tok0 + 8 * h >= sl[i].row_end[e]) x = -INFINITY;
             mx[i][e] = fmaxf(mx[i][e], x);
           }
 #pragma unroll
           for (int d = 4; d < 32; d <<= 1) mx[i][e] = fmaxf(mx[i][e], __shfl_xor_sync(0xffffffffu, mx[i][e], d));
         }
-      float smx[2];
+      float smx[4];
 #pragma unroll
-      for (int b = 0; b < 2; ++b) {
-        smx[b] = fmaxf(tsc.v[0][b], tsc.v[1][b]);
+      for (int k = 0; k < 4; ++k) {
+        smx[k] = fmaxf(tsc.v[0][k], tsc.v[1][k]);
 #pragma unroll
-        for (int d = 4; d < 32; d <<= 1) smx[b] = fmaxf(smx[b], __shfl_xor_sync(0xffffffffu, smx[b], d));
+        for (int d = 4; d < 32; d <<= 1) smx[k] = fmaxf(smx[k], __shfl_xor_sync(0xffffffffu, smx[k], d));
       }
       if (g == 0) {
 #pragma unroll
         for (int i = 0; i < kCols; ++i)
 #pragma unroll
-          for (int e = 0; e < 2; ++e) ptx::st_shared_f32(max_at(warp, col_of(i, e, q4)), mx[i][e]);
-        if (q4 < 2) ptx::st_shared_f32(max_at(warp, 32 + q4), q4 == 0 ? smx[0] : smx[1]);
+          for (int e = 0; e < 2; ++e) ptx::st_shared_f32(max_at(wg, warp, col_of(i, e, q4)), mx[i][e]);
+        ptx::st_shared_f32(max_at(wg, warp, 32 + q4), q4 == 0 ? smx[0] : q4 == 1 ? smx[1] : q4 == 2 ? smx[2] : smx[3]);
       }
-      ptx::named_barrier_sync(wg_bar, kWgThreads);  // (the maxima are rewritten only after the next block's Pᵀ barrier)
+      __syncthreads();  // #1: both warpgroups' maxima are out; both are past the previous pair's P·V
+      // the previous pair's stage of this warpgroup is free (both warpgroups read it in that P·V): its block + 2
+      if (prev_own >= 0 && rq_n == prev_own + 1) {
+        BlockRef nx = rq;
+        if (advance(nx)) rq = nx, rq_n = prev_own + 2, request_raw(rq, prev_own & 1), maybe_rope();
+      }
       float scale[kCols][2];
 #pragma unroll
       for (int i = 0; i < kCols; ++i)
@@ -412,8 +401,8 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
         for (int e = 0; e < 2; ++e) {
           float bm = -INFINITY;
 #pragma unroll
-          for (int v = 0; v < 4; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(max_at(v, col_of(i, e, q4))));
-          const float m_new = fmaxf(m[i][e], bm * scale_log2);  // a fully masked column keeps its max: scale 1, P 0
+          for (int v = 0; v < 8; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(max_at(v >> 2, v & 3, col_of(i, e, q4))));
+          const float m_new = fmaxf(m[i][e], bm * scale_log2);
           scale[i][e] = ptx::exp2_approx(m[i][e] - m_new);
           m[i][e] = m_new;
           l[i][e] *= scale[i][e];
@@ -424,19 +413,19 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
             l[i][e] += x;
           }
         }
-      // the block's scale maxima of the warpgroup's groups: the new reference scales (f16_rescale_groups)
-      float fac[2], ratio[2][2];
+      float fac[2], ratio[2][4];
 #pragma unroll
-      for (int b = 0; b < 2; ++b) {
+      for (int k = 0; k < 4; ++k) {
         float bmx = 0.f;
 #pragma unroll
-        for (int v = 0; v < 4; ++v) bmx = fmaxf(bmx, ptx::ld_shared_f32(max_at(v, 32 + b)));
-        const float r_new = bmx > 0.f ? bmx : rg[b];  // (a group whose scales are all 0: P·0 either way)
+        for (int v = 0; v < 8; ++v) bmx = fmaxf(bmx, ptx::ld_shared_f32(max_at(v >> 2, v & 3, 32 + k)));
+        const float r_new = bmx > 0.f ? bmx : rg[k];
         const float inv = 1.f / r_new;
-        fac[b] = rg[b] * inv;
-        rg[b] = r_new;
+        const float fk = rg[k] * inv;
+        if ((k >> 1) == wg) fac[k & 1] = fk;
+        rg[k] = r_new;
 #pragma unroll
-        for (int h = 0; h < 2; ++h) ratio[h][b] = tsc.v[h][b] * inv;
+        for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * inv;
       }
 #pragma unroll
       for (int t = 0; t < 4; ++t)
@@ -446,41 +435,49 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
           for (int h = 0; h < 2; ++h)
 #pragma unroll
             for (int e = 0; e < 2; ++e) o[t][4 * i + 2 * h + e] *= scale[i][e] * fac[t >> 1];
-      r32_store_p(sP, s, ratio, warp, g, q4);
-      ptx::fence_proxy_async();  // st.shared → wgmma reads
-      ptx::named_barrier_sync(wg_bar, kWgThreads);
-
-      if (n_valid < PAGE_BLOCK_SIZE) r32_pv_half<true>(o, sSt, sP, warp, lane, n_valid);
-      else r32_pv_half<false>(o, sSt, sP, warp, lane, n_valid);
-
-      // the stage (and, for warpgroup 0, the RoPE slot: both warpgroups' S of this block is past the exchange) is free
-      // once the warpgroup's 4 warps are past their ldmatrix: block n + 3 goes into it
-      ptx::named_barrier_sync(rel_bar, kWgThreads);
-      if (rq_n == nblk + kR32Stages - 1) {
-        BlockRef nx = rq;
-        if (advance(nx)) {
-          rq = nx, rq_n = nblk + kR32Stages;
-          request(rq, stage);
+      if (has) {
+        const float r01[2][2] = {{ratio[0][0], ratio[0][1]}, {ratio[1][0], ratio[1][1]}};
+        const float r23[2][2] = {{ratio[0][2], ratio[0][3]}, {ratio[1][2], ratio[1][3]}};
+        r32_store_p(p_at(wg, 0) - base + b_, s, r01, warp, g, q4);
+        r32_store_p(p_at(wg, 2) - base + b_, s, r23, warp, g, q4);
+        ptx::fence_proxy_async();
+      }
+      __syncthreads();  // #2: both blocks' Pᵀ copies are in
+      // P·V over this warpgroup's channels (groups 2 wg, 2 wg + 1) for each block of the pair
+#pragma unroll
+      for (int x = 0; x < 2; ++x) {
+        const int jx = jp + x;
+        if (jx < bk.count) {
+          const int nvx = jx == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
+          const uint32_t sx = stage_at(x, nb_of[x] & 1) - base + b_ + 2 * wg * SM90_SLAB_BYTES, px = p_at(x, 2 * wg) - base + b_;
+          if (nvx < PAGE_BLOCK_SIZE) r32_pv_half<true>(o, sx, px, warp, lane, nvx);
+          else r32_pv_half<false>(o, sx, px, warp, lane, nvx);
+          ++nb_of[x];
         }
       }
-      ++nblk;
-      if (++stage == kR32Stages) stage = 0, phase ^= 1;
+      prev_own = has ? nb_own : -1;
+      if (has) ++nb_own;
     }
 
-    // ---- the item's end: Oᵀ's rows back, the column sums over the warpgroup's warps (both warpgroups ran the same
-    // softmax: each reads its own), Oᵀ out of the reference scales, each warpgroup its own channels
+    // ---- the item's end: both warpgroups' column sums (the max is common), each warpgroup its own channels
     r32_o_unpermute(o, g, q4);
+    const uint32_t sL = base + SM90S_F8R32_OFF_L;
 #pragma unroll
     for (int i = 0; i < kCols; ++i)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
 #pragma unroll
         for (int d = 4; d < 32; d <<= 1) l[i][e] += __shfl_xor_sync(0xffffffffu, l[i][e], d);
-        if (g == 0) ptx::st_shared_f32(base + SM90S_F8R32_OFF_L + ((wg * 4 + warp) * kRows + col_of(i, e, q4)) * 4, l[i][e]);
+        if (g == 0) ptx::st_shared_f32(sL + ((wg * 4 + warp) * kRows + col_of(i, e, q4)) * 4, l[i][e]);
       }
-    __syncthreads();  // the sums are out; every thread is past its last S: Q may be reloaded
+    __syncthreads();  // the sums are out; every thread is past its last S and P·V: Q may be reloaded, stages reused
+    if (prev_own >= 0 && rq_n == prev_own + 1) {  // (the item's last pair's stage: its next block)
+      BlockRef nx = rq;
+      if (advance(nx)) rq = nx, rq_n = prev_own + 2, request_raw(rq, prev_own & 1), maybe_rope();
+    }
+    prev_own = -1;
     if (req < w.end_req) load_q(req + 1);
-    else ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
+    else ptx::grid_dep_launch_dependents();
     typename SmallMerge<kRows, false>::Item it;
 #pragma unroll
     for (int i = 0; i < kCols; ++i)
@@ -488,14 +485,15 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
       for (int e = 0; e < 2; ++e) {
         float L = 0.f;
 #pragma unroll
-        for (int v = 0; v < 4; ++v) L += ptx::ld_shared_f32(base + SM90S_F8R32_OFF_L + ((wg * 4 + v) * kRows + col_of(i, e, q4)) * 4);
+        for (int v = 0; v < 8; ++v) L += ptx::ld_shared_f32(sL + (v * kRows + col_of(i, e, q4)) * 4);
         it.L[i][e] = L;
         it.M[i][e] = m[i][e];
       }
+    const float rown[2] = {wg ? rg[2] : rg[0], wg ? rg[3] : rg[1]};
 #pragma unroll
     for (int t = 0; t < 4; ++t)
 #pragma unroll
-      for (int x = 0; x < 16; ++x) it.oh[t][x] = o[t][x] * rg[t >> 1];
+      for (int x = 0; x < 16; ++x) it.oh[t][x] = o[t][x] * rown[t >> 1];
     merge.template store<false>(p, nullptr, req, sl[0], rs, it);
     if (p.split_arrivals != nullptr && !sl[0].no_split) fold_split<T>(p, req, req, 0, p.q_rows, tid, SM90S_THREADS, sFlag, [] { __syncthreads(); });
   }

@@ -696,14 +696,18 @@ case $step in
     timeout 100 node dist/src/cli.js bench --configs $set --kv fp8 --iters 40 --check-samples 2 --reference "$out/bf16.json" --json "$out/fp8.json" > "$out/fp8.txt" 2>&1
     echo "== fp8 rc=$?"; grep -aE "^sweep#" "$out/fp8.txt" | cut -c1-150
     ;;
-  r32pair)
-    # the 32-row FP8 entry's other split (.variants/pair: -DMLA_SM90S_R32_PAIR=1, mla_sm90_small_fp8_r32pair.cuh: the
-    # warpgroups take alternate blocks for S and the softmax, split the channels for P·V): its FP8 GPU tests, memcheck
-    # and racecheck on two 32-row cases, then two rounds of sweep 2/4/18/20 against the shipped channel split
-    kd=$(kernel_dir .variants/pair)
-    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests pair "f16 datapath" 200
-    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests pair "(h_q 32, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 240
-    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds r32pair "sweep:2,4,18,20" dist/kernels .variants/pair
+  r32final)
+    # the 32-row FP8 entry as merged (session 24: blocks split for S, channels for P·V): its FP8 GPU tests, memcheck
+    # and racecheck on two 32-row cases, then bf16 and FP8 of the 17–32-row sweep rows, FP8 checked (JSON for docs/runs/)
+    fp8_tests r32f "f16 datapath" 200
+    sanitize_fp8_tests r32f "(h_q 32, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 240
+    set=sweep:2,3,4,5,18,19,20,21
+    timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples 0 --reference h200 --json "$out/bf16.json" > "$out/bf16.txt" 2>&1
+    echo "== bf16 rc=$?"; grep -aE "^sweep#" "$out/bf16.txt" | cut -c1-80
+    for round in 1 2; do
+      timeout 100 node dist/src/cli.js bench --configs $set --kv fp8 --iters 40 --check-samples $((round == 1 ? 2 : 0)) --reference "$out/bf16.json" --json "$out/fp8-$round.json" > "$out/fp8-$round.txt" 2>&1
+      echo "== fp8 $round rc=$?"; grep -aE "^sweep#" "$out/fp8-$round.txt" | cut -c1-150
+    done
     ;;
   regafinal)
     # the register-A build as merged: racecheck on hopper-small's dense FP8 tests alone ('f16 datapath': the pattern
