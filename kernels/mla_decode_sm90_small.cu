@@ -21,6 +21,9 @@
 // column tiles: Oᵀ is 128 fp32 per thread), Q, Pᵀ and the merge's arrays sized for 32 rows (SM90S_R32_*), Q loaded
 // by all 256 threads (a row per 8), and the Oᵀ exchange in two rounds of two column tiles through the same 32 KB.
 //
+// 32-row FP8 entry (mla_decode_sm90_small_fp8_r32_bf16, 17–32 rows over the FP8 cache): a body of its own,
+// mla_sm90_small_fp8_r32.cuh (the warpgroups take alternate blocks for S and split the channels for P·V).
+//
 // FP8 cache (entry mla_decode_sm90_small_fp8_bf16, kF16) and sparse decode over it (entry
 // mla_decode_sm90_small_fp8_sparse_bf16, kSparse): their datapaths, shared-memory use and measurements are described
 // where they live, at the top of mla_sm90_small_fp8.cuh (the f16 datapath, and the dense entry's register-A datapath,
