@@ -385,45 +385,54 @@ __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], ui
 // first form, integer ops, issued 3× the instructions). kMasked (the item's last block, n_valid < 64): the codes of
 // tokens ≥ n_valid become 0 first — NaN-filled slots, whose P is 0, would still poison Oᵀ. One scale group (two tiles,
 // 8 wgmmas) per commit, two in flight.
+// The P·V side's A fragments (f16r_pv and the 32-row entry's r32_pv_half): pv_keep — per k-step pair and matrix, the
+// bytes of this lane's two tokens that stay (tokens < n_valid); pv_fragments — one scale group's 8 k-step fragments
+// (its two tiles, the warp's chunk 4 u + warp of each) from the box at sBox, codes of dropped tokens zeroed (kMasked).
+__device__ __forceinline__ void pv_keep(uint32_t (&keep)[2][4], int q4, int n_valid) {
+#pragma unroll
+  for (int kp = 0; kp < 2; ++kp)
+#pragma unroll
+    for (int m = 0; m < 4; ++m) {
+      const int t0 = 32 * kp + 8 * m + 2 * q4;
+      keep[kp][m] = (t0 < n_valid ? 0x0000ffffu : 0u) | (t0 + 1 < n_valid ? 0xffff0000u : 0u);
+    }
+}
+template <bool kMasked>
+__device__ __forceinline__ void pv_fragments(uint32_t (&a)[8][4], uint32_t sBox, const uint32_t (&keep)[2][4], int warp, int lane) {
+#pragma unroll
+  for (int u = 0; u < 2; ++u) {
+    const int chunk = 4 * u + warp;  // tile u of the group
+#pragma unroll
+    for (int kp = 0; kp < 2; ++kp) {
+      const int tk = 32 * kp + lane;
+      uint32_t r[4];
+      ptx::ldmatrix_x4_trans(r, sBox + tk * 128 + ((chunk ^ (tk & 7)) << 4));
+#pragma unroll
+      for (int m = 0; m < 4; ++m) {
+        if constexpr (kMasked) r[m] &= keep[kp][m];
+        r[m] = ptx::prmt(r[m], 0u, 0x3120u);  // (t0, c0) (t1, c0) (t0, c1) (t1, c1)
+      }
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {  // k-step 2 kp + h: matrices 2h (tokens 0–7 of it) and 2h + 1 (8–15)
+        const uint2 lo = ptx::e4m3x4_to_f16x4(r[2 * h]), hi = ptx::e4m3x4_to_f16x4(r[2 * h + 1]);
+        uint32_t(&f)[4] = a[4 * u + 2 * kp + h];
+        f[0] = lo.x, f[1] = lo.y, f[2] = hi.x, f[3] = hi.y;
+      }
+    }
+  }
+}
+
 template <bool kMasked>
 __device__ __forceinline__ void f16r_pv(float (&o)[8][8], uint32_t sSt, uint32_t sP, int warp, int lane, int n_valid) {
   const uint64_t dp = desc_k_major(sP);
   const int q4 = lane & 3;
-  uint32_t keep[2][4];  // kMasked: per k-step pair and matrix, the bytes of this lane's two tokens that stay
-  if constexpr (kMasked) {
-#pragma unroll
-    for (int kp = 0; kp < 2; ++kp)
-#pragma unroll
-      for (int m = 0; m < 4; ++m) {
-        const int t0 = 32 * kp + 8 * m + 2 * q4;
-        keep[kp][m] = (t0 < n_valid ? 0x0000ffffu : 0u) | (t0 + 1 < n_valid ? 0xffff0000u : 0u);
-      }
-  }
+  uint32_t keep[2][4];
+  if constexpr (kMasked) pv_keep(keep, q4, n_valid);
   uint32_t a[2][8][4];
 #pragma unroll
   for (int grp = 0; grp < 4; ++grp) {
     if (grp >= 2) ptx::wgmma_wait<1>();
-#pragma unroll
-    for (int u = 0; u < 2; ++u) {
-      const int chunk = 4 * u + warp;  // tile 2 grp + u
-#pragma unroll
-      for (int kp = 0; kp < 2; ++kp) {
-        const int tk = 32 * kp + lane;
-        uint32_t r[4];
-        ptx::ldmatrix_x4_trans(r, sSt + grp * SM90_SLAB_BYTES + tk * 128 + ((chunk ^ (tk & 7)) << 4));
-#pragma unroll
-        for (int m = 0; m < 4; ++m) {
-          if constexpr (kMasked) r[m] &= keep[kp][m];
-          r[m] = ptx::prmt(r[m], 0u, 0x3120u);  // (t0, c0) (t1, c0) (t0, c1) (t1, c1)
-        }
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {  // k-step 2 kp + h: matrices 2h (tokens 0–7 of it) and 2h + 1 (8–15)
-          const uint2 lo = ptx::e4m3x4_to_f16x4(r[2 * h]), hi = ptx::e4m3x4_to_f16x4(r[2 * h + 1]);
-          uint32_t(&f)[4] = a[grp & 1][4 * u + 2 * kp + h];
-          f[0] = lo.x, f[1] = lo.y, f[2] = hi.x, f[3] = hi.y;
-        }
-      }
-    }
+    pv_fragments<kMasked>(a[grp & 1], sSt + grp * SM90_SLAB_BYTES, keep, warp, lane);
     ptx::wgmma_fence();
 #pragma unroll
     for (int u = 0; u < 2; ++u)
@@ -437,15 +446,17 @@ __device__ __forceinline__ void f16r_pv(float (&o)[8][8], uint32_t sSt, uint32_t
 
 // Oᵀ's rows back to the wgmma layout (f16r_pv's row g = channel 2g, row g + 8 = channel 2g + 1 of the warp's 16 →
 // row g = channel g, row g + 8 = channel g + 8): channel c lives in lane (c / 2, q4), half c % 2.
-__device__ __forceinline__ void o_unpermute(float (&o)[8][8], int g, int q4) {
+// (kTiles m-tiles of kVals = 4 · column tiles: the 32-row FP8 entry's 4 × 16.)
+template <int kTiles, int kVals>
+__device__ __forceinline__ void o_unpermute(float (&o)[kTiles][kVals], int g, int q4) {
 #pragma unroll
-  for (int t = 0; t < 8; ++t) {
-    float nv[8];
+  for (int t = 0; t < kTiles; ++t) {
+    float nv[kVals];
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const int src = (((g + 8 * h) >> 1) << 2) | q4;
 #pragma unroll
-      for (int i = 0; i < 2; ++i)
+      for (int i = 0; i < kVals / 4; ++i)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const float v0 = __shfl_sync(0xffffffffu, o[t][4 * i + e], src), v1 = __shfl_sync(0xffffffffu, o[t][4 * i + 2 + e], src);
@@ -453,7 +464,7 @@ __device__ __forceinline__ void o_unpermute(float (&o)[8][8], int g, int q4) {
         }
     }
 #pragma unroll
-    for (int x = 0; x < 8; ++x) o[t][x] = nv[x];
+    for (int x = 0; x < kVals; ++x) o[t][x] = nv[x];
   }
 }
 

@@ -127,39 +127,11 @@ __device__ __forceinline__ void r32_pv_half(float (&o)[4][16], uint32_t sSt, uin
   const uint64_t dp = desc_k_major(sP);
   const int q4 = lane & 3;
   uint32_t keep[2][4];
-  if constexpr (kMasked) {
-#pragma unroll
-    for (int kp = 0; kp < 2; ++kp)
-#pragma unroll
-      for (int m = 0; m < 4; ++m) {
-        const int t0 = 32 * kp + 8 * m + 2 * q4;
-        keep[kp][m] = (t0 < n_valid ? 0x0000ffffu : 0u) | (t0 + 1 < n_valid ? 0xffff0000u : 0u);
-      }
-  }
+  if constexpr (kMasked) pv_keep(keep, q4, n_valid);
   uint32_t a[2][8][4];
 #pragma unroll
   for (int b = 0; b < 2; ++b) {
-#pragma unroll
-    for (int u = 0; u < 2; ++u) {
-      const int chunk = 4 * u + warp;
-#pragma unroll
-      for (int kp = 0; kp < 2; ++kp) {
-        const int tk = 32 * kp + lane;
-        uint32_t r[4];
-        ptx::ldmatrix_x4_trans(r, sSt + b * SM90_SLAB_BYTES + tk * 128 + ((chunk ^ (tk & 7)) << 4));
-#pragma unroll
-        for (int m = 0; m < 4; ++m) {
-          if constexpr (kMasked) r[m] &= keep[kp][m];
-          r[m] = ptx::prmt(r[m], 0u, 0x3120u);
-        }
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const uint2 lo = ptx::e4m3x4_to_f16x4(r[2 * h]), hi = ptx::e4m3x4_to_f16x4(r[2 * h + 1]);
-          uint32_t(&f)[4] = a[b][4 * u + 2 * kp + h];
-          f[0] = lo.x, f[1] = lo.y, f[2] = hi.x, f[3] = hi.y;
-        }
-      }
-    }
+    pv_fragments<kMasked>(a[b], sSt + b * SM90_SLAB_BYTES, keep, warp, lane);
     ptx::wgmma_fence();
 #pragma unroll
     for (int u = 0; u < 2; ++u)
@@ -168,27 +140,6 @@ __device__ __forceinline__ void r32_pv_half(float (&o)[4][16], uint32_t sSt, uin
     ptx::wgmma_commit();
   }
   ptx::wgmma_wait<0>();
-}
-
-// o_unpermute at 32 columns (4 tiles of 16 values).
-__device__ __forceinline__ void r32_o_unpermute(float (&o)[4][16], int g, int q4) {
-#pragma unroll
-  for (int t = 0; t < 4; ++t) {
-    float nv[16];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int src = (((g + 8 * h) >> 1) << 2) | q4;
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const float v0 = __shfl_sync(0xffffffffu, o[t][4 * i + e], src), v1 = __shfl_sync(0xffffffffu, o[t][4 * i + 2 + e], src);
-          nv[4 * i + 2 * h + e] = (g & 1) ? v1 : v0;
-        }
-    }
-#pragma unroll
-    for (int x = 0; x < 16; ++x) o[t][x] = nv[x];
-  }
 }
 
 __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& p, const CUtensorMap* rope_map, const CUtensorMap* raw_sw_map) {
@@ -240,6 +191,7 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
   BlockRef rq{w.end_req + 1, 0, 0, nullptr};
   int rq_n = 0;
   int page_st0 = 0, page_st1 = 0;
+  // (the 16-row body's seek and advance, mla_decode_sm90_small.cu: a shared helper changed both entries' machine code)
   auto seek = [&](BlockRef& c, int from) {
     for (int r = from; r <= w.end_req; ++r) {
       const Blocks nb = blocks_of(slice(r, rs[0]));
@@ -427,14 +379,7 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
 #pragma unroll
         for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * inv;
       }
-#pragma unroll
-      for (int t = 0; t < 4; ++t)
-#pragma unroll
-        for (int i = 0; i < kCols; ++i)
-#pragma unroll
-          for (int h = 0; h < 2; ++h)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) o[t][4 * i + 2 * h + e] *= scale[i][e] * fac[t >> 1];
+      scale_columns<true, kCols, 4>(o, scale, fac);
       if (has) {
         const float r01[2][2] = {{ratio[0][0], ratio[0][1]}, {ratio[1][0], ratio[1][1]}};
         const float r23[2][2] = {{ratio[0][2], ratio[0][3]}, {ratio[1][2], ratio[1][3]}};
@@ -460,7 +405,7 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
     }
 
     // ---- the item's end: both warpgroups' column sums (the max is common), each warpgroup its own channels
-    r32_o_unpermute(o, g, q4);
+    o_unpermute(o, g, q4);
     const uint32_t sL = base + SM90S_F8R32_OFF_L;
 #pragma unroll
     for (int i = 0; i < kCols; ++i)

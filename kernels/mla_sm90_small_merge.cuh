@@ -26,11 +26,11 @@ constexpr int kWgThreads = 128;  // a warpgroup
 __device__ __forceinline__ int col_of(int i, int e, int q4) { return 8 * i + 2 * q4 + e; }
 
 // Oᵀ *= each column's factor (slot i, e: column col_of(i, e, ·)); kGroup (the FP8 f16 datapath): times its channel
-// group's too (m-tiles 2g, 2g + 1 are group g).
-template <bool kGroup, int kCols>
-__device__ __forceinline__ void scale_columns(float (&o)[8][4 * kCols], const float (&col)[kCols][2], const float (&group)[4]) {
+// group's too (m-tiles 2g, 2g + 1 are group g). kTiles m-tiles (the 32-row FP8 entry: its 4, its 2 groups).
+template <bool kGroup, int kCols, int kTiles = 8>
+__device__ __forceinline__ void scale_columns(float (&o)[kTiles][4 * kCols], const float (&col)[kCols][2], const float (&group)[kTiles / 2]) {
 #pragma unroll
-  for (int t = 0; t < 8; ++t)
+  for (int t = 0; t < kTiles; ++t)
 #pragma unroll
     for (int i = 0; i < kCols; ++i)
 #pragma unroll

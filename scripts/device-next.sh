@@ -663,39 +663,6 @@ case $step in
       echo "== fp8 $round rc=$?"; grep -aE "^sweep#|^S[0-9]" "$out/fp8-$round.txt" | cut -c1-170
     done
     ;;
-  r32b)
-    # the 32-row FP8 entry: racecheck on its 32-row tests with every warp waiting at the release barrier (variant
-    # .variants/r32sync: -DMLA_SM90S_R32_SYNC_RELEASE=1; the shipped build reported st/ld.shared hazards there, its
-    # warps 1–3 only arriving), its timing beside the shipped build, then ncu of the shipped entry on sweep#20 --kv fp8
-    kd=$(kernel_dir .variants/r32sync)
-    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests r32sync "(h_q 32, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 240
-    # (.variants/colsplit: -DMLA_SM90S_R32_COLSPLIT=1, each warpgroup runs the softmax of 16 columns: timed beside it)
-    more=(); [ -d .variants/colsplit ] && more=(.variants/colsplit)
-    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds r32b "sweep:4,20" dist/kernels .variants/r32sync "${more[@]}"
-    [ -d .variants/colsplit ] && FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/colsplit)/ fp8_tests colsplit "f16 datapath" 200
-    n=sweep20-fp8
-    timeout 150 ncu --clock-control none --kernel-name regex:'mla_decode_sm90_small' --launch-skip 2 --launch-count 1 --set full --import-source yes -f -o "$out/prof-$n" \
-      node dist/src/cli.js bench --configs sweep:20 --kernel hopper-small --kv fp8 --iters 3 --warmup 1 --check-samples 0 --reference none > "$out/prof-$n.log" 2>&1
-    echo "ncu rc=$?"
-    timeout 60 ncu -i "$out/prof-$n.ncu-rep" --page details > "$out/prof-$n-details.txt" 2>&1
-    timeout 60 ncu -i "$out/prof-$n.ncu-rep" --page source --csv --print-source sass 2>&1 | gzip > "$out/prof-$n-sass.csv.gz"
-    rm -f "$out/prof-$n.ncu-rep"
-    grep -aE "Duration|DRAM Throughput|L1/TEX Cache Throughput|Compute \(SM\) Throughput|Issue Slots Busy|No Eligible|Active Warps Per Scheduler|Eligible Warps|SM Frequency|Executed Ipc" "$out/prof-$n-details.txt" | head -20
-    ;;
-  r32c)
-    # the 32-row FP8 entry as merged (session 24: every warp waits at the release barrier, the Q row factors read per
-    # block: 254 registers, 0 spills): its FP8 GPU tests, memcheck and racecheck on two 32-row cases; two rounds of
-    # sweep 2/4/18/20 against .variants/first (as first measured, commit 3a90402: warps 1–3 only arrive); then bf16 and
-    # FP8 of the 17–32-row sweep rows, FP8 checked (JSON for docs/runs/)
-    fp8_tests r32c "f16 datapath" 200
-    sanitize_fp8_tests r32c "(h_q 32, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 240
-    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds r32c "sweep:2,4,18,20" dist/kernels .variants/first
-    set=sweep:2,3,4,5,18,19,20,21
-    timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples 0 --reference h200 --json "$out/bf16.json" > "$out/bf16.txt" 2>&1
-    echo "== bf16 rc=$?"
-    timeout 100 node dist/src/cli.js bench --configs $set --kv fp8 --iters 40 --check-samples 2 --reference "$out/bf16.json" --json "$out/fp8.json" > "$out/fp8.txt" 2>&1
-    echo "== fp8 rc=$?"; grep -aE "^sweep#" "$out/fp8.txt" | cut -c1-150
-    ;;
   r32final)
     # the 32-row FP8 entry as merged (session 24: blocks split for S, channels for P·V): its FP8 GPU tests, memcheck
     # and racecheck on two 32-row cases, then bf16 and FP8 of the 17–32-row sweep rows, FP8 checked (JSON for docs/runs/)
