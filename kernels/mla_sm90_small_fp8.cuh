@@ -304,24 +304,26 @@ __device__ __forceinline__ void f16_rescale_groups(uint32_t sKb, const Fp8TokenS
 // Pᵀ (this thread's fragment s of P, 16 columns) → four f16 copies at sP + 2048 k, copy k scaled per token by its
 // ratio s_t,k / r_k (ratio; the partner lane's by shuffles), K-major as the kernel's bf16 Pᵀ: lanes g and g ^ 1 hold
 // adjacent tokens of the same columns, trade one value each and each stores one f16 pair per copy. rp: the partner's
-// ratios (the caller's array).
-__device__ __forceinline__ void f16_store_p(uint32_t sP, const float (&s)[8], const float (&ratio)[2][4], float (&rp)[2][4], int warp, int g, int q4) {
+// ratios (the caller's array). Any column count (kVals = 4 · column tiles) and number of copies (kCopies), kSlab apart
+// (the 32-row FP8 entry: 32 columns, two copies at a time, 4096 B).
+template <int kSlab = SM90S_ROW_SLAB_BYTES, int kVals, int kCopies>
+__device__ __forceinline__ void f16_store_p(uint32_t sP, const float (&s)[kVals], const float (&ratio)[2][kCopies], float (&rp)[2][kCopies], int warp, int g, int q4) {
   const bool odd = g & 1;
 #pragma unroll
   for (int h = 0; h < 2; ++h)
 #pragma unroll
-    for (int k = 0; k < 4; ++k) rp[h][k] = __shfl_xor_sync(0xffffffffu, ratio[h][k], 4);
+    for (int k = 0; k < kCopies; ++k) rp[h][k] = __shfl_xor_sync(0xffffffffu, ratio[h][k], 4);
 #pragma unroll
-  for (int i = 0; i < 2; ++i)
+  for (int i = 0; i < kVals / 4; ++i)
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const float v0 = s[4 * i + 2 * h], v1 = s[4 * i + 2 * h + 1];
       const float other = __shfl_xor_sync(0xffffffffu, odd ? v0 : v1, 4);
       const int tok = (16 * warp + g + 8 * h) & ~1, col = col_of(i, odd ? 1 : 0, q4);
 #pragma unroll
-      for (int k = 0; k < 4; ++k) {
+      for (int k = 0; k < kCopies; ++k) {
         const uint32_t word = odd ? ptx::f32x2_to_f16x2(other * rp[h][k], v1 * ratio[h][k]) : ptx::f32x2_to_f16x2(v0 * ratio[h][k], other * rp[h][k]);
-        ptx::st_shared_u32(sP + k * SM90S_ROW_SLAB_BYTES + swizzled(col, tok >> 3) + (tok & 7) * 2, word);
+        ptx::st_shared_u32(sP + k * kSlab + swizzled(col, tok >> 3) + (tok & 7) * 2, word);
       }
     }
 }

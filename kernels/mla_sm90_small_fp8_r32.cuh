@@ -94,30 +94,6 @@ __device__ __forceinline__ void r32_scores(float (&s)[16], uint32_t sSt, uint32_
       }
 }
 
-// Pᵀ (this thread's fragment s, 32 columns) → two f16 copies at sP + 4096 b, copy b scaled per token by ratio[·][b]
-// (the partner lane's by shuffles): f16_store_p's pairing at 32 rows.
-__device__ __forceinline__ void r32_store_p(uint32_t sP, const float (&s)[16], const float (&ratio)[2][2], int warp, int g, int q4) {
-  const bool odd = g & 1;
-  float rp[2][2];
-#pragma unroll
-  for (int h = 0; h < 2; ++h)
-#pragma unroll
-    for (int b = 0; b < 2; ++b) rp[h][b] = __shfl_xor_sync(0xffffffffu, ratio[h][b], 4);
-#pragma unroll
-  for (int i = 0; i < 4; ++i)
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const float v0 = s[4 * i + 2 * h], v1 = s[4 * i + 2 * h + 1];
-      const float other = __shfl_xor_sync(0xffffffffu, odd ? v0 : v1, 4);
-      const int tok = (16 * warp + g + 8 * h) & ~1, col = col_of(i, odd ? 1 : 0, q4);
-#pragma unroll
-      for (int b = 0; b < 2; ++b) {
-        const uint32_t word = odd ? ptx::f32x2_to_f16x2(other * rp[h][b], v1 * ratio[h][b]) : ptx::f32x2_to_f16x2(v0 * ratio[h][b], other * rp[h][b]);
-        ptx::st_shared_u32(sP + b * kR32Slab + swizzled(col, tok >> 3) + (tok & 7) * 2, word);
-      }
-    }
-}
-
 // Oᵀ += Vᵀ · Pᵀ over this warpgroup's channels: local tile 2b + u = channels 64 (4 wg + 2b + u) …, from box b at sSt (the
 // stage's box 2 wg + b: f16r_pv's ldmatrix.trans fragments, Oᵀ's rows permuted within each warp's 16) against Pᵀ copy b
 // at sP. kMasked: the
@@ -383,8 +359,9 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
       if (has) {
         const float r01[2][2] = {{ratio[0][0], ratio[0][1]}, {ratio[1][0], ratio[1][1]}};
         const float r23[2][2] = {{ratio[0][2], ratio[0][3]}, {ratio[1][2], ratio[1][3]}};
-        r32_store_p(p_at(wg, 0) - base + b_, s, r01, warp, g, q4);
-        r32_store_p(p_at(wg, 2) - base + b_, s, r23, warp, g, q4);
+        float rp[2][2];  // (f16_store_p: the partner lane's ratios)
+        f16_store_p<kR32Slab>(p_at(wg, 0) - base + b_, s, r01, rp, warp, g, q4);
+        f16_store_p<kR32Slab>(p_at(wg, 2) - base + b_, s, r23, rp, warp, g, q4);
         ptx::fence_proxy_async();
       }
       __syncthreads();  // #2: both blocks' Pᵀ copies are in

@@ -649,20 +649,6 @@ case $step in
       echo "trace sparse#$r rc=$?"; tail -4 "$out/sptrace-$r.txt"
     done
     ;;
-  fp8r32)
-    # hopper-small's 32-row FP8 entry (session 24: the warpgroups split the channels): its GPU tests (the FP8 cases
-    # naming the f16 datapath, 16 and 32 rows), memcheck and racecheck on two 32-row cases, then bf16 of the sweep's
-    # 17–32-row rows and two rounds of them over the FP8 cache, 'hopper' (the default before) beside 'hopper-small'
-    fp8_tests r32 "f16 datapath" 200
-    sanitize_fp8_tests r32 "(h_q 32, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 240
-    set=${R32_SET:-sweep:2,3,4,5,18,19,20,21}
-    timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples 0 --reference h200 --json "$out/bf16.json" > "$out/bf16.txt" 2>&1
-    echo "== bf16 rc=$?"; grep -aE "^sweep#|^S[0-9]" "$out/bf16.txt" | cut -c1-80
-    for round in 1 2; do
-      timeout 150 node dist/src/cli.js bench --configs $set --kv fp8 --kernel hopper,hopper-small --iters 40 --check-samples $((round == 1 ? 2 : 0)) --reference "$out/bf16.json" --json "$out/fp8-$round.json" > "$out/fp8-$round.txt" 2>&1
-      echo "== fp8 $round rc=$?"; grep -aE "^sweep#|^S[0-9]" "$out/fp8-$round.txt" | cut -c1-170
-    done
-    ;;
   r32final)
     # the 32-row FP8 entry as merged (session 24: blocks split for S, channels for P·V): its FP8 GPU tests, memcheck
     # and racecheck on two 32-row cases, then bf16 and FP8 of the 17–32-row sweep rows, FP8 checked (JSON for docs/runs/)
