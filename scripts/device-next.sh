@@ -116,6 +116,17 @@ sanitize_fp8_tests() {
     echo "$tool ('$2' cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$1-$tool.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/$1-$tool.log" | tr '\n' ' '; echo
   done
 }
+# fp8_vs_bf16 SET: bf16 of the configs (JSON, the reference), then two rounds over the FP8 cache against it, FP8 checked
+# against the oracle on round 1 ($out/bf16.*, $out/fp8-ROUND.*: for docs/runs/)
+fp8_vs_bf16() {
+  timeout 100 node dist/src/cli.js bench --configs "$1" --iters 40 --check-samples 0 --reference h200 --json "$out/bf16.json" > "$out/bf16.txt" 2>&1
+  echo "== bf16 rc=$?"; grep -aE "^sweep#" "$out/bf16.txt" | cut -c1-80
+  local round
+  for round in 1 2; do
+    timeout 100 node dist/src/cli.js bench --configs "$1" --kv fp8 --iters 40 --check-samples $((round == 1 ? 2 : 0)) --reference "$out/bf16.json" --json "$out/fp8-$round.json" > "$out/fp8-$round.txt" 2>&1
+    echo "== fp8 $round rc=$?"; grep -aE "^sweep#" "$out/fp8-$round.txt" | cut -c1-150
+  done
+}
 # ab_rounds TAG "SET …" VARIANT…: two rounds of `bench` over each config set for each variant — a kernel directory
 # (kernel_dir: dist/kernels or a .variants/NAME folder) or an environment assignment NAME=VALUE on the shipped kernels
 # (VALUE empty: the variable unset) — outputs checked against the oracle on round 1, into $out/TAG-LABEL-SET-ROUND.txt
@@ -654,13 +665,7 @@ case $step in
     # and racecheck on two 32-row cases, then bf16 and FP8 of the 17–32-row sweep rows, FP8 checked (JSON for docs/runs/)
     fp8_tests r32f "f16 datapath" 200
     sanitize_fp8_tests r32f "(h_q 32, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 240
-    set=sweep:2,3,4,5,18,19,20,21
-    timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples 0 --reference h200 --json "$out/bf16.json" > "$out/bf16.txt" 2>&1
-    echo "== bf16 rc=$?"; grep -aE "^sweep#" "$out/bf16.txt" | cut -c1-80
-    for round in 1 2; do
-      timeout 100 node dist/src/cli.js bench --configs $set --kv fp8 --iters 40 --check-samples $((round == 1 ? 2 : 0)) --reference "$out/bf16.json" --json "$out/fp8-$round.json" > "$out/fp8-$round.txt" 2>&1
-      echo "== fp8 $round rc=$?"; grep -aE "^sweep#" "$out/fp8-$round.txt" | cut -c1-150
-    done
+    fp8_vs_bf16 sweep:2,3,4,5,18,19,20,21
     ;;
   regafinal)
     # the register-A build as merged: racecheck on hopper-small's dense FP8 tests alone ('f16 datapath': the pattern
@@ -668,27 +673,7 @@ case $step in
     # class), then bf16 and FP8 of the README's rows (JSON for docs/runs/), two rounds of the FP8 rows
     s=$(date +%s); FLASH_MLA_REQUIRE_GPU=1 timeout 120 compute-sanitizer --tool racecheck --print-limit 6 node --test --test-name-pattern="f16 datapath" dist/test/fp8-sparse-gpu.test.js > "$out/regafinal-racecheck.log" 2>&1
     echo "racecheck ('f16 datapath' cases) rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'RACECHECK SUMMARY' "$out/regafinal-racecheck.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/regafinal-racecheck.log" | tr '\n' ' '; echo
-    set=sweep:0,1,16,17,18,20
-    timeout 100 node dist/src/cli.js bench --configs $set --iters 40 --check-samples 0 --reference h200 --json "$out/bf16.json" > "$out/bf16.txt" 2>&1
-    echo "== bf16 rc=$?"; grep -aE "^sweep#" "$out/bf16.txt" | cut -c1-80
-    for round in 1 2; do
-      timeout 100 node dist/src/cli.js bench --configs $set --kv fp8 --iters 40 --check-samples $((round == 1 ? 2 : 0)) --reference "$out/bf16.json" --json "$out/fp8-$round.json" > "$out/fp8-$round.txt" 2>&1
-      echo "== fp8 $round rc=$?"; grep -aE "^sweep#" "$out/fp8-$round.txt" | cut -c1-150
-    done
-    ;;
-  smallsparsea)
-    # hopper-small's sparse entry on the register-A datapath (branch s23-sparse-rega: SRC_REV=s23-sparse-rega
-    # scripts/build-variant.sh sparsea mla_decode_sm90_small sm_90a, the cubin into .variants/sparsea; same host) against
-    # the shipped build: its FP8/sparse GPU tests naming hopper-small, memcheck and racecheck on them, then two rounds of
-    # the h_q 16 sparse rows (hopper-small's) and of the dense FP8 16-row rows
-    kd=$(kernel_dir .variants/sparsea)
-    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests sparsea "hopper-small" 150
-    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests sparsea "hopper-small" 200
-    # (.variants/ldpipe, if built: the same branch with -DMLA_SM90S_REGA_LDPIPE=1, timed beside it)
-    more=(); [ -d .variants/ldpipe ] && more=(.variants/ldpipe)
-    AB_EXTRA="--kernel hopper-small" ab_rounds sparsea "sparse:0,1,2,3" dist/kernels .variants/sparsea "${more[@]}"
-    # the branch also stores Oᵀ's permuted rows as pairs (no o_unpermute): the dense FP8 16-row rows time that alone
-    AB_EXTRA="--kv fp8" ab_rounds sparsea-dense "sweep:0,1,16,17 serving:S4,S11" dist/kernels .variants/sparsea "${more[@]}"
+    fp8_vs_bf16 sweep:0,1,16,17,18,20
     ;;
   regaprof)
     # ncu (full set, SASS stall samples) of hopper-small's dense FP8 entry on sweep#16 --kv fp8 (b 128, 8192, h_q 16),
