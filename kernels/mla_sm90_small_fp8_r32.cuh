@@ -6,7 +6,7 @@
 // fp32), over both blocks of a pair. Per pair of blocks (2p, 2p + 1 of an item; warpgroup w's is 2p + w):
 //   1. Sᵀ of its own block over all 576 channels: the four scale groups in one accumulator — the codes, converted to
 //      f16 in the A fragments, multiplied by s_t,g / R_t (R_t = the token's largest group scale; powers of two, ≤ 1:
-//      exact but where a product falls below f16's 2^−24) — and the RoPE's four k-steps in another; Sᵀ = 2^−k_c ·
+//      exact unless a product needs bits below f16's 2^−24) — and the RoPE's four k-steps in another; Sᵀ = 2^−k_c ·
 //      R_t · acc + S_rope (the 16-row entry keeps four partials: at n32 they do not fit);
 //   2. its column maxima and its tokens' scale maxima per group out, one CTA barrier: the pair's maxima (both blocks)
 //      give the common running max and reference scales, the same in both warpgroups;
@@ -96,8 +96,7 @@ __device__ __forceinline__ void r32_scores(float (&s)[16], uint32_t sSt, uint32_
 
 // Oᵀ += Vᵀ · Pᵀ over this warpgroup's channels: local tile 2b + u = channels 64 (4 wg + 2b + u) …, from box b at sSt (the
 // stage's box 2 wg + b: f16r_pv's ldmatrix.trans fragments, Oᵀ's rows permuted within each warp's 16) against Pᵀ copy b
-// at sP. kMasked: the
-// codes of tokens ≥ n_valid become 0 first (NaN-filled slots).
+// at sP. kMasked: the codes of tokens ≥ n_valid become 0 first (NaN-filled slots).
 template <bool kMasked>
 __device__ __forceinline__ void r32_pv_half(float (&o)[4][16], uint32_t sSt, uint32_t sP, int warp, int lane, int n_valid) {
   const uint64_t dp = desc_k_major(sP);
