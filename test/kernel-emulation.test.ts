@@ -383,7 +383,7 @@ function smallSparseScenario(timing: keyof typeof TIMINGS): Scenario {
  * (0, 1, 63, 64, 65, 128), several items per SM part, requests split over parts; NaN-padded views. The cases of
  * 17–32 rows run the 32-row entry (mla_decode_sm90_small_r32_bf16): h_q 16 × s_q 2 causal, h_q 32 × s_q 1, h_q 5 ×
  * s_q 5 causal (25 rows: seven padding columns). Every case over the FP8 cache too (≤ 16 rows
- * mla_decode_sm90_small_fp8_bf16, 17–32 mla_decode_sm90_small_fp8_r32_bf16: the warpgroups split the channels; padded
+ * mla_decode_sm90_small_fp8_bf16, 17–32 mla_decode_sm90_small_fp8_r32_bf16: blocks split for S, channels for P·V; padded
  * NaN-filled cache views as 'hopper-fp8'), and again with K
  * magnitudes spread 2^±3 per block, token and group (`kSpread`: scales and group maxima that change between blocks, so
  * the reference-scale rescaling is exercised) — against the oracle (its sparse entry: 'hopper-small sparse'). Then its

@@ -80,7 +80,7 @@ export const SMALL_ROW_KERNEL_NAME = 'hopper-small';
 export const SMALL_ROW_DEFAULT_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
 /** Rows (h_q · s_q) per request the small-row kernel takes over the 16-bit cache (its 32-row entry: mla_config.h SM90S_R32_ROWS). */
 export const SMALL_ROW_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
-/** ... and over the FP8 cache (its FP8 entries: 16 rows, and 32 with the warpgroups splitting the channels: mla_config.h SM90S_R32_ROWS). */
+/** ... and over the FP8 cache (its FP8 entries: 16 rows, and 32 with the warpgroups splitting the channels for P·V: mla_config.h SM90S_R32_ROWS). */
 export const SMALL_ROW_FP8_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
 /** Heads (h_q) its sparse entry takes: one query token's heads per CTA, 16 of them (mla_config.h SM90S_ROWS). */
 export const SMALL_ROW_SPARSE_MAX_HEADS = MLA_CONFIG.SM90S_ROWS;

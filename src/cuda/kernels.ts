@@ -138,7 +138,7 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   entry: 'mla_decode_sm90_small_bf16',
   r32Entry: 'mla_decode_sm90_small_r32_bf16',
   fp8Entry: 'mla_decode_sm90_small_fp8_bf16',
-  /** 17–32 rows over the FP8 cache (the warpgroups split Oᵀ's channels instead of the blocks; same arguments as `fp8Entry`). */
+  /** 17–32 rows over the FP8 cache (the warpgroups take alternate blocks for S and split Oᵀ's channels for P·V; same arguments as `fp8Entry`). */
   fp8R32Entry: 'mla_decode_sm90_small_fp8_r32_bf16',
   /**
    * Sparse decode over the FP8 cache (level 4; the default for sparse decodes with h_q ≤ 16): h_q ≤ 16 heads of one
