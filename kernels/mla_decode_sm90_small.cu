@@ -446,24 +446,12 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       }
       ptx::named_barrier_sync(wg_bar, kWgThreads);  // (sMax is rewritten only after the next block's P barrier)
       float scale[kCols][2];
+      softmax_block(s, m, l, scale, scale_log2, [&](int i, int e) {  // the warpgroup's 4 warps' maxima
+        float bm = -INFINITY;
 #pragma unroll
-      for (int i = 0; i < kCols; ++i)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          float bm = -INFINITY;
-#pragma unroll
-          for (int v = 0; v < 4; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(max_at(sK, v, col_of(i, e, q4))));
-          const float m_new = fmaxf(m[i][e], bm * scale_log2);  // a fully masked column keeps its max: scale 1, P 0
-          scale[i][e] = ptx::exp2_approx(m[i][e] - m_new);
-          m[i][e] = m_new;
-          l[i][e] *= scale[i][e];
-#pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            float& x = s[4 * i + 2 * h + e];
-            x = ptx::exp2_approx(fmaf(x, scale_log2, -m_new));
-            l[i][e] += x;
-          }
-        }
+        for (int v = 0; v < 4; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(max_at(sK, v, col_of(i, e, q4))));
+        return bm;
+      });
       // f16 datapath: the block's scale maxima per group (the new reference scales), the ratio of the old ones to them
       // and this thread's tokens' P factors s_t,g / r_g; then one more barrier (the maxima are read: slab 8 takes Pᵀ)
       float fac[4], ratio[2][4];

@@ -322,24 +322,12 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
         if (advance(nx)) rq = nx, rq_n = prev_own + 2, request_raw(rq, prev_own & 1), maybe_rope();
       }
       float scale[kCols][2];
+      softmax_block(s, m, l, scale, scale_log2, [&](int i, int e) {  // both warpgroups' 8 warps' maxima: both blocks
+        float bm = -INFINITY;
 #pragma unroll
-      for (int i = 0; i < kCols; ++i)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          float bm = -INFINITY;
-#pragma unroll
-          for (int v = 0; v < 8; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(max_at(v >> 2, v & 3, col_of(i, e, q4))));
-          const float m_new = fmaxf(m[i][e], bm * scale_log2);
-          scale[i][e] = ptx::exp2_approx(m[i][e] - m_new);
-          m[i][e] = m_new;
-          l[i][e] *= scale[i][e];
-#pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            float& x = s[4 * i + 2 * h + e];
-            x = ptx::exp2_approx(fmaf(x, scale_log2, -m_new));
-            l[i][e] += x;
-          }
-        }
+        for (int v = 0; v < 8; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(max_at(v >> 2, v & 3, col_of(i, e, q4))));
+        return bm;
+      });
       float fac[2], ratio[2][4];
 #pragma unroll
       for (int k = 0; k < 4; ++k) {

@@ -39,6 +39,30 @@ __device__ __forceinline__ void scale_columns(float (&o)[kTiles][4 * kCols], con
         for (int e = 0; e < 2; ++e) o[t][4 * i + 2 * h + e] *= kGroup ? col[i][e] * group[t >> 1] : col[i][e];
 }
 
+// One block's online softmax (both bodies of the kernel): per column slot (i, e) its block maximum block_max(i, e)
+// (raw scores; −inf for a column with nothing in the block, which keeps its max: scale 1, P 0) updates the running max
+// m (log2 units); scale is the old state's factor, l (this thread's partial sum) is rescaled by it, and the fragment s
+// becomes P = exp2(s · scale_log2 − m), added to l.
+template <int kCols, typename BlockMax>
+__device__ __forceinline__ void softmax_block(float (&s)[4 * kCols], float (&m)[kCols][2], float (&l)[kCols][2], float (&scale)[kCols][2], float scale_log2,
+                                              BlockMax&& block_max) {
+#pragma unroll
+  for (int i = 0; i < kCols; ++i)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const float m_new = fmaxf(m[i][e], block_max(i, e) * scale_log2);
+      scale[i][e] = ptx::exp2_approx(m[i][e] - m_new);
+      m[i][e] = m_new;
+      l[i][e] *= scale[i][e];
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        float& x = s[4 * i + 2 * h + e];
+        x = ptx::exp2_approx(fmaf(x, scale_log2, -m_new));
+        l[i][e] += x;
+      }
+    }
+}
+
 // Byte offset of the merge exchange's slot for m-tile t, half hh (float4) of the thread with index k in its warpgroup:
 // consecutive threads 16 B apart (conflict-free v4 stores and loads).
 __device__ __forceinline__ uint32_t xchg_slot(int t, int hh, int k) { return ((t * 2 + hh) * kWgThreads + k) * 16; }
