@@ -76,10 +76,14 @@ __device__ __forceinline__ void fp8_request_raw(uint32_t sRaw, const CUtensorMap
   ptx::tma_load_3d(sRaw + SM90_FP8_RAW_BOX_BYTES, raw_map, bar, HEAD_DIM_V / 2, 0, page);
 }
 
-// One thread: the bf16 RoPE columns of the block on `page` into slab 8 of the K buffer at sKb, completing on `bar`.
-__device__ __forceinline__ void fp8_request_rope(uint32_t sKb, const CUtensorMap* rope_map, uint32_t bar, int page) {
+// One thread: the bf16 RoPE columns of the block on `page` (one 128B-swizzled box) into dst, completing on `bar`.
+__device__ __forceinline__ void fp8_request_rope_to(uint32_t dst, const CUtensorMap* rope_map, uint32_t bar, int page) {
   ptx::mbarrier_arrive_expect_tx(bar, SM90_SLAB_BYTES);
-  ptx::tma_load_3d(sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES, rope_map, bar, 0, 0, page);
+  ptx::tma_load_3d(dst, rope_map, bar, 0, 0, page);
+}
+// ... into slab 8 of the K buffer at sKb.
+__device__ __forceinline__ void fp8_request_rope(uint32_t sKb, const CUtensorMap* rope_map, uint32_t bar, int page) {
+  fp8_request_rope_to(sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES, rope_map, bar, page);
 }
 
 // ---- the f16 datapath (the FP8 entries) ---------------------------------------------------------------------------

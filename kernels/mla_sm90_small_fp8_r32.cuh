@@ -194,10 +194,7 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
     const int k = rope_req + 1;
     if (rq_n >= k && s_done >= k - 1) {
       rope_req = k;
-      if (wtid == 0) {
-        ptx::mbarrier_arrive_expect_tx(ropeBar, SM90_SLAB_BYTES);
-        ptx::tma_load_3d(sRope, rope_map, ropeBar, 0, 0, (k & 1) == 0 ? page_st0 : page_st1);
-      }
+      if (wtid == 0) fp8_request_rope_to(sRope, rope_map, ropeBar, (k & 1) == 0 ? page_st0 : page_st1);
     }
   };
   auto load_q = [&](int req) {
@@ -213,10 +210,7 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
 
   if (seek(rq, w.begin_req)) {
     request_raw(rq, 0);
-    if (wtid == 0) {
-      ptx::mbarrier_arrive_expect_tx(ropeBar, SM90_SLAB_BYTES);
-      ptx::tma_load_3d(sRope, rope_map, ropeBar, 0, 0, page_st0);
-    }
+    if (wtid == 0) fp8_request_rope_to(sRope, rope_map, ropeBar, page_st0);
     BlockRef nx = rq;
     if (advance(nx)) rq = nx, rq_n = 1, request_raw(rq, 1);
   }
