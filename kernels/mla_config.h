@@ -255,8 +255,7 @@ static_assert(4 * SM90S_ROW_SLAB_BYTES == SM90_SLAB_BYTES, "four Pᵀ copies fil
 // The warpgroups take alternate blocks for S and split the channels for P·V: two whole-block raw stages per
 // warpgroup (four swizzled boxes each, read by both warpgroups' P·V), a RoPE slot per warpgroup, Q (32 rows), the Pᵀ
 // copies [warpgroup's block][group], the maxima [warpgroup][warp][32 columns + 4 groups], the column sums
-// [warpgroup][warp][32], the Q row factors, 8 mbarriers (raw [warpgroup][stage], RoPE [warpgroup], Pᵀ ready [warpgroup]),
-// the fold flag.
+// [warpgroup][warp][32], the Q row factors, 6 mbarriers (raw [warpgroup][stage], RoPE [warpgroup]), the fold flag.
 constexpr int SM90S_F8R32_STAGE_BYTES = 4 * SM90_SLAB_BYTES;                                  // 32768
 constexpr int SM90S_F8R32_OFF_RAW = 0;                                                         // [wg][stage]
 constexpr int SM90S_F8R32_OFF_ROPE = SM90S_F8R32_OFF_RAW + 4 * SM90S_F8R32_STAGE_BYTES;       // 131072: [wg]
@@ -266,10 +265,10 @@ constexpr int SM90S_F8R32_OFF_MAX = SM90S_F8R32_OFF_P + 8 * SM90S_R32_ROW_SLAB_B
 constexpr int SM90S_F8R32_OFF_L = SM90S_F8R32_OFF_MAX + 2 * 4 * 36 * 4;
 constexpr int SM90S_F8R32_OFF_QF = SM90S_F8R32_OFF_L + 2 * 4 * SM90S_R32_ROWS * 4;
 constexpr int SM90S_F8R32_OFF_BAR = SM90S_F8R32_OFF_QF + SM90S_R32_ROWS * 4;
-constexpr int SM90S_F8R32_OFF_FLAG = SM90S_F8R32_OFF_BAR + 8 * 8;  // (+ MLA_SM90S_R32_PBAR's Pᵀ-ready [wg])
+constexpr int SM90S_F8R32_OFF_FLAG = SM90S_F8R32_OFF_BAR + 6 * 8;
 constexpr int SM90S_F8R32_SMEM_BYTES = SM90S_F8R32_OFF_FLAG + 8 + 1024;                       // + slack to align the base
 static_assert(SM90S_F8R32_OFF_ROPE % 1024 == 0 && SM90S_F8R32_OFF_Q % 1024 == 0 && SM90S_F8R32_OFF_P % 1024 == 0, "TMA boxes and swizzled operands 1024-aligned");
 static_assert(SM90S_F8R32_OFF_BAR % 8 == 0, "mbarriers 8-aligned");
-static_assert(SM90S_F8R32_SMEM_BYTES == 220488, "HOST mirrors this number");
+static_assert(SM90S_F8R32_SMEM_BYTES == 220472, "HOST mirrors this number");
 static_assert(SM90S_F8R32_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
 }  // namespace mla

@@ -32,10 +32,6 @@
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
 
-#ifndef MLA_SM90S_R32_PBAR
-#define MLA_SM90S_R32_PBAR 0  // 1: the pair's second CTA barrier as per-block Pᵀ-ready mbarriers (own block's P·V first)
-#endif
-
 namespace {
 
 constexpr int kR32Slab = SM90S_R32_ROW_SLAB_BYTES;  // Q's and a Pᵀ copy's slab: 32 rows × 128 B
@@ -136,14 +132,12 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
   const uint32_t sRope = base + SM90S_F8R32_OFF_ROPE + wg * SM90_SLAB_BYTES, ropeBar = base + SM90S_F8R32_OFF_BAR + 32 + 8 * wg;
   // warp v of warpgroup x: its 32 column maxima, then its 4 groups' scale maxima
   auto max_at = [&](int x, int v, int c) { return base + SM90S_F8R32_OFF_MAX + ((x * 4 + v) * 36 + c) * 4; };
-  auto p_ready = [&](int x) { return base + SM90S_F8R32_OFF_BAR + 48 + 8 * x; };
   // Pᵀ copy of group k of warpgroup x's block
   auto p_at = [&](int x, int k) { return base + SM90S_F8R32_OFF_P + (x * 4 + k) * kR32Slab; };
   const SmallMerge<kRows, false> merge{0u, 0u, 0u, wg, warp, wtid, g, q4};
 
   if (tid == 0) {
     for (int b = 0; b < 6; ++b) ptx::mbarrier_init(base + SM90S_F8R32_OFF_BAR + 8 * b, 1);
-    for (int b = 6; b < 8; ++b) ptx::mbarrier_init(base + SM90S_F8R32_OFF_BAR + 8 * b, kWgThreads);  // Pᵀ ready [wg]
     ptx::fence_barrier_init();
     ptx::prefetch_tensormap(rope_map);
     ptx::prefetch_tensormap(raw_sw_map);
@@ -350,23 +344,18 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
         f16_store_p<kR32Slab>(p_at(wg, 0) - base + b_, s, r01, rp, warp, g, q4);
         f16_store_p<kR32Slab>(p_at(wg, 2) - base + b_, s, r23, rp, warp, g, q4);
         ptx::fence_proxy_async();
-        if constexpr (MLA_SM90S_R32_PBAR) ptx::mbarrier_arrive(p_ready(wg));
       }
-      if constexpr (!MLA_SM90S_R32_PBAR) __syncthreads();  // #2: both blocks' Pᵀ copies are in
-      // P·V over this warpgroup's channels (groups 2 wg, 2 wg + 1) for each block of the pair (MLA_SM90S_R32_PBAR: its
-      // own block first, each after its Pᵀ-ready mbarrier: phase = that warpgroup's blocks so far, parity)
+      __syncthreads();  // #2: both blocks' Pᵀ copies are in
+      // P·V over this warpgroup's channels (groups 2 wg, 2 wg + 1) for each block of the pair
 #pragma unroll
-      for (int xi = 0; xi < 2; ++xi) {
-        const int x = MLA_SM90S_R32_PBAR ? (xi ^ wg) : xi;
-        const int jx = jp + x, nbx = x ? nb_of[1] : nb_of[0];  // (selects: nb_of indexed at run time would live in local memory)
+      for (int x = 0; x < 2; ++x) {
+        const int jx = jp + x;
         if (jx < bk.count) {
-          if constexpr (MLA_SM90S_R32_PBAR) ptx::mbarrier_wait(p_ready(x), nbx & 1);
           const int nvx = jx == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
-          const uint32_t sx = stage_at(x, nbx & 1) - base + b_ + 2 * wg * SM90_SLAB_BYTES, px = p_at(x, 2 * wg) - base + b_;
+          const uint32_t sx = stage_at(x, nb_of[x] & 1) - base + b_ + 2 * wg * SM90_SLAB_BYTES, px = p_at(x, 2 * wg) - base + b_;
           if (nvx < PAGE_BLOCK_SIZE) r32_pv_half<true>(o, sx, px, warp, lane, nvx);
           else r32_pv_half<false>(o, sx, px, warp, lane, nvx);
-          if (x) ++nb_of[1];
-          else ++nb_of[0];
+          ++nb_of[x];
         }
       }
       prev_own = has ? nb_own : -1;

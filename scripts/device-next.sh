@@ -667,14 +667,6 @@ case $step in
     sanitize_fp8_tests r32f "(h_q 32, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 240
     fp8_vs_bf16 sweep:2,3,4,5,18,19,20,21
     ;;
-  r32pbar)
-    # the 32-row FP8 entry with the pair's second CTA barrier as per-block Pᵀ-ready mbarriers (.variants/pbar:
-    # -DMLA_SM90S_R32_PBAR=1, each warpgroup's own block's P·V first) against the shipped build: two rounds of sweep
-    # 4/20 (checked on round 1), then its FP8 GPU tests and racecheck on two 32-row cases
-    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds r32pbar "sweep:4,20" dist/kernels .variants/pbar
-    kd=$(kernel_dir .variants/pbar)
-    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests pbar "f16 datapath" 100
-    ;;
   regafinal)
     # the register-A build as merged: racecheck on hopper-small's dense FP8 tests alone ('f16 datapath': the pattern
     # 'hopper-small' also runs the test that takes the 'hopper' FP8 kernel, whose zero-tail reports are the known false
