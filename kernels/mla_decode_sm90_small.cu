@@ -38,6 +38,9 @@
 #ifndef MLA_SM90S_FP8_REGA
 #define MLA_SM90S_FP8_REGA 1  // the dense FP8 entry's register-A datapath (0: session 9's f16 copy of K in shared memory)
 #endif
+#ifndef MLA_SM90S_SPARSE_REGA
+#define MLA_SM90S_SPARSE_REGA 0  // 1: the sparse entry on the register-A datapath too (two gathered stages of 528-byte rows)
+#endif
 
 #include "mla_config.h"
 #include "mla_fp8_params.h"
@@ -77,7 +80,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   constexpr bool kF16 = kFp8;  // the f16 datapath: both FP8 entries
   // the dense FP8 entry's register-A datapath (mla_sm90_small_fp8.cuh, f16r_scores / f16r_pv): per warpgroup two raw
   // stages (swizzled boxes, raw_sw_map) in its K buffer's slabs 0–3 and 4–7, slab 8 as before; no f16 copy of K
-  constexpr bool kRegA = kFp8 && !kSparse && MLA_SM90S_FP8_REGA;
+  // (MLA_SM90S_SPARSE_REGA: the sparse entry too — per warpgroup two gathered stages of 64 rows × 528 B and its slab 8,
+  // SM90S_F8SP_*; the RoPE through registers into slab 8 at the block's start, behind one fence and warpgroup barrier)
+  constexpr bool kRegA = kFp8 && MLA_SM90S_FP8_REGA && (!kSparse || MLA_SM90S_SPARSE_REGA);
   static_assert(!kFp8 || kRows == 16, "the FP8 entries' layout holds 16 rows");
   static_assert(!kSparse || kFp8, "sparse: over the FP8 cache");
   constexpr int kSideBytes = kSparse ? kSparseSideBytes : SM90S_F8_SIDE_BYTES;
@@ -107,7 +112,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // the merge's column sums of warpgroup x's warp v and column maxima of warpgroup x: bf16 [2][4][kRows] and
   // [2][kRows]; FP8 in warpgroup x's K buffer's slabs 4–7 ([4][16] and [16]; register-A: the f16 datapath's raw
   // stages, whose place is free there — the next item's blocks land in the K buffers during the merge)
-  const uint32_t sMergeF8 = base + (kRegA ? SM90S_F8_OFF_RAW0 : SM90S_F8_OFF_K0);
+  const uint32_t sMergeF8 = base + (kRegA ? (kSparse ? SM90S_F8SP_OFF_MERGE : SM90S_F8_OFF_RAW0) : SM90S_F8_OFF_K0);
   const uint32_t sL = kFp8 ? sMergeF8 + 4 * SM90_SLAB_BYTES : base + Lay::kOffL;
   const uint32_t sM = kFp8 ? sL + 4 * kRows * 4 : base + Lay::kOffM;
   // the Oᵀ exchange, 32 KB (the r32 entry: in two rounds); FP8: K buffer 0's slabs 0–3 (register-A: as sL)
@@ -118,7 +123,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     if (kFp8) {
       // sparse: every thread of the warpgroup arrives (with its gathered bytes, 0 for none); no RoPE barriers (its
       // RoPE goes through registers)
-      for (int b = 0; b < (kSparse ? 2 : kRegA ? 6 : 4); ++b) ptx::mbarrier_init(side + 8 * b, kSparse ? kWgThreads : 1);
+      for (int b = 0; b < (kSparse ? (kRegA ? 4 : 2) : kRegA ? 6 : 4); ++b) ptx::mbarrier_init(side + 8 * b, kSparse ? kWgThreads : 1);
     } else {
       ptx::mbarrier_init(base + Lay::kOffBar, 1);
       ptx::mbarrier_init(base + Lay::kOffBar + 8, 1);
@@ -126,7 +131,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     ptx::fence_barrier_init();
     if (!kSparse) ptx::prefetch_tensormap(k_map);
     if (kFp8 && !kSparse) ptx::prefetch_tensormap(rope_map);
-    if (kRegA) ptx::prefetch_tensormap(raw_sw_map);
+    if (kRegA && !kSparse) ptx::prefetch_tensormap(raw_sw_map);
   }
   __syncthreads();
 
@@ -236,6 +241,32 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
   int slot_next = -2;  // sparse: this thread's slot in the warpgroup's next block (gathered), −1 invalid, −2 none
   uint4 rope[4];       // sparse: this thread's half of its token's RoPE row in that block (gather.rope_load)
+  // ---- register-A sparse: block n of the warpgroup is gathered into stage n & 1 (its barrier sBar + 8 (n & 1), phase
+  // (n >> 1) & 1; validity mask slot n & 1); at block n's end goes block n + 2 (slot_next: this thread's slot in the
+  // current block, slot_after in the next). rq is the last gathered block, rq_s its item's slice.
+  int slot_after = -2;
+  Slice rq_s{};
+  if constexpr (kSparse && kRegA) rq = BlockRef{w.begin_req - 1, 0, 0, nullptr};
+  // gather the warpgroup's block after rq (rq's item's next, else its first of a later item) into stage st; returns
+  // this thread's slot, or −2 (uniform) if there is none
+  auto gather_next = [&](int st) {
+    int r = rq.req, jn = rq.j + 2;
+    const bool fresh = !(r <= w.end_req && jn < rq.count);
+    if (fresh) {
+      jn = wg;
+      for (r = rq.req + 1; r <= w.end_req; ++r) {
+        rq_s = slice(r, rs[0]);
+        if (wg < blocks_of(rq_s).count) break;
+      }
+      if (r > w.end_req) {
+        rq.req = w.end_req + 1;
+        return -2;
+      }
+      rq.count = blocks_of(rq_s).count;
+    }
+    rq.req = r, rq.j = jn;
+    return gather.raw_to(r, rq_s, jn, st, cursor, fresh, base + wg * SM90S_F8SP_WG_BYTES + st * SM90S_F8SP_STAGE_BYTES, sBar + 8 * st, SM90S_F8SP_ROW_PITCH);
+  };
 
   // Q rows of request `req` → 9 slabs of kRows rows × 128 B (cp.async, waited by the caller); rows ≥ q_rows
   // zero-filled. 16 rows: thread t of a warpgroup copies row t / 8, 16-byte chunks t % 8 + 8k, warpgroup 0 slabs
@@ -260,7 +291,11 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     const Blocks bk = blocks_of(s0);
     // Dense caches only: the sparse entry gathers per token, its warpgroups' first blocks are not one burst.
     constexpr bool kStaggerWg1 = !kSparse;
-    if constexpr (kSparse) {
+    if constexpr (kSparse && kRegA) {
+      slot_next = gather_next(0);
+      slot_after = gather_next(1);
+      gather.rope_load(slot_next, rope);
+    } else if constexpr (kSparse) {
       if (wg < bk.count) {
         slot_next = gather.raw(w.begin_req, s0, wg, 0, cursor, true);
         gather.rope_load(slot_next, rope);
@@ -341,14 +376,25 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     for (int j = wg; j < bk.count; j += 2) {
       // the smem base through an opaque move: otherwise the compiler keeps the ~70 descriptors live across blocks
       const uint32_t b_ = opaque(base);
-      const uint32_t sK = b_ + SM90S_OFF_K0 + wg * SM90_TILE_BYTES, sQ = b_ + kOffQ;
+      // (register-A sparse: an address 8 slabs below its slab 8, so that sK + 8 slabs is slab 8 as for the others)
+      const uint32_t sK = kSparse && kRegA ? b_ + wg * SM90S_F8SP_WG_BYTES + SM90S_F8SP_OFF_SLAB8 - (SM90_SLABS - 1) * SM90_SLAB_BYTES
+                                           : b_ + SM90S_OFF_K0 + wg * SM90_TILE_BYTES;
+      const uint32_t sQ = b_ + kOffQ;
       // Pᵀ: 16-bit cache, the warpgroup's own slab; FP8, the four f16 copies fill slab 8
       const uint32_t sP = kF16 ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES : b_ + Lay::kOffP0 + wg * Lay::kRowSlab;
       int page_next = -1;  // dense FP8: the warpgroup's next block, whose raw bytes and RoPE this block requests (register-A: its RoPE)
       int page_raw2 = -1;  // register-A: the block after it, whose raw bytes go into this block's stage at its end
-      const uint32_t sSt = sK + (nblk & 1) * 4 * SM90_SLAB_BYTES;  // register-A: this block's raw stage
+      // register-A: this block's raw stage
+      const uint32_t sSt = kSparse ? b_ + wg * SM90S_F8SP_WG_BYTES + (nblk & 1) * SM90S_F8SP_STAGE_BYTES : sK + (nblk & 1) * 4 * SM90_SLAB_BYTES;
       Fp8TokenScales tsc;  // f16 datapath: this thread's two tokens' scales (0 past the block's valid tokens, sparse: invalid)
-      if constexpr (kRegA) {
+      if constexpr (kRegA && kSparse) {
+        tsc = gather.token_scales(slot_next, g);  // before the wait: the loads hide behind the gather's
+        ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);
+        // the RoPE registers → slab 8 (free since the block before's P·V barrier); fence and barrier: before S_rope
+        gather.rope_store(sK, rope);
+        ptx::fence_proxy_async();
+        ptx::named_barrier_sync(wg_bar, kWgThreads);
+      } else if constexpr (kRegA) {
         const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
         tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);  // before the wait: the load hides behind the TMA's
         if (rq_n > nblk) {  // the next block's raw bytes are requested: its RoPE and the raw bytes of the one after go out at the end
@@ -396,7 +442,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       for (int x = 0; x < 4 * kCols; ++x) s[x] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
       if constexpr (kRegA) {
         float sg[4][4 * kCols];  // the four scale groups' partial Sᵀ
-        f16r_scores(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane);
+        f16r_scores<kSparse ? SM90S_F8SP_ROW_PITCH : 0, !kSparse>(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane);
       } else if constexpr (kF16) {
         float sg[4][4 * kCols];  // f16 datapath: the four scale groups' partial Sᵀ (f16_scores)
         f16_scores<!kSparse>(s, sg, sK, sQ, tsc, qf, sRope, phase);
@@ -422,7 +468,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       if constexpr (kF16) f16_publish_scale_maxima(sK, tsc, warp, lane);  // (after the column maxima: f16_smax_at)
       const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
       // sparse: this warp's 16 positions' validity bits (the block's mask slot: phase flipped in f16_scores)
-      const uint32_t vbits = kSparse ? ptx::ld_shared_u32(gather.mask_at(phase ^ 1) + 4 * warp) >> g : ~0u;
+      // (register-A: slot nblk & 1)
+      const uint32_t vbits = kSparse ? ptx::ld_shared_u32(gather.mask_at(kRegA ? nblk & 1 : phase ^ 1) + 4 * warp) >> g : ~0u;
       float mx[kCols][2];
 #pragma unroll
       for (int i = 0; i < kCols; ++i)
@@ -482,7 +529,12 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       ptx::named_barrier_sync(wg_bar, kWgThreads);
 
       // Oᵀ += Vᵀ · Pᵀ: m-tile t reads slab t MN-major (channels contiguous, 8 tokens per 1024 B), 16 tokens a k-step
-      if constexpr (kRegA) {
+      if constexpr (kRegA && kSparse) {
+        // the codes of invalid positions dropped (their stage rows hold stale or never-written bytes)
+        const uint4 vm = ptx::ld_shared_v4(gather.mask_at(nblk & 1));
+        if ((vm.x & vm.y & vm.z & vm.w) != 0xffffu) f16r_pv<true, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE, vm);
+        else f16r_pv<false, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE);
+      } else if constexpr (kRegA) {
         const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
         if (n_valid < PAGE_BLOCK_SIZE) f16r_pv<true>(o, sSt, sP, warp, lane, n_valid);
         else f16r_pv<false>(o, sSt, sP, warp, lane, n_valid);
@@ -503,7 +555,12 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         ptx::wgmma_wait<0>();
       }
       ptx::named_barrier_sync(wg_bar, kWgThreads);  // the warpgroup is past this block's wgmmas: K and P may be rewritten
-      if constexpr (kSparse) {
+      if constexpr (kSparse && kRegA) {
+        const int slot2 = gather_next(nblk & 1);  // block n + 2 into this block's stage (free now)
+        gather.rope_load(slot_after, rope);       // the next block's RoPE row into registers (stored at its start)
+        slot_next = slot_after, slot_after = slot2;
+        ++nblk;
+      } else if constexpr (kSparse) {
         gather.rope_load(slot_next, rope);  // its RoPE row into registers (stored at the next block's start)
       } else if constexpr (kFp8) {
         if (wtid == 0 && page_next >= 0) fp8_request_rope(sK, rope_map, sRope, page_next);  // slab 8 is free
@@ -524,7 +581,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // entries pass all: 5; the register-A entry has no fill barrier: 4), 2 for the tail (16-bit cache; the FP8 fill zeroes it) — so the tool sees the merge below
     // ordered as it is.
     {
-      constexpr int per_block = 3 + (kFp8 && !kRegA ? kFp8FillBarriers : 0) + (kF16 ? 1 : 0);
+      constexpr int per_block = 3 + (kFp8 && !kRegA ? kFp8FillBarriers : 0) + (kF16 ? 1 : 0) + (kRegA && kSparse ? 1 : 0);
       const bool tail = !kFp8 && bk.count > 0 && bk.n_valid_last < PAGE_BLOCK_SIZE;
       const int last_owner = (bk.count - 1) & 1;
       const int mine = per_block * max(0, (bk.count - wg + 1) / 2) + (tail && last_owner == wg ? 2 : 0);

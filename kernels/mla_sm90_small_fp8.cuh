@@ -352,10 +352,14 @@ __device__ __forceinline__ void fp8_request_raw_sw(uint32_t sSt, const CUtensorM
 // its A fragment's k slots 2 q4, 2 q4 + 1 and 2 q4 + 8, + 9 (Q's channels permuted to match: q_to_f16_scaled<true>);
 // cvt e4m3x2 → f16x2, exact. Two groups' fragments in flight (A registers are read by the running wgmmas: a group's
 // are rewritten only after wgmma.wait_group 1 has retired the group before).
+// kPitch (the sparse entry, MLA_SM90S_SPARSE_REGA): the stage is 64 gathered rows of kPitch bytes, token t's codes at
+// t · kPitch, unswizzled (the pitch spreads an ldmatrix matrix's 8 rows over 8 bank groups); its RoPE is in slab 8
+// already (no RoPE barrier: !kRopeTma).
+template <int kPitch = 0, bool kRopeTma = true>
 __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], uint32_t sSt, uint32_t sK, uint32_t sQ, const Fp8TokenScales& tsc, const float (&qf)[2][2],
                                             uint32_t sRope, uint32_t rope_phase, int warp, int lane) {
   const int mi = lane >> 3, t = 16 * warp + 8 * (mi & 1) + (lane & 7);
-  const uint32_t row = sSt + t * 128;
+  const uint32_t row = sSt + t * (kPitch ? kPitch : 128);
   const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
   uint32_t a[2][8][4];
 #pragma unroll
@@ -364,7 +368,8 @@ __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], ui
 #pragma unroll
     for (int kp = 0; kp < 4; ++kp) {
       uint32_t r[4];
-      ptx::ldmatrix_x4(r, row + b * SM90_SLAB_BYTES + (((2 * kp + (mi >> 1)) ^ (t & 7)) << 4));
+      if constexpr (kPitch) ptx::ldmatrix_x4(r, row + b * 128 + ((2 * kp + (mi >> 1)) << 4));
+      else ptx::ldmatrix_x4(r, row + b * SM90_SLAB_BYTES + (((2 * kp + (mi >> 1)) ^ (t & 7)) << 4));
       const uint2 c0 = ptx::e4m3x4_to_f16x4(r[0]), c1 = ptx::e4m3x4_to_f16x4(r[1]);
       const uint2 c2 = ptx::e4m3x4_to_f16x4(r[2]), c3 = ptx::e4m3x4_to_f16x4(r[3]);
       uint32_t(&a0)[4] = a[b & 1][2 * kp];
@@ -378,7 +383,7 @@ __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], ui
       ptx::wgmma_m64n16k16_f16_rs(sg[b], a[b & 1][kk], dq + (((2 * b + (kk >> 2)) * SM90S_ROW_SLAB_BYTES + (kk & 3) * 32) >> 4), kk != 0);
     ptx::wgmma_commit();
   }
-  ptx::mbarrier_wait(sRope, rope_phase);
+  if constexpr (kRopeTma) ptx::mbarrier_wait(sRope, rope_phase);
   ptx::wgmma_fence();
   f16_scores_finish(s, sg, dk, dq, tsc, qf);
 }
@@ -403,7 +408,19 @@ __device__ __forceinline__ void pv_keep(uint32_t (&keep)[2][4], int q4, int n_va
       keep[kp][m] = (t0 < n_valid ? 0x0000ffffu : 0u) | (t0 + 1 < n_valid ? 0xffff0000u : 0u);
     }
 }
-template <bool kMasked>
+// (kPitch: the sparse entry's gathered stage, as f16r_scores; sBox then the group's first code of token 0; the keep
+// masks from the block's validity bits, pv_keep_valid: 16 per warp's tokens, word w = tokens 16 w … 16 w + 15.)
+__device__ __forceinline__ void pv_keep_valid(uint32_t (&keep)[2][4], int q4, const uint4& valid) {
+  const uint32_t w[4] = {valid.x, valid.y, valid.z, valid.w};
+#pragma unroll
+  for (int kp = 0; kp < 2; ++kp)
+#pragma unroll
+    for (int m = 0; m < 4; ++m) {
+      const uint32_t v = w[2 * kp + (m >> 1)] >> (8 * (m & 1) + 2 * q4);
+      keep[kp][m] = (v & 1u ? 0x0000ffffu : 0u) | (v & 2u ? 0xffff0000u : 0u);
+    }
+}
+template <bool kMasked, int kPitch = 0>
 __device__ __forceinline__ void pv_fragments(uint32_t (&a)[8][4], uint32_t sBox, const uint32_t (&keep)[2][4], int warp, int lane) {
 #pragma unroll
   for (int u = 0; u < 2; ++u) {
@@ -412,7 +429,8 @@ __device__ __forceinline__ void pv_fragments(uint32_t (&a)[8][4], uint32_t sBox,
     for (int kp = 0; kp < 2; ++kp) {
       const int tk = 32 * kp + lane;
       uint32_t r[4];
-      ptx::ldmatrix_x4_trans(r, sBox + tk * 128 + ((chunk ^ (tk & 7)) << 4));
+      if constexpr (kPitch) ptx::ldmatrix_x4_trans(r, sBox + tk * kPitch + (chunk << 4));
+      else ptx::ldmatrix_x4_trans(r, sBox + tk * 128 + ((chunk ^ (tk & 7)) << 4));
 #pragma unroll
       for (int m = 0; m < 4; ++m) {
         if constexpr (kMasked) r[m] &= keep[kp][m];
@@ -428,17 +446,20 @@ __device__ __forceinline__ void pv_fragments(uint32_t (&a)[8][4], uint32_t sBox,
   }
 }
 
-template <bool kMasked>
-__device__ __forceinline__ void f16r_pv(float (&o)[8][8], uint32_t sSt, uint32_t sP, int warp, int lane, int n_valid) {
+// (kPitch: the sparse entry's gathered stage; kMasked then drops the block's invalid positions, `valid`, whose rows hold
+// stale or never-written bytes.)
+template <bool kMasked, int kPitch = 0>
+__device__ __forceinline__ void f16r_pv(float (&o)[8][8], uint32_t sSt, uint32_t sP, int warp, int lane, int n_valid, uint4 valid = {}) {
   const uint64_t dp = desc_k_major(sP);
   const int q4 = lane & 3;
   uint32_t keep[2][4];
-  if constexpr (kMasked) pv_keep(keep, q4, n_valid);
+  if constexpr (kMasked && kPitch) pv_keep_valid(keep, q4, valid);
+  else if constexpr (kMasked) pv_keep(keep, q4, n_valid);
   uint32_t a[2][8][4];
 #pragma unroll
   for (int grp = 0; grp < 4; ++grp) {
     if (grp >= 2) ptx::wgmma_wait<1>();
-    pv_fragments<kMasked>(a[grp & 1], sSt + grp * SM90_SLAB_BYTES, keep, warp, lane);
+    pv_fragments<kMasked, kPitch>(a[grp & 1], sSt + grp * (kPitch ? 128 : SM90_SLAB_BYTES), keep, warp, lane);
     ptx::wgmma_fence();
 #pragma unroll
     for (int u = 0; u < 2; ++u)

@@ -68,7 +68,13 @@ struct SmallSparseGather {
   // index of block jg, loaded by the call for block jg − 2 (`fresh`: the item's first call here, which loads both), and
   // takes the index of block jg + 2 (the warpgroup's next block of the item) — loaded now, so that no call waits for
   // an index load before its ballot and copies (the index's use right after its load was 5.5 % of the stall samples).
+  // raw_to: the same into the stage at `stage` (token t's row at t · pitch), completing on `bar` (the register-A sparse
+  // entry: two stages per warpgroup, MLA_SM90S_SPARSE_REGA).
   __device__ __forceinline__ int raw(int req_g, const Slice& s_g, int jg, uint32_t parity, GatherCursor& cur, bool fresh) const {
+    return raw_to(req_g, s_g, jg, parity, cur, fresh, base + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES, sBar, HEAD_DIM_V);
+  }
+  __device__ __forceinline__ int raw_to(int req_g, const Slice& s_g, int jg, uint32_t parity, GatherCursor& cur, bool fresh, uint32_t stage, uint32_t bar,
+                                        int pitch) const {
     const int t = wtid >> 1, h = wtid & 1;
     const int pos = s_g.start + jg * PAGE_BLOCK_SIZE + t;  // (start: a multiple of 64)
     const int* idx = fp->indices + static_cast<int64_t>(req_g) * fp->indices_batch_stride + static_cast<int64_t>(blockIdx.x) * fp->indices_seq_stride;
@@ -87,8 +93,8 @@ struct SmallSparseGather {
     bits = (bits | bits >> 8) & 0x0000ffffu;
     if (lane == 0) ptx::st_shared_u32(mask_at(parity) + 4 * warp, bits);  // (before this thread's arrival)
     const bool copy = valid && h == 0;
-    ptx::mbarrier_arrive_expect_tx(sBar, copy ? HEAD_DIM_V : 0);
-    if (copy) ptx::bulk_load(base + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES + t * HEAD_DIM_V, row_of(slot), HEAD_DIM_V, sBar);
+    ptx::mbarrier_arrive_expect_tx(bar, copy ? HEAD_DIM_V : 0);
+    if (copy) ptx::bulk_load(stage + t * pitch, row_of(slot), HEAD_DIM_V, bar);
     return valid ? slot : -1;
   }
 

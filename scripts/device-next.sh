@@ -667,6 +667,15 @@ case $step in
     sanitize_fp8_tests r32f "(h_q 32, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 240
     fp8_vs_bf16 sweep:2,3,4,5,18,19,20,21
     ;;
+  smallsparsea)
+    # hopper-small's sparse entry on the register-A datapath (.variants/sparsea: scripts/build-variant.sh sparsea
+    # mla_decode_sm90_small sm_90a -DMLA_SM90S_SPARSE_REGA=1) against the shipped f16 datapath: its GPU tests, memcheck
+    # and racecheck on them, then two rounds of the sparse h_q 16 rows (sparse#0–3, checked on round 1)
+    v=.variants/sparsea; kd=$(kernel_dir $v)
+    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests spa "sparse FP8 entry" 150
+    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests spa "sparse FP8 entry" 200
+    ab_rounds spa "sparse:0,1,2,3" dist/kernels $v
+    ;;
   regafinal)
     # the register-A build as merged: racecheck on hopper-small's dense FP8 tests alone ('f16 datapath': the pattern
     # 'hopper-small' also runs the test that takes the 'hopper' FP8 kernel, whose zero-tail reports are the known false
