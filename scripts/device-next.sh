@@ -676,6 +676,33 @@ case $step in
     FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests spa "sparse FP8 entry" 200
     ab_rounds spa "sparse:0,1,2,3" dist/kernels $v
     ;;
+  sppitch)
+    # the register-A sparse entry's stage row pitch (16-byte-aligned 528 and 560: no ldmatrix bank conflicts; 544:
+    # 32-aligned, 2-way; 512: 512-aligned, 8-way) against the shipped f16 datapath, two rounds of sparse#1 and #3;
+    # then ncu (details) of the f16 datapath and of sparsea on sparse#3
+    ab_rounds spp "sparse:1,3" dist/kernels .variants/sparsea .variants/sp512 .variants/sp544 .variants/sp560
+    for v in dist/kernels .variants/sparsea; do
+      n=$(basename $v)
+      FLASH_MLA_KERNEL_DIR=$(kernel_dir $v)/ timeout 150 ncu --clock-control none --kernel-name regex:'mla_decode_sm90' --launch-skip 2 --launch-count 1 --set full -f -o "$out/prof-$n" \
+        node dist/src/cli.js bench --configs sparse:3 --kernel hopper-small --iters 3 --warmup 1 --check-samples 0 --reference none > "$out/prof-$n.log" 2>&1
+      echo "ncu $n rc=$?"
+      timeout 60 ncu -i "$out/prof-$n.ncu-rep" --page details > "$out/prof-$n-details.txt" 2>&1
+      rm -f "$out/prof-$n.ncu-rep"
+      grep -aE "Duration|DRAM Throughput|L1/TEX Hit|Mem Pipes Busy|Issue Slots Busy|No Eligible|Eligible Warps|Registers Per" "$out/prof-$n-details.txt" | head -12
+    done
+    ;;
+  spearly)
+    # hopper-small's sparse entry with the next block's RoPE row (1) and scales (2) loaded a block ahead of their use
+    # (MLA_SM90S_SPARSE_EARLY) on the f16 datapath (.variants/fe1, fe2) and the register-A one (.variants/ea1, ea2;
+    # sparsea: register-A as loaded before) against the shipped build: the GPU tests of fe2 and ea2, memcheck and
+    # racecheck on them, then two rounds of sparse#1 and #3
+    for n in fe2 ea2; do
+      kd=$(kernel_dir .variants/$n)
+      FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests $n "sparse FP8 entry" 150
+      FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests $n "sparse FP8 entry" 200
+    done
+    ab_rounds spe "sparse:1,3" dist/kernels .variants/fe1 .variants/fe2 .variants/sparsea .variants/ea1 .variants/ea2
+    ;;
   regafinal)
     # the register-A build as merged: racecheck on hopper-small's dense FP8 tests alone ('f16 datapath': the pattern
     # 'hopper-small' also runs the test that takes the 'hopper' FP8 kernel, whose zero-tail reports are the known false
