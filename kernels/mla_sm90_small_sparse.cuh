@@ -36,6 +36,10 @@
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
 
+#ifndef MLA_SM90S_SPARSE_BOUND
+#define MLA_SM90S_SPARSE_BOUND 0  // timing bounds, outputs wrong: 1 each token's whole 656-byte row in its bulk copy (over the
+#endif                            // next row); 2 no RoPE or scale loads (zeros, ones); 3 both
+
 namespace {
 
 // A warpgroup thread's place in its gather of an item (SmallSparseGather::raw).
@@ -93,8 +97,9 @@ struct SmallSparseGather {
     bits = (bits | bits >> 8) & 0x0000ffffu;
     if (lane == 0) ptx::st_shared_u32(mask_at(parity) + 4 * warp, bits);  // (before this thread's arrival)
     const bool copy = valid && h == 0;
-    ptx::mbarrier_arrive_expect_tx(bar, copy ? HEAD_DIM_V : 0);
-    if (copy) ptx::bulk_load(stage + t * pitch, row_of(slot), HEAD_DIM_V, bar);
+    constexpr uint32_t kCopy = (MLA_SM90S_SPARSE_BOUND & 1) ? FP8_BYTES_PER_TOKEN : HEAD_DIM_V;
+    ptx::mbarrier_arrive_expect_tx(bar, copy ? kCopy : 0);
+    if (copy) ptx::bulk_load(stage + t * pitch, row_of(slot), kCopy, bar);
     return valid ? slot : -1;
   }
 
@@ -105,7 +110,7 @@ struct SmallSparseGather {
   __device__ __forceinline__ void rope_load(int slot, uint4 (&r)[4]) const {
     const uint8_t* src = row_of(slot >= 0 ? slot : 0) + FP8_ROPE_OFFSET + 64 * (wtid & 1);
 #pragma unroll
-    for (int i = 0; i < 4; ++i) r[i] = slot >= 0 ? ptx::ld_global_v4(src + 16 * i) : make_uint4(0, 0, 0, 0);
+    for (int i = 0; i < 4; ++i) r[i] = slot >= 0 && !(MLA_SM90S_SPARSE_BOUND & 2) ? ptx::ld_global_v4(src + 16 * i) : make_uint4(0, 0, 0, 0);
   }
 
   // Those registers → row t of slab 8 of the K buffer at sKb, 128B-swizzled (chunks 4 h … 4 h + 3; the 8 threads of a
@@ -128,7 +133,7 @@ struct SmallSparseGather {
       const int sl = __shfl_sync(0xffffffffu, slot, 2 * g + 16 * h);
       const float* sc = sl >= 0 ? reinterpret_cast<const float*>(row_of(sl) + FP8_SCALES_OFFSET) : nullptr;
 #pragma unroll
-      for (int k = 0; k < 4; ++k) s.v[h][k] = sl >= 0 ? sc[k] : 0.f;
+      for (int k = 0; k < 4; ++k) s.v[h][k] = sl >= 0 ? ((MLA_SM90S_SPARSE_BOUND & 2) ? 1.f : sc[k]) : 0.f;
     }
     return s;
   }

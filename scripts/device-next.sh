@@ -703,6 +703,12 @@ case $step in
     done
     ab_rounds spe "sparse:1,3" dist/kernels .variants/fe1 .variants/fe2 .variants/sparsea .variants/ea1 .variants/ea2
     ;;
+  spbound)
+    # timing bounds of hopper-small's sparse entry (outputs wrong; MLA_SM90S_SPARSE_BOUND): bnd1 each token's whole
+    # 656-byte row in its bulk copy, bnd2 no RoPE or scale loads, bnd3 both (f16 datapath); rb3 both on the register-A
+    # datapath; against the shipped build, two rounds of sparse#1 and #3, unchecked
+    AB_CHECK=0 ab_rounds spb "sparse:1,3" dist/kernels .variants/bnd1 .variants/bnd2 .variants/bnd3 .variants/sparsea .variants/rb3
+    ;;
   regafinal)
     # the register-A build as merged: racecheck on hopper-small's dense FP8 tests alone ('f16 datapath': the pattern
     # 'hopper-small' also runs the test that takes the 'hopper' FP8 kernel, whose zero-tail reports are the known false
