@@ -254,11 +254,7 @@ static_assert(4 * SM90S_ROW_SLAB_BYTES == SM90_SLAB_BYTES, "four Pᵀ copies fil
 // of an ldmatrix matrix fall in 8 different bank groups), its slab 8 (RoPE, column maxima, Pᵀ copies) after them; the
 // merge after both warpgroups' areas, Q where it was. Side area as the f16 sparse entry's (mbarriers: raw stage s of
 // warpgroup w at 16 w + 8 s).
-#ifdef MLA_SM90S_SPARSE_PITCH  // (measurement builds: the stage's row pitch)
-constexpr int SM90S_F8SP_ROW_PITCH = MLA_SM90S_SPARSE_PITCH;
-#else
 constexpr int SM90S_F8SP_ROW_PITCH = HEAD_DIM_V + 16;                                 // 528
-#endif
 constexpr int SM90S_F8SP_STAGE_BYTES = PAGE_BLOCK_SIZE * SM90S_F8SP_ROW_PITCH;        // 33792
 constexpr int SM90S_F8SP_OFF_SLAB8 = 2 * SM90S_F8SP_STAGE_BYTES;                      // 67584: within a warpgroup's area
 constexpr int SM90S_F8SP_WG_BYTES = SM90S_F8SP_OFF_SLAB8 + SM90_SLAB_BYTES;           // 75776

@@ -41,9 +41,6 @@
 #ifndef MLA_SM90S_SPARSE_REGA
 #define MLA_SM90S_SPARSE_REGA 0  // 1: the sparse entry on the register-A datapath too (two gathered stages of 528-byte rows)
 #endif
-#ifndef MLA_SM90S_SPARSE_EARLY
-#define MLA_SM90S_SPARSE_EARLY 0  // register-A sparse: 1 the next block's RoPE row loaded at this block's start; 2 its scales too
-#endif
 
 #include "mla_config.h"
 #include "mla_fp8_params.h"
@@ -249,7 +246,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // current block, slot_after in the next). rq is the last gathered block, rq_s its item's slice.
   int slot_after = -2;
   Slice rq_s{};
-  Fp8TokenScales tsc_next;  // MLA_SM90S_SPARSE_EARLY 2: the current block's scales, loaded at the start of the block before
   if constexpr (kSparse && kRegA) rq = BlockRef{w.begin_req - 1, 0, 0, nullptr};
   // gather the warpgroup's block after rq (rq's item's next, else its first of a later item) into stage st; returns
   // this thread's slot, or −2 (uniform) if there is none
@@ -299,12 +295,10 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       slot_next = gather_next(0);
       slot_after = gather_next(1);
       gather.rope_load(slot_next, rope);
-      if constexpr (MLA_SM90S_SPARSE_EARLY >= 2) tsc_next = gather.token_scales(slot_next, g);
     } else if constexpr (kSparse) {
       if (wg < bk.count) {
         slot_next = gather.raw(w.begin_req, s0, wg, 0, cursor, true);
         gather.rope_load(slot_next, rope);
-        if constexpr (MLA_SM90S_SPARSE_EARLY >= 2) tsc_next = gather.token_scales(slot_next, g);
       }
     } else {
       // Dense: warpgroup 1 requests its first block only once warpgroup 0's has landed (the first fill of
@@ -394,15 +388,12 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       const uint32_t sSt = kSparse ? b_ + wg * SM90S_F8SP_WG_BYTES + (nblk & 1) * SM90S_F8SP_STAGE_BYTES : sK + (nblk & 1) * 4 * SM90_SLAB_BYTES;
       Fp8TokenScales tsc;  // f16 datapath: this thread's two tokens' scales (0 past the block's valid tokens, sparse: invalid)
       if constexpr (kRegA && kSparse) {
-        if constexpr (MLA_SM90S_SPARSE_EARLY >= 2) tsc = tsc_next;
-        else tsc = gather.token_scales(slot_next, g);  // before the wait: the loads hide behind the gather's
+        tsc = gather.token_scales(slot_next, g);  // before the wait: the loads hide behind the gather's
         ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);
         // the RoPE registers → slab 8 (free since the block before's P·V barrier); fence and barrier: before S_rope
         gather.rope_store(sK, rope);
         ptx::fence_proxy_async();
         ptx::named_barrier_sync(wg_bar, kWgThreads);
-        if constexpr (MLA_SM90S_SPARSE_EARLY >= 1) gather.rope_load(slot_after, rope);  // the next block's, a block ahead
-        if constexpr (MLA_SM90S_SPARSE_EARLY >= 2) tsc_next = gather.token_scales(slot_after, g);
       } else if constexpr (kRegA) {
         const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
         tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);  // before the wait: the load hides behind the TMA's
@@ -428,16 +419,12 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         prefetch_after_next(bt, j, bk.count);
       } else if constexpr (kSparse) {
         const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
-        if constexpr (MLA_SM90S_SPARSE_EARLY >= 2) tsc = tsc_next;
-        else tsc = gather.token_scales(slot_next, g);  // before the wait: the loads hide behind the gather's
+        tsc = gather.token_scales(slot_next, g);  // before the wait: the loads hide behind the gather's
         ptx::mbarrier_wait(sBar, phase);
         // codes → f16, zeros for an invalid position (its stage row is stale); the RoPE registers → slab 8 (free since
         // the block before's P·V barrier) before the codes' fence and barrier, which order both before the wgmma
         fp8_codes_block<true>(sK, sRaw, wtid, slot_next >= 0 ? PAGE_BLOCK_SIZE : 0, wg_bar, [&] { gather.rope_store(sK, rope); });
         slot_next = gather_after(req, sl[0], bk, j, phase ^ 1);  // the stage is free
-        // (MLA_SM90S_SPARSE_EARLY: the next block's RoPE row, and scales, now — a block ahead of their use)
-        if constexpr (MLA_SM90S_SPARSE_EARLY >= 1) gather.rope_load(slot_next, rope);
-        if constexpr (MLA_SM90S_SPARSE_EARLY >= 2) tsc_next = gather.token_scales(slot_next, g);
       } else {
         ptx::mbarrier_wait(sBar, phase);
         phase ^= 1;
@@ -570,11 +557,11 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       ptx::named_barrier_sync(wg_bar, kWgThreads);  // the warpgroup is past this block's wgmmas: K and P may be rewritten
       if constexpr (kSparse && kRegA) {
         const int slot2 = gather_next(nblk & 1);  // block n + 2 into this block's stage (free now)
-        if constexpr (!MLA_SM90S_SPARSE_EARLY) gather.rope_load(slot_after, rope);  // the next block's RoPE row (stored at its start)
+        gather.rope_load(slot_after, rope);       // the next block's RoPE row into registers (stored at its start)
         slot_next = slot_after, slot_after = slot2;
         ++nblk;
       } else if constexpr (kSparse) {
-        if constexpr (!MLA_SM90S_SPARSE_EARLY) gather.rope_load(slot_next, rope);  // its RoPE row into registers (stored at the next block's start)
+        gather.rope_load(slot_next, rope);  // its RoPE row into registers (stored at the next block's start)
       } else if constexpr (kFp8) {
         if (wtid == 0 && page_next >= 0) fp8_request_rope(sK, rope_map, sRope, page_next);  // slab 8 is free
         if constexpr (kRegA) {
@@ -619,7 +606,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
           if (wg < nb.count) {
             slot_next = gather.raw(req + 1, ns, wg, phase, cursor, true);
             gather.rope_load(slot_next, rope);
-            if constexpr (MLA_SM90S_SPARSE_EARLY >= 2) tsc_next = gather.token_scales(slot_next, g);
           }
         } else {
           if (wg < nb.count) request_block(table_of(req + 1, nb), wg);
