@@ -249,18 +249,22 @@ static_assert(SM90S_F8_OFF_QF >= 4 * 8 + 4 && SM90S_F8_OFF_QF + 16 * 4 <= SM90S_
 static_assert(SM90S_F8_SMEM_BYTES == 232448, "HOST mirrors this number");
 static_assert(SM90S_F8_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
 static_assert(4 * SM90S_ROW_SLAB_BYTES == SM90_SLAB_BYTES, "four Pᵀ copies fill the RoPE slab");
-// The sparse entry on the register-A datapath (MLA_SM90S_SPARSE_REGA): per-token bulk copies cannot swizzle, so each
-// warpgroup's two gathered stages hold 64 token rows of 528 B (the token's 512 codes, then 16 B of padding: the 8 rows
-// of an ldmatrix matrix fall in 8 different bank groups), its slab 8 (RoPE, column maxima, Pᵀ copies) after them; the
-// merge after both warpgroups' areas, Q where it was. Side area as the f16 sparse entry's (mbarriers: raw stage s of
-// warpgroup w at 16 w + 8 s).
-constexpr int SM90S_F8SP_ROW_PITCH = HEAD_DIM_V + 16;                                 // 528
-constexpr int SM90S_F8SP_STAGE_BYTES = PAGE_BLOCK_SIZE * SM90S_F8SP_ROW_PITCH;        // 33792
-constexpr int SM90S_F8SP_OFF_SLAB8 = 2 * SM90S_F8SP_STAGE_BYTES;                      // 67584: within a warpgroup's area
-constexpr int SM90S_F8SP_WG_BYTES = SM90S_F8SP_OFF_SLAB8 + SM90_SLAB_BYTES;           // 75776
-constexpr int SM90S_F8SP_OFF_MERGE = 2 * SM90S_F8SP_WG_BYTES;                         // 151552: the Oᵀ exchange, sums, maxima
+// The sparse entry on the register-A datapath (MLA_SM90S_SPARSE_REGA): each warpgroup's two gathered stages hold 64
+// whole token rows of 656 B (one bulk copy each: codes, scales, RoPE — no separate global loads of the scales and the
+// RoPE; 656 = 41 · 16, so the 8 rows of an ldmatrix matrix fall in 8 different bank groups), its slab 8 (RoPE copied
+// in from the stage, column maxima, Pᵀ copies) after them; the merge (the Oᵀ exchange in two rounds of 16 KB, then the
+// sums and maxima, 512 B per warpgroup) after both warpgroups' areas, then Q. Side area as the f16 sparse entry's
+// (mbarriers: raw stage s of warpgroup w at 16 w + 8 s).
+constexpr int SM90S_F8SP_ROW_PITCH = FP8_BYTES_PER_TOKEN;                             // 656
+constexpr int SM90S_F8SP_STAGE_BYTES = PAGE_BLOCK_SIZE * SM90S_F8SP_ROW_PITCH;        // 41984
+constexpr int SM90S_F8SP_OFF_SLAB8 = 2 * SM90S_F8SP_STAGE_BYTES;                      // 83968: within a warpgroup's area
+constexpr int SM90S_F8SP_WG_BYTES = SM90S_F8SP_OFF_SLAB8 + SM90_SLAB_BYTES;           // 92160
+constexpr int SM90S_F8SP_OFF_MERGE = 2 * SM90S_F8SP_WG_BYTES;                         // 184320: the Oᵀ exchange, sums, maxima
+constexpr int SM90S_F8SP_XCHG_BYTES = 2 * SM90_SLAB_BYTES;                            // 16384: one round of the exchange
+constexpr int SM90S_F8SP_OFF_Q = SM90S_F8SP_OFF_MERGE + SM90S_F8SP_XCHG_BYTES + 1024;   // 201728
+static_assert(SM90S_F8SP_ROW_PITCH % 32 == 16, "an odd number of 16-byte chunks per row: ldmatrix conflict-free");
 static_assert(SM90S_F8SP_STAGE_BYTES % 1024 == 0 && SM90S_F8SP_OFF_SLAB8 % 1024 == 0 && SM90S_F8SP_WG_BYTES % 1024 == 0, "slab 8 128B-swizzled: 1024-aligned");
-static_assert(SM90S_F8SP_OFF_MERGE + 4 * SM90_SLAB_BYTES + 2 * 512 <= SM90S_F8_OFF_Q, "the merge below Q");
+static_assert(SM90S_F8SP_OFF_Q % 1024 == 0 && SM90S_F8SP_OFF_Q + SM90_SLABS * SM90S_ROW_SLAB_BYTES <= SM90S_F8_USED_BYTES, "Q 1024-aligned, inside the FP8 entries' allocation");
 static_assert(SM90S_F8SP_OFF_SLAB8 >= (SM90_SLABS - 1) * SM90_SLAB_BYTES, "the kernel's K-buffer address (slab 8 − 8 slabs) inside the warpgroup's area");
 
 // ---- its 32-row FP8 entry (mla_decode_sm90_small_fp8_r32_bf16: 17–32 rows over the FP8 cache; mla_sm90_small_fp8_r32.cuh)

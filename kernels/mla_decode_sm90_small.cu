@@ -39,7 +39,7 @@
 #define MLA_SM90S_FP8_REGA 1  // the dense FP8 entry's register-A datapath (0: session 9's f16 copy of K in shared memory)
 #endif
 #ifndef MLA_SM90S_SPARSE_REGA
-#define MLA_SM90S_SPARSE_REGA 0  // 1: the sparse entry on the register-A datapath too (two gathered stages of 528-byte rows)
+#define MLA_SM90S_SPARSE_REGA 0  // 1: the sparse entry on the register-A datapath too (two gathered stages of whole 656-byte rows)
 #endif
 
 #include "mla_config.h"
@@ -80,8 +80,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   constexpr bool kF16 = kFp8;  // the f16 datapath: both FP8 entries
   // the dense FP8 entry's register-A datapath (mla_sm90_small_fp8.cuh, f16r_scores / f16r_pv): per warpgroup two raw
   // stages (swizzled boxes, raw_sw_map) in its K buffer's slabs 0–3 and 4–7, slab 8 as before; no f16 copy of K
-  // (MLA_SM90S_SPARSE_REGA: the sparse entry too — per warpgroup two gathered stages of 64 rows × 528 B and its slab 8,
-  // SM90S_F8SP_*; the RoPE through registers into slab 8 at the block's start, behind one fence and warpgroup barrier)
+  // (MLA_SM90S_SPARSE_REGA: the sparse entry too — per warpgroup two gathered stages of 64 whole token rows (656 B: codes,
+  // scales, RoPE in one bulk copy each; SM90S_F8SP_*) and its slab 8; at the block's start the scales are read from the
+  // stage and the RoPE copied from it into slab 8, behind one fence and warpgroup barrier; Q and the merge moved)
   constexpr bool kRegA = kFp8 && MLA_SM90S_FP8_REGA && (!kSparse || MLA_SM90S_SPARSE_REGA);
   static_assert(!kFp8 || kRows == 16, "the FP8 entries' layout holds 16 rows");
   static_assert(!kSparse || kFp8, "sparse: over the FP8 cache");
@@ -106,14 +107,14 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   const uint32_t sBar = kFp8 ? side + (kRegA ? 16 : 8) * wg : base + Lay::kOffBar + 8 * wg;
   const uint32_t sRope = side + (kRegA ? 32 : 16) + 8 * wg;
   const uint32_t sFlag = kFp8 ? side + (kRegA ? 48 : 32) : base + Lay::kOffFlag;
-  constexpr int kOffQ = kFp8 ? SM90S_F8_OFF_Q : Lay::kOffQ;
+  constexpr int kOffQ = kFp8 ? (kSparse && kRegA ? SM90S_F8SP_OFF_Q : SM90S_F8_OFF_Q) : Lay::kOffQ;
   // bf16: float[4][kRows] of its warps; FP8: see max_slot
   const uint32_t sMaxW = base + Lay::kOffMax + wg * (4 * kRows * 4);
   // the merge's column sums of warpgroup x's warp v and column maxima of warpgroup x: bf16 [2][4][kRows] and
   // [2][kRows]; FP8 in warpgroup x's K buffer's slabs 4–7 ([4][16] and [16]; register-A: the f16 datapath's raw
   // stages, whose place is free there — the next item's blocks land in the K buffers during the merge)
   const uint32_t sMergeF8 = base + (kRegA ? (kSparse ? SM90S_F8SP_OFF_MERGE : SM90S_F8_OFF_RAW0) : SM90S_F8_OFF_K0);
-  const uint32_t sL = kFp8 ? sMergeF8 + 4 * SM90_SLAB_BYTES : base + Lay::kOffL;
+  const uint32_t sL = kFp8 ? sMergeF8 + (kSparse && kRegA ? SM90S_F8SP_XCHG_BYTES : 4 * SM90_SLAB_BYTES) : base + Lay::kOffL;
   const uint32_t sM = kFp8 ? sL + 4 * kRows * 4 : base + Lay::kOffM;
   // the Oᵀ exchange, 32 KB (the r32 entry: in two rounds); FP8: K buffer 0's slabs 0–3 (register-A: as sL)
   const uint32_t sX = kFp8 ? sMergeF8 : base + Lay::kOffX;
@@ -242,9 +243,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   int slot_next = -2;  // sparse: this thread's slot in the warpgroup's next block (gathered), −1 invalid, −2 none
   uint4 rope[4];       // sparse: this thread's half of its token's RoPE row in that block (gather.rope_load)
   // ---- register-A sparse: block n of the warpgroup is gathered into stage n & 1 (its barrier sBar + 8 (n & 1), phase
-  // (n >> 1) & 1; validity mask slot n & 1); at block n's end goes block n + 2 (slot_next: this thread's slot in the
-  // current block, slot_after in the next). rq is the last gathered block, rq_s its item's slice.
-  int slot_after = -2;
+  // (n >> 1) & 1; validity mask slot n & 1); at block n's end goes block n + 2. rq is the last gathered block, rq_s its
+  // item's slice.
   Slice rq_s{};
   if constexpr (kSparse && kRegA) rq = BlockRef{w.begin_req - 1, 0, 0, nullptr};
   // gather the warpgroup's block after rq (rq's item's next, else its first of a later item) into stage st; returns
@@ -265,7 +265,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       rq.count = blocks_of(rq_s).count;
     }
     rq.req = r, rq.j = jn;
-    return gather.raw_to(r, rq_s, jn, st, cursor, fresh, base + wg * SM90S_F8SP_WG_BYTES + st * SM90S_F8SP_STAGE_BYTES, sBar + 8 * st, SM90S_F8SP_ROW_PITCH);
+    return gather.raw_to(r, rq_s, jn, st, cursor, fresh, base + wg * SM90S_F8SP_WG_BYTES + st * SM90S_F8SP_STAGE_BYTES, sBar + 8 * st, SM90S_F8SP_ROW_PITCH,
+                         FP8_BYTES_PER_TOKEN);
   };
 
   // Q rows of request `req` → 9 slabs of kRows rows × 128 B (cp.async, waited by the caller); rows ≥ q_rows
@@ -292,9 +293,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // Dense caches only: the sparse entry gathers per token, its warpgroups' first blocks are not one burst.
     constexpr bool kStaggerWg1 = !kSparse;
     if constexpr (kSparse && kRegA) {
-      slot_next = gather_next(0);
-      slot_after = gather_next(1);
-      gather.rope_load(slot_next, rope);
+      gather_next(0);
+      gather_next(1);
     } else if constexpr (kSparse) {
       if (wg < bk.count) {
         slot_next = gather.raw(w.begin_req, s0, wg, 0, cursor, true);
@@ -388,10 +388,11 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       const uint32_t sSt = kSparse ? b_ + wg * SM90S_F8SP_WG_BYTES + (nblk & 1) * SM90S_F8SP_STAGE_BYTES : sK + (nblk & 1) * 4 * SM90_SLAB_BYTES;
       Fp8TokenScales tsc;  // f16 datapath: this thread's two tokens' scales (0 past the block's valid tokens, sparse: invalid)
       if constexpr (kRegA && kSparse) {
-        tsc = gather.token_scales(slot_next, g);  // before the wait: the loads hide behind the gather's
         ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);
-        // the RoPE registers → slab 8 (free since the block before's P·V barrier); fence and barrier: before S_rope
-        gather.rope_store(sK, rope);
+        // the scales from the stage; its RoPE → slab 8 (free since the block before's P·V barrier); fence and barrier:
+        // before S_rope
+        tsc = SmallSparseGather::stage_scales(sSt, warp, g, ptx::ld_shared_u32(gather.mask_at(nblk & 1) + 4 * warp) >> g);
+        gather.stage_rope(sK, sSt, nblk & 1);
         ptx::fence_proxy_async();
         ptx::named_barrier_sync(wg_bar, kWgThreads);
       } else if constexpr (kRegA) {
@@ -556,9 +557,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       }
       ptx::named_barrier_sync(wg_bar, kWgThreads);  // the warpgroup is past this block's wgmmas: K and P may be rewritten
       if constexpr (kSparse && kRegA) {
-        const int slot2 = gather_next(nblk & 1);  // block n + 2 into this block's stage (free now)
-        gather.rope_load(slot_after, rope);       // the next block's RoPE row into registers (stored at its start)
-        slot_next = slot_after, slot_after = slot2;
+        gather_next(nblk & 1);  // block n + 2 into this block's stage (free now)
         ++nblk;
       } else if constexpr (kSparse) {
         gather.rope_load(slot_next, rope);  // its RoPE row into registers (stored at the next block's start)
@@ -623,7 +622,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     typename SmallMerge<kRows, kFp8>::Item it;
     merge.totals(it);
     scale_columns<kF16>(o, it.f_own, rg);  // to the common max (f16 datapath: and out of the groups' reference scales)
-    merge.exchange(o, it);
+    merge.template exchange<kSparse && kRegA ? 2 : 1>(o, it);
     // ---- epilogue: this warpgroup's four m-tiles of every real column
     const Slice& s0 = sl[0];
     merge.template store<kSparse>(p, fp, req, s0, rs, it);

@@ -136,8 +136,39 @@ struct SmallMerge {
   // warpgroups' m-tiles 4·wg … 4·wg + 3: warpgroup wg hands the other four over (tile indices stay compile-time:
   // selects, not a register array indexed at run time). 8 values of each m-tile (two column tiles) per round: one
   // round at 16 rows, two at 32 (the 32 KB exchange holds one round; the other warpgroup must have read the round
-  // before it is rewritten).
+  // before it is rewritten). kTileRounds 2 (16 rows; the register-A sparse entry, whose exchange has 16 KB): two
+  // rounds of two m-tiles each, each warpgroup's tile u of a round in slot 2 · (its giving side) + u.
+  template <int kTileRounds = 1>
   __device__ __forceinline__ void exchange(const float (&o)[8][4 * kCols], Item& it) const {
+    if constexpr (kTileRounds == 2) {
+      static_assert(kCols == 2, "tile rounds: 16 rows");
+#pragma unroll
+      for (int q = 0; q < 2; ++q) {
+        if (q > 0) __syncthreads();
+#pragma unroll
+        for (int u = 0; u < 2; ++u) {
+          const int tt = 2 * q + u;
+          float* v = it.v;
+#pragma unroll
+          for (int x = 0; x < 8; ++x) v[x] = wg ? o[tt][x] : o[4 + tt][x];
+          const int slot = (wg ? 0 : 2) + u;
+          ptx::st_shared_v4(sX + xchg_slot(slot, 0, wtid), make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3])));
+          ptx::st_shared_v4(sX + xchg_slot(slot, 1, wtid), make_uint4(__float_as_uint(v[4]), __float_as_uint(v[5]), __float_as_uint(v[6]), __float_as_uint(v[7])));
+        }
+        __syncthreads();
+#pragma unroll
+        for (int u = 0; u < 2; ++u) {
+          const int tt = 2 * q + u, slot = (wg ? 2 : 0) + u;  // the other warpgroup's
+          const uint4 a = ptx::ld_shared_v4(sX + xchg_slot(slot, 0, wtid)), b = ptx::ld_shared_v4(sX + xchg_slot(slot, 1, wtid));
+          float* other = it.other;
+          other[0] = __uint_as_float(a.x), other[1] = __uint_as_float(a.y), other[2] = __uint_as_float(a.z), other[3] = __uint_as_float(a.w);
+          other[4] = __uint_as_float(b.x), other[5] = __uint_as_float(b.y), other[6] = __uint_as_float(b.z), other[7] = __uint_as_float(b.w);
+#pragma unroll
+          for (int x = 0; x < 8; ++x) it.oh[tt][x] = (wg ? o[4 + tt][x] : o[tt][x]) + other[x];
+        }
+      }
+      return;
+    }
     const int t_out = 4 * wg;
 #pragma unroll
     for (int r = 0; r < kCols / 2; ++r) {

@@ -72,13 +72,14 @@ struct SmallSparseGather {
   // index of block jg, loaded by the call for block jg − 2 (`fresh`: the item's first call here, which loads both), and
   // takes the index of block jg + 2 (the warpgroup's next block of the item) — loaded now, so that no call waits for
   // an index load before its ballot and copies (the index's use right after its load was 5.5 % of the stall samples).
-  // raw_to: the same into the stage at `stage` (token t's row at t · pitch), completing on `bar` (the register-A sparse
-  // entry: two stages per warpgroup, MLA_SM90S_SPARSE_REGA).
+  // raw_to: the first `bytes` of each token's row into the stage at `stage` (token t's at t · pitch), completing on
+  // `bar` (the register-A sparse entry: whole rows, two stages per warpgroup, MLA_SM90S_SPARSE_REGA).
   __device__ __forceinline__ int raw(int req_g, const Slice& s_g, int jg, uint32_t parity, GatherCursor& cur, bool fresh) const {
-    return raw_to(req_g, s_g, jg, parity, cur, fresh, base + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES, sBar, HEAD_DIM_V);
+    constexpr uint32_t kCopy = (MLA_SM90S_SPARSE_BOUND & 1) ? FP8_BYTES_PER_TOKEN : HEAD_DIM_V;
+    return raw_to(req_g, s_g, jg, parity, cur, fresh, base + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES, sBar, HEAD_DIM_V, kCopy);
   }
   __device__ __forceinline__ int raw_to(int req_g, const Slice& s_g, int jg, uint32_t parity, GatherCursor& cur, bool fresh, uint32_t stage, uint32_t bar,
-                                        int pitch) const {
+                                        int pitch, uint32_t bytes) const {
     const int t = wtid >> 1, h = wtid & 1;
     const int pos = s_g.start + jg * PAGE_BLOCK_SIZE + t;  // (start: a multiple of 64)
     const int* idx = fp->indices + static_cast<int64_t>(req_g) * fp->indices_batch_stride + static_cast<int64_t>(blockIdx.x) * fp->indices_seq_stride;
@@ -97,9 +98,8 @@ struct SmallSparseGather {
     bits = (bits | bits >> 8) & 0x0000ffffu;
     if (lane == 0) ptx::st_shared_u32(mask_at(parity) + 4 * warp, bits);  // (before this thread's arrival)
     const bool copy = valid && h == 0;
-    constexpr uint32_t kCopy = (MLA_SM90S_SPARSE_BOUND & 1) ? FP8_BYTES_PER_TOKEN : HEAD_DIM_V;
-    ptx::mbarrier_arrive_expect_tx(bar, copy ? kCopy : 0);
-    if (copy) ptx::bulk_load(stage + t * pitch, row_of(slot), kCopy, bar);
+    ptx::mbarrier_arrive_expect_tx(bar, copy ? bytes : 0);
+    if (copy) ptx::bulk_load(stage + t * pitch, row_of(slot), bytes, bar);
     return valid ? slot : -1;
   }
 
@@ -121,6 +121,31 @@ struct SmallSparseGather {
     const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
 #pragma unroll
     for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), r[i]);
+  }
+
+  // ---- the register-A entry's whole-row stage (SM90S_F8SP_*: token t's 656 bytes at t · 656, landed) ----
+  // The four group scales of this thread's two S tokens (16 · warp + g + 8 h) from their rows; 0 for an invalid position
+  // (its row holds stale or never-written bytes). vbits: the warp's 16 validity bits shifted right by g.
+  __device__ __forceinline__ static Fp8TokenScales stage_scales(uint32_t sSt, int warp, int g, uint32_t vbits) {
+    Fp8TokenScales s;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const uint4 w = ptx::ld_shared_v4(sSt + (16 * warp + g + 8 * h) * SM90S_F8SP_ROW_PITCH + FP8_SCALES_OFFSET);
+      const bool ok = (vbits >> (8 * h)) & 1u;
+      s.v[h][0] = ok ? __uint_as_float(w.x) : 0.f, s.v[h][1] = ok ? __uint_as_float(w.y) : 0.f;
+      s.v[h][2] = ok ? __uint_as_float(w.z) : 0.f, s.v[h][3] = ok ? __uint_as_float(w.w) : 0.f;
+    }
+    return s;
+  }
+  // This thread's half of its token's RoPE row (thread (t, h): channels 32 h … + 31) → row t of slab 8 of the K
+  // buffer at sKb, 128B-swizzled; zeros for an invalid position (mask slot `parity`). The 8 threads of a quarter-warp
+  // read 8 different bank groups (656 = 41 · 16) and write 8. The caller fences and passes the warpgroup barrier.
+  __device__ __forceinline__ void stage_rope(uint32_t sKb, uint32_t sSt, uint32_t parity) const {
+    const int t = wtid >> 1, h = wtid & 1;
+    const bool ok = (ptx::ld_shared_u32(mask_at(parity) + 4 * (t >> 4)) >> (t & 15)) & 1u;
+    const uint32_t src = sSt + t * SM90S_F8SP_ROW_PITCH + FP8_ROPE_OFFSET + 64 * h, rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), ok ? ptx::ld_shared_v4(src + 16 * i) : make_uint4(0, 0, 0, 0));
   }
 
   // The four group scales of this thread's two S tokens (16 · warp + g + 8 h: its wgmma M rows),

@@ -709,6 +709,15 @@ case $step in
     # datapath; against the shipped build, two rounds of sparse#1 and #3, unchecked
     AB_CHECK=0 ab_rounds spb "sparse:1,3" dist/kernels .variants/bnd1 .variants/bnd2 .variants/bnd3 .variants/sparsea .variants/rb3
     ;;
+  spwhole)
+    # hopper-small's sparse entry on the register-A datapath with whole 656-byte rows per bulk copy (.variants/wr:
+    # -DMLA_SM90S_SPARSE_REGA=1; scales and RoPE from the stage, no global side loads) against the shipped f16
+    # datapath: its GPU tests, memcheck and racecheck, then two rounds of the sparse h_q 16 rows (checked on round 1)
+    kd=$(kernel_dir .variants/wr)
+    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests wr "sparse FP8 entry" 150
+    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests wr "sparse FP8 entry" 200
+    ab_rounds spw "sparse:0,1,2,3" dist/kernels .variants/wr
+    ;;
   regafinal)
     # the register-A build as merged: racecheck on hopper-small's dense FP8 tests alone ('f16 datapath': the pattern
     # 'hopper-small' also runs the test that takes the 'hopper' FP8 kernel, whose zero-tail reports are the known false
