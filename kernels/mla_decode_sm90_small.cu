@@ -39,7 +39,10 @@
 #define MLA_SM90S_FP8_REGA 1  // the dense FP8 entry's register-A datapath (0: session 9's f16 copy of K in shared memory)
 #endif
 #ifndef MLA_SM90S_SPARSE_REGA
-#define MLA_SM90S_SPARSE_REGA 0  // 1: the sparse entry on the register-A datapath too (two gathered stages of whole 656-byte rows)
+#define MLA_SM90S_SPARSE_REGA 1  // the sparse entry on the register-A datapath too (two gathered stages of whole 656-byte rows; 0: the f16 datapath)
+#endif
+#ifndef MLA_SM90S_SPARSE_ROPE_IN_S
+#define MLA_SM90S_SPARSE_ROPE_IN_S 0  // register-A sparse: 1 the RoPE copy and the scales' reads with S's four groups in flight
 #endif
 
 #include "mla_config.h"
@@ -390,11 +393,13 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       if constexpr (kRegA && kSparse) {
         ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);
         // the scales from the stage; its RoPE → slab 8 (free since the block before's P·V barrier); fence and barrier:
-        // before S_rope
-        tsc = SmallSparseGather::stage_scales(sSt, warp, g, ptx::ld_shared_u32(gather.mask_at(nblk & 1) + 4 * warp) >> g);
-        gather.stage_rope(sK, sSt, nblk & 1);
-        ptx::fence_proxy_async();
-        ptx::named_barrier_sync(wg_bar, kWgThreads);
+        // before S_rope (MLA_SM90S_SPARSE_ROPE_IN_S: in f16r_scores, sparse_rope below)
+        if constexpr (!MLA_SM90S_SPARSE_ROPE_IN_S) {
+          tsc = SmallSparseGather::stage_scales(sSt, warp, g, ptx::ld_shared_u32(gather.mask_at(nblk & 1) + 4 * warp) >> g);
+          gather.stage_rope(sK, sSt, nblk & 1);
+          ptx::fence_proxy_async();
+          ptx::named_barrier_sync(wg_bar, kWgThreads);
+        }
       } else if constexpr (kRegA) {
         const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
         tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);  // before the wait: the load hides behind the TMA's
@@ -443,7 +448,16 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       for (int x = 0; x < 4 * kCols; ++x) s[x] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
       if constexpr (kRegA) {
         float sg[4][4 * kCols];  // the four scale groups' partial Sᵀ
-        f16r_scores<kSparse ? SM90S_F8SP_ROW_PITCH : 0, !kSparse>(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane);
+        if constexpr (kSparse && MLA_SM90S_SPARSE_ROPE_IN_S) {
+          f16r_scores<SM90S_F8SP_ROW_PITCH, false>(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane, [&] {
+            tsc = SmallSparseGather::stage_scales(sSt, warp, g, ptx::ld_shared_u32(gather.mask_at(nblk & 1) + 4 * warp) >> g);
+            gather.stage_rope(sK, sSt, nblk & 1);
+            ptx::fence_proxy_async();
+            ptx::named_barrier_sync(wg_bar, kWgThreads);
+          });
+        } else {
+          f16r_scores<kSparse ? SM90S_F8SP_ROW_PITCH : 0, !kSparse>(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane);
+        }
       } else if constexpr (kF16) {
         float sg[4][4 * kCols];  // f16 datapath: the four scale groups' partial Sᵀ (f16_scores)
         f16_scores<!kSparse>(s, sg, sK, sQ, tsc, qf, sRope, phase);

@@ -61,6 +61,10 @@
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
 
+#ifndef MLA_SM90S_DENSE_SCALES_BOUND
+#define MLA_SM90S_DENSE_SCALES_BOUND 0  // timing bound, outputs wrong: the dense entries' token scales as 1, no loads
+#endif
+
 namespace {
 
 constexpr int kFp8WgThreads = 128;
@@ -100,7 +104,7 @@ __device__ __forceinline__ Fp8TokenScales fp8_token_scales(const MlaDecodeParams
     const float* sc = reinterpret_cast<const float*>(static_cast<const uint8_t*>(p.k_cache) + static_cast<int64_t>(page) * p.k_block_stride +
                                                      static_cast<int64_t>(t) * p.k_row_stride + FP8_SCALES_OFFSET);
 #pragma unroll
-    for (int k = 0; k < 4; ++k) s.v[h][k] = t < n_valid ? sc[k] : 0.f;
+    for (int k = 0; k < 4; ++k) s.v[h][k] = t < n_valid ? (MLA_SM90S_DENSE_SCALES_BOUND ? 1.f : sc[k]) : 0.f;
   }
   return s;
 }
@@ -354,10 +358,12 @@ __device__ __forceinline__ void fp8_request_raw_sw(uint32_t sSt, const CUtensorM
 // are rewritten only after wgmma.wait_group 1 has retired the group before).
 // kPitch (the sparse entry, MLA_SM90S_SPARSE_REGA): the stage is 64 gathered rows of kPitch bytes, token t's codes at
 // t · kPitch, unswizzled (the pitch spreads an ldmatrix matrix's 8 rows over 8 bank groups); its RoPE is in slab 8
-// already (no RoPE barrier: !kRopeTma).
-template <int kPitch = 0, bool kRopeTma = true>
+// already (no RoPE barrier: !kRopeTma). before_rope() runs where the dense entry waits for its RoPE box, with the four
+// groups' wgmmas in flight (the sparse entry, MLA_SM90S_SPARSE_ROPE_IN_S: its RoPE copied from the stage into slab 8
+// and the scales read there, behind the tensor-core work).
+template <int kPitch = 0, bool kRopeTma = true, typename BeforeRope = NoStores>
 __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], uint32_t sSt, uint32_t sK, uint32_t sQ, const Fp8TokenScales& tsc, const float (&qf)[2][2],
-                                            uint32_t sRope, uint32_t rope_phase, int warp, int lane) {
+                                            uint32_t sRope, uint32_t rope_phase, int warp, int lane, BeforeRope&& before_rope = {}) {
   const int mi = lane >> 3, t = 16 * warp + 8 * (mi & 1) + (lane & 7);
   const uint32_t row = sSt + t * (kPitch ? kPitch : 128);
   const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
@@ -384,6 +390,7 @@ __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], ui
     ptx::wgmma_commit();
   }
   if constexpr (kRopeTma) ptx::mbarrier_wait(sRope, rope_phase);
+  before_rope();
   ptx::wgmma_fence();
   f16_scores_finish(s, sg, dk, dq, tsc, qf);
 }

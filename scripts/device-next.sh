@@ -718,6 +718,17 @@ case $step in
     FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests wr "sparse FP8 entry" 200
     ab_rounds spw "sparse:0,1,2,3" dist/kernels .variants/wr
     ;;
+  spris)
+    # the whole-row register-A sparse entry (.variants/wr, the new default) with its RoPE copy and scale reads moved
+    # behind S's four groups (.variants/ris: -DMLA_SM90S_SPARSE_ROPE_IN_S=1): ris's GPU tests, memcheck, racecheck;
+    # two rounds of sparse#1, #3 (f16 datapath = dist/kernels beside them); then the timing bound of the dense FP8
+    # entries without their scale loads (.variants/dsb, outputs wrong) against wr on sweep#16 (16 rows) and #20 (32 rows)
+    kd=$(kernel_dir .variants/ris)
+    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests ris "sparse FP8 entry" 150
+    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests ris "sparse FP8 entry" 200
+    ab_rounds sri "sparse:1,3" dist/kernels .variants/wr .variants/ris
+    AB_CHECK=0 AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds dsb "sweep:16,20" .variants/wr .variants/dsb
+    ;;
   regafinal)
     # the register-A build as merged: racecheck on hopper-small's dense FP8 tests alone ('f16 datapath': the pattern
     # 'hopper-small' also runs the test that takes the 'hopper' FP8 kernel, whose zero-tail reports are the known false
