@@ -599,7 +599,7 @@ const smallSparseOffered = () => getBackend('cuda').decodeKernels(SPARSE_H16).in
 const noSmallSparse = "the small-row kernel does not run on this GPU (decodeKernels for a sparse h_q 16 decode has no 'hopper-small')";
 // hopper-small's sparse cases: the emulator's (test/util/sparse-hopper.ts SMALL_SPARSE_CASES), then FlashMLA's topk
 // 2048 at h_q 16 (the bench's shape: sinks, invalid indices, requests split over SM parts) and at h_q 1; then all of
-// them again with K magnitudes spread 2^±3 per slot and group (its f16 datapath: the gathered tokens' scales and the
+// them again with K magnitudes spread 2^±3 per slot and group (its split of the scales out of the codes: the gathered tokens' scales and the
 // blocks' group reference scales vary)
 const SMALL_SPARSE_BASE_CASES: SparseHopperCase[] = [
   ...SMALL_SPARSE_CASES,

@@ -348,14 +348,14 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
 /**
  * The small-row kernel's sparse entry (mla_decode_sm90_small_fp8_sparse_bf16, `kernel: 'hopper-small'`, the default for
  * sparse decodes with bf16 q and h_q ≤ 16: 1.41–1.67× 'hopper' on an H200, docs/perf-log.md session 8; the f16 datapath
- * since session 9) against the oracle on the cases of test/util/sparse-hopper.ts SMALL_SPARSE_CASES, and again with K
+ * since session 9, the register-A datapath over whole-row stages since session 25) against the oracle on the cases of test/util/sparse-hopper.ts SMALL_SPARSE_CASES, and again with K
  * magnitudes (so the gathered tokens' scales and the blocks' group maxima) spread 2^±3; then its refusal of h_q > 16.
  */
 function smallSparseScenario(timing: keyof typeof TIMINGS): Scenario {
   const entry = 'mla_decode_sm90_small_fp8_sparse_bf16';
   const cases = [...SMALL_SPARSE_CASES, ...SMALL_SPARSE_CASES.map((c) => ({ ...c, label: `${c.label}, K spread 2^±3`, spec: { ...c.spec, kSpread: 3 } }))];
   return {
-    title: `the small-row kernel's sparse FP8 entry (${entry}, 'hopper-small', the default for h_q ≤ 16; the f16 datapath) against the oracle: h_q 16/3/1, s_q 1/2, topk 64/300/576/130, pages of 64/61/16 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views, many items per SM part, and again with K spread 2^±3; refusal of h_q 32 (${TIMINGS[timing].note})`,
+    title: `the small-row kernel's sparse FP8 entry (${entry}, 'hopper-small', the default for h_q ≤ 16; the register-A datapath) against the oracle: h_q 16/3/1, s_q 1/2, topk 64/300/576/130, pages of 64/61/16 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views, many items per SM part, and again with K spread 2^±3; refusal of h_q 32 (${TIMINGS[timing].note})`,
     env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
     run(seed) {
       const be = getBackend('cuda');
@@ -984,33 +984,35 @@ if (scenarioName) {
       for (const [what, r] of [['no peer-empty wait', noPeerEmpty], ['slab 8 bulk-pushed', ropePushed]] as const) t.diagnostic(`${what}: ${note(r)}`);
     });
 
-    // The same for hopper-small's sparse entry: its wait for the gathered raw bytes dropped (a RAW between a bulk copy
-    // and the codes' conversion's ld.shared), the validity mask not applied in S (the oracle: invalid positions enter
-    // the softmax with S = 0), the RoPE row's halves swapped (each thread loads the other thread's 64 bytes of its
-    // token's RoPE row into registers: the oracle; the RoPE goes through registers, so there is no RoPE wait to drop),
-    // the S tokens' scales taken from the wrong gathering lane (the token 8 rows up's slot for both: the oracle).
-    it("planted bugs in hopper-small's sparse entry: no wait for the gathered bytes → RAW on a bulk copy, no validity mask → the oracle, swapped RoPE halves → the oracle, scales of the wrong tokens → the oracle", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (four more emulator builds, ~25 s)' }, async (t) => {
-      const small = 'mla_decode_sm90_small.cu';
+    // The same for hopper-small's sparse entry (the register-A datapath over whole-row stages): its wait for the gathered
+    // rows dropped (a RAW between a bulk copy and the scales' ld.shared from the stage), the validity mask not applied
+    // in S (the oracle: invalid positions enter the softmax with S = 0), the RoPE row's halves swapped in the copy from
+    // the stage into slab 8 (the oracle), the S tokens' scales read from the wrong rows (both from the token 8 rows up
+    // for h = 1: the oracle), P·V's codes of invalid positions kept (rows never written hold 0xff, NaN codes: the oracle).
+    it("planted bugs in hopper-small's sparse entry: no wait for the gathered rows → RAW on a bulk copy, no validity mask → the oracle, swapped RoPE halves → the oracle, scales of the wrong tokens → the oracle, no P·V mask → the oracle", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (five more emulator builds, ~30 s)' }, async (t) => {
+      const small = 'mla_decode_sm90_small.cu', sparse = 'mla_sm90_small_sparse.cuh';
       const builds = {
-        noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar, phase);\n        // codes → f16, zeros for an invalid position', '        // codes → f16, zeros for an invalid position']] }),
+        noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);\n        // the scales from the stage', '        // the scales from the stage']] }),
         noMask: buildFakeCuda({ emulate: true, plant: [[small, ' || (kSparse && !((vbits >> (8 * h)) & 1))', '']] }),
-        swappedRope: buildFakeCuda({ emulate: true, plant: [['mla_sm90_small_sparse.cuh', '+ FP8_ROPE_OFFSET + 64 * (wtid & 1);', '+ FP8_ROPE_OFFSET + 64 * (1 - (wtid & 1));']] }),
-        wrongScales: buildFakeCuda({ emulate: true, plant: [['mla_sm90_small_sparse.cuh', '__shfl_sync(0xffffffffu, slot, 2 * g + 16 * h)', '__shfl_sync(0xffffffffu, slot, 2 * g)']] }),
+        swappedRope: buildFakeCuda({ emulate: true, plant: [[sparse, '+ FP8_ROPE_OFFSET + 64 * h,', '+ FP8_ROPE_OFFSET + 64 * (1 - h),']] }),
+        wrongScales: buildFakeCuda({ emulate: true, plant: [[sparse, '(16 * warp + g + 8 * h) * SM90S_F8SP_ROW_PITCH', '(16 * warp + g) * SM90S_F8SP_ROW_PITCH']] }),
+        noPvMask: buildFakeCuda({ emulate: true, plant: [[small, 'if ((vm.x & vm.y & vm.z & vm.w) != 0xffffu)', 'if (false)']] }),
       };
       const seed = freshSeed();
-      const [noRawWait, noMask, swappedRope, wrongScales] = await Promise.all([
+      const [noRawWait, noMask, swappedRope, wrongScales, noPvMask] = await Promise.all([
         runScenario(builds.noRawWait, 'hopper-small sparse', seed),
         runScenario(builds.noMask, 'hopper-small sparse', seed),
         runScenario(builds.swappedRope, 'hopper-small sparse', seed),
         runScenario(builds.wrongScales, 'hopper-small sparse', seed),
+        runScenario(builds.noPvMask, 'hopper-small sparse', seed),
       ]);
       const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
-      for (const r of [noRawWait, noMask, swappedRope, wrongScales]) assert.notEqual(r.status, 0, r.stderr);
+      for (const r of [noRawWait, noMask, swappedRope, wrongScales, noPvMask]) assert.notEqual(r.status, 0, r.stderr);
       const oracle = /AssertionError.*out\[\d+\]: got .*, reference .*\|err\||AssertionError.*(?:out|lse).*(?:inf\/NaN positions differ|cos diff)/;
       const bulkRaw = /emulated mla_decode_sm90_small_fp8_sparse_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*issued by thread \d+ [^\n]*then ld\.shared/;
       assert.match(noRawWait.stderr, bulkRaw, noRawWait.stderr);
-      for (const r of [noMask, swappedRope, wrongScales]) assert.match(r.stderr, oracle, r.stderr);
-      for (const [what, r] of [['no wait for the gathered bytes', noRawWait], ['no validity mask', noMask], ['swapped RoPE halves', swappedRope], ['scales of the wrong tokens', wrongScales]] as const) {
+      for (const r of [noMask, swappedRope, wrongScales, noPvMask]) assert.match(r.stderr, oracle, r.stderr);
+      for (const [what, r] of [['no wait for the gathered rows', noRawWait], ['no validity mask', noMask], ['swapped RoPE halves', swappedRope], ['scales of the wrong tokens', wrongScales], ['no P·V mask', noPvMask]] as const) {
         t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
       }
     });

@@ -33,7 +33,7 @@ export const MLA_CONFIG = {
   /** Its 32-row entry (mla_decode_sm90_small_r32_bf16, 16-bit cache only): rows per CTA, dynamic smem. */
   SM90S_R32_ROWS: 32,
   SM90S_R32_SMEM_BYTES: 228632,
-  /** Its FP8 entries (mla_decode_sm90_small_fp8_bf16, the f16 datapath, and the sparse one: raw stages): dynamic smem, the whole opt-in shared-memory limit. */
+  /** Its FP8 entries (mla_decode_sm90_small_fp8_bf16 and the sparse one: raw stages, register-A datapath): dynamic smem, the whole opt-in shared-memory limit. */
   SM90S_F8_SMEM_BYTES: 232448,
   /** Its 32-row FP8 entry (mla_decode_sm90_small_fp8_r32_bf16: 17–32 rows, the warpgroups split the blocks for S, the channels for P·V): dynamic smem. */
   SM90S_F8R32_SMEM_BYTES: 220472,
