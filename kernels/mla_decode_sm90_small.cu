@@ -42,7 +42,7 @@
 #define MLA_SM90S_SPARSE_REGA 1  // the sparse entry on the register-A datapath too (two gathered stages of whole 656-byte rows; 0: the f16 datapath)
 #endif
 #ifndef MLA_SM90S_SPARSE_ROPE_IN_S
-#define MLA_SM90S_SPARSE_ROPE_IN_S 0  // register-A sparse: 1 the RoPE copy and the scales' reads with S's four groups in flight
+#define MLA_SM90S_SPARSE_ROPE_IN_S 1  // register-A sparse: the RoPE copy and the scales' reads with S's four groups in flight (0: before S)
 #endif
 
 #include "mla_config.h"
