@@ -76,7 +76,7 @@ using namespace mla;
 // group rescale and Pᵀ copies.
 template <bool kFp8, int kRows, bool kSparse = false>
 __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const CUtensorMap* k_map, const CUtensorMap* rope_map,
-                                                 const MlaFp8Params* fp = nullptr, const CUtensorMap* raw_sw_map = nullptr) {
+                                                 const MlaFp8Params* fp = nullptr, const CUtensorMap* raw_sw_map = nullptr, const CUtensorMap* scale_map = nullptr) {
   using T = __nv_bfloat16;
   using Lay = Small<kRows>;
   constexpr int kCols = kRows / 8;  // n8 column tiles of a fragment
@@ -136,6 +136,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     if (!kSparse) ptx::prefetch_tensormap(k_map);
     if (kFp8 && !kSparse) ptx::prefetch_tensormap(rope_map);
     if (kRegA && !kSparse) ptx::prefetch_tensormap(raw_sw_map);
+    if (kRegA && !kSparse && MLA_SM90S_SCALES_TMA) ptx::prefetch_tensormap(scale_map);
   }
   __syncthreads();
 
@@ -248,6 +249,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // ---- register-A sparse: block n of the warpgroup is gathered into stage n & 1 (its barrier sBar + 8 (n & 1), phase
   // (n >> 1) & 1; validity mask slot n & 1); at block n's end goes block n + 2. rq is the last gathered block, rq_s its
   // item's slice.
+  // Dense register-A (MLA_SM90S_SCALES_TMA): the token scales of raw stage st of this warpgroup (a TMA box with the stage)
+  auto scales_at = [&](int st) { return base + SM90S_F8_OFF_SCALES + (2 * wg + st) * SM90S_F8_SCALE_BOX_BYTES; };
   Slice rq_s{};
   if constexpr (kSparse && kRegA) rq = BlockRef{w.begin_req - 1, 0, 0, nullptr};
   // gather the warpgroup's block after rq (rq's item's next, else its first of a later item) into stage st; returns
@@ -321,13 +324,13 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
           const uint32_t sK = base + SM90S_F8_OFF_K0 + wg * SM90_TILE_BYTES;
           if (wtid == 0) {
             const int page = ptx::ld_plain(rq.bt + rq.j);
-            fp8_request_raw_sw(sK, raw_sw_map, sBar, page);
+            fp8_request_raw_sw(sK, raw_sw_map, sBar, page, scales_at(0), scale_map);
             fp8_request_rope(sK, rope_map, sRope, page);
           }
           BlockRef nx = rq;
           if (advance(nx)) {
             rq = nx, rq_n = 1;
-            if (wtid == 0) fp8_request_raw_sw(sK + 4 * SM90_SLAB_BYTES, raw_sw_map, sBar + 8, ptx::ld_plain(nx.bt + nx.j));
+            if (wtid == 0) fp8_request_raw_sw(sK + 4 * SM90_SLAB_BYTES, raw_sw_map, sBar + 8, ptx::ld_plain(nx.bt + nx.j), scales_at(1), scale_map);
           }
         }
       } else if (wg < bk.count) {
@@ -402,7 +405,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         }
       } else if constexpr (kRegA) {
         const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
-        tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);  // before the wait: the load hides behind the TMA's
+        // (MLA_SM90S_SCALES_TMA: read from the stage's scale box in f16r_scores, with S's groups in flight)
+        if constexpr (!MLA_SM90S_SCALES_TMA) tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);  // before the wait: the load hides behind the TMA's
         if (rq_n > nblk) {  // the next block's raw bytes are requested: its RoPE and the raw bytes of the one after go out at the end
           BlockRef nx = rq;
           const bool more = advance(nx);
@@ -456,7 +460,12 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
             ptx::named_barrier_sync(wg_bar, kWgThreads);
           });
         } else {
-          f16r_scores<kSparse ? SM90S_F8SP_ROW_PITCH : 0, !kSparse>(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane);
+          if constexpr (!kSparse && MLA_SM90S_SCALES_TMA) {
+            const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
+            f16r_scores(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane, [&] { tsc = fp8_stage_scales(scales_at(nblk & 1), warp, g, n_valid); });
+          } else {
+            f16r_scores<kSparse ? SM90S_F8SP_ROW_PITCH : 0, !kSparse>(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane);
+          }
         }
       } else if constexpr (kF16) {
         float sg[4][4 * kCols];  // f16 datapath: the four scale groups' partial Sᵀ (f16_scores)
@@ -578,7 +587,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       } else if constexpr (kFp8) {
         if (wtid == 0 && page_next >= 0) fp8_request_rope(sK, rope_map, sRope, page_next);  // slab 8 is free
         if constexpr (kRegA) {
-          if (wtid == 0 && page_raw2 >= 0) fp8_request_raw_sw(sSt, raw_sw_map, sBar + 8 * (nblk & 1), page_raw2);  // the stage is free
+          if (wtid == 0 && page_raw2 >= 0) fp8_request_raw_sw(sSt, raw_sw_map, sBar + 8 * (nblk & 1), page_raw2, scales_at(nblk & 1), scale_map);  // the stage is free
           ++nblk;
         }
       } else {
@@ -658,16 +667,18 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
 
 extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     mla_decode_sm90_small_fp8_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
-                                   const __grid_constant__ CUtensorMap rope_map, const __grid_constant__ CUtensorMap raw_sw_map) {
-  small_row_decode<true, SM90S_ROWS>(p, &raw_map, &rope_map, nullptr, &raw_sw_map);
+                                   const __grid_constant__ CUtensorMap rope_map, const __grid_constant__ CUtensorMap raw_sw_map,
+                                   const __grid_constant__ CUtensorMap scale_map) {
+  small_row_decode<true, SM90S_ROWS>(p, &raw_map, &rope_map, nullptr, &raw_sw_map, &scale_map);
 }
 
 // 17–32 rows over the FP8 cache (mla_sm90_small_fp8_r32.cuh: the warpgroups split the blocks for S, the channels for P·V);
 // arguments as the dense FP8 entry's (its 256-byte raw map unused), dynamic smem SM90S_F8R32_SMEM_BYTES.
 extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     mla_decode_sm90_small_fp8_r32_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
-                                       const __grid_constant__ CUtensorMap rope_map, const __grid_constant__ CUtensorMap raw_sw_map) {
-  small_row_decode_fp8_r32(p, &rope_map, &raw_sw_map);
+                                       const __grid_constant__ CUtensorMap rope_map, const __grid_constant__ CUtensorMap raw_sw_map,
+                                       const __grid_constant__ CUtensorMap scale_map) {
+  small_row_decode_fp8_r32(p, &rope_map, &raw_sw_map, &scale_map);
 }
 
 // Sparse decode over the FP8 cache (level 4 of the plan; docs/perf-log.md, "hopper-small sparse" and session 9's

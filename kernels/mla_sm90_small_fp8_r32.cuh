@@ -117,7 +117,8 @@ __device__ __forceinline__ void r32_pv_half(float (&o)[4][16], uint32_t sSt, uin
   ptx::wgmma_wait<0>();
 }
 
-__device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& p, const CUtensorMap* rope_map, const CUtensorMap* raw_sw_map) {
+__device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& p, const CUtensorMap* rope_map, const CUtensorMap* raw_sw_map,
+                                                         const CUtensorMap* scale_map) {
   using T = __nv_bfloat16;
   constexpr int kRows = SM90S_R32_ROWS, kCols = kRows / 8;
   extern __shared__ uint8_t smem_raw[];
@@ -129,6 +130,8 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
   // raw stage s of warpgroup x, its barrier; warpgroup x's RoPE slot and barrier
   auto stage_at = [&](int x, int st) { return base + SM90S_F8R32_OFF_RAW + (2 * x + st) * SM90S_F8R32_STAGE_BYTES; };
   auto raw_bar = [&](int x, int st) { return base + SM90S_F8R32_OFF_BAR + 8 * (2 * x + st); };
+  // (MLA_SM90S_SCALES_TMA) the token scales of warpgroup x's raw stage st: a TMA box with the stage
+  auto scales_at = [&](int x, int st) { return base + SM90S_F8R32_OFF_SCALES + (2 * x + st) * SM90S_F8_SCALE_BOX_BYTES; };
   const uint32_t sRope = base + SM90S_F8R32_OFF_ROPE + wg * SM90_SLAB_BYTES, ropeBar = base + SM90S_F8R32_OFF_BAR + 32 + 8 * wg;
   // warp v of warpgroup x: its 32 column maxima, then its 4 groups' scale maxima
   auto max_at = [&](int x, int v, int c) { return base + SM90S_F8R32_OFF_MAX + ((x * 4 + v) * 36 + c) * 4; };
@@ -141,6 +144,7 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
     ptx::fence_barrier_init();
     ptx::prefetch_tensormap(rope_map);
     ptx::prefetch_tensormap(raw_sw_map);
+    if (MLA_SM90S_SCALES_TMA) ptx::prefetch_tensormap(scale_map);
   }
   __syncthreads();
   ptx::grid_dep_wait();
@@ -184,7 +188,7 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
       const int page = ptx::ld_plain(c.bt + c.j);
       if (st == 0) page_st0 = page;
       else page_st1 = page;
-      fp8_request_raw_sw(stage_at(wg, st), raw_sw_map, raw_bar(wg, st), page);
+      fp8_request_raw_sw(stage_at(wg, st), raw_sw_map, raw_bar(wg, st), page, scales_at(wg, st), scale_map);
     }
   };
   // the RoPE slot holds own block rope_req's box; s_done: the last own block whose S is done (the slot is free for
@@ -254,7 +258,13 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
       float s[16];
       Fp8TokenScales tsc;
       if (has) {
-        tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);
+        const int st = nb_own & 1;
+        if constexpr (MLA_SM90S_SCALES_TMA) {
+          ptx::mbarrier_wait(raw_bar(wg, st), (nb_own >> 1) & 1);
+          tsc = fp8_stage_scales(scales_at(wg, st), warp, g, n_valid);
+        } else {
+          tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);
+        }
         float rt[2];
         uint32_t fh[2][4];
 #pragma unroll
@@ -267,8 +277,7 @@ __device__ __forceinline__ void small_row_decode_fp8_r32(const MlaDecodeParams& 
             fh[h][k] = ptx::f32x2_to_f16x2(f, f);
           }
         }
-        const int st = nb_own & 1;
-        ptx::mbarrier_wait(raw_bar(wg, st), (nb_own >> 1) & 1);
+        if constexpr (!MLA_SM90S_SCALES_TMA) ptx::mbarrier_wait(raw_bar(wg, st), (nb_own >> 1) & 1);
         r32_scores(s, stage_at(wg, st) - base + b_, sRope - base + b_, sQ - base + b_, fh, rt, sQf, ropeBar, nb_own & 1, warp, lane);
         s_done = nb_own;
         maybe_rope();  // the RoPE slot is free: the box of this warpgroup's next block, if its raw bytes went out

@@ -729,6 +729,18 @@ case $step in
     ab_rounds sri "sparse:1,3" dist/kernels .variants/wr .variants/ris
     AB_CHECK=0 AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds dsb "sweep:16,20" .variants/wr .variants/dsb
     ;;
+  s25final)
+    # session 25's tree: the dense FP8 entries' scales by TMA with the raw stage (the default) — their GPU tests,
+    # memcheck and racecheck on the 16- and 32-row cases — and against global loads (.variants/gl:
+    # -DMLA_SM90S_SCALES_TMA=0), two rounds of the 16/32-row sweep rows; then the whole sparse set and bf16 vs FP8 of
+    # the 16/32-row sweep rows, FP8 checked (JSON for docs/runs/)
+    fp8_tests s25 "f16 datapath" 150
+    sanitize_fp8_tests s25 "(h_q 32, s_q 1|h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 200
+    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds sct "sweep:0,16,4,20" dist/kernels .variants/gl
+    timeout 90 node dist/src/cli.js bench --configs sparse --iters 30 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
+    echo "sparse rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
+    fp8_vs_bf16 sweep:0,1,16,17,4,5,20,21
+    ;;
   regafinal)
     # the register-A build as merged: racecheck on hopper-small's dense FP8 tests alone ('f16 datapath': the pattern
     # 'hopper-small' also runs the test that takes the 'hopper' FP8 kernel, whose zero-tail reports are the known false

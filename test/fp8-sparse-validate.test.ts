@@ -280,13 +280,14 @@ describe('cuda: what its kernels run; what they do not is refused before anythin
     assert.equal(fp8SparseHopperLayoutMisfit({ ...view, shape: [5, 61, 1, 576] }), 'shape [5, 61, 1, 576] (expected [numPages, pageSize, 1, 656])');
   });
 
-  test("the Hopper FP8 kernels' tensor maps: raw bytes (UINT8 {656, 64, pages}, boxes of 256 × 64, no swizzle), RoPE (bf16 from byte 528, boxes of 64 × 64, 128B swizzle) and the raw bytes in 128-byte swizzled boxes, the view's strides", () => {
+  test("the Hopper FP8 kernels' tensor maps: raw bytes (UINT8 {656, 64, pages}, boxes of 256 × 64, no swizzle), RoPE (bf16 from byte 528, boxes of 64 × 64, 128B swizzle), the raw bytes in 128-byte swizzled boxes and the scales (from byte 512, boxes of 16 × 64), the view's strides", () => {
     const view = { ptr: 0x7f0000000120n, shape: [5, 64, 1, 656], strides: [65 * 672, 672, 672, 1] };
     assert.equal(fp8HopperLayoutMisfit(view), null);
     assert.deepEqual(fp8HopperTensorMapSpecs(view), {
       raw: { dataType: TensorMapDataType.uint8, address: 0x7f0000000120n, dims: [656, 64, 5], strides: [672, 65 * 672], box: [256, 64, 1], swizzle: TensorMapSwizzle.none },
       rope: { dataType: TensorMapDataType.bf16, address: 0x7f0000000120n + 528n, dims: [64, 64, 5], strides: [672, 65 * 672], box: [64, 64, 1], swizzle: TensorMapSwizzle.b128 },
       rawSwizzled: { dataType: TensorMapDataType.uint8, address: 0x7f0000000120n, dims: [656, 64, 5], strides: [672, 65 * 672], box: [128, 64, 1], swizzle: TensorMapSwizzle.b128 },
+      scales: { dataType: TensorMapDataType.uint8, address: 0x7f0000000120n + 512n, dims: [16, 64, 5], strides: [672, 65 * 672], box: [16, 64, 1], swizzle: TensorMapSwizzle.none },
     });
     assert.equal(TensorMapDataType.uint8, 0);
     assert.equal(TensorMapDataType.bf16, 9);

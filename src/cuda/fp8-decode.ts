@@ -14,7 +14,7 @@
 
 import type { MlaDecodeArgs } from '../backend.js';
 import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
-import { FP8_BYTES_PER_TOKEN, FP8_ROPE_OFFSET, PAGE_BLOCK_SIZE } from '../mla/constants.js';
+import { FP8_BYTES_PER_TOKEN, FP8_ROPE_OFFSET, FP8_SCALES_OFFSET, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import type { Tensor } from '../tensor.js';
 import { MLA_CONFIG } from './config.js';
 import { getCudaContext, kernelSelection, loadKernel, portableArchs, requirePortable } from './context.js';
@@ -167,29 +167,32 @@ export function fp8HopperLayoutMisfit(kCache: Fp8CacheLayout): string | null {
  * loads x = 0 and x = 256: the 512 e4m3 bytes of a page's 64 tokens), no swizzle; `rope`, its RoPE columns as
  * BFLOAT16 {64, 64, numPages} from byte 528 of the first row, boxes {64, 64, 1}, 128B swizzle (as the 16-bit cache's K
  * map); `rawSwizzled` (the small-row kernel's register-A datapath), the bytes as `raw` in boxes {128, 64, 1} with the
- * 128B swizzle (x = 0, 128, 256, 384: one box per scale group). All with the row and page strides of the view.
+ * 128B swizzle (x = 0, 128, 256, 384: one box per scale group); `scales` (the same entries, from session 25), the four
+ * fp32 scales of each token as UINT8 {16, 64, numPages} from byte 512 of the first row, boxes {16, 64, 1}, no swizzle
+ * (1 KB per block, loaded with its raw boxes). All with the row and page strides of the view.
  */
 type TensorMapSpec = Parameters<typeof encodeTensorMap>[0];
-export function fp8HopperTensorMapSpecs(kCache: Fp8CacheLayout): { raw: TensorMapSpec; rope: TensorMapSpec; rawSwizzled: TensorMapSpec } {
+export function fp8HopperTensorMapSpecs(kCache: Fp8CacheLayout): { raw: TensorMapSpec; rope: TensorMapSpec; rawSwizzled: TensorMapSpec; scales: TensorMapSpec } {
   const strides = [kCache.strides[1], mapPageStride(kCache)];
   const numPages = kCache.shape[0];
   return {
     raw: { dataType: TensorMapDataType.uint8, address: kCache.ptr, dims: [FP8_BYTES_PER_TOKEN, PAGE_BLOCK_SIZE, numPages], strides, box: [256, PAGE_BLOCK_SIZE, 1], swizzle: TensorMapSwizzle.none },
     rope: { dataType: TensorMapDataType.bf16, address: kCache.ptr + BigInt(FP8_ROPE_OFFSET), dims: [64, PAGE_BLOCK_SIZE, numPages], strides, box: [64, PAGE_BLOCK_SIZE, 1], swizzle: TensorMapSwizzle.b128 },
     rawSwizzled: { dataType: TensorMapDataType.uint8, address: kCache.ptr, dims: [FP8_BYTES_PER_TOKEN, PAGE_BLOCK_SIZE, numPages], strides, box: [128, PAGE_BLOCK_SIZE, 1], swizzle: TensorMapSwizzle.b128 },
+    scales: { dataType: TensorMapDataType.uint8, address: kCache.ptr + BigInt(FP8_SCALES_OFFSET), dims: [16, PAGE_BLOCK_SIZE, numPages], strides, box: [16, PAGE_BLOCK_SIZE, 1], swizzle: TensorMapSwizzle.none },
   };
 }
 
 /** Encoded maps per cache view (one per layer in a model), so steady-state decoding encodes nothing. */
-const mapCache = new Map<string, [Uint8Array, Uint8Array, Uint8Array]>();
+const mapCache = new Map<string, [Uint8Array, Uint8Array, Uint8Array, Uint8Array]>();
 const MAP_CACHE_MAX = 256;
-/** [raw, rope, rawSwizzled] (fp8HopperTensorMapSpecs): the 'hopper' FP8 kernel takes the first two, the small-row one all three. */
-export function fp8HopperTensorMaps(kCache: Tensor): [Uint8Array, Uint8Array, Uint8Array] {
+/** [raw, rope, rawSwizzled, scales] (fp8HopperTensorMapSpecs): the 'hopper' FP8 kernel takes the first two, the small-row one all four. */
+export function fp8HopperTensorMaps(kCache: Tensor): [Uint8Array, Uint8Array, Uint8Array, Uint8Array] {
   const key = `${kCache.ptr}:${kCache.shape.join(',')}:${kCache.strides.join(',')}`;
   const hit = mapCache.get(key);
   if (hit) return hit;
   const specs = fp8HopperTensorMapSpecs(kCache);
-  const maps: [Uint8Array, Uint8Array, Uint8Array] = [encodeTensorMap(specs.raw), encodeTensorMap(specs.rope), encodeTensorMap(specs.rawSwizzled)];
+  const maps: [Uint8Array, Uint8Array, Uint8Array, Uint8Array] = [encodeTensorMap(specs.raw), encodeTensorMap(specs.rope), encodeTensorMap(specs.rawSwizzled), encodeTensorMap(specs.scales)];
   if (mapCache.size >= MAP_CACHE_MAX) mapCache.delete(mapCache.keys().next().value!);
   mapCache.set(key, maps);
   return maps;
