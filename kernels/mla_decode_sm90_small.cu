@@ -26,11 +26,13 @@
 //
 // FP8 cache (entry mla_decode_sm90_small_fp8_bf16, kF16) and sparse decode over it (entry
 // mla_decode_sm90_small_fp8_sparse_bf16, kSparse): their datapaths, shared-memory use and measurements are described
-// where they live, at the top of mla_sm90_small_fp8.cuh (the f16 datapath, and the dense entry's register-A datapath,
-// kRegA, the default since session 23) and of mla_sm90_small_sparse.cuh (the gather).
+// where they live, at the top of mla_sm90_small_fp8.cuh (the f16 datapath, and the register-A datapath, kRegA, the
+// dense entry's default since session 23, the sparse entry's since session 25 over whole-row stages) and of
+// mla_sm90_small_sparse.cuh (the gather).
 // Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (bf16 entry),
 // SM90S_R32_SMEM_BYTES (32-row entry) or SM90S_F8_SMEM_BYTES (FP8 entries; mla_config.h); arguments: params and the K
-// tensor map (bf16 entries), or params, the raw-byte, the RoPE and the swizzled raw-byte tensor maps (dense FP8 entry).
+// tensor map (bf16 entries), or params, the raw-byte, the RoPE, the swizzled raw-byte and the scale tensor maps (dense
+// FP8 entries), or params and the MlaFp8Params (sparse).
 // Marked hot: spill-free.
 #include <cstdint>
 #include <cuda.h>

@@ -1,5 +1,8 @@
 // Sparse decode in the small-row Hopper kernel (mla_decode_sm90_small.cu, entry mla_decode_sm90_small_fp8_sparse_bf16,
-// level 4): each warpgroup gathers its own blocks. Thread (t, h) of the warpgroup owns position t of a block (as in
+// level 4): each warpgroup gathers its own blocks. Since session 25 (MLA_SM90S_SPARSE_REGA, the default) on the
+// register-A datapath: raw_to copies each valid token's whole 656-byte row into one of the warpgroup's two stages
+// (SM90S_F8SP_*), the codes go from there into the wgmma's A fragments, the scales and the RoPE are read from the
+// stage (stage_scales, stage_rope) — the description below is the f16 datapath's (MLA_SM90S_SPARSE_REGA=0). Thread (t, h) of the warpgroup owns position t of a block (as in
 // the codes' conversion, fp8_codes_block): both read the index; h = 0 copies the token's 512 e4m3 bytes to stage row t
 // (t · 512, a bulk copy; every thread arrives on the barrier with its bytes, 0 for none: the barriers count 128
 // arrivals). The token's 128 RoPE bytes go through registers: thread (t, h) loads its half (64 bytes, rope_load) after
