@@ -895,7 +895,7 @@ if (scenarioName) {
       const small = 'mla_decode_sm90_small.cu', f16 = 'mla_sm90_small_fp8.cuh';
       const builds = {
         noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);\n', '']] }),
-        noRopeWait: buildFakeCuda({ emulate: true, plant: [[f16, '  ptx::mbarrier_wait(sRope, rope_phase);\n  ptx::wgmma_fence();', '  ptx::wgmma_fence();']] }),
+        noRopeWait: buildFakeCuda({ emulate: true, plant: [[f16, '  if constexpr (kRopeTma) ptx::mbarrier_wait(sRope, rope_phase);\n', '']] }),
         noRescale: buildFakeCuda({ emulate: true, plant: [[f16, '    fac[k] = rg[k] * inv;', '    fac[k] = 1.f;']] }),
         noMask: buildFakeCuda({ emulate: true, plant: [[small, '        if (n_valid < PAGE_BLOCK_SIZE) f16r_pv<true>(', '        if (false) f16r_pv<true>(']] }),
         noFragWait: buildFakeCuda({ emulate: true, plant: [[f16, '    if (b >= 2) ptx::wgmma_wait<1>();  // group b − 2 retired: its fragments may be rewritten', '']] }),
@@ -985,7 +985,7 @@ if (scenarioName) {
     });
 
     // The same for hopper-small's sparse entry (the register-A datapath over whole-row stages): its wait for the gathered
-    // rows dropped (a RAW between a bulk copy and the scales' ld.shared from the stage), the validity mask not applied
+    // rows dropped (a RAW between a bulk copy and S's ldmatrix of the codes), the validity mask not applied
     // in S (the oracle: invalid positions enter the softmax with S = 0), the RoPE row's halves swapped in the copy from
     // the stage into slab 8 (the oracle), the S tokens' scales read from the wrong rows (both from the token 8 rows up
     // for h = 1: the oracle), P·V's codes of invalid positions kept (rows never written hold 0xff, NaN codes: the oracle).
@@ -1009,7 +1009,8 @@ if (scenarioName) {
       const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
       for (const r of [noRawWait, noMask, swappedRope, wrongScales, noPvMask]) assert.notEqual(r.status, 0, r.stderr);
       const oracle = /AssertionError.*out\[\d+\]: got .*, reference .*\|err\||AssertionError.*(?:out|lse).*(?:inf\/NaN positions differ|cos diff)/;
-      const bulkRaw = /emulated mla_decode_sm90_small_fp8_sparse_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*issued by thread \d+ [^\n]*then ld\.shared/;
+      // (the first reader of a dropped wait's rows: S's ldmatrix of the codes, or the scales' ld.shared)
+      const bulkRaw = /emulated mla_decode_sm90_small_fp8_sparse_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*issued by thread \d+ [^\n]*then (?:ld\.shared|ldmatrix)/;
       assert.match(noRawWait.stderr, bulkRaw, noRawWait.stderr);
       for (const r of [noMask, swappedRope, wrongScales, noPvMask]) assert.match(r.stderr, oracle, r.stderr);
       for (const [what, r] of [['no wait for the gathered rows', noRawWait], ['no validity mask', noMask], ['swapped RoPE halves', swappedRope], ['scales of the wrong tokens', wrongScales], ['no P·V mask', noPvMask]] as const) {
