@@ -928,7 +928,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const c = fp8Case();
       const maps = f.calls('cuTensorMapEncodeTiled');
       c.decode()();
-      assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 3, 'the default FP8 decode encodes the raw, RoPE and swizzled raw maps');
+      assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 4, 'the default FP8 decode encodes the raw, RoPE, swizzled raw and scale maps');
       c.decode('generic')();
       c.sparse()();
       healthy(f);
@@ -948,7 +948,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
   },
 
   'hopper-fp8': {
-    title: "an sm_90 device, dense FP8 decode with bf16 q: the Hopper FP8 kernel by default ('generic' on request); its three tensor maps (raw bytes, RoPE as bf16, raw bytes in 128B-swizzled boxes for the small-row kernel) encoded before anything is allocated — a failure → CudaError naming the descriptor, nothing launched or kept; launches failing → CudaError; fp16 q stays on 'generic' ('hopper' refused, typed); sparse decode runs on the Hopper sparse kernel",
+    title: "an sm_90 device, dense FP8 decode with bf16 q: the Hopper FP8 kernel by default ('generic' on request); its four tensor maps (raw bytes, RoPE as bf16, and for the small-row kernel raw bytes in 128B-swizzled boxes and the token scales) encoded before anything is allocated — a failure → CudaError naming the descriptor, nothing launched or kept; launches failing → CudaError; fp16 q stays on 'generic' ('hopper' refused, typed); sparse decode runs on the Hopper sparse kernel",
     env: H100,
     run(f) {
       const notes: string[] = [];
@@ -973,33 +973,36 @@ const scenarios: Record<string, FakeCudaScenario> = {
       f.arm('cuTensorMapEncodeTiled@3=CUDA_ERROR_INVALID_VALUE');
       e = expectCuda(c.decode(), 'cuTensorMapEncodeTiled', 'CUDA_ERROR_INVALID_VALUE', 'the swizzled raw-byte map');
       assert.match(e.message, new RegExp(`\\(dataType=0 rank=3 address=${hex(c.kCache.ptr)} dims=\\[656,64,${c.pages}\\] ${strides} box=\\[128,64,1\\] swizzle=3\\)`), e.message);
+      f.arm('cuTensorMapEncodeTiled@4=CUDA_ERROR_INVALID_VALUE');
+      e = expectCuda(c.decode(), 'cuTensorMapEncodeTiled', 'CUDA_ERROR_INVALID_VALUE', 'the scale map');
+      assert.match(e.message, new RegExp(`\\(dataType=0 rank=3 address=${hex(c.kCache.ptr + 512n)} dims=\\[16,64,${c.pages}\\] ${strides} box=\\[16,64,1\\] swizzle=0\\)`), e.message);
       f.arm('');
       noLeak(f, base, 'the tensor maps');
       assert.equal(f.stat('kernels_run'), ran, 'launched with a tensor map missing');
-      notes.push('cuTensorMapEncodeTiled failing (raw-byte map, RoPE map, swizzled raw-byte map) → CudaError with the descriptor; nothing launched or kept');
+      notes.push('cuTensorMapEncodeTiled failing (raw-byte map, RoPE map, swizzled raw-byte map, scale map) → CudaError with the descriptor; nothing launched or kept');
       const maps = f.calls('cuTensorMapEncodeTiled');
       c.decode()();
       healthy(f);
-      assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 3);
+      assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 4);
       assert.equal(f.stat('kernels_run') - ran, 2, 'decode + combine');
       assert.ok(loadedModules().some((m) => m.file === 'mla_decode_sm90'), 'the Hopper kernel module was not loaded');
       assert.ok(!loadedModules().some((m) => m.file === 'mla_decode_fp8'), 'the portable FP8 kernel ran');
       c.decode('hopper')();
-      assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 3, 'the maps of a cache are encoded once');
+      assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 4, 'the maps of a cache are encoded once');
       const warm = live(f);
       assert.equal(sweep(f, 'cuLaunchKernelEx', NO_RESOURCES, c.decode(), warm), 2);
       notes.push('by default and as kernel \'hopper\': decode + combine (PDL), launches failing → CudaError, nothing kept; the maps encoded once per cache');
       // 'generic' on request: the portable FP8 kernel (no tensor map)
       c.decode('generic')();
       healthy(f);
-      assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 3);
+      assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 4);
       assert.ok(loadedModules().some((m) => m.file === 'mla_decode_fp8'), "kernel 'generic' did not run the portable FP8 kernel");
       // what the Hopper FP8 kernel does not run: fp16 q (on 'generic' by default); sparse decode (the sparse variant's);
       // other kernel names
       const q16 = Tensor.empty([2, 3, 16, 576], { dtype: 'fp16', backend: 'cuda' });
       c.decode(undefined, q16)();
       healthy(f);
-      assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 3, 'fp16 q went to the Hopper FP8 kernel');
+      assert.equal(f.calls('cuTensorMapEncodeTiled') - maps, 4, 'fp16 q went to the Hopper FP8 kernel');
       const misfit = refused(f, "fp16 q with kernel 'hopper'", c.decode('hopper', q16), UnsupportedFeatureError);
       assert.equal(misfit.argument, 'kernel');
       assert.match(misfit.message, /the FP8 KV cache with fp16 q with decode kernel 'hopper' on cuda: not implemented yet \(the Hopper FP8 kernels run dense decode with bf16 q over 64-token pages/);
