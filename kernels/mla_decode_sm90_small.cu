@@ -128,7 +128,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   if (tid == 0) {
     if (kFp8) {
       // sparse: every thread of the warpgroup arrives (with its gathered bytes, 0 for none); no RoPE barriers (its
-      // RoPE goes through registers)
+      // RoPE goes through registers, or with register-A comes in the gathered rows)
       for (int b = 0; b < (kSparse ? (kRegA ? 4 : 2) : kRegA ? 6 : 4); ++b) ptx::mbarrier_init(side + 8 * b, kSparse ? kWgThreads : 1);
     } else {
       ptx::mbarrier_init(base + Lay::kOffBar, 1);
@@ -248,11 +248,11 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
   int slot_next = -2;  // sparse: this thread's slot in the warpgroup's next block (gathered), −1 invalid, −2 none
   uint4 rope[4];       // sparse: this thread's half of its token's RoPE row in that block (gather.rope_load)
+  // Dense register-A (MLA_SM90S_SCALES_TMA): the token scales of raw stage st of this warpgroup (a TMA box with the stage)
+  auto scales_at = [&](int st) { return base + SM90S_F8_OFF_SCALES + (2 * wg + st) * SM90S_F8_SCALE_BOX_BYTES; };
   // ---- register-A sparse: block n of the warpgroup is gathered into stage n & 1 (its barrier sBar + 8 (n & 1), phase
   // (n >> 1) & 1; validity mask slot n & 1); at block n's end goes block n + 2. rq is the last gathered block, rq_s its
   // item's slice.
-  // Dense register-A (MLA_SM90S_SCALES_TMA): the token scales of raw stage st of this warpgroup (a TMA box with the stage)
-  auto scales_at = [&](int st) { return base + SM90S_F8_OFF_SCALES + (2 * wg + st) * SM90S_F8_SCALE_BOX_BYTES; };
   Slice rq_s{};
   if constexpr (kSparse && kRegA) rq = BlockRef{w.begin_req - 1, 0, 0, nullptr};
   // gather the warpgroup's block after rq (rq's item's next, else its first of a later item) into stage st; returns
@@ -395,16 +395,18 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // register-A: this block's raw stage
       const uint32_t sSt = kSparse ? b_ + wg * SM90S_F8SP_WG_BYTES + (nblk & 1) * SM90S_F8SP_STAGE_BYTES : sK + (nblk & 1) * 4 * SM90_SLAB_BYTES;
       Fp8TokenScales tsc;  // f16 datapath: this thread's two tokens' scales (0 past the block's valid tokens, sparse: invalid)
+      // register-A sparse: the block's scales from its stage, its RoPE → slab 8 (free since the block before's P·V
+      // barrier), fence and warpgroup barrier: before S_rope (MLA_SM90S_SPARSE_ROPE_IN_S: inside f16r_scores, with S's
+      // groups in flight; else right after the stage wait)
+      auto sparse_stage_side = [&] {
+        tsc = SmallSparseGather::stage_scales(sSt, warp, g, ptx::ld_shared_u32(gather.mask_at(nblk & 1) + 4 * warp) >> g);
+        gather.stage_rope(sK, sSt, nblk & 1);
+        ptx::fence_proxy_async();
+        ptx::named_barrier_sync(wg_bar, kWgThreads);
+      };
       if constexpr (kRegA && kSparse) {
         ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);
-        // the scales from the stage; its RoPE → slab 8 (free since the block before's P·V barrier); fence and barrier:
-        // before S_rope (MLA_SM90S_SPARSE_ROPE_IN_S: in f16r_scores, sparse_rope below)
-        if constexpr (!MLA_SM90S_SPARSE_ROPE_IN_S) {
-          tsc = SmallSparseGather::stage_scales(sSt, warp, g, ptx::ld_shared_u32(gather.mask_at(nblk & 1) + 4 * warp) >> g);
-          gather.stage_rope(sK, sSt, nblk & 1);
-          ptx::fence_proxy_async();
-          ptx::named_barrier_sync(wg_bar, kWgThreads);
-        }
+        if constexpr (!MLA_SM90S_SPARSE_ROPE_IN_S) sparse_stage_side();
       } else if constexpr (kRegA) {
         const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
         // (MLA_SM90S_SCALES_TMA: read from the stage's scale box in f16r_scores, with S's groups in flight)
@@ -455,12 +457,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       if constexpr (kRegA) {
         float sg[4][4 * kCols];  // the four scale groups' partial Sᵀ
         if constexpr (kSparse && MLA_SM90S_SPARSE_ROPE_IN_S) {
-          f16r_scores<SM90S_F8SP_ROW_PITCH, false>(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane, [&] {
-            tsc = SmallSparseGather::stage_scales(sSt, warp, g, ptx::ld_shared_u32(gather.mask_at(nblk & 1) + 4 * warp) >> g);
-            gather.stage_rope(sK, sSt, nblk & 1);
-            ptx::fence_proxy_async();
-            ptx::named_barrier_sync(wg_bar, kWgThreads);
-          });
+          f16r_scores<SM90S_F8SP_ROW_PITCH, false>(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane, sparse_stage_side);
         } else {
           if constexpr (!kSparse && MLA_SM90S_SCALES_TMA) {
             const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
