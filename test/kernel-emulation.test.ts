@@ -992,7 +992,7 @@ if (scenarioName) {
     it("planted bugs in hopper-small's sparse entry: no wait for the gathered rows → RAW on a bulk copy, no validity mask → the oracle, swapped RoPE halves → the oracle, scales of the wrong tokens → the oracle, no P·V mask → the oracle", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (five more emulator builds, ~30 s)' }, async (t) => {
       const small = 'mla_decode_sm90_small.cu', sparse = 'mla_sm90_small_sparse.cuh';
       const builds = {
-        noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);\n        // the scales from the stage', '        // the scales from the stage']] }),
+        noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);\n        if constexpr (!MLA_SM90S_SPARSE_ROPE_IN_S)', '        if constexpr (!MLA_SM90S_SPARSE_ROPE_IN_S)']] }),
         noMask: buildFakeCuda({ emulate: true, plant: [[small, ' || (kSparse && !((vbits >> (8 * h)) & 1))', '']] }),
         swappedRope: buildFakeCuda({ emulate: true, plant: [[sparse, '+ FP8_ROPE_OFFSET + 64 * h,', '+ FP8_ROPE_OFFSET + 64 * (1 - h),']] }),
         wrongScales: buildFakeCuda({ emulate: true, plant: [[sparse, '(16 * warp + g + 8 * h) * SM90S_F8SP_ROW_PITCH', '(16 * warp + g) * SM90S_F8SP_ROW_PITCH']] }),
