@@ -744,12 +744,12 @@ case $step in
   ldpipe)
     # S's codes loaded one group ahead in f16r_scores (.variants/ldpipe: scripts/build-variant.sh ldpipe
     # mla_decode_sm90_small sm_90a -DMLA_SM90S_REGA_LDPIPE=1; dense FP8 16 rows and sparse h_q 16) against the shipped
-    # build: its FP8 GPU tests (dense 16/32 rows, sparse), memcheck and racecheck on a few, then two rounds of sweep#0,
-    # #16 (--kv fp8) and sparse#1, #3
+    # build (the 32-row entry's r32_scores too: a quarter ahead): its FP8 GPU tests (dense 16/32 rows, sparse), memcheck
+    # and racecheck on a few, then two rounds of sweep#0, #16, #4, #20 (--kv fp8) and sparse#1, #3
     kd=$(kernel_dir .variants/ldpipe)
     FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests ldp "f16 datapath|sparse FP8 entry" 200
-    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests ldp "(h_q 16, s_q 1|h_q 16, s_q 2, topk 2048).*" 240
-    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds ldp "sweep:0,16" dist/kernels .variants/ldpipe
+    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests ldp "(h_q 16, s_q 1|h_q 32, s_q 1|h_q 16, s_q 2, topk 2048).*" 240
+    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds ldp "sweep:0,16,4,20" dist/kernels .variants/ldpipe
     ab_rounds ldp "sparse:1,3" dist/kernels .variants/ldpipe
     ;;
   regafinal)
