@@ -351,26 +351,31 @@ __device__ __forceinline__ void f16_store_p(uint32_t sP, const float (&s)[kVals]
 
 // One thread: the block on `page` as the four swizzled boxes into the stage at sSt, completing on `bar`; with
 // MLA_SM90S_SCALES_TMA also its 64 tokens' scales (16 B each, the scale map's box) into sSc.
-__device__ __forceinline__ void fp8_request_raw_sw(uint32_t sSt, const CUtensorMap* raw_sw_map, uint32_t bar, int page, uint32_t sSc = 0,
-                                                   const CUtensorMap* scale_map = nullptr) {
+__device__ __forceinline__ void fp8_request_raw_sw(uint32_t sSt, const CUtensorMap* raw_sw_map, uint32_t bar, int page, uint32_t sSc,
+                                                   const CUtensorMap* scale_map) {
   ptx::mbarrier_arrive_expect_tx(bar, 4 * SM90_SLAB_BYTES + (MLA_SM90S_SCALES_TMA ? SM90S_F8_SCALE_BOX_BYTES : 0));
 #pragma unroll
   for (int b = 0; b < 4; ++b) ptx::tma_load_3d(sSt + b * SM90_SLAB_BYTES, raw_sw_map, bar, 128 * b, 0, page);
   if constexpr (MLA_SM90S_SCALES_TMA) ptx::tma_load_3d(sSc, scale_map, bar, 0, 0, page);
 }
-// The scales of this thread's two S tokens (16 · warp + g and + 8) from a landed scale box at sSc, 0 for tokens ≥
-// n_valid (as fp8_token_scales: NaN-filled slots past a sequence's end).
-__device__ __forceinline__ Fp8TokenScales fp8_stage_scales(uint32_t sSc, int warp, int g, int n_valid) {
+// The scales of this thread's two S tokens (16 · warp + g and + 8) from shared memory, token t's 16 bytes at
+// sFirst + t · pitch (a landed scale box: pitch 16; the sparse entry's whole-row stage: 656); 0 where ok(h) is false
+// (NaN-filled slots past a sequence's end, invalid gathered positions: their P is 0 and must not meet a NaN ratio).
+template <typename Ok>
+__device__ __forceinline__ Fp8TokenScales fp8_smem_scales(uint32_t sFirst, int pitch, int warp, int g, Ok&& ok) {
   Fp8TokenScales s;
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
-    const int t = 16 * warp + g + 8 * h;
-    const uint4 w = ptx::ld_shared_v4(sSc + 16 * t);
-    const bool ok = t < n_valid;
-    s.v[h][0] = ok ? __uint_as_float(w.x) : 0.f, s.v[h][1] = ok ? __uint_as_float(w.y) : 0.f;
-    s.v[h][2] = ok ? __uint_as_float(w.z) : 0.f, s.v[h][3] = ok ? __uint_as_float(w.w) : 0.f;
+    const uint4 w = ptx::ld_shared_v4(sFirst + (16 * warp + g + 8 * h) * pitch);
+    const bool k = ok(h);
+    s.v[h][0] = k ? __uint_as_float(w.x) : 0.f, s.v[h][1] = k ? __uint_as_float(w.y) : 0.f;
+    s.v[h][2] = k ? __uint_as_float(w.z) : 0.f, s.v[h][3] = k ? __uint_as_float(w.w) : 0.f;
   }
   return s;
+}
+// ... from a landed scale box at sSc, 0 for tokens ≥ n_valid (as fp8_token_scales).
+__device__ __forceinline__ Fp8TokenScales fp8_stage_scales(uint32_t sSc, int warp, int g, int n_valid) {
+  return fp8_smem_scales(sSc, 16, warp, g, [&](int h) { return 16 * warp + g + 8 * h < n_valid; });
 }
 
 // Sᵀ of one block from the raw stage sSt (as f16_scores: S_g per scale group into sg, S_rope from slab 8 of the K

@@ -130,15 +130,7 @@ struct SmallSparseGather {
   // The four group scales of this thread's two S tokens (16 · warp + g + 8 h) from their rows; 0 for an invalid position
   // (its row holds stale or never-written bytes). vbits: the warp's 16 validity bits shifted right by g.
   __device__ __forceinline__ static Fp8TokenScales stage_scales(uint32_t sSt, int warp, int g, uint32_t vbits) {
-    Fp8TokenScales s;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const uint4 w = ptx::ld_shared_v4(sSt + (16 * warp + g + 8 * h) * SM90S_F8SP_ROW_PITCH + FP8_SCALES_OFFSET);
-      const bool ok = (vbits >> (8 * h)) & 1u;
-      s.v[h][0] = ok ? __uint_as_float(w.x) : 0.f, s.v[h][1] = ok ? __uint_as_float(w.y) : 0.f;
-      s.v[h][2] = ok ? __uint_as_float(w.z) : 0.f, s.v[h][3] = ok ? __uint_as_float(w.w) : 0.f;
-    }
-    return s;
+    return fp8_smem_scales(sSt + FP8_SCALES_OFFSET, SM90S_F8SP_ROW_PITCH, warp, g, [&](int h) { return ((vbits >> (8 * h)) & 1u) != 0; });
   }
   // This thread's half of its token's RoPE row (thread (t, h): channels 32 h … + 31) → row t of slab 8 of the K
   // buffer at sKb, 128B-swizzled; zeros for an invalid position (mask slot `parity`). The 8 threads of a quarter-warp

@@ -995,7 +995,7 @@ if (scenarioName) {
         noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);\n        if constexpr (!MLA_SM90S_SPARSE_ROPE_IN_S)', '        if constexpr (!MLA_SM90S_SPARSE_ROPE_IN_S)']] }),
         noMask: buildFakeCuda({ emulate: true, plant: [[small, ' || (kSparse && !((vbits >> (8 * h)) & 1))', '']] }),
         swappedRope: buildFakeCuda({ emulate: true, plant: [[sparse, '+ FP8_ROPE_OFFSET + 64 * h,', '+ FP8_ROPE_OFFSET + 64 * (1 - h),']] }),
-        wrongScales: buildFakeCuda({ emulate: true, plant: [[sparse, '(16 * warp + g + 8 * h) * SM90S_F8SP_ROW_PITCH', '(16 * warp + g) * SM90S_F8SP_ROW_PITCH']] }),
+        wrongScales: buildFakeCuda({ emulate: true, plant: [['mla_sm90_small_fp8.cuh', 'ptx::ld_shared_v4(sFirst + (16 * warp + g + 8 * h) * pitch)', 'ptx::ld_shared_v4(sFirst + (16 * warp + g) * pitch)']] }),
         noPvMask: buildFakeCuda({ emulate: true, plant: [[small, 'if ((vm.x & vm.y & vm.z & vm.w) != 0xffffu)', 'if (false)']] }),
       };
       const seed = freshSeed();
