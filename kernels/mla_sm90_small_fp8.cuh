@@ -64,6 +64,9 @@
 #ifndef MLA_SM90S_DENSE_SCALES_BOUND
 #define MLA_SM90S_DENSE_SCALES_BOUND 0  // timing bound, outputs wrong: the dense entries' token scales as 1, no loads
 #endif
+#ifndef MLA_SM90S_L2_BOUND
+#define MLA_SM90S_L2_BOUND 0  // timing bound, outputs wrong: every block read from 16 pages (dense) or 1024 slots (sparse), in L2
+#endif
 #ifndef MLA_SM90S_SCALES_TMA
 #define MLA_SM90S_SCALES_TMA 1  // the dense register-A entries' token scales by TMA with the raw stage (0: global loads)
 #endif
@@ -85,6 +88,7 @@ __device__ __forceinline__ void fp8_request_raw(uint32_t sRaw, const CUtensorMap
 
 // One thread: the bf16 RoPE columns of the block on `page` (one 128B-swizzled box) into dst, completing on `bar`.
 __device__ __forceinline__ void fp8_request_rope_to(uint32_t dst, const CUtensorMap* rope_map, uint32_t bar, int page) {
+  if constexpr (MLA_SM90S_L2_BOUND) page &= 15;
   ptx::mbarrier_arrive_expect_tx(bar, SM90_SLAB_BYTES);
   ptx::tma_load_3d(dst, rope_map, bar, 0, 0, page);
 }
@@ -350,6 +354,7 @@ __device__ __forceinline__ void f16_store_p(uint32_t sP, const float (&s)[kVals]
 // MLA_SM90S_SCALES_TMA also its 64 tokens' scales (16 B each, the scale map's box) into sSc.
 __device__ __forceinline__ void fp8_request_raw_sw(uint32_t sSt, const CUtensorMap* raw_sw_map, uint32_t bar, int page, uint32_t sSc,
                                                    const CUtensorMap* scale_map) {
+  if constexpr (MLA_SM90S_L2_BOUND) page &= 15;
   ptx::mbarrier_arrive_expect_tx(bar, 4 * SM90_SLAB_BYTES + (MLA_SM90S_SCALES_TMA ? SM90S_F8_SCALE_BOX_BYTES : 0));
 #pragma unroll
   for (int b = 0; b < 4; ++b) ptx::tma_load_3d(sSt + b * SM90_SLAB_BYTES, raw_sw_map, bar, 128 * b, 0, page);

@@ -102,7 +102,7 @@ struct SmallSparseGather {
     if (lane == 0) ptx::st_shared_u32(mask_at(parity) + 4 * warp, bits);  // (before this thread's arrival)
     const bool copy = valid && h == 0;
     ptx::mbarrier_arrive_expect_tx(bar, copy ? bytes : 0);
-    if (copy) ptx::bulk_load(stage + t * pitch, row_of(slot), bytes, bar);
+    if (copy) ptx::bulk_load(stage + t * pitch, row_of(MLA_SM90S_L2_BOUND ? slot & 1023 : slot), bytes, bar);
     return valid ? slot : -1;
   }
 

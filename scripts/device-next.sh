@@ -741,6 +741,13 @@ case $step in
     echo "sparse rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
     fp8_vs_bf16 sweep:0,1,16,17,4,5,20,21
     ;;
+  l2b)
+    # timing bound (outputs wrong; .variants/l2b: -DMLA_SM90S_L2_BOUND=1): hopper-small's FP8 entries read every block
+    # from 16 pages (dense) or 1024 cache slots (sparse), all in L2 — how much of each row's time is waiting for DRAM;
+    # two rounds of sweep#0, #16, #4, #20 (--kv fp8) and sparse#0, #1, #3 against the shipped build, unchecked
+    AB_CHECK=0 AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds l2b "sweep:0,16,4,20" dist/kernels .variants/l2b
+    AB_CHECK=0 ab_rounds l2b "sparse:0,1,3" dist/kernels .variants/l2b
+    ;;
   ldpipe)
     # S's codes loaded one group ahead in f16r_scores (.variants/ldpipe: scripts/build-variant.sh ldpipe
     # mla_decode_sm90_small sm_90a -DMLA_SM90S_REGA_LDPIPE=1; dense FP8 16 rows and sparse h_q 16) against the shipped
