@@ -43,9 +43,6 @@
 #ifndef MLA_SM90S_SPARSE_REGA
 #define MLA_SM90S_SPARSE_REGA 1  // the sparse entry on the register-A datapath too (two gathered stages of whole 656-byte rows; 0: the f16 datapath)
 #endif
-#ifndef MLA_SM90S_SPARSE_ROPE_IN_S
-#define MLA_SM90S_SPARSE_ROPE_IN_S 1  // register-A sparse: the RoPE copy and the scales' reads with S's four groups in flight (0: before S)
-#endif
 
 #include "mla_config.h"
 #include "mla_fp8_params.h"
@@ -395,18 +392,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // register-A: this block's raw stage
       const uint32_t sSt = kSparse ? b_ + wg * SM90S_F8SP_WG_BYTES + (nblk & 1) * SM90S_F8SP_STAGE_BYTES : sK + (nblk & 1) * 4 * SM90_SLAB_BYTES;
       Fp8TokenScales tsc;  // f16 datapath: this thread's two tokens' scales (0 past the block's valid tokens, sparse: invalid)
-      // register-A sparse: the block's scales from its stage, its RoPE → slab 8 (free since the block before's P·V
-      // barrier), fence and warpgroup barrier: before S_rope (MLA_SM90S_SPARSE_ROPE_IN_S: inside f16r_scores, with S's
-      // groups in flight; else right after the stage wait)
-      auto sparse_stage_side = [&] {
-        tsc = SmallSparseGather::stage_scales(sSt, warp, g, ptx::ld_shared_u32(gather.mask_at(nblk & 1) + 4 * warp) >> g);
-        gather.stage_rope(sK, sSt, nblk & 1);
-        ptx::fence_proxy_async();
-        ptx::named_barrier_sync(wg_bar, kWgThreads);
-      };
       if constexpr (kRegA && kSparse) {
         ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);
-        if constexpr (!MLA_SM90S_SPARSE_ROPE_IN_S) sparse_stage_side();
       } else if constexpr (kRegA) {
         const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
         // (MLA_SM90S_SCALES_TMA: read from the stage's scale box in f16r_scores, with S's groups in flight)
@@ -456,14 +443,18 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       for (int x = 0; x < 4 * kCols; ++x) s[x] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
       if constexpr (kRegA) {
         float sg[4][4 * kCols];  // the four scale groups' partial Sᵀ
-        if constexpr (kSparse && MLA_SM90S_SPARSE_ROPE_IN_S) {
-          f16r_scores<SM90S_F8SP_ROW_PITCH, false>(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane, sparse_stage_side);
+        if constexpr (kSparse) {
+          // the block's scales read from its stage with S's groups in flight; S_rope's A fragments from the stage's
+          // RoPE bytes (no copy into slab 8)
+          f16r_scores<SM90S_F8SP_ROW_PITCH, false, true>(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane, [&] {
+            tsc = SmallSparseGather::stage_scales(sSt, warp, g, ptx::ld_shared_u32(gather.mask_at(nblk & 1) + 4 * warp) >> g);
+          });
         } else {
-          if constexpr (!kSparse && MLA_SM90S_SCALES_TMA) {
+          if constexpr (MLA_SM90S_SCALES_TMA) {
             const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
             f16r_scores(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane, [&] { tsc = fp8_stage_scales(scales_at(nblk & 1), warp, g, n_valid); });
           } else {
-            f16r_scores<kSparse ? SM90S_F8SP_ROW_PITCH : 0, !kSparse>(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane);
+            f16r_scores(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane);
           }
         }
       } else if constexpr (kF16) {
@@ -602,7 +593,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // entries pass all: 5; the register-A entry has no fill barrier: 4), 2 for the tail (16-bit cache; the FP8 fill zeroes it) — so the tool sees the merge below
     // ordered as it is.
     {
-      constexpr int per_block = 3 + (kFp8 && !kRegA ? kFp8FillBarriers : 0) + (kF16 ? 1 : 0) + (kRegA && kSparse ? 1 : 0);
+      constexpr int per_block = 3 + (kFp8 && !kRegA ? kFp8FillBarriers : 0) + (kF16 ? 1 : 0);
       const bool tail = !kFp8 && bk.count > 0 && bk.n_valid_last < PAGE_BLOCK_SIZE;
       const int last_owner = (bk.count - 1) & 1;
       const int mine = per_block * max(0, (bk.count - wg + 1) / 2) + (tail && last_owner == wg ? 2 : 0);

@@ -232,13 +232,8 @@ __device__ __forceinline__ void f16_item_start(uint32_t sQ, uint32_t sQf, int ti
 
 // The end of Sᵀ (both datapaths): S_rope's 4 k-steps (slab 8 of K at dk, Q's slab 8 at dq, bf16) into s, the wait for
 // every S wgmma, then per token t and column c: Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope.
-__device__ __forceinline__ void f16_scores_finish(float (&s)[8], float (&sg)[4][8], uint64_t dk, uint64_t dq, const Fp8TokenScales& tsc, const float (&qf)[2][2]) {
-  constexpr int slab = SM90_SLABS - 1;
-#pragma unroll
-  for (int kk = 0; kk < 4; ++kk)
-    ptx::wgmma_m64n16k16_bf16_ss(s, dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), kk != 0);
-  ptx::wgmma_commit();
-  ptx::wgmma_wait<0>();
+// (f16_scores_combine: the last step alone, once S_rope is in s)
+__device__ __forceinline__ void f16_scores_combine(float (&s)[8], const float (&sg)[4][8], const Fp8TokenScales& tsc, const float (&qf)[2][2]) {
 #pragma unroll
   for (int i = 0; i < 2; ++i)
 #pragma unroll
@@ -251,6 +246,15 @@ __device__ __forceinline__ void f16_scores_finish(float (&s)[8], float (&sg)[4][
         for (int k = 1; k < 4; ++k) acc = fmaf(tsc.v[h][k], sg[k][x], acc);
         s[x] = fmaf(qf[i][e], acc, s[x]);
       }
+}
+__device__ __forceinline__ void f16_scores_finish(float (&s)[8], float (&sg)[4][8], uint64_t dk, uint64_t dq, const Fp8TokenScales& tsc, const float (&qf)[2][2]) {
+  constexpr int slab = SM90_SLABS - 1;
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk)
+    ptx::wgmma_m64n16k16_bf16_ss(s, dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), kk != 0);
+  ptx::wgmma_commit();
+  ptx::wgmma_wait<0>();
+  f16_scores_combine(s, sg, tsc, qf);
 }
 
 // Sᵀ of one block (the 16 columns): S_g (scale group g = K slabs 2g, 2g + 1, f16: into sg) and S_rope (slab 8, bf16:
@@ -387,11 +391,14 @@ __device__ __forceinline__ Fp8TokenScales fp8_stage_scales(uint32_t sSc, int war
 // cvt e4m3x2 → f16x2, exact. Two groups' fragments in flight (A registers are read by the running wgmmas: a group's
 // are rewritten only after wgmma.wait_group 1 has retired the group before).
 // kPitch (the sparse entry, MLA_SM90S_SPARSE_REGA): the stage is 64 gathered rows of kPitch bytes, token t's codes at
-// t · kPitch, unswizzled (the pitch spreads an ldmatrix matrix's 8 rows over 8 bank groups); its RoPE is in slab 8
-// already (no RoPE barrier: !kRopeTma). before_rope() runs where the dense entry waits for its RoPE box, with the four
-// groups' wgmmas in flight (the sparse entry, MLA_SM90S_SPARSE_ROPE_IN_S: its RoPE copied from the stage into slab 8
-// and the scales read there, behind the tensor-core work).
-template <int kPitch = 0, bool kRopeTma = true, typename BeforeRope = NoStores>
+// t · kPitch, unswizzled (the pitch spreads an ldmatrix matrix's 8 rows over 8 bank groups; no RoPE barrier:
+// !kRopeTma). before_rope() runs where the dense entry waits for its RoPE box, with the four groups' wgmmas in flight
+// (both register-A entries read their tokens' scales there, behind the tensor-core work).
+// kRopeStage (the sparse entry): S_rope's A fragments straight from the stage's RoPE bytes (ldmatrix of bf16 rows at
+// t · kPitch + FP8_ROPE_OFFSET) for register-A wgmmas — no copy into slab 8, no fence or warpgroup barrier (session
+// 26, `rrs`: 0.5–1 % on the sparse rows, 251 registers); an invalid position's stale RoPE bytes only reach its own Sᵀ
+// entries, which the mask replaces (−inf by a select).
+template <int kPitch = 0, bool kRopeTma = true, bool kRopeStage = false, typename BeforeRope = NoStores>
 __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], uint32_t sSt, uint32_t sK, uint32_t sQ, const Fp8TokenScales& tsc, const float (&qf)[2][2],
                                             uint32_t sRope, uint32_t rope_phase, int warp, int lane, BeforeRope&& before_rope = {}) {
   const int mi = lane >> 3, t = 16 * warp + 8 * (mi & 1) + (lane & 7);
@@ -429,6 +436,22 @@ __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], ui
     for (int kk = 0; kk < 8; ++kk)
       ptx::wgmma_m64n16k16_f16_rs(sg[b], a[b & 1][kk], dq + (((2 * b + (kk >> 2)) * SM90S_ROW_SLAB_BYTES + (kk & 3) * 32) >> 4), kk != 0);
     ptx::wgmma_commit();
+  }
+  if constexpr (kRopeStage) {
+    static_assert(kPitch != 0 && !kRopeTma, "kRopeStage: the sparse entry's whole-row stage");
+    before_rope();
+    ptx::wgmma_wait<1>();  // group 2 retired: its fragments' registers take the RoPE's (255 registers, no spills)
+    uint32_t ra[4][4];
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) ptx::ldmatrix_x4(ra[kk], row + FP8_ROPE_OFFSET + kk * 32 + ((mi >> 1) << 4));
+    ptx::wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk)
+      ptx::wgmma_m64n16k16_bf16_rs(s, ra[kk], dq + (((SM90_SLABS - 1) * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), kk != 0);
+    ptx::wgmma_commit();
+    ptx::wgmma_wait<0>();
+    f16_scores_combine(s, sg, tsc, qf);
+    return;
   }
   if constexpr (kRopeTma) ptx::mbarrier_wait(sRope, rope_phase);
   before_rope();

@@ -1,8 +1,8 @@
 // Sparse decode in the small-row Hopper kernel (mla_decode_sm90_small.cu, entry mla_decode_sm90_small_fp8_sparse_bf16,
 // level 4): each warpgroup gathers its own blocks. Since session 25 (MLA_SM90S_SPARSE_REGA, the default) on the
 // register-A datapath: raw_to copies each valid token's whole 656-byte row into one of the warpgroup's two stages
-// (SM90S_F8SP_*), the codes go from there into the wgmma's A fragments, the scales and the RoPE are read from the
-// stage (stage_scales, stage_rope) — the description below is the f16 datapath's (MLA_SM90S_SPARSE_REGA=0). Thread (t, h) of the warpgroup owns position t of a block (as in
+// (SM90S_F8SP_*), the codes go from there into the wgmma's A fragments, the scales are read from the stage
+// (stage_scales) and the RoPE goes from it into S_rope's A fragments (f16r_scores' kRopeStage) — the description below is the f16 datapath's (MLA_SM90S_SPARSE_REGA=0). Thread (t, h) of the warpgroup owns position t of a block (as in
 // the codes' conversion, fp8_codes_block): both read the index; h = 0 copies the token's 512 e4m3 bytes to stage row t
 // (t · 512, a bulk copy; every thread arrives on the barrier with its bytes, 0 for none: the barriers count 128
 // arrivals). The token's 128 RoPE bytes go through registers: thread (t, h) loads its half (64 bytes, rope_load) after
@@ -132,17 +132,6 @@ struct SmallSparseGather {
   __device__ __forceinline__ static Fp8TokenScales stage_scales(uint32_t sSt, int warp, int g, uint32_t vbits) {
     return fp8_smem_scales(sSt + FP8_SCALES_OFFSET, SM90S_F8SP_ROW_PITCH, warp, g, [&](int h) { return ((vbits >> (8 * h)) & 1u) != 0; });
   }
-  // This thread's half of its token's RoPE row (thread (t, h): channels 32 h … + 31) → row t of slab 8 of the K
-  // buffer at sKb, 128B-swizzled; zeros for an invalid position (mask slot `parity`). The 8 threads of a quarter-warp
-  // read 8 different bank groups (656 = 41 · 16) and write 8. The caller fences and passes the warpgroup barrier.
-  __device__ __forceinline__ void stage_rope(uint32_t sKb, uint32_t sSt, uint32_t parity) const {
-    const int t = wtid >> 1, h = wtid & 1;
-    const bool ok = (ptx::ld_shared_u32(mask_at(parity) + 4 * (t >> 4)) >> (t & 15)) & 1u;
-    const uint32_t src = sSt + t * SM90S_F8SP_ROW_PITCH + FP8_ROPE_OFFSET + 64 * h, rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
-#pragma unroll
-    for (int i = 0; i < 4; ++i) ptx::st_shared_v4(rope + swizzled(t, 4 * h + i), ok ? ptx::ld_shared_v4(src + 16 * i) : make_uint4(0, 0, 0, 0));
-  }
-
   // The four group scales of this thread's two S tokens (16 · warp + g + 8 h: its wgmma M rows),
   // whose slots the gathering threads 2 (16 · warp + g + 8 h) and + 1 hold (lanes 2 g + 16 h of this warp; slot: this
   // thread's from raw(), the block's); 0 for an invalid position (its P is 0 and must not meet a NaN ratio).

@@ -741,6 +741,52 @@ case $step in
     echo "sparse rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
     fp8_vs_bf16 sweep:0,1,16,17,4,5,20,21
     ;;
+  s26final)
+    # session 26's tree (S's codes a group ahead, S_rope from the sparse stage): hopper-small's FP8 GPU tests (dense
+    # 16/32 rows, sparse), memcheck and racecheck on the 16- and 32-row dense cases; then the whole sparse set and bf16
+    # vs FP8 of the 16/32-row sweep rows, FP8 checked (JSON for docs/runs/)
+    fp8_tests s26 "f16 datapath|sparse FP8 entry" 200
+    sanitize_fp8_tests s26 "(h_q 32, s_q 1|h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 200
+    timeout 90 node dist/src/cli.js bench --configs sparse --iters 30 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
+    echo "sparse rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
+    fp8_vs_bf16 sweep:0,1,16,17,4,5,20,21
+    ;;
+  rrsfinal)
+    # the merged build (S_rope from the stage, racecheck's barrier padding without the RoPE barrier): its sparse GPU
+    # tests, memcheck and racecheck, two rounds of sparse#0-3 against the build before (.variants/prev)
+    fp8_tests rrsf "sparse FP8 entry" 200
+    sanitize_fp8_tests rrsf "sparse FP8 entry.*" 200
+    ab_rounds rrsf "sparse:0,1,2,3" dist/kernels .variants/prev
+    ;;
+  rrs)
+    # hopper-small's sparse entry with S_rope's A fragments by ldmatrix from the stage (.variants/rrs:
+    # -DMLA_SM90S_SPARSE_ROPE_RS=1; no RoPE copy into slab 8, no fence or warpgroup barrier) against the shipped
+    # build: its sparse GPU tests, memcheck and racecheck on them, two rounds of sparse#0-3
+    kd=$(kernel_dir .variants/rrs)
+    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests rrs "sparse FP8 entry" 200
+    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests rrs "sparse FP8 entry.*" 200
+    ab_rounds rrs "sparse:0,1,2,3" dist/kernels .variants/rrs
+    ;;
+  gis)
+    # hopper-small's sparse entry with block n + 1's gather issued inside block n's S, behind its wgmmas
+    # (.variants/gis: -DMLA_SM90S_SPARSE_GATHER_IN_S=1) against the shipped build (gathered at block n − 1's end): its
+    # sparse GPU tests, memcheck and racecheck on the h_q 16 topk 2048 cases, two rounds of sparse#0-3
+    kd=$(kernel_dir .variants/gis)
+    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests gis "sparse FP8 entry" 200
+    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests gis "sparse FP8 entry.*" 200
+    ab_rounds gis "sparse:0,1,2,3" dist/kernels .variants/gis
+    ;;
+  iss)
+    # hopper-small's sparse gather with lane 0 of each warp issuing the warp's 16 per-token bulk copies, unrolled
+    # (.variants/iss: -DMLA_SM90S_SPARSE_ISSUE=1) against the shipped build (the compiler's ELECT / R2UR / UBLKCP /
+    # BRA.U.ANY loop, 18 % of the stall samples at sparse#3): its sparse GPU tests, the SASS of the issue, two rounds
+    # of sparse#0-3
+    kd=$(kernel_dir .variants/iss)
+    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests iss "sparse FP8 entry" 200
+    cuobjdump -sass -fun mla_decode_sm90_small_fp8_sparse_bf16 .variants/iss/mla_decode_sm90_small.sm_90a.cubin > "$out/iss-sparse.sass" 2>&1
+    echo "UBLKCP: $(grep -c UBLKCP "$out/iss-sparse.sass"), BRA.U.ANY: $(grep -c 'BRA.U.ANY' "$out/iss-sparse.sass"), ELECT: $(grep -c ELECT "$out/iss-sparse.sass")"
+    ab_rounds iss "sparse:0,1,2,3" dist/kernels .variants/iss
+    ;;
   l2b)
     # timing bound (outputs wrong; .variants/l2b: -DMLA_SM90S_L2_BOUND=1): hopper-small's FP8 entries read every block
     # from 16 pages (dense) or 1024 cache slots (sparse), all in L2 — how much of each row's time is waiting for DRAM;
@@ -783,7 +829,9 @@ case $step in
     # where the sparse kernels' time goes: ncu (full set, SASS-level stall samples) of 'hopper' on sparse#11 (b 128,
     # h_q 128), 'hopper-small' on sparse#3 (b 128, h_q 16) and hopper-small's dense FP8 entry on sweep#16 (--kv fp8);
     # details, the SASS page as gzipped CSV under $out
-    for spec in "sparse:11 hopper" "sparse:3 hopper-small" "sweep:16 hopper-small --kv fp8"; do
+    # (PROF_SPECS: other "configs kernel [--kv fp8]" specs, separated by ';')
+    IFS=';' read -ra specs <<< "${PROF_SPECS:-sparse:11 hopper;sparse:3 hopper-small;sweep:16 hopper-small --kv fp8}"
+    for spec in "${specs[@]}"; do
       set -- $spec; n=${1//:/-}-$2
       timeout 150 ncu --clock-control none --kernel-name regex:'mla_decode_sm90' --launch-skip 2 --launch-count 1 --set full --import-source yes -f -o "$out/prof-$n" \
         node dist/src/cli.js bench --configs $1 --kernel $2 ${3:+$3 $4} --iters 3 --warmup 1 --check-samples 0 --reference none > "$out/prof-$n.log" 2>&1

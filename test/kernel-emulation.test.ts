@@ -986,15 +986,15 @@ if (scenarioName) {
 
     // The same for hopper-small's sparse entry (the register-A datapath over whole-row stages): its wait for the gathered
     // rows dropped (a RAW between a bulk copy and S's ldmatrix of the codes), the validity mask not applied
-    // in S (the oracle: invalid positions enter the softmax with S = 0), the RoPE row's halves swapped in the copy from
-    // the stage into slab 8 (the oracle), the S tokens' scales read from the wrong rows (both from the token 8 rows up
+    // in S (the oracle: invalid positions enter the softmax with S = 0), the RoPE row's halves swapped in S_rope's
+    // fragment loads from the stage (the oracle), the S tokens' scales read from the wrong rows (both from the token 8 rows up
     // for h = 1: the oracle), P·V's codes of invalid positions kept (rows never written hold 0xff, NaN codes: the oracle).
     it("planted bugs in hopper-small's sparse entry: no wait for the gathered rows → RAW on a bulk copy, no validity mask → the oracle, swapped RoPE halves → the oracle, scales of the wrong tokens → the oracle, no P·V mask → the oracle", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (five more emulator builds, ~30 s)' }, async (t) => {
-      const small = 'mla_decode_sm90_small.cu', sparse = 'mla_sm90_small_sparse.cuh';
+      const small = 'mla_decode_sm90_small.cu';
       const builds = {
-        noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);\n        if constexpr (!MLA_SM90S_SPARSE_ROPE_IN_S)', '        if constexpr (!MLA_SM90S_SPARSE_ROPE_IN_S)']] }),
+        noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);\n      } else if constexpr (kRegA) {', '      } else if constexpr (kRegA) {']] }),
         noMask: buildFakeCuda({ emulate: true, plant: [[small, ' || (kSparse && !((vbits >> (8 * h)) & 1))', '']] }),
-        swappedRope: buildFakeCuda({ emulate: true, plant: [[sparse, '+ FP8_ROPE_OFFSET + 64 * h,', '+ FP8_ROPE_OFFSET + 64 * (1 - h),']] }),
+        swappedRope: buildFakeCuda({ emulate: true, plant: [['mla_sm90_small_fp8.cuh', 'row + FP8_ROPE_OFFSET + kk * 32 +', 'row + FP8_ROPE_OFFSET + (kk ^ 2) * 32 +']] }),
         wrongScales: buildFakeCuda({ emulate: true, plant: [['mla_sm90_small_fp8.cuh', 'ptx::ld_shared_v4(sFirst + (16 * warp + g + 8 * h) * pitch)', 'ptx::ld_shared_v4(sFirst + (16 * warp + g) * pitch)']] }),
         noPvMask: buildFakeCuda({ emulate: true, plant: [[small, 'if ((vm.x & vm.y & vm.z & vm.w) != 0xffffu)', 'if (false)']] }),
       };
