@@ -102,6 +102,20 @@ fp8_tests() {
 }
 # kernel_dir DIR: a kernel directory for FLASH_MLA_KERNEL_DIR — dist/kernels itself, or a copy of it with the cubins
 # of a variant folder (.variants/NAME, scripts/build-variant.sh) laid over it
+# sparse_variant TAG VARIANT: a hopper-small sparse build (.variants/VARIANT) — its sparse GPU tests, memcheck and
+# racecheck on them, two rounds of sparse#0-3 against the shipped build
+sparse_variant() {
+  local kd; kd=$(kernel_dir ".variants/$2")
+  FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests "$1" "sparse FP8 entry" 200
+  FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests "$1" "sparse FP8 entry.*" 200
+  ab_rounds "$1" "sparse:0,1,2,3" dist/kernels ".variants/$2"
+}
+# fp8_tables: the whole sparse set, then bf16 vs FP8 of the 16/32-row sweep rows, FP8 checked (JSON for docs/runs/)
+fp8_tables() {
+  timeout 90 node dist/src/cli.js bench --configs sparse --iters 30 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
+  echo "sparse rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
+  fp8_vs_bf16 sweep:0,1,16,17,4,5,20,21
+}
 kernel_dir() {
   [ "$1" = dist/kernels ] && { echo "$PWD/dist/kernels"; return; }
   local kd=$PWD/dist/kv-$(basename "$1"); rm -rf "$kd"; cp -r dist/kernels "$kd"; cp "$1"/* "$kd"/; echo "$kd"
@@ -713,10 +727,7 @@ case $step in
     # hopper-small's sparse entry on the register-A datapath with whole 656-byte rows per bulk copy (.variants/wr:
     # -DMLA_SM90S_SPARSE_REGA=1; scales and RoPE from the stage, no global side loads) against the shipped f16
     # datapath: its GPU tests, memcheck and racecheck, then two rounds of the sparse h_q 16 rows (checked on round 1)
-    kd=$(kernel_dir .variants/wr)
-    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests wr "sparse FP8 entry" 150
-    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests wr "sparse FP8 entry" 200
-    ab_rounds spw "sparse:0,1,2,3" dist/kernels .variants/wr
+    sparse_variant spw wr
     ;;
   spris)
     # the whole-row register-A sparse entry (.variants/wr, the new default) with its RoPE copy and scale reads moved
@@ -737,9 +748,7 @@ case $step in
     fp8_tests s25 "f16 datapath" 150
     sanitize_fp8_tests s25 "(h_q 32, s_q 1|h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 200
     AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds sct "sweep:0,16,4,20" dist/kernels .variants/gl
-    timeout 90 node dist/src/cli.js bench --configs sparse --iters 30 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
-    echo "sparse rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
-    fp8_vs_bf16 sweep:0,1,16,17,4,5,20,21
+    fp8_tables
     ;;
   s26final)
     # session 26's tree (S's codes a group ahead, S_rope from the sparse stage): hopper-small's FP8 GPU tests (dense
@@ -747,34 +756,26 @@ case $step in
     # vs FP8 of the 16/32-row sweep rows, FP8 checked (JSON for docs/runs/)
     fp8_tests s26 "f16 datapath|sparse FP8 entry" 200
     sanitize_fp8_tests s26 "(h_q 32, s_q 1|h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 200
-    timeout 90 node dist/src/cli.js bench --configs sparse --iters 30 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
-    echo "sparse rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
-    fp8_vs_bf16 sweep:0,1,16,17,4,5,20,21
+    fp8_tables
     ;;
   rrsfinal)
     # the merged build (S_rope from the stage, racecheck's barrier padding without the RoPE barrier): its sparse GPU
     # tests, memcheck and racecheck, two rounds of sparse#0-3 against the build before (.variants/prev)
     fp8_tests rrsf "sparse FP8 entry" 200
     sanitize_fp8_tests rrsf "sparse FP8 entry.*" 200
-    ab_rounds rrsf "sparse:0,1,2,3" dist/kernels .variants/prev
+    ab_rounds rrsf "sparse:0,1,2,3" dist/kernels .variants/prev  # (sparse_variant's order reversed: the tree is the candidate)
     ;;
   rrs)
     # hopper-small's sparse entry with S_rope's A fragments by ldmatrix from the stage (.variants/rrs:
     # -DMLA_SM90S_SPARSE_ROPE_RS=1; no RoPE copy into slab 8, no fence or warpgroup barrier) against the shipped
     # build: its sparse GPU tests, memcheck and racecheck on them, two rounds of sparse#0-3
-    kd=$(kernel_dir .variants/rrs)
-    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests rrs "sparse FP8 entry" 200
-    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests rrs "sparse FP8 entry.*" 200
-    ab_rounds rrs "sparse:0,1,2,3" dist/kernels .variants/rrs
+    sparse_variant rrs rrs
     ;;
   gis)
     # hopper-small's sparse entry with block n + 1's gather issued inside block n's S, behind its wgmmas
     # (.variants/gis: -DMLA_SM90S_SPARSE_GATHER_IN_S=1) against the shipped build (gathered at block n − 1's end): its
     # sparse GPU tests, memcheck and racecheck on the h_q 16 topk 2048 cases, two rounds of sparse#0-3
-    kd=$(kernel_dir .variants/gis)
-    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests gis "sparse FP8 entry" 200
-    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests gis "sparse FP8 entry.*" 200
-    ab_rounds gis "sparse:0,1,2,3" dist/kernels .variants/gis
+    sparse_variant gis gis
     ;;
   iss)
     # hopper-small's sparse gather with lane 0 of each warp issuing the warp's 16 per-token bulk copies, unrolled
