@@ -750,6 +750,16 @@ case $step in
     AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds sct "sweep:0,16,4,20" dist/kernels .variants/gl
     fp8_tables
     ;;
+  ma)
+    # the 16-row register-A entries (dense FP8, sparse) with the block's maxima outside slab 8 and one warpgroup barrier
+    # less per block (.variants/ma: -DMLA_SM90S_MAXIMA_APART=1): their FP8 GPU tests, memcheck and racecheck on the
+    # dense 16-row and sparse cases, two rounds of sweep#0, #16 (--kv fp8) and sparse#0-3 against the shipped build
+    kd=$(kernel_dir .variants/ma)
+    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests ma "f16 datapath|sparse FP8 entry" 200
+    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests ma "(h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath|sparse FP8 entry.*" 240
+    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds ma "sweep:0,16" dist/kernels .variants/ma
+    ab_rounds ma "sparse:0,1,2,3" dist/kernels .variants/ma
+    ;;
   s26final)
     # session 26's tree (S's codes a group ahead, S_rope from the sparse stage): hopper-small's FP8 GPU tests (dense
     # 16/32 rows, sparse), memcheck and racecheck on the 16- and 32-row dense cases; then the whole sparse set and bf16
