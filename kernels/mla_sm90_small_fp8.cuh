@@ -440,7 +440,7 @@ __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], ui
   if constexpr (kRopeStage) {
     static_assert(kPitch != 0 && !kRopeTma, "kRopeStage: the sparse entry's whole-row stage");
     before_rope();
-    ptx::wgmma_wait<1>();  // group 2 retired: its fragments' registers take the RoPE's (255 registers, no spills)
+    ptx::wgmma_wait<1>();  // group 2 retired: its fragments' registers take the RoPE's (without the wait: a 4-byte spill)
     uint32_t ra[4][4];
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk) ptx::ldmatrix_x4(ra[kk], row + FP8_ROPE_OFFSET + kk * 32 + ((mi >> 1) << 4));

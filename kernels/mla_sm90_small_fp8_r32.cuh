@@ -46,8 +46,8 @@ __device__ __forceinline__ void r32_scores(float (&s)[16], uint32_t sSt, uint32_
   const uint64_t dq = desc_k_major(sQ);
   float acc[16], rope[16];
   uint32_t a[2][4][4];
-  // quarter qt's codes, its k-step pair kq: loaded one quarter ahead (into rn), before the quarter's wgmmas go out
-  // (session 26: 3.3 % on the 32-row rows)
+  // quarter qt's codes, its k-step pair kq: loaded one quarter ahead (into rn), before the quarter before it issues its
+  // wgmmas (session 26: 3.3 % on the 32-row rows)
   auto codes = [&](uint32_t (&r)[4], int qt, int kq) {
     ptx::ldmatrix_x4(r, row + (qt >> 1) * SM90_SLAB_BYTES + (((2 * (2 * (qt & 1) + kq) + (mi >> 1)) ^ (t & 7)) << 4));
   };
