@@ -750,6 +750,14 @@ case $step in
     AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds sct "sweep:0,16,4,20" dist/kernels .variants/gl
     fp8_tables
     ;;
+  sl)
+    # the 32-row FP8 entry with its token scales read and turned into factors after S's first ldmatrix (.variants/sl:
+    # -DMLA_SM90S_R32_SCALES_LATE=1): its FP8 GPU tests, two rounds of sweep#4, #20
+    # (--kv fp8) against the shipped build (.variants/base: its cubin)
+    kd=$(kernel_dir .variants/sl)
+    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests sl "f16 datapath" 150
+    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds sl "sweep:4,20" .variants/base .variants/sl
+    ;;
   ma)
     # the 16-row register-A entries (dense FP8, sparse) with the block's maxima outside slab 8 and one warpgroup barrier
     # less per block (.variants/ma: -DMLA_SM90S_MAXIMA_APART=1): their FP8 GPU tests, memcheck and racecheck on the
