@@ -102,14 +102,20 @@ fp8_tests() {
 }
 # kernel_dir DIR: a kernel directory for FLASH_MLA_KERNEL_DIR — dist/kernels itself, or a copy of it with the cubins
 # of a variant folder (.variants/NAME, scripts/build-variant.sh) laid over it
-# sparse_variant TAG VARIANT: a hopper-small sparse build (.variants/VARIANT) — its sparse GPU tests, memcheck and
-# racecheck on them, two rounds of sparse#0-3 against the shipped build
-sparse_variant() {
+# fp8_variant TAG VARIANT TESTS [SANITIZE [SWEEP [SPARSE]]]: a hopper-small FP8 build (.variants/VARIANT) — its FP8 GPU
+# tests matching TESTS, memcheck and racecheck on those matching SANITIZE, then two rounds of the SWEEP rows (--kv fp8)
+# and of the SPARSE rows against the shipped build (an empty argument skips its part)
+fp8_variant() {
   local kd; kd=$(kernel_dir ".variants/$2")
-  FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests "$1" "sparse FP8 entry" 200
-  FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests "$1" "sparse FP8 entry.*" 200
-  ab_rounds "$1" "sparse:0,1,2,3" dist/kernels ".variants/$2"
+  FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests "$1" "$3" 200
+  [ -n "${4:-}" ] && FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests "$1" "$4" 240
+  [ -n "${5:-}" ] && AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds "$1" "$5" dist/kernels ".variants/$2"
+  [ -n "${6:-}" ] && ab_rounds "$1" "$6" dist/kernels ".variants/$2"
+  return 0
 }
+# sparse_variant TAG VARIANT: a hopper-small sparse build — its sparse GPU tests, memcheck and racecheck on them, two
+# rounds of sparse#0-3 against the shipped build
+sparse_variant() { fp8_variant "$1" "$2" "sparse FP8 entry" "sparse FP8 entry.*" "" "sparse:0,1,2,3"; }
 # fp8_tables: the whole sparse set, then bf16 vs FP8 of the 16/32-row sweep rows, FP8 checked (JSON for docs/runs/)
 fp8_tables() {
   timeout 90 node dist/src/cli.js bench --configs sparse --iters 30 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
@@ -762,11 +768,7 @@ case $step in
     # the 16-row register-A entries (dense FP8, sparse) with the block's maxima outside slab 8 and one warpgroup barrier
     # less per block (.variants/ma: -DMLA_SM90S_MAXIMA_APART=1): their FP8 GPU tests, memcheck and racecheck on the
     # dense 16-row and sparse cases, two rounds of sweep#0, #16 (--kv fp8) and sparse#0-3 against the shipped build
-    kd=$(kernel_dir .variants/ma)
-    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests ma "f16 datapath|sparse FP8 entry" 200
-    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests ma "(h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath|sparse FP8 entry.*" 240
-    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds ma "sweep:0,16" dist/kernels .variants/ma
-    ab_rounds ma "sparse:0,1,2,3" dist/kernels .variants/ma
+    fp8_variant ma ma "f16 datapath|sparse FP8 entry" "(h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath|sparse FP8 entry.*" "sweep:0,16" "sparse:0,1,2,3"
     ;;
   s26final)
     # session 26's tree (S's codes a group ahead, S_rope from the sparse stage): hopper-small's FP8 GPU tests (dense
@@ -818,11 +820,7 @@ case $step in
     # mla_decode_sm90_small sm_90a -DMLA_SM90S_REGA_LDPIPE=1; dense FP8 16 rows and sparse h_q 16) against the shipped
     # build (the 32-row entry's r32_scores too: a quarter ahead): its FP8 GPU tests (dense 16/32 rows, sparse), memcheck
     # and racecheck on a few, then two rounds of sweep#0, #16, #4, #20 (--kv fp8) and sparse#1, #3
-    kd=$(kernel_dir .variants/ldpipe)
-    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests ldp "f16 datapath|sparse FP8 entry" 200
-    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests ldp "(h_q 16, s_q 1|h_q 32, s_q 1|h_q 16, s_q 2, topk 2048).*" 240
-    AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds ldp "sweep:0,16,4,20" dist/kernels .variants/ldpipe
-    ab_rounds ldp "sparse:1,3" dist/kernels .variants/ldpipe
+    fp8_variant ldp ldpipe "f16 datapath|sparse FP8 entry" "(h_q 16, s_q 1|h_q 32, s_q 1|h_q 16, s_q 2, topk 2048).*" "sweep:0,16,4,20" "sparse:1,3"
     ;;
   regafinal)
     # the register-A build as merged: racecheck on hopper-small's dense FP8 tests alone ('f16 datapath': the pattern
