@@ -40,6 +40,9 @@
 #ifndef MLA_SM90S_FP8_REGA
 #define MLA_SM90S_FP8_REGA 1  // the dense FP8 entry's register-A datapath (0: session 9's f16 copy of K in shared memory)
 #endif
+#ifndef MLA_SM90S_SPARSE_GATHER_WG
+#define MLA_SM90S_SPARSE_GATHER_WG 0  // register-A sparse: a third warpgroup gathers the blocks (384 threads; the host's block: FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG)
+#endif
 #ifndef MLA_SM90S_SPARSE_REGA
 #define MLA_SM90S_SPARSE_REGA 1  // the sparse entry on the register-A datapath too (two gathered stages of whole 656-byte rows; 0: the f16 datapath)
 #endif
@@ -86,6 +89,10 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // scales, RoPE in one bulk copy each; SM90S_F8SP_*) and its slab 8; at the block's start the scales are read from the
   // stage and the RoPE copied from it into slab 8, behind one fence and warpgroup barrier; Q and the merge moved)
   constexpr bool kRegA = kFp8 && MLA_SM90S_FP8_REGA && (!kSparse || MLA_SM90S_SPARSE_REGA);
+  // register-A sparse with a gather warpgroup (warpgroup 2: its warps 2x, 2x + 1 gather math warpgroup x's blocks as
+  // soon as a stage is free, so the per-token copies' issue leaves the math warpgroups' chain); the math warpgroups'
+  // CTA barriers are then a named barrier over their 256 threads (math_sync)
+  constexpr bool kGatherWg = kSparse && kRegA && MLA_SM90S_SPARSE_GATHER_WG;
   static_assert(!kFp8 || kRows == 16, "the FP8 entries' layout holds 16 rows");
   static_assert(!kSparse || kFp8, "sparse: over the FP8 cache");
   constexpr int kSideBytes = kSparse ? kSparseSideBytes : SM90S_F8_SIDE_BYTES;
@@ -107,6 +114,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // bf16: this warpgroup's "K block landed"; FP8: its "raw block landed" (dense FP8: its "RoPE landed" is sRope;
   // register-A: one per raw stage, stage s at sBar + 8 s)
   const uint32_t sBar = kFp8 ? side + (kRegA ? 16 : 8) * wg : base + Lay::kOffBar + 8 * wg;
+  const uint32_t sFree = side + kSparseOffFree + 16 * wg;  // kGatherWg: this warpgroup's "stage s free" at + 8 s
   const uint32_t sRope = side + (kRegA ? 32 : 16) + 8 * wg;
   const uint32_t sFlag = kFp8 ? side + (kRegA ? 48 : 32) : base + Lay::kOffFlag;
   constexpr int kOffQ = kFp8 ? (kSparse && kRegA ? SM90S_F8SP_OFF_Q : SM90S_F8_OFF_Q) : Lay::kOffQ;
@@ -120,13 +128,16 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   const uint32_t sM = kFp8 ? sL + 4 * kRows * 4 : base + Lay::kOffM;
   // the Oᵀ exchange, 32 KB (the r32 entry: in two rounds); FP8: K buffer 0's slabs 0–3 (register-A: as sL)
   const uint32_t sX = kFp8 ? sMergeF8 : base + Lay::kOffX;
-  const SmallMerge<kRows, kFp8> merge{sL, sM, sX, wg, warp, wtid, g, q4, kRegA ? 512u : static_cast<uint32_t>(SM90_TILE_BYTES)};
+  const SmallMerge<kRows, kFp8, kGatherWg> merge{sL, sM, sX, wg, warp, wtid, g, q4, kRegA ? 512u : static_cast<uint32_t>(SM90_TILE_BYTES)};
 
   if (tid == 0) {
     if (kFp8) {
       // sparse: every thread of the warpgroup arrives (with its gathered bytes, 0 for none); no RoPE barriers (its
       // RoPE goes through registers, or with register-A comes in the gathered rows)
-      for (int b = 0; b < (kSparse ? (kRegA ? 4 : 2) : kRegA ? 6 : 4); ++b) ptx::mbarrier_init(side + 8 * b, kSparse ? kWgThreads : 1);
+      // (a gather warpgroup: its 64 threads per math warpgroup arrive; then the four "stage free" barriers, one arrival)
+      for (int b = 0; b < (kSparse ? (kRegA ? 4 : 2) : kRegA ? 6 : 4); ++b) ptx::mbarrier_init(side + 8 * b, kSparse ? (kGatherWg ? 64 : kWgThreads) : 1);
+      if constexpr (kGatherWg)
+        for (int b = 0; b < 4; ++b) ptx::mbarrier_init(side + kSparseOffFree + 8 * b, 1);
     } else {
       ptx::mbarrier_init(base + Lay::kOffBar, 1);
       ptx::mbarrier_init(base + Lay::kOffBar + 8, 1);
@@ -167,6 +178,40 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // no load stands between an item's top and its blocks; its slices through slice_cur. FP8: slice() loads it each time.
   int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + w.begin_req);
   auto slice_cur = [&](int req, const RowSet& r) { return kFp8 ? slice(req, r) : slice_of_len(p, w, req, r, seqlen); };
+
+  // ---- the gather warpgroup (kGatherWg): warps 2x, 2x + 1 walk math warpgroup x's blocks over the part's items (its
+  // n-th into its stage n & 1, once that stage is free: the math warpgroup's arrival after its block n − 2), one token
+  // per thread; then it exits (the math warpgroups' barriers do not count it)
+  if constexpr (kGatherWg) {
+    if (wg == 2) {
+      ptx::setmaxnreg_dec<SM90S_SPARSE_GATHER_REGS>();
+      const int x = warp >> 1, t = ((warp & 1) << 5) | lane;
+      const SmallSparseGather gx{p, fp, base, side + kSparseOffMask + 32 * x, side + 16 * x, x, t, lane, warp, 0};
+      GatherCursor cur{0, -1};
+      BlockRef q{w.begin_req - 1, 0, 0, nullptr};
+      Slice qs{};
+#pragma unroll 1
+      for (int n = 0;; ++n) {
+        int r = q.req, jn = q.j + 2;
+        const bool fresh = !(r <= w.end_req && jn < q.count);
+        if (fresh) {
+          jn = x;
+          for (r = q.req + 1; r <= w.end_req; ++r) {
+            qs = slice(r, rs[0]);
+            if (x < blocks_of(qs).count) break;
+          }
+          if (r > w.end_req) break;
+          q.count = blocks_of(qs).count;
+        }
+        q.req = r, q.j = jn;
+        const int st = n & 1;
+        if (n >= 2) ptx::mbarrier_wait(side + kSparseOffFree + 16 * x + 8 * st, ((n >> 1) - 1) & 1);
+        gx.raw_one(t, r, qs, jn, st, cur, fresh, base + x * SM90S_F8SP_WG_BYTES + st * SM90S_F8SP_STAGE_BYTES, side + 16 * x + 8 * st);
+      }
+      return;
+    }
+    ptx::setmaxnreg_inc<SM90S_SPARSE_MATH_REGS>();
+  }
   const float scale_log2 = p.scale_softmax_log2;
   uint32_t phase = 0;  // of sBar (and dense FP8: of sRope): one completion per block of this warpgroup
 
@@ -298,8 +343,10 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // Dense caches only: the sparse entry gathers per token, its warpgroups' first blocks are not one burst.
     constexpr bool kStaggerWg1 = !kSparse;
     if constexpr (kSparse && kRegA) {
-      gather_next(0);
-      gather_next(1);
+      if constexpr (!kGatherWg) {
+        gather_next(0);
+        gather_next(1);
+      }
     } else if constexpr (kSparse) {
       if (wg < bk.count) {
         slot_next = gather.raw(w.begin_req, s0, wg, 0, cursor, true);
@@ -360,11 +407,11 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
     ptx::cp_async_wait_all();
     ptx::fence_proxy_async();  // cp.async writes → wgmma reads
-    __syncthreads();           // Q is in; every thread is done with the previous item's merge
+    math_sync<kGatherWg>();    // Q is in; every thread is done with the previous item's merge
     // f16 datapath: Q's slabs 0–7 → f16 ×2^k per row, in place; this thread's columns' factors back (qf)
     float qf[kCols][2];
     float rg[4];  // f16 datapath: each scale group's Oᵀ reference scale (Oᵀ tiles 2g, 2g + 1 are in units of rg[g])
-    if constexpr (kF16) f16_item_start<kRegA>(base + kOffQ, side + SM90S_F8_OFF_QF, tid, q4, qf, rg);
+    if constexpr (kF16) f16_item_start<kRegA, kGatherWg>(base + kOffQ, side + SM90S_F8_OFF_QF, tid, q4, qf, rg);
 
     float o[8][4 * kCols];  // Oᵀ: m-tile t = channels 64t … 64t + 63
 #pragma unroll
@@ -570,7 +617,11 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       }
       ptx::named_barrier_sync(wg_bar, kWgThreads);  // the warpgroup is past this block's wgmmas: K and P may be rewritten
       if constexpr (kSparse && kRegA) {
-        gather_next(nblk & 1);  // block n + 2 into this block's stage (free now)
+        if constexpr (kGatherWg) {
+          if (wtid == 0) ptx::mbarrier_arrive(sFree + 8 * (nblk & 1));  // the gather warpgroup may refill the stage
+        } else {
+          gather_next(nblk & 1);  // block n + 2 into this block's stage (free now)
+        }
         ++nblk;
       } else if constexpr (kSparse) {
         gather.rope_load(slot_next, rope);  // its RoPE row into registers (stored at the next block's start)
@@ -630,9 +681,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // ---- merge (mla_sm90_small_merge.cuh): column maxima and sums of both warpgroups → smem; once both are out, both
     // warpgroups are past their last S (Q is free) and P·V (FP8: K buffer 0's slabs 0–3, the exchange, are free)
     merge.publish(l, m);
-    __syncthreads();
+    math_sync<kGatherWg>();
     if (req < w.end_req) load_q(req + 1);  // waited at the top of the next item
-    typename SmallMerge<kRows, kFp8>::Item it;
+    typename SmallMerge<kRows, kFp8, kGatherWg>::Item it;
     merge.totals(it);
     scale_columns<kF16>(o, it.f_own, rg);  // to the common max (f16 datapath: and out of the groups' reference scales)
     merge.template exchange<kSparse && kRegA ? 2 : 1>(o, it);
@@ -675,7 +726,7 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
 // `sparsef16`): bf16 q, h_q ≤ 16; grid (s_q, num_sm_parts, 1) — blockIdx.x the query token whose heads are the CTA's
 // columns; the dense FP8 entry's block, shared memory and f16 datapath; arguments params and MlaFp8Params (no tensor
 // maps: the warpgroups gather).
-extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
+extern "C" __global__ void __launch_bounds__(MLA_SM90S_SPARSE_GATHER_WG ? SM90S_SPARSE_GATHER_THREADS : SM90S_THREADS, 1)
     mla_decode_sm90_small_fp8_sparse_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
   small_row_decode<true, SM90S_ROWS, true>(p, nullptr, nullptr, &f);
 }

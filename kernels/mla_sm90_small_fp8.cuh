@@ -216,11 +216,11 @@ __device__ __forceinline__ void q_to_f16_scaled(uint32_t sQ, uint32_t sQf, int t
 
 // The start of an item (all 256 threads, Q landed and the CTA synced): Q → f16 (q_to_f16_scaled, the factors through
 // sQf), fence, CTA barrier; this thread's columns' factors 2^−k_c (qf) and the groups' reference scales (rg) at 1.
-template <bool kPermute = false>
+template <bool kPermute = false, bool kMathOnly = false>
 __device__ __forceinline__ void f16_item_start(uint32_t sQ, uint32_t sQf, int tid, int q4, float (&qf)[2][2], float (&rg)[4]) {
   q_to_f16_scaled<kPermute>(sQ, sQf, tid);
   ptx::fence_proxy_async();
-  __syncthreads();
+  math_sync<kMathOnly>();
 #pragma unroll
   for (int i = 0; i < 2; ++i)
 #pragma unroll

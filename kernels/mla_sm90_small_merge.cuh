@@ -20,6 +20,15 @@
 
 namespace {
 
+// The CTA barrier of the math warpgroups: __syncthreads, or (kMathOnly: the sparse entry with its gather warpgroup,
+// MLA_SM90S_SPARSE_GATHER_WG, which never takes part) named barrier kMathBarrier over their 256 threads.
+constexpr int kMathBarrier = 3;
+template <bool kMathOnly>
+__device__ __forceinline__ void math_sync() {
+  if constexpr (kMathOnly) ptx::named_barrier_sync(kMathBarrier, 256);
+  else __syncthreads();
+}
+
 constexpr int kWgThreads = 128;  // a warpgroup
 
 // This thread's column (folded query row) of fragment slot (i, e).
@@ -73,7 +82,7 @@ __device__ __forceinline__ uint32_t xchg_slot(int t, int hh, int k) { return ((t
 // register-A datapath: both in the raw area, 512 B apart) — and sX, the Oᵀ exchange
 // (32 KB: the 32-row entry's in two rounds). Per item: publish, a CTA barrier, totals, Oᵀ scaled by f_own
 // (scale_columns), exchange, store.
-template <int kRows, bool kFp8>
+template <int kRows, bool kFp8, bool kMathOnly = false>
 struct SmallMerge {
   static constexpr int kCols = kRows / 8;
   // The item's merge state, declared by the caller: per column this warpgroup's factor to the common max, the total
@@ -144,7 +153,7 @@ struct SmallMerge {
       static_assert(kCols == 2, "tile rounds: 16 rows");
 #pragma unroll
       for (int q = 0; q < 2; ++q) {
-        if (q > 0) __syncthreads();
+        if (q > 0) math_sync<kMathOnly>();
 #pragma unroll
         for (int u = 0; u < 2; ++u) {
           const int tt = 2 * q + u;
@@ -155,7 +164,7 @@ struct SmallMerge {
           ptx::st_shared_v4(sX + xchg_slot(slot, 0, wtid), make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3])));
           ptx::st_shared_v4(sX + xchg_slot(slot, 1, wtid), make_uint4(__float_as_uint(v[4]), __float_as_uint(v[5]), __float_as_uint(v[6]), __float_as_uint(v[7])));
         }
-        __syncthreads();
+        math_sync<kMathOnly>();
 #pragma unroll
         for (int u = 0; u < 2; ++u) {
           const int tt = 2 * q + u, slot = (wg ? 2 : 0) + u;  // the other warpgroup's
@@ -172,7 +181,7 @@ struct SmallMerge {
     const int t_out = 4 * wg;
 #pragma unroll
     for (int r = 0; r < kCols / 2; ++r) {
-      if (r > 0) __syncthreads();
+      if (r > 0) math_sync<kMathOnly>();
 #pragma unroll
       for (int tt = 0; tt < 4; ++tt) {
         const int give = wg ? tt : 4 + tt;
@@ -182,7 +191,7 @@ struct SmallMerge {
         ptx::st_shared_v4(sX + xchg_slot(give, 0, wtid), make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3])));
         ptx::st_shared_v4(sX + xchg_slot(give, 1, wtid), make_uint4(__float_as_uint(v[4]), __float_as_uint(v[5]), __float_as_uint(v[6]), __float_as_uint(v[7])));
       }
-      __syncthreads();
+      math_sync<kMathOnly>();
 #pragma unroll
       for (int tt = 0; tt < 4; ++tt) {
         const uint4 a = ptx::ld_shared_v4(sX + xchg_slot(t_out + tt, 0, wtid)), b = ptx::ld_shared_v4(sX + xchg_slot(t_out + tt, 1, wtid));

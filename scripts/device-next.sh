@@ -160,8 +160,10 @@ ab_rounds() {
           label=${v#*=}; label=${label:-off}; f="$out/$tag-$label-${set%%:*}-$round.txt"
           env "$v" timeout 100 node dist/src/cli.js bench --configs $set ${AB_EXTRA:-} --iters 40 --check-samples $((round == 1 && ${AB_CHECK:-1} ? 1 : 0)) --reference h200 > "$f" 2>&1
         else
-          label=$(basename "$v"); f="$out/$tag-$label-${set%%:*}-$round.txt"
-          FLASH_MLA_KERNEL_DIR=$(kernel_dir "$v")/ timeout 100 node dist/src/cli.js bench --configs $set ${AB_EXTRA:-} --iters 40 --check-samples $((round == 1 && ${AB_CHECK:-1} ? 1 : 0)) --reference h200 > "$f" 2>&1
+          # (DIR@VAR=value: that build with that variable set, e.g. a variant that the host must launch differently)
+          local dir=${v%%@*} extra=; [[ $v == *@* ]] && extra=${v#*@}
+          label=$(basename "$dir"); f="$out/$tag-$label-${set%%:*}-$round.txt"
+          env ${extra:+"$extra"} FLASH_MLA_KERNEL_DIR="$(kernel_dir "$dir")/" timeout 100 node dist/src/cli.js bench --configs $set ${AB_EXTRA:-} --iters 40 --check-samples $((round == 1 && ${AB_CHECK:-1} ? 1 : 0)) --reference h200 > "$f" 2>&1
         fi
         echo "== $round $label $set rc=$?"; grep -aE "^(sweep#|sparse#|S[0-9])" "$f" | cut -c1-64,118-150
       done
@@ -755,6 +757,16 @@ case $step in
     sanitize_fp8_tests s25 "(h_q 32, s_q 1|h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 200
     AB_EXTRA="--kv fp8 --kernel hopper-small" ab_rounds sct "sweep:0,16,4,20" dist/kernels .variants/gl
     fp8_tables
+    ;;
+  gwg)
+    # hopper-small's sparse entry with a gather warpgroup (.variants/gwg: scripts/build-variant.sh gwg
+    # mla_decode_sm90_small sm_90a -DMLA_SM90S_SPARSE_GATHER_WG=1; launched with 384 threads:
+    # FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1) against the shipped build: its sparse GPU tests, memcheck and racecheck
+    # on them, two rounds of sparse#0-3
+    kd=$(kernel_dir .variants/gwg)
+    FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1 FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests gwg "sparse FP8 entry" 200
+    FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1 FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests gwg "sparse FP8 entry.*" 240
+    ab_rounds gwg "sparse:0,1,2,3" dist/kernels .variants/gwg@FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1
     ;;
   sl)
     # the 32-row FP8 entry with its token scales read and turned into factors after S's first ldmatrix (.variants/sl:

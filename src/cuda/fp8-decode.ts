@@ -316,6 +316,15 @@ export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources)
   const numSmParts = a.tileSchedulerMetadata.shape[0];
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   const fp8Params = fp8ParamsOf(a);
-  decode.launch({ grid: [sQ, numSmParts, 1], block: [k.threads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, fp8Params);
+  decode.launch({ grid: [sQ, numSmParts, 1], block: [smallSparseThreads(k.threads), 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, fp8Params);
   combine.launch(params, fp8Params);
+}
+
+/**
+ * EXPERIMENT (for a variant cubin built with -DMLA_SM90S_SPARSE_GATHER_WG=1, not the shipped kernels):
+ * FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1 launches hopper-small's sparse entry with a third warpgroup, the one that
+ * gathers (384 threads). Read at each launch.
+ */
+function smallSparseThreads(threads: number): number {
+  return typeof process !== 'undefined' && process.env.FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG === '1' ? threads + 128 : threads;
 }
