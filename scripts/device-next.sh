@@ -156,7 +156,7 @@ ab_rounds() {
   for round in 1 2; do
     for v in "$@"; do
       for set in $sets; do
-        if [[ $v == *=* ]]; then
+        if [[ $v == *=* && $v != *@* ]]; then
           label=${v#*=}; label=${label:-off}; f="$out/$tag-$label-${set%%:*}-$round.txt"
           env "$v" timeout 100 node dist/src/cli.js bench --configs $set ${AB_EXTRA:-} --iters 40 --check-samples $((round == 1 && ${AB_CHECK:-1} ? 1 : 0)) --reference h200 > "$f" 2>&1
         else
