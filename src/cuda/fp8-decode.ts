@@ -323,8 +323,10 @@ export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources)
 /**
  * EXPERIMENT (for a variant cubin built with -DMLA_SM90S_SPARSE_GATHER_WG=1, not the shipped kernels):
  * FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1 launches hopper-small's sparse entry with a third warpgroup, the one that
- * gathers (384 threads). Read at each launch.
+ * gathers (384 threads). Read once, at the first sparse launch (not on every launch).
  */
+let gatherWarpgroupThreads: number | undefined;
 function smallSparseThreads(threads: number): number {
-  return typeof process !== 'undefined' && process.env.FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG === '1' ? threads + 128 : threads;
+  gatherWarpgroupThreads ??= typeof process !== 'undefined' && process.env.FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG === '1' ? 128 : 0;
+  return threads + gatherWarpgroupThreads;
 }
