@@ -40,9 +40,6 @@
 #ifndef MLA_SM90S_FP8_REGA
 #define MLA_SM90S_FP8_REGA 1  // the dense FP8 entry's register-A datapath (0: session 9's f16 copy of K in shared memory)
 #endif
-#ifndef MLA_SM90S_SPARSE_GATHER_WG
-#define MLA_SM90S_SPARSE_GATHER_WG 0  // register-A sparse: a third warpgroup gathers the blocks (384 threads; the host's block: FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG)
-#endif
 #ifndef MLA_SM90S_SPARSE_REGA
 #define MLA_SM90S_SPARSE_REGA 1  // the sparse entry on the register-A datapath too (two gathered stages of whole 656-byte rows; 0: the f16 datapath)
 #endif
@@ -92,7 +89,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // register-A sparse with a gather warpgroup (warpgroup 2: its warps 2x, 2x + 1 gather math warpgroup x's blocks as
   // soon as a stage is free, so the per-token copies' issue leaves the math warpgroups' chain); the math warpgroups'
   // CTA barriers are then a named barrier over their 256 threads (math_sync)
-  constexpr bool kGatherWg = kSparse && kRegA && MLA_SM90S_SPARSE_GATHER_WG;
+  // register-A sparse: a third warpgroup gathers the blocks (384 threads; perf log session 27, `gwg`)
+  constexpr bool kGatherWg = kSparse && kRegA;
   static_assert(!kFp8 || kRows == 16, "the FP8 entries' layout holds 16 rows");
   static_assert(!kSparse || kFp8, "sparse: over the FP8 cache");
   constexpr int kSideBytes = kSparse ? kSparseSideBytes : SM90S_F8_SIDE_BYTES;
@@ -137,7 +135,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // (a gather warpgroup: its 64 threads per math warpgroup arrive; then the four "stage free" barriers, one arrival)
       for (int b = 0; b < (kSparse ? (kRegA ? 4 : 2) : kRegA ? 6 : 4); ++b) ptx::mbarrier_init(side + 8 * b, kSparse ? (kGatherWg ? 64 : kWgThreads) : 1);
       if constexpr (kGatherWg)
-        for (int b = 0; b < 4; ++b) ptx::mbarrier_init(side + kSparseOffFree + 8 * b, 1);
+        for (int b = 0; b < 4; ++b) ptx::mbarrier_init(side + kSparseOffFree + 8 * b, kWgThreads);
     } else {
       ptx::mbarrier_init(base + Lay::kOffBar, 1);
       ptx::mbarrier_init(base + Lay::kOffBar + 8, 1);
@@ -292,33 +290,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   uint4 rope[4];       // sparse: this thread's half of its token's RoPE row in that block (gather.rope_load)
   // Dense register-A (MLA_SM90S_SCALES_TMA): the token scales of raw stage st of this warpgroup (a TMA box with the stage)
   auto scales_at = [&](int st) { return base + SM90S_F8_OFF_SCALES + (2 * wg + st) * SM90S_F8_SCALE_BOX_BYTES; };
-  // ---- register-A sparse: block n of the warpgroup is gathered into stage n & 1 (its barrier sBar + 8 (n & 1), phase
-  // (n >> 1) & 1; validity mask slot n & 1); at block n's end goes block n + 2. rq is the last gathered block, rq_s its
-  // item's slice.
-  Slice rq_s{};
-  if constexpr (kSparse && kRegA) rq = BlockRef{w.begin_req - 1, 0, 0, nullptr};
-  // gather the warpgroup's block after rq (rq's item's next, else its first of a later item) into stage st; returns
-  // this thread's slot, or −2 (uniform) if there is none
-  auto gather_next = [&](int st) {
-    int r = rq.req, jn = rq.j + 2;
-    const bool fresh = !(r <= w.end_req && jn < rq.count);
-    if (fresh) {
-      jn = wg;
-      for (r = rq.req + 1; r <= w.end_req; ++r) {
-        rq_s = slice(r, rs[0]);
-        if (wg < blocks_of(rq_s).count) break;
-      }
-      if (r > w.end_req) {
-        rq.req = w.end_req + 1;
-        return -2;
-      }
-      rq.count = blocks_of(rq_s).count;
-    }
-    rq.req = r, rq.j = jn;
-    return gather.raw_to(r, rq_s, jn, st, cursor, fresh, base + wg * SM90S_F8SP_WG_BYTES + st * SM90S_F8SP_STAGE_BYTES, sBar + 8 * st, SM90S_F8SP_ROW_PITCH,
-                         FP8_BYTES_PER_TOKEN);
-  };
-
   // Q rows of request `req` → 9 slabs of kRows rows × 128 B (cp.async, waited by the caller); rows ≥ q_rows
   // zero-filled. 16 rows: thread t of a warpgroup copies row t / 8, 16-byte chunks t % 8 + 8k, warpgroup 0 slabs
   // k = 0…4, warpgroup 1 5…8; 32 rows: thread t of the CTA row t / 8, all 9 slabs.
@@ -343,10 +314,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // Dense caches only: the sparse entry gathers per token, its warpgroups' first blocks are not one burst.
     constexpr bool kStaggerWg1 = !kSparse;
     if constexpr (kSparse && kRegA) {
-      if constexpr (!kGatherWg) {
-        gather_next(0);
-        gather_next(1);
-      }
+      // (the gather warpgroup fetches the blocks)
     } else if constexpr (kSparse) {
       if (wg < bk.count) {
         slot_next = gather.raw(w.begin_req, s0, wg, 0, cursor, true);
@@ -617,11 +585,10 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       }
       ptx::named_barrier_sync(wg_bar, kWgThreads);  // the warpgroup is past this block's wgmmas: K and P may be rewritten
       if constexpr (kSparse && kRegA) {
-        if constexpr (kGatherWg) {
-          if (wtid == 0) ptx::mbarrier_arrive(sFree + 8 * (nblk & 1));  // the gather warpgroup may refill the stage
-        } else {
-          gather_next(nblk & 1);  // block n + 2 into this block's stage (free now)
-        }
+        // the gather warpgroup may refill the stage; every thread arrives with its own reads (arrivals by thread 0
+        // after the warpgroup barrier order them as well, but compute-sanitizer's racecheck does not follow that
+        // chain: race-probe mbar_st / mbar_all, session 27; same time)
+        ptx::mbarrier_arrive(sFree + 8 * (nblk & 1));
         ++nblk;
       } else if constexpr (kSparse) {
         gather.rope_load(slot_next, rope);  // its RoPE row into registers (stored at the next block's start)
@@ -726,7 +693,7 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
 // `sparsef16`): bf16 q, h_q ≤ 16; grid (s_q, num_sm_parts, 1) — blockIdx.x the query token whose heads are the CTA's
 // columns; the dense FP8 entry's block, shared memory and f16 datapath; arguments params and MlaFp8Params (no tensor
 // maps: the warpgroups gather).
-extern "C" __global__ void __launch_bounds__(MLA_SM90S_SPARSE_GATHER_WG ? SM90S_SPARSE_GATHER_THREADS : SM90S_THREADS, 1)
+extern "C" __global__ void __launch_bounds__(MLA_SM90S_SPARSE_REGA ? SM90S_SPARSE_GATHER_THREADS : SM90S_THREADS, 1)
     mla_decode_sm90_small_fp8_sparse_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
   small_row_decode<true, SM90S_ROWS, true>(p, nullptr, nullptr, &f);
 }

@@ -36,8 +36,8 @@ static_assert(SM90S_ROWS == 16 && SM90S_R32_ROWS == 32, "the entries' row counts
 // The sparse entry's side area: the 4 mbarriers, the fold flag and the Q row factors at SM90S_F8_OFF_QF (64 … 127),
 // as the dense FP8 entry's, then from byte 128 the blocks' validity masks, per warpgroup two (by block parity) of four
 // 16-bit words as uint32 (valid_mask's layout).
-// MLA_SM90S_SPARSE_GATHER_WG: then at 192 the four "stage free" mbarriers (warpgroup x's stage s at 192 + 16 x + 8 s).
-constexpr int kSparseSideBytes = MLA_SM90S_SPARSE_GATHER_WG ? 224 : 192;
+// Then at 192 the register-A entry's four "stage free" mbarriers (warpgroup x's stage s at 192 + 16 x + 8 s).
+constexpr int kSparseSideBytes = 224;
 constexpr int kSparseOffMask = 128;
 constexpr int kSparseOffFree = 192;
 static_assert(SM90S_F8_OFF_QF + 16 * 4 <= kSparseOffMask && kSparseOffMask + 2 * 2 * 16 <= kSparseSideBytes && kSparseSideBytes <= 512,

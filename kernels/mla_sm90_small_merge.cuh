@@ -20,8 +20,8 @@
 
 namespace {
 
-// The CTA barrier of the math warpgroups: __syncthreads, or (kMathOnly: the sparse entry with its gather warpgroup,
-// MLA_SM90S_SPARSE_GATHER_WG, which never takes part) named barrier kMathBarrier over their 256 threads.
+// The CTA barrier of the math warpgroups: __syncthreads, or (kMathOnly: the register-A sparse entry, whose gather
+// warpgroup never takes part) named barrier kMathBarrier over their 256 threads.
 constexpr int kMathBarrier = 3;
 template <bool kMathOnly>
 __device__ __forceinline__ void math_sync() {

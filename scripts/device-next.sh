@@ -768,6 +768,65 @@ case $step in
     FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1 FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests gwg "sparse FP8 entry.*" 240
     ab_rounds gwg "sparse:0,1,2,3" dist/kernels .variants/gwg@FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1
     ;;
+  gwgdiag)
+    # gwg's two open questions: racecheck on the race-free mbarrier stage handoff alone (race-probe mbar_st, mbar_bulk:
+    # is its hazard class the tool's?), and where b 2 (sparse#0) loses its time — ncu kernel durations, both builds
+    PROBE_PATTERNS="mbar_st mbar_bulk arrive" "$0" race-probe
+    kd=$(kernel_dir .variants/gwg)
+    for v in base gwg; do
+      for c in sparse:0 sparse:3; do
+        if [ $v = gwg ]; then e="FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1 FLASH_MLA_KERNEL_DIR=$kd/"; else e=; fi
+        env $e timeout 90 ncu --clock-control none --kernel-name regex:'mla' --metrics gpu__time_duration.sum,launch__block_size,launch__grid_size,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active \
+          node dist/src/cli.js bench --configs $c --kernel hopper-small --iters 3 --warmup 1 --check-samples 0 --reference none > "$out/ncu-$v-${c/:/-}.log" 2>&1
+        echo "== ncu $v $c rc=$?"; grep -aE "^  [a-z_]+.*\(|gpu__time_duration|launch__(block|grid)_size" "$out/ncu-$v-${c/:/-}.log" | tail -16
+      done
+    done
+    ;;
+  gwgpdl)
+    # gwg's b 2 (sparse#0): 0.022 → 0.056–0.063 ms in the bench, yet ncu times its decode 15.2 µs (base 16.7): with and
+    # without PDL, both builds; then b 2 … 16 to see where the loss fades
+    kd=$(kernel_dir .variants/gwg)
+    for pdl in 0 1; do
+      for v in base gwg; do
+        if [ $v = gwg ]; then e="FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1 FLASH_MLA_KERNEL_DIR=$kd/"; else e=; fi
+        [ $pdl = 1 ] && e="$e FLASH_MLA_NO_PDL=1"
+        env $e timeout 60 node dist/src/cli.js bench --configs sparse:0,1 --iters 40 --check-samples 0 --reference none > "$out/pdl-$v-$pdl.txt" 2>&1
+        echo "== no_pdl=$pdl $v rc=$?: $(grep -aE '^sparse#' "$out/pdl-$v-$pdl.txt" | awk '{printf "%s ", $10}')"
+      done
+    done
+    which nsys || true
+    ;;
+  gwgseed)
+    # the first `gwg` run's slow b 2 rows (seeds 141631250, 359778664) replayed, with the base's seeds beside them
+    kd=$(kernel_dir .variants/gwg)
+    for seed in 141631250 359778664 939977390 434772490; do
+      for v in base gwg; do
+        if [ $v = gwg ]; then e="FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1 FLASH_MLA_KERNEL_DIR=$kd/"; else e=; fi
+        env $e timeout 60 node dist/src/cli.js bench --configs sparse:0 --seed $seed --iters 40 --check-samples 1 --reference none > "$out/seed-$v-$seed.txt" 2>&1
+        echo "== seed $seed $v rc=$?: $(grep -aE '^sparse#' "$out/seed-$v-$seed.txt" | awk '{printf "%s %s ", $10, $NF}')"
+      done
+    done
+    ;;
+  gwga)
+    # racecheck's WAR class on gwg: race-probe mbar_all (every reading lane arrives: does the tool then take the
+    # handoff?), and .variants/gwga (gwg with every math thread arriving on "stage free": -DMLA_SM90S_SPARSE_FREE_ALL=1):
+    # its sparse tests, memcheck, racecheck, two rounds against gwg and the shipped build
+    PROBE_PATTERNS="mbar_all mbar_bulk" "$0" race-probe
+    kd=$(kernel_dir .variants/gwga)
+    FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1 FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests gwga "sparse FP8 entry" 200
+    FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1 FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests gwga "sparse FP8 entry.*" 240
+    ab_rounds gwga "sparse:0,1,2,3" dist/kernels .variants/gwg@FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1 .variants/gwga@FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1
+    ;;
+  gwgab)
+    # gwg's A/B again as `gwg` ran it (b 2 was 2.5× slower there, not in `gwgpdl`), then the same with --reference none
+    ab_rounds gwg "sparse:0,1,2,3" dist/kernels .variants/gwg@FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1
+    kd=$(kernel_dir .variants/gwg)
+    for v in base gwg base gwg; do
+      if [ $v = gwg ]; then e="FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1 FLASH_MLA_KERNEL_DIR=$kd/"; else e=; fi
+      env $e timeout 60 node dist/src/cli.js bench --configs sparse:0,1,2,3 --iters 40 --check-samples 0 --reference none > "$out/none-$v.txt" 2>&1
+      echo "== reference none $v rc=$?: $(grep -aE '^sparse#' "$out/none-$v.txt" | awk '{printf "%s ", $10}')"
+    done
+    ;;
   sl)
     # the 32-row FP8 entry with its token scales read and turned into factors after S's first ldmatrix (.variants/sl:
     # -DMLA_SM90S_R32_SCALES_LATE=1): its FP8 GPU tests, two rounds of sweep#4, #20
@@ -888,7 +947,7 @@ case $step in
     # does racecheck understand a named-barrier handoff? scripts/race-probe.cu: race-free patterns, one run each
     # (the first version deadlocked its both-sides-sync pattern and ran into the call's limit: everything is bounded)
     nvcc -arch=sm_90a -o /tmp/race-probe scripts/race-probe.cu && timeout 15 /tmp/race-probe
-    for k in syncthreads sync arrive arrive_local sync_local; do
+    for k in ${PROBE_PATTERNS:-syncthreads sync arrive arrive_local sync_local mbar_st mbar_bulk mbar_all}; do
       timeout 60 compute-sanitizer --tool racecheck --racecheck-report hazard --print-limit 2 /tmp/race-probe $k > "$out/race-probe-$k.log" 2>&1
       echo "racecheck race-probe $k rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/race-probe-$k.log") $(grep -aoE '(RAW|WAR|WAW) hazard' "$out/race-probe-$k.log" | sort | uniq -c | tr '\n' ' ')"
       grep -aE "Thread \(" "$out/race-probe-$k.log" | head -2

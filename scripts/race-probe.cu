@@ -75,19 +75,76 @@ extern "C" __global__ void __launch_bounds__(256) probe_syncthreads(float* out, 
   out[blockIdx.x * 256 + tid] = acc;
 }
 
-// race-probe [PATTERN]: only that pattern's kernel (syncthreads, sync, arrive, arrive_local, sync_local), so that
+// The sparse gather warpgroup's stage handoff (MLA_SM90S_SPARSE_GATHER_WG, perf log session 27): warp 1 fills stage
+// n & 1 (kBulk: a bulk copy from global completing on full[s]; else st.shared and a plain arrival), once warp 0 has
+// arrived on free[s] after reading the stage's fill n − 2; warp 0 waits full[s], reads, then arrives on free[s].
+// Race-free by the mbarrier semantics (an arrival releases the arriving thread's earlier accesses to the waiter).
+// kAll: every reading lane arrives on free[s] (count 32), not lane 0 after __syncwarp.
+__device__ __forceinline__ void mbar_init(unsigned bar, int n) { asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(n) : "memory"); }
+__device__ __forceinline__ void mbar_arrive(unsigned bar) { asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(bar) : "memory"); }
+__device__ __forceinline__ void mbar_expect(unsigned bar, unsigned bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(unsigned bar, unsigned parity) {
+  asm volatile("{\n.reg .pred done;\nw_%=:\nmbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n@!done bra w_%=;\n}\n" ::"r"(bar), "r"(parity) : "memory");
+}
+template <bool kBulk, bool kAll = false>
+__device__ void stage_handoff(const float* src, float* out, int iters) {
+  __shared__ alignas(128) float stage[2][256];
+  __shared__ alignas(8) unsigned long long bars[4];  // full[0], full[1], free[0], free[1]
+  const int tid = threadIdx.x, lane = tid & 31;
+  const unsigned full = static_cast<unsigned>(__cvta_generic_to_shared(&bars[0])), free_ = full + 16;
+  if (tid == 0) {
+    for (int b = 0; b < 4; ++b) mbar_init(full + 8 * b, b < 2 || kAll ? 32 : 1);
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  __syncthreads();
+  float acc = 0.f;
+  for (int n = 0; n < iters; ++n) {
+    const int s = n & 1;
+    if (tid >= 32) {  // warp 1: the gather
+      if (n >= 2) mbar_wait(free_ + 8 * s, ((n >> 1) - 1) & 1);
+      const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(&stage[s][8 * lane]));
+      if (kBulk) {
+        mbar_expect(full + 8 * s, 32);
+        asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], 32, [%2];" ::"r"(dst),
+                     "l"(src + 8 * lane), "r"(full + 8 * s) : "memory");
+      } else {
+        for (int i = 0; i < 8; ++i) stage[s][8 * lane + i] = src[8 * lane + i] + n;
+        mbar_arrive(full + 8 * s);
+      }
+    } else {  // warp 0: the math
+      mbar_wait(full + 8 * s, (n >> 1) & 1);
+      for (int i = 0; i < 8; ++i) acc += stage[s][8 * lane + i];
+      if (!kAll) __syncwarp();
+      if (kAll || lane == 0) mbar_arrive(free_ + 8 * s);
+    }
+  }
+  out[blockIdx.x * 64 + tid] = acc;
+}
+extern "C" __global__ void __launch_bounds__(64) probe_mbar_st(const float* src, float* out, int iters) { stage_handoff<false>(src, out, iters); }
+extern "C" __global__ void __launch_bounds__(64) probe_mbar_bulk(const float* src, float* out, int iters) { stage_handoff<true>(src, out, iters); }
+extern "C" __global__ void __launch_bounds__(64) probe_mbar_all(const float* src, float* out, int iters) { stage_handoff<true, true>(src, out, iters); }
+
+// race-probe [PATTERN]: only that pattern's kernel (syncthreads, sync, arrive, arrive_local, sync_local,
+// mbar_st, mbar_bulk, mbar_all), so that
 // racecheck's summary is per pattern; no argument: all of them.
 int main(int argc, char** argv) {
   const char* only = argc > 1 ? argv[1] : nullptr;
   auto want = [&](const char* name) { return only == nullptr || std::strcmp(only, name) == 0; };
-  float* out;
+  float *out, *src;
   cudaMalloc(&out, 8 * 256 * sizeof(float));
+  cudaMalloc(&src, 256 * sizeof(float));
+  cudaMemset(src, 0, 256 * sizeof(float));
   for (int iters : {1, 2, 8}) {
     if (want("syncthreads")) probe_syncthreads<<<8, 256>>>(out, iters);
     if (want("sync")) probe_sync<<<8, 256>>>(out, iters);
     if (want("arrive")) probe_arrive<<<8, 256>>>(out, iters);
     if (want("arrive_local")) probe_arrive_local<<<8, 256>>>(out, iters);
     if (want("sync_local")) probe_sync_local<<<8, 256>>>(out, iters);
+    if (want("mbar_st")) probe_mbar_st<<<8, 64>>>(src, out, iters);
+    if (want("mbar_bulk")) probe_mbar_bulk<<<8, 64>>>(src, out, iters);
+    if (want("mbar_all")) probe_mbar_all<<<8, 64>>>(src, out, iters);
   }
   const cudaError_t e = cudaDeviceSynchronize();
   printf("race-probe %s: %s\n", only ? only : "(all)", cudaGetErrorString(e));

@@ -30,6 +30,8 @@ export const MLA_CONFIG = {
   SM90S_ROWS: 16,
   SM90S_THREADS: 256,
   SM90S_SMEM_BYTES: 204952,
+  /** Its sparse entry (mla_decode_sm90_small_fp8_sparse_bf16): two math warpgroups and one that gathers the indexed tokens. */
+  SM90S_SPARSE_GATHER_THREADS: 384,
   /** Its 32-row entry (mla_decode_sm90_small_r32_bf16, 16-bit cache only): rows per CTA, dynamic smem. */
   SM90S_R32_ROWS: 32,
   SM90S_R32_SMEM_BYTES: 228632,

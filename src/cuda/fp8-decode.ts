@@ -316,17 +316,6 @@ export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources)
   const numSmParts = a.tileSchedulerMetadata.shape[0];
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   const fp8Params = fp8ParamsOf(a);
-  decode.launch({ grid: [sQ, numSmParts, 1], block: [smallSparseThreads(k.threads), 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, fp8Params);
+  decode.launch({ grid: [sQ, numSmParts, 1], block: [k.sparseThreads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, fp8Params);
   combine.launch(params, fp8Params);
-}
-
-/**
- * EXPERIMENT (for a variant cubin built with -DMLA_SM90S_SPARSE_GATHER_WG=1, not the shipped kernels):
- * FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1 launches hopper-small's sparse entry with a third warpgroup, the one that
- * gathers (384 threads). Read once, at the first sparse launch (not on every launch).
- */
-let gatherWarpgroupThreads: number | undefined;
-function smallSparseThreads(threads: number): number {
-  gatherWarpgroupThreads ??= typeof process !== 'undefined' && process.env.FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG === '1' ? 128 : 0;
-  return threads + gatherWarpgroupThreads;
 }

@@ -142,9 +142,11 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   fp8R32Entry: 'mla_decode_sm90_small_fp8_r32_bf16',
   /**
    * Sparse decode over the FP8 cache (level 4; the default for sparse decodes with h_q ≤ 16): h_q ≤ 16 heads of one
-   * query token per CTA, grid (s_q, parts); the f16 datapath, as `fp8Entry` (the gathered e4m3 codes as f16).
+   * query token per CTA, grid (s_q, parts); the register-A datapath, as `fp8Entry`, with a third warpgroup that
+   * gathers each indexed token's row (`sparseThreads`).
    */
   fp8SparseEntry: 'mla_decode_sm90_small_fp8_sparse_bf16',
+  sparseThreads: MLA_CONFIG.SM90S_SPARSE_GATHER_THREADS,
   rows: MLA_CONFIG.SM90S_ROWS,
   r32Rows: MLA_CONFIG.SM90S_R32_ROWS,
   threads: MLA_CONFIG.SM90S_THREADS,
