@@ -1,7 +1,7 @@
 // Sparse decode in the small-row Hopper kernel (mla_decode_sm90_small.cu, entry mla_decode_sm90_small_fp8_sparse_bf16,
-// level 4): each warpgroup gathers its own blocks. Since session 25 (MLA_SM90S_SPARSE_REGA, the default) on the
-// register-A datapath: raw_to copies each valid token's whole 656-byte row into one of the warpgroup's two stages
-// (SM90S_F8SP_*), the codes go from there into the wgmma's A fragments, the scales are read from the stage
+// level 4). Since session 25 (MLA_SM90S_SPARSE_REGA, the default) on the register-A datapath, and since session 27
+// gathered by a third warpgroup (two warps per math warpgroup, one token per thread: raw_one): each valid token's
+// whole 656-byte row goes into one of the math warpgroup's two stages (SM90S_F8SP_*), the codes go from there into the wgmma's A fragments, the scales are read from the stage
 // (stage_scales) and the RoPE goes from it into S_rope's A fragments (f16r_scores' kRopeStage) — the description below is the f16 datapath's (MLA_SM90S_SPARSE_REGA=0). Thread (t, h) of the warpgroup owns position t of a block (as in
 // the codes' conversion, fp8_codes_block): both read the index; h = 0 copies the token's 512 e4m3 bytes to stage row t
 // (t · 512, a bulk copy; every thread arrives on the barrier with its bytes, 0 for none: the barriers count 128
@@ -111,10 +111,10 @@ struct SmallSparseGather {
   // thread t (0 … 63, two warps) gathers position t of block jg, the whole 656-byte row into the stage at t · pitch,
   // and arrives on `bar` (64 arrivals) with its bytes; warp t / 32's ballot is mask words 2 (t / 32) and + 1. `cur` as
   // raw_to's (this thread walks the served warpgroup's blocks jg, jg + 2, …).
-  __device__ __forceinline__ void raw_one(int t, int req_g, const Slice& s_g, int jg, uint32_t parity, GatherCursor& cur, bool fresh, uint32_t stage,
+  __device__ __forceinline__ void raw_one(int t, int tok, int req_g, const Slice& s_g, int jg, uint32_t parity, GatherCursor& cur, bool fresh, uint32_t stage,
                                           uint32_t bar) const {
     const int pos = s_g.start + jg * PAGE_BLOCK_SIZE + t;
-    const int* idx = fp->indices + static_cast<int64_t>(req_g) * fp->indices_batch_stride + static_cast<int64_t>(blockIdx.x) * fp->indices_seq_stride;
+    const int* idx = fp->indices + static_cast<int64_t>(req_g) * fp->indices_batch_stride + static_cast<int64_t>(tok) * fp->indices_seq_stride;
     if (fresh) {
       const int len = fp->topk_length != nullptr ? min(max(ptx::ld_plain(fp->topk_length + req_g), 0), fp->topk) : fp->topk;
       cur.end = min(len, s_g.end_kv);

@@ -841,6 +841,24 @@ case $step in
     # dense 16-row and sparse cases, two rounds of sweep#0, #16 (--kv fp8) and sparse#0-3 against the shipped build
     fp8_variant ma ma "f16 datapath|sparse FP8 entry" "(h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath|sparse FP8 entry.*" "sweep:0,16" "sparse:0,1,2,3"
     ;;
+  tl)
+    # hopper-small's sparse entry walking its query tokens (the tree: tok += gridDim.x; the host launches s_q CTAs per
+    # part, or one with FLASH_MLA_EXPERIMENT_SPARSE_TOKEN_LOOP=1): sparse GPU tests both ways, memcheck and racecheck
+    # with the loop, two rounds of sparse#0-3 against the committed entry (.variants/gwga)
+    fp8_tests tlg "sparse FP8 entry" 200
+    FLASH_MLA_EXPERIMENT_SPARSE_TOKEN_LOOP=1 fp8_tests tl "sparse FP8 entry" 200
+    FLASH_MLA_EXPERIMENT_SPARSE_TOKEN_LOOP=1 sanitize_fp8_tests tl "sparse FP8 entry.*" 240
+    ab_rounds tl "sparse:0,1,2,3" .variants/gwga dist/kernels FLASH_MLA_EXPERIMENT_SPARSE_TOKEN_LOOP=1
+    ;;
+  s27final)
+    # session 27's tree (the sparse entry's gather warpgroup merged): hopper-small's FP8 GPU tests (dense 16/32 rows,
+    # sparse), memcheck and racecheck on the sparse cases and the 16/32-row dense ones; then the whole sparse set and
+    # bf16 vs FP8 of the 16/32-row sweep rows, FP8 checked (JSON for docs/runs/)
+    fp8_tests s27 "f16 datapath|sparse FP8 entry" 200
+    sanitize_fp8_tests s27sp "sparse FP8 entry.*" 200
+    sanitize_fp8_tests s27 "(h_q 32, s_q 1|h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 200
+    fp8_tables
+    ;;
   s26final)
     # session 26's tree (S's codes a group ahead, S_rope from the sparse stage): hopper-small's FP8 GPU tests (dense
     # 16/32 rows, sparse), memcheck and racecheck on the 16- and 32-row dense cases; then the whole sparse set and bf16

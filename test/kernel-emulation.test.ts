@@ -985,11 +985,12 @@ if (scenarioName) {
     });
 
     // The same for hopper-small's sparse entry (the register-A datapath over whole-row stages): its wait for the gathered
-    // rows dropped (a RAW between a bulk copy and S's ldmatrix of the codes), the validity mask not applied
+    // rows dropped (a RAW between the gather warpgroup's writes — a bulk copy of the rows or the st.shared of their
+    // validity mask words — and the math warpgroup's reads), the validity mask not applied
     // in S (the oracle: invalid positions enter the softmax with S = 0), the RoPE row's halves swapped in S_rope's
     // fragment loads from the stage (the oracle), the S tokens' scales read from the wrong rows (both from the token 8 rows up
     // for h = 1: the oracle), P·V's codes of invalid positions kept (rows never written hold 0xff, NaN codes: the oracle).
-    it("planted bugs in hopper-small's sparse entry: no wait for the gathered rows → RAW on a bulk copy, no validity mask → the oracle, swapped RoPE halves → the oracle, scales of the wrong tokens → the oracle, no P·V mask → the oracle", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (five more emulator builds, ~30 s)' }, async (t) => {
+    it("planted bugs in hopper-small's sparse entry: no wait for the gathered rows → RAW on the rows or their mask, no validity mask → the oracle, swapped RoPE halves → the oracle, scales of the wrong tokens → the oracle, no P·V mask → the oracle", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (five more emulator builds, ~30 s)' }, async (t) => {
       const small = 'mla_decode_sm90_small.cu';
       const builds = {
         noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);\n      } else if constexpr (kRegA) {', '      } else if constexpr (kRegA) {']] }),
@@ -1009,8 +1010,9 @@ if (scenarioName) {
       const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
       for (const r of [noRawWait, noMask, swappedRope, wrongScales, noPvMask]) assert.notEqual(r.status, 0, r.stderr);
       const oracle = /AssertionError.*out\[\d+\]: got .*, reference .*\|err\||AssertionError.*(?:out|lse).*(?:inf\/NaN positions differ|cos diff)/;
-      // (the first reader of a dropped wait's rows: S's ldmatrix of the codes, or the scales' ld.shared)
-      const bulkRaw = /emulated mla_decode_sm90_small_fp8_sparse_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*issued by thread \d+ [^\n]*then (?:ld\.shared|ldmatrix)/;
+      // (the first reader of a dropped wait's writes: the mask words' ld.shared, S's ldmatrix of the codes, or the scales'
+      // ld.shared; the writer the gather warpgroup's bulk copy or its st.shared of the mask)
+      const bulkRaw = /emulated mla_decode_sm90_small_fp8_sparse_bf16: [^\n]*shared-memory race \(RAW\) [^\n]*(?:issued by thread \d+|st\.shared by thread \d+ \(warp (?:8|9|10|11)\b)[^\n]*then (?:ld\.shared|ldmatrix)/;
       assert.match(noRawWait.stderr, bulkRaw, noRawWait.stderr);
       for (const r of [noMask, swappedRope, wrongScales, noPvMask]) assert.match(r.stderr, oracle, r.stderr);
       for (const [what, r] of [['no wait for the gathered rows', noRawWait], ['no validity mask', noMask], ['swapped RoPE halves', swappedRope], ['scales of the wrong tokens', wrongScales], ['no P·V mask', noPvMask]] as const) {
