@@ -153,30 +153,23 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   const PartWork w = load_part_work(p, blockIdx.y);
   if (w.begin_req >= p.b) return;  // idle part
 
-  // Sparse: the query token whose heads are the columns — blockIdx.x, then every gridDim.x-th after it (the host
-  // launches s_q CTAs per part, or one that walks all s_q tokens: its gather runs on into the next token's blocks
-  // during a token's merge)
-  int tok = kSparse ? static_cast<int>(blockIdx.x) : 0;
   // This thread's 2·kCols columns as kCols RowSets (slot i: columns 8i + 2·q4 + {0, 1}), so that slice_of gives each its
   // causal border; rows ≥ q_rows are padding (row_end 0: every token masked, nothing written).
   RowSet rs[kCols];
-  auto set_rows = [&] {
 #pragma unroll
-    for (int i = 0; i < kCols; ++i) {
+  for (int i = 0; i < kCols; ++i) {
 #pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        if constexpr (kSparse) {  // column c: head c of query token tok (c ≥ h_q: padding)
-          rs[i].r_glob[e] = col_of(i, e, q4) < p.h_q ? tok * p.h_q + col_of(i, e, q4) : p.q_rows;
-          rs[i].s_of_row[e] = tok;
-        } else {
-          rs[i].r_glob[e] = col_of(i, e, q4);
-          rs[i].s_of_row[e] = col_of(i, e, q4) / p.h_q;
-        }
+    for (int e = 0; e < 2; ++e) {
+      if constexpr (kSparse) {  // column c: head c of query token blockIdx.x (c ≥ h_q: padding)
+        rs[i].r_glob[e] = col_of(i, e, q4) < p.h_q ? static_cast<int>(blockIdx.x) * p.h_q + col_of(i, e, q4) : p.q_rows;
+        rs[i].s_of_row[e] = blockIdx.x;
+      } else {
+        rs[i].r_glob[e] = col_of(i, e, q4);
+        rs[i].s_of_row[e] = col_of(i, e, q4) / p.h_q;
       }
-      rs[i].s_last = kSparse ? tok : (p.q_rows - 1) / p.h_q;
     }
-  };
-  set_rows();
+    rs[i].s_last = kSparse ? static_cast<int>(blockIdx.x) : (p.q_rows - 1) / p.h_q;
+  }
   // request req as this part sees it (sparse: its topk positions)
   auto slice = [&](int req, const RowSet& r) { return kSparse ? slice_of_len(p, w, req, r, fp->topk) : slice_of(p, w, req, r); };
   // 16-bit cache: the current item's seqlen, loaded by the item before (its next_seqlen; the first item's here), so that
@@ -201,13 +194,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         const bool fresh = !(r <= w.end_req && jn < q.count);
         if (fresh) {
           jn = x;
-          for (;;) {  // the next item with a block of warpgroup x: this token's, else the next token's (its slices alike)
-            for (r = q.req + 1; r <= w.end_req; ++r) {
-              qs = slice(r, rs[0]);
-              if (x < blocks_of(qs).count) break;
-            }
-            if (r <= w.end_req || (tok += gridDim.x) >= p.s_q) break;
-            q.req = w.begin_req - 1;
+          for (r = q.req + 1; r <= w.end_req; ++r) {
+            qs = slice(r, rs[0]);
+            if (x < blocks_of(qs).count) break;
           }
           if (r > w.end_req) break;
           q.count = blocks_of(qs).count;
@@ -215,7 +204,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         q.req = r, q.j = jn;
         const int st = n & 1;
         if (n >= 2) ptx::mbarrier_wait(side + kSparseOffFree + 16 * x + 8 * st, ((n >> 1) - 1) & 1);
-        gx.raw_one(t, tok, r, qs, jn, st, cur, fresh, base + x * SM90S_F8SP_WG_BYTES + st * SM90S_F8SP_STAGE_BYTES, side + 16 * x + 8 * st);
+        gx.raw_one(t, r, qs, jn, st, cur, fresh, base + x * SM90S_F8SP_WG_BYTES + st * SM90S_F8SP_STAGE_BYTES, side + 16 * x + 8 * st);
       }
       return;
     }
@@ -304,12 +293,11 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // Q rows of request `req` → 9 slabs of kRows rows × 128 B (cp.async, waited by the caller); rows ≥ q_rows
   // zero-filled. 16 rows: thread t of a warpgroup copies row t / 8, 16-byte chunks t % 8 + 8k, warpgroup 0 slabs
   // k = 0…4, warpgroup 1 5…8; 32 rows: thread t of the CTA row t / 8, all 9 slabs.
-  // (sparse: of query token q_tok)
-  auto load_q = [&](int req, int q_tok) {
+  auto load_q = [&](int req) {
     const int row = (kRows == 32 ? tid : wtid) >> 3, part = wtid & 7;
-    const bool ok = kSparse ? row < p.h_q : row < p.q_rows;  // sparse: local row = head of query token q_tok
+    const bool ok = kSparse ? row < p.h_q : row < p.q_rows;  // sparse: local row = head of query token blockIdx.x
     const T* src = static_cast<const T*>(p.q);  // valid dummy address for the zero-fill rows
-    if (ok) src += static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(kSparse ? q_tok : row / p.h_q) * p.q_seq_stride +
+    if (ok) src += static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(kSparse ? static_cast<int>(blockIdx.x) : row / p.h_q) * p.q_seq_stride +
                    static_cast<int64_t>(kSparse ? row : row % p.h_q) * p.q_head_stride;
     const uint32_t dst = base + kOffQ + swizzled(row, part);
     const int k0 = kRows == 32 || !wg ? 0 : 5, k1 = kRows == 32 || wg ? SM90_SLABS : 5;
@@ -341,7 +329,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // FP8, session 16 `sfp8`: 1.6–2.1 % on the sweep rows, S11 5 %, though the in-place Q conversion's CTA barrier
       // then holds warpgroup 0 until warpgroup 1's part of Q is in, i.e. after warpgroup 0's first raw block has landed).
       if (kStaggerWg1 && wg == 1) {
-        load_q(w.begin_req, tok);
+        load_q(w.begin_req);
         if (wtid == 0 && wg < bk.count) ptx::mbarrier_wait(kRegA ? sBar - 16 : sBar - 8, 0);  // warpgroup 0's (stage 0)
       }
       if constexpr (kRegA) {
@@ -363,10 +351,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         request_block(table_of(w.begin_req, bk), wg);
       }
     }
-    if (!kStaggerWg1 || wg == 0) load_q(w.begin_req, tok);  // (sparse: never staggered)
+    if (!kStaggerWg1 || wg == 0) load_q(w.begin_req);  // (sparse: never staggered)
   }
 
-  for (;;) {  // sparse: each of the CTA's query tokens (tok); dense: once
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     // (the first two in the initializer: a loop over all of them compiles the 16-row entries differently)
     Slice sl[kCols] = {slice_cur(req, rs[0]), slice_cur(req, rs[1])};
@@ -654,7 +641,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
           if (wg < nb.count) request_block(table_of(req + 1, nb), wg);
         }
       }
-    } else if (!kSparse || tok + static_cast<int>(gridDim.x) >= p.s_q) {
+    } else {
       ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
     }
 
@@ -662,8 +649,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // warpgroups are past their last S (Q is free) and P·V (FP8: K buffer 0's slabs 0–3, the exchange, are free)
     merge.publish(l, m);
     math_sync<kGatherWg>();
-    if (req < w.end_req) load_q(req + 1, tok);  // waited at the top of the next item
-    else if (kSparse && tok + static_cast<int>(gridDim.x) < p.s_q) load_q(w.begin_req, tok + static_cast<int>(gridDim.x));  // the next token's first
+    if (req < w.end_req) load_q(req + 1);  // waited at the top of the next item
     typename SmallMerge<kRows, kFp8, kGatherWg>::Item it;
     merge.totals(it);
     scale_columns<kF16>(o, it.f_own, rg);  // to the common max (f16 datapath: and out of the groups' reference scales)
@@ -674,12 +660,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // the combine folded in (host's choice): the CTA that wrote the request's last split merges them all
     if (!kSparse && p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req, req, 0, p.q_rows, tid, SM90S_THREADS, sFlag, [] { __syncthreads(); });
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's
-  }
-  if constexpr (!kSparse) break;
-  else {
-    if ((tok += gridDim.x) >= p.s_q) break;
-    set_rows();
-  }
   }
 }
 

@@ -111,10 +111,10 @@ struct SmallSparseGather {
   // thread t (0 … 63, two warps) gathers position t of block jg, the whole 656-byte row into the stage at t · pitch,
   // and arrives on `bar` (64 arrivals) with its bytes; warp t / 32's ballot is mask words 2 (t / 32) and + 1. `cur` as
   // raw_to's (this thread walks the served warpgroup's blocks jg, jg + 2, …).
-  __device__ __forceinline__ void raw_one(int t, int tok, int req_g, const Slice& s_g, int jg, uint32_t parity, GatherCursor& cur, bool fresh, uint32_t stage,
+  __device__ __forceinline__ void raw_one(int t, int req_g, const Slice& s_g, int jg, uint32_t parity, GatherCursor& cur, bool fresh, uint32_t stage,
                                           uint32_t bar) const {
     const int pos = s_g.start + jg * PAGE_BLOCK_SIZE + t;
-    const int* idx = fp->indices + static_cast<int64_t>(req_g) * fp->indices_batch_stride + static_cast<int64_t>(tok) * fp->indices_seq_stride;
+    const int* idx = fp->indices + static_cast<int64_t>(req_g) * fp->indices_batch_stride + static_cast<int64_t>(blockIdx.x) * fp->indices_seq_stride;
     if (fresh) {
       const int len = fp->topk_length != nullptr ? min(max(ptx::ld_plain(fp->topk_length + req_g), 0), fp->topk) : fp->topk;
       cur.end = min(len, s_g.end_kv);

@@ -842,7 +842,7 @@ case $step in
     fp8_variant ma ma "f16 datapath|sparse FP8 entry" "(h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath|sparse FP8 entry.*" "sweep:0,16" "sparse:0,1,2,3"
     ;;
   tl)
-    # hopper-small's sparse entry walking its query tokens (the tree: tok += gridDim.x; the host launches s_q CTAs per
+    # (session 27, measured and reverted: the source is commit 9112b19) hopper-small's sparse entry walking its query tokens (the tree: tok += gridDim.x; the host launches s_q CTAs per
     # part, or one with FLASH_MLA_EXPERIMENT_SPARSE_TOKEN_LOOP=1): sparse GPU tests both ways, memcheck and racecheck
     # with the loop, two rounds of sparse#0-3 against the committed entry (.variants/gwga)
     fp8_tests tlg "sparse FP8 entry" 200

@@ -316,17 +316,6 @@ export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources)
   const numSmParts = a.tileSchedulerMetadata.shape[0];
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   const fp8Params = fp8ParamsOf(a);
-  decode.launch({ grid: [sparseTokenCtas(sQ), numSmParts, 1], block: [k.sparseThreads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, fp8Params);
+  decode.launch({ grid: [sQ, numSmParts, 1], block: [k.sparseThreads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, fp8Params);
   combine.launch(params, fp8Params);
-}
-
-/**
- * EXPERIMENT: FLASH_MLA_EXPERIMENT_SPARSE_TOKEN_LOOP=1 launches hopper-small's sparse entry with one CTA per SM part
- * that walks all s_q query tokens (its gather warpgroup runs on into the next token's blocks during a token's merge)
- * instead of s_q CTAs per part. Read once, at the first sparse launch.
- */
-let sparseTokenLoop: boolean | undefined;
-function sparseTokenCtas(sQ: number): number {
-  sparseTokenLoop ??= typeof process !== 'undefined' && process.env.FLASH_MLA_EXPERIMENT_SPARSE_TOKEN_LOOP === '1';
-  return sparseTokenLoop ? 1 : sQ;
 }
