@@ -169,8 +169,8 @@ static_assert(2 * SM90_FP8_RAW_BOX_BYTES == SM90_GROUP_A_SLABS * SM90_SLAB_BYTES
 constexpr int SM90_FP8_MATH_REGS = 216;
 constexpr int SM90_FP8_PRODUCER_REGS = 72;
 // hopper-small's register-A sparse entry: two math warpgroups and a gather warpgroup (384 threads): 2 · 240 + 24 = 3 · 168
-constexpr int SM90S_SPARSE_MATH_REGS = 240;
-constexpr int SM90S_SPARSE_GATHER_REGS = 24;
+constexpr int SM90S_SPARSE_MATH_REGS = 232;
+constexpr int SM90S_SPARSE_GATHER_REGS = 32;
 constexpr int SM90S_SPARSE_GATHER_THREADS = 384;  // HOST: the sparse entry's block (MLA_SM90S_SPARSE_REGA, the default)
 static_assert(SM90S_SPARSE_GATHER_THREADS == 384, "HOST mirrors this number");
 static_assert(2 * SM90S_SPARSE_MATH_REGS + SM90S_SPARSE_GATHER_REGS <= 3 * 168, "setmaxnreg within the launch's registers");

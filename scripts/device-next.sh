@@ -841,6 +841,15 @@ case $step in
     # dense 16-row and sparse cases, two rounds of sweep#0, #16 (--kv fp8) and sparse#0-3 against the shipped build
     fp8_variant ma ma "f16 datapath|sparse FP8 entry" "(h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath|sparse FP8 entry.*" "sweep:0,16" "sparse:0,1,2,3"
     ;;
+  cpa)
+    # the gather warpgroup copying by 16-byte cp.asyncs (.variants/cpa32: -DMLA_SM90S_SPARSE_GATHER_CPASYNC=1, setmaxnreg
+    # 232 / 32) against the shipped build (.variants/gwga: bulk copies, 240 / 24) and the bulk copies at 232 / 32
+    # (.variants/b32): its sparse GPU tests, memcheck and racecheck, two rounds of sparse#0-3
+    kd=$(kernel_dir .variants/cpa32)
+    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests cpa "sparse FP8 entry" 200
+    FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests cpa "sparse FP8 entry.*" 240
+    ab_rounds cpa "sparse:0,1,2,3" .variants/gwga .variants/b32 .variants/cpa32
+    ;;
   tl)
     # (session 27, measured and reverted: the source is commit 9112b19) hopper-small's sparse entry walking its query tokens (the tree: tok += gridDim.x; the host launches s_q CTAs per
     # part, or one with FLASH_MLA_EXPERIMENT_SPARSE_TOKEN_LOOP=1): sparse GPU tests both ways, memcheck and racecheck
