@@ -168,7 +168,9 @@ static_assert(2 * SM90_FP8_RAW_BOX_BYTES == SM90_GROUP_A_SLABS * SM90_SLAB_BYTES
 // without spills, 72 the producer's (ptxas -v: 0 spills at this split; 224/56 spills 12 B).
 constexpr int SM90_FP8_MATH_REGS = 216;
 constexpr int SM90_FP8_PRODUCER_REGS = 72;
-// hopper-small's register-A sparse entry: two math warpgroups and a gather warpgroup (384 threads): 2 · 240 + 24 = 3 · 168
+// hopper-small's register-A sparse entry: two math warpgroups and a gather warpgroup (384 threads): 2 · 232 + 32 ≤ 3 · 168
+// (232 / 32 ran 0.3–0.9 % faster than 240 / 24 on the H200, whose gather at 24 registers has no room to spare: perf log
+// session 27)
 constexpr int SM90S_SPARSE_MATH_REGS = 232;
 constexpr int SM90S_SPARSE_GATHER_REGS = 32;
 constexpr int SM90S_SPARSE_GATHER_THREADS = 384;  // HOST: the sparse entry's block (MLA_SM90S_SPARSE_REGA, the default)

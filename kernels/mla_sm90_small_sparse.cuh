@@ -39,9 +39,6 @@
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
 
-#ifndef MLA_SM90S_SPARSE_GATHER_CPASYNC
-#define MLA_SM90S_SPARSE_GATHER_CPASYNC 0  // the gather warpgroup copies a warp's 32 rows by 16-byte cp.asyncs, 32 consecutive chunks per instruction (not one bulk copy per token)
-#endif
 #ifndef MLA_SM90S_SPARSE_BOUND
 #define MLA_SM90S_SPARSE_BOUND 0  // timing bounds, outputs wrong: 1 each token's whole 656-byte row in its bulk copy (over the
 #endif                            // next row); 2 no RoPE or scale loads (zeros, ones); 3 both
@@ -131,27 +128,8 @@ struct SmallSparseGather {
       ptx::st_shared_u32(mask_at(parity) + 4 * (t >> 4), bits & 0xffffu);
       ptx::st_shared_u32(mask_at(parity) + 4 * (t >> 4) + 4, bits >> 16);
     }
-    if constexpr (MLA_SM90S_SPARSE_GATHER_CPASYNC) {
-      // The warp's 32 rows as 41 × 32 chunks of 16 bytes; instruction i copies chunks 32 i … 32 i + 31 in row order
-      // (row c / 41, chunk c % 41 of the row: each instruction reads 512 contiguous-ish bytes of one or two rows), the
-      // row's source from its token's lane. One bulk copy per token costs the warp 32 serial elect-one-lane rounds.
-      constexpr int kChunks = FP8_BYTES_PER_TOKEN / 16;
-      const uint32_t warp_rows = stage + (t & ~31) * SM90S_F8SP_ROW_PITCH;
-      // (the row's offset in the cache in 16-byte units: one register and one shuffle; < 2^32 · 16 B = 64 GiB)
-      const uint32_t src16 = valid ? static_cast<uint32_t>((row_of(slot) - static_cast<const uint8_t*>(p.k_cache)) >> 4) : 0u;
-      const uint8_t* cache = static_cast<const uint8_t*>(p.k_cache);
-#pragma unroll 1
-      for (int c = lane; c < 32 * kChunks; c += 32) {
-        const int row = c / kChunks, chunk = c - row * kChunks;
-        const uint32_t s16 = __shfl_sync(0xffffffffu, src16, row);
-        if ((bits >> row) & 1u) ptx::cp_async_16(warp_rows + row * SM90S_F8SP_ROW_PITCH + 16 * chunk, cache + 16 * static_cast<uint64_t>(s16 + chunk), 16);
-      }
-      ptx::cp_async_mbarrier_arrive(bar);  // the phase waits for them
-      ptx::mbarrier_arrive(bar);           // and for this thread (its mask words' stores)
-    } else {
-      ptx::mbarrier_arrive_expect_tx(bar, valid ? FP8_BYTES_PER_TOKEN : 0);
-      if (valid) ptx::bulk_load(stage + t * SM90S_F8SP_ROW_PITCH, row_of(slot), FP8_BYTES_PER_TOKEN, bar);
-    }
+    ptx::mbarrier_arrive_expect_tx(bar, valid ? FP8_BYTES_PER_TOKEN : 0);
+    if (valid) ptx::bulk_load(stage + t * SM90S_F8SP_ROW_PITCH, row_of(slot), FP8_BYTES_PER_TOKEN, bar);
   }
 
   // This thread's half of the RoPE row of its token (slot from raw(); 4 × 16 bytes, channels 32 h … 32 h + 31) into

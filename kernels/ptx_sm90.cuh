@@ -74,9 +74,6 @@ __device__ __forceinline__ void setmaxnreg_dec() { asm volatile("setmaxnreg.dec.
 __device__ __forceinline__ void mbarrier_arrive(uint32_t bar) {
   asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" :: "r"(bar) : "memory");
 }
-// The mbarrier tracks this thread's cp.asyncs issued so far: its current phase completes only once they have landed
-// (pending count +1 now, −1 when they land: no arrival of its own).
-__device__ __forceinline__ void cp_async_mbarrier_arrive(uint32_t bar) { asm volatile("cp.async.mbarrier.arrive.shared::cta.b64 [%0];\n" :: "r"(bar) : "memory"); }
 // Transaction bytes the current phase of an mbarrier will wait for, without an arrival.
 __device__ __forceinline__ void mbarrier_expect_tx(uint32_t bar, uint32_t bytes) {
   asm volatile("mbarrier.expect_tx.relaxed.cta.shared::cta.b64 [%0], %1;\n" :: "r"(bar), "r"(bytes) : "memory");

@@ -841,6 +841,14 @@ case $step in
     # dense 16-row and sparse cases, two rounds of sweep#0, #16 (--kv fp8) and sparse#0-3 against the shipped build
     fp8_variant ma ma "f16 datapath|sparse FP8 entry" "(h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath|sparse FP8 entry.*" "sweep:0,16" "sparse:0,1,2,3"
     ;;
+  s27sp)
+    # the shipped tree at session 27's end (gather warpgroup, setmaxnreg 232 / 32): the FP8/sparse GPU tests (all of
+    # the file), memcheck and racecheck on the sparse cases, then the whole sparse set (JSON for docs/runs/)
+    fp8_tests s27e "." 300
+    sanitize_fp8_tests s27e "sparse FP8 entry.*" 200
+    timeout 90 node dist/src/cli.js bench --configs sparse --iters 30 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
+    echo "sparse rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
+    ;;
   cpa)
     # the gather warpgroup copying by 16-byte cp.asyncs (.variants/cpa32: -DMLA_SM90S_SPARSE_GATHER_CPASYNC=1, setmaxnreg
     # 232 / 32) against the shipped build (.variants/gwga: bulk copies, 240 / 24) and the bulk copies at 232 / 32

@@ -621,16 +621,6 @@ void mbarrier_arrive_tx(uint32_t bar, uint32_t bytes, const char* op) {
 
 void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes) { mbarrier_arrive_tx(bar, bytes, "mbarrier.arrive.expect_tx"); }
 void mbarrier_arrive(uint32_t bar) { mbarrier_arrive_tx(bar, 0, "mbarrier.arrive"); }
-// The copies landed at issue (cp_async_16); the phase carries their agent's epoch to its waiters. No arrival: the
-// pending count's +1 and the landing's −1 cancel.
-void cp_async_mbarrier_arrive(uint32_t bar) {
-  Mbarrier& m = mbarrier_at(bar, "cp.async.mbarrier.arrive");
-  if (m.pending == 0) fault("cp.async.mbarrier.arrive at 0x%x: the phase expects no more arrivals", bar);
-  const int agent = race::async_agent(bar);
-  const uint32_t epoch = race::async_epoch(agent);
-  race::cp_async_to_agent(g_cur->tid, agent, epoch);
-  m.arriving_clock.c[agent] = std::max(m.arriving_clock.c[agent], epoch);
-}
 
 // try_wait.parity P succeeds once the phase of parity P has completed, i.e. while the current phase's parity is not P.
 void mbarrier_wait(uint32_t bar, uint32_t parity) {

@@ -283,16 +283,6 @@ void cp_async_wait(unsigned tid) {
   g_pending[tid].clear();
 }
 
-void cp_async_to_agent(unsigned tid, int agent, uint32_t epoch) {
-  if (!g_on) return;
-  tid += g_tid_base;
-  for (uint32_t i : g_pending[tid]) {
-    Word& x = word(i);
-    if (x.pending && x.w_tid == tid) x.pending = false, x.w_agent = static_cast<uint16_t>(agent), x.w_epoch = epoch;
-  }
-  g_pending[tid].clear();
-}
-
 void async_write(unsigned issuer, uint32_t addr, uint32_t bytes, int agent, uint32_t epoch, uint16_t site) {
   if (!g_on) return;
   issuer += g_tid_base, addr += g_addr_base;

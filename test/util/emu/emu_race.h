@@ -68,9 +68,6 @@ void read(unsigned tid, uint32_t addr, uint32_t bytes, uint16_t site);
 void write(unsigned tid, uint32_t addr, uint32_t bytes, uint16_t site);
 void cp_async(unsigned tid, uint32_t addr, uint32_t bytes, uint16_t site);  // in flight until tid's cp_async_wait
 void cp_async_wait(unsigned tid);
-// cp.async.mbarrier.arrive: tid's cp.asyncs in flight become writes of `agent` (the mbarrier's) at `epoch`, ordered
-// for whoever learns that epoch from the mbarrier's phase, as a bulk copy's.
-void cp_async_to_agent(unsigned tid, int agent, uint32_t epoch);
 // A TMA chunk: written by `agent` at `epoch`, after (checked against) what the issuing thread knows.
 void async_write(unsigned issuer, uint32_t addr, uint32_t bytes, int agent, uint32_t epoch, uint16_t site);
 // A bulk copy's source chunk (cp.async.bulk.shared::cluster): read by the copy, `agent` at `epoch` (the agent of the

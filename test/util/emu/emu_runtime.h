@@ -156,7 +156,6 @@ void bar_arrive(int id, int count);  // bar.arrive id, count: counts towards the
 void mbarrier_init(uint32_t bar, uint32_t count, uint16_t site);
 void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes);
 void mbarrier_arrive(uint32_t bar);  // mbarrier.arrive: one arrival, no transaction bytes
-void cp_async_mbarrier_arrive(uint32_t bar);  // the phase completes only after this thread's cp.asyncs so far
 void mbarrier_wait(uint32_t bar, uint32_t parity);
 // cp.async.bulk.tensor (tiled, rank ≤ 5) from a tensor map the fake driver encoded: lands at once, then complete_tx
 void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, int rank, uint16_t site);

@@ -64,8 +64,6 @@ template <int N>
 inline void setmaxnreg_dec() { static_assert(N >= 24 && N <= 256 && N % 8 == 0, "setmaxnreg: a multiple of 8 in [24, 256]"); }
 // mbarrier.arrive (no transaction bytes): one arrival of the current phase.
 inline void mbarrier_arrive(uint32_t bar) { emu::mbarrier_arrive(bar); }
-// cp.async.mbarrier.arrive (no .noinc): the phase also waits for this thread's cp.asyncs so far.
-inline void cp_async_mbarrier_arrive(uint32_t bar) { emu::cp_async_mbarrier_arrive(bar); }
 // Four e4m3 codes (byte 0 = channel 0) times a scale, rounded to bf16 (nearest even), as two bf16x2 words in channel
 // order (word 0's low half = channel 0). What the real one's cvt.rn.f16x2.e4m3x2 → cvt.f32.f16 → mul.rn.f32 →
 // cvt.rn.bf16x2.f32 computes: the e4m3 value exactly (fp8::e4m3_value, as the portable kernels decode it), one float32
