@@ -841,6 +841,15 @@ case $step in
     # dense 16-row and sparse cases, two rounds of sweep#0, #16 (--kv fp8) and sparse#0-3 against the shipped build
     fp8_variant ma ma "f16 datapath|sparse FP8 entry" "(h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath|sparse FP8 entry.*" "sweep:0,16" "sparse:0,1,2,3"
     ;;
+  gw4)
+    # two gather warpgroups (.variants/gw4: -DMLA_SM90S_SPARSE_GATHER_WARPS=4, 512 threads with
+    # FLASH_MLA_EXPERIMENT_SPARSE_GATHER_THREADS=512; each warp 16 positions of a block: 16 serial copy rounds, not 32)
+    # against the shipped build (.variants/b32): sparse GPU tests, memcheck, racecheck, two rounds of sparse#0-3
+    kd=$(kernel_dir .variants/gw4)
+    FLASH_MLA_EXPERIMENT_SPARSE_GATHER_THREADS=512 FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests gw4 "sparse FP8 entry" 200
+    FLASH_MLA_EXPERIMENT_SPARSE_GATHER_THREADS=512 FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests gw4 "sparse FP8 entry.*" 200
+    ab_rounds gw4 "sparse:0,1,2,3" .variants/b32 .variants/gw4@FLASH_MLA_EXPERIMENT_SPARSE_GATHER_THREADS=512
+    ;;
   s27sp)
     # the shipped tree at session 27's end (gather warpgroup, setmaxnreg 232 / 32): the FP8/sparse GPU tests (all of
     # the file), memcheck and racecheck on the sparse cases, then the whole sparse set (JSON for docs/runs/)
