@@ -40,9 +40,6 @@
 #ifndef MLA_SM90S_FP8_REGA
 #define MLA_SM90S_FP8_REGA 1  // the dense FP8 entry's register-A datapath (0: session 9's f16 copy of K in shared memory)
 #endif
-#ifndef MLA_SM90S_SPARSE_GATHER_WARPS
-#define MLA_SM90S_SPARSE_GATHER_WARPS 2  // gather warps per math warpgroup (4: two gather warpgroups, 512 threads, 16 positions of a block per warp)
-#endif
 #ifndef MLA_SM90S_SPARSE_REGA
 #define MLA_SM90S_SPARSE_REGA 1  // the sparse entry on the register-A datapath too (two gathered stages of whole 656-byte rows; 0: the f16 datapath)
 #endif
@@ -184,12 +181,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // n-th into its stage n & 1, once that stage is free: the math warpgroup's arrival after its block n − 2), one token
   // per thread; then it exits (the math warpgroups' barriers do not count it)
   if constexpr (kGatherWg) {
-    if (MLA_SM90S_SPARSE_GATHER_WARPS == 2 ? wg == 2 : wg >= 2) {
-      constexpr int kGw = MLA_SM90S_SPARSE_GATHER_WARPS, kTpw = 64 / kGw;
-      static_assert(kGw == 2 || (kGw == 4 && 2 * SM90S_SPARSE_MATH_REGS + 2 * 24 <= 4 * 128), "setmaxnreg within the launch's registers");
-      ptx::setmaxnreg_dec<kGw == 2 ? SM90S_SPARSE_GATHER_REGS : 24>();
-      const int x = kGw == 2 ? warp >> 1 : (warp_cta - 8) / kGw;
-      const int t = kGw == 2 ? ((warp & 1) << 5) | lane : ((warp_cta - 8) % kGw) * kTpw + (lane & (kTpw - 1));
+    if (wg == 2) {
+      ptx::setmaxnreg_dec<SM90S_SPARSE_GATHER_REGS>();
+      const int x = warp >> 1, t = ((warp & 1) << 5) | lane;
       const SmallSparseGather gx{p, fp, base, side + kSparseOffMask + 32 * x, side + 16 * x, x, t, lane, warp, 0};
       GatherCursor cur{0, -1};
       BlockRef q{w.begin_req - 1, 0, 0, nullptr};
@@ -210,7 +204,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         q.req = r, q.j = jn;
         const int st = n & 1;
         if (n >= 2) ptx::mbarrier_wait(side + kSparseOffFree + 16 * x + 8 * st, ((n >> 1) - 1) & 1);
-        gx.template raw_one<kTpw>(t, r, qs, jn, st, cur, fresh, base + x * SM90S_F8SP_WG_BYTES + st * SM90S_F8SP_STAGE_BYTES, side + 16 * x + 8 * st);
+        gx.raw_one(t, r, qs, jn, st, cur, fresh, base + x * SM90S_F8SP_WG_BYTES + st * SM90S_F8SP_STAGE_BYTES, side + 16 * x + 8 * st);
       }
       return;
     }
@@ -699,7 +693,7 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
 // `sparsef16`): bf16 q, h_q ≤ 16; grid (s_q, num_sm_parts, 1) — blockIdx.x the query token whose heads are the CTA's
 // columns; the dense FP8 entry's block, shared memory and f16 datapath; arguments params and MlaFp8Params (no tensor
 // maps: the warpgroups gather).
-extern "C" __global__ void __launch_bounds__(MLA_SM90S_SPARSE_REGA ? (MLA_SM90S_SPARSE_GATHER_WARPS == 4 ? 512 : SM90S_SPARSE_GATHER_THREADS) : SM90S_THREADS, 1)
+extern "C" __global__ void __launch_bounds__(MLA_SM90S_SPARSE_REGA ? SM90S_SPARSE_GATHER_THREADS : SM90S_THREADS, 1)
     mla_decode_sm90_small_fp8_sparse_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
   small_row_decode<true, SM90S_ROWS, true>(p, nullptr, nullptr, &f);
 }

@@ -107,21 +107,17 @@ struct SmallSparseGather {
   }
 
 
-  // The gather warpgroup's raw_to (this struct built for the math warpgroup it serves): thread t (0 … 63: kTpw per
-  // warp, lanes 0 … kTpw − 1) gathers position t of block jg, the whole 656-byte row into the stage at t · pitch, and
-  // arrives on `bar` (64 arrivals) with its bytes; the warp's ballot is mask word t / 16 (kTpw 32: and the next). Lanes
-  // ≥ kTpw load nothing and do not arrive. `cur` as raw_to's (this thread walks the served warpgroup's blocks jg,
-  // jg + 2, …).
-  template <int kTpw = 32>
+  // The gather warpgroup's raw_to (MLA_SM90S_SPARSE_GATHER_WG; this struct built for the math warpgroup it serves):
+  // thread t (0 … 63, two warps) gathers position t of block jg, the whole 656-byte row into the stage at t · pitch,
+  // and arrives on `bar` (64 arrivals) with its bytes; warp t / 32's ballot is mask words 2 (t / 32) and + 1. `cur` as
+  // raw_to's (this thread walks the served warpgroup's blocks jg, jg + 2, …).
   __device__ __forceinline__ void raw_one(int t, int req_g, const Slice& s_g, int jg, uint32_t parity, GatherCursor& cur, bool fresh, uint32_t stage,
                                           uint32_t bar) const {
-    static_assert(kTpw == 32 || kTpw == 16, "a warp gathers 32 or 16 positions");
-    const bool active = kTpw == 32 || lane < kTpw;
     const int pos = s_g.start + jg * PAGE_BLOCK_SIZE + t;
     const int* idx = fp->indices + static_cast<int64_t>(req_g) * fp->indices_batch_stride + static_cast<int64_t>(blockIdx.x) * fp->indices_seq_stride;
     if (fresh) {
       const int len = fp->topk_length != nullptr ? min(max(ptx::ld_plain(fp->topk_length + req_g), 0), fp->topk) : fp->topk;
-      cur.end = active ? min(len, s_g.end_kv) : 0;
+      cur.end = min(len, s_g.end_kv);
       cur.next = pos < cur.end ? ptx::ld_plain(idx + pos) : -1;
     }
     const int slot = cur.next;
@@ -130,9 +126,9 @@ struct SmallSparseGather {
     const uint32_t bits = __ballot_sync(0xffffffffu, valid);
     if (lane == 0) {
       ptx::st_shared_u32(mask_at(parity) + 4 * (t >> 4), bits & 0xffffu);
-      if constexpr (kTpw == 32) ptx::st_shared_u32(mask_at(parity) + 4 * (t >> 4) + 4, bits >> 16);
+      ptx::st_shared_u32(mask_at(parity) + 4 * (t >> 4) + 4, bits >> 16);
     }
-    if (active) ptx::mbarrier_arrive_expect_tx(bar, valid ? FP8_BYTES_PER_TOKEN : 0);
+    ptx::mbarrier_arrive_expect_tx(bar, valid ? FP8_BYTES_PER_TOKEN : 0);
     if (valid) ptx::bulk_load(stage + t * SM90S_F8SP_ROW_PITCH, row_of(slot), FP8_BYTES_PER_TOKEN, bar);
   }
 

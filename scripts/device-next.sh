@@ -842,7 +842,7 @@ case $step in
     fp8_variant ma ma "f16 datapath|sparse FP8 entry" "(h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath|sparse FP8 entry.*" "sweep:0,16" "sparse:0,1,2,3"
     ;;
   gw4)
-    # two gather warpgroups (.variants/gw4: -DMLA_SM90S_SPARSE_GATHER_WARPS=4, 512 threads with
+    # (session 27, measured and reverted: the source is commit a00d9f8) two gather warpgroups (.variants/gw4: -DMLA_SM90S_SPARSE_GATHER_WARPS=4, 512 threads with
     # FLASH_MLA_EXPERIMENT_SPARSE_GATHER_THREADS=512; each warp 16 positions of a block: 16 serial copy rounds, not 32)
     # against the shipped build (.variants/b32): sparse GPU tests, memcheck, racecheck, two rounds of sparse#0-3
     kd=$(kernel_dir .variants/gw4)

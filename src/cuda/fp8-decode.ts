@@ -289,16 +289,6 @@ function cudaFp8SparseHopperDecode(a: MlaDecodeArgs, res: DecodeResources): void
  * layout rule, fp8SparseHopperLayoutMisfit); then the portable sparse path's combine (the sink variant when attnSink
  * is given). The combine is never folded in: the fold merge knows no sink, and split rows take theirs in the combine.
  */
-/**
- * EXPERIMENT (a variant cubin built with -DMLA_SM90S_SPARSE_GATHER_WARPS=4): FLASH_MLA_EXPERIMENT_SPARSE_GATHER_THREADS=512
- * launches hopper-small's sparse entry with two gather warpgroups. Read once, at the first sparse launch.
- */
-let sparseThreadsOverride: number | undefined;
-function sparseThreads(threads: number): number {
-  sparseThreadsOverride ??= typeof process !== 'undefined' && process.env.FLASH_MLA_EXPERIMENT_SPARSE_GATHER_THREADS === '512' ? 512 : 0;
-  return sparseThreadsOverride || threads;
-}
-
 export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources): void {
   const { device, stream } = getCudaContext();
   const k = SMALL_ROW_HOPPER_KERNEL;
@@ -326,6 +316,6 @@ export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources)
   const numSmParts = a.tileSchedulerMetadata.shape[0];
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   const fp8Params = fp8ParamsOf(a);
-  decode.launch({ grid: [sQ, numSmParts, 1], block: [sparseThreads(k.sparseThreads), 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, fp8Params);
+  decode.launch({ grid: [sQ, numSmParts, 1], block: [k.sparseThreads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, fp8Params);
   combine.launch(params, fp8Params);
 }
