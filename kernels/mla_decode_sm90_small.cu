@@ -40,9 +40,6 @@
 #ifndef MLA_SM90S_FP8_REGA
 #define MLA_SM90S_FP8_REGA 1  // the dense FP8 entry's register-A datapath (0: session 9's f16 copy of K in shared memory)
 #endif
-#ifndef MLA_SM90S_SPARSE_REGA
-#define MLA_SM90S_SPARSE_REGA 1  // the sparse entry on the register-A datapath too (two gathered stages of whole 656-byte rows; 0: the f16 datapath)
-#endif
 
 #include "mla_config.h"
 #include "mla_fp8_params.h"
@@ -69,10 +66,10 @@ using namespace mla;
 // with the tokens' scales, P·V per group, each group's Oᵀ in units of a running reference scale r_g).
 // kSparse (with kFp8; entry mla_decode_sm90_small_fp8_sparse_bf16, level 4): sparse decode, fp the MlaFp8Params; the
 // CTA's columns are the h_q ≤ 16 heads of query token blockIdx.x, its tokens that token's topk positions; each block's
-// 64 positions gathered by the warpgroup itself (per-token bulk copies, no tensor maps; see "sparse" below), on the
-// f16 datapath — the gathered codes to f16 unscaled (fp8_codes_block<true>), the gathered tokens' scales per group
-// (SmallSparseGather::token_scales: 0 for an invalid position, whose S is −inf), the dense FP8 entry's S partials,
-// group rescale and Pᵀ copies.
+// 64 positions gathered by a third warpgroup (per-token bulk copies of whole 656-byte rows, no tensor maps;
+// mla_sm90_small_sparse.cuh) into two stages per math warpgroup, on the register-A datapath (below): the codes from the
+// stage into the wgmma's A fragments, the tokens' scales (0 for an invalid position, whose S is −inf) and RoPE read
+// from the stage.
 template <bool kFp8, int kRows, bool kSparse = false>
 __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const CUtensorMap* k_map, const CUtensorMap* rope_map,
                                                  const MlaFp8Params* fp = nullptr, const CUtensorMap* raw_sw_map = nullptr, const CUtensorMap* scale_map = nullptr) {
@@ -82,14 +79,14 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   constexpr bool kF16 = kFp8;  // the f16 datapath: both FP8 entries
   // the dense FP8 entry's register-A datapath (mla_sm90_small_fp8.cuh, f16r_scores / f16r_pv): per warpgroup two raw
   // stages (swizzled boxes, raw_sw_map) in its K buffer's slabs 0–3 and 4–7, slab 8 as before; no f16 copy of K
-  // (MLA_SM90S_SPARSE_REGA: the sparse entry too — per warpgroup two gathered stages of 64 whole token rows (656 B: codes,
-  // scales, RoPE in one bulk copy each; SM90S_F8SP_*) and its slab 8; at the block's start the scales are read from the
-  // stage and the RoPE copied from it into slab 8, behind one fence and warpgroup barrier; Q and the merge moved)
-  constexpr bool kRegA = kFp8 && MLA_SM90S_FP8_REGA && (!kSparse || MLA_SM90S_SPARSE_REGA);
-  // register-A sparse with a gather warpgroup (warpgroup 2: its warps 2x, 2x + 1 gather math warpgroup x's blocks as
-  // soon as a stage is free, so the per-token copies' issue leaves the math warpgroups' chain); the math warpgroups'
-  // CTA barriers are then a named barrier over their 256 threads (math_sync); 384 threads (perf log session 27, `gwg`)
-  constexpr bool kGatherWg = kSparse && kRegA;
+  // (the sparse entry always — per warpgroup two gathered stages of 64 whole token rows (656 B: codes, scales, RoPE in
+  // one bulk copy each; SM90S_F8SP_*) and its slab 8; the scales and the RoPE read from the stage; Q and the merge
+  // moved. MLA_SM90S_FP8_REGA=0 builds the dense entry on session 9's f16 copy of K.)
+  constexpr bool kRegA = kFp8 && (kSparse || MLA_SM90S_FP8_REGA);
+  // sparse: a gather warpgroup (warpgroup 2: its warps 2x, 2x + 1 gather math warpgroup x's blocks as soon as a stage is
+  // free, so the per-token copies' issue leaves the math warpgroups' chain); the math warpgroups' CTA barriers are then
+  // a named barrier over their 256 threads (math_sync); 384 threads (perf log session 27, `gwg`)
+  constexpr bool kGatherWg = kSparse;
   static_assert(!kFp8 || kRows == 16, "the FP8 entries' layout holds 16 rows");
   static_assert(!kSparse || kFp8, "sparse: over the FP8 cache");
   constexpr int kSideBytes = kSparse ? kSparseSideBytes : SM90S_F8_SIDE_BYTES;
@@ -114,14 +111,14 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   const uint32_t sFree = side + kSparseOffFree + 16 * wg;  // kGatherWg: this warpgroup's "stage s free" at + 8 s
   const uint32_t sRope = side + (kRegA ? 32 : 16) + 8 * wg;
   const uint32_t sFlag = kFp8 ? side + (kRegA ? 48 : 32) : base + Lay::kOffFlag;
-  constexpr int kOffQ = kFp8 ? (kSparse && kRegA ? SM90S_F8SP_OFF_Q : SM90S_F8_OFF_Q) : Lay::kOffQ;
+  constexpr int kOffQ = kFp8 ? (kSparse ? SM90S_F8SP_OFF_Q : SM90S_F8_OFF_Q) : Lay::kOffQ;
   // bf16: float[4][kRows] of its warps; FP8: see max_slot
   const uint32_t sMaxW = base + Lay::kOffMax + wg * (4 * kRows * 4);
   // the merge's column sums of warpgroup x's warp v and column maxima of warpgroup x: bf16 [2][4][kRows] and
   // [2][kRows]; FP8 in warpgroup x's K buffer's slabs 4–7 ([4][16] and [16]; register-A: the f16 datapath's raw
   // stages, whose place is free there — the next item's blocks land in the K buffers during the merge)
   const uint32_t sMergeF8 = base + (kRegA ? (kSparse ? SM90S_F8SP_OFF_MERGE : SM90S_F8_OFF_RAW0) : SM90S_F8_OFF_K0);
-  const uint32_t sL = kFp8 ? sMergeF8 + (kSparse && kRegA ? SM90S_F8SP_XCHG_BYTES : 4 * SM90_SLAB_BYTES) : base + Lay::kOffL;
+  const uint32_t sL = kFp8 ? sMergeF8 + (kSparse ? SM90S_F8SP_XCHG_BYTES : 4 * SM90_SLAB_BYTES) : base + Lay::kOffL;
   const uint32_t sM = kFp8 ? sL + 4 * kRows * 4 : base + Lay::kOffM;
   // the Oᵀ exchange, 32 KB (the r32 entry: in two rounds); FP8: K buffer 0's slabs 0–3 (register-A: as sL)
   const uint32_t sX = kFp8 ? sMergeF8 : base + Lay::kOffX;
@@ -133,7 +130,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // RoPE goes through registers, or with register-A comes in the gathered rows)
       // (register-A: the gather warpgroup's 64 threads per math warpgroup arrive; then the four "stage free" barriers,
       // each arrived on by every thread of its math warpgroup)
-      for (int b = 0; b < (kSparse ? (kRegA ? 4 : 2) : kRegA ? 6 : 4); ++b) ptx::mbarrier_init(side + 8 * b, kSparse ? (kGatherWg ? 64 : kWgThreads) : 1);
+      for (int b = 0; b < (kSparse ? 4 : kRegA ? 6 : 4); ++b) ptx::mbarrier_init(side + 8 * b, kSparse ? 64 : 1);
       if constexpr (kGatherWg)
         for (int b = 0; b < 4; ++b) ptx::mbarrier_init(side + kSparseOffFree + 8 * b, kWgThreads);
     } else {
@@ -184,7 +181,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     if (wg == 2) {
       ptx::setmaxnreg_dec<SM90S_SPARSE_GATHER_REGS>();
       const int x = warp >> 1, t = ((warp & 1) << 5) | lane;
-      const SmallSparseGather gx{p, fp, base, side + kSparseOffMask + 32 * x, side + 16 * x, x, t, lane, warp, 0};
+      const SmallSparseGather gx{p, fp, side + kSparseOffMask + 32 * x, lane};
       GatherCursor cur{0, -1};
       BlockRef q{w.begin_req - 1, 0, 0, nullptr};
       Slice qs{};
@@ -252,21 +249,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     return page;
   };
 
-  // ---- sparse: the warpgroup gathers its blocks itself (mla_sm90_small_sparse.cuh)
-  GatherCursor cursor{0, -1};  // sparse: this thread's place in the warpgroup's gather (SmallSparseGather::raw)
-  const SmallSparseGather gather{p, fp, base, side + kSparseOffMask + 32 * wg, sBar, wg, wtid, lane, warp, wg_bar};
-  // The warpgroup's block after its block j of item req (as page_after): gathered (raw bytes and mask into slot
-  // `parity`); returns this thread's slot, or −2 (uniform) if there is none.
-  auto gather_after = [&](int req, const Slice& s_cur, const Blocks& bk, int j, uint32_t parity) {
-    int slot = -2;
-    if (j + 2 < bk.count) {
-      slot = gather.raw(req, s_cur, j + 2, parity, cursor, false);
-    } else if (req < w.end_req) {
-      const Slice ns = slice(req + 1, rs[0]);
-      if (wg < blocks_of(ns).count) slot = gather.raw(req + 1, ns, wg, parity, cursor, true);
-    }
-    return slot;
-  };
+  // ---- sparse: the gathered blocks' validity masks and scales (mla_sm90_small_sparse.cuh)
+  const SmallSparseGather gather{p, fp, side + kSparseOffMask + 32 * wg, lane};
   // ---- register-A: the warpgroup's block n (of the part, over its items) uses raw stage n & 1 (that barrier's phase
   // (n >> 1) & 1) and the RoPE barrier's phase n & 1; at block n's end go the raw bytes of block n + 2 and the RoPE box
   // of block n + 1. rq is the last block whose raw bytes are requested (its index rq_n), nblk the current block's.
@@ -286,8 +270,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   };
   auto advance = [&](BlockRef& c) { return c.req > w.end_req ? false : c.j + 2 < c.count ? (c.j += 2, true) : seek(c, c.req + 1); };
 
-  int slot_next = -2;  // sparse: this thread's slot in the warpgroup's next block (gathered), −1 invalid, −2 none
-  uint4 rope[4];       // sparse: this thread's half of its token's RoPE row in that block (gather.rope_load)
   // Dense register-A (MLA_SM90S_SCALES_TMA): the token scales of raw stage st of this warpgroup (a TMA box with the stage)
   auto scales_at = [&](int st) { return base + SM90S_F8_OFF_SCALES + (2 * wg + st) * SM90S_F8_SCALE_BOX_BYTES; };
   // Q rows of request `req` → 9 slabs of kRows rows × 128 B (cp.async, waited by the caller); rows ≥ q_rows
@@ -313,13 +295,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     const Blocks bk = blocks_of(s0);
     // Dense caches only: the sparse entry gathers per token, its warpgroups' first blocks are not one burst.
     constexpr bool kStaggerWg1 = !kSparse;
-    if constexpr (kSparse && kRegA) {
+    if constexpr (kSparse) {
       // (the gather warpgroup fetches the blocks)
-    } else if constexpr (kSparse) {
-      if (wg < bk.count) {
-        slot_next = gather.raw(w.begin_req, s0, wg, 0, cursor, true);
-        gather.rope_load(slot_next, rope);
-      }
     } else {
       // Dense: warpgroup 1 requests its first block only once warpgroup 0's has landed (the first fill of
       // warpgroup 0's barrier; it cannot complete a second before this wait sees the first: that needs its block 2
@@ -397,7 +374,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // the smem base through an opaque move: otherwise the compiler keeps the ~70 descriptors live across blocks
       const uint32_t b_ = opaque(base);
       // (register-A sparse: an address 8 slabs below its slab 8, so that sK + 8 slabs is slab 8 as for the others)
-      const uint32_t sK = kSparse && kRegA ? b_ + wg * SM90S_F8SP_WG_BYTES + SM90S_F8SP_OFF_SLAB8 - (SM90_SLABS - 1) * SM90_SLAB_BYTES
+      const uint32_t sK = kSparse ? b_ + wg * SM90S_F8SP_WG_BYTES + SM90S_F8SP_OFF_SLAB8 - (SM90_SLABS - 1) * SM90_SLAB_BYTES
                                            : b_ + SM90S_OFF_K0 + wg * SM90_TILE_BYTES;
       const uint32_t sQ = b_ + kOffQ;
       // Pᵀ: 16-bit cache, the warpgroup's own slab; FP8, the four f16 copies fill slab 8
@@ -407,7 +384,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // register-A: this block's raw stage
       const uint32_t sSt = kSparse ? b_ + wg * SM90S_F8SP_WG_BYTES + (nblk & 1) * SM90S_F8SP_STAGE_BYTES : sK + (nblk & 1) * 4 * SM90_SLAB_BYTES;
       Fp8TokenScales tsc;  // f16 datapath: this thread's two tokens' scales (0 past the block's valid tokens, sparse: invalid)
-      if constexpr (kRegA && kSparse) {
+      if constexpr (kSparse) {
         ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);
       } else if constexpr (kRegA) {
         const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
@@ -423,7 +400,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
           if (more) rq = nx, ++rq_n;
         }
         ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);
-      } else if constexpr (kF16 && !kSparse) {
+      } else if constexpr (kF16) {
         const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
         const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
         tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);  // before the wait: the load hides behind the TMA's
@@ -433,14 +410,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         fp8_codes_block(sK, sRaw, wtid, n_valid, wg_bar);
         if (wtid == 0 && page_next >= 0) fp8_request_raw(sRaw, k_map, sBar, page_next);  // the stage is free
         prefetch_after_next(bt, j, bk.count);
-      } else if constexpr (kSparse) {
-        const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
-        tsc = gather.token_scales(slot_next, g);  // before the wait: the loads hide behind the gather's
-        ptx::mbarrier_wait(sBar, phase);
-        // codes → f16, zeros for an invalid position (its stage row is stale); the RoPE registers → slab 8 (free since
-        // the block before's P·V barrier) before the codes' fence and barrier, which order both before the wgmma
-        fp8_codes_block<true>(sK, sRaw, wtid, slot_next >= 0 ? PAGE_BLOCK_SIZE : 0, wg_bar, [&] { gather.rope_store(sK, rope); });
-        slot_next = gather_after(req, sl[0], bk, j, phase ^ 1);  // the stage is free
       } else {
         ptx::mbarrier_wait(sBar, phase);
         phase ^= 1;
@@ -474,7 +443,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         }
       } else if constexpr (kF16) {
         float sg[4][4 * kCols];  // f16 datapath: the four scale groups' partial Sᵀ (f16_scores)
-        f16_scores<!kSparse>(s, sg, sK, sQ, tsc, qf, sRope, phase);
+        f16_scores(s, sg, sK, sQ, tsc, qf, sRope, phase);
       } else {
         const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
         ptx::wgmma_fence();
@@ -496,9 +465,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       };
       if constexpr (kF16) f16_publish_scale_maxima(sK, tsc, warp, lane);  // (after the column maxima: f16_smax_at)
       const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
-      // sparse: this warp's 16 positions' validity bits (the block's mask slot: phase flipped in f16_scores)
-      // (register-A: slot nblk & 1)
-      const uint32_t vbits = kSparse ? ptx::ld_shared_u32(gather.mask_at(kRegA ? nblk & 1 : phase ^ 1) + 4 * warp) >> g : ~0u;
+      // sparse: this warp's 16 positions' validity bits (the block's mask slot nblk & 1)
+      const uint32_t vbits = kSparse ? ptx::ld_shared_u32(gather.mask_at(nblk & 1) + 4 * warp) >> g : ~0u;
       float mx[kCols][2];
 #pragma unroll
       for (int i = 0; i < kCols; ++i)
@@ -558,7 +526,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       ptx::named_barrier_sync(wg_bar, kWgThreads);
 
       // Oᵀ += Vᵀ · Pᵀ: m-tile t reads slab t MN-major (channels contiguous, 8 tokens per 1024 B), 16 tokens a k-step
-      if constexpr (kRegA && kSparse) {
+      if constexpr (kSparse) {
         // the codes of invalid positions dropped (their stage rows hold stale or never-written bytes)
         const uint4 vm = ptx::ld_shared_v4(gather.mask_at(nblk & 1));
         if ((vm.x & vm.y & vm.z & vm.w) != 0xffffu) f16r_pv<true, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE, vm);
@@ -584,14 +552,12 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         ptx::wgmma_wait<0>();
       }
       ptx::named_barrier_sync(wg_bar, kWgThreads);  // the warpgroup is past this block's wgmmas: K and P may be rewritten
-      if constexpr (kSparse && kRegA) {
+      if constexpr (kSparse) {
         // the gather warpgroup may refill the stage; every thread arrives with its own reads (arrivals by thread 0
         // after the warpgroup barrier order them as well, but compute-sanitizer's racecheck does not follow that
         // chain: race-probe mbar_st / mbar_all, session 27; same time)
         ptx::mbarrier_arrive(sFree + 8 * (nblk & 1));
         ++nblk;
-      } else if constexpr (kSparse) {
-        gather.rope_load(slot_next, rope);  // its RoPE row into registers (stored at the next block's start)
       } else if constexpr (kFp8) {
         if (wtid == 0 && page_next >= 0) fp8_request_rope(sK, rope_map, sRope, page_next);  // slab 8 is free
         if constexpr (kRegA) {
@@ -630,16 +596,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         const int n_next = __shfl_sync(0xffffffffu, end_kv > 0 ? (end_kv - 1) / PAGE_BLOCK_SIZE + 1 : 0, 0);
         if (wg < n_next && wtid == 0) request_page(next_page);
       } else if (!kRegA && bk.count <= wg) {  // (register-A: requested by the warpgroup's blocks before, rq)
-        const Slice ns = slice(req + 1, rs[0]);
-        const Blocks nb = blocks_of(ns);
-        if constexpr (kSparse) {
-          if (wg < nb.count) {
-            slot_next = gather.raw(req + 1, ns, wg, phase, cursor, true);
-            gather.rope_load(slot_next, rope);
-          }
-        } else {
-          if (wg < nb.count) request_block(table_of(req + 1, nb), wg);
-        }
+        const Blocks nb = blocks_of(slice(req + 1, rs[0]));
+        if (wg < nb.count) request_block(table_of(req + 1, nb), wg);
       }
     } else {
       ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
@@ -653,7 +611,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     typename SmallMerge<kRows, kFp8, kGatherWg>::Item it;
     merge.totals(it);
     scale_columns<kF16>(o, it.f_own, rg);  // to the common max (f16 datapath: and out of the groups' reference scales)
-    merge.template exchange<kSparse && kRegA ? 2 : 1>(o, it);
+    merge.template exchange<kSparse ? 2 : 1>(o, it);
     // ---- epilogue: this warpgroup's four m-tiles of every real column
     const Slice& s0 = sl[0];
     merge.template store<kSparse>(p, fp, req, s0, rs, it);
@@ -693,7 +651,7 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
 // `sparsef16`): bf16 q, h_q ≤ 16; grid (s_q, num_sm_parts, 1) — blockIdx.x the query token whose heads are the CTA's
 // columns; the dense FP8 entry's block, shared memory and f16 datapath; arguments params and MlaFp8Params (no tensor
 // maps: the warpgroups gather).
-extern "C" __global__ void __launch_bounds__(MLA_SM90S_SPARSE_REGA ? SM90S_SPARSE_GATHER_THREADS : SM90S_THREADS, 1)
+extern "C" __global__ void __launch_bounds__(SM90S_SPARSE_GATHER_THREADS, 1)
     mla_decode_sm90_small_fp8_sparse_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
   small_row_decode<true, SM90S_ROWS, true>(p, nullptr, nullptr, &f);
 }

@@ -1,21 +1,21 @@
 // The small-row kernel's FP8 fill (mla_decode_sm90_small.cu, its FP8 entries): each math warpgroup fills its own K
 // blocks, no producer warpgroup, with the next block's raw bytes in flight while it computes with this one. Per
-// warpgroup (mla_config.h SM90S_F8_*): a raw stage (one block's e4m3 bytes; dense: two TMA boxes of 64 tokens × 256 B
-// on its "raw" mbarrier; sparse: one bulk copy of 512 B per gathered token) and its K buffer (9 slabs of 64 tokens ×
-// 64 channels, 128B-swizzled), whose slab 8 takes the block's RoPE columns as bf16 (dense: a TMA box, 128B swizzle,
-// on its "RoPE" mbarrier; sparse: through registers, stored swizzled with the codes, mla_sm90_small_sparse.cuh). Both
-// entries run the f16 datapath. Per block: every thread loads its two S tokens' four scales from global memory before
-// the raw wait (their latency hides behind it); the 128 threads convert the stage's codes, unscaled, to f16 into slabs
-// 0–7 (fp8_codes_block), fence.proxy.async, warpgroup barrier — then the stage is free and the next block's raw bytes
-// are requested into it; the RoPE of the next block goes out (dense) or is loaded (sparse) only after this block's
-// P·V (slab 8 holds Pᵀ until then: the kernel). Q's slabs 0–7 go to f16 once per item (q_to_f16_scaled).
+// warpgroup (mla_config.h SM90S_F8_*): a raw stage (one block's e4m3 bytes: two TMA boxes of 64 tokens × 256 B on its
+// "raw" mbarrier) and its K buffer (9 slabs of 64 tokens × 64 channels, 128B-swizzled), whose slab 8 takes the
+// block's RoPE columns as bf16 (a TMA box, 128B swizzle, on its "RoPE" mbarrier). The f16 datapath (until session 27
+// the sparse entry ran it too, over gathered token rows). Per block: every thread loads its two S tokens' four scales
+// from global memory before the raw wait (their latency hides behind it); the 128 threads convert the stage's codes,
+// unscaled, to f16 into slabs 0–7 (fp8_codes_block), fence.proxy.async, warpgroup barrier — then the stage is free and
+// the next block's raw bytes are requested into it; the RoPE of the next block goes out only after this block's P·V
+// (slab 8 holds Pᵀ until then: the kernel). Q's slabs 0–7 go to f16 once per item (q_to_f16_scaled).
 // Thread k of the warpgroup owns token k / 2 and box k % 2 (channels 256 · (k % 2) … + 255: two scale groups).
 // Also the math over the f16 codes (the kernel's comment, "FP8 cache"): Q to f16 per item (f16_item_start), the four
 // partial Sᵀ and their sum (f16_scores), the groups' reference scales (f16_publish_scale_maxima, f16_rescale_groups)
 // and the four Pᵀ copies (f16_store_p).
 // Tensor maps (dense): the 'hopper' FP8 kernel's (mla_config.h, src/cuda/fp8-decode.ts fp8HopperTensorMapSpecs).
 // The dense entry's default since session 23 is the register-A datapath at the end of this file (no f16 copy of K);
-// the fill above serves the sparse entry and the dense entry built with MLA_SM90S_FP8_REGA=0.
+// the fill above serves the dense entry built with MLA_SM90S_FP8_REGA=0; the sparse entry runs the register-A
+// datapath over its gathered whole-row stages (mla_sm90_small_sparse.cuh).
 // ---- from the kernel (mla_decode_sm90_small.cu): the FP8 entries as the kernel runs them ----
 // FP8 cache (entry mla_decode_sm90_small_fp8_bf16, kF16: the f16 datapath; mla_sm90_small_fp8.cuh): each warpgroup
 // TMA-loads its blocks' raw e4m3 bytes into its own raw stage and converts them into its K buffer's slabs 0–7 as f16
@@ -126,24 +126,23 @@ __device__ __forceinline__ void store_codes_f16(uint32_t sKb, int row, int ch0, 
   ptx::st_shared_v4(slab + swizzled(row, c + 1), make_uint4(v2.x, v2.y, v3.x, v3.y));
 }
 
-// The landed raw block in the stage at sRaw (the dense entry's: two TMA boxes, row t of box h at h · 16384 + 256 t;
-// kGathered, the sparse entry's: token t's 512 bytes at t · 512 (one bulk copy per token), box h's half at + 256 h —
-// the same banks per chunk either way) → its codes as f16, unscaled, in slabs 0–7 of the K buffer at sKb; zeros for
-// tokens ≥ n_valid (NaN-filled slots past a sequence's end: P = 0 times NaN would still poison Oᵀ; sparse: the caller
-// passes 0 for an invalid position, whose stage row holds stale bytes). before_fence() runs after this thread's code
-// stores (the sparse entry: its RoPE stores into slab 8). Ends with the stores visible to wgmma and the warpgroup past
-// them and past its reads of the stage (barrier `bar`, kFp8FillBarriers passes).
-// Chunk order: thread (t, h) takes its half's 16 chunks x = (i + k) mod 16 with k = (t & 1) | 2h | 2 (t & 2), so that
-// the 8 threads of each quarter-warp (4 tokens × 2 halves) read 8 different bank groups of the stage and write 8
-// different ones of the swizzled slabs (chunk (2 (x mod 4) ^ t) mod 8): no bank conflicts.
+// No callback (f16r_scores' BeforeRope by default).
 struct NoStores {
   __device__ __forceinline__ void operator()() const {}
 };
-template <bool kGathered = false, typename BeforeFence = NoStores>
-__device__ __forceinline__ void fp8_codes_block(uint32_t sKb, uint32_t sRaw, int wtid, int n_valid, int bar, BeforeFence&& before_fence = {}) {
+
+// The landed raw block in the stage at sRaw (two TMA boxes, row t of box h at h · 16384 + 256 t) → its codes as f16,
+// unscaled, in slabs 0–7 of the K buffer at sKb; zeros for tokens ≥ n_valid (NaN-filled slots past a sequence's end:
+// P = 0 times NaN would still poison Oᵀ). Ends with the stores visible to wgmma and the warpgroup past them and past
+// its reads of the stage (barrier `bar`, kFp8FillBarriers passes). (The dense entry built with MLA_SM90S_FP8_REGA=0;
+// until session 27 also the sparse entry's f16 datapath, from token rows gathered 512 B apart.)
+// Chunk order: thread (t, h) takes its half's 16 chunks x = (i + k) mod 16 with k = (t & 1) | 2h | 2 (t & 2), so that
+// the 8 threads of each quarter-warp (4 tokens × 2 halves) read 8 different bank groups of the stage and write 8
+// different ones of the swizzled slabs (chunk (2 (x mod 4) ^ t) mod 8): no bank conflicts.
+__device__ __forceinline__ void fp8_codes_block(uint32_t sKb, uint32_t sRaw, int wtid, int n_valid, int bar) {
   const int t = wtid >> 1, h = wtid & 1;
   const int k = (t & 1) | (h << 1) | ((t & 2) << 1);
-  const uint32_t row = kGathered ? sRaw + t * HEAD_DIM_V + h * (HEAD_DIM_V / 2) : sRaw + h * SM90_FP8_RAW_BOX_BYTES + t * (HEAD_DIM_V / 2);
+  const uint32_t row = sRaw + h * SM90_FP8_RAW_BOX_BYTES + t * (HEAD_DIM_V / 2);
   const int ch_box = h * (HEAD_DIM_V / 2);
   if (t < n_valid) {
 #pragma unroll
@@ -158,7 +157,6 @@ __device__ __forceinline__ void fp8_codes_block(uint32_t sKb, uint32_t sRaw, int
 #pragma unroll
     for (int i = 0; i < 16; ++i) store_dequantised_zero(sKb, t, ch_box + 16 * ((i + k) & 15));
   }
-  before_fence();
   ptx::fence_proxy_async();
   ptx::named_barrier_sync(bar, kFp8WgThreads);
 }
@@ -259,9 +257,7 @@ __device__ __forceinline__ void f16_scores_finish(float (&s)[8], float (&sg)[4][
 
 // Sᵀ of one block (the 16 columns): S_g (scale group g = K slabs 2g, 2g + 1, f16: into sg) and S_rope (slab 8, bf16:
 // into s, zeroed by the caller), then per token t and column c: Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope. sK, sQ: the
-// K buffer and Q (16 rows). kRopeTma (dense): S_rope's k-steps after the wait for the block's RoPE box on sRope; the
-// sparse entry's RoPE is in slab 8 already (stored with the codes: one commit group). phase flips either way.
-template <bool kRopeTma>
+// K buffer and Q (16 rows). S_rope's k-steps after the wait for the block's RoPE box on sRope (phase flips).
 __device__ __forceinline__ void f16_scores(float (&s)[8], float (&sg)[4][8], uint32_t sK, uint32_t sQ, const Fp8TokenScales& tsc, const float (&qf)[2][2],
                                            uint32_t sRope, uint32_t& phase) {
 #pragma unroll
@@ -275,11 +271,9 @@ __device__ __forceinline__ void f16_scores(float (&s)[8], float (&sg)[4][8], uin
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk)
       ptx::wgmma_m64n16k16_f16_ss(sg[slab >> 1], dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), (slab & 1) + kk != 0);
-  if constexpr (kRopeTma) {
-    ptx::wgmma_commit();
-    ptx::mbarrier_wait(sRope, phase);
-    ptx::wgmma_fence();
-  }
+  ptx::wgmma_commit();
+  ptx::mbarrier_wait(sRope, phase);
+  ptx::wgmma_fence();
   phase ^= 1;
   f16_scores_finish(s, sg, dk, dq, tsc, qf);
 }
