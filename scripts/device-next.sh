@@ -117,9 +117,13 @@ fp8_variant() {
 # rounds of sparse#0-3 against the shipped build
 sparse_variant() { fp8_variant "$1" "$2" "sparse FP8 entry" "sparse FP8 entry.*" "" "sparse:0,1,2,3"; }
 # fp8_tables: the whole sparse set, then bf16 vs FP8 of the 16/32-row sweep rows, FP8 checked (JSON for docs/runs/)
-fp8_tables() {
+# sparse_set: the whole sparse set on the default kernels, outputs checked ($out/sparse.json and .txt, for docs/runs/)
+sparse_set() {
   timeout 90 node dist/src/cli.js bench --configs sparse --iters 30 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
   echo "sparse rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
+}
+fp8_tables() {
+  sparse_set
   fp8_vs_bf16 sweep:0,1,16,17,4,5,20,21
 }
 kernel_dir() {
@@ -463,8 +467,7 @@ case $step in
     # then the whole sparse set (JSON for docs/runs/)
     fp8_tests sf "Hopper sparse" 150
     sanitize_fp8_tests sf "Hopper sparse" 200
-    timeout 90 node dist/src/cli.js bench --configs sparse --iters 30 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
-    echo "sparse rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
+    sparse_set
     ;;
   pair)
     # the paired sparse entry (mla_decode_sm90_fp8_sparse_pair_bf16: 2-CTA clusters, ceil(h_q / 64) even): the Hopper
@@ -855,8 +858,7 @@ case $step in
     # the file), memcheck and racecheck on the sparse cases, then the whole sparse set (JSON for docs/runs/)
     fp8_tests s27e "." 300
     sanitize_fp8_tests s27e "sparse FP8 entry.*" 200
-    timeout 90 node dist/src/cli.js bench --configs sparse --iters 30 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
-    echo "sparse rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
+    sparse_set
     ;;
   cpa)
     # the gather warpgroup copying by 16-byte cp.asyncs (.variants/cpa32: -DMLA_SM90S_SPARSE_GATHER_CPASYNC=1, setmaxnreg
