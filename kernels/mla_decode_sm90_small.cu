@@ -37,6 +37,9 @@
 #include <cstdint>
 #include <cuda.h>
 
+#ifndef MLA_SM90S_SPARSE_HEAD_GROUPS
+#define MLA_SM90S_SPARSE_HEAD_GROUPS 0  // sparse: ceil(h_q / 16) CTAs per query token (grid s_q · that), 16 heads each (0: one, h_q ≤ 16)
+#endif
 #ifndef MLA_SM90S_FP8_REGA
 #define MLA_SM90S_FP8_REGA 1  // the dense FP8 entry's register-A datapath (0: session 9's f16 copy of K in shared memory)
 #endif
@@ -150,6 +153,12 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   const PartWork w = load_part_work(p, blockIdx.y);
   if (w.begin_req >= p.b) return;  // idle part
 
+  // Sparse: the CTA's query token and its first head (MLA_SM90S_SPARSE_HEAD_GROUPS: blockIdx.x = token · groups + group)
+  // (read where used, as blockIdx.x was before the switch: the shipped build's machine code stays the measured one)
+  auto sp_tok = [&] {
+    return MLA_SM90S_SPARSE_HEAD_GROUPS ? static_cast<int>(blockIdx.x) / ((p.h_q + SM90S_ROWS - 1) / SM90S_ROWS) : static_cast<int>(blockIdx.x);
+  };
+  auto sp_head0 = [&] { return MLA_SM90S_SPARSE_HEAD_GROUPS ? (static_cast<int>(blockIdx.x) % ((p.h_q + SM90S_ROWS - 1) / SM90S_ROWS)) * SM90S_ROWS : 0; };
   // This thread's 2·kCols columns as kCols RowSets (slot i: columns 8i + 2·q4 + {0, 1}), so that slice_of gives each its
   // causal border; rows ≥ q_rows are padding (row_end 0: every token masked, nothing written).
   RowSet rs[kCols];
@@ -157,15 +166,15 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   for (int i = 0; i < kCols; ++i) {
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
-      if constexpr (kSparse) {  // column c: head c of query token blockIdx.x (c ≥ h_q: padding)
-        rs[i].r_glob[e] = col_of(i, e, q4) < p.h_q ? static_cast<int>(blockIdx.x) * p.h_q + col_of(i, e, q4) : p.q_rows;
-        rs[i].s_of_row[e] = blockIdx.x;
+      if constexpr (kSparse) {  // column c: head sp_head0 + c of query token sp_tok (heads ≥ h_q: padding)
+        rs[i].r_glob[e] = sp_head0() + col_of(i, e, q4) < p.h_q ? sp_tok() * p.h_q + sp_head0() + col_of(i, e, q4) : p.q_rows;
+        rs[i].s_of_row[e] = sp_tok();
       } else {
         rs[i].r_glob[e] = col_of(i, e, q4);
         rs[i].s_of_row[e] = col_of(i, e, q4) / p.h_q;
       }
     }
-    rs[i].s_last = kSparse ? static_cast<int>(blockIdx.x) : (p.q_rows - 1) / p.h_q;
+    rs[i].s_last = kSparse ? sp_tok() : (p.q_rows - 1) / p.h_q;
   }
   // request req as this part sees it (sparse: its topk positions)
   auto slice = [&](int req, const RowSet& r) { return kSparse ? slice_of_len(p, w, req, r, fp->topk) : slice_of(p, w, req, r); };
@@ -277,10 +286,10 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // k = 0…4, warpgroup 1 5…8; 32 rows: thread t of the CTA row t / 8, all 9 slabs.
   auto load_q = [&](int req) {
     const int row = (kRows == 32 ? tid : wtid) >> 3, part = wtid & 7;
-    const bool ok = kSparse ? row < p.h_q : row < p.q_rows;  // sparse: local row = head of query token blockIdx.x
+    const bool ok = kSparse ? sp_head0() + row < p.h_q : row < p.q_rows;  // sparse: local row = head sp_head0 + row of query token sp_tok
     const T* src = static_cast<const T*>(p.q);  // valid dummy address for the zero-fill rows
-    if (ok) src += static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(kSparse ? static_cast<int>(blockIdx.x) : row / p.h_q) * p.q_seq_stride +
-                   static_cast<int64_t>(kSparse ? row : row % p.h_q) * p.q_head_stride;
+    if (ok) src += static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(kSparse ? sp_tok() : row / p.h_q) * p.q_seq_stride +
+                   static_cast<int64_t>(kSparse ? sp_head0() + row : row % p.h_q) * p.q_head_stride;
     const uint32_t dst = base + kOffQ + swizzled(row, part);
     const int k0 = kRows == 32 || !wg ? 0 : 5, k1 = kRows == 32 || wg ? SM90_SLABS : 5;
 #pragma unroll

@@ -49,7 +49,7 @@ struct SmallSparseGather {
   }
 
   // Position t (0 … 63: thread t of the two warps that serve the math warpgroup) of block jg of request req_g (slice
-  // s_g) of query token blockIdx.x: its index, its bit of the block's validity mask (slot `parity`; warp t / 32's
+  // s_g) of the CTA's query token: its index, its bit of the block's validity mask (slot `parity`; warp t / 32's
   // ballot is mask words 2 (t / 32) and + 1), and its token's whole 656-byte row into the stage at `stage` (row t at
   // t · 656), completing on `bar`, on which this thread arrives (64 arrivals) with its bytes (0 for none). `cur`
   // carries the item's end of valid positions and this thread's index of block jg, loaded by the call for block jg − 2
@@ -58,7 +58,12 @@ struct SmallSparseGather {
   __device__ __forceinline__ void raw_one(int t, int req_g, const Slice& s_g, int jg, uint32_t parity, GatherCursor& cur, bool fresh, uint32_t stage,
                                           uint32_t bar) const {
     const int pos = s_g.start + jg * PAGE_BLOCK_SIZE + t;
-    const int* idx = fp->indices + static_cast<int64_t>(req_g) * fp->indices_batch_stride + static_cast<int64_t>(blockIdx.x) * fp->indices_seq_stride;
+#if MLA_SM90S_SPARSE_HEAD_GROUPS  // (ceil(h_q / 16) CTAs per query token, 16 heads each)
+    const unsigned tok = blockIdx.x / static_cast<unsigned>((p.h_q + SM90S_ROWS - 1) / SM90S_ROWS);
+#else  // (written as before the switch: the shipped machine code stays the measured one)
+    const unsigned tok = blockIdx.x;
+#endif
+    const int* idx = fp->indices + static_cast<int64_t>(req_g) * fp->indices_batch_stride + static_cast<int64_t>(tok) * fp->indices_seq_stride;
     if (fresh) {
       const int len = fp->topk_length != nullptr ? min(max(ptx::ld_plain(fp->topk_length + req_g), 0), fp->topk) : fp->topk;
       cur.end = min(len, s_g.end_kv);

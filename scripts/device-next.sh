@@ -844,6 +844,16 @@ case $step in
     # dense 16-row and sparse cases, two rounds of sweep#0, #16 (--kv fp8) and sparse#0-3 against the shipped build
     fp8_variant ma ma "f16 datapath|sparse FP8 entry" "(h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath|sparse FP8 entry.*" "sweep:0,16" "sparse:0,1,2,3"
     ;;
+  hg)
+    # sparse h_q 17–32 on hopper-small as two 16-head CTAs per query token (.variants/hg: scripts/build-variant.sh hg
+    # mla_decode_sm90_small sm_90a -DMLA_SM90S_SPARSE_HEAD_GROUPS=1; the host: FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS=1,
+    # which also makes 'hopper-small' the default there): the FP8/sparse GPU tests, memcheck and racecheck on the sparse
+    # cases, two rounds of sparse#4-7 (h_q 32: 'hopper' → hopper-small) and #0-3 (h_q 16: unchanged?)
+    kd=$(kernel_dir .variants/hg)
+    FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS=1 FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests hg "." 300
+    FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS=1 FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests hg "sparse.*" 240
+    ab_rounds hg "sparse:4,5,6,7,0,3" dist/kernels .variants/hg@FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS=1
+    ;;
   gw4)
     # (session 27, measured and reverted: the source is commit a00d9f8) two gather warpgroups (.variants/gw4: -DMLA_SM90S_SPARSE_GATHER_WARPS=4, 512 threads with
     # FLASH_MLA_EXPERIMENT_SPARSE_GATHER_THREADS=512; each warp 16 positions of a block: 16 serial copy rounds, not 32)

@@ -46,7 +46,7 @@ import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipRea
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
 import { metadataGoldenSets } from './util/metadata-sets.js';
-import { SMALL_SPARSE_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
+import { SMALL_SPARSE_CASES, SMALL_SPARSE_HEAD_GROUP_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
 
 const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
 
@@ -362,14 +362,21 @@ function smallSparseScenario(timing: keyof typeof TIMINGS): Scenario {
       for (const hQ of [1, 3, 16]) {
         assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61, sQ: 2 }), ['hopper-small', 'hopper', 'generic'], `sparse h_q ${hQ}: 'hopper-small' first`);
       }
-      assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ: 32, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61, sQ: 1 }), ['hopper', 'generic'], "sparse h_q 32: no 'hopper-small'");
+      const headGroups = process.env.FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS === '1';
+      assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ: 32, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61, sQ: 1 }), headGroups ? ['hopper-small', 'hopper', 'generic'] : ['hopper', 'generic'], "sparse h_q 32: 'hopper-small' only with the head-group experiment");
       const f = bindFakeCuda();
       const notes = sparseCasesOn(cases, seed, 'hopper-small', entry);
-      assert.throws(
-        () => runSparseHopperCase({ label: 'h_q 32', spec: { b: 1, sQ: 1, hQ: 32, topk: 64, pageSize: 64, numPages: 2, dtype: 'bf16', scale: 0.5 } }, seed, 'hopper-small'),
-        (e: unknown) => e instanceof UnsupportedFeatureError && /h_q = 32/.test(e.message),
-        "sparse h_q 32 with kernel 'hopper-small' is refused",
-      );
+      if (headGroups) {
+        // the head-group experiment (a build with -DMLA_SM90S_SPARSE_HEAD_GROUPS=1, FLASH_MLA_EMU_DEFINES): h_q 17–32
+        // as two CTAs of 16 heads per query token
+        notes.push(...sparseCasesOn(SMALL_SPARSE_HEAD_GROUP_CASES, seed, 'hopper-small', entry));
+      } else {
+        assert.throws(
+          () => runSparseHopperCase({ label: 'h_q 32', spec: { b: 1, sQ: 1, hQ: 32, topk: 64, pageSize: 64, numPages: 2, dtype: 'bf16', scale: 0.5 } }, seed, 'hopper-small'),
+          (e: unknown) => e instanceof UnsupportedFeatureError && /h_q = 32/.test(e.message),
+          "sparse h_q 32 with kernel 'hopper-small' is refused",
+        );
+      }
       notes.push(`emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, mla_combine_sink_bf16 ×${f.stat('emulated:mla_combine_sink_bf16')}`);
       return notes;
     },

@@ -86,6 +86,21 @@ export const SMALL_ROW_FP8_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
 export const SMALL_ROW_SPARSE_MAX_HEADS = MLA_CONFIG.SM90S_ROWS;
 
 /**
+ * EXPERIMENT (a variant cubin built with -DMLA_SM90S_SPARSE_HEAD_GROUPS=1): FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS=1
+ * lets the small-row kernel's sparse entry take up to 32 heads, ceil(h_q / 16) CTAs per query token of 16 heads each
+ * (sparseHeadGroups). Read once.
+ */
+let sparseHeadGroupsOn: boolean | undefined;
+export function sparseHeadGroupsExperiment(): boolean {
+  sparseHeadGroupsOn ??= typeof process !== 'undefined' && process.env.FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS === '1';
+  return sparseHeadGroupsOn;
+}
+/** The heads the small-row sparse entry takes (SMALL_ROW_SPARSE_MAX_HEADS; 32 under the head-group experiment). */
+export function smallRowSparseMaxHeads(): number {
+  return sparseHeadGroupsExperiment() ? 2 * SMALL_ROW_SPARSE_MAX_HEADS : SMALL_ROW_SPARSE_MAX_HEADS;
+}
+
+/**
  * Why the small-row kernel cannot run this decode, from its shapes (null: it can, on a device that runs it; the
  * s_q part of h_q · s_q is checked at the launch too, src/cuda/mla.ts, and an FP8 cache view's strides there,
  * fp8-decode.ts fp8HopperLayoutMisfit): dense decode of bf16 q, h_kv 1, d_qk 576, 64-token pages, over the 16-bit
@@ -100,7 +115,7 @@ export function smallRowMisfit(f: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'dtype
     if (!f.fp8) return 'sparse decode over a 16-bit cache';
     if (f.hKv !== 1 || f.headDim !== HEAD_DIM_K) return `h_kv = ${f.hKv}, head dim ${f.headDim}`;
     if (f.dtype !== 'bf16') return `${f.dtype} q`;
-    const maxHeads = SMALL_ROW_SPARSE_MAX_HEADS;
+    const maxHeads = smallRowSparseMaxHeads();
     if (f.hQ > maxHeads) return `sparse decode with h_q = ${f.hQ} (more than ${maxHeads} heads)`;
     return null;
   }
@@ -135,7 +150,7 @@ export function checkDecodeAgainst(features: CudaFeatures, f: DecodeFeatures): v
         'kernel',
         `${misfit} with decode kernel '${f.kernel}'`,
         'cuda',
-        `'${SMALL_ROW_KERNEL_NAME}' runs dense decode of bf16 q (h_kv 1, d_qk 576, 64-token pages) over the 16-bit cache with h_q · s_q ≤ ${SMALL_ROW_MAX_ROWS} and over the FP8 cache with h_q · s_q ≤ ${SMALL_ROW_FP8_MAX_ROWS}, and sparse decode of bf16 q over the FP8 cache with h_q ≤ ${SMALL_ROW_SPARSE_MAX_HEADS}: pass no kernel for the others`,
+        `'${SMALL_ROW_KERNEL_NAME}' runs dense decode of bf16 q (h_kv 1, d_qk 576, 64-token pages) over the 16-bit cache with h_q · s_q ≤ ${SMALL_ROW_MAX_ROWS} and over the FP8 cache with h_q · s_q ≤ ${SMALL_ROW_FP8_MAX_ROWS}, and sparse decode of bf16 q over the FP8 cache with h_q ≤ ${smallRowSparseMaxHeads()}: pass no kernel for the others`,
       );
     }
   }

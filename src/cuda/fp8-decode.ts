@@ -18,7 +18,7 @@ import { FP8_BYTES_PER_TOKEN, FP8_ROPE_OFFSET, FP8_SCALES_OFFSET, PAGE_BLOCK_SIZ
 import type { Tensor } from '../tensor.js';
 import { MLA_CONFIG } from './config.js';
 import { getCudaContext, kernelSelection, loadKernel, portableArchs, requirePortable } from './context.js';
-import { FP8_DECODE_KERNEL_FAMILY, FP8_HOPPER_KERNEL_NAME } from './features.js';
+import { FP8_DECODE_KERNEL_FAMILY, FP8_HOPPER_KERNEL_NAME, SMALL_ROW_SPARSE_MAX_HEADS, sparseHeadGroupsExperiment } from './features.js';
 import { FP8_HOPPER_KERNEL, FP8_SPARSE_HOPPER_KERNEL, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { decodeParamsOf, encodeStruct, MLA_DECODE_PARAMS_BYTES, MLA_FP8_PARAMS, splitWorkspace } from './params.js';
 import { encodeTensorMap, requireDevice, TensorMapDataType, TensorMapSwizzle, type Kernel } from './runtime.js';
@@ -316,6 +316,8 @@ export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources)
   const numSmParts = a.tileSchedulerMetadata.shape[0];
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   const fp8Params = fp8ParamsOf(a);
-  decode.launch({ grid: [sQ, numSmParts, 1], block: [k.sparseThreads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, fp8Params);
+  // (the head-group experiment: ceil(h_q / 16) CTAs per query token, features.ts sparseHeadGroupsExperiment)
+  const headGroups = sparseHeadGroupsExperiment() ? Math.ceil(hQ / SMALL_ROW_SPARSE_MAX_HEADS) : 1;
+  decode.launch({ grid: [sQ * headGroups, numSmParts, 1], block: [k.sparseThreads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, fp8Params);
   combine.launch(params, fp8Params);
 }

@@ -71,6 +71,20 @@ export const SPARSE_HOPPER_CASES: SparseHopperCase[] = [
  * 576 / 130, pages of 64, 61 and 16 tokens, invalid and duplicate indices, all-invalid rows, topkLength, sinks with
  * ±inf, split requests, padded cache views, many short items per SM part (warpgroups without a block in an item).
  */
+/** Cases for the small-row sparse entry's head-group experiment (h_q 17–32: two CTAs of 16 heads per query token). */
+export const SMALL_SPARSE_HEAD_GROUP_CASES: SparseHopperCase[] = [
+  {
+    label: 'h_q 32, s_q 2, topk 300, 61-token pages, topkLength, sinks, duplicates, padded view',
+    spec: { b: 2, sQ: 2, hQ: 32, topk: 300, pageSize: 61, numPages: 14, dtype: 'bf16', topkLength: true, sink: true, duplicates: true, scale: 0.5 },
+    padded: true,
+  },
+  {
+    label: 'h_q 20, s_q 2, topk 576, 64-token pages, half invalid, sinks, split requests, an all-invalid row',
+    spec: { b: 2, sQ: 2, hQ: 20, topk: 576, pageSize: 64, numPages: 12, dtype: 'bf16', invalidFraction: 0.5, sink: true, allInvalid: [[1, 1]], scale: 0.5 },
+    split: true,
+  },
+];
+
 export const SMALL_SPARSE_CASES: SparseHopperCase[] = [
   {
     label: 'h_q 16, s_q 2, topk 300 (not a multiple of 64), 61-token pages, topkLength, sinks, duplicates, padded view',
