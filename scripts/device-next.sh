@@ -113,6 +113,15 @@ fp8_variant() {
   [ -n "${6:-}" ] && ab_rounds "$1" "$6" dist/kernels ".variants/$2"
   return 0
 }
+# env_variant TAG VARIANT VAR=value TESTS SANITIZE SETS [BASE]: a hopper-small build the host must launch differently
+# (VAR=value set for it): its FP8/sparse GPU tests matching TESTS, memcheck and racecheck on those matching SANITIZE,
+# two rounds of SETS against BASE (a kernel directory or variant folder; default the tree's dist/kernels)
+env_variant() {
+  local kd; kd=$(kernel_dir ".variants/$2")
+  ( export "$3"; FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests "$1" "$4" 300 ) || exit 1  # (a hang stops the step)
+  ( export "$3"; FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests "$1" "$5" 240 )
+  ab_rounds "$1" "$6" "${7:-dist/kernels}" ".variants/$2@$3"
+}
 # sparse_variant TAG VARIANT: a hopper-small sparse build — its sparse GPU tests, memcheck and racecheck on them, two
 # rounds of sparse#0-3 against the shipped build
 sparse_variant() { fp8_variant "$1" "$2" "sparse FP8 entry" "sparse FP8 entry.*" "" "sparse:0,1,2,3"; }
@@ -766,10 +775,7 @@ case $step in
     # mla_decode_sm90_small sm_90a -DMLA_SM90S_SPARSE_GATHER_WG=1; launched with 384 threads:
     # FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1) against the shipped build: its sparse GPU tests, memcheck and racecheck
     # on them, two rounds of sparse#0-3
-    kd=$(kernel_dir .variants/gwg)
-    FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1 FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests gwg "sparse FP8 entry" 200
-    FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1 FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests gwg "sparse FP8 entry.*" 240
-    ab_rounds gwg "sparse:0,1,2,3" dist/kernels .variants/gwg@FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1
+    env_variant gwg gwg FLASH_MLA_EXPERIMENT_SPARSE_GATHER_WG=1 "sparse FP8 entry" "sparse FP8 entry.*" "sparse:0,1,2,3"
     ;;
   gwgdiag)
     # gwg's two open questions: racecheck on the race-free mbarrier stage handoff alone (race-probe mbar_st, mbar_bulk:
@@ -849,19 +855,13 @@ case $step in
     # mla_decode_sm90_small sm_90a -DMLA_SM90S_SPARSE_HEAD_GROUPS=1; the host: FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS=1,
     # which also makes 'hopper-small' the default there): the FP8/sparse GPU tests, memcheck and racecheck on the sparse
     # cases, two rounds of sparse#4-7 (h_q 32: 'hopper' → hopper-small) and #0-3 (h_q 16: unchanged?)
-    kd=$(kernel_dir .variants/hg)
-    FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS=1 FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests hg "." 300
-    FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS=1 FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests hg "sparse.*" 240
-    ab_rounds hg "sparse:4,5,6,7,0,3" dist/kernels .variants/hg@FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS=1
+    env_variant hg hg FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS=1 "." "sparse.*" "sparse:4,5,6,7,0,3"
     ;;
   gw4)
     # (session 27, measured and reverted: the source is commit a00d9f8) two gather warpgroups (.variants/gw4: -DMLA_SM90S_SPARSE_GATHER_WARPS=4, 512 threads with
     # FLASH_MLA_EXPERIMENT_SPARSE_GATHER_THREADS=512; each warp 16 positions of a block: 16 serial copy rounds, not 32)
     # against the shipped build (.variants/b32): sparse GPU tests, memcheck, racecheck, two rounds of sparse#0-3
-    kd=$(kernel_dir .variants/gw4)
-    FLASH_MLA_EXPERIMENT_SPARSE_GATHER_THREADS=512 FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests gw4 "sparse FP8 entry" 200
-    FLASH_MLA_EXPERIMENT_SPARSE_GATHER_THREADS=512 FLASH_MLA_KERNEL_DIR=$kd/ sanitize_fp8_tests gw4 "sparse FP8 entry.*" 200
-    ab_rounds gw4 "sparse:0,1,2,3" .variants/b32 .variants/gw4@FLASH_MLA_EXPERIMENT_SPARSE_GATHER_THREADS=512
+    env_variant gw4 gw4 FLASH_MLA_EXPERIMENT_SPARSE_GATHER_THREADS=512 "sparse FP8 entry" "sparse FP8 entry.*" "sparse:0,1,2,3" .variants/b32
     ;;
   s27sp)
     # the shipped tree at session 27's end (gather warpgroup, setmaxnreg 232 / 32): the FP8/sparse GPU tests (all of
