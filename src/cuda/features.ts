@@ -88,7 +88,8 @@ export const SMALL_ROW_SPARSE_MAX_HEADS = MLA_CONFIG.SM90S_ROWS;
 /**
  * EXPERIMENT (a variant cubin built with -DMLA_SM90S_SPARSE_HEAD_GROUPS=1): FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS=1
  * lets the small-row kernel's sparse entry take up to 32 heads, ceil(h_q / 16) CTAs per query token of 16 heads each
- * (sparseHeadGroups). Read once.
+ * (fp8-decode.ts cudaFp8SparseSmallDecode's grid). Only with that cubin: the shipped one reads blockIdx.x as the query
+ * token. Read once.
  */
 let sparseHeadGroupsOn: boolean | undefined;
 export function sparseHeadGroupsExperiment(): boolean {
