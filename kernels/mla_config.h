@@ -173,7 +173,7 @@ constexpr int SM90_FP8_PRODUCER_REGS = 72;
 // session 27)
 constexpr int SM90S_SPARSE_MATH_REGS = 232;
 constexpr int SM90S_SPARSE_GATHER_REGS = 32;
-constexpr int SM90S_SPARSE_GATHER_THREADS = 384;  // HOST: the sparse entry's block (MLA_SM90S_SPARSE_REGA, the default)
+constexpr int SM90S_SPARSE_GATHER_THREADS = 384;  // HOST: the sparse entry's block
 static_assert(SM90S_SPARSE_GATHER_THREADS == 384, "HOST mirrors this number");
 static_assert(2 * SM90S_SPARSE_MATH_REGS + SM90S_SPARSE_GATHER_REGS <= 3 * 168, "setmaxnreg within the launch's registers");
 }  // namespace mla

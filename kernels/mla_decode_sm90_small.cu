@@ -129,10 +129,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
   if (tid == 0) {
     if (kFp8) {
-      // sparse: every thread of the warpgroup arrives (with its gathered bytes, 0 for none); no RoPE barriers (its
-      // RoPE goes through registers, or with register-A comes in the gathered rows)
-      // (register-A: the gather warpgroup's 64 threads per math warpgroup arrive; then the four "stage free" barriers,
-      // each arrived on by every thread of its math warpgroup)
+      // sparse: the gather warpgroup's 64 threads per math warpgroup arrive on a stage's barrier (each with its gathered
+      // bytes, 0 for none; no RoPE barriers: the RoPE comes in the gathered rows); then the four "stage free" barriers,
+      // each arrived on by every thread of its math warpgroup
       for (int b = 0; b < (kSparse ? 4 : kRegA ? 6 : 4); ++b) ptx::mbarrier_init(side + 8 * b, kSparse ? 64 : 1);
       if constexpr (kGatherWg)
         for (int b = 0; b < 4; ++b) ptx::mbarrier_init(side + kSparseOffFree + 8 * b, kWgThreads);
@@ -304,9 +303,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     const Blocks bk = blocks_of(s0);
     // Dense caches only: the sparse entry gathers per token, its warpgroups' first blocks are not one burst.
     constexpr bool kStaggerWg1 = !kSparse;
-    if constexpr (kSparse) {
-      // (the gather warpgroup fetches the blocks)
-    } else {
+    if constexpr (!kSparse) {  // (sparse: the gather warpgroup fetches the blocks)
       // Dense: warpgroup 1 requests its first block only once warpgroup 0's has landed (the first fill of
       // warpgroup 0's barrier; it cannot complete a second before this wait sees the first: that needs its block 2
       // requested and landed), after its part of Q: at the start every part loads at once, and with Q and both blocks
@@ -657,9 +654,9 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
 }
 
 // Sparse decode over the FP8 cache (level 4 of the plan; docs/perf-log.md, "hopper-small sparse" and session 9's
-// `sparsef16`): bf16 q, h_q ≤ 16; grid (s_q, num_sm_parts, 1) — blockIdx.x the query token whose heads are the CTA's
-// columns; the dense FP8 entry's block, shared memory and f16 datapath; arguments params and MlaFp8Params (no tensor
-// maps: the warpgroups gather).
+// `sparsef16`, sessions 25–27): bf16 q, h_q ≤ 16; grid (s_q, num_sm_parts, 1) — blockIdx.x the query token whose heads
+// are the CTA's columns; two math warpgroups on the register-A datapath and a gather warpgroup (SM90S_SPARSE_GATHER_THREADS),
+// the FP8 entries' shared memory; arguments params and MlaFp8Params (no tensor maps: the gather warpgroup copies rows).
 extern "C" __global__ void __launch_bounds__(SM90S_SPARSE_GATHER_THREADS, 1)
     mla_decode_sm90_small_fp8_sparse_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
   small_row_decode<true, SM90S_ROWS, true>(p, nullptr, nullptr, &f);

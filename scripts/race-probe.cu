@@ -75,7 +75,7 @@ extern "C" __global__ void __launch_bounds__(256) probe_syncthreads(float* out, 
   out[blockIdx.x * 256 + tid] = acc;
 }
 
-// The sparse gather warpgroup's stage handoff (MLA_SM90S_SPARSE_GATHER_WG, perf log session 27): warp 1 fills stage
+// hopper-small's sparse gather warpgroup's stage handoff (perf log session 27): warp 1 fills stage
 // n & 1 (kBulk: a bulk copy from global completing on full[s]; else st.shared and a plain arrival), once warp 0 has
 // arrived on free[s] after reading the stage's fill n − 2; warp 0 waits full[s], reads, then arrives on free[s].
 // Race-free by the mbarrier semantics (an arrival releases the arriving thread's earlier accesses to the waiter).

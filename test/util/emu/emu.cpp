@@ -31,7 +31,6 @@ extern "C" int fake_cuda_host_range_ok(const void* p, size_t n);  // test/util/f
 namespace emu {
 
 EmuDim3 g_block_idx;
-EmuDim3 g_grid_dim;
 
 namespace {
 
@@ -1100,7 +1099,6 @@ extern "C" int emu_launch(const char* name, const unsigned* grid, const unsigned
     return -1;
   }
   g_modes = {wgmma_mode == 1, tma_mode == 1, order == 1, racecheck == 0};
-  g_grid_dim = {grid[0], grid[1], grid[2]};
   for (unsigned z = 0; z < grid[2]; ++z)
     for (unsigned y = 0; y < grid[1]; ++y)
       for (unsigned x = 0; x < grid[0]; x += g_cluster) {

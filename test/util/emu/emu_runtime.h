@@ -72,7 +72,6 @@ constexpr uint32_t kClusterAddr = 1u << 24;
 // ---- the running CTA (test/util/emu/emu.cpp) ---------------------------------------------------------------
 EmuDim3 thread_idx();
 extern EmuDim3 g_block_idx;
-extern EmuDim3 g_grid_dim;  // the launch's grid (gridDim)
 unsigned lane();                       // lane of the running thread in its warp
 void sync_threads();                   // bar.sync 0 over the whole CTA
 void bar_sync(int id, int count);      // bar.sync id, count
@@ -198,7 +197,6 @@ inline T from_bits(uint64_t b) {
 
 #define threadIdx (::emu::thread_idx())
 #define blockIdx (::emu::g_block_idx)
-#define gridDim (::emu::g_grid_dim)
 
 inline void __syncthreads() { emu::sync_threads(); }
 
