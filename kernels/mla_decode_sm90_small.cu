@@ -37,9 +37,6 @@
 #include <cstdint>
 #include <cuda.h>
 
-#ifndef MLA_SM90S_SPARSE_HEAD_GROUPS
-#define MLA_SM90S_SPARSE_HEAD_GROUPS 0  // sparse: ceil(h_q / 16) CTAs per query token (grid s_q · that), 16 heads each (0: one, h_q ≤ 16)
-#endif
 #ifndef MLA_SM90S_FP8_REGA
 #define MLA_SM90S_FP8_REGA 1  // the dense FP8 entry's register-A datapath (0: session 9's f16 copy of K in shared memory)
 #endif
@@ -152,12 +149,10 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   const PartWork w = load_part_work(p, blockIdx.y);
   if (w.begin_req >= p.b) return;  // idle part
 
-  // Sparse: the CTA's query token and its first head (MLA_SM90S_SPARSE_HEAD_GROUPS: blockIdx.x = token · groups + group)
-  // (read where used, as blockIdx.x was before the switch: the shipped build's machine code stays the measured one)
-  auto sp_tok = [&] {
-    return MLA_SM90S_SPARSE_HEAD_GROUPS ? static_cast<int>(blockIdx.x) / ((p.h_q + SM90S_ROWS - 1) / SM90S_ROWS) : static_cast<int>(blockIdx.x);
-  };
-  auto sp_head0 = [&] { return MLA_SM90S_SPARSE_HEAD_GROUPS ? (static_cast<int>(blockIdx.x) % ((p.h_q + SM90S_ROWS - 1) / SM90S_ROWS)) * SM90S_ROWS : 0; };
+  // Sparse: the CTA's query token and its first head: blockIdx.x = token · groups + group, ceil(h_q / 16) groups of 16
+  // heads (read where used)
+  auto sp_tok = [&] { return static_cast<int>(blockIdx.x) / ((p.h_q + SM90S_ROWS - 1) / SM90S_ROWS); };
+  auto sp_head0 = [&] { return (static_cast<int>(blockIdx.x) % ((p.h_q + SM90S_ROWS - 1) / SM90S_ROWS)) * SM90S_ROWS; };
   // This thread's 2·kCols columns as kCols RowSets (slot i: columns 8i + 2·q4 + {0, 1}), so that slice_of gives each its
   // causal border; rows ≥ q_rows are padding (row_end 0: every token masked, nothing written).
   RowSet rs[kCols];

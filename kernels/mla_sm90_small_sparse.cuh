@@ -58,11 +58,7 @@ struct SmallSparseGather {
   __device__ __forceinline__ void raw_one(int t, int req_g, const Slice& s_g, int jg, uint32_t parity, GatherCursor& cur, bool fresh, uint32_t stage,
                                           uint32_t bar) const {
     const int pos = s_g.start + jg * PAGE_BLOCK_SIZE + t;
-#if MLA_SM90S_SPARSE_HEAD_GROUPS  // (ceil(h_q / 16) CTAs per query token, 16 heads each)
-    const unsigned tok = blockIdx.x / static_cast<unsigned>((p.h_q + SM90S_ROWS - 1) / SM90S_ROWS);
-#else  // (written as before the switch: the shipped machine code stays the measured one)
-    const unsigned tok = blockIdx.x;
-#endif
+    const unsigned tok = blockIdx.x / static_cast<unsigned>((p.h_q + SM90S_ROWS - 1) / SM90S_ROWS);  // (16-head groups per token)
     const int* idx = fp->indices + static_cast<int64_t>(req_g) * fp->indices_batch_stride + static_cast<int64_t>(tok) * fp->indices_seq_stride;
     if (fresh) {
       const int len = fp->topk_length != nullptr ? min(max(ptx::ld_plain(fp->topk_length + req_g), 0), fp->topk) : fp->topk;

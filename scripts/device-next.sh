@@ -851,11 +851,17 @@ case $step in
     fp8_variant ma ma "f16 datapath|sparse FP8 entry" "(h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath|sparse FP8 entry.*" "sweep:0,16" "sparse:0,1,2,3"
     ;;
   hg)
-    # sparse h_q 17–32 on hopper-small as two 16-head CTAs per query token (.variants/hg: scripts/build-variant.sh hg
-    # mla_decode_sm90_small sm_90a -DMLA_SM90S_SPARSE_HEAD_GROUPS=1; the host: FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS=1,
-    # which also makes 'hopper-small' the default there): the FP8/sparse GPU tests, memcheck and racecheck on the sparse
-    # cases, two rounds of sparse#4-7 (h_q 32: 'hopper' → hopper-small) and #0-3 (h_q 16: unchanged?)
+    # (session 28: measured, then made the default — the step s28 runs the shipped build) sparse h_q 17–32 on
+    # hopper-small as two 16-head CTAs per query token, against 'hopper' (.variants/hg: the build with the switch,
+    # FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS=1 on the host)
     env_variant hg hg FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS=1 "." "sparse.*" "sparse:4,5,6,7,0,3"
+    ;;
+  s28)
+    # the shipped tree with sparse h_q 17–32 on hopper-small by default: the sparse GPU tests, memcheck and racecheck
+    # on the small-row sparse entry's cases (h_q 32 and 20 among them), the whole sparse set (JSON for docs/runs/)
+    fp8_tests s28 "sparse" 240
+    sanitize_fp8_tests s28 "small-row kernel's sparse FP8 entry.*" 200
+    sparse_set
     ;;
   gw4)
     # (session 27, measured and reverted: the source is commit a00d9f8) two gather warpgroups (.variants/gw4: -DMLA_SM90S_SPARSE_GATHER_WARPS=4, 512 threads with

@@ -1029,7 +1029,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const entry = 'mla_decode_sm90_fp8_sparse_pair_bf16', single = 'mla_decode_sm90_fp8_sparse_bf16';
       assert.deepEqual(be.decodeKernels(SPARSE_H128), ['hopper', 'generic']);
       for (const [hQ, pageSize] of [[64, 1], [64, 64], [192, 2], [128, 64], [1, 61], [16, 64], [32, 2], [96, 61], [100, 64]]) {
-        assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, hQ, pageSize }), hQ <= 16 ? ['hopper-small', 'hopper', 'generic'] : ['hopper', 'generic'], `h_q ${hQ}`);
+        assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, hQ, pageSize }), hQ <= 32 ? ['hopper-small', 'hopper', 'generic'] : ['hopper', 'generic'], `h_q ${hQ}`);
       }
       assert.deepEqual(be.decodeKernels({ ...SPARSE_H128, dtype: 'fp16' }), ['generic']);
       const c = sparseCase();
@@ -1074,24 +1074,26 @@ const scenarios: Record<string, FakeCudaScenario> = {
       healthy(f);
       assert.ok(loadedModules().some((m) => m.file === 'mla_decode_fp8'), "kernel 'generic' did not run the portable FP8 kernel");
       const hopperRuns = runs();
-      // h_q not a multiple of 64: each query token's heads padded to whole m-blocks (16 → 1 per token: the single
-      // entry; 96 → 2: the paired one)
+      // h_q not a multiple of 64: each query token's heads padded to whole m-blocks (16, 32 → 1 per token: the single
+      // entry; 96 → 2: the paired one); by default h_q ≤ 32 runs on the small-row kernel's sparse entry, one CTA per
+      // 16 heads of a query token
       let k = 0;
-      for (const hQ of [16, 96]) {
+      for (const hQ of [16, 32, 96]) {
         const other = sparseCase(hQ);
         const e = Math.ceil(hQ / 64) % 2 === 0 ? entry : single;
         const before = f.stat(`ran:${e}`);
         const small = f.stat('ran:mla_decode_sm90_small_fp8_sparse_bf16');
-        other.decode()(); // h_q 16: the small-row kernel's sparse entry by default
+        other.decode()(); // h_q ≤ 32: the small-row kernel's sparse entry by default
+        if (hQ <= 32) assert.equal(f.stat('ran:mla_decode_sm90_small_fp8_sparse_bf16:grid.x'), 2 * Math.ceil(hQ / 16), `h_q ${hQ}: the small-row sparse entry's CTAs per query token`);
         other.decode({ sink: true, kernel: 'hopper' })();
         healthy(f);
         if (e === entry) k += 2;
-        assert.equal(f.stat(`ran:${e}`) - before, hQ <= 16 ? 1 : 2, `h_q ${hQ} did not run the Hopper sparse kernel (${e})`);
-        assert.equal(f.stat('ran:mla_decode_sm90_small_fp8_sparse_bf16') - small, hQ <= 16 ? 1 : 0, `h_q ${hQ}: the small-row sparse entry by default for h_q ≤ 16 only`);
+        assert.equal(f.stat(`ran:${e}`) - before, hQ <= 32 ? 1 : 2, `h_q ${hQ} did not run the Hopper sparse kernel (${e})`);
+        assert.equal(f.stat('ran:mla_decode_sm90_small_fp8_sparse_bf16') - small, hQ <= 32 ? 1 : 0, `h_q ${hQ}: the small-row sparse entry by default for h_q ≤ 32 only`);
         assert.equal(f.stat(`ran:${e}:grid.x`), 2 * Math.ceil(hQ / 64), `h_q ${hQ}: m-blocks`);
         other.decode({ kernel: 'generic' })();
         healthy(f);
-        assert.equal(f.stat(`ran:${e}`) - before, hQ <= 16 ? 1 : 2, `h_q ${hQ} with kernel 'generic' ran the Hopper sparse kernel`);
+        assert.equal(f.stat(`ran:${e}`) - before, hQ <= 32 ? 1 : 2, `h_q ${hQ} with kernel 'generic' ran the Hopper sparse kernel`);
       }
       const q16 = Tensor.empty([2, 2, 128, 576], { dtype: 'fp16', backend: 'cuda' });
       c.decode({ qq: q16 })();

@@ -16,7 +16,7 @@ import { freshSeed, gpuSkipReason, randomHalfBits, rng } from './util/problem.js
 import {
   FLASHMLA_TOL, checkDenseRows, denseTensors, flashMlaClose, makeDenseProblem, makeSparseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedSparseCache, sparseTensors, type DenseSpec, type SparseSpec,
 } from './util/layouts.js';
-import { SMALL_SPARSE_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
+import { SMALL_SPARSE_CASES, SMALL_SPARSE_HEAD_GROUP_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
 
 const skip = await gpuSkipReason();
 
@@ -529,7 +529,7 @@ describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q, any h_q
   }
   sparseOracleTests({ cases, seed, kernel: 'hopper', offered, skipWhy: noHopper, minEachPath: 2 });
 
-  test("such a decode runs on 'hopper' by default (h_q 64 and 32), 'generic' gives the same answer within the tolerances; fp16 q refuses 'hopper' (typed)", (t) => {
+  test("such a decode runs on 'hopper' by default at h_q 64 ('hopper-small' at h_q 32), 'generic' gives the same answer within the tolerances; fp16 q refuses 'hopper' (typed)", (t) => {
     if (!offered()) return void t.skip(noHopper);
     const spec: Omit<SparseSpec, 'seed'> = { b: 3, sQ: 2, hQ: 64, topk: 640, pageSize: 64, numPages: 40, dtype: 'bf16', topkLength: true, sink: true };
     const p = makeSparseProblem({ ...spec, seed: seed + 500 });
@@ -539,7 +539,9 @@ describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q, any h_q
     const dec = (kernel?: string, q = gpu.q!) =>
       flashMlaWithKvcache(q, gpu.kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, indices: gpu.indices, topkLength: gpu.topkLength, attnSink: gpu.attnSink, kernel });
     assert.deepEqual(getBackend('cuda').decodeKernels({ ...SPARSE_H128, hQ: 64 }), ['hopper', 'generic']);
-    assert.deepEqual(getBackend('cuda').decodeKernels({ ...SPARSE_H128, hQ: 32 }), ['hopper', 'generic']);
+    // h_q 17–32: the kernels of an h_q 16 decode (the small-row kernel's sparse entry first where it runs: two 16-head
+    // CTAs per query token)
+    assert.deepEqual(getBackend('cuda').decodeKernels({ ...SPARSE_H128, hQ: 32 }), getBackend('cuda').decodeKernels({ ...SPARSE_H128, hQ: 16 }));
     const byDefault = dec();
     const hopper = dec('hopper');
     assert.deepEqual(byDefault.out.toRaw(), hopper.out.toRaw(), "the default is not 'hopper'");
@@ -548,14 +550,15 @@ describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q, any h_q
     const refusedKernel = (e: unknown) => isUnsupported(e) && (e as UnsupportedFeatureError).argument === 'kernel';
     const q16 = Tensor.from(p.qBits, [3, 2, 64, 576], { dtype: 'fp16', backend: 'cuda' });
     assert.throws(() => dec('hopper', q16), refusedKernel, "'hopper' with fp16 q");
-    // h_q 32 (a view of the first 32 heads): the default, again 'hopper', against 'generic'
+    // h_q 32 (a view of the first 32 heads): 'hopper' against 'generic' and against the default ('hopper-small' where
+    // it runs)
     const q32 = gpu.q!.view([3, 2, 32, 576], [2 * 64 * 576, 64 * 576, 576, 1]);
     const md32 = getMlaMetadata(null, 64, 1, { topk: 640, batchSize: 3, backend: 'cuda' });
     const dec32 = (kernel?: string) =>
       flashMlaWithKvcache(q32, gpu.kCache, null, null, 512, md32.tileSchedulerMetadata, md32.numSplits, { isFp8KvCache: true, indices: gpu.indices, topkLength: gpu.topkLength, kernel });
-    const h32 = dec32();
-    assert.deepEqual(h32.out.toRaw(), dec32('hopper').out.toRaw(), "h_q 32: the default is not 'hopper'");
+    const h32 = dec32('hopper');
     checkRows("h_q 32: 'generic' vs 'hopper'", dec32('generic'), h32, FLASHMLA_TOL.sparseOut, seed + 500);
+    checkRows("h_q 32: the default vs 'hopper'", dec32(), h32, FLASHMLA_TOL.sparseOut, seed + 500);
   });
 
   test('h_q 128 and 256: the paired entry (2-CTA clusters sharing each block\'s gather) gives the single-CTA entry\'s outputs bit for bit', (t) => {
@@ -597,12 +600,19 @@ describe("cuda: the Hopper sparse FP8 kernel (sparse decode with bf16 q, any h_q
 const SPARSE_H16 = { fp8: true, sparse: true, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
 const smallSparseOffered = () => getBackend('cuda').decodeKernels(SPARSE_H16).includes('hopper-small');
 const noSmallSparse = "the small-row kernel does not run on this GPU (decodeKernels for a sparse h_q 16 decode has no 'hopper-small')";
-// hopper-small's sparse cases: the emulator's (test/util/sparse-hopper.ts SMALL_SPARSE_CASES), then FlashMLA's topk
-// 2048 at h_q 16 (the bench's shape: sinks, invalid indices, requests split over SM parts) and at h_q 1; then all of
-// them again with K magnitudes spread 2^±3 per slot and group (its split of the scales out of the codes: the gathered tokens' scales and the
-// blocks' group reference scales vary)
+// hopper-small's sparse cases: the emulator's (test/util/sparse-hopper.ts SMALL_SPARSE_CASES and, h_q 17–32,
+// SMALL_SPARSE_HEAD_GROUP_CASES), FlashMLA's topk 2048 at h_q 32, then at h_q 16 (the bench's shape: sinks, invalid
+// indices, requests split over SM parts) and at h_q 1; then all of them again with K magnitudes spread 2^±3 per slot
+// and group (its split of the scales out of the codes: the gathered tokens' scales and the blocks' group reference
+// scales vary)
 const SMALL_SPARSE_BASE_CASES: SparseHopperCase[] = [
   ...SMALL_SPARSE_CASES,
+  ...SMALL_SPARSE_HEAD_GROUP_CASES,
+  {
+    label: "h_q 32, s_q 2, topk 2048, FlashMLA's shape, sinks, invalid indices, split (two 16-head CTAs per token)",
+    spec: { b: 2, sQ: 2, hQ: 32, topk: 2048, pageSize: 64, numPages: 300, dtype: 'bf16', topkLength: true, sink: true, invalidFraction: 0.2, scale: 0.5 },
+    split: true,
+  },
   {
     label: "h_q 16, s_q 2, topk 2048, FlashMLA's shape, sinks, invalid indices, split",
     spec: { b: 2, sQ: 2, hQ: 16, topk: 2048, pageSize: 64, numPages: 300, dtype: 'bf16', topkLength: true, sink: true, invalidFraction: 0.2, scale: 0.5 },
@@ -624,17 +634,17 @@ const SMALL_SPARSE_GPU_CASES: SparseHopperCase[] = [
   ...SMALL_SPARSE_BASE_CASES.map((c) => ({ ...c, label: `${c.label}, K spread 2^±3`, spec: { ...c.spec, kSpread: 3 } })),
 ];
 
-describe("cuda: the small-row kernel's sparse FP8 entry (sparse decode with bf16 q, h_q ≤ 16, kernel 'hopper-small', the default there), where this GPU offers it", { skip }, () => {
+describe("cuda: the small-row kernel's sparse FP8 entry (sparse decode with bf16 q, h_q ≤ 32, kernel 'hopper-small', the default there), where this GPU offers it", { skip }, () => {
   const seed = freshSeed();
   const offered = smallSparseOffered, noSmall = noSmallSparse;
   const cases = SMALL_SPARSE_GPU_CASES;
   sparseOracleTests({ cases, seed, kernel: 'hopper-small', offered, skipWhy: noSmall, minEachPath: 1 });
-  test("the default for h_q ≤ 16 (offered last under a FLASH_MLA_DECODE_KERNEL narrowing); h_q 32 has no 'hopper-small'", (t) => {
+  test("the default for h_q ≤ 32 (offered last under a FLASH_MLA_DECODE_KERNEL narrowing); h_q 33 has no 'hopper-small'", (t) => {
     if (!offered()) return void t.skip(noSmall);
     const kernels = getBackend('cuda').decodeKernels(SPARSE_H16);
     if (process.env.FLASH_MLA_DECODE_KERNEL === undefined) assert.deepEqual(kernels, ['hopper-small', 'hopper', 'generic']);
     else assert.equal(kernels[kernels.length - 1], 'hopper-small', kernels.join(', '));
-    for (const hQ of [1, 3]) assert.equal(getBackend('cuda').decodeKernels({ ...SPARSE_H16, hQ })[0], kernels[0], `h_q ${hQ}`);
-    assert.deepEqual(getBackend('cuda').decodeKernels({ ...SPARSE_H16, hQ: 32 }), ['hopper', 'generic']);
+    for (const hQ of [1, 3, 17, 32]) assert.equal(getBackend('cuda').decodeKernels({ ...SPARSE_H16, hQ })[0], kernels[0], `h_q ${hQ}`);
+    assert.deepEqual(getBackend('cuda').decodeKernels({ ...SPARSE_H16, hQ: 33 }), ['hopper', 'generic']);
   });
 });

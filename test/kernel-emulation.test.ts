@@ -327,13 +327,13 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
   const pairEntry = 'mla_decode_sm90_fp8_sparse_pair_bf16';
   const entryOf = (c: SparseHopperCase) => (Math.ceil(c.spec.hQ / 64) % 2 === 0 ? pairEntry : entry);
   return {
-    title: `the Hopper sparse FP8 kernel (${entry}, the default for sparse decodes with bf16 q and h_q > 16 on sm_90, 'hopper' on request; ${pairEntry}, 2-CTA clusters, for ceil(h_q / 64) even) against the oracle: h_q 64/128 and 16/100 (padded m-blocks), s_q 1/2, topk 64/300/576, pages of 64/61/2 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views (${TIMINGS[timing].note})`,
+    title: `the Hopper sparse FP8 kernel (${entry}, the default for sparse decodes with bf16 q and h_q > 32 on sm_90, 'hopper' on request; ${pairEntry}, 2-CTA clusters, for ceil(h_q / 64) even) against the oracle: h_q 64/128 and 16/100 (padded m-blocks), s_q 1/2, topk 64/300/576, pages of 64/61/2 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views (${TIMINGS[timing].note})`,
     env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
     run(seed) {
       const be = getBackend('cuda');
-      for (const hQ of [16, 64, 100, 128]) {
-        // (h_q ≤ 16: the small-row kernel's sparse entry first, the default)
-        const want = hQ <= 16 ? ['hopper-small', 'hopper', 'generic'] : ['hopper', 'generic'];
+      for (const hQ of [16, 32, 33, 64, 100, 128]) {
+        // (h_q ≤ 32: the small-row kernel's sparse entry first, the default)
+        const want = hQ <= 32 ? ['hopper-small', 'hopper', 'generic'] : ['hopper', 'generic'];
         assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61 }), want, `the emulated sm_90 device's kernels for sparse h_q ${hQ} decodes`);
       }
       const f = bindFakeCuda();
@@ -347,36 +347,33 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
 
 /**
  * The small-row kernel's sparse entry (mla_decode_sm90_small_fp8_sparse_bf16, `kernel: 'hopper-small'`, the default for
- * sparse decodes with bf16 q and h_q ≤ 16: 1.41–1.67× 'hopper' on an H200, docs/perf-log.md session 8; the f16 datapath
- * since session 9, the register-A datapath over whole-row stages since session 25) against the oracle on the cases of test/util/sparse-hopper.ts SMALL_SPARSE_CASES, and again with K
- * magnitudes (so the gathered tokens' scales and the blocks' group maxima) spread 2^±3; then its refusal of h_q > 16.
+ * sparse decodes with bf16 q and h_q ≤ 32: 1.41–1.67× 'hopper' on an H200 at h_q 16, docs/perf-log.md session 8, and
+ * 1.28–1.60× at h_q 32 as two 16-head CTAs per token, session 28; the f16 datapath since session 9, the register-A
+ * datapath over whole-row stages since session 25) against the oracle on the cases of test/util/sparse-hopper.ts
+ * SMALL_SPARSE_CASES, and again with K magnitudes (so the gathered tokens' scales and the blocks' group maxima) spread
+ * 2^±3; then its head-group cases (h_q 32 and 20: SMALL_SPARSE_HEAD_GROUP_CASES) and its refusal of h_q > 32.
  */
 function smallSparseScenario(timing: keyof typeof TIMINGS): Scenario {
   const entry = 'mla_decode_sm90_small_fp8_sparse_bf16';
   const cases = [...SMALL_SPARSE_CASES, ...SMALL_SPARSE_CASES.map((c) => ({ ...c, label: `${c.label}, K spread 2^±3`, spec: { ...c.spec, kSpread: 3 } }))];
   return {
-    title: `the small-row kernel's sparse FP8 entry (${entry}, 'hopper-small', the default for h_q ≤ 16; the register-A datapath) against the oracle: h_q 16/3/1, s_q 1/2, topk 64/300/576/130, pages of 64/61/16 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views, many items per SM part, and again with K spread 2^±3; refusal of h_q 32 (${TIMINGS[timing].note})`,
+    title: `the small-row kernel's sparse FP8 entry (${entry}, 'hopper-small', the default for h_q ≤ 32; the register-A datapath) against the oracle: h_q 16/3/1, s_q 1/2, topk 64/300/576/130, pages of 64/61/16 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views, many items per SM part, and again with K spread 2^±3; h_q 32/20 as two 16-head CTAs per token; refusal of h_q 33 (${TIMINGS[timing].note})`,
     env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
     run(seed) {
       const be = getBackend('cuda');
-      for (const hQ of [1, 3, 16]) {
+      for (const hQ of [1, 3, 16, 17, 32]) {
         assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61, sQ: 2 }), ['hopper-small', 'hopper', 'generic'], `sparse h_q ${hQ}: 'hopper-small' first`);
       }
-      const headGroups = process.env.FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS === '1';
-      assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ: 32, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61, sQ: 1 }), headGroups ? ['hopper-small', 'hopper', 'generic'] : ['hopper', 'generic'], "sparse h_q 32: 'hopper-small' only with the head-group experiment");
+      assert.deepEqual(be.decodeKernels({ fp8: true, sparse: true, hQ: 33, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 61, sQ: 1 }), ['hopper', 'generic'], "sparse h_q 33: no 'hopper-small'");
       const f = bindFakeCuda();
       const notes = sparseCasesOn(cases, seed, 'hopper-small', entry);
-      if (headGroups) {
-        // the head-group experiment (a build with -DMLA_SM90S_SPARSE_HEAD_GROUPS=1, FLASH_MLA_EMU_DEFINES): h_q 17–32
-        // as two CTAs of 16 heads per query token
-        notes.push(...sparseCasesOn(SMALL_SPARSE_HEAD_GROUP_CASES, seed, 'hopper-small', entry));
-      } else {
-        assert.throws(
-          () => runSparseHopperCase({ label: 'h_q 32', spec: { b: 1, sQ: 1, hQ: 32, topk: 64, pageSize: 64, numPages: 2, dtype: 'bf16', scale: 0.5 } }, seed, 'hopper-small'),
-          (e: unknown) => e instanceof UnsupportedFeatureError && /h_q = 32/.test(e.message),
-          "sparse h_q 32 with kernel 'hopper-small' is refused",
-        );
-      }
+      // h_q 17–32: two CTAs of 16 heads per query token
+      notes.push(...sparseCasesOn(SMALL_SPARSE_HEAD_GROUP_CASES, seed, 'hopper-small', entry));
+      assert.throws(
+        () => runSparseHopperCase({ label: 'h_q 33', spec: { b: 1, sQ: 1, hQ: 33, topk: 64, pageSize: 64, numPages: 2, dtype: 'bf16', scale: 0.5 } }, seed, 'hopper-small'),
+        (e: unknown) => e instanceof UnsupportedFeatureError && /h_q = 33/.test(e.message),
+        "sparse h_q 33 with kernel 'hopper-small' is refused",
+      );
       notes.push(`emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, mla_combine_sink_bf16 ×${f.stat('emulated:mla_combine_sink_bf16')}`);
       return notes;
     },
@@ -794,7 +791,7 @@ if (scenarioName) {
       const both = await bench('both', '--configs', 'tiny', '--kv', 'fp8', '--kernel', 'hopper,generic', '--check-samples', '0');
       assert.deepEqual(both.rows.map((r) => [r.kernel, r.vsKernel?.kernel]), [['hopper', undefined], ['generic', 'hopper']]);
       assert.deepEqual(both.skipped ?? [], []);
-      // sparse: 'hopper-small' by default for h_q ≤ 16, 'hopper' above (checked: the sparse-small set's b 2, h_q 16 and
+      // sparse: 'hopper-small' by default for h_q ≤ 32, 'hopper' above (checked: the sparse-small set's b 2, h_q 16 and
       // 128 configs; the portable FP8 kernel is not emulated: unchecked there)
       const sparseChecked = await bench('sparse-checked', '--configs', 'sparse-small:0,4', '--check-samples', '4');
       assert.deepEqual(sparseChecked.rows.map((r) => [r.kernel, r.config.h_q, r.check?.ok]), [['hopper-small', 16, true], ['hopper', 128, true]], JSON.stringify(sparseChecked.rows.map((r) => r.check)));

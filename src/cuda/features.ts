@@ -74,32 +74,24 @@ export const SMALL_ROW_KERNEL_NAME = 'hopper-small';
 /**
  * Rows (h_q · s_q) up to which the small-row kernel is the default for dense decodes: all it takes (its 16-row entries
  * and, over the 16-bit cache, its 32-row entry), each faster than 'hopper' on the sweep shapes measured on an H200
- * (docs/perf-log.md, sessions 7 and 8: 16 rows 1.03–1.05×, 32 rows 1.00–1.05×). Sparse decodes with h_q ≤ 16 heads
- * default to it too (1.41–1.67× 'hopper' on the sparse grid's h_q 16 rows, session 8).
+ * (docs/perf-log.md, sessions 7 and 8: 16 rows 1.03–1.05×, 32 rows 1.00–1.05×). Sparse decodes with h_q ≤ 32 heads
+ * default to it too (1.41–1.67× 'hopper' on the sparse grid's h_q 16 rows, session 8; 1.28–1.60× on its h_q 32 rows
+ * as two 16-head CTAs per token, session 28).
  */
 export const SMALL_ROW_DEFAULT_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
 /** Rows (h_q · s_q) per request the small-row kernel takes over the 16-bit cache (its 32-row entry: mla_config.h SM90S_R32_ROWS). */
 export const SMALL_ROW_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
 /** ... and over the FP8 cache (its FP8 entries: 16 rows, and 32 with the warpgroups splitting the channels for P·V: mla_config.h SM90S_R32_ROWS). */
 export const SMALL_ROW_FP8_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
-/** Heads (h_q) its sparse entry takes: one query token's heads per CTA, 16 of them (mla_config.h SM90S_ROWS). */
-export const SMALL_ROW_SPARSE_MAX_HEADS = MLA_CONFIG.SM90S_ROWS;
-
+/** Heads of one query token per CTA of its sparse entry (mla_config.h SM90S_ROWS): ceil(h_q / 16) CTAs per token. */
+export const SMALL_ROW_SPARSE_GROUP_HEADS = MLA_CONFIG.SM90S_ROWS;
 /**
- * EXPERIMENT (a variant cubin built with -DMLA_SM90S_SPARSE_HEAD_GROUPS=1): FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS=1
- * lets the small-row kernel's sparse entry take up to 32 heads, ceil(h_q / 16) CTAs per query token of 16 heads each
- * (fp8-decode.ts cudaFp8SparseSmallDecode's grid). Only with that cubin: the shipped one reads blockIdx.x as the query
- * token. Read once.
+ * Heads (h_q) its sparse entry takes: two 16-head groups per query token at most. At h_q 32 on an H200 it beats
+ * 'hopper' (one 64-row m-block per token, half of it padding) by 22–37 % on the sparse grid although each group
+ * gathers the token's rows itself (docs/perf-log.md, session 28). Above 32 heads the sparse decode stays on 'hopper'
+ * (not measured with more groups; its 64-row m-blocks are full there).
  */
-let sparseHeadGroupsOn: boolean | undefined;
-export function sparseHeadGroupsExperiment(): boolean {
-  sparseHeadGroupsOn ??= typeof process !== 'undefined' && process.env.FLASH_MLA_EXPERIMENT_SPARSE_HEAD_GROUPS === '1';
-  return sparseHeadGroupsOn;
-}
-/** The heads the small-row sparse entry takes (SMALL_ROW_SPARSE_MAX_HEADS; 32 under the head-group experiment). */
-export function smallRowSparseMaxHeads(): number {
-  return sparseHeadGroupsExperiment() ? 2 * SMALL_ROW_SPARSE_MAX_HEADS : SMALL_ROW_SPARSE_MAX_HEADS;
-}
+export const SMALL_ROW_SPARSE_MAX_HEADS = 2 * SMALL_ROW_SPARSE_GROUP_HEADS;
 
 /**
  * Why the small-row kernel cannot run this decode, from its shapes (null: it can, on a device that runs it; the
@@ -111,13 +103,12 @@ export function smallRowSparseMaxHeads(): number {
  */
 export function smallRowMisfit(f: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'dtype' | 'pageSize' | 'hQ' | 'hKv' | 'headDim' | 'sQ'>): string | null {
   if (f.sparse) {
-    // sparse decode over the FP8 cache (entry mla_decode_sm90_small_fp8_sparse_bf16): the h_q ≤ 16 heads of one query
-    // token per CTA, any s_q, page size and topk
+    // sparse decode over the FP8 cache (entry mla_decode_sm90_small_fp8_sparse_bf16): 16 heads of one query token per
+    // CTA (ceil(h_q / 16) ≤ 2 CTAs per token), any s_q, page size and topk
     if (!f.fp8) return 'sparse decode over a 16-bit cache';
     if (f.hKv !== 1 || f.headDim !== HEAD_DIM_K) return `h_kv = ${f.hKv}, head dim ${f.headDim}`;
     if (f.dtype !== 'bf16') return `${f.dtype} q`;
-    const maxHeads = smallRowSparseMaxHeads();
-    if (f.hQ > maxHeads) return `sparse decode with h_q = ${f.hQ} (more than ${maxHeads} heads)`;
+    if (f.hQ > SMALL_ROW_SPARSE_MAX_HEADS) return `sparse decode with h_q = ${f.hQ} (more than ${SMALL_ROW_SPARSE_MAX_HEADS} heads)`;
     return null;
   }
   if (f.hKv !== 1 || f.headDim !== HEAD_DIM_K) return `h_kv = ${f.hKv}, head dim ${f.headDim}`;
@@ -151,7 +142,7 @@ export function checkDecodeAgainst(features: CudaFeatures, f: DecodeFeatures): v
         'kernel',
         `${misfit} with decode kernel '${f.kernel}'`,
         'cuda',
-        `'${SMALL_ROW_KERNEL_NAME}' runs dense decode of bf16 q (h_kv 1, d_qk 576, 64-token pages) over the 16-bit cache with h_q · s_q ≤ ${SMALL_ROW_MAX_ROWS} and over the FP8 cache with h_q · s_q ≤ ${SMALL_ROW_FP8_MAX_ROWS}, and sparse decode of bf16 q over the FP8 cache with h_q ≤ ${smallRowSparseMaxHeads()}: pass no kernel for the others`,
+        `'${SMALL_ROW_KERNEL_NAME}' runs dense decode of bf16 q (h_kv 1, d_qk 576, 64-token pages) over the 16-bit cache with h_q · s_q ≤ ${SMALL_ROW_MAX_ROWS} and over the FP8 cache with h_q · s_q ≤ ${SMALL_ROW_FP8_MAX_ROWS}, and sparse decode of bf16 q over the FP8 cache with h_q ≤ ${SMALL_ROW_SPARSE_MAX_HEADS}: pass no kernel for the others`,
       );
     }
   }

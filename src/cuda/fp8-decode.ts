@@ -18,7 +18,7 @@ import { FP8_BYTES_PER_TOKEN, FP8_ROPE_OFFSET, FP8_SCALES_OFFSET, PAGE_BLOCK_SIZ
 import type { Tensor } from '../tensor.js';
 import { MLA_CONFIG } from './config.js';
 import { getCudaContext, kernelSelection, loadKernel, portableArchs, requirePortable } from './context.js';
-import { FP8_DECODE_KERNEL_FAMILY, FP8_HOPPER_KERNEL_NAME, SMALL_ROW_SPARSE_MAX_HEADS, sparseHeadGroupsExperiment } from './features.js';
+import { FP8_DECODE_KERNEL_FAMILY, FP8_HOPPER_KERNEL_NAME, SMALL_ROW_SPARSE_GROUP_HEADS } from './features.js';
 import { FP8_HOPPER_KERNEL, FP8_SPARSE_HOPPER_KERNEL, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { decodeParamsOf, encodeStruct, MLA_DECODE_PARAMS_BYTES, MLA_FP8_PARAMS, splitWorkspace } from './params.js';
 import { encodeTensorMap, requireDevice, TensorMapDataType, TensorMapSwizzle, type Kernel } from './runtime.js';
@@ -282,9 +282,10 @@ function cudaFp8SparseHopperDecode(a: MlaDecodeArgs, res: DecodeResources): void
 // ---------------------------------------------------------------------------------------------- the small-row sparse kernel
 
 /**
- * Sparse decode over the FP8 cache, bf16 q, h_q ≤ 16 (features.ts smallRowMisfit), on the small-row kernel's entry
- * mla_decode_sm90_small_fp8_sparse_bf16 ('hopper-small', the default for sparse decodes with h_q ≤ 16; level 4 of docs/perf-log.md's plan): grid (s_q, SM
- * parts) — each CTA's columns are the heads of one query token — the FP8 small-row entry's block and shared memory,
+ * Sparse decode over the FP8 cache, bf16 q, h_q ≤ 32 (features.ts smallRowMisfit), on the small-row kernel's entry
+ * mla_decode_sm90_small_fp8_sparse_bf16 ('hopper-small', the default for sparse decodes with h_q ≤ 32; level 4 of
+ * docs/perf-log.md's plan): grid (s_q · ceil(h_q / 16), SM parts) — each CTA's columns are 16 heads of one query token
+ * — the FP8 small-row entry's block and shared memory,
  * params and MlaFp8Params (its warpgroups gather each indexed token with bulk copies: the Hopper sparse kernel's
  * layout rule, fp8SparseHopperLayoutMisfit); then the portable sparse path's combine (the sink variant when attnSink
  * is given). The combine is never folded in: the fold merge knows no sink, and split rows take theirs in the combine.
@@ -316,8 +317,8 @@ export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources)
   const numSmParts = a.tileSchedulerMetadata.shape[0];
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   const fp8Params = fp8ParamsOf(a);
-  // (the head-group experiment: ceil(h_q / 16) CTAs per query token, features.ts sparseHeadGroupsExperiment)
-  const headGroups = sparseHeadGroupsExperiment() ? Math.ceil(hQ / SMALL_ROW_SPARSE_MAX_HEADS) : 1;
+  // ceil(h_q / 16) CTAs per query token, 16 heads each (blockIdx.x = token · groups + group)
+  const headGroups = Math.ceil(hQ / SMALL_ROW_SPARSE_GROUP_HEADS);
   decode.launch({ grid: [sQ * headGroups, numSmParts, 1], block: [k.sparseThreads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, fp8Params);
   combine.launch(params, fp8Params);
 }

@@ -141,8 +141,8 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   /** 17–32 rows over the FP8 cache (the warpgroups take alternate blocks for S and split Oᵀ's channels for P·V; same arguments as `fp8Entry`). */
   fp8R32Entry: 'mla_decode_sm90_small_fp8_r32_bf16',
   /**
-   * Sparse decode over the FP8 cache (level 4; the default for sparse decodes with h_q ≤ 16): h_q ≤ 16 heads of one
-   * query token per CTA, grid (s_q, parts); the register-A datapath, as `fp8Entry`, with a third warpgroup that
+   * Sparse decode over the FP8 cache (level 4; the default for sparse decodes with h_q ≤ 32): 16 heads of one query
+   * token per CTA, grid (s_q · ceil(h_q / 16), parts); the register-A datapath, as `fp8Entry`, with a third warpgroup that
    * gathers each indexed token's row (`sparseThreads`).
    */
   fp8SparseEntry: 'mla_decode_sm90_small_fp8_sparse_bf16',

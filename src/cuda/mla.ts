@@ -177,7 +177,7 @@ class CudaMlaBackend implements MlaBackend {
     else if (decode && isLayoutDecode(decode)) return [LAYOUT_DECODE_KERNEL_FAMILY];
     else names = [...sel.decodeKernels];
     // the small-row kernel (16-bit or FP8 entries), for a dense decode whose shapes it takes (h_q · s_q ≤ 32 over
-    // either cache) or a sparse one of h_q ≤ 16: the default (faster than 'hopper' on every such
+    // either cache) or a sparse one of h_q ≤ 32: the default (faster than 'hopper' on every such
     // shape measured, docs/perf-log.md) when no FLASH_MLA_DECODE_KERNEL narrowing picks another and, for a dense decode,
     // s_q is known (the rows are h_q · s_q); else offered last
     const rows = decode?.sparse ? decode.hQ : (decode?.hQ ?? 0) * (decode?.sQ ?? 1);
@@ -299,7 +299,7 @@ class CudaMlaBackend implements MlaBackend {
     const chosen = a.kernel ?? (offered[0] === SMALL_ROW_HOPPER_KERNEL.name && a.isFp8KvCache && smallMisfit() !== null ? offered[1] : offered[0]);
     if (chosen === SMALL_ROW_HOPPER_KERNEL.name) {
       // dense, h_kv 1, d_qk 576, bf16 q, 64-token pages, h_q · s_q ≤ 32 (either cache; cudaCheckDecode: smallRowMisfit)
-      if (a.indices !== null) cudaFp8SparseSmallDecode(a, res); // sparse, FP8 cache, bf16 q, h_q ≤ 16 (src/cuda/fp8-decode.ts)
+      if (a.indices !== null) cudaFp8SparseSmallDecode(a, res); // sparse, FP8 cache, bf16 q, h_q ≤ 32 (src/cuda/fp8-decode.ts)
       else this.smallRowDecode(a);
       return;
     }

@@ -65,13 +65,7 @@ export const SPARSE_HOPPER_CASES: SparseHopperCase[] = [
   },
 ];
 
-/**
- * The small-row kernel's sparse entry's cases (mla_decode_sm90_small_fp8_sparse_bf16, `kernel: 'hopper-small'`: h_q ≤ 16
- * heads of one query token per CTA, each warpgroup gathering its blocks): h_q 16, 3 and 1, s_q 1 and 2, topk 64 / 300 /
- * 576 / 130, pages of 64, 61 and 16 tokens, invalid and duplicate indices, all-invalid rows, topkLength, sinks with
- * ±inf, split requests, padded cache views, many short items per SM part (warpgroups without a block in an item).
- */
-/** Cases for the small-row sparse entry's head-group experiment (h_q 17–32: two CTAs of 16 heads per query token). */
+/** The small-row sparse entry's cases with h_q 17–32: two CTAs of 16 heads per query token (the second with 4 real heads at h_q 20). */
 export const SMALL_SPARSE_HEAD_GROUP_CASES: SparseHopperCase[] = [
   {
     label: 'h_q 32, s_q 2, topk 300, 61-token pages, topkLength, sinks, duplicates, padded view',
@@ -85,6 +79,12 @@ export const SMALL_SPARSE_HEAD_GROUP_CASES: SparseHopperCase[] = [
   },
 ];
 
+/**
+ * The small-row kernel's sparse entry's cases (mla_decode_sm90_small_fp8_sparse_bf16, `kernel: 'hopper-small'`: 16
+ * heads of one query token per CTA, each warpgroup gathering its blocks): h_q 16, 3 and 1, s_q 1 and 2, topk 64 / 300 /
+ * 576 / 130, pages of 64, 61 and 16 tokens, invalid and duplicate indices, all-invalid rows, topkLength, sinks with
+ * ±inf, split requests, padded cache views, many short items per SM part (warpgroups without a block in an item).
+ */
 export const SMALL_SPARSE_CASES: SparseHopperCase[] = [
   {
     label: 'h_q 16, s_q 2, topk 300 (not a multiple of 64), 61-token pages, topkLength, sinks, duplicates, padded view',
