@@ -37,11 +37,24 @@ constexpr int kSparseUnroll = 4;
 // on them (remotely) when they release a group, and this CTA's pushes into that group of the peer wait for it.
 constexpr uint32_t kPairPeerEmpty = 32;
 constexpr uint32_t kPairPeerEmptyFromEmpty = 64;
-// ... and its "validity written" barriers (buffer b at + 8b), arrived by the producer once the block's validity words
-// are stored, waited by the math warpgroups before they read them. (The slab barriers order those reads too, but with
-// them alone compute-sanitizer's racecheck reported the mask reads against the stores — presumably as those phases can
-// complete with the peer's push; whether this barrier clears the report is still to be run, perf log session 21.)
+// ... and its "validity written" barriers (buffer b at + 8b), on which each producer warp's lane 0 arrives right after it
+// stores its validity word (kPairValidWriters arrivals), waited by the math warpgroups before they read the words.
+// The slab barriers order those reads too, and so did one producer thread's arrival after the producer's named
+// barrier, but compute-sanitizer's racecheck follows neither to the other lanes' stores: it reported 6 hazards on the
+// words (sessions 21–27) until each writer arrived itself (session 28; the same speed on an H200).
 constexpr uint32_t kPairValidBar = kPairPeerEmpty + 32;  // the same barrier from the group's own empty barrier (the math's view)
+constexpr int kPairValidWriters = 4;  // one lane per producer warp
+// EXPERIMENT FORM (session 28's pairvr / pairvr2, kept in this commit only): MLA_SM90_PAIR_VALID_READ=1 adds "validity
+// read" barriers (+ 16 past kPairValidBar, count 128) on which every reading math thread arrives and which the writer
+// lane (WAIT_ALL: every producer thread, with its group B waits) waits on before the next fill's word
+#ifndef MLA_SM90_PAIR_VALID_READ
+#define MLA_SM90_PAIR_VALID_READ 0
+#endif
+#ifndef MLA_SM90_PAIR_VALID_WAIT_ALL
+#define MLA_SM90_PAIR_VALID_WAIT_ALL 0
+#endif
+constexpr uint32_t kPairValidRead = kPairValidBar + 16;
+constexpr int kPairValidReaders = 128;
 static_assert(SM90_FP8S_OFF_VALID + kPairPeerEmpty == SM90_FP8_OFF_EXTRA_BAR + 16 + kPairPeerEmptyFromEmpty, "peer empty barriers");
 constexpr int kProducerSync = 8;  // named barrier of the producer's 128 threads (the math warpgroups use 1–7 and 9)
 constexpr int kProducerThreads = SM90_FP8_THREADS - SM90_THREADS;
@@ -395,8 +408,13 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       if (k > 0) {  // group B (and the P tile aliasing K0's slab 8), here and in the peer
         ptx::mbarrier_wait(empty_b, (k - 1) & 1);
         ptx::mbarrier_wait_cluster(sValid + kPairPeerEmpty + 16 * b + 8, (k - 1) & 1);
+        if (MLA_SM90_PAIR_VALID_READ && MLA_SM90_PAIR_VALID_WAIT_ALL) ptx::mbarrier_wait(sValid + kPairValidRead + 8 * b, (k - 1) & 1);
       }
-      if (lane == 0) ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
+      if (lane == 0) {
+        if (MLA_SM90_PAIR_VALID_READ && !MLA_SM90_PAIR_VALID_WAIT_ALL && k > 0) ptx::mbarrier_wait(sValid + kPairValidRead + 8 * b, (k - 1) & 1);
+        ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
+        ptx::mbarrier_arrive(sValid + kPairValidBar + 8 * b);  // this warp's validity word is stored
+      }
       {  // the RoPE rows here and, from registers, in the peer (st.async completes on its slab barrier; no bulk push of
          // slab 8, whose source this CTA's P0 aliases: a copy's source read is known complete only where it lands)
         const uint32_t rope = sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES;
@@ -426,7 +444,6 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads and the pushes (async proxy)
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // this CTA's halves of slabs 4–8 written; raw rows read
       if (ptid == 0) {
-        ptx::mbarrier_arrive(sValid + kPairValidBar + 8 * b);  // every warp's validity word is stored
 #pragma unroll
         for (int s = SM90_GROUP_A_SLABS; s < SM90_SLABS; ++s) {
           const uint32_t half = sKb + s * SM90_SLAB_BYTES + rank * kHalf;

@@ -863,6 +863,38 @@ case $step in
     sanitize_fp8_tests s28 "small-row kernel's sparse FP8 entry.*" 200
     sparse_set
     ;;
+  pairvr)
+    # the paired sparse entry with per-thread arrivals on its validity words' barriers (each producer warp's writer
+    # lane on "validity written", count 4; every reading math thread on the new "validity read", count 128 — waited
+    # by the writer lane before the next fill's word): the Hopper sparse GPU tests, memcheck and racecheck on them
+    # (sessions 21–27: 6 validity-word hazards), then two rounds of sparse#8-11 against the build before it
+    # (.variants/pv0: SRC_REV=ffb26a9 scripts/build-variant.sh pv0 mla_decode_sm90 sm_90a)
+    fp8_tests pairvr "Hopper sparse FP8 kernel" 200
+    sanitize_fp8_tests pairvr "Hopper sparse FP8 kernel.*" 240
+    ab_rounds pairvr "sparse:8,9,10,11" .variants/pv0 dist/kernels
+    ;;
+  pairvr2)
+    # pairvr's two halves apart (.variants/vra: -DMLA_SM90_PAIR_VALID_READ=0, the writers' arrivals only; vrb:
+    # -DMLA_SM90_PAIR_VALID_WAIT_ALL=1, every producer thread waits on "validity read" with its group B waits; both
+    # scripts/build-variant.sh NAME mla_decode_sm90 sm_90a FLAG): each one's Hopper sparse GPU tests and racecheck, then
+    # two rounds of sparse#8-11 against the build before pairvr (.variants/pv0) and pairvr's (dist/kernels)
+    for v in vra vrb; do
+      kd=$(kernel_dir .variants/$v)
+      FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests $v "Hopper sparse FP8 kernel" 120
+      s=$(date +%s); FLASH_MLA_KERNEL_DIR=$kd/ FLASH_MLA_REQUIRE_GPU=1 timeout 150 compute-sanitizer --tool racecheck --print-limit 6 node --test --test-name-pattern="Hopper sparse FP8 kernel.*" dist/test/fp8-sparse-gpu.test.js > "$out/$v-racecheck.log" 2>&1
+      echo "$v racecheck rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'RACECHECK SUMMARY' "$out/$v-racecheck.log" | tail -1)"
+    done
+    ab_rounds pairvr2 "sparse:8,9,10,11" .variants/pv0 .variants/vra .variants/vrb dist/kernels
+    ;;
+  s28final)
+    # session 28's shipped tree (hopper-small takes sparse h_q ≤ 32; the paired sparse entry's validity words with
+    # per-writer arrivals, vra's form without the unused barriers): the sparse GPU tests, memcheck and racecheck on the
+    # Hopper sparse cases, two rounds of sparse#8-11 against the build before (.variants/pv0), the whole sparse set
+    fp8_tests s28f "sparse" 200
+    sanitize_fp8_tests s28f "Hopper sparse FP8 kernel.*" 200
+    ab_rounds s28f "sparse:8,9,10,11" .variants/pv0 dist/kernels
+    sparse_set
+    ;;
   gw4)
     # (session 27, measured and reverted: the source is commit a00d9f8) two gather warpgroups (.variants/gw4: -DMLA_SM90S_SPARSE_GATHER_WARPS=4, 512 threads with
     # FLASH_MLA_EXPERIMENT_SPARSE_GATHER_THREADS=512; each warp 16 positions of a block: 16 serial copy rounds, not 32)
