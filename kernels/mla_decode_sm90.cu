@@ -97,8 +97,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       if constexpr (kPair) {  // (fp8_sparse_pair_producer)
         for (int i = 0; i < 4; ++i) ptx::mbarrier_init(sValid + kPairPeerEmpty + 8 * i, 1);
         for (int i = 0; i < 2; ++i) ptx::mbarrier_init(sValid + kPairValidBar + 8 * i, kPairValidWriters);
-        if (MLA_SM90_PAIR_VALID_READ)
-          for (int i = 0; i < 2; ++i) ptx::mbarrier_init(sValid + kPairValidRead + 8 * i, kPairValidReaders);
       }
       if (!kSparse) ptx::prefetch_tensormap(rope_map);
     }
@@ -340,10 +338,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         // softmax of block j against the running max
         float mx[2], m_old[2], m_new[2], scale0[2], sum[2];
         if constexpr (kPair) ptx::mbarrier_wait(sValid + kPairValidBar, parity(j));
-        if constexpr (kSparse) {  // buffer 0's block (its mask is read before this warpgroup releases the buffer)
+        if constexpr (kSparse)  // buffer 0's block (its mask is read before this warpgroup releases the buffer)
           mask_and_row_max<true>(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx, valid_mask(sValid));
-          if constexpr (kPair && MLA_SM90_PAIR_VALID_READ) ptx::mbarrier_arrive(sValid + kPairValidRead);
-        } else
+        else
           mask_and_row_max(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx);
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
@@ -478,9 +475,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             if (has1) ptx::mbarrier_wait(sValid + kPairValidBar + 8, parity(j + 1));
           }
           mask_and_row_max<true>(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx, has1 ? valid_mask(sValid + 16) : ~0ull);
-          if constexpr (kPair && MLA_SM90_PAIR_VALID_READ) {
-            if (has1) ptx::mbarrier_arrive(sValid + kPairValidRead + 8);
-          }
         } else
           mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
         ptx::named_barrier_sync(kScale0Ready, kBoth);  // WG0's max and scale of block j

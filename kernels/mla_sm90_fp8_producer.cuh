@@ -44,17 +44,6 @@ constexpr uint32_t kPairPeerEmptyFromEmpty = 64;
 // words (sessions 21–27) until each writer arrived itself (session 28; the same speed on an H200).
 constexpr uint32_t kPairValidBar = kPairPeerEmpty + 32;  // the same barrier from the group's own empty barrier (the math's view)
 constexpr int kPairValidWriters = 4;  // one lane per producer warp
-// EXPERIMENT FORM (session 28's pairvr / pairvr2, kept in this commit only): MLA_SM90_PAIR_VALID_READ=1 adds "validity
-// read" barriers (+ 16 past kPairValidBar, count 128) on which every reading math thread arrives and which the writer
-// lane (WAIT_ALL: every producer thread, with its group B waits) waits on before the next fill's word
-#ifndef MLA_SM90_PAIR_VALID_READ
-#define MLA_SM90_PAIR_VALID_READ 0
-#endif
-#ifndef MLA_SM90_PAIR_VALID_WAIT_ALL
-#define MLA_SM90_PAIR_VALID_WAIT_ALL 0
-#endif
-constexpr uint32_t kPairValidRead = kPairValidBar + 16;
-constexpr int kPairValidReaders = 128;
 static_assert(SM90_FP8S_OFF_VALID + kPairPeerEmpty == SM90_FP8_OFF_EXTRA_BAR + 16 + kPairPeerEmptyFromEmpty, "peer empty barriers");
 constexpr int kProducerSync = 8;  // named barrier of the producer's 128 threads (the math warpgroups use 1–7 and 9)
 constexpr int kProducerThreads = SM90_FP8_THREADS - SM90_THREADS;
@@ -408,10 +397,8 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       if (k > 0) {  // group B (and the P tile aliasing K0's slab 8), here and in the peer
         ptx::mbarrier_wait(empty_b, (k - 1) & 1);
         ptx::mbarrier_wait_cluster(sValid + kPairPeerEmpty + 16 * b + 8, (k - 1) & 1);
-        if (MLA_SM90_PAIR_VALID_READ && MLA_SM90_PAIR_VALID_WAIT_ALL) ptx::mbarrier_wait(sValid + kPairValidRead + 8 * b, (k - 1) & 1);
       }
       if (lane == 0) {
-        if (MLA_SM90_PAIR_VALID_READ && !MLA_SM90_PAIR_VALID_WAIT_ALL && k > 0) ptx::mbarrier_wait(sValid + kPairValidRead + 8 * b, (k - 1) & 1);
         ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits);
         ptx::mbarrier_arrive(sValid + kPairValidBar + 8 * b);  // this warp's validity word is stored
       }

@@ -864,19 +864,21 @@ case $step in
     sparse_set
     ;;
   pairvr)
-    # the paired sparse entry with per-thread arrivals on its validity words' barriers (each producer warp's writer
-    # lane on "validity written", count 4; every reading math thread on the new "validity read", count 128 — waited
-    # by the writer lane before the next fill's word): the Hopper sparse GPU tests, memcheck and racecheck on them
-    # (sessions 21–27: 6 validity-word hazards), then two rounds of sparse#8-11 against the build before it
-    # (.variants/pv0: SRC_REV=ffb26a9 scripts/build-variant.sh pv0 mla_decode_sm90 sm_90a)
+    # (session 28, measured: racecheck 0, +0.8 % — vra's half was kept) the paired sparse entry with per-thread
+    # arrivals on its validity words' barriers (each producer warp's writer lane on "validity written", count 4; every
+    # reading math thread on a "validity read", count 128 — waited by the writer lane before the next fill's word;
+    # dist/kernels then, now SRC_REV=90c740b scripts/build-variant.sh … -DMLA_SM90_PAIR_VALID_READ=1): the Hopper sparse
+    # GPU tests, memcheck and racecheck on them (sessions 21–27: 6 validity-word hazards), then two rounds of
+    # sparse#8-11 against the build before it (.variants/pv0: SRC_REV=ffb26a9 scripts/build-variant.sh pv0 mla_decode_sm90 sm_90a)
     fp8_tests pairvr "Hopper sparse FP8 kernel" 200
     sanitize_fp8_tests pairvr "Hopper sparse FP8 kernel.*" 240
     ab_rounds pairvr "sparse:8,9,10,11" .variants/pv0 dist/kernels
     ;;
   pairvr2)
-    # pairvr's two halves apart (.variants/vra: -DMLA_SM90_PAIR_VALID_READ=0, the writers' arrivals only; vrb:
-    # -DMLA_SM90_PAIR_VALID_WAIT_ALL=1, every producer thread waits on "validity read" with its group B waits; both
-    # scripts/build-variant.sh NAME mla_decode_sm90 sm_90a FLAG): each one's Hopper sparse GPU tests and racecheck, then
+    # (session 28, measured: vra kept — the shipped form) pairvr's two halves apart (.variants/vra: the writers'
+    # arrivals only, today's tree; vrb: SRC_REV=90c740b … -DMLA_SM90_PAIR_VALID_READ=1 -DMLA_SM90_PAIR_VALID_WAIT_ALL=1,
+    # every producer thread waits on "validity read" with its group B waits; scripts/build-variant.sh NAME
+    # mla_decode_sm90 sm_90a FLAGS): each one's Hopper sparse GPU tests and racecheck, then
     # two rounds of sparse#8-11 against the build before pairvr (.variants/pv0) and pairvr's (dist/kernels)
     for v in vra vrb; do
       kd=$(kernel_dir .variants/$v)
