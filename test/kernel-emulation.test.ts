@@ -348,7 +348,7 @@ function hopperSparseScenario(timing: keyof typeof TIMINGS): Scenario {
 /**
  * The small-row kernel's sparse entry (mla_decode_sm90_small_fp8_sparse_bf16, `kernel: 'hopper-small'`, the default for
  * sparse decodes with bf16 q and h_q ≤ 32: 1.41–1.67× 'hopper' on an H200 at h_q 16, docs/perf-log.md session 8, and
- * 1.28–1.60× at h_q 32 as two 16-head CTAs per token, session 28; the f16 datapath since session 9, the register-A
+ * 1.24–1.60× at h_q 32 as two 16-head CTAs per token, session 28; the f16 datapath since session 9, the register-A
  * datapath over whole-row stages since session 25) against the oracle on the cases of test/util/sparse-hopper.ts
  * SMALL_SPARSE_CASES, and again with K magnitudes (so the gathered tokens' scales and the blocks' group maxima) spread
  * 2^±3; then its head-group cases (h_q 32 and 20: SMALL_SPARSE_HEAD_GROUP_CASES) and its refusal of h_q > 32.

@@ -75,7 +75,7 @@ export const SMALL_ROW_KERNEL_NAME = 'hopper-small';
  * Rows (h_q · s_q) up to which the small-row kernel is the default for dense decodes: all it takes (its 16-row entries
  * and, over the 16-bit cache, its 32-row entry), each faster than 'hopper' on the sweep shapes measured on an H200
  * (docs/perf-log.md, sessions 7 and 8: 16 rows 1.03–1.05×, 32 rows 1.00–1.05×). Sparse decodes with h_q ≤ 32 heads
- * default to it too (1.41–1.67× 'hopper' on the sparse grid's h_q 16 rows, session 8; 1.28–1.60× on its h_q 32 rows
+ * default to it too (1.41–1.67× 'hopper' on the sparse grid's h_q 16 rows, session 8; 1.24–1.60× on its h_q 32 rows
  * as two 16-head CTAs per token, session 28).
  */
 export const SMALL_ROW_DEFAULT_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
@@ -86,10 +86,11 @@ export const SMALL_ROW_FP8_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
 /** Heads of one query token per CTA of its sparse entry (mla_config.h SM90S_ROWS): ceil(h_q / 16) CTAs per token. */
 export const SMALL_ROW_SPARSE_GROUP_HEADS = MLA_CONFIG.SM90S_ROWS;
 /**
- * Heads (h_q) its sparse entry takes: two 16-head groups per query token at most. At h_q 32 on an H200 it beats
- * 'hopper' (one 64-row m-block per token, half of it padding) by 22–37 % on the sparse grid although each group
- * gathers the token's rows itself (docs/perf-log.md, session 28). Above 32 heads the sparse decode stays on 'hopper'
- * (not measured with more groups; its 64-row m-blocks are full there).
+ * Heads (h_q) its sparse entry takes: two 16-head groups per query token at most. At h_q 32 on an H200 it takes
+ * 20–37 % less time than 'hopper' (one 64-row m-block per token, half of it padding) on the sparse grid, although each
+ * group gathers the token's rows itself (docs/perf-log.md, session 28). Above 32 heads the sparse decode stays on
+ * 'hopper' (not measured with more groups; its 64-row m-blocks are full there, and each group would repeat the
+ * gather and the code conversions).
  */
 export const SMALL_ROW_SPARSE_MAX_HEADS = 2 * SMALL_ROW_SPARSE_GROUP_HEADS;
 
