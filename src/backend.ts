@@ -166,7 +166,7 @@ export interface DeviceTimer {
   readonly description: string;
   /** How cached data is kept from helping (goes into a result). */
   readonly l2Flush: string;
-  /** Run `fn` `warmup` times, then `iters` timed times; the per-run times in ms. */
+  /** Run `fn` `warmup` times (a device timer: more, up to its minimum warm-up time), then `iters` timed times; the per-run times in ms. */
   time(fn: () => void, iters: number, warmup: number): Promise<number[]>;
   dispose(): void;
 }
@@ -197,8 +197,11 @@ export interface DeviceMeasure {
   clockRateKHz(): number;
   /** Device memory the event timer's L2 flush buffer takes, in bytes (what a run must leave free for it). */
   l2FlushBytes(): number;
-  /** A timer of work queued on the backend's stream that flushes the L2 cache before every run. */
-  eventTimer(): DeviceTimer;
+  /**
+   * A timer of work queued on the backend's stream that flushes the L2 cache before every run; a warm-up (when asked
+   * for) lasts at least `minWarmupMs` of device time (default: the backend's, 25 ms on cuda; 0: the runs asked for).
+   */
+  eventTimer(minWarmupMs?: number): DeviceTimer;
   /** `reps` timed device-to-device copies of `bytes` bytes (fewer bytes when free memory is short), after 2 untimed. */
   timeCopies(bytes: number, reps: number): CopyTiming;
   /** Median dense bf16 TFLOPS of a tensor-core probe over `reps` runs, or null where the device has none. */

@@ -80,8 +80,8 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const src = memory.alloc(bytes);
       const dst = memory.alloc(bytes);
       const base = f.stat('allocs');
-      const timer = measure().eventTimer();
-      assert.equal(timer.description, 'CUDA events around each call, on the library stream');
+      const timer = measure().eventTimer(0); // (the warm-up's minimum device time: below)
+      assert.equal(timer.description, 'CUDA events around each call, on the library stream; warm-up of at least 0 ms of device time');
       assert.equal(
         timer.l2Flush,
         "memset of a 256 MiB scratch buffer (max(2 × L2, 256 MiB)) before every run, outside the timed events (as triton.testing.do_bench in FlashMLA's benchmark)",
@@ -117,10 +117,27 @@ const scenarios: Record<string, FakeCudaScenario> = {
       await expectCuda(() => timer.time(copy, 4, 0), 'cuEventCreate', UNKNOWN, 'cuEventCreate failing');
       f.arm('');
       timer.dispose();
+      // the default timer warms up for at least 25 ms of device time (the fake's: flush + copy per run), in batches
+      // sized from the pace so far; no warm-up asked for, none given
+      const warm = measure().eventTimer();
+      assert.match(warm.description, /warm-up of at least 25 ms of device time$/);
+      const perRun = fillMs(256 * MiB, 2000) + copyMs(bytes, 2000);
+      runs = 0;
+      const [, warmCalls] = await callsOf(f, () => warm.time(copy, 3, 2));
+      const warmRuns = runs - 3;
+      assert.ok(warmRuns * perRun >= 25 && (warmRuns - 1) * perRun < 25 + perRun, `${warmRuns} warm-up runs of ${perRun.toFixed(4)} ms`);
+      assert.equal(warmCalls.cuEventSynchronize, 1 + 2, 'the warm-up checked twice: after the 2 runs asked for, after the batch they sized');
+      runs = 0;
+      await warm.time(copy, 3, 0);
+      assert.equal(runs, 3, 'no warm-up');
+      warm.dispose();
       src.dispose();
       dst.dispose();
-      clean(f, base - 2, 'the timer disposed');
-      return [`3 timed runs of an 8 MiB copy: ${times.map((t) => t.toFixed(6)).join(', ')} ms each (the copy at 2000 GB/s), the flushes outside`];
+      clean(f, base - 2, 'the timers disposed');
+      return [
+        `3 timed runs of an 8 MiB copy: ${times.map((t) => t.toFixed(6)).join(', ')} ms each (the copy at 2000 GB/s), the flushes outside`,
+        `the default warm-up: ${warmRuns} runs for 2 asked (≥ 25 ms of device time at ${perRun.toFixed(4)} ms each)`,
+      ];
     },
   },
 
@@ -298,7 +315,7 @@ await fakeCudaScenarios(import.meta.url, 'device measurements through a fake CUD
     assert.equal(bw.method, 'cuMemcpyDtoDAsync of 307 MiB on this device, bytes read + written, median of 10 (CUDA events)');
     assert.equal(peak.source, 'measured');
     close(peak.value!, (108 * 2 * 4096 * 16 * (64 * 128 * 16 * 2)) / 10e-6 / 1e12, 'compute ceiling (the probe)');
-    assert.equal(res.settings.timer, 'CUDA events around each call, on the library stream');
+    assert.equal(res.settings.timer, 'CUDA events around each call, on the library stream; warm-up of at least 25 ms of device time');
     assert.match(res.settings.l2Flush, /^memset of a 256 MiB scratch buffer/);
     // sparse decode with bf16 q (h_q 16) runs on the small-row kernel's sparse entry on sm_90
     assert.deepEqual([res.rows.length, res.rows[0].kernel, res.skipped], [1, 'hopper-small', []]);

@@ -43,10 +43,21 @@ function l2FlushBytes(l2CacheBytes: number): number {
 }
 
 /**
+ * Device time (ms) the event timer's warm-up lasts at least when it warms up at all — triton.testing.do_bench's
+ * default warm-up. A count alone was too short for the shortest rows: a ~20 µs decode's 10 warm-up runs (with their L2
+ * flushes) are ~1 ms of GPU work, and a GPU that had idled while the host built the problem then ran the timed runs
+ * at a lower clock (H200: the b 2 sparse rows 2–3× slow in one process of several, perf log sessions 25–28).
+ */
+export const MIN_WARMUP_MS = 25;
+/** Warm-up runs at most, whatever the device time says (a device whose events do not advance). */
+const MAX_WARMUP_RUNS = 10_000;
+
+/**
  * CUDA events around each call on the library's stream. Before every run (warm-up and timed) a memset of a
  * scratch buffer of max(2 × L2, 256 MiB) evicts whatever the previous run left in L2. The flush is outside the
  * event pair. A few extra flushes are queued before the timed loop so the GPU always has queued work while
- * the host enqueues the next run: the events time the GPU, never the host's launch overhead.
+ * the host enqueues the next run: the events time the GPU, never the host's launch overhead. The warm-up is the
+ * runs asked for and, when there are any, more until it has lasted `minWarmupMs` of device time (events around it).
  */
 export class CudaEventTimer implements DeviceTimer {
   readonly description: string;
@@ -54,12 +65,16 @@ export class CudaEventTimer implements DeviceTimer {
   private readonly flushBuf: DeviceBuffer;
   private readonly flushWords: number;
   private events: Array<[CudaEvent, CudaEvent]> = [];
+  private warmupEvents: [CudaEvent, CudaEvent] | null = null;
 
-  constructor(l2CacheBytes: number) {
+  constructor(
+    l2CacheBytes: number,
+    private readonly minWarmupMs = MIN_WARMUP_MS,
+  ) {
     const bytes = l2FlushBytes(l2CacheBytes);
     this.flushWords = Math.ceil(bytes / 4);
     this.flushBuf = DeviceBuffer.alloc(this.flushWords * 4);
-    this.description = 'CUDA events around each call, on the library stream';
+    this.description = `CUDA events around each call, on the library stream; warm-up of at least ${minWarmupMs} ms of device time`;
     this.l2Flush = `memset of a ${Math.round((this.flushWords * 4) / MiB)} MiB scratch buffer (max(2 × L2, 256 MiB)) before every run, outside the timed events (as triton.testing.do_bench in FlashMLA's benchmark)`;
   }
 
@@ -78,11 +93,7 @@ export class CudaEventTimer implements DeviceTimer {
         throw e;
       }
     }
-    for (let i = 0; i < warmup; i++) {
-      this.flush();
-      fn();
-    }
-    stream.synchronize();
+    await this.warmUp(fn, warmup);
     for (let i = 0; i < 4; i++) this.flush(); // head start for the GPU
     for (let i = 0; i < iters; i++) {
       const [start, end] = this.events[i];
@@ -96,6 +107,47 @@ export class CudaEventTimer implements DeviceTimer {
     return this.events.slice(0, iters).map(([s, e]) => e.elapsedSince(s));
   }
 
+  /** `warmup` runs, then (if any) more in batches sized from the time per run so far, until minWarmupMs have passed. */
+  private async warmUp(fn: () => void, warmup: number): Promise<void> {
+    const { stream } = getCudaContext();
+    if (warmup === 0 || this.minWarmupMs <= 0) {
+      for (let i = 0; i < warmup; i++) {
+        this.flush();
+        fn();
+      }
+      stream.synchronize();
+      return;
+    }
+    if (this.warmupEvents === null) {
+      const start = CudaEvent.create();
+      try {
+        this.warmupEvents = [start, CudaEvent.create()];
+      } catch (e) {
+        disposeQuietly(start);
+        throw e;
+      }
+    }
+    const [start, end] = this.warmupEvents;
+    start.record(stream);
+    let runs = 0;
+    for (let batch = warmup; batch > 0; ) {
+      for (let i = 0; i < batch; i++) {
+        this.flush();
+        fn();
+      }
+      runs += batch;
+      end.record(stream);
+      end.synchronize();
+      const ms = end.elapsedSince(start);
+      if (ms >= this.minWarmupMs || runs >= MAX_WARMUP_RUNS) break;
+      // the runs the rest needs at the pace so far (a device still raising its clock needs fewer: checked again)
+      const perRun = ms / runs;
+      batch = Math.min(MAX_WARMUP_RUNS - runs, perRun > 0 ? Math.ceil((this.minWarmupMs - ms) / perRun) : runs);
+      await tick();
+    }
+    stream.synchronize();
+  }
+
   dispose(): void {
     getCudaContext().stream.synchronize();
     for (const [s, e] of this.events) {
@@ -103,6 +155,8 @@ export class CudaEventTimer implements DeviceTimer {
       e.dispose();
     }
     this.events = [];
+    for (const ev of this.warmupEvents ?? []) ev.dispose();
+    this.warmupEvents = null;
     this.flushBuf.dispose();
   }
 }
@@ -230,7 +284,7 @@ export const cudaMeasure: DeviceMeasure = {
     return outI32[0];
   },
   l2FlushBytes: () => l2FlushBytes(getCudaContext().device.info.l2CacheBytes),
-  eventTimer: () => new CudaEventTimer(getCudaContext().device.info.l2CacheBytes),
+  eventTimer: (minWarmupMs?: number) => new CudaEventTimer(getCudaContext().device.info.l2CacheBytes, minWarmupMs),
   timeCopies: timeDeviceCopies,
   tensorCorePeakTflops: measureTensorCorePeak,
   kernelReport(assumed?: DeviceTraits) {
