@@ -22,8 +22,11 @@ namespace mla {
 
 // Merge request `req`'s n splits (accumulator rows first … first + n − 1) of folded rows [r0, r1) into out/lse: warp
 // `warp` of `n_warps` takes rows r0 + warp, r0 + warp + n_warps, …; lane l owns columns 4l … 4l + 3 of each 128.
-template <typename T>
-__device__ __forceinline__ void merge_splits(const MlaDecodeParams& p, int req, int first, int n, int r0, int r1, int warp, int n_warps, int lane) {
+// kSink (sparse decode): a merged row is then scaled by 1 / (1 + exp(sink[h] − lse)) when `sink` is given, lse
+// unchanged — as mla_combine.cu's sink entry.
+template <typename T, bool kSink = false>
+__device__ __forceinline__ void merge_splits(const MlaDecodeParams& p, int req, int first, int n, int r0, int r1, int warp, int n_warps, int lane,
+                                             const float* sink = nullptr) {
   for (int r = r0 + warp; r < r1; r += n_warps) {
     const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;  // split j at + j · q_rows
     float m = -INFINITY;
@@ -61,6 +64,15 @@ __device__ __forceinline__ void merge_splits(const MlaDecodeParams& p, int req, 
         }
       }
     }
+    if constexpr (kSink) {
+      if (sink != nullptr && g_lse != INFINITY) {  // +inf sink → 0, −inf → 1
+        const float factor = 1.f / (1.f + ptx::exp2_approx((sink[r % p.h_q] - g_lse) * kLog2e));
+#pragma unroll
+        for (int s = 0; s < COMBINE_MAX_CHUNKS; ++s)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc[s][e] *= factor;
+      }
+    }
     T* out_row = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + lane * 4;
 #pragma unroll
     for (int s = 0; s < COMBINE_MAX_CHUNKS; ++s) {
@@ -78,9 +90,10 @@ __device__ __forceinline__ void merge_splits(const MlaDecodeParams& p, int req, 
 
 // After the CTA wrote its split partial of request `req`, rows [r0, r1) (every thread its own stores): count the
 // arrival on counter `counter` and, if it was the last of the request's n, merge those rows. Called by the `n_threads`
-// threads `sync` (a barrier of exactly them) orders; `s_flag` is one shared word.
-template <typename T, typename Sync>
-__device__ __forceinline__ void fold_split(const MlaDecodeParams& p, int req, int counter, int r0, int r1, int tid, int n_threads, uint32_t s_flag, Sync sync) {
+// threads `sync` (a barrier of exactly them) orders; `s_flag` is one shared word. kSink, sink: merge_splits'.
+template <typename T, bool kSink = false, typename Sync>
+__device__ __forceinline__ void fold_split(const MlaDecodeParams& p, int req, int counter, int r0, int r1, int tid, int n_threads, uint32_t s_flag, Sync sync,
+                                           const float* sink = nullptr) {
   ptx::fence_gpu();  // this thread's partial stores, before the arrival below
   sync();
   const int first = ptx::ld_plain(p.num_splits + req), n = ptx::ld_plain(p.num_splits + req + 1) - first;
@@ -89,7 +102,7 @@ __device__ __forceinline__ void fold_split(const MlaDecodeParams& p, int req, in
   // (the next fold's first barrier orders this read before the flag's next write)
   if (!ptx::ld_shared_u32(s_flag)) return;
   ptx::fence_gpu();  // the other CTAs' partials, after their arrivals
-  merge_splits<T>(p, req, first, n, r0, r1, tid >> 5, n_threads >> 5, tid & 31);
+  merge_splits<T, kSink>(p, req, first, n, r0, r1, tid >> 5, n_threads >> 5, tid & 31, sink);
 }
 
 }  // namespace mla

@@ -863,6 +863,14 @@ case $step in
     sanitize_fp8_tests s28 "small-row kernel's sparse FP8 entry.*" 200
     sparse_set
     ;;
+  sfold)
+    # (built and emulated in session 28, not yet run on a GPU) the sparse entry merging its own splits (.variants/fold:
+    # scripts/build-variant.sh fold mla_decode_sm90_small sm_90a -DMLA_SM90S_SPARSE_FOLD=1; the host:
+    # FLASH_MLA_EXPERIMENT_SPARSE_FOLD=1, which folds when b · 4 ≥ the SM parts): the small-row sparse GPU tests (the
+    # b 40 case folds), memcheck and racecheck on them, two rounds of sparse#0-7 against the shipped build (b 2 does not
+    # fold: its rows must not move; b 64 / 74 / 128 do — session 28's split: the combine took 4.9 µs of b 64's 77)
+    env_variant sfold fold FLASH_MLA_EXPERIMENT_SPARSE_FOLD=1 "small-row kernel's sparse" "small-row kernel's sparse FP8 entry.*" "sparse:0,1,2,3,4,5,6,7"
+    ;;
   pairvr)
     # (session 28, measured: racecheck 0, +0.8 % — vra's half was kept) the paired sparse entry with per-thread
     # arrivals on its validity words' barriers (each producer warp's writer lane on "validity written", count 4; every

@@ -632,6 +632,13 @@ const SMALL_SPARSE_BASE_CASES: SparseHopperCase[] = [
 const SMALL_SPARSE_GPU_CASES: SparseHopperCase[] = [
   ...SMALL_SPARSE_BASE_CASES,
   ...SMALL_SPARSE_BASE_CASES.map((c) => ({ ...c, label: `${c.label}, K spread 2^±3`, spec: { ...c.spec, kSpread: 3 } })),
+  // a batch whose requests are split a few ways each (b 40 over ~132 SM parts: b · 4 ≥ the parts, where
+  // FLASH_MLA_EXPERIMENT_SPARSE_FOLD has the entry merge the splits itself, src/cuda/fp8-decode.ts)
+  {
+    label: 'h_q 16, s_q 1, b 40, topk 2048, 64-token pages, topkLength, sinks, invalid indices, requests split a few ways',
+    spec: { b: 40, sQ: 1, hQ: 16, topk: 2048, pageSize: 64, numPages: 1300, dtype: 'bf16', topkLength: true, sink: true, invalidFraction: 0.1, scale: 0.5 },
+    split: true,
+  },
 ];
 
 describe("cuda: the small-row kernel's sparse FP8 entry (sparse decode with bf16 q, h_q ≤ 32, kernel 'hopper-small', the default there), where this GPU offers it", { skip }, () => {

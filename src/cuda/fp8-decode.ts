@@ -13,6 +13,7 @@
 // fp8Hopper, fp8SparseHopper).
 
 import type { MlaDecodeArgs } from '../backend.js';
+import { isCapturing } from '../capture.js';
 import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
 import { FP8_BYTES_PER_TOKEN, FP8_ROPE_OFFSET, FP8_SCALES_OFFSET, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import type { Tensor } from '../tensor.js';
@@ -20,7 +21,7 @@ import { MLA_CONFIG } from './config.js';
 import { getCudaContext, kernelSelection, loadKernel, portableArchs, requirePortable } from './context.js';
 import { FP8_DECODE_KERNEL_FAMILY, FP8_HOPPER_KERNEL_NAME, SMALL_ROW_SPARSE_GROUP_HEADS } from './features.js';
 import { FP8_HOPPER_KERNEL, FP8_SPARSE_HOPPER_KERNEL, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
-import { decodeParamsOf, encodeStruct, MLA_DECODE_PARAMS_BYTES, MLA_FP8_PARAMS, splitWorkspace } from './params.js';
+import { decodeParamsOf, encodeStruct, launchExperiment, MLA_DECODE_PARAMS_BYTES, MLA_FP8_PARAMS, splitWorkspace } from './params.js';
 import { encodeTensorMap, requireDevice, TensorMapDataType, TensorMapSwizzle, type Kernel } from './runtime.js';
 import type { PreparedCombine } from './mla.js';
 import { combineGrid } from './combine-shape.js';
@@ -38,6 +39,8 @@ export interface DecodeResources {
    * combine (src/cuda/mla.ts prepareCombine).
    */
   combine(b: number, qRows: number, dt: 'bf16' | 'fp16', archs: string[]): PreparedCombine;
+  /** The split fold's zeroed counters, at least `count` uint32 (kernels/mla_fold_combine.cuh; src/cuda/mla.ts). */
+  splitArrivals(count: number): bigint;
 }
 
 const paramBuf = new Uint8Array(MLA_DECODE_PARAMS_BYTES);
@@ -101,10 +104,14 @@ function fp8Combine(a: MlaDecodeArgs, res: DecodeResources, archs: string[]): { 
     const kernel: Kernel = loadKernel('mla_combine', archs, `mla_combine_sink_${dt}`, ['bytes', 'bytes']);
     const shape = { warpsPerRow: 1, chunks: 1 } as const;
     const { stream } = getCudaContext();
-    return { launch: (params, fp8Params) => kernel.launch({ grid: combineGrid(b, qRows, shape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl }, params, fp8Params) };
+    return {
+      launch: (params, fp8Params) => {
+        if (launchExperiment() !== 'nocombine') kernel.launch({ grid: combineGrid(b, qRows, shape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl }, params, fp8Params);
+      },
+    };
   }
   const plain = res.combine(b, qRows, dt, archs);
-  return { launch: (params) => plain.launch(params) };
+  return { launch: (params) => (launchExperiment() !== 'nocombine' ? plain.launch(params) : undefined) };
 }
 
 /** The portable FP8 kernel (kernels/mla_decode_fp8.cu): dense or sparse. */
@@ -312,13 +319,30 @@ export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources)
   requireDevice(device, k.name, { minCcMajor: 9, sharedBytes });
   // everything that can fail before the launches (modules) first: nothing allocated or launched then
   const decode = loadKernel(k.file, ['sm_90a'], entry, ['bytes', 'bytes']);
-  const combine = fp8Combine(a, res, portableArchs(device));
   const qRows = sQ * hQ;
   const numSmParts = a.tileSchedulerMetadata.shape[0];
-  const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
-  const fp8Params = fp8ParamsOf(a);
   // ceil(h_q / 16) CTAs per query token, 16 heads each (blockIdx.x = token · groups + group)
   const headGroups = Math.ceil(hQ / SMALL_ROW_SPARSE_GROUP_HEADS);
-  decode.launch({ grid: [sQ * headGroups, numSmParts, 1], block: [k.sparseThreads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, fp8Params);
-  combine.launch(params, fp8Params);
+  const gridX = sQ * headGroups;
+  const fold = sparseFoldExperiment() && b * SPARSE_FOLD_MIN_B_PER_PART >= numSmParts && !isCapturing();
+  const combine = fold ? null : fp8Combine(a, res, portableArchs(device));
+  const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf, fold ? res.splitArrivals(b * gridX) : 0n);
+  const fp8Params = fp8ParamsOf(a);
+  decode.launch({ grid: [gridX, numSmParts, 1], block: [k.sparseThreads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, fp8Params);
+  combine?.launch(params, fp8Params);
 }
+
+/**
+ * EXPERIMENT (session 28; only with a cubin built with -DMLA_SM90S_SPARSE_FOLD=1 — the shipped one would leave split
+ * rows unmerged): FLASH_MLA_EXPERIMENT_SPARSE_FOLD=1 has the small-row sparse entry merge a request's splits in the CTA
+ * that writes the last of them (kernels/mla_fold_combine.cuh, with the sink; one counter per request and CTA column)
+ * instead of launching the combine, when b · SPARSE_FOLD_MIN_B_PER_PART ≥ SM parts (few splits per request: the sparse
+ * schedule gives every request topk positions, so no request is split much more than the others). The combine took
+ * 2.8 µs of b 2's 20 and 4.9 of b 64's 77 on an H200 (perf log, session 28). Read once.
+ */
+let sparseFoldOn: boolean | undefined;
+function sparseFoldExperiment(): boolean {
+  sparseFoldOn ??= process.env.FLASH_MLA_EXPERIMENT_SPARSE_FOLD === '1';
+  return sparseFoldOn;
+}
+const SPARSE_FOLD_MIN_B_PER_PART = 4;

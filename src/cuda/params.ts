@@ -68,7 +68,7 @@ export function splitWorkspace(b: number, numSmParts: number, qRows: number): { 
  * EXPERIMENT (timing bounds only, outputs wrong; read at the first decode): FLASH_MLA_EXPERIMENT_LAUNCH=empty
  * launches every decode and combine kernel as usual but with b = 0 in their parameters (every CTA returns after
  * reading its metadata row or split count: the call's fixed cost); =nocombine launches no combine kernel
- * (src/cuda/mla.ts: the combine's share of a call).
+ * (src/cuda/mla.ts, and fp8-decode.ts for the FP8 and sparse decodes: the combine's share of a call).
  */
 let launchExperimentValue: '' | 'empty' | 'nocombine' | undefined;
 export function launchExperiment(): '' | 'empty' | 'nocombine' {
