@@ -68,7 +68,8 @@ using namespace mla;
 // codes in f16, Q in f16 scaled per row by a power of two, four S partials, one per 128-channel scale group, combined
 // with the tokens' scales, P·V per group, each group's Oᵀ in units of a running reference scale r_g).
 // kSparse (with kFp8; entry mla_decode_sm90_small_fp8_sparse_bf16, level 4): sparse decode, fp the MlaFp8Params; the
-// CTA's columns are the h_q ≤ 16 heads of query token blockIdx.x, its tokens that token's topk positions; each block's
+// CTA's columns are 16 heads of one query token (blockIdx.x = token · ceil(h_q / 16) + group; h_q ≤ 32), its tokens
+// that token's topk positions; each block's
 // 64 positions gathered by a third warpgroup (per-token bulk copies of whole 656-byte rows, no tensor maps;
 // mla_sm90_small_sparse.cuh) into two stages per math warpgroup, on the register-A datapath (below): the codes from the
 // stage into the wgmma's A fragments, the tokens' scales (0 for an invalid position, whose S is −inf) and RoPE read
@@ -663,8 +664,8 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
 }
 
 // Sparse decode over the FP8 cache (level 4 of the plan; docs/perf-log.md, "hopper-small sparse" and session 9's
-// `sparsef16`, sessions 25–27): bf16 q, h_q ≤ 16; grid (s_q, num_sm_parts, 1) — blockIdx.x the query token whose heads
-// are the CTA's columns; two math warpgroups on the register-A datapath and a gather warpgroup (SM90S_SPARSE_GATHER_THREADS),
+// `sparsef16`, sessions 25–28): bf16 q, h_q ≤ 32; grid (s_q · ceil(h_q / 16), num_sm_parts, 1) — blockIdx.x the query
+// token and 16-head group whose heads are the CTA's columns; two math warpgroups on the register-A datapath and a gather warpgroup (SM90S_SPARSE_GATHER_THREADS),
 // the FP8 entries' shared memory; arguments params and MlaFp8Params (no tensor maps: the gather warpgroup copies rows).
 extern "C" __global__ void __launch_bounds__(SM90S_SPARSE_GATHER_THREADS, 1)
     mla_decode_sm90_small_fp8_sparse_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {

@@ -1,6 +1,7 @@
 // The combine folded into a decode kernel (mla_decode_sm90_small.cu): the CTA that writes the last split partial of a
 // request's rows merges all of the splits of those rows itself, so no combine kernel is launched (about 2 µs a step
-// on an H200, session 7). The host folds only when requests have few splits (src/cuda/mla.ts: b · 2 ≥ SM parts): one
+// on an H200, session 7). The host folds only when requests have few splits (src/cuda/mla.ts: b · 2 ≥ SM parts; the
+// sparse entry's experiment, src/cuda/fp8-decode.ts: b · 4 ≥ SM parts, every request topk long): one
 // CTA merging a long request's 100+ splits would take longer than the combine kernel's many CTAs. (Folded into the
 // 64-row 'hopper' kernel it was slower: 64-row merges in the kernel's tail; docs/perf-log.md, session 7.) One counter
 // per request and CTA row of rows: split_arrivals[counter].

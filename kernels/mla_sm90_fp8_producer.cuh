@@ -47,6 +47,7 @@ constexpr int kPairValidWriters = 4;  // one lane per producer warp
 static_assert(SM90_FP8S_OFF_VALID + kPairPeerEmpty == SM90_FP8_OFF_EXTRA_BAR + 16 + kPairPeerEmptyFromEmpty, "peer empty barriers");
 constexpr int kProducerSync = 8;  // named barrier of the producer's 128 threads (the math warpgroups use 1–7 and 9)
 constexpr int kProducerThreads = SM90_FP8_THREADS - SM90_THREADS;
+static_assert(kPairValidWriters == kProducerThreads / 32, "one validity-word writer per producer warp");
 static_assert(kProducerThreads == 2 * PAGE_BLOCK_SIZE, "two producer threads per token");
 
 // bars_full: slab s of buffer b at bars_full + 8·(9b + s); bars_raw: buffer b at + 8b; bars_empty: group g of

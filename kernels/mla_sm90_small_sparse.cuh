@@ -1,5 +1,6 @@
 // Sparse decode in the small-row Hopper kernel (mla_decode_sm90_small.cu, entry mla_decode_sm90_small_fp8_sparse_bf16,
-// level 4): grid (s_q, parts), the columns the h_q ≤ 16 heads of query token blockIdx.x, the tokens its topk positions.
+// level 4): grid (s_q · ceil(h_q / 16), parts), the columns 16 heads of one query token (blockIdx.x = token · groups +
+// group), the tokens its topk positions.
 // A third warpgroup gathers (session 27; before it each math warpgroup gathered its own blocks): its warps 2x, 2x + 1
 // walk math warpgroup x's blocks over the part's items, one position per thread (raw_one): each valid token's whole
 // 656-byte row — codes, scales, RoPE (one bulk copy, on the stage's barrier of 64 arrivals) — into one of the math

@@ -57,7 +57,8 @@
 #   sparse4   ~4 min: hopper-small's sparse entry (mla_decode_sm90_small_fp8_sparse_bf16, level 4; on the f16
 #             datapath since session 9's `sparsef16`) — its FP8/sparse GPU tests (the oracle, with and without K
 #             spread 2^±3; and the Hopper sparse ones beside them), memcheck and racecheck on its tests, then the
-#             sparse grid on hopper vs hopper-small (h_q 16 rows; h_q 32 rows are skipped: hopper-small takes h_q ≤ 16)
+#             sparse grid on hopper vs hopper-small (h_q 16 rows; h_q 32 rows were skipped then: hopper-small took h_q ≤ 16
+#             until session 28)
 #   r32       ~5 min: hopper-small's 32-row entry (mla_decode_sm90_small_r32_bf16, not yet run on a GPU) — GPU property
 #             cases hopper-small takes (bf16, h_q·s_q ≤ 32), memcheck and racecheck on sanitize cases and on the tiny
 #             config (h_q 16 s_q 2: the 32-row entry for sure), then the 32-row sweep rows and serving S7 against
@@ -238,7 +239,7 @@ case $step in
     fp8_tests sparse4-hopper "Hopper sparse" 150
     sanitize_fp8_tests sparse4 "small-row kernel's sparse" 150
     timeout 200 node dist/src/cli.js bench --configs sparse --kernel hopper,hopper-small --iters 20 --check-samples 1 --json "$out/sparse4.json" > "$out/sparse4.txt" 2>&1
-    echo "sparse bench rc=$? (h_q 32 rows: hopper-small skipped, it takes h_q ≤ 16)"; grep -aE "^sparse|skip" "$out/sparse4.txt" | cut -c1-160
+    echo "sparse bench rc=$? (h_q 32 rows: hopper-small took h_q ≤ 16 then)"; grep -aE "^sparse|skip" "$out/sparse4.txt" | cut -c1-160
     ;;
   sparsepad)
     # the Hopper sparse kernel for any h_q (each token's heads padded to whole m-blocks): its GPU tests (h_q 1, 3, 16,

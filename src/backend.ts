@@ -199,7 +199,7 @@ export interface DeviceMeasure {
   l2FlushBytes(): number;
   /**
    * A timer of work queued on the backend's stream that flushes the L2 cache before every run; a warm-up (when asked
-   * for) lasts at least `minWarmupMs` of device time (default: the backend's, 25 ms on cuda; 0: the runs asked for).
+   * for) lasts at least `minWarmupMs` by CUDA events (default: the backend's, 25 ms on cuda; 0: the runs asked for).
    */
   eventTimer(minWarmupMs?: number): DeviceTimer;
   /** `reps` timed device-to-device copies of `bytes` bytes (fewer bytes when free memory is short), after 2 untimed. */

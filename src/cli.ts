@@ -38,7 +38,7 @@ bench options:
   --kernel K[,K2]    decode kernel(s) to time; two or more are compared config by config
   --iters N          timed runs per config (default cuda 100, cpu 3); the median is reported
   --warmup N         untimed runs before them (default cuda 10, cpu 0; on cuda, when N > 0, more until the
-                     warm-up has lasted 25 ms of device time, as triton's do_bench, so the clocks are up)
+                     warm-up has lasted 25 ms by CUDA events, as triton's do_bench, so the clocks are up)
   --json FILE        write everything (device, driver, date, ceilings, per-config rows, geomeans) as JSON
   --svg FILE         write a roofline chart (log-log, both ceilings, one labelled point per config)
                      (both paths are checked before the run; the table is printed before they are written)

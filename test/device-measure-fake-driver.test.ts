@@ -81,7 +81,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const dst = memory.alloc(bytes);
       const base = f.stat('allocs');
       const timer = measure().eventTimer(0); // (the warm-up's minimum device time: below)
-      assert.equal(timer.description, 'CUDA events around each call, on the library stream; warm-up of at least 0 ms of device time');
+      assert.equal(timer.description, 'CUDA events around each call, on the library stream; warm-up of at least 0 ms, timed by CUDA events');
       assert.equal(
         timer.l2Flush,
         "memset of a 256 MiB scratch buffer (max(2 × L2, 256 MiB)) before every run, outside the timed events (as triton.testing.do_bench in FlashMLA's benchmark)",
@@ -120,7 +120,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
       // the default timer warms up for at least 25 ms of device time (the fake's: flush + copy per run), in batches
       // sized from the pace so far; no warm-up asked for, none given
       const warm = measure().eventTimer();
-      assert.match(warm.description, /warm-up of at least 25 ms of device time$/);
+      assert.match(warm.description, /warm-up of at least 25 ms, timed by CUDA events$/);
       const perRun = fillMs(256 * MiB, 2000) + copyMs(bytes, 2000);
       runs = 0;
       const [, warmCalls] = await callsOf(f, () => warm.time(copy, 3, 2));
@@ -315,7 +315,7 @@ await fakeCudaScenarios(import.meta.url, 'device measurements through a fake CUD
     assert.equal(bw.method, 'cuMemcpyDtoDAsync of 307 MiB on this device, bytes read + written, median of 10 (CUDA events)');
     assert.equal(peak.source, 'measured');
     close(peak.value!, (108 * 2 * 4096 * 16 * (64 * 128 * 16 * 2)) / 10e-6 / 1e12, 'compute ceiling (the probe)');
-    assert.equal(res.settings.timer, 'CUDA events around each call, on the library stream; warm-up of at least 25 ms of device time');
+    assert.equal(res.settings.timer, 'CUDA events around each call, on the library stream; warm-up of at least 25 ms, timed by CUDA events');
     assert.match(res.settings.l2Flush, /^memset of a 256 MiB scratch buffer/);
     // sparse decode with bf16 q (h_q 16) runs on the small-row kernel's sparse entry on sm_90
     assert.deepEqual([res.rows.length, res.rows[0].kernel, res.skipped], [1, 'hopper-small', []]);

@@ -295,7 +295,8 @@ function cudaFp8SparseHopperDecode(a: MlaDecodeArgs, res: DecodeResources): void
  * — the FP8 small-row entry's block and shared memory,
  * params and MlaFp8Params (its warpgroups gather each indexed token with bulk copies: the Hopper sparse kernel's
  * layout rule, fp8SparseHopperLayoutMisfit); then the portable sparse path's combine (the sink variant when attnSink
- * is given). The combine is never folded in: the fold merge knows no sink, and split rows take theirs in the combine.
+ * is given) — or, under the FLASH_MLA_EXPERIMENT_SPARSE_FOLD experiment with its cubin, the entry's own merge of a
+ * request's splits with the sink (sparseFoldExperiment).
  */
 export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources): void {
   const { device, stream } = getCudaContext();
@@ -342,7 +343,7 @@ export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources)
  */
 let sparseFoldOn: boolean | undefined;
 function sparseFoldExperiment(): boolean {
-  sparseFoldOn ??= process.env.FLASH_MLA_EXPERIMENT_SPARSE_FOLD === '1';
+  sparseFoldOn ??= typeof process !== 'undefined' && process.env.FLASH_MLA_EXPERIMENT_SPARSE_FOLD === '1';
   return sparseFoldOn;
 }
 const SPARSE_FOLD_MIN_B_PER_PART = 4;

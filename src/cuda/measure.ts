@@ -43,13 +43,13 @@ function l2FlushBytes(l2CacheBytes: number): number {
 }
 
 /**
- * Device time (ms) the event timer's warm-up lasts at least when it warms up at all — triton.testing.do_bench's
- * default warm-up. A count alone was too short for the shortest rows: a ~20 µs decode's 10 warm-up runs (with their L2
+ * The time (ms, between CUDA events around it: the GPU's work and any gaps between) the event timer's warm-up lasts at
+ * least when it warms up at all — triton.testing.do_bench's default warm-up. A count alone was too short for the shortest rows: a ~20 µs decode's 10 warm-up runs (with their L2
  * flushes) are ~1 ms of GPU work, and a GPU that had idled while the host built the problem then ran the timed runs
  * at a lower clock (H200: the b 2 sparse rows 2–3× slow in one process of several, perf log sessions 25–28).
  */
 export const MIN_WARMUP_MS = 25;
-/** Warm-up runs at most, whatever the device time says (a device whose events do not advance). */
+/** Warm-up runs at most, whatever the events say (a device whose events do not advance). */
 const MAX_WARMUP_RUNS = 10_000;
 
 /**
@@ -57,7 +57,7 @@ const MAX_WARMUP_RUNS = 10_000;
  * scratch buffer of max(2 × L2, 256 MiB) evicts whatever the previous run left in L2. The flush is outside the
  * event pair. A few extra flushes are queued before the timed loop so the GPU always has queued work while
  * the host enqueues the next run: the events time the GPU, never the host's launch overhead. The warm-up is the
- * runs asked for and, when there are any, more until it has lasted `minWarmupMs` of device time (events around it).
+ * runs asked for and, when there are any, more until it has lasted `minWarmupMs` by CUDA events around it.
  */
 export class CudaEventTimer implements DeviceTimer {
   readonly description: string;
@@ -74,7 +74,7 @@ export class CudaEventTimer implements DeviceTimer {
     const bytes = l2FlushBytes(l2CacheBytes);
     this.flushWords = Math.ceil(bytes / 4);
     this.flushBuf = DeviceBuffer.alloc(this.flushWords * 4);
-    this.description = `CUDA events around each call, on the library stream; warm-up of at least ${minWarmupMs} ms of device time`;
+    this.description = `CUDA events around each call, on the library stream; warm-up of at least ${minWarmupMs} ms, timed by CUDA events`;
     this.l2Flush = `memset of a ${Math.round((this.flushWords * 4) / MiB)} MiB scratch buffer (max(2 × L2, 256 MiB)) before every run, outside the timed events (as triton.testing.do_bench in FlashMLA's benchmark)`;
   }
 
