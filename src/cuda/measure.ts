@@ -44,9 +44,10 @@ function l2FlushBytes(l2CacheBytes: number): number {
 
 /**
  * The time (ms, between CUDA events around it: the GPU's work and any gaps between) the event timer's warm-up lasts at
- * least when it warms up at all — triton.testing.do_bench's default warm-up. A count alone was too short for the shortest rows: a ~20 µs decode's 10 warm-up runs (with their L2
- * flushes) are ~1 ms of GPU work, and a GPU that had idled while the host built the problem then ran the timed runs
- * at a lower clock (H200: the b 2 sparse rows 2–3× slow in one process of several, perf log sessions 25–28).
+ * least when it warms up at all — triton.testing.do_bench's default warm-up. A count alone was too short for the
+ * shortest rows: a ~20 µs decode's 10 warm-up runs (with their L2 flushes) are ~1 ms of GPU work, and a GPU that had
+ * idled while the host built the problem then ran the timed runs at a lower clock (H200: the b 2 sparse rows 2–3×
+ * slow in one process of several, perf log sessions 25–28).
  */
 export const MIN_WARMUP_MS = 25;
 /** Warm-up runs at most, whatever the events say (a device whose events do not advance). */
