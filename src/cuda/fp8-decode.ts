@@ -100,18 +100,17 @@ function fp8Combine(a: MlaDecodeArgs, res: DecodeResources, archs: string[]): { 
   const dt = a.q.dtype as 'bf16' | 'fp16';
   const [b, sQ, hQ] = a.q.shape;
   const qRows = sQ * hQ;
+  let launch: (params: Uint8Array, fp8Params: Uint8Array) => void;
   if (a.indices !== null && a.attnSink !== null) {
     const kernel: Kernel = loadKernel('mla_combine', archs, `mla_combine_sink_${dt}`, ['bytes', 'bytes']);
     const shape = { warpsPerRow: 1, chunks: 1 } as const;
     const { stream } = getCudaContext();
-    return {
-      launch: (params, fp8Params) => {
-        if (launchExperiment() !== 'nocombine') kernel.launch({ grid: combineGrid(b, qRows, shape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl }, params, fp8Params);
-      },
-    };
+    launch = (params, fp8Params) => kernel.launch({ grid: combineGrid(b, qRows, shape), block: [COMBINE_THREADS, 1, 1], stream, pdl: res.pdl }, params, fp8Params);
+  } else {
+    const plain = res.combine(b, qRows, dt, archs);
+    launch = (params) => plain.launch(params);
   }
-  const plain = res.combine(b, qRows, dt, archs);
-  return { launch: (params) => (launchExperiment() !== 'nocombine' ? plain.launch(params) : undefined) };
+  return { launch: launchExperiment() === 'nocombine' ? () => {} : launch };
 }
 
 /** The portable FP8 kernel (kernels/mla_decode_fp8.cu): dense or sparse. */

@@ -65,20 +65,6 @@ export const SPARSE_HOPPER_CASES: SparseHopperCase[] = [
   },
 ];
 
-/** The small-row sparse entry's cases with h_q 17–32: two CTAs of 16 heads per query token (the second with 4 real heads at h_q 20). */
-export const SMALL_SPARSE_HEAD_GROUP_CASES: SparseHopperCase[] = [
-  {
-    label: 'h_q 32, s_q 2, topk 300, 61-token pages, topkLength, sinks, duplicates, padded view',
-    spec: { b: 2, sQ: 2, hQ: 32, topk: 300, pageSize: 61, numPages: 14, dtype: 'bf16', topkLength: true, sink: true, duplicates: true, scale: 0.5 },
-    padded: true,
-  },
-  {
-    label: 'h_q 20, s_q 2, topk 576, 64-token pages, half invalid, sinks, split requests, an all-invalid row',
-    spec: { b: 2, sQ: 2, hQ: 20, topk: 576, pageSize: 64, numPages: 12, dtype: 'bf16', invalidFraction: 0.5, sink: true, allInvalid: [[1, 1]], scale: 0.5 },
-    split: true,
-  },
-];
-
 /**
  * The small-row kernel's sparse entry's cases (mla_decode_sm90_small_fp8_sparse_bf16, `kernel: 'hopper-small'`: 16
  * heads of one query token per CTA, each warpgroup gathering its blocks): h_q 16, 3 and 1, s_q 1 and 2, topk 64 / 300 /
@@ -109,6 +95,23 @@ export const SMALL_SPARSE_CASES: SparseHopperCase[] = [
   {
     label: 'h_q 16, s_q 2, topk 130, 16-token pages, many short items per SM part, topkLength, sinks, an all-invalid row',
     spec: { b: 8, sQ: 2, hQ: 16, topk: 130, pageSize: 16, numPages: 80, dtype: 'bf16', topkLength: true, sink: true, allInvalid: [[3, 1]], scale: 0.5 },
+  },
+];
+
+/**
+ * The small-row sparse entry's cases with h_q 17–32: two CTAs of 16 heads per query token — SMALL_SPARSE_CASES' first
+ * at h_q 32, and h_q 20 (the second group with 4 real heads).
+ */
+export const SMALL_SPARSE_HEAD_GROUP_CASES: SparseHopperCase[] = [
+  {
+    ...SMALL_SPARSE_CASES[0],
+    label: SMALL_SPARSE_CASES[0].label.replace('h_q 16', 'h_q 32').replace(' (not a multiple of 64)', ''),
+    spec: { ...SMALL_SPARSE_CASES[0].spec, hQ: 32 },
+  },
+  {
+    label: 'h_q 20, s_q 2, topk 576, 64-token pages, half invalid, sinks, split requests, an all-invalid row',
+    spec: { b: 2, sQ: 2, hQ: 20, topk: 576, pageSize: 64, numPages: 12, dtype: 'bf16', invalidFraction: 0.5, sink: true, allInvalid: [[1, 1]], scale: 0.5 },
+    split: true,
   },
 ];
 
