@@ -302,4 +302,31 @@ static_assert(SM90S_F8R32_OFF_ROPE % 1024 == 0 && SM90S_F8R32_OFF_Q % 1024 == 0 
 static_assert(SM90S_F8R32_OFF_BAR % 8 == 0, "mbarriers 8-aligned");
 static_assert(SM90S_F8R32_SMEM_BYTES == 224640, "HOST mirrors this number");
 static_assert(SM90S_F8R32_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
+
+// ---- its 32-column sparse entry (mla_decode_sm90_small_fp8_sparse_r32_bf16: sparse decode of 17–32 heads of a query
+// token per CTA; mla_sm90_small_sparse_r32.cuh)
+// HOST: grid (s_q · ceil(h_q / 32), num_sm_parts, 1), block SM90S_SPARSE_GATHER_THREADS, dynamic smem SM90S_SP32_SMEM_BYTES;
+// kernel arguments as the 16-column sparse entry's. Four whole-row stages [math warpgroup][stage], Q (32 rows), one Pᵀ
+// copy per math warpgroup's block, the blocks' V factor tables ([group][64 tokens] f16), the maxima [warpgroup][warp][32
+// columns + the largest token scale], the column sums [warpgroup][warp][32], the Q row factors, the validity masks
+// [warpgroup][stage] (four 16-bit words as uint32 each), 8 mbarriers ("landed" [warpgroup][stage], 64 arrivals; "free",
+// 256).
+constexpr int SM90S_SP32_OFF_STAGE = 0;
+constexpr int SM90S_SP32_OFF_Q = 4 * SM90S_F8SP_STAGE_BYTES;                                     // 167936
+constexpr int SM90S_SP32_OFF_P = SM90S_SP32_OFF_Q + SM90_SLABS * SM90S_R32_ROW_SLAB_BYTES;      // 204800
+constexpr int SM90S_SP32_VF_BYTES = 4 * PAGE_BLOCK_SIZE * 2;                                     // 512
+constexpr int SM90S_SP32_OFF_VF = SM90S_SP32_OFF_P + 2 * SM90S_R32_ROW_SLAB_BYTES;              // 212992
+constexpr int SM90S_SP32_OFF_MAX = SM90S_SP32_OFF_VF + 2 * SM90S_SP32_VF_BYTES;                  // 214016
+constexpr int SM90S_SP32_OFF_L = SM90S_SP32_OFF_MAX + 2 * 4 * 33 * 4;                            // 215072
+constexpr int SM90S_SP32_OFF_QF = SM90S_SP32_OFF_L + 2 * 4 * SM90S_R32_ROWS * 4;                 // 216096
+constexpr int SM90S_SP32_OFF_MASK = SM90S_SP32_OFF_QF + SM90S_R32_ROWS * 4;                      // 216224
+constexpr int SM90S_SP32_OFF_BAR = SM90S_SP32_OFF_MASK + 4 * 16;                                 // 216288
+constexpr int SM90S_SP32_SMEM_BYTES = SM90S_SP32_OFF_BAR + 8 * 8 + 1024;                         // + slack to align the base
+constexpr int SM90S_SP32_MATH_REGS = 232;  // (as the 16-column entry: 0 spills; 240 / 24 also)
+constexpr int SM90S_SP32_GATHER_REGS = 32;
+static_assert(SM90S_SP32_OFF_Q % 1024 == 0 && SM90S_SP32_OFF_P % 1024 == 0, "swizzled operands 1024-aligned");
+static_assert(SM90S_SP32_OFF_BAR % 8 == 0 && SM90S_SP32_OFF_MASK % 16 == 0, "mbarriers 8-aligned, masks 16-aligned");
+static_assert(SM90S_SP32_SMEM_BYTES == 217376, "HOST mirrors this number");
+static_assert(SM90S_SP32_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
+static_assert(2 * SM90S_SP32_MATH_REGS + SM90S_SP32_GATHER_REGS <= 3 * 168, "setmaxnreg within the launch's registers");
 }  // namespace mla

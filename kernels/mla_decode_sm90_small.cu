@@ -61,6 +61,7 @@ using namespace mla;
 #include "mla_sm90_small_sparse.cuh"
 #include "mla_sm90_small_layout.cuh"
 #include "mla_sm90_small_fp8_r32.cuh"
+#include "mla_sm90_small_sparse_r32.cuh"
 
 // kFp8: the FP8 cache; kRows: the folded query rows a CTA holds (the wgmma's N), 16 or 32 (16-bit cache only).
 // Dense (!kSparse): k_map is the 16-bit cache's tensor map, or with kFp8 the FP8 cache's raw-byte map and rope_map its
@@ -670,4 +671,12 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
 extern "C" __global__ void __launch_bounds__(SM90S_SPARSE_GATHER_THREADS, 1)
     mla_decode_sm90_small_fp8_sparse_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
   small_row_decode<true, SM90S_ROWS, true>(p, nullptr, nullptr, &f);
+}
+
+// Sparse decode of 17–32 heads of a query token per CTA (mla_sm90_small_sparse_r32.cuh; session 29; the host's choice for
+// those when the batch has work enough, src/cuda/fp8-decode.ts sparseR32): grid (s_q · ceil(h_q / 32), num_sm_parts, 1),
+// block SM90S_SPARSE_GATHER_THREADS, dynamic smem SM90S_SP32_SMEM_BYTES, arguments as the 16-column entry's.
+extern "C" __global__ void __launch_bounds__(SM90S_SPARSE_GATHER_THREADS, 1)
+    mla_decode_sm90_small_fp8_sparse_r32_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
+  small_row_decode_sparse_r32(p, &f);
 }

@@ -56,10 +56,12 @@ struct SmallSparseGather {
   // carries the item's end of valid positions and this thread's index of block jg, loaded by the call for block jg − 2
   // (`fresh`: the item's first call here, which loads both), and takes the index of block jg + 2 — loaded now, so
   // that no call waits for an index load before its ballot and copy.
+  // kGroupRows: the heads of a CTA (the 32-column entry's 32), blockIdx.x = token · ceil(h_q / kGroupRows) + group.
+  template <int kGroupRows = SM90S_ROWS>
   __device__ __forceinline__ void raw_one(int t, int req_g, const Slice& s_g, int jg, uint32_t parity, GatherCursor& cur, bool fresh, uint32_t stage,
                                           uint32_t bar) const {
     const int pos = s_g.start + jg * PAGE_BLOCK_SIZE + t;
-    const unsigned tok = blockIdx.x / static_cast<unsigned>((p.h_q + SM90S_ROWS - 1) / SM90S_ROWS);  // (16-head groups per token)
+    const unsigned tok = blockIdx.x / static_cast<unsigned>((p.h_q + kGroupRows - 1) / kGroupRows);  // (head groups per token)
     const int* idx = fp->indices + static_cast<int64_t>(req_g) * fp->indices_batch_stride + static_cast<int64_t>(tok) * fp->indices_seq_stride;
     if (fresh) {
       const int len = fp->topk_length != nullptr ? min(max(ptx::ld_plain(fp->topk_length + req_g), 0), fp->topk) : fp->topk;

@@ -5,6 +5,8 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
+#   sp32x     ~3 min: scripts/sp32-crossover.json with the 32-column sparse entry off and on
+#   sp32      ~5 min: the 32-column sparse entry (FLASH_MLA_EXPERIMENT_SPARSE_R32=1) — its GPU tests, sanitizers, sparse#3-7 A/B
 #   spab      ~2 min: a 'hopper' sparse variant (SPAB_VARIANT=NAME, .variants/NAME) against the shipped build
 #   mdmode    ~3 min: sweep#30's slow mode behind the metadata kernel — part clock, span and SMs (.variants/trace4 and
 #             trace5: scripts/build-variant.sh traceN mla_decode_sm90 sm_90a -DMLA_SM90_TRACE=N), with and without it
@@ -171,15 +173,15 @@ ab_rounds() {
     for v in "$@"; do
       for set in $sets; do
         if [[ $v == *=* && $v != *@* ]]; then
-          label=${v#*=}; label=${label:-off}; f="$out/$tag-$label-${set%%:*}-$round.txt"
+          label=${v#*=}; label=${label:-off}; f="$out/$tag-$label-$(basename "${set%%:*}")-$round.txt"
           env "$v" timeout 100 node dist/src/cli.js bench --configs $set ${AB_EXTRA:-} --iters 40 --check-samples $((round == 1 && ${AB_CHECK:-1} ? 1 : 0)) --reference h200 > "$f" 2>&1
         else
           # (DIR@VAR=value: that build with that variable set, e.g. a variant that the host must launch differently)
           local dir=${v%%@*} extra=; [[ $v == *@* ]] && extra=${v#*@}
-          label=$(basename "$dir"); f="$out/$tag-$label-${set%%:*}-$round.txt"
+          label=$(basename "$dir"); f="$out/$tag-$label-$(basename "${set%%:*}")-$round.txt"
           env ${extra:+"$extra"} FLASH_MLA_KERNEL_DIR="$(kernel_dir "$dir")/" timeout 100 node dist/src/cli.js bench --configs $set ${AB_EXTRA:-} --iters 40 --check-samples $((round == 1 && ${AB_CHECK:-1} ? 1 : 0)) --reference h200 > "$f" 2>&1
         fi
-        echo "== $round $label $set rc=$?"; grep -aE "^(sweep#|sparse#|S[0-9])" "$f" | cut -c1-64,118-150
+        echo "== $round $label $set rc=$?"; grep -aE "^(sweep#|sparse#|S[0-9]|[A-Za-z0-9_.-]+#[0-9])" "$f" | cut -c1-64,118-150
       done
     done
   done
@@ -863,6 +865,20 @@ case $step in
     fp8_tests s28 "sparse" 240
     sanitize_fp8_tests s28 "small-row kernel's sparse FP8 entry.*" 200
     sparse_set
+    ;;
+  sp32)
+    # (session 29, built and emulated) the 32-column sparse entry (17–32 heads of a query token per CTA, one gather and
+    # one conversion per block for all 32 heads; FLASH_MLA_EXPERIMENT_SPARSE_R32=1, dist/kernels as built): the small-row
+    # sparse GPU tests with it (its h_q 17–32 cases run on it), memcheck and racecheck on them, then two rounds of the
+    # sparse h_q 32 rows (sparse#4-7) against the head groups (the default), h_q 16's b 128 beside them
+    ( export FLASH_MLA_EXPERIMENT_SPARSE_R32=1; fp8_tests sp32 "small-row kernel's sparse" 300 ) || exit 1
+    ( export FLASH_MLA_EXPERIMENT_SPARSE_R32=1; sanitize_fp8_tests sp32 "small-row kernel's sparse FP8 entry.*" 240 )
+    ab_rounds sp32 "sparse:3,4,5,6,7" FLASH_MLA_EXPERIMENT_SPARSE_R32=0 FLASH_MLA_EXPERIMENT_SPARSE_R32=1
+    ;;
+  sp32x)
+    # (session 29) where the 32-column sparse entry overtakes the head groups: two rounds of scripts/sp32-crossover.json
+    # (h_q 32 s_q 2 at b 4–48, h_q 20 / 24 at b 16 / 64 / 128, h_q 32 s_q 1) with FLASH_MLA_EXPERIMENT_SPARSE_R32 off and on
+    ab_rounds sp32x "scripts/sp32-crossover.json" FLASH_MLA_EXPERIMENT_SPARSE_R32=0 FLASH_MLA_EXPERIMENT_SPARSE_R32=1
     ;;
   sfold)
     # (built and emulated in session 28, not yet run on a GPU) the sparse entry merging its own splits (.variants/fold:

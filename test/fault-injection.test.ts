@@ -217,15 +217,15 @@ function fp8Case() {
  * Sparse decodes over an FP8 cache of 61-token pages with padded rows and pages (row stride 672, page stride 62 · 672,
  * starting 32 bytes into its storage): b 2, s_q 2, h_q `hQ`, topk 300, with topkLength; `sink`: with attnSink too.
  */
-function sparseCase(hQ = 128) {
+function sparseCase(hQ = 128, b = 2) {
   const pages = 12, pageSize = 61, rowStride = 672, pageStride = 62 * rowStride, topk = 300;
   const storage = Tensor.zeros([32 + pages * pageStride], { dtype: 'uint8', backend: 'cuda' });
   const kCache = storage.view([pages, pageSize, 1, 656], [pageStride, rowStride, rowStride, 1], 32);
-  const q = Tensor.empty([2, 2, hQ, 576], BF16);
-  const indices = Tensor.from(Int32Array.from({ length: 2 * 2 * topk }, (_, i) => (i % 9 === 4 ? -1 : (i * 7) % (pages * pageSize))), [2, 2, topk], I32);
-  const topkLength = Tensor.from([0, 300], [2], I32);
+  const q = Tensor.empty([b, 2, hQ, 576], BF16);
+  const indices = Tensor.from(Int32Array.from({ length: b * 2 * topk }, (_, i) => (i % 9 === 4 ? -1 : (i * 7) % (pages * pageSize))), [b, 2, topk], I32);
+  const topkLength = Tensor.from(Int32Array.from({ length: b }, (_, i) => (i === 0 ? 0 : 300)), [b], I32);
   const attnSink = Tensor.zeros([hQ], { dtype: 'fp32', backend: 'cuda' });
-  const md = getMlaMetadata(null, 2 * hQ, 1, { topk, batchSize: 2, backend: 'cuda' });
+  const md = getMlaMetadata(null, 2 * hQ, 1, { topk, batchSize: b, backend: 'cuda' });
   const drop = (r: { out: Tensor; lse: Tensor }) => {
     r.out.dispose();
     r.lse.dispose();
@@ -1094,6 +1094,19 @@ const scenarios: Record<string, FakeCudaScenario> = {
         other.decode({ kernel: 'generic' })();
         healthy(f);
         assert.equal(f.stat(`ran:${e}`) - before, hQ <= 32 ? 1 : 2, `h_q ${hQ} with kernel 'generic' ran the Hopper sparse kernel`);
+      }
+      // h_q 17–32 with work enough for the SM parts (src/cuda/fp8-decode.ts sparseR32: b · s_q · ceil(topk / 64) ≥ 3 per
+      // part): the 32-column entry, one CTA per query token
+      for (const hQ of [20, 32]) {
+        const big = sparseCase(hQ, 64);
+        const before = f.stat('ran:mla_decode_sm90_small_fp8_sparse_r32_bf16'), groups = f.stat('ran:mla_decode_sm90_small_fp8_sparse_bf16');
+        big.decode()();
+        big.decode({ sink: true })();
+        healthy(f);
+        assert.equal(f.stat('ran:mla_decode_sm90_small_fp8_sparse_r32_bf16') - before, 2, `h_q ${hQ}, b 64: the 32-column sparse entry`);
+        assert.equal(f.stat('ran:mla_decode_sm90_small_fp8_sparse_r32_bf16:grid.x'), 2, `h_q ${hQ}, b 64: one CTA per query token`);
+        assert.equal(f.stat('ran:mla_decode_sm90_small_fp8_sparse_bf16') - groups, 0, `h_q ${hQ}, b 64: no head groups`);
+        big.storage.dispose();
       }
       const q16 = Tensor.empty([2, 2, 128, 576], { dtype: 'fp16', backend: 'cuda' });
       c.decode({ qq: q16 })();

@@ -16,7 +16,7 @@ import { freshSeed, gpuSkipReason, randomHalfBits, rng } from './util/problem.js
 import {
   FLASHMLA_TOL, checkDenseRows, denseTensors, flashMlaClose, makeDenseProblem, makeSparseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedSparseCache, sparseTensors, type DenseSpec, type SparseSpec,
 } from './util/layouts.js';
-import { SMALL_SPARSE_CASES, SMALL_SPARSE_HEAD_GROUP_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
+import { SMALL_SPARSE_CASES, SMALL_SPARSE_HEAD_GROUP_CASES, SMALL_SPARSE_R32_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
 
 const skip = await gpuSkipReason();
 
@@ -607,7 +607,9 @@ const noSmallSparse = "the small-row kernel does not run on this GPU (decodeKern
 // scales vary)
 const SMALL_SPARSE_BASE_CASES: SparseHopperCase[] = [
   ...SMALL_SPARSE_CASES,
-  ...SMALL_SPARSE_HEAD_GROUP_CASES,
+  // (h_q 17–32: the head-group cases, and SMALL_SPARSE_CASES at h_q 32 / 17 / 24 — under FLASH_MLA_EXPERIMENT_SPARSE_R32=1
+  // all of these run on the 32-column entry)
+  ...SMALL_SPARSE_R32_CASES,
   {
     label: "h_q 32, s_q 2, topk 2048, FlashMLA's shape, sinks, invalid indices, split (two 16-head CTAs per token)",
     spec: { b: 2, sQ: 2, hQ: 32, topk: 2048, pageSize: 64, numPages: 300, dtype: 'bf16', topkLength: true, sink: true, invalidFraction: 0.2, scale: 0.5 },

@@ -46,7 +46,7 @@ import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipRea
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
 import { metadataGoldenSets } from './util/metadata-sets.js';
-import { SMALL_SPARSE_CASES, SMALL_SPARSE_HEAD_GROUP_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
+import { SMALL_SPARSE_CASES, SMALL_SPARSE_HEAD_GROUP_CASES, SMALL_SPARSE_R32_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
 
 const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
 
@@ -358,7 +358,8 @@ function smallSparseScenario(timing: keyof typeof TIMINGS): Scenario {
   const cases = [...SMALL_SPARSE_CASES, ...SMALL_SPARSE_CASES.map((c) => ({ ...c, label: `${c.label}, K spread 2^±3`, spec: { ...c.spec, kSpread: 3 } }))];
   return {
     title: `the small-row kernel's sparse FP8 entry (${entry}, 'hopper-small', the default for h_q ≤ 32; the register-A datapath) against the oracle: h_q 16/3/1, s_q 1/2, topk 64/300/576/130, pages of 64/61/16 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views, many items per SM part, and again with K spread 2^±3; h_q 32/20 as two 16-head CTAs per token; refusal of h_q 33 (${TIMINGS[timing].note})`,
-    env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
+    // (h_q 17–32 as head groups whatever the batch: the 32-column entry has its own scenario)
+    env: { ...HOPPER_ENV, ...TIMINGS[timing].env, FLASH_MLA_EXPERIMENT_SPARSE_R32: '0' },
     run(seed) {
       const be = getBackend('cuda');
       for (const hQ of [1, 3, 16, 17, 32]) {
@@ -374,6 +375,28 @@ function smallSparseScenario(timing: keyof typeof TIMINGS): Scenario {
         (e: unknown) => e instanceof UnsupportedFeatureError && /h_q = 33/.test(e.message),
         "sparse h_q 33 with kernel 'hopper-small' is refused",
       );
+      notes.push(`emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, mla_combine_sink_bf16 ×${f.stat('emulated:mla_combine_sink_bf16')}`);
+      return notes;
+    },
+  };
+}
+
+/**
+ * The small-row kernel's 32-column sparse entry (mla_decode_sm90_small_fp8_sparse_r32_bf16,
+ * kernels/mla_sm90_small_sparse_r32.cuh; the default for sparse h_q 17–32 when the batch has work enough for it,
+ * src/cuda/fp8-decode.ts sparseR32 — forced here with FLASH_MLA_EXPERIMENT_SPARSE_R32=1) against the oracle on the small
+ * sparse cases with h_q 32, 17 and 24 (SMALL_SPARSE_R32_CASES), and again with K spread 2^±3 (the tokens' group ratios
+ * in S's and V's fragments, the pair's reference scale).
+ */
+function smallSparseR32Scenario(timing: keyof typeof TIMINGS): Scenario {
+  const entry = 'mla_decode_sm90_small_fp8_sparse_r32_bf16';
+  const cases = [...SMALL_SPARSE_R32_CASES, ...SMALL_SPARSE_R32_CASES.map((c) => ({ ...c, label: `${c.label}, K spread 2^±3`, spec: { ...c.spec, kSpread: 3 } }))];
+  return {
+    title: `the small-row kernel's 32-column sparse entry (${entry}; forced: FLASH_MLA_EXPERIMENT_SPARSE_R32=1) against the oracle: h_q 32/17/24, s_q 1/2, topk 64/300/576/130, pages of 64/61/16 tokens, invalid and duplicate indices, topkLength, ±inf sinks, split requests, padded NaN-filled cache views, many items per SM part, and again with K spread 2^±3 (${TIMINGS[timing].note})`,
+    env: { ...HOPPER_ENV, ...TIMINGS[timing].env, FLASH_MLA_EXPERIMENT_SPARSE_R32: '1' },
+    run(seed) {
+      const f = bindFakeCuda();
+      const notes = sparseCasesOn(cases, seed, 'hopper-small', entry);
       notes.push(`emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, mla_combine_sink_bf16 ×${f.stat('emulated:mla_combine_sink_bf16')}`);
       return notes;
     },
@@ -512,6 +535,7 @@ const scenarios: Record<string, Scenario> = {
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-sparse${timing === 'issue' ? '' : `, ${timing}`}`, hopperSparseScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small${timing === 'issue' ? '' : `, ${timing}`}`, smallRowScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small sparse${timing === 'issue' ? '' : `, ${timing}`}`, smallSparseScenario(timing)])),
+  ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small sparse r32${timing === 'issue' ? '' : `, ${timing}`}`, smallSparseR32Scenario(timing)])),
 
   'proven-kernels': {
     title: "the kernels that passed the GPU suite on an H200 ('generic', 'generic-small'; h_kv 1, d_qk 576) match the oracle here too",
@@ -1043,6 +1067,26 @@ if (scenarioName) {
       assert.notEqual(noSink.status, 0, noSink.stderr);
       assert.match(noSink.stderr, /AssertionError.*(?:out\[\d+\]: got .*, reference .*\|err\||(?:out|lse).*(?:inf\/NaN positions differ|cos diff))/, noSink.stderr);
       t.diagnostic(`the fold without its sink: ${/the fake driver's last note: ([^\n]*)/.exec(noSink.stderr)?.[1].slice(0, 300) || noSink.stderr.split('\n')[0].slice(0, 300)}`);
+    });
+
+    // The 32-column sparse entry (session 29): with V's group ratios left out of P·V's fragments the oracle fails (the
+    // quantizer gives each 128-channel group of a token its own scale); with the gather's wait for a stage that both
+    // math warpgroups have read dropped, a race or deadlock report.
+    it("hopper-small's 32-column sparse entry: no V ratios → the oracle, no stage-free wait → a race or deadlock report", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (two more emulator builds, ~40 s)' }, async (t) => {
+      const r32 = 'mla_sm90_small_sparse_r32.cuh';
+      const builds = {
+        noVf: buildFakeCuda({ emulate: true, plant: [[r32, 'x[0] = ptx::mul_f16x2(x[0], f[kp][h][0]), x[1] = ptx::mul_f16x2(x[1], f[kp][h][0]);', '']] }),
+        noFreeWait: buildFakeCuda({ emulate: true, plant: [[r32, '      if (n >= 2) ptx::mbarrier_wait(free_bar(x, st), ((n >> 1) - 1) & 1);\n', '']] }),
+      };
+      const seed = freshSeed();
+      const [noVf, noFreeWait] = await Promise.all([runScenario(builds.noVf, 'hopper-small sparse r32', seed), runScenario(builds.noFreeWait, 'hopper-small sparse r32', seed)]);
+      assert.notEqual(noVf.status, 0, noVf.stderr);
+      assert.match(noVf.stderr, /AssertionError.*(?:out\[\d+\]: got .*, reference .*\|err\||(?:out|lse).*(?:inf\/NaN positions differ|cos diff))/, noVf.stderr);
+      assert.notEqual(noFreeWait.status, 0, noFreeWait.stderr);
+      assert.match(noFreeWait.stderr, /emulated mla_decode_sm90_small_fp8_sparse_r32_bf16: [^\n]*(?:shared-memory race|deadlock)/, noFreeWait.stderr);
+      for (const [what, r] of [['no V ratios', noVf], ['no stage-free wait', noFreeWait]] as const) {
+        t.diagnostic(`${what}: ${/the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 400) || /AssertionError[^\n]*/.exec(r.stderr)?.[0].slice(0, 300) || r.stderr.slice(0, 300)}`);
+      }
     });
 
     // The sparse entry's gather warpgroup (session 27): with its wait for a stage to be free dropped, the gather runs

@@ -291,7 +291,8 @@ function cudaFp8SparseHopperDecode(a: MlaDecodeArgs, res: DecodeResources): void
  * Sparse decode over the FP8 cache, bf16 q, h_q ≤ 32 (features.ts smallRowMisfit), on the small-row kernel's entry
  * mla_decode_sm90_small_fp8_sparse_bf16 ('hopper-small', the default for sparse decodes with h_q ≤ 32; level 4 of
  * docs/perf-log.md's plan): grid (s_q · ceil(h_q / 16), SM parts) — each CTA's columns are 16 heads of one query token
- * — the FP8 small-row entry's block and shared memory,
+ * — the FP8 small-row entry's block and shared memory (17–32 heads with work enough, sparseR32: its 32-column entry,
+ * grid (s_q, SM parts), its own shared memory),
  * params and MlaFp8Params (its warpgroups gather each indexed token with bulk copies: the Hopper sparse kernel's
  * layout rule, fp8SparseHopperLayoutMisfit); then the portable sparse path's combine (the sink variant when attnSink
  * is given) — or, under the FLASH_MLA_EXPERIMENT_SPARSE_FOLD experiment with its cubin, the entry's own merge of a
@@ -315,16 +316,18 @@ export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources)
       `'${k.name}' copies each indexed token's bytes with bulk copies (16-byte aligned row and page strides and start): pass no kernel or '${FP8_DECODE_KERNEL_FAMILY}'`,
     );
   }
-  const { entry, sharedBytes } = smallRowEntry(true, hQ, true);
+  const numSmParts = a.tileSchedulerMetadata.shape[0];
+  // 17–32 heads: one CTA of 32 heads per query token (the 32-column entry) once the batch has work enough for it
+  const r32 = hQ > SMALL_ROW_SPARSE_GROUP_HEADS && sparseR32(b, sQ, a.indices!.shape[2], numSmParts);
+  const { entry, sharedBytes } = r32 ? { entry: k.fp8SparseR32Entry, sharedBytes: k.fp8SparseR32SharedBytes } : smallRowEntry(true, hQ, true);
   requireDevice(device, k.name, { minCcMajor: 9, sharedBytes });
   // everything that can fail before the launches (modules) first: nothing allocated or launched then
   const decode = loadKernel(k.file, ['sm_90a'], entry, ['bytes', 'bytes']);
   const qRows = sQ * hQ;
-  const numSmParts = a.tileSchedulerMetadata.shape[0];
-  // ceil(h_q / 16) CTAs per query token, 16 heads each (blockIdx.x = token · groups + group)
-  const headGroups = Math.ceil(hQ / SMALL_ROW_SPARSE_GROUP_HEADS);
+  // ceil(h_q / 16) CTAs per query token, 16 heads each (blockIdx.x = token · groups + group); the 32-column entry's 32
+  const headGroups = Math.ceil(hQ / (r32 ? 2 * SMALL_ROW_SPARSE_GROUP_HEADS : SMALL_ROW_SPARSE_GROUP_HEADS));
   const gridX = sQ * headGroups;
-  const fold = sparseFoldExperiment() && b * SPARSE_FOLD_MIN_B_PER_PART >= numSmParts && !isCapturing();
+  const fold = !r32 && sparseFoldExperiment() && b * SPARSE_FOLD_MIN_B_PER_PART >= numSmParts && !isCapturing();
   const combine = fold ? null : fp8Combine(a, res, portableArchs(device));
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf, fold ? res.splitArrivals(b * gridX) : 0n);
   const fp8Params = fp8ParamsOf(a);
@@ -346,3 +349,22 @@ function sparseFoldExperiment(): boolean {
   return sparseFoldOn;
 }
 const SPARSE_FOLD_MIN_B_PER_PART = 4;
+
+/**
+ * Does a sparse decode of 17–32 heads run on the small-row kernel's 32-column entry (kernels/mla_sm90_small_sparse_r32.cuh:
+ * one CTA per query token, each block's rows gathered and its codes converted once for all 32 heads) rather than as two
+ * 16-head CTAs per query token? When the batch gives the SM parts SPARSE_R32_MIN_BLOCKS_PER_PART of its 64-position
+ * blocks each or more: on an H200 (perf log, session 29) the 32-column entry took h_q 32, s_q 2, topk 2048 at b 8 to
+ * 128 in 0.76–0.81× the head groups' time, but at b 2 and 4 (and s_q 1 at b 8: ~1.9 blocks per part) 1.15–1.22× — there a
+ * part has about one block per query token, which two CTAs on two SMs finish sooner than one CTA. The
+ * FLASH_MLA_EXPERIMENT_SPARSE_R32 variable overrides the rule for A/B runs: '1' always, '0' never (read once).
+ */
+export function sparseR32(b: number, sQ: number, topk: number, numSmParts: number): boolean {
+  if (sparseR32Override === undefined) {
+    const v = typeof process !== 'undefined' ? process.env.FLASH_MLA_EXPERIMENT_SPARSE_R32 : undefined;
+    sparseR32Override = v === '1' ? true : v === '0' ? false : null;
+  }
+  return sparseR32Override ?? b * sQ * Math.ceil(topk / 64) >= SPARSE_R32_MIN_BLOCKS_PER_PART * numSmParts;
+}
+let sparseR32Override: boolean | null | undefined;
+export const SPARSE_R32_MIN_BLOCKS_PER_PART = 3;

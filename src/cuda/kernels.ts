@@ -141,11 +141,17 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   /** 17–32 rows over the FP8 cache (the warpgroups take alternate blocks for S and split Oᵀ's channels for P·V; same arguments as `fp8Entry`). */
   fp8R32Entry: 'mla_decode_sm90_small_fp8_r32_bf16',
   /**
-   * Sparse decode over the FP8 cache (level 4; the default for sparse decodes with h_q ≤ 32): 16 heads of one query
-   * token per CTA, grid (s_q · ceil(h_q / 16), parts); the register-A datapath, as `fp8Entry`, with a third warpgroup that
-   * gathers each indexed token's row (`sparseThreads`).
+   * Sparse decode over the FP8 cache (level 4; the default for sparse decodes with h_q ≤ 32, but for 17–32 heads with a
+   * batch large enough for `fp8SparseR32Entry`): 16 heads of one query token per CTA, grid (s_q · ceil(h_q / 16), parts);
+   * the register-A datapath, as `fp8Entry`, with a third warpgroup that gathers each indexed token's row (`sparseThreads`).
    */
   fp8SparseEntry: 'mla_decode_sm90_small_fp8_sparse_bf16',
+  /**
+   * Sparse decode of 17–32 heads of one query token per CTA (each block's rows gathered and its codes converted once for
+   * all 32 heads; the default there when the batch has work enough for it: fp8-decode.ts sparseR32), grid
+   * (s_q · ceil(h_q / 32), parts), `sparseThreads` threads, `fp8SparseR32SharedBytes`, the arguments of `fp8SparseEntry`.
+   */
+  fp8SparseR32Entry: 'mla_decode_sm90_small_fp8_sparse_r32_bf16',
   sparseThreads: MLA_CONFIG.SM90S_SPARSE_GATHER_THREADS,
   rows: MLA_CONFIG.SM90S_ROWS,
   r32Rows: MLA_CONFIG.SM90S_R32_ROWS,
@@ -154,6 +160,7 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   r32SharedBytes: MLA_CONFIG.SM90S_R32_SMEM_BYTES,
   fp8SharedBytes: MLA_CONFIG.SM90S_F8_SMEM_BYTES,
   fp8R32SharedBytes: MLA_CONFIG.SM90S_F8R32_SMEM_BYTES,
+  fp8SparseR32SharedBytes: MLA_CONFIG.SM90S_SP32_SMEM_BYTES,
 } as const;
 
 /** The small-row kernel's entry for a decode of `rows` folded rows per request (FP8 cache if `fp8`) and its dynamic shared memory. */

@@ -115,6 +115,19 @@ export const SMALL_SPARSE_HEAD_GROUP_CASES: SparseHopperCase[] = [
   },
 ];
 
+/**
+ * The 32-column sparse entry's cases (EXPERIMENT, session 29: FLASH_MLA_EXPERIMENT_SPARSE_R32=1, 17–32 heads of a query
+ * token in one CTA): SMALL_SPARSE_CASES with their heads raised to 32, 17 and 24 in turn (all-padding-free, 15 and 8
+ * padding columns), and the head-group cases.
+ */
+export const SMALL_SPARSE_R32_CASES: SparseHopperCase[] = [
+  ...SMALL_SPARSE_CASES.map((c, k) => {
+    const hQ = [32, 17, 24][k % 3];
+    return { ...c, label: `${c.label.replace(/h_q \d+/, `h_q ${hQ}`)}`, spec: { ...c.spec, hQ } };
+  }),
+  ...SMALL_SPARSE_HEAD_GROUP_CASES,
+];
+
 /** What a case ran: the note for the test's diagnostics, whether a request was split, rows that attend nothing. */
 export interface SparseHopperResult {
   note: string;
