@@ -37,9 +37,6 @@
 #include <cstdint>
 #include <cuda.h>
 
-#ifndef MLA_SM90S_SPARSE_FOLD
-#define MLA_SM90S_SPARSE_FOLD 0  // EXPERIMENT (session 28): the sparse entry merges its splits (fold_split, sinks) when the host sets split_arrivals
-#endif
 #ifndef MLA_SM90S_FP8_REGA
 #define MLA_SM90S_FP8_REGA 1  // the dense FP8 entry's register-A datapath (0: session 9's f16 copy of K in shared memory)
 #endif
@@ -623,17 +620,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     merge.template store<kSparse>(p, fp, req, s0, rs, it);
     // the combine folded in (host's choice): the CTA that wrote the request's last split merges them all
     if (!kSparse && p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req, req, 0, p.q_rows, tid, SM90S_THREADS, sFlag, [] { __syncthreads(); });
-#if MLA_SM90S_SPARSE_FOLD
-    // sparse: one counter per request and CTA column (blockIdx.x of s_q · groups: a query token's 16-head group), its
-    // rows only; the gather warpgroup has left, so the math warpgroups' barrier
-    if constexpr (kSparse) {
-      if (p.split_arrivals != nullptr && !s0.no_split) {
-        const int h0 = sp_head0(), r0 = sp_tok() * p.h_q + h0;
-        fold_split<T, true>(p, req, req * p.s_q * ((p.h_q + SM90S_ROWS - 1) / SM90S_ROWS) + static_cast<int>(blockIdx.x), r0, r0 + min(SM90S_ROWS, p.h_q - h0), tid,
-                            2 * kWgThreads, sFlag, [] { math_sync<true>(); }, fp->attn_sink);
-      }
-    }
-#endif
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's
   }
 }

@@ -1,7 +1,6 @@
 // The combine folded into a decode kernel (mla_decode_sm90_small.cu): the CTA that writes the last split partial of a
 // request's rows merges all of the splits of those rows itself, so no combine kernel is launched (about 2 µs a step
-// on an H200, session 7). The host folds only when requests have few splits (src/cuda/mla.ts: b · 2 ≥ SM parts; the
-// sparse entry's experiment, src/cuda/fp8-decode.ts: b · 4 ≥ SM parts, every request topk long): one
+// on an H200, session 7). The host folds only when requests have few splits (src/cuda/mla.ts: b · 2 ≥ SM parts): one
 // CTA merging a long request's 100+ splits would take longer than the combine kernel's many CTAs. (Folded into the
 // 64-row 'hopper' kernel it was slower: 64-row merges in the kernel's tail; docs/perf-log.md, session 7.) One counter
 // per request and CTA row of rows: split_arrivals[counter].
@@ -23,11 +22,8 @@ namespace mla {
 
 // Merge request `req`'s n splits (accumulator rows first … first + n − 1) of folded rows [r0, r1) into out/lse: warp
 // `warp` of `n_warps` takes rows r0 + warp, r0 + warp + n_warps, …; lane l owns columns 4l … 4l + 3 of each 128.
-// kSink (sparse decode): a merged row is then scaled by 1 / (1 + exp(sink[h] − lse)) when `sink` is given, lse
-// unchanged — as mla_combine.cu's sink entry.
-template <typename T, bool kSink = false>
-__device__ __forceinline__ void merge_splits(const MlaDecodeParams& p, int req, int first, int n, int r0, int r1, int warp, int n_warps, int lane,
-                                             const float* sink = nullptr) {
+template <typename T>
+__device__ __forceinline__ void merge_splits(const MlaDecodeParams& p, int req, int first, int n, int r0, int r1, int warp, int n_warps, int lane) {
   for (int r = r0 + warp; r < r1; r += n_warps) {
     const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;  // split j at + j · q_rows
     float m = -INFINITY;
@@ -65,15 +61,6 @@ __device__ __forceinline__ void merge_splits(const MlaDecodeParams& p, int req, 
         }
       }
     }
-    if constexpr (kSink) {
-      if (sink != nullptr && g_lse != INFINITY) {  // +inf sink → 0, −inf → 1
-        const float factor = 1.f / (1.f + ptx::exp2_approx((sink[r % p.h_q] - g_lse) * kLog2e));
-#pragma unroll
-        for (int s = 0; s < COMBINE_MAX_CHUNKS; ++s)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) acc[s][e] *= factor;
-      }
-    }
     T* out_row = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + lane * 4;
 #pragma unroll
     for (int s = 0; s < COMBINE_MAX_CHUNKS; ++s) {
@@ -91,10 +78,9 @@ __device__ __forceinline__ void merge_splits(const MlaDecodeParams& p, int req, 
 
 // After the CTA wrote its split partial of request `req`, rows [r0, r1) (every thread its own stores): count the
 // arrival on counter `counter` and, if it was the last of the request's n, merge those rows. Called by the `n_threads`
-// threads `sync` (a barrier of exactly them) orders; `s_flag` is one shared word. kSink, sink: merge_splits'.
-template <typename T, bool kSink = false, typename Sync>
-__device__ __forceinline__ void fold_split(const MlaDecodeParams& p, int req, int counter, int r0, int r1, int tid, int n_threads, uint32_t s_flag, Sync sync,
-                                           const float* sink = nullptr) {
+// threads `sync` (a barrier of exactly them) orders; `s_flag` is one shared word.
+template <typename T, typename Sync>
+__device__ __forceinline__ void fold_split(const MlaDecodeParams& p, int req, int counter, int r0, int r1, int tid, int n_threads, uint32_t s_flag, Sync sync) {
   ptx::fence_gpu();  // this thread's partial stores, before the arrival below
   sync();
   const int first = ptx::ld_plain(p.num_splits + req), n = ptx::ld_plain(p.num_splits + req + 1) - first;
@@ -103,7 +89,7 @@ __device__ __forceinline__ void fold_split(const MlaDecodeParams& p, int req, in
   // (the next fold's first barrier orders this read before the flag's next write)
   if (!ptx::ld_shared_u32(s_flag)) return;
   ptx::fence_gpu();  // the other CTAs' partials, after their arrivals
-  merge_splits<T, kSink>(p, req, first, n, r0, r1, tid >> 5, n_threads >> 5, tid & 31, sink);
+  merge_splits<T>(p, req, first, n, r0, r1, tid >> 5, n_threads >> 5, tid & 31);
 }
 
 }  // namespace mla

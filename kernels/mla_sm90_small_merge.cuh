@@ -225,8 +225,8 @@ struct SmallMerge {
         float inv = empty ? 0.f : 1.f / L[i][e];
         const float lse2 = ptx::log2_approx(L[i][e]) + M[i][e];  // log2 units; only used when !empty
         // sparse: the attention sink for rows written here, out ← out / (1 + exp(sink − lse)) (split rows: the sink
-        // combine or, in the MLA_SM90S_SPARSE_FOLD experiment, the fold's merge; `&`, both operands evaluated: with `&&` here the
-        // kernel compiles differently from the code written inline)
+        // combine; `&`, both operands evaluated: with `&&` here the kernel compiles differently from the code written
+        // inline)
         if constexpr (kSparse) {
           if ((fp->attn_sink != nullptr) & s0.no_split && !empty) inv *= 1.f / (1.f + __expf(fp->attn_sink[r % p.h_q] - lse2 * kLn2));
         }

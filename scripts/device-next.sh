@@ -5,6 +5,7 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
+#   s29final  ~5 min: session 29's tree — small-row sparse GPU tests, sanitizers, the sparse set, ncu of sparse#7
 #   sp32x     ~3 min: scripts/sp32-crossover.json with the 32-column sparse entry off and on
 #   sp32      ~5 min: the 32-column sparse entry (FLASH_MLA_EXPERIMENT_SPARSE_R32=1) — its GPU tests, sanitizers, sparse#3-7 A/B
 #   spab      ~2 min: a 'hopper' sparse variant (SPAB_VARIANT=NAME, .variants/NAME) against the shipped build
@@ -875,13 +876,22 @@ case $step in
     ( export FLASH_MLA_EXPERIMENT_SPARSE_R32=1; sanitize_fp8_tests sp32 "small-row kernel's sparse FP8 entry.*" 240 )
     ab_rounds sp32 "sparse:3,4,5,6,7" FLASH_MLA_EXPERIMENT_SPARSE_R32=0 FLASH_MLA_EXPERIMENT_SPARSE_R32=1
     ;;
+  s29final)
+    # (session 29) the shipped tree (h_q 17–32 on the 32-column sparse entry when the batch has work enough): the
+    # small-row sparse GPU tests by default, memcheck and racecheck on them, the whole sparse set (JSON), then ncu of the
+    # 32-column entry on sparse#7 (b 128, h_q 32)
+    fp8_tests s29 "small-row kernel's sparse" 300
+    sanitize_fp8_tests s29 "small-row kernel's sparse FP8 entry.*" 240
+    sparse_set
+    PROF_SPECS="sparse:7 hopper-small" "$0" spprof
+    ;;
   sp32x)
     # (session 29) where the 32-column sparse entry overtakes the head groups: two rounds of scripts/sp32-crossover.json
     # (h_q 32 s_q 2 at b 4–48, h_q 20 / 24 at b 16 / 64 / 128, h_q 32 s_q 1) with FLASH_MLA_EXPERIMENT_SPARSE_R32 off and on
     ab_rounds sp32x "scripts/sp32-crossover.json" FLASH_MLA_EXPERIMENT_SPARSE_R32=0 FLASH_MLA_EXPERIMENT_SPARSE_R32=1
     ;;
   sfold)
-    # (built and emulated in session 28, not yet run on a GPU) the sparse entry merging its own splits (.variants/fold:
+    # (session 29, measured: 1–12 % slower, not kept; the code is gone — commit cba2324 has it) the sparse entry merging its own splits (.variants/fold:
     # scripts/build-variant.sh fold mla_decode_sm90_small sm_90a -DMLA_SM90S_SPARSE_FOLD=1; the host:
     # FLASH_MLA_EXPERIMENT_SPARSE_FOLD=1, which folds when b · 4 ≥ the SM parts): the small-row sparse GPU tests (the
     # b 40 case folds), memcheck and racecheck on them, two rounds of sparse#0-7 against the shipped build (b 2 does not

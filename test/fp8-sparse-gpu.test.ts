@@ -634,9 +634,9 @@ const SMALL_SPARSE_BASE_CASES: SparseHopperCase[] = [
 const SMALL_SPARSE_GPU_CASES: SparseHopperCase[] = [
   ...SMALL_SPARSE_BASE_CASES,
   ...SMALL_SPARSE_BASE_CASES.map((c) => ({ ...c, label: `${c.label}, K spread 2^±3`, spec: { ...c.spec, kSpread: 3 } })),
-  // a batch whose requests are split a few ways each (b 36 over ~132 SM parts: b · 4 ≥ the parts, where
-  // FLASH_MLA_EXPERIMENT_SPARSE_FOLD has the entry merge the splits itself, src/cuda/fp8-decode.ts), in four CTA
-  // columns (s_q 2 × two head groups, the second with 4 heads)
+  // a batch whose requests are split a few ways each (b 36 over ~132 SM parts; h_q 20: on the 32-column entry by
+  // default there, src/cuda/fp8-decode.ts sparseR32 — as two head groups, the second with 4 heads, under
+  // FLASH_MLA_EXPERIMENT_SPARSE_R32=0)
   {
     label: 'h_q 20, s_q 2, b 36, topk 2048, 64-token pages, topkLength, sinks, invalid indices, requests split a few ways',
     spec: { b: 36, sQ: 2, hQ: 20, topk: 2048, pageSize: 64, numPages: 2320, dtype: 'bf16', topkLength: true, sink: true, invalidFraction: 0.1, scale: 0.5 },

@@ -13,7 +13,6 @@
 // fp8Hopper, fp8SparseHopper).
 
 import type { MlaDecodeArgs } from '../backend.js';
-import { isCapturing } from '../capture.js';
 import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
 import { FP8_BYTES_PER_TOKEN, FP8_ROPE_OFFSET, FP8_SCALES_OFFSET, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import type { Tensor } from '../tensor.js';
@@ -39,8 +38,6 @@ export interface DecodeResources {
    * combine (src/cuda/mla.ts prepareCombine).
    */
   combine(b: number, qRows: number, dt: 'bf16' | 'fp16', archs: string[]): PreparedCombine;
-  /** The split fold's zeroed counters, at least `count` uint32 (kernels/mla_fold_combine.cuh; src/cuda/mla.ts). */
-  splitArrivals(count: number): bigint;
 }
 
 const paramBuf = new Uint8Array(MLA_DECODE_PARAMS_BYTES);
@@ -295,8 +292,7 @@ function cudaFp8SparseHopperDecode(a: MlaDecodeArgs, res: DecodeResources): void
  * grid (s_q, SM parts), its own shared memory),
  * params and MlaFp8Params (its warpgroups gather each indexed token with bulk copies: the Hopper sparse kernel's
  * layout rule, fp8SparseHopperLayoutMisfit); then the portable sparse path's combine (the sink variant when attnSink
- * is given) — or, under the FLASH_MLA_EXPERIMENT_SPARSE_FOLD experiment with its cubin, the entry's own merge of a
- * request's splits with the sink (sparseFoldExperiment).
+ * is given).
  */
 export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources): void {
   const { device, stream } = getCudaContext();
@@ -327,28 +323,12 @@ export function cudaFp8SparseSmallDecode(a: MlaDecodeArgs, res: DecodeResources)
   // ceil(h_q / 16) CTAs per query token, 16 heads each (blockIdx.x = token · groups + group); the 32-column entry's 32
   const headGroups = Math.ceil(hQ / (r32 ? 2 * SMALL_ROW_SPARSE_GROUP_HEADS : SMALL_ROW_SPARSE_GROUP_HEADS));
   const gridX = sQ * headGroups;
-  const fold = !r32 && sparseFoldExperiment() && b * SPARSE_FOLD_MIN_B_PER_PART >= numSmParts && !isCapturing();
-  const combine = fold ? null : fp8Combine(a, res, portableArchs(device));
-  const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf, fold ? res.splitArrivals(b * gridX) : 0n);
+  const combine = fp8Combine(a, res, portableArchs(device));
+  const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   const fp8Params = fp8ParamsOf(a);
   decode.launch({ grid: [gridX, numSmParts, 1], block: [k.sparseThreads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: res.pdl }, params, fp8Params);
-  combine?.launch(params, fp8Params);
+  combine.launch(params, fp8Params);
 }
-
-/**
- * EXPERIMENT (session 28; only with a cubin built with -DMLA_SM90S_SPARSE_FOLD=1 — the shipped one would leave split
- * rows unmerged): FLASH_MLA_EXPERIMENT_SPARSE_FOLD=1 has the small-row sparse entry merge a request's splits in the CTA
- * that writes the last of them (kernels/mla_fold_combine.cuh, with the sink; one counter per request and CTA column)
- * instead of launching the combine, when b · SPARSE_FOLD_MIN_B_PER_PART ≥ SM parts (few splits per request: the sparse
- * schedule gives every request topk positions, so no request is split much more than the others). The combine took
- * 2.8 µs of b 2's 20 and 4.9 of b 64's 77 on an H200 (perf log, session 28). Read once.
- */
-let sparseFoldOn: boolean | undefined;
-function sparseFoldExperiment(): boolean {
-  sparseFoldOn ??= typeof process !== 'undefined' && process.env.FLASH_MLA_EXPERIMENT_SPARSE_FOLD === '1';
-  return sparseFoldOn;
-}
-const SPARSE_FOLD_MIN_B_PER_PART = 4;
 
 /**
  * Does a sparse decode of 17–32 heads run on the small-row kernel's 32-column entry (kernels/mla_sm90_small_sparse_r32.cuh:

@@ -227,13 +227,12 @@ class CudaMlaBackend implements MlaBackend {
   }
 
   /**
-   * The split fold's counters (kernels/mla_fold_combine.cuh): `count` uint32 (b, or b · CTA columns for the sparse
-   * experiment's), zero between decodes (the kernel returns each to 0), grow-only; zeroed on the stream when
-   * (re)allocated. Never used inside a capture (the combine kernel merges there), so no graph holds a pointer to a
-   * buffer a later call frees.
+   * The split fold's counters (kernels/mla_fold_combine.cuh): [b] uint32, zero between decodes (the kernel returns
+   * each to 0), grow-only; zeroed on the stream when (re)allocated. Never used inside a capture (the combine kernel
+   * merges there), so no graph holds a pointer to a buffer a later call frees.
    */
-  private splitArrivals(count: number): bigint {
-    if (!this.arrivals || this.arrivals.bytes < 4 * count) {
+  private splitArrivals(b: number): bigint {
+    if (!this.arrivals || this.arrivals.bytes < 4 * b) {
       const stream = getCudaContext().stream;
       if (this.arrivals) {
         stream.synchronize(); // in-flight kernels may still count on the old one
@@ -241,7 +240,7 @@ class CudaMlaBackend implements MlaBackend {
         this.arrivals = null;
         old.dispose();
       }
-      const n = Math.max(count, 1024);
+      const n = Math.max(b, 1024);
       this.arrivals = DeviceBuffer.alloc(4 * n);
       memset(this.arrivals.ptr, 0, n, 4, stream);
     }
@@ -292,12 +291,7 @@ class CudaMlaBackend implements MlaBackend {
       kernel: a.kernel,
     };
     cudaCheckDecode(features);
-    const res: DecodeResources = {
-      scratch: (bytes) => this.scratch(bytes),
-      pdl: this.pdl,
-      combine: (...args) => this.prepareCombine(...args),
-      splitArrivals: (count) => this.splitArrivals(count),
-    };
+    const res: DecodeResources = { scratch: (bytes) => this.scratch(bytes), pdl: this.pdl, combine: (...args) => this.prepareCombine(...args) };
     const offered = this.decodeKernels(features);
     // by default the small-row kernel where it takes the decode, but not an FP8 cache view it cannot read (dense: its
     // tensor maps, fp8HopperLayoutMisfit; sparse: its bulk copies, fp8SparseHopperLayoutMisfit): the next kernel then
