@@ -6,6 +6,7 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   s29final  ~5 min: session 29's tree — small-row sparse GPU tests, sanitizers, the sparse set, ncu of sparse#7
+#   das       ~2 min: dense work as sparse decodes (scripts/dense-as-sparse.json) against the dense FP8 entries
 #   sp32x     ~3 min: scripts/sp32-crossover.json with the 32-column sparse entry off and on
 #   sp32      ~5 min: the 32-column sparse entry (FLASH_MLA_EXPERIMENT_SPARSE_R32=1) — its GPU tests, sanitizers, sparse#3-7 A/B
 #   spab      ~2 min: a 'hopper' sparse variant (SPAB_VARIANT=NAME, .variants/NAME) against the shipped build
@@ -884,6 +885,18 @@ case $step in
     sanitize_fp8_tests s29 "small-row kernel's sparse FP8 entry.*" 240
     sparse_set
     PROF_SPECS="sparse:7 hopper-small" "$0" spprof
+    ;;
+  das)
+    # (session 29) dense decode's work run as a sparse decode (scripts/dense-as-sparse.json: b 128, every one of 8192
+    # tokens indexed, h_q 16 and 32, s_q 1) on the sparse entries, against the dense FP8 entries (sweep#16 / #20 --kv
+    # fp8) and bf16 of the same rows: is the gather warpgroup's pipeline faster per block than the dense entries'?
+    for r in 1 2; do
+      timeout 90 node dist/src/cli.js bench --configs scripts/dense-as-sparse.json --iters 30 --check-samples 0 --reference none > "$out/das-sparse-$r.txt" 2>&1
+      timeout 90 node dist/src/cli.js bench --configs sweep:16,20 --kv fp8 --iters 30 --check-samples 0 --reference none > "$out/das-fp8-$r.txt" 2>&1
+      grep -ahE "^(file|sweep)#" "$out/das-sparse-$r.txt" "$out/das-fp8-$r.txt" | cut -c1-100
+    done
+    timeout 90 node dist/src/cli.js bench --configs sweep:16,20 --iters 30 --check-samples 0 --reference none > "$out/das-bf16.txt" 2>&1
+    grep -aE "^sweep#" "$out/das-bf16.txt" | cut -c1-100
     ;;
   sp32x)
     # (session 29) where the 32-column sparse entry overtakes the head groups: two rounds of scripts/sp32-crossover.json
