@@ -641,7 +641,8 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
   small_row_decode<true, SM90S_ROWS>(p, &raw_map, &rope_map, nullptr, &raw_sw_map, &scale_map);
 }
 
-// 17–32 rows over the FP8 cache (mla_sm90_small_fp8_r32.cuh: the warpgroups split the blocks for S, the channels for P·V);
+// 17–32 rows over the FP8 cache until session 29 (mla_sm90_small_fp8_r32.cuh: the warpgroups split the blocks for S, the
+// channels for P·V; now the gather entry below, this one under FLASH_MLA_EXPERIMENT_DENSE_G32=0 until it is deleted);
 // arguments as the dense FP8 entry's (its 256-byte raw map unused), dynamic smem SM90S_F8R32_SMEM_BYTES.
 extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
     mla_decode_sm90_small_fp8_r32_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
@@ -664,5 +665,14 @@ extern "C" __global__ void __launch_bounds__(SM90S_SPARSE_GATHER_THREADS, 1)
 // block SM90S_SPARSE_GATHER_THREADS, dynamic smem SM90S_SP32_SMEM_BYTES, arguments as the 16-column entry's.
 extern "C" __global__ void __launch_bounds__(SM90S_SPARSE_GATHER_THREADS, 1)
     mla_decode_sm90_small_fp8_sparse_r32_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
-  small_row_decode_sparse_r32(p, &f);
+  small_row_decode_sparse_r32<false>(p, &f);
+}
+
+// Dense decode of 17–32 folded rows over the FP8 cache (the default since session 29, src/cuda/kernels.ts
+// smallRowFp8Gather; 7–8 % faster than mla_decode_sm90_small_fp8_r32_bf16 above on an H200) on the 32-column gather body
+// (mla_sm90_small_sparse_r32.cuh, kDense): grid (1, num_sm_parts, 1), block SM90S_SPARSE_GATHER_THREADS, dynamic smem
+// SM90S_SP32_SMEM_BYTES, arguments params and MlaFp8Params (no tensor maps).
+extern "C" __global__ void __launch_bounds__(SM90S_SPARSE_GATHER_THREADS, 1)
+    mla_decode_sm90_small_fp8_g32_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
+  small_row_decode_sparse_r32<true>(p, &f);
 }

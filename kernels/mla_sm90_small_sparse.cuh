@@ -80,6 +80,24 @@ struct SmallSparseGather {
     if (valid) ptx::bulk_load(stage + t * SM90S_F8SP_ROW_PITCH, row_of(MLA_SM90S_L2_BOUND ? slot & 1023 : slot), FP8_BYTES_PER_TOKEN, bar);
   }
 
+  // Dense decode (the 32-column gather body's dense entry, mla_decode_sm90_small_fp8_g32_bf16): as raw_one, position t of block jg of request
+  // req_g's slice s_g is token t of the block-table page of its block; valid below the slice's end_kv.
+  __device__ __forceinline__ void raw_dense(int t, int req_g, const Slice& s_g, int jg, uint32_t parity, uint32_t stage, uint32_t bar) const {
+    const int blk = s_g.start / PAGE_BLOCK_SIZE + jg;
+    const bool valid = blk * PAGE_BLOCK_SIZE + t < s_g.end_kv;
+    const int page = ptx::ld_plain(p.block_table + static_cast<int64_t>(req_g) * p.block_table_stride + blk);
+    const uint32_t bits = __ballot_sync(0xffffffffu, valid);
+    if (lane == 0) {
+      ptx::st_shared_u32(mask_at(parity) + 4 * (t >> 4), bits & 0xffffu);
+      ptx::st_shared_u32(mask_at(parity) + 4 * (t >> 4) + 4, bits >> 16);
+    }
+    ptx::mbarrier_arrive_expect_tx(bar, valid ? FP8_BYTES_PER_TOKEN : 0);
+    if (valid) {
+      const uint8_t* row = static_cast<const uint8_t*>(p.k_cache) + static_cast<int64_t>(page) * p.k_block_stride + static_cast<int64_t>(t) * p.k_row_stride;
+      ptx::bulk_load(stage + t * SM90S_F8SP_ROW_PITCH, row, FP8_BYTES_PER_TOKEN, bar);
+    }
+  }
+
   // ---- the register-A entry's whole-row stage (SM90S_F8SP_*: token t's 656 bytes at t · 656, landed) ----
   // The four group scales of this thread's two S tokens (16 · warp + g + 8 h) from their rows; 0 for an invalid position
   // (its row holds stale or never-written bytes). vbits: the warp's 16 validity bits shifted right by g.

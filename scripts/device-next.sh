@@ -6,6 +6,7 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   s29final  ~5 min: session 29's tree — small-row sparse GPU tests, sanitizers, the sparse set, ncu of sparse#7
+#   g32       ~5 min: dense 17–32 FP8 rows on the 32-column gather body (FLASH_MLA_EXPERIMENT_DENSE_G32=1) — tests, sanitizers, A/B
 #   das       ~2 min: dense work as sparse decodes (scripts/dense-as-sparse.json) against the dense FP8 entries
 #   sp32x     ~3 min: scripts/sp32-crossover.json with the 32-column sparse entry off and on
 #   sp32      ~5 min: the 32-column sparse entry (FLASH_MLA_EXPERIMENT_SPARSE_R32=1) — its GPU tests, sanitizers, sparse#3-7 A/B
@@ -885,6 +886,21 @@ case $step in
     sanitize_fp8_tests s29 "small-row kernel's sparse FP8 entry.*" 240
     sparse_set
     PROF_SPECS="sparse:7 hopper-small" "$0" spprof
+    ;;
+  g32)
+    # (session 29, built and emulated) dense decode of 17–32 rows over the FP8 cache on the 32-column gather body
+    # (FLASH_MLA_EXPERIMENT_DENSE_G32=1: mla_decode_sm90_small_fp8_g32_bf16): the small-row FP8 GPU tests with it, memcheck
+    # and racecheck on them, two rounds of the 32-row sweep rows --kv fp8 against the 32-row FP8 entry, bf16 of the rows
+    ( export FLASH_MLA_EXPERIMENT_DENSE_G32=1; fp8_tests g32 "small-row Hopper kernel over the FP8 cache" 300 ) || exit 1
+    ( export FLASH_MLA_EXPERIMENT_DENSE_G32=1; sanitize_fp8_tests g32 "small-row Hopper kernel over the FP8 cache.*" 240 )
+    AB_EXTRA="--kv fp8" ab_rounds g32 "sweep:2,3,4,5,18,19,20,21" FLASH_MLA_EXPERIMENT_DENSE_G32=0 FLASH_MLA_EXPERIMENT_DENSE_G32=1
+    timeout 100 node dist/src/cli.js bench --configs sweep:2,3,4,5,18,19,20,21 --iters 40 --check-samples 0 --reference h200 > "$out/g32-bf16.txt" 2>&1
+    grep -aE "^sweep#" "$out/g32-bf16.txt" | cut -c1-100
+    ;;
+  g32small)
+    # (session 29) the 32-column gather body's dense entry at small batches (scripts/g32-small.json) and serving S7 over
+    # the FP8 cache, against the 32-row FP8 entry, two rounds
+    AB_EXTRA="--kv fp8" ab_rounds g32s "scripts/g32-small.json serving:S7" FLASH_MLA_EXPERIMENT_DENSE_G32=0 FLASH_MLA_EXPERIMENT_DENSE_G32=1
     ;;
   das)
     # (session 29) dense decode's work run as a sparse decode (scripts/dense-as-sparse.json: b 128, every one of 8192

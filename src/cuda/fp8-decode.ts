@@ -70,7 +70,7 @@ export function cudaFp8Decode(a: MlaDecodeArgs, res: DecodeResources, kernel: st
 }
 
 /** The sparse decode's second kernel parameter (MlaFp8Params, kernels/mla_fp8_params.h); zeros for a dense decode. */
-function fp8ParamsOf(a: MlaDecodeArgs): Uint8Array {
+export function fp8ParamsOf(a: MlaDecodeArgs): Uint8Array {
   const [numPages, pageSize] = a.kCache.shape;
   return encodeStruct(
     MLA_FP8_PARAMS,

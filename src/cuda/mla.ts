@@ -11,13 +11,13 @@ import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
 import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { splitOverheadBlocks, wholeSlackSplits } from '../mla/schedule.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
-import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
+import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowFp8Gather, smallRowUnrunnable } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { combineStageBytes, decodeParamsOf, launchExperiment, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
 import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, SMALL_ROW_DEFAULT_MAX_ROWS, smallRowMaxRows, smallRowMisfit } from './features.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
-import { cudaFp8Decode, cudaFp8SparseSmallDecode, fp8HopperLayoutMisfit, fp8HopperTensorMaps, fp8SparseHopperLayoutMisfit, type DecodeResources } from './fp8-decode.js';
+import { cudaFp8Decode, cudaFp8SparseSmallDecode, fp8HopperLayoutMisfit, fp8HopperTensorMaps, fp8ParamsOf, fp8SparseHopperLayoutMisfit, type DecodeResources } from './fp8-decode.js';
 import { cudaLayoutDecode } from './layout-decode.js';
 import { cudaCheckLayout } from './layout.js';
 import { MLA_CONFIG } from './config.js';
@@ -357,10 +357,13 @@ class CudaMlaBackend implements MlaBackend {
   /**
    * The small-row kernel (kernels/mla_decode_sm90_small.cu): one CTA of two warpgroups per SM part for all of a
    * request's folded rows (≤ 16: entry mla_decode_sm90_small_bf16, 17–32: mla_decode_sm90_small_r32_bf16; FP8 cache:
-   * mla_decode_sm90_small_fp8_bf16 and mla_decode_sm90_small_fp8_r32_bf16), grid (1, num_sm_parts, 1); over the 16-bit
+   * mla_decode_sm90_small_fp8_bf16 and, 17–32, mla_decode_sm90_small_fp8_g32_bf16 — the gather entry, 384 threads, params
+   * and MlaFp8Params, bulk copies of the block table's rows: fp8SparseHopperLayoutMisfit — or under
+   * FLASH_MLA_EXPERIMENT_DENSE_G32=0 mla_decode_sm90_small_fp8_r32_bf16), grid (1, num_sm_parts, 1); over the 16-bit
    * cache the 'hopper' kernel's K tensor map, over the FP8 cache the 'hopper' FP8 kernel's raw and RoPE maps and the raw
    * bytes in 128B-swizzled boxes (a view
-   * they cannot describe is refused: fp8HopperLayoutMisfit); the combine folded in or launched (foldsCombine).
+   * they cannot describe is refused: fp8HopperLayoutMisfit); the combine folded in or launched (foldsCombine; never
+   * with the gather entry).
    */
   private smallRowDecode(a: MlaDecodeArgs): void {
     const dev = this.dev;
@@ -377,12 +380,18 @@ class CudaMlaBackend implements MlaBackend {
       const { major, minor } = dev.info.computeCapability;
       throw new UnsupportedDeviceError(k.name, `compute capability ${major}.${minor} (${dev.info.name})`, why);
     }
+    // 17–32 rows over the FP8 cache: the gather entry (kernels.ts smallRowFp8Gather; params and MlaFp8Params, 384 threads)
+    const g32 = a.isFp8KvCache && qRows > k.rows && smallRowFp8Gather();
     const { entry, sharedBytes } = smallRowEntry(a.isFp8KvCache, qRows);
     requireDevice(dev, k.name, { minCcMajor: 9, sharedBytes });
     const numSmParts = a.tileSchedulerMetadata.shape[0];
     // everything that can fail before the launches (tensor maps, modules) first: nothing allocated or launched then
     let maps: Uint8Array[];
-    if (a.isFp8KvCache) {
+    if (g32) {
+      const misfit = fp8SparseHopperLayoutMisfit(a.kCache);
+      if (misfit !== null) throw new UnsupportedFeatureError('kCache', `an FP8 cache with ${misfit} with decode kernel '${k.name}'`, 'cuda', `'${k.name}' copies the FP8 cache's rows with bulk copies (16-byte aligned row and page strides and start): pass no kernel`);
+      maps = [fp8ParamsOf(a)];
+    } else if (a.isFp8KvCache) {
       const misfit = fp8HopperLayoutMisfit(a.kCache);
       if (misfit !== null) {
         throw new UnsupportedFeatureError('kCache', `an FP8 cache with ${misfit} with decode kernel '${k.name}'`, 'cuda', `'${k.name}' reads the FP8 cache through TMA tensor maps (16-byte aligned row and page strides): pass no kernel`);
@@ -393,11 +402,11 @@ class CudaMlaBackend implements MlaBackend {
     }
     const decode: Kernel = loadKernel(k.file, ['sm_90a'], entry, ['bytes', ...maps.map(() => 'bytes' as const)]);
     // the combine folded into the decode (its last CTA per request merges) when requests have few splits
-    const fold = foldsCombine(b, numSmParts, qRows);
+    const fold = !g32 && foldsCombine(b, numSmParts, qRows);
     const combine = fold ? null : this.prepareCombine(b, qRows, 'bf16', portableArchs(dev));
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf, fold ? this.splitArrivals(b) : 0n);
     const stream = getCudaContext().stream;
-    decode.launch({ grid: [1, numSmParts, 1], block: [k.threads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: this.pdl }, params, ...maps);
+    decode.launch({ grid: [1, numSmParts, 1], block: [g32 ? k.sparseThreads : k.threads, 1, 1], sharedMemBytes: sharedBytes, stream, pdl: this.pdl }, params, ...maps);
     if (launchExperiment() !== 'nocombine') combine?.launch(params);
   }
 }

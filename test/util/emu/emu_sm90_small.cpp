@@ -31,6 +31,11 @@ static const KernelEntry kEntries[] = {
        mla_decode_sm90_small_fp8_sparse_bf16(*static_cast<const MlaDecodeParams*>(args[0]), *static_cast<const MlaFp8Params*>(args[1]));
      },
      true},
+    {"mla_decode_sm90_small_fp8_g32_bf16",
+     [](void* const* args) {
+       mla_decode_sm90_small_fp8_g32_bf16(*static_cast<const MlaDecodeParams*>(args[0]), *static_cast<const MlaFp8Params*>(args[1]));
+     },
+     true},
     {"mla_decode_sm90_small_fp8_sparse_r32_bf16",
      [](void* const* args) {
        mla_decode_sm90_small_fp8_sparse_r32_bf16(*static_cast<const MlaDecodeParams*>(args[0]), *static_cast<const MlaFp8Params*>(args[1]));
