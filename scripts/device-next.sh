@@ -897,6 +897,15 @@ case $step in
     timeout 100 node dist/src/cli.js bench --configs sweep:2,3,4,5,18,19,20,21 --iters 40 --check-samples 0 --reference h200 > "$out/g32-bf16.txt" 2>&1
     grep -aE "^sweep#" "$out/g32-bf16.txt" | cut -c1-100
     ;;
+  g32pa)
+    # (session 29, measured: +0.1 … +0.4 %, not kept; the switch was not committed) the dense gather loading each block's
+    # page a block ahead (.variants/g32pa: scripts/build-variant.sh g32pa mla_decode_sm90_small sm_90a
+    # -DMLA_SM90S_G32_PAGE_AHEAD=1): its small-row FP8 GPU tests, two rounds of the 32-row sweep rows --kv fp8 against
+    # the shipped build
+    kd=$(kernel_dir .variants/g32pa)
+    FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests g32pa "small-row Hopper kernel over the FP8 cache" 200
+    AB_EXTRA="--kv fp8" ab_rounds g32pa "sweep:2,3,4,5,18,19,20,21" dist/kernels .variants/g32pa
+    ;;
   g32small)
     # (session 29) the 32-column gather body's dense entry at small batches (scripts/g32-small.json) and serving S7 over
     # the FP8 cache, against the 32-row FP8 entry, two rounds
