@@ -897,6 +897,12 @@ case $step in
     timeout 100 node dist/src/cli.js bench --configs sweep:2,3,4,5,18,19,20,21 --iters 40 --check-samples 0 --reference h200 > "$out/g32-bf16.txt" 2>&1
     grep -aE "^sweep#" "$out/g32-bf16.txt" | cut -c1-100
     ;;
+  s29files)
+    # (session 29) the whole FP8/sparse GPU file on the shipped defaults (the gather entry for 17–32 dense FP8 rows, the
+    # 32-column sparse entry for h_q 17–32 with work enough), then the decode-loop example
+    fp8_tests s29files "." 300
+    timeout 40 node dist/examples/decode-loop.js --backend cuda > "$out/decode-loop.log" 2>&1; echo "decode-loop example rc=$?"; tail -3 "$out/decode-loop.log"
+    ;;
   g32pa)
     # (session 29, measured: +0.1 … +0.4 %, not kept; the switch was not committed) the dense gather loading each block's
     # page a block ahead (.variants/g32pa: scripts/build-variant.sh g32pa mla_decode_sm90_small sm_90a
