@@ -280,31 +280,9 @@ static_assert(SM90S_F8SP_STAGE_BYTES % 1024 == 0 && SM90S_F8SP_OFF_SLAB8 % 1024 
 static_assert(SM90S_F8SP_OFF_Q % 1024 == 0 && SM90S_F8SP_OFF_Q + SM90_SLABS * SM90S_ROW_SLAB_BYTES <= SM90S_F8_USED_BYTES, "Q 1024-aligned, inside the FP8 entries' allocation");
 static_assert(SM90S_F8SP_OFF_SLAB8 >= (SM90_SLABS - 1) * SM90_SLAB_BYTES, "the kernel's K-buffer address (slab 8 − 8 slabs) inside the warpgroup's area");
 
-// ---- its 32-row FP8 entry (mla_decode_sm90_small_fp8_r32_bf16: 17–32 rows over the FP8 cache; mla_sm90_small_fp8_r32.cuh)
-// HOST: grid and block as above, dynamic smem SM90S_F8R32_SMEM_BYTES; kernel arguments as the dense FP8 entry's.
-// The warpgroups take alternate blocks for S and split the channels for P·V: two whole-block raw stages per
-// warpgroup (four swizzled boxes each, read by both warpgroups' P·V), a RoPE slot per warpgroup, Q (32 rows), the Pᵀ
-// copies [warpgroup's block][group], the maxima [warpgroup][warp][32 columns + 4 groups], the column sums
-// [warpgroup][warp][32], the Q row factors, 6 mbarriers (raw [warpgroup][stage], RoPE [warpgroup]), the fold flag.
-constexpr int SM90S_F8R32_STAGE_BYTES = 4 * SM90_SLAB_BYTES;                                  // 32768
-constexpr int SM90S_F8R32_OFF_RAW = 0;                                                         // [wg][stage]
-constexpr int SM90S_F8R32_OFF_ROPE = SM90S_F8R32_OFF_RAW + 4 * SM90S_F8R32_STAGE_BYTES;       // 131072: [wg]
-constexpr int SM90S_F8R32_OFF_Q = SM90S_F8R32_OFF_ROPE + 2 * SM90_SLAB_BYTES;                 // 147456
-constexpr int SM90S_F8R32_OFF_P = SM90S_F8R32_OFF_Q + SM90_SLABS * SM90S_R32_ROW_SLAB_BYTES;   // 184320: [wg][4]
-constexpr int SM90S_F8R32_OFF_MAX = SM90S_F8R32_OFF_P + 8 * SM90S_R32_ROW_SLAB_BYTES;         // 217088
-constexpr int SM90S_F8R32_OFF_L = SM90S_F8R32_OFF_MAX + 2 * 4 * 36 * 4;
-constexpr int SM90S_F8R32_OFF_QF = SM90S_F8R32_OFF_L + 2 * 4 * SM90S_R32_ROWS * 4;
-constexpr int SM90S_F8R32_OFF_BAR = SM90S_F8R32_OFF_QF + SM90S_R32_ROWS * 4;
-constexpr int SM90S_F8R32_OFF_FLAG = SM90S_F8R32_OFF_BAR + 6 * 8;
-constexpr int SM90S_F8R32_OFF_SCALES = (SM90S_F8R32_OFF_FLAG + 8 + 127) / 128 * 128;           // [wg][stage] token scale boxes
-constexpr int SM90S_F8R32_SMEM_BYTES = SM90S_F8R32_OFF_SCALES + 4 * SM90S_F8_SCALE_BOX_BYTES + 1024;  // + slack to align the base
-static_assert(SM90S_F8R32_OFF_ROPE % 1024 == 0 && SM90S_F8R32_OFF_Q % 1024 == 0 && SM90S_F8R32_OFF_P % 1024 == 0, "TMA boxes and swizzled operands 1024-aligned");
-static_assert(SM90S_F8R32_OFF_BAR % 8 == 0, "mbarriers 8-aligned");
-static_assert(SM90S_F8R32_SMEM_BYTES == 224640, "HOST mirrors this number");
-static_assert(SM90S_F8R32_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
-
-// ---- its 32-column sparse entry (mla_decode_sm90_small_fp8_sparse_r32_bf16: sparse decode of 17–32 heads of a query
-// token per CTA; mla_sm90_small_sparse_r32.cuh)
+// ---- its 32-column entries (mla_sm90_small_sparse_r32.cuh): mla_decode_sm90_small_fp8_sparse_r32_bf16, sparse decode of
+// 17–32 heads of a query token per CTA, and mla_decode_sm90_small_fp8_g32_bf16, dense decode of 17–32 rows over the FP8
+// cache (grid (1, num_sm_parts, 1); until session 29 these rows ran on a 32-row FP8 entry of TMA boxes, 7–8 % slower)
 // HOST: grid (s_q · ceil(h_q / 32), num_sm_parts, 1), block SM90S_SPARSE_GATHER_THREADS, dynamic smem SM90S_SP32_SMEM_BYTES;
 // kernel arguments as the 16-column sparse entry's. Four whole-row stages [math warpgroup][stage], Q (32 rows), one Pᵀ
 // copy per math warpgroup's block, the blocks' V factor tables ([group][64 tokens] f16), the maxima [warpgroup][warp][32

@@ -21,8 +21,9 @@
 // column tiles: Oᵀ is 128 fp32 per thread), Q, Pᵀ and the merge's arrays sized for 32 rows (SM90S_R32_*), Q loaded
 // by all 256 threads (a row per 8), and the Oᵀ exchange in two rounds of two column tiles through the same 32 KB.
 //
-// 32-row FP8 entry (mla_decode_sm90_small_fp8_r32_bf16, 17–32 rows over the FP8 cache): a body of its own,
-// mla_sm90_small_fp8_r32.cuh (the warpgroups take alternate blocks for S and split the channels for P·V).
+// 32-column FP8 entries (17–32 rows over the FP8 cache, dense: mla_decode_sm90_small_fp8_g32_bf16; 17–32 heads of a
+// query token, sparse: mla_decode_sm90_small_fp8_sparse_r32_bf16): a body of their own, mla_sm90_small_sparse_r32.cuh
+// (a gather warpgroup; the math warpgroups take alternate blocks for S and split the channels for P·V).
 //
 // FP8 cache (entry mla_decode_sm90_small_fp8_bf16, kF16) and sparse decode over it (entry
 // mla_decode_sm90_small_fp8_sparse_bf16, kSparse): their datapaths, shared-memory use and measurements are described
@@ -57,7 +58,6 @@ using namespace mla;
 #include "mla_sm90_small_fp8.cuh"
 #include "mla_sm90_small_sparse.cuh"
 #include "mla_sm90_small_layout.cuh"
-#include "mla_sm90_small_fp8_r32.cuh"
 #include "mla_sm90_small_sparse_r32.cuh"
 
 // kFp8: the FP8 cache; kRows: the folded query rows a CTA holds (the wgmma's N), 16 or 32 (16-bit cache only).
@@ -641,16 +641,6 @@ extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
   small_row_decode<true, SM90S_ROWS>(p, &raw_map, &rope_map, nullptr, &raw_sw_map, &scale_map);
 }
 
-// 17–32 rows over the FP8 cache until session 29 (mla_sm90_small_fp8_r32.cuh: the warpgroups split the blocks for S, the
-// channels for P·V; now the gather entry below, this one under FLASH_MLA_EXPERIMENT_DENSE_G32=0 until it is deleted);
-// arguments as the dense FP8 entry's (its 256-byte raw map unused), dynamic smem SM90S_F8R32_SMEM_BYTES.
-extern "C" __global__ void __launch_bounds__(SM90S_THREADS, 1)
-    mla_decode_sm90_small_fp8_r32_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
-                                       const __grid_constant__ CUtensorMap rope_map, const __grid_constant__ CUtensorMap raw_sw_map,
-                                       const __grid_constant__ CUtensorMap scale_map) {
-  small_row_decode_fp8_r32(p, &rope_map, &raw_sw_map, &scale_map);
-}
-
 // Sparse decode over the FP8 cache (level 4 of the plan; docs/perf-log.md, "hopper-small sparse" and session 9's
 // `sparsef16`, sessions 25–28): bf16 q, h_q ≤ 32; grid (s_q · ceil(h_q / 16), num_sm_parts, 1) — blockIdx.x the query
 // token and 16-head group whose heads are the CTA's columns; two math warpgroups on the register-A datapath and a gather warpgroup (SM90S_SPARSE_GATHER_THREADS),
@@ -668,8 +658,8 @@ extern "C" __global__ void __launch_bounds__(SM90S_SPARSE_GATHER_THREADS, 1)
   small_row_decode_sparse_r32<false>(p, &f);
 }
 
-// Dense decode of 17–32 folded rows over the FP8 cache (the default since session 29, src/cuda/kernels.ts
-// smallRowFp8Gather; 7–8 % faster than mla_decode_sm90_small_fp8_r32_bf16 above on an H200) on the 32-column gather body
+// Dense decode of 17–32 folded rows over the FP8 cache (since session 29; 7–8 % faster on an H200 than the 32-row FP8
+// entry of TMA boxes it replaced, mla_sm90_small_fp8_r32.cuh until commit 4050d6c) on the 32-column gather body
 // (mla_sm90_small_sparse_r32.cuh, kDense): grid (1, num_sm_parts, 1), block SM90S_SPARSE_GATHER_THREADS, dynamic smem
 // SM90S_SP32_SMEM_BYTES, arguments params and MlaFp8Params (no tensor maps).
 extern "C" __global__ void __launch_bounds__(SM90S_SPARSE_GATHER_THREADS, 1)

@@ -7,7 +7,7 @@
 // gathered once and its codes converted once, with n32 wgmmas (1.29× the time of n16 for 2× the work, perf log
 // `wgrate`). H200: h_q 32, s_q 2, topk 2048 at b 8–128 in 0.76–0.81× the head groups' time (b 128 0.1997 → 0.1548 ms);
 // at b 2–4 1.18–1.22× (a part then has about one block per query token, which two CTAs on two SMs finish sooner).
-// Schedule (the dense 32-row FP8 entry's pair split, mla_sm90_small_fp8_r32.cuh): per pair of blocks 2p, 2p + 1 of an
+// Schedule (the pair split of session 24's dense 32-row FP8 entry, which this body replaced in session 29): per pair of blocks 2p, 2p + 1 of an
 // item, math warpgroup w computes Sᵀ and the softmax of block 2p + w, and P·V over its 256 channels (scale groups
 // 2w, 2w + 1) of both blocks; one math barrier for the pair's maxima, one for the Pᵀ copies.
 // Gather: as the 16-column entry's (mla_sm90_small_sparse.cuh): warpgroup 2's warps 2x, 2x + 1 gather math warpgroup
@@ -19,7 +19,7 @@
 // into V's A fragments (one mul.f16x2 per fragment register, from the block's f16 factor table [group][token]); Oᵀ is
 // kept in units of R (rescaled when it moves). Exact but where a product falls below f16's normal range (2^−14 of a
 // token's largest group, or of the pair's largest token scale): as the other register-A entries' S side.
-// Included by mla_decode_sm90_small.cu after mla_sm90_small_fp8_r32.cuh (kR32Slab, pv_fragments, the gather).
+// Included by mla_decode_sm90_small.cu after its other headers (pv_fragments, f16_store_p, the gather).
 #pragma once
 #include <cstdint>
 
@@ -36,9 +36,12 @@
 
 namespace {
 
+constexpr int kR32Slab = SM90S_R32_ROW_SLAB_BYTES;  // Q's and a Pᵀ copy's slab: 32 rows × 128 B
+
 // Sᵀ of one gathered block (32 columns) from the whole-row stage sSt: r32_scores over rows kPitch apart (codes times
 // the token's group ratios fh, one accumulator), S_rope's A fragments from the stage's RoPE bytes (as f16r_scores'
-// kRopeStage), then s = qf_c · R_t · acc + rope.
+// kRopeStage), then s = qf_c · R_t · acc + rope. (r32_scores: the 32-row FP8 entry's over swizzled TMA boxes, until
+// session 29.)
 __device__ __forceinline__ void sp32_scores(float (&s)[16], uint32_t sSt, uint32_t sQ, const uint32_t (&fh)[2][4], const float (&rt)[2], uint32_t sQf, int warp,
                                             int lane) {
   const int mi = lane >> 3, t = 16 * warp + 8 * (mi & 1) + (lane & 7);

@@ -254,8 +254,8 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
   const mdH = getMlaMetadata(cpu.cacheSeqlens, rows, 1, { smCount: parts * Math.ceil(rows / 64) });
   const nanOuts = () => ({ out: Tensor.full([spec.b, spec.sQ, spec.hQ, 512], NaN, { dtype: 'bf16', backend: 'cuda' }), lse: Tensor.full([spec.b, spec.hQ, spec.sQ], NaN, { dtype: 'fp32', backend: 'cuda' }) });
   const f = bindFakeCuda();
-  // (17–32 rows: the gather entry, or with FLASH_MLA_EXPERIMENT_DENSE_G32=0 the 32-row FP8 entry of sessions 24–28)
-  const r32 = process.env.FLASH_MLA_EXPERIMENT_DENSE_G32 === '0' ? 'mla_decode_sm90_small_fp8_r32_bf16' : 'mla_decode_sm90_small_fp8_g32_bf16';
+  // (17–32 rows: the gather entry, since session 29)
+  const r32 = 'mla_decode_sm90_small_fp8_g32_bf16';
   const entry = small ? (rows > 16 ? r32 : 'mla_decode_sm90_small_fp8_bf16') : 'mla_decode_sm90_fp8_bf16';
   const kernel = small ? 'hopper-small' : 'hopper';
   const before = f.stat(`emulated:${entry}`);
@@ -412,7 +412,7 @@ function smallSparseR32Scenario(timing: keyof typeof TIMINGS): Scenario {
  * (0, 1, 63, 64, 65, 128), several items per SM part, requests split over parts; NaN-padded views. The cases of
  * 17–32 rows run the 32-row entry (mla_decode_sm90_small_r32_bf16): h_q 16 × s_q 2 causal, h_q 32 × s_q 1, h_q 5 ×
  * s_q 5 causal (25 rows: seven padding columns). Every case over the FP8 cache too (≤ 16 rows
- * mla_decode_sm90_small_fp8_bf16, 17–32 mla_decode_sm90_small_fp8_r32_bf16: blocks split for S, channels for P·V; padded
+ * mla_decode_sm90_small_fp8_bf16, 17–32 mla_decode_sm90_small_fp8_g32_bf16: blocks split for S, channels for P·V; padded
  * NaN-filled cache views as 'hopper-fp8'), and again with K
  * magnitudes spread 2^±3 per block, token and group (`kSpread`: scales and group maxima that change between blocks, so
  * the reference-scale rescaling is exercised) — against the oracle (its sparse entry: 'hopper-small sparse'). Then its
@@ -442,13 +442,11 @@ function combineRuns(f: ReturnType<typeof bindFakeCuda>): number {
   return n;
 }
 
-// FP8 cases of 17–32 rows: on the gather entry (mla_decode_sm90_small_fp8_g32_bf16, the default since session 29), or
-// with oldR32 on the 32-row FP8 entry it replaced (FLASH_MLA_EXPERIMENT_DENSE_G32=0, kept selectable for A/B runs)
-function smallRowScenario(timing: keyof typeof TIMINGS, oldR32 = false): Scenario {
-  const entry = 'mla_decode_sm90_small_bf16', r32 = 'mla_decode_sm90_small_r32_bf16', fp8Entry = 'mla_decode_sm90_small_fp8_bf16', fp8R32 = 'mla_decode_sm90_small_fp8_r32_bf16';
+function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
+  const entry = 'mla_decode_sm90_small_bf16', r32 = 'mla_decode_sm90_small_r32_bf16', fp8Entry = 'mla_decode_sm90_small_fp8_bf16', fp8R32 = 'mla_decode_sm90_small_fp8_g32_bf16';
   return {
-    title: `the small-row Hopper kernel (${entry}, ${r32} and the FP8 entries; 'hopper-small') against the oracle: h_q·s_q 16/16/15/1 and 32/32/25, causal s_q 2 and 5, seqlens around block edges, split requests, folded and kernel combine; FP8 (16 and 32 rows) over padded NaN-filled cache views, also with K spread 2^±3; refusals of > 32 rows (either cache) and fp16 q (${oldR32 ? '17–32 FP8 rows on the 32-row FP8 entry, FLASH_MLA_EXPERIMENT_DENSE_G32=0' : '17–32 FP8 rows on the gather entry'}; ${TIMINGS[timing].note})`,
-    env: { ...HOPPER_ENV, ...TIMINGS[timing].env, ...(oldR32 ? { FLASH_MLA_EXPERIMENT_DENSE_G32: '0' } : {}) },
+    title: `the small-row Hopper kernel (${entry}, ${r32} and the FP8 entries; 'hopper-small') against the oracle: h_q·s_q 16/16/15/1 and 32/32/25, causal s_q 2 and 5, seqlens around block edges, split requests, folded and kernel combine; FP8 (16 and 32 rows) over padded NaN-filled cache views, also with K spread 2^±3; refusals of > 32 rows (either cache) and fp16 q (17–32 FP8 rows on the gather entry; ${TIMINGS[timing].note})`,
+    env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
     run(seed) {
       const be = getBackend('cuda');
       const dense = { fp8: false, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16' as const, pageSize: 64 };
@@ -508,7 +506,7 @@ function smallRowScenario(timing: keyof typeof TIMINGS, oldR32 = false): Scenari
         [{ b: 1, sQ: 1, hQ: 33, hKv: 1, d: 576, seqlens: [70], dtype: 'bf16', fp8: true }, /kernel: h_q = 33 \(more than 32 rows\) over the FP8 KV cache with decode kernel 'hopper-small'/],
         [{ b: 1, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [70], dtype: 'fp16', fp8: false }, /kernel: fp16 q with decode kernel 'hopper-small'/],
       ];
-      const launches = () => [entry, r32, fp8Entry, fp8R32, 'mla_decode_sm90_small_fp8_g32_bf16'].map((e) => f.stat(`emulated:${e}`));
+      const launches = () => [entry, r32, fp8Entry, fp8R32].map((e) => f.stat(`emulated:${e}`));
       for (const [spec, what] of refusals) {
         const p = makeDenseProblem({ ...spec, seed });
         const cpu = denseTensors(p);
@@ -538,7 +536,6 @@ const scenarios: Record<string, Scenario> = {
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-fp8${timing === 'issue' ? '' : `, ${timing}`}`, hopperFp8Scenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-sparse${timing === 'issue' ? '' : `, ${timing}`}`, hopperSparseScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small${timing === 'issue' ? '' : `, ${timing}`}`, smallRowScenario(timing)])),
-  ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small old r32 FP8${timing === 'issue' ? '' : `, ${timing}`}`, smallRowScenario(timing, true)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small sparse${timing === 'issue' ? '' : `, ${timing}`}`, smallSparseScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small sparse r32${timing === 'issue' ? '' : `, ${timing}`}`, smallSparseR32Scenario(timing)])),
 

@@ -324,6 +324,6 @@ test("smallRowEntry: hopper-small's one sparse entry for sparse decodes, its FP8
   assert.deepEqual(smallRowEntry(true, 16), { entry: k.fp8Entry, sharedBytes: k.fp8SharedBytes });
   assert.deepEqual(smallRowEntry(false, 16), { entry: k.entry, sharedBytes: k.sharedBytes });
   assert.deepEqual(smallRowEntry(false, 17), { entry: k.r32Entry, sharedBytes: k.r32SharedBytes });
-  // 17–32 rows over the FP8 cache: the gather entry (session 29), unless FLASH_MLA_EXPERIMENT_DENSE_G32=0
-  if (process.env.FLASH_MLA_EXPERIMENT_DENSE_G32 !== '0') assert.deepEqual(smallRowEntry(true, 17), { entry: k.fp8G32Entry, sharedBytes: k.fp8SparseR32SharedBytes });
+  // 17–32 rows over the FP8 cache: the gather entry (session 29)
+  assert.deepEqual(smallRowEntry(true, 17), { entry: k.fp8G32Entry, sharedBytes: k.fp8SparseR32SharedBytes });
 });

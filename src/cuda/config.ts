@@ -37,8 +37,6 @@ export const MLA_CONFIG = {
   SM90S_R32_SMEM_BYTES: 228632,
   /** Its FP8 entries (mla_decode_sm90_small_fp8_bf16 and the sparse one: raw stages, register-A datapath): dynamic smem, the whole opt-in shared-memory limit. */
   SM90S_F8_SMEM_BYTES: 232448,
-  /** Its 32-row FP8 entry (mla_decode_sm90_small_fp8_r32_bf16: 17–32 rows, the warpgroups split the blocks for S, the channels for P·V): dynamic smem. */
-  SM90S_F8R32_SMEM_BYTES: 224640,
   /** Its 32-column sparse entry (mla_decode_sm90_small_fp8_sparse_r32_bf16: 17–32 heads of a query token per CTA): dynamic smem. */
   SM90S_SP32_SMEM_BYTES: 217376,
   /** FP8-cache decode kernel (mla_decode_fp8.cu): same rows per CTA and threads as generic, this much dynamic smem. */

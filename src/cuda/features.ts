@@ -100,7 +100,7 @@ export const SMALL_ROW_SPARSE_MAX_HEADS = 2 * SMALL_ROW_SPARSE_GROUP_HEADS;
  * fp8-decode.ts fp8HopperLayoutMisfit): dense decode of bf16 q, h_kv 1, d_qk 576, 64-token pages, over the 16-bit
  * cache with h_q · s_q ≤ 32 (entries mla_decode_sm90_small_bf16 for ≤ 16 rows, mla_decode_sm90_small_r32_bf16 for
  * 17–32) or over the FP8 cache with h_q · s_q ≤ 32 (entries mla_decode_sm90_small_fp8_bf16 for ≤ 16 rows,
- * mla_decode_sm90_small_fp8_r32_bf16 for 17–32).
+ * mla_decode_sm90_small_fp8_g32_bf16 for 17–32).
  */
 export function smallRowMisfit(f: Pick<DecodeFeatures, 'fp8' | 'sparse' | 'dtype' | 'pageSize' | 'hQ' | 'hKv' | 'headDim' | 'sQ'>): string | null {
   if (f.sparse) {

@@ -128,7 +128,8 @@ export const FP8_SPARSE_HOPPER_KERNEL = {
  * the 16-bit cache `entry` for ≤ `rows` rows and `r32Entry` (`r32SharedBytes` of dynamic shared memory) for up to
  * `r32Rows`; over the FP8 cache `fp8Entry` for ≤ `rows` (params and the 'hopper' FP8 kernel's two tensor maps and the
  * swizzled raw map; `fp8SharedBytes`, its raw stages; the e4m3 codes converted to f16 as the wgmma's A operand, the
- * scales folded out of the products) and `fp8R32Entry` for up to `r32Rows` (the same arguments, `fp8R32SharedBytes`). Not in DECODE_KERNELS: the backend's decodeKernels() offers it for the
+ * scales folded out of the products) and `fp8G32Entry` for up to `r32Rows` (params and MlaFp8Params, `sparseThreads`,
+ * `fp8SparseR32SharedBytes`). Not in DECODE_KERNELS: the backend's decodeKernels() offers it for the
  * decodes features.ts smallRowMisfit accepts — first (the default) when s_q is known and h_q · s_q ≤
  * SMALL_ROW_DEFAULT_MAX_ROWS — so no preference list or FLASH_MLA_DECODE_KERNEL changes.
  */
@@ -138,8 +139,6 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   entry: 'mla_decode_sm90_small_bf16',
   r32Entry: 'mla_decode_sm90_small_r32_bf16',
   fp8Entry: 'mla_decode_sm90_small_fp8_bf16',
-  /** 17–32 rows over the FP8 cache until session 29 (the warpgroups take alternate blocks for S and split Oᵀ's channels for P·V; same arguments as `fp8Entry`); FLASH_MLA_EXPERIMENT_DENSE_G32=0 still runs it (smallRowFp8Gather). */
-  fp8R32Entry: 'mla_decode_sm90_small_fp8_r32_bf16',
   /**
    * Sparse decode over the FP8 cache (level 4; the default for sparse decodes with h_q ≤ 32, but for 17–32 heads with a
    * batch large enough for `fp8SparseR32Entry`): 16 heads of one query token per CTA, grid (s_q · ceil(h_q / 16), parts);
@@ -153,9 +152,9 @@ export const SMALL_ROW_HOPPER_KERNEL = {
    */
   fp8SparseR32Entry: 'mla_decode_sm90_small_fp8_sparse_r32_bf16',
   /**
-   * Dense decode of 17–32 rows over the FP8 cache (the default there since session 29, smallRowFp8Gather): the
-   * 32-column sparse entry's body with a gather warpgroup copying the block table's rows, grid (1, parts),
-   * `sparseThreads`, `fp8SparseR32SharedBytes`, params and MlaFp8Params.
+   * Dense decode of 17–32 rows over the FP8 cache (since session 29; 7–8 % faster on an H200 than the 32-row FP8 entry of
+   * TMA boxes it replaced, perf log `g32`): the 32-column sparse entry's body with a gather warpgroup copying the block
+   * table's rows, grid (1, parts), `sparseThreads`, `fp8SparseR32SharedBytes`, params and MlaFp8Params.
    */
   fp8G32Entry: 'mla_decode_sm90_small_fp8_g32_bf16',
   sparseThreads: MLA_CONFIG.SM90S_SPARSE_GATHER_THREADS,
@@ -165,29 +164,14 @@ export const SMALL_ROW_HOPPER_KERNEL = {
   sharedBytes: MLA_CONFIG.SM90S_SMEM_BYTES,
   r32SharedBytes: MLA_CONFIG.SM90S_R32_SMEM_BYTES,
   fp8SharedBytes: MLA_CONFIG.SM90S_F8_SMEM_BYTES,
-  fp8R32SharedBytes: MLA_CONFIG.SM90S_F8R32_SMEM_BYTES,
   fp8SparseR32SharedBytes: MLA_CONFIG.SM90S_SP32_SMEM_BYTES,
 } as const;
-
-/**
- * Does a dense decode of 17–32 rows over the FP8 cache run on the small-row kernel's gather entry (`fp8G32Entry`:
- * kernels/mla_sm90_small_sparse_r32.cuh's body, a gather warpgroup and four whole-row stages; 384 threads, params and
- * MlaFp8Params) rather than its 32-row FP8 entry (`fp8R32Entry`, tensor maps)? Yes since session 29: on an H200 it ran
- * every 32-row sweep row over the FP8 cache 7–8 % faster (1.03–1.07× bf16, where the 32-row entry was 0.95–0.99×), and
- * small batches and serving S7 3–10 % faster (perf log `g32`). FLASH_MLA_EXPERIMENT_DENSE_G32=0 runs the 32-row entry
- * for A/B runs (read once).
- */
-export function smallRowFp8Gather(): boolean {
-  gatherOn ??= typeof process === 'undefined' || process.env.FLASH_MLA_EXPERIMENT_DENSE_G32 !== '0';
-  return gatherOn;
-}
-let gatherOn: boolean | undefined;
 
 /** The small-row kernel's entry for a decode of `rows` folded rows per request (FP8 cache if `fp8`) and its dynamic shared memory. */
 export function smallRowEntry(fp8: boolean, rows: number, sparse = false): { entry: string; sharedBytes: number } {
   const k = SMALL_ROW_HOPPER_KERNEL;
   if (sparse) return { entry: k.fp8SparseEntry, sharedBytes: k.fp8SharedBytes };
-  if (fp8 && rows > k.rows) return smallRowFp8Gather() ? { entry: k.fp8G32Entry, sharedBytes: k.fp8SparseR32SharedBytes } : { entry: k.fp8R32Entry, sharedBytes: k.fp8R32SharedBytes };
+  if (fp8 && rows > k.rows) return { entry: k.fp8G32Entry, sharedBytes: k.fp8SparseR32SharedBytes };
   if (fp8) return { entry: k.fp8Entry, sharedBytes: k.fp8SharedBytes };
   return rows > k.rows ? { entry: k.r32Entry, sharedBytes: k.r32SharedBytes } : { entry: k.entry, sharedBytes: k.sharedBytes };
 }

@@ -11,7 +11,7 @@ import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
 import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { splitOverheadBlocks, wholeSlackSplits } from '../mla/schedule.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
-import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowFp8Gather, smallRowUnrunnable } from './kernels.js';
+import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { combineStageBytes, decodeParamsOf, launchExperiment, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
 import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, SMALL_ROW_DEFAULT_MAX_ROWS, smallRowMaxRows, smallRowMisfit } from './features.js';
@@ -358,8 +358,7 @@ class CudaMlaBackend implements MlaBackend {
    * The small-row kernel (kernels/mla_decode_sm90_small.cu): one CTA of two warpgroups per SM part for all of a
    * request's folded rows (≤ 16: entry mla_decode_sm90_small_bf16, 17–32: mla_decode_sm90_small_r32_bf16; FP8 cache:
    * mla_decode_sm90_small_fp8_bf16 and, 17–32, mla_decode_sm90_small_fp8_g32_bf16 — the gather entry, 384 threads, params
-   * and MlaFp8Params, bulk copies of the block table's rows: fp8SparseHopperLayoutMisfit — or under
-   * FLASH_MLA_EXPERIMENT_DENSE_G32=0 mla_decode_sm90_small_fp8_r32_bf16), grid (1, num_sm_parts, 1); over the 16-bit
+   * and MlaFp8Params, bulk copies of the block table's rows: fp8SparseHopperLayoutMisfit), grid (1, num_sm_parts, 1); over the 16-bit
    * cache the 'hopper' kernel's K tensor map, over the FP8 cache the 'hopper' FP8 kernel's raw and RoPE maps and the raw
    * bytes in 128B-swizzled boxes (a view
    * they cannot describe is refused: fp8HopperLayoutMisfit); the combine folded in or launched (foldsCombine; never
@@ -380,8 +379,8 @@ class CudaMlaBackend implements MlaBackend {
       const { major, minor } = dev.info.computeCapability;
       throw new UnsupportedDeviceError(k.name, `compute capability ${major}.${minor} (${dev.info.name})`, why);
     }
-    // 17–32 rows over the FP8 cache: the gather entry (kernels.ts smallRowFp8Gather; params and MlaFp8Params, 384 threads)
-    const g32 = a.isFp8KvCache && qRows > k.rows && smallRowFp8Gather();
+    // 17–32 rows over the FP8 cache: the gather entry (params and MlaFp8Params, 384 threads)
+    const g32 = a.isFp8KvCache && qRows > k.rows;
     const { entry, sharedBytes } = smallRowEntry(a.isFp8KvCache, qRows);
     requireDevice(dev, k.name, { minCcMajor: 9, sharedBytes });
     const numSmParts = a.tileSchedulerMetadata.shape[0];

@@ -172,7 +172,7 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
   for (const file of ['mla_generic_decode.cuh', 'mla_decode_generic_small.cu', 'mla_combine.cu']) {
     replaceInKernel(kernels, file, [['extern __shared__ __align__(128) uint8_t smem[];', 'const emu::SharedWindow smem{};']]);
   }
-  for (const file of ['mla_decode_sm90.cu', 'mla_decode_sm90_small.cu', 'mla_sm90_small_fp8_r32.cuh', 'mla_sm90_small_sparse_r32.cuh']) {
+  for (const file of ['mla_decode_sm90.cu', 'mla_decode_sm90_small.cu', 'mla_sm90_small_sparse_r32.cuh']) {
     replaceInKernel(kernels, file, [['extern __shared__ uint8_t smem_raw[];', 'const emu::SharedWindow smem_raw{};']]);
   }
   replaceInKernel(kernels, 'mla_metadata.cu', [['extern __shared__ int s_cache[];', 'const emu::Shared<int[]> s_cache{0, "s_cache[] (mla_metadata.cu)"};']]);

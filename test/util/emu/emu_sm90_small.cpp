@@ -20,12 +20,6 @@ static const KernelEntry kEntries[] = {
                                       *static_cast<const CUtensorMap*>(args[3]), *static_cast<const CUtensorMap*>(args[4]));
      },
      true},
-    {"mla_decode_sm90_small_fp8_r32_bf16",
-     [](void* const* args) {
-       mla_decode_sm90_small_fp8_r32_bf16(*static_cast<const MlaDecodeParams*>(args[0]), *static_cast<const CUtensorMap*>(args[1]), *static_cast<const CUtensorMap*>(args[2]),
-                                          *static_cast<const CUtensorMap*>(args[3]), *static_cast<const CUtensorMap*>(args[4]));
-     },
-     true},
     {"mla_decode_sm90_small_fp8_sparse_bf16",
      [](void* const* args) {
        mla_decode_sm90_small_fp8_sparse_bf16(*static_cast<const MlaDecodeParams*>(args[0]), *static_cast<const MlaFp8Params*>(args[1]));
