@@ -1070,6 +1070,16 @@ if (scenarioName) {
       }
     });
 
+    // The dense gather entry (session 29, 17–32 rows over the FP8 cache): with each column's causal end dropped from its
+    // mask (every column then sees the request's last token), the causal FP8 cases of 'hopper-small' fail the oracle.
+    it("hopper-small's dense FP8 gather entry: no per-column causal end → the oracle", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (one more emulator build, ~30 s)' }, async (t) => {
+      const noCausal = buildFakeCuda({ emulate: true, plant: [['mla_sm90_small_sparse_r32.cuh', 'if (!has || tok0 + 8 * h >= rend[i][e] || !((vbits >> (8 * h)) & 1)) x = -INFINITY;', 'if (!has || !((vbits >> (8 * h)) & 1)) x = -INFINITY;']] });
+      const r = await runScenario(noCausal, 'hopper-small', freshSeed());
+      assert.notEqual(r.status, 0, r.stderr);
+      assert.match(r.stderr, /AssertionError.*(?:out\[\d+\]: got .*, reference .*\|err\||(?:out|lse).*(?:inf\/NaN positions differ|cos diff))/, r.stderr);
+      t.diagnostic(`no per-column causal end: ${/AssertionError[^\n]*/.exec(r.stderr)?.[0].slice(0, 300) ?? r.stderr.slice(0, 300)}`);
+    });
+
     // The sparse entry's gather warpgroup (session 27): with its wait for a stage to be free dropped, the gather runs
     // ahead: its copies race the math warpgroup's reads of the block before in that stage, or its second arrival on a
     // stage's barrier completes a phase the math warpgroup has not waited for yet, and the emulator reports the deadlock.
