@@ -282,9 +282,10 @@ static_assert(SM90S_F8SP_OFF_SLAB8 >= (SM90_SLABS - 1) * SM90_SLAB_BYTES, "the k
 
 // ---- its 32-column entries (mla_sm90_small_sparse_r32.cuh): mla_decode_sm90_small_fp8_sparse_r32_bf16, sparse decode of
 // 17–32 heads of a query token per CTA, and mla_decode_sm90_small_fp8_g32_bf16, dense decode of 17–32 rows over the FP8
-// cache (grid (1, num_sm_parts, 1); until session 29 these rows ran on a 32-row FP8 entry of TMA boxes, 7–8 % slower)
-// HOST: grid (s_q · ceil(h_q / 32), num_sm_parts, 1), block SM90S_SPARSE_GATHER_THREADS, dynamic smem SM90S_SP32_SMEM_BYTES;
-// kernel arguments as the 16-column sparse entry's. Four whole-row stages [math warpgroup][stage], Q (32 rows), one Pᵀ
+// cache (until session 29 these rows ran on a 32-row FP8 entry of TMA boxes, 7–8 % slower)
+// HOST: grid (s_q · ceil(h_q / 32), num_sm_parts, 1) for the sparse entry, (1, num_sm_parts, 1) for the dense one; block
+// SM90S_SPARSE_GATHER_THREADS, dynamic smem SM90S_SP32_SMEM_BYTES; kernel arguments params and MlaFp8Params (as the
+// 16-column sparse entry's). Four whole-row stages [math warpgroup][stage], Q (32 rows), one Pᵀ
 // copy per math warpgroup's block, the blocks' V factor tables ([group][64 tokens] f16), the maxima [warpgroup][warp][32
 // columns + the largest token scale], the column sums [warpgroup][warp][32], the Q row factors, the validity masks
 // [warpgroup][stage] (four 16-bit words as uint32 each), 8 mbarriers ("landed" [warpgroup][stage], 64 arrivals; "free",

@@ -1,5 +1,6 @@
-// The small-row kernel's 32-column sparse entry (mla_decode_sm90_small_fp8_sparse_r32_bf16; session 29, docs/perf-log.md
-// `sp32`): sparse decode of 17–32 heads of one query token per CTA over the FP8 cache — the default there when the
+// The small-row kernel's 32-column entries (session 29; below, kDense: the dense one, `g32`). The sparse entry
+// (mla_decode_sm90_small_fp8_sparse_r32_bf16; docs/perf-log.md `sp32`): sparse decode of 17–32 heads of one query
+// token per CTA over the FP8 cache — the default there when the
 // batch gives each SM part three blocks or more (src/cuda/fp8-decode.ts sparseR32). Why: the 16-column
 // sparse entry runs h_q 32 as two CTAs per query token (head groups), each gathering the token's rows and converting
 // every block's codes for its 16 heads (ncu, session 28: each does an h_q 16 CTA's work; the e4m3 → f16 conversions
