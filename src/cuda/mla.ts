@@ -361,8 +361,8 @@ class CudaMlaBackend implements MlaBackend {
    * and MlaFp8Params, bulk copies of the block table's rows: fp8SparseHopperLayoutMisfit), grid (1, num_sm_parts, 1); over the 16-bit
    * cache the 'hopper' kernel's K tensor map, over the FP8 cache the 'hopper' FP8 kernel's raw and RoPE maps and the raw
    * bytes in 128B-swizzled boxes (a view
-   * they cannot describe is refused: fp8HopperLayoutMisfit); the combine folded in or launched (foldsCombine; never
-   * with the gather entry).
+   * they cannot describe is refused: fp8HopperLayoutMisfit); the combine folded in or launched (foldsCombine: 16-row
+   * entries only, so never the gather entry).
    */
   private smallRowDecode(a: MlaDecodeArgs): void {
     const dev = this.dev;
@@ -401,7 +401,7 @@ class CudaMlaBackend implements MlaBackend {
     }
     const decode: Kernel = loadKernel(k.file, ['sm_90a'], entry, ['bytes', ...maps.map(() => 'bytes' as const)]);
     // the combine folded into the decode (its last CTA per request merges) when requests have few splits
-    const fold = !g32 && foldsCombine(b, numSmParts, qRows);
+    const fold = foldsCombine(b, numSmParts, qRows);
     const combine = fold ? null : this.prepareCombine(b, qRows, 'bf16', portableArchs(dev));
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf, fold ? this.splitArrivals(b) : 0n);
     const stream = getCudaContext().stream;
