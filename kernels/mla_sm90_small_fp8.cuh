@@ -461,7 +461,7 @@ __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], ui
 // first form, integer ops, issued 3× the instructions). kMasked (the item's last block, n_valid < 64): the codes of
 // tokens ≥ n_valid become 0 first — NaN-filled slots, whose P is 0, would still poison Oᵀ. One scale group (two tiles,
 // 8 wgmmas) per commit, two in flight.
-// The P·V side's A fragments (f16r_pv and the 32-column entries' sp32_pv_half): pv_keep — per k-step pair and matrix, the
+// The P·V side's A fragments (f16r_pv and the 32-column entries' sp32_pv_pair): pv_keep — per k-step pair and matrix, the
 // bytes of this lane's two tokens that stay (tokens < n_valid); pv_fragments — one scale group's 8 k-step fragments
 // (its two tiles, the warp's chunk 4 u + warp of each) from the box at sBox, codes of dropped tokens zeroed (kMasked).
 __device__ __forceinline__ void pv_keep(uint32_t (&keep)[2][4], int q4, int n_valid) {

@@ -39,9 +39,9 @@ namespace {
 
 constexpr int kR32Slab = SM90S_R32_ROW_SLAB_BYTES;  // Q's and a Pᵀ copy's slab: 32 rows × 128 B
 
-// Sᵀ of one gathered block (32 columns) from the whole-row stage sSt: r32_scores over rows kPitch apart (codes times
-// the token's group ratios fh, one accumulator), S_rope's A fragments from the stage's RoPE bytes (as f16r_scores'
-// kRopeStage), then s = qf_c · R_t · acc + rope. (r32_scores: the 32-row FP8 entry's over swizzled TMA boxes, until
+// Sᵀ of one gathered block (32 columns) from the whole-row stage sSt: S_rope first (its A fragments from the stage's
+// RoPE bytes, as f16r_scores' kRopeStage), then r32_scores over rows kPitch apart (codes times the token's group ratios
+// fh, one accumulator), then s = qf_c · R_t · acc + rope. (r32_scores: the 32-row FP8 entry's over swizzled TMA boxes, until
 // session 29.)
 __device__ __forceinline__ void sp32_scores(float (&s)[16], uint32_t sSt, uint32_t sQ, const uint32_t (&fh)[2][4], const float (&rt)[2], uint32_t sQf, int warp,
                                             int lane) {
@@ -52,6 +52,15 @@ __device__ __forceinline__ void sp32_scores(float (&s)[16], uint32_t sSt, uint32
   uint32_t a[2][4][4];
   auto codes = [&](uint32_t (&r)[4], int qt, int kq) { ptx::ldmatrix_x4(r, row + (qt >> 1) * 128 + ((2 * (2 * (qt & 1) + kq) + (mi >> 1)) << 4)); };
   uint32_t rn[2][4];
+  {  // S_rope first, its fragments apart (session 30 `pvroll`: after quarter 7 it was a serial tail of each block)
+    uint32_t ar[4][4];
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) ptx::ldmatrix_x4(ar[kk], row + FP8_ROPE_OFFSET + kk * 32 + ((mi >> 1) << 4));
+    ptx::wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n32k16_bf16_rs(rope, ar[kk], dq + (((SM90_SLABS - 1) * kR32Slab + kk * 32) >> 4), kk != 0);
+    ptx::wgmma_commit();
+  }
 #pragma unroll
   for (int kq = 0; kq < 2; ++kq) codes(rn[kq], 0, kq);
 #pragma unroll
@@ -80,13 +89,6 @@ __device__ __forceinline__ void sp32_scores(float (&s)[16], uint32_t sSt, uint32
     }
     ptx::wgmma_commit();
   }
-  ptx::wgmma_wait<1>();  // quarter 6 retired: its fragments' registers take the RoPE's
-#pragma unroll
-  for (int kk = 0; kk < 4; ++kk) ptx::ldmatrix_x4(a[0][kk], row + FP8_ROPE_OFFSET + kk * 32 + ((mi >> 1) << 4));
-  ptx::wgmma_fence();
-#pragma unroll
-  for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n32k16_bf16_rs(rope, a[0][kk], dq + (((SM90_SLABS - 1) * kR32Slab + kk * 32) >> 4), kk != 0);
-  ptx::wgmma_commit();
   float qf[4][2];
 #pragma unroll
   for (int i = 0; i < 4; ++i)
@@ -105,38 +107,47 @@ __device__ __forceinline__ void sp32_scores(float (&s)[16], uint32_t sSt, uint32
 }
 
 // Oᵀ += Vᵀ · Pᵀ over this warpgroup's channels (scale groups 2 wg, 2 wg + 1: local tiles 2b + u = channels 64 (4 wg + 2b
-// + u) …) for one gathered block at sSt: pv_fragments' row-pitch form, each fragment register (two tokens of one
-// channel) times the tokens' f16 ratios s_t,g / R_t from the block's factor table sVf ([group][64 tokens]), against
-// the block's Pᵀ copy sP. kMasked: the codes of the block's invalid positions (`valid`) dropped first (stale bytes).
+// + u) …) for the pair's gathered blocks x < nblk (stage sSt[x], Pᵀ copy sP[x], f16 factor table sVf[x]): pv_fragments'
+// row-pitch form, each fragment register (two tokens of one channel) times the tokens' ratios s_t,g / R_t. One
+// pipeline over the four units (block x, group 2 wg + b): unit k's codes are converted while unit k − 1's wgmmas run,
+// and the pair drains once (session 30 `pvroll`: per block, session 29's form drained before the next block's
+// conversions began). Block x's stage is released (an arrival on freeb[x]) as soon as its codes are in registers:
+// the wgmmas read registers and the Pᵀ copy, not the stage. kMasked: a block has invalid positions (`valid`), whose
+// codes are dropped first (stale bytes); a full block's keep masks are all ones.
 template <bool kMasked>
-__device__ __forceinline__ void sp32_pv_half(float (&o)[4][16], uint32_t sSt, uint32_t sP, uint32_t sVf, int wg, int warp, int lane, const uint4& valid) {
-  const uint64_t dp = desc_k_major(sP);
+__device__ __forceinline__ void sp32_pv_pair(float (&o)[4][16], const uint32_t (&sSt)[2], const uint32_t (&sP)[2], const uint32_t (&sVf)[2], const uint4 (&valid)[2],
+                                             const uint32_t (&freeb)[2], int nblk, int wg, int warp, int lane) {
   const int q4 = lane & 3;
   uint32_t keep[2][4];
-  if constexpr (kMasked) pv_keep_valid(keep, q4, valid);
   uint32_t a[2][8][4];
 #pragma unroll
-  for (int b = 0; b < 2; ++b) {
-    const int grp = 2 * wg + b;
-    // k-step 2 kp + h: fragment registers 0, 1 hold tokens 32 kp + 16 h + 2 q4 (+ 1), registers 2, 3 those + 8
+  for (int k = 0; k < 4; ++k) {
+    const int x = k >> 1, b = k & 1, grp = 2 * wg + b;
+    if (x >= nblk) break;
+    if (k >= 2) ptx::wgmma_wait<1>();  // unit k − 2 retired: its fragments may be rewritten
+    if constexpr (kMasked) {
+      if (b == 0) pv_keep_valid(keep, q4, valid[x]);
+    }
     uint32_t f[2][2][2];
 #pragma unroll
     for (int kp = 0; kp < 2; ++kp)
 #pragma unroll
       for (int h = 0; h < 2; ++h)
 #pragma unroll
-        for (int z = 0; z < 2; ++z) f[kp][h][z] = ptx::ld_shared_u32(sVf + grp * 128 + (32 * kp + 16 * h + 8 * z + 2 * q4) * 2);
-    pv_fragments<kMasked, SM90S_F8SP_ROW_PITCH>(a[b], sSt + grp * 128, keep, warp, lane);
+        for (int z = 0; z < 2; ++z) f[kp][h][z] = ptx::ld_shared_u32(sVf[x] + grp * 128 + (32 * kp + 16 * h + 8 * z + 2 * q4) * 2);
+    pv_fragments<kMasked, SM90S_F8SP_ROW_PITCH>(a[b], sSt[x] + grp * 128, keep, warp, lane);
+    if (b == 1) ptx::mbarrier_arrive(freeb[x]);  // this thread's reads of block x's stage are done
 #pragma unroll
     for (int u = 0; u < 2; ++u)
 #pragma unroll
       for (int kp = 0; kp < 2; ++kp)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-          uint32_t(&x)[4] = a[b][4 * u + 2 * kp + h];
-          x[0] = ptx::mul_f16x2(x[0], f[kp][h][0]), x[1] = ptx::mul_f16x2(x[1], f[kp][h][0]);
-          x[2] = ptx::mul_f16x2(x[2], f[kp][h][1]), x[3] = ptx::mul_f16x2(x[3], f[kp][h][1]);
+          uint32_t(&v)[4] = a[b][4 * u + 2 * kp + h];
+          v[0] = ptx::mul_f16x2(v[0], f[kp][h][0]), v[1] = ptx::mul_f16x2(v[1], f[kp][h][0]);
+          v[2] = ptx::mul_f16x2(v[2], f[kp][h][1]), v[3] = ptx::mul_f16x2(v[3], f[kp][h][1]);
         }
+    const uint64_t dp = desc_k_major(sP[x]);
     ptx::wgmma_fence();
 #pragma unroll
     for (int u = 0; u < 2; ++u)
@@ -384,19 +395,19 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
         ptx::fence_proxy_async();
       }
       math_sync<true>();  // #2: both blocks' Pᵀ copies and V factors are in
-#pragma unroll
-      for (int x = 0; x < 2; ++x) {
-        if (jp + x < bk.count) {
-          int& nbx = x ? nb1 : nb0;
-          const int sx = nbx & 1;
-          const uint4 vm = ptx::ld_shared_v4(mask_at(x, sx));
-          const uint32_t stx = stage_at(x, sx) - base + b_, px = p_at(x) - base + b_, vx = vf_at(x) - base + b_;
-          if ((vm.x & vm.y & vm.z & vm.w) != 0xffffu) sp32_pv_half<true>(o, stx, px, vx, wg, warp, lane, vm);
-          else sp32_pv_half<false>(o, stx, px, vx, wg, warp, lane, vm);
-          ptx::mbarrier_arrive(free_bar(x, sx));  // this thread's reads of the stage are done
-          ++nbx;
-        }
-      }
+      const int nblk = jp + 1 < bk.count ? 2 : 1;
+      const int sx[2] = {nb0 & 1, nb1 & 1};
+      uint4 vm[2];
+      vm[0] = ptx::ld_shared_v4(mask_at(0, sx[0]));
+      vm[1] = nblk == 2 ? ptx::ld_shared_v4(mask_at(1, sx[1])) : vm[0];
+      const uint32_t stx[2] = {stage_at(0, sx[0]) - base + b_, stage_at(1, sx[1]) - base + b_};
+      const uint32_t px[2] = {p_at(0) - base + b_, p_at(1) - base + b_}, vx[2] = {vf_at(0) - base + b_, vf_at(1) - base + b_};
+      const uint32_t fb[2] = {free_bar(0, sx[0]), free_bar(1, sx[1])};
+      const uint32_t full = vm[0].x & vm[0].y & vm[0].z & vm[0].w & vm[1].x & vm[1].y & vm[1].z & vm[1].w;
+      if (full != 0xffffu) sp32_pv_pair<true>(o, stx, px, vx, vm, fb, nblk, wg, warp, lane);
+      else sp32_pv_pair<false>(o, stx, px, vx, vm, fb, nblk, wg, warp, lane);
+      ++nb0;
+      if (nblk == 2) ++nb1;
     }
 
     // ---- the item's end: both warpgroups' column sums (the max is common), each warpgroup its own channels

@@ -869,6 +869,28 @@ case $step in
     sanitize_fp8_tests s28 "small-row kernel's sparse FP8 entry.*" 200
     sparse_set
     ;;
+  s30a)
+    # (session 30) the 16-column sparse entry: S_rope issued before S's code groups (.variants/srf,
+    # -DMLA_SM90S_SPARSE_ROPE_FIRST=1), a stage freed once P·V's codes are in registers (.variants/sef,
+    # -DMLA_SM90S_SPARSE_EARLY_FREE=1), both (.variants/sboth): two rounds of the h_q 16 sparse rows against the shipped
+    # build; then the small-row sparse and FP8 GPU tests on the shipped build (the 32-column body with `pvroll` and
+    # S_rope first) and the small-row sparse tests on sboth
+    ab_rounds s30a "sparse:0,1,2,3" dist/kernels .variants/srf .variants/sef .variants/sboth
+    fp8_tests s30a "small-row kernel's sparse" 200
+    fp8_tests s30ad "small-row Hopper kernel over the FP8 cache" 150
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/sboth)/ fp8_tests s30a-sboth "small-row kernel's sparse" 200
+    ;;
+  pvroll)
+    # (session 30, built and emulated) the 32-column body's P·V as one rolling pipeline over the pair's four units
+    # (MLA_SM90S_PV_ROLL=1, dist/kernels as built) and S_rope issued before S's code quarters (.variants/rf: both;
+    # .variants/rfonly: S_rope first alone), against session 29's build (.variants/noroll, byte-identical to it): two
+    # rounds of the sparse h_q 32 rows and the 32-row sweep rows --kv fp8, then the small-row sparse and FP8 GPU tests on
+    # the default build, memcheck and racecheck on the sparse ones
+    ab_rounds pvroll "sparse:4,5,6,7" .variants/noroll dist/kernels .variants/rf .variants/rfonly
+    AB_EXTRA="--kv fp8" ab_rounds pvrolld "sweep:4,20,21" .variants/noroll dist/kernels .variants/rf .variants/rfonly
+    fp8_tests pvroll "small-row kernel's sparse" 200
+    fp8_tests pvrolld "small-row Hopper kernel over the FP8 cache" 150
+    ;;
   sp32)
     # (session 29, built and emulated) the 32-column sparse entry (17–32 heads of a query token per CTA, one gather and
     # one conversion per block for all 32 heads; FLASH_MLA_EXPERIMENT_SPARSE_R32=1, dist/kernels as built): the small-row
