@@ -188,26 +188,12 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       const int x = warp >> 1, t = ((warp & 1) << 5) | lane;
       const SmallSparseGather gx{p, fp, side + kSparseOffMask + 32 * x, lane};
       GatherCursor cur{0, -1};
-      BlockRef q{w.begin_req - 1, 0, 0, nullptr};
-      Slice qs{};
-#pragma unroll 1
-      for (int n = 0;; ++n) {
-        int r = q.req, jn = q.j + 2;
-        const bool fresh = !(r <= w.end_req && jn < q.count);
-        if (fresh) {
-          jn = x;
-          for (r = q.req + 1; r <= w.end_req; ++r) {
-            qs = slice(r, rs[0]);
-            if (x < blocks_of(qs).count) break;
-          }
-          if (r > w.end_req) break;
-          q.count = blocks_of(qs).count;
-        }
-        q.req = r, q.j = jn;
-        const int st = n & 1;
-        if (n >= 2) ptx::mbarrier_wait(side + kSparseOffFree + 16 * x + 8 * st, ((n >> 1) - 1) & 1);
-        gx.raw_one(t, r, qs, jn, st, cur, fresh, base + x * SM90S_F8SP_WG_BYTES + st * SM90S_F8SP_STAGE_BYTES, side + 16 * x + 8 * st);
-      }
+      gather_walk(
+          w, x, [&](int r) { return slice(r, rs[0]); },
+          [&](int st, uint32_t ph) { ptx::mbarrier_wait(side + kSparseOffFree + 16 * x + 8 * st, ph); },
+          [&](int r, const Slice& qs, int jn, int st, bool fresh) {
+            gx.raw_one(t, r, qs, jn, st, cur, fresh, base + x * SM90S_F8SP_WG_BYTES + st * SM90S_F8SP_STAGE_BYTES, side + 16 * x + 8 * st);
+          });
       return;
     }
     ptx::setmaxnreg_inc<SM90S_SPARSE_MATH_REGS>();

@@ -104,8 +104,10 @@ struct SmallMerge {
   }
   __device__ __forceinline__ uint32_t m_at(int x, int col) const { return kFp8 ? sM + x * xs + col * 4 : sM + (x * kRows + col) * 4; }
 
-  // This warpgroup's column sums (l: this thread's partial sums, summed over the warp in place) and maxima → smem.
-  // The caller then syncs the CTA: both warpgroups' are out.
+  // This warpgroup's column sums (l: this thread's partial sums, summed over the warp in place) and maxima → smem
+  // (kMaxima false: the sums alone — the 32-column entries, whose running max is common to both warpgroups). The
+  // caller then syncs the CTA: both warpgroups' are out.
+  template <bool kMaxima = true>
   __device__ __forceinline__ void publish(float (&l)[kCols][2], const float (&m)[kCols][2]) const {
 #pragma unroll
     for (int i = 0; i < kCols; ++i)
@@ -115,7 +117,7 @@ struct SmallMerge {
         for (int d = 4; d < 32; d <<= 1) l[i][e] += __shfl_xor_sync(0xffffffffu, l[i][e], d);
         if (g == 0) {
           ptx::st_shared_f32(l_at(wg, warp, col_of(i, e, q4)), l[i][e]);
-          if (warp == 0) ptx::st_shared_f32(m_at(wg, col_of(i, e, q4)), m[i][e]);
+          if (kMaxima && warp == 0) ptx::st_shared_f32(m_at(wg, col_of(i, e, q4)), m[i][e]);
         }
       }
   }

@@ -20,6 +20,7 @@
 #include "mla_config.h"
 #include "mla_fp8_params.h"
 #include "mla_params.h"
+#include "mla_sm90_small_layout.cuh"
 #include "mla_work.cuh"
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
@@ -105,5 +106,33 @@ struct SmallSparseGather {
     return fp8_smem_scales(sSt + FP8_SCALES_OFFSET, SM90S_F8SP_ROW_PITCH, warp, g, [&](int h) { return ((vbits >> (8 * h)) & 1u) != 0; });
   }
 };
+
+// The gather warpgroup's walk (both sparse bodies, and the 32-column dense entry): math warpgroup x's blocks x, x + 2,
+// … of each item of the part, the n-th into stage n & 1 once that stage is free. slice(r): item r's slice (items
+// without a block x skipped); free_wait(st, phase): the wait for stage st's release; gather(r, slice, j, st, fresh):
+// block j of item r into stage st (fresh: the item's first block here).
+template <typename SliceOf, typename FreeWait, typename Gather>
+__device__ __forceinline__ void gather_walk(const PartWork& w, int x, SliceOf&& slice, FreeWait&& free_wait, Gather&& gather) {
+  BlockRef q{w.begin_req - 1, 0, 0, nullptr};
+  Slice qs{};
+#pragma unroll 1
+  for (int n = 0;; ++n) {
+    int r = q.req, jn = q.j + 2;
+    const bool fresh = !(r <= w.end_req && jn < q.count);
+    if (fresh) {
+      jn = x;
+      for (r = q.req + 1; r <= w.end_req; ++r) {
+        qs = slice(r);
+        if (x < blocks_of(qs).count) break;
+      }
+      if (r > w.end_req) break;
+      q.count = blocks_of(qs).count;
+    }
+    q.req = r, q.j = jn;
+    const int st = n & 1;
+    if (n >= 2) free_wait(st, ((n >> 1) - 1) & 1);
+    gather(r, qs, jn, st, fresh);
+  }
+}
 
 }  // namespace

@@ -182,7 +182,7 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
   auto p_at = [&](int x) { return base + SM90S_SP32_OFF_P + x * kR32Slab; };
   auto vf_at = [&](int x) { return base + SM90S_SP32_OFF_VF + x * SM90S_SP32_VF_BYTES; };
   auto max_at = [&](int x, int v, int c) { return base + SM90S_SP32_OFF_MAX + ((x * 4 + v) * 33 + c) * 4; };
-  const SmallMerge<kRows, false, true> merge{0u, 0u, 0u, wg, warp, wtid, g, q4};
+  const SmallMerge<kRows, false, true> merge{sL, 0u, 0u, wg, warp, wtid, g, q4};  // (sums only: publish<false>)
 
   if (tid == 0) {
     for (int b = 0; b < 4; ++b) ptx::mbarrier_init(landed_bar(b >> 1, b & 1), 64);
@@ -227,27 +227,12 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
     const int x = warp >> 1, t = ((warp & 1) << 5) | lane;
     const SmallSparseGather gx{p, fp, mask_at(x, 0), lane};
     GatherCursor cur{0, -1};
-    BlockRef q{w.begin_req - 1, 0, 0, nullptr};
-    Slice qs{};
-#pragma unroll 1
-    for (int n = 0;; ++n) {
-      int r = q.req, jn = q.j + 2;
-      const bool fresh = !(r <= w.end_req && jn < q.count);
-      if (fresh) {
-        jn = x;
-        for (r = q.req + 1; r <= w.end_req; ++r) {
-          qs = slice(r);
-          if (x < blocks_of(qs).count) break;
-        }
-        if (r > w.end_req) break;
-        q.count = blocks_of(qs).count;
-      }
-      q.req = r, q.j = jn;
-      const int st = n & 1;
-      if (n >= 2) ptx::mbarrier_wait(free_bar(x, st), ((n >> 1) - 1) & 1);
-      if constexpr (kDense) gx.raw_dense(t, r, qs, jn, st, stage_at(x, st), landed_bar(x, st));
-      else gx.raw_one<kRows>(t, r, qs, jn, st, cur, fresh, stage_at(x, st), landed_bar(x, st));
-    }
+    gather_walk(
+        w, x, slice, [&](int st, uint32_t ph) { ptx::mbarrier_wait(free_bar(x, st), ph); },
+        [&](int r, const Slice& qs, int jn, int st, bool fresh) {
+          if constexpr (kDense) gx.raw_dense(t, r, qs, jn, st, stage_at(x, st), landed_bar(x, st));
+          else gx.raw_one<kRows>(t, r, qs, jn, st, cur, fresh, stage_at(x, st), landed_bar(x, st));
+        });
     return;
   }
   ptx::setmaxnreg_inc<SM90S_SP32_MATH_REGS>();
@@ -412,14 +397,7 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
 
     // ---- the item's end: both warpgroups' column sums (the max is common), each warpgroup its own channels
     o_unpermute(o, g, q4);
-#pragma unroll
-    for (int i = 0; i < kCols; ++i)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-#pragma unroll
-        for (int d = 4; d < 32; d <<= 1) l[i][e] += __shfl_xor_sync(0xffffffffu, l[i][e], d);
-        if (g == 0) ptx::st_shared_f32(sL + ((wg * 4 + warp) * kRows + col_of(i, e, q4)) * 4, l[i][e]);
-      }
+    merge.template publish<false>(l, m);
     math_sync<true>();  // the sums are out; every thread is past its last S and P·V: Q may be reloaded
     if (req < w.end_req) load_q(req + 1);
     else ptx::grid_dep_launch_dependents();

@@ -869,6 +869,31 @@ case $step in
     sanitize_fp8_tests s28 "small-row kernel's sparse FP8 entry.*" 200
     sparse_set
     ;;
+  s30final)
+    # (session 30) the shipped tree: the gather warpgroup's walk shared by both sparse bodies and the 32-column dense
+    # entry (gather_walk; machine code of those three entries changed) against the build measured before it
+    # (.variants/head, commit 4178848): two rounds of sparse#3, #7 and sweep#4, #20 --kv fp8; the small-row sparse and FP8
+    # GPU tests, the decode-loop example, the sparse set and the FP8 rows against bf16 (JSON for docs/runs/); then
+    # memcheck and racecheck on the small-row sparse tests
+    ab_rounds s30c "sparse:3,7" .variants/head dist/kernels
+    AB_EXTRA="--kv fp8" ab_rounds s30cd "sweep:4,20" .variants/head dist/kernels
+    fp8_tests s30c "small-row kernel's sparse" 200
+    fp8_tests s30cd "small-row Hopper kernel over the FP8 cache" 150
+    timeout 40 node dist/examples/decode-loop.js --backend cuda > "$out/decode-loop.log" 2>&1; echo "decode-loop example rc=$?"; tail -2 "$out/decode-loop.log"
+    sparse_set
+    fp8_vs_bf16 sweep:0,1,2,3,4,5,16,17,18,19,20,21
+    sanitize_fp8_tests s30c "small-row kernel's sparse FP8 entry.*" 150
+    ;;
+  s30b)
+    # (session 30) the 32-column body (.variants/base: the shipped build, `pvroll` + S_rope first): the token ratios
+    # computed behind S_rope's issue (late, -DMLA_SM90S_R32_SCALES_LATE=1), the pair's maxima column-major with v4 reads
+    # (cols, -DMLA_SM90S_R32_MAX_COLS=1), both (lc): two rounds of sparse#5, #7 and sweep#4, #20 --kv fp8; then timing
+    # bounds (outputs wrong, unchecked) of sparse#7 without S's ratio multiplies (bs, -DMLA_SM90S_R32_BOUND=1) and
+    # without V's (bv, =2)
+    ab_rounds s30b "sparse:5,7" dist/kernels .variants/late .variants/cols .variants/lc
+    AB_EXTRA="--kv fp8" ab_rounds s30bd "sweep:4,20" dist/kernels .variants/late .variants/cols .variants/lc
+    AB_CHECK=0 ab_rounds s30bb "sparse:7" dist/kernels .variants/bs .variants/bv
+    ;;
   s30a)
     # (session 30) the 16-column sparse entry: S_rope issued before S's code groups (.variants/srf,
     # -DMLA_SM90S_SPARSE_ROPE_FIRST=1), a stage freed once P·V's codes are in registers (.variants/sef,
