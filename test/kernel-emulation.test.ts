@@ -1056,8 +1056,8 @@ if (scenarioName) {
     it("hopper-small's 32-column sparse entry: no V ratios → the oracle, no stage-free wait → a race or deadlock report", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (two more emulator builds, ~40 s)' }, async (t) => {
       const r32 = 'mla_sm90_small_sparse_r32.cuh';
       const builds = {
-        noVf: buildFakeCuda({ emulate: true, plant: [[r32, 'x[0] = ptx::mul_f16x2(x[0], f[kp][h][0]), x[1] = ptx::mul_f16x2(x[1], f[kp][h][0]);', '']] }),
-        noFreeWait: buildFakeCuda({ emulate: true, plant: [[r32, '      if (n >= 2) ptx::mbarrier_wait(free_bar(x, st), ((n >> 1) - 1) & 1);\n', '']] }),
+        noVf: buildFakeCuda({ emulate: true, plant: [[r32, 'v[0] = ptx::mul_f16x2(v[0], f[kp][h][0]), v[1] = ptx::mul_f16x2(v[1], f[kp][h][0]);', '']] }),
+        noFreeWait: buildFakeCuda({ emulate: true, plant: [[r32, '{ ptx::mbarrier_wait(free_bar(x, st), ph); }', '{}']] }),
       };
       const seed = freshSeed();
       const [noVf, noFreeWait] = await Promise.all([runScenario(builds.noVf, 'hopper-small sparse r32', seed), runScenario(builds.noFreeWait, 'hopper-small sparse r32', seed)]);
@@ -1086,7 +1086,7 @@ if (scenarioName) {
     // (The unplanted entry runs in the 'hopper-small sparse' scenario above: the oracle and a clean race detector.)
     it("hopper-small sparse's gather warpgroup: no stage-free wait → a race or deadlock report", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (one more emulator build, ~20 s)' }, async (t) => {
       const small = 'mla_decode_sm90_small.cu';
-      const noFreeWait = buildFakeCuda({ emulate: true, plant: [[small, '        if (n >= 2) ptx::mbarrier_wait(side + kSparseOffFree + 16 * x + 8 * st, ((n >> 1) - 1) & 1);\n', '']] });
+      const noFreeWait = buildFakeCuda({ emulate: true, plant: [[small, '{ ptx::mbarrier_wait(side + kSparseOffFree + 16 * x + 8 * st, ph); }', '{}']] });
       const race = await runScenario(noFreeWait, 'hopper-small sparse', freshSeed());
       assert.notEqual(race.status, 0, race.stderr);
       assert.match(race.stderr, /emulated mla_decode_sm90_small_fp8_sparse_bf16: [^\n]*(?:shared-memory race|deadlock)/, race.stderr);
