@@ -53,7 +53,7 @@ __device__ __forceinline__ void sp32_scores(float (&s)[16], uint32_t sSt, uint32
   auto codes = [&](uint32_t (&r)[4], int qt, int kq) { ptx::ldmatrix_x4(r, row + (qt >> 1) * 128 + ((2 * (2 * (qt & 1) + kq) + (mi >> 1)) << 4)); };
   uint32_t rn[2][4];
   // S_rope first, its fragments apart (session 30 `pvroll`: after quarter 7 it was a serial tail of each block); ar is
-  // read by its wgmmas until quarter 1's wait retires them, so it lives in the function's scope
+  // read by its wgmmas until the wait before quarter 2 retires them, so it lives in the function's scope
   uint32_t ar[4][4];
 #pragma unroll
   for (int kk = 0; kk < 4; ++kk) ptx::ldmatrix_x4(ar[kk], row + FP8_ROPE_OFFSET + kk * 32 + ((mi >> 1) << 4));
