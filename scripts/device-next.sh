@@ -885,7 +885,8 @@ case $step in
     sanitize_fp8_tests s30c "small-row kernel's sparse FP8 entry.*" 150
     ;;
   s30b)
-    # (session 30) the 32-column body (.variants/base: the shipped build, `pvroll` + S_rope first): the token ratios
+    # (session 30, measured: late ±0, cols +5–7 %, not kept; the switches and bounds are gone) the 32-column body
+    # (dist/kernels: the shipped build, `pvroll` + S_rope first): the token ratios
     # computed behind S_rope's issue (late, -DMLA_SM90S_R32_SCALES_LATE=1), the pair's maxima column-major with v4 reads
     # (cols, -DMLA_SM90S_R32_MAX_COLS=1), both (lc): two rounds of sparse#5, #7 and sweep#4, #20 --kv fp8; then timing
     # bounds (outputs wrong, unchecked) of sparse#7 without S's ratio multiplies (bs, -DMLA_SM90S_R32_BOUND=1) and
@@ -895,7 +896,7 @@ case $step in
     AB_CHECK=0 ab_rounds s30bb "sparse:7" dist/kernels .variants/bs .variants/bv
     ;;
   s30a)
-    # (session 30) the 16-column sparse entry: S_rope issued before S's code groups (.variants/srf,
+    # (session 30, measured: ±0.5 %, not kept; the switches are gone) the 16-column sparse entry: S_rope issued before S's code groups (.variants/srf,
     # -DMLA_SM90S_SPARSE_ROPE_FIRST=1), a stage freed once P·V's codes are in registers (.variants/sef,
     # -DMLA_SM90S_SPARSE_EARLY_FREE=1), both (.variants/sboth): two rounds of the h_q 16 sparse rows against the shipped
     # build; then the small-row sparse and FP8 GPU tests on the shipped build (the 32-column body with `pvroll` and
@@ -906,7 +907,8 @@ case $step in
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/sboth)/ fp8_tests s30a-sboth "small-row kernel's sparse" 200
     ;;
   pvroll)
-    # (session 30, built and emulated) the 32-column body's P·V as one rolling pipeline over the pair's four units
+    # (session 30, measured and merged: both changes kept, the old forms gone — commit a675c1b has them; the variant
+    # folders are not kept) the 32-column body's P·V as one rolling pipeline over the pair's four units
     # (MLA_SM90S_PV_ROLL=1, dist/kernels as built) and S_rope issued before S's code quarters (.variants/rf: both;
     # .variants/rfonly: S_rope first alone), against session 29's build (.variants/noroll, byte-identical to it): two
     # rounds of the sparse h_q 32 rows and the 32-row sweep rows --kv fp8, then the small-row sparse and FP8 GPU tests on
