@@ -379,9 +379,9 @@ class CudaMlaBackend implements MlaBackend {
       const { major, minor } = dev.info.computeCapability;
       throw new UnsupportedDeviceError(k.name, `compute capability ${major}.${minor} (${dev.info.name})`, why);
     }
-    // 17–32 rows over the FP8 cache: the gather entry (params and MlaFp8Params, 384 threads)
-    const g32 = a.isFp8KvCache && qRows > k.rows;
     const { entry, sharedBytes } = smallRowEntry(a.isFp8KvCache, qRows);
+    // 17–32 rows over the FP8 cache: the gather entry (params and MlaFp8Params, 384 threads)
+    const g32 = entry === k.fp8G32Entry;
     requireDevice(dev, k.name, { minCcMajor: 9, sharedBytes });
     const numSmParts = a.tileSchedulerMetadata.shape[0];
     // everything that can fail before the launches (tensor maps, modules) first: nothing allocated or launched then
