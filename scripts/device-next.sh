@@ -91,7 +91,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: staged | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -905,6 +905,27 @@ case $step in
     fp8_tests s30a "small-row kernel's sparse" 200
     fp8_tests s30ad "small-row Hopper kernel over the FP8 cache" 150
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/sboth)/ fp8_tests s30a-sboth "small-row kernel's sparse" 200
+    ;;
+  staged)
+    # (session 31, built and emulated, not yet run: no device that session) the paired sparse entry's gather staged in
+    # registers (MLA_SM90_PAIR_STAGED=1: each producer thread loads its token's code chunks and scales from the cache
+    # into registers a block ahead; group A converted and stored — here and by st.async in the peer — once released,
+    # group B loaded, converted and stored around its own release; no raw rows in shared memory, no bulk pushes).
+    # Variants (.variants/NAME, or gzipped in .variants/gz/NAME/ to stay under the carry limit; missing ones are built
+    # here with nvcc): stgb2 / stgb0 — two / none of B's four chunks converted before B's wait, the next block's gather
+    # after B's stores; stge2 / stge0 — the same with the next block's gather issued right after A's stores
+    # (MLA_SM90_PAIR_STAGED_EARLY=1). Their Hopper sparse GPU tests, memcheck and racecheck on stgb2's, then two rounds
+    # of the h_q 128 sparse rows against the shipped build.
+    for f in .variants/gz/*/*.gz; do [ -e "$f" ] || continue; d=.variants/$(basename "$(dirname "$f")"); mkdir -p "$d"; gunzip -c "$f" > "$d/$(basename "$f" .gz)"; done
+    for v in "stgb2 0 2" "stgb0 0 0" "stge2 1 2" "stge0 1 0"; do
+      set -- $v
+      [ -e .variants/$1/mla_decode_sm90.sm_90a.cubin ] && continue
+      scripts/build-variant.sh "$1" mla_decode_sm90 sm_90a -DMLA_SM90_PAIR_STAGED=1 -DMLA_SM90_PAIR_STAGED_EARLY=$2 -DMLA_SM90_PAIR_STAGED_BPRE=$3 | tail -1
+      mkdir -p .variants/$1; cp dist/kv-$1/mla_decode_sm90.sm_90a.cubin .variants/$1/; rm -rf dist/kv-$1
+    done
+    for n in stgb2 stgb0 stge2 stge0; do FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$n)/ fp8_tests staged-$n "Hopper sparse|paired entry" 150; done
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/stgb2)/ sanitize_fp8_tests staged-stgb2 "Hopper sparse|paired entry" 200
+    ab_rounds staged "sparse:8,9,10,11" dist/kernels .variants/stgb2 .variants/stgb0 .variants/stge2 .variants/stge0
     ;;
   pvroll)
     # (session 30, measured and merged: both changes kept, the old forms gone — commit a675c1b has them; the variant
