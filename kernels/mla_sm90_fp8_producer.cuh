@@ -461,6 +461,9 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
 }
 
 #if MLA_SM90_PAIR_STAGED
+#ifndef MLA_SM90_PAIR_STAGED_PUSH
+#define MLA_SM90_PAIR_STAGED_PUSH 0
+#endif
 // One position's registers for fp8_sparse_pair_producer_staged: thread q's code chunks 64i + 16q of group A, the
 // token's scales, its cache row (nullptr: invalid; group B's chunks and the RoPE chunks are loaded from it later),
 // and its warp's validity word.
@@ -514,10 +517,24 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
   const int v_tok = 16 * pwarp + (lane >> 1);  // (as in fp8_sparse_pair_producer: one validity word per warp)
   // chunk c of row t of slab s of buffer sKb: here and in the peer
   const uint32_t sK0_peer = ptx::mapa_shared(sK0, peer), full_peer0 = ptx::mapa_shared(bars_full, peer);
-  auto put = [&](uint32_t sKb, uint32_t sKb_peer, uint32_t full_peer, int slab, int c, uint4 v) {
+  // (MLA_SM90_PAIR_STAGED_PUSH: the codes reach the peer as one bulk push per slab half once the group is written, as
+  // in fp8_sparse_pair_producer, instead of by st.async per chunk; the RoPE chunks always by st.async)
+  auto put = [&](uint32_t sKb, uint32_t sKb_peer, uint32_t full_peer, int slab, int c, uint4 v, bool to_peer) {
     const uint32_t off = slab * SM90_SLAB_BYTES + swizzled(t, c);
     ptx::st_shared_v4(sKb + off, v);
-    ptx::st_async_v4(sKb_peer + off, v, full_peer + 8 * slab);
+    if (to_peer) ptx::st_async_v4(sKb_peer + off, v, full_peer + 8 * slab);
+  };
+  constexpr bool kPushCodes = MLA_SM90_PAIR_STAGED_PUSH;
+  // one thread: group slabs [s0, s1) written here (fenced, the producer's barrier passed) → full barriers, pushes
+  auto arrive_group = [&](uint32_t sKb, uint32_t sKb_peer, uint32_t full, uint32_t full_peer, int s0, int s1) {
+#pragma unroll
+    for (int s = s0; s < s1; ++s) {
+      ptx::mbarrier_arrive_expect_tx(full + 8 * s, kHalf);  // + the peer's half
+      if (kPushCodes && s < SM90_SLABS - 1) {
+        const uint32_t half = s * SM90_SLAB_BYTES + rank * kHalf;
+        ptx::bulk_push(sKb_peer + half, sKb + half, kHalf, full_peer + 8 * s);
+      }
+    }
   };
   // 16 codes → the two bf16 chunks 2q, 2q + 1 of a slab row
   auto convert = [&](uint4 raw, float scale, uint4& lo, uint4& hi) {
@@ -560,15 +577,12 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
       for (int i = 0; i < 4; ++i) {
         uint4 lo, hi;
         convert(st.a[i], i < 2 ? st.sc.x : st.sc.y, lo, hi);
-        put(sKb, sKb_peer, full_peer, i, 2 * q, lo);
-        put(sKb, sKb_peer, full_peer, i, 2 * q + 1, hi);
+        put(sKb, sKb_peer, full_peer, i, 2 * q, lo, !kPushCodes);
+        put(sKb, sKb_peer, full_peer, i, 2 * q + 1, hi, !kPushCodes);
       }
       ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);
-      if (ptid == 0) {
-#pragma unroll
-        for (int s = 0; s < SM90_GROUP_A_SLABS; ++s) ptx::mbarrier_arrive_expect_tx(full + 8 * s, kHalf);  // + the peer's half
-      }
+      if (ptid == 0) arrive_group(sKb, sKb_peer, full, full_peer, 0, SM90_GROUP_A_SLABS);
       // group B: loaded now (its registers were group A's), converted while B is still in use, stored once it is released
       const uint8_t* const row_b = st.row;
       const float sc_b0 = st.sc.z, sc_b1 = st.sc.w;
@@ -600,7 +614,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
         ptx::mbarrier_arrive(sValid + kPairValidBar + 8 * b);  // this warp's validity word is stored
       }
 #pragma unroll
-      for (int i = 0; i < 2; ++i) put(sKb, sKb_peer, full_peer, SM90_SLABS - 1, 2 * q + i, r2[i]);
+      for (int i = 0; i < 2; ++i) put(sKb, sKb_peer, full_peer, SM90_SLABS - 1, 2 * q + i, r2[i], true);
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
         uint4 lo, hi;
@@ -609,15 +623,12 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
         else
 #endif
           convert(rb[i], i < 2 ? sc_b0 : sc_b1, lo, hi);
-        put(sKb, sKb_peer, full_peer, SM90_GROUP_A_SLABS + i, 2 * q, lo);
-        put(sKb, sKb_peer, full_peer, SM90_GROUP_A_SLABS + i, 2 * q + 1, hi);
+        put(sKb, sKb_peer, full_peer, SM90_GROUP_A_SLABS + i, 2 * q, lo, !kPushCodes);
+        put(sKb, sKb_peer, full_peer, SM90_GROUP_A_SLABS + i, 2 * q + 1, hi, !kPushCodes);
       }
       ptx::fence_proxy_async();
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);
-      if (ptid == 0) {
-#pragma unroll
-        for (int s = SM90_GROUP_A_SLABS; s < SM90_SLABS; ++s) ptx::mbarrier_arrive_expect_tx(full + 8 * s, kHalf);
-      }
+      if (ptid == 0) arrive_group(sKb, sKb_peer, full, full_peer, SM90_GROUP_A_SLABS, SM90_SLABS);
       if (b) fills1 = k + 1;
       else fills0 = k + 1;
 #if !MLA_SM90_PAIR_STAGED_EARLY

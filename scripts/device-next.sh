@@ -909,23 +909,30 @@ case $step in
   staged)
     # (session 31, built and emulated, not yet run: no device that session) the paired sparse entry's gather staged in
     # registers (MLA_SM90_PAIR_STAGED=1: each producer thread loads its token's code chunks and scales from the cache
-    # into registers a block ahead; group A converted and stored — here and by st.async in the peer — once released,
-    # group B loaded, converted and stored around its own release; no raw rows in shared memory, no bulk pushes).
-    # Variants (.variants/NAME, or gzipped in .variants/gz/NAME/ to stay under the carry limit; missing ones are built
-    # here with nvcc): stgb2 / stgb0 — two / none of B's four chunks converted before B's wait, the next block's gather
-    # after B's stores; stge2 / stge0 — the same with the next block's gather issued right after A's stores
-    # (MLA_SM90_PAIR_STAGED_EARLY=1). Their Hopper sparse GPU tests, memcheck and racecheck on stgb2's, then two rounds
-    # of the h_q 128 sparse rows against the shipped build.
+    # into registers a block ahead; group A converted and stored once released, group B loaded, converted and stored
+    # around its own release; no raw rows in shared memory). Variants — NAME EARLY BPRE PUSH:
+    #   stgb2 / stgb0: two / none of B's four chunks converted before B's wait, the next block's gather after B's
+    #                  stores, the peer's half of the codes by st.async per 16-byte chunk;
+    #   stge2 / stge0: the same with the next block's gather right after A's stores (MLA_SM90_PAIR_STAGED_EARLY=1;
+    #                  B's proxy fence may then wait for those loads: session 19's MEMBAR finding);
+    #   stgp1 / stgp0: one / none of B's chunks early, the peer's half of the codes as one bulk push per slab half
+    #                  (MLA_SM90_PAIR_STAGED_PUSH=1: session 19 found st.async slower per 16 bytes than st.shared).
+    # .variants/NAME, or gzipped in .variants/gz/NAME/ (carry ".variants/gz": the carry limit); missing ones are built
+    # here with nvcc. First two rounds of the h_q 128 sparse rows, outputs checked on round 1 (STAGED_VARIANTS picks a
+    # subset), then each variant's Hopper sparse GPU tests, then memcheck and racecheck on the first variant's.
     for f in .variants/gz/*/*.gz; do [ -e "$f" ] || continue; d=.variants/$(basename "$(dirname "$f")"); mkdir -p "$d"; gunzip -c "$f" > "$d/$(basename "$f" .gz)"; done
-    for v in "stgb2 0 2" "stgb0 0 0" "stge2 1 2" "stge0 1 0"; do
+    for v in "stgb2 0 2 0" "stgb0 0 0 0" "stge2 1 2 0" "stge0 1 0 0" "stgp1 0 1 1" "stgp0 0 0 1"; do
       set -- $v
       [ -e .variants/$1/mla_decode_sm90.sm_90a.cubin ] && continue
-      scripts/build-variant.sh "$1" mla_decode_sm90 sm_90a -DMLA_SM90_PAIR_STAGED=1 -DMLA_SM90_PAIR_STAGED_EARLY=$2 -DMLA_SM90_PAIR_STAGED_BPRE=$3 | tail -1
+      scripts/build-variant.sh "$1" mla_decode_sm90 sm_90a -DMLA_SM90_PAIR_STAGED=1 -DMLA_SM90_PAIR_STAGED_EARLY=$2 -DMLA_SM90_PAIR_STAGED_BPRE=$3 -DMLA_SM90_PAIR_STAGED_PUSH=$4 | tail -1
       mkdir -p .variants/$1; cp dist/kv-$1/mla_decode_sm90.sm_90a.cubin .variants/$1/; rm -rf dist/kv-$1
     done
-    for n in stgb2 stgb0 stge2 stge0; do FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$n)/ fp8_tests staged-$n "Hopper sparse|paired entry" 150; done
-    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/stgb2)/ sanitize_fp8_tests staged-stgb2 "Hopper sparse|paired entry" 200
-    ab_rounds staged "sparse:8,9,10,11" dist/kernels .variants/stgb2 .variants/stgb0 .variants/stge2 .variants/stge0
+    names=${STAGED_VARIANTS:-stgb2 stgb0 stge2 stge0 stgp1 stgp0}
+    vs=(); for n in $names; do vs+=(.variants/$n); done
+    ab_rounds staged "sparse:8,9,10,11" dist/kernels "${vs[@]}"
+    for n in $names; do FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$n)/ fp8_tests staged-$n "Hopper sparse|paired entry" 150; done
+    first=${names%% *}
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$first)/ sanitize_fp8_tests staged-$first "Hopper sparse|paired entry" 200
     ;;
   pvroll)
     # (session 30, measured and merged: both changes kept, the old forms gone — commit a675c1b has them; the variant
