@@ -587,8 +587,16 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 3);
         if (has3) {  // S of block j+3: its B half was issued first
-          issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
-          issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(j + 3), parity(j + 3), false);
+#if MLA_SM90_SPARSE_S1_AFIRST  // (experiment, session 31: with the staged pair producer group A is written first)
+          if constexpr (kSparse) {  // (both sparse entries: the pair's output stays bit for bit the single entry's)
+            issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
+            issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3), parity(j + 3), false);
+          } else
+#endif
+          {
+            issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
+            issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(j + 3), parity(j + 3), false);
+          }
           ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();
