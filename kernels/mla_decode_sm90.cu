@@ -55,6 +55,8 @@ using namespace mla;
 
 #include "mla_sm90_fp8_producer.cuh"
 
+#include "mla_sm90_fp8_pair_staged.cuh"
+
 namespace {
 
 // kFp8: kmap is the raw-byte map of the FP8 cache and rope_map the RoPE columns' (mla_config.h); otherwise kmap is
