@@ -34,6 +34,7 @@ __device__ __forceinline__ StagedRow stage_row(const MlaDecodeParams& p, const M
   StagedRow r;
   const uint4 zero = make_uint4(0, 0, 0, 0);
   const bool valid = slot >= 0 && slot < f.num_slots;
+  // (sparse_row written out with the invalid case folded in: through the helper this build spilled 12 B at BPRE 2)
   const uint8_t* row = cache + (!valid ? 0
                                 : contiguous ? static_cast<int64_t>(slot) * p.k_row_stride
                                              : static_cast<int64_t>(slot / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot % f.page_size) * p.k_row_stride);
@@ -42,11 +43,7 @@ __device__ __forceinline__ StagedRow stage_row(const MlaDecodeParams& p, const M
   const uint4 s4 = valid ? ptx::ld_global_v4(row + FP8_SCALES_OFFSET) : zero;
   r.sc = make_float4(__uint_as_float(s4.x), __uint_as_float(s4.y), __uint_as_float(s4.z), __uint_as_float(s4.w));
   r.row = valid ? row : nullptr;
-  uint32_t b = __ballot_sync(0xffffffffu, vslot >= 0 && vslot < f.num_slots && (lane & 1) == 0) & 0x55555555u;
-  b = (b | b >> 1) & 0x33333333u;
-  b = (b | b >> 2) & 0x0f0f0f0fu;
-  b = (b | b >> 4) & 0x00ff00ffu;
-  r.bits = (b | b >> 8) & 0x0000ffffu;
+  r.bits = even_lane_bits(vslot >= 0 && vslot < f.num_slots && (lane & 1) == 0);
   return r;
 }
 
@@ -65,7 +62,6 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
   const int t = 32 * static_cast<int>(rank) + u;
   const int r_loc[2] = {0, 8};
   const RowSet rs = row_set_token_padded(p, m_block, r_loc);
-  const int s_tok = rs.s_last;
   const uint8_t* cache = static_cast<const uint8_t*>(p.k_cache);
   const uint4 zero = make_uint4(0, 0, 0, 0);
   uint32_t fills0 = 0, fills1 = 0;
@@ -101,21 +97,14 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
   };
 #pragma unroll 1
   for (int req = w.begin_req; req <= w.end_req; ++req) {
-    const Slice sl = slice_of_len(p, w, req, rs, f.topk);
-    const int first_block = sl.start / PAGE_BLOCK_SIZE;
-    const int n_blocks = sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0;
-    const int* idx = f.indices + static_cast<int64_t>(req) * f.indices_batch_stride + static_cast<int64_t>(s_tok) * f.indices_seq_stride;
-    const int len = f.topk_length != nullptr ? min(max(ptx::ld_plain(f.topk_length + req), 0), f.topk) : f.topk;
-    auto slot_of = [&](int jj, int tok) {
-      const int pos = (first_block + jj) * PAGE_BLOCK_SIZE + tok;
-      return jj < n_blocks && pos < len ? ptx::ld_plain(idx + pos) : -1;
-    };
+    const SparseItem it = sparse_item(p, f, w, req, rs);
+    const int n_blocks = it.n_blocks;
     int slot_next = -1, vslot_next = -1;  // block j + 1's indices (loaded a block ahead of their gather)
     StagedRow st;                          // block j's registers
     if (n_blocks > 0) {
-      const int slot0 = slot_of(0, t), vslot0 = slot_of(0, v_tok);
-      slot_next = slot_of(1, t);
-      vslot_next = slot_of(1, v_tok);
+      const int slot0 = it.slot(0, t), vslot0 = it.slot(0, v_tok);
+      slot_next = it.slot(1, t);
+      vslot_next = it.slot(1, v_tok);
       st = stage_row(p, f, cache, contiguous, slot0, vslot0, q, lane);
     }
 #pragma unroll 1
@@ -151,8 +140,8 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
 #if MLA_SM90_PAIR_STAGED_EARLY
       if (j + 1 < n_blocks) {  // block j + 1's gather (group A's registers are free), and block j + 2's indices
         const int slot = slot_next, vslot = vslot_next;
-        slot_next = slot_of(j + 2, t);
-        vslot_next = slot_of(j + 2, v_tok);
+        slot_next = it.slot(j + 2, t);
+        vslot_next = it.slot(j + 2, v_tok);
         st = stage_row(p, f, cache, contiguous, slot, vslot, q, lane);
       }
 #endif
@@ -190,8 +179,8 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
 #if !MLA_SM90_PAIR_STAGED_EARLY
       if (j + 1 < n_blocks) {  // block j + 1's gather, and block j + 2's indices
         const int slot = slot_next, vslot = vslot_next;
-        slot_next = slot_of(j + 2, t);
-        vslot_next = slot_of(j + 2, v_tok);
+        slot_next = it.slot(j + 2, t);
+        vslot_next = it.slot(j + 2, v_tok);
         st = stage_row(p, f, cache, contiguous, slot, vslot, q, lane);
       }
 #endif

@@ -132,6 +132,41 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
   }
 }
 
+// A sparse item as the producers walk it: the slice's K blocks and the query token's index list (topk_length applied).
+struct SparseItem {
+  const int* idx;
+  int len, first_block, n_blocks;
+  // the index at position tok of block jj of the slice, −1 past the list or the slice
+  __device__ __forceinline__ int slot(int jj, int tok) const {
+    const int pos = (first_block + jj) * PAGE_BLOCK_SIZE + tok;
+    return jj < n_blocks && pos < len ? ptx::ld_plain(idx + pos) : -1;
+  }
+};
+__device__ __forceinline__ SparseItem sparse_item(const MlaDecodeParams& p, const MlaFp8Params& f, const PartWork& w, int req, const RowSet& rs) {
+  const Slice sl = slice_of_len(p, w, req, rs, f.topk);
+  SparseItem it;
+  it.first_block = sl.start / PAGE_BLOCK_SIZE;
+  it.n_blocks = sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - it.first_block + 1 : 0;
+  it.idx = f.indices + static_cast<int64_t>(req) * f.indices_batch_stride + static_cast<int64_t>(rs.s_last) * f.indices_seq_stride;
+  it.len = f.topk_length != nullptr ? min(max(ptx::ld_plain(f.topk_length + req), 0), f.topk) : f.topk;
+  return it;
+}
+// The cache row of a valid slot (page · page stride + offset · row stride; `contiguous`: pages laid end to end, the
+// slot times the row stride — no division by the page size, ~2 % of the sparse producer's time, ncu on an H200)
+__device__ __forceinline__ const uint8_t* sparse_row(const MlaDecodeParams& p, const MlaFp8Params& f, const uint8_t* cache, bool contiguous, int slot) {
+  return cache + (contiguous ? static_cast<int64_t>(slot) * p.k_row_stride
+                             : static_cast<int64_t>(slot / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot % f.page_size) * p.k_row_stride);
+}
+// A producer warp's validity word: the predicates of its 16 even lanes (lane 2i → bit i; each position's two or four
+// threads share a value, one of them on an even lane).
+__device__ __forceinline__ uint32_t even_lane_bits(bool pred) {
+  uint32_t bits = __ballot_sync(0xffffffffu, pred) & 0x55555555u;
+  bits = (bits | bits >> 1) & 0x33333333u;
+  bits = (bits | bits >> 2) & 0x0f0f0f0fu;
+  bits = (bits | bits >> 4) & 0x00ff00ffu;
+  return (bits | bits >> 8) & 0x0000ffffu;
+}
+
 // Sparse decode: the producer gathers. Block j of an item is positions [64·(first block + j), +64) of the query
 // token's index list (every row of the m-block is one query token: row_set_token_padded); thread (t, h) owns
 // position t: it loads its slot and scales and its half of the token's RoPE row (64 bytes) into registers; h = 0
@@ -148,7 +183,6 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
   const int t = ptid >> 1, h = ptid & 1, lane = ptid & 31, pwarp = ptid >> 5;
   const int r_loc[2] = {0, 8};
   const RowSet rs = row_set_token_padded(p, m_block, r_loc);
-  const int s_tok = rs.s_last;  // the m-block's query token
   const uint8_t* cache = static_cast<const uint8_t*>(p.k_cache);
   const uint4 zero = make_uint4(0, 0, 0, 0);
   uint32_t fills0 = 0, fills1 = 0;
@@ -159,19 +193,12 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
   SPARSE_TRACE_P(0);
 #pragma unroll 1
   for (int req = w.begin_req; req <= w.end_req; ++req) {
-    const Slice sl = slice_of_len(p, w, req, rs, f.topk);
-    const int first_block = sl.start / PAGE_BLOCK_SIZE;
-    const int n_blocks = sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0;
-    const int* idx = f.indices + static_cast<int64_t>(req) * f.indices_batch_stride + static_cast<int64_t>(s_tok) * f.indices_seq_stride;
-    const int len = f.topk_length != nullptr ? min(max(ptx::ld_plain(f.topk_length + req), 0), f.topk) : f.topk;
+    const SparseItem it = sparse_item(p, f, w, req, rs);
+    const int n_blocks = it.n_blocks;
     // this thread's index of block j, loaded one block ahead: the next gather's address is known when its buffer
     // frees, not one global round trip later (ncu, H200: 7 % of the producer's samples waited on it; sparse rows
     // 1.0–1.6 % faster, perf log session 17 `spidx`)
-    auto slot_of = [&](int jj) {
-      const int pos = (first_block + jj) * PAGE_BLOCK_SIZE + t;
-      return jj < n_blocks && pos < len ? ptx::ld_plain(idx + pos) : -1;
-    };
-    int slot_next = slot_of(0);
+    int slot_next = it.slot(0, t);
 #pragma unroll 1
     for (int j = 0; j < n_blocks; ++j) {
       SPARSE_TRACE_P(16 + 8 * tr_blk + 0);
@@ -180,7 +207,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b;
       const uint32_t empty_a = bars_empty + 16 * b, empty_b = empty_a + 8;
       const int slot = slot_next;
-      slot_next = slot_of(j + 1);
+      slot_next = it.slot(j + 1, t);
       const bool valid = slot >= 0 && slot < f.num_slots;
       const int64_t row_off = contiguous ? static_cast<int64_t>(slot) * p.k_row_stride
                                          : static_cast<int64_t>(slot / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot % f.page_size) * p.k_row_stride;
@@ -198,6 +225,8 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
 #pragma unroll
       for (int i = 0; i < 4; ++i) r4[i] = valid ? ptx::ld_global_v4(row + FP8_ROPE_OFFSET + 16 * (4 * h + i)) : zero;
       // this warp's 16 positions: lanes 0, 2, … vote; the even ballot bits gathered into 16 (shifts and masks)
+      // (even_lane_bits written out: through the helper ptxas schedules this entry differently — compare-cubins,
+      // session 31 — and its machine code stays the measured one until the entry is next timed)
       uint32_t bits = __ballot_sync(0xffffffffu, valid && h == 0) & 0x55555555u;
       bits = (bits | bits >> 1) & 0x33333333u;
       bits = (bits | bits >> 2) & 0x0f0f0f0fu;
@@ -322,15 +351,11 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
   const int t = 32 * static_cast<int>(rank) + u;
   const int r_loc[2] = {0, 8};
   const RowSet rs = row_set_token_padded(p, m_block, r_loc);
-  const int s_tok = rs.s_last;
   const uint8_t* cache = static_cast<const uint8_t*>(p.k_cache);
   const uint4 zero = make_uint4(0, 0, 0, 0);
   uint32_t fills0 = 0, fills1 = 0;
   const bool contiguous = p.k_block_stride == static_cast<int64_t>(f.page_size) * p.k_row_stride;
-  auto row_of = [&](int slot) {  // the cache row of a valid slot
-    return cache + (contiguous ? static_cast<int64_t>(slot) * p.k_row_stride
-                               : static_cast<int64_t>(slot / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot % f.page_size) * p.k_row_stride);
-  };
+  auto row_of = [&](int slot) { return sparse_row(p, f, cache, contiguous, slot); };
   // raw row u: 512 B at row u % 8 of this CTA's half of slab u / 8 of buffer b
   auto raw_row_of = [&](int b) { return (b ? sK1 : sK0) + (u >> 3) * SM90_SLAB_BYTES + rank * kHalf + (u & 7) * HEAD_DIM_V; };
   // Gather this CTA's raw rows of a block into buffer b (its fill k): once group A of the block before in b is
@@ -356,16 +381,9 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
   SPARSE_TRACE_P(0);
 #pragma unroll 1
   for (int req = w.begin_req; req <= w.end_req; ++req) {
-    const Slice sl = slice_of_len(p, w, req, rs, f.topk);
-    const int first_block = sl.start / PAGE_BLOCK_SIZE;
-    const int n_blocks = sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0;
-    const int* idx = f.indices + static_cast<int64_t>(req) * f.indices_batch_stride + static_cast<int64_t>(s_tok) * f.indices_seq_stride;
-    const int len = f.topk_length != nullptr ? min(max(ptx::ld_plain(f.topk_length + req), 0), f.topk) : f.topk;
-    auto slot_of = [&](int jj, int tok) {
-      const int pos = (first_block + jj) * PAGE_BLOCK_SIZE + tok;
-      return jj < n_blocks && pos < len ? ptx::ld_plain(idx + pos) : -1;
-    };
-    int slot_next = slot_of(0, t), vslot_next = slot_of(0, v_tok);
+    const SparseItem it = sparse_item(p, f, w, req, rs);
+    const int n_blocks = it.n_blocks;
+    int slot_next = it.slot(0, t), vslot_next = it.slot(0, v_tok);
 #pragma unroll 1
     for (int j = 0; j < n_blocks; ++j) {
       SPARSE_TRACE_P(16 + 8 * tr_blk + 0);
@@ -374,8 +392,8 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b;
       const uint32_t empty_b = bars_empty + 16 * b + 8;
       const int slot = slot_next, vslot = vslot_next;
-      slot_next = slot_of(j + 1, t);
-      vslot_next = slot_of(j + 1, v_tok);
+      slot_next = it.slot(j + 1, t);
+      vslot_next = it.slot(j + 1, v_tok);
       const bool valid = slot >= 0 && slot < f.num_slots;
       const uint8_t* row = valid ? row_of(slot) : cache;
       float scale_b = 0.f, scale_a = 0.f;
@@ -387,11 +405,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
 #pragma unroll
       for (int i = 0; i < 2; ++i) r2[i] = valid ? ptx::ld_global_v4(row + FP8_ROPE_OFFSET + 16 * (2 * q + i)) : zero;
       // the even lanes vote; the even ballot bits gathered into 16 (as in fp8_sparse_producer)
-      uint32_t bits = __ballot_sync(0xffffffffu, vslot >= 0 && vslot < f.num_slots && (lane & 1) == 0) & 0x55555555u;
-      bits = (bits | bits >> 1) & 0x33333333u;
-      bits = (bits | bits >> 2) & 0x0f0f0f0fu;
-      bits = (bits | bits >> 4) & 0x00ff00ffu;
-      bits = (bits | bits >> 8) & 0x0000ffffu;
+      const uint32_t bits = even_lane_bits(vslot >= 0 && vslot < f.num_slots && (lane & 1) == 0);
       issue_raw(b, k, slot);
       SPARSE_TRACE_P(16 + 8 * tr_blk + 1);
       const uint32_t raw_row = raw_row_of(b);
