@@ -65,6 +65,8 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
   const uint8_t* cache = static_cast<const uint8_t*>(p.k_cache);
   const uint4 zero = make_uint4(0, 0, 0, 0);
   uint32_t fills0 = 0, fills1 = 0;
+  [[maybe_unused]] int tr_blk = 0;  // sparse trace (-DMLA_SM90_SPARSE_TRACE; scripts/trace-sparse.mjs with FLASH_MLA_TRACE_STAGED=1)
+  SPARSE_TRACE_P(0);
   const bool contiguous = p.k_block_stride == static_cast<int64_t>(f.page_size) * p.k_row_stride;
   const int v_tok = 16 * pwarp + (lane >> 1);  // (as in fp8_sparse_pair_producer: one validity word per warp)
   // chunk c of row t of slab s of buffer sKb: here and in the peer
@@ -109,6 +111,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
     }
 #pragma unroll 1
     for (int j = 0; j < n_blocks; ++j) {
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 0);
       const int b = j & 1;
       const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
       const uint32_t full = bars_full + 8 * SM90_SLABS * b, empty_a = bars_empty + 16 * b, empty_b = empty_a + 8;
@@ -118,6 +121,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
         ptx::mbarrier_wait(empty_a, (k - 1) & 1);
         ptx::mbarrier_wait_cluster(sValid + kPairPeerEmpty + 16 * b, (k - 1) & 1);
       }
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 1);
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
         uint4 lo, hi;
@@ -128,6 +132,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
       ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);
       if (ptid == 0) arrive_group(sKb, sKb_peer, full, full_peer, 0, SM90_GROUP_A_SLABS);
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 2);
       // group B: loaded now (its registers were group A's), converted while B is still in use, stored once it is released
       const uint8_t* const row_b = st.row;
       const float sc_b0 = st.sc.z, sc_b1 = st.sc.w;
@@ -154,6 +159,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
         ptx::mbarrier_wait(empty_b, (k - 1) & 1);
         ptx::mbarrier_wait_cluster(sValid + kPairPeerEmpty + 16 * b + 8, (k - 1) & 1);
       }
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 3);
       if (lane == 0) {
         ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits_b);
         ptx::mbarrier_arrive(sValid + kPairValidBar + 8 * b);  // this warp's validity word is stored
@@ -174,6 +180,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
       ptx::fence_proxy_async();
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);
       if (ptid == 0) arrive_group(sKb, sKb_peer, full, full_peer, SM90_GROUP_A_SLABS, SM90_SLABS);
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 4);
       if (b) fills1 = k + 1;
       else fills0 = k + 1;
 #if !MLA_SM90_PAIR_STAGED_EARLY
@@ -184,6 +191,8 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
         st = stage_row(p, f, cache, contiguous, slot, vslot, q, lane);
       }
 #endif
+      SPARSE_TRACE_P(16 + 8 * tr_blk + 5);
+      SPARSE_TRACE_NEXT(tr_blk);
     }
   }
 }
