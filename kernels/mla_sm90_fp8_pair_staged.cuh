@@ -48,11 +48,14 @@ __device__ __forceinline__ StagedRow stage_row(const MlaDecodeParams& p, const M
 }
 
 // The paired entry's producer with the gather staged in registers (experiment, `-DMLA_SM90_PAIR_STAGED=1`): thread
-// (u, q) loads its token's 16-byte chunks 64i + 16q of the codes (i = 0..3 for group A's channels, 256 + … for group
-// B's), its RoPE chunks and the token's four scales straight from the cache into registers a block ahead, so nothing
-// of a block's gather waits for a buffer: once group A of the buffer is released (here and in the peer) it converts
-// and stores its A chunks here and, by st.async, in the peer; it converts its B chunks while group B is still in use,
-// and once B is released only stores remain. No raw rows in shared memory, no bulk pushes.
+// (u, q) owns token row t = 32·rank + u of each block and loads its 16-byte code chunks 64i + 16q (i = 0..3: group A's
+// channels 64i + 16q … + 15) and the token's four scales straight from the cache into registers a block ahead, so no
+// part of a block's gather waits for a buffer. Once group A of the buffer is released here and in the peer, it
+// converts and stores those chunks here and in the peer (st.async, or a bulk push per slab half: PUSH) and arrives on
+// slabs 0–3; then it loads group B's chunks (bytes 256 + …) and its RoPE chunks, converts BPRE of B's four chunks
+// while B is still in use, and once B is released here and in the peer stores B, the RoPE chunks and the validity word
+// and arrives on slabs 4–8. No raw rows in shared memory and no raw barrier. Its global loads are all consumed before
+// each proxy fence (a fence waits for the thread's loads in flight: perf log session 19), except with EARLY.
 __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeParams& p, const MlaFp8Params& f, const PartWork& w, int m_block,
                                                                 uint32_t sK0, uint32_t sK1, uint32_t bars_full, uint32_t bars_empty,
                                                                 uint32_t sValid, int ptid) {
