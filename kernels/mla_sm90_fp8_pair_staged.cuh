@@ -2,8 +2,9 @@
 // emulated, not yet timed on a GPU): `-DMLA_SM90_PAIR_STAGED=1` puts fp8_sparse_pair_producer_staged in place of
 // fp8_sparse_pair_producer (mla_sm90_fp8_producer.cuh, whose barriers and constants it shares), with the switches
 // MLA_SM90_PAIR_STAGED_BPRE (group B chunks converted before B's wait, 0–2), MLA_SM90_PAIR_STAGED_EARLY (the next
-// block's gather right after group A's stores) and MLA_SM90_PAIR_STAGED_PUSH (the peer's half of the codes by bulk
-// pushes instead of st.async). Included by mla_decode_sm90.cu after mla_sm90_fp8_producer.cuh; perf log, session 31.
+// block's gather right after group A's stores), MLA_SM90_PAIR_STAGED_PUSH (the peer's half of the codes by bulk
+// pushes instead of st.async) and MLA_SM90_PAIR_STAGED_LOCAL_ASYNC (this CTA's own half by st.async too: group B's
+// (1) or both groups' (2), with no proxy fence or producer barrier for them). Included by mla_decode_sm90.cu after mla_sm90_fp8_producer.cuh; perf log, session 31.
 #pragma once
 #include <cstdint>
 
@@ -19,6 +20,9 @@ namespace {
 #if MLA_SM90_PAIR_STAGED
 #ifndef MLA_SM90_PAIR_STAGED_PUSH
 #define MLA_SM90_PAIR_STAGED_PUSH 0
+#endif
+#ifndef MLA_SM90_PAIR_STAGED_LOCAL_ASYNC
+#define MLA_SM90_PAIR_STAGED_LOCAL_ASYNC 0
 #endif
 // One position's registers for fp8_sparse_pair_producer_staged: thread q's code chunks 64i + 16q of group A, the
 // token's scales, its cache row (nullptr: invalid; group B's chunks and the RoPE chunks are loaded from it later),
@@ -82,6 +86,19 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
     if (to_peer) ptx::st_async_v4(sKb_peer + off, v, full_peer + 8 * slab);
   };
   constexpr bool kPushCodes = MLA_SM90_PAIR_STAGED_PUSH;
+  // (MLA_SM90_PAIR_STAGED_LOCAL_ASYNC: this CTA's own half written by st.async too — group B's (1) or both groups' (2) —
+  // completing on its own slab barriers, whose arrival then expects both halves: no proxy fence and no producer barrier
+  // for that group, so loads in flight are not drained there (a fence waits for them: session 19); session 19 found
+  // st.async slower per 16 bytes than st.shared)
+  constexpr int kLocalAsync = MLA_SM90_PAIR_STAGED_LOCAL_ASYNC;
+  static_assert(!(kLocalAsync && kPushCodes), "a push reads this CTA's half: it must be written by st.shared and fenced");
+  const uint32_t sK0_own = ptx::mapa_shared(sK0, rank), full_own0 = ptx::mapa_shared(bars_full, rank);
+  // chunk c of row t of slab s, both halves by st.async (here and in the peer)
+  auto put_async = [&](uint32_t sKb_own, uint32_t full_own, uint32_t sKb_peer, uint32_t full_peer, int slab, int c, uint4 v) {
+    const uint32_t off = slab * SM90_SLAB_BYTES + swizzled(t, c);
+    ptx::st_async_v4(sKb_own + off, v, full_own + 8 * slab);
+    ptx::st_async_v4(sKb_peer + off, v, full_peer + 8 * slab);
+  };
   // one thread: group slabs [s0, s1) written here (fenced, the producer's barrier passed) → full barriers, pushes
   auto arrive_group = [&](uint32_t sKb, uint32_t sKb_peer, uint32_t full, uint32_t full_peer, int s0, int s1) {
 #pragma unroll
@@ -119,22 +136,37 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
       const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
       const uint32_t full = bars_full + 8 * SM90_SLABS * b, empty_a = bars_empty + 16 * b, empty_b = empty_a + 8;
       const uint32_t sKb_peer = sK0_peer + (sKb - sK0), full_peer = full_peer0 + 8 * SM90_SLABS * b;
+      const uint32_t sKb_own = sK0_own + (sKb - sK0), full_own = full_own0 + 8 * SM90_SLABS * b;
       // group A: channels 64i + 16q … + 15 → slab i, chunks 2q, 2q + 1
       if (k > 0) {
         ptx::mbarrier_wait(empty_a, (k - 1) & 1);
         ptx::mbarrier_wait_cluster(sValid + kPairPeerEmpty + 16 * b, (k - 1) & 1);
       }
       SPARSE_TRACE_P(16 + 8 * tr_blk + 1);
+      if constexpr (kLocalAsync >= 2) {
+        if (ptid == 0) {
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        uint4 lo, hi;
-        convert(st.a[i], i < 2 ? st.sc.x : st.sc.y, lo, hi);
-        put(sKb, sKb_peer, full_peer, i, 2 * q, lo, !kPushCodes);
-        put(sKb, sKb_peer, full_peer, i, 2 * q + 1, hi, !kPushCodes);
+          for (int sa = 0; sa < SM90_GROUP_A_SLABS; ++sa) ptx::mbarrier_arrive_expect_tx(full + 8 * sa, 2 * kHalf);  // both halves
+        }
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          uint4 lo, hi;
+          convert(st.a[i], i < 2 ? st.sc.x : st.sc.y, lo, hi);
+          put_async(sKb_own, full_own, sKb_peer, full_peer, i, 2 * q, lo);
+          put_async(sKb_own, full_own, sKb_peer, full_peer, i, 2 * q + 1, hi);
+        }
+      } else {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          uint4 lo, hi;
+          convert(st.a[i], i < 2 ? st.sc.x : st.sc.y, lo, hi);
+          put(sKb, sKb_peer, full_peer, i, 2 * q, lo, !kPushCodes);
+          put(sKb, sKb_peer, full_peer, i, 2 * q + 1, hi, !kPushCodes);
+        }
+        ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads
+        ptx::named_barrier_sync(kProducerSync, kProducerThreads);
+        if (ptid == 0) arrive_group(sKb, sKb_peer, full, full_peer, 0, SM90_GROUP_A_SLABS);
       }
-      ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads
-      ptx::named_barrier_sync(kProducerSync, kProducerThreads);
-      if (ptid == 0) arrive_group(sKb, sKb_peer, full, full_peer, 0, SM90_GROUP_A_SLABS);
       SPARSE_TRACE_P(16 + 8 * tr_blk + 2);
       // group B: loaded now (its registers were group A's), converted while B is still in use, stored once it is released
       const uint8_t* const row_b = st.row;
@@ -167,8 +199,17 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
         ptx::st_shared_u32(sValid + 16 * b + 4 * pwarp, bits_b);
         ptx::mbarrier_arrive(sValid + kPairValidBar + 8 * b);  // this warp's validity word is stored
       }
+      if constexpr (kLocalAsync >= 1) {
+        if (ptid == 0) {
 #pragma unroll
-      for (int i = 0; i < 2; ++i) put(sKb, sKb_peer, full_peer, SM90_SLABS - 1, 2 * q + i, r2[i], true);
+          for (int sb = SM90_GROUP_A_SLABS; sb < SM90_SLABS; ++sb) ptx::mbarrier_arrive_expect_tx(full + 8 * sb, 2 * kHalf);
+        }
+#pragma unroll
+        for (int i = 0; i < 2; ++i) put_async(sKb_own, full_own, sKb_peer, full_peer, SM90_SLABS - 1, 2 * q + i, r2[i]);
+      } else {
+#pragma unroll
+        for (int i = 0; i < 2; ++i) put(sKb, sKb_peer, full_peer, SM90_SLABS - 1, 2 * q + i, r2[i], true);
+      }
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
         uint4 lo, hi;
@@ -177,12 +218,19 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
         else
 #endif
           convert(rb[i], i < 2 ? sc_b0 : sc_b1, lo, hi);
-        put(sKb, sKb_peer, full_peer, SM90_GROUP_A_SLABS + i, 2 * q, lo, !kPushCodes);
-        put(sKb, sKb_peer, full_peer, SM90_GROUP_A_SLABS + i, 2 * q + 1, hi, !kPushCodes);
+        if constexpr (kLocalAsync >= 1) {
+          put_async(sKb_own, full_own, sKb_peer, full_peer, SM90_GROUP_A_SLABS + i, 2 * q, lo);
+          put_async(sKb_own, full_own, sKb_peer, full_peer, SM90_GROUP_A_SLABS + i, 2 * q + 1, hi);
+        } else {
+          put(sKb, sKb_peer, full_peer, SM90_GROUP_A_SLABS + i, 2 * q, lo, !kPushCodes);
+          put(sKb, sKb_peer, full_peer, SM90_GROUP_A_SLABS + i, 2 * q + 1, hi, !kPushCodes);
+        }
       }
-      ptx::fence_proxy_async();
-      ptx::named_barrier_sync(kProducerSync, kProducerThreads);
-      if (ptid == 0) arrive_group(sKb, sKb_peer, full, full_peer, SM90_GROUP_A_SLABS, SM90_SLABS);
+      if constexpr (kLocalAsync == 0) {
+        ptx::fence_proxy_async();
+        ptx::named_barrier_sync(kProducerSync, kProducerThreads);
+        if (ptid == 0) arrive_group(sKb, sKb_peer, full, full_peer, SM90_GROUP_A_SLABS, SM90_SLABS);
+      }
       SPARSE_TRACE_P(16 + 8 * tr_blk + 4);
       if (b) fills1 = k + 1;
       else fills0 = k + 1;

@@ -910,7 +910,7 @@ case $step in
     # (session 31, built and emulated, not yet run: no device that session) the paired sparse entry's gather staged in
     # registers (MLA_SM90_PAIR_STAGED=1: each producer thread loads its token's code chunks and scales from the cache
     # into registers a block ahead; group A converted and stored once released, group B loaded, converted and stored
-    # around its own release; no raw rows in shared memory). Variants — NAME EARLY BPRE PUSH AFIRST:
+    # around its own release; no raw rows in shared memory). Variants — NAME EARLY BPRE PUSH AFIRST LOCAL_ASYNC:
     #   stgb2 / stgb0: two / none of B's four chunks converted before B's wait, the next block's gather after B's
     #                  stores, the peer's half of the codes by st.async per 16-byte chunk;
     #   stge2 / stge0: the same with the next block's gather right after A's stores (MLA_SM90_PAIR_STAGED_EARLY=1;
@@ -918,20 +918,22 @@ case $step in
     #   stgp1 / stgp0: one / none of B's chunks early, the peer's half of the codes as one bulk push per slab half
     #                  (MLA_SM90_PAIR_STAGED_PUSH=1: session 19 found st.async slower per 16 bytes than st.shared);
     #   stgb2a / stgp1a: stgb2 / stgp1 with warpgroup 1's S of odd blocks on group A first (MLA_SM90_SPARSE_S1_AFIRST=1,
-    #                  both sparse entries, so the pair stays bit for bit the single entry): A is now written first.
+    #                  both sparse entries, so the pair stays bit for bit the single entry): A is now written first;
+    #   stga2e / stga1e: this CTA's own half of both groups / of group B by st.async as well (LOCAL_ASYNC 2 / 1: no proxy
+    #                  fence or producer barrier there, so EARLY's loads stay in flight), EARLY, BPRE 0.
     # .variants/NAME, or gzipped in .variants/gz/NAME/ (carry ".variants/gz": the carry limit); missing ones are built
     # here with nvcc. `staged`: two rounds of the h_q 128 sparse rows for each (STAGED_VARIANTS picks a subset) against
     # the shipped build, outputs checked against the oracle on round 1 (~4 min). `stagedtests`: the Hopper sparse GPU
     # tests of STAGED_VARIANTS (default stgb2), memcheck and racecheck on the first's.
     for f in .variants/gz/*/*.gz; do [ -e "$f" ] || continue; d=.variants/$(basename "$(dirname "$f")"); mkdir -p "$d"; gunzip -c "$f" > "$d/$(basename "$f" .gz)"; done
-    for v in "stgb2 0 2 0 0" "stgb0 0 0 0 0" "stge2 1 2 0 0" "stge0 1 0 0 0" "stgp1 0 1 1 0" "stgp0 0 0 1 0" "stgb2a 0 2 0 1" "stgp1a 0 1 1 1"; do
+    for v in "stgb2 0 2 0 0 0" "stgb0 0 0 0 0 0" "stge2 1 2 0 0 0" "stge0 1 0 0 0 0" "stgp1 0 1 1 0 0" "stgp0 0 0 1 0 0" "stgb2a 0 2 0 1 0" "stgp1a 0 1 1 1 0" "stga2e 1 0 0 0 2" "stga1e 1 0 0 0 1"; do
       set -- $v
       [ -e .variants/$1/mla_decode_sm90.sm_90a.cubin ] && continue
-      scripts/build-variant.sh "$1" mla_decode_sm90 sm_90a -DMLA_SM90_PAIR_STAGED=1 -DMLA_SM90_PAIR_STAGED_EARLY=$2 -DMLA_SM90_PAIR_STAGED_BPRE=$3 -DMLA_SM90_PAIR_STAGED_PUSH=$4 -DMLA_SM90_SPARSE_S1_AFIRST=$5 | tail -1
+      scripts/build-variant.sh "$1" mla_decode_sm90 sm_90a -DMLA_SM90_PAIR_STAGED=1 -DMLA_SM90_PAIR_STAGED_EARLY=$2 -DMLA_SM90_PAIR_STAGED_BPRE=$3 -DMLA_SM90_PAIR_STAGED_PUSH=$4 -DMLA_SM90_SPARSE_S1_AFIRST=$5 -DMLA_SM90_PAIR_STAGED_LOCAL_ASYNC=$6 | tail -1
       mkdir -p .variants/$1; cp dist/kv-$1/mla_decode_sm90.sm_90a.cubin .variants/$1/; rm -rf dist/kv-$1
     done
     if [ "$step" = staged ]; then
-      names=${STAGED_VARIANTS:-stgb2 stgb0 stge2 stge0 stgp1 stgp0 stgb2a stgp1a}
+      names=${STAGED_VARIANTS:-stgb2 stgb0 stge2 stge0 stgp1 stgp0 stgb2a stgp1a stga2e stga1e}
       vs=(); for n in $names; do vs+=(.variants/$n); done
       ab_rounds staged "sparse:8,9,10,11" dist/kernels "${vs[@]}"
     else
