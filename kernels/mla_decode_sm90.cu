@@ -123,7 +123,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     if (wg == 2) {
       ptx::setmaxnreg_dec<SM90_FP8_PRODUCER_REGS>();
       if constexpr (kPair) {
-#if MLA_SM90_PAIR_STAGED  // (experiment, session 31: mla_sm90_fp8_producer.cuh)
+#if MLA_SM90_PAIR_STAGED  // (experiment, session 31: mla_sm90_fp8_pair_staged.cuh)
         fp8_sparse_pair_producer_staged(p, *fp, w, m_block, sK0, sK1, sBar, sBarEmpty, sValid, tid - SM90_THREADS);
 #else
         fp8_sparse_pair_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);

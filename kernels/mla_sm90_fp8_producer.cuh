@@ -404,7 +404,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       uint4 r2[2];  // RoPE chunks 2q, 2q + 1 (as in fp8_sparse_producer: loaded before the waits)
 #pragma unroll
       for (int i = 0; i < 2; ++i) r2[i] = valid ? ptx::ld_global_v4(row + FP8_ROPE_OFFSET + 16 * (2 * q + i)) : zero;
-      // the even lanes vote; the even ballot bits gathered into 16 (as in fp8_sparse_producer)
+      // this warp's validity word (lanes 2i, 2i + 1 loaded position 16·pwarp + i's index)
       const uint32_t bits = even_lane_bits(vslot >= 0 && vslot < f.num_slots && (lane & 1) == 0);
       issue_raw(b, k, slot);
       SPARSE_TRACE_P(16 + 8 * tr_blk + 1);
