@@ -76,9 +76,9 @@ export type KernelEdit = [file: string, from: string, to: string];
  * kernel directory, in a fresh temporary directory. `emulate`: link in the kernel emulator (test/util/emu/), which
  * runs the metadata kernel, the portable decode kernels, the Hopper kernel and the combine — kernels/*.cu compiled for
  * the host — at their launches, under its shared-memory race detector (and its own test kernels, emu_selftest.cpp). `plant`: edits of the emulator's copy of kernels/ (never of kernels/ itself), for tests that
- * show a planted bug fails.
+ * show a planted bug fails. `defines`: -D/-U switches for that build (an experiment's form), after FLASH_MLA_EMU_DEFINES's.
  */
-export function buildFakeCuda(opts: { emulate?: boolean; plant?: KernelEdit[] } = {}): FakeCuda {
+export function buildFakeCuda(opts: { emulate?: boolean; plant?: KernelEdit[]; defines?: string[] } = {}): FakeCuda {
   const dir = mkdtempSync(join(tmpdir(), 'flash-mla-fake-cuda-'));
   const lib = join(dir, 'libcuda.so.1');
   // the encoder writes the fields below q_batch_stride as 64-bit device addresses (src/cuda/params.ts)
@@ -92,7 +92,7 @@ export function buildFakeCuda(opts: { emulate?: boolean; plant?: KernelEdit[] } 
     `-DAPPEND_FP8_PARAMS_BYTES=${APPEND_KV_FP8_PARAMS.bytes}`, `-DAPPEND_FP8_PARAMS_PTR_OFFSETS=${ptrsOf(APPEND_KV_FP8_PARAMS)}`,
     `-DLAYOUT_PARAMS_BYTES=${MLA_LAYOUT_PARAMS.bytes}`,
   ];
-  if (opts.emulate) buildEmulating(dir, lib, args, opts.plant ?? []);
+  if (opts.emulate) buildEmulating(dir, lib, args, opts.plant ?? [], opts.defines ?? []);
   else {
     const b = spawnSync(cc!, [...args, '-o', lib, FAKE_CUDA_SOURCE], { encoding: 'utf8' });
     if (b.status !== 0) throw new Error(`building the fake libcuda failed:\n${b.stderr}`);
@@ -146,13 +146,15 @@ export function checkWgmmaStandIn(real: string, standIn: string): number {
  * The planted-bug tests (FLASH_MLA_EMULATION=full) plant text of the shipped code and may not apply to an experiment.
  */
 function emuDefines(): string[] {
-  const flags = (process.env.FLASH_MLA_EMU_DEFINES ?? '').split(/\s+/).filter((f) => f !== '');
-  for (const f of flags) if (!/^-[DU][A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.+-]*)?$/.test(f)) throw new Error(`FLASH_MLA_EMU_DEFINES: '${f}' is not a -DNAME[=VALUE] or -UNAME flag`);
+  return checkedDefines((process.env.FLASH_MLA_EMU_DEFINES ?? '').split(/\s+/).filter((f) => f !== ''), 'FLASH_MLA_EMU_DEFINES');
+}
+function checkedDefines(flags: string[], what: string): string[] {
+  for (const f of flags) if (!/^-[DU][A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.+-]*)?$/.test(f)) throw new Error(`${what}: '${f}' is not a -DNAME[=VALUE] or -UNAME flag`);
   return flags;
 }
 
 /** The fake with the kernel emulator: kernels/ copied with the emulator's ptx*.cuh in place of the real ones, then linked. */
-function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: KernelEdit[]): void {
+function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: KernelEdit[], extraDefines: string[]): void {
   const kernels = join(dir, 'emu-kernels');
   cpSync(KERNELS_DIR, kernels, { recursive: true });
   // the Hopper stand-ins: the descriptor encoding must be the real one, the wgmma wrappers must mean what the real do
@@ -182,14 +184,14 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
   ]]);
   for (const [file, from, to] of plant) replaceInKernel(kernels, file, [[from, to]]);
   // the Hopper kernel and the headers only it includes (its math pieces, its FP8 producers) may hold no inline PTX
-  for (const file of ['mla_decode_sm90.cu', 'mla_decode_sm90_small.cu', 'mla_sm90_math.cuh', 'mla_sm90_fp8_producer.cuh', 'mla_sm90_fp8_dequant.cuh', 'mla_sm90_small_fp8.cuh', 'mla_sm90_small_merge.cuh', 'mla_sm90_small_sparse.cuh', 'mla_fold_combine.cuh']) {
+  for (const file of ['mla_decode_sm90.cu', 'mla_decode_sm90_small.cu', 'mla_sm90_math.cuh', 'mla_sm90_fp8_producer.cuh', 'mla_sm90_fp8_pair_staged.cuh', 'mla_sm90_fp8_dequant.cuh', 'mla_sm90_small_fp8.cuh', 'mla_sm90_small_merge.cuh', 'mla_sm90_small_sparse.cuh', 'mla_fold_combine.cuh']) {
     if (/\basm\b/.test(readFileSync(join(kernels, file), 'utf8'))) throw new Error(`kernels/${file} has inline PTX the emulator build does not replace: update test/util/fake-cuda.ts`);
   }
   const run = (cmd: string, args: string[]) => {
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`building the emulating fake libcuda failed: ${cmd} ${args.join(' ')}\n${r.stderr}`);
   };
-  const defines = emuDefines();
+  const defines = [...emuDefines(), ...checkedDefines(extraDefines, 'buildFakeCuda defines')];
   const objects = ['emu', 'emu_race', 'emu_combine', 'emu_sm90', 'emu_sm90_small', 'emu_selftest'].map((name) => {
     const obj = join(dir, `${name}.o`);
     // the kernels' headers first (their quoted includes find the stand-in ptx*.cuh beside them), then cuda_bf16.h etc.
