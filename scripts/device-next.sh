@@ -91,7 +91,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: staged | stagedtests | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: staged | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -906,7 +906,7 @@ case $step in
     fp8_tests s30ad "small-row Hopper kernel over the FP8 cache" 150
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/sboth)/ fp8_tests s30a-sboth "small-row kernel's sparse" 200
     ;;
-  staged|stagedtests)
+  staged|stagedtests|stagedbuild)
     # (session 31, built and emulated, not yet run: no device that session) the paired sparse entry's gather staged in
     # registers (MLA_SM90_PAIR_STAGED=1: each producer thread loads its token's code chunks and scales from the cache
     # into registers a block ahead; group A converted and stored once released, group B loaded, converted and stored
@@ -922,7 +922,8 @@ case $step in
     #   stga2e / stga1e: this CTA's own half of both groups / of group B by st.async as well (LOCAL_ASYNC 2 / 1: no proxy
     #                  fence or producer barrier there, so EARLY's loads stay in flight), EARLY, BPRE 0.
     # .variants/NAME, or gzipped in .variants/gz/NAME/ (carry ".variants/gz": the carry limit); missing ones are built
-    # here with nvcc. `staged`: two rounds of the h_q 128 sparse rows for each (STAGED_VARIANTS picks a subset) against
+    # here with nvcc (`stagedbuild`, on the workstation: build them all and gzip them into .variants/gz, nothing else —
+    # .variants/ does not survive a session). `staged`: two rounds of the h_q 128 sparse rows for each (STAGED_VARIANTS picks a subset) against
     # the shipped build, outputs checked against the oracle on round 1 (~4 min). `stagedtests`: the Hopper sparse GPU
     # tests of STAGED_VARIANTS (default stgb2), memcheck and racecheck on the first's.
     for f in .variants/gz/*/*.gz; do [ -e "$f" ] || continue; d=.variants/$(basename "$(dirname "$f")"); mkdir -p "$d"; gunzip -c "$f" > "$d/$(basename "$f" .gz)"; done
@@ -932,7 +933,13 @@ case $step in
       scripts/build-variant.sh "$1" mla_decode_sm90 sm_90a -DMLA_SM90_PAIR_STAGED=1 -DMLA_SM90_PAIR_STAGED_EARLY=$2 -DMLA_SM90_PAIR_STAGED_BPRE=$3 -DMLA_SM90_PAIR_STAGED_PUSH=$4 -DMLA_SM90_SPARSE_S1_AFIRST=$5 -DMLA_SM90_PAIR_STAGED_LOCAL_ASYNC=$6 | tail -1
       mkdir -p .variants/$1; cp dist/kv-$1/mla_decode_sm90.sm_90a.cubin .variants/$1/; rm -rf dist/kv-$1
     done
-    if [ "$step" = staged ]; then
+    if [ "$step" = stagedbuild ]; then
+      for d in .variants/stg*; do
+        [ -e "$d/mla_decode_sm90.sm_90a.cubin" ] || continue
+        mkdir -p ".variants/gz/$(basename "$d")"; gzip -9 -c "$d/mla_decode_sm90.sm_90a.cubin" > ".variants/gz/$(basename "$d")/mla_decode_sm90.sm_90a.cubin.gz"; rm -rf "$d"
+      done
+      du -sh .variants/gz
+    elif [ "$step" = staged ]; then
       names=${STAGED_VARIANTS:-stgb2 stgb0 stge2 stge0 stgp1 stgp0 stgb2a stgp1a stga2e stga1e}
       vs=(); for n in $names; do vs+=(.variants/$n); done
       ab_rounds staged "sparse:8,9,10,11" dist/kernels "${vs[@]}"
