@@ -56,6 +56,8 @@ using namespace mla;
 #include "mla_sm90_fp8_producer.cuh"
 
 #include "mla_sm90_fp8_pair_staged.cuh"
+#include "mla_sm90_kbuffers.cuh"
+#include "mla_sm90_part_trace.cuh"
 
 namespace {
 
@@ -108,15 +110,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   __syncthreads();
   if constexpr (kPair) ptx::cluster_sync();  // the peer's barriers are initialised before any remote arrival or push
 
-#if MLA_SM90_TRACE == 4 || MLA_SM90_TRACE == 5
-  const uint64_t tr_entry_ns = ptx::globaltimer();
-  const long long tr_entry_cycles = clock64();
-#endif
+  PartTrace tr;  // (-DMLA_SM90_TRACE: mla_sm90_part_trace.cuh)
+  tr.entry();
   // Everything below may depend on the previous kernel (metadata, q, kv cache): wait first (PDL).
   ptx::grid_dep_wait();
-#if MLA_SM90_TRACE == 3
-  const long long tr_after_wait = clock64();
-#endif
+  tr.past_wait();
   const PartWork w = load_part_work(p, blockIdx.y);
   if (w.begin_req >= p.b) return;  // idle part
   if constexpr (kFp8) {
@@ -138,22 +136,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     }
     ptx::setmaxnreg_inc<SM90_FP8_MATH_REGS>();
   }
-#ifdef MLA_SM90_TRACE  // timing experiment: thread 0's cycles per phase, summed over items (scripts/trace-sm90.mjs)
-  // (-DMLA_SM90_TRACE=2: the epilogue's phases instead — start: loop end → past the row-sum barrier, loop: the next Q's
-  // issue, epi: the stores; -DMLA_SM90_TRACE=3: start of the items after the first, the first item's start, the prologue
-  // from past the PDL wait to the first item's top; -DMLA_SM90_TRACE=4: the part's entry and end on the global timer
-  // and its clock cycles, for the SM clock and the parts' start skew; =5: the same with the SM's id for the cycles)
-  long long tr_top = clock64(), tr_mark = 0, tr_start = 0, tr_loop = 0, tr_epi = 0;
-#if MLA_SM90_TRACE == 3
-  const long long tr_pro = tr_top - tr_after_wait;
-  long long tr_first = 0;
-#endif
-#endif
+  tr.math_begin();
 
   const int r_loc[2] = {warp * 16 + g, warp * 16 + g + 8};  // this thread's two rows of the m-block
   const RowSet rs = kSparse ? row_set_token_padded(p, m_block, r_loc) : row_set(p, m_block, r_loc);
   const float scale_log2 = p.scale_softmax_log2;
-  uint32_t fills[2] = {0, 0};  // completed fills of K0 / K1 before the current item (mbarrier phases)
+  KBuffers<kMode> kb{base, sBar, sBarEmpty, kmap, {0, 0}};  // the K buffers (mla_sm90_kbuffers.cuh)
 
   int n_prefetched = 0;   // leading blocks of this item the previous one already loaded (0, 1 or 2)
   bool q_ready = false;   // the previous item's epilogue already started loading our Q
@@ -185,15 +173,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     else __syncthreads();
   };
 
-  // One thread: slabs [slab0, slab0 + n) of the 16-bit K block `page` into buffer `dst`, each on its own mbarrier of
-  // `bars` (slab y's: bars + 8y). The first item's blocks (below), an item's refills and the next item's prefetch.
-  auto issue_slabs = [&](uint32_t bars, uint32_t dst, int slab0, int n, int page) {
-    for (int slab = slab0; slab < slab0 + n; ++slab) {
-      ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
-      ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
-    }
-  };
-
   // 16-bit cache: the current item's seqlen, loaded by the item before (its next_seqlen; the first item's here), so
   // that no load stands between an item's top and its block count. FP8: slice_of loads it at the item's top.
   int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + w.begin_req);
@@ -222,17 +201,17 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         // 15, perf log `stagger`: the memory-bound rows ~1 % faster, S3 2.4 %). Warpgroup 1, whose first work is block 1,
         // waits and issues it. Not in the compute-bound entries: built into them it made ptxas schedule the main loop
         // differently (253 registers), and sweep#12 and #28 ran 1.5–2 % slower.
-        if (tid == 0) issue_slabs(sBar, sK0, 0, SM90_SLABS, page0);  // block 0 → buffer 0, its fill 0
+        if (tid == 0) kb.issue_slabs(sBar, sK0, 0, SM90_SLABS, page0);  // block 0 → buffer 0, its fill 0
         load_q(w.begin_req);
         q_ready = true;
         if (tid == kPage1Thread && n_prefetched > 1) {
           for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::mbarrier_wait(sBar + 8 * slab, 0);
-          issue_slabs(sBar + 8 * SM90_SLABS, sK1, 0, SM90_SLABS, page1);  // block 1 → buffer 1, its fill 0
+          kb.issue_slabs(sBar + 8 * SM90_SLABS, sK1, 0, SM90_SLABS, page1);  // block 1 → buffer 1, its fill 0
         }
       } else {
         if (tid == 0) {
           for (int j = 0; j < n_prefetched; ++j)  // block j → buffer j, its fill 0
-            issue_slabs(sBar + 8 * SM90_SLABS * j, j ? sK1 : sK0, 0, SM90_SLABS, j ? page1 : page0);
+            kb.issue_slabs(sBar + 8 * SM90_SLABS * j, j ? sK1 : sK0, 0, SM90_SLABS, j ? page1 : page0);
         }
         load_q(w.begin_req);
         q_ready = true;
@@ -242,10 +221,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
   [[maybe_unused]] int tr_it = 0;  // sparse trace: this warpgroup's loop iterations so far (pairs of blocks)
   for (int req = w.begin_req; req <= w.end_req; ++req) {
-#ifdef MLA_SM90_TRACE
-    if (req != w.begin_req) tr_top = clock64();
-    tr_mark = tr_top;
-#endif
+    tr.item_top(req == w.begin_req);
     const Slice sl = kSparse ? slice_of_len(p, w, req, rs, fp->topk) : kFp8 ? slice_of(p, w, req, rs) : slice_of_len(p, w, req, rs, seqlen);
     // The next item (request req + 1 from token 0) starts loading before this one's epilogue; its seqlen is
     // read now and used after the main loop, so the load's latency is hidden.
@@ -265,23 +241,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     const int* bt = p.block_table + static_cast<int64_t>(req) * p.block_table_stride + first_block;
     const int n_valid_last = sl.end_kv - (first_block + n_blocks - 1) * PAGE_BLOCK_SIZE;  // tokens of the last block
 
-    // Block j of this slice lives in buffer j & 1; its fill index there is fills[j & 1] + j / 2.
-    auto parity = [&](int j) -> uint32_t { return (fills[j & 1] + (j >> 1)) & 1; };
-    auto buffer = [&](int j) -> uint32_t { return (j & 1) ? sK1 : sK0; };
-    auto barrier = [&](int j) -> uint32_t { return sBar + 8 * SM90_SLABS * (j & 1); };  // slab 0's; slab y: + 8y
-    // FP8: group `group` of block j's buffer is consumed (one thread of the warpgroup, after its local barrier).
-    // kPair: also on the peer's "peer empty" barrier of the group, before which its producer pushes nothing into it.
-    auto release = [&](int j, int group) {
-      const uint32_t bar = sBarEmpty + 16 * (j & 1) + 8 * group;
-      ptx::mbarrier_arrive(bar);
-      if constexpr (kPair) ptx::mbarrier_arrive_remote(ptx::mapa_shared(bar + kPairPeerEmptyFromEmpty, ptx::cluster_ctarank() ^ 1u));
-    };
-    // One thread: load group `group` of block j (page `page`) into its buffer, each slab on its own mbarrier.
-    auto issue_group = [&](int j, int group, int page) {
-      issue_slabs(barrier(j), buffer(j), group == kGroupA ? 0 : SM90_GROUP_A_SLABS,
-                  group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS, page);
-    };
-
     math_sync();  // both warpgroups are done with the previous item's smem
     if (tid < 64) ptx::st_shared_f32(sM + tid * 4, kMaxInit);
     if (n_blocks > 0) {
@@ -294,11 +253,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         for (int j = n_prefetched; j < min(n_blocks, 2); ++j) {
           if constexpr (kStaggerItems) {  // block 1 once block 0 (issued by the item before) has landed
             if (j == 1)
-              for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::mbarrier_wait(barrier(0) + 8 * slab, parity(0));
+              for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::mbarrier_wait(kb.barrier(0) + 8 * slab, kb.parity(0));
           }
           const int page = ptx::ld_plain(bt + j);
-          issue_group(j, kGroupA, page);
-          issue_group(j, kGroupB, page);
+          kb.issue_group(j, kGroupA, page);
+          kb.issue_group(j, kGroupB, page);
         }
       }
       if (!q_ready) load_q(req);
@@ -319,16 +278,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
     if (wg == 0 && n_blocks > 0) {
       // ======================================= warpgroup 0: blocks 0, 2, 4, … ===================================
-      issue_s_half<T, kGroupA>(s, sQ, sK0, barrier(0), parity(0), true);
-      issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(0), parity(0), false);
+      issue_s_half<T, kGroupA>(s, sQ, sK0, kb.barrier(0), kb.parity(0), true);
+      issue_s_half<T, kGroupB>(s, sQ, sK0, kb.barrier(0), kb.parity(0), false);
       ptx::wgmma_commit();
       ptx::wgmma_wait<0>();
-#if defined(MLA_SM90_TRACE) && MLA_SM90_TRACE != 2
-      { const long long t = clock64(); tr_start += t - tr_top; tr_mark = t; }
-#endif
-#if MLA_SM90_TRACE == 3
-      if (req == w.begin_req) tr_first = tr_start;
-#endif
+      tr.first_s_done(req == w.begin_req);
 #pragma unroll 1
       for (int j = 0; j < n_blocks; j += 2) {
         const uint32_t b_ = opaque(base);
@@ -343,7 +297,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
         // softmax of block j against the running max
         float mx[2], m_old[2], m_new[2], scale0[2], sum[2];
-        if constexpr (kPair) ptx::mbarrier_wait(sValid + kPairValidBar, parity(j));
+        if constexpr (kPair) ptx::mbarrier_wait(sValid + kPairValidBar, kb.parity(j));
         if constexpr (kSparse)  // buffer 0's block (its mask is read before this warpgroup releases the buffer)
           mask_and_row_max<true>(s, (first_block + j) * PAGE_BLOCK_SIZE, q4, sl.row_end, mx, valid_mask(sValid));
         else
@@ -390,15 +344,15 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         ptx::wgmma_wait<0>();
         if constexpr (kEarlyP0) {  // K0.A (V0L) is dead once every warp of WG0 is past its P·V
           ptx::named_barrier_sync(kWg0Local, kOne);
-          if (wg_tid == 0) release(j, kGroupA);
+          if (wg_tid == 0) kb.release(j, kGroupA);
         }
 
         ptx::named_barrier_sync(kScale1Ready, kBoth);  // WG1's softmax of block j+1 is done; all of WG0 is past V0L
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 1);
         if constexpr (kFp8 && !kEarlyP0) {
-          if (wg_tid == 0) release(j, kGroupA);
+          if (wg_tid == 0) kb.release(j, kGroupA);
         } else if constexpr (!kFp8) {
-          if (has2 && wg_tid == 0) issue_group(j + 2, kGroupA, page2);
+          if (has2 && wg_tid == 0) kb.issue_group(j + 2, kGroupA, page2);
         }
         float scale1[2];
 #pragma unroll
@@ -426,12 +380,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           if constexpr (kEarlyP0) {  // K1.A released before S of block j+2 waits for that block's fill
             ptx::wgmma_wait<0>();
             ptx::named_barrier_sync(kWg0Local, kOne);
-            if (wg_tid == 0) release(j + 1, kGroupA);
+            if (wg_tid == 0) kb.release(j + 1, kGroupA);
           }
         }
         // S of block j+2 overlaps the tail of that P·V
         if (has2) {
-          issue_s_half<T, kGroupA>(s, sQ, sK0, barrier(j + 2), parity(j + 2), true);
+          issue_s_half<T, kGroupA>(s, sQ, sK0, kb.barrier(j + 2), kb.parity(j + 2), true);
           ptx::wgmma_commit();
           ptx::wgmma_wait<1>();
         } else {
@@ -441,12 +395,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         if (!kEarlyP0 && (kFp8 ? has1 : has3)) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
           ptx::named_barrier_sync(kWg0Local, kOne);
           if (wg_tid == 0) {
-            if constexpr (kFp8) release(j + 1, kGroupA);
-            else issue_group(j + 3, kGroupA, page3);
+            if constexpr (kFp8) kb.release(j + 1, kGroupA);
+            else kb.issue_group(j + 3, kGroupA, page3);
           }
         }
         if (has2) {
-          issue_s_half<T, kGroupB>(s, sQ, sK0, barrier(j + 2), parity(j + 2), false);
+          issue_s_half<T, kGroupB>(s, sQ, sK0, kb.barrier(j + 2), kb.parity(j + 2), false);
           ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();  // unconditional: the compiler must see nothing in flight on every path
@@ -456,8 +410,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     } else if (n_blocks > 0) {
       // ======================================= warpgroup 1: blocks 1, 3, 5, … ===================================
       if (n_blocks > 1) {
-        issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(1), parity(1), true);
-        issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(1), parity(1), false);
+        issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(1), kb.parity(1), true);
+        issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(1), kb.parity(1), false);
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
       }
@@ -478,7 +432,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         float mx[2];
         if constexpr (kSparse) {  // buffer 1's block; without one, no read (the producer may be refilling the mask)
           if constexpr (kPair) {
-            if (has1) ptx::mbarrier_wait(sValid + kPairValidBar + 8, parity(j + 1));
+            if (has1) ptx::mbarrier_wait(sValid + kPairValidBar + 8, kb.parity(j + 1));
           }
           mask_and_row_max<true>(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx, has1 ? valid_mask(sValid + 16) : ~0ull);
         } else
@@ -525,7 +479,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           ptx::named_barrier_arrive(kP1Ready, kBoth);
           ptx::wgmma_wait<0>();
           ptx::named_barrier_sync(kWg1Local, kOne);  // K0.B is dead once P0·V0R is done
-          if (wg_tid == 0) release(j, kGroupB);
+          if (wg_tid == 0) kb.release(j, kGroupB);
           scale_rows(o, scale1[0], scale1[1]);
           if (has1) {  // O_R += P1 · V1R
             if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
@@ -535,7 +489,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             ptx::wgmma_commit();
             ptx::wgmma_wait<0>();
             ptx::named_barrier_sync(kWg1Local, kOne);  // K1.B is dead once P1·V1R is done
-            if (wg_tid == 0) release(j + 1, kGroupB);
+            if (wg_tid == 0) kb.release(j + 1, kGroupB);
           }
         } else {  // (its P0 · V0R as above, after its own P·V of block j+1: duplicated, since one shared lambda changed
                   // every entry's machine code)
@@ -574,16 +528,16 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             ptx::wgmma_wait<1>();
             ptx::named_barrier_sync(kWg1Local, kOne);
             if (wg_tid == 0) {
-              if constexpr (kFp8) release(j + 1, kGroupB);
-              else issue_group(j + 3, kGroupB, page3);
+              if constexpr (kFp8) kb.release(j + 1, kGroupB);
+              else kb.issue_group(j + 3, kGroupB, page3);
             }
           }
           ptx::wgmma_wait<0>();
           if (kFp8 || has2) {  // K0.B is dead once P0·V0R is done
             ptx::named_barrier_sync(kWg1Local, kOne);
             if (wg_tid == 0) {
-              if constexpr (kFp8) release(j, kGroupB);
-              else issue_group(j + 2, kGroupB, page2);
+              if constexpr (kFp8) kb.release(j, kGroupB);
+              else kb.issue_group(j + 2, kGroupB, page2);
             }
           }
         }
@@ -591,13 +545,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         if (has3) {  // S of block j+3: its B half was issued first
 #if MLA_SM90_SPARSE_S1_AFIRST  // (experiment, session 31: with the staged pair producer group A is written first)
           if constexpr (kSparse) {  // (both sparse entries: the pair's output stays bit for bit the single entry's)
-            issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
-            issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3), parity(j + 3), false);
+            issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), true);
+            issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), false);
           } else
 #endif
           {
-            issue_s_half<T, kGroupB>(s, sQ, sK1, barrier(j + 3), parity(j + 3), true);
-            issue_s_half<T, kGroupA>(s, sQ, sK1, barrier(j + 3), parity(j + 3), false);
+            issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), true);
+            issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), false);
           }
           ptx::wgmma_commit();
         }
@@ -606,11 +560,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         SPARSE_TRACE_NEXT(tr_it);
       }
     }
-#if defined(MLA_SM90_TRACE) && MLA_SM90_TRACE != 2
-    { const long long t = clock64(); tr_loop += t - tr_mark; tr_mark = t; }
-#elif defined(MLA_SM90_TRACE)
-    tr_mark = clock64();
-#endif
+    tr.loops_done();
     // Both warpgroups' loops are over: every K group is free once its own warpgroup is (A: last read by WG0's
     // P·V and WG1's S of odd blocks, done before WG0's last Scale1 sync; B: last read by WG1's P·V and WG0's S of
     // even blocks, done before WG1's last Scale0 sync). Each warpgroup loads its groups of the next item's first
@@ -621,15 +571,15 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       const int end_kv = slice_end_kv(p, end_token, next_seqlen, rs.s_last);
       n_next = __shfl_sync(0xffffffffu, end_kv > 0 ? (end_kv - 1) / PAGE_BLOCK_SIZE + 1 : 0, 0);
     }
-    fills[0] += (n_blocks + 1) >> 1;
-    fills[1] += n_blocks >> 1;
+    kb.fills[0] += (n_blocks + 1) >> 1;
+    kb.fills[1] += n_blocks >> 1;
     n_prefetched = min(n_next, kStaggerItems ? 1 : 2);  // staggered: the next item's block 1 is issued at its top
     if (!kFp8 && wg_tid == 0 && n_prefetched > 0) {  // FP8: the producer is already on the next item
       const int page0 = next_page0, page1 = next_page1;  // (loaded at the item's top)
       const int group = wg == 0 ? kGroupA : kGroupB;
-      // the next item's block j → buffer j, fill index fills[j] (parity() of the next item, written out here)
+      // the next item's block j → buffer j, fill index fills[j] (kb.parity() of the next item, written out here)
       auto issue_next = [&](int j, int page) {
-        issue_slabs(sBar + 8 * SM90_SLABS * j, j ? sK1 : sK0, group == kGroupA ? 0 : SM90_GROUP_A_SLABS,
+        kb.issue_slabs(sBar + 8 * SM90_SLABS * j, j ? sK1 : sK0, group == kGroupA ? 0 : SM90_GROUP_A_SLABS,
                     group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS, page);
       };
       issue_next(0, page0);
@@ -645,16 +595,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       if (q4 == 0) ptx::st_shared_f32(sL + (wg * 64 + r_loc[h]) * 4, row_sum[h]);
     }
     ptx::named_barrier_sync(kSumReady, kBoth);  // also: both warpgroups are past their last S, so sQ is free
-#if MLA_SM90_TRACE == 2
-    { const long long t = clock64(); tr_start += t - tr_mark; tr_mark = t; }
-#endif
+    tr.sums_done();
     if (n_next > 0) {
       load_q(req + 1);  // lands while this item's rows are written out
       q_ready = true;
     }
-#if MLA_SM90_TRACE == 2
-    { const long long t = clock64(); tr_loop += t - tr_mark; tr_mark = t; }
-#endif
+    tr.next_q_issued();
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (64 + r_loc[h]) * 4);
@@ -668,31 +614,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       }
       store_row_wide<T, kSparse>(p, req, sl, rs, h, o, L, m, wg * (HEAD_DIM_V / 2), q4, wg == 0 && q4 == 0, out_scale);
     }
-#ifdef MLA_SM90_TRACE
-    tr_epi += clock64() - tr_mark;
-#endif
+    tr.rows_stored();
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's
   }
   if constexpr (kPair) ptx::cluster_sync();  // (the producer's side: after its loop)
-#ifdef MLA_SM90_TRACE  // into the metadata row's unused ints 5–7 (no kernel reads them)
-  if (m_block == 0 && tid == 0) {
-    int* row = const_cast<int*>(p.tile_scheduler_metadata) + blockIdx.y * kMetadataRowInts;
-#if MLA_SM90_TRACE == 4 || MLA_SM90_TRACE == 5  // the part's timeline: entry and end on the global ns timer (low 32
-    // bits), the SM cycles between (=5: the SM's id instead, for which SMs the slow parts ran on)
-    row[5] = static_cast<int>(static_cast<uint32_t>(tr_entry_ns));
-    row[6] = static_cast<int>(static_cast<uint32_t>(ptx::globaltimer()));
-    row[7] = MLA_SM90_TRACE == 5 ? static_cast<int>(ptx::smid()) : static_cast<int>(clock64() - tr_entry_cycles);
-#elif MLA_SM90_TRACE == 3
-    row[5] = static_cast<int>(tr_start - tr_first);
-    row[6] = static_cast<int>(tr_first);
-    row[7] = static_cast<int>(tr_pro);
-#else
-    row[5] = static_cast<int>(tr_start);
-    row[6] = static_cast<int>(tr_loop);
-    row[7] = static_cast<int>(tr_epi);
-#endif
-  }
-#endif
+  tr.write(p, m_block, tid);
 }
 
 }  // namespace

@@ -899,7 +899,7 @@ if (scenarioName) {
           emulate: true,
           plant: [[producer, 'raw_a0[i] = ptx::ld_shared_v4(row0 + 64 * h + 16 * ((i + t) & 3));\n      ptx::named_barrier_sync(kProducerSync, kProducerThreads);', 'raw_a0[i] = ptx::ld_shared_v4(row0 + 64 * h + 16 * ((i + t) & 3));']],
         }),
-        noRelease: buildFakeCuda({ emulate: true, plant: [['mla_decode_sm90.cu', '          if (wg_tid == 0) release(j, kGroupA);\n', '']] }),
+        noRelease: buildFakeCuda({ emulate: true, plant: [['mla_decode_sm90.cu', '          if (wg_tid == 0) kb.release(j, kGroupA);\n', '']] }),
         wrongScale: buildFakeCuda({ emulate: true, plant: [[producer, 'raw_a0[i], scale_a0);', 'raw_a0[i], scale_a1);']] }),
       };
       const seed = freshSeed();
