@@ -4,7 +4,9 @@
 // MLA_SM90_PAIR_STAGED_BPRE (group B chunks converted before B's wait, 0–2), MLA_SM90_PAIR_STAGED_EARLY (the next
 // block's gather right after group A's stores), MLA_SM90_PAIR_STAGED_PUSH (the peer's half of the codes by bulk
 // pushes instead of st.async) and MLA_SM90_PAIR_STAGED_LOCAL_ASYNC (this CTA's own half by st.async too: group B's
-// (1) or both groups' (2), with no proxy fence or producer barrier for them). Included by mla_decode_sm90.cu after mla_sm90_fp8_producer.cuh; perf log, session 31.
+// (1) or both groups' (2), with no proxy fence or producer barrier for them) and MLA_SM90_PAIR_STAGED_L2 (each block's
+// rows prefetched into L2 a block ahead; session 32). Included by mla_decode_sm90.cu after mla_sm90_fp8_producer.cuh;
+// perf log, sessions 31–32.
 #pragma once
 #include <cstdint>
 
@@ -23,6 +25,9 @@ namespace {
 #endif
 #ifndef MLA_SM90_PAIR_STAGED_LOCAL_ASYNC
 #define MLA_SM90_PAIR_STAGED_LOCAL_ASYNC 0
+#endif
+#ifndef MLA_SM90_PAIR_STAGED_L2
+#define MLA_SM90_PAIR_STAGED_L2 0
 #endif
 // One position's registers for fp8_sparse_pair_producer_staged: thread q's code chunks 64i + 16q of group A, the
 // token's scales, its cache row (nullptr: invalid; group B's chunks and the RoPE chunks are loaded from it later),
@@ -132,6 +137,14 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
 #pragma unroll 1
     for (int j = 0; j < n_blocks; ++j) {
       SPARSE_TRACE_P(16 + 8 * tr_blk + 0);
+#if MLA_SM90_PAIR_STAGED_L2
+      // (session 32) block j + 1's row into L2 now, a block before its gather: without it each block's gather is two
+      // dependent DRAM round trips on this chain — group A's chunks at this iteration's end (stage_row), group B's and
+      // the RoPE after A's stores in the next — unless a release wait hides them. One bulk prefetch per token (its
+      // index was loaded an iteration ago); nothing else of this producer uses the TMA unit.
+      if (q == 0 && slot_next >= 0 && slot_next < f.num_slots)
+        ptx::prefetch_l2_bulk(sparse_row(p, f, cache, contiguous, slot_next), FP8_BYTES_PER_TOKEN);
+#endif
       const int b = j & 1;
       const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
       const uint32_t full = bars_full + 8 * SM90_SLABS * b, empty_a = bars_empty + 16 * b, empty_b = empty_a + 8;

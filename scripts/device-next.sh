@@ -906,11 +906,11 @@ case $step in
     fp8_tests s30ad "small-row Hopper kernel over the FP8 cache" 150
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/sboth)/ fp8_tests s30a-sboth "small-row kernel's sparse" 200
     ;;
-  staged|stagedtests|stagedbuild)
+  staged|staged2|stagedtests|stagedbuild)
     # (session 31, built and emulated, not yet run: no device that session) the paired sparse entry's gather staged in
     # registers (MLA_SM90_PAIR_STAGED=1: each producer thread loads its token's code chunks and scales from the cache
     # into registers a block ahead; group A converted and stored once released, group B loaded, converted and stored
-    # around its own release; no raw rows in shared memory). Variants — NAME EARLY BPRE PUSH AFIRST LOCAL_ASYNC:
+    # around its own release; no raw rows in shared memory). Variants — NAME EARLY BPRE PUSH AFIRST LOCAL_ASYNC L2:
     #   stgb2 / stgb0: two / none of B's four chunks converted before B's wait, the next block's gather after B's
     #                  stores, the peer's half of the codes by st.async per 16-byte chunk;
     #   stge2 / stge0: the same with the next block's gather right after A's stores (MLA_SM90_PAIR_STAGED_EARLY=1;
@@ -920,31 +920,42 @@ case $step in
     #   stgb2a / stgp1a: stgb2 / stgp1 with warpgroup 1's S of odd blocks on group A first (MLA_SM90_SPARSE_S1_AFIRST=1,
     #                  both sparse entries, so the pair stays bit for bit the single entry): A is now written first;
     #   stga2e / stga1e: this CTA's own half of both groups / of group B by st.async as well (LOCAL_ASYNC 2 / 1: no proxy
-    #                  fence or producer barrier there, so EARLY's loads stay in flight), EARLY, BPRE 0.
-    # .variants/NAME, or gzipped in .variants/gz/NAME/ (carry ".variants/gz": the carry limit); missing ones are built
-    # here with nvcc (`stagedbuild`, on the workstation: build them all and gzip them into .variants/gz, nothing else —
-    # .variants/ does not survive a session). `staged`: two rounds of the h_q 128 sparse rows for each (STAGED_VARIANTS picks a subset) against
-    # the shipped build, outputs checked against the oracle on round 1 (~4 min). `stagedtests`: the Hopper sparse GPU
-    # tests of STAGED_VARIANTS (default stgb2), memcheck and racecheck on the first's.
-    for f in .variants/gz/*/*.gz; do [ -e "$f" ] || continue; d=.variants/$(basename "$(dirname "$f")"); mkdir -p "$d"; gunzip -c "$f" > "$d/$(basename "$f" .gz)"; done
-    for v in "stgb2 0 2 0 0 0" "stgb0 0 0 0 0 0" "stge2 1 2 0 0 0" "stge0 1 0 0 0 0" "stgp1 0 1 1 0 0" "stgp0 0 0 1 0 0" "stgb2a 0 2 0 1 0" "stgp1a 0 1 1 1 0" "stga2e 1 0 0 0 2" "stga1e 1 0 0 0 1"; do
+    #                  fence or producer barrier there, so EARLY's loads stay in flight), EARLY, BPRE 0;
+    #   stgb2l, stgb0l, stge0l, stge2l, stga2el (session 32): stgb2, stgb0, stge0, stge2, stga2e with block j + 1's rows
+    #                  prefetched into L2 at block j's top (MLA_SM90_PAIR_STAGED_L2=1: the gather's two dependent loads
+    #                  per block then come from L2, not DRAM).
+    # Builds: .variants/NAME, or gzipped in .variants/gz/NAME/ (the first eight) and .variants/gz2/NAME/ (the other
+    # seven); a missing one the step needs is built here with nvcc (~15 s). `stagedbuild` (on the workstation: .variants/
+    # does not survive a session) builds all fifteen and gzips them there, nothing else. Fifteen fit neither one
+    # 10-minute device call nor the 64 MiB carry, so: `staged` (carry ".variants/gz") times the first eight, `staged2`
+    # (carry ".variants/gz2") the other seven — two rounds of the h_q 128 sparse rows each against the shipped build,
+    # outputs checked against the oracle on round 1, ~4 min per call; STAGED_VARIANTS picks others. `stagedtests`: the
+    # Hopper sparse GPU tests of STAGED_VARIANTS (default stgb2), memcheck and racecheck on the first's.
+    group1="stgb2 stgb0 stge2 stge0 stgp1 stgp0 stgb2a stgp1a" group2="stga2e stga1e stgb2l stgb0l stge0l stge2l stga2el"
+    # (stagedbuild starts clean: builds left from an older tree would be timed as if they were this one's)
+    [ "$step" = stagedbuild ] && rm -rf .variants/stg* .variants/gz .variants/gz2
+    for f in .variants/gz/*/*.gz .variants/gz2/*/*.gz; do [ -e "$f" ] || continue; d=.variants/$(basename "$(dirname "$f")"); mkdir -p "$d"; gunzip -c "$f" > "$d/$(basename "$f" .gz)"; done
+    case $step in staged) want=${STAGED_VARIANTS:-$group1} ;; staged2) want=${STAGED_VARIANTS:-$group2} ;; stagedtests) want=${STAGED_VARIANTS:-stgb2} ;; *) want="$group1 $group2" ;; esac
+    for v in "stgb2 0 2 0 0 0 0" "stgb0 0 0 0 0 0 0" "stge2 1 2 0 0 0 0" "stge0 1 0 0 0 0 0" "stgp1 0 1 1 0 0 0" "stgp0 0 0 1 0 0 0" "stgb2a 0 2 0 1 0 0" "stgp1a 0 1 1 1 0 0" "stga2e 1 0 0 0 2 0" "stga1e 1 0 0 0 1 0" \
+             "stgb2l 0 2 0 0 0 1" "stgb0l 0 0 0 0 0 1" "stge0l 1 0 0 0 0 1" "stge2l 1 2 0 0 0 1" "stga2el 1 0 0 0 2 1"; do
       set -- $v
+      [[ " $want " == *" $1 "* ]] || continue
       [ -e .variants/$1/mla_decode_sm90.sm_90a.cubin ] && continue
-      scripts/build-variant.sh "$1" mla_decode_sm90 sm_90a -DMLA_SM90_PAIR_STAGED=1 -DMLA_SM90_PAIR_STAGED_EARLY=$2 -DMLA_SM90_PAIR_STAGED_BPRE=$3 -DMLA_SM90_PAIR_STAGED_PUSH=$4 -DMLA_SM90_SPARSE_S1_AFIRST=$5 -DMLA_SM90_PAIR_STAGED_LOCAL_ASYNC=$6 | tail -1
+      scripts/build-variant.sh "$1" mla_decode_sm90 sm_90a -DMLA_SM90_PAIR_STAGED=1 -DMLA_SM90_PAIR_STAGED_EARLY=$2 -DMLA_SM90_PAIR_STAGED_BPRE=$3 -DMLA_SM90_PAIR_STAGED_PUSH=$4 -DMLA_SM90_SPARSE_S1_AFIRST=$5 -DMLA_SM90_PAIR_STAGED_LOCAL_ASYNC=$6 -DMLA_SM90_PAIR_STAGED_L2=$7 | grep -E 'built|[1-9][0-9]* bytes spill|C75'
       mkdir -p .variants/$1; cp dist/kv-$1/mla_decode_sm90.sm_90a.cubin .variants/$1/; rm -rf dist/kv-$1
     done
     if [ "$step" = stagedbuild ]; then
       for d in .variants/stg*; do
         [ -e "$d/mla_decode_sm90.sm_90a.cubin" ] || continue
-        mkdir -p ".variants/gz/$(basename "$d")"; gzip -9 -c "$d/mla_decode_sm90.sm_90a.cubin" > ".variants/gz/$(basename "$d")/mla_decode_sm90.sm_90a.cubin.gz"; rm -rf "$d"
+        n=$(basename "$d"); g=gz; [[ " $group2 " == *" $n "* ]] && g=gz2
+        mkdir -p ".variants/$g/$n"; gzip -9 -c "$d/mla_decode_sm90.sm_90a.cubin" > ".variants/$g/$n/mla_decode_sm90.sm_90a.cubin.gz"; rm -rf "$d"
       done
-      du -sh .variants/gz
-    elif [ "$step" = staged ]; then
-      names=${STAGED_VARIANTS:-stgb2 stgb0 stge2 stge0 stgp1 stgp0 stgb2a stgp1a stga2e stga1e}
-      vs=(); for n in $names; do vs+=(.variants/$n); done
-      ab_rounds staged "sparse:8,9,10,11" dist/kernels "${vs[@]}"
+      du -sh .variants/gz .variants/gz2
+    elif [ "$step" = staged ] || [ "$step" = staged2 ]; then
+      vs=(); for n in $want; do vs+=(.variants/$n); done
+      ab_rounds "$step" "sparse:8,9,10,11" dist/kernels "${vs[@]}"
     else
-      names=${STAGED_VARIANTS:-stgb2}
+      names=$want
       for n in $names; do FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$n)/ fp8_tests staged-$n "Hopper sparse|paired entry" 150; done
       first=${names%% *}
       FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$first)/ sanitize_fp8_tests staged-$first "Hopper sparse|paired entry" 200
