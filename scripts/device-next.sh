@@ -188,6 +188,8 @@ ab_rounds() {
       done
     done
   done
+  # the perf log's table of it (scripts/ab-table.mjs: both rounds per build, the mean against the first build)
+  node scripts/ab-table.mjs "$out" "$tag" 2>&1 | tee "$out/$tag-table.md"
 }
 
 case $step in
