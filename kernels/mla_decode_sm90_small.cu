@@ -27,9 +27,8 @@
 //
 // FP8 cache (entry mla_decode_sm90_small_fp8_bf16, kF16) and sparse decode over it (entry
 // mla_decode_sm90_small_fp8_sparse_bf16, kSparse): their datapaths, shared-memory use and measurements are described
-// where they live, at the top of mla_sm90_small_fp8.cuh (the f16 datapath, and the register-A datapath, kRegA, the
-// dense entry's default since session 23, the sparse entry's since session 25 over whole-row stages) and of
-// mla_sm90_small_sparse.cuh (the gather).
+// where they live, at the top of mla_sm90_small_fp8.cuh (the f16 math on the register-A datapath: the codes straight
+// into the wgmma's A fragments) and of mla_sm90_small_sparse.cuh (the gather).
 // Launch: grid (1, num_sm_parts, 1), block SM90S_THREADS, dynamic smem SM90S_SMEM_BYTES (bf16 entry),
 // SM90S_R32_SMEM_BYTES (32-row entry) or SM90S_F8_SMEM_BYTES (FP8 entries; mla_config.h); arguments: params and the K
 // tensor map (bf16 entries), or params, the raw-byte, the RoPE, the swizzled raw-byte and the scale tensor maps (dense
@@ -37,10 +36,6 @@
 // Marked hot: spill-free.
 #include <cstdint>
 #include <cuda.h>
-
-#ifndef MLA_SM90S_FP8_REGA
-#define MLA_SM90S_FP8_REGA 1  // the dense FP8 entry's register-A datapath (0: session 9's f16 copy of K in shared memory)
-#endif
 
 #include "mla_config.h"
 #include "mla_fp8_params.h"
@@ -61,10 +56,11 @@ using namespace mla;
 #include "mla_sm90_small_sparse_r32.cuh"
 
 // kFp8: the FP8 cache; kRows: the folded query rows a CTA holds (the wgmma's N), 16 or 32 (16-bit cache only).
-// Dense (!kSparse): k_map is the 16-bit cache's tensor map, or with kFp8 the FP8 cache's raw-byte map and rope_map its
-// RoPE columns' (mla_config.h); over the FP8 cache the body runs the f16 datapath (kF16, above: K as the unscaled e4m3
-// codes in f16, Q in f16 scaled per row by a power of two, four S partials, one per 128-channel scale group, combined
-// with the tokens' scales, P·V per group, each group's Oᵀ in units of a running reference scale r_g).
+// Dense (!kSparse): k_map is the 16-bit cache's tensor map, or with kFp8 the FP8 cache's raw-byte map (only prefetched:
+// the register-A stages come by raw_sw_map and scale_map) and rope_map its RoPE columns' (mla_config.h); over the FP8
+// cache the body runs the f16 math (kF16: K as the unscaled e4m3 codes in f16, Q in f16 scaled per row by a power of
+// two, four S partials, one per 128-channel scale group, combined with the tokens' scales, P·V per group, each group's
+// Oᵀ in units of a running reference scale r_g) on the register-A datapath.
 // kSparse (with kFp8; entry mla_decode_sm90_small_fp8_sparse_bf16, level 4): sparse decode, fp the MlaFp8Params; the
 // CTA's columns are 16 heads of one query token (blockIdx.x = token · ceil(h_q / 16) + group; h_q ≤ 32), its tokens
 // that token's topk positions; each block's
@@ -78,13 +74,14 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   using T = __nv_bfloat16;
   using Lay = Small<kRows>;
   constexpr int kCols = kRows / 8;  // n8 column tiles of a fragment
-  constexpr bool kF16 = kFp8;  // the f16 datapath: both FP8 entries
-  // the dense FP8 entry's register-A datapath (mla_sm90_small_fp8.cuh, f16r_scores / f16r_pv): per warpgroup two raw
-  // stages (swizzled boxes, raw_sw_map) in its K buffer's slabs 0–3 and 4–7, slab 8 as before; no f16 copy of K
-  // (the sparse entry always — per warpgroup two gathered stages of 64 whole token rows (656 B: codes, scales, RoPE in
-  // one bulk copy each; SM90S_F8SP_*) and its slab 8; the scales and the RoPE read from the stage; Q and the merge
-  // moved. MLA_SM90S_FP8_REGA=0 builds the dense entry on session 9's f16 copy of K.)
-  constexpr bool kRegA = kFp8 && (kSparse || MLA_SM90S_FP8_REGA);
+  // Both FP8 entries run the f16 datapath's math (kF16: four S partials, reference scales, Pᵀ copies) on the
+  // register-A datapath (mla_sm90_small_fp8.cuh, f16r_scores / f16r_pv): K's codes go from a raw stage into the wgmma's
+  // A fragments, no f16 copy of K. Dense: per warpgroup two raw stages (swizzled boxes, raw_sw_map) in its K buffer's
+  // slabs 0–3 and 4–7, slab 8 for the RoPE and Pᵀ; sparse: per warpgroup two gathered stages of 64 whole token rows
+  // (656 B: codes, scales, RoPE in one bulk copy each; SM90S_F8SP_*) and its slab 8, the scales and the RoPE read from
+  // the stage. (Session 9's dense form, the codes converted to an f16 copy of K in shared memory, lost to it in session
+  // 23 and is in git history, commit 221bdfc.)
+  constexpr bool kF16 = kFp8;
   // sparse: a gather warpgroup (warpgroup 2: its warps 2x, 2x + 1 gather math warpgroup x's blocks as soon as a stage is
   // free, so the per-token copies' issue leaves the math warpgroups' chain); the math warpgroups' CTA barriers are then
   // a named barrier over their 256 threads (math_sync); 384 threads (perf log session 27, `gwg`)
@@ -107,31 +104,31 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // flag, and the dense entry's Q row factors or the sparse entry's validity masks.
   const uint32_t slack = base - ptx::smem_addr(smem_raw);
   const uint32_t side = kFp8 ? (slack >= kSideBytes ? base - kSideBytes : base + SM90S_F8_USED_BYTES) : 0u;
-  // bf16: this warpgroup's "K block landed"; FP8: its "raw block landed" (dense FP8: its "RoPE landed" is sRope;
-  // register-A: one per raw stage, stage s at sBar + 8 s)
-  const uint32_t sBar = kFp8 ? side + (kRegA ? 16 : 8) * wg : base + Lay::kOffBar + 8 * wg;
+  // bf16: this warpgroup's "K block landed"; FP8: its "raw block landed", one per raw stage, stage s at sBar + 8 s
+  // (dense FP8: its "RoPE landed" is sRope)
+  const uint32_t sBar = kFp8 ? side + 16 * wg : base + Lay::kOffBar + 8 * wg;
   const uint32_t sFree = side + kSparseOffFree + 16 * wg;  // kGatherWg: this warpgroup's "stage s free" at + 8 s
-  const uint32_t sRope = side + (kRegA ? 32 : 16) + 8 * wg;
-  const uint32_t sFlag = kFp8 ? side + (kRegA ? 48 : 32) : base + Lay::kOffFlag;
+  const uint32_t sRope = side + 32 + 8 * wg;
+  const uint32_t sFlag = kFp8 ? side + 48 : base + Lay::kOffFlag;
   constexpr int kOffQ = kFp8 ? (kSparse ? SM90S_F8SP_OFF_Q : SM90S_F8_OFF_Q) : Lay::kOffQ;
   // bf16: float[4][kRows] of its warps; FP8: see max_slot
   const uint32_t sMaxW = base + Lay::kOffMax + wg * (4 * kRows * 4);
   // the merge's column sums of warpgroup x's warp v and column maxima of warpgroup x: bf16 [2][4][kRows] and
-  // [2][kRows]; FP8 in warpgroup x's K buffer's slabs 4–7 ([4][16] and [16]; register-A: the f16 datapath's raw
-  // stages, whose place is free there — the next item's blocks land in the K buffers during the merge)
-  const uint32_t sMergeF8 = base + (kRegA ? (kSparse ? SM90S_F8SP_OFF_MERGE : SM90S_F8_OFF_RAW0) : SM90S_F8_OFF_K0);
+  // [2][kRows]; FP8 ([4][16] and [16]) in the area past the K buffers (dense: SM90S_F8_OFF_RAW0, free — the next item's
+  // blocks land in the K buffers during the merge)
+  const uint32_t sMergeF8 = base + (kSparse ? SM90S_F8SP_OFF_MERGE : SM90S_F8_OFF_RAW0);
   const uint32_t sL = kFp8 ? sMergeF8 + (kSparse ? SM90S_F8SP_XCHG_BYTES : 4 * SM90_SLAB_BYTES) : base + Lay::kOffL;
   const uint32_t sM = kFp8 ? sL + 4 * kRows * 4 : base + Lay::kOffM;
-  // the Oᵀ exchange, 32 KB (the r32 entry: in two rounds); FP8: K buffer 0's slabs 0–3 (register-A: as sL)
+  // the Oᵀ exchange, 32 KB (the r32 entry: in two rounds); FP8: the merge's area
   const uint32_t sX = kFp8 ? sMergeF8 : base + Lay::kOffX;
-  const SmallMerge<kRows, kFp8, kGatherWg> merge{sL, sM, sX, wg, warp, wtid, g, q4, kRegA ? 512u : static_cast<uint32_t>(SM90_TILE_BYTES)};
+  const SmallMerge<kRows, kFp8, kGatherWg> merge{sL, sM, sX, wg, warp, wtid, g, q4, kFp8 ? 512u : static_cast<uint32_t>(SM90_TILE_BYTES)};
 
   if (tid == 0) {
     if (kFp8) {
       // sparse: the gather warpgroup's 64 threads per math warpgroup arrive on a stage's barrier (each with its gathered
       // bytes, 0 for none; no RoPE barriers: the RoPE comes in the gathered rows); then the four "stage free" barriers,
       // each arrived on by every thread of its math warpgroup
-      for (int b = 0; b < (kSparse ? 4 : kRegA ? 6 : 4); ++b) ptx::mbarrier_init(side + 8 * b, kSparse ? 64 : 1);
+      for (int b = 0; b < (kSparse ? 4 : 6); ++b) ptx::mbarrier_init(side + 8 * b, kSparse ? 64 : 1);
       if constexpr (kGatherWg)
         for (int b = 0; b < 4; ++b) ptx::mbarrier_init(side + kSparseOffFree + 8 * b, kWgThreads);
     } else {
@@ -141,8 +138,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     ptx::fence_barrier_init();
     if (!kSparse) ptx::prefetch_tensormap(k_map);
     if (kFp8 && !kSparse) ptx::prefetch_tensormap(rope_map);
-    if (kRegA && !kSparse) ptx::prefetch_tensormap(raw_sw_map);
-    if (kRegA && !kSparse && MLA_SM90S_SCALES_TMA) ptx::prefetch_tensormap(scale_map);
+    if (kFp8 && !kSparse) ptx::prefetch_tensormap(raw_sw_map);
+    if (kFp8 && !kSparse && MLA_SM90S_SCALES_TMA) ptx::prefetch_tensormap(scale_map);
   }
   __syncthreads();
 
@@ -199,46 +196,19 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     ptx::setmaxnreg_inc<SM90S_SPARSE_MATH_REGS>();
   }
   const float scale_log2 = p.scale_softmax_log2;
-  uint32_t phase = 0;  // of sBar (and dense FP8: of sRope): one completion per block of this warpgroup
+  uint32_t phase = 0;  // 16-bit cache: of sBar, one completion per block of this warpgroup
 
-  // Page `page` into this warpgroup's buffer (thread wtid 0 only; the buffer is free; FP8: its raw stage and slab 8).
+  // 16-bit cache: page `page` into this warpgroup's buffer (thread wtid 0 only; the buffer is free).
   auto request_page = [&](int page) {
     const uint32_t sK = base + SM90S_OFF_K0 + wg * SM90_TILE_BYTES;
-    if (kFp8) {
-      fp8_request_raw(base + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES, k_map, sBar, page);
-      fp8_request_rope(base + SM90S_F8_OFF_K0 + wg * SM90_TILE_BYTES, rope_map, sRope, page);
-    } else {
-      ptx::mbarrier_arrive_expect_tx(sBar, SM90_TILE_BYTES);
-      for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::tma_load_3d(sK + slab * SM90_SLAB_BYTES, k_map, sBar, slab * 64, 0, page);
-    }
+    ptx::mbarrier_arrive_expect_tx(sBar, SM90_TILE_BYTES);
+    for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::tma_load_3d(sK + slab * SM90_SLAB_BYTES, k_map, sBar, slab * 64, 0, page);
   };
-  // Block j of an item (block-table row bt) into this warpgroup's buffer (one thread issues).
+  // 16-bit cache: block j of an item (block-table row bt) into this warpgroup's buffer (one thread issues).
   auto request_block = [&](const int* bt, int j) {
     if (wtid == 0) request_page(ptx::ld_plain(bt + j));
   };
-  // Dense FP8: block j + 4 of an item (this warpgroup's after next) into L2 while block j + 2 is requested: a raw
-  // block's TMA waits on DRAM in series with the warpgroup's fill; from L2 it lands sooner (H200, measured with the
-  // bf16 fill: 2–6 % faster). Not for the 16-bit cache, which streams at the copy rate already: there the prefetch made
-  // it 8–9 % slower. Its rows only (a page of a padded view has gaps; the FP8 cache's strides are bytes).
-  auto prefetch_after_next = [&](const int* bt, int j, int count) {
-    if (wtid == 0 && j + 4 < count) {
-      const uint8_t* page = static_cast<const uint8_t*>(p.k_cache) + static_cast<int64_t>(ptx::ld_plain(bt + j + 4)) * p.k_block_stride;
-      ptx::prefetch_l2_bulk(page, static_cast<uint32_t>((PAGE_BLOCK_SIZE - 1) * p.k_row_stride + FP8_BYTES_PER_TOKEN));
-    }
-  };
   auto table_of = [&](int req, const Blocks& bk) { return p.block_table + static_cast<int64_t>(req) * p.block_table_stride + bk.first; };
-  // Dense FP8: the page of this warpgroup's block after its block j of item req (j + 2, else its first of the next item),
-  // or -1 if neither item has one (a warpgroup without a block in an item requests the next item's at that item's end).
-  auto page_after = [&](int req, const Blocks& bk, const int* bt, int j) {
-    int page = -1;
-    if (j + 2 < bk.count) {
-      page = ptx::ld_plain(bt + j + 2);
-    } else if (req < w.end_req) {
-      const Blocks nb = blocks_of(slice(req + 1, rs[0]));
-      if (wg < nb.count) page = ptx::ld_plain(table_of(req + 1, nb) + wg);
-    }
-    return page;
-  };
 
   // ---- sparse: the gathered blocks' validity masks and scales (mla_sm90_small_sparse.cuh)
   const SmallSparseGather gather{p, fp, side + kSparseOffMask + 32 * wg, lane};
@@ -296,9 +266,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // then holds warpgroup 0 until warpgroup 1's part of Q is in, i.e. after warpgroup 0's first raw block has landed).
       if (kStaggerWg1 && wg == 1) {
         load_q(w.begin_req);
-        if (wtid == 0 && wg < bk.count) ptx::mbarrier_wait(kRegA ? sBar - 16 : sBar - 8, 0);  // warpgroup 0's (stage 0)
+        if (wtid == 0 && wg < bk.count) ptx::mbarrier_wait(kFp8 ? sBar - 16 : sBar - 8, 0);  // warpgroup 0's (stage 0)
       }
-      if constexpr (kRegA) {
+      if constexpr (kFp8) {
         // the warpgroup's first block (raw stage 0 and its RoPE) and its second (raw stage 1)
         if (seek(rq, w.begin_req)) {
           const uint32_t sK = base + SM90S_F8_OFF_K0 + wg * SM90_TILE_BYTES;
@@ -345,7 +315,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // f16 datapath: Q's slabs 0–7 → f16 ×2^k per row, in place; this thread's columns' factors back (qf)
     float qf[kCols][2];
     float rg[4];  // f16 datapath: each scale group's Oᵀ reference scale (Oᵀ tiles 2g, 2g + 1 are in units of rg[g])
-    if constexpr (kF16) f16_item_start<kRegA, kGatherWg>(base + kOffQ, side + SM90S_F8_OFF_QF, tid, q4, qf, rg);
+    if constexpr (kF16) f16_item_start<true, kGatherWg>(base + kOffQ, side + SM90S_F8_OFF_QF, tid, q4, qf, rg);
 
     float o[8][4 * kCols];  // Oᵀ: m-tile t = channels 64t … 64t + 63
 #pragma unroll
@@ -375,7 +345,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       Fp8TokenScales tsc;  // f16 datapath: this thread's two tokens' scales (0 past the block's valid tokens, sparse: invalid)
       if constexpr (kSparse) {
         ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);
-      } else if constexpr (kRegA) {
+      } else if constexpr (kFp8) {
         const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
         // (MLA_SM90S_SCALES_TMA: read from the stage's scale box in f16r_scores, with S's groups in flight)
         if constexpr (!MLA_SM90S_SCALES_TMA) tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);  // before the wait: the load hides behind the TMA's
@@ -389,16 +359,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
           if (more) rq = nx, ++rq_n;
         }
         ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);
-      } else if constexpr (kF16) {
-        const uint32_t sRaw = b_ + SM90S_F8_OFF_RAW0 + wg * SM90S_F8_RAW_BYTES;
-        const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
-        tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);  // before the wait: the load hides behind the TMA's
-        page_next = page_after(req, bk, bt, j);
-        ptx::mbarrier_wait(sBar, phase);
-        // (tokens past the sequence's end become zeros, as zero_v_tail below: NaN-filled slots)
-        fp8_codes_block(sK, sRaw, wtid, n_valid, wg_bar);
-        if (wtid == 0 && page_next >= 0) fp8_request_raw(sRaw, k_map, sBar, page_next);  // the stage is free
-        prefetch_after_next(bt, j, bk.count);
       } else {
         ptx::mbarrier_wait(sBar, phase);
         phase ^= 1;
@@ -414,7 +374,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       float s[4 * kCols];
 #pragma unroll
       for (int x = 0; x < 4 * kCols; ++x) s[x] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
-      if constexpr (kRegA) {
+      if constexpr (kFp8) {
         float sg[4][4 * kCols];  // the four scale groups' partial Sᵀ
         if constexpr (kSparse) {
           // the block's scales read from its stage with S's groups in flight; S_rope's A fragments from the stage's
@@ -430,9 +390,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
             f16r_scores(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane);
           }
         }
-      } else if constexpr (kF16) {
-        float sg[4][4 * kCols];  // f16 datapath: the four scale groups' partial Sᵀ (f16_scores)
-        f16_scores(s, sg, sK, sQ, tsc, qf, sRope, phase);
       } else {
         const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
         ptx::wgmma_fence();
@@ -520,7 +477,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         const uint4 vm = ptx::ld_shared_v4(gather.mask_at(nblk & 1));
         if ((vm.x & vm.y & vm.z & vm.w) != 0xffffu) f16r_pv<true, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE, vm);
         else f16r_pv<false, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE);
-      } else if constexpr (kRegA) {
+      } else if constexpr (kFp8) {
         const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
         if (n_valid < PAGE_BLOCK_SIZE) f16r_pv<true>(o, sSt, sP, warp, lane, n_valid);
         else f16r_pv<false>(o, sSt, sP, warp, lane, n_valid);
@@ -530,13 +487,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 #pragma unroll
         for (int t = 0; t < 8; ++t)
 #pragma unroll
-          for (int kk = 0; kk < 4; ++kk) {
-            if constexpr (kF16) {
-              ptx::wgmma_m64n16k16_f16_ss_ta(o[t], desc_mn_major(sK + t * SM90_SLAB_BYTES + kk * 2048), dp + (((t >> 1) * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4));
-            } else {
-              Lay::pv(o[t], desc_mn_major(sK + t * SM90_SLAB_BYTES + kk * 2048), dp + ((kk * 32) >> 4));
-            }
-          }
+          for (int kk = 0; kk < 4; ++kk) Lay::pv(o[t], desc_mn_major(sK + t * SM90_SLAB_BYTES + kk * 2048), dp + ((kk * 32) >> 4));
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
       }
@@ -549,24 +500,21 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         ++nblk;
       } else if constexpr (kFp8) {
         if (wtid == 0 && page_next >= 0) fp8_request_rope(sK, rope_map, sRope, page_next);  // slab 8 is free
-        if constexpr (kRegA) {
-          if (wtid == 0 && page_raw2 >= 0) fp8_request_raw_sw(sSt, raw_sw_map, sBar + 8 * (nblk & 1), page_raw2, scales_at(nblk & 1), scale_map);  // the stage is free
-          ++nblk;
-        }
+        if (wtid == 0 && page_raw2 >= 0) fp8_request_raw_sw(sSt, raw_sw_map, sBar + 8 * (nblk & 1), page_raw2, scales_at(nblk & 1), scale_map);  // the stage is free
+        ++nblk;
       } else {
         if (j + 2 < bk.count) request_block(bt, j + 2);
       }
     }
 
-    if constexpr (kRegA) o_unpermute(o, g, q4);
+    if constexpr (kFp8) o_unpermute(o, g, q4);
 
     // compute-sanitizer's racecheck misorders warps whose counts of named-barrier passes differ (perf log, "racecheck on
     // generic-small"): the warpgroup with fewer blocks (or without the tail zeroing) passes its barrier as often as
-    // the other — 3 per block (+ the fill's over the FP8 cache, + 1: the f16 datapath's before its Pᵀ stores; both FP8
-    // entries pass all: 5; the register-A entry has no fill barrier: 4), 2 for the tail (16-bit cache; the FP8 fill zeroes it) — so the tool sees the merge below
-    // ordered as it is.
+    // the other — 3 per block (+ 1 over the FP8 cache: the f16 datapath's before its Pᵀ stores), 2 for the tail (16-bit
+    // cache; the FP8 entries mask the tail's codes) — so the tool sees the merge below ordered as it is.
     {
-      constexpr int per_block = 3 + (kFp8 && !kRegA ? kFp8FillBarriers : 0) + (kF16 ? 1 : 0);
+      constexpr int per_block = 3 + (kF16 ? 1 : 0);
       const bool tail = !kFp8 && bk.count > 0 && bk.n_valid_last < PAGE_BLOCK_SIZE;
       const int last_owner = (bk.count - 1) & 1;
       const int mine = per_block * max(0, (bk.count - wg + 1) / 2) + (tail && last_owner == wg ? 2 : 0);
@@ -584,10 +532,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         const int end_kv = slice_end_kv(p, end_token, next_seqlen, rs[0].s_last);
         const int n_next = __shfl_sync(0xffffffffu, end_kv > 0 ? (end_kv - 1) / PAGE_BLOCK_SIZE + 1 : 0, 0);
         if (wg < n_next && wtid == 0) request_page(next_page);
-      } else if (!kRegA && bk.count <= wg) {  // (register-A: requested by the warpgroup's blocks before, rq)
-        const Blocks nb = blocks_of(slice(req + 1, rs[0]));
-        if (wg < nb.count) request_block(table_of(req + 1, nb), wg);
-      }
+      }  // (FP8: the next item's first blocks were requested by the warpgroup's blocks before, rq)
     } else {
       ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
     }

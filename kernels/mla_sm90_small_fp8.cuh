@@ -1,54 +1,27 @@
-// The small-row kernel's FP8 fill (mla_decode_sm90_small.cu, its FP8 entries): each math warpgroup fills its own K
-// blocks, no producer warpgroup, with the next block's raw bytes in flight while it computes with this one. Per
-// warpgroup (mla_config.h SM90S_F8_*): a raw stage (one block's e4m3 bytes: two TMA boxes of 64 tokens × 256 B on its
-// "raw" mbarrier) and its K buffer (9 slabs of 64 tokens × 64 channels, 128B-swizzled), whose slab 8 takes the
-// block's RoPE columns as bf16 (a TMA box, 128B swizzle, on its "RoPE" mbarrier). The f16 datapath (until session 27
-// the sparse entry ran it too, over gathered token rows). Per block: every thread loads its two S tokens' four scales
-// from global memory before the raw wait (their latency hides behind it); the 128 threads convert the stage's codes,
-// unscaled, to f16 into slabs 0–7 (fp8_codes_block), fence.proxy.async, warpgroup barrier — then the stage is free and
-// the next block's raw bytes are requested into it; the RoPE of the next block goes out only after this block's P·V
-// (slab 8 holds Pᵀ until then: the kernel). Q's slabs 0–7 go to f16 once per item (q_to_f16_scaled).
-// Thread k of the warpgroup owns token k / 2 and box k % 2 (channels 256 · (k % 2) … + 255: two scale groups).
-// Also the math over the f16 codes (the kernel's comment, "FP8 cache"): Q to f16 per item (f16_item_start), the four
-// partial Sᵀ and their sum (f16_scores), the groups' reference scales (f16_publish_scale_maxima, f16_rescale_groups)
-// and the four Pᵀ copies (f16_store_p).
-// Tensor maps (dense): the 'hopper' FP8 kernel's (mla_config.h, src/cuda/fp8-decode.ts fp8HopperTensorMapSpecs).
-// The dense entry's default since session 23 is the register-A datapath at the end of this file (no f16 copy of K);
-// the fill above serves the dense entry built with MLA_SM90S_FP8_REGA=0; the sparse entry runs the register-A
-// datapath over its gathered whole-row stages (mla_sm90_small_sparse.cuh).
-// ---- from the kernel (mla_decode_sm90_small.cu): the FP8 entries as the kernel runs them ----
-// FP8 cache (entry mla_decode_sm90_small_fp8_bf16, kF16: the f16 datapath; mla_sm90_small_fp8.cuh): each warpgroup
-// TMA-loads its blocks' raw e4m3 bytes into its own raw stage and converts them into its K buffer's slabs 0–7 as f16
-// codes, unscaled (e4m3 ⊂ f16: exact; two cvt per 4 codes, where codes × scale → bf16 took 12 instructions); the bf16
-// RoPE columns come by TMA into slab 8. The scales (per token and 128-channel group) stay out of the tensor core: Q's
-// slabs 0–7 go to f16 once per item, row r times 2^k_r; Sᵀ is four partials S_g (group g = slabs 2g, 2g + 1, f16) and
-// S_rope (slab 8, bf16), Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope; P·V runs per group against a Pᵀ copy scaled by
-// s_t,g / r_g, each group's Oᵀ tiles kept in units of a running reference scale r_g (the block's group maximum). Why:
-// per warpgroup a block's raw load and its fill are in series, and the fill is now a conversion only. It costs 236
-// registers, one more warpgroup barrier per block and not being bit for bit the bf16 entry over the dequantised cache
-// (the oracle's tolerance holds); H200, b 128, h_q 16, s_q 1, against the codes × scale → bf16 fill in the same run:
-// 4096 0.1492 → 0.1379 ms, 4096 var 0.1579 → 0.1514, 8192 0.2769 → 0.2591, 8192 var 0.2855 → 0.2686. Per block j of
-// warpgroup wg:
-//   1. the tokens' scales from global memory, wait "raw landed", codes → slabs 0–7, fence, warpgroup barrier;
-//   2. the stage is free: request the raw bytes of the warpgroup's next block (j + 2, or its first of the next item);
-//   3. the S_g (32 k-steps), wait "RoPE landed" (requested at the end of the warpgroup's block before), S_rope's 4
-//      k-steps; softmax; column and scale maxima into slab 8 (dead after S), a barrier, the four Pᵀ copies into slab 8;
-//      P·V in f16;
-//   4. after P·V and the warpgroup barrier, request the next block's RoPE box into slab 8.
-// So the next block's raw load is in flight during this block's S, softmax and P·V (not its fill: the stage is busy
-// until that has read it), and its RoPE load during the next fill. The merge's sums and maxima go to the warpgroup's
-// K slabs 4–7, the Oᵀ exchange to K buffer 0's slabs 0–3 (the next item's first RoPE box may be landing in slab 8
-// then; nothing lands in slabs 0–7). That is the dense entry built with MLA_SM90S_FP8_REGA=0.
+// The small-row kernel's FP8 datapath (mla_decode_sm90_small.cu, its FP8 entries: dense mla_decode_sm90_small_fp8_bf16
+// and sparse mla_decode_sm90_small_fp8_sparse_bf16; the 32-column entries' body, mla_sm90_small_sparse_r32.cuh, takes
+// its pieces too). Each math warpgroup computes with the e4m3 codes itself, no producer warpgroup.
 //
-// The dense FP8 entry's register-A datapath (kRegA, the default since session 23): no f16 copy of K at all. Both
-// products take K's e4m3 codes as their wgmma A operand from registers (f16r_scores / f16r_pv: ldmatrix from the raw
-// stage, cvt e4m3x2 → f16x2; Q's channels permuted within each k-step to match, Oᵀ's rows within each warp's 16,
-// undone by o_unpermute at the item's end); the raw stage comes as four 128B-swizzled boxes (the third tensor map)
-// so ldmatrix reads it without bank conflicts, and it lives until P·V — so each warpgroup has two, in its K buffer's
-// slabs 0–3 and 4–7 (slab 8 as before), block n of the warpgroup in stage n & 1; block n + 2's raw bytes are requested
-// at block n's end, block n + 1's RoPE with them (`rq`, the warpgroup's block cursor over the part's items). The
-// merge moves to the old raw area. Scales, Pᵀ copies and reference scales as above. H200, b 128, h_q 16, s_q 1,
-// against the f16 datapath in the same run: 8192 0.2535 → 0.2143 ms, 4096 0.1353 → 0.1178 (perf log, session 23).
+// The f16 math (kF16 in the kernel). The scales (per token and 128-channel group) stay out of the tensor core: Q's slabs
+// 0–7 go to f16 once per item, row r times 2^k_r (q_to_f16_scaled, f16_item_start); Sᵀ is four partials S_g (group g =
+// channels 128g … 128g + 127, f16) and S_rope (bf16), Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope (f16_scores_combine); P·V
+// runs per group against a Pᵀ copy scaled by s_t,g / r_g (f16_store_p), each group's Oᵀ tiles kept in units of a
+// running reference scale r_g, the block's group maximum (f16_publish_scale_maxima, f16_rescale_groups). e4m3 ⊂ f16,
+// so the codes convert exactly, unscaled: one cvt per two codes. Not bit for bit the bf16 entry over the dequantised
+// cache (the oracle's tolerance holds).
+//
+// The register-A datapath (since session 23 the dense entry's, since session 25 the sparse one's): both products take
+// K's codes as their wgmma A operand from registers (f16r_scores / f16r_pv: ldmatrix from the raw stage, cvt e4m3x2 →
+// f16x2; Q's channels permuted within each k-step to match, Oᵀ's rows within each warp's 16, undone by o_unpermute at
+// the item's end), so there is no f16 copy of K in shared memory. Dense: the raw stage comes as four 128B-swizzled
+// boxes (the third tensor map, fp8_request_raw_sw) so ldmatrix reads it without bank conflicts, with the tokens'
+// scales as a fifth (MLA_SM90S_SCALES_TMA); it lives until P·V, so each warpgroup has two, in its K buffer's slabs 0–3
+// and 4–7, slab 8 for the block's RoPE box (fp8_request_rope) and then Pᵀ; block n of the warpgroup in stage n & 1,
+// block n + 2's raw bytes requested at block n's end, block n + 1's RoPE with them (the kernel's `rq` cursor). Sparse:
+// the stages are gathered whole token rows (mla_sm90_small_sparse.cuh), scales and RoPE read from them. H200, b 128,
+// h_q 16, s_q 1, against the f16 copy of K it replaced (session 9's fill; in git history, commit 221bdfc): 8192 0.2535
+// → 0.2143 ms, 4096 0.1353 → 0.1178 (perf log, session 23).
+// Tensor maps (dense): the 'hopper' FP8 kernel's (mla_config.h, src/cuda/fp8-decode.ts fp8HopperTensorMapSpecs).
 #pragma once
 #include <cstdint>
 #include <cuda.h>
@@ -75,16 +48,6 @@ namespace {
 
 constexpr int kFp8WgThreads = 128;
 static_assert(kFp8WgThreads == 2 * PAGE_BLOCK_SIZE, "two threads per token");
-static_assert(SM90S_F8_RAW_BYTES == 2 * SM90_FP8_RAW_BOX_BYTES && SM90_FP8_RAW_BOX_BYTES == PAGE_BLOCK_SIZE * HEAD_DIM_V / 2, "a raw stage = one block's two boxes");
-// Warpgroup barriers one block's fill passes (the kernel's racecheck balancing counts them).
-constexpr int kFp8FillBarriers = 1;
-
-// One thread: the raw e4m3 bytes of the block on `page` into the stage at sRaw, completing on `bar`.
-__device__ __forceinline__ void fp8_request_raw(uint32_t sRaw, const CUtensorMap* raw_map, uint32_t bar, int page) {
-  ptx::mbarrier_arrive_expect_tx(bar, SM90S_F8_RAW_BYTES);
-  ptx::tma_load_3d(sRaw, raw_map, bar, 0, 0, page);
-  ptx::tma_load_3d(sRaw + SM90_FP8_RAW_BOX_BYTES, raw_map, bar, HEAD_DIM_V / 2, 0, page);
-}
 
 // One thread: the bf16 RoPE columns of the block on `page` (one 128B-swizzled box) into dst, completing on `bar`.
 __device__ __forceinline__ void fp8_request_rope_to(uint32_t dst, const CUtensorMap* rope_map, uint32_t bar, int page) {
@@ -116,50 +79,10 @@ __device__ __forceinline__ Fp8TokenScales fp8_token_scales(const MlaDecodeParams
   return s;
 }
 
-// 16 e4m3 codes → 16 f16 channels (exact, unscaled) at channel ch0 of token row `row` (store_dequantised's layout).
-__device__ __forceinline__ void store_codes_f16(uint32_t sKb, int row, int ch0, uint4 raw) {
-  const uint2 v0 = ptx::e4m3x4_to_f16x4(raw.x), v1 = ptx::e4m3x4_to_f16x4(raw.y);
-  const uint2 v2 = ptx::e4m3x4_to_f16x4(raw.z), v3 = ptx::e4m3x4_to_f16x4(raw.w);
-  const uint32_t slab = sKb + (ch0 / 64) * SM90_SLAB_BYTES;
-  const int c = (ch0 % 64) / 8;
-  ptx::st_shared_v4(slab + swizzled(row, c), make_uint4(v0.x, v0.y, v1.x, v1.y));
-  ptx::st_shared_v4(slab + swizzled(row, c + 1), make_uint4(v2.x, v2.y, v3.x, v3.y));
-}
-
 // No callback (f16r_scores' BeforeRope by default).
 struct NoStores {
   __device__ __forceinline__ void operator()() const {}
 };
-
-// The landed raw block in the stage at sRaw (two TMA boxes, row t of box h at h · 16384 + 256 t) → its codes as f16,
-// unscaled, in slabs 0–7 of the K buffer at sKb; zeros for tokens ≥ n_valid (NaN-filled slots past a sequence's end:
-// P = 0 times NaN would still poison Oᵀ). Ends with the stores visible to wgmma and the warpgroup past them and past
-// its reads of the stage (barrier `bar`, kFp8FillBarriers passes). (The dense entry built with MLA_SM90S_FP8_REGA=0;
-// until session 27 also the sparse entry's f16 datapath, from token rows gathered 512 B apart.)
-// Chunk order: thread (t, h) takes its half's 16 chunks x = (i + k) mod 16 with k = (t & 1) | 2h | 2 (t & 2), so that
-// the 8 threads of each quarter-warp (4 tokens × 2 halves) read 8 different bank groups of the stage and write 8
-// different ones of the swizzled slabs (chunk (2 (x mod 4) ^ t) mod 8): no bank conflicts.
-__device__ __forceinline__ void fp8_codes_block(uint32_t sKb, uint32_t sRaw, int wtid, int n_valid, int bar) {
-  const int t = wtid >> 1, h = wtid & 1;
-  const int k = (t & 1) | (h << 1) | ((t & 2) << 1);
-  const uint32_t row = sRaw + h * SM90_FP8_RAW_BOX_BYTES + t * (HEAD_DIM_V / 2);
-  const int ch_box = h * (HEAD_DIM_V / 2);
-  if (t < n_valid) {
-#pragma unroll
-    for (int half = 0; half < 4; ++half) {
-      uint4 rb[4];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) rb[i] = ptx::ld_shared_v4(row + 16 * ((4 * half + i + k) & 15));
-#pragma unroll
-      for (int i = 0; i < 4; ++i) store_codes_f16(sKb, t, ch_box + 16 * ((4 * half + i + k) & 15), rb[i]);
-    }
-  } else {
-#pragma unroll
-    for (int i = 0; i < 16; ++i) store_dequantised_zero(sKb, t, ch_box + 16 * ((i + k) & 15));
-  }
-  ptx::fence_proxy_async();
-  ptx::named_barrier_sync(bar, kFp8WgThreads);
-}
 
 // Q's slabs 0–7 (16 rows × 512 bf16 channels at sQ) → f16 in place, row r times 2^k_r with k_r chosen from the row's
 // largest |q| (into [2^14, 2^15): no f16 overflow, full precision for the large values); 2^−k_r (S's factor back) to
@@ -254,30 +177,6 @@ __device__ __forceinline__ void f16_scores_finish(float (&s)[8], float (&sg)[4][
   ptx::wgmma_wait<0>();
   f16_scores_combine(s, sg, tsc, qf);
 }
-
-// Sᵀ of one block (the 16 columns): S_g (scale group g = K slabs 2g, 2g + 1, f16: into sg) and S_rope (slab 8, bf16:
-// into s, zeroed by the caller), then per token t and column c: Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope. sK, sQ: the
-// K buffer and Q (16 rows). S_rope's k-steps after the wait for the block's RoPE box on sRope (phase flips).
-__device__ __forceinline__ void f16_scores(float (&s)[8], float (&sg)[4][8], uint32_t sK, uint32_t sQ, const Fp8TokenScales& tsc, const float (&qf)[2][2],
-                                           uint32_t sRope, uint32_t& phase) {
-#pragma unroll
-  for (int k = 0; k < 4; ++k)
-#pragma unroll
-    for (int x = 0; x < 8; ++x) sg[k][x] = 0.f;
-  const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
-  ptx::wgmma_fence();
-#pragma unroll
-  for (int slab = 0; slab < SM90_SLABS - 1; ++slab)
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk)
-      ptx::wgmma_m64n16k16_f16_ss(sg[slab >> 1], dk + ((slab * SM90_SLAB_BYTES + kk * 32) >> 4), dq + ((slab * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), (slab & 1) + kk != 0);
-  ptx::wgmma_commit();
-  ptx::mbarrier_wait(sRope, phase);
-  ptx::wgmma_fence();
-  phase ^= 1;
-  f16_scores_finish(s, sg, dk, dq, tsc, qf);
-}
-
 
 // Slab 8 of the K buffer at sKb after S: warp v's 16 column maxima at 2048 v (the kernel's max_at), then at + 64 the
 // maxima of its 16 tokens' scales per group k.

@@ -548,7 +548,8 @@ case $step in
     ;;
   rega)
     # hopper-small's dense FP8 entry on the register-A datapath (dist, session 23) against the f16 datapath it replaces
-    # (.variants/f16dp: scripts/build-variant.sh f16dp mla_decode_sm90_small sm_90a -DMLA_SM90S_FP8_REGA=0): the FP8 GPU
+    # (.variants/f16dp: SRC_REV=221bdfc scripts/build-variant.sh f16dp mla_decode_sm90_small sm_90a -DMLA_SM90S_FP8_REGA=0 —
+    # the f16 copy of K was deleted in session 32, so it builds from the last commit that has it): the FP8 GPU
     # tests naming hopper-small, memcheck and racecheck on them, the 16-row configs in bf16 (the reference for `vs ref`),
     # then two rounds of them over the FP8 cache with both builds (REGA_VARIANTS: other .variants/NAME folders instead)
     fp8_tests rega "hopper-small" 150
