@@ -257,12 +257,12 @@ static_assert(SM90S_F8_OFF_QF >= 4 * 8 + 4 && SM90S_F8_OFF_QF + 16 * 4 <= SM90S_
 static_assert(SM90S_F8_SMEM_BYTES == 232448, "HOST mirrors this number");
 static_assert(SM90S_F8_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
 static_assert(4 * SM90S_ROW_SLAB_BYTES == SM90_SLAB_BYTES, "four Pᵀ copies fill the RoPE slab");
-// The dense register-A entry's token scales (MLA_SM90S_SCALES_TMA): per warpgroup and raw stage one TMA box of the
+// The dense register-A entry's token scales: per warpgroup and raw stage one TMA box of the
 // block's 64 tokens × 16 B (the scale map, kernel argument 5), on the stage's barrier, after the merge in the raw area.
 constexpr int SM90S_F8_SCALE_BOX_BYTES = PAGE_BLOCK_SIZE * 16;                        // 1024
 constexpr int SM90S_F8_OFF_SCALES = SM90S_F8_OFF_RAW0 + 4 * SM90_SLAB_BYTES + 2 * 512;  // 181248: [wg][stage]
 static_assert(SM90S_F8_OFF_SCALES % 128 == 0 && SM90S_F8_OFF_SCALES + 4 * SM90S_F8_SCALE_BOX_BYTES <= SM90S_F8_OFF_Q, "scale boxes between the merge and Q");
-// The sparse entry on the register-A datapath (MLA_SM90S_SPARSE_REGA): each warpgroup's two gathered stages hold 64
+// The sparse entry on the register-A datapath: each warpgroup's two gathered stages hold 64
 // whole token rows of 656 B (one bulk copy each: codes, scales, RoPE — no separate global loads of the scales and the
 // RoPE; 656 = 41 · 16, so the 8 rows of an ldmatrix matrix fall in 8 different bank groups), its slab 8 (RoPE copied
 // in from the stage, column maxima, Pᵀ copies) after them; the merge (the Oᵀ exchange in two rounds of 16 KB, then the

@@ -139,7 +139,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     if (!kSparse) ptx::prefetch_tensormap(k_map);
     if (kFp8 && !kSparse) ptx::prefetch_tensormap(rope_map);
     if (kFp8 && !kSparse) ptx::prefetch_tensormap(raw_sw_map);
-    if (kFp8 && !kSparse && MLA_SM90S_SCALES_TMA) ptx::prefetch_tensormap(scale_map);
+    if (kFp8 && !kSparse) ptx::prefetch_tensormap(scale_map);
   }
   __syncthreads();
 
@@ -231,7 +231,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   };
   auto advance = [&](BlockRef& c) { return c.req > w.end_req ? false : c.j + 2 < c.count ? (c.j += 2, true) : seek(c, c.req + 1); };
 
-  // Dense register-A (MLA_SM90S_SCALES_TMA): the token scales of raw stage st of this warpgroup (a TMA box with the stage)
+  // Dense FP8: the token scales of raw stage st of this warpgroup (a TMA box with the stage)
   auto scales_at = [&](int st) { return base + SM90S_F8_OFF_SCALES + (2 * wg + st) * SM90S_F8_SCALE_BOX_BYTES; };
   // Q rows of request `req` → 9 slabs of kRows rows × 128 B (cp.async, waited by the caller); rows ≥ q_rows
   // zero-filled. 16 rows: thread t of a warpgroup copies row t / 8, 16-byte chunks t % 8 + 8k, warpgroup 0 slabs
@@ -346,9 +346,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       if constexpr (kSparse) {
         ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);
       } else if constexpr (kFp8) {
-        const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
-        // (MLA_SM90S_SCALES_TMA: read from the stage's scale box in f16r_scores, with S's groups in flight)
-        if constexpr (!MLA_SM90S_SCALES_TMA) tsc = fp8_token_scales(p, ptx::ld_plain(bt + j), warp, g, n_valid);  // before the wait: the load hides behind the TMA's
+        // (the tokens' scales: read from the stage's scale box in f16r_scores, with S's groups in flight)
         if (rq_n > nblk) {  // the next block's raw bytes are requested: its RoPE and the raw bytes of the one after go out at the end
           BlockRef nx = rq;
           const bool more = advance(nx);
@@ -383,12 +381,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
             tsc = SmallSparseGather::stage_scales(sSt, warp, g, ptx::ld_shared_u32(gather.mask_at(nblk & 1) + 4 * warp) >> g);
           });
         } else {
-          if constexpr (MLA_SM90S_SCALES_TMA) {
-            const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
-            f16r_scores(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane, [&] { tsc = fp8_stage_scales(scales_at(nblk & 1), warp, g, n_valid); });
-          } else {
-            f16r_scores(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane);
-          }
+          const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
+          f16r_scores(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane, [&] { tsc = fp8_stage_scales(scales_at(nblk & 1), warp, g, n_valid); });
         }
       } else {
         const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);

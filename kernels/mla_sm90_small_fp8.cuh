@@ -15,7 +15,7 @@
 // f16x2; Q's channels permuted within each k-step to match, Oᵀ's rows within each warp's 16, undone by o_unpermute at
 // the item's end), so there is no f16 copy of K in shared memory. Dense: the raw stage comes as four 128B-swizzled
 // boxes (the third tensor map, fp8_request_raw_sw) so ldmatrix reads it without bank conflicts, with the tokens'
-// scales as a fifth (MLA_SM90S_SCALES_TMA); it lives until P·V, so each warpgroup has two, in its K buffer's slabs 0–3
+// scales as a fifth (fp8_stage_scales); it lives until P·V, so each warpgroup has two, in its K buffer's slabs 0–3
 // and 4–7, slab 8 for the block's RoPE box (fp8_request_rope) and then Pᵀ; block n of the warpgroup in stage n & 1,
 // block n + 2's raw bytes requested at block n's end, block n + 1's RoPE with them (the kernel's `rq` cursor). Sparse:
 // the stages are gathered whole token rows (mla_sm90_small_sparse.cuh), scales and RoPE read from them. H200, b 128,
@@ -34,14 +34,8 @@
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
 
-#ifndef MLA_SM90S_DENSE_SCALES_BOUND
-#define MLA_SM90S_DENSE_SCALES_BOUND 0  // timing bound, outputs wrong: the dense entries' token scales as 1, no loads
-#endif
 #ifndef MLA_SM90S_L2_BOUND
 #define MLA_SM90S_L2_BOUND 0  // timing bound, outputs wrong: every block read from 16 pages (dense) or 1024 slots (sparse), in L2
-#endif
-#ifndef MLA_SM90S_SCALES_TMA
-#define MLA_SM90S_SCALES_TMA 1  // the dense register-A entries' token scales by TMA with the raw stage (0: global loads)
 #endif
 
 namespace {
@@ -66,19 +60,6 @@ __device__ __forceinline__ void fp8_request_rope(uint32_t sKb, const CUtensorMap
 struct Fp8TokenScales {
   float v[2][4];
 };
-__device__ __forceinline__ Fp8TokenScales fp8_token_scales(const MlaDecodeParams& p, int page, int warp, int g, int n_valid) {
-  Fp8TokenScales s;
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const int t = 16 * warp + g + 8 * h;
-    const float* sc = reinterpret_cast<const float*>(static_cast<const uint8_t*>(p.k_cache) + static_cast<int64_t>(page) * p.k_block_stride +
-                                                     static_cast<int64_t>(t) * p.k_row_stride + FP8_SCALES_OFFSET);
-#pragma unroll
-    for (int k = 0; k < 4; ++k) s.v[h][k] = t < n_valid ? (MLA_SM90S_DENSE_SCALES_BOUND ? 1.f : sc[k]) : 0.f;
-  }
-  return s;
-}
-
 // No callback (f16r_scores' BeforeRope by default).
 struct NoStores {
   __device__ __forceinline__ void operator()() const {}
@@ -247,15 +228,15 @@ __device__ __forceinline__ void f16_store_p(uint32_t sP, const float (&s)[kVals]
 // 128 b … + 127 — of 64 token rows × 128 B, 128B-swizzled: chunk c (16 codes) of token t at t · 128 + 16 (c ^ (t & 7)),
 // so the 8 rows of every ldmatrix matrix (8 consecutive tokens, one chunk) fall in 8 different bank groups.
 
-// One thread: the block on `page` as the four swizzled boxes into the stage at sSt, completing on `bar`; with
-// MLA_SM90S_SCALES_TMA also its 64 tokens' scales (16 B each, the scale map's box) into sSc.
+// One thread: the block on `page` as the four swizzled boxes into the stage at sSt and its 64 tokens' scales (16 B
+// each, the scale map's box) into sSc, completing on `bar`.
 __device__ __forceinline__ void fp8_request_raw_sw(uint32_t sSt, const CUtensorMap* raw_sw_map, uint32_t bar, int page, uint32_t sSc,
                                                    const CUtensorMap* scale_map) {
   if constexpr (MLA_SM90S_L2_BOUND) page &= 15;
-  ptx::mbarrier_arrive_expect_tx(bar, 4 * SM90_SLAB_BYTES + (MLA_SM90S_SCALES_TMA ? SM90S_F8_SCALE_BOX_BYTES : 0));
+  ptx::mbarrier_arrive_expect_tx(bar, 4 * SM90_SLAB_BYTES + SM90S_F8_SCALE_BOX_BYTES);
 #pragma unroll
   for (int b = 0; b < 4; ++b) ptx::tma_load_3d(sSt + b * SM90_SLAB_BYTES, raw_sw_map, bar, 128 * b, 0, page);
-  if constexpr (MLA_SM90S_SCALES_TMA) ptx::tma_load_3d(sSc, scale_map, bar, 0, 0, page);
+  ptx::tma_load_3d(sSc, scale_map, bar, 0, 0, page);
 }
 // The scales of this thread's two S tokens (16 · warp + g and + 8) from shared memory, token t's 16 bytes at
 // sFirst + t · pitch (a landed scale box: pitch 16; the sparse entry's whole-row stage: 656); 0 where ok(h) is false
@@ -272,18 +253,18 @@ __device__ __forceinline__ Fp8TokenScales fp8_smem_scales(uint32_t sFirst, int p
   }
   return s;
 }
-// ... from a landed scale box at sSc, 0 for tokens ≥ n_valid (as fp8_token_scales).
+// ... from a landed scale box at sSc (the dense entry), 0 for tokens ≥ n_valid.
 __device__ __forceinline__ Fp8TokenScales fp8_stage_scales(uint32_t sSc, int warp, int g, int n_valid) {
   return fp8_smem_scales(sSc, 16, warp, g, [&](int h) { return 16 * warp + g + 8 * h < n_valid; });
 }
 
-// Sᵀ of one block from the raw stage sSt (as f16_scores: S_g per scale group into sg, S_rope from slab 8 of the K
+// Sᵀ of one block from the raw stage sSt (S_g per scale group into sg, S_rope from slab 8 of the K
 // buffer sK into s, then combined): per group 4 ldmatrix.x4, each the two k-steps of chunks 2kp, 2kp + 1 for the
 // warp's 16 tokens — lane (g, q4) gets 4 codes (channels 4 q4 … + 3 of the chunk) of tokens g and g + 8, which are
 // its A fragment's k slots 2 q4, 2 q4 + 1 and 2 q4 + 8, + 9 (Q's channels permuted to match: q_to_f16_scaled<true>);
 // cvt e4m3x2 → f16x2, exact. Two groups' fragments in flight (A registers are read by the running wgmmas: a group's
 // are rewritten only after wgmma.wait_group 1 has retired the group before).
-// kPitch (the sparse entry, MLA_SM90S_SPARSE_REGA): the stage is 64 gathered rows of kPitch bytes, token t's codes at
+// kPitch (the sparse entry): the stage is 64 gathered rows of kPitch bytes, token t's codes at
 // t · kPitch, unswizzled (the pitch spreads an ldmatrix matrix's 8 rows over 8 bank groups; no RoPE barrier:
 // !kRopeTma). before_rope() runs where the dense entry waits for its RoPE box, with the four groups' wgmmas in flight
 // (both register-A entries read their tokens' scales there, behind the tensor-core work).
