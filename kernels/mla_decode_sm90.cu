@@ -146,26 +146,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   int n_prefetched = 0;   // leading blocks of this item the previous one already loaded (0, 1 or 2)
   bool q_ready = false;   // the previous item's epilogue already started loading our Q
 
-  // Q rows of m_block of request `req` → 9 swizzled slabs (cp.async, committed, not waited); rows ≥ q_rows zero-filled
-  // Thread t copies row t / 4 (one division per item, not one per chunk: they cost ~0.5 µs per item at 18 chunks
-  // per thread), chunks t % 4 + 4k, k = 0..17: a warp writes 8 rows × 64 contiguous bytes per step. Chunk c lands in
-  // slab c / 8 = k / 2 at swizzled column c % 8 = t % 4 + 4·(k % 2).
-  auto load_q = [&](int req) {
-    const int row = tid >> 2, part = tid & 3;
-    const int r = kSparse ? token_padded_row(p, m_block, row) : m_block * GEN_BLOCK_M + row;
-    const bool ok = r < p.q_rows;
-    const T* src = static_cast<const T*>(p.q);  // valid dummy address for the zero-fill rows
-    if (ok) src += static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(r / p.h_q) * p.q_seq_stride +
-                   static_cast<int64_t>(r % p.h_q) * p.q_head_stride;
-    const uint32_t dst_even = sQ + swizzled(row, part), dst_odd = sQ + swizzled(row, part + 4);
-#pragma unroll
-    for (int k = 0; k < kQChunksPerRow / 4; ++k) {
-      const int chunk = part + 4 * k;
-      ptx::cp_async_16((k & 1 ? dst_odd : dst_even) + (k >> 1) * SM90_SLAB_BYTES, ok ? src + chunk * 8 : src, ok ? 16 : 0);
-    }
-    ptx::cp_async_commit();
-  };
-  static_assert(SM90_THREADS == 4 * GEN_BLOCK_M && kQChunksPerRow % 8 == 0, "load_q: 4 threads per Q row, whole slabs");
+  auto load_q = [&](int req) { load_q_rows<T, kSparse>(p, m_block, req, sQ, tid); };  // (cp.async, committed, not waited)
 
   // the two math warpgroups' CTA-wide barrier (the FP8 producer does not take part)
   auto math_sync = [] {
@@ -176,48 +157,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // 16-bit cache: the current item's seqlen, loaded by the item before (its next_seqlen; the first item's here), so
   // that no load stands between an item's top and its block count. FP8: slice_of loads it at the item's top.
   int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + w.begin_req);
-  // 16-bit cache, the part's first item: its Q and its first two blocks are issued here, as the epilogue issues a next
-  // item's, so that its block-table entries are loaded beside its seqlen instead of after it (the cold start is one
-  // load round trip shorter: S1 −3 %). Done before the item loop, where nothing of it stays live (inside it, two more
-  // live values made ptxas reschedule the main loop: compute-bound rows +2–3 %, perf log `itemcold`). n_first is n_blocks
-  // of the loop's slice_of_len for this item.
-  if constexpr (!kFp8) {
-    const int fb = w.begin_token / PAGE_BLOCK_SIZE;
-    int page0 = 0, page1 = 0;
-    if (tid == 0 || tid == kPage1Thread) {  // an entry is read only if the table row has it; used only if the item has that block
-      const int* bt0 = p.block_table + static_cast<int64_t>(w.begin_req) * p.block_table_stride + fb;
-      if (tid == 0 && fb < p.max_blocks_per_seq) page0 = ptx::ld_plain(bt0);
-      if (tid == kPage1Thread && fb + 1 < p.max_blocks_per_seq) page1 = ptx::ld_plain(bt0 + 1);
-    }
-    const int end_token = w.begin_req == w.end_req ? w.end_token : seqlen;
-    const int end_kv = slice_end_kv(p, end_token, seqlen, rs.s_last);
-    const int n_first = end_kv > w.begin_token ? (end_kv - 1) / PAGE_BLOCK_SIZE - fb + 1 : 0;
-    n_prefetched = min(n_first, 2);
-    if (n_first > 0) {
-      if constexpr (kStaggerFirst) {
-        // Block 1 only once block 0 has landed: at the start every part loads at once, and with Q and both blocks
-        // requested together block 0 landed about when block 1 did, after which the SM computed with nothing in flight.
-        // Staggered, every SM's Q and block 0 come in first and block 1 streams while block 0 is computed (H200, session
-        // 15, perf log `stagger`: the memory-bound rows ~1 % faster, S3 2.4 %). Warpgroup 1, whose first work is block 1,
-        // waits and issues it. Not in the compute-bound entries: built into them it made ptxas schedule the main loop
-        // differently (253 registers), and sweep#12 and #28 ran 1.5–2 % slower.
-        if (tid == 0) kb.issue_slabs(sBar, sK0, 0, SM90_SLABS, page0);  // block 0 → buffer 0, its fill 0
-        load_q(w.begin_req);
-        q_ready = true;
-        if (tid == kPage1Thread && n_prefetched > 1) {
-          for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::mbarrier_wait(sBar + 8 * slab, 0);
-          kb.issue_slabs(sBar + 8 * SM90_SLABS, sK1, 0, SM90_SLABS, page1);  // block 1 → buffer 1, its fill 0
-        }
-      } else {
-        if (tid == 0) {
-          for (int j = 0; j < n_prefetched; ++j)  // block j → buffer j, its fill 0
-            kb.issue_slabs(sBar + 8 * SM90_SLABS * j, j ? sK1 : sK0, 0, SM90_SLABS, j ? page1 : page0);
-        }
-        load_q(w.begin_req);
-        q_ready = true;
-      }
-    }
-  }
+  // 16-bit cache, the part's first item: its Q and its first two blocks (mla_sm90_kbuffers.cuh)
+  if constexpr (!kFp8) n_prefetched = issue_first_item<kStaggerFirst>(p, w, kb, tid, seqlen, rs.s_last, load_q, q_ready);
 
   [[maybe_unused]] int tr_it = 0;  // sparse trace: this warpgroup's loop iterations so far (pairs of blocks)
   for (int req = w.begin_req; req <= w.end_req; ++req) {
@@ -601,19 +542,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       q_ready = true;
     }
     tr.next_q_issued();
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (64 + r_loc[h]) * 4);
-      const float m = ptx::ld_shared_f32(sM + r_loc[h] * 4);
-      float out_scale = 1.f;
-      if constexpr (kSparse) {  // the attention sink, for rows written here (split rows: the sink combine)
-        if (fp->attn_sink != nullptr && sl.no_split && rs.r_glob[h] < p.q_rows && L > 0.f) {
-          const float lse = (ptx::log2_approx(L) + m) * kLn2;
-          out_scale = 1.f / (1.f + __expf(fp->attn_sink[rs.r_glob[h] % p.h_q] - lse));
-        }
-      }
-      store_row_wide<T, kSparse>(p, req, sl, rs, h, o, L, m, wg * (HEAD_DIM_V / 2), q4, wg == 0 && q4 == 0, out_scale);
-    }
+    store_item_rows<T, kSparse>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
     tr.rows_stored();
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's
   }

@@ -1,15 +1,18 @@
 // The `hopper` kernel's two K buffers as its math warpgroups see them (mla_decode_sm90.cu): block j of a work item
 // lives in buffer j & 1 (K0 / K1, 9 slabs of 64 × 64, each slab on its own mbarrier), as fill fills[j & 1] + j / 2
 // of that buffer. The 16-bit cache's refills are TMA loads issued by one math thread; over the FP8 cache the producer
-// warpgroup fills the buffers and the math warpgroups release them per group. Included by mla_decode_sm90.cu only
-// (an anonymous namespace), after its FP8 producers.
+// warpgroup fills the buffers and the math warpgroups release them per group. Also the 16-bit cache's cold start (a
+// part's first item: issue_first_item). Included by mla_decode_sm90.cu only (an anonymous namespace), after its FP8
+// producers.
 #pragma once
 #include <cstdint>
 #include <cuda.h>
 
 #include "mla_config.h"
+#include "mla_params.h"
 #include "mla_sm90_fp8_producer.cuh"
 #include "mla_sm90_math.cuh"
+#include "mla_work.cuh"
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
 
@@ -48,5 +51,55 @@ struct KBuffers {
     if constexpr (kMode == kFp8SparsePair) ptx::mbarrier_arrive_remote(ptx::mapa_shared(bar + kPairPeerEmptyFromEmpty, ptx::cluster_ctarank() ^ 1u));
   }
 };
+
+// 16-bit cache, the part's first item: its Q and its first two blocks are issued here, as the epilogue issues a next
+// item's, so that its block-table entries are loaded beside its seqlen instead of after it (the cold start is one
+// load round trip shorter: S1 −3 %). Done before the item loop, where nothing of it stays live (inside it, two more
+// live values made ptxas reschedule the main loop: compute-bound rows +2–3 %, perf log `itemcold`). n_first is n_blocks
+// of the loop's slice_of_len for this item.
+// Returns how many of its blocks are issued (n_prefetched: 0, 1 or 2); sets q_ready if its Q is. kStaggerFirst: the
+// memory-bound entries (block 1 by warpgroup 1's thread 0 once block 0 has landed).
+template <bool kStaggerFirst, class KB, class LoadQ>
+__device__ __forceinline__ int issue_first_item(const MlaDecodeParams& p, const PartWork& w, const KB& kb, int tid, int seqlen, int s_last, LoadQ&& load_q,
+                                                bool& q_ready) {
+  constexpr int kPage1Thread = kStaggerFirst ? SM90_THREADS / 2 : 0;  // staggered: block 1 is warpgroup 1's thread 0's
+  const uint32_t sBar = kb.sBar, sK0 = kb.base + SM90_OFF_K0, sK1 = kb.base + SM90_OFF_K1;
+  const int fb = w.begin_token / PAGE_BLOCK_SIZE;
+  int page0 = 0, page1 = 0;
+  if (tid == 0 || tid == kPage1Thread) {  // an entry is read only if the table row has it; used only if the item has that block
+    const int* bt0 = p.block_table + static_cast<int64_t>(w.begin_req) * p.block_table_stride + fb;
+    if (tid == 0 && fb < p.max_blocks_per_seq) page0 = ptx::ld_plain(bt0);
+    if (tid == kPage1Thread && fb + 1 < p.max_blocks_per_seq) page1 = ptx::ld_plain(bt0 + 1);
+  }
+  const int end_token = w.begin_req == w.end_req ? w.end_token : seqlen;
+  const int end_kv = slice_end_kv(p, end_token, seqlen, s_last);
+  const int n_first = end_kv > w.begin_token ? (end_kv - 1) / PAGE_BLOCK_SIZE - fb + 1 : 0;
+  const int n_prefetched = min(n_first, 2);
+  if (n_first > 0) {
+    if constexpr (kStaggerFirst) {
+      // Block 1 only once block 0 has landed: at the start every part loads at once, and with Q and both blocks
+      // requested together block 0 landed about when block 1 did, after which the SM computed with nothing in flight.
+      // Staggered, every SM's Q and block 0 come in first and block 1 streams while block 0 is computed (H200, session
+      // 15, perf log `stagger`: the memory-bound rows ~1 % faster, S3 2.4 %). Warpgroup 1, whose first work is block 1,
+      // waits and issues it. Not in the compute-bound entries: built into them it made ptxas schedule the main loop
+      // differently (253 registers), and sweep#12 and #28 ran 1.5–2 % slower.
+      if (tid == 0) kb.issue_slabs(sBar, sK0, 0, SM90_SLABS, page0);  // block 0 → buffer 0, its fill 0
+      load_q(w.begin_req);
+      q_ready = true;
+      if (tid == kPage1Thread && n_prefetched > 1) {
+        for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::mbarrier_wait(sBar + 8 * slab, 0);
+        kb.issue_slabs(sBar + 8 * SM90_SLABS, sK1, 0, SM90_SLABS, page1);  // block 1 → buffer 1, its fill 0
+      }
+    } else {
+      if (tid == 0) {
+        for (int j = 0; j < n_prefetched; ++j)  // block j → buffer j, its fill 0
+          kb.issue_slabs(sBar + 8 * SM90_SLABS * j, j ? sK1 : sK0, 0, SM90_SLABS, j ? page1 : page0);
+      }
+      load_q(w.begin_req);
+      q_ready = true;
+    }
+  }
+  return n_prefetched;
+}
 
 }  // namespace

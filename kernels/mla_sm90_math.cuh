@@ -1,11 +1,13 @@
 // The Hopper decode kernel's math-warpgroup pieces (mla_decode_sm90.cu: the seesaw, its FP8 and sparse variants):
 // named barriers and modes, the wgmma wrappers and descriptors, S masking and the online softmax, P packing, the
-// epilogue's row stores, the slab-pipelined S issue. Included by mla_decode_sm90.cu only (an anonymous namespace).
+// epilogue's row stores, the slab-pipelined S issue, Q's load. Included by mla_decode_sm90.cu and
+// mla_decode_sm90_small.cu (an anonymous namespace).
 #pragma once
 #include <cstdint>
 #include <cuda.h>
 
 #include "mla_config.h"
+#include "mla_fp8_params.h"
 #include "mla_generic_common.cuh"
 #include "mla_params.h"
 #include "mla_work.cuh"
@@ -222,5 +224,48 @@ __device__ __forceinline__ void issue_s_half(float (&s)[32], uint32_t sQ, uint32
 // The smem base through an opaque move, once per loop iteration: otherwise the compiler hoists the ~50 loop-
 // invariant wgmma descriptors out of the loop and keeps them in registers, which spills.
 __device__ __forceinline__ uint32_t opaque(uint32_t x) { return ptx::opaque_u32(x); }
+
+// The epilogue's stores of this thread's two rows (both warpgroups' row sums in sL, the rows' last max in sM): this
+// warpgroup's half of O's columns, and with wg 0's q4 = 0 threads the LSE (store_row_wide); sparse decode with an
+// attention sink scales the rows written here (split rows: the sink combine does).
+template <typename T, bool kSparse>
+__device__ __forceinline__ void store_item_rows(const MlaDecodeParams& p, const MlaFp8Params* fp, int req, const Slice& sl, const RowSet& rs,
+                                                const int (&r_loc)[2], const float (&o)[128], uint32_t sL, uint32_t sM, int wg, int q4) {
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (64 + r_loc[h]) * 4);
+    const float m = ptx::ld_shared_f32(sM + r_loc[h] * 4);
+    float out_scale = 1.f;
+    if constexpr (kSparse) {
+      if (fp->attn_sink != nullptr && sl.no_split && rs.r_glob[h] < p.q_rows && L > 0.f) {
+        const float lse = (ptx::log2_approx(L) + m) * kLn2;
+        out_scale = 1.f / (1.f + __expf(fp->attn_sink[rs.r_glob[h] % p.h_q] - lse));
+      }
+    }
+    store_row_wide<T, kSparse>(p, req, sl, rs, h, o, L, m, wg * (HEAD_DIM_V / 2), q4, wg == 0 && q4 == 0, out_scale);
+  }
+}
+
+// Q rows of m_block of request `req` → 9 swizzled slabs (cp.async, committed, not waited); rows ≥ q_rows zero-filled
+// Thread t copies row t / 4 (one division per item, not one per chunk: they cost ~0.5 µs per item at 18 chunks
+// per thread), chunks t % 4 + 4k, k = 0..17: a warp writes 8 rows × 64 contiguous bytes per step. Chunk c lands in
+// slab c / 8 = k / 2 at swizzled column c % 8 = t % 4 + 4·(k % 2).
+template <typename T, bool kSparse>
+__device__ __forceinline__ void load_q_rows(const MlaDecodeParams& p, int m_block, int req, uint32_t sQ, int tid) {
+  const int row = tid >> 2, part = tid & 3;
+  const int r = kSparse ? token_padded_row(p, m_block, row) : m_block * GEN_BLOCK_M + row;
+  const bool ok = r < p.q_rows;
+  const T* src = static_cast<const T*>(p.q);  // valid dummy address for the zero-fill rows
+  if (ok) src += static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(r / p.h_q) * p.q_seq_stride +
+                 static_cast<int64_t>(r % p.h_q) * p.q_head_stride;
+  const uint32_t dst_even = sQ + swizzled(row, part), dst_odd = sQ + swizzled(row, part + 4);
+#pragma unroll
+  for (int k = 0; k < kQChunksPerRow / 4; ++k) {
+    const int chunk = part + 4 * k;
+    ptx::cp_async_16((k & 1 ? dst_odd : dst_even) + (k >> 1) * SM90_SLAB_BYTES, ok ? src + chunk * 8 : src, ok ? 16 : 0);
+  }
+  ptx::cp_async_commit();
+}
+static_assert(SM90_THREADS == 4 * GEN_BLOCK_M && kQChunksPerRow % 8 == 0, "load_q_rows: 4 threads per Q row, whole slabs");
 
 }  // namespace

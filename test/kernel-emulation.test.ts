@@ -1053,7 +1053,7 @@ if (scenarioName) {
     it("planted bugs in hopper-small's sparse entry: no wait for the gathered rows → RAW on the rows or their mask, no validity mask → the oracle, swapped RoPE halves → the oracle, scales of the wrong tokens → the oracle, no P·V mask → the oracle", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (five more emulator builds, ~30 s)' }, async (t) => {
       const small = 'mla_decode_sm90_small.cu';
       const builds = {
-        noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);\n      } else if constexpr (kRegA) {', '      } else if constexpr (kRegA) {']] }),
+        noRawWait: buildFakeCuda({ emulate: true, plant: [[small, '        ptx::mbarrier_wait(sBar + 8 * (nblk & 1), (nblk >> 1) & 1);\n      } else if constexpr (kFp8) {', '      } else if constexpr (kFp8) {']] }),
         noMask: buildFakeCuda({ emulate: true, plant: [[small, ' || (kSparse && !((vbits >> (8 * h)) & 1))', '']] }),
         swappedRope: buildFakeCuda({ emulate: true, plant: [['mla_sm90_small_fp8.cuh', 'row + FP8_ROPE_OFFSET + kk * 32 +', 'row + FP8_ROPE_OFFSET + (kk ^ 2) * 32 +']] }),
         wrongScales: buildFakeCuda({ emulate: true, plant: [['mla_sm90_small_fp8.cuh', 'ptx::ld_shared_v4(sFirst + (16 * warp + g + 8 * h) * pitch)', 'ptx::ld_shared_v4(sFirst + (16 * warp + g) * pitch)']] }),
