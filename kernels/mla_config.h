@@ -226,30 +226,26 @@ static_assert(SM90S_R32_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per b
 static_assert(SM90S_THREADS == 8 * SM90S_R32_ROWS, "the Q load: 8 threads per row, all 256 of the CTA");
 
 // ---- its FP8 entries (dense mla_decode_sm90_small_fp8_bf16 and sparse mla_decode_sm90_small_fp8_sparse_bf16, both
-// on the f16 datapath; mla_sm90_small_fp8.cuh) ----------------------------------------------------------------------
+// the f16 math on the register-A datapath; mla_sm90_small_fp8.cuh) ---------------------------------------------------
 // HOST: grid and block as above, dynamic smem SM90S_F8_SMEM_BYTES (the whole opt-in limit); kernel arguments of the
-//       dense entry: params, the 'hopper' FP8 kernel's raw-byte and RoPE tensor maps.
-// Per warpgroup a K buffer (9 slabs, as above) and a raw stage (one block's 64 tokens × 512 e4m3 bytes: the two
-// 256-byte boxes; sparse: 64 gathered token rows of 512 bytes), so the next block's raw bytes land while this one is
-// converted and used; Q as above. The K buffers hold the e4m3 codes as f16 (unscaled) and Q's slabs 0–7 f16 (scaled
-// per row by a power of two, converted in place once per item); slab 8, the RoPE, stays bf16.
-// No room for the rest: slab 8 of the warpgroup's K buffer (the RoPE channels, dead once S is done) holds the
-// column-maxima exchange and Pᵀ — first the column maxima and the block's per-group scale maxima (warp v at
-// 2048 v: 16 + 4 floats), then, after one more warpgroup barrier, the four Pᵀ copies (one per 128-channel scale group,
-// 2048 B each: all 8 KB). The merge's sums and maxima go to its slabs 4–7 and the Oᵀ exchange to K buffer 0's slabs
-// 0–3 (free once both warpgroups' last P·V is done); the side area (the 4 mbarriers, the fold flag and at
-// SM90S_F8_OFF_QF the per-item float[16] of the Q rows' inverse power-of-two factors; sparse: then its validity masks,
-// the kernel) lies in the alignment slack.
-// The dense entry's register-A datapath (the default) uses the same bytes differently: each K buffer's slabs 0–3 and
-// 4–7 are its warpgroup's two raw stages (four 128B-swizzled boxes of 64 tokens × 128 B each), slab 8 as above, and
-// the raw area holds the merge (the Oᵀ exchange, then the sums and maxima, 512 B per warpgroup); its side area: the
-// mbarriers raw stage s of warpgroup w at 16 w + 8 s, RoPE at 32 + 8 w, the fold flag at 48, the Q factors at 64.
-constexpr int SM90S_F8_RAW_BYTES = 2 * SM90_FP8_RAW_BOX_BYTES;                      // 32768: one raw stage
+//       dense entry: params, the 'hopper' FP8 kernel's raw-byte and RoPE tensor maps, the swizzled raw-byte map and
+//       the scale map (the raw-byte map is only prefetched).
+// Dense: per warpgroup a K buffer of 9 slabs (as above) whose slabs 0–3 and 4–7 are its two raw stages (four
+// 128B-swizzled boxes of 64 tokens × 128 B each: the codes go from there into the wgmma's A fragments) and whose slab 8
+// takes the block's RoPE (bf16), then — dead once S is done — the column-maxima exchange and Pᵀ: first the column
+// maxima and the block's per-group scale maxima (warp v at 2048 v: 16 + 4 floats), then, after one more warpgroup
+// barrier, the four Pᵀ copies (one per 128-channel scale group, 2048 B each: all 8 KB). Past the K buffers, the merge
+// and scale area (SM90S_F8_OFF_RAW0, 64 KB: the merge — the Oᵀ exchange, then the sums and maxima, 512 B per
+// warpgroup — and the token scale boxes, SM90S_F8_OFF_SCALES), then Q (slabs 0–7 converted to f16 in place once per
+// item, scaled per row by a power of two; slab 8 bf16). The side area lies in the alignment slack: the mbarriers (raw
+// stage s of warpgroup w at 16 w + 8 s, RoPE at 32 + 8 w), the fold flag at 48, the Q factors at SM90S_F8_OFF_QF.
+// Sparse: the SM90S_F8SP_* layout below.
+constexpr int SM90S_F8_RAW_BYTES = 2 * SM90_FP8_RAW_BOX_BYTES;                      // 32768: half the merge and scale area
 constexpr int SM90S_F8_OFF_K0 = 0;                                                  // K buffer 1 at + SM90_TILE_BYTES
-constexpr int SM90S_F8_OFF_RAW0 = SM90S_F8_OFF_K0 + 2 * SM90_TILE_BYTES;            // 147456; stage 1 at + 32768
+constexpr int SM90S_F8_OFF_RAW0 = SM90S_F8_OFF_K0 + 2 * SM90_TILE_BYTES;            // 147456: the merge and scale area
 constexpr int SM90S_F8_OFF_Q = SM90S_F8_OFF_RAW0 + 2 * SM90S_F8_RAW_BYTES;          // 212992
 constexpr int SM90S_F8_USED_BYTES = SM90S_F8_OFF_Q + SM90_SLABS * SM90S_ROW_SLAB_BYTES;  // 231424
-constexpr int SM90S_F8_SIDE_BYTES = 128;  // uint64[2][2] raw / RoPE landed per warpgroup, uint32 fold flag, Q factors
+constexpr int SM90S_F8_SIDE_BYTES = 128;  // uint64 raw stages [2][2], RoPE [2] landed, uint32 fold flag, Q factors
 constexpr int SM90S_F8_OFF_QF = 64;       // float[16] in the side area
 constexpr int SM90S_F8_SMEM_BYTES = SM90S_F8_USED_BYTES + 1024;                     // + slack to align the base to 1024
 static_assert(SM90S_F8_OFF_RAW0 % 1024 == 0 && SM90S_F8_OFF_Q % 1024 == 0, "TMA boxes and swizzled operands 1024-aligned");

@@ -64,7 +64,7 @@ namespace {
 // kFp8: kmap is the raw-byte map of the FP8 cache and rope_map the RoPE columns' (mla_config.h); otherwise kmap is
 // the bf16/fp16 cache's and rope_map unused.
 // kStaggerFirst (16-bit cache, the memory-bound entries): the part's first block 1 is issued only once its block 0 has
-// landed (see the cold start below).
+// landed (issue_first_item, mla_sm90_kbuffers.cuh).
 template <typename T, int kMode, bool kStaggerFirst = false>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
   constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse || kMode == kFp8SparsePair;
@@ -78,7 +78,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // issues the next item's block 0, warpgroup 1's thread 0 its block 1 at that item's top once block 0 has landed
   // (items of equal length end together on every SM: S5 1.7 % faster on the H200, session 16 `sitems`).
   constexpr bool kStaggerItems = kStaggerFirst;
-  constexpr int kPage1Thread = kStaggerFirst ? SM90_THREADS / 2 : 0;  // staggered: block 1 is warpgroup 1's thread 0's
+  constexpr int kPage1Thread = kPage1ThreadOf<kStaggerFirst>;  // (mla_sm90_kbuffers.cuh)
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -518,10 +518,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     if (!kFp8 && wg_tid == 0 && n_prefetched > 0) {  // FP8: the producer is already on the next item
       const int page0 = next_page0, page1 = next_page1;  // (loaded at the item's top)
       const int group = wg == 0 ? kGroupA : kGroupB;
-      // the next item's block j → buffer j, fill index fills[j] (kb.parity() of the next item, written out here)
+      // the next item's block j → buffer j, fill index kb.fills[j] (kb.parity() of the next item, written out here)
       auto issue_next = [&](int j, int page) {
         kb.issue_slabs(sBar + 8 * SM90_SLABS * j, j ? sK1 : sK0, group == kGroupA ? 0 : SM90_GROUP_A_SLABS,
-                    group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS, page);
+                       group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS, page);
       };
       issue_next(0, page0);
       if (n_prefetched > 1) issue_next(1, page1);

@@ -338,9 +338,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       const uint32_t sQ = b_ + kOffQ;
       // Pᵀ: 16-bit cache, the warpgroup's own slab; FP8, the four f16 copies fill slab 8
       const uint32_t sP = kF16 ? sK + (SM90_SLABS - 1) * SM90_SLAB_BYTES : b_ + Lay::kOffP0 + wg * Lay::kRowSlab;
-      int page_next = -1;  // dense FP8: the warpgroup's next block, whose raw bytes and RoPE this block requests (register-A: its RoPE)
-      int page_raw2 = -1;  // register-A: the block after it, whose raw bytes go into this block's stage at its end
-      // register-A: this block's raw stage
+      int page_next = -1;  // dense FP8: the warpgroup's next block, whose RoPE this block requests at its end
+      int page_raw2 = -1;  // dense FP8: the block after it, whose raw bytes go into this block's stage at its end
+      // FP8: this block's raw stage
       const uint32_t sSt = kSparse ? b_ + wg * SM90S_F8SP_WG_BYTES + (nblk & 1) * SM90S_F8SP_STAGE_BYTES : sK + (nblk & 1) * 4 * SM90_SLAB_BYTES;
       Fp8TokenScales tsc;  // f16 datapath: this thread's two tokens' scales (0 past the block's valid tokens, sparse: invalid)
       if constexpr (kSparse) {
@@ -532,7 +532,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     }
 
     // ---- merge (mla_sm90_small_merge.cuh): column maxima and sums of both warpgroups → smem; once both are out, both
-    // warpgroups are past their last S (Q is free) and P·V (FP8: K buffer 0's slabs 0–3, the exchange, are free)
+    // warpgroups are past their last S (Q is free) and P·V
     merge.publish(l, m);
     math_sync<kGatherWg>();
     if (req < w.end_req) load_q(req + 1);  // waited at the top of the next item

@@ -1,6 +1,5 @@
 // Dequantisation of FP8 cache chunks into a 128B-swizzled K buffer (16 e4m3 codes → 16 bf16 channels), shared by the
-// Hopper kernel's FP8 producers (mla_sm90_fp8_producer.cuh) and the small-row kernel's FP8 entry
-// (mla_sm90_small_fp8.cuh). Uses `swizzled` of mla_sm90_math.cuh.
+// Hopper kernel's FP8 producers (mla_sm90_fp8_producer.cuh). Uses `swizzled` of mla_sm90_math.cuh.
 #pragma once
 #include <cstdint>
 

@@ -141,7 +141,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer_staged(const MlaDecodeP
       // (session 32) block j + 1's row into L2 now, a block before its gather: without it each block's gather is two
       // dependent DRAM round trips on this chain — group A's chunks at this iteration's end (stage_row), group B's and
       // the RoPE after A's stores in the next — unless a release wait hides them. One bulk prefetch per token (its
-      // index was loaded an iteration ago); nothing else of this producer uses the TMA unit.
+      // index was loaded an iteration ago); nothing else of this producer uses the TMA unit (but PUSH's bulk pushes).
       if (q == 0 && slot_next >= 0 && slot_next < f.num_slots)
         ptx::prefetch_l2_bulk(sparse_row(p, f, cache, contiguous, slot_next), FP8_BYTES_PER_TOKEN);
 #endif

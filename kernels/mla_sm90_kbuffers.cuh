@@ -10,7 +10,8 @@
 
 #include "mla_config.h"
 #include "mla_params.h"
-#include "mla_sm90_fp8_producer.cuh"
+#include "mla_sm90_sparse_trace.cuh"  // (before the producer header, whose stamps it defines)
+#include "mla_sm90_fp8_producer.cuh"  // kPairPeerEmptyFromEmpty
 #include "mla_sm90_math.cuh"
 #include "mla_work.cuh"
 #include "ptx.cuh"
@@ -52,6 +53,11 @@ struct KBuffers {
   }
 };
 
+// The thread that issues an item's block 1 in the 16-bit cache's memory-bound entries (kStaggerFirst: warpgroup 1's
+// thread 0, once block 0 has landed); thread 0 otherwise.
+template <bool kStaggerFirst>
+constexpr int kPage1ThreadOf = kStaggerFirst ? SM90_THREADS / 2 : 0;
+
 // 16-bit cache, the part's first item: its Q and its first two blocks are issued here, as the epilogue issues a next
 // item's, so that its block-table entries are loaded beside its seqlen instead of after it (the cold start is one
 // load round trip shorter: S1 −3 %). Done before the item loop, where nothing of it stays live (inside it, two more
@@ -62,7 +68,7 @@ struct KBuffers {
 template <bool kStaggerFirst, class KB, class LoadQ>
 __device__ __forceinline__ int issue_first_item(const MlaDecodeParams& p, const PartWork& w, const KB& kb, int tid, int seqlen, int s_last, LoadQ&& load_q,
                                                 bool& q_ready) {
-  constexpr int kPage1Thread = kStaggerFirst ? SM90_THREADS / 2 : 0;  // staggered: block 1 is warpgroup 1's thread 0's
+  constexpr int kPage1Thread = kPage1ThreadOf<kStaggerFirst>;
   const uint32_t sBar = kb.sBar, sK0 = kb.base + SM90_OFF_K0, sK1 = kb.base + SM90_OFF_K1;
   const int fb = w.begin_token / PAGE_BLOCK_SIZE;
   int page0 = 0, page1 = 0;

@@ -11,9 +11,7 @@
 #include <cstdint>
 
 #include "mla_params.h"
-#include "mla_work.cuh"
 #include "ptx.cuh"
-#include "ptx_sm90.cuh"
 
 namespace {
 

@@ -28,7 +28,6 @@
 
 #include "mla_config.h"
 #include "mla_params.h"
-#include "mla_sm90_fp8_dequant.cuh"
 #include "mla_sm90_math.cuh"
 #include "mla_sm90_small_merge.cuh"
 #include "ptx.cuh"
@@ -131,8 +130,7 @@ __device__ __forceinline__ void f16_item_start(uint32_t sQ, uint32_t sQf, int ti
   for (int k = 0; k < 4; ++k) rg[k] = 1.f;
 }
 
-
-// The end of Sᵀ (both datapaths): S_rope's 4 k-steps (slab 8 of K at dk, Q's slab 8 at dq, bf16) into s, the wait for
+// The end of Sᵀ: S_rope's 4 k-steps (slab 8 of K at dk, Q's slab 8 at dq, bf16) into s, the wait for
 // every S wgmma, then per token t and column c: Sᵀ = 2^−k_c · Σ_g s_t,g · S_g + S_rope.
 // (f16_scores_combine: the last step alone, once S_rope is in s)
 __device__ __forceinline__ void f16_scores_combine(float (&s)[8], const float (&sg)[4][8], const Fp8TokenScales& tsc, const float (&qf)[2][2]) {
@@ -221,7 +219,7 @@ __device__ __forceinline__ void f16_store_p(uint32_t sP, const float (&s)[kVals]
     }
 }
 
-// ---- the register-A datapath (the dense FP8 entry, MLA_SM90S_FP8_REGA) -------------------------------------------
+// ---- the register-A datapath (both FP8 entries) ---------------------------------------------------------------
 // No f16 copy of K in shared memory: both products take K's e4m3 codes as their A operand from registers, loaded
 // with ldmatrix from the raw stage and converted there (spprof, session 18: the f16 round trip was 36 % of the
 // shared-memory traffic that bounds the f16 datapath). The raw stage is four TMA boxes — scale group b = channels

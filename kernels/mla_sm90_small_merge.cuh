@@ -78,8 +78,7 @@ __device__ __forceinline__ uint32_t xchg_slot(int t, int hh, int k) { return ((t
 
 // One thread's part of the merge at the end of an item, its smem (the kernel's layout): sL the column sums of
 // warpgroup x's warp v and sM the column maxima of warpgroup x — 16-bit cache [2][4][kRows] and [2][kRows]; FP8
-// ([4][16] and [16]) in warpgroup x's K buffer's slabs 4–7, x · xs apart (SM90_TILE_BYTES; the dense FP8 entry's
-// register-A datapath: both in the raw area, 512 B apart) — and sX, the Oᵀ exchange
+// ([4][16] and [16]) in the merge area, x · xs apart (the FP8 entries: 512 B) — and sX, the Oᵀ exchange
 // (32 KB: the 32-row entry's in two rounds). Per item: publish, a CTA barrier, totals, Oᵀ scaled by f_own
 // (scale_columns), exchange, store.
 template <int kRows, bool kFp8, bool kMathOnly = false>
@@ -97,7 +96,7 @@ struct SmallMerge {
   };
   uint32_t sL, sM, sX;
   int wg, warp, wtid, g, q4;
-  uint32_t xs = SM90_TILE_BYTES;  // FP8: bytes from warpgroup 0's sums and maxima to warpgroup 1's
+  uint32_t xs = SM90_TILE_BYTES;  // FP8: bytes from warpgroup 0's sums and maxima to warpgroup 1's (the kernel's: 512)
 
   __device__ __forceinline__ uint32_t l_at(int x, int v, int col) const {
     return kFp8 ? sL + x * xs + (v * kRows + col) * 4 : sL + ((x * 4 + v) * kRows + col) * 4;

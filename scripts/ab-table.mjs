@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // The table of an A/B run of scripts/device-next.sh (its `ab_rounds`: one bench text per build, config set and round,
 // named TAG-LABEL-SET-ROUND.txt), as the perf log writes it: one row per config, one column per build with its
-// rounds' ms ("r1 / r2"), then each build's mean against the first build's (the shipped one: ab_rounds passes it
-// first) and the fastest build. A config whose value check did not say ok in a build is marked there (" ✗check"); a
-// build that has no number for a config (the bench refused or timed out) shows "—".
+// rounds' ms ("r1 / r2"), then each build's mean against the reference build's and the fastest build. A config whose
+// value check did not say ok in a build is marked there (" ✗check"); a build that has no number for a config (the
+// bench refused or timed out) shows "—".
 //
-//   node scripts/ab-table.mjs DIR TAG [FIRST_LABEL]
+//   node scripts/ab-table.mjs DIR TAG [LABEL…]
 //
-// e.g. node scripts/ab-table.mjs /tmp/staged-out staged kernels. Labels are the builds' folder names; FIRST_LABEL
-// picks the reference (default: the label "kernels" if present, else the first in name order).
+// LABELs: the builds in order, the first the reference (ab_rounds passes its own: the shipped build first); they
+// also split the file names, whose set part may hold '-' (scripts/g32-small.json). Without them each file name is
+// split at its last two '-' and the reference is "kernels" if present, else the first label in name order.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,14 +34,25 @@ export function benchRows(text) {
   return rows;
 }
 
-/** Files TAG-LABEL-SET-ROUND.txt in dir → label → round → config → { ms, check }. */
-export function abRuns(dir, tag) {
-  const runs = new Map();
-  const re = new RegExp(`^${tag.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(.+)-([^-]+)-(\\d+)\\.txt$`);
+const escape = (x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Files TAG-LABEL-SET-ROUND.txt in dir → label → round → config → { ms, check } (labels: the builds, if known). */
+export function abRuns(dir, tag, labels = []) {
+  const runs = new Map(labels.map((l) => [l, new Map()]));
+  const re = new RegExp(`^${escape(tag)}-(.+)-([^-]+)-(\\d+)\\.txt$`);
+  // the longest label first, so that a label that prefixes another (a, a-b) does not take the other's files
+  const known = [...labels].sort((a, b) => b.length - a.length).map((l) => [l, new RegExp(`^${escape(tag)}-${escape(l)}-(.+)-(\\d+)\\.txt$`)]);
   for (const f of readdirSync(dir).sort()) {
-    const m = re.exec(f);
-    if (!m) continue;
-    const [, label, , round] = m;
+    let label, round;
+    if (known.length > 0) {
+      const hit = known.map(([l, r]) => [l, r.exec(f)]).find(([, m]) => m);
+      if (!hit) continue;
+      [label, round] = [hit[0], hit[1][2]];
+    } else {
+      const m = re.exec(f);
+      if (!m) continue;
+      [label, round] = [m[1], m[3]];
+    }
     if (!runs.has(label)) runs.set(label, new Map());
     const byRound = runs.get(label);
     if (!byRound.has(round)) byRound.set(round, new Map());
@@ -79,7 +91,7 @@ export function abTable(runs, first) {
       if (m !== undefined && (best === null || m < best.m)) best = { l, m };
     }
     const pct = (m) => (base === undefined || m === undefined ? '' : ` (${m <= base ? '−' : '+'}${(Math.abs(m / base - 1) * 100).toFixed(1)} %)`);
-    out.push(`| ${c} | ${order.map((l) => cell(l, c)).join(' | ')} | ${best ? `${best.l}${pct(best.m)}` : '—'} |`);
+    out.push(`| ${c} | ${order.map((l) => cell(l, c)).join(' | ')} | ${best ? (best.l === ref ? ref : `${best.l}${pct(best.m)}`) : '—'} |`);
   }
   // each build's geomean of its means over the configs it has, against the reference's over the same configs
   const geo = order.map((l) => {
@@ -93,10 +105,10 @@ export function abTable(runs, first) {
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  const [dir, tag, first] = process.argv.slice(2);
+  const [dir, tag, ...labels] = process.argv.slice(2);
   if (!dir || !tag) {
-    console.error('usage: node scripts/ab-table.mjs DIR TAG [FIRST_LABEL]');
+    console.error('usage: node scripts/ab-table.mjs DIR TAG [LABEL…]');
     process.exit(2);
   }
-  console.log(abTable(abRuns(dir, tag), first));
+  console.log(abTable(abRuns(dir, tag, labels), labels[0]));
 }

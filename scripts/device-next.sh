@@ -91,7 +91,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: staged | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -189,7 +189,11 @@ ab_rounds() {
     done
   done
   # the perf log's table of it (scripts/ab-table.mjs: both rounds per build, the mean against the first build)
-  node scripts/ab-table.mjs "$out" "$tag" 2>&1 | tee "$out/$tag-table.md"
+  local labels=()
+  for v in "$@"; do
+    if [[ $v == *=* && $v != *@* ]]; then label=${v#*=}; labels+=("${label:-off}"); else labels+=("$(basename "${v%%@*}")"); fi
+  done
+  node scripts/ab-table.mjs "$out" "$tag" "${labels[@]}" 2>&1 | tee "$out/$tag-table.md"
 }
 
 case $step in
