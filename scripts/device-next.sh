@@ -776,7 +776,8 @@ case $step in
   s25final)
     # session 25's tree: the dense FP8 entries' scales by TMA with the raw stage (the default) — their GPU tests,
     # memcheck and racecheck on the 16- and 32-row cases — and against global loads (.variants/gl:
-    # SRC_REV=8474600 … -DMLA_SM90S_SCALES_TMA=0: the switch and its global-load form were removed in session 32), two rounds of the 16/32-row sweep rows; then the whole sparse set and bf16 vs FP8 of
+    # SRC_REV=8474600 … -DMLA_SM90S_SCALES_TMA=0: the switch and its global-load form were removed in session 32),
+    # two rounds of the 16/32-row sweep rows; then the whole sparse set and bf16 vs FP8 of
     # the 16/32-row sweep rows, FP8 checked (JSON for docs/runs/)
     fp8_tests s25 "f16 datapath" 150
     sanitize_fp8_tests s25 "(h_q 32, s_q 1|h_q 16, s_q 1|h_q 16, s_q 2, causal, one).*f16 datapath" 200
