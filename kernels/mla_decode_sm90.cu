@@ -55,7 +55,6 @@ using namespace mla;
 
 #include "mla_sm90_fp8_producer.cuh"
 
-#include "mla_sm90_fp8_pair_staged.cuh"
 #include "mla_sm90_kbuffers.cuh"
 #include "mla_sm90_part_trace.cuh"
 
@@ -121,11 +120,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     if (wg == 2) {
       ptx::setmaxnreg_dec<SM90_FP8_PRODUCER_REGS>();
       if constexpr (kPair) {
-#if MLA_SM90_PAIR_STAGED  // (experiment, session 31: mla_sm90_fp8_pair_staged.cuh)
-        fp8_sparse_pair_producer_staged(p, *fp, w, m_block, sK0, sK1, sBar, sBarEmpty, sValid, tid - SM90_THREADS);
-#else
         fp8_sparse_pair_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
-#endif
         ptx::cluster_sync();  // no CTA leaves while the peer may still push into it or arrive on its barriers
       } else if constexpr (kSparse) {
         fp8_sparse_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
@@ -484,16 +479,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 3);
         if (has3) {  // S of block j+3: its B half was issued first
-#if MLA_SM90_SPARSE_S1_AFIRST  // (experiment, session 31: with the staged pair producer group A is written first)
-          if constexpr (kSparse) {  // (both sparse entries: the pair's output stays bit for bit the single entry's)
-            issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), true);
-            issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), false);
-          } else
-#endif
-          {
-            issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), true);
-            issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), false);
-          }
+          issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), true);
+          issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), false);
           ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();

@@ -915,7 +915,8 @@ case $step in
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/sboth)/ fp8_tests s30a-sboth "small-row kernel's sparse" 200
     ;;
   staged|staged2|stagedtests|stagedbuild)
-    # (session 31, built and emulated, not yet run: no device that session) the paired sparse entry's gather staged in
+    # (session 31, built and emulated; session 32, timed: every form slower than the shipped pair, best +10 % — perf log
+    # `staged`; the code was removed, so the builds come from commit ef6a33f, SRC_REV) the paired sparse entry's gather staged in
     # registers (MLA_SM90_PAIR_STAGED=1: each producer thread loads its token's code chunks and scales from the cache
     # into registers a block ahead; group A converted and stored once released, group B loaded, converted and stored
     # around its own release; no raw rows in shared memory). Variants — NAME EARLY BPRE PUSH AFIRST LOCAL_ASYNC L2:
@@ -949,7 +950,7 @@ case $step in
       set -- $v
       [[ " $want " == *" $1 "* ]] || continue
       [ -e .variants/$1/mla_decode_sm90.sm_90a.cubin ] && continue
-      scripts/build-variant.sh "$1" mla_decode_sm90 sm_90a -DMLA_SM90_PAIR_STAGED=1 -DMLA_SM90_PAIR_STAGED_EARLY=$2 -DMLA_SM90_PAIR_STAGED_BPRE=$3 -DMLA_SM90_PAIR_STAGED_PUSH=$4 -DMLA_SM90_SPARSE_S1_AFIRST=$5 -DMLA_SM90_PAIR_STAGED_LOCAL_ASYNC=$6 -DMLA_SM90_PAIR_STAGED_L2=$7 | grep -E 'built|[1-9][0-9]* bytes spill|C75'
+      SRC_REV=${STAGED_REV:-ef6a33f} scripts/build-variant.sh "$1" mla_decode_sm90 sm_90a -DMLA_SM90_PAIR_STAGED=1 -DMLA_SM90_PAIR_STAGED_EARLY=$2 -DMLA_SM90_PAIR_STAGED_BPRE=$3 -DMLA_SM90_PAIR_STAGED_PUSH=$4 -DMLA_SM90_SPARSE_S1_AFIRST=$5 -DMLA_SM90_PAIR_STAGED_LOCAL_ASYNC=$6 -DMLA_SM90_PAIR_STAGED_L2=$7 | grep -E 'built|[1-9][0-9]* bytes spill|C75'
       mkdir -p .variants/$1; cp dist/kv-$1/mla_decode_sm90.sm_90a.cubin .variants/$1/; rm -rf dist/kv-$1
     done
     if [ "$step" = stagedbuild ]; then

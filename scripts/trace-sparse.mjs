@@ -60,15 +60,11 @@ const mid = prod.slice(8, Math.max(9, prod.length - 8));
 const avg = (fn) => mid.reduce((a, e, i) => a + fn(e, i), 0) / mid.length;
 // the paired entry (two m-blocks per token, unless switched off) stamps the same points in its own order of work
 const pair = Math.ceil(hQ / 64) % 2 === 0 && process.env.FLASH_MLA_EXPERIMENT_SPARSE_PAIR !== '0';
-// (FLASH_MLA_TRACE_STAGED=1: a build with the staged pair producer, MLA_SM90_PAIR_STAGED — its own points)
-const staged = pair && process.env.FLASH_MLA_TRACE_STAGED === '1';
-const phases = staged
-  ? ['group A waits', 'A convert + stores', 'B loads + early convert + group B waits', 'B stores', 'next gather issued']
-  : pair
+const phases = pair
   ? ['group A waits', 'raw issue, group B waits, RoPE (here and st.async)', 'gather wait', 'step B + B pushes', 'step A + A pushes']
   : ['wait empties', 'issue', 'gather wait', 'step B', 'RoPE + step A'];
 console.log(`\nsteady state over ${mid.length} blocks (µs): per block ${((mid[mid.length - 1][0] - mid[0][0]) / (mid.length - 1)).toFixed(2)};` +
-  ` producer${staged ? ' (staged pair)' : pair ? ' (pair)' : ''}: ` + phases.map((name, i) => `${name} ${avg((e) => e[i + 1] - e[i]).toFixed(2)}`).join(', '));
+  ` producer${pair ? ' (pair)' : ''}: ` + phases.map((name, i) => `${name} ${avg((e) => e[i + 1] - e[i]).toFixed(2)}`).join(', '));
 const mid0 = w0.slice(4, Math.max(5, w0.length - 4)), mid1 = w1.slice(4, Math.max(5, w1.length - 4));
 const avgw = (arr, fn) => arr.reduce((a, e) => a + fn(e), 0) / arr.length;
 console.log(`WG0 per iteration: top→Scale1 ${avgw(mid0, (e) => e[1] - e[0]).toFixed(2)}, →P1 ${avgw(mid0, (e) => e[2] - e[1]).toFixed(2)}, →S(j+2) A half ${avgw(mid0, (e) => e[3] - e[2]).toFixed(2)}, →end ${avgw(mid0, (e) => e[4] - e[3]).toFixed(2)}`);
