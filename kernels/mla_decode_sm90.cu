@@ -72,7 +72,18 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // that each buffer is released without waiting for the other buffer's next fill (the sparse rows on 'hopper' 2.5–7 %
   // faster on an H200, perf log session 18 `sep0`). Not for dense FP8, which stays bit for bit the bf16 kernel over the
   // dequantised cache.
-  constexpr bool kEarlyP0 = kSparse;
+#ifndef MLA_SM90_FP8_EARLY_P0
+#define MLA_SM90_FP8_EARLY_P0 0  // experiment: dense FP8 with the sparse entries' seesaw (no longer bit for bit the bf16 entry)
+#endif
+  constexpr bool kEarlyP0 = kSparse || (kMode == kFp8Dense && MLA_SM90_FP8_EARLY_P0);
+  // Sparse: warpgroup 1 takes P0 · V0R of block j — and releases K0.B — before it issues S of block j + 1, so that the
+  // release of a buffer's B group does not wait for the other buffer's fill (the producer's chain: fill j + 1 → S(j + 1)
+  // → … → release K0.B → fill j + 2; session 22's trace: the producer waited ~1.1 µs per block for that release).
+  // Same arithmetic in the same order as the kEarlyP0 form without it: outputs bit for bit unchanged.
+#ifndef MLA_SM90_SPARSE_PV0_FIRST
+#define MLA_SM90_SPARSE_PV0_FIRST 0
+#endif
+  constexpr bool kPv0First = kEarlyP0 && MLA_SM90_SPARSE_PV0_FIRST;
   // The memory-bound entries stagger every item's first two blocks, not only the part's first item's: the epilogue
   // issues the next item's block 0, warpgroup 1's thread 0 its block 1 at that item's top once block 0 has landed
   // (items of equal length end together on every SM: S5 1.7 % faster on the H200, session 16 `sitems`).
@@ -345,7 +356,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       }
     } else if (n_blocks > 0) {
       // ======================================= warpgroup 1: blocks 1, 3, 5, … ===================================
-      if (n_blocks > 1) {
+      if (n_blocks > 1 && !kPv0First) {  // (kPv0First: each iteration issues its own S)
         issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(1), kb.parity(1), true);
         issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(1), kb.parity(1), false);
         ptx::wgmma_commit();
@@ -363,48 +374,73 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           if (has2) page2 = ptx::ld_plain(bt + j + 2);
           if (has3) page3 = ptx::ld_plain(bt + j + 3);
         }
-        // Without block j+1 every token is masked (P1 = 0, max unchanged). Unconditional on purpose: s written
-        // under a branch makes ptxas serialise the wgmmas that define it (C7515).
-        float mx[2];
-        if constexpr (kSparse) {  // buffer 1's block; without one, no read (the producer may be refilling the mask)
-          if constexpr (kPair) {
-            if (has1) ptx::mbarrier_wait(sValid + kPairValidBar + 8, kb.parity(j + 1));
-          }
-          mask_and_row_max<true>(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx, has1 ? valid_mask(sValid + 16) : ~0ull);
-        } else
-          mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
-        ptx::named_barrier_sync(kScale0Ready, kBoth);  // WG0's max and scale of block j
-        SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 1);
-        float m0[2], m1[2], scale0[2], scale1[2];
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          m0[h] = ptx::ld_shared_f32(sM + r_loc[h] * 4);
-          scale0[h] = ptx::ld_shared_f32(sScale0 + r_loc[h] * 4);
-          m1[h] = fmaxf(m0[h], mx[h] * scale_log2);
-          scale1[h] = ptx::exp2_approx(m0[h] - m1[h]);
-        }
-        __syncwarp();
-        if (q4 == 0) {
+        if constexpr (kPv0First) {
+          // kPv0First (sparse): O_R += P0 · V0R and K0.B's release first, then S of block j+1 — its fill is not waited
+          // for before K0.B is free. From WG0: block j's max (sM), its scale and P0.
+          ptx::named_barrier_sync(kScale0Ready, kBoth);
+          SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 1);
+          float m0[2], scale0[2];
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
-            ptx::st_shared_f32(sM + r_loc[h] * 4, m1[h]);
-            ptx::st_shared_f32(sScale1 + r_loc[h] * 4, scale1[h]);
+            m0[h] = ptx::ld_shared_f32(sM + r_loc[h] * 4);
+            scale0[h] = ptx::ld_shared_f32(sScale0 + r_loc[h] * 4);
           }
-        }
-        ptx::named_barrier_arrive(kScale1Ready, kBoth);
-        if constexpr (kEarlyP0) {
-          // P0 comes relative to block j's max (WG0's, before this block): O_R joins it there, takes P0 · V0R — after
-          // which K0.B is free, whatever the producer's next fill — and then moves to block j+1's max
           scale_rows(o, scale0[0], scale0[1]);
-          ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
+          ptx::named_barrier_sync(kP0Ready, kBoth);
           SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);
           if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
           ptx::wgmma_fence();
 #pragma unroll
           for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
           ptx::wgmma_commit();
+          if constexpr (MLA_SM90_SPARSE_PV0_FIRST == 2) {  // S of block j+1 queued behind that P·V, K0.B released between
+            if (has1) {
+              issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 1), kb.parity(j + 1), true);
+              issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 1), kb.parity(j + 1), false);
+              ptx::wgmma_commit();
+              ptx::wgmma_wait<1>();
+            } else {
+              ptx::wgmma_wait<0>();
+            }
+            ptx::named_barrier_sync(kWg1Local, kOne);  // K0.B is dead once P0·V0R is done
+            if (wg_tid == 0) kb.release(j, kGroupB);
+          } else {
+            ptx::wgmma_wait<0>();
+            ptx::named_barrier_sync(kWg1Local, kOne);  // K0.B is dead once P0·V0R is done
+            if (wg_tid == 0) kb.release(j, kGroupB);
+            if (has1) {  // S of block j+1, its B half first
+              issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 1), kb.parity(j + 1), true);
+              issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 1), kb.parity(j + 1), false);
+              ptx::wgmma_commit();
+            }
+          }
+          ptx::wgmma_wait<0>();  // unconditional: nothing in flight on either path
+          // (without block j+1 every token is masked: P1 = 0, the max unchanged; s unconditional, as below)
+          float mx[2];
+          if constexpr (kPair) {
+            if (has1) ptx::mbarrier_wait(sValid + kPairValidBar + 8, kb.parity(j + 1));
+          }
+          if constexpr (kSparse)
+            mask_and_row_max<true>(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx, has1 ? valid_mask(sValid + 16) : ~0ull);
+          else
+            mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
+          float m1[2], scale1[2];
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            m1[h] = fmaxf(m0[h], mx[h] * scale_log2);
+            scale1[h] = ptx::exp2_approx(m0[h] - m1[h]);
+          }
+          __syncwarp();
+          if (q4 == 0) {
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+              ptx::st_shared_f32(sM + r_loc[h] * 4, m1[h]);
+              ptx::st_shared_f32(sScale1 + r_loc[h] * 4, scale1[h]);
+            }
+          }
+          ptx::named_barrier_arrive(kScale1Ready, kBoth);
           float sum[2];
-          exponentiate(s, scale_log2, m1, sum);  // (beside that P·V)
+          exponentiate(s, scale_log2, m1, sum);
 #pragma unroll
           for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * (scale0[h] * scale1[h]) + sum[h];
           if (has1) {
@@ -413,9 +449,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             ptx::fence_proxy_async();
           }
           ptx::named_barrier_arrive(kP1Ready, kBoth);
-          ptx::wgmma_wait<0>();
-          ptx::named_barrier_sync(kWg1Local, kOne);  // K0.B is dead once P0·V0R is done
-          if (wg_tid == 0) kb.release(j, kGroupB);
           scale_rows(o, scale1[0], scale1[1]);
           if (has1) {  // O_R += P1 · V1R
             if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
@@ -427,61 +460,128 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             ptx::named_barrier_sync(kWg1Local, kOne);  // K1.B is dead once P1·V1R is done
             if (wg_tid == 0) kb.release(j + 1, kGroupB);
           }
-        } else {  // (its P0 · V0R as above, after its own P·V of block j+1: duplicated, since one shared lambda changed
-                  // every entry's machine code)
-          float sum[2];
-          exponentiate(s, scale_log2, m1, sum);
-#pragma unroll
-          for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * (scale0[h] * scale1[h]) + sum[h];
-          scale_rows(o, scale0[0] * scale1[0], scale0[1] * scale1[1]);
-          // 16-bit cache: P1Ready is arrived only once both of this warpgroup's P·V are issued (FlashMLA's
-          // rO1sP0sV0RIssued), so that WG0's P·V1L and its S of block j+2 enter the tensor pipe behind P·V0R, which
-          // frees K0's B group for block j+2 (H200, session 13 `p1late`: compute-bound rows 1–2.5 % faster). The FP8
-          // entry keeps the early arrival (with the late one its producer-side build spills 8 bytes).
-          constexpr bool kP1Late = !kFp8;
-          if (has1) {
-            pack_p<T>(s, pa);
-            store_p(sP1, pa, r_loc);
-            ptx::fence_proxy_async();
+          SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 3);
+        } else {
+          // Without block j+1 every token is masked (P1 = 0, max unchanged). Unconditional on purpose: s written
+          // under a branch makes ptxas serialise the wgmmas that define it (C7515).
+          float mx[2];
+          if constexpr (kSparse) {  // buffer 1's block; without one, no read (the producer may be refilling the mask)
+            if constexpr (kPair) {
+              if (has1) ptx::mbarrier_wait(sValid + kPairValidBar + 8, kb.parity(j + 1));
+            }
+            mask_and_row_max<true>(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx, has1 ? valid_mask(sValid + 16) : ~0ull);
+          } else
+            mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
+          ptx::named_barrier_sync(kScale0Ready, kBoth);  // WG0's max and scale of block j
+          SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 1);
+          float m0[2], m1[2], scale0[2], scale1[2];
+  #pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            m0[h] = ptx::ld_shared_f32(sM + r_loc[h] * 4);
+            scale0[h] = ptx::ld_shared_f32(sScale0 + r_loc[h] * 4);
+            m1[h] = fmaxf(m0[h], mx[h] * scale_log2);
+            scale1[h] = ptx::exp2_approx(m0[h] - m1[h]);
           }
-          if (!kP1Late) ptx::named_barrier_arrive(kP1Ready, kBoth);
-          if (has1) {  // O_R += P1 · V1R
-            if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
+          __syncwarp();
+          if (q4 == 0) {
+  #pragma unroll
+            for (int h = 0; h < 2; ++h) {
+              ptx::st_shared_f32(sM + r_loc[h] * 4, m1[h]);
+              ptx::st_shared_f32(sScale1 + r_loc[h] * 4, scale1[h]);
+            }
+          }
+          ptx::named_barrier_arrive(kScale1Ready, kBoth);
+          if constexpr (kEarlyP0) {
+            // P0 comes relative to block j's max (WG0's, before this block): O_R joins it there, takes P0 · V0R — after
+            // which K0.B is free, whatever the producer's next fill — and then moves to block j+1's max
+            scale_rows(o, scale0[0], scale0[1]);
+            ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
+            SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);
+            if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
             ptx::wgmma_fence();
-#pragma unroll
-            for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
+  #pragma unroll
+            for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
+            ptx::wgmma_commit();
+            float sum[2];
+            exponentiate(s, scale_log2, m1, sum);  // (beside that P·V)
+  #pragma unroll
+            for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * (scale0[h] * scale1[h]) + sum[h];
+            if (has1) {
+              pack_p<T>(s, pa);
+              store_p(sP1, pa, r_loc);
+              ptx::fence_proxy_async();
+            }
+            ptx::named_barrier_arrive(kP1Ready, kBoth);
+            ptx::wgmma_wait<0>();
+            ptx::named_barrier_sync(kWg1Local, kOne);  // K0.B is dead once P0·V0R is done
+            if (wg_tid == 0) kb.release(j, kGroupB);
+            scale_rows(o, scale1[0], scale1[1]);
+            if (has1) {  // O_R += P1 · V1R
+              if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
+              ptx::wgmma_fence();
+  #pragma unroll
+              for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
+              ptx::wgmma_commit();
+              ptx::wgmma_wait<0>();
+              ptx::named_barrier_sync(kWg1Local, kOne);  // K1.B is dead once P1·V1R is done
+              if (wg_tid == 0) kb.release(j + 1, kGroupB);
+            }
+          } else {  // (its P0 · V0R as above, after its own P·V of block j+1: duplicated, since one shared lambda changed
+                    // every entry's machine code)
+            float sum[2];
+            exponentiate(s, scale_log2, m1, sum);
+  #pragma unroll
+            for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * (scale0[h] * scale1[h]) + sum[h];
+            scale_rows(o, scale0[0] * scale1[0], scale0[1] * scale1[1]);
+            // 16-bit cache: P1Ready is arrived only once both of this warpgroup's P·V are issued (FlashMLA's
+            // rO1sP0sV0RIssued), so that WG0's P·V1L and its S of block j+2 enter the tensor pipe behind P·V0R, which
+            // frees K0's B group for block j+2 (H200, session 13 `p1late`: compute-bound rows 1–2.5 % faster). The FP8
+            // entry keeps the early arrival (with the late one its producer-side build spills 8 bytes).
+            constexpr bool kP1Late = !kFp8;
+            if (has1) {
+              pack_p<T>(s, pa);
+              store_p(sP1, pa, r_loc);
+              ptx::fence_proxy_async();
+            }
+            if (!kP1Late) ptx::named_barrier_arrive(kP1Ready, kBoth);
+            if (has1) {  // O_R += P1 · V1R
+              if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
+              ptx::wgmma_fence();
+  #pragma unroll
+              for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
+              ptx::wgmma_commit();
+            }
+            ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
+            SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);
+            if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
+            ptx::wgmma_fence();
+  #pragma unroll
+            for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
+            ptx::wgmma_commit();
+            if (kP1Late) ptx::named_barrier_arrive(kP1Ready, kBoth);
+            if (kFp8 ? has1 : has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
+              ptx::wgmma_wait<1>();
+              ptx::named_barrier_sync(kWg1Local, kOne);
+              if (wg_tid == 0) {
+                if constexpr (kFp8) kb.release(j + 1, kGroupB);
+                else kb.issue_group(j + 3, kGroupB, page3);
+              }
+            }
+            ptx::wgmma_wait<0>();
+            if (kFp8 || has2) {  // K0.B is dead once P0·V0R is done
+              ptx::named_barrier_sync(kWg1Local, kOne);
+              if (wg_tid == 0) {
+                if constexpr (kFp8) kb.release(j, kGroupB);
+                else kb.issue_group(j + 2, kGroupB, page2);
+              }
+            }
+          }
+          SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 3);
+          if (has3) {  // S of block j+3: its B half was issued first
+            issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), true);
+            issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), false);
             ptx::wgmma_commit();
           }
-          ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
-          SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);
-          if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
-          ptx::wgmma_fence();
-#pragma unroll
-          for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
-          ptx::wgmma_commit();
-          if (kP1Late) ptx::named_barrier_arrive(kP1Ready, kBoth);
-          if (kFp8 ? has1 : has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
-            ptx::wgmma_wait<1>();
-            ptx::named_barrier_sync(kWg1Local, kOne);
-            if (wg_tid == 0) {
-              if constexpr (kFp8) kb.release(j + 1, kGroupB);
-              else kb.issue_group(j + 3, kGroupB, page3);
-            }
-          }
-          ptx::wgmma_wait<0>();
-          if (kFp8 || has2) {  // K0.B is dead once P0·V0R is done
-            ptx::named_barrier_sync(kWg1Local, kOne);
-            if (wg_tid == 0) {
-              if constexpr (kFp8) kb.release(j, kGroupB);
-              else kb.issue_group(j + 2, kGroupB, page2);
-            }
-          }
-        }
-        SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 3);
-        if (has3) {  // S of block j+3: its B half was issued first
-          issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), true);
-          issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), false);
-          ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 4);

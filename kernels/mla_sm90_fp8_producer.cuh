@@ -32,6 +32,11 @@ constexpr int kBUnroll = 4;
 // against 1: b 128 h_q 128 0.525 → 0.492 ms, the other sparse rows 4–7 % faster on an H200, perf log session 21;
 // 2: 0.498 ms). Step A streams 4 chunks per thread, so 4 is its whole loop.
 constexpr int kSparseUnroll = 4;
+// The sparse producers bulk-prefetch block j + 1's rows into L2 at block j's top (experiment: with warpgroup 1's
+// P0 · V0R first, MLA_SM90_SPARSE_PV0_FIRST, the gather's DRAM latency is no longer hidden by the group B wait).
+#ifndef MLA_SM90_SPARSE_PREFETCH_NEXT
+#define MLA_SM90_SPARSE_PREFETCH_NEXT 0
+#endif
 // The paired entry's "peer empty" barriers (group g of buffer b at + 8·(2b + g)), in the single entry's step A scale
 // table past the validity words (sValid + 32), which the pair producer does not use: the peer's math warpgroups arrive
 // on them (remotely) when they release a group, and this CTA's pushes into that group of the peer wait for it.
@@ -208,6 +213,8 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       const uint32_t empty_a = bars_empty + 16 * b, empty_b = empty_a + 8;
       const int slot = slot_next;
       slot_next = it.slot(j + 1, t);
+      if (MLA_SM90_SPARSE_PREFETCH_NEXT && h == 0 && slot_next >= 0 && slot_next < f.num_slots)
+        ptx::prefetch_l2_bulk(sparse_row(p, f, cache, contiguous, slot_next), FP8_BYTES_PER_TOKEN);
       const bool valid = slot >= 0 && slot < f.num_slots;
       const int64_t row_off = contiguous ? static_cast<int64_t>(slot) * p.k_row_stride
                                          : static_cast<int64_t>(slot / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot % f.page_size) * p.k_row_stride;
@@ -394,6 +401,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       const int slot = slot_next, vslot = vslot_next;
       slot_next = it.slot(j + 1, t);
       vslot_next = it.slot(j + 1, v_tok);
+      if (MLA_SM90_SPARSE_PREFETCH_NEXT && q == 0 && slot_next >= 0 && slot_next < f.num_slots) ptx::prefetch_l2_bulk(row_of(slot_next), FP8_BYTES_PER_TOKEN);
       const bool valid = slot >= 0 && slot < f.num_slots;
       const uint8_t* row = valid ? row_of(slot) : cache;
       float scale_b = 0.f, scale_a = 0.f;

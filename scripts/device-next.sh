@@ -91,7 +91,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -472,6 +472,28 @@ case $step in
       vs="$vs .variants/$v"
     done
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
+    ;;
+  pv0)
+    # session 33: warpgroup 1's P0·V0R and K0.B release before S of block j+1 (.variants/pv1: -DMLA_SM90_SPARSE_PV0_FIRST=1;
+    # pv1l: + the sparse producers' L2 prefetch of the next block, -DMLA_SM90_SPARSE_PREFETCH_NEXT=1) — pv1's Hopper
+    # sparse GPU tests, two rounds of the sparse rows on 'hopper'; dense FP8 with the sparse seesaw (fp8e0:
+    # -DMLA_SM90_FP8_EARLY_P0=1; fp8e: + PV0 first) on the 33–64-row and h_q 128 rows; the per-block trace of sparse#11
+    # as shipped and with PV0 first (.variants/sptrace0, sptrace1: -DMLA_SM90_SPARSE_TRACE)
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pv1)/ fp8_tests pv1 "Hopper sparse|paired entry" 150
+    ab_rounds pv0 "sparse:4,5,6,7,8,9,10,11" dist/kernels .variants/pv1 .variants/pv1l
+    AB_EXTRA="--kv fp8" ab_rounds pv0d "sweep:6,8,22,24,30" dist/kernels .variants/fp8e0 .variants/fp8e
+    for n in sptrace0 sptrace1; do
+      FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$n)/ timeout 60 node scripts/trace-sparse.mjs 11 1.75 > "$out/$n-11.txt" 2>&1
+      echo "trace $n sparse#11 rc=$?"; tail -12 "$out/$n-11.txt"
+    done
+    ;;
+  pv2)
+    # session 33, second run: warpgroup 1's S of block j+1 queued right behind its P0·V0R, K0.B released between
+    # (-DMLA_SM90_SPARSE_PV0_FIRST=2: .variants/pv2; pv2l: + the next block's L2 prefetch) on the 'hopper' sparse rows;
+    # dense FP8 with the sparse seesaw: fp8e0 (EARLY_P0), fp8e (+ PV0_FIRST=1), fp8e2 (+ PV0_FIRST=2)
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pv2)/ fp8_tests pv2 "Hopper sparse|paired entry" 150
+    ab_rounds pv2 "sparse:8,9,10,11" dist/kernels .variants/pv2 .variants/pv2l
+    AB_EXTRA="--kv fp8" ab_rounds pv2d "sweep:6,8,22,24,30" .variants/fp8e0 .variants/fp8e .variants/fp8e2
     ;;
   spab)
     # a 'hopper' sparse variant (.variants/NAME, SPAB_VARIANT=NAME: scripts/build-variant.sh NAME mla_decode_sm90 sm_90a)
