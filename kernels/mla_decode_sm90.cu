@@ -15,8 +15,7 @@
 //        arrive P0 → O_L *= scale1 → sync P1 → O_L += sP1·V1L ‖ S0' = Q·K(j+2) (A half) → refill K1.A → B half
 //   WG1: sync Scale0 → softmax(S1) against WG0's max → O_R *= scale0·scale1 → arrive Scale1 → sP1 →
 //        O_R += P1·V1R → sync P0 → O_R += sP0·V0R → arrive P1 → refill K1.B, K0.B → S1' = Q·K(j+3)
-//   (P1 is announced only once both P·V are issued, so that WG0's next wgmmas queue behind them; the FP8 entry
-//   announces it right after the store)
+//   (P1 is announced only once both P·V are issued, so that WG0's next wgmmas queue behind them)
 //
 // A buffer is refilled per half ("group") as soon as its last reader is done: A = slabs 0–3 (V's left half, read
 // last by WG0's P·V), B = slabs 4–8 (V's right half and the RoPE slab, read last by WG1's P·V), each slab on
@@ -33,9 +32,15 @@
 // into the buffers (mla_sm90_fp8_producer.cuh) and the math warpgroups release a group where they would refill it.
 // Sparse decode over the FP8 cache (mla_decode_sm90_fp8_sparse_bf16, kFp8Sparse): the producer gathers each block's
 // positions from the query token's index list, and the math warpgroups mask the positions that attend nothing; an
-// m-block never spans two query tokens (each token's heads padded to whole m-blocks: mla_work.cuh). Its seesaw
-// (kEarlyP0): WG0 publishes P0 relative to block j's own max before its P·V and WG1 takes O_R to that max around
-// P0·V0R, so that no buffer's release waits for the other buffer's next fill.
+// m-block never spans two query tokens (each token's heads padded to whole m-blocks: mla_work.cuh). The FP8 entries'
+// seesaw (kEarlyP0): WG0 publishes P0 relative to block j's own max before its P·V and WG1 takes O_R to that max
+// around P0·V0R, so that no buffer's release waits for the other buffer's next fill; in the dense entry (kPv0First)
+// WG1 also takes P0·V0R and releases K0.B before it issues S of block j+1:
+//   WG0: softmax(S0) → arrive Scale0 → sP0 → arrive P0 → O_L += P0·V0L → release K0.A → sync Scale1 → O_L *= scale1
+//        → sync P1 → O_L += sP1·V1L → release K1.A → S0' = Q·K(j+2)
+//   WG1: sync Scale0 → O_R *= scale0 → sync P0 → O_R += sP0·V0R → release K0.B → S1 = Q·K(j+1) (kPv0First; the sparse
+//        entries issue it at the end of the iteration before) → softmax(S1) → arrive Scale1 → sP1 → arrive P1 →
+//        O_R *= scale1 → O_R += P1·V1R → release K1.B
 #include <cstdint>
 #include <cuda.h>
 
@@ -68,22 +73,22 @@ template <typename T, int kMode, bool kStaggerFirst = false>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
   constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse || kMode == kFp8SparsePair;
   constexpr bool kPair = kMode == kFp8SparsePair;  // a 2-CTA cluster sharing each block's gather (fp8_sparse_pair_producer)
-  // Sparse: WG0 publishes P0 before its P·V, relative to block j's max, and WG1 rescales O_R around its P0 · V0R, so
+  // FP8: WG0 publishes P0 before its P·V, relative to block j's max, and WG1 rescales O_R around its P0 · V0R, so
   // that each buffer is released without waiting for the other buffer's next fill (the sparse rows on 'hopper' 2.5–7 %
-  // faster on an H200, perf log session 18 `sep0`). Not for dense FP8, which stays bit for bit the bf16 kernel over the
-  // dequantised cache.
-#ifndef MLA_SM90_FP8_EARLY_P0
-#define MLA_SM90_FP8_EARLY_P0 0  // experiment: dense FP8 with the sparse entries' seesaw (no longer bit for bit the bf16 entry)
+  // faster on an H200, perf log session 18 `sep0`; dense FP8 6 % faster, session 33 `fp8e0`). The bf16/fp16 entries
+  // keep the late P0 (their TMA refills do not wait on a producer's chain).
+  constexpr bool kEarlyP0 = kFp8;
+  // Dense FP8: WG1 also takes P0 · V0R of block j — and releases K0.B — before it issues S of block j + 1, so that the
+  // producer's next fill of buffer 0 does not wait for its fill of buffer 1 to be consumed (session 33 `fp8e`: dense
+  // FP8 another 1–2 % faster). Not for sparse, whose rows were 1–7 % slower with it (`pv1`, `pv2`): there the S of
+  // block j + 1 behind WG0's P0 lengthens the math's own chain more than the producer gains.
+  constexpr bool kPv0First = kMode == kFp8Dense;
+#ifdef MLA_EXPERIMENT_FP8_DENSE_PRODUCER_REGS  // EXPERIMENT (variant builds only): the dense entry's register split
+  constexpr int kProducerRegs = kMode == kFp8Dense ? MLA_EXPERIMENT_FP8_DENSE_PRODUCER_REGS : SM90_FP8_PRODUCER_REGS;
+  constexpr int kMathRegs = kMode == kFp8Dense ? ((3 * 168 - kProducerRegs) / 2) & ~7 : SM90_FP8_MATH_REGS;
+#else
+  constexpr int kProducerRegs = SM90_FP8_PRODUCER_REGS, kMathRegs = SM90_FP8_MATH_REGS;
 #endif
-  constexpr bool kEarlyP0 = kSparse || (kMode == kFp8Dense && MLA_SM90_FP8_EARLY_P0);
-  // Sparse: warpgroup 1 takes P0 · V0R of block j — and releases K0.B — before it issues S of block j + 1, so that the
-  // release of a buffer's B group does not wait for the other buffer's fill (the producer's chain: fill j + 1 → S(j + 1)
-  // → … → release K0.B → fill j + 2; session 22's trace: the producer waited ~1.1 µs per block for that release).
-  // Same arithmetic in the same order as the kEarlyP0 form without it: outputs bit for bit unchanged.
-#ifndef MLA_SM90_SPARSE_PV0_FIRST
-#define MLA_SM90_SPARSE_PV0_FIRST 0
-#endif
-  constexpr bool kPv0First = kEarlyP0 && MLA_SM90_SPARSE_PV0_FIRST;
   // The memory-bound entries stagger every item's first two blocks, not only the part's first item's: the epilogue
   // issues the next item's block 0, warpgroup 1's thread 0 its block 1 at that item's top once block 0 has landed
   // (items of equal length end together on every SM: S5 1.7 % faster on the H200, session 16 `sitems`).
@@ -129,7 +134,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   if (w.begin_req >= p.b) return;  // idle part
   if constexpr (kFp8) {
     if (wg == 2) {
-      ptx::setmaxnreg_dec<SM90_FP8_PRODUCER_REGS>();
+      ptx::setmaxnreg_dec<kProducerRegs>();
       if constexpr (kPair) {
         fp8_sparse_pair_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
         ptx::cluster_sync();  // no CTA leaves while the peer may still push into it or arrive on its barriers
@@ -140,7 +145,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       }
       return;
     }
-    ptx::setmaxnreg_inc<SM90_FP8_MATH_REGS>();
+    ptx::setmaxnreg_inc<kMathRegs>();
   }
   tr.math_begin();
 
@@ -271,7 +276,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * scale0[h] + sum[h];
         scale_rows(o, scale0[0], scale0[1]);
         pack_p<T>(s, pa);
-        // Sparse (kEarlyP0): P0 is published relative to this block's max at once, so that warpgroup 1's P·V of this
+        // FP8 (kEarlyP0): P0 is published relative to this block's max at once, so that warpgroup 1's P·V of this
         // block — and with it the release of its B group — does not wait for the next block's softmax (which waits for
         // the producer's next fill); warpgroup 1 rescales its O instead (perf log, session 18 `sptrace`)
         if constexpr (kEarlyP0) {
@@ -296,9 +301,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
         ptx::named_barrier_sync(kScale1Ready, kBoth);  // WG1's softmax of block j+1 is done; all of WG0 is past V0L
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 1);
-        if constexpr (kFp8 && !kEarlyP0) {
-          if (wg_tid == 0) kb.release(j, kGroupA);
-        } else if constexpr (!kFp8) {
+        if constexpr (!kFp8) {
           if (has2 && wg_tid == 0) kb.issue_group(j + 2, kGroupA, page2);
         }
         float scale1[2];
@@ -339,11 +342,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           ptx::wgmma_wait<0>();
         }
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 3);
-        if (!kEarlyP0 && (kFp8 ? has1 : has3)) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
-          ptx::named_barrier_sync(kWg0Local, kOne);
-          if (wg_tid == 0) {
-            if constexpr (kFp8) kb.release(j + 1, kGroupA);
-            else kb.issue_group(j + 3, kGroupA, page3);
+        if constexpr (!kEarlyP0) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
+          if (has3) {
+            ptx::named_barrier_sync(kWg0Local, kOne);
+            if (wg_tid == 0) kb.issue_group(j + 3, kGroupA, page3);
           }
         }
         if (has2) {
@@ -374,12 +376,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           if (has2) page2 = ptx::ld_plain(bt + j + 2);
           if (has3) page3 = ptx::ld_plain(bt + j + 3);
         }
+        float m0[2], scale0[2];  // WG0's max of block j (in sM when it arrives Scale0) and its scale
         if constexpr (kPv0First) {
-          // kPv0First (sparse): O_R += P0 · V0R and K0.B's release first, then S of block j+1 — its fill is not waited
-          // for before K0.B is free. From WG0: block j's max (sM), its scale and P0.
+          // Dense FP8: O_R += P0 · V0R and K0.B's release first, then S of block j+1 — K0.B does not wait for block
+          // j+1's fill (the producer fills the buffers in turn).
           ptx::named_barrier_sync(kScale0Ready, kBoth);
-          SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 1);
-          float m0[2], scale0[2];
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
             m0[h] = ptx::ld_shared_f32(sM + r_loc[h] * 4);
@@ -387,60 +388,68 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           }
           scale_rows(o, scale0[0], scale0[1]);
           ptx::named_barrier_sync(kP0Ready, kBoth);
-          SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);
-          if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
+          if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
           ptx::wgmma_fence();
 #pragma unroll
           for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
           ptx::wgmma_commit();
-          if constexpr (MLA_SM90_SPARSE_PV0_FIRST == 2) {  // S of block j+1 queued behind that P·V, K0.B released between
-            if (has1) {
-              issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 1), kb.parity(j + 1), true);
-              issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 1), kb.parity(j + 1), false);
-              ptx::wgmma_commit();
-              ptx::wgmma_wait<1>();
-            } else {
-              ptx::wgmma_wait<0>();
-            }
-            ptx::named_barrier_sync(kWg1Local, kOne);  // K0.B is dead once P0·V0R is done
-            if (wg_tid == 0) kb.release(j, kGroupB);
-          } else {
-            ptx::wgmma_wait<0>();
-            ptx::named_barrier_sync(kWg1Local, kOne);  // K0.B is dead once P0·V0R is done
-            if (wg_tid == 0) kb.release(j, kGroupB);
-            if (has1) {  // S of block j+1, its B half first
-              issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 1), kb.parity(j + 1), true);
-              issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 1), kb.parity(j + 1), false);
-              ptx::wgmma_commit();
-            }
+          ptx::wgmma_wait<0>();
+          ptx::named_barrier_sync(kWg1Local, kOne);  // K0.B is dead once P0·V0R is done
+          if (wg_tid == 0) kb.release(j, kGroupB);
+          if (has1) {  // S of block j+1, its B half first
+            issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 1), kb.parity(j + 1), true);
+            issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 1), kb.parity(j + 1), false);
+            ptx::wgmma_commit();
           }
           ptx::wgmma_wait<0>();  // unconditional: nothing in flight on either path
-          // (without block j+1 every token is masked: P1 = 0, the max unchanged; s unconditional, as below)
-          float mx[2];
+        }
+        // Without block j+1 every token is masked (P1 = 0, max unchanged). Unconditional on purpose: s written
+        // under a branch makes ptxas serialise the wgmmas that define it (C7515).
+        float mx[2];
+        if constexpr (kSparse) {  // buffer 1's block; without one, no read (the producer may be refilling the mask)
           if constexpr (kPair) {
             if (has1) ptx::mbarrier_wait(sValid + kPairValidBar + 8, kb.parity(j + 1));
           }
-          if constexpr (kSparse)
-            mask_and_row_max<true>(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx, has1 ? valid_mask(sValid + 16) : ~0ull);
-          else
-            mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
-          float m1[2], scale1[2];
+          mask_and_row_max<true>(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx, has1 ? valid_mask(sValid + 16) : ~0ull);
+        } else
+          mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
+        if constexpr (!kPv0First) ptx::named_barrier_sync(kScale0Ready, kBoth);  // WG0's max and scale of block j
+        SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 1);
+        float m1[2], scale1[2];
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          if constexpr (!kPv0First) {
+            m0[h] = ptx::ld_shared_f32(sM + r_loc[h] * 4);
+            scale0[h] = ptx::ld_shared_f32(sScale0 + r_loc[h] * 4);
+          }
+          m1[h] = fmaxf(m0[h], mx[h] * scale_log2);
+          scale1[h] = ptx::exp2_approx(m0[h] - m1[h]);
+        }
+        __syncwarp();
+        if (q4 == 0) {
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
-            m1[h] = fmaxf(m0[h], mx[h] * scale_log2);
-            scale1[h] = ptx::exp2_approx(m0[h] - m1[h]);
+            ptx::st_shared_f32(sM + r_loc[h] * 4, m1[h]);
+            ptx::st_shared_f32(sScale1 + r_loc[h] * 4, scale1[h]);
           }
-          __syncwarp();
-          if (q4 == 0) {
+        }
+        ptx::named_barrier_arrive(kScale1Ready, kBoth);
+        if constexpr (kEarlyP0) {
+          // P0 comes relative to block j's max (WG0's, before this block): O_R joins it there, takes P0 · V0R — after
+          // which K0.B is free, whatever the producer's next fill — and then moves to block j+1's max (kPv0First: done
+          // above)
+          if constexpr (!kPv0First) {
+            scale_rows(o, scale0[0], scale0[1]);
+            ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
+            SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);
+            if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
+            ptx::wgmma_fence();
 #pragma unroll
-            for (int h = 0; h < 2; ++h) {
-              ptx::st_shared_f32(sM + r_loc[h] * 4, m1[h]);
-              ptx::st_shared_f32(sScale1 + r_loc[h] * 4, scale1[h]);
-            }
+            for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
+            ptx::wgmma_commit();
           }
-          ptx::named_barrier_arrive(kScale1Ready, kBoth);
           float sum[2];
-          exponentiate(s, scale_log2, m1, sum);
+          exponentiate(s, scale_log2, m1, sum);  // (beside that P·V)
 #pragma unroll
           for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * (scale0[h] * scale1[h]) + sum[h];
           if (has1) {
@@ -449,6 +458,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             ptx::fence_proxy_async();
           }
           ptx::named_barrier_arrive(kP1Ready, kBoth);
+          if constexpr (!kPv0First) {
+            ptx::wgmma_wait<0>();
+            ptx::named_barrier_sync(kWg1Local, kOne);  // K0.B is dead once P0·V0R is done
+            if (wg_tid == 0) kb.release(j, kGroupB);
+          }
           scale_rows(o, scale1[0], scale1[1]);
           if (has1) {  // O_R += P1 · V1R
             if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
@@ -460,128 +474,52 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             ptx::named_barrier_sync(kWg1Local, kOne);  // K1.B is dead once P1·V1R is done
             if (wg_tid == 0) kb.release(j + 1, kGroupB);
           }
-          SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 3);
-        } else {
-          // Without block j+1 every token is masked (P1 = 0, max unchanged). Unconditional on purpose: s written
-          // under a branch makes ptxas serialise the wgmmas that define it (C7515).
-          float mx[2];
-          if constexpr (kSparse) {  // buffer 1's block; without one, no read (the producer may be refilling the mask)
-            if constexpr (kPair) {
-              if (has1) ptx::mbarrier_wait(sValid + kPairValidBar + 8, kb.parity(j + 1));
-            }
-            mask_and_row_max<true>(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx, has1 ? valid_mask(sValid + 16) : ~0ull);
-          } else
-            mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
-          ptx::named_barrier_sync(kScale0Ready, kBoth);  // WG0's max and scale of block j
-          SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 1);
-          float m0[2], m1[2], scale0[2], scale1[2];
-  #pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            m0[h] = ptx::ld_shared_f32(sM + r_loc[h] * 4);
-            scale0[h] = ptx::ld_shared_f32(sScale0 + r_loc[h] * 4);
-            m1[h] = fmaxf(m0[h], mx[h] * scale_log2);
-            scale1[h] = ptx::exp2_approx(m0[h] - m1[h]);
+        } else {  // (its P0 · V0R as above, after its own P·V of block j+1: duplicated, since one shared lambda changed
+                  // every entry's machine code)
+          float sum[2];
+          exponentiate(s, scale_log2, m1, sum);
+#pragma unroll
+          for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * (scale0[h] * scale1[h]) + sum[h];
+          scale_rows(o, scale0[0] * scale1[0], scale0[1] * scale1[1]);
+          // 16-bit cache: P1Ready is arrived only once both of this warpgroup's P·V are issued (FlashMLA's
+          // rO1sP0sV0RIssued), so that WG0's P·V1L and its S of block j+2 enter the tensor pipe behind P·V0R, which
+          // frees K0's B group for block j+2 (H200, session 13 `p1late`: compute-bound rows 1–2.5 % faster).
+          if (has1) {
+            pack_p<T>(s, pa);
+            store_p(sP1, pa, r_loc);
+            ptx::fence_proxy_async();
           }
-          __syncwarp();
-          if (q4 == 0) {
-  #pragma unroll
-            for (int h = 0; h < 2; ++h) {
-              ptx::st_shared_f32(sM + r_loc[h] * 4, m1[h]);
-              ptx::st_shared_f32(sScale1 + r_loc[h] * 4, scale1[h]);
-            }
-          }
-          ptx::named_barrier_arrive(kScale1Ready, kBoth);
-          if constexpr (kEarlyP0) {
-            // P0 comes relative to block j's max (WG0's, before this block): O_R joins it there, takes P0 · V0R — after
-            // which K0.B is free, whatever the producer's next fill — and then moves to block j+1's max
-            scale_rows(o, scale0[0], scale0[1]);
-            ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
-            SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);
-            if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
+          if (has1) {  // O_R += P1 · V1R
+            if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
             ptx::wgmma_fence();
-  #pragma unroll
-            for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
-            ptx::wgmma_commit();
-            float sum[2];
-            exponentiate(s, scale_log2, m1, sum);  // (beside that P·V)
-  #pragma unroll
-            for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * (scale0[h] * scale1[h]) + sum[h];
-            if (has1) {
-              pack_p<T>(s, pa);
-              store_p(sP1, pa, r_loc);
-              ptx::fence_proxy_async();
-            }
-            ptx::named_barrier_arrive(kP1Ready, kBoth);
-            ptx::wgmma_wait<0>();
-            ptx::named_barrier_sync(kWg1Local, kOne);  // K0.B is dead once P0·V0R is done
-            if (wg_tid == 0) kb.release(j, kGroupB);
-            scale_rows(o, scale1[0], scale1[1]);
-            if (has1) {  // O_R += P1 · V1R
-              if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
-              ptx::wgmma_fence();
-  #pragma unroll
-              for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
-              ptx::wgmma_commit();
-              ptx::wgmma_wait<0>();
-              ptx::named_barrier_sync(kWg1Local, kOne);  // K1.B is dead once P1·V1R is done
-              if (wg_tid == 0) kb.release(j + 1, kGroupB);
-            }
-          } else {  // (its P0 · V0R as above, after its own P·V of block j+1: duplicated, since one shared lambda changed
-                    // every entry's machine code)
-            float sum[2];
-            exponentiate(s, scale_log2, m1, sum);
-  #pragma unroll
-            for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * (scale0[h] * scale1[h]) + sum[h];
-            scale_rows(o, scale0[0] * scale1[0], scale0[1] * scale1[1]);
-            // 16-bit cache: P1Ready is arrived only once both of this warpgroup's P·V are issued (FlashMLA's
-            // rO1sP0sV0RIssued), so that WG0's P·V1L and its S of block j+2 enter the tensor pipe behind P·V0R, which
-            // frees K0's B group for block j+2 (H200, session 13 `p1late`: compute-bound rows 1–2.5 % faster). The FP8
-            // entry keeps the early arrival (with the late one its producer-side build spills 8 bytes).
-            constexpr bool kP1Late = !kFp8;
-            if (has1) {
-              pack_p<T>(s, pa);
-              store_p(sP1, pa, r_loc);
-              ptx::fence_proxy_async();
-            }
-            if (!kP1Late) ptx::named_barrier_arrive(kP1Ready, kBoth);
-            if (has1) {  // O_R += P1 · V1R
-              if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
-              ptx::wgmma_fence();
-  #pragma unroll
-              for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
-              ptx::wgmma_commit();
-            }
-            ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
-            SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);
-            if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
-            ptx::wgmma_fence();
-  #pragma unroll
-            for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
-            ptx::wgmma_commit();
-            if (kP1Late) ptx::named_barrier_arrive(kP1Ready, kBoth);
-            if (kFp8 ? has1 : has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
-              ptx::wgmma_wait<1>();
-              ptx::named_barrier_sync(kWg1Local, kOne);
-              if (wg_tid == 0) {
-                if constexpr (kFp8) kb.release(j + 1, kGroupB);
-                else kb.issue_group(j + 3, kGroupB, page3);
-              }
-            }
-            ptx::wgmma_wait<0>();
-            if (kFp8 || has2) {  // K0.B is dead once P0·V0R is done
-              ptx::named_barrier_sync(kWg1Local, kOne);
-              if (wg_tid == 0) {
-                if constexpr (kFp8) kb.release(j, kGroupB);
-                else kb.issue_group(j + 2, kGroupB, page2);
-              }
-            }
-          }
-          SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 3);
-          if (has3) {  // S of block j+3: its B half was issued first
-            issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), true);
-            issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), false);
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
             ptx::wgmma_commit();
           }
+          ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
+          SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);
+          if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
+          ptx::wgmma_fence();
+#pragma unroll
+          for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
+          ptx::wgmma_commit();
+          ptx::named_barrier_arrive(kP1Ready, kBoth);
+          if (has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
+            ptx::wgmma_wait<1>();
+            ptx::named_barrier_sync(kWg1Local, kOne);
+            if (wg_tid == 0) kb.issue_group(j + 3, kGroupB, page3);
+          }
+          ptx::wgmma_wait<0>();
+          if (has2) {  // K0.B is dead once P0·V0R is done
+            ptx::named_barrier_sync(kWg1Local, kOne);
+            if (wg_tid == 0) kb.issue_group(j + 2, kGroupB, page2);
+          }
+        }
+        SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 3);
+        if (has3 && !kPv0First) {  // S of block j+3: its B half was issued first
+          issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), true);
+          issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), false);
+          ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 4);

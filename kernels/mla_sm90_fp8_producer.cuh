@@ -27,16 +27,24 @@ namespace {
 // Step B's chunks per loop step, their shared loads issued first: one warp per scheduler cannot hide a shared load's
 // latency behind another warp's work (4: 3 % off the kernel time at 8192 h16 and h128 s2 on an H200, 2026-12-01;
 // 8 spills).
+#ifndef MLA_EXPERIMENT_FP8_BUNROLL
 constexpr int kBUnroll = 4;
+#else
+constexpr int kBUnroll = MLA_EXPERIMENT_FP8_BUNROLL;
+#endif
+// EXPERIMENT (variant builds only): the dense producer issues block j + 1's raw TMA during block j once group A of
+// its buffer is free (tested without waiting, after block j's raw bytes landed and again after step B)
+#ifndef MLA_EXPERIMENT_FP8_EARLY_RAW
+#define MLA_EXPERIMENT_FP8_EARLY_RAW 0
+#endif
+// EXPERIMENT (variant builds only): the dense producer bulk-prefetches block j + D's page into L2 at block j's top
+#ifndef MLA_EXPERIMENT_FP8_PF_NEXT
+#define MLA_EXPERIMENT_FP8_PF_NEXT 0
+#endif
 // The sparse producer's steps B and A convert this many chunks per loop step, their shared loads issued first (4
 // against 1: b 128 h_q 128 0.525 → 0.492 ms, the other sparse rows 4–7 % faster on an H200, perf log session 21;
 // 2: 0.498 ms). Step A streams 4 chunks per thread, so 4 is its whole loop.
 constexpr int kSparseUnroll = 4;
-// The sparse producers bulk-prefetch block j + 1's rows into L2 at block j's top (experiment: with warpgroup 1's
-// P0 · V0R first, MLA_SM90_SPARSE_PV0_FIRST, the gather's DRAM latency is no longer hidden by the group B wait).
-#ifndef MLA_SM90_SPARSE_PREFETCH_NEXT
-#define MLA_SM90_SPARSE_PREFETCH_NEXT 0
-#endif
 // The paired entry's "peer empty" barriers (group g of buffer b at + 8·(2b + g)), in the single entry's step A scale
 // table past the validity words (sValid + 32), which the pair producer does not use: the peer's math warpgroups arrive
 // on them (remotely) when they release a group, and this CTA's pushes into that group of the peer wait for it.
@@ -65,6 +73,14 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
   const RowSet rs = row_set(p, m_block, r_loc);  // only s_last counts here: the m-block's causal border (end_kv)
   const uint8_t* cache = static_cast<const uint8_t*>(p.k_cache);
   uint32_t fills0 = 0, fills1 = 0;  // completed fills of K0 / K1 (scalars: an array indexed by j & 1 lives in local memory)
+#if MLA_EXPERIMENT_FP8_EARLY_RAW
+  auto issue_raw = [&](uint32_t sKx, uint32_t rawx, int pagex) {
+    ptx::mbarrier_arrive_expect_tx(rawx, 2 * SM90_FP8_RAW_BOX_BYTES);
+    ptx::tma_load_3d(sKx, raw_map, rawx, 0, 0, pagex);
+    ptx::tma_load_3d(sKx + SM90_FP8_RAW_BOX_BYTES, raw_map, rawx, HEAD_DIM_V / 2, 0, pagex);
+  };
+  bool raw_ahead = false;  // (thread 0) the next block's raw TMA is issued
+#endif
 #pragma unroll 1
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     const Slice sl = slice_of(p, w, req, rs);
@@ -77,27 +93,62 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
       const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
       const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b, empty = bars_empty + 16 * b;
       const int page = ptx::ld_plain(bt + j);
+#if MLA_EXPERIMENT_FP8_EARLY_RAW
+      const int page_next = ptid == 0 && j + 1 < n_blocks ? ptx::ld_plain(bt + j + 1) : 0;
+      const bool issued = raw_ahead;
+      raw_ahead = false;
+      // block j + 1's raw bytes, once group A of its buffer is free (not waited for)
+      auto try_issue_next = [&] {
+        if (ptid == 0 && !raw_ahead && j + 1 < n_blocks) {
+          const int b1 = b ^ 1;
+          const uint32_t k1 = b1 ? fills1 : fills0;
+          if (k1 == 0 || ptx::mbarrier_test_wait(bars_empty + 16 * b1, (k1 - 1) & 1)) {
+            issue_raw(b1 ? sK1 : sK0, bars_raw + 8 * b1, page_next);
+            raw_ahead = true;
+          }
+        }
+      };
+#else
+      auto try_issue_next = [] {};
+#endif
+      if (MLA_EXPERIMENT_FP8_PF_NEXT > 0 && ptid == 0 && j + MLA_EXPERIMENT_FP8_PF_NEXT < n_blocks)
+        ptx::prefetch_l2_bulk(cache + static_cast<int64_t>(ptx::ld_plain(bt + j + MLA_EXPERIMENT_FP8_PF_NEXT)) * p.k_block_stride, PAGE_BLOCK_SIZE * FP8_BYTES_PER_TOKEN);
       // this thread's scales (channels 256 + 128h…, 128…255, 0…127), loaded before the waits hide their latency
       const float* sc = reinterpret_cast<const float*>(cache + static_cast<int64_t>(page) * p.k_block_stride +
                                                        static_cast<int64_t>(t) * p.k_row_stride + FP8_SCALES_OFFSET);
       const float scale_b = sc[2 + h], scale_a1 = sc[1], scale_a0 = sc[0];
       if (k > 0) ptx::mbarrier_wait(empty, (k - 1) & 1);  // group A of the block before is consumed
+#if MLA_EXPERIMENT_FP8_EARLY_RAW
+      if (ptid == 0 && !issued) issue_raw(sKb, raw, page);
+#else
       if (ptid == 0) {
         ptx::mbarrier_arrive_expect_tx(raw, 2 * SM90_FP8_RAW_BOX_BYTES);
         ptx::tma_load_3d(sKb, raw_map, raw, 0, 0, page);
         ptx::tma_load_3d(sKb + SM90_FP8_RAW_BOX_BYTES, raw_map, raw, HEAD_DIM_V / 2, 0, page);
       }
+#endif
       if (k > 0) ptx::mbarrier_wait(empty + 8, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
       if (ptid == 0) {
         ptx::mbarrier_arrive_expect_tx(full + 8 * (SM90_SLABS - 1), SM90_SLAB_BYTES);
         ptx::tma_load_3d(sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES, rope_map, full + 8 * (SM90_SLABS - 1), 0, 0, page);
       }
       ptx::mbarrier_wait(raw, k & 1);
+      try_issue_next();
       // Raw row t: bytes [0, 256) of the first box at sKb + 256t (slabs 0–1), [256, 512) of the second at
       // + 16384 + 256t (slabs 2–3). Three steps, each writing where no raw byte still to be read lies:
       // (B) channels 256 + 128h + 16c (second box) → slabs 4–7, 8 chunks per thread. Chunks in rotated order: the
       //     16 tokens of a warp then read 8 different bank groups instead of one.
       const uint32_t row0 = sKb + t * 256, row1 = row0 + SM90_FP8_RAW_BOX_BYTES;
+#ifdef MLA_EXPERIMENT_FP8_NO_DEQUANT  // EXPERIMENT (timing bound, wrong outputs): the barriers and arrivals only
+      if (p.h_q > 0) {
+        ptx::named_barrier_sync(kProducerSync, kProducerThreads);
+        if (ptid == 0)
+          for (int s = 0; s < SM90_SLABS - 1; ++s) ptx::mbarrier_arrive(full + 8 * s);
+        if (b) fills1 = k + 1;
+        else fills0 = k + 1;
+        continue;
+      }
+#endif
 #pragma unroll 1
       for (int i = 0; i < 8; i += kBUnroll) {
         uint4 r[kBUnroll];
@@ -112,6 +163,7 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
 #pragma unroll
         for (int s = SM90_GROUP_A_SLABS; s < SM90_SLABS - 1; ++s) ptx::mbarrier_arrive(full + 8 * s);
       }
+      try_issue_next();
       // (A1) channels 128 + 64h + 16c (first box, bytes 128…255) → slabs 2–3, 4 chunks per thread
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
@@ -213,8 +265,6 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
       const uint32_t empty_a = bars_empty + 16 * b, empty_b = empty_a + 8;
       const int slot = slot_next;
       slot_next = it.slot(j + 1, t);
-      if (MLA_SM90_SPARSE_PREFETCH_NEXT && h == 0 && slot_next >= 0 && slot_next < f.num_slots)
-        ptx::prefetch_l2_bulk(sparse_row(p, f, cache, contiguous, slot_next), FP8_BYTES_PER_TOKEN);
       const bool valid = slot >= 0 && slot < f.num_slots;
       const int64_t row_off = contiguous ? static_cast<int64_t>(slot) * p.k_row_stride
                                          : static_cast<int64_t>(slot / f.page_size) * p.k_block_stride + static_cast<int64_t>(slot % f.page_size) * p.k_row_stride;
@@ -401,7 +451,6 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
       const int slot = slot_next, vslot = vslot_next;
       slot_next = it.slot(j + 1, t);
       vslot_next = it.slot(j + 1, v_tok);
-      if (MLA_SM90_SPARSE_PREFETCH_NEXT && q == 0 && slot_next >= 0 && slot_next < f.num_slots) ptx::prefetch_l2_bulk(row_of(slot_next), FP8_BYTES_PER_TOKEN);
       const bool valid = slot >= 0 && slot < f.num_slots;
       const uint8_t* row = valid ? row_of(slot) : cache;
       float scale_b = 0.f, scale_a = 0.f;

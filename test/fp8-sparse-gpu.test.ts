@@ -274,18 +274,18 @@ const HOPPER_FP8_GPU_CASES: [string, Omit<DenseSpec, 'seed'>, boolean][] = [
 ];
 
 /**
- * A dense FP8 decode on `kernel` ('hopper', or 'hopper-small' on the cases of ≤ 32 rows) against the oracle.
- * 'hopper' also bit for bit against itself over dequantizeKvFp8(kCache) as a bf16 cache (the math is the bf16 entry's
- * on the same tiles; the dequantisation to bf16 is exact). 'hopper-small''s FP8 entry (the f16 datapath: its sums are
- * grouped by scale group, Q rounded to f16) is not the bf16 entry's math: the oracle only, and the cases again with K
- * magnitudes spread per block, token and group (scales and group maxima that change between blocks).
+ * A dense FP8 decode on `kernel` ('hopper', or 'hopper-small' on the cases of ≤ 32 rows) against the oracle, and the
+ * cases again with K magnitudes spread per block, token and group (scales and group maxima that change between
+ * blocks). Neither kernel's FP8 entry is its bf16 entry's math: 'hopper-small''s is the f16 datapath (sums grouped by
+ * scale group, Q rounded to f16); 'hopper''s runs the sparse entries' seesaw, P0 published against block j's own max
+ * (bit for bit the bf16 entry over dequantizeKvFp8(kCache) until session 33).
  */
 function hopperFp8GpuTests(kernel: 'hopper' | 'hopper-small', seed: number, offered: () => boolean): void {
   const f16 = kernel === 'hopper-small';
   const base = HOPPER_FP8_GPU_CASES.filter(([, spec]) => kernel === 'hopper' || spec.sQ * spec.hQ <= 32);
-  const cases = f16 ? [...base, ...base.map(([l, spec, c]): (typeof base)[number] => [`${l}, K spread 2^±3`, { ...spec, kSpread: 3 }, c])] : base;
+  const cases = [...base, ...base.map(([l, spec, c]): (typeof base)[number] => [`${l}, K spread 2^±3`, { ...spec, kSpread: 3 }, c])];
   cases.forEach(([label, spec, causal], k) =>
-    test(`${label}: the oracle${f16 ? ' (the f16 datapath)' : `, and '${kernel}' over dequantizeKvFp8(kCache) bit for bit`}`, (t) => {
+    test(`${label}: the oracle${f16 ? ' (the f16 datapath)' : ''}`, (t) => {
       if (!offered()) return void t.skip(`the ${kernel} FP8 kernel does not run on this GPU (decodeKernels for a dense FP8 decode has no '${kernel}')`);
       const s = seed + k;
       const p = makeDenseProblem({ ...spec, seed: s, scale: 0.5 });
@@ -298,10 +298,6 @@ function hopperFp8GpuTests(kernel: 'hopper' | 'hopper-small', seed: number, offe
       const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal, isFp8KvCache: true });
       checkDenseRows(`${kernel} FP8 ${label}`, got, want, s);
       if (f16) return;
-      // the math warpgroups are the bf16 kernel's, on the same tiles (the dequantisation to bf16 is exact)
-      const ref = flashMlaWithKvcache(gpu.q, dequantizeKvFp8(cpu.kCache).to('cuda'), gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, kernel, ...nanOutputs(spec.b, spec.sQ, spec.hQ, 'bf16') });
-      assert.deepEqual(got.out.toRaw(), ref.out.toRaw(), `out differs from '${kernel}' over the dequantised cache (seed ${s})`);
-      assert.deepEqual(got.lse.toRaw(), ref.lse.toRaw(), `lse differs from '${kernel}' over the dequantised cache (seed ${s})`);
       const splits = md.numSplits.toInt32();
       t.diagnostic(`${md.tileSchedulerMetadata.shape[0]} SM parts, requests split: ${splits[spec.b] - spec.b}`);
     }),

@@ -635,6 +635,14 @@ void mbarrier_wait(uint32_t bar, uint32_t parity) {
   }
 }
 
+bool mbarrier_test_wait(uint32_t bar, uint32_t parity) {
+  Mbarrier& m = mbarrier_at(bar, "mbarrier.test_wait.parity");
+  if (m.phase == (parity & 1)) return false;
+  g_cur->known.merge(m.completed);
+  race::acquire(g_cur->tid, m.completed_clock);
+  return true;
+}
+
 void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, int rank, uint16_t site) {
   FakeTensorMap m;
   std::memcpy(&m, tmap, sizeof m);

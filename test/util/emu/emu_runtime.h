@@ -156,6 +156,7 @@ void mbarrier_init(uint32_t bar, uint32_t count, uint16_t site);
 void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes);
 void mbarrier_arrive(uint32_t bar);  // mbarrier.arrive: one arrival, no transaction bytes
 void mbarrier_wait(uint32_t bar, uint32_t parity);
+bool mbarrier_test_wait(uint32_t bar, uint32_t parity);  // mbarrier.test_wait.parity: the same test, never sleeps
 // cp.async.bulk.tensor (tiled, rank ≤ 5) from a tensor map the fake driver encoded: lands at once, then complete_tx
 void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, int rank, uint16_t site);
 // cp.async.bulk global → shared (no tensor map) and mbarrier.expect_tx (transaction bytes without an arrival).

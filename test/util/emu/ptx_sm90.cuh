@@ -28,6 +28,7 @@ inline void fence_barrier_init() {}
 inline void fence_proxy_async() {}
 inline void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes) { emu::mbarrier_arrive_expect_tx(bar, bytes); }
 inline void mbarrier_wait(uint32_t bar, uint32_t parity) { emu::mbarrier_wait(bar, parity); }
+inline bool mbarrier_test_wait(uint32_t bar, uint32_t parity) { return emu::mbarrier_test_wait(bar, parity); }
 inline void tma_load_3d(uint32_t dst, const void* tmap, uint32_t bar, int c0, int c1, int c2, EMU_CALLER) {
   const int c[3] = {c0, c1, c2};
   emu::tma_load(dst, tmap, bar, c, 3, EMU_SITE(kAccTma));
