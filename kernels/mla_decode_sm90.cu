@@ -83,6 +83,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // FP8 another 1–2 % faster). Not for sparse, whose rows were 1–7 % slower with it (`pv1`, `pv2`): there the S of
   // block j + 1 behind WG0's P0 lengthens the math's own chain more than the producer gains.
   constexpr bool kPv0First = kMode == kFp8Dense;
+#ifndef MLA_EXPERIMENT_S_B_FIRST
+#define MLA_EXPERIMENT_S_B_FIRST 0  // EXPERIMENT: WG0's S takes group B first (1: dense FP8, 2: every FP8 entry)
+#endif
+  constexpr bool kSBFirst = MLA_EXPERIMENT_S_B_FIRST == 2 ? kFp8 : MLA_EXPERIMENT_S_B_FIRST == 1 && kMode == kFp8Dense;
+  constexpr int kS0First = kSBFirst ? kGroupB : kGroupA, kS0Second = kSBFirst ? kGroupA : kGroupB;
 #ifdef MLA_EXPERIMENT_FP8_DENSE_PRODUCER_REGS  // EXPERIMENT (variant builds only): the dense entry's register split
   constexpr int kProducerRegs = kMode == kFp8Dense ? MLA_EXPERIMENT_FP8_DENSE_PRODUCER_REGS : SM90_FP8_PRODUCER_REGS;
   constexpr int kMathRegs = kMode == kFp8Dense ? ((3 * 168 - kProducerRegs) / 2) & ~7 : SM90_FP8_MATH_REGS;
@@ -230,8 +235,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
     if (wg == 0 && n_blocks > 0) {
       // ======================================= warpgroup 0: blocks 0, 2, 4, … ===================================
-      issue_s_half<T, kGroupA>(s, sQ, sK0, kb.barrier(0), kb.parity(0), true);
-      issue_s_half<T, kGroupB>(s, sQ, sK0, kb.barrier(0), kb.parity(0), false);
+      issue_s_half<T, kS0First>(s, sQ, sK0, kb.barrier(0), kb.parity(0), true);
+      issue_s_half<T, kS0Second>(s, sQ, sK0, kb.barrier(0), kb.parity(0), false);
       ptx::wgmma_commit();
       ptx::wgmma_wait<0>();
       tr.first_s_done(req == w.begin_req);
@@ -335,7 +340,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
         // S of block j+2 overlaps the tail of that P·V
         if (has2) {
-          issue_s_half<T, kGroupA>(s, sQ, sK0, kb.barrier(j + 2), kb.parity(j + 2), true);
+          issue_s_half<T, kS0First>(s, sQ, sK0, kb.barrier(j + 2), kb.parity(j + 2), true);
           ptx::wgmma_commit();
           ptx::wgmma_wait<1>();
         } else {
@@ -349,7 +354,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           }
         }
         if (has2) {
-          issue_s_half<T, kGroupB>(s, sQ, sK0, kb.barrier(j + 2), kb.parity(j + 2), false);
+          issue_s_half<T, kS0Second>(s, sQ, sK0, kb.barrier(j + 2), kb.parity(j + 2), false);
           ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();  // unconditional: the compiler must see nothing in flight on every path

@@ -91,7 +91,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: fp8pf | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s33 | fp8pf | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -473,14 +473,27 @@ case $step in
     done
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
     ;;
+  s33)
+    # session 33 in one call, most needed first: the merged dense FP8 seesaw's GPU tests and sanitizers, then the dense
+    # producer experiments (er, pf1, sbd; nodq as the timing bound), FP8 against bf16 for the README, WG0's S B-first on
+    # the sparse rows (sbs)
+    fp8_tests fs "Hopper FP8 kernel|Hopper sparse|paired entry" 150
+    sanitize_fp8_tests fs "Hopper FP8 kernel" 150
+    AB_EXTRA="--kv fp8" ab_rounds s33 "sweep:8,24" dist/kernels .variants/er .variants/pf1 .variants/sbd
+    AB_CHECK=0 AB_EXTRA="--kv fp8" ab_rounds fp8bound "sweep:8" dist/kernels .variants/nodq
+    fp8_vs_bf16 sweep:6,8,22,24,30
+    ab_rounds spsb "sparse:9,11" dist/kernels .variants/sbs
+    ;;
   fp8pf)
     # session 33: the dense FP8 producer on the seesaw — an L2 prefetch of block j+1 / j+2's page at block j's top
     # (.variants/pf1, pf2: -DMLA_EXPERIMENT_FP8_PF_NEXT=1/2) against the merged build, and the timing bound without
     # the dequantisation (.variants/nodq: -DMLA_EXPERIMENT_FP8_NO_DEQUANT, wrong outputs), block j+1's raw TMA issued
-    # during block j once its buffer is free (.variants/er: -DMLA_EXPERIMENT_FP8_EARLY_RAW=1); then fp8seesaw
+    # during block j once its buffer is free (.variants/er: -DMLA_EXPERIMENT_FP8_EARLY_RAW=1)
     AB_EXTRA="--kv fp8" ab_rounds fp8pf "sweep:6,8,24,30" dist/kernels .variants/pf1 .variants/pf2 .variants/er
     AB_CHECK=0 AB_EXTRA="--kv fp8" ab_rounds fp8bound "sweep:8,24" dist/kernels .variants/nodq
-    "$0" fp8seesaw
+    # WG0's S of a block takes group B (landed first) before A: dense only (.variants/sbd) and every FP8 entry (sbs)
+    AB_EXTRA="--kv fp8" ab_rounds fp8sb "sweep:8,24,30" dist/kernels .variants/sbd
+    ab_rounds spsb "sparse:9,10,11" dist/kernels .variants/sbs
     ;;
   fp8seesaw)
     # session 33's dense FP8 seesaw as merged (the sparse entries' early P0, P0·V0R before S of block j+1): the Hopper
