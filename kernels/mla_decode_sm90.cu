@@ -83,17 +83,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // FP8 another 1–2 % faster). Not for sparse, whose rows were 1–7 % slower with it (`pv1`, `pv2`): there the S of
   // block j + 1 behind WG0's P0 lengthens the math's own chain more than the producer gains.
   constexpr bool kPv0First = kMode == kFp8Dense;
-#ifndef MLA_EXPERIMENT_S_B_FIRST
-#define MLA_EXPERIMENT_S_B_FIRST 0  // EXPERIMENT: WG0's S takes group B first (1: dense FP8, 2: every FP8 entry)
-#endif
-  constexpr bool kSBFirst = MLA_EXPERIMENT_S_B_FIRST == 2 ? kFp8 : MLA_EXPERIMENT_S_B_FIRST == 1 && kMode == kFp8Dense;
-  constexpr int kS0First = kSBFirst ? kGroupB : kGroupA, kS0Second = kSBFirst ? kGroupA : kGroupB;
-#ifdef MLA_EXPERIMENT_FP8_DENSE_PRODUCER_REGS  // EXPERIMENT (variant builds only): the dense entry's register split
-  constexpr int kProducerRegs = kMode == kFp8Dense ? MLA_EXPERIMENT_FP8_DENSE_PRODUCER_REGS : SM90_FP8_PRODUCER_REGS;
-  constexpr int kMathRegs = kMode == kFp8Dense ? ((3 * 168 - kProducerRegs) / 2) & ~7 : SM90_FP8_MATH_REGS;
-#else
-  constexpr int kProducerRegs = SM90_FP8_PRODUCER_REGS, kMathRegs = SM90_FP8_MATH_REGS;
-#endif
   // The memory-bound entries stagger every item's first two blocks, not only the part's first item's: the epilogue
   // issues the next item's block 0, warpgroup 1's thread 0 its block 1 at that item's top once block 0 has landed
   // (items of equal length end together on every SM: S5 1.7 % faster on the H200, session 16 `sitems`).
@@ -139,7 +128,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   if (w.begin_req >= p.b) return;  // idle part
   if constexpr (kFp8) {
     if (wg == 2) {
-      ptx::setmaxnreg_dec<kProducerRegs>();
+      ptx::setmaxnreg_dec<SM90_FP8_PRODUCER_REGS>();
       if constexpr (kPair) {
         fp8_sparse_pair_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
         ptx::cluster_sync();  // no CTA leaves while the peer may still push into it or arrive on its barriers
@@ -150,7 +139,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       }
       return;
     }
-    ptx::setmaxnreg_inc<kMathRegs>();
+    ptx::setmaxnreg_inc<SM90_FP8_MATH_REGS>();
   }
   tr.math_begin();
 
@@ -235,8 +224,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
     if (wg == 0 && n_blocks > 0) {
       // ======================================= warpgroup 0: blocks 0, 2, 4, … ===================================
-      issue_s_half<T, kS0First>(s, sQ, sK0, kb.barrier(0), kb.parity(0), true);
-      issue_s_half<T, kS0Second>(s, sQ, sK0, kb.barrier(0), kb.parity(0), false);
+      issue_s_half<T, kGroupA>(s, sQ, sK0, kb.barrier(0), kb.parity(0), true);
+      issue_s_half<T, kGroupB>(s, sQ, sK0, kb.barrier(0), kb.parity(0), false);
       ptx::wgmma_commit();
       ptx::wgmma_wait<0>();
       tr.first_s_done(req == w.begin_req);
@@ -340,7 +329,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
         // S of block j+2 overlaps the tail of that P·V
         if (has2) {
-          issue_s_half<T, kS0First>(s, sQ, sK0, kb.barrier(j + 2), kb.parity(j + 2), true);
+          issue_s_half<T, kGroupA>(s, sQ, sK0, kb.barrier(j + 2), kb.parity(j + 2), true);
           ptx::wgmma_commit();
           ptx::wgmma_wait<1>();
         } else {
@@ -354,7 +343,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           }
         }
         if (has2) {
-          issue_s_half<T, kS0Second>(s, sQ, sK0, kb.barrier(j + 2), kb.parity(j + 2), false);
+          issue_s_half<T, kGroupB>(s, sQ, sK0, kb.barrier(j + 2), kb.parity(j + 2), false);
           ptx::wgmma_commit();
         }
         ptx::wgmma_wait<0>();  // unconditional: the compiler must see nothing in flight on every path

@@ -27,20 +27,7 @@ namespace {
 // Step B's chunks per loop step, their shared loads issued first: one warp per scheduler cannot hide a shared load's
 // latency behind another warp's work (4: 3 % off the kernel time at 8192 h16 and h128 s2 on an H200, 2026-12-01;
 // 8 spills).
-#ifndef MLA_EXPERIMENT_FP8_BUNROLL
 constexpr int kBUnroll = 4;
-#else
-constexpr int kBUnroll = MLA_EXPERIMENT_FP8_BUNROLL;
-#endif
-// EXPERIMENT (variant builds only): the dense producer issues block j + 1's raw TMA during block j once group A of
-// its buffer is free (tested without waiting, after block j's raw bytes landed and again after step B)
-#ifndef MLA_EXPERIMENT_FP8_EARLY_RAW
-#define MLA_EXPERIMENT_FP8_EARLY_RAW 0
-#endif
-// EXPERIMENT (variant builds only): the dense producer bulk-prefetches block j + D's page into L2 at block j's top
-#ifndef MLA_EXPERIMENT_FP8_PF_NEXT
-#define MLA_EXPERIMENT_FP8_PF_NEXT 0
-#endif
 // The sparse producer's steps B and A convert this many chunks per loop step, their shared loads issued first (4
 // against 1: b 128 h_q 128 0.525 → 0.492 ms, the other sparse rows 4–7 % faster on an H200, perf log session 21;
 // 2: 0.498 ms). Step A streams 4 chunks per thread, so 4 is its whole loop.
@@ -73,14 +60,12 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
   const RowSet rs = row_set(p, m_block, r_loc);  // only s_last counts here: the m-block's causal border (end_kv)
   const uint8_t* cache = static_cast<const uint8_t*>(p.k_cache);
   uint32_t fills0 = 0, fills1 = 0;  // completed fills of K0 / K1 (scalars: an array indexed by j & 1 lives in local memory)
-#if MLA_EXPERIMENT_FP8_EARLY_RAW
   auto issue_raw = [&](uint32_t sKx, uint32_t rawx, int pagex) {
     ptx::mbarrier_arrive_expect_tx(rawx, 2 * SM90_FP8_RAW_BOX_BYTES);
     ptx::tma_load_3d(sKx, raw_map, rawx, 0, 0, pagex);
     ptx::tma_load_3d(sKx + SM90_FP8_RAW_BOX_BYTES, raw_map, rawx, HEAD_DIM_V / 2, 0, pagex);
   };
-  bool raw_ahead = false;  // (thread 0) the next block's raw TMA is issued
-#endif
+  bool raw_ahead = false;  // (thread 0) the next block's raw TMA is already issued
 #pragma unroll 1
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     const Slice sl = slice_of(p, w, req, rs);
@@ -93,11 +78,12 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
       const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
       const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b, empty = bars_empty + 16 * b;
       const int page = ptx::ld_plain(bt + j);
-#if MLA_EXPERIMENT_FP8_EARLY_RAW
+      // Block j + 1's raw TMA is issued during block j — once this block's raw bytes have landed, or else after step B
+      // — if group A of its buffer is free by then (tested, not waited for): the producer's chain then no longer
+      // holds a DRAM round trip per block (H200, session 33 `er`: 4096 / 8192 h_q 64 −5.5 %)
       const int page_next = ptid == 0 && j + 1 < n_blocks ? ptx::ld_plain(bt + j + 1) : 0;
       const bool issued = raw_ahead;
       raw_ahead = false;
-      // block j + 1's raw bytes, once group A of its buffer is free (not waited for)
       auto try_issue_next = [&] {
         if (ptid == 0 && !raw_ahead && j + 1 < n_blocks) {
           const int b1 = b ^ 1;
@@ -108,25 +94,12 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
           }
         }
       };
-#else
-      auto try_issue_next = [] {};
-#endif
-      if (MLA_EXPERIMENT_FP8_PF_NEXT > 0 && ptid == 0 && j + MLA_EXPERIMENT_FP8_PF_NEXT < n_blocks)
-        ptx::prefetch_l2_bulk(cache + static_cast<int64_t>(ptx::ld_plain(bt + j + MLA_EXPERIMENT_FP8_PF_NEXT)) * p.k_block_stride, PAGE_BLOCK_SIZE * FP8_BYTES_PER_TOKEN);
       // this thread's scales (channels 256 + 128h…, 128…255, 0…127), loaded before the waits hide their latency
       const float* sc = reinterpret_cast<const float*>(cache + static_cast<int64_t>(page) * p.k_block_stride +
                                                        static_cast<int64_t>(t) * p.k_row_stride + FP8_SCALES_OFFSET);
       const float scale_b = sc[2 + h], scale_a1 = sc[1], scale_a0 = sc[0];
       if (k > 0) ptx::mbarrier_wait(empty, (k - 1) & 1);  // group A of the block before is consumed
-#if MLA_EXPERIMENT_FP8_EARLY_RAW
       if (ptid == 0 && !issued) issue_raw(sKb, raw, page);
-#else
-      if (ptid == 0) {
-        ptx::mbarrier_arrive_expect_tx(raw, 2 * SM90_FP8_RAW_BOX_BYTES);
-        ptx::tma_load_3d(sKb, raw_map, raw, 0, 0, page);
-        ptx::tma_load_3d(sKb + SM90_FP8_RAW_BOX_BYTES, raw_map, raw, HEAD_DIM_V / 2, 0, page);
-      }
-#endif
       if (k > 0) ptx::mbarrier_wait(empty + 8, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
       if (ptid == 0) {
         ptx::mbarrier_arrive_expect_tx(full + 8 * (SM90_SLABS - 1), SM90_SLAB_BYTES);
@@ -139,16 +112,6 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
       // (B) channels 256 + 128h + 16c (second box) → slabs 4–7, 8 chunks per thread. Chunks in rotated order: the
       //     16 tokens of a warp then read 8 different bank groups instead of one.
       const uint32_t row0 = sKb + t * 256, row1 = row0 + SM90_FP8_RAW_BOX_BYTES;
-#ifdef MLA_EXPERIMENT_FP8_NO_DEQUANT  // EXPERIMENT (timing bound, wrong outputs): the barriers and arrivals only
-      if (p.h_q > 0) {
-        ptx::named_barrier_sync(kProducerSync, kProducerThreads);
-        if (ptid == 0)
-          for (int s = 0; s < SM90_SLABS - 1; ++s) ptx::mbarrier_arrive(full + 8 * s);
-        if (b) fills1 = k + 1;
-        else fills0 = k + 1;
-        continue;
-      }
-#endif
 #pragma unroll 1
       for (int i = 0; i < 8; i += kBUnroll) {
         uint4 r[kBUnroll];

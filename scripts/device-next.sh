@@ -91,7 +91,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s33 | fp8pf | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s33v | s33 | fp8pf | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -472,6 +472,13 @@ case $step in
       vs="$vs .variants/$v"
     done
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
+    ;;
+  s33v)
+    # session 33's merged dense FP8 entry (seesaw + early raw TMA), in little device time: its Hopper FP8 GPU tests,
+    # memcheck and racecheck on them, FP8 against bf16 on two rows
+    fp8_tests fv "Hopper FP8 kernel" 90
+    sanitize_fp8_tests fv "Hopper FP8 kernel" 90
+    fp8_vs_bf16 sweep:8,24
     ;;
   s33)
     # session 33 in one call, most needed first: the merged dense FP8 seesaw's GPU tests and sanitizers, then the dense
