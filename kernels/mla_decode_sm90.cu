@@ -373,7 +373,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         float m0[2], scale0[2];  // WG0's max of block j (in sM when it arrives Scale0) and its scale
         if constexpr (kPv0First) {
           // Dense FP8: O_R += P0 · V0R and K0.B's release first, then S of block j+1 — K0.B does not wait for block
-          // j+1's fill (the producer fills the buffers in turn).
+          // j+1's fill (the producer fills the buffers in turn). (The sparse entries' P0 · V0R below, written out again:
+          // one shared lambda changed the bf16 entries' machine code, compare-cubins, session 33.)
           ptx::named_barrier_sync(kScale0Ready, kBoth);
 #pragma unroll
           for (int h = 0; h < 2; ++h) {

@@ -5,10 +5,11 @@
 // It walks the same work items and K blocks as the math warpgroups and fills block j of an item into buffer j & 1,
 // as the bf16 kernel's TMA does, so the math side waits on the same per-slab "full" mbarriers. Per block:
 //   wait group A empty → TMA the 64 × 512 e4m3 bytes (two 256-byte boxes) into slabs 0–3 (the raw block is exactly
-//   group A's size; usually already issued during the block before, as soon as group A was free) → wait group B empty → TMA the bf16 RoPE columns into slab 8 (its full barrier counts the
-//   bytes) → wait the raw bytes → dequantise channels 256–511 into slabs 4–7, arrive on their full barriers →
-//   channels 128–255 into slabs 2–3 (the second box's, read by then) → channels 0–127 over the first box's bytes
-//   in slabs 0–1 (read first, then a barrier), arrive.
+//   group A's size; usually already issued during the block before, as soon as group A was free) → wait group B
+//   empty → TMA the bf16 RoPE columns into slab 8 (its full barrier counts the bytes) → wait the raw bytes →
+//   dequantise channels 256–511 into slabs 4–7, arrive on their full barriers → channels 128–255 into slabs 2–3 (the
+//   second box's, read by then) → channels 0–127 over the first box's bytes in slabs 0–1 (read first, then a
+//   barrier), arrive.
 // Thread t of the 128 owns token t / 2 and half t % 2 of each step's channels (one scale each). The math
 // warpgroups release group A / B of a buffer on its "empty" mbarrier where the bf16 kernel would refill it.
 #pragma once

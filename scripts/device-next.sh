@@ -91,7 +91,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s33v | s33 | fp8pf | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -481,6 +481,9 @@ case $step in
     fp8_vs_bf16 sweep:8,24
     ;;
   s33)
+    # (its variants' switches are gone: build them with SRC_REV=7991057 scripts/build-variant.sh NAME mla_decode_sm90
+    # sm_90a -DSWITCH — er: MLA_EXPERIMENT_FP8_EARLY_RAW=1, pf1: MLA_EXPERIMENT_FP8_PF_NEXT=1, sbd / sbs:
+    # MLA_EXPERIMENT_S_B_FIRST=1 / 2, nodq: MLA_EXPERIMENT_FP8_NO_DEQUANT — and copy each cubin into .variants/NAME)
     # session 33 in one call, most needed first: the merged dense FP8 seesaw's GPU tests and sanitizers, then the dense
     # producer experiments (er, pf1, sbd; nodq as the timing bound), FP8 against bf16 for the README, WG0's S B-first on
     # the sparse rows (sbs)
@@ -491,17 +494,6 @@ case $step in
     fp8_vs_bf16 sweep:6,8,22,24,30
     ab_rounds spsb "sparse:9,11" dist/kernels .variants/sbs
     ;;
-  fp8pf)
-    # session 33: the dense FP8 producer on the seesaw — an L2 prefetch of block j+1 / j+2's page at block j's top
-    # (.variants/pf1, pf2: -DMLA_EXPERIMENT_FP8_PF_NEXT=1/2) against the merged build, and the timing bound without
-    # the dequantisation (.variants/nodq: -DMLA_EXPERIMENT_FP8_NO_DEQUANT, wrong outputs), block j+1's raw TMA issued
-    # during block j once its buffer is free (.variants/er: -DMLA_EXPERIMENT_FP8_EARLY_RAW=1)
-    AB_EXTRA="--kv fp8" ab_rounds fp8pf "sweep:6,8,24,30" dist/kernels .variants/pf1 .variants/pf2 .variants/er
-    AB_CHECK=0 AB_EXTRA="--kv fp8" ab_rounds fp8bound "sweep:8,24" dist/kernels .variants/nodq
-    # WG0's S of a block takes group B (landed first) before A: dense only (.variants/sbd) and every FP8 entry (sbs)
-    AB_EXTRA="--kv fp8" ab_rounds fp8sb "sweep:8,24,30" dist/kernels .variants/sbd
-    ab_rounds spsb "sparse:9,10,11" dist/kernels .variants/sbs
-    ;;
   fp8seesaw)
     # session 33's dense FP8 seesaw as merged (the sparse entries' early P0, P0·V0R before S of block j+1): the Hopper
     # FP8 and sparse GPU tests, memcheck and racecheck on the dense ones, then FP8 against bf16 on the rows 'hopper'
@@ -511,6 +503,7 @@ case $step in
     fp8_vs_bf16 sweep:6,8,10,12,14,22,24,26,28,30
     ;;
   pv0)
+    # (its variants' switches are gone: SRC_REV=023420d scripts/build-variant.sh … with the -D flags below)
     # session 33: warpgroup 1's P0·V0R and K0.B release before S of block j+1 (.variants/pv1: -DMLA_SM90_SPARSE_PV0_FIRST=1;
     # pv1l: + the sparse producers' L2 prefetch of the next block, -DMLA_SM90_SPARSE_PREFETCH_NEXT=1) — pv1's Hopper
     # sparse GPU tests, two rounds of the sparse rows on 'hopper'; dense FP8 with the sparse seesaw (fp8e0:
@@ -525,6 +518,7 @@ case $step in
     done
     ;;
   pv2)
+    # (its variants' switches are gone: SRC_REV=023420d scripts/build-variant.sh … with the -D flags below)
     # session 33, second run: warpgroup 1's S of block j+1 queued right behind its P0·V0R, K0.B released between
     # (-DMLA_SM90_SPARSE_PV0_FIRST=2: .variants/pv2; pv2l: + the next block's L2 prefetch) on the 'hopper' sparse rows;
     # dense FP8 with the sparse seesaw: fp8e0 (EARLY_P0), fp8e (+ PV0_FIRST=1), fp8e2 (+ PV0_FIRST=2)
