@@ -33,6 +33,17 @@ constexpr int kBUnroll = 4;
 // against 1: b 128 h_q 128 0.525 → 0.492 ms, the other sparse rows 4–7 % faster on an H200, perf log session 21;
 // 2: 0.498 ms). Step A streams 4 chunks per thread, so 4 is its whole loop.
 constexpr int kSparseUnroll = 4;
+// The dense producer converts a step's chunks with e4m3x4_to_bf16x4_pow2 when its scale is a power of two that path
+// takes (every scale a quantizer writes for |K| < 57344), with e4m3x4_to_bf16x4 otherwise — chosen per thread and step,
+// not per chunk (a branch per chunk cost more than the path saved: H200, session 34 `pw`).
+#ifndef MLA_SM90_FP8_POW2_DEQUANT
+#define MLA_SM90_FP8_POW2_DEQUANT 0
+#endif
+constexpr bool kPow2Dequant = MLA_SM90_FP8_POW2_DEQUANT;
+template <bool B>
+struct PathPow2 {
+  static constexpr bool value = B;
+};
 // The paired entry's "peer empty" barriers (group g of buffer b at + 8·(2b + g)), in the single entry's step A scale
 // table past the validity words (sValid + 32), which the pair producer does not use: the peer's math warpgroups arrive
 // on them (remotely) when they release a group, and this CTA's pushes into that group of the peer wait for it.
@@ -98,7 +109,7 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
       // this thread's scales (channels 256 + 128h…, 128…255, 0…127), loaded before the waits hide their latency
       const float* sc = reinterpret_cast<const float*>(cache + static_cast<int64_t>(page) * p.k_block_stride +
                                                        static_cast<int64_t>(t) * p.k_row_stride + FP8_SCALES_OFFSET);
-      const float scale_b = sc[2 + h], scale_a1 = sc[1], scale_a0 = sc[0];
+      const KScale scale_b = k_scale(sc[2 + h]), scale_a1 = k_scale(sc[1]), scale_a0 = k_scale(sc[0]);
       if (k > 0) ptx::mbarrier_wait(empty, (k - 1) & 1);  // group A of the block before is consumed
       if (ptid == 0 && !issued) issue_raw(sKb, raw, page);
       if (k > 0) ptx::mbarrier_wait(empty + 8, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
@@ -113,14 +124,19 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
       // (B) channels 256 + 128h + 16c (second box) → slabs 4–7, 8 chunks per thread. Chunks in rotated order: the
       //     16 tokens of a warp then read 8 different bank groups instead of one.
       const uint32_t row0 = sKb + t * 256, row1 = row0 + SM90_FP8_RAW_BOX_BYTES;
+      auto step_b = [&](auto pow2) {
 #pragma unroll 1
-      for (int i = 0; i < 8; i += kBUnroll) {
-        uint4 r[kBUnroll];
+        for (int i = 0; i < 8; i += kBUnroll) {
+          uint4 r[kBUnroll];
 #pragma unroll
-        for (int k = 0; k < kBUnroll; ++k) r[k] = ptx::ld_shared_v4(row1 + 128 * h + 16 * ((i + k + t) & 7));
+          for (int k = 0; k < kBUnroll; ++k) r[k] = ptx::ld_shared_v4(row1 + 128 * h + 16 * ((i + k + t) & 7));
 #pragma unroll
-        for (int k = 0; k < kBUnroll; ++k) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * ((i + k + t) & 7), r[k], scale_b);
-      }
+          for (int k = 0; k < kBUnroll; ++k)
+            store_dequantised<decltype(pow2)::value>(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * ((i + k + t) & 7), r[k], scale_b);
+        }
+      };
+      if (kPow2Dequant && scale_b.mul) step_b(PathPow2<true>{});
+      else step_b(PathPow2<false>{});
       ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every read of the second box is done: slabs 2–3 free
       if (ptid == 0) {
@@ -129,18 +145,26 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
       }
       try_issue_next();
       // (A1) channels 128 + 64h + 16c (first box, bytes 128…255) → slabs 2–3, 4 chunks per thread
+      auto step_a1 = [&](auto pow2) {
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const int c = (i + t) & 3;
-        store_dequantised(sKb, t, 128 + 64 * h + 16 * c, ptx::ld_shared_v4(row0 + 128 + 64 * h + 16 * c), scale_a1);
-      }
+        for (int i = 0; i < 4; ++i) {
+          const int c = (i + t) & 3;
+          store_dequantised<decltype(pow2)::value>(sKb, t, 128 + 64 * h + 16 * c, ptx::ld_shared_v4(row0 + 128 + 64 * h + 16 * c), scale_a1);
+        }
+      };
+      if (kPow2Dequant && scale_a1.mul) step_a1(PathPow2<true>{});
+      else step_a1(PathPow2<false>{});
       // (A2) channels 64h + 16c (bytes 0…127) → slabs 0–1, over the first box: read, barrier, write
       uint4 raw_a0[4];
 #pragma unroll
       for (int i = 0; i < 4; ++i) raw_a0[i] = ptx::ld_shared_v4(row0 + 64 * h + 16 * ((i + t) & 3));
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);
+      auto step_a0 = [&](auto pow2) {
 #pragma unroll
-      for (int i = 0; i < 4; ++i) store_dequantised(sKb, t, 64 * h + 16 * ((i + t) & 3), raw_a0[i], scale_a0);
+        for (int i = 0; i < 4; ++i) store_dequantised<decltype(pow2)::value>(sKb, t, 64 * h + 16 * ((i + t) & 3), raw_a0[i], scale_a0);
+      };
+      if (kPow2Dequant && scale_a0.mul) step_a0(PathPow2<true>{});
+      else step_a0(PathPow2<false>{});
       ptx::fence_proxy_async();
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);
       if (ptid == 0) {

@@ -110,6 +110,31 @@ __device__ __forceinline__ uint2 e4m3x4_to_bf16x4(uint32_t codes, float scale) {
   return r;
 }
 
+// Four e4m3 codes times a power-of-two scale, rounded to bf16, without the conversion unit (8 instructions where
+// e4m3x4_to_bf16x4 takes 12): the code s.eeee.mmm, sign-extended to 16 bits (prmt), shifted left 4 and masked, is the
+// bf16 s.0000eeee.mmm0000, which reads as the code's value · 2^-120 exactly (subnormal codes included), and one bf16
+// multiply by `mul` (scale · 2^120 in both halves, pow2_scale_multiplier) makes the product exact. Only for what
+// pow2_scale_multiplier accepts; the NaN codes 0x7f / 0xff read as ±480 · scale (every quantizer writes a NaN scale
+// for a tile holding a NaN, so no cache it writes has a NaN code under a finite scale).
+__device__ __forceinline__ uint2 e4m3x4_to_bf16x4_pow2(uint32_t codes, uint32_t mul) {
+  uint2 r;
+  asm("{\n.reg .b32 lo, hi;\n"
+      "prmt.b32 lo, %2, 0, 0x9180;\nprmt.b32 hi, %2, 0, 0xB3A2;\n"
+      "shl.b32 lo, lo, 4;\nshl.b32 hi, hi, 4;\n"
+      "and.b32 lo, lo, 0x87F087F0;\nand.b32 hi, hi, 0x87F087F0;\n"
+      "mul.rn.bf16x2 %0, lo, %3;\nmul.rn.bf16x2 %1, hi, %3;\n}\n"
+      : "=r"(r.x), "=r"(r.y) : "r"(codes), "r"(mul));
+  return r;
+}
+// The bf16x2 multiplier of e4m3x4_to_bf16x4_pow2 for `scale` (scale · 2^120 in both halves), or 0 where that path
+// would not be exact: a scale that is not a power of two in [2^-117, 2^7] (NaN, ±inf, 0, negative, larger, smaller —
+// where a product could be a bf16 subnormal — or with mantissa bits) takes e4m3x4_to_bf16x4.
+__device__ __forceinline__ uint32_t pow2_scale_multiplier(float scale) {
+  const uint32_t bits = __float_as_uint(scale), e = bits >> 23;  // sign and exponent
+  const uint32_t m16 = (bits + (120u << 23)) >> 16;
+  return (bits & 0x007fffffu) == 0 && e >= 127 - 117 && e <= 127 + 7 ? m16 | (m16 << 16) : 0u;
+}
+
 // Four e4m3 codes (byte 0 = first channel) as f16, exactly (e4m3 ⊂ f16), as two f16x2 words in channel order: the
 // small-row kernel's f16 FP8 entry (the scales are applied to S and P, not to K).
 __device__ __forceinline__ uint2 e4m3x4_to_f16x4(uint32_t codes) {

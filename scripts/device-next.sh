@@ -91,7 +91,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s34b | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -473,12 +473,38 @@ case $step in
     done
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
     ;;
-  s33v)
-    # session 33's merged dense FP8 entry (seesaw + early raw TMA), in little device time: its Hopper FP8 GPU tests,
-    # memcheck and racecheck on them, FP8 against bf16 on two rows
+  s34b)
+    # the power-of-two dequantisation chosen per thread and step (pwh: -DMLA_SM90_FP8_POW2_DEQUANT=1, the producer's
+    # steps branch once each instead of per chunk) under the Hopper FP8 GPU tests (K-spread cases against the oracle
+    # with out's absolute tolerance scaled by V's magnitude) and memcheck, then timed against the shipped build and the
+    # fast-path-only bound (pwo, session 34's first run)
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pwh)/ fp8_tests pwh "Hopper FP8 kernel" 120
+    AB_EXTRA="--kv fp8" ab_rounds s34b "sweep:6,8,24,30" dist/kernels .variants/pwh .variants/pwo
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pwh)/ sanitize_fp8_tests pwh "Hopper FP8 kernel" 120
+    fp8_tests fv "Hopper FP8 kernel" 90
+    ;;
+  s34)
+    # session 34 in one call, most needed first: s33v (the shipped dense FP8 build's Hopper FP8 GPU tests and sanitizers),
+    # then the power-of-two dequantisation (pw: -DMLA_SM90_FP8_POW2_DEQUANT=1; pwo: its fast path only, a timing bound)
+    # under the Hopper FP8 / sparse GPU tests and timed on the rows its producers serve, its SASS mix, then FP8 against
+    # bf16 on the rows 'hopper' takes
     fp8_tests fv "Hopper FP8 kernel" 90
     sanitize_fp8_tests fv "Hopper FP8 kernel" 90
-    fp8_vs_bf16 sweep:8,24
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pw)/ fp8_tests pw "Hopper FP8 kernel|Hopper sparse|paired entry" 150
+    for v in dist/kernels .variants/pw; do
+      cuobjdump -sass -fun mla_decode_sm90_fp8_bf16 "$v/mla_decode_sm90.sm_90a.cubin" | grep -oE '^ +/\*[0-9a-f]{4}\*/ +(@!?U?P[0-9T] )?[A-Z0-9_]+' | awk '{print $NF}' | sort | uniq -c | sort -rn | head -16 | tr '\n' ' ' > "$out/sass-$(basename "$v").txt"
+      echo "SASS mix $(basename "$v"): $(cat "$out/sass-$(basename "$v").txt")"
+    done
+    AB_EXTRA="--kv fp8" ab_rounds s34 "sweep:8,24" dist/kernels .variants/pw .variants/pwo
+    ab_rounds s34sp "sparse:9,11" dist/kernels .variants/pw
+    fp8_vs_bf16 sweep:6,8,10,12,14,22,24,26,28,30
+    ;;
+  s33v)
+    # session 33's merged dense FP8 entry (seesaw + early raw TMA), in little device time: its Hopper FP8 GPU tests,
+    # memcheck and racecheck on them, FP8 against bf16 on the rows 'hopper' takes (33–128 rows; JSON for docs/runs/)
+    fp8_tests fv "Hopper FP8 kernel" 90
+    sanitize_fp8_tests fv "Hopper FP8 kernel" 90
+    fp8_vs_bf16 sweep:6,8,10,12,14,22,24,26,28,30
     ;;
   s33)
     # (its variants' switches are gone: build them with SRC_REV=7991057 scripts/build-variant.sh NAME mla_decode_sm90

@@ -242,3 +242,66 @@ test("the emulator's e4m3x4_to_bf16x4 (Hopper FP8 kernel stand-in): every code �
   }
   assert.equal(k, got.length);
 });
+
+// The emulator's stand-in for e4m3x4_to_bf16x4_pow2 (prmt, shl, and, mul.rn.bf16x2 — the dense FP8 producer's path for
+// power-of-two scales) and pow2_scale_multiplier, which picks it: every code under every power-of-two scale the
+// multiplier accepts gives the bits of e4m3x4_to_bf16x4 (the cvt path, checked against the cpu above) — NaN codes
+// excepted, which this path reads as ±480 · scale (no quantizer writes them under a finite scale); the multiplier is 0
+// (the cvt path) for every other scale.
+const POW2_SCALES = [1, 0.5, 2, 2 ** -13, 2 ** 7, 2 ** 8, 2 ** -17, 2 ** -117, 2 ** -118, 2 ** -126, 2 ** -127, 2 ** 100, 2 ** -30, 0.75, 3, 1e-4, 0, Infinity, NaN, -1];
+const POW2_HARNESS = `#include <cstdio>
+#include <cstring>
+#include <vector>
+#include "ptx_sm90.cuh"
+int main() {
+  const float scales[] = {${POW2_SCALES.map((x) => (Number.isNaN(x) ? '__builtin_nanf("")' : x === Infinity ? '__builtin_inff()' : `static_cast<float>(${x})`)).join(', ')}};
+  std::vector<uint32_t> out;
+  for (float s : scales) {
+    const uint32_t mul = ptx::pow2_scale_multiplier(s);
+    out.push_back(mul);
+    for (uint32_t c = 0; c < 256; c += 4) {
+      const uint32_t codes = c | (c + 1) << 8 | (c + 2) << 16 | (c + 3) << 24;
+      const uint2 fast = ptx::e4m3x4_to_bf16x4_pow2(codes, mul), cvt = ptx::e4m3x4_to_bf16x4(codes, s);
+      out.push_back(fast.x), out.push_back(fast.y), out.push_back(cvt.x), out.push_back(cvt.y);
+    }
+  }
+  fwrite(out.data(), 4, out.size(), stdout);
+  return 0;
+}
+`;
+
+test("the emulator's e4m3x4_to_bf16x4_pow2 (the dense FP8 producer's power-of-two path): the cvt path's bits for every code under every scale pow2_scale_multiplier accepts (powers of two in [2^-117, 2^7]); 0 for the rest", { skip: cxx ? false : 'no C++ compiler on PATH' }, () => {
+  const emuDir = fileURLToPath(new URL('../../test/util/emu/', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'flash-mla-emu-pow2-'));
+  writeFileSync(join(dir, 'harness.cpp'), POW2_HARNESS);
+  const exe = join(dir, 'harness');
+  const build = spawnSync(cxx!, ['-std=c++17', '-O1', '-ffp-contract=off', '-w', '-I', emuDir, '-I', kernelsDir, '-o', exe, join(dir, 'harness.cpp')], { encoding: 'utf8' });
+  assert.equal(build.status, 0, build.stderr);
+  const run = spawnSync(exe, [], { maxBuffer: 1 << 24 });
+  assert.equal(run.status, 0, String(run.stderr));
+  const got = new Uint32Array(run.stdout.buffer, run.stdout.byteOffset, run.stdout.byteLength / 4);
+  let k = 0, fastScales = 0;
+  for (const s of POW2_SCALES.map(Math.fround)) {
+    const mul = got[k++];
+    const e = Math.log2(s);
+    const takes = s > 0 && Number.isInteger(e) && e >= -117 && e <= 7;
+    if (!takes) {
+      assert.equal(mul, 0, `scale ${s}: multiplier ${hex(mul)}, expected 0 (the cvt path)`);
+      k += 64 * 4;
+      continue;
+    }
+    fastScales++;
+    assert.equal(hex(mul), hex(((float32ToBf16Bits(s * 2 ** 120) * 0x10001) >>> 0)), `scale ${s}: multiplier`);
+    for (let c = 0; c < 256; c += 4, k += 4) {
+      for (let i = 0; i < 4; ++i) {
+        const w = i < 2 ? 0 : 1, sh = (i & 1) * 16;
+        const fast = (got[k + w] >>> sh) & 0xffff, cvt = (got[k + 2 + w] >>> sh) & 0xffff;
+        const code = c + i;
+        if ((code & 0x7f) === 0x7f) assert.equal(hex(fast), hex(float32ToBf16Bits(Math.fround((code & 0x80 ? -480 : 480) * s))), `NaN code ${hex(code)} × ${s}`);
+        else assert.equal(hex(fast), hex(cvt), `code ${hex(code)} × ${s}: pow2 path ${hex(fast)}, cvt path ${hex(cvt)}`);
+      }
+    }
+  }
+  assert.equal(k, got.length);
+  assert.equal(fastScales, 8);
+});

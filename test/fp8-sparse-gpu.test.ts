@@ -278,18 +278,20 @@ const HOPPER_FP8_GPU_CASES: [string, Omit<DenseSpec, 'seed'>, boolean][] = [
  * cases again with K magnitudes spread per block, token and group (scales and group maxima that change between
  * blocks). Neither kernel's FP8 entry is its bf16 entry's math: 'hopper-small''s is the f16 datapath (sums grouped by
  * scale group, Q rounded to f16); 'hopper''s runs the sparse entries' seesaw, P0 published against block j's own max
- * (bit for bit the bf16 entry over dequantizeKvFp8(kCache) until session 33). So 'hopper' is also checked against its
- * bf16 entry over dequantizeKvFp8(kCache) under the same tolerances, and on the K-spread cases only against that: there
- * P in bf16 (FlashMLA's numerics, both 'hopper' entries) misses FlashMLA's tolerances of the float64 oracle by up to
- * 3× on a few elements — the bf16 entry over the dequantised cache gives the very same worst values (H200 and the
- * kernel emulator, session 33) — while the f16 P of 'hopper-small' meets them.
+ * (bit for bit the bf16 entry over dequantizeKvFp8(kCache) until session 33). So on the plain cases 'hopper' is also
+ * checked against its bf16 entry over dequantizeKvFp8(kCache) under the same tolerances. On the K-spread cases V is up
+ * to 2^3 larger and P in bf16 (FlashMLA's numerics, both 'hopper' entries) misses FlashMLA's absolute tolerance of the
+ * oracle by up to 3× on a few elements (the bf16 entry over the dequantised cache gives the very same worst values:
+ * H200 and the kernel emulator, session 33), and the two 'hopper' entries differ from each other by as much (H200,
+ * session 34: 1 case in 3 runs); there 'hopper' is checked against the oracle with the absolute tolerance scaled by
+ * V's magnitude (checkDenseRows' vMagnitude), while the f16 P of 'hopper-small' meets the unscaled one.
  */
 function hopperFp8GpuTests(kernel: 'hopper' | 'hopper-small', seed: number, offered: () => boolean): void {
   const f16 = kernel === 'hopper-small';
   const base = HOPPER_FP8_GPU_CASES.filter(([, spec]) => kernel === 'hopper' || spec.sQ * spec.hQ <= 32);
   const cases = [...base, ...base.map(([l, spec, c]): (typeof base)[number] => [`${l}, K spread 2^±3`, { ...spec, kSpread: 3 }, c])];
   cases.forEach(([label, spec, causal], k) =>
-    test(`${label}: ${f16 ? 'the oracle (the f16 datapath)' : `${spec.kSpread ? '' : 'the oracle and '}'${kernel}' over dequantizeKvFp8(kCache)`}`, (t) => {
+    test(`${label}: ${f16 ? 'the oracle (the f16 datapath)' : spec.kSpread ? "the oracle (out's absolute tolerance × 2^3)" : `the oracle and '${kernel}' over dequantizeKvFp8(kCache)`}`, (t) => {
       if (!offered()) return void t.skip(`the ${kernel} FP8 kernel does not run on this GPU (decodeKernels for a dense FP8 decode has no '${kernel}')`);
       const s = seed + k;
       const p = makeDenseProblem({ ...spec, seed: s, scale: 0.5 });
@@ -299,15 +301,13 @@ function hopperFp8GpuTests(kernel: 'hopper' | 'hopper-small', seed: number, offe
       const md = getMlaMetadata(gpu.cacheSeqlens, rows, 1);
       const mdH = getMlaMetadata(cpu.cacheSeqlens, rows, 1, { smCount: md.tileSchedulerMetadata.shape[0] * Math.ceil(rows / 64) });
       const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, isFp8KvCache: true, kernel, ...nanOutputs(spec.b, spec.sQ, spec.hQ, 'bf16') });
-      if (f16 || !spec.kSpread) {
-        const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal, isFp8KvCache: true });
-        checkDenseRows(`${kernel} FP8 ${label}`, got, want, s);
-      }
-      if (f16) return;
-      const bf16 = flashMlaWithKvcache(gpu.q, dequantizeKvFp8(cpu.kCache).to('cuda'), gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, kernel, ...nanOutputs(spec.b, spec.sQ, spec.hQ, 'bf16') });
-      checkDenseRows(`${kernel} FP8 ${label} against '${kernel}' over dequantizeKvFp8(kCache)`, got, bf16, s);
+      const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal, isFp8KvCache: true });
+      checkDenseRows(`${kernel} FP8 ${label}`, got, want, s, f16 ? 1 : 2 ** (spec.kSpread ?? 0));
       const splits = md.numSplits.toInt32();
       t.diagnostic(`${md.tileSchedulerMetadata.shape[0]} SM parts, requests split: ${splits[spec.b] - spec.b}`);
+      if (f16 || spec.kSpread) return;
+      const bf16 = flashMlaWithKvcache(gpu.q, dequantizeKvFp8(cpu.kCache).to('cuda'), gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, kernel, ...nanOutputs(spec.b, spec.sQ, spec.hQ, 'bf16') });
+      checkDenseRows(`${kernel} FP8 ${label} against '${kernel}' over dequantizeKvFp8(kCache)`, got, bf16, s);
     }),
   );
 }

@@ -35,7 +35,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateBenchResult, type BenchResult } from '../src/bench/report.js';
-import { CudaError, Tensor, UnsupportedFeatureError, dequantizeKvFp8, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles } from '../src/index.js';
+import { CudaError, Tensor, UnsupportedFeatureError, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles } from '../src/index.js';
 import { forceCombineShape } from '../src/cuda/mla.js';
 import { getCudaContext, loadKernel, portableArchs } from '../src/cuda/context.js';
 import { combineGrid } from '../src/cuda/combine-shape.js';
@@ -231,8 +231,8 @@ const HOPPER_FP8_CASES: HopperCase[] = [
   { ...HOPPER_CASES[3], spec: { ...HOPPER_CASES[3].spec, dtype: 'bf16', fp8: true } },
   { ...HOPPER_CASES[4], spec: { ...HOPPER_CASES[4].spec, fp8: true } },
   // K magnitudes spread 2^±3 per block, token and group: scales that change between blocks, under the seesaw's P0
-  // published against block j's own max (no longer the bf16 entry's math, session 33); against 'hopper' over the
-  // dequantised cache (hopperFp8Case)
+  // published against block j's own max (no longer the bf16 entry's math, session 33); against the oracle with out's
+  // absolute tolerance scaled by V's magnitude (hopperFp8Case)
   { ...HOPPER_CASES[2], spec: { ...HOPPER_CASES[2].spec, fp8: true, kSpread: 3 } },
 ];
 
@@ -267,18 +267,15 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
   assert.ok(f.stat(`emulated:${entry}`) > before, `the FP8 decode${small ? " with kernel 'hopper-small'" : ''} did not run ${entry}`);
   const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal, isFp8KvCache: true });
   const label = `FP8, b ${spec.b}, s_q ${spec.sQ}, h_q ${spec.hQ}, causal ${causal}, seqlens [${spec.seqlens}]${spec.kSpread ? `, K spread 2^±${spec.kSpread}` : ''}${small ? ', kernel hopper-small' : ''}`;
-  // 'hopper' on K-spread cases: against its bf16 entry over the dequantised cache — with P in bf16 (FlashMLA's
-  // numerics) both entries miss FlashMLA's tolerances of the float64 oracle on a few elements there (session 33)
-  const oracle = small || !spec.kSpread;
-  if (oracle) checkDenseRows(label, got, want, seed);
-  else {
-    const ref = flashMlaWithKvcache(gpu.q, dequantizeKvFp8(cpu.kCache).to('cuda'), gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, kernel, ...nanOuts() });
-    checkDenseRows(`${label} against '${kernel}' over the dequantised cache`, got, ref, seed);
-  }
+  // 'hopper' on K-spread cases: out's absolute tolerance scaled by V's magnitude (2^3) — with P in bf16 (FlashMLA's
+  // numerics) both 'hopper' entries miss FlashMLA's unscaled one on a few elements there (sessions 33–34, as the GPU
+  // test file says)
+  const vMagnitude = small ? 1 : 2 ** (spec.kSpread ?? 0);
+  checkDenseRows(label, got, want, seed, vMagnitude);
   const splits = md.numSplits.toInt32();
   const most = Math.max(...Array.from({ length: spec.b }, (_, i) => splits[i + 1] - splits[i]));
   if (split) assert.ok(most > 1, `${label}: expected a request split over SM parts, the schedule has none (${parts} parts)`);
-  return `${label}: matches ${oracle ? 'the oracle' : `'${kernel}' over the dequantised cache`} (${parts} SM parts, up to ${most} splits per request; ${schedule(md.tileSchedulerMetadata.toInt32())})`;
+  return `${label}: matches the oracle${vMagnitude > 1 ? ` (out's absolute tolerance × ${vMagnitude})` : ''} (${parts} SM parts, up to ${most} splits per request; ${schedule(md.tileSchedulerMetadata.toInt32())})`;
 }
 
 function hopperFp8Scenario(timing: keyof typeof TIMINGS): Scenario {

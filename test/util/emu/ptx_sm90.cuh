@@ -79,6 +79,35 @@ inline uint2 e4m3x4_to_bf16x4(uint32_t codes, float scale) {
   return make_uint2(h[0] | (static_cast<uint32_t>(h[1]) << 16), h[2] | (static_cast<uint32_t>(h[3]) << 16));
 }
 
+// e4m3x4_to_bf16x4_pow2, instruction for instruction: prmt with sign replication, shl, and, then each bf16 half
+// times the multiplier's (the product of two bf16s is exact in double; rounded to bf16, nearest even, subnormals kept).
+inline uint2 e4m3x4_to_bf16x4_pow2(uint32_t codes, uint32_t mul) {
+  auto sext16 = [](uint32_t byte) { return (byte & 0xffu) | ((byte & 0x80u) ? 0xff00u : 0u); };
+  auto bf16_mul = [](uint32_t a, uint32_t b) -> uint32_t {
+    float fa, fb;
+    const uint32_t ua = a << 16, ub = b << 16;
+    std::memcpy(&fa, &ua, 4), std::memcpy(&fb, &ub, 4);
+    const double prod = static_cast<double>(fa) * static_cast<double>(fb);  // ≤ 16 significant bits: exact
+    if (std::isnan(prod)) return 0x7fffu;
+    if (std::fabs(prod) >= 0x1p-126) return emu_float_to_bf16_bits(static_cast<float>(prod));  // exact in float
+    const uint32_t q = static_cast<uint32_t>(std::nearbyint(std::fabs(prod) * 0x1p133));  // subnormal quanta, nearest even
+    return (std::signbit(prod) ? 0x8000u : 0u) | q;
+  };
+  uint32_t w[2];
+  for (int k = 0; k < 2; ++k) {
+    const uint32_t t = sext16(codes >> (16 * k)) | (sext16(codes >> (16 * k + 8)) << 16);
+    const uint32_t x = (t << 4) & 0x87f087f0u;
+    w[k] = bf16_mul(x & 0xffffu, mul & 0xffffu) | (bf16_mul(x >> 16, mul >> 16) << 16);
+  }
+  return make_uint2(w[0], w[1]);
+}
+inline uint32_t pow2_scale_multiplier(float scale) {
+  uint32_t bits;
+  std::memcpy(&bits, &scale, 4);
+  const uint32_t e = bits >> 23, m16 = (bits + (120u << 23)) >> 16;
+  return (bits & 0x007fffffu) == 0 && e >= 127 - 117 && e <= 127 + 7 ? m16 | (m16 << 16) : 0u;
+}
+
 // Four e4m3 codes as f16, exactly (every e4m3 value is an f16 normal or zero), two f16x2 words in channel order; NaN
 // codes give the f16 NaN 0x7fff. What cvt.rn.f16x2.e4m3x2 computes.
 inline uint2 e4m3x4_to_f16x4(uint32_t codes) {
