@@ -40,6 +40,17 @@ constexpr int kSparseUnroll = 4;
 #define MLA_SM90_FP8_POW2_DEQUANT 0
 #endif
 constexpr bool kPow2Dequant = MLA_SM90_FP8_POW2_DEQUANT;
+#ifdef MLA_EXPERIMENT_POW2_ONLY  // a timing bound: the fast path whatever the scale (wrong for those it does not take)
+constexpr bool kPow2Only = true;
+#else
+constexpr bool kPow2Only = false;
+#endif
+// ... and the paired sparse producer's steps (per thread: one token's scale per step; MLA_EXPERIMENT_POW2_SPARSE)
+#ifdef MLA_EXPERIMENT_POW2_SPARSE
+constexpr bool kPow2DequantSparse = true;
+#else
+constexpr bool kPow2DequantSparse = false;
+#endif
 template <bool B>
 struct PathPow2 {
   static constexpr bool value = B;
@@ -135,7 +146,7 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
             store_dequantised<decltype(pow2)::value>(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * ((i + k + t) & 7), r[k], scale_b);
         }
       };
-      if (kPow2Dequant && scale_b.mul) step_b(PathPow2<true>{});
+      if (kPow2Dequant && (kPow2Only || scale_b.mul)) step_b(PathPow2<true>{});
       else step_b(PathPow2<false>{});
       ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every read of the second box is done: slabs 2–3 free
@@ -152,7 +163,7 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
           store_dequantised<decltype(pow2)::value>(sKb, t, 128 + 64 * h + 16 * c, ptx::ld_shared_v4(row0 + 128 + 64 * h + 16 * c), scale_a1);
         }
       };
-      if (kPow2Dequant && scale_a1.mul) step_a1(PathPow2<true>{});
+      if (kPow2Dequant && (kPow2Only || scale_a1.mul)) step_a1(PathPow2<true>{});
       else step_a1(PathPow2<false>{});
       // (A2) channels 64h + 16c (bytes 0…127) → slabs 0–1, over the first box: read, barrier, write
       uint4 raw_a0[4];
@@ -163,7 +174,7 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
 #pragma unroll
         for (int i = 0; i < 4; ++i) store_dequantised<decltype(pow2)::value>(sKb, t, 64 * h + 16 * ((i + t) & 3), raw_a0[i], scale_a0);
       };
-      if (kPow2Dequant && scale_a0.mul) step_a0(PathPow2<true>{});
+      if (kPow2Dequant && (kPow2Only || scale_a0.mul)) step_a0(PathPow2<true>{});
       else step_a0(PathPow2<false>{});
       ptx::fence_proxy_async();
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);
@@ -481,8 +492,13 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
         uint4 a[4];
 #pragma unroll
         for (int i = 0; i < 4; ++i) a[i] = valid ? ptx::ld_shared_v4(raw_row + HEAD_DIM_V / 2 + 64 * q + 16 * ((i + q + u) & 3)) : zero;
+        const KScale ks = k_scale(scale_b);
+        auto step_b = [&](auto pow2) {
 #pragma unroll
-        for (int i = 0; i < 4; ++i) store_dequantised(sKb, t, HEAD_DIM_V / 2 + 64 * q + 16 * ((i + q + u) & 3), a[i], scale_b);  // (zeros: zero in)
+          for (int i = 0; i < 4; ++i) store_dequantised<decltype(pow2)::value>(sKb, t, HEAD_DIM_V / 2 + 64 * q + 16 * ((i + q + u) & 3), a[i], ks);  // (zeros: zero in)
+        };
+        if (kPow2DequantSparse && ks.mul) step_b(PathPow2<true>{});
+        else step_b(PathPow2<false>{});
       }
       // (A) bytes 64q … + 63 → channels 64q … (slab q), over the raw rows: every raw byte is read before any is written
       uint4 held[4];
@@ -499,8 +515,13 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
         }
       }
       SPARSE_TRACE_P(16 + 8 * tr_blk + 4);
+      const KScale ks_a = k_scale(scale_a);
+      auto step_a = [&](auto pow2) {
 #pragma unroll
-      for (int i = 0; i < 4; ++i) store_dequantised(sKb, t, 64 * q + 16 * ((i + q + u) & 3), held[i], scale_a);
+        for (int i = 0; i < 4; ++i) store_dequantised<decltype(pow2)::value>(sKb, t, 64 * q + 16 * ((i + q + u) & 3), held[i], ks_a);
+      };
+      if (kPow2DequantSparse && ks_a.mul) step_a(PathPow2<true>{});
+      else step_a(PathPow2<false>{});
       ptx::fence_proxy_async();
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);
       if (ptid == 0) {

@@ -477,11 +477,14 @@ case $step in
     # the power-of-two dequantisation chosen per thread and step (pwh: -DMLA_SM90_FP8_POW2_DEQUANT=1, the producer's
     # steps branch once each instead of per chunk) under the Hopper FP8 GPU tests (K-spread cases against the oracle
     # with out's absolute tolerance scaled by V's magnitude) and memcheck, then timed against the shipped build and the
-    # fast-path-only bound (pwo, session 34's first run)
+    # fast-path-only bounds (pwo: the per-chunk form's, session 34's first run; pwo2: the per-step form's,
+    # -DMLA_EXPERIMENT_POW2_ONLY=1 added to pwh's flags). Pack: tar czf .variants/pack/pv.tgz .variants/{pwh,pwo,pwo2,pws}
+    # (pws: pwh plus the same for the paired sparse producer, -DMLA_EXPERIMENT_POW2_SPARSE=1: its sparse tests, two rounds)
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pwh)/ fp8_tests pwh "Hopper FP8 kernel" 120
-    AB_EXTRA="--kv fp8" ab_rounds s34b "sweep:6,8,24,30" dist/kernels .variants/pwh .variants/pwo
+    AB_EXTRA="--kv fp8" ab_rounds s34b "sweep:6,8,24,30" dist/kernels .variants/pwh .variants/pwo .variants/pwo2
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pws)/ fp8_tests pws "Hopper sparse|paired entry" 120
+    ab_rounds s34bs "sparse:9,11" dist/kernels .variants/pws
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pwh)/ sanitize_fp8_tests pwh "Hopper FP8 kernel" 120
-    fp8_tests fv "Hopper FP8 kernel" 90
     ;;
   s34)
     # session 34 in one call, most needed first: s33v (the shipped dense FP8 build's Hopper FP8 GPU tests and sanitizers),
