@@ -485,6 +485,13 @@ case $step in
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pws)/ fp8_tests pws "Hopper sparse|paired entry" 120
     ab_rounds s34bs "sparse:9,11" dist/kernels .variants/pws
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pwh)/ sanitize_fp8_tests pwh "Hopper FP8 kernel" 120
+    # a probe: dense work at 64 / 128 rows as sparse decodes (the sparse entries' gather, the pair's halved
+    # dequantisation at 128) against the dense FP8 entry, shipped build, two rounds
+    for r in 1 2; do
+      timeout 90 node dist/src/cli.js bench --configs scripts/dense-as-sparse-64.json --iters 30 --check-samples 0 --reference none > "$out/das64-sparse-$r.txt" 2>&1
+      timeout 90 node dist/src/cli.js bench --configs sweep:24,28 --kv fp8 --iters 30 --check-samples 0 --reference none > "$out/das64-fp8-$r.txt" 2>&1
+      grep -ahE "^(file|sweep)#" "$out/das64-sparse-$r.txt" "$out/das64-fp8-$r.txt" | cut -c1-100
+    done
     ;;
   s34)
     # session 34 in one call, most needed first: s33v (the shipped dense FP8 build's Hopper FP8 GPU tests and sanitizers),
