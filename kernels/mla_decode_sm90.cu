@@ -391,6 +391,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           ptx::wgmma_wait<0>();
           ptx::named_barrier_sync(kWg1Local, kOne);  // K0.B is dead once P0·V0R is done
           if (wg_tid == 0) kb.release(j, kGroupB);
+          SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 2);  // (dense FP8: before event 1)
           if (has1) {  // S of block j+1, its B half first
             issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 1), kb.parity(j + 1), true);
             issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 1), kb.parity(j + 1), false);

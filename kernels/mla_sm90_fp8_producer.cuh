@@ -89,6 +89,8 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
     ptx::tma_load_3d(sKx + SM90_FP8_RAW_BOX_BYTES, raw_map, rawx, HEAD_DIM_V / 2, 0, pagex);
   };
   bool raw_ahead = false;  // (thread 0) the next block's raw TMA is already issued
+  [[maybe_unused]] int tr_blk = 0;  // trace (mla_sm90_sparse_trace.cuh, dense form): blocks filled so far
+  DENSE_TRACE_P(0);
 #pragma unroll 1
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     const Slice sl = slice_of(p, w, req, rs);
@@ -101,6 +103,7 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
       const uint32_t k = b ? fills1 : fills0, sKb = b ? sK1 : sK0;
       const uint32_t full = bars_full + 8 * SM90_SLABS * b, raw = bars_raw + 8 * b, empty = bars_empty + 16 * b;
       const int page = ptx::ld_plain(bt + j);
+      DENSE_TRACE_P(16 + 8 * tr_blk + 0);
       // Block j + 1's raw TMA is issued during block j — once this block's raw bytes have landed, or else after step B
       // — if group A of its buffer is free by then (tested, not waited for): the producer's chain then no longer
       // holds a DRAM round trip per block (H200, session 33 `er`: 4096 / 8192 h_q 64 −5.5 %)
@@ -123,12 +126,15 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
       const KScale scale_b = k_scale(sc[2 + h]), scale_a1 = k_scale(sc[1]), scale_a0 = k_scale(sc[0]);
       if (k > 0) ptx::mbarrier_wait(empty, (k - 1) & 1);  // group A of the block before is consumed
       if (ptid == 0 && !issued) issue_raw(sKb, raw, page);
+      DENSE_TRACE_P(16 + 8 * tr_blk + 1);
       if (k > 0) ptx::mbarrier_wait(empty + 8, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
       if (ptid == 0) {
         ptx::mbarrier_arrive_expect_tx(full + 8 * (SM90_SLABS - 1), SM90_SLAB_BYTES);
         ptx::tma_load_3d(sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES, rope_map, full + 8 * (SM90_SLABS - 1), 0, 0, page);
       }
+      DENSE_TRACE_P(16 + 8 * tr_blk + 2);
       ptx::mbarrier_wait(raw, k & 1);
+      DENSE_TRACE_P(16 + 8 * tr_blk + 3);
       try_issue_next();
       // Raw row t: bytes [0, 256) of the first box at sKb + 256t (slabs 0–1), [256, 512) of the second at
       // + 16384 + 256t (slabs 2–3). Three steps, each writing where no raw byte still to be read lies:
@@ -154,6 +160,7 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
 #pragma unroll
         for (int s = SM90_GROUP_A_SLABS; s < SM90_SLABS - 1; ++s) ptx::mbarrier_arrive(full + 8 * s);
       }
+      DENSE_TRACE_P(16 + 8 * tr_blk + 4);
       try_issue_next();
       // (A1) channels 128 + 64h + 16c (first box, bytes 128…255) → slabs 2–3, 4 chunks per thread
       auto step_a1 = [&](auto pow2) {
@@ -182,6 +189,9 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
 #pragma unroll
         for (int s = 0; s < SM90_GROUP_A_SLABS; ++s) ptx::mbarrier_arrive(full + 8 * s);
       }
+      DENSE_TRACE_P(16 + 8 * tr_blk + 5);
+      if (ptid == 0) DENSE_TRACE_WORD(16 + 8 * tr_blk + 6, issued ? 1u : 0u);  // the raw TMA went out during the block before
+      SPARSE_TRACE_NEXT(tr_blk);
       if (b) fills1 = k + 1;
       else fills0 = k + 1;
     }

@@ -5,6 +5,10 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
+#   s34b      ~6 min: pwh (the power-of-two dequantisation per step) — FP8 GPU tests, A/B against shipped / pwo / pwo2,
+#             per-block traces of the dense FP8 entry (fp8trace, pwtrace) on sweep#8/#24 (session 34's queue, first)
+#   s34c      ~5 min: pwh's sanitizers, pws (the paired sparse producer too) tests + sparse#9/#11, dense-as-sparse at 64/128 rows
+#   s34       (ran, session 34) s33v + pw/pwo A/B + FP8 against bf16
 #   s29final  ~5 min: session 29's tree — small-row sparse GPU tests, sanitizers, the sparse set, ncu of sparse#7
 #   g32       ~5 min: dense 17–32 FP8 rows on the 32-column gather body (FLASH_MLA_EXPERIMENT_DENSE_G32=1) — tests, sanitizers, A/B
 #   das       ~2 min: dense work as sparse decodes (scripts/dense-as-sparse.json) against the dense FP8 entries
@@ -91,7 +95,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s34b | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -474,19 +478,31 @@ case $step in
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
     ;;
   s34b)
-    # the power-of-two dequantisation chosen per thread and step (pwh: -DMLA_SM90_FP8_POW2_DEQUANT=1, the producer's
-    # steps branch once each instead of per chunk) under the Hopper FP8 GPU tests (K-spread cases against the oracle
-    # with out's absolute tolerance scaled by V's magnitude) and memcheck, then timed against the shipped build and the
+    # (~6 min) the power-of-two dequantisation chosen per thread and step (pwh: -DMLA_SM90_FP8_POW2_DEQUANT=1, the
+    # producer's steps branch once each instead of per chunk) under the Hopper FP8 GPU tests (K-spread cases against
+    # the oracle with out's absolute tolerance scaled by V's magnitude), timed against the shipped build and the
     # fast-path-only bounds (pwo: the per-chunk form's, session 34's first run; pwo2: the per-step form's,
-    # -DMLA_EXPERIMENT_POW2_ONLY=1 added to pwh's flags). Pack: tar czf .variants/pack/pv.tgz .variants/{pwh,pwo,pwo2,pws}
-    # (pws: pwh plus the same for the paired sparse producer, -DMLA_EXPERIMENT_POW2_SPARSE=1: its sparse tests, two rounds)
+    # -DMLA_EXPERIMENT_POW2_ONLY=1 added to pwh's flags); then where a dense FP8 block's time goes: the per-block trace
+    # of CTA (0, 0) (.variants/fp8trace: -DMLA_SM90_SPARSE_TRACE; .variants/pwtrace: plus the power-of-two path) on
+    # sweep#8 and #24 --kv fp8. Pack: tar czf .variants/pack/pv.tgz .variants/{pwh,pwo,pwo2,pws,fp8trace,pwtrace}
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pwh)/ fp8_tests pwh "Hopper FP8 kernel" 120
     AB_EXTRA="--kv fp8" ab_rounds s34b "sweep:6,8,24,30" dist/kernels .variants/pwh .variants/pwo .variants/pwo2
+    for v in fp8trace pwtrace; do
+      kd=$(kernel_dir .variants/$v)
+      for r in 8 24; do
+        FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs dense:$r 1.75 > "$out/$v-$r.txt" 2>&1
+        echo "trace $v sweep#$r rc=$?"; tail -5 "$out/$v-$r.txt"
+      done
+    done
+    ;;
+  s34c)
+    # (~5 min) pwh under memcheck and racecheck; pws (pwh plus the same in the paired sparse producer,
+    # -DMLA_EXPERIMENT_POW2_SPARSE=1): its sparse tests, two rounds of sparse#9/#11; a probe: dense work at 64 / 128
+    # rows as sparse decodes (the sparse entries' gather, the pair's halved dequantisation at 128) against the dense
+    # FP8 entry, shipped build, two rounds
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pwh)/ sanitize_fp8_tests pwh "Hopper FP8 kernel" 120
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pws)/ fp8_tests pws "Hopper sparse|paired entry" 120
     ab_rounds s34bs "sparse:9,11" dist/kernels .variants/pws
-    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pwh)/ sanitize_fp8_tests pwh "Hopper FP8 kernel" 120
-    # a probe: dense work at 64 / 128 rows as sparse decodes (the sparse entries' gather, the pair's halved
-    # dequantisation at 128) against the dense FP8 entry, shipped build, two rounds
     for r in 1 2; do
       timeout 90 node dist/src/cli.js bench --configs scripts/dense-as-sparse-64.json --iters 30 --check-samples 0 --reference none > "$out/das64-sparse-$r.txt" 2>&1
       timeout 90 node dist/src/cli.js bench --configs sweep:24,28 --kv fp8 --iters 30 --check-samples 0 --reference none > "$out/das64-fp8-$r.txt" 2>&1

@@ -3,33 +3,63 @@
 // -DMLA_SM90_SPARSE_TRACE), selected with FLASH_MLA_KERNEL_DIR. CTA (0, 0) stamps the SM clock at its producer's and
 // math warpgroups' events per block into the attention-sink buffer past its h_q values (−inf there: no effect on the
 // output); this prints, per block, each event's time after the producer's start (µs at the given GHz).
-// Usage: FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-sptrace/ node scripts/trace-sparse.mjs [sparse row, default 11] [GHz, 1.75]
+// `dense:N` traces sweep row N over an FP8 cache on the dense FP8 entry instead (session 34): the same stamps go into
+// q's buffer past its b requests (this script hands a q view of a longer buffer).
+// Usage: FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-sptrace/ node scripts/trace-sparse.mjs [sparse row | dense:N, default 11] [GHz, 1.75]
 import { Tensor, getMlaMetadata, flashMlaWithKvcache, synchronize } from '../dist/src/index.js';
 import { configSet } from '../dist/src/bench/configs.js';
-import { makeSparseBenchProblem } from '../dist/src/bench/problem.js';
+import { makeBenchProblem, makeSparseBenchProblem } from '../dist/src/bench/problem.js';
 
-const row = Number(process.argv[2] ?? 11);
+const arg = String(process.argv[2] ?? 11);
+const dense = arg.startsWith('dense:');
+const row = Number(dense ? arg.slice(6) : arg);
 const ghz = Number(process.argv[3] ?? 1.75);
-const config = configSet('sparse')[row];
-const p = makeSparseBenchProblem(config, 1234);
-const { b, sQ, hQ, topk } = p;
-const q = Tensor.from(p.qBits, [b, sQ, hQ, 576], { dtype: 'bf16', backend: 'cuda' });
-const kCache = Tensor.from(p.kBytes, [p.numBlocks, 64, 1, 656], { dtype: 'uint8', backend: 'cuda' });
-const indices = Tensor.from(p.indices, [b, sQ, topk], { dtype: 'int32', backend: 'cuda' });
-const md = getMlaMetadata(null, sQ * hQ, 1, { topk, batchSize: b, backend: 'cuda' });
-const host = new Float32Array(hQ + 4096);
-host.fill(-Infinity, 0, hQ);
-const sinkBuf = Tensor.from(host, [hQ + 4096], { dtype: 'fp32', backend: 'cuda' });
-const attnSink = sinkBuf.view([hQ]);
-const run = () => flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { causal: false, isFp8KvCache: true, indices, attnSink, kernel: 'hopper', checkValues: false });
-for (let i = 0; i < 5; ++i) run();
-synchronize();
-const raw = sinkBuf.toRaw();
-const words = new Uint32Array(raw.buffer, raw.byteOffset, raw.length).subarray(hQ);
+const TRACE_WORDS = 4096;
+let config, hQ, words, run;
+if (dense) {
+  config = { ...configSet('sweep')[row], kv: 'fp8' };
+  // (FLASH_MLA_TRACE_B=n: the row's first n requests only — a dry run on the kernel emulator)
+  const nb = Number(process.env.FLASH_MLA_TRACE_B ?? 0);
+  if (nb > 0) config = { ...config, b: nb, seqlens: config.seqlens.slice(0, nb) };
+  const p = makeBenchProblem(config, 1234);
+  hQ = p.hQ;
+  const qElems = p.b * p.sQ * p.hQ * 576;
+  const qHost = new Uint16Array(qElems + 2 * TRACE_WORDS);
+  qHost.set(p.qBits);
+  const qBuf = Tensor.from(qHost, [qHost.length], { dtype: 'bf16', backend: 'cuda' });
+  const q = qBuf.view([p.b, p.sQ, p.hQ, 576]);
+  const kCache = Tensor.from(p.kBytes, [p.numBlocks, 64, 1, 656], { dtype: 'uint8', backend: 'cuda' });
+  const blockTable = Tensor.from(p.table, [p.b, p.maxBlocksPerSeq], { dtype: 'int32', backend: 'cuda' });
+  const cacheSeqlens = Tensor.from(p.seqlens, [p.b], { dtype: 'int32', backend: 'cuda' });
+  const md = getMlaMetadata(cacheSeqlens, p.sQ * p.hQ, 1);
+  run = () => flashMlaWithKvcache(q, kCache, blockTable, cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, isFp8KvCache: true, kernel: 'hopper', checkValues: false });
+  for (let i = 0; i < 5; ++i) run();
+  synchronize();
+  const raw = qBuf.toRaw();
+  words = new Uint32Array(raw.buffer, raw.byteOffset + 2 * qElems, TRACE_WORDS);
+} else {
+  config = configSet('sparse')[row];
+  const p = makeSparseBenchProblem(config, 1234);
+  const { b, sQ, topk } = p;
+  hQ = p.hQ;
+  const q = Tensor.from(p.qBits, [b, sQ, hQ, 576], { dtype: 'bf16', backend: 'cuda' });
+  const kCache = Tensor.from(p.kBytes, [p.numBlocks, 64, 1, 656], { dtype: 'uint8', backend: 'cuda' });
+  const indices = Tensor.from(p.indices, [b, sQ, topk], { dtype: 'int32', backend: 'cuda' });
+  const md = getMlaMetadata(null, sQ * hQ, 1, { topk, batchSize: b, backend: 'cuda' });
+  const host = new Float32Array(hQ + TRACE_WORDS);
+  host.fill(-Infinity, 0, hQ);
+  const sinkBuf = Tensor.from(host, [hQ + TRACE_WORDS], { dtype: 'fp32', backend: 'cuda' });
+  const attnSink = sinkBuf.view([hQ]);
+  run = () => flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { causal: false, isFp8KvCache: true, indices, attnSink, kernel: 'hopper', checkValues: false });
+  for (let i = 0; i < 5; ++i) run();
+  synchronize();
+  const raw = sinkBuf.toRaw();
+  words = new Uint32Array(raw.buffer, raw.byteOffset, raw.length).subarray(hQ);
+}
 const t0 = words[0];
 const us = (w) => (((w - t0) >>> 0) / ghz / 1000);
 const nBlk = Math.min(120, Math.floor((2048 - 16) / 8));
-console.log(`sparse#${row} (${config.name ?? ''}): CTA (0, 0), µs after the producer's start at ${ghz} GHz`);
+console.log(`${dense ? `sweep#${row} --kv fp8` : `sparse#${row}`} (${config.name ?? ''}): CTA (0, 0), µs after the producer's start at ${ghz} GHz`);
 console.log('producer per block: top, then the end of each phase (steady-state line below names them)');
 const prod = [];
 for (let k = 0; k < nBlk; ++k) {
@@ -52,20 +82,29 @@ for (let k = 0; k < prod.length; ++k) {
   const line = [`blk ${String(k).padStart(3)}`, ...prod[k].map(f)];
   const it = k >> 1;
   if ((k & 1) === 0 && w0[it]) line.push(' | WG0 top,Sc1,P1,S-A,end', ...w0[it].map(f));
-  if ((k & 1) === 1 && w1[it]) line.push(' | WG1 top,Sc0,P0,rel,end', ...w1[it].map(f));
+  if ((k & 1) === 1 && w1[it]) line.push(dense ? ' | WG1 top,Sc0,PV0R,rel,end' : ' | WG1 top,Sc0,P0,rel,end', ...w1[it].map(f));
   console.log(line.join(''));
 }
 // steady-state averages (blocks 8 … n−8): durations of each producer phase, and the gaps
 const mid = prod.slice(8, Math.max(9, prod.length - 8));
 const avg = (fn) => mid.reduce((a, e, i) => a + fn(e, i), 0) / mid.length;
 // the paired entry (two m-blocks per token, unless switched off) stamps the same points in its own order of work
-const pair = Math.ceil(hQ / 64) % 2 === 0 && process.env.FLASH_MLA_EXPERIMENT_SPARSE_PAIR !== '0';
-const phases = pair
-  ? ['group A waits', 'raw issue, group B waits, RoPE (here and st.async)', 'gather wait', 'step B + B pushes', 'step A + A pushes']
-  : ['wait empties', 'issue', 'gather wait', 'step B', 'RoPE + step A'];
+const pair = !dense && Math.ceil(hQ / 64) % 2 === 0 && process.env.FLASH_MLA_EXPERIMENT_SPARSE_PAIR !== '0';
+const phases = dense
+  ? ['group A wait (+ raw issue)', 'group B wait + RoPE issue', 'raw wait', 'step B', 'steps A1, A2']
+  : pair
+    ? ['group A waits', 'raw issue, group B waits, RoPE (here and st.async)', 'gather wait', 'step B + B pushes', 'step A + A pushes']
+    : ['wait empties', 'issue', 'gather wait', 'step B', 'RoPE + step A'];
 console.log(`\nsteady state over ${mid.length} blocks (µs): per block ${((mid[mid.length - 1][0] - mid[0][0]) / (mid.length - 1)).toFixed(2)};` +
   ` producer${pair ? ' (pair)' : ''}: ` + phases.map((name, i) => `${name} ${avg((e) => e[i + 1] - e[i]).toFixed(2)}`).join(', '));
 const mid0 = w0.slice(4, Math.max(5, w0.length - 4)), mid1 = w1.slice(4, Math.max(5, w1.length - 4));
 const avgw = (arr, fn) => arr.reduce((a, e) => a + fn(e), 0) / arr.length;
 console.log(`WG0 per iteration: top→Scale1 ${avgw(mid0, (e) => e[1] - e[0]).toFixed(2)}, →P1 ${avgw(mid0, (e) => e[2] - e[1]).toFixed(2)}, →S(j+2) A half ${avgw(mid0, (e) => e[3] - e[2]).toFixed(2)}, →end ${avgw(mid0, (e) => e[4] - e[3]).toFixed(2)}`);
-console.log(`WG1 per iteration: top→Scale0 ${avgw(mid1, (e) => e[1] - e[0]).toFixed(2)}, →P0 ${avgw(mid1, (e) => e[2] - e[1]).toFixed(2)}, →releases ${avgw(mid1, (e) => e[3] - e[2]).toFixed(2)}, →end ${avgw(mid1, (e) => e[4] - e[3]).toFixed(2)}`);
+if (dense) // (the dense FP8 entry's warpgroup 1 runs P0·V0R and K0.B's release first: event 2 before event 1)
+  console.log(`WG1 per iteration: top→P0·V0R + K0.B released ${avgw(mid1, (e) => e[2] - e[0]).toFixed(2)}, →softmax of j+1 ${avgw(mid1, (e) => e[1] - e[2]).toFixed(2)}, →releases ${avgw(mid1, (e) => e[3] - e[1]).toFixed(2)}, →end ${avgw(mid1, (e) => e[4] - e[3]).toFixed(2)}`);
+else
+  console.log(`WG1 per iteration: top→Scale0 ${avgw(mid1, (e) => e[1] - e[0]).toFixed(2)}, →P0 ${avgw(mid1, (e) => e[2] - e[1]).toFixed(2)}, →releases ${avgw(mid1, (e) => e[3] - e[2]).toFixed(2)}, →end ${avgw(mid1, (e) => e[4] - e[3]).toFixed(2)}`);
+if (dense) {
+  const early = mid.length ? mid.filter((_, i) => words[16 + 8 * (i + 8) + 6] === 1).length : 0;
+  console.log(`dense: raw bytes requested during the block before for ${early} of ${mid.length} steady-state blocks`);
+}

@@ -22,6 +22,7 @@
 // When every unfinished thread waits on something no other thread can complete, the launch ends as a deadlock
 // naming what each group of threads waits on. For tests only; nothing here ships.
 #pragma once
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -200,6 +201,11 @@ inline T from_bits(uint64_t b) {
 #define blockIdx (::emu::g_block_idx)
 
 inline void __syncthreads() { emu::sync_threads(); }
+// clock64 (the kernels' timing experiments only: -DMLA_SM90_SPARSE_TRACE): a count of the calls so far, increasing
+inline long long clock64() {
+  static std::atomic<long long> ticks{0};
+  return ++ticks;
+}
 
 namespace emu {
 enum CollectiveKind { kShflXor = 1, kShflIdx, kLdmatrix, kLdmatrixTrans, kMmaBf16, kMmaF16, kSyncWarp, kShflUp, kBallot, kAny, kStmatrix };
