@@ -83,6 +83,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // FP8 another 1–2 % faster). Not for sparse, whose rows were 1–7 % slower with it (`pv1`, `pv2`): there the S of
   // block j + 1 behind WG0's P0 lengthens the math's own chain more than the producer gains.
   constexpr bool kPv0First = kMode == kFp8Dense;
+  constexpr bool kMathRaw = kMode == kFp8Dense && kFp8MathRaw;  // (mla_sm90_fp8_producer.cuh)
   // The memory-bound entries stagger every item's first two blocks, not only the part's first item's: the epilogue
   // issues the next item's block 0, warpgroup 1's thread 0 its block 1 at that item's top once block 0 has landed
   // (items of equal length end together on every SM: S5 1.7 % faster on the H200, session 16 `sitems`).
@@ -237,7 +238,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 0);
         int page2 = 0, page3 = 0;  // block-table entries of the refills, loaded early to hide their latency
-        if (!kFp8 && wg_tid == 0) {
+        if ((!kFp8 || kMathRaw) && wg_tid == 0) {
           if (has2) page2 = ptx::ld_plain(bt + j + 2);
           if (has3) page3 = ptx::ld_plain(bt + j + 3);
         }
@@ -291,6 +292,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         if constexpr (kEarlyP0) {  // K0.A (V0L) is dead once every warp of WG0 is past its P·V
           ptx::named_barrier_sync(kWg0Local, kOne);
           if (wg_tid == 0) kb.release(j, kGroupA);
+          if (kMathRaw && has2 && wg_tid == 0) issue_raw_block(sK0, kmap, sBarRaw, page2);  // block j+2's raw bytes
         }
 
         ptx::named_barrier_sync(kScale1Ready, kBoth);  // WG1's softmax of block j+1 is done; all of WG0 is past V0L
@@ -325,6 +327,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             ptx::wgmma_wait<0>();
             ptx::named_barrier_sync(kWg0Local, kOne);
             if (wg_tid == 0) kb.release(j + 1, kGroupA);
+            if (kMathRaw && has3 && wg_tid == 0) issue_raw_block(sK1, kmap, sBarRaw + 8, page3);  // block j+3's
           }
         }
         // S of block j+2 overlaps the tail of that P·V

@@ -73,6 +73,22 @@ constexpr int kProducerThreads = SM90_FP8_THREADS - SM90_THREADS;
 static_assert(kPairValidWriters == kProducerThreads / 32, "one validity-word writer per producer warp");
 static_assert(kProducerThreads == 2 * PAGE_BLOCK_SIZE, "two producer threads per token");
 
+// Dense FP8: the raw e4m3 bytes of K block `page` (two 256-byte-wide boxes of the raw map) into group A's slabs of the
+// buffer at sKx, on its raw barrier. One thread; the producer's, or (MLA_SM90_FP8_MATH_RAW) warpgroup 0's at its release
+// of that group.
+__device__ __forceinline__ void issue_raw_block(uint32_t sKx, const CUtensorMap* raw_map, uint32_t rawx, int pagex) {
+  ptx::mbarrier_arrive_expect_tx(rawx, 2 * SM90_FP8_RAW_BOX_BYTES);
+  ptx::tma_load_3d(sKx, raw_map, rawx, 0, 0, pagex);
+  ptx::tma_load_3d(sKx + SM90_FP8_RAW_BOX_BYTES, raw_map, rawx, HEAD_DIM_V / 2, 0, pagex);
+}
+// MLA_SM90_FP8_MATH_RAW (default off while measured): an item's blocks j ≥ 2 have their raw bytes requested by
+// warpgroup 0 the moment it releases group A of block j − 2 (it is that group's last reader: S of the even blocks and
+// P·V over V_L), as the 16-bit entries refill their buffers; the producer requests blocks 0 and 1 only.
+#ifndef MLA_SM90_FP8_MATH_RAW
+#define MLA_SM90_FP8_MATH_RAW 0
+#endif
+constexpr bool kFp8MathRaw = MLA_SM90_FP8_MATH_RAW;
+
 // bars_full: slab s of buffer b at bars_full + 8·(9b + s); bars_raw: buffer b at + 8b; bars_empty: group g of
 // buffer b at + 8·(2b + g).
 __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const PartWork& w, int m_block, uint32_t sK0, uint32_t sK1,
@@ -83,11 +99,7 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
   const RowSet rs = row_set(p, m_block, r_loc);  // only s_last counts here: the m-block's causal border (end_kv)
   const uint8_t* cache = static_cast<const uint8_t*>(p.k_cache);
   uint32_t fills0 = 0, fills1 = 0;  // completed fills of K0 / K1 (scalars: an array indexed by j & 1 lives in local memory)
-  auto issue_raw = [&](uint32_t sKx, uint32_t rawx, int pagex) {
-    ptx::mbarrier_arrive_expect_tx(rawx, 2 * SM90_FP8_RAW_BOX_BYTES);
-    ptx::tma_load_3d(sKx, raw_map, rawx, 0, 0, pagex);
-    ptx::tma_load_3d(sKx + SM90_FP8_RAW_BOX_BYTES, raw_map, rawx, HEAD_DIM_V / 2, 0, pagex);
-  };
+  auto issue_raw = [&](uint32_t sKx, uint32_t rawx, int pagex) { issue_raw_block(sKx, raw_map, rawx, pagex); };
   bool raw_ahead = false;  // (thread 0) the next block's raw TMA is already issued
   [[maybe_unused]] int tr_blk = 0;  // trace (mla_sm90_sparse_trace.cuh, dense form): blocks filled so far
   DENSE_TRACE_P(0);
@@ -111,7 +123,7 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
       const bool issued = raw_ahead;
       raw_ahead = false;
       auto try_issue_next = [&] {
-        if (ptid == 0 && !raw_ahead && j + 1 < n_blocks) {
+        if (ptid == 0 && !raw_ahead && j + 1 < n_blocks && (!kFp8MathRaw || j + 1 < 2)) {
           const int b1 = b ^ 1;
           const uint32_t k1 = b1 ? fills1 : fills0;
           if (k1 == 0 || ptx::mbarrier_test_wait(bars_empty + 16 * b1, (k1 - 1) & 1)) {
@@ -125,7 +137,7 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
                                                        static_cast<int64_t>(t) * p.k_row_stride + FP8_SCALES_OFFSET);
       const KScale scale_b = k_scale(sc[2 + h]), scale_a1 = k_scale(sc[1]), scale_a0 = k_scale(sc[0]);
       if (k > 0) ptx::mbarrier_wait(empty, (k - 1) & 1);  // group A of the block before is consumed
-      if (ptid == 0 && !issued) issue_raw(sKb, raw, page);
+      if (ptid == 0 && !issued && (!kFp8MathRaw || j < 2)) issue_raw(sKb, raw, page);
       DENSE_TRACE_P(16 + 8 * tr_blk + 1);
       if (k > 0) ptx::mbarrier_wait(empty + 8, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
       if (ptid == 0) {

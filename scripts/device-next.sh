@@ -5,8 +5,8 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
-#   s34b      ~6 min: pwh (the power-of-two dequantisation per step) — FP8 GPU tests, A/B against shipped / pwo / pwo2,
-#             per-block traces of the dense FP8 entry (fp8trace, pwtrace) on sweep#8/#24 (session 34's queue, first)
+#   s34b      ~7 min: pwh (the power-of-two dequantisation per step), mr (raw requests by warpgroup 0), mrp (both) —
+#             FP8 GPU tests, A/B against shipped / pwo2, per-block traces of the dense FP8 entry (session 34's queue, first)
 #   s34c      ~5 min: pwh's sanitizers, pws (the paired sparse producer too) tests + sparse#9/#11, dense-as-sparse at 64/128 rows
 #   s34       (ran, session 34) s33v + pw/pwo A/B + FP8 against bf16
 #   s29final  ~5 min: session 29's tree — small-row sparse GPU tests, sanitizers, the sparse set, ncu of sparse#7
@@ -478,16 +478,18 @@ case $step in
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
     ;;
   s34b)
-    # (~6 min) the power-of-two dequantisation chosen per thread and step (pwh: -DMLA_SM90_FP8_POW2_DEQUANT=1, the
-    # producer's steps branch once each instead of per chunk) under the Hopper FP8 GPU tests (K-spread cases against
-    # the oracle with out's absolute tolerance scaled by V's magnitude), timed against the shipped build and the
-    # fast-path-only bounds (pwo: the per-chunk form's, session 34's first run; pwo2: the per-step form's,
-    # -DMLA_EXPERIMENT_POW2_ONLY=1 added to pwh's flags); then where a dense FP8 block's time goes: the per-block trace
-    # of CTA (0, 0) (.variants/fp8trace: -DMLA_SM90_SPARSE_TRACE; .variants/pwtrace: plus the power-of-two path) on
-    # sweep#8 and #24 --kv fp8. Pack: tar czf .variants/pack/pv.tgz .variants/{pwh,pwo,pwo2,pws,fp8trace,pwtrace}
+    # (~7 min) session 34's dense FP8 producer experiments, built and emulated: pwh (-DMLA_SM90_FP8_POW2_DEQUANT=1: e4m3 →
+    # bf16 without the conversion unit for power-of-two scales, chosen per thread and step), mr (-DMLA_SM90_FP8_MATH_RAW=1:
+    # blocks j ≥ 2's raw bytes requested by warpgroup 0 at its release of group A of block j − 2), mrp (both); pwo2 (pwh
+    # plus -DMLA_EXPERIMENT_POW2_ONLY=1, the fast path whatever the scale: a bound). mrp's and pwh's Hopper FP8 GPU tests
+    # (K-spread cases against the oracle, out's absolute tolerance scaled by V's magnitude), two rounds against the
+    # shipped build, then the per-block trace of CTA (0, 0) of the dense FP8 entry (fp8trace: -DMLA_SM90_SPARSE_TRACE;
+    # pwtrace, mrtrace: with pwh's / mr's switch) on sweep#8 and #24 --kv fp8.
+    # Pack: tar czf .variants/pack/pv.tgz .variants/{pwh,pwo2,pws,mr,mrp,fp8trace,pwtrace,mrtrace}
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/mrp)/ fp8_tests mrp "Hopper FP8 kernel" 120
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pwh)/ fp8_tests pwh "Hopper FP8 kernel" 120
-    AB_EXTRA="--kv fp8" ab_rounds s34b "sweep:6,8,24,30" dist/kernels .variants/pwh .variants/pwo .variants/pwo2
-    for v in fp8trace pwtrace; do
+    AB_EXTRA="--kv fp8" ab_rounds s34b "sweep:8,24,30" dist/kernels .variants/pwh .variants/pwo2 .variants/mr .variants/mrp
+    for v in fp8trace pwtrace mrtrace; do
       kd=$(kernel_dir .variants/$v)
       for r in 8 24; do
         FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs dense:$r 1.75 > "$out/$v-$r.txt" 2>&1
@@ -496,11 +498,12 @@ case $step in
     done
     ;;
   s34c)
-    # (~5 min) pwh under memcheck and racecheck; pws (pwh plus the same in the paired sparse producer,
+    # (~5 min; SANITIZE_VARIANT=mrp to take that one if s34b kept it) pwh under memcheck and racecheck; pws (pwh plus the same in the paired sparse producer,
     # -DMLA_EXPERIMENT_POW2_SPARSE=1): its sparse tests, two rounds of sparse#9/#11; a probe: dense work at 64 / 128
     # rows as sparse decodes (the sparse entries' gather, the pair's halved dequantisation at 128) against the dense
     # FP8 entry, shipped build, two rounds
-    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pwh)/ sanitize_fp8_tests pwh "Hopper FP8 kernel" 120
+    sv=${SANITIZE_VARIANT:-pwh}
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$sv)/ sanitize_fp8_tests $sv "Hopper FP8 kernel" 120
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pws)/ fp8_tests pws "Hopper sparse|paired entry" 120
     ab_rounds s34bs "sparse:9,11" dist/kernels .variants/pws
     for r in 1 2; do

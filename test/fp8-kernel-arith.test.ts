@@ -192,6 +192,20 @@ test('kernels/fp8_e4m3.cuh on the host: bit for bit the cpu quantizer and decode
   assert.ok(readFileSync(join(kernelsDir, 'append_kv_fp8.cu'), 'utf8').includes('fp8::e4m3_code(__fmul_rn(fp8::half_bits_value<kBf16>(h), inv))'), 'the harness composes the functions as append_kv_fp8.cu does');
 });
 
+/** A C++ program compiled for the host against the kernel emulator's headers (test/util/emu/) and kernels/, run: its
+ * stdout as 32-bit words. */
+function runEmuHarness(source: string): Uint32Array {
+  const emuDir = fileURLToPath(new URL('../../test/util/emu/', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'flash-mla-emu-harness-'));
+  writeFileSync(join(dir, 'harness.cpp'), source);
+  const exe = join(dir, 'harness');
+  const build = spawnSync(cxx!, ['-std=c++17', '-O1', '-ffp-contract=off', '-w', '-I', emuDir, '-I', kernelsDir, '-o', exe, join(dir, 'harness.cpp')], { encoding: 'utf8' });
+  assert.equal(build.status, 0, build.stderr);
+  const run = spawnSync(exe, [], { maxBuffer: 1 << 24 });
+  assert.equal(run.status, 0, String(run.stderr));
+  return new Uint32Array(run.stdout.buffer, run.stdout.byteOffset, run.stdout.byteLength / 4);
+}
+
 // The kernel emulator's stand-in for the Hopper FP8 kernel's e4m3x4_to_bf16x4 (test/util/emu/ptx_sm90.cuh; the real
 // one — cvt e4m3x2 → f16x2 → f32 · scale → bf16x2, or its integer variant — runs on a GPU only, where the suite checks
 // it bit for bit against 'hopper' over the dequantised cache), which the emulated tests of mla_decode_sm90_fp8_bf16
@@ -218,15 +232,7 @@ int main() {
 `;
 
 test("the emulator's e4m3x4_to_bf16x4 (Hopper FP8 kernel stand-in): every code × power-of-two scales, bit for bit the cpu's product rounded to bf16, NaN codes NaN, in channel order", { skip: cxx ? false : 'no C++ compiler on PATH' }, () => {
-  const emuDir = fileURLToPath(new URL('../../test/util/emu/', import.meta.url));
-  const dir = mkdtempSync(join(tmpdir(), 'flash-mla-emu-e4m3-'));
-  writeFileSync(join(dir, 'harness.cpp'), EMU_HARNESS);
-  const exe = join(dir, 'harness');
-  const build = spawnSync(cxx!, ['-std=c++17', '-O1', '-ffp-contract=off', '-w', '-I', emuDir, '-I', kernelsDir, '-o', exe, join(dir, 'harness.cpp')], { encoding: 'utf8' });
-  assert.equal(build.status, 0, build.stderr);
-  const run = spawnSync(exe, [], { maxBuffer: 1 << 24 });
-  assert.equal(run.status, 0, String(run.stderr));
-  const got = new Uint32Array(run.stdout.buffer, run.stdout.byteOffset, run.stdout.byteLength / 4);
+  const got = runEmuHarness(EMU_HARNESS);
   const isNanBits = (h: number) => (h & 0x7f80) === 0x7f80 && (h & 0x7f) !== 0;
   let k = 0;
   for (const s of EMU_SCALES.map(Math.fround)) {
@@ -271,15 +277,7 @@ int main() {
 `;
 
 test("the emulator's e4m3x4_to_bf16x4_pow2 (the dense FP8 producer's power-of-two path): the cvt path's bits for every code under every scale pow2_scale_multiplier accepts (powers of two in [2^-117, 2^7]); 0 for the rest", { skip: cxx ? false : 'no C++ compiler on PATH' }, () => {
-  const emuDir = fileURLToPath(new URL('../../test/util/emu/', import.meta.url));
-  const dir = mkdtempSync(join(tmpdir(), 'flash-mla-emu-pow2-'));
-  writeFileSync(join(dir, 'harness.cpp'), POW2_HARNESS);
-  const exe = join(dir, 'harness');
-  const build = spawnSync(cxx!, ['-std=c++17', '-O1', '-ffp-contract=off', '-w', '-I', emuDir, '-I', kernelsDir, '-o', exe, join(dir, 'harness.cpp')], { encoding: 'utf8' });
-  assert.equal(build.status, 0, build.stderr);
-  const run = spawnSync(exe, [], { maxBuffer: 1 << 24 });
-  assert.equal(run.status, 0, String(run.stderr));
-  const got = new Uint32Array(run.stdout.buffer, run.stdout.byteOffset, run.stdout.byteLength / 4);
+  const got = runEmuHarness(POW2_HARNESS);
   let k = 0, fastScales = 0;
   for (const s of POW2_SCALES.map(Math.fround)) {
     const mul = got[k++];
