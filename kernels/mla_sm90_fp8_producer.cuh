@@ -33,9 +33,10 @@ constexpr int kBUnroll = 4;
 // against 1: b 128 h_q 128 0.525 → 0.492 ms, the other sparse rows 4–7 % faster on an H200, perf log session 21;
 // 2: 0.498 ms). Step A streams 4 chunks per thread, so 4 is its whole loop.
 constexpr int kSparseUnroll = 4;
-// The dense producer converts a step's chunks with e4m3x4_to_bf16x4_pow2 when its scale is a power of two that path
-// takes (every scale a quantizer writes for |K| < 57344), with e4m3x4_to_bf16x4 otherwise — chosen per thread and step,
-// not per chunk (a branch per chunk cost more than the path saved: H200, session 34 `pw`).
+// MLA_SM90_FP8_POW2_DEQUANT (default off until this form is timed, perf log session 34): the dense producer converts a
+// step's chunks with e4m3x4_to_bf16x4_pow2 when its scale is a power of two that path takes (every scale a quantizer
+// writes for |K| < 57344), with e4m3x4_to_bf16x4 otherwise — chosen per thread and step, not per chunk (a branch per
+// chunk cost more than the path saved: H200, session 34 `pw` +7 %; the path alone −6 %).
 #ifndef MLA_SM90_FP8_POW2_DEQUANT
 #define MLA_SM90_FP8_POW2_DEQUANT 0
 #endif
