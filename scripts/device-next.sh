@@ -486,6 +486,8 @@ case $step in
     # shipped build, then the per-block trace of CTA (0, 0) of the dense FP8 entry (fp8trace: -DMLA_SM90_SPARSE_TRACE;
     # pwtrace, mrtrace: with pwh's / mr's switch) on sweep#8 and #24 --kv fp8.
     # Pack: tar czf .variants/pack/pv.tgz .variants/{pwh,pwo2,pws,mr,mrp,fp8trace,pwtrace,mrtrace}
+    # first: is the power-of-two conversion bit for bit the cvt path on the GPU (every code × 2^-117 … 2^7)?
+    nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -I kernels -o /tmp/pow2 scripts/pow2-dequant-probe.cu && timeout 30 /tmp/pow2 | tail -10
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/mrp)/ fp8_tests mrp "Hopper FP8 kernel" 120
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/pwh)/ fp8_tests pwh "Hopper FP8 kernel" 120
     AB_EXTRA="--kv fp8" ab_rounds s34b "sweep:8,24,30" dist/kernels .variants/pwh .variants/pwo2 .variants/mr .variants/mrp

@@ -32,6 +32,15 @@ if (dense) {
   const blockTable = Tensor.from(p.table, [p.b, p.maxBlocksPerSeq], { dtype: 'int32', backend: 'cuda' });
   const cacheSeqlens = Tensor.from(p.seqlens, [p.b], { dtype: 'int32', backend: 'cuda' });
   const md = getMlaMetadata(cacheSeqlens, p.sQ * p.hQ, 1);
+  // CTA (0, 0)'s blocks (metadata row 0: begin request, begin token, end request, end token): the producer's words end
+  // at 2048 (254 blocks), each warpgroup's at 128 iterations; past that the regions would overlap
+  const [br, bt, er, et] = md.tileSchedulerMetadata.toInt32().subarray(0, 4);
+  let blocks = 0;
+  for (let i = br; i <= er && i < p.b; ++i) {
+    const lo = i === br ? bt : 0, hi = i === er ? et : p.seqlens[i];
+    if (hi > lo) blocks += Math.ceil(hi / 64) - Math.floor(lo / 64);
+  }
+  if (blocks > 254) throw new RangeError(`trace: sweep#${row}'s SM part 0 takes ${blocks} blocks, more than the 254 the trace words hold (FLASH_MLA_TRACE_B to take fewer requests)`);
   run = () => flashMlaWithKvcache(q, kCache, blockTable, cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, isFp8KvCache: true, kernel: 'hopper', checkValues: false });
   for (let i = 0; i < 5; ++i) run();
   synchronize();
