@@ -14,6 +14,7 @@
 // warpgroups release group A / B of a buffer on its "empty" mbarrier where the bf16 kernel would refill it.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 #include "mla_config.h"
 #include "mla_fp8_params.h"
@@ -52,10 +53,6 @@ constexpr bool kPow2DequantSparse = true;
 #else
 constexpr bool kPow2DequantSparse = false;
 #endif
-template <bool B>
-struct PathPow2 {
-  static constexpr bool value = B;
-};
 // The paired entry's "peer empty" barriers (group g of buffer b at + 8·(2b + g)), in the single entry's step A scale
 // table past the validity words (sValid + 32), which the pair producer does not use: the peer's math warpgroups arrive
 // on them (remotely) when they release a group, and this CTA's pushes into that group of the peer wait for it.
@@ -100,7 +97,6 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
   const RowSet rs = row_set(p, m_block, r_loc);  // only s_last counts here: the m-block's causal border (end_kv)
   const uint8_t* cache = static_cast<const uint8_t*>(p.k_cache);
   uint32_t fills0 = 0, fills1 = 0;  // completed fills of K0 / K1 (scalars: an array indexed by j & 1 lives in local memory)
-  auto issue_raw = [&](uint32_t sKx, uint32_t rawx, int pagex) { issue_raw_block(sKx, raw_map, rawx, pagex); };
   bool raw_ahead = false;  // (thread 0) the next block's raw TMA is already issued
   [[maybe_unused]] int tr_blk = 0;  // trace (mla_sm90_sparse_trace.cuh, dense form): blocks filled so far
   DENSE_TRACE_P(0);
@@ -128,7 +124,7 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
           const int b1 = b ^ 1;
           const uint32_t k1 = b1 ? fills1 : fills0;
           if (k1 == 0 || ptx::mbarrier_test_wait(bars_empty + 16 * b1, (k1 - 1) & 1)) {
-            issue_raw(b1 ? sK1 : sK0, bars_raw + 8 * b1, page_next);
+            issue_raw_block(b1 ? sK1 : sK0, raw_map, bars_raw + 8 * b1, page_next);
             raw_ahead = true;
           }
         }
@@ -138,7 +134,7 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
                                                        static_cast<int64_t>(t) * p.k_row_stride + FP8_SCALES_OFFSET);
       const KScale scale_b = k_scale(sc[2 + h]), scale_a1 = k_scale(sc[1]), scale_a0 = k_scale(sc[0]);
       if (k > 0) ptx::mbarrier_wait(empty, (k - 1) & 1);  // group A of the block before is consumed
-      if (ptid == 0 && !issued && (!kFp8MathRaw || j < 2)) issue_raw(sKb, raw, page);
+      if (ptid == 0 && !issued && (!kFp8MathRaw || j < 2)) issue_raw_block(sKb, raw_map, raw, page);
       DENSE_TRACE_P(16 + 8 * tr_blk + 1);
       if (k > 0) ptx::mbarrier_wait(empty + 8, (k - 1) & 1);  // group B (and the P tile aliasing K0's slab 8)
       if (ptid == 0) {
@@ -165,8 +161,8 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
             store_dequantised<decltype(pow2)::value>(sKb, t, HEAD_DIM_V / 2 + 128 * h + 16 * ((i + k + t) & 7), r[k], scale_b);
         }
       };
-      if (kPow2Dequant && (kPow2Only || scale_b.mul)) step_b(PathPow2<true>{});
-      else step_b(PathPow2<false>{});
+      if (kPow2Dequant && (kPow2Only || scale_b.mul)) step_b(std::true_type{});
+      else step_b(std::false_type{});
       ptx::fence_proxy_async();  // st.shared → the math warpgroups' wgmma reads
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);  // every read of the second box is done: slabs 2–3 free
       if (ptid == 0) {
@@ -183,8 +179,8 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
           store_dequantised<decltype(pow2)::value>(sKb, t, 128 + 64 * h + 16 * c, ptx::ld_shared_v4(row0 + 128 + 64 * h + 16 * c), scale_a1);
         }
       };
-      if (kPow2Dequant && (kPow2Only || scale_a1.mul)) step_a1(PathPow2<true>{});
-      else step_a1(PathPow2<false>{});
+      if (kPow2Dequant && (kPow2Only || scale_a1.mul)) step_a1(std::true_type{});
+      else step_a1(std::false_type{});
       // (A2) channels 64h + 16c (bytes 0…127) → slabs 0–1, over the first box: read, barrier, write
       uint4 raw_a0[4];
 #pragma unroll
@@ -194,8 +190,8 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
 #pragma unroll
         for (int i = 0; i < 4; ++i) store_dequantised<decltype(pow2)::value>(sKb, t, 64 * h + 16 * ((i + t) & 3), raw_a0[i], scale_a0);
       };
-      if (kPow2Dequant && (kPow2Only || scale_a0.mul)) step_a0(PathPow2<true>{});
-      else step_a0(PathPow2<false>{});
+      if (kPow2Dequant && (kPow2Only || scale_a0.mul)) step_a0(std::true_type{});
+      else step_a0(std::false_type{});
       ptx::fence_proxy_async();
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);
       if (ptid == 0) {
@@ -520,8 +516,8 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
 #pragma unroll
           for (int i = 0; i < 4; ++i) store_dequantised<decltype(pow2)::value>(sKb, t, HEAD_DIM_V / 2 + 64 * q + 16 * ((i + q + u) & 3), a[i], ks);  // (zeros: zero in)
         };
-        if (kPow2DequantSparse && ks.mul) step_b(PathPow2<true>{});
-        else step_b(PathPow2<false>{});
+        if (kPow2DequantSparse && ks.mul) step_b(std::true_type{});
+        else step_b(std::false_type{});
       }
       // (A) bytes 64q … + 63 → channels 64q … (slab q), over the raw rows: every raw byte is read before any is written
       uint4 held[4];
@@ -543,8 +539,8 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
 #pragma unroll
         for (int i = 0; i < 4; ++i) store_dequantised<decltype(pow2)::value>(sKb, t, 64 * q + 16 * ((i + q + u) & 3), held[i], ks_a);
       };
-      if (kPow2DequantSparse && ks_a.mul) step_a(PathPow2<true>{});
-      else step_a(PathPow2<false>{});
+      if (kPow2DequantSparse && ks_a.mul) step_a(std::true_type{});
+      else step_a(std::false_type{});
       ptx::fence_proxy_async();
       ptx::named_barrier_sync(kProducerSync, kProducerThreads);
       if (ptid == 0) {

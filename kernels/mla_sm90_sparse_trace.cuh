@@ -18,14 +18,11 @@ __device__ __forceinline__ void sparse_trace(const MlaDecodeParams& p, const Mla
 }
 // The same stamps of a dense FP8 decode (no sink buffer there) go into q's buffer past its b requests: the script
 // hands a q view whose buffer is 16 KB longer (session 34; a trace build must not run under any other caller).
-__device__ __forceinline__ void dense_trace(const MlaDecodeParams& p, int word) {
-  if (blockIdx.x == 0 && blockIdx.y == 0 && word >= 0 && word < 4096)
-    reinterpret_cast<uint32_t*>(const_cast<uint16_t*>(static_cast<const uint16_t*>(p.q)) + p.b * p.q_batch_stride)[word] = static_cast<uint32_t>(clock64());
-}
 __device__ __forceinline__ void dense_trace_value(const MlaDecodeParams& p, int word, uint32_t value) {
   if (blockIdx.x == 0 && blockIdx.y == 0 && word >= 0 && word < 4096)
     reinterpret_cast<uint32_t*>(const_cast<uint16_t*>(static_cast<const uint16_t*>(p.q)) + p.b * p.q_batch_stride)[word] = value;
 }
+__device__ __forceinline__ void dense_trace(const MlaDecodeParams& p, int word) { dense_trace_value(p, word, static_cast<uint32_t>(clock64())); }
 // (in decode_kernel: `who` the stamping thread; in the producers: SPARSE_TRACE_P / DENSE_TRACE_P by their thread 0)
 #define SPARSE_TRACE(who, word)                                  \
   do {                                                           \
