@@ -69,7 +69,9 @@ namespace {
 // the bf16/fp16 cache's and rope_map unused.
 // kStaggerFirst (16-bit cache, the memory-bound entries): the part's first block 1 is issued only once its block 0 has
 // landed (issue_first_item, mla_sm90_kbuffers.cuh).
-template <typename T, int kMode, bool kStaggerFirst = false>
+// kMc (16-bit cache, ≥ 2 m-blocks): the CTA is one of a 2-CTA cluster, m-blocks 2i and 2i + 1 of the same SM part,
+// whose K blocks are loaded once and multicast to both (KBuffers::fill_group_mc); both walk the pair's blocks.
+template <typename T, int kMode, bool kStaggerFirst = false, bool kMc = false>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
   constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse || kMode == kFp8SparsePair;
   constexpr bool kPair = kMode == kFp8SparsePair;  // a 2-CTA cluster sharing each block's gather (fp8_sparse_pair_producer)
@@ -114,11 +116,15 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       }
       if (!kSparse) ptx::prefetch_tensormap(rope_map);
     }
+    if constexpr (kMc) {
+      for (int i = 0; i < 4; ++i) ptx::st_shared_u32(base + SM90_MC_OFF_FILLS + 4 * i, 0);
+    }
     ptx::fence_barrier_init();
     if (!kSparse) ptx::prefetch_tensormap(kmap);
   }
   __syncthreads();
-  if constexpr (kPair) ptx::cluster_sync();  // the peer's barriers are initialised before any remote arrival or push
+  // the peer's barriers (and the pair's fill counters) are initialised before any remote arrival, push or add
+  if constexpr (kPair || kMc) ptx::cluster_sync();
 
   PartTrace tr;  // (-DMLA_SM90_TRACE: mla_sm90_part_trace.cuh)
   tr.entry();
@@ -145,9 +151,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   tr.math_begin();
 
   const int r_loc[2] = {warp * 16 + g, warp * 16 + g + 8};  // this thread's two rows of the m-block
-  const RowSet rs = kSparse ? row_set_token_padded(p, m_block, r_loc) : row_set(p, m_block, r_loc);
+  const RowSet rs = kSparse ? row_set_token_padded(p, m_block, r_loc) : kMc ? row_set_pair(p, m_block, r_loc) : row_set(p, m_block, r_loc);
   const float scale_log2 = p.scale_softmax_log2;
-  KBuffers<kMode> kb{base, sBar, sBarEmpty, kmap, {0, 0}};  // the K buffers (mla_sm90_kbuffers.cuh)
+  KBuffers<kMode, kMc> kb{base, sBar, sBarEmpty, kmap, {0, 0}, 0};  // the K buffers (mla_sm90_kbuffers.cuh)
+  if constexpr (kMc) kb.fill_counts = ptx::mapa_shared(base + SM90_MC_OFF_FILLS, 0);
 
   int n_prefetched = 0;   // leading blocks of this item the previous one already loaded (0, 1 or 2)
   bool q_ready = false;   // the previous item's epilogue already started loading our Q
@@ -539,6 +546,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     kb.fills[0] += (n_blocks + 1) >> 1;
     kb.fills[1] += n_blocks >> 1;
     n_prefetched = min(n_next, kStaggerItems ? 1 : 2);  // staggered: the next item's block 1 is issued at its top
+    // kMc: the peer's thread loads into this CTA's group once both have counted themselves, so this warpgroup's last
+    // reads of it (its P·V, behind the loop's last wgmma wait) are done in every warp before thread 0 counts
+    if constexpr (kMc) {
+      if (n_prefetched > 0) ptx::named_barrier_sync(wg == 0 ? kWg0Local : kWg1Local, kOne);
+    }
     if (!kFp8 && wg_tid == 0 && n_prefetched > 0) {  // FP8: the producer is already on the next item
       const int page0 = next_page0, page1 = next_page1;  // (loaded at the item's top)
       const int group = wg == 0 ? kGroupA : kGroupB;
@@ -570,7 +582,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     tr.rows_stored();
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's
   }
-  if constexpr (kPair) ptx::cluster_sync();  // (the producer's side: after its loop)
+  // (kPair: the producer's side is after its loop; kMc: the peer may still load into this CTA or add to its counters)
+  if constexpr (kPair || kMc) ptx::cluster_sync();
   tr.write(p, m_block, tid);
 }
 
@@ -592,6 +605,16 @@ extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
     mla_decode_sm90_membound_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
   decode_kernel<__half, kDense16, true>(p, &k_map, nullptr, nullptr);
+}
+// The compute-bound entries as 2-CTA clusters (grid.x even, cluster (2, 1, 1), dynamic smem SM90_MC_SMEM_BYTES): each K
+// block is loaded once per pair of m-blocks, multicast into both CTAs.
+extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
+    mla_decode_sm90_mc_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  decode_kernel<__nv_bfloat16, kDense16, false, true>(p, &k_map, nullptr, nullptr);
+}
+extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
+    mla_decode_sm90_mc_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  decode_kernel<__half, kDense16, false, true>(p, &k_map, nullptr, nullptr);
 }
 // The FP8 cache (bf16 q): block SM90_FP8_THREADS, dynamic smem SM90_FP8_SMEM_BYTES (mla_config.h).
 extern "C" __global__ void __launch_bounds__(SM90_FP8_THREADS, 1)

@@ -43,6 +43,14 @@ __device__ __forceinline__ RowSet row_set(const MlaDecodeParams& p, int m_block,
   return rs;
 }
 
+// The 2-CTA cluster entries of the Hopper kernel (kMc): both CTAs of a pair (m-blocks 2i, 2i + 1) load the same K blocks,
+// so both take the pair's causal border (m-block 2i + 1's last row; every row keeps its own mask in Slice::row_end).
+__device__ __forceinline__ RowSet row_set_pair(const MlaDecodeParams& p, int m_block, const int (&r_loc)[2]) {
+  RowSet rs = row_set(p, m_block, r_loc);
+  rs.s_last = (min(p.q_rows, ((m_block | 1) + 1) * GEN_BLOCK_M) - 1) / p.h_q;
+  return rs;
+}
+
 // Sparse decode (every query token has its own index list, so an m-block must not span two tokens): each query
 // token's heads padded to whole m-blocks of 64, ceil(h_q / 64) m-blocks per token. m-block → (token s, heads
 // 64·(m_block mod that) + 0…63); the folded row s·h_q + head of a real head, q_rows for a padding head (so that every

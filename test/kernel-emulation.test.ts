@@ -179,11 +179,17 @@ const TIMINGS = {
   'late TMA': { note: 'TMA tiles land only when no thread can run', env: { FAKE_CUDA_EMU_TMA: 'late' } },
 } as const;
 
-function hopperScenario(timing: keyof typeof TIMINGS): Scenario {
+/**
+ * `mc`: the two-m-block cases on the 2-CTA cluster entries (mla_decode_sm90_mc_*, FLASH_MLA_EXPERIMENT_MC=1: each K block
+ * loaded once per pair of m-blocks, multicast into both; h_q 64 × s_q 2 causal: the pair walks m-block 1's blocks).
+ */
+function hopperScenario(timing: keyof typeof TIMINGS, mc = false): Scenario {
   const entry = 'mla_decode_sm90_';
   return {
-    title: `the Hopper kernel ('hopper', the default on sm_90; passed the GPU suite on an H200, so this checks the TMA/mbarrier/wgmma emulation) against the oracle: many short items per SM part, a split request, causal s_q 2, two m-blocks, bf16/fp16 (${TIMINGS[timing].note})`,
-    env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
+    title: mc
+      ? `the Hopper kernel's 2-CTA cluster entries (mla_decode_sm90_mc_*: each K block multicast to the pair of m-blocks; FLASH_MLA_EXPERIMENT_MC=1) against the oracle on the 'hopper' cases (${TIMINGS[timing].note})`
+      : `the Hopper kernel ('hopper', the default on sm_90; passed the GPU suite on an H200, so this checks the TMA/mbarrier/wgmma emulation) against the oracle: many short items per SM part, a split request, causal s_q 2, two m-blocks, bf16/fp16 (${TIMINGS[timing].note})`,
+    env: { ...HOPPER_ENV, ...TIMINGS[timing].env, ...(mc ? { FLASH_MLA_EXPERIMENT_MC: '1' } : {}) },
     run(seed) {
       assert.equal(getBackend('cuda').decodeKernels()[0], 'hopper', "the emulated sm_90 device must select 'hopper' by default");
       const seen = new Set<string>();
@@ -201,9 +207,9 @@ function hopperScenario(timing: keyof typeof TIMINGS): Scenario {
       const missing = ALL_TRANSITIONS.filter((t) => !seen.has(t));
       assert.deepEqual(missing, [], 'item transitions (blocks → next item\'s blocks) the cases no longer exercise');
       // the emulator ran the kernel (not some other decode): both entries of each dtype — the memory-bound one (first
-      // loads staggered) for one m-block (≤ 64 rows), the other for more
+      // loads staggered) for one m-block (≤ 64 rows), the other (mc: the cluster entry) for more
       const f = bindFakeCuda();
-      const names = ['bf16', 'fp16'].flatMap((dt) => [`${entry}${dt}`, `${entry}membound_${dt}`]);
+      const names = ['bf16', 'fp16'].flatMap((dt) => [`${entry}${mc ? 'mc_' : ''}${dt}`, `${entry}membound_${dt}`]);
       const runs = names.map((name) => f.stat(`emulated:${name}`));
       names.forEach((name, i) => {
         const dt = name.endsWith('fp16') ? 'fp16' : 'bf16', membound = name.includes('membound');
@@ -535,6 +541,7 @@ const FULL = process.env.FLASH_MLA_EMULATION === 'full';
 
 const scenarios: Record<string, Scenario> = {
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper${timing === 'issue' ? '' : `, ${timing}`}`, hopperScenario(timing)])),
+  ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper mc${timing === 'issue' ? '' : `, ${timing}`}`, hopperScenario(timing, true)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-fp8${timing === 'issue' ? '' : `, ${timing}`}`, hopperFp8Scenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-sparse${timing === 'issue' ? '' : `, ${timing}`}`, hopperSparseScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small${timing === 'issue' ? '' : `, ${timing}`}`, smallRowScenario(timing)])),
@@ -1014,6 +1021,26 @@ if (scenarioName) {
       assert.match(ropePushed.stderr, againstPush, ropePushed.stderr);
       assert.match(ropePushed.stderr, /then st\.shared [^\n]*mla_sm90_math\.cuh/, ropePushed.stderr);
       for (const [what, r] of [['no peer-empty wait', noPeerEmpty], ['slab 8 bulk-pushed', ropePushed]] as const) t.diagnostic(`${what}: ${note(r)}`);
+    });
+
+    // The 2-CTA cluster entries of 'hopper' (FLASH_MLA_EXPERIMENT_MC=1): the CTA that counts itself first on a fill's
+    // counter loads it (into the peer before the peer freed the group → a race), or a warpgroup counts itself for the
+    // next item's first blocks without its warp barrier after the loop (its other warps' last P·V reads unordered before
+    // the peer's multicast → WAR).
+    it("planted bugs in 'hopper''s 2-CTA cluster entries: the first CTA of a fill loads it → a race, no warpgroup barrier before the next item's fills → WAR", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (two more emulator builds, ~15 s)' }, async (t) => {
+      const kb = 'mla_sm90_kbuffers.cuh';
+      const builds = {
+        firstLoads: buildFakeCuda({ emulate: true, plant: [[kb, 'if (ptx::atom_add_cluster(fill_counts + 4 * (2 * x + g), 1) & 1u) {', 'if (!(ptx::atom_add_cluster(fill_counts + 4 * (2 * x + g), 1) & 1u)) {']] }),
+        noItemBarrier: buildFakeCuda({ emulate: true, plant: [['mla_decode_sm90.cu', '      if (n_prefetched > 0) ptx::named_barrier_sync(wg == 0 ? kWg0Local : kWg1Local, kOne);\n', '']] }),
+      };
+      const seed = freshSeed();
+      const [firstLoads, noItemBarrier] = await Promise.all([runScenario(builds.firstLoads, 'hopper mc', seed), runScenario(builds.noItemBarrier, 'hopper mc', seed)]);
+      const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
+      for (const r of [firstLoads, noItemBarrier]) assert.notEqual(r.status, 0, r.stderr);
+      const raceOnLoad = /emulated mla_decode_sm90_mc_(bf16|fp16): [^\n]*(a TMA load into shared [^\n]*while wgmma|shared-memory race [^\n]*TMA load)/;
+      assert.match(firstLoads.stderr, raceOnLoad, firstLoads.stderr);
+      assert.match(noItemBarrier.stderr, /emulated mla_decode_sm90_mc_(bf16|fp16): [^\n]*shared-memory race \(WAR\)[^\n]*TMA load \(cp\.async\.bulk\.tensor\)/, noItemBarrier.stderr);
+      for (const [what, r] of [['the first CTA loads', firstLoads], ['no item barrier', noItemBarrier]] as const) t.diagnostic(`${what}: ${note(r)}`);
     });
 
     // The same for hopper-small's sparse entry (the register-A datapath over whole-row stages): its wait for the gathered
