@@ -1151,6 +1151,68 @@ const scenarios: Record<string, FakeCudaScenario> = {
       return ['cuTensorMapEncodeTiled failing → CudaError with the descriptor, nothing launched or kept; decode/combine launches (PDL) failing → CudaError'];
     },
   },
+
+  'hopper-mc': {
+    title: "an sm_90 device with FLASH_MLA_EXPERIMENT_MC=1: 'hopper' decodes of an even number of m-blocks launch the 2-CTA cluster entries (cluster (2, 1, 1), their shared memory), 1 or 3 m-blocks the plain ones; the occupancy query or a launch failing → CudaError, nothing kept",
+    env: { ...H100, FLASH_MLA_EXPERIMENT_MC: '1' },
+    run(f) {
+      const notes: string[] = [];
+      for (const [hQ, entry] of [[128, 'mla_decode_sm90_mc_bf16'], [64, 'mla_decode_sm90_membound_bf16'], [192, 'mla_decode_sm90_bf16']] as const) {
+        const p = problem([100, 30], hQ);
+        const before = f.stat(`ran:${entry}`);
+        decodeStep(p)();
+        healthy(f);
+        assert.equal(f.stat(`ran:${entry}`) - before, 1, `h_q ${hQ} (${Math.ceil(hQ / 64)} m-blocks): ${entry} did not run`);
+        const cluster = ['x', 'y', 'z'].map((x) => f.stat(`ran:${entry}:cluster.${x}`));
+        assert.deepEqual(cluster, hQ === 128 ? [2, 1, 1] : [1, 1, 1], `h_q ${hQ}: its cluster shape`);
+        if (hQ === 128) {
+          assert.equal(f.stat(`ran:${entry}:smem`), MLA_CONFIG.SM90_MC_SMEM_BYTES);
+          assert.equal(f.stat(`ran:${entry}:grid.x`), 2);
+        }
+        notes.push(`h_q ${hQ}: ${entry}, cluster (${cluster.join(', ')})`);
+      }
+      // the occupancy query fails (a fresh process asks it once per launch shape: here, for the fp16 entry's first
+      // decode) → CudaError before any launch, nothing kept; then the decode runs
+      const p = problem([100, 30], 128);
+      const q16 = Tensor.empty([2, 1, 128, 576], { dtype: 'fp16', backend: 'cuda' });
+      const k16 = Tensor.empty([4, 64, 1, 576], { dtype: 'fp16', backend: 'cuda' });
+      const step16 = () => {
+        const r = flashMlaWithKvcache(q16, k16, p.blockTable, p.seqlens, 512, p.md.tileSchedulerMetadata, p.md.numSplits);
+        r.out.dispose();
+        r.lse.dispose();
+      };
+      const base = live(f);
+      const launches = f.calls('cuLaunchKernelEx');
+      f.arm('cuOccupancyMaxActiveClusters@1=CUDA_ERROR_INVALID_VALUE');
+      expectCuda(step16, 'cuOccupancyMaxActiveClusters', 'CUDA_ERROR_INVALID_VALUE', 'the cluster occupancy query');
+      f.arm('');
+      assert.equal(f.calls('cuLaunchKernelEx'), launches, 'launched although the occupancy query failed');
+      noLeak(f, base, 'the occupancy query failing');
+      step16();
+      healthy(f);
+      assert.equal(f.stat('ran:mla_decode_sm90_mc_fp16'), 1, 'the fp16 cluster entry did not run');
+      const warm = live(f);
+      assert.equal(sweep(f, 'cuLaunchKernelEx', NO_RESOURCES, decodeStep(p), warm), 2);
+      notes.push('the occupancy query failing → CudaError, nothing launched or kept; decode/combine launches failing → CudaError');
+      return notes;
+    },
+  },
+
+  'cluster-fit': {
+    title: "an sm_90 device whose SMs come in groups of 3 (clusters of 2 fit one per group: 44 at once, not the 66 a 132-CTA grid needs): the paired sparse entry and the 'hopper' cluster entries (FLASH_MLA_EXPERIMENT_MC=1) fall back to their one-CTA entries",
+    env: { ...H100, FAKE_CUDA_SM_GROUP: '3', FLASH_MLA_EXPERIMENT_MC: '1' },
+    run(f) {
+      decodeStep(problem([100, 30], 128))();
+      healthy(f);
+      assert.equal(f.stat('ran:mla_decode_sm90_bf16'), 1, "h_q 128 did not fall back to 'hopper''s plain entry");
+      assert.equal(f.stat('ran:mla_decode_sm90_mc_bf16'), 0, 'the cluster entry ran although its clusters do not fit at once');
+      sparseCase().decode({ kernel: 'hopper' })();
+      healthy(f);
+      assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_bf16'), 1, 'sparse h_q 128 did not fall back to the single entry');
+      assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_pair_bf16'), 0, 'the paired entry ran although its clusters do not fit at once');
+      return ["h_q 128 dense and sparse: the one-CTA entries (44 clusters of 2 at once, 66 needed)"];
+    },
+  },
 };
 
 // ---------------------------------------------------------------------------------------------- runner

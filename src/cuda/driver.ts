@@ -45,6 +45,7 @@ const PROTOTYPES = {
   cuFuncSetAttribute: 'int cuFuncSetAttribute(void *func, int attrib, int value)',
   cuFuncGetParamInfo: 'int cuFuncGetParamInfo(void *func, size_t index, void *offset, void *size)',
   cuLaunchKernelEx: 'int cuLaunchKernelEx(void *config, void *func, void *params, void *extra)',
+  cuOccupancyMaxActiveClusters: 'int cuOccupancyMaxActiveClusters(void *numClusters, void *func, void *config)',
   cuTensorMapEncodeTiled:
     'int cuTensorMapEncodeTiled(void *tmap, int dtype, unsigned int rank, uint64_t addr, const void *dims, ' +
     'const void *strides, const void *box, const void *elemStrides, int interleave, int swizzle, int l2promo, int oobFill)',

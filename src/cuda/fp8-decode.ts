@@ -266,19 +266,21 @@ function cudaFp8SparseHopperDecode(a: MlaDecodeArgs, res: DecodeResources): void
   const [b, sQ, hQ] = a.q.shape;
   // a token's m-blocks in pairs: 2-CTA clusters sharing each block's gather (FLASH_MLA_EXPERIMENT_SPARSE_PAIR=0: not;
   // read per decode, only for such shapes, so that a test can compare the two entries bit for bit in one process)
-  const pair = Math.ceil(hQ / GEN_BLOCK_M) % 2 === 0 && device.clusterLaunch && process.env.FLASH_MLA_EXPERIMENT_SPARSE_PAIR !== '0';
-  const entry = pair ? FP8_SPARSE_HOPPER_KERNEL.pairEntry : FP8_SPARSE_HOPPER_KERNEL.entry;
-  const decode = loadKernel(FP8_SPARSE_HOPPER_KERNEL.file, [choice.binary.arch!], entry, ['bytes', 'bytes']);
+  // (and its clusters all fit at once, as the plain grid's CTAs do: Kernel.clustersFit)
+  const numSmParts = a.tileSchedulerMetadata.shape[0];
+  const launch = { grid: [sQ * Math.ceil(hQ / GEN_BLOCK_M), numSmParts, 1] as [number, number, number], block: [FP8_SPARSE_HOPPER_KERNEL.threads, 1, 1] as [number, number, number], sharedMemBytes: FP8_SPARSE_HOPPER_KERNEL.sharedBytes, stream, pdl: res.pdl };
+  const pairLaunch = { ...launch, cluster: [2, 1, 1] as [number, number, number] };
+  let decode = Math.ceil(hQ / GEN_BLOCK_M) % 2 === 0 && device.clusterLaunch && process.env.FLASH_MLA_EXPERIMENT_SPARSE_PAIR !== '0'
+    ? loadKernel(FP8_SPARSE_HOPPER_KERNEL.file, [choice.binary.arch!], FP8_SPARSE_HOPPER_KERNEL.pairEntry, ['bytes', 'bytes'])
+    : null;
+  if (decode && !decode.clustersFit(pairLaunch, device.info.smCount)) decode = null;
+  const pair = decode !== null;
+  decode ??= loadKernel(FP8_SPARSE_HOPPER_KERNEL.file, [choice.binary.arch!], FP8_SPARSE_HOPPER_KERNEL.entry, ['bytes', 'bytes']);
   const combine = fp8Combine(a, res, portableArchs(device));
   const qRows = sQ * hQ;
-  const numSmParts = a.tileSchedulerMetadata.shape[0];
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   const fp8Params = fp8ParamsOf(a);
-  decode.launch(
-    { grid: [sQ * Math.ceil(hQ / GEN_BLOCK_M), numSmParts, 1], block: [FP8_SPARSE_HOPPER_KERNEL.threads, 1, 1], sharedMemBytes: FP8_SPARSE_HOPPER_KERNEL.sharedBytes, stream, pdl: res.pdl, ...(pair ? { cluster: [2, 1, 1] as [number, number, number] } : {}) },
-    params,
-    fp8Params,
-  );
+  decode.launch(pair ? pairLaunch : launch, params, fp8Params);
   combine.launch(params, fp8Params);
 }
 

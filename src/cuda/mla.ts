@@ -123,8 +123,9 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
 /**
  * Whether a 'hopper' decode of `qRows` folded rows runs on the 2-CTA cluster entries (kernels/mla_decode_sm90.cu
  * `mla_decode_sm90_mc_*`): m-blocks 2i and 2i + 1 of an SM part load each K block once, multicast into both CTAs,
- * halving the L2 → SM traffic of the compute-bound rows. Needs an even number of m-blocks (≥ 2) and cluster launch.
- * An experiment until it is timed: FLASH_MLA_EXPERIMENT_MC=1 turns it on.
+ * halving the L2 → SM traffic of the compute-bound rows. Needs an even number of m-blocks (≥ 2) and cluster launch (and,
+ * at the launch, clusters that all fit at once: Kernel.clustersFit). An experiment until it is timed:
+ * FLASH_MLA_EXPERIMENT_MC=1 turns it on.
  */
 export function hopperMulticast(qRows: number, clusterLaunch: boolean): boolean {
   const mBlocks = Math.ceil(qRows / GEN_BLOCK_M);
@@ -351,21 +352,24 @@ class CudaMlaBackend implements MlaBackend {
     const extra = spec.extraArgs?.(a) ?? [];
     const cubinArchs = choice.binary.form === 'cubin' ? [choice.binary.arch!] : [];
     const qRows = sQ * hQ;
-    // 'hopper' with an even number of m-blocks: optionally as 2-CTA clusters sharing each K block's load (multicast)
-    const mc = spec.name === 'hopper' && hopperMulticast(qRows, dev.clusterLaunch);
-    const entry = mc ? `mla_decode_sm90_mc_${dt}` : spec.entry(dt, qRows);
-    const sharedMemBytes = mc ? MLA_CONFIG.SM90_MC_SMEM_BYTES : spec.sharedBytes;
-    const decode: Kernel = loadKernel(spec.file, cubinArchs, entry, ['bytes', ...extra.map(() => 'bytes' as const)]);
+    const signature = ['bytes', ...extra.map(() => 'bytes' as const)] as const;
+    const stream = getCudaContext().stream;
+    const grid: [number, number, number] = [Math.ceil(qRows / spec.blockM), numSmParts, 1];
+    // 'hopper' with an even number of m-blocks: optionally as 2-CTA clusters sharing each K block's load (multicast),
+    // if its clusters all fit at once as the plain grid's CTAs do
+    const mcLaunch = { grid, block: [spec.threads, 1, 1] as [number, number, number], sharedMemBytes: MLA_CONFIG.SM90_MC_SMEM_BYTES, stream, pdl: this.pdl, cluster: [2, 1, 1] as [number, number, number] };
+    let decode: Kernel | null = null;
+    if (spec.name === 'hopper' && hopperMulticast(qRows, dev.clusterLaunch)) {
+      const k = loadKernel(spec.file, cubinArchs, `mla_decode_sm90_mc_${dt}`, [...signature]);
+      if (k.clustersFit(mcLaunch, dev.info.smCount)) decode = k;
+    }
+    const mc = decode !== null;
+    decode ??= loadKernel(spec.file, cubinArchs, spec.entry(dt, qRows), [...signature]);
     const combine = this.prepareCombine(b, qRows, dt, portableArchs(dev));
     // (the combine is not folded in here: folding it into 'hopper' was slower on the H200 — its merges of 64 rows land
     // in the kernel's tail, and the loop compiled worse — docs/perf-log.md, session 7)
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf);
-    const stream = getCudaContext().stream;
-    decode.launch(
-      { grid: [Math.ceil(qRows / spec.blockM), numSmParts, 1], block: [spec.threads, 1, 1], sharedMemBytes, stream, pdl: this.pdl, ...(mc ? { cluster: [2, 1, 1] as [number, number, number] } : {}) },
-      params,
-      ...extra,
-    );
+    decode.launch(mc ? mcLaunch : { grid, block: [spec.threads, 1, 1], sharedMemBytes: spec.sharedBytes, stream, pdl: this.pdl }, params, ...extra);
     if (launchExperiment() !== 'nocombine') combine.launch(params);
   }
 

@@ -300,6 +300,7 @@ export class Kernel {
   private readonly config: DataView;
   private readonly configPtr: Ptr;
   private maxDynamicShared = 48 * 1024;
+  private readonly activeClusters = new Map<string, number>();  // clustersFit: the driver's answer per launch shape
 
   constructor(module: Module, readonly name: string, readonly signature: readonly ArgKind[]) {
     this.func = module.getFunction(name);
@@ -364,6 +365,39 @@ export class Kernel {
         }
       }
     }
+    this.writeConfig(opts);
+    call('cuLaunchKernelEx', this.configPtr, this.func, this.argPtrs, 0n);
+  }
+
+  /**
+   * How many clusters of `opts.cluster`'s shape (with this block and shared memory) can be resident at once
+   * (cuOccupancyMaxActiveClusters): a grid of more clusters than this runs in several waves.
+   */
+  maxActiveClusters(opts: LaunchOptions): number {
+    this.writeConfig(opts);
+    call('cuOccupancyMaxActiveClusters', outI32, this.func, this.configPtr);
+    return outI32[0];
+  }
+
+  /**
+   * Whether launching `opts` as clusters takes no more waves than the same grid without them on `smCount` SMs (one CTA
+   * per SM, as the decode kernels): a cluster must fit in one GPC, so a device whose GPCs leave SMs over may hold fewer
+   * clusters than SMs / cluster size. The driver is asked once per block, shared memory and cluster shape.
+   */
+  clustersFit(opts: LaunchOptions, smCount: number): boolean {
+    const c = opts.cluster ?? [1, 1, 1];
+    const key = `${opts.block.join(',')}|${opts.sharedMemBytes ?? 0}|${c.join(',')}`;
+    let active = this.activeClusters.get(key);
+    if (active === undefined) {
+      active = this.maxActiveClusters(opts);
+      this.activeClusters.set(key, active);
+    }
+    const ctas = opts.grid[0] * opts.grid[1] * opts.grid[2], size = c[0] * c[1] * c[2];
+    return active > 0 && Math.ceil(ctas / size / active) <= Math.ceil(ctas / smCount);
+  }
+
+  /** The launch config block (grid, block, shared memory, stream, attributes) for `opts`. */
+  private writeConfig(opts: LaunchOptions): void {
     const smem = opts.sharedMemBytes ?? 0;
     if (smem > 48 * 1024) this.setMaxDynamicSharedMemory(smem);
     const c = this.config;
@@ -389,7 +423,6 @@ export class Kernel {
       n++;
     }
     c.setUint32(48, n, true);
-    call('cuLaunchKernelEx', this.configPtr, this.func, this.argPtrs, 0n);
   }
 }
 

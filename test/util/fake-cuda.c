@@ -5,7 +5,7 @@
  * The device (environment, read when the library is loaded):
  *   FAKE_CUDA_CC=8.0  FAKE_CUDA_SMS=108  FAKE_CUDA_SMEM_OPTIN=166912  FAKE_CUDA_L2=41943040
  *   FAKE_CUDA_MEM_BYTES=1073741824  FAKE_CUDA_NAME=...  FAKE_CUDA_DRIVER_VERSION=13000  FAKE_CUDA_CLOCK_KHZ=1410000
- *   FAKE_CUDA_COPY_GBPS=1000  FAKE_CUDA_KERNEL_US=10 (the device clock, below)
+ *   FAKE_CUDA_COPY_GBPS=1000  FAKE_CUDA_KERNEL_US=10 (the device clock, below)  FAKE_CUDA_SM_GROUP (clusters, below)
  * Memory: cuMemAlloc_v2 hands out addresses of its own range (never reused, so a freed address stays invalid)
  * backed by malloc'd host memory filled with 0xA5; allocations past FAKE_CUDA_MEM_BYTES fail with
  * CUDA_ERROR_OUT_OF_MEMORY; memcpy/memset really copy/fill and check that the range lies inside one live
@@ -971,6 +971,27 @@ static void emulate(const Launch *l) {
 #endif
 
 /* CUlaunchConfig: grid (0, 4, 8), block (12, 16, 20), sharedMemBytes (24), hStream (32), attrs (40), numAttrs (48). */
+/* Clusters of the config's shape that fit on the device at once: one CTA per SM (the decode kernels' shared memory),
+   so the SMs (FAKE_CUDA_SMS) over the cluster's CTAs; FAKE_CUDA_SM_GROUP=G models SMs placed in groups of G (GPCs), a
+   cluster within one group: (SMs / G) · (G / cluster CTAs) — the fallback of a grid that would not fit in one wave. */
+CUresult cuOccupancyMaxActiveClusters(int *num, void *f, const void *config) {
+  ENTER();
+  NEED_CTX();
+  Func *fn = func_of(f);
+  if (!config || !fn || !num) return E_INVALID_HANDLE;
+  const unsigned char *c = config;
+  const unsigned char *attrs = (const unsigned char *)(uintptr_t)rd64(c, 40);
+  unsigned num_attrs = rd32(c, 48), ctas = 1;
+  for (unsigned i = 0; i < num_attrs; i++)
+    if (rd32(attrs, i * 72) == 4) ctas = rd32(attrs, i * 72 + 8) * rd32(attrs, i * 72 + 12) * rd32(attrs, i * 72 + 16);
+  if (cc_major < 9) return E_NOT_SUPPORTED;
+  if (!ctas || ctas > 8) return E_INVALID_VALUE;
+  long group = env_long("FAKE_CUDA_SM_GROUP", sm_count);
+  if (group <= 0 || group > sm_count) group = sm_count;
+  *num = (int)((sm_count / group) * (group / ctas));
+  return OK;
+}
+
 CUresult cuLaunchKernelEx(const void *config, void *f, void **params, void **extra) {
   ENTER();
   NEED_CTX();
