@@ -69,9 +69,10 @@ namespace {
 // the bf16/fp16 cache's and rope_map unused.
 // kStaggerFirst (16-bit cache, the memory-bound entries): the part's first block 1 is issued only once its block 0 has
 // landed (issue_first_item, mla_sm90_kbuffers.cuh).
-// kMc (16-bit cache, ≥ 2 m-blocks): the CTA is one of a 2-CTA cluster, m-blocks 2i and 2i + 1 of the same SM part,
-// whose K blocks are loaded once and multicast to both (KBuffers::fill_group_mc); both walk the pair's blocks.
-template <typename T, int kMode, bool kStaggerFirst = false, bool kMc = false>
+// kMc > 1 (16-bit cache, m-blocks a multiple of kMc): the CTA is one of a kMc-CTA cluster, m-blocks kMc·i … kMc·i + kMc − 1
+// of the same SM part, whose K blocks are loaded once and multicast to all (KBuffers::fill_group_mc); all walk the
+// cluster's blocks.
+template <typename T, int kMode, bool kStaggerFirst = false, int kMc = 1>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
   constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse || kMode == kFp8SparsePair;
   constexpr bool kPair = kMode == kFp8SparsePair;  // a 2-CTA cluster sharing each block's gather (fp8_sparse_pair_producer)
@@ -116,7 +117,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       }
       if (!kSparse) ptx::prefetch_tensormap(rope_map);
     }
-    if constexpr (kMc) {
+    if constexpr (kMc > 1) {
       for (int i = 0; i < 4; ++i) ptx::st_shared_u32(base + SM90_MC_OFF_FILLS + 4 * i, 0);
     }
     ptx::fence_barrier_init();
@@ -124,7 +125,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   }
   __syncthreads();
   // the peer's barriers (and the pair's fill counters) are initialised before any remote arrival, push or add
-  if constexpr (kPair || kMc) ptx::cluster_sync();
+  if constexpr (kPair || kMc > 1) ptx::cluster_sync();
 
   PartTrace tr;  // (-DMLA_SM90_TRACE: mla_sm90_part_trace.cuh)
   tr.entry();
@@ -151,10 +152,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   tr.math_begin();
 
   const int r_loc[2] = {warp * 16 + g, warp * 16 + g + 8};  // this thread's two rows of the m-block
-  const RowSet rs = kSparse ? row_set_token_padded(p, m_block, r_loc) : kMc ? row_set_pair(p, m_block, r_loc) : row_set(p, m_block, r_loc);
+  const RowSet rs = kSparse ? row_set_token_padded(p, m_block, r_loc) : kMc > 1 ? row_set_cluster(p, m_block, r_loc, kMc) : row_set(p, m_block, r_loc);
   const float scale_log2 = p.scale_softmax_log2;
   KBuffers<kMode, kMc> kb{base, sBar, sBarEmpty, kmap, {0, 0}, 0};  // the K buffers (mla_sm90_kbuffers.cuh)
-  if constexpr (kMc) kb.fill_counts = ptx::mapa_shared(base + SM90_MC_OFF_FILLS, 0);
+  if constexpr (kMc > 1) kb.fill_counts = ptx::mapa_shared(base + SM90_MC_OFF_FILLS, 0);
 
   int n_prefetched = 0;   // leading blocks of this item the previous one already loaded (0, 1 or 2)
   bool q_ready = false;   // the previous item's epilogue already started loading our Q
@@ -546,10 +547,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     kb.fills[0] += (n_blocks + 1) >> 1;
     kb.fills[1] += n_blocks >> 1;
     n_prefetched = min(n_next, kStaggerItems ? 1 : 2);  // staggered: the next item's block 1 is issued at its top
-    // kMc: the peer's thread loads into this CTA's group once both have counted themselves, so this warpgroup's last
+    // kMc > 1: a peer's thread loads into this CTA's group once all have counted themselves, so this warpgroup's last
     // reads of it (its P·V, behind the loop's last wgmma wait) are done in every warp before thread 0 counts
-    if constexpr (kMc) {
-      if (n_prefetched > 0) ptx::named_barrier_sync(wg == 0 ? kWg0Local : kWg1Local, kOne);
+    if constexpr (kMc > 1) {
+      if (n_prefetched > 0) {  // (constant ids: a computed one makes ptxas reserve all 16 barriers)
+        if (wg == 0) ptx::named_barrier_sync(kWg0Local, kOne);
+        else ptx::named_barrier_sync(kWg1Local, kOne);
+      }
     }
     if (!kFp8 && wg_tid == 0 && n_prefetched > 0) {  // FP8: the producer is already on the next item
       const int page0 = next_page0, page1 = next_page1;  // (loaded at the item's top)
@@ -582,8 +586,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     tr.rows_stored();
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's
   }
-  // (kPair: the producer's side is after its loop; kMc: the peer may still load into this CTA or add to its counters)
-  if constexpr (kPair || kMc) ptx::cluster_sync();
+  // (kPair: the producer's side is after its loop; kMc > 1: a peer may still load into this CTA or add to its counters)
+  if constexpr (kPair || kMc > 1) ptx::cluster_sync();
   tr.write(p, m_block, tid);
 }
 
@@ -607,14 +611,23 @@ extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
   decode_kernel<__half, kDense16, true>(p, &k_map, nullptr, nullptr);
 }
 // The compute-bound entries as 2-CTA clusters (grid.x even, cluster (2, 1, 1), dynamic smem SM90_MC_SMEM_BYTES): each K
-// block is loaded once per pair of m-blocks, multicast into both CTAs.
+// block is loaded once per pair of m-blocks, multicast into both CTAs; mc4: 4-CTA clusters (grid.x a multiple of 4,
+// cluster (4, 1, 1)), once per four m-blocks.
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
     mla_decode_sm90_mc_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  decode_kernel<__nv_bfloat16, kDense16, false, true>(p, &k_map, nullptr, nullptr);
+  decode_kernel<__nv_bfloat16, kDense16, false, 2>(p, &k_map, nullptr, nullptr);
 }
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
     mla_decode_sm90_mc_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  decode_kernel<__half, kDense16, false, true>(p, &k_map, nullptr, nullptr);
+  decode_kernel<__half, kDense16, false, 2>(p, &k_map, nullptr, nullptr);
+}
+extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
+    mla_decode_sm90_mc4_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  decode_kernel<__nv_bfloat16, kDense16, false, 4>(p, &k_map, nullptr, nullptr);
+}
+extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
+    mla_decode_sm90_mc4_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  decode_kernel<__half, kDense16, false, 4>(p, &k_map, nullptr, nullptr);
 }
 // The FP8 cache (bf16 q): block SM90_FP8_THREADS, dynamic smem SM90_FP8_SMEM_BYTES (mla_config.h).
 extern "C" __global__ void __launch_bounds__(SM90_FP8_THREADS, 1)

@@ -180,16 +180,24 @@ const TIMINGS = {
 } as const;
 
 /**
- * `mc`: the two-m-block cases on the 2-CTA cluster entries (mla_decode_sm90_mc_*, FLASH_MLA_EXPERIMENT_MC=1: each K block
- * loaded once per pair of m-blocks, multicast into both; h_q 64 × s_q 2 causal: the pair walks m-block 1's blocks).
+ * `mc`: the multi-m-block cases on the cluster entries (FLASH_MLA_EXPERIMENT_MC=4: each K block loaded once per cluster
+ * of m-blocks, multicast into all): two m-blocks on mla_decode_sm90_mc_* (h_q 64 × s_q 2 causal: the pair walks m-block
+ * 1's blocks), and four more cases of four m-blocks on mla_decode_sm90_mc4_* (h_q 128 × s_q 2 and h_q 64 × s_q 4 causal:
+ * two or four causal borders in one cluster; the 4-SM device gives one SM part, so the items are whole requests).
  */
+const HOPPER_MC4_CASES: HopperCase[] = [
+  { spec: { b: 3, sQ: 2, hQ: 128, hKv: 1, d: 576, seqlens: [129, 66, 2], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true },
+  { spec: { b: 2, sQ: 4, hQ: 64, hKv: 1, d: 576, seqlens: [130, 3], dtype: 'fp16', fp8: false, scale: 0.5 }, causal: true },
+  { spec: { b: 2, sQ: 1, hQ: 256, hKv: 1, d: 576, seqlens: [200, 64], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false },
+  { spec: { b: 1, sQ: 4, hQ: 64, hKv: 1, d: 576, seqlens: [65], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true },
+];
 function hopperScenario(timing: keyof typeof TIMINGS, mc = false): Scenario {
   const entry = 'mla_decode_sm90_';
   return {
     title: mc
-      ? `the Hopper kernel's 2-CTA cluster entries (mla_decode_sm90_mc_*: each K block multicast to the pair of m-blocks; FLASH_MLA_EXPERIMENT_MC=1) against the oracle on the 'hopper' cases (${TIMINGS[timing].note})`
+      ? `the Hopper kernel's cluster entries (mla_decode_sm90_mc_*, mc4_*: each K block multicast to a cluster of 2 or 4 m-blocks; FLASH_MLA_EXPERIMENT_MC=4) against the oracle on the 'hopper' cases and four cases of four m-blocks (${TIMINGS[timing].note})`
       : `the Hopper kernel ('hopper', the default on sm_90; passed the GPU suite on an H200, so this checks the TMA/mbarrier/wgmma emulation) against the oracle: many short items per SM part, a split request, causal s_q 2, two m-blocks, bf16/fp16 (${TIMINGS[timing].note})`,
-    env: { ...HOPPER_ENV, ...TIMINGS[timing].env, ...(mc ? { FLASH_MLA_EXPERIMENT_MC: '1' } : {}) },
+    env: { ...HOPPER_ENV, ...TIMINGS[timing].env, ...(mc ? { FLASH_MLA_EXPERIMENT_MC: '4' } : {}) },
     run(seed) {
       assert.equal(getBackend('cuda').decodeKernels()[0], 'hopper', "the emulated sm_90 device must select 'hopper' by default");
       const seen = new Set<string>();
@@ -206,14 +214,20 @@ function hopperScenario(timing: keyof typeof TIMINGS, mc = false): Scenario {
       );
       const missing = ALL_TRANSITIONS.filter((t) => !seen.has(t));
       assert.deepEqual(missing, [], 'item transitions (blocks → next item\'s blocks) the cases no longer exercise');
+      if (mc) HOPPER_MC4_CASES.forEach(({ spec, causal }, k) => notes.push(decodeCase(spec, seed + 100 + k, causal, { kernel: 'hopper' })));
       // the emulator ran the kernel (not some other decode): both entries of each dtype — the memory-bound one (first
-      // loads staggered) for one m-block (≤ 64 rows), the other (mc: the cluster entry) for more
+      // loads staggered) for one m-block (≤ 64 rows), the other for more (mc: the 2- and 4-CTA cluster entries)
       const f = bindFakeCuda();
-      const names = ['bf16', 'fp16'].flatMap((dt) => [`${entry}${mc ? 'mc_' : ''}${dt}`, `${entry}membound_${dt}`]);
+      const names = ['bf16', 'fp16'].flatMap((dt) => (mc ? [`${entry}mc_${dt}`, `${entry}mc4_${dt}`] : [`${entry}${dt}`]).concat(`${entry}membound_${dt}`));
       const runs = names.map((name) => f.stat(`emulated:${name}`));
+      const mBlocks = (c: HopperCase) => Math.ceil((c.spec.sQ * c.spec.hQ) / 64);
       names.forEach((name, i) => {
-        const dt = name.endsWith('fp16') ? 'fp16' : 'bf16', membound = name.includes('membound');
-        const wanted = HOPPER_CASES.some((c) => c.spec.dtype === dt && c.spec.sQ * c.spec.hQ <= 64 === membound);
+        const dt = name.endsWith('fp16') ? 'fp16' : 'bf16';
+        const kind = name.includes('membound') ? 1 : name.includes('mc4') ? 4 : mc ? 2 : 0;
+        const wanted = [...HOPPER_CASES, ...(mc ? HOPPER_MC4_CASES : [])].some((c) => {
+          const m = mBlocks(c);
+          return c.spec.dtype === dt && (m === 1 ? kind === 1 : kind === 0 || kind === (m % 4 === 0 ? 4 : 2));
+        });
         assert.ok(runs[i] > 0 || !wanted, `${name} never ran`);
       });
       notes.push(`emulated launches: ${names.map((n, i) => `${n} ×${runs[i]}`).join(', ')}`);
@@ -1023,23 +1037,23 @@ if (scenarioName) {
       for (const [what, r] of [['no peer-empty wait', noPeerEmpty], ['slab 8 bulk-pushed', ropePushed]] as const) t.diagnostic(`${what}: ${note(r)}`);
     });
 
-    // The 2-CTA cluster entries of 'hopper' (FLASH_MLA_EXPERIMENT_MC=1): the CTA that counts itself first on a fill's
-    // counter loads it (into the peer before the peer freed the group → a race), or a warpgroup counts itself for the
-    // next item's first blocks without its warp barrier after the loop (its other warps' last P·V reads unordered before
-    // the peer's multicast → WAR).
-    it("planted bugs in 'hopper''s 2-CTA cluster entries: the first CTA of a fill loads it → a race, no warpgroup barrier before the next item's fills → WAR", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (two more emulator builds, ~15 s)' }, async (t) => {
+    // The cluster entries of 'hopper' (FLASH_MLA_EXPERIMENT_MC=4): the CTA that counts itself first on a fill's counter
+    // loads it (into the peers before they freed the group → a race), or a warpgroup counts itself for the next item's
+    // first blocks without its warp barrier after the loop (its other warps' last P·V reads unordered before a peer's
+    // multicast → WAR).
+    it("planted bugs in 'hopper''s cluster entries: the first CTA of a fill loads it → a race, no warpgroup barrier before the next item's fills → WAR", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (two more emulator builds, ~15 s)' }, async (t) => {
       const kb = 'mla_sm90_kbuffers.cuh';
       const builds = {
-        firstLoads: buildFakeCuda({ emulate: true, plant: [[kb, 'if (ptx::atom_add_cluster(fill_counts + 4 * (2 * x + g), 1) & 1u) {', 'if (!(ptx::atom_add_cluster(fill_counts + 4 * (2 * x + g), 1) & 1u)) {']] }),
-        noItemBarrier: buildFakeCuda({ emulate: true, plant: [['mla_decode_sm90.cu', '      if (n_prefetched > 0) ptx::named_barrier_sync(wg == 0 ? kWg0Local : kWg1Local, kOne);\n', '']] }),
+        firstLoads: buildFakeCuda({ emulate: true, plant: [[kb, 'if (ptx::atom_add_cluster(fill_counts + 4 * (2 * x + g), 1) % kMc == kMc - 1) {', 'if (ptx::atom_add_cluster(fill_counts + 4 * (2 * x + g), 1) % kMc == 0) {']] }),
+        noItemBarrier: buildFakeCuda({ emulate: true, plant: [['mla_decode_sm90.cu', '        if (wg == 0) ptx::named_barrier_sync(kWg0Local, kOne);\n        else ptx::named_barrier_sync(kWg1Local, kOne);\n', '']] }),
       };
       const seed = freshSeed();
       const [firstLoads, noItemBarrier] = await Promise.all([runScenario(builds.firstLoads, 'hopper mc', seed), runScenario(builds.noItemBarrier, 'hopper mc', seed)]);
       const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
       for (const r of [firstLoads, noItemBarrier]) assert.notEqual(r.status, 0, r.stderr);
-      const raceOnLoad = /emulated mla_decode_sm90_mc_(bf16|fp16): [^\n]*(a TMA load into shared [^\n]*while wgmma|shared-memory race [^\n]*TMA load)/;
+      const raceOnLoad = /emulated mla_decode_sm90_mc4?_(bf16|fp16): [^\n]*(a TMA load into shared [^\n]*while wgmma|shared-memory race [^\n]*TMA load)/;
       assert.match(firstLoads.stderr, raceOnLoad, firstLoads.stderr);
-      assert.match(noItemBarrier.stderr, /emulated mla_decode_sm90_mc_(bf16|fp16): [^\n]*shared-memory race \(WAR\)[^\n]*TMA load \(cp\.async\.bulk\.tensor\)/, noItemBarrier.stderr);
+      assert.match(noItemBarrier.stderr, /emulated mla_decode_sm90_mc4?_(bf16|fp16): [^\n]*shared-memory race \(WAR\)[^\n]*TMA load \(cp\.async\.bulk\.tensor\)/, noItemBarrier.stderr);
       for (const [what, r] of [['the first CTA loads', firstLoads], ['no item barrier', noItemBarrier]] as const) t.diagnostic(`${what}: ${note(r)}`);
     });
 

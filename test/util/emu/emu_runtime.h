@@ -65,7 +65,7 @@ struct EmuDim3 { unsigned x, y, z; };
 namespace emu {
 
 constexpr uint32_t kSmemCap = 232448;  // the largest opt-in shared memory of any GPU the library runs on
-constexpr uint32_t kMaxCluster = 2;     // CTAs per cluster the emulator runs together (the paired sparse entry's 2)
+constexpr uint32_t kMaxCluster = 4;     // CTAs per cluster the emulator runs together (the paired sparse entry: 2; hopper mc4: 4)
 // A shared::cluster address (mapa's result) of CTA r: (r + 1) · kClusterAddr + its shared::cta address; a CTA's own
 // shared::cta addresses stay below kClusterAddr.
 constexpr uint32_t kClusterAddr = 1u << 24;
