@@ -3,7 +3,7 @@
 
 import koffi from 'koffi';
 import type { DeviceInfo } from '../backend.js';
-import { CudaUnavailableError, PtxJitError, UnsupportedDeviceError, UnsupportedDriverError } from '../errors.js';
+import { CudaError, CudaUnavailableError, PtxJitError, UnsupportedDeviceError, UnsupportedDriverError } from '../errors.js';
 import { call, check, errorName, getDriver, outF32, outI32, outU64, outU64b } from './driver.js';
 
 /** CUDA version the shipped cubins were built with (nvcc 13.0): the driver must support at least this. */
@@ -382,14 +382,20 @@ export class Kernel {
   /**
    * Whether launching `opts` as clusters takes no more waves than the same grid without them on `smCount` SMs (one CTA
    * per SM, as the decode kernels): a cluster must fit in one GPC, so a device whose GPCs leave SMs over may hold fewer
-   * clusters than SMs / cluster size. The driver is asked once per block, shared memory and cluster shape.
+   * clusters than SMs / cluster size. The driver is asked once per block, shared memory and cluster shape; a query that
+   * fails (not stickily) counts as "no" for this launch and is asked again the next time: it only decides speed.
    */
   clustersFit(opts: LaunchOptions, smCount: number): boolean {
     const c = opts.cluster ?? [1, 1, 1];
     const key = `${opts.block.join(',')}|${opts.sharedMemBytes ?? 0}|${c.join(',')}`;
     let active = this.activeClusters.get(key);
     if (active === undefined) {
-      active = this.maxActiveClusters(opts);
+      try {
+        active = this.maxActiveClusters(opts);
+      } catch (e) {
+        if (e instanceof CudaError && !e.isSticky) return false;
+        throw e;
+      }
       this.activeClusters.set(key, active);
     }
     const ctas = opts.grid[0] * opts.grid[1] * opts.grid[2], size = c[0] * c[1] * c[2];
