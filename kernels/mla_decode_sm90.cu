@@ -611,8 +611,8 @@ extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
   decode_kernel<__half, kDense16, true>(p, &k_map, nullptr, nullptr);
 }
 // The compute-bound entries as 2-CTA clusters (grid.x even, cluster (2, 1, 1), dynamic smem SM90_MC_SMEM_BYTES): each K
-// block is loaded once per pair of m-blocks, multicast into both CTAs; mc4: 4-CTA clusters (grid.x a multiple of 4,
-// cluster (4, 1, 1)), once per four m-blocks.
+// block is loaded once per pair of m-blocks, multicast into both CTAs; mc3 / mc4: 3- and 4-CTA clusters (grid.x a
+// multiple of 3 / 4, cluster (3 / 4, 1, 1)), once per three / four m-blocks.
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
     mla_decode_sm90_mc_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
   decode_kernel<__nv_bfloat16, kDense16, false, 2>(p, &k_map, nullptr, nullptr);
@@ -620,6 +620,14 @@ extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
     mla_decode_sm90_mc_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
   decode_kernel<__half, kDense16, false, 2>(p, &k_map, nullptr, nullptr);
+}
+extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
+    mla_decode_sm90_mc3_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  decode_kernel<__nv_bfloat16, kDense16, false, 3>(p, &k_map, nullptr, nullptr);
+}
+extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
+    mla_decode_sm90_mc3_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  decode_kernel<__half, kDense16, false, 3>(p, &k_map, nullptr, nullptr);
 }
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
     mla_decode_sm90_mc4_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {

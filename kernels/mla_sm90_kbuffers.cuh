@@ -19,7 +19,7 @@
 
 namespace {
 
-// kMc > 1 (the cluster entries, 16-bit cache): the kMc CTAs of a cluster (m-blocks kMc·i … kMc·i + kMc − 1 of one SM
+// kMc > 1 (the cluster entries, 16-bit cache; kMc ≤ 4): the kMc CTAs of a cluster (m-blocks kMc·i … kMc·i + kMc − 1 of one SM
 // part) walk the same blocks and fill their buffers together; each fill of a group is one TMA load per slab, multicast
 // to all of them.
 template <int kMode, int kMc = 1>

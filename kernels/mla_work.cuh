@@ -43,12 +43,13 @@ __device__ __forceinline__ RowSet row_set(const MlaDecodeParams& p, int m_block,
   return rs;
 }
 
-// The cluster entries of the Hopper kernel (kMc): the `cluster` CTAs of a cluster (m-blocks cluster·i …, cluster a power
-// of two) load the same K blocks, so all take the cluster's causal border (its last m-block's last row; every row keeps
-// its own mask in Slice::row_end).
+// The cluster entries of the Hopper kernel (kMc): the `cluster` CTAs of a cluster (m-blocks cluster·i … cluster·i +
+// cluster − 1) load the same K blocks, so all take the cluster's causal border (its last m-block's last row; every row
+// keeps its own mask in Slice::row_end).
 __device__ __forceinline__ RowSet row_set_cluster(const MlaDecodeParams& p, int m_block, const int (&r_loc)[2], int cluster) {
   RowSet rs = row_set(p, m_block, r_loc);
-  rs.s_last = (min(p.q_rows, ((m_block | (cluster - 1)) + 1) * GEN_BLOCK_M) - 1) / p.h_q;
+  const int last = m_block - m_block % cluster + cluster - 1;
+  rs.s_last = (min(p.q_rows, (last + 1) * GEN_BLOCK_M) - 1) / p.h_q;
   return rs;
 }
 

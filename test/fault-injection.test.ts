@@ -1153,18 +1153,18 @@ const scenarios: Record<string, FakeCudaScenario> = {
   },
 
   'hopper-mc': {
-    title: "an sm_90 device with FLASH_MLA_EXPERIMENT_MC=4: 'hopper' decodes of 2 m-blocks launch the 2-CTA cluster entries, of 4 the 4-CTA ones (cluster (2 or 4, 1, 1), their shared memory), 1 or 3 m-blocks the plain ones; the occupancy query failing → the plain entry, asked again next time; a launch failing → CudaError, nothing kept",
+    title: "an sm_90 device with FLASH_MLA_EXPERIMENT_MC=4: 'hopper' decodes of 2, 3 and 4 m-blocks launch the 2-, 3- and 4-CTA cluster entries (cluster (n, 1, 1), their shared memory), 1 or 5 m-blocks the plain ones; the occupancy query failing → the plain entry, asked again next time; a launch failing → CudaError, nothing kept",
     env: { ...H100, FLASH_MLA_EXPERIMENT_MC: '4' },
     run(f) {
       const notes: string[] = [];
-      for (const [hQ, entry] of [[128, 'mla_decode_sm90_mc_bf16'], [256, 'mla_decode_sm90_mc4_bf16'], [64, 'mla_decode_sm90_membound_bf16'], [192, 'mla_decode_sm90_bf16']] as const) {
+      for (const [hQ, entry] of [[128, 'mla_decode_sm90_mc_bf16'], [192, 'mla_decode_sm90_mc3_bf16'], [256, 'mla_decode_sm90_mc4_bf16'], [64, 'mla_decode_sm90_membound_bf16'], [320, 'mla_decode_sm90_bf16']] as const) {
         const p = problem([100, 30], hQ);
         const before = f.stat(`ran:${entry}`);
         decodeStep(p)();
         healthy(f);
         assert.equal(f.stat(`ran:${entry}`) - before, 1, `h_q ${hQ} (${Math.ceil(hQ / 64)} m-blocks): ${entry} did not run`);
         const cluster = ['x', 'y', 'z'].map((x) => f.stat(`ran:${entry}:cluster.${x}`));
-        const size = hQ === 128 ? 2 : hQ === 256 ? 4 : 1;
+        const size = hQ === 64 || hQ === 320 ? 1 : hQ / 64;
         assert.deepEqual(cluster, [size, 1, 1], `h_q ${hQ}: its cluster shape`);
         if (size > 1) {
           assert.equal(f.stat(`ran:${entry}:smem`), MLA_CONFIG.SM90_MC_SMEM_BYTES);

@@ -182,10 +182,13 @@ const TIMINGS = {
 /**
  * `mc`: the multi-m-block cases on the cluster entries (FLASH_MLA_EXPERIMENT_MC=4: each K block loaded once per cluster
  * of m-blocks, multicast into all): two m-blocks on mla_decode_sm90_mc_* (h_q 64 × s_q 2 causal: the pair walks m-block
- * 1's blocks), and four more cases of four m-blocks on mla_decode_sm90_mc4_* (h_q 128 × s_q 2 and h_q 64 × s_q 4 causal:
- * two or four causal borders in one cluster; the 4-SM device gives one SM part, so the items are whole requests).
+ * 1's blocks), and more cases: four m-blocks on mla_decode_sm90_mc4_* (h_q 128 × s_q 2 and h_q 64 × s_q 4 causal: two or
+ * four causal borders in one cluster; the 4-SM device gives one SM part, so the items are whole requests), three on
+ * mla_decode_sm90_mc3_* (h_q 64 × s_q 3 causal; 3 of the 4 SMs).
  */
-const HOPPER_MC4_CASES: HopperCase[] = [
+const HOPPER_MC_MORE_CASES: HopperCase[] = [
+  { spec: { b: 3, sQ: 3, hQ: 64, hKv: 1, d: 576, seqlens: [130, 66, 2], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true },
+  { spec: { b: 2, sQ: 3, hQ: 64, hKv: 1, d: 576, seqlens: [65, 200], dtype: 'fp16', fp8: false, scale: 0.5 }, causal: true },
   { spec: { b: 3, sQ: 2, hQ: 128, hKv: 1, d: 576, seqlens: [129, 66, 2], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true },
   { spec: { b: 2, sQ: 4, hQ: 64, hKv: 1, d: 576, seqlens: [130, 3], dtype: 'fp16', fp8: false, scale: 0.5 }, causal: true },
   { spec: { b: 2, sQ: 1, hQ: 256, hKv: 1, d: 576, seqlens: [200, 64], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false },
@@ -195,7 +198,7 @@ function hopperScenario(timing: keyof typeof TIMINGS, mc = false): Scenario {
   const entry = 'mla_decode_sm90_';
   return {
     title: mc
-      ? `the Hopper kernel's cluster entries (mla_decode_sm90_mc_*, mc4_*: each K block multicast to a cluster of 2 or 4 m-blocks; FLASH_MLA_EXPERIMENT_MC=4) against the oracle on the 'hopper' cases and four cases of four m-blocks (${TIMINGS[timing].note})`
+      ? `the Hopper kernel's cluster entries (mla_decode_sm90_mc_*, mc3_*, mc4_*: each K block multicast to a cluster of 2, 3 or 4 m-blocks; FLASH_MLA_EXPERIMENT_MC=4) against the oracle on the 'hopper' cases and cases of three and four m-blocks (${TIMINGS[timing].note})`
       : `the Hopper kernel ('hopper', the default on sm_90; passed the GPU suite on an H200, so this checks the TMA/mbarrier/wgmma emulation) against the oracle: many short items per SM part, a split request, causal s_q 2, two m-blocks, bf16/fp16 (${TIMINGS[timing].note})`,
     env: { ...HOPPER_ENV, ...TIMINGS[timing].env, ...(mc ? { FLASH_MLA_EXPERIMENT_MC: '4' } : {}) },
     run(seed) {
@@ -214,19 +217,19 @@ function hopperScenario(timing: keyof typeof TIMINGS, mc = false): Scenario {
       );
       const missing = ALL_TRANSITIONS.filter((t) => !seen.has(t));
       assert.deepEqual(missing, [], 'item transitions (blocks → next item\'s blocks) the cases no longer exercise');
-      if (mc) HOPPER_MC4_CASES.forEach(({ spec, causal }, k) => notes.push(decodeCase(spec, seed + 100 + k, causal, { kernel: 'hopper' })));
+      if (mc) HOPPER_MC_MORE_CASES.forEach(({ spec, causal }, k) => notes.push(decodeCase(spec, seed + 100 + k, causal, { kernel: 'hopper' })));
       // the emulator ran the kernel (not some other decode): both entries of each dtype — the memory-bound one (first
       // loads staggered) for one m-block (≤ 64 rows), the other for more (mc: the 2- and 4-CTA cluster entries)
       const f = bindFakeCuda();
-      const names = ['bf16', 'fp16'].flatMap((dt) => (mc ? [`${entry}mc_${dt}`, `${entry}mc4_${dt}`] : [`${entry}${dt}`]).concat(`${entry}membound_${dt}`));
+      const names = ['bf16', 'fp16'].flatMap((dt) => (mc ? [`${entry}mc_${dt}`, `${entry}mc3_${dt}`, `${entry}mc4_${dt}`] : [`${entry}${dt}`]).concat(`${entry}membound_${dt}`));
       const runs = names.map((name) => f.stat(`emulated:${name}`));
       const mBlocks = (c: HopperCase) => Math.ceil((c.spec.sQ * c.spec.hQ) / 64);
       names.forEach((name, i) => {
         const dt = name.endsWith('fp16') ? 'fp16' : 'bf16';
-        const kind = name.includes('membound') ? 1 : name.includes('mc4') ? 4 : mc ? 2 : 0;
-        const wanted = [...HOPPER_CASES, ...(mc ? HOPPER_MC4_CASES : [])].some((c) => {
+        const kind = name.includes('membound') ? 1 : name.includes('mc4') ? 4 : name.includes('mc3') ? 3 : mc ? 2 : 0;
+        const wanted = [...HOPPER_CASES, ...(mc ? HOPPER_MC_MORE_CASES : [])].some((c) => {
           const m = mBlocks(c);
-          return c.spec.dtype === dt && (m === 1 ? kind === 1 : kind === 0 || kind === (m % 4 === 0 ? 4 : 2));
+          return c.spec.dtype === dt && (m === 1 ? kind === 1 : kind === 0 || kind === [4, 3, 2].find((size) => m % size === 0));
         });
         assert.ok(runs[i] > 0 || !wanted, `${name} never ran`);
       });

@@ -122,17 +122,17 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
 
 /**
  * The cluster sizes a 'hopper' decode of `qRows` folded rows may run on, largest first (kernels/mla_decode_sm90.cu
- * `mla_decode_sm90_mc_*` for 2, `mla_decode_sm90_mc4_*` for 4): the m-blocks of a cluster, all of one SM part, load each
- * K block once, multicast into all of them — the compute-bound rows stream K from L2 once per cluster instead of once
- * per m-block. A size must divide the m-block count; the launch takes the first whose clusters all fit at once
- * (Kernel.clustersFit), else the plain entry. An experiment until it is timed: FLASH_MLA_EXPERIMENT_MC=2 (or 1) allows
- * pairs, =4 also clusters of four; unset, none.
+ * `mla_decode_sm90_mc_*` for 2, `mla_decode_sm90_mc3_*` / `mc4_*` for 3 / 4): the m-blocks of a cluster, all of one SM
+ * part, load each K block once, multicast into all of them — the compute-bound rows stream K from L2 once per cluster
+ * instead of once per m-block. A size must divide the m-block count; the launch takes the first whose clusters all fit
+ * at once (Kernel.clustersFit), else the plain entry. An experiment until it is timed: FLASH_MLA_EXPERIMENT_MC=N allows
+ * sizes up to N (2, 3 or 4; 1 means 2); unset, none.
  */
 export function hopperMulticastSizes(qRows: number, clusterLaunch: boolean): number[] {
   const mBlocks = Math.ceil(qRows / GEN_BLOCK_M);
   const env = process.env.FLASH_MLA_EXPERIMENT_MC;
-  const max = env === '4' ? 4 : env === '1' || env === '2' ? 2 : 1;
-  return clusterLaunch ? [4, 2].filter((c) => c <= max && mBlocks % c === 0) : [];
+  const max = env === '4' ? 4 : env === '3' ? 3 : env === '1' || env === '2' ? 2 : 1;
+  return clusterLaunch ? [4, 3, 2].filter((c) => c <= max && mBlocks % c === 0) : [];
 }
 
 /** The small-row kernel folds the combine in when b · this ≥ its SM parts (foldsCombine). */
@@ -364,7 +364,7 @@ class CudaMlaBackend implements MlaBackend {
     let mcLaunch: LaunchOptions | null = null;
     for (const size of spec.name === 'hopper' ? hopperMulticastSizes(qRows, dev.clusterLaunch) : []) {
       const launch: LaunchOptions = { grid, block: [spec.threads, 1, 1], sharedMemBytes: MLA_CONFIG.SM90_MC_SMEM_BYTES, stream, pdl: this.pdl, cluster: [size, 1, 1] };
-      const k = loadKernel(spec.file, cubinArchs, `mla_decode_sm90_mc${size === 2 ? '' : size}_${dt}`, [...signature]);
+      const k = loadKernel(spec.file, cubinArchs, `mla_decode_sm90_mc${size === 2 ? '' : size}_${dt}`, [...signature]);  // (mc, mc3, mc4)
       if (k.clustersFit(launch, dev.info.smCount)) {
         [decode, mcLaunch] = [k, launch];
         break;

@@ -18,6 +18,8 @@ static const KernelEntry kEntries[] = {
     {"mla_decode_sm90_membound_fp16", [](void* const* args) { mla_decode_sm90_membound_fp16(PARAMS(0), TMAP(1)); }, true},
     {"mla_decode_sm90_mc_bf16", [](void* const* args) { mla_decode_sm90_mc_bf16(PARAMS(0), TMAP(1)); }, true},
     {"mla_decode_sm90_mc_fp16", [](void* const* args) { mla_decode_sm90_mc_fp16(PARAMS(0), TMAP(1)); }, true},
+    {"mla_decode_sm90_mc3_bf16", [](void* const* args) { mla_decode_sm90_mc3_bf16(PARAMS(0), TMAP(1)); }, true},
+    {"mla_decode_sm90_mc3_fp16", [](void* const* args) { mla_decode_sm90_mc3_fp16(PARAMS(0), TMAP(1)); }, true},
     {"mla_decode_sm90_mc4_bf16", [](void* const* args) { mla_decode_sm90_mc4_bf16(PARAMS(0), TMAP(1)); }, true},
     {"mla_decode_sm90_mc4_fp16", [](void* const* args) { mla_decode_sm90_mc4_fp16(PARAMS(0), TMAP(1)); }, true},
     {"mla_decode_sm90_fp8_bf16", [](void* const* args) { mla_decode_sm90_fp8_bf16(PARAMS(0), TMAP(1), TMAP(2)); }, true},
