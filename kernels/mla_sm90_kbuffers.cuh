@@ -22,6 +22,12 @@ namespace {
 // kMc > 1 (the cluster entries, 16-bit cache; kMc ≤ 4): the kMc CTAs of a cluster (m-blocks kMc·i … kMc·i + kMc − 1 of one SM
 // part) walk the same blocks and fill their buffers together; each fill of a group is one TMA load per slab, multicast
 // to all of them.
+// MLA_SM90_MC_LATE (an experiment, default off): the cluster entries' loop refills counted at the refill point and
+// loaded (if this CTA came last) a little later (KBuffers::count_group / load_group_if_last).
+#ifndef MLA_SM90_MC_LATE
+#define MLA_SM90_MC_LATE 0
+#endif
+
 template <int kMode, int kMc = 1>
 struct KBuffers {
   uint32_t base;            // the 1024-aligned shared memory (K0 and K1 at SM90_OFF_K0 / SM90_OFF_K1 from it)
@@ -57,13 +63,26 @@ struct KBuffers {
   // at cluster scope: the others' reads of the old block are done before their adds) — and loads the group into all of
   // them. Nobody waits.
   __device__ __forceinline__ void fill_group_mc(uint32_t bars, uint32_t dst, int x, int g, int page) const {
+    load_group_if_last(count_group(bars, x, g), bars, dst, g, page);
+  }
+  // fill_group_mc in two halves (MLA_SM90_MC_LATE, the loop's refills): count_group (expect the bytes, add; the old count)
+  // now, load_group_if_last later — the add's round trip to rank 0 then overlaps the caller's next instructions instead
+  // of holding its warp (and so its warpgroup's next wgmma) at the compare.
+  __device__ __forceinline__ uint32_t count_group(uint32_t bars, int x, int g) const {
     const int slab0 = g == kGroupA ? 0 : SM90_GROUP_A_SLABS, n = g == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
     for (int slab = slab0; slab < slab0 + n; ++slab) ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
-    if (ptx::atom_add_cluster(fill_counts + 4 * (2 * x + g), 1) % kMc == kMc - 1) {
+    return ptx::atom_add_cluster(fill_counts + 4 * (2 * x + g), 1);
+  }
+  __device__ __forceinline__ void load_group_if_last(uint32_t old, uint32_t bars, uint32_t dst, int g, int page) const {
+    const int slab0 = g == kGroupA ? 0 : SM90_GROUP_A_SLABS, n = g == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
+    if (old % kMc == kMc - 1) {
       for (int slab = slab0; slab < slab0 + n; ++slab)
         ptx::tma_load_3d_multicast(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page, (1u << kMc) - 1);
     }
   }
+  // The same by block index (the loop's refills of block j).
+  __device__ __forceinline__ uint32_t count_block_group(int j, int g) const { return count_group(barrier(j), j & 1, g); }
+  __device__ __forceinline__ void load_block_group_if_last(uint32_t old, int j, int g, int page) const { load_group_if_last(old, barrier(j), buffer(j), g, page); }
 
   // One thread: load group `group` of block j (page `page`) into its buffer, each slab on its own mbarrier.
   __device__ __forceinline__ void issue_group(int j, int group, int page) const {
