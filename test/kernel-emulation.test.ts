@@ -1044,14 +1044,16 @@ if (scenarioName) {
     // loads it (into the peers before they freed the group → a race), or a warpgroup counts itself for the next item's
     // first blocks without its warp barrier after the loop (its other warps' last P·V reads unordered before a peer's
     // multicast → WAR).
-    it("planted bugs in 'hopper''s cluster entries: the first CTA of a fill loads it → a race, no warpgroup barrier before the next item's fills → WAR", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (two more emulator builds, ~15 s)' }, async (t) => {
+    it("planted bugs in 'hopper''s cluster entries: the first CTA of a fill loads it → a race, no warpgroup barrier before the next item's fills → WAR; its late form (MLA_SM90_MC_LATE) passes 'hopper mc'", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (three more emulator builds, ~25 s)' }, async (t) => {
       const kb = 'mla_sm90_kbuffers.cuh';
       const builds = {
-        firstLoads: buildFakeCuda({ emulate: true, plant: [[kb, 'if (ptx::atom_add_cluster(fill_counts + 4 * (2 * x + g), 1) % kMc == kMc - 1) {', 'if (ptx::atom_add_cluster(fill_counts + 4 * (2 * x + g), 1) % kMc == 0) {']] }),
+        firstLoads: buildFakeCuda({ emulate: true, plant: [[kb, '    if (old % kMc == kMc - 1) {', '    if (old % kMc == 0) {']] }),
         noItemBarrier: buildFakeCuda({ emulate: true, plant: [['mla_decode_sm90.cu', '        if (wg == 0) ptx::named_barrier_sync(kWg0Local, kOne);\n        else ptx::named_barrier_sync(kWg1Local, kOne);\n', '']] }),
       };
       const seed = freshSeed();
-      const [firstLoads, noItemBarrier] = await Promise.all([runScenario(builds.firstLoads, 'hopper mc', seed), runScenario(builds.noItemBarrier, 'hopper mc', seed)]);
+      const late = buildFakeCuda({ emulate: true, plant: [[kb, '#define MLA_SM90_MC_LATE 0', '#define MLA_SM90_MC_LATE 1']] });
+      const [firstLoads, noItemBarrier, lateRun] = await Promise.all([runScenario(builds.firstLoads, 'hopper mc', seed), runScenario(builds.noItemBarrier, 'hopper mc', seed), runScenario(late, 'hopper mc, late TMA', seed)]);
+      assert.equal(lateRun.status, 0, `the late form (MLA_SM90_MC_LATE=1) failed 'hopper mc, late TMA' (seed ${seed}):\n${lateRun.stderr}`);
       const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
       for (const r of [firstLoads, noItemBarrier]) assert.notEqual(r.status, 0, r.stderr);
       const raceOnLoad = /emulated mla_decode_sm90_mc4?_(bf16|fp16): [^\n]*(a TMA load into shared [^\n]*while wgmma|shared-memory race [^\n]*TMA load)/;
