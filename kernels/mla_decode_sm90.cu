@@ -26,7 +26,8 @@
 //
 // Launch: grid (ceil(q_rows / 64), num_sm_parts, 1), block 256, dynamic smem mla::SM90_SMEM_BYTES. For one m-block
 // (q_rows ≤ 64, memory-bound) the host launches mla_decode_sm90_membound_{bf16,fp16}: the same kernel with the part's
-// first two K blocks requested one after the other (kStaggerFirst).
+// first two K blocks requested one after the other (kStaggerFirst). For 2–4 m-blocks per cluster the host may launch
+// mla_decode_sm90_mc{,3,4}_*: clusters whose CTAs load each K block once, multicast (kMc; an experiment, session 35).
 //
 // The same kernel over the FP8 cache (mla_decode_sm90_fp8_bf16, kFp8): a third warpgroup dequantises each K block
 // into the buffers (mla_sm90_fp8_producer.cuh) and the math warpgroups release a group where they would refill it.
@@ -92,8 +93,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // (items of equal length end together on every SM: S5 1.7 % faster on the H200, session 16 `sitems`).
   constexpr bool kStaggerItems = kStaggerFirst;
   constexpr int kPage1Thread = kPage1ThreadOf<kStaggerFirst>;  // (mla_sm90_kbuffers.cuh)
-  // The cluster entries' loop refills in two halves (KBuffers::count_group / load_group_if_last): an experiment, off.
-  constexpr bool kMcLate = kMc > 1 && MLA_SM90_MC_LATE;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -307,11 +306,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
         ptx::named_barrier_sync(kScale1Ready, kBoth);  // WG1's softmax of block j+1 is done; all of WG0 is past V0L
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 1);
-        [[maybe_unused]] uint32_t mc_count = 0;  // (kMcLate: the add's old count, checked after the rescale below)
-        if constexpr (kMcLate) {
-          if (has2 && wg_tid == 0) mc_count = kb.count_block_group(j + 2, kGroupA);
-        } else if constexpr (!kFp8) {
-          if (has2 && wg_tid == 0) kb.issue_group(j + 2, kGroupA, page2);
+        [[maybe_unused]] uint32_t mc_count = 0;  // (the cluster entries' late form: loaded after the rescale below)
+        if constexpr (!kFp8) {
+          if (has2 && wg_tid == 0) mc_count = kb.refill(j + 2, kGroupA, page2);
         }
         float scale1[2];
 #pragma unroll
@@ -327,9 +324,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         scale_rows(o, scale1[0], scale1[1]);
 #pragma unroll
         for (int h = 0; h < 2; ++h) row_sum[h] *= scale1[h];
-        if constexpr (kMcLate) {
-          if (has2 && wg_tid == 0) kb.load_block_group_if_last(mc_count, j + 2, kGroupA, page2);
-        }
+        if (has2 && wg_tid == 0) kb.refill_late(mc_count, j + 2, kGroupA, page2);
 
         ptx::named_barrier_sync(kP1Ready, kBoth);
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 2);
@@ -358,20 +353,14 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         if constexpr (!kEarlyP0) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
           if (has3) {
             ptx::named_barrier_sync(kWg0Local, kOne);
-            if constexpr (kMcLate) {
-              if (wg_tid == 0) mc_count = kb.count_block_group(j + 3, kGroupA);
-            } else {
-              if (wg_tid == 0) kb.issue_group(j + 3, kGroupA, page3);
-            }
+            if (wg_tid == 0) mc_count = kb.refill(j + 3, kGroupA, page3);
           }
         }
         if (has2) {
           issue_s_half<T, kGroupB>(s, sQ, sK0, kb.barrier(j + 2), kb.parity(j + 2), false);
           ptx::wgmma_commit();
         }
-        if constexpr (kMcLate) {  // (behind S's B half)
-          if (has3 && wg_tid == 0) kb.load_block_group_if_last(mc_count, j + 3, kGroupA, page3);
-        }
+        if (!kEarlyP0 && has3 && wg_tid == 0) kb.refill_late(mc_count, j + 3, kGroupA, page3);  // (behind S's B half)
         ptx::wgmma_wait<0>();  // unconditional: the compiler must see nothing in flight on every path
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 4);
         SPARSE_TRACE_NEXT(tr_it);
@@ -392,7 +381,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 0);
         int page2 = 0, page3 = 0;
-        [[maybe_unused]] uint32_t mc_count2 = 0;  // (kMcLate: K0.B's add, checked behind S of block j+3)
+        [[maybe_unused]] uint32_t mc_count2 = 0;  // (the late form: K0.B loaded between the halves of S of block j+3)
         if (!kFp8 && wg_tid == 0) {
           if (has2) page2 = ptx::ld_plain(bt + j + 2);
           if (has3) page3 = ptx::ld_plain(bt + j + 3);
@@ -527,43 +516,30 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
           ptx::wgmma_commit();
           ptx::named_barrier_arrive(kP1Ready, kBoth);
-          [[maybe_unused]] uint32_t mc_count3 = 0;  // (kMcLate: checked after the wait below)
+          [[maybe_unused]] uint32_t mc_count3 = 0;  // (the late form: loaded after the wait below)
           if (has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
             ptx::wgmma_wait<1>();
             ptx::named_barrier_sync(kWg1Local, kOne);
-            if constexpr (kMcLate) {
-              if (wg_tid == 0) mc_count3 = kb.count_block_group(j + 3, kGroupB);
-            } else {
-              if (wg_tid == 0) kb.issue_group(j + 3, kGroupB, page3);
-            }
+            if (wg_tid == 0) mc_count3 = kb.refill(j + 3, kGroupB, page3);
           }
           ptx::wgmma_wait<0>();
-          if constexpr (kMcLate) {
-            if (has3 && wg_tid == 0) kb.load_block_group_if_last(mc_count3, j + 3, kGroupB, page3);
-          }
+          if (has3 && wg_tid == 0) kb.refill_late(mc_count3, j + 3, kGroupB, page3);
           if (has2) {  // K0.B is dead once P0·V0R is done
             ptx::named_barrier_sync(kWg1Local, kOne);
-            if constexpr (kMcLate) {
-              if (wg_tid == 0) mc_count2 = kb.count_block_group(j + 2, kGroupB);
-            } else {
-              if (wg_tid == 0) kb.issue_group(j + 2, kGroupB, page2);
-            }
+            if (wg_tid == 0) mc_count2 = kb.refill(j + 2, kGroupB, page2);
           }
         }
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 3);
-        // (kMcLate: K0.B's load, if this CTA came last, between S's halves — after its B half, whose slabs this
-        // warpgroup's own refill brings, and before its A half, which waits for warpgroup 0's refill of K1.A, whose
-        // check in turn follows S of block j+2's B half, which waits for this one: checked any later, that would be a
-        // cycle)
+        // (the late form: K0.B's load between S's halves — after its B half, whose slabs this warpgroup's own refill
+        // brings, before its A half, which waits for warpgroup 0's refill of K1.A, loaded only after S of block j+2's B
+        // half, which waits for this one: any later would be a cycle)
         if (has3 && !kPv0First) {  // S of block j+3: its B half was issued first
           issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), true);
-          if constexpr (kMcLate) {
-            if (has2 && wg_tid == 0) kb.load_block_group_if_last(mc_count2, j + 2, kGroupB, page2);
-          }
+          if (has2 && wg_tid == 0) kb.refill_late(mc_count2, j + 2, kGroupB, page2);
           issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), false);
           ptx::wgmma_commit();
-        } else if constexpr (kMcLate) {
-          if (has2 && wg_tid == 0) kb.load_block_group_if_last(mc_count2, j + 2, kGroupB, page2);
+        } else if (has2 && wg_tid == 0) {
+          kb.refill_late(mc_count2, j + 2, kGroupB, page2);
         }
         ptx::wgmma_wait<0>();
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 4);
@@ -647,33 +623,20 @@ extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
     mla_decode_sm90_membound_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
   decode_kernel<__half, kDense16, true>(p, &k_map, nullptr, nullptr);
 }
-// The compute-bound entries as 2-CTA clusters (grid.x even, cluster (2, 1, 1), dynamic smem SM90_MC_SMEM_BYTES): each K
-// block is loaded once per pair of m-blocks, multicast into both CTAs; mc3 / mc4: 3- and 4-CTA clusters (grid.x a
-// multiple of 3 / 4, cluster (3 / 4, 1, 1)), once per three / four m-blocks.
-extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
-    mla_decode_sm90_mc_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  decode_kernel<__nv_bfloat16, kDense16, false, 2>(p, &k_map, nullptr, nullptr);
-}
-extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
-    mla_decode_sm90_mc_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  decode_kernel<__half, kDense16, false, 2>(p, &k_map, nullptr, nullptr);
-}
-extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
-    mla_decode_sm90_mc3_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  decode_kernel<__nv_bfloat16, kDense16, false, 3>(p, &k_map, nullptr, nullptr);
-}
-extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
-    mla_decode_sm90_mc3_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  decode_kernel<__half, kDense16, false, 3>(p, &k_map, nullptr, nullptr);
-}
-extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
-    mla_decode_sm90_mc4_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  decode_kernel<__nv_bfloat16, kDense16, false, 4>(p, &k_map, nullptr, nullptr);
-}
-extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
-    mla_decode_sm90_mc4_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  decode_kernel<__half, kDense16, false, 4>(p, &k_map, nullptr, nullptr);
-}
+// The compute-bound entries as clusters of N m-blocks (grid.x a multiple of N, cluster (N, 1, 1), dynamic smem
+// SM90_MC_SMEM_BYTES): each K block is loaded once per cluster, multicast into all of its CTAs. mc: N = 2, mc3, mc4.
+#define MLA_SM90_CLUSTER_ENTRY(NAME, T, N)                                                                                  \
+  extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)                                                          \
+      NAME(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {                       \
+    decode_kernel<T, kDense16, false, N>(p, &k_map, nullptr, nullptr);                                                   \
+  }
+MLA_SM90_CLUSTER_ENTRY(mla_decode_sm90_mc_bf16, __nv_bfloat16, 2)
+MLA_SM90_CLUSTER_ENTRY(mla_decode_sm90_mc_fp16, __half, 2)
+MLA_SM90_CLUSTER_ENTRY(mla_decode_sm90_mc3_bf16, __nv_bfloat16, 3)
+MLA_SM90_CLUSTER_ENTRY(mla_decode_sm90_mc3_fp16, __half, 3)
+MLA_SM90_CLUSTER_ENTRY(mla_decode_sm90_mc4_bf16, __nv_bfloat16, 4)
+MLA_SM90_CLUSTER_ENTRY(mla_decode_sm90_mc4_fp16, __half, 4)
+#undef MLA_SM90_CLUSTER_ENTRY
 // The FP8 cache (bf16 q): block SM90_FP8_THREADS, dynamic smem SM90_FP8_SMEM_BYTES (mla_config.h).
 extern "C" __global__ void __launch_bounds__(SM90_FP8_THREADS, 1)
     mla_decode_sm90_fp8_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,

@@ -80,9 +80,17 @@ struct KBuffers {
         ptx::tma_load_3d_multicast(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page, (1u << kMc) - 1);
     }
   }
-  // The same by block index (the loop's refills of block j).
-  __device__ __forceinline__ uint32_t count_block_group(int j, int g) const { return count_group(barrier(j), j & 1, g); }
-  __device__ __forceinline__ void load_block_group_if_last(uint32_t old, int j, int g, int page) const { load_group_if_last(old, barrier(j), buffer(j), g, page); }
+  // The loop's refill of group g of block j (one thread, once the group is free): issued now, or — the cluster
+  // entries' late form — counted now and loaded by refill_late at a later point of the caller; returns what refill_late takes.
+  static constexpr bool kLate = kMc > 1 && MLA_SM90_MC_LATE;
+  __device__ __forceinline__ uint32_t refill(int j, int g, int page) const {
+    if constexpr (kLate) return count_group(barrier(j), j & 1, g);
+    issue_group(j, g, page);
+    return 0;
+  }
+  __device__ __forceinline__ void refill_late(uint32_t count, int j, int g, int page) const {
+    if constexpr (kLate) load_group_if_last(count, barrier(j), buffer(j), g, page);
+  }
 
   // One thread: load group `group` of block j (page `page`) into its buffer, each slab on its own mbarrier.
   __device__ __forceinline__ void issue_group(int j, int group, int page) const {
