@@ -75,10 +75,16 @@ struct KBuffers {
   }
   __device__ __forceinline__ void load_group_if_last(uint32_t old, uint32_t bars, uint32_t dst, int g, int page) const {
     const int slab0 = g == kGroupA ? 0 : SM90_GROUP_A_SLABS, n = g == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
+#ifdef MLA_EXPERIMENT_MC_OWN  // EXPERIMENT: every CTA loads its own copy after its add (the add's wait kept, no sharing)
+    if (old != 0xffffffffu) {
+      for (int slab = slab0; slab < slab0 + n; ++slab) ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
+    }
+#else
     if (old % kMc == kMc - 1) {
       for (int slab = slab0; slab < slab0 + n; ++slab)
         ptx::tma_load_3d_multicast(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page, (1u << kMc) - 1);
     }
+#endif
   }
   // The loop's refill of group g of block j (one thread, once the group is free): issued now, or — the cluster
   // entries' late form — counted now and loaded by refill_late at a later point of the caller; returns what refill_late takes.
