@@ -138,14 +138,6 @@ constexpr int SM90_OFF_BAR = SM90_OFF_L + 2 * 64 * 4;                   // uint6
 constexpr int SM90_SMEM_BYTES = SM90_OFF_BAR + 2 * SM90_SLABS * 8 + 1024;  // + slack to align the base to 1024
 static_assert(SM90_SMEM_BYTES == 231824, "HOST mirrors this number");
 static_assert(SM90_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
-// The cluster entries (mla_decode_sm90_mc_{bf16,fp16}: cluster (2, 1, 1), grid.x even; mla_decode_sm90_mc3_* /
-// mc4_*: (3 / 4, 1, 1), grid.x a multiple of 3 / 4; HOST: otherwise as above, dynamic smem SM90_MC_SMEM_BYTES): the m-blocks of a cluster, all of
-// one SM part, load each K block once, multicast to all. Rank 0's shared memory counts each fill of buffer x, group g
-// (uint32[2][2], index 2x + g) as the CTAs free it.
-constexpr int SM90_MC_OFF_FILLS = SM90_OFF_BAR + 2 * SM90_SLABS * 8;
-constexpr int SM90_MC_SMEM_BYTES = SM90_MC_OFF_FILLS + 4 * 4 + 1024;
-static_assert(SM90_MC_SMEM_BYTES == 231840, "HOST mirrors this number");
-static_assert(SM90_MC_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
 }  // namespace mla
 
 namespace mla {

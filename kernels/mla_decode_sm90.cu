@@ -26,8 +26,7 @@
 //
 // Launch: grid (ceil(q_rows / 64), num_sm_parts, 1), block 256, dynamic smem mla::SM90_SMEM_BYTES. For one m-block
 // (q_rows ≤ 64, memory-bound) the host launches mla_decode_sm90_membound_{bf16,fp16}: the same kernel with the part's
-// first two K blocks requested one after the other (kStaggerFirst). For 2–4 m-blocks per cluster the host may launch
-// mla_decode_sm90_mc{,3,4}_*: clusters whose CTAs load each K block once, multicast (kMc; an experiment, session 35).
+// first two K blocks requested one after the other (kStaggerFirst).
 //
 // The same kernel over the FP8 cache (mla_decode_sm90_fp8_bf16, kFp8): a third warpgroup dequantises each K block
 // into the buffers (mla_sm90_fp8_producer.cuh) and the math warpgroups release a group where they would refill it.
@@ -70,10 +69,7 @@ namespace {
 // the bf16/fp16 cache's and rope_map unused.
 // kStaggerFirst (16-bit cache, the memory-bound entries): the part's first block 1 is issued only once its block 0 has
 // landed (issue_first_item, mla_sm90_kbuffers.cuh).
-// kMc > 1 (16-bit cache, m-blocks a multiple of kMc): the CTA is one of a kMc-CTA cluster, m-blocks kMc·i … kMc·i + kMc − 1
-// of the same SM part, whose K blocks are loaded once and multicast to all (KBuffers::fill_group_mc); all walk the
-// cluster's blocks.
-template <typename T, int kMode, bool kStaggerFirst = false, int kMc = 1>
+template <typename T, int kMode, bool kStaggerFirst = false>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
   constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse || kMode == kFp8SparsePair;
   constexpr bool kPair = kMode == kFp8SparsePair;  // a 2-CTA cluster sharing each block's gather (fp8_sparse_pair_producer)
@@ -118,15 +114,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       }
       if (!kSparse) ptx::prefetch_tensormap(rope_map);
     }
-    if constexpr (kMc > 1) {
-      for (int i = 0; i < 4; ++i) ptx::st_shared_u32(base + SM90_MC_OFF_FILLS + 4 * i, 0);
-    }
     ptx::fence_barrier_init();
     if (!kSparse) ptx::prefetch_tensormap(kmap);
   }
   __syncthreads();
-  // the peer's barriers (and the pair's fill counters) are initialised before any remote arrival, push or add
-  if constexpr (kPair || kMc > 1) ptx::cluster_sync();
+  if constexpr (kPair) ptx::cluster_sync();  // the peer's barriers are initialised before any remote arrival or push
 
   PartTrace tr;  // (-DMLA_SM90_TRACE: mla_sm90_part_trace.cuh)
   tr.entry();
@@ -153,10 +145,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   tr.math_begin();
 
   const int r_loc[2] = {warp * 16 + g, warp * 16 + g + 8};  // this thread's two rows of the m-block
-  const RowSet rs = kSparse ? row_set_token_padded(p, m_block, r_loc) : kMc > 1 ? row_set_cluster(p, m_block, r_loc, kMc) : row_set(p, m_block, r_loc);
+  const RowSet rs = kSparse ? row_set_token_padded(p, m_block, r_loc) : row_set(p, m_block, r_loc);
   const float scale_log2 = p.scale_softmax_log2;
-  KBuffers<kMode, kMc> kb{base, sBar, sBarEmpty, kmap, {0, 0}, 0};  // the K buffers (mla_sm90_kbuffers.cuh)
-  if constexpr (kMc > 1) kb.fill_counts = ptx::mapa_shared(base + SM90_MC_OFF_FILLS, 0);
+  KBuffers<kMode> kb{base, sBar, sBarEmpty, kmap, {0, 0}};  // the K buffers (mla_sm90_kbuffers.cuh)
 
   int n_prefetched = 0;   // leading blocks of this item the previous one already loaded (0, 1 or 2)
   bool q_ready = false;   // the previous item's epilogue already started loading our Q
@@ -306,9 +297,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
         ptx::named_barrier_sync(kScale1Ready, kBoth);  // WG1's softmax of block j+1 is done; all of WG0 is past V0L
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 1);
-        [[maybe_unused]] uint32_t mc_count = 0;  // (the cluster entries' late form: loaded after the rescale below)
         if constexpr (!kFp8) {
-          if (has2 && wg_tid == 0) mc_count = kb.refill(j + 2, kGroupA, page2);
+          if (has2 && wg_tid == 0) kb.issue_group(j + 2, kGroupA, page2);
         }
         float scale1[2];
 #pragma unroll
@@ -324,7 +314,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         scale_rows(o, scale1[0], scale1[1]);
 #pragma unroll
         for (int h = 0; h < 2; ++h) row_sum[h] *= scale1[h];
-        if (has2 && wg_tid == 0) kb.refill_late(mc_count, j + 2, kGroupA, page2);
 
         ptx::named_barrier_sync(kP1Ready, kBoth);
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 2);
@@ -353,14 +342,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         if constexpr (!kEarlyP0) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
           if (has3) {
             ptx::named_barrier_sync(kWg0Local, kOne);
-            if (wg_tid == 0) mc_count = kb.refill(j + 3, kGroupA, page3);
+            if (wg_tid == 0) kb.issue_group(j + 3, kGroupA, page3);
           }
         }
         if (has2) {
           issue_s_half<T, kGroupB>(s, sQ, sK0, kb.barrier(j + 2), kb.parity(j + 2), false);
           ptx::wgmma_commit();
         }
-        if (!kEarlyP0 && has3 && wg_tid == 0) kb.refill_late(mc_count, j + 3, kGroupA, page3);  // (behind S's B half)
         ptx::wgmma_wait<0>();  // unconditional: the compiler must see nothing in flight on every path
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 4);
         SPARSE_TRACE_NEXT(tr_it);
@@ -381,7 +369,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         const bool has1 = j + 1 < n_blocks, has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 0);
         int page2 = 0, page3 = 0;
-        [[maybe_unused]] uint32_t mc_count2 = 0;  // (the late form: K0.B loaded between the halves of S of block j+3)
         if (!kFp8 && wg_tid == 0) {
           if (has2) page2 = ptx::ld_plain(bt + j + 2);
           if (has3) page3 = ptx::ld_plain(bt + j + 3);
@@ -516,30 +503,22 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
           ptx::wgmma_commit();
           ptx::named_barrier_arrive(kP1Ready, kBoth);
-          [[maybe_unused]] uint32_t mc_count3 = 0;  // (the late form: loaded after the wait below)
           if (has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
             ptx::wgmma_wait<1>();
             ptx::named_barrier_sync(kWg1Local, kOne);
-            if (wg_tid == 0) mc_count3 = kb.refill(j + 3, kGroupB, page3);
+            if (wg_tid == 0) kb.issue_group(j + 3, kGroupB, page3);
           }
           ptx::wgmma_wait<0>();
-          if (has3 && wg_tid == 0) kb.refill_late(mc_count3, j + 3, kGroupB, page3);
           if (has2) {  // K0.B is dead once P0·V0R is done
             ptx::named_barrier_sync(kWg1Local, kOne);
-            if (wg_tid == 0) mc_count2 = kb.refill(j + 2, kGroupB, page2);
+            if (wg_tid == 0) kb.issue_group(j + 2, kGroupB, page2);
           }
         }
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 3);
-        // (the late form: K0.B's load between S's halves — after its B half, whose slabs this warpgroup's own refill
-        // brings, before its A half, which waits for warpgroup 0's refill of K1.A, loaded only after S of block j+2's B
-        // half, which waits for this one: any later would be a cycle)
         if (has3 && !kPv0First) {  // S of block j+3: its B half was issued first
           issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), true);
-          if (has2 && wg_tid == 0) kb.refill_late(mc_count2, j + 2, kGroupB, page2);
           issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), false);
           ptx::wgmma_commit();
-        } else if (has2 && wg_tid == 0) {
-          kb.refill_late(mc_count2, j + 2, kGroupB, page2);
         }
         ptx::wgmma_wait<0>();
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 4);
@@ -560,14 +539,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     kb.fills[0] += (n_blocks + 1) >> 1;
     kb.fills[1] += n_blocks >> 1;
     n_prefetched = min(n_next, kStaggerItems ? 1 : 2);  // staggered: the next item's block 1 is issued at its top
-    // kMc > 1: a peer's thread loads into this CTA's group once all have counted themselves, so this warpgroup's last
-    // reads of it (its P·V, behind the loop's last wgmma wait) are done in every warp before thread 0 counts
-    if constexpr (kMc > 1) {
-      if (n_prefetched > 0) {  // (constant ids: a computed one makes ptxas reserve all 16 barriers)
-        if (wg == 0) ptx::named_barrier_sync(kWg0Local, kOne);
-        else ptx::named_barrier_sync(kWg1Local, kOne);
-      }
-    }
     if (!kFp8 && wg_tid == 0 && n_prefetched > 0) {  // FP8: the producer is already on the next item
       const int page0 = next_page0, page1 = next_page1;  // (loaded at the item's top)
       const int group = wg == 0 ? kGroupA : kGroupB;
@@ -599,8 +570,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     tr.rows_stored();
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's
   }
-  // (kPair: the producer's side is after its loop; kMc > 1: a peer may still load into this CTA or add to its counters)
-  if constexpr (kPair || kMc > 1) ptx::cluster_sync();
+  if constexpr (kPair) ptx::cluster_sync();  // (the producer's side: after its loop)
   tr.write(p, m_block, tid);
 }
 
@@ -623,20 +593,6 @@ extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
     mla_decode_sm90_membound_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
   decode_kernel<__half, kDense16, true>(p, &k_map, nullptr, nullptr);
 }
-// The compute-bound entries as clusters of N m-blocks (grid.x a multiple of N, cluster (N, 1, 1), dynamic smem
-// SM90_MC_SMEM_BYTES): each K block is loaded once per cluster, multicast into all of its CTAs. mc: N = 2, mc3, mc4.
-#define MLA_SM90_CLUSTER_ENTRY(NAME, T, N)                                                                                  \
-  extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)                                                          \
-      NAME(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {                       \
-    decode_kernel<T, kDense16, false, N>(p, &k_map, nullptr, nullptr);                                                   \
-  }
-MLA_SM90_CLUSTER_ENTRY(mla_decode_sm90_mc_bf16, __nv_bfloat16, 2)
-MLA_SM90_CLUSTER_ENTRY(mla_decode_sm90_mc_fp16, __half, 2)
-MLA_SM90_CLUSTER_ENTRY(mla_decode_sm90_mc3_bf16, __nv_bfloat16, 3)
-MLA_SM90_CLUSTER_ENTRY(mla_decode_sm90_mc3_fp16, __half, 3)
-MLA_SM90_CLUSTER_ENTRY(mla_decode_sm90_mc4_bf16, __nv_bfloat16, 4)
-MLA_SM90_CLUSTER_ENTRY(mla_decode_sm90_mc4_fp16, __half, 4)
-#undef MLA_SM90_CLUSTER_ENTRY
 // The FP8 cache (bf16 q): block SM90_FP8_THREADS, dynamic smem SM90_FP8_SMEM_BYTES (mla_config.h).
 extern "C" __global__ void __launch_bounds__(SM90_FP8_THREADS, 1)
     mla_decode_sm90_fp8_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,

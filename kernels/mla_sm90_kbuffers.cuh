@@ -19,85 +19,25 @@
 
 namespace {
 
-// kMc > 1 (the cluster entries, 16-bit cache; kMc ≤ 4): the kMc CTAs of a cluster (m-blocks kMc·i … kMc·i + kMc − 1 of one SM
-// part) walk the same blocks and fill their buffers together; each fill of a group is one TMA load per slab, multicast
-// to all of them.
-// MLA_SM90_MC_LATE (an experiment, default off): the cluster entries' loop refills counted at the refill point and
-// loaded (if this CTA came last) a little later (KBuffers::count_group / load_group_if_last).
-#ifndef MLA_SM90_MC_LATE
-#define MLA_SM90_MC_LATE 0
-#endif
-
-template <int kMode, int kMc = 1>
+template <int kMode>
 struct KBuffers {
   uint32_t base;            // the 1024-aligned shared memory (K0 and K1 at SM90_OFF_K0 / SM90_OFF_K1 from it)
   uint32_t sBar;            // buffer x, slab y's full barrier: sBar + 8·(9x + y)
   uint32_t sBarEmpty;       // FP8: buffer x, group g's empty barrier: sBarEmpty + 16x + 8g
   const CUtensorMap* kmap;  // 16-bit cache: its tensor map
   uint32_t fills[2];        // completed fills of K0 / K1 before the current item (mbarrier phases)
-  uint32_t fill_counts;     // kMc > 1: rank 0's fill counters (shared::cluster address of uint32[2][2], SM90_MC_OFF_FILLS)
 
   __device__ __forceinline__ uint32_t parity(int j) const { return (fills[j & 1] + (j >> 1)) & 1; }
   __device__ __forceinline__ uint32_t buffer(int j) const { return (j & 1) ? base + SM90_OFF_K1 : base + SM90_OFF_K0; }
   __device__ __forceinline__ uint32_t barrier(int j) const { return sBar + 8 * SM90_SLABS * (j & 1); }  // slab 0's; slab y: + 8y
   // One thread: slabs [slab0, slab0 + n) of the 16-bit K block `page` into buffer `dst`, each on its own mbarrier of
   // `bars` (slab y's: bars + 8y). The first item's blocks, an item's refills and the next item's prefetch.
-  // kMc > 1: [slab0, slab0 + n) is group A, group B or both (every caller's range), each filled by fill_group_mc.
   __device__ __forceinline__ void issue_slabs(uint32_t bars, uint32_t dst, int slab0, int n, int page) const {
-    if constexpr (kMc > 1) {
-      const int x = bars == sBar ? 0 : 1;
-      if (slab0 == 0) fill_group_mc(bars, dst, x, kGroupA, page);
-      if (slab0 + n == SM90_SLABS) fill_group_mc(bars, dst, x, kGroupB, page);
-    } else {
-      for (int slab = slab0; slab < slab0 + n; ++slab) {
-        ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
-        ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
-      }
+    for (int slab = slab0; slab < slab0 + n; ++slab) {
+      ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
+      ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
     }
   }
-  // kMc > 1, one thread of each CTA per fill of group g of buffer x (every CTA of the cluster makes the same fills in the
-  // same order: same part, same blocks — the decode gives all of them the cluster's causal border): this CTA's slab
-  // barriers expect the group's bytes, then it counts itself on rank 0's counter of (x, g). Each counts once per fill
-  // and a fill cannot begin before the previous one of (x, g) was consumed by all, so the count is kMc·f … kMc·f + kMc − 1
-  // during fill f: the CTA that finds kMc·f + kMc − 1 came last — all have freed the group (the add is acquire-release
-  // at cluster scope: the others' reads of the old block are done before their adds) — and loads the group into all of
-  // them. Nobody waits.
-  __device__ __forceinline__ void fill_group_mc(uint32_t bars, uint32_t dst, int x, int g, int page) const {
-    load_group_if_last(count_group(bars, x, g), bars, dst, g, page);
-  }
-  // fill_group_mc in two halves (MLA_SM90_MC_LATE, the loop's refills): count_group (expect the bytes, add; the old count)
-  // now, load_group_if_last later — the add's round trip to rank 0 then overlaps the caller's next instructions instead
-  // of holding its warp (and so its warpgroup's next wgmma) at the compare.
-  __device__ __forceinline__ uint32_t count_group(uint32_t bars, int x, int g) const {
-    const int slab0 = g == kGroupA ? 0 : SM90_GROUP_A_SLABS, n = g == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
-    for (int slab = slab0; slab < slab0 + n; ++slab) ptx::mbarrier_arrive_expect_tx(bars + 8 * slab, SM90_SLAB_BYTES);
-    return ptx::atom_add_cluster(fill_counts + 4 * (2 * x + g), 1);
-  }
-  __device__ __forceinline__ void load_group_if_last(uint32_t old, uint32_t bars, uint32_t dst, int g, int page) const {
-    const int slab0 = g == kGroupA ? 0 : SM90_GROUP_A_SLABS, n = g == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS;
-#ifdef MLA_EXPERIMENT_MC_OWN  // EXPERIMENT: every CTA loads its own copy after its add (the add's wait kept, no sharing)
-    if (old != 0xffffffffu) {
-      for (int slab = slab0; slab < slab0 + n; ++slab) ptx::tma_load_3d(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page);
-    }
-#else
-    if (old % kMc == kMc - 1) {
-      for (int slab = slab0; slab < slab0 + n; ++slab)
-        ptx::tma_load_3d_multicast(dst + slab * SM90_SLAB_BYTES, kmap, bars + 8 * slab, slab * 64, 0, page, (1u << kMc) - 1);
-    }
-#endif
-  }
-  // The loop's refill of group g of block j (one thread, once the group is free): issued now, or — the cluster
-  // entries' late form — counted now and loaded by refill_late at a later point of the caller; returns what refill_late takes.
-  static constexpr bool kLate = kMc > 1 && MLA_SM90_MC_LATE;
-  __device__ __forceinline__ uint32_t refill(int j, int g, int page) const {
-    if constexpr (kLate) return count_group(barrier(j), j & 1, g);
-    issue_group(j, g, page);
-    return 0;
-  }
-  __device__ __forceinline__ void refill_late(uint32_t count, int j, int g, int page) const {
-    if constexpr (kLate) load_group_if_last(count, barrier(j), buffer(j), g, page);
-  }
-
   // One thread: load group `group` of block j (page `page`) into its buffer, each slab on its own mbarrier.
   __device__ __forceinline__ void issue_group(int j, int group, int page) const {
     issue_slabs(barrier(j), buffer(j), group == kGroupA ? 0 : SM90_GROUP_A_SLABS,

@@ -43,16 +43,6 @@ __device__ __forceinline__ RowSet row_set(const MlaDecodeParams& p, int m_block,
   return rs;
 }
 
-// The cluster entries of the Hopper kernel (kMc): the `cluster` CTAs of a cluster (m-blocks cluster·i … cluster·i +
-// cluster − 1) load the same K blocks, so all take the cluster's causal border (its last m-block's last row; every row
-// keeps its own mask in Slice::row_end).
-__device__ __forceinline__ RowSet row_set_cluster(const MlaDecodeParams& p, int m_block, const int (&r_loc)[2], int cluster) {
-  RowSet rs = row_set(p, m_block, r_loc);
-  const int last = m_block - m_block % cluster + cluster - 1;
-  rs.s_last = (min(p.q_rows, (last + 1) * GEN_BLOCK_M) - 1) / p.h_q;
-  return rs;
-}
-
 // Sparse decode (every query token has its own index list, so an m-block must not span two tokens): each query
 // token's heads padded to whole m-blocks of 64, ceil(h_q / 64) m-blocks per token. m-block → (token s, heads
 // 64·(m_block mod that) + 0…63); the folded row s·h_q + head of a real head, q_rows for a padding head (so that every

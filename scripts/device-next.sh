@@ -5,11 +5,7 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
-#   mc        ~8 min: 'hopper''s compute-bound rows as clusters of 2, 3 or 4 m-blocks, each K block multicast to the cluster
-#             (FLASH_MLA_EXPERIMENT_MC=2 / 4; 4 also allows 3) — decode GPU test, A/B on the ≥ 2 m-block rows, property
-#             GPU test, memcheck + racecheck
-#   mcl       ~4 min: mc's loop refills counted early and loaded late (.variants/mcl: -DMLA_SM90_MC_LATE=1, in the pack)
-#             against the shipped cluster entries (both FLASH_MLA_EXPERIMENT_MC=4) — its decode GPU test, then the A/B
+#   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
 #   s34b      ~7 min: pwh (the power-of-two dequantisation per step), mr (raw requests by warpgroup 0), mrp (both) —
 #             FP8 GPU tests, A/B against shipped / pwo2, per-block traces of the dense FP8 entry (session 34's queue, first)
 #   s34c      ~5 min: pwh's sanitizers, pws (the paired sparse producer too) tests + sparse#9/#11, dense-as-sparse at 64/128 rows
@@ -100,7 +96,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: mc | mcl | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -481,39 +477,6 @@ case $step in
       vs="$vs .variants/$v"
     done
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
-    ;;
-  mc)
-    # (~8 min) session 35's cluster entries of 'hopper' (mla_decode_sm90_mc_* for 2 m-blocks per cluster, mc3_* / mc4_*
-    # for 3 / 4; host switch FLASH_MLA_EXPERIMENT_MC=N: sizes up to N; emulated, not yet run on a GPU): the m-blocks of a
-    # cluster load each K block once, multicast into all (the last CTA to free a group loads it). In the order that
-    # keeps the most if the call runs out: how many clusters of 2 / 3 / 4 fit at once; the decode GPU test with MC=4 (a
-    # gate: a hang stops the step); two rounds of off / 2 / 4 on every ≥ 2 m-block row of the sweep and serving sets and
-    # scripts/mc-extra.json (3 and 6 m-blocks: s_q 3); the property GPU test; memcheck and racecheck on S1, S6 (pairs,
-    # fours). MC_CASES: property cases (default 60).
-    timeout 60 node scripts/cluster-occupancy.mjs 2>&1 | tee "$out/mc-occupancy.txt"
-    mc_test() {
-      local s rc; s=$(date +%s); FLASH_MLA_EXPERIMENT_MC=4 FLASH_MLA_GPU_PROPERTY_CASES=${MC_CASES:-60} gpu timeout 150 node --test dist/test/$1.test.js > "$out/mc-$1.log" 2>&1
-      rc=$?; echo "$1 GPU test (mc) rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/mc-$1.log" | tail -4
-      [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
-      return 0
-    }
-    mc_test gpu-decode
-    ab_rounds mc "sweep:10,12,14,26,28,30 serving:S1,S6,S8,S9,S12 scripts/mc-extra.json" FLASH_MLA_EXPERIMENT_MC= FLASH_MLA_EXPERIMENT_MC=2 FLASH_MLA_EXPERIMENT_MC=4
-    mc_test gpu-property
-    for tool in memcheck racecheck; do
-      s=$(date +%s); FLASH_MLA_EXPERIMENT_MC=4 timeout 120 compute-sanitizer --tool $tool --print-limit 6 node dist/src/cli.js bench --configs serving:S1,S6 --iters 1 --warmup 0 --check-samples 1 > "$out/mc-$tool.log" 2>&1
-      echo "$tool rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/mc-$tool.log" | tail -1)"; grep -aE "^S[0-9]" "$out/mc-$tool.log" | cut -c1-100 | head -4
-    done
-    ;;
-  mcl)
-    # (~4 min) the cluster entries' late form (MLA_SM90_MC_LATE=1: each loop refill's add made at the refill point, its
-    # old count checked — and the multicast issued if this CTA came last — after the next rescale, S half or wait), so
-    # that the DSMEM round trip does not hold the warpgroup's next wgmma. Run after `mc` if the clusters lost time on
-    # the 2-m-block rows there. Pack: tar czf .variants/pack/pv.tgz .variants/{…,mcl}
-    s=$(date +%s); FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/mcl)/ FLASH_MLA_EXPERIMENT_MC=4 gpu timeout 180 node --test dist/test/gpu-decode.test.js > "$out/mcl-gpu-decode.log" 2>&1
-    rc=$?; echo "gpu-decode (mcl) rc=$rc ($(( $(date +%s) - s )) s)"; summary "$out/mcl-gpu-decode.log" | tail -4
-    [ "$rc" = 124 ] && { echo "timed out: a hang? stopping"; exit 1; }
-    ab_rounds mcl "sweep:10,14,28,30 serving:S1,S6,S8,S9" dist/kernels@FLASH_MLA_EXPERIMENT_MC=4 .variants/mcl@FLASH_MLA_EXPERIMENT_MC=4
     ;;
   s34b)
     # (~7 min) session 34's dense FP8 producer experiments, built and emulated: pwh (-DMLA_SM90_FP8_POW2_DEQUANT=1: e4m3 →

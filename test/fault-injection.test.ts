@@ -1152,67 +1152,36 @@ const scenarios: Record<string, FakeCudaScenario> = {
     },
   },
 
-  'hopper-mc': {
-    title: "an sm_90 device with FLASH_MLA_EXPERIMENT_MC=4: 'hopper' decodes of 2, 3 and 4 m-blocks launch the 2-, 3- and 4-CTA cluster entries (cluster (n, 1, 1), their shared memory), 1 or 5 m-blocks the plain ones; the occupancy query failing → the plain entry, asked again next time; a launch failing → CudaError, nothing kept",
-    env: { ...H100, FLASH_MLA_EXPERIMENT_MC: '4' },
-    run(f) {
-      const notes: string[] = [];
-      for (const [hQ, entry] of [[128, 'mla_decode_sm90_mc_bf16'], [192, 'mla_decode_sm90_mc3_bf16'], [256, 'mla_decode_sm90_mc4_bf16'], [64, 'mla_decode_sm90_membound_bf16'], [320, 'mla_decode_sm90_bf16']] as const) {
-        const p = problem([100, 30], hQ);
-        const before = f.stat(`ran:${entry}`);
-        decodeStep(p)();
-        healthy(f);
-        assert.equal(f.stat(`ran:${entry}`) - before, 1, `h_q ${hQ} (${Math.ceil(hQ / 64)} m-blocks): ${entry} did not run`);
-        const cluster = ['x', 'y', 'z'].map((x) => f.stat(`ran:${entry}:cluster.${x}`));
-        const size = hQ === 64 || hQ === 320 ? 1 : hQ / 64;
-        assert.deepEqual(cluster, [size, 1, 1], `h_q ${hQ}: its cluster shape`);
-        if (size > 1) {
-          assert.equal(f.stat(`ran:${entry}:smem`), MLA_CONFIG.SM90_MC_SMEM_BYTES);
-          assert.equal(f.stat(`ran:${entry}:grid.x`), size);
-        }
-        notes.push(`h_q ${hQ}: ${entry}, cluster (${cluster.join(', ')})`);
-      }
-      // the occupancy query fails (asked once per launch shape and kernel: here, for the fp16 entry's first decode) → that
-      // decode runs on the plain fp16 entry, nothing kept; the next one asks again and runs the cluster entry
-      const p = problem([100, 30], 128);
-      const q16 = Tensor.empty([2, 1, 128, 576], { dtype: 'fp16', backend: 'cuda' });
-      const k16 = Tensor.empty([4, 64, 1, 576], { dtype: 'fp16', backend: 'cuda' });
-      const step16 = () => {
-        const r = flashMlaWithKvcache(q16, k16, p.blockTable, p.seqlens, 512, p.md.tileSchedulerMetadata, p.md.numSplits);
-        r.out.dispose();
-        r.lse.dispose();
-      };
-      const base = live(f);
-      f.arm('cuOccupancyMaxActiveClusters@1=CUDA_ERROR_INVALID_VALUE');
-      step16();
-      f.arm('');
-      healthy(f);
-      noLeak(f, base, 'the occupancy query failing');
-      assert.equal(f.stat('ran:mla_decode_sm90_fp16'), 1, 'the query failed: the plain fp16 entry did not run');
-      assert.equal(f.stat('ran:mla_decode_sm90_mc_fp16'), 0, 'the query failed: the cluster entry ran');
-      step16();
-      healthy(f);
-      assert.equal(f.stat('ran:mla_decode_sm90_mc_fp16'), 1, 'the query asked again: the fp16 cluster entry did not run');
-      const warm = live(f);
-      assert.equal(sweep(f, 'cuLaunchKernelEx', NO_RESOURCES, decodeStep(p), warm), 2);
-      notes.push('the occupancy query failing → the plain entry, nothing kept, asked again next time; decode/combine launches failing → CudaError');
-      return notes;
-    },
-  },
-
   'cluster-fit': {
-    title: "an sm_90 device whose SMs come in groups of 3 (clusters of 2 fit one per group: 44 at once, not the 66 a 132-CTA grid needs): the paired sparse entry and the 'hopper' cluster entries (FLASH_MLA_EXPERIMENT_MC=1) fall back to their one-CTA entries",
-    env: { ...H100, FAKE_CUDA_SM_GROUP: '3', FLASH_MLA_EXPERIMENT_MC: '1' },
+    title: "an sm_90 device whose SMs come in groups of 3 (clusters of 2 fit one per group: 44 at once, not the 66 a 132-CTA grid needs): the paired sparse entry falls back to its one-CTA entry; the occupancy query failing → the one-CTA entry too, asked again next time",
+    env: { ...H100, FAKE_CUDA_SM_GROUP: '3' },
     run(f) {
-      decodeStep(problem([100, 30], 128))();
-      healthy(f);
-      assert.equal(f.stat('ran:mla_decode_sm90_bf16'), 1, "h_q 128 did not fall back to 'hopper''s plain entry");
-      assert.equal(f.stat('ran:mla_decode_sm90_mc_bf16'), 0, 'the cluster entry ran although its clusters do not fit at once');
-      sparseCase().decode({ kernel: 'hopper' })();
+      const c = sparseCase();
+      c.decode({ kernel: 'hopper' })();
       healthy(f);
       assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_bf16'), 1, 'sparse h_q 128 did not fall back to the single entry');
       assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_pair_bf16'), 0, 'the paired entry ran although its clusters do not fit at once');
-      return ["h_q 128 dense and sparse: the one-CTA entries (44 clusters of 2 at once, 66 needed)"];
+      return ['sparse h_q 128: the single entry (44 clusters of 2 at once, 66 needed)'];
+    },
+  },
+
+  'cluster-query': {
+    title: 'an sm_90 device: the paired sparse entry runs where its clusters fit; its occupancy query failing (not stickily) → that decode on the single entry, no error; the next asks again and pairs, with no more device memory than the first',
+    env: H100,
+    run(f) {
+      const c = sparseCase();
+      f.arm('cuOccupancyMaxActiveClusters@1=CUDA_ERROR_INVALID_VALUE');
+      c.decode({ kernel: 'hopper' })();
+      f.arm('');
+      healthy(f);
+      assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_bf16'), 1, 'the query failed: the single entry did not run');
+      assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_pair_bf16'), 0, 'the query failed: the paired entry ran');
+      const warm = live(f);
+      c.decode({ kernel: 'hopper' })();
+      healthy(f);
+      noLeak(f, warm, 'the decode after the failed query');
+      assert.equal(f.stat('ran:mla_decode_sm90_fp8_sparse_pair_bf16'), 1, 'the query asked again: the paired entry did not run');
+      return ['the occupancy query failing → the single entry, no error; asked again next time → the paired entry'];
     },
   },
 };

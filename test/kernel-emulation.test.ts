@@ -179,28 +179,11 @@ const TIMINGS = {
   'late TMA': { note: 'TMA tiles land only when no thread can run', env: { FAKE_CUDA_EMU_TMA: 'late' } },
 } as const;
 
-/**
- * `mc`: the multi-m-block cases on the cluster entries (FLASH_MLA_EXPERIMENT_MC=4: each K block loaded once per cluster
- * of m-blocks, multicast into all): two m-blocks on mla_decode_sm90_mc_* (h_q 64 × s_q 2 causal: the pair walks m-block
- * 1's blocks), and more cases: four m-blocks on mla_decode_sm90_mc4_* (h_q 128 × s_q 2 and h_q 64 × s_q 4 causal: two or
- * four causal borders in one cluster; the 4-SM device gives one SM part, so the items are whole requests), three on
- * mla_decode_sm90_mc3_* (h_q 64 × s_q 3 causal; 3 of the 4 SMs).
- */
-const HOPPER_MC_MORE_CASES: HopperCase[] = [
-  { spec: { b: 3, sQ: 3, hQ: 64, hKv: 1, d: 576, seqlens: [130, 66, 2], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true },
-  { spec: { b: 2, sQ: 3, hQ: 64, hKv: 1, d: 576, seqlens: [65, 200], dtype: 'fp16', fp8: false, scale: 0.5 }, causal: true },
-  { spec: { b: 3, sQ: 2, hQ: 128, hKv: 1, d: 576, seqlens: [129, 66, 2], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true },
-  { spec: { b: 2, sQ: 4, hQ: 64, hKv: 1, d: 576, seqlens: [130, 3], dtype: 'fp16', fp8: false, scale: 0.5 }, causal: true },
-  { spec: { b: 2, sQ: 1, hQ: 256, hKv: 1, d: 576, seqlens: [200, 64], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: false },
-  { spec: { b: 1, sQ: 4, hQ: 64, hKv: 1, d: 576, seqlens: [65], dtype: 'bf16', fp8: false, scale: 0.5 }, causal: true },
-];
-function hopperScenario(timing: keyof typeof TIMINGS, mc = false): Scenario {
+function hopperScenario(timing: keyof typeof TIMINGS): Scenario {
   const entry = 'mla_decode_sm90_';
   return {
-    title: mc
-      ? `the Hopper kernel's cluster entries (mla_decode_sm90_mc_*, mc3_*, mc4_*: each K block multicast to a cluster of 2, 3 or 4 m-blocks; FLASH_MLA_EXPERIMENT_MC=4) against the oracle on the 'hopper' cases and cases of three and four m-blocks (${TIMINGS[timing].note})`
-      : `the Hopper kernel ('hopper', the default on sm_90; passed the GPU suite on an H200, so this checks the TMA/mbarrier/wgmma emulation) against the oracle: many short items per SM part, a split request, causal s_q 2, two m-blocks, bf16/fp16 (${TIMINGS[timing].note})`,
-    env: { ...HOPPER_ENV, ...TIMINGS[timing].env, ...(mc ? { FLASH_MLA_EXPERIMENT_MC: '4' } : {}) },
+    title: `the Hopper kernel ('hopper', the default on sm_90; passed the GPU suite on an H200, so this checks the TMA/mbarrier/wgmma emulation) against the oracle: many short items per SM part, a split request, causal s_q 2, two m-blocks, bf16/fp16 (${TIMINGS[timing].note})`,
+    env: { ...HOPPER_ENV, ...TIMINGS[timing].env },
     run(seed) {
       assert.equal(getBackend('cuda').decodeKernels()[0], 'hopper', "the emulated sm_90 device must select 'hopper' by default");
       const seen = new Set<string>();
@@ -217,20 +200,14 @@ function hopperScenario(timing: keyof typeof TIMINGS, mc = false): Scenario {
       );
       const missing = ALL_TRANSITIONS.filter((t) => !seen.has(t));
       assert.deepEqual(missing, [], 'item transitions (blocks → next item\'s blocks) the cases no longer exercise');
-      if (mc) HOPPER_MC_MORE_CASES.forEach(({ spec, causal }, k) => notes.push(decodeCase(spec, seed + 100 + k, causal, { kernel: 'hopper' })));
       // the emulator ran the kernel (not some other decode): both entries of each dtype — the memory-bound one (first
-      // loads staggered) for one m-block (≤ 64 rows), the other for more (mc: the 2- and 4-CTA cluster entries)
+      // loads staggered) for one m-block (≤ 64 rows), the other for more
       const f = bindFakeCuda();
-      const names = ['bf16', 'fp16'].flatMap((dt) => (mc ? [`${entry}mc_${dt}`, `${entry}mc3_${dt}`, `${entry}mc4_${dt}`] : [`${entry}${dt}`]).concat(`${entry}membound_${dt}`));
+      const names = ['bf16', 'fp16'].flatMap((dt) => [`${entry}${dt}`, `${entry}membound_${dt}`]);
       const runs = names.map((name) => f.stat(`emulated:${name}`));
-      const mBlocks = (c: HopperCase) => Math.ceil((c.spec.sQ * c.spec.hQ) / 64);
       names.forEach((name, i) => {
-        const dt = name.endsWith('fp16') ? 'fp16' : 'bf16';
-        const kind = name.includes('membound') ? 1 : name.includes('mc4') ? 4 : name.includes('mc3') ? 3 : mc ? 2 : 0;
-        const wanted = [...HOPPER_CASES, ...(mc ? HOPPER_MC_MORE_CASES : [])].some((c) => {
-          const m = mBlocks(c);
-          return c.spec.dtype === dt && (m === 1 ? kind === 1 : kind === 0 || kind === [4, 3, 2].find((size) => m % size === 0));
-        });
+        const dt = name.endsWith('fp16') ? 'fp16' : 'bf16', membound = name.includes('membound');
+        const wanted = HOPPER_CASES.some((c) => c.spec.dtype === dt && c.spec.sQ * c.spec.hQ <= 64 === membound);
         assert.ok(runs[i] > 0 || !wanted, `${name} never ran`);
       });
       notes.push(`emulated launches: ${names.map((n, i) => `${n} ×${runs[i]}`).join(', ')}`);
@@ -558,7 +535,6 @@ const FULL = process.env.FLASH_MLA_EMULATION === 'full';
 
 const scenarios: Record<string, Scenario> = {
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper${timing === 'issue' ? '' : `, ${timing}`}`, hopperScenario(timing)])),
-  ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper mc${timing === 'issue' ? '' : `, ${timing}`}`, hopperScenario(timing, true)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-fp8${timing === 'issue' ? '' : `, ${timing}`}`, hopperFp8Scenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-sparse${timing === 'issue' ? '' : `, ${timing}`}`, hopperSparseScenario(timing)])),
   ...Object.fromEntries((Object.keys(TIMINGS) as (keyof typeof TIMINGS)[]).map((timing) => [`hopper-small${timing === 'issue' ? '' : `, ${timing}`}`, smallRowScenario(timing)])),
@@ -1038,28 +1014,6 @@ if (scenarioName) {
       assert.match(ropePushed.stderr, againstPush, ropePushed.stderr);
       assert.match(ropePushed.stderr, /then st\.shared [^\n]*mla_sm90_math\.cuh/, ropePushed.stderr);
       for (const [what, r] of [['no peer-empty wait', noPeerEmpty], ['slab 8 bulk-pushed', ropePushed]] as const) t.diagnostic(`${what}: ${note(r)}`);
-    });
-
-    // The cluster entries of 'hopper' (FLASH_MLA_EXPERIMENT_MC=4): the CTA that counts itself first on a fill's counter
-    // loads it (into the peers before they freed the group → a race), or a warpgroup counts itself for the next item's
-    // first blocks without its warp barrier after the loop (its other warps' last P·V reads unordered before a peer's
-    // multicast → WAR).
-    it("planted bugs in 'hopper''s cluster entries: the first CTA of a fill loads it → a race, no warpgroup barrier before the next item's fills → WAR; its late form (MLA_SM90_MC_LATE) passes 'hopper mc'", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (three more emulator builds, ~25 s)' }, async (t) => {
-      const kb = 'mla_sm90_kbuffers.cuh';
-      const builds = {
-        firstLoads: buildFakeCuda({ emulate: true, plant: [[kb, '    if (old % kMc == kMc - 1) {', '    if (old % kMc == 0) {']] }),
-        noItemBarrier: buildFakeCuda({ emulate: true, plant: [['mla_decode_sm90.cu', '        if (wg == 0) ptx::named_barrier_sync(kWg0Local, kOne);\n        else ptx::named_barrier_sync(kWg1Local, kOne);\n', '']] }),
-      };
-      const seed = freshSeed();
-      const late = buildFakeCuda({ emulate: true, plant: [[kb, '#define MLA_SM90_MC_LATE 0', '#define MLA_SM90_MC_LATE 1']] });
-      const [firstLoads, noItemBarrier, lateRun] = await Promise.all([runScenario(builds.firstLoads, 'hopper mc', seed), runScenario(builds.noItemBarrier, 'hopper mc', seed), runScenario(late, 'hopper mc, late TMA', seed)]);
-      assert.equal(lateRun.status, 0, `the late form (MLA_SM90_MC_LATE=1) failed 'hopper mc, late TMA' (seed ${seed}):\n${lateRun.stderr}`);
-      const note = (r: { stderr: string }) => /the fake driver's last note: ([^\n]*)/.exec(r.stderr)?.[1].slice(0, 500);
-      for (const r of [firstLoads, noItemBarrier]) assert.notEqual(r.status, 0, r.stderr);
-      const raceOnLoad = /emulated mla_decode_sm90_mc4?_(bf16|fp16): [^\n]*(a TMA load into shared [^\n]*while wgmma|shared-memory race [^\n]*TMA load)/;
-      assert.match(firstLoads.stderr, raceOnLoad, firstLoads.stderr);
-      assert.match(noItemBarrier.stderr, /emulated mla_decode_sm90_mc4?_(bf16|fp16): [^\n]*shared-memory race \(WAR\)[^\n]*TMA load \(cp\.async\.bulk\.tensor\)/, noItemBarrier.stderr);
-      for (const [what, r] of [['the first CTA loads', firstLoads], ['no item barrier', noItemBarrier]] as const) t.diagnostic(`${what}: ${note(r)}`);
     });
 
     // The same for hopper-small's sparse entry (the register-A datapath over whole-row stages): its wait for the gathered

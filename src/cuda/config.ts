@@ -21,8 +21,6 @@ export const MLA_CONFIG = {
   /** Hopper decode kernel (64 folded rows per CTA as well: GEN_BLOCK_M = the scheduler's BLOCK_SIZE_M). */
   SM90_THREADS: 256,
   SM90_SMEM_BYTES: 231824,
-  /** Its 2-CTA cluster entries (mla_decode_sm90_mc_*: the two m-blocks of a pair share each K block's TMA, multicast). */
-  SM90_MC_SMEM_BYTES: 231840,
   /** The Hopper kernel over the FP8 cache (mla_decode_sm90_fp8_bf16): a third, producer warpgroup. */
   SM90_FP8_THREADS: 384,
   SM90_FP8_SMEM_BYTES: 231872,

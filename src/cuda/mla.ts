@@ -12,7 +12,7 @@ import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { splitOverheadBlocks, wholeSlackSplits } from '../mla/schedule.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
-import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel, type LaunchOptions } from './runtime.js';
+import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { combineStageBytes, decodeParamsOf, launchExperiment, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
 import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, SMALL_ROW_DEFAULT_MAX_ROWS, smallRowMaxRows, smallRowMisfit } from './features.js';
 import { cudaMemory } from './memory.js';
@@ -119,21 +119,6 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
     sharedBytes: smemOf('generic-small'),
   },
 ];
-
-/**
- * The cluster sizes a 'hopper' decode of `qRows` folded rows may run on, largest first (kernels/mla_decode_sm90.cu
- * `mla_decode_sm90_mc_*` for 2, `mla_decode_sm90_mc3_*` / `mc4_*` for 3 / 4): the m-blocks of a cluster, all of one SM
- * part, load each K block once, multicast into all of them — the compute-bound rows stream K from L2 once per cluster
- * instead of once per m-block. A size must divide the m-block count; the launch takes the first whose clusters all fit
- * at once (Kernel.clustersFit), else the plain entry. An experiment until it is timed: FLASH_MLA_EXPERIMENT_MC=N allows
- * sizes up to N (2, 3 or 4; 1 means 2); unset, none.
- */
-export function hopperMulticastSizes(qRows: number, clusterLaunch: boolean): number[] {
-  const mBlocks = Math.ceil(qRows / GEN_BLOCK_M);
-  const env = process.env.FLASH_MLA_EXPERIMENT_MC;
-  const max = env === '4' ? 4 : env === '3' ? 3 : env === '1' || env === '2' ? 2 : 1;
-  return clusterLaunch ? [4, 3, 2].filter((c) => c <= max && mBlocks % c === 0) : [];
-}
 
 /** The small-row kernel folds the combine in when b · this ≥ its SM parts (foldsCombine). */
 const SPLIT_FOLD_MIN_B_PER_PART = 2;
@@ -355,27 +340,17 @@ class CudaMlaBackend implements MlaBackend {
     const extra = spec.extraArgs?.(a) ?? [];
     const cubinArchs = choice.binary.form === 'cubin' ? [choice.binary.arch!] : [];
     const qRows = sQ * hQ;
-    const signature = ['bytes', ...extra.map(() => 'bytes' as const)] as const;
-    const stream = getCudaContext().stream;
-    const grid: [number, number, number] = [Math.ceil(qRows / spec.blockM), numSmParts, 1];
-    // 'hopper': optionally as clusters of m-blocks sharing each K block's load (multicast), if its clusters all fit at
-    // once as the plain grid's CTAs do
-    let decode: Kernel | null = null;
-    let mcLaunch: LaunchOptions | null = null;
-    for (const size of spec.name === 'hopper' ? hopperMulticastSizes(qRows, dev.clusterLaunch) : []) {
-      const launch: LaunchOptions = { grid, block: [spec.threads, 1, 1], sharedMemBytes: MLA_CONFIG.SM90_MC_SMEM_BYTES, stream, pdl: this.pdl, cluster: [size, 1, 1] };
-      const k = loadKernel(spec.file, cubinArchs, `mla_decode_sm90_mc${size === 2 ? '' : size}_${dt}`, [...signature]);  // (mc, mc3, mc4)
-      if (k.clustersFit(launch, dev.info.smCount)) {
-        [decode, mcLaunch] = [k, launch];
-        break;
-      }
-    }
-    decode ??= loadKernel(spec.file, cubinArchs, spec.entry(dt, qRows), [...signature]);
+    const decode: Kernel = loadKernel(spec.file, cubinArchs, spec.entry(dt, qRows), ['bytes', ...extra.map(() => 'bytes' as const)]);
     const combine = this.prepareCombine(b, qRows, dt, portableArchs(dev));
     // (the combine is not folded in here: folding it into 'hopper' was slower on the H200 — its merges of 64 rows land
     // in the kernel's tail, and the loop compiled worse — docs/perf-log.md, session 7)
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf);
-    decode.launch(mcLaunch ?? { grid, block: [spec.threads, 1, 1], sharedMemBytes: spec.sharedBytes, stream, pdl: this.pdl }, params, ...extra);
+    const stream = getCudaContext().stream;
+    decode.launch(
+      { grid: [Math.ceil(qRows / spec.blockM), numSmParts, 1], block: [spec.threads, 1, 1], sharedMemBytes: spec.sharedBytes, stream, pdl: this.pdl },
+      params,
+      ...extra,
+    );
     if (launchExperiment() !== 'nocombine') combine.launch(params);
   }
 

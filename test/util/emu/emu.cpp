@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <algorithm>
 #include <array>
-#include <map>
 #include <cstdlib>
 #include <string>
 #include <utility>
@@ -797,49 +796,6 @@ void st_async(uint32_t dst, const void* data, uint32_t bar, uint16_t site) {
   send_to_cluster(dst, static_cast<const uint8_t*>(data), 16, bar, site, "st.async", false);
 }
 
-// The TMA load into each CTA of the mask, as if each were the issuer's own: every copy is checked against what the
-// issuing thread knows of that CTA (its wgmmas, its readers), so a multicast into a peer still reading its buffer is
-// reported.
-void tma_load_multicast(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, int rank, uint16_t cta_mask, uint16_t site) {
-  if (dst >= kClusterAddr || bar >= kClusterAddr) fault("cp.async.bulk.tensor.multicast::cluster: destination 0x%x and mbarrier 0x%x must be shared::cta offsets", dst, bar);
-  if (cta_mask == 0 || (cta_mask >> g_cluster) != 0) fault("cp.async.bulk.tensor.multicast::cluster: ctaMask 0x%x in a cluster of %u", cta_mask, g_cluster);
-  for (unsigned r = 0; r < g_cluster; ++r) {
-    if (!((cta_mask >> r) & 1u)) continue;
-    enter_target(r);
-    tma_load(dst, tmap, bar, coords, rank, site);
-    leave_target();
-  }
-}
-
-namespace {
-// Per word that atomics touched (CTA rank, shared::cta address): what the adders released into it so far.
-struct AtomicWord {
-  Known known;
-  race::VClock clock;
-};
-std::map<std::pair<unsigned, uint32_t>, AtomicWord> g_atomic_words;
-}  // namespace
-
-// Acquire-release: the adder learns what every earlier adder of the word knew at its add, then adds its own knowledge.
-uint32_t atom_add_cluster(uint32_t addr, uint32_t v) {
-  uint32_t local;
-  const unsigned r = cluster_target(addr, &local, "atom.shared::cluster");
-  if (local % 4) fault("atom.shared::cluster.add.u32 at 0x%x: not 4-byte aligned", addr);
-  enter_target(r);
-  uint8_t* p = shared_ptr(local, 4);
-  uint32_t old;
-  std::memcpy(&old, p, 4);
-  const uint32_t sum = old + v;
-  std::memcpy(p, &sum, 4);
-  AtomicWord& w = g_atomic_words[{r, local}];
-  g_cur->known.merge(w.known);
-  race::acquire(g_cur->tid, w.clock);
-  w.known.merge(g_cur->known);
-  race::release(g_cur->tid, w.clock);
-  leave_target();
-  return old;
-}
-
 // barrier.cluster.arrive.release + barrier.cluster.wait.acquire: every thread of the cluster arrives, then all go on.
 void cluster_sync() {
   Barrier& b = g_cluster_bar;
@@ -1020,7 +976,6 @@ void run_cluster(unsigned threads, EmuDim3 first) {
   const unsigned total = threads * g_cluster;
   race::begin_cta(total, g_modes.racecheck);
   g_cluster_bar = Barrier{};
-  g_atomic_words.clear();
   while (g_stacks.size() < total) g_stacks.push_back(static_cast<char*>(std::malloc(kStackBytes)));
   for (unsigned r = 0; r < g_cluster; ++r) {
     g_ctas[r].rank = r;

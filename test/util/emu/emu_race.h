@@ -35,7 +35,7 @@
 
 namespace emu::race {
 
-constexpr int kMaxWarps = 32, kMaxAsync = 80, kMaxAgents = kMaxWarps + kMaxAsync;  // hopper: 18 mbarriers (one per K slab), 72 in a cluster of 4 (mc4); 2 CTAs of the FP8 pair: 40
+constexpr int kMaxWarps = 32, kMaxAsync = 48, kMaxAgents = kMaxWarps + kMaxAsync;  // hopper: 18 mbarriers (one per K slab); 2 CTAs of the FP8 pair: 40
 
 // Entries [0, warps) are the CTA's warps, [warps, warps + async agents in use) the TMA agents.
 struct VClock {

@@ -65,7 +65,7 @@ struct EmuDim3 { unsigned x, y, z; };
 namespace emu {
 
 constexpr uint32_t kSmemCap = 232448;  // the largest opt-in shared memory of any GPU the library runs on
-constexpr uint32_t kMaxCluster = 4;     // CTAs per cluster the emulator runs together (the paired sparse entry: 2; hopper mc4: 4)
+constexpr uint32_t kMaxCluster = 2;     // CTAs per cluster the emulator runs together (the paired sparse entry's 2)
 // A shared::cluster address (mapa's result) of CTA r: (r + 1) · kClusterAddr + its shared::cta address; a CTA's own
 // shared::cta addresses stay below kClusterAddr.
 constexpr uint32_t kClusterAddr = 1u << 24;
@@ -174,10 +174,6 @@ void bulk_push(uint32_t dst, uint32_t src, uint32_t bytes, uint32_t bar, uint16_
 // st.async of 16 bytes (from registers) into another CTA of the cluster, completing on its mbarrier
 void st_async(uint32_t dst, const void* data, uint32_t bar, uint16_t site);
 void cluster_sync();
-// cp.async.bulk.tensor …multicast::cluster: tma_load into every CTA of the cluster in `cta_mask` (dst, bar: shared::cta
-// offsets, the same in each), issued by this thread. atom.acq_rel.cluster.shared::cluster.add.u32: the old value.
-void tma_load_multicast(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, int rank, uint16_t cta_mask, uint16_t site);
-uint32_t atom_add_cluster(uint32_t addr, uint32_t v);
 // wgmma.mma_async m64nNk16, fp32 accumulators, bf16 or fp16 operands: a warpgroup-collective step (the 128 threads of
 // the warpgroup hand in their accumulators; the last to arrive computes, or queues it for the wait that must cover
 // it: FAKE_CUDA_EMU_WGMMA, emu.cpp). a_regs null: A from the descriptor a_desc.

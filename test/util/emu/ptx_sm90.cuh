@@ -55,11 +55,6 @@ inline void mbarrier_wait_cluster(uint32_t bar, uint32_t parity) { emu::mbarrier
 inline void bulk_push(uint32_t dst, uint32_t src, uint32_t bytes, uint32_t bar, EMU_CALLER) { emu::bulk_push(dst, src, bytes, bar, EMU_SITE(kAccBulkCopy)); }
 inline void st_async_v4(uint32_t dst, uint4 v, uint32_t bar, EMU_CALLER) { emu::st_async(dst, &v, bar, EMU_SITE(kAccStAsync)); }
 inline void cluster_sync() { emu::cluster_sync(); }
-inline void tma_load_3d_multicast(uint32_t dst, const void* tmap, uint32_t bar, int c0, int c1, int c2, uint16_t cta_mask, EMU_CALLER) {
-  const int c[3] = {c0, c1, c2};
-  emu::tma_load_multicast(dst, tmap, bar, c, 3, cta_mask, EMU_SITE(kAccTma));
-}
-inline uint32_t atom_add_cluster(uint32_t addr, uint32_t v) { return emu::atom_add_cluster(addr, v); }
 
 // ---- warp specialisation and FP8 (the FP8-cache variant of the Hopper decode kernel) ----------------------------
 // setmaxnreg re-sizes a warpgroup's register file: nothing to emulate (the host has registers enough). The bounds the
