@@ -1153,7 +1153,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
   },
 
   'cluster-fit': {
-    title: "an sm_90 device whose SMs come in groups of 3 (clusters of 2 fit one per group: 44 at once, not the 66 a 132-CTA grid needs): the paired sparse entry falls back to its one-CTA entry; the occupancy query failing → the one-CTA entry too, asked again next time",
+    title: "an sm_90 device whose SMs come in groups of 3 (clusters of 2 fit one per group: 44 at once, not the 66 a 132-CTA grid needs): the paired sparse entry falls back to its one-CTA entry (a failing occupancy query: 'cluster-query')",
     env: { ...H100, FAKE_CUDA_SM_GROUP: '3' },
     run(f) {
       const c = sparseCase();
