@@ -34,12 +34,13 @@ constexpr int kBUnroll = 4;
 // against 1: b 128 h_q 128 0.525 → 0.492 ms, the other sparse rows 4–7 % faster on an H200, perf log session 21;
 // 2: 0.498 ms). Step A streams 4 chunks per thread, so 4 is its whole loop.
 constexpr int kSparseUnroll = 4;
-// MLA_SM90_FP8_POW2_DEQUANT (default off until this form is timed, perf log session 34): the dense producer converts a
+// MLA_SM90_FP8_POW2_DEQUANT (default on since session 36: with MLA_SM90_FP8_MATH_RAW 6–9 % off the dense FP8 rows on an
+// H200, perf log session 36; set 0 for the conversion unit always): the dense producer converts a
 // step's chunks with e4m3x4_to_bf16x4_pow2 when its scale is a power of two that path takes (every scale a quantizer
 // writes for |K| < 57344), with e4m3x4_to_bf16x4 otherwise — chosen per thread and step, not per chunk (a branch per
 // chunk cost more than the path saved: H200, session 34 `pw` +7 %; the path alone −6 %).
 #ifndef MLA_SM90_FP8_POW2_DEQUANT
-#define MLA_SM90_FP8_POW2_DEQUANT 0
+#define MLA_SM90_FP8_POW2_DEQUANT 1
 #endif
 constexpr bool kPow2Dequant = MLA_SM90_FP8_POW2_DEQUANT;
 #ifdef MLA_EXPERIMENT_POW2_ONLY  // a timing bound: the fast path whatever the scale (wrong for those it does not take)
@@ -79,11 +80,12 @@ __device__ __forceinline__ void issue_raw_block(uint32_t sKx, const CUtensorMap*
   ptx::tma_load_3d(sKx, raw_map, rawx, 0, 0, pagex);
   ptx::tma_load_3d(sKx + SM90_FP8_RAW_BOX_BYTES, raw_map, rawx, HEAD_DIM_V / 2, 0, pagex);
 }
-// MLA_SM90_FP8_MATH_RAW (default off while measured): an item's blocks j ≥ 2 have their raw bytes requested by
+// MLA_SM90_FP8_MATH_RAW (default on since session 36, see MLA_SM90_FP8_POW2_DEQUANT; 0 = the producer requests every
+// block's raw bytes): an item's blocks j ≥ 2 have their raw bytes requested by
 // warpgroup 0 the moment it releases group A of block j − 2 (it is that group's last reader: S of the even blocks and
 // P·V over V_L), as the 16-bit entries refill their buffers; the producer requests blocks 0 and 1 only.
 #ifndef MLA_SM90_FP8_MATH_RAW
-#define MLA_SM90_FP8_MATH_RAW 0
+#define MLA_SM90_FP8_MATH_RAW 1
 #endif
 constexpr bool kFp8MathRaw = MLA_SM90_FP8_MATH_RAW;
 

@@ -6,6 +6,7 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
+#   s36a      ~4 min: the default build (mrp's switches on since session 36): FP8 against bf16 on the rows 'hopper' takes
 #   s34b      ~7 min: pwh (the power-of-two dequantisation per step), mr (raw requests by warpgroup 0), mrp (both) —
 #             FP8 GPU tests, A/B against shipped / pwo2, per-block traces of the dense FP8 entry (session 34's queue, first)
 #   s34c      ~5 min: pwh's sanitizers, pws (the paired sparse producer too) tests + sparse#9/#11, dense-as-sparse at 64/128 rows
@@ -96,7 +97,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -477,6 +478,13 @@ case $step in
       vs="$vs .variants/$v"
     done
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
+    ;;
+  s36a)
+    # (~4 min) the shipped build with MLA_SM90_FP8_POW2_DEQUANT and MLA_SM90_FP8_MATH_RAW on (session 36; its cubin
+    # byte-identical to s34b's mrp, whose tests and sanitizers passed): its Hopper FP8 GPU tests once more as shipped,
+    # then FP8 against bf16 on the rows 'hopper' takes (JSON for docs/runs/)
+    fp8_tests s36 "Hopper FP8 kernel" 120
+    fp8_vs_bf16 sweep:6,8,10,12,14,22,24,26,28,30
     ;;
   s34b)
     # (~7 min) session 34's dense FP8 producer experiments, built and emulated: pwh (-DMLA_SM90_FP8_POW2_DEQUANT=1: e4m3 →
