@@ -6,6 +6,8 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
+#   s36b      ~7 min: ptxas --register-usage-level 0 and 10 (FlashMLA builds with 10) against the default 5: SASS, the
+#             decode GPU test under rul10, two rounds of the compute-bound rows, hopper-small rows, --kv fp8
 #   s36a      ~4 min: the default build (mrp's switches on since session 36): FP8 against bf16 on the rows 'hopper' takes
 #   s34b      ~7 min: pwh (the power-of-two dequantisation per step), mr (raw requests by warpgroup 0), mrp (both) —
 #             FP8 GPU tests, A/B against shipped / pwo2, per-block traces of the dense FP8 entry (session 34's queue, first)
@@ -97,7 +99,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -478,6 +480,20 @@ case $step in
       vs="$vs .variants/$v"
     done
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
+    ;;
+  s36b)
+    # (~7 min) the same sources under ptxas --register-usage-level 0 (.variants/rul0: mla_decode_sm90 only; hopper-small
+    # spills 4 B there) and 10 (.variants/rul10: mla_decode_sm90 and mla_decode_sm90_small; 6–10 give one code, 0–3
+    # another, 4–5 the default's): nvcc … -Xptxas --register-usage-level=N, 0 spills. Pack: tar czf
+    # .variants/pack/rul.tgz .variants/rul0 .variants/rul10
+    for v in rul0 rul10; do
+      cuobjdump -sass -fun mla_decode_sm90_bf16 .variants/$v/mla_decode_sm90.sm_90a.cubin > "$out/$v-sass.txt" 2>&1
+      echo "$v bf16 SASS: $(grep -cE '^ +/\*[0-9a-f]{4}\*/' "$out/$v-sass.txt") instructions, $(grep -c HGMMA "$out/$v-sass.txt") HGMMA, local memory ops: $(grep -cE 'STL|LDL' "$out/$v-sass.txt")"
+    done
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/rul10)/ gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/rul10-gpu-decode.log" 2>&1
+    echo "decode GPU test (rul10) rc=$?"; summary "$out/rul10-gpu-decode.log" | tail -4
+    ab_rounds rul "sweep:0,8,12,14,28,30 serving:S5,S6,S8,S9" dist/kernels .variants/rul0 .variants/rul10
+    AB_EXTRA="--kv fp8" ab_rounds rulf "sweep:8,30" dist/kernels .variants/rul0 .variants/rul10
     ;;
   s36a)
     # (~4 min) the shipped build with MLA_SM90_FP8_POW2_DEQUANT and MLA_SM90_FP8_MATH_RAW on (session 36; its cubin
