@@ -289,6 +289,14 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK0 + kk * 2048));
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
+#ifdef MLA_EXPERIMENT_K0A_EARLY  // EXPERIMENT (variant builds only): K0.A refilled at once, not after WG1's Scale1
+        if constexpr (!kFp8) {
+          if (has2) {
+            ptx::named_barrier_sync(kWg0Local, kOne);  // every warp of WG0 is past V0L (its only other reader, S(j), long done)
+            if (wg_tid == 0) kb.issue_group(j + 2, kGroupA, page2);
+          }
+        }
+#endif
         if constexpr (kEarlyP0) {  // K0.A (V0L) is dead once every warp of WG0 is past its P·V
           ptx::named_barrier_sync(kWg0Local, kOne);
           if (wg_tid == 0) kb.release(j, kGroupA);
@@ -297,9 +305,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
         ptx::named_barrier_sync(kScale1Ready, kBoth);  // WG1's softmax of block j+1 is done; all of WG0 is past V0L
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 1);
+#ifndef MLA_EXPERIMENT_K0A_EARLY
         if constexpr (!kFp8) {
           if (has2 && wg_tid == 0) kb.issue_group(j + 2, kGroupA, page2);
         }
+#endif
         float scale1[2];
 #pragma unroll
         for (int h = 0; h < 2; ++h) scale1[h] = ptx::ld_shared_f32(sScale1 + r_loc[h] * 4);

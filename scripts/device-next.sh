@@ -482,18 +482,21 @@ case $step in
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
     ;;
   s36b)
-    # (~7 min) the same sources under ptxas --register-usage-level 0 (.variants/rul0: mla_decode_sm90 only; hopper-small
+    # (~8 min) the same sources under ptxas --register-usage-level 0 (.variants/rul0: mla_decode_sm90 only; hopper-small
     # spills 4 B there) and 10 (.variants/rul10: mla_decode_sm90 and mla_decode_sm90_small; 6–10 give one code, 0–3
     # another, 4–5 the default's): nvcc … -Xptxas --register-usage-level=N, 0 spills. Pack: tar czf
-    # .variants/pack/rul.tgz .variants/rul0 .variants/rul10
+    # .variants/pack/rul.tgz .variants/rul0 .variants/rul10 .variants/k0a. Most needed first: the A/B, then s36a's FP8 against bf16
+    # (fewer rows), then the decode GPU test under rul10
     for v in rul0 rul10; do
       cuobjdump -sass -fun mla_decode_sm90_bf16 .variants/$v/mla_decode_sm90.sm_90a.cubin > "$out/$v-sass.txt" 2>&1
       echo "$v bf16 SASS: $(grep -cE '^ +/\*[0-9a-f]{4}\*/' "$out/$v-sass.txt") instructions, $(grep -c HGMMA "$out/$v-sass.txt") HGMMA, local memory ops: $(grep -cE 'STL|LDL' "$out/$v-sass.txt")"
     done
+    # (k0a: -DMLA_EXPERIMENT_K0A_EARLY=1, warpgroup 0 refills K0.A right after its P·V0L instead of after WG1's Scale1)
+    ab_rounds rul "sweep:8,12,14,28,30 serving:S5,S6,S8,S9" dist/kernels .variants/rul0 .variants/rul10 .variants/k0a
+    AB_EXTRA="--kv fp8" ab_rounds rulf "sweep:8,30" dist/kernels .variants/rul0 .variants/rul10
+    fp8_vs_bf16 sweep:8,12,24,28,30
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/rul10)/ gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/rul10-gpu-decode.log" 2>&1
     echo "decode GPU test (rul10) rc=$?"; summary "$out/rul10-gpu-decode.log" | tail -4
-    ab_rounds rul "sweep:0,8,12,14,28,30 serving:S5,S6,S8,S9" dist/kernels .variants/rul0 .variants/rul10
-    AB_EXTRA="--kv fp8" ab_rounds rulf "sweep:8,30" dist/kernels .variants/rul0 .variants/rul10
     ;;
   s36a)
     # (~4 min) the shipped build with MLA_SM90_FP8_POW2_DEQUANT and MLA_SM90_FP8_MATH_RAW on (session 36; its cubin
