@@ -11,7 +11,7 @@
 // handed from WG0 (block j) to WG1 (block j+1) and back, so one warpgroup's softmax runs while the other's
 // P·V is on the tensor cores. Per pair of blocks:
 //
-//   WG0: softmax(S0) → arrive Scale0 → O_L += P0·V0L → sync Scale1 → refill K0.A → P0 *= scale1 → sP0 →
+//   WG0: softmax(S0) → arrive Scale0 → O_L += P0·V0L → refill K0.A → sync Scale1 → P0 *= scale1 → sP0 →
 //        arrive P0 → O_L *= scale1 → sync P1 → O_L += sP1·V1L ‖ S0' = Q·K(j+2) (A half) → refill K1.A → B half
 //   WG1: sync Scale0 → softmax(S1) against WG0's max → O_R *= scale0·scale1 → arrive Scale1 → sP1 →
 //        O_R += P1·V1R → sync P0 → O_R += sP0·V0R → arrive P1 → refill K1.B, K0.B → S1' = Q·K(j+3)
@@ -289,27 +289,24 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK0 + kk * 2048));
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
-#ifdef MLA_EXPERIMENT_K0A_EARLY  // EXPERIMENT (variant builds only): K0.A refilled at once, not after WG1's Scale1
+        // 16-bit cache: K0.A (V0L; its only other reader, S of block j, long done) is refilled with block j+2's slabs
+        // 0–3 as soon as every warp of WG0 is past V0L — not after WG1's Scale1, where FlashMLA issues it (H200, session
+        // 36 `k0a`, two runs: the memory-bound entries' rows 1.1–1.8 % faster, sweep#12 / #28 0.6–2.3 %, S9 0.5 %; S8
+        // +0.5 %)
         if constexpr (!kFp8) {
           if (has2) {
-            ptx::named_barrier_sync(kWg0Local, kOne);  // every warp of WG0 is past V0L (its only other reader, S(j), long done)
+            ptx::named_barrier_sync(kWg0Local, kOne);
             if (wg_tid == 0) kb.issue_group(j + 2, kGroupA, page2);
           }
         }
-#endif
         if constexpr (kEarlyP0) {  // K0.A (V0L) is dead once every warp of WG0 is past its P·V
           ptx::named_barrier_sync(kWg0Local, kOne);
           if (wg_tid == 0) kb.release(j, kGroupA);
           if (kMathRaw && has2 && wg_tid == 0) issue_raw_block(sK0, kmap, sBarRaw, page2);  // block j+2's raw bytes
         }
 
-        ptx::named_barrier_sync(kScale1Ready, kBoth);  // WG1's softmax of block j+1 is done; all of WG0 is past V0L
+        ptx::named_barrier_sync(kScale1Ready, kBoth);  // WG1's softmax of block j+1 is done
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 1);
-#ifndef MLA_EXPERIMENT_K0A_EARLY
-        if constexpr (!kFp8) {
-          if (has2 && wg_tid == 0) kb.issue_group(j + 2, kGroupA, page2);
-        }
-#endif
         float scale1[2];
 #pragma unroll
         for (int h = 0; h < 2; ++h) scale1[h] = ptx::ld_shared_f32(sScale1 + r_loc[h] * 4);

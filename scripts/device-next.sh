@@ -6,6 +6,8 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
+#   s36c      ~5 min: the default build with k0a merged: memcheck and racecheck on 10 'hopper' property cases, then the
+#             whole sweep and the serving set (one run each, round 1 checked against the oracle)
 #   s36b      ~7 min: ptxas --register-usage-level 0 and 10 (FlashMLA builds with 10) against the default 5: SASS, the
 #             decode GPU test under rul10, two rounds of the compute-bound rows, hopper-small rows, --kv fp8
 #   s36a      ~4 min: the default build (mrp's switches on since session 36): FP8 against bf16 on the rows 'hopper' takes
@@ -99,7 +101,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -481,6 +483,21 @@ case $step in
     done
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
     ;;
+  s36c)
+    # (~5 min) the shipped build with k0a merged (cubin byte-identical to s36b's .variants/k0a, whose decode GPU test
+    # passed): memcheck and racecheck on 10 sanitize-sized 'hopper' property cases, then the sweep and the serving set
+    for tool in memcheck racecheck; do
+      s=$(date +%s)
+      FLASH_MLA_SEED=363636 FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=10 \
+        gpu timeout 110 compute-sanitizer --tool $tool --print-limit 4 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/s36c-$tool.log" 2>&1
+      echo "$tool property rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/s36c-$tool.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/s36c-$tool.log" | tr '\n' ' '; echo
+      grep -a "Race reported between" "$out/s36c-$tool.log" | sed -E 's/\+0x[0-9a-f]+//g' | sort | uniq -c | head -6
+    done
+    timeout 200 node dist/src/cli.js bench --reference h200 --iters 40 --check-samples 1 --json "$out/sweep.json" > "$out/sweep.txt" 2>&1
+    echo "sweep rc=$?"; grep -aE "^sweep#|geomean|correctness" "$out/sweep.txt" | cut -c1-150
+    timeout 100 node dist/src/cli.js bench --configs serving --reference h200 --iters 40 --check-samples 1 --json "$out/serving.json" > "$out/serving.txt" 2>&1
+    echo "serving rc=$?"; grep -aE "^S[0-9]|geomean|correctness" "$out/serving.txt" | cut -c1-150
+    ;;
   s36b)
     # (~8 min) the same sources under ptxas --register-usage-level 0 (.variants/rul0: mla_decode_sm90 only; hopper-small
     # spills 4 B there) and 10 (.variants/rul10: mla_decode_sm90 and mla_decode_sm90_small; 6–10 give one code, 0–3
@@ -491,7 +508,7 @@ case $step in
       cuobjdump -sass -fun mla_decode_sm90_bf16 .variants/$v/mla_decode_sm90.sm_90a.cubin > "$out/$v-sass.txt" 2>&1
       echo "$v bf16 SASS: $(grep -cE '^ +/\*[0-9a-f]{4}\*/' "$out/$v-sass.txt") instructions, $(grep -c HGMMA "$out/$v-sass.txt") HGMMA, local memory ops: $(grep -cE 'STL|LDL' "$out/$v-sass.txt")"
     done
-    # (k0a: -DMLA_EXPERIMENT_K0A_EARLY=1, warpgroup 0 refills K0.A right after its P·V0L instead of after WG1's Scale1)
+    # (k0a: -DMLA_EXPERIMENT_K0A_EARLY=1 at session 36, warpgroup 0 refilling K0.A right after its P·V0L; the default since)
     ab_rounds rul "sweep:8,12,14,28,30 serving:S5,S6,S8,S9" dist/kernels .variants/rul0 .variants/rul10 .variants/k0a
     AB_EXTRA="--kv fp8" ab_rounds rulf "sweep:8,30" dist/kernels .variants/rul0 .variants/rul10
     fp8_vs_bf16 sweep:8,12,24,28,30
