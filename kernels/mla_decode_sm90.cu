@@ -89,6 +89,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // (items of equal length end together on every SM: S5 1.7 % faster on the H200, session 16 `sitems`).
   constexpr bool kStaggerItems = kStaggerFirst;
   constexpr int kPage1Thread = kPage1ThreadOf<kStaggerFirst>;  // (mla_sm90_kbuffers.cuh)
+#ifndef MLA_EXPERIMENT_K1A_EARLY  // EXPERIMENT (variant builds only): 1 = the memory-bound entries, 2 = every 16-bit entry
+#define MLA_EXPERIMENT_K1A_EARLY 0
+#endif
+  constexpr bool kK1aEarly = !kFp8 && (MLA_EXPERIMENT_K1A_EARLY == 2 || (MLA_EXPERIMENT_K1A_EARLY == 1 && kStaggerFirst));
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -336,6 +340,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             if (wg_tid == 0) kb.release(j + 1, kGroupA);
             if (kMathRaw && has3 && wg_tid == 0) issue_raw_block(sK1, kmap, sBarRaw + 8, page3);  // block j+3's
           }
+          if constexpr (kK1aEarly) {  // (EXPERIMENT) K1.A refilled before S of block j+2 waits for that block's fill
+            ptx::wgmma_wait<0>();
+            if (has3) {
+              ptx::named_barrier_sync(kWg0Local, kOne);
+              if (wg_tid == 0) kb.issue_group(j + 3, kGroupA, page3);
+            }
+          }
         }
         // S of block j+2 overlaps the tail of that P·V
         if (has2) {
@@ -346,7 +357,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           ptx::wgmma_wait<0>();
         }
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 3);
-        if constexpr (!kEarlyP0) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
+        if constexpr (!kEarlyP0 && !kK1aEarly) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
           if (has3) {
             ptx::named_barrier_sync(kWg0Local, kOne);
             if (wg_tid == 0) kb.issue_group(j + 3, kGroupA, page3);

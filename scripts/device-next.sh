@@ -6,6 +6,8 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
+#   s36d      ~3 min: k1am / k1aa (-DMLA_EXPERIMENT_K1A_EARLY=1 / 2: warpgroup 0 refills K1.A before S of block j+2,
+#             in the memory-bound entries / every 16-bit entry) through hopvar; pack .variants/pack/k1a.tgz
 #   s36c      ~5 min: the default build with k0a merged: memcheck and racecheck on 10 'hopper' property cases, then the
 #             whole sweep and the serving set (one run each, round 1 checked against the oracle)
 #   s36b      ~7 min: ptxas --register-usage-level 0 and 10 (FlashMLA builds with 10) against the default 5: SASS, the
@@ -101,7 +103,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -482,6 +484,13 @@ case $step in
       vs="$vs .variants/$v"
     done
     ab_rounds hopvar "${HOPVAR_SETS:-sweep:8,12,14,28,30 serving:S5,S6,S8,S9}" dist/kernels $vs
+    ;;
+  s36d)
+    # (~3 min) k1am / k1aa: warpgroup 0 waits for its P·V1L and refills K1.A (block j+3's slabs 0–3) before it issues S
+    # of block j+2 — whose slab waits used to hold that refill back — in the memory-bound entries (k1am:
+    # -DMLA_EXPERIMENT_K1A_EARLY=1) or every 16-bit entry (k1aa: =2). Pack: tar czf .variants/pack/k1a.tgz
+    # .variants/k1am .variants/k1aa
+    HOPPER_VARIANTS="k1am k1aa" HOPVAR_SETS="sweep:6,8,12,24,28 serving:S3,S5,S6,S9,S12" "$0" hopvar
     ;;
   s36c)
     # (~5 min) the shipped build with k0a merged (cubin byte-identical to s36b's .variants/k0a, whose decode GPU test
