@@ -12,7 +12,7 @@
 #             whole sweep and the serving set (one run each, round 1 checked against the oracle)
 #   s36b      ~7 min: ptxas --register-usage-level 0 and 10 (FlashMLA builds with 10) against the default 5: SASS, the
 #             decode GPU test under rul10, two rounds of the compute-bound rows, hopper-small rows, --kv fp8
-#   s36a      ~4 min: the default build (mrp's switches on since session 36): FP8 against bf16 on the rows 'hopper' takes
+#   s36a      ~4 min: (not run: s36b carried its FP8 against bf16) the default build (mrp on): FP8 against bf16, hopper rows
 #   s34b      ~7 min: pwh (the power-of-two dequantisation per step), mr (raw requests by warpgroup 0), mrp (both) —
 #             FP8 GPU tests, A/B against shipped / pwo2, per-block traces of the dense FP8 entry (session 34's queue, first)
 #   s34c      ~5 min: pwh's sanitizers, pws (the paired sparse producer too) tests + sparse#9/#11, dense-as-sparse at 64/128 rows
