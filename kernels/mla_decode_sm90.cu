@@ -89,10 +89,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // (items of equal length end together on every SM: S5 1.7 % faster on the H200, session 16 `sitems`).
   constexpr bool kStaggerItems = kStaggerFirst;
   constexpr int kPage1Thread = kPage1ThreadOf<kStaggerFirst>;  // (mla_sm90_kbuffers.cuh)
-#ifndef MLA_EXPERIMENT_K1A_EARLY  // EXPERIMENT (variant builds only): 1 = the memory-bound entries, 2 = every 16-bit entry
-#define MLA_EXPERIMENT_K1A_EARLY 0
-#endif
-  constexpr bool kK1aEarly = !kFp8 && (MLA_EXPERIMENT_K1A_EARLY == 2 || (MLA_EXPERIMENT_K1A_EARLY == 1 && kStaggerFirst));
+  // The memory-bound entries: warpgroup 0 refills K1.A (V1L) with block j+3 right after its P1 · V1L, before it issues
+  // S of block j+2 — not after that S's first half (H200, session 37 `k1am`, two rounds: sweep#6/#8/#24 1.1–1.3 %
+  // faster, S5/S12 0.4–0.8 %, the compute-bound rows unchanged). Not for the compute-bound entries: there waiting for
+  // the P·V before the S issue cost sweep#12 / #28 / S6 1–4 % (`k1aa`).
+  constexpr bool kK1aEarly = !kFp8 && kStaggerFirst;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -340,7 +341,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             if (wg_tid == 0) kb.release(j + 1, kGroupA);
             if (kMathRaw && has3 && wg_tid == 0) issue_raw_block(sK1, kmap, sBarRaw + 8, page3);  // block j+3's
           }
-          if constexpr (kK1aEarly) {  // (EXPERIMENT) K1.A refilled before S of block j+2 waits for that block's fill
+          if constexpr (kK1aEarly) {  // K1.A refilled before S of block j+2 waits for that block's fill
             ptx::wgmma_wait<0>();
             if (has3) {
               ptx::named_barrier_sync(kWg0Local, kOne);
