@@ -6,6 +6,8 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
+#   s37a      ~5 min: the default build with k1am merged: memcheck and racecheck on 10 'hopper' property cases, then
+#             'hopper' against 'hopper-small' on the 17–32-row sweep rows (two rounds) and S7
 #   s36d      ~3 min: k1am / k1aa (-DMLA_EXPERIMENT_K1A_EARLY=1 / 2: warpgroup 0 refills K1.A before S of block j+2,
 #             in the memory-bound entries / every 16-bit entry) through hopvar; pack .variants/pack/k1a.tgz
 #   s36c      ~5 min: the default build with k0a merged: memcheck and racecheck on 10 'hopper' property cases, then the
@@ -103,7 +105,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -491,6 +493,24 @@ case $step in
     # -DMLA_EXPERIMENT_K1A_EARLY=1) or every 16-bit entry (k1aa: =2). Pack: tar czf .variants/pack/k1a.tgz
     # .variants/k1am .variants/k1aa
     HOPPER_VARIANTS="k1am k1aa" HOPVAR_SETS="sweep:6,8,12,24,28 serving:S3,S5,S6,S9,S12" "$0" hopvar
+    ;;
+  s37a)
+    # (~5 min) the shipped build with k1am merged (cubin byte-identical to s36d's .variants/k1am, whose decode GPU test
+    # passed): memcheck and racecheck on 10 sanitize-sized 'hopper' property cases; then 'hopper' (64-row m-blocks, half
+    # of them padding here) against 'hopper-small' (the default for ≤ 32 rows since session 8) on the 32-row sweep rows
+    for tool in memcheck racecheck; do
+      s=$(date +%s)
+      FLASH_MLA_SEED=373737 FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=10 \
+        gpu timeout 110 compute-sanitizer --tool $tool --print-limit 4 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/s37a-$tool.log" 2>&1
+      echo "$tool property rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/s37a-$tool.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/s37a-$tool.log" | tr '\n' ' '; echo
+      grep -a "Race reported between" "$out/s37a-$tool.log" | sed -E 's/\+0x[0-9a-f]+//g' | sort | uniq -c | head -6
+    done
+    for r in 1 2; do
+      for set in sweep:2,3,4,5,18,19,20,21 serving:S7; do
+        timeout 150 node dist/src/cli.js bench --configs $set --kernel hopper-small,hopper --reference h200 --iters 40 --check-samples $(( r == 1 ? 1 : 0 )) --json "$out/r32h-${set%%:*}-$r.json" > "$out/r32h-${set%%:*}-$r.txt" 2>&1
+        echo "== round $r $set rc=$?"; grep -aE "^(sweep#|S7)" "$out/r32h-${set%%:*}-$r.txt" | cut -c1-130
+      done
+    done
     ;;
   s36c)
     # (~5 min) the shipped build with k0a merged (cubin byte-identical to s36b's .variants/k0a, whose decode GPU test
