@@ -16,8 +16,9 @@ __device__ __forceinline__ void sparse_trace(const MlaDecodeParams& p, const Mla
   if (blockIdx.x == 0 && blockIdx.y == 0 && f.attn_sink != nullptr && word >= 0 && word < 4096)
     reinterpret_cast<uint32_t*>(const_cast<float*>(f.attn_sink) + p.h_q)[word] = static_cast<uint32_t>(clock64());
 }
-// The same stamps of a dense FP8 decode (no sink buffer there) go into q's buffer past its b requests: the script
-// hands a q view whose buffer is 16 KB longer (session 34; a trace build must not run under any other caller).
+// The same stamps of a dense decode — FP8 (session 34) or 16-bit (session 37) cache; no sink buffer there — go into q's
+// buffer past its b requests: the script hands a q view whose buffer is 16 KB longer (a trace build must not run under
+// any other caller).
 __device__ __forceinline__ void dense_trace_value(const MlaDecodeParams& p, int word, uint32_t value) {
   if (blockIdx.x == 0 && blockIdx.y == 0 && word >= 0 && word < 4096)
     reinterpret_cast<uint32_t*>(const_cast<uint16_t*>(static_cast<const uint16_t*>(p.q)) + p.b * p.q_batch_stride)[word] = value;
@@ -28,7 +29,7 @@ __device__ __forceinline__ void dense_trace(const MlaDecodeParams& p, int word) 
   do {                                                           \
     if constexpr (kSparse) {                                     \
       if (who) sparse_trace(p, *fp, (word));                     \
-    } else if constexpr (kFp8) {                                 \
+    } else {                                                     \
       if (who) dense_trace(p, (word));                           \
     }                                                            \
   } while (0)

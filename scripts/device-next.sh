@@ -6,6 +6,9 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
+#   s37b      ~1 min: per-iteration stamps of both math warpgroups of the 16-bit 'hopper' entries (.variants/bf16trace:
+#             scripts/build-variant.sh bf16trace mla_decode_sm90 sm_90a -DMLA_SM90_SPARSE_TRACE, copied from dist/kv-…)
+#             on sweep#28, #12, #8 and S6, S8
 #   s37a      ~5 min: the default build with k1am merged: memcheck and racecheck on 10 'hopper' property cases, then
 #             'hopper' against 'hopper-small' on the 17–32-row sweep rows (two rounds) and S7
 #   s36d      ~3 min: k1am / k1aa (-DMLA_EXPERIMENT_K1A_EARLY=1 / 2: warpgroup 0 refills K1.A before S of block j+2,
@@ -105,7 +108,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -493,6 +496,14 @@ case $step in
     # -DMLA_EXPERIMENT_K1A_EARLY=1) or every 16-bit entry (k1aa: =2). Pack: tar czf .variants/pack/k1a.tgz
     # .variants/k1am .variants/k1aa
     HOPPER_VARIANTS="k1am k1aa" HOPVAR_SETS="sweep:6,8,12,24,28 serving:S3,S5,S6,S9,S12" "$0" hopvar
+    ;;
+  s37b)
+    # (~1 min) where the compute-bound loop waits: CTA (0, 0)'s per-iteration stamps (scripts/trace-sparse.mjs bf16:…)
+    kd=$(kernel_dir .variants/bf16trace)
+    for r in 28 12 8 S6 S8; do
+      FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs bf16:$r 1.755 > "$out/bf16trace-$r.txt" 2>&1
+      echo "== bf16:$r rc=$?"; grep -aE "steady|per iteration|cross|Error" "$out/bf16trace-$r.txt"
+    done
     ;;
   s37a)
     # (~5 min) the shipped build with k1am merged (cubin byte-identical to s36d's .variants/k1am, whose decode GPU test

@@ -11,13 +11,17 @@ import { configSet } from '../dist/src/bench/configs.js';
 import { makeBenchProblem, makeSparseBenchProblem } from '../dist/src/bench/problem.js';
 
 const arg = String(process.argv[2] ?? 11);
-const dense = arg.startsWith('dense:');
-const row = Number(dense ? arg.slice(6) : arg);
+// `bf16:N` / `bf16:SNAME` (session 37): sweep row N or serving config SNAME over the 16-bit cache on 'hopper' (the
+// math warpgroups' stamps only: no producer there)
+const bf16 = arg.startsWith('bf16:');
+const dense = arg.startsWith('dense:') || bf16;
+const sel = arg.slice(dense ? (bf16 ? 5 : 6) : 0);
+const row = /^S\d+$/.test(sel) ? configSet('serving').findIndex((c) => c.id === sel || c.name?.startsWith(`${sel} `)) : Number(sel);
 const ghz = Number(process.argv[3] ?? 1.75);
 const TRACE_WORDS = 4096;
 let config, hQ, words, run;
 if (dense) {
-  config = { ...configSet('sweep')[row], kv: 'fp8' };
+  config = { ...configSet(/^S\d+$/.test(sel) ? 'serving' : 'sweep')[row], kv: bf16 ? 'bf16' : 'fp8' };
   // (FLASH_MLA_TRACE_B=n: the row's first n requests only — a dry run on the kernel emulator)
   const nb = Number(process.env.FLASH_MLA_TRACE_B ?? 0);
   if (nb > 0) config = { ...config, b: nb, seqlens: config.seqlens.slice(0, nb) };
@@ -28,7 +32,9 @@ if (dense) {
   qHost.set(p.qBits);
   const qBuf = Tensor.from(qHost, [qHost.length], { dtype: 'bf16', backend: 'cuda' });
   const q = qBuf.view([p.b, p.sQ, p.hQ, 576]);
-  const kCache = Tensor.from(p.kBytes, [p.numBlocks, 64, 1, 656], { dtype: 'uint8', backend: 'cuda' });
+  const kCache = bf16
+    ? Tensor.from(p.kBits, [p.numBlocks, 64, 1, 576], { dtype: p.dtype, backend: 'cuda' })
+    : Tensor.from(p.kBytes, [p.numBlocks, 64, 1, 656], { dtype: 'uint8', backend: 'cuda' });
   const blockTable = Tensor.from(p.table, [p.b, p.maxBlocksPerSeq], { dtype: 'int32', backend: 'cuda' });
   const cacheSeqlens = Tensor.from(p.seqlens, [p.b], { dtype: 'int32', backend: 'cuda' });
   const md = getMlaMetadata(cacheSeqlens, p.sQ * p.hQ, 1);
@@ -40,8 +46,8 @@ if (dense) {
     const lo = i === br ? bt : 0, hi = i === er ? et : p.seqlens[i];
     if (hi > lo) blocks += Math.ceil(hi / 64) - Math.floor(lo / 64);
   }
-  if (blocks > 254) throw new RangeError(`trace: sweep#${row}'s SM part 0 takes ${blocks} blocks, more than the 254 the trace words hold (FLASH_MLA_TRACE_B to take fewer requests)`);
-  run = () => flashMlaWithKvcache(q, kCache, blockTable, cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, isFp8KvCache: true, kernel: 'hopper', checkValues: false });
+  if (blocks > 254) throw new RangeError(`trace: ${sel}'s SM part 0 takes ${blocks} blocks, more than the 254 the trace words hold (FLASH_MLA_TRACE_B to take fewer requests)`);
+  run = () => flashMlaWithKvcache(q, kCache, blockTable, cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, isFp8KvCache: !bf16, kernel: 'hopper', checkValues: false });
   for (let i = 0; i < 5; ++i) run();
   synchronize();
   const raw = qBuf.toRaw();
@@ -65,10 +71,10 @@ if (dense) {
   const raw = sinkBuf.toRaw();
   words = new Uint32Array(raw.buffer, raw.byteOffset, raw.length).subarray(hQ);
 }
-const t0 = words[0];
+const t0 = bf16 ? words[2048] : words[0];
 const us = (w) => (((w - t0) >>> 0) / ghz / 1000);
 const nBlk = Math.min(120, Math.floor((2048 - 16) / 8));
-console.log(`${dense ? `sweep#${row} --kv fp8` : `sparse#${row}`} (${config.name ?? ''}): CTA (0, 0), µs after the producer's start at ${ghz} GHz`);
+console.log(`${bf16 ? `${sel} (16-bit cache)` : dense ? `sweep#${row} --kv fp8` : `sparse#${row}`} (${config.name ?? ''}): CTA (0, 0), µs after ${bf16 ? "warpgroup 0's first iteration" : "the producer's start"} at ${ghz} GHz`);
 console.log('producer per block: top, then the end of each phase (steady-state line below names them)');
 const prod = [];
 for (let k = 0; k < nBlk; ++k) {
@@ -87,6 +93,22 @@ const wg = (base) => {
 };
 const w0 = wg(2048), w1 = wg(3072);
 const f = (x) => x.toFixed(2).padStart(8);
+if (bf16) {
+  // 16-bit cache: WG0 stamps its iteration's top, past Scale1, past P1Ready, past S(j+2)'s A half (its P·V1L waited),
+  // the end (S(j+2) done); WG1 its top, past Scale0, past P0Ready, past its two refills (both P·V done), the end
+  // (S(j+3) done)
+  const n = Math.min(w0.length, w1.length);
+  for (let k = 0; k < n; ++k)
+    console.log(`it ${String(k).padStart(3)} | WG0 top,Sc1,P1,S-A,end${w0[k].map(f).join('')} | WG1 top,Sc0,P0,refills,end${w1[k].map(f).join('')}`);
+  const m0 = w0.slice(4, Math.max(5, n - 4)), m1 = w1.slice(4, Math.max(5, n - 4));
+  const av = (arr, fn) => arr.reduce((a, e) => a + fn(e), 0) / arr.length;
+  const per = (arr) => (arr[arr.length - 1][0] - arr[0][0]) / (arr.length - 1) / 2;
+  console.log(`\nsteady state over ${m0.length} iterations: ${per(m0).toFixed(3)} µs per block (WG0's tops), ${per(m1).toFixed(3)} (WG1's)`);
+  console.log(`WG0 per iteration: top→Scale1 ${av(m0, (e) => e[1] - e[0]).toFixed(3)}, →P1 ${av(m0, (e) => e[2] - e[1]).toFixed(3)}, →S(j+2) A half ${av(m0, (e) => e[3] - e[2]).toFixed(3)}, →end ${av(m0, (e) => e[4] - e[3]).toFixed(3)}, end→next top ${av(m0.slice(0, -1).map((e, i) => m0[i + 1][0] - e[4]), (x) => x).toFixed(3)}`);
+  console.log(`WG1 per iteration: top→Scale0 ${av(m1, (e) => e[1] - e[0]).toFixed(3)}, →P0 ${av(m1, (e) => e[2] - e[1]).toFixed(3)}, →refills ${av(m1, (e) => e[3] - e[2]).toFixed(3)}, →end (S of j+3) ${av(m1, (e) => e[4] - e[3]).toFixed(3)}`);
+  console.log(`cross: WG1 Scale0 pass − WG0 top ${av(m0.map((e, i) => [e, m1[i]]), ([a, b]) => b[1] - a[0]).toFixed(3)}; WG0 Scale1 pass − WG1 top ${av(m0.map((e, i) => [e, m1[i]]), ([a, b]) => a[1] - b[0]).toFixed(3)}`);
+  process.exit(0);
+}
 for (let k = 0; k < prod.length; ++k) {
   const line = [`blk ${String(k).padStart(3)}`, ...prod[k].map(f)];
   const it = k >> 1;
