@@ -6,6 +6,8 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
+#   s37c      ~3 min: the 16-bit 'hopper' decode launched as 2-CTA clusters of one part's m-blocks
+#             (FLASH_MLA_EXPERIMENT_DECODE_CLUSTER=2, host only) against the plain grid, three rounds: sweep#30's modes
 #   s37b      ~1 min: per-iteration stamps of both math warpgroups of the 16-bit 'hopper' entries (.variants/bf16trace:
 #             scripts/build-variant.sh bf16trace mla_decode_sm90 sm_90a -DMLA_SM90_SPARSE_TRACE, copied from dist/kv-…)
 #             on sweep#28, #12, #8 and S6, S8
@@ -108,7 +110,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s37c | s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -496,6 +498,18 @@ case $step in
     # -DMLA_EXPERIMENT_K1A_EARLY=1) or every 16-bit entry (k1aa: =2). Pack: tar czf .variants/pack/k1a.tgz
     # .variants/k1am .variants/k1aa
     HOPPER_VARIANTS="k1am k1aa" HOPVAR_SETS="sweep:6,8,12,24,28 serving:S3,S5,S6,S9,S12" "$0" hopvar
+    ;;
+  s37c)
+    # (~3 min) does the bimodal sweep#30 (0.89 or 0.97 ms run to run) depend on where a part's m-blocks land? The same
+    # kernel launched plain and as clusters of two consecutive m-blocks (one GPC each), alternating, three rounds
+    for r in 1 2 3; do
+      for c in 1 2; do
+        FLASH_MLA_EXPERIMENT_DECODE_CLUSTER=$c timeout 100 node dist/src/cli.js bench --configs sweep:12,14,30 --kernel hopper --iters 30 --check-samples $(( r == 1 ? 1 : 0 )) --reference h200 > "$out/s37c-sweep-$c-$r.txt" 2>&1
+        echo "== round $r cluster $c sweep rc=$?"; grep -aE "^sweep#" "$out/s37c-sweep-$c-$r.txt" | cut -c1-120
+        FLASH_MLA_EXPERIMENT_DECODE_CLUSTER=$c timeout 60 node dist/src/cli.js bench --configs serving:S6,S8,S9 --kernel hopper --iters 30 --check-samples $(( r == 1 ? 1 : 0 )) --reference h200 > "$out/s37c-serving-$c-$r.txt" 2>&1
+        echo "== round $r cluster $c serving rc=$?"; grep -aE "^S[0-9]" "$out/s37c-serving-$c-$r.txt" | cut -c1-120
+      done
+    done
     ;;
   s37b)
     # (~1 min) where the compute-bound loop waits: CTA (0, 0)'s per-iteration stamps (scripts/trace-sparse.mjs bf16:…)
