@@ -11,8 +11,8 @@
 #   s37b      ~1 min: per-iteration stamps of both math warpgroups of the 16-bit 'hopper' entries (.variants/bf16trace:
 #             scripts/build-variant.sh bf16trace mla_decode_sm90 sm_90a -DMLA_SM90_SPARSE_TRACE, copied from dist/kv-…)
 #             on sweep#28, #12, #8 and S6, S8
-#   s37a      ~5 min: the default build with k1am merged: memcheck and racecheck on 10 'hopper' property cases, then
-#             'hopper' against 'hopper-small' on the 17–32-row sweep rows (two rounds) and S7
+#   s37a      ~3 min: 'hopper' against 'hopper-small' on the 17–32-row sweep rows and S7 (two rounds)
+#   s37s      ~2 min: the default build with k1am merged: memcheck and racecheck on 10 'hopper' property cases
 #   s36d      ~3 min: k1am / k1aa (-DMLA_EXPERIMENT_K1A_EARLY=1 / 2: warpgroup 0 refills K1.A before S of block j+2,
 #             in the memory-bound entries / every 16-bit entry) through hopvar; pack .variants/pack/k1a.tgz
 #   s36c      ~5 min: the default build with k0a merged: memcheck and racecheck on 10 'hopper' property cases, then the
@@ -110,7 +110,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s37c | s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s37s | s37c | s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -519,17 +519,20 @@ case $step in
       echo "== bf16:$r rc=$?"; grep -aE "steady|per iteration|cross|Error" "$out/bf16trace-$r.txt"
     done
     ;;
-  s37a)
-    # (~5 min) the shipped build with k1am merged (cubin byte-identical to s36d's .variants/k1am, whose decode GPU test
-    # passed): memcheck and racecheck on 10 sanitize-sized 'hopper' property cases; then 'hopper' (64-row m-blocks, half
-    # of them padding here) against 'hopper-small' (the default for ≤ 32 rows since session 8) on the 32-row sweep rows
+  s37s)
+    # (~2 min) the shipped build with k1am merged (cubin byte-identical to s36d's .variants/k1am, whose decode GPU test
+    # passed): memcheck and racecheck on 10 sanitize-sized 'hopper' property cases
     for tool in memcheck racecheck; do
       s=$(date +%s)
       FLASH_MLA_SEED=373737 FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=10 \
-        gpu timeout 110 compute-sanitizer --tool $tool --print-limit 4 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/s37a-$tool.log" 2>&1
-      echo "$tool property rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/s37a-$tool.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/s37a-$tool.log" | tr '\n' ' '; echo
-      grep -a "Race reported between" "$out/s37a-$tool.log" | sed -E 's/\+0x[0-9a-f]+//g' | sort | uniq -c | head -6
+        gpu timeout 110 compute-sanitizer --tool $tool --print-limit 4 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/s37s-$tool.log" 2>&1
+      echo "$tool property rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/s37s-$tool.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/s37s-$tool.log" | tr '\n' ' '; echo
+      grep -a "Race reported between" "$out/s37s-$tool.log" | sed -E 's/\+0x[0-9a-f]+//g' | sort | uniq -c | head -6
     done
+    ;;
+  s37a)
+    # (~3 min) 'hopper' (64-row m-blocks, half of them padding here) against 'hopper-small' (the default for ≤ 32 rows
+    # since session 8) on the 32-row sweep rows and S7, two rounds
     for r in 1 2; do
       for set in sweep:2,3,4,5,18,19,20,21 serving:S7; do
         timeout 150 node dist/src/cli.js bench --configs $set --kernel hopper-small,hopper --reference h200 --iters 40 --check-samples $(( r == 1 ? 1 : 0 )) --json "$out/r32h-${set%%:*}-$r.json" > "$out/r32h-${set%%:*}-$r.txt" 2>&1
