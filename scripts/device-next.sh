@@ -165,6 +165,18 @@ kernel_dir() {
   local kd=$PWD/dist/kv-$(basename "$1"); rm -rf "$kd"; cp -r dist/kernels "$kd"; cp "$1"/* "$kd"/; echo "$kd"
 }
 
+# sanitize_hopper_property NAME SEED: memcheck, then racecheck, on 10 sanitize-sized 'hopper' property cases (seed
+# SEED) into $out/NAME-TOOL.log, with the tool's summary, the tests' counts and the race classes reported
+sanitize_hopper_property() {
+  local tool s
+  for tool in memcheck racecheck; do
+    s=$(date +%s)
+    FLASH_MLA_SEED=$2 FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=10 \
+      gpu timeout 110 compute-sanitizer --tool $tool --print-limit 4 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/$1-$tool.log" 2>&1
+    echo "$tool property rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$1-$tool.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/$1-$tool.log" | tr '\n' ' '; echo
+    grep -a "Race reported between" "$out/$1-$tool.log" | sed -E 's/\+0x[0-9a-f]+//g' | sort | uniq -c | head -6
+  done
+}
 # sanitize_fp8_tests NAME PATTERN LIMIT: memcheck, then racecheck, on the FP8/sparse GPU tests whose names match
 # PATTERN (each under LIMIT seconds), into $out/NAME-TOOL.log, with the tool's summary and the tests' counts
 sanitize_fp8_tests() {
@@ -522,13 +534,7 @@ case $step in
   s37s)
     # (~2 min) the shipped build with k1am merged (cubin byte-identical to s36d's .variants/k1am, whose decode GPU test
     # passed): memcheck and racecheck on 10 sanitize-sized 'hopper' property cases
-    for tool in memcheck racecheck; do
-      s=$(date +%s)
-      FLASH_MLA_SEED=373737 FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=10 \
-        gpu timeout 110 compute-sanitizer --tool $tool --print-limit 4 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/s37s-$tool.log" 2>&1
-      echo "$tool property rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/s37s-$tool.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/s37s-$tool.log" | tr '\n' ' '; echo
-      grep -a "Race reported between" "$out/s37s-$tool.log" | sed -E 's/\+0x[0-9a-f]+//g' | sort | uniq -c | head -6
-    done
+    sanitize_hopper_property s37s 373737
     ;;
   s37a)
     # (~3 min) 'hopper' (64-row m-blocks, half of them padding here) against 'hopper-small' (the default for ≤ 32 rows
@@ -543,13 +549,7 @@ case $step in
   s36c)
     # (~5 min) the shipped build with k0a merged (cubin byte-identical to s36b's .variants/k0a, whose decode GPU test
     # passed): memcheck and racecheck on 10 sanitize-sized 'hopper' property cases, then the sweep and the serving set
-    for tool in memcheck racecheck; do
-      s=$(date +%s)
-      FLASH_MLA_SEED=363636 FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=10 \
-        gpu timeout 110 compute-sanitizer --tool $tool --print-limit 4 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/s36c-$tool.log" 2>&1
-      echo "$tool property rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/s36c-$tool.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/s36c-$tool.log" | tr '\n' ' '; echo
-      grep -a "Race reported between" "$out/s36c-$tool.log" | sed -E 's/\+0x[0-9a-f]+//g' | sort | uniq -c | head -6
-    done
+    sanitize_hopper_property s36c 363636
     timeout 200 node dist/src/cli.js bench --reference h200 --iters 40 --check-samples 1 --json "$out/sweep.json" > "$out/sweep.txt" 2>&1
     echo "sweep rc=$?"; grep -aE "^sweep#|geomean|correctness" "$out/sweep.txt" | cut -c1-150
     timeout 100 node dist/src/cli.js bench --configs serving --reference h200 --iters 40 --check-samples 1 --json "$out/serving.json" > "$out/serving.txt" 2>&1
