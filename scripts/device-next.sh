@@ -6,6 +6,8 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
+#   s37d      ~5 min: the build with 'hopper' the 16-bit default for 17–32 rows: the sweep and the serving set (round 1
+#             checked against the oracle; JSON for docs/runs/), then 'hopper-small' against 'hopper' at ≤ 16 rows
 #   s37c      ~3 min: the 16-bit 'hopper' decode launched as 2-CTA clusters of one part's m-blocks
 #             (FLASH_MLA_EXPERIMENT_DECODE_CLUSTER=2, host only) against the plain grid, three rounds: sweep#30's modes
 #   s37b      ~1 min: per-iteration stamps of both math warpgroups of the 16-bit 'hopper' entries (.variants/bf16trace:
@@ -110,7 +112,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s37s | s37c | s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s37d | s37s | s37c | s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -529,6 +531,18 @@ case $step in
     for r in 28 12 8 S6 S8; do
       FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs bf16:$r 1.755 > "$out/bf16trace-$r.txt" 2>&1
       echo "== bf16:$r rc=$?"; grep -aE "steady|per iteration|cross|Error" "$out/bf16trace-$r.txt"
+    done
+    ;;
+  s37d)
+    # (~5 min) session 37's build ('hopper' the default for 17–32 rows over the 16-bit cache, k1am): the whole sweep and
+    # the serving set, then one round of the ≤ 16-row rows on both kernels (is 'hopper' ahead there too?)
+    timeout 200 node dist/src/cli.js bench --reference h200 --iters 40 --check-samples 1 --json "$out/sweep.json" > "$out/sweep.txt" 2>&1
+    echo "sweep rc=$?"; grep -aE "^sweep#|geomean|correctness" "$out/sweep.txt" | cut -c1-150
+    timeout 100 node dist/src/cli.js bench --configs serving --reference h200 --iters 40 --check-samples 1 --json "$out/serving.json" > "$out/serving.txt" 2>&1
+    echo "serving rc=$?"; grep -aE "^S[0-9]|geomean|correctness" "$out/serving.txt" | cut -c1-150
+    for set in sweep:0,1,16,17 serving:S2,S4,S10,S11; do
+      timeout 100 node dist/src/cli.js bench --configs $set --kernel hopper-small,hopper --reference h200 --iters 30 --check-samples 0 > "$out/r16h-${set%%:*}.txt" 2>&1
+      echo "== $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/r16h-${set%%:*}.txt" | cut -c1-130
     done
     ;;
   s37s)

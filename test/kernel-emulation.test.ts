@@ -455,9 +455,12 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
       assert.equal(be.decodeKernels(dense)[0], 'hopper', "without s_q, 'hopper' is offered first for a bf16 h_q 16 decode");
       assert.ok(be.decodeKernels(dense).includes('hopper-small'), "'hopper-small' must be offered for a bf16 h_q 16 decode");
       assert.equal(be.decodeKernels({ ...dense, sQ: 1 })[0], 'hopper-small', "'hopper-small' is the default for h_q · s_q = 16 rows");
-      // the 32-row entry is the default for 17–32 rows (features.ts SMALL_ROW_DEFAULT_MAX_ROWS)
-      assert.equal(be.decodeKernels({ ...dense, sQ: 2 })[0], 'hopper-small', "h_q · s_q = 16 · 2 = 32 rows: 'hopper-small' first");
-      assert.equal(be.decodeKernels({ ...dense, hQ: 32, sQ: 1 })[0], 'hopper-small', "h_q · s_q = 32 · 1 rows: 'hopper-small' first");
+      // over the 16-bit cache 'hopper' is the default for 17–32 rows, the 32-row entry offered (features.ts
+      // smallRowDefaultMaxRows); over the FP8 cache the small-row kernel stays first up to 32 rows
+      assert.equal(be.decodeKernels({ ...dense, sQ: 2 })[0], 'hopper', "h_q · s_q = 16 · 2 = 32 rows (16-bit cache): 'hopper' first");
+      assert.ok(be.decodeKernels({ ...dense, sQ: 2 }).includes('hopper-small'), "'hopper-small' must be offered for 32 rows");
+      assert.equal(be.decodeKernels({ ...dense, hQ: 32, sQ: 1 })[0], 'hopper', "h_q · s_q = 32 · 1 rows (16-bit cache): 'hopper' first");
+      assert.equal(be.decodeKernels({ ...dense, fp8: true, hQ: 32, sQ: 1 })[0], 'hopper-small', "h_q · s_q = 32 · 1 rows (FP8 cache): 'hopper-small' first");
       assert.equal(be.decodeKernels({ ...dense, hQ: 11, sQ: 3 })[0], 'hopper', "h_q · s_q = 33 rows: 'hopper' first");
       assert.equal(be.decodeKernels({ ...dense, hQ: 32 })[0], 'hopper', "without s_q, 'hopper' is offered first for a bf16 h_q 32 decode");
       assert.ok(be.decodeKernels({ ...dense, hQ: 32 }).includes('hopper-small'), "'hopper-small' must be offered for a bf16 h_q 32 decode");
@@ -465,11 +468,11 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
       assert.ok(!be.decodeKernels({ ...dense, hQ: 33 }).includes('hopper-small'), "'hopper-small' is not offered for h_q 33");
       assert.ok(!be.decodeKernels().includes('hopper-small'), "'hopper-small' is not in the device's shape-less kernel list");
       {
-        // no kernel named: a 16-row decode runs the 16-row entry, a 32-row one the 32-row entry, a 48-row one 'hopper'
+        // no kernel named: a 16-row decode runs the 16-row entry, 32- and 48-row ones 'hopper' (its memory-bound entry)
         const f0 = bindFakeCuda();
         const byDefault: [Omit<DenseSpec, 'seed'>, string][] = [
           [{ b: 2, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, entry],
-          [{ b: 2, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, r32],
+          [{ b: 2, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, 'mla_decode_sm90_membound_bf16'],
           [{ b: 2, sQ: 3, hQ: 16, hKv: 1, d: 576, seqlens: [70, 3], dtype: 'bf16', fp8: false }, 'mla_decode_sm90_membound_bf16'],
         ];
         for (const [spec, name] of byDefault) {

@@ -68,17 +68,22 @@ export const LAYOUT_DECODE_KERNEL_FAMILY = 'generic';
 
 /**
  * The Hopper small-row kernel (kernels.ts SMALL_ROW_HOPPER_KERNEL): `kernel: 'hopper-small'`, and the default for the
- * decodes of at most SMALL_ROW_DEFAULT_MAX_ROWS rows it takes (the backend's decodeKernels()).
+ * decodes of at most smallRowDefaultMaxRows() rows it takes (the backend's decodeKernels()).
  */
 export const SMALL_ROW_KERNEL_NAME = 'hopper-small';
 /**
- * Rows (h_q · s_q) up to which the small-row kernel is the default for dense decodes: all it takes (its 16-row entries
- * and, over the 16-bit cache, its 32-row entry), each faster than 'hopper' on the sweep shapes measured on an H200
- * (docs/perf-log.md, sessions 7 and 8: 16 rows 1.03–1.05×, 32 rows 1.00–1.05×). Sparse decodes with h_q ≤ 32 heads
- * default to it too (1.41–1.67× 'hopper' on the sparse grid's h_q 16 rows, session 8; 1.24–1.60× on its h_q 32 rows
- * as two 16-head CTAs per token, session 28).
+ * Rows (h_q · s_q) up to which the small-row kernel is the default for dense decodes, per cache. Over the 16-bit cache:
+ * its 16-row entry only. Its 32-row entry was faster than 'hopper' when it came (session 8: 1.00–1.03×), but 'hopper''s
+ * memory-bound entry has since gained the item stagger, k0a and k1am, and at 17–32 rows (its m-block half padding) it
+ * now takes 2.4–3.8 % less time on every such sweep row and S7 (H200, session 37 `s37a`, two rounds: sweep#2 0.1599 →
+ * 0.1544 ms, #4 0.1602 → 0.1542, #18 0.2945 → 0.2872, S7 0.0635 → 0.0605); the 32-row entry stays offered
+ * (`kernel: 'hopper-small'`). Over the FP8 cache: all it takes (16 rows, and 32 on the gather entry; session 30).
+ * Sparse decodes with h_q ≤ 32 heads default to it too (1.41–1.67× 'hopper' on the sparse grid's h_q 16 rows, session 8;
+ * 1.24–1.60× on its h_q 32 rows as two 16-head CTAs per token, session 28).
  */
-export const SMALL_ROW_DEFAULT_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
+export function smallRowDefaultMaxRows(fp8: boolean): number {
+  return fp8 ? MLA_CONFIG.SM90S_R32_ROWS : MLA_CONFIG.SM90S_ROWS;
+}
 /** Rows (h_q · s_q) per request the small-row kernel takes over the 16-bit cache (its 32-row entry: mla_config.h SM90S_R32_ROWS). */
 export const SMALL_ROW_MAX_ROWS = MLA_CONFIG.SM90S_R32_ROWS;
 /** ... and over the FP8 cache (its FP8 entries: 16 rows, and 32 with the warpgroups splitting the channels for P·V: mla_config.h SM90S_R32_ROWS). */

@@ -131,7 +131,7 @@ export const FP8_SPARSE_HOPPER_KERNEL = {
  * scales folded out of the products) and `fp8G32Entry` for up to `r32Rows` (params and MlaFp8Params, `sparseThreads`,
  * `fp8SparseR32SharedBytes`). Not in DECODE_KERNELS: the backend's decodeKernels() offers it for the
  * decodes features.ts smallRowMisfit accepts — first (the default) when s_q is known and h_q · s_q ≤
- * SMALL_ROW_DEFAULT_MAX_ROWS — so no preference list or FLASH_MLA_DECODE_KERNEL changes.
+ * smallRowDefaultMaxRows(fp8) (16 rows over the 16-bit cache, 32 over the FP8 cache) — so no preference list or FLASH_MLA_DECODE_KERNEL changes.
  */
 export const SMALL_ROW_HOPPER_KERNEL = {
   name: 'hopper-small',

@@ -14,7 +14,7 @@ import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs,
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel, type LaunchOptions } from './runtime.js';
 import { combineStageBytes, decodeClusterExperiment, decodeParamsOf, launchExperiment, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
-import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, SMALL_ROW_DEFAULT_MAX_ROWS, smallRowMaxRows, smallRowMisfit } from './features.js';
+import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, smallRowDefaultMaxRows, smallRowMaxRows, smallRowMisfit } from './features.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
 import { cudaFp8Decode, cudaFp8SparseSmallDecode, fp8HopperLayoutMisfit, fp8HopperTensorMaps, fp8ParamsOf, fp8SparseHopperLayoutMisfit, type DecodeResources } from './fp8-decode.js';
@@ -177,12 +177,13 @@ class CudaMlaBackend implements MlaBackend {
     else if (decode && isLayoutDecode(decode)) return [LAYOUT_DECODE_KERNEL_FAMILY];
     else names = [...sel.decodeKernels];
     // the small-row kernel (16-bit or FP8 entries), for a dense decode whose shapes it takes (h_q · s_q ≤ 32 over
-    // either cache) or a sparse one of h_q ≤ 32: the default (faster than 'hopper' on every such
-    // shape measured, docs/perf-log.md) when no FLASH_MLA_DECODE_KERNEL narrowing picks another and, for a dense decode,
-    // s_q is known (the rows are h_q · s_q); else offered last
+    // either cache) or a sparse one of h_q ≤ 32: the default (faster than 'hopper' on every such shape measured,
+    // docs/perf-log.md) for sparse decodes and for dense ones of at most smallRowDefaultMaxRows() rows (16 over the
+    // 16-bit cache, 32 over the FP8 cache) when no FLASH_MLA_DECODE_KERNEL narrowing picks another and, for a dense
+    // decode, s_q is known (the rows are h_q · s_q); else offered last
     const rows = decode?.sparse ? decode.hQ : (decode?.hQ ?? 0) * (decode?.sQ ?? 1);
     if (decode && smallRowMisfit(decode) === null && smallRowUnrunnable(sel, decode.fp8, rows, decode.sparse) === null) {
-      const byDefault = (decode.sparse || (decode.sQ !== undefined && rows <= SMALL_ROW_DEFAULT_MAX_ROWS)) && sel.options.decodeKernel === undefined;
+      const byDefault = (decode.sparse || (decode.sQ !== undefined && rows <= smallRowDefaultMaxRows(decode.fp8))) && sel.options.decodeKernel === undefined;
       if (byDefault) names.unshift(SMALL_ROW_HOPPER_KERNEL.name);
       else names.push(SMALL_ROW_HOPPER_KERNEL.name);
     }
