@@ -10,8 +10,8 @@
 #             has issued all of S(j+2), in the compute-bound entries) through hopvar on the compute-bound rows
 #   s37d      ~5 min: the build with 'hopper' the 16-bit default for 17–32 rows: the sweep and the serving set (round 1
 #             checked against the oracle; JSON for docs/runs/), then 'hopper-small' against 'hopper' at ≤ 16 rows
-#   s37c      ~3 min: the 16-bit 'hopper' decode launched as 2-CTA clusters of one part's m-blocks
-#             (FLASH_MLA_EXPERIMENT_DECODE_CLUSTER=2, host only) against the plain grid, three rounds: sweep#30's modes
+#   s37c      (ran, session 37; its host switch FLASH_MLA_EXPERIMENT_DECODE_CLUSTER removed since) the 16-bit 'hopper'
+#             decode launched as 2-CTA clusters of one part's m-blocks against the plain grid, three rounds
 #   s37b      ~1 min: per-iteration stamps of both math warpgroups of the 16-bit 'hopper' entries (.variants/bf16trace:
 #             scripts/build-variant.sh bf16trace mla_decode_sm90 sm_90a -DMLA_SM90_SPARSE_TRACE, copied from dist/kv-…)
 #             on sweep#28, #12, #8 and S6, S8

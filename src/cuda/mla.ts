@@ -12,8 +12,8 @@ import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { splitOverheadBlocks, wholeSlackSplits } from '../mla/schedule.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
-import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel, type LaunchOptions } from './runtime.js';
-import { combineStageBytes, decodeClusterExperiment, decodeParamsOf, launchExperiment, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
+import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
+import { combineStageBytes, decodeParamsOf, launchExperiment, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
 import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, smallRowDefaultMaxRows, smallRowMaxRows, smallRowMisfit } from './features.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
@@ -347,13 +347,11 @@ class CudaMlaBackend implements MlaBackend {
     // in the kernel's tail, and the loop compiled worse — docs/perf-log.md, session 7)
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf);
     const stream = getCudaContext().stream;
-    let launch: LaunchOptions = { grid: [Math.ceil(qRows / spec.blockM), numSmParts, 1], block: [spec.threads, 1, 1], sharedMemBytes: spec.sharedBytes, stream, pdl: this.pdl };
-    const cluster = decodeClusterExperiment();  // (EXPERIMENT, params.ts)
-    if (cluster > 1 && name === 'hopper' && launch.grid[0] % cluster === 0 && dev.clusterLaunch) {
-      const clustered: LaunchOptions = { ...launch, cluster: [cluster, 1, 1] };
-      if (decode.clustersFit(clustered, dev.info.smCount)) launch = clustered;
-    }
-    decode.launch(launch, params, ...extra);
+    decode.launch(
+      { grid: [Math.ceil(qRows / spec.blockM), numSmParts, 1], block: [spec.threads, 1, 1], sharedMemBytes: spec.sharedBytes, stream, pdl: this.pdl },
+      params,
+      ...extra,
+    );
     if (launchExperiment() !== 'nocombine') combine.launch(params);
   }
 

@@ -65,23 +65,6 @@ export function splitWorkspace(b: number, numSmParts: number, qRows: number): { 
 }
 
 /**
- * EXPERIMENT (read at the first decode; session 37): FLASH_MLA_EXPERIMENT_DECODE_CLUSTER=N launches the 16-bit
- * 'hopper' decode as thread-block clusters of N consecutive m-blocks of one SM part (N = 2 or 4; a launch whose
- * m-block count N does not divide, or whose clusters do not all fit at once, stays plain). The kernel is unchanged: a
- * cluster only places the CTAs that read the same K blocks in one GPC — a test of whether the bimodal compute-bound
- * rows (sweep#30: 0.89 or 0.97 ms run to run) depend on where the part's m-blocks land.
- */
-let decodeClusterValue: number | undefined;
-export function decodeClusterExperiment(): number {
-  if (decodeClusterValue === undefined) {
-    const v = process.env.FLASH_MLA_EXPERIMENT_DECODE_CLUSTER ?? '';
-    if (v !== '' && v !== '1' && v !== '2' && v !== '4') throw new RangeError(`FLASH_MLA_EXPERIMENT_DECODE_CLUSTER: expected 2 or 4, got '${v}'`);
-    decodeClusterValue = v === '' ? 1 : Number(v);
-  }
-  return decodeClusterValue;
-}
-
-/**
  * EXPERIMENT (timing bounds only, outputs wrong; read at the first decode): FLASH_MLA_EXPERIMENT_LAUNCH=empty
  * launches every decode and combine kernel as usual but with b = 0 in their parameters (every CTA returns after
  * reading its metadata row or split count: the call's fixed cost); =nocombine launches no combine kernel
