@@ -169,6 +169,14 @@ kernel_dir() {
   local kd=$PWD/dist/kv-$(basename "$1"); rm -rf "$kd"; cp -r dist/kernels "$kd"; cp "$1"/* "$kd"/; echo "$kd"
 }
 
+# r16_ab: one round of the ≤ 16-row rows on 'hopper-small' and 'hopper' (s37d)
+r16_ab() {
+  local set
+  for set in sweep:0,1,16,17 serving:S2,S4,S10,S11; do
+    timeout 100 node dist/src/cli.js bench --configs $set --kernel hopper-small,hopper --reference h200 --iters 30 --check-samples 0 > "$out/r16h-${set%%:*}.txt" 2>&1
+    echo "== $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/r16h-${set%%:*}.txt" | cut -c1-130
+  done
+}
 # sanitize_hopper_property NAME SEED: memcheck, then racecheck, on 10 sanitize-sized 'hopper' property cases (seed
 # SEED) into $out/NAME-TOOL.log, with the tool's summary, the tests' counts and the race classes reported
 sanitize_hopper_property() {
@@ -543,13 +551,17 @@ case $step in
   s37d)
     # (~5 min) session 37's build ('hopper' the default for 17–32 rows over the 16-bit cache, k1am): the whole sweep and
     # the serving set, then one round of the ≤ 16-row rows on both kernels (is 'hopper' ahead there too?)
-    timeout 200 node dist/src/cli.js bench --reference h200 --iters 40 --check-samples 1 --json "$out/sweep.json" > "$out/sweep.txt" 2>&1
-    echo "sweep rc=$?"; grep -aE "^sweep#|geomean|correctness" "$out/sweep.txt" | cut -c1-150
-    timeout 100 node dist/src/cli.js bench --configs serving --reference h200 --iters 40 --check-samples 1 --json "$out/serving.json" > "$out/serving.txt" 2>&1
-    echo "serving rc=$?"; grep -aE "^S[0-9]|geomean|correctness" "$out/serving.txt" | cut -c1-150
-    for set in sweep:0,1,16,17 serving:S2,S4,S10,S11; do
-      timeout 100 node dist/src/cli.js bench --configs $set --kernel hopper-small,hopper --reference h200 --iters 30 --check-samples 0 > "$out/r16h-${set%%:*}.txt" 2>&1
-      echo "== $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/r16h-${set%%:*}.txt" | cut -c1-130
+    # (S37D_PARTS: which parts, in this order; default all three)
+    for part in ${S37D_PARTS:-serving r16 sweep}; do
+      case $part in
+        sweep)
+          timeout 200 node dist/src/cli.js bench --reference h200 --iters 40 --check-samples 1 --json "$out/sweep.json" > "$out/sweep.txt" 2>&1
+          echo "sweep rc=$?"; grep -aE "^sweep#|geomean|correctness" "$out/sweep.txt" | cut -c1-150 ;;
+        serving)
+          timeout 100 node dist/src/cli.js bench --configs serving --reference h200 --iters 40 --check-samples 1 --json "$out/serving.json" > "$out/serving.txt" 2>&1
+          echo "serving rc=$?"; grep -aE "^S[0-9]|geomean|correctness" "$out/serving.txt" | cut -c1-150 ;;
+        r16) r16_ab ;;
+      esac
     done
     ;;
   s37s)
