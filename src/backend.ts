@@ -71,7 +71,7 @@ export interface DecodeFeatures {
   headDim: number;
   /** Tokens per page of kCache. */
   pageSize: number;
-  /** Query tokens per request (s_q), when known: the small-row Hopper kernel takes h_q · s_q ≤ 32 rows (FP8 cache: ≤ 16). */
+  /** Query tokens per request (s_q), when known: the small-row Hopper kernel takes h_q · s_q ≤ 32 rows over either cache (the default up to 16 rows over the 16-bit cache, 32 over the FP8 cache). */
   sQ?: number;
   /** FP8 cache (isFp8KvCache). */
   fp8: boolean;
