@@ -94,12 +94,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // faster, S5/S12 0.4–0.8 %, the compute-bound rows unchanged). Not for the compute-bound entries: there waiting for
   // the P·V before the S issue cost sweep#12 / #28 / S6 1–4 % (`k1aa`).
   constexpr bool kK1aEarly = !kFp8 && kStaggerFirst;
-#ifndef MLA_EXPERIMENT_S3_AFTER_S2  // EXPERIMENT (variant builds only): 1 = the compute-bound entries, 2 = every 16-bit entry
-#define MLA_EXPERIMENT_S3_AFTER_S2 0
-#endif
-  // (EXPERIMENT) warpgroup 1 issues S of block j+3 only once warpgroup 0 has issued all of S(j+2) (kS2Issued), so that
-  // the two S enter the tensor pipe one after the other: S(j+2) done sooner, S(j+3) covering WG0's softmax of j+2
-  constexpr bool kS3AfterS2 = !kFp8 && (MLA_EXPERIMENT_S3_AFTER_S2 == 2 || (MLA_EXPERIMENT_S3_AFTER_S2 == 1 && !kStaggerFirst));
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -374,9 +368,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           issue_s_half<T, kGroupB>(s, sQ, sK0, kb.barrier(j + 2), kb.parity(j + 2), false);
           ptx::wgmma_commit();
         }
-        if constexpr (kS3AfterS2) {
-          if (has3) ptx::named_barrier_arrive(kS2Issued, kBoth);
-        }
         ptx::wgmma_wait<0>();  // unconditional: the compiler must see nothing in flight on every path
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 4);
         SPARSE_TRACE_NEXT(tr_it);
@@ -544,7 +535,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 3);
         if (has3 && !kPv0First) {  // S of block j+3: its B half was issued first
-          if constexpr (kS3AfterS2) ptx::named_barrier_sync(kS2Issued, kBoth);
           issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), true);
           issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(j + 3), kb.parity(j + 3), false);
           ptx::wgmma_commit();

@@ -6,8 +6,8 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
-#   s37e      ~2 min: s3s2_1 (-DMLA_EXPERIMENT_S3_AFTER_S2=1: warpgroup 1 issues S of block j+3 only after warpgroup 0
-#             has issued all of S(j+2), in the compute-bound entries) through hopvar on the compute-bound rows
+#   s37e      (ran, session 37; the switch MLA_EXPERIMENT_S3_AFTER_S2 removed since, in git history) s3s2_1 through
+#             hopvar on the compute-bound rows
 #   s37d      ~5 min: the build with 'hopper' the 16-bit default for 17–32 rows: the sweep and the serving set (round 1
 #             checked against the oracle; JSON for docs/runs/), then 'hopper-small' against 'hopper' at ≤ 16 rows
 #   s37c      (ran, session 37; its host switch FLASH_MLA_EXPERIMENT_DECODE_CLUSTER removed since) the 16-bit 'hopper'
