@@ -94,6 +94,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // faster, S5/S12 0.4–0.8 %, the compute-bound rows unchanged). Not for the compute-bound entries: there waiting for
   // the P·V before the S issue cost sweep#12 / #28 / S6 1–4 % (`k1aa`).
   constexpr bool kK1aEarly = !kFp8 && kStaggerFirst;
+#ifndef MLA_EXPERIMENT_WG1_EARLY_EXP  // EXPERIMENT (variant builds only): 1 = the compute-bound entries, 2 = every 16-bit entry
+#define MLA_EXPERIMENT_WG1_EARLY_EXP 0
+#endif
+  // (EXPERIMENT) warpgroup 1 exponentiates S of block j+1 against its own running max before it waits for WG0's max
+  // (Scale0), then corrects P by exp2(m_loc − m1): the exponentials leave the chain Scale0 → P1 · V1R
+  constexpr bool kWg1EarlyExp = !kFp8 && (MLA_EXPERIMENT_WG1_EARLY_EXP == 2 || (MLA_EXPERIMENT_WG1_EARLY_EXP == 1 && !kStaggerFirst));
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -380,6 +386,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
       }
+      [[maybe_unused]] float m_run[2] = {kMaxInit, kMaxInit};  // (kWg1EarlyExp) the max this warpgroup last wrote to sM
 #pragma unroll 1
       for (int j = 0; j < n_blocks; j += 2) {
         const uint32_t b_ = opaque(base);
@@ -431,6 +438,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           mask_and_row_max<true>(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx, has1 ? valid_mask(sValid + 16) : ~0ull);
         } else
           mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
+        [[maybe_unused]] float m_loc[2], sum_loc[2];
+        if constexpr (kWg1EarlyExp) {  // (EXPERIMENT) WG0's max of block j will be ≥ m_run (it starts from sM = m_run)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) m_loc[h] = fmaxf(m_run[h], mx[h] * scale_log2);
+          exponentiate(s, scale_log2, m_loc, sum_loc);
+        }
         if constexpr (!kPv0First) ptx::named_barrier_sync(kScale0Ready, kBoth);  // WG0's max and scale of block j
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 1);
         float m1[2], scale1[2];
@@ -495,7 +508,19 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         } else {  // (its P0 · V0R as above, after its own P·V of block j+1: duplicated, since one shared lambda changed
                   // every entry's machine code)
           float sum[2];
-          exponentiate(s, scale_log2, m1, sum);
+          if constexpr (kWg1EarlyExp) {  // P relative to m1: × exp2(m_loc − m1) (≤ 1; m1 = max(m0, m_loc))
+            float c[2];
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+              c[h] = ptx::exp2_approx(m_loc[h] - m1[h]);
+              sum[h] = sum_loc[h] * c[h];
+              m_run[h] = m1[h];
+            }
+#pragma unroll
+            for (int i = 0; i < 32; ++i) s[i] *= c[(i >> 1) & 1];
+          } else {
+            exponentiate(s, scale_log2, m1, sum);
+          }
 #pragma unroll
           for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * (scale0[h] * scale1[h]) + sum[h];
           scale_rows(o, scale0[0] * scale1[0], scale0[1] * scale1[1]);
