@@ -6,6 +6,8 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
+#   s37f      ~3 min: wee1 / wee2 (-DMLA_EXPERIMENT_WG1_EARLY_EXP=1 / 2: warpgroup 1 exponentiates S of block j+1 before
+#             WG0's max arrives, in the compute-bound entries / every 16-bit entry) through hopvar; .variants/wee1, wee2
 #   s37e      (ran, session 37; the switch MLA_EXPERIMENT_S3_AFTER_S2 removed since, in git history) s3s2_1 through
 #             hopvar on the compute-bound rows
 #   s37d      ~5 min: the build with 'hopper' the 16-bit default for 17–32 rows: the sweep and the serving set (round 1
@@ -114,7 +116,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s37e | s37d | s37s | s37c | s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s37f | s37e | s37d | s37s | s37c | s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -542,6 +544,11 @@ case $step in
       FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs bf16:$r 1.755 > "$out/bf16trace-$r.txt" 2>&1
       echo "== bf16:$r rc=$?"; grep -aE "steady|per iteration|cross|Error" "$out/bf16trace-$r.txt"
     done
+    ;;
+  s37f)
+    # (~3 min) s37b's trace: per pair of blocks the tensor pipe idles in the softmax handoffs; wee takes warpgroup 1's
+    # exponentials off the chain Scale0 → P1·V1R (its P corrected by exp2(m_loc − m1) after the handoff)
+    HOPPER_VARIANTS="wee1 wee2" HOPVAR_SETS="sweep:8,12,14,28 serving:S5,S6,S8,S9" "$0" hopvar
     ;;
   s37e)
     # (~2 min) the s37b trace (sweep#12: WG1's S(j+3) issued 0.26 µs before S(j+2)'s B half, the two finishing together)
