@@ -73,9 +73,9 @@ export const LAYOUT_DECODE_KERNEL_FAMILY = 'generic';
 export const SMALL_ROW_KERNEL_NAME = 'hopper-small';
 /**
  * Rows (h_q · s_q) up to which the small-row kernel is the default for dense decodes, per cache. Over the 16-bit cache:
- * its 16-row entry only. Its 32-row entry was faster than 'hopper' when it came (session 8: 1.00–1.03×), but 'hopper''s
- * memory-bound entry has since gained the item stagger, k0a and k1am, and at 17–32 rows (its m-block half padding) it
- * now takes 2.4–3.8 % less time on every such sweep row and S7 (H200, session 37 `s37a`, two rounds: sweep#2 0.1599 →
+ * its 16-row entry only. Its 32-row entry was faster than 'hopper' when it came (session 8: 1.00–1.03×), but the
+ * memory-bound entry of 'hopper' has since gained the item stagger, k0a and k1am, and at 17–32 rows (its m-block half
+ * padding) it now takes 1.8–4.7 % less time on every such sweep row and S7 (H200, session 37 `s37a`, two rounds: sweep#2 0.1599 →
  * 0.1544 ms, #4 0.1602 → 0.1542, #18 0.2945 → 0.2872, S7 0.0635 → 0.0605); the 32-row entry stays offered
  * (`kernel: 'hopper-small'`). Over the FP8 cache: all it takes (16 rows, and 32 on the gather entry; session 30).
  * Sparse decodes with h_q ≤ 32 heads default to it too (1.41–1.67× 'hopper' on the sparse grid's h_q 16 rows, session 8;
