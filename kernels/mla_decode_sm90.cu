@@ -15,7 +15,8 @@
 //        arrive P0 → O_L *= scale1 → sync P1 → O_L += sP1·V1L ‖ S0' = Q·K(j+2) (A half) → refill K1.A → B half
 //   WG1: sync Scale0 → softmax(S1) against WG0's max → O_R *= scale0·scale1 → arrive Scale1 → sP1 →
 //        O_R += P1·V1R → sync P0 → O_R += sP0·V0R → arrive P1 → refill K1.B, K0.B → S1' = Q·K(j+3)
-//   (P1 is announced only once both P·V are issued, so that WG0's next wgmmas queue behind them)
+//   (P1 is announced only once both P·V are issued, so that WG0's next wgmmas queue behind them; the memory-bound
+//   entries refill K1.A right after O_L += sP1·V1L, before S0', kK1aEarly)
 //
 // A buffer is refilled per half ("group") as soon as its last reader is done: A = slabs 0–3 (V's left half, read
 // last by WG0's P·V), B = slabs 4–8 (V's right half and the RoPE slab, read last by WG1's P·V), each slab on
@@ -355,7 +356,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             }
           }
         }
-        // S of block j+2 overlaps the tail of that P·V
+        // S of block j+2 overlaps the tail of that P·V (kK1aEarly: that P·V is done)
         if (has2) {
           issue_s_half<T, kGroupA>(s, sQ, sK0, kb.barrier(j + 2), kb.parity(j + 2), true);
           ptx::wgmma_commit();

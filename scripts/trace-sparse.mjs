@@ -16,12 +16,13 @@ const arg = String(process.argv[2] ?? 11);
 const bf16 = arg.startsWith('bf16:');
 const dense = arg.startsWith('dense:') || bf16;
 const sel = arg.slice(dense ? (bf16 ? 5 : 6) : 0);
-const row = /^S\d+$/.test(sel) ? configSet('serving').findIndex((c) => c.id === sel || c.name?.startsWith(`${sel} `)) : Number(sel);
+const serving = /^S\d+$/.test(sel);
+const row = serving ? configSet('serving').findIndex((c) => c.name?.startsWith(`${sel} `)) : Number(sel);
 const ghz = Number(process.argv[3] ?? 1.75);
 const TRACE_WORDS = 4096;
 let config, hQ, words, run;
 if (dense) {
-  config = { ...configSet(/^S\d+$/.test(sel) ? 'serving' : 'sweep')[row], kv: bf16 ? 'bf16' : 'fp8' };
+  config = { ...configSet(serving ? 'serving' : 'sweep')[row], kv: bf16 ? 'bf16' : 'fp8' };
   // (FLASH_MLA_TRACE_B=n: the row's first n requests only — a dry run on the kernel emulator)
   const nb = Number(process.env.FLASH_MLA_TRACE_B ?? 0);
   if (nb > 0) config = { ...config, b: nb, seqlens: config.seqlens.slice(0, nb) };
@@ -75,7 +76,7 @@ const t0 = bf16 ? words[2048] : words[0];
 const us = (w) => (((w - t0) >>> 0) / ghz / 1000);
 const nBlk = Math.min(120, Math.floor((2048 - 16) / 8));
 console.log(`${bf16 ? `${sel} (16-bit cache)` : dense ? `sweep#${row} --kv fp8` : `sparse#${row}`} (${config.name ?? ''}): CTA (0, 0), µs after ${bf16 ? "warpgroup 0's first iteration" : "the producer's start"} at ${ghz} GHz`);
-console.log('producer per block: top, then the end of each phase (steady-state line below names them)');
+if (!bf16) console.log('producer per block: top, then the end of each phase (steady-state line below names them)');
 const prod = [];
 for (let k = 0; k < nBlk; ++k) {
   const e = Array.from({ length: 6 }, (_, i) => words[16 + 8 * k + i]);
@@ -93,6 +94,7 @@ const wg = (base) => {
 };
 const w0 = wg(2048), w1 = wg(3072);
 const f = (x) => x.toFixed(2).padStart(8);
+const avgw = (arr, fn) => arr.reduce((a, e) => a + fn(e), 0) / arr.length;
 if (bf16) {
   // 16-bit cache: WG0 stamps its iteration's top, past Scale1, past P1Ready, past S(j+2)'s A half (its P·V1L waited),
   // the end (S(j+2) done); WG1 its top, past Scale0, past P0Ready, past its two refills (both P·V done), the end
@@ -101,12 +103,11 @@ if (bf16) {
   for (let k = 0; k < n; ++k)
     console.log(`it ${String(k).padStart(3)} | WG0 top,Sc1,P1,S-A,end${w0[k].map(f).join('')} | WG1 top,Sc0,P0,refills,end${w1[k].map(f).join('')}`);
   const m0 = w0.slice(4, Math.max(5, n - 4)), m1 = w1.slice(4, Math.max(5, n - 4));
-  const av = (arr, fn) => arr.reduce((a, e) => a + fn(e), 0) / arr.length;
   const per = (arr) => (arr[arr.length - 1][0] - arr[0][0]) / (arr.length - 1) / 2;
   console.log(`\nsteady state over ${m0.length} iterations: ${per(m0).toFixed(3)} µs per block (WG0's tops), ${per(m1).toFixed(3)} (WG1's)`);
-  console.log(`WG0 per iteration: top→Scale1 ${av(m0, (e) => e[1] - e[0]).toFixed(3)}, →P1 ${av(m0, (e) => e[2] - e[1]).toFixed(3)}, →S(j+2) A half ${av(m0, (e) => e[3] - e[2]).toFixed(3)}, →end ${av(m0, (e) => e[4] - e[3]).toFixed(3)}, end→next top ${av(m0.slice(0, -1).map((e, i) => m0[i + 1][0] - e[4]), (x) => x).toFixed(3)}`);
-  console.log(`WG1 per iteration: top→Scale0 ${av(m1, (e) => e[1] - e[0]).toFixed(3)}, →P0 ${av(m1, (e) => e[2] - e[1]).toFixed(3)}, →refills ${av(m1, (e) => e[3] - e[2]).toFixed(3)}, →end (S of j+3) ${av(m1, (e) => e[4] - e[3]).toFixed(3)}`);
-  console.log(`cross: WG1 Scale0 pass − WG0 top ${av(m0.map((e, i) => [e, m1[i]]), ([a, b]) => b[1] - a[0]).toFixed(3)}; WG0 Scale1 pass − WG1 top ${av(m0.map((e, i) => [e, m1[i]]), ([a, b]) => a[1] - b[0]).toFixed(3)}`);
+  console.log(`WG0 per iteration: top→Scale1 ${avgw(m0, (e) => e[1] - e[0]).toFixed(3)}, →P1 ${avgw(m0, (e) => e[2] - e[1]).toFixed(3)}, →S(j+2) A half ${avgw(m0, (e) => e[3] - e[2]).toFixed(3)}, →end ${avgw(m0, (e) => e[4] - e[3]).toFixed(3)}, end→next top ${avgw(m0.slice(0, -1).map((e, i) => m0[i + 1][0] - e[4]), (x) => x).toFixed(3)}`);
+  console.log(`WG1 per iteration: top→Scale0 ${avgw(m1, (e) => e[1] - e[0]).toFixed(3)}, →P0 ${avgw(m1, (e) => e[2] - e[1]).toFixed(3)}, →refills ${avgw(m1, (e) => e[3] - e[2]).toFixed(3)}, →end (S of j+3) ${avgw(m1, (e) => e[4] - e[3]).toFixed(3)}`);
+  console.log(`cross: WG1 Scale0 pass − WG0 top ${avgw(m0.map((e, i) => [e, m1[i]]), ([a, b]) => b[1] - a[0]).toFixed(3)}; WG0 Scale1 pass − WG1 top ${avgw(m0.map((e, i) => [e, m1[i]]), ([a, b]) => a[1] - b[0]).toFixed(3)}`);
   process.exit(0);
 }
 for (let k = 0; k < prod.length; ++k) {
@@ -129,7 +130,6 @@ const phases = dense
 console.log(`\nsteady state over ${mid.length} blocks (µs): per block ${((mid[mid.length - 1][0] - mid[0][0]) / (mid.length - 1)).toFixed(2)};` +
   ` producer${pair ? ' (pair)' : ''}: ` + phases.map((name, i) => `${name} ${avg((e) => e[i + 1] - e[i]).toFixed(2)}`).join(', '));
 const mid0 = w0.slice(4, Math.max(5, w0.length - 4)), mid1 = w1.slice(4, Math.max(5, w1.length - 4));
-const avgw = (arr, fn) => arr.reduce((a, e) => a + fn(e), 0) / arr.length;
 console.log(`WG0 per iteration: top→Scale1 ${avgw(mid0, (e) => e[1] - e[0]).toFixed(2)}, →P1 ${avgw(mid0, (e) => e[2] - e[1]).toFixed(2)}, →S(j+2) A half ${avgw(mid0, (e) => e[3] - e[2]).toFixed(2)}, →end ${avgw(mid0, (e) => e[4] - e[3]).toFixed(2)}`);
 if (dense) // (the dense FP8 entry's warpgroup 1 runs P0·V0R and K0.B's release first: event 2 before event 1)
   console.log(`WG1 per iteration: top→P0·V0R + K0.B released ${avgw(mid1, (e) => e[2] - e[0]).toFixed(2)}, →softmax of j+1 ${avgw(mid1, (e) => e[1] - e[2]).toFixed(2)}, →releases ${avgw(mid1, (e) => e[3] - e[1]).toFixed(2)}, →end ${avgw(mid1, (e) => e[4] - e[3]).toFixed(2)}`);
