@@ -6,6 +6,9 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
+#   s38a      ~4 min: wee2 (s37f's) and ep2 / ep3 (-DMLA_EXPERIMENT_BF16_EARLY_P0=2 / 3: the 16-bit entries on the FP8
+#             seesaw — P0 published against block j's max, WG1's P0·V0R right after Scale0, K0.B refilled once it
+#             retires; ep3 in the compute-bound entries with P1 announced after P1·V1R) through hopvar
 #   s37f      ~3 min: wee1 / wee2 (-DMLA_EXPERIMENT_WG1_EARLY_EXP=1 / 2: warpgroup 1 exponentiates S of block j+1 before
 #             WG0's max arrives, in the compute-bound entries / every 16-bit entry) through hopvar; .variants/wee1, wee2
 #   s37e      (ran, session 37; the switch MLA_EXPERIMENT_S3_AFTER_S2 removed since, in git history) s3s2_1 through
@@ -116,7 +119,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s37f | s37e | s37d | s37s | s37c | s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s38a | s37f | s37e | s37d | s37s | s37c | s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -544,6 +547,11 @@ case $step in
       FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs bf16:$r 1.755 > "$out/bf16trace-$r.txt" 2>&1
       echo "== bf16:$r rc=$?"; grep -aE "steady|per iteration|cross|Error" "$out/bf16trace-$r.txt"
     done
+    ;;
+  s38a)
+    # (~4 min) wee2: WG1's exponentials before the Scale0 handoff (every 16-bit entry; its compute-bound entry is wee1's);
+    # ep2: early P0 in every 16-bit entry (its compute-bound entry is ep1's); ep3: the compute-bound entries, P1 late
+    HOPPER_VARIANTS="wee2 ep2 ep3" HOPVAR_SETS="sweep:8,12,14,28 serving:S5,S6,S8,S9" "$0" hopvar
     ;;
   s37f)
     # (~3 min) s37b's trace: per pair of blocks the tensor pipe idles in the softmax handoffs; wee takes warpgroup 1's
