@@ -107,6 +107,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #endif
   // (EXPERIMENT) warpgroup 1 exponentiates S of block j+1 against its own running max before it waits for WG0's max
   // (Scale0), then corrects P by exp2(m_loc − m1): the exponentials leave the chain Scale0 → P1 · V1R
+#ifndef MLA_EXPERIMENT_NEXT_S_EARLY  // EXPERIMENT (variant builds only): 1 = Q loaded at the epilogue's barrier, 2 = at each loop's end
+#define MLA_EXPERIMENT_NEXT_S_EARLY 0
+#endif
+  // (EXPERIMENT, the compute-bound entries) each warpgroup issues S of the next item's first block (WG0: block 0, WG1:
+  // block 1) between its epilogue's two rows of stores, so that the tensor pipe works while the rows are written
+  constexpr bool kNextSEarly = !kFp8 && !kStaggerFirst && MLA_EXPERIMENT_NEXT_S_EARLY != 0;
+  constexpr bool kNextQAtLoopEnd = kNextSEarly && MLA_EXPERIMENT_NEXT_S_EARLY == 2;
   constexpr bool kWg1EarlyExp = !kFp8 && (MLA_EXPERIMENT_WG1_EARLY_EXP == 2 || (MLA_EXPERIMENT_WG1_EARLY_EXP == 1 && !kStaggerFirst));
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
@@ -186,6 +193,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   if constexpr (!kFp8) n_prefetched = issue_first_item<kStaggerFirst>(p, w, kb, tid, seqlen, rs.s_last, load_q, q_ready);
 
   [[maybe_unused]] int tr_it = 0;  // sparse trace: this warpgroup's loop iterations so far (pairs of blocks)
+  [[maybe_unused]] float s_next[32];  // (kNextSEarly) S of this warpgroup's first block, issued by the item before
+  [[maybe_unused]] bool s_issued = false;
+  if constexpr (kNextSEarly) {
+#pragma unroll
+    for (int i = 0; i < 32; ++i) s_next[i] = 0.f;
+  }
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     tr.item_top(req == w.begin_req);
     const Slice sl = kSparse ? slice_of_len(p, w, req, rs, fp->topk) : kFp8 ? slice_of(p, w, req, rs) : slice_of_len(p, w, req, rs, seqlen);
@@ -237,16 +250,21 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
     for (int i = 0; i < 128; ++i) o[i] = 0.f;
     float row_sum[2] = {0.f, 0.f};  // this thread's partial sums over the P columns it produced
-    float s[32];                    // S (then P) of this warpgroup's current block
+    float s_own[32];                // S (then P) of this warpgroup's current block
+    float (&s)[32] = kNextSEarly ? s_next : s_own;
     uint32_t pa[4][4];              // P as bf16/fp16 A fragments
+    if constexpr (!kNextSEarly) {
 #pragma unroll
-    for (int i = 0; i < 32; ++i) s[i] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
+      for (int i = 0; i < 32; ++i) s[i] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
+    }
 
     if (wg == 0 && n_blocks > 0) {
       // ======================================= warpgroup 0: blocks 0, 2, 4, … ===================================
-      issue_s_half<T, kGroupA>(s, sQ, sK0, kb.barrier(0), kb.parity(0), true);
-      issue_s_half<T, kGroupB>(s, sQ, sK0, kb.barrier(0), kb.parity(0), false);
-      ptx::wgmma_commit();
+      if (!(kNextSEarly && s_issued)) {
+        issue_s_half<T, kGroupA>(s, sQ, sK0, kb.barrier(0), kb.parity(0), true);
+        issue_s_half<T, kGroupB>(s, sQ, sK0, kb.barrier(0), kb.parity(0), false);
+        ptx::wgmma_commit();
+      }
       ptx::wgmma_wait<0>();
       tr.first_s_done(req == w.begin_req);
 #pragma unroll 1
@@ -388,12 +406,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       }
     } else if (n_blocks > 0) {
       // ======================================= warpgroup 1: blocks 1, 3, 5, … ===================================
-      if (n_blocks > 1 && !kPv0First) {  // (kPv0First: each iteration issues its own S)
+      if (n_blocks > 1 && !kPv0First && !(kNextSEarly && s_issued)) {  // (kPv0First: each iteration issues its own S)
         issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(1), kb.parity(1), true);
         issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(1), kb.parity(1), false);
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
       }
+      if constexpr (kNextSEarly) ptx::wgmma_wait<0>();
       [[maybe_unused]] float m_run[2] = {kMaxInit, kMaxInit};  // (kWg1EarlyExp) the max this warpgroup last wrote to sM
 #pragma unroll 1
       for (int j = 0; j < n_blocks; j += 2) {
@@ -602,6 +621,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       }
     }
     tr.loops_done();
+    if constexpr (kNextQAtLoopEnd) {  // no S of this item reads sQ any more (each loop's last barrier saw the other's last S)
+      if (req < w.end_req) {
+        load_q(req + 1);
+        q_ready = true;
+      }
+    }
     // Both warpgroups' loops are over: every K group is free once its own warpgroup is (A: last read by WG0's
     // P·V and WG1's S of odd blocks, done before WG0's last Scale1 sync; B: last read by WG1's P·V and WG0's S of
     // even blocks, done before WG1's last Scale0 sync). Each warpgroup loads its groups of the next item's first
@@ -637,12 +662,30 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     }
     ptx::named_barrier_sync(kSumReady, kBoth);  // also: both warpgroups are past their last S, so sQ is free
     tr.sums_done();
-    if (n_next > 0) {
+    if (n_next > 0 && !kNextQAtLoopEnd) {
       load_q(req + 1);  // lands while this item's rows are written out
       q_ready = true;
     }
     tr.next_q_issued();
-    store_item_rows<T, kSparse>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
+    if constexpr (kNextSEarly) {
+      store_item_rows<T, kSparse, 0, 1>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
+      s_issued = n_next > (wg == 0 ? 0 : 1);
+      if (n_next > 0) {  // the next item's Q has landed for every thread before either warpgroup's S reads it
+        ptx::cp_async_wait_all();
+        ptx::fence_proxy_async();
+        ptx::named_barrier_sync(kSumReady, kBoth);
+      }
+      if (s_issued) {
+        // (no kb.parity(wg): a run-time index into kb.fills goes to local memory)
+        const uint32_t sKn = wg == 0 ? sK0 : sK1, bars = wg == 0 ? kb.barrier(0) : kb.barrier(1), par = wg == 0 ? kb.parity(0) : kb.parity(1);
+        issue_s_half<T, kGroupA>(s_next, sQ, sKn, bars, par, true);
+        issue_s_half<T, kGroupB>(s_next, sQ, sKn, bars, par, false);
+        ptx::wgmma_commit();
+      }
+      store_item_rows<T, kSparse, 1, 2>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
+    } else {
+      store_item_rows<T, kSparse>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
+    }
     tr.rows_stored();
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's
   }

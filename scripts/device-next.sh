@@ -6,6 +6,8 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
+#   s38b      ~3 min: nse1 / nse2 (-DMLA_EXPERIMENT_NEXT_S_EARLY=1 / 2: the compute-bound entries issue S of the next
+#             item's first blocks between the epilogue's two rows of stores; nse2 loads the next Q at each loop's end)
 #   s38a      ~4 min: wee2 (s37f's) and ep2 / ep3 (-DMLA_EXPERIMENT_BF16_EARLY_P0=2 / 3: the 16-bit entries on the FP8
 #             seesaw — P0 published against block j's max, WG1's P0·V0R right after Scale0, K0.B refilled once it
 #             retires; ep3 in the compute-bound entries with P1 announced after P1·V1R) through hopvar
@@ -119,7 +121,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s38a | s37f | s37e | s37d | s37s | s37c | s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s38b | s38a | s37f | s37e | s37d | s37s | s37c | s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -547,6 +549,11 @@ case $step in
       FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs bf16:$r 1.755 > "$out/bf16trace-$r.txt" 2>&1
       echo "== bf16:$r rc=$?"; grep -aE "steady|per iteration|cross|Error" "$out/bf16trace-$r.txt"
     done
+    ;;
+  s38b)
+    # (~3 min) an item change costs the compute-bound rows ~6–8 µs (s37b: S6 CTA (0, 0) 56.1 → 63.8 µs), the S of the
+    # next item's first two blocks (~1.3 µs of tensor work) after all the stores; nse issues them between the rows
+    HOPPER_VARIANTS="nse1 nse2" HOPVAR_SETS="sweep:12,14,28 serving:S6,S8,S9" "$0" hopvar
     ;;
   s38a)
     # (~4 min) wee2: WG1's exponentials before the Scale0 handoff (every 16-bit entry; its compute-bound entry is wee1's);
