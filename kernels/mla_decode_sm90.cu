@@ -683,6 +683,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         ptx::wgmma_commit();
       }
       store_item_rows<T, kSparse, 1, 2>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
+      ptx::wgmma_wait<0>();  // before the item loop's back edge: a wgmma in flight across it makes ptxas wait anyway (C7517)
     } else {
       store_item_rows<T, kSparse>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
     }
