@@ -201,6 +201,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   }
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     tr.item_top(req == w.begin_req);
+    SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * tr_it + 5);  // (item start: its top)
     const Slice sl = kSparse ? slice_of_len(p, w, req, rs, fp->topk) : kFp8 ? slice_of(p, w, req, rs) : slice_of_len(p, w, req, rs, seqlen);
     // The next item (request req + 1 from token 0) starts loading before this one's epilogue; its seqlen is
     // read now and used after the main loop, so the load's latency is hidden.
@@ -221,6 +222,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     const int n_valid_last = sl.end_kv - (first_block + n_blocks - 1) * PAGE_BLOCK_SIZE;  // tokens of the last block
 
     math_sync();  // both warpgroups are done with the previous item's smem
+    SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * tr_it + 6);  // (item start: past the first barrier)
     if (tid < 64) ptx::st_shared_f32(sM + tid * 4, kMaxInit);
     if (n_blocks > 0) {
       // 16-bit cache: this issues nothing at run time — the part's first item is issued before the item loop and the
@@ -243,6 +245,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       ptx::cp_async_wait_all();
       ptx::fence_proxy_async();  // cp.async writes → wgmma reads
       math_sync();
+      SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * tr_it + 7);  // (item start: Q landed, both warpgroups here)
     }
     q_ready = false;
 
@@ -651,6 +654,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       issue_next(0, page0);
       if (n_prefetched > 1) issue_next(1, page1);
     }
+    SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 5);  // (item change: next blocks issued)
 
     // ---- epilogue: both halves of O are relative to the last max in sM --------------------------------------
     if (req == w.end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
@@ -662,6 +666,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     }
     ptx::named_barrier_sync(kSumReady, kBoth);  // also: both warpgroups are past their last S, so sQ is free
     tr.sums_done();
+    SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 6);  // (item change: past the row sums' barrier)
     if (n_next > 0 && !kNextQAtLoopEnd) {
       load_q(req + 1);  // lands while this item's rows are written out
       q_ready = true;
@@ -688,6 +693,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       store_item_rows<T, kSparse>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
     }
     tr.rows_stored();
+    SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 7);  // (item change: rows stored)
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's
   }
   if constexpr (kPair) ptx::cluster_sync();  // (the producer's side: after its loop)

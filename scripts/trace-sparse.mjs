@@ -73,7 +73,7 @@ if (dense) {
   words = new Uint32Array(raw.buffer, raw.byteOffset, raw.length).subarray(hQ);
 }
 const t0 = bf16 ? words[2048] : words[0];
-const us = (w) => (((w - t0) >>> 0) / ghz / 1000);
+const us = (w) => (((w - t0) | 0) / ghz / 1000);  // (signed: an item start stamps before t0)
 const nBlk = Math.min(120, Math.floor((2048 - 16) / 8));
 console.log(`${bf16 ? `${sel} (16-bit cache)` : dense ? `sweep#${row} --kv fp8` : `sparse#${row}`} (${config.name ?? ''}): CTA (0, 0), µs after ${bf16 ? "warpgroup 0's first iteration" : "the producer's start"} at ${ghz} GHz`);
 if (!bf16) console.log('producer per block: top, then the end of each phase (steady-state line below names them)');
@@ -102,6 +102,18 @@ if (bf16) {
   const n = Math.min(w0.length, w1.length);
   for (let k = 0; k < n; ++k)
     console.log(`it ${String(k).padStart(3)} | WG0 top,Sc1,P1,S-A,end${w0[k].map(f).join('')} | WG1 top,Sc0,P0,refills,end${w1[k].map(f).join('')}`);
+  // item changes (slots 5–7 of an iteration's record): an item's last iteration holds its epilogue's stamps (next blocks
+  // issued, past the row sums' barrier, rows stored), an item's first iteration its start's (top, past the first
+  // barrier, Q landed with both warpgroups there) — told apart by whether they come before the iteration's top
+  for (const [name, base] of [['WG0', 2048], ['WG1', 3072]]) {
+    for (let k = 0; k < n; ++k) {
+      const e = [5, 6, 7].map((i) => words[base + 8 * k + i]);
+      if (e.every((x) => x === 0)) continue;
+      const t = e.map(us), top = us(words[base + 8 * k]);
+      if (t[0] <= top) console.log(`  ${name} it ${k}: item start: top ${f(t[0])}, past barrier 1 ${f(t[1])}, Q landed ${f(t[2])}, first S done (it top) ${f(top)}`);
+      else console.log(`  ${name} it ${k}: item end: next blocks issued ${f(t[0])}, past the sums' barrier ${f(t[1])}, rows stored ${f(t[2])}`);
+    }
+  }
   const m0 = w0.slice(4, Math.max(5, n - 4)), m1 = w1.slice(4, Math.max(5, n - 4));
   const per = (arr) => (arr[arr.length - 1][0] - arr[0][0]) / (arr.length - 1) / 2;
   console.log(`\nsteady state over ${m0.length} iterations: ${per(m0).toFixed(3)} µs per block (WG0's tops), ${per(m1).toFixed(3)} (WG1's)`);
