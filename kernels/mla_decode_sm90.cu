@@ -654,7 +654,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       issue_next(0, page0);
       if (n_prefetched > 1) issue_next(1, page1);
     }
-    SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 5);  // (item change: next blocks issued)
 
     // ---- epilogue: both halves of O are relative to the last max in sM --------------------------------------
     if (req == w.end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
@@ -667,11 +666,16 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     ptx::named_barrier_sync(kSumReady, kBoth);  // also: both warpgroups are past their last S, so sQ is free
     tr.sums_done();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 6);  // (item change: past the row sums' barrier)
-    if (n_next > 0 && !kNextQAtLoopEnd) {
+#ifndef MLA_EXPERIMENT_Q_AFTER_STORES  // EXPERIMENT (variant builds only): the next Q loaded after this item's row stores
+#define MLA_EXPERIMENT_Q_AFTER_STORES 0
+#endif
+    constexpr bool kQAfterStores = MLA_EXPERIMENT_Q_AFTER_STORES != 0 && !kNextSEarly;
+    if (n_next > 0 && !kNextQAtLoopEnd && !kQAfterStores) {
       load_q(req + 1);  // lands while this item's rows are written out
       q_ready = true;
     }
     tr.next_q_issued();
+    SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 5);  // (item change: next Q issued)
     if constexpr (kNextSEarly) {
       store_item_rows<T, kSparse, 0, 1>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
       s_issued = n_next > (wg == 0 ? 0 : 1);
@@ -691,6 +695,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       ptx::wgmma_wait<0>();  // before the item loop's back edge: a wgmma in flight across it makes ptxas wait anyway (C7517)
     } else {
       store_item_rows<T, kSparse>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
+    }
+    if constexpr (kQAfterStores) {
+      if (n_next > 0) {
+        load_q(req + 1);
+        q_ready = true;
+      }
     }
     tr.rows_stored();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 7);  // (item change: rows stored)

@@ -6,6 +6,8 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
+#   s38e      ~3 min: CTA (0, 0)'s item changes, shipped and qas (-DMLA_EXPERIMENT_Q_AFTER_STORES=1: the next Q loaded after
+#             the row stores), S6 and sweep#12; then qas through hopvar
 #   s38d      ~1 min: CTA (0, 0)'s stamps with the item changes (slots 5–7), shipped and nse1, on S6, sweep#12, S8
 #   s38c      ~4 min: s38b again with nse rebuilt (its S waited before the item loop's back edge: ptxas had injected a
 #             wait right after the issue, C7517), then CTA (0, 0)'s stamps of S6 and sweep#14, shipped and nse1
@@ -125,7 +127,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s38d | s38c | s38b | s38a | s37f | s37e | s37d | s37s | s37c | s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s38e | s38d | s38c | s38b | s38a | s37f | s37e | s37d | s37s | s37c | s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -553,6 +555,16 @@ case $step in
       FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs bf16:$r 1.755 > "$out/bf16trace-$r.txt" 2>&1
       echo "== bf16:$r rc=$?"; grep -aE "steady|per iteration|cross|Error" "$out/bf16trace-$r.txt"
     done
+    ;;
+  s38e)
+    for v in bf16trace qastrace; do
+      kd=$(kernel_dir .variants/$v)
+      for r in S6 12; do
+        FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs bf16:$r 1.755 > "$out/$v-$r.txt" 2>&1
+        echo "== $v bf16:$r rc=$?"; grep -aE "steady|Error|item (start|end)" "$out/$v-$r.txt" | head -12
+      done
+    done
+    HOPPER_VARIANTS="qas" HOPVAR_SETS="sweep:8,12,14 serving:S5,S6,S9" "$0" hopvar
     ;;
   s38d)
     for v in bf16trace nsetrace; do

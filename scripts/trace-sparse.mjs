@@ -102,7 +102,7 @@ if (bf16) {
   const n = Math.min(w0.length, w1.length);
   for (let k = 0; k < n; ++k)
     console.log(`it ${String(k).padStart(3)} | WG0 top,Sc1,P1,S-A,end${w0[k].map(f).join('')} | WG1 top,Sc0,P0,refills,end${w1[k].map(f).join('')}`);
-  // item changes (slots 5–7 of an iteration's record): an item's last iteration holds its epilogue's stamps (next blocks
+  // item changes (slots 5–7 of an iteration's record): an item's last iteration holds its epilogue's stamps (next Q
   // issued, past the row sums' barrier, rows stored), an item's first iteration its start's (top, past the first
   // barrier, Q landed with both warpgroups there) — told apart by whether they come before the iteration's top
   for (const [name, base] of [['WG0', 2048], ['WG1', 3072]]) {
@@ -111,7 +111,7 @@ if (bf16) {
       if (e.every((x) => x === 0)) continue;
       const t = e.map(us), top = us(words[base + 8 * k]);
       if (t[0] <= top) console.log(`  ${name} it ${k}: item start: top ${f(t[0])}, past barrier 1 ${f(t[1])}, Q landed ${f(t[2])}, first S done (it top) ${f(top)}`);
-      else console.log(`  ${name} it ${k}: item end: next blocks issued ${f(t[0])}, past the sums' barrier ${f(t[1])}, rows stored ${f(t[2])}`);
+      else console.log(`  ${name} it ${k}: item end: past the sums' barrier ${f(t[1])}, next Q issued ${f(t[0])}, rows stored ${f(t[2])}`);
     }
   }
   const m0 = w0.slice(4, Math.max(5, n - 4)), m1 = w1.slice(4, Math.max(5, n - 4));
