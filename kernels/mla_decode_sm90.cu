@@ -78,14 +78,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // that each buffer is released without waiting for the other buffer's next fill (the sparse rows on 'hopper' 2.5–7 %
   // faster on an H200, perf log session 18 `sep0`; dense FP8 6 % faster, session 33 `fp8e0`). The bf16/fp16 entries
   // keep the late P0 (their TMA refills do not wait on a producer's chain).
-#ifndef MLA_EXPERIMENT_BF16_EARLY_P0  // EXPERIMENT (variant builds only): 1 = the compute-bound entries, 2 = every 16-bit entry
-#define MLA_EXPERIMENT_BF16_EARLY_P0 0
-#endif
-  // (EXPERIMENT) the 16-bit entries on the FP8 seesaw: P0 published against block j's max before WG0's P·V, WG1's
-  // P0 · V0R right after Scale0, K0.B refilled once it retires (not after P1 · V1R): buffer 0 is free ~1 µs earlier
-  constexpr bool kEarlyP0Bf16 = !kFp8 && (MLA_EXPERIMENT_BF16_EARLY_P0 == 2 || ((MLA_EXPERIMENT_BF16_EARLY_P0 == 1 || MLA_EXPERIMENT_BF16_EARLY_P0 == 3) && !kStaggerFirst));
-  constexpr bool kEarlyP0 = kFp8 || kEarlyP0Bf16;
-  constexpr bool kEarlyP0LateP1 = kEarlyP0Bf16 && MLA_EXPERIMENT_BF16_EARLY_P0 == 3;  // P1 announced once P1·V1R is issued
+  constexpr bool kEarlyP0 = kFp8;
   // Dense FP8: WG1 also takes P0 · V0R of block j — and releases K0.B — before it issues S of block j + 1, so that the
   // producer's next fill of buffer 0 does not wait for its fill of buffer 1 to be consumed (session 33 `fp8e`: dense
   // FP8 another 1–2 % faster). Not for sparse, whose rows were 1–7 % slower with it (`pv1`, `pv2`): there the S of
@@ -102,19 +95,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // faster, S5/S12 0.4–0.8 %, the compute-bound rows unchanged). Not for the compute-bound entries: there waiting for
   // the P·V before the S issue cost sweep#12 / #28 / S6 1–4 % (`k1aa`).
   constexpr bool kK1aEarly = !kFp8 && kStaggerFirst;
-#ifndef MLA_EXPERIMENT_WG1_EARLY_EXP  // EXPERIMENT (variant builds only): 1 = the compute-bound entries, 2 = every 16-bit entry
-#define MLA_EXPERIMENT_WG1_EARLY_EXP 0
-#endif
-  // (EXPERIMENT) warpgroup 1 exponentiates S of block j+1 against its own running max before it waits for WG0's max
-  // (Scale0), then corrects P by exp2(m_loc − m1): the exponentials leave the chain Scale0 → P1 · V1R
-#ifndef MLA_EXPERIMENT_NEXT_S_EARLY  // EXPERIMENT (variant builds only): 1 = Q loaded at the epilogue's barrier, 2 = at each loop's end
-#define MLA_EXPERIMENT_NEXT_S_EARLY 0
-#endif
-  // (EXPERIMENT, the compute-bound entries) each warpgroup issues S of the next item's first block (WG0: block 0, WG1:
-  // block 1) between its epilogue's two rows of stores, so that the tensor pipe works while the rows are written
-  constexpr bool kNextSEarly = !kFp8 && !kStaggerFirst && MLA_EXPERIMENT_NEXT_S_EARLY != 0;
-  constexpr bool kNextQAtLoopEnd = kNextSEarly && MLA_EXPERIMENT_NEXT_S_EARLY == 2;
-  constexpr bool kWg1EarlyExp = !kFp8 && (MLA_EXPERIMENT_WG1_EARLY_EXP == 2 || (MLA_EXPERIMENT_WG1_EARLY_EXP == 1 && !kStaggerFirst));
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -193,12 +173,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   if constexpr (!kFp8) n_prefetched = issue_first_item<kStaggerFirst>(p, w, kb, tid, seqlen, rs.s_last, load_q, q_ready);
 
   [[maybe_unused]] int tr_it = 0;  // sparse trace: this warpgroup's loop iterations so far (pairs of blocks)
-  [[maybe_unused]] float s_next[32];  // (kNextSEarly) S of this warpgroup's first block, issued by the item before
-  [[maybe_unused]] bool s_issued = false;
-  if constexpr (kNextSEarly) {
-#pragma unroll
-    for (int i = 0; i < 32; ++i) s_next[i] = 0.f;
-  }
   for (int req = w.begin_req; req <= w.end_req; ++req) {
     tr.item_top(req == w.begin_req);
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * tr_it + 5);  // (item start: its top)
@@ -253,21 +227,16 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
     for (int i = 0; i < 128; ++i) o[i] = 0.f;
     float row_sum[2] = {0.f, 0.f};  // this thread's partial sums over the P columns it produced
-    float s_own[32];                // S (then P) of this warpgroup's current block
-    float (&s)[32] = kNextSEarly ? s_next : s_own;
+    float s[32];                    // S (then P) of this warpgroup's current block
     uint32_t pa[4][4];              // P as bf16/fp16 A fragments
-    if constexpr (!kNextSEarly) {
 #pragma unroll
-      for (int i = 0; i < 32; ++i) s[i] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
-    }
+    for (int i = 0; i < 32; ++i) s[i] = 0.f;  // defined before the first wgmma reads it (scale_d = 0 ignores it)
 
     if (wg == 0 && n_blocks > 0) {
       // ======================================= warpgroup 0: blocks 0, 2, 4, … ===================================
-      if (!(kNextSEarly && s_issued)) {
-        issue_s_half<T, kGroupA>(s, sQ, sK0, kb.barrier(0), kb.parity(0), true);
-        issue_s_half<T, kGroupB>(s, sQ, sK0, kb.barrier(0), kb.parity(0), false);
-        ptx::wgmma_commit();
-      }
+      issue_s_half<T, kGroupA>(s, sQ, sK0, kb.barrier(0), kb.parity(0), true);
+      issue_s_half<T, kGroupB>(s, sQ, sK0, kb.barrier(0), kb.parity(0), false);
+      ptx::wgmma_commit();
       ptx::wgmma_wait<0>();
       tr.first_s_done(req == w.begin_req);
 #pragma unroll 1
@@ -339,7 +308,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             if (wg_tid == 0) kb.issue_group(j + 2, kGroupA, page2);
           }
         }
-        if constexpr (kEarlyP0 && kFp8) {  // K0.A (V0L) is dead once every warp of WG0 is past its P·V
+        if constexpr (kEarlyP0) {  // K0.A (V0L) is dead once every warp of WG0 is past its P·V
           ptx::named_barrier_sync(kWg0Local, kOne);
           if (wg_tid == 0) kb.release(j, kGroupA);
           if (kMathRaw && has2 && wg_tid == 0) issue_raw_block(sK0, kmap, sBarRaw, page2);  // block j+2's raw bytes
@@ -370,7 +339,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
           for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP1 + kk * 32), desc_mn_major(sK1 + kk * 2048));
           ptx::wgmma_commit();
-          if constexpr (kEarlyP0 && kFp8) {  // K1.A released before S of block j+2 waits for that block's fill
+          if constexpr (kEarlyP0) {  // K1.A released before S of block j+2 waits for that block's fill
             ptx::wgmma_wait<0>();
             ptx::named_barrier_sync(kWg0Local, kOne);
             if (wg_tid == 0) kb.release(j + 1, kGroupA);
@@ -393,7 +362,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           ptx::wgmma_wait<0>();
         }
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 3);
-        if constexpr ((!kEarlyP0 || kEarlyP0Bf16) && !kK1aEarly) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
+        if constexpr (!kEarlyP0 && !kK1aEarly) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
           if (has3) {
             ptx::named_barrier_sync(kWg0Local, kOne);
             if (wg_tid == 0) kb.issue_group(j + 3, kGroupA, page3);
@@ -409,14 +378,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       }
     } else if (n_blocks > 0) {
       // ======================================= warpgroup 1: blocks 1, 3, 5, … ===================================
-      if (n_blocks > 1 && !kPv0First && !(kNextSEarly && s_issued)) {  // (kPv0First: each iteration issues its own S)
+      if (n_blocks > 1 && !kPv0First) {  // (kPv0First: each iteration issues its own S)
         issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(1), kb.parity(1), true);
         issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(1), kb.parity(1), false);
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
       }
-      if constexpr (kNextSEarly) ptx::wgmma_wait<0>();
-      [[maybe_unused]] float m_run[2] = {kMaxInit, kMaxInit};  // (kWg1EarlyExp) the max this warpgroup last wrote to sM
 #pragma unroll 1
       for (int j = 0; j < n_blocks; j += 2) {
         const uint32_t b_ = opaque(base);
@@ -468,12 +435,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           mask_and_row_max<true>(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx, has1 ? valid_mask(sValid + 16) : ~0ull);
         } else
           mask_and_row_max(s, has1 ? (first_block + j + 1) * PAGE_BLOCK_SIZE : kNoTokens, q4, sl.row_end, mx);
-        [[maybe_unused]] float m_loc[2], sum_loc[2];
-        if constexpr (kWg1EarlyExp) {  // (EXPERIMENT) WG0's max of block j will be ≥ m_run (it starts from sM = m_run)
-#pragma unroll
-          for (int h = 0; h < 2; ++h) m_loc[h] = fmaxf(m_run[h], mx[h] * scale_log2);
-          exponentiate(s, scale_log2, m_loc, sum_loc);
-        }
         if constexpr (!kPv0First) ptx::named_barrier_sync(kScale0Ready, kBoth);  // WG0's max and scale of block j
         SPARSE_TRACE(tid == 128, 3072 + 8 * tr_it + 1);
         float m1[2], scale1[2];
@@ -518,18 +479,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             store_p(sP1, pa, r_loc);
             ptx::fence_proxy_async();
           }
-          if constexpr (!kEarlyP0LateP1) ptx::named_barrier_arrive(kP1Ready, kBoth);
+          ptx::named_barrier_arrive(kP1Ready, kBoth);
           if constexpr (!kPv0First) {
             ptx::wgmma_wait<0>();
-            if constexpr (kEarlyP0Bf16) {  // K0.B is dead once P0·V0R is done: block j+2's B group
-              if (has2) {
-                ptx::named_barrier_sync(kWg1Local, kOne);
-                if (wg_tid == 0) kb.issue_group(j + 2, kGroupB, page2);
-              }
-            } else {
-              ptx::named_barrier_sync(kWg1Local, kOne);  // K0.B is dead once P0·V0R is done
-              if (wg_tid == 0) kb.release(j, kGroupB);
-            }
+            ptx::named_barrier_sync(kWg1Local, kOne);  // K0.B is dead once P0·V0R is done
+            if (wg_tid == 0) kb.release(j, kGroupB);
           }
           scale_rows(o, scale1[0], scale1[1]);
           if (has1) {  // O_R += P1 · V1R
@@ -538,43 +492,14 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
             for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
             ptx::wgmma_commit();
-            if constexpr (!kEarlyP0LateP1) {
-              ptx::wgmma_wait<0>();
-              if constexpr (kEarlyP0Bf16) {  // K1.B is dead once P1·V1R is done: block j+3's B group
-                if (has3) {
-                  ptx::named_barrier_sync(kWg1Local, kOne);
-                  if (wg_tid == 0) kb.issue_group(j + 3, kGroupB, page3);
-                }
-              } else {
-                ptx::named_barrier_sync(kWg1Local, kOne);  // K1.B is dead once P1·V1R is done
-                if (wg_tid == 0) kb.release(j + 1, kGroupB);
-              }
-            }
-          }
-          if constexpr (kEarlyP0LateP1) {  // WG0's P·V1L and S of block j+2 queue behind P1·V1R
-            ptx::named_barrier_arrive(kP1Ready, kBoth);
             ptx::wgmma_wait<0>();
-            if (has3) {
-              ptx::named_barrier_sync(kWg1Local, kOne);
-              if (wg_tid == 0) kb.issue_group(j + 3, kGroupB, page3);
-            }
+            ptx::named_barrier_sync(kWg1Local, kOne);  // K1.B is dead once P1·V1R is done
+            if (wg_tid == 0) kb.release(j + 1, kGroupB);
           }
         } else {  // (its P0 · V0R as above, after its own P·V of block j+1: duplicated, since one shared lambda changed
                   // every entry's machine code)
           float sum[2];
-          if constexpr (kWg1EarlyExp) {  // P relative to m1: × exp2(m_loc − m1) (≤ 1; m1 = max(m0, m_loc))
-            float c[2];
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-              c[h] = ptx::exp2_approx(m_loc[h] - m1[h]);
-              sum[h] = sum_loc[h] * c[h];
-              m_run[h] = m1[h];
-            }
-#pragma unroll
-            for (int i = 0; i < 32; ++i) s[i] *= c[(i >> 1) & 1];
-          } else {
-            exponentiate(s, scale_log2, m1, sum);
-          }
+          exponentiate(s, scale_log2, m1, sum);
 #pragma unroll
           for (int h = 0; h < 2; ++h) row_sum[h] = row_sum[h] * (scale0[h] * scale1[h]) + sum[h];
           scale_rows(o, scale0[0] * scale1[0], scale0[1] * scale1[1]);
@@ -624,12 +549,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       }
     }
     tr.loops_done();
-    if constexpr (kNextQAtLoopEnd) {  // no S of this item reads sQ any more (each loop's last barrier saw the other's last S)
-      if (req < w.end_req) {
-        load_q(req + 1);
-        q_ready = true;
-      }
-    }
     // Both warpgroups' loops are over: every K group is free once its own warpgroup is (A: last read by WG0's
     // P·V and WG1's S of odd blocks, done before WG0's last Scale1 sync; B: last read by WG1's P·V and WG0's S of
     // even blocks, done before WG1's last Scale0 sync). Each warpgroup loads its groups of the next item's first
@@ -666,42 +585,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     ptx::named_barrier_sync(kSumReady, kBoth);  // also: both warpgroups are past their last S, so sQ is free
     tr.sums_done();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 6);  // (item change: past the row sums' barrier)
-#ifndef MLA_EXPERIMENT_Q_AFTER_STORES  // EXPERIMENT (variant builds only): the next Q loaded after this item's row stores
-#define MLA_EXPERIMENT_Q_AFTER_STORES 0
-#endif
-    constexpr bool kQAfterStores = MLA_EXPERIMENT_Q_AFTER_STORES != 0 && !kNextSEarly;
-    if (n_next > 0 && !kNextQAtLoopEnd && !kQAfterStores) {
+    if (n_next > 0) {
       load_q(req + 1);  // lands while this item's rows are written out
       q_ready = true;
     }
     tr.next_q_issued();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 5);  // (item change: next Q issued)
-    if constexpr (kNextSEarly) {
-      store_item_rows<T, kSparse, 0, 1>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
-      s_issued = n_next > (wg == 0 ? 0 : 1);
-      if (n_next > 0) {  // the next item's Q has landed for every thread before either warpgroup's S reads it
-        ptx::cp_async_wait_all();
-        ptx::fence_proxy_async();
-        ptx::named_barrier_sync(kSumReady, kBoth);
-      }
-      if (s_issued) {
-        // (no kb.parity(wg): a run-time index into kb.fills goes to local memory)
-        const uint32_t sKn = wg == 0 ? sK0 : sK1, bars = wg == 0 ? kb.barrier(0) : kb.barrier(1), par = wg == 0 ? kb.parity(0) : kb.parity(1);
-        issue_s_half<T, kGroupA>(s_next, sQ, sKn, bars, par, true);
-        issue_s_half<T, kGroupB>(s_next, sQ, sKn, bars, par, false);
-        ptx::wgmma_commit();
-      }
-      store_item_rows<T, kSparse, 1, 2>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
-      ptx::wgmma_wait<0>();  // before the item loop's back edge: a wgmma in flight across it makes ptxas wait anyway (C7517)
-    } else {
-      store_item_rows<T, kSparse>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
-    }
-    if constexpr (kQAfterStores) {
-      if (n_next > 0) {
-        load_q(req + 1);
-        q_ready = true;
-      }
-    }
+    store_item_rows<T, kSparse>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
     tr.rows_stored();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 7);  // (item change: rows stored)
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's

@@ -228,12 +228,11 @@ __device__ __forceinline__ uint32_t opaque(uint32_t x) { return ptx::opaque_u32(
 // The epilogue's stores of this thread's two rows (both warpgroups' row sums in sL, the rows' last max in sM): this
 // warpgroup's half of O's columns, and with wg 0's q4 = 0 threads the LSE (store_row_wide); sparse decode with an
 // attention sink scales the rows written here (split rows: the sink combine does).
-// (kH0, kH1: the rows h in [kH0, kH1), for an epilogue that issues work between its two rows)
-template <typename T, bool kSparse, int kH0 = 0, int kH1 = 2>
+template <typename T, bool kSparse>
 __device__ __forceinline__ void store_item_rows(const MlaDecodeParams& p, const MlaFp8Params* fp, int req, const Slice& sl, const RowSet& rs,
                                                 const int (&r_loc)[2], const float (&o)[128], uint32_t sL, uint32_t sM, int wg, int q4) {
 #pragma unroll
-  for (int h = kH0; h < kH1; ++h) {
+  for (int h = 0; h < 2; ++h) {
     const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (64 + r_loc[h]) * 4);
     const float m = ptx::ld_shared_f32(sM + r_loc[h] * 4);
     float out_scale = 1.f;

@@ -6,18 +6,18 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
-#   s38e      ~3 min: CTA (0, 0)'s item changes, shipped and qas (-DMLA_EXPERIMENT_Q_AFTER_STORES=1: the next Q loaded after
+#   s38e      (ran, session 38; MLA_EXPERIMENT_Q_AFTER_STORES removed since, in git history) CTA (0, 0)'s item changes, shipped and qas (-DMLA_EXPERIMENT_Q_AFTER_STORES=1: the next Q loaded after
 #             the row stores), S6 and sweep#12; then qas through hopvar
-#   s38d      ~1 min: CTA (0, 0)'s stamps with the item changes (slots 5–7), shipped and nse1, on S6, sweep#12, S8
-#   s38c      ~4 min: s38b again with nse rebuilt (its S waited before the item loop's back edge: ptxas had injected a
+#   s38d      (ran, session 38; nse's switch removed since) CTA (0, 0)'s stamps with the item changes (slots 5–7), shipped and nse1, on S6, sweep#12, S8
+#   s38c      (ran, session 38; switch removed since) s38b again with nse rebuilt (its S waited before the item loop's back edge: ptxas had injected a
 #             wait right after the issue, C7517), then CTA (0, 0)'s stamps of S6 and sweep#14, shipped and nse1
 #             (.variants/bf16trace, .variants/nsetrace: -DMLA_SM90_SPARSE_TRACE [-DMLA_EXPERIMENT_NEXT_S_EARLY=1])
-#   s38b      ~3 min: nse1 / nse2 (-DMLA_EXPERIMENT_NEXT_S_EARLY=1 / 2: the compute-bound entries issue S of the next
+#   s38b      (ran, session 38; MLA_EXPERIMENT_NEXT_S_EARLY removed since, in git history) nse1 / nse2 (-DMLA_EXPERIMENT_NEXT_S_EARLY=1 / 2: the compute-bound entries issue S of the next
 #             item's first blocks between the epilogue's two rows of stores; nse2 loads the next Q at each loop's end)
-#   s38a      ~4 min: wee2 (s37f's) and ep2 / ep3 (-DMLA_EXPERIMENT_BF16_EARLY_P0=2 / 3: the 16-bit entries on the FP8
+#   s38a      (ran, session 38; MLA_EXPERIMENT_WG1_EARLY_EXP, MLA_EXPERIMENT_BF16_EARLY_P0 removed since) wee2 (s37f's) and ep2 / ep3 (-DMLA_EXPERIMENT_BF16_EARLY_P0=2 / 3: the 16-bit entries on the FP8
 #             seesaw — P0 published against block j's max, WG1's P0·V0R right after Scale0, K0.B refilled once it
 #             retires; ep3 in the compute-bound entries with P1 announced after P1·V1R) through hopvar
-#   s37f      ~3 min: wee1 / wee2 (-DMLA_EXPERIMENT_WG1_EARLY_EXP=1 / 2: warpgroup 1 exponentiates S of block j+1 before
+#   s37f      (superseded by s38a) wee1 / wee2 (-DMLA_EXPERIMENT_WG1_EARLY_EXP=1 / 2: warpgroup 1 exponentiates S of block j+1 before
 #             WG0's max arrives, in the compute-bound entries / every 16-bit entry) through hopvar; .variants/wee1, wee2
 #   s37e      (ran, session 37; the switch MLA_EXPERIMENT_S3_AFTER_S2 removed since, in git history) s3s2_1 through
 #             hopvar on the compute-bound rows
