@@ -71,7 +71,8 @@ namespace {
 // kStaggerFirst (16-bit cache, the memory-bound entries): the part's first block 1 is issued only once its block 0 has
 // landed (issue_first_item, mla_sm90_kbuffers.cuh).
 template <typename T, int kMode, bool kStaggerFirst = false>
-__device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
+__device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp,
+                                              [[maybe_unused]] const CUtensorMap* qmap = nullptr) {
   constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse || kMode == kFp8SparsePair;
   constexpr bool kPair = kMode == kFp8SparsePair;  // a 2-CTA cluster sharing each block's gather (fp8_sparse_pair_producer)
   // FP8: WG0 publishes P0 before its P·V, relative to block j's max, and WG1 rescales O_R around its P0 · V0R, so
@@ -95,6 +96,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // faster, S5/S12 0.4–0.8 %, the compute-bound rows unchanged). Not for the compute-bound entries: there waiting for
   // the P·V before the S issue cost sweep#12 / #28 / S6 1–4 % (`k1aa`).
   constexpr bool kK1aEarly = !kFp8 && kStaggerFirst;
+#ifndef MLA_EXPERIMENT_Q_TMA  // EXPERIMENT (variant builds only): the 16-bit entries load Q by TMA (third kernel argument)
+#define MLA_EXPERIMENT_Q_TMA 0
+#endif
+  // (EXPERIMENT) one thread loads the item's Q as 9 boxes of q's tensor map {576, q_rows, b} (rows ≥ q_rows: zeros) on
+  // its own mbarrier, instead of 18 cp.async per thread (~0.8 µs of issue at every item change, session 38's trace);
+  // when q's rows have no single stride (q_tma_ok below, the host's qTensorMap test) the cp.async path stays
+  constexpr bool kQTma = !kFp8 && MLA_EXPERIMENT_Q_TMA != 0;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -112,6 +120,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   const uint32_t sBarRaw = base + SM90_FP8_OFF_EXTRA_BAR, sBarEmpty = sBarRaw + 16, sValid = base + SM90_FP8S_OFF_VALID;
   if (tid == 0) {
     for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, 1);
+    if constexpr (kQTma) ptx::mbarrier_init(base + SM90_OFF_QBAR, 1);
     if constexpr (kFp8) {
       for (int i = 0; i < 6; ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
       if constexpr (kPair) {  // (fp8_sparse_pair_producer)
@@ -158,7 +167,36 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   int n_prefetched = 0;   // leading blocks of this item the previous one already loaded (0, 1 or 2)
   bool q_ready = false;   // the previous item's epilogue already started loading our Q
 
-  auto load_q = [&](int req) { load_q_rows<T, kSparse>(p, m_block, req, sQ, tid); };  // (cp.async, committed, not waited)
+  // (kQTma) the same test as the host's: one stride between q's rows, 16-byte aligned (a TMA map exists)
+  [[maybe_unused]] const bool q_tma_ok = kQTma && p.q_seq_stride == static_cast<int64_t>(p.h_q) * p.q_head_stride &&
+                                         p.q_head_stride % 8 == 0 && p.q_batch_stride % 8 == 0 && reinterpret_cast<uintptr_t>(p.q) % 16 == 0;
+  [[maybe_unused]] uint32_t q_loads = 0;  // (kQTma) Q loads issued so far: the Q barrier's phase
+  auto load_q = [&](int req) {  // (cp.async, committed, not waited; kQTma: TMA on the Q barrier)
+    if constexpr (kQTma) {
+      if (q_tma_ok) {
+        if (tid == 0) {
+          ptx::mbarrier_arrive_expect_tx(base + SM90_OFF_QBAR, SM90_TILE_BYTES);
+          for (int slab = 0; slab < SM90_SLABS; ++slab)
+            ptx::tma_load_3d(sQ + slab * SM90_SLAB_BYTES, qmap, base + SM90_OFF_QBAR, slab * 64, m_block * GEN_BLOCK_M, req);
+        }
+        ++q_loads;
+        return;
+      }
+    }
+    load_q_rows<T, kSparse>(p, m_block, req, sQ, tid);
+  };
+  // every thread: the item's Q has landed (cp.async: this thread's copies, made visible to wgmma by the fence; the
+  // caller's barrier then covers the other threads')
+  auto wait_q = [&] {
+    if constexpr (kQTma) {
+      if (q_tma_ok) {
+        ptx::mbarrier_wait(base + SM90_OFF_QBAR, (q_loads - 1) & 1);
+        return;
+      }
+    }
+    ptx::cp_async_wait_all();
+    ptx::fence_proxy_async();  // cp.async writes → wgmma reads
+  };
 
   // the two math warpgroups' CTA-wide barrier (the FP8 producer does not take part)
   auto math_sync = [] {
@@ -216,8 +254,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
       }
       if (!q_ready) load_q(req);
-      ptx::cp_async_wait_all();
-      ptx::fence_proxy_async();  // cp.async writes → wgmma reads
+      if constexpr (kQTma) {
+        wait_q();
+      } else {
+        ptx::cp_async_wait_all();
+        ptx::fence_proxy_async();  // cp.async writes → wgmma reads
+      }
       math_sync();
       SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * tr_it + 7);  // (item start: Q landed, both warpgroups here)
     }
@@ -602,22 +644,30 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
 }  // namespace
 
+// (The host passes a third argument, q's tensor map; only the MLA_EXPERIMENT_Q_TMA builds declare it.)
+#if MLA_EXPERIMENT_Q_TMA
+#define MLA_SM90_Q_MAP_PARAM , const __grid_constant__ CUtensorMap q_map
+#define MLA_SM90_Q_MAP_ARG , &q_map
+#else
+#define MLA_SM90_Q_MAP_PARAM
+#define MLA_SM90_Q_MAP_ARG
+#endif
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
-    mla_decode_sm90_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  decode_kernel<__nv_bfloat16, kDense16>(p, &k_map, nullptr, nullptr);
+    mla_decode_sm90_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map MLA_SM90_Q_MAP_PARAM) {
+  decode_kernel<__nv_bfloat16, kDense16>(p, &k_map, nullptr, nullptr MLA_SM90_Q_MAP_ARG);
 }
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
-    mla_decode_sm90_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  decode_kernel<__half, kDense16>(p, &k_map, nullptr, nullptr);
+    mla_decode_sm90_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map MLA_SM90_Q_MAP_PARAM) {
+  decode_kernel<__half, kDense16>(p, &k_map, nullptr, nullptr MLA_SM90_Q_MAP_ARG);
 }
 // The memory-bound entries (the host's choice for one m-block, q_rows ≤ 64): the same, with the first loads staggered.
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
-    mla_decode_sm90_membound_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  decode_kernel<__nv_bfloat16, kDense16, true>(p, &k_map, nullptr, nullptr);
+    mla_decode_sm90_membound_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map MLA_SM90_Q_MAP_PARAM) {
+  decode_kernel<__nv_bfloat16, kDense16, true>(p, &k_map, nullptr, nullptr MLA_SM90_Q_MAP_ARG);
 }
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
-    mla_decode_sm90_membound_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
-  decode_kernel<__half, kDense16, true>(p, &k_map, nullptr, nullptr);
+    mla_decode_sm90_membound_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map MLA_SM90_Q_MAP_PARAM) {
+  decode_kernel<__half, kDense16, true>(p, &k_map, nullptr, nullptr MLA_SM90_Q_MAP_ARG);
 }
 // The FP8 cache (bf16 q): block SM90_FP8_THREADS, dynamic smem SM90_FP8_SMEM_BYTES (mla_config.h).
 extern "C" __global__ void __launch_bounds__(SM90_FP8_THREADS, 1)

@@ -54,11 +54,11 @@ const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
  * One dense decode on the emulated GPU (NaN-padded views, NaN outputs) against the cpu oracle; returns a note.
  * `split`: some request must be split over SM parts (the combine runs).
  */
-function decodeCase(spec: Omit<DenseSpec, 'seed'>, seed: number, causal: boolean, opts: { kernel?: string; split?: boolean; smCount?: number; schedule?: (metadata: Int32Array) => string } = {}): string {
+function decodeCase(spec: Omit<DenseSpec, 'seed'>, seed: number, causal: boolean, opts: { kernel?: string; split?: boolean; smCount?: number; qRowsOneStride?: boolean; schedule?: (metadata: Int32Array) => string } = {}): string {
   const { kernel } = opts;
   const p = makeDenseProblem({ ...spec, seed });
   const cpu = denseTensors(p);
-  const gpu = { ...nanPaddedViews(p, 'cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
+  const gpu = { ...nanPaddedViews(p, 'cuda', { qRowsOneStride: opts.qRowsOneStride }), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
   const { hKv } = p.spec;
   const rows = (spec.sQ * spec.hQ) / hKv;
   // the emulated metadata kernel (checked against the cpu scheduler by the API); `smCount`: as if the device had that many
@@ -192,6 +192,8 @@ function hopperScenario(timing: keyof typeof TIMINGS): Scenario {
         decodeCase(spec, seed + k, causal, {
           kernel: 'hopper',
           split,
+          // odd cases: q's folded rows one stride apart (the Q-by-TMA experiment's path, MLA_EXPERIMENT_Q_TMA)
+          qRowsOneStride: k % 2 === 1,
           schedule: (md) => {
             if (!causal) for (const t of itemTransitions(md, spec.seqlens)) seen.add(t);
             return `items per part (blocks): ${partItems(md, spec.seqlens).map((p) => p.join(',')).join(' | ')}`;

@@ -90,6 +90,36 @@ function kCacheTensorMap(kCache: Tensor): Uint8Array {
   return map;
 }
 
+/**
+ * EXPERIMENT: TMA descriptor of q's rows for the `hopper` entries built with MLA_EXPERIMENT_Q_TMA (variant builds, run
+ * with FLASH_MLA_EXPERIMENT_Q_TMA=1; the shipped cubin declares no third argument): {576, s_q · h_q, b}, 64×64 boxes, 128B swizzle, rows past
+ * s_q · h_q read as zeros. Only when q's folded rows have one stride and TMA's alignment holds — the kernel makes the
+ * same test (`q_tma_ok`) and otherwise loads Q with cp.async; then the K map stands in. Cached like the K map.
+ */
+const qMapCache = new Map<string, Uint8Array>();
+let qTma: boolean | undefined;
+const qTmaExperiment = (): boolean => (qTma ??= process.env.FLASH_MLA_EXPERIMENT_Q_TMA === '1');
+function qTensorMap(q: Tensor, kMap: Uint8Array): Uint8Array {
+  const [b, sQ, hQ] = q.shape;
+  const [batchStride, seqStride, headStride] = q.strides;
+  const oneRowStride = seqStride === hQ * headStride && headStride % 8 === 0 && batchStride % 8 === 0 && q.ptr % 16n === 0n;
+  if (!oneRowStride) return kMap;
+  const key = `${q.ptr}:${q.dtype}:${q.shape.join(',')}:${q.strides.join(',')}`;
+  const hit = qMapCache.get(key);
+  if (hit) return hit;
+  if (qMapCache.size >= K_MAP_CACHE_MAX) qMapCache.delete(qMapCache.keys().next().value!);
+  const map = encodeTensorMap({
+    dataType: q.dtype === 'bf16' ? TensorMapDataType.bf16 : TensorMapDataType.fp16,
+    address: q.ptr,
+    dims: [HEAD_DIM_K, sQ * hQ, b],
+    strides: [headStride * 2, batchStride * 2],
+    box: [64, GEN_BLOCK_M, 1],
+    swizzle: TensorMapSwizzle.b128,
+  });
+  qMapCache.set(key, map);
+  return map;
+}
+
 const decodeKernelSpecs: DecodeKernelSpec[] = [
   {
     name: 'hopper',
@@ -99,7 +129,8 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
     blockM: GEN_BLOCK_M,
     threads: SM90_THREADS,
     sharedBytes: smemOf('hopper'),
-    extraArgs: (a) => [kCacheTensorMap(a.kCache)],
+    // (FLASH_MLA_EXPERIMENT_Q_TMA=1 with a MLA_EXPERIMENT_Q_TMA build: q's tensor map as the third argument)
+    extraArgs: (a) => (qTmaExperiment() ? [kCacheTensorMap(a.kCache), qTensorMap(a.q, kCacheTensorMap(a.kCache))] : [kCacheTensorMap(a.kCache)]),
   },
   {
     name: 'generic',

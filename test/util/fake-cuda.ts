@@ -197,7 +197,7 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
     return obj;
   });
   const fake = join(dir, 'fake-cuda.o');
-  run(cc!, [...fakeArgs.filter((a) => a !== '-shared'), '-c', '-DFAKE_CUDA_EMULATE', '-o', fake, FAKE_CUDA_SOURCE]);
+  run(cc!, [...fakeArgs.filter((a) => a !== '-shared'), '-c', '-DFAKE_CUDA_EMULATE', ...defines, '-o', fake, FAKE_CUDA_SOURCE]);
   run(cxx!, ['-shared', '-o', lib, fake, ...objects]);
 }
 

@@ -102,7 +102,7 @@ export function denseTensors(p: DenseProblem): { q: Tensor; kCache: Tensor; bloc
  * [b, s_q, h_q, d] with one NaN head after each token's heads and 64 NaN channels after each head. A kernel that
  * reads another KV head, a channel past d, the spare row of a page or a padding head gets NaN.
  */
-export function nanPaddedViews(p: DenseProblem, backend: 'cpu' | 'cuda'): { q: Tensor; kCache: Tensor } {
+export function nanPaddedViews(p: DenseProblem, backend: 'cpu' | 'cuda', opts: { qRowsOneStride?: boolean } = {}): { q: Tensor; kCache: Tensor } {
   const { hKv, d, dtype } = p.spec;
   if (p.kBytes) throw new RangeError('nanPaddedViews: expected a 16-bit cache problem, got an FP8 one');
   const nan = HALF_FORMATS[dtype].nanBits;
@@ -117,14 +117,18 @@ export function nanPaddedViews(p: DenseProblem, backend: 'cpu' | 'cuda'): { q: T
         k.set(p.kBits.subarray(from, from + d), blk * pageStride + t * rowStride + (2 * kh + 1) * dPad);
       }
   const kCache = Tensor.from(k, [k.length], { dtype, backend }).view([p.numBlocks, 64, hKv, d], [pageStride, rowStride, 2 * dPad, 1], dPad);
-  return { q: nanPaddedQ(p, backend), kCache };
+  return { q: nanPaddedQ(p, backend, opts), kCache };
 }
 
-/** The problem's q [b, s_q, h_q, d] as a view into a NaN-filled buffer: one NaN head after each token's heads, 64 NaN channels after each head. */
-export function nanPaddedQ(p: { spec: Pick<DenseSpec, 'b' | 'sQ' | 'hQ' | 'dtype'> & { d?: number }; qBits: Uint16Array }, backend: 'cpu' | 'cuda'): Tensor {
+/**
+ * The problem's q [b, s_q, h_q, d] as a view into a NaN-filled buffer: one NaN head after each token's heads (not with
+ * `qRowsOneStride`: then a request's folded rows s · h_q + h are one stride apart, as the Hopper kernel's Q-by-TMA path
+ * needs), 64 NaN channels after each head.
+ */
+export function nanPaddedQ(p: { spec: Pick<DenseSpec, 'b' | 'sQ' | 'hQ' | 'dtype'> & { d?: number }; qBits: Uint16Array }, backend: 'cpu' | 'cuda', opts: { qRowsOneStride?: boolean } = {}): Tensor {
   const { b, sQ, hQ, d = 576, dtype } = p.spec;
   const dPad = d + 64;
-  const qSeqStride = (hQ + 1) * dPad;
+  const qSeqStride = (hQ + (opts.qRowsOneStride ? 0 : 1)) * dPad;
   const qb = new Uint16Array(b * sQ * qSeqStride).fill(HALF_FORMATS[dtype].nanBits);
   for (let r = 0; r < b * sQ * hQ; r++) qb.set(p.qBits.subarray(r * d, (r + 1) * d), Math.floor(r / hQ) * qSeqStride + (r % hQ) * dPad);
   return Tensor.from(qb, [qb.length], { dtype, backend }).view([b, sQ, hQ, d], [sQ * qSeqStride, qSeqStride, dPad, 1]);
