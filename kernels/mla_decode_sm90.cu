@@ -103,6 +103,14 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // its own mbarrier, instead of 18 cp.async per thread (~0.8 µs of issue at every item change, session 38's trace);
   // when q's rows have no single stride (q_tma_ok below, the host's qTensorMap test) the cp.async path stays
   constexpr bool kQTma = !kFp8 && MLA_EXPERIMENT_Q_TMA != 0;
+#ifndef MLA_EXPERIMENT_O_BULK  // EXPERIMENT (variant builds only): the compute-bound entries' whole items leave through K1
+#define MLA_EXPERIMENT_O_BULK 0
+#endif
+  // (EXPERIMENT) an item that is not split writes its rows as bf16/fp16 into K1 (free once both loops are over; the
+  // next item's block 1 is loaded there only after) and one bulk store per row sends them out, instead of 64 KB of
+  // register stores per CTA (~2.5–2.9 µs of every item change, session 38's trace)
+  constexpr bool kOBulk = !kFp8 && !kStaggerFirst && MLA_EXPERIMENT_O_BULK != 0;
+  constexpr int kStagePitch = HEAD_DIM_V * 2 + 16;  // bytes between staged rows: 16 B more than a row, no bank conflicts
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -604,6 +612,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     kb.fills[0] += (n_blocks + 1) >> 1;
     kb.fills[1] += n_blocks >> 1;
     n_prefetched = min(n_next, kStaggerItems ? 1 : 2);  // staggered: the next item's block 1 is issued at its top
+    [[maybe_unused]] const bool o_bulk = kOBulk && sl.no_split && reinterpret_cast<uintptr_t>(p.out) % 16 == 0;
     if (!kFp8 && wg_tid == 0 && n_prefetched > 0) {  // FP8: the producer is already on the next item
       const int page0 = next_page0, page1 = next_page1;  // (loaded at the item's top)
       const int group = wg == 0 ? kGroupA : kGroupB;
@@ -613,7 +622,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
                        group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS, page);
       };
       issue_next(0, page0);
-      if (n_prefetched > 1) issue_next(1, page1);
+      if (n_prefetched > 1 && !(kOBulk && o_bulk)) issue_next(1, page1);
     }
 
     // ---- epilogue: both halves of O are relative to the last max in sM --------------------------------------
@@ -633,12 +642,46 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     }
     tr.next_q_issued();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 5);  // (item change: next Q issued)
-    store_item_rows<T, kSparse>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
+    if (kOBulk && o_bulk) {
+      // the rows (scaled, in q's dtype) into K1, row r at r · kStagePitch; this warpgroup's 256 columns
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (64 + r_loc[h]) * 4);
+        const float m = ptx::ld_shared_f32(sM + r_loc[h] * 4);
+        const bool empty = !(L > 0.f);  // (L = 0 or NaN: zeros and +inf, as store_row_wide)
+        const float inv = empty ? 0.f : 1.f / L;
+        const uint32_t row = sK1 + r_loc[h] * kStagePitch + (wg * (HEAD_DIM_V / 2) + 2 * q4) * 2;
+#pragma unroll
+        for (int i = 0; i < 32; ++i)
+          ptx::st_shared_u32(row + i * 16, ElemOps<T>::pack2(empty ? 0.f : o[4 * i + 2 * h] * inv, empty ? 0.f : o[4 * i + 2 * h + 1] * inv));
+        const int r = rs.r_glob[h];
+        if (wg == 0 && q4 == 0 && r < p.q_rows) {
+          const int s_idx = rs.s_of_row[h], h_idx = r - s_idx * p.h_q;
+          p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = empty ? INFINITY : (ptx::log2_approx(L) + m) * kLn2;
+        }
+      }
+      ptx::fence_proxy_async();  // the staged rows → the bulk stores' reads
+      ptx::named_barrier_sync(kSumReady, kBoth);
+      if (tid < min(GEN_BLOCK_M, p.q_rows - m_block * GEN_BLOCK_M)) {
+        T* dst = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + m_block * GEN_BLOCK_M + tid) * HEAD_DIM_V;
+        ptx::bulk_store(dst, sK1 + tid * kStagePitch, HEAD_DIM_V * sizeof(T));
+        ptx::bulk_commit();
+        ptx::bulk_wait_read();
+      }
+      ptx::named_barrier_sync(kSumReady, kBoth);  // every row has left K1: the next item's block 1 (each warpgroup its group)
+      if (wg_tid == 0 && n_prefetched > 1)
+        kb.issue_slabs(sBar + 8 * SM90_SLABS, sK1, wg == 0 ? 0 : SM90_GROUP_A_SLABS, wg == 0 ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS, next_page1);
+    } else {
+      store_item_rows<T, kSparse>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
+    }
     tr.rows_stored();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 7);  // (item change: rows stored)
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's
   }
   if constexpr (kPair) ptx::cluster_sync();  // (the producer's side: after its loop)
+  if constexpr (kOBulk) {
+    if (tid < GEN_BLOCK_M) ptx::bulk_wait();  // this thread's row stores written
+  }
   tr.write(p, m_block, tid);
 }
 

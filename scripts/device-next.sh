@@ -6,9 +6,10 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
-#   s38f      ~3 min: qtma (-DMLA_EXPERIMENT_Q_TMA=1, run with FLASH_MLA_EXPERIMENT_Q_TMA=1: the 16-bit entries load Q by
-#             TMA from one thread, q's tensor map a third argument): SASS, decode GPU test, item-change trace of S6
-#             (.variants/qtmatrace: the same with -DMLA_SM90_SPARSE_TRACE), two A/B rounds
+#   s38f      ~6 min: qtma (-DMLA_EXPERIMENT_Q_TMA=1, run with FLASH_MLA_EXPERIMENT_Q_TMA=1: the 16-bit entries load Q by
+#             TMA from one thread, q's tensor map a third argument), obulk (-DMLA_EXPERIMENT_O_BULK=1: a whole item's
+#             rows staged in K1 and sent by bulk stores) and qtob (both): SASS, decode GPU tests, the S6 item-change
+#             traces (.variants/qtmatrace, obulktrace: with -DMLA_SM90_SPARSE_TRACE), two A/B rounds
 #   s38e      (ran, session 38; MLA_EXPERIMENT_Q_AFTER_STORES removed since, in git history) CTA (0, 0)'s item changes, shipped and qas (-DMLA_EXPERIMENT_Q_AFTER_STORES=1: the next Q loaded after
 #             the row stores), S6 and sweep#12; then qas through hopvar
 #   s38d      (ran, session 38; nse's switch removed since) CTA (0, 0)'s stamps with the item changes (slots 5–7), shipped and nse1, on S6, sweep#12, S8
@@ -561,16 +562,18 @@ case $step in
     ;;
   s38f)
     # (~3 min) the next Q's 18 cp.async per thread take ~0.8 µs of every item change (s38e's trace); one thread's TMA
-    cuobjdump -sass -fun mla_decode_sm90_bf16 .variants/qtma/mla_decode_sm90.sm_90a.cubin > "$out/qtma-sass.txt" 2>&1
-    echo "qtma bf16 SASS: $(grep -c HGMMA "$out/qtma-sass.txt") HGMMA, $(grep -c UTMALDG "$out/qtma-sass.txt") UTMALDG, spill ops: $(grep -cE "STL|LDL" "$out/qtma-sass.txt")"
-    FLASH_MLA_EXPERIMENT_Q_TMA=1 FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/qtma)/ gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/qtma-gpu-decode.log" 2>&1
-    echo "decode GPU test (qtma) rc=$?"; summary "$out/qtma-gpu-decode.log" | tail -4
-    for v in bf16trace qtmatrace; do
-      kd=$(kernel_dir .variants/$v); e=; [ $v = qtmatrace ] && e=FLASH_MLA_EXPERIMENT_Q_TMA=1
+    for v in qtma obulk qtob; do
+      cuobjdump -sass -fun mla_decode_sm90_bf16 .variants/$v/mla_decode_sm90.sm_90a.cubin > "$out/$v-sass.txt" 2>&1
+      echo "$v bf16 SASS: $(grep -c HGMMA "$out/$v-sass.txt") HGMMA, $(grep -c UTMALDG "$out/$v-sass.txt") UTMALDG, $(grep -c UBLKCP "$out/$v-sass.txt") UBLKCP, spill ops: $(grep -cE "STL|LDL" "$out/$v-sass.txt")"
+      FLASH_MLA_EXPERIMENT_Q_TMA=$([ $v = obulk ] && echo 0 || echo 1) FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/$v)/ gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/$v-gpu-decode.log" 2>&1
+      echo "decode GPU test ($v) rc=$?"; summary "$out/$v-gpu-decode.log" | tail -4
+    done
+    for v in bf16trace qtmatrace obulktrace; do
+      kd=$(kernel_dir .variants/$v); e=FLASH_MLA_EXPERIMENT_Q_TMA=0; [ $v = qtmatrace ] && e=FLASH_MLA_EXPERIMENT_Q_TMA=1
       env $e FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs bf16:S6 1.755 > "$out/$v-S6.txt" 2>&1
       echo "== $v bf16:S6 rc=$?"; grep -aE "steady|Error|item (start|end)" "$out/$v-S6.txt" | head -12
     done
-    ab_rounds qtma "sweep:8,12,14 serving:S5,S6,S8,S9" dist/kernels ".variants/qtma@FLASH_MLA_EXPERIMENT_Q_TMA=1"
+    ab_rounds qtma "sweep:12,14 serving:S5,S6,S8,S9" dist/kernels ".variants/qtma@FLASH_MLA_EXPERIMENT_Q_TMA=1" .variants/obulk ".variants/qtob@FLASH_MLA_EXPERIMENT_Q_TMA=1"
     ;;
   s38e)
     for v in bf16trace qastrace; do
