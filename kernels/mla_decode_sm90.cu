@@ -111,6 +111,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // register stores per CTA (~2.5–2.9 µs of every item change, session 38's trace)
   constexpr bool kOBulk = !kFp8 && !kStaggerFirst && MLA_EXPERIMENT_O_BULK != 0;
   constexpr int kStagePitch = HEAD_DIM_V * 2 + 16;  // bytes between staged rows: 16 B more than a row, no bank conflicts
+  constexpr int kStagePitch32 = HEAD_DIM_V * 4 + 32;  // the same for fp32 partial rows (8-byte stores: 32 B more)
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -612,7 +613,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     kb.fills[0] += (n_blocks + 1) >> 1;
     kb.fills[1] += n_blocks >> 1;
     n_prefetched = min(n_next, kStaggerItems ? 1 : 2);  // staggered: the next item's block 1 is issued at its top
-    [[maybe_unused]] const bool o_bulk = kOBulk && sl.no_split && reinterpret_cast<uintptr_t>(p.out) % 16 == 0;
+    // (split items: fp32 partial rows of 2 KB, two rounds of 32 rows through K1; the workspace is the library's, aligned)
+    [[maybe_unused]] const bool o_bulk = kOBulk && (!sl.no_split || reinterpret_cast<uintptr_t>(p.out) % 16 == 0);
     if (!kFp8 && wg_tid == 0 && n_prefetched > 0) {  // FP8: the producer is already on the next item
       const int page0 = next_page0, page1 = next_page1;  // (loaded at the item's top)
       const int group = wg == 0 ? kGroupA : kGroupB;
@@ -642,7 +644,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     }
     tr.next_q_issued();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 5);  // (item change: next Q issued)
-    if (kOBulk && o_bulk) {
+    if (kOBulk && o_bulk && sl.no_split) {
       // the rows (scaled, in q's dtype) into K1, row r at r · kStagePitch; this warpgroup's 256 columns
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
@@ -668,11 +670,44 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         ptx::bulk_commit();
         ptx::bulk_wait_read();
       }
+    } else if (kOBulk && o_bulk) {
+      // split: fp32 rows O / L of 2 KB into o_accum's row split_row · q_rows + r, in two rounds of 32 rows (warps 0–1 of
+      // each warpgroup, then 2–3), row r at (r mod 32) · kStagePitch32; log2 LSEs into lse_accum
+#pragma unroll 1
+      for (int round = 0; round < 2; ++round) {
+        if (round > 0) ptx::named_barrier_sync(kSumReady, kBoth);  // the round before has left K1
+        if ((warp >> 1) == round) {
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (64 + r_loc[h]) * 4);
+            const float m = ptx::ld_shared_f32(sM + r_loc[h] * 4);
+            const bool empty = !(L > 0.f);
+            const float inv = empty ? 0.f : 1.f / L;
+            const uint32_t row = sK1 + (r_loc[h] - 32 * round) * kStagePitch32 + (wg * (HEAD_DIM_V / 2) + 2 * q4) * 4;
+#pragma unroll
+            for (int i = 0; i < 32; ++i) ptx::st_shared_v2_f32(row + i * 32, empty ? 0.f : o[4 * i + 2 * h] * inv, empty ? 0.f : o[4 * i + 2 * h + 1] * inv);
+            const int r = rs.r_glob[h];
+            if (wg == 0 && q4 == 0 && r < p.q_rows)
+              p.lse_accum[static_cast<int64_t>(sl.split_row) * p.q_rows + r] = empty ? -INFINITY : ptx::log2_approx(L) + m;
+          }
+        }
+        ptx::fence_proxy_async();
+        ptx::named_barrier_sync(kSumReady, kBoth);
+        const int r0 = m_block * GEN_BLOCK_M + 32 * round;
+        if (tid < min(32, p.q_rows - r0)) {
+          float* dst = p.o_accum + (static_cast<int64_t>(sl.split_row) * p.q_rows + r0 + tid) * HEAD_DIM_V;
+          ptx::bulk_store(dst, sK1 + tid * kStagePitch32, HEAD_DIM_V * 4);
+          ptx::bulk_commit();
+          ptx::bulk_wait_read();
+        }
+      }
+    } else {
+      store_item_rows<T, kSparse>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
+    }
+    if (kOBulk && o_bulk) {
       ptx::named_barrier_sync(kSumReady, kBoth);  // every row has left K1: the next item's block 1 (each warpgroup its group)
       if (wg_tid == 0 && n_prefetched > 1)
         kb.issue_slabs(sBar + 8 * SM90_SLABS, sK1, wg == 0 ? 0 : SM90_GROUP_A_SLABS, wg == 0 ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS, next_page1);
-    } else {
-      store_item_rows<T, kSparse>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
     }
     tr.rows_stored();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 7);  // (item change: rows stored)
