@@ -103,13 +103,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // its own mbarrier, instead of 18 cp.async per thread (~0.8 µs of issue at every item change, session 38's trace);
   // when q's rows have no single stride (q_tma_ok below, the host's qTensorMap test) the cp.async path stays
   constexpr bool kQTma = !kFp8 && MLA_EXPERIMENT_Q_TMA != 0;
-#ifndef MLA_EXPERIMENT_O_BULK  // EXPERIMENT (variant builds only): the compute-bound entries' whole items leave through K1
-#define MLA_EXPERIMENT_O_BULK 0
-#endif
+#ifndef MLA_EXPERIMENT_O_BULK  // EXPERIMENT (variant builds only): items' rows leave through K1; 1 = the compute-bound
+#define MLA_EXPERIMENT_O_BULK 0     // entries, 2 = every 16-bit entry (the memory-bound ones load a next item's block 1
+#endif                              // at its top anyway: K1 is free in their epilogue)
   // (EXPERIMENT) an item that is not split writes its rows as bf16/fp16 into K1 (free once both loops are over; the
   // next item's block 1 is loaded there only after) and one bulk store per row sends them out, instead of 64 KB of
   // register stores per CTA (~2.5–2.9 µs of every item change, session 38's trace)
-  constexpr bool kOBulk = !kFp8 && !kStaggerFirst && MLA_EXPERIMENT_O_BULK != 0;
+  constexpr bool kOBulk = !kFp8 && (MLA_EXPERIMENT_O_BULK == 2 || (MLA_EXPERIMENT_O_BULK == 1 && !kStaggerFirst));
   constexpr int kStagePitch = HEAD_DIM_V * 2 + 16;  // bytes between staged rows: 16 B more than a row, no bank conflicts
   constexpr int kStagePitch32 = HEAD_DIM_V * 4 + 32;  // the same for fp32 partial rows (8-byte stores: 32 B more)
   extern __shared__ uint8_t smem_raw[];

@@ -6,6 +6,8 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
+#   s38g      ~4 min: obulk2 (-DMLA_EXPERIMENT_O_BULK=2: obulk in every 16-bit entry) and qtma on the memory-bound rows
+#             (var rows, whose split items' epilogues cost them ~4 µs per part, and S3 / S5 / S7 / S12), two A/B rounds
 #   s38f      ~6 min: qtma (-DMLA_EXPERIMENT_Q_TMA=1, run with FLASH_MLA_EXPERIMENT_Q_TMA=1: the 16-bit entries load Q by
 #             TMA from one thread, q's tensor map a third argument), obulk (-DMLA_EXPERIMENT_O_BULK=1: a whole item's
 #             rows staged in K1 and sent by bulk stores) and qtob (both): SASS, decode GPU tests, the S6 item-change
@@ -131,7 +133,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s38f | s38e | s38d | s38c | s38b | s38a | s37f | s37e | s37d | s37s | s37c | s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s38g | s38f | s38e | s38d | s38c | s38b | s38a | s37f | s37e | s37d | s37s | s37c | s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
@@ -559,6 +561,13 @@ case $step in
       FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs bf16:$r 1.755 > "$out/bf16trace-$r.txt" 2>&1
       echo "== bf16:$r rc=$?"; grep -aE "steady|per iteration|cross|Error" "$out/bf16trace-$r.txt"
     done
+    ;;
+  s38g)
+    # (~4 min) the memory-bound entries' item changes: obulk2 stages every item's rows in K1 (free there: a next item's
+    # block 1 is loaded at its top) and sends them by bulk stores; qtma's Q load as in s38f
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/obulk2)/ gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/obulk2-gpu-decode.log" 2>&1
+    echo "decode GPU test (obulk2) rc=$?"; summary "$out/obulk2-gpu-decode.log" | tail -4
+    ab_rounds mb "sweep:3,9,25 serving:S3,S5,S7,S12" dist/kernels .variants/obulk2 ".variants/qtma@FLASH_MLA_EXPERIMENT_Q_TMA=1"
     ;;
   s38f)
     # (~3 min) the next Q's 18 cp.async per thread take ~0.8 µs of every item change (s38e's trace); one thread's TMA
