@@ -263,12 +263,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
       }
       if (!q_ready) load_q(req);
-      if constexpr (kQTma) {
-        wait_q();
-      } else {
-        ptx::cp_async_wait_all();
-        ptx::fence_proxy_async();  // cp.async writes → wgmma reads
-      }
+      wait_q();
       math_sync();
       SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * tr_it + 7);  // (item start: Q landed, both warpgroups here)
     }

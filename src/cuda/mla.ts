@@ -129,7 +129,10 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
     threads: SM90_THREADS,
     sharedBytes: smemOf('hopper'),
     // (FLASH_MLA_EXPERIMENT_Q_TMA=1 with a MLA_EXPERIMENT_Q_TMA build: q's tensor map as the third argument)
-    extraArgs: (a) => (qTmaExperiment() ? [kCacheTensorMap(a.kCache), qTensorMap(a.q, kCacheTensorMap(a.kCache))] : [kCacheTensorMap(a.kCache)]),
+    extraArgs: (a) => {
+      const kMap = kCacheTensorMap(a.kCache);
+      return qTmaExperiment() ? [kMap, qTensorMap(a.q, kMap)] : [kMap];
+    },
   },
   {
     name: 'generic',
