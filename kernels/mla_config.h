@@ -135,9 +135,8 @@ constexpr int SM90_OFF_SCALE0 = SM90_OFF_M + 64 * 4;                    // float
 constexpr int SM90_OFF_SCALE1 = SM90_OFF_SCALE0 + 64 * 4;               // float[64] WG1's rescale of this pair
 constexpr int SM90_OFF_L = SM90_OFF_SCALE1 + 64 * 4;                    // float[2][64] row sums per warpgroup
 constexpr int SM90_OFF_BAR = SM90_OFF_L + 2 * 64 * 4;                   // uint64[2][9]: slab s of K0 / K1 landed
-constexpr int SM90_OFF_QBAR = SM90_OFF_BAR + 2 * SM90_SLABS * 8;        // uint64: Q landed (16-bit entries, Q by TMA)
-constexpr int SM90_SMEM_BYTES = SM90_OFF_QBAR + 8 + 1024;               // + slack to align the base to 1024
-static_assert(SM90_SMEM_BYTES == 231832, "HOST mirrors this number");
+constexpr int SM90_SMEM_BYTES = SM90_OFF_BAR + 2 * SM90_SLABS * 8 + 1024;  // + slack to align the base to 1024
+static_assert(SM90_SMEM_BYTES == 231824, "HOST mirrors this number");
 static_assert(SM90_SMEM_BYTES <= 232448, "Hopper opt-in shared memory per block");
 }  // namespace mla
 

@@ -71,8 +71,7 @@ namespace {
 // kStaggerFirst (16-bit cache, the memory-bound entries): the part's first block 1 is issued only once its block 0 has
 // landed (issue_first_item, mla_sm90_kbuffers.cuh).
 template <typename T, int kMode, bool kStaggerFirst = false>
-__device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp,
-                                              [[maybe_unused]] const CUtensorMap* qmap = nullptr) {
+__device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
   constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse || kMode == kFp8SparsePair;
   constexpr bool kPair = kMode == kFp8SparsePair;  // a 2-CTA cluster sharing each block's gather (fp8_sparse_pair_producer)
   // FP8: WG0 publishes P0 before its P·V, relative to block j's max, and WG1 rescales O_R around its P0 · V0R, so
@@ -96,22 +95,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // faster, S5/S12 0.4–0.8 %, the compute-bound rows unchanged). Not for the compute-bound entries: there waiting for
   // the P·V before the S issue cost sweep#12 / #28 / S6 1–4 % (`k1aa`).
   constexpr bool kK1aEarly = !kFp8 && kStaggerFirst;
-#ifndef MLA_EXPERIMENT_Q_TMA  // EXPERIMENT (variant builds only): the 16-bit entries load Q by TMA (third kernel argument)
-#define MLA_EXPERIMENT_Q_TMA 0
-#endif
-  // (EXPERIMENT) one thread loads the item's Q as 9 boxes of q's tensor map {576, q_rows, b} (rows ≥ q_rows: zeros) on
-  // its own mbarrier, instead of 18 cp.async per thread (~0.8 µs of issue at every item change, session 38's trace);
-  // when q's rows have no single stride (q_tma_ok below, the host's qTensorMap test) the cp.async path stays
-  constexpr bool kQTma = !kFp8 && MLA_EXPERIMENT_Q_TMA != 0;
-#ifndef MLA_EXPERIMENT_O_BULK  // EXPERIMENT (variant builds only): items' rows leave through K1; 1 = the compute-bound
-#define MLA_EXPERIMENT_O_BULK 0     // entries, 2 = every 16-bit entry (the memory-bound ones load a next item's block 1
-#endif                              // at its top anyway: K1 is free in their epilogue)
-  // (EXPERIMENT) an item that is not split writes its rows as bf16/fp16 into K1 (free once both loops are over; the
-  // next item's block 1 is loaded there only after) and one bulk store per row sends them out, instead of 64 KB of
-  // register stores per CTA (~2.5–2.9 µs of every item change, session 38's trace)
-  constexpr bool kOBulk = !kFp8 && (MLA_EXPERIMENT_O_BULK == 2 || (MLA_EXPERIMENT_O_BULK == 1 && !kStaggerFirst));
-  constexpr int kStagePitch = HEAD_DIM_V * 2 + 16;  // bytes between staged rows: 16 B more than a row, no bank conflicts
-  constexpr int kStagePitch32 = HEAD_DIM_V * 4 + 32;  // the same for fp32 partial rows (8-byte stores: 32 B more)
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -129,7 +112,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   const uint32_t sBarRaw = base + SM90_FP8_OFF_EXTRA_BAR, sBarEmpty = sBarRaw + 16, sValid = base + SM90_FP8S_OFF_VALID;
   if (tid == 0) {
     for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, 1);
-    if constexpr (kQTma) ptx::mbarrier_init(base + SM90_OFF_QBAR, 1);
     if constexpr (kFp8) {
       for (int i = 0; i < 6; ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
       if constexpr (kPair) {  // (fp8_sparse_pair_producer)
@@ -176,36 +158,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   int n_prefetched = 0;   // leading blocks of this item the previous one already loaded (0, 1 or 2)
   bool q_ready = false;   // the previous item's epilogue already started loading our Q
 
-  // (kQTma) the same test as the host's: one stride between q's rows, 16-byte aligned (a TMA map exists)
-  [[maybe_unused]] const bool q_tma_ok = kQTma && p.q_seq_stride == static_cast<int64_t>(p.h_q) * p.q_head_stride &&
-                                         p.q_head_stride % 8 == 0 && p.q_batch_stride % 8 == 0 && reinterpret_cast<uintptr_t>(p.q) % 16 == 0;
-  [[maybe_unused]] uint32_t q_loads = 0;  // (kQTma) Q loads issued so far: the Q barrier's phase
-  auto load_q = [&](int req) {  // (cp.async, committed, not waited; kQTma: TMA on the Q barrier)
-    if constexpr (kQTma) {
-      if (q_tma_ok) {
-        if (tid == 0) {
-          ptx::mbarrier_arrive_expect_tx(base + SM90_OFF_QBAR, SM90_TILE_BYTES);
-          for (int slab = 0; slab < SM90_SLABS; ++slab)
-            ptx::tma_load_3d(sQ + slab * SM90_SLAB_BYTES, qmap, base + SM90_OFF_QBAR, slab * 64, m_block * GEN_BLOCK_M, req);
-        }
-        ++q_loads;
-        return;
-      }
-    }
-    load_q_rows<T, kSparse>(p, m_block, req, sQ, tid);
-  };
-  // every thread: the item's Q has landed (cp.async: this thread's copies, made visible to wgmma by the fence; the
-  // caller's barrier then covers the other threads')
-  auto wait_q = [&] {
-    if constexpr (kQTma) {
-      if (q_tma_ok) {
-        ptx::mbarrier_wait(base + SM90_OFF_QBAR, (q_loads - 1) & 1);
-        return;
-      }
-    }
-    ptx::cp_async_wait_all();
-    ptx::fence_proxy_async();  // cp.async writes → wgmma reads
-  };
+  auto load_q = [&](int req) { load_q_rows<T, kSparse>(p, m_block, req, sQ, tid); };  // (cp.async, committed, not waited)
 
   // the two math warpgroups' CTA-wide barrier (the FP8 producer does not take part)
   auto math_sync = [] {
@@ -263,7 +216,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         }
       }
       if (!q_ready) load_q(req);
-      wait_q();
+      ptx::cp_async_wait_all();
+      ptx::fence_proxy_async();  // cp.async writes → wgmma reads
       math_sync();
       SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * tr_it + 7);  // (item start: Q landed, both warpgroups here)
     }
@@ -608,8 +562,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     kb.fills[0] += (n_blocks + 1) >> 1;
     kb.fills[1] += n_blocks >> 1;
     n_prefetched = min(n_next, kStaggerItems ? 1 : 2);  // staggered: the next item's block 1 is issued at its top
-    // (split items: fp32 partial rows of 2 KB, two rounds of 32 rows through K1; the workspace is the library's, aligned)
-    [[maybe_unused]] const bool o_bulk = kOBulk && (!sl.no_split || reinterpret_cast<uintptr_t>(p.out) % 16 == 0);
     if (!kFp8 && wg_tid == 0 && n_prefetched > 0) {  // FP8: the producer is already on the next item
       const int page0 = next_page0, page1 = next_page1;  // (loaded at the item's top)
       const int group = wg == 0 ? kGroupA : kGroupB;
@@ -619,7 +571,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
                        group == kGroupA ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS, page);
       };
       issue_next(0, page0);
-      if (n_prefetched > 1 && !(kOBulk && o_bulk)) issue_next(1, page1);
+      if (n_prefetched > 1) issue_next(1, page1);
     }
 
     // ---- epilogue: both halves of O are relative to the last max in sM --------------------------------------
@@ -639,108 +591,33 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     }
     tr.next_q_issued();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 5);  // (item change: next Q issued)
-    if (kOBulk && o_bulk && sl.no_split) {
-      // the rows (scaled, in q's dtype) into K1, row r at r · kStagePitch; this warpgroup's 256 columns
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (64 + r_loc[h]) * 4);
-        const float m = ptx::ld_shared_f32(sM + r_loc[h] * 4);
-        const bool empty = !(L > 0.f);  // (L = 0 or NaN: zeros and +inf, as store_row_wide)
-        const float inv = empty ? 0.f : 1.f / L;
-        const uint32_t row = sK1 + r_loc[h] * kStagePitch + (wg * (HEAD_DIM_V / 2) + 2 * q4) * 2;
-#pragma unroll
-        for (int i = 0; i < 32; ++i)
-          ptx::st_shared_u32(row + i * 16, ElemOps<T>::pack2(empty ? 0.f : o[4 * i + 2 * h] * inv, empty ? 0.f : o[4 * i + 2 * h + 1] * inv));
-        const int r = rs.r_glob[h];
-        if (wg == 0 && q4 == 0 && r < p.q_rows) {
-          const int s_idx = rs.s_of_row[h], h_idx = r - s_idx * p.h_q;
-          p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = empty ? INFINITY : (ptx::log2_approx(L) + m) * kLn2;
-        }
-      }
-      ptx::fence_proxy_async();  // the staged rows → the bulk stores' reads
-      ptx::named_barrier_sync(kSumReady, kBoth);
-      if (tid < min(GEN_BLOCK_M, p.q_rows - m_block * GEN_BLOCK_M)) {
-        T* dst = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + m_block * GEN_BLOCK_M + tid) * HEAD_DIM_V;
-        ptx::bulk_store(dst, sK1 + tid * kStagePitch, HEAD_DIM_V * sizeof(T));
-        ptx::bulk_commit();
-        ptx::bulk_wait_read();
-      }
-    } else if (kOBulk && o_bulk) {
-      // split: fp32 rows O / L of 2 KB into o_accum's row split_row · q_rows + r, in two rounds of 32 rows (warps 0–1 of
-      // each warpgroup, then 2–3), row r at (r mod 32) · kStagePitch32; log2 LSEs into lse_accum
-#pragma unroll 1
-      for (int round = 0; round < 2; ++round) {
-        if (round > 0) ptx::named_barrier_sync(kSumReady, kBoth);  // the round before has left K1
-        if ((warp >> 1) == round) {
-#pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (64 + r_loc[h]) * 4);
-            const float m = ptx::ld_shared_f32(sM + r_loc[h] * 4);
-            const bool empty = !(L > 0.f);
-            const float inv = empty ? 0.f : 1.f / L;
-            const uint32_t row = sK1 + (r_loc[h] - 32 * round) * kStagePitch32 + (wg * (HEAD_DIM_V / 2) + 2 * q4) * 4;
-#pragma unroll
-            for (int i = 0; i < 32; ++i) ptx::st_shared_v2_f32(row + i * 32, empty ? 0.f : o[4 * i + 2 * h] * inv, empty ? 0.f : o[4 * i + 2 * h + 1] * inv);
-            const int r = rs.r_glob[h];
-            if (wg == 0 && q4 == 0 && r < p.q_rows)
-              p.lse_accum[static_cast<int64_t>(sl.split_row) * p.q_rows + r] = empty ? -INFINITY : ptx::log2_approx(L) + m;
-          }
-        }
-        ptx::fence_proxy_async();
-        ptx::named_barrier_sync(kSumReady, kBoth);
-        const int r0 = m_block * GEN_BLOCK_M + 32 * round;
-        if (tid < min(32, p.q_rows - r0)) {
-          float* dst = p.o_accum + (static_cast<int64_t>(sl.split_row) * p.q_rows + r0 + tid) * HEAD_DIM_V;
-          ptx::bulk_store(dst, sK1 + tid * kStagePitch32, HEAD_DIM_V * 4);
-          ptx::bulk_commit();
-          ptx::bulk_wait_read();
-        }
-      }
-    } else {
-      store_item_rows<T, kSparse>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
-    }
-    if (kOBulk && o_bulk) {
-      ptx::named_barrier_sync(kSumReady, kBoth);  // every row has left K1: the next item's block 1 (each warpgroup its group)
-      if (wg_tid == 0 && n_prefetched > 1)
-        kb.issue_slabs(sBar + 8 * SM90_SLABS, sK1, wg == 0 ? 0 : SM90_GROUP_A_SLABS, wg == 0 ? SM90_GROUP_A_SLABS : SM90_GROUP_B_SLABS, next_page1);
-    }
+    store_item_rows<T, kSparse>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
     tr.rows_stored();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 7);  // (item change: rows stored)
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's
   }
   if constexpr (kPair) ptx::cluster_sync();  // (the producer's side: after its loop)
-  if constexpr (kOBulk) {
-    if (tid < GEN_BLOCK_M) ptx::bulk_wait();  // this thread's row stores written
-  }
   tr.write(p, m_block, tid);
 }
 
 }  // namespace
 
-// (The host passes a third argument, q's tensor map; only the MLA_EXPERIMENT_Q_TMA builds declare it.)
-#if MLA_EXPERIMENT_Q_TMA
-#define MLA_SM90_Q_MAP_PARAM , const __grid_constant__ CUtensorMap q_map
-#define MLA_SM90_Q_MAP_ARG , &q_map
-#else
-#define MLA_SM90_Q_MAP_PARAM
-#define MLA_SM90_Q_MAP_ARG
-#endif
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
-    mla_decode_sm90_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map MLA_SM90_Q_MAP_PARAM) {
-  decode_kernel<__nv_bfloat16, kDense16>(p, &k_map, nullptr, nullptr MLA_SM90_Q_MAP_ARG);
+    mla_decode_sm90_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  decode_kernel<__nv_bfloat16, kDense16>(p, &k_map, nullptr, nullptr);
 }
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
-    mla_decode_sm90_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map MLA_SM90_Q_MAP_PARAM) {
-  decode_kernel<__half, kDense16>(p, &k_map, nullptr, nullptr MLA_SM90_Q_MAP_ARG);
+    mla_decode_sm90_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  decode_kernel<__half, kDense16>(p, &k_map, nullptr, nullptr);
 }
 // The memory-bound entries (the host's choice for one m-block, q_rows ≤ 64): the same, with the first loads staggered.
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
-    mla_decode_sm90_membound_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map MLA_SM90_Q_MAP_PARAM) {
-  decode_kernel<__nv_bfloat16, kDense16, true>(p, &k_map, nullptr, nullptr MLA_SM90_Q_MAP_ARG);
+    mla_decode_sm90_membound_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  decode_kernel<__nv_bfloat16, kDense16, true>(p, &k_map, nullptr, nullptr);
 }
 extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
-    mla_decode_sm90_membound_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map MLA_SM90_Q_MAP_PARAM) {
-  decode_kernel<__half, kDense16, true>(p, &k_map, nullptr, nullptr MLA_SM90_Q_MAP_ARG);
+    mla_decode_sm90_membound_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  decode_kernel<__half, kDense16, true>(p, &k_map, nullptr, nullptr);
 }
 // The FP8 cache (bf16 q): block SM90_FP8_THREADS, dynamic smem SM90_FP8_SMEM_BYTES (mla_config.h).
 extern "C" __global__ void __launch_bounds__(SM90_FP8_THREADS, 1)

@@ -56,7 +56,6 @@ __device__ __forceinline__ float4 ld_cg_v4f(const float* p) {
 // 32-bit shared-space accesses: a 32-bit address costs one register where a generic pointer costs two.
 __device__ __forceinline__ void st_shared_u32(uint32_t addr, uint32_t v) { asm volatile("st.shared.b32 [%0], %1;\n" :: "r"(addr), "r"(v) : "memory"); }
 __device__ __forceinline__ void st_shared_f32(uint32_t addr, float v) { asm volatile("st.shared.f32 [%0], %1;\n" :: "r"(addr), "f"(v) : "memory"); }
-__device__ __forceinline__ void st_shared_v2_f32(uint32_t addr, float x, float y) { asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" :: "r"(addr), "f"(x), "f"(y) : "memory"); }
 __device__ __forceinline__ float ld_shared_f32(uint32_t addr) { float v; asm volatile("ld.shared.f32 %0, [%1];\n" : "=f"(v) : "r"(addr) : "memory"); return v; }
 __device__ __forceinline__ uint32_t ld_shared_u32(uint32_t addr) { uint32_t v; asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(v) : "r"(addr) : "memory"); return v; }
 __device__ __forceinline__ uint2 ld_shared_v2(uint32_t addr) {

@@ -6,9 +6,11 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
-#   s38g      ~4 min: obulk2 (-DMLA_EXPERIMENT_O_BULK=2: obulk in every 16-bit entry) and qtma on the memory-bound rows
+#   s39a      ~2 min: the loop-mix probe (scripts/loop-mix-probe.cu: the compute-bound loop's wgmma + TMA mix without its
+#             softmax and handoffs) beside the shipped loop's per-block stamps (.variants/bf16trace) on S6 and sweep#12
+#   s38g      (ran, session 39 on an H100; switches removed since) ~4 min: obulk2 (-DMLA_EXPERIMENT_O_BULK=2: obulk in every 16-bit entry) and qtma on the memory-bound rows
 #             (var rows, whose split items' epilogues cost them ~4 µs per part, and S3 / S5 / S7 / S12), two A/B rounds
-#   s38f      ~6 min: qtma (-DMLA_EXPERIMENT_Q_TMA=1, run with FLASH_MLA_EXPERIMENT_Q_TMA=1: the 16-bit entries load Q by
+#   s38f      (ran, session 39 on an H100; switches removed since) ~6 min: qtma (-DMLA_EXPERIMENT_Q_TMA=1, run with FLASH_MLA_EXPERIMENT_Q_TMA=1: the 16-bit entries load Q by
 #             TMA from one thread, q's tensor map a third argument), obulk (-DMLA_EXPERIMENT_O_BULK=1: a whole item's
 #             rows staged in K1 and sent by bulk stores) and qtob (both): SASS, decode GPU tests, the S6 item-change
 #             traces (.variants/qtmatrace, obulktrace: with -DMLA_SM90_SPARSE_TRACE), two A/B rounds
@@ -561,6 +563,16 @@ case $step in
       FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs bf16:$r 1.755 > "$out/bf16trace-$r.txt" 2>&1
       echo "== bf16:$r rc=$?"; grep -aE "steady|per iteration|cross|Error" "$out/bf16trace-$r.txt"
     done
+    ;;
+  s39a)
+    nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv,noheader
+    nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -O3 -I kernels -o /tmp/mixprobe scripts/loop-mix-probe.cu && timeout 60 /tmp/mixprobe | tee "$out/mixprobe.txt"
+    kd=$(kernel_dir .variants/bf16trace)
+    for r in S6 12; do
+      FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs bf16:$r 1.755 > "$out/bf16trace-$r.txt" 2>&1
+      echo "== bf16trace bf16:$r rc=$?"; grep -aE "steady|per iteration|cross|Error" "$out/bf16trace-$r.txt"
+    done
+    timeout 60 /tmp/mixprobe | tee "$out/mixprobe-2.txt"
     ;;
   s38g)
     # (~4 min) the memory-bound entries' item changes: obulk2 stages every item's rows in K1 (free there: a next item's

@@ -192,7 +192,7 @@ function hopperScenario(timing: keyof typeof TIMINGS): Scenario {
         decodeCase(spec, seed + k, causal, {
           kernel: 'hopper',
           split,
-          // odd cases: q's folded rows one stride apart (the Q-by-TMA experiment's path, MLA_EXPERIMENT_Q_TMA)
+          // odd cases: q's folded rows one stride apart (no spare head between tokens), even ones padded
           qRowsOneStride: k % 2 === 1,
           schedule: (md) => {
             if (!causal) for (const t of itemTransitions(md, spec.seqlens)) seen.add(t);

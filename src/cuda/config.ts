@@ -20,7 +20,7 @@ export const MLA_CONFIG = {
   GSM_SMEM_BYTES: 99840,
   /** Hopper decode kernel (64 folded rows per CTA as well: GEN_BLOCK_M = the scheduler's BLOCK_SIZE_M). */
   SM90_THREADS: 256,
-  SM90_SMEM_BYTES: 231832,
+  SM90_SMEM_BYTES: 231824,
   /** The Hopper kernel over the FP8 cache (mla_decode_sm90_fp8_bf16): a third, producer warpgroup. */
   SM90_FP8_THREADS: 384,
   SM90_FP8_SMEM_BYTES: 231872,

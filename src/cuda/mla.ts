@@ -67,56 +67,27 @@ interface DecodeKernelSpec {
   extraArgs?: (a: MlaDecodeArgs) => Uint8Array[];
 }
 
-/** Tensor maps by tensor (address, dtype, shape, strides), at most MAP_CACHE_MAX each: steady-state decoding encodes nothing. */
-const MAP_CACHE_MAX = 256;
-function cachedTensorMap(cache: Map<string, Uint8Array>, t: Tensor, spec: () => Parameters<typeof encodeTensorMap>[0]): Uint8Array {
-  const key = `${t.ptr}:${t.dtype}:${t.shape.join(',')}:${t.strides.join(',')}`;
-  const hit = cache.get(key);
-  if (hit) return hit;
-  if (cache.size >= MAP_CACHE_MAX) cache.delete(cache.keys().next().value!);
-  const map = encodeTensorMap(spec());
-  cache.set(key, map);
-  return map;
-}
-
 /**
  * TMA descriptor of the K cache as 64-token pages: {576 channels, 64 tokens, numBlocks}, 64×64 boxes, 128B swizzle.
- * Cached per cache tensor (one per layer in a model).
+ * Cached per cache tensor (one per layer in a model), so steady-state decoding encodes nothing.
  */
 const kMapCache = new Map<string, Uint8Array>();
+const K_MAP_CACHE_MAX = 256;
 function kCacheTensorMap(kCache: Tensor): Uint8Array {
-  return cachedTensorMap(kMapCache, kCache, () => ({
+  const key = `${kCache.ptr}:${kCache.dtype}:${kCache.shape.join(',')}:${kCache.strides.join(',')}`;
+  const hit = kMapCache.get(key);
+  if (hit) return hit;
+  if (kMapCache.size >= K_MAP_CACHE_MAX) kMapCache.delete(kMapCache.keys().next().value!);
+  const map = encodeTensorMap({
     dataType: kCache.dtype === 'bf16' ? TensorMapDataType.bf16 : TensorMapDataType.fp16,
     address: kCache.ptr,
     dims: [HEAD_DIM_K, PAGE_BLOCK_SIZE, kCache.shape[0]],
     strides: [kCache.strides[1] * 2, kCache.strides[0] * 2],
     box: [64, PAGE_BLOCK_SIZE, 1],
     swizzle: TensorMapSwizzle.b128,
-  }));
-}
-
-/**
- * EXPERIMENT: TMA descriptor of q's rows for the `hopper` entries built with MLA_EXPERIMENT_Q_TMA (variant builds, run
- * with FLASH_MLA_EXPERIMENT_Q_TMA=1; the shipped cubin declares no third argument): {576, s_q · h_q, b}, 64×64 boxes,
- * 128B swizzle, rows past s_q · h_q read as zeros. Only when q's folded rows have one stride and TMA's alignment holds —
- * the kernel makes the same test (`q_tma_ok`) and otherwise loads Q with cp.async; then the K map stands in.
- */
-const qMapCache = new Map<string, Uint8Array>();
-let qTma: boolean | undefined;
-const qTmaExperiment = (): boolean => (qTma ??= process.env.FLASH_MLA_EXPERIMENT_Q_TMA === '1');
-function qTensorMap(q: Tensor, kMap: Uint8Array): Uint8Array {
-  const [b, sQ, hQ] = q.shape;
-  const [batchStride, seqStride, headStride] = q.strides;
-  const oneRowStride = seqStride === hQ * headStride && headStride % 8 === 0 && batchStride % 8 === 0 && q.ptr % 16n === 0n;
-  if (!oneRowStride) return kMap;
-  return cachedTensorMap(qMapCache, q, () => ({
-    dataType: q.dtype === 'bf16' ? TensorMapDataType.bf16 : TensorMapDataType.fp16,
-    address: q.ptr,
-    dims: [HEAD_DIM_K, sQ * hQ, b],
-    strides: [headStride * 2, batchStride * 2],
-    box: [64, GEN_BLOCK_M, 1],
-    swizzle: TensorMapSwizzle.b128,
-  }));
+  });
+  kMapCache.set(key, map);
+  return map;
 }
 
 const decodeKernelSpecs: DecodeKernelSpec[] = [
@@ -128,11 +99,7 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
     blockM: GEN_BLOCK_M,
     threads: SM90_THREADS,
     sharedBytes: smemOf('hopper'),
-    // (FLASH_MLA_EXPERIMENT_Q_TMA=1 with a MLA_EXPERIMENT_Q_TMA build: q's tensor map as the third argument)
-    extraArgs: (a) => {
-      const kMap = kCacheTensorMap(a.kCache);
-      return qTmaExperiment() ? [kMap, qTensorMap(a.q, kMap)] : [kMap];
-    },
+    extraArgs: (a) => [kCacheTensorMap(a.kCache)],
   },
   {
     name: 'generic',

@@ -86,15 +86,9 @@ typedef unsigned long long CUdeviceptr;
 #ifndef LAYOUT_PARAMS_BYTES
 #define LAYOUT_PARAMS_BYTES 24
 #endif
-/* (a MLA_EXPERIMENT_Q_TMA variant build: the 16-bit Hopper entries take q's tensor map as a third argument) */
-#if defined(MLA_EXPERIMENT_Q_TMA) && MLA_EXPERIMENT_Q_TMA
-#define FAKE_SM90_DECODE_ARGS "PTT"
-#else
-#define FAKE_SM90_DECODE_ARGS "PT"
-#endif
 #ifndef FAKE_KERNEL_PARAMS
 #define FAKE_KERNEL_PARAMS                                                                                        \
-  "mla_metadata=piippii;append_kv_fp8_=A;append_kv_=pipipiiippiipii;mla_decode_sm90_fp8_sparse_=PF;mla_decode_sm90_fp8_=PTT;mla_decode_sm90_small_fp8_sparse_=PF;mla_decode_sm90_small_fp8_g32_=PF;mla_decode_sm90_small_fp8_=PTTTT;mla_decode_sm90_small_=PT;mla_decode_sm90_=" FAKE_SM90_DECODE_ARGS ";mla_decode_fp8_=PF;"       \
+  "mla_metadata=piippii;append_kv_fp8_=A;append_kv_=pipipiiippiipii;mla_decode_sm90_fp8_sparse_=PF;mla_decode_sm90_fp8_=PTT;mla_decode_sm90_small_fp8_sparse_=PF;mla_decode_sm90_small_fp8_g32_=PF;mla_decode_sm90_small_fp8_=PTTTT;mla_decode_sm90_=PT;mla_decode_fp8_=PF;"       \
   "mla_decode_generic_layout_=PL;mla_decode_=P;mla_combine_sink_=PF;mla_combine=P;tc_peak_=iip"
 #endif
 static const size_t PARAM_PTRS[] = {PARAMS_PTR_OFFSETS};

@@ -131,7 +131,6 @@ struct Cta {
   std::vector<size_t> issued;  // per thread: wgmmas issued
   std::vector<Mbarrier> mbarriers;
   std::vector<TmaLoad> tma_in_flight;  // oldest first (FAKE_CUDA_EMU_TMA=late)
-  std::vector<std::array<uint32_t, 3>> bulk_reads;  // bulk stores' shared sources not yet waited for: address, bytes, thread
   uint8_t* smem = nullptr;  // g_smem[rank]
   unsigned rank = 0;        // in its cluster
   EmuDim3 block_idx{0, 0, 0};
@@ -718,21 +717,6 @@ void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar, uint
   else tma_land(load);
 }
 
-void bulk_store(void* dst, uint32_t src, uint32_t bytes, uint16_t site) {
-  if (src % 16 || reinterpret_cast<uintptr_t>(dst) % 16 || bytes % 16 || bytes == 0)
-    fault("cp.async.bulk (shared → global): shared 0x%x, global %p, %u bytes: each must be a (nonzero) multiple of 16", src, dst, bytes);
-  const uint8_t* p = shared_ptr(src, bytes);
-  race::read(g_cur->tid, src, bytes, site);  // what other threads wrote there must be ordered before this issue
-  check_global(dst, bytes, "cp.async.bulk (shared → global)");
-  std::memcpy(dst, p, bytes);
-  g_cta.bulk_reads.push_back({src, bytes, g_cur->tid});
-}
-
-void bulk_wait_read() {
-  auto& v = g_cta.bulk_reads;
-  v.erase(std::remove_if(v.begin(), v.end(), [](const std::array<uint32_t, 3>& r) { return r[2] == g_cur->tid; }), v.end());
-}
-
 // ---- clusters ---------------------------------------------------------------------------------------------------
 
 namespace {
@@ -885,10 +869,6 @@ void wgmma_wait(int n) {
 }
 
 void check_shared_write(uint32_t addr, uint32_t bytes, const char* what) {
-  for (const auto& r : g_cta.bulk_reads)
-    if (addr < r[0] + r[1] && r[0] < addr + bytes)
-      fault("%s into shared [0x%x, +%u) while a bulk store issued by thread %u may still read [0x%x, +%u): no cp.async.bulk.wait_group.read "
-            "by that thread before this write", what, addr, bytes, r[2], r[0], r[1]);
   const Known& known = g_cur->known;
   for (size_t g = 0; g < g_cta.wgmma_queues.size(); ++g) {
     const auto& reads = g_cta.wgmma_queues[g].reads;
@@ -1011,7 +991,6 @@ void run_cluster(unsigned threads, EmuDim3 first) {
     g_cta.issued.assign(threads, 0);
     g_cta.mbarriers.clear();
     g_cta.tma_in_flight.clear();
-    g_cta.bulk_reads.clear();
     for (Barrier& b : g_cta.bars) b = Barrier{};
     g_cta.window_bytes = g_cta.smem_bytes;  // static arrays are placed as the kernel declares them
     g_cta.statics.clear();

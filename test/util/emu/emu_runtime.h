@@ -162,10 +162,6 @@ bool mbarrier_test_wait(uint32_t bar, uint32_t parity);  // mbarrier.test_wait.p
 void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* coords, int rank, uint16_t site);
 // cp.async.bulk global → shared (no tensor map) and mbarrier.expect_tx (transaction bytes without an arrival).
 void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar, uint16_t site);
-// cp.async.bulk shared → global: copied at issue (the reads checked against earlier writes as this thread's), its
-// source range pending until this thread's cp.async.bulk.wait_group(.read): a write into it before then faults
-void bulk_store(void* dst, uint32_t src, uint32_t bytes, uint16_t site);
-void bulk_wait_read();
 void mbarrier_expect_tx(uint32_t bar, uint32_t bytes);
 // Thread-block clusters (emu.cpp runs a cluster's CTAs together, each with its own shared memory): %cluster_ctarank,
 // mapa.shared::cluster, mbarrier.arrive on a barrier of another CTA, cp.async.bulk shared::cta → shared::cluster

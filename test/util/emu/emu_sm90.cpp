@@ -11,21 +11,15 @@ namespace emu {
 #define PARAMS(i) (*static_cast<const MlaDecodeParams*>(args[i]))
 #define TMAP(i) (*static_cast<const CUtensorMap*>(args[i]))
 #define FP8P(i) (*static_cast<const MlaFp8Params*>(args[i]))
-#if MLA_EXPERIMENT_Q_TMA  // (variant builds: q's tensor map as a third argument, FLASH_MLA_EXPERIMENT_Q_TMA=1 on the host)
-#define QMAP , TMAP(2)
-#else
-#define QMAP
-#endif
 static const KernelEntry kEntries[] = {
-    {"mla_decode_sm90_bf16", [](void* const* args) { mla_decode_sm90_bf16(PARAMS(0), TMAP(1) QMAP); }, true},
-    {"mla_decode_sm90_fp16", [](void* const* args) { mla_decode_sm90_fp16(PARAMS(0), TMAP(1) QMAP); }, true},
-    {"mla_decode_sm90_membound_bf16", [](void* const* args) { mla_decode_sm90_membound_bf16(PARAMS(0), TMAP(1) QMAP); }, true},
-    {"mla_decode_sm90_membound_fp16", [](void* const* args) { mla_decode_sm90_membound_fp16(PARAMS(0), TMAP(1) QMAP); }, true},
+    {"mla_decode_sm90_bf16", [](void* const* args) { mla_decode_sm90_bf16(PARAMS(0), TMAP(1)); }, true},
+    {"mla_decode_sm90_fp16", [](void* const* args) { mla_decode_sm90_fp16(PARAMS(0), TMAP(1)); }, true},
+    {"mla_decode_sm90_membound_bf16", [](void* const* args) { mla_decode_sm90_membound_bf16(PARAMS(0), TMAP(1)); }, true},
+    {"mla_decode_sm90_membound_fp16", [](void* const* args) { mla_decode_sm90_membound_fp16(PARAMS(0), TMAP(1)); }, true},
     {"mla_decode_sm90_fp8_bf16", [](void* const* args) { mla_decode_sm90_fp8_bf16(PARAMS(0), TMAP(1), TMAP(2)); }, true},
     {"mla_decode_sm90_fp8_sparse_bf16", [](void* const* args) { mla_decode_sm90_fp8_sparse_bf16(PARAMS(0), FP8P(1)); }, true},
     {"mla_decode_sm90_fp8_sparse_pair_bf16", [](void* const* args) { mla_decode_sm90_fp8_sparse_pair_bf16(PARAMS(0), FP8P(1)); }, true},
 };
-#undef QMAP
 #undef FP8P
 #undef TMAP
 #undef PARAMS

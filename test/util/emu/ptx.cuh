@@ -36,7 +36,6 @@ inline uint32_t prmt(uint32_t a, uint32_t b, uint32_t sel) {
 
 inline void st_shared_u32(uint32_t addr, uint32_t v, EMU_CALLER) { emu::shared_store(addr, &v, 4, EMU_SITE(kAccStShared)); }
 inline void st_shared_f32(uint32_t addr, float v, EMU_CALLER) { emu::shared_store(addr, &v, 4, EMU_SITE(kAccStShared)); }
-inline void st_shared_v2_f32(uint32_t addr, float x, float y, EMU_CALLER) { const float v[2] = {x, y}; emu::shared_store(addr, v, 8, EMU_SITE(kAccStShared)); }
 inline float ld_shared_f32(uint32_t addr, EMU_CALLER) { float v; emu::shared_load(addr, &v, 4, EMU_SITE(kAccLdShared)); return v; }
 inline uint32_t ld_shared_u32(uint32_t addr, EMU_CALLER) { uint32_t v; emu::shared_load(addr, &v, 4, EMU_SITE(kAccLdShared)); return v; }
 inline uint2 ld_shared_v2(uint32_t addr, EMU_CALLER) { uint2 v; emu::shared_load(addr, &v, 8, EMU_SITE(kAccLdShared)); return v; }

@@ -37,10 +37,6 @@ inline void mbarrier_expect_tx(uint32_t bar, uint32_t bytes) { emu::mbarrier_exp
 // an L2 hint: nothing to emulate but the address range, which must lie in a live allocation
 inline void prefetch_l2_bulk(const void* src, uint32_t bytes) { emu::check_global(src, bytes, "cp.async.bulk.prefetch.L2"); }
 inline void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar, EMU_CALLER) { emu::bulk_load(dst, src, bytes, bar, EMU_SITE(kAccBulkCopy)); }
-inline void bulk_store(void* gdst, uint32_t ssrc, uint32_t bytes, EMU_CALLER) { emu::bulk_store(gdst, ssrc, bytes, EMU_SITE(kAccBulkCopy)); }
-inline void bulk_commit() {}
-inline void bulk_wait_read() { emu::bulk_wait_read(); }
-inline void bulk_wait() { emu::bulk_wait_read(); }
 inline void stmatrix_x4(uint32_t addr, const uint32_t (&r)[4], EMU_CALLER) { emu::stmatrix_x4(addr, r, EMU_SITE(kAccStShared)); }
 inline void st_shared_zero16(uint32_t addr, EMU_CALLER) {
   const uint4 z = make_uint4(0, 0, 0, 0);

@@ -1,0 +1,263 @@
+// What can the compute-bound 'hopper' loop reach at best? A diagnostic, not shipped (issues 8/9; perf log session 39
+// `mixprobe`). The loop's tensor work per pair of K blocks is fixed by its design (64 query rows per CTA, FlashMLA's):
+// per warpgroup one S = Q·Kᵀ (36 m64n64k16, both operands from shared memory) and its half of the two P·V
+// (4 m64n256k16 with P from registers, 4 with the other warpgroup's P from shared memory), while the TMA writes the
+// next two 73.7 KB blocks into shared memory. An SS m64n64k16 reads 4 KB per 32 tensor cycles — the whole
+// shared-memory port — so the question is what the mix itself runs at, without the softmax, the handoffs and the
+// barriers of the real loop. Each mode adds one thing:
+//   0  S only (both warpgroups, back to back)
+//   1  S + P·V, back to back (the design's tensor + shared-memory work, nothing else)
+//   2  1 + two 73.7 KB blocks per pair bulk-copied into the K buffers (issued by one math thread) from an 8 MB
+//      (L2-resident) region
+//   3  1 + the same from a 2 GB region, four neighbouring CTAs reading the same pages (S6's four m-blocks)
+//   4  3 + per warpgroup: wait for its S, then `delay` cycles of stand-in softmax before its P·V are issued
+//      (the real loop's dependency, without the cross-warpgroup handoffs)
+//   5  3 + the shipped seesaw's chain as a skeleton (no numerics: spins of `delay` cycles stand for each softmax, short
+//      spins for the P / O rescales and P stores, named barriers for Scale0 / Scale1 / P0 / P1, wgmma waits where the
+//      loop waits), per pair:
+//        WG0: wait S0 → softmax → arrive Scale0 → P0·V0L (RS) → sync Scale1 → P0 rescale + store → arrive P0 →
+//             wait P0·V0L → O_L rescale → sync P1 → sP1·V1L (SS) → S0' (36 SS)
+//        WG1: sync Scale0 → wait S1 → softmax → O_R rescale → arrive Scale1 → P1 store → P1·V1R (RS) → sync P0 →
+//             sP0·V0R (SS) → arrive P1 → S1' (36 SS)
+//   6  5 with warpgroup 1's softmax before its Scale0 sync and a P1 rescale after it (the session-38 `wee` change,
+//      measured on the real kernel as no gain: a check of the skeleton)
+// Operands are random bf16 (never zeros); the copies land in buffers the wgmmas read (a race by design: the values are
+// random either way). Times are CUDA events over the whole grid (one CTA per SM), µs per pair of blocks per SM.
+// Build and run on the device: nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -O3 -I kernels -o /tmp/mix scripts/loop-mix-probe.cu && /tmp/mix
+#include <cstdint>
+#include <cstdio>
+#include <vector>
+#include <algorithm>
+
+#include "ptx.cuh"
+#include "ptx_sm90.cuh"
+#include "ptx_wgmma.cuh"
+
+namespace {
+constexpr int kSlab = 8192;            // 64 rows × 64 bf16 channels, 128B swizzle
+constexpr int kTile = 9 * kSlab;       // Q or one K block: 576 channels
+constexpr int kOffQ = 0, kOffK0 = kTile, kOffK1 = 2 * kTile, kOffBar = 3 * kTile;
+constexpr int kSmem = kOffBar + 64 + 1024;  // (+ alignment slack)
+constexpr int kThreads = 256;          // two math warpgroups
+constexpr uint32_t kSw128 = 1;
+
+__device__ __forceinline__ uint64_t desc_k(uint32_t a) { return ptx::wgmma_desc(a, 16, 1024, kSw128); }
+__device__ __forceinline__ uint64_t desc_mn(uint32_t a) { return ptx::wgmma_desc(a, kSlab, 1024, kSw128); }
+
+template <int kMode>
+__global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const uint8_t* src, long long src_pages, uint32_t seed, float* sink) {
+  extern __shared__ uint8_t smem_raw[];
+  const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
+  uint8_t* gbase = smem_raw + (base - ptx::smem_addr(smem_raw));
+  for (int i = threadIdx.x; i < kOffBar / 4; i += kThreads) {
+    uint32_t x = seed ^ (i * 0x9E3779B9u);
+    x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu; x ^= x >> 16;
+    reinterpret_cast<uint32_t*>(gbase)[i] = (x & 0x807F807Fu) | 0x3C003C00u;  // random sign and mantissa, |x| ~ 2^-7
+  }
+  const uint32_t bar = base + kOffBar;
+  if (threadIdx.x == 0) ptx::mbarrier_init(bar, 1);
+  __syncthreads();
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+  const int wg = threadIdx.x / 128;
+  // (kMode 2–4) warpgroup 0's thread 0 refills both K buffers once per pair, as the real loop's refills come from the
+  // math threads: it waits for the pair before's copies first, so at most two blocks are in flight
+  const bool producer = kMode >= 2 && threadIdx.x == 0;
+  uint32_t pa[4][4];
+#pragma unroll
+  for (int k = 0; k < 4; ++k)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) pa[k][i] = ((seed * (threadIdx.x + 7 * k + 3 * i + 1)) & 0x807F807Fu) | 0x3C003C00u;
+  float s[32], o[128];
+#pragma unroll
+  for (int i = 0; i < 32; ++i) s[i] = 0.f;
+#pragma unroll
+  for (int i = 0; i < 128; ++i) o[i] = 0.f;
+  if constexpr (kMode >= 5) {
+    // the skeleton: S of each warpgroup's first block issued before the loop, as the item's top does
+    auto spin = [](int cycles) {
+      const long long t0 = clock64();
+      while (clock64() - t0 < cycles) {}
+    };
+    constexpr int kRescaleP = 60, kRescaleO = 130;  // cycles: 16 FMUL + 8 STS (P), 128 FMUL (O half)
+    auto issue_s = [&](uint32_t b) {
+      const uint64_t dq = desc_k(b + kOffQ), dk = desc_k(b + (wg ? kOffK1 : kOffK0));
+      ptx::wgmma_fence();
+#pragma unroll
+      for (int slab = 0; slab < 9; ++slab)
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) {
+          const uint32_t off = (slab * kSlab + kk * 32) >> 4;
+          ptx::wgmma_m64n64k16_bf16_ss(s, dq + off, dk + off, 1);
+        }
+      ptx::wgmma_commit();
+    };
+    auto issue_pv_own = [&](uint32_t b) {
+      const uint32_t v = b + (wg ? kOffK1 : kOffK0) + wg * 4 * kSlab;
+      ptx::wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n256k16_bf16_rs_tb(o, pa[kk], desc_mn(v + kk * 2048));
+      ptx::wgmma_commit();
+    };
+    auto issue_pv_other = [&](uint32_t b) {
+      const uint32_t v = b + (wg ? kOffK0 : kOffK1) + wg * 4 * kSlab, sp = b + kOffQ + (wg ? 0 : kSlab);
+      ptx::wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n256k16_bf16_ss_tb(o, desc_k(sp + kk * 32), desc_mn(v + kk * 2048), 1);
+      ptx::wgmma_commit();
+    };
+    issue_s(ptx::opaque_u32(base));
+    for (int it = 0; it < iters; ++it) {
+      const uint32_t b = ptx::opaque_u32(base);
+      if (producer) {
+        if (it > 0) ptx::mbarrier_wait(bar, (it - 1) & 1);
+        ptx::mbarrier_arrive_expect_tx(bar, 2 * kTile);
+        for (int k = 0; k < 2; ++k) {
+          const long long page = ((blockIdx.x / 4) * 1009LL + 2 * it + k) % src_pages;
+          for (int sl = 0; sl < 9; ++sl) ptx::bulk_load(b + (k ? kOffK1 : kOffK0) + sl * kSlab, src + page * kTile + sl * kSlab, kSlab, bar);
+        }
+      }
+      if (wg == 0) {
+        ptx::wgmma_wait<0>();  // S0
+        spin(delay);           // softmax(S0)
+        ptx::named_barrier_arrive(1, 256);  // Scale0
+        issue_pv_own(b);       // O_L += P0·V0L
+        ptx::named_barrier_sync(2, 256);    // Scale1
+        spin(kRescaleP);       // P0 *= scale1, sP0
+        ptx::named_barrier_arrive(3, 256);  // P0 ready
+        ptx::wgmma_wait<0>();  // P0·V0L retired
+        spin(kRescaleO);       // O_L *= scale1
+        ptx::named_barrier_sync(4, 256);    // P1 ready
+        issue_pv_other(b);     // O_L += sP1·V1L
+        issue_s(b);            // S0' = Q·K(j+2)
+      } else {
+        if constexpr (kMode == 6) {
+          ptx::wgmma_wait<0>();  // S1
+          spin(delay);           // softmax(S1) against the max known so far
+          ptx::named_barrier_sync(1, 256);  // Scale0
+          spin(kRescaleP);       // P1 *= its correction
+          spin(kRescaleO);       // O_R *= scale0 · scale1
+        } else {
+          ptx::named_barrier_sync(1, 256);  // Scale0
+          ptx::wgmma_wait<0>();  // S1
+          spin(delay);           // softmax(S1) against WG0's max
+          spin(kRescaleO);       // O_R *= scale0 · scale1
+        }
+        ptx::named_barrier_arrive(2, 256);  // Scale1
+        spin(kRescaleP);       // sP1
+        issue_pv_own(b);       // O_R += P1·V1R
+        ptx::named_barrier_sync(3, 256);    // P0 ready
+        issue_pv_other(b);     // O_R += sP0·V0R
+        ptx::named_barrier_arrive(4, 256);  // P1 ready
+        issue_s(b);            // S1' = Q·K(j+3)
+      }
+    }
+  } else
+  for (int it = 0; it < iters; ++it) {
+    // (the base through an opaque move per iteration, as the kernel does: else ptxas hoists the descriptors and spills)
+    const uint32_t b = ptx::opaque_u32(base);
+    const uint32_t sQ = b + kOffQ, sKown = b + (wg ? kOffK1 : kOffK0), sKother = b + (wg ? kOffK0 : kOffK1);
+    const uint32_t sPother = b + kOffQ + (wg ? 0 : kSlab);  // (the other warpgroup's P tile: any 8 KB; these read Q's)
+    const uint64_t dq = desc_k(sQ), dk = desc_k(sKown);
+    if (producer) {
+      if (it > 0) ptx::mbarrier_wait(bar, (it - 1) & 1);
+      ptx::mbarrier_arrive_expect_tx(bar, 2 * kTile);
+      for (int b = 0; b < 2; ++b) {
+        const long long page = kMode == 2 ? (blockIdx.x * 7 + 2 * it + b) % src_pages : ((blockIdx.x / 4) * 1009LL + 2 * it + b) % src_pages;
+        for (int sl = 0; sl < 9; ++sl) ptx::bulk_load(base + (b ? kOffK1 : kOffK0) + sl * kSlab, src + page * kTile + sl * kSlab, kSlab, bar);
+      }
+    }
+    ptx::wgmma_fence();
+#pragma unroll
+    for (int slab = 0; slab < 9; ++slab)
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk) {
+        const uint32_t off = (slab * kSlab + kk * 32) >> 4;
+        ptx::wgmma_m64n64k16_bf16_ss(s, dq + off, dk + off, 1);
+      }
+    ptx::wgmma_commit();
+    if constexpr (kMode == 4) {
+      ptx::wgmma_wait<0>();
+      const long long t0 = clock64();
+      while (clock64() - t0 < delay) {}
+    }
+    if constexpr (kMode >= 1) {
+      ptx::wgmma_fence();
+      const uint32_t vOwn = sKown + wg * 4 * kSlab, vOther = sKother + wg * 4 * kSlab;  // this warpgroup's 256 columns
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n256k16_bf16_rs_tb(o, pa[kk], desc_mn(vOwn + kk * 2048));
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n256k16_bf16_ss_tb(o, desc_k(sPother + kk * 32), desc_mn(vOther + kk * 2048), 1);
+      ptx::wgmma_commit();
+    }
+    if constexpr (kMode == 0) ptx::wgmma_wait<0>();  // (one accumulator: a group in flight would serialise the next)
+    else ptx::wgmma_wait<1>();
+  }
+  ptx::wgmma_wait<0>();
+  if (producer) ptx::mbarrier_wait(bar, (iters - 1) & 1);
+  float acc = 0.f;
+#pragma unroll
+  for (int i = 0; i < 32; ++i) acc += s[i];
+#pragma unroll
+  for (int i = 0; i < 128; ++i) acc += o[i];
+  sink[blockIdx.x * kThreads + threadIdx.x] = acc;
+}
+
+template <int kMode>
+float run(int sms, int iters, int delay, const uint8_t* src, long long pages, float* sink) {
+  cudaFuncSetAttribute(mix<kMode>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0), cudaEventCreate(&e1);
+  std::vector<float> ms;
+  for (int r = 0; r < 6; ++r) {
+    cudaEventRecord(e0);
+    mix<kMode><<<sms, kThreads, kSmem>>>(iters, delay, src, pages, 0x1234567u + r, sink);
+    cudaEventRecord(e1);
+    cudaEventSynchronize(e1);
+    float t;
+    cudaEventElapsedTime(&t, e0, e1);
+    if (r > 0) ms.push_back(t);
+  }
+  std::sort(ms.begin(), ms.end());
+  if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) printf("mode %d: %s\n", kMode, cudaGetErrorString(e));
+  return ms[ms.size() / 2];
+}
+}  // namespace
+
+int main() {
+  int sms = 0;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  float* sink;
+  uint8_t* src;
+  const long long big = 2LL << 30, pagesBig = big / kTile, pagesL2 = (8 << 20) / kTile;
+  cudaMalloc(&sink, sms * kThreads * sizeof(float));
+  cudaMalloc(&src, big);
+  cudaMemset(src, 0x3c, big);  // (bf16 0x3c3c ≈ 0.0115: finite, nonzero)
+  const int iters = 4000;
+  const double fmaPerPair = 2.0 * (36.0 * 64 * 64 * 16 + 8.0 * 64 * 256 * 16);  // per SM, both warpgroups
+  auto report = [&](const char* name, float ms) {
+    const double us = ms * 1e3 / iters;
+    printf("%-58s %8.3f ms  %6.3f µs per pair  %6.1f TFLOPS\n", name, ms, us, sms * fmaPerPair * 2 / (us * 1e-6) / 1e12);
+  };
+  report("0 S only", run<0>(sms, iters, 0, src, pagesL2, sink));
+  report("1 S + P·V", run<1>(sms, iters, 0, src, pagesL2, sink));
+  report("2 S + P·V + 2 blocks/pair by TMA from L2", run<2>(sms, iters, 0, src, pagesL2, sink));
+  report("3 S + P·V + 2 blocks/pair by TMA, 2 GB, 4 CTAs/page", run<3>(sms, iters, 0, src, pagesBig, sink));
+  for (int d : {300, 600, 900}) {
+    char name[96];
+    snprintf(name, sizeof name, "4 as 3, S waited + %d cycles before P·V", d);
+    report(name, run<4>(sms, iters, d, src, pagesBig, sink));
+  }
+  for (int d : {250, 350, 450}) {
+    char name[96];
+    snprintf(name, sizeof name, "5 seesaw skeleton, softmax %d cycles", d);
+    report(name, run<5>(sms, iters, d, src, pagesBig, sink));
+    snprintf(name, sizeof name, "6 seesaw skeleton, WG1 softmax before Scale0, %d cycles", d);
+    report(name, run<6>(sms, iters, d, src, pagesBig, sink));
+  }
+  if (cudaError_t e = cudaDeviceSynchronize(); e != cudaSuccess) {
+    printf("error: %s\n", cudaGetErrorString(e));
+    return 1;
+  }
+  printf("%d SMs, one CTA each (2 math warpgroups), %d pairs of blocks per CTA; FMA per pair and SM %.0f\n", sms, iters, fmaPerPair);
+  return 0;
+}
