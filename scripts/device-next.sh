@@ -6,7 +6,7 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
-#   s39a      ~2 min: the loop-mix probe (scripts/loop-mix-probe.cu: the compute-bound loop's wgmma + TMA mix without its
+#   s39a      (ran, session 39) ~2 min: the loop-mix probe (scripts/loop-mix-probe.cu: the compute-bound loop's wgmma + TMA mix without its
 #             softmax and handoffs) beside the shipped loop's per-block stamps (.variants/bf16trace) on S6 and sweep#12
 #   s38g      (ran, session 39 on an H100; switches removed since) ~4 min: obulk2 (-DMLA_EXPERIMENT_O_BULK=2: obulk in every 16-bit entry) and qtma on the memory-bound rows
 #             (var rows, whose split items' epilogues cost them ~4 µs per part, and S3 / S5 / S7 / S12), two A/B rounds

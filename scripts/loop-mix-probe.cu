@@ -21,6 +21,12 @@
 //             sP0·V0R (SS) → arrive P1 → S1' (36 SS)
 //   6  5 with warpgroup 1's softmax before its Scale0 sync and a P1 rescale after it (the session-38 `wee` change,
 //      measured on the real kernel as no gain: a check of the skeleton)
+//   7  the shipped compute-bound loop with its data dependencies (the skeleton of mla_decode_sm90.cu's 16-bit entries,
+//      kEarlyP0 = kK1aEarly = false): per-slab mbarriers; K0.A refilled by WG0 after P0·V0L retires, K1.A after
+//      sP1·V1L and S(j+2)'s A half issue, K1.B / K0.B by WG1 after P1·V1R / sP0·V0R retire; each S half waits for its
+//      slabs; the softmax split into its row max (before Scale0 / Scale1) and its exponentials (after)
+//   8  7 with S(j+3) issued only after WG0 has issued S(j+2) (`s3s2`, session 37: 2–3 % slower on the real kernel)
+//   9  7 with WG1's P·V reversed: sP0·V0R first (K0.B, which S(j+2)'s B half waits for, refilled one P·V sooner)
 // Operands are random bf16 (never zeros); the copies land in buffers the wgmmas read (a race by design: the values are
 // random either way). Times are CUDA events over the whole grid (one CTA per SM), µs per pair of blocks per SM.
 // Build and run on the device: nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -O3 -I kernels -o /tmp/mix scripts/loop-mix-probe.cu && /tmp/mix
@@ -37,7 +43,7 @@ namespace {
 constexpr int kSlab = 8192;            // 64 rows × 64 bf16 channels, 128B swizzle
 constexpr int kTile = 9 * kSlab;       // Q or one K block: 576 channels
 constexpr int kOffQ = 0, kOffK0 = kTile, kOffK1 = 2 * kTile, kOffBar = 3 * kTile;
-constexpr int kSmem = kOffBar + 64 + 1024;  // (+ alignment slack)
+constexpr int kSmem = kOffBar + 18 * 8 + 1024;  // (+ alignment slack)
 constexpr int kThreads = 256;          // two math warpgroups
 constexpr uint32_t kSw128 = 1;
 
@@ -45,7 +51,7 @@ __device__ __forceinline__ uint64_t desc_k(uint32_t a) { return ptx::wgmma_desc(
 __device__ __forceinline__ uint64_t desc_mn(uint32_t a) { return ptx::wgmma_desc(a, kSlab, 1024, kSw128); }
 
 template <int kMode>
-__global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const uint8_t* src, long long src_pages, uint32_t seed, float* sink) {
+__global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const uint8_t* src, long long src_pages, uint32_t seed, float* sink, long long* cycles) {
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   uint8_t* gbase = smem_raw + (base - ptx::smem_addr(smem_raw));
@@ -59,9 +65,10 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
   __syncthreads();
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
   const int wg = threadIdx.x / 128;
+  const long long t_start = clock64();  // (SM cycles: the loop's time independent of the clock the card runs at)
   // (kMode 2–4) warpgroup 0's thread 0 refills both K buffers once per pair, as the real loop's refills come from the
   // math threads: it waits for the pair before's copies first, so at most two blocks are in flight
-  const bool producer = kMode >= 2 && threadIdx.x == 0;
+  const bool producer = kMode >= 2 && kMode < 7 && threadIdx.x == 0;
   uint32_t pa[4][4];
 #pragma unroll
   for (int k = 0; k < 4; ++k)
@@ -72,6 +79,157 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
   for (int i = 0; i < 32; ++i) s[i] = 0.f;
 #pragma unroll
   for (int i = 0; i < 128; ++i) o[i] = 0.f;
+  if constexpr (kMode >= 7) {
+    constexpr int kRowMax = 110, kScaleStore = 40, kRescaleP = 80, kRescaleO = 130;  // cycles (stand-ins)
+    auto spin = [](int cycles) {
+      const long long t0 = clock64();
+      while (clock64() - t0 < cycles) {}
+    };
+    const int n_blocks = 2 * iters + 2;
+    const uint32_t bars = base + kOffBar;  // slab s of buffer x: bars + 8 · (9x + s)
+    auto page_of = [&](int j) { return ((blockIdx.x / 4) * 1009LL + j) % src_pages; };
+    auto issue_group = [&](uint32_t b, int j, int group) {  // block j's slabs of `group` into buffer j & 1
+      const int x = j & 1, s0 = group ? 4 : 0, s1 = group ? 9 : 4;
+      const uint8_t* g = src + page_of(j) * kTile;
+      for (int sl = s0; sl < s1; ++sl) {
+        ptx::mbarrier_arrive_expect_tx(bars + 8 * (9 * x + sl), kSlab);
+        ptx::bulk_load(b + (x ? kOffK1 : kOffK0) + sl * kSlab, g + sl * kSlab, kSlab, bars + 8 * (9 * x + sl));
+      }
+    };
+    auto issue_s_half = [&](uint32_t b, int j, int group, bool first) {  // (not committed)
+      const int x = j & 1, s0 = group ? 4 : 0, s1 = group ? 9 : 4;
+      const uint32_t parity = (j >> 1) & 1;
+      const uint64_t dq = desc_k(b + kOffQ), dk = desc_k(b + (x ? kOffK1 : kOffK0));
+#pragma unroll
+      for (int sl = s0; sl < s1; ++sl) {
+        ptx::mbarrier_wait(bars + 8 * (9 * x + sl), parity);
+        ptx::wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) {
+          const uint32_t off = (sl * kSlab + kk * 32) >> 4;
+          ptx::wgmma_m64n64k16_bf16_ss(s, dq + off, dk + off, (first && sl == s0 && kk == 0) ? 0 : 1);
+        }
+      }
+    };
+    auto pv_rs = [&](uint32_t v) {
+      ptx::wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n256k16_bf16_rs_tb(o, pa[kk], desc_mn(v + kk * 2048));
+      ptx::wgmma_commit();
+    };
+    auto pv_ss = [&](uint32_t sp, uint32_t v) {
+      ptx::wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n256k16_bf16_ss_tb(o, desc_k(sp + kk * 32), desc_mn(v + kk * 2048), 1);
+      ptx::wgmma_commit();
+    };
+    if (threadIdx.x == 0) {
+      for (int i = 1; i < 18; ++i) ptx::mbarrier_init(bars + 8 * i, 1);  // (bars + 0 was initialised above)
+      ptx::fence_barrier_init();
+    }
+    __syncthreads();
+    if (threadIdx.x == 0)
+      for (int j = 0; j < 2; ++j)
+        for (int g = 0; g < 2; ++g) issue_group(base, j, g);
+    {
+      const uint32_t b = ptx::opaque_u32(base);
+      issue_s_half(b, wg, 0, true);
+      issue_s_half(b, wg, 1, false);
+      ptx::wgmma_commit();
+      ptx::wgmma_wait<0>();
+    }
+    const int wt = threadIdx.x & 127;
+#pragma unroll 1
+    for (int j = 0; j < n_blocks; j += 2) {
+      const uint32_t b = ptx::opaque_u32(base);
+      const uint32_t sK0 = b + kOffK0, sK1 = b + kOffK1, sP0 = b + kOffQ, sP1 = b + kOffQ + kSlab;
+      const bool has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
+      if (wg == 0) {
+        spin(kRowMax);                       // S0's row max, scale0
+        ptx::named_barrier_arrive(1, 256);   // Scale0
+        spin(delay);                         // exponentials of S0, rescale of O_L by scale0, pack
+        pv_rs(sK0);                          // O_L += P0 · V0L
+        ptx::wgmma_wait<0>();
+        if (has2) {
+          ptx::named_barrier_sync(5, 128);
+          if (wt == 0) issue_group(b, j + 2, 0);  // K0.A
+        }
+        ptx::named_barrier_sync(2, 256);     // Scale1
+        spin(kRescaleP);                     // P0 *= scale1, pack, store
+        ptx::fence_proxy_async();
+        ptx::named_barrier_arrive(3, 256);   // P0 ready
+        spin(kRescaleO);                     // O_L *= scale1
+        ptx::named_barrier_sync(4, 256);     // P1 ready
+        pv_ss(sP1, sK1);                     // O_L += sP1 · V1L
+        if (has2) {
+          issue_s_half(b, j + 2, 0, true);
+          ptx::wgmma_commit();
+          ptx::wgmma_wait<1>();
+        } else {
+          ptx::wgmma_wait<0>();
+        }
+        if (has3) {
+          ptx::named_barrier_sync(5, 128);
+          if (wt == 0) issue_group(b, j + 3, 0);  // K1.A
+        }
+        if (has2) {
+          issue_s_half(b, j + 2, 1, false);
+          ptx::wgmma_commit();
+          if constexpr (kMode == 8) ptx::named_barrier_arrive(8, 256);  // S(j+2) issued
+        }
+        ptx::wgmma_wait<0>();
+      } else {
+        spin(kRowMax);                       // S1's row max
+        ptx::named_barrier_sync(1, 256);     // Scale0
+        spin(kScaleStore);
+        ptx::named_barrier_arrive(2, 256);   // Scale1
+        spin(delay);                         // exponentials of S1
+        spin(kRescaleO);                     // O_R *= scale0 · scale1
+        spin(kRescaleP / 2);                 // pack, store P1
+        ptx::fence_proxy_async();
+        if constexpr (kMode == 9) {
+          ptx::named_barrier_sync(3, 256);   // P0 ready
+          pv_ss(sP0, sK0 + 4 * kSlab);       // O_R += sP0 · V0R
+          pv_rs(sK1 + 4 * kSlab);            // O_R += P1 · V1R
+          ptx::named_barrier_arrive(4, 256); // P1 ready
+          ptx::wgmma_wait<1>();
+          if (has2) {
+            ptx::named_barrier_sync(6, 128);
+            if (wt == 0) issue_group(b, j + 2, 1);  // K0.B
+          }
+          ptx::wgmma_wait<0>();
+          if (has3) {
+            ptx::named_barrier_sync(6, 128);
+            if (wt == 0) issue_group(b, j + 3, 1);  // K1.B
+          }
+        } else {
+          pv_rs(sK1 + 4 * kSlab);            // O_R += P1 · V1R
+          ptx::named_barrier_sync(3, 256);   // P0 ready
+          pv_ss(sP0, sK0 + 4 * kSlab);       // O_R += sP0 · V0R
+          ptx::named_barrier_arrive(4, 256); // P1 ready
+          if (has3) {
+            ptx::wgmma_wait<1>();
+            ptx::named_barrier_sync(6, 128);
+            if (wt == 0) issue_group(b, j + 3, 1);  // K1.B
+          }
+          ptx::wgmma_wait<0>();
+          if (has2) {
+            ptx::named_barrier_sync(6, 128);
+            if (wt == 0) issue_group(b, j + 2, 1);  // K0.B
+          }
+        }
+        if (has3) {
+          if constexpr (kMode == 8) {
+            if (has2) ptx::named_barrier_sync(8, 256);
+          }
+          issue_s_half(b, j + 3, 1, true);
+          issue_s_half(b, j + 3, 0, false);
+          ptx::wgmma_commit();
+        }
+        ptx::wgmma_wait<0>();
+      }
+    }
+  } else
   if constexpr (kMode >= 5) {
     // the skeleton: S of each warpgroup's first block issued before the loop, as the item's top does
     auto spin = [](int cycles) {
@@ -200,17 +358,18 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
 #pragma unroll
   for (int i = 0; i < 128; ++i) acc += o[i];
   sink[blockIdx.x * kThreads + threadIdx.x] = acc;
+  if (threadIdx.x == 0) cycles[blockIdx.x] = clock64() - t_start;
 }
 
 template <int kMode>
-float run(int sms, int iters, int delay, const uint8_t* src, long long pages, float* sink) {
+float run(int sms, int iters, int delay, const uint8_t* src, long long pages, float* sink, long long* cycles, double* cyclesPerPair) {
   cudaFuncSetAttribute(mix<kMode>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
   cudaEvent_t e0, e1;
   cudaEventCreate(&e0), cudaEventCreate(&e1);
   std::vector<float> ms;
   for (int r = 0; r < 6; ++r) {
     cudaEventRecord(e0);
-    mix<kMode><<<sms, kThreads, kSmem>>>(iters, delay, src, pages, 0x1234567u + r, sink);
+    mix<kMode><<<sms, kThreads, kSmem>>>(iters, delay, src, pages, 0x1234567u + r, sink, cycles);
     cudaEventRecord(e1);
     cudaEventSynchronize(e1);
     float t;
@@ -218,6 +377,10 @@ float run(int sms, int iters, int delay, const uint8_t* src, long long pages, fl
     if (r > 0) ms.push_back(t);
   }
   std::sort(ms.begin(), ms.end());
+  std::vector<long long> cyc(sms);  // the last run's CTAs
+  cudaMemcpy(cyc.data(), cycles, sms * sizeof(long long), cudaMemcpyDeviceToHost);
+  std::sort(cyc.begin(), cyc.end());
+  *cyclesPerPair = double(cyc[sms / 2]) / iters;
   if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) printf("mode %d: %s\n", kMode, cudaGetErrorString(e));
   return ms[ms.size() / 2];
 }
@@ -234,25 +397,38 @@ int main() {
   cudaMemset(src, 0x3c, big);  // (bf16 0x3c3c ≈ 0.0115: finite, nonzero)
   const int iters = 4000;
   const double fmaPerPair = 2.0 * (36.0 * 64 * 64 * 16 + 8.0 * 64 * 256 * 16);  // per SM, both warpgroups
+  long long* cycles;
+  cudaMalloc(&cycles, sms * sizeof(long long));
+  double cpp = 0;  // the last run's median cycles per pair (CTA's clock64 over its whole run)
   auto report = [&](const char* name, float ms) {
     const double us = ms * 1e3 / iters;
-    printf("%-58s %8.3f ms  %6.3f µs per pair  %6.1f TFLOPS\n", name, ms, us, sms * fmaPerPair * 2 / (us * 1e-6) / 1e12);
+    printf("%-58s %8.3f ms  %6.3f µs per pair  %6.1f TFLOPS  %6.0f cycles per pair (%.2f GHz)\n", name, ms, us,
+           sms * fmaPerPair * 2 / (us * 1e-6) / 1e12, cpp, cpp / (us * 1e3));
   };
-  report("0 S only", run<0>(sms, iters, 0, src, pagesL2, sink));
-  report("1 S + P·V", run<1>(sms, iters, 0, src, pagesL2, sink));
-  report("2 S + P·V + 2 blocks/pair by TMA from L2", run<2>(sms, iters, 0, src, pagesL2, sink));
-  report("3 S + P·V + 2 blocks/pair by TMA, 2 GB, 4 CTAs/page", run<3>(sms, iters, 0, src, pagesBig, sink));
+  report("0 S only", run<0>(sms, iters, 0, src, pagesL2, sink, cycles, &cpp));
+  report("1 S + P·V", run<1>(sms, iters, 0, src, pagesL2, sink, cycles, &cpp));
+  report("2 S + P·V + 2 blocks/pair by TMA from L2", run<2>(sms, iters, 0, src, pagesL2, sink, cycles, &cpp));
+  report("3 S + P·V + 2 blocks/pair by TMA, 2 GB, 4 CTAs/page", run<3>(sms, iters, 0, src, pagesBig, sink, cycles, &cpp));
   for (int d : {300, 600, 900}) {
     char name[96];
     snprintf(name, sizeof name, "4 as 3, S waited + %d cycles before P·V", d);
-    report(name, run<4>(sms, iters, d, src, pagesBig, sink));
+    report(name, run<4>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
   }
   for (int d : {250, 350, 450}) {
     char name[96];
     snprintf(name, sizeof name, "5 seesaw skeleton, softmax %d cycles", d);
-    report(name, run<5>(sms, iters, d, src, pagesBig, sink));
+    report(name, run<5>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
     snprintf(name, sizeof name, "6 seesaw skeleton, WG1 softmax before Scale0, %d cycles", d);
-    report(name, run<6>(sms, iters, d, src, pagesBig, sink));
+    report(name, run<6>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
+  }
+  for (int d : {250, 350}) {
+    char name[96];
+    snprintf(name, sizeof name, "7 shipped loop skeleton (refills), exponentials %d cycles", d);
+    report(name, run<7>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
+    snprintf(name, sizeof name, "8 7 + S(j+3) after S(j+2) (s3s2), %d cycles", d);
+    report(name, run<8>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
+    snprintf(name, sizeof name, "9 7 + WG1's sP0.V0R first, %d cycles", d);
+    report(name, run<9>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
   }
   if (cudaError_t e = cudaDeviceSynchronize(); e != cudaSuccess) {
     printf("error: %s\n", cudaGetErrorString(e));
