@@ -49,6 +49,24 @@ constexpr uint32_t kSw128 = 1;
 
 __device__ __forceinline__ uint64_t desc_k(uint32_t a) { return ptx::wgmma_desc(a, 16, 1024, kSw128); }
 __device__ __forceinline__ uint64_t desc_mn(uint32_t a) { return ptx::wgmma_desc(a, kSlab, 1024, kSw128); }
+// A stand-in for `cycles` of work that issues nothing else.
+__device__ __forceinline__ void spin(long long cycles) {
+  const long long t0 = clock64();
+  while (clock64() - t0 < cycles) {}
+}
+// One block's S = Q·Kᵀ: 36 m64n64k16 from shared memory into s, committed as one group.
+__device__ __forceinline__ void issue_s(float (&s)[32], uint32_t sQ, uint32_t sK) {
+  const uint64_t dq = desc_k(sQ), dk = desc_k(sK);
+  ptx::wgmma_fence();
+#pragma unroll
+  for (int slab = 0; slab < 9; ++slab)
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) {
+      const uint32_t off = (slab * kSlab + kk * 32) >> 4;
+      ptx::wgmma_m64n64k16_bf16_ss(s, dq + off, dk + off, 1);
+    }
+  ptx::wgmma_commit();
+}
 
 template <int kMode>
 __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const uint8_t* src, long long src_pages, uint32_t seed, float* sink, long long* cycles) {
@@ -81,10 +99,6 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
   for (int i = 0; i < 128; ++i) o[i] = 0.f;
   if constexpr (kMode >= 7) {
     constexpr int kRowMax = 110, kScaleStore = 40, kRescaleP = 80, kRescaleO = 130;  // cycles (stand-ins)
-    auto spin = [](int cycles) {
-      const long long t0 = clock64();
-      while (clock64() - t0 < cycles) {}
-    };
     const int n_blocks = 2 * iters + 2;
     const uint32_t bars = base + kOffBar;  // slab s of buffer x: bars + 8 · (9x + s)
     auto page_of = [&](int j) { return ((blockIdx.x / 4) * 1009LL + j) % src_pages; };
@@ -232,23 +246,8 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
   } else
   if constexpr (kMode >= 5) {
     // the skeleton: S of each warpgroup's first block issued before the loop, as the item's top does
-    auto spin = [](int cycles) {
-      const long long t0 = clock64();
-      while (clock64() - t0 < cycles) {}
-    };
     constexpr int kRescaleP = 60, kRescaleO = 130;  // cycles: 16 FMUL + 8 STS (P), 128 FMUL (O half)
-    auto issue_s = [&](uint32_t b) {
-      const uint64_t dq = desc_k(b + kOffQ), dk = desc_k(b + (wg ? kOffK1 : kOffK0));
-      ptx::wgmma_fence();
-#pragma unroll
-      for (int slab = 0; slab < 9; ++slab)
-#pragma unroll
-        for (int kk = 0; kk < 4; ++kk) {
-          const uint32_t off = (slab * kSlab + kk * 32) >> 4;
-          ptx::wgmma_m64n64k16_bf16_ss(s, dq + off, dk + off, 1);
-        }
-      ptx::wgmma_commit();
-    };
+    auto issue_own_s = [&](uint32_t b) { issue_s(s, b + kOffQ, b + (wg ? kOffK1 : kOffK0)); };
     auto issue_pv_own = [&](uint32_t b) {
       const uint32_t v = b + (wg ? kOffK1 : kOffK0) + wg * 4 * kSlab;
       ptx::wgmma_fence();
@@ -263,7 +262,7 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
       for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n256k16_bf16_ss_tb(o, desc_k(sp + kk * 32), desc_mn(v + kk * 2048), 1);
       ptx::wgmma_commit();
     };
-    issue_s(ptx::opaque_u32(base));
+    issue_own_s(ptx::opaque_u32(base));
     for (int it = 0; it < iters; ++it) {
       const uint32_t b = ptx::opaque_u32(base);
       if (producer) {
@@ -286,7 +285,7 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
         spin(kRescaleO);       // O_L *= scale1
         ptx::named_barrier_sync(4, 256);    // P1 ready
         issue_pv_other(b);     // O_L += sP1·V1L
-        issue_s(b);            // S0' = Q·K(j+2)
+        issue_own_s(b);        // S0' = Q·K(j+2)
       } else {
         if constexpr (kMode == 6) {
           ptx::wgmma_wait<0>();  // S1
@@ -306,7 +305,7 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
         ptx::named_barrier_sync(3, 256);    // P0 ready
         issue_pv_other(b);     // O_R += sP0·V0R
         ptx::named_barrier_arrive(4, 256);  // P1 ready
-        issue_s(b);            // S1' = Q·K(j+3)
+        issue_own_s(b);        // S1' = Q·K(j+3)
       }
     }
   } else
@@ -315,7 +314,6 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
     const uint32_t b = ptx::opaque_u32(base);
     const uint32_t sQ = b + kOffQ, sKown = b + (wg ? kOffK1 : kOffK0), sKother = b + (wg ? kOffK0 : kOffK1);
     const uint32_t sPother = b + kOffQ + (wg ? 0 : kSlab);  // (the other warpgroup's P tile: any 8 KB; these read Q's)
-    const uint64_t dq = desc_k(sQ), dk = desc_k(sKown);
     if (producer) {
       if (it > 0) ptx::mbarrier_wait(bar, (it - 1) & 1);
       ptx::mbarrier_arrive_expect_tx(bar, 2 * kTile);
@@ -324,19 +322,10 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
         for (int sl = 0; sl < 9; ++sl) ptx::bulk_load(base + (b ? kOffK1 : kOffK0) + sl * kSlab, src + page * kTile + sl * kSlab, kSlab, bar);
       }
     }
-    ptx::wgmma_fence();
-#pragma unroll
-    for (int slab = 0; slab < 9; ++slab)
-#pragma unroll
-      for (int kk = 0; kk < 4; ++kk) {
-        const uint32_t off = (slab * kSlab + kk * 32) >> 4;
-        ptx::wgmma_m64n64k16_bf16_ss(s, dq + off, dk + off, 1);
-      }
-    ptx::wgmma_commit();
+    issue_s(s, sQ, sKown);
     if constexpr (kMode == 4) {
       ptx::wgmma_wait<0>();
-      const long long t0 = clock64();
-      while (clock64() - t0 < delay) {}
+      spin(delay);
     }
     if constexpr (kMode >= 1) {
       ptx::wgmma_fence();
@@ -400,12 +389,12 @@ int main() {
   long long* cycles;
   cudaMalloc(&cycles, sms * sizeof(long long));
   double cpp = 0;  // the last run's median cycles per pair (CTA's clock64 over its whole run)
-  auto report = [&](const char* name, float ms) {
+  auto report = [&](const char* name, float ms, double fma = fmaPerPair) {
     const double us = ms * 1e3 / iters;
     printf("%-58s %8.3f ms  %6.3f µs per pair  %6.1f TFLOPS  %6.0f cycles per pair (%.2f GHz)\n", name, ms, us,
-           sms * fmaPerPair * 2 / (us * 1e-6) / 1e12, cpp, cpp / (us * 1e3));
+           sms * fma * 2 / (us * 1e-6) / 1e12, cpp, cpp / (us * 1e3));
   };
-  report("0 S only", run<0>(sms, iters, 0, src, pagesL2, sink, cycles, &cpp));
+  report("0 S only", run<0>(sms, iters, 0, src, pagesL2, sink, cycles, &cpp), 2.0 * 36 * 64 * 64 * 16);
   report("1 S + P·V", run<1>(sms, iters, 0, src, pagesL2, sink, cycles, &cpp));
   report("2 S + P·V + 2 blocks/pair by TMA from L2", run<2>(sms, iters, 0, src, pagesL2, sink, cycles, &cpp));
   report("3 S + P·V + 2 blocks/pair by TMA, 2 GB, 4 CTAs/page", run<3>(sms, iters, 0, src, pagesBig, sink, cycles, &cpp));
