@@ -54,6 +54,16 @@ __device__ __forceinline__ void spin(long long cycles) {
   const long long t0 = clock64();
   while (clock64() - t0 < cycles) {}
 }
+// A warpgroup's half of one block's P·V: 4 m64n256k16 over V's 256 columns at v (MN-major), P from registers (pv_rs)
+// or from the P tile at sp (pv_ss). Neither fenced nor committed: the caller groups them.
+__device__ __forceinline__ void pv_rs(float (&o)[128], const uint32_t (&pa)[4][4], uint32_t v) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n256k16_bf16_rs_tb(o, pa[kk], desc_mn(v + kk * 2048));
+}
+__device__ __forceinline__ void pv_ss(float (&o)[128], uint32_t sp, uint32_t v) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n256k16_bf16_ss_tb(o, desc_k(sp + kk * 32), desc_mn(v + kk * 2048), 1);
+}
 // One block's S = Q·Kᵀ: 36 m64n64k16 from shared memory into s, committed as one group.
 __device__ __forceinline__ void issue_s(float (&s)[32], uint32_t sQ, uint32_t sK) {
   const uint64_t dq = desc_k(sQ), dk = desc_k(sK);
@@ -125,16 +135,14 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
         }
       }
     };
-    auto pv_rs = [&](uint32_t v) {
+    auto pv_own = [&](uint32_t v) {  // (one commit group each)
       ptx::wgmma_fence();
-#pragma unroll
-      for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n256k16_bf16_rs_tb(o, pa[kk], desc_mn(v + kk * 2048));
+      pv_rs(o, pa, v);
       ptx::wgmma_commit();
     };
-    auto pv_ss = [&](uint32_t sp, uint32_t v) {
+    auto pv_other = [&](uint32_t sp, uint32_t v) {
       ptx::wgmma_fence();
-#pragma unroll
-      for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n256k16_bf16_ss_tb(o, desc_k(sp + kk * 32), desc_mn(v + kk * 2048), 1);
+      pv_ss(o, sp, v);
       ptx::wgmma_commit();
     };
     if (threadIdx.x == 0) {
@@ -162,7 +170,7 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
         spin(kRowMax);                       // S0's row max, scale0
         ptx::named_barrier_arrive(1, 256);   // Scale0
         spin(delay);                         // exponentials of S0, rescale of O_L by scale0, pack
-        pv_rs(sK0);                          // O_L += P0 · V0L
+        pv_own(sK0);                         // O_L += P0 · V0L
         ptx::wgmma_wait<0>();
         if (has2) {
           ptx::named_barrier_sync(5, 128);
@@ -174,7 +182,7 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
         ptx::named_barrier_arrive(3, 256);   // P0 ready
         spin(kRescaleO);                     // O_L *= scale1
         ptx::named_barrier_sync(4, 256);     // P1 ready
-        pv_ss(sP1, sK1);                     // O_L += sP1 · V1L
+        pv_other(sP1, sK1);                  // O_L += sP1 · V1L
         if (has2) {
           issue_s_half(b, j + 2, 0, true);
           ptx::wgmma_commit();
@@ -203,8 +211,8 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
         ptx::fence_proxy_async();
         if constexpr (kMode == 9) {
           ptx::named_barrier_sync(3, 256);   // P0 ready
-          pv_ss(sP0, sK0 + 4 * kSlab);       // O_R += sP0 · V0R
-          pv_rs(sK1 + 4 * kSlab);            // O_R += P1 · V1R
+          pv_other(sP0, sK0 + 4 * kSlab);    // O_R += sP0 · V0R
+          pv_own(sK1 + 4 * kSlab);           // O_R += P1 · V1R
           ptx::named_barrier_arrive(4, 256); // P1 ready
           ptx::wgmma_wait<1>();
           if (has2) {
@@ -217,9 +225,9 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
             if (wt == 0) issue_group(b, j + 3, 1);  // K1.B
           }
         } else {
-          pv_rs(sK1 + 4 * kSlab);            // O_R += P1 · V1R
+          pv_own(sK1 + 4 * kSlab);           // O_R += P1 · V1R
           ptx::named_barrier_sync(3, 256);   // P0 ready
-          pv_ss(sP0, sK0 + 4 * kSlab);       // O_R += sP0 · V0R
+          pv_other(sP0, sK0 + 4 * kSlab);    // O_R += sP0 · V0R
           ptx::named_barrier_arrive(4, 256); // P1 ready
           if (has3) {
             ptx::wgmma_wait<1>();
@@ -249,17 +257,13 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
     constexpr int kRescaleP = 60, kRescaleO = 130;  // cycles: 16 FMUL + 8 STS (P), 128 FMUL (O half)
     auto issue_own_s = [&](uint32_t b) { issue_s(s, b + kOffQ, b + (wg ? kOffK1 : kOffK0)); };
     auto issue_pv_own = [&](uint32_t b) {
-      const uint32_t v = b + (wg ? kOffK1 : kOffK0) + wg * 4 * kSlab;
       ptx::wgmma_fence();
-#pragma unroll
-      for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n256k16_bf16_rs_tb(o, pa[kk], desc_mn(v + kk * 2048));
+      pv_rs(o, pa, b + (wg ? kOffK1 : kOffK0) + wg * 4 * kSlab);
       ptx::wgmma_commit();
     };
     auto issue_pv_other = [&](uint32_t b) {
-      const uint32_t v = b + (wg ? kOffK0 : kOffK1) + wg * 4 * kSlab, sp = b + kOffQ + (wg ? 0 : kSlab);
       ptx::wgmma_fence();
-#pragma unroll
-      for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n256k16_bf16_ss_tb(o, desc_k(sp + kk * 32), desc_mn(v + kk * 2048), 1);
+      pv_ss(o, b + kOffQ + (wg ? 0 : kSlab), b + (wg ? kOffK0 : kOffK1) + wg * 4 * kSlab);
       ptx::wgmma_commit();
     };
     issue_own_s(ptx::opaque_u32(base));
@@ -329,11 +333,8 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
     }
     if constexpr (kMode >= 1) {
       ptx::wgmma_fence();
-      const uint32_t vOwn = sKown + wg * 4 * kSlab, vOther = sKother + wg * 4 * kSlab;  // this warpgroup's 256 columns
-#pragma unroll
-      for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n256k16_bf16_rs_tb(o, pa[kk], desc_mn(vOwn + kk * 2048));
-#pragma unroll
-      for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n256k16_bf16_ss_tb(o, desc_k(sPother + kk * 32), desc_mn(vOther + kk * 2048), 1);
+      pv_rs(o, pa, sKown + wg * 4 * kSlab);  // (this warpgroup's 256 columns)
+      pv_ss(o, sPother, sKother + wg * 4 * kSlab);
       ptx::wgmma_commit();
     }
     if constexpr (kMode == 0) ptx::wgmma_wait<0>();  // (one accumulator: a group in flight would serialise the next)
