@@ -261,7 +261,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           m_old[h] = ptx::ld_shared_f32(sM + r_loc[h] * 4);
-          m_new[h] = fmaxf(m_old[h], mx[h] * scale_log2);
+          m_new[h] = next_row_max(m_old[h], mx[h] * scale_log2);
           scale0[h] = ptx::exp2_approx(m_old[h] - m_new[h]);
         }
         __syncwarp();  // every lane has read sM before the quad leader overwrites it
@@ -444,7 +444,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             m0[h] = ptx::ld_shared_f32(sM + r_loc[h] * 4);
             scale0[h] = ptx::ld_shared_f32(sScale0 + r_loc[h] * 4);
           }
-          m1[h] = fmaxf(m0[h], mx[h] * scale_log2);
+          m1[h] = next_row_max(m0[h], mx[h] * scale_log2);
           scale1[h] = ptx::exp2_approx(m0[h] - m1[h]);
         }
         __syncwarp();

@@ -100,7 +100,16 @@ __device__ __forceinline__ void exponentiate(float (&s)[32], float scale_log2, c
       }
 }
 
-// O rows *= scale. Skipped when no row of the warp changes (the running max is stable most of the time).
+// The running row max as a reference that moves only when a block's max passes it by more than kRowMaxSlack (log2
+// units): P ≤ 2^8, harmless in bf16/fp16 and in the fp32 sums, and for
+// most blocks the factors are exactly 1, so scale_rows' vote skips the O rescale — the exact running max moves in ~65 %
+// of a warp's blocks on random data at 32 blocks per item. The result is the same up to rounding: O, the row sums and
+// the LSE (log2 L + reference) all count from the same reference. (H100, session 40 `lz1`: S6 / S8 −2.1 … −2.3 %,
+// sweep#12 / #14 / #28 −1 … −2 %, the memory-bound rows ±0.5 %.)
+constexpr float kRowMaxSlack = 8.f;
+__device__ __forceinline__ float next_row_max(float m_old, float m_block) { return m_block > m_old + kRowMaxSlack ? m_block : m_old; }
+
+// O rows *= scale. Skipped when no row of the warp changes (the reference above rarely moves).
 __device__ __forceinline__ void scale_rows(float (&o)[128], float a0, float a1) {
   if (!__any_sync(0xffffffffu, a0 != 1.f || a1 != 1.f)) return;
 #pragma unroll

@@ -5,6 +5,8 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
+#   s40b      ~5 min: the threshold row max as the default: gpu-property ×3, decode and cache tests, sweep + serving (JSON)
+#   s40a      ~5 min: the threshold row max's GPU tests and its dense FP8 / sparse rows against the session-39 build
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
 #   s39a      (ran, session 39) ~2 min: the loop-mix probe (scripts/loop-mix-probe.cu: the compute-bound loop's wgmma + TMA mix without its
 #             softmax and handoffs) beside the shipped loop's per-block stamps (.variants/bf16trace) on S6 and sweep#12
@@ -520,6 +522,29 @@ case $step in
     FLASH_MLA_REQUIRE_GPU=1 timeout 90 compute-sanitizer --tool memcheck --print-limit 4 node --test dist/test/combine-gpu.test.js > "$out/combine-memcheck.log" 2>&1
     echo "memcheck combine GPU test rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/combine-memcheck.log" | tail -1)"
     ab_rounds cpre "${CPRE_SETS:-serving sweep:9,13,25}" dist/kernels .variants/combold
+    ;;
+  s40a)
+    # (~5 min) the threshold row max (next_row_max, the default build) against the session-39 build (.variants/shipped:
+    # HEAD~ kernels/mla_decode_sm90.cu, no -lineinfo): the decode, property, FP8/sparse, combine and cache GPU tests, then
+    # two rounds of the dense FP8 rows and the paired sparse rows
+    s=$(date +%s)
+    gpu timeout 360 node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/gpu-property.test.js dist/test/fp8-sparse-gpu.test.js dist/test/combine-gpu.test.js dist/test/kvcache-gpu.test.js > "$out/s40a-suite.log" 2>&1
+    echo "GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s40a-suite.log"
+    AB_EXTRA="--kv fp8" ab_rounds s40fp8 "sweep:8,12,24,28 sparse:8-11" dist/kernels .variants/shipped
+    ;;
+  s40b)
+    # (~5 min) the threshold row max as the default with the u·spread bound (src/check/compare.ts): gpu-property three
+    # times (fresh seeds), the decode and cache GPU tests, then the sweep and the serving set (round 1 checked; JSON)
+    for r in 1 2 3; do
+      gpu timeout 120 node --test dist/test/gpu-property.test.js > "$out/s40b-property-$r.log" 2>&1
+      echo "gpu-property round $r rc=$?"; grep -aE "base seed|^#   (hopper|generic)|^# (pass|fail) " "$out/s40b-property-$r.log" | head -8
+    done
+    gpu timeout 150 node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/kvcache-gpu.test.js > "$out/s40b-decode.log" 2>&1
+    echo "decode + cache GPU tests rc=$?"; summary "$out/s40b-decode.log"
+    timeout 200 node dist/src/cli.js bench --reference h200 --iters 40 --check-samples 1 --json "$out/sweep.json" > "$out/sweep.txt" 2>&1
+    echo "sweep rc=$?"; tail -n 45 "$out/sweep.txt"
+    timeout 100 node dist/src/cli.js bench --configs serving --reference h200 --iters 40 --check-samples 1 --json "$out/serving.json" > "$out/serving.txt" 2>&1
+    echo "serving rc=$?"; tail -n 20 "$out/serving.txt"
     ;;
   hopvar)
     # 'hopper' loop variants against the shipped build (scripts/build-variant.sh NAME mla_decode_sm90 sm_90a FLAGS, cubin

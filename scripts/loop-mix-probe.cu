@@ -27,11 +27,16 @@
 //      slabs; the softmax split into its row max (before Scale0 / Scale1) and its exponentials (after)
 //   8  7 with S(j+3) issued only after WG0 has issued S(j+2) (`s3s2`, session 37: 2–3 % slower on the real kernel)
 //   9  7 with WG1's P·V reversed: sP0·V0R first (K0.B, which S(j+2)'s B half waits for, refilled one P·V sooner)
+//  10  7 without the Scale0 / Scale1 handoffs and O rescales: each warpgroup publishes its P against its own threshold
+//      reference (session 40: the reference rarely moves) right after its softmax; only P0 / P1 ready remain
+//  11  7 without the O rescales (the threshold reference, `lz`: scale factors are 1), the handoffs kept
+// Usage: /tmp/mix [MODES], e.g. /tmp/mix 3,7,10,11 (default: every mode)
 // Operands are random bf16 (never zeros); the copies land in buffers the wgmmas read (a race by design: the values are
 // random either way). Times are CUDA events over the whole grid (one CTA per SM), µs per pair of blocks per SM.
 // Build and run on the device: nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -O3 -I kernels -o /tmp/mix scripts/loop-mix-probe.cu && /tmp/mix
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 #include <algorithm>
 
@@ -92,7 +97,7 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
   if (threadIdx.x == 0) ptx::mbarrier_init(bar, 1);
   __syncthreads();
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-  const int wg = threadIdx.x / 128;
+  const int wg = __shfl_sync(0xffffffffu, threadIdx.x / 128, 0);  // (warp-uniform to ptxas: wgmmas under `if (wg …)` stay async)
   const long long t_start = clock64();  // (SM cycles: the loop's time independent of the clock the card runs at)
   // (kMode 2–4) warpgroup 0's thread 0 refills both K buffers once per pair, as the real loop's refills come from the
   // math threads: it waits for the pair before's copies first, so at most two blocks are in flight
@@ -168,19 +173,28 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
       const bool has2 = j + 2 < n_blocks, has3 = j + 3 < n_blocks;
       if (wg == 0) {
         spin(kRowMax);                       // S0's row max, scale0
-        ptx::named_barrier_arrive(1, 256);   // Scale0
-        spin(delay);                         // exponentials of S0, rescale of O_L by scale0, pack
+        if constexpr (kMode == 10) {         // no Scale handoffs: P0 against this warpgroup's own reference, at once
+          spin(delay);                       // exponentials of S0, pack
+          spin(kRescaleP / 2);               // store P0
+          ptx::fence_proxy_async();
+          ptx::named_barrier_arrive(3, 256); // P0 ready
+        } else {
+          ptx::named_barrier_arrive(1, 256); // Scale0
+          spin(delay);                       // exponentials of S0, rescale of O_L by scale0, pack
+        }
         pv_own(sK0);                         // O_L += P0 · V0L
         ptx::wgmma_wait<0>();
         if (has2) {
           ptx::named_barrier_sync(5, 128);
           if (wt == 0) issue_group(b, j + 2, 0);  // K0.A
         }
-        ptx::named_barrier_sync(2, 256);     // Scale1
-        spin(kRescaleP);                     // P0 *= scale1, pack, store
-        ptx::fence_proxy_async();
-        ptx::named_barrier_arrive(3, 256);   // P0 ready
-        spin(kRescaleO);                     // O_L *= scale1
+        if constexpr (kMode != 10) {
+          ptx::named_barrier_sync(2, 256);   // Scale1
+          spin(kRescaleP);                   // P0 *= scale1, pack, store
+          ptx::fence_proxy_async();
+          ptx::named_barrier_arrive(3, 256); // P0 ready
+          if constexpr (kMode != 11) spin(kRescaleO);  // O_L *= scale1
+        }
         ptx::named_barrier_sync(4, 256);     // P1 ready
         pv_other(sP1, sK1);                  // O_L += sP1 · V1L
         if (has2) {
@@ -202,11 +216,13 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
         ptx::wgmma_wait<0>();
       } else {
         spin(kRowMax);                       // S1's row max
-        ptx::named_barrier_sync(1, 256);     // Scale0
-        spin(kScaleStore);
-        ptx::named_barrier_arrive(2, 256);   // Scale1
+        if constexpr (kMode != 10) {
+          ptx::named_barrier_sync(1, 256);   // Scale0
+          spin(kScaleStore);
+          ptx::named_barrier_arrive(2, 256); // Scale1
+        }
         spin(delay);                         // exponentials of S1
-        spin(kRescaleO);                     // O_R *= scale0 · scale1
+        if constexpr (kMode != 10 && kMode != 11) spin(kRescaleO);  // O_R *= scale0 · scale1
         spin(kRescaleP / 2);                 // pack, store P1
         ptx::fence_proxy_async();
         if constexpr (kMode == 9) {
@@ -376,7 +392,20 @@ float run(int sms, int iters, int delay, const uint8_t* src, long long pages, fl
 }
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  // which modes to run: argv[1] as a comma-separated list (default all)
+  auto want = [&](int m) {
+    if (argc < 2) return true;
+    char key[8];
+    snprintf(key, sizeof key, "%d", m);
+    for (const char* p = argv[1]; *p;) {
+      const char* e = p;
+      while (*e && *e != ',') ++e;
+      if (size_t(e - p) == strlen(key) && strncmp(p, key, e - p) == 0) return true;
+      p = *e ? e + 1 : e;
+    }
+    return false;
+  };
   int sms = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
   float* sink;
@@ -396,30 +425,34 @@ int main() {
     printf("%-58s %8.3f ms  %6.3f µs per pair  %6.1f TFLOPS  %6.0f cycles per pair (%.2f GHz)\n", name, ms, us,
            sms * fma * 2 / (us * 1e-6) / 1e12, cpp, cpp / (us * 1e3));
   };
-  report("0 S only", run<0>(sms, iters, 0, src, pagesL2, sink, cycles, &cpp), 2.0 * 36 * 64 * 64 * 16);
-  report("1 S + P·V", run<1>(sms, iters, 0, src, pagesL2, sink, cycles, &cpp));
-  report("2 S + P·V + 2 blocks/pair by TMA from L2", run<2>(sms, iters, 0, src, pagesL2, sink, cycles, &cpp));
-  report("3 S + P·V + 2 blocks/pair by TMA, 2 GB, 4 CTAs/page", run<3>(sms, iters, 0, src, pagesBig, sink, cycles, &cpp));
+  if (want(0)) report("0 S only", run<0>(sms, iters, 0, src, pagesL2, sink, cycles, &cpp), 2.0 * 36 * 64 * 64 * 16);
+  if (want(1)) report("1 S + P·V", run<1>(sms, iters, 0, src, pagesL2, sink, cycles, &cpp));
+  if (want(2)) report("2 S + P·V + 2 blocks/pair by TMA from L2", run<2>(sms, iters, 0, src, pagesL2, sink, cycles, &cpp));
+  if (want(3)) report("3 S + P·V + 2 blocks/pair by TMA, 2 GB, 4 CTAs/page", run<3>(sms, iters, 0, src, pagesBig, sink, cycles, &cpp));
   for (int d : {300, 600, 900}) {
     char name[96];
     snprintf(name, sizeof name, "4 as 3, S waited + %d cycles before P·V", d);
-    report(name, run<4>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
+    if (want(4)) report(name, run<4>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
   }
   for (int d : {250, 350, 450}) {
     char name[96];
     snprintf(name, sizeof name, "5 seesaw skeleton, softmax %d cycles", d);
-    report(name, run<5>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
+    if (want(5)) report(name, run<5>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
     snprintf(name, sizeof name, "6 seesaw skeleton, WG1 softmax before Scale0, %d cycles", d);
-    report(name, run<6>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
+    if (want(6)) report(name, run<6>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
   }
   for (int d : {250, 350}) {
     char name[96];
     snprintf(name, sizeof name, "7 shipped loop skeleton (refills), exponentials %d cycles", d);
-    report(name, run<7>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
+    if (want(7)) report(name, run<7>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
     snprintf(name, sizeof name, "8 7 + S(j+3) after S(j+2) (s3s2), %d cycles", d);
-    report(name, run<8>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
+    if (want(8)) report(name, run<8>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
     snprintf(name, sizeof name, "9 7 + WG1's sP0.V0R first, %d cycles", d);
-    report(name, run<9>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
+    if (want(9)) report(name, run<9>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
+    snprintf(name, sizeof name, "10 7 without Scale handoffs or O rescales, %d cycles", d);
+    if (want(10)) report(name, run<10>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
+    snprintf(name, sizeof name, "11 7 without O rescales (lz), %d cycles", d);
+    if (want(11)) report(name, run<11>(sms, iters, d, src, pagesBig, sink, cycles, &cpp));
   }
   if (cudaError_t e = cudaDeviceSynchronize(); e != cudaSuccess) {
     printf("error: %s\n", cudaGetErrorString(e));

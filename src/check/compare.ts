@@ -74,7 +74,9 @@ export function compare(name: string, got: ArrayLike<number>, ref: ArrayLike<num
  *  - 'halfUlp': each out element within half a unit in the last place of the exact value (a correct rounding:
  *    what the float64 cpu backend must achieve), each lse within half an fp32 ulp.
  *  - 'kernel': what a correct 16-bit tensor-core kernel achieves (FA3's rule, extended by the fp32 logits):
- *    |out err| ≤ 2·lowPErr(row) + 2·|round(ref) − ref| + 2·logitErr(row)·spread + 1e-3 per element, the cos
+ *    |out err| ≤ max(2·lowPErr(row), u·spread) + 2·|round(ref) − ref| + 2·logitErr(row)·spread + 1e-3 per element
+ *    (u the format's unit roundoff: a kernel that rounds P against a reference up to 2^8 below the row max rounds
+ *    the largest weights too), the cos
  *    distance over all compared elements < 1e-5, |lse err| ≤ 2·logitErr(row) + 1e-5·(1 + |lse|). The terms
  *    are the reference's (reference.ts KernelErrorTerms): it must have been computed with kernelTerms.
  * Either way: rows that see no key must give out exactly 0 (+0 bits for 'halfUlp') and lse +Infinity, and no
@@ -221,7 +223,11 @@ export function compareDecode(name: string, got: DecodeOutputs, ref: ReferenceRo
       if (worstRatio > 1) worst = { what: 'lse', row, channel: null, index: li, got: gl, ref: rl, bound: lseBound, reason: tolerance === 'halfUlp' ? 'half an fp32 ulp' : `2·logit error ${ref.kernel!.logitErr[k].toExponential(2)} + ${KERNEL_TOLERANCE.lseRel.toExponential(0)}·(1 + |lse|)` };
     }
     // out
-    const lowP = tolerance === 'kernel' ? 2 * ref.kernel!.lowPErr[k] + KERNEL_TOLERANCE.outAbs : 0;
+    // P's rounding: twice what rounding the exact weights (max 1) gives, or — for a kernel that rounds P against a
+    // reference row max up to 2^8 below the true one ('hopper': next_row_max) — at most the format's unit roundoff of
+    // every weight, u·spread per element (|Σ(ŵ − w)·v| / Σw ≤ u·Σw|v| / Σw)
+    const lowP = tolerance === 'kernel' ? 2 * ref.kernel!.lowPErr[k] : 0;
+    const unitRoundoff = 2 ** -(fmt.mantBits + 1);
     const logit2 = tolerance === 'kernel' ? 2 * ref.kernel!.logitErr[k] : 0;
     for (let c = 0; c < HEAD_DIM_V; c++) {
       const g = fmt.value[got.outBits[base + c]];
@@ -233,11 +239,11 @@ export function compareDecode(name: string, got: DecodeOutputs, ref: ReferenceRo
       sxx += g * g + r * r;
       const err = Math.abs(g - r);
       if (err > maxOutErr) maxOutErr = err;
-      const bound = tolerance === 'halfUlp' ? halfUlp(r, fmt) * (1 + 1e-6) + 1e-12 : lowP + 2 * Math.abs(roundToFormat(r, fmt) - r) + logit2 * ref.kernel!.spread[k * HEAD_DIM_V + c];
+      const bound = tolerance === 'halfUlp' ? halfUlp(r, fmt) * (1 + 1e-6) + 1e-12 : Math.max(lowP, unitRoundoff * ref.kernel!.spread[k * HEAD_DIM_V + c]) + KERNEL_TOLERANCE.outAbs + 2 * Math.abs(roundToFormat(r, fmt) - r) + logit2 * ref.kernel!.spread[k * HEAD_DIM_V + c];
       if (err / bound > worstRatio) {
         worstRatio = err / bound;
         if (worstRatio > 1) {
-          const reason = tolerance === 'halfUlp' ? 'half an ulp' : `2·lowP error ${ref.kernel!.lowPErr[k].toExponential(2)} + 2·rounding + 2·logit error·spread + ${KERNEL_TOLERANCE.outAbs.toExponential(0)}`;
+          const reason = tolerance === 'halfUlp' ? 'half an ulp' : `max(2·lowP error ${ref.kernel!.lowPErr[k].toExponential(2)}, u·spread ${(unitRoundoff * ref.kernel!.spread[k * HEAD_DIM_V + c]).toExponential(2)}) + 2·rounding + 2·logit error·spread + ${KERNEL_TOLERANCE.outAbs.toExponential(0)}`;
           worst = { what: 'out', row, channel: c, index: base + c, got: g, ref: r, bound, reason };
         }
       }
