@@ -5,6 +5,7 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
+#   s40s      ~2 min: memcheck and racecheck on 10 'hopper' property cases, the lz build
 #   s40b      ~5 min: the threshold row max as the default: gpu-property ×3, decode and cache tests, sweep + serving (JSON)
 #   s40a      ~5 min: the threshold row max's GPU tests and its dense FP8 / sparse rows against the session-39 build
 #   mc, mcl   (ran, session 35, on an H100: the cluster entries 1.28–1.47× slower; removed with them, see git history)
@@ -685,6 +686,11 @@ case $step in
         r16) r16_ab ;;
       esac
     done
+    ;;
+  s40s)
+    # (~2 min) the shipped build with the threshold row max (lz): memcheck and racecheck on 10 sanitize-sized 'hopper'
+    # property cases
+    sanitize_hopper_property s40s 404040
     ;;
   s37s)
     # (~2 min) the shipped build with k1am merged (cubin byte-identical to s36d's .variants/k1am, whose decode GPU test
