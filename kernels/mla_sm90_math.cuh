@@ -66,8 +66,21 @@ __device__ __forceinline__ uint64_t valid_mask(uint32_t addr) {
 // Sparse decode (kValid): also the positions whose bit in `valid` (bit t: position tok0 + t) is clear.
 template <bool kValid = false>
 __device__ __forceinline__ void mask_and_row_max(float (&s)[32], int tok0, int q4, const int (&row_end)[2], float (&mx)[2], uint64_t valid = ~0ull) {
-  const bool need_mask = kValid || tok0 + PAGE_BLOCK_SIZE > min(row_end[0], row_end[1]);
   mx[0] = mx[1] = -INFINITY;
+#ifdef MLA_EXPERIMENT_MASK_BRANCH  // EXPERIMENT (variant builds only): the unmasked blocks skip the mask's 64+ instructions
+  if (!kValid && !__any_sync(0xffffffffu, tok0 + PAGE_BLOCK_SIZE > min(row_end[0], row_end[1]))) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+#pragma unroll
+      for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) mx[h] = fmaxf(mx[h], s[4 * i + 2 * h + e]);
+  } else {
+    constexpr bool need_mask = true;
+#else
+  {
+    const bool need_mask = kValid || tok0 + PAGE_BLOCK_SIZE > min(row_end[0], row_end[1]);
+#endif
 #pragma unroll
   for (int i = 0; i < 8; ++i)
 #pragma unroll
@@ -78,6 +91,7 @@ __device__ __forceinline__ void mask_and_row_max(float (&s)[32], int tok0, int q
         if (need_mask && (tok0 + 8 * i + 2 * q4 + e >= row_end[h] || (kValid && !((valid >> (8 * i + 2 * q4 + e)) & 1)))) x = -INFINITY;
         mx[h] = fmaxf(mx[h], x);
       }
+  }
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
