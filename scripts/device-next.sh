@@ -5,7 +5,8 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
-#   s40m      ~5 min: mb (the mask as a branch, built on the device) through hopvar, then its FP8 / sparse rows
+#   s40m      ~6 min: mb (the mask as a branch), sx (store_p's offsets by XOR), mbsx — built on the device — through
+#             hopvar, then mb's FP8 / sparse rows
 #   s40s      ~2 min: memcheck and racecheck on 10 'hopper' property cases, the lz build
 #   s40b      ~5 min: the threshold row max as the default: gpu-property ×3, decode and cache tests, sweep + serving (JSON)
 #   s40a      ~5 min: the threshold row max's GPU tests and its dense FP8 / sparse rows against the session-39 build
@@ -692,10 +693,13 @@ case $step in
     # (~5 min) mb (-DMLA_EXPERIMENT_MASK_BRANCH=1, built here: the blocks no row's end reaches skip the mask's predicated
     # ISETP / FSEL / LOP3, ~80 instructions per block and warp that lz1's SASS executes on every block) against the
     # default: SASS, the decode GPU test, two rounds of the 16-bit rows, then the dense FP8 and sparse rows
-    mkdir -p .variants/mb
-    nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a --use_fast_math -I kernels -DMLA_EXPERIMENT_MASK_BRANCH=1 \
-      -o .variants/mb/mla_decode_sm90.sm_90a.cubin kernels/mla_decode_sm90.cu || exit 1
-    HOPPER_VARIANTS=mb HOPVAR_SETS="sweep:8,12,14,24,28 serving:S5,S6,S8,S9,S12" "$0" hopvar
+    # sx (-DMLA_EXPERIMENT_STORE_P_XOR=1: store_p's four swizzled offsets from one by XOR) and mbsx (both) beside it
+    for v in "mb -DMLA_EXPERIMENT_MASK_BRANCH=1" "sx -DMLA_EXPERIMENT_STORE_P_XOR=1" "mbsx -DMLA_EXPERIMENT_MASK_BRANCH=1 -DMLA_EXPERIMENT_STORE_P_XOR=1"; do
+      set -- $v; mkdir -p .variants/$1
+      nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a --use_fast_math -I kernels "${@:2}" \
+        -o .variants/$1/mla_decode_sm90.sm_90a.cubin kernels/mla_decode_sm90.cu || exit 1
+    done
+    HOPPER_VARIANTS="mb sx mbsx" HOPVAR_SETS="sweep:8,12,14,24,28 serving:S5,S6,S8,S9,S12" "$0" hopvar
     AB_EXTRA="--kv fp8" ab_rounds s40mfp8 "sweep:8,12 sparse:9,11" dist/kernels .variants/mb
     ;;
   s40s)
