@@ -115,11 +115,11 @@ __device__ __forceinline__ void exponentiate(float (&s)[32], float scale_log2, c
 }
 
 // The running row max as a reference that moves only when a block's max passes it by more than kRowMaxSlack (log2
-// units): P ≤ 2^8, harmless in bf16/fp16 and in the fp32 sums, and for
-// most blocks the factors are exactly 1, so scale_rows' vote skips the O rescale — the exact running max moves in ~65 %
-// of a warp's blocks on random data at 32 blocks per item. The result is the same up to rounding: O, the row sums and
-// the LSE (log2 L + reference) all count from the same reference. (H100, session 40 `lz1`: S6 / S8 −2.1 … −2.3 %,
-// sweep#12 / #14 / #28 −1 … −2 %, the memory-bound rows ±0.5 %.)
+// units): P ≤ 2^8, harmless in bf16/fp16 and in the fp32 sums, and for most blocks the factors are exactly 1, so
+// scale_rows' vote skips the O rescale — the exact running max moves in ~65 % of a warp's blocks on random data at 32
+// blocks per item. The result is the same up to rounding (the largest weight is rounded to 16 bits too): O, the row
+// sums and the LSE (log2 L + reference) all count from the same reference. (H100, session 40 `lz1`: S6 / S8
+// −2.1 … −2.3 %, sweep#12 / #14 / #28 −1 … −2 %, dense FP8 and sparse −1.1 %, the memory-bound rows ±0.5 %.)
 constexpr float kRowMaxSlack = 8.f;
 __device__ __forceinline__ float next_row_max(float m_old, float m_block) { return m_block > m_old + kRowMaxSlack ? m_block : m_old; }
 
