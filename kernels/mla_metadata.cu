@@ -1,7 +1,8 @@
 // build: archs=sm_80,sm_90 ptx=compute_80 hot
-// Tile scheduler of FlashMLA 9edee0c (get_mla_metadata.cu) plus two rules of ours (when every request misses the
+// Tile scheduler of FlashMLA 9edee0c (get_mla_metadata.cu) plus three rules of ours (when every request misses the
 // payload by at most one split's cost, it grows to hold the longest whole; an equal-length batch whole when that
-// costs at most whole_slack split costs more), bit-identical to scheduleTiles() in src/mla/schedule.ts.
+// costs at most whole_slack split costs more; an equal-length batch of k ≥ 2 parts per request in k even pieces, when
+// even_split > 0), bit-identical to scheduleTiles() in src/mla/schedule.ts.
 //
 // The schedule is a greedy walk: part after part takes whole requests while they fit in its payload P and cuts the
 // first one that does not (its cut costs a split, o blocks). Walked by one thread it is a chain of dependent
@@ -21,8 +22,8 @@
 // batches of 128 (15–34 uncapped; perf log, session 16 `mdpar`, session 17 `mdhyb`).
 //
 // The split cost (FlashMLA's FIXED_OVERHEAD_NUM_BLOCKS) is the argument split_overhead, the second rule's slack
-// whole_slack: the host passes the values its cpu schedule uses (src/mla/schedule.ts splitOverheadBlocks,
-// wholeSlackSplits), so that both produce the same bits.
+// whole_slack, the third rule's shortest piece even_split: the host passes the values its cpu schedule uses
+// (src/mla/schedule.ts splitOverheadBlocks, wholeSlackSplits, evenSplitMinSplits), so that both produce the same bits.
 //
 // Launch: grid 1, block METADATA_THREADS, dynamic smem as mla_config.h says (the kernel reads %dynamic_smem_size).
 #include <climits>
@@ -67,7 +68,8 @@ __device__ __forceinline__ void write_row(int* row, bool vec_rows, int begin_req
 }
 
 // Every part's payload P in blocks (src/mla/schedule.ts scheduleTiles, the same expressions).
-__device__ __forceinline__ long long payload_of(long long total, int min_nb, int max_nb, int b, int num_sm_parts, int overhead, int whole_slack) {
+__device__ __forceinline__ long long payload_of(long long total, int min_nb, int max_nb, int b, int num_sm_parts, int overhead, int whole_slack,
+                                                int even_split) {
   // 9edee0c keeps a floor of 2 * overhead = 10 blocks per part.
   const long long share = (total + num_sm_parts - 1) / num_sm_parts + overhead;
   long long payload = max(share, 2LL * overhead);
@@ -81,6 +83,14 @@ __device__ __forceinline__ long long payload_of(long long total, int min_nb, int
     if (whole <= payload + static_cast<long long>(whole_slack) * overhead && 32 * whole <= 33LL * payload)
       payload = whole;  // (and within 1/32 of the payload: few idle parts, as measured)
   }
+  // Our third rule (src/mla/schedule.ts, evenSplitMinSplits; 0: off): an equal-length batch with k = parts / b ≥ 2
+  // parts per request, cut into k even pieces of at least even_split split costs, when no piece's part has room left
+  // for a sliver of the next request and that payload is lower
+  if (even_split > 0 && b > 0 && min_nb == max_nb && num_sm_parts / b >= 2) {
+    const long long k = num_sm_parts / b, piece = (max_nb + k - 1) / k;
+    if (piece >= static_cast<long long>(even_split) * overhead && ((max_nb + piece - 1) / piece) * piece - max_nb <= overhead && piece + overhead < payload)
+      payload = piece + overhead;
+  }
   return payload;
 }
 
@@ -88,11 +98,10 @@ __device__ __forceinline__ long long payload_of(long long total, int min_nb, int
 // counts from shared memory (s_cache[i] and s_cache[capacity + i]) instead of global memory.
 template <typename Cost, bool kCached, typename Smem>
 __device__ __forceinline__ void walk(const int* cache_seqlens, const Smem& s_cache, int capacity, int b, int num_sm_parts,
-                                     long long total, int min_nb, int max_nb, int* tile_scheduler_metadata, int* num_splits, int overhead,
-                                     int whole_slack) {
+                                     long long payload_blocks, int* tile_scheduler_metadata, int* num_splits, int overhead) {
   auto nb_of = [&](int i) -> int { return kCached ? static_cast<int>(s_cache[kHeaderInts + capacity + i]) : ceil_blocks(ptx::ld_plain(cache_seqlens + i)); };
   auto seqlen_of = [&](int i) -> int { return kCached ? static_cast<int>(s_cache[kHeaderInts + i]) : ptx::ld_plain(cache_seqlens + i); };
-  const Cost payload = static_cast<Cost>(payload_of(total, min_nb, max_nb, b, num_sm_parts, overhead, whole_slack));
+  const Cost payload = static_cast<Cost>(payload_blocks);
   const bool vec_rows = (reinterpret_cast<uintptr_t>(tile_scheduler_metadata) & 15) == 0;
   int req = 0;    // current request
   int blk = 0;    // blocks of `req` already given to earlier parts
@@ -281,7 +290,7 @@ __device__ __forceinline__ void parallel_schedule(const int* cache_seqlens, Smem
 
 extern "C" __global__ void __launch_bounds__(METADATA_THREADS)
 mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_scheduler_metadata, int* num_splits, int split_overhead,
-             int whole_slack) {
+             int whole_slack, int even_split) {
   extern __shared__ int s_cache[];  // header, then the parallel schedule's arrays or the serial walk's cache
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
 
@@ -334,7 +343,7 @@ mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_schedu
     min_nb = min(min_nb, s_cache[kHdrMin + w]);
     max_nb = max(max_nb, s_cache[kHdrMax + w]);
   }
-  const long long payload = num_sm_parts > 0 ? payload_of(total, min_nb, max_nb, b, num_sm_parts, split_overhead, whole_slack) : 0;
+  const long long payload = num_sm_parts > 0 ? payload_of(total, min_nb, max_nb, b, num_sm_parts, split_overhead, whole_slack, even_split) : 0;
 
   // A short walk (few requests and parts) is cheaper serially: its ~300 cycles per step stay below the parallel
   // schedule's fixed phases (H200: S8, 8 requests over 16 parts, 4.3 µs walked against 7.0 µs in parallel).
@@ -363,10 +372,10 @@ mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_schedu
       // 32-bit payload arithmetic when every value it takes stays below 2^31: remain ≤ payload ≤ total / parts + 2 ·
       // overhead and rest ≤ max blocks + overhead ≤ total.
       if (total < (1LL << 30)) {
-        if (cached) walk<int, true>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, min_nb, max_nb, tile_scheduler_metadata, num_splits, split_overhead, whole_slack);
-        else walk<int, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, min_nb, max_nb, tile_scheduler_metadata, num_splits, split_overhead, whole_slack);
+        if (cached) walk<int, true>(cache_seqlens, s_cache, capacity, b, num_sm_parts, payload, tile_scheduler_metadata, num_splits, split_overhead);
+        else walk<int, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, payload, tile_scheduler_metadata, num_splits, split_overhead);
       } else {
-        walk<long long, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, total, min_nb, max_nb, tile_scheduler_metadata, num_splits, split_overhead, whole_slack);
+        walk<long long, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, payload, tile_scheduler_metadata, num_splits, split_overhead);
       }
     }
   }

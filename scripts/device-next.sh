@@ -5,6 +5,7 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
+#   s40e      ~4 min: the scheduler's even-split rule (FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2): decode GPU test, S8 + 4 shapes off/on
 #   s40m      ~6 min: mb (the mask as a branch), sx (store_p's offsets by XOR), mbsx — built on the device — through
 #             hopvar, then mb's FP8 / sparse rows
 #   s40s      ~2 min: memcheck and racecheck on 10 'hopper' property cases, the lz build
@@ -688,6 +689,15 @@ case $step in
         r16) r16_ab ;;
       esac
     done
+    ;;
+  s40e)
+    # (~4 min) the scheduler's even-split rule (src/mla/schedule.ts evenSplitMinSplits, FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2;
+    # off by default): the decode GPU test with it on (the metadata kernel against the cpu schedule on the golden and
+    # even-split sets, decodes through those schedules), then two rounds of S8 and scripts/even-split-configs.json,
+    # off against on
+    FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2 gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/even-gpu-decode.log" 2>&1
+    echo "decode GPU test (even split on) rc=$?"; summary "$out/even-gpu-decode.log" | tail -4
+    ab_rounds even "serving:S8 scripts/even-split-configs.json" FLASH_MLA_EXPERIMENT_EVEN_SPLIT= FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2
     ;;
   s40m)
     # (~5 min) mb (-DMLA_EXPERIMENT_MASK_BRANCH=1, built here: the blocks no row's end reaches skip the mask's predicated

@@ -45,7 +45,7 @@ import { compare } from '../src/check/compare.js';
 import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda } from './util/fake-cuda.js';
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
-import { metadataGoldenSets } from './util/metadata-sets.js';
+import { metadataEvenSplitSets, metadataGoldenSets } from './util/metadata-sets.js';
 import { SMALL_SPARSE_CASES, SMALL_SPARSE_HEAD_GROUP_CASES, SMALL_SPARSE_R32_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
 
 const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
@@ -663,6 +663,33 @@ const scenarios: Record<string, Scenario> = {
         notes.push(`d_qk ${d}: h_kv 3 decode = three h_kv 1 decodes, bit for bit (${parts} SM parts, requests split ${Array.from(md.numSplits.toInt32()).join(',')})`);
       }
       return notes;
+    },
+  },
+
+  'metadata-even': {
+    title: 'the metadata kernel = the cpu scheduler with the even-split rule on (FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2), bit for bit, where it fires and next to it',
+    env: { FAKE_CUDA_SMS: '132', FLASH_MLA_EXPERIMENT_EVEN_SPLIT: '2' },
+    run(seed) {
+      const r = rng(seed);
+      let runs = 0;
+      let fired = 0;
+      for (const lens of metadataEvenSplitSets(r)) {
+        for (const rowsPerKv of [1, 128, 1024]) {
+          const parts = numSmPartsFor(getBackend('cuda').smCount(), rowsPerKv, 1);
+          const sl = Tensor.from(Int32Array.from(lens), [lens.length], { dtype: 'int32', backend: 'cuda' });
+          const md = getMlaMetadata(sl, rowsPerKv, 1);
+          const e = scheduleTiles(lens, parts);
+          const where = `b ${lens.length}, ${parts} parts, seed ${seed}`;
+          assert.deepEqual(md.tileSchedulerMetadata.toInt32(), e.metadata, where);
+          assert.deepEqual(md.numSplits.toInt32(), e.numSplits, where);
+          const walk = scheduleTiles(lens, parts, undefined, true, 0);  // the same batch with the rule off
+          if (walk.metadata.some((x, i) => x !== e.metadata[i])) fired++;
+          for (const x of [sl, md.tileSchedulerMetadata, md.numSplits]) x.dispose();
+          runs++;
+        }
+      }
+      assert.ok(fired >= 4, `the even-split rule changed only ${fired} of ${runs} schedules: the sets no longer exercise it`);
+      return [`${runs} batches (test/util/metadata-sets.ts metadataEvenSplitSets) = scheduleTiles with the rule on, bit for bit; the rule changed ${fired} of them`];
     },
   },
 

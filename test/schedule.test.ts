@@ -128,6 +128,72 @@ describe('beyond 9edee0c: an equal-length batch keeps its requests whole within 
   });
 });
 
+describe('beyond 9edee0c (off by default): an equal-length batch of k ≥ 2 parts per request in k even pieces', () => {
+  const items = (lens: number[], parts: number, even: number) => workItems(scheduleTiles(lens, parts, 5, true, even).metadata, lens, parts);
+  const blocks = (its: WorkItem[]) => its.map((it) => Math.ceil(it.endToken / 64) - it.startToken / 64);
+  test('8 × 4096 tokens over 16 parts (S8): 9edee0c cuts 35 + 29 + 1, 28 + 2 …; even: one half of a request per part', () => {
+    const lens = new Array(8).fill(4096);
+    const walk = items(lens, 16, 0);
+    assert.equal(Math.max(...blocks(walk)), 35);
+    assert.equal(walk.length, 23);
+    const even = items(lens, 16, 2);
+    assert.deepEqual(
+      even.map((it) => [it.part, it.request, it.startToken, it.endToken, it.splitIdx]),
+      Array.from({ length: 16 }, (_, p) => [p, p >> 1, (p & 1) * 2048, (p & 1) * 2048 + 2048, p & 1]),
+    );
+    assert.deepEqual(Array.from(scheduleTiles(lens, 16, 5, true, 2).numSplits), Array.from({ length: 9 }, (_, i) => 2 * i));
+  });
+  test('uneven division: 5 × 100 blocks over 15 parts in pieces of 34, 34, 32 (the walk: payload 40, 35 + 30 + 5 …)', () => {
+    const lens = new Array(5).fill(6400);
+    assert.equal(Math.max(...blocks(items(lens, 15, 0))), 35);
+    assert.deepEqual(blocks(items(lens, 15, 2)), Array.from({ length: 15 }, (_, i) => (i % 3 === 2 ? 32 : 34)));
+    // over 16 parts the walk's payload (38: all 16 parts busy) is below the even one (39): the walk stays
+    assert.deepEqual(scheduleTiles(lens, 16, 5, true, 2).metadata, scheduleTiles(lens, 16, 5, true, 0).metadata);
+  });
+  test('the default (0) and sparse schedules keep the walk; block counts equal is enough', () => {
+    const lens = new Array(8).fill(4096);
+    assert.deepEqual(scheduleTiles(lens, 16).metadata, scheduleTiles(lens, 16, 5, true, 0).metadata);
+    assert.deepEqual(scheduleTiles(lens, 16, 5, false).metadata, scheduleTiles(lens, 16, 5, true, 0).metadata);
+    const ragged = Array.from({ length: 8 }, (_, i) => 4033 + i * 9);
+    assert.deepEqual(blocks(items(ragged, 16, 2)), new Array(16).fill(32));
+  });
+  test('not for pieces shorter than the given split costs (S4: 64 × 512 tokens over 132 parts stays one part per request)', () => {
+    const lens = new Array(64).fill(512);
+    assert.deepEqual(scheduleTiles(lens, 132, 5, true, 2).metadata, scheduleTiles(lens, 132, 5, true, 0).metadata);
+    assert.ok(items(lens, 132, 2).every((it) => it.noSplit));
+    // 8 × 4096 over 16 parts: pieces of 32 blocks are 6.4 split costs
+    assert.deepEqual(scheduleTiles(new Array(8).fill(4096), 16, 5, true, 7).metadata, scheduleTiles(new Array(8).fill(4096), 16, 5, true, 0).metadata);
+  });
+  test('not when a piece\'s part would start a sliver of the next request (18 × 64 blocks over 132 parts: 7 pieces of 10 leave 6 > 5)', () => {
+    const lens = new Array(18).fill(4096);
+    assert.deepEqual(scheduleTiles(lens, 132, 5, true, 2).metadata, scheduleTiles(lens, 132, 5, true, 0).metadata);
+  });
+  test('not for unequal block counts, nor with fewer than two parts per request', () => {
+    const lens = [...new Array(7).fill(4096), 4160];
+    assert.deepEqual(scheduleTiles(lens, 16, 5, true, 2).metadata, scheduleTiles(lens, 16, 5, true, 0).metadata);
+    const many = new Array(9).fill(4096);
+    assert.deepEqual(scheduleTiles(many, 16, 5, true, 2).metadata, scheduleTiles(many, 16, 5, true, 0).metadata);
+  });
+  test('every equal-length batch is fully assigned with the rule on (b 1–40, 1–700 blocks, parts 2–132)', () => {
+    const seed = freshSeed();
+    const r = rng(seed);
+    for (let n = 0; n < 400; n++) {
+      const b = 1 + Math.floor(r() * 40), nb = 1 + Math.floor(r() * 700), parts = 2 + Math.floor(r() * 131);
+      const lens = Array.from({ length: b }, () => (nb - 1) * 64 + 1 + Math.floor(r() * 64));
+      const where = `b ${b}, ${nb} blocks, ${parts} parts (seed ${seed}; rerun with FLASH_MLA_SEED=${seed})`;
+      const t = scheduleTiles(lens, parts, 5, true, 2);  // (throws if work is left unassigned)
+      const its = workItems(t.metadata, lens, parts);
+      for (let i = 0; i < b; i++) {
+        const mine = its.filter((it) => it.request === i);
+        assert.equal(mine.reduce((a, it) => a + (it.endToken - it.startToken), 0), lens[i], where);
+      }
+      const k = Math.floor(parts / b);
+      if (k >= 2 && Math.ceil(nb / k) >= 10 && Math.ceil(nb / Math.ceil(nb / k)) * Math.ceil(nb / k) - nb <= 5)
+        assert.ok(Math.max(...blocks(its)) <= Math.ceil(nb / k), `${where}: a piece longer than ceil(nb / k)`);
+    }
+  });
+});
+
 describe('numSmPartsFor (spec §2.1)', () => {
   test('132 SMs, h_kv = 1', () => {
     assert.equal(numSmPartsFor(132, 128, 1), 66); // h_q 128, s_q 1

@@ -9,7 +9,7 @@ import { isCapturing } from '../capture.js';
 import type { Tensor } from '../tensor.js';
 import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
 import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
-import { splitOverheadBlocks, wholeSlackSplits } from '../mla/schedule.js';
+import { evenSplitMinSplits, splitOverheadBlocks, wholeSlackSplits } from '../mla/schedule.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
@@ -193,7 +193,7 @@ class CudaMlaBackend implements MlaBackend {
   mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor): void {
     const dev = this.dev;
     requirePortable(dev, 'mla_metadata');
-    const k = loadKernel('mla_metadata', portableArchs(dev), 'mla_metadata', ['ptr', 'i32', 'i32', 'ptr', 'ptr', 'i32', 'i32']);
+    const k = loadKernel('mla_metadata', portableArchs(dev), 'mla_metadata', ['ptr', 'i32', 'i32', 'ptr', 'ptr', 'i32', 'i32', 'i32']);
     const b = cacheSeqlens.shape[0];
     k.launch(
       { grid: [1, 1, 1], block: [METADATA_THREADS, 1, 1], sharedMemBytes: metadataSharedBytes(b), stream: getCudaContext().stream, pdl: this.pdl },
@@ -204,6 +204,7 @@ class CudaMlaBackend implements MlaBackend {
       numSplits.ptr,
       splitOverheadBlocks(), // the split cost of the cpu schedule the API checks metadata against
       wholeSlackSplits(), // and its slack for keeping an equal-length batch whole
+      evenSplitMinSplits(), // and its shortest even piece (0: that rule off)
     );
   }
 

@@ -1,7 +1,8 @@
 // The tile scheduler of FlashMLA 9edee0c (get_mla_metadata.cu), as a pure function: the cpu backend
-// runs it, and the device metadata kernel must produce the same bits. Two rules of ours on top (scheduleTiles: a batch
+// runs it, and the device metadata kernel must produce the same bits. Rules of ours on top (scheduleTiles: a batch
 // whose every request just misses the payload keeps its requests whole; an equal-length batch keeps them whole when
-// that costs at most one split's cost more per part); sparse decode keeps 9edee0c's walk exactly.
+// that costs at most one split's cost more per part; off by default, an equal-length batch of k ≥ 2 parts per request
+// in k even pieces); sparse decode keeps 9edee0c's walk exactly.
 //
 // Work model: request i costs nb_i = ceil(seqlen_i / 64) KV blocks plus a fixed 5 blocks (loading q,
 // softmax set-up, epilogue). The total cost is cut into `numSmParts` nearly equal "payloads"; one SM part
@@ -78,12 +79,38 @@ export function wholeSlackSplits(): number {
 }
 
 /**
+ * Our third rule (scheduleTiles): an equal-length batch with k = floor(parts / b) ≥ 2 parts per request is cut into k
+ * even pieces (payload ceil(nb / k) + the split cost) when each piece is at least this many split costs long and the
+ * payload is lower than the walk's. 9edee0c's walk cuts such a batch by cost: S8 (8 × 4096 tokens over 16 parts) gets
+ * pieces of 35, 29 + 1, 28 + 2, … blocks, so its longest part holds 35 blocks where 32 would do. Shorter pieces are left
+ * to the other rules (S4's 4-block halves would all go through the combine; one part per request measured 13 % faster).
+ * 0 turns it off: the default until it is measured on a GPU (perf log, session 40 `even`).
+ */
+export const EVEN_SPLIT_MIN_SPLITS = 0;
+let evenSplit: number | undefined;
+/**
+ * EVEN_SPLIT_MIN_SPLITS, or for a measurement FLASH_MLA_EXPERIMENT_EVEN_SPLIT (an integer 0–64; 0: off). Read once; the
+ * cpu schedule, the API's check of a metadata tensor and the device metadata kernel (its even_split argument) all
+ * use this value.
+ */
+export function evenSplitMinSplits(): number {
+  if (evenSplit === undefined) evenSplit = experimentInt('FLASH_MLA_EXPERIMENT_EVEN_SPLIT', EVEN_SPLIT_MIN_SPLITS, 0, 64);
+  return evenSplit;
+}
+
+/**
  * `holdLongestWhole`: our two rules on top of 9edee0c (below: when every request misses the payload by at most one
  * split's cost, the payload holds the longest whole; an equal-length batch whole within wholeSlackSplits()); off for
  * sparse decode, whose schedule stays 9edee0c's (not measured
  * with the rule).
  */
-export function scheduleTiles(seqlens: ArrayLike<number>, numSmParts: number, overhead = splitOverheadBlocks(), holdLongestWhole = true): TileSchedule {
+export function scheduleTiles(
+  seqlens: ArrayLike<number>,
+  numSmParts: number,
+  overhead = splitOverheadBlocks(),
+  holdLongestWhole = true,
+  evenSplitMin = holdLongestWhole ? evenSplitMinSplits() : 0,
+): TileSchedule {
   const b = seqlens.length;
   const nb = new Array<number>(b);
   let total = 0;
@@ -111,6 +138,14 @@ export function scheduleTiles(seqlens: ArrayLike<number>, numSmParts: number, ov
     // (and within 1/32 of the payload: the measured batches left ≤ 3 % of the parts idle; a batch of short requests,
     // whose split cost is a large part of the payload, would leave many idle — not measured)
     if (whole <= payload + slack * overhead && 32 * whole <= 33 * payload) payload = whole;
+  }
+  // Our third rule (evenSplitMinSplits): k even pieces per request, when no piece's part is left room for a sliver of
+  // the next request (then each request takes ceil(nb / piece) ≤ k parts and the walk assigns everything) and the
+  // payload is lower.
+  if (evenSplitMin > 0 && b > 0 && minNb === maxNb && Math.floor(numSmParts / b) >= 2) {
+    const k = Math.floor(numSmParts / b);
+    const piece = Math.ceil(maxNb / k);
+    if (piece >= evenSplitMin * overhead && Math.ceil(maxNb / piece) * piece - maxNb <= overhead && piece + overhead < payload) payload = piece + overhead;
   }
   const metadata = new Int32Array(numSmParts * METADATA_ROW_INTS);
   const numSplits = new Int32Array(b + 1);

@@ -37,3 +37,21 @@ export function metadataGoldenSets(r: () => number): number[][] {
     Array.from({ length: 40 }, () => 2 ** 29 + Math.floor(r() * 2 ** 29)),
   ];
 }
+
+// Batches on which the third rule (src/mla/schedule.ts evenSplitMinSplits, off by default) cuts every request into k
+// even pieces at the emulator's and the GPU suite's part counts (132, 66 and 8 for rows 1 / 16, 128, 1024): 33 × 48
+// blocks (k 4 at 132 parts, 2 at 66), 4 × 300 blocks (k 2 at 8 parts), 66 × 20 blocks (k 2 at 132), lengths varied
+// inside the last block; and batches next to them where it must not fire (a longer request, 18 × 64 blocks: k 7).
+export function metadataEvenSplitSets(r: () => number): number[][] {
+  const within = (nb: number) => (nb - 1) * 64 + 1 + Math.floor(r() * 64);
+  return [
+    Array.from({ length: 33 }, () => within(48)),
+    Array.from({ length: 4 }, () => within(300)),
+    Array.from({ length: 66 }, () => within(20)),
+    [...Array.from({ length: 32 }, () => within(48)), within(49)],
+    Array.from({ length: 18 }, () => within(64)),
+    [8192, 8192],
+    Array.from({ length: 8 }, () => 4096),
+  ];
+}
+
