@@ -35,7 +35,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateBenchResult, type BenchResult } from '../src/bench/report.js';
-import { CudaError, Tensor, UnsupportedFeatureError, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles } from '../src/index.js';
+import { CudaError, Tensor, UnsupportedFeatureError, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles, type MlaMetadata, type TileSchedule } from '../src/index.js';
 import { forceCombineShape } from '../src/cuda/mla.js';
 import { getCudaContext, loadKernel, portableArchs } from '../src/cuda/context.js';
 import { combineGrid } from '../src/cuda/combine-shape.js';
@@ -75,6 +75,35 @@ function decodeCase(spec: Omit<DenseSpec, 'seed'>, seed: number, causal: boolean
   if (opts.split) assert.ok(most > 1, `${label}: expected a request split over SM parts, the schedule has none (${parts} parts)`);
   const schedule = opts.schedule ? `; ${opts.schedule(md.tileSchedulerMetadata.toInt32())}` : '';
   return `${label}: matches the oracle (${parts} SM parts, up to ${most} splits per request${schedule})`;
+}
+
+/**
+ * The emulated metadata kernel (through getMlaMetadata) against scheduleTiles, bit for bit, on every batch at every
+ * rows-per-KV-head count (132 SMs: its parts); `each` then sees the batch, the cpu schedule and the device's tensors.
+ * Returns the number of batches compared.
+ */
+function metadataMatchesScheduler(
+  sets: number[][],
+  rowsPerKv: number[],
+  seed: number,
+  each: (c: { lens: number[]; rows: number; parts: number; e: TileSchedule; sl: Tensor; md: MlaMetadata }) => void,
+): number {
+  let runs = 0;
+  for (const lens of sets) {
+    for (const rows of rowsPerKv) {
+      const parts = numSmPartsFor(getBackend('cuda').smCount(), rows, 1);
+      const sl = Tensor.from(Int32Array.from(lens), [lens.length], { dtype: 'int32', backend: 'cuda' });
+      const md = getMlaMetadata(sl, rows, 1);
+      const e = scheduleTiles(lens, parts);
+      const where = `b ${lens.length}, ${parts} parts, seed ${seed}`;
+      assert.deepEqual(md.tileSchedulerMetadata.toInt32(), e.metadata, where);
+      assert.deepEqual(md.numSplits.toInt32(), e.numSplits, where);
+      each({ lens, rows, parts, e, sl, md });
+      for (const x of [sl, md.tileSchedulerMetadata, md.numSplits]) x.dispose();
+      runs++;
+    }
+  }
+  return runs;
 }
 
 interface Scenario {
@@ -670,24 +699,11 @@ const scenarios: Record<string, Scenario> = {
     title: 'the metadata kernel = the cpu scheduler with the even-split rule on (FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2), bit for bit, where it fires and next to it',
     env: { FAKE_CUDA_SMS: '132', FLASH_MLA_EXPERIMENT_EVEN_SPLIT: '2' },
     run(seed) {
-      const r = rng(seed);
-      let runs = 0;
       let fired = 0;
-      for (const lens of metadataEvenSplitSets(r)) {
-        for (const rowsPerKv of [1, 128, 1024]) {
-          const parts = numSmPartsFor(getBackend('cuda').smCount(), rowsPerKv, 1);
-          const sl = Tensor.from(Int32Array.from(lens), [lens.length], { dtype: 'int32', backend: 'cuda' });
-          const md = getMlaMetadata(sl, rowsPerKv, 1);
-          const e = scheduleTiles(lens, parts);
-          const where = `b ${lens.length}, ${parts} parts, seed ${seed}`;
-          assert.deepEqual(md.tileSchedulerMetadata.toInt32(), e.metadata, where);
-          assert.deepEqual(md.numSplits.toInt32(), e.numSplits, where);
-          const walk = scheduleTiles(lens, parts, undefined, true, 0);  // the same batch with the rule off
-          if (walk.metadata.some((x, i) => x !== e.metadata[i])) fired++;
-          for (const x of [sl, md.tileSchedulerMetadata, md.numSplits]) x.dispose();
-          runs++;
-        }
-      }
+      const runs = metadataMatchesScheduler(metadataEvenSplitSets(rng(seed)), [1, 128, 1024], seed, ({ lens, parts, e }) => {
+        const walk = scheduleTiles(lens, parts, undefined, true, 0);  // the same batch with the rule off
+        if (walk.metadata.some((x, i) => x !== e.metadata[i])) fired++;
+      });
       assert.ok(fired >= 4, `the even-split rule changed only ${fired} of ${runs} schedules: the sets no longer exercise it`);
       return [`${runs} batches (test/util/metadata-sets.ts metadataEvenSplitSets) = scheduleTiles with the rule on, bit for bit; the rule changed ${fired} of them`];
     },
@@ -697,30 +713,15 @@ const scenarios: Record<string, Scenario> = {
     title: 'the metadata kernel (mla_metadata) = the cpu scheduler, bit for bit, on batches of 1 … 7000 requests',
     env: { FAKE_CUDA_SMS: '132' },
     run(seed) {
-      const r = rng(seed);
-      const sets = metadataGoldenSets(r);
-      let runs = 0;
-      for (const lens of sets) {
-        for (const rowsPerKv of [1, 16, 128, 1024]) {
-          const parts = numSmPartsFor(getBackend('cuda').smCount(), rowsPerKv, 1);
-          const sl = Tensor.from(Int32Array.from(lens), [lens.length], { dtype: 'int32', backend: 'cuda' });
-          const md = getMlaMetadata(sl, rowsPerKv, 1);
-          const e = scheduleTiles(lens, parts);
-          const where = `b ${lens.length}, ${parts} parts, seed ${seed}`;
-          assert.deepEqual(md.tileSchedulerMetadata.toInt32(), e.metadata, where);
-          assert.deepEqual(md.numSplits.toInt32(), e.numSplits, where);
-          if (rowsPerKv === 16) {
-            // into a view 4 bytes past a 16-byte boundary: the kernel's rows then take its 4-byte stores
-            const store = Tensor.empty([parts * 8 + 1], { dtype: 'int32', backend: 'cuda' });
-            const view = store.view([parts, 8], [8, 1], 1);
-            getMlaMetadata(sl, rowsPerKv, 1, { out: { tileSchedulerMetadata: view, numSplits: md.numSplits } });
-            assert.deepEqual(view.toInt32(), e.metadata, `${where}, misaligned rows`);
-            store.dispose();
-          }
-          for (const x of [sl, md.tileSchedulerMetadata, md.numSplits]) x.dispose();
-          runs++;
-        }
-      }
+      const runs = metadataMatchesScheduler(metadataGoldenSets(rng(seed)), [1, 16, 128, 1024], seed, ({ lens, rows, parts, e, sl, md }) => {
+        if (rows !== 16) return;
+        // into a view 4 bytes past a 16-byte boundary: the kernel's rows then take its 4-byte stores
+        const store = Tensor.empty([parts * 8 + 1], { dtype: 'int32', backend: 'cuda' });
+        const view = store.view([parts, 8], [8, 1], 1);
+        getMlaMetadata(sl, rows, 1, { out: { tileSchedulerMetadata: view, numSplits: md.numSplits } });
+        assert.deepEqual(view.toInt32(), e.metadata, `b ${lens.length}, ${parts} parts, seed ${seed}, misaligned rows`);
+        store.dispose();
+      });
       return [`${runs} batches (b 1 … 7000, test/util/metadata-sets.ts) = scheduleTiles, metadata rows and num_splits bit for bit (a quarter of them also into rows 4 bytes off a 16-byte boundary)`];
     },
   },
