@@ -5,6 +5,7 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
+#   s40t      ~3 min: the tight payload (host-computed schedules) on S7, S8, S9 and the var sweep rows, off/on
 #   s40e      ~4 min: the scheduler's even-split rule (FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2): decode GPU test, S8 + 4 shapes off/on
 #   s40m      ~6 min: mb (the mask as a branch), sx (store_p's offsets by XOR), mbsx — built on the device — through
 #             hopvar, then mb's FP8 / sparse rows
@@ -689,6 +690,12 @@ case $step in
         r16) r16_ab ;;
       esac
     done
+    ;;
+  s40t)
+    # (~3 min) the tight payload (FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=1: the smallest payload the walk still completes
+    # with; the host computes the schedules, so +md ms means nothing here and graph capture refuses it): two rounds
+    # (round 1 checked against the oracle) of the shapes it changes — S7, S8, S9 and the var sweep rows 7, 9, 11, 29
+    ab_rounds tight "serving:S7,S8,S9 sweep:7,9,11,29" FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD= FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=1
     ;;
   s40e)
     # (~4 min) the scheduler's even-split rule (src/mla/schedule.ts evenSplitMinSplits, FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2;

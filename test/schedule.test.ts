@@ -3,6 +3,7 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { scheduleTiles, numSmPartsFor, workItems, getMlaMetadata, Tensor, type WorkItem } from '../src/index.js';
 import { freshSeed, rng } from './util/problem.js';
 
@@ -191,6 +192,36 @@ describe('beyond 9edee0c (off by default): an equal-length batch of k ≥ 2 part
       if (k >= 2 && Math.ceil(nb / k) >= 10 && Math.ceil(nb / Math.ceil(nb / k)) * Math.ceil(nb / k) - nb <= 5)
         assert.ok(Math.max(...blocks(its)) <= Math.ceil(nb / k), `${where}: a piece longer than ceil(nb / k)`);
     }
+  });
+});
+
+describe('(experiment) FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=1: the smallest payload the walk still completes with', () => {
+  test('S9: the longest part 17 → 16 blocks, every block assigned; S4 (a whole-request rule) and S6 unchanged', () => {
+    // the variable is read once per process: a child process computes the schedules with it set
+    const S9 = [862, 4727, 123, 2306, 945, 3990, 11787, 2461, 1989, 3233, 617, 2544, 14253, 997, 3953, 7657];
+    const script = `
+      import('${new URL('../src/index.js', import.meta.url).href}').then(({ scheduleTiles, workItems }) => {
+        const out = {};
+        for (const [name, lens, parts] of ${JSON.stringify([
+          ['S9', S9, 66],
+          ['S4', new Array(64).fill(512), 132],
+          ['S6', new Array(64).fill(2048), 33],
+        ])}) {
+          const t = scheduleTiles(lens, parts);
+          const blocks = new Map();
+          for (const it of workItems(t.metadata, lens, parts)) blocks.set(it.part, (blocks.get(it.part) ?? 0) + Math.ceil(it.endToken / 64) - it.startToken / 64);
+          out[name] = { metadata: Array.from(t.metadata), longest: Math.max(...blocks.values()), busy: blocks.size };
+        }
+        console.log(JSON.stringify(out));
+      });`;
+    const r = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD: '1' }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const got = JSON.parse(r.stdout) as Record<string, { metadata: number[]; longest: number; busy: number }>;
+    assert.deepEqual([got.S9.longest, got.S9.busy], [16, 65]);
+    const walk = workItems(scheduleTiles(S9, 66).metadata, S9, 66);
+    assert.equal(Math.max(...walk.map((it) => Math.ceil(it.endToken / 64) - it.startToken / 64)), 17);
+    assert.deepEqual(got.S4.metadata, Array.from(scheduleTiles(new Array(64).fill(512), 132).metadata));
+    assert.deepEqual(got.S6.metadata, Array.from(scheduleTiles(new Array(64).fill(2048), 33).metadata));
   });
 });
 

@@ -98,6 +98,39 @@ export function evenSplitMinSplits(): number {
   return evenSplit;
 }
 
+let tightPayload: number | undefined;
+/**
+ * (EXPERIMENT, FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=1; off by default) the smallest payload below the walk's with which
+ * the walk still assigns every block to the parts, unless one of the whole-request rules raised it: S9's longest part
+ * 17 → 16 blocks with 65 parts busy instead of 62 and 56 splits instead of 58. The metadata kernel does not take it:
+ * with the variable set, getMlaMetadata computes a cuda schedule on the host (perf log, session 40 `tight`).
+ */
+export function tightPayloadOn(): boolean {
+  if (tightPayload === undefined) tightPayload = experimentInt('FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD', 0, 0, 1);
+  return tightPayload === 1;
+}
+
+/** Whether the walk with this payload assigns every block of `nb` (block counts) to the parts. */
+function walkFits(nb: readonly number[], numSmParts: number, payload: number, overhead: number): boolean {
+  let req = 0;
+  let blk = 0;
+  for (let p = 0; p < numSmParts && req < nb.length; p++) {
+    let remain = payload;
+    while (req < nb.length) {
+      const rest = nb[req] - blk + overhead;
+      if (remain >= rest) {
+        remain -= rest;
+        req++;
+        blk = 0;
+      } else {
+        if (remain - overhead > 0) blk += remain - overhead;
+        break;
+      }
+    }
+  }
+  return req === nb.length;
+}
+
 /**
  * `holdLongestWhole`: our two rules on top of 9edee0c (below: when every request misses the payload by at most one
  * split's cost, the payload holds the longest whole; an equal-length batch whole within wholeSlackSplits()); off for
@@ -125,6 +158,7 @@ export function scheduleTiles(
   // 9edee0c keeps a floor of 10 blocks per part (later FlashMLA dropped it).
   const share = Math.ceil(total / numSmParts) + overhead;
   let payload = Math.max(share, 2 * overhead);
+  const walkPayload = payload;  // 9edee0c's
   // Not in 9edee0c: when every request misses the payload, by at most one split's cost, and the payload is the batch's
   // share (not the floor), it grows to hold the longest whole. Otherwise such a batch has every request cut into a
   // large piece and a sliver, and all of it goes through the combine (S4, b 64 × 512 tokens: payload 12, requests of
@@ -139,6 +173,7 @@ export function scheduleTiles(
     // whose split cost is a large part of the payload, would leave many idle — not measured)
     if (whole <= payload + slack * overhead && 32 * whole <= 33 * payload) payload = whole;
   }
+  const wholeRuleFired = payload !== walkPayload;
   // Our third rule (evenSplitMinSplits): k even pieces per request, when no piece's part is left room for a sliver of
   // the next request (then each request takes ceil(nb / piece) ≤ k parts and the walk assigns everything) and the
   // payload is lower.
@@ -146,6 +181,10 @@ export function scheduleTiles(
     const k = Math.floor(numSmParts / b);
     const piece = Math.ceil(maxNb / k);
     if (piece >= evenSplitMin * overhead && Math.ceil(maxNb / piece) * piece - maxNb <= overhead && piece + overhead < payload) payload = piece + overhead;
+  }
+  // (EXPERIMENT, tightPayloadOn) the smallest payload the walk still completes with, when no whole rule raised it
+  if (holdLongestWhole && tightPayloadOn() && !wholeRuleFired) {
+    while (payload - 1 >= 2 * overhead && walkFits(nb, numSmParts, payload - 1, overhead)) payload--;
   }
   const metadata = new Int32Array(numSmParts * METADATA_ROW_INTS);
   const numSplits = new Int32Array(b + 1);
