@@ -295,7 +295,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
         if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK0, 0, n_valid_last, wg_tid, kWg0Local);
         ptx::wgmma_fence();
 #pragma unroll
-        for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK0 + kk * 2048));
+        for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], v_desc(sK0, kk));
         ptx::wgmma_commit();
         ptx::wgmma_wait<0>();
         // 16-bit cache: K0.A (V0L; its only other reader, S of block j, long done) is refilled with block j+2's slabs
@@ -337,7 +337,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK1, 0, n_valid_last, wg_tid, kWg0Local);
           ptx::wgmma_fence();
 #pragma unroll
-          for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP1 + kk * 32), desc_mn_major(sK1 + kk * 2048));
+          for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, p_desc(sP1, kk), v_desc(sK1, kk));
           ptx::wgmma_commit();
           if constexpr (kEarlyP0) {  // K1.A released before S of block j+2 waits for that block's fill
             ptx::wgmma_wait<0>();
@@ -412,7 +412,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
           ptx::wgmma_fence();
 #pragma unroll
-          for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
+          for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, p_desc(sP0, kk), v_desc(sK0 + 4 * SM90_SLAB_BYTES, kk));
           ptx::wgmma_commit();
           ptx::wgmma_wait<0>();
           ptx::named_barrier_sync(kWg1Local, kOne);  // K0.B is dead once P0·V0R is done
@@ -467,7 +467,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
             ptx::wgmma_fence();
 #pragma unroll
-            for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
+            for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, p_desc(sP0, kk), v_desc(sK0 + 4 * SM90_SLAB_BYTES, kk));
             ptx::wgmma_commit();
           }
           float sum[2];
@@ -490,7 +490,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
             ptx::wgmma_fence();
 #pragma unroll
-            for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
+            for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], v_desc(sK1 + 4 * SM90_SLAB_BYTES, kk));
             ptx::wgmma_commit();
             ptx::wgmma_wait<0>();
             ptx::named_barrier_sync(kWg1Local, kOne);  // K1.B is dead once P1·V1R is done
@@ -515,7 +515,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             if (j + 1 == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK1, 4, n_valid_last, wg_tid, kWg1Local);
             ptx::wgmma_fence();
 #pragma unroll
-            for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], desc_mn_major(sK1 + 4 * SM90_SLAB_BYTES + kk * 2048));
+            for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], v_desc(sK1 + 4 * SM90_SLAB_BYTES, kk));
             ptx::wgmma_commit();
           }
           ptx::named_barrier_sync(kP0Ready, kBoth);  // O_R += P0 · V0R
@@ -523,7 +523,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           if (j == n_blocks - 1 && n_valid_last < PAGE_BLOCK_SIZE && !kPair) zero_v_tail(sK0, 4, n_valid_last, wg_tid, kWg1Local);
           ptx::wgmma_fence();
 #pragma unroll
-          for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, desc_k_major(sP0 + kk * 32), desc_mn_major(sK0 + 4 * SM90_SLAB_BYTES + kk * 2048));
+          for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, p_desc(sP0, kk), v_desc(sK0 + 4 * SM90_SLAB_BYTES, kk));
           ptx::wgmma_commit();
           ptx::named_barrier_arrive(kP1Ready, kBoth);
           if (has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)

@@ -51,6 +51,25 @@ struct Mma<__half> {
 __device__ __forceinline__ uint64_t desc_k_major(uint32_t addr) { return ptx::wgmma_desc(addr, 16, 1024, kSwizzle128); }
 // MN-major, 128B-swizzled B operand (V): next 64 channels one slab (8192 B) on, next 8 tokens 1024 B on.
 __device__ __forceinline__ uint64_t desc_mn_major(uint32_t addr) { return ptx::wgmma_desc(addr, SM90_SLAB_BYTES, 1024, kSwizzle128); }
+// Step kk (16 tokens) of a P·V: V's 256 columns at v (MN-major, the next 16 tokens 2048 B on) and the P tile at sp
+// (K-major, 32 B on). EXPERIMENT (variant builds only) MLA_EXPERIMENT_PV_DESC: one descriptor per operand and P·V,
+// advanced by adding the step's 16-byte units to its address field (as issue_s_half does; the field cannot carry: all
+// of shared memory is below 2^18 B), instead of each step's descriptor built from its address (mask, shift, or).
+__device__ __forceinline__ uint64_t v_desc(uint32_t v, int kk) {
+#ifdef MLA_EXPERIMENT_PV_DESC
+  return desc_mn_major(v) + static_cast<uint64_t>(kk * (2048 >> 4));
+#else
+  return desc_mn_major(v + kk * 2048);
+#endif
+}
+__device__ __forceinline__ uint64_t p_desc(uint32_t sp, int kk) {
+#ifdef MLA_EXPERIMENT_PV_DESC
+  return desc_k_major(sp) + static_cast<uint64_t>(kk * (32 >> 4));
+#else
+  return desc_k_major(sp + kk * 32);
+#endif
+}
+
 // Byte offset of 16-byte chunk `c` (0..7) of row `r` inside a 1024-aligned 128B-swizzled slab.
 __device__ __forceinline__ uint32_t swizzled(int r, int c) { return r * 128 + ((c ^ (r & 7)) << 4); }
 

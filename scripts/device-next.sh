@@ -7,8 +7,9 @@
 # Experiment runners and reruns:
 #   s40t      ~3 min: the tight payload (host-computed schedules) on S7, S8, S9 and the var sweep rows, off/on
 #   s40e      ~4 min: the scheduler's even-split rule (FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2): decode GPU test, S8 + 4 shapes off/on
-#   s40m      ~6 min: mb (the mask as a branch), sx (store_p's offsets by XOR), mbsx — built on the device — through
-#             hopvar, then mb's FP8 / sparse rows
+#   s40m      ~6 min: mb (the mask as a branch), pd (P·V descriptors by adding), mbpd — built on the device — through
+#             hopvar, then mbpd's FP8 / sparse rows
+#   s40x      ~3 min: sx (store_p's offsets by XOR) through hopvar
 #   s40s      ~2 min: memcheck and racecheck on 10 'hopper' property cases, the lz build
 #   s40b      ~5 min: the threshold row max as the default: gpu-property ×3, decode and cache tests, sweep + serving (JSON)
 #   s40a      ~5 min: the threshold row max's GPU tests and its dense FP8 / sparse rows against the session-39 build
@@ -710,14 +711,23 @@ case $step in
     # (~5 min) mb (-DMLA_EXPERIMENT_MASK_BRANCH=1, built here: the blocks no row's end reaches skip the mask's predicated
     # ISETP / FSEL / LOP3, ~80 instructions per block and warp that lz1's SASS executes on every block) against the
     # default: SASS, the decode GPU test, two rounds of the 16-bit rows, then the dense FP8 and sparse rows
-    # sx (-DMLA_EXPERIMENT_STORE_P_XOR=1: store_p's four swizzled offsets from one by XOR) and mbsx (both) beside it
-    for v in "mb -DMLA_EXPERIMENT_MASK_BRANCH=1" "sx -DMLA_EXPERIMENT_STORE_P_XOR=1" "mbsx -DMLA_EXPERIMENT_MASK_BRANCH=1 -DMLA_EXPERIMENT_STORE_P_XOR=1"; do
+    # pd (-DMLA_EXPERIMENT_PV_DESC=1: one descriptor per P·V operand, the steps by adding; 72 instructions fewer per
+    # entry) and mbpd (both) beside it
+    for v in "mb -DMLA_EXPERIMENT_MASK_BRANCH=1" "pd -DMLA_EXPERIMENT_PV_DESC=1" "mbpd -DMLA_EXPERIMENT_MASK_BRANCH=1 -DMLA_EXPERIMENT_PV_DESC=1"; do
       set -- $v; mkdir -p .variants/$1
       nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a --use_fast_math -I kernels "${@:2}" \
         -o .variants/$1/mla_decode_sm90.sm_90a.cubin kernels/mla_decode_sm90.cu || exit 1
     done
-    HOPPER_VARIANTS="mb sx mbsx" HOPVAR_SETS="sweep:8,12,14,24,28 serving:S5,S6,S8,S9,S12" "$0" hopvar
-    AB_EXTRA="--kv fp8" ab_rounds s40mfp8 "sweep:8,12 sparse:9,11" dist/kernels .variants/mb
+    HOPPER_VARIANTS="mb pd mbpd" HOPVAR_SETS="sweep:8,12,14,24,28 serving:S5,S6,S8,S9,S12" "$0" hopvar
+    AB_EXTRA="--kv fp8" ab_rounds s40mfp8 "sweep:8,12 sparse:9,11" dist/kernels .variants/mbpd
+    ;;
+  s40x)
+    # (~3 min, after s40m) sx (-DMLA_EXPERIMENT_STORE_P_XOR=1: store_p's four swizzled offsets from one by XOR; its
+    # entries grow by 208 instructions: ptxas allocates the loop differently) through hopvar
+    mkdir -p .variants/sx
+    nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a --use_fast_math -I kernels -DMLA_EXPERIMENT_STORE_P_XOR=1 \
+      -o .variants/sx/mla_decode_sm90.sm_90a.cubin kernels/mla_decode_sm90.cu || exit 1
+    HOPPER_VARIANTS=sx HOPVAR_SETS="sweep:12,14,28 serving:S6,S8,S9" "$0" hopvar
     ;;
   s40s)
     # (~2 min) the shipped build with the threshold row max (lz): memcheck and racecheck on 10 sanitize-sized 'hopper'
