@@ -55,20 +55,17 @@ __device__ __forceinline__ uint64_t desc_mn_major(uint32_t addr) { return ptx::w
 // (K-major, 32 B on). EXPERIMENT (variant builds only) MLA_EXPERIMENT_PV_DESC: one descriptor per operand and P·V,
 // advanced by adding the step's 16-byte units to its address field (as issue_s_half does; the field cannot carry: all
 // of shared memory is below 2^18 B), instead of each step's descriptor built from its address (mask, shift, or).
-__device__ __forceinline__ uint64_t v_desc(uint32_t v, int kk) {
+template <uint32_t kStepBytes, bool kMnMajor>
+__device__ __forceinline__ uint64_t pv_step_desc(uint32_t addr, int kk) {
 #ifdef MLA_EXPERIMENT_PV_DESC
-  return desc_mn_major(v) + static_cast<uint64_t>(kk * (2048 >> 4));
+  return (kMnMajor ? desc_mn_major(addr) : desc_k_major(addr)) + static_cast<uint64_t>(kk * (kStepBytes >> 4));
 #else
-  return desc_mn_major(v + kk * 2048);
+  const uint32_t a = addr + kk * kStepBytes;
+  return kMnMajor ? desc_mn_major(a) : desc_k_major(a);
 #endif
 }
-__device__ __forceinline__ uint64_t p_desc(uint32_t sp, int kk) {
-#ifdef MLA_EXPERIMENT_PV_DESC
-  return desc_k_major(sp) + static_cast<uint64_t>(kk * (32 >> 4));
-#else
-  return desc_k_major(sp + kk * 32);
-#endif
-}
+__device__ __forceinline__ uint64_t v_desc(uint32_t v, int kk) { return pv_step_desc<2048, true>(v, kk); }
+__device__ __forceinline__ uint64_t p_desc(uint32_t sp, int kk) { return pv_step_desc<32, false>(sp, kk); }
 
 // Byte offset of 16-byte chunk `c` (0..7) of row `r` inside a 1024-aligned 128B-swizzled slab.
 __device__ __forceinline__ uint32_t swizzled(int r, int c) { return r * 128 + ((c ^ (r & 7)) << 4); }
