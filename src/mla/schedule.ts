@@ -101,7 +101,7 @@ export function evenSplitMinSplits(): number {
 let tightPayload: number | undefined;
 /**
  * (EXPERIMENT, FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=1; off by default) the smallest payload below the walk's with which
- * the walk still assigns every block to the parts, unless one of the whole-request rules raised it: S9's longest part
+ * the walk still assigns every block to the parts, unless one of the whole-request rules set it: S9's longest part
  * 17 → 16 blocks with 65 parts busy instead of 62 and 56 splits instead of 58. The metadata kernel does not take it:
  * with the variable set, getMlaMetadata computes a cuda schedule on the host (perf log, session 40 `tight`).
  */
@@ -182,7 +182,7 @@ export function scheduleTiles(
     const piece = Math.ceil(maxNb / k);
     if (piece >= evenSplitMin * overhead && Math.ceil(maxNb / piece) * piece - maxNb <= overhead && piece + overhead < payload) payload = piece + overhead;
   }
-  // (EXPERIMENT, tightPayloadOn) the smallest payload the walk still completes with, when no whole rule raised it
+  // (EXPERIMENT, tightPayloadOn) the smallest payload the walk still completes with, when no whole rule set it
   if (holdLongestWhole && tightPayloadOn() && !wholeRuleFired) {
     while (payload - 1 >= 2 * overhead && walkFits(nb, numSmParts, payload - 1, overhead)) payload--;
   }
