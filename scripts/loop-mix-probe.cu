@@ -43,6 +43,7 @@
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
 #include "ptx_wgmma.cuh"
+#include "probe-timing.cuh"
 
 namespace {
 constexpr int kSlab = 8192;            // 64 rows × 64 bf16 channels, 128B swizzle
@@ -370,19 +371,7 @@ __global__ void __launch_bounds__(kThreads, 1) mix(int iters, int delay, const u
 template <int kMode>
 float run(int sms, int iters, int delay, const uint8_t* src, long long pages, float* sink, long long* cycles, double* cyclesPerPair) {
   cudaFuncSetAttribute(mix<kMode>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0), cudaEventCreate(&e1);
-  std::vector<float> ms;
-  for (int r = 0; r < 6; ++r) {
-    cudaEventRecord(e0);
-    mix<kMode><<<sms, kThreads, kSmem>>>(iters, delay, src, pages, 0x1234567u + r, sink, cycles);
-    cudaEventRecord(e1);
-    cudaEventSynchronize(e1);
-    float t;
-    cudaEventElapsedTime(&t, e0, e1);
-    if (r > 0) ms.push_back(t);
-  }
-  std::sort(ms.begin(), ms.end());
+  const std::vector<float> ms = timed_runs(6, [&](int r) { mix<kMode><<<sms, kThreads, kSmem>>>(iters, delay, src, pages, 0x1234567u + r, sink, cycles); });
   std::vector<long long> cyc(sms);  // the last run's CTAs
   cudaMemcpy(cyc.data(), cycles, sms * sizeof(long long), cudaMemcpyDeviceToHost);
   std::sort(cyc.begin(), cyc.end());

@@ -15,6 +15,7 @@
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
 #include "ptx_wgmma.cuh"
+#include "probe-timing.cuh"
 
 constexpr int kThreads = 256;  // two warpgroups
 constexpr int kGroup = 8;      // wgmmas per commit group
@@ -72,19 +73,7 @@ __global__ void __launch_bounds__(kThreads, 1) probe(int iters, uint32_t seed, f
 
 template <int S>
 float run(int sms, int iters, float* sink) {
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0), cudaEventCreate(&e1);
-  std::vector<float> ms;
-  for (int r = 0; r < 7; ++r) {
-    cudaEventRecord(e0);
-    probe<S><<<sms, kThreads>>>(iters, 0x1234567u + r, sink);
-    cudaEventRecord(e1);
-    cudaEventSynchronize(e1);
-    float t;
-    cudaEventElapsedTime(&t, e0, e1);
-    if (r > 0) ms.push_back(t);
-  }
-  std::sort(ms.begin(), ms.end());
+  const std::vector<float> ms = timed_runs(7, [&](int r) { probe<S><<<sms, kThreads>>>(iters, 0x1234567u + r, sink); });
   return ms[ms.size() / 2];
 }
 

@@ -122,8 +122,8 @@ export function nanPaddedViews(p: DenseProblem, backend: 'cpu' | 'cuda', opts: {
 
 /**
  * The problem's q [b, s_q, h_q, d] as a view into a NaN-filled buffer: one NaN head after each token's heads (not with
- * `qRowsOneStride`: then a request's folded rows s · h_q + h are one stride apart, as the Hopper kernel's Q-by-TMA path
- * needs), 64 NaN channels after each head.
+ * `qRowsOneStride`: then a request's folded rows s · h_q + h are one stride apart, the layout a Q load by TMA would
+ * need — measured and removed in session 39 — kept so the 'hopper' emulation sees both), 64 NaN channels after each head.
  */
 export function nanPaddedQ(p: { spec: Pick<DenseSpec, 'b' | 'sQ' | 'hQ' | 'dtype'> & { d?: number }; qBits: Uint16Array }, backend: 'cpu' | 'cuda', opts: { qRowsOneStride?: boolean } = {}): Tensor {
   const { b, sQ, hQ, d = 576, dtype } = p.spec;
