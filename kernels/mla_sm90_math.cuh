@@ -52,17 +52,11 @@ __device__ __forceinline__ uint64_t desc_k_major(uint32_t addr) { return ptx::wg
 // MN-major, 128B-swizzled B operand (V): next 64 channels one slab (8192 B) on, next 8 tokens 1024 B on.
 __device__ __forceinline__ uint64_t desc_mn_major(uint32_t addr) { return ptx::wgmma_desc(addr, SM90_SLAB_BYTES, 1024, kSwizzle128); }
 // Step kk (16 tokens) of a P·V: V's 256 columns at v (MN-major, the next 16 tokens 2048 B on) and the P tile at sp
-// (K-major, 32 B on). EXPERIMENT (variant builds only) MLA_EXPERIMENT_PV_DESC: one descriptor per operand and P·V,
-// advanced by adding the step's 16-byte units to its address field (as issue_s_half does; the field cannot carry: all
-// of shared memory is below 2^18 B), instead of each step's descriptor built from its address (mask, shift, or).
+// (K-major, 32 B on). (One descriptor per operand advanced by adding, session 40 `pd`, was 0.3 % slower on an H100.)
 template <uint32_t kStepBytes, bool kMnMajor>
 __device__ __forceinline__ uint64_t pv_step_desc(uint32_t addr, int kk) {
-#ifdef MLA_EXPERIMENT_PV_DESC
-  return (kMnMajor ? desc_mn_major(addr) : desc_k_major(addr)) + static_cast<uint64_t>(kk * (kStepBytes >> 4));
-#else
   const uint32_t a = addr + kk * kStepBytes;
   return kMnMajor ? desc_mn_major(a) : desc_k_major(a);
-#endif
 }
 __device__ __forceinline__ uint64_t v_desc(uint32_t v, int kk) { return pv_step_desc<2048, true>(v, kk); }
 __device__ __forceinline__ uint64_t p_desc(uint32_t sp, int kk) { return pv_step_desc<32, false>(sp, kk); }
@@ -83,7 +77,9 @@ __device__ __forceinline__ uint64_t valid_mask(uint32_t addr) {
 template <bool kValid = false>
 __device__ __forceinline__ void mask_and_row_max(float (&s)[32], int tok0, int q4, const int (&row_end)[2], float (&mx)[2], uint64_t valid = ~0ull) {
   mx[0] = mx[1] = -INFINITY;
-#ifdef MLA_EXPERIMENT_MASK_BRANCH  // EXPERIMENT (variant builds only): the unmasked blocks skip the mask's 64+ instructions
+  // A warp-uniform branch, not a predicate: the blocks no row of the warp ends in (all but an item's last, in dense
+  // decode) skip the mask's ~80 predicated ISETP / FSEL / LOP3, which otherwise issue on every block on both handoff
+  // chains. (H100, session 40 `mb`: S6 −2.3 %, sweep#12 / #14 / #28 −1.0 … −1.5 %, S8 −1.1 %, the rest ±0.3 %.)
   if (!kValid && !__any_sync(0xffffffffu, tok0 + PAGE_BLOCK_SIZE > min(row_end[0], row_end[1]))) {
 #pragma unroll
     for (int i = 0; i < 8; ++i)
@@ -92,21 +88,16 @@ __device__ __forceinline__ void mask_and_row_max(float (&s)[32], int tok0, int q
 #pragma unroll
         for (int e = 0; e < 2; ++e) mx[h] = fmaxf(mx[h], s[4 * i + 2 * h + e]);
   } else {
-    constexpr bool need_mask = true;
-#else
-  {
-    const bool need_mask = kValid || tok0 + PAGE_BLOCK_SIZE > min(row_end[0], row_end[1]);
-#endif
 #pragma unroll
-  for (int i = 0; i < 8; ++i)
+    for (int i = 0; i < 8; ++i)
 #pragma unroll
-    for (int h = 0; h < 2; ++h)
+      for (int h = 0; h < 2; ++h)
 #pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        float& x = s[4 * i + 2 * h + e];
-        if (need_mask && (tok0 + 8 * i + 2 * q4 + e >= row_end[h] || (kValid && !((valid >> (8 * i + 2 * q4 + e)) & 1)))) x = -INFINITY;
-        mx[h] = fmaxf(mx[h], x);
-      }
+        for (int e = 0; e < 2; ++e) {
+          float& x = s[4 * i + 2 * h + e];
+          if (tok0 + 8 * i + 2 * q4 + e >= row_end[h] || (kValid && !((valid >> (8 * i + 2 * q4 + e)) & 1))) x = -INFINITY;
+          mx[h] = fmaxf(mx[h], x);
+        }
   }
 #pragma unroll
   for (int h = 0; h < 2; ++h) {

@@ -5,6 +5,8 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
+#   s41a      ~4 min: the merged build (mb, even split): sanitizers on 'hopper' property cases, decode + FP8/sparse GPU tests
+#   s41b      ~4 min: sx (built on the device) and lzepmb (.variants/lzepmb) through hopvar
 #   s40t      ~3 min: the tight payload (host-computed schedules) on S7, S8, S9 and the var sweep rows, off/on
 #   s40e      ~4 min: the scheduler's even-split rule (FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2): decode GPU test, S8 + 4 shapes off/on
 #   s40m      ~6 min: mb (the mask as a branch), pd (P·V descriptors by adding), mbpd — built on the device — through
@@ -706,6 +708,24 @@ case $step in
     FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2 gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/even-gpu-decode.log" 2>&1
     echo "decode GPU test (even split on) rc=$?"; summary "$out/even-gpu-decode.log" | tail -4
     ab_rounds even "serving:S8 scripts/even-split-configs.json" FLASH_MLA_EXPERIMENT_EVEN_SPLIT= FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2
+    ;;
+  s41a)
+    # (~4 min) the build with mb (the mask as a warp-uniform branch) and the even-split rule merged: memcheck and
+    # racecheck on 10 'hopper' property cases, the decode GPU test (with the metadata kernel's), the FP8 / sparse GPU tests
+    sanitize_hopper_property s41a 414141
+    gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/s41a-gpu-decode.log" 2>&1
+    echo "decode GPU test rc=$?"; summary "$out/s41a-gpu-decode.log" | tail -4
+    gpu timeout 200 node --test dist/test/fp8-sparse-gpu.test.js > "$out/s41a-fp8-sparse.log" 2>&1
+    echo "FP8 / sparse GPU tests rc=$?"; summary "$out/s41a-fp8-sparse.log" | tail -4
+    ;;
+  s41b)
+    # (~4 min) on the merged build: sx (store_p's offsets by XOR, built here) and lzepmb (session 38's `ep` =1 on top of
+    # lz and mb: the 16-bit compute-bound entries on the FP8 seesaw; .variants/lzepmb, built on the workstation) through
+    # hopvar, without sweep#30 (bimodal)
+    mkdir -p .variants/sx
+    nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a --use_fast_math -I kernels -DMLA_EXPERIMENT_STORE_P_XOR=1 \
+      -o .variants/sx/mla_decode_sm90.sm_90a.cubin kernels/mla_decode_sm90.cu || exit 1
+    HOPPER_VARIANTS="sx lzepmb" HOPVAR_SETS="sweep:8,12,14,28 serving:S5,S6,S8,S9,S12" "$0" hopvar
     ;;
   s40m)
     # (~5 min) mb (-DMLA_EXPERIMENT_MASK_BRANCH=1, built here: the blocks no row's end reaches skip the mask's predicated

@@ -162,7 +162,7 @@ describe('device metadata kernel = cpu scheduler', { skip }, () => {
   test('random, zeros, one huge among tiny, b = 1 … 7000', () => {
     const seed = freshSeed();
     const r = rng(seed);
-    const sets = [...metadataGoldenSets(r), ...metadataEvenSplitSets(r)];  // (the even-split sets: under FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2 the third rule fires on some)
+    const sets = [...metadataGoldenSets(r), ...metadataEvenSplitSets(r)];  // (the even-split sets: the third rule, on by default, fires on some)
     const sm = getBackend('cuda').smCount();
     for (const lens of sets) {
       for (const rowsPerKv of [1, 16, 128, 256, 1024]) {

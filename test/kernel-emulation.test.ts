@@ -696,7 +696,7 @@ const scenarios: Record<string, Scenario> = {
   },
 
   'metadata-even': {
-    title: 'the metadata kernel = the cpu scheduler with the even-split rule on (FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2), bit for bit, where it fires and next to it',
+    title: 'the metadata kernel = the cpu scheduler with the even-split rule (on by default: EVEN_SPLIT_MIN_SPLITS = 2), bit for bit, where it fires and next to it',
     env: { FAKE_CUDA_SMS: '132', FLASH_MLA_EXPERIMENT_EVEN_SPLIT: '2' },
     run(seed) {
       let fired = 0;

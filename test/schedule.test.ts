@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { scheduleTiles, numSmPartsFor, workItems, getMlaMetadata, Tensor, type WorkItem } from '../src/index.js';
 import { freshSeed, rng } from './util/problem.js';
+import { EVEN_SPLIT_MIN_SPLITS } from '../src/mla/schedule.js';
 
 const rows = (metadata: Int32Array, parts: number) => Array.from({ length: parts }, (_, p) => Array.from(metadata.subarray(p * 8, p * 8 + 8)));
 
@@ -129,7 +130,7 @@ describe('beyond 9edee0c: an equal-length batch keeps its requests whole within 
   });
 });
 
-describe('beyond 9edee0c (off by default): an equal-length batch of k ≥ 2 parts per request in k even pieces', () => {
+describe('beyond 9edee0c (on by default: EVEN_SPLIT_MIN_SPLITS = 2): an equal-length batch of k ≥ 2 parts per request in k even pieces', () => {
   const items = (lens: number[], parts: number, even: number) => workItems(scheduleTiles(lens, parts, 5, true, even).metadata, lens, parts);
   const blocks = (its: WorkItem[]) => its.map((it) => Math.ceil(it.endToken / 64) - it.startToken / 64);
   test('8 × 4096 tokens over 16 parts (S8): 9edee0c cuts 35 + 29 + 1, 28 + 2 …; even: one half of a request per part', () => {
@@ -151,9 +152,11 @@ describe('beyond 9edee0c (off by default): an equal-length batch of k ≥ 2 part
     // over 16 parts the walk's payload (38: all 16 parts busy) is below the even one (39): the walk stays
     assert.deepEqual(scheduleTiles(lens, 16, 5, true, 2).metadata, scheduleTiles(lens, 16, 5, true, 0).metadata);
   });
-  test('the default (0) and sparse schedules keep the walk; block counts equal is enough', () => {
+  test('the default takes it (2 split costs), sparse schedules keep the walk; block counts equal is enough', () => {
     const lens = new Array(8).fill(4096);
-    assert.deepEqual(scheduleTiles(lens, 16).metadata, scheduleTiles(lens, 16, 5, true, 0).metadata);
+    assert.equal(EVEN_SPLIT_MIN_SPLITS, 2);
+    assert.deepEqual(scheduleTiles(lens, 16).metadata, scheduleTiles(lens, 16, 5, true, 2).metadata);
+    assert.notDeepEqual(scheduleTiles(lens, 16).metadata, scheduleTiles(lens, 16, 5, true, 0).metadata);
     assert.deepEqual(scheduleTiles(lens, 16, 5, false).metadata, scheduleTiles(lens, 16, 5, true, 0).metadata);
     const ragged = Array.from({ length: 8 }, (_, i) => 4033 + i * 9);
     assert.deepEqual(blocks(items(ragged, 16, 2)), new Array(16).fill(32));
@@ -279,7 +282,13 @@ function checkSchedule(seqlens: number[], parts: number, overhead = 5): void {
   const floorPayload = Math.max(share, 2 * overhead);
   // our rule on top of 9edee0c: when every request misses the (share) payload by at most one split cost, the longest is held whole
   const whole = shortest + overhead > floorPayload && longest <= floorPayload && share >= 2 * overhead;
-  const payload = whole ? longest + overhead : floorPayload;
+  let payload = whole ? longest + overhead : floorPayload;
+  // the third rule (EVEN_SPLIT_MIN_SPLITS = 2): equal block counts, k = floor(parts / b) ≥ 2 even pieces of ≥ 2 split
+  // costs that leave no part room for a sliver of the next request, when that payload is lower
+  if (b > 0 && shortest === longest && Math.floor(parts / b) >= 2) {
+    const piece = Math.ceil(longest / Math.floor(parts / b));
+    if (piece >= 2 * overhead && Math.ceil(longest / piece) * piece - longest <= overhead && piece + overhead < payload) payload = piece + overhead;
+  }
 
   // metadata rows
   let seenIdle = false;

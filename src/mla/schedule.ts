@@ -84,12 +84,13 @@ export function wholeSlackSplits(): number {
  * payload is lower than the walk's. 9edee0c's walk cuts such a batch by cost: S8 (8 × 4096 tokens over 16 parts) gets
  * pieces of 35, 29 + 1, 28 + 2, … blocks, so its longest part holds 35 blocks where 32 would do. Shorter pieces are left
  * to the other rules (S4's 4-block halves would all go through the combine; one part per request measured 13 % faster).
- * 0 turns it off: the default until it is measured on a GPU (perf log, session 40 `even`).
+ * H100, session 41 (`s40e`, two rounds): S8 −6.5 % (longest part 35 → 32 blocks, 23 → 16 splits), b 4 × 8192 / 128 rows
+ * −3.5 %, b 8 × 8192 / 64 rows −2.1 %, b 32 × 4096 / 16 rows −1.2 %. 0 turns it off.
  */
-export const EVEN_SPLIT_MIN_SPLITS = 0;
+export const EVEN_SPLIT_MIN_SPLITS = 2;
 let evenSplit: number | undefined;
 /**
- * EVEN_SPLIT_MIN_SPLITS, or for a measurement FLASH_MLA_EXPERIMENT_EVEN_SPLIT (an integer 0–64; 0: off). Read once; the
+ * EVEN_SPLIT_MIN_SPLITS, or for a measurement FLASH_MLA_EXPERIMENT_EVEN_SPLIT (an integer 0–64; 0: the rule off). Read once; the
  * cpu schedule, the API's check of a metadata tensor and the device metadata kernel (its even_split argument) all
  * use this value.
  */

@@ -38,7 +38,7 @@ export function metadataGoldenSets(r: () => number): number[][] {
   ];
 }
 
-// Batches on which the third rule (src/mla/schedule.ts evenSplitMinSplits, off by default) cuts every request into k
+// Batches on which the third rule (src/mla/schedule.ts evenSplitMinSplits, EVEN_SPLIT_MIN_SPLITS = 2) cuts every request into k
 // even pieces at the emulator's and the GPU suite's part counts (132, 66 and 8 for rows 1 / 16, 128, 1024): 33 × 48
 // blocks (k 4 at 132 parts, 2 at 66), 4 × 300 blocks (k 2 at 8 parts), 66 × 20 blocks (k 2 at 132), lengths varied
 // inside the last block; and batches next to them where it must not fire (a longer request, 18 × 64 blocks: k 7).
