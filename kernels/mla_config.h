@@ -14,6 +14,8 @@ constexpr int METADATA_ROW_INTS = 8;
 
 // ---- metadata kernel ------------------------------------------------------------------------------------
 // mla_metadata: HOST: grid 1, block METADATA_THREADS, dynamic smem (≤ 48 KB: no attribute needed):
+//   b ≤ METADATA_TIGHT_MAX_REQS: METADATA_HEADER_BYTES + 4 · ((1 + 4 · (1 + t)) · b + 1), t the fourth rule's steps
+//                                (the parallel schedule's arrays, one set per candidate payload),
 //   b ≤ METADATA_PAR_MAX_REQS:  METADATA_HEADER_BYTES + 4 · (5 · b + 1) (the parallel schedule's arrays),
 //   else                         METADATA_HEADER_BYTES + 8 · min(b, METADATA_SMEM_MAX_REQS) (the serial walk's cache).
 // The kernel reads %dynamic_smem_size, so any size works: a batch whose arrays do not fit takes the serial walk, from
@@ -22,6 +24,12 @@ constexpr int METADATA_THREADS = 256;
 constexpr int METADATA_HEADER_BYTES = 256;      // per-warp reduction and scan values, the chase's results
 constexpr int METADATA_PAR_MAX_REQS = 2400;     // 256 + 4 · (5 · 2400 + 1) = 48 260 B
 constexpr int METADATA_SMEM_MAX_REQS = 6112;    // 256 + 8 · 6112 = 49 152 B: 2 int32 per request
+// The scheduler's fourth rule (src/mla/schedule.ts tightPayloadSteps): batches of at most METADATA_TIGHT_MAX_REQS
+// requests, at most METADATA_TIGHT_MAX_STEPS candidates below the payload (one chasing warp each, beside the payload's)
+constexpr int METADATA_TIGHT_MAX_REQS = 256;    // 256 + 4 · (33 · 256 + 1) = 34 052 B at 7 steps
+constexpr int METADATA_TIGHT_MAX_STEPS = 7;
+static_assert(METADATA_TIGHT_MAX_STEPS + 1 <= METADATA_THREADS / 32, "one warp per candidate");
+static_assert(METADATA_HEADER_BYTES + 4 * ((1 + 4 * (1 + METADATA_TIGHT_MAX_STEPS)) * METADATA_TIGHT_MAX_REQS + 1) <= 49152, "candidates ≤ 48 KB");
 static_assert(METADATA_HEADER_BYTES + 4 * (5 * METADATA_PAR_MAX_REQS + 1) <= 49152, "parallel schedule ≤ 48 KB");
 static_assert(METADATA_HEADER_BYTES + 8 * METADATA_SMEM_MAX_REQS <= 49152, "serial cache ≤ 48 KB");
 

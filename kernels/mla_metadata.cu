@@ -1,8 +1,10 @@
 // build: archs=sm_80,sm_90 ptx=compute_80 hot
-// Tile scheduler of FlashMLA 9edee0c (get_mla_metadata.cu) plus three rules of ours (when every request misses the
+// Tile scheduler of FlashMLA 9edee0c (get_mla_metadata.cu) plus four rules of ours (when every request misses the
 // payload by at most one split's cost, it grows to hold the longest whole; an equal-length batch whole when that
 // costs at most whole_slack split costs more; an equal-length batch of k ≥ 2 parts per request in k even pieces, when
-// even_split > 0), bit-identical to scheduleTiles() in src/mla/schedule.ts.
+// even_split > 0; the payload up to tight_steps blocks lower while the walk still completes), bit-identical to
+// scheduleTiles() in src/mla/schedule.ts. The fourth rule's candidate payloads are walked side by side: the parallel
+// schedule's runs for each (one warp's chase each), or one lane's serial walk each.
 //
 // The schedule is a greedy walk: part after part takes whole requests while they fit in its payload P and cuts the
 // first one that does not (its cut costs a split, o blocks). Walked by one thread it is a chain of dependent
@@ -22,8 +24,9 @@
 // batches of 128 (15–34 uncapped; perf log, session 16 `mdpar`, session 17 `mdhyb`).
 //
 // The split cost (FlashMLA's FIXED_OVERHEAD_NUM_BLOCKS) is the argument split_overhead, the second rule's slack
-// whole_slack, the third rule's shortest piece even_split: the host passes the values its cpu schedule uses
-// (src/mla/schedule.ts splitOverheadBlocks, wholeSlackSplits, evenSplitMinSplits), so that both produce the same bits.
+// whole_slack, the third rule's shortest piece even_split, the fourth rule's steps tight_steps: the host passes the
+// values its cpu schedule uses (src/mla/schedule.ts splitOverheadBlocks, wholeSlackSplits, evenSplitMinSplits,
+// tightPayloadSteps), so that both produce the same bits.
 //
 // Launch: grid 1, block METADATA_THREADS, dynamic smem as mla_config.h says (the kernel reads %dynamic_smem_size).
 #include <climits>
@@ -43,11 +46,11 @@ constexpr int kHeaderInts = METADATA_HEADER_BYTES / 4;
 // request starts a thread's run may cross before it leaves the run to the chase (parallel_schedule)
 constexpr int kRunSteps = 8;
 constexpr int kWarps = METADATA_THREADS / 32;
-// header ints: per warp its chunks' cost sum (low and high halves), smallest and largest block count; then the
-// chase's run count and the parts its runs use
+// header ints: per warp its chunks' cost sum (low and high halves), smallest and largest block count; then per
+// candidate slot its chase's run count and the parts its runs use
 constexpr int kHdrTotalLo = 0, kHdrTotalHi = kWarps, kHdrMin = 2 * kWarps, kHdrMax = 3 * kWarps;
-constexpr int kHdrRuns = 4 * kWarps, kHdrParts = 4 * kWarps + 1;
-static_assert(kHdrParts < kHeaderInts, "header");
+constexpr int kHdrRuns = 4 * kWarps, kHdrParts = 4 * kWarps + 1;  // + 2 · slot
+static_assert(kHdrParts + 2 * (kWarps - 1) < kHeaderInts, "header");
 
 // One part's metadata row (32 bytes): two 16-byte stores when the tensor is 16-byte aligned (a user's view may not be).
 __device__ __forceinline__ void write_row(int* row, bool vec_rows, int begin_req, int begin_token, int end_req, int end_token, int begin_split) {
@@ -69,7 +72,7 @@ __device__ __forceinline__ void write_row(int* row, bool vec_rows, int begin_req
 
 // Every part's payload P in blocks (src/mla/schedule.ts scheduleTiles, the same expressions).
 __device__ __forceinline__ long long payload_of(long long total, int min_nb, int max_nb, int b, int num_sm_parts, int overhead, int whole_slack,
-                                                int even_split) {
+                                                int even_split, bool& whole_fired) {
   // 9edee0c keeps a floor of 2 * overhead = 10 blocks per part.
   const long long share = (total + num_sm_parts - 1) / num_sm_parts + overhead;
   long long payload = max(share, 2LL * overhead);
@@ -83,6 +86,7 @@ __device__ __forceinline__ long long payload_of(long long total, int min_nb, int
     if (whole <= payload + static_cast<long long>(whole_slack) * overhead && 32 * whole <= 33LL * payload)
       payload = whole;  // (and within 1/32 of the payload: few idle parts, as measured)
   }
+  whole_fired = payload != max(share, 2LL * overhead);  // (the fourth rule leaves such a payload alone)
   // Our third rule (src/mla/schedule.ts, evenSplitMinSplits; 0: off): an equal-length batch with k = parts / b ≥ 2
   // parts per request, cut into k even pieces of at least even_split split costs, when no piece's part has room left
   // for a sliver of the next request and that payload is lower
@@ -143,6 +147,37 @@ __device__ __forceinline__ void walk(const int* cache_seqlens, const Smem& s_cac
   }
 }
 
+// Whether the serial walk with payload P assigns every block within num_sm_parts parts (src/mla/schedule.ts walkFits;
+// total < 2^30: int arithmetic). Block counts from shared memory (s_cache[capacity + i]) when cached.
+template <typename Smem>
+__device__ __forceinline__ bool walk_fits(const int* cache_seqlens, const Smem& s_cache, int capacity, bool cached, int b, int num_sm_parts,
+                                          int P, int overhead) {
+  int req = 0, blk = 0;
+  for (int part = 0; part < num_sm_parts && req < b; ++part) {
+    int remain = P;
+    while (req < b) {
+      const int nb = cached ? static_cast<int>(s_cache[kHeaderInts + capacity + req]) : ceil_blocks(ptx::ld_plain(cache_seqlens + req));
+      const int rest = nb - blk + overhead;
+      if (remain >= rest) {
+        remain -= rest;
+        ++req;
+        blk = 0;
+      } else {
+        if (remain - overhead > 0) blk += remain - overhead;
+        break;
+      }
+    }
+  }
+  return req == b;
+}
+
+// The fourth rule's candidate i (payload P0 − i) is worth a walk: i = 0 (the payload itself), or the floor of two split
+// costs kept and the parts can hold the batch's cost (below total / parts no walk completes).
+__device__ __forceinline__ bool tight_candidate(int i, long long P0, int overhead, long long total, int num_sm_parts) {
+  const long long P = P0 - i;
+  return i == 0 || (P >= 2LL * overhead && P * num_sm_parts >= total);
+}
+
 // The largest j in [lo, hi] with a[j] ≤ u, given a[lo] ≤ u and a non-decreasing (galloping, then bisection: a run's
 // next request start is usually one or two entries on).
 template <typename Smem>
@@ -161,21 +196,24 @@ __device__ __forceinline__ int last_le(const Smem& a, int off, int lo, int hi, i
   return j;
 }
 
-// The parallel schedule (see the top of the file), for total < 2^30 and c = P − o ≥ 1. Shared memory after the header:
-// Q[0 … b] (cost prefix sums), then per request start k: next[k] (where its run snaps; b: the batch ends in it) and
-// mstar[k] (its parts − 1), then the chased runs: their first request and first part.
+// The runs of candidate payloads P0 − s, one per slot s < n (see the top of the file), for total < 2^30 and
+// c = P − o ≥ 1. Shared memory after the header: Q[0 … b] (cost prefix sums), then per slot: per request start k next[k]
+// (where its run snaps; b: the batch ends in it) and mstar[k] (its parts − 1), then the chased runs' first request and
+// first part; the slot's run count and parts used in the header. Candidates the fourth rule skips are left unwalked.
 template <typename Smem>
-__device__ __forceinline__ void parallel_schedule(const int* cache_seqlens, Smem& sm, int b, int num_sm_parts, int total, int P, int o,
-                                                  bool equal_lengths, int* tile_scheduler_metadata, int* num_splits, int tid) {
-  const int c = P - o;
-  const int oQ = kHeaderInts, oNext = oQ + b + 1, oM = oNext + b, oRreq = oM + b, oRpart = oRreq + b;
+__device__ __forceinline__ void candidate_runs(Smem& sm, int b, int num_sm_parts, int total, int P0, int o, bool equal_lengths, int n, int tid) {
+  const int oQ = kHeaderInts, lane = tid & 31, warp = tid >> 5;
+  auto slot = [&](int sl) { return oQ + b + 1 + 4 * b * sl; };
   // per request start k: its run's length and where it snaps — at most kRunSteps request starts crossed here; a longer
   // run (rare: parts shorter than requests, snaps missed) is left to the chase, which finishes only the runs it takes
   // (next[k] = −1 − j, mstar[k] = the part to resume at, j a request start at or before that part's window end)
   // (equal lengths: every run is about as long as any other, no thread holds the block up; uncapped, and thread 0
   // chases as a warp's chase costs ~60 ns more per run: H200, session 17 `mdcap`)
   const int steps = equal_lengths ? INT_MAX : kRunSteps;
-  for (int k = tid; k < b; k += METADATA_THREADS) {
+  for (int t = tid; t < n * b; t += METADATA_THREADS) {
+    const int sl = t / b, k = t - sl * b;
+    if (!tight_candidate(sl, P0, o, total, num_sm_parts)) continue;
+    const int P = P0 - sl, c = P - o, oNext = slot(sl), oM = oNext + b;
     const int qk = sm[oQ + k];
     int m = 0, j = k;
     bool snapped = false;
@@ -194,64 +232,82 @@ __device__ __forceinline__ void parallel_schedule(const int* cache_seqlens, Smem
     sm[oM + k] = m;
   }
   __syncthreads();
-  // the runs the walk takes, from request 0 (each run's next one starts at a later request): by thread 0 for equal
-  // lengths (no run open), else by warp 0, which finishes a run left open above 32 consecutive parts at a time (lane l
-  // tests part m0 + l; the first that does not cut)
-  if (equal_lengths) {
-    if (tid == 0) {
-      int r = 0, part = 0, n = 0;
+  // the runs the walk takes, from request 0 (each run's next one starts at a later request), one warp per slot: by lane
+  // 0 for equal lengths (no run open), else by the warp, which finishes a run left open above 32 consecutive parts at
+  // a time (lane l tests part m0 + l; the first that does not cut)
+  if (warp < n && tight_candidate(warp, P0, o, total, num_sm_parts)) {
+    const int P = P0 - warp, c = P - o, oNext = slot(warp), oM = oNext + b, oRreq = oM + b, oRpart = oRreq + b;
+    if (equal_lengths) {
+      if (lane == 0) {
+        int r = 0, part = 0, nr = 0;
+        while (r < b) {
+          sm[oRreq + nr] = r;
+          sm[oRpart + nr] = part;
+          part += sm[oM + r] + 1;
+          r = sm[oNext + r];
+          ++nr;
+        }
+        sm[kHdrRuns + 2 * warp] = nr;
+        sm[kHdrParts + 2 * warp] = part;
+      }
+    } else {
+      int r = 0, part = 0, nr = 0;
       while (r < b) {
-        sm[oRreq + n] = r;
-        sm[oRpart + n] = part;
-        part += sm[oM + r] + 1;
-        r = sm[oNext + r];
-        ++n;
-      }
-      sm[kHdrRuns] = n;
-      sm[kHdrParts] = part;
-    }
-  } else if (tid < 32) {
-    int r = 0, part = 0, n = 0;
-    while (r < b) {
-      int nx = sm[oNext + r], ms = sm[oM + r];
-      if (nx < 0) {
-        const int qr = sm[oQ + r];
-        int m0 = ms, js = -1 - nx;
-        for (;;) {
-          // (64-bit: a lane past the batch's end may reach beyond 2^31; there the window holds the rest: j = b)
-          const long long u64 = qr + P + static_cast<long long>(m0 + tid) * c;
-          const int u = u64 >= total ? total : static_cast<int>(u64);
-          const int j = last_le(sm, oQ, js, b, u);
-          const unsigned snaps = __ballot_sync(0xffffffffu, j == b || u - sm[oQ + j] <= o);
-          if (snaps != 0u) {
-            const int l = __ffs(snaps) - 1;
-            ms = m0 + l;
-            nx = __shfl_sync(0xffffffffu, j, l);
-            break;
+        int nx = sm[oNext + r], ms = sm[oM + r];
+        if (nx < 0) {
+          const int qr = sm[oQ + r];
+          int m0 = ms, js = -1 - nx;
+          for (;;) {
+            // (64-bit: a lane past the batch's end may reach beyond 2^31; there the window holds the rest: j = b)
+            const long long u64 = qr + P + static_cast<long long>(m0 + lane) * c;
+            const int u = u64 >= total ? total : static_cast<int>(u64);
+            const int j = last_le(sm, oQ, js, b, u);
+            const unsigned snaps = __ballot_sync(0xffffffffu, j == b || u - sm[oQ + j] <= o);
+            if (snaps != 0u) {
+              const int l = __ffs(snaps) - 1;
+              ms = m0 + l;
+              nx = __shfl_sync(0xffffffffu, j, l);
+              break;
+            }
+            js = __shfl_sync(0xffffffffu, j, 31);
+            m0 += 32;
           }
-          js = __shfl_sync(0xffffffffu, j, 31);
-          m0 += 32;
+          __syncwarp();  // (every lane has read next[r] and mstar[r] above)
+          if (lane == 0) {
+            sm[oNext + r] = nx;
+            sm[oM + r] = ms;
+          }
         }
-        if (tid == 0) {
-          sm[oNext + r] = nx;
-          sm[oM + r] = ms;
+        if (lane == 0) {
+          sm[oRreq + nr] = r;
+          sm[oRpart + nr] = part;
         }
+        part += ms + 1;
+        r = nx;
+        ++nr;
       }
-      if (tid == 0) {
-        sm[oRreq + n] = r;
-        sm[oRpart + n] = part;
+      if (lane == 0) {
+        sm[kHdrRuns + 2 * warp] = nr;
+        sm[kHdrParts + 2 * warp] = part;
       }
-      part += ms + 1;
-      r = nx;
-      ++n;
-    }
-    if (tid == 0) {
-      sm[kHdrRuns] = n;
-      sm[kHdrParts] = part;
     }
   }
   __syncthreads();
-  const int n_runs = sm[kHdrRuns], used = sm[kHdrParts];
+}
+
+// The parallel schedule (see the top of the file) with payload P0 − i: i the fourth rule's pick among the `tight`
+// candidates below P0 (the longest chain P0 − 1, P0 − 2, … whose walks all complete within the parts), evaluated side
+// by side (the caller has room for every candidate's arrays).
+template <typename Smem>
+__device__ __forceinline__ void parallel_schedule(const int* cache_seqlens, Smem& sm, int b, int num_sm_parts, int total, int P0, int o,
+                                                  bool equal_lengths, int tight, int* tile_scheduler_metadata, int* num_splits, int tid) {
+  const int oQ = kHeaderInts;
+  candidate_runs(sm, b, num_sm_parts, total, P0, o, equal_lengths, tight + 1, tid);
+  int pick = 0;
+  while (pick < tight && tight_candidate(pick + 1, P0, o, total, num_sm_parts) && sm[kHdrParts + 2 * (pick + 1)] <= num_sm_parts) ++pick;
+  const int P = P0 - pick, c = P - o;
+  const int oNext = oQ + b + 1 + 4 * b * pick, oM = oNext + b, oRreq = oM + b, oRpart = oRreq + b;
+  const int n_runs = sm[kHdrRuns + 2 * pick], used = sm[kHdrParts + 2 * pick];
   const bool vec_rows = (reinterpret_cast<uintptr_t>(tile_scheduler_metadata) & 15) == 0;
   // every part's row: part m of the run from request k starts at X = Q[k] + m·c
   for (int q = tid; q < num_sm_parts; q += METADATA_THREADS) {
@@ -290,7 +346,7 @@ __device__ __forceinline__ void parallel_schedule(const int* cache_seqlens, Smem
 
 extern "C" __global__ void __launch_bounds__(METADATA_THREADS)
 mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_scheduler_metadata, int* num_splits, int split_overhead,
-             int whole_slack, int even_split) {
+             int whole_slack, int even_split, int tight_steps) {
   extern __shared__ int s_cache[];  // header, then the parallel schedule's arrays or the serial walk's cache
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
 
@@ -303,7 +359,6 @@ mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_schedu
   const int avail = static_cast<int>(smem_bytes) - METADATA_HEADER_BYTES;
   const int capacity = max(avail, 0) / 8;
   const bool cached = b <= capacity;
-  const bool fits_parallel = b <= (max(avail, 0) / 4 - 1) / 5;
 
   // Each thread's contiguous chunk of requests: its cost sum (64-bit: b * nb can exceed 2^31 for extreme batches; JS
   // numbers are exact there too), smallest and largest block count.
@@ -343,11 +398,19 @@ mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_schedu
     min_nb = min(min_nb, s_cache[kHdrMin + w]);
     max_nb = max(max_nb, s_cache[kHdrMax + w]);
   }
-  const long long payload = num_sm_parts > 0 ? payload_of(total, min_nb, max_nb, b, num_sm_parts, split_overhead, whole_slack, even_split) : 0;
+  bool whole_fired = false;
+  long long payload = num_sm_parts > 0 ? payload_of(total, min_nb, max_nb, b, num_sm_parts, split_overhead, whole_slack, even_split, whole_fired) : 0;
+  // the fourth rule's candidates below the payload (src/mla/schedule.ts tightPayloadSteps): none where a whole rule set
+  // it, nor for batches of more than METADATA_TIGHT_MAX_REQS requests or a cost of 2^30 blocks
+  const int tight = tight_steps > 0 && !whole_fired && b <= METADATA_TIGHT_MAX_REQS && total < (1LL << 30) && num_sm_parts > 0
+                        ? min(tight_steps, METADATA_TIGHT_MAX_STEPS) : 0;
 
   // A short walk (few requests and parts) is cheaper serially: its ~300 cycles per step stay below the parallel
   // schedule's fixed phases (H200: S8, 8 requests over 16 parts, 4.3 µs walked against 7.0 µs in parallel).
   const bool short_walk = b + num_sm_parts <= 32;
+  // the parallel schedule's arrays: Q, then 4 ints per request for the payload and each candidate (when they do not fit,
+  // the serial walk: the same schedule)
+  const bool fits_parallel = static_cast<long long>(1 + 4 * (tight + 1)) * b + 1 <= max(avail, 0) / 4;
   if (fits_parallel && !short_walk && num_sm_parts > 0 && total < (1LL << 30) && payload - split_overhead >= 1) {
     // Q[i] = the cost of requests before i, from this thread's offset (32-bit from here: total < 2^30)
     int q = static_cast<int>(before + wsum - sum);
@@ -358,7 +421,7 @@ mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_schedu
     if (tid == 0) s_cache[kHeaderInts + b] = static_cast<int>(total);
     __syncthreads();
     parallel_schedule(cache_seqlens, s_cache, b, num_sm_parts, static_cast<int>(total), static_cast<int>(payload), split_overhead,
-                      min_nb == max_nb, tile_scheduler_metadata, num_splits, tid);
+                      min_nb == max_nb, tight, tile_scheduler_metadata, num_splits, tid);
   } else {
     if (cached) {
       for (int i = i0; i < i1; ++i) {
@@ -367,7 +430,13 @@ mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_schedu
         s_cache[kHeaderInts + capacity + i] = ceil_blocks(seqlen);
       }
     }
-    __syncthreads();  // the cache written by all threads, read by thread 0
+    __syncthreads();  // the cache written by all threads, read by warp 0
+    if (warp == 0 && tight > 0) {
+      // the fourth rule: lane l walks candidate payload − 1 − l; the longest chain of completing walks from the top
+      const bool fits = lane < tight && tight_candidate(lane + 1, payload, split_overhead, total, num_sm_parts) &&
+                        walk_fits(cache_seqlens, s_cache, capacity, cached, b, num_sm_parts, static_cast<int>(payload) - 1 - lane, split_overhead);
+      payload -= __ffs(~__ballot_sync(0xffffffffu, fits)) - 1;
+    }
     if (tid == 0 && num_sm_parts > 0) {
       // 32-bit payload arithmetic when every value it takes stays below 2^31: remain ≤ payload ≤ total / parts + 2 ·
       // overhead and rest ≤ max blocks + overhead ≤ total.

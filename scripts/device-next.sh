@@ -5,6 +5,7 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
+#   s41c      ~5 min: the tight payload in the metadata kernel: decode GPU test, sanitizers, S8 / S9 / sweep#29 off/on
 #   s41a      ~4 min: the merged build (mb, even split): sanitizers on 'hopper' property cases, decode + FP8/sparse GPU tests
 #   s41b      ~4 min: sx (built on the device) and lzepmb (.variants/lzepmb) through hopvar
 #   s40t      ~3 min: the tight payload (host-computed schedules) on S7, S8, S9 and the var sweep rows, off/on
@@ -708,6 +709,15 @@ case $step in
     FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2 gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/even-gpu-decode.log" 2>&1
     echo "decode GPU test (even split on) rc=$?"; summary "$out/even-gpu-decode.log" | tail -4
     ab_rounds even "serving:S8 scripts/even-split-configs.json" FLASH_MLA_EXPERIMENT_EVEN_SPLIT= FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2
+    ;;
+  s41c)
+    # (~5 min) the fourth scheduler rule (the tight payload) in the metadata kernel, with mb and the even-split rule merged:
+    # the decode GPU test (with the metadata kernel against the cpu schedule on the tight sets), memcheck and racecheck
+    # on 10 'hopper' property cases, then S8 / S9 / sweep#29 with the rule off (0) and on (5)
+    gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/s41c-gpu-decode.log" 2>&1
+    echo "decode GPU test rc=$?"; summary "$out/s41c-gpu-decode.log" | tail -4
+    sanitize_hopper_property s41c 414141
+    ab_rounds s41c "serving:S8,S9 sweep:29" FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=0 FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=5
     ;;
   s41a)
     # (~4 min) the build with mb (the mask as a warp-uniform branch) and the even-split rule merged: memcheck and

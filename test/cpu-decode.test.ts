@@ -275,13 +275,14 @@ describe('split-KV path', () => {
   });
 
   seededTest('a split request whose early causal rows see no key at all (combine of only empty partials → 0, +inf)', (seed) => {
-    // s_q = 100, h_q = 1 → 100 folded rows → numSmParts = floor(4 / 2) = 2; seqlens [64, 80]: total 13 blocks,
-    // payload 12 → request 1 is split [0, 64) + [64, 80); causal rows s ≤ 19 of request 1 see no key
+    // s_q = 400, h_q = 1 → 400 folded rows → numSmParts = floor(14 / 7) = 2; seqlens [64, 390]: costs 6 + 12 = 18,
+    // payload 12 (the walk's 14, then the fourth rule's 13 and 12 still complete; 11 does not) → request 1 is split
+    // [0, 64) + [64, 390); causal rows s ≤ 9 of request 1 see no key in either piece
     for (const dtype of ['bf16', 'fp16'] as const) {
-      const r = runAndCheck({ b: 2, sQ: 100, hQ: 1, seqlens: [64, 80], dtype }, seed, { causal: true, smCount: 4, poison: true });
+      const r = runAndCheck({ b: 2, sQ: 400, hQ: 1, seqlens: [64, 390], dtype }, seed, { causal: true, smCount: 14, poison: true });
       assert.equal(r.numSmParts, 2);
       assert.deepEqual(Array.from(r.numSplits), [0, 1, 3]);
-      for (let s = 0; s < 100; s++) assert.equal(r.lse[100 + s] === Infinity, s <= 19, `request 1, row ${s}: lse ${r.lse[100 + s]}`);
+      for (let s = 0; s < 400; s++) assert.equal(r.lse[400 + s] === Infinity, s <= 9, `request 1, row ${s}: lse ${r.lse[400 + s]}`);
     }
   });
 

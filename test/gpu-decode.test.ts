@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, captureGraph, flashMlaWithKvcache, getMlaMetadata, getBackend, scheduleTiles, numSmPartsFor } from '../src/index.js';
-import { metadataEvenSplitSets, metadataGoldenSets } from './util/metadata-sets.js';
+import { metadataEvenSplitSets, metadataGoldenSets, metadataTightSets } from './util/metadata-sets.js';
 import { compare, freshSeed, gpuSkipReason, makePagedProblem, pagedProblemTensors, referenceDecode, rng, testKernels, type GeneratedProblem } from './util/problem.js';
 
 const skip = await gpuSkipReason();
@@ -162,7 +162,7 @@ describe('device metadata kernel = cpu scheduler', { skip }, () => {
   test('random, zeros, one huge among tiny, b = 1 … 7000', () => {
     const seed = freshSeed();
     const r = rng(seed);
-    const sets = [...metadataGoldenSets(r), ...metadataEvenSplitSets(r)];  // (the even-split sets: the third rule, on by default, fires on some)
+    const sets = [...metadataGoldenSets(r), ...metadataEvenSplitSets(r), ...metadataTightSets(r)];  // (the third and fourth rules, on by default, fire on some)
     const sm = getBackend('cuda').smCount();
     for (const lens of sets) {
       for (const rowsPerKv of [1, 16, 128, 256, 1024]) {

@@ -45,7 +45,7 @@ import { compare } from '../src/check/compare.js';
 import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda } from './util/fake-cuda.js';
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
-import { metadataEvenSplitSets, metadataGoldenSets } from './util/metadata-sets.js';
+import { metadataEvenSplitSets, metadataGoldenSets, metadataTightSets } from './util/metadata-sets.js';
 import { SMALL_SPARSE_CASES, SMALL_SPARSE_HEAD_GROUP_CASES, SMALL_SPARSE_R32_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
 
 const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
@@ -144,7 +144,9 @@ function layoutScenarios(): Record<string, Scenario> {
 }
 
 /** The device that selects 'hopper': sm_90 with Hopper's opt-in shared memory. 4 SMs: SM parts hold several items. */
-const HOPPER_ENV = { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMEM_OPTIN: '232448', FAKE_CUDA_SMS: '4', FAKE_CUDA_NAME: 'Fake H200 (kernel emulator)' };
+// (the fourth scheduler rule off: the cases' item transitions and split requests are laid out for the walk's payload;
+// the rule's schedules are checked by 'metadata-tight')
+const HOPPER_ENV = { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMEM_OPTIN: '232448', FAKE_CUDA_SMS: '4', FAKE_CUDA_NAME: 'Fake H200 (kernel emulator)', FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD: '0' };
 
 /**
  * The work items of each SM part (metadata rows: begin_req, begin_token, end_req, end_token) as block counts in
@@ -701,11 +703,31 @@ const scenarios: Record<string, Scenario> = {
     run(seed) {
       let fired = 0;
       const runs = metadataMatchesScheduler(metadataEvenSplitSets(rng(seed)), [1, 128, 1024], seed, ({ lens, parts, e }) => {
-        const walk = scheduleTiles(lens, parts, undefined, true, 0);  // the same batch with the rule off
-        if (walk.metadata.some((x, i) => x !== e.metadata[i])) fired++;
+        // the rule's own effect, the fourth rule off in both (with it on the tight payload often finds the same payload)
+        const walk = scheduleTiles(lens, parts, undefined, true, 0, 0);
+        const even = scheduleTiles(lens, parts, undefined, true, undefined, 0);
+        if (walk.metadata.some((x, i) => x !== even.metadata[i])) fired++;
       });
       assert.ok(fired >= 4, `the even-split rule changed only ${fired} of ${runs} schedules: the sets no longer exercise it`);
       return [`${runs} batches (test/util/metadata-sets.ts metadataEvenSplitSets) = scheduleTiles with the rule on, bit for bit; the rule changed ${fired} of them`];
+    },
+  },
+
+  'metadata-tight': {
+    title: 'the metadata kernel = the cpu scheduler with the tight payload (on by default: TIGHT_PAYLOAD_STEPS = 5), bit for bit, through each of its paths',
+    env: { FAKE_CUDA_SMS: '132' },
+    run(seed) {
+      let fired = 0;
+      let serial = 0;
+      const runs = metadataMatchesScheduler(metadataTightSets(rng(seed)), [1, 128, 1024], seed, ({ lens, parts, e }) => {
+        const walk = scheduleTiles(lens, parts, undefined, true, undefined, 0);  // the same batch with the rule off
+        if (walk.metadata.some((x, i) => x !== e.metadata[i])) {
+          fired++;
+          if (lens.length + parts <= 32) serial++;
+        }
+      });
+      assert.ok(fired >= 8 && serial >= 2, `the tight payload changed only ${fired} of ${runs} schedules (${serial} serial walks): the sets no longer exercise it`);
+      return [`${runs} batches (test/util/metadata-sets.ts metadataTightSets) = scheduleTiles, bit for bit; the rule changed ${fired} of them (${serial} on the serial walk)`];
     },
   },
 

@@ -6,13 +6,16 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { scheduleTiles, numSmPartsFor, workItems, getMlaMetadata, Tensor, type WorkItem } from '../src/index.js';
 import { freshSeed, rng } from './util/problem.js';
-import { EVEN_SPLIT_MIN_SPLITS } from '../src/mla/schedule.js';
+import { EVEN_SPLIT_MIN_SPLITS, TIGHT_PAYLOAD_STEPS } from '../src/mla/schedule.js';
+
+// The schedule without our fourth rule (the tight payload): the golden vectors and the tests of the other rules.
+const noTight = (lens: number[], parts: number, overhead = 5, hold = true, even = hold ? EVEN_SPLIT_MIN_SPLITS : 0) => scheduleTiles(lens, parts, overhead, hold, even, 0);
 
 const rows = (metadata: Int32Array, parts: number) => Array.from({ length: parts }, (_, p) => Array.from(metadata.subarray(p * 8, p * 8 + 8)));
 
 describe('golden vectors (spec §2.4b, R2 = 9edee0c)', () => {
   test('[100, 1000, 64], 4 parts (payload 14)', () => {
-    const { metadata, numSplits } = scheduleTiles([100, 1000, 64], 4);
+    const { metadata, numSplits } = noTight([100, 1000, 64], 4);
     assert.deepEqual(rows(metadata, 4), [
       [0, 0, 1, 128, 0, 0, 0, 0],
       [1, 128, 1, 704, 1, 0, 0, 0],
@@ -23,7 +26,7 @@ describe('golden vectors (spec §2.4b, R2 = 9edee0c)', () => {
   });
 
   test('[0, 4096, 0, 130], 4 parts (payload 27; seqlen 0 costs 0 blocks in R2)', () => {
-    const { metadata, numSplits } = scheduleTiles([0, 4096, 0, 130], 4);
+    const { metadata, numSplits } = noTight([0, 4096, 0, 130], 4);
     assert.deepEqual(rows(metadata, 4), [
       [0, 0, 1, 1088, 0, 0, 0, 0],
       [1, 1088, 1, 2496, 1, 0, 0, 0],
@@ -34,7 +37,7 @@ describe('golden vectors (spec §2.4b, R2 = 9edee0c)', () => {
   });
 
   test('[1, 1, 1], 2 parts (payload floor 10 → 14)', () => {
-    const { metadata, numSplits } = scheduleTiles([1, 1, 1], 2);
+    const { metadata, numSplits } = noTight([1, 1, 1], 2);
     assert.deepEqual(rows(metadata, 2), [
       [0, 0, 1, 1, 0, 0, 0, 0],
       [2, 0, 2, 1, 0, 0, 0, 0],
@@ -43,7 +46,7 @@ describe('golden vectors (spec §2.4b, R2 = 9edee0c)', () => {
   });
 
   test('[8192, 8192], 66 parts (payload 10): 26 parts per request, parts 52–65 idle with begin_req = b', () => {
-    const { metadata, numSplits } = scheduleTiles([8192, 8192], 66);
+    const { metadata, numSplits } = noTight([8192, 8192], 66);
     const want: number[][] = [];
     for (const req of [0, 1]) {
       for (let k = 0; k < 26; k++) want.push([req, k * 320, req, Math.min((k + 1) * 320, 8192), k, 0, 0, 0]);
@@ -62,7 +65,7 @@ describe('golden vectors (spec §2.4b, R2 = 9edee0c)', () => {
   });
 
   test('workItems of [100, 1000, 64] / 4', () => {
-    const items = workItems(scheduleTiles([100, 1000, 64], 4).metadata, [100, 1000, 64], 4);
+    const items = workItems(noTight([100, 1000, 64], 4).metadata, [100, 1000, 64], 4);
     assert.deepEqual(items, [
       { part: 0, request: 0, startToken: 0, endToken: 100, splitIdx: 0, noSplit: true },
       { part: 0, request: 1, startToken: 0, endToken: 128, splitIdx: 0, noSplit: false },
@@ -75,7 +78,7 @@ describe('golden vectors (spec §2.4b, R2 = 9edee0c)', () => {
 
 describe('beyond 9edee0c: when every request misses the payload by at most one split cost, the longest is held whole', () => {
   test('64 × 512 tokens over 132 parts (S4): 9edee0c cut every request in two (payload 12, cost 13); now one part each', () => {
-    const { metadata, numSplits } = scheduleTiles(new Array(64).fill(512), 132, 5);
+    const { metadata, numSplits } = noTight(new Array(64).fill(512), 132, 5);
     const want: number[][] = [];
     for (let p = 0; p < 64; p++) want.push([p, 0, p, 512, 0, 0, 0, 0]);
     for (let p = 64; p < 132; p++) want.push([64, 0, 63, 512, 0, 0, 0, 0]);
@@ -84,19 +87,19 @@ describe('beyond 9edee0c: when every request misses the payload by at most one s
     assert.ok(workItems(metadata, new Array(64).fill(512), 132).every((it) => it.noSplit));
   });
   test('the edge: 16 blocks over 2 parts are held whole (cost 21 = payload 16 + 5), 17 blocks are cut as in 9edee0c', () => {
-    const whole = scheduleTiles([1024], 2, 5);
+    const whole = noTight([1024], 2, 5);
     assert.deepEqual(rows(whole.metadata, 2), [[0, 0, 0, 1024, 0, 0, 0, 0], [1, 0, 0, 1024, 0, 0, 0, 0]]);
     assert.deepEqual(Array.from(whole.numSplits), [0, 1]);
-    const cut = scheduleTiles([1088], 2, 5);  // payload 16 (cost 22 > 16 + 5): 11 blocks, then the 6 left
+    const cut = noTight([1088], 2, 5);  // payload 16 (cost 22 > 16 + 5): 11 blocks, then the 6 left
     assert.deepEqual(rows(cut.metadata, 2), [[0, 0, 0, 704, 0, 0, 0, 0], [0, 704, 0, 1088, 1, 0, 0, 0]]);
     assert.deepEqual(Array.from(cut.numSplits), [0, 2]);
   });
   test('not when a request fits the payload, nor when the payload is the floor of 10 blocks', () => {
     // [700, 64, 130] / 4 parts: payload 13, the longest (11 + 5) would fit at 16, but 64 and 130 fit already: 9edee0c's cut
-    const mixed = scheduleTiles([700, 64, 130], 4, 5);
+    const mixed = noTight([700, 64, 130], 4, 5);
     assert.deepEqual(Array.from(mixed.numSplits), [0, 2, 3, 5]);
     // one request of 10 blocks on 132 parts: share 6, floor 10: cut in two as 9edee0c does (a latency-bound single decode)
-    const single = scheduleTiles([640], 132, 5);
+    const single = noTight([640], 132, 5);
     assert.deepEqual(Array.from(single.numSplits), [0, 2]);
   });
 });
@@ -105,7 +108,7 @@ describe('beyond 9edee0c: an equal-length batch keeps its requests whole within 
   const splitsOf = (t: { numSplits: Int32Array }, b: number) => t.numSplits[b] - b;
   test('128 × 8192 tokens over 66 parts (sweep#28): 9edee0c split 62 requests (payload 263); now two whole per part (266)', () => {
     const lens = new Array(128).fill(8192);
-    const { metadata, numSplits } = scheduleTiles(lens, 66, 5);
+    const { metadata, numSplits } = noTight(lens, 66, 5);
     const want: number[][] = [];
     for (let p = 0; p < 64; p++) want.push([2 * p, 0, 2 * p + 1, 8192, 0, 0, 0, 0]);
     for (let p = 64; p < 66; p++) want.push([128, 0, 127, 8192, 0, 0, 0, 0]);
@@ -115,23 +118,23 @@ describe('beyond 9edee0c: an equal-length batch keeps its requests whole within 
   });
   test('equal block counts are enough (lengths inside the last block may differ): 128 × 4033–4096 over 33 parts, four whole each', () => {
     const lens = Array.from({ length: 128 }, (_, i) => 4033 + ((i * 37) % 64));
-    const t = scheduleTiles(lens, 33, 5);
+    const t = noTight(lens, 33, 5);
     assert.equal(splitsOf(t, 128), 0);
     assert.deepEqual(rows(t.metadata, 33)[0].slice(0, 4), [0, 0, 3, lens[3]]);
   });
   test('not beyond one split cost: 128 × 8192 over 33 parts (whole 532 against payload 521) is cut as in 9edee0c', () => {
-    assert.ok(splitsOf(scheduleTiles(new Array(128).fill(8192), 33, 5), 128) > 0);
+    assert.ok(splitsOf(noTight(new Array(128).fill(8192), 33, 5), 128) > 0);
   });
   test('not beyond 1/32 of the payload: 200 × 640 tokens over 132 parts (whole 30 against 28) is cut as in 9edee0c', () => {
-    assert.ok(splitsOf(scheduleTiles(new Array(200).fill(640), 132, 5), 200) > 0);
+    assert.ok(splitsOf(noTight(new Array(200).fill(640), 132, 5), 200) > 0);
   });
   test('not for unequal block counts: 128 requests of 8192 and one of 8256 tokens over 66 parts', () => {
-    assert.ok(splitsOf(scheduleTiles([...new Array(128).fill(8192), 8256], 66, 5), 129) > 0);
+    assert.ok(splitsOf(noTight([...new Array(128).fill(8192), 8256], 66, 5), 129) > 0);
   });
 });
 
 describe('beyond 9edee0c (on by default: EVEN_SPLIT_MIN_SPLITS = 2): an equal-length batch of k ≥ 2 parts per request in k even pieces', () => {
-  const items = (lens: number[], parts: number, even: number) => workItems(scheduleTiles(lens, parts, 5, true, even).metadata, lens, parts);
+  const items = (lens: number[], parts: number, even: number) => workItems(noTight(lens, parts, 5, true, even).metadata, lens, parts);
   const blocks = (its: WorkItem[]) => its.map((it) => Math.ceil(it.endToken / 64) - it.startToken / 64);
   test('8 × 4096 tokens over 16 parts (S8): 9edee0c cuts 35 + 29 + 1, 28 + 2 …; even: one half of a request per part', () => {
     const lens = new Array(8).fill(4096);
@@ -143,40 +146,40 @@ describe('beyond 9edee0c (on by default: EVEN_SPLIT_MIN_SPLITS = 2): an equal-le
       even.map((it) => [it.part, it.request, it.startToken, it.endToken, it.splitIdx]),
       Array.from({ length: 16 }, (_, p) => [p, p >> 1, (p & 1) * 2048, (p & 1) * 2048 + 2048, p & 1]),
     );
-    assert.deepEqual(Array.from(scheduleTiles(lens, 16, 5, true, 2).numSplits), Array.from({ length: 9 }, (_, i) => 2 * i));
+    assert.deepEqual(Array.from(noTight(lens, 16, 5, true, 2).numSplits), Array.from({ length: 9 }, (_, i) => 2 * i));
   });
   test('uneven division: 5 × 100 blocks over 15 parts in pieces of 34, 34, 32 (the walk: payload 40, 35 + 30 + 5 …)', () => {
     const lens = new Array(5).fill(6400);
     assert.equal(Math.max(...blocks(items(lens, 15, 0))), 35);
     assert.deepEqual(blocks(items(lens, 15, 2)), Array.from({ length: 15 }, (_, i) => (i % 3 === 2 ? 32 : 34)));
     // over 16 parts the walk's payload (38: all 16 parts busy) is below the even one (39): the walk stays
-    assert.deepEqual(scheduleTiles(lens, 16, 5, true, 2).metadata, scheduleTiles(lens, 16, 5, true, 0).metadata);
+    assert.deepEqual(noTight(lens, 16, 5, true, 2).metadata, noTight(lens, 16, 5, true, 0).metadata);
   });
   test('the default takes it (2 split costs), sparse schedules keep the walk; block counts equal is enough', () => {
     const lens = new Array(8).fill(4096);
     assert.equal(EVEN_SPLIT_MIN_SPLITS, 2);
-    assert.deepEqual(scheduleTiles(lens, 16).metadata, scheduleTiles(lens, 16, 5, true, 2).metadata);
-    assert.notDeepEqual(scheduleTiles(lens, 16).metadata, scheduleTiles(lens, 16, 5, true, 0).metadata);
-    assert.deepEqual(scheduleTiles(lens, 16, 5, false).metadata, scheduleTiles(lens, 16, 5, true, 0).metadata);
+    assert.deepEqual(noTight(lens, 16).metadata, noTight(lens, 16, 5, true, 2).metadata);
+    assert.notDeepEqual(noTight(lens, 16).metadata, noTight(lens, 16, 5, true, 0).metadata);
+    assert.deepEqual(noTight(lens, 16, 5, false).metadata, noTight(lens, 16, 5, true, 0).metadata);
     const ragged = Array.from({ length: 8 }, (_, i) => 4033 + i * 9);
     assert.deepEqual(blocks(items(ragged, 16, 2)), new Array(16).fill(32));
   });
   test('not for pieces shorter than the given split costs (S4: 64 × 512 tokens over 132 parts stays one part per request)', () => {
     const lens = new Array(64).fill(512);
-    assert.deepEqual(scheduleTiles(lens, 132, 5, true, 2).metadata, scheduleTiles(lens, 132, 5, true, 0).metadata);
+    assert.deepEqual(noTight(lens, 132, 5, true, 2).metadata, noTight(lens, 132, 5, true, 0).metadata);
     assert.ok(items(lens, 132, 2).every((it) => it.noSplit));
     // 8 × 4096 over 16 parts: pieces of 32 blocks are 6.4 split costs
-    assert.deepEqual(scheduleTiles(new Array(8).fill(4096), 16, 5, true, 7).metadata, scheduleTiles(new Array(8).fill(4096), 16, 5, true, 0).metadata);
+    assert.deepEqual(noTight(new Array(8).fill(4096), 16, 5, true, 7).metadata, noTight(new Array(8).fill(4096), 16, 5, true, 0).metadata);
   });
   test('not when a piece\'s part would start a sliver of the next request (18 × 64 blocks over 132 parts: 7 pieces of 10 leave 6 > 5)', () => {
     const lens = new Array(18).fill(4096);
-    assert.deepEqual(scheduleTiles(lens, 132, 5, true, 2).metadata, scheduleTiles(lens, 132, 5, true, 0).metadata);
+    assert.deepEqual(noTight(lens, 132, 5, true, 2).metadata, noTight(lens, 132, 5, true, 0).metadata);
   });
   test('not for unequal block counts, nor with fewer than two parts per request', () => {
     const lens = [...new Array(7).fill(4096), 4160];
-    assert.deepEqual(scheduleTiles(lens, 16, 5, true, 2).metadata, scheduleTiles(lens, 16, 5, true, 0).metadata);
+    assert.deepEqual(noTight(lens, 16, 5, true, 2).metadata, noTight(lens, 16, 5, true, 0).metadata);
     const many = new Array(9).fill(4096);
-    assert.deepEqual(scheduleTiles(many, 16, 5, true, 2).metadata, scheduleTiles(many, 16, 5, true, 0).metadata);
+    assert.deepEqual(noTight(many, 16, 5, true, 2).metadata, noTight(many, 16, 5, true, 0).metadata);
   });
   test('every equal-length batch is fully assigned with the rule on (b 1–40, 1–700 blocks, parts 2–132)', () => {
     const seed = freshSeed();
@@ -185,7 +188,7 @@ describe('beyond 9edee0c (on by default: EVEN_SPLIT_MIN_SPLITS = 2): an equal-le
       const b = 1 + Math.floor(r() * 40), nb = 1 + Math.floor(r() * 700), parts = 2 + Math.floor(r() * 131);
       const lens = Array.from({ length: b }, () => (nb - 1) * 64 + 1 + Math.floor(r() * 64));
       const where = `b ${b}, ${nb} blocks, ${parts} parts (seed ${seed}; rerun with FLASH_MLA_SEED=${seed})`;
-      const t = scheduleTiles(lens, parts, 5, true, 2);  // (throws if work is left unassigned)
+      const t = noTight(lens, parts, 5, true, 2);  // (throws if work is left unassigned)
       const its = workItems(t.metadata, lens, parts);
       for (let i = 0; i < b; i++) {
         const mine = its.filter((it) => it.request === i);
@@ -198,33 +201,59 @@ describe('beyond 9edee0c (on by default: EVEN_SPLIT_MIN_SPLITS = 2): an equal-le
   });
 });
 
-describe('(experiment) FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=1: the smallest payload the walk still completes with', () => {
-  test('S9: the longest part 17 → 16 blocks, every block assigned; S4 (a whole-request rule) and S6 unchanged', () => {
-    // the variable is read once per process: a child process computes the schedules with it set
-    const S9 = [862, 4727, 123, 2306, 945, 3990, 11787, 2461, 1989, 3233, 617, 2544, 14253, 997, 3953, 7657];
-    const script = `
-      import('${new URL('../src/index.js', import.meta.url).href}').then(({ scheduleTiles, workItems }) => {
-        const out = {};
-        for (const [name, lens, parts] of ${JSON.stringify([
-          ['S9', S9, 66],
-          ['S4', new Array(64).fill(512), 132],
-          ['S6', new Array(64).fill(2048), 33],
-        ])}) {
-          const t = scheduleTiles(lens, parts);
-          const blocks = new Map();
-          for (const it of workItems(t.metadata, lens, parts)) blocks.set(it.part, (blocks.get(it.part) ?? 0) + Math.ceil(it.endToken / 64) - it.startToken / 64);
-          out[name] = { metadata: Array.from(t.metadata), longest: Math.max(...blocks.values()), busy: blocks.size };
-        }
-        console.log(JSON.stringify(out));
-      });`;
-    const r = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD: '1' }, encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    const got = JSON.parse(r.stdout) as Record<string, { metadata: number[]; longest: number; busy: number }>;
-    assert.deepEqual([got.S9.longest, got.S9.busy], [16, 65]);
-    const walk = workItems(scheduleTiles(S9, 66).metadata, S9, 66);
-    assert.equal(Math.max(...walk.map((it) => Math.ceil(it.endToken / 64) - it.startToken / 64)), 17);
-    assert.deepEqual(got.S4.metadata, Array.from(scheduleTiles(new Array(64).fill(512), 132).metadata));
-    assert.deepEqual(got.S6.metadata, Array.from(scheduleTiles(new Array(64).fill(2048), 33).metadata));
+describe('beyond 9edee0c (on by default: TIGHT_PAYLOAD_STEPS = 5): the payload steps down while the walk still completes', () => {
+  const S9 = [862, 4727, 123, 2306, 945, 3990, 11787, 2461, 1989, 3233, 617, 2544, 14253, 997, 3953, 7657];
+  const blocks = (lens: number[], parts: number, t: ReturnType<typeof scheduleTiles>) => {
+    const per = new Map<number, number>();
+    for (const it of workItems(t.metadata, lens, parts)) per.set(it.part, (per.get(it.part) ?? 0) + Math.ceil(it.endToken / 64) - it.startToken / 64);
+    return per;
+  };
+  test('S9 (16 requests over 66 parts): the longest part 17 → 16 blocks, 65 parts busy instead of 62, 72 pieces instead of 74', () => {
+    assert.equal(TIGHT_PAYLOAD_STEPS, 5);
+    const walk = blocks(S9, 66, noTight(S9, 66));
+    const tight = scheduleTiles(S9, 66);
+    const per = blocks(S9, 66, tight);
+    assert.deepEqual([Math.max(...walk.values()), walk.size], [17, 62]);
+    assert.deepEqual([Math.max(...per.values()), per.size], [16, 65]);
+    assert.equal(tight.numSplits[16], 72);
+    assert.equal(noTight(S9, 66).numSplits[16], 74);
+    // at most the given steps: one step is all S9 takes
+    assert.deepEqual(scheduleTiles(S9, 66, 5, true, 2, 1).metadata, tight.metadata);
+  });
+  test('not where a whole-request rule set the payload (S4, S6), nor for sparse schedules', () => {
+    for (const [lens, parts] of [[new Array(64).fill(512), 132], [new Array(64).fill(2048), 33]] as const) {
+      assert.deepEqual(scheduleTiles([...lens], parts).metadata, noTight([...lens], parts).metadata);
+    }
+    assert.deepEqual(scheduleTiles(S9, 66, 5, false).metadata, scheduleTiles(S9, 66, 5, false, 0, 0).metadata);
+  });
+  test('not for more than METADATA_TIGHT_MAX_REQS requests', () => {
+    const r = rng(7);
+    const batch = (b: number) => Array.from({ length: b }, () => 1 + Math.floor(r() * 8000));
+    const differs = (lens: number[]) => scheduleTiles(lens, 132).metadata.some((x, i) => x !== noTight(lens, 132).metadata[i]);
+    let fired = 0;
+    for (let n = 0; n < 20; n++) {
+      assert.ok(!differs(batch(257)), '257 requests: the walk');
+      if (differs(batch(256))) fired++;
+    }
+    assert.ok(fired >= 3, `256 requests: the rule fired on only ${fired} of 20`);
+  });
+  test('every block still assigned, the payload never below the floor, random batches (b 1–256, parts 1–132)', () => {
+    const seed = freshSeed();
+    const r = rng(seed);
+    let fired = 0;
+    for (let n = 0; n < 300; n++) {
+      const b = 1 + Math.floor(r() * (n % 3 === 0 ? 8 : 256));
+      const parts = 1 + Math.floor(r() * 132);
+      const lens = Array.from({ length: b }, () => Math.floor(r() * (r() < 0.5 ? 2000 : 40000)));
+      try {
+        checkSchedule(lens, parts);  // (its payload model includes the rule)
+      } catch (e) {
+        console.error(`tight payload test failed with seed ${seed}; rerun with FLASH_MLA_SEED=${seed}`);
+        throw e;
+      }
+      if (scheduleTiles(lens, parts).metadata.some((x, i) => x !== noTight(lens, parts).metadata[i])) fired++;
+    }
+    assert.ok(fired >= 30, `the rule changed only ${fired} of 300 schedules`);
   });
 });
 
@@ -283,11 +312,35 @@ function checkSchedule(seqlens: number[], parts: number, overhead = 5): void {
   // our rule on top of 9edee0c: when every request misses the (share) payload by at most one split cost, the longest is held whole
   const whole = shortest + overhead > floorPayload && longest <= floorPayload && share >= 2 * overhead;
   let payload = whole ? longest + overhead : floorPayload;
+  // the second (WHOLE_BATCH_SLACK_SPLITS = 1): equal block counts whole, ceil(b / parts) per part, within one split cost
+  // and 1/32 of the payload
+  if (b > 0 && shortest === longest && share >= 2 * overhead) {
+    const w = Math.ceil(b / parts) * (longest + overhead);
+    if (w <= payload + overhead && 32 * w <= 33 * payload) payload = w;
+  }
+  const wholeRule = payload !== floorPayload;
   // the third rule (EVEN_SPLIT_MIN_SPLITS = 2): equal block counts, k = floor(parts / b) ≥ 2 even pieces of ≥ 2 split
   // costs that leave no part room for a sliver of the next request, when that payload is lower
   if (b > 0 && shortest === longest && Math.floor(parts / b) >= 2) {
     const piece = Math.ceil(longest / Math.floor(parts / b));
     if (piece >= 2 * overhead && Math.ceil(longest / piece) * piece - longest <= overhead && piece + overhead < payload) payload = piece + overhead;
+  }
+  // the fourth (TIGHT_PAYLOAD_STEPS = 5): up to 5 blocks lower while every part's window, walked along the cost line,
+  // still reaches the batch's end (b ≤ 256, total < 2^30, not after a whole-request rule)
+  const fits = (P: number) => {
+    const starts = [0];
+    for (const sl of seqlens) starts.push(starts[starts.length - 1] + blocksOf(sl) + overhead);
+    let x = 0;
+    for (let p = 0; p < parts; p++) {
+      const u = x + P;
+      if (u >= total) return true;
+      const next = starts.filter((q) => q <= u).pop()!;  // the last request start the window reaches
+      x = u - next <= overhead ? next : u - overhead;  // it ends at that start, or cuts the request there
+    }
+    return false;
+  };
+  if (!wholeRule && b <= 256 && total < 2 ** 30) {
+    for (let i = 0; i < 5 && payload - 1 >= 2 * overhead && (payload - 1) * parts >= total && fits(payload - 1); i++) payload--;
   }
 
   // metadata rows

@@ -8,8 +8,8 @@ import { scratchForCapture } from './graph.js';
 import { isCapturing } from '../capture.js';
 import type { Tensor } from '../tensor.js';
 import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
-import { HEAD_DIM_K, PAGE_BLOCK_SIZE } from '../mla/constants.js';
-import { evenSplitMinSplits, splitOverheadBlocks, wholeSlackSplits } from '../mla/schedule.js';
+import { HEAD_DIM_K, METADATA_TIGHT_MAX_REQS, PAGE_BLOCK_SIZE } from '../mla/constants.js';
+import { evenSplitMinSplits, splitOverheadBlocks, tightPayloadSteps, wholeSlackSplits } from '../mla/schedule.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
@@ -193,7 +193,7 @@ class CudaMlaBackend implements MlaBackend {
   mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor): void {
     const dev = this.dev;
     requirePortable(dev, 'mla_metadata');
-    const k = loadKernel('mla_metadata', portableArchs(dev), 'mla_metadata', ['ptr', 'i32', 'i32', 'ptr', 'ptr', 'i32', 'i32', 'i32']);
+    const k = loadKernel('mla_metadata', portableArchs(dev), 'mla_metadata', ['ptr', 'i32', 'i32', 'ptr', 'ptr', 'i32', 'i32', 'i32', 'i32']);
     const b = cacheSeqlens.shape[0];
     k.launch(
       { grid: [1, 1, 1], block: [METADATA_THREADS, 1, 1], sharedMemBytes: metadataSharedBytes(b), stream: getCudaContext().stream, pdl: this.pdl },
@@ -205,6 +205,7 @@ class CudaMlaBackend implements MlaBackend {
       splitOverheadBlocks(), // the split cost of the cpu schedule the API checks metadata against
       wholeSlackSplits(), // and its slack for keeping an equal-length batch whole
       evenSplitMinSplits(), // and its shortest even piece (0: that rule off)
+      tightPayloadSteps(), // and its steps below the payload (0: that rule off)
     );
   }
 
@@ -412,9 +413,11 @@ class CudaMlaBackend implements MlaBackend {
   }
 }
 
-/** The metadata kernel's dynamic shared memory (kernels/mla_config.h): the parallel schedule's arrays (5 int32 per
+/** The metadata kernel's dynamic shared memory (kernels/mla_config.h): the parallel schedule's arrays (Q, then 4 int32
+ * per request for each candidate payload of the fourth rule, up to METADATA_TIGHT_MAX_REQS requests; else 5 int32 per
  * request) while they fit in 48 KB, else the serial walk's cache (seqlen and block count per request). */
 function metadataSharedBytes(b: number): number {
+  if (b <= METADATA_TIGHT_MAX_REQS) return METADATA_HEADER_BYTES + 4 * ((1 + 4 * (1 + tightPayloadSteps())) * b + 1);
   return METADATA_HEADER_BYTES + (b <= METADATA_PAR_MAX_REQS ? 4 * (5 * b + 1) : 8 * Math.min(b, METADATA_SMEM_MAX_REQS));
 }
 

@@ -10,7 +10,7 @@ import { getBackend } from '../backend.js';
 import { Tensor, type BackendName } from '../tensor.js';
 import { isCapturing } from '../capture.js';
 import { HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
-import { numSmPartsFor, scheduleTiles, sparseScheduleTiles, tightPayloadOn } from './schedule.js';
+import { numSmPartsFor, scheduleTiles, sparseScheduleTiles } from './schedule.js';
 import { fmtValue, quote } from '../util/fmt-value.js';
 import { disposeQuietly } from '../util/dispose.js';
 import {
@@ -127,12 +127,6 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
       // sparse: every request costs topk tokens; the schedule depends on shapes only, so the host computes it
       if (isCapturing()) throw sparseCaptureError();
       const { metadata, numSplits: ns } = sparseScheduleTiles(b, topk, numSmParts);
-      md.tileSchedulerMetadata.write(metadata);
-      md.numSplits.write(ns);
-    } else if (where === 'cuda' && tightPayloadOn()) {
-      // (EXPERIMENT) the metadata kernel does not take the tight payload: the host computes the schedule
-      if (isCapturing()) throw new Error('FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD: a host-computed schedule cannot be captured');
-      const { metadata, numSplits: ns } = scheduleTiles(cacheSeqlens!.toInt32(), numSmParts);
       md.tileSchedulerMetadata.write(metadata);
       md.numSplits.write(ns);
     } else {

@@ -17,6 +17,10 @@ export const BLOCK_SIZE_M = 64;
 export const FIXED_OVERHEAD_NUM_BLOCKS = 5;
 /** int32 per row of tileSchedulerMetadata. */
 export const METADATA_ROW_INTS = 8;
+/** The scheduler's fourth rule (src/mla/schedule.ts tightPayloadSteps): batches of at most this many requests (the
+ * metadata kernel's candidate arrays in shared memory), at most this many steps (one chasing warp per candidate). */
+export const METADATA_TIGHT_MAX_REQS = 256;
+export const METADATA_TIGHT_MAX_STEPS = 7;
 /** SM count the cpu backend schedules for when none is given (an H100 SXM), so it mirrors that GPU. */
 export const DEFAULT_CPU_SM_COUNT = 132;
 

@@ -20,7 +20,7 @@
 // numSplits[i] (b + 1 entries) is the exclusive prefix sum of per-request split counts: split n of
 // request i owns accumulator row numSplits[i] + n; a request with one split skips the combine.
 
-import { FIXED_OVERHEAD_NUM_BLOCKS, METADATA_ROW_INTS, PAGE_BLOCK_SIZE, BLOCK_SIZE_M } from './constants.js';
+import { FIXED_OVERHEAD_NUM_BLOCKS, METADATA_ROW_INTS, METADATA_TIGHT_MAX_REQS, METADATA_TIGHT_MAX_STEPS, PAGE_BLOCK_SIZE, BLOCK_SIZE_M } from './constants.js';
 
 /**
  * Number of SM parts (CTAs per m-block) for a decode: enough CTAs to fill the GPU once.
@@ -99,16 +99,25 @@ export function evenSplitMinSplits(): number {
   return evenSplit;
 }
 
-let tightPayload: number | undefined;
 /**
- * (EXPERIMENT, FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=1; off by default) the smallest payload below the walk's with which
- * the walk still assigns every block to the parts, unless one of the whole-request rules set it: S9's longest part
- * 17 → 16 blocks with 65 parts busy instead of 62 and 56 splits instead of 58. The metadata kernel does not take it:
- * with the variable set, getMlaMetadata computes a cuda schedule on the host (perf log, session 40 `tight`).
+ * Our fourth rule (scheduleTiles): the payload steps down, one block at a time and at most this many times, while the
+ * walk still assigns every block to the parts — unless a whole-request rule set it. The walk's payload is the share
+ * plus one split's cost, and its cuts rarely use all of that: S9 (16 requests of 2–223 blocks over 66 parts) keeps
+ * every block with a payload one lower, its longest part 17 → 16 blocks, 65 parts busy instead of 62. On an H100
+ * (session 40 `tight`, host-computed schedules, two rounds): S9 −2.4 %, S8 −5.7 % (the even-split rule's schedule),
+ * the variable-length sweep rows 0 … −0.6 %. The metadata kernel evaluates the candidate payloads side by side (one
+ * warp's chase each): batches of at most METADATA_TIGHT_MAX_REQS requests whose total cost is below 2^30 only.
  */
-export function tightPayloadOn(): boolean {
-  if (tightPayload === undefined) tightPayload = experimentInt('FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD', 0, 0, 1);
-  return tightPayload === 1;
+export const TIGHT_PAYLOAD_STEPS = 5;
+let tightSteps: number | undefined;
+/**
+ * TIGHT_PAYLOAD_STEPS, or for a measurement FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD (an integer 0–METADATA_TIGHT_MAX_STEPS;
+ * 0: the rule off). Read once; the cpu schedule, the API's check of a metadata tensor and the device metadata kernel
+ * (its tight_steps argument) all use this value.
+ */
+export function tightPayloadSteps(): number {
+  if (tightSteps === undefined) tightSteps = experimentInt('FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD', TIGHT_PAYLOAD_STEPS, 0, METADATA_TIGHT_MAX_STEPS);
+  return tightSteps;
 }
 
 /** Whether the walk with this payload assigns every block of `nb` (block counts) to the parts. */
@@ -133,10 +142,10 @@ function walkFits(nb: readonly number[], numSmParts: number, payload: number, ov
 }
 
 /**
- * `holdLongestWhole`: our two rules on top of 9edee0c (below: when every request misses the payload by at most one
- * split's cost, the payload holds the longest whole; an equal-length batch whole within wholeSlackSplits()); off for
- * sparse decode, whose schedule stays 9edee0c's (not measured
- * with the rule).
+ * 9edee0c's walk plus our four rules (below: when every request misses the payload by at most one split's cost, the
+ * payload holds the longest whole; an equal-length batch whole within wholeSlackSplits(); an equal-length batch in
+ * k even pieces, evenSplitMin; the payload up to tightMaxSteps blocks lower while the walk completes).
+ * `holdLongestWhole` false (sparse decode, whose schedule stays 9edee0c's: not measured with the rules) turns all four off.
  */
 export function scheduleTiles(
   seqlens: ArrayLike<number>,
@@ -144,6 +153,7 @@ export function scheduleTiles(
   overhead = splitOverheadBlocks(),
   holdLongestWhole = true,
   evenSplitMin = holdLongestWhole ? evenSplitMinSplits() : 0,
+  tightMaxSteps = holdLongestWhole ? tightPayloadSteps() : 0,
 ): TileSchedule {
   const b = seqlens.length;
   const nb = new Array<number>(b);
@@ -183,9 +193,14 @@ export function scheduleTiles(
     const piece = Math.ceil(maxNb / k);
     if (piece >= evenSplitMin * overhead && Math.ceil(maxNb / piece) * piece - maxNb <= overhead && piece + overhead < payload) payload = piece + overhead;
   }
-  // (EXPERIMENT, tightPayloadOn) the smallest payload the walk still completes with, when no whole rule set it
-  if (holdLongestWhole && tightPayloadOn() && !wholeRuleFired) {
-    while (payload - 1 >= 2 * overhead && walkFits(nb, numSmParts, payload - 1, overhead)) payload--;
+  // Our fourth rule (tightPayloadSteps): one block lower at a time while the walk still completes (not below the floor
+  // of two split costs; a payload under total / parts cannot hold the batch)
+  if (tightMaxSteps > 0 && !wholeRuleFired && b <= METADATA_TIGHT_MAX_REQS && total < 2 ** 30) {
+    for (let i = 0; i < tightMaxSteps; i++) {
+      const p = payload - 1;
+      if (p < 2 * overhead || p * numSmParts < total || !walkFits(nb, numSmParts, p, overhead)) break;
+      payload = p;
+    }
   }
   const metadata = new Int32Array(numSmParts * METADATA_ROW_INTS);
   const numSplits = new Int32Array(b + 1);

@@ -88,7 +88,7 @@ typedef unsigned long long CUdeviceptr;
 #endif
 #ifndef FAKE_KERNEL_PARAMS
 #define FAKE_KERNEL_PARAMS                                                                                        \
-  "mla_metadata=piippiii;append_kv_fp8_=A;append_kv_=pipipiiippiipii;mla_decode_sm90_fp8_sparse_=PF;mla_decode_sm90_fp8_=PTT;mla_decode_sm90_small_fp8_sparse_=PF;mla_decode_sm90_small_fp8_g32_=PF;mla_decode_sm90_small_fp8_=PTTTT;mla_decode_sm90_=PT;mla_decode_fp8_=PF;"       \
+  "mla_metadata=piippiiii;append_kv_fp8_=A;append_kv_=pipipiiippiipii;mla_decode_sm90_fp8_sparse_=PF;mla_decode_sm90_fp8_=PTT;mla_decode_sm90_small_fp8_sparse_=PF;mla_decode_sm90_small_fp8_g32_=PF;mla_decode_sm90_small_fp8_=PTTTT;mla_decode_sm90_=PT;mla_decode_fp8_=PF;"       \
   "mla_decode_generic_layout_=PL;mla_decode_=P;mla_combine_sink_=PF;mla_combine=P;tc_peak_=iip"
 #endif
 static const size_t PARAM_PTRS[] = {PARAMS_PTR_OFFSETS};
@@ -402,7 +402,8 @@ enum { MAGIC_STREAM = 0x5354524d, MAGIC_EVENT = 0x45564e54, MAGIC_GRAPH = 0x4752
 /* A recorded operation: the device ranges it touches, checked again when the graph is launched. */
 #ifdef FAKE_CUDA_EMULATE
 /* What the emulator needs to run a launch again (a graph replays it): the function, its shape and argument bytes. */
-typedef struct Launch { void *fn; unsigned grid[3], block[3], smem, cluster[3]; unsigned char args[8][512]; } Launch;
+#define EMU_MAX_ARGS 12 /* the emulated kernels' parameters (mla_metadata: 9) */
+typedef struct Launch { void *fn; unsigned grid[3], block[3], smem, cluster[3]; unsigned char args[EMU_MAX_ARGS][512]; } Launch;
 #endif
 typedef struct Node {
   int kernel, n;
@@ -946,9 +947,9 @@ int fake_cuda_host_range_ok(const void *p, size_t n) {
 
 static void emulate(const Launch *l) {
   const Func *fn = l->fn;
-  _Alignas(64) unsigned char copies[8][512]; /* a CUtensorMap parameter is 64-byte aligned */
-  void *args[8];
-  for (int i = 0; i < fn->nparams && i < 8; i++) {
+  _Alignas(64) unsigned char copies[EMU_MAX_ARGS][512]; /* a CUtensorMap parameter is 64-byte aligned */
+  void *args[EMU_MAX_ARGS];
+  for (int i = 0; i < fn->nparams && i < EMU_MAX_ARGS; i++) {
     memcpy(copies[i], l->args[i], sizeof copies[i]);
     args[i] = copies[i];
     /* pointers to translate: MlaDecodeParams' and MlaFp8Params' fields, a pointer argument, a tensor map's global
@@ -1059,7 +1060,7 @@ CUresult cuLaunchKernelEx(const void *config, void *f, void **params, void **ext
   memcpy(node->launch.block, b, sizeof b);
   node->launch.smem = smem;
   memcpy(node->launch.cluster, cluster, sizeof cluster);
-  for (int i = 0; i < fn->nparams && i < 8; i++) memcpy(node->launch.args[i], params[i], fn->size[i] < 512 ? fn->size[i] : 512);
+  for (int i = 0; i < fn->nparams && i < EMU_MAX_ARGS; i++) memcpy(node->launch.args[i], params[i], fn->size[i] < 512 ? fn->size[i] : 512);
 #endif
   if (node != &tmp) return OK; /* recorded: checked (and emulated) when the graph is launched */
   replay(node);

@@ -55,3 +55,19 @@ export function metadataEvenSplitSets(r: () => number): number[][] {
   ];
 }
 
+
+// Batches on which the fourth rule (src/mla/schedule.ts tightPayloadSteps, TIGHT_PAYLOAD_STEPS = 5) lowers the payload
+// at the emulator's and the GPU suite's part counts, through each of the kernel's paths: S9 (16 requests, the parallel
+// schedule at 66 and 132 parts), short batches over 8 parts (the serial walk, one lane per candidate), equal block
+// counts (the chase by one lane), the rule's largest batch (METADATA_TIGHT_MAX_REQS = 256) and the next.
+export function metadataTightSets(r: () => number): number[][] {
+  return [
+    [862, 4727, 123, 2306, 945, 3990, 11787, 2461, 1989, 3233, 617, 2544, 14253, 997, 3953, 7657],
+    ...Array.from({ length: 8 }, () => Array.from({ length: 3 + Math.floor(r() * 12) }, () => 1 + Math.floor(r() * 6000))),
+    Array.from({ length: 100 }, () => 3137 + Math.floor(r() * 64)),
+    Array.from({ length: 300 }, () => 4033 + Math.floor(r() * 64)),
+    ...Array.from({ length: 3 }, () => Array.from({ length: 256 }, () => 1 + Math.floor(r() * 8000))),
+    Array.from({ length: 257 }, () => 1 + Math.floor(r() * 8000)),
+    Array.from({ length: 40 }, () => 1 + Math.floor(r() * 30000)),
+  ];
+}
