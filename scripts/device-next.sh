@@ -712,12 +712,12 @@ case $step in
     ;;
   s41c)
     # (~5 min) the fourth scheduler rule (the tight payload) in the metadata kernel, with mb and the even-split rule merged:
-    # the decode GPU test (with the metadata kernel against the cpu schedule on the tight sets), memcheck and racecheck
-    # on 10 'hopper' property cases, then S8 / S9 / sweep#29 with the rule off (0) and on (5)
+    # the decode GPU test (with the metadata kernel against the cpu schedule on the tight sets), S8 / S9 / sweep#29 with
+    # the rule off (0) and on (5), then memcheck and racecheck on 10 'hopper' property cases
     gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/s41c-gpu-decode.log" 2>&1
     echo "decode GPU test rc=$?"; summary "$out/s41c-gpu-decode.log" | tail -4
-    sanitize_hopper_property s41c 414141
     ab_rounds s41c "serving:S8,S9 sweep:29" FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=0 FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=5
+    sanitize_hopper_property s41c 414141
     ;;
   s41a)
     # (~4 min) the build with mb (the mask as a warp-uniform branch) and the even-split rule merged: memcheck and
