@@ -7,7 +7,7 @@
 # Experiment runners and reruns:
 #   s41c      ~5 min: the tight payload in the metadata kernel: decode GPU test, sanitizers, S8 / S9 / sweep#29 off/on
 #   s41a      ~4 min: the merged build (mb, even split): sanitizers on 'hopper' property cases, decode + FP8/sparse GPU tests
-#   s41b      ~4 min: sx (built on the device) and lzepmb (.variants/lzepmb) through hopvar
+#   s41b      ~4 min: sx and lzepmb (both built on the device) through hopvar
 #   s40t      ~3 min: the tight payload (host-computed schedules) on S7, S8, S9 and the var sweep rows, off/on
 #   s40e      ~4 min: the scheduler's even-split rule (FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2): decode GPU test, S8 + 4 shapes off/on
 #   s40m      ~6 min: mb (the mask as a branch), pd (P·V descriptors by adding), mbpd — built on the device — through
@@ -729,12 +729,14 @@ case $step in
     echo "FP8 / sparse GPU tests rc=$?"; summary "$out/s41a-fp8-sparse.log" | tail -4
     ;;
   s41b)
-    # (~4 min) on the merged build: sx (store_p's offsets by XOR, built here) and lzepmb (session 38's `ep` =1 on top of
-    # lz and mb: the 16-bit compute-bound entries on the FP8 seesaw; .variants/lzepmb, built on the workstation) through
-    # hopvar, without sweep#30 (bimodal)
-    mkdir -p .variants/sx
-    nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a --use_fast_math -I kernels -DMLA_EXPERIMENT_STORE_P_XOR=1 \
-      -o .variants/sx/mla_decode_sm90.sm_90a.cubin kernels/mla_decode_sm90.cu || exit 1
+    # (~4 min) on the merged build: sx (store_p's offsets by XOR) and lzepmb (-DMLA_EXPERIMENT_BF16_EARLY_P0=1: session
+    # 38's `ep` on top of lz and mb, the 16-bit compute-bound entries on the FP8 seesaw), both built here, through hopvar
+    # without sweep#30 (bimodal)
+    for v in "sx -DMLA_EXPERIMENT_STORE_P_XOR=1" "lzepmb -DMLA_EXPERIMENT_BF16_EARLY_P0=1"; do
+      set -- $v; mkdir -p .variants/$1
+      nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a --use_fast_math -I kernels "${@:2}" \
+        -o .variants/$1/mla_decode_sm90.sm_90a.cubin kernels/mla_decode_sm90.cu || exit 1
+    done
     HOPPER_VARIANTS="sx lzepmb" HOPVAR_SETS="sweep:8,12,14,28 serving:S5,S6,S8,S9,S12" "$0" hopvar
     ;;
   s40m)
