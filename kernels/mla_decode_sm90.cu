@@ -487,17 +487,21 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             ptx::fence_proxy_async();
           }
           if constexpr (!kEarlyP0LateP1) ptx::named_barrier_arrive(kP1Ready, kBoth);
-          if constexpr (!kPv0First) {
-            ptx::wgmma_wait<0>();
-            if constexpr (kEarlyP0Bf16) {  // K0.B is dead once P0·V0R is done: block j+2's B group
-              if (has2) {
+          // K(jj % 2).B is dead once P·V of block jj is done: released, or (the early seesaw) refilled with block jj + 2
+          auto retire_b = [&](int jj, bool refill, int page) {
+            if constexpr (kEarlyP0Bf16) {
+              if (refill) {
                 ptx::named_barrier_sync(kWg1Local, kOne);
-                if (wg_tid == 0) kb.issue_group(j + 2, kGroupB, page2);
+                if (wg_tid == 0) kb.issue_group(jj + 2, kGroupB, page);
               }
             } else {
-              ptx::named_barrier_sync(kWg1Local, kOne);  // K0.B is dead once P0·V0R is done
-              if (wg_tid == 0) kb.release(j, kGroupB);
+              ptx::named_barrier_sync(kWg1Local, kOne);
+              if (wg_tid == 0) kb.release(jj, kGroupB);
             }
+          };
+          if constexpr (!kPv0First) {
+            ptx::wgmma_wait<0>();
+            retire_b(j, has2, page2);  // P0·V0R
           }
           scale_rows(o, scale1[0], scale1[1]);
           if (has1) {  // O_R += P1 · V1R
@@ -508,24 +512,13 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             ptx::wgmma_commit();
             if constexpr (!kEarlyP0LateP1) {
               ptx::wgmma_wait<0>();
-              if constexpr (kEarlyP0Bf16) {  // K1.B is dead once P1·V1R is done: block j+3's B group
-                if (has3) {
-                  ptx::named_barrier_sync(kWg1Local, kOne);
-                  if (wg_tid == 0) kb.issue_group(j + 3, kGroupB, page3);
-                }
-              } else {
-                ptx::named_barrier_sync(kWg1Local, kOne);  // K1.B is dead once P1·V1R is done
-                if (wg_tid == 0) kb.release(j + 1, kGroupB);
-              }
+              retire_b(j + 1, has3, page3);  // P1·V1R
             }
           }
           if constexpr (kEarlyP0LateP1) {  // WG0's P·V1L and S of block j+2 queue behind P1·V1R
             ptx::named_barrier_arrive(kP1Ready, kBoth);
             ptx::wgmma_wait<0>();
-            if (has3) {
-              ptx::named_barrier_sync(kWg1Local, kOne);
-              if (wg_tid == 0) kb.issue_group(j + 3, kGroupB, page3);
-            }
+            retire_b(j + 1, has3, page3);
           }
         } else {  // (its P0 · V0R as above, after its own P·V of block j+1: duplicated, since one shared lambda changed
                   // every entry's machine code)
