@@ -196,7 +196,7 @@ export function scheduleTiles(
   // Our fourth rule (tightPayloadSteps): one block lower at a time while the walk still completes (not below the floor
   // of two split costs; a payload under total / parts cannot hold the batch)
   if (tightMaxSteps > 0 && !wholeRuleFired && b <= METADATA_TIGHT_MAX_REQS && total < 2 ** 30) {
-    for (let i = 0; i < tightMaxSteps; i++) {
+    for (let i = 0; i < Math.min(tightMaxSteps, METADATA_TIGHT_MAX_STEPS); i++) {
       const p = payload - 1;
       if (p < 2 * overhead || p * numSmParts < total || !walkFits(nb, numSmParts, p, overhead)) break;
       payload = p;
