@@ -4,6 +4,7 @@
 // mla_decode_sm90_small.cu (an anonymous namespace).
 #pragma once
 #include <cstdint>
+#include <type_traits>
 #include <cuda.h>
 
 #include "mla_config.h"
@@ -80,14 +81,7 @@ __device__ __forceinline__ void mask_and_row_max(float (&s)[32], int tok0, int q
   // A warp-uniform branch, not a predicate: the blocks no row of the warp ends in (all but an item's last, in dense
   // decode) skip the mask's ~80 predicated ISETP / FSEL / LOP3, which otherwise issue on every block on both handoff
   // chains. (H100, session 40 `mb`: S6 −2.3 %, sweep#12 / #14 / #28 −1.0 … −1.5 %, S8 −1.1 %, the rest ±0.3 %.)
-  if (!kValid && !__any_sync(0xffffffffu, tok0 + PAGE_BLOCK_SIZE > min(row_end[0], row_end[1]))) {
-#pragma unroll
-    for (int i = 0; i < 8; ++i)
-#pragma unroll
-      for (int h = 0; h < 2; ++h)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) mx[h] = fmaxf(mx[h], s[4 * i + 2 * h + e]);
-  } else {
+  auto scan = [&](auto masked) {  // (masked: std::true_type or std::false_type)
 #pragma unroll
     for (int i = 0; i < 8; ++i)
 #pragma unroll
@@ -95,10 +89,12 @@ __device__ __forceinline__ void mask_and_row_max(float (&s)[32], int tok0, int q
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           float& x = s[4 * i + 2 * h + e];
-          if (tok0 + 8 * i + 2 * q4 + e >= row_end[h] || (kValid && !((valid >> (8 * i + 2 * q4 + e)) & 1))) x = -INFINITY;
+          if (decltype(masked)::value && (tok0 + 8 * i + 2 * q4 + e >= row_end[h] || (kValid && !((valid >> (8 * i + 2 * q4 + e)) & 1)))) x = -INFINITY;
           mx[h] = fmaxf(mx[h], x);
         }
-  }
+  };
+  if (!kValid && !__any_sync(0xffffffffu, tok0 + PAGE_BLOCK_SIZE > min(row_end[0], row_end[1]))) scan(std::false_type{});
+  else scan(std::true_type{});
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));

@@ -38,26 +38,25 @@ export interface TileSchedule {
   numSplits: Int32Array;
 }
 
-// A measurement's override of a scheduler constant: the integer in environment variable `name` (lo–hi), else
-// `fallback`. The callers read it once, so the cpu schedule, the API's check and the device kernel agree.
-function experimentInt(name: string, fallback: number, lo: number, hi: number): number {
-  const v = typeof process === 'undefined' ? undefined : process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < lo || n > hi) throw new RangeError(`${name}: expected an integer ${lo}–${hi}, got '${v}'`);
-  return n;
+// A measurement's override of a scheduler constant: a getter of the integer in environment variable `name` (lo–hi),
+// else `fallback`, read on the first call only, so the cpu schedule, the API's check and the device kernel agree.
+function experimentInt(name: string, fallback: number, lo: number, hi: number): () => number {
+  let value: number | undefined;
+  return () => {
+    if (value !== undefined) return value;
+    const v = typeof process === 'undefined' ? undefined : process.env[name];
+    const n = v === undefined || v === '' ? fallback : Number(v);
+    if (!Number.isInteger(n) || n < lo || n > hi) throw new RangeError(`${name}: expected an integer ${lo}–${hi}, got '${v}'`);
+    return (value = n);
+  };
 }
 
-let splitOverhead: number | undefined;
 /**
  * The scheduler's cost of a split, in blocks: FIXED_OVERHEAD_NUM_BLOCKS (FlashMLA's 5), or for a measurement
  * FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD (an integer 1–64). Read once; the cpu schedule, the API's check of a metadata
  * tensor and the device metadata kernel (its split_overhead argument) all use this value.
  */
-export function splitOverheadBlocks(): number {
-  if (splitOverhead === undefined) splitOverhead = experimentInt('FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD', FIXED_OVERHEAD_NUM_BLOCKS, 1, 64);
-  return splitOverhead;
-}
+export const splitOverheadBlocks = experimentInt('FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD', FIXED_OVERHEAD_NUM_BLOCKS, 1, 64);
 
 /**
  * Our second rule (scheduleTiles): an equal-length batch keeps its requests whole when that costs at most this many
@@ -67,16 +66,12 @@ export function splitOverheadBlocks(): number {
  * parts (11 blocks more) ran 0.7 % slower whole.
  */
 export const WHOLE_BATCH_SLACK_SPLITS = 1;
-let wholeSlack: number | undefined;
 /**
  * WHOLE_BATCH_SLACK_SPLITS, or for a measurement FLASH_MLA_EXPERIMENT_WHOLE_SLACK (an integer 0–16; 0 turns the rule
  * off). Read once; the cpu schedule, the API's check of a metadata tensor and the device metadata kernel (its
  * whole_slack argument) all use this value.
  */
-export function wholeSlackSplits(): number {
-  if (wholeSlack === undefined) wholeSlack = experimentInt('FLASH_MLA_EXPERIMENT_WHOLE_SLACK', WHOLE_BATCH_SLACK_SPLITS, 0, 16);
-  return wholeSlack;
-}
+export const wholeSlackSplits = experimentInt('FLASH_MLA_EXPERIMENT_WHOLE_SLACK', WHOLE_BATCH_SLACK_SPLITS, 0, 16);
 
 /**
  * Our third rule (scheduleTiles): an equal-length batch with k = floor(parts / b) ≥ 2 parts per request is cut into k
@@ -88,16 +83,12 @@ export function wholeSlackSplits(): number {
  * −3.5 %, b 8 × 8192 / 64 rows −2.1 %, b 32 × 4096 / 16 rows −1.2 %. 0 turns it off.
  */
 export const EVEN_SPLIT_MIN_SPLITS = 2;
-let evenSplit: number | undefined;
 /**
  * EVEN_SPLIT_MIN_SPLITS, or for a measurement FLASH_MLA_EXPERIMENT_EVEN_SPLIT (an integer 0–64; 0: the rule off). Read once; the
  * cpu schedule, the API's check of a metadata tensor and the device metadata kernel (its even_split argument) all
  * use this value.
  */
-export function evenSplitMinSplits(): number {
-  if (evenSplit === undefined) evenSplit = experimentInt('FLASH_MLA_EXPERIMENT_EVEN_SPLIT', EVEN_SPLIT_MIN_SPLITS, 0, 64);
-  return evenSplit;
-}
+export const evenSplitMinSplits = experimentInt('FLASH_MLA_EXPERIMENT_EVEN_SPLIT', EVEN_SPLIT_MIN_SPLITS, 0, 64);
 
 /**
  * Our fourth rule (scheduleTiles): the payload steps down, one block at a time and at most this many times, while the
@@ -109,16 +100,12 @@ export function evenSplitMinSplits(): number {
  * warp's chase each): batches of at most METADATA_TIGHT_MAX_REQS requests whose total cost is below 2^30 only.
  */
 export const TIGHT_PAYLOAD_STEPS = 5;
-let tightSteps: number | undefined;
 /**
  * TIGHT_PAYLOAD_STEPS, or for a measurement FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD (an integer 0–METADATA_TIGHT_MAX_STEPS;
  * 0: the rule off). Read once; the cpu schedule, the API's check of a metadata tensor and the device metadata kernel
  * (its tight_steps argument) all use this value.
  */
-export function tightPayloadSteps(): number {
-  if (tightSteps === undefined) tightSteps = experimentInt('FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD', TIGHT_PAYLOAD_STEPS, 0, METADATA_TIGHT_MAX_STEPS);
-  return tightSteps;
-}
+export const tightPayloadSteps = experimentInt('FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD', TIGHT_PAYLOAD_STEPS, 0, METADATA_TIGHT_MAX_STEPS);
 
 /** Whether the walk with this payload assigns every block of `nb` (block counts) to the parts. */
 function walkFits(nb: readonly number[], numSmParts: number, payload: number, overhead: number): boolean {
