@@ -27,11 +27,13 @@
 #include "mla_config.h"
 #include "mla_fp8_params.h"
 #include "mla_generic_common.cuh"
+#include "mla_generic_rowgroup.cuh"
 #include "mla_params.h"
 #include "mla_work.cuh"
 #include "ptx.cuh"
 
 using namespace mla;
+using namespace mla::generic;
 
 namespace {
 
@@ -42,8 +44,6 @@ constexpr int kLoadersPerToken = GEN_THREADS / GEN_BLOCK_N;                  // 
 constexpr int kLatentChunks = HEAD_DIM_V / 8;                                // 64 × 8 channels of latent per K row
 constexpr int kDequantIters = GEN_BLOCK_N * kQChunksPerRow / GEN_THREADS;    // 9 output chunks per thread
 constexpr int kKSteps = HEAD_DIM_K / 16;                                     // 36 k-steps for S
-constexpr int kOTiles = HEAD_DIM_V / 2 / 8;                                  // 32 n8-tiles per warp
-constexpr float kMaxInit = -1e30f;  // finite initial row max: exp2(-inf - kMaxInit) = 0, never inf - inf
 static_assert(GEN_BLOCK_M * kQChunksPerRow % GEN_THREADS == 0 && GEN_BLOCK_N * kQChunksPerRow % GEN_THREADS == 0, "");
 static_assert(GEN_THREADS % GEN_BLOCK_N == 0 && GEN_BLOCK_M == 64 && GEN_BLOCK_N == 32 && GEN_WARPS == 8, "layout below");
 
@@ -147,20 +147,17 @@ __device__ __forceinline__ Slice sparse_slice(const MlaDecodeParams& p, const Ml
 
 template <typename T, bool kSparse>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const MlaFp8Params& f) {
-  using Ops = ElemOps<T>;
   extern __shared__ __align__(128) uint8_t smem[];
   const uint32_t sQ = ptx::smem_addr(smem);
   const uint32_t sK = sQ + GEN_SQ_BYTES;                 // one dequantised K tile
   const uint32_t sRaw = sK + GEN_SK_BYTES;               // 2 stages of raw token rows
   const uint32_t sP = sRaw + 2 * F8D_SRAW_BYTES;
-  const uint32_t sRed = sP + GEN_SP_BYTES;               // float [2 halves][64 rows]: row max exchange
-  const uint32_t sL = sRed + GEN_SRED_BYTES;             // float [2 halves][64 rows]: row sum exchange
+  const uint32_t sRed = sP + GEN_SP_BYTES;
+  const uint32_t sL = sRed + GEN_SRED_BYTES;
   const uint32_t sValid = sL + GEN_SL_BYTES;             // u32 [2 stages][32 tokens]: attended or not
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int rg = warp >> 1, half = warp & 1;
-  const int g = lane >> 2, tq = lane & 3;  // mma fragment coordinates: row g (and g+8), column pair tq·2
-  const int bar_id = 1 + rg;               // named barrier of the row group's two warps
   const int load_tok = tid / kLoadersPerToken;
 
   // Everything below may depend on the previous kernel (metadata, q, kv cache): wait first (sm_90 PDL).
@@ -168,14 +165,14 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const Ml
   const PartWork w = load_part_work(p, blockIdx.y);
   if (w.begin_req >= p.b) return;  // idle part
 
-  const int r_loc[2] = {rg * 16 + g, rg * 16 + g + 8};
+  const RowGroup grp(sRed, sL, warp, lane);  // this thread's two rows: fragment rows g and g+8 of its row group
   RowSet rs;
   int row0, n_rows, s_tok = 0;
   if constexpr (kSparse) {
     s_tok = blockIdx.x / f.head_blocks;
-    sparse_rows(p, s_tok, blockIdx.x - s_tok * f.head_blocks, r_loc, rs, row0, n_rows);
+    sparse_rows(p, s_tok, blockIdx.x - s_tok * f.head_blocks, grp.r_loc, rs, row0, n_rows);
   } else {
-    rs = row_set(p, blockIdx.x, r_loc);
+    rs = row_set(p, blockIdx.x, grp.r_loc);
     row0 = blockIdx.x * GEN_BLOCK_M;
     n_rows = min(GEN_BLOCK_M, p.q_rows - row0);
   }
@@ -204,8 +201,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const Ml
     }
 
     float o[kOTiles][4];
-#pragma unroll
-    for (int j = 0; j < kOTiles; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+    zero_o(o);
     float row_max[2] = {kMaxInit, kMaxInit};  // log2-scaled units
     float row_sum[2] = {0.f, 0.f};            // this thread's partial sum over its columns
 
@@ -224,104 +220,28 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const Ml
       dequantize_tile<T>(sRaw + stage * F8D_SRAW_BYTES, sK, tid);
       __syncthreads();  // sK holds tile `it`
 
-      // ---- S = Q·Kᵀ: 16 rows × 16 tokens per warp (two n8 tiles) --------------------------------------
-      float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
-#pragma unroll
-      for (int kc = 0; kc < kKSteps; ++kc) {
-        uint32_t a[4], b[4];
-        ptx::ldmatrix_x4(a, q_a + kc * 32);
-        ptx::ldmatrix_x4(b, k_b + kc * 32);
-        Ops::mma(s[0], a, b[0], b[1]);
-        Ops::mma(s[1], a, b[2], b[3]);
-      }
-
-      // ---- mask, scale, row max (fragment element s[j][2h+e]: row g+8h, token 16·half + 8j + 2tq + e) ---
+      float s[2][4];  // S = Q·Kᵀ: 16 rows × 16 tokens per warp
+      scores_2tiles<T, kKSteps>(s, q_a, k_b);
       // sparse: a token is attended when its index was valid (sValid); dense: the causal border row_end covers it
-      float mx[2] = {-INFINITY, -INFINITY};
+      bool valid[2][2] = {{true, true}, {true, true}};
+      if constexpr (kSparse) {
 #pragma unroll
-      for (int j = 0; j < 2; ++j)
+        for (int j = 0; j < 2; ++j)
 #pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int tok = half * 16 + j * 8 + tq * 2 + e;
-          const bool valid = !kSparse || ptx::ld_shared_u32(sValid + (stage * GEN_BLOCK_N + tok) * 4) != 0;
-#pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            const float x = valid && t0 + tok < sl.row_end[h] ? s[j][2 * h + e] * scale_log2 : -INFINITY;
-            s[j][2 * h + e] = x;
-            mx[h] = fmaxf(mx[h], x);
-          }
-        }
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+          for (int e = 0; e < 2; ++e) valid[j][e] = ptx::ld_shared_u32(sValid + (stage * GEN_BLOCK_N + half * 16 + j * 8 + grp.tq * 2 + e) * 4) != 0;
       }
-      if (tq == 0) {
-        ptx::st_shared_f32(sRed + (half * GEN_BLOCK_M + r_loc[0]) * 4, mx[0]);
-        ptx::st_shared_f32(sRed + (half * GEN_BLOCK_M + r_loc[1]) * 4, mx[1]);
-      }
-      ptx::named_barrier_sync(bar_id, 64);
-
-      // ---- online softmax: both halves derive the same new max, hence the same rescale factor -----------
-      float alpha[2];
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const float other = ptx::ld_shared_f32(sRed + ((half ^ 1) * GEN_BLOCK_M + r_loc[h]) * 4);
-        const float m_new = fmaxf(row_max[h], fmaxf(mx[h], other));  // finite (≥ kMaxInit)
-        alpha[h] = ptx::exp2_approx(row_max[h] - m_new);
-        row_max[h] = m_new;
-      }
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        float sum = 0.f;
-#pragma unroll
-        for (int j = 0; j < 2; ++j) {
-          const float p0 = ptx::exp2_approx(s[j][2 * h] - row_max[h]);  // masked: exp2(-inf) = 0
-          const float p1 = ptx::exp2_approx(s[j][2 * h + 1] - row_max[h]);
-          sum += p0 + p1;
-          ptx::st_shared_u32(sP + (r_loc[h] * GEN_P_PITCH + half * 16 + j * 8 + tq * 2) * 2, Ops::pack2(p0, p1));
-        }
-        row_sum[h] = row_sum[h] * alpha[h] + sum;
-      }
-#pragma unroll
-      for (int j = 0; j < kOTiles; ++j) {
-        o[j][0] *= alpha[0];
-        o[j][1] *= alpha[0];
-        o[j][2] *= alpha[1];
-        o[j][3] *= alpha[1];
-      }
-      ptx::named_barrier_sync(bar_id, 64);  // the partner's P columns are in sP
-
-      // ---- O += P·V: P 16 × 32 (two k16 steps), V 32 tokens × 256 columns of this half --------------------
-#pragma unroll
-      for (int kk = 0; kk < GEN_BLOCK_N / 16; ++kk) {
-        uint32_t a[4];
-        ptx::ldmatrix_x4(a, p_a + kk * 32);
-#pragma unroll
-        for (int nt = 0; nt < kOTiles / 2; ++nt) {
-          uint32_t b[4];
-          ptx::ldmatrix_x4_trans(b, v_b + kk * 16 * GEN_QK_PITCH * 2 + nt * 32);
-          Ops::mma(o[2 * nt], a, b[0], b[1]);
-          Ops::mma(o[2 * nt + 1], a, b[2], b[3]);
-        }
-      }
+      float mx[2];
+      grp.mask_scale(s, mx, t0, sl.row_end, scale_log2, [&](int j, int e) { return valid[j][e]; });
+      grp.softmax<T, 2, GEN_P_PITCH>(s, mx, sP, row_max, row_sum, o);
+      add_pv<T, GEN_BLOCK_N / 16, GEN_QK_PITCH>(o, p_a, v_b);  // P 16 × 32, V 32 tokens × this half's 256 columns
     }
 
     // ---- epilogue ------------------------------------------------------------------------------------------
     if (req == w.end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
+    grp.publish_row_sums(row_sum);
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 1);
-      row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 2);
-    }
-    if (tq == 0) {
-      ptx::st_shared_f32(sL + (half * GEN_BLOCK_M + r_loc[0]) * 4, row_sum[0]);
-      ptx::st_shared_f32(sL + (half * GEN_BLOCK_M + r_loc[1]) * 4, row_sum[1]);
-    }
-    ptx::named_barrier_sync(bar_id, 64);
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (GEN_BLOCK_M + r_loc[h]) * 4);
+      const float L = grp.row_sum_total(h);
       if constexpr (kSparse) {
         // the sink of an unsplit row (split rows get theirs in the combine): O · 1 / (1 + 2^(sink·log2 e − lse₂))
         if (sl.no_split && f.attn_sink != nullptr && rs.r_glob[h] < p.q_rows && L > 0.f) {
@@ -335,7 +255,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const Ml
         }
       }
       store_row<T, kOTiles>(p, req, sl, rs, h, reinterpret_cast<const float(&)[4 * kOTiles]>(o), L, row_max[h],
-                            half * (HEAD_DIM_V / 2) + tq * 2, half == 0 && tq == 0);
+                            half * (HEAD_DIM_V / 2) + grp.tq * 2, half == 0 && grp.tq == 0);
     }
   }
 }

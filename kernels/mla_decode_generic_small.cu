@@ -9,9 +9,8 @@
 //     skips its MMAs, softmax and barriers — it still helps load K. Memory-bound configs are mostly padding rows,
 //     and the 99 KB parts have far less tensor throughput per byte of bandwidth than Hopper.
 //
-// Warps: warp w = 2·rg + half. S: warp (rg, half) computes rows rg·16 … +15 × tokens half·8 … +7 of the tile (one
-// n8 tile); O: the two halves split the 512 output columns (half·256 …), 128 fp32 accumulators per thread. The
-// halves exchange row maxima (sRed), P (sP) and row sums (sL) behind a 64-thread named barrier (id 1 + rg).
+// Warps: as in mla_generic_rowgroup.cuh, with one n8 tile of S per warp: warp (rg, half) computes rows rg·16 … +15 ×
+// tokens half·8 … +7 of the tile.
 //
 // Status: compiled (sm_80 and sm_90 cubins, compute_80 PTX, no spills) but NOT yet run on any GPU. The GPU suite
 // runs it on an H200 with FLASH_MLA_DECODE_KERNEL=generic-small (see README "Compatibility").
@@ -21,11 +20,13 @@
 
 #include "mla_config.h"
 #include "mla_generic_common.cuh"
+#include "mla_generic_rowgroup.cuh"
 #include "mla_params.h"
 #include "mla_work.cuh"
 #include "ptx.cuh"
 
 using namespace mla;
+using namespace mla::generic;
 
 namespace {
 
@@ -36,8 +37,6 @@ constexpr int kKChunks = GSM_BLOCK_N * kRowChunks;                            //
 constexpr int kKChunkIters = (kKChunks + GEN_THREADS - 1) / GEN_THREADS;      // 5 (the last one half-empty)
 constexpr int kKSteps = HEAD_DIM_K / 16;                                      // 36 k-steps for S
 constexpr int kQSmemKSteps = GSM_Q_SMEM_CH / 16;                              // 28 of them from smem
-constexpr int kOTiles = HEAD_DIM_V / 2 / 8;                                   // 32 n8-tiles per warp
-constexpr float kMaxInit = -1e30f;  // finite initial row max: exp2(-inf - kMaxInit) = 0, never inf - inf
 static_assert(GEN_BLOCK_M * kQSmemChunks % GEN_THREADS == 0, "");
 static_assert(kQSmemKSteps + GSM_Q_REG_KSTEPS == kKSteps && kKSteps % 2 == 0 && kQSmemKSteps % 2 == 0, "k-steps go in pairs");
 static_assert(GEN_BLOCK_M == 64 && GSM_BLOCK_N == 16 && GEN_WARPS == 8, "warp layout below assumes 4 × 2 warps, 64 × 16 tiles");
@@ -107,23 +106,21 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
   const uint32_t sQ = ptx::smem_addr(smem);
   const uint32_t sK = sQ + GSM_SQ_BYTES;        // 2 stages of GSM_SK_BYTES
   const uint32_t sP = sK + 2 * GSM_SK_BYTES;
-  const uint32_t sRed = sP + GSM_SP_BYTES;      // float [2 halves][64 rows]: row max exchange
-  const uint32_t sL = sRed + GEN_SRED_BYTES;    // float [2 halves][64 rows]: row sum exchange
+  const uint32_t sRed = sP + GSM_SP_BYTES;
+  const uint32_t sL = sRed + GEN_SRED_BYTES;
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int rg = warp >> 1, half = warp & 1;
-  const int g = lane >> 2, tq = lane & 3;  // mma fragment coordinates: row g (and g+8), column pair tq·2
   const int m_block = blockIdx.x;
-  const int bar_id = 1 + rg;               // named barrier of the row group's two warps
 
   // Everything below may depend on the previous kernel (metadata, q, kv cache): wait first (sm_90 PDL).
   ptx::grid_dep_wait();
   const PartWork w = load_part_work(p, blockIdx.y);
   if (w.begin_req >= p.b) return;  // idle part
 
-  // This thread's two rows: fragment rows g and g+8 of its row group.
-  const int r_loc[2] = {rg * 16 + g, rg * 16 + g + 8};
-  const RowSet rs = row_set(p, m_block, r_loc);
+  const RowGroup grp(sRed, sL, warp, lane);  // this thread's two rows: fragment rows g and g+8 of its row group
+  const int bar_id = grp.bar_id;
+  const RowSet rs = row_set(p, m_block, grp.r_loc);
   // Warp-uniform: does this row group hold any real row? (Both warps of the group agree.)
   const bool live = rg * 16 < p.q_rows - m_block * GEN_BLOCK_M;
 
@@ -149,12 +146,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
       load_q_smem<T>(p, sQ, req, m_block, tid);
       load_k_tile<T>(p, sK, start, ptx::ld_plain(bt + start / PAGE_BLOCK_SIZE), end_kv, tid);
       ptx::cp_async_commit();
-      if (live) load_q_regs<T>(p, qr, req, rs, tq);
+      if (live) load_q_regs<T>(p, qr, req, rs, grp.tq);
     }
 
     float o[kOTiles][4];
-#pragma unroll
-    for (int j = 0; j < kOTiles; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+    zero_o(o);
     float row_max[2] = {kMaxInit, kMaxInit};  // log2-scaled units
     float row_sum[2] = {0.f, 0.f};            // this thread's partial sum over its columns
 
@@ -181,7 +177,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
       const uint32_t k_stage = sK + (it & 1) * GSM_SK_BYTES;
 
       // ---- S = Q·Kᵀ: 16 rows × 8 tokens per warp (one n8 tile), k-steps in pairs ----------------------------
-      float s[4] = {0.f, 0.f, 0.f, 0.f};
+      float s[1][4] = {{0.f, 0.f, 0.f, 0.f}};
 #pragma unroll
       for (int kc = 0; kc < kKSteps; kc += 2) {
         uint32_t b[4];
@@ -190,71 +186,18 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
           uint32_t a0[4], a1[4];
           ptx::ldmatrix_x4(a0, q_a + kc * 32);
           ptx::ldmatrix_x4(a1, q_a + (kc + 1) * 32);
-          Ops::mma(s, a0, b[0], b[1]);
-          Ops::mma(s, a1, b[2], b[3]);
+          Ops::mma(s[0], a0, b[0], b[1]);
+          Ops::mma(s[0], a1, b[2], b[3]);
         } else {
-          Ops::mma(s, qr[kc - kQSmemKSteps], b[0], b[1]);
-          Ops::mma(s, qr[kc + 1 - kQSmemKSteps], b[2], b[3]);
+          Ops::mma(s[0], qr[kc - kQSmemKSteps], b[0], b[1]);
+          Ops::mma(s[0], qr[kc + 1 - kQSmemKSteps], b[2], b[3]);
         }
       }
 
-      // ---- mask, scale, row max (fragment element s[2h+e]: row g+8h, token 8·half + 2tq + e) --------------
-      float mx[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-      for (int h = 0; h < 2; ++h)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int t = t0 + half * 8 + tq * 2 + e;
-          const float x = t < sl.row_end[h] ? s[2 * h + e] * scale_log2 : -INFINITY;
-          s[2 * h + e] = x;
-          mx[h] = fmaxf(mx[h], x);
-        }
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-      }
-      if (tq == 0) {
-        ptx::st_shared_f32(sRed + (half * GEN_BLOCK_M + r_loc[0]) * 4, mx[0]);
-        ptx::st_shared_f32(sRed + (half * GEN_BLOCK_M + r_loc[1]) * 4, mx[1]);
-      }
-      ptx::named_barrier_sync(bar_id, 64);
-
-      // ---- online softmax: both halves derive the same new max, hence the same rescale factor -------------
-      float alpha[2];
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const float other = ptx::ld_shared_f32(sRed + ((half ^ 1) * GEN_BLOCK_M + r_loc[h]) * 4);
-        const float m_new = fmaxf(row_max[h], fmaxf(mx[h], other));  // finite (≥ kMaxInit)
-        alpha[h] = ptx::exp2_approx(row_max[h] - m_new);
-        row_max[h] = m_new;
-      }
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const float p0 = ptx::exp2_approx(s[2 * h] - row_max[h]);  // masked: exp2(-inf) = 0
-        const float p1 = ptx::exp2_approx(s[2 * h + 1] - row_max[h]);
-        row_sum[h] = row_sum[h] * alpha[h] + (p0 + p1);
-        ptx::st_shared_u32(sP + (r_loc[h] * GSM_P_PITCH + half * 8 + tq * 2) * 2, Ops::pack2(p0, p1));
-      }
-#pragma unroll
-      for (int j = 0; j < kOTiles; ++j) {
-        o[j][0] *= alpha[0];
-        o[j][1] *= alpha[0];
-        o[j][2] *= alpha[1];
-        o[j][3] *= alpha[1];
-      }
-      ptx::named_barrier_sync(bar_id, 64);  // the partner's P columns are in sP
-
-      // ---- O += P·V: P 16 × 16 (one k16 step), V 16 tokens × 256 columns of this half ----------------------
-      uint32_t a[4];
-      ptx::ldmatrix_x4(a, p_a);
-#pragma unroll
-      for (int nt = 0; nt < kOTiles / 2; ++nt) {
-        uint32_t b[4];
-        ptx::ldmatrix_x4_trans(b, k_stage + v_b + nt * 32);
-        Ops::mma(o[2 * nt], a, b[0], b[1]);
-        Ops::mma(o[2 * nt + 1], a, b[2], b[3]);
-      }
+      float mx[2];
+      grp.mask_scale(s, mx, t0, sl.row_end, scale_log2, [](int, int) { return true; });
+      grp.softmax<T, 1, GSM_P_PITCH>(s, mx, sP, row_max, row_sum, o);
+      add_pv<T, 1, GSM_K_PITCH>(o, p_a, k_stage + v_b);  // P 16 × 16, V 16 tokens × this half's 256 columns
     }
 
     // ---- epilogue ----------------------------------------------------------------------------------------------
@@ -263,21 +206,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
       ptx::named_barrier_sync(bar_id, 64);  // the epilogue's barrier, as above
       continue;  // every row of this group is padding: store_row would write nothing
     }
+    grp.publish_row_sums(row_sum);
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 1);
-      row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 2);
-    }
-    if (tq == 0) {
-      ptx::st_shared_f32(sL + (half * GEN_BLOCK_M + r_loc[0]) * 4, row_sum[0]);
-      ptx::st_shared_f32(sL + (half * GEN_BLOCK_M + r_loc[1]) * 4, row_sum[1]);
-    }
-    ptx::named_barrier_sync(bar_id, 64);
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (GEN_BLOCK_M + r_loc[h]) * 4);
-      store_row<T, kOTiles>(p, req, sl, rs, h, reinterpret_cast<const float(&)[4 * kOTiles]>(o), L, row_max[h],
-                            half * (HEAD_DIM_V / 2) + tq * 2, half == 0 && tq == 0);
+      store_row<T, kOTiles>(p, req, sl, rs, h, reinterpret_cast<const float(&)[4 * kOTiles]>(o), grp.row_sum_total(h), row_max[h],
+                            half * (HEAD_DIM_V / 2) + grp.tq * 2, half == 0 && grp.tq == 0);
     }
   }
 }

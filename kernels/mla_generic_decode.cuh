@@ -10,10 +10,7 @@
 // double-buffered with cp.async (one page lookup per tile: 32 | 64), S = Q·Kᵀ, online softmax in the exp2 domain,
 // P through smem, O += P·V (V = first 512 channels of the K tile, read with ldmatrix.trans).
 //
-// Warps: warp w = 2·rg + half. Row group rg owns rows rg·16 … rg·16+15 of the m-block. For S the two
-// warps of a row group split the tile's 32 tokens (half·16 …); for O they split the 512 output columns
-// (half·256 …), so each thread holds 32 n8-tiles × 4 = 128 fp32 accumulators. The two halves exchange row
-// maxima (sRed) and P (sP) through smem behind a 64-thread named barrier (id 1 + rg).
+// Warps and the row group's softmax: mla_generic_rowgroup.cuh (shared with generic-small and the FP8 kernel).
 //
 // A row map (RowMap below) supplies: rows() — the folded rows of the CTA's column of m-blocks (row f < rows());
 // heads() — rows per query token (f = s · heads() + g); q_base(req) — q of request `req`'s row f = 0 (row f lives at
@@ -24,6 +21,7 @@
 
 #include "mla_config.h"
 #include "mla_generic_common.cuh"
+#include "mla_generic_rowgroup.cuh"
 #include "mla_params.h"
 #include "mla_work.cuh"
 #include "ptx.cuh"
@@ -67,8 +65,6 @@ struct AllHeadsRows {
 
 namespace generic {
 
-constexpr int kOTiles = HEAD_DIM_V / 2 / 8;                                  // 32 n8-tiles per warp
-constexpr float kMaxInit = -1e30f;  // finite initial row max: exp2(-inf - kMaxInit) = 0, never inf - inf
 static_assert(GEN_BLOCK_M == 64 && GEN_BLOCK_N == 32 && GEN_WARPS == 8, "warp layout below assumes 4 × 2 warps, 64 × 32 tiles");
 
 // Q rows [m_block·64, +64) of request `req` → sQ; rows ≥ rows() are zero-filled and never read from global.
@@ -108,30 +104,26 @@ __device__ __forceinline__ void load_k_tile(const MlaDecodeParams& p, const RowM
 
 template <typename T, int kHeadDimK, class RowMap>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const RowMap& rows) {
-  using Ops = ElemOps<T>;
   using Shape = GenericShape<kHeadDimK>;
   constexpr int kPitch = Shape::kQkPitch;
   extern __shared__ __align__(128) uint8_t smem[];
   const uint32_t sQ = ptx::smem_addr(smem);
   const uint32_t sK = sQ + Shape::kSqBytes;  // 2 stages of Shape::kSkBytes
   const uint32_t sP = sK + 2 * Shape::kSkBytes;
-  const uint32_t sRed = sP + GEN_SP_BYTES;          // float [2 halves][64 rows]: row max exchange
-  const uint32_t sL = sRed + GEN_SRED_BYTES;        // float [2 halves][64 rows]: row sum exchange
+  const uint32_t sRed = sP + GEN_SP_BYTES;
+  const uint32_t sL = sRed + GEN_SRED_BYTES;
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int rg = warp >> 1, half = warp & 1;
-  const int g = lane >> 2, tq = lane & 3;  // mma fragment coordinates: row g (and g+8), column pair tq·2
   const int m_block = blockIdx.x;
-  const int bar_id = 1 + rg;               // named barrier of the row group's two warps
 
   // Everything below may depend on the previous kernel (metadata, q, kv cache): wait first (sm_90 PDL).
   ptx::grid_dep_wait();
   const PartWork w = load_part_work(p, blockIdx.y);
   if (w.begin_req >= p.b) return;  // idle part
 
-  // This thread's two rows: fragment rows g and g+8 of its row group.
-  const int r_loc[2] = {rg * 16 + g, rg * 16 + g + 8};
-  const RowSet rs = rows.row_set(m_block, r_loc);
+  const RowGroup grp(sRed, sL, warp, lane);  // this thread's two rows: fragment rows g and g+8 of its row group
+  const RowSet rs = rows.row_set(m_block, grp.r_loc);
 
   // Per-lane ldmatrix addresses (bytes). A operands (Q, P): lane l → row l%16, column (l/16)·8.
   // B from K (non-trans, [token][channel]): lane l → token (l%8) + (l/16)·8, channel ((l/8)%2)·8.
@@ -157,8 +149,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const Ro
     }
 
     float o[kOTiles][4];
-#pragma unroll
-    for (int j = 0; j < kOTiles; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+    zero_o(o);
     float row_max[2] = {kMaxInit, kMaxInit};  // log2-scaled units
     float row_sum[2] = {0.f, 0.f};            // this thread's partial sum over its columns
 
@@ -175,105 +166,21 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const Ro
       }
       const uint32_t k_stage = sK + (it & 1) * Shape::kSkBytes;
 
-      // ---- S = Q·Kᵀ: 16 rows × 16 tokens per warp (two n8 tiles) --------------------------------------
-      float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
-#pragma unroll
-      for (int kc = 0; kc < Shape::kKSteps; ++kc) {
-        uint32_t a[4], b[4];
-        ptx::ldmatrix_x4(a, q_a + kc * 32);
-        ptx::ldmatrix_x4(b, k_stage + k_b + kc * 32);
-        Ops::mma(s[0], a, b[0], b[1]);
-        Ops::mma(s[1], a, b[2], b[3]);
-      }
-
-      // ---- mask, scale, row max (fragment element s[j][2h+e]: row g+8h, token 16·half + 8j + 2tq + e) ---
-      float mx[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-      for (int j = 0; j < 2; ++j)
-#pragma unroll
-        for (int h = 0; h < 2; ++h)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const int t = t0 + half * 16 + j * 8 + tq * 2 + e;
-            const float x = t < sl.row_end[h] ? s[j][2 * h + e] * scale_log2 : -INFINITY;
-            s[j][2 * h + e] = x;
-            mx[h] = fmaxf(mx[h], x);
-          }
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-      }
-      if (tq == 0) {
-        ptx::st_shared_f32(sRed + (half * GEN_BLOCK_M + r_loc[0]) * 4, mx[0]);
-        ptx::st_shared_f32(sRed + (half * GEN_BLOCK_M + r_loc[1]) * 4, mx[1]);
-      }
-      ptx::named_barrier_sync(bar_id, 64);
-
-      // ---- online softmax: both halves derive the same new max, hence the same rescale factor -----------
-      float alpha[2];
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const float other = ptx::ld_shared_f32(sRed + ((half ^ 1) * GEN_BLOCK_M + r_loc[h]) * 4);
-        const float m_new = fmaxf(row_max[h], fmaxf(mx[h], other));  // finite (≥ kMaxInit)
-        alpha[h] = ptx::exp2_approx(row_max[h] - m_new);
-        row_max[h] = m_new;
-      }
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        float sum = 0.f;
-#pragma unroll
-        for (int j = 0; j < 2; ++j) {
-          const float p0 = ptx::exp2_approx(s[j][2 * h] - row_max[h]);  // masked: exp2(-inf) = 0
-          const float p1 = ptx::exp2_approx(s[j][2 * h + 1] - row_max[h]);
-          sum += p0 + p1;
-          const uint32_t packed = Ops::pack2(p0, p1);
-          const int col = half * 16 + j * 8 + tq * 2;
-          ptx::st_shared_u32(sP + (r_loc[h] * GEN_P_PITCH + col) * 2, packed);
-        }
-        row_sum[h] = row_sum[h] * alpha[h] + sum;
-      }
-#pragma unroll
-      for (int j = 0; j < kOTiles; ++j) {
-        o[j][0] *= alpha[0];
-        o[j][1] *= alpha[0];
-        o[j][2] *= alpha[1];
-        o[j][3] *= alpha[1];
-      }
-      ptx::named_barrier_sync(bar_id, 64);  // the partner's P columns are in sP
-
-      // ---- O += P·V: P 16 × 32 (two k16 steps), V 32 tokens × 256 columns of this half --------------------
-#pragma unroll
-      for (int kk = 0; kk < GEN_BLOCK_N / 16; ++kk) {
-        uint32_t a[4];
-        ptx::ldmatrix_x4(a, p_a + kk * 32);
-#pragma unroll
-        for (int nt = 0; nt < kOTiles / 2; ++nt) {
-          uint32_t b[4];
-          ptx::ldmatrix_x4_trans(b, k_stage + v_b + kk * 16 * kPitch * 2 + nt * 32);
-          Ops::mma(o[2 * nt], a, b[0], b[1]);
-          Ops::mma(o[2 * nt + 1], a, b[2], b[3]);
-        }
-      }
+      float s[2][4];  // S = Q·Kᵀ: 16 rows × 16 tokens per warp
+      scores_2tiles<T, Shape::kKSteps>(s, q_a, k_stage + k_b);
+      float mx[2];
+      grp.mask_scale(s, mx, t0, sl.row_end, scale_log2, [](int, int) { return true; });
+      grp.softmax<T, 2, GEN_P_PITCH>(s, mx, sP, row_max, row_sum, o);
+      add_pv<T, GEN_BLOCK_N / 16, kPitch>(o, p_a, k_stage + v_b);  // P 16 × 32, V 32 tokens × this half's 256 columns
     }
 
     // ---- epilogue ------------------------------------------------------------------------------------------
     if (req == w.end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
+    grp.publish_row_sums(row_sum);
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 1);
-      row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 2);
-    }
-    if (tq == 0) {
-      ptx::st_shared_f32(sL + (half * GEN_BLOCK_M + r_loc[0]) * 4, row_sum[0]);
-      ptx::st_shared_f32(sL + (half * GEN_BLOCK_M + r_loc[1]) * 4, row_sum[1]);
-    }
-    ptx::named_barrier_sync(bar_id, 64);
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (GEN_BLOCK_M + r_loc[h]) * 4);
-      store_row<T, kOTiles>(p, req, sl, rs, h, reinterpret_cast<const float(&)[4 * kOTiles]>(o), L, row_max[h],
-                            half * (HEAD_DIM_V / 2) + tq * 2, half == 0 && tq == 0);
+      store_row<T, kOTiles>(p, req, sl, rs, h, reinterpret_cast<const float(&)[4 * kOTiles]>(o), grp.row_sum_total(h), row_max[h],
+                            half * (HEAD_DIM_V / 2) + grp.tq * 2, half == 0 && grp.tq == 0);
     }
   }
 }

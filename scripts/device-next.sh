@@ -5,6 +5,8 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
+#   s42p      ~5 min: the portable kernels on mla_generic_rowgroup.cuh (session 42): their GPU tests, then their rows
+#             against the session-41 cubins (.variants/portold: carry it)
 #   s41c      ~5 min: the tight payload in the metadata kernel: decode GPU test, sanitizers, S8 / S9 / sweep#29 off/on
 #   s41a      ~2 min: the FP8 / sparse GPU tests on the merged build (after s41c)
 #   s41b      ~4 min: sx and lzepmb (both built on the device) through hopvar
@@ -718,6 +720,25 @@ case $step in
     echo "decode GPU test rc=$?"; summary "$out/s41c-gpu-decode.log" | tail -4
     ab_rounds s41c "serving:S8,S9 sweep:29" FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=0 FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=5
     sanitize_hopper_property s41c 414141
+    ;;
+  s42p)
+    # (~5 min) session 42 moved the tile math of the four portable kernels (generic, generic-small, the layout kernel,
+    # the FP8 kernel) onto mla_generic_rowgroup.cuh: same registers, no spills, the emulator's 'proven-kernels',
+    # 'layouts-*' and new 'portable-fp8' scenarios pass, but the machine code changed. Their GPU tests, then their
+    # bench rows against the session-41 cubins (.variants/portold: built on the workstation from f997d28's sources,
+    # .text identical to the shipped ones; carry it)
+    [ -d .variants/portold ] || { echo "s42p: carry .variants/portold"; exit 1; }
+    for k in generic generic-small; do
+      s=$(date +%s); FLASH_MLA_DECODE_KERNEL=$k gpu timeout 200 node --test dist/test/gpu-decode.test.js dist/test/strided-decode.test.js > "$out/s42p-$k.log" 2>&1
+      echo "GPU decode tests on '$k' rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s42p-$k.log" | tail -4
+    done
+    s=$(date +%s); gpu timeout 200 node --test dist/test/dense-layouts-gpu.test.js > "$out/s42p-layouts.log" 2>&1
+    echo "layout GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s42p-layouts.log" | tail -4
+    fp8_tests s42pfp8 "generic|portable" 200
+    s=$(date +%s); gpu timeout 120 node --test dist/test/portable-gpu.test.js > "$out/s42p-ptx.log" 2>&1
+    echo "portable PTX (JIT) tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s42p-ptx.log" | tail -4
+    AB_EXTRA="--kernel generic,generic-small" ab_rounds s42pgen "sweep:0,8,9,12" .variants/portold dist/kernels
+    AB_EXTRA="--kernel generic --kv fp8" ab_rounds s42pfp8 "sweep:0,8 sparse:3,9" .variants/portold dist/kernels
     ;;
   s41a)
     # (~2 min, after s41c, which runs the decode test and the sanitizers on this build) the FP8 / sparse GPU tests: the

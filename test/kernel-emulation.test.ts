@@ -21,7 +21,9 @@
 // kernel's FP8-cache entry (mla_decode_sm90_fp8_bf16, not yet run on a GPU: here the emulator checks the kernel, which
 // 'hopper' vouches for): against the oracle (bit for bit against 'hopper' over the dequantised cache until session 33,
 // when the entry took the sparse entries' seesaw), under the same three timings. 'hopper-sparse' runs its sparse entry (mla_decode_sm90_fp8_sparse_bf16, not yet run on a GPU) against
-// the oracle only (test/util/sparse-hopper.ts), under the same three timings. The full GPU test files run the same way
+// the oracle only (test/util/sparse-hopper.ts), under the same three timings. 'portable-fp8' runs the portable FP8-cache
+// kernel (mla_decode_fp8.cu, which passed the GPU suite on an H200; emulated since session 42, when its tile math moved
+// onto mla_generic_rowgroup.cuh) on dense and sparse cases against the oracle. The full GPU test files run the same way
 // (slower):
 //   npm run build && node dist/test/util/run-emulated.js dist/test/dense-layouts-gpu.test.js
 //
@@ -141,6 +143,37 @@ function layoutScenarios(): Record<string, Scenario> {
       } satisfies Scenario,
     ]),
   );
+}
+
+/** Dense decodes over the FP8 cache for the portable kernel: b, s_q, h_q, seqlens (some request split), q's dtype. */
+const PORTABLE_FP8_DENSE: [Omit<DenseSpec, 'seed'>, boolean][] = [
+  [{ b: 3, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [400, 1, 130], dtype: 'bf16', fp8: true }, true],
+  [{ b: 2, sQ: 1, hQ: 64, hKv: 1, d: 576, seqlens: [700, 63], dtype: 'fp16', fp8: true }, false],
+  [{ b: 2, sQ: 2, hQ: 40, hKv: 1, d: 576, seqlens: [65, 450], dtype: 'bf16', fp8: true }, true],
+];
+
+/** One dense FP8-cache decode with kernel 'generic' (mla_decode_fp8.cu) on padded NaN-filled views against the oracle. */
+function portableFp8DenseCase(spec: Omit<DenseSpec, 'seed'>, seed: number, causal: boolean): string {
+  const p = makeDenseProblem({ ...spec, seed });
+  const cpu = denseTensors(p);
+  const gpu = { q: nanPaddedQ(p, 'cuda'), kCache: nanPaddedFp8Cache(p, 'cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
+  const rows = spec.sQ * spec.hQ;
+  const md = getMlaMetadata(gpu.cacheSeqlens, rows, 1);
+  const parts = md.tileSchedulerMetadata.shape[0];
+  const mdH = getMlaMetadata(cpu.cacheSeqlens, rows, 1, { smCount: parts * Math.ceil(rows / 64) });
+  const outs = { out: Tensor.full([spec.b, spec.sQ, spec.hQ, 512], NaN, { dtype: spec.dtype, backend: 'cuda' }), lse: Tensor.full([spec.b, spec.hQ, spec.sQ], NaN, { dtype: 'fp32', backend: 'cuda' }) };
+  const entry = `mla_decode_fp8_dense_${spec.dtype}`;
+  const before = bindFakeCuda().stat(`emulated:${entry}`);
+  const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, isFp8KvCache: true, kernel: 'generic', ...outs });
+  assert.ok(bindFakeCuda().stat(`emulated:${entry}`) > before, `kernel 'generic' did not run ${entry}`);
+  const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal, isFp8KvCache: true });
+  const label = `FP8, b ${spec.b}, s_q ${spec.sQ}, h_q ${spec.hQ}, ${spec.dtype} q, causal ${causal}, seqlens [${spec.seqlens}], kernel generic`;
+  checkDenseRows(label, got, want, seed);
+  const splits = md.numSplits.toInt32();
+  const most = Math.max(...Array.from({ length: spec.b }, (_, i) => splits[i + 1] - splits[i]));
+  assert.ok(most > 1, `${label}: expected a request split over SM parts, the schedule has none (${parts} parts)`);
+  for (const t of [gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, md.tileSchedulerMetadata, md.numSplits, outs.out, outs.lse]) t.dispose();
+  return `${label}: matches the oracle (${parts} SM parts, up to ${most} splits per request)`;
 }
 
 /** The device that selects 'hopper': sm_90 with Hopper's opt-in shared memory. 4 SMs: SM parts hold several items. */
@@ -336,7 +369,7 @@ function hopperFp8Scenario(timing: keyof typeof TIMINGS): Scenario {
  * The sparse cases on `kernel` against the oracle (case k with seed + k), each launching `entry`; together they must
  * run both the split (combine) and the unsplit (decode epilogue) paths. Their notes.
  */
-function sparseCasesOn(cases: readonly SparseHopperCase[], seed: number, kernel: 'hopper' | 'hopper-small', entryOf: string | ((c: SparseHopperCase) => string)): string[] {
+function sparseCasesOn(cases: readonly SparseHopperCase[], seed: number, kernel: 'hopper' | 'hopper-small' | 'generic', entryOf: string | ((c: SparseHopperCase) => string)): string[] {
   const f = bindFakeCuda();
   const paths = { split: 0, whole: 0 };
   const notes = cases.map((c, k) => {
@@ -353,8 +386,8 @@ function sparseCasesOn(cases: readonly SparseHopperCase[], seed: number, kernel:
 
 /**
  * The Hopper sparse FP8 kernel (mla_decode_sm90_fp8_sparse_bf16: sparse decode, bf16 q, any h_q; the default for
- * those on sm_90) against the oracle only — the portable sparse kernel accumulates in another order, and is not
- * emulated — on the cases of test/util/sparse-hopper.ts (h_q 64 and 128, 16 and 100 padded, s_q 1 and 2, topk 64 / 300 / 576,
+ * those on sm_90) against the oracle only — the portable sparse kernel accumulates in another order ('portable-fp8'
+ * runs it on these cases separately) — on the cases of test/util/sparse-hopper.ts (h_q 64 and 128, 16 and 100 padded, s_q 1 and 2, topk 64 / 300 / 576,
  * pages of 64, 61 and 2 tokens, −1 and out-of-range indices, duplicates, all-invalid rows, topkLength 0 / topk /
  * random, sinks with ±inf, NaN in every slot no counted index names, split requests, padded cache views).
  */
@@ -586,6 +619,18 @@ const scenarios: Record<string, Scenario> = {
         notes.push(decodeCase({ b: 3, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [400, 1, 64], dtype: 'bf16', fp8: false }, seed, true, { kernel, split: true }));
       }
       notes.push(decodeCase({ b: 2, sQ: 1, hQ: 64, hKv: 1, d: 576, seqlens: [130, 5], dtype: 'fp16', fp8: false }, seed + 1, false, { kernel: 'generic' }));
+      return notes;
+    },
+  },
+
+  'portable-fp8': {
+    title: "the portable FP8-cache kernel (mla_decode_fp8.cu, 'generic'; passed the GPU suite on an H200): dense decodes (bf16 and fp16 q, causal s_q 2 and not, split requests, padded NaN-filled cache views) and the Hopper sparse cases against the oracle",
+    env: { FAKE_CUDA_SMS: '32' },
+    run(seed) {
+      const f = bindFakeCuda();
+      const notes = PORTABLE_FP8_DENSE.map(([spec, causal], k) => portableFp8DenseCase(spec, seed + k, causal));
+      notes.push(...sparseCasesOn(SPARSE_HOPPER_CASES.filter((c) => c.spec.hQ <= 64), seed + 100, 'generic', 'mla_decode_fp8_sparse_bf16'));
+      for (const e of ['mla_decode_fp8_dense_bf16', 'mla_decode_fp8_dense_fp16', 'mla_decode_fp8_sparse_bf16']) assert.ok(f.stat(`emulated:${e}`) > 0, `${e} did not run`);
       return notes;
     },
   },
@@ -868,18 +913,22 @@ if (scenarioName) {
         return res;
       };
       // the default: the first kernel that runs the config (tiny's 32 rows over the FP8 cache: 'hopper-small''s 32-row
-      // FP8 entry); the portable FP8 kernel is not emulated, so only a checked Hopper row passes
+      // FP8 entry)
       const byDefault = await bench('default', '--configs', 'tiny', '--kv', 'fp8', '--check-samples', '4');
       assert.deepEqual(byDefault.rows.map((r) => [r.kernel, r.config.kv, r.check?.ok]), [['hopper-small', 'fp8', true]], JSON.stringify(byDefault.rows.map((r) => r.check)));
-      const both = await bench('both', '--configs', 'tiny', '--kv', 'fp8', '--kernel', 'hopper,generic', '--check-samples', '0');
-      assert.deepEqual(both.rows.map((r) => [r.kernel, r.vsKernel?.kernel]), [['hopper', undefined], ['generic', 'hopper']]);
+      const both = await bench('both', '--configs', 'tiny', '--kv', 'fp8', '--kernel', 'hopper,generic', '--check-samples', '2');
+      assert.deepEqual(both.rows.map((r) => [r.kernel, r.vsKernel?.kernel, r.check?.ok]), [['hopper', undefined, true], ['generic', 'hopper', true]], JSON.stringify(both.rows.map((r) => r.check)));
       assert.deepEqual(both.skipped ?? [], []);
       // sparse: 'hopper-small' by default for h_q ≤ 32, 'hopper' above (checked: the sparse-small set's b 2, h_q 16 and
-      // 128 configs; the portable FP8 kernel is not emulated: unchecked there)
+      // 128 configs)
       const sparseChecked = await bench('sparse-checked', '--configs', 'sparse-small:0,4', '--check-samples', '4');
       assert.deepEqual(sparseChecked.rows.map((r) => [r.kernel, r.config.h_q, r.check?.ok]), [['hopper-small', 16, true], ['hopper', 128, true]], JSON.stringify(sparseChecked.rows.map((r) => r.check)));
-      const sparse = await bench('sparse', '--configs', 'sparse-small:0,4', '--kernel', 'hopper,generic', '--check-samples', '0');
-      assert.deepEqual(sparse.rows.map((r) => [r.config.h_q, r.kernel, r.vsKernel?.kernel]), [[16, 'hopper', undefined], [16, 'generic', 'hopper'], [128, 'hopper', undefined], [128, 'generic', 'hopper']]);
+      const sparse = await bench('sparse', '--configs', 'sparse-small:0,4', '--kernel', 'hopper,generic', '--check-samples', '2');
+      assert.deepEqual(
+        sparse.rows.map((r) => [r.config.h_q, r.kernel, r.vsKernel?.kernel, r.check?.ok]),
+        [[16, 'hopper', undefined, true], [16, 'generic', 'hopper', true], [128, 'hopper', undefined, true], [128, 'generic', 'hopper', true]],
+        JSON.stringify(sparse.rows.map((r) => r.check)),
+      );
       assert.deepEqual(sparse.skipped ?? [], []);
       // a kernel that only some configs' decodes offer: 'hopper-small' (h_q·s_q ≤ 32) runs the small set's h_q 16 s_q 1
       // config (checked) and tiny's 32 rows (its 32-row entries, checked, over either cache)

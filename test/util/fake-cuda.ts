@@ -169,7 +169,7 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
   // dynamic ones as SharedWindow (only its address can be taken; the combine's is its C = 4 entries' stage), the
   // metadata's seqlen cache and the combine's static partial sums as Shared arrays (indexing them is an instrumented
   // ld.shared / st.shared)
-  for (const file of ['mla_generic_decode.cuh', 'mla_decode_generic_small.cu', 'mla_combine.cu']) {
+  for (const file of ['mla_generic_decode.cuh', 'mla_decode_generic_small.cu', 'mla_decode_fp8.cu', 'mla_combine.cu']) {
     replaceInKernel(kernels, file, [['extern __shared__ __align__(128) uint8_t smem[];', 'const emu::SharedWindow smem{};']]);
   }
   for (const file of ['mla_decode_sm90.cu', 'mla_decode_sm90_small.cu', 'mla_sm90_small_sparse_r32.cuh']) {
@@ -190,7 +190,7 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
     if (r.status !== 0) throw new Error(`building the emulating fake libcuda failed: ${cmd} ${args.join(' ')}\n${r.stderr}`);
   };
   const defines = emuDefines();
-  const objects = ['emu', 'emu_race', 'emu_combine', 'emu_sm90', 'emu_sm90_small', 'emu_selftest'].map((name) => {
+  const objects = ['emu', 'emu_race', 'emu_combine', 'emu_sm90', 'emu_sm90_small', 'emu_fp8', 'emu_selftest'].map((name) => {
     const obj = join(dir, `${name}.o`);
     // the kernels' headers first (their quoted includes find the stand-in ptx*.cuh beside them), then cuda_bf16.h etc.
     run(cxx!, ['-c', '-fPIC', '-O2', '-std=c++17', '-w', ...defines, '-I', kernels, '-I', EMU_DIR, '-o', obj, join(EMU_DIR, `${name}.cpp`)]);

@@ -1,6 +1,6 @@
 // The emulated CTA (emu_runtime.h) and the kernels it runs: kernels/mla_metadata.cu, mla_decode_generic.cu,
 // mla_decode_generic_layout.cu and mla_decode_generic_small.cu compiled for the host (the combine is emu_combine.cpp,
-// the Hopper kernel emu_sm90.cpp, units of their own). The fake driver built with FAKE_CUDA_EMULATE
+// the Hopper kernel emu_sm90.cpp, the portable FP8 kernel emu_fp8.cpp, units of their own). The fake driver built with FAKE_CUDA_EMULATE
 // calls emu_launch() at a launch of one of these kernels. mla_metadata.cu reads %dynamic_smem_size with inline PTX:
 // the build (test/util/fake-cuda.ts) replaces that one statement by emu::dynamic_smem_bytes(). The Hopper kernel
 // (emu_sm90.cpp) runs on the mbarrier, TMA and wgmma emulation below. Shared-memory accesses and synchronisation are
@@ -903,7 +903,7 @@ const KernelEntry kDecodeEntries[] = {
 const KernelEntry* find_entry(const char* name) {
   for (const KernelEntry& e : kDecodeEntries)
     if (!std::strcmp(e.name, name)) return &e;
-  for (auto entries : {combine_entries, sm90_entries, sm90_small_entries, selftest_entries}) {
+  for (auto entries : {combine_entries, sm90_entries, sm90_small_entries, fp8_entries, selftest_entries}) {
     int n = 0;
     const KernelEntry* c = entries(&n);
     for (int i = 0; i < n; ++i)

@@ -146,6 +146,7 @@ struct KernelEntry {
 const KernelEntry* combine_entries(int* n);  // emu_combine.cpp
 const KernelEntry* sm90_entries(int* n);  // emu_sm90.cpp: mla_decode_sm90.cu
 const KernelEntry* sm90_small_entries(int* n);  // emu_sm90_small.cpp: mla_decode_sm90_small.cu
+const KernelEntry* fp8_entries(int* n);  // emu_fp8.cpp: mla_decode_fp8.cu (the portable FP8-cache decode)
 const KernelEntry* selftest_entries(int* n);  // emu_selftest.cpp: the emulator's own test kernels
 
 // ---- Hopper (emu.cpp; the stand-ins test/util/emu/ptx_sm90.cuh and ptx_wgmma.cuh call these) ------------------
