@@ -7,6 +7,8 @@
 # Experiment runners and reruns:
 #   s42p      ~5 min: the portable kernels on mla_generic_rowgroup.cuh (session 42): their GPU tests, then their rows
 #             against the session-41 cubins (.variants/portold: carry it)
+#   s42s      ~1.5 min (optional): S6 taken apart (scripts/s6-anatomy-configs.json: 64 blocks per part as 2 items or 1,
+#             over 4 m-blocks or 2), two rounds beside sweep#12 / #14
 #   s41c      ~5 min: the tight payload in the metadata kernel: decode GPU test, sanitizers, S8 / S9 / sweep#29 off/on
 #   s41a      ~2 min: the FP8 / sparse GPU tests on the merged build (after s41c)
 #   s41b      ~4 min: sx and lzepmb (both built on the device) through hopvar
@@ -720,6 +722,14 @@ case $step in
     echo "decode GPU test rc=$?"; summary "$out/s41c-gpu-decode.log" | tail -4
     ab_rounds s41c "serving:S8,S9 sweep:29" FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=0 FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=5
     sanitize_hopper_property s41c 414141
+    ;;
+  s42s)
+    # (~1.5 min) what makes S6's blocks slower than sweep#12's (1.946 against 1.834 µs per block, s37b; the H100 stamps
+    # of s39: its second item's pairs 3.55–3.6 µs against 3.3–3.45 in the first item's second half, the extra in WG0's
+    # waits for K slabs). Every busy part holds 64 blocks: S6 (4 m-blocks, 2 items), 32 × 4096 (4 m-blocks, 1 item),
+    # 128 × 2048 h64 s2 (2 m-blocks, 2 items), 64 × 4096 h64 s2 (2 m-blocks, 1 item). Item count: the 1-item rows are
+    # faster than their 2-item twins by more than one item change (~5.5 µs) if the second item's loop is the loss
+    AB_EXTRA= ab_rounds s42s "scripts/s6-anatomy-configs.json sweep:12,14" dist/kernels
     ;;
   s42p)
     # (~5 min) session 42 moved the tile math of the four portable kernels (generic, generic-small, the layout kernel,
