@@ -6,7 +6,7 @@
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
 #   s42p      ~5 min: the portable kernels on mla_generic_rowgroup.cuh (session 42): their GPU tests, then their rows
-#             against the session-41 cubins (.variants/portold: carry it)
+#             against the session-41 cubins (.variants/portold: build it on the workstation with `s42pbuild`, carry it)
 #   s42s      ~1.5 min (optional): S6 taken apart (scripts/s6-anatomy-configs.json: 64 blocks per part as 2 items or 1,
 #             over 4 m-blocks or 2), two rounds beside sweep#12 / #14
 #   s41c      ~5 min: the tight payload in the metadata kernel: decode GPU test, sanitizers, S8 / S9 / sweep#29 off/on
@@ -730,6 +730,16 @@ case $step in
     # 128 × 2048 h64 s2 (2 m-blocks, 2 items), 64 × 4096 h64 s2 (2 m-blocks, 1 item). Item count: the 1-item rows are
     # faster than their 2-item twins by more than one item change (~5.5 µs) if the second item's loop is the loss
     AB_EXTRA= ab_rounds s42s "scripts/s6-anatomy-configs.json sweep:12,14" dist/kernels
+    ;;
+  s42pbuild)
+    # (workstation, ~30 s) .variants/portold: the four portable kernels' sm_90 cubins from f997d28 (session 41), whose
+    # .text is the shipped build's before session 42's row-group refactor
+    src=$(mktemp -d); git archive f997d28 kernels | tar x -C "$src" && mkdir -p .variants/portold || exit 1
+    for f in mla_decode_generic mla_decode_fp8 mla_decode_generic_small mla_decode_generic_layout; do
+      nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 --use_fast_math -I "$src/kernels" \
+        -o .variants/portold/$f.sm_90.cubin "$src/kernels/$f.cu" || exit 1
+    done
+    rm -rf "$src"; ls -la .variants/portold
     ;;
   s42p)
     # (~5 min) session 42 moved the tile math of the four portable kernels (generic, generic-small, the layout kernel,
