@@ -1,6 +1,6 @@
 // Runs GPU test files without a GPU, on the fake driver with the kernel emulator (test/util/emu/, see
 // test/kernel-emulation.test.ts): the metadata, portable decode, Hopper decode (its FP8 entries too) and combine kernels
-// execute on the host; the portable FP8 kernel and the append kernels do not (tests of those fail here). Slow — minutes per file — and a dry run only: it
+// execute on the host (the portable FP8 kernel too, since session 42); the append kernels do not (tests of those fail here). Slow — minutes per file — and a dry run only: it
 // checks the tests and the kernels' logic, not a GPU. The environment passes through (FLASH_MLA_SEED,
 // FAKE_CUDA_SMS, default 24: fewer SM parts, faster; the fake is an A100 unless FAKE_CUDA_CC=9.0
 // FAKE_CUDA_SMEM_OPTIN=232448 make it a Hopper part, where 'hopper' is the default kernel; FAKE_CUDA_EMU_WGMMA / _TMA /
