@@ -79,7 +79,7 @@ struct RowGroup {
       for (int j = 0; j < kSTiles; ++j) {
         const float p0 = ptx::exp2_approx(s[j][2 * h] - row_max[h]);  // masked: exp2(-inf) = 0
         const float p1 = ptx::exp2_approx(s[j][2 * h + 1] - row_max[h]);
-        sum += p0 + p1;
+        sum = kSTiles == 1 ? p0 + p1 : sum + (p0 + p1);  // (one tile: no 0 + x, which ptxas keeps)
         const int col = half * 8 * kSTiles + j * 8 + tq * 2;
         ptx::st_shared_u32(sP + (r_loc[h] * kPPitch + col) * 2, ElemOps<T>::pack2(p0, p1));
       }

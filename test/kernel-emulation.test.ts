@@ -387,7 +387,7 @@ function sparseCasesOn(cases: readonly SparseHopperCase[], seed: number, kernel:
 /**
  * The Hopper sparse FP8 kernel (mla_decode_sm90_fp8_sparse_bf16: sparse decode, bf16 q, any h_q; the default for
  * those on sm_90) against the oracle only — the portable sparse kernel accumulates in another order ('portable-fp8'
- * runs it on these cases separately) — on the cases of test/util/sparse-hopper.ts (h_q 64 and 128, 16 and 100 padded, s_q 1 and 2, topk 64 / 300 / 576,
+ * runs it on these cases, and one with fp16 q, separately) — on the cases of test/util/sparse-hopper.ts (h_q 64 and 128, 16 and 100 padded, s_q 1 and 2, topk 64 / 300 / 576,
  * pages of 64, 61 and 2 tokens, −1 and out-of-range indices, duplicates, all-invalid rows, topkLength 0 / topk /
  * random, sinks with ±inf, NaN in every slot no counted index names, split requests, padded cache views).
  */
@@ -624,13 +624,15 @@ const scenarios: Record<string, Scenario> = {
   },
 
   'portable-fp8': {
-    title: "the portable FP8-cache kernel (mla_decode_fp8.cu, 'generic'; passed the GPU suite on an H200): dense decodes (bf16 and fp16 q, causal s_q 2 and not, split requests, padded NaN-filled cache views) and the Hopper sparse cases against the oracle",
+    title: "the portable FP8-cache kernel (mla_decode_fp8.cu, 'generic'; passed the GPU suite on an H200): dense decodes (bf16 and fp16 q, causal s_q 2 and not, split requests, padded NaN-filled cache views), the Hopper sparse cases and one of them with fp16 q, against the oracle",
     env: { FAKE_CUDA_SMS: '32' },
     run(seed) {
       const f = bindFakeCuda();
       const notes = PORTABLE_FP8_DENSE.map(([spec, causal], k) => portableFp8DenseCase(spec, seed + k, causal));
-      notes.push(...sparseCasesOn(SPARSE_HOPPER_CASES.filter((c) => c.spec.hQ <= 64), seed + 100, 'generic', 'mla_decode_fp8_sparse_bf16'));
-      for (const e of ['mla_decode_fp8_dense_bf16', 'mla_decode_fp8_dense_fp16', 'mla_decode_fp8_sparse_bf16']) assert.ok(f.stat(`emulated:${e}`) > 0, `${e} did not run`);
+      // (fp16 q: sparse decodes with it run on 'generic' only)
+      const fp16: SparseHopperCase = { ...SPARSE_HOPPER_CASES[0], label: `${SPARSE_HOPPER_CASES[0].label}, fp16 q`, spec: { ...SPARSE_HOPPER_CASES[0].spec, dtype: 'fp16' } };
+      notes.push(...sparseCasesOn([...SPARSE_HOPPER_CASES, fp16], seed + 100, 'generic', (c) => `mla_decode_fp8_sparse_${c.spec.dtype}`));
+      for (const e of ['mla_decode_fp8_dense_bf16', 'mla_decode_fp8_dense_fp16', 'mla_decode_fp8_sparse_bf16', 'mla_decode_fp8_sparse_fp16']) assert.ok(f.stat(`emulated:${e}`) > 0, `${e} did not run`);
       return notes;
     },
   },

@@ -151,7 +151,7 @@ export function runSparseHopperCase(c: SparseHopperCase, seed: number, kernel?: 
   const parts = md.tileSchedulerMetadata.shape[0];
   const mdH = getMlaMetadata(null, rows, 1, { topk: spec.topk, batchSize: spec.b, smCount: parts * Math.ceil(rows / 64) });
   const softmaxScale = 576 ** -0.55;
-  const outs = { out: Tensor.full([spec.b, spec.sQ, spec.hQ, 512], NaN, { dtype: 'bf16', backend: 'cuda' }), lse: Tensor.full([spec.b, spec.hQ, spec.sQ], NaN, { dtype: 'fp32', backend: 'cuda' }) };
+  const outs = { out: Tensor.full([spec.b, spec.sQ, spec.hQ, 512], NaN, { dtype: spec.dtype, backend: 'cuda' }), lse: Tensor.full([spec.b, spec.hQ, spec.sQ], NaN, { dtype: 'fp32', backend: 'cuda' }) };
   const got = flashMlaWithKvcache(q, kCache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, {
     isFp8KvCache: true, indices: gpu.indices, topkLength: gpu.topkLength, attnSink: gpu.attnSink, softmaxScale, kernel, ...outs,
   });
