@@ -39,7 +39,10 @@
 using namespace mla;
 
 // Math.ceil(s / 64) for any int s (truncating division rounds toward zero, so only a positive remainder
-// rounds up; matches JS for negative values too, though validation never lets them through).
+// rounds up; matches JS for negative values too). Negative seqlens are refused by the API's value checks, which do not
+// run inside a graph capture or with checkValues: false; then the schedule is meaningless (the prefix sums are not
+// monotone, as last_le assumes) but every index stays in bounds (a review's 200 000 random batches with negative
+// seqlens on an H100, session 42: no fault, no hang).
 __device__ __forceinline__ int ceil_blocks(int s) { return s / PAGE_BLOCK_SIZE + (s % PAGE_BLOCK_SIZE > 0 ? 1 : 0); }
 
 constexpr int kHeaderInts = METADATA_HEADER_BYTES / 4;
