@@ -5,6 +5,9 @@
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
 # Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
 # Experiment runners and reruns:
+#   s42all    ≤ 9 min, one call: the correctness half of s41c, s41a and s42p in order of importance (the decode GPU
+#             test with the tight sets; the FP8 / sparse GPU tests; memcheck / racecheck on 'hopper' property cases;
+#             the portable kernels' tests) — for a session whose budget allows one call
 #   s42p      ~5 min: the portable kernels on mla_generic_rowgroup.cuh (session 42): their GPU tests, then their rows
 #             against the session-41 cubins (.variants/portold: build it on the workstation with `s42pbuild`, carry it)
 #   s42s      ~1.5 min (optional): S6 taken apart (scripts/s6-anatomy-configs.json: 64 blocks per part as 2 items or 1,
@@ -722,6 +725,21 @@ case $step in
     echo "decode GPU test rc=$?"; summary "$out/s41c-gpu-decode.log" | tail -4
     ab_rounds s41c "serving:S8,S9 sweep:29" FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=0 FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=5
     sanitize_hopper_property s41c 414141
+    ;;
+  s42all)
+    t0=$(date +%s)
+    gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/s42all-gpu-decode.log" 2>&1
+    echo "decode GPU test rc=$? ($(( $(date +%s) - t0 )) s)"; summary "$out/s42all-gpu-decode.log" | tail -4
+    s=$(date +%s); gpu timeout 170 node --test dist/test/fp8-sparse-gpu.test.js > "$out/s42all-fp8-sparse.log" 2>&1
+    echo "FP8 / sparse GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s42all-fp8-sparse.log" | tail -4
+    grep -aE "^ *not ok" "$out/s42all-fp8-sparse.log" | head -6
+    sanitize_hopper_property s42all 424242
+    for k in generic generic-small; do
+      s=$(date +%s); FLASH_MLA_DECODE_KERNEL=$k gpu timeout 100 node --test dist/test/gpu-decode.test.js > "$out/s42all-$k.log" 2>&1
+      echo "GPU decode test on '$k' rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s42all-$k.log" | tail -4
+    done
+    s=$(date +%s); gpu timeout 100 node --test dist/test/dense-layouts-gpu.test.js > "$out/s42all-layouts.log" 2>&1
+    echo "layout GPU tests rc=$? ($(( $(date +%s) - s )) s); total $(( $(date +%s) - t0 )) s"; summary "$out/s42all-layouts.log" | tail -4
     ;;
   s42h)
     # (~5 min, an H200) the sweep and the serving set on the shipped build (round 1 checked; JSON for docs/runs/ and the
