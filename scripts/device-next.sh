@@ -228,6 +228,17 @@ sanitize_hopper_property() {
     grep -a "Race reported between" "$out/$1-$tool.log" | sed -E 's/\+0x[0-9a-f]+//g' | sort | uniq -c | head -6
   done
 }
+# portable_tests NAME LIMIT: the decode GPU test on 'generic' and 'generic-small' and the layout kernel's tests (each
+# under LIMIT seconds), into $out/NAME-*.log (session 42 moved the portable kernels' tile math into one header)
+portable_tests() {
+  local k s
+  for k in generic generic-small; do
+    s=$(date +%s); FLASH_MLA_DECODE_KERNEL=$k gpu timeout "$2" node --test dist/test/gpu-decode.test.js > "$out/$1-$k.log" 2>&1
+    echo "GPU decode test on '$k' rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/$1-$k.log" | tail -4
+  done
+  s=$(date +%s); gpu timeout "$2" node --test dist/test/dense-layouts-gpu.test.js > "$out/$1-layouts.log" 2>&1
+  echo "layout GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/$1-layouts.log" | tail -4
+}
 # sanitize_fp8_tests NAME PATTERN LIMIT: memcheck, then racecheck, on the FP8/sparse GPU tests whose names match
 # PATTERN (each under LIMIT seconds), into $out/NAME-TOOL.log, with the tool's summary and the tests' counts
 sanitize_fp8_tests() {
@@ -734,12 +745,8 @@ case $step in
     echo "FP8 / sparse GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s42all-fp8-sparse.log" | tail -4
     grep -aE "^ *not ok" "$out/s42all-fp8-sparse.log" | head -6
     sanitize_hopper_property s42all 424242
-    for k in generic generic-small; do
-      s=$(date +%s); FLASH_MLA_DECODE_KERNEL=$k gpu timeout 100 node --test dist/test/gpu-decode.test.js > "$out/s42all-$k.log" 2>&1
-      echo "GPU decode test on '$k' rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s42all-$k.log" | tail -4
-    done
-    s=$(date +%s); gpu timeout 100 node --test dist/test/dense-layouts-gpu.test.js > "$out/s42all-layouts.log" 2>&1
-    echo "layout GPU tests rc=$? ($(( $(date +%s) - s )) s); total $(( $(date +%s) - t0 )) s"; summary "$out/s42all-layouts.log" | tail -4
+    portable_tests s42all 100
+    echo "total $(( $(date +%s) - t0 )) s"
     ;;
   s42h)
     # (~5 min, an H200) the sweep and the serving set on the shipped build (round 1 checked; JSON for docs/runs/ and the
@@ -775,12 +782,7 @@ case $step in
     # bench rows against the session-41 cubins (.variants/portold: built on the workstation from f997d28's sources,
     # .text identical to the shipped ones; carry it)
     [ -d .variants/portold ] || { echo "s42p: carry .variants/portold"; exit 1; }
-    for k in generic generic-small; do
-      s=$(date +%s); FLASH_MLA_DECODE_KERNEL=$k gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/s42p-$k.log" 2>&1
-      echo "GPU decode test on '$k' rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s42p-$k.log" | tail -4
-    done
-    s=$(date +%s); gpu timeout 150 node --test dist/test/dense-layouts-gpu.test.js > "$out/s42p-layouts.log" 2>&1
-    echo "layout GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s42p-layouts.log" | tail -4
+    portable_tests s42p 150
     fp8_tests s42pfp8 "generic|portable" 150
     s=$(date +%s); gpu timeout 90 node --test dist/test/portable-gpu.test.js > "$out/s42p-ptx.log" 2>&1
     echo "portable PTX (JIT) tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s42p-ptx.log" | tail -4
