@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# What the 2026-12-01 sessions built but could not yet run on a GPU, and the reruns, one device command each (docs/perf-log.md, "Next
-# session"). Usage (device machine, project root, after `source .devcarry/activate`; built on the workstation, see
-# each step):
+# The device runs of the perf log (docs/perf-log.md, "Next session"): what a session built but could not yet run on a
+# GPU, the reusable runners, and every earlier step (history). Usage (device machine, project root, after `source
+# .devcarry/activate`; anything a step needs built on the workstation is said in the step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
-# Steps (each one device command; every command inside bounded by `timeout`). Queued (end of session 22): sparsefinal (its test logs were lost to the device-time limit), then spab2 with SPAB_VARIANTS=aprime built from branch s22-pair-a-first (perf log, "Next session").
-# Experiment runners and reruns:
+# Each step is one device command; every command inside is bounded by `timeout`.
+# Queue (end of session 42, in this order; on the workstation first `npm run build`, `../shared/device/pack`,
+# `scripts/device-next.sh s42pbuild`; carry ".devcarry", "dist", ".variants/portold"):
 #   s42all    ≤ 9 min, one call: the correctness half of s41c, s41a and s42p in order of importance (the decode GPU
 #             test with the tight sets; the FP8 / sparse GPU tests; memcheck / racecheck on 'hopper' property cases;
 #             the portable kernels' tests) — for a session whose budget allows one call
@@ -15,6 +16,11 @@
 #   s41c      ~5 min: the tight payload in the metadata kernel: decode GPU test, sanitizers, S8 / S9 / sweep#29 off/on
 #   s41a      ~2 min: the FP8 / sparse GPU tests on the merged build (after s41c)
 #   s41b      ~4 min: sx and lzepmb (both built on the device) through hopvar
+#   s42h      ~5 min (an H200): the sweep and the serving set, JSON and SVG for docs/runs/ and the README
+# Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
+#   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
+# History (ran; kept so that the perf log's step names resolve — the -D switches and host variables they name are
+# mostly gone, see git history):
 #   s40t      ~3 min: the tight payload (host-computed schedules) on S7, S8, S9 and the var sweep rows, off/on
 #   s40e      ~4 min: the scheduler's even-split rule (FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2): decode GPU test, S8 + 4 shapes off/on
 #   s40m      ~6 min: mb (the mask as a branch), pd (P·V descriptors by adding), mbpd — built on the device — through
@@ -153,7 +159,7 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s38g | s38f | s38e | s38d | s38c | s38b | s38a | s37f | s37e | s37d | s37s | s37c | s37b | s37a | s36d | s36c | s36b | s36a | s34b | s34c | s34 | s33v | s33 | fp8seesaw | pv0 | pv2 | staged | staged2 | stagedtests | stagedbuild | pair | pair2 | sparsefinal | spab | fdab | bound | sptrace | spprof | mdmode | mdcap | fp8ab | stagger | vartrace | varcomb | whole | spread | hopvar | intercept | cpre | prof90 | race-probe | race90 | launch | splitcost | nostore | traceepi | cexit | f16chk | sched | combshape | comb | sparse4 | r32 | pf | release | smallfp8 | sparse2 | fp8var | sparsepad | fp8prof | fp8h | small | race | fp8 | sanitize}
+step=${1:?step: s42all | s42h | s41c | s41a | s42p | s42pbuild | s41b | s42s | hopvar | … (the list above)}
 out=${OUT:-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
