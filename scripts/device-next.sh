@@ -9,14 +9,16 @@
 #   s42all    ≤ 9 min, one call: the correctness half of s41c, s41a and s42p in order of importance (the decode GPU
 #             test with the tight sets; the FP8 / sparse GPU tests; memcheck / racecheck on 'hopper' property cases;
 #             the portable kernels' tests) — for a session whose budget allows one call
+#   s42h      ~5 min (an H200): the sweep and the serving set, JSON and SVG for docs/runs/ and the README
+#   s41c      ~5 min: the tight payload in the metadata kernel: decode GPU test, S8 / S9 / sweep#29 off/on, sanitizers
+#             (after s42all only its A/B half is new)
 #   s42p      ~5 min: the portable kernels on mla_generic_rowgroup.cuh (session 42): their GPU tests, then their rows
-#             against the session-41 cubins (.variants/portold: build it on the workstation with `s42pbuild`, carry it)
+#             against the session-41 cubins (.variants/portold: `s42pbuild` on the workstation; after s42all only the
+#             A/B half is new)
+#   s41b      ~4 min: sx and lzepmb (both built on the device) through hopvar
 #   s42s      ~1.5 min (optional): S6 taken apart (scripts/s6-anatomy-configs.json: 64 blocks per part as 2 items or 1,
 #             over 4 m-blocks or 2), two rounds beside sweep#12 / #14
-#   s41c      ~5 min: the tight payload in the metadata kernel: decode GPU test, sanitizers, S8 / S9 / sweep#29 off/on
-#   s41a      ~2 min: the FP8 / sparse GPU tests on the merged build (after s41c)
-#   s41b      ~4 min: sx and lzepmb (both built on the device) through hopvar
-#   s42h      ~5 min (an H200): the sweep and the serving set, JSON and SVG for docs/runs/ and the README
+#   s41a      ~2 min: the FP8 / sparse GPU tests on the merged build (part of s42all)
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
 # History (ran; kept so that the perf log's step names resolve — the -D switches and host variables they name are
