@@ -15,6 +15,7 @@
 #   s42p      ~5 min: the portable kernels on mla_generic_rowgroup.cuh (session 42): their GPU tests, then their rows
 #             against the session-41 cubins (.variants/portold: `s42pbuild` on the workstation; after s42all only the
 #             A/B half is new)
+#   s42ab     ~4 min: the A/B halves of s41c and s42p alone (after s42all)
 #   s41b      ~4 min: sx and lzepmb (both built on the device) through hopvar
 #   s42s      ~1.5 min (optional): S6 taken apart (scripts/s6-anatomy-configs.json: 64 blocks per part as 2 items or 1,
 #             over 4 m-blocks or 2), two rounds beside sweep#12 / #14
@@ -246,6 +247,11 @@ portable_tests() {
   done
   s=$(date +%s); gpu timeout "$2" node --test dist/test/dense-layouts-gpu.test.js > "$out/$1-layouts.log" 2>&1
   echo "layout GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/$1-layouts.log" | tail -4
+}
+# portable_ab: the portable kernels' rows, the session-41 cubins (.variants/portold) against this build, two rounds
+portable_ab() {
+  AB_CHECK=0 AB_EXTRA="--kernel generic,generic-small" ab_rounds s42pgen "sweep:8,12" .variants/portold dist/kernels
+  AB_CHECK=0 AB_EXTRA="--kernel generic --kv fp8" ab_rounds s42pfp8 "sweep:8 sparse:3" .variants/portold dist/kernels
 }
 # sanitize_fp8_tests NAME PATTERN LIMIT: memcheck, then racecheck, on the FP8/sparse GPU tests whose names match
 # PATTERN (each under LIMIT seconds), into $out/NAME-TOOL.log, with the tool's summary and the tests' counts
@@ -756,6 +762,13 @@ case $step in
     portable_tests s42all 100
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
+  s42ab)
+    # (~4 min, after s42all, which ran the tests of both) the tight payload off / on (s41c's A/B) and the portable
+    # kernels against the session-41 cubins (s42p's A/B; .variants/portold)
+    ab_rounds s41c "serving:S8,S9 sweep:29" FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=0 FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD=5
+    [ -d .variants/portold ] || { echo "s42ab: carry .variants/portold for the portable A/B"; exit 1; }
+    portable_ab
+    ;;
   s42h)
     # (~5 min, an H200) the sweep and the serving set on the shipped build (round 1 checked; JSON for docs/runs/ and the
     # README): mb, even and tight have been measured on H100s only
@@ -795,8 +808,7 @@ case $step in
     s=$(date +%s); gpu timeout 90 node --test dist/test/portable-gpu.test.js > "$out/s42p-ptx.log" 2>&1
     echo "portable PTX (JIT) tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s42p-ptx.log" | tail -4
     [ -n "${S42P_TESTS_ONLY:-}" ] && exit 0  # (the A/B below: ~2 min)
-    AB_CHECK=0 AB_EXTRA="--kernel generic,generic-small" ab_rounds s42pgen "sweep:8,12" .variants/portold dist/kernels
-    AB_CHECK=0 AB_EXTRA="--kernel generic --kv fp8" ab_rounds s42pfp8 "sweep:8 sparse:3" .variants/portold dist/kernels
+    portable_ab
     ;;
   s41a)
     # (~2 min, after s41c, which runs the decode test and the sanitizers on this build) the FP8 / sparse GPU tests: the
