@@ -918,14 +918,14 @@ if (scenarioName) {
       // FP8 entry)
       const byDefault = await bench('default', '--configs', 'tiny', '--kv', 'fp8', '--check-samples', '4');
       assert.deepEqual(byDefault.rows.map((r) => [r.kernel, r.config.kv, r.check?.ok]), [['hopper-small', 'fp8', true]], JSON.stringify(byDefault.rows.map((r) => r.check)));
-      const both = await bench('both', '--configs', 'tiny', '--kv', 'fp8', '--kernel', 'hopper,generic', '--check-samples', '2');
+      const both = await bench('both', '--configs', 'tiny', '--kv', 'fp8', '--kernel', 'hopper,generic', '--check-samples', '4');
       assert.deepEqual(both.rows.map((r) => [r.kernel, r.vsKernel?.kernel, r.check?.ok]), [['hopper', undefined, true], ['generic', 'hopper', true]], JSON.stringify(both.rows.map((r) => r.check)));
       assert.deepEqual(both.skipped ?? [], []);
       // sparse: 'hopper-small' by default for h_q ≤ 32, 'hopper' above (checked: the sparse-small set's b 2, h_q 16 and
       // 128 configs)
       const sparseChecked = await bench('sparse-checked', '--configs', 'sparse-small:0,4', '--check-samples', '4');
       assert.deepEqual(sparseChecked.rows.map((r) => [r.kernel, r.config.h_q, r.check?.ok]), [['hopper-small', 16, true], ['hopper', 128, true]], JSON.stringify(sparseChecked.rows.map((r) => r.check)));
-      const sparse = await bench('sparse', '--configs', 'sparse-small:0,4', '--kernel', 'hopper,generic', '--check-samples', '2');
+      const sparse = await bench('sparse', '--configs', 'sparse-small:0,4', '--kernel', 'hopper,generic', '--check-samples', '4');
       assert.deepEqual(
         sparse.rows.map((r) => [r.config.h_q, r.kernel, r.vsKernel?.kernel, r.check?.ok]),
         [[16, 'hopper', undefined, true], [16, 'generic', 'hopper', true], [128, 'hopper', undefined, true], [128, 'generic', 'hopper', true]],
