@@ -785,6 +785,18 @@ case $step in
     # 128 × 2048 h64 s2 (2 m-blocks, 2 items), 64 × 4096 h64 s2 (2 m-blocks, 1 item). Item count: the 1-item rows are
     # faster than their 2-item twins by more than one item change (~5.5 µs) if the second item's loop is the loss
     AB_EXTRA= ab_rounds s42s "scripts/s6-anatomy-configs.json sweep:12,14" dist/kernels
+    # then, if .variants/bf16trace travelled (workstation: scripts/build-variant.sh bf16trace mla_decode_sm90 sm_90a
+    # -DMLA_SM90_SPARSE_TRACE; mkdir -p .variants/bf16trace; cp dist/kv-bf16trace/mla_decode_sm90.sm_90a.cubin
+    # .variants/bf16trace/), CTA (0, 0)'s per-iteration stamps: are an item's first iterations after an item change
+    # slower than the previous item's last (S6; the var row sweep#9, whose 'loop per block' is 7 % above its fixed twin
+    # sweep#8's: vartrace)?
+    if [ -d .variants/bf16trace ]; then
+      kd=$(kernel_dir .variants/bf16trace)
+      for r in S6 9 8; do
+        FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node scripts/trace-sparse.mjs bf16:$r 1.755 > "$out/s42s-trace-$r.txt" 2>&1
+        echo "== bf16:$r rc=$?"; grep -aE "item (start|end)|steady|Error" "$out/s42s-trace-$r.txt" | head -12
+      done
+    fi
     ;;
   s42pbuild)
     # (workstation, ~30 s) .variants/portold: the four portable kernels' sm_90 cubins from f997d28 (session 41), whose
