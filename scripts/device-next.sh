@@ -2,7 +2,7 @@
 # The device runs of the perf log (docs/perf-log.md, "Next session"): what a session built but could not yet run on a
 # GPU, the reusable runners, and every earlier step (history). Usage (device machine, project root, after `source
 # .devcarry/activate`; anything a step needs built on the workstation is said in the step):
-#   scripts/device-next.sh STEP        outputs under $OUT (or ./out)
+#   scripts/device-next.sh STEP        outputs under $OUT (or /tmp/device-next-out: not in the tree, whose folders the README must name)
 # Each step is one device command; every command inside is bounded by `timeout`.
 # Queue (end of session 42, in this order; on the workstation first `npm run build`, `../shared/device/pack`,
 # `scripts/device-next.sh s42pbuild`; carry ".devcarry", "dist", ".variants/portold"):
@@ -163,7 +163,7 @@
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
 step=${1:?step: s42all | s42h | s41c | s41a | s42p | s42pbuild | s41b | s42s | hopvar | … (the list above)}
-out=${OUT:-out}; mkdir -p "$out"
+out=${OUT:-/tmp/device-next-out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
 summary() { grep -aE "^ℹ (tests|pass|fail)|^# (tests|pass|fail) |^✖|^not ok|launch shapes match|cuda decode:" "$1" | head -20; }
