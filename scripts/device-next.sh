@@ -762,6 +762,17 @@ case $step in
     portable_tests s42all 100
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
+  s43)
+    # (≤ 9.5 min, one call; session 43: after s42all / s42ab ran on an H100) on an H200 first s42h (the README's run),
+    # then on any card s41b's hopvar of sx / lzepmb (built on the workstation: carry .variants/sx, .variants/lzepmb)
+    # and s42s (carry .variants/bf16trace for its stamps)
+    t0=$(date +%s)
+    if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then timeout 330 "$0" s42h; fi
+    HOPPER_VARIANTS="sx lzepmb" HOPVAR_SETS="sweep:8,12,14,28 serving:S5,S6,S8,S9,S12" timeout 150 "$0" hopvar
+    echo "hopvar done at $(( $(date +%s) - t0 )) s"
+    timeout $(( 560 - ($(date +%s) - t0) )) "$0" s42s
+    echo "total $(( $(date +%s) - t0 )) s"
+    ;;
   s42ab)
     # (~4 min, after s42all, which ran the tests of both) the tight payload off / on (s41c's A/B) and the portable
     # kernels against the session-41 cubins (s42p's A/B; .variants/portold)
