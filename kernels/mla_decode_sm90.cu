@@ -77,15 +77,10 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // FP8: WG0 publishes P0 before its P·V, relative to block j's max, and WG1 rescales O_R around its P0 · V0R, so
   // that each buffer is released without waiting for the other buffer's next fill (the sparse rows on 'hopper' 2.5–7 %
   // faster on an H200, perf log session 18 `sep0`; dense FP8 6 % faster, session 33 `fp8e0`). The bf16/fp16 entries
-  // keep the late P0 (their TMA refills do not wait on a producer's chain).
-#ifndef MLA_EXPERIMENT_BF16_EARLY_P0  // EXPERIMENT (variant builds only): 1 = the compute-bound entries, 2 = every 16-bit entry
-#define MLA_EXPERIMENT_BF16_EARLY_P0 0
-#endif
-  // (EXPERIMENT) the 16-bit entries on the FP8 seesaw: P0 published against block j's max before WG0's P·V, WG1's
-  // P0 · V0R right after Scale0, K0.B refilled once it retires (not after P1 · V1R): buffer 0 is free ~1 µs earlier
-  constexpr bool kEarlyP0Bf16 = !kFp8 && (MLA_EXPERIMENT_BF16_EARLY_P0 == 2 || ((MLA_EXPERIMENT_BF16_EARLY_P0 == 1 || MLA_EXPERIMENT_BF16_EARLY_P0 == 3) && !kStaggerFirst));
-  constexpr bool kEarlyP0 = kFp8 || kEarlyP0Bf16;
-  constexpr bool kEarlyP0LateP1 = kEarlyP0Bf16 && MLA_EXPERIMENT_BF16_EARLY_P0 == 3;  // P1 announced once P1·V1R is issued
+  // keep the late P0 (their TMA refills do not wait on a producer's chain; on the FP8 seesaw with K0.B refilled once
+  // P0 · V0R retires they were mixed on an H200: S9 / S12 1–1.7 % faster, sweep#12 / S6 0.6–0.9 % and sweep#28 5 %
+  // slower, sessions 38–43 `ep`, `lzepmb`).
+  constexpr bool kEarlyP0 = kFp8;
   // Dense FP8: WG1 also takes P0 · V0R of block j — and releases K0.B — before it issues S of block j + 1, so that the
   // producer's next fill of buffer 0 does not wait for its fill of buffer 1 to be consumed (session 33 `fp8e`: dense
   // FP8 another 1–2 % faster). Not for sparse, whose rows were 1–7 % slower with it (`pv1`, `pv2`): there the S of
@@ -369,7 +364,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           ptx::wgmma_wait<0>();
         }
         SPARSE_TRACE(tid == 0, 2048 + 8 * tr_it + 3);
-        if constexpr ((!kEarlyP0 || kEarlyP0Bf16) && !kK1aEarly) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
+        if constexpr (!kEarlyP0 && !kK1aEarly) {  // K1.A (V1L) is dead once every warp of WG0 is past its P·V
           if (has3) {
             ptx::named_barrier_sync(kWg0Local, kOne);
             if (wg_tid == 0) kb.issue_group(j + 3, kGroupA, page3);
@@ -486,22 +481,15 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             store_p(sP1, pa, r_loc);
             ptx::fence_proxy_async();
           }
-          if constexpr (!kEarlyP0LateP1) ptx::named_barrier_arrive(kP1Ready, kBoth);
-          // K(jj % 2).B is dead once P·V of block jj is done: released, or (the early seesaw) refilled with block jj + 2
-          auto retire_b = [&](int jj, bool refill, int page) {
-            if constexpr (kEarlyP0Bf16) {
-              if (refill) {
-                ptx::named_barrier_sync(kWg1Local, kOne);
-                if (wg_tid == 0) kb.issue_group(jj + 2, kGroupB, page);
-              }
-            } else {
-              ptx::named_barrier_sync(kWg1Local, kOne);
-              if (wg_tid == 0) kb.release(jj, kGroupB);
-            }
+          ptx::named_barrier_arrive(kP1Ready, kBoth);
+          // K(jj % 2).B is dead once P·V of block jj is done
+          auto retire_b = [&](int jj) {
+            ptx::named_barrier_sync(kWg1Local, kOne);
+            if (wg_tid == 0) kb.release(jj, kGroupB);
           };
           if constexpr (!kPv0First) {
             ptx::wgmma_wait<0>();
-            retire_b(j, has2, page2);  // P0·V0R
+            retire_b(j);  // P0·V0R
           }
           scale_rows(o, scale1[0], scale1[1]);
           if (has1) {  // O_R += P1 · V1R
@@ -510,15 +498,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
             for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_rs(o, pa[kk], v_desc(sK1 + 4 * SM90_SLAB_BYTES, kk));
             ptx::wgmma_commit();
-            if constexpr (!kEarlyP0LateP1) {
-              ptx::wgmma_wait<0>();
-              retire_b(j + 1, has3, page3);  // P1·V1R
-            }
-          }
-          if constexpr (kEarlyP0LateP1) {  // WG0's P·V1L and S of block j+2 queue behind P1·V1R
-            ptx::named_barrier_arrive(kP1Ready, kBoth);
             ptx::wgmma_wait<0>();
-            retire_b(j + 1, has3, page3);
+            retire_b(j + 1);  // P1·V1R
           }
         } else {  // (its P0 · V0R as above, after its own P·V of block j+1: duplicated, since one shared lambda changed
                   // every entry's machine code)

@@ -152,17 +152,11 @@ __device__ __forceinline__ void pack_p(const float (&s)[32], uint32_t (&a)[4][4]
 // address of row l % 8 of matrix l / 8.
 __device__ __forceinline__ void store_p(uint32_t sP, const uint32_t (&a)[4][4], const int (&r_loc)[2]) {
   const int lane = threadIdx.x & 31, row0 = r_loc[0] - (lane >> 2);  // the warp's first row
-#ifdef MLA_EXPERIMENT_STORE_P_XOR  // EXPERIMENT (variant builds only): one swizzled offset, the others by XOR
-  // chunk 2kk + hi of row r lands at ((2kk + hi) ^ (r & 7)) << 4 = (((hi ^ r) & 7) << 4) ^ (kk << 5): one offset per
-  // thread, each step's by one XOR (ptxas otherwise rematerialises the four swizzled offsets every iteration)
-  const uint32_t off0 = swizzled(row0 + ((lane >> 3) & 1) * 8 + (lane & 7), lane >> 4);
-#pragma unroll
-  for (int kk = 0; kk < 4; ++kk) ptx::stmatrix_x4(sP + (off0 ^ (kk << 5)), a[kk]);
-#else
+  // (One swizzled offset and the others by XOR — ptxas rematerialises the four every iteration — measured no faster
+  // on an H200, session 43 `sx`.)
 #pragma unroll
   for (int kk = 0; kk < 4; ++kk)
     ptx::stmatrix_x4(sP + swizzled(row0 + ((lane >> 3) & 1) * 8 + (lane & 7), 2 * kk + (lane >> 4)), a[kk]);
-#endif
 }
 
 // Zero V rows (tokens) ≥ n_valid in slabs [slab0, slab0 + 4) of a K buffer: P = 0 times a NaN-filled slot would still

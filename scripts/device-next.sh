@@ -4,26 +4,21 @@
 # .devcarry/activate`; anything a step needs built on the workstation is said in the step):
 #   scripts/device-next.sh STEP        outputs under $OUT (or /tmp/device-next-out: not in the tree, whose folders the README must name)
 # Each step is one device command; every command inside is bounded by `timeout`.
-# Queue (end of session 42, in this order; on the workstation first `npm run build`, `../shared/device/pack`,
-# `scripts/device-next.sh s42pbuild`; carry ".devcarry", "dist", ".variants/portold"):
-#   s42all    ≤ 9 min, one call: the correctness half of s41c, s41a and s42p in order of importance (the decode GPU
-#             test with the tight sets; the FP8 / sparse GPU tests; memcheck / racecheck on 'hopper' property cases;
-#             the portable kernels' tests) — for a session whose budget allows one call
-#   s42h      ~5 min (an H200): the sweep and the serving set, JSON and SVG for docs/runs/ and the README
-#   s41c      ~5 min: the tight payload in the metadata kernel: decode GPU test, S8 / S9 / sweep#29 off/on, sanitizers
-#             (after s42all only its A/B half is new)
-#   s42p      ~5 min: the portable kernels on mla_generic_rowgroup.cuh (session 42): their GPU tests, then their rows
-#             against the session-41 cubins (.variants/portold: `s42pbuild` on the workstation; after s42all only the
-#             A/B half is new)
-#   s42ab     ~4 min: the A/B halves of s41c and s42p alone (after s42all)
-#   s41b      ~4 min: sx and lzepmb (both built on the device) through hopvar
-#   s42s      ~1.5 min (optional): S6 taken apart (scripts/s6-anatomy-configs.json: 64 blocks per part as 2 items or 1,
-#             over 4 m-blocks or 2), two rounds beside sweep#12 / #14
-#   s41a      ~2 min: the FP8 / sparse GPU tests on the merged build (part of s42all)
+# Queue (end of session 43): empty — every step built so far has run. Session 43 ran s42all and s42ab (H100), then
+# s43 (= s42h + hopvar of sx / lzepmb + s42s) and s42h twice (H200); sx and lzepmb were removed, their switches with
+# them. The perf log's "Next session" lists what to build next. A step should write few files (the fetch keeps a
+# limited number: tar the rest into one).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
 # History (ran; kept so that the perf log's step names resolve — the -D switches and host variables they name are
 # mostly gone, see git history):
+#   s43       (ran, session 43, H200) s42h, then hopvar of sx / lzepmb (built on the workstation), then s42s
+#   s42all    (ran, session 43, H100) the correctness half of s41c, s41a and s42p
+#   s42ab     (ran, session 43, H100) the A/B halves of s41c (tight 0 / 5) and s42p (portable kernels old / new)
+#   s42h      (ran, session 43, H200, twice) the sweep and the serving set for docs/runs/ and the README
+#   s42s      (ran, session 43, H200) S6 taken apart, with CTA (0, 0)'s stamps of S6, sweep#9, sweep#8
+#   s41b      (ran as part of s43; sx / lzepmb removed since)
+#   s41c, s42p, s41a (their halves ran in s42all / s42ab)
 #   s40t      ~3 min: the tight payload (host-computed schedules) on S7, S8, S9 and the var sweep rows, off/on
 #   s40e      ~4 min: the scheduler's even-split rule (FLASH_MLA_EXPERIMENT_EVEN_SPLIT=2): decode GPU test, S8 + 4 shapes off/on
 #   s40m      ~6 min: mb (the mask as a branch), pd (P·V descriptors by adding), mbpd — built on the device — through
