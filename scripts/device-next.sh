@@ -757,6 +757,12 @@ case $step in
     portable_tests s42all 100
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
+  s43n)
+    # (~1 min) what the split partials' stores cost the var rows against their fixed twins (issue 8: var within 3 %):
+    # nostore (-DMLA_EXPERIMENT_NO_O_STORE: every value computed, the global O / partial stores predicated off; built on
+    # the workstation into .variants/nostore) against the shipped build, unchecked (its outputs are wrong on purpose)
+    AB_CHECK=0 ab_rounds s43n "sweep:8,9,24,25 serving:S5,S6,S7" dist/kernels .variants/nostore
+    ;;
   s43)
     # (≤ 9.5 min, one call; session 43: after s42all / s42ab ran on an H100) on an H200 first s42h (the README's run),
     # then on any card s41b's hopvar of sx / lzepmb (built on the workstation: carry .variants/sx, .variants/lzepmb)
