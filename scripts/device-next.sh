@@ -6,8 +6,8 @@
 # Each step is one device command; every command inside is bounded by `timeout`.
 # Queue (end of session 43): empty — every step built so far has run. Session 43 ran s42all and s42ab (H100), then
 # s43 (= s42h + hopvar of sx / lzepmb + s42s) and s42h twice (H200); sx and lzepmb were removed, their switches with
-# them. The perf log's "Next session" lists what to build next. A step should write few files (the fetch keeps a
-# limited number: tar the rest into one).
+# them. The perf log's "Next session" lists what to build next. Built but not run (the budget ran out): s43n.
+# Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
 # History (ran; kept so that the perf log's step names resolve — the -D switches and host variables they name are
@@ -157,8 +157,24 @@
 #             --configs sparse and sparse-small
 #   sanitize  ≤ 10 min: scripts/device-campaign.sh sanitize (memcheck, racecheck, synccheck, initcheck)
 set -uo pipefail
-step=${1:?step: s42all | s42h | s41c | s41a | s42p | s42pbuild | s41b | s42s | hopvar | … (the list above)}
+step=${1:?step: s43n | hopvar | s42h | s42s | … (the list above)}
 out=${OUT:-/tmp/device-next-out}; mkdir -p "$out"
+# The device tool brings back only a few files of $OUT (session 43 lost a run's JSON and the step's log past that
+# limit): when the outermost step ends — also on `timeout`'s TERM — every file but main.log (the caller's log) goes
+# into one files.tgz once there are more than DEVICE_NEXT_MAX_FILES (default 6). Unpack with
+# `tar xzf …/files.tgz -C DIR`.
+if [ -z "${DEVICE_NEXT_NESTED:-}" ]; then
+  export DEVICE_NEXT_NESTED=1
+  pack_outputs() {
+    local n; n=$(find "$out" -type f ! -name main.log ! -name files.tgz | wc -l)
+    [ "$n" -gt "${DEVICE_NEXT_MAX_FILES:-6}" ] || return 0
+    tar czf "$out/../files.$$.tgz" -C "$out" --exclude=./main.log --exclude=./files.tgz . &&
+      find "$out" -mindepth 1 ! -name main.log ! -name files.tgz -delete && mv "$out/../files.$$.tgz" "$out/files.tgz" &&
+      echo "(device-next: $n output files packed into $out/files.tgz)"
+  }
+  trap pack_outputs EXIT
+  trap 'exit 143' TERM INT
+fi
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 gpu() { FLASH_MLA_REQUIRE_GPU=1 "$@"; }
 summary() { grep -aE "^ℹ (tests|pass|fail)|^# (tests|pass|fail) |^✖|^not ok|launch shapes match|cuda decode:" "$1" | head -20; }
