@@ -310,7 +310,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
             if (wg_tid == 0) kb.issue_group(j + 2, kGroupA, page2);
           }
         }
-        if constexpr (kEarlyP0 && kFp8) {  // K0.A (V0L) is dead once every warp of WG0 is past its P·V
+        if constexpr (kEarlyP0) {  // K0.A (V0L) is dead once every warp of WG0 is past its P·V
           ptx::named_barrier_sync(kWg0Local, kOne);
           if (wg_tid == 0) kb.release(j, kGroupA);
           if (kMathRaw && has2 && wg_tid == 0) issue_raw_block(sK0, kmap, sBarRaw, page2);  // block j+2's raw bytes
@@ -341,7 +341,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 #pragma unroll
           for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, p_desc(sP1, kk), v_desc(sK1, kk));
           ptx::wgmma_commit();
-          if constexpr (kEarlyP0 && kFp8) {  // K1.A released before S of block j+2 waits for that block's fill
+          if constexpr (kEarlyP0) {  // K1.A released before S of block j+2 waits for that block's fill
             ptx::wgmma_wait<0>();
             ptx::named_barrier_sync(kWg0Local, kOne);
             if (wg_tid == 0) kb.release(j + 1, kGroupA);
