@@ -136,7 +136,18 @@ export function checkWgmmaStandIn(real: string, standIn: string): number {
       throw new Error(`test/util/emu/ptx_wgmma.cuh: ${name} missing or not '${call}'`);
     }
   }
-  return fns.length;
+  // the e4m3 wrappers (k32, A from registers, no transpose immediates)
+  const f8 = [...real.matchAll(/void (wgmma_m64n(\d+)k32_e4m3_rs)\((.*)\) \{\s*asm volatile\("([^"]*)"/g)];
+  for (const [, name, n, params, ptx] of f8) {
+    const scaleD = /int scale_d/.test(params);
+    const want = new RegExp(`wgmma\\.mma_async\\.sync\\.aligned\\.m64n${n}k32\\.f32\\.e4m3\\.e4m3 \\{[^}]*\\}, \\{[^}]*\\}, %\\d+, ${scaleD ? 'p' : '1'}, 1, 1;`);
+    if (!want.test(ptx)) throw new Error(`kernels/ptx_wgmma.cuh: ${name}'s PTX is not what test/util/emu/ptx_wgmma.cuh assumes (${want}): update the stand-in`);
+    const call = `emu::wgmma_e4m3(${n}, d, a, b, ${scaleD ? 'scale_d' : '1'});`;
+    if (!standIn.includes(`void ${name}(`) || !standIn.split(`void ${name}(`)[1].split('\n')[0].includes(call)) {
+      throw new Error(`test/util/emu/ptx_wgmma.cuh: ${name} missing or not '${call}'`);
+    }
+  }
+  return fns.length + f8.length;
 }
 
 /**

@@ -76,7 +76,7 @@ struct WarpSlot {
 // (pointers into the fibers' stacks, valid while they are blocked here).
 struct WgmmaSlot {
   int arrived = 0, n = 0, scale_d = 0;
-  bool bf16 = false, tnsp_a = false, tnsp_b = false, rs = false;
+  bool bf16 = false, tnsp_a = false, tnsp_b = false, rs = false, e4m3 = false;
   uint64_t a = 0, b = 0;
   float* d[128];
   const uint32_t* a_regs[128];
@@ -507,7 +507,50 @@ float operand_at(const Operand& o, int mn, int k, bool bf16) {
 // D (64 × n) = A (64 × 16) · B (16 × n) [+ D]. Thread t of the warpgroup holds, like an m16n8 C fragment per n8
 // tile, rows 16·(t / 32) + g and + 8 (g = lane / 4) and columns 8·i + 2·(lane % 4) + {0, 1}: d[4i + 2h + e]. An A
 // fragment from registers is m16n8k16's: a0 (row g, k 2q..2q+1), a1 (row g+8, same k), a2 / a3 (k + 8).
+// An e4m3 code's value (1 sign, 4 exponent bits biased 7, 3 mantissa bits; 0x7f / 0xff NaN, no infinities).
+float e4m3_code_value(uint8_t c) {
+  if ((c & 0x7f) == 0x7f) return NAN;
+  const int e = (c >> 3) & 15, m = c & 7;
+  const float v = e == 0 ? std::ldexp(m / 8.f, -6) : std::ldexp(1.f + m / 8.f, e - 7);
+  return (c & 0x80) ? -v : v;
+}
+// e4m3 × e4m3, k32 (wgmma_e4m3): A from registers, the 8-bit A fragment — register x of thread t holds row
+// 16·(t / 32) + g + 8·(x & 1), k 4·q + 16·(x >> 1) + j in byte j (g = lane / 4, q = lane % 4); B K-major in shared
+// memory, k byte-contiguous. The products are exact in float; the sums run in float here (the tensor core's own
+// accumulation keeps fewer bits: scripts/e4m3-wgmma-probe.cu measures it).
+void wgmma_compute_e4m3(const WgmmaSlot& w) {
+  const int n = w.n;
+  float A[64][32];
+  for (int t = 0; t < 128; ++t) {
+    const int row = 16 * (t / 32) + (t % 32) / 4, q = t % 4;
+    for (int x = 0; x < 4; ++x) {
+      const uint32_t r = w.a_regs[t][x];
+      for (int j = 0; j < 4; ++j) A[row + 8 * (x & 1)][4 * q + 16 * (x >> 1) + j] = e4m3_code_value(static_cast<uint8_t>(r >> (8 * j)));
+    }
+  }
+  const Operand b = decode_desc(w.b, false, 32, "B");
+  std::vector<float> Bt(static_cast<size_t>(n) * 32);  // Bt[col * 32 + k]
+  for (int c = 0; c < n; ++c)
+    for (int k = 0; k < 32; ++k) {
+      const uint32_t lin = b.start + (c / 8) * b.sbo + (c % 8) * 128 + k;
+      uint8_t code;
+      std::memcpy(&code, shared_ptr(lin ^ (((lin >> 7) & 7) << 4), 1), 1);
+      Bt[c * 32 + k] = e4m3_code_value(code);
+    }
+  for (int t = 0; t < 128; ++t) {
+    const int g = (t % 32) / 4, q = t % 4, row0 = 16 * (t / 32) + g;
+    float* d = w.d[t];
+    for (int i = 0; i < n / 2; ++i) {
+      const int row = row0 + 8 * ((i >> 1) & 1), col = 8 * (i >> 2) + 2 * q + (i & 1);
+      float acc = w.scale_d ? d[i] : 0.f;
+      for (int k = 0; k < 32; ++k) acc += A[row][k] * Bt[col * 32 + k];
+      d[i] = acc;
+    }
+  }
+}
+
 void wgmma_compute(const WgmmaSlot& w) {
+  if (w.e4m3) return wgmma_compute_e4m3(w);
   const int n = w.n;
   float A[64][16];
   std::vector<float> Bt(static_cast<size_t>(n) * 16);  // Bt[col * 16 + k]
@@ -826,14 +869,16 @@ void mbarrier_expect_tx(uint32_t bar, uint32_t bytes) {
   m.tx += bytes;
 }
 
-void wgmma(int n, bool bf16, float* d, uint64_t a_desc, const uint32_t* a_regs, uint64_t b_desc, bool tnsp_a, bool tnsp_b, int scale_d) {
+namespace {
+void wgmma_gather(int n, bool bf16, bool e4m3, float* d, uint64_t a_desc, const uint32_t* a_regs, uint64_t b_desc, bool tnsp_a, bool tnsp_b, int scale_d) {
   const unsigned wg = g_cur->tid / 128, t = g_cur->tid % 128;
   if (wg >= g_cta.wgmmas.size()) fault("wgmma: warpgroup %u is not whole (%zu threads)", wg, g_cta.fibers.size());
   WgmmaSlot& w = g_cta.wgmmas[wg];
   const bool rs = a_regs != nullptr;
   if (w.arrived == 0) {
-    w.n = n, w.bf16 = bf16, w.a = rs ? 0 : a_desc, w.b = b_desc, w.tnsp_a = tnsp_a, w.tnsp_b = tnsp_b, w.rs = rs, w.scale_d = scale_d != 0;
-  } else if (w.n != n || w.bf16 != bf16 || w.rs != rs || w.a != (rs ? 0 : a_desc) || w.b != b_desc || w.tnsp_a != tnsp_a || w.tnsp_b != tnsp_b || w.scale_d != (scale_d != 0)) {
+    w.n = n, w.bf16 = bf16, w.e4m3 = e4m3, w.a = rs ? 0 : a_desc, w.b = b_desc, w.tnsp_a = tnsp_a, w.tnsp_b = tnsp_b, w.rs = rs, w.scale_d = scale_d != 0;
+  } else if (w.n != n || w.bf16 != bf16 || w.e4m3 != e4m3 || w.rs != rs || w.a != (rs ? 0 : a_desc) || w.b != b_desc || w.tnsp_a != tnsp_a || w.tnsp_b != tnsp_b ||
+             w.scale_d != (scale_d != 0)) {
     fault("warpgroup %u: threads at different wgmma instructions or operands (n %d / %d, descriptors 0x%llx 0x%llx / 0x%llx 0x%llx, scale-d %d / %d): divergence", wg, w.n, n,
           static_cast<unsigned long long>(w.a), static_cast<unsigned long long>(w.b), static_cast<unsigned long long>(a_desc), static_cast<unsigned long long>(b_desc), w.scale_d, scale_d != 0);
   }
@@ -853,6 +898,12 @@ void wgmma(int n, bool bf16, float* d, uint64_t a_desc, const uint32_t* a_regs, 
   for (unsigned k = 0; k < 128; ++k) g_cta.fibers[wg * 128 + k].blocked = false;
   w.arrived = 0;
 }
+}  // namespace
+
+void wgmma(int n, bool bf16, float* d, uint64_t a_desc, const uint32_t* a_regs, uint64_t b_desc, bool tnsp_a, bool tnsp_b, int scale_d) {
+  wgmma_gather(n, bf16, false, d, a_desc, a_regs, b_desc, tnsp_a, tnsp_b, scale_d);
+}
+void wgmma_e4m3(int n, float* d, const uint32_t* a_regs, uint64_t b_desc, int scale_d) { wgmma_gather(n, false, true, d, 0, a_regs, b_desc, false, false, scale_d); }
 
 void wgmma_commit() { g_cta.commits[g_cur->tid].push_back(g_cta.issued[g_cur->tid]); }
 

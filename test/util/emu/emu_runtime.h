@@ -179,6 +179,8 @@ void cluster_sync();
 // the warpgroup hand in their accumulators; the last to arrive computes, or queues it for the wait that must cover
 // it: FAKE_CUDA_EMU_WGMMA, emu.cpp). a_regs null: A from the descriptor a_desc.
 void wgmma(int n, bool bf16, float* d, uint64_t a_desc, const uint32_t* a_regs, uint64_t b_desc, bool tnsp_a, bool tnsp_b, int scale_d);
+// wgmma.mma_async m64nNk32, e4m3 × e4m3, fp32 accumulators, A from registers (the 8-bit A fragment), B K-major
+void wgmma_e4m3(int n, float* d, const uint32_t* a_regs, uint64_t b_desc, int scale_d);
 void wgmma_commit();     // wgmma.commit_group: this thread's wgmmas so far form a group
 void wgmma_wait(int n);  // wgmma.wait_group n: all but this thread's n newest groups complete
 
