@@ -86,7 +86,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // EXPERIMENT (variant builds, -DMLA_EXPERIMENT_E4M3_MMA): the dense 16-row entry on the e4m3 datapath
   // (mla_sm90_small_e4m3.cuh: the codes unconverted in e4m3 wgmmas, Q and P as two e4m3 terms each)
 #ifdef MLA_EXPERIMENT_E4M3_MMA
-  constexpr bool kE4m3 = kFp8 && !kSparse;
+  constexpr bool kE4m3 = kFp8 && (!kSparse || MLA_EXPERIMENT_E4M3_MMA >= 2);  // =2: the sparse entry too
 #else
   constexpr bool kE4m3 = false;
 #endif
@@ -323,7 +323,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // f16 datapath: Q's slabs 0–7 → f16 ×2^k per row, in place; this thread's columns' factors back (qf)
     float qf[kCols][2];
     float rg[4];  // f16 datapath: each scale group's Oᵀ reference scale (Oᵀ tiles 2g, 2g + 1 are in units of rg[g])
-    if constexpr (kE4m3) e4m3_item_start(base + kOffQ, side + SM90S_F8_OFF_QF, tid, q4, qf, rg);
+    if constexpr (kE4m3) e4m3_item_start<kGatherWg>(base + kOffQ, side + SM90S_F8_OFF_QF, tid, q4, qf, rg);
     else if constexpr (kF16) f16_item_start<true, kGatherWg>(base + kOffQ, side + SM90S_F8_OFF_QF, tid, q4, qf, rg);
 
     float o[8][4 * kCols];  // Oᵀ: m-tile t = channels 64t … 64t + 63
@@ -386,9 +386,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
         if constexpr (kSparse) {
           // the block's scales read from its stage with S's groups in flight; S_rope's A fragments from the stage's
           // RoPE bytes (no copy into slab 8)
-          f16r_scores<SM90S_F8SP_ROW_PITCH, false, true>(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane, [&] {
-            tsc = SmallSparseGather::stage_scales(sSt, warp, g, ptx::ld_shared_u32(gather.mask_at(nblk & 1) + 4 * warp) >> g);
-          });
+          auto stage_scales = [&] { tsc = SmallSparseGather::stage_scales(sSt, warp, g, ptx::ld_shared_u32(gather.mask_at(nblk & 1) + 4 * warp) >> g); };
+          if constexpr (kE4m3) e4m3r_scores<SM90S_F8SP_ROW_PITCH, false, true>(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane, stage_scales);
+          else f16r_scores<SM90S_F8SP_ROW_PITCH, false, true>(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane, stage_scales);
         } else {
           const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
           if constexpr (kE4m3) e4m3r_scores(s, sg, sSt, sK, sQ, tsc, qf, sRope, nblk & 1, warp, lane, [&] { tsc = fp8_stage_scales(scales_at(nblk & 1), warp, g, n_valid); });
@@ -481,8 +481,13 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       if constexpr (kSparse) {
         // the codes of invalid positions dropped (their stage rows hold stale or never-written bytes)
         const uint4 vm = ptx::ld_shared_v4(gather.mask_at(nblk & 1));
-        if ((vm.x & vm.y & vm.z & vm.w) != 0xffffu) f16r_pv<true, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE, vm);
-        else f16r_pv<false, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE);
+        if constexpr (kE4m3) {
+          if ((vm.x & vm.y & vm.z & vm.w) != 0xffffu) e4m3r_pv<true, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE, vm);
+          else e4m3r_pv<false, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE);
+        } else {
+          if ((vm.x & vm.y & vm.z & vm.w) != 0xffffu) f16r_pv<true, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE, vm);
+          else f16r_pv<false, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE);
+        }
       } else if constexpr (kFp8) {
         const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
         if constexpr (kE4m3) {

@@ -78,12 +78,13 @@ __device__ __forceinline__ void q_to_e4m3_split(uint32_t sQ, uint32_t sQf, int t
   if (part == 0) ptx::st_shared_f32(sQf + r * 4, inv);
 }
 
-// The start of an item (all 256 threads, Q landed and the CTA synced): Q → its e4m3 terms, fence, CTA barrier; this
+// The start of an item (the 256 math threads, Q landed and the CTA synced; kMathOnly: the sparse entry's named barrier): Q → its e4m3 terms, fence, CTA barrier; this
 // thread's columns' factors 2^−k_c (qf) and the groups' reference scales (rg) at 1 (f16_item_start's counterpart).
+template <bool kMathOnly = false>
 __device__ __forceinline__ void e4m3_item_start(uint32_t sQ, uint32_t sQf, int tid, int q4, float (&qf)[2][2], float (&rg)[4]) {
   q_to_e4m3_split(sQ, sQf, tid);
   ptx::fence_proxy_async();
-  __syncthreads();
+  math_sync<kMathOnly>();
 #pragma unroll
   for (int i = 0; i < 2; ++i)
 #pragma unroll
@@ -96,14 +97,18 @@ __device__ __forceinline__ void e4m3_item_start(uint32_t sQ, uint32_t sQf, int t
 // chunks 2kp, 2kp + 1 of its 128 codes) straight into A fragments, eight wgmmas (hi and lo term per k-step) into
 // sg[b]; group b + 1's fragments are loaded while group b's wgmmas run (two register sets: a set is rewritten once the
 // group that read it has retired, wgmma.wait_group 1). Then S_rope and the combine as f16r_scores.
-template <typename BeforeRope = NoStores>
+// kPitch / kRopeTma / kRopeStage: the sparse entry's whole-row stage, as f16r_scores.
+template <int kPitch = 0, bool kRopeTma = true, bool kRopeStage = false, typename BeforeRope = NoStores>
 __device__ __forceinline__ void e4m3r_scores(float (&s)[8], float (&sg)[4][8], uint32_t sSt, uint32_t sK, uint32_t sQ, const Fp8TokenScales& tsc,
                                              const float (&qf)[2][2], uint32_t sRope, uint32_t rope_phase, int warp, int lane, BeforeRope&& before_rope = {}) {
   const int mi = lane >> 3, t = 16 * warp + 8 * (mi & 1) + (lane & 7);
-  const uint32_t row = sSt + t * 128;
+  const uint32_t row = sSt + t * (kPitch ? kPitch : 128);
   const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
   uint32_t a[2][4][4];
-  auto codes = [&](uint32_t (&r)[4], int b, int kp) { ptx::ldmatrix_x4(r, row + b * SM90_SLAB_BYTES + (((2 * kp + (mi >> 1)) ^ (t & 7)) << 4)); };
+  auto codes = [&](uint32_t (&r)[4], int b, int kp) {
+    if constexpr (kPitch) ptx::ldmatrix_x4(r, row + b * 128 + ((2 * kp + (mi >> 1)) << 4));
+    else ptx::ldmatrix_x4(r, row + b * SM90_SLAB_BYTES + (((2 * kp + (mi >> 1)) ^ (t & 7)) << 4));
+  };
 #pragma unroll
   for (int kp = 0; kp < 4; ++kp) codes(a[0][kp], 0, kp);
 #pragma unroll
@@ -121,7 +126,23 @@ __device__ __forceinline__ void e4m3r_scores(float (&s)[8], float (&sg)[4][8], u
       for (int kp = 0; kp < 4; ++kp) codes(a[(b + 1) & 1][kp], b + 1, kp);
     }
   }
-  ptx::mbarrier_wait(sRope, rope_phase);
+  if constexpr (kRopeStage) {  // (f16r_scores' S_rope from the stage's RoPE bytes)
+    static_assert(kPitch != 0 && !kRopeTma, "kRopeStage: the sparse entry's whole-row stage");
+    before_rope();
+    ptx::wgmma_wait<1>();
+    uint32_t ra[4][4];
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) ptx::ldmatrix_x4(ra[kk], row + FP8_ROPE_OFFSET + kk * 32 + ((mi >> 1) << 4));
+    ptx::wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk)
+      ptx::wgmma_m64n16k16_bf16_rs(s, ra[kk], dq + (((SM90_SLABS - 1) * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), kk != 0);
+    ptx::wgmma_commit();
+    ptx::wgmma_wait<0>();
+    f16_scores_combine(s, sg, tsc, qf);
+    return;
+  }
+  if constexpr (kRopeTma) ptx::mbarrier_wait(sRope, rope_phase);
   before_rope();
   ptx::wgmma_fence();
   f16_scores_finish(s, sg, dk, dq, tsc, qf);
@@ -170,24 +191,27 @@ __device__ __forceinline__ void e4m3_store_p(uint32_t sP, const float (&s)[8], c
 // (g, q) bytes (t0, c0) (t0, c1) (t1, c0) (t1, c1) for tokens 8m + 2q + {0, 1}, channels 2g, 2g + 1), codes of tokens ≥
 // n_valid zeroed (kMasked: pv_keep's masks), then four prmt: rows 2g / 2g + 1 × tokens {2q, 2q + 1, 8 + 2q, 9 + 2q}
 // (+ 16); two wgmmas (hi, lo). One group (8 wgmmas) per commit, two in flight.
-template <bool kMasked>
-__device__ __forceinline__ void e4m3r_pv(float (&o)[8][8], uint32_t sSt, uint32_t sP, int warp, int lane, int n_valid) {
+// (kPitch: the sparse entry's gathered stage, whose invalid positions `valid` drops, as f16r_pv.)
+template <bool kMasked, int kPitch = 0>
+__device__ __forceinline__ void e4m3r_pv(float (&o)[8][8], uint32_t sSt, uint32_t sP, int warp, int lane, int n_valid, uint4 valid = {}) {
   const uint64_t dp = desc_k_major(sP);
   const int q4 = lane & 3;
   uint32_t keep[2][4];
-  if constexpr (kMasked) pv_keep(keep, q4, n_valid);
+  if constexpr (kMasked && kPitch) pv_keep_valid(keep, q4, valid);
+  else if constexpr (kMasked) pv_keep(keep, q4, n_valid);
   uint32_t a[2][2][2][4];  // [set][u][kp]
 #pragma unroll
   for (int grp = 0; grp < 4; ++grp) {
     if (grp >= 2) ptx::wgmma_wait<1>();
-    const uint32_t sBox = sSt + grp * SM90_SLAB_BYTES;
+    const uint32_t sBox = sSt + grp * (kPitch ? 128 : SM90_SLAB_BYTES);
 #pragma unroll
     for (int u = 0; u < 2; ++u)
 #pragma unroll
       for (int kp = 0; kp < 2; ++kp) {
         const int chunk = 4 * u + warp, tk = 32 * kp + lane;
         uint32_t r[4];
-        ptx::ldmatrix_x4_trans(r, sBox + tk * 128 + ((chunk ^ (tk & 7)) << 4));
+        if constexpr (kPitch) ptx::ldmatrix_x4_trans(r, sBox + tk * kPitch + (chunk << 4));
+        else ptx::ldmatrix_x4_trans(r, sBox + tk * 128 + ((chunk ^ (tk & 7)) << 4));
         if constexpr (kMasked) {
 #pragma unroll
           for (int m = 0; m < 4; ++m) r[m] &= keep[kp][m];
