@@ -784,6 +784,11 @@ case $step in
     timeout 90 "$0" s43n
     AB_CHECK=0 ab_rounds s44l "serving:S5,S6,S8,S9,S12 sweep:9,13" FLASH_MLA_EXPERIMENT_LAUNCH= FLASH_MLA_EXPERIMENT_LAUNCH=nocombine FLASH_MLA_EXPERIMENT_LAUNCH=empty
     ;;
+  s44b)
+    # (≤ 9 min, session 44; carry .variants/e4m3) the e4m3 datapath (=2) under the sanitizers: its dense 16-row and
+    # sparse 16-head FP8 GPU tests, then memcheck and racecheck on both describes
+    fp8_variant s44b e4m3 "small-row" "small-row Hopper kernel over the FP8 cache|small-row kernel's sparse FP8 entry"
+    ;;
   s43n)
     # (~1 min) what the split partials' stores cost the var rows against their fixed twins (issue 8: var within 3 %):
     # nostore (-DMLA_EXPERIMENT_NO_O_STORE: every value computed, the global O / partial stores predicated off; built on
