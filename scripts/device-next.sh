@@ -774,13 +774,17 @@ case $step in
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
   s44a)
-    # (~8 min, session 44; carry .variants/e4m3 and .variants/nostore) the e4m3 wgmma probe (scripts/e4m3-wgmma-probe.cu:
-    # layouts and rate), the e4m3 datapath's FP8 tests and 16-row rows against the shipped build (fp8ab), s43n, then where S5/S6/S8/S9/S12 and two var rows spend a call on this card: as shipped,
-    # without the combine launch, and every CTA returning at once (FLASH_MLA_EXPERIMENT_LAUNCH; outputs unchecked)
+    # (~5 min, session 44; carry .variants/e4m3) the e4m3 wgmma probe (scripts/e4m3-wgmma-probe.cu: layouts and rate),
+    # the e4m3 datapath's FP8 tests and 16-row rows against the shipped build (fp8ab), its sparse h_q 16 rows
     nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -I kernels -I scripts -o /tmp/e4m3 scripts/e4m3-wgmma-probe.cu > "$out/e4m3-build.log" 2>&1
     timeout 60 /tmp/e4m3 2>&1 | tee "$out/e4m3-probe.txt"
     FP8_VARIANT=e4m3 timeout 260 "$0" fp8ab
     ab_rounds s44s "sparse:1,3" dist/kernels .variants/e4m3  # (=2: the sparse 16-head entry too; round 1 checked)
+    ;;
+  s44c)
+    # (~4 min, session 44; carry .variants/nostore) s43n, then where S5/S6/S8/S9/S12 and two var rows spend a call on
+    # this card: as shipped, without the combine launch, and every CTA returning at once (FLASH_MLA_EXPERIMENT_LAUNCH;
+    # outputs unchecked)
     timeout 90 "$0" s43n
     AB_CHECK=0 ab_rounds s44l "serving:S5,S6,S8,S9,S12 sweep:9,13" FLASH_MLA_EXPERIMENT_LAUNCH= FLASH_MLA_EXPERIMENT_LAUNCH=nocombine FLASH_MLA_EXPERIMENT_LAUNCH=empty
     ;;
