@@ -780,6 +780,8 @@ case $step in
     timeout 60 /tmp/e4m3 2>&1 | tee "$out/e4m3-probe.txt"
     FP8_VARIANT=e4m3 timeout 260 "$0" fp8ab
     ab_rounds s44s "sparse:1,3" dist/kernels .variants/e4m3  # (=2: the sparse 16-head entry too; round 1 checked)
+    # sparse h_q 32 as two 16-head CTAs per token on the e4m3 entry against the shipped 32-column entry (the rule's pick)
+    ab_rounds s44g "sparse:5,7" dist/kernels ".variants/e4m3@FLASH_MLA_EXPERIMENT_SPARSE_R32=0"
     ;;
   s44c)
     # (~4 min, session 44; carry .variants/nostore) s43n, then where S5/S6/S8/S9/S12 and two var rows spend a call on
