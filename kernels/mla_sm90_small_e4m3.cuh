@@ -96,7 +96,7 @@ __device__ __forceinline__ void e4m3_item_start(uint32_t sQ, uint32_t sQf, int t
 // Sᵀ of one block from the dense raw stage sSt (f16r_scores' counterpart): per group b four ldmatrix.x4 (k-steps kp =
 // chunks 2kp, 2kp + 1 of its 128 codes) straight into A fragments, eight wgmmas (hi and lo term per k-step) into
 // sg[b]; group b + 1's fragments are loaded while group b's wgmmas run (two register sets: a set is rewritten once the
-// group that read it has retired, wgmma.wait_group 1). Then S_rope and the combine as f16r_scores.
+// group that read it has retired, wgmma.wait_group 1). Then S_rope and the combine (fp8_scores_tail).
 // kPitch / kRopeTma / kRopeStage: the sparse entry's whole-row stage, as f16r_scores.
 template <int kPitch = 0, bool kRopeTma = true, bool kRopeStage = false, typename BeforeRope = NoStores>
 __device__ __forceinline__ void e4m3r_scores(float (&s)[8], float (&sg)[4][8], uint32_t sSt, uint32_t sK, uint32_t sQ, const Fp8TokenScales& tsc,
@@ -126,26 +126,7 @@ __device__ __forceinline__ void e4m3r_scores(float (&s)[8], float (&sg)[4][8], u
       for (int kp = 0; kp < 4; ++kp) codes(a[(b + 1) & 1][kp], b + 1, kp);
     }
   }
-  if constexpr (kRopeStage) {  // (f16r_scores' S_rope from the stage's RoPE bytes)
-    static_assert(kPitch != 0 && !kRopeTma, "kRopeStage: the sparse entry's whole-row stage");
-    before_rope();
-    ptx::wgmma_wait<1>();
-    uint32_t ra[4][4];
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk) ptx::ldmatrix_x4(ra[kk], row + FP8_ROPE_OFFSET + kk * 32 + ((mi >> 1) << 4));
-    ptx::wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk)
-      ptx::wgmma_m64n16k16_bf16_rs(s, ra[kk], dq + (((SM90_SLABS - 1) * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), kk != 0);
-    ptx::wgmma_commit();
-    ptx::wgmma_wait<0>();
-    f16_scores_combine(s, sg, tsc, qf);
-    return;
-  }
-  if constexpr (kRopeTma) ptx::mbarrier_wait(sRope, rope_phase);
-  before_rope();
-  ptx::wgmma_fence();
-  f16_scores_finish(s, sg, dk, dq, tsc, qf);
+  fp8_scores_tail<kPitch, kRopeTma, kRopeStage>(s, sg, row, mi, dk, dq, tsc, qf, sRope, rope_phase, before_rope);
 }
 
 // Pᵀ (this thread's fragment s of P, 16 columns) → per group k the two e4m3 terms of P · ratio · 2^8 at sP + 2048 k

@@ -256,6 +256,35 @@ __device__ __forceinline__ Fp8TokenScales fp8_stage_scales(uint32_t sSc, int war
   return fp8_smem_scales(sSc, 16, warp, g, [&](int h) { return 16 * warp + g + 8 * h < n_valid; });
 }
 
+// The end of a register-A Sᵀ (f16r_scores and the e4m3 datapath's e4m3r_scores, their four groups' wgmmas issued, the
+// last two possibly in flight): S_rope — kRopeStage: from the stage's RoPE bytes as register-A wgmmas (row: this lane's
+// ldmatrix row of the stage, mi = lane / 8), else from slab 8 after the wait for its RoPE box (kRopeTma) — then
+// before_rope() and the combine into s (f16_scores_finish / f16_scores_combine).
+template <int kPitch, bool kRopeTma, bool kRopeStage, typename BeforeRope>
+__device__ __forceinline__ void fp8_scores_tail(float (&s)[8], float (&sg)[4][8], uint32_t row, int mi, uint64_t dk, uint64_t dq, const Fp8TokenScales& tsc,
+                                                const float (&qf)[2][2], uint32_t sRope, uint32_t rope_phase, BeforeRope&& before_rope) {
+  if constexpr (kRopeStage) {
+    static_assert(kPitch != 0 && !kRopeTma, "kRopeStage: the sparse entry's whole-row stage");
+    before_rope();
+    ptx::wgmma_wait<1>();  // group 2 retired: its fragments' registers take the RoPE's (without the wait: a 4-byte spill)
+    uint32_t ra[4][4];
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) ptx::ldmatrix_x4(ra[kk], row + FP8_ROPE_OFFSET + kk * 32 + ((mi >> 1) << 4));
+    ptx::wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk)
+      ptx::wgmma_m64n16k16_bf16_rs(s, ra[kk], dq + (((SM90_SLABS - 1) * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), kk != 0);
+    ptx::wgmma_commit();
+    ptx::wgmma_wait<0>();
+    f16_scores_combine(s, sg, tsc, qf);
+    return;
+  }
+  if constexpr (kRopeTma) ptx::mbarrier_wait(sRope, rope_phase);
+  before_rope();
+  ptx::wgmma_fence();
+  f16_scores_finish(s, sg, dk, dq, tsc, qf);
+}
+
 // Sᵀ of one block from the raw stage sSt (S_g per scale group into sg, S_rope from slab 8 of the K
 // buffer sK into s, then combined): per group 4 ldmatrix.x4, each the two k-steps of chunks 2kp, 2kp + 1 for the
 // warp's 16 tokens — lane (g, q4) gets 4 codes (channels 4 q4 … + 3 of the chunk) of tokens g and g + 8, which are
@@ -309,26 +338,7 @@ __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], ui
       ptx::wgmma_m64n16k16_f16_rs(sg[b], a[b & 1][kk], dq + (((2 * b + (kk >> 2)) * SM90S_ROW_SLAB_BYTES + (kk & 3) * 32) >> 4), kk != 0);
     ptx::wgmma_commit();
   }
-  if constexpr (kRopeStage) {
-    static_assert(kPitch != 0 && !kRopeTma, "kRopeStage: the sparse entry's whole-row stage");
-    before_rope();
-    ptx::wgmma_wait<1>();  // group 2 retired: its fragments' registers take the RoPE's (without the wait: a 4-byte spill)
-    uint32_t ra[4][4];
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk) ptx::ldmatrix_x4(ra[kk], row + FP8_ROPE_OFFSET + kk * 32 + ((mi >> 1) << 4));
-    ptx::wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk)
-      ptx::wgmma_m64n16k16_bf16_rs(s, ra[kk], dq + (((SM90_SLABS - 1) * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), kk != 0);
-    ptx::wgmma_commit();
-    ptx::wgmma_wait<0>();
-    f16_scores_combine(s, sg, tsc, qf);
-    return;
-  }
-  if constexpr (kRopeTma) ptx::mbarrier_wait(sRope, rope_phase);
-  before_rope();
-  ptx::wgmma_fence();
-  f16_scores_finish(s, sg, dk, dq, tsc, qf);
+  fp8_scores_tail<kPitch, kRopeTma, kRopeStage>(s, sg, row, mi, dk, dq, tsc, qf, sRope, rope_phase, before_rope);
 }
 
 // Oᵀ += Vᵀ · Pᵀ with V's codes as A from the raw stage: tile t (channels 64t … + 63 = box t / 2, the warp's 16 channels

@@ -507,6 +507,22 @@ float operand_at(const Operand& o, int mn, int k, bool bf16) {
 // D (64 × n) = A (64 × 16) · B (16 × n) [+ D]. Thread t of the warpgroup holds, like an m16n8 C fragment per n8
 // tile, rows 16·(t / 32) + g and + 8 (g = lane / 4) and columns 8·i + 2·(lane % 4) + {0, 1}: d[4i + 2h + e]. An A
 // fragment from registers is m16n8k16's: a0 (row g, k 2q..2q+1), a1 (row g+8, same k), a2 / a3 (k + 8).
+// D (64 × n) = A (64 × K) · B (K × n) [+ D] into the threads' accumulators: thread t holds, like an m16n8 C fragment per
+// n8 tile, rows 16·(t / 32) + g and + 8 (g = lane / 4) and columns 8·i + 2·(lane % 4) + {0, 1}: d[4i + 2h + e]. Bt[col · K + k].
+template <int K>
+void accumulate_d(const WgmmaSlot& w, const float (*A)[K], const float* Bt) {
+  for (int t = 0; t < 128; ++t) {
+    const int g = (t % 32) / 4, q = t % 4, row0 = 16 * (t / 32) + g;
+    float* d = w.d[t];
+    for (int i = 0; i < w.n / 2; ++i) {
+      const int row = row0 + 8 * ((i >> 1) & 1), col = 8 * (i >> 2) + 2 * q + (i & 1);
+      float acc = w.scale_d ? d[i] : 0.f;
+      for (int k = 0; k < K; ++k) acc += A[row][k] * Bt[col * K + k];
+      d[i] = acc;
+    }
+  }
+}
+
 // An e4m3 code's value (1 sign, 4 exponent bits biased 7, 3 mantissa bits; 0x7f / 0xff NaN, no infinities).
 float e4m3_code_value(uint8_t c) {
   if ((c & 0x7f) == 0x7f) return NAN;
@@ -537,16 +553,7 @@ void wgmma_compute_e4m3(const WgmmaSlot& w) {
       std::memcpy(&code, shared_ptr(lin ^ (((lin >> 7) & 7) << 4), 1), 1);
       Bt[c * 32 + k] = e4m3_code_value(code);
     }
-  for (int t = 0; t < 128; ++t) {
-    const int g = (t % 32) / 4, q = t % 4, row0 = 16 * (t / 32) + g;
-    float* d = w.d[t];
-    for (int i = 0; i < n / 2; ++i) {
-      const int row = row0 + 8 * ((i >> 1) & 1), col = 8 * (i >> 2) + 2 * q + (i & 1);
-      float acc = w.scale_d ? d[i] : 0.f;
-      for (int k = 0; k < 32; ++k) acc += A[row][k] * Bt[col * 32 + k];
-      d[i] = acc;
-    }
-  }
+  accumulate_d(w, A, Bt.data());
 }
 
 void wgmma_compute(const WgmmaSlot& w) {
@@ -572,17 +579,7 @@ void wgmma_compute(const WgmmaSlot& w) {
   const Operand b = decode_desc(w.b, w.tnsp_b, 32, "B");
   for (int c = 0; c < n; ++c)
     for (int k = 0; k < 16; ++k) Bt[c * 16 + k] = operand_at(b, c, k, w.bf16);
-  for (int t = 0; t < 128; ++t) {
-    const int g = (t % 32) / 4, q = t % 4, row0 = 16 * (t / 32) + g;
-    float* d = w.d[t];
-    for (int i = 0; i < n / 2; ++i) {
-      const int row = row0 + 8 * ((i >> 1) & 1), col = 8 * (i >> 2) + 2 * q + (i & 1);
-      float acc = w.scale_d ? d[i] : 0.f;
-      const float* bt = &Bt[col * 16];
-      for (int k = 0; k < 16; ++k) acc += A[row][k] * bt[k];  // 16-bit products are exact in float
-      d[i] = acc;
-    }
-  }
+  accumulate_d(w, A, Bt.data());  // (16-bit products are exact in float)
 }
 
 // The 16-byte chunk at shared address a of a TMA box after the swizzle (mode 1/2/3: 32/64/128 B), XORing address
