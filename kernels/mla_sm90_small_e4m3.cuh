@@ -36,7 +36,8 @@ constexpr float kE4m3PScale = 256.f, kE4m3PScaleInv = 1.f / 256.f;
 // and lo in slab 2g + 1 (rows of 128 codes, 128B swizzle), k_r from the row's largest |q| (into [2^7, 2^8)); 2^−k_r
 // to float[16] at sQf (as q_to_f16_scaled). Thread t takes row t / 16, channels 32 (t % 16) … + 31: it reads slab
 // (t % 16) / 2 and writes slabs 2 ((t % 16) / 4) and + 1 of its row, which only its row's 16 threads (half a warp)
-// read: they all load before any stores (__syncwarp). Non-finite rows keep factor 1. The caller fences and syncs.
+// read: they all load before any stores (__syncwarp). A non-finite row gets factor 1 and a NaN factor back. The caller
+// fences and syncs.
 __device__ __forceinline__ void q_to_e4m3_split(uint32_t sQ, uint32_t sQf, int tid) {
   const int r = tid >> 4, part = tid & 15;
   uint4 v[4];
@@ -54,7 +55,9 @@ __device__ __forceinline__ void q_to_e4m3_split(uint32_t sQ, uint32_t sQf, int t
   const int eb = static_cast<int>(__float_as_uint(mx) >> 23);  // biased exponent (mx ≥ 0)
   const int ec = eb < 8 ? 8 : eb;
   const float f = eb == 255 ? 1.f : __uint_as_float(static_cast<uint32_t>(261 - ec) << 23);   // 2^(134 − ec)
-  const float inv = eb == 255 ? 1.f : __uint_as_float(static_cast<uint32_t>(ec - 7) << 23);  // 2^(ec − 134)
+  // (a row with an inf or NaN: its e4m3 terms would saturate to finite codes, so its factor back is NaN instead —
+  // the row's scores NaN, as the f16 datapath's inf / NaN products make them)
+  const float inv = eb == 255 ? __uint_as_float(0x7fc00000u) : __uint_as_float(static_cast<uint32_t>(ec - 7) << 23);  // 2^(ec − 134)
   uint32_t hi[8], lo[8];
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
