@@ -783,6 +783,22 @@ case $step in
     # sparse h_q 32 as two 16-head CTAs per token on the e4m3 entry against the shipped 32-column entry (the rule's pick)
     ab_rounds s44g "sparse:5,7" dist/kernels ".variants/e4m3@FLASH_MLA_EXPERIMENT_SPARSE_R32=0"
     ;;
+  s44q)
+    # (~3 min, session 44's last budget; carry .variants/e4m3) the probe, then one checked round of the e4m3 variant
+    # against the shipped build on sweep#0 / #16 and S10 over the FP8 cache and on sparse#3, then its FP8 GPU tests
+    nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -I kernels -I scripts -o /tmp/e4m3 scripts/e4m3-wgmma-probe.cu > "$out/e4m3-build.log" 2>&1
+    timeout 40 /tmp/e4m3 2>&1 | tee "$out/e4m3-probe.txt"
+    for v in dist/kernels .variants/e4m3; do
+      kd=$(kernel_dir $v)
+      FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node dist/src/cli.js bench --configs sweep:0,16 --kv fp8 --iters 30 --check-samples 1 --reference h200 > "$out/q-$(basename $v)-sweep.txt" 2>&1
+      echo "== $(basename $v) sweep rc=$?"; grep -aE "^sweep#" "$out/q-$(basename $v)-sweep.txt" | cut -c1-120
+      FLASH_MLA_KERNEL_DIR=$kd/ timeout 40 node dist/src/cli.js bench --configs serving:S10 --kv fp8 --iters 30 --check-samples 1 --reference h200 > "$out/q-$(basename $v)-serving.txt" 2>&1
+      echo "== $(basename $v) serving rc=$?"; grep -aE "^S[0-9]" "$out/q-$(basename $v)-serving.txt" | cut -c1-120
+      FLASH_MLA_KERNEL_DIR=$kd/ timeout 40 node dist/src/cli.js bench --configs sparse:3 --iters 30 --check-samples 1 --reference h200 > "$out/q-$(basename $v)-sparse.txt" 2>&1
+      echo "== $(basename $v) sparse rc=$?"; grep -aE "^sparse#" "$out/q-$(basename $v)-sparse.txt" | cut -c1-120
+    done
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/e4m3)/ fp8_tests s44q "small-row" 150
+    ;;
   s44c)
     # (~4 min, session 44; carry .variants/nostore) s43n, then where S5/S6/S8/S9/S12 and two var rows spend a call on
     # this card: as shipped, without the combine launch, and every CTA returning at once (FLASH_MLA_EXPERIMENT_LAUNCH;
