@@ -799,6 +799,15 @@ case $step in
     done
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/e4m3)/ fp8_tests s44q "small-row" 150
     ;;
+  s44r)
+    # (~1.5 min, the last of a budget; carry .variants/e4m3) the probe, then sweep#16 over the FP8 cache on the shipped
+    # build and the e4m3 variant (unchecked: the probe says whether the fragments are right)
+    nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -I kernels -I scripts -o /tmp/e4m3 scripts/e4m3-wgmma-probe.cu > "$out/e4m3-build.log" 2>&1
+    timeout 40 /tmp/e4m3 2>&1 | tee "$out/e4m3-probe.txt"
+    for v in dist/kernels .variants/e4m3 dist/kernels .variants/e4m3; do
+      FLASH_MLA_KERNEL_DIR=$(kernel_dir $v)/ timeout 30 node dist/src/cli.js bench --configs sweep:16 --kv fp8 --iters 30 --check-samples 0 --reference h200 2>&1 | grep -aE "^sweep#" | cut -c1-100
+    done
+    ;;
   s44c)
     # (~4 min, session 44; carry .variants/nostore) s43n, then where S5/S6/S8/S9/S12 and two var rows spend a call on
     # this card: as shipped, without the combine launch, and every CTA returning at once (FLASH_MLA_EXPERIMENT_LAUNCH;
