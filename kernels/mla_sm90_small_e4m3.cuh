@@ -1,5 +1,6 @@
-// The small-row kernel's e4m3 datapath (mla_decode_sm90_small.cu, its dense 16-row FP8 entry with kE4m3; variant
-// builds, -DMLA_EXPERIMENT_E4M3_MMA): the tensor core takes K's e4m3 codes as they lie in the raw stage — no conversion.
+// The small-row kernel's e4m3 datapath (mla_decode_sm90_small.cu, kE4m3; variant builds: -DMLA_EXPERIMENT_E4M3_MMA its
+// dense 16-row FP8 entry, =2 also its sparse 16-head entry): the tensor core takes K's e4m3 codes as they lie in the
+// raw stage — no conversion.
 // The f16 datapath (mla_sm90_small_fp8.cuh) converts every code twice per block (cvt e4m3x2 → f16x2 for S and again
 // for P·V: 256 conversions per thread and block at the conversion unit's 16 per clock per SM, a fifth of its executed
 // instructions, perf log sessions 27–30). Here both products are e4m3 wgmmas (m64n16k32, fp32 accumulators):
@@ -96,7 +97,7 @@ __device__ __forceinline__ void e4m3_item_start(uint32_t sQ, uint32_t sQf, int t
   for (int k = 0; k < 4; ++k) rg[k] = 1.f;
 }
 
-// Sᵀ of one block from the dense raw stage sSt (f16r_scores' counterpart): per group b four ldmatrix.x4 (k-steps kp =
+// Sᵀ of one block from the raw stage sSt (f16r_scores' counterpart): per group b four ldmatrix.x4 (k-steps kp =
 // chunks 2kp, 2kp + 1 of its 128 codes) straight into A fragments, eight wgmmas (hi and lo term per k-step) into
 // sg[b]; group b + 1's fragments are loaded while group b's wgmmas run (two register sets: a set is rewritten once the
 // group that read it has retired, wgmma.wait_group 1). Then S_rope and the combine (fp8_scores_tail).
@@ -169,7 +170,7 @@ __device__ __forceinline__ void e4m3_store_p(uint32_t sP, const float (&s)[8], c
   }
 }
 
-// Oᵀ += Vᵀ · Pᵀ with V's codes as A from the dense raw stage (f16r_pv's counterpart), in units of 2^8 (the caller
+// Oᵀ += Vᵀ · Pᵀ with V's codes as A from the raw stage (f16r_pv's counterpart), in units of 2^8 (the caller
 // takes them out at the item's end): per group two tiles u (channels 64 (2 grp + u) …, the warp's chunk 4 u + warp)
 // and two 32-token k-steps kp, each one ldmatrix.x4.trans (lane l: token 32 kp + l; matrix m: tokens 8m … 8m + 7, lane
 // (g, q) bytes (t0, c0) (t0, c1) (t1, c0) (t1, c1) for tokens 8m + 2q + {0, 1}, channels 2g, 2g + 1), codes of tokens ≥
