@@ -42,17 +42,10 @@ constexpr float kE4m3PScale = 256.f, kE4m3PScaleInv = 1.f / 256.f;
 __device__ __forceinline__ void q_to_e4m3_split(uint32_t sQ, uint32_t sQf, int tid) {
   const int r = tid >> 4, part = tid & 15;
   uint4 v[4];
-  float mx = 0.f;
-#pragma unroll
-  for (int k = 0; k < 4; ++k) {
+  const float mx = q_row_chunks_max(v, [&](int k) {
     const int c = 4 * part + k;  // 16-byte chunk of 8 channels
-    v[k] = ptx::ld_shared_v4(sQ + (c >> 3) * SM90S_ROW_SLAB_BYTES + swizzled(r, c & 7));
-    const uint32_t w[4] = {v[k].x, v[k].y, v[k].z, v[k].w};
-#pragma unroll
-    for (int x = 0; x < 4; ++x) mx = fmaxf(mx, fmaxf(fabsf(__uint_as_float(w[x] << 16)), fabsf(__uint_as_float(w[x] & 0xffff0000u))));
-  }
-#pragma unroll
-  for (int d = 1; d < 16; d <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, d));
+    return sQ + (c >> 3) * SM90S_ROW_SLAB_BYTES + swizzled(r, c & 7);
+  });
   const int eb = static_cast<int>(__float_as_uint(mx) >> 23);  // biased exponent (mx ≥ 0)
   const int ec = eb < 8 ? 8 : eb;
   const float f = eb == 255 ? 1.f : __uint_as_float(static_cast<uint32_t>(261 - ec) << 23);   // 2^(134 − ec)

@@ -64,6 +64,23 @@ struct NoStores {
   __device__ __forceinline__ void operator()() const {}
 };
 
+// A thread's four 16-byte chunks of bf16 Q (chunk k at at(k)) into v, and the largest |q| of its row: the max over the
+// row's 16 threads (half a warp: thread t takes row t / 16). q_to_f16_scaled's and q_to_e4m3_split's first half.
+template <typename At>
+__device__ __forceinline__ float q_row_chunks_max(uint4 (&v)[4], At&& at) {
+  float mx = 0.f;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    v[k] = ptx::ld_shared_v4(at(k));
+    const uint32_t w[4] = {v[k].x, v[k].y, v[k].z, v[k].w};
+#pragma unroll
+    for (int x = 0; x < 4; ++x) mx = fmaxf(mx, fmaxf(fabsf(__uint_as_float(w[x] << 16)), fabsf(__uint_as_float(w[x] & 0xffff0000u))));
+  }
+#pragma unroll
+  for (int d = 1; d < 16; d <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, d));
+  return mx;
+}
+
 // Q's slabs 0–7 (16 rows × 512 bf16 channels at sQ) → f16 in place, row r times 2^k_r with k_r chosen from the row's
 // largest |q| (into [2^14, 2^15): no f16 overflow, full precision for the large values); 2^−k_r (S's factor back) to
 // float[16] at sQf. All 256 threads: thread t takes row t / 16, 16-byte chunks t % 16 + 16 k (kPermute: 2 (t % 16 + 16 k)
@@ -77,20 +94,11 @@ template <bool kPermute = false, int kSlabBytes = SM90S_ROW_SLAB_BYTES>
 __device__ __forceinline__ void q_to_f16_scaled(uint32_t sQ, uint32_t sQf, int tid) {
   const int r = tid >> 4, part = tid & 15;
   uint4 v[4];
-  float mx = 0.f;
   auto at = [&](int k) {  // (kPermute: a k-step's two chunks in one thread)
     const int c = kPermute ? 2 * (part + 16 * (k >> 1)) + (k & 1) : part + 16 * k;
     return sQ + (c >> 3) * kSlabBytes + swizzled(r, c & 7);
   };
-#pragma unroll
-  for (int k = 0; k < 4; ++k) {
-    v[k] = ptx::ld_shared_v4(at(k));
-    const uint32_t w[4] = {v[k].x, v[k].y, v[k].z, v[k].w};
-#pragma unroll
-    for (int x = 0; x < 4; ++x) mx = fmaxf(mx, fmaxf(fabsf(__uint_as_float(w[x] << 16)), fabsf(__uint_as_float(w[x] & 0xffff0000u))));
-  }
-#pragma unroll
-  for (int d = 1; d < 16; d <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, d));
+  const float mx = q_row_chunks_max(v, at);
   const int eb = static_cast<int>(__float_as_uint(mx) >> 23);  // biased exponent (mx ≥ 0)
   const int ec = eb < 15 ? 15 : eb;
   const float f = eb == 255 ? 1.f : __uint_as_float(static_cast<uint32_t>(268 - ec) << 23);
