@@ -75,19 +75,10 @@ __device__ __forceinline__ void q_to_e4m3_split(uint32_t sQ, uint32_t sQf, int t
   if (part == 0) ptx::st_shared_f32(sQf + r * 4, inv);
 }
 
-// The start of an item (the 256 math threads, Q landed and the CTA synced; kMathOnly: the sparse entry's named barrier): Q → its e4m3 terms, fence, CTA barrier; this
-// thread's columns' factors 2^−k_c (qf) and the groups' reference scales (rg) at 1 (f16_item_start's counterpart).
+// The start of an item with Q → its e4m3 terms (fp8_item_start; f16_item_start's counterpart)
 template <bool kMathOnly = false>
 __device__ __forceinline__ void e4m3_item_start(uint32_t sQ, uint32_t sQf, int tid, int q4, float (&qf)[2][2], float (&rg)[4]) {
-  q_to_e4m3_split(sQ, sQf, tid);
-  ptx::fence_proxy_async();
-  math_sync<kMathOnly>();
-#pragma unroll
-  for (int i = 0; i < 2; ++i)
-#pragma unroll
-    for (int e = 0; e < 2; ++e) qf[i][e] = ptx::ld_shared_f32(sQf + col_of(i, e, q4) * 4);
-#pragma unroll
-  for (int k = 0; k < 4; ++k) rg[k] = 1.f;
+  fp8_item_start<kMathOnly>([&] { q_to_e4m3_split(sQ, sQf, tid); }, sQf, q4, qf, rg);
 }
 
 // Sᵀ of one block from the raw stage sSt (f16r_scores' counterpart): per group b four ldmatrix.x4 (k-steps kp =

@@ -123,11 +123,12 @@ __device__ __forceinline__ void q_to_f16_scaled(uint32_t sQ, uint32_t sQf, int t
   if (part == 0) ptx::st_shared_f32(sQf + r * 4, inv);
 }
 
-// The start of an item (all 256 threads, Q landed and the CTA synced): Q → f16 (q_to_f16_scaled, the factors through
-// sQf), fence, CTA barrier; this thread's columns' factors 2^−k_c (qf) and the groups' reference scales (rg) at 1.
-template <bool kPermute = false, bool kMathOnly = false>
-__device__ __forceinline__ void f16_item_start(uint32_t sQ, uint32_t sQf, int tid, int q4, float (&qf)[2][2], float (&rg)[4]) {
-  q_to_f16_scaled<kPermute>(sQ, sQf, tid);
+// The start of an item (the 256 math threads, Q landed and the CTA synced; kMathOnly: the sparse entry's named
+// barrier): convert_q() (Q's conversion, its factors back through sQf), fence, barrier; this thread's columns'
+// factors 2^−k_c (qf) and the groups' reference scales (rg) at 1.
+template <bool kMathOnly, typename ConvertQ>
+__device__ __forceinline__ void fp8_item_start(ConvertQ&& convert_q, uint32_t sQf, int q4, float (&qf)[2][2], float (&rg)[4]) {
+  convert_q();
   ptx::fence_proxy_async();
   math_sync<kMathOnly>();
 #pragma unroll
@@ -136,6 +137,11 @@ __device__ __forceinline__ void f16_item_start(uint32_t sQ, uint32_t sQf, int ti
     for (int e = 0; e < 2; ++e) qf[i][e] = ptx::ld_shared_f32(sQf + col_of(i, e, q4) * 4);
 #pragma unroll
   for (int k = 0; k < 4; ++k) rg[k] = 1.f;
+}
+// ... with Q → f16 (q_to_f16_scaled)
+template <bool kPermute = false, bool kMathOnly = false>
+__device__ __forceinline__ void f16_item_start(uint32_t sQ, uint32_t sQf, int tid, int q4, float (&qf)[2][2], float (&rg)[4]) {
+  fp8_item_start<kMathOnly>([&] { q_to_f16_scaled<kPermute>(sQ, sQf, tid); }, sQf, q4, qf, rg);
 }
 
 // The end of Sᵀ: S_rope's 4 k-steps (slab 8 of K at dk, Q's slab 8 at dq, bf16) into s, the wait for
