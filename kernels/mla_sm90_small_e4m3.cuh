@@ -93,10 +93,7 @@ __device__ __forceinline__ void e4m3r_scores(float (&s)[8], float (&sg)[4][8], u
   const uint32_t row = sSt + t * (kPitch ? kPitch : 128);
   const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
   uint32_t a[2][4][4];
-  auto codes = [&](uint32_t (&r)[4], int b, int kp) {
-    if constexpr (kPitch) ptx::ldmatrix_x4(r, row + b * 128 + ((2 * kp + (mi >> 1)) << 4));
-    else ptx::ldmatrix_x4(r, row + b * SM90_SLAB_BYTES + (((2 * kp + (mi >> 1)) ^ (t & 7)) << 4));
-  };
+  auto codes = [&](uint32_t (&r)[4], int b, int kp) { stage_codes<kPitch>(r, row, b, kp, mi, t); };
 #pragma unroll
   for (int kp = 0; kp < 4; ++kp) codes(a[0][kp], 0, kp);
 #pragma unroll

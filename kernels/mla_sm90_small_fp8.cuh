@@ -299,6 +299,15 @@ __device__ __forceinline__ void fp8_scores_tail(float (&s)[8], float (&sg)[4][8]
   f16_scores_finish(s, sg, dk, dq, tsc, qf);
 }
 
+// One ldmatrix.x4 of the raw stage (this lane's row `row`, mi = lane / 8, its token t): group b's chunks 2kp and 2kp + 1
+// of the warp's 16 tokens — lane (g, q) gets codes 4q … 4q + 3 of each chunk of tokens g and g + 8 (the S side's A
+// fragment source of f16r_scores and e4m3r_scores). kPitch: the sparse entry's unswizzled whole-row stage.
+template <int kPitch>
+__device__ __forceinline__ void stage_codes(uint32_t (&r)[4], uint32_t row, int b, int kp, int mi, int t) {
+  if constexpr (kPitch) ptx::ldmatrix_x4(r, row + b * 128 + ((2 * kp + (mi >> 1)) << 4));
+  else ptx::ldmatrix_x4(r, row + b * SM90_SLAB_BYTES + (((2 * kp + (mi >> 1)) ^ (t & 7)) << 4));
+}
+
 // Sᵀ of one block from the raw stage sSt (S_g per scale group into sg, S_rope from slab 8 of the K
 // buffer sK into s, then combined): per group 4 ldmatrix.x4, each the two k-steps of chunks 2kp, 2kp + 1 for the
 // warp's 16 tokens — lane (g, q4) gets 4 codes (channels 4 q4 … + 3 of the chunk) of tokens g and g + 8, which are
@@ -320,10 +329,7 @@ __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], ui
   const uint32_t row = sSt + t * (kPitch ? kPitch : 128);
   const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
   uint32_t a[2][8][4];
-  auto codes = [&](uint32_t (&r)[4], int b, int kp) {
-    if constexpr (kPitch) ptx::ldmatrix_x4(r, row + b * 128 + ((2 * kp + (mi >> 1)) << 4));
-    else ptx::ldmatrix_x4(r, row + b * SM90_SLAB_BYTES + (((2 * kp + (mi >> 1)) ^ (t & 7)) << 4));
-  };
+  auto codes = [&](uint32_t (&r)[4], int b, int kp) { stage_codes<kPitch>(r, row, b, kp, mi, t); };
   // each group's codes are loaded a group ahead (into rn), before the group before it issues its wgmmas, so the
   // ldmatrix latency hides behind them (session 26: 1–2 % on the dense 16-row rows, 3.6 % on the sparse rows)
   uint32_t rn[4][4];
