@@ -774,10 +774,13 @@ case $step in
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
   s44a)
-    # (~5 min, session 44; carry .variants/e4m3) the e4m3 wgmma probe (scripts/e4m3-wgmma-probe.cu: layouts and rate),
+    # (~5 min, session 44; carry .variants/e4m3) the e4m3 wgmma probe (scripts/e4m3-wgmma-probe.cu: layouts), the rate
+    # probe with its e4m3 shapes,
     # the e4m3 datapath's FP8 tests and 16-row rows against the shipped build (fp8ab), its sparse h_q 16 rows
     nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -I kernels -I scripts -o /tmp/e4m3 scripts/e4m3-wgmma-probe.cu > "$out/e4m3-build.log" 2>&1
     timeout 60 /tmp/e4m3 2>&1 | tee "$out/e4m3-probe.txt"
+    nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -I kernels -I scripts -o /tmp/wgrate scripts/wgmma-rate-probe.cu > "$out/wgrate-build.log" 2>&1
+    timeout 60 /tmp/wgrate 2>&1 | tee "$out/wgrate.txt"
     FP8_VARIANT=e4m3 timeout 260 "$0" fp8ab
     ab_rounds s44s "sparse:1,3" dist/kernels .variants/e4m3  # (=2: the sparse 16-head entry too; round 1 checked)
     # sparse h_q 32 as two 16-head CTAs per token on the e4m3 entry against the shipped 32-column entry (the rule's pick)

@@ -4,13 +4,15 @@
 // conversion unit's 16 per clock per SM). An e4m3 wgmma (m64nNk32, fp32 accumulators) takes 8-bit A fragments whose
 // registers hold 4 codes — what ldmatrix of a K-major stage already returns. Q and P go as two e4m3 terms each (hi +
 // lo; the float64 study in the perf log: within FlashMLA's tolerances when P is scaled by 2^8 first).
-// Three layout checks on one warpgroup, against the exact products on the host, then a rate check:
+// Three layout checks on one warpgroup, against the exact products on the host (the rate: scripts/wgmma-rate-probe.cu,
+// its e4m3 shapes):
 //   ss   D = A·Bᵀ, A (64 × 128 codes) and B (16 × 128) as 128B-swizzled K-major tiles, by descriptor (4 k-steps);
 //   rs   the same with A from registers: per k-step one ldmatrix.x4 of the tile, registers as returned (the S side);
 //   pv   A = Vᵀ (64 channels × 32 tokens) from a token-major tile (32 tokens × 128 channels): one ldmatrix.x4.trans per
 //        warp and two prmt per register pair — A row g = channel 2g, row g + 8 = channel 2g + 1 of the warp's 16, k slot
 //        16s + 4q + 2h + e = token 16s + 8h + 2q + e — against B = Xᵀ stored with its tokens in that k order;
-//   rate m64n16k32 e4m3 RS, m64n32k32 e4m3 RS and m64n16k16 f16 RS, back to back on every SM (two warpgroups).
+//   rs {r0, r2, r1, r3}: the rs check with the other reading of the register order (expected to fail if rs passes).
+// The register-A wgmmas are the kernels' own wrappers (ptx::wgmma_m64n16k32_e4m3_rs, kernels/ptx_wgmma.cuh).
 // Also printed: the largest |GPU − exact| relative to Σ|products| (the e4m3 wgmma's accumulation precision).
 // Build and run on the device: nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -I kernels -o /tmp/e4m3 scripts/e4m3-wgmma-probe.cu && /tmp/e4m3
 #include <cmath>
@@ -20,7 +22,7 @@
 
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
-#include "probe-timing.cuh"
+#include "ptx_wgmma.cuh"
 
 namespace {
 
@@ -28,22 +30,6 @@ __device__ __forceinline__ void wgmma_e4m3_n16_ss(float (&d)[8], uint64_t a, uin
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %10, 0;\nwgmma.mma_async.sync.aligned.m64n16k32.f32.e4m3.e4m3 {%0,%1,%2,%3,%4,%5,%6,%7}, %8, %9, p, 1, 1;\n}\n"
                : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
                : "l"(a), "l"(b), "r"(scale_d));
-}
-__device__ __forceinline__ void wgmma_e4m3_n16_rs(float (&d)[8], const uint32_t (&a)[4], uint64_t b, int scale_d) {
-  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %13, 0;\nwgmma.mma_async.sync.aligned.m64n16k32.f32.e4m3.e4m3 {%0,%1,%2,%3,%4,%5,%6,%7}, {%8,%9,%10,%11}, %12, p, 1, 1;\n}\n"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(scale_d));
-}
-__device__ __forceinline__ void wgmma_e4m3_n32_rs(float (&d)[16], const uint32_t (&a)[4], uint64_t b) {
-  asm volatile("{\nwgmma.mma_async.sync.aligned.m64n32k32.f32.e4m3.e4m3 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15}, {%16,%17,%18,%19}, %20, 1, 1, 1;\n}\n"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]),
-                 "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-}
-__device__ __forceinline__ void wgmma_f16_n16_rs(float (&d)[8], const uint32_t (&a)[4], uint64_t b) {
-  asm volatile("{\nwgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16 {%0,%1,%2,%3,%4,%5,%6,%7}, {%8,%9,%10,%11}, %12, 1, 1, 1, 0;\n}\n"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
 }
 
 __device__ __forceinline__ uint64_t desc_k(uint32_t addr) { return ptx::wgmma_desc(addr, 16, 1024, 1); }
@@ -82,60 +68,18 @@ __global__ void __launch_bounds__(128) layout_probe(int mode, const uint8_t* gA,
         r[k][1] = r[k][2], r[k][2] = x;
       }
     ptx::wgmma_fence();
-    for (int k = 0; k < 4; ++k) wgmma_e4m3_n16_rs(d, r[k], desc_k(b) + 2 * k, k != 0);
+    for (int k = 0; k < 4; ++k) ptx::wgmma_m64n16k32_e4m3_rs(d, r[k], desc_k(b) + 2 * k, k != 0);
   } else {
     uint32_t r[4], f[4];
     ptx::ldmatrix_x4_trans(r, v + lane * 128 + ((warp ^ (lane & 7)) << 4));  // lane l: token l, the warp's 16 channels
     f[0] = ptx::prmt(r[0], r[1], 0x6420u), f[1] = ptx::prmt(r[0], r[1], 0x7531u);
     f[2] = ptx::prmt(r[2], r[3], 0x6420u), f[3] = ptx::prmt(r[2], r[3], 0x7531u);
     ptx::wgmma_fence();
-    wgmma_e4m3_n16_rs(d, f, desc_k(x), 0);
+    ptx::wgmma_m64n16k32_e4m3_rs(d, f, desc_k(x), 0);
   }
   ptx::wgmma_commit();
   ptx::wgmma_wait<0>();
   for (int i = 0; i < 8; ++i) out[threadIdx.x * 8 + i] = d[i];
-}
-
-template <int S>  // 0: e4m3 n16 k32 RS, 1: e4m3 n32 k32 RS, 2: f16 n16 k16 RS
-__global__ void __launch_bounds__(256, 1) rate_probe(int iters, uint32_t seed, float* sink) {
-  __shared__ __align__(1024) uint8_t smem[2 * 4096];
-  for (int i = threadIdx.x; i < (int)sizeof(smem) / 4; i += 256) {
-    uint32_t y = seed ^ (i * 0x9E3779B9u);
-    y ^= y >> 16, y *= 0x7feb352du, y ^= y >> 15;
-    reinterpret_cast<uint32_t*>(smem)[i] = (y & 0x87878787u) | 0x30303030u;  // e4m3 around 2^-1 (f16: finite too)
-  }
-  __syncthreads();
-  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-  const uint64_t db = desc_k(ptx::smem_addr(smem) + (threadIdx.x / 128) * 4096);
-  uint32_t ra[4];
-  for (int k = 0; k < 4; ++k) ra[k] = ((seed * (threadIdx.x + 7 * k + 1)) & 0x87878787u) | 0x30303030u;
-  constexpr int kAcc = S == 1 ? 16 : 8;
-  float acc[2][kAcc];
-  for (int g = 0; g < 2; ++g)
-    for (int i = 0; i < kAcc; ++i) acc[g][i] = 0.f;
-  auto group = [&](float (&d)[kAcc]) {
-    ptx::wgmma_fence();
-#pragma unroll
-    for (int k = 0; k < 8; ++k) {
-      if constexpr (S == 0) wgmma_e4m3_n16_rs(d, ra, db + 2 * k, 1);
-      else if constexpr (S == 1) wgmma_e4m3_n32_rs(d, ra, db + 2 * k);
-      else wgmma_f16_n16_rs(d, ra, db + 2 * k);
-    }
-    ptx::wgmma_commit();
-  };
-  group(acc[0]);
-  group(acc[1]);
-  for (int it = 2; it < iters; it += 2) {
-    ptx::wgmma_wait<1>();
-    group(acc[0]);
-    ptx::wgmma_wait<1>();
-    group(acc[1]);
-  }
-  ptx::wgmma_wait<0>();
-  float s = 0.f;
-  for (int g = 0; g < 2; ++g)
-    for (int i = 0; i < kAcc; ++i) s += acc[g][i];
-  sink[blockIdx.x * 256 + threadIdx.x] = s;
 }
 
 double e4m3_value(uint8_t c) {
@@ -201,25 +145,6 @@ int main() {
       }
     printf("%-58s %s: %d of 1024 off by > 1e-3 of Σ|products|; worst %.3g of Σ|products| (%.3g absolute)\n", names[mode], bad ? "FAIL" : "ok", bad, worst, worst_abs);
     failed += bad != 0 && mode != 3;  // (mode 3 is expected to fail when mode 1 passes)
-  }
-  int sms = 0;
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
-  float* sink;
-  cudaMalloc(&sink, sms * 256 * sizeof(float));
-  const int iters = 20000;
-  const char* rn[3] = {"m64n16k32 e4m3 RS", "m64n32k32 e4m3 RS", "m64n16k16 f16 RS"};
-  const int rk[3] = {32, 32, 16}, rnn[3] = {16, 32, 16};
-  float ms[3];
-  ms[0] = timed_runs(7, [&](int r) { rate_probe<0><<<sms, 256>>>(iters, 0x1234567u + r, sink); })[3];
-  ms[1] = timed_runs(7, [&](int r) { rate_probe<1><<<sms, 256>>>(iters, 0x1234567u + r, sink); })[3];
-  ms[2] = timed_runs(7, [&](int r) { rate_probe<2><<<sms, 256>>>(iters, 0x1234567u + r, sink); })[3];
-  if (cudaError_t e = cudaDeviceSynchronize(); e != cudaSuccess) {
-    printf("rate: error %s\n", cudaGetErrorString(e));
-    return 1;
-  }
-  for (int s = 0; s < 3; ++s) {
-    const double wgmmas = 2.0 * iters * 8;  // per SM
-    printf("%-20s %8.3f ms  %7.1f TFLOPS  %6.2f ns per wgmma per SM\n", rn[s], ms[s], sms * wgmmas * 64.0 * rnn[s] * rk[s] * 2 / (ms[s] * 1e-3) / 1e12, ms[s] * 1e6 / wgmmas);
   }
   return failed;
 }
