@@ -115,10 +115,10 @@ __device__ __forceinline__ void e4m3r_scores(float (&s)[8], float (&sg)[4][8], u
 }
 
 // Pᵀ (this thread's fragment s of P, 16 columns) → per group k the two e4m3 terms of P · ratio · 2^8 at sP + 2048 k
-// (f16_store_p's counterpart; copies SM90S_ROW_SLAB_BYTES apart): lanes g and g ^ 1 trade one value per tile and token half, so that the even-g lane holds
-// column 2 q4 (+ 8 i) and the odd one column 2 q4 + 1, each with tokens (16 warp + g & ~1) + {0, 1, 8, 9} — k slots
-// 4 (g / 2) … + 3 of k-step warp / 2, half (warp & 1): one 4-byte word per term, hi at byte 16 warp + 4 (g / 2) of the
-// column's row, lo 64 further.
+// (f16_store_p's counterpart): lanes g and g ^ 1 trade one value per tile and token half, so that the even-g lane
+// holds column 2 q4 (+ 8 i) and the odd one column 2 q4 + 1, each with tokens (16 warp + g & ~1) + {0, 1, 8, 9} — k
+// slots 4 (g / 2) … + 3 of k-step warp / 2, half (warp & 1): one 4-byte word per term, hi at byte 16 warp + 4 (g / 2)
+// of the column's (unswizzled) row, lo 64 bytes further.
 __device__ __forceinline__ void e4m3_store_p(uint32_t sP, const float (&s)[8], const float (&ratio)[2][4], int warp, int g, int q4) {
   const bool odd = g & 1;
   float rp[2][4];  // the partner lane's ratios (its tokens)
@@ -139,7 +139,7 @@ __device__ __forceinline__ void e4m3_store_p(uint32_t sP, const float (&s)[8], c
       for (int k = 0; k < 4; ++k) rx[h][0][k] = odd ? rp[h][k] : ratio[h][k], rx[h][1][k] = odd ? ratio[h][k] : rp[h][k];
     }
     const int col = col_of(i, odd ? 1 : 0, q4);
-    // (the lo word's chunk is 4 further before the swizzle: after it, not necessarily 64 bytes further)
+    // (the lo word's chunk is 4 further before the swizzle; after it, not necessarily 64 bytes further)
     const uint32_t at_hi = swizzled(col, byte >> 4) + (byte & 15), at_lo = swizzled(col, (byte >> 4) + 4) + (byte & 15);
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
