@@ -163,8 +163,7 @@ __device__ __forceinline__ void e4m3r_pv(float (&o)[8][8], uint32_t sSt, uint32_
   const uint64_t dp = desc_k_major(sP);
   const int q4 = lane & 3;
   uint32_t keep[2][4];
-  if constexpr (kMasked && kPitch) pv_keep_valid(keep, q4, valid);
-  else if constexpr (kMasked) pv_keep(keep, q4, n_valid);
+  pv_keep_of<kMasked, kPitch>(keep, q4, n_valid, valid);
   uint32_t a[2][2][2][4];  // [set][u][kp]
 #pragma unroll
   for (int grp = 0; grp < 4; ++grp) {

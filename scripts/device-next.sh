@@ -223,6 +223,11 @@ fp8_tables() {
   sparse_set
   fp8_vs_bf16 sweep:0,1,16,17,4,5,20,21
 }
+# e4m3_probe: scripts/e4m3-wgmma-probe.cu built and run (the e4m3 wgmma's fragment layouts; $out/e4m3-probe.txt)
+e4m3_probe() {
+  nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -I kernels -I scripts -o /tmp/e4m3 scripts/e4m3-wgmma-probe.cu > "$out/e4m3-build.log" 2>&1
+  timeout 40 /tmp/e4m3 2>&1 | tee "$out/e4m3-probe.txt"
+}
 kernel_dir() {
   [ "$1" = dist/kernels ] && { echo "$PWD/dist/kernels"; return; }
   local kd=$PWD/dist/kv-$(basename "$1"); rm -rf "$kd"; cp -r dist/kernels "$kd"; cp "$1"/* "$kd"/; echo "$kd"
@@ -777,8 +782,7 @@ case $step in
     # (~5 min, session 44; carry .variants/e4m3) the e4m3 wgmma probe (scripts/e4m3-wgmma-probe.cu: layouts), the rate
     # probe with its e4m3 shapes,
     # the e4m3 datapath's FP8 tests and 16-row rows against the shipped build (fp8ab), its sparse h_q 16 rows
-    nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -I kernels -I scripts -o /tmp/e4m3 scripts/e4m3-wgmma-probe.cu > "$out/e4m3-build.log" 2>&1
-    timeout 60 /tmp/e4m3 2>&1 | tee "$out/e4m3-probe.txt"
+    e4m3_probe
     nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -I kernels -I scripts -o /tmp/wgrate scripts/wgmma-rate-probe.cu > "$out/wgrate-build.log" 2>&1
     timeout 60 /tmp/wgrate 2>&1 | tee "$out/wgrate.txt"
     FP8_VARIANT=e4m3 timeout 260 "$0" fp8ab
@@ -789,8 +793,7 @@ case $step in
   s44q)
     # (~3 min, session 44's last budget; carry .variants/e4m3) the probe, then one checked round of the e4m3 variant
     # against the shipped build on sweep#0 / #16 and S10 over the FP8 cache and on sparse#3, then its FP8 GPU tests
-    nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -I kernels -I scripts -o /tmp/e4m3 scripts/e4m3-wgmma-probe.cu > "$out/e4m3-build.log" 2>&1
-    timeout 40 /tmp/e4m3 2>&1 | tee "$out/e4m3-probe.txt"
+    e4m3_probe
     for v in dist/kernels .variants/e4m3; do
       kd=$(kernel_dir $v)
       FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node dist/src/cli.js bench --configs sweep:0,16 --kv fp8 --iters 30 --check-samples 1 --reference h200 > "$out/q-$(basename $v)-sweep.txt" 2>&1
@@ -805,8 +808,7 @@ case $step in
   s44r)
     # (~1.5 min, the last of a budget; carry .variants/e4m3) the probe, then sweep#16 over the FP8 cache on the shipped
     # build and the e4m3 variant (unchecked: the probe says whether the fragments are right)
-    nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -I kernels -I scripts -o /tmp/e4m3 scripts/e4m3-wgmma-probe.cu > "$out/e4m3-build.log" 2>&1
-    timeout 40 /tmp/e4m3 2>&1 | tee "$out/e4m3-probe.txt"
+    e4m3_probe
     for v in dist/kernels .variants/e4m3 dist/kernels .variants/e4m3; do
       FLASH_MLA_KERNEL_DIR=$(kernel_dir $v)/ timeout 30 node dist/src/cli.js bench --configs sweep:16 --kv fp8 --iters 30 --check-samples 0 --reference h200 2>&1 | grep -aE "^sweep#" | cut -c1-100
     done

@@ -493,9 +493,10 @@ Operand decode_desc(uint64_t desc, bool mn_major, int k_extent_bytes, const char
   if (mn_major && start % 128) fault("wgmma %s descriptor: MN-major start 0x%x is not at a 128-byte row", which, start);
   return {start, lbo, sbo, mn_major};
 }
-uint32_t operand_addr(const Operand& o, int mn, int k) {
+// (bytes: the element size, 2 or — K-major only, the e4m3 wgmma's operands — 1)
+uint32_t operand_addr(const Operand& o, int mn, int k, int bytes = 2) {
   const uint32_t lin = o.mn_major ? o.start + (mn / 64) * o.lbo + (mn % 64) * 2 + (k / 8) * o.sbo + (k % 8) * 128
-                                  : o.start + (mn / 8) * o.sbo + (mn % 8) * 128 + k * 2;
+                                  : o.start + (mn / 8) * o.sbo + (mn % 8) * 128 + k * bytes;
   return lin ^ (((lin >> 7) & 7) << 4);
 }
 float operand_at(const Operand& o, int mn, int k, bool bf16) {
@@ -548,9 +549,8 @@ void wgmma_compute_e4m3(const WgmmaSlot& w) {
   std::vector<float> Bt(static_cast<size_t>(n) * 32);  // Bt[col * 32 + k]
   for (int c = 0; c < n; ++c)
     for (int k = 0; k < 32; ++k) {
-      const uint32_t lin = b.start + (c / 8) * b.sbo + (c % 8) * 128 + k;
       uint8_t code;
-      std::memcpy(&code, shared_ptr(lin ^ (((lin >> 7) & 7) << 4), 1), 1);
+      std::memcpy(&code, shared_ptr(operand_addr(b, c, k, 1), 1), 1);
       Bt[c * 32 + k] = e4m3_code_value(code);
     }
   accumulate_d(w, A, Bt.data());
