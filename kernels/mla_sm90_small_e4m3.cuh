@@ -39,12 +39,14 @@ constexpr float kE4m3PScale = 256.f, kE4m3PScaleInv = 1.f / 256.f;
 // (t % 16) / 2 and writes slabs 2 ((t % 16) / 4) and + 1 of its row, which only its row's 16 threads (half a warp)
 // read: they all load before any stores (__syncwarp). A non-finite row gets factor 1 and a NaN factor back. The caller
 // fences and syncs.
+// kSlabBytes: Q's slab pitch (the 32-column body: 4096, its rows 16–31 by a second call at sQ + 2048, as q_to_f16_scaled).
+template <int kSlabBytes = SM90S_ROW_SLAB_BYTES>
 __device__ __forceinline__ void q_to_e4m3_split(uint32_t sQ, uint32_t sQf, int tid) {
   const int r = tid >> 4, part = tid & 15;
   uint4 v[4];
   const float mx = q_row_chunks_max(v, [&](int k) {
     const int c = 4 * part + k;  // 16-byte chunk of 8 channels
-    return sQ + (c >> 3) * SM90S_ROW_SLAB_BYTES + swizzled(r, c & 7);
+    return sQ + (c >> 3) * kSlabBytes + swizzled(r, c & 7);
   });
   const int eb = static_cast<int>(__float_as_uint(mx) >> 23);  // biased exponent (mx ≥ 0)
   const int ec = eb < 8 ? 8 : eb;
@@ -65,12 +67,12 @@ __device__ __forceinline__ void q_to_e4m3_split(uint32_t sQ, uint32_t sQf, int t
   }
   __syncwarp();  // the row's 16 threads have read their chunks
   // channels 32 part … + 31 = group part / 4, 16-byte chunks 2 (part % 4) and + 1 of its 128-code rows
-  const uint32_t tile = sQ + 2 * (part >> 2) * SM90S_ROW_SLAB_BYTES;
+  const uint32_t tile = sQ + 2 * (part >> 2) * kSlabBytes;
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     const uint32_t at = swizzled(r, 2 * (part & 3) + h);
     ptx::st_shared_v4(tile + at, make_uint4(hi[4 * h], hi[4 * h + 1], hi[4 * h + 2], hi[4 * h + 3]));
-    ptx::st_shared_v4(tile + SM90S_ROW_SLAB_BYTES + at, make_uint4(lo[4 * h], lo[4 * h + 1], lo[4 * h + 2], lo[4 * h + 3]));
+    ptx::st_shared_v4(tile + kSlabBytes + at, make_uint4(lo[4 * h], lo[4 * h + 1], lo[4 * h + 2], lo[4 * h + 3]));
   }
   if (part == 0) ptx::st_shared_f32(sQf + r * 4, inv);
 }

@@ -778,6 +778,19 @@ case $step in
     portable_tests s42all 100
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
+  s45a)
+    # (~7 min, session 45; carry .variants/e4m3, built with -DMLA_EXPERIMENT_E4M3_MMA=3: the 16-row dense and 16-head
+    # sparse entries on e4m3 wgmmas, and the 32-column body's S side) the e4m3 probe (layouts, accumulation precision),
+    # the rate probe, the variant's small-row FP8 GPU tests, then two rounds (round 1 checked) of the FP8 rows it
+    # changes — 16 rows (sweep#0, #16, S2, S10), 32 rows on the gather entry (sweep#2, #4, #20) — and sparse h_q 16 / 32
+    # (sparse#1, #3, #5, #7; h_q 32 also as e4m3 head groups) against the shipped build
+    e4m3_probe
+    nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -I kernels -I scripts -o /tmp/wgrate scripts/wgmma-rate-probe.cu > "$out/wgrate-build.log" 2>&1
+    timeout 60 /tmp/wgrate 2>&1 | tee "$out/wgrate.txt"
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/e4m3)/ fp8_tests s45a "small-row" 170
+    AB_EXTRA="--kv fp8" ab_rounds s45d "sweep:0,16,2,4,20 serving:S2,S10" dist/kernels .variants/e4m3
+    ab_rounds s45s "sparse:1,3,5,7" dist/kernels .variants/e4m3 ".variants/e4m3@FLASH_MLA_EXPERIMENT_SPARSE_R32=0"
+    ;;
   s44a)
     # (~5 min, session 44; carry .variants/e4m3) the e4m3 wgmma probe (scripts/e4m3-wgmma-probe.cu: layouts), the rate
     # probe with its e4m3 shapes,
