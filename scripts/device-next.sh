@@ -791,6 +791,19 @@ case $step in
     AB_EXTRA="--kv fp8" ab_rounds s45d "sweep:0,16,2,4,20 serving:S2,S10" dist/kernels .variants/e4m3
     ab_rounds s45s "sparse:1,3,5,7" dist/kernels .variants/e4m3 ".variants/e4m3@FLASH_MLA_EXPERIMENT_SPARSE_R32=0"
     ;;
+  s45q)
+    # (~4 min, s45a's short form for a late machine; carry .variants/e4m3) the probe, one checked round of sweep#0 / #4
+    # over the FP8 cache and sparse#3 / #7 on both builds, then the variant's small-row FP8 GPU tests
+    e4m3_probe
+    for v in dist/kernels .variants/e4m3; do
+      kd=$(kernel_dir $v)
+      FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node dist/src/cli.js bench --configs sweep:0,4 --kv fp8 --iters 30 --check-samples 1 --reference h200 > "$out/q-$(basename $v)-sweep.txt" 2>&1
+      echo "== $(basename $v) sweep rc=$?"; grep -aE "^sweep#" "$out/q-$(basename $v)-sweep.txt" | cut -c1-120
+      FLASH_MLA_KERNEL_DIR=$kd/ timeout 50 node dist/src/cli.js bench --configs sparse:3,7 --iters 30 --check-samples 1 --reference h200 > "$out/q-$(basename $v)-sparse.txt" 2>&1
+      echo "== $(basename $v) sparse rc=$?"; grep -aE "^sparse#" "$out/q-$(basename $v)-sparse.txt" | cut -c1-120
+    done
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/e4m3)/ fp8_tests s45q "small-row" 150
+    ;;
   s44a)
     # (~5 min, session 44; carry .variants/e4m3) the e4m3 wgmma probe (scripts/e4m3-wgmma-probe.cu: layouts), the rate
     # probe with its e4m3 shapes,
