@@ -65,7 +65,7 @@ struct NoStores {
 };
 
 // A thread's four 16-byte chunks of bf16 Q (chunk k at at(k)) into v, and the largest |q| of its row: the max over the
-// row's 16 threads (half a warp: thread t takes row t / 16). q_to_f16_scaled's and q_to_e4m3_split's first half.
+// row's 16 threads (half a warp: thread t takes row t / 16). q_to_f16_scaled's first half.
 template <typename At>
 __device__ __forceinline__ float q_row_chunks_max(uint4 (&v)[4], At&& at) {
   float mx = 0.f;
@@ -270,7 +270,7 @@ __device__ __forceinline__ Fp8TokenScales fp8_stage_scales(uint32_t sSc, int war
   return fp8_smem_scales(sSc, 16, warp, g, [&](int h) { return 16 * warp + g + 8 * h < n_valid; });
 }
 
-// The end of a register-A Sᵀ (f16r_scores and the e4m3 datapath's e4m3r_scores, their four groups' wgmmas issued, the
+// The end of a register-A Sᵀ (f16r_scores, its four groups' wgmmas issued, the
 // last two possibly in flight): S_rope — kRopeStage: from the stage's RoPE bytes as register-A wgmmas (row: this lane's
 // ldmatrix row of the stage, mi = lane / 8), else from slab 8 after the wait for its RoPE box (kRopeTma) — then
 // before_rope() and the combine into s (f16_scores_finish / f16_scores_combine).
@@ -301,7 +301,7 @@ __device__ __forceinline__ void fp8_scores_tail(float (&s)[8], float (&sg)[4][8]
 
 // One ldmatrix.x4 of the raw stage (this lane's row `row`, mi = lane / 8, its token t): group b's chunks 2kp and 2kp + 1
 // of the warp's 16 tokens — lane (g, q) gets codes 4q … 4q + 3 of each chunk of tokens g and g + 8 (the S side's A
-// fragment source of f16r_scores and e4m3r_scores). kPitch: the sparse entry's unswizzled whole-row stage.
+// fragment source of f16r_scores). kPitch: the sparse entry's unswizzled whole-row stage.
 template <int kPitch>
 __device__ __forceinline__ void stage_codes(uint32_t (&r)[4], uint32_t row, int b, int kp, int mi, int t) {
   if constexpr (kPitch) ptx::ldmatrix_x4(r, row + b * 128 + ((2 * kp + (mi >> 1)) << 4));

@@ -28,7 +28,6 @@
 #include "mla_fp8_params.h"
 #include "mla_params.h"
 #include "mla_sm90_math.cuh"
-#include "mla_sm90_small_e4m3.cuh"
 #include "mla_sm90_small_fp8.cuh"
 #include "mla_sm90_small_layout.cuh"
 #include "mla_sm90_small_merge.cuh"
@@ -39,13 +38,6 @@
 namespace {
 
 constexpr int kR32Slab = SM90S_R32_ROW_SLAB_BYTES;  // Q's and a Pᵀ copy's slab: 32 rows × 128 B
-// EXPERIMENT (variant builds, -DMLA_EXPERIMENT_E4M3_MMA=3): the body's S side on e4m3 wgmmas (sp32_e4m3_scores; P·V
-// stays f16)
-#if defined(MLA_EXPERIMENT_E4M3_MMA) && MLA_EXPERIMENT_E4M3_MMA >= 3
-constexpr bool kR32E4m3 = true;
-#else
-constexpr bool kR32E4m3 = false;
-#endif
 
 // Sᵀ of one gathered block (32 columns) from the whole-row stage sSt: S_rope first (its A fragments from the stage's
 // RoPE bytes, as f16r_scores' kRopeStage), then r32_scores over rows kPitch apart (codes times the token's group ratios
@@ -112,60 +104,6 @@ __device__ __forceinline__ void sp32_scores(float (&s)[16], uint32_t sSt, uint32
         const int x = 4 * i + 2 * h + e;
         s[x] = fmaf(qf[i][e] * rt[h], acc[x], rope[x]);
       }
-}
-
-// sp32_scores on e4m3 wgmmas (the e4m3 datapath's S side, mla_sm90_small_e4m3.cuh; variant builds:
-// -DMLA_EXPERIMENT_E4M3_MMA=3): the codes go to the tensor core as they lie — no conversion, no group ratios in the
-// fragments — against Q's two e4m3 terms per group (q_to_e4m3_split<kR32Slab>: group b's hi term in slab 2b, lo in
-// 2b + 1). Each group has its own accumulator (the token's scale s_t,b cannot enter an e4m3 code exactly), two in
-// flight: once wgmma.wait_group 1 has retired group b, s += qf_c · s_t,b · S_b while group b + 1's wgmmas run, and its
-// fragment set takes group b + 2. S_rope goes first, into s itself, its fragments in set 1 until group 0 is issued.
-// (tsc: the tokens' scales, 0 for invalid positions — their codes may be stale NaN bytes, their S is masked after.)
-__device__ __forceinline__ void sp32_e4m3_scores(float (&s)[16], uint32_t sSt, uint32_t sQ, const Fp8TokenScales& tsc, uint32_t sQf, int warp, int lane) {
-  const int mi = lane >> 3, t = 16 * warp + 8 * (mi & 1) + (lane & 7);
-  const uint32_t row = sSt + t * SM90S_F8SP_ROW_PITCH;
-  const uint64_t dq = desc_k_major(sQ);
-  float sg[2][16];
-  uint32_t a[2][4][4];
-#pragma unroll
-  for (int kk = 0; kk < 4; ++kk) ptx::ldmatrix_x4(a[1][kk], row + FP8_ROPE_OFFSET + kk * 32 + ((mi >> 1) << 4));
-#pragma unroll
-  for (int kp = 0; kp < 4; ++kp) stage_codes<SM90S_F8SP_ROW_PITCH>(a[0][kp], row, 0, kp, mi, t);
-  ptx::wgmma_fence();
-#pragma unroll
-  for (int kk = 0; kk < 4; ++kk) ptx::wgmma_m64n32k16_bf16_rs(s, a[1][kk], dq + (((SM90_SLABS - 1) * kR32Slab + kk * 32) >> 4), kk != 0);
-  ptx::wgmma_commit();
-  auto fold = [&](int b) {  // group b's S into s (its wgmmas retired; the columns' factors reread: registers are short)
-#pragma unroll
-    for (int i = 0; i < 4; ++i)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const float qf = ptx::ld_shared_f32(sQf + col_of(i, e, lane & 3) * 4);
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const int x = 4 * i + 2 * h + e;
-          s[x] = fmaf(qf * tsc.v[h][b], sg[b & 1][x], s[x]);
-        }
-      }
-  };
-#pragma unroll
-  for (int b = 0; b < 4; ++b) {
-    ptx::wgmma_fence();
-#pragma unroll
-    for (int kp = 0; kp < 4; ++kp) {
-      ptx::wgmma_m64n32k32_e4m3_rs(sg[b & 1], a[b & 1][kp], dq + ((2 * b * kR32Slab + kp * 32) >> 4), kp != 0);
-      ptx::wgmma_m64n32k32_e4m3_rs(sg[b & 1], a[b & 1][kp], dq + (((2 * b + 1) * kR32Slab + kp * 32) >> 4), 1);
-    }
-    ptx::wgmma_commit();
-    ptx::wgmma_wait<1>();  // b = 0: S_rope retired (set 1 is free); else group b − 1 (fold it; its set takes b + 1)
-    if (b >= 1) fold(b - 1);
-    if (b < 3) {
-#pragma unroll
-      for (int kp = 0; kp < 4; ++kp) stage_codes<SM90S_F8SP_ROW_PITCH>(a[(b + 1) & 1][kp], row, b + 1, kp, mi, t);
-    }
-  }
-  ptx::wgmma_wait<0>();
-  fold(3);
 }
 
 // Oᵀ += Vᵀ · Pᵀ over this warpgroup's channels (scale groups 2 wg, 2 wg + 1: local tiles 2b + u = channels 64 (4 wg + 2b
@@ -336,13 +274,8 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
     ptx::cp_async_wait_all();
     ptx::fence_proxy_async();
     math_sync<true>();  // Q is in; every thread is done with the previous item
-    if constexpr (kR32E4m3) {
-      q_to_e4m3_split<kR32Slab>(sQ, sQf, tid);
-      q_to_e4m3_split<kR32Slab>(sQ + 16 * 128, sQf + 16 * 4, tid);
-    } else {
-      q_to_f16_scaled<true, kR32Slab>(sQ, sQf, tid);
-      q_to_f16_scaled<true, kR32Slab>(sQ + 16 * 128, sQf + 16 * 4, tid);
-    }
+    q_to_f16_scaled<true, kR32Slab>(sQ, sQf, tid);
+    q_to_f16_scaled<true, kR32Slab>(sQ + 16 * 128, sQf + 16 * 4, tid);
     ptx::fence_proxy_async();
     math_sync<true>();
     float rref = 1.f;  // Oᵀ's unit: the last pair's largest token scale (the same in both warpgroups)
@@ -384,8 +317,7 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
           }
           vf[h] = q4 == 0 ? fh[h][0] : q4 == 1 ? fh[h][1] : q4 == 2 ? fh[h][2] : fh[h][3];
         }
-        if constexpr (kR32E4m3) sp32_e4m3_scores(s, sSt, sQ - base + b_, tsc, sQf, warp, lane);
-        else sp32_scores(s, sSt, sQ - base + b_, fh, rt, sQf, warp, lane);
+        sp32_scores(s, sSt, sQ - base + b_, fh, rt, sQf, warp, lane);
       }
       // mask (no block: every token), the column maxima over the warp; the largest token scale over the warp
       const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;

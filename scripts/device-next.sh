@@ -778,66 +778,12 @@ case $step in
     portable_tests s42all 100
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
-  s45a)
-    # (~7 min, session 45; carry .variants/e4m3, built with -DMLA_EXPERIMENT_E4M3_MMA=3: the 16-row dense and 16-head
-    # sparse entries on e4m3 wgmmas, and the 32-column body's S side) the e4m3 probe (layouts, accumulation precision),
-    # the rate probe, the variant's small-row FP8 GPU tests, then two rounds (round 1 checked) of the FP8 rows it
-    # changes — 16 rows (sweep#0, #16, S2, S10), 32 rows on the gather entry (sweep#2, #4, #20) — and sparse h_q 16 / 32
-    # (sparse#1, #3, #5, #7; h_q 32 also as e4m3 head groups) against the shipped build
+  e4m3probe)
+    # (~1 min) the e4m3 wgmma probes (session 45 on an H100: layouts as CUTLASS's ALayout_64x32, accumulation ~10 bits,
+    # rate twice f16's): scripts/e4m3-wgmma-probe.cu and the rate probe's shapes
     e4m3_probe
     nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -I kernels -I scripts -o /tmp/wgrate scripts/wgmma-rate-probe.cu > "$out/wgrate-build.log" 2>&1
     timeout 60 /tmp/wgrate 2>&1 | tee "$out/wgrate.txt"
-    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/e4m3)/ fp8_tests s45a "small-row" 170
-    AB_EXTRA="--kv fp8" ab_rounds s45d "sweep:0,16,2,4,20 serving:S2,S10" dist/kernels .variants/e4m3
-    ab_rounds s45s "sparse:1,3,5,7" dist/kernels .variants/e4m3 ".variants/e4m3@FLASH_MLA_EXPERIMENT_SPARSE_R32=0"
-    ;;
-  s45q)
-    # (~4 min, s45a's short form for a late machine; carry .variants/e4m3) the probe, one checked round of sweep#0 / #4
-    # over the FP8 cache and sparse#3 / #7 on both builds, then the variant's small-row FP8 GPU tests
-    e4m3_probe
-    for v in dist/kernels .variants/e4m3; do
-      kd=$(kernel_dir $v)
-      FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node dist/src/cli.js bench --configs sweep:0,4 --kv fp8 --iters 30 --check-samples 1 --reference h200 > "$out/q-$(basename $v)-sweep.txt" 2>&1
-      echo "== $(basename $v) sweep rc=$?"; grep -aE "^sweep#" "$out/q-$(basename $v)-sweep.txt" | cut -c1-120
-      FLASH_MLA_KERNEL_DIR=$kd/ timeout 50 node dist/src/cli.js bench --configs sparse:3,7 --iters 30 --check-samples 1 --reference h200 > "$out/q-$(basename $v)-sparse.txt" 2>&1
-      echo "== $(basename $v) sparse rc=$?"; grep -aE "^sparse#" "$out/q-$(basename $v)-sparse.txt" | cut -c1-120
-    done
-    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/e4m3)/ fp8_tests s45q "small-row" 150
-    ;;
-  s44a)
-    # (~5 min, session 44; carry .variants/e4m3) the e4m3 wgmma probe (scripts/e4m3-wgmma-probe.cu: layouts), the rate
-    # probe with its e4m3 shapes,
-    # the e4m3 datapath's FP8 tests and 16-row rows against the shipped build (fp8ab), its sparse h_q 16 rows
-    e4m3_probe
-    nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -I kernels -I scripts -o /tmp/wgrate scripts/wgmma-rate-probe.cu > "$out/wgrate-build.log" 2>&1
-    timeout 60 /tmp/wgrate 2>&1 | tee "$out/wgrate.txt"
-    FP8_VARIANT=e4m3 timeout 260 "$0" fp8ab
-    ab_rounds s44s "sparse:1,3" dist/kernels .variants/e4m3  # (=2: the sparse 16-head entry too; round 1 checked)
-    # sparse h_q 32 as two 16-head CTAs per token on the e4m3 entry against the shipped 32-column entry (the rule's pick)
-    ab_rounds s44g "sparse:5,7" dist/kernels ".variants/e4m3@FLASH_MLA_EXPERIMENT_SPARSE_R32=0"
-    ;;
-  s44q)
-    # (~3 min, session 44's last budget; carry .variants/e4m3) the probe, then one checked round of the e4m3 variant
-    # against the shipped build on sweep#0 / #16 and S10 over the FP8 cache and on sparse#3, then its FP8 GPU tests
-    e4m3_probe
-    for v in dist/kernels .variants/e4m3; do
-      kd=$(kernel_dir $v)
-      FLASH_MLA_KERNEL_DIR=$kd/ timeout 60 node dist/src/cli.js bench --configs sweep:0,16 --kv fp8 --iters 30 --check-samples 1 --reference h200 > "$out/q-$(basename $v)-sweep.txt" 2>&1
-      echo "== $(basename $v) sweep rc=$?"; grep -aE "^sweep#" "$out/q-$(basename $v)-sweep.txt" | cut -c1-120
-      FLASH_MLA_KERNEL_DIR=$kd/ timeout 40 node dist/src/cli.js bench --configs serving:S10 --kv fp8 --iters 30 --check-samples 1 --reference h200 > "$out/q-$(basename $v)-serving.txt" 2>&1
-      echo "== $(basename $v) serving rc=$?"; grep -aE "^S[0-9]" "$out/q-$(basename $v)-serving.txt" | cut -c1-120
-      FLASH_MLA_KERNEL_DIR=$kd/ timeout 40 node dist/src/cli.js bench --configs sparse:3 --iters 30 --check-samples 1 --reference h200 > "$out/q-$(basename $v)-sparse.txt" 2>&1
-      echo "== $(basename $v) sparse rc=$?"; grep -aE "^sparse#" "$out/q-$(basename $v)-sparse.txt" | cut -c1-120
-    done
-    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/e4m3)/ fp8_tests s44q "small-row" 150
-    ;;
-  s44r)
-    # (~1.5 min, the last of a budget; carry .variants/e4m3) the probe, then sweep#16 over the FP8 cache on the shipped
-    # build and the e4m3 variant (unchecked: the probe says whether the fragments are right)
-    e4m3_probe
-    for v in dist/kernels .variants/e4m3 dist/kernels .variants/e4m3; do
-      FLASH_MLA_KERNEL_DIR=$(kernel_dir $v)/ timeout 30 node dist/src/cli.js bench --configs sweep:16 --kv fp8 --iters 30 --check-samples 0 --reference h200 2>&1 | grep -aE "^sweep#" | cut -c1-100
-    done
     ;;
   s44c)
     # (~4 min, session 44; carry .variants/nostore) s43n, then where S5/S6/S8/S9/S12 and two var rows spend a call on
@@ -845,11 +791,6 @@ case $step in
     # outputs unchecked)
     timeout 90 "$0" s43n
     AB_CHECK=0 ab_rounds s44l "serving:S5,S6,S8,S9,S12 sweep:9,13" FLASH_MLA_EXPERIMENT_LAUNCH= FLASH_MLA_EXPERIMENT_LAUNCH=nocombine FLASH_MLA_EXPERIMENT_LAUNCH=empty
-    ;;
-  s44b)
-    # (≤ 9 min, session 44; carry .variants/e4m3) the e4m3 datapath (=2) under the sanitizers: its dense 16-row and
-    # sparse 16-head FP8 GPU tests, then memcheck and racecheck on both describes
-    fp8_variant s44b e4m3 "small-row" "small-row Hopper kernel over the FP8 cache|small-row kernel's sparse FP8 entry"
     ;;
   s43n)
     # (~1 min) what the split partials' stores cost the var rows against their fixed twins (issue 8: var within 3 %):

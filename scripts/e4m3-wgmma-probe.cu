@@ -14,6 +14,9 @@
 //   rs {r0, r2, r1, r3}: the rs check with the other reading of the register order (expected to fail if rs passes).
 // The register-A wgmmas are the kernels' own wrappers (ptx::wgmma_m64n16k32_e4m3_rs, kernels/ptx_wgmma.cuh).
 // Also printed: the largest |GPU − exact| relative to Σ|products| (the e4m3 wgmma's accumulation precision).
+// Measured (session 45, H100): the three layouts hold, the other register order fails; the accumulation keeps ~10–11
+// bits (worst 7.2e-4 of Σ|products|), which failed the small-row FP8 entries' LSE tolerance when they ran on e4m3
+// wgmmas (the datapath, 1 % faster at most, was removed: perf log session 45).
 // Build and run on the device: nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -I kernels -o /tmp/e4m3 scripts/e4m3-wgmma-probe.cu && /tmp/e4m3
 #include <cmath>
 #include <cstdint>

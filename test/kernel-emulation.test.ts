@@ -44,7 +44,7 @@ import { combineGrid } from '../src/cuda/combine-shape.js';
 import { MLA_CONFIG } from '../src/cuda/config.js';
 import { MLA_DECODE_PARAMS_LAYOUT, combineStageBytes, encodeMlaDecodeParams, type MlaDecodeParamsValues } from '../src/cuda/params.js';
 import { compare } from '../src/check/compare.js';
-import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda, type KernelEdit } from './util/fake-cuda.js';
+import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda } from './util/fake-cuda.js';
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
 import { metadataEvenSplitSets, metadataGoldenSets, metadataTightSets } from './util/metadata-sets.js';
@@ -1058,47 +1058,6 @@ if (scenarioName) {
       for (const [what, r] of [['no raw wait', noRawWait], ['the same, late TMA', noRawWaitLate], ['no RoPE wait', noRopeWait], ['no reference-scale rescale', noRescale], ['no mask of the last block', noMask], ['fragments rewritten early, late wgmma', noFragWaitLate]] as const) {
         t.diagnostic(`${what}: ${note(r) || r.stderr.split('\n')[0].slice(0, 300)}`);
       }
-    });
-
-    // The e4m3 datapath (a variant, not shipped: -DMLA_EXPERIMENT_E4M3_MMA=3, perf log sessions 44–45): hopper-small's
-    // dense 16-row and sparse 16-head FP8 entries on e4m3 wgmmas (K's codes unconverted, Q and P as hi / lo terms) and
-    // the 32-column body's S side. Kept emulated while the card has not measured it: its three scenarios pass under
-    // late wgmma (the timing that shows a fragment or accumulator read before its wgmma retired), and five planted
-    // bugs fail — fragment sets rewritten early on the S and the P·V side (late wgmma: the oracle), a wrong byte
-    // selector in Vᵀ's fragments (the oracle), the 32-column fold with group 0's scale for every group (the oracle on
-    // the K-spread case), and that fold before its wait (late wgmma: the oracle).
-    it("the e4m3 datapath (variant build): hopper-small's FP8 scenarios pass; early fragment rewrites, a wrong Vᵀ selector, a wrong or early group fold → the oracle", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (six more emulator builds, ~3 min)' }, async (t) => {
-      const defines = ['-DMLA_EXPERIMENT_E4M3_MMA=3'];
-      const e4m3 = 'mla_sm90_small_e4m3.cuh', r32 = 'mla_sm90_small_sparse_r32.cuh';
-      const build = (plant: KernelEdit[] = []) => buildFakeCuda({ emulate: true, plant, defines });
-      const builds = {
-        clean: build(),
-        noSWait: build([[e4m3, '      if (b >= 1) ptx::wgmma_wait<1>();  // group b − 1 retired: its set takes group b + 1\n', '']]),
-        noPvWait: build([[e4m3, '    if (grp >= 2) ptx::wgmma_wait<1>();\n', '']]),
-        badPrmt: build([[e4m3, 'f[1] = ptx::prmt(r[0], r[1], 0x7531u)', 'f[1] = ptx::prmt(r[0], r[1], 0x6420u)']]),
-        foldGroup0: build([[r32, 's[x] = fmaf(qf * tsc.v[h][b], sg[b & 1][x], s[x]);', 's[x] = fmaf(qf * tsc.v[h][0], sg[b & 1][x], s[x]);']]),
-        noFoldWait: build([[r32, '    ptx::wgmma_wait<1>();  // b = 0: S_rope retired', '    // b = 0: S_rope retired']]),
-      };
-      const seed = freshSeed();
-      const runs = await Promise.all([
-        runScenario(builds.clean, 'hopper-small, late wgmma', seed),
-        runScenario(builds.clean, 'hopper-small sparse, late wgmma', seed),
-        runScenario(builds.clean, 'hopper-small sparse r32, late wgmma', seed),
-        runScenario(builds.noSWait, 'hopper-small, late wgmma', seed),
-        runScenario(builds.noPvWait, 'hopper-small sparse, late wgmma', seed),
-        runScenario(builds.badPrmt, 'hopper-small', seed),
-        runScenario(builds.foldGroup0, 'hopper-small sparse r32', seed),
-        runScenario(builds.noFoldWait, 'hopper-small sparse r32, late wgmma', seed),
-      ]);
-      const [dense, sparse, sparseR32, ...bugs] = runs;
-      for (const [what, r] of [['hopper-small', dense], ['hopper-small sparse', sparse], ['hopper-small sparse r32', sparseR32]] as const) assert.equal(r.status, 0, `${what} on the e4m3 datapath (late wgmma): ${r.stderr}`);
-      const oracle = /AssertionError[^\n]*(?:\|err\||inf\/NaN positions differ|cos diff)/;
-      const names = ['S fragments rewritten early (late wgmma)', 'P·V fragments rewritten early (late wgmma)', "Vᵀ's second byte selector wrong", 'the 32-column fold with group 0\'s scale', 'the 32-column fold before its wait (late wgmma)'];
-      bugs.forEach((r, i) => {
-        assert.notEqual(r.status, 0, `${names[i]} went unseen`);
-        assert.match(r.stderr, oracle, `${names[i]}: ${r.stderr}`);
-        t.diagnostic(`${names[i]}: ${oracle.exec(r.stderr)?.[0].slice(0, 300)}`);
-      });
     });
 
     // The same for the Hopper sparse kernel's producer and masking: its wait for the gathered bytes dropped (the race

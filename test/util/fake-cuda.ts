@@ -78,11 +78,7 @@ export type KernelEdit = [file: string, from: string, to: string];
  * the host — at their launches, under its shared-memory race detector (and its own test kernels, emu_selftest.cpp). `plant`: edits of the emulator's copy of kernels/ (never of kernels/ itself), for tests that
  * show a planted bug fails.
  */
-/**
- * opts.defines (with emulate): -D/-U flags for the emulator's compile of kernels/ beside FLASH_MLA_EMU_DEFINES — a
- * variant build's switches, for the tests that keep an experiment's code emulated while it is not shipped.
- */
-export function buildFakeCuda(opts: { emulate?: boolean; plant?: KernelEdit[]; defines?: string[] } = {}): FakeCuda {
+export function buildFakeCuda(opts: { emulate?: boolean; plant?: KernelEdit[] } = {}): FakeCuda {
   const dir = mkdtempSync(join(tmpdir(), 'flash-mla-fake-cuda-'));
   const lib = join(dir, 'libcuda.so.1');
   // the encoder writes the fields below q_batch_stride as 64-bit device addresses (src/cuda/params.ts)
@@ -96,7 +92,7 @@ export function buildFakeCuda(opts: { emulate?: boolean; plant?: KernelEdit[]; d
     `-DAPPEND_FP8_PARAMS_BYTES=${APPEND_KV_FP8_PARAMS.bytes}`, `-DAPPEND_FP8_PARAMS_PTR_OFFSETS=${ptrsOf(APPEND_KV_FP8_PARAMS)}`,
     `-DLAYOUT_PARAMS_BYTES=${MLA_LAYOUT_PARAMS.bytes}`,
   ];
-  if (opts.emulate) buildEmulating(dir, lib, args, opts.plant ?? [], opts.defines ?? []);
+  if (opts.emulate) buildEmulating(dir, lib, args, opts.plant ?? []);
   else {
     const b = spawnSync(cc!, [...args, '-o', lib, FAKE_CUDA_SOURCE], { encoding: 'utf8' });
     if (b.status !== 0) throw new Error(`building the fake libcuda failed:\n${b.stderr}`);
@@ -161,15 +157,13 @@ export function checkWgmmaStandIn(real: string, standIn: string): number {
  * The planted-bug tests (FLASH_MLA_EMULATION=full) plant text of the shipped code and may not apply to an experiment.
  */
 function emuDefines(): string[] {
-  return checkedDefines((process.env.FLASH_MLA_EMU_DEFINES ?? '').split(/\s+/).filter((f) => f !== ''), 'FLASH_MLA_EMU_DEFINES');
-}
-function checkedDefines(flags: string[], what: string): string[] {
-  for (const f of flags) if (!/^-[DU][A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.+-]*)?$/.test(f)) throw new Error(`${what}: '${f}' is not a -DNAME[=VALUE] or -UNAME flag`);
+  const flags = (process.env.FLASH_MLA_EMU_DEFINES ?? '').split(/\s+/).filter((f) => f !== '');
+  for (const f of flags) if (!/^-[DU][A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.+-]*)?$/.test(f)) throw new Error(`FLASH_MLA_EMU_DEFINES: '${f}' is not a -DNAME[=VALUE] or -UNAME flag`);
   return flags;
 }
 
 /** The fake with the kernel emulator: kernels/ copied with the emulator's ptx*.cuh in place of the real ones, then linked. */
-function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: KernelEdit[], extraDefines: string[]): void {
+function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: KernelEdit[]): void {
   const kernels = join(dir, 'emu-kernels');
   cpSync(KERNELS_DIR, kernels, { recursive: true });
   // the Hopper stand-ins: the descriptor encoding must be the real one, the wgmma wrappers must mean what the real do
@@ -206,7 +200,7 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`building the emulating fake libcuda failed: ${cmd} ${args.join(' ')}\n${r.stderr}`);
   };
-  const defines = [...emuDefines(), ...checkedDefines(extraDefines, 'buildFakeCuda defines')];
+  const defines = emuDefines();
   const objects = ['emu', 'emu_race', 'emu_combine', 'emu_sm90', 'emu_sm90_small', 'emu_fp8', 'emu_selftest'].map((name) => {
     const obj = join(dir, `${name}.o`);
     // the kernels' headers first (their quoted includes find the stand-in ptx*.cuh beside them), then cuda_bf16.h etc.
