@@ -778,6 +778,13 @@ case $step in
     portable_tests s42all 100
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
+  s45p)
+    # (~3 min, session 45; carry .variants/pbf and .variants/nostore; outputs unchecked) what bf16 partials would
+    # save the decode: pbf (-DMLA_EXPERIMENT_PARTIAL_AS_OUT: a split partial written as the no-split path writes a
+    # bf16 row, into o_accum's bytes; the combine then reads 32-bit garbage but does the same work) against the shipped
+    # build and nostore (no O or partial stores at all), on the var rows and their fixed twin and the split serving shapes
+    AB_CHECK=0 ab_rounds s45p "sweep:8,9,25,13 serving:S5,S8,S9,S12" dist/kernels .variants/pbf .variants/nostore
+    ;;
   e4m3probe)
     # (~1 min) the e4m3 wgmma probes (session 45 on an H100: layouts as CUTLASS's ALayout_64x32, accumulation ~10 bits,
     # rate twice f16's): scripts/e4m3-wgmma-probe.cu and the rate probe's shapes
