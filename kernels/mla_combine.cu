@@ -305,16 +305,6 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
       }
     }
   }
-#if defined(MLA_EXPERIMENT_PARTIAL_L2) && MLA_EXPERIMENT_PARTIAL_L2 != 3  // (=3: the decode's evict_last alone)
-  // every partial line this warp read (its splits × sub-chunks; one lane per 128-byte line) dropped from L2 unwritten:
-  // every value is in acc by now, and no other warp reads these lines
-  if (active && (lane & 7) == 0) {
-    const float* o_first = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V + col0 + lane * 4;
-    for (int j = part; j < n; j += W)
-#pragma unroll
-      for (int s = 0; s < kSub; ++s) ptx::discard_l2_line(o_first + static_cast<int64_t>(j) * p.q_rows * HEAD_DIM_V + s * COMBINE_WARP_COLS);
-  }
-#endif
   ptx::grid_dep_launch_dependents();  // inputs consumed; only the reduction and stores remain
 
   if constexpr (W > 1) {

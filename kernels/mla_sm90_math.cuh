@@ -202,14 +202,8 @@ __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req
   // kScaled: out_scale is the attention sink's 1 / (1 + exp(sink − lse))
   const float inv = empty ? 0.f : (kScaled ? out_scale / L : 1.f / L);
   const float lse2 = ptx::log2_approx(L) + row_max;
-#ifdef MLA_EXPERIMENT_PARTIAL_AS_OUT  // EXPERIMENT (variant builds only; outputs wrong): a split partial written as a bf16 row
-  if (true) {  // (the no-split path's stores into o_accum's bytes: what bf16 partials would cost the decode)
-    T* orow = sl.no_split ? static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col_base
-                          : reinterpret_cast<T*>(p.o_accum) + (static_cast<int64_t>(sl.split_row) * p.q_rows + r) * HEAD_DIM_V + col_base;
-#else
   if (sl.no_split) {
     T* orow = static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col_base;
-#endif
 #pragma unroll
     for (int k = 0; k < 8; ++k) {
       uint32_t a[4];
@@ -224,15 +218,8 @@ __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req
 #endif
     }
     if (owns_lse && real) {
-#ifdef MLA_EXPERIMENT_PARTIAL_AS_OUT  // (the split rows' LSE where the combine reads it, so that it does the same work)
-      if (!sl.no_split) {
-        p.lse_accum[static_cast<int64_t>(sl.split_row) * p.q_rows + r] = empty ? -INFINITY : lse2;
-      } else
-#endif
-      {
-        const int s_idx = rs.s_of_row[h], h_idx = r - s_idx * p.h_q;
-        p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = empty ? INFINITY : lse2 * kLn2;
-      }
+      const int s_idx = rs.s_of_row[h], h_idx = r - s_idx * p.h_q;
+      p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = empty ? INFINITY : lse2 * kLn2;
     }
   } else {  // fp32 partial rows: store_row's 8-byte stores already cover whole sectors; 16-byte ones measured slower
     store_row<T, 32>(p, req, sl, rs, h, o, L, row_max, col_base + q4 * 2, owns_lse);

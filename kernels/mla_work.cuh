@@ -121,16 +121,9 @@ __device__ __forceinline__ void store_row(const MlaDecodeParams& p, int req, con
   } else {
     const int64_t acc_row = static_cast<int64_t>(sl.split_row) * p.q_rows + r;
     float* orow = p.o_accum + acc_row * HEAD_DIM_V + col0;
-#if defined(MLA_EXPERIMENT_PARTIAL_L2) && MLA_EXPERIMENT_PARTIAL_L2 != 2  // (=2: the combine's discard alone)
-    const uint64_t pol = ptx::l2_evict_last_policy();
-#endif
 #pragma unroll
     for (int i = 0; i < kTiles; ++i) {
       const float v0 = empty ? 0.f : o[4 * i + 2 * h] * inv, v1 = empty ? 0.f : o[4 * i + 2 * h + 1] * inv;
-#if defined(MLA_EXPERIMENT_PARTIAL_L2) && MLA_EXPERIMENT_PARTIAL_L2 != 2
-      ptx::st_global_v2f_hint(orow + i * 8, v0, v1, pol);
-      continue;
-#endif
 #ifdef MLA_EXPERIMENT_NO_O_STORE  // EXPERIMENT (variant builds only): every value computed, no store (p.h_q > 0)
       if (p.h_q < 0) *reinterpret_cast<float2*>(orow + i * 8) = make_float2(v0, v1);
 #else

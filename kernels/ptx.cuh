@@ -53,20 +53,6 @@ __device__ __forceinline__ float4 ld_cg_v4f(const float* p) {
   return v;
 }
 
-#ifdef MLA_EXPERIMENT_PARTIAL_L2  // EXPERIMENT (variant builds only): split partials kept in L2 and dropped unwritten
-// An L2 policy that keeps lines over evict_normal ones; a store under it; a 128-byte line invalidated without its
-// write-back (the data becomes undefined: scratch the combine has read).
-__device__ __forceinline__ uint64_t l2_evict_last_policy() {
-  uint64_t pol;
-  asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(pol));
-  return pol;
-}
-__device__ __forceinline__ void st_global_v2f_hint(float* a, float x, float y, uint64_t pol) {
-  asm volatile("st.global.L2::cache_hint.v2.f32 [%0], {%1, %2}, %3;\n" :: "l"(a), "f"(x), "f"(y), "l"(pol) : "memory");
-}
-__device__ __forceinline__ void discard_l2_line(const void* a) { asm volatile("discard.global.L2 [%0], 128;\n" :: "l"(a) : "memory"); }
-#endif
-
 // 32-bit shared-space accesses: a 32-bit address costs one register where a generic pointer costs two.
 __device__ __forceinline__ void st_shared_u32(uint32_t addr, uint32_t v) { asm volatile("st.shared.b32 [%0], %1;\n" :: "r"(addr), "r"(v) : "memory"); }
 __device__ __forceinline__ void st_shared_f32(uint32_t addr, float v) { asm volatile("st.shared.f32 [%0], %1;\n" :: "r"(addr), "f"(v) : "memory"); }

@@ -778,20 +778,6 @@ case $step in
     portable_tests s42all 100
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
-  s45l)
-    # (~3 min, session 45; carry .variants/pl2_1 and pl2_2; round 1 checked) the split partials kept out of DRAM
-    # (-DMLA_EXPERIMENT_PARTIAL_L2, mla_decode_sm90 + mla_combine): =1 the decode stores them under an L2 evict_last
-    # policy and the combine drops each line it has read (discard.global.L2: no write-back); =2 the combine's discard
-    # alone. s45p/s44c: the var rows lose 5.5–6 % to the partials (nostore), a quarter of it their bytes' store phase
-    AB_CHECK=1 ab_rounds s45l "sweep:8,9,25,13 serving:S5,S8,S9,S12" dist/kernels .variants/pl2_1 .variants/pl2_2
-    ;;
-  s45p)
-    # (~3 min, session 45; carry .variants/pbf and .variants/nostore; outputs unchecked) what bf16 partials would
-    # save the decode: pbf (-DMLA_EXPERIMENT_PARTIAL_AS_OUT: a split partial written as the no-split path writes a
-    # bf16 row, into o_accum's bytes; the combine then reads 32-bit garbage but does the same work) against the shipped
-    # build and nostore (no O or partial stores at all), on the var rows and their fixed twin and the split serving shapes
-    AB_CHECK=0 ab_rounds s45p "sweep:8,9,25,13 serving:S5,S8,S9,S12" dist/kernels .variants/pbf .variants/nostore
-    ;;
   e4m3probe)
     # (~1 min) the e4m3 wgmma probes (session 45 on an H100: layouts as CUTLASS's ALayout_64x32, accumulation ~10 bits,
     # rate twice f16's): scripts/e4m3-wgmma-probe.cu and the rate probe's shapes
