@@ -778,6 +778,28 @@ case $step in
     portable_tests s42all 100
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
+  s45w)
+    # (~2 min, session 45; carry .variants/nostore) where the var rows' partials go: ncu (caches as they are, clocks
+    # free) of the decode kernel on sweep#8 / #9 — duration, DRAM bytes read and written, L2 write sectors — shipped
+    # against nostore (s45p / s45l: nostore −5.8 % on sweep#9, bf16 partials −1.2 %, L2-kept partials −0.6 %)
+    for v in dist/kernels .variants/nostore; do
+      FLASH_MLA_KERNEL_DIR=$(kernel_dir $v)/ timeout 100 ncu --cache-control none --clock-control none -k regex:mla_decode_sm90 \
+        --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum,lts__t_sectors_op_write.sum --csv \
+        node dist/src/cli.js bench --configs sweep:8,9 --iters 2 --warmup 1 --check-samples 0 > "$out/s45w-$(basename $v).csv" 2> "$out/s45w-$(basename $v).err"
+      echo "== $(basename $v) rc=$?"
+      python3 - "$out/s45w-$(basename $v).csv" <<'PY'
+import csv, sys, collections
+rows = list(csv.reader(open(sys.argv[1])))
+h = [i for i, r in enumerate(rows) if r and r[0] == 'ID']
+if not h: print('no ncu rows'); sys.exit()
+hd = rows[h[0]]; ki, mi, vi, ii = hd.index('Kernel Name'), hd.index('Metric Name'), hd.index('Metric Value'), hd.index('ID')
+by = collections.OrderedDict()
+for r in rows[h[0] + 1:]:
+    if len(r) > vi: by.setdefault(r[ii], {})[r[mi]] = r[vi]
+for k, m in by.items(): print(k, '  '.join(f"{n.split('__')[1]}={v}" for n, v in m.items()))
+PY
+    done
+    ;;
   e4m3probe)
     # (~1 min) the e4m3 wgmma probes (session 45 on an H100: layouts as CUTLASS's ALayout_64x32, accumulation ~10 bits,
     # rate twice f16's): scripts/e4m3-wgmma-probe.cu and the rate probe's shapes
