@@ -800,6 +800,17 @@ for k, m in by.items(): print(k, '  '.join(f"{n.split('__')[1]}={v}" for n, v in
 PY
     done
     ;;
+  s46a)
+    # (~4 min; an H200 only — on an H100 the 16-row FP8 entry is memory-bound and cannot show a compute saving; carry
+    # .variants/e4m3pv: nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a --use_fast_math -I kernels
+    # -DMLA_EXPERIMENT_E4M3_PV -o .variants/e4m3pv/mla_decode_sm90_small.sm_90a.cubin kernels/mla_decode_sm90_small.cu)
+    # the FP8 entries' P·V on e4m3 wgmmas, S on f16 (perf log session 45): its small-row FP8 GPU tests (the LSE
+    # tolerance is what the e4m3 S side failed), then two rounds (round 1 checked) of the 16-row FP8 rows and sparse
+    # h_q 16 against the shipped build
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/e4m3pv)/ fp8_tests s46a "small-row" 170
+    AB_EXTRA="--kv fp8" ab_rounds s46d "sweep:0,16 serving:S2,S10" dist/kernels .variants/e4m3pv
+    ab_rounds s46s "sparse:1,3" dist/kernels .variants/e4m3pv
+    ;;
   e4m3probe)
     # (~1 min) the e4m3 wgmma probes (session 45 on an H100: layouts as CUTLASS's ALayout_64x32, accumulation ~10 bits,
     # rate twice f16's): scripts/e4m3-wgmma-probe.cu and the rate probe's shapes
