@@ -64,23 +64,6 @@ struct NoStores {
   __device__ __forceinline__ void operator()() const {}
 };
 
-// A thread's four 16-byte chunks of bf16 Q (chunk k at at(k)) into v, and the largest |q| of its row: the max over the
-// row's 16 threads (half a warp: thread t takes row t / 16). q_to_f16_scaled's first half.
-template <typename At>
-__device__ __forceinline__ float q_row_chunks_max(uint4 (&v)[4], At&& at) {
-  float mx = 0.f;
-#pragma unroll
-  for (int k = 0; k < 4; ++k) {
-    v[k] = ptx::ld_shared_v4(at(k));
-    const uint32_t w[4] = {v[k].x, v[k].y, v[k].z, v[k].w};
-#pragma unroll
-    for (int x = 0; x < 4; ++x) mx = fmaxf(mx, fmaxf(fabsf(__uint_as_float(w[x] << 16)), fabsf(__uint_as_float(w[x] & 0xffff0000u))));
-  }
-#pragma unroll
-  for (int d = 1; d < 16; d <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, d));
-  return mx;
-}
-
 // Q's slabs 0–7 (16 rows × 512 bf16 channels at sQ) → f16 in place, row r times 2^k_r with k_r chosen from the row's
 // largest |q| (into [2^14, 2^15): no f16 overflow, full precision for the large values); 2^−k_r (S's factor back) to
 // float[16] at sQf. All 256 threads: thread t takes row t / 16, 16-byte chunks t % 16 + 16 k (kPermute: 2 (t % 16 + 16 k)
@@ -94,11 +77,20 @@ template <bool kPermute = false, int kSlabBytes = SM90S_ROW_SLAB_BYTES>
 __device__ __forceinline__ void q_to_f16_scaled(uint32_t sQ, uint32_t sQf, int tid) {
   const int r = tid >> 4, part = tid & 15;
   uint4 v[4];
+  float mx = 0.f;
   auto at = [&](int k) {  // (kPermute: a k-step's two chunks in one thread)
     const int c = kPermute ? 2 * (part + 16 * (k >> 1)) + (k & 1) : part + 16 * k;
     return sQ + (c >> 3) * kSlabBytes + swizzled(r, c & 7);
   };
-  const float mx = q_row_chunks_max(v, at);
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    v[k] = ptx::ld_shared_v4(at(k));
+    const uint32_t w[4] = {v[k].x, v[k].y, v[k].z, v[k].w};
+#pragma unroll
+    for (int x = 0; x < 4; ++x) mx = fmaxf(mx, fmaxf(fabsf(__uint_as_float(w[x] << 16)), fabsf(__uint_as_float(w[x] & 0xffff0000u))));
+  }
+#pragma unroll
+  for (int d = 1; d < 16; d <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, d));
   const int eb = static_cast<int>(__float_as_uint(mx) >> 23);  // biased exponent (mx ≥ 0)
   const int ec = eb < 15 ? 15 : eb;
   const float f = eb == 255 ? 1.f : __uint_as_float(static_cast<uint32_t>(268 - ec) << 23);
@@ -123,12 +115,11 @@ __device__ __forceinline__ void q_to_f16_scaled(uint32_t sQ, uint32_t sQf, int t
   if (part == 0) ptx::st_shared_f32(sQf + r * 4, inv);
 }
 
-// The start of an item (the 256 math threads, Q landed and the CTA synced; kMathOnly: the sparse entry's named
-// barrier): convert_q() (Q's conversion, its factors back through sQf), fence, barrier; this thread's columns'
-// factors 2^−k_c (qf) and the groups' reference scales (rg) at 1.
-template <bool kMathOnly, typename ConvertQ>
-__device__ __forceinline__ void fp8_item_start(ConvertQ&& convert_q, uint32_t sQf, int q4, float (&qf)[2][2], float (&rg)[4]) {
-  convert_q();
+// The start of an item (all 256 threads, Q landed and the CTA synced): Q → f16 (q_to_f16_scaled, the factors through
+// sQf), fence, CTA barrier; this thread's columns' factors 2^−k_c (qf) and the groups' reference scales (rg) at 1.
+template <bool kPermute = false, bool kMathOnly = false>
+__device__ __forceinline__ void f16_item_start(uint32_t sQ, uint32_t sQf, int tid, int q4, float (&qf)[2][2], float (&rg)[4]) {
+  q_to_f16_scaled<kPermute>(sQ, sQf, tid);
   ptx::fence_proxy_async();
   math_sync<kMathOnly>();
 #pragma unroll
@@ -137,11 +128,6 @@ __device__ __forceinline__ void fp8_item_start(ConvertQ&& convert_q, uint32_t sQ
     for (int e = 0; e < 2; ++e) qf[i][e] = ptx::ld_shared_f32(sQf + col_of(i, e, q4) * 4);
 #pragma unroll
   for (int k = 0; k < 4; ++k) rg[k] = 1.f;
-}
-// ... with Q → f16 (q_to_f16_scaled)
-template <bool kPermute = false, bool kMathOnly = false>
-__device__ __forceinline__ void f16_item_start(uint32_t sQ, uint32_t sQf, int tid, int q4, float (&qf)[2][2], float (&rg)[4]) {
-  fp8_item_start<kMathOnly>([&] { q_to_f16_scaled<kPermute>(sQ, sQf, tid); }, sQf, q4, qf, rg);
 }
 
 // The end of Sᵀ: S_rope's 4 k-steps (slab 8 of K at dk, Q's slab 8 at dq, bf16) into s, the wait for
@@ -270,44 +256,6 @@ __device__ __forceinline__ Fp8TokenScales fp8_stage_scales(uint32_t sSc, int war
   return fp8_smem_scales(sSc, 16, warp, g, [&](int h) { return 16 * warp + g + 8 * h < n_valid; });
 }
 
-// The end of a register-A Sᵀ (f16r_scores, its four groups' wgmmas issued, the
-// last two possibly in flight): S_rope — kRopeStage: from the stage's RoPE bytes as register-A wgmmas (row: this lane's
-// ldmatrix row of the stage, mi = lane / 8), else from slab 8 after the wait for its RoPE box (kRopeTma) — then
-// before_rope() and the combine into s (f16_scores_finish / f16_scores_combine).
-template <int kPitch, bool kRopeTma, bool kRopeStage, typename BeforeRope>
-__device__ __forceinline__ void fp8_scores_tail(float (&s)[8], float (&sg)[4][8], uint32_t row, int mi, uint64_t dk, uint64_t dq, const Fp8TokenScales& tsc,
-                                                const float (&qf)[2][2], uint32_t sRope, uint32_t rope_phase, BeforeRope&& before_rope) {
-  if constexpr (kRopeStage) {
-    static_assert(kPitch != 0 && !kRopeTma, "kRopeStage: the sparse entry's whole-row stage");
-    before_rope();
-    ptx::wgmma_wait<1>();  // group 2 retired: its fragments' registers take the RoPE's (without the wait: a 4-byte spill)
-    uint32_t ra[4][4];
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk) ptx::ldmatrix_x4(ra[kk], row + FP8_ROPE_OFFSET + kk * 32 + ((mi >> 1) << 4));
-    ptx::wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk)
-      ptx::wgmma_m64n16k16_bf16_rs(s, ra[kk], dq + (((SM90_SLABS - 1) * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), kk != 0);
-    ptx::wgmma_commit();
-    ptx::wgmma_wait<0>();
-    f16_scores_combine(s, sg, tsc, qf);
-    return;
-  }
-  if constexpr (kRopeTma) ptx::mbarrier_wait(sRope, rope_phase);
-  before_rope();
-  ptx::wgmma_fence();
-  f16_scores_finish(s, sg, dk, dq, tsc, qf);
-}
-
-// One ldmatrix.x4 of the raw stage (this lane's row `row`, mi = lane / 8, its token t): group b's chunks 2kp and 2kp + 1
-// of the warp's 16 tokens — lane (g, q) gets codes 4q … 4q + 3 of each chunk of tokens g and g + 8 (the S side's A
-// fragment source of f16r_scores). kPitch: the sparse entry's unswizzled whole-row stage.
-template <int kPitch>
-__device__ __forceinline__ void stage_codes(uint32_t (&r)[4], uint32_t row, int b, int kp, int mi, int t) {
-  if constexpr (kPitch) ptx::ldmatrix_x4(r, row + b * 128 + ((2 * kp + (mi >> 1)) << 4));
-  else ptx::ldmatrix_x4(r, row + b * SM90_SLAB_BYTES + (((2 * kp + (mi >> 1)) ^ (t & 7)) << 4));
-}
-
 // Sᵀ of one block from the raw stage sSt (S_g per scale group into sg, S_rope from slab 8 of the K
 // buffer sK into s, then combined): per group 4 ldmatrix.x4, each the two k-steps of chunks 2kp, 2kp + 1 for the
 // warp's 16 tokens — lane (g, q4) gets 4 codes (channels 4 q4 … + 3 of the chunk) of tokens g and g + 8, which are
@@ -329,7 +277,10 @@ __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], ui
   const uint32_t row = sSt + t * (kPitch ? kPitch : 128);
   const uint64_t dk = desc_k_major(sK), dq = desc_k_major(sQ);
   uint32_t a[2][8][4];
-  auto codes = [&](uint32_t (&r)[4], int b, int kp) { stage_codes<kPitch>(r, row, b, kp, mi, t); };
+  auto codes = [&](uint32_t (&r)[4], int b, int kp) {
+    if constexpr (kPitch) ptx::ldmatrix_x4(r, row + b * 128 + ((2 * kp + (mi >> 1)) << 4));
+    else ptx::ldmatrix_x4(r, row + b * SM90_SLAB_BYTES + (((2 * kp + (mi >> 1)) ^ (t & 7)) << 4));
+  };
   // each group's codes are loaded a group ahead (into rn), before the group before it issues its wgmmas, so the
   // ldmatrix latency hides behind them (session 26: 1–2 % on the dense 16-row rows, 3.6 % on the sparse rows)
   uint32_t rn[4][4];
@@ -358,7 +309,26 @@ __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], ui
       ptx::wgmma_m64n16k16_f16_rs(sg[b], a[b & 1][kk], dq + (((2 * b + (kk >> 2)) * SM90S_ROW_SLAB_BYTES + (kk & 3) * 32) >> 4), kk != 0);
     ptx::wgmma_commit();
   }
-  fp8_scores_tail<kPitch, kRopeTma, kRopeStage>(s, sg, row, mi, dk, dq, tsc, qf, sRope, rope_phase, before_rope);
+  if constexpr (kRopeStage) {
+    static_assert(kPitch != 0 && !kRopeTma, "kRopeStage: the sparse entry's whole-row stage");
+    before_rope();
+    ptx::wgmma_wait<1>();  // group 2 retired: its fragments' registers take the RoPE's (without the wait: a 4-byte spill)
+    uint32_t ra[4][4];
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) ptx::ldmatrix_x4(ra[kk], row + FP8_ROPE_OFFSET + kk * 32 + ((mi >> 1) << 4));
+    ptx::wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk)
+      ptx::wgmma_m64n16k16_bf16_rs(s, ra[kk], dq + (((SM90_SLABS - 1) * SM90S_ROW_SLAB_BYTES + kk * 32) >> 4), kk != 0);
+    ptx::wgmma_commit();
+    ptx::wgmma_wait<0>();
+    f16_scores_combine(s, sg, tsc, qf);
+    return;
+  }
+  if constexpr (kRopeTma) ptx::mbarrier_wait(sRope, rope_phase);
+  before_rope();
+  ptx::wgmma_fence();
+  f16_scores_finish(s, sg, dk, dq, tsc, qf);
 }
 
 // Oᵀ += Vᵀ · Pᵀ with V's codes as A from the raw stage: tile t (channels 64t … + 63 = box t / 2, the warp's 16 channels

@@ -505,9 +505,6 @@ float operand_at(const Operand& o, int mn, int k, bool bf16) {
   return half_value(h, bf16);
 }
 
-// D (64 × n) = A (64 × 16) · B (16 × n) [+ D]. Thread t of the warpgroup holds, like an m16n8 C fragment per n8
-// tile, rows 16·(t / 32) + g and + 8 (g = lane / 4) and columns 8·i + 2·(lane % 4) + {0, 1}: d[4i + 2h + e]. An A
-// fragment from registers is m16n8k16's: a0 (row g, k 2q..2q+1), a1 (row g+8, same k), a2 / a3 (k + 8).
 // D (64 × n) = A (64 × K) · B (K × n) [+ D] into the threads' accumulators: thread t holds, like an m16n8 C fragment per
 // n8 tile, rows 16·(t / 32) + g and + 8 (g = lane / 4) and columns 8·i + 2·(lane % 4) + {0, 1}: d[4i + 2h + e]. Bt[col · K + k].
 template <int K>
@@ -556,6 +553,7 @@ void wgmma_compute_e4m3(const WgmmaSlot& w) {
   accumulate_d(w, A, Bt.data());
 }
 
+// 16-bit, k16: an A fragment from registers is m16n8k16's — a0 (row g, k 2q..2q+1), a1 (row g+8, same k), a2 / a3 (k + 8).
 void wgmma_compute(const WgmmaSlot& w) {
   if (w.e4m3) return wgmma_compute_e4m3(w);
   const int n = w.n;
