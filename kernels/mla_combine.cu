@@ -22,6 +22,7 @@
 #include "mla_fp8_params.h"
 #include "mla_generic_common.cuh"
 #include "mla_params.h"
+#include "mla_split_sync.cuh"
 #include "ptx.cuh"
 
 using namespace mla;
@@ -273,8 +274,13 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
   // o_accum / lse_accum come from the decode kernel just before us (PDL): wait for it to complete — only a row that
   // has splits to merge. num_splits is the metadata kernel's, complete before we start (every decode CTA passed its
   // own grid_dep_wait on it before letting us launch), so an unsplit row leaves without waiting: a batch with few or
-  // no split requests (S5: 4 096 CTAs, none active) retires its combine CTAs during the decode's tail.
-  if (active) ptx::grid_dep_wait();
+  // no split requests (S5: 4 096 CTAs, none active) retires its combine CTAs during the decode's tail. With split
+  // flags (the 64-row decode arrives on them, mla_split_sync.cuh) a row waits for its own request's splits only, so
+  // it may merge while the decode's last CTAs still run; the request's readers are every warp of its rows.
+  if (active) {
+    if (p.split_arrivals != nullptr) wait_splits_written(p, req, static_cast<uint32_t>(p.q_rows * W * C), lane);
+    else ptx::grid_dep_wait();
+  }
   const int col0 = blockIdx.y * (HEAD_DIM_V / C);  // grid y = C
 
   float acc[kSub][4];

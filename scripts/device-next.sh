@@ -800,6 +800,15 @@ for k, m in by.items(): print(k, '  '.join(f"{n.split('__')[1]}={v}" for n, v in
 PY
     done
     ;;
+  s46f)
+    # (~7 min; session 46) the split flags (kernels/mla_split_sync.cuh: the combine merges a request once its own splits
+    # are written instead of after the whole 'hopper' grid): the decode / combine GPU tests and the graph example, then
+    # two rounds (round 1 checked) of the split shapes with flags off (gridwait: the combine waits for the grid) and on
+    s=$(date +%s); gpu timeout 240 node --test dist/test/gpu-decode.test.js dist/test/combine-gpu.test.js dist/test/gpu-property.test.js > "$out/s46f-suite.log" 2>&1
+    echo "decode / combine / property GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s46f-suite.log"
+    timeout 60 node dist/examples/decode-loop.js --backend cuda --graph > "$out/s46f-graph.log" 2>&1; echo "decode-loop --graph rc=$?"; tail -3 "$out/s46f-graph.log"
+    ab_rounds s46f "serving:S1,S3,S5,S6,S7,S8,S9,S12 sweep:8,9,13,15,25,29" FLASH_MLA_EXPERIMENT_LAUNCH=gridwait FLASH_MLA_EXPERIMENT_LAUNCH=
+    ;;
   s46a)
     # (~4 min; an H200 only — on an H100 the 16-row FP8 entry is memory-bound and cannot show a compute saving; carry
     # .variants/e4m3pv: nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a --use_fast_math -I kernels
