@@ -7,12 +7,12 @@
 // arrive — every other decode kernel — and the combine then waits for the grid as before):
 //   [0, b)    arrivals[req]: counts the decode CTAs that wrote a split partial of request req (n splits × m-blocks)
 //   [b, 2b)   flag[req]: 1 once every one of them has (set by the last, release), 0 again when every reader saw it
-//   [2b, 3b)  readers[req]: counts the combine warps that saw flag[req] (q_rows · W · C of them)
+//   [2b, 3b)  readers[req]: counts the combine CTAs that saw flag[req] (row groups × C of them)
 // Both counters are atom.inc with limit n − 1: the n-th arrival reads n − 1 and leaves 0. No value depends on the call,
 // so a graph replays it as captured. The flag's reset is ordered before the next decode's arrivals by that decode's
 // own griddepcontrol.wait (it waits for the combine grid to complete).
 //
-// A combine warp spins for a bounded time, then falls back to griddepcontrol.wait (the decode grid complete, every
+// A combine CTA spins for a bounded time, then falls back to griddepcontrol.wait (the decode grid complete, every
 // flag set): a flag that never came would cost time, never a hang.
 #pragma once
 #include <cstdint>
@@ -34,20 +34,27 @@ __device__ __forceinline__ void arrive_split_written(const MlaDecodeParams& p, i
   if (ptx::atomic_inc_gpu(p.split_arrivals + req, n - 1) == n - 1) ptx::st_release_gpu_u32(p.split_arrivals + p.b + req, 1u);
 }
 
-// Combine side: one warp (all lanes converged) waits until request req's splits are written, then counts itself as
-// one of the request's `readers` warps; the last clears the flag. Every lane acquires the flag itself, so its own
-// loads of the partials after this see them.
-constexpr int kSplitFlagSpins = 1 << 15;  // × (~0.13 µs sleep + an L2 round trip): ≥ 20 ms before the fallback
-constexpr uint32_t kSplitFlagSleepNs = 128;
-__device__ __noinline__ void wait_splits_written(const MlaDecodeParams& p, int req, uint32_t readers, int lane) {
-  uint32_t* flag = p.split_arrivals + p.b + req;
-  bool seen = false;
-  for (int i = 0; i < kSplitFlagSpins && !seen; ++i) {
-    seen = ptx::ld_acquire_gpu_u32(flag) != 0u;
-    if (!seen) ptx::nanosleep(kSplitFlagSleepNs);
+// Combine side: the CTA (every thread, converged) waits until request req's splits are written; its thread 0 spins
+// (one load per CTA and sleep: hundreds of CTAs wait at once, many beside running decode CTAs) and counts the CTA as
+// one of the request's `readers`, the last clearing the flag; the barrier then orders every thread's loads of the
+// partials after thread 0's acquire.
+constexpr int kSplitFlagSpins = 1 << 15;  // × (~0.26 µs sleep + an L2 round trip): ≥ 20 ms before the fallback
+constexpr uint32_t kSplitFlagSleepNs = 256;
+__device__ __noinline__ void wait_splits_written(const MlaDecodeParams& p, int req, uint32_t readers) {
+  if (threadIdx.x == 0) {
+    uint32_t* flag = p.split_arrivals + p.b + req;
+    bool seen = false;
+    for (int i = 0; i < kSplitFlagSpins && !seen; ++i) {
+      seen = ptx::ld_acquire_gpu_u32(flag) != 0u;
+      if (!seen) ptx::nanosleep(kSplitFlagSleepNs);
+    }
+    if (!seen) {  // the bound: the decode grid's end orders everything
+      ptx::grid_dep_wait();
+      ptx::fence_gpu();
+    }
+    if (ptx::atomic_inc_gpu(p.split_arrivals + 2 * p.b + req, readers - 1) == readers - 1) ptx::st_relaxed_gpu_u32(flag, 0u);
   }
-  if (__any_sync(0xffffffffu, !seen)) ptx::grid_dep_wait();  // (the bound: the decode grid's end orders everything)
-  if (lane == 0 && ptx::atomic_inc_gpu(p.split_arrivals + 2 * p.b + req, readers - 1) == readers - 1) ptx::st_relaxed_gpu_u32(flag, 0u);
+  __syncthreads();
 }
 
 }  // namespace mla

@@ -809,6 +809,11 @@ PY
     timeout 60 node dist/examples/decode-loop.js --backend cuda --graph > "$out/s46f-graph.log" 2>&1; echo "decode-loop --graph rc=$?"; tail -3 "$out/s46f-graph.log"
     ab_rounds s46f "serving:S1,S3,S5,S6,S7,S8,S9,S12 sweep:8,9,13,15,25,29" FLASH_MLA_EXPERIMENT_LAUNCH=gridwait FLASH_MLA_EXPERIMENT_LAUNCH=
     ;;
+  s46g)
+    # (~2 min) s46f's A/B again after the first build lost 2 % (every warp spun: 4 096 warps for S1): one spinning thread
+    # per CTA, and arriveonly (the decode's side alone)
+    ab_rounds s46g "serving:S1,S3,S7,S8,S9,S12 sweep:9,13" FLASH_MLA_EXPERIMENT_LAUNCH=gridwait FLASH_MLA_EXPERIMENT_LAUNCH=arriveonly FLASH_MLA_EXPERIMENT_LAUNCH=
+    ;;
   s46a)
     # (~4 min; an H200 only — on an H100 the 16-row FP8 entry is memory-bound and cannot show a compute saving; carry
     # .variants/e4m3pv: nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a --use_fast_math -I kernels

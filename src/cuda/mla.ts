@@ -381,15 +381,17 @@ class CudaMlaBackend implements MlaBackend {
     // (the combine is not folded in here: folding it into 'hopper' was slower on the H200 — its merges of 64 rows land
     // in the kernel's tail, and the loop compiled worse — docs/perf-log.md, session 7)
     // 'hopper' arrives on the split flags, so the combine merges each request once its own splits are written
-    const flags = spec.name === 'hopper' && launchExperiment() === '' ? this.splitFlagWords(b) : 0n;
-    const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf, flags);
+    const flags = spec.name === 'hopper' && (launchExperiment() === '' || launchExperiment() === 'arriveonly') ? this.splitFlagWords(b) : 0n;
+    const workspace = this.scratch(splitWorkspace(b, numSmParts, qRows).bytes);
+    const params = decodeParamsOf(a, workspace, this.paramBuf, flags);
     const stream = getCudaContext().stream;
     decode.launch(
       { grid: [Math.ceil(qRows / spec.blockM), numSmParts, 1], block: [spec.threads, 1, 1], sharedMemBytes: spec.sharedBytes, stream, pdl: this.pdl },
       params,
       ...extra,
     );
-    if (launchExperiment() !== 'nocombine') combine.launch(params);
+    if (launchExperiment() === 'arriveonly') combine.launch(decodeParamsOf(a, workspace, new Uint8Array(MLA_DECODE_PARAMS_BYTES), 0n));
+    else if (launchExperiment() !== 'nocombine') combine.launch(params);
   }
 
   /**

@@ -69,13 +69,17 @@ export function splitWorkspace(b: number, numSmParts: number, qRows: number): { 
  * launches every decode and combine kernel as usual but with b = 0 in their parameters (every CTA returns after
  * reading its metadata row or split count: the call's fixed cost); =nocombine launches no combine kernel
  * (src/cuda/mla.ts, and fp8-decode.ts for the FP8 and sparse decodes: the combine's share of a call); =gridwait (outputs
- * right) gives the 'hopper' decode no split flags, so its combine waits for the whole decode grid (what the flags save).
+ * right) gives the 'hopper' decode no split flags, so its combine waits for the whole decode grid (what the flags save);
+ * =arriveonly (outputs right, the flags left set: one per process) lets the decode arrive but not its combine (what the
+ * decode's side costs).
  */
-let launchExperimentValue: '' | 'empty' | 'nocombine' | 'gridwait' | undefined;
-export function launchExperiment(): '' | 'empty' | 'nocombine' | 'gridwait' {
+let launchExperimentValue: '' | 'empty' | 'nocombine' | 'gridwait' | 'arriveonly' | undefined;
+export function launchExperiment(): '' | 'empty' | 'nocombine' | 'gridwait' | 'arriveonly' {
   if (launchExperimentValue === undefined) {
     const v = process.env.FLASH_MLA_EXPERIMENT_LAUNCH ?? '';
-    if (v !== '' && v !== 'empty' && v !== 'nocombine' && v !== 'gridwait') throw new RangeError(`FLASH_MLA_EXPERIMENT_LAUNCH: expected 'empty', 'nocombine' or 'gridwait', got '${v}'`);
+    if (v !== '' && v !== 'empty' && v !== 'nocombine' && v !== 'gridwait' && v !== 'arriveonly') {
+      throw new RangeError(`FLASH_MLA_EXPERIMENT_LAUNCH: expected 'empty', 'nocombine', 'gridwait' or 'arriveonly', got '${v}'`);
+    }
     launchExperimentValue = v;
   }
   return launchExperimentValue;
