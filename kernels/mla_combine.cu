@@ -22,7 +22,6 @@
 #include "mla_fp8_params.h"
 #include "mla_generic_common.cuh"
 #include "mla_params.h"
-#include "mla_split_sync.cuh"
 #include "ptx.cuh"
 
 using namespace mla;
@@ -261,25 +260,21 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
   const int groups = (p.q_rows + kRowsPerCta - 1) / kRowsPerCta;
   const int req = blockIdx.x / groups;
   const int r = (blockIdx.x - req * groups) * kRowsPerCta + warp / W;
-  // (a CTA's rows are all of request req, split as a whole or not at all)
+  bool active = req < p.b && r < p.q_rows;
   int first = 0, n = 0;
-  if (req < p.b) {
+  if (active) {
     first = ptx::ld_plain(p.num_splits + req);
     n = ptx::ld_plain(p.num_splits + req + 1) - first;
+    active = n > 1;  // one split: the decode wrote the row
   }
-  const bool split = n > 1;  // one split: the decode wrote the rows
-  const bool active = split && r < p.q_rows;
-  // o_accum / lse_accum come from the decode kernel just before us (PDL): wait for it to complete — only a row that
-  // has splits to merge. num_splits is the metadata kernel's, complete before we start (every decode CTA passed its
-  // own grid_dep_wait on it before letting us launch), so an unsplit row leaves without waiting: a batch with few or
-  // no split requests (S5: 4 096 CTAs, none active) retires its combine CTAs during the decode's tail. With split
-  // flags (the 64-row decode arrives on them, mla_split_sync.cuh) the CTA waits for its own request's splits only, so
-  // it may merge while the decode's last CTAs still run; the request's readers are its CTAs (row groups × C).
-  if (split && p.split_arrivals != nullptr) wait_splits_written(p, req, static_cast<uint32_t>(groups * C));
   if constexpr (W == 1) {
     if (!active) return;  // no block-level barrier when a warp owns its row
   }
-  if (active && p.split_arrivals == nullptr) ptx::grid_dep_wait();
+  // o_accum / lse_accum come from the decode kernel just before us (PDL): wait for it to complete — only a row that
+  // has splits to merge. num_splits is the metadata kernel's, complete before we start (every decode CTA passed its
+  // own grid_dep_wait on it before letting us launch), so an unsplit row leaves without waiting: a batch with few or
+  // no split requests (S5: 4 096 CTAs, none active) retires its combine CTAs during the decode's tail.
+  if (active) ptx::grid_dep_wait();
   const int col0 = blockIdx.y * (HEAD_DIM_V / C);  // grid y = C
 
   float acc[kSub][4];

@@ -50,7 +50,6 @@
 #include "mla_generic_common.cuh"
 #include "mla_params.h"
 #include "mla_work.cuh"
-#include "mla_split_sync.cuh"
 #include "ptx.cuh"
 #include "ptx_sm90.cuh"
 
@@ -598,9 +597,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     tr.next_q_issued();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 5);  // (item change: next Q issued)
     store_item_rows<T, kSparse>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
-    // a split partial: count it, so the combine merges the request once all of its are written (mla_split_sync.cuh)
-    if (!sl.no_split && p.split_arrivals != nullptr)
-      arrive_split_written(p, req, kSparse ? p.s_q * m_blocks_per_token(p) : (p.q_rows + GEN_BLOCK_M - 1) / GEN_BLOCK_M, tid, math_sync);
     tr.rows_stored();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 7);  // (item change: rows stored)
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's

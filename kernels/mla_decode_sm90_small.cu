@@ -51,7 +51,6 @@ using namespace mla;
 #include "mla_sm90_math.cuh"
 #include "mla_sm90_small_merge.cuh"
 #include "mla_sm90_small_fp8.cuh"
-#include "mla_sm90_small_e4m3.cuh"
 #include "mla_sm90_small_sparse.cuh"
 #include "mla_sm90_small_layout.cuh"
 #include "mla_sm90_small_sparse_r32.cuh"
@@ -83,13 +82,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // the stage. (Session 9's dense form, the codes converted to an f16 copy of K in shared memory, lost to it in session
   // 23 and is in git history, commit 221bdfc.)
   constexpr bool kF16 = kFp8;
-  // EXPERIMENT (variant builds, -DMLA_EXPERIMENT_E4M3_PV): both FP8 entries' P·V on e4m3 wgmmas (mla_sm90_small_e4m3.cuh;
-  // S stays f16)
-#ifdef MLA_EXPERIMENT_E4M3_PV
-  constexpr bool kE4m3Pv = kFp8;
-#else
-  constexpr bool kE4m3Pv = false;
-#endif
   // sparse: a gather warpgroup (warpgroup 2: its warps 2x, 2x + 1 gather math warpgroup x's blocks as soon as a stage is
   // free, so the per-token copies' issue leaves the math warpgroups' chain); the math warpgroups' CTA barriers are then
   // a named barrier over their 256 threads (math_sync); 384 threads (perf log session 27, `gwg`)
@@ -453,9 +445,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // so they trade one value each and each stores one bf16 pair — the even-g lane column 2·q4 (+8i), the odd one
       // column 2·q4 + 1.
       // f16 datapath: four f16 copies, scaled per token and group (f16_store_p)
-      if constexpr (kE4m3Pv) {
-        e4m3_store_p(sP, s, ratio, warp, g, q4);
-      } else if constexpr (kF16) {
+      if constexpr (kF16) {
         float rp[2][4];  // the partner lane's ratios
         f16_store_p(sP, s, ratio, rp, warp, g, q4);
       } else {
@@ -478,22 +468,12 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       if constexpr (kSparse) {
         // the codes of invalid positions dropped (their stage rows hold stale or never-written bytes)
         const uint4 vm = ptx::ld_shared_v4(gather.mask_at(nblk & 1));
-        if constexpr (kE4m3Pv) {
-          if ((vm.x & vm.y & vm.z & vm.w) != 0xffffu) e4m3r_pv<true, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE, vm);
-          else e4m3r_pv<false, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE);
-        } else {
-          if ((vm.x & vm.y & vm.z & vm.w) != 0xffffu) f16r_pv<true, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE, vm);
-          else f16r_pv<false, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE);
-        }
+        if ((vm.x & vm.y & vm.z & vm.w) != 0xffffu) f16r_pv<true, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE, vm);
+        else f16r_pv<false, SM90S_F8SP_ROW_PITCH>(o, sSt, sP, warp, lane, PAGE_BLOCK_SIZE);
       } else if constexpr (kFp8) {
         const int n_valid = j == bk.count - 1 ? bk.n_valid_last : PAGE_BLOCK_SIZE;
-        if constexpr (kE4m3Pv) {
-          if (n_valid < PAGE_BLOCK_SIZE) e4m3r_pv<true>(o, sSt, sP, warp, lane, n_valid);
-          else e4m3r_pv<false>(o, sSt, sP, warp, lane, n_valid);
-        } else {
-          if (n_valid < PAGE_BLOCK_SIZE) f16r_pv<true>(o, sSt, sP, warp, lane, n_valid);
-          else f16r_pv<false>(o, sSt, sP, warp, lane, n_valid);
-        }
+        if (n_valid < PAGE_BLOCK_SIZE) f16r_pv<true>(o, sSt, sP, warp, lane, n_valid);
+        else f16r_pv<false>(o, sSt, sP, warp, lane, n_valid);
       } else {
         const uint64_t dp = desc_k_major(sP);
         ptx::wgmma_fence();
@@ -557,12 +537,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     if (req < w.end_req) load_q(req + 1);  // waited at the top of the next item
     typename SmallMerge<kRows, kFp8, kGatherWg>::Item it;
     merge.totals(it);
-    if constexpr (kE4m3Pv) {  // (e4m3 P·V: and out of P's 2^8)
-      const float rgo[4] = {rg[0] * kE4m3PScaleInv, rg[1] * kE4m3PScaleInv, rg[2] * kE4m3PScaleInv, rg[3] * kE4m3PScaleInv};
-      scale_columns<kF16>(o, it.f_own, rgo);
-    } else {
-      scale_columns<kF16>(o, it.f_own, rg);  // to the common max (f16 datapath: and out of the groups' reference scales)
-    }
+    scale_columns<kF16>(o, it.f_own, rg);  // to the common max (f16 datapath: and out of the groups' reference scales)
     merge.template exchange<kSparse ? 2 : 1>(o, it);
     // ---- epilogue: this warpgroup's four m-tiles of every real column
     const Slice& s0 = sl[0];

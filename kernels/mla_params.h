@@ -16,10 +16,8 @@ struct MlaDecodeParams {
   float* lse;                           // [b, h_q, s_q] fp32, contiguous, natural log
   float* o_accum;                       // [b + num_sm_parts, s_q * h_q, 512] fp32: O_split / L_split
   float* lse_accum;                     // [b + num_sm_parts, s_q * h_q] fp32: log2(L_split) + max (log2 units)
-  uint32_t* split_arrivals;             // 0 between decodes: hopper-small's split fold counters ([b] uint32,
-                                        // mla_fold_combine.cuh; null: the combine kernel merges), or the 64-row
-                                        // kernel's split flags ([3 · b], mla_split_sync.cuh; null: the combine
-                                        // waits for the whole decode grid)
+  uint32_t* split_arrivals;             // [b] uint32, 0 between decodes: the split fold's counters (mla_fold_combine.cuh);
+                                        // null: the combine kernel merges the splits
   int64_t q_batch_stride;               // elements
   int64_t q_seq_stride;                 // elements, between query tokens
   int64_t q_head_stride;                // elements

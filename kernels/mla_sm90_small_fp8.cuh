@@ -363,12 +363,6 @@ __device__ __forceinline__ void pv_keep_valid(uint32_t (&keep)[2][4], int q4, co
       keep[kp][m] = (v & 1u ? 0x0000ffffu : 0u) | (v & 2u ? 0xffff0000u : 0u);
     }
 }
-// The keep masks of a block's P·V (kMasked): from its validity bits (kPitch, the sparse entry) or its n_valid tokens.
-template <bool kMasked, int kPitch>
-__device__ __forceinline__ void pv_keep_of(uint32_t (&keep)[2][4], int q4, int n_valid, const uint4& valid) {
-  if constexpr (kMasked && kPitch) pv_keep_valid(keep, q4, valid);
-  else if constexpr (kMasked) pv_keep(keep, q4, n_valid);
-}
 template <bool kMasked, int kPitch = 0>
 __device__ __forceinline__ void pv_fragments(uint32_t (&a)[8][4], uint32_t sBox, const uint32_t (&keep)[2][4], int warp, int lane) {
 #pragma unroll
@@ -402,7 +396,8 @@ __device__ __forceinline__ void f16r_pv(float (&o)[8][8], uint32_t sSt, uint32_t
   const uint64_t dp = desc_k_major(sP);
   const int q4 = lane & 3;
   uint32_t keep[2][4];
-  pv_keep_of<kMasked, kPitch>(keep, q4, n_valid, valid);
+  if constexpr (kMasked && kPitch) pv_keep_valid(keep, q4, valid);
+  else if constexpr (kMasked) pv_keep(keep, q4, n_valid);
   uint32_t a[2][8][4];
 #pragma unroll
   for (int grp = 0; grp < 4; ++grp) {

@@ -42,16 +42,6 @@ __device__ __forceinline__ uint32_t atomic_inc_gpu(uint32_t* p, uint32_t limit) 
   return old;
 }
 // Loads that bypass L1 (another CTA wrote the data during this grid: no stale line may answer).
-// The split flags of mla_split_sync.cuh: an acquire load (the partials read after it see what the writer released), a
-// release store, a relaxed store, and a short sleep between two looks at a flag.
-__device__ __forceinline__ uint32_t ld_acquire_gpu_u32(const uint32_t* p) {
-  uint32_t v;
-  asm volatile("ld.acquire.gpu.global.u32 %0, [%1];\n" : "=r"(v) : "l"(p) : "memory");
-  return v;
-}
-__device__ __forceinline__ void st_release_gpu_u32(uint32_t* p, uint32_t v) { asm volatile("st.release.gpu.global.u32 [%0], %1;\n" :: "l"(p), "r"(v) : "memory"); }
-__device__ __forceinline__ void st_relaxed_gpu_u32(uint32_t* p, uint32_t v) { asm volatile("st.relaxed.gpu.global.u32 [%0], %1;\n" :: "l"(p), "r"(v) : "memory"); }
-__device__ __forceinline__ void nanosleep(uint32_t ns) { asm volatile("nanosleep.u32 %0;\n" :: "r"(ns)); }
 __device__ __forceinline__ float ld_cg_f32(const float* p) {
   float v;
   asm volatile("ld.global.cg.f32 %0, [%1];\n" : "=f"(v) : "l"(p) : "memory");

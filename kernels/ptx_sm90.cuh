@@ -142,22 +142,6 @@ __device__ __forceinline__ uint2 e4m3x4_to_f16x4(uint32_t codes) {
   asm("{\n.reg .b16 c01, c23;\nmov.b32 {c01, c23}, %2;\ncvt.rn.f16x2.e4m3x2 %0, c01;\ncvt.rn.f16x2.e4m3x2 %1, c23;\n}\n" : "=r"(r.x), "=r"(r.y) : "r"(codes));
   return r;
 }
-// Four floats (|x| < 448) as two e4m3 terms each, hi = e4m3(x) and lo = e4m3(x − hi) (nearest even, satfinite), as two
-// words of four codes (byte j = x_j): hi + lo keeps ~8 significant bits, a bf16's — P of the e4m3 P·V
-// (mla_sm90_small_e4m3.cuh). x − hi is exact in float; hi's value comes back through cvt e4m3x2 → f16x2 (exact).
-__device__ __forceinline__ uint2 e4m3x4_split(float x0, float x1, float x2, float x3) {
-  uint2 r;
-  asm("{\n.reg .b16 h01, h23, l01, l23;\n.reg .b32 f01, f23;\n.reg .f16 a, b, c, d;\n.reg .f32 y0, y1, y2, y3;\n"
-      "cvt.rn.satfinite.e4m3x2.f32 h01, %3, %2;\ncvt.rn.satfinite.e4m3x2.f32 h23, %5, %4;\n"
-      "cvt.rn.f16x2.e4m3x2 f01, h01;\ncvt.rn.f16x2.e4m3x2 f23, h23;\n"
-      "mov.b32 {a, b}, f01;\nmov.b32 {c, d}, f23;\n"
-      "cvt.f32.f16 y0, a;\ncvt.f32.f16 y1, b;\ncvt.f32.f16 y2, c;\ncvt.f32.f16 y3, d;\n"
-      "sub.f32 y0, %2, y0;\nsub.f32 y1, %3, y1;\nsub.f32 y2, %4, y2;\nsub.f32 y3, %5, y3;\n"
-      "cvt.rn.satfinite.e4m3x2.f32 l01, y1, y0;\ncvt.rn.satfinite.e4m3x2.f32 l23, y3, y2;\n"
-      "mov.b32 %0, {h01, h23};\nmov.b32 %1, {l01, l23};\n}\n"
-      : "=r"(r.x), "=r"(r.y) : "f"(x0), "f"(x1), "f"(x2), "f"(x3));
-  return r;
-}
 // Two f16 products (nearest even), lane by lane.
 __device__ __forceinline__ uint32_t mul_f16x2(uint32_t a, uint32_t b) {
   uint32_t d;

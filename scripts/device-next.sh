@@ -800,31 +800,6 @@ for k, m in by.items(): print(k, '  '.join(f"{n.split('__')[1]}={v}" for n, v in
 PY
     done
     ;;
-  s46f)
-    # (~7 min; session 46) the split flags (kernels/mla_split_sync.cuh: the combine merges a request once its own splits
-    # are written instead of after the whole 'hopper' grid): the decode / combine GPU tests and the graph example, then
-    # two rounds (round 1 checked) of the split shapes with flags off (gridwait: the combine waits for the grid) and on
-    s=$(date +%s); gpu timeout 240 node --test dist/test/gpu-decode.test.js dist/test/combine-gpu.test.js dist/test/gpu-property.test.js > "$out/s46f-suite.log" 2>&1
-    echo "decode / combine / property GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s46f-suite.log"
-    timeout 60 node dist/examples/decode-loop.js --backend cuda --graph > "$out/s46f-graph.log" 2>&1; echo "decode-loop --graph rc=$?"; tail -3 "$out/s46f-graph.log"
-    ab_rounds s46f "serving:S1,S3,S5,S6,S7,S8,S9,S12 sweep:8,9,13,15,25,29" FLASH_MLA_EXPERIMENT_LAUNCH=gridwait FLASH_MLA_EXPERIMENT_LAUNCH=
-    ;;
-  s46g)
-    # (~2 min) s46f's A/B again after the first build lost 2 % (every warp spun: 4 096 warps for S1): one spinning thread
-    # per CTA, and arriveonly (the decode's side alone)
-    ab_rounds s46g "serving:S1,S3,S7,S8,S9,S12 sweep:9,13" FLASH_MLA_EXPERIMENT_LAUNCH=gridwait FLASH_MLA_EXPERIMENT_LAUNCH=arriveonly FLASH_MLA_EXPERIMENT_LAUNCH=
-    ;;
-  s46a)
-    # (~4 min; an H200 only — on an H100 the 16-row FP8 entry is memory-bound and cannot show a compute saving; carry
-    # .variants/e4m3pv: nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a --use_fast_math -I kernels
-    # -DMLA_EXPERIMENT_E4M3_PV -o .variants/e4m3pv/mla_decode_sm90_small.sm_90a.cubin kernels/mla_decode_sm90_small.cu)
-    # the FP8 entries' P·V on e4m3 wgmmas, S on f16 (perf log session 45): its small-row FP8 GPU tests (the LSE
-    # tolerance is what the e4m3 S side failed), then two rounds (round 1 checked) of the 16-row FP8 rows and sparse
-    # h_q 16 against the shipped build
-    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/e4m3pv)/ fp8_tests s46a "small-row" 170
-    AB_EXTRA="--kv fp8" ab_rounds s46d "sweep:0,16 serving:S2,S10" dist/kernels .variants/e4m3pv
-    ab_rounds s46s "sparse:1,3" dist/kernels .variants/e4m3pv
-    ;;
   e4m3probe)
     # (~1 min) the e4m3 wgmma probes (session 45 on an H100: layouts as CUTLASS's ALayout_64x32, accumulation ~10 bits,
     # rate twice f16's): scripts/e4m3-wgmma-probe.cu and the rate probe's shapes

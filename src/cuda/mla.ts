@@ -12,7 +12,7 @@ import { HEAD_DIM_K, METADATA_TIGHT_MAX_REQS, PAGE_BLOCK_SIZE } from '../mla/con
 import { evenSplitMinSplits, splitOverheadBlocks, tightPayloadSteps, wholeSlackSplits } from '../mla/schedule.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
-import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, copyDtoH, copyHtoD, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
+import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { combineStageBytes, decodeParamsOf, launchExperiment, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
 import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, smallRowDefaultMaxRows, smallRowMaxRows, smallRowMisfit } from './features.js';
 import { cudaMemory } from './memory.js';
@@ -121,8 +121,6 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
 ];
 
 /** The small-row kernel folds the combine in when b · this ≥ its SM parts (foldsCombine). */
-/** Requests the split flags hold room for (CudaMlaBackend.splitFlagWords: 192 KB, allocated once). */
-const SPLIT_FLAG_MAX_REQS = 16384;
 const SPLIT_FOLD_MIN_B_PER_PART = 2;
 /** …and only in its 16-row entries (foldsCombine). */
 const SPLIT_FOLD_MAX_ROWS = 16;
@@ -153,7 +151,6 @@ class CudaMlaBackend implements MlaBackend {
   readonly memory = cudaMemory;
   private workspace: DeviceBuffer | null = null;
   private arrivals: DeviceBuffer | null = null;
-  private splitFlags: DeviceBuffer | null = null;
   private readonly paramBuf = new Uint8Array(MLA_DECODE_PARAMS_BYTES);
 
   private get dev(): CudaDevice {
@@ -254,36 +251,6 @@ class CudaMlaBackend implements MlaBackend {
   }
 
   /**
-   * The split flags between the 'hopper' kernel and the combine (kernels/mla_split_sync.cuh): 3 uint32 per request,
-   * zero between decodes (every call leaves them so). Allocated and zeroed once, for SPLIT_FLAG_MAX_REQS requests, and
-   * never reallocated, so a captured graph's pointer stays valid (zeroed by a synchronous copy, which a capture
-   * allows and does not record). 0n for a larger batch: its combine waits for the whole decode grid, as without flags.
-   */
-  private splitFlagWords(b: number): bigint {
-    if (b > SPLIT_FLAG_MAX_REQS) return 0n;
-    if (!this.splitFlags) {
-      const buf = DeviceBuffer.alloc(3 * 4 * SPLIT_FLAG_MAX_REQS);
-      try {
-        copyHtoD(buf.ptr, new Uint32Array(3 * SPLIT_FLAG_MAX_REQS));
-      } catch (e) {
-        buf.dispose();
-        throw e;
-      }
-      this.splitFlags = buf;
-    }
-    return this.splitFlags.ptr;
-  }
-
-  /** The split flags' words as they are now (tests: each decode must leave every word 0); null before the first. */
-  readSplitFlags(): Uint32Array | null {
-    if (!this.splitFlags) return null;
-    const words = new Uint32Array(3 * SPLIT_FLAG_MAX_REQS);
-    getCudaContext().stream.synchronize();
-    copyDtoH(words, this.splitFlags.ptr);
-    return words;
-  }
-
-  /**
    * The combine after a decode of b requests × qRows rows, loaded before anything is launched: the W/C combine in the
    * shape combineShapeFor gives.
    */
@@ -380,18 +347,14 @@ class CudaMlaBackend implements MlaBackend {
     const combine = this.prepareCombine(b, qRows, dt, portableArchs(dev));
     // (the combine is not folded in here: folding it into 'hopper' was slower on the H200 — its merges of 64 rows land
     // in the kernel's tail, and the loop compiled worse — docs/perf-log.md, session 7)
-    // 'hopper' arrives on the split flags, so the combine merges each request once its own splits are written
-    const flags = spec.name === 'hopper' && (launchExperiment() === '' || launchExperiment() === 'arriveonly') ? this.splitFlagWords(b) : 0n;
-    const workspace = this.scratch(splitWorkspace(b, numSmParts, qRows).bytes);
-    const params = decodeParamsOf(a, workspace, this.paramBuf, flags);
+    const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf);
     const stream = getCudaContext().stream;
     decode.launch(
       { grid: [Math.ceil(qRows / spec.blockM), numSmParts, 1], block: [spec.threads, 1, 1], sharedMemBytes: spec.sharedBytes, stream, pdl: this.pdl },
       params,
       ...extra,
     );
-    if (launchExperiment() === 'arriveonly') combine.launch(decodeParamsOf(a, workspace, new Uint8Array(MLA_DECODE_PARAMS_BYTES), 0n));
-    else if (launchExperiment() !== 'nocombine') combine.launch(params);
+    if (launchExperiment() !== 'nocombine') combine.launch(params);
   }
 
   /**

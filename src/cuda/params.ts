@@ -68,18 +68,13 @@ export function splitWorkspace(b: number, numSmParts: number, qRows: number): { 
  * EXPERIMENT (timing bounds only, outputs wrong; read at the first decode): FLASH_MLA_EXPERIMENT_LAUNCH=empty
  * launches every decode and combine kernel as usual but with b = 0 in their parameters (every CTA returns after
  * reading its metadata row or split count: the call's fixed cost); =nocombine launches no combine kernel
- * (src/cuda/mla.ts, and fp8-decode.ts for the FP8 and sparse decodes: the combine's share of a call); =gridwait (outputs
- * right) gives the 'hopper' decode no split flags, so its combine waits for the whole decode grid (what the flags save);
- * =arriveonly (outputs right, the flags left set: one per process) lets the decode arrive but not its combine (what the
- * decode's side costs).
+ * (src/cuda/mla.ts, and fp8-decode.ts for the FP8 and sparse decodes: the combine's share of a call).
  */
-let launchExperimentValue: '' | 'empty' | 'nocombine' | 'gridwait' | 'arriveonly' | undefined;
-export function launchExperiment(): '' | 'empty' | 'nocombine' | 'gridwait' | 'arriveonly' {
+let launchExperimentValue: '' | 'empty' | 'nocombine' | undefined;
+export function launchExperiment(): '' | 'empty' | 'nocombine' {
   if (launchExperimentValue === undefined) {
     const v = process.env.FLASH_MLA_EXPERIMENT_LAUNCH ?? '';
-    if (v !== '' && v !== 'empty' && v !== 'nocombine' && v !== 'gridwait' && v !== 'arriveonly') {
-      throw new RangeError(`FLASH_MLA_EXPERIMENT_LAUNCH: expected 'empty', 'nocombine', 'gridwait' or 'arriveonly', got '${v}'`);
-    }
+    if (v !== '' && v !== 'empty' && v !== 'nocombine') throw new RangeError(`FLASH_MLA_EXPERIMENT_LAUNCH: expected 'empty' or 'nocombine', got '${v}'`);
     launchExperimentValue = v;
   }
   return launchExperimentValue;
@@ -93,9 +88,8 @@ export function combineStageBytes(chunks: number): number {
 /**
  * MlaDecodeParams of a validated decode with its split workspace at `workspace` (splitWorkspace()). Sparse decode
  * (blockTable and cacheSeqlens null) gets null pointers and zero sizes for them; an FP8 cache's strides are bytes.
- * `splitArrivals`: the split fold's zeroed counters ([b] uint32; kernels/mla_fold_combine.cuh) for 'hopper-small', the
- * split flags ([3 · b] uint32; kernels/mla_split_sync.cuh) for 'hopper'; 0n otherwise (a combine then waits for the
- * whole decode grid).
+ * `splitArrivals`: the split fold's zeroed counters ([b] uint32; kernels/mla_fold_combine.cuh), 0n when the combine
+ * kernel merges the splits.
  */
 export function decodeParamsOf(a: MlaDecodeArgs, workspace: bigint, buf: Uint8Array, splitArrivals = 0n): Uint8Array {
   const [bArg, sQ, hQ] = a.q.shape;

@@ -31,7 +31,6 @@
 #define __host__
 #define __global__
 #define __forceinline__ inline
-#define __noinline__ inline  // (C++ inline: one definition across the emulator's objects)
 #define __launch_bounds__(...)
 #define __grid_constant__
 #define __align__(n) __attribute__((aligned(n)))

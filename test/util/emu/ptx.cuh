@@ -71,24 +71,6 @@ inline uint32_t atomic_inc_gpu(uint32_t* p, uint32_t limit) {
   *p = old >= limit ? 0 : old + 1;
   return old;
 }
-inline uint32_t ld_acquire_gpu_u32(const uint32_t* p) {
-  emu::check_global(p, 4, "ld.acquire.gpu");
-  return *p;
-}
-inline void st_release_gpu_u32(uint32_t* p, uint32_t v) {
-  emu::check_global(p, 4, "st.release.gpu");
-  *p = v;
-}
-inline void st_relaxed_gpu_u32(uint32_t* p, uint32_t v) {
-  emu::check_global(p, 4, "st.relaxed.gpu");
-  *p = v;
-}
-// Only the combine's wait on a split flag sleeps (kernels/mla_split_sync.cuh). Grids run one after the other here, so a
-// combine warp that finds its flag unset would find it so forever: the decode never published it. A GPU would spin
-// to the bound and fall back to griddepcontrol.wait, right but slow; here it is a fault.
-inline void nanosleep(uint32_t) {
-  emu::fault("nanosleep: a combine warp found its request's split flag unset after the whole decode grid ran (the decode never published it)");
-}
 inline float ld_cg_f32(const float* p) {
   emu::check_global(p, 4, "ld.global.cg");
   return *p;

@@ -118,18 +118,6 @@ inline uint2 e4m3x4_to_f16x4(uint32_t codes) {
   }
   return make_uint2(h[0] | (static_cast<uint32_t>(h[1]) << 16), h[2] | (static_cast<uint32_t>(h[3]) << 16));
 }
-// e4m3x4_split: hi = e4m3(x) and lo = e4m3(x − hi), nearest even, satfinite (fp8::e4m3_code is that rounding, bit for
-// bit; test/fp8-kernel-arith.test.ts), byte j = x_j.
-inline uint2 e4m3x4_split(float x0, float x1, float x2, float x3) {
-  const float x[4] = {x0, x1, x2, x3};
-  uint32_t hi = 0, lo = 0;
-  for (int j = 0; j < 4; ++j) {
-    const uint32_t h = fp8::e4m3_code(x[j]);
-    hi |= h << (8 * j);
-    lo |= fp8::e4m3_code(x[j] - fp8::e4m3_value(h)) << (8 * j);
-  }
-  return make_uint2(hi, lo);
-}
 // mul.rn.f16x2: each half's product (exact in float: 11 × 11 bits) rounded to f16.
 inline uint32_t mul_f16x2(uint32_t a, uint32_t b) {
   const float lo = __half2float(__half{static_cast<uint16_t>(a & 0xffffu)}) * __half2float(__half{static_cast<uint16_t>(b & 0xffffu)});
