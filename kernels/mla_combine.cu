@@ -275,6 +275,9 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
   // own grid_dep_wait on it before letting us launch), so an unsplit row leaves without waiting: a batch with few or
   // no split requests (S5: 4 096 CTAs, none active) retires its combine CTAs during the decode's tail.
   if (active) ptx::grid_dep_wait();
+#ifdef MLA_EXPERIMENT_COMBINE_WAIT_ONLY  // EXPERIMENT (variant builds only): the launch and the wait, no merge (outputs wrong)
+  return;
+#endif
   const int col0 = blockIdx.y * (HEAD_DIM_V / C);  // grid y = C
 
   float acc[kSub][4];
