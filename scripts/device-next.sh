@@ -800,6 +800,18 @@ for k, m in by.items(): print(k, '  '.join(f"{n.split('__')[1]}={v}" for n, v in
 PY
     done
     ;;
+  s46w)
+    # (~3 min; session 46; carry .variants/cwait: scripts/build-variant.sh cwait mla_combine sm_90
+    # -DMLA_EXPERIMENT_COMBINE_WAIT_ONLY && mkdir -p .variants/cwait && cp dist/kv-cwait/mla_combine.sm_90.cubin
+    # .variants/cwait/) what the combine's time on the split shapes is: its launch and grid wait (cwait: every split row
+    # waits, then returns — outputs wrong, unchecked) against the whole combine and no combine at all
+    AB_CHECK=0 ab_rounds s46w "serving:S1,S3,S7,S8,S9,S12 sweep:9,13,25" dist/kernels .variants/cwait FLASH_MLA_EXPERIMENT_LAUNCH=nocombine
+    ;;
+  s46c)
+    # (~1.5 min) the combine's shape on the shapes with one long request among short ones (S7: W 1, C 4 by the rule;
+    # s46w: its merge is 8.7 µs for 8.5 MB of partials, latency-bound) under forced wider shapes
+    AB_CHECK=0 ab_rounds s46c "serving:S3,S7,S12" FLASH_MLA_COMBINE= FLASH_MLA_COMBINE=2,4 FLASH_MLA_COMBINE=4,4 FLASH_MLA_COMBINE=8,4
+    ;;
   e4m3probe)
     # (~1 min) the e4m3 wgmma probes (session 45 on an H100: layouts as CUTLASS's ALayout_64x32, accumulation ~10 bits,
     # rate twice f16's): scripts/e4m3-wgmma-probe.cu and the rate probe's shapes
