@@ -28,6 +28,20 @@ using namespace mla;
 
 namespace {
 
+// A split partial's elements: fp32 (FlashMLA's), or bf16 rows under the experiment switch (the decode built the same).
+#ifdef MLA_EXPERIMENT_BF16_PARTIALS  // EXPERIMENT (variant builds only)
+using PartialElem = __nv_bfloat16;
+__device__ __forceinline__ float4 load_partial4(const PartialElem* q) {
+  const uint2 raw = *reinterpret_cast<const uint2*>(q);
+  return make_float4(__uint_as_float(raw.x << 16), __uint_as_float(raw.x & 0xffff0000u), __uint_as_float(raw.y << 16), __uint_as_float(raw.y & 0xffff0000u));
+}
+constexpr bool kPartialsBf16 = true;
+#else
+using PartialElem = float;
+__device__ __forceinline__ float4 load_partial4(const PartialElem* q) { return *reinterpret_cast<const float4*>(q); }
+constexpr bool kPartialsBf16 = false;
+#endif
+
 // The n split LSEs of one row (log2 units; split j's at lse_col[j · q_rows]): their max m and G = log2 Σ_j
 // exp2(lse_j − m) + m (every lane gets both; G only for a finite max, where the max split contributes exp2(0) ≥ 1).
 // Lane `lane` takes splits lane + 32k: the first R of them are loaded at once into lse[] (independent loads, one L2
@@ -87,7 +101,7 @@ constexpr int kBatchSplits = C == 1 ? 1 : COMBINE_IN_FLIGHT / kSubChunks<C>;
 // var sweep rows 0.3–1.3 % faster; for C = 4 (16 splits' loads queued ahead of the LSE loads) S1, S3, S7 and S12 ran
 // 1.5–2.4 % slower (S2 1.5 % faster), so C = 4 does not (it walks its splits staged in shared memory: add_splits_staged).
 template <int C>
-constexpr bool kStaged = C == 4;  // add_splits_staged
+constexpr bool kStaged = C == 4 && !kPartialsBf16;  // add_splits_staged (its 16-byte copies are fp32 partials')
 template <int C>
 constexpr bool kFirstBatchEarly = !kStaged<C>;
 template <int C>
@@ -97,15 +111,15 @@ struct FirstBatch {
 
 // Issues the first batch's loads (those of splits the warp has; the rest read as zeros).
 template <int W, int C>
-__device__ __forceinline__ void load_first_batch(FirstBatch<C>& b, const MlaDecodeParams& p, const float* o_first, int n, int part, int col0, int lane) {
+__device__ __forceinline__ void load_first_batch(FirstBatch<C>& b, const MlaDecodeParams& p, const PartialElem* o_first, int n, int part, int col0, int lane) {
   const int nt = (n - part + W - 1) / W;
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
-  const float* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;  // split part
+  const PartialElem* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;  // split part
 #pragma unroll
   for (int u = 0; u < kBatchSplits<C>; ++u)
 #pragma unroll
     for (int s = 0; s < kSubChunks<C>; ++s)
-      b.v[u][s] = u < nt ? *reinterpret_cast<const float4*>(src0 + u * split_stride + s * COMBINE_WARP_COLS) : make_float4(0.f, 0.f, 0.f, 0.f);
+      b.v[u][s] = u < nt ? load_partial4(src0 + u * split_stride + s * COMBINE_WARP_COLS) : make_float4(0.f, 0.f, 0.f, 0.f);
 }
 
 // The weight of this lane's split t = base + lane (0 past the warp's nt splits). W = 1: split t is lane's
@@ -157,19 +171,19 @@ __device__ __forceinline__ float add_first_batch(const MlaDecodeParams& p, const
 // Adds the warp's splits from t = kSkip on (kSkip: the first batch's, already added by add_first_batch, whose weights
 // come in as w_lane0), batch by batch: the C ≤ 2 walk (C = 4: add_splits_staged).
 template <int W, int C, int kSkip>
-__device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const float* o_first, int n,
+__device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const PartialElem* o_first, int n,
                                            int part, float g, int col0, int lane, float w_lane0, float (&acc)[kSubChunks<C>][4]) {
   constexpr int kSub = kSubChunks<C>;
   constexpr int kGroup = kBatchSplits<C>;
   const int nt = (n - part + W - 1) / W;  // my splits (0 when part ≥ n)
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
-  const float* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;  // split part
+  const PartialElem* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;  // split part
   static_assert(kSkip > 0, "the first batch is add_first_batch's");
   if (nt <= kSkip) return;
   for (int base = 0; base < nt; base += 32) {
     const float w_lane = base == 0 ? w_lane0 : split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
     const int cnt = min(32, nt - base);
-    const float* src = src0 + base * split_stride;
+    const PartialElem* src = src0 + base * split_stride;
     for (int jj = base == 0 ? kSkip : 0; jj < cnt; jj += kGroup) {
       float w[kGroup];
       float4 v[kGroup][kSub];
@@ -179,7 +193,7 @@ __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float
         w[u] = jj + u < cnt ? wu : 0.f;  // warp-uniform: past the end, an empty split, or negligible weight
 #pragma unroll
         for (int s = 0; s < kSub; ++s)
-          v[u][s] = w[u] != 0.f ? *reinterpret_cast<const float4*>(src + (jj + u) * split_stride + s * COMBINE_WARP_COLS)
+          v[u][s] = w[u] != 0.f ? load_partial4(src + (jj + u) * split_stride + s * COMBINE_WARP_COLS)
                                 : make_float4(0.f, 0.f, 0.f, 0.f);
       }
 #pragma unroll
@@ -206,7 +220,7 @@ constexpr int kStageSplits = COMBINE_STAGE_SPLITS;
 static_assert(kStageSplits >= 1 && kStageSplits <= 32, "a stage's weights come from one 32-split pass");
 static_assert(COMBINE_C4_SMEM_BYTES == COMBINE_WARPS * kStageSplits * kSubChunks<4> * 32 * 16, "the C = 4 stage: warps × splits × sub-chunks × lanes × 16 B");
 template <int W, int C>
-__device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const float* o_first, int n,
+__device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const PartialElem* o_first, int n,
                                                   int part, float g, int col0, int lane, int warp, float (&acc)[kSubChunks<C>][4]) {
   constexpr int kSub = kSubChunks<C>;
   extern __shared__ __align__(128) uint8_t smem[];
@@ -214,11 +228,11 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
   const uint32_t stage = ptx::smem_addr(smem) + (warp * kStageSplits * kSub * 32 + lane) * 16;
   const int nt = (n - part + W - 1) / W;
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
-  const float* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;
+  const PartialElem* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;
   for (int base = 0; base < nt; base += 32) {
     const float w_lane = split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
     const int cnt = min(32, nt - base);
-    const float* src = src0 + base * split_stride;
+    const PartialElem* src = src0 + base * split_stride;
     for (int jj = 0; jj < cnt; jj += kStageSplits) {
       float w[kStageSplits];
 #pragma unroll
@@ -288,7 +302,7 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
     // lse of split j: lse_accum[(first + j) * q_rows + r]
     const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
     if constexpr (kFirstBatchEarly<C>) {
-      const float* o_first = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
+      const PartialElem* o_first = reinterpret_cast<const PartialElem*>(p.o_accum) + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
       FirstBatch<C> first_batch;
       load_first_batch<W, C>(first_batch, p, o_first, n, part, col0, lane);
       const SplitLse<kLseRegs<W, C>> sl = split_lse_stats<kLseRegs<W, C>>(lse_col, n, p.q_rows, lane);
@@ -303,7 +317,7 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
       if (sl.m != -INFINITY && sl.m == sl.m) {
         const float g = sl.g;
         g_lse = g * kLn2;
-        const float* o_first = p.o_accum + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
+        const PartialElem* o_first = reinterpret_cast<const PartialElem*>(p.o_accum) + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
         add_splits_staged<W, C>(p, lse_col, sl, o_first, n, part, g, col0, lane, warp, acc);
       }
     }

@@ -222,7 +222,22 @@ __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req
       p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = empty ? INFINITY : lse2 * kLn2;
     }
   } else {  // fp32 partial rows: store_row's 8-byte stores already cover whole sectors; 16-byte ones measured slower
+#ifdef MLA_EXPERIMENT_BF16_PARTIALS  // EXPERIMENT (variant builds only; with the combine built the same): bf16 partial rows
+    using B = __nv_bfloat16;
+    B* prow = reinterpret_cast<B*>(p.o_accum) + (static_cast<int64_t>(sl.split_row) * p.q_rows + r) * HEAD_DIM_V + col_base;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      uint32_t a[4];
+#pragma unroll
+      for (int t = 0; t < 4; ++t)
+        a[t] = ElemOps<B>::pack2(empty ? 0.f : o[4 * (4 * k + t) + 2 * h] * inv, empty ? 0.f : o[4 * (4 * k + t) + 2 * h + 1] * inv);
+      quad_transpose(a, q4);
+      if (real) *reinterpret_cast<uint4*>(prow + 8 * (4 * k + q4)) = make_uint4(a[0], a[1], a[2], a[3]);
+    }
+    if (owns_lse && real) p.lse_accum[static_cast<int64_t>(sl.split_row) * p.q_rows + r] = empty ? -INFINITY : lse2;
+#else
     store_row<T, 32>(p, req, sl, rs, h, o, L, row_max, col_base + q4 * 2, owns_lse);
+#endif
   }
 }
 

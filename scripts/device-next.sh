@@ -812,6 +812,16 @@ PY
     # s46w: its merge is 8.7 µs for 8.5 MB of partials, latency-bound) under forced wider shapes
     AB_CHECK=0 ab_rounds s46c "serving:S3,S7,S12" FLASH_MLA_COMBINE= FLASH_MLA_COMBINE=2,4 FLASH_MLA_COMBINE=4,4 FLASH_MLA_COMBINE=8,4
     ;;
+  s46b)
+    # (~3 min; session 46; carry .variants/bf16p: nvcc -cubin -O3 -std=c++17 --use_fast_math -I kernels
+    # -DMLA_EXPERIMENT_BF16_PARTIALS, mla_decode_sm90.cu for sm_90a and mla_combine.cu for sm_90, into .variants/bf16p)
+    # bf16 split partials on 'hopper' and the combine (s46w: the merge is bound by the partials' bytes): the property
+    # cases on 'hopper' (the other kernels' fp32 partials would be misread by this combine), then two rounds (round 1
+    # checked) of the split shapes
+    s=$(date +%s); FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/bf16p)/ FLASH_MLA_TEST_KERNELS=hopper gpu timeout 150 node --test dist/test/gpu-property.test.js > "$out/s46b-suite.log" 2>&1
+    echo "property GPU tests on hopper (bf16p) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s46b-suite.log"
+    ab_rounds s46b "serving:S1,S3,S7,S8,S9,S12 sweep:8,9,13,25" dist/kernels .variants/bf16p
+    ;;
   e4m3probe)
     # (~1 min) the e4m3 wgmma probes (session 45 on an H100: layouts as CUTLASS's ALayout_64x32, accumulation ~10 bits,
     # rate twice f16's): scripts/e4m3-wgmma-probe.cu and the rate probe's shapes
