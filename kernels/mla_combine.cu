@@ -101,7 +101,7 @@ constexpr int kBatchSplits = C == 1 ? 1 : COMBINE_IN_FLIGHT / kSubChunks<C>;
 // var sweep rows 0.3–1.3 % faster; for C = 4 (16 splits' loads queued ahead of the LSE loads) S1, S3, S7 and S12 ran
 // 1.5–2.4 % slower (S2 1.5 % faster), so C = 4 does not (it walks its splits staged in shared memory: add_splits_staged).
 template <int C>
-constexpr bool kStaged = C == 4 && !kPartialsBf16;  // add_splits_staged (its 16-byte copies are fp32 partials')
+constexpr bool kStaged = C == 4;  // add_splits_staged
 template <int C>
 constexpr bool kFirstBatchEarly = !kStaged<C>;
 template <int C>
@@ -216,16 +216,23 @@ __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float
 // both rounds; for C = 2 (S9; 8 → 16 or 24 splits a warp, 128–192 KB a CTA) 9–13 % slower, so C = 2 keeps its register
 // walk with the first batch early. A lane reads back only the bytes it copied, so its own cp.async.wait_group orders
 // them; a skipped split (weight 0) is zero-filled (src-size 0).
-constexpr int kStageSplits = COMBINE_STAGE_SPLITS;
+// (bf16 partials, experiment: 8-byte copies, twice the splits per stage in the same bytes)
+constexpr int kPartialBytes4 = kPartialsBf16 ? 8 : 16;  // a lane's 4 columns
+#ifdef MLA_EXPERIMENT_BF16_STAGE_SPLITS
+constexpr int kStageSplits = MLA_EXPERIMENT_BF16_STAGE_SPLITS;
+#else
+constexpr int kStageSplits = kPartialsBf16 ? 2 * COMBINE_STAGE_SPLITS : COMBINE_STAGE_SPLITS;
+#endif
 static_assert(kStageSplits >= 1 && kStageSplits <= 32, "a stage's weights come from one 32-split pass");
-static_assert(COMBINE_C4_SMEM_BYTES == COMBINE_WARPS * kStageSplits * kSubChunks<4> * 32 * 16, "the C = 4 stage: warps × splits × sub-chunks × lanes × 16 B");
+static_assert(COMBINE_C4_SMEM_BYTES >= COMBINE_WARPS * kStageSplits * kSubChunks<4> * 32 * kPartialBytes4, "the C = 4 stage: warps × splits × sub-chunks × lanes × a lane's bytes");
 template <int W, int C>
 __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const PartialElem* o_first, int n,
                                                   int part, float g, int col0, int lane, int warp, float (&acc)[kSubChunks<C>][4]) {
   constexpr int kSub = kSubChunks<C>;
+  constexpr int kSlot = 32 * kPartialBytes4;  // one split's sub-chunk, all lanes
   extern __shared__ __align__(128) uint8_t smem[];
-  // split u's sub-chunk s of this lane: + (u · kSub + s) · 512
-  const uint32_t stage = ptx::smem_addr(smem) + (warp * kStageSplits * kSub * 32 + lane) * 16;
+  // split u's sub-chunk s of this lane: + (u · kSub + s) · kSlot
+  const uint32_t stage = ptx::smem_addr(smem) + (warp * kStageSplits * kSub * 32 + lane) * kPartialBytes4;
   const int nt = (n - part + W - 1) / W;
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
   const PartialElem* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;
@@ -241,8 +248,11 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
         w[u] = jj + u < cnt ? wu : 0.f;
         const bool live = w[u] != 0.f;
 #pragma unroll
-        for (int s = 0; s < kSub; ++s)
-          ptx::cp_async_16(stage + (u * kSub + s) * 512, live ? src + (jj + u) * split_stride + s * COMBINE_WARP_COLS : src, live ? 16 : 0);
+        for (int s = 0; s < kSub; ++s) {
+          const PartialElem* from = live ? src + (jj + u) * split_stride + s * COMBINE_WARP_COLS : src;
+          if constexpr (kPartialsBf16) ptx::cp_async_8(stage + (u * kSub + s) * kSlot, from, live ? 8 : 0);
+          else ptx::cp_async_16(stage + (u * kSub + s) * kSlot, from, live ? 16 : 0);
+        }
       }
       ptx::cp_async_commit();
       ptx::cp_async_wait_all();
@@ -250,11 +260,18 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
       for (int u = 0; u < kStageSplits; ++u) {
 #pragma unroll
         for (int s = 0; s < kSub; ++s) {
-          const uint4 raw = ptx::ld_shared_v4(stage + (u * kSub + s) * 512);
-          acc[s][0] += w[u] * __uint_as_float(raw.x);
-          acc[s][1] += w[u] * __uint_as_float(raw.y);
-          acc[s][2] += w[u] * __uint_as_float(raw.z);
-          acc[s][3] += w[u] * __uint_as_float(raw.w);
+          float4 v;
+          if constexpr (kPartialsBf16) {
+            const uint2 raw = ptx::ld_shared_v2(stage + (u * kSub + s) * kSlot);
+            v = make_float4(__uint_as_float(raw.x << 16), __uint_as_float(raw.x & 0xffff0000u), __uint_as_float(raw.y << 16), __uint_as_float(raw.y & 0xffff0000u));
+          } else {
+            const uint4 raw = ptx::ld_shared_v4(stage + (u * kSub + s) * kSlot);
+            v = make_float4(__uint_as_float(raw.x), __uint_as_float(raw.y), __uint_as_float(raw.z), __uint_as_float(raw.w));
+          }
+          acc[s][0] += w[u] * v.x;
+          acc[s][1] += w[u] * v.y;
+          acc[s][2] += w[u] * v.z;
+          acc[s][3] += w[u] * v.w;
         }
       }
     }

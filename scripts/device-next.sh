@@ -822,6 +822,11 @@ PY
     echo "property GPU tests on hopper (bf16p) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s46b-suite.log"
     ab_rounds s46b "serving:S1,S3,S7,S8,S9,S12 sweep:8,9,13,25" dist/kernels .variants/bf16p
     ;;
+  s46d)
+    # (~2.5 min; carry .variants/bf16p and .variants/bf16p16: s46b's variant with the C = 4 walk staged again — 8-byte
+    # copies, 32 splits a stage (bf16p) or 16 (bf16p16, fewer registers)) two rounds, round 1 checked
+    ab_rounds s46d "serving:S1,S3,S7,S8,S9,S12 sweep:9,13" dist/kernels .variants/bf16p .variants/bf16p16
+    ;;
   e4m3probe)
     # (~1 min) the e4m3 wgmma probes (session 45 on an H100: layouts as CUTLASS's ALayout_64x32, accumulation ~10 bits,
     # rate twice f16's): scripts/e4m3-wgmma-probe.cu and the rate probe's shapes
