@@ -7,9 +7,10 @@
 // mla_combine_sink_* (sparse decode with an attention sink, mla_decode_fp8.cu; W = C = 1): the same, then
 //   out ← out / (1 + exp(sink[h] − lse)) with lse unchanged (the decode kernel does it for unsplit rows).
 //
-// The work is a row's n split partials (2 KB each, just written, mostly in L2). Its cost is latency, not bytes:
-// the loads of one warp walking a row's splits one after the other are dependent L2 round trips (~33 µs for one
-// 64k request with 132 splits). So a warp loads a row's split LSEs at once and keeps COMBINE_IN_FLIGHT partial-row
+// The work is a row's n split partials (2 KB each in fp32, 1 KB as bf16 rows — MlaDecodeParams::partials_bf16, which
+// 'hopper''s 16-bit entries write; just written, mostly in L2). A merge with few warps per split-heavy row is bound by
+// latency: the loads of one warp walking a row's splits one after the other are dependent L2 round trips (~33 µs for
+// one 64k request with 132 splits); with enough warps, by the partials' bytes (perf log `s46w`: 3.3–6.4 TB/s). So a warp loads a row's split LSEs at once and keeps COMBINE_IN_FLIGHT partial-row
 // loads in flight (16 measured 2–5 % faster than 8 on the split-heavy serving shapes S1, S3, S7, S12, H200), and the host picks
 // how many warps share a row (W, the entry point) and how many CTAs share its columns (C, grid y) from the shape:
 // few long rows → many warps per row; many short rows → one warp per row, one CTA for all columns (fewer CTAs).
@@ -28,19 +29,17 @@ using namespace mla;
 
 namespace {
 
-// A split partial's elements: fp32 (FlashMLA's), or bf16 rows under the experiment switch (the decode built the same).
-#ifdef MLA_EXPERIMENT_BF16_PARTIALS  // EXPERIMENT (variant builds only)
-using PartialElem = __nv_bfloat16;
-__device__ __forceinline__ float4 load_partial4(const PartialElem* q) {
-  const uint2 raw = *reinterpret_cast<const uint2*>(q);
+// A split partial's elements (P): fp32 rows (FlashMLA's; every decode kernel but one) or bf16 rows ('hopper''s 16-bit
+// entries: MlaDecodeParams::partials_bf16). A lane's 4 columns: one 16- or 8-byte load.
+template <typename P>
+__device__ __forceinline__ float4 load_partial4(const P* q);
+template <>
+__device__ __forceinline__ float4 load_partial4<float>(const float* q) { return *reinterpret_cast<const float4*>(q); }
+__device__ __forceinline__ float4 bf16x4_to_float4(uint2 raw) {
   return make_float4(__uint_as_float(raw.x << 16), __uint_as_float(raw.x & 0xffff0000u), __uint_as_float(raw.y << 16), __uint_as_float(raw.y & 0xffff0000u));
 }
-constexpr bool kPartialsBf16 = true;
-#else
-using PartialElem = float;
-__device__ __forceinline__ float4 load_partial4(const PartialElem* q) { return *reinterpret_cast<const float4*>(q); }
-constexpr bool kPartialsBf16 = false;
-#endif
+template <>
+__device__ __forceinline__ float4 load_partial4<__nv_bfloat16>(const __nv_bfloat16* q) { return bf16x4_to_float4(*reinterpret_cast<const uint2*>(q)); }
 
 // The n split LSEs of one row (log2 units; split j's at lse_col[j · q_rows]): their max m and G = log2 Σ_j
 // exp2(lse_j − m) + m (every lane gets both; G only for a finite max, where the max split contributes exp2(0) ≥ 1).
@@ -110,11 +109,11 @@ struct FirstBatch {
 };
 
 // Issues the first batch's loads (those of splits the warp has; the rest read as zeros).
-template <int W, int C>
-__device__ __forceinline__ void load_first_batch(FirstBatch<C>& b, const MlaDecodeParams& p, const PartialElem* o_first, int n, int part, int col0, int lane) {
+template <int W, int C, typename P>
+__device__ __forceinline__ void load_first_batch(FirstBatch<C>& b, const MlaDecodeParams& p, const P* o_first, int n, int part, int col0, int lane) {
   const int nt = (n - part + W - 1) / W;
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
-  const PartialElem* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;  // split part
+  const P* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;  // split part
 #pragma unroll
   for (int u = 0; u < kBatchSplits<C>; ++u)
 #pragma unroll
@@ -170,20 +169,20 @@ __device__ __forceinline__ float add_first_batch(const MlaDecodeParams& p, const
 
 // Adds the warp's splits from t = kSkip on (kSkip: the first batch's, already added by add_first_batch, whose weights
 // come in as w_lane0), batch by batch: the C ≤ 2 walk (C = 4: add_splits_staged).
-template <int W, int C, int kSkip>
-__device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const PartialElem* o_first, int n,
+template <int W, int C, int kSkip, typename P>
+__device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const P* o_first, int n,
                                            int part, float g, int col0, int lane, float w_lane0, float (&acc)[kSubChunks<C>][4]) {
   constexpr int kSub = kSubChunks<C>;
   constexpr int kGroup = kBatchSplits<C>;
   const int nt = (n - part + W - 1) / W;  // my splits (0 when part ≥ n)
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
-  const PartialElem* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;  // split part
+  const P* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;  // split part
   static_assert(kSkip > 0, "the first batch is add_first_batch's");
   if (nt <= kSkip) return;
   for (int base = 0; base < nt; base += 32) {
     const float w_lane = base == 0 ? w_lane0 : split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
     const int cnt = min(32, nt - base);
-    const PartialElem* src = src0 + base * split_stride;
+    const P* src = src0 + base * split_stride;
     for (int jj = base == 0 ? kSkip : 0; jj < cnt; jj += kGroup) {
       float w[kGroup];
       float4 v[kGroup][kSub];
@@ -216,30 +215,26 @@ __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float
 // both rounds; for C = 2 (S9; 8 → 16 or 24 splits a warp, 128–192 KB a CTA) 9–13 % slower, so C = 2 keeps its register
 // walk with the first batch early. A lane reads back only the bytes it copied, so its own cp.async.wait_group orders
 // them; a skipped split (weight 0) is zero-filled (src-size 0).
-// (bf16 partials, experiment: 8-byte copies, twice the splits per stage in the same bytes)
-constexpr int kPartialBytes4 = kPartialsBf16 ? 8 : 16;  // a lane's 4 columns
-#ifdef MLA_EXPERIMENT_BF16_STAGE_SPLITS
-constexpr int kStageSplits = MLA_EXPERIMENT_BF16_STAGE_SPLITS;
-#else
-constexpr int kStageSplits = kPartialsBf16 ? 2 * COMBINE_STAGE_SPLITS : COMBINE_STAGE_SPLITS;
-#endif
+constexpr int kStageSplits = COMBINE_STAGE_SPLITS;
 static_assert(kStageSplits >= 1 && kStageSplits <= 32, "a stage's weights come from one 32-split pass");
-static_assert(COMBINE_C4_SMEM_BYTES >= COMBINE_WARPS * kStageSplits * kSubChunks<4> * 32 * kPartialBytes4, "the C = 4 stage: warps × splits × sub-chunks × lanes × a lane's bytes");
-template <int W, int C>
-__device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const PartialElem* o_first, int n,
+static_assert(COMBINE_C4_SMEM_BYTES == COMBINE_WARPS * kStageSplits * kSubChunks<4> * 32 * 16, "the C = 4 stage: warps × splits × sub-chunks × lanes × 16 B (fp32; bf16 uses half)");
+template <int W, int C, typename P>
+__device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const P* o_first, int n,
                                                   int part, float g, int col0, int lane, int warp, float (&acc)[kSubChunks<C>][4]) {
   constexpr int kSub = kSubChunks<C>;
-  constexpr int kSlot = 32 * kPartialBytes4;  // one split's sub-chunk, all lanes
+  constexpr bool kBf16 = sizeof(P) == 2;
+  constexpr int kLaneBytes = 4 * sizeof(P);   // a lane's 4 columns
+  constexpr int kSlot = 32 * kLaneBytes;      // one split's sub-chunk, all lanes
   extern __shared__ __align__(128) uint8_t smem[];
   // split u's sub-chunk s of this lane: + (u · kSub + s) · kSlot
-  const uint32_t stage = ptx::smem_addr(smem) + (warp * kStageSplits * kSub * 32 + lane) * kPartialBytes4;
+  const uint32_t stage = ptx::smem_addr(smem) + (warp * kStageSplits * kSub * 32 + lane) * kLaneBytes;
   const int nt = (n - part + W - 1) / W;
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
-  const PartialElem* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;
+  const P* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;
   for (int base = 0; base < nt; base += 32) {
     const float w_lane = split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
     const int cnt = min(32, nt - base);
-    const PartialElem* src = src0 + base * split_stride;
+    const P* src = src0 + base * split_stride;
     for (int jj = 0; jj < cnt; jj += kStageSplits) {
       float w[kStageSplits];
 #pragma unroll
@@ -249,8 +244,8 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
         const bool live = w[u] != 0.f;
 #pragma unroll
         for (int s = 0; s < kSub; ++s) {
-          const PartialElem* from = live ? src + (jj + u) * split_stride + s * COMBINE_WARP_COLS : src;
-          if constexpr (kPartialsBf16) ptx::cp_async_8(stage + (u * kSub + s) * kSlot, from, live ? 8 : 0);
+          const P* from = live ? src + (jj + u) * split_stride + s * COMBINE_WARP_COLS : src;
+          if constexpr (kBf16) ptx::cp_async_8(stage + (u * kSub + s) * kSlot, from, live ? 8 : 0);
           else ptx::cp_async_16(stage + (u * kSub + s) * kSlot, from, live ? 16 : 0);
         }
       }
@@ -261,9 +256,8 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
 #pragma unroll
         for (int s = 0; s < kSub; ++s) {
           float4 v;
-          if constexpr (kPartialsBf16) {
-            const uint2 raw = ptx::ld_shared_v2(stage + (u * kSub + s) * kSlot);
-            v = make_float4(__uint_as_float(raw.x << 16), __uint_as_float(raw.x & 0xffff0000u), __uint_as_float(raw.y << 16), __uint_as_float(raw.y & 0xffff0000u));
+          if constexpr (kBf16) {
+            v = bf16x4_to_float4(ptx::ld_shared_v2(stage + (u * kSub + s) * kSlot));
           } else {
             const uint4 raw = ptx::ld_shared_v4(stage + (u * kSub + s) * kSlot);
             v = make_float4(__uint_as_float(raw.x), __uint_as_float(raw.y), __uint_as_float(raw.z), __uint_as_float(raw.w));
@@ -279,7 +273,7 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
 }
 
 // kSink: scale the merged row by its head's sink factor (attn_sink: [h_q] fp32).
-template <typename T, int W, int C, bool kSink = false>
+template <typename T, int W, int C, bool kSink = false, typename P = float>
 __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const float* attn_sink = nullptr) {
   static_assert(COMBINE_WARPS % W == 0, "a CTA holds whole rows");
   static_assert(COMBINE_MAX_CHUNKS % C == 0, "whole sub-chunks per CTA");
@@ -319,7 +313,7 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
     // lse of split j: lse_accum[(first + j) * q_rows + r]
     const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
     if constexpr (kFirstBatchEarly<C>) {
-      const PartialElem* o_first = reinterpret_cast<const PartialElem*>(p.o_accum) + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
+      const P* o_first = reinterpret_cast<const P*>(p.o_accum) + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
       FirstBatch<C> first_batch;
       load_first_batch<W, C>(first_batch, p, o_first, n, part, col0, lane);
       const SplitLse<kLseRegs<W, C>> sl = split_lse_stats<kLseRegs<W, C>>(lse_col, n, p.q_rows, lane);
@@ -334,7 +328,7 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
       if (sl.m != -INFINITY && sl.m == sl.m) {
         const float g = sl.g;
         g_lse = g * kLn2;
-        const PartialElem* o_first = reinterpret_cast<const PartialElem*>(p.o_accum) + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
+        const P* o_first = reinterpret_cast<const P*>(p.o_accum) + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
         add_splits_staged<W, C>(p, lse_col, sl, o_first, n, part, g, col0, lane, warp, acc);
       }
     }
@@ -412,7 +406,24 @@ COMBINE_ENTRIES(1, fp16, __half)
 COMBINE_ENTRIES(2, fp16, __half)
 COMBINE_ENTRIES(4, fp16, __half)
 COMBINE_ENTRIES(8, fp16, __half)
-// sparse decode with an attention sink: the second parameter is the FP8 decode's (only attn_sink is read)
+// The same over bf16 partial rows (mla_combine_bf16p_*: the combine of 'hopper''s 16-bit entries, whose split rows
+// are bf16 — mla_sm90_math.cuh store_row_wide). Built for every target like the rest, though only sm_90 runs 'hopper'.
+#define COMBINE_BF16P_ENTRY(W, C, name, T)                                                                    \
+  extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, (W == 1 && C == 1) ? COMBINE_SHORT_ROW_BLOCKS : 1) \
+      mla_combine_bf16p_w##W##_c##C##_##name(const __grid_constant__ MlaDecodeParams p) {                      \
+    combine_kernel<T, W, C, false, __nv_bfloat16>(p);                                                         \
+  }
+#define COMBINE_BF16P_ENTRIES(W, name, T) COMBINE_BF16P_ENTRY(W, 1, name, T) COMBINE_BF16P_ENTRY(W, 2, name, T) COMBINE_BF16P_ENTRY(W, 4, name, T)
+COMBINE_BF16P_ENTRIES(1, bf16, __nv_bfloat16)
+COMBINE_BF16P_ENTRIES(2, bf16, __nv_bfloat16)
+COMBINE_BF16P_ENTRIES(4, bf16, __nv_bfloat16)
+COMBINE_BF16P_ENTRIES(8, bf16, __nv_bfloat16)
+COMBINE_BF16P_ENTRIES(1, fp16, __half)
+COMBINE_BF16P_ENTRIES(2, fp16, __half)
+COMBINE_BF16P_ENTRIES(4, fp16, __half)
+COMBINE_BF16P_ENTRIES(8, fp16, __half)
+// sparse decode with an attention sink: the second parameter is the FP8 decode's (only attn_sink is read); its
+// partials are fp32 (the sparse decodes write them so)
 extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, COMBINE_SHORT_ROW_BLOCKS) mla_combine_sink_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {
   combine_kernel<__nv_bfloat16, 1, 1, true>(p, f.attn_sink);
 }

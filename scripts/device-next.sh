@@ -827,6 +827,18 @@ PY
     # copies, 32 splits a stage (bf16p) or 16 (bf16p16, fewer registers)) two rounds, round 1 checked
     ab_rounds s46d "serving:S1,S3,S7,S8,S9,S12 sweep:9,13" dist/kernels .variants/bf16p .variants/bf16p16
     ;;
+  s46e)
+    # (~6 min; session 46; carry .variants/base46: the session's first mla_decode_sm90.sm_90a.cubin, fp32 partials, built
+    # without -lineinfo) bf16 split partials as shipped ('hopper' + mla_combine_bf16p_*): the decode / combine / property
+    # GPU tests and the graph example, two A/B rounds (round 1 checked) against the fp32 partials of the session's start
+    # (its cubin with FLASH_MLA_EXPERIMENT_LAUNCH=f32partials), then memcheck on two property cases on 'hopper'
+    s=$(date +%s); gpu timeout 200 node --test dist/test/gpu-decode.test.js dist/test/combine-gpu.test.js dist/test/gpu-property.test.js > "$out/s46e-suite.log" 2>&1
+    echo "decode / combine / property GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s46e-suite.log"; grep -a "launch shapes match" "$out/s46e-suite.log" | head -8
+    timeout 60 node dist/examples/decode-loop.js --backend cuda --graph > "$out/s46e-graph.log" 2>&1; echo "decode-loop --graph rc=$?"; grep -a "^check" "$out/s46e-graph.log"
+    ab_rounds s46e "serving:S1,S3,S5,S6,S7,S8,S9,S12 sweep:8,9,12,13,14,25,28,30" .variants/base46@FLASH_MLA_EXPERIMENT_LAUNCH=f32partials dist/kernels
+    FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=2 FLASH_MLA_TEST_KERNELS=hopper gpu timeout 100 compute-sanitizer --tool memcheck --print-limit 4 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/s46e-memcheck.log" 2>&1
+    echo "memcheck hopper rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/s46e-memcheck.log" | tail -1)"
+    ;;
   e4m3probe)
     # (~1 min) the e4m3 wgmma probes (session 45 on an H100: layouts as CUTLASS's ALayout_64x32, accumulation ~10 bits,
     # rate twice f16's): scripts/e4m3-wgmma-probe.cu and the rate probe's shapes

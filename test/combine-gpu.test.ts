@@ -1,10 +1,11 @@
 // The combine kernel under every launch shape (W warps per row × C column chunks, src/cuda/combine-shape.ts) on
 // the GPU, against the float64 reference: a long request split over every SM, a long request among short ones
 // with s_q 2, a batch of short requests (one or two splits each), and serving S7's shape (one long request among 32
-// short). Outputs poisoned with NaN before each run.
+// short). Outputs poisoned with NaN before each run. Each case on the default kernel (fp32 split partials, except where
+// it is 'hopper') and, where this GPU runs it, on 'hopper' (bf16 split partials: the mla_combine_bf16p_* entries).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, flashMlaWithKvcache, getMlaMetadata } from '../src/index.js';
+import { Tensor, flashMlaWithKvcache, getBackend, getMlaMetadata } from '../src/index.js';
 import { forceCombineShape } from '../src/cuda/mla.js';
 import type { CombineShape } from '../src/cuda/combine-shape.js';
 import { compare, freshSeed, gpuSkipReason, makePagedProblem, pagedProblemTensors, referenceRow, rng } from './util/problem.js';
@@ -21,9 +22,11 @@ const CASES = [
   { label: 'one long among 32 short (S7)', b: 33, sQ: 1, hQ: 16, seqlens: (r: () => number) => [30000, ...Array.from({ length: 32 }, () => Math.floor(r() * 600))], causal: false },
 ];
 
+const hopper = !skip && getBackend('cuda').decodeKernels().includes('hopper');
+
 describe('combine: every launch shape matches the float64 reference', { skip }, () => {
-  for (const c of CASES) {
-    test(c.label, () => {
+  for (const c of CASES) for (const kernel of [undefined, 'hopper'] as const) {
+    test(`${c.label}${kernel ? `, kernel '${kernel}' (bf16 partials)` : ''}`, { skip: kernel && !hopper ? "this GPU does not run 'hopper'" : false }, () => {
       const seed = freshSeed();
       const r = rng(seed);
       const p = makePagedProblem({ b: c.b, sQ: c.sQ, hQ: c.hQ, seqlens: c.seqlens(r), seed });
@@ -48,7 +51,7 @@ describe('combine: every launch shape matches the float64 reference', { skip }, 
           forceCombineShape(shape);
           out.fill(NaN);
           lse.fill(NaN);
-          flashMlaWithKvcache(t.q, t.kCache, t.blockTable, t.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: c.causal, out, lse });
+          flashMlaWithKvcache(t.q, t.kCache, t.blockTable, t.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: c.causal, out, lse, kernel });
           const name = `W ${shape.warpsPerRow} C ${shape.chunks}`;
           const gotOut = out.toFloat32();
           const gotLse = lse.toFloat32();
@@ -59,7 +62,7 @@ describe('combine: every launch shape matches the float64 reference', { skip }, 
           assert.ok(co.ok, co.message);
           assert.ok(cl.ok, cl.message);
         }
-        console.log(`  ${c.label}: max splits ${maxSplits}, ${SHAPES.length} launch shapes match (seed ${seed})`);
+        console.log(`  ${c.label}${kernel ? ` on '${kernel}'` : ''}: max splits ${maxSplits}, ${SHAPES.length} launch shapes match (seed ${seed})`);
       } finally {
         forceCombineShape(null);
         for (const x of [out, lse, md.tileSchedulerMetadata, md.numSplits]) x.dispose();

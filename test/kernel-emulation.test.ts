@@ -43,6 +43,7 @@ import { getCudaContext, loadKernel, portableArchs } from '../src/cuda/context.j
 import { combineGrid } from '../src/cuda/combine-shape.js';
 import { MLA_CONFIG } from '../src/cuda/config.js';
 import { MLA_DECODE_PARAMS_LAYOUT, combineStageBytes, encodeMlaDecodeParams, type MlaDecodeParamsValues } from '../src/cuda/params.js';
+import { fromHalfBits, toHalfBits } from '../src/dtype.js';
 import { compare } from '../src/check/compare.js';
 import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, runNode, type FakeCuda } from './util/fake-cuda.js';
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
@@ -276,7 +277,11 @@ function hopperScenario(timing: keyof typeof TIMINGS): Scenario {
         const wanted = HOPPER_CASES.some((c) => c.spec.dtype === dt && c.spec.sQ * c.spec.hQ <= 64 === membound);
         assert.ok(runs[i] > 0 || !wanted, `${name} never ran`);
       });
-      notes.push(`emulated launches: ${names.map((n, i) => `${n} ×${runs[i]}`).join(', ')}`);
+      // its split partials are bf16 rows, merged by the bf16p combine (and never by an fp32 one)
+      const combines = (p: string) => [1, 2, 4, 8].flatMap((w) => [1, 2, 4].flatMap((c) => ['bf16', 'fp16'].map((dt) => Math.max(0, f.stat(`emulated:mla_combine_${p}w${w}_c${c}_${dt}`))))).reduce((a, b) => a + b, 0);
+      assert.ok(combines('bf16p_') > 0, 'no bf16p combine ran (the cases have split requests)');
+      assert.equal(combines(''), 0, "an fp32 combine ran after 'hopper'");
+      notes.push(`emulated launches: ${names.map((n, i) => `${n} ×${runs[i]}`).join(', ')}, bf16p combines ×${combines('bf16p_')}`);
       return notes;
     },
   };
@@ -640,7 +645,7 @@ const scenarios: Record<string, Scenario> = {
   ...layoutScenarios(),
 
   'combine-walks': {
-    title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: a 16-split stage) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
+    title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks), over fp32 partials and over bf16 ones ('hopper''s, the mla_combine_bf16p_* entries): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: a 16-split stage) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
     env: { FAKE_CUDA_SMS: '8', FAKE_CUDA_SMEM_OPTIN: '232448' },
     run(seed) {
       const r = rng(seed);
@@ -650,7 +655,8 @@ const scenarios: Record<string, Scenario> = {
       const first = [0];
       for (const n of counts) first.push(first[first.length - 1] + n);
       const total = first[b];
-      const oAccum = Float32Array.from({ length: total * qRows * 512 }, () => 2 * r() - 1);
+      // values a bf16 holds exactly, so that the bf16 partials below are the same numbers
+      const oAccum = Float32Array.from({ length: total * qRows * 512 }, () => fromHalfBits('bf16', toHalfBits('bf16', 2 * r() - 1)));
       // split LSEs (log2 units) spread over 2^±12; some splits empty (−inf), and request 4's row 3 has no key at all
       const lseAccum = Float32Array.from({ length: total * qRows }, () => (r() < 0.1 ? -Infinity : 24 * r() - 12));
       for (let j = 0; j < counts[4]; j++) lseAccum[(first[4] + j) * qRows + 3] = -Infinity;
@@ -683,20 +689,21 @@ const scenarios: Record<string, Scenario> = {
       const { device, stream } = getCudaContext();
       const numSplits = Tensor.from(Int32Array.from(first), [b + 1], { dtype: 'int32', backend: 'cuda' });
       const oAcc = Tensor.from(oAccum, [oAccum.length], { dtype: 'fp32', backend: 'cuda' });
+      const oAccBf16 = Tensor.from(oAccum, [oAccum.length], { dtype: 'bf16', backend: 'cuda' });
       const lseAcc = Tensor.from(lseAccum, [lseAccum.length], { dtype: 'fp32', backend: 'cuda' });
       // the params the combine does not read (the decode's inputs, strides, scales): zero (pointers: null)
       const noDecode = Object.fromEntries(Object.entries(MLA_DECODE_PARAMS_LAYOUT).map(([k, off]) => [k, off < MLA_DECODE_PARAMS_LAYOUT.q_batch_stride ? 0n : 0])) as MlaDecodeParamsValues;
       const shapes: string[] = [];
-      for (const warpsPerRow of [1, 2, 4, 8] as const) for (const chunks of [1, 2, 4] as const) {
-        const name = `W ${warpsPerRow} C ${chunks}`;
+      for (const bf16p of [false, true]) for (const warpsPerRow of [1, 2, 4, 8] as const) for (const chunks of [1, 2, 4] as const) {
+        const name = `${bf16p ? 'bf16 partials, ' : ''}W ${warpsPerRow} C ${chunks}`;
         const out = Tensor.full([b, sQ, hQ, 512], NaN, { dtype: 'bf16', backend: 'cuda' });
         const lse = Tensor.full([b, hQ, sQ], NaN, { dtype: 'fp32', backend: 'cuda' });
         const params = encodeMlaDecodeParams({
           ...noDecode,
-          num_splits: numSplits.ptr, out: out.ptr, lse: lse.ptr, o_accum: oAcc.ptr, lse_accum: lseAcc.ptr,
+          num_splits: numSplits.ptr, out: out.ptr, lse: lse.ptr, o_accum: bf16p ? oAccBf16.ptr : oAcc.ptr, lse_accum: lseAcc.ptr,
           b, s_q: sQ, h_q: hQ, q_rows: qRows,
         });
-        const k = loadKernel('mla_combine', portableArchs(device), `mla_combine_w${warpsPerRow}_c${chunks}_bf16`, ['bytes']);
+        const k = loadKernel('mla_combine', portableArchs(device), `mla_combine_${bf16p ? 'bf16p_' : ''}w${warpsPerRow}_c${chunks}_bf16`, ['bytes']);
         const sharedMemBytes = combineStageBytes(chunks); // C = 4's stage, as the backend gives it
         k.launch({ grid: combineGrid(b, qRows, { warpsPerRow, chunks }), block: [MLA_CONFIG.COMBINE_THREADS, 1, 1], stream, pdl: false, sharedMemBytes }, params);
         const co = compare(`${name} out`, out.toFloat32(), refOut, 'bf16', { seed });
@@ -705,9 +712,9 @@ const scenarios: Record<string, Scenario> = {
         assert.ok(cl.ok, cl.message);
         out.dispose();
         lse.dispose();
-        shapes.push(`W${warpsPerRow}C${chunks}`);
+        shapes.push(`${bf16p ? 'bf16:' : ''}W${warpsPerRow}C${chunks}`);
       }
-      for (const t of [numSplits, oAcc, lseAcc]) t.dispose();
+      for (const t of [numSplits, oAcc, oAccBf16, lseAcc]) t.dispose();
       return [`${shapes.length} launch shapes (${shapes.join(' ')}) = the float64 merge: splits per request [${counts}], ${qRows} rows each`];
     },
   },

@@ -252,13 +252,14 @@ class CudaMlaBackend implements MlaBackend {
 
   /**
    * The combine after a decode of b requests × qRows rows, loaded before anything is launched: the W/C combine in the
-   * shape combineShapeFor gives.
+   * shape combineShapeFor gives, over fp32 split partials or (`bf16Partials`: 'hopper''s 16-bit entries write them so,
+   * kernels/mla_sm90_math.cuh store_row_wide) bf16 ones — the mla_combine_bf16p_* entries, in the sm_90 cubin only.
    */
-  private prepareCombine(b: number, qRows: number, dt: 'bf16' | 'fp16', archs: string[]): PreparedCombine {
+  private prepareCombine(b: number, qRows: number, dt: 'bf16' | 'fp16', archs: string[], bf16Partials = false): PreparedCombine {
     const stream = getCudaContext().stream;
     const pdl = this.pdl;
     const shape = combineShapeFor(b, qRows);
-    const entry = `mla_combine_w${shape.warpsPerRow}_c${shape.chunks}_${dt}`;
+    const entry = `mla_combine_${bf16Partials ? 'bf16p_' : ''}w${shape.warpsPerRow}_c${shape.chunks}_${dt}`;
     const k = loadKernel('mla_combine', archs, entry, ['bytes']);
     const sharedMemBytes = combineStageBytes(shape.chunks); // C = 4: its stage
     return { entry, launch: (params) => k.launch({ grid: combineGrid(b, qRows, shape), block: [COMBINE_THREADS, 1, 1], stream, pdl, sharedMemBytes }, params) };
@@ -344,7 +345,8 @@ class CudaMlaBackend implements MlaBackend {
     const cubinArchs = choice.binary.form === 'cubin' ? [choice.binary.arch!] : [];
     const qRows = sQ * hQ;
     const decode: Kernel = loadKernel(spec.file, cubinArchs, spec.entry(dt, qRows), ['bytes', ...extra.map(() => 'bytes' as const)]);
-    const combine = this.prepareCombine(b, qRows, dt, portableArchs(dev));
+    // 'hopper' writes its split partials as bf16 rows (half the bytes its combine reads: perf log `s46d`)
+    const combine = this.prepareCombine(b, qRows, dt, portableArchs(dev), spec.name === 'hopper' && launchExperiment() !== 'f32partials');
     // (the combine is not folded in here: folding it into 'hopper' was slower on the H200 — its merges of 64 rows land
     // in the kernel's tail, and the loop compiled worse — docs/perf-log.md, session 7)
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf);

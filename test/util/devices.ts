@@ -34,7 +34,11 @@ export const COMPAT_TABLE_DEVICES: Record<string, DeviceTraits> = {
 /** Entry points the library launches, per kernel file (src/cuda/mla.ts, fp8-decode.ts, layout-decode.ts, append.ts, measure.ts). */
 export const KERNEL_ENTRIES: Record<string, string[]> = {
   mla_metadata: ['mla_metadata'],
-  mla_combine: [...['1', '2', '4', '8'].flatMap((w) => ['1', '2', '4'].flatMap((c) => [`mla_combine_w${w}_c${c}_bf16`, `mla_combine_w${w}_c${c}_fp16`])), 'mla_combine_sink_bf16', 'mla_combine_sink_fp16'],
+  mla_combine: [
+    ...['', 'bf16p_'].flatMap((p) => ['1', '2', '4', '8'].flatMap((w) => ['1', '2', '4'].flatMap((c) => [`mla_combine_${p}w${w}_c${c}_bf16`, `mla_combine_${p}w${w}_c${c}_fp16`]))),
+    'mla_combine_sink_bf16',
+    'mla_combine_sink_fp16',
+  ],
   append_kv: ['append_kv_bf16', 'append_kv_fp16'],
   append_kv_fp8: ['append_kv_fp8_bf16', 'append_kv_fp8_fp16'],
   mla_decode_fp8: ['mla_decode_fp8_dense_bf16', 'mla_decode_fp8_dense_fp16', 'mla_decode_fp8_sparse_bf16', 'mla_decode_fp8_sparse_fp16'],

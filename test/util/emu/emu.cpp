@@ -416,19 +416,21 @@ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr, bool trans, uint16_t site) {
 }
 
 // The copy lands at once; for the race detector it is in flight until this thread's cp_async_wait_all.
-void cp_async_16(uint32_t dst, const void* src, int src_bytes, uint16_t site) {
-  if (dst % 16) fault("cp.async to shared 0x%x: not 16-byte aligned", dst);
-  check_shared_write(dst, 16, "cp.async");
-  uint8_t* d = shared_ptr(dst, 16);
-  race::cp_async(g_cur->tid, dst, 16, site);
-  if (src_bytes < 0 || src_bytes > 16) fault("cp.async: src-size %d", src_bytes);
+// cp.async of `size` bytes (16 or 8): both addresses `size`-aligned, the rest past src_bytes zero-filled
+void cp_async(uint32_t dst, const void* src, int size, int src_bytes, uint16_t site) {
+  if (dst % size) fault("cp.async to shared 0x%x: not %d-byte aligned", dst, size);
+  check_shared_write(dst, static_cast<uint32_t>(size), "cp.async");
+  uint8_t* d = shared_ptr(dst, static_cast<uint32_t>(size));
+  race::cp_async(g_cur->tid, dst, static_cast<uint32_t>(size), site);
+  if (src_bytes < 0 || src_bytes > size) fault("cp.async: src-size %d of %d", src_bytes, size);
   if (src_bytes > 0) {
-    if (reinterpret_cast<uintptr_t>(src) % 16) fault("cp.async from %p: not 16-byte aligned", src);
+    if (reinterpret_cast<uintptr_t>(src) % size) fault("cp.async from %p: not %d-byte aligned", src, size);
     check_global(src, static_cast<uint32_t>(src_bytes), "cp.async");
     std::memcpy(d, src, src_bytes);
   }
-  std::memset(d + src_bytes, 0, 16 - src_bytes);
+  std::memset(d + src_bytes, 0, size - src_bytes);
 }
+void cp_async_16(uint32_t dst, const void* src, int src_bytes, uint16_t site) { cp_async(dst, src, 16, src_bytes, site); }
 
 void cp_async_wait_all() { race::cp_async_wait(g_cur->tid); }
 

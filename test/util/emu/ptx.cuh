@@ -11,6 +11,7 @@ namespace emu {
 void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1, bool bf16);
 void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr, bool trans, uint16_t site);
 void cp_async_16(uint32_t dst, const void* src, int src_bytes, uint16_t site);
+void cp_async(uint32_t dst, const void* src, int size, int src_bytes, uint16_t site);
 void cp_async_wait_all();
 }  // namespace emu
 
@@ -43,8 +44,7 @@ inline uint4 ld_shared_v4(uint32_t addr, EMU_CALLER) { uint4 v; emu::shared_load
 inline void st_shared_v4(uint32_t addr, uint4 v, EMU_CALLER) { emu::shared_store(addr, &v, 16, EMU_SITE(kAccStShared)); }
 
 inline void cp_async_16(uint32_t dst, const void* src, int src_bytes, EMU_CALLER) { emu::cp_async_16(dst, src, src_bytes, EMU_SITE(kAccCpAsync)); }
-// (the bf16-partials experiment's 8-byte copy: not emulated — only its variant builds call it)
-inline void cp_async_8(uint32_t, const void*, int) { emu::fault("cp.async 8-byte: not emulated (the MLA_EXPERIMENT_BF16_PARTIALS builds only)"); }
+inline void cp_async_8(uint32_t dst, const void* src, int src_bytes, EMU_CALLER) { emu::cp_async(dst, src, 8, src_bytes, EMU_SITE(kAccCpAsync)); }
 inline void cp_async_commit() {}
 inline void cp_async_wait_all() { emu::cp_async_wait_all(); }  // wait_group 0: this thread's copies are its writes now
 
