@@ -7,8 +7,8 @@
 // mla_combine_sink_* (sparse decode with an attention sink, mla_decode_fp8.cu; W = C = 1): the same, then
 //   out ← out / (1 + exp(sink[h] − lse)) with lse unchanged (the decode kernel does it for unsplit rows).
 //
-// The work is a row's n split partials (2 KB each in fp32, 1 KB as bf16 rows — MlaDecodeParams::partials_bf16, which
-// 'hopper''s 16-bit entries write; just written, mostly in L2). A merge with few warps per split-heavy row is bound by
+// The work is a row's n split partials (2 KB each in fp32, 1 KB as the 16-bit rows 'hopper''s 16-bit entries write:
+// the mla_combine_p16_* entries; just written, mostly in L2). A merge with few warps per split-heavy row is bound by
 // latency: the loads of one warp walking a row's splits one after the other are dependent L2 round trips (~33 µs for
 // one 64k request with 132 splits); with enough warps, by the partials' bytes (perf log `s46w`: 3.3–6.4 TB/s). So a warp loads a row's split LSEs at once and keeps COMBINE_IN_FLIGHT partial-row
 // loads in flight (16 measured 2–5 % faster than 8 on the split-heavy serving shapes S1, S3, S7, S12, H200), and the host picks
@@ -29,17 +29,24 @@ using namespace mla;
 
 namespace {
 
-// A split partial's elements (P): fp32 rows (FlashMLA's; every decode kernel but one) or bf16 rows ('hopper''s 16-bit
-// entries: MlaDecodeParams::partials_bf16). A lane's 4 columns: one 16- or 8-byte load.
+// A split partial's elements (P): fp32 rows (FlashMLA's; every decode kernel but one) or 16-bit rows in q's dtype
+// ('hopper''s 16-bit entries, read by the mla_combine_p16_* entries). A lane's 4 columns: one 16- or 8-byte load.
 template <typename P>
-__device__ __forceinline__ float4 load_partial4(const P* q);
+__device__ __forceinline__ float4 partial4(uint2 raw);
 template <>
-__device__ __forceinline__ float4 load_partial4<float>(const float* q) { return *reinterpret_cast<const float4*>(q); }
-__device__ __forceinline__ float4 bf16x4_to_float4(uint2 raw) {
+__device__ __forceinline__ float4 partial4<__nv_bfloat16>(uint2 raw) {
   return make_float4(__uint_as_float(raw.x << 16), __uint_as_float(raw.x & 0xffff0000u), __uint_as_float(raw.y << 16), __uint_as_float(raw.y & 0xffff0000u));
 }
 template <>
-__device__ __forceinline__ float4 load_partial4<__nv_bfloat16>(const __nv_bfloat16* q) { return bf16x4_to_float4(*reinterpret_cast<const uint2*>(q)); }
+__device__ __forceinline__ float4 partial4<__half>(uint2 raw) {
+  auto f = [](uint32_t bits) { return __half2float(__ushort_as_half(static_cast<unsigned short>(bits))); };
+  return make_float4(f(raw.x & 0xffffu), f(raw.x >> 16), f(raw.y & 0xffffu), f(raw.y >> 16));
+}
+template <typename P>
+__device__ __forceinline__ float4 load_partial4(const P* q) {
+  if constexpr (sizeof(P) == 4) return *reinterpret_cast<const float4*>(q);
+  else return partial4<P>(*reinterpret_cast<const uint2*>(q));
+}
 
 // The n split LSEs of one row (log2 units; split j's at lse_col[j · q_rows]): their max m and G = log2 Σ_j
 // exp2(lse_j − m) + m (every lane gets both; G only for a finite max, where the max split contributes exp2(0) ≥ 1).
@@ -222,7 +229,7 @@ template <int W, int C, typename P>
 __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const P* o_first, int n,
                                                   int part, float g, int col0, int lane, int warp, float (&acc)[kSubChunks<C>][4]) {
   constexpr int kSub = kSubChunks<C>;
-  constexpr bool kBf16 = sizeof(P) == 2;
+  constexpr bool kHalf = sizeof(P) == 2;
   constexpr int kLaneBytes = 4 * sizeof(P);   // a lane's 4 columns
   constexpr int kSlot = 32 * kLaneBytes;      // one split's sub-chunk, all lanes
   extern __shared__ __align__(128) uint8_t smem[];
@@ -245,7 +252,7 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
 #pragma unroll
         for (int s = 0; s < kSub; ++s) {
           const P* from = live ? src + (jj + u) * split_stride + s * COMBINE_WARP_COLS : src;
-          if constexpr (kBf16) ptx::cp_async_8(stage + (u * kSub + s) * kSlot, from, live ? 8 : 0);
+          if constexpr (kHalf) ptx::cp_async_8(stage + (u * kSub + s) * kSlot, from, live ? 8 : 0);
           else ptx::cp_async_16(stage + (u * kSub + s) * kSlot, from, live ? 16 : 0);
         }
       }
@@ -256,8 +263,8 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
 #pragma unroll
         for (int s = 0; s < kSub; ++s) {
           float4 v;
-          if constexpr (kBf16) {
-            v = bf16x4_to_float4(ptx::ld_shared_v2(stage + (u * kSub + s) * kSlot));
+          if constexpr (kHalf) {
+            v = partial4<P>(ptx::ld_shared_v2(stage + (u * kSub + s) * kSlot));
           } else {
             const uint4 raw = ptx::ld_shared_v4(stage + (u * kSub + s) * kSlot);
             v = make_float4(__uint_as_float(raw.x), __uint_as_float(raw.y), __uint_as_float(raw.z), __uint_as_float(raw.w));
@@ -406,22 +413,22 @@ COMBINE_ENTRIES(1, fp16, __half)
 COMBINE_ENTRIES(2, fp16, __half)
 COMBINE_ENTRIES(4, fp16, __half)
 COMBINE_ENTRIES(8, fp16, __half)
-// The same over bf16 partial rows (mla_combine_bf16p_*: the combine of 'hopper''s 16-bit entries, whose split rows
-// are bf16 — mla_sm90_math.cuh store_row_wide). Built for every target like the rest, though only sm_90 runs 'hopper'.
-#define COMBINE_BF16P_ENTRY(W, C, name, T)                                                                    \
+// The same over 16-bit partial rows in the output's dtype (mla_combine_p16_*: the combine of 'hopper''s 16-bit entries,
+// mla_sm90_math.cuh store_row_wide). Built for every target like the rest, though only sm_90 runs 'hopper'.
+#define COMBINE_P16_ENTRY(W, C, name, T)                                                                      \
   extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, (W == 1 && C == 1) ? COMBINE_SHORT_ROW_BLOCKS : 1) \
-      mla_combine_bf16p_w##W##_c##C##_##name(const __grid_constant__ MlaDecodeParams p) {                      \
-    combine_kernel<T, W, C, false, __nv_bfloat16>(p);                                                         \
+      mla_combine_p16_w##W##_c##C##_##name(const __grid_constant__ MlaDecodeParams p) {                        \
+    combine_kernel<T, W, C, false, T>(p);                                                                     \
   }
-#define COMBINE_BF16P_ENTRIES(W, name, T) COMBINE_BF16P_ENTRY(W, 1, name, T) COMBINE_BF16P_ENTRY(W, 2, name, T) COMBINE_BF16P_ENTRY(W, 4, name, T)
-COMBINE_BF16P_ENTRIES(1, bf16, __nv_bfloat16)
-COMBINE_BF16P_ENTRIES(2, bf16, __nv_bfloat16)
-COMBINE_BF16P_ENTRIES(4, bf16, __nv_bfloat16)
-COMBINE_BF16P_ENTRIES(8, bf16, __nv_bfloat16)
-COMBINE_BF16P_ENTRIES(1, fp16, __half)
-COMBINE_BF16P_ENTRIES(2, fp16, __half)
-COMBINE_BF16P_ENTRIES(4, fp16, __half)
-COMBINE_BF16P_ENTRIES(8, fp16, __half)
+#define COMBINE_P16_ENTRIES(W, name, T) COMBINE_P16_ENTRY(W, 1, name, T) COMBINE_P16_ENTRY(W, 2, name, T) COMBINE_P16_ENTRY(W, 4, name, T)
+COMBINE_P16_ENTRIES(1, bf16, __nv_bfloat16)
+COMBINE_P16_ENTRIES(2, bf16, __nv_bfloat16)
+COMBINE_P16_ENTRIES(4, bf16, __nv_bfloat16)
+COMBINE_P16_ENTRIES(8, bf16, __nv_bfloat16)
+COMBINE_P16_ENTRIES(1, fp16, __half)
+COMBINE_P16_ENTRIES(2, fp16, __half)
+COMBINE_P16_ENTRIES(4, fp16, __half)
+COMBINE_P16_ENTRIES(8, fp16, __half)
 // sparse decode with an attention sink: the second parameter is the FP8 decode's (only attn_sink is read); its
 // partials are fp32 (the sparse decodes write them so)
 extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, COMBINE_SHORT_ROW_BLOCKS) mla_combine_sink_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {

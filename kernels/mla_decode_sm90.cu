@@ -596,7 +596,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     }
     tr.next_q_issued();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 5);  // (item change: next Q issued)
-    store_item_rows<T, kSparse, kMode == kDense16>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);  // (16-bit: bf16 partials)
+    store_item_rows<T, kSparse, kMode == kDense16>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);  // (16-bit: 16-bit partials)
     tr.rows_stored();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 7);  // (item change: rows stored)
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's

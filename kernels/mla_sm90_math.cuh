@@ -192,41 +192,47 @@ __device__ __forceinline__ void quad_transpose(uint32_t (&a)[4], int q4) {
 // rows in 16-byte stores: per group of 4 tiles (32 columns) a quad trades values so that lane q4 holds tile 4k + q4's
 // 8 columns, and a warp's store covers 8 rows × 64 B instead of 8 rows × 16 B (4× fewer store instructions, whole
 // sectors; S5 −7 %, S6 −5 % on an H200). All lanes take part (shuffles); rows ≥ q_rows store nothing.
-// kBf16Partial: a split row goes out the same way as a bf16 row of o_accum (MlaDecodeParams::partials_bf16) instead of
-// fp32: half the bytes the decode writes and the combine reads, whose merge is bound by them (perf log `s46w`, `s46d`:
-// S1 −6 %, S8 −4.5 %, the variable-length sweep rows −2.6 % on an H100), for one more bf16 rounding of split rows.
-template <typename U>
-__device__ __forceinline__ void store_packed_row(U* row, const float (&o)[128], int h, float inv, bool empty, int q4, bool real) {
-  using Ops = ElemOps<U>;
-#pragma unroll
-  for (int k = 0; k < 8; ++k) {
-    uint32_t a[4];
-#pragma unroll
-    for (int t = 0; t < 4; ++t)  // empty row (L = 0 or NaN): 0, as store_row writes (0 · NaN would not be)
-      a[t] = Ops::pack2(empty ? 0.f : o[4 * (4 * k + t) + 2 * h] * inv, empty ? 0.f : o[4 * (4 * k + t) + 2 * h + 1] * inv);
-    quad_transpose(a, q4);
-    if (real) *reinterpret_cast<uint4*>(row + 8 * (4 * k + q4)) = make_uint4(a[0], a[1], a[2], a[3]);
-  }
-}
-template <typename T, bool kScaled = false, bool kBf16Partial = false>
+// kHalfPartial: a split row goes out by the same stores, in q's dtype, as a row of o_accum (16-bit partials: 'hopper''s
+// 16-bit entries; the combine's mla_combine_p16_* entries read them) instead of fp32: half the bytes the decode writes
+// and the combine reads, whose merge is bound by them (perf log `s46w`, `s46e`: S1 −5.5 %, S8 −4.6 %, the
+// variable-length sweep rows −2.2 … −2.6 % on an H100), for one more rounding of split rows. (One store loop for both
+// kinds of row: a second copy for the partials cost the unsplit shapes ~1 %, s46e.) A partial row of an fp16 decode
+// cannot overflow fp16: it is a convex combination of the cache's fp16 rows.
+template <typename T, bool kScaled = false, bool kHalfPartial = false>
 __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req, const Slice& sl, const RowSet& rs, int h, const float (&o)[128],
                                                float L, float row_max, int col_base, int q4, bool owns_lse, float out_scale = 1.f) {
+  using Ops = ElemOps<T>;
   const int r = rs.r_glob[h];
   const bool real = r < p.q_rows;
   const bool empty = !(L > 0.f);
   // kScaled: out_scale is the attention sink's 1 / (1 + exp(sink − lse))
   const float inv = empty ? 0.f : (kScaled ? out_scale / L : 1.f / L);
   const float lse2 = ptx::log2_approx(L) + row_max;
-  if (sl.no_split) {
-    store_packed_row(static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col_base, o, h, inv, empty, q4, real);
-    if (owns_lse && real) {
-      const int s_idx = rs.s_of_row[h], h_idx = r - s_idx * p.h_q;
-      p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = empty ? INFINITY : lse2 * kLn2;
-    }
-  } else if constexpr (kBf16Partial) {
+  if (kHalfPartial || sl.no_split) {
     const int64_t acc_row = static_cast<int64_t>(sl.split_row) * p.q_rows + r;
-    store_packed_row(reinterpret_cast<__nv_bfloat16*>(p.o_accum) + acc_row * HEAD_DIM_V + col_base, o, h, inv, empty, q4, real);
-    if (owns_lse && real) p.lse_accum[acc_row] = empty ? -INFINITY : lse2;
+    T* orow = sl.no_split ? static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col_base
+                          : reinterpret_cast<T*>(p.o_accum) + acc_row * HEAD_DIM_V + col_base;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      uint32_t a[4];
+#pragma unroll
+      for (int t = 0; t < 4; ++t)  // empty row (L = 0 or NaN): 0, as store_row writes (0 · NaN would not be)
+        a[t] = Ops::pack2(empty ? 0.f : o[4 * (4 * k + t) + 2 * h] * inv, empty ? 0.f : o[4 * (4 * k + t) + 2 * h + 1] * inv);
+      quad_transpose(a, q4);
+#ifdef MLA_EXPERIMENT_NO_O_STORE  // EXPERIMENT (variant builds only): every value computed, no store (p.h_q > 0)
+      if (real && p.h_q < 0) *reinterpret_cast<uint4*>(orow + 8 * (4 * k + q4)) = make_uint4(a[0], a[1], a[2], a[3]);
+#else
+      if (real) *reinterpret_cast<uint4*>(orow + 8 * (4 * k + q4)) = make_uint4(a[0], a[1], a[2], a[3]);
+#endif
+    }
+    if (owns_lse && real) {
+      if (!sl.no_split) {
+        p.lse_accum[acc_row] = empty ? -INFINITY : lse2;
+      } else {
+        const int s_idx = rs.s_of_row[h], h_idx = r - s_idx * p.h_q;
+        p.lse[(static_cast<int64_t>(req) * p.h_q + h_idx) * p.s_q + s_idx] = empty ? INFINITY : lse2 * kLn2;
+      }
+    }
   } else {  // fp32 partial rows: store_row's 8-byte stores already cover whole sectors; 16-byte ones measured slower
     store_row<T, 32>(p, req, sl, rs, h, o, L, row_max, col_base + q4 * 2, owns_lse);
   }
@@ -262,7 +268,7 @@ __device__ __forceinline__ uint32_t opaque(uint32_t x) { return ptx::opaque_u32(
 // The epilogue's stores of this thread's two rows (both warpgroups' row sums in sL, the rows' last max in sM): this
 // warpgroup's half of O's columns, and with wg 0's q4 = 0 threads the LSE (store_row_wide); sparse decode with an
 // attention sink scales the rows written here (split rows: the sink combine does).
-template <typename T, bool kSparse, bool kBf16Partial>
+template <typename T, bool kSparse, bool kHalfPartial>
 __device__ __forceinline__ void store_item_rows(const MlaDecodeParams& p, const MlaFp8Params* fp, int req, const Slice& sl, const RowSet& rs,
                                                 const int (&r_loc)[2], const float (&o)[128], uint32_t sL, uint32_t sM, int wg, int q4) {
 #pragma unroll
@@ -276,7 +282,7 @@ __device__ __forceinline__ void store_item_rows(const MlaDecodeParams& p, const 
         out_scale = 1.f / (1.f + __expf(fp->attn_sink[rs.r_glob[h] % p.h_q] - lse));
       }
     }
-    store_row_wide<T, kSparse, kBf16Partial>(p, req, sl, rs, h, o, L, m, wg * (HEAD_DIM_V / 2), q4, wg == 0 && q4 == 0, out_scale);
+    store_row_wide<T, kSparse, kHalfPartial>(p, req, sl, rs, h, o, L, m, wg * (HEAD_DIM_V / 2), q4, wg == 0 && q4 == 0, out_scale);
   }
 }
 

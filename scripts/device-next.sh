@@ -828,8 +828,8 @@ PY
     ab_rounds s46d "serving:S1,S3,S7,S8,S9,S12 sweep:9,13" dist/kernels .variants/bf16p .variants/bf16p16
     ;;
   s46e)
-    # (~6 min; session 46; carry .variants/base46: the session's first mla_decode_sm90.sm_90a.cubin, fp32 partials, built
-    # without -lineinfo) bf16 split partials as shipped ('hopper' + mla_combine_bf16p_*): the decode / combine / property
+    # (~2 min; session 46; carry .variants/base46: the session's first mla_decode_sm90.sm_90a.cubin, fp32 partials, built
+    # without -lineinfo) 16-bit split partials as shipped ('hopper' + mla_combine_p16_*): the decode / combine / property
     # GPU tests and the graph example, two A/B rounds (round 1 checked) against the fp32 partials of the session's start
     # (its cubin with FLASH_MLA_EXPERIMENT_LAUNCH=f32partials), then memcheck on two property cases on 'hopper'
     s=$(date +%s); gpu timeout 200 node --test dist/test/gpu-decode.test.js dist/test/combine-gpu.test.js dist/test/gpu-property.test.js > "$out/s46e-suite.log" 2>&1

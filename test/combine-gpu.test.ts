@@ -2,7 +2,7 @@
 // the GPU, against the float64 reference: a long request split over every SM, a long request among short ones
 // with s_q 2, a batch of short requests (one or two splits each), and serving S7's shape (one long request among 32
 // short). Outputs poisoned with NaN before each run. Each case on the default kernel (fp32 split partials, except where
-// it is 'hopper') and, where this GPU runs it, on 'hopper' (bf16 split partials: the mla_combine_bf16p_* entries).
+// it is 'hopper') and, where this GPU runs it, on 'hopper' (16-bit split partials: the mla_combine_p16_* entries).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, flashMlaWithKvcache, getBackend, getMlaMetadata } from '../src/index.js';
@@ -26,7 +26,7 @@ const hopper = !skip && getBackend('cuda').decodeKernels().includes('hopper');
 
 describe('combine: every launch shape matches the float64 reference', { skip }, () => {
   for (const c of CASES) for (const kernel of [undefined, 'hopper'] as const) {
-    test(`${c.label}${kernel ? `, kernel '${kernel}' (bf16 partials)` : ''}`, { skip: kernel && !hopper ? "this GPU does not run 'hopper'" : false }, () => {
+    test(`${c.label}${kernel ? `, kernel '${kernel}' (16-bit partials)` : ''}`, { skip: kernel && !hopper ? "this GPU does not run 'hopper'" : false }, () => {
       const seed = freshSeed();
       const r = rng(seed);
       const p = makePagedProblem({ b: c.b, sQ: c.sQ, hQ: c.hQ, seqlens: c.seqlens(r), seed });

@@ -277,11 +277,11 @@ function hopperScenario(timing: keyof typeof TIMINGS): Scenario {
         const wanted = HOPPER_CASES.some((c) => c.spec.dtype === dt && c.spec.sQ * c.spec.hQ <= 64 === membound);
         assert.ok(runs[i] > 0 || !wanted, `${name} never ran`);
       });
-      // its split partials are bf16 rows, merged by the bf16p combine (and never by an fp32 one)
+      // its split partials are 16-bit rows, merged by the p16 combine (and never by an fp32 one)
       const combines = (p: string) => [1, 2, 4, 8].flatMap((w) => [1, 2, 4].flatMap((c) => ['bf16', 'fp16'].map((dt) => Math.max(0, f.stat(`emulated:mla_combine_${p}w${w}_c${c}_${dt}`))))).reduce((a, b) => a + b, 0);
-      assert.ok(combines('bf16p_') > 0, 'no bf16p combine ran (the cases have split requests)');
+      assert.ok(combines('p16_') > 0, 'no p16 combine ran (the cases have split requests)');
       assert.equal(combines(''), 0, "an fp32 combine ran after 'hopper'");
-      notes.push(`emulated launches: ${names.map((n, i) => `${n} ×${runs[i]}`).join(', ')}, bf16p combines ×${combines('bf16p_')}`);
+      notes.push(`emulated launches: ${names.map((n, i) => `${n} ×${runs[i]}`).join(', ')}, p16 combines ×${combines('p16_')}`);
       return notes;
     },
   };
@@ -645,7 +645,7 @@ const scenarios: Record<string, Scenario> = {
   ...layoutScenarios(),
 
   'combine-walks': {
-    title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks), over fp32 partials and over bf16 ones ('hopper''s, the mla_combine_bf16p_* entries): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: a 16-split stage) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
+    title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks), over fp32 partials and over bf16 ones ('hopper''s, the mla_combine_p16_* entries): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: a 16-split stage) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
     env: { FAKE_CUDA_SMS: '8', FAKE_CUDA_SMEM_OPTIN: '232448' },
     run(seed) {
       const r = rng(seed);
@@ -703,7 +703,7 @@ const scenarios: Record<string, Scenario> = {
           num_splits: numSplits.ptr, out: out.ptr, lse: lse.ptr, o_accum: bf16p ? oAccBf16.ptr : oAcc.ptr, lse_accum: lseAcc.ptr,
           b, s_q: sQ, h_q: hQ, q_rows: qRows,
         });
-        const k = loadKernel('mla_combine', portableArchs(device), `mla_combine_${bf16p ? 'bf16p_' : ''}w${warpsPerRow}_c${chunks}_bf16`, ['bytes']);
+        const k = loadKernel('mla_combine', portableArchs(device), `mla_combine_${bf16p ? 'p16_' : ''}w${warpsPerRow}_c${chunks}_bf16`, ['bytes']);
         const sharedMemBytes = combineStageBytes(chunks); // C = 4's stage, as the backend gives it
         k.launch({ grid: combineGrid(b, qRows, { warpsPerRow, chunks }), block: [MLA_CONFIG.COMBINE_THREADS, 1, 1], stream, pdl: false, sharedMemBytes }, params);
         const co = compare(`${name} out`, out.toFloat32(), refOut, 'bf16', { seed });

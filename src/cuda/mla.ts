@@ -252,14 +252,14 @@ class CudaMlaBackend implements MlaBackend {
 
   /**
    * The combine after a decode of b requests × qRows rows, loaded before anything is launched: the W/C combine in the
-   * shape combineShapeFor gives, over fp32 split partials or (`bf16Partials`: 'hopper''s 16-bit entries write them so,
-   * kernels/mla_sm90_math.cuh store_row_wide) bf16 ones — the mla_combine_bf16p_* entries, in the sm_90 cubin only.
+   * shape combineShapeFor gives, over fp32 split partials or (`halfPartials`: 'hopper''s 16-bit entries write them so,
+   * kernels/mla_sm90_math.cuh store_row_wide) 16-bit ones in q's dtype — the mla_combine_p16_* entries.
    */
-  private prepareCombine(b: number, qRows: number, dt: 'bf16' | 'fp16', archs: string[], bf16Partials = false): PreparedCombine {
+  private prepareCombine(b: number, qRows: number, dt: 'bf16' | 'fp16', archs: string[], halfPartials = false): PreparedCombine {
     const stream = getCudaContext().stream;
     const pdl = this.pdl;
     const shape = combineShapeFor(b, qRows);
-    const entry = `mla_combine_${bf16Partials ? 'bf16p_' : ''}w${shape.warpsPerRow}_c${shape.chunks}_${dt}`;
+    const entry = `mla_combine_${halfPartials ? 'p16_' : ''}w${shape.warpsPerRow}_c${shape.chunks}_${dt}`;
     const k = loadKernel('mla_combine', archs, entry, ['bytes']);
     const sharedMemBytes = combineStageBytes(shape.chunks); // C = 4: its stage
     return { entry, launch: (params) => k.launch({ grid: combineGrid(b, qRows, shape), block: [COMBINE_THREADS, 1, 1], stream, pdl, sharedMemBytes }, params) };
@@ -345,7 +345,7 @@ class CudaMlaBackend implements MlaBackend {
     const cubinArchs = choice.binary.form === 'cubin' ? [choice.binary.arch!] : [];
     const qRows = sQ * hQ;
     const decode: Kernel = loadKernel(spec.file, cubinArchs, spec.entry(dt, qRows), ['bytes', ...extra.map(() => 'bytes' as const)]);
-    // 'hopper' writes its split partials as bf16 rows (half the bytes its combine reads: perf log `s46d`)
+    // 'hopper' writes its split partials as 16-bit rows (half the bytes its combine reads: perf log `s46e`)
     const combine = this.prepareCombine(b, qRows, dt, portableArchs(dev), spec.name === 'hopper' && launchExperiment() !== 'f32partials');
     // (the combine is not folded in here: folding it into 'hopper' was slower on the H200 — its merges of 64 rows land
     // in the kernel's tail, and the loop compiled worse — docs/perf-log.md, session 7)

@@ -35,7 +35,7 @@ export const COMPAT_TABLE_DEVICES: Record<string, DeviceTraits> = {
 export const KERNEL_ENTRIES: Record<string, string[]> = {
   mla_metadata: ['mla_metadata'],
   mla_combine: [
-    ...['', 'bf16p_'].flatMap((p) => ['1', '2', '4', '8'].flatMap((w) => ['1', '2', '4'].flatMap((c) => [`mla_combine_${p}w${w}_c${c}_bf16`, `mla_combine_${p}w${w}_c${c}_fp16`]))),
+    ...['', 'p16_'].flatMap((p) => ['1', '2', '4', '8'].flatMap((w) => ['1', '2', '4'].flatMap((c) => [`mla_combine_${p}w${w}_c${c}_bf16`, `mla_combine_${p}w${w}_c${c}_fp16`]))),
     'mla_combine_sink_bf16',
     'mla_combine_sink_fp16',
   ],

@@ -13,21 +13,21 @@ namespace emu {
 #define ENTRY(W, C, N) {"mla_combine_w" #W "_c" #C "_" #N, [](void* const* args) { mla_combine_w##W##_c##C##_##N(PARAMS(0)); }, kStaged<C>}
 #define ENTRIES(W, N) ENTRY(W, 1, N), ENTRY(W, 2, N), ENTRY(W, 4, N)
 // (over bf16 partial rows: 'hopper''s combine)
-#define BF16P_ENTRY(W, C, N) {"mla_combine_bf16p_w" #W "_c" #C "_" #N, [](void* const* args) { mla_combine_bf16p_w##W##_c##C##_##N(PARAMS(0)); }, kStaged<C>}
-#define BF16P_ENTRIES(W, N) BF16P_ENTRY(W, 1, N), BF16P_ENTRY(W, 2, N), BF16P_ENTRY(W, 4, N)
+#define P16_ENTRY(W, C, N) {"mla_combine_p16_w" #W "_c" #C "_" #N, [](void* const* args) { mla_combine_p16_w##W##_c##C##_##N(PARAMS(0)); }, kStaged<C>}
+#define P16_ENTRIES(W, N) P16_ENTRY(W, 1, N), P16_ENTRY(W, 2, N), P16_ENTRY(W, 4, N)
 #define FP8P(i) (*static_cast<const MlaFp8Params*>(args[i]))
 static const KernelEntry kCombineEntries[] = {
     ENTRIES(1, bf16), ENTRIES(2, bf16), ENTRIES(4, bf16), ENTRIES(8, bf16),
     ENTRIES(1, fp16), ENTRIES(2, fp16), ENTRIES(4, fp16), ENTRIES(8, fp16),
-    BF16P_ENTRIES(1, bf16), BF16P_ENTRIES(2, bf16), BF16P_ENTRIES(4, bf16), BF16P_ENTRIES(8, bf16),
-    BF16P_ENTRIES(1, fp16), BF16P_ENTRIES(2, fp16), BF16P_ENTRIES(4, fp16), BF16P_ENTRIES(8, fp16),
+    P16_ENTRIES(1, bf16), P16_ENTRIES(2, bf16), P16_ENTRIES(4, bf16), P16_ENTRIES(8, bf16),
+    P16_ENTRIES(1, fp16), P16_ENTRIES(2, fp16), P16_ENTRIES(4, fp16), P16_ENTRIES(8, fp16),
     // the sparse decode's sink variant (W = C = 1): params and the MlaFp8Params of the decode (its attn_sink)
     {"mla_combine_sink_bf16", [](void* const* args) { mla_combine_sink_bf16(PARAMS(0), FP8P(1)); }, false},
     {"mla_combine_sink_fp16", [](void* const* args) { mla_combine_sink_fp16(PARAMS(0), FP8P(1)); }, false},
 };
 #undef FP8P
-#undef BF16P_ENTRIES
-#undef BF16P_ENTRY
+#undef P16_ENTRIES
+#undef P16_ENTRY
 #undef ENTRIES
 #undef ENTRY
 #undef PARAMS
