@@ -812,32 +812,11 @@ PY
     # s46w: its merge is 8.7 µs for 8.5 MB of partials, latency-bound) under forced wider shapes
     AB_CHECK=0 ab_rounds s46c "serving:S3,S7,S12" FLASH_MLA_COMBINE= FLASH_MLA_COMBINE=2,4 FLASH_MLA_COMBINE=4,4 FLASH_MLA_COMBINE=8,4
     ;;
-  s46b)
-    # (~3 min; session 46; carry .variants/bf16p: nvcc -cubin -O3 -std=c++17 --use_fast_math -I kernels
-    # -DMLA_EXPERIMENT_BF16_PARTIALS, mla_decode_sm90.cu for sm_90a and mla_combine.cu for sm_90, into .variants/bf16p)
-    # bf16 split partials on 'hopper' and the combine (s46w: the merge is bound by the partials' bytes): the property
-    # cases on 'hopper' (the other kernels' fp32 partials would be misread by this combine), then two rounds (round 1
-    # checked) of the split shapes
-    s=$(date +%s); FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/bf16p)/ FLASH_MLA_TEST_KERNELS=hopper gpu timeout 150 node --test dist/test/gpu-property.test.js > "$out/s46b-suite.log" 2>&1
-    echo "property GPU tests on hopper (bf16p) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s46b-suite.log"
-    ab_rounds s46b "serving:S1,S3,S7,S8,S9,S12 sweep:8,9,13,25" dist/kernels .variants/bf16p
-    ;;
-  s46d)
-    # (~2.5 min; carry .variants/bf16p and .variants/bf16p16: s46b's variant with the C = 4 walk staged again — 8-byte
-    # copies, 32 splits a stage (bf16p) or 16 (bf16p16, fewer registers)) two rounds, round 1 checked
-    ab_rounds s46d "serving:S1,S3,S7,S8,S9,S12 sweep:9,13" dist/kernels .variants/bf16p .variants/bf16p16
-    ;;
-  s46e)
-    # (~2 min; session 46; carry .variants/base46: the session's first mla_decode_sm90.sm_90a.cubin, fp32 partials, built
-    # without -lineinfo) 16-bit split partials as shipped ('hopper' + mla_combine_p16_*): the decode / combine / property
-    # GPU tests and the graph example, two A/B rounds (round 1 checked) against the fp32 partials of the session's start
-    # (its cubin with FLASH_MLA_EXPERIMENT_LAUNCH=f32partials), then memcheck on two property cases on 'hopper'
-    s=$(date +%s); gpu timeout 200 node --test dist/test/gpu-decode.test.js dist/test/combine-gpu.test.js dist/test/gpu-property.test.js > "$out/s46e-suite.log" 2>&1
-    echo "decode / combine / property GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s46e-suite.log"; grep -a "launch shapes match" "$out/s46e-suite.log" | head -8
-    timeout 60 node dist/examples/decode-loop.js --backend cuda --graph > "$out/s46e-graph.log" 2>&1; echo "decode-loop --graph rc=$?"; grep -a "^check" "$out/s46e-graph.log"
-    ab_rounds s46e "serving:S1,S3,S5,S6,S7,S8,S9,S12 sweep:8,9,12,13,14,25,28,30" .variants/base46@FLASH_MLA_EXPERIMENT_LAUNCH=f32partials dist/kernels
-    FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=2 FLASH_MLA_TEST_KERNELS=hopper gpu timeout 100 compute-sanitizer --tool memcheck --print-limit 4 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/s46e-memcheck.log" 2>&1
-    echo "memcheck hopper rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/s46e-memcheck.log" | tail -1)"
+  s46r)
+    # (~3–4 min) the README's H100 run of the session-46 build (16-bit split partials): the sweep against the H100
+    # anchors and the serving set, every row checked
+    timeout 200 node dist/src/cli.js bench --configs sweep --reference h100 --json "$out/sweep.json" > "$out/sweep.txt" 2>&1; echo "sweep rc=$?"; tail -12 "$out/sweep.txt"
+    timeout 90 node dist/src/cli.js bench --configs serving --reference h200 --json "$out/serving.json" > "$out/serving.txt" 2>&1; echo "serving rc=$?"; grep -aE "^S[0-9]" "$out/serving.txt" | cut -c1-80
     ;;
   e4m3probe)
     # (~1 min) the e4m3 wgmma probes (session 45 on an H100: layouts as CUTLASS's ALayout_64x32, accumulation ~10 bits,

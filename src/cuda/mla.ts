@@ -346,7 +346,7 @@ class CudaMlaBackend implements MlaBackend {
     const qRows = sQ * hQ;
     const decode: Kernel = loadKernel(spec.file, cubinArchs, spec.entry(dt, qRows), ['bytes', ...extra.map(() => 'bytes' as const)]);
     // 'hopper' writes its split partials as 16-bit rows (half the bytes its combine reads: perf log `s46e`)
-    const combine = this.prepareCombine(b, qRows, dt, portableArchs(dev), spec.name === 'hopper' && launchExperiment() !== 'f32partials');
+    const combine = this.prepareCombine(b, qRows, dt, portableArchs(dev), spec.name === 'hopper');
     // (the combine is not folded in here: folding it into 'hopper' was slower on the H200 — its merges of 64 rows land
     // in the kernel's tail, and the loop compiled worse — docs/perf-log.md, session 7)
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf);

@@ -68,17 +68,13 @@ export function splitWorkspace(b: number, numSmParts: number, qRows: number): { 
  * EXPERIMENT (timing bounds only, outputs wrong; read at the first decode): FLASH_MLA_EXPERIMENT_LAUNCH=empty
  * launches every decode and combine kernel as usual but with b = 0 in their parameters (every CTA returns after
  * reading its metadata row or split count: the call's fixed cost); =nocombine launches no combine kernel
- * (src/cuda/mla.ts, and fp8-decode.ts for the FP8 and sparse decodes: the combine's share of a call); =f32partials
- * launches 'hopper''s combine over fp32 split partials, as before session 46 — right only with a 'hopper' cubin of that
- * time (FLASH_MLA_KERNEL_DIR), the baseline of an A/B against the bf16 partials.
+ * (src/cuda/mla.ts, and fp8-decode.ts for the FP8 and sparse decodes: the combine's share of a call).
  */
-let launchExperimentValue: '' | 'empty' | 'nocombine' | 'f32partials' | undefined;
-export function launchExperiment(): '' | 'empty' | 'nocombine' | 'f32partials' {
+let launchExperimentValue: '' | 'empty' | 'nocombine' | undefined;
+export function launchExperiment(): '' | 'empty' | 'nocombine' {
   if (launchExperimentValue === undefined) {
     const v = process.env.FLASH_MLA_EXPERIMENT_LAUNCH ?? '';
-    if (v !== '' && v !== 'empty' && v !== 'nocombine' && v !== 'f32partials') {
-      throw new RangeError(`FLASH_MLA_EXPERIMENT_LAUNCH: expected 'empty', 'nocombine' or 'f32partials', got '${v}'`);
-    }
+    if (v !== '' && v !== 'empty' && v !== 'nocombine') throw new RangeError(`FLASH_MLA_EXPERIMENT_LAUNCH: expected 'empty' or 'nocombine', got '${v}'`);
     launchExperimentValue = v;
   }
   return launchExperimentValue;
