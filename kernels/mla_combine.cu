@@ -399,36 +399,23 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
 #else
 #define COMBINE_SHORT_ROW_BLOCKS 4
 #endif
-#define COMBINE_ENTRY(W, C, name, T)                                                                          \
+// Entries mla_combine_<kind>w<W>_c<C>_<dtype>, P the partials' element: kind empty over fp32 partials (every decode
+// kernel but one), kind p16_ over 16-bit partial rows in the output's dtype ('hopper''s 16-bit entries,
+// mla_sm90_math.cuh store_row_wide; built for every target like the rest, though only sm_90 runs 'hopper').
+#define COMBINE_ENTRY(kind, W, C, name, T, P)                                                                 \
   extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, (W == 1 && C == 1) ? COMBINE_SHORT_ROW_BLOCKS : 1) \
-      mla_combine_w##W##_c##C##_##name(const __grid_constant__ MlaDecodeParams p) {                            \
-    combine_kernel<T, W, C>(p);                                                                               \
+      mla_combine_##kind##w##W##_c##C##_##name(const __grid_constant__ MlaDecodeParams p) {                    \
+    combine_kernel<T, W, C, false, P>(p);                                                                     \
   }
-#define COMBINE_ENTRIES(W, name, T) COMBINE_ENTRY(W, 1, name, T) COMBINE_ENTRY(W, 2, name, T) COMBINE_ENTRY(W, 4, name, T)
-COMBINE_ENTRIES(1, bf16, __nv_bfloat16)
-COMBINE_ENTRIES(2, bf16, __nv_bfloat16)
-COMBINE_ENTRIES(4, bf16, __nv_bfloat16)
-COMBINE_ENTRIES(8, bf16, __nv_bfloat16)
-COMBINE_ENTRIES(1, fp16, __half)
-COMBINE_ENTRIES(2, fp16, __half)
-COMBINE_ENTRIES(4, fp16, __half)
-COMBINE_ENTRIES(8, fp16, __half)
-// The same over 16-bit partial rows in the output's dtype (mla_combine_p16_*: the combine of 'hopper''s 16-bit entries,
-// mla_sm90_math.cuh store_row_wide). Built for every target like the rest, though only sm_90 runs 'hopper'.
-#define COMBINE_P16_ENTRY(W, C, name, T)                                                                      \
-  extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, (W == 1 && C == 1) ? COMBINE_SHORT_ROW_BLOCKS : 1) \
-      mla_combine_p16_w##W##_c##C##_##name(const __grid_constant__ MlaDecodeParams p) {                        \
-    combine_kernel<T, W, C, false, T>(p);                                                                     \
-  }
-#define COMBINE_P16_ENTRIES(W, name, T) COMBINE_P16_ENTRY(W, 1, name, T) COMBINE_P16_ENTRY(W, 2, name, T) COMBINE_P16_ENTRY(W, 4, name, T)
-COMBINE_P16_ENTRIES(1, bf16, __nv_bfloat16)
-COMBINE_P16_ENTRIES(2, bf16, __nv_bfloat16)
-COMBINE_P16_ENTRIES(4, bf16, __nv_bfloat16)
-COMBINE_P16_ENTRIES(8, bf16, __nv_bfloat16)
-COMBINE_P16_ENTRIES(1, fp16, __half)
-COMBINE_P16_ENTRIES(2, fp16, __half)
-COMBINE_P16_ENTRIES(4, fp16, __half)
-COMBINE_P16_ENTRIES(8, fp16, __half)
+#define COMBINE_ENTRIES(kind, W, name, T, P) \
+  COMBINE_ENTRY(kind, W, 1, name, T, P) COMBINE_ENTRY(kind, W, 2, name, T, P) COMBINE_ENTRY(kind, W, 4, name, T, P)
+#define COMBINE_FAMILY(kind, P_BF16, P_FP16)                                                                  \
+  COMBINE_ENTRIES(kind, 1, bf16, __nv_bfloat16, P_BF16) COMBINE_ENTRIES(kind, 2, bf16, __nv_bfloat16, P_BF16) \
+  COMBINE_ENTRIES(kind, 4, bf16, __nv_bfloat16, P_BF16) COMBINE_ENTRIES(kind, 8, bf16, __nv_bfloat16, P_BF16) \
+  COMBINE_ENTRIES(kind, 1, fp16, __half, P_FP16) COMBINE_ENTRIES(kind, 2, fp16, __half, P_FP16)               \
+  COMBINE_ENTRIES(kind, 4, fp16, __half, P_FP16) COMBINE_ENTRIES(kind, 8, fp16, __half, P_FP16)
+COMBINE_FAMILY(, float, float)
+COMBINE_FAMILY(p16_, __nv_bfloat16, __half)
 // sparse decode with an attention sink: the second parameter is the FP8 decode's (only attn_sink is read); its
 // partials are fp32 (the sparse decodes write them so)
 extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, COMBINE_SHORT_ROW_BLOCKS) mla_combine_sink_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {

@@ -10,24 +10,22 @@ namespace emu {
 
 #define PARAMS(i) (*static_cast<const MlaDecodeParams*>(args[i]))
 // (dynamic shared memory: the entries whose walk the kernel stages, kStaged)
-#define ENTRY(W, C, N) {"mla_combine_w" #W "_c" #C "_" #N, [](void* const* args) { mla_combine_w##W##_c##C##_##N(PARAMS(0)); }, kStaged<C>}
-#define ENTRIES(W, N) ENTRY(W, 1, N), ENTRY(W, 2, N), ENTRY(W, 4, N)
-// (over bf16 partial rows: 'hopper''s combine)
-#define P16_ENTRY(W, C, N) {"mla_combine_p16_w" #W "_c" #C "_" #N, [](void* const* args) { mla_combine_p16_w##W##_c##C##_##N(PARAMS(0)); }, kStaged<C>}
-#define P16_ENTRIES(W, N) P16_ENTRY(W, 1, N), P16_ENTRY(W, 2, N), P16_ENTRY(W, 4, N)
+// (kind: empty over fp32 partials, p16_ over 16-bit partial rows — 'hopper''s combine)
+#define ENTRY(kind, W, C, N) {"mla_combine_" #kind "w" #W "_c" #C "_" #N, [](void* const* args) { mla_combine_##kind##w##W##_c##C##_##N(PARAMS(0)); }, kStaged<C>}
+#define ENTRIES(kind, W, N) ENTRY(kind, W, 1, N), ENTRY(kind, W, 2, N), ENTRY(kind, W, 4, N)
+#define FAMILY(kind) \
+  ENTRIES(kind, 1, bf16), ENTRIES(kind, 2, bf16), ENTRIES(kind, 4, bf16), ENTRIES(kind, 8, bf16), \
+  ENTRIES(kind, 1, fp16), ENTRIES(kind, 2, fp16), ENTRIES(kind, 4, fp16), ENTRIES(kind, 8, fp16)
 #define FP8P(i) (*static_cast<const MlaFp8Params*>(args[i]))
 static const KernelEntry kCombineEntries[] = {
-    ENTRIES(1, bf16), ENTRIES(2, bf16), ENTRIES(4, bf16), ENTRIES(8, bf16),
-    ENTRIES(1, fp16), ENTRIES(2, fp16), ENTRIES(4, fp16), ENTRIES(8, fp16),
-    P16_ENTRIES(1, bf16), P16_ENTRIES(2, bf16), P16_ENTRIES(4, bf16), P16_ENTRIES(8, bf16),
-    P16_ENTRIES(1, fp16), P16_ENTRIES(2, fp16), P16_ENTRIES(4, fp16), P16_ENTRIES(8, fp16),
+    FAMILY(),
+    FAMILY(p16_),
     // the sparse decode's sink variant (W = C = 1): params and the MlaFp8Params of the decode (its attn_sink)
     {"mla_combine_sink_bf16", [](void* const* args) { mla_combine_sink_bf16(PARAMS(0), FP8P(1)); }, false},
     {"mla_combine_sink_fp16", [](void* const* args) { mla_combine_sink_fp16(PARAMS(0), FP8P(1)); }, false},
 };
 #undef FP8P
-#undef P16_ENTRIES
-#undef P16_ENTRY
+#undef FAMILY
 #undef ENTRIES
 #undef ENTRY
 #undef PARAMS
