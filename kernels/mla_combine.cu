@@ -10,7 +10,8 @@
 // The work is a row's n split partials (2 KB each in fp32, 1 KB as the 16-bit rows 'hopper''s 16-bit entries write:
 // the mla_combine_p16_* entries; just written, mostly in L2). A merge with few warps per split-heavy row is bound by
 // latency: the loads of one warp walking a row's splits one after the other are dependent L2 round trips (~33 µs for
-// one 64k request with 132 splits); with enough warps, by the partials' bytes (perf log `s46w`: 3.3–6.4 TB/s). So a warp loads a row's split LSEs at once and keeps COMBINE_IN_FLIGHT partial-row
+// one 64k request with 132 splits); with enough warps, by the partials' bytes (perf log `s46w`: 3.3–6.4 TB/s). So a
+// warp loads a row's split LSEs at once and keeps COMBINE_IN_FLIGHT partial-row
 // loads in flight (16 measured 2–5 % faster than 8 on the split-heavy serving shapes S1, S3, S7, S12, H200), and the host picks
 // how many warps share a row (W, the entry point) and how many CTAs share its columns (C, grid y) from the shape:
 // few long rows → many warps per row; many short rows → one warp per row, one CTA for all columns (fewer CTAs).
@@ -221,10 +222,11 @@ __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float
 // same 16 splits in flight (H200, session 13, perf log `cstage`): S2, S7 and S12 2–3 % faster, S3 1 %, S1 equal, in
 // both rounds; for C = 2 (S9; 8 → 16 or 24 splits a warp, 128–192 KB a CTA) 9–13 % slower, so C = 2 keeps its register
 // walk with the first batch early. A lane reads back only the bytes it copied, so its own cp.async.wait_group orders
-// them; a skipped split (weight 0) is zero-filled (src-size 0).
+// them; a skipped split (weight 0) is zero-filled (src-size 0). 16-bit partials: 8-byte copies of 256 B per split
+// (on the register walk instead, S7 ran 15 % slower, s46b; staged, 16 splits a stage beat 32, s46d).
 constexpr int kStageSplits = COMBINE_STAGE_SPLITS;
 static_assert(kStageSplits >= 1 && kStageSplits <= 32, "a stage's weights come from one 32-split pass");
-static_assert(COMBINE_C4_SMEM_BYTES == COMBINE_WARPS * kStageSplits * kSubChunks<4> * 32 * 16, "the C = 4 stage: warps × splits × sub-chunks × lanes × 16 B (fp32; bf16 uses half)");
+static_assert(COMBINE_C4_SMEM_BYTES == COMBINE_WARPS * kStageSplits * kSubChunks<4> * 32 * 16, "the C = 4 stage: warps × splits × sub-chunks × lanes × 16 B (fp32; 16-bit partials use half)");
 template <int W, int C, typename P>
 __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const P* o_first, int n,
                                                   int part, float g, int col0, int lane, int warp, float (&acc)[kSubChunks<C>][4]) {
