@@ -645,7 +645,7 @@ const scenarios: Record<string, Scenario> = {
   ...layoutScenarios(),
 
   'combine-walks': {
-    title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks), over fp32 partials and over bf16 ones ('hopper''s, the mla_combine_p16_* entries): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: a 16-split stage) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
+    title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks), over fp32 partials and over 16-bit ones in the output's dtype ('hopper''s, the mla_combine_p16_* entries, bf16 and fp16): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: a 16-split stage) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
     env: { FAKE_CUDA_SMS: '8', FAKE_CUDA_SMEM_OPTIN: '232448' },
     run(seed) {
       const r = rng(seed);
@@ -655,8 +655,12 @@ const scenarios: Record<string, Scenario> = {
       const first = [0];
       for (const n of counts) first.push(first[first.length - 1] + n);
       const total = first[b];
-      // values a bf16 holds exactly, so that the bf16 partials below are the same numbers
-      const oAccum = Float32Array.from({ length: total * qRows * 512 }, () => fromHalfBits('bf16', toHalfBits('bf16', 2 * r() - 1)));
+      // values a bf16 and an fp16 both hold exactly (bf16's, none below fp16's normal range), so that the 16-bit
+      // partials below are the same numbers
+      const oAccum = Float32Array.from({ length: total * qRows * 512 }, () => {
+        const v = fromHalfBits('bf16', toHalfBits('bf16', 2 * r() - 1));
+        return Math.abs(v) < 2 ** -14 ? 0 : v;
+      });
       // split LSEs (log2 units) spread over 2^±12; some splits empty (−inf), and request 4's row 3 has no key at all
       const lseAccum = Float32Array.from({ length: total * qRows }, () => (r() < 0.1 ? -Infinity : 24 * r() - 12));
       for (let j = 0; j < counts[4]; j++) lseAccum[(first[4] + j) * qRows + 3] = -Infinity;
@@ -689,32 +693,34 @@ const scenarios: Record<string, Scenario> = {
       const { device, stream } = getCudaContext();
       const numSplits = Tensor.from(Int32Array.from(first), [b + 1], { dtype: 'int32', backend: 'cuda' });
       const oAcc = Tensor.from(oAccum, [oAccum.length], { dtype: 'fp32', backend: 'cuda' });
-      const oAccBf16 = Tensor.from(oAccum, [oAccum.length], { dtype: 'bf16', backend: 'cuda' });
+      const oAcc16 = { bf16: Tensor.from(oAccum, [oAccum.length], { dtype: 'bf16', backend: 'cuda' }), fp16: Tensor.from(oAccum, [oAccum.length], { dtype: 'fp16', backend: 'cuda' }) };
       const lseAcc = Tensor.from(lseAccum, [lseAccum.length], { dtype: 'fp32', backend: 'cuda' });
       // the params the combine does not read (the decode's inputs, strides, scales): zero (pointers: null)
       const noDecode = Object.fromEntries(Object.entries(MLA_DECODE_PARAMS_LAYOUT).map(([k, off]) => [k, off < MLA_DECODE_PARAMS_LAYOUT.q_batch_stride ? 0n : 0])) as MlaDecodeParamsValues;
       const shapes: string[] = [];
-      for (const bf16p of [false, true]) for (const warpsPerRow of [1, 2, 4, 8] as const) for (const chunks of [1, 2, 4] as const) {
-        const name = `${bf16p ? 'bf16 partials, ' : ''}W ${warpsPerRow} C ${chunks}`;
-        const out = Tensor.full([b, sQ, hQ, 512], NaN, { dtype: 'bf16', backend: 'cuda' });
+      // fp32 partials with a bf16 output; 16-bit partials in the output's dtype (bf16, fp16)
+      const kinds = [{ p16: false, dt: 'bf16' }, { p16: true, dt: 'bf16' }, { p16: true, dt: 'fp16' }] as const;
+      for (const { p16, dt } of kinds) for (const warpsPerRow of [1, 2, 4, 8] as const) for (const chunks of [1, 2, 4] as const) {
+        const name = `${p16 ? `${dt} partials, ` : ''}W ${warpsPerRow} C ${chunks}`;
+        const out = Tensor.full([b, sQ, hQ, 512], NaN, { dtype: dt, backend: 'cuda' });
         const lse = Tensor.full([b, hQ, sQ], NaN, { dtype: 'fp32', backend: 'cuda' });
         const params = encodeMlaDecodeParams({
           ...noDecode,
-          num_splits: numSplits.ptr, out: out.ptr, lse: lse.ptr, o_accum: bf16p ? oAccBf16.ptr : oAcc.ptr, lse_accum: lseAcc.ptr,
+          num_splits: numSplits.ptr, out: out.ptr, lse: lse.ptr, o_accum: p16 ? oAcc16[dt].ptr : oAcc.ptr, lse_accum: lseAcc.ptr,
           b, s_q: sQ, h_q: hQ, q_rows: qRows,
         });
-        const k = loadKernel('mla_combine', portableArchs(device), `mla_combine_${bf16p ? 'p16_' : ''}w${warpsPerRow}_c${chunks}_bf16`, ['bytes']);
+        const k = loadKernel('mla_combine', portableArchs(device), `mla_combine_${p16 ? 'p16_' : ''}w${warpsPerRow}_c${chunks}_${dt}`, ['bytes']);
         const sharedMemBytes = combineStageBytes(chunks); // C = 4's stage, as the backend gives it
         k.launch({ grid: combineGrid(b, qRows, { warpsPerRow, chunks }), block: [MLA_CONFIG.COMBINE_THREADS, 1, 1], stream, pdl: false, sharedMemBytes }, params);
-        const co = compare(`${name} out`, out.toFloat32(), refOut, 'bf16', { seed });
+        const co = compare(`${name} out`, out.toFloat32(), refOut, dt, { seed });
         const cl = compare(`${name} lse`, lse.toFloat32(), refLse, 'fp32', { seed, absTol: 1e-4 });
         assert.ok(co.ok, co.message);
         assert.ok(cl.ok, cl.message);
         out.dispose();
         lse.dispose();
-        shapes.push(`${bf16p ? 'bf16:' : ''}W${warpsPerRow}C${chunks}`);
+        shapes.push(`${p16 ? `${dt}:` : ''}W${warpsPerRow}C${chunks}`);
       }
-      for (const t of [numSplits, oAcc, oAccBf16, lseAcc]) t.dispose();
+      for (const t of [numSplits, oAcc, oAcc16.bf16, oAcc16.fp16, lseAcc]) t.dispose();
       return [`${shapes.length} launch shapes (${shapes.join(' ')}) = the float64 merge: splits per request [${counts}], ${qRows} rows each`];
     },
   },
