@@ -194,8 +194,8 @@ __device__ __forceinline__ void quad_transpose(uint32_t (&a)[4], int q4) {
 // sectors; S5 −7 %, S6 −5 % on an H200). All lanes take part (shuffles); rows ≥ q_rows store nothing.
 // kHalfPartial: a split row goes out by the same stores, in q's dtype, as a row of o_accum (16-bit partials: 'hopper''s
 // 16-bit entries; the combine's mla_combine_p16_* entries read them) instead of fp32: half the bytes the decode writes
-// and the combine reads, whose merge is bound by them (perf log `s46w`, `s46e`: S1 −5.5 %, S8 −4.6 %, the
-// variable-length sweep rows −2.2 … −2.6 % on an H100), for one more rounding of split rows. (One store loop for both
+// and the combine reads, whose merge is bound by them (perf log `s46w`, `s46e`: S1 −8.9 %, S8 −4.9 %, the
+// variable-length sweep rows −2.4 … −3.1 % on an H100), for one more rounding of split rows. (One store loop for both
 // kinds of row: a second copy for the partials cost the unsplit shapes ~1 %, s46e.) A partial row of an fp16 decode
 // cannot overflow fp16: it is a convex combination of the cache's fp16 rows.
 template <typename T, bool kScaled = false, bool kHalfPartial = false>

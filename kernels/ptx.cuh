@@ -78,7 +78,7 @@ __device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, int s
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" :: "r"(dst), "l"(src), "r"(src_bytes) : "memory");
 }
 // 8-byte global→shared copy through L1 (cp.async.cg takes 16 only); src_bytes = 0 zero-fills: a lane's 4 columns of
-// a bf16 split partial (mla_combine.cu's staged walk)
+// a 16-bit split partial (mla_combine.cu's staged walk)
 __device__ __forceinline__ void cp_async_8(uint32_t dst, const void* src, int src_bytes) {
   asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" :: "r"(dst), "l"(src), "r"(src_bytes) : "memory");
 }

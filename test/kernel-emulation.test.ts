@@ -278,10 +278,9 @@ function hopperScenario(timing: keyof typeof TIMINGS): Scenario {
         assert.ok(runs[i] > 0 || !wanted, `${name} never ran`);
       });
       // its split partials are 16-bit rows, merged by the p16 combine (and never by an fp32 one)
-      const combines = (p: string) => [1, 2, 4, 8].flatMap((w) => [1, 2, 4].flatMap((c) => ['bf16', 'fp16'].map((dt) => Math.max(0, f.stat(`emulated:mla_combine_${p}w${w}_c${c}_${dt}`))))).reduce((a, b) => a + b, 0);
-      assert.ok(combines('p16_') > 0, 'no p16 combine ran (the cases have split requests)');
-      assert.equal(combines(''), 0, "an fp32 combine ran after 'hopper'");
-      notes.push(`emulated launches: ${names.map((n, i) => `${n} ×${runs[i]}`).join(', ')}, p16 combines ×${combines('p16_')}`);
+      assert.ok(combineRuns(f, 'p16_') > 0, 'no p16 combine ran (the cases have split requests)');
+      assert.equal(combineRuns(f), 0, "an fp32 combine ran after 'hopper'");
+      notes.push(`emulated launches: ${names.map((n, i) => `${n} ×${runs[i]}`).join(', ')}, p16 combines ×${combineRuns(f, 'p16_')}`);
       return notes;
     },
   };
@@ -508,10 +507,10 @@ const SMALL_ROW_CASES: (HopperCase & { smCount?: number })[] = [
 /** The small-row kernel's entry for a bf16 decode of `rows` folded rows per request. */
 const smallRowEntry = (rows: number) => (rows > 16 ? 'mla_decode_sm90_small_r32_bf16' : 'mla_decode_sm90_small_bf16');
 
-/** Launches of any combine entry point (mla_combine_w*_c*_bf16) the emulator ran so far. */
-function combineRuns(f: ReturnType<typeof bindFakeCuda>): number {
+/** Launches of any combine entry point of a kind (mla_combine_<kind>w*_c*_{bf16,fp16}: '' fp32 partials, 'p16_' 16-bit) the emulator ran so far. */
+function combineRuns(f: ReturnType<typeof bindFakeCuda>, kind: '' | 'p16_' = ''): number {
   let n = 0;
-  for (const w of [1, 2, 4, 8]) for (const c of [1, 2, 4]) n += Math.max(0, f.stat(`emulated:mla_combine_w${w}_c${c}_bf16`));
+  for (const w of [1, 2, 4, 8]) for (const c of [1, 2, 4]) for (const dt of ['bf16', 'fp16']) n += Math.max(0, f.stat(`emulated:mla_combine_${kind}w${w}_c${c}_${dt}`));
   return n;
 }
 

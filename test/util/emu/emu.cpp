@@ -430,7 +430,6 @@ void cp_async(uint32_t dst, const void* src, int size, int src_bytes, uint16_t s
   }
   std::memset(d + src_bytes, 0, size - src_bytes);
 }
-void cp_async_16(uint32_t dst, const void* src, int src_bytes, uint16_t site) { cp_async(dst, src, 16, src_bytes, site); }
 
 void cp_async_wait_all() { race::cp_async_wait(g_cur->tid); }
 

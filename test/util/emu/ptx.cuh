@@ -10,7 +10,6 @@
 namespace emu {
 void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1, bool bf16);
 void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr, bool trans, uint16_t site);
-void cp_async_16(uint32_t dst, const void* src, int src_bytes, uint16_t site);
 void cp_async(uint32_t dst, const void* src, int size, int src_bytes, uint16_t site);
 void cp_async_wait_all();
 }  // namespace emu
@@ -43,7 +42,7 @@ inline uint2 ld_shared_v2(uint32_t addr, EMU_CALLER) { uint2 v; emu::shared_load
 inline uint4 ld_shared_v4(uint32_t addr, EMU_CALLER) { uint4 v; emu::shared_load(addr, &v, 16, EMU_SITE(kAccLdShared)); return v; }
 inline void st_shared_v4(uint32_t addr, uint4 v, EMU_CALLER) { emu::shared_store(addr, &v, 16, EMU_SITE(kAccStShared)); }
 
-inline void cp_async_16(uint32_t dst, const void* src, int src_bytes, EMU_CALLER) { emu::cp_async_16(dst, src, src_bytes, EMU_SITE(kAccCpAsync)); }
+inline void cp_async_16(uint32_t dst, const void* src, int src_bytes, EMU_CALLER) { emu::cp_async(dst, src, 16, src_bytes, EMU_SITE(kAccCpAsync)); }
 inline void cp_async_8(uint32_t dst, const void* src, int src_bytes, EMU_CALLER) { emu::cp_async(dst, src, 8, src_bytes, EMU_SITE(kAccCpAsync)); }
 inline void cp_async_commit() {}
 inline void cp_async_wait_all() { emu::cp_async_wait_all(); }  // wait_group 0: this thread's copies are its writes now
