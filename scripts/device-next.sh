@@ -812,6 +812,21 @@ PY
     # s46w: its merge is 8.7 µs for 8.5 MB of partials, latency-bound) under forced wider shapes
     AB_CHECK=0 ab_rounds s46c "serving:S3,S7,S12" FLASH_MLA_COMBINE= FLASH_MLA_COMBINE=2,4 FLASH_MLA_COMBINE=4,4 FLASH_MLA_COMBINE=8,4
     ;;
+  s47h)
+    # (~6 min, an H200; session 47) the README's H200 run of the session-46 build (16-bit split partials): the sweep and
+    # the serving set against the H200 anchors (round 1 checked, JSON + SVG for docs/runs/), then the --kv fp8 rows
+    # against this run's bf16 sweep. S47H_ROUND=2: the sweep and the serving set again, unchecked (the second round)
+    nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv,noheader
+    r=${S47H_ROUND:-1}; chk=$(( r == 1 ? 1 : 0 ))
+    timeout 230 node dist/src/cli.js bench --reference h200 --iters 40 --check-samples $chk --json "$out/sweep-$r.json" --svg "$out/sweep-$r.svg" > "$out/sweep-$r.txt" 2>&1
+    echo "sweep rc=$?"; tail -n 45 "$out/sweep-$r.txt" | cut -c1-200
+    timeout 100 node dist/src/cli.js bench --configs serving --reference h200 --iters 40 --check-samples $chk --json "$out/serving-$r.json" > "$out/serving-$r.txt" 2>&1
+    echo "serving rc=$?"; tail -n 22 "$out/serving-$r.txt" | cut -c1-200
+    if [ "$r" = 1 ]; then
+      timeout 60 node dist/src/cli.js bench --configs 0,1,2,4,8,16,17,18,20,24 --kv fp8 --iters 30 --reference "$out/sweep-1.json" --json "$out/fp8.json" > "$out/fp8.txt" 2>&1
+      echo "fp8 vs bf16 (same run) rc=$?"; grep -aE "^sweep#|geomean" "$out/fp8.txt" | cut -c1-190
+    fi
+    ;;
   s46r)
     # (~3–4 min) the README's H100 run of the session-46 build (16-bit split partials): the sweep against the H100
     # anchors and the serving set, every row checked

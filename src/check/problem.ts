@@ -257,11 +257,16 @@ function drawShape(r: () => number, profile: CaseProfile): Pick<DecodeCase, 'b' 
     // three of four cases are small batches of short requests at page edges; the rest have fewer query rows
     // and a few pages per request, with few SM parts, so that requests get split and combined
     const splitProne = r() < 0.25;
-    const b = splitProne ? pick([2, 2, 3]) : pick([1, 1, 2, 2, 3, 4]);
+    const b = splitProne ? pick([2, 3, 3]) : pick([1, 1, 2, 2, 3, 4]);
     const sQ = splitProne ? pick([1, 1, 2]) : pick([1, 1, 1, 2, 2, 3]);
     const hQ = splitProne ? pick([1, 1, 2]) : pick([1, 1, 2, 3, 4]);
-    const seqlens = Array.from({ length: b }, () => (splitProne ? pick([1, 65, 128, 129, 192, 193, 64 + int(200)]) : pick([0, 1, 2, 63, 64, 65, 128, 129, int(64), int(32)])));
-    // 2–3 SM parts cut a later, longer request at a part boundary (41 % of these cases, against 15 % unsorted)
+    const seqlens = Array.from({ length: b }, () =>
+      splitProne ? pick([1, 65, 128, 129, 192, 193, 64 + int(200), 256 + int(300), 513]) : pick([0, 1, 2, 63, 64, 65, 128, 129, int(64), int(32)]),
+    );
+    // 2–3 SM parts cut a later, longer request at a part boundary: the scheduler splits only where a request's rest
+    // exceeds its 5-block split cost, so these batches carry 3 requests and 5–9-page ones more often — ~24 % of these
+    // cases split (2026-12-06; with at most 4 pages and 2 requests in most, 6 %: the property test's coverage bound of
+    // 2 % of all cases then failed about one run in ten)
     if (splitProne) seqlens.sort((x, y) => x - y);
     return { b, sQ, hQ, seqlens, smCount: splitProne ? pick([2, 2, 3]) : pick([1, 2, 3, 8, 33, 132, 1000]) };
   }
