@@ -7,8 +7,8 @@
 // mla_combine_sink_* (sparse decode with an attention sink, mla_decode_fp8.cu; W = C = 1): the same, then
 //   out ← out / (1 + exp(sink[h] − lse)) with lse unchanged (the decode kernel does it for unsplit rows).
 //
-// The work is a row's n split partials (2 KB each in fp32, 1 KB as the 16-bit rows 'hopper''s 16-bit entries write:
-// the mla_combine_p16_* entries; just written, mostly in L2). A merge with few warps per split-heavy row is bound by
+// The work is a row's n split partials (2 KB each in fp32; 1 KB as the scaled fp16 rows 'hopper''s dense entries
+// write, PARTIAL16_ROW_ELEMS: the mla_combine_p16_* entries; just written, mostly in L2). A merge with few warps per split-heavy row is bound by
 // latency: the loads of one warp walking a row's splits one after the other are dependent L2 round trips (~33 µs for
 // one 64k request with 132 splits); with enough warps, by the partials' bytes (perf log `s46w`: 3.3–6.4 TB/s). So a
 // warp loads a row's split LSEs at once and keeps COMBINE_IN_FLIGHT partial-row
@@ -30,14 +30,13 @@ using namespace mla;
 
 namespace {
 
-// A split partial's elements (P): fp32 rows (FlashMLA's; every decode kernel but one) or 16-bit rows in q's dtype
-// ('hopper''s 16-bit entries, read by the mla_combine_p16_* entries). A lane's 4 columns: one 16- or 8-byte load.
+// A split partial's elements (P): fp32 rows (FlashMLA's; every decode kernel but 'hopper''s dense entries) or fp16
+// rows whose 256-column halves carry power-of-two factors (mla_config.h PARTIAL16_ROW_ELEMS; the mla_combine_p16_*
+// entries: lane_weights folds a split's factor into its weight). A lane's 4 columns: one 16- or 8-byte load.
+template <typename P>
+constexpr int kPartialRow = sizeof(P) == 2 ? PARTIAL16_ROW_ELEMS : HEAD_DIM_V;  // elements from one row to the next
 template <typename P>
 __device__ __forceinline__ float4 partial4(uint2 raw);
-template <>
-__device__ __forceinline__ float4 partial4<__nv_bfloat16>(uint2 raw) {
-  return make_float4(__uint_as_float(raw.x << 16), __uint_as_float(raw.x & 0xffff0000u), __uint_as_float(raw.y << 16), __uint_as_float(raw.y & 0xffff0000u));
-}
 template <>
 __device__ __forceinline__ float4 partial4<__half>(uint2 raw) {
   auto f = [](uint32_t bits) { return __half2float(__ushort_as_half(static_cast<unsigned short>(bits))); };
@@ -120,8 +119,8 @@ struct FirstBatch {
 template <int W, int C, typename P>
 __device__ __forceinline__ void load_first_batch(FirstBatch<C>& b, const MlaDecodeParams& p, const P* o_first, int n, int part, int col0, int lane) {
   const int nt = (n - part + W - 1) / W;
-  const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
-  const P* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;  // split part
+  const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * kPartialRow<P>;
+  const P* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * kPartialRow<P> + col0 + lane * 4;  // split part
 #pragma unroll
   for (int u = 0; u < kBatchSplits<C>; ++u)
 #pragma unroll
@@ -145,31 +144,57 @@ __device__ __forceinline__ float split_weight(const MlaDecodeParams& p, const fl
   return t < nt ? ptx::exp2_approx(lse_t - g) : 0.f;
 }
 
+// This lane's split weight (split_weight) for the columns the CTA reads: over fp32 partials {w, w}; over 16-bit ones
+// w times the split row's factor — of half 0 and half 1 for C = 1 (sub-chunks 0, 1 and 2, 3), of the CTA's half in
+// both for C ≥ 2. The factor's load goes out beside the LSE's, so the walks keep their registers and round trips
+// (factors held per batch instead cost the C = 2 / 4 entries 20–56 registers and a resident CTA per SM, and S9 6 %
+// over fp32 partials: perf log `s47s`). A weight of 0 stays 0 (an empty split's factor may be anything).
+template <int W, int C, typename P>
+__device__ __forceinline__ float2 lane_weights(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const P* o_first,
+                                               int part, float g, int base, int nt, int col0, int lane) {
+  const float w = split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
+  if constexpr (sizeof(P) == 4) {
+    return make_float2(w, w);
+  } else {
+    const int t = base + lane;
+    const float* factors = reinterpret_cast<const float*>(o_first + static_cast<int64_t>(part + W * min(t, nt - 1)) * p.q_rows * kPartialRow<P> + HEAD_DIM_V);
+    float2 up;
+    if constexpr (C == 1) up = *reinterpret_cast<const float2*>(factors);
+    else up.x = up.y = factors[col0 >= HEAD_DIM_V / 2 ? 1 : 0];
+    return w != 0.f ? make_float2(w * up.x, w * up.y) : make_float2(0.f, 0.f);
+  }
+}
+// The weight of sub-chunk s (lane_weights' .x or .y).
+template <int C, typename P>
+__device__ __forceinline__ float sub_weight(float2 w, int s) { return sizeof(P) == 2 && C == 1 && s >= 2 ? w.y : w.x; }
+
 // Adds the first batch to acc: a split of weight 0 (past the end, empty or negligible) adds exact zeros, as one of
 // a later batch whose loads are skipped. Returns this lane's weight of the warp's split t = lane (add_splits reuses it
 // for its first 32 splits). Written as the measured build had it inside add_splits (weights, zeros, then the sums):
 // with the same operations in another order ptxas scheduled the W = 1 entries 640–3 200 bytes longer.
-template <int W, int C>
-__device__ __forceinline__ float add_first_batch(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, int n,
-                                                 int part, float g, int lane, FirstBatch<C>& b, float (&acc)[kSubChunks<C>][4]) {
+template <int W, int C, typename P>
+__device__ __forceinline__ float2 add_first_batch(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const P* o_first,
+                                                  int n, int part, float g, int col0, int lane, FirstBatch<C>& b, float (&acc)[kSubChunks<C>][4]) {
   const int nt = (n - part + W - 1) / W;
-  const float w_lane = split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, 0, nt, lane);
-  float w[kBatchSplits<C>];
+  const float2 w_lane = lane_weights<W, C, P>(p, lse_col, sl, o_first, part, g, 0, nt, col0, lane);
+  float2 w[kBatchSplits<C>];
 #pragma unroll
   for (int u = 0; u < kBatchSplits<C>; ++u) {
-    w[u] = __shfl_sync(0xffffffffu, w_lane, u);  // 0 for u ≥ nt
+    w[u].x = __shfl_sync(0xffffffffu, w_lane.x, u);  // 0 for u ≥ nt
+    w[u].y = sizeof(P) == 2 && C == 1 ? __shfl_sync(0xffffffffu, w_lane.y, u) : w[u].x;
 #pragma unroll
     for (int s = 0; s < kSubChunks<C>; ++s)
-      if (w[u] == 0.f) b.v[u][s] = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (w[u].x == 0.f) b.v[u][s] = make_float4(0.f, 0.f, 0.f, 0.f);
   }
 #pragma unroll
   for (int u = 0; u < kBatchSplits<C>; ++u) {
 #pragma unroll
     for (int s = 0; s < kSubChunks<C>; ++s) {
-      acc[s][0] += w[u] * b.v[u][s].x;
-      acc[s][1] += w[u] * b.v[u][s].y;
-      acc[s][2] += w[u] * b.v[u][s].z;
-      acc[s][3] += w[u] * b.v[u][s].w;
+      const float ws = sub_weight<C, P>(w[u], s);
+      acc[s][0] += ws * b.v[u][s].x;
+      acc[s][1] += ws * b.v[u][s].y;
+      acc[s][2] += ws * b.v[u][s].z;
+      acc[s][3] += ws * b.v[u][s].w;
     }
   }
   return w_lane;
@@ -179,38 +204,40 @@ __device__ __forceinline__ float add_first_batch(const MlaDecodeParams& p, const
 // come in as w_lane0), batch by batch: the C ≤ 2 walk (C = 4: add_splits_staged).
 template <int W, int C, int kSkip, typename P>
 __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const P* o_first, int n,
-                                           int part, float g, int col0, int lane, float w_lane0, float (&acc)[kSubChunks<C>][4]) {
+                                           int part, float g, int col0, int lane, float2 w_lane0, float (&acc)[kSubChunks<C>][4]) {
   constexpr int kSub = kSubChunks<C>;
   constexpr int kGroup = kBatchSplits<C>;
   const int nt = (n - part + W - 1) / W;  // my splits (0 when part ≥ n)
-  const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
-  const P* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;  // split part
+  const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * kPartialRow<P>;
+  const P* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * kPartialRow<P> + col0 + lane * 4;  // split part
   static_assert(kSkip > 0, "the first batch is add_first_batch's");
   if (nt <= kSkip) return;
   for (int base = 0; base < nt; base += 32) {
-    const float w_lane = base == 0 ? w_lane0 : split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
+    const float2 w_lane = base == 0 ? w_lane0 : lane_weights<W, C, P>(p, lse_col, sl, o_first, part, g, base, nt, col0, lane);
     const int cnt = min(32, nt - base);
     const P* src = src0 + base * split_stride;
     for (int jj = base == 0 ? kSkip : 0; jj < cnt; jj += kGroup) {
-      float w[kGroup];
+      float2 w[kGroup];
       float4 v[kGroup][kSub];
 #pragma unroll
       for (int u = 0; u < kGroup; ++u) {  // all loads first
-        const float wu = __shfl_sync(0xffffffffu, w_lane, min(jj + u, 31));
-        w[u] = jj + u < cnt ? wu : 0.f;  // warp-uniform: past the end, an empty split, or negligible weight
+        const float wu = __shfl_sync(0xffffffffu, w_lane.x, min(jj + u, 31));
+        w[u].x = jj + u < cnt ? wu : 0.f;  // warp-uniform: past the end, an empty split, or negligible weight
+        w[u].y = sizeof(P) == 2 && C == 1 ? (jj + u < cnt ? __shfl_sync(0xffffffffu, w_lane.y, min(jj + u, 31)) : 0.f) : w[u].x;
 #pragma unroll
         for (int s = 0; s < kSub; ++s)
-          v[u][s] = w[u] != 0.f ? load_partial4(src + (jj + u) * split_stride + s * COMBINE_WARP_COLS)
-                                : make_float4(0.f, 0.f, 0.f, 0.f);
+          v[u][s] = w[u].x != 0.f ? load_partial4(src + (jj + u) * split_stride + s * COMBINE_WARP_COLS)
+                                  : make_float4(0.f, 0.f, 0.f, 0.f);
       }
 #pragma unroll
       for (int u = 0; u < kGroup; ++u) {
 #pragma unroll
         for (int s = 0; s < kSub; ++s) {
-          acc[s][0] += w[u] * v[u][s].x;
-          acc[s][1] += w[u] * v[u][s].y;
-          acc[s][2] += w[u] * v[u][s].z;
-          acc[s][3] += w[u] * v[u][s].w;
+          const float ws = sub_weight<C, P>(w[u], s);
+          acc[s][0] += ws * v[u][s].x;
+          acc[s][1] += ws * v[u][s].y;
+          acc[s][2] += ws * v[u][s].z;
+          acc[s][3] += ws * v[u][s].w;
         }
       }
     }
@@ -238,10 +265,10 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
   // split u's sub-chunk s of this lane: + (u · kSub + s) · kSlot
   const uint32_t stage = ptx::smem_addr(smem) + (warp * kStageSplits * kSub * 32 + lane) * kLaneBytes;
   const int nt = (n - part + W - 1) / W;
-  const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * HEAD_DIM_V;
-  const P* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * HEAD_DIM_V + col0 + lane * 4;
+  const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * kPartialRow<P>;
+  const P* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * kPartialRow<P> + col0 + lane * 4;
   for (int base = 0; base < nt; base += 32) {
-    const float w_lane = split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
+    const float w_lane = lane_weights<W, C, P>(p, lse_col, sl, o_first, part, g, base, nt, col0, lane).x;  // (C = 4: one half)
     const int cnt = min(32, nt - base);
     const P* src = src0 + base * split_stride;
     for (int jj = 0; jj < cnt; jj += kStageSplits) {
@@ -322,14 +349,14 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
     // lse of split j: lse_accum[(first + j) * q_rows + r]
     const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
     if constexpr (kFirstBatchEarly<C>) {
-      const P* o_first = reinterpret_cast<const P*>(p.o_accum) + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
+      const P* o_first = reinterpret_cast<const P*>(p.o_accum) + (static_cast<int64_t>(first) * p.q_rows + r) * kPartialRow<P>;
       FirstBatch<C> first_batch;
       load_first_batch<W, C>(first_batch, p, o_first, n, part, col0, lane);
       const SplitLse<kLseRegs<W, C>> sl = split_lse_stats<kLseRegs<W, C>>(lse_col, n, p.q_rows, lane);
       if (sl.m != -INFINITY && sl.m == sl.m) {
         const float g = sl.g;
         g_lse = g * kLn2;
-        const float w_lane0 = add_first_batch<W, C>(p, lse_col, sl, n, part, g, lane, first_batch, acc);
+        const float2 w_lane0 = add_first_batch<W, C, P>(p, lse_col, sl, o_first, n, part, g, col0, lane, first_batch, acc);
         add_splits<W, C, kBatchSplits<C>>(p, lse_col, sl, o_first, n, part, g, col0, lane, w_lane0, acc);
       }
     } else {
@@ -337,7 +364,7 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
       if (sl.m != -INFINITY && sl.m == sl.m) {
         const float g = sl.g;
         g_lse = g * kLn2;
-        const P* o_first = reinterpret_cast<const P*>(p.o_accum) + (static_cast<int64_t>(first) * p.q_rows + r) * HEAD_DIM_V;
+        const P* o_first = reinterpret_cast<const P*>(p.o_accum) + (static_cast<int64_t>(first) * p.q_rows + r) * kPartialRow<P>;
         add_splits_staged<W, C>(p, lse_col, sl, o_first, n, part, g, col0, lane, warp, acc);
       }
     }
@@ -401,11 +428,15 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
 #else
 #define COMBINE_SHORT_ROW_BLOCKS 4
 #endif
+// The C = 2 entries over 16-bit partials keep two resident CTAs (≤ 128 registers: W = 1 took 131 unbounded), as their
+// earlier build had them by chance; the others take what they need.
+template <typename P, int C>
+constexpr int kMinBlocks = sizeof(P) == 2 && C == 2 ? 2 : 1;
 // Entries mla_combine_<kind>w<W>_c<C>_<dtype>, P the partials' element: kind empty over fp32 partials (every decode
-// kernel but one), kind p16_ over 16-bit partial rows in the output's dtype ('hopper''s 16-bit entries,
-// mla_sm90_math.cuh store_row_wide; built for every target like the rest, though only sm_90 runs 'hopper').
+// kernel but one), kind p16_ over scaled fp16 partial rows (PARTIAL16_ROW_ELEMS, 'hopper''s dense
+// entries: mla_sm90_math.cuh store_row_wide; built for every target like the rest, though only sm_90 runs 'hopper').
 #define COMBINE_ENTRY(kind, W, C, name, T, P)                                                                 \
-  extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, (W == 1 && C == 1) ? COMBINE_SHORT_ROW_BLOCKS : 1) \
+  extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, (W == 1 && C == 1) ? COMBINE_SHORT_ROW_BLOCKS : kMinBlocks<P, C>) \
       mla_combine_##kind##w##W##_c##C##_##name(const __grid_constant__ MlaDecodeParams p) {                    \
     combine_kernel<T, W, C, false, P>(p);                                                                     \
   }
@@ -417,7 +448,7 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
   COMBINE_ENTRIES(kind, 1, fp16, __half, P_FP16) COMBINE_ENTRIES(kind, 2, fp16, __half, P_FP16)               \
   COMBINE_ENTRIES(kind, 4, fp16, __half, P_FP16) COMBINE_ENTRIES(kind, 8, fp16, __half, P_FP16)
 COMBINE_FAMILY(, float, float)
-COMBINE_FAMILY(p16_, __nv_bfloat16, __half)
+COMBINE_FAMILY(p16_, __half, __half)
 // sparse decode with an attention sink: the second parameter is the FP8 decode's (only attn_sink is read); its
 // partials are fp32 (the sparse decodes write them so)
 extern "C" __global__ void __launch_bounds__(COMBINE_THREADS, COMBINE_SHORT_ROW_BLOCKS) mla_combine_sink_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ MlaFp8Params f) {

@@ -113,6 +113,10 @@ constexpr int COMBINE_MAX_CHUNKS = HEAD_DIM_V / COMBINE_WARP_COLS;  // 4
 constexpr int COMBINE_IN_FLIGHT = 16;     // float4 loads a warp issues before using the first (C = 2: 8 splits)
 constexpr int COMBINE_STAGE_SPLITS = 16;  // C = 4: splits a warp stages in shared memory (cp.async) per batch
 constexpr int COMBINE_C4_SMEM_BYTES = COMBINE_WARPS * COMBINE_STAGE_SPLITS * (HEAD_DIM_V / 4) * 4;  // 65536
+// A 16-bit split partial row ('hopper''s dense entries write them, the mla_combine_p16_* entries read them): 512 fp16
+// values, each 256-column half scaled by its own power of two into [2^14, 2^15) at its largest, then the two fp32
+// factors that undo the scaling (half 0, half 1) and 8 bytes of padding: 1040 bytes, rows 16-byte aligned.
+constexpr int PARTIAL16_ROW_ELEMS = HEAD_DIM_V + 8;
 
 }  // namespace mla
 

@@ -86,6 +86,12 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // FP8 another 1–2 % faster). Not for sparse, whose rows were 1–7 % slower with it (`pv1`, `pv2`): there the S of
   // block j + 1 behind WG0's P0 lengthens the math's own chain more than the producer gains.
   constexpr bool kPv0First = kMode == kFp8Dense;
+  // dense entries write split rows as 16-bit rows in q's dtype (mla_sm90_math.cuh store_row_wide), the sparse ones fp32
+#ifdef MLA_EXPERIMENT_FP32_PARTIALS  // EXPERIMENT (variant builds only, with FLASH_MLA_EXPERIMENT_PARTIALS=fp32)
+  constexpr bool kHalfPartials = false;
+#else
+  constexpr bool kHalfPartials = kMode == kDense16 || kMode == kFp8Dense;
+#endif
   constexpr bool kMathRaw = kMode == kFp8Dense && kFp8MathRaw;  // (mla_sm90_fp8_producer.cuh)
   // The memory-bound entries stagger every item's first two blocks, not only the part's first item's: the epilogue
   // issues the next item's block 0, warpgroup 1's thread 0 its block 1 at that item's top once block 0 has landed
@@ -596,7 +602,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     }
     tr.next_q_issued();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 5);  // (item change: next Q issued)
-    store_item_rows<T, kSparse, kMode == kDense16>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);  // (16-bit: 16-bit partials)
+    store_item_rows<T, kSparse, kHalfPartials>(p, fp, req, sl, rs, r_loc, o, sL, sM, wg, q4);
     tr.rows_stored();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 7);  // (item change: rows stored)
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's

@@ -192,12 +192,14 @@ __device__ __forceinline__ void quad_transpose(uint32_t (&a)[4], int q4) {
 // rows in 16-byte stores: per group of 4 tiles (32 columns) a quad trades values so that lane q4 holds tile 4k + q4's
 // 8 columns, and a warp's store covers 8 rows × 64 B instead of 8 rows × 16 B (4× fewer store instructions, whole
 // sectors; S5 −7 %, S6 −5 % on an H200). All lanes take part (shuffles); rows ≥ q_rows store nothing.
-// kHalfPartial: a split row goes out by the same stores, in q's dtype, as a row of o_accum (16-bit partials: 'hopper''s
-// 16-bit entries; the combine's mla_combine_p16_* entries read them) instead of fp32: half the bytes the decode writes
-// and the combine reads, whose merge is bound by them (perf log `s46w`, `s46e`: S1 −8.9 %, S8 −4.9 %, the
-// variable-length sweep rows −2.4 … −3.1 % on an H100), for one more rounding of split rows. (One store loop for both
-// kinds of row: a second copy for the partials cost the unsplit shapes ~1 %, s46e.) A partial row of an fp16 decode
-// cannot overflow fp16: it is a convex combination of the cache's fp16 rows.
+// kHalfPartial: a split row goes out by the same stores as a 16-bit row of o_accum (the combine's mla_combine_p16_*
+// entries read them) instead of fp32: half the bytes the decode writes and the combine reads, whose merge is bound by
+// them (perf log `s46w`, `s46e`: S1 −8.9 %, S8 −4.9 %, the variable-length sweep rows −2.4 … −3.1 % on an H100).
+// (One store loop for both kinds of row: a second copy for the partials cost the unsplit shapes ~1 %, s46e.) The row
+// is fp16 with each warpgroup's half scaled by a power of two that puts its largest value in [2^14, 2^15)
+// (PARTIAL16_ROW_ELEMS: the factors that undo it follow the 512 values): fp16's 11 bits for any magnitude, where bf16
+// partials (session 46) left long split requests near FlashMLA's cos-diff bound (`s47a`: median 4.3e-6 against
+// 2.4e-6 with fp32 partials, one seed in eight over 5e-6 on the FP8 entry).
 template <typename T, bool kScaled = false, bool kHalfPartial = false>
 __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req, const Slice& sl, const RowSet& rs, int h, const float (&o)[128],
                                                float L, float row_max, int col_base, int q4, bool owns_lse, float out_scale = 1.f) {
@@ -210,14 +212,32 @@ __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req
   const float lse2 = ptx::log2_approx(L) + row_max;
   if (kHalfPartial || sl.no_split) {
     const int64_t acc_row = static_cast<int64_t>(sl.split_row) * p.q_rows + r;
-    T* orow = sl.no_split ? static_cast<T*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col_base
-                          : reinterpret_cast<T*>(p.o_accum) + acc_row * HEAD_DIM_V + col_base;
+    uint16_t* orow = sl.no_split ? static_cast<uint16_t*>(p.out) + (static_cast<int64_t>(req) * p.q_rows + r) * HEAD_DIM_V + col_base
+                                 : reinterpret_cast<uint16_t*>(p.o_accum) + acc_row * PARTIAL16_ROW_ELEMS + col_base;
+    // a split row: this half's power-of-two scale (the quad's largest |value|: its 4 threads hold the half's columns)
+    const bool partial = kHalfPartial && !sl.no_split;
+    float mult = inv;
+    if (kHalfPartial && partial) {
+      float big = 0.f;
+#pragma unroll
+      for (int i = 0; i < 32; ++i) big = fmaxf(big, fmaxf(fabsf(o[4 * i + 2 * h]), fabsf(o[4 * i + 2 * h + 1])));
+      big = fmaxf(big, __shfl_xor_sync(0xffffffffu, big, 1));
+      big = fmaxf(big, __shfl_xor_sync(0xffffffffu, big, 2));
+      // its exponent field, clamped: ≥ 87 (values below 2^−40 keep 2^−54 as their factor, no underflow in the
+      // combine's weights), ≤ 254 (inf stays inf); ×2^(141 − e) here, ×2^(e − 141) in the combine, both exact
+      const uint32_t e0 = (__float_as_uint(big * inv) >> 23) & 0xffu;
+      const uint32_t e = e0 < 87u ? 87u : e0 > 254u ? 254u : e0;
+      mult = inv * __uint_as_float((268u - e) << 23);
+      if (q4 == 0 && real) reinterpret_cast<float*>(orow - col_base + HEAD_DIM_V)[col_base / (HEAD_DIM_V / 2)] = __uint_as_float((e - 14u) << 23);
+    }
 #pragma unroll
     for (int k = 0; k < 8; ++k) {
       uint32_t a[4];
 #pragma unroll
-      for (int t = 0; t < 4; ++t)  // empty row (L = 0 or NaN): 0, as store_row writes (0 · NaN would not be)
-        a[t] = Ops::pack2(empty ? 0.f : o[4 * (4 * k + t) + 2 * h] * inv, empty ? 0.f : o[4 * (4 * k + t) + 2 * h + 1] * inv);
+      for (int t = 0; t < 4; ++t) {  // empty row (L = 0 or NaN): 0, as store_row writes (0 · NaN would not be)
+        const float x = empty ? 0.f : o[4 * (4 * k + t) + 2 * h] * mult, y = empty ? 0.f : o[4 * (4 * k + t) + 2 * h + 1] * mult;
+        a[t] = kHalfPartial && partial ? ElemOps<__half>::pack2(x, y) : Ops::pack2(x, y);
+      }
       quad_transpose(a, q4);
 #ifdef MLA_EXPERIMENT_NO_O_STORE  // EXPERIMENT (variant builds only): every value computed, no store (p.h_q > 0)
       if (real && p.h_q < 0) *reinterpret_cast<uint4*>(orow + 8 * (4 * k + q4)) = make_uint4(a[0], a[1], a[2], a[3]);

@@ -827,6 +827,33 @@ PY
       echo "fp8 vs bf16 (same run) rc=$?"; grep -aE "^sweep#|geomean" "$out/fp8.txt" | cut -c1-190
     fi
     ;;
+  s47f)
+    # (~4 min, session 47; carry .variants/fp8old: the decode cubin before the FP8 entry's 16-bit partials) the FP8 GPU
+    # tests on the new build, then the 64-row FP8 entry (mla_decode_sm90_fp8_bf16) with 16-bit split partials against
+    # the fp32 ones, --kv fp8, two rounds
+    # (S47F_TESTS_ONLY=1: the tests only; the file takes ~150–200 s on these machines)
+    s=$(date +%s); gpu timeout ${S47F_TEST_S:-330} node --test --test-concurrency=1 dist/test/fp8-sparse-gpu.test.js > "$out/fp8-tests.log" 2>&1
+    echo "FP8/sparse GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/fp8-tests.log"; grep -aE "^✖|^ *not ok|# fail" "$out/fp8-tests.log" | head -8
+    [ -n "${S47F_TESTS_ONLY:-}" ] && exit 0
+    AB_EXTRA="--kv fp8" ab_rounds s47f "sweep:8,9,12,13,24,25,29 serving:S1,S5,S8,S9,S12" .variants/fp8old@FLASH_MLA_EXPERIMENT_FP8_PARTIALS=fp32 dist/kernels
+    ;;
+  s47s)
+    # (~6 min, session 47; carry .variants/fp32p) scaled fp16 split partials (PARTIAL16_ROW_ELEMS: each 256-column half
+    # by its power of two): the GPU files that run 'hopper''s dense entries and the combine, the accuracy over seeds
+    # (s47a's shapes), then two rounds against fp32 partials on the shapes the 16-bit partials sped up (s46e)
+    s=$(date +%s); gpu timeout 200 node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/combine-gpu.test.js > "$out/s47s-tests.log" 2>&1
+    echo "decode + combine GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s47s-tests.log"; grep -aE "^ *not ok" "$out/s47s-tests.log" | head -6
+    fp8_tests s47s-fp8 "Hopper FP8 kernel" 120
+    echo "== accuracy, scaled fp16 partials"; timeout 100 node scripts/partials-accuracy.mjs 8
+    AB_CHECK=1 ab_rounds s47s "serving:S1,S3,S8,S9,S12 sweep:9,13,28" .variants/fp32p@FLASH_MLA_EXPERIMENT_PARTIALS=fp32 dist/kernels
+    ;;
+  s47a)
+    # (~4 min, session 47; carry .variants/fp32p: mla_decode_sm90 built with -DMLA_EXPERIMENT_FP32_PARTIALS) the
+    # accuracy of 16-bit split partials over many seeds on shapes whose one request is split over every SM part
+    # (scripts/partials-accuracy.mjs): this build, then the same with fp32 split partials
+    echo "== 16-bit partials (this build)"; timeout 150 node scripts/partials-accuracy.mjs ${S47A_SEEDS:-8}
+    echo "== fp32 partials"; FLASH_MLA_EXPERIMENT_PARTIALS=fp32 FLASH_MLA_KERNEL_DIR="$(kernel_dir .variants/fp32p)/" timeout 150 node scripts/partials-accuracy.mjs ${S47A_SEEDS:-8}
+    ;;
   s46r)
     # (~3–4 min) the README's H100 run of the session-46 build (16-bit split partials): the sweep against the H100
     # anchors and the serving set, every row checked

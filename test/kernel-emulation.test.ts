@@ -363,7 +363,11 @@ function hopperFp8Scenario(timing: keyof typeof TIMINGS): Scenario {
       );
       const missing = ALL_TRANSITIONS.filter((t) => !seen.has(t));
       assert.deepEqual(missing, [], 'item transitions (blocks → next item\'s blocks) the cases no longer exercise');
-      notes.push(`emulated launches: ${entry} ×${bindFakeCuda().stat(`emulated:${entry}`)}`);
+      // its split partials are 16-bit rows, as the bf16 entries' (since session 47), merged by the p16 combine only
+      const f = bindFakeCuda();
+      assert.ok(combineRuns(f, 'p16_') > 0, 'no p16 combine ran (the cases have split requests)');
+      assert.equal(combineRuns(f), 0, "an fp32 combine ran after the 'hopper' FP8 entry");
+      notes.push(`emulated launches: ${entry} ×${f.stat(`emulated:${entry}`)}, p16 combines ×${combineRuns(f, 'p16_')}`);
       return notes;
     },
   };
@@ -644,7 +648,7 @@ const scenarios: Record<string, Scenario> = {
   ...layoutScenarios(),
 
   'combine-walks': {
-    title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks), over fp32 partials and over 16-bit ones in the output's dtype ('hopper''s, the mla_combine_p16_* entries, bf16 and fp16): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: a 16-split stage) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
+    title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks), over fp32 partials and over the scaled fp16 rows 'hopper' writes (the mla_combine_p16_* entries, bf16 and fp16 outputs; factors per 256-column half from 2^−54 to 2^15): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: a 16-split stage) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
     env: { FAKE_CUDA_SMS: '8', FAKE_CUDA_SMEM_OPTIN: '232448' },
     run(seed) {
       const r = rng(seed);
@@ -654,8 +658,7 @@ const scenarios: Record<string, Scenario> = {
       const first = [0];
       for (const n of counts) first.push(first[first.length - 1] + n);
       const total = first[b];
-      // values a bf16 and an fp16 both hold exactly (bf16's, none below fp16's normal range), so that the 16-bit
-      // partials below are the same numbers
+      // partial values an fp16 holds exactly (bf16 ones, none below fp16's normal range)
       const oAccum = Float32Array.from({ length: total * qRows * 512 }, () => {
         const v = fromHalfBits('bf16', toHalfBits('bf16', 2 * r() - 1));
         return Math.abs(v) < 2 ** -14 ? 0 : v;
@@ -665,47 +668,70 @@ const scenarios: Record<string, Scenario> = {
       for (let j = 0; j < counts[4]; j++) lseAccum[(first[4] + j) * qRows + 3] = -Infinity;
       // an empty split's partial row is NaN here: weight 0 must keep it out (0 · NaN would not)
       for (let k = 0; k < total * qRows; k++) if (lseAccum[k] === -Infinity) oAccum.fill(NaN, k * 512, (k + 1) * 512);
-      // the float64 merge (kernels/mla_combine.cu's header); rows of one-split requests stay NaN (the decode wrote them)
-      const refOut = new Float64Array(b * qRows * 512).fill(NaN);
-      const refLse = new Float64Array(b * qRows).fill(NaN);
-      for (let i = 0; i < b; i++) {
-        if (counts[i] < 2) continue;
-        for (let row = 0; row < qRows; row++) {
-          const l = Array.from({ length: counts[i] }, (_, j) => lseAccum[(first[i] + j) * qRows + row]);
-          const m = Math.max(...l);
-          const s = Math.floor(row / hQ), h = row % hQ;
-          const at = (i * qRows + row) * 512;
-          if (m === -Infinity) {
-            refOut.fill(0, at, at + 512);
-            refLse[(i * hQ + h) * sQ + s] = Infinity;
-            continue;
-          }
-          const g = Math.log2(l.reduce((acc, x) => acc + 2 ** (x - m), 0)) + m;
-          for (let c = 0; c < 512; c++) {
-            let v = 0;
-            for (let j = 0; j < counts[i]; j++) if (l[j] !== -Infinity) v += 2 ** (l[j] - g) * oAccum[((first[i] + j) * qRows + row) * 512 + c];
-            refOut[at + c] = v;
-          }
-          refLse[(i * hQ + h) * sQ + s] = g * Math.LN2;
-        }
+      // the 16-bit partial rows 'hopper' writes (PARTIAL16_ROW_ELEMS): those values in fp16, then the factors of the
+      // two 256-column halves (powers of two: the decode's smallest, 2^−54, and 2^15 one in ten each, else 2^−20 …
+      // 2^14 — outputs an fp16 holds; NaN for an empty split) — the partial is value × its half's factor
+      const rowElems = MLA_CONFIG.PARTIAL16_ROW_ELEMS;
+      const factors = Float32Array.from({ length: total * qRows * 2 }, () => {
+        const u = r();
+        return 2 ** (u < 0.1 ? -54 : u < 0.2 ? 15 : Math.floor(35 * r()) - 20);
+      });
+      const rows16 = new Uint16Array(total * qRows * rowElems);
+      const rows16f = new Float32Array(rows16.buffer);
+      for (let k = 0; k < total * qRows; k++) {
+        for (let c = 0; c < 512; c++) rows16[k * rowElems + c] = toHalfBits('fp16', oAccum[k * 512 + c]);
+        const empty = lseAccum[k] === -Infinity;
+        rows16f[(k * rowElems + 512) / 2] = empty ? NaN : factors[2 * k];
+        rows16f[(k * rowElems + 512) / 2 + 1] = empty ? NaN : factors[2 * k + 1];
       }
+      // the float64 merge (kernels/mla_combine.cu's header) of partials `value(k, c)` (k: split row); rows of one-split
+      // requests stay NaN (the decode wrote them)
+      const merge = (value: (k: number, c: number) => number) => {
+        const refOut = new Float64Array(b * qRows * 512).fill(NaN);
+        const refLse = new Float64Array(b * qRows).fill(NaN);
+        for (let i = 0; i < b; i++) {
+          if (counts[i] < 2) continue;
+          for (let row = 0; row < qRows; row++) {
+            const l = Array.from({ length: counts[i] }, (_, j) => lseAccum[(first[i] + j) * qRows + row]);
+            const m = Math.max(...l);
+            const s = Math.floor(row / hQ), h = row % hQ;
+            const at = (i * qRows + row) * 512;
+            if (m === -Infinity) {
+              refOut.fill(0, at, at + 512);
+              refLse[(i * hQ + h) * sQ + s] = Infinity;
+              continue;
+            }
+            const g = Math.log2(l.reduce((acc, x) => acc + 2 ** (x - m), 0)) + m;
+            for (let c = 0; c < 512; c++) {
+              let v = 0;
+              for (let j = 0; j < counts[i]; j++) if (l[j] !== -Infinity) v += 2 ** (l[j] - g) * value((first[i] + j) * qRows + row, c);
+              refOut[at + c] = v;
+            }
+            refLse[(i * hQ + h) * sQ + s] = g * Math.LN2;
+          }
+        }
+        return { refOut, refLse };
+      };
+      const ref32 = merge((k, c) => oAccum[k * 512 + c]);
+      const ref16 = merge((k, c) => oAccum[k * 512 + c] * factors[2 * k + (c < 256 ? 0 : 1)]);
       const { device, stream } = getCudaContext();
       const numSplits = Tensor.from(Int32Array.from(first), [b + 1], { dtype: 'int32', backend: 'cuda' });
       const oAcc = Tensor.from(oAccum, [oAccum.length], { dtype: 'fp32', backend: 'cuda' });
-      const oAcc16 = { bf16: Tensor.from(oAccum, [oAccum.length], { dtype: 'bf16', backend: 'cuda' }), fp16: Tensor.from(oAccum, [oAccum.length], { dtype: 'fp16', backend: 'cuda' }) };
+      const oAcc16 = Tensor.from(rows16, [rows16.length], { dtype: 'fp16', backend: 'cuda' });
       const lseAcc = Tensor.from(lseAccum, [lseAccum.length], { dtype: 'fp32', backend: 'cuda' });
       // the params the combine does not read (the decode's inputs, strides, scales): zero (pointers: null)
       const noDecode = Object.fromEntries(Object.entries(MLA_DECODE_PARAMS_LAYOUT).map(([k, off]) => [k, off < MLA_DECODE_PARAMS_LAYOUT.q_batch_stride ? 0n : 0])) as MlaDecodeParamsValues;
       const shapes: string[] = [];
-      // fp32 partials with a bf16 output; 16-bit partials in the output's dtype (bf16, fp16)
+      // fp32 partials with a bf16 output; 16-bit partials with either output dtype
       const kinds = [{ p16: false, dt: 'bf16' }, { p16: true, dt: 'bf16' }, { p16: true, dt: 'fp16' }] as const;
       for (const { p16, dt } of kinds) for (const warpsPerRow of [1, 2, 4, 8] as const) for (const chunks of [1, 2, 4] as const) {
-        const name = `${p16 ? `${dt} partials, ` : ''}W ${warpsPerRow} C ${chunks}`;
+        const name = `${p16 ? `16-bit partials, ${dt} out, ` : ''}W ${warpsPerRow} C ${chunks}`;
+        const { refOut, refLse } = p16 ? ref16 : ref32;
         const out = Tensor.full([b, sQ, hQ, 512], NaN, { dtype: dt, backend: 'cuda' });
         const lse = Tensor.full([b, hQ, sQ], NaN, { dtype: 'fp32', backend: 'cuda' });
         const params = encodeMlaDecodeParams({
           ...noDecode,
-          num_splits: numSplits.ptr, out: out.ptr, lse: lse.ptr, o_accum: p16 ? oAcc16[dt].ptr : oAcc.ptr, lse_accum: lseAcc.ptr,
+          num_splits: numSplits.ptr, out: out.ptr, lse: lse.ptr, o_accum: p16 ? oAcc16.ptr : oAcc.ptr, lse_accum: lseAcc.ptr,
           b, s_q: sQ, h_q: hQ, q_rows: qRows,
         });
         const k = loadKernel('mla_combine', portableArchs(device), `mla_combine_${p16 ? 'p16_' : ''}w${warpsPerRow}_c${chunks}_${dt}`, ['bytes']);
@@ -719,7 +745,7 @@ const scenarios: Record<string, Scenario> = {
         lse.dispose();
         shapes.push(`${p16 ? `${dt}:` : ''}W${warpsPerRow}C${chunks}`);
       }
-      for (const t of [numSplits, oAcc, oAcc16.bf16, oAcc16.fp16, lseAcc]) t.dispose();
+      for (const t of [numSplits, oAcc, oAcc16, lseAcc]) t.dispose();
       return [`${shapes.length} launch shapes (${shapes.join(' ')}) = the float64 merge: splits per request [${counts}], ${qRows} rows each`];
     },
   },

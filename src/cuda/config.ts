@@ -48,6 +48,8 @@ export const MLA_CONFIG = {
   /** Its C = 4 entries' dynamic smem (a warp's batch of COMBINE_STAGE_SPLITS splits staged by cp.async); C ≤ 2: none. */
   COMBINE_STAGE_SPLITS: 16,
   COMBINE_C4_SMEM_BYTES: 65536,
+  /** A 16-bit split partial row's elements ('hopper''s dense entries, the p16 combine): 512 scaled fp16, two fp32 factors, padding. */
+  PARTIAL16_ROW_ELEMS: 520,
 } as const;
 
 /** kernels/append_kv.cu: 16-byte chunks per cached row, threads per block, chunks per thread. */

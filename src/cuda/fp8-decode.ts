@@ -20,7 +20,7 @@ import { MLA_CONFIG } from './config.js';
 import { getCudaContext, kernelSelection, loadKernel, portableArchs, requirePortable } from './context.js';
 import { FP8_DECODE_KERNEL_FAMILY, FP8_HOPPER_KERNEL_NAME, SMALL_ROW_SPARSE_GROUP_HEADS } from './features.js';
 import { FP8_HOPPER_KERNEL, FP8_SPARSE_HOPPER_KERNEL, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
-import { decodeParamsOf, encodeStruct, launchExperiment, MLA_DECODE_PARAMS_BYTES, MLA_FP8_PARAMS, splitWorkspace } from './params.js';
+import { decodeParamsOf, encodeStruct, hopperHalfPartials, launchExperiment, MLA_DECODE_PARAMS_BYTES, MLA_FP8_PARAMS, splitWorkspace } from './params.js';
 import { encodeTensorMap, requireDevice, TensorMapDataType, TensorMapSwizzle, type Kernel } from './runtime.js';
 import type { PreparedCombine } from './mla.js';
 import { combineGrid } from './combine-shape.js';
@@ -37,7 +37,7 @@ export interface DecodeResources {
    * The combine for a decode without a sink (b requests × qRows rows), loaded before anything is launched: the W/C
    * combine (src/cuda/mla.ts prepareCombine).
    */
-  combine(b: number, qRows: number, dt: 'bf16' | 'fp16', archs: string[]): PreparedCombine;
+  combine(b: number, qRows: number, dt: 'bf16' | 'fp16', archs: string[], halfPartials?: boolean): PreparedCombine;
 }
 
 const paramBuf = new Uint8Array(MLA_DECODE_PARAMS_BYTES);
@@ -217,7 +217,8 @@ function cudaFp8HopperDecode(a: MlaDecodeArgs, res: DecodeResources): void {
   const [b, sQ, hQ] = a.q.shape;
   const qRows = sQ * hQ;
   const numSmParts = a.tileSchedulerMetadata.shape[0];
-  const combine = res.combine(b, qRows, 'bf16', portableArchs(device));
+  // its split partials are 16-bit rows, as 'hopper''s 16-bit entries write them (kernels/mla_sm90_math.cuh store_row_wide)
+  const combine = res.combine(b, qRows, 'bf16', portableArchs(device), hopperHalfPartials());
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   decode.launch(
     { grid: [Math.ceil(qRows / GEN_BLOCK_M), numSmParts, 1], block: [FP8_HOPPER_KERNEL.threads, 1, 1], sharedMemBytes: FP8_HOPPER_KERNEL.sharedBytes, stream, pdl: res.pdl },

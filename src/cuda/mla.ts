@@ -13,7 +13,7 @@ import { evenSplitMinSplits, splitOverheadBlocks, tightPayloadSteps, wholeSlackS
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
-import { combineStageBytes, decodeParamsOf, launchExperiment, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
+import { combineStageBytes, decodeParamsOf, hopperHalfPartials, launchExperiment, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
 import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, smallRowDefaultMaxRows, smallRowMaxRows, smallRowMisfit } from './features.js';
 import { cudaMemory } from './memory.js';
 import { cudaAppendKv, cudaAppendKvFp8 } from './append.js';
@@ -252,8 +252,8 @@ class CudaMlaBackend implements MlaBackend {
 
   /**
    * The combine after a decode of b requests × qRows rows, loaded before anything is launched: the W/C combine in the
-   * shape combineShapeFor gives, over fp32 split partials or (`halfPartials`: 'hopper''s 16-bit entries write them so,
-   * kernels/mla_sm90_math.cuh store_row_wide) 16-bit ones in q's dtype — the mla_combine_p16_* entries.
+   * shape combineShapeFor gives, over fp32 split partials or (`halfPartials`: 'hopper''s dense entries write them so,
+   * kernels/mla_sm90_math.cuh store_row_wide) scaled fp16 ones (PARTIAL16_ROW_ELEMS) — the mla_combine_p16_* entries.
    */
   private prepareCombine(b: number, qRows: number, dt: 'bf16' | 'fp16', archs: string[], halfPartials = false): PreparedCombine {
     const stream = getCudaContext().stream;
@@ -345,8 +345,8 @@ class CudaMlaBackend implements MlaBackend {
     const cubinArchs = choice.binary.form === 'cubin' ? [choice.binary.arch!] : [];
     const qRows = sQ * hQ;
     const decode: Kernel = loadKernel(spec.file, cubinArchs, spec.entry(dt, qRows), ['bytes', ...extra.map(() => 'bytes' as const)]);
-    // 'hopper' writes its split partials as 16-bit rows (half the bytes its combine reads: perf log `s46e`)
-    const combine = this.prepareCombine(b, qRows, dt, portableArchs(dev), spec.name === 'hopper');
+    // 'hopper' writes its split partials as scaled fp16 rows (half the bytes its combine reads: perf log `s46e`, `s47s`)
+    const combine = this.prepareCombine(b, qRows, dt, portableArchs(dev), spec.name === 'hopper' && hopperHalfPartials());
     // (the combine is not folded in here: folding it into 'hopper' was slower on the H200 — its merges of 64 rows land
     // in the kernel's tail, and the loop compiled worse — docs/perf-log.md, session 7)
     const params = decodeParamsOf(a, this.scratch(splitWorkspace(b, numSmParts, qRows).bytes), this.paramBuf);

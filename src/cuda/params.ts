@@ -65,6 +65,17 @@ export function splitWorkspace(b: number, numSmParts: number, qRows: number): { 
 }
 
 /**
+ * EXPERIMENT (a measurement of the 16-bit split partials' accuracy, session 47): FLASH_MLA_EXPERIMENT_PARTIALS=fp32
+ * launches the fp32 combine after 'hopper''s 16-bit and FP8 entries, for a cubin built with
+ * -DMLA_EXPERIMENT_FP32_PARTIALS (kernels/mla_decode_sm90.cu), whose split rows are fp32 again.
+ */
+export function hopperHalfPartials(): boolean {
+  const v = process.env.FLASH_MLA_EXPERIMENT_PARTIALS ?? '';
+  if (v !== '' && v !== 'fp32') throw new RangeError(`FLASH_MLA_EXPERIMENT_PARTIALS: expected 'fp32', got '${v}'`);
+  return v !== 'fp32';
+}
+
+/**
  * EXPERIMENT (timing bounds only, outputs wrong; read at the first decode): FLASH_MLA_EXPERIMENT_LAUNCH=empty
  * launches every decode and combine kernel as usual but with b = 0 in their parameters (every CTA returns after
  * reading its metadata row or split count: the call's fixed cost); =nocombine launches no combine kernel
