@@ -230,21 +230,31 @@ __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req
       mult = inv * __uint_as_float((268u - e) << 23);
       if (q4 == 0 && real) reinterpret_cast<float*>(orow - col_base + HEAD_DIM_V)[col_base / (HEAD_DIM_V / 2)] = __uint_as_float((e - 14u) << 23);
     }
+    // (the bf16 entries: one loop, each pair converted by either instruction — MLA_EXPERIMENT_PACK_LOOPS: a loop per
+    // kind of row instead, for an A/B; session 46 measured a second loop copy ~1 % slower on unsplit shapes)
+    auto store_loop = [&](auto pack_partial) {
 #pragma unroll
-    for (int k = 0; k < 8; ++k) {
-      uint32_t a[4];
+      for (int k = 0; k < 8; ++k) {
+        uint32_t a[4];
 #pragma unroll
-      for (int t = 0; t < 4; ++t) {  // empty row (L = 0 or NaN): 0, as store_row writes (0 · NaN would not be)
-        const float x = empty ? 0.f : o[4 * (4 * k + t) + 2 * h] * mult, y = empty ? 0.f : o[4 * (4 * k + t) + 2 * h + 1] * mult;
-        a[t] = kHalfPartial && partial ? ElemOps<__half>::pack2(x, y) : Ops::pack2(x, y);
-      }
-      quad_transpose(a, q4);
+        for (int t = 0; t < 4; ++t) {  // empty row (L = 0 or NaN): 0, as store_row writes (0 · NaN would not be)
+          const float x = empty ? 0.f : o[4 * (4 * k + t) + 2 * h] * mult, y = empty ? 0.f : o[4 * (4 * k + t) + 2 * h + 1] * mult;
+          a[t] = pack_partial(x, y) ? ElemOps<__half>::pack2(x, y) : Ops::pack2(x, y);
+        }
+        quad_transpose(a, q4);
 #ifdef MLA_EXPERIMENT_NO_O_STORE  // EXPERIMENT (variant builds only): every value computed, no store (p.h_q > 0)
-      if (real && p.h_q < 0) *reinterpret_cast<uint4*>(orow + 8 * (4 * k + q4)) = make_uint4(a[0], a[1], a[2], a[3]);
+        if (real && p.h_q < 0) *reinterpret_cast<uint4*>(orow + 8 * (4 * k + q4)) = make_uint4(a[0], a[1], a[2], a[3]);
 #else
-      if (real) *reinterpret_cast<uint4*>(orow + 8 * (4 * k + q4)) = make_uint4(a[0], a[1], a[2], a[3]);
+        if (real) *reinterpret_cast<uint4*>(orow + 8 * (4 * k + q4)) = make_uint4(a[0], a[1], a[2], a[3]);
 #endif
-    }
+      }
+    };
+#ifdef MLA_EXPERIMENT_PACK_LOOPS  // EXPERIMENT (variant builds only)
+    if (kHalfPartial && partial && !std::is_same<T, __half>::value) store_loop([](float, float) { return true; });
+    else store_loop([](float, float) { return false; });
+#else
+    store_loop([partial](float, float) { return kHalfPartial && partial; });
+#endif
     if (owns_lse && real) {
       if (!sl.no_split) {
         p.lse_accum[acc_row] = empty ? -INFINITY : lse2;
