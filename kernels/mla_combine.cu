@@ -144,25 +144,33 @@ __device__ __forceinline__ float split_weight(const MlaDecodeParams& p, const fl
   return t < nt ? ptx::exp2_approx(lse_t - g) : 0.f;
 }
 
-// This lane's split weight (split_weight) for the columns the CTA reads: over fp32 partials {w, w}; over 16-bit ones
-// w times the split row's factor — of half 0 and half 1 for C = 1 (sub-chunks 0, 1 and 2, 3), of the CTA's half in
-// both for C ≥ 2. The factor's load goes out beside the LSE's, so the walks keep their registers and round trips
-// (factors held per batch instead cost the C = 2 / 4 entries 20–56 registers and a resident CTA per SM, and S9 6 %
-// over fp32 partials: perf log `s47s`). A weight of 0 stays 0 (an empty split's factor may be anything).
+// 16-bit partials: the factors of this lane's split t = base + lane ({0, 0} past the warp's nt splits) — of half 0
+// and half 1 for C = 1 (sub-chunks 0, 1 and 2, 3), of the CTA's half in both for C ≥ 2. The first 32 splits' are
+// loaded beside the row's LSEs (combine_kernel), later ones beside their LSEs (lane_weights' callers), so the factors
+// add no round trip; folded into the weights (lane_weights), they add no registers to the walks either (factors held
+// per batch cost the C = 2 / 4 entries 20–56 registers and a resident CTA per SM, and S9 6 % over fp32 partials: perf
+// log `s47s`). fp32 partials: unused.
 template <int W, int C, typename P>
-__device__ __forceinline__ float2 lane_weights(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const P* o_first,
-                                               int part, float g, int base, int nt, int col0, int lane) {
-  const float w = split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
-  if constexpr (sizeof(P) == 4) {
-    return make_float2(w, w);
-  } else {
+__device__ __forceinline__ float2 lane_factors(const MlaDecodeParams& p, const P* o_first, int part, int nt, int base, int col0, int lane) {
+  float2 up = make_float2(0.f, 0.f);
+  if constexpr (sizeof(P) == 2) {
     const int t = base + lane;
-    const float* factors = reinterpret_cast<const float*>(o_first + static_cast<int64_t>(part + W * min(t, nt - 1)) * p.q_rows * kPartialRow<P> + HEAD_DIM_V);
-    float2 up;
-    if constexpr (C == 1) up = *reinterpret_cast<const float2*>(factors);
-    else up.x = up.y = factors[col0 >= HEAD_DIM_V / 2 ? 1 : 0];
-    return w != 0.f ? make_float2(w * up.x, w * up.y) : make_float2(0.f, 0.f);
+    if (t < nt) {
+      const float* f = reinterpret_cast<const float*>(o_first + static_cast<int64_t>(part + W * t) * p.q_rows * kPartialRow<P> + HEAD_DIM_V);
+      if constexpr (C == 1) up = *reinterpret_cast<const float2*>(f);
+      else up.x = up.y = f[col0 >= HEAD_DIM_V / 2 ? 1 : 0];
+    }
   }
+  return up;
+}
+// This lane's split weight (split_weight) for the columns the CTA reads: {w, w} over fp32 partials, w times the
+// factors `up` (lane_factors) over 16-bit ones. A weight of 0 stays 0 (an empty split's factors may be anything).
+template <int W, int C, typename P>
+__device__ __forceinline__ float2 lane_weights(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, int part, float g,
+                                               int base, int nt, int lane, float2 up) {
+  const float w = split_weight<W, kLseRegs<W, C>>(p, lse_col, sl, part, g, base, nt, lane);
+  if constexpr (sizeof(P) == 4) return make_float2(w, w);
+  else return w != 0.f ? make_float2(w * up.x, w * up.y) : make_float2(0.f, 0.f);
 }
 // The weight of sub-chunk s (lane_weights' .x or .y).
 template <int C, typename P>
@@ -173,10 +181,10 @@ __device__ __forceinline__ float sub_weight(float2 w, int s) { return sizeof(P) 
 // for its first 32 splits). Written as the measured build had it inside add_splits (weights, zeros, then the sums):
 // with the same operations in another order ptxas scheduled the W = 1 entries 640–3 200 bytes longer.
 template <int W, int C, typename P>
-__device__ __forceinline__ float2 add_first_batch(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const P* o_first,
-                                                  int n, int part, float g, int col0, int lane, FirstBatch<C>& b, float (&acc)[kSubChunks<C>][4]) {
+__device__ __forceinline__ float2 add_first_batch(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, int n, int part,
+                                                  float g, int lane, float2 up0, FirstBatch<C>& b, float (&acc)[kSubChunks<C>][4]) {
   const int nt = (n - part + W - 1) / W;
-  const float2 w_lane = lane_weights<W, C, P>(p, lse_col, sl, o_first, part, g, 0, nt, col0, lane);
+  const float2 w_lane = lane_weights<W, C, P>(p, lse_col, sl, part, g, 0, nt, lane, up0);
   float2 w[kBatchSplits<C>];
 #pragma unroll
   for (int u = 0; u < kBatchSplits<C>; ++u) {
@@ -213,7 +221,8 @@ __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float
   static_assert(kSkip > 0, "the first batch is add_first_batch's");
   if (nt <= kSkip) return;
   for (int base = 0; base < nt; base += 32) {
-    const float2 w_lane = base == 0 ? w_lane0 : lane_weights<W, C, P>(p, lse_col, sl, o_first, part, g, base, nt, col0, lane);
+    const float2 w_lane =
+        base == 0 ? w_lane0 : lane_weights<W, C, P>(p, lse_col, sl, part, g, base, nt, lane, lane_factors<W, C>(p, o_first, part, nt, base, col0, lane));
     const int cnt = min(32, nt - base);
     const P* src = src0 + base * split_stride;
     for (int jj = base == 0 ? kSkip : 0; jj < cnt; jj += kGroup) {
@@ -256,7 +265,7 @@ static_assert(kStageSplits >= 1 && kStageSplits <= 32, "a stage's weights come f
 static_assert(COMBINE_C4_SMEM_BYTES == COMBINE_WARPS * kStageSplits * kSubChunks<4> * 32 * 16, "the C = 4 stage: warps × splits × sub-chunks × lanes × 16 B (fp32; 16-bit partials use half)");
 template <int W, int C, typename P>
 __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const P* o_first, int n,
-                                                  int part, float g, int col0, int lane, int warp, float (&acc)[kSubChunks<C>][4]) {
+                                                  int part, float g, int col0, int lane, int warp, float2 up0, float (&acc)[kSubChunks<C>][4]) {
   constexpr int kSub = kSubChunks<C>;
   constexpr bool kHalf = sizeof(P) == 2;
   constexpr int kLaneBytes = 4 * sizeof(P);   // a lane's 4 columns
@@ -268,7 +277,8 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * kPartialRow<P>;
   const P* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * kPartialRow<P> + col0 + lane * 4;
   for (int base = 0; base < nt; base += 32) {
-    const float w_lane = lane_weights<W, C, P>(p, lse_col, sl, o_first, part, g, base, nt, col0, lane).x;  // (C = 4: one half)
+    // (C = 4: one half's factor)
+    const float w_lane = lane_weights<W, C, P>(p, lse_col, sl, part, g, base, nt, lane, base == 0 ? up0 : lane_factors<W, C>(p, o_first, part, nt, base, col0, lane)).x;
     const int cnt = min(32, nt - base);
     const P* src = src0 + base * split_stride;
     for (int jj = 0; jj < cnt; jj += kStageSplits) {
@@ -352,20 +362,23 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
       const P* o_first = reinterpret_cast<const P*>(p.o_accum) + (static_cast<int64_t>(first) * p.q_rows + r) * kPartialRow<P>;
       FirstBatch<C> first_batch;
       load_first_batch<W, C>(first_batch, p, o_first, n, part, col0, lane);
+      const float2 up0 = lane_factors<W, C>(p, o_first, part, (n - part + W - 1) / W, 0, col0, lane);
       const SplitLse<kLseRegs<W, C>> sl = split_lse_stats<kLseRegs<W, C>>(lse_col, n, p.q_rows, lane);
       if (sl.m != -INFINITY && sl.m == sl.m) {
         const float g = sl.g;
         g_lse = g * kLn2;
-        const float2 w_lane0 = add_first_batch<W, C, P>(p, lse_col, sl, o_first, n, part, g, col0, lane, first_batch, acc);
+        const float2 w_lane0 = add_first_batch<W, C, P>(p, lse_col, sl, n, part, g, lane, up0, first_batch, acc);
         add_splits<W, C, kBatchSplits<C>>(p, lse_col, sl, o_first, n, part, g, col0, lane, w_lane0, acc);
       }
     } else {
+      const auto o_first_of = [&] { return reinterpret_cast<const P*>(p.o_accum) + (static_cast<int64_t>(first) * p.q_rows + r) * kPartialRow<P>; };
+      float2 up0 = make_float2(0.f, 0.f);  // (fp32 partials: the pointer after the LSEs, as measured)
+      if constexpr (sizeof(P) == 2) up0 = lane_factors<W, C>(p, o_first_of(), part, (n - part + W - 1) / W, 0, col0, lane);
       const SplitLse<kLseRegs<W, C>> sl = split_lse_stats<kLseRegs<W, C>>(lse_col, n, p.q_rows, lane);
       if (sl.m != -INFINITY && sl.m == sl.m) {
         const float g = sl.g;
         g_lse = g * kLn2;
-        const P* o_first = reinterpret_cast<const P*>(p.o_accum) + (static_cast<int64_t>(first) * p.q_rows + r) * kPartialRow<P>;
-        add_splits_staged<W, C>(p, lse_col, sl, o_first, n, part, g, col0, lane, warp, acc);
+        add_splits_staged<W, C>(p, lse_col, sl, o_first_of(), n, part, g, col0, lane, warp, up0, acc);
       }
     }
   }

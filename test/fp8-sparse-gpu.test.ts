@@ -16,6 +16,7 @@ import { freshSeed, gpuSkipReason, randomHalfBits, rng } from './util/problem.js
 import {
   FLASHMLA_TOL, checkDenseRows, denseTensors, flashMlaClose, makeDenseProblem, makeSparseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedSparseCache, sparseTensors, type DenseSpec, type SparseSpec,
 } from './util/layouts.js';
+import { SPLIT_ROW_SHAPES, checkSplitRowAccuracy } from './util/split-accuracy.js';
 import { SMALL_SPARSE_CASES, SMALL_SPARSE_HEAD_GROUP_CASES, SMALL_SPARSE_R32_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
 
 const skip = await gpuSkipReason();
@@ -316,6 +317,13 @@ describe("cuda: the Hopper FP8 kernel (dense FP8 decode with bf16 q, kernel 'hop
   const seed = freshSeed();
   const offered = () => getBackend('cuda').decodeKernels({ fp8: true, sparse: false, hQ: 16, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 }).includes('hopper');
   hopperFp8GpuTests('hopper', seed, offered);
+  // one row over every SM part: the split partials keep fp32 partials' accuracy (test/util/split-accuracy.ts)
+  for (const shape of SPLIT_ROW_SHAPES.filter((s) => s.spec.fp8)) {
+    test(`${shape.label}, split over every SM part: the split partials' accuracy`, (t) => {
+      if (!offered()) return void t.skip('the Hopper FP8 kernel does not run on this GPU');
+      t.diagnostic(checkSplitRowAccuracy(shape, seed + 200));
+    });
+  }
   test('a captured graph replays the Hopper FP8 decode with new q = eager', (t) => {
     if (!offered()) return void t.skip('the Hopper FP8 kernel does not run on this GPU');
     const p = makeDenseProblem({ b: 3, sQ: 2, hQ: 32, hKv: 1, d: 576, seqlens: [500, 64, 3000], dtype: 'bf16', fp8: true, seed: seed + 100 });

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { Tensor, captureGraph, flashMlaWithKvcache, getMlaMetadata, getBackend, scheduleTiles, numSmPartsFor } from '../src/index.js';
 import { metadataEvenSplitSets, metadataGoldenSets, metadataTightSets } from './util/metadata-sets.js';
 import { compare, freshSeed, gpuSkipReason, makePagedProblem, pagedProblemTensors, referenceDecode, rng, testKernels, type GeneratedProblem } from './util/problem.js';
+import { SPLIT_ROW_SHAPES, checkSplitRowAccuracy } from './util/split-accuracy.js';
 
 const skip = await gpuSkipReason();
 
@@ -156,6 +157,16 @@ describe('cuda decode vs float64 reference', { skip }, () => {
   test('summary', () => {
     console.log(`cuda decode: ${casesRun} case × kernel runs (${testKernels().join(', ')}), worst cos diff ${worstCos.toExponential(2)}, base seed ${seed}`);
   });
+});
+
+// One row over every SM part: 'hopper''s 16-bit split partials keep fp32 partials' accuracy (test/util/split-accuracy.ts).
+describe("cuda decode: a row split over every SM part on 'hopper' (the split partials' accuracy)", { skip }, () => {
+  for (const shape of SPLIT_ROW_SHAPES.filter((s) => !s.spec.fp8)) {
+    test(shape.label, (t) => {
+      if (!getBackend('cuda').decodeKernels().includes('hopper')) return void t.skip("no 'hopper' on this GPU");
+      t.diagnostic(checkSplitRowAccuracy(shape, freshSeed()));
+    });
+  }
 });
 
 describe('device metadata kernel = cpu scheduler', { skip }, () => {
