@@ -192,7 +192,7 @@ __device__ __forceinline__ float2 add_first_batch(const MlaDecodeParams& p, cons
     w[u].y = sizeof(P) == 2 && C == 1 ? __shfl_sync(0xffffffffu, w_lane.y, u) : w[u].x;
 #pragma unroll
     for (int s = 0; s < kSubChunks<C>; ++s)
-      if (w[u].x == 0.f) b.v[u][s] = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (sub_weight<C, P>(w[u], s) == 0.f) b.v[u][s] = make_float4(0.f, 0.f, 0.f, 0.f);
   }
 #pragma unroll
   for (int u = 0; u < kBatchSplits<C>; ++u) {
@@ -234,9 +234,9 @@ __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float
         w[u].x = jj + u < cnt ? wu : 0.f;  // warp-uniform: past the end, an empty split, or negligible weight
         w[u].y = sizeof(P) == 2 && C == 1 ? (jj + u < cnt ? __shfl_sync(0xffffffffu, w_lane.y, min(jj + u, 31)) : 0.f) : w[u].x;
 #pragma unroll
-        for (int s = 0; s < kSub; ++s)
-          v[u][s] = w[u].x != 0.f ? load_partial4(src + (jj + u) * split_stride + s * COMBINE_WARP_COLS)
-                                  : make_float4(0.f, 0.f, 0.f, 0.f);
+        for (int s = 0; s < kSub; ++s)  // (16-bit partials, C = 1: each half by its own weight — one may underflow alone)
+          v[u][s] = sub_weight<C, P>(w[u], s) != 0.f ? load_partial4(src + (jj + u) * split_stride + s * COMBINE_WARP_COLS)
+                                                     : make_float4(0.f, 0.f, 0.f, 0.f);
       }
 #pragma unroll
       for (int u = 0; u < kGroup; ++u) {
