@@ -86,7 +86,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // FP8 another 1–2 % faster). Not for sparse, whose rows were 1–7 % slower with it (`pv1`, `pv2`): there the S of
   // block j + 1 behind WG0's P0 lengthens the math's own chain more than the producer gains.
   constexpr bool kPv0First = kMode == kFp8Dense;
-  // dense entries write split rows as 16-bit rows in q's dtype (mla_sm90_math.cuh store_row_wide), the sparse ones fp32
+  // dense entries write split rows as scaled fp16 rows (PARTIAL16_ROW_ELEMS, mla_sm90_math.cuh store_row_wide), the sparse ones fp32
 #ifdef MLA_EXPERIMENT_FP32_PARTIALS  // EXPERIMENT (variant builds only, with FLASH_MLA_EXPERIMENT_PARTIALS=fp32)
   constexpr bool kHalfPartials = false;
 #else

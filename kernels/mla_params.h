@@ -14,7 +14,8 @@ struct MlaDecodeParams {
   const int* num_splits;                // [b + 1] int32
   void* out;                            // [b, s_q, h_q, 512] q's dtype, contiguous
   float* lse;                           // [b, h_q, s_q] fp32, contiguous, natural log
-  float* o_accum;                       // [b + num_sm_parts, s_q * h_q, 512] fp32: O_split / L_split
+  float* o_accum;                       // [b + num_sm_parts, s_q * h_q, 512] fp32: O_split / L_split ('hopper''s dense
+                                        // entries: rows of PARTIAL16_ROW_ELEMS scaled fp16, mla_config.h)
   float* lse_accum;                     // [b + num_sm_parts, s_q * h_q] fp32: log2(L_split) + max (log2 units)
   uint32_t* split_arrivals;             // [b] uint32, 0 between decodes: the split fold's counters (mla_fold_combine.cuh);
                                         // null: the combine kernel merges the splits

@@ -224,7 +224,9 @@ __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req
       big = fmaxf(big, __shfl_xor_sync(0xffffffffu, big, 1));
       big = fmaxf(big, __shfl_xor_sync(0xffffffffu, big, 2));
       // its exponent field, clamped: ≥ 87 (values below 2^−40 keep 2^−54 as their factor, no underflow in the
-      // combine's weights), ≤ 254 (inf stays inf); ×2^(141 − e) here, ×2^(e − 141) in the combine, both exact
+      // combine's weights), ≤ 254 (inf stays inf); ×2^(141 − e) here, ×2^(e − 141) in the combine, both exact. (Values
+      // more than ~2^38 below their half's largest flush to 0 — with an inf in the half, all its finite ones: fp32
+      // partials would keep them; only for such data.)
       const uint32_t e0 = (__float_as_uint(big * inv) >> 23) & 0xffu;
       const uint32_t e = e0 < 87u ? 87u : e0 > 254u ? 254u : e0;
       mult = inv * __uint_as_float((268u - e) << 23);

@@ -217,7 +217,7 @@ function cudaFp8HopperDecode(a: MlaDecodeArgs, res: DecodeResources): void {
   const [b, sQ, hQ] = a.q.shape;
   const qRows = sQ * hQ;
   const numSmParts = a.tileSchedulerMetadata.shape[0];
-  // its split partials are 16-bit rows, as 'hopper''s 16-bit entries write them (kernels/mla_sm90_math.cuh store_row_wide)
+  // its split partials are scaled fp16 rows, as 'hopper''s 16-bit entries write them (kernels/mla_sm90_math.cuh store_row_wide)
   const combine = res.combine(b, qRows, 'bf16', portableArchs(device), hopperHalfPartials());
   const params = decodeParamsOf(a, res.scratch(splitWorkspace(b, numSmParts, qRows).bytes), paramBuf);
   decode.launch(
