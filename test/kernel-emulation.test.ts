@@ -648,7 +648,7 @@ const scenarios: Record<string, Scenario> = {
   ...layoutScenarios(),
 
   'combine-walks': {
-    title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks), over fp32 partials and over the scaled fp16 rows 'hopper' writes (the mla_combine_p16_* entries, bf16 and fp16 outputs; factors per 256-column half from 2^−54 to 2^15): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: a 16-split stage) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
+    title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks), over fp32 partials and over the scaled fp16 rows 'hopper' writes (the mla_combine_p16_* entries, bf16 and fp16 outputs; factors per 256-column half from 2^−54 to 2^15, and to 2^113 with a bf16 output): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: a 16-split stage) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
     env: { FAKE_CUDA_SMS: '8', FAKE_CUDA_SMEM_OPTIN: '232448' },
     run(seed) {
       const r = rng(seed);
@@ -672,18 +672,24 @@ const scenarios: Record<string, Scenario> = {
       // two 256-column halves (powers of two: the decode's smallest, 2^−54, and 2^15 one in ten each, else 2^−20 …
       // 2^14 — outputs an fp16 holds; NaN for an empty split) — the partial is value × its half's factor
       const rowElems = MLA_CONFIG.PARTIAL16_ROW_ELEMS;
-      const factors = Float32Array.from({ length: total * qRows * 2 }, () => {
-        const u = r();
-        return 2 ** (u < 0.1 ? -54 : u < 0.2 ? 15 : Math.floor(35 * r()) - 20);
-      });
-      const rows16 = new Uint16Array(total * qRows * rowElems);
-      const rows16f = new Float32Array(rows16.buffer);
-      for (let k = 0; k < total * qRows; k++) {
-        for (let c = 0; c < 512; c++) rows16[k * rowElems + c] = toHalfBits('fp16', oAccum[k * 512 + c]);
-        const empty = lseAccum[k] === -Infinity;
-        rows16f[(k * rowElems + 512) / 2] = empty ? NaN : factors[2 * k];
-        rows16f[(k * rowElems + 512) / 2 + 1] = empty ? NaN : factors[2 * k + 1];
-      }
+      // (`wide`: for a bf16 output only, the decode's whole range, 2^−54 … 2^113)
+      const drawFactors = (wide: boolean) =>
+        Float32Array.from({ length: total * qRows * 2 }, () => {
+          const u = r();
+          return 2 ** (u < 0.1 ? -54 : u < 0.2 ? (wide ? 113 : 15) : Math.floor(35 * r()) - 20);
+        });
+      const rowsWith = (f: Float32Array) => {
+        const rows16 = new Uint16Array(total * qRows * rowElems);
+        const rows16f = new Float32Array(rows16.buffer);
+        for (let k = 0; k < total * qRows; k++) {
+          for (let c = 0; c < 512; c++) rows16[k * rowElems + c] = toHalfBits('fp16', oAccum[k * 512 + c]);
+          const empty = lseAccum[k] === -Infinity;
+          rows16f[(k * rowElems + 512) / 2] = empty ? NaN : f[2 * k];
+          rows16f[(k * rowElems + 512) / 2 + 1] = empty ? NaN : f[2 * k + 1];
+        }
+        return rows16;
+      };
+      const factors = drawFactors(false), wideFactors = drawFactors(true);
       // the float64 merge (kernels/mla_combine.cu's header) of partials `value(k, c)` (k: split row); rows of one-split
       // requests stay NaN (the decode wrote them)
       const merge = (value: (k: number, c: number) => number) => {
@@ -714,24 +720,32 @@ const scenarios: Record<string, Scenario> = {
       };
       const ref32 = merge((k, c) => oAccum[k * 512 + c]);
       const ref16 = merge((k, c) => oAccum[k * 512 + c] * factors[2 * k + (c < 256 ? 0 : 1)]);
+      const ref16wide = merge((k, c) => oAccum[k * 512 + c] * wideFactors[2 * k + (c < 256 ? 0 : 1)]);
       const { device, stream } = getCudaContext();
       const numSplits = Tensor.from(Int32Array.from(first), [b + 1], { dtype: 'int32', backend: 'cuda' });
       const oAcc = Tensor.from(oAccum, [oAccum.length], { dtype: 'fp32', backend: 'cuda' });
+      const rows16 = rowsWith(factors), rows16wide = rowsWith(wideFactors);
       const oAcc16 = Tensor.from(rows16, [rows16.length], { dtype: 'fp16', backend: 'cuda' });
+      const oAcc16wide = Tensor.from(rows16wide, [rows16wide.length], { dtype: 'fp16', backend: 'cuda' });
       const lseAcc = Tensor.from(lseAccum, [lseAccum.length], { dtype: 'fp32', backend: 'cuda' });
       // the params the combine does not read (the decode's inputs, strides, scales): zero (pointers: null)
       const noDecode = Object.fromEntries(Object.entries(MLA_DECODE_PARAMS_LAYOUT).map(([k, off]) => [k, off < MLA_DECODE_PARAMS_LAYOUT.q_batch_stride ? 0n : 0])) as MlaDecodeParamsValues;
       const shapes: string[] = [];
       // fp32 partials with a bf16 output; 16-bit partials with either output dtype
-      const kinds = [{ p16: false, dt: 'bf16' }, { p16: true, dt: 'bf16' }, { p16: true, dt: 'fp16' }] as const;
-      for (const { p16, dt } of kinds) for (const warpsPerRow of [1, 2, 4, 8] as const) for (const chunks of [1, 2, 4] as const) {
-        const name = `${p16 ? `16-bit partials, ${dt} out, ` : ''}W ${warpsPerRow} C ${chunks}`;
-        const { refOut, refLse } = p16 ? ref16 : ref32;
+      const kinds = [
+        { p16: false, dt: 'bf16', wide: false },
+        { p16: true, dt: 'bf16', wide: false },
+        { p16: true, dt: 'fp16', wide: false },
+        { p16: true, dt: 'bf16', wide: true },
+      ] as const;
+      for (const { p16, dt, wide } of kinds) for (const warpsPerRow of [1, 2, 4, 8] as const) for (const chunks of [1, 2, 4] as const) {
+        const name = `${p16 ? `16-bit partials${wide ? ' (factors to 2^113)' : ''}, ${dt} out, ` : ''}W ${warpsPerRow} C ${chunks}`;
+        const { refOut, refLse } = p16 ? (wide ? ref16wide : ref16) : ref32;
         const out = Tensor.full([b, sQ, hQ, 512], NaN, { dtype: dt, backend: 'cuda' });
         const lse = Tensor.full([b, hQ, sQ], NaN, { dtype: 'fp32', backend: 'cuda' });
         const params = encodeMlaDecodeParams({
           ...noDecode,
-          num_splits: numSplits.ptr, out: out.ptr, lse: lse.ptr, o_accum: p16 ? oAcc16.ptr : oAcc.ptr, lse_accum: lseAcc.ptr,
+          num_splits: numSplits.ptr, out: out.ptr, lse: lse.ptr, o_accum: p16 ? (wide ? oAcc16wide : oAcc16).ptr : oAcc.ptr, lse_accum: lseAcc.ptr,
           b, s_q: sQ, h_q: hQ, q_rows: qRows,
         });
         const k = loadKernel('mla_combine', portableArchs(device), `mla_combine_${p16 ? 'p16_' : ''}w${warpsPerRow}_c${chunks}_${dt}`, ['bytes']);
@@ -743,9 +757,9 @@ const scenarios: Record<string, Scenario> = {
         assert.ok(cl.ok, cl.message);
         out.dispose();
         lse.dispose();
-        shapes.push(`${p16 ? `${dt}:` : ''}W${warpsPerRow}C${chunks}`);
+        shapes.push(`${p16 ? `${dt}${wide ? '(2^113)' : ''}:` : ''}W${warpsPerRow}C${chunks}`);
       }
-      for (const t of [numSplits, oAcc, oAcc16, lseAcc]) t.dispose();
+      for (const t of [numSplits, oAcc, oAcc16, oAcc16wide, lseAcc]) t.dispose();
       return [`${shapes.length} launch shapes (${shapes.join(' ')}) = the float64 merge: splits per request [${counts}], ${qRows} rows each`];
     },
   },
