@@ -217,7 +217,7 @@ __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req
     // a split row: this half's power-of-two scale (the quad's largest |value|: its 4 threads hold the half's columns)
     const bool partial = kHalfPartial && !sl.no_split;
     float mult = inv;
-    if (kHalfPartial && partial) {
+    if (partial) {
       float big = 0.f;
 #pragma unroll
       for (int i = 0; i < 32; ++i) big = fmaxf(big, fmaxf(fabsf(o[4 * i + 2 * h]), fabsf(o[4 * i + 2 * h + 1])));
@@ -234,14 +234,14 @@ __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req
     }
     // (the bf16 entries: one loop, each pair converted by either instruction — MLA_EXPERIMENT_PACK_LOOPS: a loop per
     // kind of row instead, for an A/B; session 46 measured a second loop copy ~1 % slower on unsplit shapes)
-    auto store_loop = [&](auto pack_partial) {
+    auto store_loop = [&](bool f16) {
 #pragma unroll
       for (int k = 0; k < 8; ++k) {
         uint32_t a[4];
 #pragma unroll
         for (int t = 0; t < 4; ++t) {  // empty row (L = 0 or NaN): 0, as store_row writes (0 · NaN would not be)
           const float x = empty ? 0.f : o[4 * (4 * k + t) + 2 * h] * mult, y = empty ? 0.f : o[4 * (4 * k + t) + 2 * h + 1] * mult;
-          a[t] = pack_partial(x, y) ? ElemOps<__half>::pack2(x, y) : Ops::pack2(x, y);
+          a[t] = f16 ? ElemOps<__half>::pack2(x, y) : Ops::pack2(x, y);
         }
         quad_transpose(a, q4);
 #ifdef MLA_EXPERIMENT_NO_O_STORE  // EXPERIMENT (variant builds only): every value computed, no store (p.h_q > 0)
@@ -252,10 +252,10 @@ __device__ __forceinline__ void store_row_wide(const MlaDecodeParams& p, int req
       }
     };
 #ifdef MLA_EXPERIMENT_PACK_LOOPS  // EXPERIMENT (variant builds only)
-    if (kHalfPartial && partial && !std::is_same<T, __half>::value) store_loop([](float, float) { return true; });
-    else store_loop([](float, float) { return false; });
+    if (partial && !std::is_same<T, __half>::value) store_loop(true);
+    else store_loop(false);
 #else
-    store_loop([partial](float, float) { return kHalfPartial && partial; });
+    store_loop(partial);
 #endif
     if (owns_lse && real) {
       if (!sl.no_split) {

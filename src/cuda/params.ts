@@ -68,12 +68,16 @@ export function splitWorkspace(b: number, numSmParts: number, qRows: number): { 
 /**
  * EXPERIMENT (a measurement of the 16-bit split partials' accuracy, session 47): FLASH_MLA_EXPERIMENT_PARTIALS=fp32
  * launches the fp32 combine after 'hopper''s 16-bit and FP8 entries, for a cubin built with
- * -DMLA_EXPERIMENT_FP32_PARTIALS (kernels/mla_decode_sm90.cu), whose split rows are fp32 again.
+ * -DMLA_EXPERIMENT_FP32_PARTIALS (kernels/mla_decode_sm90.cu), whose split rows are fp32 again. Read at the first decode.
  */
+let hopperHalfPartialsValue: boolean | undefined;
 export function hopperHalfPartials(): boolean {
-  const v = process.env.FLASH_MLA_EXPERIMENT_PARTIALS ?? '';
-  if (v !== '' && v !== 'fp32') throw new RangeError(`FLASH_MLA_EXPERIMENT_PARTIALS: expected 'fp32', got '${v}'`);
-  return v !== 'fp32';
+  if (hopperHalfPartialsValue === undefined) {
+    const v = process.env.FLASH_MLA_EXPERIMENT_PARTIALS ?? '';
+    if (v !== '' && v !== 'fp32') throw new RangeError(`FLASH_MLA_EXPERIMENT_PARTIALS: expected 'fp32', got '${v}'`);
+    hopperHalfPartialsValue = v !== 'fp32';
+  }
+  return hopperHalfPartialsValue;
 }
 
 /**
