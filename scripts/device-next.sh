@@ -812,6 +812,21 @@ PY
     # s46w: its merge is 8.7 µs for 8.5 MB of partials, latency-bound) under forced wider shapes
     AB_CHECK=0 ab_rounds s46c "serving:S3,S7,S12" FLASH_MLA_COMBINE= FLASH_MLA_COMBINE=2,4 FLASH_MLA_COMBINE=4,4 FLASH_MLA_COMBINE=8,4
     ;;
+  s48h)
+    # (~6–8 min, session 48) on an H200: s47h's two rounds (the README's run of the scaled-fp16-partials build) and the
+    # sparse set; on any card: the scheduler's split cost 3 / 4 / 5 / 6 (FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD) on the
+    # split-heavy shapes, now that a split row is 1 KB instead of 2 (session 19's A/B at fp32: 3 gave S9 −2.3 %, S7 +1–2 %)
+    t0=$(date +%s)
+    if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then
+      timeout 200 "$0" s47h
+      echo "== sparse"; timeout 60 node dist/src/cli.js bench --configs sparse --iters 30 --reference h200 --json "$out/sparse.json" > "$out/sparse.txt" 2>&1
+      echo "sparse rc=$?"; grep -aE "^sparse#" "$out/sparse.txt" | cut -c1-150
+      S47H_ROUND=2 timeout 150 "$0" s47h
+      echo "README runs done at $(( $(date +%s) - t0 )) s"
+    fi
+    AB_CHECK=1 ab_rounds s48o "serving:S3,S7,S8,S9,S12 sweep:1,9,13,25" FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD=5 FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD=3 FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD=4 FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD=6
+    echo "total $(( $(date +%s) - t0 )) s"
+    ;;
   s47h)
     # (~6 min, an H200; session 47) the README's H200 run of the session-46 build (16-bit split partials): the sweep and
     # the serving set against the H200 anchors (round 1 checked, JSON + SVG for docs/runs/), then the --kv fp8 rows
