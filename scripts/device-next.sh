@@ -813,9 +813,10 @@ PY
     AB_CHECK=0 ab_rounds s46c "serving:S3,S7,S12" FLASH_MLA_COMBINE= FLASH_MLA_COMBINE=2,4 FLASH_MLA_COMBINE=4,4 FLASH_MLA_COMBINE=8,4
     ;;
   s48h)
-    # (~6–8 min, session 48) on an H200: s47h's two rounds (the README's run of the scaled-fp16-partials build) and the
-    # sparse set; on any card: the scheduler's split cost 3 / 4 / 5 / 6 (FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD) on the
-    # split-heavy shapes, now that a split row is 1 KB instead of 2 (session 19's A/B at fp32: 3 gave S9 −2.3 %, S7 +1–2 %)
+    # (~5–9 min, session 48) on an H200: s47h's two rounds (the README's run of the scaled-fp16-partials build) and the
+    # sparse set; then on any card memcheck + racecheck of the scaled fp16 split rows (session 47): 10 sanitize-sized
+    # 'hopper' property cases (bf16) and the Hopper FP8 entry's split case (h_q 128, s_q 2, long and short requests)
+    # (session 48's first s48h also ran the split cost 3 / 4 / 5 / 6: perf log `s48o`)
     t0=$(date +%s)
     if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then
       timeout 200 "$0" s47h
@@ -824,7 +825,8 @@ PY
       S47H_ROUND=2 timeout 150 "$0" s47h
       echo "README runs done at $(( $(date +%s) - t0 )) s"
     fi
-    AB_CHECK=1 ab_rounds s48o "serving:S3,S7,S8,S9,S12 sweep:1,9,13,25" FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD=5 FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD=3 FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD=4 FLASH_MLA_EXPERIMENT_SPLIT_OVERHEAD=6
+    sanitize_hopper_property s48p 484848
+    sanitize_fp8_tests s48f "h_q 128, s_q 2, causal, long and short requests: the oracle and" 100
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
   s47h)
