@@ -648,7 +648,7 @@ const scenarios: Record<string, Scenario> = {
   ...layoutScenarios(),
 
   'combine-walks': {
-    title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks), over fp32 partials and over the scaled fp16 rows 'hopper' writes (the mla_combine_p16_* entries, bf16 and fp16 outputs; factors per 256-column half from 2^−54 to 2^15, and to 2^113 with a bf16 output): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: a 16-split stage) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
+    title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks), over fp32 partials and over the scaled fp16 rows 'hopper' writes (the mla_combine_p16_* entries, bf16 and fp16 outputs; factors per 256-column half from 2^−54 to 2^15, and to 2^113 with a bf16 output; and 'lone halves': one split 100 below its row's max LSE whose halves' weights × factors are 0 and 2^13): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: a 16-split stage) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
     env: { FAKE_CUDA_SMS: '8', FAKE_CUDA_SMEM_OPTIN: '232448' },
     run(seed) {
       const r = rng(seed);
@@ -690,15 +690,40 @@ const scenarios: Record<string, Scenario> = {
         return rows16;
       };
       const factors = drawFactors(false), wideFactors = drawFactors(true);
-      // the float64 merge (kernels/mla_combine.cu's header) of partials `value(k, c)` (k: split row); rows of one-split
-      // requests stay NaN (the decode wrote them)
-      const merge = (value: (k: number, c: number) => number) => {
+      // 'lone halves' (16-bit partials, bf16 out): in ~3 of 10 split rows one split sits 100 below its row's max LSE,
+      // with factors 2^−54 and 2^113 on its two halves (which one at random): weight × factor is 0 for one half
+      // (2^−154, below fp32's subnormals) and 2^13 for the other — the combine must skip the one half's loads and
+      // keep the other's (C = 1 reads both halves with their own weights: mla_combine.cu sub_weight). The other splits'
+      // factors are at most 1 here, so the lone half's 2^13 dominates its columns.
+      const lseLone = Float32Array.from(lseAccum), loneFactors = factors.map((f) => Math.min(f, 1));
+      let lone = 0;
+      for (let i = 0; i < b; i++) {
+        if (counts[i] < 2) continue;
+        for (let row = 0; row < qRows; row++) {
+          if (r() >= 0.3) continue;
+          const l = Array.from({ length: counts[i] }, (_, j) => lseAccum[(first[i] + j) * qRows + row]);
+          const m = Math.max(...l);
+          if (m === -Infinity) continue;
+          const j = l.indexOf(m) === 0 ? 1 : 0; // a split that is not the (first) max
+          const k = (first[i] + j) * qRows + row;
+          if (lseAccum[k] === -Infinity) continue; // (its partial row is NaN: stays empty)
+          lseLone[k] = m - 100;
+          const hi = r() < 0.5 ? 0 : 1;
+          loneFactors[2 * k + hi] = 2 ** 113;
+          loneFactors[2 * k + 1 - hi] = 2 ** -54;
+          lone++;
+        }
+      }
+      assert.ok(lone >= 4, `combine-walks: only ${lone} lone-half rows drawn`);
+      // the float64 merge (kernels/mla_combine.cu's header) of partials `value(k, c)` (k: split row) with split LSEs
+      // `lses`; rows of one-split requests stay NaN (the decode wrote them)
+      const merge = (value: (k: number, c: number) => number, lses: Float32Array = lseAccum) => {
         const refOut = new Float64Array(b * qRows * 512).fill(NaN);
         const refLse = new Float64Array(b * qRows).fill(NaN);
         for (let i = 0; i < b; i++) {
           if (counts[i] < 2) continue;
           for (let row = 0; row < qRows; row++) {
-            const l = Array.from({ length: counts[i] }, (_, j) => lseAccum[(first[i] + j) * qRows + row]);
+            const l = Array.from({ length: counts[i] }, (_, j) => lses[(first[i] + j) * qRows + row]);
             const m = Math.max(...l);
             const s = Math.floor(row / hQ), h = row % hQ;
             const at = (i * qRows + row) * 512;
@@ -721,31 +746,36 @@ const scenarios: Record<string, Scenario> = {
       const ref32 = merge((k, c) => oAccum[k * 512 + c]);
       const ref16 = merge((k, c) => oAccum[k * 512 + c] * factors[2 * k + (c < 256 ? 0 : 1)]);
       const ref16wide = merge((k, c) => oAccum[k * 512 + c] * wideFactors[2 * k + (c < 256 ? 0 : 1)]);
+      const ref16lone = merge((k, c) => oAccum[k * 512 + c] * loneFactors[2 * k + (c < 256 ? 0 : 1)], lseLone);
       const { device, stream } = getCudaContext();
       const numSplits = Tensor.from(Int32Array.from(first), [b + 1], { dtype: 'int32', backend: 'cuda' });
       const oAcc = Tensor.from(oAccum, [oAccum.length], { dtype: 'fp32', backend: 'cuda' });
-      const rows16 = rowsWith(factors), rows16wide = rowsWith(wideFactors);
+      const rows16 = rowsWith(factors), rows16wide = rowsWith(wideFactors), rows16lone = rowsWith(loneFactors);
       const oAcc16 = Tensor.from(rows16, [rows16.length], { dtype: 'fp16', backend: 'cuda' });
       const oAcc16wide = Tensor.from(rows16wide, [rows16wide.length], { dtype: 'fp16', backend: 'cuda' });
+      const oAcc16lone = Tensor.from(rows16lone, [rows16lone.length], { dtype: 'fp16', backend: 'cuda' });
       const lseAcc = Tensor.from(lseAccum, [lseAccum.length], { dtype: 'fp32', backend: 'cuda' });
+      const lseAccLone = Tensor.from(lseLone, [lseLone.length], { dtype: 'fp32', backend: 'cuda' });
       // the params the combine does not read (the decode's inputs, strides, scales): zero (pointers: null)
       const noDecode = Object.fromEntries(Object.entries(MLA_DECODE_PARAMS_LAYOUT).map(([k, off]) => [k, off < MLA_DECODE_PARAMS_LAYOUT.q_batch_stride ? 0n : 0])) as MlaDecodeParamsValues;
       const shapes: string[] = [];
       // fp32 partials with a bf16 output; 16-bit partials with either output dtype
       const kinds = [
-        { p16: false, dt: 'bf16', wide: false },
-        { p16: true, dt: 'bf16', wide: false },
-        { p16: true, dt: 'fp16', wide: false },
-        { p16: true, dt: 'bf16', wide: true },
+        { p16: false, dt: 'bf16', wide: false, lone: false },
+        { p16: true, dt: 'bf16', wide: false, lone: false },
+        { p16: true, dt: 'fp16', wide: false, lone: false },
+        { p16: true, dt: 'bf16', wide: true, lone: false },
+        { p16: true, dt: 'bf16', wide: true, lone: true },
       ] as const;
-      for (const { p16, dt, wide } of kinds) for (const warpsPerRow of [1, 2, 4, 8] as const) for (const chunks of [1, 2, 4] as const) {
-        const name = `${p16 ? `16-bit partials${wide ? ' (factors to 2^113)' : ''}, ${dt} out, ` : ''}W ${warpsPerRow} C ${chunks}`;
-        const { refOut, refLse } = p16 ? (wide ? ref16wide : ref16) : ref32;
+      for (const { p16, dt, wide, lone } of kinds) for (const warpsPerRow of [1, 2, 4, 8] as const) for (const chunks of [1, 2, 4] as const) {
+        const name = `${p16 ? `16-bit partials${lone ? ' (lone halves)' : wide ? ' (factors to 2^113)' : ''}, ${dt} out, ` : ''}W ${warpsPerRow} C ${chunks}`;
+        const { refOut, refLse } = p16 ? (lone ? ref16lone : wide ? ref16wide : ref16) : ref32;
         const out = Tensor.full([b, sQ, hQ, 512], NaN, { dtype: dt, backend: 'cuda' });
         const lse = Tensor.full([b, hQ, sQ], NaN, { dtype: 'fp32', backend: 'cuda' });
         const params = encodeMlaDecodeParams({
           ...noDecode,
-          num_splits: numSplits.ptr, out: out.ptr, lse: lse.ptr, o_accum: p16 ? (wide ? oAcc16wide : oAcc16).ptr : oAcc.ptr, lse_accum: lseAcc.ptr,
+          num_splits: numSplits.ptr, out: out.ptr, lse: lse.ptr, o_accum: p16 ? (lone ? oAcc16lone : wide ? oAcc16wide : oAcc16).ptr : oAcc.ptr,
+          lse_accum: (lone ? lseAccLone : lseAcc).ptr,
           b, s_q: sQ, h_q: hQ, q_rows: qRows,
         });
         const k = loadKernel('mla_combine', portableArchs(device), `mla_combine_${p16 ? 'p16_' : ''}w${warpsPerRow}_c${chunks}_${dt}`, ['bytes']);
@@ -757,10 +787,10 @@ const scenarios: Record<string, Scenario> = {
         assert.ok(cl.ok, cl.message);
         out.dispose();
         lse.dispose();
-        shapes.push(`${p16 ? `${dt}${wide ? '(2^113)' : ''}:` : ''}W${warpsPerRow}C${chunks}`);
+        shapes.push(`${p16 ? `${dt}${lone ? '(lone)' : wide ? '(2^113)' : ''}:` : ''}W${warpsPerRow}C${chunks}`);
       }
-      for (const t of [numSplits, oAcc, oAcc16, oAcc16wide, lseAcc]) t.dispose();
-      return [`${shapes.length} launch shapes (${shapes.join(' ')}) = the float64 merge: splits per request [${counts}], ${qRows} rows each`];
+      for (const t of [numSplits, oAcc, oAcc16, oAcc16wide, oAcc16lone, lseAcc, lseAccLone]) t.dispose();
+      return [`${shapes.length} launch shapes (${shapes.join(' ')}) = the float64 merge: splits per request [${counts}], ${qRows} rows each; ${lone} lone-half rows`];
     },
   },
 
@@ -1044,6 +1074,24 @@ if (scenarioName) {
       assert.notEqual(deadlock.status, 0);
       assert.match(deadlock.stderr, /CUDA_ERROR_LAUNCH_TIMEOUT[\s\S]*deadlock: [\s\S]*at bar\.sync 4 \(128 of 256 arrived\)/, deadlock.stderr);
       t.diagnostic(`missing bar.arrive: ${note(deadlock)}`);
+    });
+
+    // The combine over 16-bit partials at C = 1 reads both 256-column halves of a split row, each with its own weight
+    // (weight × that half's factor): skipping a split's loads by half 0's weight alone (the form before session 47's
+    // fix) drops a half whose weight is not 0 when the other's underflowed — only combine-walks' 'lone halves' rows
+    // have such splits.
+    it("planted bug in the combine: a 16-bit split row's halves loaded by half 0's weight alone → combine-walks' lone-half rows fail against the float64 merge", { skip: FULL ? false : 'FLASH_MLA_EMULATION=full runs it (one more emulator build, ~10 s)' }, async (t) => {
+      const oneWeight = buildFakeCuda({
+        emulate: true,
+        plant: [
+          ['mla_combine.cu', 'v[u][s] = sub_weight<C, P>(w[u], s) != 0.f ? load_partial4', 'v[u][s] = w[u].x != 0.f ? load_partial4'],
+          ['mla_combine.cu', 'if (sub_weight<C, P>(w[u], s) == 0.f) b.v[u][s]', 'if (w[u].x == 0.f) b.v[u][s]'],
+        ],
+      });
+      const r = await runScenario(oneWeight, 'combine-walks', freshSeed());
+      assert.notEqual(r.status, 0, 'the half skipped by the other half\'s weight went unseen');
+      assert.match(r.stderr, /16-bit partials \(lone halves\), bf16 out, W \d C 1 out: cosDiff/, r.stderr);
+      t.diagnostic(/16-bit partials \(lone halves\)[^\n]*/.exec(r.stderr)?.[0].slice(0, 200) ?? '');
     });
 
     // The same for the Hopper FP8 kernel's producer: the raw TMA of group A issued without waiting for the math
