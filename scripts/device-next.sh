@@ -7,6 +7,8 @@
 # Queue (end of session 43): empty — every step built so far has run. Session 43 ran s42all and s42ab (H100), then
 # s43 (= s42h + hopvar of sx / lzepmb + s42s) and s42h twice (H200); sx and lzepmb were removed, their switches with
 # them. The perf log's "Next session" lists what to build next. Built but not run (the budget ran out): s43n.
+# Session 48: s47s and s46r ran (H100); s48h's first form ran its split-cost A/B (`s48o`, H100). Queued: s48h (on an
+# H200 the README's run, then on any card the sanitizers of the scaled fp16 split rows and s48c, the combine's W,C).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -827,7 +829,15 @@ PY
     fi
     sanitize_hopper_property s48p 484848
     sanitize_fp8_tests s48f "h_q 128, s_q 2, causal, long and short requests: the oracle and" 100
+    echo "sanitizers done at $(( $(date +%s) - t0 )) s"
+    [ $(( $(date +%s) - t0 )) -lt ${S48C_BEFORE:-380} ] && timeout 170 "$0" s48c
     echo "total $(( $(date +%s) - t0 )) s"
+    ;;
+  s48c)
+    # (~2 min, session 48) the combine's launch shape over the scaled fp16 split rows (1 KB a row; the rule,
+    # combine-shape.ts, was fitted on fp32 rows): the rule against forced W,C on the split-heavy shapes, outputs checked
+    # in round 1
+    AB_CHECK=1 ab_rounds s48c "serving:S3,S7,S8,S9,S12 sweep:9,13" FLASH_MLA_COMBINE= FLASH_MLA_COMBINE=1,1 FLASH_MLA_COMBINE=1,2 FLASH_MLA_COMBINE=2,1 FLASH_MLA_COMBINE=2,2 FLASH_MLA_COMBINE=1,4
     ;;
   s47h)
     # (~6 min, an H200; session 47) the README's H200 run of the session-46 build (16-bit split partials): the sweep and
