@@ -8,7 +8,8 @@
 # s43 (= s42h + hopvar of sx / lzepmb + s42s) and s42h twice (H200); sx and lzepmb were removed, their switches with
 # them. The perf log's "Next session" lists what to build next. Built but not run (the budget ran out): s43n.
 # Session 48: s47s and s46r ran (H100); s48h's first form ran its split-cost A/B (`s48o`, H100). Queued: s48h (on an
-# H200 the README's run, then on any card the sanitizers of the scaled fp16 split rows and s48c, the combine's W,C).
+# H200 the README's run, then on any card s48d: the decode's and the combine's shares of S3 / S12's loss to fp32 partials).
+# Ran on an H100 in session 48: s48h's sanitizers and s48c (the combine's W,C).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -827,11 +828,21 @@ PY
       S47H_ROUND=2 timeout 150 "$0" s47h
       echo "README runs done at $(( $(date +%s) - t0 )) s"
     fi
-    sanitize_hopper_property s48p 484848
-    sanitize_fp8_tests s48f "h_q 128, s_q 2, causal, long and short requests: the oracle and" 100
-    echo "sanitizers done at $(( $(date +%s) - t0 )) s"
-    [ $(( $(date +%s) - t0 )) -lt ${S48C_BEFORE:-380} ] && timeout 170 "$0" s48c
+    # (the sanitizers and s48c ran on an H100 in session 48: S48H_SANITIZE=1 runs them again)
+    if [ -n "${S48H_SANITIZE:-}" ]; then
+      sanitize_hopper_property s48p 484848
+      sanitize_fp8_tests s48f "h_q 128, s_q 2, causal, long and short requests: the oracle and" 100
+      timeout 170 "$0" s48c
+    fi
+    timeout 150 "$0" s48d
     echo "total $(( $(date +%s) - t0 )) s"
+    ;;
+  s48d)
+    # (~1.5 min, session 48; carry .variants/fp32p) where S3 / S12 lose 1.7–1.9 % to fp32 partials with the scaled
+    # fp16 rows (s47s): both builds as shipped and without the combine launch (FLASH_MLA_EXPERIMENT_LAUNCH=nocombine,
+    # outputs unchecked) — the decode's share is the nocombine difference, the combine's the rest
+    AB_CHECK=0 ab_rounds s48d "serving:S1,S3,S8,S12 sweep:9,28" .variants/fp32p@FLASH_MLA_EXPERIMENT_PARTIALS=fp32 dist/kernels
+    FLASH_MLA_EXPERIMENT_LAUNCH=nocombine AB_CHECK=0 ab_rounds s48n "serving:S1,S3,S8,S12 sweep:9,28" .variants/fp32p@FLASH_MLA_EXPERIMENT_PARTIALS=fp32 dist/kernels
     ;;
   s48c)
     # (~2 min, session 48) the combine's launch shape over the scaled fp16 split rows (1 KB a row; the rule,
