@@ -837,6 +837,17 @@ PY
     timeout 150 "$0" s48d
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
+  s48e)
+    # (~3 min, session 48; carry .variants/c4old: the combine cubin before the paired 16-byte stage copies) the C = 4
+    # combine over 16-bit partials copying each split's 256 B with 16-byte cp.async.cg by half a warp instead of 8-byte
+    # cp.async.ca per lane (s48d: S3 / S12 lost 1.5–2.4 % to fp32 partials in the combine alone): the decode + combine
+    # GPU files, the FP8 split-row accuracy tests, then two rounds against the old combine (round 1 checked)
+    s=$(date +%s); gpu timeout 150 node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/combine-gpu.test.js > "$out/s48e-tests.log" 2>&1
+    echo "decode + combine GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s48e-tests.log"; grep -aE "^ *not ok" "$out/s48e-tests.log" | head -6
+    fp8_tests s48e-fp8 "split over every SM part" 120
+    grep -ahE "^ *# cos diffs" "$out/s48e-tests.log" "$out/s48e-fp8-suite.log" | head -6
+    AB_CHECK=1 ab_rounds s48e "serving:S1,S2,S3,S7,S12 sweep:9,29" .variants/c4old dist/kernels
+    ;;
   s48d)
     # (~1.5 min, session 48; carry .variants/fp32p) where S3 / S12 lose 1.7–1.9 % to fp32 partials with the scaled
     # fp16 rows (s47s): both builds as shipped and without the combine launch (FLASH_MLA_EXPERIMENT_LAUNCH=nocombine,
