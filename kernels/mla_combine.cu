@@ -276,11 +276,11 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
   const int nt = (n - part + W - 1) / W;
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * kPartialRow<P>;
   const P* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * kPartialRow<P> + col0 + lane * 4;
-#ifndef MLA_EXPERIMENT_P16_STAGE8  // EXPERIMENT (variant builds only): a lane's own 8 bytes by one 8-byte cp.async each
+#ifdef MLA_EXPERIMENT_P16_STAGE16  // EXPERIMENT (variant builds only until it has run on a GPU: perf log `c4pair`)
   // 16-bit partials: a split's sub-chunk is 256 contiguous bytes, copied by half a warp in 16-byte cp.async.cg (lanes
-  // 0–15 split u, 16–31 split u + 1; 8-byte copies must go through L1 as cp.async.ca: S3 / S12 lost 1.5–2.4 % to fp32
-  // partials in the combine alone with them, H100, perf log `s48d`), so a lane reads bytes another lane copied: the
-  // warp syncs after the wait, and before a stage is overwritten.
+  // 0–15 split u, 16–31 split u + 1) instead of a lane's own 8 bytes by 8-byte copies, which must go through L1 as
+  // cp.async.ca (S3 / S12 lost 1.5–2.4 % to fp32 partials in the combine alone with them, H100, perf log `s48d`); a
+  // lane then reads bytes another lane copied: the warp syncs after the wait, and before a stage is overwritten.
   constexpr bool kPairCopy = kHalf && kStageSplits % 2 == 0;
 #else
   constexpr bool kPairCopy = false;
@@ -474,10 +474,16 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
 #define COMBINE_SHORT_ROW_BLOCKS 4
 #endif
 // The C = 2 entries over 16-bit partials keep two resident CTAs (≤ 128 registers: W = 1 took 131 unbounded), as their
-// earlier build had them by chance; the C = 4 ones three (≤ 85: their paired 16-byte copies took 96 unbounded, and
-// three 64 KB stages fit an SM, as the fp32 entries' 72 registers allow); the others take what they need.
+// earlier build had them by chance; with MLA_EXPERIMENT_P16_STAGE16 the C = 4 ones three (≤ 85: its paired 16-byte
+// copies took 96 unbounded; three 64 KB stages fit an SM, as the fp32 entries' 72 registers allow); the others take
+// what they need.
+#ifdef MLA_EXPERIMENT_P16_STAGE16
 template <typename P, int C>
 constexpr int kMinBlocks = sizeof(P) == 2 && C == 2 ? 2 : sizeof(P) == 2 && C == 4 ? 3 : 1;
+#else
+template <typename P, int C>
+constexpr int kMinBlocks = sizeof(P) == 2 && C == 2 ? 2 : 1;
+#endif
 // Entries mla_combine_<kind>w<W>_c<C>_<dtype>, P the partials' element: kind empty over fp32 partials (every decode
 // kernel but one), kind p16_ over scaled fp16 partial rows (PARTIAL16_ROW_ELEMS, 'hopper''s dense
 // entries: mla_sm90_math.cuh store_row_wide; built for every target like the rest, though only sm_90 runs 'hopper').

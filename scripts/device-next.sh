@@ -9,7 +9,7 @@
 # them. The perf log's "Next session" lists what to build next. Built but not run (the budget ran out): s43n.
 # Session 48: s47s and s46r ran (H100); s48h's first form ran its split-cost A/B (`s48o`, H100). Queued: s48h (on an
 # H200 the README's run, then on any card s48d: the decode's and the combine's shares of S3 / S12's loss to fp32 partials).
-# Ran on an H100 in session 48: s48h's sanitizers and s48c (the combine's W,C).
+# Ran on an H100 in session 48: s48h's sanitizers and s48c (the combine's W,C), s48d. Built, not run: s48e (c4pair).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -838,15 +838,19 @@ PY
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
   s48e)
-    # (~3 min, session 48; carry .variants/c4old: the combine cubin before the paired 16-byte stage copies) the C = 4
+    # (~3 min, session 48; carry .variants/c4pair: mla_combine.sm_90.cubin built with -DMLA_EXPERIMENT_P16_STAGE16 —
+    # `nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 --use_fast_math -I kernels
+    # -DMLA_EXPERIMENT_P16_STAGE16 -o .variants/c4pair/mla_combine.sm_90.cubin kernels/mla_combine.cu`) the C = 4
     # combine over 16-bit partials copying each split's 256 B with 16-byte cp.async.cg by half a warp instead of 8-byte
     # cp.async.ca per lane (s48d: S3 / S12 lost 1.5–2.4 % to fp32 partials in the combine alone): the decode + combine
-    # GPU files, the FP8 split-row accuracy tests, then two rounds against the old combine (round 1 checked)
-    s=$(date +%s); gpu timeout 150 node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/combine-gpu.test.js > "$out/s48e-tests.log" 2>&1
-    echo "decode + combine GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s48e-tests.log"; grep -aE "^ *not ok" "$out/s48e-tests.log" | head -6
-    [ -z "${S48E_QUICK:-}" ] && fp8_tests s48e-fp8 "split over every SM part" 120
-    grep -ahE "^ *# cos diffs" "$out/s48e-tests.log" "$out/s48e-fp8-suite.log" | head -6
-    AB_CHECK=1 ab_rounds s48e "serving:S1,S2,S3,S7,S12 sweep:9,29" .variants/c4old dist/kernels
+    # GPU files and (unless S48E_QUICK) the FP8 split-row accuracy tests on the variant, then two rounds against the
+    # shipped combine (round 1 checked)
+    kd=$(kernel_dir .variants/c4pair)
+    s=$(date +%s); FLASH_MLA_KERNEL_DIR=$kd/ gpu timeout 150 node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/combine-gpu.test.js > "$out/s48e-tests.log" 2>&1
+    echo "decode + combine GPU tests (c4pair) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s48e-tests.log"; grep -aE "^ *not ok" "$out/s48e-tests.log" | head -6
+    [ -z "${S48E_QUICK:-}" ] && FLASH_MLA_KERNEL_DIR=$kd/ fp8_tests s48e-fp8 "split over every SM part" 120
+    grep -ahsE "^ *# cos diffs" "$out/s48e-tests.log" "$out/s48e-fp8-suite.log" | head -6
+    AB_CHECK=1 ab_rounds s48e "serving:S1,S2,S3,S7,S12 sweep:9,29" dist/kernels .variants/c4pair
     ;;
   s48d)
     # (~1.5 min, session 48; carry .variants/fp32p) where S3 / S12 lose 1.7–1.9 % to fp32 partials with the scaled
