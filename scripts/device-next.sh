@@ -8,7 +8,7 @@
 # s43 (= s42h + hopvar of sx / lzepmb + s42s) and s42h twice (H200); sx and lzepmb were removed, their switches with
 # them. The perf log's "Next session" lists what to build next. Built but not run (the budget ran out): s43n.
 # Session 48: s47s and s46r ran (H100); s48h's first form ran its split-cost A/B (`s48o`, H100). Queued: s48h (on an
-# H200 the README's run, then on any card s48d: the decode's and the combine's shares of S3 / S12's loss to fp32 partials).
+# H200 the README's run, then on any card s48e's quick form), or s48e alone on any card.
 # Ran on an H100 in session 48: s48h's sanitizers and s48c (the combine's W,C), s48d. Built, not run: s48e (c4pair).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
@@ -817,9 +817,9 @@ PY
     ;;
   s48h)
     # (~5–9 min, session 48) on an H200: s47h's two rounds (the README's run of the scaled-fp16-partials build) and the
-    # sparse set; then on any card memcheck + racecheck of the scaled fp16 split rows (session 47): 10 sanitize-sized
-    # 'hopper' property cases (bf16) and the Hopper FP8 entry's split case (h_q 128, s_q 2, long and short requests)
-    # (session 48's first s48h also ran the split cost 3 / 4 / 5 / 6: perf log `s48o`)
+    # sparse set; then on any card s48e's quick form (c4pair's decode + combine GPU tests and its A/B; carry
+    # .variants/c4pair). S48H_SANITIZE=1 also reruns memcheck + racecheck of the scaled fp16 split rows and s48c
+    # (both ran in session 48, as did the split cost 3 / 4 / 5 / 6: perf log `s48o`)
     t0=$(date +%s)
     if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then
       timeout 200 "$0" s47h
@@ -834,7 +834,8 @@ PY
       sanitize_fp8_tests s48f "h_q 128, s_q 2, causal, long and short requests: the oracle and" 100
       timeout 170 "$0" s48c
     fi
-    timeout 150 "$0" s48d
+    # (s48d ran on an H100 in session 48; its follow-up, c4pair, needs .variants/c4pair carried)
+    [ -d .variants/c4pair ] && S48E_QUICK=1 timeout 200 "$0" s48e
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
   s48e)
