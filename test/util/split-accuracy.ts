@@ -4,6 +4,7 @@
 // scripts/partials-accuracy.mjs (perf log, session 47: bf16 partial rows gave a median cos diff of 4.2–4.4e-6 here,
 // fp32 ones 2.3–2.6e-6; FlashMLA's bound is 5e-6).
 import { flashMlaWithKvcache, getMlaMetadata } from '../../src/index.js';
+import { compare } from '../../src/check/compare.js';
 import { denseTensors, makeDenseProblem, type DenseSpec } from './layouts.js';
 
 export interface SplitRowShape {
@@ -18,18 +19,6 @@ export const SPLIT_ROW_SHAPES: SplitRowShape[] = [
   { label: 'bf16, h_q 1, 20000 tokens, K spread 2^±3', spec: { b: 1, sQ: 1, hQ: 1, hKv: 1, d: 576, seqlens: [20000], dtype: 'bf16', fp8: false, kSpread: 3 } },
   { label: 'bf16, h_q 1, 20000 tokens', spec: { b: 1, sQ: 1, hQ: 1, hKv: 1, d: 576, seqlens: [20000], dtype: 'bf16', fp8: false } },
 ];
-
-/** FlashMLA's cos diff of `got` against `ref` (no early return past an element's tolerance) and the worst |error|. */
-export function cosDiff(got: ArrayLike<number>, ref: ArrayLike<number>): { cos: number; worst: number } {
-  let sgr = 0, sum = 0, srr = 0, worst = 0;
-  for (let i = 0; i < got.length; i++) {
-    sgr += got[i] * ref[i];
-    sum += got[i] * got[i] + ref[i] * ref[i];
-    srr += ref[i] * ref[i];
-    worst = Math.max(worst, Math.abs(got[i] - ref[i]));
-  }
-  return { cos: srr < 1e-12 ? 0 : 1 - (2 * sgr) / sum, worst };
-}
 
 /**
  * `seeds` decodes of `shape` (seeds first, first + 1, …) on 'hopper' against the cpu backend (its output rounded to
@@ -51,9 +40,11 @@ export function splitRowAccuracy(shape: SplitRowShape, seeds: number, first: num
     const opts = { isFp8KvCache: spec.fp8 };
     const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { ...opts, kernel: 'hopper' });
     const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, opts);
-    const r = cosDiff(got.out.toFloat32(), want.out.toFloat32());
-    cos.push(r.cos);
-    worst = Math.max(worst, r.worst);
+    // FlashMLA's cos diff and the worst |error| (compare() with no bound: only its measures are used; NaN when the
+    // NaN / Inf masks differ)
+    const r = compare(shape.label, got.out.toFloat32(), want.out.toFloat32(), spec.dtype, { cosTol: Infinity, absTol: Infinity, seed: first + k });
+    cos.push(r.cosDiff);
+    worst = Math.max(worst, r.maxAbs);
     const splits = md.numSplits.toInt32();
     maxSplits = Math.max(maxSplits, splits[1] - splits[0]);
     for (const t of [got.out, got.lse, md.tileSchedulerMetadata, md.numSplits, ...Object.values(gpu)]) t.dispose();
@@ -69,8 +60,9 @@ export function splitRowAccuracy(shape: SplitRowShape, seeds: number, first: num
  */
 export function checkSplitRowAccuracy(shape: SplitRowShape, seed: number): string {
   const { cos, maxSplits } = splitRowAccuracy(shape, 5, seed);
-  const median = cos[cos.length >> 1];
   const seeds = `seeds ${seed}…${seed + 4}`;
+  if (cos.some(Number.isNaN)) throw new Error(`${shape.label}: the outputs' NaN / Inf masks differ from the reference's (${seeds})`);
+  const median = cos[cos.length >> 1];
   if (maxSplits <= 16) throw new Error(`${shape.label}: the request was split ${maxSplits} ways only (${seeds})`);
   if (cos[cos.length - 1] > 5e-6) throw new Error(`${shape.label}: cos diff ${cos[cos.length - 1].toExponential(2)} > FlashMLA's 5e-6 (${seeds})`);
   if (median > 3.5e-6) throw new Error(`${shape.label}: median cos diff ${median.toExponential(2)} > 3.5e-6: split rows less accurate than fp32 partials (${seeds})`);
