@@ -276,18 +276,6 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
   const int nt = (n - part + W - 1) / W;
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * kPartialRow<P>;
   const P* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * kPartialRow<P> + col0 + lane * 4;
-#ifdef MLA_EXPERIMENT_P16_STAGE16  // EXPERIMENT (variant builds only until it has run on a GPU: perf log `c4pair`)
-  // 16-bit partials: a split's sub-chunk is 256 contiguous bytes, copied by half a warp in 16-byte cp.async.cg (lanes
-  // 0–15 split u, 16–31 split u + 1) instead of a lane's own 8 bytes by 8-byte copies, which must go through L1 as
-  // cp.async.ca (S3 / S12 lost 1.5–2.4 % to fp32 partials in the combine alone with them, H100, perf log `s48d`); a
-  // lane then reads bytes another lane copied: the warp syncs after the wait, and before a stage is overwritten.
-  constexpr bool kPairCopy = kHalf && kStageSplits % 2 == 0;
-#else
-  constexpr bool kPairCopy = false;
-#endif
-  const int half_lane = lane & 15, odd = lane >> 4;
-  const uint32_t pair_dst = ptx::smem_addr(smem) + warp * kStageSplits * kSub * kSlot + odd * kSub * kSlot + half_lane * 16;
-  const P* pair_src0 = o_first + static_cast<int64_t>(part) * p.q_rows * kPartialRow<P> + col0 + half_lane * 8;
   for (int base = 0; base < nt; base += 32) {
     // (C = 4: one half's factor)
     const float w_lane = lane_weights<W, C, P>(p, lse_col, sl, part, g, base, nt, lane, base == 0 ? up0 : lane_factors<W, C>(p, o_first, part, nt, base, col0, lane)).x;
@@ -295,40 +283,20 @@ __device__ __forceinline__ void add_splits_staged(const MlaDecodeParams& p, cons
     const P* src = src0 + base * split_stride;
     for (int jj = 0; jj < cnt; jj += kStageSplits) {
       float w[kStageSplits];
-      if constexpr (kPairCopy) {
 #pragma unroll
-        for (int u = 0; u < kStageSplits; ++u) {
-          const float wu = __shfl_sync(0xffffffffu, w_lane, min(jj + u, 31));
-          w[u] = jj + u < cnt ? wu : 0.f;
-        }
-        __syncwarp();  // every lane has read the previous stage
-        const P* psrc = pair_src0 + (base + jj + odd) * split_stride;
+      for (int u = 0; u < kStageSplits; ++u) {
+        const float wu = __shfl_sync(0xffffffffu, w_lane, min(jj + u, 31));
+        w[u] = jj + u < cnt ? wu : 0.f;
+        const bool live = w[u] != 0.f;
 #pragma unroll
-        for (int u = 0; u < kStageSplits; u += 2) {
-          const bool live = (odd ? w[u + 1] : w[u]) != 0.f;
-#pragma unroll
-          for (int s = 0; s < kSub; ++s) {
-            const P* from = live ? psrc + u * split_stride + s * COMBINE_WARP_COLS : pair_src0;
-            ptx::cp_async_16(pair_dst + (u * kSub + s) * kSlot, from, live ? 16 : 0);
-          }
-        }
-      } else {
-#pragma unroll
-        for (int u = 0; u < kStageSplits; ++u) {
-          const float wu = __shfl_sync(0xffffffffu, w_lane, min(jj + u, 31));
-          w[u] = jj + u < cnt ? wu : 0.f;
-          const bool live = w[u] != 0.f;
-#pragma unroll
-          for (int s = 0; s < kSub; ++s) {
-            const P* from = live ? src + (jj + u) * split_stride + s * COMBINE_WARP_COLS : src;
-            if constexpr (kHalf) ptx::cp_async_8(stage + (u * kSub + s) * kSlot, from, live ? 8 : 0);
-            else ptx::cp_async_16(stage + (u * kSub + s) * kSlot, from, live ? 16 : 0);
-          }
+        for (int s = 0; s < kSub; ++s) {
+          const P* from = live ? src + (jj + u) * split_stride + s * COMBINE_WARP_COLS : src;
+          if constexpr (kHalf) ptx::cp_async_8(stage + (u * kSub + s) * kSlot, from, live ? 8 : 0);
+          else ptx::cp_async_16(stage + (u * kSub + s) * kSlot, from, live ? 16 : 0);
         }
       }
       ptx::cp_async_commit();
       ptx::cp_async_wait_all();
-      if constexpr (kPairCopy) __syncwarp();  // the other lanes' copies have landed
 #pragma unroll
       for (int u = 0; u < kStageSplits; ++u) {
 #pragma unroll
@@ -474,16 +442,9 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
 #define COMBINE_SHORT_ROW_BLOCKS 4
 #endif
 // The C = 2 entries over 16-bit partials keep two resident CTAs (≤ 128 registers: W = 1 took 131 unbounded), as their
-// earlier build had them by chance; with MLA_EXPERIMENT_P16_STAGE16 the C = 4 ones three (≤ 85: its paired 16-byte
-// copies took 96 unbounded; three 64 KB stages fit an SM, as the fp32 entries' 72 registers allow); the others take
-// what they need.
-#ifdef MLA_EXPERIMENT_P16_STAGE16
-template <typename P, int C>
-constexpr int kMinBlocks = sizeof(P) == 2 && C == 2 ? 2 : sizeof(P) == 2 && C == 4 ? 3 : 1;
-#else
+// earlier build had them by chance; the others take what they need.
 template <typename P, int C>
 constexpr int kMinBlocks = sizeof(P) == 2 && C == 2 ? 2 : 1;
-#endif
 // Entries mla_combine_<kind>w<W>_c<C>_<dtype>, P the partials' element: kind empty over fp32 partials (every decode
 // kernel but one), kind p16_ over scaled fp16 partial rows (PARTIAL16_ROW_ELEMS, 'hopper''s dense
 // entries: mla_sm90_math.cuh store_row_wide; built for every target like the rest, though only sm_90 runs 'hopper').
