@@ -9,7 +9,8 @@
 # them. The perf log's "Next session" lists what to build next. Built but not run (the budget ran out): s43n.
 # Session 48: s47s and s46r ran (H100); s48h's first form ran its split-cost A/B (`s48o`, H100). Queued: s48h (on an
 # H200 the README's run, then on any card s48e's quick form), or s48e alone on any card.
-# Ran on an H100 in session 48: s48h's sanitizers and s48c (the combine's W,C), s48d. Built, not run: s48e (c4pair).
+# Ran on an H100 in session 48: s48h's sanitizers and s48c (the combine's W,C), s48d. Session 49: s48e ran (H100;
+# c4pair not taken, its switch removed: rebuild it from commit a388047 with -DMLA_EXPERIMENT_P16_STAGE16). Queued: s48h (an H200).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -817,8 +818,7 @@ PY
     ;;
   s48h)
     # (~5–9 min, session 48) on an H200: s47h's two rounds (the README's run of the scaled-fp16-partials build) and the
-    # sparse set; then on any card s48e's quick form (c4pair's decode + combine GPU tests and its A/B; carry
-    # .variants/c4pair). S48H_SANITIZE=1 also reruns memcheck + racecheck of the scaled fp16 split rows and s48c
+    # sparse set (s48e's c4pair, which followed here, ran in session 49: not taken). S48H_SANITIZE=1 also reruns memcheck + racecheck of the scaled fp16 split rows and s48c
     # (both ran in session 48, as did the split cost 3 / 4 / 5 / 6: perf log `s48o`)
     t0=$(date +%s)
     if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then
@@ -834,11 +834,11 @@ PY
       sanitize_fp8_tests s48f "h_q 128, s_q 2, causal, long and short requests: the oracle and" 100
       timeout 170 "$0" s48c
     fi
-    # (s48d ran on an H100 in session 48; its follow-up, c4pair, needs .variants/c4pair carried)
-    [ -d .variants/c4pair ] && S48E_QUICK=1 timeout 200 "$0" s48e
+    # (s48d ran on an H100 in session 48; its follow-up, c4pair, ran as s48e in session 49: not taken)
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
   s48e)
+    # (ran in session 49 on an H100: not taken, the switch removed — build the variant from commit a388047)
     # (~3 min, session 48; carry .variants/c4pair: mla_combine.sm_90.cubin built with -DMLA_EXPERIMENT_P16_STAGE16 —
     # `nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 --use_fast_math -I kernels
     # -DMLA_EXPERIMENT_P16_STAGE16 -o .variants/c4pair/mla_combine.sm_90.cubin kernels/mla_combine.cu`) the C = 4
