@@ -115,8 +115,10 @@ constexpr int COMBINE_STAGE_SPLITS = 16;  // C = 4: splits a warp stages in shar
 constexpr int COMBINE_C4_SMEM_BYTES = COMBINE_WARPS * COMBINE_STAGE_SPLITS * (HEAD_DIM_V / 4) * 4;  // 65536
 // A 16-bit split partial row ('hopper''s dense entries write them, the mla_combine_p16_* entries read them): 512 fp16
 // values, each 256-column half scaled by its own power of two into [2^14, 2^15) at its largest, then the two fp32
-// factors that undo the scaling (half 0, half 1) and 8 bytes of padding: 1040 bytes, rows 16-byte aligned.
-constexpr int PARTIAL16_ROW_ELEMS = HEAD_DIM_V + 8;
+// factors that undo the scaling (half 0, half 1) and padding: 1152 bytes, so that every row starts on a 128-byte line
+// (with 1040-byte rows, 16-byte aligned, a warp's 256 columns touched 9 sectors and 3 lines instead of 8 and 2, and a
+// quad's 64-byte store 3 sectors, half of them shared with the next row's: perf log, session 49).
+constexpr int PARTIAL16_ROW_ELEMS = HEAD_DIM_V + 64;
 
 }  // namespace mla
 

@@ -816,6 +816,58 @@ PY
     # s46w: its merge is 8.7 µs for 8.5 MB of partials, latency-bound) under forced wider shapes
     AB_CHECK=0 ab_rounds s46c "serving:S3,S7,S12" FLASH_MLA_COMBINE= FLASH_MLA_COMBINE=2,4 FLASH_MLA_COMBINE=4,4 FLASH_MLA_COMBINE=8,4
     ;;
+  s49)
+    # (session 49) on an H200 the README's run (s48h: s47h's two rounds and the sparse set); on any card then s49c
+    t0=$(date +%s)
+    nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && timeout 420 "$0" s48h
+    [ $(( $(date +%s) - t0 )) -lt 380 ] && timeout 200 "$0" s49r
+    [ $(( $(date +%s) - t0 )) -lt 400 ] && [ -n "${S49_NCU:-}" ] && timeout 170 "$0" s49c
+    echo "total $(( $(date +%s) - t0 )) s"
+    ;;
+  s49r)
+    # (~3.5 min, session 49; carry .variants/p16row1040: the decode + combine cubins of the build before — copy
+    # dist/kernels/mla_decode_sm90.sm_90a.cubin and mla_combine.sm_90.cubin of commit 2ff7e1a's build) scaled fp16
+    # split rows of 1152 bytes (every row on a 128-byte line) instead of 1040 (16-byte aligned: a warp's 256 columns
+    # read 9 sectors / 3 lines instead of 8 / 2, a quad's 64-byte store 3 sectors): the decode + combine GPU files on
+    # the new build, then two rounds against the 1040-byte rows (round 1 checked)
+    s=$(date +%s); gpu timeout 150 node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/combine-gpu.test.js > "$out/s49r-tests.log" 2>&1
+    echo "decode + combine GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s49r-tests.log"; grep -aE "^ *not ok" "$out/s49r-tests.log" | head -6
+    grep -ahsE "^ *# cos diffs" "$out/s49r-tests.log" | head -4
+    AB_CHECK=1 ab_rounds s49r "serving:S1,S3,S7,S8,S9,S12 sweep:9,13,25,29" .variants/p16row1040 dist/kernels
+    ;;
+  s49c)
+    # (~2.5 min, session 49; carry .variants/fp32p: mla_decode_sm90.sm_90a.cubin built with -DMLA_EXPERIMENT_FP32_PARTIALS —
+    # `nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a --use_fast_math -I kernels
+    # -DMLA_EXPERIMENT_FP32_PARTIALS -o .variants/fp32p/mla_decode_sm90.sm_90a.cubin kernels/mla_decode_sm90.cu`) why the
+    # C = 4 combine over scaled fp16 rows is slower than over fp32 rows (s48d: S12 7.4 → 10.4 µs, S3 6.3 → 7.7; c4pair's
+    # 16-byte copies did not help, s48e): ncu (caches as they are, clocks free, one launch after two) of the combine on
+    # S12 and S3, both partial formats — duration, grid, registers, occupancy, L2 / DRAM traffic, warp stall reasons
+    for cfg in S12 S3; do
+      for v in p16 fp32; do
+        if [ $v = fp32 ]; then kd=$(kernel_dir .variants/fp32p); ex=fp32; else kd=$PWD/dist/kernels; ex=; fi
+        FLASH_MLA_EXPERIMENT_PARTIALS=$ex FLASH_MLA_KERNEL_DIR=$kd/ timeout 75 ncu --cache-control none --clock-control none -k regex:mla_combine \
+          --launch-skip 2 --launch-count 1 --set full -f -o "$out/s49c-$cfg-$v" \
+          node dist/src/cli.js bench --configs serving:$cfg --iters 3 --warmup 1 --check-samples 0 --reference none > "$out/s49c-$cfg-$v.log" 2>&1
+        echo "== $cfg $v rc=$?"
+        ncu -i "$out/s49c-$cfg-$v.ncu-rep" --page details > "$out/s49c-$cfg-$v-details.txt" 2>&1
+        grep -aE "mla_combine|Duration|Grid Size|Block Size|Registers Per|Achieved Occupancy|Theoretical Occupancy|Memory Throughput|L2 Hit|DRAM Throughput|L1/TEX Hit|Issue Slots Busy|No Eligible|Eligible Warps|Active Warps Per" "$out/s49c-$cfg-$v-details.txt" | head -20
+        ncu -i "$out/s49c-$cfg-$v.ncu-rep" --page raw --csv --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active.ratio' > "$out/s49c-$cfg-$v-stalls.csv" 2>&1
+        python3 - "$out/s49c-$cfg-$v-stalls.csv" <<'PY'
+import csv, sys
+rows = [r for r in csv.reader(open(sys.argv[1])) if r]
+h = next((i for i, r in enumerate(rows) if 'Kernel Name' in r), None)
+if h is None: print('no stall rows'); sys.exit()
+names, vals = rows[h], rows[-1]
+st = []
+for n, v in zip(names, vals):
+    if 'issue_stalled' in n:
+        try: st.append((float(v.replace(',', '')), n.split('stalled_')[1].split('_per')[0]))
+        except ValueError: pass
+print('stalls per issue:', '  '.join(f'{k}={x:.2f}' for x, k in sorted(st, reverse=True)[:8]))
+PY
+      done
+    done
+    ;;
   s48h)
     # (~5–9 min, session 48) on an H200: s47h's two rounds (the README's run of the scaled-fp16-partials build) and the
     # sparse set (s48e's c4pair, which followed here, ran in session 49: not taken). S48H_SANITIZE=1 also reruns memcheck + racecheck of the scaled fp16 split rows and s48c

@@ -49,7 +49,7 @@ export const MLA_CONFIG = {
   COMBINE_STAGE_SPLITS: 16,
   COMBINE_C4_SMEM_BYTES: 65536,
   /** A 16-bit split partial row's elements ('hopper''s dense entries, the p16 combine): 512 scaled fp16, two fp32 factors, padding. */
-  PARTIAL16_ROW_ELEMS: 520,
+  PARTIAL16_ROW_ELEMS: 576,
 } as const;
 
 /** kernels/append_kv.cu: 16-byte chunks per cached row, threads per block, chunks per thread. */

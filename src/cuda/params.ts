@@ -56,7 +56,7 @@ export function encodeMlaDecodeParams(v: MlaDecodeParamsValues, buf: Uint8Array 
 
 /**
  * The split workspace the decode kernels write and the combine reads: o_accum [(b + numSmParts) · q_rows, 512] fp32
- * ('hopper''s dense entries use 1040 of each row's 2048 bytes: PARTIAL16_ROW_ELEMS scaled fp16 values and factors),
+ * ('hopper''s dense entries use 1152 of each row's 2048 bytes: PARTIAL16_ROW_ELEMS scaled fp16 values and factors),
  * then lse_accum [(b + numSmParts) · q_rows] fp32 (+ 256 B of slack). Returns its size and lse_accum's offset.
  */
 export function splitWorkspace(b: number, numSmParts: number, qRows: number): { bytes: number; lseOffset: number } {
