@@ -10,7 +10,8 @@
 # Session 48: s47s and s46r ran (H100); s48h's first form ran its split-cost A/B (`s48o`, H100). Queued: s48h (on an
 # H200 the README's run, then on any card s48e's quick form), or s48e alone on any card.
 # Ran on an H100 in session 48: s48h's sanitizers and s48c (the combine's W,C), s48d. Session 49: s48e ran (H100;
-# c4pair not taken, its switch removed: rebuild it from commit a388047 with -DMLA_EXPERIMENT_P16_STAGE16). Queued: s48h (an H200).
+# c4pair not taken, its switch removed: rebuild it from commit a388047 with -DMLA_EXPERIMENT_P16_STAGE16), s49r
+# (1152-byte p16 rows: kept) and s49c (ncu of the C = 4 merge). Queued: s49 (s48h on an H200, then s49s on any card).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -817,12 +818,23 @@ PY
     AB_CHECK=0 ab_rounds s46c "serving:S3,S7,S12" FLASH_MLA_COMBINE= FLASH_MLA_COMBINE=2,4 FLASH_MLA_COMBINE=4,4 FLASH_MLA_COMBINE=8,4
     ;;
   s49)
-    # (session 49) on an H200 the README's run (s48h: s47h's two rounds and the sparse set); on any card then s49c
+    # (session 49) on an H200 the README's run (s48h: s47h's two rounds and the sparse set); on any card then s49s
     t0=$(date +%s)
+    # (s49r and s49c ran on an H100 in session 49; s49s follows them)
     nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && timeout 420 "$0" s48h
-    [ $(( $(date +%s) - t0 )) -lt 380 ] && timeout 200 "$0" s49r
-    [ $(( $(date +%s) - t0 )) -lt 400 ] && [ -n "${S49_NCU:-}" ] && timeout 170 "$0" s49c
+    [ $(( $(date +%s) - t0 )) -lt 380 ] && timeout 200 "$0" s49s
     echo "total $(( $(date +%s) - t0 )) s"
+    ;;
+  s49s)
+    # (~3 min, session 49) the 1152-byte 16-bit split rows where s49r did not look: the Hopper FP8 kernel's GPU tests
+    # (its dense entry writes the same rows; incl. its split-row accuracy tests), then memcheck on 10 'hopper' property
+    # cases (split and unsplit rows, every combine shape the rule picks for them)
+    fp8_tests s49f "the Hopper FP8 kernel" 170
+    grep -ahsE "^ *# cos diffs" "$out/s49f-suite.log" | head -4
+    s=$(date +%s)
+    FLASH_MLA_SEED=494949 FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=10 \
+      gpu timeout 110 compute-sanitizer --tool memcheck --print-limit 4 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/s49s-memcheck.log" 2>&1
+    echo "memcheck property rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY' "$out/s49s-memcheck.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/s49s-memcheck.log" | tr '\n' ' '; echo
     ;;
   s49r)
     # (~3.5 min, session 49; carry .variants/p16row1040: the decode + combine cubins of the build before — copy
