@@ -340,4 +340,48 @@ __device__ __forceinline__ void load_q_rows(const MlaDecodeParams& p, int m_bloc
 }
 static_assert(SM90_THREADS == 4 * GEN_BLOCK_M && kQChunksPerRow % 8 == 0, "load_q_rows: 4 threads per Q row, whole slabs");
 
+#ifdef MLA_EXPERIMENT_QPF  // EXPERIMENT (variant builds only, perf log `qpf`)
+// Item req's Q rows of this m-block (thread t: row t / 4, its lines t % 4, + 4, + 8): at an item's top the next
+// item's are prefetched into L2 with evict_last — they are read at the item change, an item's K stream later — and
+// the current item's (landed in shared memory by then) marked evict_normal again.
+template <typename T, bool kPrefetch>
+__device__ __forceinline__ void q_rows_l2(const MlaDecodeParams& p, int m_block, int req, int tid) {
+  const int row = tid >> 2, part = tid & 3;
+  const int r = m_block * GEN_BLOCK_M + row;
+  if (r >= p.q_rows) return;
+  const T* src = static_cast<const T*>(p.q) + static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(r / p.h_q) * p.q_seq_stride +
+                 static_cast<int64_t>(r % p.h_q) * p.q_head_stride;
+  constexpr int kRowBytes = HEAD_DIM_K * sizeof(T);
+  const uintptr_t start = reinterpret_cast<uintptr_t>(src), a0 = start & ~uintptr_t(127);
+#pragma unroll
+  for (int l = part; l < kRowBytes / 128 + 1; l += 4) {
+    const uintptr_t a = a0 + 128 * static_cast<uintptr_t>(l);
+    if (a < start + kRowBytes) {
+      const void* at = reinterpret_cast<const void*>(a < start ? start : a);
+      if constexpr (kPrefetch) ptx::prefetch_l2_evict_last(at);
+      else ptx::l2_evict_normal(at);
+    }
+  }
+}
+// The same for K block `page`'s 64 token rows, by one warp (lane: tokens lane and lane + 32, each row's lines).
+template <typename T, bool kPrefetch>
+__device__ __forceinline__ void k_block_l2(const MlaDecodeParams& p, int page, int lane) {
+  constexpr int kRowBytes = HEAD_DIM_K * sizeof(T);
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const T* src = static_cast<const T*>(p.k_cache) + static_cast<int64_t>(page) * p.k_block_stride + static_cast<int64_t>(lane + 32 * h) * p.k_row_stride;
+    const uintptr_t start = reinterpret_cast<uintptr_t>(src), a0 = start & ~uintptr_t(127);
+#pragma unroll
+    for (int l = 0; l < kRowBytes / 128 + 1; ++l) {
+      const uintptr_t a = a0 + 128 * static_cast<uintptr_t>(l);
+      if (a < start + kRowBytes) {
+        const void* at = reinterpret_cast<const void*>(a < start ? start : a);
+        if constexpr (kPrefetch) ptx::prefetch_l2_evict_last(at);
+        else ptx::l2_evict_normal(at);
+      }
+    }
+  }
+}
+#endif
+
 }  // namespace
