@@ -119,6 +119,8 @@ constexpr int COMBINE_C4_SMEM_BYTES = COMBINE_WARPS * COMBINE_STAGE_SPLITS * (HE
 // (with 1040-byte rows, 16-byte aligned, a warp's 256 columns touched 9 sectors and 3 lines instead of 8 and 2, and a
 // quad's 64-byte store 3 sectors, half of them shared with the next row's: perf log, session 49).
 constexpr int PARTIAL16_ROW_ELEMS = HEAD_DIM_V + 64;
+static_assert(PARTIAL16_ROW_ELEMS * 2 % 128 == 0 && PARTIAL16_ROW_ELEMS * 2 <= HEAD_DIM_V * 4,
+              "16-bit split rows: whole 128-byte lines, within the split workspace's 2048-byte rows");
 
 }  // namespace mla
 
