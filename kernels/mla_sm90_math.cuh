@@ -341,6 +341,20 @@ __device__ __forceinline__ void load_q_rows(const MlaDecodeParams& p, int m_bloc
 static_assert(SM90_THREADS == 4 * GEN_BLOCK_M && kQChunksPerRow % 8 == 0, "load_q_rows: 4 threads per Q row, whole slabs");
 
 #ifdef MLA_EXPERIMENT_QPF  // EXPERIMENT (variant builds only, perf log `qpf`)
+// The 128-byte lines first, first + step, … of the kBytes at `row` (each address passed lies inside the row): brought
+// into L2 marked evict_last (kPrefetch), or marked evict_normal again.
+template <bool kPrefetch, int kBytes>
+__device__ __forceinline__ void row_lines_l2(const void* row, int first, int step) {
+  const uintptr_t start = reinterpret_cast<uintptr_t>(row), a0 = start & ~uintptr_t(127);
+  for (int l = first; l < kBytes / 128 + 1; l += step) {
+    const uintptr_t a = a0 + 128 * static_cast<uintptr_t>(l);
+    if (a < start + kBytes) {
+      const void* at = reinterpret_cast<const void*>(a < start ? start : a);
+      if constexpr (kPrefetch) ptx::prefetch_l2_evict_last(at);
+      else ptx::l2_evict_normal(at);
+    }
+  }
+}
 // Item req's Q rows of this m-block (thread t: row t / 4, its lines t % 4, + 4, + 8): at an item's top the next
 // item's are prefetched into L2 with evict_last — they are read at the item change, an item's K stream later — and
 // the current item's (landed in shared memory by then) marked evict_normal again.
@@ -351,36 +365,15 @@ __device__ __forceinline__ void q_rows_l2(const MlaDecodeParams& p, int m_block,
   if (r >= p.q_rows) return;
   const T* src = static_cast<const T*>(p.q) + static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(r / p.h_q) * p.q_seq_stride +
                  static_cast<int64_t>(r % p.h_q) * p.q_head_stride;
-  constexpr int kRowBytes = HEAD_DIM_K * sizeof(T);
-  const uintptr_t start = reinterpret_cast<uintptr_t>(src), a0 = start & ~uintptr_t(127);
-#pragma unroll
-  for (int l = part; l < kRowBytes / 128 + 1; l += 4) {
-    const uintptr_t a = a0 + 128 * static_cast<uintptr_t>(l);
-    if (a < start + kRowBytes) {
-      const void* at = reinterpret_cast<const void*>(a < start ? start : a);
-      if constexpr (kPrefetch) ptx::prefetch_l2_evict_last(at);
-      else ptx::l2_evict_normal(at);
-    }
-  }
+  row_lines_l2<kPrefetch, HEAD_DIM_K * sizeof(T)>(src, part, 4);
 }
-// The same for K block `page`'s 64 token rows, by one warp (lane: tokens lane and lane + 32, each row's lines).
+// The same for K block `page`'s 64 token rows, by one warp (lane: tokens lane and lane + 32, all of each row's lines).
 template <typename T, bool kPrefetch>
 __device__ __forceinline__ void k_block_l2(const MlaDecodeParams& p, int page, int lane) {
-  constexpr int kRowBytes = HEAD_DIM_K * sizeof(T);
 #pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const T* src = static_cast<const T*>(p.k_cache) + static_cast<int64_t>(page) * p.k_block_stride + static_cast<int64_t>(lane + 32 * h) * p.k_row_stride;
-    const uintptr_t start = reinterpret_cast<uintptr_t>(src), a0 = start & ~uintptr_t(127);
-#pragma unroll
-    for (int l = 0; l < kRowBytes / 128 + 1; ++l) {
-      const uintptr_t a = a0 + 128 * static_cast<uintptr_t>(l);
-      if (a < start + kRowBytes) {
-        const void* at = reinterpret_cast<const void*>(a < start ? start : a);
-        if constexpr (kPrefetch) ptx::prefetch_l2_evict_last(at);
-        else ptx::l2_evict_normal(at);
-      }
-    }
-  }
+  for (int h = 0; h < 2; ++h)
+    row_lines_l2<kPrefetch, HEAD_DIM_K * sizeof(T)>(static_cast<const T*>(p.k_cache) + static_cast<int64_t>(page) * p.k_block_stride +
+                                                        static_cast<int64_t>(lane + 32 * h) * p.k_row_stride, 0, 1);
 }
 #endif
 
