@@ -827,13 +827,14 @@ PY
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
   s49q)
-    # (~1.5 min, session 49; carry .variants/qpf1 and .variants/qpf2: mla_decode_sm90.sm_90a.cubin built with
-    # -DMLA_EXPERIMENT_QPF=1 / =2 — `nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a --use_fast_math
+    # (~2.5 min, session 49; carry .variants/qpf1, qpf2, qpf3: mla_decode_sm90.sm_90a.cubin built with
+    # -DMLA_EXPERIMENT_QPF=1 / 2 / 3 — `nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a --use_fast_math
     # -I kernels -DMLA_EXPERIMENT_QPF=N -o .variants/qpfN/mla_decode_sm90.sm_90a.cubin kernels/mla_decode_sm90.cu`) the
-    # compute-bound entries prefetching the next item's Q rows (=2: and its first two K blocks) into L2 with evict_last at
-    # an item's top (s42s: at S6's item change the next Q lands 4.75 µs after it is issued — every SM reading its next Q
-    # from DRAM at once), two rounds against the shipped build, round 1 checked
-    AB_CHECK=1 ab_rounds s49q "serving:S6,S8,S9,S12 sweep:12,13,28,30" dist/kernels .variants/qpf1 .variants/qpf2
+    # compute-bound entries prefetching the next item's Q rows (=2: and its first two K blocks; =3: =2 in the
+    # memory-bound entries too) into L2 with evict_last at an item's top (s42s: at S6's item change the next Q lands
+    # 4.75 µs after it is issued — every SM reading its next Q from DRAM at once), two rounds against the shipped
+    # build, round 1 checked. S4 / S5 / S11 / sweep#9 / #25 are memory-bound rows with item changes (only qpf3 touches them)
+    AB_CHECK=1 ab_rounds s49q "serving:S4,S5,S6,S8,S9,S11,S12 sweep:9,12,13,25,28,30" dist/kernels .variants/qpf1 .variants/qpf2 .variants/qpf3
     ;;
   s49s)
     # (~3 min, session 49) the 1152-byte 16-bit split rows where s49r did not look: the Hopper FP8 kernel's GPU tests
