@@ -893,7 +893,8 @@ PY
     ;;
   s48h)
     # (~5–9 min, session 48) on an H200: s47h's two rounds (the README's run of the scaled-fp16-partials build) and the
-    # sparse set (s48e's c4pair, which followed here, ran in session 49: not taken). S48H_SANITIZE=1 also reruns memcheck + racecheck of the scaled fp16 split rows and s48c
+    # sparse set (s48e's c4pair, which followed here, ran in session 49: not taken). S48H_SANITIZE=1 also reruns
+    # memcheck + racecheck of the scaled fp16 split rows and s48c
     # (both ran in session 48, as did the split cost 3 / 4 / 5 / 6: perf log `s48o`)
     t0=$(date +%s)
     if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then
