@@ -318,6 +318,13 @@ __device__ __forceinline__ void store_item_rows(const MlaDecodeParams& p, const 
   }
 }
 
+// Folded query row r (< q_rows) of request `req` in q.
+template <typename T>
+__device__ __forceinline__ const T* q_row(const MlaDecodeParams& p, int req, int r) {
+  return static_cast<const T*>(p.q) + static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(r / p.h_q) * p.q_seq_stride +
+         static_cast<int64_t>(r % p.h_q) * p.q_head_stride;
+}
+
 // Q rows of m_block of request `req` → 9 swizzled slabs (cp.async, committed, not waited); rows ≥ q_rows zero-filled
 // Thread t copies row t / 4 (one division per item, not one per chunk: they cost ~0.5 µs per item at 18 chunks
 // per thread), chunks t % 4 + 4k, k = 0..17: a warp writes 8 rows × 64 contiguous bytes per step. Chunk c lands in
@@ -327,9 +334,7 @@ __device__ __forceinline__ void load_q_rows(const MlaDecodeParams& p, int m_bloc
   const int row = tid >> 2, part = tid & 3;
   const int r = kSparse ? token_padded_row(p, m_block, row) : m_block * GEN_BLOCK_M + row;
   const bool ok = r < p.q_rows;
-  const T* src = static_cast<const T*>(p.q);  // valid dummy address for the zero-fill rows
-  if (ok) src += static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(r / p.h_q) * p.q_seq_stride +
-                 static_cast<int64_t>(r % p.h_q) * p.q_head_stride;
+  const T* src = ok ? q_row<T>(p, req, r) : static_cast<const T*>(p.q);  // (q: a valid dummy address for the zero-fill rows)
   const uint32_t dst_even = sQ + swizzled(row, part), dst_odd = sQ + swizzled(row, part + 4);
 #pragma unroll
   for (int k = 0; k < kQChunksPerRow / 4; ++k) {
@@ -363,9 +368,7 @@ __device__ __forceinline__ void q_rows_l2(const MlaDecodeParams& p, int m_block,
   const int row = tid >> 2, part = tid & 3;
   const int r = m_block * GEN_BLOCK_M + row;
   if (r >= p.q_rows) return;
-  const T* src = static_cast<const T*>(p.q) + static_cast<int64_t>(req) * p.q_batch_stride + static_cast<int64_t>(r / p.h_q) * p.q_seq_stride +
-                 static_cast<int64_t>(r % p.h_q) * p.q_head_stride;
-  row_lines_l2<kPrefetch, HEAD_DIM_K * sizeof(T)>(src, part, 4);
+  row_lines_l2<kPrefetch, HEAD_DIM_K * sizeof(T)>(q_row<T>(p, req, r), part, 4);
 }
 // The same for K block `page`'s 64 token rows, by one warp (lane: tokens lane and lane + 32, all of each row's lines).
 template <typename T, bool kPrefetch>
