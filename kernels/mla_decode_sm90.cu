@@ -228,21 +228,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       ptx::fence_proxy_async();  // cp.async writes → wgmma reads
       math_sync();
       SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * tr_it + 7);  // (item start: Q landed, both warpgroups here)
-#ifdef MLA_EXPERIMENT_QPF  // EXPERIMENT (variant builds only, perf log `qpf`): the next item's Q (=2: and its first two
-      // K blocks; =3: the same in the memory-bound entries too) into L2 now, evict_last, so that the item change reads
-      // them from L2, not in one DRAM burst of every SM
-      if constexpr (kMode == kDense16 && (!kStaggerItems || MLA_EXPERIMENT_QPF == 3)) {
-        if (req > w.begin_req) q_rows_l2<T, false>(p, m_block, req, tid);
-        if (req < w.end_req) q_rows_l2<T, true>(p, m_block, req + 1, tid);
-#if MLA_EXPERIMENT_QPF >= 2
-        if (wg_tid < 32) {  // warp 0 of warpgroup x: block x
-          if (req > w.begin_req && n_blocks > wg) k_block_l2<T, false>(p, ptx::ld_plain(bt + wg), wg_tid);
-          const int next_page = __shfl_sync(0xffffffffu, wg == 0 ? next_page0 : next_page1, 0);
-          if (req < w.end_req && next_seqlen > wg * PAGE_BLOCK_SIZE) k_block_l2<T, true>(p, next_page, wg_tid);
-        }
-#endif
-      }
-#endif
     }
     q_ready = false;
 

@@ -345,39 +345,4 @@ __device__ __forceinline__ void load_q_rows(const MlaDecodeParams& p, int m_bloc
 }
 static_assert(SM90_THREADS == 4 * GEN_BLOCK_M && kQChunksPerRow % 8 == 0, "load_q_rows: 4 threads per Q row, whole slabs");
 
-#ifdef MLA_EXPERIMENT_QPF  // EXPERIMENT (variant builds only, perf log `qpf`)
-// The 128-byte lines first, first + step, … of the kBytes at `row` (each address passed lies inside the row): brought
-// into L2 marked evict_last (kPrefetch), or marked evict_normal again.
-template <bool kPrefetch, int kBytes>
-__device__ __forceinline__ void row_lines_l2(const void* row, int first, int step) {
-  const uintptr_t start = reinterpret_cast<uintptr_t>(row), a0 = start & ~uintptr_t(127);
-  for (int l = first; l < kBytes / 128 + 1; l += step) {
-    const uintptr_t a = a0 + 128 * static_cast<uintptr_t>(l);
-    if (a < start + kBytes) {
-      const void* at = reinterpret_cast<const void*>(a < start ? start : a);
-      if constexpr (kPrefetch) ptx::prefetch_l2_evict_last(at);
-      else ptx::l2_evict_normal(at);
-    }
-  }
-}
-// Item req's Q rows of this m-block (thread t: row t / 4, its lines t % 4, + 4, + 8): at an item's top the next
-// item's are prefetched into L2 with evict_last — they are read at the item change, an item's K stream later — and
-// the current item's (landed in shared memory by then) marked evict_normal again.
-template <typename T, bool kPrefetch>
-__device__ __forceinline__ void q_rows_l2(const MlaDecodeParams& p, int m_block, int req, int tid) {
-  const int row = tid >> 2, part = tid & 3;
-  const int r = m_block * GEN_BLOCK_M + row;
-  if (r >= p.q_rows) return;
-  row_lines_l2<kPrefetch, HEAD_DIM_K * sizeof(T)>(q_row<T>(p, req, r), part, 4);
-}
-// The same for K block `page`'s 64 token rows, by one warp (lane: tokens lane and lane + 32, all of each row's lines).
-template <typename T, bool kPrefetch>
-__device__ __forceinline__ void k_block_l2(const MlaDecodeParams& p, int page, int lane) {
-#pragma unroll
-  for (int h = 0; h < 2; ++h)
-    row_lines_l2<kPrefetch, HEAD_DIM_K * sizeof(T)>(static_cast<const T*>(p.k_cache) + static_cast<int64_t>(page) * p.k_block_stride +
-                                                        static_cast<int64_t>(lane + 32 * h) * p.k_row_stride, 0, 1);
-}
-#endif
-
 }  // namespace

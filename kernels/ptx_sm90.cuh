@@ -97,12 +97,6 @@ __device__ __forceinline__ void bulk_load(uint32_t dst, const void* src, uint32_
 __device__ __forceinline__ void prefetch_l2_bulk(const void* src, uint32_t bytes) {
   asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" :: "l"(src), "r"(bytes) : "memory");
 }
-// L2 eviction priorities of single 128-byte lines (hints: no completion, no fault on a valid address): bring the line
-// holding `a` into L2 marked evict_last, or mark the line holding `a` evict_normal again.
-__device__ __forceinline__ void prefetch_l2_evict_last(const void* a) { asm volatile("prefetch.global.L2::evict_last [%0];\n" :: "l"(a) : "memory"); }
-__device__ __forceinline__ void l2_evict_normal(const void* a) {
-  asm volatile("applypriority.global.L2::evict_normal [%0], 128;\n" :: "l"(reinterpret_cast<uintptr_t>(a) & ~uintptr_t(127)) : "memory");
-}
 __device__ __forceinline__ uint2 e4m3x4_to_bf16x4(uint32_t codes, float scale) {
   uint2 r;
   asm("{\n.reg .b16 c01, c23, h0, h1, h2, h3;\n.reg .b32 p01, p23;\n.reg .f32 f0, f1, f2, f3;\n"

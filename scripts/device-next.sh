@@ -11,8 +11,9 @@
 # H200 the README's run, then on any card s48e's quick form), or s48e alone on any card.
 # Ran on an H100 in session 48: s48h's sanitizers and s48c (the combine's W,C), s48d. Session 49: s48e ran (H100;
 # c4pair not taken, its switch removed: rebuild it from commit a388047 with -DMLA_EXPERIMENT_P16_STAGE16), s49r
-# (1152-byte p16 rows: kept), s49c (ncu of the C = 4 merge), s49s (FP8 tests + memcheck of those rows). Queued: s49q
-# (qpf, any card; carry .variants/qpf1, qpf2, qpf3), s48h (the README's run, an H200).
+# (1152-byte p16 rows: kept), s49c (ncu of the C = 4 merge), s49s (FP8 tests + memcheck of those rows). Session 50:
+# s49q ran (H100; qpf not taken, its switch removed: rebuild it from commit 5c50705). Queued: s48h (the README's run,
+# an H200).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -827,6 +828,8 @@ PY
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
   s49q)
+    # (ran in session 50 on an H100: 1.007 / 1.027 / 1.038× the time — not taken, the switch removed; build the
+    # variants from commit 5c50705)
     # (~2.5 min, session 49; carry .variants/qpf1, qpf2, qpf3: mla_decode_sm90.sm_90a.cubin built with
     # -DMLA_EXPERIMENT_QPF=1 / 2 / 3 — `nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a --use_fast_math
     # -I kernels -DMLA_EXPERIMENT_QPF=N -o .variants/qpfN/mla_decode_sm90.sm_90a.cubin kernels/mla_decode_sm90.cu`) the
