@@ -12,8 +12,8 @@
 # Ran on an H100 in session 48: s48h's sanitizers and s48c (the combine's W,C), s48d. Session 49: s48e ran (H100;
 # c4pair not taken, its switch removed: rebuild it from commit a388047 with -DMLA_EXPERIMENT_P16_STAGE16), s49r
 # (1152-byte p16 rows: kept), s49c (ncu of the C = 4 merge), s49s (FP8 tests + memcheck of those rows). Session 50:
-# s49q ran (H100; qpf not taken, its switch removed: rebuild it from commit 5c50705). Queued: s48h (the README's run,
-# an H200).
+# s49q ran (H100; qpf not taken, its switch removed: rebuild it from commit 5c50705), then s46r (H100, the README's
+# H100 paragraph). Queued: s48h (the README's run, an H200).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
