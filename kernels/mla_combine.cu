@@ -19,6 +19,7 @@
 // Launch (mla_config.h): grid (ceil(q_rows / (COMBINE_WARPS / W)) * b, C, 1), block COMBINE_THREADS, dynamic smem
 // COMBINE_C4_SMEM_BYTES for C = 4 (none otherwise).
 #include <cstdint>
+#include <type_traits>
 
 #include "mla_config.h"
 #include "mla_fp8_params.h"
@@ -46,6 +47,54 @@ template <typename P>
 __device__ __forceinline__ float4 load_partial4(const P* q) {
   if constexpr (sizeof(P) == 4) return *reinterpret_cast<const float4*>(q);
   else return partial4<P>(*reinterpret_cast<const uint2*>(q));
+}
+#ifdef MLA_EXPERIMENT_RAW_BATCH  // EXPERIMENT (variant builds only, perf log `rawb`)
+// A lane's 4 columns as loaded: float4 over fp32 partials, the 8 raw bytes over 16-bit ones — held so in the C <= 2
+// walks' batches and converted where they are added, so that a batch of 16-bit loads takes 2 registers a load, not 4.
+template <typename P>
+using Raw4 = std::conditional_t<sizeof(P) == 2, uint2, float4>;
+template <typename P>
+__device__ __forceinline__ Raw4<P> load_raw4(const P* q) { return *reinterpret_cast<const Raw4<P>*>(q); }
+template <typename P>
+__device__ __forceinline__ Raw4<P> zero_raw4() {
+  if constexpr (sizeof(P) == 2) return make_uint2(0u, 0u);
+  else return make_float4(0.f, 0.f, 0.f, 0.f);
+}
+template <typename P>
+__device__ __forceinline__ float4 raw4_to_float4(Raw4<P> v) {
+  if constexpr (sizeof(P) == 2) return partial4<P>(v);
+  else return v;
+}
+template <typename P>
+using BatchElem = Raw4<P>;
+#else
+template <typename P>
+using BatchElem = float4;
+#endif
+// A batch element: loaded, zeroed (a split of weight 0), and read as 4 floats where it is added.
+template <typename P>
+__device__ __forceinline__ BatchElem<P> batch_load(const P* q) {
+#ifdef MLA_EXPERIMENT_RAW_BATCH
+  return load_raw4(q);
+#else
+  return load_partial4(q);
+#endif
+}
+template <typename P>
+__device__ __forceinline__ BatchElem<P> batch_zero() {
+#ifdef MLA_EXPERIMENT_RAW_BATCH
+  return zero_raw4<P>();
+#else
+  return make_float4(0.f, 0.f, 0.f, 0.f);
+#endif
+}
+template <typename P>
+__device__ __forceinline__ float4 batch_f4(BatchElem<P> v) {
+#ifdef MLA_EXPERIMENT_RAW_BATCH
+  return raw4_to_float4<P>(v);
+#else
+  return v;
+#endif
 }
 
 // The n split LSEs of one row (log2 units; split j's at lse_col[j · q_rows]): their max m and G = log2 Σ_j
@@ -110,14 +159,14 @@ template <int C>
 constexpr bool kStaged = C == 4;  // add_splits_staged
 template <int C>
 constexpr bool kFirstBatchEarly = !kStaged<C>;
-template <int C>
+template <int C, typename P>
 struct FirstBatch {
-  float4 v[kBatchSplits<C>][kSubChunks<C>];
+  BatchElem<P> v[kBatchSplits<C>][kSubChunks<C>];
 };
 
 // Issues the first batch's loads (those of splits the warp has; the rest read as zeros).
 template <int W, int C, typename P>
-__device__ __forceinline__ void load_first_batch(FirstBatch<C>& b, const MlaDecodeParams& p, const P* o_first, int n, int part, int col0, int lane) {
+__device__ __forceinline__ void load_first_batch(FirstBatch<C, P>& b, const MlaDecodeParams& p, const P* o_first, int n, int part, int col0, int lane) {
   const int nt = (n - part + W - 1) / W;
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * kPartialRow<P>;
   const P* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * kPartialRow<P> + col0 + lane * 4;  // split part
@@ -125,7 +174,7 @@ __device__ __forceinline__ void load_first_batch(FirstBatch<C>& b, const MlaDeco
   for (int u = 0; u < kBatchSplits<C>; ++u)
 #pragma unroll
     for (int s = 0; s < kSubChunks<C>; ++s)
-      b.v[u][s] = u < nt ? load_partial4(src0 + u * split_stride + s * COMBINE_WARP_COLS) : make_float4(0.f, 0.f, 0.f, 0.f);
+      b.v[u][s] = u < nt ? batch_load(src0 + u * split_stride + s * COMBINE_WARP_COLS) : batch_zero<P>();
 }
 
 // The weight of this lane's split t = base + lane (0 past the warp's nt splits). W = 1: split t is lane's
@@ -182,7 +231,7 @@ __device__ __forceinline__ float sub_weight(float2 w, int s) { return sizeof(P) 
 // with the same operations in another order ptxas scheduled the W = 1 entries 640–3 200 bytes longer.
 template <int W, int C, typename P>
 __device__ __forceinline__ float2 add_first_batch(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, int n, int part,
-                                                  float g, int lane, float2 up0, FirstBatch<C>& b, float (&acc)[kSubChunks<C>][4]) {
+                                                  float g, int lane, float2 up0, FirstBatch<C, P>& b, float (&acc)[kSubChunks<C>][4]) {
   const int nt = (n - part + W - 1) / W;
   const float2 w_lane = lane_weights<W, C, P>(p, lse_col, sl, part, g, 0, nt, lane, up0);
   float2 w[kBatchSplits<C>];
@@ -192,17 +241,18 @@ __device__ __forceinline__ float2 add_first_batch(const MlaDecodeParams& p, cons
     w[u].y = sizeof(P) == 2 && C == 1 ? __shfl_sync(0xffffffffu, w_lane.y, u) : w[u].x;
 #pragma unroll
     for (int s = 0; s < kSubChunks<C>; ++s)
-      if (sub_weight<C, P>(w[u], s) == 0.f) b.v[u][s] = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (sub_weight<C, P>(w[u], s) == 0.f) b.v[u][s] = batch_zero<P>();
   }
 #pragma unroll
   for (int u = 0; u < kBatchSplits<C>; ++u) {
 #pragma unroll
     for (int s = 0; s < kSubChunks<C>; ++s) {
       const float ws = sub_weight<C, P>(w[u], s);
-      acc[s][0] += ws * b.v[u][s].x;
-      acc[s][1] += ws * b.v[u][s].y;
-      acc[s][2] += ws * b.v[u][s].z;
-      acc[s][3] += ws * b.v[u][s].w;
+      const float4 v = batch_f4<P>(b.v[u][s]);
+      acc[s][0] += ws * v.x;
+      acc[s][1] += ws * v.y;
+      acc[s][2] += ws * v.z;
+      acc[s][3] += ws * v.w;
     }
   }
   return w_lane;
@@ -227,7 +277,7 @@ __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float
     const P* src = src0 + base * split_stride;
     for (int jj = base == 0 ? kSkip : 0; jj < cnt; jj += kGroup) {
       float2 w[kGroup];
-      float4 v[kGroup][kSub];
+      BatchElem<P> v[kGroup][kSub];
 #pragma unroll
       for (int u = 0; u < kGroup; ++u) {  // all loads first
         const float wu = __shfl_sync(0xffffffffu, w_lane.x, min(jj + u, 31));
@@ -235,18 +285,18 @@ __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float
         w[u].y = sizeof(P) == 2 && C == 1 ? (jj + u < cnt ? __shfl_sync(0xffffffffu, w_lane.y, min(jj + u, 31)) : 0.f) : w[u].x;
 #pragma unroll
         for (int s = 0; s < kSub; ++s)  // (16-bit partials, C = 1: each half by its own weight — one may underflow alone)
-          v[u][s] = sub_weight<C, P>(w[u], s) != 0.f ? load_partial4(src + (jj + u) * split_stride + s * COMBINE_WARP_COLS)
-                                                     : make_float4(0.f, 0.f, 0.f, 0.f);
+          v[u][s] = sub_weight<C, P>(w[u], s) != 0.f ? batch_load(src + (jj + u) * split_stride + s * COMBINE_WARP_COLS) : batch_zero<P>();
       }
 #pragma unroll
       for (int u = 0; u < kGroup; ++u) {
 #pragma unroll
         for (int s = 0; s < kSub; ++s) {
           const float ws = sub_weight<C, P>(w[u], s);
-          acc[s][0] += ws * v[u][s].x;
-          acc[s][1] += ws * v[u][s].y;
-          acc[s][2] += ws * v[u][s].z;
-          acc[s][3] += ws * v[u][s].w;
+          const float4 f = batch_f4<P>(v[u][s]);
+          acc[s][0] += ws * f.x;
+          acc[s][1] += ws * f.y;
+          acc[s][2] += ws * f.z;
+          acc[s][3] += ws * f.w;
         }
       }
     }
@@ -360,7 +410,7 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
     const float* lse_col = p.lse_accum + static_cast<int64_t>(first) * p.q_rows + r;
     if constexpr (kFirstBatchEarly<C>) {
       const P* o_first = reinterpret_cast<const P*>(p.o_accum) + (static_cast<int64_t>(first) * p.q_rows + r) * kPartialRow<P>;
-      FirstBatch<C> first_batch;
+      FirstBatch<C, P> first_batch;
       load_first_batch<W, C>(first_batch, p, o_first, n, part, col0, lane);
       const float2 up0 = lane_factors<W, C>(p, o_first, part, (n - part + W - 1) / W, 0, col0, lane);
       const SplitLse<kLseRegs<W, C>> sl = split_lse_stats<kLseRegs<W, C>>(lse_col, n, p.q_rows, lane);
@@ -443,8 +493,13 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
 #endif
 // The C = 2 entries over 16-bit partials keep two resident CTAs (≤ 128 registers: W = 1 took 131 unbounded), as their
 // earlier build had them by chance; the others take what they need.
+#ifdef MLA_EXPERIMENT_RAW_BATCH  // (the variant's value: resident CTAs asked of the C = 2 entries over 16-bit partials)
+template <typename P, int C>
+constexpr int kMinBlocks = sizeof(P) == 2 && C == 2 ? MLA_EXPERIMENT_RAW_BATCH : 1;
+#else
 template <typename P, int C>
 constexpr int kMinBlocks = sizeof(P) == 2 && C == 2 ? 2 : 1;
+#endif
 // Entries mla_combine_<kind>w<W>_c<C>_<dtype>, P the partials' element: kind empty over fp32 partials (every decode
 // kernel but one), kind p16_ over scaled fp16 partial rows (PARTIAL16_ROW_ELEMS, 'hopper''s dense
 // entries: mla_sm90_math.cuh store_row_wide; built for every target like the rest, though only sm_90 runs 'hopper').

@@ -827,6 +827,17 @@ PY
     [ $(( $(date +%s) - t0 )) -lt 380 ] && timeout 200 "$0" s49s
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
+  s50r)
+    # (~1.5 min, session 50; carry .variants/rawb2, rawb3, rawb4: mla_combine.sm_90.cubin built with
+    # -DMLA_EXPERIMENT_RAW_BATCH=2 / 3 / 4 — `nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -Xptxas -v
+    # --use_fast_math -lineinfo -I kernels -DMLA_EXPERIMENT_RAW_BATCH=N -o .variants/rawbN/mla_combine.sm_90.cubin
+    # kernels/mla_combine.cu`) the combine's C <= 2 batches over 16-bit partials held as raw 8-byte loads (2 registers a
+    # load, not 4), and the p16 C = 2 entries asked for N resident CTAs: 2 = the shipped bound (106 registers instead
+    # of 128: the representation alone), 3 (80, 16 B of spill), 4 (64, ~100–200 B of spill). S9's combine (p16 W 1 C 2,
+    # 512 CTAs) runs in two waves at 2 CTAs per SM and in one at 4. Two rounds against the shipped build, round 1
+    # checked; S12 is a control (its shape, C = 4, is unchanged)
+    AB_CHECK=1 ab_rounds s50r "serving:S8,S9,S12 sweep:9,13,25,29" dist/kernels .variants/rawb2 .variants/rawb3 .variants/rawb4
+    ;;
   s49q)
     # (ran in session 50 on an H100: 1.007 / 1.027 / 1.038× the time — not taken, the switch removed; build the
     # variants from commit 5c50705)
