@@ -43,58 +43,22 @@ __device__ __forceinline__ float4 partial4<__half>(uint2 raw) {
   auto f = [](uint32_t bits) { return __half2float(__ushort_as_half(static_cast<unsigned short>(bits))); };
   return make_float4(f(raw.x & 0xffffu), f(raw.x >> 16), f(raw.y & 0xffffu), f(raw.y >> 16));
 }
+// A lane's 4 columns as a batch holds them until they are added: float4 over fp32 partials, the 8 raw bytes over 16-bit
+// ones (converted where each is added, so that a batch of 16-bit loads takes 2 registers a load, not 4: the p16 W 1 C 2
+// entry 106 registers instead of 128 at the same two resident CTAs, S9 −2.2 % on an H100, perf log `rawb`).
 template <typename P>
-__device__ __forceinline__ float4 load_partial4(const P* q) {
-  if constexpr (sizeof(P) == 4) return *reinterpret_cast<const float4*>(q);
-  else return partial4<P>(*reinterpret_cast<const uint2*>(q));
-}
-#ifdef MLA_EXPERIMENT_RAW_BATCH  // EXPERIMENT (variant builds only, perf log `rawb`)
-// A lane's 4 columns as loaded: float4 over fp32 partials, the 8 raw bytes over 16-bit ones — held so in the C <= 2
-// walks' batches and converted where they are added, so that a batch of 16-bit loads takes 2 registers a load, not 4.
+using BatchElem = std::conditional_t<sizeof(P) == 2, uint2, float4>;
 template <typename P>
-using Raw4 = std::conditional_t<sizeof(P) == 2, uint2, float4>;
+__device__ __forceinline__ BatchElem<P> batch_load(const P* q) { return *reinterpret_cast<const BatchElem<P>*>(q); }
 template <typename P>
-__device__ __forceinline__ Raw4<P> load_raw4(const P* q) { return *reinterpret_cast<const Raw4<P>*>(q); }
-template <typename P>
-__device__ __forceinline__ Raw4<P> zero_raw4() {
+__device__ __forceinline__ BatchElem<P> batch_zero() {
   if constexpr (sizeof(P) == 2) return make_uint2(0u, 0u);
   else return make_float4(0.f, 0.f, 0.f, 0.f);
 }
 template <typename P>
-__device__ __forceinline__ float4 raw4_to_float4(Raw4<P> v) {
+__device__ __forceinline__ float4 batch_f4(BatchElem<P> v) {
   if constexpr (sizeof(P) == 2) return partial4<P>(v);
   else return v;
-}
-template <typename P>
-using BatchElem = Raw4<P>;
-#else
-template <typename P>
-using BatchElem = float4;
-#endif
-// A batch element: loaded, zeroed (a split of weight 0), and read as 4 floats where it is added.
-template <typename P>
-__device__ __forceinline__ BatchElem<P> batch_load(const P* q) {
-#ifdef MLA_EXPERIMENT_RAW_BATCH
-  return load_raw4(q);
-#else
-  return load_partial4(q);
-#endif
-}
-template <typename P>
-__device__ __forceinline__ BatchElem<P> batch_zero() {
-#ifdef MLA_EXPERIMENT_RAW_BATCH
-  return zero_raw4<P>();
-#else
-  return make_float4(0.f, 0.f, 0.f, 0.f);
-#endif
-}
-template <typename P>
-__device__ __forceinline__ float4 batch_f4(BatchElem<P> v) {
-#ifdef MLA_EXPERIMENT_RAW_BATCH
-  return raw4_to_float4<P>(v);
-#else
-  return v;
-#endif
 }
 
 // The n split LSEs of one row (log2 units; split j's at lse_col[j · q_rows]): their max m and G = log2 Σ_j
@@ -493,13 +457,8 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
 #endif
 // The C = 2 entries over 16-bit partials keep two resident CTAs (≤ 128 registers: W = 1 took 131 unbounded), as their
 // earlier build had them by chance; the others take what they need.
-#ifdef MLA_EXPERIMENT_RAW_BATCH  // (the variant's value: resident CTAs asked of the C = 2 entries over 16-bit partials)
-template <typename P, int C>
-constexpr int kMinBlocks = sizeof(P) == 2 && C == 2 ? MLA_EXPERIMENT_RAW_BATCH : 1;
-#else
 template <typename P, int C>
 constexpr int kMinBlocks = sizeof(P) == 2 && C == 2 ? 2 : 1;
-#endif
 // Entries mla_combine_<kind>w<W>_c<C>_<dtype>, P the partials' element: kind empty over fp32 partials (every decode
 // kernel but one), kind p16_ over scaled fp16 partial rows (PARTIAL16_ROW_ELEMS, 'hopper''s dense
 // entries: mla_sm90_math.cuh store_row_wide; built for every target like the rest, though only sm_90 runs 'hopper').

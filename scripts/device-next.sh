@@ -829,8 +829,8 @@ PY
     ;;
   s50r)
     # (~1.5 min, session 50; carry .variants/rawb2, rawb3, rawb4: mla_combine.sm_90.cubin built with
-    # -DMLA_EXPERIMENT_RAW_BATCH=2 / 3 / 4 — `nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -Xptxas -v
-    # --use_fast_math -lineinfo -I kernels -DMLA_EXPERIMENT_RAW_BATCH=N -o .variants/rawbN/mla_combine.sm_90.cubin
+    # -DMLA_EXPERIMENT_RAW_BATCH=2 / 3 / 4 — `nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90,code=sm_90
+    # --use_fast_math -I kernels -DMLA_EXPERIMENT_RAW_BATCH=N -o .variants/rawbN/mla_combine.sm_90.cubin
     # kernels/mla_combine.cu`) the combine's C <= 2 batches over 16-bit partials held as raw 8-byte loads (2 registers a
     # load, not 4), and the p16 C = 2 entries asked for N resident CTAs: 2 = the shipped bound (106 registers instead
     # of 128: the representation alone), 3 (80, 16 B of spill), 4 (64, ~100–200 B of spill). S9's combine (p16 W 1 C 2,

@@ -1084,7 +1084,7 @@ if (scenarioName) {
       const oneWeight = buildFakeCuda({
         emulate: true,
         plant: [
-          ['mla_combine.cu', 'v[u][s] = sub_weight<C, P>(w[u], s) != 0.f ? load_partial4', 'v[u][s] = w[u].x != 0.f ? load_partial4'],
+          ['mla_combine.cu', 'v[u][s] = sub_weight<C, P>(w[u], s) != 0.f ? batch_load', 'v[u][s] = w[u].x != 0.f ? batch_load'],
           ['mla_combine.cu', 'if (sub_weight<C, P>(w[u], s) == 0.f) b.v[u][s]', 'if (w[u].x == 0.f) b.v[u][s]'],
         ],
       });
