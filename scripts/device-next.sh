@@ -13,7 +13,8 @@
 # c4pair not taken, its switch removed: rebuild it from commit a388047 with -DMLA_EXPERIMENT_P16_STAGE16), s49r
 # (1152-byte p16 rows: kept), s49c (ncu of the C = 4 merge), s49s (FP8 tests + memcheck of those rows). Session 50:
 # s49q ran (H100; qpf not taken, its switch removed: rebuild it from commit 5c50705), then s46r (H100, the README's
-# H100 paragraph). Queued: s48h (the README's run, an H200).
+# H100 paragraph), s50r (rawb: the raw batch taken at 2 CTAs). Queued: s50g (the decode + combine GPU tests on the
+# raw-batch combine, any card), s48h (the README's run, an H200).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -828,6 +829,8 @@ PY
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
   s50r)
+    # (ran in session 50 on an H100: rawb2 taken — the raw form is the default now, the switch removed; rebuild the
+    # variants from commit 845f889^, where the switch -DMLA_EXPERIMENT_RAW_BATCH=N is)
     # (~1.5 min, session 50; carry .variants/rawb2, rawb3, rawb4: mla_combine.sm_90.cubin built with
     # -DMLA_EXPERIMENT_RAW_BATCH=2 / 3 / 4 — `nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90,code=sm_90
     # --use_fast_math -I kernels -DMLA_EXPERIMENT_RAW_BATCH=N -o .variants/rawbN/mla_combine.sm_90.cubin
@@ -837,6 +840,13 @@ PY
     # 512 CTAs) runs in two waves at 2 CTAs per SM and in one at 4. Two rounds against the shipped build, round 1
     # checked; S12 is a control (its shape, C = 4, is unchanged)
     AB_CHECK=1 ab_rounds s50r "serving:S8,S9,S12 sweep:9,13,25,29" dist/kernels .variants/rawb2 .variants/rawb3 .variants/rawb4
+    ;;
+  s50g)
+    # (~1–2.5 min, session 50) the decode + combine GPU files on the raw-batch combine (its benches' checked rows passed
+    # as the rawb2 variant; the files had not run on it yet)
+    s=$(date +%s); gpu timeout 200 node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/combine-gpu.test.js > "$out/s50g-tests.log" 2>&1
+    echo "decode + combine GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s50g-tests.log"; grep -aE "^ *not ok" "$out/s50g-tests.log" | head -6
+    grep -ahsE "^ *# cos diffs" "$out/s50g-tests.log" | head -4
     ;;
   s49q)
     # (ran in session 50 on an H100: 1.007 / 1.027 / 1.038× the time — not taken, the switch removed; build the
