@@ -14,7 +14,8 @@
 # (1152-byte p16 rows: kept), s49c (ncu of the C = 4 merge), s49s (FP8 tests + memcheck of those rows). Session 50:
 # s49q ran (H100; qpf not taken, its switch removed: rebuild it from commit 5c50705), then s46r (H100, the README's
 # H100 paragraph), s50r (rawb: the raw batch taken at 2 CTAs). Queued: s50g (the decode + combine GPU tests on the
-# raw-batch combine, any card), s48h (the README's run, an H200).
+# raw-batch combine, any card), s50b (the p16 C = 2 batch at 12 / 16 splits, any card; carry .variants/c2b12, c2b16),
+# s48h (the README's run, an H200).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -840,6 +841,16 @@ PY
     # 512 CTAs) runs in two waves at 2 CTAs per SM and in one at 4. Two rounds against the shipped build, round 1
     # checked; S12 is a control (its shape, C = 4, is unchanged)
     AB_CHECK=1 ab_rounds s50r "serving:S8,S9,S12 sweep:9,13,25,29" dist/kernels .variants/rawb2 .variants/rawb3 .variants/rawb4
+    ;;
+  s50b)
+    # (~1 min, session 50; carry .variants/c2b12, c2b16: mla_combine.sm_90.cubin built with -DMLA_EXPERIMENT_P16_C2_BATCH=12
+    # / 16 — `nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 --use_fast_math -I kernels
+    # -DMLA_EXPERIMENT_P16_C2_BATCH=N -o .variants/c2bN/mla_combine.sm_90.cubin kernels/mla_combine.cu`) the p16 C = 2
+    # batch at 12 / 16 splits instead of 8 (118 / 128 registers, no spills, still 2 CTAs per SM since the raw batch):
+    # S9's rows of 9–14 splits merge in one round after their LSEs instead of two. Two A/B runs of two rounds, the
+    # first round checked; S8 / S1 are controls (their shapes are not C = 2)
+    AB_CHECK=1 ab_rounds s50b "serving:S9,S8,S1" dist/kernels .variants/c2b12 .variants/c2b16
+    AB_CHECK=0 ab_rounds s50b2 "serving:S9,S8,S1" dist/kernels .variants/c2b12 .variants/c2b16
     ;;
   s50g)
     # (~1–2.5 min, session 50) the decode + combine GPU files on the raw-batch combine (its benches' checked rows passed
