@@ -111,13 +111,10 @@ __device__ __forceinline__ SplitLse<R> split_lse_stats(const float* lse_col, int
 // C = 2, 4 a batch is 8 or 16 splits (16 loads).
 template <int C>
 constexpr int kSubChunks = COMBINE_MAX_CHUNKS / C;
-// (-DMLA_EXPERIMENT_P16_C2_BATCH=N, variant builds only, perf log `c2b`: N splits a C = 2 batch over 16-bit partials)
-template <int C, typename P>
-constexpr int kBatchSplits = C == 1 ? 1
-#ifdef MLA_EXPERIMENT_P16_C2_BATCH  // EXPERIMENT
-                                    : sizeof(P) == 2 && C == 2 ? MLA_EXPERIMENT_P16_C2_BATCH
-#endif
-                                    : COMBINE_IN_FLIGHT / kSubChunks<C>;
+// (12 or 16 splits a C = 2 batch over 16-bit partials, for which the raw batch left room: S9 1.4–1.7 % slower on an
+// H100, perf log `c2b` — more loads queued ahead of the row's LSE loads, as for C = 4 in `cpre`)
+template <int C>
+constexpr int kBatchSplits = C == 1 ? 1 : COMBINE_IN_FLIGHT / kSubChunks<C>;
 
 // The first batch (the warp's splits t < kBatchSplits) loaded beside the row's LSEs: most split rows have at most a
 // batch of splits per warp (sweep#9's two, S9's few), and their merge was an LSE round trip, then a partials one.
@@ -130,7 +127,7 @@ template <int C>
 constexpr bool kFirstBatchEarly = !kStaged<C>;
 template <int C, typename P>
 struct FirstBatch {
-  BatchElem<P> v[kBatchSplits<C, P>][kSubChunks<C>];
+  BatchElem<P> v[kBatchSplits<C>][kSubChunks<C>];
 };
 
 // Issues the first batch's loads (those of splits the warp has; the rest read as zeros).
@@ -140,7 +137,7 @@ __device__ __forceinline__ void load_first_batch(FirstBatch<C, P>& b, const MlaD
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * kPartialRow<P>;
   const P* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * kPartialRow<P> + col0 + lane * 4;  // split part
 #pragma unroll
-  for (int u = 0; u < kBatchSplits<C, P>; ++u)
+  for (int u = 0; u < kBatchSplits<C>; ++u)
 #pragma unroll
     for (int s = 0; s < kSubChunks<C>; ++s)
       b.v[u][s] = u < nt ? batch_load(src0 + u * split_stride + s * COMBINE_WARP_COLS) : batch_zero<P>();
@@ -203,9 +200,9 @@ __device__ __forceinline__ float2 add_first_batch(const MlaDecodeParams& p, cons
                                                   float g, int lane, float2 up0, FirstBatch<C, P>& b, float (&acc)[kSubChunks<C>][4]) {
   const int nt = (n - part + W - 1) / W;
   const float2 w_lane = lane_weights<W, C, P>(p, lse_col, sl, part, g, 0, nt, lane, up0);
-  float2 w[kBatchSplits<C, P>];
+  float2 w[kBatchSplits<C>];
 #pragma unroll
-  for (int u = 0; u < kBatchSplits<C, P>; ++u) {
+  for (int u = 0; u < kBatchSplits<C>; ++u) {
     w[u].x = __shfl_sync(0xffffffffu, w_lane.x, u);  // 0 for u ≥ nt
     w[u].y = sizeof(P) == 2 && C == 1 ? __shfl_sync(0xffffffffu, w_lane.y, u) : w[u].x;
 #pragma unroll
@@ -213,7 +210,7 @@ __device__ __forceinline__ float2 add_first_batch(const MlaDecodeParams& p, cons
       if (sub_weight<C, P>(w[u], s) == 0.f) b.v[u][s] = batch_zero<P>();
   }
 #pragma unroll
-  for (int u = 0; u < kBatchSplits<C, P>; ++u) {
+  for (int u = 0; u < kBatchSplits<C>; ++u) {
 #pragma unroll
     for (int s = 0; s < kSubChunks<C>; ++s) {
       const float ws = sub_weight<C, P>(w[u], s);
@@ -233,7 +230,7 @@ template <int W, int C, int kSkip, typename P>
 __device__ __forceinline__ void add_splits(const MlaDecodeParams& p, const float* lse_col, const SplitLse<kLseRegs<W, C>>& sl, const P* o_first, int n,
                                            int part, float g, int col0, int lane, float2 w_lane0, float (&acc)[kSubChunks<C>][4]) {
   constexpr int kSub = kSubChunks<C>;
-  constexpr int kGroup = kBatchSplits<C, P>;
+  constexpr int kGroup = kBatchSplits<C>;
   const int nt = (n - part + W - 1) / W;  // my splits (0 when part ≥ n)
   const int64_t split_stride = static_cast<int64_t>(W) * p.q_rows * kPartialRow<P>;
   const P* src0 = o_first + static_cast<int64_t>(part) * p.q_rows * kPartialRow<P> + col0 + lane * 4;  // split part
@@ -387,7 +384,7 @@ __device__ __forceinline__ void combine_kernel(const MlaDecodeParams& p, const f
         const float g = sl.g;
         g_lse = g * kLn2;
         const float2 w_lane0 = add_first_batch<W, C, P>(p, lse_col, sl, n, part, g, lane, up0, first_batch, acc);
-        add_splits<W, C, kBatchSplits<C, P>>(p, lse_col, sl, o_first, n, part, g, col0, lane, w_lane0, acc);
+        add_splits<W, C, kBatchSplits<C>>(p, lse_col, sl, o_first, n, part, g, col0, lane, w_lane0, acc);
       }
     } else {
       const auto o_first_of = [&] { return reinterpret_cast<const P*>(p.o_accum) + (static_cast<int64_t>(first) * p.q_rows + r) * kPartialRow<P>; };

@@ -15,7 +15,8 @@
 # s49q ran (H100; qpf not taken, its switch removed: rebuild it from commit 5c50705), then s46r (H100, the README's
 # H100 paragraph), s50r (rawb: the raw batch taken at 2 CTAs). Queued: s50g (the decode + combine GPU tests on the
 # raw-batch combine, any card), s50b (the p16 C = 2 batch at 12 / 16 splits, any card; carry .variants/c2b12, c2b16),
-# s48h (the README's run, an H200).
+# s48h (the README's run, an H200). Session 51: s50g (40/40) and s50b (c2b not taken, its switch removed: rebuild the
+# variants from commit 97fa19c) ran on an H100. Queued: s48h (an H200).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -843,6 +844,8 @@ PY
     AB_CHECK=1 ab_rounds s50r "serving:S8,S9,S12 sweep:9,13,25,29" dist/kernels .variants/rawb2 .variants/rawb3 .variants/rawb4
     ;;
   s50b)
+    # (ran in session 51 on an H100: S9 1.4–1.7 % slower with 12 / 16 — not taken, the switch removed; build the
+    # variants from commit 97fa19c)
     # (~1 min, session 50; carry .variants/c2b12, c2b16: mla_combine.sm_90.cubin built with -DMLA_EXPERIMENT_P16_C2_BATCH=12
     # / 16 — `nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 --use_fast_math -I kernels
     # -DMLA_EXPERIMENT_P16_C2_BATCH=N -o .variants/c2bN/mla_combine.sm_90.cubin kernels/mla_combine.cu`) the p16 C = 2
@@ -853,6 +856,7 @@ PY
     AB_CHECK=0 ab_rounds s50b2 "serving:S9,S8,S1" dist/kernels .variants/c2b12 .variants/c2b16
     ;;
   s50g)
+    # (ran in session 51 on an H100: 40/40)
     # (~1–2.5 min, session 50) the decode + combine GPU files on the raw-batch combine (its benches' checked rows passed
     # as the rawb2 variant; the files had not run on it yet)
     s=$(date +%s); gpu timeout 200 node --test --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/combine-gpu.test.js > "$out/s50g-tests.log" 2>&1
