@@ -843,6 +843,19 @@ PY
     # checked; S12 is a control (its shape, C = 4, is unchanged)
     AB_CHECK=1 ab_rounds s50r "serving:S8,S9,S12 sweep:9,13,25,29" dist/kernels .variants/rawb2 .variants/rawb3 .variants/rawb4
     ;;
+  s51s)
+    # (~4 min, session 51, any card) memcheck on the raw-batch combine (rawb, session 50: the C <= 2 batches over 16-bit
+    # partials held as raw loads): 10 'hopper' property cases (split rows, the combine shapes the rule picks), then the
+    # combine's own GPU file (every W x C launch shape over long split rows)
+    s=$(date +%s)
+    FLASH_MLA_SEED=515151 FLASH_MLA_TEST_KERNELS=hopper FLASH_MLA_GPU_PROPERTY_SANITIZE=1 FLASH_MLA_GPU_PROPERTY_CASES=10 \
+      gpu timeout 110 compute-sanitizer --tool memcheck --print-limit 4 node --test-reporter=tap dist/test/gpu-property.test.js > "$out/s51s-property.log" 2>&1
+    echo "memcheck property rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY' "$out/s51s-property.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/s51s-property.log" | tr '\n' ' '; echo
+    s=$(date +%s)
+    gpu timeout 150 compute-sanitizer --tool memcheck --print-limit 4 node --test-reporter=tap dist/test/combine-gpu.test.js > "$out/s51s-combine.log" 2>&1
+    echo "memcheck combine file rc=$? ($(( $(date +%s) - s )) s): $(grep -aE 'ERROR SUMMARY' "$out/s51s-combine.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/s51s-combine.log" | tr '\n' ' '; echo
+    grep -aE "^ *not ok|Invalid|out of bounds" "$out/s51s-combine.log" "$out/s51s-property.log" | head -6
+    ;;
   s50b)
     # (ran in session 51 on an H100: S9 1.4–1.7 % slower with 12 / 16 — not taken, the switch removed; build the
     # variants from commit 97fa19c)
