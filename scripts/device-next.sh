@@ -843,6 +843,16 @@ PY
     # checked; S12 is a control (its shape, C = 4, is unchanged)
     AB_CHECK=1 ab_rounds s50r "serving:S8,S9,S12 sweep:9,13,25,29" dist/kernels .variants/rawb2 .variants/rawb3 .variants/rawb4
     ;;
+  s51b)
+    # (~1 min, session 51; carry .variants/c2b4, c2b6: mla_combine.sm_90.cubin built from commit 97fa19c's
+    # kernels/mla_combine.cu with -DMLA_EXPERIMENT_P16_C2_BATCH=4 / 6 — `git show 97fa19c:kernels/mla_combine.cu >
+    # /tmp/c.cu; nvcc -cubin -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 --use_fast_math -I kernels
+    # -DMLA_EXPERIMENT_P16_C2_BATCH=N -o .variants/c2bN/mla_combine.sm_90.cubin /tmp/c.cu`) c2b's other direction: s50b
+    # found 12 / 16 splits a p16 C = 2 batch 1.4–1.7 % slower on S9 (more loads queued ahead of the LSE loads); with 4 /
+    # 6 fewer are queued, and rows of more splits take another round. Two A/B runs of two rounds, round 1 checked
+    AB_CHECK=1 ab_rounds s51b "serving:S9,S8" dist/kernels .variants/c2b4 .variants/c2b6
+    AB_CHECK=0 ab_rounds s51b2 "serving:S9,S8" dist/kernels .variants/c2b4 .variants/c2b6
+    ;;
   s51s)
     # (~4 min, session 51, any card) memcheck on the raw-batch combine (rawb, session 50: the C <= 2 batches over 16-bit
     # partials held as raw loads): 10 'hopper' property cases (split rows, the combine shapes the rule picks), then the
