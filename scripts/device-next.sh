@@ -17,7 +17,7 @@
 # raw-batch combine, any card), s50b (the p16 C = 2 batch at 12 / 16 splits, any card; carry .variants/c2b12, c2b16),
 # s48h (the README's run, an H200). Session 51: s50g (40/40) and s50b (c2b not taken, its switch removed: rebuild the
 # variants from commit 97fa19c) ran on an H100, then s51s (memcheck, clean) and s46r (the README's H100 run).
-# Queued: s51b (4 / 6 splits a p16 C = 2 batch, any card), s48h (an H200).
+# Queued: s51n = s48h on an H200, then s51b (4 / 6 splits a p16 C = 2 batch, any card).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -843,6 +843,14 @@ PY
     # 512 CTAs) runs in two waves at 2 CTAs per SM and in one at 4. Two rounds against the shipped build, round 1
     # checked; S12 is a control (its shape, C = 4, is unchanged)
     AB_CHECK=1 ab_rounds s50r "serving:S8,S9,S12 sweep:9,13,25,29" dist/kernels .variants/rawb2 .variants/rawb3 .variants/rawb4
+    ;;
+  s51n)
+    # (session 51's next step, ~1.5 min on an H100, ~6–8 on an H200; carry .variants/c2b4, c2b6 as s51b says) on an H200
+    # the README's run (s48h), then on any card s51b
+    t0=$(date +%s)
+    nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && timeout 420 "$0" s48h
+    [ $(( $(date +%s) - t0 )) -lt 420 ] && timeout 120 "$0" s51b
+    echo "total $(( $(date +%s) - t0 )) s"
     ;;
   s51b)
     # (~1 min, session 51; carry .variants/c2b4, c2b6: mla_combine.sm_90.cubin built from commit 97fa19c's
