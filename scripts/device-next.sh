@@ -264,6 +264,14 @@ sanitize_hopper_property() {
     grep -a "Race reported between" "$out/$1-$tool.log" | sed -E 's/\+0x[0-9a-f]+//g' | sort | uniq -c | head -6
   done
 }
+# readme_run_then STEP START_BY LIMIT: on an H200 the README's run (s48h), then STEP (under LIMIT seconds) if fewer than
+# START_BY seconds have passed
+readme_run_then() {
+  local t0; t0=$(date +%s)
+  nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && timeout 420 "$0" s48h
+  [ $(( $(date +%s) - t0 )) -lt "$2" ] && timeout "$3" "$0" "$1"
+  echo "total $(( $(date +%s) - t0 )) s"
+}
 # portable_tests NAME LIMIT: the decode GPU test on 'generic' and 'generic-small' and the layout kernel's tests (each
 # under LIMIT seconds), into $out/NAME-*.log (session 42 moved the portable kernels' tile math into one header)
 portable_tests() {
@@ -825,11 +833,8 @@ PY
     ;;
   s49)
     # (session 49) on an H200 the README's run (s48h: s47h's two rounds and the sparse set); on any card then s49s
-    t0=$(date +%s)
     # (s49r and s49c ran on an H100 in session 49; s49s follows them)
-    nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && timeout 420 "$0" s48h
-    [ $(( $(date +%s) - t0 )) -lt 380 ] && timeout 200 "$0" s49s
-    echo "total $(( $(date +%s) - t0 )) s"
+    readme_run_then s49s 380 200
     ;;
   s50r)
     # (ran in session 50 on an H100: rawb2 taken — the raw form is the default now, the switch removed; rebuild the
@@ -847,10 +852,7 @@ PY
   s51n)
     # (session 51's next step, ~1.5 min on an H100, ~6–8 on an H200; carry .variants/c2b4, c2b6 as s51b says) on an H200
     # the README's run (s48h), then on any card s51b
-    t0=$(date +%s)
-    nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && timeout 420 "$0" s48h
-    [ $(( $(date +%s) - t0 )) -lt 420 ] && timeout 120 "$0" s51b
-    echo "total $(( $(date +%s) - t0 )) s"
+    readme_run_then s51b 420 120
     ;;
   s51b)
     # (~1 min, session 51; carry .variants/c2b4, c2b6: mla_combine.sm_90.cubin built from commit 97fa19c's
