@@ -63,6 +63,7 @@ using namespace mla;
 
 #include "mla_sm90_kbuffers.cuh"
 #include "mla_sm90_part_trace.cuh"
+#include "mla_sm90_policy.cuh"
 
 namespace {
 
@@ -72,37 +73,11 @@ namespace {
 // landed (issue_first_item, mla_sm90_kbuffers.cuh).
 template <typename T, int kMode, bool kStaggerFirst = false>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
-  constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse || kMode == kFp8SparsePair;
-  constexpr bool kPair = kMode == kFp8SparsePair;  // a 2-CTA cluster sharing each block's gather (fp8_sparse_pair_producer)
-  // FP8: WG0 publishes P0 before its P·V, relative to block j's max, and WG1 rescales O_R around its P0 · V0R, so
-  // that each buffer is released without waiting for the other buffer's next fill (the sparse rows on 'hopper' 2.5–7 %
-  // faster on an H200, perf log session 18 `sep0`; dense FP8 6 % faster, session 33 `fp8e0`). The bf16/fp16 entries
-  // keep the late P0 (their TMA refills do not wait on a producer's chain; on the FP8 seesaw with K0.B refilled once
-  // P0 · V0R retires they were mixed on an H200: S9 / S12 1–1.7 % faster, sweep#12 / S6 0.6–0.9 % and sweep#28 5 %
-  // slower, sessions 38–43 `ep`, `lzepmb`).
-  constexpr bool kEarlyP0 = kFp8;
-  // Dense FP8: WG1 also takes P0 · V0R of block j — and releases K0.B — before it issues S of block j + 1, so that the
-  // producer's next fill of buffer 0 does not wait for its fill of buffer 1 to be consumed (session 33 `fp8e`: dense
-  // FP8 another 1–2 % faster). Not for sparse, whose rows were 1–7 % slower with it (`pv1`, `pv2`): there the S of
-  // block j + 1 behind WG0's P0 lengthens the math's own chain more than the producer gains.
-  constexpr bool kPv0First = kMode == kFp8Dense;
-  // dense entries write split rows as scaled fp16 rows (PARTIAL16_ROW_ELEMS, mla_sm90_math.cuh store_row_wide), the sparse ones fp32
-#ifdef MLA_EXPERIMENT_FP32_PARTIALS  // EXPERIMENT (variant builds only, with FLASH_MLA_EXPERIMENT_PARTIALS=fp32)
-  constexpr bool kHalfPartials = false;
-#else
-  constexpr bool kHalfPartials = kMode == kDense16 || kMode == kFp8Dense;
-#endif
-  constexpr bool kMathRaw = kMode == kFp8Dense && kFp8MathRaw;  // (mla_sm90_fp8_producer.cuh)
-  // The memory-bound entries stagger every item's first two blocks, not only the part's first item's: the epilogue
-  // issues the next item's block 0, warpgroup 1's thread 0 its block 1 at that item's top once block 0 has landed
-  // (items of equal length end together on every SM: S5 1.7 % faster on the H200, session 16 `sitems`).
-  constexpr bool kStaggerItems = kStaggerFirst;
-  constexpr int kPage1Thread = kPage1ThreadOf<kStaggerFirst>;  // (mla_sm90_kbuffers.cuh)
-  // The memory-bound entries: warpgroup 0 refills K1.A (V1L) with block j+3 right after its P1 · V1L, before it issues
-  // S of block j+2 — not after that S's first half (H200, session 37 `k1am`, two rounds: sweep#6/#8/#24 1.1–1.3 %
-  // faster, S5/S12 0.4–0.8 %, the compute-bound rows unchanged). Not for the compute-bound entries: there waiting for
-  // the P·V before the S issue cost sweep#12 / #28 / S6 1–4 % (`k1aa`).
-  constexpr bool kK1aEarly = !kFp8 && kStaggerFirst;
+  using Policy = Sm90Policy<kMode, kStaggerFirst>;  // (mla_sm90_policy.cuh: each choice with the measurement behind it)
+  constexpr bool kFp8 = Policy::kFp8, kSparse = Policy::kSparse, kPair = Policy::kPair, kEarlyP0 = Policy::kEarlyP0;
+  constexpr bool kPv0First = Policy::kPv0First, kHalfPartials = Policy::kHalfPartials, kMathRaw = Policy::kMathRaw;
+  constexpr bool kStaggerItems = Policy::kStaggerItems, kK1aEarly = Policy::kK1aEarly;
+  constexpr int kPage1Thread = Policy::kPage1Thread;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -118,19 +93,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   // FP8: raw block landed (per buffer), group empty (per buffer and group), after the 18 slab barriers; sparse: the
   // blocks' validity masks (per buffer)
   const uint32_t sBarRaw = base + SM90_FP8_OFF_EXTRA_BAR, sBarEmpty = sBarRaw + 16, sValid = base + SM90_FP8S_OFF_VALID;
-  if (tid == 0) {
-    for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, 1);
-    if constexpr (kFp8) {
-      for (int i = 0; i < 6; ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
-      if constexpr (kPair) {  // (fp8_sparse_pair_producer)
-        for (int i = 0; i < 4; ++i) ptx::mbarrier_init(sValid + kPairPeerEmpty + 8 * i, 1);
-        for (int i = 0; i < 2; ++i) ptx::mbarrier_init(sValid + kPairValidBar + 8 * i, kPairValidWriters);
-      }
-      if (!kSparse) ptx::prefetch_tensormap(rope_map);
-    }
-    ptx::fence_barrier_init();
-    if (!kSparse) ptx::prefetch_tensormap(kmap);
-  }
+  if (tid == 0) init_barriers<kMode>(sBar, sBarRaw, sValid, kmap, rope_map);  // (mla_sm90_kbuffers.cuh)
   __syncthreads();
   if constexpr (kPair) ptx::cluster_sync();  // the peer's barriers are initialised before any remote arrival or push
 
@@ -142,16 +105,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   const PartWork w = load_part_work(p, blockIdx.y);
   if (w.begin_req >= p.b) return;  // idle part
   if constexpr (kFp8) {
-    if (wg == 2) {
+    if (wg == 2) {  // the producer warpgroup (mla_sm90_fp8_producer.cuh)
       ptx::setmaxnreg_dec<SM90_FP8_PRODUCER_REGS>();
-      if constexpr (kPair) {
-        fp8_sparse_pair_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
-        ptx::cluster_sync();  // no CTA leaves while the peer may still push into it or arrive on its barriers
-      } else if constexpr (kSparse) {
-        fp8_sparse_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, tid - SM90_THREADS);
-      } else {
-        fp8_producer(p, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, kmap, rope_map, tid - SM90_THREADS);
-      }
+      run_producer<kMode>(p, fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, kmap, rope_map, tid - SM90_THREADS);
       return;
     }
     ptx::setmaxnreg_inc<SM90_FP8_MATH_REGS>();

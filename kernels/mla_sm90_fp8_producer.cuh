@@ -561,4 +561,21 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
   }
 }
 
+
+// The producer warpgroup of an FP8 entry (kMode: kFp8Dense, kFp8Sparse or kFp8SparsePair), after its register
+// hand-over (setmaxnreg), to its end; ptid = threadIdx.x − SM90_THREADS.
+template <int kMode>
+__device__ __forceinline__ void run_producer(const MlaDecodeParams& p, const MlaFp8Params* fp, const PartWork& w, int m_block, uint32_t sK0,
+                                             uint32_t sK1, uint32_t sBar, uint32_t sBarRaw, uint32_t sBarEmpty, uint32_t sValid,
+                                             const CUtensorMap* kmap, const CUtensorMap* rope_map, int ptid) {
+  if constexpr (kMode == kFp8SparsePair) {
+    fp8_sparse_pair_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, ptid);
+    ptx::cluster_sync();  // no CTA leaves while the peer may still push into it or arrive on its barriers
+  } else if constexpr (kMode == kFp8Sparse) {
+    fp8_sparse_producer(p, *fp, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, sValid, ptid);
+  } else {
+    fp8_producer(p, w, m_block, sK0, sK1, sBar, sBarRaw, sBarEmpty, kmap, rope_map, ptid);
+  }
+}
+
 }  // namespace

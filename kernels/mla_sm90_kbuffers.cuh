@@ -1,8 +1,8 @@
 // The `hopper` kernel's two K buffers as its math warpgroups see them (mla_decode_sm90.cu): block j of a work item
 // lives in buffer j & 1 (K0 / K1, 9 slabs of 64 × 64, each slab on its own mbarrier), as fill fills[j & 1] + j / 2
 // of that buffer. The 16-bit cache's refills are TMA loads issued by one math thread; over the FP8 cache the producer
-// warpgroup fills the buffers and the math warpgroups release them per group. Also the 16-bit cache's cold start (a
-// part's first item: issue_first_item). Included by mla_decode_sm90.cu only (an anonymous namespace), after its FP8
+// warpgroup fills the buffers and the math warpgroups release them per group. Also the barriers' set-up
+// (init_barriers) and the 16-bit cache's cold start (a part's first item: issue_first_item). Included by mla_decode_sm90.cu only (an anonymous namespace), after its FP8
 // producers.
 #pragma once
 #include <cstdint>
@@ -18,6 +18,25 @@
 #include "ptx_sm90.cuh"
 
 namespace {
+
+// Thread 0's set-up of the kernel's mbarriers (and its tensor maps' prefetch): the 2 × 9 slab barriers; FP8 also the
+// raw-block and group-empty barriers after them (sBarRaw), and for the sparse pair the peer-empty and validity
+// barriers (sValid, fp8_sparse_pair_producer).
+template <int kMode>
+__device__ __forceinline__ void init_barriers(uint32_t sBar, uint32_t sBarRaw, uint32_t sValid, const CUtensorMap* kmap, const CUtensorMap* rope_map) {
+  constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse || kMode == kFp8SparsePair;
+  for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, 1);
+  if constexpr (kFp8) {
+    for (int i = 0; i < 6; ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);
+    if constexpr (kMode == kFp8SparsePair) {
+      for (int i = 0; i < 4; ++i) ptx::mbarrier_init(sValid + kPairPeerEmpty + 8 * i, 1);
+      for (int i = 0; i < 2; ++i) ptx::mbarrier_init(sValid + kPairValidBar + 8 * i, kPairValidWriters);
+    }
+    if (!kSparse) ptx::prefetch_tensormap(rope_map);
+  }
+  ptx::fence_barrier_init();
+  if (!kSparse) ptx::prefetch_tensormap(kmap);
+}
 
 template <int kMode>
 struct KBuffers {

@@ -193,7 +193,7 @@ function buildEmulating(dir: string, lib: string, fakeArgs: string[], plant: Ker
   ]]);
   for (const [file, from, to] of plant) replaceInKernel(kernels, file, [[from, to]]);
   // the Hopper kernel and the headers only it includes (its math pieces, its FP8 producers) may hold no inline PTX
-  for (const file of ['mla_decode_sm90.cu', 'mla_decode_sm90_small.cu', 'mla_sm90_math.cuh', 'mla_sm90_kbuffers.cuh', 'mla_sm90_part_trace.cuh', 'mla_sm90_fp8_producer.cuh', 'mla_sm90_fp8_dequant.cuh', 'mla_sm90_small_fp8.cuh', 'mla_sm90_small_merge.cuh', 'mla_sm90_small_sparse.cuh', 'mla_fold_combine.cuh']) {
+  for (const file of ['mla_decode_sm90.cu', 'mla_decode_sm90_small.cu', 'mla_sm90_math.cuh', 'mla_sm90_kbuffers.cuh', 'mla_sm90_part_trace.cuh', 'mla_sm90_policy.cuh', 'mla_sm90_fp8_producer.cuh', 'mla_sm90_fp8_dequant.cuh', 'mla_sm90_small_fp8.cuh', 'mla_sm90_small_merge.cuh', 'mla_sm90_small_sparse.cuh', 'mla_fold_combine.cuh']) {
     if (/\basm\b/.test(readFileSync(join(kernels, file), 'utf8'))) throw new Error(`kernels/${file} has inline PTX the emulator build does not replace: update test/util/fake-cuda.ts`);
   }
   const run = (cmd: string, args: string[]) => {
