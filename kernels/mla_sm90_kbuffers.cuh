@@ -2,8 +2,8 @@
 // lives in buffer j & 1 (K0 / K1, 9 slabs of 64 × 64, each slab on its own mbarrier), as fill fills[j & 1] + j / 2
 // of that buffer. The 16-bit cache's refills are TMA loads issued by one math thread; over the FP8 cache the producer
 // warpgroup fills the buffers and the math warpgroups release them per group. Also the barriers' set-up
-// (init_barriers) and the 16-bit cache's cold start (a part's first item: issue_first_item). Included by mla_decode_sm90.cu only (an anonymous namespace), after its FP8
-// producers.
+// (init_barriers) and the 16-bit cache's cold start (a part's first item: issue_first_item). Included by
+// mla_decode_sm90.cu only (an anonymous namespace), after its FP8 producers.
 #pragma once
 #include <cstdint>
 #include <cuda.h>
