@@ -24,7 +24,7 @@ namespace {
 // barriers (sValid, fp8_sparse_pair_producer).
 template <int kMode>
 __device__ __forceinline__ void init_barriers(uint32_t sBar, uint32_t sBarRaw, uint32_t sValid, const CUtensorMap* kmap, const CUtensorMap* rope_map) {
-  constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse || kMode == kFp8SparsePair;
+  constexpr bool kFp8 = kModeFp8<kMode>, kSparse = kModeSparse<kMode>;
   for (int i = 0; i < 2 * SM90_SLABS; ++i) ptx::mbarrier_init(sBar + 8 * i, 1);
   if constexpr (kFp8) {
     for (int i = 0; i < 6; ++i) ptx::mbarrier_init(sBarRaw + 8 * i, 1);

@@ -32,6 +32,10 @@ enum Group : int { kGroupA = 0, kGroupB = 1 };
 // What the K buffers hold: the 16-bit cache (TMA); the FP8 cache by block table or by index (sparse decode), each
 // filled by the producer warpgroup (mla_sm90_fp8_producer.cuh).
 enum Mode : int { kDense16 = 0, kFp8Dense = 1, kFp8Sparse = 2, kFp8SparsePair = 3 };
+template <int kMode>
+constexpr bool kModeFp8 = kMode != kDense16;  // a producer warpgroup fills the buffers
+template <int kMode>
+constexpr bool kModeSparse = kMode == kFp8Sparse || kMode == kFp8SparsePair;  // by index lists, no tensor maps
 
 template <typename T>
 struct Mma;

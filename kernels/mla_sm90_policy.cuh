@@ -9,7 +9,7 @@ namespace {
 
 template <int kMode, bool kStaggerFirst>
 struct Sm90Policy {
-  static constexpr bool kFp8 = kMode != kDense16, kSparse = kMode == kFp8Sparse || kMode == kFp8SparsePair;
+  static constexpr bool kFp8 = kModeFp8<kMode>, kSparse = kModeSparse<kMode>;
   static constexpr bool kPair = kMode == kFp8SparsePair;  // a 2-CTA cluster sharing each block's gather (fp8_sparse_pair_producer)
   // FP8: WG0 publishes P0 before its P·V, relative to block j's max, and WG1 rescales O_R around its P0 · V0R, so
   // that each buffer is released without waiting for the other buffer's next fill (the sparse rows on 'hopper' 2.5–7 %
