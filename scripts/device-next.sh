@@ -17,7 +17,8 @@
 # raw-batch combine, any card), s50b (the p16 C = 2 batch at 12 / 16 splits, any card; carry .variants/c2b12, c2b16),
 # s48h (the README's run, an H200). Session 51: s50g (40/40) and s50b (c2b not taken, its switch removed: rebuild the
 # variants from commit 97fa19c) ran on an H100, then s51s (memcheck, clean) and s46r (the README's H100 run).
-# Queued: s51n = s48h on an H200, then s51b (4 / 6 splits a p16 C = 2 batch, any card).
+# Queued: s51n = s48h on an H200, then s51b (4 / 6 splits a p16 C = 2 batch, any card). Session 52: s51b ran (H100; not
+# taken: S9 +1.0 / −1.1 % in its two runs). Queued: s48h (the README's run, an H200).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
