@@ -561,7 +561,6 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
   }
 }
 
-
 // The producer warpgroup of an FP8 entry (kMode: kFp8Dense, kFp8Sparse or kFp8SparsePair), after its register
 // hand-over (setmaxnreg), to its end; ptid = threadIdx.x − SM90_THREADS.
 template <int kMode>
