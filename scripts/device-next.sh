@@ -18,7 +18,8 @@
 # s48h (the README's run, an H200). Session 51: s50g (40/40) and s50b (c2b not taken, its switch removed: rebuild the
 # variants from commit 97fa19c) ran on an H100, then s51s (memcheck, clean) and s46r (the README's H100 run).
 # Queued: s51n = s48h on an H200, then s51b (4 / 6 splits a p16 C = 2 batch, any card). Session 52: s51b ran (H100; not
-# taken: S9 +1.0 / −1.1 % in its two runs). Queued: s48h (the README's run, an H200).
+# taken: S9 +1.0 / −1.1 % in its two runs). Queued: s48h (the README's run, an H200). Session 53: s53n (= s48h on an
+# H200, then s53f: the compute-bound entries' first S one warpgroup at a time, any card; carry .variants/fsa).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -854,6 +855,20 @@ PY
     # (session 51's next step, ~1.5 min on an H100, ~6–8 on an H200; carry .variants/c2b4, c2b6 as s51b says) on an H200
     # the README's run (s48h), then on any card s51b
     readme_run_then s51b 420 120
+    ;;
+  s53n)
+    # (session 53) on an H200 the README's run (s48h), then s53f if fewer than 420 s have passed
+    readme_run_then s53f 420 200
+    ;;
+  s53f)
+    # (~2.5 min, session 53, any card; carry .variants/fsa: mla_decode_sm90.sm_90a.cubin built with
+    # `scripts/build-variant.sh fsa mla_decode_sm90 sm_90a -DMLA_EXPERIMENT_FIRST_S_ALONE`, then copied there) the
+    # compute-bound 16-bit entries' first S of an item one warpgroup at a time (warpgroup 1's S of block 1 after
+    # warpgroup 0's S of block 0 is done): the decode GPU test on it, then two A/B rounds against the shipped build
+    # (round 1 checked). S3 (the memory-bound entry, unchanged machine code) is the control
+    s=$(date +%s); FLASH_MLA_KERNEL_DIR="$(kernel_dir .variants/fsa)/" gpu timeout 100 node --test dist/test/gpu-decode.test.js > "$out/s53f-decode.log" 2>&1
+    echo "GPU decode test on fsa rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s53f-decode.log" | tail -4
+    AB_CHECK=1 ab_rounds s53f "serving:S1,S3,S6,S8,S9,S12 sweep:12,13,28" dist/kernels .variants/fsa
     ;;
   s51b)
     # (~1 min, session 51; carry .variants/c2b4, c2b6: mla_combine.sm_90.cubin built from commit 97fa19c's
