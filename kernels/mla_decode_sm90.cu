@@ -76,7 +76,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   using Policy = Sm90Policy<kMode, kStaggerFirst>;  // (mla_sm90_policy.cuh: each choice with the measurement behind it)
   constexpr bool kFp8 = Policy::kFp8, kSparse = Policy::kSparse, kPair = Policy::kPair, kEarlyP0 = Policy::kEarlyP0;
   constexpr bool kPv0First = Policy::kPv0First, kHalfPartials = Policy::kHalfPartials, kMathRaw = Policy::kMathRaw;
-  constexpr bool kStaggerItems = Policy::kStaggerItems, kK1aEarly = Policy::kK1aEarly, kFirstSAlone = Policy::kFirstSAlone;
+  constexpr bool kStaggerItems = Policy::kStaggerItems, kK1aEarly = Policy::kK1aEarly;
   constexpr int kPage1Thread = Policy::kPage1Thread;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
@@ -202,9 +202,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       issue_s_half<T, kGroupB>(s, sQ, sK0, kb.barrier(0), kb.parity(0), false);
       ptx::wgmma_commit();
       ptx::wgmma_wait<0>();
-      if constexpr (kFirstSAlone) {
-        if (n_blocks > 1) ptx::named_barrier_arrive(kFirstSDone, kBoth);  // (warpgroup 1 syncs on it when n_blocks > 1)
-      }
       tr.first_s_done(req == w.begin_req);
 #pragma unroll 1
       for (int j = 0; j < n_blocks; j += 2) {
@@ -346,7 +343,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     } else if (n_blocks > 0) {
       // ======================================= warpgroup 1: blocks 1, 3, 5, … ===================================
       if (n_blocks > 1 && !kPv0First) {  // (kPv0First: each iteration issues its own S)
-        if constexpr (kFirstSAlone) ptx::named_barrier_sync(kFirstSDone, kBoth);  // warpgroup 0's S of block 0 is done
         issue_s_half<T, kGroupA>(s, sQ, sK1, kb.barrier(1), kb.parity(1), true);
         issue_s_half<T, kGroupB>(s, sQ, sK1, kb.barrier(1), kb.parity(1), false);
         ptx::wgmma_commit();

@@ -26,7 +26,7 @@ constexpr int kQChunksPerRow = HEAD_DIM_K / 8;  // 16-byte chunks of a Q row
 
 // Named barriers (id 0 is __syncthreads). The cross-warpgroup ones count both warpgroups (256): one side
 // arrives, the other syncs.
-enum Barrier : int { kScale0Ready = 1, kScale1Ready = 2, kP0Ready = 3, kP1Ready = 4, kWg0Local = 5, kWg1Local = 6, kSumReady = 7, kMathSync = 9, kFirstSDone = 10 };
+enum Barrier : int { kScale0Ready = 1, kScale1Ready = 2, kP0Ready = 3, kP1Ready = 4, kWg0Local = 5, kWg1Local = 6, kSumReady = 7, kMathSync = 9 };
 constexpr int kBoth = SM90_THREADS, kOne = SM90_THREADS / 2;
 enum Group : int { kGroupA = 0, kGroupB = 1 };
 // What the K buffers hold: the 16-bit cache (TMA); the FP8 cache by block table or by index (sparse decode), each

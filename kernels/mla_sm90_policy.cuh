@@ -40,15 +40,6 @@ struct Sm90Policy {
   // faster, S5/S12 0.4–0.8 %, the compute-bound rows unchanged). Not for the compute-bound entries: there waiting for
   // the P·V before the S issue cost sweep#12 / #28 / S6 1–4 % (`k1aa`).
   static constexpr bool kK1aEarly = !kFp8 && kStaggerFirst;
-  // EXPERIMENT (variant builds only, -DMLA_EXPERIMENT_FIRST_S_ALONE): the compute-bound 16-bit entries' first S of an
-  // item one warpgroup at a time — warpgroup 1 issues S of block 1 once warpgroup 0's S of block 0 is done, so that
-  // block 0's S has the tensor pipe to itself and warpgroup 0's softmax and P·V0L overlap S of block 1 instead of both
-  // S finishing together with nothing behind them (s42s: the two first S take 1.6–1.7 µs of S6's 6.35 µs item change)
-#ifdef MLA_EXPERIMENT_FIRST_S_ALONE
-  static constexpr bool kFirstSAlone = kMode == kDense16 && !kStaggerFirst;
-#else
-  static constexpr bool kFirstSAlone = false;
-#endif
 };
 
 }  // namespace

@@ -18,8 +18,8 @@
 # s48h (the README's run, an H200). Session 51: s50g (40/40) and s50b (c2b not taken, its switch removed: rebuild the
 # variants from commit 97fa19c) ran on an H100, then s51s (memcheck, clean) and s46r (the README's H100 run).
 # Queued: s51n = s48h on an H200, then s51b (4 / 6 splits a p16 C = 2 batch, any card). Session 52: s51b ran (H100; not
-# taken: S9 +1.0 / −1.1 % in its two runs). Queued: s48h (the README's run, an H200). Session 53: s53n (= s48h on an
-# H200, then s53f: the compute-bound entries' first S one warpgroup at a time, any card; carry .variants/fsa).
+# taken: S9 +1.0 / −1.1 % in its two runs). Queued: s48h (the README's run, an H200). Session 53: s53f ran (H100; fsa
+# not taken: 0.999× the time, its switch removed — rebuild it from commit fda44e4). Queued: s48h (an H200).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -861,7 +861,9 @@ PY
     readme_run_then s53f 420 200
     ;;
   s53f)
-    # (~2.5 min, session 53, any card; carry .variants/fsa: mla_decode_sm90.sm_90a.cubin built with
+    # (ran in session 53 on an H100: 0.999× the time, not taken, the switch removed — build the variant with
+    # SRC_REV=fda44e4 in front of the command below)
+    # (~1 min, session 53, any card; carry .variants/fsa: mla_decode_sm90.sm_90a.cubin built with
     # `scripts/build-variant.sh fsa mla_decode_sm90 sm_90a -DMLA_EXPERIMENT_FIRST_S_ALONE`, then copied there) the
     # compute-bound 16-bit entries' first S of an item one warpgroup at a time (warpgroup 1's S of block 1 after
     # warpgroup 0's S of block 0 is done): the decode GPU test on it, then two A/B rounds against the shipped build
