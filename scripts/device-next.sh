@@ -856,10 +856,6 @@ PY
     # the README's run (s48h), then on any card s51b
     readme_run_then s51b 420 120
     ;;
-  s53n)
-    # (session 53) on an H200 the README's run (s48h), then s53f if fewer than 420 s have passed
-    readme_run_then s53f 420 200
-    ;;
   s53f)
     # (ran in session 53 on an H100: 0.999× the time, not taken, the switch removed — build the variant with
     # SRC_REV=fda44e4 in front of the command below)
