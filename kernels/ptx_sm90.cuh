@@ -89,14 +89,18 @@ __device__ __forceinline__ void bulk_load(uint32_t dst, const void* src, uint32_
   asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
                :: "r"(dst), "l"(src), "r"(bytes), "r"(bar) : "memory");
 }
-// Four e4m3 codes (byte 0 = first channel) times a scale, rounded to bf16, as two bf16x2 words in channel order.
-// e4m3 → f16 and f16 → f32 are exact, the multiply is exact for the power-of-two tile scales (and not flushed:
-// no .ftz, whatever --use_fast_math does to C++ arithmetic), f32 → bf16 rounds to nearest even; NaN stays NaN. (An
-// integer-only variant — prmt, shifts, two mul.rn.bf16x2 — was 25 % slower on an H200: docs/perf-log.md, session 6.)
 // A hint: bring [src, src + bytes) into L2 (16-byte aligned, a multiple of 16), no shared memory, no completion.
 __device__ __forceinline__ void prefetch_l2_bulk(const void* src, uint32_t bytes) {
   asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" :: "l"(src), "r"(bytes) : "memory");
 }
+#ifdef MLA_EXPERIMENT_QPF_LATE
+// A hint: bring the 128-byte line holding `a` into L2 (no eviction priority), no completion, no fault on a valid address.
+__device__ __forceinline__ void prefetch_l2_line(const void* a) { asm volatile("prefetch.global.L2 [%0];\n" :: "l"(a) : "memory"); }
+#endif
+// Four e4m3 codes (byte 0 = first channel) times a scale, rounded to bf16, as two bf16x2 words in channel order.
+// e4m3 → f16 and f16 → f32 are exact, the multiply is exact for the power-of-two tile scales (and not flushed:
+// no .ftz, whatever --use_fast_math does to C++ arithmetic), f32 → bf16 rounds to nearest even; NaN stays NaN. (An
+// integer-only variant — prmt, shifts, two mul.rn.bf16x2 — was 25 % slower on an H200: docs/perf-log.md, session 6.)
 __device__ __forceinline__ uint2 e4m3x4_to_bf16x4(uint32_t codes, float scale) {
   uint2 r;
   asm("{\n.reg .b16 c01, c23, h0, h1, h2, h3;\n.reg .b32 p01, p23;\n.reg .f32 f0, f1, f2, f3;\n"

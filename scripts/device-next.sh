@@ -20,6 +20,7 @@
 # Queued: s51n = s48h on an H200, then s51b (4 / 6 splits a p16 C = 2 batch, any card). Session 52: s51b ran (H100; not
 # taken: S9 +1.0 / −1.1 % in its two runs). Queued: s48h (the README's run, an H200). Session 53: s53f ran (H100; fsa
 # not taken: 0.999× the time, its switch removed — rebuild it from commit fda44e4). Queued: s48h (an H200).
+# Session 54: queued s54n = s48h on an H200, then s54q (qlate: the next item's Q into L2 late in an item, any card).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -855,6 +856,22 @@ PY
     # (session 51's next step, ~1.5 min on an H100, ~6–8 on an H200; carry .variants/c2b4, c2b6 as s51b says) on an H200
     # the README's run (s48h), then on any card s51b
     readme_run_then s51b 420 120
+    ;;
+  s54n)
+    # (session 54's next step, ~2.5 min on an H100, ~8–9 on an H200) on an H200 the README's run (s48h), then on any
+    # card s54q (carry .variants/qlate4, qlate8, qlate16 as s54q says)
+    readme_run_then s54q 380 200
+    ;;
+  s54q)
+    # (~2.5 min, session 54, any card; carry .variants/qlate4, qlate8, qlate16: each mla_decode_sm90.sm_90a.cubin built
+    # with `scripts/build-variant.sh qlateN mla_decode_sm90 sm_90a -DMLA_EXPERIMENT_QPF_LATE=N`, then copied there) the
+    # compute-bound 16-bit entries prefetch the next item's Q rows into L2 (prefetch.global.L2, warpgroup 1, 2 lines a
+    # thread) N blocks before the item's end, so that the item change's Q cp.asyncs read L2 and not DRAM all at once:
+    # the decode GPU test on qlate8, then two A/B rounds against the shipped build (round 1 checked). S3 (the
+    # memory-bound entry, unchanged machine code) is the control
+    s=$(date +%s); FLASH_MLA_KERNEL_DIR="$(kernel_dir .variants/qlate8)/" gpu timeout 100 node --test dist/test/gpu-decode.test.js > "$out/s54q-decode.log" 2>&1
+    echo "GPU decode test on qlate8 rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s54q-decode.log" | tail -4
+    AB_CHECK=1 ab_rounds s54q "serving:S3,S5,S6,S8,S9,S12 sweep:12,28,30" dist/kernels .variants/qlate4 .variants/qlate8 .variants/qlate16
     ;;
   s53f)
     # (ran in session 53 on an H100: 0.999× the time, not taken, the switch removed — build the variant with
