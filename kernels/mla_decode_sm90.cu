@@ -360,12 +360,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           if (has2) page2 = ptx::ld_plain(bt + j + 2);
           if (has3) page3 = ptx::ld_plain(bt + j + 3);
         }
-#ifdef MLA_EXPERIMENT_QPF_LATE  // EXPERIMENT (variant builds only, perf log `qlate`): the next item's Q into L2,
-        // MLA_EXPERIMENT_QPF_LATE blocks before this item's end (the compute-bound 16-bit entries)
-        if constexpr (kMode == kDense16 && !kStaggerItems) {
-          if (req < w.end_req && j == ((max(n_blocks - MLA_EXPERIMENT_QPF_LATE, 0) + 1) & ~1)) q_rows_to_l2<T>(p, m_block, req + 1, wg_tid);
-        }
-#endif
         float m0[2], scale0[2];  // WG0's max of block j (in sM when it arrives Scale0) and its scale
         if constexpr (kPv0First) {
           // Dense FP8: O_R += P0 · V0R and K0.B's release first, then S of block j+1 — K0.B does not wait for block

@@ -349,22 +349,4 @@ __device__ __forceinline__ void load_q_rows(const MlaDecodeParams& p, int m_bloc
 }
 static_assert(SM90_THREADS == 4 * GEN_BLOCK_M && kQChunksPerRow % 8 == 0, "load_q_rows: 4 threads per Q row, whole slabs");
 
-#ifdef MLA_EXPERIMENT_QPF_LATE  // EXPERIMENT (variant builds only, perf log `qlate`)
-// Item req's Q rows of this m-block into L2, by one warpgroup: its thread t takes row t / 2, lines t % 2, + 2, …
-// (a 1152-byte row covers 9 or 10 lines of 128 bytes). Issued a few blocks before the item before req ends, so that
-// the item change's cp.asyncs read Q from L2 instead of every SM fetching its Q from DRAM at once.
-template <typename T>
-__device__ __forceinline__ void q_rows_to_l2(const MlaDecodeParams& p, int m_block, int req, int wg_tid) {
-  const int r = m_block * GEN_BLOCK_M + (wg_tid >> 1);
-  if (r >= p.q_rows) return;
-  constexpr int kRowBytes = HEAD_DIM_K * sizeof(T);
-  const uintptr_t start = reinterpret_cast<uintptr_t>(q_row<T>(p, req, r)), a0 = start & ~uintptr_t(127);
-#pragma unroll
-  for (int l = 0; l < kRowBytes / 128 + 1; ++l) {
-    const uintptr_t a = a0 + 128 * static_cast<uintptr_t>(l);
-    if ((l & 1) == (wg_tid & 1) && a < start + kRowBytes) ptx::prefetch_l2_line(reinterpret_cast<const void*>(a < start ? start : a));
-  }
-}
-#endif
-
 }  // namespace

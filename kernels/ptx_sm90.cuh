@@ -93,10 +93,6 @@ __device__ __forceinline__ void bulk_load(uint32_t dst, const void* src, uint32_
 __device__ __forceinline__ void prefetch_l2_bulk(const void* src, uint32_t bytes) {
   asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" :: "l"(src), "r"(bytes) : "memory");
 }
-#ifdef MLA_EXPERIMENT_QPF_LATE
-// A hint: bring the 128-byte line holding `a` into L2 (no eviction priority), no completion, no fault on a valid address.
-__device__ __forceinline__ void prefetch_l2_line(const void* a) { asm volatile("prefetch.global.L2 [%0];\n" :: "l"(a) : "memory"); }
-#endif
 // Four e4m3 codes (byte 0 = first channel) times a scale, rounded to bf16, as two bf16x2 words in channel order.
 // e4m3 → f16 and f16 → f32 are exact, the multiply is exact for the power-of-two tile scales (and not flushed:
 // no .ftz, whatever --use_fast_math does to C++ arithmetic), f32 → bf16 rounds to nearest even; NaN stays NaN. (An

@@ -20,7 +20,7 @@
 # Queued: s51n = s48h on an H200, then s51b (4 / 6 splits a p16 C = 2 batch, any card). Session 52: s51b ran (H100; not
 # taken: S9 +1.0 / −1.1 % in its two runs). Queued: s48h (the README's run, an H200). Session 53: s53f ran (H100; fsa
 # not taken: 0.999× the time, its switch removed — rebuild it from commit fda44e4). Queued: s48h (an H200).
-# Session 54: queued s54n = s48h on an H200, then s54q (qlate: the next item's Q into L2 late in an item, any card).
+# Session 54: s54n ran on an H100 (its s54q half: qlate not taken, the switch removed). Queued: s48h (an H200).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -858,11 +858,14 @@ PY
     readme_run_then s51b 420 120
     ;;
   s54n)
-    # (session 54's next step, ~2.5 min on an H100, ~8–9 on an H200) on an H200 the README's run (s48h), then on any
-    # card s54q (carry .variants/qlate4, qlate8, qlate16 as s54q says)
+    # (ran in session 54 on an H100: its s54q half, above) (~2.5 min on an H100, ~8–9 on an H200) on an H200 the
+    # README's run (s48h), then on any card s54q (carry .variants/qlate4, qlate8, qlate16 as s54q says; packed into one
+    # tar.xz they fit the carry limit beside .devcarry and .variants/devdist)
     readme_run_then s54q 380 200
     ;;
   s54q)
+    # (ran in session 54 on an H100: 1.004 / 1.010 / 1.009× the time, not taken, the switch removed — build the
+    # variants with SRC_REV=5e2df42 in front of the command below)
     # (~2.5 min, session 54, any card; carry .variants/qlate4, qlate8, qlate16: each mla_decode_sm90.sm_90a.cubin built
     # with `scripts/build-variant.sh qlateN mla_decode_sm90 sm_90a -DMLA_EXPERIMENT_QPF_LATE=N`, then copied there) the
     # compute-bound 16-bit entries prefetch the next item's Q rows into L2 (prefetch.global.L2, warpgroup 1, 2 lines a
