@@ -20,7 +20,8 @@
 # Queued: s51n = s48h on an H200, then s51b (4 / 6 splits a p16 C = 2 batch, any card). Session 52: s51b ran (H100; not
 # taken: S9 +1.0 / −1.1 % in its two runs). Queued: s48h (the README's run, an H200). Session 53: s53f ran (H100; fsa
 # not taken: 0.999× the time, its switch removed — rebuild it from commit fda44e4). Queued: s48h (an H200).
-# Session 54: s54n ran on an H100 (its s54q half: qlate not taken, the switch removed). Queued: s48h (an H200).
+# Session 54: s54n ran on an H100 (its s54q half: qlate not taken, the switch removed). Queued: s54m = s48h on an H200,
+# then s54e (qearly: the next Q loaded in warpgroup 1's last iteration; the item change's ablation), any card.
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -856,6 +857,24 @@ PY
     # (session 51's next step, ~1.5 min on an H100, ~6–8 on an H200; carry .variants/c2b4, c2b6 as s51b says) on an H200
     # the README's run (s48h), then on any card s51b
     readme_run_then s51b 420 120
+    ;;
+  s54m)
+    # (session 54's next step, ~2.5 min on an H100, ~8–9 on an H200; carry .variants/s54pack, unpacked first with
+    # `tar -xJf .variants/s54pack/v.tar.xz`: .variants/qearly1, noq, noqst as s54e says) on an H200 the README's run
+    # (s48h), then on any card s54e
+    readme_run_then s54e 380 200
+    ;;
+  s54e)
+    # (~2 min, session 54, any card; carry .variants/qearly1, noq, noqst: each mla_decode_sm90.sm_90a.cubin built with
+    # `scripts/build-variant.sh NAME mla_decode_sm90 sm_90a FLAGS`, FLAGS -DMLA_EXPERIMENT_Q_EARLY=1 / -DMLA_EXPERIMENT_NO_NEXT_Q
+    # / -DMLA_EXPERIMENT_NO_NEXT_Q -DMLA_EXPERIMENT_NO_O_STORE, then copied there) qearly1: warpgroup 1 loads the next
+    # item's Q in its last iteration (the compute-bound 16-bit entries) instead of both warpgroups after the row sums'
+    # barrier — the decode GPU test on it, two A/B rounds against the shipped build (round 1 checked; S3 the control);
+    # then the item change's ablation, unchecked: the next item keeps the old Q (noq), and also no O stores (noqst)
+    s=$(date +%s); FLASH_MLA_KERNEL_DIR="$(kernel_dir .variants/qearly1)/" gpu timeout 100 node --test dist/test/gpu-decode.test.js > "$out/s54e-decode.log" 2>&1
+    echo "GPU decode test on qearly1 rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s54e-decode.log" | tail -4
+    AB_CHECK=1 ab_rounds s54e "serving:S3,S5,S6,S8,S9,S12 sweep:12,13,28" dist/kernels .variants/qearly1
+    AB_CHECK=0 ab_rounds s54a "serving:S5,S6,S8,S9 sweep:12,28" dist/kernels .variants/noq .variants/noqst
     ;;
   s54n)
     # (ran in session 54 on an H100: its s54q half, above) (~2.5 min on an H100, ~8–9 on an H200) on an H200 the
