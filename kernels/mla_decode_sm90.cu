@@ -78,13 +78,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   constexpr bool kPv0First = Policy::kPv0First, kHalfPartials = Policy::kHalfPartials, kMathRaw = Policy::kMathRaw;
   constexpr bool kStaggerItems = Policy::kStaggerItems, kK1aEarly = Policy::kK1aEarly;
   constexpr int kPage1Thread = Policy::kPage1Thread;
-#ifdef MLA_EXPERIMENT_Q_EARLY  // EXPERIMENT (variant builds only, perf log `qearly`): warpgroup 1 loads the next item's Q
-  // in its last iteration, once both warpgroups are past their last S (=1: the compute-bound 16-bit entries; =2: the
-  // memory-bound ones too), instead of both warpgroups after the row sums' barrier
-  constexpr bool kQEarly = kMode == kDense16 && (!kStaggerFirst || MLA_EXPERIMENT_Q_EARLY == 2);
-#else
-  constexpr bool kQEarly = false;
-#endif
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;
   const uint32_t sQ = base + SM90_OFF_Q, sK0 = base + SM90_OFF_K0, sK1 = base + SM90_OFF_K1;
@@ -500,13 +493,6 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
           for (int kk = 0; kk < 4; ++kk) Mma<T>::pv_ss(o, p_desc(sP0, kk), v_desc(sK0 + 4 * SM90_SLAB_BYTES, kk));
           ptx::wgmma_commit();
           ptx::named_barrier_arrive(kP1Ready, kBoth);
-#ifdef MLA_EXPERIMENT_Q_EARLY
-          if constexpr (kQEarly) {
-            // The last iteration: this warpgroup's last S was waited for in the one before, and warpgroup 0 is past
-            // P0Ready of its last iteration, which issues no S — nobody reads sQ again in this item
-            if (!has2 && req < w.end_req) load_q_rows_wg<T>(p, m_block, req + 1, sQ, wg_tid);
-          }
-#endif
           if (has3) {  // K1.B is dead once P1·V1R is done (and S of block j+1 long before)
             ptx::wgmma_wait<1>();
             ptx::named_barrier_sync(kWg1Local, kOne);
@@ -567,14 +553,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     tr.sums_done();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 6);  // (item change: past the row sums' barrier)
     if (n_next > 0) {
-#ifdef MLA_EXPERIMENT_NO_NEXT_Q  // EXPERIMENT (variant builds only, perf log `qearly`): the next item keeps this Q (wrong
-      // outputs; what loading it costs the item change)
-      if (false)
+#ifndef MLA_EXPERIMENT_NO_NEXT_Q  // EXPERIMENT (variant builds only): the next item keeps this Q — wrong outputs, what
+      // loading it costs the item change (perf log `qearly`: S6 −1.2 %, sweep#12 −1.2 % on an H100)
+      load_q(req + 1);  // lands while this item's rows are written out
 #endif
-      if (!(kQEarly && n_blocks > 0)) load_q(req + 1);  // lands while this item's rows are written out
       q_ready = true;
-    } else if (kQEarly && n_blocks > 0 && req < w.end_req) {
-      ptx::cp_async_wait_all();  // (warpgroup 1 loaded a Q nobody reads: drained before a later item's load)
     }
     tr.next_q_issued();
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * (tr_it - 1) + 5);  // (item change: next Q issued)

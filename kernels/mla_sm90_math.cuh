@@ -349,22 +349,4 @@ __device__ __forceinline__ void load_q_rows(const MlaDecodeParams& p, int m_bloc
 }
 static_assert(SM90_THREADS == 4 * GEN_BLOCK_M && kQChunksPerRow % 8 == 0, "load_q_rows: 4 threads per Q row, whole slabs");
 
-#ifdef MLA_EXPERIMENT_Q_EARLY  // EXPERIMENT (variant builds only, perf log `qearly`)
-// load_q_rows by one warpgroup (2 threads per Q row): its thread t copies row t / 2, chunks t % 2 + 2k, k = 0..35;
-// chunk c lands in slab c / 8 at swizzled column c % 8 (as load_q_rows'). Committed, not waited.
-template <typename T>
-__device__ __forceinline__ void load_q_rows_wg(const MlaDecodeParams& p, int m_block, int req, uint32_t sQ, int wg_tid) {
-  const int row = wg_tid >> 1, part = wg_tid & 1;
-  const int r = m_block * GEN_BLOCK_M + row;
-  const bool ok = r < p.q_rows;
-  const T* src = ok ? q_row<T>(p, req, r) : static_cast<const T*>(p.q);  // (q: a valid dummy address for the zero-fill rows)
-#pragma unroll
-  for (int k = 0; k < kQChunksPerRow / 2; ++k) {
-    const int chunk = part + 2 * k;
-    ptx::cp_async_16(sQ + (chunk / 8) * SM90_SLAB_BYTES + swizzled(row, chunk % 8), ok ? src + chunk * 8 : src, ok ? 16 : 0);
-  }
-  ptx::cp_async_commit();
-}
-#endif
-
 }  // namespace

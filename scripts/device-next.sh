@@ -20,8 +20,8 @@
 # Queued: s51n = s48h on an H200, then s51b (4 / 6 splits a p16 C = 2 batch, any card). Session 52: s51b ran (H100; not
 # taken: S9 +1.0 / −1.1 % in its two runs). Queued: s48h (the README's run, an H200). Session 53: s53f ran (H100; fsa
 # not taken: 0.999× the time, its switch removed — rebuild it from commit fda44e4). Queued: s48h (an H200).
-# Session 54: s54n ran on an H100 (its s54q half: qlate not taken, the switch removed). Queued: s54m = s48h on an H200,
-# then s54e (qearly: the next Q loaded in warpgroup 1's last iteration; the item change's ablation), any card.
+# Session 54: s54n and s54m ran on H100s (their s54q / s54e halves: qlate and qearly not taken, their switches removed;
+# the item change's ablation measured). Queued: s48h (the README's run, an H200).
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -859,12 +859,14 @@ PY
     readme_run_then s51b 420 120
     ;;
   s54m)
-    # (session 54's next step, ~2.5 min on an H100, ~8–9 on an H200; carry .variants/s54pack, unpacked first with
+    # (ran in session 54 on an H100: its s54e half, below) (session 54's next step, ~2.5 min on an H100, ~8–9 on an H200; carry .variants/s54pack, unpacked first with
     # `tar -xJf .variants/s54pack/v.tar.xz`: .variants/qearly1, noq, noqst as s54e says) on an H200 the README's run
     # (s48h), then on any card s54e
     readme_run_then s54e 380 200
     ;;
   s54e)
+    # (ran in session 54 on an H100: qearly1 1.003× the time, not taken, its switch removed — build it with
+    # SRC_REV=24d5542 in front of its command below; noq needs no SRC_REV: MLA_EXPERIMENT_NO_NEXT_Q stays, an ablation)
     # (~2 min, session 54, any card; carry .variants/qearly1, noq, noqst: each mla_decode_sm90.sm_90a.cubin built with
     # `scripts/build-variant.sh NAME mla_decode_sm90 sm_90a FLAGS`, FLAGS -DMLA_EXPERIMENT_Q_EARLY=1 / -DMLA_EXPERIMENT_NO_NEXT_Q
     # / -DMLA_EXPERIMENT_NO_NEXT_Q -DMLA_EXPERIMENT_NO_O_STORE, then copied there) qearly1: warpgroup 1 loads the next
