@@ -859,9 +859,9 @@ PY
     readme_run_then s51b 420 120
     ;;
   s54m)
-    # (ran in session 54 on an H100: its s54e half, below) (session 54's next step, ~2.5 min on an H100, ~8–9 on an H200; carry .variants/s54pack, unpacked first with
-    # `tar -xJf .variants/s54pack/v.tar.xz`: .variants/qearly1, noq, noqst as s54e says) on an H200 the README's run
-    # (s48h), then on any card s54e
+    # (ran in session 54 on an H100: its s54e half, below) (~2.5 min on an H100, ~8–9 on an H200; carry
+    # .variants/s54pack, unpacked first with `tar -xJf .variants/s54pack/v.tar.xz`: .variants/qearly1, noq, noqst as
+    # s54e says) on an H200 the README's run (s48h), then on any card s54e
     readme_run_then s54e 380 200
     ;;
   s54e)
