@@ -268,6 +268,13 @@ sanitize_hopper_property() {
     grep -a "Race reported between" "$out/$1-$tool.log" | sed -E 's/\+0x[0-9a-f]+//g' | sort | uniq -c | head -6
   done
 }
+# variant_decode_test TAG DIR: the decode GPU test on the build of DIR (a variant's cubins over dist/kernels), into
+# $out/TAG-decode.log, with its summary
+variant_decode_test() {
+  local s; s=$(date +%s)
+  FLASH_MLA_KERNEL_DIR="$(kernel_dir "$2")/" gpu timeout 100 node --test dist/test/gpu-decode.test.js > "$out/$1-decode.log" 2>&1
+  echo "GPU decode test on $(basename "$2") rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/$1-decode.log" | tail -4
+}
 # readme_run_then STEP START_BY LIMIT: on an H200 the README's run (s48h), then STEP (under LIMIT seconds) if fewer than
 # START_BY seconds have passed
 readme_run_then() {
@@ -873,8 +880,7 @@ PY
     # item's Q in its last iteration (the compute-bound 16-bit entries) instead of both warpgroups after the row sums'
     # barrier — the decode GPU test on it, two A/B rounds against the shipped build (round 1 checked; S3 the control);
     # then the item change's ablation, unchecked: the next item keeps the old Q (noq), and also no O stores (noqst)
-    s=$(date +%s); FLASH_MLA_KERNEL_DIR="$(kernel_dir .variants/qearly1)/" gpu timeout 100 node --test dist/test/gpu-decode.test.js > "$out/s54e-decode.log" 2>&1
-    echo "GPU decode test on qearly1 rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s54e-decode.log" | tail -4
+    variant_decode_test s54e .variants/qearly1
     AB_CHECK=1 ab_rounds s54e "serving:S3,S5,S6,S8,S9,S12 sweep:12,13,28" dist/kernels .variants/qearly1
     AB_CHECK=0 ab_rounds s54a "serving:S5,S6,S8,S9 sweep:12,28" dist/kernels .variants/noq .variants/noqst
     ;;
@@ -893,8 +899,7 @@ PY
     # thread) N blocks before the item's end, so that the item change's Q cp.asyncs read L2 and not DRAM all at once:
     # the decode GPU test on qlate8, then two A/B rounds against the shipped build (round 1 checked). S3 (the
     # memory-bound entry, unchanged machine code) is the control
-    s=$(date +%s); FLASH_MLA_KERNEL_DIR="$(kernel_dir .variants/qlate8)/" gpu timeout 100 node --test dist/test/gpu-decode.test.js > "$out/s54q-decode.log" 2>&1
-    echo "GPU decode test on qlate8 rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s54q-decode.log" | tail -4
+    variant_decode_test s54q .variants/qlate8
     AB_CHECK=1 ab_rounds s54q "serving:S3,S5,S6,S8,S9,S12 sweep:12,28,30" dist/kernels .variants/qlate4 .variants/qlate8 .variants/qlate16
     ;;
   s53f)
@@ -905,8 +910,7 @@ PY
     # compute-bound 16-bit entries' first S of an item one warpgroup at a time (warpgroup 1's S of block 1 after
     # warpgroup 0's S of block 0 is done): the decode GPU test on it, then two A/B rounds against the shipped build
     # (round 1 checked). S3 (the memory-bound entry, unchanged machine code) is the control
-    s=$(date +%s); FLASH_MLA_KERNEL_DIR="$(kernel_dir .variants/fsa)/" gpu timeout 100 node --test dist/test/gpu-decode.test.js > "$out/s53f-decode.log" 2>&1
-    echo "GPU decode test on fsa rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s53f-decode.log" | tail -4
+    variant_decode_test s53f .variants/fsa
     AB_CHECK=1 ab_rounds s53f "serving:S1,S3,S6,S8,S9,S12 sweep:12,13,28" dist/kernels .variants/fsa
     ;;
   s51b)
