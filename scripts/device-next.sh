@@ -865,6 +865,11 @@ PY
     # the README's run (s48h), then on any card s51b
     readme_run_then s51b 420 120
     ;;
+  s55a)
+    # (~4 min on an H100, ~8 on an H200; carry .devcarry, .variants/devdist) on an H200 the README's run (s48h); on an
+    # H100 the README's H100 run of this build (s46r: the README's H100 table is session 46's build)
+    readme_run_then s46r 60 260
+    ;;
   s54m)
     # (ran in session 54 on an H100: its s54e half, below) (~2.5 min on an H100, ~8–9 on an H200; carry
     # .variants/s54pack, unpacked first with `tar -xJf .variants/s54pack/v.tar.xz`: .variants/qearly1, noq, noqst as
