@@ -1,0 +1,91 @@
+// Every TypeScript block of the README is a whole program a user can paste: it imports what it uses from
+// 'flash-mla', type-checks under this project's compiler settings (strict) against the built package, and runs.
+// Without a GPU the blocks written for backend 'cuda' run with 'cpu' in its place, except those that need the
+// device itself (CUDA graphs: type-checked only); with a GPU every block also runs as written.
+//
+// The blocks are written to dist/readme-examples/ (inside the package, so that 'flash-mla' resolves to the build
+// through package.json's "exports", as it does for a user) and each runs in its own node process.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { gpuSkipReason } from './util/problem.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const dir = join(root, 'dist', 'readme-examples');
+
+interface Block {
+  line: number; // of the opening fence
+  code: string;
+}
+
+function readmeBlocks(): Block[] {
+  const lines = readFileSync(join(root, 'README.md'), 'utf8').split('\n');
+  const blocks: Block[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i] !== '```ts') continue;
+    const end = lines.indexOf('```', i + 1);
+    assert.ok(end > i, `README line ${i + 1}: a \`\`\`ts block without its closing fence`);
+    blocks.push({ line: i + 1, code: lines.slice(i + 1, end).join('\n') + '\n' });
+    i = end;
+  }
+  return blocks;
+}
+
+const blocks = readmeBlocks();
+const name = (b: Block) => `README line ${b.line}`;
+const needsDevice = (b: Block) => /\bcaptureGraph\b/.test(b.code); // a graph is captured on a CUDA stream
+/** The block as run without a GPU: its 'cuda' backend replaced by 'cpu' (the API is the same on both). */
+const onCpu = (b: Block) => b.code.replace(/'cuda'/g, "'cpu'");
+
+test('the README has TypeScript examples, each importing from the package', () => {
+  assert.ok(blocks.length >= 7, `expected the README's 7 examples (API, graphs, paged cache, FP8, sparse, layouts), found ${blocks.length}`);
+  for (const b of blocks) assert.match(b.code, /^import \{[^}]+\} from 'flash-mla';$/m, `${name(b)}: a README example imports what it uses from 'flash-mla'`);
+});
+
+test('every README example type-checks (strict) against the built package', () => {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const files = blocks.map((b) => {
+    const f = join(dir, `line-${b.line}.ts`);
+    writeFileSync(f, b.code);
+    return f;
+  });
+  const config = ts.readConfigFile(join(root, 'tsconfig.json'), (p) => readFileSync(p, 'utf8'));
+  const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, root);
+  const program = ts.createProgram(files, { ...options, noEmit: true, declaration: false, sourceMap: false });
+  const problems = ts.getPreEmitDiagnostics(program).map((d) => {
+    const msg = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+    if (!d.file || d.start === undefined) return msg;
+    const { line } = d.file.getLineAndCharacterOfPosition(d.start);
+    const m = /line-(\d+)\.ts$/.exec(d.file.fileName);
+    // README line of the error: the fence's line + 1 + the line within the block
+    return m ? `README line ${Number(m[1]) + 1 + line}: ${msg}` : `${d.file.fileName}:${line + 1}: ${msg}`;
+  });
+  assert.deepEqual(problems, []);
+});
+
+/** Transpile a block to JavaScript (types stripped), write it beside the package and run it in a fresh node. */
+function run(b: Block, code: string, tag: string): void {
+  mkdirSync(dir, { recursive: true });
+  const js = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } }).outputText;
+  const f = join(dir, `line-${b.line}-${tag}.js`);
+  writeFileSync(f, js);
+  const r = spawnSync(process.execPath, [f], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, `${name(b)} (${tag}) exited ${r.status}${r.signal ? ` (${r.signal})` : ''}:\n${r.stderr}`);
+}
+
+for (const b of blocks) {
+  const cpuSkip = needsDevice(b) ? 'needs a CUDA device (type-checked above)' : false;
+  test(`${name(b)} runs on the cpu backend`, { skip: cpuSkip }, () => run(b, onCpu(b), 'cpu'));
+}
+
+const gpuSkip = await gpuSkipReason();
+for (const b of blocks) {
+  const skip = gpuSkip || (!/'cuda'/.test(b.code) ? 'written for the default backend (run above)' : false);
+  test(`${name(b)} runs as written on the GPU`, { skip }, () => run(b, b.code, 'cuda'));
+}
