@@ -865,10 +865,19 @@ PY
     # the README's run (s48h), then on any card s51b
     readme_run_then s51b 420 120
     ;;
+  s55g)
+    # (~1 min, any card; carry .variants/devdist as dist with readme-examples/ in it: the README's blocks that name
+    # 'cuda', transpiled on the workstation — the device has no typescript) the README's examples as written on a GPU
+    # (test/readme-examples.test.ts runs them so under `npm run test:gpu`; the CUDA-graph example runs nowhere else)
+    for f in dist/readme-examples/*-cuda.js; do
+      s=$(date +%s); timeout 120 node "$f" > "$out/$(basename "$f" .js).log" 2>&1
+      echo "$f rc=$? ($(( $(date +%s) - s )) s)"; tail -5 "$out/$(basename "$f" .js).log"
+    done
+    ;;
   s55a)
-    # (~4 min on an H100, ~8 on an H200; carry .devcarry, .variants/devdist) on an H200 the README's run (s48h); on an
-    # H100 the README's H100 run of this build (s46r: the README's H100 table is session 46's build)
-    readme_run_then s46r 60 260
+    # (~1 min on an H100, ~8 on an H200; carry .devcarry, .variants/devdist) on an H200 the README's run (s48h), then
+    # on any card s55g (the README's examples as written on the GPU)
+    readme_run_then s55g 480 110
     ;;
   s54m)
     # (ran in session 54 on an H100: its s54e half, below) (~2.5 min on an H100, ~8–9 on an H200; carry
