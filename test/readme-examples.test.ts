@@ -1,7 +1,10 @@
 // Every TypeScript block of the README is a whole program a user can paste: it imports what it uses from
-// 'flash-mla', type-checks under this project's compiler settings (strict) against the built package, and runs.
-// Without a GPU the blocks written for backend 'cuda' run with 'cpu' in its place, except those that need the
-// device itself (CUDA graphs: type-checked only); with a GPU every block also runs as written.
+// 'flash-mla', type-checks under this project's compiler settings (strict) against the built package, and runs:
+// - on the cpu backend (the blocks written for backend 'cuda' with 'cpu' in its place; not the CUDA-graph one);
+// - as written against the fake CUDA driver of an H200 with the kernel emulator (test/util/fake-cuda.ts: the
+//   metadata, decode and combine kernels run on the host), so the 'cuda' blocks' host side — allocations, value
+//   checks, launches, the graph capture and replays — runs without a GPU;
+// - as written on a GPU, when there is one.
 //
 // The blocks are written to dist/readme-examples/ (inside the package, so that 'flash-mla' resolves to the build
 // through package.json's "exports", as it does for a user) and each runs in its own node process.
@@ -14,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { gpuSkipReason } from './util/problem.js';
+import { buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, type FakeCuda } from './util/fake-cuda.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = join(root, 'dist', 'readme-examples');
@@ -70,22 +74,34 @@ test('every README example type-checks (strict) against the built package', () =
 });
 
 /** Transpile a block to JavaScript (types stripped), write it beside the package and run it in a fresh node. */
-function run(b: Block, code: string, tag: string): void {
+function run(b: Block, code: string, tag: string, env: NodeJS.ProcessEnv = process.env): void {
   mkdirSync(dir, { recursive: true });
   const js = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } }).outputText;
   const f = join(dir, `line-${b.line}-${tag}.js`);
   writeFileSync(f, js);
-  const r = spawnSync(process.execPath, [f], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [f], { encoding: 'utf8', timeout: 120_000, env });
   assert.equal(r.status, 0, `${name(b)} (${tag}) exited ${r.status}${r.signal ? ` (${r.signal})` : ''}:\n${r.stderr}`);
 }
 
 for (const b of blocks) {
-  const cpuSkip = needsDevice(b) ? 'needs a CUDA device (type-checked above)' : false;
+  const cpuSkip = needsDevice(b) ? 'needs a CUDA device (type-checked above, run on the fake H200 below)' : false;
   test(`${name(b)} runs on the cpu backend`, { skip: cpuSkip }, () => run(b, onCpu(b), 'cpu'));
+}
+
+const cudaBlocks = blocks.filter((b) => /'cuda'/.test(b.code));
+const fakeSkip = fakeCudaSkipReason({ emulate: true });
+let fake: FakeCuda | undefined;
+/** An H200 as the fake driver describes it: its compute capability, SMs and opt-in shared memory per block. */
+const fakeH200 = () => ({ FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMS: '132', FAKE_CUDA_SMEM_OPTIN: '232448', FAKE_CUDA_NAME: 'NVIDIA H200', FAKE_CUDA_MEM_BYTES: String(2 ** 31) });
+for (const b of cudaBlocks) {
+  test(`${name(b)} runs as written on a fake H200 (emulated kernels)`, { skip: fakeSkip }, () => {
+    fake ??= buildFakeCuda({ emulate: true });
+    run(b, b.code, 'fake-h200', fakeCudaEnv(fake, fakeH200()));
+  });
 }
 
 const gpuSkip = await gpuSkipReason();
 for (const b of blocks) {
-  const skip = gpuSkip || (!/'cuda'/.test(b.code) ? 'written for the default backend (run above)' : false);
+  const skip = gpuSkip || (!cudaBlocks.includes(b) ? 'written for the default backend (run above)' : false);
   test(`${name(b)} runs as written on the GPU`, { skip }, () => run(b, b.code, 'cuda'));
 }
