@@ -867,7 +867,8 @@ PY
     ;;
   s55g)
     # (~1 min, any card; carry .variants/devdist as dist with readme-examples/ in it: the README's blocks that name
-    # 'cuda', transpiled on the workstation — the device has no typescript) the README's examples as written on a GPU
+    # 'cuda', transpiled on the workstation by `node scripts/readme-examples-js.mjs .variants/devdist/readme-examples`
+    # — the device has no typescript) the README's examples as written on a GPU
     # (test/readme-examples.test.ts runs them so under `npm run test:gpu`; the CUDA-graph example runs nowhere else)
     for f in dist/readme-examples/*-cuda.js; do
       s=$(date +%s); timeout 120 node "$f" > "$out/$(basename "$f" .js).log" 2>&1
