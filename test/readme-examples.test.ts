@@ -17,34 +17,17 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { gpuSkipReason } from './util/problem.js';
+import { namesCuda, readmeBlocks, toJavaScript, type ReadmeBlock } from './util/readme-examples.js';
 import { buildFakeCuda, fakeCudaEnv, fakeCudaSkipReason, type FakeCuda } from './util/fake-cuda.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = join(root, 'dist', 'readme-examples');
 
-interface Block {
-  line: number; // of the opening fence
-  code: string;
-}
-
-function readmeBlocks(): Block[] {
-  const lines = readFileSync(join(root, 'README.md'), 'utf8').split('\n');
-  const blocks: Block[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i] !== '```ts') continue;
-    const end = lines.indexOf('```', i + 1);
-    assert.ok(end > i, `README line ${i + 1}: a \`\`\`ts block without its closing fence`);
-    blocks.push({ line: i + 1, code: lines.slice(i + 1, end).join('\n') + '\n' });
-    i = end;
-  }
-  return blocks;
-}
-
-const blocks = readmeBlocks();
-const name = (b: Block) => `README line ${b.line}`;
-const needsDevice = (b: Block) => /\bcaptureGraph\b/.test(b.code); // a graph is captured on a CUDA stream
+const blocks = readmeBlocks(root);
+const name = (b: ReadmeBlock) => `README line ${b.line}`;
+const needsDevice = (b: ReadmeBlock) => /\bcaptureGraph\b/.test(b.code); // a graph is captured on a CUDA stream
 /** The block as run without a GPU: its 'cuda' backend replaced by 'cpu' (the API is the same on both). */
-const onCpu = (b: Block) => b.code.replace(/'cuda'/g, "'cpu'");
+const onCpu = (b: ReadmeBlock) => b.code.replace(/'cuda'/g, "'cpu'");
 
 test('the README has TypeScript examples, each importing from the package', () => {
   assert.ok(blocks.length >= 7, `expected the README's 7 examples (API, graphs, paged cache, FP8, sparse, layouts), found ${blocks.length}`);
@@ -74,9 +57,9 @@ test('every README example type-checks (strict) against the built package', () =
 });
 
 /** Transpile a block to JavaScript (types stripped), write it beside the package and run it in a fresh node. */
-function run(b: Block, code: string, tag: string, env: NodeJS.ProcessEnv = process.env): void {
+function run(b: ReadmeBlock, code: string, tag: string, env: NodeJS.ProcessEnv = process.env): void {
   mkdirSync(dir, { recursive: true });
-  const js = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } }).outputText;
+  const js = toJavaScript(code);
   const f = join(dir, `line-${b.line}-${tag}.js`);
   writeFileSync(f, js);
   const r = spawnSync(process.execPath, [f], { encoding: 'utf8', timeout: 120_000, env });
@@ -88,7 +71,7 @@ for (const b of blocks) {
   test(`${name(b)} runs on the cpu backend`, { skip: cpuSkip }, () => run(b, onCpu(b), 'cpu'));
 }
 
-const cudaBlocks = blocks.filter((b) => /'cuda'/.test(b.code));
+const cudaBlocks = blocks.filter(namesCuda);
 const fakeSkip = fakeCudaSkipReason({ emulate: true });
 let fake: FakeCuda | undefined;
 /** An H200 as the fake driver describes it: its compute capability, SMs and opt-in shared memory per block. */
