@@ -865,6 +865,17 @@ PY
     # the README's run (s48h), then on any card s51b
     readme_run_then s51b 420 120
     ;;
+  s56p)
+    # (~4–5 min on an H100; carry .devcarry, .variants/devdist with this session's src/bench JS) the batch order against
+    # the pack order (src/bench/pack-order.ts, FLASH_MLA_EXPERIMENT_PACK_ORDER = a split piece's cost in blocks): every
+    # variable-length row of the sweep and the serving set, shipped kernels, two rounds, round 1 checked; the walk over
+    # the packed order cuts fewer requests (sweep#9 227 → 137 pieces, #13 124 → 22, #31 60 → 20)
+    ab_rounds s56p "sweep:1,3,5,7,9,11,13,15,17,19,21,23,25,27,29,31 serving:S3,S7,S9,S12" FLASH_MLA_EXPERIMENT_PACK_ORDER= FLASH_MLA_EXPERIMENT_PACK_ORDER=3
+    ;;
+  s56a)
+    # (~5 min on an H100, ~8 on an H200) on an H200 the README's run (s48h), then on any card s56p
+    readme_run_then s56p 300 290
+    ;;
   s55g)
     # (~1 min, any card; carry .variants/devdist as dist with readme-examples/ in it: the README's blocks that name
     # 'cuda', transpiled on the workstation by `node scripts/readme-examples-js.mjs .variants/devdist/readme-examples`

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { configBytes, configFlops, sumSeqlens } from './metrics.js';
 import { rng } from '../util/random.js';
+import { packOrderPieceCost, packedSeqlens } from './pack-order.js';
 
 export type ConfigSetName = 'sweep' | 'serving' | 'sparse' | 'small' | 'sparse-small' | 'tiny';
 export const CONFIG_SETS: readonly ConfigSetName[] = ['sweep', 'serving', 'sparse', 'small', 'sparse-small', 'tiny'];
@@ -84,7 +85,9 @@ export function shippedData(): ShippedData {
 /** The 32 configs of FlashMLA's decode sweep (b = 128, s ∈ {4096, 8192}, h_q ∈ {16..128}, s_q ∈ {1, 2}, fixed/var). */
 /** A shipped config as a BenchConfig of its own (the seqlens copied). */
 function shippedConfig(c: Omit<BenchConfig, 'id' | 'name'>, id: string): BenchConfig {
-  return { id, b: c.b, s: c.s, h_q: c.h_q, s_q: c.s_q, varlen: c.varlen, causal: c.causal, dtype: c.dtype, seqlens: [...c.seqlens] };
+  // EXPERIMENT (src/bench/pack-order.ts): a variable-length batch in the order that the walk cuts least
+  const seqlens = c.varlen && packOrderPieceCost() > 0 ? packedSeqlens(c.seqlens, c.h_q * c.s_q, packOrderPieceCost()) : [...c.seqlens];
+  return { id, b: c.b, s: c.s, h_q: c.h_q, s_q: c.s_q, varlen: c.varlen, causal: c.causal, dtype: c.dtype, seqlens };
 }
 
 export function sweepConfigs(): BenchConfig[] {

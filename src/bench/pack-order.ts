@@ -1,0 +1,114 @@
+// EXPERIMENT (session 56; a measurement, not a feature yet): a request order under which the scheduler's walk cuts
+// fewer requests. The walk (src/mla/schedule.ts) fills each SM part with requests in batch order and cuts one at
+// every part boundary that does not land within a split's cost of a request start: a variable-length batch of 128
+// requests over 132 parts has ~100 requests cut in 2–3 pieces (sweep#9: 227 pieces), and each piece pays the split
+// rows' store phase and the combine (perf log s44c / s45w: the var rows' whole gap to their fixed twins). Ordered by
+// a best-fit packing — a part takes the tail of the request cut at its top, then the longest whole requests that
+// still fit, then the head of the longest request left — the same walk over the same payload cuts far fewer
+// (sweep#13: 124 → ~20 pieces; the memory-bound var rows ~227 → ~140).
+//
+// FLASH_MLA_EXPERIMENT_PACK_ORDER=<piece cost> makes the bench's variable-length configs run their seqlens in that order (the
+// multiset of lengths is the config's, so the peers' times still apply). Read once.
+
+import { FIXED_OVERHEAD_NUM_BLOCKS, PAGE_BLOCK_SIZE } from '../mla/constants.js';
+import { numSmPartsFor, scheduleTiles } from '../mla/schedule.js';
+
+/** The packing's visiting order of the requests for payload `payload` (blocks, each item costing `overhead` more). */
+export function packOrderFor(nb: readonly number[], numSmParts: number, payload: number, overhead: number): number[] {
+  const byLength = nb.map((_, i) => i).sort((x, y) => nb[y] - nb[x] || x - y);
+  const used = new Uint8Array(nb.length);
+  const order: number[] = [];
+  let carry = -1; // the request cut at the previous part's end
+  let rest = 0; // its blocks not yet assigned
+  for (let p = 0; p < numSmParts; p++) {
+    let room = payload;
+    if (carry >= 0) {
+      if (rest + overhead > room) {
+        rest -= room - overhead;
+        continue;
+      }
+      room -= rest + overhead;
+      carry = -1;
+    }
+    for (;;) {
+      const k = byLength.find((i) => !used[i] && nb[i] + overhead <= room);
+      if (k === undefined) break;
+      used[k] = 1;
+      order.push(k);
+      room -= nb[k] + overhead;
+    }
+    if (room - overhead > 0) {
+      const k = byLength.find((i) => !used[i]);
+      if (k === undefined) break;
+      used[k] = 1;
+      order.push(k);
+      carry = k;
+      rest = nb[k] - (room - overhead);
+    }
+  }
+  for (const i of byLength) if (!used[i]) order.push(i);
+  return order;
+}
+
+
+interface Cut {
+  pieces: number;
+  /** The longest part: its blocks plus pieceCost per split piece. */
+  cost: number;
+}
+function cutOf(seqlens: readonly number[], numSmParts: number, pieceCost: number): Cut {
+  const { metadata, numSplits } = scheduleTiles(seqlens, numSmParts);
+  const b = seqlens.length;
+  let pieces = 0;
+  for (let i = 0; i < b; i++) if (numSplits[i + 1] - numSplits[i] > 1) pieces += numSplits[i + 1] - numSplits[i];
+  let cost = 0;
+  for (let p = 0; p < numSmParts; p++) {
+    const r = metadata.subarray(p * 8, p * 8 + 8);
+    if (r[0] >= b) continue;
+    let c = 0;
+    for (let q = r[0]; q <= r[2]; q++) {
+      const start = q === r[0] ? r[1] : 0;
+      const end = q === r[2] ? r[3] : seqlens[q];
+      c += Math.ceil(end / PAGE_BLOCK_SIZE) - start / PAGE_BLOCK_SIZE;
+      if (numSplits[q + 1] - numSplits[q] > 1) c += pieceCost;
+    }
+    cost = Math.max(cost, c);
+  }
+  return { pieces, cost };
+}
+
+/**
+ * `seqlens` reordered so that the scheduler's own walk gives the cheapest longest part (blocks plus `pieceCost` blocks
+ * a split piece: its rows' store phase and its share of the combine; fewer pieces on a tie) — the packing tried at payloads around the batch's share, the batch order kept
+ * when none is cheaper.
+ */
+export function packedSeqlens(seqlens: readonly number[], foldedRows: number, pieceCost: number, smCount = 132): number[] {
+  const numSmParts = numSmPartsFor(smCount, foldedRows, 1);
+  const overhead = FIXED_OVERHEAD_NUM_BLOCKS;
+  const nb = seqlens.map((s) => Math.ceil(s / PAGE_BLOCK_SIZE));
+  const share = Math.ceil(nb.reduce((a, x) => a + x + overhead, 0) / numSmParts) + overhead;
+  let best = seqlens.slice();
+  let bestCut = cutOf(best, numSmParts, pieceCost);
+  for (let payload = share - 12; payload <= share + 2; payload++) {
+    if (payload < 2 * overhead) continue;
+    const cand = packOrderFor(nb, numSmParts, payload, overhead).map((i) => seqlens[i]);
+    const cut = cutOf(cand, numSmParts, pieceCost);
+    if (cut.cost < bestCut.cost || (cut.cost === bestCut.cost && cut.pieces < bestCut.pieces)) {
+      best = cand;
+      bestCut = cut;
+    }
+  }
+  return best;
+}
+
+let pieceCostSetting: number | undefined;
+/** FLASH_MLA_EXPERIMENT_PACK_ORDER: a split piece's cost in blocks (a number 0.5–16) turns the reordering on; 0 when unset. Read once. */
+export function packOrderPieceCost(): number {
+  if (pieceCostSetting === undefined) {
+    const v = typeof process === 'undefined' ? undefined : process.env.FLASH_MLA_EXPERIMENT_PACK_ORDER;
+    const n = v === undefined || v === '' ? 0 : Number(v);
+    if (!(n === 0 || (n >= 0.5 && n <= 16))) throw new RangeError(`FLASH_MLA_EXPERIMENT_PACK_ORDER: expected a piece cost in blocks, 0.5–16 (or 0: off), got '${v}'`);
+    pieceCostSetting = n;
+  }
+  return pieceCostSetting;
+}
