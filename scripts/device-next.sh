@@ -872,6 +872,14 @@ PY
     # the packed order cuts fewer requests (sweep#9 227 → 137 pieces, #13 124 → 22, #31 60 → 20)
     ab_rounds s56p "sweep:1,3,5,7,9,11,13,15,17,19,21,23,25,27,29,31 serving:S3,S7,S9,S12" FLASH_MLA_EXPERIMENT_PACK_ORDER= FLASH_MLA_EXPERIMENT_PACK_ORDER=3
     ;;
+  s56k)
+    # (~2.5 min on an H100; carry .variants/pk: mla_decode_sm90.sm_90a.cubin built from branch pack-order-kernels with
+    # `SRC_REV=pack-order-kernels scripts/build-variant.sh pk mla_decode_sm90 sm_90a`, copied from dist/kv-pk) the
+    # 'hopper' entries that read each item's request through the order table (255 registers, from 254) on batch-order
+    # metadata: the decode GPU test on them, two A/B rounds against the shipped build (round 1 checked)
+    variant_decode_test s56k .variants/pk
+    AB_CHECK=1 ab_rounds s56k "sweep:8,9,12,13,24,25,28,29 serving:S1,S3,S6,S8,S9,S12" dist/kernels .variants/pk
+    ;;
   s56a)
     # (~5 min on an H100, ~8 on an H200) on an H200 the README's run (s48h), then on any card s56p
     readme_run_then s56p 300 290

@@ -6,10 +6,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { scheduleTiles, numSmPartsFor, workItems, getMlaMetadata, Tensor, type WorkItem } from '../src/index.js';
 import { freshSeed, rng } from './util/problem.js';
-import { EVEN_SPLIT_MIN_SPLITS, TIGHT_PAYLOAD_STEPS } from '../src/mla/schedule.js';
+import { EVEN_SPLIT_MIN_SPLITS, PACK_PIECE_COST_BLOCKS, TIGHT_PAYLOAD_STEPS } from '../src/mla/schedule.js';
+import { shippedData } from '../src/bench/configs.js';
 
-// The schedule without our fourth rule (the tight payload): the golden vectors and the tests of the other rules.
-const noTight = (lens: number[], parts: number, overhead = 5, hold = true, even = hold ? EVEN_SPLIT_MIN_SPLITS : 0) => scheduleTiles(lens, parts, overhead, hold, even, 0);
+// The schedule without our fourth rule (the tight payload) nor the fifth (the packed order): the golden vectors and the
+// tests of the other rules.
+const noTight = (lens: number[], parts: number, overhead = 5, hold = true, even = hold ? EVEN_SPLIT_MIN_SPLITS : 0) => scheduleTiles(lens, parts, overhead, hold, even, 0, 0);
+// The schedule without the fifth rule: the tests of the fourth.
+const noPack = (lens: number[], parts: number, overhead = 5) => scheduleTiles(lens, parts, overhead, true, undefined, undefined, 0);
 
 const rows = (metadata: Int32Array, parts: number) => Array.from({ length: parts }, (_, p) => Array.from(metadata.subarray(p * 8, p * 8 + 8)));
 
@@ -211,25 +215,25 @@ describe('beyond 9edee0c (on by default: TIGHT_PAYLOAD_STEPS = 5): the payload s
   test('S9 (16 requests over 66 parts): the longest part 17 → 16 blocks, 65 parts busy instead of 62, 72 pieces instead of 74', () => {
     assert.equal(TIGHT_PAYLOAD_STEPS, 5);
     const walk = blocks(S9, 66, noTight(S9, 66));
-    const tight = scheduleTiles(S9, 66);
+    const tight = noPack(S9, 66);
     const per = blocks(S9, 66, tight);
     assert.deepEqual([Math.max(...walk.values()), walk.size], [17, 62]);
     assert.deepEqual([Math.max(...per.values()), per.size], [16, 65]);
     assert.equal(tight.numSplits[16], 72);
     assert.equal(noTight(S9, 66).numSplits[16], 74);
     // at most the given steps: one step is all S9 takes
-    assert.deepEqual(scheduleTiles(S9, 66, 5, true, 2, 1).metadata, tight.metadata);
+    assert.deepEqual(scheduleTiles(S9, 66, 5, true, 2, 1, 0).metadata, tight.metadata);
   });
   test('not where a whole-request rule set the payload (S4, S6), nor for sparse schedules', () => {
     for (const [lens, parts] of [[new Array(64).fill(512), 132], [new Array(64).fill(2048), 33]] as const) {
-      assert.deepEqual(scheduleTiles([...lens], parts).metadata, noTight([...lens], parts).metadata);
+      assert.deepEqual(noPack([...lens], parts).metadata, noTight([...lens], parts).metadata);
     }
     assert.deepEqual(scheduleTiles(S9, 66, 5, false).metadata, scheduleTiles(S9, 66, 5, false, 0, 0).metadata);
   });
   test('not for more than METADATA_TIGHT_MAX_REQS requests', () => {
     const r = rng(7);
     const batch = (b: number) => Array.from({ length: b }, () => 1 + Math.floor(r() * 8000));
-    const differs = (lens: number[]) => scheduleTiles(lens, 132).metadata.some((x, i) => x !== noTight(lens, 132).metadata[i]);
+    const differs = (lens: number[]) => noPack(lens, 132).metadata.some((x, i) => x !== noTight(lens, 132).metadata[i]);
     let fired = 0;
     for (let n = 0; n < 20; n++) {
       assert.ok(!differs(batch(257)), '257 requests: the walk');
@@ -247,13 +251,115 @@ describe('beyond 9edee0c (on by default: TIGHT_PAYLOAD_STEPS = 5): the payload s
       const lens = Array.from({ length: b }, () => Math.floor(r() * (r() < 0.5 ? 2000 : 40000)));
       try {
         checkSchedule(lens, parts);  // (its payload model includes the rule)
+        checkSchedule(lens, parts, 5, PACK_PIECE_COST_BLOCKS);  // and with the fifth rule on
       } catch (e) {
         console.error(`tight payload test failed with seed ${seed}; rerun with FLASH_MLA_SEED=${seed}`);
         throw e;
       }
-      if (scheduleTiles(lens, parts).metadata.some((x, i) => x !== noTight(lens, parts).metadata[i])) fired++;
+      if (noPack(lens, parts).metadata.some((x, i) => x !== noTight(lens, parts).metadata[i])) fired++;
     }
     assert.ok(fired >= 30, `the rule changed only ${fired} of 300 schedules`);
+  });
+});
+
+describe('beyond 9edee0c (off by default until the device carries it; PACK_PIECE_COST_BLOCKS = 3): a variable-length batch walked in a packed order', () => {
+  const packed = (lens: number[], parts: number, hold = true) => scheduleTiles(lens, parts, 5, hold, undefined, undefined, PACK_PIECE_COST_BLOCKS);
+  // the weight the rule gives a schedule: its longest part in blocks, plus 3 per item of a split request
+  const weigh = (lens: number[], parts: number, t: ReturnType<typeof scheduleTiles>) => {
+    const per = new Array<number>(parts).fill(0);
+    let pieces = 0;
+    for (const it of workItems(t.metadata, lens, parts)) {
+      per[it.part] += Math.ceil(it.endToken / 64) - it.startToken / 64 + (it.noSplit ? 0 : 3);
+      if (!it.noSplit) pieces++;
+    }
+    return { longest: Math.max(...per), pieces };
+  };
+  const sweep = shippedData().configs;
+  test('sweep#9 (128 requests over 132 parts): 227 → 137 split items; sweep#13 (over 66): 124 → 22; weight no heavier', () => {
+    assert.equal(PACK_PIECE_COST_BLOCKS, 3);
+    for (const [i, parts, before, after] of [[9, 132, 227, 137], [13, 66, 124, 22], [1, 132, 228, 149], [29, 66, 126, 29]] as const) {
+      const lens = sweep[i].seqlens;
+      const walk = weigh(lens, parts, noPack(lens, parts));
+      const t = packed(lens, parts);
+      const w = weigh(lens, parts, t);
+      assert.deepEqual([walk.pieces, w.pieces], [before, after], `sweep#${i}: split items`);
+      assert.ok(w.longest <= walk.longest, `sweep#${i}: weight ${w.longest} against ${walk.longest}`);
+      assert.notEqual(t.metadata[5], 0, `sweep#${i}: the order table`);
+      assert.equal(scheduleTiles(lens, parts).metadata[5], 0, `sweep#${i}: the default is the batch order`);
+      checkSchedule(lens, parts, 5, PACK_PIECE_COST_BLOCKS);
+    }
+  });
+  test('not for equal block counts, sparse schedules, more than min(3 · parts, 256) requests; FLASH_MLA_EXPERIMENT_PACK=3 turns it on', () => {
+    const r = rng(11);
+    const batch = (b: number) => Array.from({ length: b }, () => 1 + Math.floor(r() * 8000));
+    for (const [lens, parts] of [[new Array(128).fill(4096), 132], [new Array(64).fill(2048), 33]] as const) {
+      assert.deepEqual(packed([...lens], parts).metadata, noPack([...lens], parts).metadata);
+    }
+    const s9 = [862, 4727, 123, 2306, 945, 3990, 11787, 2461, 1989, 3233, 617, 2544, 14253, 997, 3953, 7657];
+    assert.equal(packed(s9, 66, false).metadata[5], 0);
+    assert.notEqual(packed(s9, 66).metadata[5], 0);
+    let fired = 0;
+    for (let n = 0; n < 10; n++) {
+      assert.equal(packed(batch(100), 33).metadata[5], 0, '100 requests over 33 parts: no room for the table');
+      assert.equal(packed(batch(257), 132).metadata[5], 0, '257 requests: the batch order');
+      if (packed(batch(256), 132).metadata[5] !== 0) fired++;
+    }
+    assert.ok(fired >= 5, `256 requests: the rule fired on ${fired} of 10`);
+    const off = spawnSync(process.execPath, ['-e', `import('${new URL('../src/mla/schedule.js', import.meta.url).href}').then((m) => process.stdout.write(String(m.scheduleTiles(${JSON.stringify(sweep[9].seqlens)}, 132).metadata[5])))`], {
+      env: { ...process.env, FLASH_MLA_EXPERIMENT_PACK: '3' },
+      encoding: 'utf8',
+    });
+    assert.notEqual(off.stdout, '0', off.stderr);
+    assert.equal(scheduleTiles(sweep[9].seqlens, 132).metadata[5], 0, 'off by default');
+  });
+  test('the cpu backend decodes a packed schedule to the batch order\'s outputs (FLASH_MLA_EXPERIMENT_PACK=3 against 0)', () => {
+    // b 10 of 1–900 tokens, h_q 16 over 8 SMs (8 parts: the rule fires); outputs and LSE of both runs compared
+    const script = `
+      const { Tensor, getMlaMetadata, flashMlaWithKvcache } = await import('${new URL('../src/index.js', import.meta.url).href}');
+      const lens = [900, 17, 640, 1, 333, 850, 64, 129, 700, 20], b = lens.length, hQ = 16, pages = lens.map((l) => Math.ceil(l / 64));
+      let seed = 5; const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+      const total = pages.reduce((a, x) => a + x, 0), maxPages = Math.max(...pages);
+      const table = new Int32Array(b * maxPages); let next = 0;
+      for (let i = 0; i < b; i++) for (let j = 0; j < pages[i]; j++) table[i * maxPages + j] = next++;
+      const q = Tensor.from(Float32Array.from({ length: b * hQ * 576 }, rnd), [b, 1, hQ, 576], { dtype: 'bf16' });
+      const k = Tensor.from(Float32Array.from({ length: total * 64 * 576 }, rnd), [total, 64, 1, 576], { dtype: 'bf16' });
+      const seqlens = Tensor.from(new Int32Array(lens), [b], { dtype: 'int32' });
+      const md = getMlaMetadata(seqlens, hQ, 1, { smCount: 8 });
+      const { out, lse } = flashMlaWithKvcache(q, k, Tensor.from(table, [b, maxPages], { dtype: 'int32' }), seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true });
+      process.stdout.write(JSON.stringify({ ordered: md.tileSchedulerMetadata.toInt32()[5] !== 0, out: Array.from(out.toFloat32()), lse: Array.from(lse.toFloat32()) }));`;
+    const run = (pack: string) => {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, FLASH_MLA_EXPERIMENT_PACK: pack }, encoding: 'utf8', maxBuffer: 1 << 26 });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as { ordered: boolean; out: number[]; lse: number[] };
+    };
+    const [on, off] = [run('3'), run('0')];
+    assert.deepEqual([on.ordered, off.ordered], [true, false]);
+    let worst = 0;
+    for (let i = 0; i < on.out.length; i++) worst = Math.max(worst, Math.abs(on.out[i] - off.out[i]));
+    for (let i = 0; i < on.lse.length; i++) worst = Math.max(worst, Math.abs(on.lse[i] - off.lse[i]));
+    assert.ok(worst <= 1 / 128, `outputs differ by ${worst}`);  // (one bf16 rounding apart at most: split rows combine in float64)
+  });
+  test('never heavier than the batch order; every structural property holds (random batches, b 2–256, parts 1–132)', () => {
+    const seed = freshSeed();
+    const r = rng(seed);
+    let fired = 0;
+    try {
+      for (let n = 0; n < 300; n++) {
+        const b = 2 + Math.floor(r() * (n % 3 === 0 ? 8 : 255));
+        const parts = 1 + Math.floor(r() * 132);
+        const lens = Array.from({ length: b }, () => Math.floor(r() * (r() < 0.5 ? 2000 : 40000)));
+        checkSchedule(lens, parts, 5, PACK_PIECE_COST_BLOCKS);
+        const t = packed(lens, parts);
+        if (t.metadata[5] === 0) continue;
+        fired++;
+        const [w, walk] = [weigh(lens, parts, t), weigh(lens, parts, noPack(lens, parts))];
+        assert.ok(w.longest < walk.longest || (w.longest === walk.longest && w.pieces < walk.pieces), `b ${b}, parts ${parts}: ${JSON.stringify(w)} against ${JSON.stringify(walk)}`);
+      }
+    } catch (e) {
+      console.error(`pack rule test failed with seed ${seed}; rerun with FLASH_MLA_SEED=${seed}`);
+      throw e;
+    }
+    assert.ok(fired >= 60, `the rule changed only ${fired} of 300 schedules`);
   });
 });
 
@@ -299,9 +405,13 @@ describe('numSmPartsFor (spec §2.1)', () => {
 const blocksOf = (s: number) => Math.ceil(s / 64);
 
 /** Check every structural property of one schedule; throws with a description. */
-function checkSchedule(seqlens: number[], parts: number, overhead = 5): void {
+function checkSchedule(seqlens: number[], parts: number, overhead = 5, pack?: number): void {
   const b = seqlens.length;
-  const { metadata, numSplits } = scheduleTiles(seqlens, parts, overhead);
+  const { metadata, numSplits } = scheduleTiles(seqlens, parts, overhead, true, undefined, undefined, pack);
+  // the fifth rule: the rows hold positions in the order of the table in their ints 5–7 (row 0's int 5 is 0 without one)
+  const ordered = metadata[5] !== 0;
+  const order = Array.from({ length: b }, (_, i) => (ordered ? metadata[Math.floor(i / 3) * 8 + 5 + (i % 3)] - 1 : i));
+  const lenAt = (pos: number) => seqlens[order[pos]];
   assert.equal(metadata.length, parts * 8);
   assert.equal(numSplits.length, b + 1);
   const total = seqlens.reduce((a, s) => a + blocksOf(s) + overhead, 0);
@@ -342,20 +452,35 @@ function checkSchedule(seqlens: number[], parts: number, overhead = 5): void {
   if (!wholeRule && b <= 256 && total < 2 ** 30) {
     for (let i = 0; i < 5 && payload - 1 >= 2 * overhead && (payload - 1) * parts >= total && fits(payload - 1); i++) payload--;
   }
+  if (ordered) {
+    // the fifth rule: only for a variable-length batch of at most min(3 · parts, 256) requests; its order a permutation,
+    // the spare ints past it 0; its payload one of the share's PACK_PAYLOADS candidates (the greedy checks below
+    // hold for it as for any payload: a part ending inside a request is exactly full)
+    assert.ok(shortest !== longest && b <= Math.min(3 * parts, 256) && b >= 2, `ordered schedule for b ${b}, parts ${parts}, blocks ${shortest}–${longest}`);
+    assert.deepEqual([...order].sort((x, y) => x - y), Array.from({ length: b }, (_, i) => i), 'the order is a permutation');
+    for (let i = b; i < 3 * parts; i++) assert.equal(metadata[Math.floor(i / 3) * 8 + 5 + (i % 3)], 0, `spare int of position ${i}`);
+    // (the payload: a part ending inside a request costs exactly that; with none, the longest part is a lower bound, for
+    // which the checks below are weaker but still hold)
+    const partCost = new Array<number>(parts).fill(0);
+    for (const it of workItems(metadata, seqlens, parts)) partCost[it.part] += blocksOf(it.endToken) - it.startToken / 64 + overhead;
+    const full = rows(metadata, parts).findIndex((r) => r[0] < b && r[3] < lenAt(r[2]));
+    payload = full >= 0 ? partCost[full] : Math.max(...partCost);
+    assert.ok(payload <= share && (full < 0 || (payload > share - 8 && payload >= 2 * overhead)), `packed payload ${payload} (share ${share})`);
+  }
 
   // metadata rows
   let seenIdle = false;
   for (let p = 0; p < parts; p++) {
     const r = metadata.subarray(p * 8, p * 8 + 8);
-    assert.deepEqual([r[5], r[6], r[7]], [0, 0, 0], `part ${p}: unused fields`);
+    if (!ordered) assert.deepEqual([r[5], r[6], r[7]], [0, 0, 0], `part ${p}: unused fields`);
     assert.equal(r[1] % 64, 0, `part ${p}: begin_token ${r[1]} is a multiple of 64`);
     if (r[0] >= b) {
       seenIdle = true;
-      assert.deepEqual(Array.from(r), [b, 0, b - 1, seqlens[b - 1], 0, 0, 0, 0], `idle part ${p}`);
+      assert.deepEqual(Array.from(r).slice(0, 5), [b, 0, b - 1, lenAt(b - 1), 0], `idle part ${p}`);
     } else {
       assert.ok(!seenIdle, `busy part ${p} after an idle part`);
-      assert.ok(r[2] >= r[0] && r[2] < b, `part ${p}: end_req ${r[2]} vs begin_req ${r[0]}`);
-      assert.ok(r[3] === seqlens[r[2]] || (r[3] % 64 === 0 && r[3] > 0 && r[3] < seqlens[r[2]]), `part ${p}: end_token ${r[3]} of request ${r[2]} (seqlen ${seqlens[r[2]]})`);
+      assert.ok(r[2] >= r[0] && r[2] < b, `part ${p}: end position ${r[2]} vs begin position ${r[0]}`);
+      assert.ok(r[3] === lenAt(r[2]) || (r[3] % 64 === 0 && r[3] > 0 && r[3] < lenAt(r[2])), `part ${p}: end_token ${r[3]} at position ${r[2]} (seqlen ${lenAt(r[2])})`);
     }
   }
 
@@ -441,9 +566,11 @@ describe('properties on random seqlens', () => {
             const seqlens = gen(b);
             try {
               checkSchedule(seqlens, parts);
+              if (b <= 256) checkSchedule(seqlens, parts, 5, PACK_PIECE_COST_BLOCKS);
             } catch (e) {
               const shown = seqlens.length <= 16 ? JSON.stringify(seqlens) : `${JSON.stringify(seqlens.slice(0, 16))}…`;
               (e as Error).message = `[${name}, b ${b}, parts ${parts}, seqlens ${shown}] ${(e as Error).message}`;
+              console.error(`[${name}, b ${b}, parts ${parts}] ${JSON.stringify(seqlens)}`);
               throw e;
             }
             cases++;

@@ -8,48 +8,11 @@
 // (sweep#13: 124 → ~20 pieces; the memory-bound var rows ~227 → ~140).
 //
 // FLASH_MLA_EXPERIMENT_PACK_ORDER=<piece cost> makes the bench's variable-length configs run their seqlens in that order (the
-// multiset of lengths is the config's, so the peers' times still apply). Read once.
+// multiset of lengths is the config's, so the peers' times still apply). Read once. The scheduler's fifth rule
+// (src/mla/schedule.ts) is the same packing done by the schedule itself, on the user's batch order.
 
 import { FIXED_OVERHEAD_NUM_BLOCKS, PAGE_BLOCK_SIZE } from '../mla/constants.js';
-import { numSmPartsFor, scheduleTiles } from '../mla/schedule.js';
-
-/** The packing's visiting order of the requests for payload `payload` (blocks, each item costing `overhead` more). */
-export function packOrderFor(nb: readonly number[], numSmParts: number, payload: number, overhead: number): number[] {
-  const byLength = nb.map((_, i) => i).sort((x, y) => nb[y] - nb[x] || x - y);
-  const used = new Uint8Array(nb.length);
-  const order: number[] = [];
-  let carry = -1; // the request cut at the previous part's end
-  let rest = 0; // its blocks not yet assigned
-  for (let p = 0; p < numSmParts; p++) {
-    let room = payload;
-    if (carry >= 0) {
-      if (rest + overhead > room) {
-        rest -= room - overhead;
-        continue;
-      }
-      room -= rest + overhead;
-      carry = -1;
-    }
-    for (;;) {
-      const k = byLength.find((i) => !used[i] && nb[i] + overhead <= room);
-      if (k === undefined) break;
-      used[k] = 1;
-      order.push(k);
-      room -= nb[k] + overhead;
-    }
-    if (room - overhead > 0) {
-      const k = byLength.find((i) => !used[i]);
-      if (k === undefined) break;
-      used[k] = 1;
-      order.push(k);
-      carry = k;
-      rest = nb[k] - (room - overhead);
-    }
-  }
-  for (const i of byLength) if (!used[i]) order.push(i);
-  return order;
-}
-
+import { numSmPartsFor, packOrder, scheduleTiles } from '../mla/schedule.js';
 
 interface Cut {
   pieces: number;
@@ -91,7 +54,7 @@ export function packedSeqlens(seqlens: readonly number[], foldedRows: number, pi
   let bestCut = cutOf(best, numSmParts, pieceCost);
   for (let payload = share - 12; payload <= share + 2; payload++) {
     if (payload < 2 * overhead) continue;
-    const cand = packOrderFor(nb, numSmParts, payload, overhead).map((i) => seqlens[i]);
+    const cand = Array.from(packOrder(nb, numSmParts, payload, overhead), (i) => seqlens[i]);
     const cut = cutOf(cand, numSmParts, pieceCost);
     if (cut.cost < bestCut.cost || (cut.cost === bestCut.cost && cut.pieces < bestCut.pieces)) {
       best = cand;

@@ -9,7 +9,7 @@ import { isCapturing } from '../capture.js';
 import type { Tensor } from '../tensor.js';
 import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
 import { HEAD_DIM_K, METADATA_TIGHT_MAX_REQS, PAGE_BLOCK_SIZE } from '../mla/constants.js';
-import { evenSplitMinSplits, splitOverheadBlocks, tightPayloadSteps, wholeSlackSplits } from '../mla/schedule.js';
+import { evenSplitMinSplits, packPieceCostBlocks, splitOverheadBlocks, tightPayloadSteps, wholeSlackSplits } from '../mla/schedule.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
@@ -192,6 +192,8 @@ class CudaMlaBackend implements MlaBackend {
 
   mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor): void {
     const dev = this.dev;
+    // the scheduler's fifth rule (a packed request order) is not in the metadata kernel nor the decode kernels yet
+    if (packPieceCostBlocks() > 0) throw new UnsupportedFeatureError('FLASH_MLA_EXPERIMENT_PACK', 'the packed request order (scheduleTiles\' fifth rule)', 'cuda', 'the cpu backend schedules with it');
     requirePortable(dev, 'mla_metadata');
     const k = loadKernel('mla_metadata', portableArchs(dev), 'mla_metadata', ['ptr', 'i32', 'i32', 'ptr', 'ptr', 'i32', 'i32', 'i32', 'i32']);
     const b = cacheSeqlens.shape[0];

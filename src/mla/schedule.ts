@@ -1,8 +1,9 @@
 // The tile scheduler of FlashMLA 9edee0c (get_mla_metadata.cu), as a pure function: the cpu backend
 // runs it, and the device metadata kernel must produce the same bits. Rules of ours on top (scheduleTiles: a batch
 // whose every request just misses the payload keeps its requests whole; an equal-length batch keeps them whole when
-// that costs at most one split's cost more per part; off by default, an equal-length batch of k ≥ 2 parts per request
-// in k even pieces); sparse decode keeps 9edee0c's walk exactly.
+// that costs at most one split's cost more per part; an equal-length batch of k ≥ 2 parts per request in k even
+// pieces; the payload a few blocks tighter while the walk completes; off by default, a variable-length batch walked in
+// a packed order); sparse decode keeps 9edee0c's walk exactly.
 //
 // Work model: request i costs nb_i = ceil(seqlen_i / 64) KV blocks plus a fixed 5 blocks (loading q,
 // softmax set-up, epilogue). The total cost is cut into `numSmParts` nearly equal "payloads"; one SM part
@@ -15,7 +16,8 @@
 //   [2] end_req          last request of the part (inclusive)
 //   [3] end_token        one past the last token of end_req (block·64, or seqlen when it runs to the end)
 //   [4] begin_split_idx  which split of begin_req this part computes (0 when it starts the request)
-//   [5..7] 0
+//   [5..7] 0, or (our fifth rule, off by default) the request order: requests are then named by their position in it,
+//          position i → request row[⌊i / 3⌋][5 + i mod 3] − 1 (requestAt), and row 0's int 5 ≠ 0 says so
 // An idle part (all work went to earlier parts) has begin_req = b and does nothing.
 // numSplits[i] (b + 1 entries) is the exclusive prefix sum of per-request split counts: split n of
 // request i owns accumulator row numSplits[i] + n; a request with one split skips the combine.
@@ -107,6 +109,29 @@ export const TIGHT_PAYLOAD_STEPS = 5;
  */
 export const tightPayloadSteps = experimentInt('FLASH_MLA_EXPERIMENT_TIGHT_PAYLOAD', TIGHT_PAYLOAD_STEPS, 0, METADATA_TIGHT_MAX_STEPS);
 
+/**
+ * Our fifth rule (scheduleTiles, packedSchedule): a variable-length batch of at most packMaxRequests(parts) requests
+ * is walked in the order of a best-fit packing when that gives a cheaper longest part, counting each item of a split
+ * request as PACK_PIECE_COST_BLOCKS blocks more. The walk in batch order cuts a request at almost every part boundary
+ * (sweep#9, 128 requests over 132 parts: 103 requests cut, 227 split items); each split item stores partials for the
+ * combine. In the packed order the same walk cuts far fewer (sweep#9 137 items, sweep#13 124 → 22). On an H100
+ * (session 56 `s56p`, the order applied by the bench to the batch itself, two rounds): the var rows of the sweep −0.4 …
+ * −4.8 % (sweep#9 −2.6 %, #13 −4.8 %, #29 −3.2 %; 0.986× the time over the 20 var rows), costs 3 and 6 choosing alike.
+ *
+ * Off by default until the device side carries it: the decode kernels must read each part's requests through the
+ * order table the rows' spare ints hold (branch pack-order-kernels: done but for one FP8 entry's spill) and the metadata
+ * kernel must pack bit for bit like this function (one warp per candidate payload). FLASH_MLA_EXPERIMENT_PACK=3 turns
+ * it on for the cpu backend; the cuda backend refuses it.
+ */
+export const PACK_PIECE_COST_BLOCKS = 3;
+/** The fifth rule's candidate payloads: the share and the PACK_PAYLOADS − 1 below it (one warp each in the metadata kernel). */
+export const PACK_PAYLOADS = 8;
+/**
+ * 0 (the fifth rule off), or for a measurement FLASH_MLA_EXPERIMENT_PACK (an integer 0–64: a split item's cost in blocks,
+ * PACK_PIECE_COST_BLOCKS measured best). Read once; the cpu schedule and the API's check of a metadata tensor use it.
+ */
+export const packPieceCostBlocks = experimentInt('FLASH_MLA_EXPERIMENT_PACK', 0, 0, 64);
+
 /** Whether the walk with this payload assigns every block of `nb` (block counts) to the parts. */
 function walkFits(nb: readonly number[], numSmParts: number, payload: number, overhead: number): boolean {
   let req = 0;
@@ -141,6 +166,7 @@ export function scheduleTiles(
   holdLongestWhole = true,
   evenSplitMin = holdLongestWhole ? evenSplitMinSplits() : 0,
   tightMaxSteps = holdLongestWhole ? tightPayloadSteps() : 0,
+  packPieceCost = holdLongestWhole ? packPieceCostBlocks() : 0,
 ): TileSchedule {
   const b = seqlens.length;
   const nb = new Array<number>(b);
@@ -189,25 +215,50 @@ export function scheduleTiles(
       payload = p;
     }
   }
+  const walked = walkRows(seqlens, null, numSmParts, payload, overhead);
+  if (!walked.complete) {
+    // Cannot happen with payload ≥ total / parts + 5; kept as the kernel's device assert.
+    throw new Error(`scheduleTiles: work left unassigned (${b} requests)`);
+  }
+  // Our fifth rule (packPieceCost): a variable-length batch in the order of a best-fit packing, when the walk over it
+  // has a cheaper longest part (packedSchedule).
+  if (packPieceCost > 0 && holdLongestWhole && minNb !== maxNb && b <= packMaxRequests(numSmParts) && total < 2 ** 30) {
+    const packed = packedSchedule(seqlens, nb, numSmParts, share, overhead, packPieceCost, walked);
+    if (packed) return packed;
+  }
+  return { metadata: walked.metadata, numSplits: walked.numSplits };
+}
+
+interface WalkedSchedule extends TileSchedule {
+  /** Whether every block went to a part. */
+  complete: boolean;
+}
+
+/**
+ * 9edee0c's greedy walk with payload `payload`: part after part takes whole requests while they fit and cuts the first
+ * one that does not (`overhead` blocks per item). `order` (position → request; null: the batch order) is the order the
+ * walk visits the requests in; metadata rows then hold positions, numSplits stays per request.
+ */
+function walkRows(seqlens: ArrayLike<number>, order: Int32Array | null, numSmParts: number, payload: number, overhead: number): WalkedSchedule {
+  const b = seqlens.length;
+  const at = (pos: number) => (order ? order[pos] : pos);
   const metadata = new Int32Array(numSmParts * METADATA_ROW_INTS);
-  const numSplits = new Int32Array(b + 1);
-  let req = 0;
-  let blk = 0; // blocks of `req` already given to earlier parts
-  let split = 0; // splits of `req` already emitted
-  let cum = 0;
+  const splits = new Int32Array(b); // per request
+  let pos = 0;
+  let blk = 0; // blocks of the request at `pos` already given to earlier parts
+  let split = 0; // its splits already emitted
   for (let p = 0; p < numSmParts; p++) {
     const row = metadata.subarray(p * METADATA_ROW_INTS, (p + 1) * METADATA_ROW_INTS);
-    row[0] = req;
+    row[0] = pos;
     row[1] = blk * PAGE_BLOCK_SIZE;
     row[4] = split;
     let remain = payload;
-    while (req < b) {
-      const rest = nb[req] - blk + overhead;
+    while (pos < b) {
+      const rest = Math.ceil(seqlens[at(pos)] / PAGE_BLOCK_SIZE) - blk + overhead;
       if (remain >= rest) {
-        cum += split + 1;
-        numSplits[req + 1] = cum;
+        splits[at(pos)] = split + 1;
         remain -= rest;
-        req++;
+        pos++;
         blk = 0;
         split = 0;
       } else {
@@ -219,18 +270,121 @@ export function scheduleTiles(
       }
     }
     if (blk > 0) {
-      row[2] = req;
+      row[2] = pos;
       row[3] = blk * PAGE_BLOCK_SIZE;
     } else {
-      row[2] = req - 1;
-      row[3] = req > 0 ? seqlens[req - 1] : 0;
+      row[2] = pos - 1;
+      row[3] = pos > 0 ? seqlens[at(pos - 1)] : 0;
     }
   }
-  if (req !== b || blk !== 0 || split !== 0) {
-    // Cannot happen with payload ≥ total / parts + 5; kept as the kernel's device assert.
-    throw new Error(`scheduleTiles: work left unassigned (req ${req} of ${b})`);
+  const numSplits = new Int32Array(b + 1);
+  for (let i = 0; i < b; i++) numSplits[i + 1] = numSplits[i] + splits[i];
+  if (order) for (let i = 0; i < b; i++) metadata[Math.floor(i / 3) * METADATA_ROW_INTS + 5 + (i % 3)] = order[i] + 1;
+  return { metadata, numSplits, complete: pos === b && blk === 0 && split === 0 };
+}
+
+/**
+ * A schedule's cost as the fifth rule weighs it: its longest part, in blocks plus `pieceCost` per item of a split
+ * request (an item's rows stored as partials, merged by the combine), and its split items in all.
+ */
+function scheduleCost(s: TileSchedule, seqlens: ArrayLike<number>, numSmParts: number, pieceCost: number): { cost: number; pieces: number } {
+  const b = seqlens.length;
+  let cost = 0;
+  let pieces = 0;
+  for (const it of workItems(s.metadata, seqlens, numSmParts)) if (!it.noSplit) pieces++;
+  for (let p = 0; p < numSmParts; p++) {
+    const r = p * METADATA_ROW_INTS;
+    if (s.metadata[r] >= b) continue;
+    let c = 0;
+    for (let pos = s.metadata[r]; pos <= s.metadata[r + 2]; pos++) {
+      const req = requestAt(s.metadata, pos);
+      const start = pos === s.metadata[r] ? s.metadata[r + 1] : 0;
+      const end = pos === s.metadata[r + 2] ? s.metadata[r + 3] : seqlens[req];
+      c += Math.ceil(end / PAGE_BLOCK_SIZE) - start / PAGE_BLOCK_SIZE;
+      if (s.numSplits[req + 1] - s.numSplits[req] > 1) c += pieceCost;
+    }
+    cost = Math.max(cost, c);
   }
-  return { metadata, numSplits };
+  return { cost, pieces };
+}
+
+/**
+ * The request at position `pos` of a schedule's order: the batch order unless the rows' spare ints hold a table
+ * (position i → request metadata[⌊i / 3⌋ · 8 + 5 + i mod 3] − 1; row 0's int 5 is 0 when there is none).
+ */
+export function requestAt(metadata: ArrayLike<number>, pos: number): number {
+  return metadata[5] === 0 ? pos : metadata[Math.floor(pos / 3) * METADATA_ROW_INTS + 5 + (pos % 3)] - 1;
+}
+
+/** The most requests whose order fits the rows' spare ints (three per part), and the device kernel's bound. */
+export function packMaxRequests(numSmParts: number): number {
+  return Math.min(3 * numSmParts, METADATA_TIGHT_MAX_REQS);
+}
+
+/**
+ * The order of a best-fit packing at payload `payload`: a part takes the rest of the request cut at its top (all of the
+ * part if the rest does not fit), then the longest whole requests that still fit, then — if more than `overhead` blocks
+ * are left — the head of the longest request left, cut there. Ties in length go to the lower index. The walk over this
+ * order at the same payload makes exactly these parts.
+ */
+export function packOrder(nb: ArrayLike<number>, numSmParts: number, payload: number, overhead: number): Int32Array {
+  const b = nb.length;
+  const byLength = Array.from({ length: b }, (_, i) => i).sort((x, y) => nb[y] - nb[x] || x - y);
+  const used = new Uint8Array(b);
+  const order = new Int32Array(b);
+  let n = 0;
+  let rest = -1; // blocks of the request cut at the previous part's end not yet assigned (-1: none)
+  for (let p = 0; p < numSmParts && n < b; p++) {
+    let room = payload;
+    if (rest >= 0) {
+      if (rest + overhead > room) {
+        rest -= room - overhead;
+        continue;
+      }
+      room -= rest + overhead;
+      rest = -1;
+    }
+    for (let k = 0; k < b; k++) {
+      const i = byLength[k];
+      if (!used[i] && nb[i] + overhead <= room) {
+        used[i] = 1;
+        order[n++] = i;
+        room -= nb[i] + overhead;
+      }
+    }
+    if (room - overhead > 0) {
+      const k = byLength.find((i) => !used[i]);
+      if (k === undefined) break;
+      used[k] = 1;
+      order[n++] = k;
+      rest = nb[k] - (room - overhead);
+    }
+  }
+  for (const i of byLength) if (!used[i]) order[n++] = i;
+  return order;
+}
+
+/**
+ * Our fifth rule: the batch visited in packOrder's order at payloads share − PACK_PAYLOADS + 1 … share (those at least two
+ * split costs and holding the batch), the one whose walk completes with the cheapest longest part (scheduleCost; fewer
+ * split items, then the lower payload, on a tie) taken if it is cheaper than `walked`, the batch order's schedule.
+ */
+function packedSchedule(seqlens: ArrayLike<number>, nb: readonly number[], numSmParts: number, share: number, overhead: number, pieceCost: number,
+                        walked: TileSchedule): TileSchedule | null {
+  let best: TileSchedule | null = null;
+  let bestCost = scheduleCost(walked, seqlens, numSmParts, pieceCost);
+  const total = nb.reduce((a, x) => a + x + overhead, 0);
+  for (let payload = share - PACK_PAYLOADS + 1; payload <= share; payload++) {
+    if (payload < 2 * overhead || payload * numSmParts < total) continue;
+    const cand = walkRows(seqlens, packOrder(nb, numSmParts, payload, overhead), numSmParts, payload, overhead);
+    if (!cand.complete) continue;
+    const c = scheduleCost(cand, seqlens, numSmParts, pieceCost);
+    if (c.cost < bestCost.cost || (c.cost === bestCost.cost && c.pieces < bestCost.pieces)) {
+      best = { metadata: cand.metadata, numSplits: cand.numSplits };
+      bestCost = c;
+    }
+  }
+  return best;
 }
 
 /** The schedule of a sparse decode: b requests of topk positions each (9edee0c's walk, without our two whole rules). */
@@ -259,10 +413,11 @@ export function workItems(metadata: ArrayLike<number>, seqlens: ArrayLike<number
     const beginReq = metadata[r];
     const endReq = metadata[r + 2];
     if (beginReq >= b) continue;
-    for (let req = beginReq; req <= endReq; req++) {
-      const startToken = req === beginReq ? metadata[r + 1] : 0;
-      const endToken = req === endReq ? metadata[r + 3] : seqlens[req];
-      const splitIdx = req === beginReq ? metadata[r + 4] : 0;
+    for (let pos = beginReq; pos <= endReq; pos++) {
+      const req = requestAt(metadata, pos);
+      const startToken = pos === beginReq ? metadata[r + 1] : 0;
+      const endToken = pos === endReq ? metadata[r + 3] : seqlens[req];
+      const splitIdx = pos === beginReq ? metadata[r + 4] : 0;
       items.push({ part: p, request: req, startToken, endToken, splitIdx, noSplit: startToken === 0 && endToken === seqlens[req] });
     }
   }
