@@ -321,7 +321,8 @@ fp8_vs_bf16() {
 }
 # ab_rounds TAG "SET …" VARIANT…: two rounds of `bench` over each config set for each variant — a kernel directory
 # (kernel_dir: dist/kernels or a .variants/NAME folder) or an environment assignment NAME=VALUE on the shipped kernels
-# (VALUE empty: the variable unset) — outputs checked against the oracle on round 1, into $out/TAG-LABEL-SET-ROUND.txt
+# (VALUE empty: the variable unset), or DIR@NAME=VALUE (that build with that variable; label DIR's name-VALUE) —
+# outputs checked against the oracle on round 1, into $out/TAG-LABEL-SET-ROUND.txt
 ab_rounds() {
   local tag=$1 sets=$2; shift 2
   local round v set label f
@@ -334,7 +335,7 @@ ab_rounds() {
         else
           # (DIR@VAR=value: that build with that variable set, e.g. a variant that the host must launch differently)
           local dir=${v%%@*} extra=; [[ $v == *@* ]] && extra=${v#*@}
-          label=$(basename "$dir"); f="$out/$tag-$label-$(basename "${set%%:*}")-$round.txt"
+          label=$(basename "$dir")${extra:+-${extra#*=}}; f="$out/$tag-$label-$(basename "${set%%:*}")-$round.txt"
           env ${extra:+"$extra"} FLASH_MLA_KERNEL_DIR="$(kernel_dir "$dir")/" timeout 100 node dist/src/cli.js bench --configs $set ${AB_EXTRA:-} --iters 40 --check-samples $((round == 1 && ${AB_CHECK:-1} ? 1 : 0)) --reference h200 > "$f" 2>&1
         fi
         echo "== $round $label $set rc=$?"; grep -aE "^(sweep#|sparse#|S[0-9]|[A-Za-z0-9_.-]+#[0-9])" "$f" | cut -c1-64,118-150
@@ -344,7 +345,7 @@ ab_rounds() {
   # the perf log's table of it (scripts/ab-table.mjs: both rounds per build, the mean against the first build)
   local labels=()
   for v in "$@"; do
-    if [[ $v == *=* && $v != *@* ]]; then label=${v#*=}; labels+=("${label:-off}"); else labels+=("$(basename "${v%%@*}")"); fi
+    if [[ $v == *=* && $v != *@* ]]; then label=${v#*=}; labels+=("${label:-off}"); else label=$(basename "${v%%@*}"); [[ $v == *@* ]] && label+="-${v#*@*=}"; labels+=("$label"); fi
   done
   node scripts/ab-table.mjs "$out" "$tag" "${labels[@]}" 2>&1 | tee "$out/$tag-table.md"
 }
@@ -871,6 +872,22 @@ PY
     # variable-length row of the sweep and the serving set, shipped kernels, two rounds, round 1 checked; the walk over
     # the packed order cuts fewer requests (sweep#9 227 → 137 pieces, #13 124 → 22, #31 60 → 20)
     ab_rounds s56p "sweep:1,3,5,7,9,11,13,15,17,19,21,23,25,27,29,31 serving:S3,S7,S9,S12" FLASH_MLA_EXPERIMENT_PACK_ORDER= FLASH_MLA_EXPERIMENT_PACK_ORDER=3
+    ;;
+  s56v)
+    # (~5 min on an H100; carry .devcarry, .variants/devdist-pk — a slim dist of branch pack-order-kernels, used as
+    # dist — and .variants/maink, main's two Hopper decode cubins packed: maink.tar.xz) the packed order on the device:
+    # the GPU files that check the metadata kernel against the cpu schedule bit for bit and the decode kernels against
+    # the oracle, then three builds two rounds each (round 1 checked): main's decode kernels on batch-order schedules,
+    # the branch's (order-table reading) kernels on batch-order schedules, the branch's on packed schedules
+    (cd .variants/maink && tar -xJf maink.tar.xz)
+    for t in gpu-decode dense-layouts-gpu; do
+      s=$(date +%s); gpu timeout 150 node --test dist/test/$t.test.js > "$out/s56v-$t.log" 2>&1
+      echo "$t rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s56v-$t.log" | tail -4; grep -aE "^ *not ok" "$out/s56v-$t.log" | head -4
+    done
+    s=$(date +%s); gpu timeout 150 node --test --test-name-pattern="dense" dist/test/fp8-sparse-gpu.test.js > "$out/s56v-fp8.log" 2>&1
+    echo "fp8 dense GPU tests rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s56v-fp8.log" | tail -4
+    AB_CHECK=1 ab_rounds s56v "sweep:1,3,7,8,9,11,12,13,19,23,24,25,27,28,29 serving:S1,S3,S6,S7,S8,S9,S12" \
+      .variants/maink@FLASH_MLA_EXPERIMENT_PACK=0 dist/kernels@FLASH_MLA_EXPERIMENT_PACK=0 dist/kernels
     ;;
   s56k)
     # (~2.5 min on an H100; carry .variants/pk: mla_decode_sm90.sm_90a.cubin built from branch pack-order-kernels with
