@@ -889,6 +889,16 @@ PY
     AB_CHECK=1 ab_rounds s56v "sweep:1,3,7,8,9,11,12,13,19,23,24,25,27,28,29 serving:S1,S3,S6,S7,S8,S9,S12" \
       .variants/maink@FLASH_MLA_EXPERIMENT_PACK=0 dist/kernels@FLASH_MLA_EXPERIMENT_PACK=0 dist/kernels
     ;;
+  s56w)
+    # (~3 min on an H100; carry as s56v) s56v cut to what a short budget allows: the decode GPU file (the metadata
+    # kernel bit for bit with the cpu schedule, the decodes against the oracle), then the three builds on sweep#9, #13,
+    # #24 (fixed twin of #25), #25, #29 and S6 / S9, two rounds, round 1 checked
+    (cd .variants/maink && tar -xJf maink.tar.xz)
+    s=$(date +%s); gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/s56w-gpu-decode.log" 2>&1
+    echo "gpu-decode rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s56w-gpu-decode.log" | tail -4; grep -aE "^ *not ok" "$out/s56w-gpu-decode.log" | head -4
+    AB_CHECK=1 ab_rounds s56w "sweep:9,13,24,25,29 serving:S6,S9" \
+      .variants/maink@FLASH_MLA_EXPERIMENT_PACK=0 dist/kernels@FLASH_MLA_EXPERIMENT_PACK=0 dist/kernels
+    ;;
   s56k)
     # (~2.5 min on an H100; carry .variants/pk: mla_decode_sm90.sm_90a.cubin built from branch pack-order-kernels with
     # `SRC_REV=pack-order-kernels scripts/build-variant.sh pk mla_decode_sm90 sm_90a`, copied from dist/kv-pk) the
