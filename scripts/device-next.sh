@@ -875,7 +875,9 @@ PY
     ;;
   s56v)
     # (~5 min on an H100; carry .devcarry, .variants/devdist-pk — a slim dist of branch pack-order-kernels, used as
-    # dist — and .variants/maink, main's two Hopper decode cubins packed: maink.tar.xz) the packed order on the device:
+    # dist: its kernels/ the branch's dist/kernels files named as in .variants/devdist/kernels, its src/ test/ examples/
+    # the branch's dist/ ones without .map / .d.ts, readme-examples/ from .variants/devdist — and .variants/maink,
+    # main's mla_decode_sm90 and mla_decode_sm90_small sm_90a cubins in maink.tar.xz) the packed order on the device:
     # the GPU files that check the metadata kernel against the cpu schedule bit for bit and the decode kernels against
     # the oracle, then three builds two rounds each (round 1 checked): main's decode kernels on batch-order schedules,
     # the branch's (order-table reading) kernels on batch-order schedules, the branch's on packed schedules
