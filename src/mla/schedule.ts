@@ -119,9 +119,9 @@ export const tightPayloadSteps = experimentInt('FLASH_MLA_EXPERIMENT_TIGHT_PAYLO
  * −4.8 % (sweep#9 −2.6 %, #13 −4.8 %, #29 −3.2 %; 0.986× the time over the 20 var rows), costs 3 and 6 choosing alike.
  *
  * Off by default until the device side carries it: the decode kernels must read each part's requests through the
- * order table the rows' spare ints hold (branch pack-order-kernels: done but for one FP8 entry's spill) and the metadata
- * kernel must pack bit for bit like this function (one warp per candidate payload). FLASH_MLA_EXPERIMENT_PACK=3 turns
- * it on for the cpu backend; the cuda backend refuses it.
+ * order table the rows' spare ints hold, and the metadata kernel must pack bit for bit like this function (both on
+ * branch pack-order-kernels: built and emulated, not yet run on a GPU). FLASH_MLA_EXPERIMENT_PACK=3 turns it on for the
+ * cpu backend; the cuda backend refuses it.
  */
 export const PACK_PIECE_COST_BLOCKS = 3;
 /** The fifth rule's candidate payloads: the share and the PACK_PAYLOADS − 1 below it (one warp each in the metadata kernel). */
