@@ -120,8 +120,8 @@ export const tightPayloadSteps = experimentInt('FLASH_MLA_EXPERIMENT_TIGHT_PAYLO
  *
  * Off by default until the device side carries it: the decode kernels must read each part's requests through the
  * order table the rows' spare ints hold, and the metadata kernel must pack bit for bit like this function (both on
- * branch pack-order-kernels: built and emulated, not yet run on a GPU). FLASH_MLA_EXPERIMENT_PACK=3 turns it on for the
- * cpu backend; the cuda backend refuses it.
+ * branch pack-order-kernels: correct on an H100, s56w, but its packing adds ~100 µs to the metadata kernel — to be made
+ * cheaper before the merge). FLASH_MLA_EXPERIMENT_PACK=3 turns it on for the cpu backend; the cuda backend refuses it.
  */
 export const PACK_PIECE_COST_BLOCKS = 3;
 /** The fifth rule's candidate payloads: the share and the PACK_PAYLOADS − 1 below it (one warp each in the metadata kernel). */
