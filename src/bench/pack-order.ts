@@ -12,38 +12,16 @@
 // (src/mla/schedule.ts) is the same packing done by the schedule itself, on the user's batch order.
 
 import { FIXED_OVERHEAD_NUM_BLOCKS, PAGE_BLOCK_SIZE } from '../mla/constants.js';
-import { numSmPartsFor, packOrder, scheduleTiles } from '../mla/schedule.js';
+import { numSmPartsFor, packOrder, scheduleCost, scheduleTiles } from '../mla/schedule.js';
 
-interface Cut {
-  pieces: number;
-  /** The longest part: its blocks plus pieceCost per split piece. */
-  cost: number;
-}
-function cutOf(seqlens: readonly number[], numSmParts: number, pieceCost: number): Cut {
-  const { metadata, numSplits } = scheduleTiles(seqlens, numSmParts);
-  const b = seqlens.length;
-  let pieces = 0;
-  for (let i = 0; i < b; i++) if (numSplits[i + 1] - numSplits[i] > 1) pieces += numSplits[i + 1] - numSplits[i];
-  let cost = 0;
-  for (let p = 0; p < numSmParts; p++) {
-    const r = metadata.subarray(p * 8, p * 8 + 8);
-    if (r[0] >= b) continue;
-    let c = 0;
-    for (let q = r[0]; q <= r[2]; q++) {
-      const start = q === r[0] ? r[1] : 0;
-      const end = q === r[2] ? r[3] : seqlens[q];
-      c += Math.ceil(end / PAGE_BLOCK_SIZE) - start / PAGE_BLOCK_SIZE;
-      if (numSplits[q + 1] - numSplits[q] > 1) c += pieceCost;
-    }
-    cost = Math.max(cost, c);
-  }
-  return { pieces, cost };
-}
+// the weight the scheduler's fifth rule gives the walk's schedule of this order
+const cutOf = (seqlens: readonly number[], numSmParts: number, pieceCost: number) =>
+  scheduleCost(scheduleTiles(seqlens, numSmParts), seqlens, numSmParts, pieceCost);
 
 /**
  * `seqlens` reordered so that the scheduler's own walk gives the cheapest longest part (blocks plus `pieceCost` blocks
- * a split piece: its rows' store phase and its share of the combine; fewer pieces on a tie) — the packing tried at payloads around the batch's share, the batch order kept
- * when none is cheaper.
+ * a split piece: its rows' store phase and its share of the combine; fewer pieces on a tie) — the packing tried at
+ * payloads around the batch's share, the batch order kept when none is cheaper.
  */
 export function packedSeqlens(seqlens: readonly number[], foldedRows: number, pieceCost: number, smCount = 132): number[] {
   const numSmParts = numSmPartsFor(smCount, foldedRows, 1);

@@ -215,7 +215,7 @@ export function scheduleTiles(
       payload = p;
     }
   }
-  const walked = walkRows(seqlens, null, numSmParts, payload, overhead);
+  const walked = walkRows(seqlens, nb, null, numSmParts, payload, overhead);
   if (!walked.complete) {
     // Cannot happen with payload ≥ total / parts + 5; kept as the kernel's device assert.
     throw new Error(`scheduleTiles: work left unassigned (${b} requests)`);
@@ -223,7 +223,7 @@ export function scheduleTiles(
   // Our fifth rule (packPieceCost): a variable-length batch in the order of a best-fit packing, when the walk over it
   // has a cheaper longest part (packedSchedule).
   if (packPieceCost > 0 && holdLongestWhole && minNb !== maxNb && b <= packMaxRequests(numSmParts) && total < 2 ** 30) {
-    const packed = packedSchedule(seqlens, nb, numSmParts, share, overhead, packPieceCost, walked);
+    const packed = packedSchedule(seqlens, nb, total, numSmParts, share, overhead, packPieceCost, walked);
     if (packed) return packed;
   }
   return { metadata: walked.metadata, numSplits: walked.numSplits };
@@ -236,10 +236,11 @@ interface WalkedSchedule extends TileSchedule {
 
 /**
  * 9edee0c's greedy walk with payload `payload`: part after part takes whole requests while they fit and cuts the first
- * one that does not (`overhead` blocks per item). `order` (position → request; null: the batch order) is the order the
- * walk visits the requests in; metadata rows then hold positions, numSplits stays per request.
+ * one that does not (`overhead` blocks per item; `nb` the requests' block counts). `order` (position → request; null:
+ * the batch order) is the order the walk visits the requests in; metadata rows then hold positions, numSplits stays per
+ * request.
  */
-function walkRows(seqlens: ArrayLike<number>, order: Int32Array | null, numSmParts: number, payload: number, overhead: number): WalkedSchedule {
+function walkRows(seqlens: ArrayLike<number>, nb: readonly number[], order: Int32Array | null, numSmParts: number, payload: number, overhead: number): WalkedSchedule {
   const b = seqlens.length;
   const at = (pos: number) => (order ? order[pos] : pos);
   const metadata = new Int32Array(numSmParts * METADATA_ROW_INTS);
@@ -254,7 +255,7 @@ function walkRows(seqlens: ArrayLike<number>, order: Int32Array | null, numSmPar
     row[4] = split;
     let remain = payload;
     while (pos < b) {
-      const rest = Math.ceil(seqlens[at(pos)] / PAGE_BLOCK_SIZE) - blk + overhead;
+      const rest = nb[at(pos)] - blk + overhead;
       if (remain >= rest) {
         splits[at(pos)] = split + 1;
         remain -= rest;
@@ -287,25 +288,14 @@ function walkRows(seqlens: ArrayLike<number>, order: Int32Array | null, numSmPar
  * A schedule's cost as the fifth rule weighs it: its longest part, in blocks plus `pieceCost` per item of a split
  * request (an item's rows stored as partials, merged by the combine), and its split items in all.
  */
-function scheduleCost(s: TileSchedule, seqlens: ArrayLike<number>, numSmParts: number, pieceCost: number): { cost: number; pieces: number } {
-  const b = seqlens.length;
-  let cost = 0;
+export function scheduleCost(s: TileSchedule, seqlens: ArrayLike<number>, numSmParts: number, pieceCost: number): { cost: number; pieces: number } {
+  const perPart = new Array<number>(numSmParts).fill(0);
   let pieces = 0;
-  for (const it of workItems(s.metadata, seqlens, numSmParts)) if (!it.noSplit) pieces++;
-  for (let p = 0; p < numSmParts; p++) {
-    const r = p * METADATA_ROW_INTS;
-    if (s.metadata[r] >= b) continue;
-    let c = 0;
-    for (let pos = s.metadata[r]; pos <= s.metadata[r + 2]; pos++) {
-      const req = requestAt(s.metadata, pos);
-      const start = pos === s.metadata[r] ? s.metadata[r + 1] : 0;
-      const end = pos === s.metadata[r + 2] ? s.metadata[r + 3] : seqlens[req];
-      c += Math.ceil(end / PAGE_BLOCK_SIZE) - start / PAGE_BLOCK_SIZE;
-      if (s.numSplits[req + 1] - s.numSplits[req] > 1) c += pieceCost;
-    }
-    cost = Math.max(cost, c);
+  for (const it of workItems(s.metadata, seqlens, numSmParts)) {
+    perPart[it.part] += Math.ceil(it.endToken / PAGE_BLOCK_SIZE) - it.startToken / PAGE_BLOCK_SIZE + (it.noSplit ? 0 : pieceCost);
+    if (!it.noSplit) pieces++;
   }
-  return { cost, pieces };
+  return { cost: Math.max(0, ...perPart), pieces };
 }
 
 /**
@@ -369,14 +359,13 @@ export function packOrder(nb: ArrayLike<number>, numSmParts: number, payload: nu
  * split costs and holding the batch), the one whose walk completes with the cheapest longest part (scheduleCost; fewer
  * split items, then the lower payload, on a tie) taken if it is cheaper than `walked`, the batch order's schedule.
  */
-function packedSchedule(seqlens: ArrayLike<number>, nb: readonly number[], numSmParts: number, share: number, overhead: number, pieceCost: number,
-                        walked: TileSchedule): TileSchedule | null {
+function packedSchedule(seqlens: ArrayLike<number>, nb: readonly number[], total: number, numSmParts: number, share: number, overhead: number,
+                        pieceCost: number, walked: TileSchedule): TileSchedule | null {
   let best: TileSchedule | null = null;
   let bestCost = scheduleCost(walked, seqlens, numSmParts, pieceCost);
-  const total = nb.reduce((a, x) => a + x + overhead, 0);
   for (let payload = share - PACK_PAYLOADS + 1; payload <= share; payload++) {
     if (payload < 2 * overhead || payload * numSmParts < total) continue;
-    const cand = walkRows(seqlens, packOrder(nb, numSmParts, payload, overhead), numSmParts, payload, overhead);
+    const cand = walkRows(seqlens, nb, packOrder(nb, numSmParts, payload, overhead), numSmParts, payload, overhead);
     if (!cand.complete) continue;
     const c = scheduleCost(cand, seqlens, numSmParts, pieceCost);
     if (c.cost < bestCost.cost || (c.cost === bestCost.cost && c.pieces < bestCost.pieces)) {
