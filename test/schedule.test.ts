@@ -570,7 +570,6 @@ describe('properties on random seqlens', () => {
             } catch (e) {
               const shown = seqlens.length <= 16 ? JSON.stringify(seqlens) : `${JSON.stringify(seqlens.slice(0, 16))}…`;
               (e as Error).message = `[${name}, b ${b}, parts ${parts}, seqlens ${shown}] ${(e as Error).message}`;
-              console.error(`[${name}, b ${b}, parts ${parts}] ${JSON.stringify(seqlens)}`);
               throw e;
             }
             cases++;
