@@ -32,6 +32,13 @@ static_assert(METADATA_TIGHT_MAX_STEPS + 1 <= METADATA_THREADS / 32, "one warp p
 static_assert(METADATA_HEADER_BYTES + 4 * ((1 + 4 * (1 + METADATA_TIGHT_MAX_STEPS)) * METADATA_TIGHT_MAX_REQS + 1) <= 49152, "candidates ≤ 48 KB");
 static_assert(METADATA_HEADER_BYTES + 4 * (5 * METADATA_PAR_MAX_REQS + 1) <= 49152, "parallel schedule ≤ 48 KB");
 static_assert(METADATA_HEADER_BYTES + 8 * METADATA_SMEM_MAX_REQS <= 49152, "serial cache ≤ 48 KB");
+// The scheduler's fifth rule (src/mla/schedule.ts packedSchedule; kernels/mla_metadata_pack.cuh): batches of at most
+// min(3 · parts, METADATA_PACK_MAX_REQS) requests over at most METADATA_PACK_MAX_PARTS parts, PACK_PAYLOADS candidate
+// payloads (one packing warp each). HOST: when it may fire, dynamic smem of at least METADATA_HEADER_BYTES + 4 ·
+// (3 · METADATA_PACK_MAX_REQS + 48 + PACK_PAYLOADS · (2 · b + 4 · parts)) (48 260 B at the bounds).
+constexpr int METADATA_PACK_MAX_REQS = 256;
+constexpr int METADATA_PACK_MAX_PARTS = 224;
+constexpr int PACK_PAYLOADS = 8;
 
 // ---- generic split-KV decode kernel (mma.sync, sm_80+) ------------------------------------------------------
 // HOST: grid (ceil(q_rows / GEN_BLOCK_M), num_sm_parts, 1), block GEN_THREADS, dynamic smem GEN_SMEM_BYTES

@@ -135,10 +135,10 @@ __device__ __forceinline__ void sparse_rows(const MlaDecodeParams& p, int s, int
 }
 __device__ __forceinline__ Slice sparse_slice(const MlaDecodeParams& p, const MlaFp8Params& f, const PartWork& w, int req, const RowSet& rs) {
   Slice sl;
-  sl.start = req == w.begin_req ? w.begin_token : 0;
-  sl.end_token = req == w.end_req ? w.end_token : f.topk;
+  sl.start = req == w.begin_pos ? w.begin_token : 0;  // (sparse decode: always the batch order, position = request)
+  sl.end_token = req == w.end_pos ? w.end_token : f.topk;
   sl.no_split = sl.start == 0 && sl.end_token == f.topk;
-  sl.split_row = sl.no_split ? 0 : ptx::ld_plain(p.num_splits + req) + (req == w.begin_req ? w.begin_split : 0);
+  sl.split_row = sl.no_split ? 0 : ptx::ld_plain(p.num_splits + req) + (req == w.begin_pos ? w.begin_split : 0);
   sl.end_kv = f.topk_length != nullptr ? min(sl.end_token, ptx::ld_plain(f.topk_length + req)) : sl.end_token;
 #pragma unroll
   for (int h = 0; h < 2; ++h) sl.row_end[h] = rs.r_glob[h] < p.q_rows ? sl.end_kv : 0;
@@ -163,7 +163,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const Ml
   // Everything below may depend on the previous kernel (metadata, q, kv cache): wait first (sm_90 PDL).
   ptx::grid_dep_wait();
   const PartWork w = load_part_work(p, blockIdx.y);
-  if (w.begin_req >= p.b) return;  // idle part
+  if (w.begin_pos >= p.b) return;  // idle part
 
   const RowGroup grp(sRed, sL, warp, lane);  // this thread's two rows: fragment rows g and g+8 of its row group
   RowSet rs;
@@ -186,10 +186,11 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const Ml
   const uint32_t v_b = sK + ((lane & 15) * GEN_QK_PITCH + half * (HEAD_DIM_V / 2) + (lane >> 4) * 8) * 2;
   const float scale_log2 = p.scale_softmax_log2;
 
-  for (int req = w.begin_req; req <= w.end_req; ++req) {
+  for (int pos = w.begin_pos; pos <= w.end_pos; ++pos) {
+    const int req = request_at<kSparse>(p, pos);
     Slice sl;
     if constexpr (kSparse) sl = sparse_slice(p, f, w, req, rs);
-    else sl = slice_of(p, w, req, rs);
+    else sl = slice_of(p, w, pos, req, rs);
     const int start = sl.start, end_kv = sl.end_kv;
     const int n_tiles = end_kv > start ? (end_kv - start + GEN_BLOCK_N - 1) / GEN_BLOCK_N : 0;
 
@@ -237,7 +238,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const Ml
     }
 
     // ---- epilogue ------------------------------------------------------------------------------------------
-    if (req == w.end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
+    if (pos == w.end_pos) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
     grp.publish_row_sums(row_sum);
 #pragma unroll
     for (int h = 0; h < 2; ++h) {

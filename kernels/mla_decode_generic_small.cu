@@ -116,7 +116,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
   // Everything below may depend on the previous kernel (metadata, q, kv cache): wait first (sm_90 PDL).
   ptx::grid_dep_wait();
   const PartWork w = load_part_work(p, blockIdx.y);
-  if (w.begin_req >= p.b) return;  // idle part
+  if (w.begin_pos >= p.b) return;  // idle part
 
   const RowGroup grp(sRed, sL, warp, lane);  // this thread's two rows: fragment rows g and g+8 of its row group
   const int bar_id = grp.bar_id;
@@ -133,8 +133,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
   const uint32_t v_b = ((lane & 15) * GSM_K_PITCH + half * (HEAD_DIM_V / 2) + (lane >> 4) * 8) * 2;
   const float scale_log2 = p.scale_softmax_log2;
 
-  for (int req = w.begin_req; req <= w.end_req; ++req) {
-    const Slice sl = slice_of(p, w, req, rs);
+  for (int pos = w.begin_pos; pos <= w.end_pos; ++pos) {
+    const int req = request_at(p, pos);
+    const Slice sl = slice_of(p, w, pos, req, rs);
     const int start = sl.start, end_kv = sl.end_kv;
     const int n_tiles = end_kv > start ? (end_kv - start + GSM_BLOCK_N - 1) / GSM_BLOCK_N : 0;
     const int* bt = p.block_table + static_cast<int64_t>(req) * p.block_table_stride;
@@ -201,7 +202,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p) {
     }
 
     // ---- epilogue ----------------------------------------------------------------------------------------------
-    if (req == w.end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
+    if (pos == w.end_pos) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
     if (!live) {
       ptx::named_barrier_sync(bar_id, 64);  // the epilogue's barrier, as above
       continue;  // every row of this group is padding: store_row would write nothing

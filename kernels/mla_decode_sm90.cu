@@ -103,7 +103,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
   ptx::grid_dep_wait();
   tr.past_wait();
   const PartWork w = load_part_work(p, blockIdx.y);
-  if (w.begin_req >= p.b) return;  // idle part
+  if (w.begin_pos >= p.b) return;  // idle part
   if constexpr (kFp8) {
     if (wg == 2) {  // the producer warpgroup (mla_sm90_fp8_producer.cuh)
       ptx::setmaxnreg_dec<SM90_FP8_PRODUCER_REGS>();
@@ -132,24 +132,29 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
   // 16-bit cache: the current item's seqlen, loaded by the item before (its next_seqlen; the first item's here), so
   // that no load stands between an item's top and its block count. FP8: slice_of loads it at the item's top.
-  int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + w.begin_req);
+  int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + request_at<kSparse>(p, w.begin_pos));
   // 16-bit cache, the part's first item: its Q and its first two blocks (mla_sm90_kbuffers.cuh)
   if constexpr (!kFp8) n_prefetched = issue_first_item<kStaggerFirst>(p, w, kb, tid, seqlen, rs.s_last, load_q, q_ready);
 
   [[maybe_unused]] int tr_it = 0;  // sparse trace: this warpgroup's loop iterations so far (pairs of blocks)
-  for (int req = w.begin_req; req <= w.end_req; ++req) {
-    tr.item_top(req == w.begin_req);
+  // Items are positions in the schedule's order (request_at: two L1 loads at the item's top). The next item's request is
+  // looked up again where its Q is loaded rather than held across the main loop (held, ptxas spilled 8 B in the
+  // memory-bound entries; 255 registers, 0 spills as written).
+  for (int pos = w.begin_pos; pos <= w.end_pos; ++pos) {
+    const int req = request_at<kSparse>(p, pos);
+    tr.item_top(pos == w.begin_pos);
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * tr_it + 5);  // (item start: its top)
-    const Slice sl = kSparse ? slice_of_len(p, w, req, rs, fp->topk) : kFp8 ? slice_of(p, w, req, rs) : slice_of_len(p, w, req, rs, seqlen);
-    // The next item (request req + 1 from token 0) starts loading before this one's epilogue; its seqlen is
+    const Slice sl = kSparse ? slice_of_len(p, w, pos, req, rs, fp->topk) : kFp8 ? slice_of(p, w, pos, req, rs) : slice_of_len(p, w, pos, req, rs, seqlen);
+    // The next item (position pos + 1 from token 0) starts loading before this one's epilogue; its seqlen is
     // read now and used after the main loop, so the load's latency is hidden.
-    const int next_seqlen = req < w.end_req ? (kSparse ? fp->topk : ptx::ld_plain(p.cache_seqlens + req + 1)) : 0;
+    const int next_req = pos < w.end_pos ? request_at<kSparse>(p, pos + 1) : 0;
+    const int next_seqlen = pos < w.end_pos ? (kSparse ? fp->topk : ptx::ld_plain(p.cache_seqlens + next_req)) : 0;
     // 16-bit cache: the next item's first two block-table entries, loaded now by the thread of each warpgroup that
     // issues their TMA after the main loop (loaded there, every thread waited on them at the epilogue's barrier). The
     // row's entries 0 and 1 exist when max_blocks_per_seq allows; they are used only if the next item has the blocks.
     int next_page0 = 0, next_page1 = 0;
-    if (!kFp8 && wg_tid == 0 && req < w.end_req) {
-      const int* bt_next = p.block_table + static_cast<int64_t>(req + 1) * p.block_table_stride;
+    if (!kFp8 && wg_tid == 0 && pos < w.end_pos) {
+      const int* bt_next = p.block_table + static_cast<int64_t>(next_req) * p.block_table_stride;
       if (p.max_blocks_per_seq > 0) next_page0 = ptx::ld_plain(bt_next);
       if (p.max_blocks_per_seq > 1) next_page1 = ptx::ld_plain(bt_next + 1);
     }
@@ -202,7 +207,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
       issue_s_half<T, kGroupB>(s, sQ, sK0, kb.barrier(0), kb.parity(0), false);
       ptx::wgmma_commit();
       ptx::wgmma_wait<0>();
-      tr.first_s_done(req == w.begin_req);
+      tr.first_s_done(pos == w.begin_pos);
 #pragma unroll 1
       for (int j = 0; j < n_blocks; j += 2) {
         const uint32_t b_ = opaque(base);
@@ -521,8 +526,8 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     // even blocks, done before WG1's last Scale0 sync). Each warpgroup loads its groups of the next item's first
     // two blocks now, so the next item does not start on an empty pipe.
     int n_next = 0;
-    if (req < w.end_req) {
-      const int end_token = req + 1 == w.end_req ? w.end_token : next_seqlen;
+    if (pos < w.end_pos) {
+      const int end_token = pos + 1 == w.end_pos ? w.end_token : next_seqlen;
       const int end_kv = slice_end_kv(p, end_token, next_seqlen, rs.s_last);
       n_next = __shfl_sync(0xffffffffu, end_kv > 0 ? (end_kv - 1) / PAGE_BLOCK_SIZE + 1 : 0, 0);
     }
@@ -542,7 +547,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     }
 
     // ---- epilogue: both halves of O are relative to the last max in sM --------------------------------------
-    if (req == w.end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
+    if (pos == w.end_pos) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 1);
@@ -555,7 +560,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     if (n_next > 0) {
 #ifndef MLA_EXPERIMENT_NO_NEXT_Q  // EXPERIMENT (variant builds only): the next item keeps this Q — wrong outputs, what
       // loading it costs the item change (perf log `qearly`: S6 −1.2 %, sweep#12 −1.2 % on an H100)
-      load_q(req + 1);  // lands while this item's rows are written out
+      load_q(request_at<kSparse>(p, pos + 1));  // lands while this item's rows are written out
 #endif
       q_ready = true;
     }

@@ -86,6 +86,10 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // free, so the per-token copies' issue leaves the math warpgroups' chain); the math warpgroups' CTA barriers are then
   // a named barrier over their 256 threads (math_sync); 384 threads (perf log session 27, `gwg`)
   constexpr bool kGatherWg = kSparse;
+  // Positions of the schedule's order → requests (mla_work.cuh request_at), except in the sparse entries (never packed)
+  // and the dense FP8 entry: reading the order table there made ptxas spill (4 B at 255 registers), so the scheduler
+  // packs only decodes of more than 16 rows (src/mla/schedule.ts PACK_MIN_ROWS), which this entry never runs.
+  constexpr bool kBatchOrder = kSparse || kFp8;
   static_assert(!kFp8 || kRows == 16, "the FP8 entries' layout holds 16 rows");
   static_assert(!kSparse || kFp8, "sparse: over the FP8 cache");
   constexpr int kSideBytes = kSparse ? kSparseSideBytes : SM90S_F8_SIDE_BYTES;
@@ -146,7 +150,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // Everything below may depend on the previous kernel (metadata, q, kv cache): wait first (PDL).
   ptx::grid_dep_wait();
   const PartWork w = load_part_work(p, blockIdx.y);
-  if (w.begin_req >= p.b) return;  // idle part
+  if (w.begin_pos >= p.b) return;  // idle part
 
   // Sparse: the CTA's query token and its first head: blockIdx.x = token · groups + group, ceil(h_q / 16) groups of 16
   // heads (read where used)
@@ -169,12 +173,13 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     }
     rs[i].s_last = kSparse ? sp_tok() : (p.q_rows - 1) / p.h_q;
   }
-  // request req as this part sees it (sparse: its topk positions)
-  auto slice = [&](int req, const RowSet& r) { return kSparse ? slice_of_len(p, w, req, r, fp->topk) : slice_of(p, w, req, r); };
+  // the item at position pos, request req (request_at), as this part sees it (sparse: its topk positions)
+  auto slice = [&](int pos, int req, const RowSet& r) { return kSparse ? slice_of_len(p, w, pos, req, r, fp->topk) : slice_of(p, w, pos, req, r); };
   // 16-bit cache: the current item's seqlen, loaded by the item before (its next_seqlen; the first item's here), so that
   // no load stands between an item's top and its blocks; its slices through slice_cur. FP8: slice() loads it each time.
-  int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + w.begin_req);
-  auto slice_cur = [&](int req, const RowSet& r) { return kFp8 ? slice(req, r) : slice_of_len(p, w, req, r, seqlen); };
+  const int begin_req = request_at<kBatchOrder>(p, w.begin_pos);
+  int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + begin_req);
+  auto slice_cur = [&](int pos, int req, const RowSet& r) { return kFp8 ? slice(pos, req, r) : slice_of_len(p, w, pos, req, r, seqlen); };
 
   // ---- the gather warpgroup (kGatherWg): warps 2x, 2x + 1 walk math warpgroup x's blocks over the part's items (its
   // n-th into its stage n & 1, once that stage is free: the math warpgroup's arrival after its block n − 2), one token
@@ -186,7 +191,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       const SmallSparseGather gx{p, fp, side + kSparseOffMask + 32 * x, lane};
       GatherCursor cur{0, -1};
       gather_walk(
-          w, x, [&](int r) { return slice(r, rs[0]); },
+          w, x, [&](int r) { return slice(r, r, rs[0]); },  // (sparse: positions are requests)
           [&](int st, uint32_t ph) { ptx::mbarrier_wait(side + kSparseOffFree + 16 * x + 8 * st, ph); },
           [&](int r, const Slice& qs, int jn, int st, bool fresh) {
             gx.raw_one(t, r, qs, jn, st, cur, fresh, base + x * SM90S_F8SP_WG_BYTES + st * SM90S_F8SP_STAGE_BYTES, side + 16 * x + 8 * st);
@@ -215,21 +220,22 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // ---- register-A: the warpgroup's block n (of the part, over its items) uses raw stage n & 1 (that barrier's phase
   // (n >> 1) & 1) and the RoPE barrier's phase n & 1; at block n's end go the raw bytes of block n + 2 and the RoPE box
   // of block n + 1. rq is the last block whose raw bytes are requested (its index rq_n), nblk the current block's.
-  BlockRef rq{w.end_req + 1, 0, 0, nullptr};
+  BlockRef rq{w.end_pos + 1, 0, 0, nullptr};  // (.req: a position of the order)
   int rq_n = 0, nblk = 0;
   // rq := this warpgroup's first block in items from…, or none
   auto seek = [&](BlockRef& c, int from) {
-    for (int r = from; r <= w.end_req; ++r) {
-      const Blocks nb = blocks_of(slice(r, rs[0]));
+    for (int r = from; r <= w.end_pos; ++r) {
+      const int q = request_at<kBatchOrder>(p, r);
+      const Blocks nb = blocks_of(slice(r, q, rs[0]));
       if (wg < nb.count) {
-        c = BlockRef{r, wg, nb.count, table_of(r, nb)};
+        c = BlockRef{r, wg, nb.count, table_of(q, nb)};
         return true;
       }
     }
-    c.req = w.end_req + 1;
+    c.req = w.end_pos + 1;
     return false;
   };
-  auto advance = [&](BlockRef& c) { return c.req > w.end_req ? false : c.j + 2 < c.count ? (c.j += 2, true) : seek(c, c.req + 1); };
+  auto advance = [&](BlockRef& c) { return c.req > w.end_pos ? false : c.j + 2 < c.count ? (c.j += 2, true) : seek(c, c.req + 1); };
 
   // Dense FP8: the token scales of raw stage st of this warpgroup (a TMA box with the stage)
   auto scales_at = [&](int st) { return base + SM90S_F8_OFF_SCALES + (2 * wg + st) * SM90S_F8_SCALE_BOX_BYTES; };
@@ -252,7 +258,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
   // The first item's first block of each warpgroup and its Q; later items' are requested at the end of the one before.
   {
-    const Slice s0 = slice_cur(w.begin_req, rs[0]);
+    const Slice s0 = slice_cur(w.begin_pos, begin_req, rs[0]);
     const Blocks bk = blocks_of(s0);
     // Dense caches only: the sparse entry gathers per token, its warpgroups' first blocks are not one burst.
     constexpr bool kStaggerWg1 = !kSparse;
@@ -265,12 +271,12 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // FP8, session 16 `sfp8`: 1.6–2.1 % on the sweep rows, S11 5 %, though the in-place Q conversion's CTA barrier
       // then holds warpgroup 0 until warpgroup 1's part of Q is in, i.e. after warpgroup 0's first raw block has landed).
       if (kStaggerWg1 && wg == 1) {
-        load_q(w.begin_req);
+        load_q(begin_req);
         if (wtid == 0 && wg < bk.count) ptx::mbarrier_wait(kFp8 ? sBar - 16 : sBar - 8, 0);  // warpgroup 0's (stage 0)
       }
       if constexpr (kFp8) {
         // the warpgroup's first block (raw stage 0 and its RoPE) and its second (raw stage 1)
-        if (seek(rq, w.begin_req)) {
+        if (seek(rq, w.begin_pos)) {
           const uint32_t sK = base + SM90S_F8_OFF_K0 + wg * SM90_TILE_BYTES;
           if (wtid == 0) {
             const int page = ptx::ld_plain(rq.bt + rq.j);
@@ -284,17 +290,18 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
           }
         }
       } else if (wg < bk.count) {
-        request_block(table_of(w.begin_req, bk), wg);
+        request_block(table_of(begin_req, bk), wg);
       }
     }
-    if (!kStaggerWg1 || wg == 0) load_q(w.begin_req);  // (sparse: never staggered)
+    if (!kStaggerWg1 || wg == 0) load_q(begin_req);  // (sparse: never staggered)
   }
 
-  for (int req = w.begin_req; req <= w.end_req; ++req) {
+  for (int pos = w.begin_pos; pos <= w.end_pos; ++pos) {
+    const int req = request_at<kBatchOrder>(p, pos);
     // (the first two in the initializer: a loop over all of them compiles the 16-row entries differently)
-    Slice sl[kCols] = {slice_cur(req, rs[0]), slice_cur(req, rs[1])};
+    Slice sl[kCols] = {slice_cur(pos, req, rs[0]), slice_cur(pos, req, rs[1])};
 #pragma unroll
-    for (int i = 2; i < kCols; ++i) sl[i] = slice_cur(req, rs[i]);
+    for (int i = 2; i < kCols; ++i) sl[i] = slice_cur(pos, req, rs[i]);
     const Blocks bk = blocks_of(sl[0]);
     const int* bt = table_of(req, bk);
     // 16-bit cache: the next item's seqlen and the page of this warpgroup's first block of it (block wg: the next item
@@ -303,9 +310,10 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // and is used only if the next item has that block.
     int next_seqlen = 0, next_page = 0;
     if constexpr (!kFp8) {
-      if (req < w.end_req) {
-        next_seqlen = ptx::ld_plain(p.cache_seqlens + req + 1);
-        if (wtid == 0 && wg < p.max_blocks_per_seq) next_page = ptx::ld_plain(p.block_table + static_cast<int64_t>(req + 1) * p.block_table_stride + wg);
+      if (pos < w.end_pos) {
+        const int next_req = request_at<kBatchOrder>(p, pos + 1);
+        next_seqlen = ptx::ld_plain(p.cache_seqlens + next_req);
+        if (wtid == 0 && wg < p.max_blocks_per_seq) next_page = ptx::ld_plain(p.block_table + static_cast<int64_t>(next_req) * p.block_table_stride + wg);
       }
     }
 
@@ -518,10 +526,10 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 
     // ---- this warpgroup is done with the item: its buffer is free, so its first block of the next item goes out now
     // (FP8: already requested during its last block of this item, if it had one)
-    if (req < w.end_req) {
+    if (pos < w.end_pos) {
       if constexpr (!kFp8) {
         // the next item's block count from its seqlen (as blocks_of(slice(req + 1, ·)): it starts at token 0)
-        const int end_token = req + 1 == w.end_req ? w.end_token : next_seqlen;
+        const int end_token = pos + 1 == w.end_pos ? w.end_token : next_seqlen;
         const int end_kv = slice_end_kv(p, end_token, next_seqlen, rs[0].s_last);
         const int n_next = __shfl_sync(0xffffffffu, end_kv > 0 ? (end_kv - 1) / PAGE_BLOCK_SIZE + 1 : 0, 0);
         if (wg < n_next && wtid == 0) request_page(next_page);
@@ -534,16 +542,17 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // warpgroups are past their last S (Q is free) and P·V
     merge.publish(l, m);
     math_sync<kGatherWg>();
-    if (req < w.end_req) load_q(req + 1);  // waited at the top of the next item
+    if (pos < w.end_pos) load_q(request_at<kBatchOrder>(p, pos + 1));  // waited at the top of the next item
     typename SmallMerge<kRows, kFp8, kGatherWg>::Item it;
     merge.totals(it);
     scale_columns<kF16>(o, it.f_own, rg);  // to the common max (f16 datapath: and out of the groups' reference scales)
     merge.template exchange<kSparse ? 2 : 1>(o, it);
     // ---- epilogue: this warpgroup's four m-tiles of every real column
     const Slice& s0 = sl[0];
-    merge.template store<kSparse>(p, fp, req, s0, rs, it);
+    const int req_e = req;
+    merge.template store<kSparse>(p, fp, req_e, s0, rs, it);
     // the combine folded in (host's choice): the CTA that wrote the request's last split merges them all
-    if (!kSparse && p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req, req, 0, p.q_rows, tid, SM90S_THREADS, sFlag, [] { __syncthreads(); });
+    if (!kSparse && p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req_e, req_e, 0, p.q_rows, tid, SM90S_THREADS, sFlag, [] { __syncthreads(); });
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's
   }
 }

@@ -120,7 +120,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const Ro
   // Everything below may depend on the previous kernel (metadata, q, kv cache): wait first (sm_90 PDL).
   ptx::grid_dep_wait();
   const PartWork w = load_part_work(p, blockIdx.y);
-  if (w.begin_req >= p.b) return;  // idle part
+  if (w.begin_pos >= p.b) return;  // idle part
 
   const RowGroup grp(sRed, sL, warp, lane);  // this thread's two rows: fragment rows g and g+8 of its row group
   const RowSet rs = rows.row_set(m_block, grp.r_loc);
@@ -134,8 +134,9 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const Ro
   const uint32_t v_b = ((lane & 15) * kPitch + half * (HEAD_DIM_V / 2) + (lane >> 4) * 8) * 2;
   const float scale_log2 = p.scale_softmax_log2;
 
-  for (int req = w.begin_req; req <= w.end_req; ++req) {
-    const Slice sl = slice_of(p, w, req, rs);
+  for (int pos = w.begin_pos; pos <= w.end_pos; ++pos) {
+    const int req = request_at(p, pos);
+    const Slice sl = slice_of(p, w, pos, req, rs);
     const int start = sl.start, end_kv = sl.end_kv;
     const int n_tiles = end_kv > start ? (end_kv - start + GEN_BLOCK_N - 1) / GEN_BLOCK_N : 0;
     const int* bt = p.block_table + static_cast<int64_t>(req) * p.block_table_stride;
@@ -175,7 +176,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const Ro
     }
 
     // ---- epilogue ------------------------------------------------------------------------------------------
-    if (req == w.end_req) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
+    if (pos == w.end_pos) ptx::grid_dep_launch_dependents();  // no more work to start: let combine launch
     grp.publish_row_sums(row_sum);
 #pragma unroll
     for (int h = 0; h < 2; ++h) {

@@ -26,7 +26,9 @@
 // The split cost (FlashMLA's FIXED_OVERHEAD_NUM_BLOCKS) is the argument split_overhead, the second rule's slack
 // whole_slack, the third rule's shortest piece even_split, the fourth rule's steps tight_steps: the host passes the
 // values its cpu schedule uses (src/mla/schedule.ts splitOverheadBlocks, wholeSlackSplits, evenSplitMinSplits,
-// tightPayloadSteps), so that both produce the same bits.
+// tightPayloadSteps), so that both produce the same bits. The fifth rule (a variable-length batch walked in a packed
+// order, mla_metadata_pack.cuh) runs after that schedule is written, with a split item's cost pack_cost (0: off; the
+// host's packCostFor).
 //
 // Launch: grid 1, block METADATA_THREADS, dynamic smem as mla_config.h says (the kernel reads %dynamic_smem_size).
 #include <climits>
@@ -35,6 +37,7 @@
 #include "mla_config.h"
 #include "mla_params.h"
 #include "ptx.cuh"
+#include "mla_metadata_pack.cuh"
 
 using namespace mla;
 
@@ -349,7 +352,7 @@ __device__ __forceinline__ void parallel_schedule(const int* cache_seqlens, Smem
 
 extern "C" __global__ void __launch_bounds__(METADATA_THREADS)
 mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_scheduler_metadata, int* num_splits, int split_overhead,
-             int whole_slack, int even_split, int tight_steps) {
+             int whole_slack, int even_split, int tight_steps, int pack_cost) {
   extern __shared__ int s_cache[];  // header, then the parallel schedule's arrays or the serial walk's cache
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
 
@@ -450,6 +453,14 @@ mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_schedu
         walk<long long, false>(cache_seqlens, s_cache, capacity, b, num_sm_parts, payload, tile_scheduler_metadata, num_splits, split_overhead);
       }
     }
+  }
+  // Our fifth rule (src/mla/schedule.ts packedSchedule, the same conditions): a variable-length batch in a packed order
+  // when its walk has a cheaper longest part. (The host gives the shared memory whenever the conditions hold.)
+  if (pack_cost > 0 && num_sm_parts > 0 && num_sm_parts <= METADATA_PACK_MAX_PARTS && min_nb != max_nb && b <= min(3 * num_sm_parts, METADATA_PACK_MAX_REQS) &&
+      total < (1LL << 30) && max(avail, 0) / 4 >= mla_pack::pack_smem_ints(b, num_sm_parts)) {
+    __syncthreads();  // the batch order's rows and num_splits are written (the pack weighs and may replace them)
+    mla_pack::pack_order(s_cache, kHeaderInts, cache_seqlens, b, num_sm_parts, static_cast<int>(total), split_overhead, pack_cost, tile_scheduler_metadata,
+                         num_splits, tid);
   }
   ptx::grid_dep_launch_dependents();
 }

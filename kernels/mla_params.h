@@ -39,12 +39,15 @@ struct MlaDecodeParams {
 static_assert(sizeof(MlaDecodeParams) == 168, "MlaDecodeParams layout is shared with src/cuda/params.ts");
 
 // Tile schedule rows (8 int32), as written by the metadata kernel.
+// kBeginReq / kEndReq are positions in the schedule's request order (mla_work.cuh request_at); ints 5–7 of every
+// row hold that order when the scheduler packed it (row 0's int 5 is 0 for the batch order).
 enum MlaMetadataField : int {
   kBeginReq = 0,
   kBeginToken = 1,
   kEndReq = 2,        // inclusive
   kEndToken = 3,      // exclusive
   kBeginSplit = 4,
+  kPackedOrder = 5,   // ints 5–7: the packed order's table (position i → row i / 3, int 5 + i % 3; request + 1)
   kMetadataRowInts = 8,
 };
 

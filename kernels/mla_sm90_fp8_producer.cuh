@@ -103,8 +103,9 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
   [[maybe_unused]] int tr_blk = 0;  // trace (mla_sm90_sparse_trace.cuh, dense form): blocks filled so far
   DENSE_TRACE_P(0);
 #pragma unroll 1
-  for (int req = w.begin_req; req <= w.end_req; ++req) {
-    const Slice sl = slice_of(p, w, req, rs);
+  for (int pos = w.begin_pos; pos <= w.end_pos; ++pos) {
+    const int req = request_at(p, pos);
+    const Slice sl = slice_of(p, w, pos, req, rs);
     const int first_block = sl.start / PAGE_BLOCK_SIZE;
     const int n_blocks = sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0;
     const int* bt = p.block_table + static_cast<int64_t>(req) * p.block_table_stride + first_block;
@@ -220,7 +221,7 @@ struct SparseItem {
   }
 };
 __device__ __forceinline__ SparseItem sparse_item(const MlaDecodeParams& p, const MlaFp8Params& f, const PartWork& w, int req, const RowSet& rs) {
-  const Slice sl = slice_of_len(p, w, req, rs, f.topk);
+  const Slice sl = slice_of_len(p, w, req, req, rs, f.topk);  // (sparse decode: always the batch order)
   SparseItem it;
   it.first_block = sl.start / PAGE_BLOCK_SIZE;
   it.n_blocks = sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - it.first_block + 1 : 0;
@@ -269,7 +270,7 @@ __device__ __forceinline__ void fp8_sparse_producer(const MlaDecodeParams& p, co
   [[maybe_unused]] int tr_blk = 0;  // sparse trace (mla_decode_sm90.cu): blocks this producer has filled so far
   SPARSE_TRACE_P(0);
 #pragma unroll 1
-  for (int req = w.begin_req; req <= w.end_req; ++req) {
+  for (int req = w.begin_pos; req <= w.end_pos; ++req) {
     const SparseItem it = sparse_item(p, f, w, req, rs);
     const int n_blocks = it.n_blocks;
     // this thread's index of block j, loaded one block ahead: the next gather's address is known when its buffer
@@ -457,7 +458,7 @@ __device__ __forceinline__ void fp8_sparse_pair_producer(const MlaDecodeParams& 
   [[maybe_unused]] int tr_blk = 0;  // sparse trace: the single entry's stamps, at the same points
   SPARSE_TRACE_P(0);
 #pragma unroll 1
-  for (int req = w.begin_req; req <= w.end_req; ++req) {
+  for (int req = w.begin_pos; req <= w.end_pos; ++req) {
     const SparseItem it = sparse_item(p, f, w, req, rs);
     const int n_blocks = it.n_blocks;
     int slot_next = it.slot(0, t), vslot_next = it.slot(0, v_tok);

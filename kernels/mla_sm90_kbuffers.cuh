@@ -89,14 +89,14 @@ __device__ __forceinline__ int issue_first_item(const MlaDecodeParams& p, const 
                                                 bool& q_ready) {
   constexpr int kPage1Thread = kPage1ThreadOf<kStaggerFirst>;
   const uint32_t sBar = kb.sBar, sK0 = kb.base + SM90_OFF_K0, sK1 = kb.base + SM90_OFF_K1;
-  const int fb = w.begin_token / PAGE_BLOCK_SIZE;
+  const int fb = w.begin_token / PAGE_BLOCK_SIZE, begin_req = request_at(p, w.begin_pos);
   int page0 = 0, page1 = 0;
   if (tid == 0 || tid == kPage1Thread) {  // an entry is read only if the table row has it; used only if the item has that block
-    const int* bt0 = p.block_table + static_cast<int64_t>(w.begin_req) * p.block_table_stride + fb;
+    const int* bt0 = p.block_table + static_cast<int64_t>(begin_req) * p.block_table_stride + fb;
     if (tid == 0 && fb < p.max_blocks_per_seq) page0 = ptx::ld_plain(bt0);
     if (tid == kPage1Thread && fb + 1 < p.max_blocks_per_seq) page1 = ptx::ld_plain(bt0 + 1);
   }
-  const int end_token = w.begin_req == w.end_req ? w.end_token : seqlen;
+  const int end_token = w.begin_pos == w.end_pos ? w.end_token : seqlen;
   const int end_kv = slice_end_kv(p, end_token, seqlen, s_last);
   const int n_first = end_kv > w.begin_token ? (end_kv - 1) / PAGE_BLOCK_SIZE - fb + 1 : 0;
   const int n_prefetched = min(n_first, 2);
@@ -109,7 +109,7 @@ __device__ __forceinline__ int issue_first_item(const MlaDecodeParams& p, const 
       // waits and issues it. Not in the compute-bound entries: built into them it made ptxas schedule the main loop
       // differently (253 registers), and sweep#12 and #28 ran 1.5–2 % slower.
       if (tid == 0) kb.issue_slabs(sBar, sK0, 0, SM90_SLABS, page0);  // block 0 → buffer 0, its fill 0
-      load_q(w.begin_req);
+      load_q(begin_req);
       q_ready = true;
       if (tid == kPage1Thread && n_prefetched > 1) {
         for (int slab = 0; slab < SM90_SLABS; ++slab) ptx::mbarrier_wait(sBar + 8 * slab, 0);
@@ -120,7 +120,7 @@ __device__ __forceinline__ int issue_first_item(const MlaDecodeParams& p, const 
         for (int j = 0; j < n_prefetched; ++j)  // block j → buffer j, its fill 0
           kb.issue_slabs(sBar + 8 * SM90_SLABS * j, j ? sK1 : sK0, 0, SM90_SLABS, j ? page1 : page0);
       }
-      load_q(w.begin_req);
+      load_q(begin_req);
       q_ready = true;
     }
   }

@@ -108,24 +108,25 @@ struct SmallSparseGather {
 };
 
 // The gather warpgroup's walk (both sparse bodies, and the 32-column dense entry): math warpgroup x's blocks x, x + 2,
-// … of each item of the part, the n-th into stage n & 1 once that stage is free. slice(r): item r's slice (items
-// without a block x skipped); free_wait(st, phase): the wait for stage st's release; gather(r, slice, j, st, fresh):
-// block j of item r into stage st (fresh: the item's first block here).
+// … of each item of the part, the n-th into stage n & 1 once that stage is free. slice(r): the slice of the item at
+// position r (items without a block x skipped); free_wait(st, phase): the wait for stage st's release;
+// gather(r, slice, j, st, fresh): block j of the item at position r into stage st (fresh: the item's first block here).
+// Positions are the schedule's order (mla_work.cuh request_at): the callers map them to requests.
 template <typename SliceOf, typename FreeWait, typename Gather>
 __device__ __forceinline__ void gather_walk(const PartWork& w, int x, SliceOf&& slice, FreeWait&& free_wait, Gather&& gather) {
-  BlockRef q{w.begin_req - 1, 0, 0, nullptr};
+  BlockRef q{w.begin_pos - 1, 0, 0, nullptr};  // (.req: a position)
   Slice qs{};
 #pragma unroll 1
   for (int n = 0;; ++n) {
     int r = q.req, jn = q.j + 2;
-    const bool fresh = !(r <= w.end_req && jn < q.count);
+    const bool fresh = !(r <= w.end_pos && jn < q.count);
     if (fresh) {
       jn = x;
-      for (r = q.req + 1; r <= w.end_req; ++r) {
+      for (r = q.req + 1; r <= w.end_pos; ++r) {
         qs = slice(r);
         if (x < blocks_of(qs).count) break;
       }
-      if (r > w.end_req) break;
+      if (r > w.end_pos) break;
       q.count = blocks_of(qs).count;
     }
     q.req = r, q.j = jn;

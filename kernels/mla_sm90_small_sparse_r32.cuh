@@ -192,7 +192,7 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
   __syncthreads();
   ptx::grid_dep_wait();
   const PartWork w = load_part_work(p, blockIdx.y);
-  if (w.begin_req >= p.b) return;
+  if (w.begin_pos >= p.b) return;
 
   // the CTA's query token and first head: blockIdx.x = token · ceil(h_q / 32) + group
   // (dense: the CTA's columns are the request's folded rows, blockIdx.x 0)
@@ -216,9 +216,12 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
     r.s_last = kDense ? (p.q_rows - 1) / p.h_q : sp_tok;
     return r;
   };
-  // request req's slice as this part sees it: its topk positions (not causal: every real column's end is end_token;
-  // column 0 of lane q4 = 0, head sp_head0, is real)
-  auto slice = [&](int req) { return kDense ? slice_of(p, w, req, row_set(0)) : slice_of_len(p, w, req, row_set(0), fp->topk); };
+  // the slice of the item at position pos as this part sees it (dense: of request request_at(pos); sparse: positions are
+  // requests): its topk positions (not causal: every real column's end is end_token; column 0 of lane q4 = 0, head
+  // sp_head0, is real)
+  auto slice = [&](int pos) {
+    return kDense ? slice_of(p, w, pos, request_at(p, pos), row_set(0)) : slice_of_len(p, w, pos, pos, row_set(0), fp->topk);
+  };
 
   // ---- the gather warpgroup: warps 2x, 2x + 1 walk math warpgroup x's blocks over the part's items (its n-th into its
   // stage n & 1, once both math warpgroups have read that stage's block n − 2), one token per thread; then it exits
@@ -230,7 +233,7 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
     gather_walk(
         w, x, slice, [&](int st, uint32_t ph) { ptx::mbarrier_wait(free_bar(x, st), ph); },
         [&](int r, const Slice& qs, int jn, int st, bool fresh) {
-          if constexpr (kDense) gx.raw_dense(t, r, qs, jn, st, stage_at(x, st), landed_bar(x, st));
+          if constexpr (kDense) gx.raw_dense(t, request_at(p, r), qs, jn, st, stage_at(x, st), landed_bar(x, st));
           else gx.raw_one<kRows>(t, r, qs, jn, st, cur, fresh, stage_at(x, st), landed_bar(x, st));
         });
     return;
@@ -254,19 +257,19 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
     for (int k = 0; k < SM90_SLABS; ++k) ptx::cp_async_16(dst + k * kR32Slab, ok ? src + (part + 8 * k) * 8 : src, ok ? 16 : 0);
     ptx::cp_async_commit();
   };
-  load_q(w.begin_req);
+  load_q(request_at<!kDense>(p, w.begin_pos));
 
   // both math warpgroups' blocks consumed so far (warpgroup x's next is in its stage nb[x] & 1; two scalars: an array
   // indexed by wg would live in local memory)
   int nb0 = 0, nb1 = 0;
-  for (int req = w.begin_req; req <= w.end_req; ++req) {
-    const Slice s0 = slice(req);
+  for (int pos = w.begin_pos; pos <= w.end_pos; ++pos) {
+    const Slice s0 = slice(pos);
     const Blocks bk = blocks_of(s0);
     int rend[kCols][2];  // dense: each column's end (causal; 0 for padding columns)
     if constexpr (kDense) {
 #pragma unroll
       for (int i = 0; i < kCols; ++i) {
-        const Slice si = slice_of(p, w, req, row_set(i));
+        const Slice si = slice_of(p, w, pos, request_at(p, pos), row_set(i));
         rend[i][0] = si.row_end[0], rend[i][1] = si.row_end[1];
       }
     }
@@ -399,7 +402,7 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
     o_unpermute(o, g, q4);
     merge.template publish<false>(l, m);
     math_sync<true>();  // the sums are out; every thread is past its last S and P·V: Q may be reloaded
-    if (req < w.end_req) load_q(req + 1);
+    if (pos < w.end_pos) load_q(request_at<!kDense>(p, pos + 1));
     else ptx::grid_dep_launch_dependents();
     typename SmallMerge<kRows, false, true>::Item it;
 #pragma unroll
@@ -417,7 +420,7 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
 #pragma unroll
       for (int x = 0; x < 16; ++x) it.oh[t][x] = o[t][x] * rref;
     const RowSet rs[kCols] = {row_set(0), row_set(1), row_set(2), row_set(3)};
-    merge.template store<!kDense>(p, fp, req, s0, rs, it);
+    merge.template store<!kDense>(p, fp, request_at<!kDense>(p, pos), s0, rs, it);
   }
 }
 

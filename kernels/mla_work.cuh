@@ -15,14 +15,26 @@
 namespace mla {
 
 // The metadata row of SM part `part` (src/mla/schedule.ts). Plain loads after the caller's grid_dep_wait:
-// the metadata kernel may have just written it.
+// the metadata kernel may have just written it. A part's items are positions in the schedule's request order
+// (request_at); begin_pos / end_pos are the first and last (inclusive), b for an idle part's begin.
 struct PartWork {
-  int begin_req, begin_token, end_req, end_token, begin_split;
+  int begin_pos, begin_token, end_pos, end_token, begin_split;
 };
 __device__ __forceinline__ PartWork load_part_work(const MlaDecodeParams& p, int part) {
   const int* md = p.tile_scheduler_metadata + part * METADATA_ROW_INTS;
   return {ptx::ld_plain(md + kBeginReq), ptx::ld_plain(md + kBeginToken), ptx::ld_plain(md + kEndReq),
           ptx::ld_plain(md + kEndToken), ptx::ld_plain(md + kBeginSplit)};
+}
+
+// The request at position `pos` of the schedule's order (src/mla/schedule.ts requestAt): the batch order when row 0's
+// int 5 is 0, else the packed order's table in the rows' spare ints (position i → row ⌊i / 3⌋, int 5 + i mod 3, minus
+// one; the scheduler's fifth rule). Two L1-resident loads at an item's top: cheaper than holding a flag in a register
+// across the main loop of kernels at their register limit. Sparse decode is never packed (kIdentity).
+template <bool kIdentity = false>
+__device__ __forceinline__ int request_at(const MlaDecodeParams& p, int pos) {
+  if (kIdentity) return pos;
+  const int* md = p.tile_scheduler_metadata;
+  return ptx::ld_plain(md + kPackedOrder) == 0 ? pos : ptx::ld_plain(md + (pos / 3) * METADATA_ROW_INTS + kPackedOrder + pos % 3) - 1;
 }
 
 // This thread's two rows of m-block `m_block` and the last real row's query token (rows are s-major, so the
@@ -77,14 +89,14 @@ __device__ __forceinline__ int slice_end_kv(const MlaDecodeParams& p, int end_to
   return min(end_token, p.causal ? seqlen - (p.s_q - 1 - s_last) : seqlen);
 }
 
-// Request `req`'s tokens [start, end_token) as this part sees them, for a request of `seqlen` tokens (sparse decode:
-// topk positions).
-__device__ __forceinline__ Slice slice_of_len(const MlaDecodeParams& p, const PartWork& w, int req, const RowSet& rs, int seqlen) {
+// The tokens [start, end_token) this part sees of request `req`, at position `pos` of the order (request_at), for a
+// request of `seqlen` tokens (sparse decode: topk positions).
+__device__ __forceinline__ Slice slice_of_len(const MlaDecodeParams& p, const PartWork& w, int pos, int req, const RowSet& rs, int seqlen) {
   Slice sl;
-  sl.start = req == w.begin_req ? w.begin_token : 0;
-  sl.end_token = req == w.end_req ? w.end_token : seqlen;
+  sl.start = pos == w.begin_pos ? w.begin_token : 0;
+  sl.end_token = pos == w.end_pos ? w.end_token : seqlen;
   sl.no_split = sl.start == 0 && sl.end_token == seqlen;
-  sl.split_row = sl.no_split ? 0 : ptx::ld_plain(p.num_splits + req) + (req == w.begin_req ? w.begin_split : 0);
+  sl.split_row = sl.no_split ? 0 : ptx::ld_plain(p.num_splits + req) + (pos == w.begin_pos ? w.begin_split : 0);
   // Causal: a row with query token s sees keys t < seqlen - (s_q - 1 - s). Clip to this slice's end.
   sl.end_kv = slice_end_kv(p, sl.end_token, seqlen, rs.s_last);
 #pragma unroll
@@ -92,8 +104,8 @@ __device__ __forceinline__ Slice slice_of_len(const MlaDecodeParams& p, const Pa
     sl.row_end[h] = rs.r_glob[h] < p.q_rows ? min(sl.end_token, p.causal ? seqlen - (p.s_q - 1 - rs.s_of_row[h]) : seqlen) : 0;
   return sl;
 }
-__device__ __forceinline__ Slice slice_of(const MlaDecodeParams& p, const PartWork& w, int req, const RowSet& rs) {
-  return slice_of_len(p, w, req, rs, ptx::ld_plain(p.cache_seqlens + req));
+__device__ __forceinline__ Slice slice_of(const MlaDecodeParams& p, const PartWork& w, int pos, int req, const RowSet& rs) {
+  return slice_of_len(p, w, pos, req, rs, ptx::ld_plain(p.cache_seqlens + req));
 }
 
 // Write row h of this thread: O / L in q's dtype and the natural LSE (no split), or O / L in fp32 and the log2

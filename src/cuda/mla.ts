@@ -8,8 +8,8 @@ import { scratchForCapture } from './graph.js';
 import { isCapturing } from '../capture.js';
 import type { Tensor } from '../tensor.js';
 import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
-import { HEAD_DIM_K, METADATA_TIGHT_MAX_REQS, PAGE_BLOCK_SIZE } from '../mla/constants.js';
-import { evenSplitMinSplits, packPieceCostBlocks, splitOverheadBlocks, tightPayloadSteps, wholeSlackSplits } from '../mla/schedule.js';
+import { HEAD_DIM_K, METADATA_PACK_MAX_REQS, METADATA_TIGHT_MAX_REQS, PACK_PAYLOADS, PAGE_BLOCK_SIZE } from '../mla/constants.js';
+import { evenSplitMinSplits, packCostFor, packMaxRequests, splitOverheadBlocks, tightPayloadSteps, wholeSlackSplits } from '../mla/schedule.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
@@ -190,15 +190,15 @@ class CudaMlaBackend implements MlaBackend {
     return names;
   }
 
-  mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor): void {
+  mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor, foldedRows: number): void {
     const dev = this.dev;
-    // the scheduler's fifth rule (a packed request order) is not in the metadata kernel nor the decode kernels yet
-    if (packPieceCostBlocks() > 0) throw new UnsupportedFeatureError('FLASH_MLA_EXPERIMENT_PACK', 'the packed request order (scheduleTiles\' fifth rule)', 'cuda', 'the cpu backend schedules with it');
     requirePortable(dev, 'mla_metadata');
-    const k = loadKernel('mla_metadata', portableArchs(dev), 'mla_metadata', ['ptr', 'i32', 'i32', 'ptr', 'ptr', 'i32', 'i32', 'i32', 'i32']);
+    const k = loadKernel('mla_metadata', portableArchs(dev), 'mla_metadata', ['ptr', 'i32', 'i32', 'ptr', 'ptr', 'i32', 'i32', 'i32', 'i32', 'i32']);
     const b = cacheSeqlens.shape[0];
+    const parts = tileSchedulerMetadata.shape[0];
+    const packCost = packCostFor(foldedRows);
     k.launch(
-      { grid: [1, 1, 1], block: [METADATA_THREADS, 1, 1], sharedMemBytes: metadataSharedBytes(b), stream: getCudaContext().stream, pdl: this.pdl },
+      { grid: [1, 1, 1], block: [METADATA_THREADS, 1, 1], sharedMemBytes: metadataSharedBytes(b, parts, packCost), stream: getCudaContext().stream, pdl: this.pdl },
       cacheSeqlens.ptr,
       b,
       tileSchedulerMetadata.shape[0],
@@ -208,6 +208,7 @@ class CudaMlaBackend implements MlaBackend {
       wholeSlackSplits(), // and its slack for keeping an equal-length batch whole
       evenSplitMinSplits(), // and its shortest even piece (0: that rule off)
       tightPayloadSteps(), // and its steps below the payload (0: that rule off)
+      packCost, // and its split-item cost for the packed order (0: that rule off)
     );
   }
 
@@ -420,8 +421,11 @@ class CudaMlaBackend implements MlaBackend {
 /** The metadata kernel's dynamic shared memory (kernels/mla_config.h): the parallel schedule's arrays (Q, then 4 int32
  * per request for each candidate payload of the fourth rule, up to METADATA_TIGHT_MAX_REQS requests; else 5 int32 per
  * request) while they fit in 48 KB, else the serial walk's cache (seqlen and block count per request). */
-function metadataSharedBytes(b: number): number {
-  if (b <= METADATA_TIGHT_MAX_REQS) return METADATA_HEADER_BYTES + 4 * ((1 + 4 * (1 + tightPayloadSteps())) * b + 1);
+function metadataSharedBytes(b: number, parts: number, packCost: number): number {
+  // the fifth rule's slots (kernels/mla_metadata_pack.cuh pack_smem_ints) whenever it may fire: the kernel packs only
+  // with them, and the cpu schedule does not know about shared memory
+  const pack = packCost > 0 && b <= packMaxRequests(parts) ? METADATA_HEADER_BYTES + 4 * (3 * METADATA_PACK_MAX_REQS + 48 + PACK_PAYLOADS * (2 * b + 4 * parts)) : 0;
+  if (b <= METADATA_TIGHT_MAX_REQS) return Math.max(pack, METADATA_HEADER_BYTES + 4 * ((1 + 4 * (1 + tightPayloadSteps())) * b + 1));
   return METADATA_HEADER_BYTES + (b <= METADATA_PAR_MAX_REQS ? 4 * (5 * b + 1) : 8 * Math.min(b, METADATA_SMEM_MAX_REQS));
 }
 

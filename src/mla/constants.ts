@@ -21,6 +21,12 @@ export const METADATA_ROW_INTS = 8;
  * metadata kernel's candidate arrays in shared memory), at most this many steps (one chasing warp per candidate). */
 export const METADATA_TIGHT_MAX_REQS = 256;
 export const METADATA_TIGHT_MAX_STEPS = 7;
+/** The scheduler's fifth rule (src/mla/schedule.ts packedSchedule): batches of at most min(3 · parts, this many) requests
+ * over at most METADATA_PACK_MAX_PARTS parts, PACK_PAYLOADS candidate payloads (the metadata kernel's shared-memory
+ * slots, one packing warp per candidate). */
+export const METADATA_PACK_MAX_REQS = 256;
+export const METADATA_PACK_MAX_PARTS = 224;
+export const PACK_PAYLOADS = 8;
 /** SM count the cpu backend schedules for when none is given (an H100 SXM), so it mirrors that GPU. */
 export const DEFAULT_CPU_SM_COUNT = 132;
 

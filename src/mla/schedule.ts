@@ -22,7 +22,12 @@
 // numSplits[i] (b + 1 entries) is the exclusive prefix sum of per-request split counts: split n of
 // request i owns accumulator row numSplits[i] + n; a request with one split skips the combine.
 
-import { FIXED_OVERHEAD_NUM_BLOCKS, METADATA_ROW_INTS, METADATA_TIGHT_MAX_REQS, METADATA_TIGHT_MAX_STEPS, PAGE_BLOCK_SIZE, BLOCK_SIZE_M } from './constants.js';
+import {
+  FIXED_OVERHEAD_NUM_BLOCKS, METADATA_PACK_MAX_PARTS, METADATA_PACK_MAX_REQS, METADATA_ROW_INTS, METADATA_TIGHT_MAX_REQS, METADATA_TIGHT_MAX_STEPS, PACK_PAYLOADS,
+  PAGE_BLOCK_SIZE, BLOCK_SIZE_M,
+} from './constants.js';
+
+export { PACK_PAYLOADS };
 
 /**
  * Number of SM parts (CTAs per m-block) for a decode: enough CTAs to fill the GPU once.
@@ -118,19 +123,36 @@ export const tightPayloadSteps = experimentInt('FLASH_MLA_EXPERIMENT_TIGHT_PAYLO
  * (session 56 `s56p`, the order applied by the bench to the batch itself, two rounds): the var rows of the sweep −0.4 …
  * −4.8 % (sweep#9 −2.6 %, #13 −4.8 %, #29 −3.2 %; 0.986× the time over the 20 var rows), costs 3 and 6 choosing alike.
  *
- * Off by default until the device side carries it: the decode kernels must read each part's requests through the
- * order table the rows' spare ints hold, and the metadata kernel must pack bit for bit like this function (both on
- * branch pack-order-kernels: correct on an H100, s56w, but its packing adds ~100 µs to the metadata kernel — to be made
- * cheaper before the merge). FLASH_MLA_EXPERIMENT_PACK=3 turns it on for the cpu backend; the cuda backend refuses it.
+ * The decode kernels read each part's requests through the order table the rows' spare ints hold (kernels/mla_work.cuh
+ * request_at) and the metadata kernel packs bit for bit like this function (kernels/mla_metadata_pack.cuh), except the
+ * dense FP8 16-row entry of 'hopper-small', which stays in batch order (reading the table there made ptxas spill), so
+ * the rule needs more than PACK_MIN_ROWS folded rows (packCostFor). The candidates are PACK_PAYLOADS payloads (one
+ * packing warp each in the metadata kernel). Off by default until measured on a GPU: FLASH_MLA_EXPERIMENT_PACK=3 turns
+ * it on for both backends.
  */
 export const PACK_PIECE_COST_BLOCKS = 3;
-/** The fifth rule's candidate payloads: the share and the PACK_PAYLOADS − 1 below it (one warp each in the metadata kernel). */
-export const PACK_PAYLOADS = 8;
+/** The fifth rule needs more folded query rows than this (see PACK_PIECE_COST_BLOCKS). */
+export const PACK_MIN_ROWS = 16;
 /**
  * 0 (the fifth rule off), or for a measurement FLASH_MLA_EXPERIMENT_PACK (an integer 0–64: a split item's cost in blocks,
- * PACK_PIECE_COST_BLOCKS measured best). Read once; the cpu schedule and the API's check of a metadata tensor use it.
+ * PACK_PIECE_COST_BLOCKS measured best). Read once; the cpu schedule, the API's check of a metadata tensor and the device
+ * metadata kernel (its pack_cost argument, through packCostFor) use it.
  */
 export const packPieceCostBlocks = experimentInt('FLASH_MLA_EXPERIMENT_PACK', 0, 0, 64);
+
+/** The fifth rule's split-item cost for a decode of `foldedRows` query rows per KV head: 0 (off) up to PACK_MIN_ROWS rows. */
+export function packCostFor(foldedRows: number): number {
+  return foldedRows > PACK_MIN_ROWS ? packPieceCostBlocks() : 0;
+}
+
+/**
+ * The schedule of a dense decode of `foldedRows` query rows per KV head (s_q · h_q / h_kv): scheduleTiles with every rule
+ * at its setting, the fifth through packCostFor. What getMlaMetadata computes and the decode checks a metadata tensor
+ * against.
+ */
+export function scheduleFor(seqlens: ArrayLike<number>, numSmParts: number, foldedRows: number): TileSchedule {
+  return scheduleTiles(seqlens, numSmParts, splitOverheadBlocks(), true, evenSplitMinSplits(), tightPayloadSteps(), packCostFor(foldedRows));
+}
 
 /** Whether the walk with this payload assigns every block of `nb` (block counts) to the parts. */
 function walkFits(nb: readonly number[], numSmParts: number, payload: number, overhead: number): boolean {
@@ -306,9 +328,12 @@ export function requestAt(metadata: ArrayLike<number>, pos: number): number {
   return metadata[5] === 0 ? pos : metadata[Math.floor(pos / 3) * METADATA_ROW_INTS + 5 + (pos % 3)] - 1;
 }
 
-/** The most requests whose order fits the rows' spare ints (three per part), and the device kernel's bound. */
+/**
+ * The most requests the fifth rule packs over `numSmParts` parts: as many as the rows' spare ints hold (three per part), at
+ * most METADATA_PACK_MAX_REQS; none over more than METADATA_PACK_MAX_PARTS parts (the metadata kernel's shared memory).
+ */
 export function packMaxRequests(numSmParts: number): number {
-  return Math.min(3 * numSmParts, METADATA_TIGHT_MAX_REQS);
+  return numSmParts > METADATA_PACK_MAX_PARTS ? 0 : Math.min(3 * numSmParts, METADATA_PACK_MAX_REQS);
 }
 
 /**

@@ -88,7 +88,7 @@ typedef unsigned long long CUdeviceptr;
 #endif
 #ifndef FAKE_KERNEL_PARAMS
 #define FAKE_KERNEL_PARAMS                                                                                        \
-  "mla_metadata=piippiiii;append_kv_fp8_=A;append_kv_=pipipiiippiipii;mla_decode_sm90_fp8_sparse_=PF;mla_decode_sm90_fp8_=PTT;mla_decode_sm90_small_fp8_sparse_=PF;mla_decode_sm90_small_fp8_g32_=PF;mla_decode_sm90_small_fp8_=PTTTT;mla_decode_sm90_=PT;mla_decode_fp8_=PF;"       \
+  "mla_metadata=piippiiiii;append_kv_fp8_=A;append_kv_=pipipiiippiipii;mla_decode_sm90_fp8_sparse_=PF;mla_decode_sm90_fp8_=PTT;mla_decode_sm90_small_fp8_sparse_=PF;mla_decode_sm90_small_fp8_g32_=PF;mla_decode_sm90_small_fp8_=PTTTT;mla_decode_sm90_=PT;mla_decode_fp8_=PF;"       \
   "mla_decode_generic_layout_=PL;mla_decode_=P;mla_combine_sink_=PF;mla_combine=P;tc_peak_=iip"
 #endif
 static const size_t PARAM_PTRS[] = {PARAMS_PTR_OFFSETS};
@@ -402,7 +402,7 @@ enum { MAGIC_STREAM = 0x5354524d, MAGIC_EVENT = 0x45564e54, MAGIC_GRAPH = 0x4752
 /* A recorded operation: the device ranges it touches, checked again when the graph is launched. */
 #ifdef FAKE_CUDA_EMULATE
 /* What the emulator needs to run a launch again (a graph replays it): the function, its shape and argument bytes. */
-#define EMU_MAX_ARGS 12 /* the emulated kernels' parameters (mla_metadata: 9) */
+#define EMU_MAX_ARGS 12 /* the emulated kernels' parameters (mla_metadata: 10) */
 typedef struct Launch { void *fn; unsigned grid[3], block[3], smem, cluster[3]; unsigned char args[EMU_MAX_ARGS][512]; } Launch;
 #endif
 typedef struct Node {

@@ -71,3 +71,23 @@ export function metadataTightSets(r: () => number): number[][] {
     Array.from({ length: 40 }, () => 1 + Math.floor(r() * 30000)),
   ];
 }
+
+/**
+ * Batches for the fifth rule (the packed order, src/mla/schedule.ts packedSchedule): variable lengths at and around its
+ * bounds over 132 / 66 / 33 parts (b ≤ 3 · parts and ≤ 256, one past them), the sweep's shapes (b 128 of ~2 × mean),
+ * short and long requests mixed, zero-length requests, a few equal-length batches (not packed) and tiny ones.
+ */
+export function metadataPackSets(r: () => number): number[][] {
+  const batch = (b: number, max: number, min = 1) => Array.from({ length: b }, () => min + Math.floor(r() * (max - min + 1)));
+  return [
+    [0, 64, 65, 4096],
+    batch(2, 9000),
+    ...[128, 128, 256, 99, 100, 198, 199, 257].map((b) => batch(b, 8192)),
+    ...Array.from({ length: 4 }, () => batch(128, 16384, 1024)),
+    ...Array.from({ length: 6 }, () => batch(2 + Math.floor(r() * 60), 30000)),
+    [...batch(30, 200), ...batch(3, 60000, 20000)],
+    [...batch(40, 4096), 0, 0, ...batch(20, 100)],
+    Array.from({ length: 64 }, () => 4096),
+    batch(16, 14000, 100),
+  ];
+}

@@ -933,7 +933,7 @@ const KernelEntry kDecodeEntries[] = {
 #define PARAMS(i) (*static_cast<const MlaDecodeParams*>(args[i]))
 #define LAYOUT(i) (*static_cast<const MlaLayoutParams*>(args[i]))
 #define ARG(T, i) (*static_cast<T const*>(args[i]))
-    {"mla_metadata", [](void* const* args) { mla_metadata(ARG(const int*, 0), ARG(int, 1), ARG(int, 2), ARG(int*, 3), ARG(int*, 4), ARG(int, 5), ARG(int, 6), ARG(int, 7), ARG(int, 8)); }, true},
+    {"mla_metadata", [](void* const* args) { mla_metadata(ARG(const int*, 0), ARG(int, 1), ARG(int, 2), ARG(int*, 3), ARG(int*, 4), ARG(int, 5), ARG(int, 6), ARG(int, 7), ARG(int, 8), ARG(int, 9)); }, true},
     {"mla_decode_generic_bf16", [](void* const* args) { mla_decode_generic_bf16(PARAMS(0)); }, true},
     {"mla_decode_generic_fp16", [](void* const* args) { mla_decode_generic_fp16(PARAMS(0)); }, true},
     {"mla_decode_generic_small_bf16", [](void* const* args) { mla_decode_generic_small_bf16(PARAMS(0)); }, true},

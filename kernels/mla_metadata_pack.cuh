@@ -1,0 +1,261 @@
+// The scheduler's fifth rule on the device (src/mla/schedule.ts packedSchedule, bit for bit): a variable-length batch
+// walked in the order of a best-fit packing when that gives a cheaper longest part. Included by mla_metadata.cu; run
+// by the whole block after the batch order's schedule is written.
+//
+// The cpu builds each candidate's order (packOrder), walks it (walkRows) and weighs the walk (scheduleCost). Here the
+// three are one pass: the walk over the packing's order at the packing's payload makes the packing's parts, so warp w
+// packs candidate payload share − PACK_PAYLOADS + 1 + w and writes, as it goes, that schedule's rows, its order and
+// each position's split count to its own shared-memory slots, and weighs each part as it closes it (blocks, plus
+// pack_cost per item of a split request). The winner's slots are copied out; nothing is packed twice.
+//
+// A packing step asks "the longest unused request of at most `thr` blocks" and "the longest unused request": the
+// requests sorted by (blocks desc, index asc), lane l holding sorted positions 8l … 8l + 7 — their block counts in
+// registers, their used bits in one register — so one step is 8 compares, two ballots and a few shuffles, with no
+// shared-memory load on its dependent chain (session 56's first version chained three dependent shared loads and a
+// warp sum per step, and packed the winner a second time: ~100 µs for b 128 on an H100).
+#pragma once
+#include <cstdint>
+
+#include "mla_config.h"
+
+namespace mla_pack {
+
+using namespace mla;
+
+// shared-memory layout (ints from the caller's base): the sorted block counts and request indices, the seqlens, the
+// results (per warp: flag, cost, split items; then the batch order's per-warp cost and split items), then per warp its
+// order, its per-position split counts and its rows (4 ints per part: begin | end << 16, begin token, end token, begin
+// split)
+constexpr int kRes = 3 * METADATA_PACK_MAX_REQS;
+constexpr int kResInts = 48;
+__host__ __device__ constexpr int warp_slots(int b, int parts) { return 2 * b + 4 * parts; }
+__host__ __device__ constexpr int pack_smem_ints(int b, int parts) { return kRes + kResInts + PACK_PAYLOADS * warp_slots(b, parts); }
+static_assert(METADATA_HEADER_BYTES + 4 * pack_smem_ints(METADATA_PACK_MAX_REQS, METADATA_PACK_MAX_PARTS) <= 49152, "packing ≤ 48 KB");
+static_assert(PACK_PAYLOADS * 32 == METADATA_THREADS, "one warp per candidate payload");
+
+__device__ __forceinline__ int ceil_blocks_p(int s) { return s / PAGE_BLOCK_SIZE + (s % PAGE_BLOCK_SIZE > 0 ? 1 : 0); }
+
+// One part's row, with the order's table (position i → row i / 3, int 5 + i % 3, request + 1; 0 past the batch).
+__device__ __forceinline__ void write_packed_row(int* row, bool vec_rows, int bp, int bt, int ep, int et, int bs, int t5, int t6, int t7) {
+  if (vec_rows) {
+    int4* r4 = reinterpret_cast<int4*>(row);
+    r4[0] = make_int4(bp, bt, ep, et);
+    r4[1] = make_int4(bs, t5, t6, t7);
+  } else {
+    row[0] = bp, row[1] = bt, row[2] = ep, row[3] = et, row[4] = bs, row[5] = t5, row[6] = t6, row[7] = t7;
+  }
+}
+
+// One packing step of a warp (pack_order): among the sorted positions not yet used (lane l: positions 8l … 8l + 7, their
+// block counts nbr, their used bits), the first whose blocks are at most thr (fit: the longest that fits) and the first
+// of all (head: the longest left); −1 for none. Warp-uniform results.
+__device__ __forceinline__ void query(const int (&nbr)[8], unsigned used, int thr, int& fit_pos, int& fit_nb, int& head_pos, int& head_nb) {
+  unsigned fit = 0, fre = 0;
+#pragma unroll
+  for (int r = 0; r < 8; ++r) {
+    const bool u = (used >> r) & 1u;
+    fre |= (u ? 0u : 1u) << r;
+    fit |= (!u && nbr[r] <= thr ? 1u : 0u) << r;
+  }
+  const int jf = __ffs(fit) - 1, jh = __ffs(fre) - 1;
+  int sf = nbr[0], sh = nbr[0];
+#pragma unroll
+  for (int r = 1; r < 8; ++r) {
+    sf = jf == r ? nbr[r] : sf;
+    sh = jh == r ? nbr[r] : sh;
+  }
+  const unsigned bf = __ballot_sync(0xffffffffu, fit != 0u), bh = __ballot_sync(0xffffffffu, fre != 0u);
+  const int lf = __ffs(bf) - 1, lh = __ffs(bh) - 1;
+  const int jf_l = __shfl_sync(0xffffffffu, jf, lf < 0 ? 0 : lf), nf_l = __shfl_sync(0xffffffffu, sf, lf < 0 ? 0 : lf);
+  const int jh_l = __shfl_sync(0xffffffffu, jh, lh < 0 ? 0 : lh), nh_l = __shfl_sync(0xffffffffu, sh, lh < 0 ? 0 : lh);
+  fit_pos = lf < 0 ? -1 : 8 * lf + jf_l;
+  fit_nb = nf_l;
+  head_pos = lh < 0 ? -1 : 8 * lh + jh_l;
+  head_nb = nh_l;
+}
+
+// Block-wide: b ≤ METADATA_PACK_MAX_REQS requests over parts ≤ METADATA_PACK_MAX_PARTS parts, total cost < 2^30, lengths
+// not all equal (the caller checks, as scheduleTiles does). md / num_splits hold the batch order's schedule, written by
+// this block before a __syncthreads.
+template <typename Smem>
+__device__ __forceinline__ void pack_order(Smem& sm, int base, const int* cache_seqlens, int b, int parts, int total, int o, int pc, int* md,
+                                           int* num_splits, int tid) {
+  const int lane = tid & 31, warp = tid >> 5;
+  const int oNb = base, oIdx = base + METADATA_PACK_MAX_REQS, oSeq = base + 2 * METADATA_PACK_MAX_REQS, oRes = base + kRes;
+  auto slots = [&](int w) { return base + kRes + kResInts + w * warp_slots(b, parts); };
+  const int oTmp = slots(0);  // (the block counts by request, until warp 0 writes its order there)
+
+  for (int i = tid; i < b; i += METADATA_THREADS) {
+    const int s = ptx::ld_plain(cache_seqlens + i);
+    sm[oSeq + i] = s;
+    sm[oTmp + i] = ceil_blocks_p(s);
+  }
+  __syncthreads();
+  // the sorted order (blocks desc, index asc): request i's rank by counting; and the batch order's cost per part
+  int my_cost = 0, my_pieces = 0;
+  if (tid < b) {
+    const int nb = sm[oTmp + tid];
+    int rank = 0;
+    for (int j = 0; j < b; ++j) {
+      const int x = sm[oTmp + j];
+      rank += x > nb || (x == nb && j < tid);
+    }
+    sm[oNb + rank] = nb;
+    sm[oIdx + rank] = tid;
+  }
+  if (tid < parts) {
+    const int* row = md + tid * METADATA_ROW_INTS;
+    const int bp = row[kBeginReq], bt = row[kBeginToken], ep = row[kEndReq], et = row[kEndToken];
+    for (int q = bp; q <= ep && q < b; ++q) {
+      const int seqlen = sm[oSeq + q], start = q == bp ? bt : 0, end = q == ep ? et : seqlen;
+      const bool whole = start == 0 && end == seqlen;
+      my_cost += ceil_blocks_p(end) - start / PAGE_BLOCK_SIZE + (whole ? 0 : pc);
+      my_pieces += whole ? 0 : 1;
+    }
+  }
+#pragma unroll
+  for (int x = 16; x > 0; x >>= 1) {
+    my_cost = max(my_cost, __shfl_xor_sync(0xffffffffu, my_cost, x));
+    my_pieces += __shfl_xor_sync(0xffffffffu, my_pieces, x);
+  }
+  if (lane == 0) {
+    sm[oRes + 3 * PACK_PAYLOADS + warp] = my_cost;
+    sm[oRes + 4 * PACK_PAYLOADS + warp] = my_pieces;
+  }
+  __syncthreads();
+
+  // ---- warp `warp`: candidate payload P = share − PACK_PAYLOADS + 1 + warp
+  {
+    const int share = (total + parts - 1) / parts + o, P = share - PACK_PAYLOADS + 1 + warp;
+    const int oOrd = slots(warp), oSpl = oOrd + b, oRows = oSpl + b;
+    const bool valid = P >= 2 * o && static_cast<long long>(P) * parts >= total;
+    int nbr[8];
+    unsigned used = 0;  // bit r: sorted position 8 · lane + r taken (or past the batch)
+#pragma unroll
+    for (int r = 0; r < 8; ++r) {
+      const int k = 8 * lane + r;
+      nbr[r] = k < b ? sm[oNb + k] : 0;
+      if (k >= b) used |= 1u << r;
+    }
+    auto take = [&](int k) {
+      if (lane == (k >> 3)) used |= 1u << (k & 7);
+    };
+    int n = 0;                                  // positions of the order given out
+    int rest = -1, rest_nb = 0, rest_split = 0;  // the request cut at the last part's end: blocks not yet given (−1: none)
+    int cmax = 0, pieces = 0;
+    for (int part = 0; valid && part < parts; ++part) {
+      int bp, bt, bs, ep, et, cost = 0;
+      if (n == b && rest < 0) {  // idle (the walk: begin = b, end = b − 1 ending at the last request's end)
+        if (lane == 0) {
+          const int et = sm[oSeq + sm[oOrd + b - 1]];
+          sm[oRows + 4 * part] = b | ((b - 1) << 16), sm[oRows + 4 * part + 1] = 0, sm[oRows + 4 * part + 2] = et, sm[oRows + 4 * part + 3] = 0;
+        }
+        continue;
+      }
+      int room = P;
+      bool ends_cut = false;
+      if (rest >= 0) {
+        bp = n - 1, bt = (rest_nb - rest) * PAGE_BLOCK_SIZE, bs = rest_split;
+        ++pieces;
+        if (rest + o > room) {  // the rest fills this part and goes on
+          rest -= room - o;
+          ++rest_split;
+          cost = room - o + pc;
+          ep = n - 1, et = (rest_nb - rest) * PAGE_BLOCK_SIZE;
+          ends_cut = true;
+          room = 0;
+        } else {
+          room -= rest + o;
+          cost = rest + pc;
+          if (lane == 0) sm[oSpl + n - 1] = rest_split + 1;
+          rest = -1;
+          ep = n - 1, et = -1;  // (the request's end: its seqlen)
+        }
+      } else {
+        bp = n, bt = 0, bs = 0, ep = -1, et = -1;
+      }
+      if (!ends_cut) {
+        int fp, fnb, hp, hnb;
+        for (;;) {  // the longest whole requests that still fit
+          query(nbr, used, room - o, fp, fnb, hp, hnb);
+          if (fp < 0) break;
+          take(fp);
+          if (lane == 0) sm[oOrd + n] = static_cast<int>(sm[oIdx + fp]), sm[oSpl + n] = 1;
+          ++n;
+          room -= fnb + o;
+          cost += fnb;
+          ep = n - 1, et = -1;
+        }
+        if (room - o > 0 && hp >= 0) {  // then the head of the longest one left, cut here
+          take(hp);
+          if (lane == 0) sm[oOrd + n] = static_cast<int>(sm[oIdx + hp]);
+          ++n;
+          rest_nb = hnb, rest = hnb - (room - o), rest_split = 1;
+          cost += room - o + pc;
+          ++pieces;
+          ep = n - 1, et = (room - o) * PAGE_BLOCK_SIZE;
+        }
+      }
+      cmax = max(cmax, cost);
+      if (lane == 0) {
+        if (et < 0) et = sm[oSeq + sm[oOrd + ep]];  // (this lane wrote the order entry above)
+        sm[oRows + 4 * part] = bp | (ep << 16), sm[oRows + 4 * part + 1] = bt, sm[oRows + 4 * part + 2] = et, sm[oRows + 4 * part + 3] = bs;
+      }
+    }
+    if (lane == 0) {
+      sm[oRes + warp] = valid && n == b && rest < 0;
+      sm[oRes + PACK_PAYLOADS + warp] = cmax;
+      sm[oRes + 2 * PACK_PAYLOADS + warp] = pieces;
+    }
+  }
+  __syncthreads();
+
+  // ---- the pick (every thread alike): the cheapest longest part, then fewer split items, then the lower payload; only
+  // if cheaper than the batch order
+  int best_cost = 0, best_pieces = 0, best = -1;
+  for (int w = 0; w < PACK_PAYLOADS; ++w) {
+    best_cost = max(best_cost, sm[oRes + 3 * PACK_PAYLOADS + w]);
+    best_pieces += sm[oRes + 4 * PACK_PAYLOADS + w];
+  }
+  for (int w = 0; w < PACK_PAYLOADS; ++w) {
+    if (!sm[oRes + w]) continue;
+    const int c = sm[oRes + PACK_PAYLOADS + w], k = sm[oRes + 2 * PACK_PAYLOADS + w];
+    if (c < best_cost || (c == best_cost && k < best_pieces)) best = w, best_cost = c, best_pieces = k;
+  }
+  if (best < 0) return;
+  const int oOrd = slots(best), oSpl = oOrd + b, oRows = oSpl + b;
+  const bool vec_rows = (reinterpret_cast<uintptr_t>(md) & 15) == 0;
+  __syncthreads();  // (every thread has read the results: warp 0's slots below oTmp are free for the splits by request)
+  if (tid < parts) {
+    const int r = oRows + 4 * tid, be = sm[r], k0 = 3 * tid;
+    auto table = [&](int k) { return k < b ? sm[oOrd + k] + 1 : 0; };
+    write_packed_row(md + tid * METADATA_ROW_INTS, vec_rows, be & 0xffff, sm[r + 1], be >> 16, sm[r + 2], sm[r + 3], table(k0), table(k0 + 1), table(k0 + 2));
+  }
+  // num_splits: the exclusive prefix sum of each request's split count, in batch order (the counts by request where the
+  // sorted block counts were)
+  if (tid < b) sm[oNb + sm[oOrd + tid]] = static_cast<int>(sm[oSpl + tid]);  // (static_cast: the emulator's shared proxy)
+  __syncthreads();
+  if (warp == 0) {  // lane l: requests 8l … 8l + 7 (b ≤ 256)
+    int c[8], sum = 0;
+#pragma unroll
+    for (int r = 0; r < 8; ++r) {
+      c[r] = 8 * lane + r < b ? sm[oNb + 8 * lane + r] : 0;
+      sum += c[r];
+    }
+    int incl = sum;
+#pragma unroll
+    for (int x = 1; x < 32; x <<= 1) {
+      const int u = __shfl_up_sync(0xffffffffu, incl, x);
+      if (lane >= x) incl += u;
+    }
+    int run = incl - sum;
+    if (lane == 0) num_splits[0] = 0;
+#pragma unroll
+    for (int r = 0; r < 8; ++r) {
+      run += c[r];
+      if (8 * lane + r < b) num_splits[8 * lane + r + 1] = run;
+    }
+  }
+}
+
+}  // namespace mla_pack
