@@ -86,10 +86,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // free, so the per-token copies' issue leaves the math warpgroups' chain); the math warpgroups' CTA barriers are then
   // a named barrier over their 256 threads (math_sync); 384 threads (perf log session 27, `gwg`)
   constexpr bool kGatherWg = kSparse;
-  // Positions of the schedule's order → requests (mla_work.cuh request_at), except in the sparse entries (never packed)
-  // and the dense FP8 entry: reading the order table there made ptxas spill (4 B at 255 registers), so the scheduler
-  // packs only decodes of more than 16 rows (src/mla/schedule.ts PACK_MIN_ROWS), which this entry never runs.
-  constexpr bool kBatchOrder = kSparse || kFp8;
+  // Positions of the schedule's order → requests (mla_work.cuh request_at), except in the sparse entries (never packed).
+  constexpr bool kBatchOrder = kSparse;
   static_assert(!kFp8 || kRows == 16, "the FP8 entries' layout holds 16 rows");
   static_assert(!kSparse || kFp8, "sparse: over the FP8 cache");
   constexpr int kSideBytes = kSparse ? kSparseSideBytes : SM90S_F8_SIDE_BYTES;

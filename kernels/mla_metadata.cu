@@ -350,7 +350,7 @@ __device__ __forceinline__ void parallel_schedule(const int* cache_seqlens, Smem
   }
 }
 
-extern "C" __global__ void __launch_bounds__(METADATA_THREADS)
+extern "C" __global__ void __launch_bounds__(METADATA_THREADS, 1)
 mla_metadata(const int* cache_seqlens, int b, int num_sm_parts, int* tile_scheduler_metadata, int* num_splits, int split_overhead,
              int whole_slack, int even_split, int tight_steps, int pack_cost) {
   extern __shared__ int s_cache[];  // header, then the parallel schedule's arrays or the serial walk's cache

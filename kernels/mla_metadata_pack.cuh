@@ -49,25 +49,23 @@ __device__ __forceinline__ void write_packed_row(int* row, bool vec_rows, int bp
 // One packing step of a warp (pack_order): among the sorted positions not yet used (lane l: positions 8l … 8l + 7, their
 // block counts nbr, their used bits), the first whose blocks are at most thr (fit: the longest that fits) and the first
 // of all (head: the longest left); −1 for none. Warp-uniform results.
+__device__ __forceinline__ int pick8(const int (&v)[8], int j) {  // v[j] for j in 0…7, as a 3-level select tree
+  const int a0 = j & 1 ? v[1] : v[0], a1 = j & 1 ? v[3] : v[2], a2 = j & 1 ? v[5] : v[4], a3 = j & 1 ? v[7] : v[6];
+  const int b0 = j & 2 ? a1 : a0, b1 = j & 2 ? a3 : a2;
+  return j & 4 ? b1 : b0;
+}
 __device__ __forceinline__ void query(const int (&nbr)[8], unsigned used, int thr, int& fit_pos, int& fit_nb, int& head_pos, int& head_nb) {
-  unsigned fit = 0, fre = 0;
+  // a lane's 8 block counts are sorted (descending): those above thr are a prefix, of length `above`
+  int above = 0;
 #pragma unroll
-  for (int r = 0; r < 8; ++r) {
-    const bool u = (used >> r) & 1u;
-    fre |= (u ? 0u : 1u) << r;
-    fit |= (!u && nbr[r] <= thr ? 1u : 0u) << r;
-  }
+  for (int r = 0; r < 8; ++r) above += nbr[r] > thr ? 1 : 0;
+  const unsigned fre = ~used & 0xffu, fit = fre & (0xffu << above);
   const int jf = __ffs(fit) - 1, jh = __ffs(fre) - 1;
-  int sf = nbr[0], sh = nbr[0];
-#pragma unroll
-  for (int r = 1; r < 8; ++r) {
-    sf = jf == r ? nbr[r] : sf;
-    sh = jh == r ? nbr[r] : sh;
-  }
+  const int sf = pick8(nbr, jf & 7), sh = pick8(nbr, jh & 7);
   const unsigned bf = __ballot_sync(0xffffffffu, fit != 0u), bh = __ballot_sync(0xffffffffu, fre != 0u);
   const int lf = __ffs(bf) - 1, lh = __ffs(bh) - 1;
-  const int jf_l = __shfl_sync(0xffffffffu, jf, lf < 0 ? 0 : lf), nf_l = __shfl_sync(0xffffffffu, sf, lf < 0 ? 0 : lf);
-  const int jh_l = __shfl_sync(0xffffffffu, jh, lh < 0 ? 0 : lh), nh_l = __shfl_sync(0xffffffffu, sh, lh < 0 ? 0 : lh);
+  const int jf_l = __shfl_sync(0xffffffffu, jf, lf & 31), nf_l = __shfl_sync(0xffffffffu, sf, lf & 31);
+  const int jh_l = __shfl_sync(0xffffffffu, jh, lh & 31), nh_l = __shfl_sync(0xffffffffu, sh, lh & 31);
   fit_pos = lf < 0 ? -1 : 8 * lf + jf_l;
   fit_nb = nf_l;
   head_pos = lh < 0 ? -1 : 8 * lh + jh_l;
@@ -124,9 +122,11 @@ __device__ __forceinline__ void pack_order(Smem& sm, int base, const int* cache_
   }
   __syncthreads();
 
-  // ---- warp `warp`: candidate payload P = share − PACK_PAYLOADS + 1 + warp
+  // ---- warp `warp`: candidate payload P = share − PACK_PAYLOADS + 1 + warp. Its slots get, per position of the order,
+  // the sorted position there and the request's split count (where it ends), and per part its row with the end token
+  // −1 where the part ends with a request's end (resolved at the write-out: no shared load on the packing's chain)
   {
-    const int share = (total + parts - 1) / parts + o, P = share - PACK_PAYLOADS + 1 + warp;
+    const int share = (total + parts - 1) / parts + o, P = share - PACK_PAYLOADS + 1 + warp, c = P - o;
     const int oOrd = slots(warp), oSpl = oOrd + b, oRows = oSpl + b;
     const bool valid = P >= 2 * o && static_cast<long long>(P) * parts >= total;
     int nbr[8];
@@ -135,77 +135,60 @@ __device__ __forceinline__ void pack_order(Smem& sm, int base, const int* cache_
     for (int r = 0; r < 8; ++r) {
       const int k = 8 * lane + r;
       nbr[r] = k < b ? sm[oNb + k] : 0;
-      if (k >= b) used |= 1u << r;
+      used |= k < b ? 0u : 1u << r;
     }
-    auto take = [&](int k) {
-      if (lane == (k >> 3)) used |= 1u << (k & 7);
+    auto row_out = [&](int part, int bp, int bt, int ep, int et, int bs) {
+      sm[oRows + 4 * part] = bp | (ep << 16), sm[oRows + 4 * part + 1] = bt, sm[oRows + 4 * part + 2] = et, sm[oRows + 4 * part + 3] = bs;
     };
-    int n = 0;                                  // positions of the order given out
+    int n = 0;                                   // positions of the order given out
     int rest = -1, rest_nb = 0, rest_split = 0;  // the request cut at the last part's end: blocks not yet given (−1: none)
-    int cmax = 0, pieces = 0;
-    for (int part = 0; valid && part < parts; ++part) {
-      int bp, bt, bs, ep, et, cost = 0;
-      if (n == b && rest < 0) {  // idle (the walk: begin = b, end = b − 1 ending at the last request's end)
-        if (lane == 0) {
-          const int et = sm[oSeq + sm[oOrd + b - 1]];
-          sm[oRows + 4 * part] = b | ((b - 1) << 16), sm[oRows + 4 * part + 1] = 0, sm[oRows + 4 * part + 2] = et, sm[oRows + 4 * part + 3] = 0;
-        }
+    int cmax = 0, pieces = 0, part = 0;
+    while (valid && part < parts && (n < b || rest >= 0)) {
+      if (rest > c) {
+        // the rest fills whole parts first: m of them (while more than c blocks are left), in closed form, lane i
+        // writing the i-th row of each 32 (S3: two requests over 132 parts, nearly every part such a one)
+        const int m = min((rest - 1) / c, parts - part), blk0 = rest_nb - rest;
+        for (int i = lane; i < m; i += 32) row_out(part + i, n - 1, (blk0 + i * c) * PAGE_BLOCK_SIZE, n - 1, (blk0 + (i + 1) * c) * PAGE_BLOCK_SIZE, rest_split + i);
+        cmax = max(cmax, c + pc);
+        pieces += m, rest -= m * c, rest_split += m, part += m;
         continue;
       }
-      int room = P;
-      bool ends_cut = false;
-      if (rest >= 0) {
+      int room = P, cost = 0, bp = n, bt = 0, bs = 0, ep = n - 1, et = -1;
+      if (rest >= 0) {  // the rest of the cut request ends here
         bp = n - 1, bt = (rest_nb - rest) * PAGE_BLOCK_SIZE, bs = rest_split;
+        room -= rest + o;
+        cost = rest + pc;
         ++pieces;
-        if (rest + o > room) {  // the rest fills this part and goes on
-          rest -= room - o;
-          ++rest_split;
-          cost = room - o + pc;
-          ep = n - 1, et = (rest_nb - rest) * PAGE_BLOCK_SIZE;
-          ends_cut = true;
-          room = 0;
-        } else {
-          room -= rest + o;
-          cost = rest + pc;
-          if (lane == 0) sm[oSpl + n - 1] = rest_split + 1;
-          rest = -1;
-          ep = n - 1, et = -1;  // (the request's end: its seqlen)
-        }
-      } else {
-        bp = n, bt = 0, bs = 0, ep = -1, et = -1;
+        if (lane == 0) sm[oSpl + n - 1] = rest_split + 1;
+        rest = -1;
       }
-      if (!ends_cut) {
-        int fp, fnb, hp, hnb;
-        for (;;) {  // the longest whole requests that still fit
-          query(nbr, used, room - o, fp, fnb, hp, hnb);
-          if (fp < 0) break;
-          take(fp);
-          if (lane == 0) sm[oOrd + n] = static_cast<int>(sm[oIdx + fp]), sm[oSpl + n] = 1;
-          ++n;
-          room -= fnb + o;
-          cost += fnb;
-          ep = n - 1, et = -1;
-        }
-        if (room - o > 0 && hp >= 0) {  // then the head of the longest one left, cut here
-          take(hp);
-          if (lane == 0) sm[oOrd + n] = static_cast<int>(sm[oIdx + hp]);
-          ++n;
-          rest_nb = hnb, rest = hnb - (room - o), rest_split = 1;
-          cost += room - o + pc;
-          ++pieces;
-          ep = n - 1, et = (room - o) * PAGE_BLOCK_SIZE;
-        }
+      int fp, fnb, hp, hnb;
+      for (;;) {  // the longest whole requests that still fit
+        query(nbr, used, room - o, fp, fnb, hp, hnb);
+        if (fp < 0) break;
+        used |= lane == (fp >> 3) ? 1u << (fp & 7) : 0u;
+        if (lane == 0) sm[oOrd + n] = fp, sm[oSpl + n] = 1;
+        ep = n++, et = -1;
+        room -= fnb + o;
+        cost += fnb;
       }
+      if (room - o > 0 && hp >= 0) {  // then the head of the longest one left, cut here
+        used |= lane == (hp >> 3) ? 1u << (hp & 7) : 0u;
+        if (lane == 0) sm[oOrd + n] = hp;
+        ep = n++, et = (room - o) * PAGE_BLOCK_SIZE;
+        rest_nb = hnb, rest = hnb - (room - o), rest_split = 1;
+        cost += room - o + pc;
+        ++pieces;
+      }
+      if (lane == 0) row_out(part, bp, bt, ep, et, bs);
       cmax = max(cmax, cost);
-      if (lane == 0) {
-        if (et < 0) et = sm[oSeq + sm[oOrd + ep]];  // (this lane wrote the order entry above)
-        sm[oRows + 4 * part] = bp | (ep << 16), sm[oRows + 4 * part + 1] = bt, sm[oRows + 4 * part + 2] = et, sm[oRows + 4 * part + 3] = bs;
-      }
+      ++part;
     }
     if (lane == 0) {
       sm[oRes + warp] = valid && n == b && rest < 0;
       sm[oRes + PACK_PAYLOADS + warp] = cmax;
       sm[oRes + 2 * PACK_PAYLOADS + warp] = pieces;
+      sm[oRes + 5 * PACK_PAYLOADS + warp] = part;  // the parts with work; the rest idle
     }
   }
   __syncthreads();
@@ -223,17 +206,25 @@ __device__ __forceinline__ void pack_order(Smem& sm, int base, const int* cache_
     if (c < best_cost || (c == best_cost && k < best_pieces)) best = w, best_cost = c, best_pieces = k;
   }
   if (best < 0) return;
-  const int oOrd = slots(best), oSpl = oOrd + b, oRows = oSpl + b;
+  const int oOrd = slots(best), oSpl = oOrd + b, oRows = oSpl + b, busy = sm[oRes + 5 * PACK_PAYLOADS + best];
   const bool vec_rows = (reinterpret_cast<uintptr_t>(md) & 15) == 0;
-  __syncthreads();  // (every thread has read the results: warp 0's slots below oTmp are free for the splits by request)
+  auto request_at = [&](int k) -> int { return sm[oIdx + sm[oOrd + k]]; };
   if (tid < parts) {
-    const int r = oRows + 4 * tid, be = sm[r], k0 = 3 * tid;
-    auto table = [&](int k) { return k < b ? sm[oOrd + k] + 1 : 0; };
-    write_packed_row(md + tid * METADATA_ROW_INTS, vec_rows, be & 0xffff, sm[r + 1], be >> 16, sm[r + 2], sm[r + 3], table(k0), table(k0 + 1), table(k0 + 2));
+    // busy parts: their row (an end at a request's end: that request's seqlen); the others idle (the walk's: begin b,
+    // end b − 1 at the last request's end)
+    int bp = b, bt = 0, ep = b - 1, et = -1, bs = 0;
+    if (tid < busy) {
+      const int r = oRows + 4 * tid, be = sm[r];
+      bp = be & 0xffff, ep = be >> 16, bt = sm[r + 1], et = sm[r + 2], bs = sm[r + 3];
+    }
+    if (et < 0) et = sm[oSeq + request_at(ep)];
+    const int k0 = 3 * tid;
+    auto table = [&](int k) { return k < b ? request_at(k) + 1 : 0; };
+    write_packed_row(md + tid * METADATA_ROW_INTS, vec_rows, bp, bt, ep, et, bs, table(k0), table(k0 + 1), table(k0 + 2));
   }
   // num_splits: the exclusive prefix sum of each request's split count, in batch order (the counts by request where the
   // sorted block counts were)
-  if (tid < b) sm[oNb + sm[oOrd + tid]] = static_cast<int>(sm[oSpl + tid]);  // (static_cast: the emulator's shared proxy)
+  if (tid < b) sm[oNb + request_at(tid)] = static_cast<int>(sm[oSpl + tid]);  // (static_cast: the emulator's shared proxy)
   __syncthreads();
   if (warp == 0) {  // lane l: requests 8l … 8l + 7 (b ≤ 256)
     int c[8], sum = 0;

@@ -26,15 +26,16 @@ __device__ __forceinline__ PartWork load_part_work(const MlaDecodeParams& p, int
           ptx::ld_plain(md + kEndToken), ptx::ld_plain(md + kBeginSplit)};
 }
 
-// The request at position `pos` of the schedule's order (src/mla/schedule.ts requestAt): the batch order when row 0's
-// int 5 is 0, else the packed order's table in the rows' spare ints (position i → row ⌊i / 3⌋, int 5 + i mod 3, minus
-// one; the scheduler's fifth rule). Two L1-resident loads at an item's top: cheaper than holding a flag in a register
-// across the main loop of kernels at their register limit. Sparse decode is never packed (kIdentity).
+// The request at position `pos` of the schedule's order (src/mla/schedule.ts requestAt): the rows' spare ints hold the
+// packed order's table (position i → row ⌊i / 3⌋, int 5 + i mod 3: the request plus one; the scheduler's fifth rule),
+// and an entry of 0 — every entry of a batch-order schedule, FlashMLA's rows included, and past 3 · num_sm_parts —
+// means the position itself. One L1-resident load whose address needs only the position (no flag held across the main
+// loop of kernels at their register limit, nor a second dependent load). Sparse decode is never packed (kIdentity).
 template <bool kIdentity = false>
 __device__ __forceinline__ int request_at(const MlaDecodeParams& p, int pos) {
-  if (kIdentity) return pos;
-  const int* md = p.tile_scheduler_metadata;
-  return ptx::ld_plain(md + kPackedOrder) == 0 ? pos : ptx::ld_plain(md + (pos / 3) * METADATA_ROW_INTS + kPackedOrder + pos % 3) - 1;
+  if (kIdentity || pos >= 3 * p.num_sm_parts) return pos;
+  const int v = ptx::ld_plain(p.tile_scheduler_metadata + (pos / 3) * METADATA_ROW_INTS + kPackedOrder + pos % 3);
+  return v == 0 ? pos : v - 1;
 }
 
 // This thread's two rows of m-block `m_block` and the last real row's query token (rows are s-major, so the

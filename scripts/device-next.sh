@@ -873,6 +873,38 @@ PY
     # the packed order cuts fewer requests (sweep#9 227 → 137 pieces, #13 124 → 22, #31 60 → 20)
     ab_rounds s56p "sweep:1,3,5,7,9,11,13,15,17,19,21,23,25,27,29,31 serving:S3,S7,S9,S12" FLASH_MLA_EXPERIMENT_PACK_ORDER= FLASH_MLA_EXPERIMENT_PACK_ORDER=3
     ;;
+  s57b)
+    # (~5.5 min on an H100; carry as s57a) s57a again after s57a's lessons: request_at one load (an entry of 0 = the
+    # position itself, no flag), the dense FP8 16-row entry reading the table too (the rule for every row count), the
+    # packing faster (rest-only parts in closed form, no shared load on the packing chain); the Hopper FP8 GPU tests by
+    # name (s57a's "dense" pattern ran past 120 s), then the same three builds two rounds each (round 1 checked)
+    (cd .variants/maink && tar -xJf maink.tar.xz)
+    s=$(date +%s); FLASH_MLA_EXPERIMENT_PACK=3 gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/s57b-gpu-decode.log" 2>&1
+    echo "gpu-decode (pack 3) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s57b-gpu-decode.log" | tail -4; grep -aE "^ *not ok" "$out/s57b-gpu-decode.log" | head -4
+    s=$(date +%s); FLASH_MLA_EXPERIMENT_PACK=3 gpu timeout 150 node --test --test-name-pattern="Hopper FP8 kernel|small-row Hopper kernel over the FP8" dist/test/fp8-sparse-gpu.test.js > "$out/s57b-fp8.log" 2>&1
+    echo "Hopper FP8 GPU tests (pack 3) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s57b-fp8.log" | tail -4; grep -aE "^ *not ok" "$out/s57b-fp8.log" | head -4
+    AB_CHECK=1 ab_rounds s57b "sweep:1,8,9,12,13,24,25,29 serving:S3,S6,S9" \
+      .variants/maink dist/kernels dist/kernels@FLASH_MLA_EXPERIMENT_PACK=3
+    ;;
+  s57a)
+    # (~4 min on an H100; carry .devcarry, .variants/devdist — a slim copy of this build's dist, used as dist — and
+    # .variants/maink: the session-start decode kernels (mla_decode_sm90, mla_decode_sm90_small sm_90a cubins built with
+    # `SRC_REV=835f0a3 scripts/build-variant.sh …`) in maink.tar.xz) the packed order on the device, rebuilt in session 57
+    # (the metadata kernel packs in one pass, mla_metadata_pack.cuh): the decode GPU file with the rule on (its
+    # metadata test compares the device kernel with scheduleFor bit for bit, pack sets included; its decodes the oracle),
+    # the layout and dense FP8 GPU tests with it on, then three builds two rounds each (round 1 checked): the session-
+    # start decode kernels on batch-order schedules, this build's (order-table reading) on batch order, this build's
+    # with the rule on (FLASH_MLA_EXPERIMENT_PACK=3); the +md column shows the metadata kernel's cost
+    (cd .variants/maink && tar -xJf maink.tar.xz)
+    s=$(date +%s); FLASH_MLA_EXPERIMENT_PACK=3 gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/s57a-gpu-decode.log" 2>&1
+    echo "gpu-decode (pack 3) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s57a-gpu-decode.log" | tail -4; grep -aE "^ *not ok" "$out/s57a-gpu-decode.log" | head -4
+    s=$(date +%s); FLASH_MLA_EXPERIMENT_PACK=3 gpu timeout 120 node --test dist/test/dense-layouts-gpu.test.js > "$out/s57a-layouts.log" 2>&1
+    echo "dense-layouts-gpu (pack 3) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s57a-layouts.log" | tail -4; grep -aE "^ *not ok" "$out/s57a-layouts.log" | head -4
+    s=$(date +%s); FLASH_MLA_EXPERIMENT_PACK=3 gpu timeout 120 node --test --test-name-pattern="dense" dist/test/fp8-sparse-gpu.test.js > "$out/s57a-fp8.log" 2>&1
+    echo "fp8 dense GPU tests (pack 3) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s57a-fp8.log" | tail -4; grep -aE "^ *not ok" "$out/s57a-fp8.log" | head -4
+    AB_CHECK=1 ab_rounds s57a "sweep:8,9,12,13,24,25,29 serving:S3,S6,S9" \
+      .variants/maink dist/kernels dist/kernels@FLASH_MLA_EXPERIMENT_PACK=3
+    ;;
   s56v)
     # (~5 min on an H100; carry .devcarry, .variants/devdist-pk — a slim dist of branch pack-order-kernels, used as
     # dist: its kernels/ the branch's dist/kernels files named as in .variants/devdist/kernels, its src/ test/ examples/

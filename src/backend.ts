@@ -114,11 +114,8 @@ export interface MlaBackend {
   readonly memory: DeviceMemory | null;
   /** SMs the scheduler partitions work for. */
   smCount(): number;
-  /**
-   * Fill metadata [numSmParts, 8] and numSplits [b + 1] from cacheSeqlens (all on this backend): scheduleFor's schedule
-   * for `foldedRows` query rows per KV head.
-   */
-  mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor, foldedRows: number): void;
+  /** Fill metadata [numSmParts, 8] and numSplits [b + 1] from cacheSeqlens (all on this backend). */
+  mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor): void;
   /**
    * Throw UnsupportedFeatureError (naming the argument) for a decode this backend cannot run; called after the
    * shape checks, before any output is allocated or any value read back.

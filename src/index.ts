@@ -10,7 +10,7 @@ export {
 } from './dtype.js';
 export { getMlaMetadata, flashMlaWithKvcache, type MlaMetadata, type MlaMetadataOptions, type FlashMlaOptions, type FlashMlaResult } from './mla/api.js';
 export { HEAD_DIM_K, HEAD_DIMS_K, HEAD_DIM_V, ROPE_DIM, PAGE_BLOCK_SIZE, FP8_BYTES_PER_TOKEN, FP8_TILE } from './mla/constants.js';
-export { scheduleTiles, sparseScheduleTiles, numSmPartsFor, workItems, type TileSchedule, type WorkItem } from './mla/schedule.js';
+export { scheduleTiles, sparseScheduleTiles, numSmPartsFor, workItems, requestAt, type TileSchedule, type WorkItem } from './mla/schedule.js';
 export { captureGraph, DecodeGraph } from './cuda/graph.js';
 export { getBackend, type MlaBackend } from './backend.js';
 export { cudaAvailable, cudaDeviceInfo, synchronize } from './cuda/mla.js';

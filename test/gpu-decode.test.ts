@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, captureGraph, flashMlaWithKvcache, getMlaMetadata, getBackend, scheduleTiles, numSmPartsFor } from '../src/index.js';
-import { metadataEvenSplitSets, metadataGoldenSets, metadataTightSets } from './util/metadata-sets.js';
+import { metadataEvenSplitSets, metadataGoldenSets, metadataPackSets, metadataTightSets } from './util/metadata-sets.js';
 import { compare, freshSeed, gpuSkipReason, makePagedProblem, pagedProblemTensors, referenceDecode, rng, testKernels, type GeneratedProblem } from './util/problem.js';
 import { SPLIT_ROW_SHAPES, checkSplitRowAccuracy } from './util/split-accuracy.js';
 
@@ -173,10 +173,10 @@ describe('device metadata kernel = cpu scheduler', { skip }, () => {
   test('random, zeros, one huge among tiny, b = 1 … 7000', () => {
     const seed = freshSeed();
     const r = rng(seed);
-    const sets = [...metadataGoldenSets(r), ...metadataEvenSplitSets(r), ...metadataTightSets(r)];  // (the third and fourth rules, on by default, fire on some)
+    const sets = [...metadataGoldenSets(r), ...metadataEvenSplitSets(r), ...metadataTightSets(r), ...metadataPackSets(r)];  // (the third and fourth rules, on by default, fire on some; the fifth with FLASH_MLA_EXPERIMENT_PACK)
     const sm = getBackend('cuda').smCount();
     for (const lens of sets) {
-      for (const rowsPerKv of [1, 16, 128, 256, 1024]) {
+      for (const rowsPerKv of [1, 16, 17, 128, 256, 1024]) {
         const parts = numSmPartsFor(sm, rowsPerKv, 1);
         const sl = Tensor.from(Int32Array.from(lens), [lens.length], { dtype: 'int32', backend: 'cuda' });
         const md = getMlaMetadata(sl, rowsPerKv, 1);

@@ -49,7 +49,7 @@ import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipRea
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
 import { metadataEvenSplitSets, metadataGoldenSets, metadataPackSets, metadataTightSets } from './util/metadata-sets.js';
-import { PACK_MIN_ROWS, PACK_PIECE_COST_BLOCKS, packMaxRequests, requestAt, scheduleFor } from '../src/mla/schedule.js';
+import { PACK_PIECE_COST_BLOCKS, packMaxRequests, requestAt } from '../src/mla/schedule.js';
 import { SMALL_SPARSE_CASES, SMALL_SPARSE_HEAD_GROUP_CASES, SMALL_SPARSE_R32_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
 
 const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
@@ -98,7 +98,7 @@ function metadataMatchesScheduler(
       const parts = numSmPartsFor(getBackend('cuda').smCount(), rows, 1);
       const sl = Tensor.from(Int32Array.from(lens), [lens.length], { dtype: 'int32', backend: 'cuda' });
       const md = getMlaMetadata(sl, rows, 1);
-      const e = scheduleFor(lens, parts, rows);
+      const e = scheduleTiles(lens, parts);
       const where = `b ${lens.length}, ${rows} rows, ${parts} parts, seed ${seed}`;
       assert.deepEqual(md.tileSchedulerMetadata.toInt32(), e.metadata, where);
       assert.deepEqual(md.numSplits.toInt32(), e.numSplits, where);
@@ -869,28 +869,29 @@ const scenarios: Record<string, Scenario> = {
       let kept = 0;
       const runs = metadataMatchesScheduler(metadataPackSets(rng(seed)), [1, 16, 17, 64, 128, 256], seed, ({ lens, rows, parts, e }) => {
         if (e.metadata[5] !== 0) packed++;
-        else if (rows > PACK_MIN_ROWS && lens.length <= packMaxRequests(parts) && new Set(lens.map((x) => Math.ceil(x / 64))).size > 1) kept++;
+        else if (lens.length <= packMaxRequests(parts) && new Set(lens.map((x) => Math.ceil(x / 64))).size > 1) kept++;
       });
       assert.ok(packed >= 20 && kept >= 10, `the packed order fired on ${packed} and was weighed and not taken on ${kept} of ${runs} batches: the sets no longer exercise both`);
-      return [`${runs} batches (test/util/metadata-sets.ts metadataPackSets) = scheduleFor, bit for bit; ${packed} packed, ${kept} eligible ones kept in batch order`];
+      return [`${runs} batches (test/util/metadata-sets.ts metadataPackSets) = scheduleTiles, bit for bit; ${packed} packed, ${kept} eligible ones kept in batch order`];
     },
   },
 
   'packed-order': {
-    title: "every dense decode kernel on packed schedules (the fifth rule on: positions read through the order table) against the oracle: 'hopper' (bf16 64 rows, fp16 128 rows), 'hopper-small' (32 rows), 'generic', 'generic-small', the layout kernel (h_kv 2), FP8 on 'hopper', on the gather entry and on 'generic'",
+    title: "every dense decode kernel on packed schedules (the fifth rule on: positions read through the order table) against the oracle: 'hopper' (bf16 64 rows, fp16 128 rows), 'hopper-small' (16 and 32 rows), 'generic', 'generic-small', the layout kernel (h_kv 2), FP8 on 'hopper', on 'hopper-small' (16 rows; 32: the gather entry) and on 'generic'",
     env: { ...HOPPER_ENV, FLASH_MLA_EXPERIMENT_PACK: String(PACK_PIECE_COST_BLOCKS) },
     run(seed) {
       const notes: string[] = [];
       const packedNote = (md: Int32Array) => {
         assert.notEqual(md[5], 0, 'the case must be packed (its schedule is in batch order)');
         assert.ok(Array.from({ length: 3 }, (_, i) => requestAt(md, i)).some((x, i) => x !== i), 'the packed order must not start as the batch order');
-        return `order ${Array.from({ length: md.length / 8 * 3 }, (_, i) => requestAt(md, i)).filter((x) => x >= 0).join(',')}`;
+        return `order ${Array.from({ length: md.length / 8 * 3 }, (_, i) => i).filter((i) => md[8 * Math.floor(i / 3) + 5 + (i % 3)] !== 0).map((i) => requestAt(md, i)).join(',')}`;
       };
       // (each packed with a request split over parts: FAKE_CUDA_SMS 4 gives 4 parts up to 64 rows, 2 at 128 rows or h_kv 2)
       const cases: [Omit<DenseSpec, 'seed'>, boolean, string][] = [
         [{ b: 8, sQ: 1, hQ: 64, hKv: 1, d: 576, seqlens: [159, 140, 132, 257, 837, 8, 801, 124], dtype: 'bf16', fp8: false }, false, 'hopper'],
         [{ b: 5, sQ: 2, hQ: 64, hKv: 1, d: 576, seqlens: [468, 824, 629, 678, 621], dtype: 'fp16', fp8: false }, true, 'hopper'],
         [{ b: 4, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [738, 228, 23, 149], dtype: 'bf16', fp8: false }, true, 'hopper-small'],
+        [{ b: 5, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [24, 39, 592, 56, 776], dtype: 'bf16', fp8: false }, false, 'hopper-small'],
         [{ b: 4, sQ: 1, hQ: 64, hKv: 1, d: 576, seqlens: [775, 10, 641, 541], dtype: 'fp16', fp8: false }, false, 'generic'],
         [{ b: 5, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [24, 39, 592, 56, 776], dtype: 'bf16', fp8: false }, true, 'generic-small'],
         [{ b: 3, sQ: 1, hQ: 64, hKv: 2, d: 576, seqlens: [812, 591, 835], dtype: 'bf16', fp8: false }, false, ''],
@@ -902,6 +903,7 @@ const scenarios: Record<string, Scenario> = {
       ];
       notes.push(hopperFp8Case(fp8[0], seed + 10, packedNote));
       notes.push(hopperFp8Case(fp8[1], seed + 11, packedNote, true));
+      notes.push(hopperFp8Case({ ...fp8[1], spec: { ...fp8[1].spec, sQ: 1 }, causal: false }, seed + 13, packedNote, true));  // (16 rows: the dense FP8 entry)
       notes.push(portableFp8DenseCase({ ...fp8[0].spec, dtype: 'fp16' }, seed + 12, false));
       return notes;
     },

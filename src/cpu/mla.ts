@@ -11,7 +11,7 @@ import { isCapturing } from '../capture.js';
 import { halfDecodeTable, isFloat16Type, toHalfBits } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
 import { DEFAULT_CPU_SM_COUNT, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
-import { scheduleFor, workItems } from '../mla/schedule.js';
+import { scheduleTiles, workItems } from '../mla/schedule.js';
 import { dequantizeFp8Row } from '../kvcache/fp8.js';
 import { cpuAppendKv, cpuAppendKvFp8 } from './append.js';
 
@@ -228,9 +228,9 @@ function refuseCapture(): void {
 export const cpuBackend: MlaBackend = {
   name: 'cpu',
   smCount: () => DEFAULT_CPU_SM_COUNT,
-  mlaMetadata(cacheSeqlens, tileSchedulerMetadata, numSplits, foldedRows) {
+  mlaMetadata(cacheSeqlens, tileSchedulerMetadata, numSplits) {
     refuseCapture();
-    const { metadata, numSplits: ns } = scheduleFor(cacheSeqlens.toInt32(), tileSchedulerMetadata.shape[0], foldedRows);
+    const { metadata, numSplits: ns } = scheduleTiles(cacheSeqlens.toInt32(), tileSchedulerMetadata.shape[0]);
     (tileSchedulerMetadata.data as Int32Array).set(metadata, tileSchedulerMetadata.offset);
     (numSplits.data as Int32Array).set(ns, numSplits.offset);
   },

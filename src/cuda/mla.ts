@@ -9,7 +9,7 @@ import { isCapturing } from '../capture.js';
 import type { Tensor } from '../tensor.js';
 import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
 import { HEAD_DIM_K, METADATA_PACK_MAX_REQS, METADATA_TIGHT_MAX_REQS, PACK_PAYLOADS, PAGE_BLOCK_SIZE } from '../mla/constants.js';
-import { evenSplitMinSplits, packCostFor, packMaxRequests, splitOverheadBlocks, tightPayloadSteps, wholeSlackSplits } from '../mla/schedule.js';
+import { evenSplitMinSplits, packMaxRequests, packPieceCostBlocks, splitOverheadBlocks, tightPayloadSteps, wholeSlackSplits } from '../mla/schedule.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
@@ -190,13 +190,13 @@ class CudaMlaBackend implements MlaBackend {
     return names;
   }
 
-  mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor, foldedRows: number): void {
+  mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor): void {
     const dev = this.dev;
     requirePortable(dev, 'mla_metadata');
     const k = loadKernel('mla_metadata', portableArchs(dev), 'mla_metadata', ['ptr', 'i32', 'i32', 'ptr', 'ptr', 'i32', 'i32', 'i32', 'i32', 'i32']);
     const b = cacheSeqlens.shape[0];
     const parts = tileSchedulerMetadata.shape[0];
-    const packCost = packCostFor(foldedRows);
+    const packCost = packPieceCostBlocks();
     k.launch(
       { grid: [1, 1, 1], block: [METADATA_THREADS, 1, 1], sharedMemBytes: metadataSharedBytes(b, parts, packCost), stream: getCudaContext().stream, pdl: this.pdl },
       cacheSeqlens.ptr,

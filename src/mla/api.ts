@@ -10,7 +10,7 @@ import { getBackend } from '../backend.js';
 import { Tensor, type BackendName } from '../tensor.js';
 import { isCapturing } from '../capture.js';
 import { HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
-import { numSmPartsFor, scheduleFor, sparseScheduleTiles } from './schedule.js';
+import { numSmPartsFor, scheduleTiles, sparseScheduleTiles } from './schedule.js';
 import { fmtValue, quote } from '../util/fmt-value.js';
 import { disposeQuietly } from '../util/dispose.js';
 import {
@@ -130,7 +130,7 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
       md.tileSchedulerMetadata.write(metadata);
       md.numSplits.write(ns);
     } else {
-      backend.mlaMetadata(cacheSeqlens!, md.tileSchedulerMetadata, md.numSplits, numHeadsPerHeadK);
+      backend.mlaMetadata(cacheSeqlens!, md.tileSchedulerMetadata, md.numSplits);
     }
   } catch (e) {
     if (md !== opts.out) disposeQuietly(md.tileSchedulerMetadata, md.numSplits);
@@ -247,7 +247,7 @@ export function flashMlaWithKvcache(
       validateBlockTableValues(blockTable!.toInt32(), dims.maxBlocksPerSeq, lens, dims.numBlocks);
     }
     // A schedule made for other seqlens leaves outputs unwritten: it must be exactly the one for these.
-    const expected = dims.sparse ? sparseScheduleTiles(dims.b, dims.topk, dims.numSmParts) : scheduleFor(lens, dims.numSmParts, foldedRows);
+    const expected = dims.sparse ? sparseScheduleTiles(dims.b, dims.topk, dims.numSmParts) : scheduleTiles(lens, dims.numSmParts);
     const got = tileSchedulerMetadata.toInt32();
     const splits = numSplits.toInt32();
     if (got.some((x, i) => x !== expected.metadata[i]) || splits.some((x, i) => x !== expected.numSplits[i])) {

@@ -124,35 +124,17 @@ export const tightPayloadSteps = experimentInt('FLASH_MLA_EXPERIMENT_TIGHT_PAYLO
  * −4.8 % (sweep#9 −2.6 %, #13 −4.8 %, #29 −3.2 %; 0.986× the time over the 20 var rows), costs 3 and 6 choosing alike.
  *
  * The decode kernels read each part's requests through the order table the rows' spare ints hold (kernels/mla_work.cuh
- * request_at) and the metadata kernel packs bit for bit like this function (kernels/mla_metadata_pack.cuh), except the
- * dense FP8 16-row entry of 'hopper-small', which stays in batch order (reading the table there made ptxas spill), so
- * the rule needs more than PACK_MIN_ROWS folded rows (packCostFor). The candidates are PACK_PAYLOADS payloads (one
- * packing warp each in the metadata kernel). Off by default until measured on a GPU: FLASH_MLA_EXPERIMENT_PACK=3 turns
- * it on for both backends.
+ * request_at) and the metadata kernel packs bit for bit like this function (kernels/mla_metadata_pack.cuh). The
+ * candidates are PACK_PAYLOADS payloads (one packing warp each in the metadata kernel). Off by default until measured on
+ * a GPU: FLASH_MLA_EXPERIMENT_PACK=3 turns it on for both backends.
  */
 export const PACK_PIECE_COST_BLOCKS = 3;
-/** The fifth rule needs more folded query rows than this (see PACK_PIECE_COST_BLOCKS). */
-export const PACK_MIN_ROWS = 16;
 /**
  * 0 (the fifth rule off), or for a measurement FLASH_MLA_EXPERIMENT_PACK (an integer 0–64: a split item's cost in blocks,
  * PACK_PIECE_COST_BLOCKS measured best). Read once; the cpu schedule, the API's check of a metadata tensor and the device
- * metadata kernel (its pack_cost argument, through packCostFor) use it.
+ * metadata kernel (its pack_cost argument) use it.
  */
 export const packPieceCostBlocks = experimentInt('FLASH_MLA_EXPERIMENT_PACK', 0, 0, 64);
-
-/** The fifth rule's split-item cost for a decode of `foldedRows` query rows per KV head: 0 (off) up to PACK_MIN_ROWS rows. */
-export function packCostFor(foldedRows: number): number {
-  return foldedRows > PACK_MIN_ROWS ? packPieceCostBlocks() : 0;
-}
-
-/**
- * The schedule of a dense decode of `foldedRows` query rows per KV head (s_q · h_q / h_kv): scheduleTiles with every rule
- * at its setting, the fifth through packCostFor. What getMlaMetadata computes and the decode checks a metadata tensor
- * against.
- */
-export function scheduleFor(seqlens: ArrayLike<number>, numSmParts: number, foldedRows: number): TileSchedule {
-  return scheduleTiles(seqlens, numSmParts, splitOverheadBlocks(), true, evenSplitMinSplits(), tightPayloadSteps(), packCostFor(foldedRows));
-}
 
 /** Whether the walk with this payload assigns every block of `nb` (block counts) to the parts. */
 function walkFits(nb: readonly number[], numSmParts: number, payload: number, overhead: number): boolean {
@@ -321,11 +303,13 @@ export function scheduleCost(s: TileSchedule, seqlens: ArrayLike<number>, numSmP
 }
 
 /**
- * The request at position `pos` of a schedule's order: the batch order unless the rows' spare ints hold a table
- * (position i → request metadata[⌊i / 3⌋ · 8 + 5 + i mod 3] − 1; row 0's int 5 is 0 when there is none).
+ * The request at position `pos` of a schedule's order, as the decode kernels read it (kernels/mla_work.cuh request_at):
+ * the rows' spare ints hold the packed order's table (position i → request metadata[⌊i / 3⌋ · 8 + 5 + i mod 3] − 1); an
+ * entry of 0 (every entry of a batch-order schedule) or a position past the table means the position itself.
  */
 export function requestAt(metadata: ArrayLike<number>, pos: number): number {
-  return metadata[5] === 0 ? pos : metadata[Math.floor(pos / 3) * METADATA_ROW_INTS + 5 + (pos % 3)] - 1;
+  const v = pos < 3 * Math.floor(metadata.length / METADATA_ROW_INTS) ? metadata[Math.floor(pos / 3) * METADATA_ROW_INTS + 5 + (pos % 3)] : 0;
+  return v === 0 ? pos : v - 1;
 }
 
 /**
