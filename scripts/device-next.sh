@@ -873,6 +873,18 @@ PY
     # the packed order cuts fewer requests (sweep#9 227 → 137 pieces, #13 124 → 22, #31 60 → 20)
     ab_rounds s56p "sweep:1,3,5,7,9,11,13,15,17,19,21,23,25,27,29,31 serving:S3,S7,S9,S12" FLASH_MLA_EXPERIMENT_PACK_ORDER= FLASH_MLA_EXPERIMENT_PACK_ORDER=3
     ;;
+  s57p)
+    # (~1.5 min, any card; carry as s57a) where the metadata kernel's packing spends its time (s57b: ~50 µs more on b 128
+    # over 132 parts): ncu on mla_metadata for sweep#9 with the rule off and on (duration, warp states, the source
+    # counters' top stall locations), and the SASS of its sm_90 cubin
+    for pk in 0 3; do
+      FLASH_MLA_EXPERIMENT_PACK=$pk timeout 150 ncu --clock-control none -k regex:mla_metadata -c 1 --section SpeedOfLight --section WarpStateStats \
+        --section SchedulerStats --section SourceCounters --section InstructionStats \
+        node dist/src/cli.js bench --configs sweep:9 --iters 1 --warmup 0 --check-samples 0 --reference none > "$out/s57p-ncu-$pk.txt" 2>&1
+      echo "ncu pack $pk rc=$?"; grep -aE "Duration|Warp Cycles Per Issued|Issued Warp Per Scheduler|Executed Instructions  |Stall" "$out/s57p-ncu-$pk.txt" | head -30
+    done
+    cuobjdump -sass dist/kernels/mla_metadata.sm_90.cubin > "$out/s57p-metadata.sass" 2>&1; echo "sass rc=$? $(wc -l < "$out/s57p-metadata.sass") lines"
+    ;;
   s57b)
     # (~5.5 min on an H100; carry as s57a) s57a again after s57a's lessons: request_at one load (an entry of 0 = the
     # position itself, no flag), the dense FP8 16-row entry reading the table too (the rule for every row count), the
