@@ -47,29 +47,27 @@ __device__ __forceinline__ void write_packed_row(int* row, bool vec_rows, int bp
 }
 
 // One packing step of a warp (pack_order): among the sorted positions not yet used (lane l: positions 8l … 8l + 7, their
-// block counts nbr, their used bits), the first whose blocks are at most thr (fit: the longest that fits) and the first
-// of all (head: the longest left); −1 for none. Warp-uniform results.
+// block counts nbr, their used bits), the first whose blocks are at most thr — the longest that fits — as its position
+// (kNone for none) and block count; warp-uniform. The first position of the warp is its smallest, and its block count
+// the largest among the lanes' candidates (sorted descending), so two independent warp reductions give both (redux,
+// sm_80+), no ballot → find-first → shuffle chain.
+constexpr int kNone = 0x7fffffff;
 __device__ __forceinline__ int pick8(const int (&v)[8], int j) {  // v[j] for j in 0…7, as a 3-level select tree
   const int a0 = j & 1 ? v[1] : v[0], a1 = j & 1 ? v[3] : v[2], a2 = j & 1 ? v[5] : v[4], a3 = j & 1 ? v[7] : v[6];
   const int b0 = j & 2 ? a1 : a0, b1 = j & 2 ? a3 : a2;
   return j & 4 ? b1 : b0;
 }
-__device__ __forceinline__ void query(const int (&nbr)[8], unsigned used, int thr, int& fit_pos, int& fit_nb, int& head_pos, int& head_nb) {
-  // a lane's 8 block counts are sorted (descending): those above thr are a prefix, of length `above`
-  int above = 0;
-#pragma unroll
-  for (int r = 0; r < 8; ++r) above += nbr[r] > thr ? 1 : 0;
-  const unsigned fre = ~used & 0xffu, fit = fre & (0xffu << above);
-  const int jf = __ffs(fit) - 1, jh = __ffs(fre) - 1;
-  const int sf = pick8(nbr, jf & 7), sh = pick8(nbr, jh & 7);
-  const unsigned bf = __ballot_sync(0xffffffffu, fit != 0u), bh = __ballot_sync(0xffffffffu, fre != 0u);
-  const int lf = __ffs(bf) - 1, lh = __ffs(bh) - 1;
-  const int jf_l = __shfl_sync(0xffffffffu, jf, lf & 31), nf_l = __shfl_sync(0xffffffffu, sf, lf & 31);
-  const int jh_l = __shfl_sync(0xffffffffu, jh, lh & 31), nh_l = __shfl_sync(0xffffffffu, sh, lh & 31);
-  fit_pos = lf < 0 ? -1 : 8 * lf + jf_l;
-  fit_nb = nf_l;
-  head_pos = lh < 0 ? -1 : 8 * lh + jh_l;
-  head_nb = nh_l;
+__device__ __forceinline__ void first_of(const int (&nbr)[8], unsigned cand, int lane, int& pos, int& nb) {
+  const int j = __ffs(cand) - 1;
+  pos = __reduce_min_sync(0xffffffffu, cand != 0u ? 8 * lane + j : kNone);
+  nb = __reduce_max_sync(0xffffffffu, cand != 0u ? pick8(nbr, j & 7) : -1);
+}
+__device__ __forceinline__ void query_fit(const int (&nbr)[8], unsigned used, int thr, int lane, int& pos, int& nb) {
+  // the positions whose blocks exceed thr, as a mask built as a tree (a running count compiled to a chain of 24
+  // dependent instructions: s57p)
+  auto gt = [&](int r) { return nbr[r] > thr ? 1u << r : 0u; };
+  const unsigned above = ((gt(0) | gt(1)) | (gt(2) | gt(3))) | ((gt(4) | gt(5)) | (gt(6) | gt(7)));
+  first_of(nbr, ~used & ~above & 0xffu, lane, pos, nb);
 }
 
 // Block-wide: b ≤ METADATA_PACK_MAX_REQS requests over parts ≤ METADATA_PACK_MAX_PARTS parts, total cost < 2^30, lengths
@@ -162,17 +160,19 @@ __device__ __forceinline__ void pack_order(Smem& sm, int base, const int* cache_
         if (lane == 0) sm[oSpl + n - 1] = rest_split + 1;
         rest = -1;
       }
-      int fp, fnb, hp, hnb;
       for (;;) {  // the longest whole requests that still fit
-        query(nbr, used, room - o, fp, fnb, hp, hnb);
-        if (fp < 0) break;
+        int fp, fnb;
+        query_fit(nbr, used, room - o, lane, fp, fnb);
+        if (fp == kNone) break;
         used |= lane == (fp >> 3) ? 1u << (fp & 7) : 0u;
         if (lane == 0) sm[oOrd + n] = fp, sm[oSpl + n] = 1;
         ep = n++, et = -1;
         room -= fnb + o;
         cost += fnb;
       }
-      if (room - o > 0 && hp >= 0) {  // then the head of the longest one left, cut here
+      int hp = kNone, hnb = 0;
+      if (room - o > 0) first_of(nbr, ~used & 0xffu, lane, hp, hnb);
+      if (hp != kNone) {  // then the head of the longest one left, cut here
         used |= lane == (hp >> 3) ? 1u << (hp & 7) : 0u;
         if (lane == 0) sm[oOrd + n] = hp;
         ep = n++, et = (room - o) * PAGE_BLOCK_SIZE;

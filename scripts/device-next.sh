@@ -873,6 +873,22 @@ PY
     # the packed order cuts fewer requests (sweep#9 227 → 137 pieces, #13 124 → 22, #31 60 → 20)
     ab_rounds s56p "sweep:1,3,5,7,9,11,13,15,17,19,21,23,25,27,29,31 serving:S3,S7,S9,S12" FLASH_MLA_EXPERIMENT_PACK_ORDER= FLASH_MLA_EXPERIMENT_PACK_ORDER=3
     ;;
+  s57c)
+    # (~4 min on an H100; carry as s57a) s57b's builds after s57p (the packing step's blocks-above-threshold mask as a
+    # tree — a running count had compiled to a 24-instruction dependent chain — and the first fit by two warp reductions,
+    # redux.sync min/max, instead of ballot → find-first → shuffles; the head only at a part's end): ncu's duration of mla_metadata on sweep#9
+    # with the rule off and on, then maink / this build / this build with the rule on over the var rows and the serving
+    # shapes (the table-reading kernels' cost on batch order), two rounds, round 1 checked
+    (cd .variants/maink && tar -xJf maink.tar.xz)
+    for pk in 0 3; do
+      FLASH_MLA_EXPERIMENT_PACK=$pk timeout 100 ncu --clock-control none -k regex:mla_metadata -c 1 --section SpeedOfLight --section WarpStateStats --section InstructionStats \
+        node dist/src/cli.js bench --configs sweep:9 --iters 1 --warmup 0 --check-samples 0 --reference none > "$out/s57c-ncu-$pk.txt" 2>&1
+      echo "ncu pack $pk rc=$?"; grep -aE "Duration|Warp Cycles Per Issued|Executed Instructions  " "$out/s57c-ncu-$pk.txt" | head -5
+    done
+    cuobjdump -sass dist/kernels/mla_metadata.sm_90.cubin > "$out/s57c-metadata.sass" 2>&1
+    AB_CHECK=1 ab_rounds s57c "sweep:1,9,13,25,29 serving:S1,S3,S5,S6,S7,S8,S9,S12" \
+      .variants/maink dist/kernels dist/kernels@FLASH_MLA_EXPERIMENT_PACK=3
+    ;;
   s57p)
     # (~1.5 min, any card; carry as s57a) where the metadata kernel's packing spends its time (s57b: ~50 µs more on b 128
     # over 132 parts): ncu on mla_metadata for sweep#9 with the rule off and on (duration, warp states, the source

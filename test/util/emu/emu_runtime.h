@@ -211,7 +211,7 @@ inline long long clock64() {
 }
 
 namespace emu {
-enum CollectiveKind { kShflXor = 1, kShflIdx, kLdmatrix, kLdmatrixTrans, kMmaBf16, kMmaF16, kSyncWarp, kShflUp, kBallot, kAny, kStmatrix };
+enum CollectiveKind { kShflXor = 1, kShflIdx, kLdmatrix, kLdmatrixTrans, kMmaBf16, kMmaF16, kSyncWarp, kShflUp, kBallot, kAny, kStmatrix, kReduceMin, kReduceMax };
 void stmatrix_x4(uint32_t addr, const uint32_t (&r)[4], uint16_t site);  // stmatrix.sync.aligned.m8n8.x4.shared.b16
 void shfl_compute_xor(const uint64_t (*in)[10], uint64_t (*out)[4], const void*);
 void shfl_compute_idx(const uint64_t (*in)[10], uint64_t (*out)[4], const void*);
@@ -267,6 +267,27 @@ inline int __any_sync(unsigned, int pred) {
     for (int l = 0; l < 32; ++l) out[l][0] = any;
   }, nullptr);
   return static_cast<int>(out[0]);
+}
+// redux.sync.min / max.s32 (sm_80+): every lane gets the warp's smallest / largest value
+inline int __reduce_min_sync(unsigned, int v) {
+  const uint64_t in[1] = {static_cast<uint64_t>(static_cast<uint32_t>(v))};
+  uint64_t out[4];
+  emu::warp_collective(emu::kReduceMin, in, 1, out, [](const uint64_t (*in)[10], uint64_t (*out)[4], const void*) {
+    int m = static_cast<int>(static_cast<uint32_t>(in[0][0]));
+    for (int l = 1; l < 32; ++l) m = std::min(m, static_cast<int>(static_cast<uint32_t>(in[l][0])));
+    for (int l = 0; l < 32; ++l) out[l][0] = static_cast<uint32_t>(m);
+  }, nullptr);
+  return static_cast<int>(static_cast<uint32_t>(out[0]));
+}
+inline int __reduce_max_sync(unsigned, int v) {
+  const uint64_t in[1] = {static_cast<uint64_t>(static_cast<uint32_t>(v))};
+  uint64_t out[4];
+  emu::warp_collective(emu::kReduceMax, in, 1, out, [](const uint64_t (*in)[10], uint64_t (*out)[4], const void*) {
+    int m = static_cast<int>(static_cast<uint32_t>(in[0][0]));
+    for (int l = 1; l < 32; ++l) m = std::max(m, static_cast<int>(static_cast<uint32_t>(in[l][0])));
+    for (int l = 0; l < 32; ++l) out[l][0] = static_cast<uint32_t>(m);
+  }, nullptr);
+  return static_cast<int>(static_cast<uint32_t>(out[0]));
 }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
 inline int __ffs(int x) { return __builtin_ffs(x); }  // 1 + the lowest set bit, 0 for none (as CUDA)
