@@ -138,7 +138,7 @@ __device__ __forceinline__ Slice sparse_slice(const MlaDecodeParams& p, const Ml
   sl.start = req == w.begin_pos ? w.begin_token : 0;  // (sparse decode: always the batch order, position = request)
   sl.end_token = req == w.end_pos ? w.end_token : f.topk;
   sl.no_split = sl.start == 0 && sl.end_token == f.topk;
-  sl.split_row = sl.no_split ? 0 : ptx::ld_plain(p.num_splits + req) + (req == w.begin_pos ? w.begin_split : 0);
+  sl.split_row = sl.no_split ? 0 : ptx::ld_plain(p.num_splits + req) + (req == w.begin_pos ? split_of(w) : 0);
   sl.end_kv = f.topk_length != nullptr ? min(sl.end_token, ptx::ld_plain(f.topk_length + req)) : sl.end_token;
 #pragma unroll
   for (int h = 0; h < 2; ++h) sl.row_end[h] = rs.r_glob[h] < p.q_rows ? sl.end_kv : 0;
@@ -187,7 +187,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const Ml
   const float scale_log2 = p.scale_softmax_log2;
 
   for (int pos = w.begin_pos; pos <= w.end_pos; ++pos) {
-    const int req = request_at<kSparse>(p, pos);
+    const int req = request_at<kSparse>(p, w, pos);
     Slice sl;
     if constexpr (kSparse) sl = sparse_slice(p, f, w, req, rs);
     else sl = slice_of(p, w, pos, req, rs);

@@ -132,22 +132,22 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
   // 16-bit cache: the current item's seqlen, loaded by the item before (its next_seqlen; the first item's here), so
   // that no load stands between an item's top and its block count. FP8: slice_of loads it at the item's top.
-  int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + request_at<kSparse>(p, w.begin_pos));
+  int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + request_at<kSparse>(p, w, w.begin_pos));
   // 16-bit cache, the part's first item: its Q and its first two blocks (mla_sm90_kbuffers.cuh)
   if constexpr (!kFp8) n_prefetched = issue_first_item<kStaggerFirst>(p, w, kb, tid, seqlen, rs.s_last, load_q, q_ready);
 
   [[maybe_unused]] int tr_it = 0;  // sparse trace: this warpgroup's loop iterations so far (pairs of blocks)
-  // Items are positions in the schedule's order (request_at: two L1 loads at the item's top). The next item's request is
-  // looked up again where its Q is loaded rather than held across the main loop (held, ptxas spilled 8 B in the
-  // memory-bound entries; 255 registers, 0 spills as written).
+  // Items are positions in the schedule's order (request_at: no load in batch order, one L1-resident table load in a
+  // packed one). The next item's request is looked up again where its Q is loaded rather than held across the main loop
+  // (held, ptxas spilled 8 B in the memory-bound entries).
   for (int pos = w.begin_pos; pos <= w.end_pos; ++pos) {
-    const int req = request_at<kSparse>(p, pos);
+    const int req = request_at<kSparse>(p, w, pos);
     tr.item_top(pos == w.begin_pos);
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * tr_it + 5);  // (item start: its top)
     const Slice sl = kSparse ? slice_of_len(p, w, pos, req, rs, fp->topk) : kFp8 ? slice_of(p, w, pos, req, rs) : slice_of_len(p, w, pos, req, rs, seqlen);
     // The next item (position pos + 1 from token 0) starts loading before this one's epilogue; its seqlen is
     // read now and used after the main loop, so the load's latency is hidden.
-    const int next_req = pos < w.end_pos ? request_at<kSparse>(p, pos + 1) : 0;
+    const int next_req = pos < w.end_pos ? request_at<kSparse>(p, w, pos + 1) : 0;
     const int next_seqlen = pos < w.end_pos ? (kSparse ? fp->topk : ptx::ld_plain(p.cache_seqlens + next_req)) : 0;
     // 16-bit cache: the next item's first two block-table entries, loaded now by the thread of each warpgroup that
     // issues their TMA after the main loop (loaded there, every thread waited on them at the epilogue's barrier). The
@@ -560,7 +560,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     if (n_next > 0) {
 #ifndef MLA_EXPERIMENT_NO_NEXT_Q  // EXPERIMENT (variant builds only): the next item keeps this Q — wrong outputs, what
       // loading it costs the item change (perf log `qearly`: S6 −1.2 %, sweep#12 −1.2 % on an H100)
-      load_q(request_at<kSparse>(p, pos + 1));  // lands while this item's rows are written out
+      load_q(request_at<kSparse>(p, w, pos + 1));  // lands while this item's rows are written out
 #endif
       q_ready = true;
     }

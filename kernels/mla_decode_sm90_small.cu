@@ -175,7 +175,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   auto slice = [&](int pos, int req, const RowSet& r) { return kSparse ? slice_of_len(p, w, pos, req, r, fp->topk) : slice_of(p, w, pos, req, r); };
   // 16-bit cache: the current item's seqlen, loaded by the item before (its next_seqlen; the first item's here), so that
   // no load stands between an item's top and its blocks; its slices through slice_cur. FP8: slice() loads it each time.
-  const int begin_req = request_at<kBatchOrder>(p, w.begin_pos);
+  const int begin_req = request_at<kBatchOrder>(p, w, w.begin_pos);
   int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + begin_req);
   auto slice_cur = [&](int pos, int req, const RowSet& r) { return kFp8 ? slice(pos, req, r) : slice_of_len(p, w, pos, req, r, seqlen); };
 
@@ -223,7 +223,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // rq := this warpgroup's first block in items from…, or none
   auto seek = [&](BlockRef& c, int from) {
     for (int r = from; r <= w.end_pos; ++r) {
-      const int q = request_at<kBatchOrder>(p, r);
+      const int q = request_at<kBatchOrder>(p, w, r);
       const Blocks nb = blocks_of(slice(r, q, rs[0]));
       if (wg < nb.count) {
         c = BlockRef{r, wg, nb.count, table_of(q, nb)};
@@ -295,7 +295,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   }
 
   for (int pos = w.begin_pos; pos <= w.end_pos; ++pos) {
-    const int req = request_at<kBatchOrder>(p, pos);
+    const int req = request_at<kBatchOrder>(p, w, pos);
     // (the first two in the initializer: a loop over all of them compiles the 16-row entries differently)
     Slice sl[kCols] = {slice_cur(pos, req, rs[0]), slice_cur(pos, req, rs[1])};
 #pragma unroll
@@ -309,7 +309,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     int next_seqlen = 0, next_page = 0;
     if constexpr (!kFp8) {
       if (pos < w.end_pos) {
-        const int next_req = request_at<kBatchOrder>(p, pos + 1);
+        const int next_req = request_at<kBatchOrder>(p, w, pos + 1);
         next_seqlen = ptx::ld_plain(p.cache_seqlens + next_req);
         if (wtid == 0 && wg < p.max_blocks_per_seq) next_page = ptx::ld_plain(p.block_table + static_cast<int64_t>(next_req) * p.block_table_stride + wg);
       }
@@ -540,7 +540,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // warpgroups are past their last S (Q is free) and P·V
     merge.publish(l, m);
     math_sync<kGatherWg>();
-    if (pos < w.end_pos) load_q(request_at<kBatchOrder>(p, pos + 1));  // waited at the top of the next item
+    if (pos < w.end_pos) load_q(request_at<kBatchOrder>(p, w, pos + 1));  // waited at the top of the next item
     typename SmallMerge<kRows, kFp8, kGatherWg>::Item it;
     merge.totals(it);
     scale_columns<kF16>(o, it.f_own, rg);  // to the common max (f16 datapath: and out of the groups' reference scales)

@@ -135,7 +135,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const Ro
   const float scale_log2 = p.scale_softmax_log2;
 
   for (int pos = w.begin_pos; pos <= w.end_pos; ++pos) {
-    const int req = request_at(p, pos);
+    const int req = request_at(p, w, pos);
     const Slice sl = slice_of(p, w, pos, req, rs);
     const int start = sl.start, end_kv = sl.end_kv;
     const int n_tiles = end_kv > start ? (end_kv - start + GEN_BLOCK_N - 1) / GEN_BLOCK_N : 0;

@@ -220,7 +220,9 @@ __device__ __forceinline__ void pack_order(Smem& sm, int base, const int* cache_
     if (et < 0) et = sm[oSeq + request_at(ep)];
     const int k0 = 3 * tid;
     auto table = [&](int k) { return k < b ? request_at(k) + 1 : 0; };
-    write_packed_row(md + tid * METADATA_ROW_INTS, vec_rows, bp, bt, ep, et, bs, table(k0), table(k0 + 1), table(k0 + 2));
+    // (int 4: the split index, and a busy row's first request plus one in bits 16…: src/mla/schedule.ts walkRows)
+    write_packed_row(md + tid * METADATA_ROW_INTS, vec_rows, bp, bt, ep, et, tid < busy ? bs | ((request_at(bp) + 1) << 16) : bs, table(k0), table(k0 + 1),
+                     table(k0 + 2));
   }
   // num_splits: the exclusive prefix sum of each request's split count, in batch order (the counts by request where the
   // sorted block counts were)

@@ -104,7 +104,7 @@ __device__ __forceinline__ void fp8_producer(const MlaDecodeParams& p, const Par
   DENSE_TRACE_P(0);
 #pragma unroll 1
   for (int pos = w.begin_pos; pos <= w.end_pos; ++pos) {
-    const int req = request_at(p, pos);
+    const int req = request_at(p, w, pos);
     const Slice sl = slice_of(p, w, pos, req, rs);
     const int first_block = sl.start / PAGE_BLOCK_SIZE;
     const int n_blocks = sl.end_kv > sl.start ? (sl.end_kv - 1) / PAGE_BLOCK_SIZE - first_block + 1 : 0;

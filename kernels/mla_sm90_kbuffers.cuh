@@ -89,7 +89,7 @@ __device__ __forceinline__ int issue_first_item(const MlaDecodeParams& p, const 
                                                 bool& q_ready) {
   constexpr int kPage1Thread = kPage1ThreadOf<kStaggerFirst>;
   const uint32_t sBar = kb.sBar, sK0 = kb.base + SM90_OFF_K0, sK1 = kb.base + SM90_OFF_K1;
-  const int fb = w.begin_token / PAGE_BLOCK_SIZE, begin_req = request_at(p, w.begin_pos);
+  const int fb = w.begin_token / PAGE_BLOCK_SIZE, begin_req = request_at(p, w, w.begin_pos);
   int page0 = 0, page1 = 0;
   if (tid == 0 || tid == kPage1Thread) {  // an entry is read only if the table row has it; used only if the item has that block
     const int* bt0 = p.block_table + static_cast<int64_t>(begin_req) * p.block_table_stride + fb;

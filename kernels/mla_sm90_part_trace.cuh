@@ -92,7 +92,8 @@ struct PartTrace {
     epi += clock64() - mark;
 #endif
   }
-  // the part's end: m-block 0's thread 0 writes ints 5–7 of its metadata row
+  // the part's end: m-block 0's thread 0 writes ints 5–7 of its metadata row (a trace build: on batch-order schedules
+  // only — a packed one keeps its order table there, which other parts still read)
   __device__ __forceinline__ void write(const MlaDecodeParams& p, int m_block, int tid) {
 #ifdef MLA_SM90_TRACE
     if (m_block != 0 || tid != 0) return;

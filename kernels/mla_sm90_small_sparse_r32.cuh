@@ -220,7 +220,7 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
   // requests): its topk positions (not causal: every real column's end is end_token; column 0 of lane q4 = 0, head
   // sp_head0, is real)
   auto slice = [&](int pos) {
-    return kDense ? slice_of(p, w, pos, request_at(p, pos), row_set(0)) : slice_of_len(p, w, pos, pos, row_set(0), fp->topk);
+    return kDense ? slice_of(p, w, pos, request_at(p, w, pos), row_set(0)) : slice_of_len(p, w, pos, pos, row_set(0), fp->topk);
   };
 
   // ---- the gather warpgroup: warps 2x, 2x + 1 walk math warpgroup x's blocks over the part's items (its n-th into its
@@ -233,7 +233,7 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
     gather_walk(
         w, x, slice, [&](int st, uint32_t ph) { ptx::mbarrier_wait(free_bar(x, st), ph); },
         [&](int r, const Slice& qs, int jn, int st, bool fresh) {
-          if constexpr (kDense) gx.raw_dense(t, request_at(p, r), qs, jn, st, stage_at(x, st), landed_bar(x, st));
+          if constexpr (kDense) gx.raw_dense(t, request_at(p, w, r), qs, jn, st, stage_at(x, st), landed_bar(x, st));
           else gx.raw_one<kRows>(t, r, qs, jn, st, cur, fresh, stage_at(x, st), landed_bar(x, st));
         });
     return;
@@ -257,7 +257,7 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
     for (int k = 0; k < SM90_SLABS; ++k) ptx::cp_async_16(dst + k * kR32Slab, ok ? src + (part + 8 * k) * 8 : src, ok ? 16 : 0);
     ptx::cp_async_commit();
   };
-  load_q(request_at<!kDense>(p, w.begin_pos));
+  load_q(request_at<!kDense>(p, w, w.begin_pos));
 
   // both math warpgroups' blocks consumed so far (warpgroup x's next is in its stage nb[x] & 1; two scalars: an array
   // indexed by wg would live in local memory)
@@ -269,7 +269,7 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
     if constexpr (kDense) {
 #pragma unroll
       for (int i = 0; i < kCols; ++i) {
-        const Slice si = slice_of(p, w, pos, request_at(p, pos), row_set(i));
+        const Slice si = slice_of(p, w, pos, request_at(p, w, pos), row_set(i));
         rend[i][0] = si.row_end[0], rend[i][1] = si.row_end[1];
       }
     }
@@ -402,7 +402,7 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
     o_unpermute(o, g, q4);
     merge.template publish<false>(l, m);
     math_sync<true>();  // the sums are out; every thread is past its last S and P·V: Q may be reloaded
-    if (pos < w.end_pos) load_q(request_at<!kDense>(p, pos + 1));
+    if (pos < w.end_pos) load_q(request_at<!kDense>(p, w, pos + 1));
     else ptx::grid_dep_launch_dependents();
     typename SmallMerge<kRows, false, true>::Item it;
 #pragma unroll
@@ -420,7 +420,7 @@ __device__ __forceinline__ void small_row_decode_sparse_r32(const MlaDecodeParam
 #pragma unroll
       for (int x = 0; x < 16; ++x) it.oh[t][x] = o[t][x] * rref;
     const RowSet rs[kCols] = {row_set(0), row_set(1), row_set(2), row_set(3)};
-    merge.template store<!kDense>(p, fp, request_at<!kDense>(p, pos), s0, rs, it);
+    merge.template store<!kDense>(p, fp, request_at<!kDense>(p, w, pos), s0, rs, it);
   }
 }
 

@@ -16,7 +16,9 @@ namespace mla {
 
 // The metadata row of SM part `part` (src/mla/schedule.ts). Plain loads after the caller's grid_dep_wait:
 // the metadata kernel may have just written it. A part's items are positions in the schedule's request order
-// (request_at); begin_pos / end_pos are the first and last (inclusive), b for an idle part's begin.
+// (request_at); begin_pos / end_pos are the first and last (inclusive), b for an idle part's begin. begin_split is the
+// row's int 4 as stored: the split index in its low 16 bits (split_of), and in a packed schedule's busy rows the request
+// at begin_pos plus one in its high bits (0 in a batch-order schedule, FlashMLA's rows included).
 struct PartWork {
   int begin_pos, begin_token, end_pos, end_token, begin_split;
 };
@@ -25,17 +27,19 @@ __device__ __forceinline__ PartWork load_part_work(const MlaDecodeParams& p, int
   return {ptx::ld_plain(md + kBeginReq), ptx::ld_plain(md + kBeginToken), ptx::ld_plain(md + kEndReq),
           ptx::ld_plain(md + kEndToken), ptx::ld_plain(md + kBeginSplit)};
 }
+// The split index of the part's first item (num_splits ≤ parts ≤ gridDim.y < 2^16).
+__device__ __forceinline__ int split_of(const PartWork& w) { return w.begin_split & 0xffff; }
 
-// The request at position `pos` of the schedule's order (src/mla/schedule.ts requestAt): the rows' spare ints hold the
-// packed order's table (position i → row ⌊i / 3⌋, int 5 + i mod 3: the request plus one; the scheduler's fifth rule),
-// and an entry of 0 — every entry of a batch-order schedule, FlashMLA's rows included, and past 3 · num_sm_parts —
-// means the position itself. One L1-resident load whose address needs only the position (no flag held across the main
-// loop of kernels at their register limit, nor a second dependent load). Sparse decode is never packed (kIdentity).
+// The request at position `pos` of the schedule's order (src/mla/schedule.ts requestAt). Batch order (int 4's high bits
+// 0): the position itself, no load. Packed (the scheduler's fifth rule): the part's first item's request from int 4,
+// the others from the table in the rows' spare ints (position i → row ⌊i / 3⌋, int 5 + i mod 3: the request plus one),
+// one L1-resident load whose address needs only the position. Sparse decode is never packed (kIdentity).
 template <bool kIdentity = false>
-__device__ __forceinline__ int request_at(const MlaDecodeParams& p, int pos) {
-  if (kIdentity || pos >= 3 * p.num_sm_parts) return pos;
-  const int v = ptx::ld_plain(p.tile_scheduler_metadata + (pos / 3) * METADATA_ROW_INTS + kPackedOrder + pos % 3);
-  return v == 0 ? pos : v - 1;
+__device__ __forceinline__ int request_at(const MlaDecodeParams& p, const PartWork& w, int pos) {
+  const int tag = w.begin_split >> 16;
+  if (kIdentity || tag == 0) return pos;
+  if (pos == w.begin_pos) return tag - 1;
+  return ptx::ld_plain(p.tile_scheduler_metadata + (pos / 3) * METADATA_ROW_INTS + kPackedOrder + pos % 3) - 1;
 }
 
 // This thread's two rows of m-block `m_block` and the last real row's query token (rows are s-major, so the
@@ -97,7 +101,7 @@ __device__ __forceinline__ Slice slice_of_len(const MlaDecodeParams& p, const Pa
   sl.start = pos == w.begin_pos ? w.begin_token : 0;
   sl.end_token = pos == w.end_pos ? w.end_token : seqlen;
   sl.no_split = sl.start == 0 && sl.end_token == seqlen;
-  sl.split_row = sl.no_split ? 0 : ptx::ld_plain(p.num_splits + req) + (pos == w.begin_pos ? w.begin_split : 0);
+  sl.split_row = sl.no_split ? 0 : ptx::ld_plain(p.num_splits + req) + (pos == w.begin_pos ? split_of(w) : 0);
   // Causal: a row with query token s sees keys t < seqlen - (s_q - 1 - s). Clip to this slice's end.
   sl.end_kv = slice_end_kv(p, sl.end_token, seqlen, rs.s_last);
 #pragma unroll

@@ -873,6 +873,24 @@ PY
     # the packed order cuts fewer requests (sweep#9 227 → 137 pieces, #13 124 → 22, #31 60 → 20)
     ab_rounds s56p "sweep:1,3,5,7,9,11,13,15,17,19,21,23,25,27,29,31 serving:S3,S7,S9,S12" FLASH_MLA_EXPERIMENT_PACK_ORDER= FLASH_MLA_EXPERIMENT_PACK_ORDER=3
     ;;
+  s57d)
+    # (~4 min on an H100; carry as s57a) after s57c (the table-reading kernels cost 1.009× on batch order: a table load at
+    # every part's start): a packed schedule's busy rows carry their first request in int 4's high bits and a batch-order
+    # schedule has none, so request_at loads nothing in batch order; the rule is now getMlaMetadata's packOrder option
+    # (FLASH_MLA_EXPERIMENT_PACK=3 turns it on for the bench). The decode GPU file with it on (metadata bit for bit,
+    # decodes against the oracle), ncu's mla_metadata duration on sweep#9 off / on, then maink / this build / this build
+    # packed, two rounds, round 1 checked
+    (cd .variants/maink && tar -xJf maink.tar.xz)
+    s=$(date +%s); FLASH_MLA_EXPERIMENT_PACK=3 gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/s57d-gpu-decode.log" 2>&1
+    echo "gpu-decode (pack 3) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s57d-gpu-decode.log" | tail -4; grep -aE "^ *not ok" "$out/s57d-gpu-decode.log" | head -4
+    for pk in 0 3; do
+      FLASH_MLA_EXPERIMENT_PACK=$pk timeout 100 ncu --clock-control none -k regex:mla_metadata -c 1 --section SpeedOfLight \
+        node dist/src/cli.js bench --configs sweep:9 --iters 1 --warmup 0 --check-samples 0 --reference none > "$out/s57d-ncu-$pk.txt" 2>&1
+      echo "ncu pack $pk rc=$?"; grep -aE "Duration" "$out/s57d-ncu-$pk.txt" | head -2
+    done
+    AB_CHECK=1 ab_rounds s57d "sweep:1,9,13,25,29 serving:S1,S3,S5,S6,S7,S8,S9,S12" \
+      .variants/maink dist/kernels dist/kernels@FLASH_MLA_EXPERIMENT_PACK=3
+    ;;
   s57c)
     # (~4 min on an H100; carry as s57a) s57b's builds after s57p (the packing step's blocks-above-threshold mask as a
     # tree — a running count had compiled to a 24-instruction dependent chain — and the first fit by two warp reductions,

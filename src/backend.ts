@@ -114,8 +114,11 @@ export interface MlaBackend {
   readonly memory: DeviceMemory | null;
   /** SMs the scheduler partitions work for. */
   smCount(): number;
-  /** Fill metadata [numSmParts, 8] and numSplits [b + 1] from cacheSeqlens (all on this backend). */
-  mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor): void;
+  /**
+   * Fill metadata [numSmParts, 8] and numSplits [b + 1] from cacheSeqlens (all on this backend): scheduleTiles' schedule
+   * with the fifth rule's split-item cost `packCost` (0: the batch order).
+   */
+  mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor, packCost: number): void;
   /**
    * Throw UnsupportedFeatureError (naming the argument) for a decode this backend cannot run; called after the
    * shape checks, before any output is allocated or any value read back.

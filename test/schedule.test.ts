@@ -4,7 +4,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { scheduleTiles, numSmPartsFor, workItems, getMlaMetadata, Tensor, type WorkItem } from '../src/index.js';
+import { scheduleTiles, numSmPartsFor, workItems, getMlaMetadata, flashMlaWithKvcache, Tensor, type WorkItem } from '../src/index.js';
 import { freshSeed, rng } from './util/problem.js';
 import { EVEN_SPLIT_MIN_SPLITS, PACK_PIECE_COST_BLOCKS, TIGHT_PAYLOAD_STEPS } from '../src/mla/schedule.js';
 import { shippedData } from '../src/bench/configs.js';
@@ -262,7 +262,7 @@ describe('beyond 9edee0c (on by default: TIGHT_PAYLOAD_STEPS = 5): the payload s
   });
 });
 
-describe('beyond 9edee0c (off by default until the device carries it; PACK_PIECE_COST_BLOCKS = 3): a variable-length batch walked in a packed order', () => {
+describe('beyond 9edee0c (getMlaMetadata\'s packOrder, off by default; PACK_PIECE_COST_BLOCKS = 3): a variable-length batch walked in a packed order', () => {
   const packed = (lens: number[], parts: number, hold = true) => scheduleTiles(lens, parts, 5, hold, undefined, undefined, PACK_PIECE_COST_BLOCKS);
   // the weight the rule gives a schedule: its longest part in blocks, plus 3 per item of a split request
   const weigh = (lens: number[], parts: number, t: ReturnType<typeof scheduleTiles>) => {
@@ -312,32 +312,38 @@ describe('beyond 9edee0c (off by default until the device carries it; PACK_PIECE
     assert.notEqual(off.stdout, '0', off.stderr);
     assert.equal(scheduleTiles(sweep[9].seqlens, 132).metadata[5], 0, 'off by default');
   });
-  test('the cpu backend decodes a packed schedule to the batch order\'s outputs (FLASH_MLA_EXPERIMENT_PACK=3 against 0)', () => {
-    // b 10 of 1–900 tokens, h_q 16 over 8 SMs (8 parts: the rule fires); outputs and LSE of both runs compared
-    const script = `
-      const { Tensor, getMlaMetadata, flashMlaWithKvcache } = await import('${new URL('../src/index.js', import.meta.url).href}');
-      const lens = [900, 17, 640, 1, 333, 850, 64, 129, 700, 20], b = lens.length, hQ = 16, pages = lens.map((l) => Math.ceil(l / 64));
-      let seed = 5; const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
-      const total = pages.reduce((a, x) => a + x, 0), maxPages = Math.max(...pages);
-      const table = new Int32Array(b * maxPages); let next = 0;
-      for (let i = 0; i < b; i++) for (let j = 0; j < pages[i]; j++) table[i * maxPages + j] = next++;
-      const q = Tensor.from(Float32Array.from({ length: b * hQ * 576 }, rnd), [b, 1, hQ, 576], { dtype: 'bf16' });
-      const k = Tensor.from(Float32Array.from({ length: total * 64 * 576 }, rnd), [total, 64, 1, 576], { dtype: 'bf16' });
-      const seqlens = Tensor.from(new Int32Array(lens), [b], { dtype: 'int32' });
-      const md = getMlaMetadata(seqlens, hQ, 1, { smCount: 8 });
-      const { out, lse } = flashMlaWithKvcache(q, k, Tensor.from(table, [b, maxPages], { dtype: 'int32' }), seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true });
-      process.stdout.write(JSON.stringify({ ordered: md.tileSchedulerMetadata.toInt32()[5] !== 0, out: Array.from(out.toFloat32()), lse: Array.from(lse.toFloat32()) }));`;
-    const run = (pack: string) => {
-      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, FLASH_MLA_EXPERIMENT_PACK: pack }, encoding: 'utf8', maxBuffer: 1 << 26 });
-      assert.equal(r.status, 0, r.stderr);
-      return JSON.parse(r.stdout) as { ordered: boolean; out: number[]; lse: number[] };
-    };
-    const [on, off] = [run('3'), run('0')];
-    assert.deepEqual([on.ordered, off.ordered], [true, false]);
+  test("getMlaMetadata({ packOrder: true }) on cpu: the packed schedule, decoded to the batch order's outputs; its metadata passes the decode's check with or without provenance; typed refusals", () => {
+    // b 10 of 1–900 tokens, h_q 16 over 8 SMs (8 parts: the rule fires); outputs and LSE of both schedules compared
+    const lens = [900, 17, 640, 1, 333, 850, 64, 129, 700, 20], b = lens.length, hQ = 16, pages = lens.map((l) => Math.ceil(l / 64));
+    const r = rng(5);
+    const total = pages.reduce((a, x) => a + x, 0), maxPages = Math.max(...pages);
+    const table = new Int32Array(b * maxPages);
+    let next = 0;
+    for (let i = 0; i < b; i++) for (let j = 0; j < pages[i]; j++) table[i * maxPages + j] = next++;
+    const q = Tensor.from(Float32Array.from({ length: b * hQ * 576 }, () => r() - 0.5), [b, 1, hQ, 576], { dtype: 'bf16' });
+    const k = Tensor.from(Float32Array.from({ length: total * 64 * 576 }, () => r() - 0.5), [total, 64, 1, 576], { dtype: 'bf16' });
+    const bt = Tensor.from(table, [b, maxPages], { dtype: 'int32' });
+    const seqlens = Tensor.from(new Int32Array(lens), [b], { dtype: 'int32' });
+    const on = getMlaMetadata(seqlens, hQ, 1, { smCount: 8, packOrder: true });
+    const off = getMlaMetadata(seqlens, hQ, 1, { smCount: 8 });
+    assert.deepEqual(on.tileSchedulerMetadata.toInt32(), scheduleTiles(lens, 8, 5, true, undefined, undefined, PACK_PIECE_COST_BLOCKS).metadata);
+    assert.notEqual(on.tileSchedulerMetadata.toInt32()[5], 0, 'packed');
+    assert.equal(off.tileSchedulerMetadata.toInt32()[5], 0, 'the default: batch order');
+    const decode = (md: { tileSchedulerMetadata: Tensor; numSplits: Tensor }) => flashMlaWithKvcache(q, k, bt, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true });
+    const [a, z] = [decode(on), decode(off)];
     let worst = 0;
-    for (let i = 0; i < on.out.length; i++) worst = Math.max(worst, Math.abs(on.out[i] - off.out[i]));
-    for (let i = 0; i < on.lse.length; i++) worst = Math.max(worst, Math.abs(on.lse[i] - off.lse[i]));
+    const [ao, zo, al, zl] = [a.out.toFloat32(), z.out.toFloat32(), a.lse.toFloat32(), z.lse.toFloat32()];
+    for (let i = 0; i < ao.length; i++) worst = Math.max(worst, Math.abs(ao[i] - zo[i]));
+    for (let i = 0; i < al.length; i++) worst = Math.max(worst, Math.abs(al[i] - zl[i]));
     assert.ok(worst <= 1 / 128, `outputs differ by ${worst}`);  // (one bf16 rounding apart at most: split rows combine in float64)
+    // metadata made elsewhere (no provenance): either order's schedule for these seqlens passes; a stale one does not
+    const copy = (t: Tensor) => Tensor.from(t.toInt32(), t.shape, { dtype: 'int32' });
+    decode({ tileSchedulerMetadata: copy(on.tileSchedulerMetadata), numSplits: copy(on.numSplits) });
+    decode({ tileSchedulerMetadata: copy(off.tileSchedulerMetadata), numSplits: copy(off.numSplits) });
+    const stale = getMlaMetadata(Tensor.from(new Int32Array(lens.map((l) => l + 64)), [b], { dtype: 'int32' }), hQ, 1, { smCount: 8, packOrder: true });
+    assert.throws(() => decode({ tileSchedulerMetadata: copy(stale.tileSchedulerMetadata), numSplits: copy(stale.numSplits) }), /tileSchedulerMetadata: does not match cacheSeqlens/);
+    assert.throws(() => getMlaMetadata(seqlens, hQ, 1, { packOrder: 1 as unknown as boolean }), (e: Error) => e instanceof TypeError && e.message === 'packOrder: expected a boolean, got 1');
+    assert.throws(() => getMlaMetadata(null, hQ, 1, { topk: 64, batchSize: 2, packOrder: true }), (e: Error) => e instanceof RangeError && /^packOrder: expected false or nothing for sparse decode/.test(e.message));
   });
   test('never heavier than the batch order; every structural property holds (random batches, b 2–256, parts 1–132)', () => {
     const seed = freshSeed();

@@ -228,9 +228,9 @@ function refuseCapture(): void {
 export const cpuBackend: MlaBackend = {
   name: 'cpu',
   smCount: () => DEFAULT_CPU_SM_COUNT,
-  mlaMetadata(cacheSeqlens, tileSchedulerMetadata, numSplits) {
+  mlaMetadata(cacheSeqlens, tileSchedulerMetadata, numSplits, packCost) {
     refuseCapture();
-    const { metadata, numSplits: ns } = scheduleTiles(cacheSeqlens.toInt32(), tileSchedulerMetadata.shape[0]);
+    const { metadata, numSplits: ns } = scheduleTiles(cacheSeqlens.toInt32(), tileSchedulerMetadata.shape[0], undefined, true, undefined, undefined, packCost);
     (tileSchedulerMetadata.data as Int32Array).set(metadata, tileSchedulerMetadata.offset);
     (numSplits.data as Int32Array).set(ns, numSplits.offset);
   },

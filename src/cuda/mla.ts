@@ -9,7 +9,7 @@ import { isCapturing } from '../capture.js';
 import type { Tensor } from '../tensor.js';
 import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
 import { HEAD_DIM_K, METADATA_PACK_MAX_REQS, METADATA_TIGHT_MAX_REQS, PACK_PAYLOADS, PAGE_BLOCK_SIZE } from '../mla/constants.js';
-import { evenSplitMinSplits, packMaxRequests, packPieceCostBlocks, splitOverheadBlocks, tightPayloadSteps, wholeSlackSplits } from '../mla/schedule.js';
+import { evenSplitMinSplits, packMaxRequests, splitOverheadBlocks, tightPayloadSteps, wholeSlackSplits } from '../mla/schedule.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
 import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
@@ -190,13 +190,12 @@ class CudaMlaBackend implements MlaBackend {
     return names;
   }
 
-  mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor): void {
+  mlaMetadata(cacheSeqlens: Tensor, tileSchedulerMetadata: Tensor, numSplits: Tensor, packCost: number): void {
     const dev = this.dev;
     requirePortable(dev, 'mla_metadata');
     const k = loadKernel('mla_metadata', portableArchs(dev), 'mla_metadata', ['ptr', 'i32', 'i32', 'ptr', 'ptr', 'i32', 'i32', 'i32', 'i32', 'i32']);
     const b = cacheSeqlens.shape[0];
     const parts = tileSchedulerMetadata.shape[0];
-    const packCost = packPieceCostBlocks();
     k.launch(
       { grid: [1, 1, 1], block: [METADATA_THREADS, 1, 1], sharedMemBytes: metadataSharedBytes(b, parts, packCost), stream: getCudaContext().stream, pdl: this.pdl },
       cacheSeqlens.ptr,
@@ -208,7 +207,7 @@ class CudaMlaBackend implements MlaBackend {
       wholeSlackSplits(), // and its slack for keeping an equal-length batch whole
       evenSplitMinSplits(), // and its shortest even piece (0: that rule off)
       tightPayloadSteps(), // and its steps below the payload (0: that rule off)
-      packCost, // and its split-item cost for the packed order (0: that rule off)
+      packCost, // the fifth rule's split-item cost (getMlaMetadata's packOrder; 0: off)
     );
   }
 

@@ -10,7 +10,7 @@ import { getBackend } from '../backend.js';
 import { Tensor, type BackendName } from '../tensor.js';
 import { isCapturing } from '../capture.js';
 import { HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
-import { numSmPartsFor, scheduleTiles, sparseScheduleTiles } from './schedule.js';
+import { PACK_PIECE_COST_BLOCKS, numSmPartsFor, packPieceCostBlocks, scheduleTiles, sparseScheduleTiles } from './schedule.js';
 import { fmtValue, quote } from '../util/fmt-value.js';
 import { disposeQuietly } from '../util/dispose.js';
 import {
@@ -42,10 +42,26 @@ export interface MlaMetadataOptions {
   batchSize?: number;
   /** Sparse decode with cacheSeqlens null and no `out`: where the metadata lives (default 'cpu'). */
   backend?: BackendName;
+  /**
+   * Dense decode: walk a variable-length batch in a packed request order (scheduleTiles' fifth rule) when that makes the
+   * longest SM part cheaper. The 9edee0c walk cuts a request at almost every part boundary; in the packed order far
+   * fewer requests are split, so fewer rows go through the combine: each decode call 1–4 % faster on the sweep's
+   * variable-length rows (H100, session 57), while this call takes longer (the metadata kernel packs eight candidate
+   * payloads: ~50 µs more for 128 requests over 132 parts). Worth it when one metadata serves many layers (a step of
+   * DeepSeek-V3: 61). Default: off (FLASH_MLA_EXPERIMENT_PACK=<a split item's cost> turns it on everywhere).
+   */
+  packOrder?: boolean;
 }
 
 /** What a metadata tensor was computed for, so a decode with another q shape is caught. */
-const provenance = new WeakMap<Tensor, { numHeadsPerHeadK: number; numHeadsK: number; b: number; topk: number | null }>();
+const provenance = new WeakMap<Tensor, { numHeadsPerHeadK: number; numHeadsK: number; b: number; topk: number | null; packCost: number }>();
+
+/** The fifth rule's split-item cost for a getMlaMetadata call: its packOrder option, else the experiment's setting. */
+function packCostOf(packOrder: unknown): number {
+  if (packOrder === undefined) return packPieceCostBlocks();
+  if (typeof packOrder !== 'boolean') throw new TypeError(`packOrder: expected a boolean, got ${fmtValue(packOrder)}`);
+  return packOrder ? packPieceCostBlocks() || PACK_PIECE_COST_BLOCKS : 0;
+}
 
 function expectPositiveInt(name: string, v: unknown): number {
   if (typeof v !== 'number') throw new TypeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
@@ -95,6 +111,8 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
   const backend = getBackend(where);
   const smCount = opts.smCount === undefined ? backend.smCount() : expectPositiveInt('smCount', opts.smCount);
   const numSmParts = numSmPartsFor(smCount, numHeadsPerHeadK, numHeadsK);
+  if (topk !== null && opts.packOrder === true) throw new RangeError('packOrder: expected false or nothing for sparse decode (topk given: its schedule is 9edee0c\'s walk), got true');
+  const packCost = topk === null ? packCostOf(opts.packOrder) : 0;
   let md: MlaMetadata;
   if (opts.out) {
     const { tileSchedulerMetadata: m, numSplits: n } = opts.out;
@@ -130,13 +148,13 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
       md.tileSchedulerMetadata.write(metadata);
       md.numSplits.write(ns);
     } else {
-      backend.mlaMetadata(cacheSeqlens!, md.tileSchedulerMetadata, md.numSplits);
+      backend.mlaMetadata(cacheSeqlens!, md.tileSchedulerMetadata, md.numSplits, packCost);
     }
   } catch (e) {
     if (md !== opts.out) disposeQuietly(md.tileSchedulerMetadata, md.numSplits);
     throw e;
   }
-  provenance.set(md.tileSchedulerMetadata, { numHeadsPerHeadK, numHeadsK, b, topk });
+  provenance.set(md.tileSchedulerMetadata, { numHeadsPerHeadK, numHeadsK, b, topk, packCost });
   return md;
 }
 
@@ -247,8 +265,11 @@ export function flashMlaWithKvcache(
       validateBlockTableValues(blockTable!.toInt32(), dims.maxBlocksPerSeq, lens, dims.numBlocks);
     }
     // A schedule made for other seqlens leaves outputs unwritten: it must be exactly the one for these.
-    const expected = dims.sparse ? sparseScheduleTiles(dims.b, dims.topk, dims.numSmParts) : scheduleTiles(lens, dims.numSmParts);
     const got = tileSchedulerMetadata.toInt32();
+    // (dense: the packed order where getMlaMetadata asked for it; for metadata from elsewhere, either order's schedule)
+    const packed = (cost: number) => scheduleTiles(lens, dims.numSmParts, undefined, true, undefined, undefined, cost);
+    const packCost = made ? made.packCost : got[5] !== 0 ? packPieceCostBlocks() || PACK_PIECE_COST_BLOCKS : 0;
+    const expected = dims.sparse ? sparseScheduleTiles(dims.b, dims.topk, dims.numSmParts) : packed(packCost);
     const splits = numSplits.toInt32();
     if (got.some((x, i) => x !== expected.metadata[i]) || splits.some((x, i) => x !== expected.numSplits[i])) {
       throw new RangeError(

@@ -15,9 +15,10 @@
 //   [1] begin_token      first token of begin_req (a multiple of 64)
 //   [2] end_req          last request of the part (inclusive)
 //   [3] end_token        one past the last token of end_req (block·64, or seqlen when it runs to the end)
-//   [4] begin_split_idx  which split of begin_req this part computes (0 when it starts the request)
-//   [5..7] 0, or (our fifth rule, off by default) the request order: requests are then named by their position in it,
-//          position i → request row[⌊i / 3⌋][5 + i mod 3] − 1 (requestAt), and row 0's int 5 ≠ 0 says so
+//   [4] begin_split_idx  which split of begin_req this part computes (0 when it starts the request); in a packed
+//          schedule's busy rows (our fifth rule) its bits 16… hold the request at begin_req plus one
+//   [5..7] 0, or (our fifth rule) the request order: requests are then named by their position in it, position i →
+//          request row[⌊i / 3⌋][5 + i mod 3] − 1 (requestAt)
 // An idle part (all work went to earlier parts) has begin_req = b and does nothing.
 // numSplits[i] (b + 1 entries) is the exclusive prefix sum of per-request split counts: split n of
 // request i owns accumulator row numSplits[i] + n; a request with one split skips the combine.
@@ -284,7 +285,11 @@ function walkRows(seqlens: ArrayLike<number>, nb: readonly number[], order: Int3
   }
   const numSplits = new Int32Array(b + 1);
   for (let i = 0; i < b; i++) numSplits[i + 1] = numSplits[i] + splits[i];
-  if (order) for (let i = 0; i < b; i++) metadata[Math.floor(i / 3) * METADATA_ROW_INTS + 5 + (i % 3)] = order[i] + 1;
+  if (order) {
+    for (let i = 0; i < b; i++) metadata[Math.floor(i / 3) * METADATA_ROW_INTS + 5 + (i % 3)] = order[i] + 1;
+    // (the decode kernels read a part's first request here, and a zero there as the batch order: no load for it)
+    for (let p = 0; p < numSmParts; p++) if (metadata[p * METADATA_ROW_INTS] < b) metadata[p * METADATA_ROW_INTS + 4] |= (order[metadata[p * METADATA_ROW_INTS]] + 1) << 16;
+  }
   return { metadata, numSplits, complete: pos === b && blk === 0 && split === 0 };
 }
 
@@ -415,7 +420,7 @@ export function workItems(metadata: ArrayLike<number>, seqlens: ArrayLike<number
       const req = requestAt(metadata, pos);
       const startToken = pos === beginReq ? metadata[r + 1] : 0;
       const endToken = pos === endReq ? metadata[r + 3] : seqlens[req];
-      const splitIdx = pos === beginReq ? metadata[r + 4] : 0;
+      const splitIdx = pos === beginReq ? metadata[r + 4] & 0xffff : 0;
       items.push({ part: p, request: req, startToken, endToken, splitIdx, noSplit: startToken === 0 && endToken === seqlens[req] });
     }
   }
