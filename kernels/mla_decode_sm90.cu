@@ -71,10 +71,16 @@ namespace {
 // the bf16/fp16 cache's and rope_map unused.
 // kStaggerFirst (16-bit cache, the memory-bound entries): the part's first block 1 is issued only once its block 0 has
 // landed (issue_first_item, mla_sm90_kbuffers.cuh).
-template <typename T, int kMode, bool kStaggerFirst = false>
+template <typename T, int kMode, bool kStaggerFirst = false, bool kPacked = false>
 __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CUtensorMap* kmap, const CUtensorMap* rope_map, const MlaFp8Params* fp) {
+  // kPacked: the entry for schedules that may be packed (positions read through the order table); the others run
+  // batch-order schedules only, the position being the request (the host's choice: kernels/mla_work.cuh request_at,
+  // src/cuda/mla.ts), and compile to the code of the build before the table, instruction for instruction. One entry
+  // for both moved ptxas's allocation of the main loop: the serving shapes 0.5–1.8 % slower on batch-order schedules
+  // (H100, session 57, s57c / s57d).
   using Policy = Sm90Policy<kMode, kStaggerFirst>;  // (mla_sm90_policy.cuh: each choice with the measurement behind it)
   constexpr bool kFp8 = Policy::kFp8, kSparse = Policy::kSparse, kPair = Policy::kPair, kEarlyP0 = Policy::kEarlyP0;
+  constexpr bool kBatchOrder = kSparse || !kPacked;
   constexpr bool kPv0First = Policy::kPv0First, kHalfPartials = Policy::kHalfPartials, kMathRaw = Policy::kMathRaw;
   constexpr bool kStaggerItems = Policy::kStaggerItems, kK1aEarly = Policy::kK1aEarly;
   constexpr int kPage1Thread = Policy::kPage1Thread;
@@ -132,29 +138,33 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
 
   // 16-bit cache: the current item's seqlen, loaded by the item before (its next_seqlen; the first item's here), so
   // that no load stands between an item's top and its block count. FP8: slice_of loads it at the item's top.
-  int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + request_at<kSparse>(p, w, w.begin_pos));
+  int seqlen = kFp8 ? 0 : ptx::ld_plain(p.cache_seqlens + request_at<kBatchOrder>(p, w, w.begin_pos));
   // 16-bit cache, the part's first item: its Q and its first two blocks (mla_sm90_kbuffers.cuh)
-  if constexpr (!kFp8) n_prefetched = issue_first_item<kStaggerFirst>(p, w, kb, tid, seqlen, rs.s_last, load_q, q_ready);
+  if constexpr (!kFp8) n_prefetched = issue_first_item<kStaggerFirst, kBatchOrder>(p, w, kb, tid, seqlen, rs.s_last, load_q, q_ready);
 
   [[maybe_unused]] int tr_it = 0;  // sparse trace: this warpgroup's loop iterations so far (pairs of blocks)
   // Items are positions in the schedule's order (request_at: no load in batch order, one L1-resident table load in a
   // packed one). The next item's request is looked up again where its Q is loaded rather than held across the main loop
   // (held, ptxas spilled 8 B in the memory-bound entries).
   for (int pos = w.begin_pos; pos <= w.end_pos; ++pos) {
-    const int req = request_at<kSparse>(p, w, pos);
+    const int req = request_at<kBatchOrder>(p, w, pos);
     tr.item_top(pos == w.begin_pos);
     SPARSE_TRACE(wg_tid == 0, (wg ? 3072 : 2048) + 8 * tr_it + 5);  // (item start: its top)
-    const Slice sl = kSparse ? slice_of_len(p, w, pos, req, rs, fp->topk) : kFp8 ? slice_of(p, w, pos, req, rs) : slice_of_len(p, w, pos, req, rs, seqlen);
+    const Slice sl = kSparse ? slice_of_len(p, w, pos, req, rs, fp->topk) : kFp8 ? slice_of<kBatchOrder>(p, w, pos, req, rs) : slice_of_len<kBatchOrder>(p, w, pos, req, rs, seqlen);
     // The next item (position pos + 1 from token 0) starts loading before this one's epilogue; its seqlen is
     // read now and used after the main loop, so the load's latency is hidden.
-    const int next_req = pos < w.end_pos ? request_at<kSparse>(p, w, pos + 1) : 0;
-    const int next_seqlen = pos < w.end_pos ? (kSparse ? fp->topk : ptx::ld_plain(p.cache_seqlens + next_req)) : 0;
+    // (batch order: written as before the order table, `+ pos + 1`, which keeps these entries' code bit for bit that of
+    // the build before it — session 57, compared instruction by instruction)
+    const int next_seqlen = pos >= w.end_pos ? 0
+                            : kSparse        ? fp->topk
+                            : kBatchOrder    ? ptx::ld_plain(p.cache_seqlens + pos + 1)
+                                             : ptx::ld_plain(p.cache_seqlens + request_at<kBatchOrder>(p, w, pos + 1));
     // 16-bit cache: the next item's first two block-table entries, loaded now by the thread of each warpgroup that
     // issues their TMA after the main loop (loaded there, every thread waited on them at the epilogue's barrier). The
     // row's entries 0 and 1 exist when max_blocks_per_seq allows; they are used only if the next item has the blocks.
     int next_page0 = 0, next_page1 = 0;
     if (!kFp8 && wg_tid == 0 && pos < w.end_pos) {
-      const int* bt_next = p.block_table + static_cast<int64_t>(next_req) * p.block_table_stride;
+      const int* bt_next = p.block_table + static_cast<int64_t>(request_at<kBatchOrder>(p, w, pos + 1)) * p.block_table_stride;
       if (p.max_blocks_per_seq > 0) next_page0 = ptx::ld_plain(bt_next);
       if (p.max_blocks_per_seq > 1) next_page1 = ptx::ld_plain(bt_next + 1);
     }
@@ -560,7 +570,7 @@ __device__ __forceinline__ void decode_kernel(const MlaDecodeParams& p, const CU
     if (n_next > 0) {
 #ifndef MLA_EXPERIMENT_NO_NEXT_Q  // EXPERIMENT (variant builds only): the next item keeps this Q — wrong outputs, what
       // loading it costs the item change (perf log `qearly`: S6 −1.2 %, sweep#12 −1.2 % on an H100)
-      load_q(request_at<kSparse>(p, w, pos + 1));  // lands while this item's rows are written out
+      load_q(request_at<kBatchOrder>(p, w, pos + 1));  // lands while this item's rows are written out
 #endif
       q_ready = true;
     }
@@ -594,11 +604,28 @@ extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
     mla_decode_sm90_membound_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
   decode_kernel<__half, kDense16, true>(p, &k_map, nullptr, nullptr);
 }
+// The same four for schedules that may be packed (getMlaMetadata's packOrder: the scheduler's fifth rule).
+extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
+    mla_decode_sm90_packed_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  decode_kernel<__nv_bfloat16, kDense16, false, true>(p, &k_map, nullptr, nullptr);
+}
+extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
+    mla_decode_sm90_packed_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  decode_kernel<__half, kDense16, false, true>(p, &k_map, nullptr, nullptr);
+}
+extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
+    mla_decode_sm90_packed_membound_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  decode_kernel<__nv_bfloat16, kDense16, true, true>(p, &k_map, nullptr, nullptr);
+}
+extern "C" __global__ void __launch_bounds__(SM90_THREADS, 1)
+    mla_decode_sm90_packed_membound_fp16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+  decode_kernel<__half, kDense16, true, true>(p, &k_map, nullptr, nullptr);
+}
 // The FP8 cache (bf16 q): block SM90_FP8_THREADS, dynamic smem SM90_FP8_SMEM_BYTES (mla_config.h).
 extern "C" __global__ void __launch_bounds__(SM90_FP8_THREADS, 1)
     mla_decode_sm90_fp8_bf16(const __grid_constant__ MlaDecodeParams p, const __grid_constant__ CUtensorMap raw_map,
                              const __grid_constant__ CUtensorMap rope_map) {
-  decode_kernel<__nv_bfloat16, kFp8Dense>(p, &raw_map, &rope_map, nullptr);
+  decode_kernel<__nv_bfloat16, kFp8Dense, false, true>(p, &raw_map, &rope_map, nullptr);  // (any schedule: its cost on batch order not measured)
 }
 // Sparse decode over the FP8 cache (bf16 q, any h_q: an m-block is 64 heads of one query token, each token's heads
 // padded to whole m-blocks, row_set_token_padded): grid (s_q · ceil(h_q / 64), SM parts), block SM90_FP8_THREADS,

@@ -84,12 +84,12 @@ constexpr int kPage1ThreadOf = kStaggerFirst ? SM90_THREADS / 2 : 0;
 // of the loop's slice_of_len for this item.
 // Returns how many of its blocks are issued (n_prefetched: 0, 1 or 2); sets q_ready if its Q is. kStaggerFirst: the
 // memory-bound entries (block 1 by warpgroup 1's thread 0 once block 0 has landed).
-template <bool kStaggerFirst, class KB, class LoadQ>
+template <bool kStaggerFirst, bool kBatchOrder, class KB, class LoadQ>
 __device__ __forceinline__ int issue_first_item(const MlaDecodeParams& p, const PartWork& w, const KB& kb, int tid, int seqlen, int s_last, LoadQ&& load_q,
                                                 bool& q_ready) {
   constexpr int kPage1Thread = kPage1ThreadOf<kStaggerFirst>;
   const uint32_t sBar = kb.sBar, sK0 = kb.base + SM90_OFF_K0, sK1 = kb.base + SM90_OFF_K1;
-  const int fb = w.begin_token / PAGE_BLOCK_SIZE, begin_req = request_at(p, w, w.begin_pos);
+  const int fb = w.begin_token / PAGE_BLOCK_SIZE, begin_req = request_at<kBatchOrder>(p, w, w.begin_pos);
   int page0 = 0, page1 = 0;
   if (tid == 0 || tid == kPage1Thread) {  // an entry is read only if the table row has it; used only if the item has that block
     const int* bt0 = p.block_table + static_cast<int64_t>(begin_req) * p.block_table_stride + fb;

@@ -95,13 +95,15 @@ __device__ __forceinline__ int slice_end_kv(const MlaDecodeParams& p, int end_to
 }
 
 // The tokens [start, end_token) this part sees of request `req`, at position `pos` of the order (request_at), for a
-// request of `seqlen` tokens (sparse decode: topk positions).
+// request of `seqlen` tokens (sparse decode: topk positions). kBatchOrder: the caller runs batch-order schedules only
+// (int 4 is the split index itself).
+template <bool kBatchOrder = false>
 __device__ __forceinline__ Slice slice_of_len(const MlaDecodeParams& p, const PartWork& w, int pos, int req, const RowSet& rs, int seqlen) {
   Slice sl;
   sl.start = pos == w.begin_pos ? w.begin_token : 0;
   sl.end_token = pos == w.end_pos ? w.end_token : seqlen;
   sl.no_split = sl.start == 0 && sl.end_token == seqlen;
-  sl.split_row = sl.no_split ? 0 : ptx::ld_plain(p.num_splits + req) + (pos == w.begin_pos ? split_of(w) : 0);
+  sl.split_row = sl.no_split ? 0 : ptx::ld_plain(p.num_splits + req) + (pos == w.begin_pos ? (kBatchOrder ? w.begin_split : split_of(w)) : 0);
   // Causal: a row with query token s sees keys t < seqlen - (s_q - 1 - s). Clip to this slice's end.
   sl.end_kv = slice_end_kv(p, sl.end_token, seqlen, rs.s_last);
 #pragma unroll
@@ -109,8 +111,9 @@ __device__ __forceinline__ Slice slice_of_len(const MlaDecodeParams& p, const Pa
     sl.row_end[h] = rs.r_glob[h] < p.q_rows ? min(sl.end_token, p.causal ? seqlen - (p.s_q - 1 - rs.s_of_row[h]) : seqlen) : 0;
   return sl;
 }
+template <bool kBatchOrder = false>
 __device__ __forceinline__ Slice slice_of(const MlaDecodeParams& p, const PartWork& w, int pos, int req, const RowSet& rs) {
-  return slice_of_len(p, w, pos, req, rs, ptx::ld_plain(p.cache_seqlens + req));
+  return slice_of_len<kBatchOrder>(p, w, pos, req, rs, ptx::ld_plain(p.cache_seqlens + req));
 }
 
 // Write row h of this thread: O / L in q's dtype and the natural LSE (no split), or O / L in fp32 and the log2

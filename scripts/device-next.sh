@@ -873,6 +873,17 @@ PY
     # the packed order cuts fewer requests (sweep#9 227 → 137 pieces, #13 124 → 22, #31 60 → 20)
     ab_rounds s56p "sweep:1,3,5,7,9,11,13,15,17,19,21,23,25,27,29,31 serving:S3,S7,S9,S12" FLASH_MLA_EXPERIMENT_PACK_ORDER= FLASH_MLA_EXPERIMENT_PACK_ORDER=3
     ;;
+  s57e)
+    # (~4 min on an H100; carry as s57a) after s57d (batch order still 1.005× on the serving shapes with no table load):
+    # 'hopper' has separate entries for packed schedules and its batch-order entries compile to the session-start code
+    # instruction for instruction (the host picks by the metadata: src/cuda/mla.ts). The decode GPU file with the rule
+    # on, then maink / this build / this build packed, two rounds, round 1 checked
+    (cd .variants/maink && tar -xJf maink.tar.xz)
+    s=$(date +%s); FLASH_MLA_EXPERIMENT_PACK=3 gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/s57e-gpu-decode.log" 2>&1
+    echo "gpu-decode (pack 3) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s57e-gpu-decode.log" | tail -4; grep -aE "^ *not ok" "$out/s57e-gpu-decode.log" | head -4
+    AB_CHECK=1 ab_rounds s57e "sweep:1,9,13,25,29 serving:S1,S2,S3,S5,S6,S8,S9,S12" \
+      .variants/maink dist/kernels dist/kernels@FLASH_MLA_EXPERIMENT_PACK=3
+    ;;
   s57d)
     # (~4 min on an H100; carry as s57a) after s57c (the table-reading kernels cost 1.009× on batch order: a table load at
     # every part's start): a packed schedule's busy rows carry their first request in int 4's high bits and a batch-order

@@ -59,6 +59,11 @@ export interface MlaDecodeArgs {
   topkLength: Tensor | null;
   /** Sparse decode: fp32 [h_q]; out ← out / (1 + exp(sink − lse)), lse unchanged. */
   attnSink: Tensor | null;
+  /**
+   * The metadata may hold a packed request order (getMlaMetadata's packOrder; true when unknown): 'hopper' then runs its
+   * entries that read the order table (src/mla/schedule.ts requestAt), else those that take positions as requests.
+   */
+  packedOrder: boolean;
 }
 
 /** What a decode asks of a backend, from shapes alone (checked before anything is allocated or read back). */

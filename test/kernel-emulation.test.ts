@@ -896,7 +896,12 @@ const scenarios: Record<string, Scenario> = {
         [{ b: 5, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [24, 39, 592, 56, 776], dtype: 'bf16', fp8: false }, true, 'generic-small'],
         [{ b: 3, sQ: 1, hQ: 64, hKv: 2, d: 576, seqlens: [812, 591, 835], dtype: 'bf16', fp8: false }, false, ''],
       ];
+      const f = bindFakeCuda();
+      const packedEntries = ['mla_decode_sm90_packed_membound_bf16', 'mla_decode_sm90_packed_fp16'];
+      const before = packedEntries.map((e) => f.stat(`emulated:${e}`));
       for (const [k, [spec, causal, kernel]] of cases.entries()) notes.push(decodeCase(spec, seed + k, causal, { kernel: kernel || undefined, split: true, schedule: packedNote }));
+      // 'hopper' on a packed schedule: its table-reading entries (the others take positions as requests)
+      packedEntries.forEach((e, i) => assert.ok(f.stat(`emulated:${e}`) > before[i], `${e} did not run`));
       const fp8: HopperCase[] = [
         { spec: { b: 5, sQ: 1, hQ: 64, hKv: 1, d: 576, seqlens: [61, 620, 391, 876, 20], dtype: 'bf16', fp8: true }, causal: false, split: true },
         { spec: { b: 4, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [738, 228, 23, 149], dtype: 'bf16', fp8: true }, causal: true, split: true },

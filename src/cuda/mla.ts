@@ -58,8 +58,8 @@ export function synchronize(): void {
 interface DecodeKernelSpec {
   name: string;
   file: string;
-  /** The entry point for a decode of `qRows` = s_q · h_q folded rows per request. */
-  entry: (dtype: 'bf16' | 'fp16', qRows: number) => string;
+  /** The entry point for a decode of `qRows` = s_q · h_q folded rows per request (`packed`: MlaDecodeArgs.packedOrder). */
+  entry: (dtype: 'bf16' | 'fp16', qRows: number, packed: boolean) => string;
   blockM: number;
   threads: number;
   sharedBytes: number;
@@ -95,7 +95,9 @@ const decodeKernelSpecs: DecodeKernelSpec[] = [
     name: 'hopper',
     file: 'mla_decode_sm90',
     // one m-block (≤ 64 rows: memory-bound): the entry whose first loads are staggered (kernels/mla_decode_sm90.cu)
-    entry: (dt, qRows) => (qRows <= GEN_BLOCK_M ? `mla_decode_sm90_membound_${dt}` : `mla_decode_sm90_${dt}`),
+    // (packed: the entries that read the order table; the others compile to the code from before it, so a batch-order
+    // schedule pays nothing for the fifth rule: kernels/mla_decode_sm90.cu)
+    entry: (dt, qRows, packed) => `mla_decode_sm90_${packed ? 'packed_' : ''}${qRows <= GEN_BLOCK_M ? 'membound_' : ''}${dt}`,
     blockM: GEN_BLOCK_M,
     threads: SM90_THREADS,
     sharedBytes: smemOf('hopper'),
@@ -346,7 +348,7 @@ class CudaMlaBackend implements MlaBackend {
     const extra = spec.extraArgs?.(a) ?? [];
     const cubinArchs = choice.binary.form === 'cubin' ? [choice.binary.arch!] : [];
     const qRows = sQ * hQ;
-    const decode: Kernel = loadKernel(spec.file, cubinArchs, spec.entry(dt, qRows), ['bytes', ...extra.map(() => 'bytes' as const)]);
+    const decode: Kernel = loadKernel(spec.file, cubinArchs, spec.entry(dt, qRows, a.packedOrder), ['bytes', ...extra.map(() => 'bytes' as const)]);
     // 'hopper' writes its split partials as scaled fp16 rows (half the bytes its combine reads: perf log `s46e`, `s47s`)
     const combine = this.prepareCombine(b, qRows, dt, portableArchs(dev), spec.name === 'hopper' && hopperHalfPartials());
     // (the combine is not folded in here: folding it into 'hopper' was slower on the H200 — its merges of 64 rows land

@@ -254,6 +254,9 @@ export function flashMlaWithKvcache(
     throw new RangeError(`kernel: expected one of ${backend.decodeKernels(features).join(', ')} on '${q.backend}', got ${typeof opts.kernel === 'string' ? quote(opts.kernel) : fmtValue(opts.kernel)}`);
   }
   const checkValues = q.backend === 'cpu' || (opts.checkValues ?? !isCapturing());
+  // whether the metadata may hold a packed order (the decode kernels' entries that read the table): as getMlaMetadata
+  // was asked, or as read below; unknown (metadata made elsewhere, values not read): may
+  let packedOrder = !dims.sparse && (made ? made.packCost > 0 : true);
   if (checkValues) {
     let lens: Int32Array;
     if (dims.sparse) {
@@ -269,6 +272,7 @@ export function flashMlaWithKvcache(
     // (dense: the packed order where getMlaMetadata asked for it; for metadata from elsewhere, either order's schedule)
     const packed = (cost: number) => scheduleTiles(lens, dims.numSmParts, undefined, true, undefined, undefined, cost);
     const packCost = made ? made.packCost : got[5] !== 0 ? packPieceCostBlocks() || PACK_PIECE_COST_BLOCKS : 0;
+    if (!dims.sparse) packedOrder = got[5] !== 0;
     const expected = dims.sparse ? sparseScheduleTiles(dims.b, dims.topk, dims.numSmParts) : packed(packCost);
     const splits = numSplits.toInt32();
     if (got.some((x, i) => x !== expected.metadata[i]) || splits.some((x, i) => x !== expected.numSplits[i])) {
@@ -304,7 +308,7 @@ export function flashMlaWithKvcache(
   try {
     backend.mlaDecode({
       q, kCache, blockTable: dims.sparse ? null : blockTable, cacheSeqlens: dims.sparse ? null : cacheSeqlens, tileSchedulerMetadata, numSplits, out, lse, softmaxScale, causal,
-      kernel: opts.kernel, isFp8KvCache: dims.fp8, indices: opts.indices ?? null, topkLength: opts.topkLength ?? null, attnSink: opts.attnSink ?? null,
+      kernel: opts.kernel, isFp8KvCache: dims.fp8, indices: opts.indices ?? null, topkLength: opts.topkLength ?? null, attnSink: opts.attnSink ?? null, packedOrder,
     });
   } catch (e) {
     // nothing of ours leaks when a launch is refused; a failing free (a sticky error) does not hide the first error
