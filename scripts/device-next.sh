@@ -873,6 +873,14 @@ PY
     # the packed order cuts fewer requests (sweep#9 227 → 137 pieces, #13 124 → 22, #31 60 → 20)
     ab_rounds s56p "sweep:1,3,5,7,9,11,13,15,17,19,21,23,25,27,29,31 serving:S3,S7,S9,S12" FLASH_MLA_EXPERIMENT_PACK_ORDER= FLASH_MLA_EXPERIMENT_PACK_ORDER=3
     ;;
+  s57f)
+    # (~3 min on an H100; carry as s57a) the default path's cost in the kernels that read the order table in every entry
+    # (the small-row kernel's 16-bit and FP8 entries, 'hopper''s FP8 entry): maink against this build on batch-order
+    # schedules, the 16-bit small-row rows and the FP8 rows (--kv fp8), two rounds, round 1 checked
+    (cd .variants/maink && tar -xJf maink.tar.xz)
+    AB_CHECK=1 ab_rounds s57f "sweep:0,1,16,17 serving:S2,S4,S10,S11" .variants/maink dist/kernels
+    AB_CHECK=1 AB_EXTRA="--kv fp8" ab_rounds s57g "sweep:0,1,8,9,12,13 serving:S1,S9" .variants/maink dist/kernels
+    ;;
   s57e)
     # (~4 min on an H100; carry as s57a) after s57d (batch order still 1.005× on the serving shapes with no table load):
     # 'hopper' has separate entries for packed schedules and its batch-order entries compile to the session-start code

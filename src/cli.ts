@@ -34,6 +34,8 @@ bench options:
                        FILE.json                      configs in the anchors-file format ({"configs": [...]})
   --kv KV            fp8: the dense configs over an FP8 KV cache (656 B per token, V3.2 layout); bf16 (default):
                      over a 16-bit cache in q's dtype. Sparse configs always read an FP8 cache.
+  --pack-order       dense configs: getMlaMetadata({ packOrder: true }), a variable-length batch walked in a packed
+                     request order (fewer requests split over SMs; the metadata call takes longer: see +md ms)
   --backend B        cuda | cpu (default: cuda when a GPU is usable, else cpu on the small sweep)
   --kernel K[,K2]    decode kernel(s) to time; two or more are compared config by config
   --iters N          timed runs per config (default cuda 100, cpu 3); the median is reported
@@ -177,6 +179,7 @@ async function bench(args: string[]): Promise<number> {
     options: {
       configs: { type: 'string' },
       kv: { type: 'string' },
+      'pack-order': { type: 'boolean' },
       backend: { type: 'string' },
       kernel: { type: 'string', multiple: true },
       iters: { type: 'string' },
@@ -223,6 +226,7 @@ async function bench(args: string[]): Promise<number> {
     sel.configs = asUsage(() => withKvFormat(sel.configs, kv));
     if (kv === 'fp8') sel.source += ', over an FP8 KV cache (--kv fp8)';
   }
+  if (values['pack-order']) sel.source += ', packed request order (--pack-order)';
   // what the backend refuses is skipped (reported, not run): only the others must fit
   const be = getBackend(backend);
   asUsage(() => checkConfigsFit(sel.configs.filter((c) => refusalOf(be, c) === null), backend));
@@ -251,6 +255,7 @@ async function bench(args: string[]): Promise<number> {
     warmup: intOpt('warmup', values.warmup, 0),
     seed: intOpt('seed', values.seed, 0),
     checkSamples: intOpt('check-samples', values['check-samples'], 0),
+    packOrder: values['pack-order'] === true,
     peakTflops,
     references,
     onProgress: progressPrinter(),

@@ -198,6 +198,8 @@ export interface BenchOptions extends PeakOptions {
   seed?: number;
   /** Rows checked per config and kernel (default 8; 0 skips the check). */
   checkSamples?: number;
+  /** Dense configs: metadata with getMlaMetadata's packOrder (default: its default, off). */
+  packOrder?: boolean;
   /**
    * Reference measurements: the first series' matching config goes into each row (`reference`), and the
    * peers' (series with a `peer` id: the shipped anchors) into its `peers`.
@@ -499,7 +501,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         // of the shape only (every request costs topk tokens), written from the host
         const md: MlaMetadata = sparse
           ? getMlaMetadata(null, sQ * hQ, 1, { topk: config.topk, batchSize: b, backend })
-          : getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1);
+          : getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { packOrder: opts.packOrder });
         owned.push(md.tileSchedulerMetadata, md.numSplits);
         const { tileSchedulerMetadata, numSplits } = md;
         const fp8 = sparse || config.kv === 'fp8';
@@ -537,7 +539,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           const times = await timer.time(() => decode(false), iters, warmup);
           // dense: the same with the metadata kernel inside the timed region, into the same buffers (same values)
           const decodeWithMetadata = () => {
-            getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { out: md, checkValues: false });
+            getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { out: md, checkValues: false, packOrder: opts.packOrder });
             decode(false);
           };
           const mdTimes = sparse ? null : await timer.time(decodeWithMetadata, iters, warmup);

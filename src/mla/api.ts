@@ -10,7 +10,7 @@ import { getBackend } from '../backend.js';
 import { Tensor, type BackendName } from '../tensor.js';
 import { isCapturing } from '../capture.js';
 import { HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
-import { PACK_PIECE_COST_BLOCKS, numSmPartsFor, packPieceCostBlocks, scheduleTiles, sparseScheduleTiles } from './schedule.js';
+import { PACK_PIECE_COST_BLOCKS, numSmPartsFor, packMayFire, packPieceCostBlocks, scheduleTiles, sparseScheduleTiles } from './schedule.js';
 import { fmtValue, quote } from '../util/fmt-value.js';
 import { disposeQuietly } from '../util/dispose.js';
 import {
@@ -54,7 +54,7 @@ export interface MlaMetadataOptions {
 }
 
 /** What a metadata tensor was computed for, so a decode with another q shape is caught. */
-const provenance = new WeakMap<Tensor, { numHeadsPerHeadK: number; numHeadsK: number; b: number; topk: number | null; packCost: number }>();
+const provenance = new WeakMap<Tensor, { numHeadsPerHeadK: number; numHeadsK: number; b: number; topk: number | null; packCost: number; mayPack: boolean }>();
 
 /** The fifth rule's split-item cost for a getMlaMetadata call: its packOrder option, else the experiment's setting. */
 function packCostOf(packOrder: unknown): number {
@@ -103,8 +103,9 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
   expectPositiveInt('numHeadsPerHeadK', numHeadsPerHeadK);
   expectPositiveInt('numHeadsK', numHeadsK);
   if (b < 1) throw new RangeError(`cacheSeqlens: expected b ≥ 1 requests, got shape ${fmtShape(cacheSeqlens!.shape)}`);
+  let lens: Int32Array | null = null;  // (read back only to check them)
   if (topk === null && cacheSeqlens && (cacheSeqlens.backend === 'cpu' || (opts.checkValues ?? !isCapturing()))) {
-    const lens = cacheSeqlens.toInt32();
+    lens = cacheSeqlens.toInt32();
     const bad = lens.findIndex((x) => x < 0);
     if (bad >= 0) throw new RangeError(`cacheSeqlens[${bad}]: expected ≥ 0, got ${lens[bad]}`);
   }
@@ -154,7 +155,9 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
     if (md !== opts.out) disposeQuietly(md.tileSchedulerMetadata, md.numSplits);
     throw e;
   }
-  provenance.set(md.tileSchedulerMetadata, { numHeadsPerHeadK, numHeadsK, b, topk, packCost });
+  // (mayPack: the decode runs 'hopper''s table-reading entries only where the rule can have fired — known when the
+  // seqlens were read; the others are the code from before the table)
+  provenance.set(md.tileSchedulerMetadata, { numHeadsPerHeadK, numHeadsK, b, topk, packCost, mayPack: packCost > 0 && (lens === null || packMayFire(lens, numSmParts)) });
   return md;
 }
 
@@ -256,7 +259,7 @@ export function flashMlaWithKvcache(
   const checkValues = q.backend === 'cpu' || (opts.checkValues ?? !isCapturing());
   // whether the metadata may hold a packed order (the decode kernels' entries that read the table): as getMlaMetadata
   // was asked, or as read below; unknown (metadata made elsewhere, values not read): may
-  let packedOrder = !dims.sparse && (made ? made.packCost > 0 : true);
+  let packedOrder = !dims.sparse && (made ? made.mayPack : true);
   if (checkValues) {
     let lens: Int32Array;
     if (dims.sparse) {

@@ -227,7 +227,7 @@ export function scheduleTiles(
   }
   // Our fifth rule (packPieceCost): a variable-length batch in the order of a best-fit packing, when the walk over it
   // has a cheaper longest part (packedSchedule).
-  if (packPieceCost > 0 && holdLongestWhole && minNb !== maxNb && b <= packMaxRequests(numSmParts) && total < 2 ** 30) {
+  if (packPieceCost > 0 && holdLongestWhole && packMayFire(seqlens, numSmParts, overhead)) {
     const packed = packedSchedule(seqlens, nb, total, numSmParts, share, overhead, packPieceCost, walked);
     if (packed) return packed;
   }
@@ -315,6 +315,26 @@ export function scheduleCost(s: TileSchedule, seqlens: ArrayLike<number>, numSmP
 export function requestAt(metadata: ArrayLike<number>, pos: number): number {
   const v = pos < 3 * Math.floor(metadata.length / METADATA_ROW_INTS) ? metadata[Math.floor(pos / 3) * METADATA_ROW_INTS + 5 + (pos % 3)] : 0;
   return v === 0 ? pos : v - 1;
+}
+
+/**
+ * Whether the fifth rule may pack this batch (it then weighs the packed order against the batch order): lengths of more
+ * than one block count, at most packMaxRequests(numSmParts) requests, a total cost below 2^30 blocks. The metadata
+ * kernel checks the same.
+ */
+export function packMayFire(seqlens: ArrayLike<number>, numSmParts: number, overhead = splitOverheadBlocks()): boolean {
+  const b = seqlens.length;
+  if (b > packMaxRequests(numSmParts)) return false;
+  let total = 0;
+  let minNb = Infinity;
+  let maxNb = 0;
+  for (let i = 0; i < b; i++) {
+    const nb = Math.ceil(seqlens[i] / PAGE_BLOCK_SIZE);
+    total += nb + overhead;
+    minNb = Math.min(minNb, nb);
+    maxNb = Math.max(maxNb, nb);
+  }
+  return b >= 2 && minNb !== maxNb && total < 2 ** 30;
 }
 
 /**
