@@ -881,6 +881,18 @@ PY
     AB_CHECK=1 ab_rounds s57f "sweep:0,1,16,17 serving:S2,S4,S10,S11" .variants/maink dist/kernels
     AB_CHECK=1 AB_EXTRA="--kv fp8" ab_rounds s57g "sweep:0,1,8,9,12,13 serving:S1,S9" .variants/maink dist/kernels
     ;;
+  s57h)
+    # (~1.5 min on an H100; carry as s57a) s57f cut to one round each (a short budget): maink / this build on batch order
+    (cd .variants/maink && tar -xJf maink.tar.xz)
+    for v in .variants/maink dist/kernels; do
+      for a in "sweep:0,1,16,17" "serving:S2,S4,S10,S11" "--kv fp8 sweep:0,1,8,12" "--kv fp8 serving:S1,S9"; do
+        set -- $a; cfg=${!#}; extra=${a% *}; [ "$extra" = "$a" ] && extra=
+        f="$out/s57h-$(basename $v)-$(echo "$a" | tr ' :,' '___').txt"
+        FLASH_MLA_KERNEL_DIR="$(kernel_dir "$v")/" timeout 60 node dist/src/cli.js bench --configs $cfg $extra --iters 40 --check-samples 1 --reference none > "$f" 2>&1
+        echo "== $(basename $v) $a rc=$?"; grep -aE "^(sweep#|S[0-9])" "$f" | awk '{print $1, $8}' | tr '\n' ' '; echo; grep -aE "correctness" "$f"
+      done
+    done
+    ;;
   s57e)
     # (~4 min on an H100; carry as s57a) after s57d (batch order still 1.005× on the serving shapes with no table load):
     # 'hopper' has separate entries for packed schedules and its batch-order entries compile to the session-start code

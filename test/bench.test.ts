@@ -659,6 +659,13 @@ test('--check-samples 0 says "not checked"; --configs \'\' is a usage error', ()
   assert.equal(r.status, 2);
 });
 
+test('--pack-order: the dense configs\' metadata with getMlaMetadata({ packOrder: true }), said in the header; checked as usual', () => {
+  const r = runCli('bench', '--backend', 'cpu', '--configs', 'tiny', '--iters', '1', '--pack-order');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /packed request order \(--pack-order\)/);
+  assert.match(r.stdout, /all ok/);
+});
+
 /** Start a cpu bench of `configs`, read its stderr until the long-run warning (or exit, or 30 s), then stop it. */
 async function cpuRunWarning(configs: string): Promise<{ warned: boolean; stderr: string }> {
   const child = spawn(process.execPath, [cli, 'bench', '--backend', 'cpu', '--configs', configs], { env: { ...process.env, NO_COLOR: '1' } });
