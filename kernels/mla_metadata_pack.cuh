@@ -8,11 +8,13 @@
 // each position's split count to its own shared-memory slots, and weighs each part as it closes it (blocks, plus
 // pack_cost per item of a split request). The winner's slots are copied out; nothing is packed twice.
 //
-// A packing step asks "the longest unused request of at most `thr` blocks" and "the longest unused request": the
-// requests sorted by (blocks desc, index asc), lane l holding sorted positions 8l … 8l + 7 — their block counts in
-// registers, their used bits in one register — so one step is 8 compares, two ballots and a few shuffles, with no
-// shared-memory load on its dependent chain (session 56's first version chained three dependent shared loads and a
-// warp sum per step, and packed the winner a second time: ~100 µs for b 128 on an H100).
+// A packing step asks "the longest unused request of at most `thr` blocks" (or, at a part's end, "the longest unused
+// request"): the requests sorted by (blocks desc, index asc), lane l holding sorted positions 8l … 8l + 7 — their block
+// counts in registers, their used bits in one register — so one step is 8 compares and two warp reductions, with no
+// shared-memory load on its dependent chain (session 56's first version chained three dependent shared loads and a warp
+// sum per step, and packed the winner a second time: ~100 µs more than the batch order for b 128 on an H100). Still a
+// serial chain, part after part: 20.6 → 74.8 µs on sweep#9 (ncu, H100, session 57 s57d), which is why the rule is an
+// option (getMlaMetadata's packOrder).
 #pragma once
 #include <cstdint>
 

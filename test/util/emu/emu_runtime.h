@@ -269,25 +269,23 @@ inline int __any_sync(unsigned, int pred) {
   return static_cast<int>(out[0]);
 }
 // redux.sync.min / max.s32 (sm_80+): every lane gets the warp's smallest / largest value
-inline int __reduce_min_sync(unsigned, int v) {
+namespace emu {
+template <bool kMax>
+inline int reduce_sync(int v) {
   const uint64_t in[1] = {static_cast<uint64_t>(static_cast<uint32_t>(v))};
   uint64_t out[4];
-  emu::warp_collective(emu::kReduceMin, in, 1, out, [](const uint64_t (*in)[10], uint64_t (*out)[4], const void*) {
+  warp_collective(kMax ? kReduceMax : kReduceMin, in, 1, out, [](const uint64_t (*in)[10], uint64_t (*out)[4], const void*) {
     int m = static_cast<int>(static_cast<uint32_t>(in[0][0]));
-    for (int l = 1; l < 32; ++l) m = std::min(m, static_cast<int>(static_cast<uint32_t>(in[l][0])));
+    for (int l = 1; l < 32; ++l) {
+      const int x = static_cast<int>(static_cast<uint32_t>(in[l][0]));
+      m = kMax ? std::max(m, x) : std::min(m, x);
+    }
     for (int l = 0; l < 32; ++l) out[l][0] = static_cast<uint32_t>(m);
   }, nullptr);
   return static_cast<int>(static_cast<uint32_t>(out[0]));
 }
-inline int __reduce_max_sync(unsigned, int v) {
-  const uint64_t in[1] = {static_cast<uint64_t>(static_cast<uint32_t>(v))};
-  uint64_t out[4];
-  emu::warp_collective(emu::kReduceMax, in, 1, out, [](const uint64_t (*in)[10], uint64_t (*out)[4], const void*) {
-    int m = static_cast<int>(static_cast<uint32_t>(in[0][0]));
-    for (int l = 1; l < 32; ++l) m = std::max(m, static_cast<int>(static_cast<uint32_t>(in[l][0])));
-    for (int l = 0; l < 32; ++l) out[l][0] = static_cast<uint32_t>(m);
-  }, nullptr);
-  return static_cast<int>(static_cast<uint32_t>(out[0]));
-}
+}  // namespace emu
+inline int __reduce_min_sync(unsigned, int v) { return emu::reduce_sync<false>(v); }
+inline int __reduce_max_sync(unsigned, int v) { return emu::reduce_sync<true>(v); }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
 inline int __ffs(int x) { return __builtin_ffs(x); }  // 1 + the lowest set bit, 0 for none (as CUDA)
