@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { scheduleTiles, numSmPartsFor, workItems, getMlaMetadata, flashMlaWithKvcache, Tensor, type WorkItem } from '../src/index.js';
 import { freshSeed, rng } from './util/problem.js';
-import { EVEN_SPLIT_MIN_SPLITS, PACK_PIECE_COST_BLOCKS, TIGHT_PAYLOAD_STEPS } from '../src/mla/schedule.js';
+import { EVEN_SPLIT_MIN_SPLITS, PACK_PIECE_COST_BLOCKS, TIGHT_PAYLOAD_STEPS, packMayFire, packedScheduleByWalks } from '../src/mla/schedule.js';
 import { shippedData } from '../src/bench/configs.js';
 
 // The schedule without our fourth rule (the tight payload) nor the fifth (the packed order): the golden vectors and the
@@ -344,6 +344,28 @@ describe('beyond 9edee0c (getMlaMetadata\'s packOrder, off by default; PACK_PIEC
     assert.throws(() => decode({ tileSchedulerMetadata: copy(stale.tileSchedulerMetadata), numSplits: copy(stale.numSplits) }), /tileSchedulerMetadata: does not match cacheSeqlens/);
     assert.throws(() => getMlaMetadata(seqlens, hQ, 1, { packOrder: 1 as unknown as boolean }), (e: Error) => e instanceof TypeError && e.message === 'packOrder: expected a boolean, got 1');
     assert.throws(() => getMlaMetadata(null, hQ, 1, { topk: 64, batchSize: 2, packOrder: true }), (e: Error) => e instanceof RangeError && /^packOrder: expected false or nothing for sparse decode/.test(e.message));
+  });
+  test('the one-pass weighing (packWeigh, as the metadata kernel) = the rule word for word (packedScheduleByWalks), bit for bit (the sweep\'s rows, 1 500 random batches)', () => {
+    const seed = freshSeed();
+    const r = rng(seed);
+    let n = 0;
+    let fired = 0;
+    const check = (lens: ArrayLike<number>, parts: number) => {
+      if (!packMayFire(lens, parts, 5)) return;
+      n++;
+      const got = packed(Array.from(lens), parts);
+      const want = packedScheduleByWalks(lens, parts, PACK_PIECE_COST_BLOCKS, 5) ?? noPack(Array.from(lens), parts);
+      if (got.metadata[5] !== 0) fired++;
+      const where = `b ${lens.length}, ${parts} parts (seed ${seed}; rerun with FLASH_MLA_SEED=${seed})`;
+      assert.deepEqual(got.metadata, want.metadata, where);
+      assert.deepEqual(got.numSplits, want.numSplits, where);
+    };
+    for (const c of sweep) for (const parts of [132, 66, 33]) check(c.seqlens, parts);
+    for (let t = 0; t < 1500; t++) {
+      const b = 2 + Math.floor(r() * (t % 3 === 0 ? 8 : 255));
+      check(Array.from({ length: b }, () => Math.floor(r() * (r() < 0.5 ? 2000 : 40000))), 1 + Math.floor(r() * 140));
+    }
+    assert.ok(n >= 1000 && fired >= n / 3, `${n} eligible batches, ${fired} packed: the batches no longer exercise the rule`);
   });
   test('never heavier than the batch order; every structural property holds (random batches, b 2–256, parts 1–132)', () => {
     const seed = freshSeed();

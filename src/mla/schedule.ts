@@ -392,12 +392,124 @@ export function packOrder(nb: ArrayLike<number>, numSmParts: number, payload: nu
  * Our fifth rule: the batch visited in packOrder's order at payloads share − PACK_PAYLOADS + 1 … share (those at least two
  * split costs and holding the batch), the one whose walk completes with the cheapest longest part (scheduleCost; fewer
  * split items, then the lower payload, on a tie) taken if it is cheaper than `walked`, the batch order's schedule.
+ * Each candidate is weighed in one pass as the metadata kernel does (packWeigh: the walk over a packing's order at its
+ * payload makes the packing's parts), and only the winner's rows are walked: the decode's value check recomputes this
+ * for every call (scheduleTiles with the rule on sweep#9 / #13 / #29: ~105 µs in Node 20, against ~280–350 µs
+ * through packedScheduleByWalks, the rule word for word; 10–16 µs without the rule).
  */
 function packedSchedule(seqlens: ArrayLike<number>, nb: readonly number[], total: number, numSmParts: number, share: number, overhead: number,
                         pieceCost: number, walked: TileSchedule): TileSchedule | null {
+  const b = nb.length;
+  // (blocks desc, index asc) as one numeric key per request (b ≤ METADATA_PACK_MAX_REQS < 2^9, blocks < 2^30: exact
+  // in a double), sorted natively rather than through a comparator
+  const keys = Float64Array.from(nb, (x, i) => (2 ** 30 - x) * 512 + i).sort();
+  const sorted = Int32Array.from(keys, (k) => k % 512);
+  const snb = Int32Array.from(sorted, (i) => nb[i]);
+  let bestCost = scheduleCost(walked, seqlens, numSmParts, pieceCost);
+  let bestPayload = 0;
+  for (let payload = share - PACK_PAYLOADS + 1; payload <= share; payload++) {
+    if (payload < 2 * overhead || payload * numSmParts < total) continue;
+    const c = packWeigh(snb, numSmParts, payload, overhead, pieceCost, null);
+    if (c && (c.cost < bestCost.cost || (c.cost === bestCost.cost && c.pieces < bestCost.pieces))) {
+      bestCost = c;
+      bestPayload = payload;
+    }
+  }
+  if (bestPayload === 0) return null;
+  const order = new Int32Array(b);
+  packWeigh(snb, numSmParts, bestPayload, overhead, pieceCost, order);
+  for (let k = 0; k < b; k++) order[k] = sorted[order[k]];
+  const { metadata, numSplits } = walkRows(seqlens, nb, order, numSmParts, bestPayload, overhead);
+  return { metadata, numSplits };
+}
+
+/**
+ * packOrder's packing at `payload` over block counts sorted descending (`snb`), weighed as it goes: its longest part in
+ * blocks plus `pieceCost` per split item, and its split items; null when the walk would not complete. `order` (if
+ * given) receives the packing's order as sorted positions. The metadata kernel's pack_order, step for step
+ * (kernels/mla_metadata_pack.cuh); the longest unused request that fits from a binary search and a next-unused chain.
+ */
+function packWeigh(snb: Int32Array, numSmParts: number, payload: number, o: number, pieceCost: number, order: Int32Array | null): { cost: number; pieces: number } | null {
+  const b = snb.length;
+  const next = Int32Array.from({ length: b + 1 }, (_, i) => i);  // next[k]: toward the first unused position ≥ k
+  const unused = (k: number): number => {
+    let r = k;
+    while (next[r] !== r) r = next[r];
+    while (next[k] !== r) {  // (path compression)
+      const t = next[k];
+      next[k] = r;
+      k = t;
+    }
+    return r;
+  };
+  const take = (k: number) => {
+    next[k] = k + 1;
+    if (order) order[n] = k;
+    n++;
+  };
+  const c = payload - o;
+  let n = 0;
+  let rest = -1;
+  let cost = 0;
+  let pieces = 0;
+  let part = 0;
+  while (part < numSmParts && (n < b || rest >= 0)) {
+    if (rest > c) {  // the rest fills whole parts first
+      const m = Math.min(Math.floor((rest - 1) / c), numSmParts - part);
+      cost = Math.max(cost, c + pieceCost);
+      pieces += m;
+      rest -= m * c;
+      part += m;
+      continue;
+    }
+    let room = payload;
+    let partCost = 0;
+    if (rest >= 0) {
+      room -= rest + o;
+      partCost = rest + pieceCost;
+      pieces++;
+      rest = -1;
+    }
+    for (;;) {  // the longest unused whole requests that still fit
+      const thr = room - o;
+      let lo = 0;
+      let hi = b;  // the first sorted position with at most thr blocks
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (snb[mid] > thr) lo = mid + 1;
+        else hi = mid;
+      }
+      const k = lo < b ? unused(lo) : b;
+      if (k >= b) break;
+      take(k);
+      room -= snb[k] + o;
+      partCost += snb[k];
+    }
+    if (room - o > 0) {  // then the head of the longest one left
+      const k = unused(0);
+      if (k < b) {
+        take(k);
+        rest = snb[k] - (room - o);
+        partCost += room - o + pieceCost;
+        pieces++;
+      }
+    }
+    cost = Math.max(cost, partCost);
+    part++;
+  }
+  return n === b && rest < 0 ? { cost, pieces } : null;
+}
+
+/** The fifth rule word for word (packOrder, walkRows and scheduleCost per candidate): the reference packedSchedule is tested against. */
+export function packedScheduleByWalks(seqlens: ArrayLike<number>, numSmParts: number, pieceCost: number, overhead = splitOverheadBlocks()): TileSchedule | null {
+  const b = seqlens.length;
+  const nb = Array.from(seqlens, (s) => Math.ceil(s / PAGE_BLOCK_SIZE));
+  const total = nb.reduce((a, x) => a + x + overhead, 0);
+  const share = Math.ceil(total / numSmParts) + overhead;
+  const walked = scheduleTiles(seqlens, numSmParts, overhead, true, undefined, undefined, 0);
   let best: TileSchedule | null = null;
   let bestCost = scheduleCost(walked, seqlens, numSmParts, pieceCost);
-  for (let payload = share - PACK_PAYLOADS + 1; payload <= share; payload++) {
+  for (let payload = share - PACK_PAYLOADS + 1; payload <= share && b > 0; payload++) {
     if (payload < 2 * overhead || payload * numSmParts < total) continue;
     const cand = walkRows(seqlens, nb, packOrder(nb, numSmParts, payload, overhead), numSmParts, payload, overhead);
     if (!cand.complete) continue;
