@@ -547,10 +547,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     merge.template exchange<kSparse ? 2 : 1>(o, it);
     // ---- epilogue: this warpgroup's four m-tiles of every real column
     const Slice& s0 = sl[0];
-    const int req_e = req;
-    merge.template store<kSparse>(p, fp, req_e, s0, rs, it);
+    merge.template store<kSparse>(p, fp, req, s0, rs, it);
     // the combine folded in (host's choice): the CTA that wrote the request's last split merges them all
-    if (!kSparse && p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req_e, req_e, 0, p.q_rows, tid, SM90S_THREADS, sFlag, [] { __syncthreads(); });
+    if (!kSparse && p.split_arrivals != nullptr && !s0.no_split) fold_split<T>(p, req, req, 0, p.q_rows, tid, SM90S_THREADS, sFlag, [] { __syncthreads(); });
     if constexpr (!kFp8) seqlen = next_seqlen;  // the next item's
   }
 }
