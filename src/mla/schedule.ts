@@ -2,7 +2,7 @@
 // runs it, and the device metadata kernel must produce the same bits. Rules of ours on top (scheduleTiles: a batch
 // whose every request just misses the payload keeps its requests whole; an equal-length batch keeps them whole when
 // that costs at most one split's cost more per part; an equal-length batch of k ≥ 2 parts per request in k even
-// pieces; the payload a few blocks tighter while the walk completes; off by default, a variable-length batch walked in
+// pieces; the payload a few blocks tighter while the walk completes; on request (getMlaMetadata's packOrder), a variable-length batch walked in
 // a packed order); sparse decode keeps 9edee0c's walk exactly.
 //
 // Work model: request i costs nb_i = ceil(seqlen_i / 64) KV blocks plus a fixed 5 blocks (loading q,
