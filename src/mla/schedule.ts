@@ -298,13 +298,27 @@ function walkRows(seqlens: ArrayLike<number>, nb: readonly number[], order: Int3
  * request (an item's rows stored as partials, merged by the combine), and its split items in all.
  */
 export function scheduleCost(s: TileSchedule, seqlens: ArrayLike<number>, numSmParts: number, pieceCost: number): { cost: number; pieces: number } {
-  const perPart = new Array<number>(numSmParts).fill(0);
+  // (workItems' items, walked in place: the decode's value check weighs the batch order on every call with the rule on)
+  const md = s.metadata;
+  const b = seqlens.length;
+  let cost = 0;
   let pieces = 0;
-  for (const it of workItems(s.metadata, seqlens, numSmParts)) {
-    perPart[it.part] += Math.ceil(it.endToken / PAGE_BLOCK_SIZE) - it.startToken / PAGE_BLOCK_SIZE + (it.noSplit ? 0 : pieceCost);
-    if (!it.noSplit) pieces++;
+  for (let p = 0; p < numSmParts; p++) {
+    const r = p * METADATA_ROW_INTS;
+    const beginPos = md[r];
+    const endPos = md[r + 2];
+    let part = 0;
+    for (let pos = beginPos; pos <= endPos && beginPos < b; pos++) {
+      const seqlen = seqlens[requestAt(md, pos)];
+      const start = pos === beginPos ? md[r + 1] : 0;
+      const end = pos === endPos ? md[r + 3] : seqlen;
+      const whole = start === 0 && end === seqlen;
+      part += Math.ceil(end / PAGE_BLOCK_SIZE) - start / PAGE_BLOCK_SIZE + (whole ? 0 : pieceCost);
+      if (!whole) pieces++;
+    }
+    cost = Math.max(cost, part);
   }
-  return { cost: Math.max(0, ...perPart), pieces };
+  return { cost, pieces };
 }
 
 /**
@@ -400,10 +414,7 @@ export function packOrder(nb: ArrayLike<number>, numSmParts: number, payload: nu
 function packedSchedule(seqlens: ArrayLike<number>, nb: readonly number[], total: number, numSmParts: number, share: number, overhead: number,
                         pieceCost: number, walked: TileSchedule): TileSchedule | null {
   const b = nb.length;
-  // (blocks desc, index asc) as one numeric key per request (b ≤ METADATA_PACK_MAX_REQS < 2^9, blocks < 2^30: exact
-  // in a double), sorted natively rather than through a comparator
-  const keys = Float64Array.from(nb, (x, i) => (2 ** 30 - x) * 512 + i).sort();
-  const sorted = Int32Array.from(keys, (k) => k % 512);
+  const sorted = Int32Array.from({ length: b }, (_, i) => i).sort((x, y) => nb[y] - nb[x] || x - y);  // (blocks desc, index asc)
   const snb = Int32Array.from(sorted, (i) => nb[i]);
   let bestCost = scheduleCost(walked, seqlens, numSmParts, pieceCost);
   let bestPayload = 0;
