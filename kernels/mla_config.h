@@ -35,10 +35,12 @@ static_assert(METADATA_HEADER_BYTES + 8 * METADATA_SMEM_MAX_REQS <= 49152, "seri
 // The scheduler's fifth rule (src/mla/schedule.ts packedSchedule; kernels/mla_metadata_pack.cuh): batches of at most
 // min(3 · parts, METADATA_PACK_MAX_REQS) requests over at most METADATA_PACK_MAX_PARTS parts, PACK_PAYLOADS candidate
 // payloads (one packing warp each). HOST: when it may fire, dynamic smem of at least METADATA_HEADER_BYTES + 4 ·
-// (3 · METADATA_PACK_MAX_REQS + 48 + PACK_PAYLOADS · (2 · b + 4 · parts)) (48 260 B at the bounds).
+// (METADATA_PACK_FIXED_INTS + PACK_PAYLOADS · (2 · b + 4 · parts)) (48 576 B at the bounds; mla_metadata_pack.cuh).
 constexpr int METADATA_PACK_MAX_REQS = 256;
 constexpr int METADATA_PACK_MAX_PARTS = 224;
 constexpr int PACK_PAYLOADS = 8;
+// the sorted block counts, request indices and seqlens (3 · METADATA_PACK_MAX_REQS), then 48 result ints
+constexpr int METADATA_PACK_FIXED_INTS = 3 * METADATA_PACK_MAX_REQS + 48;
 
 // ---- generic split-KV decode kernel (mma.sync, sm_80+) ------------------------------------------------------
 // HOST: grid (ceil(q_rows / GEN_BLOCK_M), num_sm_parts, 1), block GEN_THREADS, dynamic smem GEN_SMEM_BYTES

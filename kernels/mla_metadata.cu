@@ -37,7 +37,6 @@
 #include "mla_config.h"
 #include "mla_params.h"
 #include "ptx.cuh"
-#include "mla_metadata_pack.cuh"
 
 using namespace mla;
 
@@ -59,22 +58,26 @@ constexpr int kHdrRuns = 4 * kWarps, kHdrParts = 4 * kWarps + 1;  // + 2 · slot
 static_assert(kHdrParts + 2 * (kWarps - 1) < kHeaderInts, "header");
 
 // One part's metadata row (32 bytes): two 16-byte stores when the tensor is 16-byte aligned (a user's view may not be).
-__device__ __forceinline__ void write_row(int* row, bool vec_rows, int begin_req, int begin_token, int end_req, int end_token, int begin_split) {
+// Ints 5–7: the packed order's table (position i → row i / 3, int 5 + i % 3, request + 1), 0 for the batch order.
+__device__ __forceinline__ void write_row(int* row, bool vec_rows, int begin_req, int begin_token, int end_req, int end_token, int begin_split,
+                                          int order5 = 0, int order6 = 0, int order7 = 0) {
   if (vec_rows) {
     int4* r4 = reinterpret_cast<int4*>(row);
     r4[0] = make_int4(begin_req, begin_token, end_req, end_token);
-    r4[1] = make_int4(begin_split, 0, 0, 0);
+    r4[1] = make_int4(begin_split, order5, order6, order7);
   } else {
     row[kBeginReq] = begin_req;
     row[kBeginToken] = begin_token;
     row[kEndReq] = end_req;
     row[kEndToken] = end_token;
     row[kBeginSplit] = begin_split;
-    row[5] = 0;
-    row[6] = 0;
-    row[7] = 0;
+    row[kPackedOrder] = order5;
+    row[kPackedOrder + 1] = order6;
+    row[kPackedOrder + 2] = order7;
   }
 }
+
+#include "mla_metadata_pack.cuh"  // (the fifth rule: uses ceil_blocks and write_row)
 
 // Every part's payload P in blocks (src/mla/schedule.ts scheduleTiles, the same expressions).
 __device__ __forceinline__ long long payload_of(long long total, int min_nb, int max_nb, int b, int num_sm_parts, int overhead, int whole_slack,

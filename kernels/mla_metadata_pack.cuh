@@ -1,6 +1,6 @@
 // The scheduler's fifth rule on the device (src/mla/schedule.ts packedSchedule, bit for bit): a variable-length batch
-// walked in the order of a best-fit packing when that gives a cheaper longest part. Included by mla_metadata.cu; run
-// by the whole block after the batch order's schedule is written.
+// walked in the order of a best-fit packing when that gives a cheaper longest part. Included by mla_metadata.cu after
+// its ceil_blocks and write_row; run by the whole block after the batch order's schedule is written.
 //
 // The cpu builds each candidate's order (packOrder), walks it (walkRows) and weighs the walk (scheduleCost). Here the
 // three are one pass: the walk over the packing's order at the packing's payload makes the packing's parts, so warp w
@@ -29,24 +29,11 @@ using namespace mla;
 // order, its per-position split counts and its rows (4 ints per part: begin | end << 16, begin token, end token, begin
 // split)
 constexpr int kRes = 3 * METADATA_PACK_MAX_REQS;
-constexpr int kResInts = 48;
+static_assert(METADATA_PACK_FIXED_INTS - kRes >= 6 * PACK_PAYLOADS, "the results: six ints per candidate");
 __host__ __device__ constexpr int warp_slots(int b, int parts) { return 2 * b + 4 * parts; }
-__host__ __device__ constexpr int pack_smem_ints(int b, int parts) { return kRes + kResInts + PACK_PAYLOADS * warp_slots(b, parts); }
+__host__ __device__ constexpr int pack_smem_ints(int b, int parts) { return METADATA_PACK_FIXED_INTS + PACK_PAYLOADS * warp_slots(b, parts); }
 static_assert(METADATA_HEADER_BYTES + 4 * pack_smem_ints(METADATA_PACK_MAX_REQS, METADATA_PACK_MAX_PARTS) <= 49152, "packing ≤ 48 KB");
 static_assert(PACK_PAYLOADS * 32 == METADATA_THREADS, "one warp per candidate payload");
-
-__device__ __forceinline__ int ceil_blocks_p(int s) { return s / PAGE_BLOCK_SIZE + (s % PAGE_BLOCK_SIZE > 0 ? 1 : 0); }
-
-// One part's row, with the order's table (position i → row i / 3, int 5 + i % 3, request + 1; 0 past the batch).
-__device__ __forceinline__ void write_packed_row(int* row, bool vec_rows, int bp, int bt, int ep, int et, int bs, int t5, int t6, int t7) {
-  if (vec_rows) {
-    int4* r4 = reinterpret_cast<int4*>(row);
-    r4[0] = make_int4(bp, bt, ep, et);
-    r4[1] = make_int4(bs, t5, t6, t7);
-  } else {
-    row[0] = bp, row[1] = bt, row[2] = ep, row[3] = et, row[4] = bs, row[5] = t5, row[6] = t6, row[7] = t7;
-  }
-}
 
 // One packing step of a warp (pack_order): among the sorted positions not yet used (lane l: positions 8l … 8l + 7, their
 // block counts nbr, their used bits), the first whose blocks are at most thr — the longest that fits — as its position
@@ -80,13 +67,13 @@ __device__ __forceinline__ void pack_order(Smem& sm, int base, const int* cache_
                                            int* num_splits, int tid) {
   const int lane = tid & 31, warp = tid >> 5;
   const int oNb = base, oIdx = base + METADATA_PACK_MAX_REQS, oSeq = base + 2 * METADATA_PACK_MAX_REQS, oRes = base + kRes;
-  auto slots = [&](int w) { return base + kRes + kResInts + w * warp_slots(b, parts); };
+  auto slots = [&](int w) { return base + METADATA_PACK_FIXED_INTS + w * warp_slots(b, parts); };
   const int oTmp = slots(0);  // (the block counts by request, until warp 0 writes its order there)
 
   for (int i = tid; i < b; i += METADATA_THREADS) {
     const int s = ptx::ld_plain(cache_seqlens + i);
     sm[oSeq + i] = s;
-    sm[oTmp + i] = ceil_blocks_p(s);
+    sm[oTmp + i] = ceil_blocks(s);
   }
   __syncthreads();
   // the sorted order (blocks desc, index asc): request i's rank by counting; and the batch order's cost per part
@@ -107,7 +94,7 @@ __device__ __forceinline__ void pack_order(Smem& sm, int base, const int* cache_
     for (int q = bp; q <= ep && q < b; ++q) {
       const int seqlen = sm[oSeq + q], start = q == bp ? bt : 0, end = q == ep ? et : seqlen;
       const bool whole = start == 0 && end == seqlen;
-      my_cost += ceil_blocks_p(end) - start / PAGE_BLOCK_SIZE + (whole ? 0 : pc);
+      my_cost += ceil_blocks(end) - start / PAGE_BLOCK_SIZE + (whole ? 0 : pc);
       my_pieces += whole ? 0 : 1;
     }
   }
@@ -223,8 +210,8 @@ __device__ __forceinline__ void pack_order(Smem& sm, int base, const int* cache_
     const int k0 = 3 * tid;
     auto table = [&](int k) { return k < b ? request_at(k) + 1 : 0; };
     // (int 4: the split index, and a busy row's first request plus one in bits 16…: src/mla/schedule.ts walkRows)
-    write_packed_row(md + tid * METADATA_ROW_INTS, vec_rows, bp, bt, ep, et, tid < busy ? bs | ((request_at(bp) + 1) << 16) : bs, table(k0), table(k0 + 1),
-                     table(k0 + 2));
+    write_row(md + tid * METADATA_ROW_INTS, vec_rows, bp, bt, ep, et, tid < busy ? bs | ((request_at(bp) + 1) << 16) : bs, table(k0), table(k0 + 1),
+              table(k0 + 2));
   }
   // num_splits: the exclusive prefix sum of each request's split count, in batch order (the counts by request where the
   // sorted block counts were)

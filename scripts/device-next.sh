@@ -350,6 +350,30 @@ ab_rounds() {
   node scripts/ab-table.mjs "$out" "$tag" "${labels[@]}" 2>&1 | tee "$out/$tag-table.md"
 }
 
+# Session 57's packed-order steps. pack_test TAG NAME LIMIT FILE [PATTERN]: a GPU test file (tests matching PATTERN) with
+# the fifth rule on (FLASH_MLA_EXPERIMENT_PACK=3), into $out/TAG-NAME.log
+pack_test() {
+  local s pat=(); s=$(date +%s); [ -n "${5:-}" ] && pat=(--test-name-pattern="$5")
+  FLASH_MLA_EXPERIMENT_PACK=3 gpu timeout "$3" node --test "${pat[@]}" "dist/test/$4.test.js" > "$out/$1-$2.log" 2>&1
+  echo "$2 (pack 3) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/$1-$2.log" | tail -4; grep -aE "^ *not ok" "$out/$1-$2.log" | head -4
+}
+# metadata_ncu TAG GREP [SECTION…]: ncu on mla_metadata for sweep#9 with the rule off and on (into $out/TAG-ncu-0|3.txt)
+metadata_ncu() {
+  local tag=$1 pat=$2 pk sec=(); shift 2
+  for x in SpeedOfLight "$@"; do sec+=(--section "$x"); done
+  for pk in 0 3; do
+    FLASH_MLA_EXPERIMENT_PACK=$pk timeout 150 ncu --clock-control none -k regex:mla_metadata -c 1 "${sec[@]}" \
+      node dist/src/cli.js bench --configs sweep:9 --iters 1 --warmup 0 --check-samples 0 --reference none > "$out/$tag-ncu-$pk.txt" 2>&1
+    echo "ncu pack $pk rc=$?"; grep -aE "$pat" "$out/$tag-ncu-$pk.txt" | head -30
+  done
+}
+# pack_ab TAG SETS: the session-start decode kernels (.variants/maink, unpacked here), this build on batch-order
+# schedules, this build with the rule on; two rounds, round 1 checked
+pack_ab() {
+  (cd .variants/maink && tar -xJf maink.tar.xz)
+  AB_CHECK=1 ab_rounds "$1" "$2" .variants/maink dist/kernels dist/kernels@FLASH_MLA_EXPERIMENT_PACK=3
+}
+
 case $step in
   small|race)
     if [ "$step" = small ]; then
@@ -898,11 +922,8 @@ PY
     # 'hopper' has separate entries for packed schedules and its batch-order entries compile to the session-start code
     # instruction for instruction (the host picks by the metadata: src/cuda/mla.ts). The decode GPU file with the rule
     # on, then maink / this build / this build packed, two rounds, round 1 checked
-    (cd .variants/maink && tar -xJf maink.tar.xz)
-    s=$(date +%s); FLASH_MLA_EXPERIMENT_PACK=3 gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/s57e-gpu-decode.log" 2>&1
-    echo "gpu-decode (pack 3) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s57e-gpu-decode.log" | tail -4; grep -aE "^ *not ok" "$out/s57e-gpu-decode.log" | head -4
-    AB_CHECK=1 ab_rounds s57e "sweep:1,9,13,25,29 serving:S1,S2,S3,S5,S6,S8,S9,S12" \
-      .variants/maink dist/kernels dist/kernels@FLASH_MLA_EXPERIMENT_PACK=3
+    pack_test s57e gpu-decode 150 gpu-decode
+    pack_ab s57e "sweep:1,9,13,25,29 serving:S1,S2,S3,S5,S6,S8,S9,S12"
     ;;
   s57d)
     # (~4 min on an H100; carry as s57a) after s57c (the table-reading kernels cost 1.009× on batch order: a table load at
@@ -911,16 +932,9 @@ PY
     # (FLASH_MLA_EXPERIMENT_PACK=3 turns it on for the bench). The decode GPU file with it on (metadata bit for bit,
     # decodes against the oracle), ncu's mla_metadata duration on sweep#9 off / on, then maink / this build / this build
     # packed, two rounds, round 1 checked
-    (cd .variants/maink && tar -xJf maink.tar.xz)
-    s=$(date +%s); FLASH_MLA_EXPERIMENT_PACK=3 gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/s57d-gpu-decode.log" 2>&1
-    echo "gpu-decode (pack 3) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s57d-gpu-decode.log" | tail -4; grep -aE "^ *not ok" "$out/s57d-gpu-decode.log" | head -4
-    for pk in 0 3; do
-      FLASH_MLA_EXPERIMENT_PACK=$pk timeout 100 ncu --clock-control none -k regex:mla_metadata -c 1 --section SpeedOfLight \
-        node dist/src/cli.js bench --configs sweep:9 --iters 1 --warmup 0 --check-samples 0 --reference none > "$out/s57d-ncu-$pk.txt" 2>&1
-      echo "ncu pack $pk rc=$?"; grep -aE "Duration" "$out/s57d-ncu-$pk.txt" | head -2
-    done
-    AB_CHECK=1 ab_rounds s57d "sweep:1,9,13,25,29 serving:S1,S3,S5,S6,S7,S8,S9,S12" \
-      .variants/maink dist/kernels dist/kernels@FLASH_MLA_EXPERIMENT_PACK=3
+    pack_test s57d gpu-decode 150 gpu-decode
+    metadata_ncu s57d "Duration"
+    pack_ab s57d "sweep:1,9,13,25,29 serving:S1,S3,S5,S6,S7,S8,S9,S12"
     ;;
   s57c)
     # (~4 min on an H100; carry as s57a) s57b's builds after s57p (the packing step's blocks-above-threshold mask as a
@@ -928,26 +942,15 @@ PY
     # redux.sync min/max, instead of ballot → find-first → shuffles; the head only at a part's end): ncu's duration of mla_metadata on sweep#9
     # with the rule off and on, then maink / this build / this build with the rule on over the var rows and the serving
     # shapes (the table-reading kernels' cost on batch order), two rounds, round 1 checked
-    (cd .variants/maink && tar -xJf maink.tar.xz)
-    for pk in 0 3; do
-      FLASH_MLA_EXPERIMENT_PACK=$pk timeout 100 ncu --clock-control none -k regex:mla_metadata -c 1 --section SpeedOfLight --section WarpStateStats --section InstructionStats \
-        node dist/src/cli.js bench --configs sweep:9 --iters 1 --warmup 0 --check-samples 0 --reference none > "$out/s57c-ncu-$pk.txt" 2>&1
-      echo "ncu pack $pk rc=$?"; grep -aE "Duration|Warp Cycles Per Issued|Executed Instructions  " "$out/s57c-ncu-$pk.txt" | head -5
-    done
+    metadata_ncu s57c "Duration|Warp Cycles Per Issued|Executed Instructions  " WarpStateStats InstructionStats
     cuobjdump -sass dist/kernels/mla_metadata.sm_90.cubin > "$out/s57c-metadata.sass" 2>&1
-    AB_CHECK=1 ab_rounds s57c "sweep:1,9,13,25,29 serving:S1,S3,S5,S6,S7,S8,S9,S12" \
-      .variants/maink dist/kernels dist/kernels@FLASH_MLA_EXPERIMENT_PACK=3
+    pack_ab s57c "sweep:1,9,13,25,29 serving:S1,S3,S5,S6,S7,S8,S9,S12"
     ;;
   s57p)
     # (~1.5 min, any card; carry as s57a) where the metadata kernel's packing spends its time (s57b: ~50 µs more on b 128
     # over 132 parts): ncu on mla_metadata for sweep#9 with the rule off and on (duration, warp states, the source
     # counters' top stall locations), and the SASS of its sm_90 cubin
-    for pk in 0 3; do
-      FLASH_MLA_EXPERIMENT_PACK=$pk timeout 150 ncu --clock-control none -k regex:mla_metadata -c 1 --section SpeedOfLight --section WarpStateStats \
-        --section SchedulerStats --section SourceCounters --section InstructionStats \
-        node dist/src/cli.js bench --configs sweep:9 --iters 1 --warmup 0 --check-samples 0 --reference none > "$out/s57p-ncu-$pk.txt" 2>&1
-      echo "ncu pack $pk rc=$?"; grep -aE "Duration|Warp Cycles Per Issued|Issued Warp Per Scheduler|Executed Instructions  |Stall" "$out/s57p-ncu-$pk.txt" | head -30
-    done
+    metadata_ncu s57p "Duration|Warp Cycles Per Issued|Issued Warp Per Scheduler|Executed Instructions  |Stall" WarpStateStats SchedulerStats SourceCounters InstructionStats
     cuobjdump -sass dist/kernels/mla_metadata.sm_90.cubin > "$out/s57p-metadata.sass" 2>&1; echo "sass rc=$? $(wc -l < "$out/s57p-metadata.sass") lines"
     ;;
   s57b)
@@ -955,32 +958,23 @@ PY
     # position itself, no flag), the dense FP8 16-row entry reading the table too (the rule for every row count), the
     # packing faster (rest-only parts in closed form, no shared load on the packing chain); the Hopper FP8 GPU tests by
     # name (s57a's "dense" pattern ran past 120 s), then the same three builds two rounds each (round 1 checked)
-    (cd .variants/maink && tar -xJf maink.tar.xz)
-    s=$(date +%s); FLASH_MLA_EXPERIMENT_PACK=3 gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/s57b-gpu-decode.log" 2>&1
-    echo "gpu-decode (pack 3) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s57b-gpu-decode.log" | tail -4; grep -aE "^ *not ok" "$out/s57b-gpu-decode.log" | head -4
-    s=$(date +%s); FLASH_MLA_EXPERIMENT_PACK=3 gpu timeout 150 node --test --test-name-pattern="Hopper FP8 kernel|small-row Hopper kernel over the FP8" dist/test/fp8-sparse-gpu.test.js > "$out/s57b-fp8.log" 2>&1
-    echo "Hopper FP8 GPU tests (pack 3) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s57b-fp8.log" | tail -4; grep -aE "^ *not ok" "$out/s57b-fp8.log" | head -4
-    AB_CHECK=1 ab_rounds s57b "sweep:1,8,9,12,13,24,25,29 serving:S3,S6,S9" \
-      .variants/maink dist/kernels dist/kernels@FLASH_MLA_EXPERIMENT_PACK=3
+    pack_test s57b gpu-decode 150 gpu-decode
+    pack_test s57b fp8 150 fp8-sparse-gpu "Hopper FP8 kernel|small-row Hopper kernel over the FP8"
+    pack_ab s57b "sweep:1,8,9,12,13,24,25,29 serving:S3,S6,S9"
     ;;
   s57a)
     # (~4 min on an H100; carry .devcarry, .variants/devdist — a slim copy of this build's dist, used as dist — and
     # .variants/maink: the session-start decode kernels (mla_decode_sm90, mla_decode_sm90_small sm_90a cubins built with
     # `SRC_REV=835f0a3 scripts/build-variant.sh …`) in maink.tar.xz) the packed order on the device, rebuilt in session 57
     # (the metadata kernel packs in one pass, mla_metadata_pack.cuh): the decode GPU file with the rule on (its
-    # metadata test compares the device kernel with scheduleFor bit for bit, pack sets included; its decodes the oracle),
+    # metadata test compares the device kernel with the cpu schedule bit for bit, pack sets included; its decodes the oracle),
     # the layout and dense FP8 GPU tests with it on, then three builds two rounds each (round 1 checked): the session-
     # start decode kernels on batch-order schedules, this build's (order-table reading) on batch order, this build's
     # with the rule on (FLASH_MLA_EXPERIMENT_PACK=3); the +md column shows the metadata kernel's cost
-    (cd .variants/maink && tar -xJf maink.tar.xz)
-    s=$(date +%s); FLASH_MLA_EXPERIMENT_PACK=3 gpu timeout 150 node --test dist/test/gpu-decode.test.js > "$out/s57a-gpu-decode.log" 2>&1
-    echo "gpu-decode (pack 3) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s57a-gpu-decode.log" | tail -4; grep -aE "^ *not ok" "$out/s57a-gpu-decode.log" | head -4
-    s=$(date +%s); FLASH_MLA_EXPERIMENT_PACK=3 gpu timeout 120 node --test dist/test/dense-layouts-gpu.test.js > "$out/s57a-layouts.log" 2>&1
-    echo "dense-layouts-gpu (pack 3) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s57a-layouts.log" | tail -4; grep -aE "^ *not ok" "$out/s57a-layouts.log" | head -4
-    s=$(date +%s); FLASH_MLA_EXPERIMENT_PACK=3 gpu timeout 120 node --test --test-name-pattern="dense" dist/test/fp8-sparse-gpu.test.js > "$out/s57a-fp8.log" 2>&1
-    echo "fp8 dense GPU tests (pack 3) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s57a-fp8.log" | tail -4; grep -aE "^ *not ok" "$out/s57a-fp8.log" | head -4
-    AB_CHECK=1 ab_rounds s57a "sweep:8,9,12,13,24,25,29 serving:S3,S6,S9" \
-      .variants/maink dist/kernels dist/kernels@FLASH_MLA_EXPERIMENT_PACK=3
+    pack_test s57a gpu-decode 150 gpu-decode
+    pack_test s57a layouts 120 dense-layouts-gpu
+    pack_test s57a fp8 120 fp8-sparse-gpu dense
+    pack_ab s57a "sweep:8,9,12,13,24,25,29 serving:S3,S6,S9"
     ;;
   s56v)
     # (~5 min on an H100; carry .devcarry, .variants/devdist-pk — a slim dist of branch pack-order-kernels, used as

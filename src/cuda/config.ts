@@ -11,6 +11,8 @@ export const MLA_CONFIG = {
   METADATA_HEADER_BYTES: 256,
   METADATA_PAR_MAX_REQS: 2400,
   METADATA_SMEM_MAX_REQS: 6112,
+  /** The fifth rule's packing (mla_metadata_pack.cuh): these ints, then PACK_PAYLOADS · (2 · b + 4 · parts). */
+  METADATA_PACK_FIXED_INTS: 816,
   /** Generic and generic-small decode kernels: folded query rows per CTA, threads, dynamic smem. */
   GEN_BLOCK_M: 64,
   GEN_THREADS: 256,

@@ -8,7 +8,7 @@ import { scratchForCapture } from './graph.js';
 import { isCapturing } from '../capture.js';
 import type { Tensor } from '../tensor.js';
 import { UnsupportedDeviceError, UnsupportedFeatureError } from '../errors.js';
-import { HEAD_DIM_K, METADATA_PACK_MAX_REQS, METADATA_TIGHT_MAX_REQS, PACK_PAYLOADS, PAGE_BLOCK_SIZE } from '../mla/constants.js';
+import { HEAD_DIM_K, METADATA_TIGHT_MAX_REQS, PACK_PAYLOADS, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { evenSplitMinSplits, packMaxRequests, splitOverheadBlocks, tightPayloadSteps, wholeSlackSplits } from '../mla/schedule.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
@@ -24,7 +24,7 @@ import { MLA_CONFIG } from './config.js';
 import { combineGrid, combineShape, combineShapeOverride, type CombineShape } from './combine-shape.js';
 
 // Launch shapes: host copies of kernels/mla_config.h (src/cuda/config.ts, checked by test/kernel-config.test.ts).
-const { GEN_BLOCK_M, GEN_THREADS, SM90_THREADS, COMBINE_THREADS, METADATA_THREADS, METADATA_HEADER_BYTES, METADATA_PAR_MAX_REQS, METADATA_SMEM_MAX_REQS } = MLA_CONFIG;
+const { GEN_BLOCK_M, GEN_THREADS, SM90_THREADS, COMBINE_THREADS, METADATA_THREADS, METADATA_HEADER_BYTES, METADATA_PAR_MAX_REQS, METADATA_SMEM_MAX_REQS, METADATA_PACK_FIXED_INTS } = MLA_CONFIG;
 const smemOf = (name: string) => DECODE_KERNELS.find((k) => k.name === name)!.sharedBytes;
 
 // FLASH_MLA_COMBINE=W,C forces the combine's launch shape (measurements); read once, at the first decode.
@@ -425,7 +425,7 @@ class CudaMlaBackend implements MlaBackend {
 function metadataSharedBytes(b: number, parts: number, packCost: number): number {
   // the fifth rule's slots (kernels/mla_metadata_pack.cuh pack_smem_ints) whenever it may fire: the kernel packs only
   // with them, and the cpu schedule does not know about shared memory
-  const pack = packCost > 0 && b <= packMaxRequests(parts) ? METADATA_HEADER_BYTES + 4 * (3 * METADATA_PACK_MAX_REQS + 48 + PACK_PAYLOADS * (2 * b + 4 * parts)) : 0;
+  const pack = packCost > 0 && b <= packMaxRequests(parts) ? METADATA_HEADER_BYTES + 4 * (METADATA_PACK_FIXED_INTS + PACK_PAYLOADS * (2 * b + 4 * parts)) : 0;
   if (b <= METADATA_TIGHT_MAX_REQS) return Math.max(pack, METADATA_HEADER_BYTES + 4 * ((1 + 4 * (1 + tightPayloadSteps())) * b + 1));
   return METADATA_HEADER_BYTES + (b <= METADATA_PAR_MAX_REQS ? 4 * (5 * b + 1) : 8 * Math.min(b, METADATA_SMEM_MAX_REQS));
 }

@@ -28,8 +28,6 @@ import {
   PAGE_BLOCK_SIZE, BLOCK_SIZE_M,
 } from './constants.js';
 
-export { PACK_PAYLOADS };
-
 /**
  * Number of SM parts (CTAs per m-block) for a decode: enough CTAs to fill the GPU once.
  * FlashMLA 9edee0c computes smCount / h_kv / ceil(numHeadsPerHeadK / 64) and can reach 0 (its issue #28);
