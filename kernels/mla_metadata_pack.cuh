@@ -182,19 +182,21 @@ __device__ __forceinline__ void pack_order(Smem& sm, int base, const int* cache_
   }
   __syncthreads();
 
-  // ---- the pick (every thread alike): the cheapest longest part, then fewer split items, then the lower payload; only
-  // if cheaper than the batch order
-  int best_cost = 0, best_pieces = 0, best = -1;
+  // ---- the pick (every thread alike): the cheapest longest part, then fewer split items, then the lower payload; taken
+  // if its longest part is cheaper than the batch order's, or as cheap with at most PACK_TIE_PIECES_EIGHTHS eighths of
+  // its split items (src/mla/schedule.ts packBeatsBatchOrder)
+  int batch_cost = 0, batch_pieces = 0, best = -1, best_cost = 0, best_pieces = 0;
   for (int w = 0; w < PACK_PAYLOADS; ++w) {
-    best_cost = max(best_cost, sm[oRes + 3 * PACK_PAYLOADS + w]);
-    best_pieces += sm[oRes + 4 * PACK_PAYLOADS + w];
+    batch_cost = max(batch_cost, sm[oRes + 3 * PACK_PAYLOADS + w]);
+    batch_pieces += sm[oRes + 4 * PACK_PAYLOADS + w];
   }
   for (int w = 0; w < PACK_PAYLOADS; ++w) {
     if (!sm[oRes + w]) continue;
     const int c = sm[oRes + PACK_PAYLOADS + w], k = sm[oRes + 2 * PACK_PAYLOADS + w];
-    if (c < best_cost || (c == best_cost && k < best_pieces)) best = w, best_cost = c, best_pieces = k;
+    if (best < 0 || c < best_cost || (c == best_cost && k < best_pieces)) best = w, best_cost = c, best_pieces = k;
   }
   if (best < 0) return;
+  if (!(best_cost < batch_cost || (best_cost == batch_cost && best_pieces < batch_pieces && 8 * best_pieces <= PACK_TIE_PIECES_EIGHTHS * batch_pieces))) return;
   const int oOrd = slots(best), oSpl = oOrd + b, oRows = oSpl + b, busy = sm[oRes + 5 * PACK_PAYLOADS + best];
   const bool vec_rows = (reinterpret_cast<uintptr_t>(md) & 15) == 0;
   auto request_at = [&](int k) -> int { return sm[oIdx + sm[oOrd + k]]; };

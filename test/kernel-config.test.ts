@@ -13,7 +13,7 @@ import { DECODE_KERNELS } from '../src/cuda/kernels.js';
 import { layoutDecodeLaunch, layoutDecodeSharedBytes } from '../src/cuda/layout-decode.js';
 import {
   BLOCK_SIZE_M, FIXED_OVERHEAD_NUM_BLOCKS, FP8_BYTES_PER_TOKEN, FP8_ROPE_OFFSET, FP8_SCALES_OFFSET, FP8_TILE, HEAD_DIM_K, HEAD_DIM_V, METADATA_ROW_INTS,
-  METADATA_TIGHT_MAX_REQS, METADATA_TIGHT_MAX_STEPS, METADATA_PACK_MAX_REQS, METADATA_PACK_MAX_PARTS, PACK_PAYLOADS,
+  METADATA_TIGHT_MAX_REQS, METADATA_TIGHT_MAX_STEPS, METADATA_PACK_MAX_REQS, METADATA_PACK_MAX_PARTS, PACK_PAYLOADS, PACK_TIE_PIECES_EIGHTHS,
   PAGE_BLOCK_SIZE,
 } from '../src/mla/constants.js';
 
@@ -116,6 +116,7 @@ test('src/mla/constants.ts (problem and scheduler shapes) equals kernels/mla_con
   assert.equal(METADATA_PACK_MAX_REQS, config.get('METADATA_PACK_MAX_REQS'));
   assert.equal(METADATA_PACK_MAX_PARTS, config.get('METADATA_PACK_MAX_PARTS'));
   assert.equal(PACK_PAYLOADS, config.get('PACK_PAYLOADS'));
+  assert.equal(PACK_TIE_PIECES_EIGHTHS, config.get('PACK_TIE_PIECES_EIGHTHS'));
   assert.equal(BLOCK_SIZE_M, config.get('GEN_BLOCK_M'), "the scheduler's BLOCK_SIZE_M is the decode kernels' rows per CTA");
   // the FP8 cache layout (FlashMLA's DeepSeek-V3.2 rows)
   assert.equal(FP8_BYTES_PER_TOKEN, config.get('FP8_BYTES_PER_TOKEN'));

@@ -8,6 +8,7 @@ import { scheduleTiles, numSmPartsFor, workItems, getMlaMetadata, flashMlaWithKv
 import { freshSeed, rng } from './util/problem.js';
 import { EVEN_SPLIT_MIN_SPLITS, PACK_PIECE_COST_BLOCKS, TIGHT_PAYLOAD_STEPS, packMayFire, packedScheduleByWalks } from '../src/mla/schedule.js';
 import { shippedData } from '../src/bench/configs.js';
+import { PACK_TIE_PIECES_EIGHTHS } from '../src/mla/constants.js';
 
 // The schedule without our fourth rule (the tight payload) nor the fifth (the packed order): the golden vectors and the
 // tests of the other rules.
@@ -297,7 +298,15 @@ describe('beyond 9edee0c (getMlaMetadata\'s packOrder, off by default; PACK_PIEC
     }
     const s9 = [862, 4727, 123, 2306, 945, 3990, 11787, 2461, 1989, 3233, 617, 2544, 14253, 997, 3953, 7657];
     assert.equal(packed(s9, 66, false).metadata[5], 0);
-    assert.notEqual(packed(s9, 66).metadata[5], 0);
+    // S9: a packing has the batch order's longest part with 67 split items against 69 — less than 1/8 fewer
+    // (PACK_TIE_PIECES_EIGHTHS), so the batch order (packed, it ran 1.7 % slower on an H100); sweep#7: the same longest
+    // part with 154 against 224, packed
+    assert.equal(PACK_TIE_PIECES_EIGHTHS, 7);
+    assert.deepEqual(packed(s9, 66).metadata, noPack(s9, 66).metadata);
+    const s7 = sweep[7].seqlens;
+    assert.deepEqual([weigh(s7, 132, noPack(s7, 132)).longest, weigh(s7, 132, packed(s7, 132)).longest], [70, 70]);
+    assert.deepEqual([weigh(s7, 132, noPack(s7, 132)).pieces, weigh(s7, 132, packed(s7, 132)).pieces], [224, 154]);
+    assert.notEqual(packed(s7, 132).metadata[5], 0);
     let fired = 0;
     for (let n = 0; n < 10; n++) {
       assert.equal(packed(batch(100), 33).metadata[5], 0, '100 requests over 33 parts: no room for the table');
@@ -367,7 +376,7 @@ describe('beyond 9edee0c (getMlaMetadata\'s packOrder, off by default; PACK_PIEC
     }
     assert.ok(n >= 1000 && fired >= n / 3, `${n} eligible batches, ${fired} packed: the batches no longer exercise the rule`);
   });
-  test('never heavier than the batch order; every structural property holds (random batches, b 2–256, parts 1–132)', () => {
+  test('never heavier than the batch order, nor as heavy with less than 1/8 fewer split items; every structural property holds (random batches, b 2–256, parts 1–132)', () => {
     const seed = freshSeed();
     const r = rng(seed);
     let fired = 0;
@@ -381,7 +390,8 @@ describe('beyond 9edee0c (getMlaMetadata\'s packOrder, off by default; PACK_PIEC
         if (t.metadata[5] === 0) continue;
         fired++;
         const [w, walk] = [weigh(lens, parts, t), weigh(lens, parts, noPack(lens, parts))];
-        assert.ok(w.longest < walk.longest || (w.longest === walk.longest && w.pieces < walk.pieces), `b ${b}, parts ${parts}: ${JSON.stringify(w)} against ${JSON.stringify(walk)}`);
+        // a cheaper longest part, or the same with at least 1/8 fewer split items
+        assert.ok(w.longest < walk.longest || (w.longest === walk.longest && w.pieces < walk.pieces && 8 * w.pieces <= 7 * walk.pieces), `b ${b}, parts ${parts}: ${JSON.stringify(w)} against ${JSON.stringify(walk)}`);
       }
     } catch (e) {
       console.error(`pack rule test failed with seed ${seed}; rerun with FLASH_MLA_SEED=${seed}`);

@@ -24,7 +24,7 @@
 // request i owns accumulator row numSplits[i] + n; a request with one split skips the combine.
 
 import {
-  FIXED_OVERHEAD_NUM_BLOCKS, METADATA_PACK_MAX_PARTS, METADATA_PACK_MAX_REQS, METADATA_ROW_INTS, METADATA_TIGHT_MAX_REQS, METADATA_TIGHT_MAX_STEPS, PACK_PAYLOADS,
+  FIXED_OVERHEAD_NUM_BLOCKS, METADATA_PACK_MAX_PARTS, METADATA_PACK_MAX_REQS, METADATA_ROW_INTS, METADATA_TIGHT_MAX_REQS, METADATA_TIGHT_MAX_STEPS, PACK_PAYLOADS, PACK_TIE_PIECES_EIGHTHS,
   PAGE_BLOCK_SIZE, BLOCK_SIZE_M,
 } from './constants.js';
 
@@ -116,7 +116,7 @@ export const tightPayloadSteps = experimentInt('FLASH_MLA_EXPERIMENT_TIGHT_PAYLO
 /**
  * Our fifth rule (scheduleTiles, packedSchedule): a variable-length batch of at most packMaxRequests(parts) requests
  * is walked in the order of a best-fit packing when that gives a cheaper longest part, counting each item of a split
- * request as PACK_PIECE_COST_BLOCKS blocks more. The walk in batch order cuts a request at almost every part boundary
+ * request as PACK_PIECE_COST_BLOCKS blocks more (or the same longest part with at least 1/8 fewer split items). The walk in batch order cuts a request at almost every part boundary
  * (sweep#9, 128 requests over 132 parts: 103 requests cut, 227 split items); each split item stores partials for the
  * combine. In the packed order the same walk cuts far fewer (sweep#9 137 items, sweep#13 124 → 22). On an H100
  * (session 56 `s56p`, the order applied by the bench to the batch itself, two rounds): the var rows of the sweep −0.4 …
@@ -224,7 +224,7 @@ export function scheduleTiles(
     throw new Error(`scheduleTiles: work left unassigned (${b} requests)`);
   }
   // Our fifth rule (packPieceCost): a variable-length batch in the order of a best-fit packing, when the walk over it
-  // has a cheaper longest part (packedSchedule).
+  // has a cheaper longest part or far fewer split items (packedSchedule).
   if (packPieceCost > 0 && holdLongestWhole && packMayFire(seqlens, numSmParts, overhead)) {
     const packed = packedSchedule(seqlens, nb, total, numSmParts, share, overhead, packPieceCost, walked);
     if (packed) return packed;
@@ -403,7 +403,8 @@ export function packOrder(nb: ArrayLike<number>, numSmParts: number, payload: nu
 /**
  * Our fifth rule: the batch visited in packOrder's order at payloads share − PACK_PAYLOADS + 1 … share (those at least two
  * split costs and holding the batch), the one whose walk completes with the cheapest longest part (scheduleCost; fewer
- * split items, then the lower payload, on a tie) taken if it is cheaper than `walked`, the batch order's schedule.
+ * split items, then the lower payload, on a tie) taken if it beats `walked`, the batch order's schedule, by
+ * packBeatsBatchOrder.
  * Each candidate is weighed in one pass as the metadata kernel does (packWeigh: the walk over a packing's order at its
  * payload makes the packing's parts), and only the winner's rows are walked: the decode's value check recomputes this
  * for every call (scheduleTiles with the rule on sweep#9 / #13 / #29: ~105 µs in Node 20, against ~280–350 µs
@@ -414,22 +415,36 @@ function packedSchedule(seqlens: ArrayLike<number>, nb: readonly number[], total
   const b = nb.length;
   const sorted = Int32Array.from({ length: b }, (_, i) => i).sort((x, y) => nb[y] - nb[x] || x - y);  // (blocks desc, index asc)
   const snb = Int32Array.from(sorted, (i) => nb[i]);
-  let bestCost = scheduleCost(walked, seqlens, numSmParts, pieceCost);
+  let bestCost: { cost: number; pieces: number } | null = null;
   let bestPayload = 0;
   for (let payload = share - PACK_PAYLOADS + 1; payload <= share; payload++) {
     if (payload < 2 * overhead || payload * numSmParts < total) continue;
     const c = packWeigh(snb, numSmParts, payload, overhead, pieceCost, null);
-    if (c && (c.cost < bestCost.cost || (c.cost === bestCost.cost && c.pieces < bestCost.pieces))) {
+    if (c && (!bestCost || cheaperSchedule(c, bestCost))) {
       bestCost = c;
       bestPayload = payload;
     }
   }
-  if (bestPayload === 0) return null;
+  if (!bestCost || !packBeatsBatchOrder(bestCost, scheduleCost(walked, seqlens, numSmParts, pieceCost))) return null;
   const order = new Int32Array(b);
   packWeigh(snb, numSmParts, bestPayload, overhead, pieceCost, order);
   for (let k = 0; k < b; k++) order[k] = sorted[order[k]];
   const { metadata, numSplits } = walkRows(seqlens, nb, order, numSmParts, bestPayload, overhead);
   return { metadata, numSplits };
+}
+
+/** The fifth rule's order between two schedules: the cheaper longest part, then fewer split items. */
+function cheaperSchedule(a: { cost: number; pieces: number }, b: { cost: number; pieces: number }): boolean {
+  return a.cost < b.cost || (a.cost === b.cost && a.pieces < b.pieces);
+}
+
+/**
+ * Whether the best packing replaces the batch order: a cheaper longest part, or the same with at most
+ * PACK_TIE_PIECES_EIGHTHS eighths of its split items (a cut of a few items is not worth a new order: S9, 69 → 67 at the
+ * same cost, ran 1.7 % slower packed on an H100).
+ */
+function packBeatsBatchOrder(packed: { cost: number; pieces: number }, batch: { cost: number; pieces: number }): boolean {
+  return packed.cost < batch.cost || (packed.cost === batch.cost && packed.pieces < batch.pieces && 8 * packed.pieces <= PACK_TIE_PIECES_EIGHTHS * batch.pieces);
 }
 
 /**
@@ -517,18 +532,18 @@ export function packedScheduleByWalks(seqlens: ArrayLike<number>, numSmParts: nu
   const share = Math.ceil(total / numSmParts) + overhead;
   const walked = scheduleTiles(seqlens, numSmParts, overhead, true, undefined, undefined, 0);
   let best: TileSchedule | null = null;
-  let bestCost = scheduleCost(walked, seqlens, numSmParts, pieceCost);
+  let bestCost: { cost: number; pieces: number } | null = null;
   for (let payload = share - PACK_PAYLOADS + 1; payload <= share && b > 0; payload++) {
     if (payload < 2 * overhead || payload * numSmParts < total) continue;
     const cand = walkRows(seqlens, nb, packOrder(nb, numSmParts, payload, overhead), numSmParts, payload, overhead);
     if (!cand.complete) continue;
     const c = scheduleCost(cand, seqlens, numSmParts, pieceCost);
-    if (c.cost < bestCost.cost || (c.cost === bestCost.cost && c.pieces < bestCost.pieces)) {
+    if (!bestCost || c.cost < bestCost.cost || (c.cost === bestCost.cost && c.pieces < bestCost.pieces)) {
       best = { metadata: cand.metadata, numSplits: cand.numSplits };
       bestCost = c;
     }
   }
-  return best;
+  return bestCost && packBeatsBatchOrder(bestCost, scheduleCost(walked, seqlens, numSmParts, pieceCost)) ? best : null;
 }
 
 /** The schedule of a sparse decode: b requests of topk positions each (9edee0c's walk, without our two whole rules). */
