@@ -909,6 +909,12 @@ PY
     # (~1.5 min on an H100, ~8.5 on an H200; carry .devcarry, .variants/devdist, .variants/maink) on an H200 the README's
     # run (s48h), then on any card s57h (the default path's cost in the kernels that read the order table in their one entry)
     readme_run_then s57h 470 110
+    # the tie rule (PACK_TIE_PIECES_EIGHTHS): with the rule on, S7 / S9 now keep the batch order, sweep#7 / #9 pack; the
+    # decode's value check compares the device metadata with the cpu schedule on every call
+    for set in serving:S7,S9 sweep:7,9; do
+      FLASH_MLA_EXPERIMENT_PACK=3 timeout 60 node dist/src/cli.js bench --configs $set --iters 30 --check-samples 1 --reference none > "$out/s58t-${set%%:*}.txt" 2>&1
+      echo "== packed $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/s58t-${set%%:*}.txt" | awk '{print $1, $8}' | tr '\n' ' '; echo; grep -aE "correctness" "$out/s58t-${set%%:*}.txt"
+    done
     ;;
   s57h)
     # (~1.5 min on an H100; carry as s57a) s57f cut to one round each (a short budget): maink / this build on batch order
