@@ -915,6 +915,16 @@ PY
       FLASH_MLA_EXPERIMENT_PACK=3 timeout 60 node dist/src/cli.js bench --configs $set --iters 30 --check-samples 1 --reference none > "$out/s58t-${set%%:*}.txt" 2>&1
       echo "== packed $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/s58t-${set%%:*}.txt" | awk '{print $1, $8}' | tr '\n' ' '; echo; grep -aE "correctness" "$out/s58t-${set%%:*}.txt"
     done
+    timeout 120 "$0" s58h
+    ;;
+  s58h)
+    # (~30 s, any card) the host side of a decode loop without graphs (scripts/host-loop.mjs: 61 calls per step, wall
+    # clock and GPU time per call), outputs preallocated or allocated per call, with the cache of freed device blocks
+    # (the default) and without (FLASH_MLA_CUDA_CACHE_BYTES=0)
+    for c in "" 0; do
+      FLASH_MLA_CUDA_CACHE_BYTES=$c timeout 55 node scripts/host-loop.mjs > "$out/s58h-cache${c:-on}.txt" 2>&1
+      echo "== host loop, cache ${c:-on}: rc=$?"; cat "$out/s58h-cache${c:-on}.txt" | tail -12
+    done
     ;;
   s57h)
     # (~1.5 min on an H100; carry as s57a) s57f cut to one round each (a short budget): maink / this build on batch order

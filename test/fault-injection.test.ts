@@ -13,9 +13,10 @@
 import assert from 'node:assert/strict';
 import {
   CudaError, CudaUnavailableError, DisposedError, PagedKvCache, PtxJitError, Tensor, UnsupportedFeatureError, appendKv, captureGraph, flashMlaWithKvcache,
-  getBackend, getMlaMetadata, scheduleTiles, synchronize, type FlashMlaOptions, type MlaMetadata,
+  cachedDeviceMemory, getBackend, getMlaMetadata, releaseCachedDeviceMemory, scheduleTiles, synchronize, type FlashMlaOptions, type MlaMetadata,
 } from '../src/index.js';
 import { loadedModules } from '../src/cuda/context.js';
+import { CACHE_MAX_BLOCK_BYTES, DEFAULT_CACHE_BYTES, DeviceBlockCache, cacheLimitFromEnv } from '../src/cuda/block-cache.js';
 import { MLA_CONFIG } from '../src/cuda/config.js';
 import { fakeCudaScenarios, type FakeCudaControl, type FakeCudaScenario } from './util/fake-cuda.js';
 
@@ -66,7 +67,11 @@ function expectCuda(fn: () => unknown, call: string, codeName: string, what: str
   return checkCuda(err, call, codeName, what, cls);
 }
 
-const live = (f: FakeCudaControl) => f.stat('allocs');
+// (the blocks disposed tensors left in the library's cache go back to the driver first: src/cuda/block-cache.ts)
+const live = (f: FakeCudaControl) => {
+  releaseCachedDeviceMemory();
+  return f.stat('allocs');
+};
 
 function noLeak(f: FakeCudaControl, base: number, what: string): void {
   const n = live(f);
@@ -101,6 +106,7 @@ function refused<E extends Error>(f: FakeCudaControl, what: string, fn: () => un
 function sweep(f: FakeCudaControl, fn: string, codeName: string, step: () => void, base: number, check?: () => void): number {
   for (let n = 1; ; n++) {
     const what = `${fn} #${n} failing with ${codeName}`;
+    releaseCachedDeviceMemory(); // (so each of the step's allocations reaches the driver: the 'block-cache' scenario has the cache's own)
     f.arm(`${fn}@${n}=${codeName}`);
     const calls = f.calls(fn);
     let err: unknown = null;
@@ -264,14 +270,101 @@ const scenarios: Record<string, FakeCudaScenario> = {
     run(f) {
       const memory = getBackend('cuda').memory!;
       Tensor.empty([1], CUDA).dispose(); // the context and its stream exist
+      releaseCachedDeviceMemory();
       const before = memory.info();
       assert.equal(before.total, 64 << 20);
       assert.equal(before.free, (64 << 20) - f.stat('bytes'));
       const t = Tensor.empty([1 << 20], { dtype: 'bf16', backend: 'cuda' });
       assert.equal(before.free - memory.info().free, 2 << 20, 'a 2 MiB tensor');
       t.dispose();
+      assert.equal(before.free - memory.info().free, 2 << 20, 'disposed: its block in the library\'s cache');
+      assert.equal(releaseCachedDeviceMemory(), 2 << 20);
       assert.deepEqual(memory.info(), before);
-      return [`free ${before.free} of ${before.total} B; 2 MiB allocated and freed`];
+      return [`free ${before.free} of ${before.total} B; 2 MiB allocated, disposed (cached) and released`];
+    },
+  },
+
+  'block-cache': {
+    title: 'the cache of freed device blocks: a warm decode loop that lets each call allocate its outputs makes no cuMemAlloc or cuMemFree; the limit, the largest cached block, an out-of-memory retry after emptying it, no reuse while a graph lives, off with FLASH_MLA_CUDA_CACHE_BYTES=0',
+    env: { FAKE_CUDA_MEM_BYTES: String(128 << 20) },
+    run(f) {
+      const p = problem();
+      const step = decodeStep(p);
+      step();
+      const [allocs, frees] = [f.calls('cuMemAlloc_v2'), f.calls('cuMemFree_v2')];
+      for (let i = 0; i < 20; i++) step();
+      assert.equal(f.calls('cuMemAlloc_v2') - allocs, 0, '20 warm decodes allocating out and lse: cuMemAlloc calls');
+      assert.equal(f.calls('cuMemFree_v2') - frees, 0, '20 warm decodes disposing out and lse: cuMemFree calls');
+      const s = cachedDeviceMemory();
+      assert.equal(s.limitBytes, DEFAULT_CACHE_BYTES);
+      assert.ok(s.cachedBlocks >= 2 && s.cachedBytes >= 2 * 16 * 512 * 2, `cached after the loop: ${JSON.stringify(s)}`);
+      assert.equal(releaseCachedDeviceMemory(), s.cachedBytes);
+      assert.equal(f.calls('cuMemFree_v2') - frees, s.cachedBlocks, 'release: one cuMemFree per cached block');
+      const base = live(f);
+
+      // a cache of its own (the library's reads FLASH_MLA_CUDA_CACHE_BYTES once): sizes rounded to 512 B share blocks,
+      // the oldest go back to the driver past the limit, blocks over CACHE_MAX_BLOCK_BYTES are never kept
+      const c = new DeviceBlockCache(3 << 20);
+      const a = c.alloc(1000);
+      const aPtr = a.ptr;
+      a.dispose();
+      assert.equal(a.disposed, true);
+      const a2 = c.alloc(1024);
+      assert.equal(a2.ptr, aPtr, 'a request of 1 024 B takes the block of 1 000 (both 1 024)');
+      assert.equal(a2.bytes, 1024);
+      a2.dispose();
+      a2.dispose(); // (twice: once back)
+      assert.deepEqual(c.stats(), { cachedBytes: 1024, cachedBlocks: 1, limitBytes: 3 << 20 });
+      const m = [c.alloc(1 << 20), c.alloc(1 << 20), c.alloc(1 << 20)];
+      const freesBefore = f.calls('cuMemFree_v2');
+      for (const t of m) t.dispose();
+      assert.equal(f.calls('cuMemFree_v2') - freesBefore, 1, 'past the 3 MiB limit: the oldest block (1 024 B) freed');
+      assert.deepEqual(c.stats(), { cachedBytes: 3 << 20, cachedBlocks: 3, limitBytes: 3 << 20 });
+      c.release();
+      const big = new DeviceBlockCache(1 << 30);
+      const b = big.alloc(CACHE_MAX_BLOCK_BYTES + 1);
+      const f0 = f.calls('cuMemFree_v2');
+      b.dispose();
+      assert.equal(f.calls('cuMemFree_v2') - f0, 1, 'a block over CACHE_MAX_BLOCK_BYTES is freed at dispose');
+
+      // out of memory while blocks are cached: emptied, asked again
+      const x = [big.alloc(32 << 20), big.alloc(32 << 20), big.alloc(32 << 20)];
+      for (const t of x) t.dispose();
+      const a0 = f.calls('cuMemAlloc_v2');
+      const y = big.alloc(48 << 20);
+      assert.equal(f.calls('cuMemAlloc_v2') - a0, 2, '48 MiB on a 128 MiB GPU with 96 MiB cached: refused, then granted');
+      assert.equal(big.stats().cachedBlocks, 0);
+      y.dispose();
+      big.release();
+      // (with nothing cached, out of memory is the driver's error)
+      expectCuda(() => big.alloc(256 << 20), 'cuMemAlloc_v2', OOM, 'nothing cached to give back');
+
+      // a live graph: a disposed block goes to the driver (a replay may still write it)
+      const out = Tensor.empty([2, 1, 16, 512], BF16);
+      const lse = Tensor.empty([2, 16, 1], { dtype: 'fp32', backend: 'cuda' });
+      const g = captureGraph(() => decode(p, { out, lse }));
+      const t = Tensor.empty([7], BF16);
+      const f1 = f.calls('cuMemFree_v2');
+      t.dispose();
+      assert.equal(f.calls('cuMemFree_v2') - f1, 1, 'disposed while a graph lives: freed');
+      g.dispose();
+      const t2 = Tensor.empty([7], BF16);
+      const f2 = f.calls('cuMemFree_v2');
+      t2.dispose();
+      assert.equal(f.calls('cuMemFree_v2') - f2, 0, 'the graph disposed: cached again');
+      out.dispose();
+      lse.dispose();
+      noLeak(f, base, 'the scenario');
+
+      // off: every dispose frees
+      const off = new DeviceBlockCache(0);
+      const f3 = f.calls('cuMemFree_v2');
+      off.alloc(100).dispose();
+      assert.equal(f.calls('cuMemFree_v2') - f3, 1, 'FLASH_MLA_CUDA_CACHE_BYTES=0: freed at dispose');
+      assert.equal(cacheLimitFromEnv({ FLASH_MLA_CUDA_CACHE_BYTES: '0' }), 0);
+      assert.equal(cacheLimitFromEnv({}), DEFAULT_CACHE_BYTES);
+      for (const v of ['-1', '1e9', 'lots', '1.5']) assert.throws(() => cacheLimitFromEnv({ FLASH_MLA_CUDA_CACHE_BYTES: v }), /FLASH_MLA_CUDA_CACHE_BYTES: expected a non-negative integer/);
+      return ['20 warm decodes: 0 cuMemAlloc, 0 cuMemFree; limit, rounding, largest block, OOM retry, graphs, off: as documented'];
     },
   },
 

@@ -132,11 +132,20 @@ export function errorName(code: number): string {
   return `${name[0] ?? 'CUDA_ERROR_UNKNOWN'}\u0000${msg[0] ?? 'unknown error'}`;
 }
 
+let sticky = false;
+
 /** Throw CudaError unless `code` is CUDA_SUCCESS. */
 export function check(call: string, code: number): void {
   if (code === 0) return;
   const [name, msg] = errorName(code).split('\u0000');
-  throw new CudaError(call, code, name, msg);
+  const e = new CudaError(call, code, name, msg);
+  if (e.isSticky) sticky = true;
+  throw e;
+}
+
+/** Whether a driver call has failed with a sticky error (the context is unusable: every later call fails). */
+export function stickyErrorSeen(): boolean {
+  return sticky;
 }
 
 /** Call a driver function by name and check its result. */

@@ -21,6 +21,16 @@ import { disposeQuietly } from '../util/dispose.js';
 
 /** Scratch buffers of the graph being captured; the last one is the largest so far. */
 let active: DeviceBuffer[] | null = null;
+/** Captured graphs not yet disposed. */
+let liveGraphs = 0;
+
+/**
+ * Whether a captured graph is alive: its replays write to the tensors it was captured with, so the block cache
+ * (block-cache.ts) hands a block disposed meanwhile back to the driver instead of to the next tensor.
+ */
+export function graphsAlive(): boolean {
+  return liveGraphs > 0;
+}
 
 /**
  * Device scratch owned by the graph being captured (null when not capturing), so a captured graph never
@@ -40,6 +50,7 @@ export class DecodeGraph<T> {
   private graph: Graph | null;
   constructor(graph: Graph, private owned: DeviceBuffer[], /** What the captured function returned. */ readonly result: T) {
     this.graph = graph;
+    liveGraphs++;
   }
   /** Launch the captured work on the library's stream (asynchronous). */
   replay(): void {
@@ -56,6 +67,7 @@ export class DecodeGraph<T> {
     this.graph.dispose();
     for (const b of this.owned) b.dispose();
     this.graph = null;
+    liveGraphs--;
   }
   [Symbol.dispose](): void {
     this.dispose();

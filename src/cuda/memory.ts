@@ -2,13 +2,17 @@
 // library's stream. tensor.ts and the kvcache reach device memory only through this, via getBackend('cuda').
 
 import type { DeviceMemory } from '../backend.js';
+import { DeviceBlockCache, cacheLimitFromEnv } from './block-cache.js';
 import { getCudaContext } from './context.js';
-import { DeviceBuffer, copyDtoD, copyDtoH, copyHtoD, memset } from './runtime.js';
+import { copyDtoD, copyDtoH, copyHtoD, memset } from './runtime.js';
+
+let blockCache: DeviceBlockCache | null = null;
 
 export const cudaMemory: DeviceMemory = {
   alloc(bytes) {
     getCudaContext();
-    return DeviceBuffer.alloc(bytes);
+    blockCache ??= new DeviceBlockCache(cacheLimitFromEnv());
+    return blockCache.alloc(bytes);
   },
   readToHost(dst, src) {
     getCudaContext().stream.synchronize();
@@ -30,3 +34,16 @@ export const cudaMemory: DeviceMemory = {
     return getCudaContext().device.memInfo();
   },
 };
+
+/**
+ * Return the device blocks that disposed cuda tensors left in the library's cache to the driver (see
+ * src/cuda/block-cache.ts); the bytes returned. Nothing in use is touched.
+ */
+export function releaseCachedDeviceMemory(): number {
+  return blockCache ? blockCache.release() : 0;
+}
+
+/** What the cache of freed device blocks holds now, and its limit (FLASH_MLA_CUDA_CACHE_BYTES; 0: no cache). */
+export function cachedDeviceMemory(): { cachedBytes: number; cachedBlocks: number; limitBytes: number } {
+  return blockCache ? blockCache.stats() : { cachedBytes: 0, cachedBlocks: 0, limitBytes: cacheLimitFromEnv() };
+}

@@ -5,8 +5,8 @@
 //  - net growth: the last sample exceeds the first by more than the limit, and
 //  - it is sustained: the lowest sample of the last third is still above the highest of the first third
 //    (a leak climbs steadily; a warm-up step or a spike that comes back does not).
-// Device memory is measured as used = total − free (cuMemGetInfo: every allocation counts, freed memory returns
-// at once, so it is flat unless something leaks); host memory as the resident set size after a garbage collection.
+// Device memory is measured as used = total − free − the bytes in the library's cache of freed blocks (cuMemGetInfo:
+// every allocation counts; what a dispose gives back goes to that cache, so this is flat unless something leaks); host memory as the resident set size after a garbage collection.
 
 export interface MemorySample {
   /** Calls (or replays) of the phase done when the sample was taken. */

@@ -23,7 +23,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parseArgs } from 'node:util';
 import {
-  Tensor, captureGraph, cudaAvailable, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, synchronize, type BackendName, type FlashMlaOptions,
+  Tensor, cachedDeviceMemory, captureGraph, cudaAvailable, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, synchronize, type BackendName, type FlashMlaOptions,
 } from '../../src/index.js';
 import { makePagedProblem, type GeneratedProblem } from '../../src/check/problem.js';
 import { referenceDecode, type ReferenceRows } from '../../src/check/reference.js';
@@ -209,7 +209,8 @@ function sample(a: SoakArgs, calls: number): MemorySample {
   collectGarbage();
   const memory = getBackend(a.backend).memory;
   const info = memory ? memory.info() : null;
-  return { calls, deviceUsed: info ? info.total - info.free : null, rss: process.memoryUsage.rss() };
+  // (less what the library's cache of freed blocks holds: memory that disposed tensors gave back to it)
+  return { calls, deviceUsed: info ? info.total - info.free - cachedDeviceMemory().cachedBytes : null, rss: process.memoryUsage.rss() };
 }
 
 interface CheckRecord {
