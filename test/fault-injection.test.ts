@@ -342,7 +342,15 @@ const scenarios: Record<string, FakeCudaScenario> = {
       // a live graph: a disposed block goes to the driver (a replay may still write it)
       const out = Tensor.empty([2, 1, 16, 512], BF16);
       const lse = Tensor.empty([2, 16, 1], { dtype: 'fp32', backend: 'cuda' });
-      const g = captureGraph(() => decode(p, { out, lse }));
+      let freedInCapture = 0;
+      const g = captureGraph(() => {
+        const tmp = Tensor.empty([7], BF16);
+        const f0 = f.calls('cuMemFree_v2');
+        tmp.dispose();
+        freedInCapture = f.calls('cuMemFree_v2') - f0;
+        return decode(p, { out, lse });
+      });
+      assert.equal(freedInCapture, 1, 'disposed during a capture: freed');
       const t = Tensor.empty([7], BF16);
       const f1 = f.calls('cuMemFree_v2');
       t.dispose();

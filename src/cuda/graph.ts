@@ -25,11 +25,12 @@ let active: DeviceBuffer[] | null = null;
 let liveGraphs = 0;
 
 /**
- * Whether a captured graph is alive: its replays write to the tensors it was captured with, so the block cache
- * (block-cache.ts) hands a block disposed meanwhile back to the driver instead of to the next tensor.
+ * Whether a graph is being captured or a captured graph is alive: its replays write to the tensors it was captured
+ * with, so the block cache (block-cache.ts) hands a block disposed meanwhile back to the driver instead of to the next
+ * tensor.
  */
 export function graphsAlive(): boolean {
-  return liveGraphs > 0;
+  return liveGraphs > 0 || active !== null;
 }
 
 /**
