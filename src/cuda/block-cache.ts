@@ -7,9 +7,9 @@
 // Blocks up to CACHE_MAX_BLOCK_BYTES are kept, FLASH_MLA_CUDA_CACHE_BYTES in all (default 1 GiB; 0 turns the cache
 // off), the oldest returned to the driver first; larger blocks (KV caches, long-lived) go back to the driver at
 // dispose. An allocation the driver refuses for lack of memory is retried once after the cache is emptied.
-// releaseCachedDeviceMemory() empties it on request. While a captured graph is alive a disposed block goes back to
-// the driver (a replay may still write it: it must not become another tensor's), and after a sticky error every
-// allocation and free goes to the driver (which then fails each, as the context does).
+// releaseCachedDeviceMemory() empties it on request. During a capture and while a captured graph is alive a disposed
+// block goes back to the driver (a replay may still write it: it must not become another tensor's), and after a
+// sticky error every allocation and free goes to the driver (which then fails each, as the context does).
 
 import { CudaError } from '../errors.js';
 import { stickyErrorSeen } from './driver.js';
