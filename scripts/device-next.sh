@@ -906,8 +906,9 @@ PY
     AB_CHECK=1 AB_EXTRA="--kv fp8" ab_rounds s57g "sweep:0,1,8,9,12,13 serving:S1,S9" .variants/maink dist/kernels
     ;;
   s58a)
-    # (~2.5 min on an H100, ~9.5 on an H200; carry .devcarry, .variants/devdist, .variants/maink) s58h (the host loop),
-    # the tie rule's schedules, on an H200 with S58A_README=1 the README's run (s48h), then s57h (the default path's cost in the kernels
+    # (~3.5 min on an H100, ~10.5 on an H200; carry .devcarry, .variants/devdist, .variants/maink) s58h (the host loop),
+    # the tie rule's schedules, on an H200 with S58A_README=1 the README's run (s48h), s58m (the fused packing step's
+    # metadata time), then s57h (the default path's cost in the kernels
     # that read the order table in their one entry)
     t0=$(date +%s)
     timeout 120 "$0" s58h
@@ -918,8 +919,14 @@ PY
       echo "== packed $set rc=$?"; grep -aE "^(sweep#|S[0-9])" "$out/s58t-${set%%:*}.txt" | awk '{print $1, $8}' | tr '\n' ' '; echo; grep -aE "correctness" "$out/s58t-${set%%:*}.txt"
     done
     [ -n "${S58A_README:-}" ] && nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && timeout 400 "$0" s48h
+    timeout 100 "$0" s58m
     [ $(( $(date +%s) - t0 )) -lt 470 ] && timeout 110 "$0" s57h
     echo "total $(( $(date +%s) - t0 )) s"
+    ;;
+  s58m)
+    # (~1 min, any card) the packing's fused step (the head asked beside each fit: one step fewer per part): ncu's
+    # mla_metadata duration on sweep#9 with the rule off / on (s57d: 20.6 / 74.8 µs on an H100)
+    metadata_ncu s58m "Duration|Executed Instructions  " InstructionStats
     ;;
   s58h)
     # (~30 s, any card) the host side of a decode loop without graphs (scripts/host-loop.mjs: 61 calls per step, wall
