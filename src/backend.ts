@@ -33,6 +33,8 @@ export interface DeviceMemory {
   synchronize(): void;
   /** The device's free and total memory in bytes (all processes' allocations count), e.g. to watch for leaks. */
   info(): { free: number; total: number };
+  /** Return the blocks disposed tensors left in the backend's cache to the driver (cuda: block-cache.ts); the bytes. */
+  releaseCache(): number;
 }
 
 /** Everything a decode needs, already validated; outputs are allocated by the caller. */

@@ -17,8 +17,9 @@ export class CudaError extends Error {
   }
   /** Errors after which the CUDA context is unusable and the process must restart. */
   get isSticky(): boolean {
-    // 700 illegal address, 701 launch out of resources is not sticky, 702 timeout, 714..720 hardware/illegal instr.
-    return [700, 702, 714, 715, 716, 717, 718, 719, 720].includes(this.code);
+    // 700 illegal address (701 launch out of resources is not sticky), 702 timeout, 710 device-side assert, 714..719
+    // hardware stack error, illegal instruction, misaligned address, invalid address space, invalid PC, launch failed
+    return [700, 702, 710, 714, 715, 716, 717, 718, 719].includes(this.code);
   }
 }
 

@@ -16,7 +16,7 @@ import {
   cachedDeviceMemory, getBackend, getMlaMetadata, releaseCachedDeviceMemory, scheduleTiles, synchronize, type FlashMlaOptions, type MlaMetadata,
 } from '../src/index.js';
 import { loadedModules } from '../src/cuda/context.js';
-import { CACHE_MAX_BLOCK_BYTES, DEFAULT_CACHE_BYTES, DeviceBlockCache, cacheLimitFromEnv } from '../src/cuda/block-cache.js';
+import { CACHE_MAX_BLOCK_BYTES, DEFAULT_CACHE_BYTES, DeviceBlockCache, allocDeviceBuffer, cacheLimitFromEnv } from '../src/cuda/block-cache.js';
 import { MLA_CONFIG } from '../src/cuda/config.js';
 import { fakeCudaScenarios, type FakeCudaControl, type FakeCudaScenario } from './util/fake-cuda.js';
 
@@ -336,8 +336,28 @@ const scenarios: Record<string, FakeCudaScenario> = {
       assert.equal(big.stats().cachedBlocks, 0);
       y.dispose();
       big.release();
-      // (with nothing cached, out of memory is the driver's error)
+      // (with nothing cached, out of memory is the driver's error: asked once)
+      const a1 = f.calls('cuMemAlloc_v2');
       expectCuda(() => big.alloc(256 << 20), 'cuMemAlloc_v2', OOM, 'nothing cached to give back');
+      assert.equal(f.calls('cuMemAlloc_v2') - a1, 1, 'nothing cached: no second ask');
+      // the library's own buffers (split workspace, graph scratch, the tools') too: tensors' blocks cached, then a
+      // buffer that fits only once they are freed
+      for (const t of [0, 1, 2].map(() => Tensor.empty([16 << 20], BF16))) t.dispose();
+      assert.equal(cachedDeviceMemory().cachedBytes, 3 * (32 << 20));
+      allocDeviceBuffer(48 << 20).dispose();
+      assert.equal(cachedDeviceMemory().cachedBlocks, 0, 'the library\'s buffer: the cache emptied for it');
+      // a free failing during an eviction: the others are still freed, the error thrown
+      const small = new DeviceBlockCache(1024);
+      const [s1, s2, s3] = [small.alloc(512), small.alloc(512), small.alloc(1024)];
+      s1.dispose();
+      s2.dispose();
+      f.arm(`cuMemFree_v2@1=${UNKNOWN}`);
+      const f4 = f.calls('cuMemFree_v2');
+      expectCuda(() => s3.dispose(), 'cuMemFree_v2', UNKNOWN, 'an eviction\'s free failing');
+      f.arm('');
+      assert.equal(f.calls('cuMemFree_v2') - f4, 2, 'both older blocks evicted, the failing one and the next');
+      assert.deepEqual(small.stats(), { cachedBytes: 1024, cachedBlocks: 1, limitBytes: 1024 });
+      small.release();
 
       // a live graph: a disposed block goes to the driver (a replay may still write it)
       const out = Tensor.empty([2, 1, 16, 512], BF16);
@@ -362,7 +382,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
       assert.equal(f.calls('cuMemFree_v2') - f2, 0, 'the graph disposed: cached again');
       out.dispose();
       lse.dispose();
-      noLeak(f, base, 'the scenario');
+      noLeak(f, base + 1, 'the scenario (but the block whose free was made to fail: the fake keeps it)');
 
       // off: every dispose frees
       const off = new DeviceBlockCache(0);

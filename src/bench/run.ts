@@ -356,6 +356,7 @@ export function machineMemoryLimits(backend: 'cpu' | 'cuda'): MemoryLimits {
   if (!measure) return host;
   const { memory } = getBackend(backend);
   const flush = measure.l2FlushBytes(); // the timer's scratch buffer
+  memory!.releaseCache(); // (what disposed tensors left in the library's cache is free for the configs)
   return { ...host, deviceBytes: memory!.info().free - flush, deviceSource: `free device memory less the ${fmtBytes(flush)} L2 flush buffer`, smCount: measure.device().smCount };
 }
 

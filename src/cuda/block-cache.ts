@@ -1,19 +1,22 @@
 // The cuda backend's tensor storage goes through a cache of freed device blocks. All device work of the library runs
 // on one stream, in call order, so the block a disposed tensor held can serve the next allocation of its size at
-// once: whatever was queued before the dispose still runs before anything queued after the reuse. Without it a decode
-// loop that lets each call allocate its outputs paid a cuMemAlloc and, at dispose, a cuMemFree per tensor — and
-// cuMemFree waits for the whole device, so the host could not queue the next layer while the GPU ran this one.
+// once: whatever was queued before the dispose still runs before anything queued after the reuse (kernels launched
+// with programmatic dependent launch wait for their predecessor before touching global memory — the order the split
+// workspace, reused by every decode call, already relies on). Without it a decode loop that lets each call allocate
+// its outputs paid a cuMemAlloc and, at dispose, a cuMemFree per tensor — and cuMemFree waits for the whole device,
+// so the host could not queue the next layer while the GPU ran this one.
 //
 // Blocks up to CACHE_MAX_BLOCK_BYTES are kept, FLASH_MLA_CUDA_CACHE_BYTES in all (default 1 GiB; 0 turns the cache
-// off), the oldest returned to the driver first; larger blocks (KV caches, long-lived) go back to the driver at
-// dispose. An allocation the driver refuses for lack of memory is retried once after the cache is emptied.
+// off), the sizes cached longest ago returned to the driver first; larger blocks (KV caches, long-lived) go back to
+// the driver at dispose. An allocation the driver refuses for lack of memory is retried once after the cache is
+// emptied — the library's own buffers too (allocDeviceBuffer: split workspace, graph scratch, the tools' buffers).
 // releaseCachedDeviceMemory() empties it on request. During a capture and while a captured graph is alive a disposed
 // block goes back to the driver (a replay may still write it: it must not become another tensor's), and after a
 // sticky error every allocation and free goes to the driver (which then fails each, as the context does).
 
+import { graphsAlive } from '../capture.js';
 import { CudaError } from '../errors.js';
 import { stickyErrorSeen } from './driver.js';
-import { graphsAlive } from './graph.js';
 import { DeviceBuffer, type Ptr } from './runtime.js';
 import type { DeviceStorage } from '../backend.js';
 
@@ -57,7 +60,7 @@ class CachedStorage implements DeviceStorage {
 }
 
 export class DeviceBlockCache {
-  /** Free blocks by size; Map order is the order sizes were first cached, each list oldest first. */
+  /** Free blocks by size; Map order is the order sizes were first cached (evicted in that order), each list oldest first. */
   private readonly free = new Map<number, DeviceBuffer[]>();
   private cached = 0;
   private count = 0;
@@ -91,14 +94,20 @@ export class DeviceBlockCache {
     else this.free.set(block.bytes, [block]);
     this.cached += block.bytes;
     this.count++;
-    while (this.cached > this.limit) this.evictOldest();
+    this.evictWhile(() => this.cached > this.limit);
   }
 
   /** Return every cached block to the driver; the bytes returned. */
   release(): number {
     const bytes = this.cached;
+    this.evictWhile(() => this.count > 0);
+    return bytes;
+  }
+
+  /** Evict while `more()`; a failing free does not stop the others (the first error is thrown after). */
+  private evictWhile(more: () => boolean): void {
     let first: unknown = null;
-    while (this.count > 0) {
+    while (more()) {
       try {
         this.evictOldest();
       } catch (e) {
@@ -106,7 +115,6 @@ export class DeviceBlockCache {
       }
     }
     if (first) throw first;
-    return bytes;
   }
 
   /** Bytes and blocks the cache holds. */
@@ -124,13 +132,34 @@ export class DeviceBlockCache {
   }
 
   /** cuMemAlloc; refused for lack of memory while blocks are cached: empty the cache and ask once more. */
-  private fromDriver(bytes: number): DeviceBuffer {
+  fromDriver(bytes: number): DeviceBuffer {
     try {
       return DeviceBuffer.alloc(bytes);
     } catch (e) {
       if (!(e instanceof CudaError) || e.code !== CUDA_ERROR_OUT_OF_MEMORY || this.count === 0) throw e;
-      this.release();
+      try {
+        this.release();
+      } catch (freeError) {
+        e.cause ??= freeError; // (the out-of-memory error is the caller's; the failing free says why it stays)
+        throw e;
+      }
       return DeviceBuffer.alloc(bytes);
     }
   }
+}
+
+let shared: DeviceBlockCache | null = null;
+
+/** The process's cache (its limit read from FLASH_MLA_CUDA_CACHE_BYTES on first use). */
+export function deviceBlockCache(): DeviceBlockCache {
+  shared ??= new DeviceBlockCache(cacheLimitFromEnv());
+  return shared;
+}
+
+/**
+ * A device buffer of the library's own (not a tensor's: freed by its dispose, never cached), from cuMemAlloc — after
+ * emptying the cache of freed blocks if the driver is out of memory while the cache holds some.
+ */
+export function allocDeviceBuffer(bytes: number): DeviceBuffer {
+  return deviceBlockCache().fromDriver(bytes);
 }

@@ -13,25 +13,15 @@
 // work cannot be captured (it throws). The backends' scratch (split partials) belongs to the graph: one
 // buffer per graph, shared by every captured call (they run one after another on one stream).
 
-import { setCapturing } from '../capture.js';
+import { countLiveGraph, setCapturing } from '../capture.js';
 import { DisposedError } from '../errors.js';
 import { getCudaContext } from './context.js';
-import { DeviceBuffer, Graph } from './runtime.js';
+import { allocDeviceBuffer } from './block-cache.js';
+import { type DeviceBuffer, Graph } from './runtime.js';
 import { disposeQuietly } from '../util/dispose.js';
 
 /** Scratch buffers of the graph being captured; the last one is the largest so far. */
 let active: DeviceBuffer[] | null = null;
-/** Captured graphs not yet disposed. */
-let liveGraphs = 0;
-
-/**
- * Whether a graph is being captured or a captured graph is alive: its replays write to the tensors it was captured
- * with, so the block cache (block-cache.ts) hands a block disposed meanwhile back to the driver instead of to the next
- * tensor.
- */
-export function graphsAlive(): boolean {
-  return liveGraphs > 0 || active !== null;
-}
 
 /**
  * Device scratch owned by the graph being captured (null when not capturing), so a captured graph never
@@ -42,7 +32,7 @@ export function scratchForCapture(bytes: number): DeviceBuffer | null {
   if (!active) return null;
   const last = active[active.length - 1];
   if (last && last.bytes >= bytes) return last;
-  const buf = DeviceBuffer.alloc(bytes);
+  const buf = allocDeviceBuffer(bytes);
   active.push(buf);
   return buf;
 }
@@ -51,7 +41,7 @@ export class DecodeGraph<T> {
   private graph: Graph | null;
   constructor(graph: Graph, private owned: DeviceBuffer[], /** What the captured function returned. */ readonly result: T) {
     this.graph = graph;
-    liveGraphs++;
+    countLiveGraph(1);
   }
   /** Launch the captured work on the library's stream (asynchronous). */
   replay(): void {
@@ -68,7 +58,7 @@ export class DecodeGraph<T> {
     this.graph.dispose();
     for (const b of this.owned) b.dispose();
     this.graph = null;
-    liveGraphs--;
+    countLiveGraph(-1);
   }
   [Symbol.dispose](): void {
     this.dispose();

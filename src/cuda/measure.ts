@@ -8,7 +8,8 @@ import { registerDeviceMeasure, type CopyTiming, type DeviceMeasure, type Device
 import { getCudaContext, kernelDir, kernelSelection, loadKernel } from './context.js';
 import { call, outI32 } from './driver.js';
 import { describeSelection, selectKernels, selectOptionsFromEnv, smallRowUnrunnable, SMALL_ROW_HOPPER_KERNEL, type KernelSelection } from './kernels.js';
-import { CudaEvent, DeviceBuffer, copyDtoD, memset } from './runtime.js';
+import { allocDeviceBuffer, deviceBlockCache } from './block-cache.js';
+import { CudaEvent, type DeviceBuffer, copyDtoD, memset } from './runtime.js';
 import { disposeQuietly } from '../util/dispose.js';
 
 const MiB = 1 << 20;
@@ -74,7 +75,7 @@ export class CudaEventTimer implements DeviceTimer {
   ) {
     const bytes = l2FlushBytes(l2CacheBytes);
     this.flushWords = Math.ceil(bytes / 4);
-    this.flushBuf = DeviceBuffer.alloc(this.flushWords * 4);
+    this.flushBuf = allocDeviceBuffer(this.flushWords * 4);
     this.description = `CUDA events around each call, on the library stream; warm-up of at least ${minWarmupMs} ms, timed by CUDA events`;
     this.l2Flush = `memset of a ${Math.round((this.flushWords * 4) / MiB)} MiB scratch buffer (max(2 × L2, 256 MiB)) before every run, outside the timed events (as triton.testing.do_bench in FlashMLA's benchmark)`;
   }
@@ -169,12 +170,13 @@ export class CudaEventTimer implements DeviceTimer {
  */
 export function timeDeviceCopies(bytes: number, reps: number): CopyTiming {
   const { device, stream } = getCudaContext();
+  deviceBlockCache().release(); // (sized from the free memory: what disposed tensors left in the cache counts as free)
   const free = device.memInfo().free;
   let n = bytes;
   if (2 * n > 0.6 * free) n = Math.max(Math.floor((0.3 * free) / MiB) * MiB, 64 * MiB);
   const ms = freeingAfter((keep) => {
-    const src = keep(DeviceBuffer.alloc(n));
-    const dst = keep(DeviceBuffer.alloc(n));
+    const src = keep(allocDeviceBuffer(n));
+    const dst = keep(allocDeviceBuffer(n));
     const ev = Array.from({ length: reps }, () => [keep(CudaEvent.create()), keep(CudaEvent.create())] as const);
     memset(src.ptr, 0x3f803f80, n / 4, 4, stream);
     for (let i = 0; i < 2; i++) copyDtoD(dst.ptr, src.ptr, n, stream);
@@ -201,7 +203,7 @@ export function measureTensorCorePeak(reps: number): number | null {
   const k = loadKernel('tc_peak', ['sm_90a'], 'tc_peak_bf16', ['i32', 'u32', 'ptr']);
   const grid = device.info.smCount;
   return freeingAfter((keep) => {
-    const sink = keep(DeviceBuffer.alloc(grid * TC_PEAK_WARPGROUPS * 128 * 4));
+    const sink = keep(allocDeviceBuffer(grid * TC_PEAK_WARPGROUPS * 128 * 4));
     const start = keep(CudaEvent.create());
     const end = keep(CudaEvent.create());
     const launch = (iters: number) => k.launch({ grid: [grid, 1, 1], block: [TC_PEAK_WARPGROUPS * 128, 1, 1], stream }, iters, 0x1234567 + iters, sink.ptr);

@@ -2,17 +2,14 @@
 // library's stream. tensor.ts and the kvcache reach device memory only through this, via getBackend('cuda').
 
 import type { DeviceMemory } from '../backend.js';
-import { DeviceBlockCache, cacheLimitFromEnv } from './block-cache.js';
+import { deviceBlockCache } from './block-cache.js';
 import { getCudaContext } from './context.js';
 import { copyDtoD, copyDtoH, copyHtoD, memset } from './runtime.js';
-
-let blockCache: DeviceBlockCache | null = null;
 
 export const cudaMemory: DeviceMemory = {
   alloc(bytes) {
     getCudaContext();
-    blockCache ??= new DeviceBlockCache(cacheLimitFromEnv());
-    return blockCache.alloc(bytes);
+    return deviceBlockCache().alloc(bytes);
   },
   readToHost(dst, src) {
     getCudaContext().stream.synchronize();
@@ -33,6 +30,9 @@ export const cudaMemory: DeviceMemory = {
   info() {
     return getCudaContext().device.memInfo();
   },
+  releaseCache() {
+    return releaseCachedDeviceMemory();
+  },
 };
 
 /**
@@ -40,10 +40,10 @@ export const cudaMemory: DeviceMemory = {
  * src/cuda/block-cache.ts); the bytes returned. Nothing in use is touched.
  */
 export function releaseCachedDeviceMemory(): number {
-  return blockCache ? blockCache.release() : 0;
+  return deviceBlockCache().release();
 }
 
 /** What the cache of freed device blocks holds now, and its limit (FLASH_MLA_CUDA_CACHE_BYTES; 0: no cache). */
 export function cachedDeviceMemory(): { cachedBytes: number; cachedBlocks: number; limitBytes: number } {
-  return blockCache ? blockCache.stats() : { cachedBytes: 0, cachedBlocks: 0, limitBytes: cacheLimitFromEnv() };
+  return deviceBlockCache().stats();
 }

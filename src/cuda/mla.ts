@@ -12,7 +12,8 @@ import { HEAD_DIM_K, METADATA_TIGHT_MAX_REQS, PACK_PAYLOADS, PAGE_BLOCK_SIZE } f
 import { evenSplitMinSplits, packMaxRequests, splitOverheadBlocks, tightPayloadSteps, wholeSlackSplits } from '../mla/schedule.js';
 import { getCudaContext, kernelSelection, loadKernel, pdlEnabled, portableArchs, requirePortable } from './context.js';
 import { DECODE_KERNELS, SMALL_ROW_HOPPER_KERNEL, smallRowEntry, smallRowUnrunnable } from './kernels.js';
-import { CudaDevice, DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
+import { allocDeviceBuffer } from './block-cache.js';
+import { CudaDevice, type DeviceBuffer, TensorMapDataType, TensorMapSwizzle, encodeTensorMap, memset, requireDevice, type DeviceInfo, type Kernel } from './runtime.js';
 import { combineStageBytes, decodeParamsOf, hopperHalfPartials, launchExperiment, MLA_DECODE_PARAMS_BYTES, splitWorkspace } from './params.js';
 import { cudaCheckDecode, cudaCheckKvFormat, FP8_DECODE_KERNEL_FAMILY, fp8HopperMisfit, isLayoutDecode, LAYOUT_DECODE_KERNEL_FAMILY, smallRowDefaultMaxRows, smallRowMaxRows, smallRowMisfit } from './features.js';
 import { cudaMemory } from './memory.js';
@@ -228,7 +229,7 @@ class CudaMlaBackend implements MlaBackend {
         this.workspace = null; // if the larger one cannot be had, a later call must not reuse the freed one
         old.dispose();
       }
-      this.workspace = DeviceBuffer.alloc(Math.ceil(bytes * 1.25));
+      this.workspace = allocDeviceBuffer(Math.ceil(bytes * 1.25));
     }
     return this.workspace.ptr;
   }
@@ -248,7 +249,7 @@ class CudaMlaBackend implements MlaBackend {
         old.dispose();
       }
       const n = Math.max(b, 1024);
-      this.arrivals = DeviceBuffer.alloc(4 * n);
+      this.arrivals = allocDeviceBuffer(4 * n);
       memset(this.arrivals.ptr, 0, n, 4, stream);
     }
     return this.arrivals.ptr;
