@@ -226,3 +226,46 @@ describe('cuda graph of a decode step', { skip }, () => {
     t.dispose();
   });
 });
+
+describe('cuda decode: outputs in blocks reused from the cache of freed blocks (src/cuda/block-cache.ts)', { skip }, () => {
+  // Each call's out / lse disposed as soon as it is queued, so the next call's outputs take the same blocks while
+  // the first call's kernels may still run: on one stream (kernels with programmatic dependent launch waiting for
+  // their predecessor before touching global memory) the second call's results must be its own, bit for bit.
+  // Shapes: every row unsplit (the combine's early exit), and rows split over many parts.
+  for (const [label, b, hQ, lens] of [
+    ['132 equal requests of 512 tokens, h_q 16: every row whole', 132, 16, () => new Array(132).fill(512)],
+    ['2 requests of 20 000 tokens, h_q 64: rows split over every part', 2, 64, () => [20000, 19000]],
+  ] as const) {
+    test(label, () => {
+      const seed = freshSeed();
+      const p = makePagedProblem({ b, sQ: 1, hQ, seqlens: lens(), seed });
+      const t = pagedProblemTensors(p, 'cuda');
+      const qB = Tensor.from(makePagedProblem({ b, sQ: 1, hQ, seqlens: lens(), seed: seed + 1 }).qBits, [b, 1, hQ, 576], { dtype: 'bf16', backend: 'cuda' });
+      const md = getMlaMetadata(t.cacheSeqlens, hQ, 1);
+      const run = (q: Tensor) => flashMlaWithKvcache(q, t.kCache, t.blockTable, t.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { checkValues: false });
+      const expect = [t.q, qB].map((q) => {
+        const r = run(q);
+        const raw = [r.out.toRaw(), r.lse.toRaw()];
+        r.out.dispose();
+        r.lse.dispose();
+        return raw;
+      });
+      try {
+        for (let i = 0; i < 40; i++) {
+          const first = run(i % 2 ? qB : t.q);
+          first.out.dispose(); // (queued, maybe not run yet)
+          first.lse.dispose();
+          const second = run(i % 2 ? t.q : qB);
+          const want = expect[i % 2 ? 0 : 1];
+          assert.deepEqual(second.out.toRaw(), want[0], `iteration ${i}: out (seed ${seed})`);
+          assert.deepEqual(second.lse.toRaw(), want[1], `iteration ${i}: lse (seed ${seed})`);
+          second.out.dispose();
+          second.lse.dispose();
+        }
+      } finally {
+        for (const x of [qB, md.tileSchedulerMetadata, md.numSplits]) x.dispose();
+        t.dispose();
+      }
+    });
+  }
+});
