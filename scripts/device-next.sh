@@ -912,6 +912,9 @@ PY
     # that read the order table in their one entry)
     t0=$(date +%s)
     timeout 120 "$0" s58h
+    # the GPU test of outputs in reused blocks (every row whole; rows split over every part)
+    gpu timeout 120 node --test --test-name-pattern="reused from the cache" dist/test/gpu-decode.test.js > "$out/s58r.log" 2>&1
+    echo "== reused blocks GPU test rc=$?"; summary "$out/s58r.log"
     # the tie rule (PACK_TIE_PIECES_EIGHTHS): with the rule on, S7 / S9 now keep the batch order, sweep#7 / #9 pack; the
     # decode's value check compares the device metadata with the cpu schedule on every call
     for set in serving:S7,S9 sweep:7,9; do
