@@ -74,10 +74,18 @@ interface DecodeKernelSpec {
  */
 const kMapCache = new Map<string, Uint8Array>();
 const K_MAP_CACHE_MAX = 256;
+/** The last map per cache tensor object, with its address (a tensor's shape, strides and dtype never change). */
+const kMapByTensor = new WeakMap<Tensor, { ptr: bigint; map: Uint8Array }>();
 function kCacheTensorMap(kCache: Tensor): Uint8Array {
-  const key = `${kCache.ptr}:${kCache.dtype}:${kCache.shape.join(',')}:${kCache.strides.join(',')}`;
+  const ptr = kCache.ptr;
+  const mine = kMapByTensor.get(kCache);
+  if (mine && mine.ptr === ptr) return mine.map;
+  const key = `${ptr}:${kCache.dtype}:${kCache.shape.join(',')}:${kCache.strides.join(',')}`;
   const hit = kMapCache.get(key);
-  if (hit) return hit;
+  if (hit) {
+    kMapByTensor.set(kCache, { ptr, map: hit });
+    return hit;
+  }
   if (kMapCache.size >= K_MAP_CACHE_MAX) kMapCache.delete(kMapCache.keys().next().value!);
   const map = encodeTensorMap({
     dataType: kCache.dtype === 'bf16' ? TensorMapDataType.bf16 : TensorMapDataType.fp16,
@@ -88,6 +96,7 @@ function kCacheTensorMap(kCache: Tensor): Uint8Array {
     swizzle: TensorMapSwizzle.b128,
   });
   kMapCache.set(key, map);
+  kMapByTensor.set(kCache, { ptr, map });
   return map;
 }
 

@@ -40,15 +40,21 @@ export type MlaDecodeParamsValues = { [K in keyof typeof MLA_DECODE_PARAMS_LAYOU
 
 const I64 = new Set(['q_batch_stride', 'q_seq_stride', 'q_head_stride', 'k_block_stride', 'k_row_stride']);
 const F32 = new Set(['scale_softmax', 'scale_softmax_log2']);
+/** Each field's name, offset and kind, worked out once (encoding runs at every launch). */
+const FIELDS = Object.entries(MLA_DECODE_PARAMS_LAYOUT).map(([name, off]) => ({
+  name: name as keyof MlaDecodeParamsValues,
+  off,
+  kind: off < MLA_DECODE_PARAMS_LAYOUT.q_batch_stride ? 'ptr' : I64.has(name) ? 'i64' : F32.has(name) ? 'f32' : 'i32',
+}));
 
 /** Encode into `buf` (MLA_DECODE_PARAMS_BYTES long, reused between launches). */
 export function encodeMlaDecodeParams(v: MlaDecodeParamsValues, buf: Uint8Array = new Uint8Array(MLA_DECODE_PARAMS_BYTES)): Uint8Array {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  for (const [name, off] of Object.entries(MLA_DECODE_PARAMS_LAYOUT)) {
-    const x = v[name as keyof MlaDecodeParamsValues];
-    if (off < MLA_DECODE_PARAMS_LAYOUT.q_batch_stride) dv.setBigUint64(off, x as bigint, true);
-    else if (I64.has(name)) dv.setBigInt64(off, BigInt(x), true);
-    else if (F32.has(name)) dv.setFloat32(off, x as number, true);
+  for (const { name, off, kind } of FIELDS) {
+    const x = v[name];
+    if (kind === 'ptr') dv.setBigUint64(off, x as bigint, true);
+    else if (kind === 'i64') dv.setBigInt64(off, BigInt(x), true);
+    else if (kind === 'f32') dv.setFloat32(off, x as number, true);
     else dv.setInt32(off, x as number, true);
   }
   return buf;
