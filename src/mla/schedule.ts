@@ -538,7 +538,7 @@ export function packedScheduleByWalks(seqlens: ArrayLike<number>, numSmParts: nu
     const cand = walkRows(seqlens, nb, packOrder(nb, numSmParts, payload, overhead), numSmParts, payload, overhead);
     if (!cand.complete) continue;
     const c = scheduleCost(cand, seqlens, numSmParts, pieceCost);
-    if (!bestCost || c.cost < bestCost.cost || (c.cost === bestCost.cost && c.pieces < bestCost.pieces)) {
+    if (!bestCost || cheaperSchedule(c, bestCost)) {
       best = { metadata: cand.metadata, numSplits: cand.numSplits };
       bestCost = c;
     }
