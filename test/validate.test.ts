@@ -517,4 +517,26 @@ describe('values the schedule depends on', () => {
       message: 'tileSchedulerMetadata: does not match cacheSeqlens (was it computed before cacheSeqlens changed?); call getMlaMetadata again for these seqlens',
     });
   });
+
+  test('the check reuses its schedule only for the same seqlens and compares the metadata it reads on every call', () => {
+    // (the check remembers the schedule it computed per metadata tensor: a step's layers share it)
+    const stale = /tileSchedulerMetadata: does not match cacheSeqlens/;
+    const { t, args } = base({ seqlens: [100, 1000, 64] });
+    const md = getMlaMetadata(t.cacheSeqlens, 16, 1, { smCount: 4 });
+    const a = { ...args, tileSchedulerMetadata: md.tileSchedulerMetadata, numSplits: md.numSplits };
+    const first = md.tileSchedulerMetadata.toInt32();
+    call(a);
+    call(a); // (the remembered schedule)
+    t.cacheSeqlens.write(new Int32Array([100, 1000, 60])); // other seqlens, the metadata not recomputed
+    assert.throws(() => call(a), stale);
+    getMlaMetadata(t.cacheSeqlens, 16, 1, { smCount: 4, out: md }); // recomputed into the same tensors
+    assert.notDeepEqual(md.tileSchedulerMetadata.toInt32(), first, 'the two seqlens must schedule differently');
+    call(a);
+    md.tileSchedulerMetadata.write(first); // the metadata overwritten, the seqlens as remembered
+    assert.throws(() => call(a), stale);
+    getMlaMetadata(t.cacheSeqlens, 16, 1, { smCount: 4, out: md });
+    call(a);
+    t.cacheSeqlens.write(new Int32Array([100, 1000, 64])); // back to the first seqlens: the remembered schedule is the second's
+    assert.throws(() => call(a), stale);
+  });
 });
