@@ -931,6 +931,41 @@ PY
     # mla_metadata duration on sweep#9 with the rule off / on (s57d: 20.6 / 74.8 µs on an H100)
     metadata_ncu s58m "Duration|Executed Instructions  " InstructionStats
     ;;
+  s59a)
+    # (~5 min on an H100; carry as s58a) s59p (is the slow mode the power limit?), then s58a
+    timeout 150 "$0" s59p
+    timeout 420 "$0" s58a
+    ;;
+  s59p)
+    # (~1.5 min, any card) whether the compute-bound rows' "slow mode" is the GPU's power limit: the SM clock, power
+    # draw and clock-event reasons every 10 ms (nvidia-smi) while the bench times sweep#30, #28, #14 and #8 (a
+    # memory-bound control) with 100 iterations — ms and +md ms now in turn (timeEach). Prediction: sweep#30's plain
+    # runs start at ~0.856 ms and settle near 0.92 as the clock falls below ~1.75 GHz with the SW power cap active;
+    # #8 at the full clock; +md ms − ms now 5–15 µs on every row (it was 40–84 µs on #14 / #28 / #30, session 43).
+    nvidia-smi --query-gpu=power.limit,clocks.max.sm --format=csv
+    ev=clocks_event_reasons; nvidia-smi --query-gpu=$ev.sw_power_cap --format=csv,noheader > /dev/null 2>&1 || ev=clocks_throttle_reasons
+    nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu,$ev.sw_power_cap,$ev.hw_slowdown,$ev.sw_thermal_slowdown \
+      --format=csv,noheader -lms 10 > "$out/s59p-smi.csv" 2>&1 &
+    smi=$!
+    timeout 150 node dist/src/cli.js bench --configs sweep:30,28,14,8 --iters 100 --check-samples 0 --reference none --json "$out/s59p.json" > "$out/s59p.txt" 2>&1
+    echo "bench rc=$?"; kill $smi 2>/dev/null; wait $smi 2>/dev/null
+    grep -aE "^sweep#" "$out/s59p.txt" | cut -c1-120
+    node -e '
+      const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      const q = (a, f) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(f * (s.length - 1))]; };
+      for (const row of r.rows) {
+        const t = row.timesMs.map((x) => (x * 1000).toFixed(0)), m = row.mdTimesMs.map((x) => (x * 1000).toFixed(0));
+        console.log(row.id, "ms p10/50/90", [0.1, 0.5, 0.9].map((f) => (q(row.timesMs, f) * 1000).toFixed(1)).join("/"),
+          "+md", [0.1, 0.5, 0.9].map((f) => (q(row.mdTimesMs, f) * 1000).toFixed(1)).join("/"), "| first", t.slice(0, 8).join(" "), "| last", t.slice(-4).join(" "), "| md first", m.slice(0, 4).join(" "));
+      }' "$out/s59p.json"
+    # the clock and power while loaded (samples with power above half the limit), and how often the power cap was active
+    head -2 "$out/s59p-smi.csv"
+    awk -F', *' '{ p = $3 + 0; if (p > 0) { n++; c[int($2 / 25) * 25]++; if ($5 == "Active") cap++; if ($6 == "Active") hw++; if (p > pm) pm = p; ps += p } }
+      END { printf "samples %d, power mean %.0f W max %.0f W, sw power cap active in %d, hw slowdown in %d\n", n, ps / (n ? n : 1), pm, cap, hw;
+            for (k in c) printf "  sm %d MHz: %d samples\n", k, c[k] }' "$out/s59p-smi.csv"
+    # the time line while the bench ran: one line per 100 ms (clock, power, power cap)
+    awk -F', *' 'NR % 10 == 1 { printf "%s %s %s %s\n", $1, $2, $3, $5 }' "$out/s59p-smi.csv" | tail -60
+    ;;
   s58h)
     # (~30 s, any card) the host side of a decode loop without graphs (scripts/host-loop.mjs: 61 calls per step, wall
     # clock and GPU time per call), outputs preallocated or allocated per call, with the cache of freed device blocks

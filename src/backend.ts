@@ -178,6 +178,13 @@ export interface DeviceTimer {
   readonly l2Flush: string;
   /** Run `fn` `warmup` times (a device timer: more, up to its minimum warm-up time), then `iters` timed times; the per-run times in ms. */
   time(fn: () => void, iters: number, warmup: number): Promise<number[]>;
+  /**
+   * As `time` for several functions taken in turn — warm-up rounds of all of them, then `iters` rounds of one timed run
+   * each — so that each sees the same device state (a GPU's clock falls once its power limit is reached, within tens of
+   * ms of tensor-core load: timed one after the other, the later function would run at the lower clock). Per function,
+   * its per-run times in ms.
+   */
+  timeEach(fns: readonly (() => void)[], iters: number, warmup: number): Promise<number[][]>;
   dispose(): void;
 }
 

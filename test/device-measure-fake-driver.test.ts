@@ -117,6 +117,24 @@ const scenarios: Record<string, FakeCudaScenario> = {
       f.arm(`cuEventCreate@2=${UNKNOWN}`); // the end of the 4th pair
       await expectCuda(() => timer.time(copy, 4, 0), 'cuEventCreate', UNKNOWN, 'cuEventCreate failing');
       f.arm('');
+      // several functions timed in turn: rounds of one run each (warm-up and timed), each run after its own flush
+      const order: string[] = [];
+      const small = () => {
+        order.push('s');
+        memory.copy(dst.ptr, src.ptr, bytes / 4);
+      };
+      const big = () => {
+        order.push('b');
+        memory.copy(dst.ptr, src.ptr, bytes);
+      };
+      const [[bigTimes, smallTimes], eachCalls] = await callsOf(f, () => timer.timeEach([big, small], 3, 2));
+      assert.equal(order.join(''), 'bs'.repeat(5), '2 warm-up rounds, then 3 timed rounds');
+      assert.equal(bigTimes.length, 3);
+      assert.equal(smallTimes.length, 3);
+      for (const t of bigTimes) close(t, copyMs(bytes, 2000), 'a timed run of the first');
+      for (const t of smallTimes) close(t, copyMs(bytes / 4, 2000), 'a timed run of the second');
+      assert.equal(eachCalls.cuMemsetD32Async, 2 * 2 + 4 + 2 * 3, 'a flush before every run, 4 ahead of the timed loop');
+      assert.equal(eachCalls.cuEventCreate, 2 * 3, 'three more pairs (six runs timed)');
       timer.dispose();
       // the default timer warms up for at least 25 ms of device time (the fake's: flush + copy per run), in batches
       // sized from the pace so far; no warm-up asked for, none given

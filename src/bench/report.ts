@@ -463,7 +463,7 @@ function legend(res: BenchResult): string[] {
   const out: string[] = [];
   const series = (pick: (r: BenchRow) => PeerComparison | undefined) => res.rows.map(pick).find((p) => p)?.series;
   if (res.rows.some((r) => r.mdMs !== undefined)) {
-    out.push('ms = decode + combine (metadata computed once before, outside the timing); +md ms = metadata + decode + combine');
+    out.push('ms = decode + combine (metadata computed once before, outside the timing); +md ms = metadata + decode + combine (timed in turn with ms)');
   }
   if (res.rows.some((r) => r.config.kv === 'fp8' && r.config.topk === undefined)) {
     out.push('kv fp8 = dense decode over an FP8 cache (V3.2 layout): bytes count 656 per token instead of 576 × 2');

@@ -1,7 +1,8 @@
 // The benchmark runner: for each config, build a fresh random problem (shuffled block table, NaN in unused
 // slots), compute the tile-scheduler metadata once (outside the timed region, like FlashMLA's anchor), time
-// the decode (decode + combine) with a Timer, time it again with the metadata kernel inside the timed region
-// (the fixed cost a decoding step pays, like FlashMLA's `flashmla_with_metadata` anchor), check a sample of rows
+// the decode (decode + combine) with a Timer and, in turn with it (one run of each per round), the same with the
+// metadata kernel inside the timed region (the fixed cost a decoding step pays, like FlashMLA's
+// `flashmla_with_metadata` anchor), check a sample of rows
 // against a float64 oracle, derive TFLOPS, GB/s and the fraction of the roofline from ceilings measured in the
 // same run, and compare with the peers' times of the references (src/bench/compare.ts).
 //
@@ -44,12 +45,17 @@ export class CpuTimer implements Timer {
   readonly description = 'performance.now() around each call (the cpu backend is synchronous, one thread)';
   readonly l2Flush = 'none (cpu backend; the small sweep\'s caches fit in CPU caches, which is not what this run measures)';
   async time(fn: () => void, iters: number, warmup: number): Promise<number[]> {
-    for (let i = 0; i < warmup; i++) fn();
-    const times: number[] = [];
+    return (await this.timeEach([fn], iters, warmup))[0];
+  }
+  async timeEach(fns: readonly (() => void)[], iters: number, warmup: number): Promise<number[][]> {
+    for (let i = 0; i < warmup; i++) for (const fn of fns) fn();
+    const times = fns.map(() => [] as number[]);
     for (let i = 0; i < iters; i++) {
-      const t0 = performance.now();
-      fn();
-      times.push(performance.now() - t0);
+      fns.forEach((fn, f) => {
+        const t0 = performance.now();
+        fn();
+        times[f].push(performance.now() - t0);
+      });
       await tick();
     }
     return times;
@@ -537,13 +543,17 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           ranOne = true;
           progress({ phase: 'config', index: ci, total, config, kernel, step: 'timing' });
           await tick();
-          const times = await timer.time(() => decode(false), iters, warmup);
-          // dense: the same with the metadata kernel inside the timed region, into the same buffers (same values)
+          // dense: the same with the metadata kernel inside the timed region, into the same buffers (same values), timed
+          // in turn with the plain decode (timeEach): one after the other, the second loop of a compute-bound row ran at
+          // the clock the GPU falls to at its power limit (sweep#30 on an H200: 0.856 ms for the first runs of the plain
+          // loop, then 0.92; the +md loop 1.00 from its first run — 80 µs that were not the metadata's)
           const decodeWithMetadata = () => {
             getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { out: md, checkValues: false, packOrder: opts.packOrder });
             decode(false);
           };
-          const mdTimes = sparse ? null : await timer.time(decodeWithMetadata, iters, warmup);
+          const [times, mdTimes = null] = sparse
+            ? [await timer.time(() => decode(false), iters, warmup)]
+            : await timer.timeEach([() => decode(false), decodeWithMetadata], iters, warmup);
           let check = null;
           if (nSamples > 0) {
             progress({ phase: 'config', index: ci, total, config, kernel, step: 'checking' });
@@ -625,7 +635,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       seed,
       timer: timer.description,
       timed:
-        'ms: decode + combine, the metadata computed once per config before, outside the timing (as FlashMLA\'s `flashmla` anchor); +md ms (mdMs): metadata + decode + combine, all inside the timing (as `flashmla_with_metadata`); ' +
+        'ms: decode + combine, the metadata computed once per config before, outside the timing (as FlashMLA\'s `flashmla` anchor); +md ms (mdMs): metadata + decode + combine, all inside the timing (as `flashmla_with_metadata`), the two timed in turn (a run of each per round, so that both see the same clock); ' +
         'sparse configs (topk): ms only, their metadata depends on the shape alone and is computed once',
       l2Flush: timer.l2Flush,
       checkSamples: nSamples,

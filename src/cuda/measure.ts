@@ -85,8 +85,13 @@ export class CudaEventTimer implements DeviceTimer {
   }
 
   async time(fn: () => void, iters: number, warmup: number): Promise<number[]> {
+    return (await this.timeEach([fn], iters, warmup))[0];
+  }
+
+  async timeEach(fns: readonly (() => void)[], iters: number, warmup: number): Promise<number[][]> {
     const { stream } = getCudaContext();
-    while (this.events.length < iters) {
+    const n = fns.length * iters;
+    while (this.events.length < n) {
       const start = CudaEvent.create();
       try {
         this.events.push([start, CudaEvent.create()]);
@@ -95,18 +100,19 @@ export class CudaEventTimer implements DeviceTimer {
         throw e;
       }
     }
-    await this.warmUp(fn, warmup);
+    // (a warm-up run is a round of all of them, each after its own flush)
+    await this.warmUp(() => fns.forEach((fn, f) => (f > 0 && this.flush(), fn())), warmup);
     for (let i = 0; i < 4; i++) this.flush(); // head start for the GPU
-    for (let i = 0; i < iters; i++) {
+    for (let i = 0; i < n; i++) {
       const [start, end] = this.events[i];
       this.flush();
       start.record(stream);
-      fn();
+      fns[i % fns.length]();
       end.record(stream);
     }
-    this.events[iters - 1][1].synchronize();
+    if (n > 0) this.events[n - 1][1].synchronize();
     await tick();
-    return this.events.slice(0, iters).map(([s, e]) => e.elapsedSince(s));
+    return fns.map((_, f) => this.events.slice(0, n).filter((_, i) => i % fns.length === f).map(([s, e]) => e.elapsedSince(s)));
   }
 
   /** `warmup` runs, then (if any) more in batches sized from the time per run so far, until minWarmupMs have passed. */
