@@ -1,10 +1,12 @@
 // Host side of a decode loop without CUDA graphs (dev-only; node scripts/host-loop.mjs after npm run build, on a GPU):
 // steps of L decode calls (one per layer) on the library stream, timed by the wall clock from the first call to the
-// synchronize that ends the step, and by CUDA events around the step (the GPU's time). Three ways to pass outputs:
+// synchronize that ends the step, and by CUDA events around the step (the GPU's time). Three modes:
 //   prealloc — { out, lse } given each call (the README's advice)
 //   alloc    — each call allocates out and lse, disposed once the step's calls are queued (the natural loop)
+//   checked  — as prealloc with checkValues left at its default (on outside a capture: every call reads the seqlens,
+//              block table and metadata back, a stream sync each — the README's API example)
 // with the cache of freed blocks as configured (FLASH_MLA_CUDA_CACHE_BYTES=0 turns it off: run the script twice).
-// checkValues false throughout (no read-back). The cache pages and queries are filled with a constant nonzero
+// checkValues false but in 'checked' (no read-back). The cache pages and queries are filled with a constant nonzero
 // value: this measures the host and the launches, not the kernels' numerics (their time does not depend on values).
 // Prints one line per shape and mode: wall µs per call, GPU µs per call, and their ratio.
 import { Tensor, getMlaMetadata, flashMlaWithKvcache, synchronize, cachedDeviceMemory } from '../dist/src/index.js';
@@ -41,11 +43,11 @@ for (const [name, lens, hQ] of shapes.filter((_, i) => !only || only.includes(i)
   const lse = Tensor.empty([b, hQ, 1], { dtype: 'fp32', backend: 'cuda' });
   const stream = getCudaContext().stream;
   const [e0, e1] = [CudaEvent.create(), CudaEvent.create()];
-  for (const mode of ['prealloc', 'alloc']) {
+  for (const mode of ['prealloc', 'alloc', 'checked']) {
     const step = () => {
       const made = [];
       for (let l = 0; l < LAYERS; l++) {
-        const opts = { causal: true, checkValues: false, ...(mode === 'prealloc' ? { out, lse } : {}) };
+        const opts = { causal: true, ...(mode === 'checked' ? {} : { checkValues: false }), ...(mode === 'alloc' ? {} : { out, lse }) };
         const r = flashMlaWithKvcache(q, kCache, blockTable, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, opts);
         if (mode === 'alloc') made.push(r.out, r.lse);
       }
