@@ -21,8 +21,11 @@ export interface DeviceStorage {
 export interface DeviceMemory {
   /** Uninitialised storage of `bytes` bytes (throws the backend's typed error when there is no device). */
   alloc(bytes: number): DeviceStorage;
-  /** Wait for all queued work, then copy dst.byteLength bytes from `src` into dst. */
-  readToHost(dst: Uint8Array, src: Ptr): void;
+  /**
+   * Wait for all queued work, then copy dst.byteLength bytes from `src` into dst. `synced`: the caller has waited since
+   * it last queued work (a run of reads: readInt32s in tensor.ts), so no wait is needed.
+   */
+  readToHost(dst: Uint8Array, src: Ptr, synced?: boolean): void;
   /** Queue a copy of src's bytes to `dst`. */
   writeFromHost(dst: Ptr, src: ArrayBufferView): void;
   /** Queue a device-to-device copy of `bytes` bytes. */

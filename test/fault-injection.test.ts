@@ -284,6 +284,34 @@ const scenarios: Record<string, FakeCudaScenario> = {
     },
   },
 
+  'checked-reads': {
+    title: 'a decode with its value checks waits for the device once: the seqlens, block table, metadata and split counts read after one stream sync',
+    run(f) {
+      const p = problem();
+      decodeStep(p)(); // (kernels loaded)
+      const count = (fn: () => void) => {
+        const [syncs, reads] = [f.calls('cuStreamSynchronize'), f.calls('cuMemcpyDtoH_v2')];
+        fn();
+        return [f.calls('cuStreamSynchronize') - syncs, f.calls('cuMemcpyDtoH_v2') - reads];
+      };
+      assert.deepEqual(count(decodeStep(p)), [1, 4], 'a checked dense decode: [stream syncs, device → host copies]');
+      const unchecked = () => {
+        const r = decode(p, { checkValues: false });
+        r.out.dispose();
+        r.lse.dispose();
+      };
+      assert.deepEqual(count(unchecked), [0, 0], 'an unchecked dense decode');
+      // a failing copy after the one wait: its CudaError, nothing left allocated, the next call fine
+      const base = live(f);
+      f.arm(`cuMemcpyDtoH_v2@3=${UNKNOWN}`);
+      expectCuda(decodeStep(p), 'cuMemcpyDtoH_v2', UNKNOWN, 'the third read failing');
+      f.arm('');
+      noLeak(f, base, 'the third read failing');
+      decodeStep(p)();
+      return ['a checked dense decode: 1 stream sync and 4 copies to the host (4 syncs before session 59); unchecked: none'];
+    },
+  },
+
   'block-cache': {
     title: 'the cache of freed device blocks: a warm decode loop that lets each call allocate its outputs makes no cuMemAlloc or cuMemFree; the limit, the largest cached block, an out-of-memory retry after emptying it, no reuse while a graph lives, off with FLASH_MLA_CUDA_CACHE_BYTES=0',
     env: { FAKE_CUDA_MEM_BYTES: String(128 << 20) },

@@ -11,8 +11,8 @@ export const cudaMemory: DeviceMemory = {
     getCudaContext();
     return deviceBlockCache().alloc(bytes);
   },
-  readToHost(dst, src) {
-    getCudaContext().stream.synchronize();
+  readToHost(dst, src, synced = false) {
+    if (!synced) getCudaContext().stream.synchronize();
     copyDtoH(dst, src);
   },
   writeFromHost(dst, src) {

@@ -7,7 +7,7 @@
 //   flashMlaWithKvcache(q, fp8Cache, null, null, 512, md.tileSchedulerMetadata, md.numSplits, { isFp8KvCache: true, indices, attnSink });
 
 import { getBackend } from '../backend.js';
-import { Tensor, type BackendName } from '../tensor.js';
+import { Tensor, readInt32s, type BackendName } from '../tensor.js';
 import { isCapturing } from '../capture.js';
 import { HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
 import { PACK_PIECE_COST_BLOCKS, numSmPartsFor, packMayFire, packPieceCostBlocks, scheduleTiles, sparseScheduleTiles, type TileSchedule } from './schedule.js';
@@ -280,22 +280,28 @@ export function flashMlaWithKvcache(
   // was asked, or as read below; unknown (metadata made elsewhere, values not read): may
   let packedOrder = !dims.sparse && (made ? made.mayPack : true);
   if (checkValues) {
+    // (all read back after one wait for the device: each read would wait again, though nothing is queued in between)
+    const [seqlenValues, tableValues, topkLengthValues, got, splits] = readInt32s([
+      dims.sparse ? null : cacheSeqlens,
+      dims.sparse ? null : blockTable,
+      dims.sparse ? (opts.topkLength ?? null) : null,
+      tileSchedulerMetadata,
+      numSplits,
+    ]) as [Int32Array | null, Int32Array | null, Int32Array | null, Int32Array, Int32Array];
     let lens: Int32Array;
     if (dims.sparse) {
-      if (opts.topkLength) validateTopkLengthValues(opts.topkLength.toInt32(), dims.topk);
+      if (topkLengthValues) validateTopkLengthValues(topkLengthValues, dims.topk);
       lens = new Int32Array(dims.b).fill(dims.topk);
     } else {
-      lens = cacheSeqlens!.toInt32();
+      lens = seqlenValues!;
       validateSeqlenValues(lens, dims.maxBlocksPerSeq);
-      validateBlockTableValues(blockTable!.toInt32(), dims.maxBlocksPerSeq, lens, dims.numBlocks);
+      validateBlockTableValues(tableValues!, dims.maxBlocksPerSeq, lens, dims.numBlocks);
     }
     // A schedule made for other seqlens leaves outputs unwritten: it must be exactly the one for these.
-    const got = tileSchedulerMetadata.toInt32();
     // (dense: the packed order where getMlaMetadata asked for it; for metadata from elsewhere, either order's schedule)
     const packCost = made ? made.packCost : got[5] !== 0 ? packPieceCostBlocks() || PACK_PIECE_COST_BLOCKS : 0;
     if (!dims.sparse) packedOrder = got[5] !== 0;
     const expected = dims.sparse ? sparseScheduleTiles(dims.b, dims.topk, dims.numSmParts) : expectedDenseSchedule(tileSchedulerMetadata, lens, dims.numSmParts, packCost);
-    const splits = numSplits.toInt32();
     if (got.some((x, i) => x !== expected.metadata[i]) || splits.some((x, i) => x !== expected.numSplits[i])) {
       throw new RangeError(
         dims.sparse
