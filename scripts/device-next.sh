@@ -936,6 +936,17 @@ PY
     timeout 150 "$0" s59p
     timeout 420 "$0" s58a
     ;;
+  s59b)
+    # (~4 min, any card; carry as s58a) the short form of s59a for a small budget: s59p, the reused-blocks GPU test,
+    # s58m (hstep's metadata time), s58h (the host loop, cache on / off, now with the checked mode) while time is left
+    t0=$(date +%s)
+    timeout 120 "$0" s59p
+    gpu timeout 90 node --test --test-name-pattern="reused from the cache" dist/test/gpu-decode.test.js > "$out/s58r.log" 2>&1
+    echo "== reused blocks GPU test rc=$?"; summary "$out/s58r.log"
+    [ $(( $(date +%s) - t0 )) -lt 230 ] && timeout 90 "$0" s58m
+    [ $(( $(date +%s) - t0 )) -lt 270 ] && timeout 100 "$0" s58h
+    echo "total $(( $(date +%s) - t0 )) s"
+    ;;
   s59p)
     # (~1.5 min, any card) whether the compute-bound rows' "slow mode" is the GPU's power limit: the SM clock, power
     # draw and clock-event reasons every 10 ms (nvidia-smi) while the bench times sweep#30, #28, #14 and #8 (a
