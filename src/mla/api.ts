@@ -56,8 +56,8 @@ export interface MlaMetadataOptions {
 /**
  * The dense schedule the value check last expected for a metadata tensor, with the seqlens, parts and split-item cost
  * it was computed for (scheduleTiles is a pure function of them). The layers of a decoding step share one metadata
- * tensor and one cacheSeqlens, so the check computes the schedule once per step instead of once per call: 10–16 µs
- * of host time per call for b 128, ~95 µs with the packed order (fake H100 driver, 2026-12-07).
+ * tensor and one cacheSeqlens, so the check computes the schedule once per step instead of once per call (b 128:
+ * 4–9 µs of host time, 45–50 µs with the packed order; twice that before session 59's scheduleTiles).
  */
 const checkedSchedules = new WeakMap<Tensor, { lens: Int32Array; numSmParts: number; packCost: number; schedule: TileSchedule }>();
 

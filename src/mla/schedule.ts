@@ -245,22 +245,23 @@ interface WalkedSchedule extends TileSchedule {
  */
 function walkRows(seqlens: ArrayLike<number>, nb: readonly number[], order: Int32Array | null, numSmParts: number, payload: number, overhead: number): WalkedSchedule {
   const b = seqlens.length;
-  const at = (pos: number) => (order ? order[pos] : pos);
   const metadata = new Int32Array(numSmParts * METADATA_ROW_INTS);
   const splits = new Int32Array(b); // per request
   let pos = 0;
   let blk = 0; // blocks of the request at `pos` already given to earlier parts
   let split = 0; // its splits already emitted
-  for (let p = 0; p < numSmParts; p++) {
-    const row = metadata.subarray(p * METADATA_ROW_INTS, (p + 1) * METADATA_ROW_INTS);
-    row[0] = pos;
-    row[1] = blk * PAGE_BLOCK_SIZE;
-    row[4] = split;
+  // (rows written by offset, the request at a position looked up inline: a subarray per row and a closure per lookup
+  // were most of this function's time, and it runs on every checked decode call's first of a step)
+  for (let p = 0, row = 0; p < numSmParts; p++, row += METADATA_ROW_INTS) {
+    metadata[row] = pos;
+    metadata[row + 1] = blk * PAGE_BLOCK_SIZE;
+    metadata[row + 4] = split;
     let remain = payload;
     while (pos < b) {
-      const rest = nb[at(pos)] - blk + overhead;
+      const r = order ? order[pos] : pos;
+      const rest = nb[r] - blk + overhead;
       if (remain >= rest) {
-        splits[at(pos)] = split + 1;
+        splits[r] = split + 1;
         remain -= rest;
         pos++;
         blk = 0;
@@ -274,11 +275,11 @@ function walkRows(seqlens: ArrayLike<number>, nb: readonly number[], order: Int3
       }
     }
     if (blk > 0) {
-      row[2] = pos;
-      row[3] = blk * PAGE_BLOCK_SIZE;
+      metadata[row + 2] = pos;
+      metadata[row + 3] = blk * PAGE_BLOCK_SIZE;
     } else {
-      row[2] = pos - 1;
-      row[3] = pos > 0 ? seqlens[at(pos - 1)] : 0;
+      metadata[row + 2] = pos - 1;
+      metadata[row + 3] = pos > 0 ? seqlens[order ? order[pos - 1] : pos - 1] : 0;
     }
   }
   const numSplits = new Int32Array(b + 1);
@@ -406,20 +407,31 @@ export function packOrder(nb: ArrayLike<number>, numSmParts: number, payload: nu
  * split items, then the lower payload, on a tie) taken if it beats `walked`, the batch order's schedule, by
  * packBeatsBatchOrder.
  * Each candidate is weighed in one pass as the metadata kernel does (packWeigh: the walk over a packing's order at its
- * payload makes the packing's parts), and only the winner's rows are walked: the decode's value check recomputes this
- * for every call (scheduleTiles with the rule on sweep#9 / #13 / #29: ~105 µs in Node 20, against ~280–350 µs
- * through packedScheduleByWalks, the rule word for word; 10–16 µs without the rule).
+ * payload makes the packing's parts), and only the winner's rows are walked: the decode's value check computes this
+ * once per step (scheduleTiles with the rule on sweep#9 / #13 / #29: ~45–50 µs in Node 20 since session 59, ~105 µs
+ * before, against ~280–350 µs through packedScheduleByWalks, the rule word for word; 3–8 µs without the rule).
  */
 function packedSchedule(seqlens: ArrayLike<number>, nb: readonly number[], total: number, numSmParts: number, share: number, overhead: number,
                         pieceCost: number, walked: TileSchedule): TileSchedule | null {
   const b = nb.length;
-  const sorted = Int32Array.from({ length: b }, (_, i) => i).sort((x, y) => nb[y] - nb[x] || x - y);  // (blocks desc, index asc)
-  const snb = Int32Array.from(sorted, (i) => nb[i]);
+  // (blocks desc, index asc) by a plain numeric sort of index − blocks · 1024 (b ≤ METADATA_PACK_MAX_REQS ≤ 1024;
+  // blocks < 2^30: exact in a double) — a comparator sort took a sixth of this function
+  const keys = new Float64Array(b);
+  for (let i = 0; i < b; i++) keys[i] = i - nb[i] * 1024;
+  keys.sort();
+  const sorted = new Int32Array(b);
+  const snb = new Int32Array(b);
+  for (let k = 0; k < b; k++) {
+    const i = keys[k] - Math.floor(keys[k] / 1024) * 1024;
+    sorted[k] = i;
+    snb[k] = nb[i];
+  }
+  const next = new Int32Array(b + 1);  // packWeigh's scratch
   let bestCost: { cost: number; pieces: number } | null = null;
   let bestPayload = 0;
   for (let payload = share - PACK_PAYLOADS + 1; payload <= share; payload++) {
     if (payload < 2 * overhead || payload * numSmParts < total) continue;
-    const c = packWeigh(snb, numSmParts, payload, overhead, pieceCost, null);
+    const c = packWeigh(snb, numSmParts, payload, overhead, pieceCost, null, next);
     if (c && (!bestCost || cheaperSchedule(c, bestCost))) {
       bestCost = c;
       bestPayload = payload;
@@ -427,7 +439,7 @@ function packedSchedule(seqlens: ArrayLike<number>, nb: readonly number[], total
   }
   if (!bestCost || !packBeatsBatchOrder(bestCost, scheduleCost(walked, seqlens, numSmParts, pieceCost))) return null;
   const order = new Int32Array(b);
-  packWeigh(snb, numSmParts, bestPayload, overhead, pieceCost, order);
+  packWeigh(snb, numSmParts, bestPayload, overhead, pieceCost, order, next);
   for (let k = 0; k < b; k++) order[k] = sorted[order[k]];
   const { metadata, numSplits } = walkRows(seqlens, nb, order, numSmParts, bestPayload, overhead);
   return { metadata, numSplits };
@@ -453,24 +465,11 @@ function packBeatsBatchOrder(packed: { cost: number; pieces: number }, batch: { 
  * given) receives the packing's order as sorted positions. The metadata kernel's pack_order, step for step
  * (kernels/mla_metadata_pack.cuh); the longest unused request that fits from a binary search and a next-unused chain.
  */
-function packWeigh(snb: Int32Array, numSmParts: number, payload: number, o: number, pieceCost: number, order: Int32Array | null): { cost: number; pieces: number } | null {
+function packWeigh(snb: Int32Array, numSmParts: number, payload: number, o: number, pieceCost: number, order: Int32Array | null,
+                   next: Int32Array): { cost: number; pieces: number } | null {
   const b = snb.length;
-  const next = Int32Array.from({ length: b + 1 }, (_, i) => i);  // next[k]: toward the first unused position ≥ k
-  const unused = (k: number): number => {
-    let r = k;
-    while (next[r] !== r) r = next[r];
-    while (next[k] !== r) {  // (path compression)
-      const t = next[k];
-      next[k] = r;
-      k = t;
-    }
-    return r;
-  };
-  const take = (k: number) => {
-    next[k] = k + 1;
-    if (order) order[n] = k;
-    n++;
-  };
+  for (let i = 0; i <= b; i++) next[i] = i;  // next[k]: toward the first unused position ≥ k (`next`: b + 1 ints of scratch)
+  // (no closures: a closure over the position count made every access to it a context slot's)
   const c = payload - o;
   let n = 0;
   let rest = -1;
@@ -503,16 +502,20 @@ function packWeigh(snb: Int32Array, numSmParts: number, payload: number, o: numb
         if (snb[mid] > thr) lo = mid + 1;
         else hi = mid;
       }
-      const k = lo < b ? unused(lo) : b;
+      const k = lo < b ? firstUnused(next, lo) : b;
       if (k >= b) break;
-      take(k);
+      next[k] = k + 1;  // (taken)
+      if (order) order[n] = k;
+      n++;
       room -= snb[k] + o;
       partCost += snb[k];
     }
     if (room - o > 0) {  // then the head of the longest one left
-      const k = unused(0);
+      const k = firstUnused(next, 0);
       if (k < b) {
-        take(k);
+        next[k] = k + 1;
+        if (order) order[n] = k;
+        n++;
         rest = snb[k] - (room - o);
         partCost += room - o + pieceCost;
         pieces++;
@@ -522,6 +525,18 @@ function packWeigh(snb: Int32Array, numSmParts: number, payload: number, o: numb
     part++;
   }
   return n === b && rest < 0 ? { cost, pieces } : null;
+}
+
+/** packWeigh's next-unused chain: the first unused position ≥ k (b when none), compressing the path it followed. */
+function firstUnused(next: Int32Array, k: number): number {
+  let r = k;
+  while (next[r] !== r) r = next[r];
+  while (next[k] !== r) {
+    const t = next[k];
+    next[k] = r;
+    k = t;
+  }
+  return r;
 }
 
 /** The fifth rule word for word (packOrder, walkRows and scheduleCost per candidate): the reference packedSchedule is tested against. */
