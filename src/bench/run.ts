@@ -510,7 +510,17 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           ? getMlaMetadata(null, sQ * hQ, 1, { topk: config.topk, batchSize: b, backend })
           : getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { packOrder: opts.packOrder });
         owned.push(md.tileSchedulerMetadata, md.numSplits);
-        const { tileSchedulerMetadata, numSplits } = md;
+        // the +md runs' own metadata buffers: a getMlaMetadata that does not read the seqlens (checkValues false) marks
+        // its metadata as possibly packed, and the plain runs, timed in turn with those, must keep md's record (the
+        // decode picks 'hopper''s batch-order or table-reading entries from it)
+        let mdTimed: MlaMetadata | null = null;
+        if (!sparse) {
+          const tileSchedulerMetadata = Tensor.empty(md.tileSchedulerMetadata.shape, { dtype: 'int32', backend });
+          owned.push(tileSchedulerMetadata);
+          const numSplits = Tensor.empty(md.numSplits.shape, { dtype: 'int32', backend });
+          owned.push(numSplits);
+          mdTimed = { tileSchedulerMetadata, numSplits };
+        }
         const fp8 = sparse || config.kv === 'fp8';
         let firstKernelMs: number | null = null;
         let firstKernel = '';
@@ -519,8 +529,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         let ranOne = false;
         for (const [ki, kernel] of candidates.entries()) {
           if (defaultKernel && ranOne) break;
-          const decode = (checkValues: boolean) =>
-            flashMlaWithKvcache(t.q, t.kCache, t.blockTable, t.cacheSeqlens, HEAD_DIM_V, tileSchedulerMetadata, numSplits, {
+          const decode = (checkValues: boolean, m: MlaMetadata = md) =>
+            flashMlaWithKvcache(t.q, t.kCache, t.blockTable, t.cacheSeqlens, HEAD_DIM_V, m.tileSchedulerMetadata, m.numSplits, {
               causal: sparse ? false : config.causal,
               out,
               lse,
@@ -543,13 +553,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           ranOne = true;
           progress({ phase: 'config', index: ci, total, config, kernel, step: 'timing' });
           await tick();
-          // dense: the same with the metadata kernel inside the timed region, into the same buffers (same values), timed
-          // in turn with the plain decode (timeEach): one after the other, the second loop of a compute-bound row ran at
+          // dense: the same with the metadata kernel inside the timed region (into mdTimed: the same values), timed in
+          // turn with the plain decode (timeEach): one after the other, the second loop of a compute-bound row ran at
           // the clock the GPU falls to at its power limit (sweep#30 on an H200: 0.856 ms for the first runs of the plain
           // loop, then 0.92; the +md loop 1.00 from its first run — 80 µs that were not the metadata's)
           const decodeWithMetadata = () => {
-            getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { out: md, checkValues: false, packOrder: opts.packOrder });
-            decode(false);
+            getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { out: mdTimed!, checkValues: false, packOrder: opts.packOrder });
+            decode(false, mdTimed!);
           };
           const [times, mdTimes = null] = sparse
             ? [await timer.time(() => decode(false), iters, warmup)]
