@@ -183,9 +183,9 @@ export interface DeviceTimer {
   time(fn: () => void, iters: number, warmup: number): Promise<number[]>;
   /**
    * As `time` for several functions taken in turn — warm-up rounds of all of them, then `iters` rounds of one timed run
-   * each — so that each sees the same device state (a GPU's clock falls once its power limit is reached, within tens of
-   * ms of tensor-core load: timed one after the other, the later function would run at the lower clock). Per function,
-   * its per-run times in ms.
+   * each — so that each sees the same device state (a compute-bound decode's times step up after tens of ms of
+   * tensor-core load, as a GPU's do when it lowers its clock at its power limit: timed one after the other, the later
+   * function ran slower). Per function, its per-run times in ms.
    */
   timeEach(fns: readonly (() => void)[], iters: number, warmup: number): Promise<number[][]>;
   dispose(): void;
