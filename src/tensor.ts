@@ -440,8 +440,8 @@ export function readInt32s(ts: readonly (Tensor | null)[]): (Int32Array | null)[
   return ts.map((t) => {
     if (t === null) return null;
     if (t.dtype !== 'int32') throw new TypeError(`readInt32s: tensor dtype is ${t.dtype}, expected int32`);
-    const synced = waited.has(t.backend);
-    if (getBackend(t.backend).memory && !t.disposed) waited.add(t.backend);
+    const synced = waited.has(t.backend);  // (a host tensor's read ignores it)
+    waited.add(t.backend);
     return readRawOf(t, synced) as Int32Array;
   });
 }

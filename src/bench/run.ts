@@ -513,14 +513,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         // the +md runs' own metadata buffers: a getMlaMetadata that does not read the seqlens (checkValues false) marks
         // its metadata as possibly packed, and the plain runs, timed in turn with those, must keep md's record (the
         // decode picks 'hopper''s batch-order or table-reading entries from it)
-        let mdTimed: MlaMetadata | null = null;
-        if (!sparse) {
-          const tileSchedulerMetadata = Tensor.empty(md.tileSchedulerMetadata.shape, { dtype: 'int32', backend });
-          owned.push(tileSchedulerMetadata);
-          const numSplits = Tensor.empty(md.numSplits.shape, { dtype: 'int32', backend });
-          owned.push(numSplits);
-          mdTimed = { tileSchedulerMetadata, numSplits };
-        }
+        const mdTimed = sparse ? null : getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { packOrder: opts.packOrder, checkValues: false });
+        if (mdTimed) owned.push(mdTimed.tileSchedulerMetadata, mdTimed.numSplits);
         const fp8 = sparse || config.kv === 'fp8';
         let firstKernelMs: number | null = null;
         let firstKernel = '';

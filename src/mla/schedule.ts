@@ -469,7 +469,6 @@ function packWeigh(snb: Int32Array, numSmParts: number, payload: number, o: numb
                    next: Int32Array): { cost: number; pieces: number } | null {
   const b = snb.length;
   for (let i = 0; i <= b; i++) next[i] = i;  // next[k]: toward the first unused position ≥ k (`next`: b + 1 ints of scratch)
-  // (no closures: a closure over the position count made every access to it a context slot's)
   const c = payload - o;
   let n = 0;
   let rest = -1;
@@ -504,18 +503,14 @@ function packWeigh(snb: Int32Array, numSmParts: number, payload: number, o: numb
       }
       const k = lo < b ? firstUnused(next, lo) : b;
       if (k >= b) break;
-      next[k] = k + 1;  // (taken)
-      if (order) order[n] = k;
-      n++;
+      n = take(next, order, n, k);
       room -= snb[k] + o;
       partCost += snb[k];
     }
     if (room - o > 0) {  // then the head of the longest one left
       const k = firstUnused(next, 0);
       if (k < b) {
-        next[k] = k + 1;
-        if (order) order[n] = k;
-        n++;
+        n = take(next, order, n, k);
         rest = snb[k] - (room - o);
         partCost += room - o + pieceCost;
         pieces++;
@@ -525,6 +520,13 @@ function packWeigh(snb: Int32Array, numSmParts: number, payload: number, o: numb
     part++;
   }
   return n === b && rest < 0 ? { cost, pieces } : null;
+}
+
+/** packWeigh's step: sorted position k taken as the order's n-th (`order` given); the next n. */
+function take(next: Int32Array, order: Int32Array | null, n: number, k: number): number {
+  next[k] = k + 1;
+  if (order) order[n] = k;
+  return n + 1;
 }
 
 /** packWeigh's next-unused chain: the first unused position ≥ k (b when none), compressing the path it followed. */
