@@ -947,6 +947,35 @@ PY
     [ $(( $(date +%s) - t0 )) -lt 270 ] && timeout 100 "$0" s58h
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
+  s60a)
+    # (~4 min, any card; carry as s60c) s60c, then what session 60's first call measured unpacked (from session 57 to 60
+    # the bench passed packOrder: false without --pack-order and so ignored FLASH_MLA_EXPERIMENT_PACK): the tie rule's
+    # rows with the rule on (checked; the JSON's schedule says packed or not) and s58m (the fused packing step's
+    # metadata time, rule off / on: s57d had 20.6 / 74.8 µs, s58m's prediction ~60 µs on)
+    t0=$(date +%s)
+    timeout 260 "$0" s60c
+    for set in serving:S7,S9 sweep:7,9; do
+      for pk in 0 3; do
+        FLASH_MLA_EXPERIMENT_PACK=$pk timeout 60 node dist/src/cli.js bench --configs $set --iters 30 --check-samples 1 --reference none --json "$out/s60t-${set%%:*}-$pk.json" > "$out/s60t-${set%%:*}-$pk.txt" 2>&1
+        echo "== pack $pk $set rc=$?"; grep -aE "correctness" "$out/s60t-${set%%:*}-$pk.txt"
+        node -e 'for (const r of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).rows) console.log(" ", r.id, r.ms.toFixed(4), "+md", r.mdMs.toFixed(4), JSON.stringify(r.schedule))' "$out/s60t-${set%%:*}-$pk.json"
+      done
+    done
+    [ $(( $(date +%s) - t0 )) -lt 420 ] && timeout 100 "$0" s58m
+    echo "total $(( $(date +%s) - t0 )) s"
+    ;;
+  s60c)
+    # (~1.5 min, any card; carry .devcarry, .variants/devdist, .variants/trace4 — the 'hopper' cubin built with
+    # -DMLA_SM90_TRACE=4, xz-packed) the SM clock of every run, read by the kernel itself (cycles / global ns per part),
+    # beside the run's event time: sweep#30 / #28 / #14 / #8, 200 runs each, plain and +md in turn (scripts/clock-drift.mjs).
+    # s59p (H100, session 60) saw sweep#30's plain runs drift 855 → 930 µs while nvidia-smi's sampled clock read
+    # 1950–1980 MHz most of the time with the SW power cap active, and +md − ms stay 37 µs in turn. Prediction if the
+    # clock is the cause: GHz falls as ms rises, ms × GHz constant within ~1 %; if not, ms × GHz grows with the drift.
+    rm -rf dist/kv-trace4 && cp -r dist/kernels dist/kv-trace4 && xz -dc .variants/trace4/mla_decode_sm90.sm_90a.cubin.xz > dist/kv-trace4/mla_decode_sm90.sm_90a.cubin
+    nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.limit --format=csv,noheader
+    FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-trace4/ gpu timeout 240 node scripts/clock-drift.mjs ${S60C_ROWS:-30,28,14,8} ${S60C_RUNS:-200} > "$out/s60c.txt" 2>&1
+    echo "clock-drift rc=$?"; cat "$out/s60c.txt" | cut -c1-400
+    ;;
   s59p)
     # (~1.5 min, any card) whether the compute-bound rows' "slow mode" is the GPU's power limit: the SM clock, power
     # draw and clock-event reasons every 10 ms (nvidia-smi) while the bench times sweep#30, #28, #14 and #8 (a

@@ -10,6 +10,7 @@ import { configLabel, loadReference, PEER_SHORT_NAMES, referenceCardFor, selectC
 import { fmtBytes, fmtNum, fmtRatio, formatReport } from './bench/report.js';
 import { benchKernels, checkConfigsFit, fmtDriverVersion, packageVersion, refusalOf, runBench, type BenchProgress } from './bench/run.js';
 import { rooflineSvgFromResult } from './bench/svg.js';
+import { packPieceCostBlocks } from './mla/schedule.js';
 import { outputPathProblem, writeOutputs, type OutputFile } from './bench/output.js';
 
 const HELP = `flash-mla ${packageVersion()} — MLA decoding attention (FlashMLA semantics) on NVIDIA GPUs
@@ -227,6 +228,9 @@ async function bench(args: string[]): Promise<number> {
     if (kv === 'fp8') sel.source += ', over an FP8 KV cache (--kv fp8)';
   }
   if (values['pack-order']) sel.source += ', packed request order (--pack-order)';
+  // without the flag getMlaMetadata's default applies, which FLASH_MLA_EXPERIMENT_PACK turns on (the device steps'
+  // A/B arms set it; from session 57 to 60 the bench passed packOrder: false and so ignored it)
+  else if (packPieceCostBlocks() > 0) sel.source += `, packed request order (FLASH_MLA_EXPERIMENT_PACK=${packPieceCostBlocks()})`;
   // what the backend refuses is skipped (reported, not run): only the others must fit
   const be = getBackend(backend);
   asUsage(() => checkConfigsFit(sel.configs.filter((c) => refusalOf(be, c) === null), backend));
@@ -255,7 +259,7 @@ async function bench(args: string[]): Promise<number> {
     warmup: intOpt('warmup', values.warmup, 0),
     seed: intOpt('seed', values.seed, 0),
     checkSamples: intOpt('check-samples', values['check-samples'], 0),
-    packOrder: values['pack-order'] === true,
+    packOrder: values['pack-order'] === true ? true : undefined,
     peakTflops,
     references,
     onProgress: progressPrinter(),

@@ -666,6 +666,28 @@ test('--pack-order: the dense configs\' metadata with getMlaMetadata({ packOrder
   assert.match(r.stdout, /all ok/);
 });
 
+test("each dense row's schedule in the JSON: packed with --pack-order or FLASH_MLA_EXPERIMENT_PACK, the batch order without either", () => {
+  // (63 requests of 9–1391 tokens over 132 parts: the fifth rule packs them, 135 → 125 pieces; h_q 1 keeps the cpu
+  // runs short. From session 57 to 60 the bench passed packOrder: false without the flag, so the variable was ignored.)
+  const lens = [1084, 787, 892, 655, 335, 372, 997, 11, 1202, 543, 282, 1372, 72, 214, 837, 678, 736, 841, 786, 813, 1256, 1200, 1006, 20, 688, 82, 1276,
+    1153, 699, 488, 435, 122, 635, 922, 1250, 1233, 986, 338, 107, 806, 990, 49, 232, 837, 19, 285, 1391, 1255, 707, 863, 884, 135, 9, 1210, 420, 1194,
+    1027, 697, 398, 317, 59, 193, 646];
+  const file = join(tmp, 'packs.json');
+  writeFileSync(file, JSON.stringify({ configs: [{ name: 'packs', b: lens.length, s: 667, h_q: 1, s_q: 1, varlen: true, causal: true, dtype: 'bf16', seqlens: lens }] }));
+  const scheduleOf = (pack: string, ...extra: string[]) => {
+    const json = join(tmp, `packs-${pack}-${extra.length}.json`);
+    const r = spawnSync(process.execPath, [cli, 'bench', '--backend', 'cpu', '--configs', file, '--iters', '1', '--check-samples', '0', '--json', json, ...extra],
+      { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FLASH_MLA_EXPERIMENT_PACK: pack } });
+    assert.equal(r.status, 0, r.stderr);
+    const doc = JSON.parse(readFileSync(json, 'utf8'));
+    assert.deepEqual(validateBenchResult(doc), []);
+    return { schedule: doc.rows[0].schedule, header: doc.settings.configs };
+  };
+  assert.deepEqual(scheduleOf('0'), { schedule: { parts: 132, pieces: 135, packed: false }, header: `file ${file}` });
+  assert.deepEqual(scheduleOf('3'), { schedule: { parts: 132, pieces: 125, packed: true }, header: `file ${file}, packed request order (FLASH_MLA_EXPERIMENT_PACK=3)` });
+  assert.deepEqual(scheduleOf('0', '--pack-order'), { schedule: { parts: 132, pieces: 125, packed: true }, header: `file ${file}, packed request order (--pack-order)` });
+});
+
 /** Start a cpu bench of `configs`, read its stderr until the long-run warning (or exit, or 30 s), then stop it. */
 async function cpuRunWarning(configs: string): Promise<{ warned: boolean; stderr: string }> {
   const child = spawn(process.execPath, [cli, 'bench', '--backend', 'cpu', '--configs', configs], { env: { ...process.env, NO_COLOR: '1' } });

@@ -96,6 +96,12 @@ export interface BenchRow {
    * valid indices and the −1 ones (flops count all b · s_q · topk).
    */
   sparse?: { gatheredTokens: number; validIndices: number; invalidIndices: number };
+  /**
+   * Dense configs: the schedule of the timed runs, read from their metadata — SM parts, pieces (numSplits' last value:
+   * a request cut in n pieces counts n) and whether the parts walk the requests in the packed order (getMlaMetadata's
+   * packOrder).
+   */
+  schedule?: { parts: number; pieces: number; packed: boolean };
   /** The same workload in the first reference series, when there is one (any kind of series). */
   reference?: { series: string; ms: number; speedup: number };
   /** The peers' times for the same workload, where a reference with peers (the shipped anchors) has them (schema 2). */
@@ -238,8 +244,9 @@ export function validateBenchResult(doc: unknown): string[] {
     if (!fields(e, w, row, {
       id: str, config: (v) => typeof v === 'object', kernel: str, ms: pos, timesMs: arrayOf(pos, true), minMs: pos, maxMs: pos, iqrRel: (v) => num(v) && (v as number) >= 0,
       flops: pos, bytes: pos, intensity: pos, TFLOPS: pos, GBps: pos, floorMs: pos, rooflineFraction: pos, bound: oneOf('memory', 'compute'), check: (v) => v === null || typeof v === 'object',
-      mdMs: pos, mdTimesMs: arrayOf(pos, true), reference: object, peers: object, vsKernel: object, sparse: object,
-    }, ['reference', 'peers', 'vsKernel', ...(sparse ? ['mdMs', 'mdTimesMs'] : ['sparse']), ...v2Required('mdMs', 'mdTimesMs')])) return;
+      mdMs: pos, mdTimesMs: arrayOf(pos, true), reference: object, peers: object, vsKernel: object, sparse: object, schedule: object,
+    }, ['reference', 'peers', 'vsKernel', 'schedule', ...(sparse ? ['mdMs', 'mdTimesMs'] : ['sparse']), ...v2Required('mdMs', 'mdTimesMs')])) return;
+    if (row.schedule !== undefined) fields(e, `${w}.schedule`, row.schedule, { parts: (v) => int(v) && (v as number) >= 1, pieces: (v) => int(v) && (v as number) >= 0, packed: bool });
     configFields(w, row.config);
     if (sparse && row.sparse !== undefined) {
       const count = (v: unknown) => int(v) && (v as number) >= 0;

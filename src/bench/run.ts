@@ -317,6 +317,14 @@ function upload(p: BenchProblem | SparseBenchProblem, backend: 'cpu' | 'cuda'): 
  * The kernel names `--kernel` may give for these configs: the backend's decode kernels, and those only some configs'
  * decodes offer (one such as 'hopper-small', which takes only some shapes; the configs it cannot take are skipped with the reason).
  */
+/** The schedule a dense config's timed runs use, read from their metadata once (outside any timing). */
+function scheduleOf(md: MlaMetadata, b: number): NonNullable<BenchRow['schedule']> {
+  const rows = md.tileSchedulerMetadata.toRaw() as Int32Array;
+  const splits = md.numSplits.toRaw() as Int32Array;
+  // a packed order's table starts at the first row's int 5 (position 0 → its request + 1); the batch order leaves 0
+  return { parts: md.tileSchedulerMetadata.shape[0], pieces: splits[b], packed: rows[5] !== 0 };
+}
+
 export function benchKernels(be: MlaBackend, configs: readonly BenchConfig[]): string[] {
   // by layout, not by s_q: a kernel that takes some s_q of a config's layout is named here, and a config whose rows it
   // cannot take is skipped with the backend's reason
@@ -515,6 +523,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         // decode picks 'hopper''s batch-order or table-reading entries from it)
         const mdTimed = sparse ? null : getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { packOrder: opts.packOrder, checkValues: false });
         if (mdTimed) owned.push(mdTimed.tileSchedulerMetadata, mdTimed.numSplits);
+        const schedule = sparse ? undefined : scheduleOf(md, b);
         const fp8 = sparse || config.kv === 'fp8';
         let firstKernelMs: number | null = null;
         let firstKernel = '';
@@ -590,6 +599,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
             rooflineFraction: roof.floorMs / ms,
             bound: roof.bound,
             check,
+            ...(schedule ? { schedule } : {}),
           };
           if (isSparseProblem(p)) row.sparse = { gatheredTokens: p.gatheredTokens, validIndices: p.validIndices, invalidIndices: p.invalidIndices };
           const reference = peers.reference(config, ms);

@@ -1,0 +1,84 @@
+// Is the compute-bound rows' "slow mode" the SM clock? (a timing experiment; docs/perf-log.md, session 60, says what it
+// showed). Needs the `hopper` build with -DMLA_SM90_TRACE=4 (each part's entry and end on the global ns timer and its
+// SM cycles between, in the metadata row's ints 5–7), selected with FLASH_MLA_KERNEL_DIR:
+//   scripts/build-variant.sh trace4 mla_decode_sm90 sm_90a -DMLA_SM90_TRACE=4
+//   FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-trace4/ node scripts/clock-drift.mjs [rows] [runs]
+// For each sweep row (default 30,28,14,8) it runs the bench's sequence — an L2 flush (256 MiB memset), then the timed
+// decode between CUDA events — `runs` times back to back (default 200, after a 30-run warm-up), every run with its
+// own metadata tensor so that no read-back breaks the loop, the runs alternating between the plain decode and the
+// `+md` sequence (the metadata kernel into that run's tensor, then the decode) as the bench's timeEach does. Per run:
+// the events' ms, the parts' mean SM clock (cycles / ns), the spread of the parts' entries and the span from the
+// first entry to the last end. Printed per 10 runs of each kind: medians, and ms × GHz (constant if the clock alone
+// moves the time).
+import { Tensor, getMlaMetadata, flashMlaWithKvcache, synchronize } from '../dist/src/index.js';
+import { sweepConfigs } from '../dist/src/bench/configs.js';
+import { makeBenchProblem } from '../dist/src/bench/problem.js';
+import { CudaEvent, memset } from '../dist/src/cuda/runtime.js';
+import { getCudaContext } from '../dist/src/cuda/context.js';
+import { allocDeviceBuffer } from '../dist/src/cuda/block-cache.js';
+
+const rowIds = (process.argv[2] ?? '30,28,14,8').split(',').map(Number);
+const runs = Number(process.argv[3] ?? 200);
+const configs = sweepConfigs();
+const { stream } = getCudaContext();
+const flushWords = (256 << 20) / 4;
+const flushBuf = allocDeviceBuffer(flushWords * 4);
+const flush = () => memset(flushBuf.ptr, 0, flushWords, 4, stream);
+const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length ? s[(s.length - 1) >> 1] : NaN; };
+const events = Array.from({ length: runs }, () => [CudaEvent.create(), CudaEvent.create()]);
+
+for (const id of rowIds) {
+  const config = configs[id];
+  const p = makeBenchProblem(config, 4321 + id);
+  const { b, s_q: sQ, h_q: hQ } = config;
+  const q = Tensor.from(p.qBits, [b, sQ, hQ, 576], { dtype: 'bf16', backend: 'cuda' });
+  const k = Tensor.from(p.kBits, [p.numBlocks, 64, 1, 576], { dtype: 'bf16', backend: 'cuda' });
+  const table = Tensor.from(p.table, [b, p.maxBlocksPerSeq], { dtype: 'int32', backend: 'cuda' });
+  const seqlens = Tensor.from(p.seqlens, [b], { dtype: 'int32', backend: 'cuda' });
+  const out = Tensor.empty([b, sQ, hQ, 512], { dtype: 'bf16', backend: 'cuda' });
+  const lse = Tensor.empty([b, hQ, sQ], { dtype: 'fp32', backend: 'cuda' });
+  const mds = Array.from({ length: runs }, () => getMlaMetadata(seqlens, sQ * hQ, 1));
+  const decode = (md) => flashMlaWithKvcache(q, k, table, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: config.causal, kernel: 'hopper', checkValues: false, out, lse });
+  const withMd = (i) => i % 2 === 1;
+  const run = (i) => {
+    if (withMd(i)) getMlaMetadata(seqlens, sQ * hQ, 1, { out: mds[i], checkValues: false });
+    decode(mds[i]);
+  };
+  for (let i = 0; i < 30; ++i) (flush(), run(i % 2));
+  for (let i = 0; i < 4; ++i) flush();
+  for (let i = 0; i < runs; ++i) {
+    flush();
+    events[i][0].record(stream);
+    run(i);
+    events[i][1].record(stream);
+  }
+  synchronize();
+  const per = [];
+  for (let i = 0; i < runs; ++i) {
+    const rows = mds[i].tileSchedulerMetadata.toRaw();
+    const used = [];
+    for (let r = 0; r < rows.length / 8; ++r) if (rows[8 * r] < b) used.push([rows[8 * r + 5], rows[8 * r + 6], rows[8 * r + 7]]);
+    const e0 = used[0][0], rel = (t) => (t - e0) | 0;
+    const entries = used.map((u) => rel(u[0])), ends = used.map((u) => rel(u[1]));
+    const ghz = used.map((u) => u[2] / ((u[1] - u[0]) | 0));
+    const lo = Math.min(...entries);
+    per.push({ ms: events[i][1].elapsedSince(events[i][0]), ghz: ghz.reduce((x, y) => x + y, 0) / ghz.length, spreadUs: (Math.max(...entries) - lo) / 1000, spanUs: (Math.max(...ends) - lo) / 1000 });
+  }
+  console.log(`sweep#${id} ${config.name ?? ""} (b ${b}, h_q ${hQ}, s_q ${sQ}): per 10 runs of each kind — ms, GHz, ms·GHz, entry spread µs, span µs`);
+  for (const kind of [0, 1]) {
+    const mine = per.filter((_, i) => (i % 2) === kind);
+    const cells = [];
+    for (let j = 0; j < mine.length; j += 10) {
+      const g = mine.slice(j, j + 10);
+      const ms = median(g.map((x) => x.ms)), ghz = median(g.map((x) => x.ghz));
+      cells.push(`${(ms * 1000).toFixed(0)}µs ${ghz.toFixed(3)} ${(ms * ghz * 1000).toFixed(0)} ${median(g.map((x) => x.spreadUs)).toFixed(1)} ${median(g.map((x) => x.spanUs)).toFixed(0)}`);
+    }
+    console.log(kind ? '  +md ' : '  plain', cells.join(' | '));
+  }
+  const first = per.slice(0, 8).map((x) => `${(x.ms * 1000).toFixed(0)}/${x.ghz.toFixed(2)}`).join(' ');
+  console.log('  first 8 runs (µs/GHz):', first);
+  for (const t of [q, k, table, seqlens, out, lse]) t.dispose();
+  for (const md of mds) (md.tileSchedulerMetadata.dispose(), md.numSplits.dispose());
+}
+for (const [s, e] of events) (s.dispose(), e.dispose());
+flushBuf.dispose();
