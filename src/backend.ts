@@ -13,6 +13,12 @@ export interface DeviceStorage {
   dispose(): void;
 }
 
+/** A device-to-host read: dst.byteLength bytes from device address `src`. */
+export interface HostRead {
+  dst: Uint8Array;
+  src: Ptr;
+}
+
 /**
  * Storage of a backend whose tensors live in device memory (cuda). The cpu backend keeps tensors in host
  * memory (an ArrayBuffer, see tensor.ts) and has none. Copies and fills are queued on the backend's stream
@@ -22,10 +28,10 @@ export interface DeviceMemory {
   /** Uninitialised storage of `bytes` bytes (throws the backend's typed error when there is no device). */
   alloc(bytes: number): DeviceStorage;
   /**
-   * Wait for all queued work, then copy dst.byteLength bytes from `src` into dst. `synced`: the caller has waited since
-   * it last queued work (a run of reads: readInt32s in tensor.ts), so no wait is needed.
+   * Copy each read's dst.byteLength bytes from its `src` into its dst, after all work queued before: one wait for all
+   * of them (readInt32s in tensor.ts reads up to four small tensors per checked decode call).
    */
-  readToHost(dst: Uint8Array, src: Ptr, synced?: boolean): void;
+  readToHost(reads: readonly HostRead[]): void;
   /** Queue a copy of src's bytes to `dst`. */
   writeFromHost(dst: Ptr, src: ArrayBufferView): void;
   /** Queue a device-to-device copy of `bytes` bytes. */

@@ -10,7 +10,7 @@ import { disposeQuietly } from './util/dispose.js';
 import {
   type DType, DTYPES, dtypeBytes, decodeFp8e4m3, decodeHalf, encodeFp8e4m3, encodeHalf, float32ToFp8e4m3Bits, isFloat16Type, toHalfBits,
 } from './dtype.js';
-import { getBackend, type DeviceMemory, type DeviceStorage, type Ptr } from './backend.js';
+import { getBackend, type DeviceMemory, type DeviceStorage, type HostRead, type Ptr } from './backend.js';
 
 export type BackendName = 'cpu' | 'cuda';
 export type HostData = Float32Array | Float64Array | Int32Array | Uint16Array | Uint8Array | readonly number[];
@@ -131,12 +131,19 @@ function encodeHost(dtype: DType, data: HostData, count: number): RawArray {
   return dtype === 'int32' ? Int32Array.from(data as ArrayLike<number>) : Uint8Array.from(data as ArrayLike<number>);
 }
 
-/** Tensor's readRaw for this module's readInt32s (set by the class's static block; not part of the public API). */
-let readRawOf: (t: Tensor, synced: boolean) => RawArray;
+/** A cuda tensor's read: the bytes its elements span (`dst`, from `src`), and the row-major raw array made of them. */
+interface DeviceRead extends HostRead {
+  finish(): RawArray;
+}
+
+/** Tensor's readRaw and deviceRead for this module's readInt32s (set by the class's static block; not public API). */
+let readRawOf: (t: Tensor) => RawArray;
+let deviceReadOf: (t: Tensor) => DeviceRead | null;
 
 export class Tensor {
   static {
-    readRawOf = (t, synced) => t.readRaw(synced);
+    readRawOf = (t) => t.readRaw();
+    deviceReadOf = (t) => t.deviceRead();
   }
 
   readonly shape: readonly number[];
@@ -301,24 +308,30 @@ export class Tensor {
 
   /** Contiguous raw copy of the elements in row-major order. */
   toRaw(): RawArray {
-    return this.readRaw(false);
+    return this.readRaw();
   }
 
-  /** toRaw; `synced`: the device's queued work is known to be done (readInt32s), so the read does not wait for it again. */
-  private readRaw(synced: boolean): RawArray {
-    this.assertLive();
-    const n = this.numel;
-    let flat: RawArray;
-    if (this.host) flat = rawArrayFor(this.dtype, this.host);
-    else {
-      const span = this.spanElements();
-      const buf = new ArrayBuffer(span * dtypeBytes(this.dtype));
-      deviceMemory(this.backend).readToHost(new Uint8Array(buf), this.ptr, synced);
-      if (this.isContiguous) return rawArrayFor(this.dtype, buf, 0, n);
-      flat = rawArrayFor(this.dtype, buf);
-      return gather(flat, this.shape, this.strides, 0);
+  private readRaw(): RawArray {
+    const read = this.deviceRead();
+    if (read) {
+      deviceMemory(this.backend).readToHost([read]);
+      return read.finish();
     }
-    return gather(flat, this.shape, this.strides, this.offset);
+    return gather(rawArrayFor(this.dtype, this.host!), this.shape, this.strides, this.offset);
+  }
+
+  /** For a device tensor, the read that toRaw makes (null for a host tensor): readInt32s queues several at once. */
+  private deviceRead(): DeviceRead | null {
+    this.assertLive();
+    if (this.host) return null;
+    const buf = new ArrayBuffer(this.spanElements() * dtypeBytes(this.dtype));
+    const { dtype, shape, strides, numel } = this;
+    const contiguous = this.isContiguous;
+    return {
+      dst: new Uint8Array(buf),
+      src: this.ptr,
+      finish: () => (contiguous ? rawArrayFor(dtype, buf, 0, numel) : gather(rawArrayFor(dtype, buf), shape, strides, 0)),
+    };
   }
 
   /** Values as float32 (float types) — int types are converted too. */
@@ -432,16 +445,25 @@ function gather(src: RawArray, shape: readonly number[], strides: readonly numbe
 }
 
 /**
- * The values of int32 tensors (null entries stay null), read with one wait per device backend instead of one per
- * tensor: the decode's value checks read up to four small tensors per call (perf log, session 59).
+ * The values of int32 tensors (null entries stay null), the device tensors' reads queued together with one wait per
+ * device backend instead of a wait and a copy each: the decode's value checks read up to four small tensors per call
+ * (perf log, sessions 59–60).
  */
 export function readInt32s(ts: readonly (Tensor | null)[]): (Int32Array | null)[] {
-  const waited = new Set<BackendName>();
-  return ts.map((t) => {
-    if (t === null) return null;
+  const out: (Int32Array | null)[] = [];
+  const pending: { i: number; backend: BackendName; read: DeviceRead }[] = [];
+  ts.forEach((t, i) => {
+    out.push(null);
+    if (t === null) return;
     if (t.dtype !== 'int32') throw new TypeError(`readInt32s: tensor dtype is ${t.dtype}, expected int32`);
-    const synced = waited.has(t.backend);  // (a host tensor's read ignores it)
-    waited.add(t.backend);
-    return readRawOf(t, synced) as Int32Array;
+    const read = deviceReadOf(t);
+    if (read) pending.push({ i, backend: t.backend, read });
+    else out[i] = readRawOf(t) as Int32Array;
   });
+  for (const backend of new Set(pending.map((p) => p.backend))) {
+    const mine = pending.filter((p) => p.backend === backend);
+    deviceMemory(backend).readToHost(mine.map((p) => p.read));
+    for (const p of mine) out[p.i] = p.read.finish() as Int32Array;
+  }
+  return out;
 }

@@ -18,6 +18,7 @@ import {
 import { loadedModules } from '../src/cuda/context.js';
 import { CACHE_MAX_BLOCK_BYTES, DEFAULT_CACHE_BYTES, DeviceBlockCache, allocDeviceBuffer, cacheLimitFromEnv } from '../src/cuda/block-cache.js';
 import { MLA_CONFIG } from '../src/cuda/config.js';
+import { PINNED_READ_MAX_BYTES } from '../src/cuda/memory.js';
 import { fakeCudaScenarios, type FakeCudaControl, type FakeCudaScenario } from './util/fake-cuda.js';
 
 const CUDA = { backend: 'cuda' } as const;
@@ -285,30 +286,63 @@ const scenarios: Record<string, FakeCudaScenario> = {
   },
 
   'checked-reads': {
-    title: 'a decode with its value checks waits for the device once: the seqlens, block table, metadata and split counts read after one stream sync',
+    title: 'a decode with its value checks waits for the device once: the seqlens, block table, metadata and split counts copied into page-locked staging behind the queued work, then one stream sync',
     run(f) {
       const p = problem();
-      decodeStep(p)(); // (kernels loaded)
+      decodeStep(p)(); // (kernels loaded, the staging allocated)
       const count = (fn: () => void) => {
-        const [syncs, reads] = [f.calls('cuStreamSynchronize'), f.calls('cuMemcpyDtoH_v2')];
+        const names = ['cuStreamSynchronize', 'cuMemcpyDtoHAsync_v2', 'cuMemcpyDtoH_v2', 'cuMemAllocHost_v2'];
+        const before = names.map((n) => f.calls(n));
         fn();
-        return [f.calls('cuStreamSynchronize') - syncs, f.calls('cuMemcpyDtoH_v2') - reads];
+        return names.map((n, i) => f.calls(n) - before[i]);
       };
-      assert.deepEqual(count(decodeStep(p)), [1, 4], 'a checked dense decode: [stream syncs, device → host copies]');
+      assert.deepEqual(count(decodeStep(p)), [1, 4, 0, 0], 'a checked dense decode: [stream syncs, queued copies to the host, waiting copies, page-locked allocations]');
+      assert.equal(f.stat('host_allocs'), 1, 'one staging buffer');
       const unchecked = () => {
         const r = decode(p, { checkValues: false });
         r.out.dispose();
         r.lse.dispose();
       };
-      assert.deepEqual(count(unchecked), [0, 0], 'an unchecked dense decode');
-      // a failing copy after the one wait: its CudaError, nothing left allocated, the next call fine
+      assert.deepEqual(count(unchecked), [0, 0, 0, 0], 'an unchecked dense decode');
+      // a failing copy: its CudaError, nothing left allocated, the next call fine
       const base = live(f);
-      f.arm(`cuMemcpyDtoH_v2@3=${UNKNOWN}`);
-      expectCuda(decodeStep(p), 'cuMemcpyDtoH_v2', UNKNOWN, 'the third read failing');
+      f.arm(`cuMemcpyDtoHAsync_v2@3=${UNKNOWN}`);
+      expectCuda(decodeStep(p), 'cuMemcpyDtoHAsync_v2', UNKNOWN, 'the third read failing');
       f.arm('');
       noLeak(f, base, 'the third read failing');
       decodeStep(p)();
-      return ['a checked dense decode: 1 stream sync and 4 copies to the host (4 syncs before session 59); unchecked: none'];
+      // values: what the staging hands back is each tensor's own (a non-contiguous view gathered; reads of 0 bytes)
+      const t = Tensor.from(Int32Array.from({ length: 24 }, (_, i) => 3 * i - 7), [4, 6], I32);
+      const col = t.view([4], [6], 2);
+      const empty = Tensor.empty([0], I32);
+      assert.deepEqual([...t.toInt32()], Array.from({ length: 24 }, (_, i) => 3 * i - 7));
+      assert.deepEqual([...col.toInt32()], [-1, 17, 35, 53]);
+      assert.deepEqual([...empty.toInt32()], []);
+      // a read larger than the staging's limit: one wait, then copies straight into the destination
+      const big = Tensor.full([(PINNED_READ_MAX_BYTES >> 2) + 1], 5, I32);
+      assert.deepEqual(count(() => assert.equal(big.toInt32()[PINNED_READ_MAX_BYTES >> 2], 5)), [1, 0, 1, 0], 'a read over the staging limit');
+      for (const x of [t, empty, big]) x.dispose();
+      return ['a checked dense decode: 4 copies queued into page-locked staging, 1 stream sync (4 syncs and 4 waiting copies before session 59; 1 and 4 waiting copies in session 59); unchecked: none'];
+    },
+  },
+
+  'staging-refused': {
+    title: 'no page-locked memory (cuMemAllocHost out of memory, not sticky): the checked decode reads through one wait and waiting copies instead, and does not ask again',
+    run(f) {
+      f.arm(`cuMemAllocHost_v2@1+=${OOM}`);
+      const p = problem();
+      decodeStep(p)();
+      const [syncs, waiting, queued, asks] = [f.calls('cuStreamSynchronize'), f.calls('cuMemcpyDtoH_v2'), f.calls('cuMemcpyDtoHAsync_v2'), f.calls('cuMemAllocHost_v2')];
+      decodeStep(p)();
+      f.arm('');
+      healthy(f);
+      assert.deepEqual(
+        [f.calls('cuStreamSynchronize') - syncs, f.calls('cuMemcpyDtoH_v2') - waiting, f.calls('cuMemcpyDtoHAsync_v2') - queued, f.calls('cuMemAllocHost_v2') - asks],
+        [1, 4, 0, 0],
+        'a checked decode without staging: [stream syncs, waiting copies, queued copies, page-locked allocations asked]',
+      );
+      assert.equal(f.stat('host_allocs'), 0);
+      return ['cuMemAllocHost refused → the checked decode reads through 1 sync and 4 waiting copies, no second ask'];
     },
   },
 

@@ -22,6 +22,8 @@ const PROTOTYPES = {
   cuMemAlloc_v2: 'int cuMemAlloc_v2(void *dptr, size_t bytes)',
   cuMemFree_v2: 'int cuMemFree_v2(uint64_t dptr)',
   cuMemGetInfo_v2: 'int cuMemGetInfo_v2(void *free, void *total)',
+  cuMemAllocHost_v2: 'int cuMemAllocHost_v2(void *pp, size_t bytes)',
+  cuMemFreeHost: 'int cuMemFreeHost(void *p)',
   cuMemcpyHtoD_v2: 'int cuMemcpyHtoD_v2(uint64_t dst, const void *src, size_t bytes)',
   cuMemcpyDtoH_v2: 'int cuMemcpyDtoH_v2(void *dst, uint64_t src, size_t bytes)',
   cuMemcpyDtoD_v2: 'int cuMemcpyDtoD_v2(uint64_t dst, uint64_t src, size_t bytes)',

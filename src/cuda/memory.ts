@@ -4,16 +4,67 @@
 import type { DeviceMemory } from '../backend.js';
 import { deviceBlockCache } from './block-cache.js';
 import { getCudaContext } from './context.js';
-import { copyDtoD, copyDtoH, copyHtoD, memset } from './runtime.js';
+import { CudaError } from '../errors.js';
+import { stickyErrorSeen } from './driver.js';
+import { copyDtoD, copyDtoH, copyDtoPinned, copyHtoD, memset, PinnedHostBuffer } from './runtime.js';
+
+/**
+ * Reads of up to this many bytes in all go through one page-locked staging buffer: their copies are queued on the
+ * stream and waited for once (a pageable cuMemcpyDtoH waits and stages each copy itself). Larger reads (whole caches
+ * read back by tests and tools) copy straight into their destination after one wait.
+ */
+export const PINNED_READ_MAX_BYTES = 4 << 20;
+
+/** Each read's place in the staging buffer is 16-byte aligned. */
+const stagedBytes = (n: number) => (n + 15) & ~15;
+
+let staging: PinnedHostBuffer | null = null;
+/** No page-locked memory could be had once: every read takes the direct path from then on. */
+let stagingRefused = false;
+
+/** The staging buffer, grown to `bytes` (powers of two from 64 KiB; it lives as long as the process), or null. */
+function stagingFor(bytes: number): PinnedHostBuffer | null {
+  if (staging && staging.bytes >= bytes) return staging;
+  if (stagingRefused) return null;
+  let size = 64 << 10;
+  while (size < bytes) size *= 2;
+  staging?.dispose();
+  staging = null;
+  try {
+    staging = PinnedHostBuffer.alloc(size);
+  } catch (e) {
+    if (!(e instanceof CudaError) || stickyErrorSeen()) throw e;
+    stagingRefused = true; // e.g. page-locked memory limited by the container: the direct path still works
+  }
+  return staging;
+}
 
 export const cudaMemory: DeviceMemory = {
   alloc(bytes) {
     getCudaContext();
     return deviceBlockCache().alloc(bytes);
   },
-  readToHost(dst, src, synced = false) {
-    if (!synced) getCudaContext().stream.synchronize();
-    copyDtoH(dst, src);
+  readToHost(reads) {
+    const { stream } = getCudaContext();
+    const total = reads.reduce((sum, r) => sum + stagedBytes(r.dst.byteLength), 0);
+    const staging = total > 0 && total <= PINNED_READ_MAX_BYTES ? stagingFor(total) : null;
+    if (!staging) {
+      // large reads (or no page-locked memory): wait, then copy straight into each destination
+      stream.synchronize();
+      for (const r of reads) copyDtoH(r.dst, r.src);
+      return;
+    }
+    let at = 0;
+    for (const r of reads) {
+      copyDtoPinned(staging.ptr + BigInt(at), r.src, r.dst.byteLength, stream);
+      at += stagedBytes(r.dst.byteLength);
+    }
+    stream.synchronize();
+    at = 0;
+    for (const r of reads) {
+      r.dst.set(staging.bytesView.subarray(at, at + r.dst.byteLength));
+      at += stagedBytes(r.dst.byteLength);
+    }
   },
   writeFromHost(dst, src) {
     copyHtoD(dst, src, getCudaContext().stream);

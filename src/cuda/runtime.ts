@@ -135,6 +135,35 @@ export function copyDtoH(dst: ArrayBufferView, src: Ptr, stream?: Stream): void 
   else call('cuMemcpyDtoH_v2', dst, src, dst.byteLength);
 }
 
+/** Queue a copy of `bytes` bytes from device memory into page-locked host memory at `dst` (a PinnedHostBuffer's). */
+export function copyDtoPinned(dst: Ptr, src: Ptr, bytes: number, stream: Stream): void {
+  if (bytes === 0) return;
+  call('cuMemcpyDtoHAsync_v2', dst, src, bytes, stream.handle);
+}
+
+/**
+ * Page-locked host memory (cuMemAllocHost): a device-to-host copy into it is queued on the stream like a kernel, so
+ * several small reads cost one wait instead of a wait and a staged copy each. Freed by dispose().
+ */
+export class PinnedHostBuffer {
+  private freed = false;
+  /** The memory as bytes (a view over the page-locked allocation: valid until dispose). */
+  readonly bytesView: Uint8Array;
+  private constructor(readonly ptr: Ptr, readonly bytes: number) {
+    this.bytesView = new Uint8Array(koffi.view(ptr, bytes));
+  }
+  static alloc(bytes: number): PinnedHostBuffer {
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new RangeError(`bytes: expected a positive integer, got ${bytes}`);
+    call('cuMemAllocHost_v2', outU64, bytes);
+    return new PinnedHostBuffer(outU64[0], bytes);
+  }
+  dispose(): void {
+    if (this.freed) return;
+    this.freed = true;
+    call('cuMemFreeHost', this.ptr);
+  }
+}
+
 export function copyDtoD(dst: Ptr, src: Ptr, bytes: number, stream?: Stream): void {
   if (bytes === 0) return;
   if (stream) call('cuMemcpyDtoDAsync_v2', dst, src, bytes, stream.handle);

@@ -46,7 +46,7 @@
  * FAKE_CUDA_EMU_RACECHECK=off) poisons the context like an illegal access. FAKE_CUDA_EMU_WGMMA, FAKE_CUDA_EMU_TMA
  * and FAKE_CUDA_EMU_ORDER choose when the emulator's asynchronous work happens (test/util/emu/emu.cpp).
  *
- * For the tests: fake_cuda_stat("allocs" | "bytes" | "streams" | "events" | "graphs" | "execs" | "modules" |
+ * For the tests: fake_cuda_stat("allocs" | "host_allocs" (cuMemAllocHost) | "bytes" | "streams" | "events" | "graphs" | "execs" | "modules" |
  * "kernels_run" | "sticky" | "emulated:<entry>" — launches the emulator ran as that entry point; -1 without the
  * emulator | "ran:<function>" — kernels run as that function, eagerly or in a graph; "ran:<function>:grid.x" (grid.y,
  * grid.z, block.x, block.y, block.z, smem, cluster.x, cluster.y, cluster.z) — the shape of its last run), fake_cuda_calls("cuLaunchKernelEx") (calls since load, failed ones included),
@@ -392,6 +392,41 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
   note("cuMemFree_v2: 0x%llx is not a live allocation (freed twice?)", p);
   return E_INVALID_VALUE;
 }
+/* Page-locked host memory: plain host memory here, kept on a list so that a free of anything else fails. */
+typedef struct HostAlloc { void *p; size_t bytes; struct HostAlloc *next; } HostAlloc;
+static HostAlloc *host_allocs;
+static long long live_host_allocs;
+CUresult cuMemAllocHost_v2(void **pp, size_t bytes) {
+  ENTER();
+  NEED_CTX();
+  if (!pp || bytes == 0) return E_INVALID_VALUE;
+  HostAlloc *a = malloc(sizeof *a);
+  void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+  if (!a || !p) { free(a); free(p); return E_OUT_OF_MEMORY; }
+  memset(p, 0x5A, bytes);
+  a->p = p;
+  a->bytes = bytes;
+  a->next = host_allocs;
+  host_allocs = a;
+  live_host_allocs++;
+  *pp = p;
+  return OK;
+}
+CUresult cuMemFreeHost(void *p) {
+  ENTER();
+  NEED_CTX();
+  for (HostAlloc **pp = &host_allocs; *pp; pp = &(*pp)->next) {
+    HostAlloc *a = *pp;
+    if (a->p != p) continue;
+    *pp = a->next;
+    live_host_allocs--;
+    free(a->p);
+    free(a);
+    return OK;
+  }
+  note("cuMemFreeHost: %p is not a live page-locked allocation", p);
+  return E_INVALID_VALUE;
+}
 CUresult cuMemGetInfo_v2(size_t *fr, size_t *total) { ENTER(); NEED_CTX(); *fr = total_mem - live_bytes; *total = total_mem; return OK; }
 
 /* ------------------------------------------------------------------------------------------ streams, graphs */
@@ -458,6 +493,7 @@ long long fake_cuda_stat(const char *what) {
 #endif
   if (!strncmp(what, "ran:", 4)) return ran_stat(what + 4);
   if (!strcmp(what, "allocs")) return live_allocs;
+  if (!strcmp(what, "host_allocs")) return live_host_allocs;
   if (!strcmp(what, "bytes")) return (long long)live_bytes;
   if (!strcmp(what, "streams")) return live_streams;
   if (!strcmp(what, "events")) return live_events;
