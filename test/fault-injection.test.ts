@@ -508,7 +508,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
         assert.ok(n >= 1, `${what}: never called ${fn}`);
         notes.push(`${what}: ${fn} failing (each of ${n} call(s)) → CudaError, nothing left allocated`);
       }
-      expectCuda(() => (f.arm('cuMemcpyDtoH_v2@1=CUDA_ERROR_UNKNOWN'), dev.to('cpu')), 'cuMemcpyDtoH_v2', UNKNOWN, 'cuda tensor .to(cpu)');
+      expectCuda(() => (f.arm('cuMemcpyDtoHAsync_v2@1=CUDA_ERROR_UNKNOWN'), dev.to('cpu')), 'cuMemcpyDtoHAsync_v2', UNKNOWN, 'cuda tensor .to(cpu)');
       f.arm('');
       noLeak(f, base, 'cuda tensor .to(cpu)');
       return notes;
@@ -534,7 +534,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
       step();
       healthy(f);
       const notes = [`the metadata kernel's module cannot load → CudaError (cuModuleLoadData), nothing launched, the next call loads it`];
-      for (const [fn, code] of [['cuMemAlloc_v2', OOM], ['cuLaunchKernelEx', NO_RESOURCES], ['cuMemcpyDtoH_v2', UNKNOWN], ['cuStreamSynchronize', UNKNOWN]]) {
+      for (const [fn, code] of [['cuMemAlloc_v2', OOM], ['cuLaunchKernelEx', NO_RESOURCES], ['cuMemcpyDtoHAsync_v2', UNKNOWN], ['cuStreamSynchronize', UNKNOWN]]) {
         notes.push(`${fn} failing: ${sweep(f, fn, code, step, base)} position(s), each → CudaError, nothing left allocated`);
       }
       const bad = Tensor.from([5, -1], [2], I32);
@@ -638,7 +638,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
       step();
       const base = live(f);
       const notes: string[] = [];
-      for (const [fn, code] of [['cuLaunchKernelEx', NO_RESOURCES], ['cuMemcpyDtoH_v2', UNKNOWN], ['cuStreamSynchronize', UNKNOWN]]) {
+      for (const [fn, code] of [['cuLaunchKernelEx', NO_RESOURCES], ['cuMemcpyDtoHAsync_v2', UNKNOWN], ['cuStreamSynchronize', UNKNOWN]]) {
         notes.push(`${fn} failing: ${sweep(f, fn, code, step, base)} position(s), each → CudaError, nothing left allocated`);
       }
       // outputs the caller passed stay the caller's
@@ -668,8 +668,9 @@ const scenarios: Record<string, FakeCudaScenario> = {
       for (const [what, fn, call] of [
         ['Tensor.empty', () => Tensor.empty([4], CUDA), 'cuMemAlloc_v2'],
         ['synchronize', () => synchronize(), 'cuStreamSynchronize'],
-        ['the decode again', step, 'cuStreamSynchronize'],
-        ['getMlaMetadata', () => getMlaMetadata(p.seqlens, 16, 1), 'cuStreamSynchronize'],
+        // (the decode's value checks and getMlaMetadata's read of the seqlens fail at their first queued copy)
+        ['the decode again', step, 'cuMemcpyDtoHAsync_v2'],
+        ['getMlaMetadata', () => getMlaMetadata(p.seqlens, 16, 1), 'cuMemcpyDtoHAsync_v2'],
       ] as const) {
         assert.equal(expectCuda(fn, call, 'CUDA_ERROR_ILLEGAL_ADDRESS', `after the fault: ${what}`).isSticky, true);
       }
@@ -873,7 +874,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
         ['cuMemAlloc_v2', OOM],
         ['cuLaunchKernelEx', NO_RESOURCES],
         ['cuMemcpyHtoDAsync_v2', UNKNOWN],
-        ['cuMemcpyDtoH_v2', UNKNOWN],
+        ['cuMemcpyDtoHAsync_v2', UNKNOWN],
         ['cuStreamSynchronize', UNKNOWN],
       ]) {
         const n = sweep(f, fn, code, step, base, () => cache.checkInvariants());
