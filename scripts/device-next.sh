@@ -965,6 +965,11 @@ PY
     # the checked call with its reads queued into page-locked staging (one wait; session 60): s60a's first run had
     # +77–83 µs per checked call on the small shapes, +154 on b 128 4096 h_q 64 (prediction: −20 … −40 µs each)
     [ $(( $(date +%s) - t0 )) -lt 440 ] && SHAPES=0,1,3 timeout 60 "$0" s58h
+    # the staged reads under the GPU decode tests' value checks and read-backs
+    if [ $(( $(date +%s) - t0 )) -lt 470 ]; then
+      gpu timeout 60 node --test --test-name-pattern="vs float64 reference|device metadata kernel|reused from the cache" dist/test/gpu-decode.test.js > "$out/s60g.log" 2>&1
+      echo "== GPU decode tests (staged reads) rc=$?"; summary "$out/s60g.log"
+    fi
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
   s60c)
