@@ -972,6 +972,23 @@ PY
     fi
     echo "total $(( $(date +%s) - t0 )) s"
     ;;
+  s60m)
+    # (~2 min, any card; carry .devcarry, .variants/devdist, .variants/maink, .variants/prehstep) hstep A/B: s60a's ncu
+    # had the metadata kernel with the rule on at 82.9 µs (sweep#9; 168 320 instructions) where s57d, before hstep, had
+    # 74.8 µs on another H100 — hstep's prediction was 57–61 µs. ncu of this build against b4043f7~1's metadata kernel,
+    # same card, sweep#9 and #13 with the rule on (and #9 off as the control). Then the FP8 rows of s57h in two rounds
+    # (S1 over FP8 was +4.0 % in s60a's one round): maink against this build.
+    kd=$(kernel_dir .variants/prehstep)
+    for v in "$PWD/dist/kernels" "$kd"; do
+      for c in 9:3 13:3 9:0; do
+        FLASH_MLA_KERNEL_DIR=$v/ FLASH_MLA_EXPERIMENT_PACK=${c#*:} timeout 100 ncu --clock-control none -k regex:mla_metadata -c 1 --section SpeedOfLight --section InstructionStats \
+          node dist/src/cli.js bench --configs sweep:${c%%:*} --iters 1 --warmup 0 --check-samples 0 --reference none > "$out/s60m-$(basename $v)-${c/:/-}.txt" 2>&1
+        echo "== $(basename $v) sweep#${c%%:*} pack ${c#*:} rc=$?" $(grep -aE "SM Frequency|Duration|Executed Instructions  " "$out/s60m-$(basename $v)-${c/:/-}.txt" | awk '{print $1, $(NF)}' | tr '\n' ' ')
+      done
+    done
+    (cd .variants/maink && tar -xJf maink.tar.xz)
+    AB_CHECK=0 AB_EXTRA="--kv fp8" ab_rounds s60f "serving:S1,S9 sweep:0,8" .variants/maink dist/kernels
+    ;;
   s60c)
     # (~1.5 min, any card; carry .devcarry, .variants/devdist, .variants/trace4 — the 'hopper' cubin built with
     # -DMLA_SM90_TRACE=4, xz-packed) the SM clock of every run, read by the kernel itself (cycles / global ns per part),
