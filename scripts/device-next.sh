@@ -989,6 +989,19 @@ PY
     (cd .variants/maink && tar -xJf maink.tar.xz)
     AB_CHECK=0 AB_EXTRA="--kv fp8" ab_rounds s60f "serving:S1,S9 sweep:0,8" .variants/maink dist/kernels
     ;;
+  s60e)
+    # (~2.5 min, any card; carry .devcarry, .variants/devdist, .variants/maink, .variants/fp8one) 'hopper''s FP8 entry
+    # split in two (session 60): the batch-order one without the order table, a table-reading twin for packed schedules.
+    # s60m: the one entry for both cost batch-order schedules 0.8 % against maink (S1 +1.6 %, sweep#8 +1.2 %).
+    # maink / fp8one (the build before the split) / this build, FP8 rows, two rounds, round 1 checked; then a packed
+    # FP8 schedule on the twin, checked. Prediction: this build = maink ± 0.3 %, fp8one ~0.8 % slower.
+    (cd .variants/maink && tar -xJf maink.tar.xz)
+    xz -dc .variants/fp8one/mla_decode_sm90.sm_90a.cubin.xz > .variants/fp8one/mla_decode_sm90.sm_90a.cubin && rm .variants/fp8one/*.xz
+    AB_CHECK=1 AB_EXTRA="--kv fp8" ab_rounds s60e "serving:S1,S9 sweep:8,12,13" .variants/maink .variants/fp8one dist/kernels
+    FLASH_MLA_EXPERIMENT_PACK=3 timeout 60 node dist/src/cli.js bench --configs sweep:9,13 --kv fp8 --iters 20 --check-samples 1 --reference none --json "$out/s60e-packed.json" > "$out/s60e-packed.txt" 2>&1
+    echo "== packed FP8 rc=$?"; grep -aE "correctness" "$out/s60e-packed.txt"
+    node -e 'for (const r of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).rows) console.log(" ", r.id, r.kernel, r.ms.toFixed(4), JSON.stringify(r.schedule))' "$out/s60e-packed.json"
+    ;;
   s60c)
     # (~1.5 min, any card; carry .devcarry, .variants/devdist, .variants/trace4 — the 'hopper' cubin built with
     # -DMLA_SM90_TRACE=4, xz-packed) the SM clock of every run, read by the kernel itself (cycles / global ns per part),

@@ -331,7 +331,9 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
   const f = bindFakeCuda();
   // (17–32 rows: the gather entry, since session 29)
   const r32 = 'mla_decode_sm90_small_fp8_g32_bf16';
-  const entry = small ? (rows > 16 ? r32 : 'mla_decode_sm90_small_fp8_bf16') : 'mla_decode_sm90_fp8_bf16';
+  // ('hopper': a packed schedule on the table-reading twin of its FP8 entry)
+  const packed = md.tileSchedulerMetadata.toInt32()[5] !== 0;
+  const entry = small ? (rows > 16 ? r32 : 'mla_decode_sm90_small_fp8_bf16') : packed ? 'mla_decode_sm90_fp8_packed_bf16' : 'mla_decode_sm90_fp8_bf16';
   const kernel = small ? 'hopper-small' : 'hopper';
   const before = f.stat(`emulated:${entry}`);
   // the kernel named (small-row FP8 decodes of ≤ 32 rows run on 'hopper-small' by default, asserted above)
@@ -907,7 +909,12 @@ const scenarios: Record<string, Scenario> = {
         { spec: { b: 5, sQ: 1, hQ: 64, hKv: 1, d: 576, seqlens: [61, 620, 391, 876, 20], dtype: 'bf16', fp8: true }, causal: false, split: true },
         { spec: { b: 4, sQ: 2, hQ: 16, hKv: 1, d: 576, seqlens: [738, 228, 23, 149], dtype: 'bf16', fp8: true }, causal: true, split: true },
       ];
+      // ('hopper''s FP8 entry has a table-reading twin too: the batch-order one compiles without the table, session 60)
+      const fp8Entries = ['mla_decode_sm90_fp8_packed_bf16', 'mla_decode_sm90_fp8_bf16'];
+      const fp8Before = fp8Entries.map((e) => f.stat(`emulated:${e}`));
       notes.push(hopperFp8Case(fp8[0], seed + 10, packedNote));
+      const [fp8Packed, fp8Plain] = fp8Entries.map((e, i) => f.stat(`emulated:${e}`) - fp8Before[i]);
+      assert.ok(fp8Packed > 0 && fp8Plain === 0, `a packed FP8 schedule on 'hopper': ${fp8Packed} launches of ${fp8Entries[0]}, ${fp8Plain} of ${fp8Entries[1]}`);
       notes.push(hopperFp8Case(fp8[1], seed + 11, packedNote, true));
       notes.push(hopperFp8Case({ ...fp8[1], spec: { ...fp8[1].spec, sQ: 1 }, causal: false }, seed + 13, packedNote, true));  // (16 rows: the dense FP8 entry)
       notes.push(portableFp8DenseCase({ ...fp8[0].spec, dtype: 'fp16' }, seed + 12, false));

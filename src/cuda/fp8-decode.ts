@@ -201,7 +201,7 @@ export function fp8HopperTensorMaps(kCache: Tensor): [Uint8Array, Uint8Array, Ui
   return maps;
 }
 
-/** Dense decode over the FP8 cache, bf16 q, 64-token pages, on mla_decode_sm90_fp8_bf16 (layout checked). */
+/** Dense decode over the FP8 cache, bf16 q, 64-token pages, on mla_decode_sm90_fp8_bf16 or its packed twin (layout checked). */
 function cudaFp8HopperDecode(a: MlaDecodeArgs, res: DecodeResources): void {
   const { device, stream } = getCudaContext();
   const sel = kernelSelection(device);
@@ -213,7 +213,8 @@ function cudaFp8HopperDecode(a: MlaDecodeArgs, res: DecodeResources): void {
   requireDevice(device, FP8_HOPPER_KERNEL_NAME, { minCcMajor: 9, sharedBytes: FP8_HOPPER_KERNEL.sharedBytes });
   // everything that can fail before the launches (tensor maps, modules) first: nothing allocated or launched then
   const [rawMap, ropeMap] = fp8HopperTensorMaps(a.kCache);
-  const decode = loadKernel(FP8_HOPPER_KERNEL.file, [choice.binary.arch!], FP8_HOPPER_KERNEL.entry, ['bytes', 'bytes', 'bytes']);
+  const entry = a.packedOrder ? FP8_HOPPER_KERNEL.packedEntry : FP8_HOPPER_KERNEL.entry;
+  const decode = loadKernel(FP8_HOPPER_KERNEL.file, [choice.binary.arch!], entry, ['bytes', 'bytes', 'bytes']);
   const [b, sQ, hQ] = a.q.shape;
   const qRows = sQ * hQ;
   const numSmParts = a.tileSchedulerMetadata.shape[0];

@@ -101,6 +101,8 @@ export const FP8_HOPPER_KERNEL = {
   name: 'hopper',
   file: 'mla_decode_sm90',
   entry: 'mla_decode_sm90_fp8_bf16',
+  /** The entry for schedules that may be packed (MlaDecodeArgs.packedOrder: it reads the order table). */
+  packedEntry: 'mla_decode_sm90_fp8_packed_bf16',
   threads: MLA_CONFIG.SM90_FP8_THREADS,
   sharedBytes: MLA_CONFIG.SM90_FP8_SMEM_BYTES,
   layouts: 'the FP8 cache, dense, bf16 q',

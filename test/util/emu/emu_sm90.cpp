@@ -21,6 +21,7 @@ static const KernelEntry kEntries[] = {
     {"mla_decode_sm90_packed_membound_bf16", [](void* const* args) { mla_decode_sm90_packed_membound_bf16(PARAMS(0), TMAP(1)); }, true},
     {"mla_decode_sm90_packed_membound_fp16", [](void* const* args) { mla_decode_sm90_packed_membound_fp16(PARAMS(0), TMAP(1)); }, true},
     {"mla_decode_sm90_fp8_bf16", [](void* const* args) { mla_decode_sm90_fp8_bf16(PARAMS(0), TMAP(1), TMAP(2)); }, true},
+    {"mla_decode_sm90_fp8_packed_bf16", [](void* const* args) { mla_decode_sm90_fp8_packed_bf16(PARAMS(0), TMAP(1), TMAP(2)); }, true},
     {"mla_decode_sm90_fp8_sparse_bf16", [](void* const* args) { mla_decode_sm90_fp8_sparse_bf16(PARAMS(0), FP8P(1)); }, true},
     {"mla_decode_sm90_fp8_sparse_pair_bf16", [](void* const* args) { mla_decode_sm90_fp8_sparse_pair_bf16(PARAMS(0), FP8P(1)); }, true},
 };
