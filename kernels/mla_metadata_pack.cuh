@@ -8,14 +8,13 @@
 // each position's split count to its own shared-memory slots, and weighs each part as it closes it (blocks, plus
 // pack_cost per item of a split request). The winner's slots are copied out; nothing is packed twice.
 //
-// A packing step asks "the longest unused request of at most `thr` blocks" and, beside it, "the longest unused request"
-// (the head the part cuts once nothing fits: since session 58 no step of its own): the requests sorted by (blocks desc,
-// index asc), lane l holding sorted positions 8l … 8l + 7 — their block counts in registers, their used bits in one
-// register — so one step is 8 compares and four independent warp reductions, with no shared-memory load on its
-// dependent chain (session 56's first version chained three dependent shared loads and a warp sum per step, and packed
-// the winner a second time: ~100 µs more than the batch order for b 128 on an H100). Still a serial chain, part after
-// part: 20.6 → 74.8 µs on sweep#9 (ncu, H100, session 57 s57d, before the head joined the fit's step), which is why the
-// rule is an option (getMlaMetadata's packOrder).
+// A packing step asks "the longest unused request of at most `thr` blocks" (or, at a part's end, "the longest unused
+// request"): the requests sorted by (blocks desc, index asc), lane l holding sorted positions 8l … 8l + 7 — their block
+// counts in registers, their used bits in one register — so one step is 8 compares and two warp reductions, with no
+// shared-memory load on its dependent chain (session 56's first version chained three dependent shared loads and a warp
+// sum per step, and packed the winner a second time: ~100 µs more than the batch order for b 128 on an H100). Still a
+// serial chain, part after part: 20.6 → 74.8 µs on sweep#9 (ncu, H100, session 57 s57d), which is why the rule is an
+// option (getMlaMetadata's packOrder).
 #pragma once
 #include <cstdint>
 
@@ -52,16 +51,12 @@ __device__ __forceinline__ void first_of(const int (&nbr)[8], unsigned cand, int
   pos = __reduce_min_sync(0xffffffffu, cand != 0u ? 8 * lane + j : kNone);
   nb = __reduce_max_sync(0xffffffffu, cand != 0u ? pick8(nbr, j & 7) : -1);
 }
-// One step of a part: the longest unused request that fits thr blocks (pos, nb) and, in the same step, the longest
-// unused one (hpos, hnb) — the head a part cuts when nothing fits any more. Asked together, the head costs no step of
-// its own after the last fit fails (its reductions run beside the fit's).
-__device__ __forceinline__ void query_fit(const int (&nbr)[8], unsigned used, int thr, int lane, int& pos, int& nb, int& hpos, int& hnb) {
+__device__ __forceinline__ void query_fit(const int (&nbr)[8], unsigned used, int thr, int lane, int& pos, int& nb) {
   // the positions whose blocks exceed thr, as a mask built as a tree (a running count compiled to a chain of 24
   // dependent instructions: s57p)
   auto gt = [&](int r) { return nbr[r] > thr ? 1u << r : 0u; };
   const unsigned above = ((gt(0) | gt(1)) | (gt(2) | gt(3))) | ((gt(4) | gt(5)) | (gt(6) | gt(7)));
   first_of(nbr, ~used & ~above & 0xffu, lane, pos, nb);
-  first_of(nbr, ~used & 0xffu, lane, hpos, hnb);
 }
 
 // Block-wide: b ≤ METADATA_PACK_MAX_REQS requests over parts ≤ METADATA_PACK_MAX_PARTS parts, total cost < 2^30, lengths
@@ -154,10 +149,9 @@ __device__ __forceinline__ void pack_order(Smem& sm, int base, const int* cache_
         if (lane == 0) sm[oSpl + n - 1] = rest_split + 1;
         rest = -1;
       }
-      int hp, hnb;
       for (;;) {  // the longest whole requests that still fit
         int fp, fnb;
-        query_fit(nbr, used, room - o, lane, fp, fnb, hp, hnb);
+        query_fit(nbr, used, room - o, lane, fp, fnb);
         if (fp == kNone) break;
         used |= lane == (fp >> 3) ? 1u << (fp & 7) : 0u;
         if (lane == 0) sm[oOrd + n] = fp, sm[oSpl + n] = 1;
@@ -165,7 +159,8 @@ __device__ __forceinline__ void pack_order(Smem& sm, int base, const int* cache_
         room -= fnb + o;
         cost += fnb;
       }
-      if (room - o <= 0) hp = kNone;
+      int hp = kNone, hnb = 0;
+      if (room - o > 0) first_of(nbr, ~used & 0xffu, lane, hp, hnb);
       if (hp != kNone) {  // then the head of the longest one left, cut here
         used |= lane == (hp >> 3) ? 1u << (hp & 7) : 0u;
         if (lane == 0) sm[oOrd + n] = hp;
