@@ -3,7 +3,7 @@
 // SM cycles between, in the metadata row's ints 5–7), selected with FLASH_MLA_KERNEL_DIR:
 //   scripts/build-variant.sh trace4 mla_decode_sm90 sm_90a -DMLA_SM90_TRACE=4
 //   FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-trace4/ node scripts/clock-drift.mjs [rows] [runs]
-// For each sweep row (default 30,28,14,8) it runs the bench's sequence — an L2 flush (256 MiB memset), then the timed
+// For each row (sweep indices or serving names; default 30,28,14,8) it runs the bench's sequence — an L2 flush (256 MiB memset), then the timed
 // decode between CUDA events — `runs` times back to back (default 200, after a 30-run warm-up), every run with its
 // own metadata tensor so that no read-back breaks the loop, the runs alternating between the plain decode and the
 // `+md` sequence (the metadata kernel into that run's tensor, then the decode) as the bench's timeEach does. Per run:
@@ -11,15 +11,17 @@
 // first entry to the last end. Printed per 10 runs of each kind: medians, and ms × GHz (constant if the clock alone
 // moves the time).
 import { Tensor, getMlaMetadata, flashMlaWithKvcache, synchronize } from '../dist/src/index.js';
-import { sweepConfigs } from '../dist/src/bench/configs.js';
+import { configSet, sweepConfigs } from '../dist/src/bench/configs.js';
 import { makeBenchProblem } from '../dist/src/bench/problem.js';
 import { CudaEvent, memset } from '../dist/src/cuda/runtime.js';
 import { getCudaContext } from '../dist/src/cuda/context.js';
 import { allocDeviceBuffer } from '../dist/src/cuda/block-cache.js';
 
-const rowIds = (process.argv[2] ?? '30,28,14,8').split(',').map(Number);
+// rows: sweep indices (30) or serving names (S1)
+const rowIds = (process.argv[2] ?? '30,28,14,8').split(',');
 const runs = Number(process.argv[3] ?? 200);
-const configs = sweepConfigs();
+const sweep = sweepConfigs(), serving = configSet('serving');
+const configOf = (id) => (/^S\d+$/.test(id) ? serving.find((c) => String(c.name).startsWith(`${id} `)) : sweep[Number(id)]);
 const { stream } = getCudaContext();
 const flushWords = (256 << 20) / 4;
 const flushBuf = allocDeviceBuffer(flushWords * 4);
@@ -28,8 +30,9 @@ const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length 
 const events = Array.from({ length: runs }, () => [CudaEvent.create(), CudaEvent.create()]);
 
 for (const id of rowIds) {
-  const config = configs[id];
-  const p = makeBenchProblem(config, 4321 + id);
+  const config = configOf(id);
+  if (!config) throw new Error(`clock-drift: no config ${id}`);
+  const p = makeBenchProblem(config, 4321);
   const { b, s_q: sQ, h_q: hQ } = config;
   const q = Tensor.from(p.qBits, [b, sQ, hQ, 576], { dtype: 'bf16', backend: 'cuda' });
   const k = Tensor.from(p.kBits, [p.numBlocks, 64, 1, 576], { dtype: 'bf16', backend: 'cuda' });
@@ -39,7 +42,8 @@ for (const id of rowIds) {
   const lse = Tensor.empty([b, hQ, sQ], { dtype: 'fp32', backend: 'cuda' });
   const mds = Array.from({ length: runs }, () => getMlaMetadata(seqlens, sQ * hQ, 1));
   const decode = (md) => flashMlaWithKvcache(q, k, table, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: config.causal, kernel: 'hopper', checkValues: false, out, lse });
-  const withMd = (i) => i % 2 === 1;
+  // (PLAIN_ONLY=1: every run plain — the odd runs are printed as the second kind all the same)
+  const withMd = (i) => process.env.PLAIN_ONLY !== '1' && i % 2 === 1;
   const run = (i) => {
     if (withMd(i)) getMlaMetadata(seqlens, sQ * hQ, 1, { out: mds[i], checkValues: false });
     decode(mds[i]);
@@ -64,7 +68,7 @@ for (const id of rowIds) {
     const lo = Math.min(...entries);
     per.push({ ms: events[i][1].elapsedSince(events[i][0]), ghz: ghz.reduce((x, y) => x + y, 0) / ghz.length, spreadUs: (Math.max(...entries) - lo) / 1000, spanUs: (Math.max(...ends) - lo) / 1000 });
   }
-  console.log(`sweep#${id} ${config.name ?? ""} (b ${b}, h_q ${hQ}, s_q ${sQ}): per 10 runs of each kind — ms, GHz, ms·GHz, entry spread µs, span µs`);
+  console.log(`${config.id} ${config.name ?? ""} (b ${b}, h_q ${hQ}, s_q ${sQ}): per 10 runs of each kind — ms, GHz, ms·GHz, entry spread µs, span µs`);
   for (const kind of [0, 1]) {
     const mine = per.filter((_, i) => (i % 2) === kind);
     const cells = [];

@@ -1002,6 +1002,19 @@ PY
     echo "== packed FP8 rc=$?"; grep -aE "correctness" "$out/s60e-packed.txt"
     node -e 'for (const r of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).rows) console.log(" ", r.id, r.kernel, r.ms.toFixed(4), JSON.stringify(r.schedule))' "$out/s60e-packed.json"
     ;;
+  s60s)
+    # (~1 min, any card; carry .devcarry, .variants/devdist, .variants/trace4) S1 in s46r (session 60, H100) ran
+    # bimodal — 28.9 µs, then 32–34 (p25 29.7, p75 34.3; iqr 0.14) — where session 51's card had a tight 28.5 with the same
+    # kernels: the per-run SM clock and the parts' spread and span, ms and +md in turn (as the bench times them since
+    # session 59), then plain runs only, then the bench's S1 alone
+    rm -rf dist/kv-trace4 && cp -r dist/kernels dist/kv-trace4 && xz -dc .variants/trace4/mla_decode_sm90.sm_90a.cubin.xz > dist/kv-trace4/mla_decode_sm90.sm_90a.cubin
+    for po in 0 1; do
+      PLAIN_ONLY=$po FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-trace4/ gpu timeout 60 node scripts/clock-drift.mjs S1,S9 200 > "$out/s60s-$po.txt" 2>&1
+      echo "== clock-drift S1,S9 plain-only $po rc=$?"; cut -c1-420 "$out/s60s-$po.txt"
+    done
+    timeout 60 node dist/src/cli.js bench --configs serving:S1,S9 --iters 100 --check-samples 0 --reference none --json "$out/s60s.json" > "$out/s60s.txt" 2>&1
+    node -e 'for (const x of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).rows) { const s = [...x.timesMs].sort((a, b) => a - b); console.log(x.id, "ms", x.ms.toFixed(4), "min/p25/p75", [0, 0.25, 0.75].map((f) => (s[Math.floor(f * (s.length - 1))] * 1000).toFixed(1)).join("/"), "+md", x.mdMs.toFixed(4)); }' "$out/s60s.json"
+    ;;
   s60c)
     # (~1.5 min, any card; carry .devcarry, .variants/devdist, .variants/trace4 — the 'hopper' cubin built with
     # -DMLA_SM90_TRACE=4, xz-packed) the SM clock of every run, read by the kernel itself (cycles / global ns per part),

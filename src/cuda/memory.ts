@@ -4,7 +4,7 @@
 import type { DeviceMemory } from '../backend.js';
 import { deviceBlockCache } from './block-cache.js';
 import { getCudaContext } from './context.js';
-import { CudaError } from '../errors.js';
+import { CudaError, CudaUnavailableError } from '../errors.js';
 import { stickyErrorSeen } from './driver.js';
 import { copyDtoD, copyDtoH, copyDtoPinned, copyHtoD, memset, PinnedHostBuffer } from './runtime.js';
 
@@ -33,8 +33,9 @@ function stagingFor(bytes: number): PinnedHostBuffer | null {
   try {
     staging = PinnedHostBuffer.alloc(size);
   } catch (e) {
-    if (!(e instanceof CudaError) || stickyErrorSeen()) throw e;
-    stagingRefused = true; // e.g. page-locked memory limited by the container: the direct path still works
+    // (page-locked memory limited by the container, or a libcuda without the symbol: the direct path still works)
+    if (!(e instanceof CudaError || e instanceof CudaUnavailableError) || stickyErrorSeen()) throw e;
+    stagingRefused = true;
   }
   return staging;
 }
