@@ -318,6 +318,13 @@ const scenarios: Record<string, FakeCudaScenario> = {
       assert.deepEqual([...t.toInt32()], Array.from({ length: 24 }, (_, i) => 3 * i - 7));
       assert.deepEqual([...col.toInt32()], [-1, 17, 35, 53]);
       assert.deepEqual([...empty.toInt32()], []);
+      // a read larger than the staging: it grows (the old buffer freed), one queued copy
+      const mid = Tensor.from(Int32Array.from({ length: 40_000 }, (_, i) => i ^ 0x5a5a), [40_000], I32);
+      const frees = f.calls('cuMemFreeHost');
+      assert.deepEqual(count(() => assert.equal(mid.toInt32()[39_999], 39_999 ^ 0x5a5a)), [1, 1, 0, 1], 'a read of 160 KB');
+      assert.equal(f.calls('cuMemFreeHost') - frees, 1, 'the smaller staging freed');
+      assert.equal(f.stat('host_allocs'), 1, 'one staging buffer after it grew');
+      mid.dispose();
       // a read larger than the staging's limit: one wait, then copies straight into the destination
       const big = Tensor.full([(PINNED_READ_MAX_BYTES >> 2) + 1], 5, I32);
       assert.deepEqual(count(() => assert.equal(big.toInt32()[PINNED_READ_MAX_BYTES >> 2], 5)), [1, 0, 1, 0], 'a read over the staging limit');

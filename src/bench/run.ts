@@ -313,10 +313,6 @@ function upload(p: BenchProblem | SparseBenchProblem, backend: 'cpu' | 'cuda'): 
   }
 }
 
-/**
- * The kernel names `--kernel` may give for these configs: the backend's decode kernels, and those only some configs'
- * decodes offer (one such as 'hopper-small', which takes only some shapes; the configs it cannot take are skipped with the reason).
- */
 /** The schedule a dense config's timed runs use, read from their metadata once (outside any timing). */
 function scheduleOf(md: MlaMetadata, b: number): NonNullable<BenchRow['schedule']> {
   const rows = md.tileSchedulerMetadata.toRaw() as Int32Array;
@@ -325,6 +321,10 @@ function scheduleOf(md: MlaMetadata, b: number): NonNullable<BenchRow['schedule'
   return { parts: md.tileSchedulerMetadata.shape[0], pieces: splits[b], packed: rows[5] !== 0 };
 }
 
+/**
+ * The kernel names `--kernel` may give for these configs: the backend's decode kernels, and those only some configs'
+ * decodes offer (one such as 'hopper-small', which takes only some shapes; the configs it cannot take are skipped with the reason).
+ */
 export function benchKernels(be: MlaBackend, configs: readonly BenchConfig[]): string[] {
   // by layout, not by s_q: a kernel that takes some s_q of a config's layout is named here, and a config whose rows it
   // cannot take is skipped with the backend's reason

@@ -28,8 +28,9 @@ function stagingFor(bytes: number): PinnedHostBuffer | null {
   if (stagingRefused) return null;
   let size = 64 << 10;
   while (size < bytes) size *= 2;
-  staging?.dispose();
-  staging = null;
+  const old = staging;
+  staging = null; // (before the free: a failing free must not leave a freed buffer in place)
+  old?.dispose();
   try {
     staging = PinnedHostBuffer.alloc(size);
   } catch (e) {
