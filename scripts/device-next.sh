@@ -1015,6 +1015,13 @@ PY
     timeout 60 node dist/src/cli.js bench --configs serving:S1,S9 --iters 100 --check-samples 0 --reference none --json "$out/s60s.json" > "$out/s60s.txt" 2>&1
     node -e 'for (const x of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).rows) { const s = [...x.timesMs].sort((a, b) => a - b); console.log(x.id, "ms", x.ms.toFixed(4), "min/p25/p75", [0, 0.25, 0.75].map((f) => (s[Math.floor(f * (s.length - 1))] * 1000).toFixed(1)).join("/"), "+md", x.mdMs.toFixed(4)); }' "$out/s60s.json"
     ;;
+  s60l)
+    # (~40 s, any card) the bench's loops back to plain first, then +md (session 60): S1 ran 0.0332 ms bimodal with the
+    # two timed in turn (s46r, s60s), 28–29 µs in plain runs alone; prediction: S1 ~0.0287 again, the rest ±1 %
+    timeout 80 node dist/src/cli.js bench --configs serving:S1,S7,S9 sweep:9,13 --iters 100 --check-samples 0 --reference h100 --json "$out/s60l.json" > "$out/s60l.txt" 2>&1
+    echo "bench rc=$?"
+    node -e 'for (const x of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).rows) { const s = [...x.timesMs].sort((a, b) => a - b); console.log(x.id, "ms", x.ms.toFixed(4), "min/p25/p75", [0, 0.25, 0.75].map((f) => (s[Math.floor(f * (s.length - 1))] * 1000).toFixed(1)).join("/"), "+md", x.mdMs.toFixed(4)); }' "$out/s60l.json"
+    ;;
   s60c)
     # (~1.5 min, any card; carry .devcarry, .variants/devdist, .variants/trace4 — the 'hopper' cubin built with
     # -DMLA_SM90_TRACE=4, xz-packed) the SM clock of every run, read by the kernel itself (cycles / global ns per part),

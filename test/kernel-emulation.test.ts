@@ -923,7 +923,7 @@ const scenarios: Record<string, Scenario> = {
   },
 
   'bench-entries': {
-    title: "the bench's plain runs keep their metadata's record while its +md runs, timed in turn, recompute the metadata unread: an equal-length batch with packOrder on runs 'hopper''s batch-order entry in every plain run",
+    title: "the bench's plain runs keep their metadata's record while its +md runs recompute the metadata unread: an equal-length batch with packOrder on runs 'hopper''s batch-order entry in every plain run",
     env: HOPPER_ENV,
     async run() {
       const f = bindFakeCuda();

@@ -470,7 +470,7 @@ function legend(res: BenchResult): string[] {
   const out: string[] = [];
   const series = (pick: (r: BenchRow) => PeerComparison | undefined) => res.rows.map(pick).find((p) => p)?.series;
   if (res.rows.some((r) => r.mdMs !== undefined)) {
-    out.push('ms = decode + combine (metadata computed once before, outside the timing); +md ms = metadata + decode + combine (timed in turn with ms)');
+    out.push('ms = decode + combine (metadata computed once before, outside the timing); +md ms = metadata + decode + combine (timed after the ms runs)');
   }
   if (res.rows.some((r) => r.config.kv === 'fp8' && r.config.topk === undefined)) {
     out.push('kv fp8 = dense decode over an FP8 cache (V3.2 layout): bytes count 656 per token instead of 576 × 2');
@@ -514,7 +514,7 @@ export function formatReport(result: BenchResult): string {
     `flash-mla ${res.tool.version} bench — ${res.label}`,
     `device: ${dev}`,
     `date: ${res.date}; seed ${res.settings.seed}; timer: ${res.settings.timer}`,
-    `runs per config and kernel: 1 value-checked + ${res.settings.warmup} warm-up + ${res.settings.iters} timed${res.rows.some((r) => r.mdMs !== undefined) ? ' (each a round of one ms run and one +md ms run, in turn)' : ''}; the median is reported`,
+    `runs per config and kernel: 1 value-checked + ${res.settings.warmup} warm-up + ${res.settings.iters} timed${res.rows.some((r) => r.mdMs !== undefined) ? ' ms runs, then as many +md ms runs' : ''}; the median is reported`,
     `L2: ${res.settings.l2Flush}`,
     describeCeiling('bandwidth ceiling', res.ceilings.bandwidthGBps, 'GB/s'),
     describeCeiling('compute ceiling', res.ceilings.peakTflops, 'TFLOPS'),

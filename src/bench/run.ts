@@ -1,6 +1,6 @@
 // The benchmark runner: for each config, build a fresh random problem (shuffled block table, NaN in unused
 // slots), compute the tile-scheduler metadata once (outside the timed region, like FlashMLA's anchor), time
-// the decode (decode + combine) with a Timer and, in turn with it (one run of each per round), the same with the
+// the decode (decode + combine) with a Timer and, in a second loop after it, the same with the
 // metadata kernel inside the timed region (the fixed cost a decoding step pays, like FlashMLA's
 // `flashmla_with_metadata` anchor), check a sample of rows
 // against a float64 oracle, derive TFLOPS, GB/s and the fraction of the roofline from ceilings measured in the
@@ -519,7 +519,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           : getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { packOrder: opts.packOrder });
         owned.push(md.tileSchedulerMetadata, md.numSplits);
         // the +md runs' own metadata buffers: a getMlaMetadata that does not read the seqlens (checkValues false) marks
-        // its metadata as possibly packed, and the plain runs, timed in turn with those, must keep md's record (the
+        // its metadata as possibly packed, and the plain runs must keep md's record (the
         // decode picks 'hopper''s batch-order or table-reading entries from it)
         const mdTimed = sparse ? null : getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { packOrder: opts.packOrder, checkValues: false });
         if (mdTimed) owned.push(mdTimed.tileSchedulerMetadata, mdTimed.numSplits);
@@ -556,17 +556,18 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           ranOne = true;
           progress({ phase: 'config', index: ci, total, config, kernel, step: 'timing' });
           await tick();
-          // dense: the same with the metadata kernel inside the timed region (into mdTimed: the same values), timed in
-          // turn with the plain decode (timeEach): one after the other, the second loop of a compute-bound row ran at
-          // the clock the GPU falls to at its power limit (sweep#30 on an H200: 0.856 ms for the first runs of the plain
-          // loop, then 0.92; the +md loop 1.00 from its first run — 80 µs that were not the metadata's)
+          // dense: then the same with the metadata kernel inside the timed region (into mdTimed: the same values), in a
+          // loop of its own after the plain one. The plain loop comes first and alone, as the peers' do_bench loops
+          // ran: taken in turn with +md runs (sessions 59–60), a plain run that followed a +md run was slower at the same
+          // SM clock (S1 on an H100: the decode's span 19 → 25 µs; perf log, s60s). The +md loop inherits the clock the
+          // plain loop leaves: on long compute-bound rows the GPU's power limit has lowered it by then (sweep#30 on an
+          // H100: 1.73 → 1.49 GHz), so there +md ms − ms overstates the metadata's cost.
           const decodeWithMetadata = () => {
             getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { out: mdTimed!, checkValues: false, packOrder: opts.packOrder });
             decode(false, mdTimed!);
           };
-          const [times, mdTimes = null] = sparse
-            ? [await timer.time(() => decode(false), iters, warmup)]
-            : await timer.timeEach([() => decode(false), decodeWithMetadata], iters, warmup);
+          const times = await timer.time(() => decode(false), iters, warmup);
+          const mdTimes = sparse ? null : await timer.time(decodeWithMetadata, iters, warmup);
           let check = null;
           if (nSamples > 0) {
             progress({ phase: 'config', index: ci, total, config, kernel, step: 'checking' });
@@ -649,7 +650,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       seed,
       timer: timer.description,
       timed:
-        'ms: decode + combine, the metadata computed once per config before, outside the timing (as FlashMLA\'s `flashmla` anchor); +md ms (mdMs): metadata + decode + combine, all inside the timing (as `flashmla_with_metadata`), the two timed in turn (a run of each per round, so that both see the same clock); ' +
+        'ms: decode + combine, the metadata computed once per config before, outside the timing (as FlashMLA\'s `flashmla` anchor); +md ms (mdMs): metadata + decode + combine, all inside the timing (as `flashmla_with_metadata`), timed in a loop of its own after the ms loop (on long compute-bound rows at the lower clock the power limit leaves by then); ' +
         'sparse configs (topk): ms only, their metadata depends on the shape alone and is computed once',
       l2Flush: timer.l2Flush,
       checkSamples: nSamples,
