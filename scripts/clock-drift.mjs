@@ -6,7 +6,8 @@
 // For each row (sweep indices or serving names; default 30,28,14,8) it runs the bench's sequence — an L2 flush (256 MiB memset), then the timed
 // decode between CUDA events — `runs` times back to back (default 200, after a 30-run warm-up), every run with its
 // own metadata tensor so that no read-back breaks the loop, the runs alternating between the plain decode and the
-// `+md` sequence (the metadata kernel into that run's tensor, then the decode) as the bench's timeEach does. Per run:
+// `+md` sequence (the metadata kernel into that run's tensor, then the decode), as the bench timed them in sessions
+// 59–60 (PLAIN_ONLY=1: plain runs only, as the bench times `ms` again). Per run:
 // the events' ms, the parts' mean SM clock (cycles / ns), the spread of the parts' entries and the span from the
 // first entry to the last end. Printed per 10 runs of each kind: medians, and ms × GHz (constant if the clock alone
 // moves the time).

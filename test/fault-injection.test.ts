@@ -19,6 +19,7 @@ import { loadedModules } from '../src/cuda/context.js';
 import { CACHE_MAX_BLOCK_BYTES, DEFAULT_CACHE_BYTES, DeviceBlockCache, allocDeviceBuffer, cacheLimitFromEnv } from '../src/cuda/block-cache.js';
 import { MLA_CONFIG } from '../src/cuda/config.js';
 import { PINNED_READ_MAX_BYTES } from '../src/cuda/memory.js';
+import { readInt32s } from '../src/tensor.js';
 import { fakeCudaScenarios, type FakeCudaControl, type FakeCudaScenario } from './util/fake-cuda.js';
 
 const CUDA = { backend: 'cuda' } as const;
@@ -311,20 +312,33 @@ const scenarios: Record<string, FakeCudaScenario> = {
       f.arm('');
       noLeak(f, base, 'the third read failing');
       decodeStep(p)();
-      // values: what the staging hands back is each tensor's own (a non-contiguous view gathered; reads of 0 bytes)
+      // values: what the staging hands back is each tensor's own (a non-contiguous view gathered; an empty tensor, alone
+      // — no read, the direct path's one wait — and within a run of reads, where it takes no place)
       const t = Tensor.from(Int32Array.from({ length: 24 }, (_, i) => 3 * i - 7), [4, 6], I32);
       const col = t.view([4], [6], 2);
       const empty = Tensor.empty([0], I32);
       assert.deepEqual([...t.toInt32()], Array.from({ length: 24 }, (_, i) => 3 * i - 7));
       assert.deepEqual([...col.toInt32()], [-1, 17, 35, 53]);
       assert.deepEqual([...empty.toInt32()], []);
-      // a read larger than the staging: it grows (the old buffer freed), one queued copy
+      let mixed: (Int32Array | null)[] = [];
+      assert.deepEqual(count(() => (mixed = readInt32s([col, empty, null, t]))), [1, 2, 0, 0], 'four reads, one empty, one null');
+      assert.deepEqual(mixed.map((x) => (x === null ? null : [...x])), [[-1, 17, 35, 53], [], null, Array.from({ length: 24 }, (_, i) => 3 * i - 7)]);
+      // a read larger than the staging: it grows (a wait for copies still in flight, then the old buffer freed)
       const mid = Tensor.from(Int32Array.from({ length: 40_000 }, (_, i) => i ^ 0x5a5a), [40_000], I32);
       const frees = f.calls('cuMemFreeHost');
-      assert.deepEqual(count(() => assert.equal(mid.toInt32()[39_999], 39_999 ^ 0x5a5a)), [1, 1, 0, 1], 'a read of 160 KB');
+      assert.deepEqual(count(() => assert.equal(mid.toInt32()[39_999], 39_999 ^ 0x5a5a)), [2, 1, 0, 1], 'a read of 160 KB');
       assert.equal(f.calls('cuMemFreeHost') - frees, 1, 'the smaller staging freed');
       assert.equal(f.stat('host_allocs'), 1, 'one staging buffer after it grew');
+      // growing refused (out of memory): that read takes the direct path, smaller ones keep the staging there is
+      const wide = Tensor.full([150_000], 7, I32);
+      f.arm(`cuMemAllocHost_v2@1+=${OOM}`);
+      assert.deepEqual(count(() => assert.equal(wide.toInt32()[149_999], 7)), [1, 0, 1, 1], 'a read of 600 KB, the staging not grown');
+      assert.deepEqual(count(() => assert.equal(mid.toInt32()[7], 7 ^ 0x5a5a)), [1, 1, 0, 0], 'a read the staging holds, after the refusal');
+      assert.deepEqual(count(() => wide.toInt32()), [1, 0, 1, 0], 'the refused size is not asked for again');
+      f.arm('');
+      assert.equal(f.stat('host_allocs'), 1);
       mid.dispose();
+      wide.dispose();
       // a read larger than the staging's limit: one wait, then copies straight into the destination
       const big = Tensor.full([(PINNED_READ_MAX_BYTES >> 2) + 1], 5, I32);
       assert.deepEqual(count(() => assert.equal(big.toInt32()[PINNED_READ_MAX_BYTES >> 2], 5)), [1, 0, 1, 0], 'a read over the staging limit');

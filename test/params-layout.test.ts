@@ -114,8 +114,10 @@ test('the kernels (cubin or PTX, as selected here) declare a parameter of the sa
   if (device.isHopper) {
     const k = loadKernel('mla_decode_sm90', ['sm_90a'], 'mla_decode_sm90_bf16', ['bytes', 'bytes']);
     assert.deepEqual(k.paramSizes, [MLA_DECODE_PARAMS_BYTES, 128], 'mla_decode_sm90_bf16: params + CUtensorMap');
-    const f8 = loadKernel('mla_decode_sm90', ['sm_90a'], 'mla_decode_sm90_fp8_bf16', ['bytes', 'bytes', 'bytes']);
-    assert.deepEqual(f8.paramSizes, [MLA_DECODE_PARAMS_BYTES, 128, 128], 'mla_decode_sm90_fp8_bf16: params + two CUtensorMaps');
+    for (const entry of ['mla_decode_sm90_fp8_bf16', 'mla_decode_sm90_fp8_packed_bf16']) {
+      const f8 = loadKernel('mla_decode_sm90', ['sm_90a'], entry, ['bytes', 'bytes', 'bytes']);
+      assert.deepEqual(f8.paramSizes, [MLA_DECODE_PARAMS_BYTES, 128, 128], `${entry}: params + two CUtensorMaps`);
+    }
     const f8s = loadKernel('mla_decode_sm90', ['sm_90a'], 'mla_decode_sm90_fp8_sparse_bf16', ['bytes', 'bytes']);
     assert.deepEqual(f8s.paramSizes, [MLA_DECODE_PARAMS_BYTES, MLA_FP8_PARAMS.bytes], 'mla_decode_sm90_fp8_sparse_bf16: params + MlaFp8Params');
   }

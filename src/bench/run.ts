@@ -204,7 +204,7 @@ export interface BenchOptions extends PeakOptions {
   seed?: number;
   /** Rows checked per config and kernel (default 8; 0 skips the check). */
   checkSamples?: number;
-  /** Dense configs: metadata with getMlaMetadata's packOrder (default: its default, off). */
+  /** Dense configs: metadata with getMlaMetadata's packOrder (default: getMlaMetadata's default — off unless FLASH_MLA_EXPERIMENT_PACK). */
   packOrder?: boolean;
   /**
    * Reference measurements: the first series' matching config goes into each row (`reference`), and the

@@ -6,7 +6,7 @@ import { deviceBlockCache } from './block-cache.js';
 import { getCudaContext } from './context.js';
 import { CudaError, CudaUnavailableError } from '../errors.js';
 import { stickyErrorSeen } from './driver.js';
-import { copyDtoD, copyDtoH, copyDtoPinned, copyHtoD, memset, PinnedHostBuffer } from './runtime.js';
+import { copyDtoD, copyDtoH, copyDtoPinned, copyHtoD, memset, PinnedHostBuffer, type Stream } from './runtime.js';
 
 /**
  * Reads of up to this many bytes in all go through one page-locked staging buffer: their copies are queued on the
@@ -15,28 +15,38 @@ import { copyDtoD, copyDtoH, copyDtoPinned, copyHtoD, memset, PinnedHostBuffer }
  */
 export const PINNED_READ_MAX_BYTES = 4 << 20;
 
-/** Each read's place in the staging buffer is 16-byte aligned. */
-const stagedBytes = (n: number) => (n + 15) & ~15;
+/** Each read's place in the staging buffer is 16-byte aligned (arithmetic, not `&`: reads may exceed 2^31 bytes). */
+const stagedBytes = (n: number) => Math.ceil(n / 16) * 16;
 
 let staging: PinnedHostBuffer | null = null;
-/** No page-locked memory could be had once: every read takes the direct path from then on. */
-let stagingRefused = false;
+/** The smallest staging size the driver refused (reads needing as much take the direct path); Infinity: none. */
+let refusedBytes = Infinity;
 
-/** The staging buffer, grown to `bytes` (powers of two from 64 KiB; it lives as long as the process), or null. */
-function stagingFor(bytes: number): PinnedHostBuffer | null {
+/**
+ * The staging buffer for reads of `bytes` in all, grown in powers of two from 64 KiB (it lives as long as the
+ * process), or null when the driver will not give that much page-locked memory (a container's locked-memory limit, a
+ * libcuda without cuMemAllocHost): those reads take the direct path, smaller ones keep the buffer there is.
+ */
+function stagingFor(bytes: number, stream: Stream): PinnedHostBuffer | null {
   if (staging && staging.bytes >= bytes) return staging;
-  if (stagingRefused) return null;
   let size = 64 << 10;
   while (size < bytes) size *= 2;
-  const old = staging;
-  staging = null; // (before the free: a failing free must not leave a freed buffer in place)
-  old?.dispose();
+  if (size >= refusedBytes) return null;
+  let grown: PinnedHostBuffer;
   try {
-    staging = PinnedHostBuffer.alloc(size);
+    grown = PinnedHostBuffer.alloc(size);
   } catch (e) {
-    // (page-locked memory limited by the container, or a libcuda without the symbol: the direct path still works)
-    if (!(e instanceof CudaError || e instanceof CudaUnavailableError) || stickyErrorSeen()) throw e;
-    stagingRefused = true;
+    const refusal = (e instanceof CudaError && e.codeName === 'CUDA_ERROR_OUT_OF_MEMORY' && !stickyErrorSeen()) || e instanceof CudaUnavailableError;
+    if (!refusal) throw e;
+    refusedBytes = size;
+    return null;
+  }
+  const old = staging;
+  staging = grown;
+  if (old) {
+    // copies queued into it by a read that failed half-way may still be in flight
+    stream.synchronize();
+    old.dispose();
   }
   return staging;
 }
@@ -49,7 +59,7 @@ export const cudaMemory: DeviceMemory = {
   readToHost(reads) {
     const { stream } = getCudaContext();
     const total = reads.reduce((sum, r) => sum + stagedBytes(r.dst.byteLength), 0);
-    const staging = total > 0 && total <= PINNED_READ_MAX_BYTES ? stagingFor(total) : null;
+    const staging = total > 0 && total <= PINNED_READ_MAX_BYTES ? stagingFor(total, stream) : null;
     if (!staging) {
       // large reads (or no page-locked memory): wait, then copy straight into each destination
       stream.synchronize();
