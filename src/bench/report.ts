@@ -514,7 +514,7 @@ export function formatReport(result: BenchResult): string {
     `flash-mla ${res.tool.version} bench — ${res.label}`,
     `device: ${dev}`,
     `date: ${res.date}; seed ${res.settings.seed}; timer: ${res.settings.timer}`,
-    `runs per config and kernel: 1 value-checked + ${res.settings.warmup} warm-up + ${res.settings.iters} timed${res.rows.some((r) => r.mdMs !== undefined) ? ' ms runs, then as many +md ms runs' : ''}; the median is reported`,
+    `runs per config and kernel: 1 value-checked + ${res.settings.warmup} warm-up + ${res.settings.iters} timed${res.rows.some((r) => r.mdMs !== undefined) ? ` (ms), then ${res.settings.warmup} warm-up + ${res.settings.iters} timed (+md ms)` : ''}; the median is reported`,
     `L2: ${res.settings.l2Flush}`,
     describeCeiling('bandwidth ceiling', res.ceilings.bandwidthGBps, 'GB/s'),
     describeCeiling('compute ceiling', res.ceilings.peakTflops, 'TFLOPS'),
