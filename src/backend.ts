@@ -189,9 +189,10 @@ export interface DeviceTimer {
   time(fn: () => void, iters: number, warmup: number): Promise<number[]>;
   /**
    * As `time` for several functions taken in turn — warm-up rounds of all of them, then `iters` rounds of one timed run
-   * each — so that each sees the same device state (a compute-bound decode's times step up after tens of ms of
-   * tensor-core load, as a GPU's do when it lowers its clock at its power limit: timed one after the other, the later
-   * function ran slower). Per function, its per-run times in ms.
+   * each — so that each sees the same SM clock (a compute-bound decode's runs slow down after ~20 ms of tensor-core
+   * load as the GPU lowers its clock at its power limit). But a run can be slowed by the one before it at the same
+   * clock (the bench's S1 after a metadata + decode run, perf log s60s), so the bench times its loops one after the
+   * other with `time`. Per function, its per-run times in ms.
    */
   timeEach(fns: readonly (() => void)[], iters: number, warmup: number): Promise<number[][]>;
   dispose(): void;
