@@ -14,6 +14,7 @@
 import { Tensor, getMlaMetadata, flashMlaWithKvcache, synchronize } from '../dist/src/index.js';
 import { configSet, sweepConfigs } from '../dist/src/bench/configs.js';
 import { makeBenchProblem } from '../dist/src/bench/problem.js';
+import { uploadProblem } from '../dist/src/bench/run.js';
 import { CudaEvent, memset } from '../dist/src/cuda/runtime.js';
 import { getCudaContext } from '../dist/src/cuda/context.js';
 import { allocDeviceBuffer } from '../dist/src/cuda/block-cache.js';
@@ -35,10 +36,8 @@ for (const id of rowIds) {
   if (!config) throw new Error(`clock-drift: no config ${id}`);
   const p = makeBenchProblem(config, 4321);
   const { b, s_q: sQ, h_q: hQ } = config;
-  const q = Tensor.from(p.qBits, [b, sQ, hQ, 576], { dtype: 'bf16', backend: 'cuda' });
-  const k = Tensor.from(p.kBits, [p.numBlocks, 64, 1, 576], { dtype: 'bf16', backend: 'cuda' });
-  const table = Tensor.from(p.table, [b, p.maxBlocksPerSeq], { dtype: 'int32', backend: 'cuda' });
-  const seqlens = Tensor.from(p.seqlens, [b], { dtype: 'int32', backend: 'cuda' });
+  const t = uploadProblem(p, 'cuda');
+  const { q, kCache: k, blockTable: table, cacheSeqlens: seqlens } = t;
   const out = Tensor.empty([b, sQ, hQ, 512], { dtype: 'bf16', backend: 'cuda' });
   const lse = Tensor.empty([b, hQ, sQ], { dtype: 'fp32', backend: 'cuda' });
   const mds = Array.from({ length: runs }, () => getMlaMetadata(seqlens, sQ * hQ, 1));
@@ -82,7 +81,9 @@ for (const id of rowIds) {
   }
   const first = per.slice(0, 8).map((x) => `${(x.ms * 1000).toFixed(0)}/${x.ghz.toFixed(2)}`).join(' ');
   console.log('  first 8 runs (µs/GHz):', first);
-  for (const t of [q, k, table, seqlens, out, lse]) t.dispose();
+  t.dispose();
+  out.dispose();
+  lse.dispose();
   for (const md of mds) (md.tileSchedulerMetadata.dispose(), md.numSplits.dispose());
 }
 for (const [s, e] of events) (s.dispose(), e.dispose());

@@ -136,13 +136,11 @@ interface DeviceRead extends HostRead {
   finish(): RawArray;
 }
 
-/** Tensor's readRaw and deviceRead for this module's readInt32s (set by the class's static block; not public API). */
-let readRawOf: (t: Tensor) => RawArray;
+/** Tensor's deviceRead for this module's readInt32s (set by the class's static block; not public API). */
 let deviceReadOf: (t: Tensor) => DeviceRead | null;
 
 export class Tensor {
   static {
-    readRawOf = (t) => t.readRaw();
     deviceReadOf = (t) => t.deviceRead();
   }
 
@@ -308,10 +306,6 @@ export class Tensor {
 
   /** Contiguous raw copy of the elements in row-major order. */
   toRaw(): RawArray {
-    return this.readRaw();
-  }
-
-  private readRaw(): RawArray {
     const read = this.deviceRead();
     if (read) {
       deviceMemory(this.backend).readToHost([read]);
@@ -458,7 +452,7 @@ export function readInt32s(ts: readonly (Tensor | null)[]): (Int32Array | null)[
     if (t.dtype !== 'int32') throw new TypeError(`readInt32s: tensor dtype is ${t.dtype}, expected int32`);
     const read = deviceReadOf(t);
     if (read) pending.push({ i, backend: t.backend, read });
-    else out[i] = readRawOf(t) as Int32Array;
+    else out[i] = t.toRaw() as Int32Array;
   });
   for (const backend of new Set(pending.map((p) => p.backend))) {
     const mine = pending.filter((p) => p.backend === backend);

@@ -23,6 +23,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Tensor, getMlaMetadata, flashMlaWithKvcache, getBackend, cudaAvailable, UnsupportedFeatureError, type MlaMetadata } from '../index.js';
 import { getDeviceMeasure, type DecodeFeatures, type DeviceMeasure, type DeviceTimer, type MlaBackend } from '../backend.js';
 import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
+import { isPackedSchedule } from '../mla/schedule.js';
 import { type BenchConfig, configLabel, referenceCardFor, shippedReference, type ReferenceSeries } from './configs.js';
 import { configBytes, configFlops, gbps, intensity, kvBytesPerToken, median, roofline, summarize, tflops } from './metrics.js';
 import {
@@ -257,7 +258,7 @@ function deviceRecord(measure: DeviceMeasure | null): DeviceRecord {
   };
 }
 
-interface ProblemTensors {
+export interface ProblemTensors {
   q: Tensor;
   /** bf16/fp16 [numBlocks, 64, 1, 576], or uint8 [numBlocks, 64, 1, 656] (FP8 cache, sparse problems). */
   kCache: Tensor;
@@ -269,7 +270,8 @@ interface ProblemTensors {
   dispose(): void;
 }
 
-function upload(p: BenchProblem | SparseBenchProblem, backend: 'cpu' | 'cuda'): ProblemTensors {
+/** A problem's tensors on `backend` (dispose() frees them); also for the dev scripts (scripts/clock-drift.mjs). */
+export function uploadProblem(p: BenchProblem | SparseBenchProblem, backend: 'cpu' | 'cuda'): ProblemTensors {
   const { memory } = getBackend(backend);
   const { b, s_q: sQ, h_q: hQ } = p.config;
   const dtype = p.dtype;
@@ -315,10 +317,8 @@ function upload(p: BenchProblem | SparseBenchProblem, backend: 'cpu' | 'cuda'): 
 
 /** The schedule a dense config's timed runs use, read from their metadata once (outside any timing). */
 function scheduleOf(md: MlaMetadata, b: number): NonNullable<BenchRow['schedule']> {
-  const rows = md.tileSchedulerMetadata.toRaw() as Int32Array;
   const splits = md.numSplits.toRaw() as Int32Array;
-  // a packed order's table starts at the first row's int 5 (position 0 → its request + 1); the batch order leaves 0
-  return { parts: md.tileSchedulerMetadata.shape[0], pieces: splits[b], packed: rows[5] !== 0 };
+  return { parts: md.tileSchedulerMetadata.shape[0], pieces: splits[b], packed: isPackedSchedule(md.tileSchedulerMetadata.toRaw() as Int32Array) };
 }
 
 /**
@@ -504,7 +504,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         if (p.kBytes) bytesScratch = new Uint8Array(p.kBytes.buffer);
       }
       progress({ phase: 'config', index: ci, total, config, step: 'uploading' });
-      const t = upload(p, backend);
+      const t = uploadProblem(p, backend);
       const { b, s_q: sQ, h_q: hQ } = config;
       const owned: Tensor[] = [];
       try {

@@ -59,8 +59,8 @@ export const cudaMemory: DeviceMemory = {
   readToHost(reads) {
     const { stream } = getCudaContext();
     const total = reads.reduce((sum, r) => sum + stagedBytes(r.dst.byteLength), 0);
-    const staging = total > 0 && total <= PINNED_READ_MAX_BYTES ? stagingFor(total, stream) : null;
-    if (!staging) {
+    const buf = total > 0 && total <= PINNED_READ_MAX_BYTES ? stagingFor(total, stream) : null;
+    if (!buf) {
       // large reads (or no page-locked memory): wait, then copy straight into each destination
       stream.synchronize();
       for (const r of reads) copyDtoH(r.dst, r.src);
@@ -68,13 +68,13 @@ export const cudaMemory: DeviceMemory = {
     }
     let at = 0;
     for (const r of reads) {
-      copyDtoPinned(staging.ptr + BigInt(at), r.src, r.dst.byteLength, stream);
+      copyDtoPinned(buf.ptr + BigInt(at), r.src, r.dst.byteLength, stream);
       at += stagedBytes(r.dst.byteLength);
     }
     stream.synchronize();
     at = 0;
     for (const r of reads) {
-      r.dst.set(staging.bytesView.subarray(at, at + r.dst.byteLength));
+      r.dst.set(buf.bytesView.subarray(at, at + r.dst.byteLength));
       at += stagedBytes(r.dst.byteLength);
     }
   },

@@ -10,7 +10,7 @@ import { getBackend } from '../backend.js';
 import { Tensor, readInt32s, type BackendName } from '../tensor.js';
 import { isCapturing } from '../capture.js';
 import { HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
-import { PACK_PIECE_COST_BLOCKS, numSmPartsFor, packMayFire, packPieceCostBlocks, scheduleTiles, sparseScheduleTiles, type TileSchedule } from './schedule.js';
+import { PACK_PIECE_COST_BLOCKS, isPackedSchedule, numSmPartsFor, packMayFire, packPieceCostBlocks, scheduleTiles, sparseScheduleTiles, type TileSchedule } from './schedule.js';
 import { fmtValue, quote } from '../util/fmt-value.js';
 import { disposeQuietly } from '../util/dispose.js';
 import {
@@ -299,8 +299,9 @@ export function flashMlaWithKvcache(
     }
     // A schedule made for other seqlens leaves outputs unwritten: it must be exactly the one for these.
     // (dense: the packed order where getMlaMetadata asked for it; for metadata from elsewhere, either order's schedule)
-    const packCost = made ? made.packCost : got[5] !== 0 ? packPieceCostBlocks() || PACK_PIECE_COST_BLOCKS : 0;
-    if (!dims.sparse) packedOrder = got[5] !== 0;
+    const packed = isPackedSchedule(got);
+    const packCost = made ? made.packCost : packed ? packPieceCostBlocks() || PACK_PIECE_COST_BLOCKS : 0;
+    if (!dims.sparse) packedOrder = packed;
     const expected = dims.sparse ? sparseScheduleTiles(dims.b, dims.topk, dims.numSmParts) : expectedDenseSchedule(tileSchedulerMetadata, lens, dims.numSmParts, packCost);
     if (got.some((x, i) => x !== expected.metadata[i]) || splits.some((x, i) => x !== expected.numSplits[i])) {
       throw new RangeError(

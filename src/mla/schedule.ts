@@ -330,6 +330,11 @@ export function requestAt(metadata: ArrayLike<number>, pos: number): number {
   return v === 0 ? pos : v - 1;
 }
 
+/** Whether a dense schedule walks its requests in a packed order: its table's first entry (position 0) is set. */
+export function isPackedSchedule(metadata: ArrayLike<number>): boolean {
+  return metadata.length > 5 && metadata[5] !== 0;
+}
+
 /**
  * Whether the fifth rule may pack this batch (it then weighs the packed order against the batch order): lengths of more
  * than one block count, at most packMaxRequests(numSmParts) requests, a total cost below 2^30 blocks. The metadata
