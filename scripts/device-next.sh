@@ -1015,12 +1015,36 @@ PY
     timeout 60 node dist/src/cli.js bench --configs serving:S1,S9 --iters 100 --check-samples 0 --reference none --json "$out/s60s.json" > "$out/s60s.txt" 2>&1
     node -e 'for (const x of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).rows) { const s = [...x.timesMs].sort((a, b) => a - b); console.log(x.id, "ms", x.ms.toFixed(4), "min/p25/p75", [0, 0.25, 0.75].map((f) => (s[Math.floor(f * (s.length - 1))] * 1000).toFixed(1)).join("/"), "+md", x.mdMs.toFixed(4)); }' "$out/s60s.json"
     ;;
+  s61a)
+    # (~6 min, any card) session 61: the whole GPU suite on this build (the FP8 entry split, the reverted metadata
+    # kernel and the staged read-backs had run only through the bench's checked rows), then s60l
+    s=$(date +%s); timeout 420 npm run test:gpu > "$out/s61a-suite.log" 2>&1
+    echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61a-suite.log"; grep -aE "^ *not ok" "$out/s61a-suite.log" | head -8
+    DEVICE_NEXT_NESTED=1 "$0" s60l
+    ;;
+  s61b)
+    # (~8 min, any card) session 61: s61a's `npm run test:gpu` ran out of its 420 s inside fp8-sparse-gpu (the cpu files
+    # take ~190 s there at concurrency 1). Here the GPU files only, the FP8/sparse file alone with a per-test limit (a hang
+    # shows as that test's failure), then the rest (S61B_REST: a shorter list), the example (S61B_L=1: then s60l)
+    s=$(date +%s); gpu timeout ${S61B_FP8_S:-300} node --test --test-timeout=150000 --test-reporter=spec dist/test/fp8-sparse-gpu.test.js > "$out/s61b-fp8.log" 2>&1
+    echo "fp8-sparse-gpu rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61b-fp8.log"; grep -aE "^ *✖|^ *not ok" "$out/s61b-fp8.log" | head -8
+    grep -aE "^ *✔ .*\(([0-9]{5,})\.[0-9]+ms\)" "$out/s61b-fp8.log" | cut -c1-140 | head
+    s=$(date +%s); gpu timeout ${S61B_REST_S:-200} node --test --test-timeout=120000 --test-reporter=spec --test-concurrency=1 ${S61B_REST:-dist/test/gpu-decode.test.js dist/test/gpu-property.test.js \
+      dist/test/strided-decode.test.js dist/test/kvcache-gpu.test.js dist/test/combine-gpu.test.js dist/test/dense-layouts-gpu.test.js dist/test/portable-gpu.test.js \
+      dist/test/params-layout.test.js dist/test/cuda-driver.test.js dist/test/readme-examples.test.js dist/test/bench.test.js} > "$out/s61b-rest.log" 2>&1
+    echo "other GPU files rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61b-rest.log"; grep -aE "^ *✖|^ *not ok" "$out/s61b-rest.log" | head -8
+    for g in "" --graph; do timeout 40 node dist/examples/decode-loop.js --backend cuda $g > "$out/s61b-example.log" 2>&1; echo "decode-loop $g rc=$?"; tail -2 "$out/s61b-example.log"; done
+    [ -n "${S61B_L:-}" ] && DEVICE_NEXT_NESTED=1 "$0" s60l
+    ;;
   s60l)
     # (~40 s, any card) the bench's loops back to plain first, then +md (session 60): S1 ran 0.0332 ms bimodal with the
     # two timed in turn (s46r, s60s), 28–29 µs in plain runs alone; prediction: S1 ~0.0287 again, the rest ±1 %
-    timeout 80 node dist/src/cli.js bench --configs serving:S1,S7,S9 sweep:9,13 --iters 100 --check-samples 0 --reference h100 --json "$out/s60l.json" > "$out/s60l.txt" 2>&1
-    echo "bench rc=$?"
-    node -e 'for (const x of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).rows) { const s = [...x.timesMs].sort((a, b) => a - b); console.log(x.id, "ms", x.ms.toFixed(4), "min/p25/p75", [0, 0.25, 0.75].map((f) => (s[Math.floor(f * (s.length - 1))] * 1000).toFixed(1)).join("/"), "+md", x.mdMs.toFixed(4)); }' "$out/s60l.json"
+    for set in serving:S1,S7,S9 sweep:9,13; do
+      n=s60l-${set%%:*}
+      timeout 80 node dist/src/cli.js bench --configs $set --iters 100 --check-samples 0 --reference h100 --json "$out/$n.json" > "$out/$n.txt" 2>&1
+      echo "bench $set rc=$?"
+      node -e 'for (const x of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).rows) { const s = [...x.timesMs].sort((a, b) => a - b); console.log(x.id, "ms", x.ms.toFixed(4), "min/p25/p75", [0, 0.25, 0.75].map((f) => (s[Math.floor(f * (s.length - 1))] * 1000).toFixed(1)).join("/"), "+md", x.mdMs.toFixed(4)); }' "$out/$n.json"
+    done
     ;;
   s60c)
     # (~1.5 min, any card; carry .devcarry, .variants/devdist, .variants/trace4 — the 'hopper' cubin built with
