@@ -7,7 +7,7 @@
 // decode between CUDA events — `runs` times back to back (default 200, after a 30-run warm-up), every run with its
 // own metadata tensor so that no read-back breaks the loop, the runs alternating between the plain decode and the
 // `+md` sequence (the metadata kernel into that run's tensor, then the decode), as the bench timed them in sessions
-// 59–60 (PLAIN_ONLY=1: plain runs only, as the bench times `ms` again). Per run:
+// 59–60 (PLAIN_ONLY=1: plain runs only, as the bench times `ms` again; CLOCK_DRIFT_MODE below). Per run:
 // the events' ms, the parts' mean SM clock (cycles / ns), the spread of the parts' entries and the span from the
 // first entry to the last end. Printed per 10 runs of each kind: medians, and ms × GHz (constant if the clock alone
 // moves the time).
@@ -22,6 +22,10 @@ import { allocDeviceBuffer } from '../dist/src/cuda/block-cache.js';
 // rows: sweep indices (30) or serving names (S1)
 const rowIds = (process.argv[2] ?? '30,28,14,8').split(',');
 const runs = Number(process.argv[3] ?? 200);
+// CLOCK_DRIFT_MODE: turn (default; plain and +md runs in turn), plain (PLAIN_ONLY=1 too), mdonly (plain runs in turn
+// with the metadata kernel alone)
+const mode = process.env.CLOCK_DRIFT_MODE ?? (process.env.PLAIN_ONLY === '1' ? 'plain' : 'turn');
+if (!['turn', 'plain', 'mdonly'].includes(mode)) throw new Error(`CLOCK_DRIFT_MODE: expected turn, plain or mdonly, got '${mode}'`);
 const sweep = sweepConfigs(), serving = configSet('serving');
 const configOf = (id) => (/^S\d+$/.test(id) ? serving.find((c) => String(c.name).startsWith(`${id} `)) : sweep[Number(id)]);
 const { stream } = getCudaContext();
@@ -42,11 +46,12 @@ for (const id of rowIds) {
   const lse = Tensor.empty([b, hQ, sQ], { dtype: 'fp32', backend: 'cuda' });
   const mds = Array.from({ length: runs }, () => getMlaMetadata(seqlens, sQ * hQ, 1));
   const decode = (md) => flashMlaWithKvcache(q, k, table, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: config.causal, kernel: 'hopper', checkValues: false, out, lse });
-  // (PLAIN_ONLY=1: every run plain — the odd runs are printed as the second kind all the same)
-  const withMd = (i) => process.env.PLAIN_ONLY !== '1' && i % 2 === 1;
+  // (mode plain: every run plain — the odd runs are printed as the second kind all the same; mdonly: the odd runs are
+  // the metadata kernel alone, no decode — whether a plain run after one is slowed by the metadata kernel itself)
+  const withMd = (i) => mode !== 'plain' && i % 2 === 1;
   const run = (i) => {
     if (withMd(i)) getMlaMetadata(seqlens, sQ * hQ, 1, { out: mds[i], checkValues: false });
-    decode(mds[i]);
+    if (!(mode === 'mdonly' && i % 2 === 1)) decode(mds[i]);
   };
   for (let i = 0; i < 30; ++i) (flush(), run(i % 2));
   for (let i = 0; i < 4; ++i) flush();
@@ -59,6 +64,7 @@ for (const id of rowIds) {
   synchronize();
   const per = [];
   for (let i = 0; i < runs; ++i) {
+    if (mode === 'mdonly' && i % 2 === 1) { per.push({ ms: events[i][1].elapsedSince(events[i][0]), ghz: NaN, spreadUs: NaN, spanUs: NaN }); continue; }
     const rows = mds[i].tileSchedulerMetadata.toRaw();
     const used = [];
     for (let r = 0; r < rows.length / 8; ++r) if (rows[8 * r] < b) used.push([rows[8 * r + 5], rows[8 * r + 6], rows[8 * r + 7]]);
@@ -77,7 +83,7 @@ for (const id of rowIds) {
       const ms = median(g.map((x) => x.ms)), ghz = median(g.map((x) => x.ghz));
       cells.push(`${(ms * 1000).toFixed(0)}µs ${ghz.toFixed(3)} ${(ms * ghz * 1000).toFixed(0)} ${median(g.map((x) => x.spreadUs)).toFixed(1)} ${median(g.map((x) => x.spanUs)).toFixed(0)}`);
     }
-    console.log(kind ? '  +md ' : '  plain', cells.join(' | '));
+    console.log(kind ? (mode === 'mdonly' ? '  md   ' : '  +md ') : '  plain', cells.join(' | '));
   }
   const first = per.slice(0, 8).map((x) => `${(x.ms * 1000).toFixed(0)}/${x.ghz.toFixed(2)}`).join(' ');
   console.log('  first 8 runs (µs/GHz):', first);

@@ -1022,6 +1022,28 @@ PY
     echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61a-suite.log"; grep -aE "^ *not ok" "$out/s61a-suite.log" | head -8
     DEVICE_NEXT_NESTED=1 "$0" s60l
     ;;
+  s61d)
+    # (~1 min, any card; carry .devcarry, .variants/devdist, .variants/trace4) the open question of session 60: S1's
+    # plain runs in turn with +md runs spanned 25 µs against 19 in a loop of plain runs, at the same SM clock. Here
+    # the plain runs in turn with the metadata kernel alone (CLOCK_DRIFT_MODE=mdonly), beside turn and plain again.
+    # If mdonly's plain spans are 25 µs, running the metadata kernel between two decodes slows the second (something
+    # it leaves: caches a 256 MiB memset does not reach, e.g. instructions or constants); if 19, the +md decode does
+    rm -rf dist/kv-trace4 && cp -r dist/kernels dist/kv-trace4 && xz -dc .variants/trace4/mla_decode_sm90.sm_90a.cubin.xz > dist/kv-trace4/mla_decode_sm90.sm_90a.cubin
+    for m in turn mdonly plain; do
+      CLOCK_DRIFT_MODE=$m FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-trace4/ gpu timeout 60 node scripts/clock-drift.mjs S1,S9 100 > "$out/s61d-$m.txt" 2>&1
+      echo "== clock-drift S1,S9 $m rc=$?"; cut -c1-330 "$out/s61d-$m.txt"
+    done
+    ;;
+  s61c)
+    # (~3–4 min, any card) session 61, when the budget is short of s61b: the tests of what changed since the last GPU
+    # suite — the FP8 'hopper' entry split (the dense FP8 tests of fp8-sparse-gpu), the reverted metadata kernel and
+    # the decode (gpu-decode), the params layouts, then the decode-loop example
+    s=$(date +%s); gpu timeout ${S61C_FP8_S:-150} node --test --test-timeout=120000 --test-reporter=spec --test-name-pattern="Hopper FP8 kernel|dense decode over the FP8 cache" dist/test/fp8-sparse-gpu.test.js > "$out/s61c-fp8.log" 2>&1
+    echo "fp8-sparse-gpu (dense FP8) rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61c-fp8.log"; grep -aE "^ *✖|^ *not ok" "$out/s61c-fp8.log" | head -8
+    s=$(date +%s); gpu timeout ${S61C_REST_S:-90} node --test --test-timeout=90000 --test-reporter=spec --test-concurrency=1 dist/test/gpu-decode.test.js dist/test/params-layout.test.js > "$out/s61c-rest.log" 2>&1
+    echo "gpu-decode, params-layout rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61c-rest.log"; grep -aE "^ *✖|^ *not ok" "$out/s61c-rest.log" | head -8
+    timeout 40 node dist/examples/decode-loop.js --backend cuda > "$out/s61c-example.log" 2>&1; echo "decode-loop rc=$?"; tail -2 "$out/s61c-example.log"
+    ;;
   s61b)
     # (~8 min, any card) session 61: s61a's `npm run test:gpu` ran out of its 420 s inside fp8-sparse-gpu (the cpu files
     # take ~190 s there at concurrency 1). Here the GPU files only, the FP8/sparse file alone with a per-test limit (a hang
