@@ -5,7 +5,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, normalize, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -116,5 +116,35 @@ describe('examples/decode-loop command line', () => {
     const r = run('--backend', 'cpu', '--steps', '2', '--batch', '2', '--heads', '4', '--max-prefill', '70');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /check: .*: OK/);
+  });
+});
+
+describe('npm run test:gpu (scripts/test-gpu.mjs)', () => {
+  const script = join(root, 'scripts', 'test-gpu.mjs');
+  const list = () => {
+    const r = spawnSync(process.execPath, [script, '--list'], { cwd: root, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const [gpu, other] = r.stdout.trim().split('\n').map((l) => l.replace(/^[^:]*: ?/, '').split(' ').filter(Boolean));
+    return { gpu, other };
+  };
+
+  test('package.json runs it; every test file is in one group, the files that run kernels one at a time', () => {
+    assert.equal((pkg.scripts as Record<string, string>)['test:gpu'], 'node scripts/test-gpu.mjs');
+    const { gpu, other } = list();
+    const all = [...gpu, ...other].sort();
+    assert.equal(new Set(all).size, all.length, `a file in both groups: ${all.join(' ')}`);
+    // (the test files next to this one, as compiled)
+    const here = dirname(fileURLToPath(import.meta.url));
+    const compiled = readdirSync(here).filter((f) => f.endsWith('.test.js')).sort();
+    assert.deepEqual(all, compiled);
+    for (const f of ['gpu-decode.test.js', 'fp8-sparse-gpu.test.js', 'combine-gpu.test.js', 'gpu-property.test.js', 'readme-examples.test.js']) assert.ok(gpu.includes(f), `${f} should run alone: ${gpu.join(' ')}`);
+    for (const f of ['kernel-emulation.test.js', 'fault-injection.test.js', 'cpu-decode.test.js', 'packaging.test.js']) assert.ok(other.includes(f), `${f} needs no GPU: ${other.join(' ')}`);
+  });
+
+  test('an unknown argument exits 2 and runs nothing', () => {
+    const r = spawnSync(process.execPath, [script, '--bogus'], { cwd: root, encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown argument '--bogus'/);
+    assert.equal(r.stdout, '');
   });
 });
