@@ -22,6 +22,9 @@
 # not taken: 0.999× the time, its switch removed — rebuild it from commit fda44e4). Queued: s48h (an H200).
 # Session 54: s54n and s54m ran on H100s (their s54q / s54e halves: qlate and qearly not taken, their switches removed;
 # the item change's ablation measured). Queued: s48h (the README's run, an H200).
+# Session 61: s61a ran (H100; `npm run test:gpu` one file at a time ran out of 420 s: its cause, the 28 non-GPU files
+# serialized, fixed by scripts/test-gpu.mjs); no machine after it. Queued: s61g (the whole suite as test:gpu now runs
+# it), s61e (s61d: the plain-after-+md question, with the metadata kernel alone between; then s60l), s46r or s47h.
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -1021,6 +1024,17 @@ PY
     s=$(date +%s); timeout 420 npm run test:gpu > "$out/s61a-suite.log" 2>&1
     echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61a-suite.log"; grep -aE "^ *not ok" "$out/s61a-suite.log" | head -8
     DEVICE_NEXT_NESTED=1 "$0" s60l
+    ;;
+  s61g)
+    # (~7–9 min, any card; session 61's change, never run on a GPU yet) the whole suite as `npm run test:gpu` now runs
+    # it (scripts/test-gpu.mjs: the 28 files without the GPU side by side, the 12 GPU files one at a time, both
+    # examples). s61a's one-file-at-a-time form ran out of 420 s inside fp8-sparse-gpu. S61G_S: the limit (default 560)
+    s=$(date +%s); timeout ${S61G_S:-560} node scripts/test-gpu.mjs > "$out/s61g-suite.log" 2>&1
+    echo "test-gpu rc=$? ($(( $(date +%s) - s )) s)"; grep -aE "^== test-gpu|^test-gpu:|^ℹ (tests|pass|fail|skipped)" "$out/s61g-suite.log"; grep -aE "^ *✖|^ *not ok" "$out/s61g-suite.log" | head -8
+    ;;
+  s61e)
+    # (~1.5 min, any card; carry .devcarry, .variants/devdist, .variants/trace4) s61d, then s60l
+    DEVICE_NEXT_NESTED=1 "$0" s61d; DEVICE_NEXT_NESTED=1 "$0" s60l
     ;;
   s61d)
     # (~1 min, any card; carry .devcarry, .variants/devdist, .variants/trace4) the open question of session 60: S1's
