@@ -14,8 +14,9 @@ import { quantizeFp8Row } from '../../src/kvcache/fp8.js';
 /**
  * One token's 656 FP8 bytes into `out[at …]` from the 576 16-bit patterns `bits[o …]`: the library's writer, which
  * test/fp8-cache.test.ts checks bit for bit against the independent refQuantizeRow (thousands of random rows and every
- * special tile) — ~5× faster than it, and the problems' tokens are many: built with refQuantizeRow they took ~100 s of
- * the FP8/sparse GPU file on a device machine (session 61). The oracle still reads the bytes by fp8-ref.ts's arithmetic.
+ * special tile) — ~5× faster than it, and the problems' tokens are many: built with refQuantizeRow they cost the FP8/sparse
+ * GPU file ~100 s of host time (~560 000 tokens; docs/perf-log.md, session 61). The oracle still reads the bytes by
+ * fp8-ref.ts's arithmetic.
  */
 const tokenValues = new Float64Array(512);
 function quantizeToken(dtype: 'bf16' | 'fp16', bits: Uint16Array, o: number, out: Uint8Array, at: number): void {
