@@ -50,7 +50,7 @@ import { bindEmulator, bindFakeCuda, buildFakeCuda, fakeCudaEnv, fakeCudaSkipRea
 import { checkDenseRows, denseTensors, makeDenseProblem, nanPaddedFp8Cache, nanPaddedQ, nanPaddedViews, type DenseSpec } from './util/layouts.js';
 import { freshSeed, rng } from './util/problem.js';
 import { metadataEvenSplitSets, metadataGoldenSets, metadataPackSets, metadataTightSets } from './util/metadata-sets.js';
-import { PACK_PIECE_COST_BLOCKS, packMaxRequests, requestAt } from '../src/mla/schedule.js';
+import { PACK_PIECE_COST_BLOCKS, isPackedSchedule, packMaxRequests, requestAt } from '../src/mla/schedule.js';
 import { SMALL_SPARSE_CASES, SMALL_SPARSE_HEAD_GROUP_CASES, SMALL_SPARSE_R32_CASES, SPARSE_HOPPER_CASES, runSparseHopperCase, type SparseHopperCase } from './util/sparse-hopper.js';
 
 const SCENARIO_VAR = 'FLASH_MLA_EMULATION_SCENARIO';
@@ -332,7 +332,7 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
   // (17–32 rows: the gather entry, since session 29)
   const r32 = 'mla_decode_sm90_small_fp8_g32_bf16';
   // ('hopper': a packed schedule on the table-reading twin of its FP8 entry)
-  const packed = md.tileSchedulerMetadata.toInt32()[5] !== 0;
+  const packed = isPackedSchedule(md.tileSchedulerMetadata.toInt32());
   const entry = small ? (rows > 16 ? r32 : 'mla_decode_sm90_small_fp8_bf16') : packed ? 'mla_decode_sm90_fp8_packed_bf16' : 'mla_decode_sm90_fp8_bf16';
   const kernel = small ? 'hopper-small' : 'hopper';
   const before = f.stat(`emulated:${entry}`);
@@ -871,7 +871,7 @@ const scenarios: Record<string, Scenario> = {
       let packed = 0;
       let kept = 0;
       const runs = metadataMatchesScheduler(metadataPackSets(rng(seed)), [1, 16, 17, 64, 128, 256], seed, ({ lens, rows, parts, e }) => {
-        if (e.metadata[5] !== 0) packed++;
+        if (isPackedSchedule(e.metadata)) packed++;
         else if (lens.length <= packMaxRequests(parts) && new Set(lens.map((x) => Math.ceil(x / 64))).size > 1) kept++;
       });
       assert.ok(packed >= 40 && kept >= 6, `the packed order fired on ${packed} and was weighed and not taken on ${kept} of ${runs} batches: the sets no longer exercise both`);

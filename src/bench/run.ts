@@ -24,6 +24,7 @@ import { Tensor, getMlaMetadata, flashMlaWithKvcache, getBackend, cudaAvailable,
 import { getDeviceMeasure, type DecodeFeatures, type DeviceMeasure, type DeviceTimer, type MlaBackend } from '../backend.js';
 import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { isPackedSchedule } from '../mla/schedule.js';
+import { readInt32s } from '../tensor.js';
 import { type BenchConfig, configLabel, referenceCardFor, shippedReference, type ReferenceSeries } from './configs.js';
 import { configBytes, configFlops, gbps, intensity, kvBytesPerToken, median, roofline, summarize, tflops } from './metrics.js';
 import {
@@ -317,8 +318,8 @@ export function uploadProblem(p: BenchProblem | SparseBenchProblem, backend: 'cp
 
 /** The schedule a dense config's timed runs use, read from their metadata once (outside any timing). */
 function scheduleOf(md: MlaMetadata, b: number): NonNullable<BenchRow['schedule']> {
-  const splits = md.numSplits.toRaw() as Int32Array;
-  return { parts: md.tileSchedulerMetadata.shape[0], pieces: splits[b], packed: isPackedSchedule(md.tileSchedulerMetadata.toRaw() as Int32Array) };
+  const [splits, metadata] = readInt32s([md.numSplits, md.tileSchedulerMetadata]) as Int32Array[];
+  return { parts: md.tileSchedulerMetadata.shape[0], pieces: splits[b], packed: isPackedSchedule(metadata) };
 }
 
 /**
