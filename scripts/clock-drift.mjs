@@ -22,10 +22,18 @@ import { allocDeviceBuffer } from '../dist/src/cuda/block-cache.js';
 // rows: sweep indices (30) or serving names (S1)
 const rowIds = (process.argv[2] ?? '30,28,14,8').split(',');
 const runs = Number(process.argv[3] ?? 200);
-// CLOCK_DRIFT_MODE: turn (default; plain and +md runs in turn), plain (PLAIN_ONLY=1 too), mdonly (plain runs in turn
-// with the metadata kernel alone)
+// CLOCK_DRIFT_MODE: turn (default; plain and +md runs in turn), plain (PLAIN_ONLY=1 too), or plain runs in turn with
+// something else in the odd slots (timed but not traced) — mdonly: the metadata kernel alone; idle: nothing (the flush
+// only); tinysame: the same 'hopper' 16-bit entry on a one-block request (its code, almost none of its data);
+// tinyfp8: 'hopper''s FP8 entry on a one-block request (as much other code as the metadata kernel's, other data);
+// CLOCK_DRIFT_TINY_B below
+const oddKinds = { turn: '+md ', plain: 'plain', mdonly: 'md   ', idle: 'idle ', tinysame: 'tiny ', tinyfp8: 'fp8  ' };
 const mode = process.env.CLOCK_DRIFT_MODE ?? (process.env.PLAIN_ONLY === '1' ? 'plain' : 'turn');
-if (!['turn', 'plain', 'mdonly'].includes(mode)) throw new Error(`CLOCK_DRIFT_MODE: expected turn, plain or mdonly, got '${mode}'`);
+if (!(mode in oddKinds)) throw new Error(`CLOCK_DRIFT_MODE: expected one of ${Object.keys(oddKinds).join(', ')}, got '${mode}'`);
+// CLOCK_DRIFT_TINY_B: the one-block decodes' batch (default 1: one SM or two run them; 132: every SM does)
+const tinyBatch = Number(process.env.CLOCK_DRIFT_TINY_B ?? 1);
+/** Whether the odd runs are something other than a traced decode of the row. */
+const oddElse = !['turn', 'plain'].includes(mode);
 const sweep = sweepConfigs(), serving = configSet('serving');
 const configOf = (id) => (/^S\d+$/.test(id) ? serving.find((c) => String(c.name).startsWith(`${id} `)) : sweep[Number(id)]);
 const { stream } = getCudaContext();
@@ -46,12 +54,15 @@ for (const id of rowIds) {
   const lse = Tensor.empty([b, hQ, sQ], { dtype: 'fp32', backend: 'cuda' });
   const mds = Array.from({ length: runs }, () => getMlaMetadata(seqlens, sQ * hQ, 1));
   const decode = (md) => flashMlaWithKvcache(q, k, table, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: config.causal, kernel: 'hopper', checkValues: false, out, lse });
-  // (mode plain: every run plain — the odd runs are printed as the second kind all the same; mdonly: the odd runs are
-  // the metadata kernel alone, no decode — whether a plain run after one is slowed by the metadata kernel itself)
-  const withMd = (i) => mode !== 'plain' && i % 2 === 1;
+  // (mode plain: every run plain — the odd runs are printed as the second kind all the same; the other modes: the odd
+  // runs are not this row's decode — whether a plain run after them is slowed, and by what: the metadata kernel's
+  // code, other code of the same size, or the same code)
+  const tiny = mode === 'tinysame' || mode === 'tinyfp8' ? tinyDecode(mode === 'tinyfp8', sQ, hQ) : null;
   const run = (i) => {
-    if (withMd(i)) getMlaMetadata(seqlens, sQ * hQ, 1, { out: mds[i], checkValues: false });
-    if (!(mode === 'mdonly' && i % 2 === 1)) decode(mds[i]);
+    if (i % 2 === 0 || mode === 'plain') return decode(mds[i]);
+    if (mode === 'turn' || mode === 'mdonly') getMlaMetadata(seqlens, sQ * hQ, 1, { out: mds[i], checkValues: false });
+    if (mode === 'turn') decode(mds[i]);
+    if (tiny) tiny.run();
   };
   for (let i = 0; i < 30; ++i) (flush(), run(i % 2));
   for (let i = 0; i < 4; ++i) flush();
@@ -64,7 +75,7 @@ for (const id of rowIds) {
   synchronize();
   const per = [];
   for (let i = 0; i < runs; ++i) {
-    if (mode === 'mdonly' && i % 2 === 1) { per.push({ ms: events[i][1].elapsedSince(events[i][0]), ghz: NaN, spreadUs: NaN, spanUs: NaN }); continue; }
+    if (oddElse && i % 2 === 1) { per.push({ ms: events[i][1].elapsedSince(events[i][0]), ghz: NaN, spreadUs: NaN, spanUs: NaN }); continue; }
     const rows = mds[i].tileSchedulerMetadata.toRaw();
     const used = [];
     for (let r = 0; r < rows.length / 8; ++r) if (rows[8 * r] < b) used.push([rows[8 * r + 5], rows[8 * r + 6], rows[8 * r + 7]]);
@@ -83,7 +94,7 @@ for (const id of rowIds) {
       const ms = median(g.map((x) => x.ms)), ghz = median(g.map((x) => x.ghz));
       cells.push(`${(ms * 1000).toFixed(0)}µs ${ghz.toFixed(3)} ${(ms * ghz * 1000).toFixed(0)} ${median(g.map((x) => x.spreadUs)).toFixed(1)} ${median(g.map((x) => x.spanUs)).toFixed(0)}`);
     }
-    console.log(kind ? (mode === 'mdonly' ? '  md   ' : '  +md ') : '  plain', cells.join(' | '));
+    console.log(kind ? `  ${oddKinds[mode]}` : '  plain', cells.join(' | '));
   }
   const first = per.slice(0, 8).map((x) => `${(x.ms * 1000).toFixed(0)}/${x.ghz.toFixed(2)}`).join(' ');
   console.log('  first 8 runs (µs/GHz):', first);
@@ -91,6 +102,22 @@ for (const id of rowIds) {
   out.dispose();
   lse.dispose();
   for (const md of mds) (md.tileSchedulerMetadata.dispose(), md.numSplits.dispose());
+  tiny?.dispose();
 }
 for (const [s, e] of events) (s.dispose(), e.dispose());
 flushBuf.dispose();
+
+/** One-block requests (CLOCK_DRIFT_TINY_B of them) decoded on 'hopper' with the row's head shape (16-bit cache, or FP8 with fp8 true). */
+function tinyDecode(fp8, sQ, hQ) {
+  const b = tinyBatch;
+  const config = { id: 'tiny', b, s: 64, h_q: hQ, s_q: sQ, varlen: false, causal: false, dtype: 'bf16', seqlens: Array(b).fill(64), ...(fp8 ? { kv: 'fp8' } : {}) };
+  const t = uploadProblem(makeBenchProblem(config, 99), 'cuda');
+  const md = getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1);
+  const out = Tensor.empty([b, sQ, hQ, 512], { dtype: 'bf16', backend: 'cuda' });
+  const lse = Tensor.empty([b, hQ, sQ], { dtype: 'fp32', backend: 'cuda' });
+  const opts = { kernel: 'hopper', checkValues: false, isFp8KvCache: fp8, out, lse };
+  return {
+    run: () => flashMlaWithKvcache(t.q, t.kCache, t.blockTable, t.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, opts),
+    dispose: () => (t.dispose(), out.dispose(), lse.dispose(), md.tileSchedulerMetadata.dispose(), md.numSplits.dispose()),
+  };
+}

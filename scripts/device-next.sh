@@ -1025,6 +1025,37 @@ PY
     echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61a-suite.log"; grep -aE "^ *not ok" "$out/s61a-suite.log" | head -8
     DEVICE_NEXT_NESTED=1 "$0" s60l
     ;;
+  s62c)
+    # (~1 min, any card; carry as s62b) s62b with every SM cold: the odd slots' one-block decodes 132 of them
+    # (CLOCK_DRIFT_TINY_B=132), as a model's other kernels leave the SMs between two attention calls; idle and plain
+    # again beside them. s62b (one or two SMs ran the odd slot): tinyfp8 / mdonly S1 +2 µs, S9 +6 µs; tinysame S9 +3
+    rm -rf dist/kv-trace4 && cp -r dist/kernels dist/kv-trace4 && xz -dc .variants/trace4/mla_decode_sm90.sm_90a.cubin.xz > dist/kv-trace4/mla_decode_sm90.sm_90a.cubin
+    for m in idle tinysame tinyfp8 plain; do
+      CLOCK_DRIFT_TINY_B=132 CLOCK_DRIFT_MODE=$m FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-trace4/ gpu timeout 60 node scripts/clock-drift.mjs S1,S9 100 > "$out/s62c-$m.txt" 2>&1
+      echo "== clock-drift S1,S9 $m (tiny b 132) rc=$?"; grep -aE "^  |Error" "$out/s62c-$m.txt" | cut -c1-200
+    done
+    ;;
+  s62b)
+    # (~1.5 min, any card; carry .devcarry, .variants/devdist, .variants/trace4) what slows a plain run that follows the
+    # metadata kernel even across the 256 MiB flush (s62a's mdonly: S1 span 21–22 µs against 19, S9 53–54 against 47):
+    # its code or its data? The odd slots hold nothing (idle), the same 'hopper' entry on a one-block request
+    # (tinysame), the FP8 entry on one (tinyfp8: ~100 KB of other code), the metadata kernel (mdonly), or the row's
+    # decode (plain). Prediction if it is the SMs' instruction caches: idle and tinysame 19 / 47, tinyfp8 and mdonly
+    # 21+ / 53
+    rm -rf dist/kv-trace4 && cp -r dist/kernels dist/kv-trace4 && xz -dc .variants/trace4/mla_decode_sm90.sm_90a.cubin.xz > dist/kv-trace4/mla_decode_sm90.sm_90a.cubin
+    for m in idle tinysame tinyfp8 mdonly plain; do
+      CLOCK_DRIFT_MODE=$m FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-trace4/ gpu timeout 60 node scripts/clock-drift.mjs S1,S9 100 > "$out/s62b-$m.txt" 2>&1
+      echo "== clock-drift S1,S9 $m rc=$?"; grep -aE "^  |Error" "$out/s62b-$m.txt" | cut -c1-200
+    done
+    ;;
+  s62a)
+    # (~7 min, any card; carry .devcarry, .variants/devdist with its compute_80 PTX, .variants/trace4) what s61g left
+    # (it passed every GPU test but these two: the device dist had no PTX, the device no typescript): the driver JIT of
+    # every shipped PTX (portable-gpu), the README's examples on the GPU (s55g); then s61e and the README's H100 run (s46r)
+    s=$(date +%s); gpu timeout 90 node --test --test-reporter=spec dist/test/portable-gpu.test.js > "$out/s62a-portable.log" 2>&1
+    echo "portable-gpu rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s62a-portable.log" | tail -4
+    DEVICE_NEXT_NESTED=1 "$0" s55g; DEVICE_NEXT_NESTED=1 "$0" s61e; DEVICE_NEXT_NESTED=1 "$0" s46r
+    ;;
   s61g)
     # (~7–9 min, any card; session 61's change, never run on a GPU yet) the whole suite as `npm run test:gpu` now runs
     # it (scripts/test-gpu.mjs: the 28 files without the GPU side by side, the 12 GPU files one at a time, both
