@@ -34,6 +34,8 @@ Usage: node dist/examples/decode-loop.js [options]
   --heads H          query heads (default cuda 128, cpu 16)
   --max-prefill T    prefill lengths are drawn from 1..T (default cuda 1024, cpu 150)
   --graph            capture each step once as a CUDA graph and replay it (needs --backend cuda)
+  --metadata M       device: getMlaMetadata over the cache's lengths on the device, a kernel per step (default);
+                     host: cache.metadata() — the same schedule made on the host, no kernel, nothing read back
   --seed S           seed of the random data (default 1)
   --help             print this and exit
 
@@ -53,6 +55,7 @@ interface Args {
   heads: number;
   maxPrefill: number;
   graph: boolean;
+  metadata: 'device' | 'host';
   seed: number;
 }
 
@@ -65,7 +68,7 @@ function parseArgs(argv: string[]): Args | 'help' {
       args: argv,
       strict: true,
       allowPositionals: false,
-      options: { backend: str, steps: str, layers: str, batch: str, heads: str, 'max-prefill': str, seed: str, graph: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { backend: str, steps: str, layers: str, batch: str, heads: str, 'max-prefill': str, seed: str, metadata: str, graph: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     }));
   } catch (e) {
     throw new UsageError((e as Error).message); // unknown option, missing value, stray positional
@@ -90,8 +93,12 @@ function parseArgs(argv: string[]): Args | 'help' {
     heads: int('heads', gpu ? 128 : 16),
     maxPrefill: int('max-prefill', gpu ? 1024 : 150),
     graph: values.graph === true,
+    metadata: 'device',
     seed: int('seed', 1, 0),
   };
+  const metadata = (values.metadata as string | undefined) ?? 'device';
+  if (metadata !== 'device' && metadata !== 'host') throw new UsageError(`--metadata: expected device or host, got '${metadata}'`);
+  args.metadata = metadata;
   if (args.graph && backend !== 'cuda') throw new UsageError('--graph: CUDA graphs need --backend cuda');
   return args;
 }
@@ -139,7 +146,7 @@ function main(): number {
   const device = backend === 'cuda' ? cudaDeviceInfo().name : 'TypeScript';
   console.log(
     `decode-loop: ${backend} (${device}), ${dtype}, batch ${B}${forked ? ' (1 forked)' : ''}, ${L} layers, ${H} heads, ` +
-      `prefill 1..${a.maxPrefill} tokens, ${steps} steps, graph ${a.graph ? 'on' : 'off'}, seed ${a.seed}`,
+      `prefill 1..${a.maxPrefill} tokens, ${steps} steps, graph ${a.graph ? 'on' : 'off'}, metadata by ${a.metadata === 'host' ? 'cache.metadata() on the host' : 'getMlaMetadata'}, seed ${a.seed}`,
   );
 
   const cache = new PagedKvCache({ backend, dtype, numBlocks, numLayers: L, maxBatch: B, maxSeqLen: Math.max(...finalLens) + 64 });
@@ -203,6 +210,7 @@ function main(): number {
     slots = cache.reserve(ids);
     cache.blockTable(ids);
     cache.cacheSeqlens(ids);
+    if (a.metadata === 'host') md = cache.metadata(ids, H);  // the step's schedule, written before the step's device work
     const h1 = performance.now();
     const bits = pool.take(L * B * W);
     for (let i = 0; i < B; i++) record.get(ids[i])!.push(bits.subarray((checkLayer * B + i) * W, (checkLayer * B + i + 1) * W));
@@ -211,7 +219,7 @@ function main(): number {
     hostTimes.input += performance.now() - h1;
   };
   const mark = backend === 'cuda' ? (e: CudaEvent) => e.record(getCudaContext().stream) : null;
-  /** Device side: metadata once, then append + attention per layer. `ev` (profiling): 2L + 1 events. */
+  /** Device side: metadata once (--metadata device), then append + attention per layer. `ev` (profiling): 2L + 1 events. */
   const deviceStep = (ev?: CudaEvent[], cpuTimes?: number[]) => {
     const seqlens = cache.cacheSeqlens(ids);
     const table = cache.blockTable(ids);
@@ -224,12 +232,12 @@ function main(): number {
         t = now;
       }
     };
-    md = getMlaMetadata(seqlens, H, 1, md ? { out: md } : {});
+    if (a.metadata === 'device') md = getMlaMetadata(seqlens, H, 1, md ? { out: md } : {});
     lap(0);
     for (let l = 0; l < L; l++) {
       appendKv(cache.kCache(l), slots, cKv[l], kPe[l], { checkValues: false });
       lap(1 + 2 * l);
-      flashMlaWithKvcache(q[l], cache.kCache(l), table, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, out: out[l], lse: lse[l], checkValues: false });
+      flashMlaWithKvcache(q[l], cache.kCache(l), table, seqlens, 512, md!.tileSchedulerMetadata, md!.numSplits, { causal: true, out: out[l], lse: lse[l], checkValues: false });
       lap(2 + 2 * l);
     }
   };
@@ -289,7 +297,7 @@ function main(): number {
   console.log(
     `time split (${profileSteps} eager steps, ${backend === 'cuda' ? 'device time by events' : 'wall time'}): append ${pct(appendMs)} ` +
       `(${((1000 * appendMs) / profileSteps / L).toFixed(1)} µs per layer), attention ${pct(attnMs)} (${((1000 * attnMs) / profileSteps / L).toFixed(1)} µs per layer incl. metadata), ` +
-      `host ${pct(hostMs)}: cache bookkeeping ${((1000 * hostTimes.cache) / profileSteps).toFixed(1)} µs per step (reserve, block table, lengths), ` +
+      `host ${pct(hostMs)}: cache bookkeeping ${((1000 * hostTimes.cache) / profileSteps).toFixed(1)} µs per step (reserve, block table, lengths${a.metadata === 'host' ? ', metadata' : ''}), ` +
       `this example's input upload ${((1000 * hostTimes.input) / profileSteps).toFixed(1)} µs per step`,
   );
   console.log(`cache: ${cache.usedBlocks} of ${numBlocks} blocks used, ${cache.stats.cowCopies} copy-on-write cop${cache.stats.cowCopies === 1 ? 'y' : 'ies'}, ${cache.stats.blockTableWrites} block-table writes`);

@@ -192,7 +192,9 @@ describe('getMlaMetadata for sparse decode', () => {
     assert.throws(() => getMlaMetadata(null, 16, 1, { topk: 64, batchSize: 2, backend: 'gpu' as 'cuda' }), Type("backend: expected 'cpu' or 'cuda', got the string 'gpu'"));
     const lens = Tensor.from(new Int32Array([5, 6]), [2]);
     assert.throws(() => getMlaMetadata(lens, 16, 1, { topk: 64, batchSize: 3 }), Range('batchSize: expected 2 (the length of cacheSeqlens) or nothing, got 3'));
-    assert.throws(() => getMlaMetadata(lens, 16, 1, { topk: 64, backend: 'cuda' }), Type("backend: expected 'cpu' (the backend of cacheSeqlens) or nothing, got the string 'cuda'"));
+    const cpuOut = { tileSchedulerMetadata: Tensor.empty([132, 8], { dtype: 'int32' }), numSplits: Tensor.empty([3], { dtype: 'int32' }) };
+    assert.throws(() => getMlaMetadata(lens, 16, 1, { topk: 64, out: cpuOut, backend: 'cuda' }), Type("backend: expected 'cpu' (the backend of out.tileSchedulerMetadata) or nothing, got the string 'cuda'"));
+    assert.throws(() => getMlaMetadata(lens, 16, 1, { topk: 64, backend: 'tpu' as never }), Type("backend: expected 'cpu' or 'cuda', got the string 'tpu'"));
     // with topk the seqlen values are not read: negative ones do not matter
     assert.doesNotThrow(() => getMlaMetadata(Tensor.from(new Int32Array([-5, 6]), [2]), 16, 1, { topk: 64 }));
   });

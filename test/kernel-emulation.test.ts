@@ -38,7 +38,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateBenchResult, type BenchResult } from '../src/bench/report.js';
 import { runBench } from '../src/bench/run.js';
-import { CudaError, Tensor, UnsupportedFeatureError, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles, type MlaMetadata, type TileSchedule } from '../src/index.js';
+import { CudaError, PagedKvCache, Tensor, UnsupportedFeatureError, captureGraph, flashMlaWithKvcache, getBackend, getMlaMetadata, numSmPartsFor, scheduleTiles, type MlaMetadata, type TileSchedule } from '../src/index.js';
 import { forceCombineShape } from '../src/cuda/mla.js';
 import { getCudaContext, loadKernel, portableArchs } from '../src/cuda/context.js';
 import { combineGrid } from '../src/cuda/combine-shape.js';
@@ -918,6 +918,83 @@ const scenarios: Record<string, Scenario> = {
       notes.push(hopperFp8Case(fp8[1], seed + 11, packedNote, true));
       notes.push(hopperFp8Case({ ...fp8[1], spec: { ...fp8[1].spec, sQ: 1 }, causal: false }, seed + 13, packedNote, true));  // (16 rows: the dense FP8 entry)
       notes.push(portableFp8DenseCase({ ...fp8[0].spec, dtype: 'fp16' }, seed + 12, false));
+      return notes;
+    },
+  },
+
+  'host-metadata': {
+    title: "metadata made on the host for the device (getMlaMetadata of cpu seqlens with { backend: 'cuda' }, PagedKvCache.metadata): the metadata kernel's schedule bit for bit with no launch, a packed one runs 'hopper''s table-reading entry against the oracle, the cache's buffers stay put, a capture refuses it",
+    env: { ...HOPPER_ENV, FAKE_CUDA_SMS: '8' },
+    run(seed) {
+      const f = bindFakeCuda();
+      const r = rng(seed);
+      const notes: string[] = [];
+      // 1. host = device kernel, bit for bit, and no metadata launch for the host's
+      let compared = 0;
+      for (const lens of metadataGoldenSets(r).filter((l) => l.length <= 300).slice(0, 12)) {
+        for (const rows of [16, 64, 128]) {
+          const cpuLens = Tensor.from(Int32Array.from(lens), [lens.length], { dtype: 'int32', backend: 'cpu' });
+          const before = f.stat('ran:mla_metadata');
+          const dev = getMlaMetadata(cpuLens.to('cuda'), rows, 1);
+          const launches = f.stat('ran:mla_metadata');
+          assert.ok(launches > before, 'the device schedule did not count its metadata launch: the no-launch check below would prove nothing');
+          const host = getMlaMetadata(cpuLens, rows, 1, { backend: 'cuda' });
+          assert.equal(f.stat('ran:mla_metadata'), launches, 'the host schedule launched the metadata kernel');
+          assert.equal(host.tileSchedulerMetadata.backend, 'cuda');
+          const where = `b ${lens.length}, ${rows} rows, seed ${seed}`;
+          assert.deepEqual(host.tileSchedulerMetadata.toInt32(), dev.tileSchedulerMetadata.toInt32(), where);
+          assert.deepEqual(host.numSplits.toInt32(), dev.numSplits.toInt32(), where);
+          for (const t of [cpuLens, dev.tileSchedulerMetadata, dev.numSplits, host.tileSchedulerMetadata, host.numSplits]) t.dispose();
+          compared++;
+        }
+      }
+      notes.push(`${compared} batches: the host's schedule = the metadata kernel's, bit for bit, none launched for it`);
+      // 2. a packed host schedule: 'hopper''s table-reading entry, against the oracle (the decode's value check on)
+      const spec = { b: 8, sQ: 1, hQ: 64, hKv: 1, d: 576, seqlens: [159, 140, 132, 257, 837, 8, 801, 124], dtype: 'bf16' as const, fp8: false };
+      const p = makeDenseProblem({ ...spec, seed });
+      const cpu = denseTensors(p);
+      const gpu = { ...nanPaddedViews(p, 'cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
+      const md = getMlaMetadata(cpu.cacheSeqlens, 64, 1, { backend: 'cuda', packOrder: true });
+      const mdAll = md.tileSchedulerMetadata.toInt32();
+      assert.ok(isPackedSchedule(mdAll), `b 8 over ${mdAll.length / 8} parts with packOrder: expected a packed schedule`);
+      const entry = 'mla_decode_sm90_packed_membound_bf16';
+      const ran = f.stat(`emulated:${entry}`);
+      const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: false });
+      assert.ok(f.stat(`emulated:${entry}`) > ran, `${entry} did not run on a packed host schedule`);
+      const mdH = getMlaMetadata(cpu.cacheSeqlens, 64, 1);
+      const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal: false });
+      checkDenseRows(`host-made packed schedule, seqlens [${spec.seqlens}]`, got, want, seed);
+      notes.push(`a packed host schedule (order ${Array.from({ length: 3 }, (_, i) => requestAt(mdAll, i)).join(',')}…) ran ${entry}: matches the oracle`);
+      // 3. PagedKvCache.metadata: the same values as getMlaMetadata over its cacheSeqlens, the same buffers every step
+      const cache = new PagedKvCache({ numBlocks: 48, backend: 'cuda', maxBatch: 8 });
+      try {
+        const ids = Array.from({ length: 5 }, () => cache.addSequence());
+        const rows = (n: number) => Tensor.from(Float32Array.from({ length: n * 512 }, () => r() - 0.5), [n, 512], { dtype: 'bf16', backend: 'cuda' });
+        const pe = (n: number) => Tensor.from(Float32Array.from({ length: n * 64 }, () => r() - 0.5), [n, 64], { dtype: 'bf16', backend: 'cuda' });
+        const tokens = ids.flatMap((id, i) => Array(1 + Math.floor(r() * 300) + i * 40).fill(id));
+        cache.append(tokens, rows(tokens.length), pe(tokens.length));
+        const first = cache.metadata(ids, 128);
+        const addr = [first.tileSchedulerMetadata.ptr, first.numSplits.ptr];
+        for (let step = 0; step < 3; step++) {
+          const dev = getMlaMetadata(cache.cacheSeqlens(ids), 128, 1);
+          const launches = f.stat('ran:mla_metadata');
+          const md = cache.metadata(ids, 128);
+          assert.equal(f.stat('ran:mla_metadata'), launches, 'PagedKvCache.metadata launched the metadata kernel');
+          assert.deepEqual([md.tileSchedulerMetadata.ptr, md.numSplits.ptr], addr, 'the cache\'s metadata moved between steps');
+          assert.deepEqual(md.tileSchedulerMetadata.toInt32(), dev.tileSchedulerMetadata.toInt32(), `step ${step}, seed ${seed}`);
+          assert.deepEqual(md.numSplits.toInt32(), dev.numSplits.toInt32(), `step ${step}, seed ${seed}`);
+          dev.tileSchedulerMetadata.dispose();
+          dev.numSplits.dispose();
+          cache.reserve(ids);
+        }
+        assert.throws(() => captureGraph(() => cache.metadata(ids, 128)), /captured|capture/);
+        const lens = Tensor.from(Int32Array.from([5, 70]), [2], { dtype: 'int32', backend: 'cpu' });
+        const out = getMlaMetadata(lens, 16, 1, { backend: 'cuda' });
+        assert.throws(() => captureGraph(() => getMlaMetadata(lens, 16, 1, { out })), /before captureGraph/);
+        notes.push(`PagedKvCache.metadata over 3 steps (lengths [${ids.map((id) => cache.seqLen(id))}]): the metadata kernel's values, at the same addresses, no launch; refused inside a capture`);
+      } finally {
+        cache.dispose();
+      }
       return notes;
     },
   },

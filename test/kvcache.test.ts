@@ -352,6 +352,7 @@ test('a disposed cache: every method and getter throws DisposedError; dispose() 
     append: () => cache.append([a, a, a], [x.cKv, x.cKv], [x.kPe, x.kPe]),
     blockTable: () => cache.blockTable([a, b]),
     cacheSeqlens: () => cache.cacheSeqlens([a, b]),
+    metadata: () => cache.metadata([a, b], 16),
     checkInvariants: () => cache.checkInvariants(),
   };
   for (const [name, call] of Object.entries(calls)) {
@@ -450,6 +451,52 @@ function naiveRow(q: Float32Array, qOff: number, rows: Float32Array[], scale = 1
   });
   return { out, lse: m + Math.log(sum) };
 }
+
+test('metadata(): the schedule getMlaMetadata makes of cacheSeqlens, in the cache\'s own buffers; packOrder; errors', () => {
+  const cache = new PagedKvCache({ numBlocks: 64, maxBatch: 8 });
+  const ids = Array.from({ length: 6 }, () => cache.addSequence());
+  // lengths that split requests over the cpu's 132 parts at 128 rows (66 parts) only when long: a mix
+  const lens = [700, 40, 1900, 5, 333, 64];
+  const seed = freshSeed();
+  const r = rng(seed);
+  const tokens = ids.flatMap((id, i) => Array(lens[i]).fill(id));
+  const x = rowsFor(tokens.map(() => Math.floor(r() * 1000)));
+  cache.append(tokens, x.cKv, x.kPe);
+  for (const rows of [16, 128]) {
+    for (const packOrder of [false, true]) {
+      const want = getMlaMetadata(cache.cacheSeqlens(ids), rows, 1, { packOrder, smCount: 132 });
+      const got = cache.metadata(ids, rows, 1, { packOrder });
+      assert.equal(got.tileSchedulerMetadata.backend, 'cpu');
+      assert.deepEqual(got.tileSchedulerMetadata.toInt32(), want.tileSchedulerMetadata.toInt32(), `${rows} rows, packOrder ${packOrder}`);
+      assert.deepEqual(got.numSplits.toInt32(), want.numSplits.toInt32(), `${rows} rows, packOrder ${packOrder}`);
+    }
+  }
+  // the same storage every call, per SM-part count; a smaller batch is a view of the same buffer
+  const m1 = cache.metadata(ids, 128);
+  const m2 = cache.metadata(ids.slice(0, 3), 128);
+  const storage = (t: Tensor) => (t.data as Int32Array).buffer;
+  assert.equal(storage(m2.tileSchedulerMetadata), storage(m1.tileSchedulerMetadata));
+  assert.equal(storage(m2.numSplits), storage(m1.numSplits));
+  assert.deepEqual(m2.numSplits.shape, [4]);
+  assert.notEqual(storage(cache.metadata(ids, 256).tileSchedulerMetadata), storage(m1.tileSchedulerMetadata), '256 rows: other parts, other buffers');
+  // a decode with it: the value check (on for cpu tensors) accepts it, and the result is the getMlaMetadata one's
+  const q = Tensor.from(Float32Array.from({ length: 6 * 16 * 576 }, () => r() - 0.5), [6, 1, 16, 576], { dtype: 'bf16' });
+  const md = cache.metadata(ids, 16);
+  const mdRef = getMlaMetadata(cache.cacheSeqlens(ids), 16, 1);
+  const got = flashMlaWithKvcache(q, cache.kCache(), cache.blockTable(ids), cache.cacheSeqlens(ids), 512, md.tileSchedulerMetadata, md.numSplits);
+  const want = flashMlaWithKvcache(q, cache.kCache(), cache.blockTable(ids), cache.cacheSeqlens(ids), 512, mdRef.tileSchedulerMetadata, mdRef.numSplits);
+  assert.deepEqual(got.out.toFloat32(), want.out.toFloat32(), `seed ${seed}`);
+  // disposing a handed-out tensor retires that view only
+  md.tileSchedulerMetadata.dispose();
+  assert.deepEqual(cache.metadata(ids, 16).tileSchedulerMetadata.toInt32(), mdRef.tileSchedulerMetadata.toInt32());
+  // errors
+  assert.throws(() => cache.metadata(ids, 0), { name: 'RangeError', message: 'numHeadsPerHeadK: expected an integer ≥ 1, got 0' });
+  assert.throws(() => cache.metadata(ids, 16, 1.5), { name: 'RangeError', message: 'numHeadsK: expected an integer ≥ 1, got 1.5' });
+  assert.throws(() => cache.metadata(ids, '16' as never), { name: 'TypeError', message: "numHeadsPerHeadK: expected an integer ≥ 1, got the string '16'" });
+  assert.throws(() => cache.metadata([ids[0], ids[0]], 16), { name: 'RangeError', message: `seqIds[1]: sequence ${ids[0]} appears twice in the batch` });
+  assert.throws(() => cache.metadata(ids, 16, 1, { packOrder: 1 as never }), { name: 'TypeError', message: 'packOrder: expected a boolean, got 1' });
+  cache.dispose();
+});
 
 test('decode through flashMlaWithKvcache on the cache tensors matches a naive reference', () => {
   const seed = freshSeed();

@@ -102,6 +102,7 @@ describe('examples/decode-loop command line', () => {
       [['--steps'], "Option '--steps <value>' argument missing"],
       [['--backend', 'gpu'], "--backend: expected cuda or cpu, got 'gpu'"],
       [['--graph', '--backend', 'cpu'], '--graph: CUDA graphs need --backend cuda'],
+      [['--metadata', 'gpu'], "--metadata: expected device or host, got 'gpu'"],
       [['stray'], "Unexpected argument 'stray'"],
     ] as const) {
       const r = run(...args);
@@ -112,10 +113,13 @@ describe('examples/decode-loop command line', () => {
     }
   });
 
-  test('a small cpu run passes its check against the oracle and exits 0', () => {
-    const r = run('--backend', 'cpu', '--steps', '2', '--batch', '2', '--heads', '4', '--max-prefill', '70');
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /check: .*: OK/);
+  test('a small cpu run passes its check against the oracle and exits 0, with the metadata from either side', () => {
+    for (const metadata of ['device', 'host']) {
+      const r = run('--backend', 'cpu', '--steps', '2', '--batch', '2', '--heads', '4', '--max-prefill', '70', '--metadata', metadata);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /check: .*: OK/);
+      assert.match(r.stdout, metadata === 'host' ? /metadata by cache\.metadata\(\) on the host/ : /metadata by getMlaMetadata/);
+    }
   });
 });
 

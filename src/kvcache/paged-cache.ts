@@ -26,7 +26,9 @@
 import { HOST_MEMORY_BYTES, Tensor, type BackendName } from '../tensor.js';
 import { dtypeBytes } from '../dtype.js';
 import { isCapturing } from '../capture.js';
-import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE, ROPE_DIM } from '../mla/constants.js';
+import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, METADATA_ROW_INTS, PAGE_BLOCK_SIZE, ROPE_DIM } from '../mla/constants.js';
+import { getMlaMetadata, type MlaMetadata } from '../mla/api.js';
+import { numSmPartsFor } from '../mla/schedule.js';
 import { getBackend } from '../backend.js';
 import { quantizeFp8Row } from './fp8.js';
 import { toHalfBits } from '../dtype.js';
@@ -130,6 +132,8 @@ export class PagedKvCache {
   private rowsValid = 0;
   private lensValid = 0;
   // slot mapping of the last reserve()
+  /** metadata()'s buffers per SM-part count: [parts, 8] rows and [maxBatch + 1] split offsets. */
+  private readonly schedules = new Map<number, { rows: FixedBuffer; splits: FixedBuffer }>();
   private slotBuf: Tensor;
   private slotView: Tensor | null = null;
   private wasDisposed = false;
@@ -449,6 +453,47 @@ export class PagedKvCache {
     return this.lens.rows(seqs.length);
   }
 
+  /**
+   * The tile schedule of one decoding step for the batch `seqIds` (default: every live sequence) — what
+   * `getMlaMetadata(cache.cacheSeqlens(seqIds), numHeadsPerHeadK, numHeadsK)` returns — made on the host from the
+   * lengths the cache keeps there. On 'cuda' no metadata kernel runs and nothing is read back: the schedule (the same
+   * bit for bit) is written into fixed device buffers, at the same addresses every call, so a graph captured over them
+   * stays valid. `packOrder` as getMlaMetadata's: here it costs host time (b 128: ~50 µs), no GPU time. The tensors
+   * belong to the cache, as blockTable()'s do; call it before captureGraph() and replay, never inside.
+   */
+  metadata(seqIds: ArrayLike<number> | undefined, numHeadsPerHeadK: number, numHeadsK = 1, opts: { packOrder?: boolean } = {}): MlaMetadata {
+    this.assertLive();
+    const seqs = this.batch(seqIds, 'seqIds');
+    for (const [name, v] of [
+      ['numHeadsPerHeadK', numHeadsPerHeadK],
+      ['numHeadsK', numHeadsK],
+    ] as const) {
+      if (typeof v !== 'number') throw new TypeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
+      if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
+    }
+    if (typeof opts !== 'object' || opts === null) throw new TypeError(`options: expected an object, got ${fmtValue(opts)}`);
+    this.assertNotCapturing('metadata');
+    const parts = numSmPartsFor(getBackend(this.backend).smCount(), numHeadsPerHeadK, numHeadsK);
+    let bufs = this.schedules.get(parts);
+    if (!bufs) {
+      const rows = new FixedBuffer([parts, METADATA_ROW_INTS], this.backend);
+      try {
+        bufs = { rows, splits: new FixedBuffer([this.maxBatch + 1], this.backend) };
+      } catch (e) {
+        rows.dispose();
+        throw e;
+      }
+      this.schedules.set(parts, bufs);
+    }
+    const lens = Tensor.from(Int32Array.from(seqs, (s) => s.len), [seqs.length], { dtype: 'int32', backend: 'cpu' });
+    try {
+      const out = { tileSchedulerMetadata: bufs.rows.rows(parts), numSplits: bufs.splits.rows(seqs.length + 1) };
+      return getMlaMetadata(lens, numHeadsPerHeadK, numHeadsK, { out, packOrder: opts.packOrder });
+    } finally {
+      lens.dispose();
+    }
+  }
+
   // ------------------------------------------------------------------------------------------ checks
 
   /** Throws unless the allocator and the sequences agree (counts = holders, lengths fit the blocks). */
@@ -482,6 +527,8 @@ export class PagedKvCache {
     for (const t of this.layers) t.dispose();
     this.table.dispose();
     this.lens.dispose();
+    for (const { rows, splits } of this.schedules.values()) (rows.dispose(), splits.dispose());
+    this.schedules.clear();
     this.slotBuf.dispose();
     this.seqs.clear();
   }

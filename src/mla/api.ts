@@ -40,7 +40,12 @@ export interface MlaMetadataOptions {
   topk?: number;
   /** Sparse decode with cacheSeqlens null: the number of requests b. */
   batchSize?: number;
-  /** Sparse decode with cacheSeqlens null and no `out`: where the metadata lives (default 'cpu'). */
+  /**
+   * Where the metadata lives (default: cacheSeqlens' backend; `out`'s when given). With cacheSeqlens on 'cpu' it may
+   * be 'cuda': the host computes the schedule from the host lengths (no device kernel, nothing read back) and writes it
+   * to the device — for servers that know their lengths (PagedKvCache.metadata does this); not inside a graph capture.
+   * Sparse decode with cacheSeqlens null: default 'cpu'.
+   */
   backend?: BackendName;
   /**
    * Dense decode: walk a variable-length batch in a packed request order (scheduleTiles' fifth rule) when that makes the
@@ -90,7 +95,8 @@ function expectPositiveInt(name: string, v: unknown): number {
 
 /**
  * Tile schedule for one decoding step (reuse it for every layer of that step).
- * @param cacheSeqlens int32 [b] KV length per request, on the backend that will run the decode. For sparse
+ * @param cacheSeqlens int32 [b] KV length per request, on the backend that will run the decode — or on 'cpu' with
+ *   { backend: 'cuda' } (or `out` on the device): the host then makes the schedule and writes it there. For sparse
  *   decode ({ topk }) its values are not used and it may be null (then pass { batchSize, backend }).
  * @param numHeadsPerHeadK s_q · h_q / h_kv (folded query rows per KV head). Passing h_q alone when
  *   s_q > 1 under-sizes the schedule; flashMlaWithKvcache rejects that mismatch.
@@ -111,9 +117,17 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
     expectRank('cacheSeqlens', cacheSeqlens, 1, '[b]');
     expectContiguous('cacheSeqlens', cacheSeqlens);
     b = cacheSeqlens.shape[0];
-    where = cacheSeqlens.backend;
+    // (host lengths may make metadata for another backend: the schedule is computed here and written there)
+    const outWhere = opts.out?.tileSchedulerMetadata instanceof Tensor ? opts.out.tileSchedulerMetadata.backend : undefined;
+    where = outWhere ?? opts.backend ?? cacheSeqlens.backend;
     if (opts.backend !== undefined && opts.backend !== where) {
-      throw new TypeError(`backend: expected '${where}' (the backend of cacheSeqlens) or nothing, got ${fmtValue(opts.backend)}`);
+      throw new TypeError(`backend: expected '${where}' (the backend of out.tileSchedulerMetadata) or nothing, got ${fmtValue(opts.backend)}`);
+    }
+    if (where !== 'cpu' && where !== 'cuda') throw new TypeError(`backend: expected 'cpu' or 'cuda', got ${fmtValue(where)}`);
+    if (where !== cacheSeqlens.backend && cacheSeqlens.backend !== 'cpu') {
+      throw new TypeError(
+        `${outWhere ? 'out.tileSchedulerMetadata' : 'backend'}: expected '${cacheSeqlens.backend}' (the backend of cacheSeqlens; metadata for another backend is made from cacheSeqlens on 'cpu'), got '${where}'`,
+      );
     }
     if (opts.batchSize !== undefined && opts.batchSize !== b) {
       throw new RangeError(`batchSize: expected ${b} (the length of cacheSeqlens) or nothing, got ${fmtValue(opts.batchSize)}`);
@@ -160,6 +174,7 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
     }
     md = { tileSchedulerMetadata, numSplits };
   }
+  let hostSchedule: TileSchedule | null = null;
   try {
     if (topk !== null) {
       // sparse: every request costs topk tokens; the schedule depends on shapes only, so the host computes it
@@ -167,6 +182,12 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
       const { metadata, numSplits: ns } = sparseScheduleTiles(b, topk, numSmParts);
       md.tileSchedulerMetadata.write(metadata);
       md.numSplits.write(ns);
+    } else if (where !== cacheSeqlens!.backend) {
+      // host lengths for a device decode: the cpu scheduler (the device kernel's schedule bit for bit), written there
+      if (isCapturing()) throw new Error("getMlaMetadata: metadata from cacheSeqlens on 'cpu' is written from the host; call it before captureGraph() and replay after it (or pass cacheSeqlens on the device to compute it inside the graph)");
+      hostSchedule = scheduleTiles(lens!, numSmParts, undefined, true, undefined, undefined, packCost);
+      md.tileSchedulerMetadata.write(hostSchedule.metadata);
+      md.numSplits.write(hostSchedule.numSplits);
     } else {
       backend.mlaMetadata(cacheSeqlens!, md.tileSchedulerMetadata, md.numSplits, packCost);
     }
@@ -175,8 +196,11 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
     throw e;
   }
   // (mayPack: the decode runs 'hopper''s table-reading entries only where the rule can have fired — known when the
-  // seqlens were read; the others are the code from before the table)
-  provenance.set(md.tileSchedulerMetadata, { numHeadsPerHeadK, numHeadsK, b, topk, packCost, mayPack: packCost > 0 && (lens === null || packMayFire(lens, numSmParts)) });
+  // seqlens were read, exactly when the host made the schedule; the others are the code from before the table)
+  const mayPack = hostSchedule ? isPackedSchedule(hostSchedule.metadata) : packCost > 0 && (lens === null || packMayFire(lens, numSmParts));
+  provenance.set(md.tileSchedulerMetadata, { numHeadsPerHeadK, numHeadsK, b, topk, packCost, mayPack });
+  // (the decode's value check then finds the schedule it would compute for these lengths)
+  if (hostSchedule) checkedSchedules.set(md.tileSchedulerMetadata, { lens: lens!, numSmParts, packCost, schedule: hostSchedule });
   return md;
 }
 
