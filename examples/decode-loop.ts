@@ -36,6 +36,7 @@ Usage: node dist/examples/decode-loop.js [options]
   --graph            capture each step once as a CUDA graph and replay it (needs --backend cuda)
   --metadata M       device: getMlaMetadata over the cache's lengths on the device, a kernel per step (default);
                      host: cache.metadata() — the same schedule made on the host, no kernel, nothing read back
+  --pack-order       the metadata's packed request order (getMlaMetadata's packOrder: fewer requests split)
   --seed S           seed of the random data (default 1)
   --help             print this and exit
 
@@ -56,6 +57,7 @@ interface Args {
   maxPrefill: number;
   graph: boolean;
   metadata: 'device' | 'host';
+  packOrder: boolean;
   seed: number;
 }
 
@@ -68,7 +70,7 @@ function parseArgs(argv: string[]): Args | 'help' {
       args: argv,
       strict: true,
       allowPositionals: false,
-      options: { backend: str, steps: str, layers: str, batch: str, heads: str, 'max-prefill': str, seed: str, metadata: str, graph: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { backend: str, steps: str, layers: str, batch: str, heads: str, 'max-prefill': str, seed: str, metadata: str, 'pack-order': { type: 'boolean' }, graph: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     }));
   } catch (e) {
     throw new UsageError((e as Error).message); // unknown option, missing value, stray positional
@@ -94,6 +96,7 @@ function parseArgs(argv: string[]): Args | 'help' {
     maxPrefill: int('max-prefill', gpu ? 1024 : 150),
     graph: values.graph === true,
     metadata: 'device',
+    packOrder: values['pack-order'] === true,
     seed: int('seed', 1, 0),
   };
   const metadata = (values.metadata as string | undefined) ?? 'device';
@@ -146,7 +149,7 @@ function main(): number {
   const device = backend === 'cuda' ? cudaDeviceInfo().name : 'TypeScript';
   console.log(
     `decode-loop: ${backend} (${device}), ${dtype}, batch ${B}${forked ? ' (1 forked)' : ''}, ${L} layers, ${H} heads, ` +
-      `prefill 1..${a.maxPrefill} tokens, ${steps} steps, graph ${a.graph ? 'on' : 'off'}, metadata by ${a.metadata === 'host' ? 'cache.metadata() on the host' : 'getMlaMetadata'}, seed ${a.seed}`,
+      `prefill 1..${a.maxPrefill} tokens, ${steps} steps, graph ${a.graph ? 'on' : 'off'}, metadata by ${a.metadata === 'host' ? 'cache.metadata() on the host' : 'getMlaMetadata'}${a.packOrder ? ' (packed order)' : ''}, seed ${a.seed}`,
   );
 
   const cache = new PagedKvCache({ backend, dtype, numBlocks, numLayers: L, maxBatch: B, maxSeqLen: Math.max(...finalLens) + 64 });
@@ -210,7 +213,7 @@ function main(): number {
     slots = cache.reserve(ids);
     cache.blockTable(ids);
     cache.cacheSeqlens(ids);
-    if (a.metadata === 'host') md = cache.metadata(ids, H);  // the step's schedule, written before the step's device work
+    if (a.metadata === 'host') md = cache.metadata(ids, H, 1, { packOrder: a.packOrder });  // the step's schedule, written before the step's device work
     const h1 = performance.now();
     const bits = pool.take(L * B * W);
     for (let i = 0; i < B; i++) record.get(ids[i])!.push(bits.subarray((checkLayer * B + i) * W, (checkLayer * B + i + 1) * W));
@@ -232,7 +235,7 @@ function main(): number {
         t = now;
       }
     };
-    if (a.metadata === 'device') md = getMlaMetadata(seqlens, H, 1, md ? { out: md } : {});
+    if (a.metadata === 'device') md = getMlaMetadata(seqlens, H, 1, { packOrder: a.packOrder, ...(md ? { out: md } : {}) });
     lap(0);
     for (let l = 0; l < L; l++) {
       appendKv(cache.kCache(l), slots, cKv[l], kPe[l], { checkValues: false });

@@ -1025,6 +1025,26 @@ PY
     echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61a-suite.log"; grep -aE "^ *not ok" "$out/s61a-suite.log" | head -8
     DEVICE_NEXT_NESTED=1 "$0" s60l
     ;;
+  s62d)
+    # (~3 min, any card; carry as s62b, .variants/devdist rebuilt at edf55ac+) s62c, then the decode-loop example with the
+    # metadata from the device (a metadata kernel per step) against the host (PagedKvCache.metadata: no kernel, the
+    # schedule written before the step), batch order and packed, as a graph (and B 32 eager), two rounds. Prediction:
+    # host = device − the metadata kernel (~7–10 µs a step at B 32) and its cold-code cost on the first decode (2–6 µs);
+    # packed: B 128 of 1..4096 −1 … −4 % per layer-step (the sweep's var rows: −2.6 … −4.8 %)
+    DEVICE_NEXT_NESTED=1 "$0" s62c
+    for r in 1 2; do
+      for cfg in "--batch 32" "--batch 128 --max-prefill 4096"; do
+        for m in device host "device --pack-order" "host --pack-order"; do
+          for g in --graph ""; do
+            [ -z "$g" ] && [ "$cfg" != "--batch 32" ] && continue
+            [ -z "$g" ] && [ "$m" != device ] && [ "$m" != host ] && continue
+            timeout 60 node dist/examples/decode-loop.js --backend cuda --steps 64 $cfg --metadata $m $g > "$out/s62d-$r.txt" 2>&1
+            echo "== r$r $cfg --metadata $m $g rc=$?: $(grep -aoE "[0-9.]+ µs per layer-step" "$out/s62d-$r.txt") | $(grep -aoE "attention [0-9.]+ % \([0-9.]+ µs per layer" "$out/s62d-$r.txt") | $(grep -aoE "worst error/bound [0-9.]+: [A-Z]+" "$out/s62d-$r.txt")"
+          done
+        done
+      done
+    done
+    ;;
   s62c)
     # (~1 min, any card; carry as s62b) s62b with every SM cold: the odd slots' one-block decodes 132 of them
     # (CLOCK_DRIFT_TINY_B=132), as a model's other kernels leave the SMs between two attention calls; idle and plain
