@@ -1026,12 +1026,13 @@ PY
     DEVICE_NEXT_NESTED=1 "$0" s60l
     ;;
   s62d)
-    # (~3 min, any card; carry as s62b, .variants/devdist rebuilt at edf55ac+) s62c, then the decode-loop example with the
+    # (~3 min, any card; carry as s62b, .variants/devdist rebuilt at edf55ac+) the README examples (s55g: the serving
+    # one now takes cache.metadata), s62c, then the decode-loop example with the
     # metadata from the device (a metadata kernel per step) against the host (PagedKvCache.metadata: no kernel, the
     # schedule written before the step), batch order and packed, as a graph (and B 32 eager), two rounds. Prediction:
     # host = device − the metadata kernel (~7–10 µs a step at B 32) and its cold-code cost on the first decode (2–6 µs);
     # packed: B 128 of 1..4096 −1 … −4 % per layer-step (the sweep's var rows: −2.6 … −4.8 %)
-    DEVICE_NEXT_NESTED=1 "$0" s62c
+    DEVICE_NEXT_NESTED=1 "$0" s55g; DEVICE_NEXT_NESTED=1 "$0" s62c
     for r in 1 2; do
       for cfg in "--batch 32" "--batch 128 --max-prefill 4096"; do
         for m in device host "device --pack-order" "host --pack-order"; do
