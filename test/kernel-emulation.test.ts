@@ -965,6 +965,25 @@ const scenarios: Record<string, Scenario> = {
       const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal: false });
       checkDenseRows(`host-made packed schedule, seqlens [${spec.seqlens}]`, got, want, seed);
       notes.push(`a packed host schedule (order ${Array.from({ length: 3 }, (_, i) => requestAt(mdAll, i)).join(',')}…) ran ${entry}: matches the oracle`);
+      // 2b. a graph of the decode alone, captured over a batch-order schedule (equal lengths: nothing to pack) and
+      // replayed after the host wrote a packed one into the same buffers: the captured entry must read the order table
+      {
+        const equal = new Int32Array(spec.b).fill(8);
+        gpu.cacheSeqlens.write(equal);
+        const mdG = getMlaMetadata(Tensor.from(equal, [spec.b], { dtype: 'int32', backend: 'cpu' }), 64, 1, { backend: 'cuda', packOrder: true });
+        assert.ok(!isPackedSchedule(mdG.tileSchedulerMetadata.toInt32()), 'equal lengths: expected a batch-order schedule at capture');
+        const outs = { out: Tensor.full([spec.b, 1, spec.hQ, 512], NaN, { dtype: 'bf16', backend: 'cuda' }), lse: Tensor.full([spec.b, spec.hQ, 1], NaN, { dtype: 'fp32', backend: 'cuda' }) };
+        const step = captureGraph(() => {
+          flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, mdG.tileSchedulerMetadata, mdG.numSplits, { causal: false, ...outs });
+        });
+        gpu.cacheSeqlens.write(Int32Array.from(spec.seqlens));
+        getMlaMetadata(cpu.cacheSeqlens, 64, 1, { out: mdG, packOrder: true });
+        assert.ok(isPackedSchedule(mdG.tileSchedulerMetadata.toInt32()), 'the replayed schedule must be packed');
+        step.replay();
+        checkDenseRows(`graph captured over a batch-order schedule, replayed over a packed one, seqlens [${spec.seqlens}]`, outs, want, seed);
+        step.dispose();
+        notes.push('a decode graph captured over a batch-order host schedule and replayed over a packed one: matches the oracle');
+      }
       // 3. PagedKvCache.metadata: the same values as getMlaMetadata over its cacheSeqlens, the same buffers every step
       const cache = new PagedKvCache({ numBlocks: 48, backend: 'cuda', maxBatch: 8 });
       try {

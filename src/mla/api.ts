@@ -302,7 +302,9 @@ export function flashMlaWithKvcache(
   const checkValues = q.backend === 'cpu' || (opts.checkValues ?? !isCapturing());
   // whether the metadata may hold a packed order (the decode kernels' entries that read the table): as getMlaMetadata
   // was asked, or as read below; unknown (metadata made elsewhere, values not read): may
-  let packedOrder = !dims.sparse && (made ? made.mayPack : true);
+  // (inside a capture the graph replays whatever schedule the buffers hold then — another step's may be packed where
+  // this one is not: wherever getMlaMetadata was asked for the rule, the captured entry must read the order table)
+  let packedOrder = !dims.sparse && (made ? (isCapturing() ? made.packCost > 0 : made.mayPack) : true);
   if (checkValues) {
     // (all read back after one wait for the device: each read would wait again, though nothing is queued in between)
     const [seqlenValues, tableValues, topkLengthValues, got, splits] = readInt32s([
@@ -325,7 +327,7 @@ export function flashMlaWithKvcache(
     // (dense: the packed order where getMlaMetadata asked for it; for metadata from elsewhere, either order's schedule)
     const packed = isPackedSchedule(got);
     const packCost = made ? made.packCost : packed ? packPieceCostBlocks() || PACK_PIECE_COST_BLOCKS : 0;
-    if (!dims.sparse) packedOrder = packed;
+    if (!dims.sparse) packedOrder = packed || (isCapturing() && packCost > 0);
     const expected = dims.sparse ? sparseScheduleTiles(dims.b, dims.topk, dims.numSmParts) : expectedDenseSchedule(tileSchedulerMetadata, lens, dims.numSmParts, packCost);
     if (got.some((x, i) => x !== expected.metadata[i]) || splits.some((x, i) => x !== expected.numSplits[i])) {
       throw new RangeError(
