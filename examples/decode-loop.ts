@@ -299,7 +299,7 @@ function main(): number {
   const pct = (x: number) => `${((100 * x) / total).toFixed(1)} %`;
   console.log(
     `time split (${profileSteps} eager steps, ${backend === 'cuda' ? 'device time by events' : 'wall time'}): append ${pct(appendMs)} ` +
-      `(${((1000 * appendMs) / profileSteps / L).toFixed(1)} µs per layer), attention ${pct(attnMs)} (${((1000 * attnMs) / profileSteps / L).toFixed(1)} µs per layer incl. metadata), ` +
+      `(${((1000 * appendMs) / profileSteps / L).toFixed(1)} µs per layer), attention ${pct(attnMs)} (${((1000 * attnMs) / profileSteps / L).toFixed(1)} µs per layer${a.metadata === 'device' ? ' incl. metadata' : ''}), ` +
       `host ${pct(hostMs)}: cache bookkeeping ${((1000 * hostTimes.cache) / profileSteps).toFixed(1)} µs per step (reserve, block table, lengths${a.metadata === 'host' ? ', metadata' : ''}), ` +
       `this example's input upload ${((1000 * hostTimes.input) / profileSteps).toFixed(1)} µs per step`,
   );

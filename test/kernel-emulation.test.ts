@@ -984,6 +984,34 @@ const scenarios: Record<string, Scenario> = {
         step.dispose();
         notes.push('a decode graph captured over a batch-order host schedule and replayed over a packed one: matches the oracle');
       }
+      // 2c. captured over metadata made without packOrder (the batch-order entry): a packed schedule into those buffers
+      // is refused while the graph lives, allowed after
+      {
+        const equal = new Int32Array(spec.b).fill(8);
+        gpu.cacheSeqlens.write(equal);
+        const eqLens = Tensor.from(equal, [spec.b], { dtype: 'int32', backend: 'cpu' });
+        const mdB = getMlaMetadata(eqLens, 64, 1, { backend: 'cuda' });
+        const outs = { out: Tensor.empty([spec.b, 1, spec.hQ, 512], { dtype: 'bf16', backend: 'cuda' }), lse: Tensor.empty([spec.b, spec.hQ, 1], { dtype: 'fp32', backend: 'cuda' }) };
+        const plainEntry = 'mla_decode_sm90_membound_bf16';
+        const plainRan = f.stat(`emulated:${plainEntry}`);
+        const step = captureGraph(() => {
+          flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, mdB.tileSchedulerMetadata, mdB.numSplits, { causal: false, ...outs });
+        });
+        step.replay();
+        assert.ok(f.stat(`emulated:${plainEntry}`) > plainRan, `the graph captured without packOrder should run ${plainEntry}`);
+        assert.throws(() => getMlaMetadata(cpu.cacheSeqlens, 64, 1, { out: mdB, packOrder: true }), { name: 'RangeError', message: /^packOrder: expected false for this out\.tileSchedulerMetadata: a live CUDA graph/ });
+        getMlaMetadata(cpu.cacheSeqlens, 64, 1, { out: mdB });  // (batch order: allowed)
+        step.dispose();
+        getMlaMetadata(cpu.cacheSeqlens, 64, 1, { out: mdB, packOrder: true });
+        assert.ok(isPackedSchedule(mdB.tileSchedulerMetadata.toInt32()), 'after the graph: the packed schedule is written');
+        // an eager decode over a host schedule made with packOrder that did not pack: the batch-order entry
+        const mdE = getMlaMetadata(eqLens, 64, 1, { backend: 'cuda', packOrder: true });
+        const before = f.stat(`emulated:${plainEntry}`);
+        flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, mdE.tileSchedulerMetadata, mdE.numSplits, { causal: false, ...outs });
+        assert.ok(f.stat(`emulated:${plainEntry}`) > before, `an unpacked host schedule (packOrder asked) should run ${plainEntry} eagerly`);
+        gpu.cacheSeqlens.write(Int32Array.from(spec.seqlens));
+        notes.push('captured without packOrder: a packed schedule into its metadata refused while the graph lives, written after; an unpacked host schedule runs the batch-order entry');
+      }
       // 3. PagedKvCache.metadata: the same values as getMlaMetadata over its cacheSeqlens, the same buffers every step
       const cache = new PagedKvCache({ numBlocks: 48, backend: 'cuda', maxBatch: 8 });
       try {
@@ -1006,10 +1034,20 @@ const scenarios: Record<string, Scenario> = {
           dev.numSplits.dispose();
           cache.reserve(ids);
         }
-        assert.throws(() => captureGraph(() => cache.metadata(ids, 128)), /captured|capture/);
+        assert.throws(() => captureGraph(() => cache.metadata(ids, 128)), /^Error: metadata: the cache would write host data to the device while a CUDA graph is being captured; call reserve\(\)\/append\(\)\/blockTable\(\)\/cacheSeqlens\(\)\/metadata\(\) before captureGraph/);
         const lens = Tensor.from(Int32Array.from([5, 70]), [2], { dtype: 'int32', backend: 'cpu' });
         const out = getMlaMetadata(lens, 16, 1, { backend: 'cuda' });
         assert.throws(() => captureGraph(() => getMlaMetadata(lens, 16, 1, { out })), /before captureGraph/);
+        // refused inside a capture before anything is allocated
+        const allocs = f.calls('cuMemAlloc_v2');
+        assert.throws(() => captureGraph(() => getMlaMetadata(lens, 16, 1, { backend: 'cuda' })), /is written from the host; call it before captureGraph/);
+        assert.equal(f.calls('cuMemAlloc_v2'), allocs, 'the host path allocated inside the capture before refusing');
+        // device lengths make metadata on the device only: the error names the argument that asks for another place
+        const devLens = lens.to('cuda');
+        const other = "(the backend of cacheSeqlens; metadata for another backend is made from cacheSeqlens on 'cpu')";
+        assert.throws(() => getMlaMetadata(devLens, 16, 1, { backend: 'cpu' }), { name: 'TypeError', message: `backend: expected 'cuda' ${other} or nothing, got the string 'cpu'` });
+        const cpuOut = { tileSchedulerMetadata: Tensor.empty(out.tileSchedulerMetadata.shape, { dtype: 'int32' }), numSplits: Tensor.empty([3], { dtype: 'int32' }) };
+        assert.throws(() => getMlaMetadata(devLens, 16, 1, { out: cpuOut, backend: 'cuda' }), { name: 'TypeError', message: `out.tileSchedulerMetadata: expected a tensor on 'cuda' ${other}, got 'cpu'` });
         notes.push(`PagedKvCache.metadata over 3 steps (lengths [${ids.map((id) => cache.seqLen(id))}]): the metadata kernel's values, at the same addresses, no launch; refused inside a capture`);
       } finally {
         cache.dispose();
@@ -1142,7 +1180,8 @@ if (scenarioName) {
     const r = await runNode(self, [], fakeCudaEnv(fake, { ...scenarios[name].env, ...env, [SCENARIO_VAR]: name, FLASH_MLA_SEED: String(seed) }), limitMs);
     // a wait no thread can end is the emulator's deadlock report (CUDA_ERROR_LAUNCH_TIMEOUT and who waits on
     // what); only a thread looping without ever reaching a barrier or collective runs into this limit
-    assert.notEqual(r.status, null, `killed after ${limitMs / 1000} s (seed ${seed}): a kernel that never finishes without waiting on anything?\n${r.stderr}${r.stdout}`);
+    const why = r.signal === 'SIGTERM' ? `killed after ${limitMs / 1000} s: a kernel that never finishes without waiting on anything?` : `the child died of ${r.signal} (a crash of the emulator or the fake)`;
+    assert.notEqual(r.status, null, `${why} (seed ${seed})\n${r.stderr}${r.stdout}`);
     return r;
   };
   describe('the kernels emulated on the host through the fake driver, against the cpu oracle', { skip: fakeCudaSkipReason({ emulate: true }), concurrency: 2 }, () => {

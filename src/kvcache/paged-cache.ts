@@ -472,6 +472,7 @@ export class PagedKvCache {
       if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
     }
     if (typeof opts !== 'object' || opts === null) throw new TypeError(`options: expected an object, got ${fmtValue(opts)}`);
+    if (opts.packOrder !== undefined && typeof opts.packOrder !== 'boolean') throw new TypeError(`packOrder: expected a boolean, got ${fmtValue(opts.packOrder)}`);
     this.assertNotCapturing('metadata');
     const parts = numSmPartsFor(getBackend(this.backend).smCount(), numHeadsPerHeadK, numHeadsK);
     let bufs = this.schedules.get(parts);
@@ -547,7 +548,7 @@ export class PagedKvCache {
     if (isCapturing()) {
       throw new Error(
         `${what}: the cache would write host data to the device while a CUDA graph is being captured; ` +
-          'call reserve()/append()/blockTable()/cacheSeqlens() before captureGraph() and replay after them',
+          'call reserve()/append()/blockTable()/cacheSeqlens()/metadata() before captureGraph() and replay after them',
       );
     }
   }

@@ -8,7 +8,7 @@
 
 import { getBackend } from '../backend.js';
 import { Tensor, readInt32s, type BackendName } from '../tensor.js';
-import { isCapturing } from '../capture.js';
+import { graphsAlive, isCapturing } from '../capture.js';
 import { HEAD_DIM_V, METADATA_ROW_INTS } from './constants.js';
 import { PACK_PIECE_COST_BLOCKS, isPackedSchedule, numSmPartsFor, packMayFire, packPieceCostBlocks, scheduleTiles, sparseScheduleTiles, type TileSchedule } from './schedule.js';
 import { fmtValue, quote } from '../util/fmt-value.js';
@@ -77,6 +77,13 @@ function expectedDenseSchedule(metadata: Tensor, lens: Int32Array, numSmParts: n
   return schedule;
 }
 
+/**
+ * The device addresses of metadata that a live graph's dense decode reads through batch-order entries (captured over
+ * metadata made without the packed order): those entries take positions as requests, so a packed schedule written
+ * there later would be read wrong. getMlaMetadata refuses that; forgotten once no graph is alive.
+ */
+const batchOrderCaptured = new Set<bigint>();
+
 /** What a metadata tensor was computed for, so a decode with another q shape is caught. */
 const provenance = new WeakMap<Tensor, { numHeadsPerHeadK: number; numHeadsK: number; b: number; topk: number | null; packCost: number; mayPack: boolean }>();
 
@@ -119,15 +126,16 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
     b = cacheSeqlens.shape[0];
     // (host lengths may make metadata for another backend: the schedule is computed here and written there)
     const outWhere = opts.out?.tileSchedulerMetadata instanceof Tensor ? opts.out.tileSchedulerMetadata.backend : undefined;
+    if (opts.backend !== undefined && opts.backend !== 'cpu' && opts.backend !== 'cuda') throw new TypeError(`backend: expected 'cpu' or 'cuda', got ${fmtValue(opts.backend)}`);
+    if (cacheSeqlens.backend !== 'cpu') {
+      // device lengths: the metadata is made there (only host lengths may serve another backend)
+      const other = '(the backend of cacheSeqlens; metadata for another backend is made from cacheSeqlens on \'cpu\')';
+      if (opts.backend !== undefined && opts.backend !== cacheSeqlens.backend) throw new TypeError(`backend: expected '${cacheSeqlens.backend}' ${other} or nothing, got ${fmtValue(opts.backend)}`);
+      if (outWhere !== undefined && outWhere !== cacheSeqlens.backend) throw new TypeError(`out.tileSchedulerMetadata: expected a tensor on '${cacheSeqlens.backend}' ${other}, got '${outWhere}'`);
+    }
     where = outWhere ?? opts.backend ?? cacheSeqlens.backend;
     if (opts.backend !== undefined && opts.backend !== where) {
       throw new TypeError(`backend: expected '${where}' (the backend of out.tileSchedulerMetadata) or nothing, got ${fmtValue(opts.backend)}`);
-    }
-    if (where !== 'cpu' && where !== 'cuda') throw new TypeError(`backend: expected 'cpu' or 'cuda', got ${fmtValue(where)}`);
-    if (where !== cacheSeqlens.backend && cacheSeqlens.backend !== 'cpu') {
-      throw new TypeError(
-        `${outWhere ? 'out.tileSchedulerMetadata' : 'backend'}: expected '${cacheSeqlens.backend}' (the backend of cacheSeqlens; metadata for another backend is made from cacheSeqlens on 'cpu'), got '${where}'`,
-      );
     }
     if (opts.batchSize !== undefined && opts.batchSize !== b) {
       throw new RangeError(`batchSize: expected ${b} (the length of cacheSeqlens) or nothing, got ${fmtValue(opts.batchSize)}`);
@@ -162,8 +170,15 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
       if (t.shape.join() !== shape.join()) throw new RangeError(`${name}: expected shape ${fmtShape(shape)}, got ${fmtShape(t.shape)}`);
     }
     md = opts.out;
+    if (!graphsAlive()) batchOrderCaptured.clear();
+    if (packCost > 0 && where === 'cuda' && batchOrderCaptured.has(md.tileSchedulerMetadata.ptr)) {
+      throw new RangeError(
+        'packOrder: expected false for this out.tileSchedulerMetadata: a live CUDA graph decodes through it with kernels that read a schedule in batch order only (it was captured over metadata made without packOrder); capture with packOrder on, or write the packed schedule into other tensors',
+      );
+    }
   } else {
     if (topk !== null && where === 'cuda' && isCapturing()) throw sparseCaptureError();
+    if (topk === null && where !== cacheSeqlens!.backend && isCapturing()) throw hostCaptureError();
     const tileSchedulerMetadata = Tensor.empty([numSmParts, METADATA_ROW_INTS], { dtype: 'int32', backend: where });
     let numSplits: Tensor;
     try {
@@ -184,7 +199,7 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
       md.numSplits.write(ns);
     } else if (where !== cacheSeqlens!.backend) {
       // host lengths for a device decode: the cpu scheduler (the device kernel's schedule bit for bit), written there
-      if (isCapturing()) throw new Error("getMlaMetadata: metadata from cacheSeqlens on 'cpu' is written from the host; call it before captureGraph() and replay after it (or pass cacheSeqlens on the device to compute it inside the graph)");
+      if (isCapturing()) throw hostCaptureError();
       hostSchedule = scheduleTiles(lens!, numSmParts, undefined, true, undefined, undefined, packCost);
       md.tileSchedulerMetadata.write(hostSchedule.metadata);
       md.numSplits.write(hostSchedule.numSplits);
@@ -193,6 +208,7 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
     }
   } catch (e) {
     if (md !== opts.out) disposeQuietly(md.tileSchedulerMetadata, md.numSplits);
+    else (provenance.delete(md.tileSchedulerMetadata), checkedSchedules.delete(md.tileSchedulerMetadata)); // (half written: no record)
     throw e;
   }
   // (mayPack: the decode runs 'hopper''s table-reading entries only where the rule can have fired — known when the
@@ -202,6 +218,10 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
   // (the decode's value check then finds the schedule it would compute for these lengths)
   if (hostSchedule) checkedSchedules.set(md.tileSchedulerMetadata, { lens: lens!, numSmParts, packCost, schedule: hostSchedule });
   return md;
+}
+
+function hostCaptureError(): Error {
+  return new Error("getMlaMetadata: metadata from cacheSeqlens on 'cpu' is written from the host; call it before captureGraph() and replay after it (or pass cacheSeqlens on the device to compute it inside the graph)");
 }
 
 function sparseCaptureError(): Error {
@@ -327,7 +347,7 @@ export function flashMlaWithKvcache(
     // (dense: the packed order where getMlaMetadata asked for it; for metadata from elsewhere, either order's schedule)
     const packed = isPackedSchedule(got);
     const packCost = made ? made.packCost : packed ? packPieceCostBlocks() || PACK_PIECE_COST_BLOCKS : 0;
-    if (!dims.sparse) packedOrder = packed || (isCapturing() && packCost > 0);
+    if (!dims.sparse) packedOrder = packed;
     const expected = dims.sparse ? sparseScheduleTiles(dims.b, dims.topk, dims.numSmParts) : expectedDenseSchedule(tileSchedulerMetadata, lens, dims.numSmParts, packCost);
     if (got.some((x, i) => x !== expected.metadata[i]) || splits.some((x, i) => x !== expected.numSplits[i])) {
       throw new RangeError(
@@ -369,5 +389,7 @@ export function flashMlaWithKvcache(
     disposeQuietly(out !== opts.out ? out : null, lse !== opts.lse ? lse : null);
     throw e;
   }
+  // (a captured batch-order decode: no packed schedule may be written into its metadata while the graph lives)
+  if (!packedOrder && !dims.sparse && q.backend === 'cuda' && isCapturing()) batchOrderCaptured.add(tileSchedulerMetadata.ptr);
   return { out, lse };
 }

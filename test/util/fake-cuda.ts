@@ -225,6 +225,8 @@ export function fakeCudaEnv(fake: FakeCuda, vars: Record<string, string> = {}): 
 
 export interface ChildResult {
   status: number | null;
+  /** The signal that ended the child (its own crash, or the timeout's SIGTERM), when status is null. */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
@@ -238,7 +240,7 @@ export function runNode(script: string, args: string[], env: NodeJS.ProcessEnv, 
     child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
   });
 }
 
