@@ -1025,6 +1025,14 @@ PY
     echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61a-suite.log"; grep -aE "^ *not ok" "$out/s61a-suite.log" | head -8
     DEVICE_NEXT_NESTED=1 "$0" s60l
     ;;
+  s62e)
+    # (~8.5 min, any card; carry as s62d) s62d, then the GPU files and the examples as `npm run test:gpu` runs them
+    # (--gpu-only: npm test ran the rest here; --skip readme-examples.test.js: the device has no typescript — s62d's
+    # s55g ran the README's cuda blocks). S62E_S: the suite's limit (default 340)
+    timeout 200 "$0" s62d
+    s=$(date +%s); timeout ${S62E_S:-340} node scripts/test-gpu.mjs --gpu-only --skip readme-examples.test.js > "$out/s62e-suite.log" 2>&1
+    echo "test-gpu --gpu-only rc=$? ($(( $(date +%s) - s )) s)"; grep -aE "^== test-gpu|^test-gpu:|^ℹ (tests|pass|fail|skipped)" "$out/s62e-suite.log"; grep -aE "^ *✖|^ *not ok" "$out/s62e-suite.log" | head -8
+    ;;
   s62d)
     # (~3 min, any card; carry as s62b, .variants/devdist rebuilt at edf55ac+) the README examples (s55g: the serving
     # one now takes cache.metadata), s62c, then the decode-loop example with the

@@ -5,7 +5,10 @@
 // the machine has cores — one file at a time they took ~190 s of an H100 machine's 16 cores before a GPU test began.
 // Then the decode-loop example, eager and through a CUDA graph (the graph also with packed metadata from the host).
 // Every part runs; the exit status fails if any did.
-// Usage: node scripts/test-gpu.mjs [--gpu-only] [--list]
+// Usage: node scripts/test-gpu.mjs [--gpu-only] [--skip FILE]… [--list]
+//   --gpu-only   the GPU files and the examples only (`npm test` runs the rest on any machine)
+//   --skip FILE  leave out that test file (e.g. readme-examples.test.js on a machine without the dev dependencies:
+//                it type-checks the README with typescript; scripts/device-next.sh runs its blocks another way)
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -14,8 +17,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const testDir = join(root, 'dist', 'test');
-const args = new Set(process.argv.slice(2));
-for (const a of args) if (a !== '--gpu-only' && a !== '--list') { console.error(`test-gpu: unknown argument '${a}' (expected --gpu-only or --list)`); process.exit(2); }
+const args = new Set();
+const skip = new Set();
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i];
+  if (a === '--skip' && i + 1 < process.argv.length) skip.add(process.argv[++i]);
+  else if (a === '--gpu-only' || a === '--list') args.add(a);
+  else { console.error(`test-gpu: unknown argument '${a}' (expected --gpu-only, --skip FILE or --list)`); process.exit(2); }
+}
 
 let files;
 try {
@@ -25,6 +34,8 @@ try {
   process.exit(2);
 }
 if (files.length === 0) { console.error(`test-gpu: no *.test.js in ${testDir}`); process.exit(2); }
+for (const f of skip) if (!files.includes(f)) { console.error(`test-gpu: --skip ${f}: no such test file in ${testDir}`); process.exit(2); }
+files = files.filter((f) => !skip.has(f));
 const touchesGpu = (f) => /\bgpuSkipReason\b/.test(readFileSync(join(testDir, f), 'utf8'));
 const gpuFiles = files.filter(touchesGpu);
 const otherFiles = args.has('--gpu-only') ? [] : files.filter((f) => !touchesGpu(f));

@@ -145,10 +145,24 @@ describe('npm run test:gpu (scripts/test-gpu.mjs)', () => {
     for (const f of ['kernel-emulation.test.js', 'fault-injection.test.js', 'cpu-decode.test.js', 'packaging.test.js']) assert.ok(other.includes(f), `${f} needs no GPU: ${other.join(' ')}`);
   });
 
-  test('an unknown argument exits 2 and runs nothing', () => {
-    const r = spawnSync(process.execPath, [script, '--bogus'], { cwd: root, encoding: 'utf8' });
-    assert.equal(r.status, 2);
-    assert.match(r.stderr, /unknown argument '--bogus'/);
-    assert.equal(r.stdout, '');
+  test('an unknown argument, or --skip of a file that is not there, exits 2 and runs nothing', () => {
+    for (const [args, reason] of [
+      [['--bogus'], /unknown argument '--bogus'/],
+      [['--skip'], /unknown argument '--skip'/],
+      [['--skip', 'nope.test.js'], /--skip nope\.test\.js: no such test file/],
+    ] as const) {
+      const r = spawnSync(process.execPath, [script, ...args], { cwd: root, encoding: 'utf8' });
+      assert.equal(r.status, 2, args.join(' '));
+      assert.match(r.stderr, reason);
+      assert.equal(r.stdout, '');
+    }
+  });
+
+  test('--skip leaves a file out of the run', () => {
+    const r = spawnSync(process.execPath, [script, '--gpu-only', '--skip', 'readme-examples.test.js', '--list'], { cwd: root, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /readme-examples\.test\.js/);
+    assert.match(r.stdout, /gpu-decode\.test\.js/);
+    assert.match(r.stdout, /side by side: $/m, '--gpu-only lists no other files');
   });
 });
