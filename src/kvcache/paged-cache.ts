@@ -131,9 +131,9 @@ export class PagedKvCache {
   private readonly rowLen: Int32Array;
   private rowsValid = 0;
   private lensValid = 0;
-  // slot mapping of the last reserve()
   /** metadata()'s buffers per SM-part count: [parts, 8] rows and [maxBatch + 1] split offsets. */
   private readonly schedules = new Map<number, { rows: FixedBuffer; splits: FixedBuffer }>();
+  // slot mapping of the last reserve()
   private slotBuf: Tensor;
   private slotView: Tensor | null = null;
   private wasDisposed = false;
