@@ -87,6 +87,8 @@ function parseArgs(argv: string[]): Args | 'help' {
     return n;
   };
   const gpu = backend === 'cuda';
+  const metadata = (values.metadata as string | undefined) ?? 'device';
+  if (metadata !== 'device' && metadata !== 'host') throw new UsageError(`--metadata: expected device or host, got '${metadata}'`);
   const args: Args = {
     backend,
     steps: int('steps', gpu ? 128 : 4),
@@ -95,13 +97,10 @@ function parseArgs(argv: string[]): Args | 'help' {
     heads: int('heads', gpu ? 128 : 16),
     maxPrefill: int('max-prefill', gpu ? 1024 : 150),
     graph: values.graph === true,
-    metadata: 'device',
+    metadata,
     packOrder: values['pack-order'] === true,
     seed: int('seed', 1, 0),
   };
-  const metadata = (values.metadata as string | undefined) ?? 'device';
-  if (metadata !== 'device' && metadata !== 'host') throw new UsageError(`--metadata: expected device or host, got '${metadata}'`);
-  args.metadata = metadata;
   if (args.graph && backend !== 'cuda') throw new UsageError('--graph: CUDA graphs need --backend cuda');
   return args;
 }

@@ -155,6 +155,11 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
   const numSmParts = numSmPartsFor(smCount, numHeadsPerHeadK, numHeadsK);
   if (topk !== null && opts.packOrder === true) throw new RangeError('packOrder: expected false or nothing for sparse decode (topk given: its schedule is 9edee0c\'s walk), got true');
   const packCost = topk === null ? packCostOf(opts.packOrder) : 0;
+  // schedules the host writes cannot be captured: refused before anything is allocated or any record touched
+  if (isCapturing()) {
+    if (topk !== null) throw sparseCaptureError();
+    if (where !== cacheSeqlens!.backend) throw hostCaptureError();
+  }
   let md: MlaMetadata;
   if (opts.out) {
     const { tileSchedulerMetadata: m, numSplits: n } = opts.out;
@@ -177,8 +182,6 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
       );
     }
   } else {
-    if (topk !== null && where === 'cuda' && isCapturing()) throw sparseCaptureError();
-    if (topk === null && where !== cacheSeqlens!.backend && isCapturing()) throw hostCaptureError();
     const tileSchedulerMetadata = Tensor.empty([numSmParts, METADATA_ROW_INTS], { dtype: 'int32', backend: where });
     let numSplits: Tensor;
     try {
@@ -193,13 +196,11 @@ export function getMlaMetadata(cacheSeqlens: Tensor | null, numHeadsPerHeadK: nu
   try {
     if (topk !== null) {
       // sparse: every request costs topk tokens; the schedule depends on shapes only, so the host computes it
-      if (isCapturing()) throw sparseCaptureError();
       const { metadata, numSplits: ns } = sparseScheduleTiles(b, topk, numSmParts);
       md.tileSchedulerMetadata.write(metadata);
       md.numSplits.write(ns);
     } else if (where !== cacheSeqlens!.backend) {
       // host lengths for a device decode: the cpu scheduler (the device kernel's schedule bit for bit), written there
-      if (isCapturing()) throw hostCaptureError();
       hostSchedule = scheduleTiles(lens!, numSmParts, undefined, true, undefined, undefined, packCost);
       md.tileSchedulerMetadata.write(hostSchedule.metadata);
       md.numSplits.write(hostSchedule.numSplits);
