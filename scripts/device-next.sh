@@ -1025,6 +1025,33 @@ PY
     echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61a-suite.log"; grep -aE "^ *not ok" "$out/s61a-suite.log" | head -8
     DEVICE_NEXT_NESTED=1 "$0" s60l
     ;;
+  s63a)
+    # (~5 min, any card; carry as s62d) s62d, then s63m
+    timeout 200 "$0" s62d
+    DEVICE_NEXT_NESTED=1 "$0" s63m
+    ;;
+  s63m)
+    # (~2 min, any card) the bench's metadata from the device (the metadata kernel) against the host (`--metadata
+    # host`: getMlaMetadata of host lengths, as PagedKvCache.metadata; no kernel), the serving set and the sweep's
+    # variable-length rows, and those rows packed (--pack-order, host: the packing in host time only). Prediction: ms
+    # equal (same schedules: host = kernel bit for bit); +md ms − ms: device ~7–13 µs, host ~2–4 µs (two small copies and
+    # no cold code after the metadata kernel: s62b's +2 … +6 µs gone); md host µs 4–10 (b ≤ 132), ~45–50 with the packing
+    # at b 128; packed var rows −1 … −4 % ms against the batch order (s57e), #11 / #13 then above FA3 on the H100 anchors
+    for m in device host; do
+      timeout 60 node dist/src/cli.js bench --configs serving --reference h200 --metadata $m --json "$out/s63m-serving-$m.json" > "$out/s63m-serving-$m.txt" 2>&1
+      echo "== serving --metadata $m rc=$?"; grep -aE "^S[0-9]+ " "$out/s63m-serving-$m.txt" | cut -c1-110
+    done
+    for a in "device" "host" "host --pack-order"; do
+      n=$(echo "$a" | tr -d ' -'); timeout 80 node dist/src/cli.js bench --configs var --reference h100 --metadata $a --json "$out/s63m-var-$n.json" > "$out/s63m-var-$n.txt" 2>&1
+      echo "== sweep var --metadata $a rc=$?"; grep -aE "^sweep#" "$out/s63m-var-$n.txt" | cut -c1-150; grep -aE "^default vs" "$out/s63m-var-$n.txt"
+    done
+    ;;
+  s63b)
+    # (~6 min, any card; carry as s62d) the GPU files and the examples as `npm run test:gpu` runs them (s62e's second
+    # half: --gpu-only, --skip readme-examples.test.js — the device has no typescript; s55g runs those blocks)
+    s=$(date +%s); timeout ${S63B_S:-500} node scripts/test-gpu.mjs --gpu-only --skip readme-examples.test.js > "$out/s63b-suite.log" 2>&1
+    echo "test-gpu --gpu-only rc=$? ($(( $(date +%s) - s )) s)"; grep -aE "^== test-gpu|^test-gpu:|^ℹ (tests|pass|fail|skipped)" "$out/s63b-suite.log"; grep -aE "^ *✖|^ *not ok" "$out/s63b-suite.log" | head -8
+    ;;
   s62e)
     # (~8.5 min, any card; carry as s62d) s62d, then the GPU files and the examples as `npm run test:gpu` runs them
     # (--gpu-only: npm test ran the rest here; --skip readme-examples.test.js: the device has no typescript — s62d's

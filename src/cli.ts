@@ -37,6 +37,9 @@ bench options:
                      over a 16-bit cache in q's dtype. Sparse configs always read an FP8 cache.
   --pack-order       dense configs: getMlaMetadata({ packOrder: true }), a variable-length batch walked in a packed
                      request order (fewer requests split over SMs; the metadata call takes longer: see +md ms)
+  --metadata M       dense configs on a GPU: device (default): the schedule by the metadata kernel from the device
+                     lengths; host: from a host copy of the lengths, written to the device (no kernel; as
+                     PagedKvCache.metadata) — +md ms then times its copies, md host µs the host's time per call
   --backend B        cuda | cpu (default: cuda when a GPU is usable, else cpu on the small sweep)
   --kernel K[,K2]    decode kernel(s) to time; two or more are compared config by config
   --iters N          timed runs per config (default cuda 100, cpu 3); the median is reported
@@ -181,6 +184,7 @@ async function bench(args: string[]): Promise<number> {
       configs: { type: 'string' },
       kv: { type: 'string' },
       'pack-order': { type: 'boolean' },
+      metadata: { type: 'string' },
       backend: { type: 'string' },
       kernel: { type: 'string', multiple: true },
       iters: { type: 'string' },
@@ -227,6 +231,8 @@ async function bench(args: string[]): Promise<number> {
     sel.configs = asUsage(() => withKvFormat(sel.configs, kv));
     if (kv === 'fp8') sel.source += ', over an FP8 KV cache (--kv fp8)';
   }
+  if (values.metadata !== undefined && values.metadata !== 'device' && values.metadata !== 'host') throw new UsageError(`--metadata: expected device or host, got '${values.metadata}'`);
+  if (values.metadata === 'host' && backend === 'cuda') sel.source += ', metadata from host lengths (--metadata host)';
   if (values['pack-order']) sel.source += ', packed request order (--pack-order)';
   // without the flag getMlaMetadata's default applies, which FLASH_MLA_EXPERIMENT_PACK turns on (the device steps'
   // A/B arms set it; from session 57 to 60 the bench passed packOrder: false and so ignored it)
@@ -260,6 +266,7 @@ async function bench(args: string[]): Promise<number> {
     seed: intOpt('seed', values.seed, 0),
     checkSamples: intOpt('check-samples', values['check-samples'], 0),
     packOrder: values['pack-order'] === true ? true : undefined,
+    metadata: values.metadata as 'device' | 'host' | undefined,
     peakTflops,
     references,
     onProgress: progressPrinter(),

@@ -354,6 +354,26 @@ test('geomeans: per kernel and ratio, all rows and split at h_q·s_q ≤ 64; ker
   assert.deepEqual(formatGeomeans({ ...old, schema: 'flash-mla-bench/1' } as unknown as BenchResult), geo);
 });
 
+test('--metadata host results: the md host µs column after +md ms, the legend line, settings.metadata and mdHostUs validated', () => {
+  const [s1, s2] = servingConfigs();
+  const rows = [{ ...fakeRow(s1, 'hopper', 0.03, 0.032), mdHostUs: 4.25 }, fakeRow(s2, 'hopper', 0.05, 0.052)];
+  const base = fakeResult(rows, ['hopper']);
+  const res: BenchResult = { ...base, settings: { ...base.settings, metadata: 'host' } };
+  assert.deepEqual(validateBenchResult(JSON.parse(JSON.stringify(res))), []);
+  const table = formatTable(res);
+  assert.match(table[0], /\s+ms\s+\+md ms\s+md host µs\s+TFLOPS\s/);
+  assert.match(table.find((l) => l.startsWith('S1 ')) as string, /0\.0300\s+0\.0320\s+4\.3\s/);
+  assert.match(table.find((l) => l.startsWith('S2 ')) as string, /0\.0500\s+0\.0520\s+-\s/);
+  assert.match(formatReport(res), /metadata from the host \(--metadata host\): .*md host µs = the host's time per metadata call/);
+  assert.doesNotMatch(formatReport(fakeResult([fakeRow(s1, 'hopper', 0.03, 0.032)], ['hopper'])), /md host µs|--metadata host/);
+  const bad = JSON.parse(JSON.stringify(res));
+  bad.settings.metadata = 'gpu';
+  bad.rows[0].mdHostUs = -1;
+  const errors = validateBenchResult(bad).join('\n');
+  assert.match(errors, /settings\.metadata/);
+  assert.match(errors, /rows\[0\]\.mdHostUs/);
+});
+
 test('results of schema 1 (docs/runs) still validate, format (with kernel ratios) and serve as a reference', () => {
   const files = existsSync(RUNS) ? readdirSync(RUNS).filter((f) => f.endsWith('.json')) : [];
   let schema1 = 0;
@@ -663,6 +683,16 @@ test('--pack-order: the dense configs\' metadata with getMlaMetadata({ packOrder
   const r = runCli('bench', '--backend', 'cpu', '--configs', 'tiny', '--iters', '1', '--pack-order');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /packed request order \(--pack-order\)/);
+  assert.match(r.stdout, /all ok/);
+});
+
+test('--metadata: device or host, anything else a usage error (exit 2) before a run; on the cpu backend host changes nothing', () => {
+  let r = runCli('bench', '--backend', 'cpu', '--configs', 'tiny', '--iters', '1', '--metadata', 'gpu');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--metadata: expected device or host, got 'gpu'/);
+  r = runCli('bench', '--backend', 'cpu', '--configs', 'tiny', '--iters', '1', '--metadata', 'host');
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /md host µs|metadata from/);
   assert.match(r.stdout, /all ok/);
 });
 

@@ -1074,6 +1074,34 @@ const scenarios: Record<string, Scenario> = {
     },
   },
 
+  'bench-host-metadata': {
+    title: "bench --metadata host: the dense rows' schedules made on the host (no metadata kernel in any run), packed where asked, checked against the oracle; mdHostUs per row and settings.metadata in a valid result",
+    env: { ...HOPPER_ENV, FAKE_CUDA_SMS: '8' },
+    async run(seed) {
+      const f = bindFakeCuda();
+      const config = { id: 'var8', b: 8, s: 400, h_q: 64, s_q: 1, varlen: true, causal: true, dtype: 'bf16' as const, seqlens: [159, 140, 132, 257, 837, 8, 801, 124] };
+      const opts = { backend: 'cuda' as const, configs: [config], iters: 2, warmup: 0, seed, checkSamples: 4,
+        bandwidth: { value: 1, source: 'user' as const, method: 'test' }, peak: { value: 1, source: 'user' as const, method: 'test' } };
+      const runs = f.stat('ran:mla_metadata');
+      const res = await runBench({ ...opts, metadata: 'host', packOrder: true });
+      assert.equal(f.stat('ran:mla_metadata'), runs, 'a --metadata host run launched the metadata kernel');
+      const [row] = res.rows;
+      assert.equal(res.settings.metadata, 'host');
+      assert.ok(row.check?.ok, `check: ${row.check?.message}`);
+      assert.ok(row.schedule?.packed, `schedule ${JSON.stringify(row.schedule)}: expected the packed order (packOrder on, b 8 of mixed lengths)`);
+      assert.ok(row.mdHostUs !== undefined && row.mdHostUs > 0, `mdHostUs ${row.mdHostUs}`);
+      assert.ok(row.mdMs !== undefined && row.mdTimesMs?.length === 2);
+      assert.deepEqual(validateBenchResult(JSON.parse(JSON.stringify(res))), []);
+      // the default: the metadata kernel in the first metadata call and in every +md run, no mdHostUs
+      const dev = await runBench(opts);
+      assert.ok(f.stat('ran:mla_metadata') >= runs + 2 + 2, 'the device-metadata run did not launch the metadata kernel per +md run');
+      assert.equal(dev.settings.metadata, 'device');
+      assert.equal(dev.rows[0].mdHostUs, undefined);
+      assert.ok(dev.rows[0].check?.ok, `check: ${dev.rows[0].check?.message}`);
+      return [`host: 0 metadata launches, ${row.schedule.pieces} pieces packed, mdHostUs ${row.mdHostUs.toFixed(1)} (emulated); device: ${f.stat('ran:mla_metadata') - runs} launches`];
+    },
+  },
+
   metadata: {
     title: 'the metadata kernel (mla_metadata) = the cpu scheduler, bit for bit, on batches of 1 … 7000 requests',
     env: { FAKE_CUDA_SMS: '132' },

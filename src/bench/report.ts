@@ -75,6 +75,11 @@ export interface BenchRow {
   /** Median of mdTimesMs: metadata + decode + combine, all three timed (schema 2; not for sparse configs). */
   mdMs?: number;
   mdTimesMs?: number[];
+  /**
+   * `--metadata host`: the host's time per metadata call (the schedule computed from host lengths and its two copies
+   * queued), µs, median of calls timed one by one — host time the timed GPU runs do not show.
+   */
+  mdHostUs?: number;
   minMs: number;
   maxMs: number;
   /** Interquartile range / median. */
@@ -160,6 +165,8 @@ export interface BenchResult {
     timer: string;
     /** What `ms` and `mdMs` time, in words (schema 2). */
     timed?: string;
+    /** GPU runs: where the dense schedules were made — 'device' (the metadata kernel) or 'host' (`--metadata host`); absent before session 63: 'device'. */
+    metadata?: 'device' | 'host';
     /** How KV is kept out of L2 between timed runs. */
     l2Flush: string;
     checkSamples: number;
@@ -225,7 +232,8 @@ export function validateBenchResult(doc: unknown): string[] {
   fields(e, 'host', r.host, { node: str, platform: str, arch: str, cpuModel: str, cpus: int });
   fields(e, 'settings', r.settings, {
     configs: str, kernels: arrayOf(str, true), iters: (v) => int(v) && (v as number) >= 1, warmup: (v) => int(v) && (v as number) >= 0, seed: int, timer: str, timed: str, l2Flush: str, checkSamples: int,
-  }, v2Required('timed'));
+    metadata: oneOf('device', 'host'),
+  }, ['metadata', ...v2Required('timed')]);
   if (fields(e, 'ceilings', r.ceilings, { bandwidthGBps: (v) => typeof v === 'object', peakTflops: (v) => typeof v === 'object' })) {
     validateCeiling(e, 'ceilings.bandwidthGBps', r.ceilings.bandwidthGBps);
     validateCeiling(e, 'ceilings.peakTflops', r.ceilings.peakTflops);
@@ -244,8 +252,8 @@ export function validateBenchResult(doc: unknown): string[] {
     if (!fields(e, w, row, {
       id: str, config: (v) => typeof v === 'object', kernel: str, ms: pos, timesMs: arrayOf(pos, true), minMs: pos, maxMs: pos, iqrRel: (v) => num(v) && (v as number) >= 0,
       flops: pos, bytes: pos, intensity: pos, TFLOPS: pos, GBps: pos, floorMs: pos, rooflineFraction: pos, bound: oneOf('memory', 'compute'), check: (v) => v === null || typeof v === 'object',
-      mdMs: pos, mdTimesMs: arrayOf(pos, true), reference: object, peers: object, vsKernel: object, sparse: object, schedule: object,
-    }, ['reference', 'peers', 'vsKernel', 'schedule', ...(sparse ? ['mdMs', 'mdTimesMs'] : ['sparse']), ...v2Required('mdMs', 'mdTimesMs')])) return;
+      mdMs: pos, mdTimesMs: arrayOf(pos, true), mdHostUs: pos, reference: object, peers: object, vsKernel: object, sparse: object, schedule: object,
+    }, ['reference', 'peers', 'vsKernel', 'schedule', 'mdHostUs', ...(sparse ? ['mdMs', 'mdTimesMs'] : ['sparse']), ...v2Required('mdMs', 'mdTimesMs')])) return;
     if (row.schedule !== undefined) fields(e, `${w}.schedule`, row.schedule, { parts: (v) => int(v) && (v as number) >= 1, pieces: (v) => int(v) && (v as number) >= 0, packed: bool });
     configFields(w, row.config);
     if (sparse && row.sparse !== undefined) {
@@ -370,6 +378,7 @@ export function formatTable(res: BenchResult): string[] {
     ...(kernels.size > 1 || res.backend === 'cuda' ? [{ head: 'kernel', align: 'l' as const, cell: (r: BenchRow) => r.kernel, skipped: (x: SkippedRun) => x.kernel }] : []),
     { head: 'ms', align: 'r', cell: (r) => fmtMs(r.ms) },
     ...(hasMd ? [{ head: '+md ms', align: 'r' as const, cell: (r: BenchRow) => fmtMs(r.mdMs) }] : []),
+    ...(res.rows.some((r) => r.mdHostUs !== undefined) ? [{ head: 'md host µs', align: 'r' as const, cell: (r: BenchRow) => (r.mdHostUs === undefined ? '-' : r.mdHostUs.toFixed(1)) }] : []),
     { head: 'TFLOPS', align: 'r', cell: (r) => fmtNum(r.TFLOPS) },
     { head: 'GB/s', align: 'r', cell: (r) => fmtNum(r.GBps) },
     { head: 'roof', align: 'r', cell: (r) => `${(r.rooflineFraction * 100).toFixed(1)}%` },
@@ -471,6 +480,12 @@ function legend(res: BenchResult): string[] {
   const series = (pick: (r: BenchRow) => PeerComparison | undefined) => res.rows.map(pick).find((p) => p)?.series;
   if (res.rows.some((r) => r.mdMs !== undefined)) {
     out.push('ms = decode + combine (metadata computed once before, outside the timing); +md ms = metadata + decode + combine (timed after the ms runs)');
+  }
+  if (res.settings.metadata === 'host') {
+    out.push(
+      'metadata from the host (--metadata host): the schedule made from host lengths and written to the device, no metadata kernel; ' +
+        '+md ms times its two host→device copies with the decode, md host µs = the host\'s time per metadata call (median, not in any ms)',
+    );
   }
   if (res.rows.some((r) => r.config.kv === 'fp8' && r.config.topk === undefined)) {
     out.push('kv fp8 = dense decode over an FP8 cache (V3.2 layout): bytes count 656 per token instead of 576 × 2');

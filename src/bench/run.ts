@@ -25,6 +25,7 @@ import { getDeviceMeasure, type DecodeFeatures, type DeviceMeasure, type DeviceT
 import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { isPackedSchedule } from '../mla/schedule.js';
 import { readInt32s } from '../tensor.js';
+import { fmtValue } from '../util/fmt-value.js';
 import { type BenchConfig, configLabel, referenceCardFor, shippedReference, type ReferenceSeries } from './configs.js';
 import { configBytes, configFlops, gbps, intensity, kvBytesPerToken, median, roofline, summarize, tflops } from './metrics.js';
 import {
@@ -208,6 +209,14 @@ export interface BenchOptions extends PeakOptions {
   checkSamples?: number;
   /** Dense configs: metadata with getMlaMetadata's packOrder (default: getMlaMetadata's default — off unless FLASH_MLA_EXPERIMENT_PACK). */
   packOrder?: boolean;
+  /**
+   * Dense configs on a device: where the schedule is made. 'device' (default): getMlaMetadata of the device lengths, a
+   * metadata kernel per call. 'host': getMlaMetadata of a host copy of the lengths for the device (scheduleTiles on the
+   * host, written by two host→device copies; what PagedKvCache.metadata does) — `+md ms` then times those copies with
+   * the decode, and each row's `mdHostUs` is the host's time per metadata call. The cpu backend makes it on the host
+   * either way.
+   */
+  metadata?: 'device' | 'host';
   /**
    * Reference measurements: the first series' matching config goes into each row (`reference`), and the
    * peers' (series with a `peer` id: the shipped anchors) into its `peers`.
@@ -418,6 +427,24 @@ export function estimateCpuSeconds(configs: readonly BenchConfig[], kernels: num
   return (flops * kernels) / (peakTflops * 1e12);
 }
 
+/** Host-metadata calls timed one by one on the host (performance.now); their median in µs. */
+const HOST_METADATA_CALLS = 41;
+
+/**
+ * The host's time per call of `write` (a getMlaMetadata from host lengths: the schedule and the two copies' enqueue),
+ * median of HOST_METADATA_CALLS calls after one untimed, each timed alone — the GPU is not waited for.
+ */
+function hostMetadataMicros(write: () => unknown): number {
+  write();
+  const us: number[] = [];
+  for (let i = 0; i < HOST_METADATA_CALLS; i++) {
+    const t = performance.now();
+    write();
+    us.push((performance.now() - t) * 1e3);
+  }
+  return median(us);
+}
+
 /** Run the benchmark; see BenchOptions. Rejects on the first failure that stops a config (e.g. a CUDA error). */
 export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const t0 = performance.now();
@@ -441,6 +468,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const warmup = opts.warmup ?? (backend === 'cuda' ? 10 : 0);
   if (!Number.isSafeInteger(iters) || iters < 1) throw new RangeError(`iters: expected an integer ≥ 1, got ${iters}`);
   if (!Number.isSafeInteger(warmup) || warmup < 0) throw new RangeError(`warmup: expected an integer ≥ 0, got ${warmup}`);
+  const metadataFrom = opts.metadata ?? 'device';
+  if (metadataFrom !== 'device' && metadataFrom !== 'host') throw new TypeError(`metadata: expected 'device' or 'host', got ${fmtValue(metadataFrom)}`);
   const seed = (opts.seed ?? Math.floor(Math.random() * 2 ** 31)) >>> 0;
   const nSamples = opts.checkSamples ?? 8;
   const progress = opts.onProgress ?? (() => {});
@@ -514,15 +543,19 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         const lse = Tensor.empty([b, hQ, sQ], { dtype: 'fp32', backend });
         owned.push(lse);
         // metadata once per config, outside the timed region (FlashMLA's `flashmla` anchor does the same); sparse:
-        // of the shape only (every request costs topk tokens), written from the host
+        // of the shape only (every request costs topk tokens), written from the host; dense with --metadata host: from
+        // a host copy of the lengths, written to the device (no metadata kernel)
+        const hostLens = !sparse && metadataFrom === 'host' && backend !== 'cpu' ? Tensor.from((p as BenchProblem).seqlens, [b], { dtype: 'int32', backend: 'cpu' }) : null;
+        if (hostLens) owned.push(hostLens);
+        const lensForMd = hostLens ?? t.cacheSeqlens;
         const md: MlaMetadata = sparse
           ? getMlaMetadata(null, sQ * hQ, 1, { topk: config.topk, batchSize: b, backend })
-          : getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { packOrder: opts.packOrder });
+          : getMlaMetadata(lensForMd, sQ * hQ, 1, { packOrder: opts.packOrder, backend });
         owned.push(md.tileSchedulerMetadata, md.numSplits);
         // the +md runs' own metadata buffers: a getMlaMetadata that does not read the seqlens (checkValues false) marks
         // its metadata as possibly packed, and the plain runs must keep md's record (the
         // decode picks 'hopper''s batch-order or table-reading entries from it)
-        const mdTimed = sparse ? null : getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { packOrder: opts.packOrder, checkValues: false });
+        const mdTimed = sparse ? null : getMlaMetadata(lensForMd, sQ * hQ, 1, { packOrder: opts.packOrder, checkValues: false, backend });
         if (mdTimed) owned.push(mdTimed.tileSchedulerMetadata, mdTimed.numSplits);
         const schedule = sparse ? undefined : scheduleOf(md, b);
         const fp8 = sparse || config.kv === 'fp8';
@@ -563,12 +596,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           // SM clock (S1 on an H100: the decode's span 19 → 25 µs; perf log, s60s). The +md loop inherits the clock the
           // plain loop leaves: on long compute-bound rows the GPU's power limit has lowered it by then (sweep#30 on an
           // H100: 1.73 → 1.49 GHz), so there +md ms − ms overstates the metadata's cost.
+          const writeMetadata = () => getMlaMetadata(lensForMd!, sQ * hQ, 1, { out: mdTimed!, checkValues: false, packOrder: opts.packOrder });
           const decodeWithMetadata = () => {
-            getMlaMetadata(t.cacheSeqlens, sQ * hQ, 1, { out: mdTimed!, checkValues: false, packOrder: opts.packOrder });
+            writeMetadata();
             decode(false, mdTimed!);
           };
           const times = await timer.time(() => decode(false), iters, warmup);
           const mdTimes = sparse ? null : await timer.time(decodeWithMetadata, iters, warmup);
+          const mdHostUs = hostLens ? hostMetadataMicros(writeMetadata) : undefined;
           let check = null;
           if (nSamples > 0) {
             progress({ phase: 'config', index: ci, total, config, kernel, step: 'checking' });
@@ -589,6 +624,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
             ms,
             timesMs: times,
             ...(mdTimes ? { mdMs, mdTimesMs: mdTimes } : {}),
+            ...(mdHostUs !== undefined ? { mdHostUs } : {}),
             minMs: st.min,
             maxMs: st.max,
             iqrRel: st.iqrRel,
@@ -652,7 +688,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       timer: timer.description,
       timed:
         'ms: decode + combine, the metadata computed once per config before, outside the timing (as FlashMLA\'s `flashmla` anchor); +md ms (mdMs): metadata + decode + combine, all inside the timing (as `flashmla_with_metadata`), timed in a loop of its own after the ms loop (on long compute-bound rows at the lower clock the power limit leaves by then); ' +
+        (metadataFrom === 'host' && backend !== 'cpu'
+          ? 'metadata from the host (--metadata host): the schedule made on the host from host lengths and written by two host→device copies, which +md ms times with the decode (the host\'s own time per call: mdHostUs); '
+          : '') +
         'sparse configs (topk): ms only, their metadata depends on the shape alone and is computed once',
+      ...(backend !== 'cpu' ? { metadata: metadataFrom } : {}),
       l2Flush: timer.l2Flush,
       checkSamples: nSamples,
     },
