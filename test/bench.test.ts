@@ -356,15 +356,29 @@ test('geomeans: per kernel and ratio, all rows and split at h_q·s_q ≤ 64; ker
 
 test('--metadata host results: the md host µs column after +md ms, the legend line, settings.metadata and mdHostUs validated', () => {
   const [s1, s2] = servingConfigs();
-  const rows = [{ ...fakeRow(s1, 'hopper', 0.03, 0.032), mdHostUs: 4.25 }, fakeRow(s2, 'hopper', 0.05, 0.052)];
-  const base = fakeResult(rows, ['hopper']);
+  const rows = [{ ...fakeRow(s1, 'hopper', 0.03, 0.032), mdHostUs: 4.25 }, { ...fakeRow(s2, 'hopper', 0.05, 0.052), mdHostUs: 12 }];
+  const base = fakeResult(rows, ['hopper'], ['FlashMLA 9edee0c · NVIDIA H200 (reference)']);
   const res: BenchResult = { ...base, settings: { ...base.settings, metadata: 'host' } };
   assert.deepEqual(validateBenchResult(JSON.parse(JSON.stringify(res))), []);
   const table = formatTable(res);
   assert.match(table[0], /\s+ms\s+\+md ms\s+md host µs\s+TFLOPS\s/);
   assert.match(table.find((l) => l.startsWith('S1 ')) as string, /0\.0300\s+0\.0320\s+4\.3\s/);
-  assert.match(table.find((l) => l.startsWith('S2 ')) as string, /0\.0500\s+0\.0520\s+-\s/);
+  assert.match(table.find((l) => l.startsWith('S2 ')) as string, /0\.0500\s+0\.0520\s+12\.0\s/);
   assert.match(formatReport(res), /metadata from the host \(--metadata host\): .*md host µs = the host's time per metadata call/);
+  // FlashMLA's +md times its metadata kernel on the GPU; ours then has none, and the legend says so
+  const withPeer: BenchResult = { ...res, rows: [{ ...rows[0], peers: { flashmlaWithMetadata: { peer: 'flashmla', series: 'FM+md', ms: 0.0654, speedup: 0.0654 / 0.032 } } }, rows[1]] };
+  assert.match(formatReport(withPeer), /FM\+md = FM\+md, get_mla_metadata inside every timed call; compared with \+md ms \(GPU time: ours has no metadata kernel, its host time is md host µs\)/);
+  assert.doesNotMatch(formatReport({ ...withPeer, settings: base.settings, rows: withPeer.rows.map(({ mdHostUs: _, ...r }) => r) }), /GPU time: ours/);
+  // the new fields agree with each other: a host time only in a cuda host run's dense rows, and on every one of them
+  const invalid = (edit: (doc: BenchResult) => void) => {
+    const doc = JSON.parse(JSON.stringify(res)) as BenchResult;
+    edit(doc);
+    return validateBenchResult(doc).join('\n');
+  };
+  assert.match(invalid((d) => delete d.rows[1].mdHostUs), /rows\[1\]\.mdHostUs: missing/);
+  assert.match(invalid((d) => (d.settings.metadata = 'device')), /rows\[0\]\.mdHostUs: only on a dense row of a result with settings\.metadata 'host'/);
+  assert.match(invalid((d) => delete d.settings.metadata), /rows\[0\]\.mdHostUs: only on/);
+  assert.match(invalid((d) => (d.backend = 'cpu')), /settings\.metadata: only in a cuda result/);
   assert.doesNotMatch(formatReport(fakeResult([fakeRow(s1, 'hopper', 0.03, 0.032)], ['hopper'])), /md host µs|--metadata host/);
   const bad = JSON.parse(JSON.stringify(res));
   bad.settings.metadata = 'gpu';

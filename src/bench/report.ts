@@ -10,6 +10,7 @@
 import { PEER_SHORT_NAMES, type BenchConfig } from './configs.js';
 import type { CheckResult } from './problem.js';
 import { MEMORY_BOUND_MAX_ROWS, summarizeRatios, withKernelRatios } from './compare.js';
+import { fmtValue } from '../util/fmt-value.js';
 
 export const BENCH_SCHEMA = 'flash-mla-bench/3';
 /** Schemas the validator and the readers accept. */
@@ -273,7 +274,12 @@ export function validateBenchResult(doc: unknown): string[] {
     }
     if (row.vsKernel !== undefined) fields(e, `${w}.vsKernel`, row.vsKernel, { kernel: str, ms: pos, speedup: pos });
     if (num(row.ms) && num(row.minMs) && num(row.maxMs) && !(row.minMs <= row.ms && row.ms <= row.maxMs)) e.push(`${w}: ms ${row.ms} outside [minMs, maxMs]`);
+    // (a --metadata host run times each dense row's host metadata; nothing else has a host time)
+    const hostMd = r.settings?.metadata === 'host';
+    if (row.mdHostUs !== undefined && (!hostMd || sparse)) e.push(`${w}.mdHostUs: only on a dense row of a result with settings.metadata 'host', got it on a ${sparse ? 'sparse row' : `result with settings.metadata ${fmtValue(r.settings?.metadata)}`}`);
+    if (row.mdHostUs === undefined && hostMd && !sparse) e.push(`${w}.mdHostUs: missing (settings.metadata is 'host': every dense row has its host time)`);
   });
+  if (r.settings?.metadata !== undefined && r.backend !== 'cuda') e.push(`settings.metadata: only in a cuda result (where the schedule is made), got it in a ${fmtValue(r.backend)} result`);
   if (v3 && !Array.isArray(r.skipped)) e.push('result.skipped: missing (an array, empty when nothing was skipped)');
   (Array.isArray(r.skipped) ? r.skipped : []).forEach((x, i) => {
     if (fields(e, `skipped[${i}]`, x, { id: str, config: object, kernel: str, error: str, reason: str })) configFields(`skipped[${i}]`, x.config);
@@ -481,7 +487,7 @@ function legend(res: BenchResult): string[] {
   if (res.rows.some((r) => r.mdMs !== undefined)) {
     out.push('ms = decode + combine (metadata computed once before, outside the timing); +md ms = metadata + decode + combine (timed after the ms runs)');
   }
-  if (res.settings.metadata === 'host') {
+  if (res.settings.metadata === 'host' && res.rows.some((r) => r.mdHostUs !== undefined)) {
     out.push(
       'metadata from the host (--metadata host): the schedule made from host lengths and written to the device, no metadata kernel; ' +
         '+md ms times its two host→device copies with the decode, md host µs = the host\'s time per metadata call (median, not in any ms)',
@@ -504,7 +510,12 @@ function legend(res: BenchResult): string[] {
     out.push('vs X = X ms / ours (> 1: we are faster)');
     if (fm) out.push(`  FM = ${fm}, metadata outside the timing; compared with ms`);
     if (hasBest) out.push(`  best = per config the faster of FM and FA3${fa3 ? ` (FA3 = ${fa3})` : ''}; compared with ms`);
-    if (fmMd) out.push(`  FM+md = ${fmMd}, get_mla_metadata inside every timed call; compared with +md ms`);
+    if (fmMd) {
+      out.push(
+        `  FM+md = ${fmMd}, get_mla_metadata inside every timed call; compared with +md ms` +
+          (res.settings.metadata === 'host' ? ' (GPU time: ours has no metadata kernel, its host time is md host µs)' : ''),
+      );
+    }
   } else if (res.rows.some((r) => r.reference)) {
     out.push(`vs ref = reference ms / ms (> 1: faster than ${res.rows.find((r) => r.reference)?.reference?.series})`);
   }
