@@ -1025,6 +1025,11 @@ PY
     echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61a-suite.log"; grep -aE "^ *not ok" "$out/s61a-suite.log" | head -8
     DEVICE_NEXT_NESTED=1 "$0" s60l
     ;;
+  s63x)
+    # (≤ 9.5 min, any card; carry as s62d) the first call of a session: on an H200 the README's H200 run (s48h: two
+    # rounds of sweep + serving, --kv fp8, sparse; none lent since session 43), on any other card s63a
+    if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then timeout 560 "$0" s48h; else timeout 560 "$0" s63a; fi
+    ;;
   s63a)
     # (~5 min, any card; carry as s62d) s62d, then s63m
     timeout 200 "$0" s62d
