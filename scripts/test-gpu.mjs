@@ -36,9 +36,8 @@ try {
 if (files.length === 0) { console.error(`test-gpu: no *.test.js in ${testDir}`); process.exit(2); }
 for (const f of skip) if (!files.includes(f)) { console.error(`test-gpu: --skip ${f}: no such test file in ${testDir}`); process.exit(2); }
 files = files.filter((f) => !skip.has(f));
-const touchesGpu = (f) => /\bgpuSkipReason\b/.test(readFileSync(join(testDir, f), 'utf8'));
-const gpuFiles = files.filter(touchesGpu);
-const otherFiles = args.has('--gpu-only') ? [] : files.filter((f) => !touchesGpu(f));
+const gpuFiles = files.filter((f) => /\bgpuSkipReason\b/.test(readFileSync(join(testDir, f), 'utf8')));
+const otherFiles = args.has('--gpu-only') ? [] : files.filter((f) => !gpuFiles.includes(f));
 if (args.has('--list')) {
   console.log(`one at a time (GPU): ${gpuFiles.join(' ')}\nside by side: ${otherFiles.join(' ')}`);
   process.exit(0);

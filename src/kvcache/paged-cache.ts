@@ -29,6 +29,7 @@ import { isCapturing } from '../capture.js';
 import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, METADATA_ROW_INTS, PAGE_BLOCK_SIZE, ROPE_DIM } from '../mla/constants.js';
 import { getMlaMetadata, type MlaMetadata } from '../mla/api.js';
 import { numSmPartsFor } from '../mla/schedule.js';
+import { expectPositiveInt } from '../mla/validate.js';
 import { getBackend } from '../backend.js';
 import { quantizeFp8Row } from './fp8.js';
 import { toHalfBits } from '../dtype.js';
@@ -157,10 +158,7 @@ export class PagedKvCache {
       ['maxSeqLen', maxSeqLen],
       ['maxBatch', maxBatch],
       ['slotCapacity', slotCapacity],
-    ] as const) {
-      if (typeof v !== 'number') throw new TypeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
-      if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
-    }
+    ] as const) expectPositiveInt(name, v);
     this.backend = backend;
     this.dtype = dtype;
     this.kvFormat = kvFormat;
@@ -464,13 +462,8 @@ export class PagedKvCache {
   metadata(seqIds: ArrayLike<number> | undefined, numHeadsPerHeadK: number, numHeadsK = 1, opts: { packOrder?: boolean } = {}): MlaMetadata {
     this.assertLive();
     const seqs = this.batch(seqIds, 'seqIds');
-    for (const [name, v] of [
-      ['numHeadsPerHeadK', numHeadsPerHeadK],
-      ['numHeadsK', numHeadsK],
-    ] as const) {
-      if (typeof v !== 'number') throw new TypeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
-      if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
-    }
+    expectPositiveInt('numHeadsPerHeadK', numHeadsPerHeadK);
+    expectPositiveInt('numHeadsK', numHeadsK);
     if (typeof opts !== 'object' || opts === null) throw new TypeError(`options: expected an object, got ${fmtValue(opts)}`);
     if (opts.packOrder !== undefined && typeof opts.packOrder !== 'boolean') throw new TypeError(`packOrder: expected a boolean, got ${fmtValue(opts.packOrder)}`);
     this.assertNotCapturing('metadata');

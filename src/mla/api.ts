@@ -14,7 +14,7 @@ import { PACK_PIECE_COST_BLOCKS, isPackedSchedule, numSmPartsFor, packMayFire, p
 import { fmtValue, quote } from '../util/fmt-value.js';
 import { disposeQuietly } from '../util/dispose.js';
 import {
-  expectContiguous, expectDtype, expectRank, expectTensor, fmtShape, validateBlockTableValues, validateDecode, validateSeqlenValues, validateSoftmaxScale,
+  expectContiguous, expectDtype, expectPositiveInt, expectRank, expectTensor, fmtShape, validateBlockTableValues, validateDecode, validateSeqlenValues, validateSoftmaxScale,
   validateTopkLengthValues,
 } from './validate.js';
 
@@ -92,12 +92,6 @@ function packCostOf(packOrder: unknown): number {
   if (packOrder === undefined) return packPieceCostBlocks();
   if (typeof packOrder !== 'boolean') throw new TypeError(`packOrder: expected a boolean, got ${fmtValue(packOrder)}`);
   return packOrder ? packPieceCostBlocks() || PACK_PIECE_COST_BLOCKS : 0;
-}
-
-function expectPositiveInt(name: string, v: unknown): number {
-  if (typeof v !== 'number') throw new TypeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
-  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
-  return v;
 }
 
 /**

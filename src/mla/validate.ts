@@ -7,6 +7,13 @@ import type { DType } from '../dtype.js';
 import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIMS_K, HEAD_DIM_V, METADATA_ROW_INTS, PAGE_BLOCK_SIZE } from './constants.js';
 import { fmtValue } from '../util/fmt-value.js';
 
+/** An integer ≥ 1 (a count or size argument), or a TypeError / RangeError naming `name`. */
+export function expectPositiveInt(name: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
+  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name}: expected an integer ≥ 1, got ${fmtValue(v)}`);
+  return v;
+}
+
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
