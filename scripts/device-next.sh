@@ -1025,6 +1025,27 @@ PY
     echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61a-suite.log"; grep -aE "^ *not ok" "$out/s61a-suite.log" | head -8
     DEVICE_NEXT_NESTED=1 "$0" s60l
     ;;
+  s64a)
+    # (~2 min, any card; carry as s62d) session 64: does a host→device write wait for the GPU (scripts/host-writes.mjs:
+    # pageable Tensor.write and page-locked copies, getMlaMetadata from host lengths, idle against a busy stream)? Then
+    # the decode-loop example at B 32, device against host metadata, alternated (graph three rounds, eager two), each
+    # run's whole output kept; and the SASS of three decode entries (their code's make-up: the cold-code candidate)
+    timeout 120 node scripts/host-writes.mjs > "$out/s64a-host-writes.txt" 2>&1; echo "== host-writes rc=$?"; cat "$out/s64a-host-writes.txt"
+    for r in 1 2 3; do
+      for g in --graph ""; do
+        [ -z "$g" ] && [ $r = 3 ] && continue
+        for m in device host; do
+          f="$out/s64a-loop-$r-$m${g:+-graph}.txt"
+          timeout 60 node dist/examples/decode-loop.js --backend cuda --steps 64 --batch 32 --metadata $m $g > "$f" 2>&1
+          echo "== r$r B 32 --metadata $m $g rc=$?: $(grep -aoE "[0-9.]+ µs per layer-step" "$f") | $(grep -aoE "time split.*" "$f" | cut -c1-260)"
+        done
+      done
+    done
+    for fn in mla_decode_sm90_membound_bf16 mla_decode_sm90_bf16; do
+      cuobjdump -sass -fun $fn dist/kernels/mla_decode_sm90.sm_90a.cubin | xz -6 > "$out/s64a-sass-$fn.txt.xz"; echo "sass $fn rc=$? $(stat -c %s "$out/s64a-sass-$fn.txt.xz") B"
+    done
+    cuobjdump -sass -fun mla_decode_sm90_small_bf16 dist/kernels/mla_decode_sm90_small.sm_90a.cubin | xz -6 > "$out/s64a-sass-small.txt.xz"; echo "sass small rc=$?"
+    ;;
   s63x)
     # (≤ 9.5 min, any card; carry as s62d) the first call of a session: on an H200 the README's H200 run (s48h: two
     # rounds of sweep + serving, --kv fp8, sparse; none lent since session 43), on any other card s63a
