@@ -4,7 +4,8 @@
 // last step is checked against the float64 reference, and steps/s plus the time split are printed.
 //
 //   node dist/examples/decode-loop.js [--backend cuda|cpu] [--steps N] [--layers L] [--batch B] [--heads H]
-//                                     [--max-prefill T] [--graph] [--seed S] [--help]
+//                                     [--max-prefill T] [--graph] [--metadata host|device] [--pack-order | --batch-order]
+//                                     [--seed S] [--help]
 //
 // --graph captures each step's device work (metadata, L appends, L decodes) once as a CUDA graph and
 // replays it: the cache's block table, lengths and slot mapping are fixed-capacity device tensors that
@@ -34,9 +35,12 @@ Usage: node dist/examples/decode-loop.js [options]
   --heads H          query heads (default cuda 128, cpu 16)
   --max-prefill T    prefill lengths are drawn from 1..T (default cuda 1024, cpu 150)
   --graph            capture each step once as a CUDA graph and replay it (needs --backend cuda)
-  --metadata M       device: getMlaMetadata over the cache's lengths on the device, a kernel per step (default);
-                     host: cache.metadata() — the same schedule made on the host, no kernel, nothing read back
-  --pack-order       the metadata's packed request order (getMlaMetadata's packOrder: fewer requests split)
+  --metadata M       host: cache.metadata() — the schedule made on the host from the cache's lengths, no kernel,
+                     nothing read back (default); device: getMlaMetadata over the cache's lengths on the device,
+                     a metadata kernel per step
+  --pack-order       the packed request order (packOrder: fewer requests split) — cache.metadata()'s default where
+                     a batch of this size can pack; off by default with --metadata device (its kernel's cost)
+  --batch-order      the batch order (FlashMLA's schedule) with either metadata
   --seed S           seed of the random data (default 1)
   --help             print this and exit
 
@@ -57,7 +61,8 @@ interface Args {
   maxPrefill: number;
   graph: boolean;
   metadata: 'device' | 'host';
-  packOrder: boolean;
+  /** undefined: the metadata call's own default (cache.metadata: packed where it can pack; getMlaMetadata: batch order) */
+  packOrder: boolean | undefined;
   seed: number;
 }
 
@@ -70,7 +75,7 @@ function parseArgs(argv: string[]): Args | 'help' {
       args: argv,
       strict: true,
       allowPositionals: false,
-      options: { backend: str, steps: str, layers: str, batch: str, heads: str, 'max-prefill': str, seed: str, metadata: str, 'pack-order': { type: 'boolean' }, graph: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { backend: str, steps: str, layers: str, batch: str, heads: str, 'max-prefill': str, seed: str, metadata: str, 'pack-order': { type: 'boolean' }, 'batch-order': { type: 'boolean' }, graph: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     }));
   } catch (e) {
     throw new UsageError((e as Error).message); // unknown option, missing value, stray positional
@@ -87,7 +92,7 @@ function parseArgs(argv: string[]): Args | 'help' {
     return n;
   };
   const gpu = backend === 'cuda';
-  const metadata = (values.metadata as string | undefined) ?? 'device';
+  const metadata = (values.metadata as string | undefined) ?? 'host';
   if (metadata !== 'device' && metadata !== 'host') throw new UsageError(`--metadata: expected device or host, got '${metadata}'`);
   const args: Args = {
     backend,
@@ -98,13 +103,20 @@ function parseArgs(argv: string[]): Args | 'help' {
     maxPrefill: int('max-prefill', gpu ? 1024 : 150),
     graph: values.graph === true,
     metadata,
-    packOrder: values['pack-order'] === true,
+    packOrder: values['pack-order'] === true ? true : values['batch-order'] === true ? false : undefined,
     seed: int('seed', 1, 0),
   };
   if (args.graph && backend !== 'cuda') throw new UsageError('--graph: CUDA graphs need --backend cuda');
+  if (values['pack-order'] === true && values['batch-order'] === true) throw new UsageError('--pack-order, --batch-order: expected one of them, got both');
   return args;
 }
 
+
+/** The request order the step's schedule asks for, as the header line says it. */
+function orderNote(a: Args): string {
+  if (a.packOrder !== undefined) return a.packOrder ? ' (packed order)' : ' (batch order)';
+  return a.metadata === 'host' ? ' (packed order where the batch can pack: its default)' : ' (batch order)';
+}
 
 /** A pool of random bf16 patterns (normal · 0.1); windows of it stand in for model activations. */
 class Pool {
@@ -148,7 +160,7 @@ function main(): number {
   const device = backend === 'cuda' ? cudaDeviceInfo().name : 'TypeScript';
   console.log(
     `decode-loop: ${backend} (${device}), ${dtype}, batch ${B}${forked ? ' (1 forked)' : ''}, ${L} layers, ${H} heads, ` +
-      `prefill 1..${a.maxPrefill} tokens, ${steps} steps, graph ${a.graph ? 'on' : 'off'}, metadata by ${a.metadata === 'host' ? 'cache.metadata() on the host' : 'getMlaMetadata'}${a.packOrder ? ' (packed order)' : ''}, seed ${a.seed}`,
+      `prefill 1..${a.maxPrefill} tokens, ${steps} steps, graph ${a.graph ? 'on' : 'off'}, metadata by ${a.metadata === 'host' ? 'cache.metadata() on the host' : 'getMlaMetadata'}${orderNote(a)}, seed ${a.seed}`,
   );
 
   const cache = new PagedKvCache({ backend, dtype, numBlocks, numLayers: L, maxBatch: B, maxSeqLen: Math.max(...finalLens) + 64 });

@@ -1025,6 +1025,34 @@ PY
     echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61a-suite.log"; grep -aE "^ *not ok" "$out/s61a-suite.log" | head -8
     DEVICE_NEXT_NESTED=1 "$0" s60l
     ;;
+  s64b)
+    # (~5 min, any card; carry as s62d, .variants/devdist rebuilt after the defaults changed) session 64's new defaults:
+    # the README's cuda examples (the serving one takes cache.metadata, now packed where the batch can pack); the
+    # decode-loop example with its defaults (host metadata, packed where it can) against --batch-order, graph B 32 and
+    # B 128 of 1..4096, two rounds, and eager B 32; then the whole sweep and the serving set with the schedule a
+    # PagedKvCache server now gets (--metadata host --pack-order) against the H100 anchors. Prediction: the example
+    # within noise at B 32 (its packing rarely fires there), B 128 −1 … −4 % per layer-step; the sweep 32 of 32 at or
+    # above the better peer (s63m: the var rows 1.03–1.10×; the fixed rows as session 62's run), serving as s63m's host run.
+    # First scripts/host-writes.mjs with the write ring (writes ≤ 256 KiB from page-locked memory; session 64 ran it once
+    # and reverted it: each such copy cost the GPU ~4 µs more than a pageable one — perf log): Tensor.write 1 KB ~4–5 µs
+    # idle and busy (s64a: 6.5 / 13.8), 64 KB ≤ 10 µs (15–31), getMlaMetadata from host lengths ~8–10 µs at b ≤ 128 (12–18)
+    timeout 60 node scripts/host-writes.mjs > "$out/s64b-host-writes.txt" 2>&1; echo "== host-writes rc=$?"; cat "$out/s64b-host-writes.txt"
+    DEVICE_NEXT_NESTED=1 "$0" s55g
+    for r in 1 2; do
+      for cfg in "--batch 32" "--batch 128 --max-prefill 4096"; do
+        for o in "" --batch-order; do
+          f="$out/s64b-loop-$r-$(echo "$cfg" | tr -d ' -')${o:+-batchorder}.txt"
+          timeout 60 node dist/examples/decode-loop.js --backend cuda --steps 64 $cfg --graph $o > "$f" 2>&1
+          echo "== r$r $cfg --graph $o rc=$?: $(grep -aoE "[0-9.]+ µs per layer-step" "$f") | $(grep -aoE "worst error/bound [0-9.]+: [A-Z]+" "$f")"
+        done
+      done
+    done
+    timeout 60 node dist/examples/decode-loop.js --backend cuda --steps 64 > "$out/s64b-loop-eager.txt" 2>&1; echo "== B 32 eager (defaults) rc=$?: $(grep -aoE "[0-9.]+ µs per layer-step" "$out/s64b-loop-eager.txt") | $(grep -aoE "worst error/bound [0-9.]+: [A-Z]+" "$out/s64b-loop-eager.txt")"
+    timeout 200 node dist/src/cli.js bench --reference h100 --metadata host --pack-order --json "$out/s64b-sweep.json" > "$out/s64b-sweep.txt" 2>&1
+    echo "== sweep --metadata host --pack-order rc=$?"; grep -aE "^sweep#" "$out/s64b-sweep.txt" | cut -c1-150; grep -aE "^default vs" "$out/s64b-sweep.txt"
+    timeout 60 node dist/src/cli.js bench --configs serving --reference h200 --metadata host --pack-order --json "$out/s64b-serving.json" > "$out/s64b-serving.txt" 2>&1
+    echo "== serving --metadata host --pack-order rc=$?"; grep -aE "^S[0-9]+ " "$out/s64b-serving.txt" | cut -c1-120
+    ;;
   s64a)
     # (~2 min, any card; carry as s62d) session 64: does a host→device write wait for the GPU (scripts/host-writes.mjs:
     # pageable Tensor.write and page-locked copies, getMlaMetadata from host lengths, idle against a busy stream)? Then

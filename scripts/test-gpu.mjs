@@ -3,7 +3,8 @@
 // The files whose tests touch the device (those that ask test/util/problem.ts's gpuSkipReason) run one at a time, so
 // their timings and memory are their own; the rest (cpu, kernel emulator, fake driver) run side by side, as many as
 // the machine has cores — one file at a time they took ~190 s of an H100 machine's 16 cores before a GPU test began.
-// Then the decode-loop example, eager and through a CUDA graph (the graph also with packed metadata from the host).
+// Then the decode-loop example, eager and through a CUDA graph (its defaults: the metadata from the host, packed where the
+// batch can pack), and through a graph with the metadata kernel in packed order.
 // Every part runs; the exit status fails if any did.
 // Usage: node scripts/test-gpu.mjs [--gpu-only] [--skip FILE]… [--list]
 //   --gpu-only   the GPU files and the examples only (`npm test` runs the rest on any machine)
@@ -62,6 +63,6 @@ if (otherFiles.length > 0) {
 run(`${gpuFiles.length} GPU files, one at a time`, node, nodeTest(1, gpuFiles));
 run('decode-loop example (eager)', node, [join('dist', 'examples', 'decode-loop.js'), '--backend', 'cuda']);
 run('decode-loop example (CUDA graph)', node, [join('dist', 'examples', 'decode-loop.js'), '--backend', 'cuda', '--graph']);
-run('decode-loop example (CUDA graph, packed metadata from the host)', node, [join('dist', 'examples', 'decode-loop.js'), '--backend', 'cuda', '--graph', '--metadata', 'host', '--pack-order']);
+run('decode-loop example (CUDA graph, the metadata kernel, packed order)', node, [join('dist', 'examples', 'decode-loop.js'), '--backend', 'cuda', '--graph', '--metadata', 'device', '--pack-order']);
 console.log(failed.length === 0 ? '\ntest-gpu: all parts passed' : `\ntest-gpu: failed: ${failed.join('; ')}`);
 process.exit(failed.length === 0 ? 0 : 1);

@@ -1012,7 +1012,8 @@ const scenarios: Record<string, Scenario> = {
         gpu.cacheSeqlens.write(Int32Array.from(spec.seqlens));
         notes.push('captured without packOrder: a packed schedule into its metadata refused while the graph lives, written after; an unpacked host schedule runs the batch-order entry');
       }
-      // 3. PagedKvCache.metadata: the same values as getMlaMetadata over its cacheSeqlens, the same buffers every step
+      // 3. PagedKvCache.metadata: the same values as getMlaMetadata over its cacheSeqlens (packOrder on: the cache's
+      // default for 5 requests), the same buffers every step
       const cache = new PagedKvCache({ numBlocks: 48, backend: 'cuda', maxBatch: 8 });
       try {
         const ids = Array.from({ length: 5 }, () => cache.addSequence());
@@ -1023,7 +1024,7 @@ const scenarios: Record<string, Scenario> = {
         const first = cache.metadata(ids, 128);
         const addr = [first.tileSchedulerMetadata.ptr, first.numSplits.ptr];
         for (let step = 0; step < 3; step++) {
-          const dev = getMlaMetadata(cache.cacheSeqlens(ids), 128, 1);
+          const dev = getMlaMetadata(cache.cacheSeqlens(ids), 128, 1, { packOrder: true });
           const launches = f.stat('ran:mla_metadata');
           const md = cache.metadata(ids, 128);
           assert.equal(f.stat('ran:mla_metadata'), launches, 'PagedKvCache.metadata launched the metadata kernel');

@@ -452,6 +452,25 @@ function naiveRow(q: Float32Array, qOff: number, rows: Float32Array[], scale = 1
   return { out, lse: m + Math.log(sum) };
 }
 
+test('metadata(): the packed order by default where a batch of that size can pack (shape only), the batch order with packOrder false', () => {
+  // 53 requests of mixed lengths over 66 parts (128 rows): the fifth rule packs them (and their content does not matter)
+  const lens = [156, 183, 87, 531, 133, 89, 169, 1, 992, 59, 49, 101, 116, 96, 198, 126, 903, 188, 15, 844, 113, 91, 4, 191, 102, 70, 194, 157, 870, 6, 1255, 9,
+    46, 59, 151, 361, 140, 105, 580, 1053, 174, 123, 141, 137, 77, 152, 197, 61, 20, 58, 38, 62, 169];
+  const cache = new PagedKvCache({ numBlocks: 240, maxBatch: 64 });
+  const ids = lens.map(() => cache.addSequence());
+  const tokens = ids.flatMap((id, i) => Array<number>(lens[i]).fill(id));
+  cache.append(tokens, Tensor.zeros([tokens.length, 512], { dtype: 'bf16' }), Tensor.zeros([tokens.length, 64], { dtype: 'bf16' }));
+  const rowsOf = (m: { tileSchedulerMetadata: Tensor }) => m.tileSchedulerMetadata.toInt32();
+  const want = (packOrder: boolean, b = ids.length) => rowsOf(getMlaMetadata(cache.cacheSeqlens(ids.slice(0, b)), 128, 1, { packOrder }));
+  const packed = want(true);
+  assert.notEqual(packed[5], 0, 'these lengths no longer pack: the test needs a batch the rule packs');
+  assert.deepEqual(rowsOf(cache.metadata(ids, 128)), packed, 'the default: the packed order');
+  assert.deepEqual(rowsOf(cache.metadata(ids, 128, 1, { packOrder: false })), want(false), 'packOrder false: the batch order');
+  assert.equal(want(false)[5], 0);
+  // one request: the batch order (the rule needs two); the same for a batch the rule never packs at any length
+  assert.deepEqual(rowsOf(cache.metadata(ids.slice(0, 1), 128)), want(false, 1));
+});
+
 test('metadata(): the schedule getMlaMetadata makes of cacheSeqlens, in the cache\'s own buffers; packOrder; errors', () => {
   const cache = new PagedKvCache({ numBlocks: 64, maxBatch: 8 });
   const ids = Array.from({ length: 6 }, () => cache.addSequence());

@@ -103,6 +103,7 @@ describe('examples/decode-loop command line', () => {
       [['--backend', 'gpu'], "--backend: expected cuda or cpu, got 'gpu'"],
       [['--graph', '--backend', 'cpu'], '--graph: CUDA graphs need --backend cuda'],
       [['--metadata', 'gpu'], "--metadata: expected device or host, got 'gpu'"],
+      [['--pack-order', '--batch-order'], '--pack-order, --batch-order: expected one of them, got both'],
       [['stray'], "Unexpected argument 'stray'"],
     ] as const) {
       const r = run(...args);
@@ -113,12 +114,17 @@ describe('examples/decode-loop command line', () => {
     }
   });
 
-  test('a small cpu run passes its check against the oracle and exits 0, with the metadata from either side', () => {
-    for (const metadata of ['device', 'host']) {
-      const r = run('--backend', 'cpu', '--steps', '2', '--batch', '2', '--heads', '4', '--max-prefill', '70', '--metadata', metadata);
+  test('a small cpu run passes its check against the oracle and exits 0, with the metadata from either side (host by default) in either order', () => {
+    for (const [args, header] of [
+      [[], /metadata by cache\.metadata\(\) on the host \(packed order where the batch can pack: its default\)/],
+      [['--metadata', 'host', '--batch-order'], /metadata by cache\.metadata\(\) on the host \(batch order\)/],
+      [['--metadata', 'device'], /metadata by getMlaMetadata \(batch order\)/],
+      [['--metadata', 'device', '--pack-order'], /metadata by getMlaMetadata \(packed order\)/],
+    ] as const) {
+      const r = run('--backend', 'cpu', '--steps', '2', '--batch', '2', '--heads', '4', '--max-prefill', '70', ...args);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /check: .*: OK/);
-      assert.match(r.stdout, metadata === 'host' ? /metadata by cache\.metadata\(\) on the host/ : /metadata by getMlaMetadata/);
+      assert.match(r.stdout, header, args.join(' '));
     }
   });
 });
