@@ -1025,6 +1025,30 @@ PY
     echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61a-suite.log"; grep -aE "^ *not ok" "$out/s61a-suite.log" | head -8
     DEVICE_NEXT_NESTED=1 "$0" s60l
     ;;
+  s64x)
+    # (≤ 9.5 min, any card; carry .devcarry, .variants/devdist) the first call of session 65: on an H200 the README's H200
+    # run (s48h: two rounds of sweep + serving, --kv fp8, sparse; none lent since session 43), then s64p as the second
+    # call; on any other card s64c (the SASS with source lines) and s64p against the H100 anchors
+    if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then timeout 560 "$0" s48h
+    else timeout 60 "$0" s64c; DEVICE_NEXT_NESTED=1 S64P_REF=h100 timeout 300 "$0" s64p; fi
+    ;;
+  s64p)
+    # (~2.5 min, any card) what a PagedKvCache server gets since session 64 — the schedule made on the host, packed where
+    # the batch can pack (--metadata host --pack-order) — on the sweep's var rows and the serving set, against the H200
+    # anchors (the var rows against the H100 anchors with S64P_REF=h100; no H100 serving anchors ship). Prediction on an H200: the var rows 1–5 % faster than the batch-order run
+    # beside them (s48h's sweep), each within 3 % of its fixed twin where the batch order was 9–11 % behind (issue 8)
+    ref=${S64P_REF:-h200}
+    timeout 150 node dist/src/cli.js bench --configs var --reference $ref --metadata host --pack-order --json "$out/s64p-var.json" > "$out/s64p-var.txt" 2>&1
+    echo "== var --metadata host --pack-order rc=$?"; grep -aE "^sweep#|^default vs" "$out/s64p-var.txt" | cut -c1-150
+    timeout 80 node dist/src/cli.js bench --configs serving --reference h200 --metadata host --pack-order --json "$out/s64p-serving.json" > "$out/s64p-serving.txt" 2>&1
+    echo "== serving --metadata host --pack-order rc=$?"; grep -aE "^S[0-9]+ " "$out/s64p-serving.txt" | cut -c1-150
+    ;;
+  s64c)
+    # (~20 s, any card) the SASS of 'hopper''s 16-bit entries with the source line of every instruction (nvdisasm -g; the
+    # shipped cubins carry -lineinfo), for attributing the code a cold SM fetches to the kernel's source (session 64)
+    which nvdisasm; nvdisasm --version | tail -1
+    nvdisasm -g -c dist/kernels/mla_decode_sm90.sm_90a.cubin | xz -6 > "$out/s64c-sm90-lineinfo.sass.xz"; echo "nvdisasm rc=$? $(stat -c %s "$out/s64c-sm90-lineinfo.sass.xz") B"
+    ;;
   s64b)
     # (~5 min, any card; carry as s62d, .variants/devdist rebuilt after the defaults changed) session 64's new defaults:
     # the README's cuda examples (the serving one takes cache.metadata, now packed where the batch can pack); the

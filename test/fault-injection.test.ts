@@ -851,6 +851,52 @@ const scenarios: Record<string, FakeCudaScenario> = {
     },
   },
 
+  'cache-metadata-graphs': {
+    title: "PagedKvCache.metadata's default order with graphs of two batch sizes over one cache (b 1: the batch order; b 2: the packed order): buffers of their own per order, no refusal in either capture order, each graph decoding through its order's entry",
+    env: { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMEM_OPTIN: '232448', FAKE_CUDA_SMS: '132' },
+    run(f) {
+      const hQ = 64;
+      const cache = new PagedKvCache({ backend: 'cuda', numBlocks: 32, maxBatch: 4 });
+      const ids = [cache.addSequence(), cache.addSequence()];
+      const r = rows(300, 1);
+      cache.append([...Array<number>(200).fill(ids[0]), ...Array<number>(100).fill(ids[1])], r.cKv[0], r.kPe[0]);
+      const graphOf = (b: number) => {
+        const sel = ids.slice(0, b);
+        const q = Tensor.empty([b, 1, hQ, 576], BF16);
+        const out = Tensor.empty([b, 1, hQ, 512], BF16);
+        const lse = Tensor.empty([b, hQ, 1], { dtype: 'fp32', backend: 'cuda' });
+        const [table, seqlens, md] = [cache.blockTable(sel), cache.cacheSeqlens(sel), cache.metadata(sel, hQ)];
+        const graph = captureGraph(() => {
+          flashMlaWithKvcache(q, cache.kCache(), table, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { out, lse, causal: true });
+        });
+        return { graph, md, tensors: [q, out, lse] };
+      };
+      const entries = ['mla_decode_sm90_membound_bf16', 'mla_decode_sm90_packed_membound_bf16'] as const;
+      const ran = () => entries.map((e) => f.stat(`ran:${e}`));
+      const notes: string[] = [];
+      for (const sizes of [[1, 2], [2, 1]]) {
+        const before = ran();
+        const graphs = sizes.map(graphOf);  // (before session 64's fix the second capture's metadata was refused)
+        const [g1, g2] = sizes[0] === 1 ? graphs : [graphs[1], graphs[0]];
+        assert.notEqual(g1.md.tileSchedulerMetadata.ptr, g2.md.tileSchedulerMetadata.ptr, 'the orders share their buffers');
+        for (let step = 0; step < 2; step++) {
+          cache.metadata(ids.slice(0, 1), hQ);
+          cache.metadata(ids, hQ);
+          g1.graph.replay();
+          g2.graph.replay();
+        }
+        const [batchRuns, packedRuns] = ran().map((n, i) => n - before[i]);
+        assert.equal(batchRuns, 2, 'b 1 (the batch order): two replays through the batch-order entry');
+        assert.equal(packedRuns, 2, 'b 2 (the packed order asked): two replays through the table-reading entry');
+        for (const g of graphs) (g.graph.dispose(), g.tensors.forEach((t) => t.dispose()));
+        notes.push(`graphs captured at b ${sizes.join(', then b ')}: no refusal; two replays each, through the batch-order and the table-reading entry`);
+      }
+      cache.dispose();
+      healthy(f);
+      return notes;
+    },
+  },
+
   'step': {
     title: 'a decode step over a PagedKvCache (append, metadata, 2 layers of decode, read-back) with a fault at every call of each kind',
     run(f) {

@@ -467,8 +467,22 @@ test('metadata(): the packed order by default where a batch of that size can pac
   assert.deepEqual(rowsOf(cache.metadata(ids, 128)), packed, 'the default: the packed order');
   assert.deepEqual(rowsOf(cache.metadata(ids, 128, 1, { packOrder: false })), want(false), 'packOrder false: the batch order');
   assert.equal(want(false)[5], 0);
-  // one request: the batch order (the rule needs two); the same for a batch the rule never packs at any length
+  // each order has buffers of its own (a graph captured over one order never sees the other written there): the default
+  // takes the packed order's for 2 ≤ b ≤ packMaxRequests(parts), the batch order's for one request or more than that
+  const storage = (m: { tileSchedulerMetadata: Tensor }) => (m.tileSchedulerMetadata.data as Int32Array).buffer;
+  const packedBufs = storage(cache.metadata(ids, 128, 1, { packOrder: true }));
+  const batchBufs = storage(cache.metadata(ids, 128, 1, { packOrder: false }));
+  assert.notEqual(packedBufs, batchBufs);
+  assert.equal(storage(cache.metadata(ids, 128)), packedBufs, 'b 53: the packed order');
+  assert.equal(storage(cache.metadata(ids.slice(0, 1), 128)), batchBufs, 'b 1: the batch order (the rule needs two requests)');
   assert.deepEqual(rowsOf(cache.metadata(ids.slice(0, 1), 128)), want(false, 1));
+  // 256 rows over the cpu's 132 SMs: 33 parts, at most 99 requests packed — a batch of 100 takes the batch order
+  const big = new PagedKvCache({ numBlocks: 8, maxBatch: 100 });
+  const many = Array.from({ length: 100 }, () => big.addSequence());
+  const bigBatch = storage(big.metadata(many, 256, 1, { packOrder: false }));
+  assert.equal(storage(big.metadata(many, 256)), bigBatch, 'b 100 over 33 parts: the batch order');
+  assert.equal(storage(big.metadata(many.slice(0, 99), 256)), storage(big.metadata(many, 256, 1, { packOrder: true })), 'b 99: the packed order');
+  big.dispose();
 });
 
 test('metadata(): the schedule getMlaMetadata makes of cacheSeqlens, in the cache\'s own buffers; packOrder; errors', () => {

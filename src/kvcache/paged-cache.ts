@@ -133,7 +133,12 @@ export class PagedKvCache {
   private rowsValid = 0;
   private lensValid = 0;
   /** metadata()'s buffers per SM-part count: [parts, 8] rows and [maxBatch + 1] split offsets. */
-  private readonly schedules = new Map<number, { rows: FixedBuffer; splits: FixedBuffer }>();
+  /**
+   * metadata()'s device buffers per SM-part count and request order (packed or batch): a graph captured over one
+   * order's buffers never sees the other order written there (getMlaMetadata refuses a packed schedule into metadata a
+   * live graph reads in batch order), whatever batch sizes the steps and graphs use.
+   */
+  private readonly schedules = new Map<string, { rows: FixedBuffer; splits: FixedBuffer }>();
   // slot mapping of the last reserve()
   private slotBuf: Tensor;
   private slotView: Tensor | null = null;
@@ -453,16 +458,20 @@ export class PagedKvCache {
 
   /**
    * The tile schedule of one decoding step for the batch `seqIds` (default: every live sequence) — what
-   * `getMlaMetadata(cache.cacheSeqlens(seqIds), numHeadsPerHeadK, numHeadsK)` returns — made on the host from the
-   * lengths the cache keeps there. On 'cuda' no metadata kernel runs and nothing is read back: the schedule (the same
-   * bit for bit) is written into fixed device buffers, at the same addresses every call, so a graph captured over them
-   * stays valid. `packOrder` as getMlaMetadata's, but **on by default wherever the rule can pack a batch of this size**
-   * (2 ≤ b ≤ packMaxRequests(parts): 3 per SM part, at most 256): here the packing costs host time only (b 128 of
-   * mixed lengths: ~55 µs on an H100 machine's CPU, once per step) and no GPU time, and a variable-length batch's
-   * attention calls are 0.2–4.7 % faster (the sweep's var rows on an H100). The default depends on the batch size
-   * and head count alone, so every step of a captured graph asks for the same order (a graph captured with it on runs
-   * kernels that read either order). Pass false for getMlaMetadata's batch order (FlashMLA's schedule). The tensors
-   * belong to the cache, as blockTable()'s do; call it before captureGraph() and replay, never inside.
+   * `getMlaMetadata(cache.cacheSeqlens(seqIds), numHeadsPerHeadK, numHeadsK, { packOrder })` returns, with the
+   * packOrder below — made on the host from the lengths the cache keeps there. On 'cuda' no metadata kernel runs and
+   * nothing is read back: the schedule (the same bit for bit) is written into fixed device buffers of the cache, at the
+   * same addresses every call for a given SM-part count and order, so a graph captured over them stays valid.
+   * `packOrder` as getMlaMetadata's, but **on by default wherever the rule can pack a batch of this size** (2 ≤ b ≤
+   * packMaxRequests(parts): 3 per SM part, at most 256, none over more than 224 parts; parts from the device's SMs and
+   * the head counts): the packing then costs host time (b 128 of mixed lengths: ~55 µs on an H100 machine's CPU,
+   * once per step), and a variable-length batch's attention calls are 0.2–4.7 % faster (the sweep's var rows on an
+   * H100). The default depends on the shapes alone, so every step of a captured graph asks for the same order; a graph
+   * captured with the packed order runs kernels that read either order, which costs ~0.3–0.8 % on steps the rule does
+   * not pack (equal lengths). The two orders have buffers of their own, so graphs of several batch sizes over one
+   * cache never write one order where a graph reads the other. Pass false for getMlaMetadata's default, the batch
+   * order (FlashMLA's schedule). The tensors belong to the cache, as blockTable()'s do; call it before captureGraph()
+   * and replay, never inside.
    */
   metadata(seqIds: ArrayLike<number> | undefined, numHeadsPerHeadK: number, numHeadsK = 1, opts: { packOrder?: boolean } = {}): MlaMetadata {
     this.assertLive();
@@ -473,7 +482,9 @@ export class PagedKvCache {
     if (opts.packOrder !== undefined && typeof opts.packOrder !== 'boolean') throw new TypeError(`packOrder: expected a boolean, got ${fmtValue(opts.packOrder)}`);
     this.assertNotCapturing('metadata');
     const parts = numSmPartsFor(getBackend(this.backend).smCount(), numHeadsPerHeadK, numHeadsK);
-    let bufs = this.schedules.get(parts);
+    const packOrder = opts.packOrder ?? (seqs.length >= 2 && seqs.length <= packMaxRequests(parts));
+    const key = `${parts}:${packOrder ? 'packed' : 'batch'}`;
+    let bufs = this.schedules.get(key);
     if (!bufs) {
       const rows = new FixedBuffer([parts, METADATA_ROW_INTS], this.backend);
       try {
@@ -482,12 +493,11 @@ export class PagedKvCache {
         rows.dispose();
         throw e;
       }
-      this.schedules.set(parts, bufs);
+      this.schedules.set(key, bufs);
     }
     const lens = Tensor.from(Int32Array.from(seqs, (s) => s.len), [seqs.length], { dtype: 'int32', backend: 'cpu' });
     try {
       const out = { tileSchedulerMetadata: bufs.rows.rows(parts), numSplits: bufs.splits.rows(seqs.length + 1) };
-      const packOrder = opts.packOrder ?? (seqs.length >= 2 && seqs.length <= packMaxRequests(parts));
       return getMlaMetadata(lens, numHeadsPerHeadK, numHeadsK, { out, packOrder });
     } finally {
       lens.dispose();
