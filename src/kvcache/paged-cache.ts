@@ -132,9 +132,9 @@ export class PagedKvCache {
   private readonly rowLen: Int32Array;
   private rowsValid = 0;
   private lensValid = 0;
-  /** metadata()'s buffers per SM-part count: [parts, 8] rows and [maxBatch + 1] split offsets. */
   /**
-   * metadata()'s device buffers per SM-part count and request order (packed or batch): a graph captured over one
+   * metadata()'s buffers ([parts, 8] rows and [maxBatch + 1] split offsets) per SM-part count and request order
+   * (packed or batch, the key `${parts}:packed` / `${parts}:batch`): a graph captured over one
    * order's buffers never sees the other order written there (getMlaMetadata refuses a packed schedule into metadata a
    * live graph reads in batch order), whatever batch sizes the steps and graphs use.
    */
