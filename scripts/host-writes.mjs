@@ -8,6 +8,7 @@ import { Tensor, getMlaMetadata, synchronize, scheduleTiles, numSmPartsFor, getB
 import { getCudaContext } from '../dist/src/cuda/context.js';
 import { copyHtoD, memset, PinnedHostBuffer } from '../dist/src/cuda/runtime.js';
 import { allocDeviceBuffer } from '../dist/src/cuda/block-cache.js';
+import { rng } from '../dist/src/util/random.js';
 
 const RUNS = Number(process.env.RUNS ?? 101);
 const WARM = Number(process.env.WARM ?? 300);
@@ -29,11 +30,6 @@ function hostMicros(call, busy) {
     synchronize();
   }
   return median(us);
-}
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
 }
 
 const cases = [];
