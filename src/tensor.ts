@@ -267,6 +267,11 @@ export class Tensor {
     return new Tensor({ shape, strides, dtype: this.dtype, backend: this.backend, offset, host: this.host, device: this.device, root: this.root ?? this });
   }
 
+  /** True when both tensors view one storage (one allocation), whatever their shapes and offsets. */
+  sharesStorageWith(other: Tensor): boolean {
+    return (this.root ?? this) === (other.root ?? other);
+  }
+
   get numel(): number {
     return numelOf(this.shape);
   }

@@ -897,6 +897,41 @@ const scenarios: Record<string, FakeCudaScenario> = {
     },
   },
 
+  'cache-metadata-one-copy': {
+    title: "PagedKvCache.metadata writes a step's schedule with one host→device copy (numSplits right after the rows in one allocation), the values those of getMlaMetadata on the host lengths, in both orders; the decode's value check accepts them",
+    env: H100,
+    run(f) {
+      const hQ = 64;
+      const cache = new PagedKvCache({ backend: 'cuda', numBlocks: 64, maxBatch: 8 });
+      const ids = [cache.addSequence(), cache.addSequence(), cache.addSequence()];
+      const lens = [700, 130, 1500];
+      const r = rows(lens.reduce((a, x) => a + x), 1);
+      cache.append(ids.flatMap((id, i) => Array<number>(lens[i]).fill(id)), r.cKv[0], r.kPe[0]);
+      const q = Tensor.empty([3, 1, hQ, 576], BF16);
+      const table = cache.blockTable(ids);
+      const seqlens = cache.cacheSeqlens(ids);
+      const notes: string[] = [];
+      for (const packOrder of [false, true]) {
+        const copies = f.calls('cuMemcpyHtoDAsync_v2');
+        const md = cache.metadata(ids, hQ, 1, { packOrder });
+        assert.equal(f.calls('cuMemcpyHtoDAsync_v2') - copies, 1, `metadata (packOrder ${packOrder}): host→device copies`);
+        const host = Tensor.from(lens, [3], { dtype: 'int32', backend: 'cpu' });
+        const ref = getMlaMetadata(host, hQ, 1, { backend: 'cpu', packOrder, smCount: 132 });
+        assert.deepEqual([...md.tileSchedulerMetadata.toInt32()], [...ref.tileSchedulerMetadata.toInt32()], `tileSchedulerMetadata (packOrder ${packOrder})`);
+        assert.deepEqual([...md.numSplits.toInt32()], [...ref.numSplits.toInt32()], `numSplits (packOrder ${packOrder})`);
+        host.dispose();
+        const out = flashMlaWithKvcache(q, cache.kCache(), table, seqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true });
+        out.out.dispose();
+        out.lse.dispose();
+        healthy(f);
+        notes.push(`packOrder ${packOrder}: one copy, the host's schedule, the decode's check passed`);
+      }
+      q.dispose();
+      cache.dispose();
+      return notes;
+    },
+  },
+
   'step': {
     title: 'a decode step over a PagedKvCache (append, metadata, 2 layers of decode, read-back) with a fault at every call of each kind',
     run(f) {

@@ -205,6 +205,18 @@ describe('write / fill', () => {
     assert.deepEqual(Array.from(h.toFloat32()), [0, -1, -1, 3, 4, 5]);
   });
 
+  test('sharesStorageWith: views of one storage (at any depth) share it; equal contents elsewhere do not', () => {
+    const base = Tensor.from(iota(10), [10]);
+    const a = base.view([4], [1], 0);
+    const b = a.view([3], [1], 6); // a view of a view: still base's storage
+    const other = Tensor.from(iota(10), [10]);
+    assert.equal(a.sharesStorageWith(b), true);
+    assert.equal(b.sharesStorageWith(base), true);
+    assert.equal(base.sharesStorageWith(base), true);
+    assert.equal(base.sharesStorageWith(other), false);
+    assert.equal(a.sharesStorageWith(other.view([4])), false);
+  });
+
   test('write/fill of a non-contiguous view are rejected', () => {
     const base = Tensor.from(iota(6), [2, 3]);
     const col = base.view([2], [3], 1);

@@ -77,7 +77,7 @@ export interface BenchRow {
   mdMs?: number;
   mdTimesMs?: number[];
   /**
-   * `--metadata host`: the host's time per metadata call (the schedule computed from host lengths and its two copies
+   * `--metadata host`: the host's time per metadata call (the schedule computed from host lengths and its copy
    * queued), µs, median of calls timed one by one — host time the timed GPU runs do not show.
    */
   mdHostUs?: number;
@@ -490,7 +490,7 @@ function legend(res: BenchResult): string[] {
   if (res.settings.metadata === 'host' && res.rows.some((r) => r.mdHostUs !== undefined)) {
     out.push(
       'metadata from the host (--metadata host): the schedule made from host lengths and written to the device, no metadata kernel; ' +
-        '+md ms times its two host→device copies with the decode, md host µs = the host\'s time per metadata call (median, not in any ms)',
+        '+md ms times its host→device copy with the decode, md host µs = the host\'s time per metadata call (median, not in any ms)',
     );
   }
   if (res.rows.some((r) => r.config.kv === 'fp8' && r.config.topk === undefined)) {

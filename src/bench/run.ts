@@ -22,7 +22,7 @@ import { cpus, arch, platform, totalmem } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { Tensor, getMlaMetadata, flashMlaWithKvcache, getBackend, cudaAvailable, UnsupportedFeatureError, type MlaMetadata } from '../index.js';
 import { getDeviceMeasure, type DecodeFeatures, type DeviceMeasure, type DeviceTimer, type MlaBackend } from '../backend.js';
-import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, PAGE_BLOCK_SIZE } from '../mla/constants.js';
+import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, METADATA_ROW_INTS, PAGE_BLOCK_SIZE } from '../mla/constants.js';
 import { isPackedSchedule } from '../mla/schedule.js';
 import { readInt32s } from '../tensor.js';
 import { fmtValue } from '../util/fmt-value.js';
@@ -212,7 +212,7 @@ export interface BenchOptions extends PeakOptions {
   /**
    * Dense configs on a device: where the schedule is made. 'device' (default): getMlaMetadata of the device lengths, a
    * metadata kernel per call. 'host': getMlaMetadata of a host copy of the lengths for the device (scheduleTiles on the
-   * host, written by two host→device copies; what PagedKvCache.metadata does) — `+md ms` then times those copies with
+   * host, written by one host→device copy into one allocation; what PagedKvCache.metadata does) — `+md ms` then times that copy with
    * the decode, and each row's `mdHostUs` is the host's time per metadata call. The cpu backend makes it on the host
    * either way.
    */
@@ -431,7 +431,7 @@ export function estimateCpuSeconds(configs: readonly BenchConfig[], kernels: num
 const HOST_METADATA_CALLS = 41;
 
 /**
- * The host's time per call of `write` (a getMlaMetadata from host lengths: the schedule and the two copies' enqueue),
+ * The host's time per call of `write` (a getMlaMetadata from host lengths: the schedule and its copy's enqueue),
  * median of HOST_METADATA_CALLS calls after one untimed, each timed alone — the GPU is not waited for.
  */
 function hostMetadataMicros(write: () => unknown): number {
@@ -555,8 +555,19 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         // the +md runs' own metadata buffers: a getMlaMetadata that does not read the seqlens (checkValues false) marks
         // its metadata as possibly packed, and the plain runs must keep md's record (the
         // decode picks 'hopper''s batch-order or table-reading entries from it)
-        const mdTimed = sparse ? null : getMlaMetadata(lensForMd, sQ * hQ, 1, { packOrder: opts.packOrder, checkValues: false, backend });
-        if (mdTimed) owned.push(mdTimed.tileSchedulerMetadata, mdTimed.numSplits);
+        let mdTimed: MlaMetadata | null = null;
+        if (hostLens) {
+          // (host lengths: buffers as PagedKvCache.metadata's — one allocation, numSplits right after the rows — so
+          // each +md run writes its schedule with one host→device copy, as a server's step does)
+          const parts = md.tileSchedulerMetadata.shape[0];
+          const both = Tensor.empty([parts * METADATA_ROW_INTS + b + 1], { dtype: 'int32', backend });
+          owned.push(both);
+          const out = { tileSchedulerMetadata: both.view([parts, METADATA_ROW_INTS], undefined, 0), numSplits: both.view([b + 1], undefined, parts * METADATA_ROW_INTS) };
+          mdTimed = getMlaMetadata(lensForMd, sQ * hQ, 1, { packOrder: opts.packOrder, checkValues: false, out });
+        } else if (!sparse) {
+          mdTimed = getMlaMetadata(lensForMd, sQ * hQ, 1, { packOrder: opts.packOrder, checkValues: false, backend });
+          owned.push(mdTimed.tileSchedulerMetadata, mdTimed.numSplits);
+        }
         const schedule = sparse ? undefined : scheduleOf(md, b);
         const fp8 = sparse || config.kv === 'fp8';
         let firstKernelMs: number | null = null;
@@ -689,7 +700,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       timed:
         'ms: decode + combine, the metadata computed once per config before, outside the timing (as FlashMLA\'s `flashmla` anchor); +md ms (mdMs): metadata + decode + combine, all inside the timing (as `flashmla_with_metadata`), timed in a loop of its own after the ms loop (on long compute-bound rows at the lower clock the power limit leaves by then); ' +
         (metadataFrom === 'host' && backend !== 'cpu'
-          ? 'metadata from the host (--metadata host): the schedule made on the host from host lengths and written by two host→device copies, which +md ms times with the decode (the host\'s own time per call: mdHostUs); '
+          ? 'metadata from the host (--metadata host): the schedule made on the host from host lengths and written by one host→device copy (into one allocation, as PagedKvCache.metadata\'s buffers), which +md ms times with the decode (the host\'s own time per call: mdHostUs); '
           : '') +
         'sparse configs (topk): ms only, their metadata depends on the shape alone and is computed once',
       ...(backend !== 'cpu' ? { metadata: metadataFrom } : {}),

@@ -92,11 +92,14 @@ class FixedBuffer {
     this.full = Tensor.zeros(shape, { dtype: 'int32', backend });
   }
   rows(n: number): Tensor {
-    const key = String(n);
+    return this.at(this.full.shape.length === 2 ? [n, this.full.shape[1]] : [n], 0);
+  }
+  /** A contiguous view of this shape starting at element `offset`. */
+  at(shape: number[], offset: number): Tensor {
+    const key = `${shape.join('x')}@${offset}`;
     let v = this.views.get(key);
     if (!v || v.disposed) {
-      const shape = this.full.shape.length === 2 ? [n, this.full.shape[1]] : [n];
-      v = this.full.view(shape);
+      v = this.full.view(shape, undefined, offset);
       this.views.set(key, v);
     }
     return v;
@@ -133,12 +136,13 @@ export class PagedKvCache {
   private rowsValid = 0;
   private lensValid = 0;
   /**
-   * metadata()'s buffers ([parts, 8] rows and [maxBatch + 1] split offsets) per SM-part count and request order
+   * metadata()'s buffers (one allocation each: [parts, 8] rows, then [maxBatch + 1] split offsets, so a step's
+   * schedule goes to the device in one host→device copy) per SM-part count and request order
    * (packed or batch, the key `${parts}:packed` / `${parts}:batch`): a graph captured over one
    * order's buffers never sees the other order written there (getMlaMetadata refuses a packed schedule into metadata a
    * live graph reads in batch order), whatever batch sizes the steps and graphs use.
    */
-  private readonly schedules = new Map<string, { rows: FixedBuffer; splits: FixedBuffer }>();
+  private readonly schedules = new Map<string, FixedBuffer>();
   // slot mapping of the last reserve()
   private slotBuf: Tensor;
   private slotView: Tensor | null = null;
@@ -486,18 +490,13 @@ export class PagedKvCache {
     const key = `${parts}:${packOrder ? 'packed' : 'batch'}`;
     let bufs = this.schedules.get(key);
     if (!bufs) {
-      const rows = new FixedBuffer([parts, METADATA_ROW_INTS], this.backend);
-      try {
-        bufs = { rows, splits: new FixedBuffer([this.maxBatch + 1], this.backend) };
-      } catch (e) {
-        rows.dispose();
-        throw e;
-      }
+      // one allocation, numSplits right after the rows: getMlaMetadata writes both with one host→device copy
+      bufs = new FixedBuffer([parts * METADATA_ROW_INTS + this.maxBatch + 1], this.backend);
       this.schedules.set(key, bufs);
     }
     const lens = Tensor.from(Int32Array.from(seqs, (s) => s.len), [seqs.length], { dtype: 'int32', backend: 'cpu' });
     try {
-      const out = { tileSchedulerMetadata: bufs.rows.rows(parts), numSplits: bufs.splits.rows(seqs.length + 1) };
+      const out = { tileSchedulerMetadata: bufs.at([parts, METADATA_ROW_INTS], 0), numSplits: bufs.at([seqs.length + 1], parts * METADATA_ROW_INTS) };
       return getMlaMetadata(lens, numHeadsPerHeadK, numHeadsK, { out, packOrder });
     } finally {
       lens.dispose();
@@ -537,7 +536,7 @@ export class PagedKvCache {
     for (const t of this.layers) t.dispose();
     this.table.dispose();
     this.lens.dispose();
-    for (const { rows, splits } of this.schedules.values()) (rows.dispose(), splits.dispose());
+    for (const bufs of this.schedules.values()) bufs.dispose();
     this.schedules.clear();
     this.slotBuf.dispose();
     this.seqs.clear();
