@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { cudaAvailable, getBackend } from './index.js';
 import { getDeviceMeasure, type DeviceMeasure, type DeviceTraits } from './backend.js';
-import { configLabel, loadReference, PEER_SHORT_NAMES, referenceCardFor, selectConfigs, withKvFormat, type ReferenceSeries } from './bench/configs.js';
+import { configLabel, loadReference, PEER_SHORT_NAMES, referenceCardFor, selectConfigs, withKvFormat, withKvPages, type ReferenceSeries } from './bench/configs.js';
 import { fmtBytes, fmtNum, fmtRatio, formatReport } from './bench/report.js';
 import { benchKernels, checkConfigsFit, fmtDriverVersion, packageVersion, refusalOf, runBench, type BenchProgress } from './bench/run.js';
 import { rooflineSvgFromResult } from './bench/svg.js';
@@ -35,6 +35,10 @@ bench options:
                        FILE.json                      configs in the anchors-file format ({"configs": [...]})
   --kv KV            fp8: the dense configs over an FP8 KV cache (656 B per token, V3.2 layout); bf16 (default):
                      over a 16-bit cache in q's dtype. Sparse configs always read an FP8 cache.
+  --kv-pages N       dense configs over a cache of at most N distinct full pages that every request's blocks draw
+                     from (a partly filled last block keeps its own): few enough stay in L2 (256 pages: 19 MB bf16,
+                     11 MB FP8), so the decode runs at its math's rate, not DRAM's — a probe (an H100 standing in for
+                     an H200's compute-bound rate), not a workload; no peer times apply (GB/s counts tokens read)
   --pack-order       dense configs: getMlaMetadata({ packOrder: true }), a variable-length batch walked in a packed
                      request order (fewer requests split over SMs; the metadata call takes longer: see +md ms)
   --metadata M       dense configs on a GPU: device (default): the schedule by the metadata kernel from the device
@@ -183,6 +187,7 @@ async function bench(args: string[]): Promise<number> {
     options: {
       configs: { type: 'string' },
       kv: { type: 'string' },
+      'kv-pages': { type: 'string' },
       'pack-order': { type: 'boolean' },
       metadata: { type: 'string' },
       backend: { type: 'string' },
@@ -230,6 +235,11 @@ async function bench(args: string[]): Promise<number> {
     const kv = values.kv;
     sel.configs = asUsage(() => withKvFormat(sel.configs, kv));
     if (kv === 'fp8') sel.source += ', over an FP8 KV cache (--kv fp8)';
+  }
+  if (values['kv-pages'] !== undefined) {
+    const pages = intOpt('kv-pages', values['kv-pages'], 1)!;
+    sel.configs = asUsage(() => withKvPages(sel.configs, pages));
+    sel.source += `, KV from at most ${pages} distinct full pages, L2-resident: a compute-rate probe (--kv-pages ${pages})`;
   }
   if (values.metadata !== undefined && values.metadata !== 'device' && values.metadata !== 'host') throw new UsageError(`--metadata: expected device or host, got '${values.metadata}'`);
   if (values.metadata === 'host' && backend === 'cuda') sel.source += ', metadata from host lengths (--metadata host)';

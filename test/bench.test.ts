@@ -15,11 +15,11 @@ import {
   configBytes, configFlops, decodeBytes, decodeFlops, gbps, maxGatheredTokens, median, ridgeIntensity, roofline, rooflineFraction, sparseBytes, sparseFlops, summarize, tflops,
 } from '../src/bench/metrics.js';
 import {
-  configFromJson, configKey, configLabel, loadConfigFile, referenceCardFor, loadReference, selectConfigs, servingConfigs, shippedData, shippedReference, smallConfigs, sparseConfigs,
-  sparseSmallConfigs, sweepConfigs, tinyConfigs, withKvFormat, type BenchConfig, type ReferenceSeries,
+  configFromJson, configKey, configLabel, loadConfigFile, otherKvKey, referenceCardFor, loadReference, selectConfigs, servingConfigs, shippedData, shippedReference, smallConfigs, sparseConfigs,
+  sparseSmallConfigs, sweepConfigs, tinyConfigs, withKvFormat, withKvPages, type BenchConfig, type ReferenceSeries,
 } from '../src/bench/configs.js';
 import {
-  checkSamples, decodeFp8Token, makeBenchProblem, makeSparseBenchProblem, pickSamples, problemFootprint, sparseReferenceRow,
+  cachePages, checkSamples, decodeFp8Token, makeBenchProblem, makeSparseBenchProblem, pickSamples, problemFootprint, sparseReferenceRow,
 } from '../src/bench/problem.js';
 import { fmtRatio, formatGeomeans, formatReport, formatTable, validateBenchResult, type BenchResult, type BenchRow } from '../src/bench/report.js';
 import { geomean, isMemoryBoundShape, PeerIndex, summarizeRatios } from '../src/bench/compare.js';
@@ -920,6 +920,40 @@ test('dense problem over an FP8 cache: blocks of FP8 rows, NaN rows where nothin
   const sp = problemFootprint(sparseConfigs()[11], 'cuda');
   assert.ok(sp.deviceBytes > sparseConfigs()[11].seqlens.reduce((a, x) => a + x, 0) * 656);
   assert.doesNotThrow(() => checkConfigsFit([...sparseConfigs(), ...withKvFormat(sweepConfigs(), 'fp8')], 'cpu', { hostBytes: 16 * 2 ** 30, hostSource: 't' }));
+});
+
+test('--kv-pages: full blocks drawn from at most N pages, a page of its own per partly filled block, NaN past the lengths; keys and labels; checked on the cpu', () => {
+  const cfg: BenchConfig = { id: 't', b: 3, s: 300, h_q: 16, s_q: 1, varlen: true, causal: true, dtype: 'bf16', seqlens: [640, 130, 384] };
+  const [paged] = withKvPages([cfg], 3);
+  assert.deepEqual(cachePages(paged), { numBlocks: 3 + 1 + 2, poolPages: 3 });
+  assert.deepEqual(cachePages(cfg), { numBlocks: 10 + 3 + 6 + 2, poolPages: 0 });
+  assert.deepEqual(cachePages({ seqlens: [10, 20], kvPages: 8 }), { numBlocks: 0 + 2 + 2, poolPages: 0 });
+  for (const kv of [undefined, 'fp8' as const]) {
+    const p = makeBenchProblem({ ...paged, ...(kv ? { kv } : {}) }, 77);
+    assert.equal(p.numBlocks, 6);
+    const full = new Set<number>();
+    for (const [i, s] of cfg.seqlens.entries()) for (let j = 0; j < Math.floor(s / 64); j++) full.add(p.table[i * p.maxBlocksPerSeq + j]);
+    assert.ok(full.size <= 3, `full blocks on ${full.size} pages`);
+    const partial = p.table[1 * p.maxBlocksPerSeq + 2]; // request 1's third block: tokens 128, 129
+    assert.ok(!full.has(partial), 'a partly filled block shares a page with full blocks');
+    const nan = toHalfBits('bf16', NaN);
+    assert.notEqual(p.kBits[(partial * 64 + 1) * 576], nan);
+    assert.equal(p.kBits[(partial * 64 + 2) * 576], nan);
+    for (const blk of full) assert.notEqual(p.kBits[(blk * 64 + 63) * 576], nan, `pool page ${blk} holds NaN`);
+  }
+  assert.equal(configLabel(paged), 'b3 s300 h16 q1 var pages3');
+  assert.notEqual(configKey(paged), configKey(cfg));
+  assert.equal(otherKvKey(configKey(withKvFormat([paged], 'fp8')[0])), configKey(paged));
+  assert.throws(() => withKvPages(sparseSmallConfigs(), 4), /--kv-pages: config sparse-small#0 .* is sparse decode/);
+  assert.throws(() => withKvPages([cfg], 0), /--kv-pages: expected an integer ≥ 1, got 0/);
+  assert.ok(problemFootprint(withKvPages([sweepConfigs()[31]], 256)[0], 'cuda').deviceBytes < problemFootprint(sweepConfigs()[31], 'cuda').deviceBytes / 4);
+  const r = runCli('bench', '--backend', 'cpu', '--configs', 'tiny', '--iters', '1', '--kv-pages', '2');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /--kv-pages 2\)/);
+  assert.match(r.stdout, /^tiny#0 .* 2  /m); // the pages column
+  assert.match(r.stdout, /all ok/);
+  assert.equal(runCli('bench', '--backend', 'cpu', '--configs', 'tiny', '--kv-pages', '0').status, 2);
+  assert.equal(runCli('bench', '--backend', 'cpu', '--configs', 'sparse-small', '--kv-pages', '4').status, 2);
 });
 
 test('cpu run of sparse-small: every config runs and matches the oracle; flops, bytes and the gathered tokens in the JSON; no +md timing', async () => {

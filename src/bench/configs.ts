@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { configBytes, configFlops, sumSeqlens } from './metrics.js';
 import { rng } from '../util/random.js';
 import { packOrderPieceCost, packedSeqlens } from './pack-order.js';
+import { fmtValue } from '../util/fmt-value.js';
 
 export type ConfigSetName = 'sweep' | 'serving' | 'sparse' | 'small' | 'sparse-small' | 'tiny';
 export const CONFIG_SETS: readonly ConfigSetName[] = ['sweep', 'serving', 'sparse', 'small', 'sparse-small', 'tiny'];
@@ -35,6 +36,13 @@ export interface BenchConfig {
    * are drawn per run: distinct random tokens of each request's seqlen tokens, −1 where a request is shorter.
    */
   topk?: number;
+  /**
+   * Dense only: the cache holds at most this many full pages, which every request's full blocks draw from at random
+   * (a partly filled last block keeps a page of its own). Few enough pages stay in L2, so the decode runs at the
+   * rate of its math instead of DRAM's — a probe of the compute-bound rate on a card whose DRAM is slower than the
+   * one the numbers are for (an H100 for an H200), not a workload: no peer measured it.
+   */
+  kvPages?: number;
 }
 
 export interface ConfigSelection {
@@ -150,6 +158,18 @@ export function withKvFormat(configs: readonly BenchConfig[], kv: 'fp8' | 'bf16'
     }
     const { kv: _, ...rest } = c;
     return kv === 'fp8' ? { ...rest, kv: 'fp8' as const } : rest;
+  });
+}
+
+/**
+ * The dense configs over a cache of at most `pages` distinct full pages (BenchConfig.kvPages: an L2-resident
+ * probe); sparse configs are a RangeError naming the config (their indices pick tokens, not pages).
+ */
+export function withKvPages(configs: readonly BenchConfig[], pages: number): BenchConfig[] {
+  if (!Number.isSafeInteger(pages) || pages < 1) throw new RangeError(`--kv-pages: expected an integer ≥ 1, got ${fmtValue(pages)}`);
+  return configs.map((c) => {
+    if (c.topk !== undefined) throw new RangeError(`--kv-pages: config ${c.id} (${configLabel(c)}) is sparse decode; --kv-pages applies to dense configs only`);
+    return { ...c, kvPages: pages };
   });
 }
 
@@ -388,10 +408,11 @@ export function shortName(c: { name?: string }): string | undefined {
  * Short label: `b128 s4096 h16 q1 var`, after the short name when the config has one (`S1 b1 s16384 h128 q1 fix`),
  * with ` fp8` over an FP8 cache and ` topk2048` for sparse decode (`b2 s32768 h128 q2 var topk2048`, always FP8).
  */
-export function configLabel(c: Pick<BenchConfig, 'b' | 's' | 'h_q' | 's_q' | 'varlen'> & { name?: string; kv?: 'fp8'; topk?: number }): string {
+export function configLabel(c: Pick<BenchConfig, 'b' | 's' | 'h_q' | 's_q' | 'varlen'> & { name?: string; kv?: 'fp8'; topk?: number; kvPages?: number }): string {
   const n = shortName(c);
   const format = c.topk !== undefined ? ` topk${c.topk}` : c.kv === 'fp8' ? ' fp8' : '';
-  return `${n ? `${n} ` : ''}b${c.b} s${c.s} h${c.h_q} q${c.s_q} ${c.varlen ? 'var' : 'fix'}${format}`;
+  const pages = c.kvPages !== undefined ? ` pages${c.kvPages}` : '';
+  return `${n ? `${n} ` : ''}b${c.b} s${c.s} h${c.h_q} q${c.s_q} ${c.varlen ? 'var' : 'fix'}${format}${pages}`;
 }
 
 /**
@@ -399,9 +420,11 @@ export function configLabel(c: Pick<BenchConfig, 'b' | 's' | 'h_q' | 's_q' | 'va
  * an FP8 cache and `|topk<n>` for sparse decode (a 16-bit dense config's key is what it always was, so the
  * shipped anchors, all bf16 dense, match those only).
  */
-export function configKey(c: Pick<BenchConfig, 'b' | 's_q' | 'h_q' | 'seqlens'> & { causal?: boolean; kv?: 'fp8'; topk?: number }): string {
+export function configKey(c: Pick<BenchConfig, 'b' | 's_q' | 'h_q' | 'seqlens'> & { causal?: boolean; kv?: 'fp8'; topk?: number; kvPages?: number }): string {
   const format = `${c.kv === 'fp8' || c.topk !== undefined ? '|fp8' : ''}${c.topk !== undefined ? `|topk${c.topk}` : ''}`;
-  return `${c.b}|${c.s_q}|${c.h_q}|${c.causal === false ? 'nc' : 'c'}|${c.seqlens.join(',')}${format}`;
+  // (the pages before the format: otherKvKey swaps a trailing |fp8; no anchor has pages, so none matches a probe)
+  const pages = c.kvPages !== undefined ? `|pages${c.kvPages}` : '';
+  return `${c.b}|${c.s_q}|${c.h_q}|${c.causal === false ? 'nc' : 'c'}|${c.seqlens.join(',')}${pages}${format}`;
 }
 
 /**

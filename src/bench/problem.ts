@@ -144,7 +144,7 @@ export function makeBenchProblem(config: BenchConfig, seed: number, scratch?: Ui
   const nan = toHalfBits(dtype, NaN);
   const used = seqlens.map((s) => Math.ceil(s / PAGE_BLOCK_SIZE));
   const maxBlocksPerSeq = Math.max(1, ...used);
-  const numBlocks = used.reduce((a, x) => a + x, 0) + SPARE_BLOCKS;
+  const { numBlocks, poolPages } = cachePages(config);
   const blockElems = PAGE_BLOCK_SIZE * HEAD_DIM_K;
   const pool = normalHalfBits(dtype, POOL_LEN, r);
   const slice = (len: number) => {
@@ -167,26 +167,37 @@ export function makeBenchProblem(config: BenchConfig, seed: number, scratch?: Ui
     kBits.fill(nan, blk * blockElems, (blk + 1) * blockElems);
     if (fp8 && kBytes) fillRows(kBytes.subarray(blk * blockBytes, (blk + 1) * blockBytes), fp8.nanRow);
   }
-  let next = 0;
+  /** Random rows in block `blk`'s first `valid` slots, NaN rows after them. */
+  const fillBlock = (blk: number, valid: number) => {
+    const base = blk * blockElems;
+    if (fp8 && kBytes) {
+      const row0 = Math.floor(r() * (FP8_POOL_ROWS - PAGE_BLOCK_SIZE + 1));
+      kBytes.set(fp8.bytes.subarray(row0 * FP8_BYTES_PER_TOKEN, (row0 + PAGE_BLOCK_SIZE) * FP8_BYTES_PER_TOKEN), blk * blockBytes);
+      kBits.set(fp8.bits.subarray(row0 * HEAD_DIM_K, (row0 + PAGE_BLOCK_SIZE) * HEAD_DIM_K), base);
+      if (valid < PAGE_BLOCK_SIZE) fillRows(kBytes.subarray(blk * blockBytes + valid * FP8_BYTES_PER_TOKEN, (blk + 1) * blockBytes), fp8.nanRow);
+    } else {
+      kBits.set(slice(blockElems), base);
+    }
+    if (valid < PAGE_BLOCK_SIZE) kBits.fill(nan, base + valid * HEAD_DIM_K, base + blockElems);
+  };
+  // kvPages: the first poolPages of perm hold full pages that every request's full blocks draw from; each partly
+  // filled last block gets a page of its own (NaN past its length, as always)
+  for (let k = 0; k < poolPages; k++) fillBlock(perm[k], PAGE_BLOCK_SIZE);
+  let next = poolPages;
   for (let i = 0; i < b; i++) {
     for (let j = 0; j < maxBlocksPerSeq; j++) {
       if (j >= used[i]) {
         table[i * maxBlocksPerSeq + j] = spare[(i + j) % SPARE_BLOCKS];
         continue;
       }
+      const valid = Math.min(PAGE_BLOCK_SIZE, seqlens[i] - j * PAGE_BLOCK_SIZE);
+      if (poolPages > 0 && valid === PAGE_BLOCK_SIZE) {
+        table[i * maxBlocksPerSeq + j] = perm[Math.floor(r() * poolPages)];
+        continue;
+      }
       const blk = perm[next++];
       table[i * maxBlocksPerSeq + j] = blk;
-      const base = blk * blockElems;
-      const valid = Math.min(PAGE_BLOCK_SIZE, seqlens[i] - j * PAGE_BLOCK_SIZE);
-      if (fp8 && kBytes) {
-        const row0 = Math.floor(r() * (FP8_POOL_ROWS - PAGE_BLOCK_SIZE + 1));
-        kBytes.set(fp8.bytes.subarray(row0 * FP8_BYTES_PER_TOKEN, (row0 + PAGE_BLOCK_SIZE) * FP8_BYTES_PER_TOKEN), blk * blockBytes);
-        kBits.set(fp8.bits.subarray(row0 * HEAD_DIM_K, (row0 + PAGE_BLOCK_SIZE) * HEAD_DIM_K), base);
-        if (valid < PAGE_BLOCK_SIZE) fillRows(kBytes.subarray(blk * blockBytes + valid * FP8_BYTES_PER_TOKEN, (blk + 1) * blockBytes), fp8.nanRow);
-      } else {
-        kBits.set(slice(blockElems), base);
-      }
-      if (valid < PAGE_BLOCK_SIZE) kBits.fill(nan, base + valid * HEAD_DIM_K, base + blockElems);
+      fillBlock(blk, valid);
     }
   }
   const rows = b * sQ * hQ;
@@ -231,6 +242,7 @@ export function isSparseProblem(p: BenchProblem | SparseBenchProblem): p is Spar
  * cache, used when large enough (every byte is written).
  */
 export function makeSparseBenchProblem(config: BenchConfig, seed: number, scratchBytes?: Uint8Array): SparseBenchProblem {
+  if (config.kvPages !== undefined) throw new RangeError(`makeSparseBenchProblem: config ${config.id}: kvPages applies to dense decode only`);
   const topk = config.topk;
   if (topk === undefined) throw new RangeError(`makeSparseBenchProblem: config ${config.id} has no topk`);
   const r = rng(seed);
@@ -357,18 +369,33 @@ export interface ProblemFootprint {
  * row pool come on top (the 16-bit K stays, for the check); a sparse problem holds the FP8 cache, the indices
  * and the pools, and its decode reads at most topk tokens per work item. Slightly high on purpose; never low.
  */
-export function problemFootprint(config: Pick<BenchConfig, 'b' | 's_q' | 'h_q' | 'seqlens' | 'kv' | 'topk'>, backend: 'cpu' | 'cuda', smCount = 132): ProblemFootprint {
+/**
+ * The cache's page blocks for a dense config: every used block and SPARE_BLOCKS NaN blocks; with `kvPages`, at most
+ * that many full pages (poolPages) that all requests' full blocks draw from, a page per partly filled last block,
+ * and the spares.
+ */
+export function cachePages(config: Pick<BenchConfig, 'seqlens' | 'kvPages'>): { numBlocks: number; poolPages: number } {
+  let used = 0;
+  let full = 0;
+  for (const s of config.seqlens) {
+    used += Math.ceil(s / PAGE_BLOCK_SIZE);
+    full += Math.floor(s / PAGE_BLOCK_SIZE);
+  }
+  if (config.kvPages === undefined) return { numBlocks: used + SPARE_BLOCKS, poolPages: 0 };
+  const poolPages = Math.min(config.kvPages, full);
+  return { numBlocks: poolPages + (used - full) + SPARE_BLOCKS, poolPages };
+}
+
+export function problemFootprint(config: Pick<BenchConfig, 'b' | 's_q' | 'h_q' | 'seqlens' | 'kv' | 'topk' | 'kvPages'>, backend: 'cpu' | 'cuda', smCount = 132): ProblemFootprint {
   const { b, s_q: sQ, h_q: hQ, seqlens } = config;
-  let usedBlocks = 0;
   let maxBlocks = 1;
   let longest = 0;
   for (const s of seqlens) {
     const n = Math.ceil(s / PAGE_BLOCK_SIZE);
-    usedBlocks += n;
     if (n > maxBlocks) maxBlocks = n;
     if (s > longest) longest = s;
   }
-  const numBlocks = usedBlocks + SPARE_BLOCKS;
+  const { numBlocks } = cachePages(config);
   const tokens = numBlocks * PAGE_BLOCK_SIZE;
   const rowsPerRequest = sQ * hQ;
   const rows = b * rowsPerRequest;

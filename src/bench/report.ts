@@ -242,10 +242,11 @@ export function validateBenchResult(doc: unknown): string[] {
   const configFields = (w: string, c: BenchRow['config'] | undefined) => {
     fields(e, `${w}.config`, c, {
       name: str, b: int, s: int, h_q: int, s_q: int, varlen: bool, causal: bool, dtype: oneOf('bf16', 'fp16'), seqlens: arrayOf((v) => int(v) && (v as number) >= 0, true),
-      kv: oneOf('fp8'), topk: (v) => int(v) && (v as number) >= 1,
-    }, ['name', 'kv', 'topk']);
+      kv: oneOf('fp8'), topk: (v) => int(v) && (v as number) >= 1, kvPages: (v) => int(v) && (v as number) >= 1,
+    }, ['name', 'kv', 'topk', 'kvPages']);
     if (Array.isArray(c?.seqlens) && c.seqlens.length !== c.b) e.push(`${w}.config: b = ${c.b} but ${c.seqlens.length} seqlens`);
     if (c?.topk !== undefined && (c.kv !== 'fp8' || c.causal !== false)) e.push(`${w}.config: a sparse config (topk) has kv 'fp8' and causal false`);
+    if (c?.topk !== undefined && c.kvPages !== undefined) e.push(`${w}.config: kvPages is for dense configs, this one is sparse (topk)`);
   };
   r.rows.forEach((row, i) => {
     const w = `rows[${i}]`;
@@ -380,6 +381,7 @@ export function formatTable(res: BenchResult): string[] {
     { head: 's_q', align: 'r', cell: (r) => String(r.config.s_q) },
     { head: 'len', align: 'l', cell: (r) => (r.config.varlen ? 'var' : 'fixed') },
     ...(hasKv ? [{ head: 'kv', align: 'l' as const, cell: (r: BenchRow) => kvFormat(r.config), skipped: (x: SkippedRun) => kvFormat(x.config) }] : []),
+    ...(configs.some((c) => c.kvPages !== undefined) ? [{ head: 'pages', align: 'r' as const, cell: (r: BenchRow) => String(r.config.kvPages ?? '-'), skipped: (x: SkippedRun) => String(x.config.kvPages ?? '-') }] : []),
     ...(hasTopk ? [{ head: 'topk', align: 'r' as const, cell: (r: BenchRow) => String(r.config.topk ?? '-'), skipped: (x: SkippedRun) => String(x.config.topk ?? '-') }] : []),
     ...(kernels.size > 1 || res.backend === 'cuda' ? [{ head: 'kernel', align: 'l' as const, cell: (r: BenchRow) => r.kernel, skipped: (x: SkippedRun) => x.kernel }] : []),
     { head: 'ms', align: 'r', cell: (r) => fmtMs(r.ms) },
