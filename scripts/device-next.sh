@@ -1025,6 +1025,26 @@ PY
     echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61a-suite.log"; grep -aE "^ *not ok" "$out/s61a-suite.log" | head -8
     DEVICE_NEXT_NESTED=1 "$0" s60l
     ;;
+  s65a)
+    # (≤ 9.5 min, any card; carry .devcarry, .variants/devdist rebuilt in session 65: schedules in one copy, --kv-pages)
+    # On an H200 the README's run (s48h), then s65b as the second call. On any other card: s64c (the SASS with source
+    # lines), s65b, then s64p against the H100 anchors.
+    if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then timeout 560 "$0" s48h
+    else timeout 60 "$0" s64c; DEVICE_NEXT_NESTED=1 timeout 240 "$0" s65b; DEVICE_NEXT_NESTED=1 S64P_REF=h100 timeout 240 "$0" s64p; fi
+    ;;
+  s65b)
+    # (~3.5 min, any card) session 65: (1) scripts/host-writes.mjs — a host-made schedule written by one copy into one
+    # allocation (PagedKvCache.metadata's buffers) against two. Prediction: −5 … −7 µs of host per call (one pageable
+    # copy less; s64a: ~6 µs each). (2) The L2-resident probe (--kv-pages 256: KV from 256 distinct pages, 19 MB bf16 /
+    # 11 MB FP8) on the 16-, 32- and 64-row rows, bf16 and --kv fp8: the math-bound rate of each entry, which an
+    # H200 (same SMs, 1.4× the DRAM rate) shows on its memory-bound rows. Prediction on an H100: FP8 sweep#16 ~0.20 ms
+    # (the H200's measured 0.2015: compute-bound there), bf16 sweep#16 below the H200's 0.2892 (DRAM-bound there).
+    timeout 90 node scripts/host-writes.mjs > "$out/s65b-host-writes.txt" 2>&1; echo "== host-writes rc=$?"; cat "$out/s65b-host-writes.txt"
+    for kv in bf16 fp8; do
+      timeout 70 node dist/src/cli.js bench --configs sweep:0,4,8,16,20,24 --kv $kv --kv-pages 256 --iters 30 --json "$out/s65b-pages-$kv.json" > "$out/s65b-pages-$kv.txt" 2>&1
+      echo "== --kv-pages 256 --kv $kv rc=$?"; grep -aE "^sweep#|all ok|FAIL" "$out/s65b-pages-$kv.txt" | cut -c1-140
+    done
+    ;;
   s64x)
     # (≤ 9.5 min, any card; carry .devcarry, .variants/devdist) the first call of session 65: on an H200 the README's H200
     # run (s48h: two rounds of sweep + serving, --kv fp8, sparse; none lent since session 43), then s64p as the second

@@ -54,6 +54,10 @@ for (const [name, b, hQ, fixed, packOrder] of [
   const parts = numSmPartsFor(getBackend('cuda').smCount(), hQ, 1);
   cases.push([`scheduleTiles alone (no copies), ${name}`, () => scheduleTiles(lens, parts, undefined, true, undefined, undefined, packOrder ? 3 : 0)]);
   cases.push([`getMlaMetadata host lengths → device, ${name}`, () => getMlaMetadata(hostLens, hQ, 1, { out, packOrder, checkValues: false })]);
+  // PagedKvCache.metadata's buffers: numSplits right after the rows in one allocation, written by one copy
+  const both = Tensor.empty([parts * 8 + b + 1], { dtype: 'int32', backend: 'cuda' });
+  const one = { tileSchedulerMetadata: both.view([parts, 8], undefined, 0), numSplits: both.view([b + 1], undefined, parts * 8) };
+  cases.push([`  the same into one allocation (one copy)`, () => getMlaMetadata(hostLens, hQ, 1, { out: one, packOrder, checkValues: false })]);
 }
 
 console.log(`host µs per call, median of ${RUNS} after ${WARM} warm-up calls: stream idle | busy (1 GiB memset queued first)`);
