@@ -1025,6 +1025,14 @@ PY
     echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61a-suite.log"; grep -aE "^ *not ok" "$out/s61a-suite.log" | head -8
     DEVICE_NEXT_NESTED=1 "$0" s60l
     ;;
+  s65d)
+    # (~7 min, any card; carry .devcarry, .variants/devdist) session 65: the conversion-rate probe
+    # (scripts/cvt-rate-probe.cu: cvt.rn.f16x2.e4m3x2 against integer ops, per SM and cycle; prediction: F2FP at a
+    # quarter of the ALU's rate or less, ~16 thread-ops per cycle), then the GPU suite on this build (s63b)
+    nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -O3 -o /tmp/cvtrate scripts/cvt-rate-probe.cu && cuobjdump -sass /tmp/cvtrate | grep -oE "F2FP[.A-Z0-9_]*|PRMT|LOP3[.A-Z]*|HMUL2[.A-Z0-9]*" | sort | uniq -c
+    timeout 60 /tmp/cvtrate | tee "$out/s65d-cvtrate.txt"
+    DEVICE_NEXT_NESTED=1 S63B_S=470 "$0" s63b
+    ;;
   s65a)
     # (≤ 9.5 min, any card; carry .devcarry, .variants/devdist rebuilt in session 65: schedules in one copy, --kv-pages)
     # On an H200 the README's run (s48h), then s65b as the second call. On any other card: s64c (the SASS with source
