@@ -926,6 +926,23 @@ const scenarios: Record<string, FakeCudaScenario> = {
         healthy(f);
         notes.push(`packOrder ${packOrder}: one copy, the host's schedule, the decode's check passed`);
       }
+      // getMlaMetadata into views of one storage that are not adjacent (a gap; numSplits first): a copy each, the
+      // same values (the one-copy path must not take them)
+      const host = Tensor.from(lens, [3], { dtype: 'int32', backend: 'cpu' });
+      const ref = getMlaMetadata(host, hQ, 1, { backend: 'cpu', smCount: 132 });
+      const parts = ref.tileSchedulerMetadata.shape[0];
+      const both = Tensor.full([parts * 8 + 4 + 16], -7, I32);
+      for (const [what, rowsAt, splitsAt] of [['a gap', 0, parts * 8 + 12], ['numSplits first', 4 + 5, 0]] as const) {
+        const out = { tileSchedulerMetadata: both.view([parts, 8], undefined, rowsAt), numSplits: both.view([4], undefined, splitsAt) };
+        const copies = f.calls('cuMemcpyHtoDAsync_v2');
+        getMlaMetadata(host, hQ, 1, { out });
+        assert.equal(f.calls('cuMemcpyHtoDAsync_v2') - copies, 2, `${what}: host→device copies`);
+        assert.deepEqual([...out.tileSchedulerMetadata.toInt32()], [...ref.tileSchedulerMetadata.toInt32()], `${what}: tileSchedulerMetadata`);
+        assert.deepEqual([...out.numSplits.toInt32()], [...ref.numSplits.toInt32()], `${what}: numSplits`);
+      }
+      notes.push('views of one storage that are not adjacent (a gap, numSplits first): two copies, the same values');
+      both.dispose();
+      host.dispose();
       q.dispose();
       cache.dispose();
       return notes;

@@ -361,15 +361,6 @@ export interface ProblemFootprint {
 }
 
 /**
- * Memory a config's problem needs before anything is allocated, so a config that cannot run is refused up front
- * instead of failing in an allocation. Host: K, q, the block table and the value pool (makeBenchProblem); on
- * the cpu backend also the tensors' copies of K (Tensor.from copies once more while encoding), the float64 K
- * of the longest request the decode reads, and the float64 split partials. Device: K, q, out, lse and the fp32
- * split partials (at most b + smCount splits of s_q·h_q rows). Over an FP8 cache the cache's bytes and the FP8
- * row pool come on top (the 16-bit K stays, for the check); a sparse problem holds the FP8 cache, the indices
- * and the pools, and its decode reads at most topk tokens per work item. Slightly high on purpose; never low.
- */
-/**
  * The cache's page blocks for a dense config: every used block and SPARE_BLOCKS NaN blocks; with `kvPages`, at most
  * that many full pages (poolPages) that all requests' full blocks draw from, a page per partly filled last block,
  * and the spares.
@@ -386,6 +377,15 @@ export function cachePages(config: Pick<BenchConfig, 'seqlens' | 'kvPages'>): { 
   return { numBlocks: poolPages + (used - full) + SPARE_BLOCKS, poolPages };
 }
 
+/**
+ * Memory a config's problem needs before anything is allocated, so a config that cannot run is refused up front
+ * instead of failing in an allocation. Host: K, q, the block table and the value pool (makeBenchProblem); on
+ * the cpu backend also the tensors' copies of K (Tensor.from copies once more while encoding), the float64 K
+ * of the longest request the decode reads, and the float64 split partials. Device: K, q, out, lse and the fp32
+ * split partials (at most b + smCount splits of s_q·h_q rows). Over an FP8 cache the cache's bytes and the FP8
+ * row pool come on top (the 16-bit K stays, for the check); a sparse problem holds the FP8 cache, the indices
+ * and the pools, and its decode reads at most topk tokens per work item. Slightly high on purpose; never low.
+ */
 export function problemFootprint(config: Pick<BenchConfig, 'b' | 's_q' | 'h_q' | 'seqlens' | 'kv' | 'topk' | 'kvPages'>, backend: 'cpu' | 'cuda', smCount = 132): ProblemFootprint {
   const { b, s_q: sQ, h_q: hQ, seqlens } = config;
   let maxBlocks = 1;

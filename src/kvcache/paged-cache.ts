@@ -82,8 +82,9 @@ export interface PagedKvCacheStats {
 }
 
 /**
- * A view [n] of a fixed-capacity int32 buffer, cached per n so the Tensor object is stable too. The buffer
- * belongs to the cache: a user disposing a handed-out view retires that view only; the next call makes another.
+ * Views of a fixed-capacity int32 buffer (rows(n): the first n rows; at(shape, offset)), cached per shape and offset
+ * so the Tensor object is stable too. The buffer belongs to the cache: a user disposing a handed-out view retires that
+ * view only; the next call makes another.
  */
 class FixedBuffer {
   readonly full: Tensor;
