@@ -7,7 +7,8 @@
 // virtual architecture's PTX for the driver to JIT on GPUs with no cubin of ours (sm_100, sm_120, later ones).
 // Every PTX is also assembled here, for each of JIT_CHECK_ARCHS (sm_90, sm_100, sm_120), into a throw-away cubin:
 // the check that it compiles for those GPUs (and, for `hot` kernels, without spills) before anyone runs it there.
-// `hot` makes register spills, stack frames or local memory a build failure.
+// `hot` makes register spills, stack frames or local memory a build failure. Cubins carry source lines (-lineinfo)
+// unless `nolineinfo` is given.
 // Without nvcc it says so and exits 0 (the cpu backend needs no kernels); FLASH_MLA_REQUIRE_NVCC=1 makes
 // that an error. Up-to-date outputs (newer than the .cu, every header in kernels/ and this script) are not rebuilt.
 
@@ -64,6 +65,8 @@ for (const file of readdirSync(srcDir).filter((f) => f.endsWith('.cu')).sort()) 
     process.exit(1);
   }
   const hot = /\bhot\b/.test(m[2]);
+  // nolineinfo: no source lines in the cubin (code_evict: 16 384 instructions of one source line, 1.1 MB with them)
+  const lineinfo = /\bnolineinfo\b/.test(m[2]) ? [] : ['-lineinfo'];
   const ptx = (m[2].match(/\bptx=(compute_\w+)/) ?? [])[1];
   const srcTime = Math.max(statSync(join(srcDir, file)).mtimeMs, newestHeader, statSync(fileURLToPath(import.meta.url)).mtimeMs);
   const stale = (out) => !existsSync(out) || statSync(out).mtimeMs <= srcTime || !!process.env.FLASH_MLA_REBUILD;
@@ -72,7 +75,7 @@ for (const file of readdirSync(srcDir).filter((f) => f.endsWith('.cu')).sort()) 
     if (!stale(out)) continue;
     const num = arch.replace(/^sm_/, '');
     const gencode = `arch=compute_${num},code=sm_${num}`;
-    const args = ['-cubin', '-O3', '-std=c++17', '-gencode', gencode, '-Xptxas', '-v', '--use_fast_math', '-lineinfo', '-I', srcDir, '-o', out, join(srcDir, file)];
+    const args = ['-cubin', '-O3', '-std=c++17', '-gencode', gencode, '-Xptxas', '-v', '--use_fast_math', ...lineinfo, '-I', srcDir, '-o', out, join(srcDir, file)];
     jobs.push({ file, arch, hot, out, args });
   }
   if (ptx) {

@@ -183,8 +183,10 @@ export interface DeviceInfo extends DeviceTraits {
 export interface DeviceTimer {
   /** One line for a result: what is timed and how. */
   readonly description: string;
-  /** How cached data is kept from helping (goes into a result). */
+  /** How cached data (and with coldCode, cached code) is kept from helping (goes into a result). */
   readonly l2Flush: string;
+  /** Whether every run starts with the decode's code evicted from the SMs' instruction caches (eventTimer's coldCode). */
+  readonly coldCode?: boolean;
   /** Run `fn` `warmup` times (a device timer: more, up to its minimum warm-up time), then `iters` timed times; the per-run times in ms. */
   time(fn: () => void, iters: number, warmup: number): Promise<number[]>;
   /**
@@ -228,7 +230,7 @@ export interface DeviceMeasure {
    * A timer of work queued on the backend's stream that flushes the L2 cache before every run; a warm-up (when asked
    * for) lasts at least `minWarmupMs` by CUDA events (default: the backend's, 25 ms on cuda; 0: the runs asked for).
    */
-  eventTimer(minWarmupMs?: number): DeviceTimer;
+  eventTimer(minWarmupMs?: number, opts?: { coldCode?: boolean }): DeviceTimer;
   /** `reps` timed device-to-device copies of `bytes` bytes (fewer bytes when free memory is short), after 2 untimed. */
   timeCopies(bytes: number, reps: number): CopyTiming;
   /** Median dense bf16 TFLOPS of a tensor-core probe over `reps` runs, or null where the device has none. */

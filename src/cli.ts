@@ -39,6 +39,9 @@ bench options:
                      from (a partly filled last block keeps its own): few enough stay in L2 (256 pages: 19 MB bf16,
                      11 MB FP8), so the decode runs at its math's rate, not DRAM's — a probe (an H100 standing in for
                      an H200's compute-bound rate), not a workload; no peer times apply (GB/s counts tokens read)
+  --cold-code        GPU: before every run, after the L2 flush, one warp on every SM runs 256 KB of other code
+                     (kernels/code_evict.cu), so each run starts with the decode's code cold, as in a model where
+                     other kernels run between attention calls (default: warm code, as the peers' benchmarks)
   --pack-order       dense configs: getMlaMetadata({ packOrder: true }), a variable-length batch walked in a packed
                      request order (fewer requests split over SMs; the metadata call takes longer: see +md ms)
   --metadata M       dense configs on a GPU: device (default): the schedule by the metadata kernel from the device
@@ -188,6 +191,7 @@ async function bench(args: string[]): Promise<number> {
       configs: { type: 'string' },
       kv: { type: 'string' },
       'kv-pages': { type: 'string' },
+      'cold-code': { type: 'boolean' },
       'pack-order': { type: 'boolean' },
       metadata: { type: 'string' },
       backend: { type: 'string' },
@@ -243,6 +247,8 @@ async function bench(args: string[]): Promise<number> {
   }
   if (values.metadata !== undefined && values.metadata !== 'device' && values.metadata !== 'host') throw new UsageError(`--metadata: expected device or host, got '${values.metadata}'`);
   if (values.metadata === 'host' && backend === 'cuda') sel.source += ', metadata from host lengths (--metadata host)';
+  if (values['cold-code'] && backend !== 'cuda') throw new UsageError('--cold-code: expected the cuda backend (the cpu backend has no GPU instruction caches to evict)');
+  if (values['cold-code']) sel.source += ', code cold before every run (--cold-code)';
   if (values['pack-order']) sel.source += ', packed request order (--pack-order)';
   // without the flag getMlaMetadata's default applies, which FLASH_MLA_EXPERIMENT_PACK turns on (the device steps'
   // A/B arms set it; from session 57 to 60 the bench passed packOrder: false and so ignored it)
@@ -277,6 +283,7 @@ async function bench(args: string[]): Promise<number> {
     checkSamples: intOpt('check-samples', values['check-samples'], 0),
     packOrder: values['pack-order'] === true ? true : undefined,
     metadata: values.metadata as 'device' | 'host' | undefined,
+    coldCode: values['cold-code'] === true ? true : undefined,
     peakTflops,
     references,
     onProgress: progressPrinter(),

@@ -710,6 +710,12 @@ test('--metadata: device or host, anything else a usage error (exit 2) before a 
   assert.match(r.stdout, /all ok/);
 });
 
+test('--cold-code: the cuda backend only (usage error on the cpu backend, nothing run)', () => {
+  const r = runCli('bench', '--backend', 'cpu', '--configs', 'tiny', '--iters', '1', '--cold-code');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--cold-code: expected the cuda backend/);
+});
+
 test("each dense row's schedule in the JSON: packed with --pack-order or FLASH_MLA_EXPERIMENT_PACK, the batch order without either", () => {
   // (63 requests of 9–1391 tokens over 132 parts: the fifth rule packs them, 135 → 125 pieces; h_q 1 keeps the cpu
   // runs short. From session 57 to 60 the bench passed packOrder: false without the flag, so the variable was ignored.)

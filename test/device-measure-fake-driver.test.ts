@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CudaError, getBackend, releaseCachedDeviceMemory } from '../src/index.js';
 import { getDeviceMeasure, type DeviceMeasure } from '../src/backend.js';
-import { checkConfigsFit, devicePeak, machineMemoryLimits, measureCopyBandwidthDevice } from '../src/bench/run.js';
+import { checkConfigsFit, devicePeak, machineMemoryLimits, measureCopyBandwidthDevice, runBench } from '../src/bench/run.js';
 import { sweepConfigs } from '../src/bench/configs.js';
 import { validateBenchResult, type BenchResult } from '../src/bench/report.js';
 import { fakeCudaEnv, fakeCudaScenarios, runNode, type FakeCudaControl, type FakeCudaScenario } from './util/fake-cuda.js';
@@ -157,6 +157,64 @@ const scenarios: Record<string, FakeCudaScenario> = {
         `3 timed runs of an 8 MiB copy: ${times.map((t) => t.toFixed(6)).join(', ')} ms each (the copy at 2000 GB/s), the flushes outside`,
         `the default warm-up: ${warmRuns} runs for 2 asked (≥ 25 ms of device time at ${perRun.toFixed(4)} ms each)`,
       ];
+    },
+  },
+
+  'cold-code': {
+    title: "--cold-code's timer: kernels/code_evict.cu on every SM (one warp each) after each L2 flush, outside the events; refused where no binary of it runs, before anything is allocated",
+    env: { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMS: '132', FAKE_CUDA_COPY_GBPS: '2000' },
+    async run(f) {
+      const memory = getBackend('cuda').memory!;
+      const bytes = 8 * MiB;
+      const src = memory.alloc(bytes);
+      const dst = memory.alloc(bytes);
+      const base = f.stat('allocs');
+      const timer = measure().eventTimer(0, { coldCode: true });
+      assert.equal(timer.coldCode, true);
+      assert.match(timer.l2Flush, /^memset of a 256 MiB scratch buffer .*; then 256 KB of other code run by one warp on every SM \(kernels\/code_evict\.cu, --cold-code\)/);
+      assert.equal(f.stat('allocs'), base + 2, 'the flush buffer and the eviction kernel\'s sink');
+      const copy = () => memory.copy(dst.ptr, src.ptr, bytes);
+      const [times, calls] = await callsOf(f, () => timer.time(copy, 3, 2));
+      for (const t of times) close(t, copyMs(bytes, 2000), 'a timed run (the eviction outside the events)');
+      assert.equal(f.stat('ran:code_evict'), 2 + 4 + 3, 'after every flush: 2 warm-up, 4 ahead of the timed loop, 3 timed');
+      assert.equal(calls.cuMemsetD32Async, 2 + 4 + 3);
+      assert.deepEqual([f.stat('ran:code_evict:grid.x'), f.stat('ran:code_evict:block.x')], [132, 32], 'one warp on each of the 132 SMs');
+      timer.dispose();
+      const warm = measure().eventTimer(0);
+      assert.equal(warm.coldCode, false, 'warm code by default');
+      warm.dispose();
+      src.dispose();
+      dst.dispose();
+      clean(f, base - 2, 'the timers disposed');
+      // the bench with coldCode: every run of both loops after an eviction, said in the result (valid), cpu refused
+      const config = { id: 't', b: 2, s: 100, h_q: 16, s_q: 1, varlen: false, causal: true, dtype: 'bf16' as const, seqlens: [100, 100] };
+      const ceiling = { value: 1, source: 'user' as const, method: 'test' };
+      const evictions = f.stat('ran:code_evict');
+      const res = await runBench({ backend: 'cuda', configs: [config], iters: 2, warmup: 0, seed: 1, checkSamples: 0, coldCode: true, metadata: 'host', bandwidth: ceiling, peak: ceiling });
+      assert.equal(res.settings.coldCode, true);
+      assert.match(res.settings.l2Flush, /--cold-code/);
+      assert.ok(f.stat('ran:code_evict') - evictions >= 2 * (4 + 2), `evictions in the bench: ${f.stat('ran:code_evict') - evictions}`);
+      assert.deepEqual(validateBenchResult(JSON.parse(JSON.stringify(res))), []);
+      await assert.rejects(runBench({ backend: 'cpu', configs: [config], iters: 1, coldCode: true, bandwidth: ceiling, peak: ceiling }), {
+        name: 'RangeError', message: 'coldCode: expected false on the cpu backend (it has no GPU instruction caches to evict), got true',
+      });
+      const warmRes = await runBench({ backend: 'cuda', configs: [config], iters: 2, warmup: 0, seed: 1, checkSamples: 0, metadata: 'host', bandwidth: ceiling, peak: ceiling });
+      assert.equal(warmRes.settings.coldCode, undefined, 'a warm run says nothing of cold code');
+      return [
+        `3 timed runs, each after the L2 flush and code_evict on 132 SMs × 32 threads`,
+        `runBench({ coldCode: true }): settings.coldCode, the flush line names --cold-code, a valid result; the cpu backend refuses it`,
+      ];
+    },
+  },
+
+  'cold-code-unsupported': {
+    title: '--cold-code on a GPU with no code_evict binary (sm_100: cubins for sm_80 and sm_90 only, no PTX): UnsupportedDeviceError, nothing allocated',
+    env: { FAKE_CUDA_CC: '10.0' },
+    async run(f) {
+      const base = f.stat('allocs');
+      assert.throws(() => measure().eventTimer(0, { coldCode: true }), (e: Error) => e.name === 'UnsupportedDeviceError' && /code_evict/.test(e.message), 'eventTimer({ coldCode }) on sm_100');
+      assert.equal(f.stat('allocs'), base, 'allocated before the refusal');
+      return ['sm_100: UnsupportedDeviceError naming code_evict, no allocation'];
     },
   },
 

@@ -169,8 +169,10 @@ export interface BenchResult {
     timed?: string;
     /** GPU runs: where the dense schedules were made — 'device' (the metadata kernel) or 'host' (`--metadata host`); absent before session 63: 'device'. */
     metadata?: 'device' | 'host';
-    /** How KV is kept out of L2 between timed runs. */
+    /** How KV (and with coldCode, the code) is kept out of the caches between timed runs. */
     l2Flush: string;
+    /** `--cold-code`: every run started with the decode's code evicted from the SMs' instruction caches; absent: warm code. */
+    coldCode?: boolean;
     checkSamples: number;
   };
   ceilings: { bandwidthGBps: Ceiling; peakTflops: Ceiling };
@@ -234,8 +236,8 @@ export function validateBenchResult(doc: unknown): string[] {
   fields(e, 'host', r.host, { node: str, platform: str, arch: str, cpuModel: str, cpus: int });
   fields(e, 'settings', r.settings, {
     configs: str, kernels: arrayOf(str, true), iters: (v) => int(v) && (v as number) >= 1, warmup: (v) => int(v) && (v as number) >= 0, seed: int, timer: str, timed: str, l2Flush: str, checkSamples: int,
-    metadata: oneOf('device', 'host'),
-  }, ['metadata', ...v2Required('timed')]);
+    metadata: oneOf('device', 'host'), coldCode: bool,
+  }, ['metadata', 'coldCode', ...v2Required('timed')]);
   if (fields(e, 'ceilings', r.ceilings, { bandwidthGBps: (v) => typeof v === 'object', peakTflops: (v) => typeof v === 'object' })) {
     validateCeiling(e, 'ceilings.bandwidthGBps', r.ceilings.bandwidthGBps);
     validateCeiling(e, 'ceilings.peakTflops', r.ceilings.peakTflops);

@@ -218,6 +218,12 @@ export interface BenchOptions extends PeakOptions {
    */
   metadata?: 'device' | 'host';
   /**
+   * GPU runs: before every run (after the L2 flush) other code runs on every SM (kernels/code_evict.cu), so each run
+   * starts with the decode's code cold, as in a model where other kernels run between attention calls. Default false:
+   * warm code, as the peers' benchmarks time it. The cpu backend refuses it.
+   */
+  coldCode?: boolean;
+  /**
    * Reference measurements: the first series' matching config goes into each row (`reference`), and the
    * peers' (series with a `peer` id: the shipped anchors) into its `peers`.
    */
@@ -468,6 +474,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const warmup = opts.warmup ?? (backend === 'cuda' ? 10 : 0);
   if (!Number.isSafeInteger(iters) || iters < 1) throw new RangeError(`iters: expected an integer ≥ 1, got ${iters}`);
   if (!Number.isSafeInteger(warmup) || warmup < 0) throw new RangeError(`warmup: expected an integer ≥ 0, got ${warmup}`);
+  const coldCode = opts.coldCode ?? false;
+  if (typeof coldCode !== 'boolean') throw new TypeError(`coldCode: expected a boolean, got ${fmtValue(coldCode)}`);
+  if (coldCode && backend === 'cpu') throw new RangeError('coldCode: expected false on the cpu backend (it has no GPU instruction caches to evict), got true');
   const metadataFrom = opts.metadata ?? 'device';
   if (metadataFrom !== 'device' && metadataFrom !== 'host') throw new TypeError(`metadata: expected 'device' or 'host', got ${fmtValue(metadataFrom)}`);
   const seed = (opts.seed ?? Math.floor(Math.random() * 2 ** 31)) >>> 0;
@@ -498,7 +507,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     progress({ phase: 'estimate', seconds, message: `${runnable.length} config(s) × ${kernels.length} kernel(s) × ${runs} at ${fmtNum(peak.value * 1e3)} GFLOP/s` });
   }
 
-  const timer = opts.timer ?? (measure ? measure.eventTimer() : new CpuTimer());
+  const timer = opts.timer ?? (measure ? measure.eventTimer(undefined, { coldCode }) : new CpuTimer());
   const peers = new PeerIndex(opts.references ?? []);
   const rows: BenchRow[] = [];
   const skipped: SkippedRun[] = [];
@@ -705,6 +714,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         'sparse configs (topk): ms only, their metadata depends on the shape alone and is computed once',
       ...(backend !== 'cpu' ? { metadata: metadataFrom } : {}),
       l2Flush: timer.l2Flush,
+      ...((timer as Timer).coldCode ? { coldCode: true } : {}),
       checkSamples: nSamples,
     },
     ceilings: { bandwidthGBps: bandwidth, peakTflops: peak },

@@ -55,6 +55,7 @@ export const KERNEL_BUILDS: Readonly<Record<string, KernelBuild>> = {
   mla_decode_sm90: { file: 'mla_decode_sm90', cubins: ['sm_90a'], ptx: null, role: "decode 'hopper'" },
   mla_decode_sm90_small: { file: 'mla_decode_sm90_small', cubins: ['sm_90a'], ptx: null, role: "decode 'hopper-small' (default for ≤ 16 rows)" },
   tc_peak: { file: 'tc_peak', cubins: ['sm_90a'], ptx: null, role: 'bench tensor-core probe' },
+  code_evict: { file: 'code_evict', cubins: ['sm_80', 'sm_90'], ptx: null, role: 'bench --cold-code: other code on every SM before each run' },
 };
 
 /** Kernels every decode needs besides the decode kernel itself. */

@@ -7,9 +7,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { registerDeviceMeasure, type CopyTiming, type DeviceMeasure, type DeviceTimer, type DeviceTraits } from '../backend.js';
 import { getCudaContext, kernelDir, kernelSelection, loadKernel } from './context.js';
 import { call, outI32 } from './driver.js';
-import { describeSelection, selectKernels, selectOptionsFromEnv, smallRowUnrunnable, SMALL_ROW_HOPPER_KERNEL, type KernelSelection } from './kernels.js';
+import { chooseBinary, describeSelection, KERNEL_BUILDS, selectKernels, selectOptionsFromEnv, smallRowUnrunnable, SMALL_ROW_HOPPER_KERNEL, type KernelSelection } from './kernels.js';
 import { allocDeviceBuffer, deviceBlockCache } from './block-cache.js';
-import { CudaEvent, type DeviceBuffer, copyDtoD, memset } from './runtime.js';
+import { CudaEvent, type DeviceBuffer, type Kernel, copyDtoD, memset } from './runtime.js';
 import { disposeQuietly } from '../util/dispose.js';
 
 const MiB = 1 << 20;
@@ -54,6 +54,23 @@ export const MIN_WARMUP_MS = 25;
 /** Warm-up runs at most, whatever the events say (a device whose events do not advance). */
 const MAX_WARMUP_RUNS = 10_000;
 
+/** kernels/code_evict.cu: one warp per CTA, a CTA per SM. */
+const CODE_EVICT_THREADS = 32;
+/** What --cold-code adds to the timer's flush, for the result's header. */
+const CODE_EVICT_NOTE =
+  "; then 256 KB of other code run by one warp on every SM (kernels/code_evict.cu, --cold-code): each run starts with its code in no SM's instruction cache and not in L2, as in a model, where other kernels run between two attention calls";
+
+/** kernels/code_evict.cu's cubin for this device (sm_80 or sm_90 SASS; UnsupportedDeviceError where neither runs). */
+function loadCodeEvict(): Kernel {
+  const choice = chooseBinary(KERNEL_BUILDS.code_evict, getCudaContext().device.info);
+  return loadKernel('code_evict', choice.form === 'cubin' ? [choice.arch!] : [], 'code_evict', ['f32', 'ptr']);
+}
+
+export interface EventTimerOptions {
+  /** Before every run, after the L2 flush, evict the decode's code from every SM's instruction caches (kernels/code_evict.cu). */
+  coldCode?: boolean;
+}
+
 /**
  * CUDA events around each call on the library's stream. Before every run (warm-up and timed) a memset of a
  * scratch buffer of max(2 × L2, 256 MiB) evicts whatever the previous run left in L2. The flush is outside the
@@ -64,24 +81,43 @@ const MAX_WARMUP_RUNS = 10_000;
 export class CudaEventTimer implements DeviceTimer {
   readonly description: string;
   readonly l2Flush: string;
+  readonly coldCode: boolean;
   private readonly flushBuf: DeviceBuffer;
   private readonly flushWords: number;
+  /** --cold-code: kernels/code_evict.cu and its (never written) sink. */
+  private readonly evict: { kernel: Kernel; sink: DeviceBuffer; grid: number } | null = null;
   private events: Array<[CudaEvent, CudaEvent]> = [];
   private warmupEvents: [CudaEvent, CudaEvent] | null = null;
 
   constructor(
     l2CacheBytes: number,
     private readonly minWarmupMs = MIN_WARMUP_MS,
+    opts: EventTimerOptions = {},
   ) {
+    this.coldCode = opts.coldCode === true;
+    // (the kernel first: a device without its binary is refused before anything is allocated)
+    const kernel = this.coldCode ? loadCodeEvict() : null;
     const bytes = l2FlushBytes(l2CacheBytes);
     this.flushWords = Math.ceil(bytes / 4);
     this.flushBuf = allocDeviceBuffer(this.flushWords * 4);
+    if (kernel) {
+      try {
+        this.evict = { kernel, sink: allocDeviceBuffer(CODE_EVICT_THREADS * 4), grid: getCudaContext().device.info.smCount };
+      } catch (e) {
+        this.flushBuf.dispose();
+        throw e;
+      }
+    }
     this.description = `CUDA events around each call, on the library stream; warm-up of at least ${minWarmupMs} ms, timed by CUDA events`;
-    this.l2Flush = `memset of a ${Math.round((this.flushWords * 4) / MiB)} MiB scratch buffer (max(2 × L2, 256 MiB)) before every run, outside the timed events (as triton.testing.do_bench in FlashMLA's benchmark)`;
+    this.l2Flush =
+      `memset of a ${Math.round((this.flushWords * 4) / MiB)} MiB scratch buffer (max(2 × L2, 256 MiB)) before every run, outside the timed events (as triton.testing.do_bench in FlashMLA's benchmark)` +
+      (this.coldCode ? CODE_EVICT_NOTE : '');
   }
 
   private flush(): void {
-    memset(this.flushBuf.ptr, 0, this.flushWords, 4, getCudaContext().stream);
+    const { stream } = getCudaContext();
+    memset(this.flushBuf.ptr, 0, this.flushWords, 4, stream);
+    if (this.evict) this.evict.kernel.launch({ grid: [this.evict.grid, 1, 1], block: [CODE_EVICT_THREADS, 1, 1], stream }, 1.5, this.evict.sink.ptr);
   }
 
   async time(fn: () => void, iters: number, warmup: number): Promise<number[]> {
@@ -166,6 +202,7 @@ export class CudaEventTimer implements DeviceTimer {
     for (const ev of this.warmupEvents ?? []) ev.dispose();
     this.warmupEvents = null;
     this.flushBuf.dispose();
+    this.evict?.sink.dispose();
   }
 }
 
@@ -293,7 +330,7 @@ export const cudaMeasure: DeviceMeasure = {
     return outI32[0];
   },
   l2FlushBytes: () => l2FlushBytes(getCudaContext().device.info.l2CacheBytes),
-  eventTimer: (minWarmupMs?: number) => new CudaEventTimer(getCudaContext().device.info.l2CacheBytes, minWarmupMs),
+  eventTimer: (minWarmupMs?: number, opts?: EventTimerOptions) => new CudaEventTimer(getCudaContext().device.info.l2CacheBytes, minWarmupMs, opts),
   timeCopies: timeDeviceCopies,
   tensorCorePeakTflops: measureTensorCorePeak,
   kernelReport(assumed?: DeviceTraits) {

@@ -48,6 +48,7 @@ export const KERNEL_ENTRIES: Record<string, string[]> = {
   mla_decode_sm90: ['mla_decode_sm90_bf16', 'mla_decode_sm90_fp16', 'mla_decode_sm90_membound_bf16', 'mla_decode_sm90_membound_fp16', 'mla_decode_sm90_packed_bf16', 'mla_decode_sm90_packed_fp16', 'mla_decode_sm90_packed_membound_bf16', 'mla_decode_sm90_packed_membound_fp16', 'mla_decode_sm90_fp8_bf16', 'mla_decode_sm90_fp8_packed_bf16', 'mla_decode_sm90_fp8_sparse_bf16', 'mla_decode_sm90_fp8_sparse_pair_bf16'],
   mla_decode_sm90_small: ['mla_decode_sm90_small_bf16', 'mla_decode_sm90_small_r32_bf16', 'mla_decode_sm90_small_fp8_bf16', 'mla_decode_sm90_small_fp8_sparse_bf16', 'mla_decode_sm90_small_fp8_sparse_r32_bf16', 'mla_decode_sm90_small_fp8_g32_bf16'],
   tc_peak: ['tc_peak_bf16'],
+  code_evict: ['code_evict'],
 };
 
 export { dev as fakeDevice };

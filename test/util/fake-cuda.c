@@ -89,7 +89,7 @@ typedef unsigned long long CUdeviceptr;
 #ifndef FAKE_KERNEL_PARAMS
 #define FAKE_KERNEL_PARAMS                                                                                        \
   "mla_metadata=piippiiiii;append_kv_fp8_=A;append_kv_=pipipiiippiipii;mla_decode_sm90_fp8_sparse_=PF;mla_decode_sm90_fp8_=PTT;mla_decode_sm90_small_fp8_sparse_=PF;mla_decode_sm90_small_fp8_g32_=PF;mla_decode_sm90_small_fp8_=PTTTT;mla_decode_sm90_=PT;mla_decode_fp8_=PF;"       \
-  "mla_decode_generic_layout_=PL;mla_decode_=P;mla_combine_sink_=PF;mla_combine=P;tc_peak_=iip"
+  "mla_decode_generic_layout_=PL;mla_decode_=P;mla_combine_sink_=PF;mla_combine=P;tc_peak_=iip;code_evict=ip"
 #endif
 static const size_t PARAM_PTRS[] = {PARAMS_PTR_OFFSETS};
 static const size_t FP8_PARAM_PTRS[] = {FP8_PARAMS_PTR_OFFSETS};
