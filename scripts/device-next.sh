@@ -1025,6 +1025,18 @@ PY
     echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61a-suite.log"; grep -aE "^ *not ok" "$out/s61a-suite.log" | head -8
     DEVICE_NEXT_NESTED=1 "$0" s60l
     ;;
+  s65e)
+    # (~3 min, any card; carry .devcarry, .variants/devdist rebuilt with kernels/code_evict.cu) session 65: bench
+    # --cold-code against the warm default on S1, S4, S9, sweep#0, #16 (prediction, from s62c's harness on an H100:
+    # S1 +2–3 µs, S9 +8–9 µs, the long rows +1–3 %), then the conversion-rate probe (s65d's first half)
+    timeout 80 node dist/src/cli.js bench --configs serving:S1,S4,S9 --iters 50 --json "$out/s65e-warm.json" > "$out/s65e-warm.txt" 2>&1; echo "== warm rc=$?"
+    timeout 80 node dist/src/cli.js bench --configs serving:S1,S4,S9 --iters 50 --cold-code --reference "$out/s65e-warm.json" --json "$out/s65e-cold.json" > "$out/s65e-cold.txt" 2>&1; echo "== cold rc=$?"
+    grep -aE "^S[0-9]+ |^L2|all ok|FAIL" "$out/s65e-warm.txt" "$out/s65e-cold.txt" | cut -c1-200
+    timeout 80 node dist/src/cli.js bench --configs 0,16 --iters 30 --json "$out/s65e-warm-sweep.json" > "$out/s65e-warm-sweep.txt" 2>&1; echo "== warm sweep rc=$?"
+    timeout 80 node dist/src/cli.js bench --configs 0,16 --iters 30 --cold-code --reference "$out/s65e-warm-sweep.json" > "$out/s65e-cold-sweep.txt" 2>&1; echo "== cold sweep rc=$?"
+    grep -aE "^sweep#" "$out/s65e-warm-sweep.txt" "$out/s65e-cold-sweep.txt" | cut -c1-200
+    nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -O3 -o /tmp/cvtrate scripts/cvt-rate-probe.cu && timeout 60 /tmp/cvtrate | tee "$out/s65e-cvtrate.txt"
+    ;;
   s65d)
     # (~7 min, any card; carry .devcarry, .variants/devdist) session 65: the conversion-rate probe
     # (scripts/cvt-rate-probe.cu: cvt.rn.f16x2.e4m3x2 against integer ops, per SM and cycle; prediction: F2FP at a
