@@ -1,7 +1,8 @@
 // build: archs=sm_80,sm_90 nolineinfo
-// Instruction-cache eviction for `flash-mla bench --cold-code`: one warp per CTA, one CTA per SM, runs 256 KB of
-// straight-line code (16 384 FFMA in four independent chains, no loop in the SASS), so that afterwards the SM's
-// instruction caches hold this kernel's code and none of the decode's. In a model, other kernels (GEMMs, MoE, norms)
+// Instruction-cache eviction for `flash-mla bench --cold-code`: four warps per CTA (one per SM sub-partition, each with
+// its own first-level instruction cache), two CTAs per SM in the grid, run 256 KB of straight-line code (16 384 FFMA in
+// four independent chains, no loop in the SASS), so that afterwards the SM's instruction caches hold this kernel's
+// code and none of the decode's. In a model, other kernels (GEMMs, MoE, norms)
 // run between two attention calls on every SM, so each call starts with its code cold; the bench's default, like the
 // peers' benchmarks, runs the decode back to back with its code warm (perf log, sessions 62–64: S9 +8–9 µs on an H100
 // when other code had run on every SM first). No global traffic except a store that never happens.
@@ -12,7 +13,7 @@ constexpr int kRounds = 4, kSteps = 1024;  // × 4 chains = 16 384 FFMA × 16 B 
                                            // was unrolled to 2048 and looped twice: 128 KB)
 }
 
-extern "C" __global__ void __launch_bounds__(32, 1) code_evict(float seed, float* sink) {
+extern "C" __global__ void __launch_bounds__(128) code_evict(float seed, float* sink) {
   float a = seed + threadIdx.x, b = seed - threadIdx.x, c = seed * 0.5f, d = seed * 0.25f;
 #pragma unroll
   for (int r = 0; r < kRounds; ++r) {

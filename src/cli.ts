@@ -39,9 +39,10 @@ bench options:
                      from (a partly filled last block keeps its own): few enough stay in L2 (256 pages: 19 MB bf16,
                      11 MB FP8), so the decode runs at its math's rate, not DRAM's — a probe (an H100 standing in for
                      an H200's compute-bound rate), not a workload; no peer times apply (GB/s counts tokens read)
-  --cold-code        GPU: before every run, after the L2 flush, one warp on every SM runs 256 KB of other code
-                     (kernels/code_evict.cu), so each run starts with the decode's code cold, as in a model where
-                     other kernels run between attention calls (default: warm code, as the peers' benchmarks)
+  --cold-code        GPU (sm_80–sm_90): before every run, after the L2 flush, 256 KB of other code runs on every SM
+                     (kernels/code_evict.cu: four warps per CTA, two CTAs per SM), so each run starts with the decode's
+                     code cold, as in a model where other kernels run between attention calls (default: warm code, as
+                     the peers' benchmarks; so no peer times by default: --reference warm-run.json gives warm/cold)
   --pack-order       dense configs: getMlaMetadata({ packOrder: true }), a variable-length batch walked in a packed
                      request order (fewer requests split over SMs; the metadata call takes longer: see +md ms)
   --metadata M       dense configs on a GPU: device (default): the schedule by the metadata kernel from the device
@@ -263,7 +264,8 @@ async function bench(args: string[]): Promise<number> {
 
   // references: explicit, or by default the shipped measurements of this card model
   let refSpecs = values.reference ?? [];
-  if (refSpecs.length === 0 && backend === 'cuda') {
+  // (the shipped peer times are warm-code times: not the default reference of a --cold-code run)
+  if (refSpecs.length === 0 && backend === 'cuda' && !values['cold-code']) {
     const card = referenceCardFor(cudaMeasure().device().name);
     if (card) refSpecs = [card];
   }

@@ -161,7 +161,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
   },
 
   'cold-code': {
-    title: "--cold-code's timer: kernels/code_evict.cu on every SM (one warp each) after each L2 flush, outside the events; refused where no binary of it runs, before anything is allocated",
+    title: "--cold-code's timer: kernels/code_evict.cu on every SM (four warps per CTA, two CTAs per SM) after each L2 flush, outside the events; the bench's result says so",
     env: { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMS: '132', FAKE_CUDA_COPY_GBPS: '2000' },
     async run(f) {
       const memory = getBackend('cuda').memory!;
@@ -171,14 +171,14 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const base = f.stat('allocs');
       const timer = measure().eventTimer(0, { coldCode: true });
       assert.equal(timer.coldCode, true);
-      assert.match(timer.l2Flush, /^memset of a 256 MiB scratch buffer .*; then 256 KB of other code run by one warp on every SM \(kernels\/code_evict\.cu, --cold-code\)/);
+      assert.match(timer.l2Flush, /^memset of a 256 MiB scratch buffer .*; then 256 KB of other code run by four warps per CTA, two CTAs per SM \(kernels\/code_evict\.cu, --cold-code\)/);
       assert.equal(f.stat('allocs'), base + 2, 'the flush buffer and the eviction kernel\'s sink');
       const copy = () => memory.copy(dst.ptr, src.ptr, bytes);
       const [times, calls] = await callsOf(f, () => timer.time(copy, 3, 2));
       for (const t of times) close(t, copyMs(bytes, 2000), 'a timed run (the eviction outside the events)');
       assert.equal(f.stat('ran:code_evict'), 2 + 4 + 3, 'after every flush: 2 warm-up, 4 ahead of the timed loop, 3 timed');
       assert.equal(calls.cuMemsetD32Async, 2 + 4 + 3);
-      assert.deepEqual([f.stat('ran:code_evict:grid.x'), f.stat('ran:code_evict:block.x')], [132, 32], 'one warp on each of the 132 SMs');
+      assert.deepEqual([f.stat('ran:code_evict:grid.x'), f.stat('ran:code_evict:block.x')], [264, 128], 'four warps per CTA (one per sub-partition), two CTAs per SM');
       timer.dispose();
       const warm = measure().eventTimer(0);
       assert.equal(warm.coldCode, false, 'warm code by default');
@@ -201,20 +201,26 @@ const scenarios: Record<string, FakeCudaScenario> = {
       const warmRes = await runBench({ backend: 'cuda', configs: [config], iters: 2, warmup: 0, seed: 1, checkSamples: 0, metadata: 'host', bandwidth: ceiling, peak: ceiling });
       assert.equal(warmRes.settings.coldCode, undefined, 'a warm run says nothing of cold code');
       return [
-        `3 timed runs, each after the L2 flush and code_evict on 132 SMs × 32 threads`,
+        `3 timed runs, each after the L2 flush and code_evict (264 CTAs × 128 threads on 132 SMs)`,
         `runBench({ coldCode: true }): settings.coldCode, the flush line names --cold-code, a valid result; the cpu backend refuses it`,
       ];
     },
   },
 
   'cold-code-unsupported': {
-    title: '--cold-code on a GPU with no code_evict binary (sm_100: cubins for sm_80 and sm_90 only, no PTX): UnsupportedDeviceError, nothing allocated',
+    title: '--cold-code on a GPU with no code_evict binary (sm_100: cubins for sm_80 and sm_90 only, no PTX): UnsupportedDeviceError, nothing allocated, the bench refused before its measurements',
     env: { FAKE_CUDA_CC: '10.0' },
     async run(f) {
       const base = f.stat('allocs');
       assert.throws(() => measure().eventTimer(0, { coldCode: true }), (e: Error) => e.name === 'UnsupportedDeviceError' && /code_evict/.test(e.message), 'eventTimer({ coldCode }) on sm_100');
       assert.equal(f.stat('allocs'), base, 'allocated before the refusal');
-      return ['sm_100: UnsupportedDeviceError naming code_evict, no allocation'];
+      // the bench refuses it before its ceilings' measurements (no copy timed, nothing left allocated)
+      const config = { id: 't', b: 2, s: 100, h_q: 16, s_q: 1, varlen: false, causal: true, dtype: 'bf16' as const, seqlens: [100, 100] };
+      const copies = f.calls('cuMemcpyDtoDAsync_v2');
+      await assert.rejects(runBench({ backend: 'cuda', configs: [config], iters: 1, coldCode: true }), { name: 'UnsupportedDeviceError' });
+      assert.equal(f.calls('cuMemcpyDtoDAsync_v2'), copies, 'the copy ceiling was measured before the refusal');
+      assert.equal(f.stat('allocs'), base, 'left allocated by the refused bench');
+      return ['sm_100: UnsupportedDeviceError naming code_evict, no allocation; the bench refuses it before measuring anything'];
     },
   },
 

@@ -26,6 +26,7 @@ import { FP8_BYTES_PER_TOKEN, HEAD_DIM_K, HEAD_DIM_V, METADATA_ROW_INTS, PAGE_BL
 import { isPackedSchedule } from '../mla/schedule.js';
 import { readInt32s } from '../tensor.js';
 import { fmtValue } from '../util/fmt-value.js';
+import { disposeQuietly } from '../util/dispose.js';
 import { type BenchConfig, configLabel, referenceCardFor, shippedReference, type ReferenceSeries } from './configs.js';
 import { configBytes, configFlops, gbps, intensity, kvBytesPerToken, median, roofline, summarize, tflops } from './metrics.js';
 import {
@@ -220,7 +221,8 @@ export interface BenchOptions extends PeakOptions {
   /**
    * GPU runs: before every run (after the L2 flush) other code runs on every SM (kernels/code_evict.cu), so each run
    * starts with the decode's code cold, as in a model where other kernels run between attention calls. Default false:
-   * warm code, as the peers' benchmarks time it. The cpu backend refuses it.
+   * warm code, as the peers' benchmarks time it. The cpu backend refuses it, and so does a GPU with no binary of
+   * code_evict (sm_80–sm_90 only: before any measurement). Ignored with `timer` (the result says what the timer did).
    */
   coldCode?: boolean;
   /**
@@ -489,11 +491,20 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const measure = getDeviceMeasure(backend);
   const device = deviceRecord(measure);
 
-  progress({ phase: 'ceilings', message: 'measuring the memory ceiling' });
-  const bandwidth = opts.bandwidth ?? (measure ? measureCopyBandwidthDevice(measure) : measureCopyBandwidthCpu());
-  progress({ phase: 'ceilings', message: 'compute ceiling' });
-  const peak = opts.peak ?? (measure ? await devicePeak(measure, opts) : measureCpuPeak());
-  if (bandwidth.value === null) throw new Error('runBench: no bandwidth ceiling');
+  // --cold-code: its timer first, so a GPU with no binary of code_evict is refused before the ceilings' measurements
+  const earlyTimer = coldCode && !opts.timer && measure ? measure.eventTimer(undefined, { coldCode }) : null;
+  let bandwidth: Ceiling;
+  let peak: Ceiling;
+  try {
+    progress({ phase: 'ceilings', message: 'measuring the memory ceiling' });
+    bandwidth = opts.bandwidth ?? (measure ? measureCopyBandwidthDevice(measure) : measureCopyBandwidthCpu());
+    progress({ phase: 'ceilings', message: 'compute ceiling' });
+    peak = opts.peak ?? (measure ? await devicePeak(measure, opts) : measureCpuPeak());
+    if (bandwidth.value === null) throw new Error('runBench: no bandwidth ceiling');
+  } catch (e) {
+    disposeQuietly(earlyTimer); // (the measurement's error is the one to report)
+    throw e;
+  }
   const ceil = { bandwidthGBps: bandwidth.value, peakTflops: peak.value };
   if (backend === 'cpu' && peak.value !== null && runnable.length > 0) {
     const seconds = estimateCpuSeconds(runnable, kernels.length, iters, warmup, peak.value);
@@ -507,7 +518,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     progress({ phase: 'estimate', seconds, message: `${runnable.length} config(s) × ${kernels.length} kernel(s) × ${runs} at ${fmtNum(peak.value * 1e3)} GFLOP/s` });
   }
 
-  const timer = opts.timer ?? (measure ? measure.eventTimer(undefined, { coldCode }) : new CpuTimer());
+  const timer = opts.timer ?? earlyTimer ?? (measure ? measure.eventTimer() : new CpuTimer());
   const peers = new PeerIndex(opts.references ?? []);
   const rows: BenchRow[] = [];
   const skipped: SkippedRun[] = [];

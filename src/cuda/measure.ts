@@ -54,11 +54,15 @@ export const MIN_WARMUP_MS = 25;
 /** Warm-up runs at most, whatever the events say (a device whose events do not advance). */
 const MAX_WARMUP_RUNS = 10_000;
 
-/** kernels/code_evict.cu: one warp per CTA, a CTA per SM. */
-const CODE_EVICT_THREADS = 32;
+/**
+ * kernels/code_evict.cu: four warps per CTA (one per SM sub-partition: each has its own first-level instruction cache)
+ * and two CTAs per SM in the grid (the usual placement is one per SM; the second covers SMs a placement doubles up).
+ */
+const CODE_EVICT_THREADS = 128;
+const CODE_EVICT_CTAS_PER_SM = 2;
 /** What --cold-code adds to the timer's flush, for the result's header. */
 const CODE_EVICT_NOTE =
-  "; then 256 KB of other code run by one warp on every SM (kernels/code_evict.cu, --cold-code): each run starts with its code in no SM's instruction cache and not in L2, as in a model, where other kernels run between two attention calls";
+  "; then 256 KB of other code run by four warps per CTA, two CTAs per SM (kernels/code_evict.cu, --cold-code): each run starts with its code in no SM's instruction cache and not in L2, as in a model, where other kernels run between two attention calls";
 
 /** kernels/code_evict.cu's cubin for this device (sm_80 or sm_90 SASS; UnsupportedDeviceError where neither runs). */
 function loadCodeEvict(): Kernel {
@@ -102,9 +106,9 @@ export class CudaEventTimer implements DeviceTimer {
     this.flushBuf = allocDeviceBuffer(this.flushWords * 4);
     if (kernel) {
       try {
-        this.evict = { kernel, sink: allocDeviceBuffer(CODE_EVICT_THREADS * 4), grid: getCudaContext().device.info.smCount };
+        this.evict = { kernel, sink: allocDeviceBuffer(CODE_EVICT_THREADS * 4), grid: CODE_EVICT_CTAS_PER_SM * getCudaContext().device.info.smCount };
       } catch (e) {
-        this.flushBuf.dispose();
+        disposeQuietly(this.flushBuf); // (the allocation's error is the one to report)
         throw e;
       }
     }
@@ -201,8 +205,11 @@ export class CudaEventTimer implements DeviceTimer {
     this.events = [];
     for (const ev of this.warmupEvents ?? []) ev.dispose();
     this.warmupEvents = null;
-    this.flushBuf.dispose();
-    this.evict?.sink.dispose();
+    try {
+      this.flushBuf.dispose();
+    } finally {
+      this.evict?.sink.dispose(); // (freed whatever the flush buffer's free said)
+    }
   }
 }
 
