@@ -69,6 +69,15 @@ async function expectCuda(fn: () => unknown, call: string, codeName: string, wha
   assert.deepEqual([err.call, err.codeName], [call, codeName], `${what}: ${err.message}`);
 }
 
+/** Two 8 MiB device buffers to time copies between, and the fake's allocation count with them. */
+function copyPair(f: FakeCudaControl) {
+  const memory = getBackend('cuda').memory!;
+  const bytes = 8 * MiB;
+  const src = memory.alloc(bytes);
+  const dst = memory.alloc(bytes);
+  return { memory, bytes, src, dst, base: f.stat('allocs') };
+}
+
 // ---------------------------------------------------------------------------------------------- scenarios
 
 const scenarios: Record<string, FakeCudaScenario> = {
@@ -76,11 +85,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
     title: 'event timer: events around each call on the library stream, the 256 MiB L2 flush before every run and outside the events',
     env: { FAKE_CUDA_COPY_GBPS: '2000' },
     async run(f) {
-      const memory = getBackend('cuda').memory!;
-      const bytes = 8 * MiB;
-      const src = memory.alloc(bytes);
-      const dst = memory.alloc(bytes);
-      const base = f.stat('allocs');
+      const { memory, bytes, src, dst, base } = copyPair(f);
       const timer = measure().eventTimer(0); // (the warm-up's minimum device time: below)
       assert.equal(timer.description, 'CUDA events around each call, on the library stream; warm-up of at least 0 ms, timed by CUDA events');
       assert.equal(
@@ -164,11 +169,7 @@ const scenarios: Record<string, FakeCudaScenario> = {
     title: "--cold-code's timer: kernels/code_evict.cu on every SM (four warps per CTA, two CTAs per SM) after each L2 flush, outside the events; the bench's result says so",
     env: { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMS: '132', FAKE_CUDA_COPY_GBPS: '2000' },
     async run(f) {
-      const memory = getBackend('cuda').memory!;
-      const bytes = 8 * MiB;
-      const src = memory.alloc(bytes);
-      const dst = memory.alloc(bytes);
-      const base = f.stat('allocs');
+      const { memory, bytes, src, dst, base } = copyPair(f);
       const timer = measure().eventTimer(0, { coldCode: true });
       assert.equal(timer.coldCode, true);
       assert.match(timer.l2Flush, /^memset of a 256 MiB scratch buffer .*; then 256 KB of other code run by four warps per CTA, two CTAs per SM \(kernels\/code_evict\.cu, --cold-code\)/);
