@@ -244,7 +244,7 @@ async function bench(args: string[]): Promise<number> {
   if (values['kv-pages'] !== undefined) {
     const pages = intOpt('kv-pages', values['kv-pages'], 1)!;
     sel.configs = asUsage(() => withKvPages(sel.configs, pages));
-    sel.source += `, KV from at most ${pages} distinct full pages, L2-resident: a compute-rate probe (--kv-pages ${pages})`;
+    sel.source += `, KV from at most ${pages} distinct full pages (in L2 where they fit): a compute-rate probe (--kv-pages ${pages})`;
   }
   if (values.metadata !== undefined && values.metadata !== 'device' && values.metadata !== 'host') throw new UsageError(`--metadata: expected device or host, got '${values.metadata}'`);
   if (values.metadata === 'host' && backend === 'cuda') sel.source += ', metadata from host lengths (--metadata host)';
