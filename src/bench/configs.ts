@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { configBytes, configFlops, sumSeqlens } from './metrics.js';
 import { rng } from '../util/random.js';
 import { packOrderPieceCost, packedSeqlens } from './pack-order.js';
-import { fmtValue } from '../util/fmt-value.js';
+import { expectPositiveInt } from '../mla/validate.js';
 
 export type ConfigSetName = 'sweep' | 'serving' | 'sparse' | 'small' | 'sparse-small' | 'tiny';
 export const CONFIG_SETS: readonly ConfigSetName[] = ['sweep', 'serving', 'sparse', 'small', 'sparse-small', 'tiny'];
@@ -166,7 +166,7 @@ export function withKvFormat(configs: readonly BenchConfig[], kv: 'fp8' | 'bf16'
  * probe); sparse configs are a RangeError naming the config (their indices pick tokens, not pages).
  */
 export function withKvPages(configs: readonly BenchConfig[], pages: number): BenchConfig[] {
-  if (!Number.isSafeInteger(pages) || pages < 1) throw new RangeError(`--kv-pages: expected an integer ≥ 1, got ${fmtValue(pages)}`);
+  expectPositiveInt('--kv-pages', pages);
   return configs.map((c) => {
     if (c.topk !== undefined) throw new RangeError(`--kv-pages: config ${c.id} (${configLabel(c)}) is sparse decode; --kv-pages applies to dense configs only`);
     return { ...c, kvPages: pages };

@@ -5,8 +5,8 @@
 // Schema 3 (this version) adds configs over an FP8 cache (config.kv 'fp8') and sparse configs (config.topk; their
 // rows have no mdMs and carry `sparse`: the tokens gathered and the −1 indices), and per result `skipped`: the
 // configs the backend refused, with its message; since session 65 a dense config may carry `kvPages` (the
-// L2-resident probe of `--kv-pages`, whose rows match no run without it). Results of schemas 1 (docs/runs/ of 2026-11) and 2 are still
-// read: what later schemas add is absent there.
+// L2-resident probe of `--kv-pages`, whose rows match no run without it). Results of schemas 1 (docs/runs/ of
+// 2026-11) and 2 are still read: what later schemas add is absent there.
 
 import { PEER_SHORT_NAMES, type BenchConfig } from './configs.js';
 import type { CheckResult } from './problem.js';

@@ -213,9 +213,9 @@ export interface BenchOptions extends PeakOptions {
   /**
    * Dense configs on a device: where the schedule is made. 'device' (default): getMlaMetadata of the device lengths, a
    * metadata kernel per call. 'host': getMlaMetadata of a host copy of the lengths for the device (scheduleTiles on the
-   * host, written by one host→device copy into one allocation; what PagedKvCache.metadata does) — `+md ms` then times that copy with
-   * the decode, and each row's `mdHostUs` is the host's time per metadata call. The cpu backend makes it on the host
-   * either way.
+   * host, written by one host→device copy into one allocation; what PagedKvCache.metadata does) — `+md ms` then times
+   * that copy with the decode, and each row's `mdHostUs` is the host's time per metadata call. The cpu backend makes it
+   * on the host either way.
    */
   metadata?: 'device' | 'host';
   /**
@@ -518,7 +518,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     progress({ phase: 'estimate', seconds, message: `${runnable.length} config(s) × ${kernels.length} kernel(s) × ${runs} at ${fmtNum(peak.value * 1e3)} GFLOP/s` });
   }
 
-  const timer = opts.timer ?? earlyTimer ?? (measure ? measure.eventTimer() : new CpuTimer());
+  const timer: Timer = opts.timer ?? earlyTimer ?? (measure ? measure.eventTimer() : new CpuTimer());
   const peers = new PeerIndex(opts.references ?? []);
   const rows: BenchRow[] = [];
   const skipped: SkippedRun[] = [];
@@ -725,7 +725,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         'sparse configs (topk): ms only, their metadata depends on the shape alone and is computed once',
       ...(backend !== 'cpu' ? { metadata: metadataFrom } : {}),
       l2Flush: timer.l2Flush,
-      ...((timer as Timer).coldCode ? { coldCode: true } : {}),
+      ...(timer.coldCode ? { coldCode: true } : {}),
       checkSamples: nSamples,
     },
     ceilings: { bandwidthGBps: bandwidth, peakTflops: peak },
