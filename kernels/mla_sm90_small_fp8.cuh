@@ -37,9 +37,25 @@
 #define MLA_SM90S_L2_BOUND 0  // timing bound, outputs wrong: every block read from 16 pages (dense) or 1024 slots (sparse), in L2
 #endif
 
+// EXPERIMENT (variant builds only; issue 10, session 66): scale groups (bit g = channels 128 g … + 127) whose codes go
+// to f16 by integer ops (f16x2_of_codes_int: the code's value · 2^-8, exact) instead of the conversion unit — in S
+// (MLA_EXPERIMENT_F16_INT_S) and in P·V (MLA_EXPERIMENT_F16_INT_PV); the 2^8 goes into S's group scale and into that
+// group's Pᵀ ratio. Both 0 (the shipped build): the cvt path everywhere.
+#ifndef MLA_EXPERIMENT_F16_INT_S
+#define MLA_EXPERIMENT_F16_INT_S 0
+#endif
+#ifndef MLA_EXPERIMENT_F16_INT_PV
+#define MLA_EXPERIMENT_F16_INT_PV 0
+#endif
+
 namespace {
 
 constexpr int kFp8WgThreads = 128;
+constexpr unsigned kF16IntS = MLA_EXPERIMENT_F16_INT_S, kF16IntPv = MLA_EXPERIMENT_F16_INT_PV;
+// Two e4m3 codes (the bytes prmt's selector `sel` picks, each with its sign byte replicated above it) as an f16x2 of
+// their values · 2^-8: the sign-extended code shifted left 7 and masked is the f16 s.0eeee.mmm0000000 (subnormal codes
+// included; the NaN codes read as ±480 · 2^-8, as e4m3x4_to_bf16x4_pow2's).
+__device__ __forceinline__ uint32_t f16x2_of_codes_int(uint32_t codes, uint32_t sel) { return (ptx::prmt(codes, 0u, sel) << 7) & 0xbf80bf80u; }
 static_assert(kFp8WgThreads == 2 * PAGE_BLOCK_SIZE, "two threads per token");
 
 // One thread: the bf16 RoPE columns of the block on `page` (one 128B-swizzled box) into dst, completing on `bar`.
@@ -141,9 +157,10 @@ __device__ __forceinline__ void f16_scores_combine(float (&s)[8], const float (&
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         const int x = 4 * i + 2 * h + e;
-        float acc = tsc.v[h][0] * sg[0][x];
+        auto scale = [&](int k) { return (kF16IntS >> k) & 1u ? tsc.v[h][k] * 256.f : tsc.v[h][k]; };
+        float acc = scale(0) * sg[0][x];
 #pragma unroll
-        for (int k = 1; k < 4; ++k) acc = fmaf(tsc.v[h][k], sg[k][x], acc);
+        for (int k = 1; k < 4; ++k) acc = fmaf(scale(k), sg[k][x], acc);
         s[x] = fmaf(qf[i][e], acc, s[x]);
       }
 }
@@ -186,7 +203,7 @@ __device__ __forceinline__ void f16_rescale_groups(uint32_t sKb, const Fp8TokenS
     fac[k] = rg[k] * inv;
     rg[k] = r_new;
 #pragma unroll
-    for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * inv;
+    for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * ((kF16IntPv >> k) & 1u ? inv * 256.f : inv);
   }
   ptx::named_barrier_sync(bar, kFp8WgThreads);
 }
@@ -292,8 +309,11 @@ __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], ui
 #pragma unroll
     for (int kp = 0; kp < 4; ++kp) {
       const uint32_t(&r)[4] = rn[kp];
-      const uint2 c0 = ptx::e4m3x4_to_f16x4(r[0]), c1 = ptx::e4m3x4_to_f16x4(r[1]);
-      const uint2 c2 = ptx::e4m3x4_to_f16x4(r[2]), c3 = ptx::e4m3x4_to_f16x4(r[3]);
+      auto cv = [&](uint32_t w) {
+        return (kF16IntS >> b) & 1u ? make_uint2(f16x2_of_codes_int(w, 0x9180u), f16x2_of_codes_int(w, 0xB3A2u)) : ptx::e4m3x4_to_f16x4(w);
+      };
+      const uint2 c0 = cv(r[0]), c1 = cv(r[1]);
+      const uint2 c2 = cv(r[2]), c3 = cv(r[3]);
       uint32_t(&a0)[4] = a[b & 1][2 * kp];
       uint32_t(&a1)[4] = a[b & 1][2 * kp + 1];
       a0[0] = c0.x, a0[1] = c1.x, a0[2] = c0.y, a0[3] = c1.y;
@@ -363,7 +383,7 @@ __device__ __forceinline__ void pv_keep_valid(uint32_t (&keep)[2][4], int q4, co
       keep[kp][m] = (v & 1u ? 0x0000ffffu : 0u) | (v & 2u ? 0xffff0000u : 0u);
     }
 }
-template <bool kMasked, int kPitch = 0>
+template <bool kMasked, int kPitch = 0, bool kInt = false>
 __device__ __forceinline__ void pv_fragments(uint32_t (&a)[8][4], uint32_t sBox, const uint32_t (&keep)[2][4], int warp, int lane) {
 #pragma unroll
   for (int u = 0; u < 2; ++u) {
@@ -377,11 +397,14 @@ __device__ __forceinline__ void pv_fragments(uint32_t (&a)[8][4], uint32_t sBox,
 #pragma unroll
       for (int m = 0; m < 4; ++m) {
         if constexpr (kMasked) r[m] &= keep[kp][m];
-        r[m] = ptx::prmt(r[m], 0u, 0x3120u);  // (t0, c0) (t1, c0) (t0, c1) (t1, c1)
+        if constexpr (!kInt) r[m] = ptx::prmt(r[m], 0u, 0x3120u);  // (t0, c0) (t1, c0) (t0, c1) (t1, c1)
       }
+      auto cv = [&](uint32_t w) {  // (kInt: the pairing and the sign extension in one prmt per word)
+        return kInt ? make_uint2(f16x2_of_codes_int(w, 0xA280u), f16x2_of_codes_int(w, 0xB391u)) : ptx::e4m3x4_to_f16x4(w);
+      };
 #pragma unroll
       for (int h = 0; h < 2; ++h) {  // k-step 2 kp + h: matrices 2h (tokens 0–7 of it) and 2h + 1 (8–15)
-        const uint2 lo = ptx::e4m3x4_to_f16x4(r[2 * h]), hi = ptx::e4m3x4_to_f16x4(r[2 * h + 1]);
+        const uint2 lo = cv(r[2 * h]), hi = cv(r[2 * h + 1]);
         uint32_t(&f)[4] = a[4 * u + 2 * kp + h];
         f[0] = lo.x, f[1] = lo.y, f[2] = hi.x, f[3] = hi.y;
       }
@@ -402,7 +425,8 @@ __device__ __forceinline__ void f16r_pv(float (&o)[8][8], uint32_t sSt, uint32_t
 #pragma unroll
   for (int grp = 0; grp < 4; ++grp) {
     if (grp >= 2) ptx::wgmma_wait<1>();
-    pv_fragments<kMasked, kPitch>(a[grp & 1], sSt + grp * (kPitch ? 128 : SM90_SLAB_BYTES), keep, warp, lane);
+    if ((kF16IntPv >> grp) & 1u) pv_fragments<kMasked, kPitch, true>(a[grp & 1], sSt + grp * (kPitch ? 128 : SM90_SLAB_BYTES), keep, warp, lane);
+    else pv_fragments<kMasked, kPitch>(a[grp & 1], sSt + grp * (kPitch ? 128 : SM90_SLAB_BYTES), keep, warp, lane);
     ptx::wgmma_fence();
 #pragma unroll
     for (int u = 0; u < 2; ++u)

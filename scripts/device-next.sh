@@ -1025,6 +1025,31 @@ PY
     echo "GPU suite rc=$? ($(( $(date +%s) - s )) s)"; summary "$out/s61a-suite.log"; grep -aE "^ *not ok" "$out/s61a-suite.log" | head -8
     DEVICE_NEXT_NESTED=1 "$0" s60l
     ;;
+  s66a)
+    # (≤ 9.5 min; carry .devcarry, .variants/devdist, .variants/s66 — each build's cubin .xz'd: unxz them first) session
+    # 66's first call. On an H200 the README's run (s48h). On any other card: the conversion-rate probe, then issue 10's
+    # FP8 16-row entry with part of its e4m3 → f16 conversions on the integer pipe (kernels/mla_sm90_small_fp8.cuh
+    # MLA_EXPERIMENT_F16_INT_S / _PV: scale-group masks; i5s: S groups 0, 2; i5p: P·V groups 0, 2; i55: both; iall:
+    # every group both — session 23's `regaint` control): the FP8 GPU tests under iall, then two rounds at the math's
+    # rate (--kv fp8 --kv-pages 256) of sweep#0, #1, #16, #17. Prediction: if F2FP runs at a quarter of the ALU's rate
+    # (≤ 16 per cycle per SM), i55 −8 … −15 % on sweep#16 (the conversions ~70 % of a block's cycles, now split over two
+    # pipes), iall slower than i55; if F2FP runs at half rate or more, every variant within ±2 % or slower
+    if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then timeout 560 "$0" s48h
+    else
+      nvcc -gencode arch=compute_90a,code=sm_90a -std=c++17 -O3 -o /tmp/cvtrate scripts/cvt-rate-probe.cu && timeout 60 /tmp/cvtrate | tee "$out/s66a-cvtrate.txt"
+      FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/s66/iall)/ gpu timeout 170 node --test dist/test/fp8-sparse-gpu.test.js > "$out/s66a-iall-fp8.log" 2>&1
+      echo "FP8/sparse GPU tests (iall) rc=$?"; summary "$out/s66a-iall-fp8.log"; grep -aE "^ *not ok" "$out/s66a-iall-fp8.log" | head -8
+      AB_EXTRA="--kv fp8 --kv-pages 256" ab_rounds s66fp8 "sweep:0,1,16,17" dist/kernels .variants/s66/i5s .variants/s66/i5p .variants/s66/i55 .variants/s66/iall
+    fi
+    ;;
+  s66c)
+    # (~6 min, any card; carry as s66a) s65e (cold code against warm, the cvt rates), then packloops
+    # (-DMLA_EXPERIMENT_PACK_LOOPS=1: a store loop per kind of row instead of both conversions and a select; 8 bytes of
+    # spill in the memory-bound bf16 entry) against the shipped build, cold, on the rows where the epilogue's once-run
+    # code counts. Prediction: cold −0.5 … −1.5 µs on S1 / S4 / S9 (~2 KB less code per row store fetched once per item)
+    DEVICE_NEXT_NESTED=1 timeout 330 "$0" s65e
+    AB_CHECK=0 AB_EXTRA=--cold-code ab_rounds s66cold "serving:S1,S4,S9,S11 sweep:0,16" dist/kernels .variants/s66/packloops
+    ;;
   s65e)
     # (~3 min, any card; carry .devcarry, .variants/devdist rebuilt with kernels/code_evict.cu) session 65: bench
     # --cold-code against the warm default on S1, S4, S9, sweep#0, #16 (prediction, from s62c's harness on an H100:
