@@ -82,6 +82,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // the stage. (Session 9's dense form, the codes converted to an f16 copy of K in shared memory, lost to it in session
   // 23 and is in git history, commit 221bdfc.)
   constexpr bool kF16 = kFp8;
+  // EXPERIMENT (variant builds only; issue 10, session 66): the FP8 entries' lazy rescale — softmax_block's kLazyLog2,
+  // f16_rescale_groups' kLazy — with Oᵀ's rescale skipped in blocks where no factor moved
+  constexpr int kLazyLog2 = kF16 ? MLA_EXPERIMENT_LAZY_RESCALE : 0;
   // sparse: a gather warpgroup (warpgroup 2: its warps 2x, 2x + 1 gather math warpgroup x's blocks as soon as a stage is
   // free, so the per-token copies' issue leaves the math warpgroups' chain); the math warpgroups' CTA barriers are then
   // a named barrier over their 256 threads (math_sync); 384 threads (perf log session 27, `gwg`)
@@ -435,7 +438,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       }
       ptx::named_barrier_sync(wg_bar, kWgThreads);  // (sMax is rewritten only after the next block's P barrier)
       float scale[kCols][2];
-      softmax_block(s, m, l, scale, scale_log2, [&](int i, int e) {  // the warpgroup's 4 warps' maxima
+      const bool m_moved = softmax_block<kLazyLog2>(s, m, l, scale, scale_log2, [&](int i, int e) {  // the warpgroup's 4 warps' maxima
         float bm = -INFINITY;
 #pragma unroll
         for (int v = 0; v < 4; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(max_at(sK, v, col_of(i, e, q4))));
@@ -444,8 +447,11 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       // f16 datapath: the block's scale maxima per group (the new reference scales), the ratio of the old ones to them
       // and this thread's tokens' P factors s_t,g / r_g; then one more barrier (the maxima are read: slab 8 takes Pᵀ)
       float fac[4], ratio[2][4];
-      if constexpr (kF16) f16_rescale_groups(sK, tsc, rg, fac, ratio, wg_bar);
-      scale_columns<kF16>(o, scale, fac);  // the softmax rescale (f16 datapath: times the reference-scale ratios)
+      bool g_moved = false;
+      if constexpr (kF16) g_moved = f16_rescale_groups<(kLazyLog2 > 0)>(sK, tsc, rg, fac, ratio, wg_bar);
+      // the softmax rescale (f16 datapath: times the reference-scale ratios); the lazy experiment skips it where no
+      // factor moved (a warp-uniform branch)
+      if (kLazyLog2 == 0 || g_moved || __any_sync(0xffffffffu, m_moved)) scale_columns<kF16>(o, scale, fac);
 
       // Pᵀ → smem, K-major (tokens contiguous per column): lanes g and g ^ 1 hold adjacent tokens of the same columns,
       // so they trade one value each and each stores one bf16 pair — the even-g lane column 2·q4 (+8i), the odd one

@@ -47,6 +47,9 @@
 #ifndef MLA_EXPERIMENT_F16_INT_PV
 #define MLA_EXPERIMENT_F16_INT_PV 0
 #endif
+#ifndef MLA_EXPERIMENT_LAZY_RESCALE
+#define MLA_EXPERIMENT_LAZY_RESCALE 0  // > 0: the FP8 entries' lazy rescale with this threshold (log2 units; mla_decode_sm90_small.cu)
+#endif
 
 namespace {
 
@@ -192,13 +195,20 @@ __device__ __forceinline__ void f16_publish_scale_maxima(uint32_t sKb, const Fp8
 // After that barrier: the block's scale maxima per group become the new reference scales rg; fac[k] = r_old / r_new
 // (Oᵀ's tiles of group k times it, with the softmax rescale) and ratio[h][k] = s_t,k / r_new for this thread's tokens
 // (Pᵀ copy k's factors); then barrier `bar` (the maxima are read: slab 8 takes Pᵀ).
-__device__ __forceinline__ void f16_rescale_groups(uint32_t sKb, const Fp8TokenScales& tsc, float (&rg)[4], float (&fac)[4], float (&ratio)[2][4], int bar) {
+// kLazy (EXPERIMENT, variant builds only: MLA_EXPERIMENT_LAZY_RESCALE): a reference scale moves only when the block's
+// maximum leaves [r / 2^8, r · 2^6] (Pᵀ's f16 values stay ≤ 2^14 with the lazy softmax's P ≤ 2^8); returns whether
+// any moved (the same in the whole warpgroup: fac ≠ 1, Oᵀ needs the rescale).
+template <bool kLazy = false>
+__device__ __forceinline__ bool f16_rescale_groups(uint32_t sKb, const Fp8TokenScales& tsc, float (&rg)[4], float (&fac)[4], float (&ratio)[2][4], int bar) {
+  bool moved = false;
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
     float smx = 0.f;
 #pragma unroll
     for (int v = 0; v < 4; ++v) smx = fmaxf(smx, ptx::ld_shared_f32(f16_smax_at(sKb, v, k)));
-    const float r_new = smx > 0.f ? smx : rg[k];  // (a group whose scales are all 0: P·0 either way)
+    const bool mv = smx > 0.f && (!kLazy || smx > rg[k] * 64.f || smx < rg[k] * (1.f / 256.f));
+    moved |= mv;
+    const float r_new = mv ? smx : rg[k];  // (a group whose scales are all 0: P·0 either way)
     const float inv = 1.f / r_new;
     fac[k] = rg[k] * inv;
     rg[k] = r_new;
@@ -206,6 +216,7 @@ __device__ __forceinline__ void f16_rescale_groups(uint32_t sKb, const Fp8TokenS
     for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * ((kF16IntPv >> k) & 1u ? inv * 256.f : inv);
   }
   ptx::named_barrier_sync(bar, kFp8WgThreads);
+  return moved;
 }
 
 

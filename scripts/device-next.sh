@@ -1042,6 +1042,17 @@ PY
       AB_EXTRA="--kv fp8 --kv-pages 256" ab_rounds s66fp8 "sweep:0,1,16,17" dist/kernels .variants/s66/i5s .variants/s66/i5p .variants/s66/i55 .variants/s66/iall
     fi
     ;;
+  s66d)
+    # (~5 min, any card; carry as s66a) issue 10's FP8 16-row entry with the lazy rescale (MLA_EXPERIMENT_LAZY_RESCALE:
+    # the column max moves only when a block's maximum passes it by more than 2^8 / 2^5 — lazy8, lazy5 — the groups'
+    # reference scales only when a block's maximum leaves [r / 2^8, r · 2^6], Oᵀ's 80 multiplies skipped where no factor
+    # moved): the FP8 GPU tests under lazy8, then two rounds at the math's rate (--kv fp8 --kv-pages 256) of sweep#0, #1,
+    # #16, #17. Prediction: −3 … −5 % (ncu, s66: 154 FMUL of ~1 190 instructions per warp and block; the kernel issues
+    # every 2.2 cycles per scheduler, latency-bound, so fewer independent FMULs save less than their share)
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/s66/lazy8)/ gpu timeout 170 node --test dist/test/fp8-sparse-gpu.test.js > "$out/s66d-lazy8-fp8.log" 2>&1
+    echo "FP8/sparse GPU tests (lazy8) rc=$?"; summary "$out/s66d-lazy8-fp8.log"; grep -aE "^ *not ok" "$out/s66d-lazy8-fp8.log" | head -8
+    AB_EXTRA="--kv fp8 --kv-pages 256" ab_rounds s66lazy "sweep:0,1,16,17" dist/kernels .variants/s66/lazy8 .variants/s66/lazy5
+    ;;
   s66c)
     # (~6 min, any card; carry as s66a) s65e (cold code against warm, the cvt rates), then packloops
     # (-DMLA_EXPERIMENT_PACK_LOOPS=1: a store loop per kind of row instead of both conversions and a select; 8 bytes of

@@ -295,6 +295,24 @@ test('peers: FlashMLA, the best of FlashMLA and FA3 (never FlashMLA + metadata),
   assert.deepEqual(new PeerIndex(run).reference(s2, 1), { series: 'hopper · H100 2026-11-28', ms: 2, speedup: 2 });
 });
 
+test('--reference of a run whose rows ran on several kernels (the default selection): each row takes the time of the kernel that measured its workload', () => {
+  const [s1, s2, s3, s4] = servingConfigs();
+  const row = (c: (typeof s1), kernel: string, ms: number) => ({ config: c, kernel, ms, flops: 1, bytes: 1 });
+  const dir = mkdtempSync(join(tmpdir(), 'flash-mla-ref-'));
+  const file = join(dir, 'warm.json'), other = join(dir, 'other.json');
+  // S1 and S3 on 'hopper', S2 on 'hopper-small', S3 also on 'hopper-small' (a --kernel a,b run: the first kernel's time)
+  writeFileSync(file, JSON.stringify({ date: '2026-12-08T00:00:00Z', device: { name: 'H100' }, rows: [row(s1, 'hopper', 2), row(s2, 'hopper-small', 4), row(s3, 'hopper', 6), row(s3, 'hopper-small', 7)] }));
+  writeFileSync(other, JSON.stringify({ device: { name: 'H200' }, rows: [row(s4, 'hopper-small', 8)] }));
+  const refs = [...loadReference(file), ...loadReference(other)];
+  assert.deepEqual(refs.map((s) => s.name), ['hopper · H100 2026-12-08', 'hopper-small · H100 2026-12-08', 'hopper-small · H200']);
+  const idx = new PeerIndex(refs);
+  assert.deepEqual(idx.reference(s1, 1), { series: 'hopper · H100 2026-12-08', ms: 2, speedup: 2 });
+  assert.deepEqual(idx.reference(s2, 1), { series: 'hopper-small · H100 2026-12-08', ms: 4, speedup: 4 });
+  assert.deepEqual(idx.reference(s3, 2), { series: 'hopper · H100 2026-12-08', ms: 6, speedup: 3 });
+  // a second reference file is not the first run: its rows never stand in
+  assert.equal(idx.reference(s4, 1), undefined);
+});
+
 test('geomeans: per kernel and ratio, all rows and split at h_q·s_q ≤ 64; kernel ratios config by config', () => {
   assert.equal(geomean([]), null);
   assert.deepEqual([fmtRatio(1.016), fmtRatio(3.24e-5), fmtRatio(0), fmtRatio(undefined)], ['1.02×', '3.2e-5×', '0.00×', '-']);

@@ -25,14 +25,16 @@ export const BEST_PEER_IDS: readonly string[] = ['flashmla', 'fa3'];
 /** Per peer id, the first series that has it (in the order given) and its points by config key. */
 export class PeerIndex {
   private readonly byPeer = new Map<string, { series: string; points: Map<string, ReferencePoint> }>();
-  private readonly first: { series: string; peer: boolean; points: Map<string, ReferencePoint> } | null;
+  /** The first series, and with it, when it is another run, that run's other kernels' series (in file order). */
+  private readonly first: { peer: boolean; series: Array<{ name: string; points: Map<string, ReferencePoint> }> } | null;
 
   constructor(references: readonly ReferenceSeries[]) {
     for (const s of references) {
       if (s.peer && !this.byPeer.has(s.peer)) this.byPeer.set(s.peer, { series: s.name, points: new Map(s.points.map((p) => [p.key, p])) });
     }
     const f = references[0];
-    this.first = f ? { series: f.name, peer: f.peer !== undefined, points: new Map(f.points.map((p) => [p.key, p])) } : null;
+    const same = f === undefined ? [] : f.run === undefined ? [f] : references.filter((s) => s.run === f.run);
+    this.first = f ? { peer: f.peer !== undefined, series: same.map((s) => ({ name: s.name, points: new Map(s.points.map((p) => [p.key, p])) })) } : null;
   }
 
   /** Name of the series a peer's times come from, if any reference has that peer. */
@@ -47,20 +49,26 @@ export class PeerIndex {
   }
 
   /**
-   * The first series' time for this workload (the `reference` of a row: any kind of series). When the first
-   * series is another run (no peer) without this workload, a dense config takes its time for the same shape over
-   * the other cache format (16-bit ↔ FP8; the series name says which): `--kv fp8 --reference bf16-run.json` gives
-   * the FP8 cache's speed-up over the 16-bit one, config by config. Peers (the shipped anchors, all 16-bit) never
-   * stand in for an FP8 row.
+   * The first series' time for this workload (the `reference` of a row: any kind of series); when that series is
+   * another run, the first of that run's kernels that measured it. When the run has no row of this workload, a dense
+   * config takes its time for the same shape over the other cache format (16-bit ↔ FP8; the series name says which):
+   * `--kv fp8 --reference bf16-run.json` gives the FP8 cache's speed-up over the 16-bit one, config by config. Peers
+   * (the shipped anchors, all 16-bit) never stand in for an FP8 row.
    */
   reference(config: Parameters<typeof configKey>[0], ms: number): BenchRow['reference'] {
     if (!this.first) return undefined;
     const key = configKey(config);
-    const p = this.first.points.get(key);
-    if (p) return { series: this.first.series, ms: p.ms, speedup: p.ms / ms };
+    for (const s of this.first.series) {
+      const p = s.points.get(key);
+      if (p) return { series: s.name, ms: p.ms, speedup: p.ms / ms };
+    }
     const other = this.first.peer ? null : otherKvKey(key);
-    const q = other === null ? undefined : this.first.points.get(other);
-    return q ? { series: `${this.first.series} (${other?.endsWith('|fp8') ? 'FP8' : '16-bit'} cache)`, ms: q.ms, speedup: q.ms / ms } : undefined;
+    if (other === null) return undefined;
+    for (const s of this.first.series) {
+      const q = s.points.get(other);
+      if (q) return { series: `${s.name} (${other.endsWith('|fp8') ? 'FP8' : '16-bit'} cache)`, ms: q.ms, speedup: q.ms / ms };
+    }
+    return undefined;
   }
 
   /**
