@@ -82,9 +82,6 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   // the stage. (Session 9's dense form, the codes converted to an f16 copy of K in shared memory, lost to it in session
   // 23 and is in git history, commit 221bdfc.)
   constexpr bool kF16 = kFp8;
-  // EXPERIMENT (variant builds only; issue 10, session 66): the FP8 entries' lazy rescale — softmax_block's kLazyLog2,
-  // f16_rescale_groups' kLazy — with Oᵀ's rescale skipped in blocks where no factor moved
-  constexpr int kLazyLog2 = kF16 ? MLA_EXPERIMENT_LAZY_RESCALE : 0;
   // sparse: a gather warpgroup (warpgroup 2: its warps 2x, 2x + 1 gather math warpgroup x's blocks as soon as a stage is
   // free, so the per-token copies' issue leaves the math warpgroups' chain); the math warpgroups' CTA barriers are then
   // a named barrier over their 256 threads (math_sync); 384 threads (perf log session 27, `gwg`)
@@ -116,8 +113,9 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   const uint32_t sRope = side + 32 + 8 * wg;
   const uint32_t sFlag = kFp8 ? side + 48 : base + Lay::kOffFlag;
   constexpr int kOffQ = kFp8 ? (kSparse ? SM90S_F8SP_OFF_Q : SM90S_F8_OFF_Q) : Lay::kOffQ;
-  // bf16: float[4][kRows] of its warps; FP8: see max_slot
-  const uint32_t sMaxW = base + Lay::kOffMax + wg * (4 * kRows * 4);
+  // this warpgroup's maxima: bf16 float[4][kRows] of its warps; FP8 also the groups' scale maxima (f16_col_max_at)
+  const uint32_t sMaxW = kFp8 ? base + (kSparse ? SM90S_F8SP_OFF_MAXW : SM90S_F8_OFF_MAXW) + wg * SM90S_F8_MAXW_WG_BYTES
+                              : base + Lay::kOffMax + wg * (4 * kRows * 4);
   // the merge's column sums of warpgroup x's warp v and column maxima of warpgroup x: bf16 [2][4][kRows] and
   // [2][kRows]; FP8 ([4][16] and [16]) in the area past the K buffers (dense: SM90S_F8_OFF_RAW0, free — the next item's
   // blocks land in the K buffers during the merge)
@@ -405,13 +403,10 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       }
 
       // mask tokens at or past each column's end, then the column maxima: over this thread's two tokens, the warp's
-      // 8 g (shuffles), the warpgroup's 4 warps (smem). FP8: warp v's 16 maxima in slab 8 at 2048 v, inside the 16 K
-      // rows that its own part of S read (a warp past its wgmma wait knows only its own part done; the Pᵀ copies are
-      // written after one more barrier, when every warp has read the maxima)
-      auto max_at = [&](uint32_t sKb, int v, int col) {
-        return kF16 ? sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + col * 4 : sMaxW + (v * kRows + col) * 4;
-      };
-      if constexpr (kF16) f16_publish_scale_maxima(sK, tsc, warp, lane);  // (after the column maxima: f16_smax_at)
+      // 8 g (shuffles), the warpgroup's 4 warps (smem; FP8: the maxima area, f16_col_max_at, with the groups' scale
+      // maxima)
+      auto max_at = [&](int v, int col) { return kF16 ? f16_col_max_at(sMaxW, v, col) : sMaxW + (v * kRows + col) * 4; };
+      if constexpr (kF16) f16_publish_scale_maxima(sMaxW, tsc, warp, lane);
       const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
       // sparse: this warp's 16 positions' validity bits (the block's mask slot nblk & 1)
       const uint32_t vbits = kSparse ? ptx::ld_shared_u32(gather.mask_at(nblk & 1) + 4 * warp) >> g : ~0u;
@@ -434,24 +429,21 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 #pragma unroll
         for (int i = 0; i < kCols; ++i)
 #pragma unroll
-          for (int e = 0; e < 2; ++e) ptx::st_shared_f32(max_at(sK, warp, col_of(i, e, q4)), mx[i][e]);
+          for (int e = 0; e < 2; ++e) ptx::st_shared_f32(max_at(warp, col_of(i, e, q4)), mx[i][e]);
       }
       ptx::named_barrier_sync(wg_bar, kWgThreads);  // (sMax is rewritten only after the next block's P barrier)
       float scale[kCols][2];
-      const bool m_moved = softmax_block<kLazyLog2>(s, m, l, scale, scale_log2, [&](int i, int e) {  // the warpgroup's 4 warps' maxima
+      softmax_block(s, m, l, scale, scale_log2, [&](int i, int e) {  // the warpgroup's 4 warps' maxima
         float bm = -INFINITY;
 #pragma unroll
-        for (int v = 0; v < 4; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(max_at(sK, v, col_of(i, e, q4))));
+        for (int v = 0; v < 4; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(max_at(v, col_of(i, e, q4))));
         return bm;
       });
       // f16 datapath: the block's scale maxima per group (the new reference scales), the ratio of the old ones to them
-      // and this thread's tokens' P factors s_t,g / r_g; then one more barrier (the maxima are read: slab 8 takes Pᵀ)
+      // and this thread's tokens' P factors s_t,g / r_g
       float fac[4], ratio[2][4];
-      bool g_moved = false;
-      if constexpr (kF16) g_moved = f16_rescale_groups<(kLazyLog2 > 0)>(sK, tsc, rg, fac, ratio, wg_bar);
-      // the softmax rescale (f16 datapath: times the reference-scale ratios); the lazy experiment skips it where no
-      // factor moved (a warp-uniform branch)
-      if (kLazyLog2 == 0 || g_moved || __any_sync(0xffffffffu, m_moved)) scale_columns<kF16>(o, scale, fac);
+      if constexpr (kF16) f16_rescale_groups(sMaxW, tsc, rg, fac, ratio);
+      scale_columns<kF16>(o, scale, fac);  // the softmax rescale (f16 datapath: times the reference-scale ratios)
 
       // Pᵀ → smem, K-major (tokens contiguous per column): lanes g and g ^ 1 hold adjacent tokens of the same columns,
       // so they trade one value each and each stores one bf16 pair — the even-g lane column 2·q4 (+8i), the odd one
@@ -519,7 +511,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // the other — 3 per block (+ 1 over the FP8 cache: the f16 datapath's before its Pᵀ stores), 2 for the tail (16-bit
     // cache; the FP8 entries mask the tail's codes) — so the tool sees the merge below ordered as it is.
     {
-      constexpr int per_block = 3 + (kF16 ? 1 : 0);
+      constexpr int per_block = 3;
       const bool tail = !kFp8 && bk.count > 0 && bk.n_valid_last < PAGE_BLOCK_SIZE;
       const int last_owner = (bk.count - 1) & 1;
       const int mine = per_block * max(0, (bk.count - wg + 1) / 2) + (tail && last_owner == wg ? 2 : 0);

@@ -37,28 +37,9 @@
 #define MLA_SM90S_L2_BOUND 0  // timing bound, outputs wrong: every block read from 16 pages (dense) or 1024 slots (sparse), in L2
 #endif
 
-// EXPERIMENT (variant builds only; issue 10, session 66): scale groups (bit g = channels 128 g … + 127) whose codes go
-// to f16 by integer ops (f16x2_of_codes_int: the code's value · 2^-8, exact) instead of the conversion unit — in S
-// (MLA_EXPERIMENT_F16_INT_S) and in P·V (MLA_EXPERIMENT_F16_INT_PV); the 2^8 goes into S's group scale and into that
-// group's Pᵀ ratio. Both 0 (the shipped build): the cvt path everywhere.
-#ifndef MLA_EXPERIMENT_F16_INT_S
-#define MLA_EXPERIMENT_F16_INT_S 0
-#endif
-#ifndef MLA_EXPERIMENT_F16_INT_PV
-#define MLA_EXPERIMENT_F16_INT_PV 0
-#endif
-#ifndef MLA_EXPERIMENT_LAZY_RESCALE
-#define MLA_EXPERIMENT_LAZY_RESCALE 0  // > 0: the FP8 entries' lazy rescale with this threshold (log2 units; mla_decode_sm90_small.cu)
-#endif
-
 namespace {
 
 constexpr int kFp8WgThreads = 128;
-constexpr unsigned kF16IntS = MLA_EXPERIMENT_F16_INT_S, kF16IntPv = MLA_EXPERIMENT_F16_INT_PV;
-// Two e4m3 codes (the bytes prmt's selector `sel` picks, each with its sign byte replicated above it) as an f16x2 of
-// their values · 2^-8: the sign-extended code shifted left 7 and masked is the f16 s.0eeee.mmm0000000 (subnormal codes
-// included; the NaN codes read as ±480 · 2^-8, as e4m3x4_to_bf16x4_pow2's).
-__device__ __forceinline__ uint32_t f16x2_of_codes_int(uint32_t codes, uint32_t sel) { return (ptx::prmt(codes, 0u, sel) << 7) & 0xbf80bf80u; }
 static_assert(kFp8WgThreads == 2 * PAGE_BLOCK_SIZE, "two threads per token");
 
 // One thread: the bf16 RoPE columns of the block on `page` (one 128B-swizzled box) into dst, completing on `bar`.
@@ -160,10 +141,9 @@ __device__ __forceinline__ void f16_scores_combine(float (&s)[8], const float (&
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         const int x = 4 * i + 2 * h + e;
-        auto scale = [&](int k) { return (kF16IntS >> k) & 1u ? tsc.v[h][k] * 256.f : tsc.v[h][k]; };
-        float acc = scale(0) * sg[0][x];
+        float acc = tsc.v[h][0] * sg[0][x];
 #pragma unroll
-        for (int k = 1; k < 4; ++k) acc = fmaf(scale(k), sg[k][x], acc);
+        for (int k = 1; k < 4; ++k) acc = fmaf(tsc.v[h][k], sg[k][x], acc);
         s[x] = fmaf(qf[i][e], acc, s[x]);
       }
 }
@@ -177,46 +157,41 @@ __device__ __forceinline__ void f16_scores_finish(float (&s)[8], float (&sg)[4][
   f16_scores_combine(s, sg, tsc, qf);
 }
 
-// Slab 8 of the K buffer at sKb after S: warp v's 16 column maxima at 2048 v (the kernel's max_at), then at + 64 the
-// maxima of its 16 tokens' scales per group k.
-__device__ __forceinline__ uint32_t f16_smax_at(uint32_t sKb, int v, int k) { return sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + 64 + k * 4; }
+// The warpgroup's maxima area at sMx (SM90S_F8_OFF_MAXW / SM90S_F8SP_OFF_MAXW): warp v's 16 column maxima (the
+// kernel's max_at), then the maxima of its 16 tokens' scales per group k. Not in slab 8, which the Pᵀ copies overwrite
+// (there the maxima took a warpgroup barrier of their own before the Pᵀ stores, session 66): a warp writes the next
+// block's maxima only after the Pᵀ barrier, which every warp reaches after its reads of these.
+__device__ __forceinline__ uint32_t f16_col_max_at(uint32_t sMx, int v, int col) { return sMx + (v * (SM90S_ROWS + 4) + col) * 4; }
+__device__ __forceinline__ uint32_t f16_smax_at(uint32_t sMx, int v, int k) { return f16_col_max_at(sMx, v, SM90S_ROWS + k); }
 
-// This warp's maxima of its tokens' scales per group → slab 8 (before the warpgroup barrier of the column maxima).
-__device__ __forceinline__ void f16_publish_scale_maxima(uint32_t sKb, const Fp8TokenScales& tsc, int warp, int lane) {
+// This warp's maxima of its tokens' scales per group → the maxima area (before the warpgroup barrier of the column
+// maxima).
+__device__ __forceinline__ void f16_publish_scale_maxima(uint32_t sMx, const Fp8TokenScales& tsc, int warp, int lane) {
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
     float x = fmaxf(tsc.v[0][k], tsc.v[1][k]);
 #pragma unroll
     for (int d = 4; d < 32; d <<= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, d));
-    if (lane == 0) ptx::st_shared_f32(f16_smax_at(sKb, warp, k), x);
+    if (lane == 0) ptx::st_shared_f32(f16_smax_at(sMx, warp, k), x);
   }
 }
 
 // After that barrier: the block's scale maxima per group become the new reference scales rg; fac[k] = r_old / r_new
 // (Oᵀ's tiles of group k times it, with the softmax rescale) and ratio[h][k] = s_t,k / r_new for this thread's tokens
-// (Pᵀ copy k's factors); then barrier `bar` (the maxima are read: slab 8 takes Pᵀ).
-// kLazy (EXPERIMENT, variant builds only: MLA_EXPERIMENT_LAZY_RESCALE): a reference scale moves only when the block's
-// maximum leaves [r / 2^8, r · 2^6] (Pᵀ's f16 values stay ≤ 2^14 with the lazy softmax's P ≤ 2^8); returns whether
-// any moved (the same in the whole warpgroup: fac ≠ 1, Oᵀ needs the rescale).
-template <bool kLazy = false>
-__device__ __forceinline__ bool f16_rescale_groups(uint32_t sKb, const Fp8TokenScales& tsc, float (&rg)[4], float (&fac)[4], float (&ratio)[2][4], int bar) {
-  bool moved = false;
+// (Pᵀ copy k's factors).
+__device__ __forceinline__ void f16_rescale_groups(uint32_t sMx, const Fp8TokenScales& tsc, float (&rg)[4], float (&fac)[4], float (&ratio)[2][4]) {
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
     float smx = 0.f;
 #pragma unroll
-    for (int v = 0; v < 4; ++v) smx = fmaxf(smx, ptx::ld_shared_f32(f16_smax_at(sKb, v, k)));
-    const bool mv = smx > 0.f && (!kLazy || smx > rg[k] * 64.f || smx < rg[k] * (1.f / 256.f));
-    moved |= mv;
-    const float r_new = mv ? smx : rg[k];  // (a group whose scales are all 0: P·0 either way)
+    for (int v = 0; v < 4; ++v) smx = fmaxf(smx, ptx::ld_shared_f32(f16_smax_at(sMx, v, k)));
+    const float r_new = smx > 0.f ? smx : rg[k];  // (a group whose scales are all 0: P·0 either way)
     const float inv = 1.f / r_new;
     fac[k] = rg[k] * inv;
     rg[k] = r_new;
 #pragma unroll
-    for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * ((kF16IntPv >> k) & 1u ? inv * 256.f : inv);
+    for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * inv;
   }
-  ptx::named_barrier_sync(bar, kFp8WgThreads);
-  return moved;
 }
 
 
@@ -320,11 +295,8 @@ __device__ __forceinline__ void f16r_scores(float (&s)[8], float (&sg)[4][8], ui
 #pragma unroll
     for (int kp = 0; kp < 4; ++kp) {
       const uint32_t(&r)[4] = rn[kp];
-      auto cv = [&](uint32_t w) {
-        return (kF16IntS >> b) & 1u ? make_uint2(f16x2_of_codes_int(w, 0x9180u), f16x2_of_codes_int(w, 0xB3A2u)) : ptx::e4m3x4_to_f16x4(w);
-      };
-      const uint2 c0 = cv(r[0]), c1 = cv(r[1]);
-      const uint2 c2 = cv(r[2]), c3 = cv(r[3]);
+      const uint2 c0 = ptx::e4m3x4_to_f16x4(r[0]), c1 = ptx::e4m3x4_to_f16x4(r[1]);
+      const uint2 c2 = ptx::e4m3x4_to_f16x4(r[2]), c3 = ptx::e4m3x4_to_f16x4(r[3]);
       uint32_t(&a0)[4] = a[b & 1][2 * kp];
       uint32_t(&a1)[4] = a[b & 1][2 * kp + 1];
       a0[0] = c0.x, a0[1] = c1.x, a0[2] = c0.y, a0[3] = c1.y;
@@ -394,7 +366,7 @@ __device__ __forceinline__ void pv_keep_valid(uint32_t (&keep)[2][4], int q4, co
       keep[kp][m] = (v & 1u ? 0x0000ffffu : 0u) | (v & 2u ? 0xffff0000u : 0u);
     }
 }
-template <bool kMasked, int kPitch = 0, bool kInt = false>
+template <bool kMasked, int kPitch = 0>
 __device__ __forceinline__ void pv_fragments(uint32_t (&a)[8][4], uint32_t sBox, const uint32_t (&keep)[2][4], int warp, int lane) {
 #pragma unroll
   for (int u = 0; u < 2; ++u) {
@@ -408,14 +380,11 @@ __device__ __forceinline__ void pv_fragments(uint32_t (&a)[8][4], uint32_t sBox,
 #pragma unroll
       for (int m = 0; m < 4; ++m) {
         if constexpr (kMasked) r[m] &= keep[kp][m];
-        if constexpr (!kInt) r[m] = ptx::prmt(r[m], 0u, 0x3120u);  // (t0, c0) (t1, c0) (t0, c1) (t1, c1)
+        r[m] = ptx::prmt(r[m], 0u, 0x3120u);  // (t0, c0) (t1, c0) (t0, c1) (t1, c1)
       }
-      auto cv = [&](uint32_t w) {  // (kInt: the pairing and the sign extension in one prmt per word)
-        return kInt ? make_uint2(f16x2_of_codes_int(w, 0xA280u), f16x2_of_codes_int(w, 0xB391u)) : ptx::e4m3x4_to_f16x4(w);
-      };
 #pragma unroll
       for (int h = 0; h < 2; ++h) {  // k-step 2 kp + h: matrices 2h (tokens 0–7 of it) and 2h + 1 (8–15)
-        const uint2 lo = cv(r[2 * h]), hi = cv(r[2 * h + 1]);
+        const uint2 lo = ptx::e4m3x4_to_f16x4(r[2 * h]), hi = ptx::e4m3x4_to_f16x4(r[2 * h + 1]);
         uint32_t(&f)[4] = a[4 * u + 2 * kp + h];
         f[0] = lo.x, f[1] = lo.y, f[2] = hi.x, f[3] = hi.y;
       }
@@ -436,8 +405,7 @@ __device__ __forceinline__ void f16r_pv(float (&o)[8][8], uint32_t sSt, uint32_t
 #pragma unroll
   for (int grp = 0; grp < 4; ++grp) {
     if (grp >= 2) ptx::wgmma_wait<1>();
-    if ((kF16IntPv >> grp) & 1u) pv_fragments<kMasked, kPitch, true>(a[grp & 1], sSt + grp * (kPitch ? 128 : SM90_SLAB_BYTES), keep, warp, lane);
-    else pv_fragments<kMasked, kPitch>(a[grp & 1], sSt + grp * (kPitch ? 128 : SM90_SLAB_BYTES), keep, warp, lane);
+    pv_fragments<kMasked, kPitch>(a[grp & 1], sSt + grp * (kPitch ? 128 : SM90_SLAB_BYTES), keep, warp, lane);
     ptx::wgmma_fence();
 #pragma unroll
     for (int u = 0; u < 2; ++u)

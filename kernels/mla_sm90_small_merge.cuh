@@ -52,20 +52,14 @@ __device__ __forceinline__ void scale_columns(float (&o)[kTiles][4 * kCols], con
 // (raw scores; −inf for a column with nothing in the block, which keeps its max: scale 1, P 0) updates the running max
 // m (log2 units); scale is the old state's factor, l (this thread's partial sum) is rescaled by it, and the fragment s
 // becomes P = exp2(s · scale_log2 − m), added to l.
-// kLazyLog2 > 0 (EXPERIMENT, variant builds only: MLA_EXPERIMENT_LAZY_RESCALE): m moves only where the block's maximum
-// exceeds it by more than kLazyLog2 (P ≤ 2^kLazyLog2 otherwise); returns whether any of this thread's columns moved
-// (their scale ≠ 1: Oᵀ needs the rescale).
-template <int kLazyLog2 = 0, int kCols, typename BlockMax>
-__device__ __forceinline__ bool softmax_block(float (&s)[4 * kCols], float (&m)[kCols][2], float (&l)[kCols][2], float (&scale)[kCols][2], float scale_log2,
+template <int kCols, typename BlockMax>
+__device__ __forceinline__ void softmax_block(float (&s)[4 * kCols], float (&m)[kCols][2], float (&l)[kCols][2], float (&scale)[kCols][2], float scale_log2,
                                               BlockMax&& block_max) {
-  bool moved = false;
 #pragma unroll
   for (int i = 0; i < kCols; ++i)
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
-      const float cand = block_max(i, e) * scale_log2;
-      const float m_new = kLazyLog2 > 0 ? (cand > m[i][e] + kLazyLog2 ? cand : m[i][e]) : fmaxf(m[i][e], cand);
-      moved |= m_new != m[i][e];
+      const float m_new = fmaxf(m[i][e], block_max(i, e) * scale_log2);
       scale[i][e] = ptx::exp2_approx(m[i][e] - m_new);
       m[i][e] = m_new;
       l[i][e] *= scale[i][e];
@@ -76,7 +70,6 @@ __device__ __forceinline__ bool softmax_block(float (&s)[4 * kCols], float (&m)[
         l[i][e] += x;
       }
     }
-  return moved;
 }
 
 // Byte offset of the merge exchange's slot for m-tile t, half hh (float4) of the thread with index k in its warpgroup:
