@@ -287,11 +287,6 @@ static_assert(4 * SM90S_ROW_SLAB_BYTES == SM90_SLAB_BYTES, "four Pᵀ copies fil
 constexpr int SM90S_F8_SCALE_BOX_BYTES = PAGE_BLOCK_SIZE * 16;                        // 1024
 constexpr int SM90S_F8_OFF_SCALES = SM90S_F8_OFF_RAW0 + 4 * SM90_SLAB_BYTES + 2 * 512;  // 181248: [wg][stage]
 static_assert(SM90S_F8_OFF_SCALES % 128 == 0 && SM90S_F8_OFF_SCALES + 4 * SM90S_F8_SCALE_BOX_BYTES <= SM90S_F8_OFF_Q, "scale boxes between the merge and Q");
-// Both 16-row FP8 entries' per-block maxima, apart from slab 8 (which the Pᵀ copies overwrite: a barrier less per block):
-// per warpgroup [4 warps][16 column maxima, then 4 group scale maxima] floats. Dense: past the scale boxes.
-constexpr int SM90S_F8_MAXW_WG_BYTES = 4 * (SM90S_ROWS + 4) * 4;                        // 320
-constexpr int SM90S_F8_OFF_MAXW = SM90S_F8_OFF_SCALES + 4 * SM90S_F8_SCALE_BOX_BYTES;  // 185344
-static_assert(SM90S_F8_OFF_MAXW + 2 * SM90S_F8_MAXW_WG_BYTES <= SM90S_F8_OFF_Q, "maxima between the scale boxes and Q");
 // The sparse entry on the register-A datapath: each warpgroup's two gathered stages hold 64
 // whole token rows of 656 B (one bulk copy each: codes, scales, RoPE — no separate global loads of the scales and the
 // RoPE; 656 = 41 · 16, so the 8 rows of an ldmatrix matrix fall in 8 different bank groups), its slab 8 (RoPE copied
@@ -308,8 +303,6 @@ constexpr int SM90S_F8SP_OFF_Q = SM90S_F8SP_OFF_MERGE + SM90S_F8SP_XCHG_BYTES + 
 static_assert(SM90S_F8SP_ROW_PITCH % 32 == 16, "an odd number of 16-byte chunks per row: ldmatrix conflict-free");
 static_assert(SM90S_F8SP_STAGE_BYTES % 1024 == 0 && SM90S_F8SP_OFF_SLAB8 % 1024 == 0 && SM90S_F8SP_WG_BYTES % 1024 == 0, "slab 8 128B-swizzled: 1024-aligned");
 static_assert(SM90S_F8SP_OFF_Q % 1024 == 0 && SM90S_F8SP_OFF_Q + SM90_SLABS * SM90S_ROW_SLAB_BYTES <= SM90S_F8_USED_BYTES, "Q 1024-aligned, inside the FP8 entries' allocation");
-constexpr int SM90S_F8SP_OFF_MAXW = SM90S_F8SP_OFF_Q + SM90_SLABS * SM90S_ROW_SLAB_BYTES;  // 220160: past Q (SM90S_F8_MAXW_WG_BYTES each)
-static_assert(SM90S_F8SP_OFF_MAXW + 2 * SM90S_F8_MAXW_WG_BYTES <= SM90S_F8_USED_BYTES, "the sparse entry's maxima inside its allocation");
 static_assert(SM90S_F8SP_OFF_SLAB8 >= (SM90_SLABS - 1) * SM90_SLAB_BYTES, "the kernel's K-buffer address (slab 8 − 8 slabs) inside the warpgroup's area");
 
 // ---- its 32-column entries (mla_sm90_small_sparse_r32.cuh): mla_decode_sm90_small_fp8_sparse_r32_bf16, sparse decode of

@@ -113,9 +113,8 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
   const uint32_t sRope = side + 32 + 8 * wg;
   const uint32_t sFlag = kFp8 ? side + 48 : base + Lay::kOffFlag;
   constexpr int kOffQ = kFp8 ? (kSparse ? SM90S_F8SP_OFF_Q : SM90S_F8_OFF_Q) : Lay::kOffQ;
-  // this warpgroup's maxima: bf16 float[4][kRows] of its warps; FP8 also the groups' scale maxima (f16_col_max_at)
-  const uint32_t sMaxW = kFp8 ? base + (kSparse ? SM90S_F8SP_OFF_MAXW : SM90S_F8_OFF_MAXW) + wg * SM90S_F8_MAXW_WG_BYTES
-                              : base + Lay::kOffMax + wg * (4 * kRows * 4);
+  // bf16: float[4][kRows] of its warps; FP8: see max_slot
+  const uint32_t sMaxW = base + Lay::kOffMax + wg * (4 * kRows * 4);
   // the merge's column sums of warpgroup x's warp v and column maxima of warpgroup x: bf16 [2][4][kRows] and
   // [2][kRows]; FP8 ([4][16] and [16]) in the area past the K buffers (dense: SM90S_F8_OFF_RAW0, free — the next item's
   // blocks land in the K buffers during the merge)
@@ -403,10 +402,13 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
       }
 
       // mask tokens at or past each column's end, then the column maxima: over this thread's two tokens, the warp's
-      // 8 g (shuffles), the warpgroup's 4 warps (smem; FP8: the maxima area, f16_col_max_at, with the groups' scale
-      // maxima)
-      auto max_at = [&](int v, int col) { return kF16 ? f16_col_max_at(sMaxW, v, col) : sMaxW + (v * kRows + col) * 4; };
-      if constexpr (kF16) f16_publish_scale_maxima(sMaxW, tsc, warp, lane);
+      // 8 g (shuffles), the warpgroup's 4 warps (smem). FP8: warp v's 16 maxima in slab 8 at 2048 v, inside the 16 K
+      // rows that its own part of S read (a warp past its wgmma wait knows only its own part done; the Pᵀ copies are
+      // written after one more barrier, when every warp has read the maxima)
+      auto max_at = [&](uint32_t sKb, int v, int col) {
+        return kF16 ? sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + col * 4 : sMaxW + (v * kRows + col) * 4;
+      };
+      if constexpr (kF16) f16_publish_scale_maxima(sK, tsc, warp, lane);  // (after the column maxima: f16_smax_at)
       const int tok0 = (bk.first + j) * PAGE_BLOCK_SIZE + 16 * warp + g;
       // sparse: this warp's 16 positions' validity bits (the block's mask slot nblk & 1)
       const uint32_t vbits = kSparse ? ptx::ld_shared_u32(gather.mask_at(nblk & 1) + 4 * warp) >> g : ~0u;
@@ -429,20 +431,20 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
 #pragma unroll
         for (int i = 0; i < kCols; ++i)
 #pragma unroll
-          for (int e = 0; e < 2; ++e) ptx::st_shared_f32(max_at(warp, col_of(i, e, q4)), mx[i][e]);
+          for (int e = 0; e < 2; ++e) ptx::st_shared_f32(max_at(sK, warp, col_of(i, e, q4)), mx[i][e]);
       }
       ptx::named_barrier_sync(wg_bar, kWgThreads);  // (sMax is rewritten only after the next block's P barrier)
       float scale[kCols][2];
       softmax_block(s, m, l, scale, scale_log2, [&](int i, int e) {  // the warpgroup's 4 warps' maxima
         float bm = -INFINITY;
 #pragma unroll
-        for (int v = 0; v < 4; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(max_at(v, col_of(i, e, q4))));
+        for (int v = 0; v < 4; ++v) bm = fmaxf(bm, ptx::ld_shared_f32(max_at(sK, v, col_of(i, e, q4))));
         return bm;
       });
       // f16 datapath: the block's scale maxima per group (the new reference scales), the ratio of the old ones to them
-      // and this thread's tokens' P factors s_t,g / r_g
+      // and this thread's tokens' P factors s_t,g / r_g; then one more barrier (the maxima are read: slab 8 takes Pᵀ)
       float fac[4], ratio[2][4];
-      if constexpr (kF16) f16_rescale_groups(sMaxW, tsc, rg, fac, ratio);
+      if constexpr (kF16) f16_rescale_groups(sK, tsc, rg, fac, ratio, wg_bar);
       scale_columns<kF16>(o, scale, fac);  // the softmax rescale (f16 datapath: times the reference-scale ratios)
 
       // Pᵀ → smem, K-major (tokens contiguous per column): lanes g and g ^ 1 hold adjacent tokens of the same columns,
@@ -511,7 +513,7 @@ __device__ __forceinline__ void small_row_decode(const MlaDecodeParams& p, const
     // the other — 3 per block (+ 1 over the FP8 cache: the f16 datapath's before its Pᵀ stores), 2 for the tail (16-bit
     // cache; the FP8 entries mask the tail's codes) — so the tool sees the merge below ordered as it is.
     {
-      constexpr int per_block = 3;
+      constexpr int per_block = 3 + (kF16 ? 1 : 0);
       const bool tail = !kFp8 && bk.count > 0 && bk.n_valid_last < PAGE_BLOCK_SIZE;
       const int last_owner = (bk.count - 1) & 1;
       const int mine = per_block * max(0, (bk.count - wg + 1) / 2) + (tail && last_owner == wg ? 2 : 0);

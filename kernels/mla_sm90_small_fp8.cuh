@@ -157,34 +157,30 @@ __device__ __forceinline__ void f16_scores_finish(float (&s)[8], float (&sg)[4][
   f16_scores_combine(s, sg, tsc, qf);
 }
 
-// The warpgroup's maxima area at sMx (SM90S_F8_OFF_MAXW / SM90S_F8SP_OFF_MAXW): warp v's 16 column maxima (the
-// kernel's max_at), then the maxima of its 16 tokens' scales per group k. Not in slab 8, which the Pᵀ copies overwrite
-// (there the maxima took a warpgroup barrier of their own before the Pᵀ stores, session 66): a warp writes the next
-// block's maxima only after the Pᵀ barrier, which every warp reaches after its reads of these.
-__device__ __forceinline__ uint32_t f16_col_max_at(uint32_t sMx, int v, int col) { return sMx + (v * (SM90S_ROWS + 4) + col) * 4; }
-__device__ __forceinline__ uint32_t f16_smax_at(uint32_t sMx, int v, int k) { return f16_col_max_at(sMx, v, SM90S_ROWS + k); }
+// Slab 8 of the K buffer at sKb after S: warp v's 16 column maxima at 2048 v (the kernel's max_at), then at + 64 the
+// maxima of its 16 tokens' scales per group k.
+__device__ __forceinline__ uint32_t f16_smax_at(uint32_t sKb, int v, int k) { return sKb + (SM90_SLABS - 1) * SM90_SLAB_BYTES + 2048 * v + 64 + k * 4; }
 
-// This warp's maxima of its tokens' scales per group → the maxima area (before the warpgroup barrier of the column
-// maxima).
-__device__ __forceinline__ void f16_publish_scale_maxima(uint32_t sMx, const Fp8TokenScales& tsc, int warp, int lane) {
+// This warp's maxima of its tokens' scales per group → slab 8 (before the warpgroup barrier of the column maxima).
+__device__ __forceinline__ void f16_publish_scale_maxima(uint32_t sKb, const Fp8TokenScales& tsc, int warp, int lane) {
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
     float x = fmaxf(tsc.v[0][k], tsc.v[1][k]);
 #pragma unroll
     for (int d = 4; d < 32; d <<= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, d));
-    if (lane == 0) ptx::st_shared_f32(f16_smax_at(sMx, warp, k), x);
+    if (lane == 0) ptx::st_shared_f32(f16_smax_at(sKb, warp, k), x);
   }
 }
 
 // After that barrier: the block's scale maxima per group become the new reference scales rg; fac[k] = r_old / r_new
 // (Oᵀ's tiles of group k times it, with the softmax rescale) and ratio[h][k] = s_t,k / r_new for this thread's tokens
-// (Pᵀ copy k's factors).
-__device__ __forceinline__ void f16_rescale_groups(uint32_t sMx, const Fp8TokenScales& tsc, float (&rg)[4], float (&fac)[4], float (&ratio)[2][4]) {
+// (Pᵀ copy k's factors); then barrier `bar` (the maxima are read: slab 8 takes Pᵀ).
+__device__ __forceinline__ void f16_rescale_groups(uint32_t sKb, const Fp8TokenScales& tsc, float (&rg)[4], float (&fac)[4], float (&ratio)[2][4], int bar) {
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
     float smx = 0.f;
 #pragma unroll
-    for (int v = 0; v < 4; ++v) smx = fmaxf(smx, ptx::ld_shared_f32(f16_smax_at(sMx, v, k)));
+    for (int v = 0; v < 4; ++v) smx = fmaxf(smx, ptx::ld_shared_f32(f16_smax_at(sKb, v, k)));
     const float r_new = smx > 0.f ? smx : rg[k];  // (a group whose scales are all 0: P·0 either way)
     const float inv = 1.f / r_new;
     fac[k] = rg[k] * inv;
@@ -192,6 +188,7 @@ __device__ __forceinline__ void f16_rescale_groups(uint32_t sMx, const Fp8TokenS
 #pragma unroll
     for (int h = 0; h < 2; ++h) ratio[h][k] = tsc.v[h][k] * inv;
   }
+  ptx::named_barrier_sync(bar, kFp8WgThreads);
 }
 
 
