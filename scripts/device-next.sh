@@ -25,6 +25,8 @@
 # Session 61: s61a ran (H100; `npm run test:gpu` one file at a time ran out of 420 s: its cause, the 28 non-GPU files
 # serialized, fixed by scripts/test-gpu.mjs); no machine after it. Queued: s61g (the whole suite as test:gpu now runs
 # it), s61e (s61d: the plain-after-+md question, with the metadata kernel alone between; then s60l), s46r or s47h.
+# Session 66: s66a, s66c (s65e inside), s66d, s63b ran (H100); device time spent. Queued: s66e (the 16-row FP8 entries
+# with one barrier less per block, built from SRC_REV=cd4cc9e), then on an H200 s48h (the README's run) and s64p.
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -1054,7 +1056,8 @@ PY
     AB_EXTRA="--kv fp8 --kv-pages 256" ab_rounds s66lazy "sweep:0,1,16,17" dist/kernels .variants/s66/lazy8 .variants/s66/lazy5
     ;;
   s66e)
-    # (~3 min, any card; carry as s66a, .variants/s66/nobarb: this build's mla_decode_sm90_small cubin) the 16-row FP8
+    # (~3 min, any card; carry as s66a, .variants/s66/nobarb: `SRC_REV=cd4cc9e scripts/build-variant.sh nobarb
+    # mla_decode_sm90_small sm_90a`, its cubin copied there — built in session 66, the device time ran out) the 16-row FP8
     # entries' per-block maxima out of slab 8 (SM90S_F8_OFF_MAXW / SM90S_F8SP_OFF_MAXW), so the warpgroup barrier that
     # kept the Pᵀ copies from overwriting them goes (4 → 3 per block): the FP8/sparse GPU tests under it, two rounds at
     # the math's rate (--kv fp8 --kv-pages 256) against the shipped cubin, then racecheck on the 16-row FP8 cases.
