@@ -22,7 +22,7 @@ import {
   cachePages, checkSamples, decodeFp8Token, makeBenchProblem, makeSparseBenchProblem, pickSamples, problemFootprint, sparseReferenceRow,
 } from '../src/bench/problem.js';
 import { fmtRatio, formatGeomeans, formatReport, formatTable, validateBenchResult, type BenchResult, type BenchRow } from '../src/bench/report.js';
-import { geomean, isMemoryBoundShape, PeerIndex, summarizeRatios } from '../src/bench/compare.js';
+import { geomean, isMemoryBoundShape, PeerIndex, referenceSeriesLabel, summarizeRatios } from '../src/bench/compare.js';
 import { outputPathProblem, writeOutputs } from '../src/bench/output.js';
 import { escapeXml, rooflineSvg, rooflineSvgFromResult } from '../src/bench/svg.js';
 import { checkConfigsFit, estimateCpuSeconds, measureCpuPeak, runBench } from '../src/bench/run.js';
@@ -298,8 +298,7 @@ test('peers: FlashMLA, the best of FlashMLA and FA3 (never FlashMLA + metadata),
 test('--reference of a run whose rows ran on several kernels (the default selection): each row takes the time of the kernel that measured its workload', () => {
   const [s1, s2, s3, s4] = servingConfigs();
   const row = (c: (typeof s1), kernel: string, ms: number) => ({ config: c, kernel, ms, flops: 1, bytes: 1 });
-  const dir = mkdtempSync(join(tmpdir(), 'flash-mla-ref-'));
-  const file = join(dir, 'warm.json'), other = join(dir, 'other.json');
+  const file = join(tmp, 'reference-run-warm.json'), other = join(tmp, 'reference-run-other.json');
   // S1 and S3 on 'hopper', S2 on 'hopper-small', S3 also on 'hopper-small' (a --kernel a,b run: the first kernel's time)
   writeFileSync(file, JSON.stringify({ date: '2026-12-08T00:00:00Z', device: { name: 'H100' }, rows: [row(s1, 'hopper', 2), row(s2, 'hopper-small', 4), row(s3, 'hopper', 6), row(s3, 'hopper-small', 7)] }));
   writeFileSync(other, JSON.stringify({ device: { name: 'H200' }, rows: [row(s4, 'hopper-small', 8)] }));
@@ -309,8 +308,16 @@ test('--reference of a run whose rows ran on several kernels (the default select
   assert.deepEqual(idx.reference(s1, 1), { series: 'hopper · H100 2026-12-08', ms: 2, speedup: 2 });
   assert.deepEqual(idx.reference(s2, 1), { series: 'hopper-small · H100 2026-12-08', ms: 4, speedup: 4 });
   assert.deepEqual(idx.reference(s3, 2), { series: 'hopper · H100 2026-12-08', ms: 6, speedup: 3 });
+  // a row of a kernel the run measured the workload on takes that kernel's time (--kernel a,b against --kernel a,b)
+  assert.deepEqual(idx.reference(s3, 7, 'hopper-small'), { series: 'hopper-small · H100 2026-12-08', ms: 7, speedup: 1 });
+  assert.deepEqual(idx.reference(s2, 1, 'hopper'), { series: 'hopper-small · H100 2026-12-08', ms: 4, speedup: 4 });
+  // the other cache format's fallback searches every kernel of the run too
+  assert.deepEqual(idx.reference(withKvFormat([s2], 'fp8')[0], 1), { series: 'hopper-small · H100 2026-12-08 (16-bit cache)', ms: 4, speedup: 4 });
   // a second reference file is not the first run: its rows never stand in
   assert.equal(idx.reference(s4, 1), undefined);
+  // the legend names every series the rows' times came from
+  const rows = [s1, s2, s3].map((c) => ({ reference: idx.reference(c, 1) }) as unknown as BenchRow);
+  assert.equal(referenceSeriesLabel(rows), 'hopper · H100 2026-12-08 / hopper-small · H100 2026-12-08');
 });
 
 test('geomeans: per kernel and ratio, all rows and split at h_q·s_q ≤ 64; kernel ratios config by config', () => {

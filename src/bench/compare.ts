@@ -26,7 +26,7 @@ export const BEST_PEER_IDS: readonly string[] = ['flashmla', 'fa3'];
 export class PeerIndex {
   private readonly byPeer = new Map<string, { series: string; points: Map<string, ReferencePoint> }>();
   /** The first series, and with it, when it is another run, that run's other kernels' series (in file order). */
-  private readonly first: { peer: boolean; series: Array<{ name: string; points: Map<string, ReferencePoint> }> } | null;
+  private readonly first: { peer: boolean; series: Array<{ name: string; kernel?: string; points: Map<string, ReferencePoint> }> } | null;
 
   constructor(references: readonly ReferenceSeries[]) {
     for (const s of references) {
@@ -34,7 +34,7 @@ export class PeerIndex {
     }
     const f = references[0];
     const same = f === undefined ? [] : f.run === undefined ? [f] : references.filter((s) => s.run === f.run);
-    this.first = f ? { peer: f.peer !== undefined, series: same.map((s) => ({ name: s.name, points: new Map(s.points.map((p) => [p.key, p])) })) } : null;
+    this.first = f ? { peer: f.peer !== undefined, series: same.map((s) => ({ name: s.name, kernel: s.kernel, points: new Map(s.points.map((p) => [p.key, p])) })) } : null;
   }
 
   /** Name of the series a peer's times come from, if any reference has that peer. */
@@ -50,21 +50,24 @@ export class PeerIndex {
 
   /**
    * The first series' time for this workload (the `reference` of a row: any kind of series); when that series is
-   * another run, the first of that run's kernels that measured it. When the run has no row of this workload, a dense
+   * another run, `kernel`'s time in that run, else the first of the run's kernels that measured it (the run's rows
+   * per kernel in the order they first appear). When the run has no row of this workload, a dense
    * config takes its time for the same shape over the other cache format (16-bit ↔ FP8; the series name says which):
    * `--kv fp8 --reference bf16-run.json` gives the FP8 cache's speed-up over the 16-bit one, config by config. Peers
    * (the shipped anchors, all 16-bit) never stand in for an FP8 row.
    */
-  reference(config: Parameters<typeof configKey>[0], ms: number): BenchRow['reference'] {
+  reference(config: Parameters<typeof configKey>[0], ms: number, kernel?: string): BenchRow['reference'] {
     if (!this.first) return undefined;
     const key = configKey(config);
-    for (const s of this.first.series) {
+    const own = this.first.series.filter((s) => s.kernel !== undefined && s.kernel === kernel);
+    const order = [...own, ...this.first.series.filter((s) => !own.includes(s))];
+    for (const s of order) {
       const p = s.points.get(key);
       if (p) return { series: s.name, ms: p.ms, speedup: p.ms / ms };
     }
     const other = this.first.peer ? null : otherKvKey(key);
     if (other === null) return undefined;
-    for (const s of this.first.series) {
+    for (const s of order) {
       const q = s.points.get(other);
       if (q) return { series: `${s.name} (${other.endsWith('|fp8') ? 'FP8' : '16-bit'} cache)`, ms: q.ms, speedup: q.ms / ms };
     }
@@ -136,7 +139,17 @@ export function ratioOf(row: BenchRow, ratio: RatioName): number | undefined {
   }
 }
 
+/**
+ * The reference series the rows' `vs ref` came from: one name, or — a reference run whose rows ran on several
+ * kernels — the distinct names (at most three, then a count).
+ */
+export function referenceSeriesLabel(rows: readonly BenchRow[]): string {
+  const names = [...new Set(rows.flatMap((r) => (r.reference ? [r.reference.series] : [])))];
+  return names.length <= 3 ? names.join(' / ') : `${names.slice(0, 2).join(' / ')} and ${names.length - 2} more series`;
+}
+
 function versusOf(rows: BenchRow[], ratio: RatioName): string {
+  if (ratio === 'reference') return referenceSeriesLabel(rows);
   for (const r of rows) {
     switch (ratio) {
       case 'flashmla':
@@ -146,9 +159,6 @@ function versusOf(rows: BenchRow[], ratio: RatioName): string {
         if (p) return ratio === 'best' ? 'the faster of FlashMLA and FA3 on each config' : p.series;
         break;
       }
-      case 'reference':
-        if (r.reference) return r.reference.series;
-        break;
       case 'kernel':
         if (r.vsKernel) return `kernel ${r.vsKernel.kernel} (this run)`;
         break;

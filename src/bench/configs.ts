@@ -456,10 +456,12 @@ export interface ReferenceSeries {
   peer?: string;
   /**
    * Another flash-mla run: the file it came from. Its rows make one series per kernel, all with this file; a row's
-   * reference time is the first of them that measured its workload (a run of the default selection measured each
-   * config on the kernel chosen for its shape).
+   * reference time is its own kernel's where that kernel measured its workload, else the first of the run's kernels
+   * that did (a run of the default selection measured each config on the kernel chosen for its shape).
    */
   run?: string;
+  /** Another flash-mla run: the kernel whose rows these are (a row of the same kernel looks here first). */
+  kernel?: string;
   points: ReferencePoint[];
 }
 
@@ -534,7 +536,7 @@ export function loadReference(spec: string, peers?: string[]): ReferenceSeries[]
       byKernel.set(row.kernel, pts);
     }
     const date = typeof doc.date === 'string' ? ` ${doc.date.slice(0, 10)}` : '';
-    return [...byKernel].map(([k, points]) => ({ name: `${k} · ${dev}${date}`, run: spec, points }));
+    return [...byKernel].map(([k, points]) => ({ name: `${k} · ${dev}${date}`, run: spec, kernel: k, points }));
   }
   if (!Array.isArray(doc.configs)) throw new TypeError(`--reference ${spec}: expected an anchors file ({configs: [...]}) or a flash-mla bench --json result ({rows: [...]})`);
   const configs = (doc.configs as unknown[]).map((o, i) => configFromJson(o, `ref#${i}`, i));

@@ -10,7 +10,7 @@
 
 import { PEER_SHORT_NAMES, type BenchConfig } from './configs.js';
 import type { CheckResult } from './problem.js';
-import { MEMORY_BOUND_MAX_ROWS, summarizeRatios, withKernelRatios } from './compare.js';
+import { MEMORY_BOUND_MAX_ROWS, referenceSeriesLabel, summarizeRatios, withKernelRatios } from './compare.js';
 import { fmtValue } from '../util/fmt-value.js';
 
 export const BENCH_SCHEMA = 'flash-mla-bench/3';
@@ -109,7 +109,10 @@ export interface BenchRow {
    * packOrder).
    */
   schedule?: { parts: number; pieces: number; packed: boolean };
-  /** The same workload in the first reference series, when there is one (any kind of series). */
+  /**
+   * The same workload in the first reference series, when there is one (any kind of series; another run: this row's
+   * kernel's time there, else the first of its kernels that measured the workload — PeerIndex.reference).
+   */
   reference?: { series: string; ms: number; speedup: number };
   /** The peers' times for the same workload, where a reference with peers (the shipped anchors) has them (schema 2). */
   peers?: {
@@ -124,7 +127,7 @@ export interface BenchRow {
   vsKernel?: { kernel: string; ms: number; speedup: number };
 }
 
-/** The ratios the summary averages: peers' (see BenchRow.peers), the first reference series', the first kernel's. */
+/** The ratios the summary averages: peers' (see BenchRow.peers), the first reference's (BenchRow.reference), the first kernel's. */
 export type RatioName = 'flashmla' | 'best' | 'flashmlaWithMetadata' | 'reference' | 'kernel';
 export const RATIO_NAMES: readonly RatioName[] = ['flashmla', 'best', 'flashmlaWithMetadata', 'reference', 'kernel'];
 
@@ -522,7 +525,7 @@ function legend(res: BenchResult): string[] {
       );
     }
   } else if (res.rows.some((r) => r.reference)) {
-    out.push(`vs ref = reference ms / ms (> 1: faster than ${res.rows.find((r) => r.reference)?.reference?.series})`);
+    out.push(`vs ref = reference ms / ms (> 1: faster than ${referenceSeriesLabel(res.rows)})`);
   }
   if (res.rows.some((r) => r.vsKernel)) {
     const k = firstKernel(res);

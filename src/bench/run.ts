@@ -671,7 +671,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
             ...(schedule ? { schedule } : {}),
           };
           if (isSparseProblem(p)) row.sparse = { gatheredTokens: p.gatheredTokens, validIndices: p.validIndices, invalidIndices: p.invalidIndices };
-          const reference = peers.reference(config, ms);
+          const reference = peers.reference(config, ms, kernel);
           if (reference) row.reference = reference;
           const peerTimes = peers.compare(config, ms, mdMs);
           if (peerTimes) row.peers = peerTimes;
