@@ -26,7 +26,8 @@
 # serialized, fixed by scripts/test-gpu.mjs); no machine after it. Queued: s61g (the whole suite as test:gpu now runs
 # it), s61e (s61d: the plain-after-+md question, with the metadata kernel alone between; then s60l), s46r or s47h.
 # Session 66: s66a, s66c (s65e inside), s66d, s63b ran (H100); device time spent. Queued: s66e (the 16-row FP8 entries
-# with one barrier less per block, built from SRC_REV=cd4cc9e), then on an H200 s48h (the README's run) and s64p.
+# with one barrier less per block, built from SRC_REV=cd4cc9e), s66f (cold code under ncu), then on an H200 s48h (the
+# README's run) and s64p.
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -1067,6 +1068,22 @@ PY
     AB_CHECK=0 AB_EXTRA="--kv fp8 --kv-pages 256" ab_rounds s66nb "sweep:0,16" dist/kernels .variants/s66/nobarb
     FLASH_MLA_KERNEL_DIR=$PWD/dist/kv-nobarb/ FLASH_MLA_REQUIRE_GPU=1 timeout 60 compute-sanitizer --tool racecheck --print-limit 6 node --test --test-name-pattern="FP8, h_q 3, s_q 4|sparse h_q (1|3|9|16), s_q 1" dist/test/fp8-sparse-gpu.test.js > "$out/s66e-racecheck.log" 2>&1
     echo "racecheck rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/s66e-racecheck.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/s66e-racecheck.log" | tr '\n' ' '; echo
+    ;;
+  s66f)
+    # (~3 min, any card) why cold code costs the 'hopper' rows +7 … +16 % and the 'hopper-small' rows nothing (s66): ncu
+    # on the decode kernel of S9 ('hopper') and S4 ('hopper-small'), warm and --cold-code, application replay with the
+    # caches left alone (the bench's own flush and eviction run before each launch): time, the no-instruction stalls per
+    # issued instruction, instructions issued. Prediction: S9 cold shows no_instruction stalls that warm does not (the
+    # +9 µs), S4 none in either
+    for c in S9 S4; do
+      for mode in warm cold; do
+        extra=; [ $mode = cold ] && extra=--cold-code
+        timeout 120 ncu --clock-control none --cache-control none --replay-mode application -k regex:mla_decode_sm90 --launch-skip 6 -c 1 \
+          --metrics gpu__time_duration.sum,smsp__inst_executed.sum,smsp__average_warps_issue_stalled_no_instruction_per_issue_active.ratio,smsp__average_warps_issue_stalled_branch_resolving_per_issue_active.ratio,smsp__average_warp_latency_per_inst_issued.ratio \
+          node dist/src/cli.js bench --configs serving:$c --iters 4 --warmup 2 --check-samples 0 --reference none $extra > "$out/s66f-$c-$mode.txt" 2>&1
+        echo "== $c $mode rc=$?"; grep -aE "^    [a-z]" "$out/s66f-$c-$mode.txt"
+      done
+    done
     ;;
   s66c)
     # (~6 min, any card; carry as s66a) s65e (cold code against warm, the cvt rates), then packloops
