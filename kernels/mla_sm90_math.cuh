@@ -304,35 +304,9 @@ __device__ __forceinline__ uint32_t opaque(uint32_t x) { return ptx::opaque_u32(
 // The epilogue's stores of this thread's two rows (both warpgroups' row sums in sL, the rows' last max in sM): this
 // warpgroup's half of O's columns, and with wg 0's q4 = 0 threads the LSE (store_row_wide); sparse decode with an
 // attention sink scales the rows written here (split rows: the sink combine does).
-// MLA_EXPERIMENT_EPI_ROLLED (EXPERIMENT, variant builds only; session 66, the cold-code question): one copy of the row
-// store for both rows — a rolled loop over row slot 0, row 1's values and row set moved into slot 0 after the first
-// pass (64 moves) — half the epilogue's once-per-item code (~8 KB of 16).
 template <typename T, bool kSparse, bool kHalfPartial>
 __device__ __forceinline__ void store_item_rows(const MlaDecodeParams& p, const MlaFp8Params* fp, int req, const Slice& sl, const RowSet& rs,
                                                 const int (&r_loc)[2], const float (&o)[128], uint32_t sL, uint32_t sM, int wg, int q4) {
-#ifdef MLA_EXPERIMENT_EPI_ROLLED
-  float(&ow)[128] = const_cast<float(&)[128]>(o);  // (the caller's accumulator: dead after the epilogue)
-  RowSet r1 = rs;
-  int rl = r_loc[0];
-#pragma unroll 1
-  for (int pass = 0; pass < 2; ++pass) {
-    const float L = ptx::ld_shared_f32(sL + rl * 4) + ptx::ld_shared_f32(sL + (64 + rl) * 4);
-    const float m = ptx::ld_shared_f32(sM + rl * 4);
-    float out_scale = 1.f;
-    if constexpr (kSparse) {
-      if (fp->attn_sink != nullptr && sl.no_split && r1.r_glob[0] < p.q_rows && L > 0.f) {
-        const float lse = (ptx::log2_approx(L) + m) * kLn2;
-        out_scale = 1.f / (1.f + __expf(fp->attn_sink[r1.r_glob[0] % p.h_q] - lse));
-      }
-    }
-    store_row_wide<T, kSparse, kHalfPartial>(p, req, sl, r1, 0, ow, L, m, wg * (HEAD_DIM_V / 2), q4, wg == 0 && q4 == 0, out_scale);
-#pragma unroll
-    for (int x = 0; x < 32; ++x) ow[4 * x] = ow[4 * x + 2], ow[4 * x + 1] = ow[4 * x + 3];
-    r1.r_glob[0] = r1.r_glob[1], r1.s_of_row[0] = r1.s_of_row[1];
-    rl = r_loc[1];
-  }
-  return;
-#endif
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     const float L = ptx::ld_shared_f32(sL + r_loc[h] * 4) + ptx::ld_shared_f32(sL + (64 + r_loc[h]) * 4);
