@@ -1070,7 +1070,7 @@ PY
     echo "racecheck rc=$?: $(grep -aE 'RACECHECK SUMMARY' "$out/s66e-racecheck.log" | tail -1)"; grep -aE "^# (pass|fail|skip)" "$out/s66e-racecheck.log" | tr '\n' ' '; echo
     ;;
   s66f)
-    # (~3 min, any card) why cold code costs the 'hopper' rows +7 … +16 % and the 'hopper-small' rows nothing (s66): ncu
+    # (~6 min, any card; carry as s66a) why cold code costs the 'hopper' rows +7 … +16 % and the 'hopper-small' rows nothing (s66): ncu
     # on the decode kernel of S9 ('hopper') and S4 ('hopper-small'), warm and --cold-code, application replay with the
     # caches left alone (the bench's own flush and eviction run before each launch): time, the no-instruction stalls per
     # issued instruction, instructions issued. Prediction: S9 cold shows no_instruction stalls that warm does not (the
@@ -1084,6 +1084,11 @@ PY
         echo "== $c $mode rc=$?"; grep -aE "^    [a-z]" "$out/s66f-$c-$mode.txt"
       done
     done
+    # then one copy of 'hopper''s row store for both rows (.variants/s66/epi1: SRC_REV=85e4998 scripts/build-variant.sh
+    # epi1 mla_decode_sm90 sm_90a -DMLA_EXPERIMENT_EPI_ROLLED=1; the membound bf16 entry 118 → 103 KB of code) against the
+    # shipped cubin, cold then warm. Prediction: if code size is the cause, cold −1 … −3 µs on S5 / S6 / S9, warm ±0.5 %
+    AB_CHECK=0 AB_EXTRA=--cold-code ab_rounds s66epicold "serving:S1,S5,S6,S9" dist/kernels .variants/s66/epi1
+    AB_CHECK=0 ab_rounds s66epiwarm "serving:S1,S5,S6,S9" dist/kernels .variants/s66/epi1
     ;;
   s66c)
     # (~6 min, any card; carry as s66a) s65e (cold code against warm, the cvt rates), then packloops
