@@ -51,10 +51,10 @@ export class PeerIndex {
   /**
    * The first series' time for this workload (the `reference` of a row: any kind of series); when that series is
    * another run, `kernel`'s time in that run, else the first of the run's kernels that measured it (the run's rows
-   * per kernel in the order they first appear). When the run has no row of this workload, a dense
-   * config takes its time for the same shape over the other cache format (16-bit ↔ FP8; the series name says which):
-   * `--kv fp8 --reference bf16-run.json` gives the FP8 cache's speed-up over the 16-bit one, config by config. Peers
-   * (the shipped anchors, all 16-bit) never stand in for an FP8 row.
+   * per kernel in the order they first appear). When the run has no row of this workload, a dense config takes its
+   * time for the same shape over the other cache format (16-bit ↔ FP8; the series name says which): `--kv fp8
+   * --reference bf16-run.json` gives the FP8 cache's speed-up over the 16-bit one, config by config. Peers (the
+   * shipped anchors, all 16-bit) never stand in for an FP8 row.
    */
   reference(config: Parameters<typeof configKey>[0], ms: number, kernel?: string): BenchRow['reference'] {
     if (!this.first) return undefined;
