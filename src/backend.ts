@@ -28,6 +28,11 @@ export interface DeviceMemory {
   /** Uninitialised storage of `bytes` bytes (throws the backend's typed error when there is no device). */
   alloc(bytes: number): DeviceStorage;
   /**
+   * Storage over `bytes` bytes at device address `ptr` that someone else allocated (checked to lie inside one of the
+   * device's allocations); its dispose() frees nothing.
+   */
+  wrap(ptr: unknown, bytes: number): DeviceStorage;
+  /**
    * Copy each read's dst.byteLength bytes from its `src` into its dst, after all work queued before: one wait for all
    * of them (readInt32s in tensor.ts reads up to four small tensors per checked decode call).
    */

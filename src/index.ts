@@ -14,6 +14,7 @@ export { scheduleTiles, sparseScheduleTiles, numSmPartsFor, workItems, requestAt
 export { captureGraph, DecodeGraph } from './cuda/graph.js';
 export { getBackend, type MlaBackend } from './backend.js';
 export { cudaAvailable, cudaDeviceInfo, synchronize } from './cuda/mla.js';
+export { cudaStream, waitForStream, makeStreamWait } from './cuda/interop.js';
 export { releaseCachedDeviceMemory, cachedDeviceMemory } from './cuda/memory.js';
 export {
   PagedKvCache, BlockAllocator, appendKv, appendKvPaged, OutOfBlocksError, UnknownSequenceError,

@@ -36,6 +36,15 @@ function checkShape(shape: unknown, what = 'shape'): asserts shape is readonly n
   });
 }
 
+function checkStrides(shape: readonly number[], strides: unknown): asserts strides is readonly number[] {
+  if (!Array.isArray(strides)) throw new TypeError(`strides: expected an array of ${shape.length} non-negative integers, got ${fmtValue(strides)}`);
+  if (strides.length !== shape.length) throw new RangeError(`strides: expected ${shape.length} entries, got ${strides.length}`);
+  strides.forEach((x: unknown, i) => {
+    if (typeof x !== 'number') throw new TypeError(`strides[${i}]: expected a non-negative integer, got ${fmtValue(x)}`);
+    if (!Number.isSafeInteger(x) || x < 0) throw new RangeError(`strides[${i}]: expected a non-negative integer, got ${fmtValue(x)}`);
+  });
+}
+
 function checkDtype(dtype: unknown): asserts dtype is DType {
   if (!DTYPES.includes(dtype as DType)) throw new TypeError(`dtype: expected one of ${DTYPES.join(', ')}, got ${fmtValue(dtype)}`);
 }
@@ -247,16 +256,34 @@ export class Tensor {
     }
   }
 
+  /**
+   * A cuda tensor over device memory flash-mla did not allocate — another library's buffer, a cudaMalloc result,
+   * activations your own kernels write — without a copy. `strides` are in elements (default: contiguous). The
+   * elements must lie inside one device allocation of the device's primary context (the CUDA runtime's) and start
+   * 16-byte aligned: checked with the driver, a RangeError otherwise. The memory stays its owner's: dispose() frees
+   * nothing, and the owner keeps it alive while the tensor, its views or a graph captured with them are used. Order
+   * the owner's kernels with the library's through `cudaStream()` or `waitForStream` / `makeStreamWait`.
+   */
+  static fromDevicePointer(ptr: bigint, shape: readonly number[], opts: { dtype: DType; strides?: readonly number[] }): Tensor {
+    checkShape(shape);
+    if (typeof opts !== 'object' || opts === null) throw new TypeError(`opts: expected { dtype, strides? }, got ${fmtValue(opts)}`);
+    checkDtype(opts.dtype);
+    const dtype = opts.dtype;
+    const strides = opts.strides ?? contiguousStrides(shape);
+    checkStrides(shape, strides);
+    const numel = numelOf(shape);
+    const span = numel === 0 ? 0 : shape.reduce((acc, d, i) => acc + (d - 1) * strides[i], 0) + 1;
+    const bytes = span * dtypeBytes(dtype);
+    if (!Number.isSafeInteger(bytes)) throw new RangeError(`shape: ${fmtShape(shape)} with strides ${fmtShape(strides)} spans more than 2^53 − 1 bytes`);
+    const device = deviceMemory('cuda').wrap(ptr, bytes);
+    return new Tensor({ shape, strides, dtype, backend: 'cuda', offset: 0, host: null, device, root: null });
+  }
+
   /** A view over the same storage with other shape/strides/offset (elements), valid while its owner lives. */
   view(shape: readonly number[], strides: readonly number[] = contiguousStrides(shape), offset = this.offset): Tensor {
     this.assertLive();
     checkShape(shape);
-    if (!Array.isArray(strides)) throw new TypeError(`strides: expected an array of ${shape.length} non-negative integers, got ${fmtValue(strides)}`);
-    if (strides.length !== shape.length) throw new RangeError(`strides: expected ${shape.length} entries, got ${strides.length}`);
-    strides.forEach((x: unknown, i) => {
-      if (typeof x !== 'number') throw new TypeError(`strides[${i}]: expected a non-negative integer, got ${fmtValue(x)}`);
-      if (!Number.isSafeInteger(x) || x < 0) throw new RangeError(`strides[${i}]: expected a non-negative integer, got ${fmtValue(x)}`);
-    });
+    checkStrides(shape, strides);
     if (typeof offset !== 'number') throw new TypeError(`offset: expected a non-negative integer, got ${fmtValue(offset)}`);
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`offset: expected a non-negative integer, got ${fmtValue(offset)}`);
     const storage = (this.host ? this.host.byteLength : this.device!.bytes) / dtypeBytes(this.dtype);

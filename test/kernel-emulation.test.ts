@@ -651,6 +651,40 @@ const scenarios: Record<string, Scenario> = {
 
   ...layoutScenarios(),
 
+  'foreign memory': {
+    title: "a decode over tensors wrapped from device addresses (Tensor.fromDevicePointer: q and the cache as NaN-padded strided views, block table, seqlens, metadata, out, lse) gives bit for bit the owned tensors' result, on 'hopper-small' and 'hopper' (a split request, the combine)",
+    env: HOPPER_ENV,
+    run(seed) {
+      const notes: string[] = [];
+      for (const [k, spec] of ([
+        { b: 2, sQ: 1, hQ: 16, hKv: 1, d: 576, seqlens: [700, 70], dtype: 'bf16', fp8: false },
+        { b: 2, sQ: 2, hQ: 64, hKv: 1, d: 576, seqlens: [900, 130], dtype: 'bf16', fp8: false },
+      ] satisfies Omit<DenseSpec, 'seed'>[]).entries()) {
+        const p = makeDenseProblem({ ...spec, seed: seed + k });
+        const cpu = denseTensors(p);
+        const own = { ...nanPaddedViews(p, 'cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
+        const md = getMlaMetadata(own.cacheSeqlens, spec.sQ * spec.hQ, 1);
+        const outs = () => ({ out: Tensor.full([spec.b, spec.sQ, spec.hQ, 512], NaN, { dtype: spec.dtype, backend: 'cuda' }), lse: Tensor.full([spec.b, spec.hQ, spec.sQ], NaN, { dtype: 'fp32', backend: 'cuda' }) });
+        const wrap = (t: Tensor) => Tensor.fromDevicePointer(t.ptr, t.shape, { dtype: t.dtype, strides: t.strides });
+        const ownOut = outs(), theirOut = outs();
+        const want = flashMlaWithKvcache(own.q, own.kCache, own.blockTable, own.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal: true, ...ownOut });
+        const w = { q: wrap(own.q), kCache: wrap(own.kCache), blockTable: wrap(own.blockTable), cacheSeqlens: wrap(own.cacheSeqlens), md: wrap(md.tileSchedulerMetadata), splits: wrap(md.numSplits), out: wrap(theirOut.out), lse: wrap(theirOut.lse) };
+        const got = flashMlaWithKvcache(w.q, w.kCache, w.blockTable, w.cacheSeqlens, 512, w.md, w.splits, { causal: true, out: w.out, lse: w.lse });
+        const label = `b ${spec.b}, s_q ${spec.sQ}, h_q ${spec.hQ}, seqlens [${spec.seqlens}] (seed ${seed + k})`;
+        assert.deepEqual(got.out.toRaw(), want.out.toRaw(), `${label}: out`);
+        assert.deepEqual(got.lse.toRaw(), want.lse.toRaw(), `${label}: lse`);
+        assert.deepEqual(theirOut.out.toRaw(), got.out.toRaw(), `${label}: the wrapper wrote its owner's memory`);
+        assert.ok(!Number.isNaN(got.lse.toFloat32()[0]), `${label}: lse not written`);
+        const splits = md.numSplits.toInt32();
+        notes.push(`${label}: bit for bit, up to ${Math.max(splits[1] - splits[0], splits[2] - splits[1])} splits per request`);
+        for (const t of [...Object.values(w), ...Object.values(own), ...Object.values(ownOut), ...Object.values(theirOut), md.tileSchedulerMetadata, md.numSplits]) t.dispose();
+      }
+      const f = bindFakeCuda();
+      for (const e of ['mla_decode_sm90_small_bf16', 'mla_decode_sm90_bf16']) assert.ok(f.stat(`emulated:${e}`) >= 2, `${e} did not run for both`);
+      return notes;
+    },
+  },
+
   'combine-walks': {
     title: "the combine kernel alone on synthetic split partials under every launch shape (W warps per row × C column chunks), over fp32 partials and over the scaled fp16 rows 'hopper' writes (the mla_combine_p16_* entries, bf16 and fp16 outputs; factors per 256-column half from 2^−54 to 2^15, and to 2^113 with a bf16 output; and 'lone halves': one split 100 below its row's max LSE whose halves' weights × factors are 0 and 2^13): requests of 1–70 splits — past a warp's first batch (C = 2: 8 splits, C = 4: a 16-split stage) and its first 32 — with empty splits and an all-empty row, against the float64 merge; rows of unsplit requests left alone",
     env: { FAKE_CUDA_SMS: '8', FAKE_CUDA_SMEM_OPTIN: '232448' },

@@ -4,6 +4,7 @@
 import type { DeviceMemory } from '../backend.js';
 import { deviceBlockCache } from './block-cache.js';
 import { getCudaContext } from './context.js';
+import { wrapDeviceMemory } from './interop.js';
 import { CudaError, CudaUnavailableError } from '../errors.js';
 import { stickyErrorSeen } from './driver.js';
 import { copyDtoD, copyDtoH, copyDtoPinned, copyHtoD, memset, PinnedHostBuffer, type Stream } from './runtime.js';
@@ -55,6 +56,9 @@ export const cudaMemory: DeviceMemory = {
   alloc(bytes) {
     getCudaContext();
     return deviceBlockCache().alloc(bytes);
+  },
+  wrap(ptr, bytes) {
+    return wrapDeviceMemory(ptr, bytes);
   },
   readToHost(reads) {
     const { stream } = getCudaContext();

@@ -92,6 +92,11 @@ export class CudaDevice {
     }
   }
 
+  /** The primary context's handle (a CUcontext): the context every allocation and launch of the library is in. */
+  get context(): Ptr {
+    return this.ctx;
+  }
+
   get isHopper(): boolean {
     return this.info.computeCapability.major === 9 && this.info.computeCapability.minor === 0;
   }
@@ -121,6 +126,24 @@ export class DeviceBuffer {
     this.freed = true;
     call('cuMemFree_v2', this.ptr);
   }
+}
+
+const CUDA_ERROR_INVALID_VALUE = 1;
+const CUDA_ERROR_NOT_FOUND = 500;
+const CU_POINTER_ATTRIBUTE_CONTEXT = 1;
+
+/**
+ * The device allocation (cuMemAlloc, cudaMalloc, a memory pool's block …) that holds `ptr`: its first address and
+ * size, and the context it was made in (0n when it belongs to none, e.g. virtual-memory mappings); null when the
+ * driver knows no allocation there (CUDA_ERROR_NOT_FOUND / CUDA_ERROR_INVALID_VALUE). Other errors throw.
+ */
+export function deviceAllocationOf(ptr: Ptr): { base: Ptr; bytes: bigint; context: Ptr } | null {
+  const rc = getDriver().cuMemGetAddressRange_v2(outU64, outU64b, ptr);
+  if (rc === CUDA_ERROR_NOT_FOUND || rc === CUDA_ERROR_INVALID_VALUE) return null;
+  check('cuMemGetAddressRange_v2', rc);
+  const base = outU64[0], bytes = outU64b[0];
+  call('cuPointerGetAttribute', outU64, CU_POINTER_ATTRIBUTE_CONTEXT, ptr);
+  return { base, bytes, context: outU64[0] };
 }
 
 export function copyHtoD(dst: Ptr, src: ArrayBufferView, stream?: Stream): void {
@@ -189,10 +212,21 @@ export class Stream {
   synchronize(): void {
     call('cuStreamSynchronize', this.handle);
   }
+  /** Later work on this stream waits for `event`'s last record (no host wait). */
+  waitEvent(event: CudaEvent): void {
+    streamWaitEvent(this.handle, event);
+  }
   dispose(): void {
     call('cuStreamDestroy_v2', this.handle);
   }
 }
+
+/** Later work on the stream `stream` (a handle, the library's or another's) waits for `event`'s last record. */
+export function streamWaitEvent(stream: Ptr, event: CudaEvent): void {
+  call('cuStreamWaitEvent', stream, event.handle, 0);
+}
+
+const CU_EVENT_DISABLE_TIMING = 0x2;
 
 export class CudaEvent {
   private constructor(readonly handle: Ptr) {}
@@ -201,8 +235,17 @@ export class CudaEvent {
     call('cuEventCreate', outU64, 0);
     return new CudaEvent(outU64[0]);
   }
+  /** An event for ordering streams only (CU_EVENT_DISABLE_TIMING: cheaper to record and wait on). */
+  static createForOrdering(): CudaEvent {
+    call('cuEventCreate', outU64, CU_EVENT_DISABLE_TIMING);
+    return new CudaEvent(outU64[0]);
+  }
   record(stream: Stream): void {
     call('cuEventRecord', this.handle, stream.handle);
+  }
+  /** Record on a stream known only by its handle (one the library did not create). */
+  recordOnHandle(stream: Ptr): void {
+    call('cuEventRecord', this.handle, stream);
   }
   synchronize(): void {
     call('cuEventSynchronize', this.handle);

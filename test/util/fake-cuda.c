@@ -10,7 +10,9 @@
  * backed by malloc'd host memory filled with 0xA5; allocations past FAKE_CUDA_MEM_BYTES fail with
  * CUDA_ERROR_OUT_OF_MEMORY; memcpy/memset really copy/fill and check that the range lies inside one live
  * allocation (else CUDA_ERROR_INVALID_VALUE); cuMemFree_v2 of an unknown or freed address is
- * CUDA_ERROR_INVALID_VALUE (double frees show up).
+ * CUDA_ERROR_INVALID_VALUE (double frees show up). cuMemGetAddressRange_v2 and cuPointerGetAttribute answer for
+ * live allocations (their range; the primary context, device 0) and refuse other addresses, as the driver does.
+ * Streams and events: cuStreamWaitEvent checks its handles (ordering nothing: work runs when it is queued).
  * Modules: cuModuleLoadData takes a cubin (ELF, EM_CUDA; the SM version in e_flags must run on the device, else
  * CUDA_ERROR_NO_BINARY_FOR_GPU) or PTX text; cuModuleLoadDataEx is the PTX JIT (error/info logs, wall time; PTX
  * containing `not_an_instruction` fails with CUDA_ERROR_INVALID_PTX and an error log). cuModuleGetFunction finds
@@ -47,7 +49,7 @@
  * and FAKE_CUDA_EMU_ORDER choose when the emulator's asynchronous work happens (test/util/emu/emu.cpp).
  *
  * For the tests: fake_cuda_stat("allocs" | "host_allocs" (cuMemAllocHost) | "bytes" | "streams" | "events" | "graphs" | "execs" | "modules" |
- * "kernels_run" | "sticky" | "emulated:<entry>" — launches the emulator ran as that entry point; -1 without the
+ * "kernels_run" | "sticky" | "stream_waits" (cuStreamWaitEvent calls that succeeded) | "emulated:<entry>" — launches the emulator ran as that entry point; -1 without the
  * emulator | "ran:<function>" — kernels run as that function, eagerly or in a graph; "ran:<function>:grid.x" (grid.y,
  * grid.z, block.x, block.y, block.z, smem, cluster.x, cluster.y, cluster.z) — the shape of its last run), fake_cuda_calls("cuLaunchKernelEx") (calls since load, failed ones included),
  * fake_cuda_arm(spec) (0, or -1 for a bad spec), fake_cuda_log() (the last thing the fake noted: injected faults,
@@ -99,7 +101,7 @@ enum {
   OK = 0, E_INVALID_VALUE = 1, E_OUT_OF_MEMORY = 2, E_NOT_INITIALIZED = 3, E_NO_DEVICE = 100, E_INVALID_DEVICE = 101,
   E_INVALID_IMAGE = 200, E_INVALID_CONTEXT = 201, E_NO_BINARY_FOR_GPU = 209, E_INVALID_PTX = 218, E_INVALID_HANDLE = 400,
   E_ILLEGAL_STATE = 401, E_NOT_FOUND = 500, E_ILLEGAL_ADDRESS = 700, E_LAUNCH_TIMEOUT = 702, E_NOT_SUPPORTED = 801, E_CAPTURE_UNSUPPORTED = 900,
-  E_CAPTURE_INVALIDATED = 901,
+  E_CAPTURE_INVALIDATED = 901, E_CAPTURE_ISOLATION = 905,
 };
 
 static const struct { int code; const char *name, *text; } ERRORS[] = {
@@ -125,6 +127,7 @@ static const struct { int code; const char *name, *text; } ERRORS[] = {
   {801, "CUDA_ERROR_NOT_SUPPORTED", "operation not supported"},
   {900, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED", "operation not permitted when stream is capturing"},
   {901, "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED", "operation failed due to a previous error during capture"},
+  {905, "CUDA_ERROR_STREAM_CAPTURE_ISOLATION", "operation would make the legacy stream depend on a capturing blocking stream"},
   {999, "CUDA_ERROR_UNKNOWN", "unknown error"},
 };
 #define NUM_ERRORS (sizeof ERRORS / sizeof ERRORS[0])
@@ -376,6 +379,32 @@ CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytes) {
   *dptr = a->dptr;
   return OK;
 }
+/* The allocation holding address p (p < its end): its first address and size; CUDA_ERROR_NOT_FOUND elsewhere. */
+CUresult cuMemGetAddressRange_v2(CUdeviceptr *base, size_t *size, CUdeviceptr p) {
+  ENTER();
+  NEED_CTX();
+  Alloc *a = find(p, 1);
+  if (!a) { note("cuMemGetAddressRange_v2: 0x%llx is not inside a live allocation", p); return E_NOT_FOUND; }
+  if (base) *base = a->dptr;
+  if (size) *size = a->bytes;
+  return OK;
+}
+/* Pointer attributes of device allocations: CONTEXT (1, the primary context), MEMORY_TYPE (2, device), DEVICE_ORDINAL
+   (9), RANGE_START_ADDR (11), RANGE_SIZE (12); CUDA_ERROR_INVALID_VALUE for any other address or attribute. */
+CUresult cuPointerGetAttribute(void *data, int attribute, CUdeviceptr p) {
+  ENTER();
+  NEED_CTX();
+  Alloc *a = find(p, 1);
+  if (!data || !a) return E_INVALID_VALUE;
+  switch (attribute) {
+    case 1: *(void **)data = &primary_ctx; return OK;
+    case 2: *(unsigned *)data = 2; return OK;
+    case 9: *(int *)data = 0; return OK;
+    case 11: *(CUdeviceptr *)data = a->dptr; return OK;
+    case 12: *(size_t *)data = a->bytes; return OK;
+    default: return E_INVALID_VALUE;
+  }
+}
 CUresult cuMemFree_v2(CUdeviceptr p) {
   ENTER();
   NEED_CTX();
@@ -454,8 +483,8 @@ typedef struct Node {
 typedef struct Graph { unsigned magic; int live; Node *nodes; } Graph;
 typedef struct Exec { unsigned magic; int live; Node *nodes; } Exec;
 typedef struct Stream { unsigned magic; int live; Graph *capture; int invalidated; } Stream;
-typedef struct Event { unsigned magic; int live, recorded; double at_ms; } Event;
-static long long live_streams, live_events, live_graphs, live_execs, live_modules, kernels_run;
+typedef struct Event { unsigned magic; int live, recorded, in_capture; double at_ms; } Event;
+static long long live_streams, live_events, live_graphs, live_execs, live_modules, kernels_run, stream_waits;
 /* Kernels run, per function name: how many times, and the shape of the last run (fake_cuda_stat "ran:…"). */
 #define MAX_RAN 64
 static struct { char name[128]; long long runs; unsigned shape[10]; } ran[MAX_RAN];
@@ -502,6 +531,7 @@ long long fake_cuda_stat(const char *what) {
   if (!strcmp(what, "modules")) return live_modules;
   if (!strcmp(what, "kernels_run")) return kernels_run;
   if (!strcmp(what, "sticky")) return sticky_code;
+  if (!strcmp(what, "stream_waits")) return stream_waits;
   return -1;
 }
 
@@ -643,7 +673,26 @@ CUresult cuEventRecord(void *h, void *st) {
   Event *e = event_of(h);
   if (!e) return E_INVALID_HANDLE;
   e->recorded = 1;
+  e->in_capture = s && s->capture; /* recorded as a node of a capture (a wait on it joins that capture) */
   e->at_ms = device_ms;
+  return OK;
+}
+/* Work runs when it is queued here, so a wait orders nothing; it checks its handles, and a capturing stream may only
+   wait on an event recorded inside a capture (else CUDA_ERROR_STREAM_CAPTURE_ISOLATION, the capture invalidated).
+   fake_cuda_stat("stream_waits") counts the waits that succeeded. */
+CUresult cuStreamWaitEvent(void *h, void *ev, unsigned flags) {
+  ENTER();
+  NEED_CTX();
+  STREAM(h, s);
+  Event *e = event_of(ev);
+  if (!e) return E_INVALID_HANDLE;
+  if (flags & ~1u) return E_INVALID_VALUE;
+  if (s && s->capture && !e->in_capture) {
+    s->invalidated = 1;
+    note("cuStreamWaitEvent: a capturing stream waits on an event recorded outside the capture");
+    return E_CAPTURE_ISOLATION;
+  }
+  stream_waits++;
   return OK;
 }
 CUresult cuEventQuery(void *h) { ENTER(); NEED_CTX(); return event_of(h) ? OK : E_INVALID_HANDLE; }
