@@ -28,6 +28,8 @@
 # Session 66: s66a, s66c (s65e inside), s66d, s63b ran (H100); device time spent. Queued: s66e (the 16-row FP8 entries
 # with one barrier less per block, built from SRC_REV=cd4cc9e), s66f (cold code under ncu), then on an H200 s48h (the
 # README's run) and s64p.
+# Session 67 (no device): queued s67a (the interop GPU test and its memcheck, then s66e), s66f, then on an H200 s48h
+# and s64p.
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -1055,6 +1057,18 @@ PY
     FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/s66/lazy8)/ gpu timeout 170 node --test dist/test/fp8-sparse-gpu.test.js > "$out/s66d-lazy8-fp8.log" 2>&1
     echo "FP8/sparse GPU tests (lazy8) rc=$?"; summary "$out/s66d-lazy8-fp8.log"; grep -aE "^ *not ok" "$out/s66d-lazy8-fp8.log" | head -8
     AB_EXTRA="--kv fp8 --kv-pages 256" ab_rounds s66lazy "sweep:0,1,16,17" dist/kernels .variants/s66/lazy8 .variants/s66/lazy5
+    ;;
+  s67a)
+    # (~4 min, any card; carry .devcarry, .variants/devdist rebuilt in session 67, .variants/s66) session 67's interop
+    # with other CUDA code on the real driver: test/interop-gpu.test.ts (Tensor.fromDevicePointer over cuMemAlloc'd
+    # buffers whole, inside, past the end, at no allocation; a decode between two copies on another stream ordered by
+    # waitForStream / makeStreamWait only, bit for bit the owned decode, 'hopper-small' and 'hopper') and its memcheck;
+    # then s66e. Prediction: both pass, memcheck 0 errors (fake driver and emulator passed)
+    gpu timeout 60 node --test dist/test/interop-gpu.test.js > "$out/s67a-interop.log" 2>&1
+    echo "interop GPU test rc=$?"; summary "$out/s67a-interop.log"; grep -aE "^ *not ok" -A12 "$out/s67a-interop.log" | head -30
+    gpu timeout 120 compute-sanitizer --tool memcheck --print-limit 6 node --test dist/test/interop-gpu.test.js > "$out/s67a-memcheck.log" 2>&1
+    echo "memcheck rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/s67a-memcheck.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/s67a-memcheck.log" | tr '\n' ' '; echo
+    DEVICE_NEXT_NESTED=1 timeout 300 "$0" s66e
     ;;
   s66e)
     # (~3 min, any card; carry as s66a, .variants/s66/nobarb: `SRC_REV=cd4cc9e scripts/build-variant.sh nobarb
