@@ -142,10 +142,23 @@ await fakeCudaScenarios(import.meta.url, 'working beside other CUDA code (fake d
       for (const [ptr, shape, opts, type, msg] of refused) {
         assert.throws(() => Tensor.fromDevicePointer(ptr as bigint, shape, opts as { dtype: 'fp32' }), (e: Error) => e instanceof type && msg.test(e.message), `${String(ptr)} ${JSON.stringify(shape)} ${JSON.stringify(opts)}`);
       }
+      // where cuMemGetAddressRange knows no allocation (virtual-memory mappings) the pointer's own range answers; a
+      // failure of another kind (a fault) is reported as itself, never as "no allocation"
+      f.arm('cuMemGetAddressRange_v2@1=CUDA_ERROR_NOT_FOUND');
+      const viaAttributes = Tensor.fromDevicePointer(owner.ptr, [128], { dtype: 'fp32' });
+      assert.equal(viaAttributes.toFloat32()[0], 7);
+      f.arm('cuMemGetAddressRange_v2@1=CUDA_ERROR_NOT_FOUND');
+      assert.throws(() => Tensor.fromDevicePointer(owner.ptr, [129], { dtype: 'fp32' }), /past the end of its allocation \(.* \+ 512 B/);
+      f.arm('cuMemGetAddressRange_v2@1=CUDA_ERROR_NOT_FOUND,cuPointerGetAttribute@1=CUDA_ERROR_INVALID_VALUE');
+      assert.throws(() => Tensor.fromDevicePointer(owner.ptr, [4], { dtype: 'fp32' }), /the driver knows no allocation at/);
+      f.arm('cuMemGetAddressRange_v2@1=CUDA_ERROR_UNKNOWN');
+      assert.throws(() => Tensor.fromDevicePointer(owner.ptr, [4], { dtype: 'fp32' }), (e: Error) => e.name === 'CudaError' && /^cuMemGetAddressRange_v2 failed: CUDA_ERROR_UNKNOWN/.test(e.message));
+      f.arm('');
+      viaAttributes.dispose();
       assert.equal(f.stat('sticky'), 0);
       owner.dispose();
       releaseCachedDeviceMemory();
-      return [`${refused.length} refusals`];
+      return [`${refused.length} refusals; the pointer-range fallback and a driver failure`];
     },
   },
 

@@ -131,19 +131,36 @@ export class DeviceBuffer {
 const CUDA_ERROR_INVALID_VALUE = 1;
 const CUDA_ERROR_NOT_FOUND = 500;
 const CU_POINTER_ATTRIBUTE_CONTEXT = 1;
+const CU_POINTER_ATTRIBUTE_RANGE_START_ADDR = 11;
+const CU_POINTER_ATTRIBUTE_RANGE_SIZE = 12;
+
+/** A pointer attribute of `ptr` (64 bits), or null where the driver has none for it (CUDA_ERROR_INVALID_VALUE). */
+function pointerAttribute(ptr: Ptr, attribute: number): bigint | null {
+  outU64[0] = 0n;
+  const rc = getDriver().cuPointerGetAttribute(outU64, attribute, ptr);
+  if (rc === CUDA_ERROR_INVALID_VALUE) return null;
+  check('cuPointerGetAttribute', rc);
+  return outU64[0];
+}
 
 /**
- * The device allocation (cuMemAlloc, cudaMalloc, a memory pool's block …) that holds `ptr`: its first address and
- * size, and the context it was made in (0n when it belongs to none, e.g. virtual-memory mappings); null when the
- * driver knows no allocation there (CUDA_ERROR_NOT_FOUND / CUDA_ERROR_INVALID_VALUE). Other errors throw.
+ * The device allocation that holds `ptr`: its first address and size (cuMemGetAddressRange: cuMemAlloc / cudaMalloc
+ * blocks; else the pointer's address range, as for virtual-memory mappings), and the context it was made in (0n when
+ * the driver names none); null when the driver knows no allocation there. Other errors (a sticky fault) throw.
  */
 export function deviceAllocationOf(ptr: Ptr): { base: Ptr; bytes: bigint; context: Ptr } | null {
+  let base: bigint | null, bytes: bigint | null;
   const rc = getDriver().cuMemGetAddressRange_v2(outU64, outU64b, ptr);
-  if (rc === CUDA_ERROR_NOT_FOUND || rc === CUDA_ERROR_INVALID_VALUE) return null;
-  check('cuMemGetAddressRange_v2', rc);
-  const base = outU64[0], bytes = outU64b[0];
-  call('cuPointerGetAttribute', outU64, CU_POINTER_ATTRIBUTE_CONTEXT, ptr);
-  return { base, bytes, context: outU64[0] };
+  if (rc === 0) {
+    base = outU64[0];
+    bytes = outU64b[0];
+  } else {
+    if (rc !== CUDA_ERROR_NOT_FOUND && rc !== CUDA_ERROR_INVALID_VALUE) check('cuMemGetAddressRange_v2', rc);
+    base = pointerAttribute(ptr, CU_POINTER_ATTRIBUTE_RANGE_START_ADDR);
+    bytes = pointerAttribute(ptr, CU_POINTER_ATTRIBUTE_RANGE_SIZE);
+    if (base === null || bytes === null || bytes === 0n) return null;
+  }
+  return { base, bytes, context: pointerAttribute(ptr, CU_POINTER_ATTRIBUTE_CONTEXT) ?? 0n };
 }
 
 export function copyHtoD(dst: Ptr, src: ArrayBufferView, stream?: Stream): void {
