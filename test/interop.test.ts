@@ -14,7 +14,8 @@ import assert from 'node:assert/strict';
 import {
   DisposedError, Tensor, captureGraph, cudaStream, flashMlaWithKvcache, getMlaMetadata, makeStreamWait, releaseCachedDeviceMemory, waitForStream,
 } from '../src/index.js';
-import { Stream } from '../src/cuda/runtime.js';
+import { PinnedHostBuffer, Stream } from '../src/cuda/runtime.js';
+import { foreignAlloc, type ForeignBuffer } from './util/foreign-memory.js';
 import { fakeCudaScenarios, type FakeCudaControl } from './util/fake-cuda.js';
 
 const HOPPER = { FAKE_CUDA_CC: '9.0', FAKE_CUDA_SMEM_OPTIN: '232448', FAKE_CUDA_SMS: '8', FAKE_CUDA_NAME: 'Fake H200' };
@@ -43,15 +44,27 @@ await fakeCudaScenarios(import.meta.url, 'working beside other CUDA code (fake d
   },
 
   orderings: {
-    title: 'waitForStream / makeStreamWait: one event record and one cuStreamWaitEvent each, no host wait, two events reused; the legacy stream (0n) accepted; bad handles refused naming the argument',
+    title: 'waitForStream / makeStreamWait: one event record on the stream waited for and one cuStreamWaitEvent by the waiting one, no host wait, two events reused; the default streams (0n, 1n, 2n) accepted; bad handles refused naming the argument',
     run(f) {
       cudaStream(); // (the library's context first: another stream is made in it, as another library would)
       const other = Stream.create();
       const names = ['cuEventCreate', 'cuEventRecord', 'cuStreamWaitEvent', 'cuStreamSynchronize', 'cuEventSynchronize'];
+      const lib = Number(cudaStream());
+      // which stream records and which one waits (the fake notes the handles)
+      const direction = () => ({ recordedOn: f.stat('last_record_stream'), waitedBy: f.stat('last_wait_stream') });
       const first = callsOf(f, names, () => waitForStream(other.handle));
       assert.deepEqual(first, { cuEventCreate: 1, cuEventRecord: 1, cuStreamWaitEvent: 1, cuStreamSynchronize: 0, cuEventSynchronize: 0 });
+      assert.deepEqual(direction(), { recordedOn: Number(other.handle), waitedBy: lib }, 'waitForStream: recorded on the other stream, waited on by the library\'s');
       const back = callsOf(f, names, () => makeStreamWait(other.handle));
       assert.deepEqual(back, { cuEventCreate: 1, cuEventRecord: 1, cuStreamWaitEvent: 1, cuStreamSynchronize: 0, cuEventSynchronize: 0 });
+      assert.deepEqual(direction(), { recordedOn: lib, waitedBy: Number(other.handle) }, 'makeStreamWait: recorded on the library\'s stream, waited on by the other');
+      for (const dflt of [0n, 1n, 2n]) {
+        // the legacy default stream, CU_STREAM_LEGACY and CU_STREAM_PER_THREAD (a --default-stream per-thread program's)
+        waitForStream(dflt);
+        assert.deepEqual(direction(), { recordedOn: Number(dflt), waitedBy: lib });
+        makeStreamWait(dflt);
+        assert.deepEqual(direction(), { recordedOn: lib, waitedBy: Number(dflt) });
+      }
       const again = callsOf(f, names, () => {
         for (let i = 0; i < 5; i++) {
           waitForStream(other.handle);
@@ -61,7 +74,7 @@ await fakeCudaScenarios(import.meta.url, 'working beside other CUDA code (fake d
         makeStreamWait(0n);
       });
       assert.deepEqual(again, { cuEventCreate: 0, cuEventRecord: 12, cuStreamWaitEvent: 12, cuStreamSynchronize: 0, cuEventSynchronize: 0 });
-      assert.equal(f.stat('stream_waits'), 14);
+      assert.equal(f.stat('stream_waits'), 20);
       assert.equal(f.stat('events'), 2, 'one event per direction');
       for (const [bad, type, msg] of [
         [5, TypeError, /^stream: expected a CUstream handle as a bigint \(0n: the legacy default stream\), got 5$/],
@@ -72,7 +85,7 @@ await fakeCudaScenarios(import.meta.url, 'working beside other CUDA code (fake d
         assert.throws(() => makeStreamWait(bad as bigint), (e: Error) => e instanceof type && msg.test(e.message), String(bad));
       }
       other.dispose();
-      return ['14 waits queued through 2 events'];
+      return ['20 waits queued through 2 events, each the right way round'];
     },
   },
 
@@ -105,65 +118,76 @@ await fakeCudaScenarios(import.meta.url, 'working beside other CUDA code (fake d
   },
 
   'foreign memory': {
-    title: 'Tensor.fromDevicePointer: reads and writes the memory it views (contiguous and strided), its views stay inside it, dispose frees nothing; refused: a non-bigint, misaligned, unknown or past-the-end address, a missing dtype, bad strides — each naming the argument',
+    title: "Tensor.fromDevicePointer over another library's cuMemAlloc: reads and writes it (contiguous and strided), its views stay inside it, dispose frees nothing; refused, each naming the argument: a non-bigint, misaligned, unknown or past-the-end address, page-locked host memory, a block of the library's own (in use or cached), a missing dtype, bad strides; a driver failure reported as itself",
     run(f) {
-      const owner = Tensor.from(Float32Array.from({ length: 128 }, (_, i) => i), [128], { dtype: 'fp32', backend: 'cuda' }); // 512 B: one block of the allocator
+      const mem = foreignAlloc(512);
+      const frees = f.calls('cuMemFree_v2');
       const allocs = f.stat('allocs');
-      const w = Tensor.fromDevicePointer(owner.ptr, [128], { dtype: 'fp32' });
+      const w = Tensor.fromDevicePointer(mem.ptr, [128], { dtype: 'fp32' });
       assert.equal(w.backend, 'cuda');
-      assert.equal(w.ptr, owner.ptr);
-      assert.deepEqual(Array.from(w.toFloat32().slice(0, 4)), [0, 1, 2, 3]);
+      assert.equal(w.ptr, mem.ptr);
+      w.write(Float32Array.from({ length: 128 }, (_, i) => i));
+      const again = Tensor.fromDevicePointer(mem.ptr, [128], { dtype: 'fp32' });
+      assert.deepEqual(Array.from(again.toFloat32().slice(0, 4)), [0, 1, 2, 3], 'a second wrapper sees the first one\'s write');
       // strided: every other element of rows of 16, from element 32 (a 16-byte aligned address)
-      const s = Tensor.fromDevicePointer(owner.ptr + 128n, [4, 8], { dtype: 'fp32', strides: [16, 2] });
-      assert.deepEqual(Array.from(s.toFloat32()), Array.from({ length: 32 }, (_, k) => 32 + 16 * Math.floor(k / 8) + 2 * (k % 8)));
-      w.write(new Float32Array(128).fill(7));
-      assert.deepEqual(Array.from(owner.toFloat32().slice(0, 3)), [7, 7, 7], 'the write went to the owner\'s memory');
-      assert.equal(w.view([2, 64]).toFloat32()[127], 7);
+      const strided = Tensor.fromDevicePointer(mem.ptr + 128n, [4, 8], { dtype: 'fp32', strides: [16, 2] });
+      assert.deepEqual(Array.from(strided.toFloat32()), Array.from({ length: 32 }, (_, k) => 32 + 16 * Math.floor(k / 8) + 2 * (k % 8)));
+      assert.equal(w.view([2, 64]).toFloat32()[127], 127);
       assert.throws(() => w.view([129]), /^RangeError: view: shape \[129\] .* the storage holds 128$/);
       assert.equal(f.stat('allocs'), allocs, 'wrapping allocated nothing');
-      w.dispose();
-      s.dispose();
+      for (const t of [w, again, strided]) t.dispose();
       assert.throws(() => w.toFloat32(), DisposedError);
-      assert.equal(owner.toFloat32()[5], 7, 'disposing a wrapper leaves its memory alone');
-      assert.equal(f.calls('cuMemFree_v2'), 0);
+      assert.equal(f.calls('cuMemFree_v2'), frees, 'disposing a wrapper frees nothing');
       const hex = (p: bigint) => `0x${p.toString(16)}`;
+      const own = Tensor.zeros([128], { dtype: 'fp32', backend: 'cuda' });
+      const cached = Tensor.zeros([1000], { dtype: 'fp32', backend: 'cuda' });
+      const cachedPtr = cached.ptr;
+      cached.dispose(); // (its block stays the library's, in its cache of freed blocks)
+      const host = PinnedHostBuffer.alloc(4096);
       const refused: [unknown, readonly number[], object, ErrorConstructor, RegExp][] = [
-        [Number(owner.ptr), [4], { dtype: 'fp32' }, TypeError, /^ptr: expected a device address as a bigint \(e\.g\. another tensor's \.ptr, a cudaMalloc result\), got \d+$/],
+        [Number(mem.ptr), [4], { dtype: 'fp32' }, TypeError, /^ptr: expected a device address as a bigint \(e\.g\. a cudaMalloc result\), got \d+$/],
         [0n, [4], { dtype: 'fp32' }, RangeError, /^ptr: expected a device address in \(0, 2\^64\), got 0x0$/],
-        [owner.ptr + 4n, [4], { dtype: 'fp32' }, RangeError, new RegExp(`^ptr: expected a 16-byte aligned address \\(the kernels read with 16-byte vectors and TMA\\), got ${hex(owner.ptr + 4n)}$`)],
+        [mem.ptr + 4n, [4], { dtype: 'fp32' }, RangeError, new RegExp(`^ptr: expected a 16-byte aligned address \\(the kernels read with 16-byte vectors and TMA\\), got ${hex(mem.ptr + 4n)}$`)],
         [0x1000n, [4], { dtype: 'fp32' }, RangeError, /^ptr: expected an address inside a device allocation \(cuMemAlloc, cudaMalloc, a memory pool\), got 0x1000, which the driver knows no allocation at$/],
-        [owner.ptr, [129], { dtype: 'fp32' }, RangeError, new RegExp(`^ptr: the tensor spans 516 B from ${hex(owner.ptr)} to ${hex(owner.ptr + 516n)}, past the end of its allocation \\(${hex(owner.ptr)} \\+ 512 B = ${hex(owner.ptr + 512n)}\\)$`)],
-        [owner.ptr + 256n, [2, 32], { dtype: 'fp32', strides: [64, 1] }, RangeError, /past the end of its allocation/],
-        [owner.ptr, [4], {}, TypeError, /^dtype: expected one of .*, got undefined$/],
-        [owner.ptr, [4], { dtype: 'fp32', strides: [1, 1] }, RangeError, /^strides: expected 1 entries, got 2$/],
-        [owner.ptr, [4], { dtype: 'fp32', strides: [-1] }, RangeError, /^strides\[0\]: expected a non-negative integer, got -1$/],
-        [owner.ptr, [-4], { dtype: 'fp32' }, RangeError, /^shape\[0\]: expected a non-negative integer, got -4$/],
+        [mem.ptr, [129], { dtype: 'fp32' }, RangeError, new RegExp(`^ptr: the tensor spans 516 B from ${hex(mem.ptr)} to ${hex(mem.ptr + 516n)}, past the end of its allocation \\(${hex(mem.ptr)} \\+ 512 B = ${hex(mem.ptr + 512n)}\\)$`)],
+        [mem.ptr + 256n, [2, 32], { dtype: 'fp32', strides: [64, 1] }, RangeError, /past the end of its allocation/],
+        [host.ptr, [4], { dtype: 'fp32' }, RangeError, /^ptr: expected device memory, got 0x[0-9a-f]+ in host memory \(memory type 1: cuMemAllocHost, cudaHostAlloc or registered\)/],
+        [own.ptr, [4], { dtype: 'fp32' }, RangeError, /^ptr: 0x[0-9a-f]+ lies in memory flash-mla allocated \(a tensor's storage, cached or in use, or its workspace\): use that tensor or its view\(\)/],
+        [cachedPtr + 64n, [4], { dtype: 'fp32' }, RangeError, /lies in memory flash-mla allocated/],
+        [mem.ptr, [4], {}, TypeError, /^dtype: expected one of .*, got undefined$/],
+        [mem.ptr, [4], { dtype: 'fp32', strides: [1, 1] }, RangeError, /^strides: expected 1 entries, got 2$/],
+        [mem.ptr, [4], { dtype: 'fp32', strides: [-1] }, RangeError, /^strides\[0\]: expected a non-negative integer, got -1$/],
+        [mem.ptr, [-4], { dtype: 'fp32' }, RangeError, /^shape\[0\]: expected a non-negative integer, got -4$/],
       ];
       for (const [ptr, shape, opts, type, msg] of refused) {
         assert.throws(() => Tensor.fromDevicePointer(ptr as bigint, shape, opts as { dtype: 'fp32' }), (e: Error) => e instanceof type && msg.test(e.message), `${String(ptr)} ${JSON.stringify(shape)} ${JSON.stringify(opts)}`);
       }
-      // where cuMemGetAddressRange knows no allocation (virtual-memory mappings) the pointer's own range answers; a
-      // failure of another kind (a fault) is reported as itself, never as "no allocation"
-      f.arm('cuMemGetAddressRange_v2@1=CUDA_ERROR_NOT_FOUND');
-      const viaAttributes = Tensor.fromDevicePointer(owner.ptr, [128], { dtype: 'fp32' });
-      assert.equal(viaAttributes.toFloat32()[0], 7);
-      f.arm('cuMemGetAddressRange_v2@1=CUDA_ERROR_NOT_FOUND');
-      assert.throws(() => Tensor.fromDevicePointer(owner.ptr, [129], { dtype: 'fp32' }), /past the end of its allocation \(.* \+ 512 B/);
-      f.arm('cuMemGetAddressRange_v2@1=CUDA_ERROR_NOT_FOUND,cuPointerGetAttribute@1=CUDA_ERROR_INVALID_VALUE');
-      assert.throws(() => Tensor.fromDevicePointer(owner.ptr, [4], { dtype: 'fp32' }), /the driver knows no allocation at/);
+      // a failure of the driver's own (a fault) is reported as itself, never as "no allocation"
       f.arm('cuMemGetAddressRange_v2@1=CUDA_ERROR_UNKNOWN');
-      assert.throws(() => Tensor.fromDevicePointer(owner.ptr, [4], { dtype: 'fp32' }), (e: Error) => e.name === 'CudaError' && /^cuMemGetAddressRange_v2 failed: CUDA_ERROR_UNKNOWN/.test(e.message));
+      assert.throws(() => Tensor.fromDevicePointer(mem.ptr, [4], { dtype: 'fp32' }), (e: Error) => e.name === 'CudaError' && /^cuMemGetAddressRange_v2 failed: CUDA_ERROR_UNKNOWN/.test(e.message));
       f.arm('');
-      viaAttributes.dispose();
       assert.equal(f.stat('sticky'), 0);
-      owner.dispose();
+      own.dispose();
+      host.dispose();
+      mem.free();
       releaseCachedDeviceMemory();
-      return [`${refused.length} refusals; the pointer-range fallback and a driver failure`];
+      return [`${refused.length} refusals and a driver failure`];
+    },
+  },
+
+  'other device': {
+    title: "memory the driver places on another device (FAKE_CUDA_POINTER_ORDINAL=1) is refused, naming both devices",
+    env: { FAKE_CUDA_POINTER_ORDINAL: '1' },
+    run() {
+      const mem = foreignAlloc(256);
+      assert.throws(() => Tensor.fromDevicePointer(mem.ptr, [4], { dtype: 'fp32' }), /^RangeError: ptr: 0x[0-9a-f]+ is memory of device 1; flash-mla runs on device 0 \(FLASH_MLA_DEVICE\)$/);
+      mem.free();
+      return [];
     },
   },
 
   decode: {
-    title: "a decode whose q, cache, block table, seqlens and outputs are all wrapped foreign memory: validated like owned tensors, launched ('hopper-small' and 'hopper') on the wrapped addresses, no fault",
+    title: "a decode whose q, cache, block table, seqlens and outputs are all another library's memory (wrapped, the inputs copied in): validated like owned tensors, launched ('hopper-small' and 'hopper') on those addresses, no fault",
     env: HOPPER,
     run(f) {
       const notes: string[] = [];
@@ -177,8 +201,15 @@ await fakeCudaScenarios(import.meta.url, 'working beside other CUDA code (fake d
           out: Tensor.empty([b, sQ, hQ, 512], { dtype: 'bf16', backend: 'cuda' }),
           lse: Tensor.empty([b, hQ, sQ], { dtype: 'fp32', backend: 'cuda' }),
         };
-        const wrap = (t: Tensor) => Tensor.fromDevicePointer(t.ptr, t.shape, { dtype: t.dtype, strides: t.strides });
-        const w = Object.fromEntries(Object.entries(own).map(([k, t]) => [k, wrap(t)])) as typeof own;
+        const mems: ForeignBuffer[] = [];
+        const theirs = (t: Tensor) => {
+          const m = foreignAlloc(t.numel * (t.dtype === 'bf16' ? 2 : 4));
+          mems.push(m);
+          const w = Tensor.fromDevicePointer(m.ptr, t.shape, { dtype: t.dtype });
+          w.copyFrom(t);
+          return w;
+        };
+        const w = Object.fromEntries(Object.entries(own).map(([k, t]) => [k, theirs(t)])) as typeof own;
         // host-side metadata (the fake computes no kernel: the value checks need real schedules)
         const md = getMlaMetadata(Tensor.from(new Int32Array([100, 70]), [b], { dtype: 'int32' }), sQ * hQ, 1, { backend: 'cuda' });
         const launches = f.calls('cuLaunchKernelEx');
@@ -190,6 +221,7 @@ await fakeCudaScenarios(import.meta.url, 'working beside other CUDA code (fake d
         const ran = hQ === 16 ? 'mla_decode_sm90_small_bf16' : 'mla_decode_sm90_membound_bf16';
         assert.ok(f.stat(`ran:${ran}`) > 0, `${ran} did not run`);
         for (const t of [...Object.values(w), ...Object.values(own), md.tileSchedulerMetadata, md.numSplits]) t.dispose();
+        for (const m of mems) m.free();
         notes.push(`h_q ${hQ}: ran ${ran}`);
       }
       releaseCachedDeviceMemory();

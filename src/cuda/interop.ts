@@ -8,7 +8,7 @@ import { isCapturing } from '../capture.js';
 import type { DeviceStorage } from '../backend.js';
 import { fmtValue } from '../util/fmt-value.js';
 import { getCudaContext } from './context.js';
-import { CudaEvent, deviceAllocationOf, streamWaitEvent } from './runtime.js';
+import { CU_MEMORYTYPE_DEVICE, CudaEvent, DeviceBuffer, deviceAllocationOf, streamWaitEvent } from './runtime.js';
 
 /**
  * The handle (a CUstream, the same value as a cudaStream_t) of the stream every cuda operation of flash-mla is
@@ -64,25 +64,36 @@ export function makeStreamWait(stream: bigint): void {
 }
 
 /**
- * Device memory at `ptr` of `bytes` bytes that the library did not allocate, as tensor storage: checked to lie inside
- * one device allocation of the library's context, 16-byte aligned (the kernels' vector loads and TMA need it, and the
- * layout checks count alignment from the storage's start); dispose() frees nothing — the memory stays its owner's.
+ * Device memory at `ptr` of `bytes` bytes that the library did not allocate, as tensor storage. Checked with the driver
+ * first: inside one allocation of device memory (not host memory, however mapped) on the library's device, made in
+ * its context or in none (memory pools, virtual-memory mappings), not one of the library's own (a tensor's block,
+ * cached or not: that tensor, or its view(), is the way to it — a wrapper would outlive its block's reuse), and
+ * 16-byte aligned (the kernels' vector loads and TMA need it, and the layout checks count alignment from the
+ * storage's start). dispose() frees nothing — the memory stays its owner's.
  */
 export function wrapDeviceMemory(ptr: unknown, bytes: number): DeviceStorage {
-  if (typeof ptr !== 'bigint') throw new TypeError(`ptr: expected a device address as a bigint (e.g. another tensor's .ptr, a cudaMalloc result), got ${fmtValue(ptr)}`);
+  if (typeof ptr !== 'bigint') throw new TypeError(`ptr: expected a device address as a bigint (e.g. a cudaMalloc result), got ${fmtValue(ptr)}`);
   if (ptr <= 0n || ptr >= 1n << 64n) throw new RangeError(`ptr: expected a device address in (0, 2^64), got 0x${ptr.toString(16)}`);
-  if (ptr % 16n !== 0n) throw new RangeError(`ptr: expected a 16-byte aligned address (the kernels read with 16-byte vectors and TMA), got 0x${ptr.toString(16)}`);
+  const at = `0x${ptr.toString(16)}`;
+  if (ptr % 16n !== 0n) throw new RangeError(`ptr: expected a 16-byte aligned address (the kernels read with 16-byte vectors and TMA), got ${at}`);
   const { device } = getCudaContext();
   const alloc = deviceAllocationOf(ptr);
-  if (!alloc) throw new RangeError(`ptr: expected an address inside a device allocation (cuMemAlloc, cudaMalloc, a memory pool), got 0x${ptr.toString(16)}, which the driver knows no allocation at`);
+  if (!alloc) throw new RangeError(`ptr: expected an address inside a device allocation (cuMemAlloc, cudaMalloc, a memory pool), got ${at}, which the driver knows no allocation at`);
+  if (alloc.memoryType !== null && alloc.memoryType !== CU_MEMORYTYPE_DEVICE) {
+    throw new RangeError(`ptr: expected device memory, got ${at} in host memory (memory type ${alloc.memoryType}: cuMemAllocHost, cudaHostAlloc or registered): flash-mla's kernels take device memory only`);
+  }
+  if (alloc.deviceOrdinal !== null && alloc.deviceOrdinal >= 0 && alloc.deviceOrdinal !== device.info.ordinal) {
+    throw new RangeError(`ptr: ${at} is memory of device ${alloc.deviceOrdinal}; flash-mla runs on device ${device.info.ordinal} (FLASH_MLA_DEVICE)`);
+  }
   if (alloc.context !== 0n && alloc.context !== device.context) {
-    throw new RangeError(`ptr: 0x${ptr.toString(16)} was allocated in another CUDA context; flash-mla runs in device ${device.info.ordinal}'s primary context (the CUDA runtime's): allocate there`);
+    throw new RangeError(`ptr: ${at} was allocated in another CUDA context; flash-mla runs in device ${device.info.ordinal}'s primary context (the CUDA runtime's): allocate there`);
+  }
+  if (DeviceBuffer.isLibraryAllocation(alloc.base)) {
+    throw new RangeError(`ptr: ${at} lies in memory flash-mla allocated (a tensor's storage, cached or in use, or its workspace): use that tensor or its view() — a wrapper would outlive the block's reuse`);
   }
   const end = alloc.base + alloc.bytes;
   if (ptr + BigInt(bytes) > end) {
-    throw new RangeError(
-      `ptr: the tensor spans ${bytes} B from 0x${ptr.toString(16)} to 0x${(ptr + BigInt(bytes)).toString(16)}, past the end of its allocation (0x${alloc.base.toString(16)} + ${alloc.bytes} B = 0x${end.toString(16)})`,
-    );
+    throw new RangeError(`ptr: the tensor spans ${bytes} B from ${at} to 0x${(ptr + BigInt(bytes)).toString(16)}, past the end of its allocation (0x${alloc.base.toString(16)} + ${alloc.bytes} B = 0x${end.toString(16)})`);
   }
   let disposed = false;
   return {

@@ -111,12 +111,19 @@ export class CudaDevice {
 
 /** Device memory. Freed by dispose(); a finalizer is deliberately not used to order GPU frees. */
 export class DeviceBuffer {
+  /** The first addresses of the library's live allocations (tensor blocks, cached or in use, workspaces, scratch). */
+  private static readonly live = new Set<Ptr>();
   private freed = false;
-  constructor(readonly ptr: Ptr, readonly bytes: number) {}
+  private constructor(readonly ptr: Ptr, readonly bytes: number) {}
   static alloc(bytes: number): DeviceBuffer {
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`bytes: expected a non-negative integer, got ${bytes}`);
     call('cuMemAlloc_v2', outU64, Math.max(bytes, 1));
+    DeviceBuffer.live.add(outU64[0]);
     return new DeviceBuffer(outU64[0], bytes);
+  }
+  /** Whether `base` is the first address of a live allocation of the library (Tensor.fromDevicePointer refuses those). */
+  static isLibraryAllocation(base: Ptr): boolean {
+    return DeviceBuffer.live.has(base);
   }
   get disposed(): boolean {
     return this.freed;
@@ -124,6 +131,7 @@ export class DeviceBuffer {
   dispose(): void {
     if (this.freed) return;
     this.freed = true;
+    DeviceBuffer.live.delete(this.ptr);
     call('cuMemFree_v2', this.ptr);
   }
 }
@@ -131,36 +139,53 @@ export class DeviceBuffer {
 const CUDA_ERROR_INVALID_VALUE = 1;
 const CUDA_ERROR_NOT_FOUND = 500;
 const CU_POINTER_ATTRIBUTE_CONTEXT = 1;
-const CU_POINTER_ATTRIBUTE_RANGE_START_ADDR = 11;
-const CU_POINTER_ATTRIBUTE_RANGE_SIZE = 12;
+const CU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2;
+const CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL = 9;
+/** CUmemorytype of device memory (host memory is 1, unified 4). */
+export const CU_MEMORYTYPE_DEVICE = 2;
 
-/** A pointer attribute of `ptr` (64 bits), or null where the driver has none for it (CUDA_ERROR_INVALID_VALUE). */
+/** A pointer attribute of `ptr` (its low 64 bits), or null where the driver has none for it (CUDA_ERROR_INVALID_VALUE). */
 function pointerAttribute(ptr: Ptr, attribute: number): bigint | null {
-  outU64[0] = 0n;
+  outU64[0] = 0n; // (4-byte attributes fill the low half)
   const rc = getDriver().cuPointerGetAttribute(outU64, attribute, ptr);
   if (rc === CUDA_ERROR_INVALID_VALUE) return null;
   check('cuPointerGetAttribute', rc);
   return outU64[0];
 }
 
+/** What the driver says about the allocation holding `ptr` (deviceAllocationOf). */
+export interface AllocationInfo {
+  /** Its first address and size (cuMemGetAddressRange: a cuMemAlloc / cudaMalloc block, a pool block, a mapping). */
+  base: Ptr;
+  bytes: bigint;
+  /** The context it was made in; 0n where the driver names none (memory pools, virtual-memory mappings). */
+  context: Ptr;
+  /** CUmemorytype: CU_MEMORYTYPE_DEVICE, or host memory (1); null if the driver does not say. */
+  memoryType: number | null;
+  /** The device it lives on; null if the driver does not say. */
+  deviceOrdinal: number | null;
+}
+
 /**
- * The device allocation that holds `ptr`: its first address and size (cuMemGetAddressRange: cuMemAlloc / cudaMalloc
- * blocks; else the pointer's address range, as for virtual-memory mappings), and the context it was made in (0n when
- * the driver names none); null when the driver knows no allocation there. Other errors (a sticky fault) throw.
+ * The allocation that holds `ptr`, or null when the driver knows none there (CUDA_ERROR_NOT_FOUND /
+ * CUDA_ERROR_INVALID_VALUE). Other errors (a sticky fault) throw. (cuMemGetAddressRange answers for virtual-memory
+ * mappings with the mapped range; the RANGE_START_ADDR / RANGE_SIZE attributes would give the whole reservation,
+ * unmapped pages included, so they are not asked.)
  */
-export function deviceAllocationOf(ptr: Ptr): { base: Ptr; bytes: bigint; context: Ptr } | null {
-  let base: bigint | null, bytes: bigint | null;
+export function deviceAllocationOf(ptr: Ptr): AllocationInfo | null {
   const rc = getDriver().cuMemGetAddressRange_v2(outU64, outU64b, ptr);
-  if (rc === 0) {
-    base = outU64[0];
-    bytes = outU64b[0];
-  } else {
-    if (rc !== CUDA_ERROR_NOT_FOUND && rc !== CUDA_ERROR_INVALID_VALUE) check('cuMemGetAddressRange_v2', rc);
-    base = pointerAttribute(ptr, CU_POINTER_ATTRIBUTE_RANGE_START_ADDR);
-    bytes = pointerAttribute(ptr, CU_POINTER_ATTRIBUTE_RANGE_SIZE);
-    if (base === null || bytes === null || bytes === 0n) return null;
-  }
-  return { base, bytes, context: pointerAttribute(ptr, CU_POINTER_ATTRIBUTE_CONTEXT) ?? 0n };
+  if (rc === CUDA_ERROR_NOT_FOUND || rc === CUDA_ERROR_INVALID_VALUE) return null;
+  check('cuMemGetAddressRange_v2', rc);
+  const base = outU64[0], bytes = outU64b[0];
+  const type = pointerAttribute(ptr, CU_POINTER_ATTRIBUTE_MEMORY_TYPE);
+  const ordinal = pointerAttribute(ptr, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL);
+  return {
+    base,
+    bytes,
+    context: pointerAttribute(ptr, CU_POINTER_ATTRIBUTE_CONTEXT) ?? 0n,
+    memoryType: type === null ? null : Number(BigInt.asUintN(32, type)),
+    deviceOrdinal: ordinal === null ? null : Number(BigInt.asIntN(32, ordinal)),
+  };
 }
 
 export function copyHtoD(dst: Ptr, src: ArrayBufferView, stream?: Stream): void {

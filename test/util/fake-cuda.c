@@ -11,7 +11,8 @@
  * CUDA_ERROR_OUT_OF_MEMORY; memcpy/memset really copy/fill and check that the range lies inside one live
  * allocation (else CUDA_ERROR_INVALID_VALUE); cuMemFree_v2 of an unknown or freed address is
  * CUDA_ERROR_INVALID_VALUE (double frees show up). cuMemGetAddressRange_v2 and cuPointerGetAttribute answer for
- * live allocations (their range; the primary context, device 0) and refuse other addresses, as the driver does.
+ * live allocations, device and page-locked host (their range, memory type; the primary context; device
+ * FAKE_CUDA_POINTER_ORDINAL, default 0) and refuse other addresses, as the driver does.
  * Streams and events: cuStreamWaitEvent checks its handles (ordering nothing: work runs when it is queued).
  * Modules: cuModuleLoadData takes a cubin (ELF, EM_CUDA; the SM version in e_flags must run on the device, else
  * CUDA_ERROR_NO_BINARY_FOR_GPU) or PTX text; cuModuleLoadDataEx is the PTX JIT (error/info logs, wall time; PTX
@@ -49,7 +50,7 @@
  * and FAKE_CUDA_EMU_ORDER choose when the emulator's asynchronous work happens (test/util/emu/emu.cpp).
  *
  * For the tests: fake_cuda_stat("allocs" | "host_allocs" (cuMemAllocHost) | "bytes" | "streams" | "events" | "graphs" | "execs" | "modules" |
- * "kernels_run" | "sticky" | "stream_waits" (cuStreamWaitEvent calls that succeeded) | "emulated:<entry>" — launches the emulator ran as that entry point; -1 without the
+ * "kernels_run" | "sticky" | "stream_waits" (cuStreamWaitEvent calls that succeeded) | "last_record_stream" / "last_wait_stream" (the stream handle of the last cuEventRecord / successful cuStreamWaitEvent, -1 before any) | "emulated:<entry>" — launches the emulator ran as that entry point; -1 without the
  * emulator | "ran:<function>" — kernels run as that function, eagerly or in a graph; "ran:<function>:grid.x" (grid.y,
  * grid.z, block.x, block.y, block.z, smem, cluster.x, cluster.y, cluster.z) — the shape of its last run), fake_cuda_calls("cuLaunchKernelEx") (calls since load, failed ones included),
  * fake_cuda_arm(spec) (0, or -1 for a bad spec), fake_cuda_log() (the last thing the fake noted: injected faults,
@@ -379,32 +380,6 @@ CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytes) {
   *dptr = a->dptr;
   return OK;
 }
-/* The allocation holding address p (p < its end): its first address and size; CUDA_ERROR_NOT_FOUND elsewhere. */
-CUresult cuMemGetAddressRange_v2(CUdeviceptr *base, size_t *size, CUdeviceptr p) {
-  ENTER();
-  NEED_CTX();
-  Alloc *a = find(p, 1);
-  if (!a) { note("cuMemGetAddressRange_v2: 0x%llx is not inside a live allocation", p); return E_NOT_FOUND; }
-  if (base) *base = a->dptr;
-  if (size) *size = a->bytes;
-  return OK;
-}
-/* Pointer attributes of device allocations: CONTEXT (1, the primary context), MEMORY_TYPE (2, device), DEVICE_ORDINAL
-   (9), RANGE_START_ADDR (11), RANGE_SIZE (12); CUDA_ERROR_INVALID_VALUE for any other address or attribute. */
-CUresult cuPointerGetAttribute(void *data, int attribute, CUdeviceptr p) {
-  ENTER();
-  NEED_CTX();
-  Alloc *a = find(p, 1);
-  if (!data || !a) return E_INVALID_VALUE;
-  switch (attribute) {
-    case 1: *(void **)data = &primary_ctx; return OK;
-    case 2: *(unsigned *)data = 2; return OK;
-    case 9: *(int *)data = 0; return OK;
-    case 11: *(CUdeviceptr *)data = a->dptr; return OK;
-    case 12: *(size_t *)data = a->bytes; return OK;
-    default: return E_INVALID_VALUE;
-  }
-}
 CUresult cuMemFree_v2(CUdeviceptr p) {
   ENTER();
   NEED_CTX();
@@ -456,6 +431,40 @@ CUresult cuMemFreeHost(void *p) {
   note("cuMemFreeHost: %p is not a live page-locked allocation", p);
   return E_INVALID_VALUE;
 }
+/* The page-locked host allocation holding address p, or null. */
+static HostAlloc *find_host(CUdeviceptr p) {
+  for (HostAlloc *a = host_allocs; a; a = a->next)
+    if (p >= (CUdeviceptr)a->p && p - (CUdeviceptr)a->p < a->bytes) return a;
+  return 0;
+}
+/* The allocation holding address p (p < its end), device or page-locked host: its first address and size;
+   CUDA_ERROR_NOT_FOUND elsewhere. */
+CUresult cuMemGetAddressRange_v2(CUdeviceptr *base, size_t *size, CUdeviceptr p) {
+  ENTER();
+  NEED_CTX();
+  Alloc *a = find(p, 1);
+  HostAlloc *h = a ? 0 : find_host(p);
+  if (!a && !h) { note("cuMemGetAddressRange_v2: 0x%llx is not inside a live allocation", p); return E_NOT_FOUND; }
+  if (base) *base = a ? a->dptr : (CUdeviceptr)h->p;
+  if (size) *size = a ? a->bytes : h->bytes;
+  return OK;
+}
+/* Pointer attributes of live allocations: CONTEXT (1, the primary context), MEMORY_TYPE (2: device, 1 for
+   page-locked host memory), DEVICE_ORDINAL (9: FAKE_CUDA_POINTER_ORDINAL, read at each call, default 0 — a test's
+   stand-in for another GPU's memory); CUDA_ERROR_INVALID_VALUE for any other address or attribute. */
+CUresult cuPointerGetAttribute(void *data, int attribute, CUdeviceptr p) {
+  ENTER();
+  NEED_CTX();
+  Alloc *a = find(p, 1);
+  HostAlloc *h = a ? 0 : find_host(p);
+  if (!data || (!a && !h)) return E_INVALID_VALUE;
+  switch (attribute) {
+    case 1: *(void **)data = &primary_ctx; return OK;
+    case 2: *(unsigned *)data = a ? 2 : 1; return OK;
+    case 9: *(int *)data = (int)env_long("FAKE_CUDA_POINTER_ORDINAL", 0); return OK;
+    default: return E_INVALID_VALUE;
+  }
+}
 CUresult cuMemGetInfo_v2(size_t *fr, size_t *total) { ENTER(); NEED_CTX(); *fr = total_mem - live_bytes; *total = total_mem; return OK; }
 
 /* ------------------------------------------------------------------------------------------ streams, graphs */
@@ -485,6 +494,8 @@ typedef struct Exec { unsigned magic; int live; Node *nodes; } Exec;
 typedef struct Stream { unsigned magic; int live; Graph *capture; int invalidated; } Stream;
 typedef struct Event { unsigned magic; int live, recorded, in_capture; double at_ms; } Event;
 static long long live_streams, live_events, live_graphs, live_execs, live_modules, kernels_run, stream_waits;
+/* The stream handles of the last cuEventRecord and of the last cuStreamWaitEvent that succeeded (fake_cuda_stat). */
+static long long last_record_stream = -1, last_wait_stream = -1;
 /* Kernels run, per function name: how many times, and the shape of the last run (fake_cuda_stat "ran:…"). */
 #define MAX_RAN 64
 static struct { char name[128]; long long runs; unsigned shape[10]; } ran[MAX_RAN];
@@ -532,13 +543,15 @@ long long fake_cuda_stat(const char *what) {
   if (!strcmp(what, "kernels_run")) return kernels_run;
   if (!strcmp(what, "sticky")) return sticky_code;
   if (!strcmp(what, "stream_waits")) return stream_waits;
+  if (!strcmp(what, "last_record_stream")) return last_record_stream;
+  if (!strcmp(what, "last_wait_stream")) return last_wait_stream;
   return -1;
 }
 
-/* 0 (the legacy stream) → *s = 0; a live stream → it; else -1. */
+/* 0, 1, 2 (the default streams) → *s = 0; a live stream → it; else -1. */
 static int stream_of(void *h, Stream **s) {
   *s = 0;
-  if (!h) return 0;
+  if ((uintptr_t)h <= 2) return 0; /* 0, CU_STREAM_LEGACY (1), CU_STREAM_PER_THREAD (2): the default streams */
   Stream *st = h;
   if (st->magic != MAGIC_STREAM || !st->live) return -1;
   *s = st;
@@ -673,6 +686,7 @@ CUresult cuEventRecord(void *h, void *st) {
   Event *e = event_of(h);
   if (!e) return E_INVALID_HANDLE;
   e->recorded = 1;
+  last_record_stream = (long long)(uintptr_t)st;
   e->in_capture = s && s->capture; /* recorded as a node of a capture (a wait on it joins that capture) */
   e->at_ms = device_ms;
   return OK;
@@ -693,6 +707,7 @@ CUresult cuStreamWaitEvent(void *h, void *ev, unsigned flags) {
     return E_CAPTURE_ISOLATION;
   }
   stream_waits++;
+  last_wait_stream = (long long)(uintptr_t)h;
   return OK;
 }
 CUresult cuEventQuery(void *h) { ENTER(); NEED_CTX(); return event_of(h) ? OK : E_INVALID_HANDLE; }

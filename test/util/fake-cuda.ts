@@ -248,11 +248,11 @@ export function runNode(script: string, args: string[], env: NodeJS.ProcessEnv, 
 export interface FakeCudaControl {
   /**
    * Live allocations ('allocs'), page-locked host allocations ('host_allocs'), bytes, streams, events, graphs, execs, modules; 'kernels_run'; 'sticky' (the sticky
-   * CUresult, 0 when none); 'stream_waits' (cuStreamWaitEvent calls that succeeded); 'emulated:<entry>' (launches the emulator ran as that entry point, -1 without it);
+   * CUresult, 0 when none); 'stream_waits' (cuStreamWaitEvent calls that succeeded); 'last_record_stream' / 'last_wait_stream' (the stream handle of the last event record / successful wait, -1 before any); 'emulated:<entry>' (launches the emulator ran as that entry point, -1 without it);
    * 'ran:<function>' (kernels run as that function, eagerly or in a graph; 0 if never) and
    * 'ran:<function>:grid.x' (grid.y, grid.z, block.x, block.y, block.z, smem: the shape of its last run).
    */
-  stat(what: 'allocs' | 'host_allocs' | 'bytes' | 'streams' | 'events' | 'graphs' | 'execs' | 'modules' | 'kernels_run' | 'sticky' | 'stream_waits' | `emulated:${string}` | `ran:${string}`): number;
+  stat(what: 'allocs' | 'host_allocs' | 'bytes' | 'streams' | 'events' | 'graphs' | 'execs' | 'modules' | 'kernels_run' | 'sticky' | 'stream_waits' | 'last_record_stream' | 'last_wait_stream' | `emulated:${string}` | `ran:${string}`): number;
   /** Calls of a driver function since the library was loaded (failed ones included). */
   calls(fn: string): number;
   /** Replace the faults (FUNCTION@N[+]=CODE[!],…; '' for none); counting starts again. */
