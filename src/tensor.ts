@@ -294,7 +294,7 @@ export class Tensor {
     return new Tensor({ shape, strides, dtype: this.dtype, backend: this.backend, offset, host: this.host, device: this.device, root: this.root ?? this });
   }
 
-  /** True when both tensors view one storage (one allocation), whatever their shapes and offsets. */
+  /** True when both tensors view one storage (one tensor's; fromDevicePointer makes a storage of its own each time), whatever their shapes and offsets. */
   sharesStorageWith(other: Tensor): boolean {
     return (this.root ?? this) === (other.root ?? other);
   }
