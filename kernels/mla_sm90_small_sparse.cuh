@@ -92,6 +92,17 @@ struct SmallSparseGather {
       ptx::st_shared_u32(mask_at(parity) + 4 * (t >> 4), bits & 0xffffu);
       ptx::st_shared_u32(mask_at(parity) + 4 * (t >> 4) + 4, bits >> 16);
     }
+#if MLA_EXPERIMENT_G32_BULK  // EXPERIMENT (variant builds only): rows end to end (k_row_stride 656, the stage's pitch):
+    // the block's valid rows in one bulk copy by thread 0 instead of one per thread (session 45's idea: the gather's 64
+    // copy-issue loops per block, 31 % of its samples under ncu, s45, become one)
+    if (p.k_row_stride == SM90S_F8SP_ROW_PITCH) {
+      const int n_valid = min(max(s_g.end_kv - blk * PAGE_BLOCK_SIZE, 0), PAGE_BLOCK_SIZE);
+      const uint32_t bytes = t == 0 ? static_cast<uint32_t>(n_valid) * FP8_BYTES_PER_TOKEN : 0u;
+      ptx::mbarrier_arrive_expect_tx(bar, bytes);
+      if (bytes) ptx::bulk_load(stage, static_cast<const uint8_t*>(p.k_cache) + static_cast<int64_t>(page) * p.k_block_stride, bytes, bar);
+      return;
+    }
+#endif
     ptx::mbarrier_arrive_expect_tx(bar, valid ? FP8_BYTES_PER_TOKEN : 0);
     if (valid) {
       const uint8_t* row = static_cast<const uint8_t*>(p.k_cache) + static_cast<int64_t>(page) * p.k_block_stride + static_cast<int64_t>(t) * p.k_row_stride;

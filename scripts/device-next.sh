@@ -28,8 +28,8 @@
 # Session 66: s66a, s66c (s65e inside), s66d, s63b ran (H100); device time spent. Queued: s66e (the 16-row FP8 entries
 # with one barrier less per block, built from SRC_REV=cd4cc9e), s66f (cold code under ncu), then on an H200 s48h (the
 # README's run) and s64p.
-# Session 67 (no device): queued s67a (the interop GPU test and its memcheck, then s66e), s66f, then on an H200 s48h
-# and s64p.
+# Session 67 (no device): queued s67a (the interop GPU test and its memcheck, then s66e and s67b: the g32 entry's
+# one-bulk-copy gather), s66f, then on an H200 s48h and s64p.
 # Outputs past a few files come back as one files.tgz (below).
 # Reusable runners: hopvar (HOPPER_VARIANTS), ab_rounds (a function), spab, fp8ab, s37b (per-iteration stamps),
 #   release, small|race, sanitize, vartrace / intercept / spread (trace builds).
@@ -1063,12 +1063,26 @@ PY
     # with other CUDA code on the real driver: test/interop-gpu.test.ts (Tensor.fromDevicePointer over cuMemAlloc'd
     # buffers whole, inside, past the end, at no allocation; a decode between two copies on another stream ordered by
     # waitForStream / makeStreamWait only, bit for bit the owned decode, 'hopper-small' and 'hopper') and its memcheck;
-    # then s66e. Prediction: both pass, memcheck 0 errors (fake driver and emulator passed)
+    # then s66e and s67b (~11 min in all: split it over two calls if the budget asks). Prediction: both pass, memcheck
+    # 0 errors (fake driver and emulator passed)
     gpu timeout 60 node --test dist/test/interop-gpu.test.js > "$out/s67a-interop.log" 2>&1
     echo "interop GPU test rc=$?"; summary "$out/s67a-interop.log"; grep -aE "^ *not ok" -A12 "$out/s67a-interop.log" | head -30
     gpu timeout 120 compute-sanitizer --tool memcheck --print-limit 6 node --test dist/test/interop-gpu.test.js > "$out/s67a-memcheck.log" 2>&1
     echo "memcheck rc=$?: $(grep -aE 'ERROR SUMMARY' "$out/s67a-memcheck.log" | tail -1)"; grep -aE "^# (pass|fail)" "$out/s67a-memcheck.log" | tr '\n' ' '; echo
     DEVICE_NEXT_NESTED=1 timeout 300 "$0" s66e
+    DEVICE_NEXT_NESTED=1 timeout 300 "$0" s67b
+    ;;
+  s67b)
+    # (~4 min, any card; carry .devcarry, .variants/devdist, .variants/s67 — its g32bulk cubin built in session 67:
+    # `scripts/build-variant.sh g32bulk mla_decode_sm90_small sm_90a -DMLA_EXPERIMENT_G32_BULK=1`, only the g32 entry
+    # differs) the dense 32-row FP8 gather entry (mla_decode_sm90_small_fp8_g32_bf16) copying a block's rows in one bulk
+    # copy when they lie end to end (k_row_stride 656) instead of one per token (s45's ncu: 31 % of the gather warps'
+    # samples in the 64 copy-issue loops per block): the FP8/sparse GPU tests on it, then two rounds --kv fp8 on the 32-row
+    # rows (h_q 16 s_q 2, h_q 32; fixed and variable lengths) against the shipped cubin. Prediction: −0.5 … −2 % (the
+    # gather issues ~4 % of the SM's instructions; the math chain is the bound)
+    FLASH_MLA_KERNEL_DIR=$(kernel_dir .variants/s67/g32bulk)/ gpu timeout 150 node --test dist/test/fp8-sparse-gpu.test.js > "$out/s67b-fp8.log" 2>&1
+    echo "FP8/sparse GPU tests (g32bulk) rc=$?"; summary "$out/s67b-fp8.log"; grep -aE "^ *not ok" "$out/s67b-fp8.log" | head -8
+    AB_CHECK=1 AB_EXTRA="--kv fp8" ab_rounds s67gb "sweep:2,4,5,18,20,21" dist/kernels .variants/s67/g32bulk
     ;;
   s66e)
     # (~3 min, any card; carry as s66a, .variants/s66/nobarb: `SRC_REV=cd4cc9e scripts/build-variant.sh nobarb

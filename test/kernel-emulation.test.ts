@@ -315,10 +315,11 @@ const HOPPER_FP8_CASES: HopperCase[] = [
  * its bf16 entry over dequantizeKvFp8(kCache); since then its math warpgroups run the sparse entries' seesaw, P0
  * published against block j's own max, which rounds P differently.)
  */
-function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedule: (metadata: Int32Array) => string, small = false): string {
+function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedule: (metadata: Int32Array) => string, small = false, contiguous = false): string {
   const p = makeDenseProblem({ ...spec, seed });
   const cpu = denseTensors(p);
-  const gpu = { q: nanPaddedQ(p, 'cuda'), kCache: nanPaddedFp8Cache(p, 'cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
+  // (contiguous: the cache as a plain [numBlocks, 64, 1, 656] tensor, rows end to end — the layout every writer makes)
+  const gpu = { q: nanPaddedQ(p, 'cuda'), kCache: contiguous ? cpu.kCache.to('cuda') : nanPaddedFp8Cache(p, 'cuda'), blockTable: cpu.blockTable.to('cuda'), cacheSeqlens: cpu.cacheSeqlens.to('cuda') };
   const rows = spec.sQ * spec.hQ;
   const be = getBackend('cuda');
   const layout = { fp8: true, sparse: false, hQ: spec.hQ, hKv: 1, headDim: 576, dtype: 'bf16', pageSize: 64 } as const;
@@ -341,7 +342,7 @@ function hopperFp8Case({ spec, causal, split }: HopperCase, seed: number, schedu
   const got = flashMlaWithKvcache(gpu.q, gpu.kCache, gpu.blockTable, gpu.cacheSeqlens, 512, md.tileSchedulerMetadata, md.numSplits, { causal, isFp8KvCache: true, kernel, ...nanOuts() });
   assert.ok(f.stat(`emulated:${entry}`) > before, `the FP8 decode${small ? " with kernel 'hopper-small'" : ''} did not run ${entry}`);
   const want = flashMlaWithKvcache(cpu.q, cpu.kCache, cpu.blockTable, cpu.cacheSeqlens, 512, mdH.tileSchedulerMetadata, mdH.numSplits, { causal, isFp8KvCache: true });
-  const label = `FP8, b ${spec.b}, s_q ${spec.sQ}, h_q ${spec.hQ}, causal ${causal}, seqlens [${spec.seqlens}]${spec.kSpread ? `, K spread 2^±${spec.kSpread}` : ''}${small ? ', kernel hopper-small' : ''}`;
+  const label = `FP8, b ${spec.b}, s_q ${spec.sQ}, h_q ${spec.hQ}, causal ${causal}, seqlens [${spec.seqlens}]${spec.kSpread ? `, K spread 2^±${spec.kSpread}` : ''}${small ? ', kernel hopper-small' : ''}${contiguous ? ', contiguous cache' : ''}`;
   // 'hopper' on K-spread cases: out's absolute tolerance scaled by V's magnitude (2^3) — with P in bf16 (FlashMLA's
   // numerics) both 'hopper' entries miss FlashMLA's unscaled one on a few elements there (sessions 33–34, as the GPU
   // test file says)
@@ -581,6 +582,10 @@ function smallRowScenario(timing: keyof typeof TIMINGS): Scenario {
       const fp8Cases = SMALL_ROW_CASES;
       [...fp8Cases, ...fp8Cases.map((c) => ({ ...c, spec: { ...c.spec, kSpread: 3 } }))].forEach((c, k) =>
         notes.push(hopperFp8Case({ ...c, spec: { ...c.spec, fp8: true } }, seed + 100 + k, (md) => `items per part (blocks): ${partItems(md, c.spec.seqlens).map((p) => p.join(',')).join(' | ')}`, true)),
+      );
+      // the 17–32-row cases again over a contiguous cache (rows 656 B apart, the gather entry's stage pitch)
+      fp8Cases.filter((c) => c.spec.sQ * c.spec.hQ > 16).forEach((c, k) =>
+        notes.push(hopperFp8Case({ ...c, spec: { ...c.spec, fp8: true } }, seed + 200 + k, (md) => `items per part (blocks): ${partItems(md, c.spec.seqlens).map((p) => p.join(',')).join(' | ')}`, true, true)),
       );
       // refusals, typed and naming the argument, before anything runs
       const refusals: [Omit<DenseSpec, 'seed'>, RegExp][] = [
