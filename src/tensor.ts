@@ -95,6 +95,12 @@ function numelOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** Elements spanned from element [0,…] to the last element (+1) of a strided layout; 0 when it has no element. */
+function spanOf(shape: readonly number[], strides: readonly number[]): number {
+  if (numelOf(shape) === 0) return 0;
+  return shape.reduce((acc, d, i) => acc + (d - 1) * strides[i], 0) + 1;
+}
+
 function rawArrayFor(dtype: DType, buf: ArrayBuffer, offset = 0, length?: number): RawArray {
   switch (dtype) {
     case 'bf16':
@@ -271,9 +277,7 @@ export class Tensor {
     const dtype = opts.dtype;
     const strides = opts.strides ?? contiguousStrides(shape);
     checkStrides(shape, strides);
-    const numel = numelOf(shape);
-    const span = numel === 0 ? 0 : shape.reduce((acc, d, i) => acc + (d - 1) * strides[i], 0) + 1;
-    const bytes = span * dtypeBytes(dtype);
+    const bytes = spanOf(shape, strides) * dtypeBytes(dtype);
     if (!Number.isSafeInteger(bytes)) throw new RangeError(`shape: ${fmtShape(shape)} with strides ${fmtShape(strides)} spans more than 2^53 − 1 bytes`);
     const device = deviceMemory('cuda').wrap(ptr, bytes);
     return new Tensor({ shape, strides, dtype, backend: 'cuda', offset: 0, host: null, device, root: null });
@@ -330,12 +334,6 @@ export class Tensor {
     return this.device.ptr + BigInt(this.offset * dtypeBytes(this.dtype));
   }
 
-  /** Elements spanned from element [0,…] to the last element (+1). */
-  private spanElements(): number {
-    if (this.numel === 0) return 0;
-    return this.shape.reduce((acc, d, i) => acc + (d - 1) * this.strides[i], 0) + 1;
-  }
-
   /** Contiguous raw copy of the elements in row-major order. */
   toRaw(): RawArray {
     const read = this.deviceRead();
@@ -350,7 +348,7 @@ export class Tensor {
   private deviceRead(): DeviceRead | null {
     this.assertLive();
     if (this.host) return null;
-    const buf = new ArrayBuffer(this.spanElements() * dtypeBytes(this.dtype));
+    const buf = new ArrayBuffer(spanOf(this.shape, this.strides) * dtypeBytes(this.dtype));
     const { dtype, shape, strides, numel } = this;
     const contiguous = this.isContiguous;
     return {

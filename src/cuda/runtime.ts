@@ -283,7 +283,7 @@ export class CudaEvent {
     return new CudaEvent(outU64[0]);
   }
   record(stream: Stream): void {
-    call('cuEventRecord', this.handle, stream.handle);
+    this.recordOnHandle(stream.handle);
   }
   /** Record on a stream known only by its handle (one the library did not create). */
   recordOnHandle(stream: Ptr): void {
